@@ -1,0 +1,87 @@
+/**
+ * Typed errors. Every error shoebox raises on purpose is a ShoeboxError with a
+ * stable `code`; tests and callers branch on the code, never on the message.
+ */
+
+export type ShoeboxErrorCode =
+  | 'SHOEBOX_BAD_MAGIC'
+  | 'SHOEBOX_UNKNOWN_VERSION'
+  | 'SHOEBOX_BAD_HEADER'
+  | 'SHOEBOX_BAD_CHECKSUM'
+  | 'SHOEBOX_BAD_RECORD'
+  | 'SHOEBOX_TRUNCATED'
+  | 'SHOEBOX_RECORD_TOO_LARGE'
+  | 'SHOEBOX_UNSUPPORTED'
+  | 'SHOEBOX_INVALID_RECORD'
+  | 'SHOEBOX_INVALID_OPTION'
+  | 'SHOEBOX_INVALID_JSON'
+  | 'SHOEBOX_USAGE'
+  | 'SHOEBOX_IO'
+
+export class ShoeboxError extends Error {
+  readonly code: ShoeboxErrorCode
+
+  constructor (code: ShoeboxErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ShoeboxError'
+    this.code = code
+  }
+}
+
+/** Why a stretch of archive bytes could not be read as a record. */
+export type DamageReason =
+  | 'bad-magic'
+  | 'unknown-version'
+  | 'bad-header'
+  | 'bad-checksum'
+  | 'bad-record'
+  | 'truncated'
+  | 'record-too-large'
+  | 'unsupported'
+
+const codeForReason: Record<DamageReason, ShoeboxErrorCode> = {
+  'bad-magic': 'SHOEBOX_BAD_MAGIC',
+  'unknown-version': 'SHOEBOX_UNKNOWN_VERSION',
+  'bad-header': 'SHOEBOX_BAD_HEADER',
+  'bad-checksum': 'SHOEBOX_BAD_CHECKSUM',
+  'bad-record': 'SHOEBOX_BAD_RECORD',
+  truncated: 'SHOEBOX_TRUNCATED',
+  'record-too-large': 'SHOEBOX_RECORD_TOO_LARGE',
+  unsupported: 'SHOEBOX_UNSUPPORTED'
+}
+
+/**
+ * An archive is damaged (or is not an archive). Names the byte offset of the
+ * record that could not be read and, when known, the file.
+ */
+export class CorruptArchiveError extends ShoeboxError {
+  readonly reason: DamageReason
+  readonly offset: number
+  readonly detail: string
+  file: string | undefined
+
+  constructor (reason: DamageReason, offset: number, detail: string, file?: string) {
+    super(codeForReason[reason], describeDamage(reason, offset, detail, file))
+    this.name = 'CorruptArchiveError'
+    this.reason = reason
+    this.offset = offset
+    this.detail = detail
+    this.file = file
+  }
+
+  /** Attach the file name once the caller knows it (the decoder only sees bytes). */
+  inFile (file: string): this {
+    this.file = file
+    this.message = describeDamage(this.reason, this.offset, this.detail, file)
+    return this
+  }
+}
+
+function describeDamage (reason: DamageReason, offset: number, detail: string, file?: string): string {
+  const where = file === undefined ? `at byte ${offset}` : `${file}: at byte ${offset}`
+  return `${where}: ${reason}: ${detail}`
+}
+
+export function invalidOption (name: string, message: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_INVALID_OPTION', `option ${name}: ${message}`)
+}

@@ -1,0 +1,25 @@
+/** Facts shared by every version of the record format (docs/FORMAT.md). */
+
+/** The beginning-of-record magic as a little-endian uint32: bytes 84 78 86 69. */
+export const MAGIC = 0x69867884
+export const MAGIC_BYTES = Buffer.from([0x84, 0x78, 0x86, 0x69])
+
+/** magic (4) + version (2): the same in every version. */
+export const PREAMBLE_SIZE = 6
+
+export const V1_HEADER_SIZE = 18
+export const V2_HEADER_SIZE = 24
+export const V2_TRAILER_SIZE = 4
+
+/** v2 checksum algorithm byte. */
+export const CHECKSUM_CRC32 = 1
+export const CHECKSUM_CRC32C = 2
+
+/** v2 flags byte: low nibble is the payload content type, high nibble the payload codec. */
+export const CONTENT_BYTES = 0
+export const CONTENT_JSON = 1
+export const CONTENT_TEXT = 2
+export const CODEC_NONE = 0
+
+/** Default guard against a corrupt length asking for gigabytes. */
+export const DEFAULT_MAX_RECORD_SIZE = 64 * 1024 * 1024

@@ -1,0 +1,77 @@
+/** decode(): a Transform from archive bytes to records. */
+import { Transform } from 'readable-stream'
+import type { TransformCallback } from 'node:stream'
+import { CorruptArchiveError } from '../errors.js'
+import type { ShoeboxRecord } from '../record.js'
+import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
+
+export interface DecodeOptions extends DecoderOptions {
+  /** File name to put in errors and `corrupt` events. */
+  file?: string
+}
+
+export interface DecodedCorruptInfo extends CorruptInfo {
+  file?: string
+}
+
+/**
+ * Records out, in order. Payloads are views of the input chunks (no copy):
+ * copy one (Buffer.from(payload)) if you keep it long after reading.
+ * Emits `corrupt` ({offset, reason, detail, bytesSkipped, file}) in lenient mode.
+ */
+export class DecodeStream extends Transform {
+  readonly file: string | undefined
+  #decoder: ArchiveDecoder
+
+  constructor (options: DecodeOptions = {}) {
+    super({ readableObjectMode: true, writableObjectMode: false })
+    this.file = options.file
+    this.#decoder = new ArchiveDecoder({
+      record: (record: ShoeboxRecord) => { this.push(record) },
+      corrupt: (info: CorruptInfo) => {
+        this.emit('corrupt', this.file === undefined ? info : { ...info, file: this.file })
+      }
+    }, options)
+  }
+
+  /** Records, versions, bytes and damage seen so far. */
+  get stats (): Readonly<DecoderStats> {
+    return this.#decoder.stats
+  }
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#run(() => { this.#decoder.write(chunk) }, callback)
+  }
+
+  override _flush (callback: TransformCallback): void {
+    this.#run(() => { this.#decoder.end() }, callback)
+  }
+
+  #run (step: () => void, callback: TransformCallback): void {
+    try {
+      step()
+    } catch (err) {
+      if (err instanceof CorruptArchiveError && this.file !== undefined) err.inFile(this.file)
+      this.#failAfterDrain(err as Error, callback)
+      return
+    }
+    callback()
+  }
+
+  /**
+   * Records decoded before the damage are still in the readable buffer;
+   * failing now would destroy them. Wait until the consumer has taken them
+   * (a rare path, so a light poll beats deeper stream surgery).
+   */
+  #failAfterDrain (err: Error, callback: TransformCallback): void {
+    if (this.readableLength === 0 || this.destroyed) {
+      callback(err)
+      return
+    }
+    setTimeout(() => { this.#failAfterDrain(err, callback) }, 2)
+  }
+}
+
+export function decode (options?: DecodeOptions): DecodeStream {
+  return new DecodeStream(options)
+}

@@ -1,0 +1,175 @@
+/**
+ * The push-style archive decoder behind decode(): feed it bytes, it calls back
+ * with records. Strict mode throws a CorruptArchiveError at the first damage;
+ * lenient mode skips damage, resynchronises on the next record that proves
+ * itself (a v2 checksum, or a v1 record whose lengths fit exactly), reports
+ * each damaged stretch once and goes on.
+ */
+import { CorruptArchiveError, invalidOption, type DamageReason } from '../errors.js'
+import type { ShoeboxRecord } from '../record.js'
+import { ChunkQueue } from './chunk-queue.js'
+import { readRecord } from './codec.js'
+import { DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES, PREAMBLE_SIZE } from './constants.js'
+
+export type DecodeMode = 'strict' | 'lenient'
+
+export interface DecoderOptions {
+  /** 'strict' (default) fails at the first damage; 'lenient' skips it and reports a `corrupt` event. */
+  mode?: DecodeMode
+  /** Largest record accepted, in bytes; guards against corrupt lengths. Default 64 MiB. */
+  maxRecordSize?: number
+}
+
+/** One damaged stretch of an archive, reported in lenient mode. */
+export interface CorruptInfo {
+  /** Byte offset where the damage starts. */
+  offset: number
+  reason: DamageReason
+  detail: string
+  /** Bytes skipped before the next good record (or the end). */
+  bytesSkipped: number
+}
+
+export interface DecoderStats {
+  records: number
+  v1: number
+  v2: number
+  bytes: number
+  corrupt: number
+  bytesSkipped: number
+}
+
+export interface DecoderEvents {
+  record (record: ShoeboxRecord, version: 1 | 2, offset: number): void
+  corrupt (info: CorruptInfo): void
+}
+
+interface OpenDamage {
+  offset: number
+  reason: DamageReason
+  detail: string
+}
+
+export class ArchiveDecoder {
+  readonly mode: DecodeMode
+  readonly maxRecordSize: number
+  readonly stats: DecoderStats = { records: 0, v1: 0, v2: 0, bytes: 0, corrupt: 0, bytesSkipped: 0 }
+  #queue = new ChunkQueue()
+  #events: DecoderEvents
+  #needed = PREAMBLE_SIZE
+  #discard = 0
+  #damage: OpenDamage | null = null
+  #scanning = false
+  #final = false
+
+  constructor (events: DecoderEvents, options: DecoderOptions = {}) {
+    const { mode = 'strict', maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
+    if (mode !== 'strict' && mode !== 'lenient') throw invalidOption('mode', `must be 'strict' or 'lenient', got ${String(mode)}`)
+    if (!Number.isInteger(maxRecordSize) || maxRecordSize < 26) {
+      throw invalidOption('maxRecordSize', `must be an integer >= 26, got ${String(maxRecordSize)}`)
+    }
+    this.mode = mode
+    this.maxRecordSize = maxRecordSize
+    this.#events = events
+  }
+
+  /** Feed bytes. Throws CorruptArchiveError in strict mode. */
+  write (chunk: Buffer): void {
+    this.#queue.push(chunk)
+    this.#process()
+  }
+
+  /** End of input: whatever is left is a truncated record (strict: error; lenient: reported). */
+  end (): void {
+    this.#final = true
+    this.#process()
+    // Input may end inside a record being skipped whole: nothing more to drop.
+    this.#discard = 0
+    if (this.#damage !== null) this.#closeDamage(this.#queue.offset)
+  }
+
+  #process (): void {
+    const q = this.#queue
+    for (;;) {
+      if (this.#discard > 0) {
+        const n = Math.min(this.#discard, q.length)
+        q.consume(n)
+        this.#discard -= n
+        if (this.#discard > 0) return
+      }
+      if (this.#final) this.#needed = Math.min(this.#needed, q.length)
+      if (q.length === 0) return
+      if (q.length < this.#needed) {
+        if (!this.#scanning) q.want(this.#needed)
+        return
+      }
+      const view = q.view(this.#final ? q.length : this.#needed, this.#scanning || this.#final)
+      const used = this.#decodeView(view, q.offset)
+      const take = Math.min(used, q.length)
+      q.consume(take)
+      this.#discard = used - take
+    }
+  }
+
+  /**
+   * Decode records from `view` (which starts at absolute `base`). Returns the
+   * bytes it is done with; sets #needed to what the next attempt requires.
+   */
+  #decodeView (view: Buffer, base: number): number {
+    const end = view.length
+    let at = 0
+    while (at < end) {
+      this.#scanning = false
+      if (this.#damage !== null) {
+        const found = view.indexOf(MAGIC_BYTES, at)
+        if (found < 0) {
+          // Keep the last 3 bytes: a marker may straddle into the next chunk.
+          const keep = this.#final ? 0 : Math.min(end - at, MAGIC_BYTES.length - 1)
+          this.#needed = keep + 1
+          this.#scanning = true
+          return end - keep
+        }
+        at = found
+      }
+      const result = readRecord(view, at, end, this.maxRecordSize, this.#damage !== null)
+      if (result.kind === 'record') {
+        if (this.#damage !== null) this.#closeDamage(base + at)
+        const s = this.stats
+        s.records++
+        s.bytes += result.size
+        if (result.version === 1) s.v1++
+        else s.v2++
+        this.#events.record(result.record, result.version, base + at)
+        at += result.size
+        this.#needed = PREAMBLE_SIZE
+        continue
+      }
+      if (result.kind === 'need' && !this.#final) {
+        this.#needed = result.size
+        return at
+      }
+      const reason: DamageReason = result.kind === 'need' ? 'truncated' : result.reason
+      const detail = result.kind === 'need'
+        ? `input ends after ${end - at} of the ${result.size} bytes the record needs`
+        : result.detail
+      if (this.mode === 'strict') throw new CorruptArchiveError(reason, base + at, detail)
+      if (this.#damage === null) this.#damage = { offset: base + at, reason, detail }
+      // A verified header makes the length trustworthy: skip the record whole,
+      // rather than finding "records" inside its payload.
+      const skip = result.kind === 'need' ? (result.verified ? end - at : 1) : (result.skip || 1)
+      at += skip
+    }
+    this.#needed = PREAMBLE_SIZE
+    return at
+  }
+
+  #closeDamage (resumeAt: number): void {
+    const damage = this.#damage
+    if (damage === null) return
+    this.#damage = null
+    const info: CorruptInfo = { ...damage, bytesSkipped: resumeAt - damage.offset }
+    this.stats.corrupt++
+    this.stats.bytesSkipped += info.bytesSkipped
+    this.#events.corrupt(info)
+  }
+}

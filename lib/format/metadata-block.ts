@@ -1,0 +1,92 @@
+/**
+ * The metadata block, common to v1 and v2:
+ *
+ *   int32 count | n x (int32 keyLength, int32 valueLength) | k1 v1 k2 v2 ...
+ *
+ * v1 stores count = 4n (the legacy quirk: its reader reads count/2 lengths);
+ * v2 stores count = n.
+ */
+import type { Metadata, RecordInput } from '../record.js'
+import { ShoeboxError } from '../errors.js'
+import { utf8 } from './text.js'
+
+export type Pairs = ReadonlyArray<readonly [string, string]>
+
+/** Metadata as a flat [k1, v1, k2, v2, ...] list, validated. */
+export function flattenMetadata (metadata: RecordInput['metadata']): string[] {
+  const flat: string[] = []
+  if (metadata == null) return flat
+  if (Array.isArray(metadata)) {
+    for (const pair of metadata as Pairs) {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new ShoeboxError('SHOEBOX_INVALID_RECORD', 'metadata pairs must be [key, value] arrays')
+      }
+      pushPair(flat, pair[0], pair[1])
+    }
+    return flat
+  }
+  if (typeof metadata !== 'object') {
+    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata must be an object, got ${typeof metadata}`)
+  }
+  const obj = metadata as Metadata
+  for (const key of Object.keys(obj)) pushPair(flat, key, obj[key])
+  return flat
+}
+
+function pushPair (flat: string[], key: unknown, value: unknown): void {
+  if (typeof key !== 'string') {
+    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata key must be a string, got ${typeof key}`)
+  }
+  if (typeof value !== 'string') {
+    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata value of "${key}" must be a string, got ${typeof value}`)
+  }
+  flat.push(key, value)
+}
+
+/** Upper bound of the block's size in bytes (UTF-8 is at most 3 bytes per UTF-16 unit). */
+export function metadataBound (flat: string[]): number {
+  let n = 4 + 4 * flat.length
+  for (let i = 0; i < flat.length; i++) n += flat[i].length * 3
+  return n
+}
+
+/** Write the block at `at`; returns its end offset. */
+export function writeMetadata (buf: Buffer, at: number, flat: string[], countMultiplier: number): number {
+  const table = at + 4
+  let pos = table + 4 * flat.length
+  for (let i = 0; i < flat.length; i++) {
+    const len = buf.write(flat[i], pos)
+    buf.writeUInt32LE(len, table + 4 * i)
+    pos += len
+  }
+  buf.writeUInt32LE((flat.length / 2) * countMultiplier, at)
+  return pos
+}
+
+/**
+ * Parse a block occupying [start, end). v1 reads count/2 lengths (legacy);
+ * v2 reads 2 * count. With `exact`, bytes after the strings are an error (the
+ * legacy reader ignores them). Returns undefined when the block is malformed.
+ */
+export function readMetadata (buf: Buffer, start: number, end: number, version: 1 | 2, exact: boolean): Metadata | undefined {
+  if (end - start < 4) return undefined
+  const count = buf.readInt32LE(start)
+  if (count < 0) return undefined
+  const lengths = version === 1 ? Math.floor(count / 2) : count * 2
+  if (lengths % 2 !== 0) return undefined
+  const table = start + 4
+  let pos = table + 4 * lengths
+  if (pos > end) return undefined
+  const metadata: Metadata = {}
+  for (let i = 0; i < lengths; i += 2) {
+    const klen = buf.readInt32LE(table + 4 * i)
+    const vlen = buf.readInt32LE(table + 4 * i + 4)
+    if (klen < 0 || vlen < 0 || pos + klen + vlen > end) return undefined
+    const key = utf8(buf, pos, pos + klen)
+    pos += klen
+    metadata[key] = utf8(buf, pos, pos + vlen)
+    pos += vlen
+  }
+  if (exact && pos !== end) return undefined
+  return metadata
+}

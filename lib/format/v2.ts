@@ -1,0 +1,78 @@
+/**
+ * Version 2: the checksummed, resynchronisable successor (docs/FORMAT.md).
+ *
+ *   0  uint32 magic          84 78 86 69
+ *   4  uint16 version        2
+ *   6  uint8  checksum       1 = CRC32, 2 = CRC32C (record checksum)
+ *   7  uint8  flags          low nibble content type, high nibble codec
+ *   8  uint32 M              metadata block length
+ *  12  uint32 L              payload length
+ *  16  uint16 E              extension area length
+ *  18  uint16 reserved       0 (readers ignore)
+ *  20  uint32 header CRC32   over bytes 0..19
+ *  24  E bytes extension area (TLV; readers skip what they do not know)
+ *      M bytes metadata block (count = n pairs)
+ *      L bytes payload
+ *      uint32 record checksum over every byte from the magic to the payload's end
+ */
+import { checksumFor, crc32, type ChecksumAlgorithm } from '../checksum.js'
+import {
+  CHECKSUM_CRC32, CHECKSUM_CRC32C, CODEC_NONE,
+  V2_HEADER_SIZE, V2_TRAILER_SIZE
+} from './constants.js'
+import { readMetadata, writeMetadata } from './metadata-block.js'
+import { damage, need, type ReadResult } from './result.js'
+
+const algorithmByte: Record<ChecksumAlgorithm, number> = { crc32: CHECKSUM_CRC32, crc32c: CHECKSUM_CRC32C }
+
+/** Write one v2 record at `at`; returns the end offset. The caller guarantees room for the bound. */
+export function writeV2 (
+  buf: Buffer, at: number, flat: string[], payload: Buffer | string,
+  algorithm: ChecksumAlgorithm, contentType: number
+): number {
+  const metaStart = at + V2_HEADER_SIZE
+  const metaEnd = writeMetadata(buf, metaStart, flat, 1)
+  const payloadLength = typeof payload === 'string'
+    ? buf.write(payload, metaEnd)
+    : payload.copy(buf, metaEnd)
+  const payloadEnd = metaEnd + payloadLength
+  buf.writeUInt32LE(0x69867884, at)
+  buf.writeUInt16LE(2, at + 4)
+  buf[at + 6] = algorithmByte[algorithm]
+  buf[at + 7] = contentType | (CODEC_NONE << 4)
+  buf.writeUInt32LE(metaEnd - metaStart, at + 8)
+  buf.writeUInt32LE(payloadLength, at + 12)
+  buf.writeUInt16LE(0, at + 16)
+  buf.writeUInt16LE(0, at + 18)
+  buf.writeUInt32LE(crc32(buf.subarray(at, at + 20)), at + 20)
+  buf.writeUInt32LE(checksumFor(algorithm)(buf.subarray(at, payloadEnd)), payloadEnd)
+  return payloadEnd + V2_TRAILER_SIZE
+}
+
+/** Read a v2 record whose preamble (magic, version 2) starts at `at`; bytes up to `end` are available. */
+export function readV2 (buf: Buffer, at: number, end: number, maxSize: number): ReadResult {
+  if (end - at < V2_HEADER_SIZE) return need(V2_HEADER_SIZE)
+  if (crc32(buf.subarray(at, at + 20)) !== buf.readUInt32LE(at + 20)) {
+    return damage('bad-header', 'header checksum does not match')
+  }
+  const algorithm = buf[at + 6]
+  const flags = buf[at + 7]
+  const M = buf.readUInt32LE(at + 8)
+  const L = buf.readUInt32LE(at + 12)
+  const E = buf.readUInt16LE(at + 16)
+  const size = V2_HEADER_SIZE + E + M + L + V2_TRAILER_SIZE
+  if (size > maxSize) return damage('record-too-large', `record of ${size} bytes exceeds maxRecordSize ${maxSize}`, size)
+  if (end - at < size) return need(size, true)
+  const payloadEnd = at + size - V2_TRAILER_SIZE
+  if (algorithm !== CHECKSUM_CRC32 && algorithm !== CHECKSUM_CRC32C) {
+    return damage('unsupported', `unknown checksum algorithm ${algorithm}`, size)
+  }
+  const sum = checksumFor(algorithm === CHECKSUM_CRC32 ? 'crc32' : 'crc32c')(buf.subarray(at, payloadEnd))
+  if (sum !== buf.readUInt32LE(payloadEnd)) return damage('bad-checksum', 'record checksum does not match', size)
+  if (flags >> 4 !== CODEC_NONE) return damage('unsupported', `unknown payload codec ${flags >> 4}`, size)
+  const metaStart = at + V2_HEADER_SIZE + E
+  const metadata = readMetadata(buf, metaStart, metaStart + M, 2, true)
+  if (metadata === undefined) return damage('bad-record', 'metadata block is malformed', size)
+  const payload = buf.subarray(metaStart + M, payloadEnd)
+  return { kind: 'record', record: { metadata, payload }, version: 2, size }
+}

@@ -1,0 +1,13 @@
+/** shoebox: stream-first archiving. The public API, nothing else. */
+export { encode, EncodeStream, type EncodeOptions } from './format/encode.js'
+export { decode, DecodeStream, type DecodeOptions, type DecodedCorruptInfo } from './format/decode.js'
+export { ArchiveEncoder, encodeRecords, type EncoderOptions, type FormatVersion } from './format/encoder.js'
+export {
+  ArchiveDecoder, type DecoderOptions, type DecodeMode, type CorruptInfo, type DecoderStats, type DecoderEvents
+} from './format/decoder.js'
+export { readRecord } from './format/codec.js'
+export type { ReadResult, RecordFound, NeedMore, Damage } from './format/result.js'
+export { MAGIC_BYTES, DEFAULT_MAX_RECORD_SIZE } from './format/constants.js'
+export { crc32, crc32c, type ChecksumAlgorithm } from './checksum.js'
+export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata } from './record.js'
+export { ShoeboxError, CorruptArchiveError, type ShoeboxErrorCode, type DamageReason } from './errors.js'

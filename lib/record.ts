@@ -1,0 +1,31 @@
+/** The record: what every shoebox stage reads and writes. */
+
+/** String keys to string values. Key order is kept as written. */
+export type Metadata = Record<string, string>
+
+/** A record as decoders hand it out. */
+export interface ShoeboxRecord {
+  metadata: Metadata
+  payload: Buffer
+}
+
+/**
+ * What encoders accept. Metadata may also be a list of [key, value] pairs,
+ * which keeps an exact on-disk order even for integer-like keys (a plain
+ * object lists those first). The payload may be a Buffer (written as is), a
+ * string (UTF-8) or any JSON-serialisable value.
+ */
+export interface RecordInput {
+  metadata?: Metadata | ReadonlyArray<readonly [string, string]>
+  payload: unknown
+}
+
+/** Parse a record's payload as JSON. */
+export function payloadJson<T = unknown> (record: ShoeboxRecord): T {
+  return JSON.parse(record.payload.toString('utf8')) as T
+}
+
+/** A record's payload as UTF-8 text. */
+export function payloadText (record: ShoeboxRecord): string {
+  return record.payload.toString('utf8')
+}
