@@ -1,0 +1,10 @@
+/** What each subcommand file exports. */
+import type { Io } from './io.js'
+
+export interface Command {
+  name: string
+  summary: string
+  help: string
+  /** Runs the command; resolves to the exit code. Throws ShoeboxError for one-line failures. */
+  run (argv: string[], io: Io): Promise<number>
+}

@@ -1,0 +1,91 @@
+/** shoebox decode: archives (files or stdin) to NDJSON on stdout. */
+import { isUtf8 } from 'node:buffer'
+import { Transform } from 'readable-stream'
+import type { TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { decode, type DecodedCorruptInfo } from '../format/decode.js'
+import type { ShoeboxRecord } from '../record.js'
+import type { Command } from './command.js'
+import { openInput } from './io.js'
+import { parse } from './options.js'
+
+const help = `Usage: shoebox decode [options] [file ...]
+
+Reads archives (v1 and v2 records, in any mix) from the files given, or stdin
+(also '-'), and writes one JSON object per record to stdout:
+
+  {"metadata":{...},"payload":<value>}
+
+The payload is the parsed JSON when the payload is JSON; otherwise it is a
+string and "payloadEncoding" says how to read it: "utf8" (text) or "base64"
+(binary).
+
+Options:
+  --payload-only    print only each payload's bytes, one per line
+  --lenient         skip damaged stretches (reported on stderr) instead of failing
+  -h, --help        show this help`
+
+export const decodeCommand: Command = {
+  name: 'decode',
+  summary: 'archives to NDJSON on stdout',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      'payload-only': { type: 'boolean' },
+      lenient: { type: 'boolean' }
+    }, true)
+    if (values.help === true) {
+      io.stdout.write(help + '\n')
+      return 0
+    }
+    const inputs = positionals.length > 0 ? positionals : ['-']
+    const payloadOnly = values['payload-only'] === true
+    let damaged = 0
+    for (const name of inputs) {
+      const file = name === '-' ? 'stdin' : name
+      const decoder = decode({ mode: values.lenient === true ? 'lenient' : 'strict', file })
+      decoder.on('corrupt', (info: DecodedCorruptInfo) => {
+        damaged++
+        io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
+      })
+      await pipeline(await openInput(io, name), decoder, new RecordsToNdjson(payloadOnly), io.stdout, { end: false })
+    }
+    io.stdout.end()
+    return damaged > 0 ? 1 : 0
+  }
+}
+
+/** Records to NDJSON text, batching each incoming run of records into one chunk. */
+class RecordsToNdjson extends Transform {
+  #payloadOnly: boolean
+
+  constructor (payloadOnly: boolean) {
+    super({ writableObjectMode: true, readableObjectMode: false })
+    this.#payloadOnly = payloadOnly
+  }
+
+  override _transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#payloadOnly) {
+      this.push(Buffer.concat([record.payload, NEWLINE]))
+    } else {
+      this.push(recordJson(record) + '\n')
+    }
+    callback()
+  }
+}
+
+const NEWLINE = Buffer.from('\n')
+
+/** One record as a JSON line (exported for tests). */
+export function recordJson (record: ShoeboxRecord): string {
+  const { payload } = record
+  if (!isUtf8(payload)) {
+    return JSON.stringify({ metadata: record.metadata, payload: payload.toString('base64'), payloadEncoding: 'base64' })
+  }
+  const text = payload.toString('utf8')
+  try {
+    return JSON.stringify({ metadata: record.metadata, payload: JSON.parse(text) })
+  } catch {
+    return JSON.stringify({ metadata: record.metadata, payload: text, payloadEncoding: 'utf8' })
+  }
+}

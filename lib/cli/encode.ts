@@ -1,0 +1,73 @@
+/** shoebox encode: NDJSON on stdin to an archive on stdout. */
+import { pipeline } from 'node:stream/promises'
+import { encode } from '../format/encode.js'
+import { linesToRecords } from '../ndjson/lines-to-records.js'
+import type { Command } from './command.js'
+import { keyValues, oneOf, parse } from './options.js'
+import { usage } from './io.js'
+
+const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
+
+Turns each line of NDJSON on stdin into one record; the line's bytes are the
+payload as-is (no parse). Blank lines are ignored.
+
+Options:
+  --format v1|v2             record format (default v2; v1 is the legacy StackTach format)
+  --checksum crc32|crc32c    v2 record checksum (default crc32)
+  --meta key=value           metadata for every record (repeatable)
+  --meta-from-field [key=]path
+                             metadata taken from each line's JSON field (dotted path;
+                             key defaults to the path; repeatable; implies parsing)
+  --validate                 parse each line and report one that is not JSON
+  --on-invalid fail|skip     with --validate: stop at a bad line, after writing every
+                             line before it, and exit 1 (fail, default), or skip bad
+                             lines and list them on stderr at the end (skip, exit 0)
+  -h, --help                 show this help`
+
+export const encodeCommand: Command = {
+  name: 'encode',
+  summary: 'NDJSON on stdin to an archive on stdout',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      format: { type: 'string' },
+      checksum: { type: 'string' },
+      meta: { type: 'string', multiple: true },
+      'meta-from-field': { type: 'string', multiple: true },
+      validate: { type: 'boolean' },
+      'on-invalid': { type: 'string' }
+    }, true)
+    if (values.help === true) {
+      io.stdout.write(help + '\n')
+      return 0
+    }
+    if (positionals.length > 0) throw usage(`encode reads stdin and takes no file arguments, got '${positionals[0]}'`)
+    const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
+    const checksum = oneOf('--checksum', values.checksum, ['crc32', 'crc32c'] as const, 'crc32')
+    const onInvalid = oneOf('--on-invalid', values['on-invalid'], ['fail', 'skip'] as const, 'fail')
+    const fields: Record<string, string> = {}
+    for (const spec of (values['meta-from-field'] as string[] | undefined) ?? []) {
+      const eq = spec.indexOf('=')
+      const [key, path] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [spec, spec]
+      if (path === '') throw usage(`--meta-from-field expects [key=]path, got '${spec}'`)
+      fields[key] = path
+    }
+    const lines = linesToRecords({
+      metadata: keyValues('--meta', values.meta as string[] | undefined),
+      metadataFromFields: fields,
+      validate: values.validate === true,
+      onInvalid: onInvalid === 'fail' ? 'end' : 'skip',
+      source: 'stdin'
+    })
+    await pipeline(io.stdin, lines, encode({ format, checksum }), io.stdout)
+    if (lines.invalid.length === 0) return 0
+    if (onInvalid === 'fail') {
+      const bad = lines.invalid[0]
+      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: invalid JSON: ${bad.message} (${lines.records} records before it written)\n`)
+      return 1
+    }
+    for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: invalid JSON: ${bad.message}\n`)
+    io.stderr.write(`shoebox encode: ${lines.records} records written, ${lines.invalid.length} invalid lines skipped\n`)
+    return 0
+  }
+}

@@ -1,0 +1,48 @@
+/** Shared CLI plumbing: standard streams, opening inputs, and one-line errors. */
+import fs from 'node:fs'
+import type { Readable, Writable } from 'node:stream'
+import { ShoeboxError } from '../errors.js'
+
+/** Read with 1 MiB chunks: the default 64 KiB costs about 3x on this path. */
+export const READ_CHUNK = 1024 * 1024
+
+export interface Io {
+  stdin: Readable
+  stdout: Writable
+  stderr: Writable
+}
+
+/** Open a named input ('-' is standard input), reporting a missing file as one clear line. */
+export async function openInput (io: Io, name: string): Promise<Readable> {
+  if (name === '-') return io.stdin
+  try {
+    const handle = await fs.promises.open(name, 'r')
+    return handle.createReadStream({ highWaterMark: READ_CHUNK })
+  } catch (err) {
+    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}`, { cause: err })
+  }
+}
+
+export function describeIoError (err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code
+  switch (code) {
+    case 'ENOENT': return 'no such file or directory'
+    case 'EACCES': return 'permission denied'
+    case 'EISDIR': return 'is a directory'
+    default: return (err as Error).message
+  }
+}
+
+/** Standard streams for the real process: 1 MiB reads from fd 0, async writes to fd 1. */
+export function processIo (): Io {
+  return {
+    stdin: fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }),
+    stdout: fs.createWriteStream('', { fd: 1, autoClose: false, highWaterMark: READ_CHUNK }),
+    stderr: process.stderr
+  }
+}
+
+/** A usage mistake: the CLI prints it with a hint and exits 2. */
+export function usage (message: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_USAGE', message)
+}

@@ -1,0 +1,31 @@
+/** Option parsing shared by the subcommands, on node:util parseArgs. */
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { Metadata } from '../record.js'
+import { usage } from './io.js'
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>
+
+export function parse (argv: string[], options: OptionSpec, allowPositionals: boolean): ReturnType<typeof parseArgs> {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
+  } catch (err) {
+    throw usage((err as Error).message)
+  }
+}
+
+/** ['k=v', ...] to {k: v}; an entry without '=' is a usage error naming the option. */
+export function keyValues (option: string, entries: string[] | undefined): Metadata {
+  const out: Metadata = {}
+  for (const entry of entries ?? []) {
+    const eq = entry.indexOf('=')
+    if (eq <= 0) throw usage(`${option} expects key=value, got '${entry}'`)
+    out[entry.slice(0, eq)] = entry.slice(eq + 1)
+  }
+  return out
+}
+
+export function oneOf<T extends string> (option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T
+  throw usage(`${option} must be one of ${allowed.join(', ')}, got '${String(value)}'`)
+}
