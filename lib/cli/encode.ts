@@ -1,7 +1,6 @@
 /** shoebox encode: NDJSON on stdin to an archive on stdout. */
 import { pipeline } from 'node:stream/promises'
-import { encode } from '../format/encode.js'
-import { linesToRecords } from '../ndjson/lines-to-records.js'
+import { encodeNdjson } from '../ndjson/encode-ndjson.js'
 import type { Command } from './command.js'
 import { keyValues, oneOf, parse } from './options.js'
 import { usage } from './io.js'
@@ -52,14 +51,16 @@ export const encodeCommand: Command = {
       if (path === '') throw usage(`--meta-from-field expects [key=]path, got '${spec}'`)
       fields[key] = path
     }
-    const lines = linesToRecords({
+    const lines = encodeNdjson({
+      format,
+      checksum,
       metadata: keyValues('--meta', values.meta as string[] | undefined),
       metadataFromFields: fields,
       validate: values.validate === true,
       onInvalid: onInvalid === 'fail' ? 'end' : 'skip',
       source: 'stdin'
     })
-    await pipeline(io.stdin, lines, encode({ format, checksum }), io.stdout)
+    await pipeline(io.stdin, lines, io.stdout)
     if (lines.invalid.length === 0) return 0
     if (onInvalid === 'fail') {
       const bad = lines.invalid[0]

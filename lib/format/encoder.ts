@@ -9,6 +9,7 @@ import { invalidOption, ShoeboxError } from '../errors.js'
 import type { RecordInput } from '../record.js'
 import { CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE } from './constants.js'
 import { flattenMetadata, metadataBound } from './metadata-block.js'
+import { payloadBound, type PayloadSource } from './payload-source.js'
 import { writeV1 } from './v1.js'
 import { writeV2 } from './v2.js'
 
@@ -34,6 +35,8 @@ export class ArchiveEncoder {
   #pos = 0
   #full: Buffer[] = []
   #pendingBytes = 0
+  /** Reused for every record: where the payload's bytes come from. */
+  #source: PayloadSource = { text: null, bytes: null, start: 0, end: 0 }
 
   constructor (options: EncoderOptions = {}) {
     const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK } = options
@@ -57,29 +60,55 @@ export class ArchiveEncoder {
       throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `a record must be an object with a payload, got ${record === null ? 'null' : typeof record}`)
     }
     const flat = flattenMetadata(record.metadata)
-    let payload: Buffer | string
-    let contentType = CONTENT_BYTES
+    const source = this.#source
     const value = record.payload
+    let contentType = CONTENT_BYTES
+    source.text = null
+    source.bytes = null
     if (Buffer.isBuffer(value)) {
-      payload = value
+      source.bytes = value
     } else if (typeof value === 'string') {
-      payload = value
+      source.text = value
       contentType = CONTENT_TEXT
     } else if (value instanceof Uint8Array) {
-      payload = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+      source.bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
     } else {
       const json = value === undefined ? undefined : JSON.stringify(value)
       if (json === undefined) throw new ShoeboxError('SHOEBOX_INVALID_RECORD', 'payload is not JSON-serialisable')
-      payload = json
+      source.text = json
       contentType = CONTENT_JSON
     }
-    const payloadBound = typeof payload === 'string' ? payload.length * 3 : payload.length
+    if (source.bytes !== null) {
+      source.start = 0
+      source.end = source.bytes.length
+    }
+    this.#append(flat, contentType)
+  }
+
+  /**
+   * Append one record whose payload is bytes [start, end) of `bytes`, with
+   * metadata already flattened to [k1, v1, ...] (see flattenMetadata). The
+   * fast path for payloads that arrive as ranges of a larger buffer.
+   */
+  writeRange (flat: string[], bytes: Buffer, start: number, end: number, contentType = CONTENT_BYTES): void {
+    const source = this.#source
+    source.text = null
+    source.bytes = bytes
+    source.start = start
+    source.end = end
+    this.#append(flat, contentType)
+  }
+
+  #append (flat: string[], contentType: number): void {
+    const source = this.#source
     const bound = (this.format === 'v2' ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) +
-      metadataBound(flat) + payloadBound
+      metadataBound(flat) + payloadBound(source)
     this.#reserve(bound)
     const end = this.format === 'v2'
-      ? writeV2(this.#slab, this.#pos, flat, payload, this.checksum, contentType)
-      : writeV1(this.#slab, this.#pos, flat, payload)
+      ? writeV2(this.#slab, this.#pos, flat, source, this.checksum, contentType)
+      : writeV1(this.#slab, this.#pos, flat, source)
+    source.bytes = null
+    source.text = null
     this.#pendingBytes += end - this.#pos
     this.#pos = end
   }

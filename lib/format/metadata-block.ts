@@ -13,9 +13,11 @@ import { utf8 } from './text.js'
 export type Pairs = ReadonlyArray<readonly [string, string]>
 
 /** Metadata as a flat [k1, v1, k2, v2, ...] list, validated. */
+const NONE: string[] = []
+
 export function flattenMetadata (metadata: RecordInput['metadata']): string[] {
+  if (metadata == null) return NONE
   const flat: string[] = []
-  if (metadata == null) return flat
   if (Array.isArray(metadata)) {
     for (const pair of metadata as Pairs) {
       if (!Array.isArray(pair) || pair.length !== 2) {
@@ -50,16 +52,24 @@ export function metadataBound (flat: string[]): number {
   return n
 }
 
+/** Little-endian uint32 store without Buffer.writeUInt32LE's range checks (hot path; values are known to fit). */
+export function putUint32 (buf: Buffer, at: number, value: number): void {
+  buf[at] = value
+  buf[at + 1] = value >>> 8
+  buf[at + 2] = value >>> 16
+  buf[at + 3] = value >>> 24
+}
+
 /** Write the block at `at`; returns its end offset. */
 export function writeMetadata (buf: Buffer, at: number, flat: string[], countMultiplier: number): number {
   const table = at + 4
   let pos = table + 4 * flat.length
   for (let i = 0; i < flat.length; i++) {
     const len = buf.write(flat[i], pos)
-    buf.writeUInt32LE(len, table + 4 * i)
+    putUint32(buf, table + 4 * i, len)
     pos += len
   }
-  buf.writeUInt32LE((flat.length / 2) * countMultiplier, at)
+  putUint32(buf, at, (flat.length / 2) * countMultiplier)
   return pos
 }
 

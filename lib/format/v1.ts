@@ -9,21 +9,21 @@
 import { ShoeboxError } from '../errors.js'
 import { V1_HEADER_SIZE } from './constants.js'
 import { readMetadata, writeMetadata } from './metadata-block.js'
+import { writePayload, type PayloadSource } from './payload-source.js'
 import { damage, need, type ReadResult } from './result.js'
 
 const INT32_MAX = 0x7fffffff
 
 /**
- * Write one v1 record at `at`; `flat` is [k1, v1, ...], `payload` bytes or text.
- * The caller guarantees room for the bound. Returns the end offset.
+ * Write one v1 record at `at`; `flat` is [k1, v1, ...]; the payload is text,
+ * or bytes [start, end) of a buffer. The caller guarantees room for the
+ * bound. Returns the end offset.
  */
-export function writeV1 (buf: Buffer, at: number, flat: string[], payload: Buffer | string): number {
+export function writeV1 (buf: Buffer, at: number, flat: string[], payload: PayloadSource): number {
   const metaStart = at + V1_HEADER_SIZE
   const metaEnd = writeMetadata(buf, metaStart, flat, 4)
   const payloadStart = metaEnd + 4
-  const payloadLength = typeof payload === 'string'
-    ? buf.write(payload, payloadStart)
-    : payload.copy(buf, payloadStart)
+  const payloadLength = writePayload(buf, payloadStart, payload)
   const M = metaEnd - metaStart
   const P = 4 + payloadLength
   if (M > INT32_MAX || P > INT32_MAX) {

@@ -15,44 +15,43 @@
  *      L bytes payload
  *      uint32 record checksum over every byte from the magic to the payload's end
  */
-import { checksumFor, crc32, type ChecksumAlgorithm } from '../checksum.js'
+import { checksumFor, crc32Range, type ChecksumAlgorithm } from '../checksum.js'
 import {
-  CHECKSUM_CRC32, CHECKSUM_CRC32C, CODEC_NONE,
+  CHECKSUM_CRC32, CHECKSUM_CRC32C, CODEC_NONE, MAGIC_BYTES,
   V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
-import { readMetadata, writeMetadata } from './metadata-block.js'
+import { putUint32, readMetadata, writeMetadata } from './metadata-block.js'
+import { writePayload, type PayloadSource } from './payload-source.js'
 import { damage, need, type ReadResult } from './result.js'
 
 const algorithmByte: Record<ChecksumAlgorithm, number> = { crc32: CHECKSUM_CRC32, crc32c: CHECKSUM_CRC32C }
 
 /** Write one v2 record at `at`; returns the end offset. The caller guarantees room for the bound. */
 export function writeV2 (
-  buf: Buffer, at: number, flat: string[], payload: Buffer | string,
+  buf: Buffer, at: number, flat: string[], payload: PayloadSource,
   algorithm: ChecksumAlgorithm, contentType: number
 ): number {
   const metaStart = at + V2_HEADER_SIZE
   const metaEnd = writeMetadata(buf, metaStart, flat, 1)
-  const payloadLength = typeof payload === 'string'
-    ? buf.write(payload, metaEnd)
-    : payload.copy(buf, metaEnd)
+  const payloadLength = writePayload(buf, metaEnd, payload)
   const payloadEnd = metaEnd + payloadLength
-  buf.writeUInt32LE(0x69867884, at)
-  buf.writeUInt16LE(2, at + 4)
+  MAGIC_BYTES.copy(buf, at)
+  buf[at + 4] = 2
+  buf[at + 5] = 0
   buf[at + 6] = algorithmByte[algorithm]
   buf[at + 7] = contentType | (CODEC_NONE << 4)
-  buf.writeUInt32LE(metaEnd - metaStart, at + 8)
-  buf.writeUInt32LE(payloadLength, at + 12)
-  buf.writeUInt16LE(0, at + 16)
-  buf.writeUInt16LE(0, at + 18)
-  buf.writeUInt32LE(crc32(buf.subarray(at, at + 20)), at + 20)
-  buf.writeUInt32LE(checksumFor(algorithm)(buf.subarray(at, payloadEnd)), payloadEnd)
+  putUint32(buf, at + 8, metaEnd - metaStart)
+  putUint32(buf, at + 12, payloadLength)
+  putUint32(buf, at + 16, 0) // extension length 0, reserved 0
+  putUint32(buf, at + 20, crc32Range(buf, at, at + 20))
+  putUint32(buf, payloadEnd, checksumFor(algorithm)(buf.subarray(at, payloadEnd)))
   return payloadEnd + V2_TRAILER_SIZE
 }
 
 /** Read a v2 record whose preamble (magic, version 2) starts at `at`; bytes up to `end` are available. */
 export function readV2 (buf: Buffer, at: number, end: number, maxSize: number): ReadResult {
   if (end - at < V2_HEADER_SIZE) return need(V2_HEADER_SIZE)
-  if (crc32(buf.subarray(at, at + 20)) !== buf.readUInt32LE(at + 20)) {
+  if (crc32Range(buf, at, at + 20) !== buf.readUInt32LE(at + 20)) {
     return damage('bad-header', 'header checksum does not match')
   }
   const algorithm = buf[at + 6]

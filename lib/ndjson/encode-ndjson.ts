@@ -1,18 +1,21 @@
 /**
- * linesToRecords(): a Transform from NDJSON bytes to arrays of records, one
- * record per line. By default a line's bytes are the payload as-is: no
- * parse, no copy (the encoder copies them into its own buffer right away).
- * Parsing happens only when asked to validate or to lift fields into metadata.
+ * encodeNdjson(): a Transform from NDJSON bytes straight to archive bytes,
+ * one record per line. By default a line's bytes are the payload as-is: no
+ * parse, and no object or Buffer per line (lines are copied from the input
+ * chunk into the output slab). Parsing happens only when asked to validate or
+ * to lift fields into metadata. Blank lines are ignored; CRLF is accepted.
  */
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import type { Metadata, RecordInput } from '../record.js'
-import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import type { Metadata } from '../record.js'
+import { CONTENT_JSON, CONTENT_BYTES, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
+import { flattenMetadata } from '../format/metadata-block.js'
 
 export type OnInvalid = 'error' | 'skip' | 'end'
 
-export interface LinesToRecordsOptions {
+export interface EncodeNdjsonOptions extends EncoderOptions {
   /** Metadata given to every record. */
   metadata?: Metadata
   /** Metadata keys taken from each line's JSON: key -> dotted field path. Implies parsing. */
@@ -20,9 +23,9 @@ export interface LinesToRecordsOptions {
   /** Parse each line and check it is JSON. Default false. */
   validate?: boolean
   /**
-   * What a line that is not JSON does: 'error' (default) fails the stream;
-   * 'skip' drops it and emits `invalid`; 'end' ends the output cleanly before
-   * it (everything earlier flows on) and emits `invalid`.
+   * What a line that is not JSON does (when parsing): 'error' (default) fails
+   * the stream; 'skip' drops it and emits `invalid`; 'end' ends the output
+   * cleanly before it, everything earlier encoded and flushed, and emits `invalid`.
    */
   onInvalid?: OnInvalid
   /** Longest line accepted, in bytes. Default 64 MiB. */
@@ -41,15 +44,17 @@ export interface InvalidLine {
 const NEWLINE = 0x0a
 const CR = 0x0d
 
-export class LinesToRecords extends Transform {
+export class EncodeNdjson extends Transform {
   readonly source: string
   /** Lines read so far (blank lines included). */
   lines = 0
-  /** Records produced. */
+  /** Records encoded. */
   records = 0
   /** Invalid lines seen (skipped, or the one that ended the stream). */
   readonly invalid: InvalidLine[] = []
+  #encoder: ArchiveEncoder
   #metadata: Metadata
+  #flat: string[]
   #fields: Array<[string, string[]]>
   #parse: boolean
   #onInvalid: OnInvalid
@@ -57,11 +62,13 @@ export class LinesToRecords extends Transform {
   #tail: Buffer | null = null
   #ended = false
 
-  constructor (options: LinesToRecordsOptions = {}) {
-    super({ writableObjectMode: false, readableObjectMode: true })
+  constructor (options: EncodeNdjsonOptions = {}) {
+    super({ writableObjectMode: false, readableObjectMode: false })
     const { metadata = {}, metadataFromFields = {}, validate = false, onInvalid = 'error' } = options
     if (!['error', 'skip', 'end'].includes(onInvalid)) throw invalidOption('onInvalid', `must be 'error', 'skip' or 'end', got ${String(onInvalid)}`)
+    this.#encoder = new ArchiveEncoder(options)
     this.#metadata = { ...metadata }
+    this.#flat = flattenMetadata(this.#metadata)
     this.#fields = Object.entries(metadataFromFields).map(([key, path]) => [key, path.split('.')])
     this.#parse = validate || this.#fields.length > 0
     this.#onInvalid = onInvalid
@@ -74,7 +81,6 @@ export class LinesToRecords extends Transform {
       callback()
       return
     }
-    const batch: RecordInput[] = []
     let start = 0
     try {
       if (this.#tail !== null) {
@@ -87,21 +93,20 @@ export class LinesToRecords extends Transform {
         const line = Buffer.concat([this.#tail, chunk.subarray(0, nl)])
         this.#tail = null
         start = nl + 1
-        if (!this.#line(line, batch)) return this.#finish(batch, callback)
+        if (!this.#line(line, 0, line.length)) return this.#finish(callback)
       }
       for (;;) {
         const nl = chunk.indexOf(NEWLINE, start)
         if (nl < 0) break
-        if (!this.#line(chunk.subarray(start, nl), batch)) return this.#finish(batch, callback)
+        if (!this.#line(chunk, start, nl)) return this.#finish(callback)
         start = nl + 1
       }
       if (start < chunk.length) this.#keepTail(chunk.subarray(start))
     } catch (err) {
-      if (batch.length > 0) this.push(batch)
-      callback(err as Error)
+      this.#fail(err as Error, callback)
       return
     }
-    this.#finish(batch, callback)
+    this.#finish(callback)
   }
 
   override _flush (callback: TransformCallback): void {
@@ -109,22 +114,27 @@ export class LinesToRecords extends Transform {
       callback()
       return
     }
-    const batch: RecordInput[] = []
     try {
-      if (this.#tail !== null) this.#line(this.#tail, batch)
+      if (this.#tail !== null) this.#line(this.#tail, 0, this.#tail.length)
     } catch (err) {
-      if (batch.length > 0) this.push(batch)
-      callback(err as Error)
+      this.#fail(err as Error, callback)
       return
     }
     this.#tail = null
-    this.#finish(batch, callback)
+    this.#finish(callback)
   }
 
-  #finish (batch: RecordInput[], callback: TransformCallback): void {
-    if (batch.length > 0) this.push(batch)
+  /** Push what is encoded; after an 'end' stop, end the output. */
+  #finish (callback: TransformCallback): void {
+    for (const buf of this.#encoder.take()) this.push(buf)
     if (this.#ended) this.push(null)
     callback()
+  }
+
+  /** Lines before the bad one still go out before the error. */
+  #fail (err: Error, callback: TransformCallback): void {
+    for (const buf of this.#encoder.take()) this.push(buf)
+    callback(err)
   }
 
   #keepTail (tail: Buffer): void {
@@ -135,31 +145,35 @@ export class LinesToRecords extends Transform {
     this.#tail = Buffer.from(tail)
   }
 
-  /** Handle one line; false when the stream must end here. */
-  #line (raw: Buffer, batch: RecordInput[]): boolean {
+  /** Encode the line buf[start, end); false when the stream must end here. */
+  #line (buf: Buffer, start: number, end: number): boolean {
     this.lines++
-    const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, raw.length - 1) : raw
-    if (isBlank(line)) return true
+    if (end > start && buf[end - 1] === CR) end--
+    if (isBlank(buf, start, end)) return true
+    if (end - start > this.#maxLine) {
+      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines}: longer than maxLineLength ${this.#maxLine}`)
+    }
     if (!this.#parse) {
-      batch.push({ metadata: this.#metadata, payload: line })
+      this.#encoder.writeRange(this.#flat, buf, start, end, CONTENT_BYTES)
       this.records++
       return true
     }
     let value: unknown
     try {
-      value = JSON.parse(line.toString('utf8'))
+      value = JSON.parse(buf.toString('utf8', start, end))
     } catch (err) {
       return this.#invalid((err as Error).message)
     }
-    let metadata = this.#metadata
+    let flat = this.#flat
     if (this.#fields.length > 0) {
-      metadata = { ...metadata }
+      const metadata = { ...this.#metadata }
       for (const [key, path] of this.#fields) {
         const field = pick(value, path)
         if (field !== undefined) metadata[key] = typeof field === 'string' ? field : JSON.stringify(field)
       }
+      flat = flattenMetadata(metadata)
     }
-    batch.push({ metadata, payload: line })
+    this.#encoder.writeRange(flat, buf, start, end, CONTENT_JSON)
     this.records++
     return true
   }
@@ -177,9 +191,9 @@ export class LinesToRecords extends Transform {
   }
 }
 
-function isBlank (line: Buffer): boolean {
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]
+function isBlank (buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = buf[i]
     if (c !== 0x20 && c !== 0x09 && c !== CR) return false
   }
   return true
@@ -194,6 +208,6 @@ function pick (value: unknown, path: string[]): unknown {
   return v
 }
 
-export function linesToRecords (options?: LinesToRecordsOptions): LinesToRecords {
-  return new LinesToRecords(options)
+export function encodeNdjson (options?: EncodeNdjsonOptions): EncodeNdjson {
+  return new EncodeNdjson(options)
 }
