@@ -1,11 +1,10 @@
-#!/usr/bin/env node
-/** The `shoebox` command: dispatches to one file per subcommand. */
+/** The `shoebox` command: dispatches to one file per subcommand (bin.ts runs it). */
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { decodeCommand } from './decode.js'
 import { encodeCommand } from './encode.js'
-import { describeIoError, processIo, type Io } from './io.js'
+import { describeIoError, type Io } from './io.js'
 import { verifyCommand } from './verify.js'
 
 const commands: Command[] = [encodeCommand, decodeCommand, verifyCommand]
@@ -69,14 +68,3 @@ export async function main (argv: string[], io: Io): Promise<number> {
 function isBrokenPipe (err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE'
 }
-
-const io = processIo()
-io.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(0)
-})
-main(process.argv.slice(2), io).then((code) => {
-  process.exitCode = code
-}, (err: unknown) => {
-  process.stderr.write(`shoebox: internal error: ${String(err)}\n`)
-  process.exitCode = 1
-})

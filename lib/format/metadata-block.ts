@@ -94,7 +94,10 @@ export function readMetadata (buf: Buffer, start: number, end: number, version: 
     if (klen < 0 || vlen < 0 || pos + klen + vlen > end) return undefined
     const key = utf8(buf, pos, pos + klen)
     pos += klen
-    metadata[key] = utf8(buf, pos, pos + vlen)
+    const value = utf8(buf, pos, pos + vlen)
+    // Assigning to "__proto__" would set the prototype (and drop a string): define it as an own key.
+    if (key === '__proto__') Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true })
+    else metadata[key] = value
     pos += vlen
   }
   if (exact && pos !== end) return undefined
