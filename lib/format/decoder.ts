@@ -9,6 +9,7 @@ import { CorruptArchiveError, invalidOption, type DamageReason } from '../errors
 import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { readRecord } from './codec.js'
+import { KeyCache } from './text.js'
 import { DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES, PREAMBLE_SIZE } from './constants.js'
 
 export type DecodeMode = 'strict' | 'lenient'
@@ -55,6 +56,7 @@ export class ArchiveDecoder {
   readonly maxRecordSize: number
   readonly stats: DecoderStats = { records: 0, v1: 0, v2: 0, bytes: 0, corrupt: 0, bytesSkipped: 0 }
   #queue = new ChunkQueue()
+  #keys = new KeyCache()
   #events: DecoderEvents
   #needed = PREAMBLE_SIZE
   #discard = 0
@@ -131,7 +133,7 @@ export class ArchiveDecoder {
         }
         at = found
       }
-      const result = readRecord(view, at, end, this.maxRecordSize, this.#damage !== null)
+      const result = readRecord(view, at, end, this.maxRecordSize, this.#damage !== null, this.#keys)
       if (result.kind === 'record') {
         if (this.#damage !== null) this.#closeDamage(base + at)
         const s = this.stats

@@ -8,7 +8,7 @@
  */
 import type { Metadata, RecordInput } from '../record.js'
 import { ShoeboxError } from '../errors.js'
-import { utf8 } from './text.js'
+import { KeyCache, utf8 } from './text.js'
 
 export type Pairs = ReadonlyArray<readonly [string, string]>
 
@@ -73,14 +73,21 @@ export function writeMetadata (buf: Buffer, at: number, flat: string[], countMul
   return pos
 }
 
+/** Little-endian int32 read without Buffer's range checks (the caller has checked the bounds). */
+function int32 (buf: Buffer, at: number): number {
+  return buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)
+}
+
 /**
  * Parse a block occupying [start, end). v1 reads count/2 lengths (legacy);
  * v2 reads 2 * count. With `exact`, bytes after the strings are an error (the
  * legacy reader ignores them). Returns undefined when the block is malformed.
  */
-export function readMetadata (buf: Buffer, start: number, end: number, version: 1 | 2, exact: boolean): Metadata | undefined {
+export function readMetadata (
+  buf: Buffer, start: number, end: number, version: 1 | 2, exact: boolean, keys?: KeyCache
+): Metadata | undefined {
   if (end - start < 4) return undefined
-  const count = buf.readInt32LE(start)
+  const count = int32(buf, start)
   if (count < 0) return undefined
   const lengths = version === 1 ? Math.floor(count / 2) : count * 2
   if (lengths % 2 !== 0) return undefined
@@ -89,15 +96,12 @@ export function readMetadata (buf: Buffer, start: number, end: number, version: 
   if (pos > end) return undefined
   const metadata: Metadata = {}
   for (let i = 0; i < lengths; i += 2) {
-    const klen = buf.readInt32LE(table + 4 * i)
-    const vlen = buf.readInt32LE(table + 4 * i + 4)
+    const klen = int32(buf, table + 4 * i)
+    const vlen = int32(buf, table + 4 * i + 4)
     if (klen < 0 || vlen < 0 || pos + klen + vlen > end) return undefined
-    const key = utf8(buf, pos, pos + klen)
+    const key = keys !== undefined ? keys.key(i, buf, pos, pos + klen) : utf8(buf, pos, pos + klen)
     pos += klen
-    const value = utf8(buf, pos, pos + vlen)
-    // Assigning to "__proto__" would set the prototype (and drop a string): define it as an own key.
-    if (key === '__proto__') Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true })
-    else metadata[key] = value
+    metadata[key] = utf8(buf, pos, pos + vlen)
     pos += vlen
   }
   if (exact && pos !== end) return undefined

@@ -9,6 +9,7 @@
 import { ShoeboxError } from '../errors.js'
 import { V1_HEADER_SIZE } from './constants.js'
 import { readMetadata, writeMetadata } from './metadata-block.js'
+import type { KeyCache } from './text.js'
 import { writePayload, type PayloadSource } from './payload-source.js'
 import { damage, need, type ReadResult } from './result.js'
 
@@ -43,7 +44,7 @@ export function writeV1 (buf: Buffer, at: number, flat: string[], payload: Paylo
  * up to `end` are available. `exact` rejects slack bytes that the legacy
  * reader tolerates (used when resynchronising, where plausibility matters).
  */
-export function readV1 (buf: Buffer, at: number, end: number, maxSize: number, exact: boolean): ReadResult {
+export function readV1 (buf: Buffer, at: number, end: number, maxSize: number, exact: boolean, keys?: KeyCache): ReadResult {
   if (end - at < V1_HEADER_SIZE) return need(V1_HEADER_SIZE)
   const M = buf.readInt32LE(at + 6)
   const P = buf.readInt32LE(at + 10)
@@ -55,7 +56,7 @@ export function readV1 (buf: Buffer, at: number, end: number, maxSize: number, e
   if (end - at < size) return need(size)
   const metaStart = at + V1_HEADER_SIZE
   const payloadBlock = metaStart + M
-  const metadata = readMetadata(buf, metaStart, payloadBlock, 1, exact)
+  const metadata = readMetadata(buf, metaStart, payloadBlock, 1, exact, keys)
   if (metadata === undefined) return damage('bad-record', 'metadata block is malformed')
   const L = buf.readInt32LE(payloadBlock)
   if (L < 0 || 4 + L > P || (exact && 4 + L !== P)) return damage('bad-record', `payload length ${L} does not fit its block of ${P}`)

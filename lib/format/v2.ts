@@ -21,6 +21,7 @@ import {
   V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
 import { putUint32, readMetadata, writeMetadata } from './metadata-block.js'
+import type { KeyCache } from './text.js'
 import { writePayload, type PayloadSource } from './payload-source.js'
 import { damage, need, type ReadResult } from './result.js'
 
@@ -49,7 +50,7 @@ export function writeV2 (
 }
 
 /** Read a v2 record whose preamble (magic, version 2) starts at `at`; bytes up to `end` are available. */
-export function readV2 (buf: Buffer, at: number, end: number, maxSize: number): ReadResult {
+export function readV2 (buf: Buffer, at: number, end: number, maxSize: number, keys?: KeyCache): ReadResult {
   if (end - at < V2_HEADER_SIZE) return need(V2_HEADER_SIZE)
   if (crc32Range(buf, at, at + 20) !== buf.readUInt32LE(at + 20)) {
     return damage('bad-header', 'header checksum does not match')
@@ -70,7 +71,7 @@ export function readV2 (buf: Buffer, at: number, end: number, maxSize: number): 
   if (sum !== buf.readUInt32LE(payloadEnd)) return damage('bad-checksum', 'record checksum does not match', size)
   if (flags >> 4 !== CODEC_NONE) return damage('unsupported', `unknown payload codec ${flags >> 4}`, size)
   const metaStart = at + V2_HEADER_SIZE + E
-  const metadata = readMetadata(buf, metaStart, metaStart + M, 2, true)
+  const metadata = readMetadata(buf, metaStart, metaStart + M, 2, true, keys)
   if (metadata === undefined) return damage('bad-record', 'metadata block is malformed', size)
   const payload = buf.subarray(metaStart + M, payloadEnd)
   return { kind: 'record', record: { metadata, payload }, version: 2, size }
