@@ -2,6 +2,7 @@
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
+import { failAfterDrain } from '../fail-after-drain.js'
 import type { ShoeboxRecord } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
 
@@ -52,23 +53,10 @@ export class DecodeStream extends Transform {
       step()
     } catch (err) {
       if (err instanceof CorruptArchiveError && this.file !== undefined) err.inFile(this.file)
-      this.#failAfterDrain(err as Error, callback)
+      failAfterDrain(this, err as Error, callback)
       return
     }
     callback()
-  }
-
-  /**
-   * Records decoded before the damage are still in the readable buffer;
-   * failing now would destroy them. Wait until the consumer has taken them
-   * (a rare path, so a light poll beats deeper stream surgery).
-   */
-  #failAfterDrain (err: Error, callback: TransformCallback): void {
-    if (this.readableLength === 0 || this.destroyed) {
-      callback(err)
-      return
-    }
-    setTimeout(() => { this.#failAfterDrain(err, callback) }, 2)
   }
 }
 

@@ -39,8 +39,8 @@ export class EncodeStream extends Transform {
       callback(err as Error)
       return
     }
-    if (encoder.pendingBytes >= encoder.chunkSize) this.#pushPending()
-    else if (this.#scheduled === null && encoder.pendingBytes > 0) {
+    for (const buf of encoder.takeFull()) this.push(buf)
+    if (this.#scheduled === null && encoder.pendingBytes > 0) {
       this.#scheduled = setImmediate(() => {
         this.#scheduled = null
         if (!this.destroyed) this.#pushPending()

@@ -113,6 +113,14 @@ export class ArchiveEncoder {
     this.#pos = end
   }
 
+  /** Only the buffers that are full (about chunkSize each); the partly filled one stays. */
+  takeFull (): Buffer[] {
+    const out = this.#full
+    this.#full = []
+    for (const buf of out) this.#pendingBytes -= buf.length
+    return out
+  }
+
   /** The bytes encoded since the last take, as a list of buffers (possibly empty). */
   take (): Buffer[] {
     const out = this.#full

@@ -101,7 +101,10 @@ export function readMetadata (
     if (klen < 0 || vlen < 0 || pos + klen + vlen > end) return undefined
     const key = keys !== undefined ? keys.key(i, buf, pos, pos + klen) : utf8(buf, pos, pos + klen)
     pos += klen
-    metadata[key] = utf8(buf, pos, pos + vlen)
+    const value = utf8(buf, pos, pos + vlen)
+    // Assigning to "__proto__" would set the prototype (and drop a string): define it as an own key.
+    if (key === '__proto__') Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true })
+    else metadata[key] = value
     pos += vlen
   }
   if (exact && pos !== end) return undefined

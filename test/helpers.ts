@@ -1,0 +1,235 @@
+/**
+ * Shared test helpers: where the shared vectors live, chunk splitting, and a
+ * decode() runner that collects records, corrupt events and the final error.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Readable } from 'node:stream'
+import {
+  ArchiveDecoder, decode, type DecodeOptions, type DecoderOptions, type DecodedCorruptInfo, type RecordInput, type ShoeboxRecord
+} from '../lib/index.js'
+
+/** The repository root (this file is <root>/test/helpers.ts). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+/** <repo root's parent>/shared/vectors/shoebox */
+export const vectorDir = join(dirname(repoRoot), 'shared', 'vectors', 'shoebox')
+
+/** Present when the shared vectors are available. */
+export const haveVectors = existsSync(join(vectorDir, 'manifest.json'))
+
+/** Use as a test's `skip` option: false when the vectors are there, else the reason. */
+export const vectorSkip: string | false = haveVectors
+  ? false
+  : `shared vectors not found at ${vectorDir}`
+
+export interface ManifestEntry {
+  file?: string
+  dir?: string
+  kind: string
+  expected?: string
+  records?: number
+  bytes?: number
+  sha256?: string
+  mutation?: { type: string, offset?: number, new_length?: number, old_length?: number }
+  total_records?: number
+  write_order?: Array<{ file: string, records: number, bytes: number }>
+}
+
+export interface Manifest {
+  vectors: ManifestEntry[]
+}
+
+export function readManifest (): Manifest {
+  return JSON.parse(readFileSync(join(vectorDir, 'manifest.json'), 'utf8')) as Manifest
+}
+
+/** Valid archives listed in the manifest (kind 'archive'). */
+export function archiveEntries (): Array<ManifestEntry & { file: string, expected: string }> {
+  if (!haveVectors) return []
+  return readManifest().vectors.filter(
+    (v): v is ManifestEntry & { file: string, expected: string } =>
+      v.kind === 'archive' && typeof v.file === 'string' && typeof v.expected === 'string'
+  )
+}
+
+export function readVector (relPath: string): Buffer {
+  return readFileSync(join(vectorDir, relPath))
+}
+
+export function listVectorDir (relDir: string): string[] {
+  return readdirSync(join(vectorDir, relDir))
+}
+
+/** One line of an expected/*.jsonl file. */
+export interface ExpectedLine {
+  index: number
+  offset: number
+  size: number
+  metadata?: Array<[string, string]>
+  metadata_b64?: Array<[string, string]>
+  payload?: string
+  payload_b64?: string
+}
+
+/** An expected record: metadata as ordered pairs, payload as bytes. */
+export interface ExpectedRecord {
+  index: number
+  offset: number
+  size: number
+  pairs: Array<[string, string]>
+  payload: Buffer
+}
+
+export function parseExpectedLine (line: ExpectedLine): ExpectedRecord {
+  let pairs: Array<[string, string]>
+  if (line.metadata !== undefined) {
+    pairs = line.metadata.map(([k, v]) => [k, v])
+  } else if (line.metadata_b64 !== undefined) {
+    pairs = line.metadata_b64.map(([k, v]) => [
+      Buffer.from(k, 'base64').toString('utf8'),
+      Buffer.from(v, 'base64').toString('utf8')
+    ])
+  } else {
+    throw new Error(`expected line ${line.index} has no metadata`)
+  }
+  let payload: Buffer
+  if (line.payload !== undefined) payload = Buffer.from(line.payload, 'utf8')
+  else if (line.payload_b64 !== undefined) payload = Buffer.from(line.payload_b64, 'base64')
+  else throw new Error(`expected line ${line.index} has no payload`)
+  return { index: line.index, offset: line.offset, size: line.size, pairs, payload }
+}
+
+export function readExpected (relPath: string): ExpectedRecord[] {
+  return readFileSync(join(vectorDir, relPath), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => parseExpectedLine(JSON.parse(l) as ExpectedLine))
+}
+
+/** Expected records as encoder input (metadata as pairs, to keep the order). */
+export function toInputs (records: ExpectedRecord[]): RecordInput[] {
+  return records.map((r) => ({ metadata: r.pairs, payload: r.payload }))
+}
+
+/** A decoded record in a comparable shape: ordered pairs and the payload bytes copied. */
+export interface PlainRecord {
+  pairs: Array<[string, string]>
+  payload: Buffer
+}
+
+export function plain (record: ShoeboxRecord): PlainRecord {
+  return { pairs: Object.entries(record.metadata), payload: Buffer.from(record.payload) }
+}
+
+/** Split a buffer into views of at most `size` bytes (an empty buffer gives no chunks). */
+export function chunked (buffer: Buffer, size: number): Buffer[] {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be >= 1, got ${size}`)
+  const out: Buffer[] = []
+  for (let i = 0; i < buffer.length; i += size) out.push(buffer.subarray(i, Math.min(i + size, buffer.length)))
+  return out
+}
+
+/** Like chunked(), lazily (for 1-byte chunks of megabyte inputs). */
+export function * chunkIter (buffer: Buffer, size: number): Generator<Buffer> {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be >= 1, got ${size}`)
+  for (let i = 0; i < buffer.length; i += size) yield buffer.subarray(i, Math.min(i + size, buffer.length))
+}
+
+/** Split a buffer into two chunks at `at` (either may be empty and is then left out). */
+export function splitAt (buffer: Buffer, at: number): Buffer[] {
+  return [buffer.subarray(0, at), buffer.subarray(at)].filter((b) => b.length > 0)
+}
+
+export interface DecodeOutcome {
+  records: ShoeboxRecord[]
+  corrupt: DecodedCorruptInfo[]
+  error: unknown
+}
+
+/**
+ * Write `chunks` into a decode() stream and collect everything it produces.
+ * Never rejects: a stream error is returned in `error` (undefined on success).
+ */
+export async function decodeAll (chunks: Iterable<Buffer> | Buffer, options?: DecodeOptions): Promise<DecodeOutcome> {
+  const list: Iterable<Buffer> = Buffer.isBuffer(chunks) ? [chunks] : chunks
+  const stream = decode(options)
+  const records: ShoeboxRecord[] = []
+  const corrupt: DecodedCorruptInfo[] = []
+  stream.on('corrupt', (info: DecodedCorruptInfo) => { corrupt.push(info) })
+  let error: unknown
+  // objectMode keeps each chunk a separate write, exactly as split
+  const source = Readable.from(list, { objectMode: true })
+  source.on('error', (err) => { stream.destroy(err) })
+  source.pipe(stream)
+  try {
+    for await (const record of stream) records.push(record as ShoeboxRecord)
+  } catch (err) {
+    error = err
+  }
+  return { records, corrupt, error }
+}
+
+/**
+ * The same as decodeAll() without the stream: feeds the chunks to an
+ * ArchiveDecoder (the part that does the chunk handling) synchronously.
+ * Much cheaper per chunk, for tiny chunks of megabyte inputs.
+ */
+export function decodeDirect (chunks: Iterable<Buffer>, options?: DecoderOptions): DecodeOutcome {
+  const records: ShoeboxRecord[] = []
+  const corrupt: DecodedCorruptInfo[] = []
+  let error: unknown
+  try {
+    const decoder = new ArchiveDecoder({
+      record: (record) => { records.push(record) },
+      corrupt: (info) => { corrupt.push(info) }
+    }, options)
+    for (const chunk of chunks) decoder.write(chunk)
+    decoder.end()
+  } catch (err) {
+    error = err
+  }
+  return { records, corrupt, error }
+}
+
+/** Decode records synchronously-ish from one buffer: just the records (throws on error). */
+export async function decodeRecords (buffer: Buffer | Buffer[], options?: DecodeOptions): Promise<ShoeboxRecord[]> {
+  const { records, error } = await decodeAll(Buffer.isBuffer(buffer) ? [buffer] : buffer, options)
+  if (error !== undefined) throw error
+  return records
+}
+
+function describePayload (b: Buffer): string {
+  const hex = b.subarray(0, 24).toString('hex')
+  return `${b.length} bytes${b.length > 0 ? ` ${hex}${b.length > 24 ? '…' : ''}` : ''}`
+}
+
+/** Does a decoded record equal an expected one (ordered metadata pairs, payload bytes)? */
+export function recordEquals (actual: ShoeboxRecord | PlainRecord, expected: PlainRecord): boolean {
+  const pairs = 'pairs' in actual ? actual.pairs : Object.entries(actual.metadata)
+  if (pairs.length !== expected.pairs.length) return false
+  for (let i = 0; i < pairs.length; i++) {
+    if (pairs[i][0] !== expected.pairs[i][0] || pairs[i][1] !== expected.pairs[i][1]) return false
+  }
+  return Buffer.compare(actual.payload, expected.payload) === 0
+}
+
+/**
+ * The first difference between decoded records and expected ones, described
+ * in words, or undefined when they are equal (count, order, metadata pairs in
+ * order, payload bytes). One assertion per list keeps big vectors fast.
+ */
+export function firstMismatch (actual: Array<ShoeboxRecord | PlainRecord>, expected: PlainRecord[]): string | undefined {
+  const n = Math.min(actual.length, expected.length)
+  for (let i = 0; i < n; i++) {
+    const a = actual[i]
+    const e = expected[i]
+    if (recordEquals(a, e)) continue
+    const pairs = 'pairs' in a ? a.pairs : Object.entries(a.metadata)
+    return `record ${i}: got metadata ${JSON.stringify(pairs)} payload ${describePayload(a.payload)}, ` +
+      `expected metadata ${JSON.stringify(e.pairs)} payload ${describePayload(e.payload)}`
+  }
+  if (actual.length !== expected.length) return `got ${actual.length} records, expected ${expected.length}`
+  return undefined
+}
