@@ -3,10 +3,18 @@
 /** String keys to string values. Key order is kept as written. */
 export type Metadata = Record<string, string>
 
+/** Where a record sits: its file and the byte offset of its first byte (in the decompressed stream for .gz). */
+export interface Position {
+  file: string
+  offset: number
+}
+
 /** A record as decoders hand it out. */
 export interface ShoeboxRecord {
   metadata: Metadata
   payload: Buffer
+  /** Present when the reader was asked for positions. */
+  position?: Position
 }
 
 /**

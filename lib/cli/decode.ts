@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer'
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { gunzip } from '../compress/gzip.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import type { ShoeboxRecord } from '../record.js'
 import type { Command } from './command.js'
@@ -48,15 +49,15 @@ export const decodeCommand: Command = {
         damaged++
         io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
       })
-      await pipeline(await openInput(io, name), decoder, new RecordsToNdjson(payloadOnly), io.stdout, { end: false })
+      await pipeline(await openInput(io, name), gunzip(), decoder, new RecordsToNdjson(payloadOnly), io.stdout, { end: false })
     }
     io.stdout.end()
     return damaged > 0 ? 1 : 0
   }
 }
 
-/** Records to NDJSON text, batching each incoming run of records into one chunk. */
-class RecordsToNdjson extends Transform {
+/** Records to NDJSON text (or raw payloads and newlines). */
+export class RecordsToNdjson extends Transform {
   #payloadOnly: boolean
 
   constructor (payloadOnly: boolean) {
@@ -76,16 +77,16 @@ class RecordsToNdjson extends Transform {
 
 const NEWLINE = Buffer.from('\n')
 
-/** One record as a JSON line (exported for tests). */
+/** One record as a JSON line; a record's position, when it has one, comes along. */
 export function recordJson (record: ShoeboxRecord): string {
-  const { payload } = record
+  const { payload, metadata, position } = record
   if (!isUtf8(payload)) {
-    return JSON.stringify({ metadata: record.metadata, payload: payload.toString('base64'), payloadEncoding: 'base64' })
+    return JSON.stringify({ metadata, payload: payload.toString('base64'), payloadEncoding: 'base64', position })
   }
   const text = payload.toString('utf8')
   try {
-    return JSON.stringify({ metadata: record.metadata, payload: JSON.parse(text) })
+    return JSON.stringify({ metadata, payload: JSON.parse(text), position })
   } catch {
-    return JSON.stringify({ metadata: record.metadata, payload: text, payloadEncoding: 'utf8' })
+    return JSON.stringify({ metadata, payload: text, payloadEncoding: 'utf8', position })
   }
 }

@@ -2,7 +2,7 @@
 import { pipeline } from 'node:stream/promises'
 import { encodeNdjson } from '../ndjson/encode-ndjson.js'
 import type { Command } from './command.js'
-import { keyValues, oneOf, parse } from './options.js'
+import { keyValues, metaFields, oneOf, parse } from './options.js'
 import { usage } from './io.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
@@ -44,18 +44,11 @@ export const encodeCommand: Command = {
     const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
     const checksum = oneOf('--checksum', values.checksum, ['crc32', 'crc32c'] as const, 'crc32')
     const onInvalid = oneOf('--on-invalid', values['on-invalid'], ['fail', 'skip'] as const, 'fail')
-    const fields: Record<string, string> = {}
-    for (const spec of (values['meta-from-field'] as string[] | undefined) ?? []) {
-      const eq = spec.indexOf('=')
-      const [key, path] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [spec, spec]
-      if (path === '') throw usage(`--meta-from-field expects [key=]path, got '${spec}'`)
-      fields[key] = path
-    }
     const lines = encodeNdjson({
       format,
       checksum,
       metadata: keyValues('--meta', values.meta as string[] | undefined),
-      metadataFromFields: fields,
+      metadataFromFields: metaFields(values['meta-from-field'] as string[] | undefined),
       validate: values.validate === true,
       onInvalid: onInvalid === 'fail' ? 'end' : 'skip',
       source: 'stdin'

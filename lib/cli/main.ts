@@ -6,8 +6,12 @@ import { decodeCommand } from './decode.js'
 import { encodeCommand } from './encode.js'
 import { describeIoError, type Io } from './io.js'
 import { verifyCommand } from './verify.js'
+import { writeCommand } from './write.js'
+import { readCommand } from './read.js'
+import { recoverCommand } from './recover.js'
+import { lsCommand } from './ls.js'
 
-const commands: Command[] = [encodeCommand, decodeCommand, verifyCommand]
+const commands: Command[] = [encodeCommand, decodeCommand, verifyCommand, writeCommand, readCommand, lsCommand, recoverCommand]
 
 function version (): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }

@@ -24,6 +24,18 @@ export function keyValues (option: string, entries: string[] | undefined): Metad
   return out
 }
 
+/** ['[key=]path', ...] to {key: path}; the key defaults to the path. */
+export function metaFields (entries: string[] | undefined): Record<string, string> {
+  const fields: Record<string, string> = {}
+  for (const spec of entries ?? []) {
+    const eq = spec.indexOf('=')
+    const [key, path] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [spec, spec]
+    if (path === '') throw usage(`--meta-from-field expects [key=]path, got '${spec}'`)
+    fields[key] = path
+  }
+  return fields
+}
+
 export function oneOf<T extends string> (option: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T

@@ -1,6 +1,7 @@
 /** shoebox verify: check archives end to end and report damage. */
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { gunzip } from '../compress/gzip.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import type { Command } from './command.js'
 import { openInput, usage } from './io.js'
@@ -36,7 +37,7 @@ export const verifyCommand: Command = {
       const decoder = decode({ mode: 'lenient', file })
       decoder.on('corrupt', (info: DecodedCorruptInfo) => { damage.push(info) })
       try {
-        await pipeline(await openInput(io, name), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
+        await pipeline(await openInput(io, name), gunzip(), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
       } catch (err) {
         if (!(err instanceof ShoeboxError)) throw err
         io.stdout.write(`${file}: UNREADABLE: ${err.message}\n`)

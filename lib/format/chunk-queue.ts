@@ -13,6 +13,11 @@ export class ChunkQueue {
   #assembly: Buffer | null = null
   #assemblyFill = 0
 
+  /** `offset`: the absolute offset of the first byte that will be pushed. */
+  constructor (offset = 0) {
+    this.#offset = offset
+  }
+
   /** Bytes available. */
   get length (): number {
     return this.#length

@@ -7,8 +7,10 @@ import type { ShoeboxRecord } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
 
 export interface DecodeOptions extends DecoderOptions {
-  /** File name to put in errors and `corrupt` events. */
+  /** File name to put in errors, `corrupt` events and positions. */
   file?: string
+  /** Give each record a `position` {file, offset}, to resume from later. Default false. */
+  positions?: boolean
 }
 
 export interface DecodedCorruptInfo extends CorruptInfo {
@@ -27,8 +29,11 @@ export class DecodeStream extends Transform {
   constructor (options: DecodeOptions = {}) {
     super({ readableObjectMode: true, writableObjectMode: false })
     this.file = options.file
+    const file = options.file ?? ''
     this.#decoder = new ArchiveDecoder({
-      record: (record: ShoeboxRecord) => { this.push(record) },
+      record: options.positions === true
+        ? (record: ShoeboxRecord, _version, offset) => { this.push({ ...record, position: { file, offset } }) }
+        : (record: ShoeboxRecord) => { this.push(record) },
       corrupt: (info: CorruptInfo) => {
         this.emit('corrupt', this.file === undefined ? info : { ...info, file: this.file })
       }

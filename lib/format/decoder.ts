@@ -19,6 +19,8 @@ export interface DecoderOptions {
   mode?: DecodeMode
   /** Largest record accepted, in bytes; guards against corrupt lengths. Default 64 MiB. */
   maxRecordSize?: number
+  /** Offset of the first input byte within its file (when reading from the middle); offsets reported count from it. Default 0. */
+  baseOffset?: number
 }
 
 /** One damaged stretch of an archive, reported in lenient mode. */
@@ -41,7 +43,7 @@ export interface DecoderStats {
 }
 
 export interface DecoderEvents {
-  record (record: ShoeboxRecord, version: 1 | 2, offset: number): void
+  record (record: ShoeboxRecord, version: 1 | 2, offset: number, size: number): void
   corrupt (info: CorruptInfo): void
 }
 
@@ -55,7 +57,7 @@ export class ArchiveDecoder {
   readonly mode: DecodeMode
   readonly maxRecordSize: number
   readonly stats: DecoderStats = { records: 0, v1: 0, v2: 0, bytes: 0, corrupt: 0, bytesSkipped: 0 }
-  #queue = new ChunkQueue()
+  #queue: ChunkQueue
   #keys = new KeyCache()
   #events: DecoderEvents
   #needed = PREAMBLE_SIZE
@@ -72,6 +74,7 @@ export class ArchiveDecoder {
     }
     this.mode = mode
     this.maxRecordSize = maxRecordSize
+    this.#queue = new ChunkQueue(options.baseOffset ?? 0)
     this.#events = events
   }
 
@@ -141,7 +144,7 @@ export class ArchiveDecoder {
         s.bytes += result.size
         if (result.version === 1) s.v1++
         else s.v2++
-        this.#events.record(result.record, result.version, base + at)
+        this.#events.record(result.record, result.version, base + at, result.size)
         at += result.size
         this.#needed = PREAMBLE_SIZE
         continue

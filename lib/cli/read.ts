@@ -1,0 +1,80 @@
+/** shoebox read: every archive a glob matches, as one NDJSON stream. */
+import { pipeline } from 'node:stream/promises'
+import type { Position } from '../record.js'
+import { archiveSource, type SkippedEvent } from '../source/archive-source.js'
+import type { DecodedCorruptInfo } from '../format/decode.js'
+import type { Command } from './command.js'
+import { RecordsToNdjson } from './decode.js'
+import { usage } from './io.js'
+import { parse } from './options.js'
+
+const help = `Usage: shoebox read PATTERN [options]
+
+Reads every archive matching the glob PATTERN (quote it), in natural name
+order (which is write order for shoebox's own names), gzip or plain, and
+writes one JSON object per record to stdout, as 'shoebox decode' does.
+
+Options:
+  --positions        add each record's "position" {file, offset}, to resume from
+  --from FILE:OFFSET continue right after that position (FILE relative to the
+                     pattern's directory, as --positions prints it)
+  --follow           keep watching for new files until interrupted
+  --order name|mtime file order (default name)
+  --lenient          skip damage (reported on stderr) and files that are not archives
+  --payload-only     print only each payload's bytes, one per line
+  -h, --help         show this help`
+
+export const readCommand: Command = {
+  name: 'read',
+  summary: 'archives matching a glob, as one NDJSON stream',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      positions: { type: 'boolean' },
+      from: { type: 'string' },
+      follow: { type: 'boolean' },
+      order: { type: 'string' },
+      lenient: { type: 'boolean' },
+      'payload-only': { type: 'boolean' }
+    }, true)
+    if (values.help === true) {
+      io.stdout.write(help + '\n')
+      return 0
+    }
+    if (positionals.length !== 1) throw usage('read needs exactly one PATTERN (quote globs)')
+    const order = values.order ?? 'name'
+    if (order !== 'name' && order !== 'mtime') throw usage(`--order must be name or mtime, got '${String(order)}'`)
+    const source = archiveSource(positionals[0], {
+      mode: values.lenient === true ? 'lenient' : 'strict',
+      positions: values.positions === true,
+      from: typeof values.from === 'string' ? parsePosition(values.from) : undefined,
+      follow: values.follow === true,
+      order
+    })
+    let damaged = 0
+    source.on('corrupt', (info: DecodedCorruptInfo & { path: string }) => {
+      damaged++
+      io.stderr.write(`shoebox read: ${info.path}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
+    })
+    source.on('skipped', (info: SkippedEvent) => {
+      damaged++
+      io.stderr.write(`shoebox read: ${info.path}: skipped: ${info.reason}\n`)
+    })
+    const stop = (): void => { source.push(null) }
+    process.once('SIGINT', stop)
+    try {
+      await pipeline(source, new RecordsToNdjson(values['payload-only'] === true), io.stdout)
+    } finally {
+      process.off('SIGINT', stop)
+    }
+    return damaged > 0 ? 1 : 0
+  }
+}
+
+/** 'FILE:OFFSET' (the file may itself contain ':'). */
+export function parsePosition (text: string): Position {
+  const colon = text.lastIndexOf(':')
+  const offset = Number(text.slice(colon + 1))
+  if (colon <= 0 || !Number.isInteger(offset) || offset < 0) throw usage(`--from expects FILE:OFFSET, got '${text}'`)
+  return { file: text.slice(0, colon), offset }
+}

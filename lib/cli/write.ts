@@ -1,0 +1,163 @@
+/** shoebox write: NDJSON on stdin into rolling archive files in a directory. */
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { Transform } from 'readable-stream'
+import type { TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { encodeNdjson } from '../ndjson/encode-ndjson.js'
+import type { RollPolicy } from '../roll/policies.js'
+import { rollingSink, type FsyncPolicy, type SealedEvent } from '../roll/rolling-sink.js'
+import type { RecoveredFile } from '../roll/recover.js'
+import type { Command } from './command.js'
+import { usage, type Io } from './io.js'
+import { keyValues, metaFields, oneOf, parse } from './options.js'
+
+const help = `Usage: shoebox write DIR [options] < input.ndjson
+
+Writes each NDJSON line on stdin as one record into archive files in DIR,
+starting a new file whenever a roll policy fires. A file is written under a
+hidden temporary name and sealed (fsynced, renamed) when it rolls or at the
+end. Leftover temporary files of crashed writers are recovered first.
+SIGINT or SIGTERM seal the current file before exiting.
+
+Options:
+  --template T          file names: strftime fields (UTC) and {seq} {host} {pid}
+                        (default %Y%m%dT%H%M%S%fZ-{host}-{pid}-{seq}.shoebox)
+  --roll-size SIZE      roll at this file size, e.g. 100MiB
+  --roll-age TIME       roll files this old, e.g. 10m (idle files too)
+  --roll-align          align age rolls to the clock (UTC): 1h rolls on the hour
+  --roll-records N      roll after N records
+  --roll-policy MODULE  a custom policy: a module whose default export is an
+                        object with check(file, now) (or a function making one)
+  --gzip[=LEVEL]        compress (one gzip member per flush block; default level 6)
+  --fsync never|onClose|interval|always   (default onClose)
+  --flush-interval TIME flush buffered records at least this often (default 1s)
+  --format v1|v2        record format (default v2)
+  --meta key=value      metadata for every record (repeatable)
+  --meta-from-field [key=]path   metadata from each line's JSON (repeatable)
+  -h, --help            show this help`
+
+export const writeCommand: Command = {
+  name: 'write',
+  summary: 'NDJSON on stdin into rolling archive files',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(expandGzip(argv), {
+      template: { type: 'string' },
+      'roll-size': { type: 'string' },
+      'roll-age': { type: 'string' },
+      'roll-align': { type: 'boolean' },
+      'roll-records': { type: 'string' },
+      'roll-policy': { type: 'string' },
+      gzip: { type: 'boolean' },
+      'gzip-level': { type: 'string' },
+      fsync: { type: 'string' },
+      'flush-interval': { type: 'string' },
+      format: { type: 'string' },
+      meta: { type: 'string', multiple: true },
+      'meta-from-field': { type: 'string', multiple: true }
+    }, true)
+    if (values.help === true) {
+      io.stdout.write(help + '\n')
+      return 0
+    }
+    if (positionals.length !== 1) throw usage('write needs exactly one directory')
+    const dir = positionals[0]
+    const records = values['roll-records'] === undefined ? undefined : Number(values['roll-records'])
+    if (records !== undefined && !(Number.isInteger(records) && records > 0)) throw usage(`--roll-records must be a positive integer, got '${String(values['roll-records'])}'`)
+    const level = values['gzip-level'] === undefined ? 6 : Number(values['gzip-level'])
+    const policy = typeof values['roll-policy'] === 'string' ? await loadPolicy(values['roll-policy']) : undefined
+    const sink = rollingSink({
+      dir,
+      template: values.template as string | undefined,
+      roll: {
+        size: values['roll-size'] as string | undefined,
+        age: values['roll-age'] as string | undefined,
+        align: values['roll-align'] === true,
+        records,
+        policy
+      },
+      gzip: values.gzip === true ? { level } : false,
+      fsync: oneOf('--fsync', values.fsync, ['never', 'onClose', 'interval', 'always'] as const, 'onClose') as FsyncPolicy,
+      flushInterval: values['flush-interval'] as string | undefined
+    })
+    const lines = encodeNdjson({
+      format: oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2'),
+      metadata: keyValues('--meta', values.meta as string[] | undefined),
+      metadataFromFields: metaFields(values['meta-from-field'] as string[] | undefined),
+      source: 'stdin'
+    })
+    const sealed: SealedEvent[] = []
+    sink.on('sealed', (e: SealedEvent) => sealed.push(e))
+    sink.on('recover', (r: RecoveredFile) => {
+      io.stderr.write(`shoebox write: recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${r.records} records, ${r.bytesDropped} bytes dropped${r.damaged ? ', damaged (see shoebox verify)' : ''}\n`)
+    })
+    const started = Date.now()
+    const gate = new Gate()
+    const stop = (): void => {
+      gate.close()
+      io.stdin.destroy()
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
+    try {
+      // stdin feeds the gate; on a signal the gate ends cleanly, so the sink seals its file.
+      pipeline(io.stdin, gate).catch(() => {})
+      await pipeline(gate, lines, sink)
+    } finally {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      if (progress !== null) clearInterval(progress)
+    }
+    io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${path.resolve(dir)}\n`)
+    return 0
+  }
+}
+
+/** --gzip=LEVEL is --gzip --gzip-level LEVEL (parseArgs has no optional values). */
+function expandGzip (argv: string[]): string[] {
+  return argv.flatMap((a) => a.startsWith('--gzip=') ? ['--gzip', '--gzip-level', a.slice(7)] : [a])
+}
+
+function summary (records: number, sealed: SealedEvent[], started: number): string {
+  const seconds = Math.max(0.001, (Date.now() - started) / 1000)
+  const bytes = sealed.reduce((n, e) => n + e.bytes, 0)
+  return `${records} records, ${sealed.length} files sealed, ${bytes} bytes, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
+}
+
+function isTerminal (io: Io): boolean {
+  return io.stderr === process.stderr && process.stderr.isTTY === true
+}
+
+async function loadPolicy (module: string): Promise<RollPolicy> {
+  const url = module.startsWith('.') || path.isAbsolute(module) ? pathToFileURL(path.resolve(module)).href : module
+  let loaded: { default?: unknown }
+  try {
+    loaded = await import(url) as { default?: unknown }
+  } catch (err) {
+    throw usage(`--roll-policy: cannot load ${module}: ${(err as Error).message}`)
+  }
+  const exported = loaded.default
+  const policy = typeof exported === 'function' ? (exported as () => unknown)() : exported
+  if (policy === null || typeof policy !== 'object' || typeof (policy as RollPolicy).check !== 'function') {
+    throw usage(`--roll-policy: ${module} must export a policy object with check(file, now), or a function returning one`)
+  }
+  return policy as RollPolicy
+}
+
+/** Passes bytes through until closed; then ends its output, ignoring the rest. */
+class Gate extends Transform {
+  #closed = false
+
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.push(null)
+  }
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (!this.#closed) this.push(chunk)
+    callback()
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * gzip as stages. gzip() compresses a byte stream; gunzip() decompresses one
+ * if it starts with the gzip magic and passes it through untouched if not,
+ * so a reader accepts compressed and plain archives alike. Multi-member gzip
+ * (what the rolling sink writes: one member per flush block) reads as one stream.
+ */
+import zlib from 'node:zlib'
+import { promisify } from 'node:util'
+import { Duplex, Readable, pipeline } from 'node:stream'
+import { invalidOption } from '../errors.js'
+
+export const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
+
+/** zlib works best fed large writes with a large output chunk (see PERFORMANCE-NOTES). */
+const CHUNK = 256 * 1024
+
+export interface GzipOptions {
+  /** 1 (fastest) to 9 (smallest). Default 6. */
+  level?: number
+}
+
+export function gzipLevel (options: boolean | GzipOptions | undefined): number | undefined {
+  if (options === undefined || options === false) return undefined
+  const level = options === true ? 6 : options.level ?? 6
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw invalidOption('gzip.level', `must be an integer from 1 to 9, got ${String(level)}`)
+  return level
+}
+
+export function gzip (options: GzipOptions = {}): zlib.Gzip {
+  return zlib.createGzip({ level: gzipLevel(options), chunkSize: CHUNK })
+}
+
+const gzipAsync = promisify(zlib.gzip) as (buf: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>
+
+/** Compress one block into a complete, independent gzip member, on the threadpool. */
+export function gzipMember (block: Buffer, level: number): Promise<Buffer> {
+  return gzipAsync(block, { level, chunkSize: CHUNK })
+}
+
+/** Does this start like gzip? */
+export function isGzip (head: Buffer): boolean {
+  return head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]
+}
+
+/** Decompress if gzip, pass through if not. */
+export function gunzip (): Duplex {
+  return Duplex.from(async function * (source: AsyncIterable<Buffer>) {
+    const iterator = source[Symbol.asyncIterator]()
+    let head = Buffer.alloc(0)
+    while (head.length < 2) {
+      const next = await iterator.next()
+      if (next.done === true) {
+        if (head.length > 0) yield head
+        return
+      }
+      head = Buffer.concat([head, next.value])
+    }
+    async function * rest (): AsyncGenerator<Buffer> {
+      yield head
+      for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value
+    }
+    if (!isGzip(head)) {
+      yield * rest()
+      return
+    }
+    // pipeline, not pipe: a corrupt member must fail the iteration, not vanish.
+    yield * pipeline(Readable.from(rest()), zlib.createGunzip({ chunkSize: CHUNK }), () => {})
+  })
+}

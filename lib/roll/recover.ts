@@ -1,0 +1,182 @@
+/**
+ * Recovery of files a writer left behind (a crash, a kill, a full disk).
+ * A leftover temporary file is cut back to its last whole record (plain) or
+ * last complete gzip member, then sealed under its final name like any other
+ * file. Nothing readable is ever deleted: if readable data follows a damaged
+ * stretch, the file is sealed whole and reported as damaged instead of cut.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { crc32 } from '../checksum.js'
+import { isGzip } from '../compress/gzip.js'
+import { ArchiveDecoder } from '../format/decoder.js'
+import { hostName, isAlive, parseTempName, sealName, syncDir } from './names.js'
+
+export interface RecoveredFile {
+  /** The temporary file found. */
+  temp: string
+  /** Where it was sealed, or null when it held no whole record (then it was removed). */
+  path: string | null
+  records: number
+  /** Bytes cut from the end (a torn last record or gzip member). */
+  bytesDropped: number
+  /** Readable data followed a damaged stretch, so nothing was cut; `shoebox verify` shows where. */
+  damaged: boolean
+}
+
+export interface SkippedTemp {
+  temp: string
+  reason: string
+}
+
+export interface RecoverOptions {
+  /** Also recover files of writers on other hosts, or of live pids (only when you know they are gone). */
+  force?: boolean
+  /** Told about temporary files left alone (a live writer's, or another host's). */
+  onSkip?: (skipped: SkippedTemp) => void
+}
+
+export async function recoverDirectory (dir: string, options: RecoverOptions = {}): Promise<RecoveredFile[]> {
+  const out: RecoveredFile[] = []
+  const host = hostName()
+  for (const name of (await fs.readdir(dir)).sort()) {
+    const parts = parseTempName(name)
+    if (parts === undefined) continue
+    const temp = path.join(dir, name)
+    if (options.force !== true) {
+      if (parts.host !== host) {
+        options.onSkip?.({ temp, reason: `written by host ${parts.host}; recover with force if that writer is gone` })
+        continue
+      }
+      if (isAlive(parts.pid)) {
+        options.onSkip?.({ temp, reason: `pid ${parts.pid} is still writing it` })
+        continue
+      }
+    }
+    out.push(await recoverFile(dir, temp, parts.finalName))
+  }
+  return out
+}
+
+/** Recover one temporary file into `dir` under `finalName` (or the next free alternative). */
+export async function recoverFile (dir: string, temp: string, finalName: string): Promise<RecoveredFile> {
+  const data = await fs.readFile(temp)
+  const scan = isGzip(data) ? scanGzip(data) : scanPlain(data)
+  const result: RecoveredFile = { temp, path: null, records: scan.records, bytesDropped: 0, damaged: false }
+  if (scan.end < data.length) {
+    if (scan.moreAfter) {
+      result.damaged = true
+    } else {
+      result.bytesDropped = data.length - scan.end
+      if (scan.end === 0) {
+        await fs.unlink(temp)
+        return result
+      }
+      await fs.truncate(temp, scan.end)
+    }
+  }
+  const handle = await fs.open(temp, 'r+')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  result.path = await sealName(dir, temp, finalName)
+  await syncDir(dir)
+  return result
+}
+
+interface Scan {
+  /** End of the last whole record or member before any damage. */
+  end: number
+  records: number
+  /** Readable data exists after the first damage. */
+  moreAfter: boolean
+}
+
+/** Whole records from the start up to the first damage, and whether any follow it. */
+function scanPlain (data: Buffer): Scan {
+  let end = 0
+  let records = 0
+  let damageAt = -1
+  let moreAfter = false
+  const decoder = new ArchiveDecoder({
+    record (_record, _version, offset, size) {
+      if (damageAt < 0) {
+        records++
+        end = offset + size
+      } else {
+        moreAfter = true
+      }
+    },
+    corrupt (info) {
+      if (damageAt < 0) damageAt = info.offset
+    }
+  }, { mode: 'lenient' })
+  decoder.write(data)
+  decoder.end()
+  if (damageAt < 0) return { end: data.length, records, moreAfter: false }
+  return { end, records: moreAfter ? decoder.stats.records : records, moreAfter }
+}
+
+/** Complete gzip members from the start whose contents are whole records. */
+function scanGzip (data: Buffer): Scan {
+  let pos = 0
+  let records = 0
+  while (pos < data.length) {
+    const member = readMember(data, pos)
+    if (member === undefined) break
+    const n = countWholeRecords(member.content)
+    if (n < 0) break
+    records += n
+    pos = member.end
+  }
+  let moreAfter = false
+  if (pos < data.length) {
+    // Is there a readable member after the damage?
+    for (let at = data.indexOf(GZIP_HEADER, pos + 1); at >= 0 && !moreAfter; at = data.indexOf(GZIP_HEADER, at + 1)) {
+      const member = readMember(data, at)
+      moreAfter = member !== undefined && countWholeRecords(member.content) > 0
+    }
+  }
+  return { end: pos, records, moreAfter }
+}
+
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08])
+
+/** One complete, CRC-checked gzip member at `pos`, or undefined. */
+function readMember (data: Buffer, pos: number): { content: Buffer, end: number } | undefined {
+  if (data.length - pos < 18 || data.indexOf(GZIP_HEADER, pos) !== pos) return undefined
+  const flags = data[pos + 3]
+  let at = pos + 10
+  if (flags & 4) at += 2 + data.readUInt16LE(at) // FEXTRA
+  if (flags & 8) at = data.indexOf(0, at) + 1 // FNAME
+  if (flags & 16) at = data.indexOf(0, at) + 1 // FCOMMENT
+  if (flags & 2) at += 2 // FHCRC
+  if (at <= pos || at >= data.length) return undefined
+  let inflated: { buffer: Buffer, engine: zlib.InflateRaw }
+  try {
+    inflated = zlib.inflateRawSync(data.subarray(at), { info: true }) as unknown as { buffer: Buffer, engine: zlib.InflateRaw }
+  } catch {
+    return undefined
+  }
+  const end = at + inflated.engine.bytesWritten + 8
+  if (end > data.length) return undefined
+  const content = inflated.buffer
+  if (data.readUInt32LE(end - 8) !== crc32(content) || data.readUInt32LE(end - 4) !== (content.length >>> 0)) return undefined
+  return { content, end }
+}
+
+/** Records in `content` if it is whole records and nothing else, else -1. */
+function countWholeRecords (content: Buffer): number {
+  let n = 0
+  try {
+    const decoder = new ArchiveDecoder({ record () { n++ }, corrupt () {} }, { mode: 'strict' })
+    decoder.write(content)
+    decoder.end()
+  } catch {
+    return -1
+  }
+  return n
+}

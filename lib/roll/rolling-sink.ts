@@ -1,0 +1,384 @@
+/**
+ * rollingSink(): a Writable of records (or of encode()'s output bytes) that
+ * writes a series of archive files in a directory.
+ *
+ * Two stages. On the caller's side, records are encoded into a flush block
+ * and the roll policy is asked after each record; a block is cut when it is
+ * full, when the flush interval passes, at a roll, and at end(). Behind it, a
+ * serial chain compresses (gzip: one independent member per block, on the
+ * threadpool, so encoding and compression overlap), writes, fsyncs as the
+ * policy says, and seals: fsync, close, link to the final name, fsync the
+ * directory, and only then `close`. A crash loses at most the blocks not yet
+ * written; everything written is recoverable (recover.ts).
+ */
+import { createHash, type Hash } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import zlib from 'node:zlib'
+// node:stream rather than readable-stream here: _construct (async start-up) is typed there.
+import { Writable } from 'node:stream'
+import { gzipLevel, gzipMember, type GzipOptions } from '../compress/gzip.js'
+import { invalidOption } from '../errors.js'
+import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
+import { countRecords } from '../format/walk.js'
+import type { RecordInput } from '../record.js'
+import { parseDuration, parseSize } from '../units.js'
+import { sealName, syncDir, tempName } from './names.js'
+import { rollPolicy, type RollFile, type RollOptions, type RollPolicy } from './policies.js'
+import { recoverDirectory, type RecoveredFile } from './recover.js'
+import { checkTemplate, DEFAULT_TEMPLATE, expandTemplate } from './template.js'
+
+export type FsyncPolicy = 'never' | 'onClose' | 'interval' | 'always'
+
+export interface RollingSinkOptions extends EncoderOptions {
+  /** Directory to write into; created if missing. */
+  dir: string
+  /** File-name template (see template.ts). Default '%Y%m%dT%H%M%S%fZ-{host}-{pid}-{seq}.shoebox'. */
+  template?: string
+  /** When to start a new file. Default: one file until end(). */
+  roll?: RollOptions
+  /** Compress each flush block as an independent gzip member; sealed names end in .gz. */
+  gzip?: boolean | GzipOptions
+  /** Flush what is buffered at least this often ('1s', ms). 0 turns the timer off. Default '1s'. */
+  flushInterval?: number | string
+  /** When to fsync (see README). Default 'onClose'. */
+  fsync?: FsyncPolicy
+  /** Raw bytes per flush block. Default 1 MiB. */
+  blockSize?: number | string
+  /** Raw bytes buffered before write callbacks wait (backpressure). Default 8 MiB. */
+  maxPending?: number | string
+  /** Recover leftover temporary files of dead writers when starting. Default true. */
+  recover?: boolean
+  /** The clock, ms since the epoch (tests). Default Date.now. */
+  clock?: () => number
+}
+
+export interface OpenEvent { path: string, name: string }
+export interface FlushEvent { path: string, records: number, totalRecords: number, bytes: number }
+export interface SealedEvent {
+  path: string
+  bytes: number
+  records: number
+  firstAt: number
+  lastAt: number
+  sha256: string
+}
+
+/** A file as the caller's side sees it (what policies are asked about). */
+interface PlannedFile extends RollFile {
+  name: string
+  openedAt: number
+  bytes: number
+  rawBytes: number
+  records: number
+  firstAt: number
+  lastAt: number
+  /** Raw bytes of this file the writing stage has written. */
+  rawOnDisk: number
+  /** Set by the writing stage once the file exists on disk. */
+  disk: DiskFile | null
+}
+
+interface DiskFile {
+  tempPath: string
+  handle: fs.FileHandle
+  hash: Hash
+  bytes: number
+}
+
+interface Block {
+  file: PlannedFile
+  data: Buffer
+  records: number
+  compressed: Promise<Buffer> | null
+  seal: boolean
+  timed: boolean
+}
+
+const RATIO_SAMPLE = 64 * 1024
+const FSYNC_POLICIES: readonly FsyncPolicy[] = ['never', 'onClose', 'interval', 'always']
+
+export class RollingSink extends Writable {
+  readonly dir: string
+  readonly template: string
+  readonly gzipLevel: number | undefined
+  readonly fsync: FsyncPolicy
+  /** Files recovered when the sink started. */
+  recovered: RecoveredFile[] = []
+  /** Records written to disk so far (passed a flush point). */
+  flushedRecords = 0
+  #policy: RollPolicy | undefined
+  #encoder: ArchiveEncoder
+  #raw: Buffer[] = []
+  #blockBytes = 0
+  #blockRecords = 0
+  #blockSize: number
+  #maxPending: number
+  #pending = 0
+  #waiting: Array<() => void> = []
+  #flushInterval: number
+  #flushTimer: ReturnType<typeof setInterval> | null = null
+  #ageTimer: ReturnType<typeof setTimeout> | null = null
+  #clock: () => number
+  #recover: boolean
+  #file: PlannedFile | null = null
+  #seq = 0
+  #ratio = 1
+  #ratioSeeded = false
+  #rawWritten = 0
+  #diskWritten = 0
+  #chain: Promise<void> = Promise.resolve()
+  #failed: Error | null = null
+
+  constructor (options: RollingSinkOptions) {
+    super({ objectMode: true, highWaterMark: 64 })
+    if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
+      throw invalidOption('dir', 'a directory to write into is required')
+    }
+    const { fsync = 'onClose' } = options
+    if (!FSYNC_POLICIES.includes(fsync)) throw invalidOption('fsync', `must be one of ${FSYNC_POLICIES.join(', ')}, got ${String(fsync)}`)
+    this.dir = options.dir
+    this.gzipLevel = gzipLevel(options.gzip)
+    let template = options.template ?? DEFAULT_TEMPLATE
+    checkTemplate(template)
+    if (this.gzipLevel !== undefined && !template.endsWith('.gz')) template += '.gz'
+    this.template = template
+    this.fsync = fsync
+    this.#policy = rollPolicy(options.roll)
+    this.#blockSize = parseSize(options.blockSize ?? 1024 * 1024, 'blockSize')
+    // At least two blocks, so one can be written while the next fills.
+    this.#maxPending = Math.max(2 * this.#blockSize, parseSize(options.maxPending ?? 8 * 1024 * 1024, 'maxPending'))
+    this.#flushInterval = parseDuration(options.flushInterval ?? 1000, 'flushInterval')
+    this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, this.#blockSize) })
+    this.#clock = options.clock ?? Date.now
+    this.#recover = options.recover ?? true
+  }
+
+  override _construct (callback: (error?: Error | null) => void): void {
+    this.#start().then(() => { callback() }, (err: Error) => { callback(err) })
+  }
+
+  async #start (): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true })
+    if (this.#recover) {
+      this.recovered = await recoverDirectory(this.dir)
+      for (const r of this.recovered) this.emit('recover', r)
+    }
+    if (this.#flushInterval > 0) {
+      this.#flushTimer = setInterval(() => { this.#cut(false, true) }, this.#flushInterval)
+      this.#flushTimer.unref()
+    }
+  }
+
+  override _write (chunk: RecordInput | RecordInput[] | Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#failed !== null) {
+      callback(this.#failed)
+      return
+    }
+    try {
+      const now = this.#clock()
+      if (Array.isArray(chunk)) {
+        for (let i = 0; i < chunk.length; i++) this.#add(chunk[i], now)
+      } else {
+        this.#add(chunk, now)
+      }
+    } catch (err) {
+      callback(err as Error)
+      return
+    }
+    if (this.#pending + this.#blockBytes < this.#maxPending) callback()
+    else this.#waiting.push(() => { callback(this.#failed) })
+  }
+
+  override _final (callback: (error?: Error | null) => void): void {
+    this.#stopTimers()
+    this.#cut(true, false)
+    this.#chain.then(() => { callback(this.#failed) }, callback)
+  }
+
+  override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
+    this.#stopTimers()
+    this.#failed ??= err ?? new Error('rolling sink destroyed')
+    // Leave the file being written as it is: a temporary file, recoverable later.
+    const file = this.#file?.disk ?? null
+    this.#chain.then(() => file?.handle.close(), () => file?.handle.close())
+      .then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  #add (item: RecordInput | Buffer, now: number): void {
+    const file = this.#file ?? this.#plan(now)
+    let records = 1
+    let bytes: number
+    if (Buffer.isBuffer(item)) {
+      records = countRecords(item)
+      for (const part of this.#encoder.take()) this.#raw.push(part)
+      this.#raw.push(item)
+      bytes = item.length
+    } else {
+      const before = this.#encoder.pendingBytes
+      this.#encoder.write(item)
+      bytes = this.#encoder.pendingBytes - before
+    }
+    if (records === 0) return
+    if (this.#ratioSeeded === false && this.gzipLevel !== undefined && this.#blockBytes + bytes >= RATIO_SAMPLE) this.#seedRatio()
+    this.#blockBytes += bytes
+    this.#blockRecords += records
+    if (file.records === 0) file.firstAt = now
+    file.records += records
+    file.rawBytes += bytes
+    file.lastAt = now
+    // With gzip, what is not compressed yet is estimated at the ratio seen so far.
+    file.bytes = this.gzipLevel === undefined
+      ? file.rawBytes
+      : (file.disk?.bytes ?? 0) + Math.ceil((file.rawBytes - file.rawOnDisk) * this.#ratio)
+    if (this.#policy?.check(file, now) === true) this.#cut(true, false)
+    else if (this.#blockBytes >= this.#blockSize) this.#cut(false, false)
+  }
+
+  /**
+   * Size rolls with gzip need the compression ratio before the first block
+   * comes back from the threadpool: compress a sample of the data once.
+   */
+  #seedRatio (): void {
+    this.#ratioSeeded = true
+    const parts = this.#encoder.take()
+    for (const part of parts) this.#raw.push(part)
+    const sample = parts.length === 1 ? parts[0] : Buffer.concat(this.#raw)
+    this.#ratio = zlib.deflateRawSync(sample, { level: this.gzipLevel }).length / Math.max(1, sample.length)
+  }
+
+  #plan (now: number): PlannedFile {
+    const seq = this.#seq++
+    const file: PlannedFile = {
+      name: expandTemplate(this.template, { now, seq }),
+      openedAt: now,
+      bytes: 0,
+      rawBytes: 0,
+      records: 0,
+      firstAt: now,
+      lastAt: now,
+      rawOnDisk: 0,
+      disk: null
+    }
+    this.#file = file
+    this.#policy?.start?.(file)
+    const deadline = this.#policy?.deadline?.(file)
+    if (deadline !== undefined) {
+      this.#ageTimer = setTimeout(() => {
+        this.#ageTimer = null
+        if (this.#file === file) this.#cut(true, true)
+      }, Math.max(0, deadline - now))
+      this.#ageTimer.unref()
+    }
+    return file
+  }
+
+  /** End the current flush block (and with `seal`, the current file). */
+  #cut (seal: boolean, timed: boolean): void {
+    const file = this.#file
+    if (file === null) return
+    const parts = this.#raw
+    for (const part of this.#encoder.take()) parts.push(part)
+    this.#raw = []
+    if (parts.length === 0 && !seal) return
+    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+    const block: Block = {
+      file,
+      data,
+      records: this.#blockRecords,
+      compressed: this.gzipLevel !== undefined && data.length > 0 ? gzipMember(data, this.gzipLevel) : null,
+      seal,
+      timed
+    }
+    // A rejected compression is handled where the chain awaits it; don't let it count as unhandled meanwhile.
+    block.compressed?.catch(() => {})
+    this.#pending += data.length
+    this.#blockBytes = 0
+    this.#blockRecords = 0
+    if (seal) {
+      this.#file = null
+      if (this.#ageTimer !== null) clearTimeout(this.#ageTimer)
+      this.#ageTimer = null
+    }
+    this.#chain = this.#chain.then(() => this.#writeBlock(block)).catch((err: Error) => {
+      if (this.#failed === null) {
+        this.#failed = err
+        this.destroy(err)
+      }
+      this.#release()
+    })
+  }
+
+  async #writeBlock (block: Block): Promise<void> {
+    if (this.#failed !== null) return
+    const { file } = block
+    if (block.data.length > 0) {
+      const disk = file.disk ?? await this.#open(file)
+      const bytes = block.compressed !== null ? await block.compressed : block.data
+      await writeAll(disk.handle, bytes)
+      disk.hash.update(bytes)
+      disk.bytes += bytes.length
+      file.rawOnDisk += block.data.length
+      this.#rawWritten += block.data.length
+      this.#diskWritten += bytes.length
+      this.#ratio = this.#diskWritten / this.#rawWritten
+      this.#ratioSeeded = true
+      if (this.fsync === 'always' || (this.fsync === 'interval' && block.timed)) await disk.handle.sync()
+      this.flushedRecords += block.records
+      this.#pending -= block.data.length
+      this.emit('flush', { path: disk.tempPath, records: block.records, totalRecords: this.flushedRecords, bytes: bytes.length } satisfies FlushEvent)
+      this.#release()
+    }
+    if (block.seal && file.disk !== null) await this.#seal(file, file.disk)
+  }
+
+  async #open (file: PlannedFile): Promise<DiskFile> {
+    const tempPath = path.join(this.dir, tempName(file.name))
+    const handle = await fs.open(tempPath, 'wx')
+    const disk: DiskFile = { tempPath, handle, hash: createHash('sha256'), bytes: 0 }
+    file.disk = disk
+    this.emit('open', { path: tempPath, name: file.name } satisfies OpenEvent)
+    return disk
+  }
+
+  async #seal (file: PlannedFile, disk: DiskFile): Promise<void> {
+    if (this.fsync !== 'never') await disk.handle.sync()
+    await disk.handle.close()
+    const finalPath = await sealName(this.dir, disk.tempPath, file.name)
+    if (this.fsync !== 'never') await syncDir(this.dir)
+    this.emit('sealed', {
+      path: finalPath,
+      bytes: disk.bytes,
+      records: file.records,
+      firstAt: file.firstAt,
+      lastAt: file.lastAt,
+      sha256: disk.hash.digest('hex')
+    } satisfies SealedEvent)
+  }
+
+  #release (): void {
+    if (this.#failed === null && this.#pending + this.#blockBytes >= this.#maxPending) return
+    const waiting = this.#waiting
+    this.#waiting = []
+    for (const resume of waiting) resume()
+  }
+
+  #stopTimers (): void {
+    if (this.#flushTimer !== null) clearInterval(this.#flushTimer)
+    if (this.#ageTimer !== null) clearTimeout(this.#ageTimer)
+    this.#flushTimer = null
+    this.#ageTimer = null
+  }
+}
+
+async function writeAll (handle: fs.FileHandle, data: Buffer): Promise<void> {
+  let offset = 0
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset)
+    offset += bytesWritten
+  }
+}
+
+export function rollingSink (options: RollingSinkOptions): RollingSink {
+  return new RollingSink(options)
+}

@@ -1,0 +1,156 @@
+/**
+ * archiveSource(): one Readable of records across every archive a glob
+ * matches, in order (natural by name by default, which for the default
+ * templates is write order), gzip or plain, v1 or v2, strict or lenient.
+ * With `from`, it continues exactly after a saved position; with `follow`,
+ * it keeps watching for newly sealed files, like `tail -F`, until destroyed.
+ */
+import fs from 'node:fs'
+import { Readable, pipeline } from 'node:stream'
+import { gunzip } from '../compress/gzip.js'
+import { CorruptArchiveError, invalidOption } from '../errors.js'
+import { decode, type DecodedCorruptInfo } from '../format/decode.js'
+import type { DecodeMode } from '../format/decoder.js'
+import type { Position, ShoeboxRecord } from '../record.js'
+import { parseDuration } from '../units.js'
+import { listFiles, splitGlob, type GlobRoot } from './list.js'
+import { comparator, type FileOrder, type ListedFile } from './order.js'
+
+export interface ArchiveSourceOptions {
+  /** Directory relative patterns are resolved against. Default process.cwd(). */
+  cwd?: string
+  /** 'name' (natural, default), 'mtime', or a comparator of {name, path, size, mtimeMs}. */
+  order?: FileOrder
+  /** 'strict' (default) or 'lenient', as in decode(). */
+  mode?: DecodeMode
+  maxRecordSize?: number
+  /** Give each record a `position` {file, offset}. Implied by `from`. */
+  positions?: boolean
+  /** Continue right after this position (a record's `position`). */
+  from?: Position
+  /** Keep watching for new files until destroyed. Default false. */
+  follow?: boolean
+  /** How often `follow` looks for new files. Default '1s'. */
+  pollInterval?: number | string
+}
+
+export interface FileEvent { path: string, name: string }
+export interface FileEndEvent { path: string, name: string, records: number }
+export interface SkippedEvent { path: string, name: string, reason: string }
+
+const READ_CHUNK = 1024 * 1024
+
+export class ArchiveSource extends Readable {
+  readonly glob: GlobRoot
+  #options: ArchiveSourceOptions
+  #compare: (a: ListedFile, b: ListedFile) => number
+  #positions: boolean
+  #resume: (() => void) | null = null
+  #started = false
+  #done = new Set<string>()
+  #pollInterval: number
+
+  constructor (pattern: string, options: ArchiveSourceOptions = {}) {
+    super({ objectMode: true, highWaterMark: 1024 })
+    if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
+    if (options.from !== undefined && (typeof options.from.file !== 'string' || !Number.isInteger(options.from.offset))) {
+      throw invalidOption('from', 'must be a position {file, offset} taken from a record')
+    }
+    this.glob = splitGlob(pattern, options.cwd)
+    this.#options = options
+    this.#compare = comparator(options.order)
+    this.#positions = options.positions === true || options.from !== undefined
+    this.#pollInterval = parseDuration(options.pollInterval ?? 1000, 'pollInterval')
+  }
+
+  override _read (): void {
+    const resume = this.#resume
+    this.#resume = null
+    resume?.()
+    if (this.#started) return
+    this.#started = true
+    this.#run().then(() => { this.push(null) }, (err: Error) => { this.destroy(err) })
+  }
+
+  async #run (): Promise<void> {
+    const from = this.#options.from
+    for (;;) {
+      const files = (await listFiles(this.glob)).filter((f) => !this.#done.has(f.name)).sort(this.#compare)
+      for (const file of files) {
+        if (this.destroyed) return
+        this.#done.add(file.name)
+        if (from !== undefined && this.#before(file, from)) continue
+        await this.#readFile(file, from !== undefined && file.name === from.file ? from.offset : -1)
+      }
+      if (this.#options.follow !== true || this.destroyed) return
+      await new Promise((resolve) => setTimeout(resolve, this.#pollInterval))
+    }
+  }
+
+  /** Does `file` come before the file of `from` (and so is already read)? */
+  #before (file: ListedFile, from: Position): boolean {
+    if (file.name === from.file) return false
+    return this.#compare(file, { name: from.file, path: '', size: 0, mtimeMs: Number.POSITIVE_INFINITY }) < 0
+  }
+
+  /** Read one file; with `after` >= 0, only records after that offset. */
+  async #readFile (file: ListedFile, after: number): Promise<void> {
+    const { name } = file
+    this.emit('file', { path: file.path, name } satisfies FileEvent)
+    const head = await readHead(file.path)
+    const plain = !(head[0] === 0x1f && head[1] === 0x8b)
+    // Plain files can seek straight to the saved record; gzip has to be read from the start.
+    const start = plain && after >= 0 ? after : 0
+    const decoder = decode({
+      mode: this.#options.mode,
+      maxRecordSize: this.#options.maxRecordSize,
+      file: name,
+      positions: this.#positions,
+      baseOffset: start
+    })
+    let damaged = false
+    let skippedFile = false
+    decoder.on('corrupt', (info: DecodedCorruptInfo) => {
+      damaged = true
+      if (info.offset === 0 && decoder.stats.records === 0 && info.bytesSkipped === file.size) {
+        skippedFile = true
+        return
+      }
+      this.emit('corrupt', { ...info, path: file.path })
+    })
+    const input = fs.createReadStream(file.path, { start, highWaterMark: READ_CHUNK })
+    const records = pipeline(input, gunzip(), decoder, () => {}) as unknown as AsyncIterable<ShoeboxRecord>
+    let count = 0
+    try {
+      for await (const record of records) {
+        if (record.position !== undefined && record.position.offset <= after) continue
+        count++
+        if (!this.push(record)) await new Promise<void>((resolve) => { this.#resume = resolve })
+        if (this.destroyed) return
+      }
+    } catch (err) {
+      if (err instanceof CorruptArchiveError) err.inFile(file.path)
+      throw err
+    }
+    if (skippedFile && damaged) {
+      this.emit('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
+      return
+    }
+    this.emit('fileEnd', { path: file.path, name, records: count } satisfies FileEndEvent)
+  }
+}
+
+async function readHead (file: string): Promise<Buffer> {
+  const handle = await fs.promises.open(file, 'r')
+  try {
+    const head = Buffer.alloc(2)
+    await handle.read(head, 0, 2, 0)
+    return head
+  } finally {
+    await handle.close()
+  }
+}
+
+export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource {
+  return new ArchiveSource(pattern, options)
+}

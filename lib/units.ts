@@ -1,0 +1,61 @@
+/** '100MiB'-style sizes and '10m'-style durations, as options accept them. */
+import { invalidOption } from './errors.js'
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4
+}
+
+/** Bytes from a number or a string such as '100MiB', '1.5GB', '64k' (k/m/g alone are binary). */
+export function parseSize (value: number | string, option = 'size'): number {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0) return Math.floor(value)
+    throw invalidOption(option, `must be a non-negative number of bytes, got ${value}`)
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(value))
+  const unit = m === null ? undefined : SIZE_UNITS[m[2].toLowerCase()]
+  if (m === null || unit === undefined) {
+    throw invalidOption(option, `expected a size such as 100MiB, 10MB or 4096, got '${String(value)}'`)
+  }
+  return Math.floor(Number(m[1]) * unit)
+}
+
+const TIME_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000
+}
+
+/** Milliseconds from a number or a string such as '10m', '1h', '30s', '250ms', '1h30m'. */
+export function parseDuration (value: number | string, option = 'duration'): number {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0) return value
+    throw invalidOption(option, `must be a non-negative number of milliseconds, got ${value}`)
+  }
+  const text = String(value).trim().toLowerCase()
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
+  let total = 0
+  let matched = 0
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    total += Number(m[1]) * TIME_UNITS[m[2]]
+    matched = re.lastIndex
+  }
+  if (text === '' || matched !== text.length) {
+    throw invalidOption(option, `expected a duration such as 10m, 1h, 30s or 250ms, got '${String(value)}'`)
+  }
+  return total
+}
