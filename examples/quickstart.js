@@ -1,16 +1,16 @@
-// The main job end to end on embedded defaults: events piped through encode()
-// into an archive file, read back with decode(), every record checked.
+// The main job end to end on embedded defaults: events piped through a
+// rolling, gzip-compressed archive sink into a local directory, then read
+// back across all the files as one stream, every record checked.
 // Run with `npm start` (after `npm install`, which builds dist/).
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { decode, encode, payloadJson } from '../dist/index.js'
+import { archiveSource, payloadJson, rollingSink } from '../dist/index.js'
 
-const COUNT = 50_000
+const COUNT = 100_000
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-quickstart-'))
-const file = path.join(dir, 'events.shoebox')
 
 function * events () {
   const kinds = ['order.created', 'order.paid', 'order.shipped', 'user.signup']
@@ -18,18 +18,21 @@ function * events () {
     const event = kinds[i % kinds.length]
     yield {
       metadata: { event, seq: String(i) },
-      payload: { id: i, event, at: new Date(1_700_000_000_000 + i * 1000).toISOString(), amount: (i * 37) % 1000 }
+      payload: { id: i, event, at: new Date(1_700_000_000_000 + i * 1000).toISOString(), amount: (i * 37) % 1000, note: `order ${i} of customer ${i % 977}` }
     }
   }
 }
 
 const started = performance.now()
-await pipeline(Readable.from(events()), encode(), fs.createWriteStream(file))
+const sink = rollingSink({ dir, roll: { size: '1MiB' }, gzip: true })
+const sealed = []
+sink.on('sealed', (file) => sealed.push(file))
+await pipeline(Readable.from(events()), sink)
 const wrote = performance.now()
 
 let read = 0
 let checked = 0
-await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), decode(), new Writable({
+await pipeline(archiveSource(path.join(dir, '*.shoebox.gz')), new Writable({
   objectMode: true,
   write (record, _encoding, callback) {
     const value = payloadJson(record)
@@ -40,11 +43,11 @@ await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), decode(), 
 }))
 const done = performance.now()
 
-const bytes = fs.statSync(file).size
+const bytes = sealed.reduce((n, f) => n + f.bytes, 0)
 console.log(`shoebox quick start
-  wrote ${COUNT} events to ${file}
-        ${bytes} bytes, ${(bytes / COUNT).toFixed(0)} bytes/record, ${(wrote - started).toFixed(0)} ms
-  read  ${read} records back, ${checked} matched what was written, every checksum verified, ${(done - wrote).toFixed(0)} ms
-  try:  npx shoebox verify ${file}
-        npx shoebox decode ${file} | head -3`)
+  wrote ${COUNT} events into ${sealed.length} gzip archives in ${dir}
+        ${bytes} bytes on disk (${(bytes / COUNT).toFixed(1)} bytes/event), ${(wrote - started).toFixed(0)} ms
+  read  ${read} records back across all files as one stream, ${checked} in order and intact, ${(done - wrote).toFixed(0)} ms
+  try:  npx shoebox ls '${path.join(dir, '*')}'
+        npx shoebox read '${path.join(dir, '*')}' | head -3`)
 if (checked !== COUNT) process.exitCode = 1

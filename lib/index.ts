@@ -9,6 +9,20 @@ export { readRecord } from './format/codec.js'
 export type { ReadResult, RecordFound, NeedMore, Damage } from './format/result.js'
 export { MAGIC_BYTES, DEFAULT_MAX_RECORD_SIZE } from './format/constants.js'
 export { crc32, crc32c, type ChecksumAlgorithm } from './checksum.js'
-export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata } from './record.js'
+export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata, type Position } from './record.js'
 export { ShoeboxError, CorruptArchiveError, type ShoeboxErrorCode, type DamageReason } from './errors.js'
 export { encodeNdjson, EncodeNdjson, type EncodeNdjsonOptions, type InvalidLine, type OnInvalid } from './ndjson/encode-ndjson.js'
+export {
+  rollingSink, RollingSink, type RollingSinkOptions, type FsyncPolicy, type OpenEvent, type FlushEvent, type SealedEvent
+} from './roll/rolling-sink.js'
+export {
+  sizePolicy, agePolicy, countPolicy, anyPolicy, rollPolicy, type RollPolicy, type RollFile, type RollOptions
+} from './roll/policies.js'
+export { expandTemplate, DEFAULT_TEMPLATE } from './roll/template.js'
+export { recoverDirectory, recoverFile, type RecoveredFile, type RecoverOptions, type SkippedTemp } from './roll/recover.js'
+export { gzip, gunzip, gzipMember, isGzip, type GzipOptions } from './compress/gzip.js'
+export {
+  archiveSource, ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent
+} from './source/archive-source.js'
+export { naturalCompare, type FileOrder, type ListedFile } from './source/order.js'
+export { parseSize, parseDuration } from './units.js'

@@ -56,9 +56,16 @@ export const decodeCommand: Command = {
   }
 }
 
-/** Records to NDJSON text (or raw payloads and newlines). */
+/**
+ * Records to NDJSON text (or raw payloads and newlines), batched: output goes
+ * out in ~256 KiB chunks, or when the event loop turns, not once per record.
+ */
 export class RecordsToNdjson extends Transform {
   #payloadOnly: boolean
+  #parts: Buffer[] = []
+  #text = ''
+  #size = 0
+  #scheduled: ReturnType<typeof setImmediate> | null = null
 
   constructor (payloadOnly: boolean) {
     super({ writableObjectMode: true, readableObjectMode: false })
@@ -67,14 +74,40 @@ export class RecordsToNdjson extends Transform {
 
   override _transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#payloadOnly) {
-      this.push(Buffer.concat([record.payload, NEWLINE]))
+      this.#parts.push(record.payload, NEWLINE)
+      this.#size += record.payload.length + 1
     } else {
-      this.push(recordJson(record) + '\n')
+      const line = recordJson(record) + '\n'
+      this.#text += line
+      this.#size += line.length
     }
+    if (this.#size >= BATCH) this.#out()
+    else this.#scheduled ??= setImmediate(() => { this.#out() })
     callback()
+  }
+
+  override _flush (callback: TransformCallback): void {
+    this.#out()
+    callback()
+  }
+
+  override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
+    if (this.#scheduled !== null) clearImmediate(this.#scheduled)
+    callback(err)
+  }
+
+  #out (): void {
+    if (this.#scheduled !== null) clearImmediate(this.#scheduled)
+    this.#scheduled = null
+    if (this.destroyed || this.#size === 0) return
+    this.push(this.#payloadOnly ? Buffer.concat(this.#parts, this.#size) : this.#text)
+    this.#parts = []
+    this.#text = ''
+    this.#size = 0
   }
 }
 
+const BATCH = 256 * 1024
 const NEWLINE = Buffer.from('\n')
 
 /** One record as a JSON line; a record's position, when it has one, comes along. */

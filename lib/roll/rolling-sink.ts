@@ -335,6 +335,8 @@ export class RollingSink extends Writable {
   async #open (file: PlannedFile): Promise<DiskFile> {
     const tempPath = path.join(this.dir, tempName(file.name))
     const handle = await fs.open(tempPath, 'wx')
+    // A synced block is only durable if the file's directory entry is too.
+    if (this.fsync === 'always' || this.fsync === 'interval') await syncDir(this.dir)
     const disk: DiskFile = { tempPath, handle, hash: createHash('sha256'), bytes: 0 }
     file.disk = disk
     this.emit('open', { path: tempPath, name: file.name } satisfies OpenEvent)

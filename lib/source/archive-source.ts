@@ -49,6 +49,7 @@ export class ArchiveSource extends Readable {
   #started = false
   #done = new Set<string>()
   #pollInterval: number
+  #current: fs.ReadStream | null = null
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     super({ objectMode: true, highWaterMark: 1024 })
@@ -70,6 +71,14 @@ export class ArchiveSource extends Readable {
     if (this.#started) return
     this.#started = true
     this.#run().then(() => { this.push(null) }, (err: Error) => { this.destroy(err) })
+  }
+
+  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#current?.destroy()
+    const resume = this.#resume
+    this.#resume = null
+    resume?.()
+    callback(err)
   }
 
   async #run (): Promise<void> {
@@ -119,18 +128,27 @@ export class ArchiveSource extends Readable {
       this.emit('corrupt', { ...info, path: file.path })
     })
     const input = fs.createReadStream(file.path, { start, highWaterMark: READ_CHUNK })
-    const records = pipeline(input, gunzip(), decoder, () => {}) as unknown as AsyncIterable<ShoeboxRecord>
     let count = 0
-    try {
-      for await (const record of records) {
-        if (record.position !== undefined && record.position.offset <= after) continue
-        count++
-        if (!this.push(record)) await new Promise<void>((resolve) => { this.#resume = resolve })
-        if (this.destroyed) return
+    // 'data' with pause/resume rather than for-await: no promise per record.
+    decoder.on('data', (record: ShoeboxRecord) => {
+      if (record.position !== undefined && record.position.offset <= after) return
+      count++
+      if (!this.push(record)) {
+        decoder.pause()
+        this.#resume = () => { decoder.resume() }
       }
+    })
+    this.#current = input
+    try {
+      await new Promise<void>((resolve, reject) => {
+        pipeline(input, gunzip(), decoder, (err) => { err == null ? resolve() : reject(err) })
+      })
     } catch (err) {
+      if (this.destroyed) return
       if (err instanceof CorruptArchiveError) err.inFile(file.path)
       throw err
+    } finally {
+      this.#current = null
     }
     if (skippedFile && damaged) {
       this.emit('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
