@@ -5,6 +5,7 @@ import type { TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { gunzip } from '../compress/gzip.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
+import { CorruptArchiveError } from '../errors.js'
 import type { ShoeboxRecord } from '../record.js'
 import type { Command } from './command.js'
 import { openInput } from './io.js'
@@ -41,15 +42,27 @@ export const decodeCommand: Command = {
     }
     const inputs = positionals.length > 0 ? positionals : ['-']
     const payloadOnly = values['payload-only'] === true
+    const lenient = values.lenient === true
     let damaged = 0
     for (const name of inputs) {
       const file = name === '-' ? 'stdin' : name
-      const decoder = decode({ mode: values.lenient === true ? 'lenient' : 'strict', file })
+      // Strict decoding stops at the first damage, but only after every record
+      // before it is written out: so the decoder runs leniently and the output
+      // is cut after the records that came before the damage.
+      const decoder = decode({ mode: 'lenient', file })
+      const output = new RecordsToNdjson(payloadOnly)
+      let failure: CorruptArchiveError | null = null
       decoder.on('corrupt', (info: DecodedCorruptInfo) => {
         damaged++
+        if (!lenient) {
+          failure ??= new CorruptArchiveError(info.reason, info.offset, info.detail, file)
+          output.limit(decoder.stats.records)
+          return
+        }
         io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
       })
-      await pipeline(await openInput(io, name), gunzip(), decoder, new RecordsToNdjson(payloadOnly), io.stdout, { end: false })
+      await pipeline(await openInput(io, name), gunzip(), decoder, output, io.stdout, { end: false })
+      if (failure !== null) throw failure
     }
     io.stdout.end()
     return damaged > 0 ? 1 : 0
@@ -66,13 +79,24 @@ export class RecordsToNdjson extends Transform {
   #text = ''
   #size = 0
   #scheduled: ReturnType<typeof setImmediate> | null = null
+  #seen = 0
+  #limit = Number.POSITIVE_INFINITY
 
   constructor (payloadOnly: boolean) {
     super({ writableObjectMode: true, readableObjectMode: false })
     this.#payloadOnly = payloadOnly
   }
 
+  /** Write out only the first `records` records; drop the rest. */
+  limit (records: number): void {
+    this.#limit = Math.min(this.#limit, records)
+  }
+
   override _transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (++this.#seen > this.#limit) {
+      callback()
+      return
+    }
     if (this.#payloadOnly) {
       this.#parts.push(record.payload, NEWLINE)
       this.#size += record.payload.length + 1

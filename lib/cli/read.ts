@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Position } from '../record.js'
 import { archiveSource, type SkippedEvent } from '../source/archive-source.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
+import { CorruptArchiveError } from '../errors.js'
 import type { Command } from './command.js'
 import { RecordsToNdjson } from './decode.js'
 import { usage } from './io.js'
@@ -44,29 +45,44 @@ export const readCommand: Command = {
     if (positionals.length !== 1) throw usage('read needs exactly one PATTERN (quote globs)')
     const order = values.order ?? 'name'
     if (order !== 'name' && order !== 'mtime') throw usage(`--order must be name or mtime, got '${String(order)}'`)
+    const lenient = values.lenient === true
+    // Strict reading stops at the first damage, but only after every record
+    // before it is written out: so the source reads leniently and is stopped.
     const source = archiveSource(positionals[0], {
-      mode: values.lenient === true ? 'lenient' : 'strict',
+      mode: 'lenient',
       positions: values.positions === true,
       from: typeof values.from === 'string' ? parsePosition(values.from) : undefined,
       follow: values.follow === true,
       order
     })
     let damaged = 0
+    let failure: Error | null = null
     source.on('corrupt', (info: DecodedCorruptInfo & { path: string }) => {
       damaged++
+      if (!lenient) {
+        failure ??= new CorruptArchiveError(info.reason, info.offset, info.detail, info.path)
+        source.stop()
+        return
+      }
       io.stderr.write(`shoebox read: ${info.path}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
     })
     source.on('skipped', (info: SkippedEvent) => {
       damaged++
+      if (!lenient) {
+        failure ??= new CorruptArchiveError('bad-magic', 0, 'not an archive', info.path)
+        source.stop()
+        return
+      }
       io.stderr.write(`shoebox read: ${info.path}: skipped: ${info.reason}\n`)
     })
-    const stop = (): void => { source.push(null) }
+    const stop = (): void => { source.stop() }
     process.once('SIGINT', stop)
     try {
       await pipeline(source, new RecordsToNdjson(values['payload-only'] === true), io.stdout)
     } finally {
       process.off('SIGINT', stop)
     }
+    if (failure !== null) throw failure
     return damaged > 0 ? 1 : 0
   }
 }

@@ -6,7 +6,8 @@ import type { TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { encodeNdjson } from '../ndjson/encode-ndjson.js'
 import type { RollPolicy } from '../roll/policies.js'
-import { rollingSink, type FsyncPolicy, type SealedEvent } from '../roll/rolling-sink.js'
+import { ShoeboxError } from '../errors.js'
+import { rollingSink, type FsyncPolicy, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { usage, type Io } from './io.js'
@@ -67,26 +68,33 @@ export const writeCommand: Command = {
     if (records !== undefined && !(Number.isInteger(records) && records > 0)) throw usage(`--roll-records must be a positive integer, got '${String(values['roll-records'])}'`)
     const level = values['gzip-level'] === undefined ? 6 : Number(values['gzip-level'])
     const policy = typeof values['roll-policy'] === 'string' ? await loadPolicy(values['roll-policy']) : undefined
-    const sink = rollingSink({
-      dir,
-      template: values.template as string | undefined,
-      roll: {
-        size: values['roll-size'] as string | undefined,
-        age: values['roll-age'] as string | undefined,
-        align: values['roll-align'] === true,
-        records,
-        policy
-      },
-      gzip: values.gzip === true ? { level } : false,
-      fsync: oneOf('--fsync', values.fsync, ['never', 'onClose', 'interval', 'always'] as const, 'onClose') as FsyncPolicy,
-      flushInterval: values['flush-interval'] as string | undefined
-    })
-    const lines = encodeNdjson({
-      format: oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2'),
-      metadata: keyValues('--meta', values.meta as string[] | undefined),
-      metadataFromFields: metaFields(values['meta-from-field'] as string[] | undefined),
-      source: 'stdin'
-    })
+    // Every option is checked before the sink exists: a refused command creates no directory.
+    const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
+    const fsync = oneOf('--fsync', values.fsync, ['never', 'onClose', 'interval', 'always'] as const, 'onClose') as FsyncPolicy
+    const metadata = keyValues('--meta', values.meta as string[] | undefined)
+    const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
+    let sink: RollingSink
+    try {
+      sink = rollingSink({
+        dir,
+        template: values.template as string | undefined,
+        roll: {
+          size: values['roll-size'] as string | undefined,
+          age: values['roll-age'] as string | undefined,
+          align: values['roll-align'] === true,
+          records,
+          policy
+        },
+        gzip: values.gzip === true ? { level } : false,
+        fsync,
+        flushInterval: values['flush-interval'] as string | undefined
+      })
+    } catch (err) {
+      // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
+      if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
+      throw err
+    }
+    const lines = encodeNdjson({ format, metadata, metadataFromFields, source: 'stdin' })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
     sink.on('recover', (r: RecoveredFile) => {

@@ -1,16 +1,16 @@
 /**
  * Walk the record headers of encoded archive bytes without decoding them:
- * how many whole records a buffer holds. Used where bytes arrive already
+ * where each whole record of a buffer ends. Used where bytes arrive already
  * encoded (the rolling sink accepts encode()'s output) and must be cut only
  * at record boundaries.
  */
 import { ShoeboxError } from '../errors.js'
 import { MAGIC, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE } from './constants.js'
 
-/** Number of records in `buf`, which must hold whole records only. */
-export function countRecords (buf: Buffer): number {
+/** End offset of each record in `buf`, which must hold whole records only. */
+export function recordEnds (buf: Buffer): number[] {
+  const ends: number[] = []
   let at = 0
-  let n = 0
   while (at < buf.length) {
     if (buf.length - at < 6 || buf.readUInt32LE(at) !== MAGIC) break
     const version = buf.readUInt16LE(at + 4)
@@ -22,10 +22,10 @@ export function countRecords (buf: Buffer): number {
     }
     if (size < V1_HEADER_SIZE || at + size > buf.length) break
     at += size
-    n++
+    ends.push(at)
   }
   if (at !== buf.length) {
     throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `encoded input must hold whole records; bytes from offset ${at} of a ${buf.length}-byte chunk are not one`)
   }
-  return n
+  return ends
 }

@@ -64,7 +64,14 @@ export async function sealName (dir: string, tempPath: string, finalName: string
       await fs.link(tempPath, candidate)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      if (code === 'EEXIST') continue
+      if (code === 'EEXIST') {
+        // Already linked there by a concurrent recovery of the same file: one name, not two.
+        if (await sameFile(tempPath, candidate)) {
+          await fs.unlink(tempPath).catch(() => {})
+          return candidate
+        }
+        continue
+      }
       if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV') {
         // No hard links here: check, then rename (a narrow race, documented).
         if (await exists(candidate)) continue
@@ -76,6 +83,13 @@ export async function sealName (dir: string, tempPath: string, finalName: string
     await fs.unlink(tempPath)
     return candidate
   }
+}
+
+/** Are these two names one file? (Throws if `a` is gone.) */
+async function sameFile (a: string, b: string): Promise<boolean> {
+  const sa = await fs.stat(a)
+  const sb = await fs.stat(b).catch(() => null)
+  return sb !== null && sa.ino === sb.ino && sa.dev === sb.dev
 }
 
 async function exists (p: string): Promise<boolean> {

@@ -54,7 +54,13 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
         continue
       }
     }
-    out.push(await recoverFile(dir, temp, parts.finalName))
+    try {
+      out.push(await recoverFile(dir, temp, parts.finalName))
+    } catch (err) {
+      // Gone meanwhile: another recovery (another writer starting) sealed it.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw err
+    }
   }
   return out
 }
@@ -64,15 +70,17 @@ export async function recoverFile (dir: string, temp: string, finalName: string)
   const data = await fs.readFile(temp)
   const scan = isGzip(data) ? scanGzip(data) : scanPlain(data)
   const result: RecoveredFile = { temp, path: null, records: scan.records, bytesDropped: 0, damaged: false }
+  if (scan.end === 0 && !scan.moreAfter) {
+    // No whole record (an empty file too): nothing to seal.
+    result.bytesDropped = data.length
+    await fs.unlink(temp)
+    return result
+  }
   if (scan.end < data.length) {
     if (scan.moreAfter) {
       result.damaged = true
     } else {
       result.bytesDropped = data.length - scan.end
-      if (scan.end === 0) {
-        await fs.unlink(temp)
-        return result
-      }
       await fs.truncate(temp, scan.end)
     }
   }
@@ -133,14 +141,22 @@ function scanGzip (data: Buffer): Scan {
     pos = member.end
   }
   let moreAfter = false
+  let recordsAfter = 0
   if (pos < data.length) {
-    // Is there a readable member after the damage?
-    for (let at = data.indexOf(GZIP_HEADER, pos + 1); at >= 0 && !moreAfter; at = data.indexOf(GZIP_HEADER, at + 1)) {
+    // Are there readable members after the damage? (Counted: the file is kept whole, and so are they.)
+    for (let at = data.indexOf(GZIP_HEADER, pos + 1); at >= 0;) {
       const member = readMember(data, at)
-      moreAfter = member !== undefined && countWholeRecords(member.content) > 0
+      const n = member === undefined ? -1 : countWholeRecords(member.content)
+      if (member !== undefined && n > 0) {
+        moreAfter = true
+        recordsAfter += n
+        at = data.indexOf(GZIP_HEADER, member.end)
+      } else {
+        at = data.indexOf(GZIP_HEADER, at + 1)
+      }
     }
   }
-  return { end: pos, records, moreAfter }
+  return { end: pos, records: records + recordsAfter, moreAfter }
 }
 
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08])

@@ -20,7 +20,7 @@ import { Writable } from 'node:stream'
 import { gzipLevel, gzipMember, type GzipOptions } from '../compress/gzip.js'
 import { invalidOption } from '../errors.js'
 import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
-import { countRecords } from '../format/walk.js'
+import { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
 import { parseDuration, parseSize } from '../units.js'
 import { sealName, syncDir, tempName } from './names.js'
@@ -75,6 +75,8 @@ interface PlannedFile extends RollFile {
   lastAt: number
   /** Raw bytes of this file the writing stage has written. */
   rawOnDisk: number
+  /** When the policy says this file must roll even if idle (ms), if it says. */
+  deadline: number | undefined
   /** Set by the writing stage once the file exists on disk. */
   disk: DiskFile | null
 }
@@ -129,6 +131,8 @@ export class RollingSink extends Writable {
   #diskWritten = 0
   #chain: Promise<void> = Promise.resolve()
   #failed: Error | null = null
+  /** Set once the constructor has checked every option (see _construct). */
+  #checked = false
 
   constructor (options: RollingSinkOptions) {
     super({ objectMode: true, highWaterMark: 64 })
@@ -152,9 +156,16 @@ export class RollingSink extends Writable {
     this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, this.#blockSize) })
     this.#clock = options.clock ?? Date.now
     this.#recover = options.recover ?? true
+    this.#checked = true
   }
 
   override _construct (callback: (error?: Error | null) => void): void {
+    // Writable schedules _construct before our constructor's checks run; if one
+    // of them threw, nobody holds this stream: create no directory, start nothing.
+    if (!this.#checked) {
+      callback()
+      return
+    }
     this.#start().then(() => { callback() }, (err: Error) => { callback(err) })
   }
 
@@ -206,46 +217,92 @@ export class RollingSink extends Writable {
   }
 
   #add (item: RecordInput | Buffer, now: number): void {
-    const file = this.#file ?? this.#plan(now)
-    let records = 1
-    let bytes: number
     if (Buffer.isBuffer(item)) {
-      records = countRecords(item)
-      for (const part of this.#encoder.take()) this.#raw.push(part)
-      this.#raw.push(item)
-      bytes = item.length
-    } else {
-      const before = this.#encoder.pendingBytes
-      this.#encoder.write(item)
-      bytes = this.#encoder.pendingBytes - before
+      this.#addEncoded(item, now)
+      return
     }
-    if (records === 0) return
-    if (this.#ratioSeeded === false && this.gzipLevel !== undefined && this.#blockBytes + bytes >= RATIO_SAMPLE) this.#seedRatio()
+    if (this.#pastDeadline(now)) this.#cut(true, true)
+    const file = this.#file ?? this.#plan(now)
+    const before = this.#encoder.pendingBytes
+    this.#encoder.write(item)
+    const bytes = this.#encoder.pendingBytes - before
+    if (this.#needsRatio(bytes)) {
+      const parts = this.#encoder.take()
+      for (const part of parts) this.#raw.push(part)
+      this.#seedRatio(parts.length === 1 ? parts[0] : Buffer.concat(this.#raw))
+    }
+    const action = this.#account(file, bytes, now)
+    if (action !== null) this.#cut(action === 'seal', false)
+  }
+
+  /**
+   * Bytes of whole encoded records (encode()'s output). The policy is still
+   * asked after every record, so a chunk of many records is cut exactly
+   * where it fires; runs of records between cuts stay one slice.
+   */
+  #addEncoded (buf: Buffer, now: number): void {
+    const ends = recordEnds(buf)
+    for (const part of this.#encoder.take()) this.#raw.push(part)
+    let segment = 0
+    let start = 0
+    for (const end of ends) {
+      if (this.#pastDeadline(now)) {
+        if (start > segment) this.#raw.push(buf.subarray(segment, start))
+        segment = start
+        this.#cut(true, true)
+      }
+      const file = this.#file ?? this.#plan(now)
+      if (this.#needsRatio(end - start)) this.#seedRatio(buf.subarray(segment, end))
+      const action = this.#account(file, end - start, now)
+      if (action !== null) {
+        this.#raw.push(buf.subarray(segment, end))
+        segment = end
+        this.#cut(action === 'seal', false)
+      }
+      start = end
+    }
+    if (segment < buf.length) this.#raw.push(buf.subarray(segment))
+  }
+
+  /**
+   * Is the file past its deadline (its timer has not run yet, or the clock is
+   * the caller's)? Then it is sealed before the next record, so age rolls
+   * keep files within their period.
+   */
+  #pastDeadline (now: number): boolean {
+    return this.#file?.deadline !== undefined && now >= this.#file.deadline
+  }
+
+  #needsRatio (bytes: number): boolean {
+    return !this.#ratioSeeded && this.gzipLevel !== undefined && this.#blockBytes + bytes >= Math.min(RATIO_SAMPLE, this.#blockSize)
+  }
+
+  /** Count one record of `bytes` into the block and the file; what the policy (or a full block) asks for. */
+  #account (file: PlannedFile, bytes: number, now: number): 'seal' | 'block' | null {
     this.#blockBytes += bytes
-    this.#blockRecords += records
+    this.#blockRecords++
     if (file.records === 0) file.firstAt = now
-    file.records += records
+    file.records++
     file.rawBytes += bytes
     file.lastAt = now
     // With gzip, what is not compressed yet is estimated at the ratio seen so far.
     file.bytes = this.gzipLevel === undefined
       ? file.rawBytes
       : (file.disk?.bytes ?? 0) + Math.ceil((file.rawBytes - file.rawOnDisk) * this.#ratio)
-    if (this.#policy?.check(file, now) === true) this.#cut(true, false)
-    else if (this.#blockBytes >= this.#blockSize) this.#cut(false, false)
+    if (this.#policy?.check(file, now) === true) return 'seal'
+    return this.#blockBytes >= this.#blockSize ? 'block' : null
   }
+
 
   /**
    * Size rolls with gzip need the compression ratio before the first block
    * comes back from the threadpool: compress a sample of the data once.
    */
-  #seedRatio (): void {
+  #seedRatio (sample: Buffer): void {
     this.#ratioSeeded = true
-    const parts = this.#encoder.take()
-    for (const part of parts) this.#raw.push(part)
-    const sample = parts.length === 1 ? parts[0] : Buffer.concat(this.#raw)
     this.#ratio = zlib.deflateRawSync(sample, { level: this.gzipLevel }).length / Math.max(1, sample.length)
   }
+
 
   #plan (now: number): PlannedFile {
     const seq = this.#seq++
@@ -258,11 +315,13 @@ export class RollingSink extends Writable {
       firstAt: now,
       lastAt: now,
       rawOnDisk: 0,
-      disk: null
+      disk: null,
+      deadline: undefined
     }
     this.#file = file
     this.#policy?.start?.(file)
     const deadline = this.#policy?.deadline?.(file)
+    file.deadline = deadline
     if (deadline !== undefined) {
       this.#ageTimer = setTimeout(() => {
         this.#ageTimer = null

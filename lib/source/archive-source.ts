@@ -48,8 +48,11 @@ export class ArchiveSource extends Readable {
   #resume: (() => void) | null = null
   #started = false
   #done = new Set<string>()
+  /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
+  #fromFile: ListedFile | undefined
   #pollInterval: number
   #current: fs.ReadStream | null = null
+  #stopped = false
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     super({ objectMode: true, highWaterMark: 1024 })
@@ -73,6 +76,24 @@ export class ArchiveSource extends Readable {
     this.#run().then(() => { this.push(null) }, (err: Error) => { this.destroy(err) })
   }
 
+  /**
+   * End the stream cleanly: no record after this call, then 'end'. For a
+   * consumer that has seen enough (a signal, the first damage) and wants
+   * everything before it delivered, which destroy() would not do.
+   */
+  stop (): void {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#current?.destroy()
+    const resume = this.#resume
+    this.#resume = null
+    resume?.()
+    if (!this.#started) {
+      this.#started = true
+      this.push(null)
+    }
+  }
+
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     this.#current?.destroy()
     const resume = this.#resume
@@ -84,14 +105,16 @@ export class ArchiveSource extends Readable {
   async #run (): Promise<void> {
     const from = this.#options.from
     for (;;) {
-      const files = (await listFiles(this.glob)).filter((f) => !this.#done.has(f.name)).sort(this.#compare)
+      const listed = await listFiles(this.glob)
+      if (from !== undefined) this.#fromFile ??= listed.find((f) => f.name === from.file)
+      const files = listed.filter((f) => !this.#done.has(f.name)).sort(this.#compare)
       for (const file of files) {
-        if (this.destroyed) return
+        if (this.destroyed || this.#stopped) return
         this.#done.add(file.name)
         if (from !== undefined && this.#before(file, from)) continue
         await this.#readFile(file, from !== undefined && file.name === from.file ? from.offset : -1)
       }
-      if (this.#options.follow !== true || this.destroyed) return
+      if (this.#options.follow !== true || this.destroyed || this.#stopped) return
       await new Promise((resolve) => setTimeout(resolve, this.#pollInterval))
     }
   }
@@ -99,7 +122,7 @@ export class ArchiveSource extends Readable {
   /** Does `file` come before the file of `from` (and so is already read)? */
   #before (file: ListedFile, from: Position): boolean {
     if (file.name === from.file) return false
-    return this.#compare(file, { name: from.file, path: '', size: 0, mtimeMs: Number.POSITIVE_INFINITY }) < 0
+    return this.#compare(file, this.#fromFile ?? { name: from.file, path: '', size: 0, mtimeMs: Number.POSITIVE_INFINITY }) < 0
   }
 
   /** Read one file; with `after` >= 0, only records after that offset. */
@@ -131,7 +154,7 @@ export class ArchiveSource extends Readable {
     let count = 0
     // 'data' with pause/resume rather than for-await: no promise per record.
     decoder.on('data', (record: ShoeboxRecord) => {
-      if (record.position !== undefined && record.position.offset <= after) return
+      if (this.#stopped || (record.position !== undefined && record.position.offset <= after)) return
       count++
       if (!this.push(record)) {
         decoder.pause()
@@ -141,10 +164,10 @@ export class ArchiveSource extends Readable {
     this.#current = input
     try {
       await new Promise<void>((resolve, reject) => {
-        pipeline(input, gunzip(), decoder, (err) => { err == null ? resolve() : reject(err) })
+        pipeline(input, gunzip(), decoder, (err) => { if (err == null) resolve(); else reject(err) })
       })
     } catch (err) {
-      if (this.destroyed) return
+      if (this.destroyed || this.#stopped) return
       if (err instanceof CorruptArchiveError) err.inFile(file.path)
       throw err
     } finally {
