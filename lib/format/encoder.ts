@@ -37,6 +37,8 @@ export class ArchiveEncoder {
   #pendingBytes = 0
   /** Reused for every record: where the payload's bytes come from. */
   #source: PayloadSource = { text: null, bytes: null, start: 0, end: 0 }
+  /** Reused for every record: its metadata flattened. */
+  #flat: string[] = []
 
   constructor (options: EncoderOptions = {}) {
     const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK } = options
@@ -59,7 +61,7 @@ export class ArchiveEncoder {
     if (record === null || typeof record !== 'object') {
       throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `a record must be an object with a payload, got ${record === null ? 'null' : typeof record}`)
     }
-    const flat = flattenMetadata(record.metadata)
+    const flat = flattenMetadata(record.metadata, this.#flat)
     const source = this.#source
     const value = record.payload
     let contentType = CONTENT_BYTES

@@ -12,12 +12,14 @@ import { KeyCache, utf8 } from './text.js'
 
 export type Pairs = ReadonlyArray<readonly [string, string]>
 
-/** Metadata as a flat [k1, v1, k2, v2, ...] list, validated. */
-const NONE: string[] = []
-
-export function flattenMetadata (metadata: RecordInput['metadata']): string[] {
-  if (metadata == null) return NONE
-  const flat: string[] = []
+/**
+ * Metadata as a flat [k1, v1, k2, v2, ...] list, validated. With `into`, that
+ * array is emptied and reused (the encoder's hot path allocates nothing).
+ */
+export function flattenMetadata (metadata: RecordInput['metadata'], into: string[] = []): string[] {
+  const flat = into
+  flat.length = 0
+  if (metadata == null) return flat
   if (Array.isArray(metadata)) {
     for (const pair of metadata as Pairs) {
       if (!Array.isArray(pair) || pair.length !== 2) {
@@ -31,7 +33,10 @@ export function flattenMetadata (metadata: RecordInput['metadata']): string[] {
     throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata must be an object, got ${typeof metadata}`)
   }
   const obj = metadata as Metadata
-  for (const key of Object.keys(obj)) pushPair(flat, key, obj[key])
+  // for-in with an own-property check visits what Object.keys would, in the same order, without an array.
+  for (const key in obj) {
+    if (Object.hasOwn(obj, key)) pushPair(flat, key, obj[key])
+  }
   return flat
 }
 
@@ -60,12 +65,31 @@ export function putUint32 (buf: Buffer, at: number, value: number): void {
   buf[at + 3] = value >>> 24
 }
 
+/**
+ * Write a string as UTF-8 at `at`; returns its byte length. Short ASCII
+ * strings (most metadata) are copied in JS: Buffer#write costs a native call
+ * whose fixed overhead dominates a dozen bytes.
+ */
+function writeString (buf: Buffer, at: number, s: string): number {
+  const n = s.length
+  if (n <= 64) {
+    let i = 0
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c > 0x7f) break
+      buf[at + i] = c
+    }
+    if (i === n) return n
+  }
+  return buf.write(s, at)
+}
+
 /** Write the block at `at`; returns its end offset. */
 export function writeMetadata (buf: Buffer, at: number, flat: string[], countMultiplier: number): number {
   const table = at + 4
   let pos = table + 4 * flat.length
   for (let i = 0; i < flat.length; i++) {
-    const len = buf.write(flat[i], pos)
+    const len = writeString(buf, pos, flat[i])
     putUint32(buf, table + 4 * i, len)
     pos += len
   }

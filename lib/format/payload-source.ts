@@ -13,7 +13,10 @@ export interface PayloadSource {
 /** Copy the payload to `at`; returns its length in bytes. */
 export function writePayload (buf: Buffer, at: number, source: PayloadSource): number {
   if (source.text !== null) return buf.write(source.text, at)
-  return (source.bytes as Buffer).copy(buf, at, source.start, source.end)
+  const bytes = source.bytes as Buffer
+  // TypedArray#set is a plain memcpy; Buffer#copy goes through argument checks first.
+  buf.set(source.start === 0 && source.end === bytes.length ? bytes : bytes.subarray(source.start, source.end), at)
+  return source.end - source.start
 }
 
 /** Most bytes the payload can take (UTF-8 is at most 3 bytes per UTF-16 unit). */
