@@ -12,6 +12,7 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_TRUNCATED'
   | 'SHOEBOX_RECORD_TOO_LARGE'
   | 'SHOEBOX_UNSUPPORTED'
+  | 'SHOEBOX_BAD_COMPRESSION'
   | 'SHOEBOX_INVALID_RECORD'
   | 'SHOEBOX_INVALID_OPTION'
   | 'SHOEBOX_INVALID_JSON'
@@ -38,6 +39,7 @@ export type DamageReason =
   | 'truncated'
   | 'record-too-large'
   | 'unsupported'
+  | 'bad-compression'
 
 const codeForReason: Record<DamageReason, ShoeboxErrorCode> = {
   'bad-magic': 'SHOEBOX_BAD_MAGIC',
@@ -47,7 +49,8 @@ const codeForReason: Record<DamageReason, ShoeboxErrorCode> = {
   'bad-record': 'SHOEBOX_BAD_RECORD',
   truncated: 'SHOEBOX_TRUNCATED',
   'record-too-large': 'SHOEBOX_RECORD_TOO_LARGE',
-  unsupported: 'SHOEBOX_UNSUPPORTED'
+  unsupported: 'SHOEBOX_UNSUPPORTED',
+  'bad-compression': 'SHOEBOX_BAD_COMPRESSION'
 }
 
 /**

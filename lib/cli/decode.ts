@@ -61,7 +61,12 @@ export const decodeCommand: Command = {
         }
         io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
       })
-      await pipeline(await openInput(io, name), gunzip(), decoder, output, io.stdout, { end: false })
+      try {
+        await pipeline(await openInput(io, name), gunzip(), decoder, output, io.stdout, { end: false })
+      } catch (err) {
+        if (err instanceof CorruptArchiveError && err.file === undefined) err.inFile(file)
+        throw err
+      }
       if (failure !== null) throw failure
     }
     io.stdout.end()

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises'
 import fs from 'node:fs'
 import { gunzip } from '../compress/gzip.js'
 import { decode } from '../format/decode.js'
+import { CorruptArchiveError } from '../errors.js'
 import { listFiles, splitGlob } from '../source/list.js'
 import { comparator } from '../source/order.js'
 import type { Command } from './command.js'
@@ -36,12 +37,19 @@ export const lsCommand: Command = {
     let bytes = 0
     for (const file of files) {
       const decoder = decode({ mode: 'lenient' })
-      await pipeline(fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), gunzip(), decoder,
-        new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
+      let compression = ''
+      try {
+        await pipeline(fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), gunzip(), decoder,
+          new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
+      } catch (err) {
+        if (!(err instanceof CorruptArchiveError && err.reason === 'bad-compression')) throw err
+        compression = `gzip damaged at compressed byte ${err.offset}`
+      }
       const s = decoder.stats
       records += s.records
       bytes += file.size
-      const mark = s.corrupt > 0 ? `  DAMAGED (${s.bytesSkipped} bytes unreadable)` : ''
+      const damage = [s.corrupt > 0 ? `${s.bytesSkipped} bytes unreadable` : '', compression].filter((d) => d !== '').join(', ')
+      const mark = damage === '' ? '' : `  DAMAGED (${damage})`
       io.stdout.write(`${file.name}\t${s.records} records\t${file.size} bytes\t${s.bytes} archive bytes\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
     }
     const times = files.map((f) => f.mtimeMs)

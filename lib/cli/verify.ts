@@ -6,7 +6,7 @@ import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import type { Command } from './command.js'
 import { openInput, usage } from './io.js'
 import { parse } from './options.js'
-import { ShoeboxError } from '../errors.js'
+import { CorruptArchiveError, ShoeboxError } from '../errors.js'
 
 const help = `Usage: shoebox verify file ...
 
@@ -40,8 +40,13 @@ export const verifyCommand: Command = {
         await pipeline(await openInput(io, name), gunzip(), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
       } catch (err) {
         if (!(err instanceof ShoeboxError)) throw err
-        io.stdout.write(`${file}: UNREADABLE: ${err.message}\n`)
         failed++
+        if (err instanceof CorruptArchiveError && err.reason === 'bad-compression') {
+          const s = decoder.stats
+          io.stdout.write(`${file}: DAMAGED: ${s.records} records (v1 ${s.v1}, v2 ${s.v2}) readable before it; at compressed byte ${err.offset}: ${err.reason}: ${err.detail}\n`)
+        } else {
+          io.stdout.write(`${file}: UNREADABLE: ${err.message}\n`)
+        }
         continue
       }
       const s = decoder.stats

@@ -7,7 +7,7 @@
 import zlib from 'node:zlib'
 import { promisify } from 'node:util'
 import { Duplex, Readable, pipeline } from 'node:stream'
-import { invalidOption } from '../errors.js'
+import { CorruptArchiveError, invalidOption } from '../errors.js'
 
 export const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
 
@@ -63,7 +63,22 @@ export function gunzip (): Duplex {
       yield * rest()
       return
     }
+    // Count compressed bytes fed, so a corrupt or truncated stream is reported where it went wrong.
+    let fed = 0
+    async function * counted (): AsyncGenerator<Buffer> {
+      for await (const chunk of rest()) {
+        yield chunk
+        fed += chunk.length
+      }
+    }
     // pipeline, not pipe: a corrupt member must fail the iteration, not vanish.
-    yield * pipeline(Readable.from(rest()), zlib.createGunzip({ chunkSize: CHUNK }), () => {})
+    try {
+      yield * pipeline(Readable.from(counted()), zlib.createGunzip({ chunkSize: CHUNK }), () => {})
+    } catch (err) {
+      if (typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).code?.startsWith('Z_') === true) {
+        throw new CorruptArchiveError('bad-compression', fed, `gzip data is damaged or cut short (${(err as Error).message}); the offset is in the compressed file`)
+      }
+      throw err
+    }
   })
 }

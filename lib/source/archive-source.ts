@@ -168,8 +168,13 @@ export class ArchiveSource extends Readable {
       })
     } catch (err) {
       if (this.destroyed || this.#stopped) return
-      if (err instanceof CorruptArchiveError) err.inFile(file.path)
-      throw err
+      if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
+        // The records before the damage came through; report the rest of the file as skipped and go on.
+        this.emit('corrupt', { file: name, path: file.path, offset: err.offset, reason: err.reason, detail: err.detail, bytesSkipped: file.size - err.offset })
+      } else {
+        if (err instanceof CorruptArchiveError) err.inFile(file.path)
+        throw err
+      }
     } finally {
       this.#current = null
     }
