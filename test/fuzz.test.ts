@@ -8,7 +8,7 @@ import {
   CorruptArchiveError, crc32, crc32c, encode, encodeRecords, ShoeboxError,
   type ChecksumAlgorithm, type RecordInput
 } from '../lib/index.js'
-import { decodeAll, firstMismatch, recordEquals, type DecodeOutcome, type PlainRecord } from './helpers.js'
+import { decodeAll, firstMismatch, mulberry32, recordEquals, type DecodeOutcome, type PlainRecord } from './helpers.js'
 
 const BASE_SEED = Number(process.env.SHOEBOX_FUZZ_SEED ?? 0x5eed)
 const ITERATIONS = process.env.SHOEBOX_FUZZ_ITERATIONS === undefined ? undefined : Number(process.env.SHOEBOX_FUZZ_ITERATIONS)
@@ -18,17 +18,6 @@ const V1_DAMAGE_RUNS = ITERATIONS ?? 100
 
 type Rng = () => number
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32 (seed: number): Rng {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const int = (rng: Rng, lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1))
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]

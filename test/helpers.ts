@@ -233,3 +233,15 @@ export function firstMismatch (actual: Array<ShoeboxRecord | PlainRecord>, expec
   if (actual.length !== expected.length) return `got ${actual.length} records, expected ${expected.length}`
   return undefined
 }
+
+/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
+export function mulberry32 (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}

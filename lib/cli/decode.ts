@@ -36,10 +36,6 @@ export const decodeCommand: Command = {
       'payload-only': { type: 'boolean' },
       lenient: { type: 'boolean' }
     }, true)
-    if (values.help === true) {
-      io.stdout.write(help + '\n')
-      return 0
-    }
     const inputs = positionals.length > 0 ? positionals : ['-']
     const payloadOnly = values['payload-only'] === true
     const lenient = values.lenient === true

@@ -36,10 +36,6 @@ export const encodeCommand: Command = {
       validate: { type: 'boolean' },
       'on-invalid': { type: 'string' }
     }, true)
-    if (values.help === true) {
-      io.stdout.write(help + '\n')
-      return 0
-    }
     if (positionals.length > 0) throw usage(`encode reads stdin and takes no file arguments, got '${positionals[0]}'`)
     const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
     const checksum = oneOf('--checksum', values.checksum, ['crc32', 'crc32c'] as const, 'crc32')

@@ -26,11 +26,7 @@ export const lsCommand: Command = {
   summary: 'list archives with records, bytes and times',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, {}, true)
-    if (values.help === true) {
-      io.stdout.write(help + '\n')
-      return 0
-    }
+    const { positionals } = parse(argv, {}, true)
     if (positionals.length !== 1) throw usage('ls needs exactly one PATTERN (quote globs)')
     const files = (await listFiles(splitGlob(positionals[0]))).sort(comparator('name'))
     let records = 0

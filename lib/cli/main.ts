@@ -46,6 +46,10 @@ export async function main (argv: string[], io: Io): Promise<number> {
     io.stderr.write(`shoebox: unknown command '${name}' (try 'shoebox --help')\n`)
     return 2
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(command.help + '\n')
+    return 0
+  }
   try {
     return await command.run(rest, io)
   } catch (err) {

@@ -38,10 +38,6 @@ export const readCommand: Command = {
       lenient: { type: 'boolean' },
       'payload-only': { type: 'boolean' }
     }, true)
-    if (values.help === true) {
-      io.stdout.write(help + '\n')
-      return 0
-    }
     if (positionals.length !== 1) throw usage('read needs exactly one PATTERN (quote globs)')
     const order = values.order ?? 'name'
     if (order !== 'name' && order !== 'mtime') throw usage(`--order must be name or mtime, got '${String(order)}'`)

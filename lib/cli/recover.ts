@@ -22,10 +22,6 @@ export const recoverCommand: Command = {
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, { force: { type: 'boolean' } }, true)
-    if (values.help === true) {
-      io.stdout.write(help + '\n')
-      return 0
-    }
     if (positionals.length !== 1) throw usage('recover needs exactly one directory')
     const recovered = await recoverDirectory(positionals[0], {
       force: values.force === true,

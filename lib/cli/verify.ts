@@ -24,11 +24,7 @@ export const verifyCommand: Command = {
   summary: 'check archives end to end; exit 1 on any damage',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, {}, true)
-    if (values.help === true) {
-      io.stdout.write(help + '\n')
-      return 0
-    }
+    const { positionals } = parse(argv, {}, true)
     if (positionals.length === 0) throw usage('verify needs at least one file')
     let failed = 0
     for (const name of positionals) {

@@ -58,10 +58,6 @@ export const writeCommand: Command = {
       meta: { type: 'string', multiple: true },
       'meta-from-field': { type: 'string', multiple: true }
     }, true)
-    if (values.help === true) {
-      io.stdout.write(help + '\n')
-      return 0
-    }
     if (positionals.length !== 1) throw usage('write needs exactly one directory')
     const dir = positionals[0]
     const records = values['roll-records'] === undefined ? undefined : Number(values['roll-records'])

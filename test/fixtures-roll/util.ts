@@ -83,17 +83,8 @@ export function range (n: number, from = 0): number[] {
   return Array.from({ length: n }, (_, i) => from + i)
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic pseudo-random numbers. */
+export { mulberry32 as prng } from '../helpers.js'
 
 /** Write everything into the sink (honouring backpressure), end it and wait for 'finish'. */
 export async function writeAll (sink: RollingSink, items: Iterable<RecordInput | RecordInput[] | Buffer>): Promise<void> {
