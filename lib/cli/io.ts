@@ -33,12 +33,25 @@ export function describeIoError (err: unknown): string {
   }
 }
 
-/** Standard streams for the real process: 1 MiB reads from fd 0, async writes to fd 1. */
+/**
+ * Standard streams for the real process. A regular file (`< in.ndjson`,
+ * `> out.shoebox`) is read and written with 1 MiB chunks; a pipe or terminal
+ * goes through process.stdin/stdout, which handle non-blocking descriptors
+ * (fs streams on a pipe fail with EAGAIN when it is momentarily empty or full).
+ */
 export function processIo (): Io {
   return {
-    stdin: fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }),
-    stdout: fs.createWriteStream('', { fd: 1, autoClose: false, highWaterMark: READ_CHUNK }),
+    stdin: isFile(0) ? fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }) : process.stdin,
+    stdout: isFile(1) ? fs.createWriteStream('', { fd: 1, autoClose: false, highWaterMark: READ_CHUNK }) : process.stdout,
     stderr: process.stderr
+  }
+}
+
+function isFile (fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isFile()
+  } catch {
+    return false
   }
 }
 
