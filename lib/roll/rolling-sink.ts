@@ -135,7 +135,8 @@ export class RollingSink extends Writable {
   #checked = false
 
   constructor (options: RollingSinkOptions) {
-    super({ objectMode: true, highWaterMark: 64 })
+    // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
+    super({ objectMode: true, highWaterMark: 16 })
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
       throw invalidOption('dir', 'a directory to write into is required')
     }
