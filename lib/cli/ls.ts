@@ -1,15 +1,11 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
-import { Writable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import fs from 'node:fs'
-import { gunzip } from '../compress/gzip.js'
-import { decode } from '../format/decode.js'
-import { CorruptArchiveError } from '../errors.js'
 import { listFiles, splitGlob } from '../source/list.js'
 import { comparator } from '../source/order.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
+import { scanArchive } from './scan.js'
 
 const help = `Usage: shoebox ls PATTERN
 
@@ -32,16 +28,8 @@ export const lsCommand: Command = {
     let records = 0
     let bytes = 0
     for (const file of files) {
-      const decoder = decode({ mode: 'lenient' })
-      let compression = ''
-      try {
-        await pipeline(fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), gunzip(), decoder,
-          new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
-      } catch (err) {
-        if (!(err instanceof CorruptArchiveError && err.reason === 'bad-compression')) throw err
-        compression = `gzip damaged at compressed byte ${err.offset}`
-      }
-      const s = decoder.stats
+      const { stats: s, compression: bad } = await scanArchive(fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), file.path)
+      const compression = bad === null ? '' : `gzip damaged at compressed byte ${bad.offset}`
       records += s.records
       bytes += file.size
       const damage = [s.corrupt > 0 ? `${s.bytesSkipped} bytes unreadable` : '', compression].filter((d) => d !== '').join(', ')

@@ -1,12 +1,9 @@
 /** shoebox verify: check archives end to end and report damage. */
-import { Writable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { gunzip } from '../compress/gzip.js'
-import { decode, type DecodedCorruptInfo } from '../format/decode.js'
+import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { openInput, usage } from './io.js'
 import { parse } from './options.js'
-import { CorruptArchiveError, ShoeboxError } from '../errors.js'
+import { scanArchive, type Scan } from './scan.js'
 
 const help = `Usage: shoebox verify file ...
 
@@ -29,23 +26,21 @@ export const verifyCommand: Command = {
     let failed = 0
     for (const name of positionals) {
       const file = name === '-' ? 'stdin' : name
-      const damage: DecodedCorruptInfo[] = []
-      const decoder = decode({ mode: 'lenient', file })
-      decoder.on('corrupt', (info: DecodedCorruptInfo) => { damage.push(info) })
+      let scan: Scan
       try {
-        await pipeline(await openInput(io, name), gunzip(), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
+        scan = await scanArchive(await openInput(io, name), file)
       } catch (err) {
         if (!(err instanceof ShoeboxError)) throw err
         failed++
-        if (err instanceof CorruptArchiveError && err.reason === 'bad-compression') {
-          const s = decoder.stats
-          io.stdout.write(`${file}: DAMAGED: ${s.records} records (v1 ${s.v1}, v2 ${s.v2}) readable before it; at compressed byte ${err.offset}: ${err.reason}: ${err.detail}\n`)
-        } else {
-          io.stdout.write(`${file}: UNREADABLE: ${err.message}\n`)
-        }
+        io.stdout.write(`${file}: UNREADABLE: ${err.message}\n`)
         continue
       }
-      const s = decoder.stats
+      const { stats: s, damage, compression } = scan
+      if (compression !== null) {
+        failed++
+        io.stdout.write(`${file}: DAMAGED: ${s.records} records (v1 ${s.v1}, v2 ${s.v2}) readable before it; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
+        continue
+      }
       const counts = `${s.records} records (v1 ${s.v1}, v2 ${s.v2}), ${s.bytes} bytes`
       if (damage.length === 0) {
         io.stdout.write(`${file}: OK: ${counts}\n`)
