@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import { Readable, pipeline } from 'node:stream'
 import { gunzip } from '../compress/gzip.js'
 import { CorruptArchiveError, invalidOption } from '../errors.js'
-import { decode, type DecodedCorruptInfo } from '../format/decode.js'
+import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
 import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import { parseDuration } from '../units.js'
@@ -51,8 +51,11 @@ export class ArchiveSource extends Readable {
   /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
   #fromFile: ListedFile | undefined
   #pollInterval: number
-  #current: fs.ReadStream | null = null
+  /** The file being read: its input, its decoder, and how many records the decoder has handed over. */
+  #current: { input: fs.ReadStream, decoder: DecodeStream, seen: number } | null = null
   #stopped = false
+  /** After stop(): records of the current file still to deliver (those decoded before the stop). */
+  #keep = 0
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     super({ objectMode: true, highWaterMark: 1024 })
@@ -84,7 +87,12 @@ export class ArchiveSource extends Readable {
   stop (): void {
     if (this.#stopped) return
     this.#stopped = true
-    this.#current?.destroy()
+    const current = this.#current
+    if (current !== null) {
+      // Records the decoder produced before the stop may still sit in its buffer: deliver them, then end.
+      this.#keep = current.decoder.stats.records
+      if (current.seen >= this.#keep) current.input.destroy()
+    }
     const resume = this.#resume
     this.#resume = null
     resume?.()
@@ -95,7 +103,7 @@ export class ArchiveSource extends Readable {
   }
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
-    this.#current?.destroy()
+    this.#current?.input.destroy()
     const resume = this.#resume
     this.#resume = null
     resume?.()
@@ -152,19 +160,40 @@ export class ArchiveSource extends Readable {
     })
     const input = fs.createReadStream(file.path, { start, highWaterMark: READ_CHUNK })
     let count = 0
+    const current = { input, decoder, seen: 0 }
     // 'data' with pause/resume rather than for-await: no promise per record.
     decoder.on('data', (record: ShoeboxRecord) => {
-      if (this.#stopped || (record.position !== undefined && record.position.offset <= after)) return
+      current.seen++
+      if (this.#stopped) {
+        if (current.seen > this.#keep) return
+        if (current.seen === this.#keep) input.destroy()
+      }
+      if (record.position !== undefined && record.position.offset <= after) return
       count++
       if (!this.push(record)) {
         decoder.pause()
         this.#resume = () => { decoder.resume() }
       }
     })
-    this.#current = input
+    this.#current = current
     try {
+      // Done when the decoder's output has ended, not when its input has: under
+      // backpressure records may still wait in it, and must come before the next file's.
       await new Promise<void>((resolve, reject) => {
-        pipeline(input, gunzip(), decoder, (err) => { if (err == null) resolve(); else reject(err) })
+        let ended = false
+        let piped = false
+        decoder.once('end', () => {
+          ended = true
+          if (piped) resolve()
+        })
+        pipeline(input, gunzip(), decoder, (err) => {
+          if (err != null) {
+            reject(err)
+            return
+          }
+          piped = true
+          if (ended) resolve()
+        })
       })
     } catch (err) {
       if (this.destroyed || this.#stopped) return
