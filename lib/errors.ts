@@ -18,6 +18,15 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_INVALID_JSON'
   | 'SHOEBOX_USAGE'
   | 'SHOEBOX_IO'
+  | 'SHOEBOX_BAD_URL'
+  | 'SHOEBOX_BAD_KEY'
+  | 'SHOEBOX_NOT_FOUND'
+  | 'SHOEBOX_NO_BUCKET'
+  | 'SHOEBOX_DENIED'
+  | 'SHOEBOX_UNREACHABLE'
+  | 'SHOEBOX_THROTTLED'
+  | 'SHOEBOX_STORE_FAILED'
+  | 'SHOEBOX_VERIFY_FAILED'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode

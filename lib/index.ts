@@ -26,3 +26,18 @@ export {
 } from './source/archive-source.js'
 export { naturalCompare, type FileOrder, type ListedFile } from './source/order.js'
 export { parseSize, parseDuration } from './units.js'
+export {
+  openStore, uploadSink, schemeOf, type StoreOptions
+} from './store/open-store.js'
+export type {
+  Store, ObjectInfo, ObjectWriter, PutOptions, PutResult, GetOptions, WriterOptions, ByteRange, ProgressEvent
+} from './store/store.js'
+export { FileStore } from './store/file-store.js'
+export { S3Store, type TransferContext } from './store/s3-store.js'
+export { parseS3Url, type S3StoreOptions, type S3Location } from './store/s3-config.js'
+export { StoreError, type FailureKind } from './store/store-error.js'
+export { TransferStats, formatStats, type TransferSnapshot, type DirectionStats } from './store/stats.js'
+export { checkKey } from './store/keys.js'
+export {
+  SealedUploader, pendingUploads, type UploadOptions, type UploadEvent, type UploadErrorEvent
+} from './roll/uploader.js'

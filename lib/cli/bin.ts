@@ -3,6 +3,10 @@
 import { processIo } from './io.js'
 import { main } from './main.js'
 
+// The AWS SDK warns on stderr that its 2027 releases will need Node 22: not
+// this command's output, and nothing a user of it can act on.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
 const io = processIo()
 io.stdout.on('error', (err: NodeJS.ErrnoException) => {
   // A reader that went away (e.g. `| head`) is not a failure of ours.

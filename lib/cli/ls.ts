@@ -1,7 +1,11 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
 import fs from 'node:fs'
+import type { Readable } from 'node:stream'
 import { listFiles, splitGlob } from '../source/list.js'
-import { comparator } from '../source/order.js'
+import { comparator, type ListedFile } from '../source/order.js'
+import { isRemote, type StoreOptions } from '../store/open-store.js'
+import { listObjects, localPattern, openStoreGlob } from '../source/remote.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
@@ -10,11 +14,13 @@ import { scanArchive } from './scan.js'
 const help = `Usage: shoebox ls PATTERN
 
 Lists the archives matching the glob PATTERN in read order, one per line:
-name, records, bytes on disk, archive bytes (uncompressed), modification time;
+name, records, bytes stored, archive bytes (uncompressed), modification time;
 then a total with the time range the files were written over.
-Damaged files are counted leniently and marked.
+Damaged files are counted leniently and marked. PATTERN may be a store URL
+('s3://bucket/logs/*.shoebox.gz'): each object is read to count its records.
 
 Options:
+${storeOptionHelp}
   -h, --help    show this help`
 
 export const lsCommand: Command = {
@@ -22,13 +28,13 @@ export const lsCommand: Command = {
   summary: 'list archives with records, bytes and times',
   help,
   async run (argv, io) {
-    const { positionals } = parse(argv, {}, true)
+    const { values, positionals } = parse(argv, storeOptionSpec, true)
     if (positionals.length !== 1) throw usage('ls needs exactly one PATTERN (quote globs)')
-    const files = (await listFiles(splitGlob(positionals[0]))).sort(comparator('name'))
+    const { files, open, close } = await listArchives(positionals[0], storeOptionsFrom(values))
     let records = 0
     let bytes = 0
     for (const file of files) {
-      const { stats: s, compression: bad } = await scanArchive(fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), file.path)
+      const { stats: s, compression: bad } = await scanArchive(open(file), file.path)
       const compression = bad === null ? '' : `gzip damaged at compressed byte ${bad.offset}`
       records += s.records
       bytes += file.size
@@ -39,6 +45,29 @@ export const lsCommand: Command = {
     const times = files.map((f) => f.mtimeMs)
     const range = files.length === 0 ? '' : `, ${new Date(Math.min(...times)).toISOString()} .. ${new Date(Math.max(...times)).toISOString()}`
     io.stdout.write(`${files.length} files, ${records} records, ${bytes} bytes${range}\n`)
+    await close()
     return 0
   }
+}
+
+interface Listing {
+  files: ListedFile[]
+  open: (file: ListedFile) => Readable
+  close: () => Promise<void>
+}
+
+/** The archives a local glob or a store URL pattern names, in read order, and how to read each. */
+async function listArchives (pattern: string, options: StoreOptions): Promise<Listing> {
+  if (!isRemote(pattern)) {
+    const files = (await listFiles(splitGlob(localPattern(pattern)))).sort(comparator('name'))
+    return { files, open: (file) => fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), close: async () => {} }
+  }
+  const glob = openStoreGlob(pattern, options)
+  const { store } = glob
+  const files = await listObjects(glob).catch(async (err: unknown) => {
+    await store.close()
+    throw err
+  })
+  files.sort(comparator('name'))
+  return { files, open: (file) => store.get(file.name, { etag: file.etag }), close: async () => { await store.close() } }
 }

@@ -10,8 +10,11 @@ import { writeCommand } from './write.js'
 import { readCommand } from './read.js'
 import { recoverCommand } from './recover.js'
 import { lsCommand } from './ls.js'
+import { uploadCommand } from './upload.js'
 
-const commands: Command[] = [encodeCommand, decodeCommand, verifyCommand, writeCommand, readCommand, lsCommand, recoverCommand]
+const commands: Command[] = [
+  encodeCommand, decodeCommand, verifyCommand, writeCommand, readCommand, lsCommand, recoverCommand, uploadCommand
+]
 
 function version (): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }

@@ -8,12 +8,17 @@ import type { Command } from './command.js'
 import { RecordsToNdjson } from './decode.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
+import { isRemote } from '../store/open-store.js'
 
 const help = `Usage: shoebox read PATTERN [options]
 
 Reads every archive matching the glob PATTERN (quote it), in natural name
 order (which is write order for shoebox's own names), gzip or plain, and
 writes one JSON object per record to stdout, as 'shoebox decode' does.
+PATTERN may be a store URL: 's3://bucket/logs/**/*.shoebox.gz' lists the keys
+under the pattern's literal prefix and streams each object (a broken download
+resumes where it stopped); transfer statistics go to stderr.
 
 Options:
   --positions        add each record's "position" {file, offset}, to resume from
@@ -23,6 +28,7 @@ Options:
   --order name|mtime file order (default name)
   --lenient          skip damage (reported on stderr) and files that are not archives
   --payload-only     print only each payload's bytes, one per line
+${storeOptionHelp}
   -h, --help         show this help`
 
 export const readCommand: Command = {
@@ -36,7 +42,8 @@ export const readCommand: Command = {
       follow: { type: 'boolean' },
       order: { type: 'string' },
       lenient: { type: 'boolean' },
-      'payload-only': { type: 'boolean' }
+      'payload-only': { type: 'boolean' },
+      ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('read needs exactly one PATTERN (quote globs)')
     const order = values.order ?? 'name'
@@ -49,8 +56,10 @@ export const readCommand: Command = {
       positions: values.positions === true,
       from: typeof values.from === 'string' ? parsePosition(values.from) : undefined,
       follow: values.follow === true,
-      order
+      order,
+      storeOptions: storeOptionsFrom(values)
     })
+    const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox read', () => source.stats()) : null
     let damaged = 0
     let failure: Error | null = null
     source.on('corrupt', (info: DecodedCorruptInfo & { path: string }) => {
@@ -77,6 +86,7 @@ export const readCommand: Command = {
       await pipeline(source, new RecordsToNdjson(values['payload-only'] === true), io.stdout)
     } finally {
       process.off('SIGINT', stop)
+      transfers?.stop()
     }
     if (failure !== null) throw failure
     return damaged > 0 ? 1 : 0

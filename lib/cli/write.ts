@@ -10,8 +10,10 @@ import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
-import { usage, type Io } from './io.js'
+import { usage } from './io.js'
 import { keyValues, metaFields, oneOf, parse } from './options.js'
+import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
+import type { UploadErrorEvent } from '../roll/uploader.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 
@@ -20,6 +22,11 @@ starting a new file whenever a roll policy fires. A file is written under a
 hidden temporary name and sealed (fsynced, renamed) when it rolls or at the
 end. Leftover temporary files of crashed writers are recovered first.
 SIGINT or SIGTERM seal the current file before exiting.
+
+With --to, each sealed file is also uploaded (s3://bucket/prefix, or a
+directory) under its own name, verified, and marked done (or deleted with
+--delete-local). Files not yet uploaded stay queued in DIR: the next run
+uploads them first. The command fails if an upload could not complete.
 
 Options:
   --template T          file names: strftime fields (UTC) and {seq} {host} {pid}
@@ -36,6 +43,10 @@ Options:
   --format v1|v2        record format (default v2)
   --meta key=value      metadata for every record (repeatable)
   --meta-from-field [key=]path   metadata from each line's JSON (repeatable)
+  --to URL              upload sealed files to this store
+  --delete-local        delete each file once its upload is verified
+  --upload-concurrency N  files uploaded at once (default 2)
+${storeOptionHelp}
   -h, --help            show this help`
 
 export const writeCommand: Command = {
@@ -56,7 +67,11 @@ export const writeCommand: Command = {
       'flush-interval': { type: 'string' },
       format: { type: 'string' },
       meta: { type: 'string', multiple: true },
-      'meta-from-field': { type: 'string', multiple: true }
+      'meta-from-field': { type: 'string', multiple: true },
+      to: { type: 'string' },
+      'delete-local': { type: 'boolean' },
+      'upload-concurrency': { type: 'string' },
+      ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('write needs exactly one directory')
     const dir = positionals[0]
@@ -69,6 +84,11 @@ export const writeCommand: Command = {
     const fsync = oneOf('--fsync', values.fsync, ['never', 'onClose', 'interval', 'always'] as const, 'onClose') as FsyncPolicy
     const metadata = keyValues('--meta', values.meta as string[] | undefined)
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
+    const concurrency = values['upload-concurrency'] === undefined ? undefined : Number(values['upload-concurrency'])
+    if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+      throw usage(`--upload-concurrency must be a positive integer, got '${String(values['upload-concurrency'])}'`)
+    }
+    if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
     let sink: RollingSink
     try {
       sink = rollingSink({
@@ -83,7 +103,10 @@ export const writeCommand: Command = {
         },
         gzip: values.gzip === true ? { level } : false,
         fsync,
-        flushInterval: values['flush-interval'] as string | undefined
+        flushInterval: values['flush-interval'] as string | undefined,
+        upload: typeof values.to === 'string'
+          ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
+          : undefined
       })
     } catch (err) {
       // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
@@ -93,6 +116,9 @@ export const writeCommand: Command = {
     const lines = encodeNdjson({ format, metadata, metadataFromFields, source: 'stdin' })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
+    sink.on('uploadError', (e: UploadErrorEvent) => {
+      io.stderr.write(`shoebox write: upload of ${e.path} failed${e.willRetry ? ' (will retry)' : '; it stays queued in the directory'}: ${e.error.message}\n`)
+    })
     sink.on('recover', (r: RecoveredFile) => {
       io.stderr.write(`shoebox write: recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${r.records} records, ${r.bytesDropped} bytes dropped${r.damaged ? ', damaged (see shoebox verify)' : ''}\n`)
     })
@@ -104,7 +130,8 @@ export const writeCommand: Command = {
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
-    const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
+    const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
+    const transfers = sink.uploader === undefined ? null : new TransferReporter(io, 'shoebox write', () => sink.stats())
     try {
       // stdin feeds the gate; on a signal the gate ends cleanly, so the sink seals its file.
       pipeline(io.stdin, gate).catch(() => {})
@@ -113,6 +140,7 @@ export const writeCommand: Command = {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       if (progress !== null) clearInterval(progress)
+      transfers?.stop()
     }
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${path.resolve(dir)}\n`)
     return 0
@@ -128,10 +156,6 @@ function summary (records: number, sealed: SealedEvent[], started: number): stri
   const seconds = Math.max(0.001, (Date.now() - started) / 1000)
   const bytes = sealed.reduce((n, e) => n + e.bytes, 0)
   return `${records} records, ${sealed.length} files sealed, ${bytes} bytes, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
-}
-
-function isTerminal (io: Io): boolean {
-  return io.stderr === process.stderr && process.stderr.isTTY === true
 }
 
 async function loadPolicy (module: string): Promise<RollPolicy> {

@@ -27,6 +27,8 @@ import { sealName, syncDir, tempName } from './names.js'
 import { rollPolicy, type RollFile, type RollOptions, type RollPolicy } from './policies.js'
 import { recoverDirectory, type RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE, expandTemplate } from './template.js'
+import { SealedUploader, type UploadOptions } from './uploader.js'
+import type { TransferSnapshot } from '../store/stats.js'
 
 export type FsyncPolicy = 'never' | 'onClose' | 'interval' | 'always'
 
@@ -51,6 +53,11 @@ export interface RollingSinkOptions extends EncoderOptions {
   recover?: boolean
   /** The clock, ms since the epoch (tests). Default Date.now. */
   clock?: () => number
+  /**
+   * Ship each sealed file to a store (see uploader.ts): `upload` events, and
+   * `finish` only once every sealed file is uploaded and verified.
+   */
+  upload?: UploadOptions
 }
 
 export interface OpenEvent { path: string, name: string }
@@ -133,6 +140,8 @@ export class RollingSink extends Writable {
   #failed: Error | null = null
   /** Set once the constructor has checked every option (see _construct). */
   #checked = false
+  /** Ships sealed files when `upload` is set. */
+  readonly uploader: SealedUploader | undefined
 
   constructor (options: RollingSinkOptions) {
     // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
@@ -157,6 +166,12 @@ export class RollingSink extends Writable {
     this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, this.#blockSize) })
     this.#clock = options.clock ?? Date.now
     this.#recover = options.recover ?? true
+    if (options.upload !== undefined) {
+      const uploader = new SealedUploader(this.dir, options.upload)
+      uploader.on('upload', (event) => this.emit('upload', event))
+      uploader.on('uploadError', (event) => this.emit('uploadError', event))
+      this.uploader = uploader
+    }
     this.#checked = true
   }
 
@@ -176,6 +191,8 @@ export class RollingSink extends Writable {
       this.recovered = await recoverDirectory(this.dir)
       for (const r of this.recovered) this.emit('recover', r)
     }
+    // Files sealed before (by a run that stopped or crashed) go first.
+    await this.uploader?.resume()
     if (this.#flushInterval > 0) {
       this.#flushTimer = setInterval(() => { this.#cut(false, true) }, this.#flushInterval)
       this.#flushTimer.unref()
@@ -205,7 +222,20 @@ export class RollingSink extends Writable {
   override _final (callback: (error?: Error | null) => void): void {
     this.#stopTimers()
     this.#cut(true, false)
-    this.#chain.then(() => { callback(this.#failed) }, callback)
+    const uploaded = async (): Promise<void> => {
+      await this.#chain
+      if (this.#failed !== null || this.uploader === undefined) return
+      // Every record is on disk; a file whose upload failed stays queued there for the next start.
+      const failure = await this.uploader.drain()
+      await this.uploader.close()
+      if (failure !== undefined) throw failure
+    }
+    uploaded().then(() => { callback(this.#failed) }, callback)
+  }
+
+  /** Transfer statistics of the uploads, when `upload` is set. */
+  stats (): TransferSnapshot | undefined {
+    return this.uploader?.stats()
   }
 
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
@@ -214,6 +244,7 @@ export class RollingSink extends Writable {
     // Leave the file being written as it is: a temporary file, recoverable later.
     const file = this.#file?.disk ?? null
     this.#chain.then(() => file?.handle.close(), () => file?.handle.close())
+      .then(async () => { await this.uploader?.close() })
       .then(() => { callback(err) }, () => { callback(err) })
   }
 
@@ -416,6 +447,7 @@ export class RollingSink extends Writable {
       lastAt: file.lastAt,
       sha256: disk.hash.digest('hex')
     } satisfies SealedEvent)
+    this.uploader?.enqueue(finalPath)
   }
 
   #release (): void {

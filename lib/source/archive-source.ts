@@ -12,6 +12,10 @@ import { CorruptArchiveError, invalidOption } from '../errors.js'
 import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
 import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
+import { isRemote, type StoreOptions } from '../store/open-store.js'
+import { listObjects, localPattern, openStoreGlob } from './remote.js'
+import type { TransferSnapshot } from '../store/stats.js'
+import type { Store } from '../store/store.js'
 import { parseDuration } from '../units.js'
 import { listFiles, splitGlob, type GlobRoot } from './list.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
@@ -32,6 +36,8 @@ export interface ArchiveSourceOptions {
   follow?: boolean
   /** How often `follow` looks for new files. Default '1s'. */
   pollInterval?: number | string
+  /** For an s3:// pattern: endpoint, region, credentials... (see openStore). */
+  storeOptions?: StoreOptions
 }
 
 export interface FileEvent { path: string, name: string }
@@ -51,8 +57,10 @@ export class ArchiveSource extends Readable {
   /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
   #fromFile: ListedFile | undefined
   #pollInterval: number
+  /** For a remote pattern, the store its objects come from (glob.root is its URL). */
+  readonly #store: Store | undefined
   /** The file being read: its input, its decoder, and how many records the decoder has handed over. */
-  #current: { input: fs.ReadStream, decoder: DecodeStream, seen: number } | null = null
+  #current: { input: Readable, decoder: DecodeStream, seen: number } | null = null
   #stopped = false
   /** After stop(): records of the current file still to deliver (those decoded before the stop). */
   #keep = 0
@@ -63,7 +71,14 @@ export class ArchiveSource extends Readable {
     if (options.from !== undefined && (typeof options.from.file !== 'string' || !Number.isInteger(options.from.offset))) {
       throw invalidOption('from', 'must be a position {file, offset} taken from a record')
     }
-    this.glob = splitGlob(pattern, options.cwd)
+    if (isRemote(pattern)) {
+      const remote = openStoreGlob(pattern, options.storeOptions)
+      this.#store = remote.store
+      this.glob = { root: remote.store.url, pattern: remote.pattern }
+    } else {
+      this.#store = undefined
+      this.glob = splitGlob(localPattern(pattern), options.cwd)
+    }
     this.#options = options
     this.#compare = comparator(options.order)
     this.#positions = options.positions === true || options.from !== undefined
@@ -107,13 +122,42 @@ export class ArchiveSource extends Readable {
     const resume = this.#resume
     this.#resume = null
     resume?.()
+    void this.#store?.close()
     callback(err)
+  }
+
+  /** Transfer statistics of a remote source (bytes and objects read, retries, errors). */
+  stats (): TransferSnapshot | undefined {
+    return this.#store?.stats()
+  }
+
+  async #list (): Promise<ListedFile[]> {
+    const store = this.#store
+    if (store === undefined) return await listFiles(this.glob)
+    return await listObjects({ store, pattern: this.glob.pattern })
+  }
+
+  /** The bytes of a file from `start`: a local read, or a resumable ranged GET of the listed version. */
+  #open (file: ListedFile, start: number): Readable {
+    if (this.#store === undefined) return fs.createReadStream(file.path, { start, highWaterMark: READ_CHUNK })
+    return this.#store.get(file.name, { range: { start }, etag: file.etag })
+  }
+
+  async #isGzip (file: ListedFile): Promise<boolean> {
+    if (this.#store === undefined) {
+      const head = await readHead(file.path)
+      return head[0] === 0x1f && head[1] === 0x8b
+    }
+    const chunks: Buffer[] = []
+    for await (const chunk of this.#store.get(file.name, { range: { start: 0, end: 2 }, etag: file.etag })) chunks.push(chunk as Buffer)
+    const head = Buffer.concat(chunks)
+    return head[0] === 0x1f && head[1] === 0x8b
   }
 
   async #run (): Promise<void> {
     const from = this.#options.from
     for (;;) {
-      const listed = await listFiles(this.glob)
+      const listed = await this.#list()
       if (from !== undefined) this.#fromFile ??= listed.find((f) => f.name === from.file)
       const files = listed.filter((f) => !this.#done.has(f.name)).sort(this.#compare)
       for (const file of files) {
@@ -137,10 +181,8 @@ export class ArchiveSource extends Readable {
   async #readFile (file: ListedFile, after: number): Promise<void> {
     const { name } = file
     this.emit('file', { path: file.path, name } satisfies FileEvent)
-    const head = await readHead(file.path)
-    const plain = !(head[0] === 0x1f && head[1] === 0x8b)
     // Plain files can seek straight to the saved record; gzip has to be read from the start.
-    const start = plain && after >= 0 ? after : 0
+    const start = after >= 0 && !(await this.#isGzip(file)) ? after : 0
     const decoder = decode({
       mode: this.#options.mode,
       maxRecordSize: this.#options.maxRecordSize,
@@ -158,7 +200,7 @@ export class ArchiveSource extends Readable {
       }
       this.emit('corrupt', { ...info, path: file.path })
     })
-    const input = fs.createReadStream(file.path, { start, highWaterMark: READ_CHUNK })
+    const input = this.#open(file, start)
     let count = 0
     const current = { input, decoder, seen: 0 }
     // 'data' with pause/resume rather than for-await: no promise per record.

@@ -7,6 +7,8 @@ export interface ListedFile {
   path: string
   size: number
   mtimeMs: number
+  /** A remote object's version tag, so a read never mixes two versions. */
+  etag?: string
 }
 
 export type FileOrder = 'name' | 'mtime' | ((a: ListedFile, b: ListedFile) => number)

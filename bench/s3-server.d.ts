@@ -1,0 +1,19 @@
+import type { buildApp } from 'fauxqs'
+
+/** The parts of fauxqs's S3Store the tests look into (its .d.ts marks them private). */
+export interface FauxS3Store {
+  buckets: Map<string, Map<string, { key: string, body: Buffer }>>
+  multipartUploads: Map<string, { uploadId: string, bucket: string, key: string }>
+  multipartUploadsByBucket: Map<string, Set<string>>
+  createBucket (name: string): void
+}
+
+export interface FauxS3 {
+  /** The fauxqs Fastify app; stop with app.close(). */
+  app: ReturnType<typeof buildApp>
+  store: FauxS3Store
+  endpoint: string
+  port: number
+}
+
+export function startFauxS3 (options?: { bucket?: string }): Promise<FauxS3>

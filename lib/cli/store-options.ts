@@ -1,0 +1,53 @@
+/**
+ * What the commands that touch a store share: the --endpoint option, and a
+ * transfer line on stderr (live on a terminal, once at the end).
+ */
+import type { StoreOptions } from '../store/open-store.js'
+import { formatStats, type TransferSnapshot } from '../store/stats.js'
+import type { Io } from './io.js'
+import type { OptionSpec } from './options.js'
+
+export const storeOptionSpec: OptionSpec = {
+  endpoint: { type: 'string' }
+}
+
+export const storeOptionHelp = `  --endpoint URL        an S3-compatible endpoint (default SHOEBOX_S3_ENDPOINT, else AWS);
+                        credentials and region come from the standard AWS variables/profiles`
+
+export function storeOptionsFrom (values: Record<string, unknown>): StoreOptions {
+  return typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}
+}
+
+export function isTerminal (io: Io): boolean {
+  return io.stderr === process.stderr && process.stderr.isTTY === true
+}
+
+/** Live transfer statistics on a terminal, redrawn every second; stop() prints the final line. */
+export class TransferReporter {
+  readonly #io: Io
+  readonly #label: string
+  readonly #snapshot: () => TransferSnapshot | undefined
+  readonly #timer: ReturnType<typeof setInterval> | null
+
+  constructor (io: Io, label: string, snapshot: () => TransferSnapshot | undefined) {
+    this.#io = io
+    this.#label = label
+    this.#snapshot = snapshot
+    this.#timer = isTerminal(io)
+      ? setInterval(() => {
+        const s = this.#snapshot()
+        if (s !== undefined) io.stderr.write(`\r\x1b[K${label}: ${formatStats(s, 'live')}`)
+      }, 1000)
+      : null
+    this.#timer?.unref()
+  }
+
+  stop (): void {
+    if (this.#timer !== null) {
+      clearInterval(this.#timer)
+      this.#io.stderr.write('\r\x1b[K')
+    }
+    const s = this.#snapshot()
+    if (s !== undefined) this.#io.stderr.write(`${this.#label}: ${formatStats(s)}\n`)
+  }
+}

@@ -1,0 +1,78 @@
+/** shoebox upload: files into a store, each under its own name, verified. */
+import fs from 'node:fs'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { ShoeboxError } from '../errors.js'
+import { openStore } from '../store/open-store.js'
+import { StoreError } from '../store/store-error.js'
+import type { Command } from './command.js'
+import { describeIoError, usage } from './io.js'
+import { parse } from './options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
+
+const help = `Usage: shoebox upload FILE... --to URL [options]
+
+Uploads each FILE to the store URL (s3://bucket/prefix, file:///dir or a
+directory) under the key of its file name, as a multipart upload on S3, and
+verifies it (the ETag against the MD5s of the bytes sent, and the stored
+size). Prints one line per file to stdout and the transfer statistics to
+stderr. A failed upload leaves no multipart upload behind.
+
+Options:
+  --to URL              the store to upload into (required)
+  --part-size SIZE      multipart part size (default 8MiB, at least 5MiB)
+  --queue-size N        parts in flight per file (default 4)
+  --delete-local        delete each file once its upload is verified
+${storeOptionHelp}
+  -h, --help            show this help`
+
+export const uploadCommand: Command = {
+  name: 'upload',
+  summary: 'upload files to a store, verified',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      to: { type: 'string' },
+      'part-size': { type: 'string' },
+      'queue-size': { type: 'string' },
+      'delete-local': { type: 'boolean' },
+      ...storeOptionSpec
+    }, true)
+    if (positionals.length === 0) throw usage('upload needs at least one FILE')
+    if (typeof values.to !== 'string') throw usage('upload needs --to URL')
+    const queueSize = values['queue-size'] === undefined ? undefined : Number(values['queue-size'])
+    if (queueSize !== undefined && !(Number.isInteger(queueSize) && queueSize > 0)) throw usage(`--queue-size must be a positive integer, got '${String(values['queue-size'])}'`)
+    const store = openStore(values.to, storeOptionsFrom(values))
+    const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
+    try {
+      for (const file of positionals) {
+        const key = path.basename(file)
+        let size: number
+        try {
+          const st = await fs.promises.stat(file)
+          if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
+          size = st.size
+        } catch (err) {
+          throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}`)
+        }
+        let writer
+        try {
+          writer = store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize })
+        } catch (err) {
+          if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
+          throw err
+        }
+        await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
+        const stored = await store.stat(key)
+        if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${stored.size} bytes of ${size}`)
+        const etag = writer.result?.etag ?? stored.etag
+        if (values['delete-local'] === true) await fs.promises.unlink(file)
+        io.stdout.write(`${file}\t${store.url}/${key}\t${size} bytes\t${etag}\n`)
+      }
+    } finally {
+      transfers.stop()
+      await store.close()
+    }
+    return 0
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * A local directory as a bucket: the embedded default store. A key is a
+ * path below the root (checked, so it never climbs out). Writes go to a
+ * temporary file beside the target and are renamed over it only when
+ * complete and fsynced, so a reader sees the old object or the new one,
+ * never half of one.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { syncDir } from '../roll/names.js'
+import { checkKey } from './keys.js'
+import { TransferStats } from './stats.js'
+import { storeError } from './store-error.js'
+import type {
+  GetOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions
+} from './store.js'
+
+/** Temporary files of unfinished writes: hidden, and never listed. */
+const TEMP_SUFFIX = '.shoebox-tmp'
+
+function fileEtag (size: number, mtimeMs: number): string {
+  return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
+}
+
+export class FileStore implements Store {
+  readonly url: string
+  readonly root: string
+  readonly #stats = new TransferStats()
+
+  constructor (root: string) {
+    this.root = path.resolve(root)
+    this.url = `file://${this.root.split(path.sep).join('/')}`
+  }
+
+  /** The path of a key, after checking it cannot leave the root. */
+  pathOf (key: string): string {
+    checkKey(key)
+    return path.join(this.root, ...key.split('/'))
+  }
+
+  async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
+    const writer = this.writer(key, options)
+    if (Buffer.isBuffer(body) || typeof body === 'string') {
+      writer.end(body)
+      await new Promise<void>((resolve, reject) => {
+        writer.once('finish', resolve)
+        writer.once('error', reject)
+      })
+    } else {
+      await pipeline(body, writer)
+    }
+    return writer.result as PutResult
+  }
+
+  writer (key: string, _options?: WriterOptions): ObjectWriter {
+    return new FileWriter(this, key, this.pathOf(key), this.#stats)
+  }
+
+  get (key: string, options: GetOptions = {}): Readable {
+    let file: string
+    try {
+      file = this.pathOf(key)
+    } catch (err) {
+      return Readable.from([]).destroy(err as Error) as Readable
+    }
+    const range = options.range
+    if (range !== undefined && range.end !== undefined && range.end <= range.start) return Readable.from([])
+    const stream = fs.createReadStream(file, {
+      start: range?.start ?? 0,
+      end: range?.end === undefined ? undefined : range.end - 1,
+      highWaterMark: 1024 * 1024
+    })
+    const stats = this.#stats
+    const out = new Readable({
+      highWaterMark: 1024 * 1024,
+      read () { stream.resume() },
+      destroy (err, callback) {
+        stream.destroy()
+        callback(err)
+      }
+    })
+    stream.once('open', () => {
+      if (options.etag === undefined) return
+      // A version pin: the file must still be the one listed.
+      fs.fstat((stream as unknown as { fd: number }).fd, (err, st) => {
+        if (err === null && fileEtag(st.size, st.mtimeMs) !== options.etag) {
+          out.destroy(storeError(Object.assign(new Error('the object changed since it was listed'), { name: 'PreconditionFailed' }), this.url, 'get', key))
+        }
+      })
+    })
+    stream.on('data', (chunk: string | Buffer) => {
+      stats.downloadedBytes(chunk.length)
+      if (!out.push(chunk)) stream.pause()
+    })
+    stream.once('end', () => {
+      stats.downloadedObject()
+      out.push(null)
+    })
+    stream.once('error', (err) => { out.destroy(storeError(err, this.url, 'get', key)) })
+    return out
+  }
+
+  async * list (prefix = ''): AsyncIterable<ObjectInfo> {
+    let entries: string[]
+    try {
+      entries = await fsp.readdir(this.root, { recursive: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw storeError(err, this.url, 'list', prefix)
+    }
+    const keys = entries
+      .map((entry) => entry.split(path.sep).join('/'))
+      .filter((key) => key.startsWith(prefix) && !key.endsWith(TEMP_SUFFIX))
+      .sort()
+    for (const key of keys) {
+      let st: fs.Stats
+      try {
+        st = await fsp.stat(path.join(this.root, key))
+      } catch {
+        continue // gone between the listing and the stat
+      }
+      if (!st.isFile()) continue
+      yield { key, size: st.size, mtime: st.mtime, etag: fileEtag(st.size, st.mtimeMs) }
+    }
+  }
+
+  async stat (key: string): Promise<ObjectInfo> {
+    const file = this.pathOf(key)
+    let st: fs.Stats
+    try {
+      st = await fsp.stat(file)
+    } catch (err) {
+      throw storeError(err, this.url, 'stat', key)
+    }
+    if (!st.isFile()) throw storeError(Object.assign(new Error('not a file'), { code: 'ENOENT' }), this.url, 'stat', key)
+    return { key, size: st.size, mtime: st.mtime, etag: fileEtag(st.size, st.mtimeMs) }
+  }
+
+  async exists (key: string): Promise<boolean> {
+    try {
+      return (await fsp.stat(this.pathOf(key))).isFile()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw storeError(err, this.url, 'exists', key)
+    }
+  }
+
+  async delete (key: string): Promise<void> {
+    try {
+      await fsp.unlink(this.pathOf(key))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw storeError(err, this.url, 'delete', key)
+    }
+  }
+
+  async abortUpload (): Promise<void> {}
+
+  stats (): ReturnType<TransferStats['snapshot']> {
+    return this.#stats.snapshot()
+  }
+
+  async close (): Promise<void> {}
+}
+
+/** Writes into a hidden temporary file, then fsyncs and renames it over the key's path. */
+class FileWriter extends Writable implements ObjectWriter {
+  readonly key: string
+  result: PutResult | undefined
+  readonly #store: FileStore
+  readonly #target: string
+  readonly #temp: string
+  readonly #stats: TransferStats
+  #handle: fsp.FileHandle | undefined
+  #bytes = 0
+
+  constructor (store: FileStore, key: string, target: string, parent: TransferStats) {
+    super({ highWaterMark: 1024 * 1024 })
+    this.#store = store
+    this.key = key
+    this.#target = target
+    this.#temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`)
+    this.#stats = new TransferStats({ parent })
+  }
+
+  override _construct (callback: (err?: Error | null) => void): void {
+    fsp.mkdir(path.dirname(this.#target), { recursive: true })
+      .then(async () => { this.#handle = await fsp.open(this.#temp, 'wx') })
+      .then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
+  }
+
+  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.#writeAll([chunk]).then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
+  }
+
+  override _writev (chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
+    this.#writeAll(chunks.map((c) => c.chunk)).then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
+  }
+
+  async #writeAll (buffers: Buffer[]): Promise<void> {
+    const handle = this.#handle as fsp.FileHandle
+    let bytes = 0
+    for (const b of buffers) bytes += b.length
+    await handle.writev(buffers)
+    this.#bytes += bytes
+    this.#stats.uploadedBytes(bytes)
+    this.emit('progress', { key: this.key, bytes: this.#bytes })
+  }
+
+  override _final (callback: (err?: Error | null) => void): void {
+    const handle = this.#handle as fsp.FileHandle
+    const finish = async (): Promise<void> => {
+      await handle.sync()
+      const st = await handle.stat()
+      await handle.close()
+      this.#handle = undefined
+      await fsp.rename(this.#temp, this.#target)
+      await syncDir(path.dirname(this.#target))
+      this.#stats.uploadedObject()
+      this.result = { key: this.key, bytes: this.#bytes, etag: fileEtag(st.size, st.mtimeMs) }
+    }
+    finish().then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
+  }
+
+  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    const handle = this.#handle
+    this.#handle = undefined
+    if (this.result !== undefined) {
+      callback(err)
+      return
+    }
+    const cleanUp = async (): Promise<void> => {
+      await handle?.close().catch(() => {})
+      await fsp.unlink(this.#temp).catch(() => {})
+    }
+    cleanUp().then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  stats (): ReturnType<TransferStats['snapshot']> {
+    return this.#stats.snapshot()
+  }
+
+  #fail (err: unknown, operation: string): Error {
+    return storeError(err, this.#store.url, operation, this.key)
+  }
+}

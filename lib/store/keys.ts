@@ -1,0 +1,36 @@
+/**
+ * Object keys. A key is '/'-separated, relative, and never climbs out of its
+ * store's root: a key read from an archive or a request is checked before it
+ * becomes a path or an S3 key.
+ */
+import { ShoeboxError } from '../errors.js'
+
+export function badKey (key: string, why: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_BAD_KEY', `key ${JSON.stringify(key)}: ${why}`)
+}
+
+/** Throw unless `key` is a safe relative key: no '..' or '.' segment, not absolute, no NUL, no backslash. */
+export function checkKey (key: string): string {
+  if (typeof key !== 'string' || key === '') throw badKey(String(key), 'must be a non-empty string')
+  if (key.includes('\0')) throw badKey(key, 'contains NUL')
+  if (key.includes('\\')) throw badKey(key, 'contains a backslash')
+  if (key.startsWith('/') || /^[A-Za-z]:/.test(key)) throw badKey(key, 'is absolute')
+  for (const segment of key.split('/')) {
+    if (segment === '..' || segment === '.') throw badKey(key, `has a '${segment}' segment`)
+    if (segment === '') throw badKey(key, 'has an empty segment')
+  }
+  return key
+}
+
+/** Join a store prefix ('' or ending without '/') and a key. */
+export function joinKey (prefix: string, key: string): string {
+  return prefix === '' ? key : `${prefix}/${key}`
+}
+
+/** The literal part of a glob before its first wildcard segment, e.g. 'logs/2024/' of 'logs/2024/**\/*.gz'. */
+export function literalPrefix (pattern: string): string {
+  const segments = pattern.split('/')
+  let literal = 0
+  while (literal < segments.length - 1 && !/[*?[\]{}!()+@]/.test(segments[literal])) literal++
+  return literal === 0 ? '' : segments.slice(0, literal).join('/') + '/'
+}

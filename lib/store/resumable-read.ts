@@ -1,0 +1,81 @@
+/**
+ * A read of one object that survives broken connections: when the body
+ * stream fails part-way, the read is opened again at the first byte not yet
+ * handed on (a ranged GET pinned to the same version), so the consumer sees
+ * one unbroken stream, with nothing repeated and nothing skipped.
+ */
+import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { classify, type FailureKind } from './store-error.js'
+
+export interface OpenedRange {
+  body: AsyncIterable<Uint8Array>
+  /** The version read, so a resumed read can insist on the same one. */
+  etag: string | undefined
+  /** Bytes the body should carry, when the server said. */
+  length: number | undefined
+}
+
+/** Open bytes [start, end) (end undefined: to the object's end), pinned to `etag` when given. */
+export type OpenRange = (start: number, end: number | undefined, etag: string | undefined) => Promise<OpenedRange>
+
+export interface ResumableReadOptions {
+  start?: number
+  end?: number
+  etag?: string
+  /** Consecutive resumes without progress before giving up. Default 5. */
+  retries?: number
+  /** Delay before resume n (1-based), ms. Default jittered 100 ms x 2^(n-1), at most 5 s. */
+  backoff?: (attempt: number) => number
+  onResume?: (offset: number, kind: FailureKind) => void
+  onBytes?: (bytes: number) => void
+  onEnd?: () => void
+}
+
+/** Failures of a body in flight worth a resume; anything else (a changed object, a refusal) is final. */
+const RESUMABLE = new Set<FailureKind>(['network', 'server', 'throttled', 'unreachable', 'other'])
+
+function defaultBackoff (attempt: number): number {
+  const ceiling = Math.min(5000, 100 * 2 ** (attempt - 1))
+  return ceiling / 2 + Math.random() * ceiling / 2
+}
+
+class ShortBodyError extends Error {
+  override name = 'ShortBody'
+  readonly code = 'ERR_STREAM_PREMATURE_CLOSE'
+}
+
+export function resumableRead (open: OpenRange, options: ResumableReadOptions = {}): Readable {
+  const retries = options.retries ?? 5
+  const backoff = options.backoff ?? defaultBackoff
+  async function * chunks (): AsyncGenerator<Buffer> {
+    let offset = options.start ?? 0
+    let etag = options.etag
+    let failures = 0
+    for (;;) {
+      if (options.end !== undefined && offset >= options.end) break
+      // Opening is retried by the client itself; a failure here is final.
+      const opened = await open(offset, options.end, etag)
+      etag ??= opened.etag
+      const expectedEnd = opened.length === undefined ? undefined : offset + opened.length
+      try {
+        for await (const chunk of opened.body) {
+          const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+          offset += buffer.length
+          failures = 0
+          options.onBytes?.(buffer.length)
+          yield buffer
+        }
+        if (expectedEnd !== undefined && offset < expectedEnd) throw new ShortBodyError(`body ended at byte ${offset} of ${expectedEnd}`)
+        break
+      } catch (err) {
+        const kind = classify(err)
+        if (!RESUMABLE.has(kind) || ++failures > retries) throw err
+        options.onResume?.(offset, kind)
+        await sleep(backoff(failures))
+      }
+    }
+    options.onEnd?.()
+  }
+  return Readable.from(chunks(), { objectMode: false, highWaterMark: 1024 * 1024 })
+}

@@ -1,0 +1,90 @@
+/**
+ * Everything an S3 client needs, from the URL, the options and the
+ * environment, the way AWS tools read it: credentials from the SDK's default
+ * chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE, ~/.aws, SSO, instance roles);
+ * the region from AWS_REGION / AWS_DEFAULT_REGION or the profile; and for
+ * S3-compatible servers an endpoint from `endpoint` or SHOEBOX_S3_ENDPOINT,
+ * which also turns on path-style addressing unless told otherwise.
+ */
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import { ShoeboxError } from '../errors.js'
+
+export interface S3StoreOptions {
+  /** An S3-compatible endpoint, e.g. 'http://127.0.0.1:9000'. Default: SHOEBOX_S3_ENDPOINT, else AWS. */
+  endpoint?: string
+  /** Region. Default: AWS_REGION, AWS_DEFAULT_REGION, else the profile's ('us-east-1' with a custom endpoint). */
+  region?: string
+  /** Path-style URLs (bucket in the path). Default: on when an endpoint is given (SHOEBOX_S3_PATH_STYLE=0 turns it off). */
+  pathStyle?: boolean
+  /** Explicit credentials; default: the SDK's chain. */
+  credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
+  /** Attempts per request, the first included (retries use the SDK's jittered exponential backoff). Default 5. */
+  maxAttempts?: number
+  /** Milliseconds a request may stall before it is retried. Default 120000. */
+  requestTimeout?: number
+  /** An S3Client to use as is (its configuration wins). */
+  client?: S3Client
+  /** Environment to read (tests). Default process.env. */
+  env?: NodeJS.ProcessEnv
+}
+
+export interface S3Location {
+  bucket: string
+  /** Key prefix without leading or trailing '/', '' for the bucket's root. */
+  prefix: string
+}
+
+/** Split 's3://bucket/some/prefix' into bucket and prefix. Credentials in a URL are refused, not echoed. */
+export function parseS3Url (url: string): S3Location {
+  const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(url)
+  if (m === null) throw new ShoeboxError('SHOEBOX_BAD_URL', `not an s3:// URL: ${url}`)
+  const bucket = m[1]
+  if (bucket.includes('@')) {
+    throw new ShoeboxError('SHOEBOX_BAD_URL', 's3:// URL must not carry credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE')
+  }
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ShoeboxError('SHOEBOX_BAD_URL', `s3://${bucket}: not a valid bucket name (3-63 of a-z, 0-9, '.', '-')`)
+  }
+  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '')
+  return { bucket, prefix }
+}
+
+const DEFAULT_MAX_ATTEMPTS = 5
+const DEFAULT_REQUEST_TIMEOUT = 120_000
+
+/** Values of the environment a message must never show. */
+export function secretsOf (options: S3StoreOptions): string[] {
+  const env = options.env ?? process.env
+  return [
+    options.credentials?.secretAccessKey, options.credentials?.sessionToken,
+    env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN
+  ].filter((s): s is string => typeof s === 'string' && s !== '')
+}
+
+export function makeS3Client (options: S3StoreOptions): S3Client {
+  if (options.client !== undefined) return options.client
+  const env = options.env ?? process.env
+  const endpoint = options.endpoint ?? nonEmpty(env.SHOEBOX_S3_ENDPOINT)
+  const pathStyleEnv = nonEmpty(env.SHOEBOX_S3_PATH_STYLE)
+  const pathStyle = options.pathStyle ?? (pathStyleEnv !== undefined ? pathStyleEnv !== '0' && pathStyleEnv !== 'false' : endpoint !== undefined)
+  // Unset, the SDK reads the profile's region; an S3-compatible server rarely cares, so it gets a default.
+  const region = options.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ??
+    (endpoint !== undefined ? 'us-east-1' : undefined)
+  const config: S3ClientConfig = {
+    forcePathStyle: pathStyle,
+    followRegionRedirects: true,
+    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    requestHandler: {
+      requestTimeout: options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
+      connectionTimeout: 10_000
+    }
+  }
+  if (endpoint !== undefined) config.endpoint = endpoint
+  if (region !== undefined) config.region = region
+  if (options.credentials !== undefined) config.credentials = options.credentials
+  return new S3Client(config)
+}
+
+function nonEmpty (value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}

@@ -1,0 +1,215 @@
+/**
+ * uploadSink() on S3: a Writable streaming into one object through
+ * lib-storage's multipart Upload.
+ *
+ * - Memory is bounded by part size x queue size: lib-storage pulls from the
+ *   body only when a part slot is free, so the body's buffer fills, write()
+ *   returns false, and the producer waits (real backpressure).
+ * - Each part is a request of its own, retried by the SDK with jittered
+ *   backoff; each carries the SDK's CRC32 checksum, and the MD5 of every
+ *   part is computed here as bytes pass, so the ETag the server returns is
+ *   checked against what was sent before `finish`.
+ * - An empty stream is one empty PutObject (lib-storage has hung on these).
+ * - On an error or destroy() the multipart upload is aborted before the
+ *   stream reports closed, so no orphaned parts are left to pay for.
+ */
+import { createHash, type Hash } from 'node:crypto'
+import { PassThrough, Writable } from 'node:stream'
+import { AbortMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { invalidOption } from '../errors.js'
+import { parseSize } from '../units.js'
+import type { S3Store } from './s3-store.js'
+import type { TransferSnapshot, TransferStats } from './stats.js'
+import { StoreError } from './store-error.js'
+import type { ObjectWriter, PutResult, WriterOptions } from './store.js'
+
+const MIN_PART_SIZE = 5 * 1024 * 1024
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024
+const DEFAULT_QUEUE_SIZE = 4
+
+export class S3Writer extends Writable implements ObjectWriter {
+  readonly key: string
+  readonly partSize: number
+  readonly queueSize: number
+  result: PutResult | undefined
+  readonly #store: S3Store
+  readonly #objectKey: string
+  readonly #options: WriterOptions
+  readonly #stats: TransferStats
+  #body: PassThrough | undefined
+  #upload: Upload | undefined
+  #done: Promise<{ ETag?: string }> | undefined
+  #failure: Error | undefined
+  /** A write callback held until the body drains (or the upload fails). */
+  #waiting: ((err?: Error | null) => void) | undefined
+  #bytes = 0
+  #confirmed = 0
+  // MD5 of each part, cut where lib-storage cuts (every partSize bytes), for the ETag check.
+  #partHash: Hash = createHash('md5')
+  #partFill = 0
+  #partDigests: Buffer[] = []
+
+  constructor (store: S3Store, key: string, objectKey: string, options: WriterOptions) {
+    super({ highWaterMark: 1024 * 1024 })
+    this.#store = store
+    this.key = key
+    this.#objectKey = objectKey
+    this.#options = options
+    this.partSize = parseSize(options.partSize ?? DEFAULT_PART_SIZE, 'partSize')
+    if (this.partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${this.partSize}`)
+    this.queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE
+    if (!Number.isInteger(this.queueSize) || this.queueSize < 1) throw invalidOption('queueSize', 'must be a positive integer')
+    this.#stats = store.newStats()
+  }
+
+  stats (): TransferSnapshot {
+    return this.#stats.snapshot()
+  }
+
+  #start (): PassThrough {
+    // The body holds at most one part beyond what lib-storage has taken.
+    const body = new PassThrough({ highWaterMark: Math.min(this.partSize, 1024 * 1024) })
+    this.#body = body
+    const upload = new Upload({
+      client: this.#store.client,
+      params: {
+        Bucket: this.#store.bucket,
+        Key: this.#objectKey,
+        Body: body,
+        ContentType: this.#options.contentType,
+        Metadata: this.#options.metadata
+      },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false
+    })
+    this.#upload = upload
+    upload.on('httpUploadProgress', (p) => {
+      const loaded = p.loaded ?? 0
+      if (loaded <= this.#confirmed) return
+      this.#stats.uploadedBytes(loaded - this.#confirmed)
+      this.#confirmed = loaded
+      this.emit('progress', { key: this.key, bytes: loaded })
+    })
+    const transfer = { stats: this.#stats, onMultipartUpload: this.#options.onMultipartUpload }
+    this.#done = this.#store.runCounted(transfer, async () => await upload.done())
+    this.#done.catch((err: unknown) => {
+      this.#failure ??= this.#store.fail(err, 'put', this.key)
+      const waiting = this.#waiting
+      this.#waiting = undefined
+      waiting?.(this.#failure)
+    })
+    return body
+  }
+
+  #hash (chunk: Buffer): void {
+    let at = 0
+    while (at < chunk.length) {
+      const take = Math.min(chunk.length - at, this.partSize - this.#partFill)
+      this.#partHash.update(take === chunk.length ? chunk : chunk.subarray(at, at + take))
+      this.#partFill += take
+      at += take
+      if (this.#partFill === this.partSize) this.#cutPart()
+    }
+  }
+
+  #cutPart (): void {
+    this.#partDigests.push(this.#partHash.digest())
+    this.#partHash = createHash('md5')
+    this.#partFill = 0
+  }
+
+  /** The ETag S3 gives what was sent: MD5 of the object, or MD5 of the part MD5s and the part count. */
+  #expectedEtag (): string {
+    if (this.#partFill > 0 || this.#partDigests.length === 0) this.#cutPart()
+    if (this.#partDigests.length === 1) return `"${this.#partDigests[0].toString('hex')}"`
+    const combined = createHash('md5').update(Buffer.concat(this.#partDigests)).digest('hex')
+    return `"${combined}-${this.#partDigests.length}"`
+  }
+
+  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.#failure !== undefined) {
+      callback(this.#failure)
+      return
+    }
+    const body = this.#body ?? this.#start()
+    this.#bytes += chunk.length
+    if (this.#options.verify !== false) this.#hash(chunk)
+    if (body.write(chunk)) {
+      callback()
+      return
+    }
+    this.#waiting = callback
+    body.once('drain', () => {
+      const waiting = this.#waiting
+      this.#waiting = undefined
+      waiting?.()
+    })
+  }
+
+  override _final (callback: (err?: Error | null) => void): void {
+    this.#finish().then(() => { callback() }, (err: Error) => { callback(err) })
+  }
+
+  async #finish (): Promise<void> {
+    let etag: string | undefined
+    if (this.#body === undefined) {
+      // Nothing was written: one empty object, without lib-storage.
+      const command = new PutObjectCommand({
+        Bucket: this.#store.bucket,
+        Key: this.#objectKey,
+        Body: Buffer.alloc(0),
+        ContentType: this.#options.contentType,
+        Metadata: this.#options.metadata
+      })
+      const out = await this.#store.runCounted({ stats: this.#stats }, async () => await this.#store.send('put', this.key, async (c) => await c.send(command)))
+      etag = out.ETag
+    } else {
+      this.#body.end()
+      try {
+        etag = (await this.#done as { ETag?: string }).ETag
+      } catch {
+        throw this.#failure as Error
+      }
+      this.#stats.uploadedBytes(this.#bytes - this.#confirmed)
+      this.#confirmed = this.#bytes
+    }
+    etag ??= ''
+    if (this.#options.verify !== false) await this.#verify(etag)
+    this.#stats.uploadedObject()
+    this.result = { key: this.key, bytes: this.#bytes, etag }
+  }
+
+  /** Compare the server's ETag with the MD5s of what was sent; on a mismatch the object goes. */
+  async #verify (etag: string): Promise<void> {
+    const expected = this.#expectedEtag()
+    // Servers that encrypt with KMS, or do not use MD5 ETags, cannot be checked this way.
+    if (!/^"[0-9a-f]{32}(-\d+)?"$/.test(etag)) return
+    if (etag === expected) return
+    await this.#store.delete(this.key).catch(() => {})
+    throw new StoreError('verify', this.#store.url, 'put', this.key,
+      `the stored object's ETag ${etag} does not match the ${expected} of the bytes sent; the object was removed`)
+  }
+
+  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    if (this.result !== undefined || this.#upload === undefined) {
+      callback(err)
+      return
+    }
+    const upload = this.#upload
+    const done = this.#done as Promise<unknown>
+    // Ending the body early makes lib-storage stop, abort its upload, and reject.
+    this.#body?.destroy()
+    const cleanUp = async (): Promise<void> => {
+      await done.catch(() => {})
+      // lib-storage aborts on failure; make sure even if its own abort failed or raced.
+      if (upload.uploadId !== undefined && this.result === undefined) {
+        await this.#store.client.send(new AbortMultipartUploadCommand({
+          Bucket: this.#store.bucket, Key: this.#objectKey, UploadId: upload.uploadId
+        })).catch(() => {})
+      }
+    }
+    cleanUp().then(() => { callback(err ?? this.#failure ?? null) }, () => { callback(err) })
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Errors from a store, in words a user can act on: which store, which
+ * operation, which key, and what kind of failure (a missing bucket, refused
+ * credentials, an unreachable endpoint, a throttling server...). The SDK's
+ * own error is summarised, never attached: its request and response carry
+ * signed headers, and a credential must not reach a log by way of a cause.
+ */
+import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+
+/** What went wrong, as stats group it and as retry logic reads it. */
+export type FailureKind =
+  | 'not-found'
+  | 'no-bucket'
+  | 'denied'
+  | 'unreachable'
+  | 'throttled'
+  | 'server'
+  | 'network'
+  | 'verify'
+  | 'other'
+
+const codeForKind: Record<FailureKind, ShoeboxErrorCode> = {
+  'not-found': 'SHOEBOX_NOT_FOUND',
+  'no-bucket': 'SHOEBOX_NO_BUCKET',
+  denied: 'SHOEBOX_DENIED',
+  unreachable: 'SHOEBOX_UNREACHABLE',
+  throttled: 'SHOEBOX_THROTTLED',
+  server: 'SHOEBOX_STORE_FAILED',
+  network: 'SHOEBOX_STORE_FAILED',
+  verify: 'SHOEBOX_VERIFY_FAILED',
+  other: 'SHOEBOX_STORE_FAILED'
+}
+
+export class StoreError extends ShoeboxError {
+  /** The store's URL, without credentials. */
+  readonly store: string
+  readonly operation: string
+  readonly key: string | undefined
+  readonly kind: FailureKind
+  /** HTTP status, when a server answered. */
+  readonly status: number | undefined
+
+  constructor (kind: FailureKind, store: string, operation: string, key: string | undefined, detail: string, status?: number) {
+    const what = key === undefined ? operation : `${operation} ${key}`
+    super(codeForKind[kind], `${store}: ${what}: ${detail}`)
+    this.name = 'StoreError'
+    this.store = store
+    this.operation = operation
+    this.key = key
+    this.kind = kind
+    this.status = status
+  }
+}
+
+interface ErrorLike {
+  name?: string
+  code?: string
+  message?: string
+  Code?: string
+  $metadata?: { httpStatusCode?: number }
+  $response?: { statusCode?: number }
+}
+
+const DENIED = new Set([
+  'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken',
+  'TokenRefreshRequired', 'CredentialsProviderError', 'InvalidClientTokenId', 'AllAccessDisabled'
+])
+const THROTTLED = new Set([
+  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequests',
+  'TooManyRequestsException', 'RequestThrottled', 'ServiceUnavailable'
+])
+const UNREACHABLE = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'TimeoutError'
+])
+const NETWORK = new Set([
+  'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'RequestTimeout'
+])
+
+export function statusOf (err: unknown): number | undefined {
+  const e = err as ErrorLike
+  return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode
+}
+
+/** Sort any error from an SDK call, a socket or the file system into a kind. */
+export function classify (err: unknown): FailureKind {
+  if (err instanceof StoreError) return err.kind
+  const e = (err ?? {}) as ErrorLike
+  const name = e.Code ?? e.name ?? ''
+  const code = e.code ?? ''
+  const status = statusOf(err)
+  if (name === 'NoSuchBucket') return 'no-bucket'
+  if (name === 'NoSuchKey' || name === 'NotFound' || code === 'ENOENT') return 'not-found'
+  if (DENIED.has(name) || status === 403 || code === 'EACCES' || code === 'EPERM') return 'denied'
+  if (THROTTLED.has(name) || status === 429 || status === 503) return 'throttled'
+  if (UNREACHABLE.has(name) || UNREACHABLE.has(code)) return 'unreachable'
+  if (NETWORK.has(name) || NETWORK.has(code) || /socket hang up|premature close|aborted/i.test(e.message ?? '')) return 'network'
+  if (status !== undefined && status >= 500) return 'server'
+  return 'other'
+}
+
+/** Replace every secret that might have been echoed into a message. */
+export function redact (text: string, secrets: readonly string[]): string {
+  let out = text
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('***')
+  }
+  return out
+}
+
+/** Turn whatever an operation threw into a StoreError naming the store, the operation and the key. */
+export function storeError (
+  err: unknown, store: string, operation: string, key: string | undefined, secrets: readonly string[] = []
+): StoreError {
+  if (err instanceof StoreError) return err
+  const kind = classify(err)
+  const e = (err ?? {}) as ErrorLike
+  const name = e.Code ?? e.name ?? e.code ?? 'Error'
+  const status = statusOf(err)
+  let detail: string
+  switch (kind) {
+    case 'no-bucket': detail = 'the bucket does not exist'; break
+    case 'not-found': detail = 'no such object'; break
+    case 'denied': detail = 'credentials refused or missing (check AWS_ACCESS_KEY_ID / AWS_PROFILE and the key\'s permissions)'; break
+    case 'throttled': detail = 'the server is throttling requests and retries ran out'; break
+    case 'unreachable': detail = 'endpoint unreachable'; break
+    case 'network': detail = 'connection broken'; break
+    case 'server': detail = 'server error'; break
+    default: detail = 'failed'
+  }
+  const said = redact(String(e.message ?? ''), secrets).replace(/\s+/g, ' ').trim().slice(0, 200)
+  const tag = status === undefined ? name : `${name}, HTTP ${status}`
+  const informative = said !== '' && said !== name && said !== 'UnknownError'
+  detail += informative ? ` (${tag}: ${said})` : ` (${tag})`
+  return new StoreError(kind, store, operation, key, detail, status)
+}

@@ -1,0 +1,98 @@
+/**
+ * Store: a small interface over places that hold objects by key, a local
+ * directory (file://, the embedded default) or an S3 bucket (s3://). Keys are
+ * '/'-separated and relative to the store's root (the directory, or the
+ * bucket plus the URL's prefix). Nothing here knows about records.
+ */
+import type { Readable, Writable } from 'node:stream'
+import type { TransferSnapshot } from './stats.js'
+
+export interface ObjectInfo {
+  /** Key relative to the store's root. */
+  key: string
+  size: number
+  mtime: Date
+  /** The store's version tag: an S3 ETag, or size and mtime for a file. */
+  etag: string
+}
+
+/** Bytes [start, end) of an object; end defaults to the object's end. */
+export interface ByteRange {
+  start: number
+  end?: number
+}
+
+export interface PutOptions {
+  contentType?: string
+  /** User metadata (S3: x-amz-meta-*; a file store keeps none). */
+  metadata?: Record<string, string>
+}
+
+export interface WriterOptions extends PutOptions {
+  /** Multipart part size (S3), bytes or '8MiB'. Default 8 MiB. */
+  partSize?: number | string
+  /** Parts in flight at once (S3). Default 4. */
+  queueSize?: number
+  /** Compare the server's ETag with the MD5 computed while sending (S3). Default true. */
+  verify?: boolean
+  /**
+   * Called synchronously once a multipart upload has its id (S3), so a caller
+   * can note it and abort it after a crash. Not called for single-request puts.
+   */
+  onMultipartUpload?: (uploadId: string) => void
+}
+
+export interface PutResult {
+  key: string
+  bytes: number
+  etag: string
+}
+
+export interface ProgressEvent {
+  key: string
+  /** Bytes the store has confirmed so far. */
+  bytes: number
+}
+
+/**
+ * A Writable into one object. `finish` fires only once the store has
+ * confirmed the object; `result` is set then. destroy() before that leaves
+ * no object and, on S3, no multipart upload behind.
+ */
+export interface ObjectWriter extends Writable {
+  readonly key: string
+  result: PutResult | undefined
+  stats (): TransferSnapshot
+  on (event: 'progress', listener: (progress: ProgressEvent) => void): this
+  on (event: string | symbol, listener: (...args: never[]) => void): this
+}
+
+export interface GetOptions {
+  range?: ByteRange
+  /** Only read this version of the object (an etag from list/stat); a change fails the read. */
+  etag?: string
+}
+
+export interface Store {
+  /** The store's URL, without credentials, as errors and logs name it. */
+  readonly url: string
+  /** Write an object whole: from a Buffer, a string or a stream. */
+  put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult>
+  /** A Writable into one object (uploadSink() is this). */
+  writer (key: string, options?: WriterOptions): ObjectWriter
+  /** Read an object (or a range of it) as a stream of Buffers. */
+  get (key: string, options?: GetOptions): Readable
+  /** Every object whose key starts with `prefix`, in key order. */
+  list (prefix?: string): AsyncIterable<ObjectInfo>
+  /** An object's info; a StoreError with code SHOEBOX_NOT_FOUND if there is none. */
+  stat (key: string): Promise<ObjectInfo>
+  exists (key: string): Promise<boolean>
+  /** Remove an object; removing one that does not exist is not an error. */
+  delete (key: string): Promise<void>
+  /** Abort a multipart upload left by a crashed writer (no-op where there are none, or it is gone). */
+  abortUpload (key: string, uploadId: string): Promise<void>
+  /** Transfer statistics of everything done through this store. */
+  stats (): TransferSnapshot
+  /** Release connections. */
+  close (): Promise<void>
+}
