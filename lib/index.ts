@@ -41,3 +41,7 @@ export { checkKey } from './store/keys.js'
 export {
   SealedUploader, pendingUploads, type UploadOptions, type UploadEvent, type UploadErrorEvent
 } from './roll/uploader.js'
+export {
+  pack, packFiles, PackSource, PACK_KEYS, type PackOptions, type PackFilesOptions, type PackSummary, type PackRecord, type SkippedEntry
+} from './pack/pack.js'
+export { unpack, type UnpackOptions, type UnpackSummary, type UnpackedFile } from './pack/unpack.js'

@@ -11,9 +11,12 @@ import { readCommand } from './read.js'
 import { recoverCommand } from './recover.js'
 import { lsCommand } from './ls.js'
 import { uploadCommand } from './upload.js'
+import { packCommand } from './pack.js'
+import { unpackCommand } from './unpack.js'
 
 const commands: Command[] = [
-  encodeCommand, decodeCommand, verifyCommand, writeCommand, readCommand, lsCommand, recoverCommand, uploadCommand
+  encodeCommand, decodeCommand, verifyCommand, writeCommand, readCommand, lsCommand, recoverCommand, uploadCommand,
+  packCommand, unpackCommand
 ]
 
 function version (): string {

@@ -41,3 +41,8 @@ export function oneOf<T extends string> (option: string, value: unknown, allowed
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T
   throw usage(`${option} must be one of ${allowed.join(', ')}, got '${String(value)}'`)
 }
+
+/** --gzip=LEVEL is --gzip --gzip-level LEVEL (parseArgs has no optional values). */
+export function expandGzip (argv: string[]): string[] {
+  return argv.flatMap((a) => a.startsWith('--gzip=') ? ['--gzip', '--gzip-level', a.slice(7)] : [a])
+}

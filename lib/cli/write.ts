@@ -11,7 +11,7 @@ import { rollingSink, type FsyncPolicy, type RollingSink, type SealedEvent } fro
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
-import { keyValues, metaFields, oneOf, parse } from './options.js'
+import { keyValues, metaFields, oneOf, expandGzip, parse } from './options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
 
@@ -145,11 +145,6 @@ export const writeCommand: Command = {
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${path.resolve(dir)}\n`)
     return 0
   }
-}
-
-/** --gzip=LEVEL is --gzip --gzip-level LEVEL (parseArgs has no optional values). */
-function expandGzip (argv: string[]): string[] {
-  return argv.flatMap((a) => a.startsWith('--gzip=') ? ['--gzip', '--gzip-level', a.slice(7)] : [a])
 }
 
 function summary (records: number, sealed: SealedEvent[], started: number): string {

@@ -1,0 +1,50 @@
+/** shoebox unpack: the files of packed archives back into a directory. */
+import path from 'node:path'
+import { unpack } from '../pack/unpack.js'
+import type { Command } from './command.js'
+import { usage } from './io.js'
+import { parse } from './options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+
+const help = `Usage: shoebox unpack PATTERN --out DIR [options]
+
+Restores the files that 'shoebox pack' stored in the archives matching
+PATTERN (a glob, quoted, or s3://bucket/prefix/*.shoebox.gz) into DIR, with
+their modes (permission bits) and modification times. Every path is checked
+first: an absolute path, a '..' segment, a backslash, a drive letter, or a
+directory on the way that is a symbolic link stops the unpack; so does a file
+whose bytes do not match its recorded size and sha256 (nothing is written for
+it). Files restored before a refusal stay. Each file is written under a
+temporary name and renamed into place. Prints a one-line summary on stderr.
+
+Options:
+  --out DIR             directory to restore into (required; created if missing)
+  --overwrite           replace files that exist (default: an existing file
+                        stops the unpack)
+${storeOptionHelp}
+  -h, --help            show this help`
+
+export const unpackCommand: Command = {
+  name: 'unpack',
+  summary: 'the files of packed archives back into a directory',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      out: { type: 'string' },
+      overwrite: { type: 'boolean' },
+      ...storeOptionSpec
+    }, true)
+    if (positionals.length !== 1) throw usage('unpack needs exactly one PATTERN (quote globs)')
+    const out = values.out
+    if (typeof out !== 'string' || out === '') throw usage('unpack needs --out DIR')
+    const started = Date.now()
+    const summary = await unpack(positionals[0], {
+      out,
+      overwrite: values.overwrite === true,
+      storeOptions: storeOptionsFrom(values)
+    })
+    const seconds = ((Date.now() - started) / 1000).toFixed(1)
+    io.stderr.write(`shoebox unpack: ${summary.files} files, ${summary.bytes} bytes from ${summary.archives} archive${summary.archives === 1 ? '' : 's'} into ${path.resolve(out)}, ${seconds} s\n`)
+    return 0
+  }
+}

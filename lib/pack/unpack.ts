@@ -1,0 +1,280 @@
+/**
+ * unpack(): the files of packed archives (pack.ts) restored into a
+ * directory. Every record's path is checked before anything is written: it
+ * must be a plain relative path (no '..', '.', or empty segment, not
+ * absolute, no drive letter, NUL or backslash), it must resolve inside the
+ * output directory, and no directory on the way may be a symbolic link (a
+ * link planted there could lead a write outside). The payload is checked
+ * against the record's size and sha256 before the file is created; it is
+ * written under a temporary name, given its mode and mtime, and renamed
+ * into place, so a file is either whole or not there.
+ *
+ * The first refusal or mismatch stops the unpack with a ShoeboxError
+ * (SHOEBOX_BAD_KEY for a path, SHOEBOX_VERIFY_FAILED for content) naming the
+ * archive and the path; files restored before it stay.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { invalidOption, ShoeboxError } from '../errors.js'
+import type { ShoeboxRecord } from '../record.js'
+import { archiveSource } from '../source/archive-source.js'
+import { checkKey } from '../store/keys.js'
+import type { StoreOptions } from '../store/open-store.js'
+
+export interface UnpackOptions {
+  /** Directory to restore into; created if missing. */
+  out: string
+  /** For an s3:// pattern: endpoint, region, credentials... */
+  storeOptions?: StoreOptions
+  /** Replace files that exist already. Default false: an existing file stops the unpack (SHOEBOX_IO). */
+  overwrite?: boolean
+  /** fsync each file before it is renamed into place. Default false. */
+  fsync?: boolean
+  /** Largest record read (as in decode()); raise it for archives packed with a larger maxFileSize. */
+  maxRecordSize?: number
+  /** Each file once it is in place. */
+  onFile?: (event: UnpackedFile) => void
+}
+
+export interface UnpackedFile {
+  /** The record's path, relative to `out`. */
+  path: string
+  bytes: number
+  /** The archive it came from. */
+  archive: string
+}
+
+export interface UnpackSummary {
+  files: number
+  bytes: number
+  /** Archives records were read from. */
+  archives: number
+}
+
+/** Temporary files of this unpack, beside their targets. */
+const TEMP_PREFIX = '.shoebox-unpack-'
+
+/**
+ * Restore the files of every archive `pattern` matches (a local glob, or
+ * 's3://bucket/prefix/*.shoebox.gz') into `options.out`.
+ */
+export async function unpack (pattern: string, options: UnpackOptions): Promise<UnpackSummary> {
+  if (options === null || typeof options !== 'object' || typeof options.out !== 'string' || options.out === '') {
+    throw invalidOption('out', 'a directory to unpack into is required')
+  }
+  const source = archiveSource(pattern, {
+    storeOptions: options.storeOptions,
+    maxRecordSize: options.maxRecordSize,
+    positions: true
+  })
+  let out: string
+  try {
+    await fs.mkdir(options.out, { recursive: true })
+    out = await fs.realpath(options.out)
+  } catch (err) {
+    source.destroy()
+    throw new ShoeboxError('SHOEBOX_IO', `cannot unpack into ${options.out}: ${(err as Error).message}`, { cause: err })
+  }
+  const restorer = new Restorer(out, options)
+  const archives = new Set<string>()
+  // Positions name archives relative to the pattern's root (a directory, or the store's URL).
+  const root = source.glob.root.endsWith('/') ? source.glob.root : `${source.glob.root}/`
+  // Files are written a few at a time (each is several small filesystem calls);
+  // every record is checked, in order, before its write starts, and after a
+  // failure no new write starts (those under way finish).
+  const running = new Map<string, Promise<void>>()
+  let failure: unknown
+  for await (const record of source as AsyncIterable<ShoeboxRecord>) {
+    if (failure !== undefined) break
+    const archive = record.position === undefined ? pattern : root + record.position.file
+    archives.add(archive)
+    let job: Job
+    try {
+      job = restorer.check(record, archive)
+    } catch (err) {
+      failure = err
+      break
+    }
+    // The same path twice: the second waits for the first (and then finds it there).
+    const before = running.get(job.target)
+    const write = (before ?? Promise.resolve()).then(async () => {
+      if (failure === undefined) await restorer.write(job)
+    })
+      .catch((err: unknown) => { failure ??= err })
+      .finally(() => { if (running.get(job.target) === write) running.delete(job.target) })
+    running.set(job.target, write)
+    if (running.size >= CONCURRENCY) await Promise.race(running.values())
+  }
+  await Promise.all(running.values())
+  if (failure !== undefined) throw failure
+  return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }
+}
+
+/** Files being written at once. */
+const CONCURRENCY = 8
+
+/** A checked record, ready to write. */
+interface Job {
+  rel: string
+  target: string
+  segments: string[]
+  payload: Buffer
+  meta: Record<string, string>
+  archive: string
+  where: string
+}
+
+class Restorer {
+  files = 0
+  bytes = 0
+  readonly #root: string
+  readonly #options: UnpackOptions
+  /** Directories below root already checked (or made) by this unpack: real directories, no links. */
+  readonly #dirs = new Set<string>()
+
+  constructor (root: string, options: UnpackOptions) {
+    this.#root = root
+    this.#options = options
+  }
+
+  /**
+   * Everything that can be checked without touching the disk: the path is
+   * safe and stays inside the output directory, the payload matches the
+   * record's size and sha256. Throws (SHOEBOX_BAD_KEY, SHOEBOX_VERIFY_FAILED) if not.
+   */
+  check (record: ShoeboxRecord, archive: string): Job {
+    const where = record.position === undefined ? archive : `${archive} (record at byte ${record.position.offset})`
+    const meta = record.metadata
+    const rel = meta.path
+    if (typeof rel !== 'string') throw new ShoeboxError('SHOEBOX_BAD_KEY', `${where}: record has no path (not a packed file)`)
+    const refuse = (why: string): ShoeboxError =>
+      new ShoeboxError('SHOEBOX_BAD_KEY', `${where}: refusing path ${JSON.stringify(rel)}: ${why}`)
+    try {
+      checkKey(rel)
+    } catch (err) {
+      const message = (err as Error).message
+      const prefix = `key ${JSON.stringify(rel)}: `
+      throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message)
+    }
+    if (process.platform === 'win32' && /[:*?"<>|]/.test(rel)) throw refuse('has a character Windows reserves')
+    const segments = rel.split('/')
+    const target = path.resolve(this.#root, ...segments)
+    const inside = this.#root.endsWith(path.sep) ? this.#root : this.#root + path.sep
+    if (!target.startsWith(inside)) throw refuse(`resolves outside ${this.#root}`)
+
+    const payload = record.payload
+    const mismatch = (why: string): ShoeboxError =>
+      new ShoeboxError('SHOEBOX_VERIFY_FAILED', `${where}: ${JSON.stringify(rel)}: ${why}; nothing written`)
+    const size = meta.size
+    if (typeof size !== 'string' || !/^\d+$/.test(size)) throw mismatch('record has no valid size')
+    if (Number(size) !== payload.length) throw mismatch(`payload is ${payload.length} bytes, the record says ${size}`)
+    const expected = meta.sha256
+    if (typeof expected !== 'string' || !/^[0-9a-fA-F]{64}$/.test(expected)) throw mismatch('record has no valid sha256')
+    const actual = createHash('sha256').update(payload).digest('hex')
+    if (actual !== expected.toLowerCase()) throw mismatch(`sha256 is ${actual}, the record says ${expected.toLowerCase()}`)
+    return { rel, target, segments, payload, meta, archive, where }
+  }
+
+  /** Make the directories on the way (refusing symlinks among them) and write the file into place. */
+  async write (job: Job): Promise<void> {
+    const { rel, segments, where } = job
+    const refuse = (why: string): ShoeboxError =>
+      new ShoeboxError('SHOEBOX_BAD_KEY', `${where}: refusing path ${JSON.stringify(rel)}: ${why}`)
+    let dir = this.#root
+    for (let i = 0; i < segments.length - 1; i++) {
+      dir = path.join(dir, segments[i])
+      await this.#directory(dir, segments.slice(0, i + 1).join('/'), refuse, where)
+    }
+    await this.#write(job.target, dir, rel, job.payload, job.meta, where)
+    this.files++
+    this.bytes += job.payload.length
+    this.#options.onFile?.({ path: rel, bytes: job.payload.length, archive: job.archive })
+  }
+
+  /** Make sure `dir` is a real directory (not a link to one), making it if missing. */
+  async #directory (dir: string, rel: string, refuse: (why: string) => ShoeboxError, where: string): Promise<void> {
+    if (this.#dirs.has(dir)) return
+    for (let attempt = 0; ; attempt++) {
+      let st
+      try {
+        st = await fs.lstat(dir)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw ioError(err, where, `cannot create directory ${rel}`)
+        try {
+          await fs.mkdir(dir)
+        } catch (mkdirErr) {
+          // Made by someone else in the meantime: look again.
+          if ((mkdirErr as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(mkdirErr, where, `cannot create directory ${rel}`)
+        }
+        continue
+      }
+      if (st.isSymbolicLink()) throw refuse(`${JSON.stringify(rel)} in ${this.#root} is a symbolic link`)
+      if (!st.isDirectory()) {
+        throw new ShoeboxError('SHOEBOX_IO', `${where}: cannot restore into ${JSON.stringify(rel)}: it exists and is not a directory`)
+      }
+      this.#dirs.add(dir)
+      return
+    }
+  }
+
+  async #write (target: string, dir: string, rel: string, payload: Buffer, meta: Record<string, string>, where: string): Promise<void> {
+    let existing
+    try {
+      existing = await fs.lstat(target)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, where, `cannot restore ${JSON.stringify(rel)}`)
+    }
+    if (existing !== undefined) {
+      if (existing.isDirectory()) throw new ShoeboxError('SHOEBOX_IO', `${where}: cannot restore ${JSON.stringify(rel)}: a directory is in the way`)
+      if (this.#options.overwrite !== true) {
+        throw new ShoeboxError('SHOEBOX_IO', `${where}: ${JSON.stringify(rel)} exists in ${this.#root} (overwrite to replace it)`)
+      }
+      // A symlink there is replaced by the rename, never written through.
+    }
+    const temp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'))
+    // 'wx': O_CREAT|O_EXCL, which never follows a link at the name.
+    const handle = await fs.open(temp, 'wx', 0o600).catch((err: unknown) => { throw ioError(err, where, `cannot restore ${JSON.stringify(rel)}`) })
+    let renamed = false
+    try {
+      let offset = 0
+      while (offset < payload.length) {
+        const { bytesWritten } = await handle.write(payload, offset, payload.length - offset)
+        offset += bytesWritten
+      }
+      const mode = parseMode(meta.mode)
+      if (mode !== undefined) await handle.chmod(mode)
+      const mtime = parseTime(meta.mtime)
+      if (mtime !== undefined) await handle.utimes(new Date(), mtime)
+      if (this.#options.fsync === true) await handle.sync()
+      await handle.close()
+      await fs.rename(temp, target)
+      renamed = true
+    } catch (err) {
+      throw ioError(err, where, `cannot restore ${JSON.stringify(rel)}`)
+    } finally {
+      if (!renamed) {
+        await handle.close().catch(() => {})
+        await fs.unlink(temp).catch(() => {})
+      }
+    }
+  }
+}
+
+function ioError (err: unknown, where: string, what: string): ShoeboxError {
+  if (err instanceof ShoeboxError) return err
+  return new ShoeboxError('SHOEBOX_IO', `${where}: ${what}: ${(err as Error).message}`, { cause: err })
+}
+
+/** Permission bits of an octal mode string ('0644'); setuid, setgid and sticky bits are not restored. */
+function parseMode (text: string | undefined): number | undefined {
+  if (typeof text !== 'string' || !/^[0-7]{1,6}$/.test(text)) return undefined
+  return parseInt(text, 8) & 0o777
+}
+
+/** An ISO 8601 time or milliseconds since the epoch. */
+function parseTime (text: string | undefined): Date | undefined {
+  if (typeof text !== 'string' || text === '') return undefined
+  const ms = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : Date.parse(text)
+  return Number.isFinite(ms) ? new Date(ms) : undefined
+}
