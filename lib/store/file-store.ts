@@ -65,7 +65,7 @@ export class FileStore implements Store {
     try {
       file = this.pathOf(key)
     } catch (err) {
-      return Readable.from([]).destroy(err as Error) as Readable
+      return Readable.from([]).destroy(err as Error)
     }
     const range = options.range
     if (range !== undefined && range.end !== undefined && range.end <= range.start) return Readable.from([])
@@ -141,8 +141,9 @@ export class FileStore implements Store {
   }
 
   async exists (key: string): Promise<boolean> {
+    const file = this.pathOf(key) // a bad key is SHOEBOX_BAD_KEY, not a store failure
     try {
-      return (await fsp.stat(this.pathOf(key))).isFile()
+      return (await fsp.stat(file)).isFile()
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
       throw storeError(err, this.url, 'exists', key)
@@ -150,8 +151,9 @@ export class FileStore implements Store {
   }
 
   async delete (key: string): Promise<void> {
+    const file = this.pathOf(key)
     try {
-      await fsp.unlink(this.pathOf(key))
+      await fsp.unlink(file)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       throw storeError(err, this.url, 'delete', key)

@@ -6,7 +6,7 @@
  * operation and the key, with any secret scrubbed from the text.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import {
   AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
@@ -80,7 +80,7 @@ export class S3Store implements Store {
         if (kind !== 'not-found') stats().failed(kind)
         throw err
       }
-    }, { step: 'deserialize', name: 'shoeboxCountFailures', override: true })
+    }, { step: 'deserialize', priority: 'high', name: 'shoeboxCountFailures', override: true }) // outside the deserializer, to see the S3 errors it throws
   }
 
   /** The full S3 key of a store key. */
@@ -129,7 +129,13 @@ export class S3Store implements Store {
   }
 
   get (key: string, options: GetOptions = {}): Readable {
-    const objectKey = this.objectKey(key)
+    let objectKey: string
+    try {
+      objectKey = this.objectKey(key)
+    } catch (err) {
+      // As from the file store: a stream that fails, for the consumer's error path.
+      return Readable.from([]).destroy(err as Error)
+    }
     const stats = this.newStats()
     return resumableRead(async (start, end, etag) => {
       const range = start === 0 && end === undefined ? undefined : `bytes=${start}-${end === undefined ? '' : end - 1}`

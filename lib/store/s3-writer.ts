@@ -199,6 +199,8 @@ export class S3Writer extends Writable implements ObjectWriter {
     }
     const upload = this.#upload
     const done = this.#done as Promise<unknown>
+    // A failure the upload had already met; not the one destroying the body causes below.
+    const failure = this.#failure
     // Ending the body early makes lib-storage stop, abort its upload, and reject.
     this.#body?.destroy()
     const cleanUp = async (): Promise<void> => {
@@ -210,6 +212,6 @@ export class S3Writer extends Writable implements ObjectWriter {
         })).catch(() => {})
       }
     }
-    cleanUp().then(() => { callback(err ?? this.#failure ?? null) }, () => { callback(err) })
+    cleanUp().then(() => { callback(err ?? failure ?? null) }, () => { callback(err) })
   }
 }

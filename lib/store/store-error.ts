@@ -92,8 +92,10 @@ export function classify (err: unknown): FailureKind {
   if (name === 'NoSuchKey' || name === 'NotFound' || code === 'ENOENT') return 'not-found'
   if (DENIED.has(name) || status === 403 || code === 'EACCES' || code === 'EPERM') return 'denied'
   if (THROTTLED.has(name) || status === 429 || status === 503) return 'throttled'
+  // The socket's code first: the SDK renames a reset connection (ECONNRESET, EPIPE) 'TimeoutError'.
+  if (NETWORK.has(code)) return 'network'
   if (UNREACHABLE.has(name) || UNREACHABLE.has(code)) return 'unreachable'
-  if (NETWORK.has(name) || NETWORK.has(code) || /socket hang up|premature close|aborted/i.test(e.message ?? '')) return 'network'
+  if (NETWORK.has(name) || /socket hang up|premature close|aborted/i.test(e.message ?? '')) return 'network'
   if (status !== undefined && status >= 500) return 'server'
   return 'other'
 }
