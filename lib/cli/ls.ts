@@ -5,7 +5,8 @@ import { listFiles, splitGlob } from '../source/list.js'
 import { comparator, type ListedFile } from '../source/order.js'
 import { isRemote, type StoreOptions } from '../store/open-store.js'
 import { listObjects, localPattern, openStoreGlob } from '../source/remote.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
+import type { TransferSnapshot } from '../store/stats.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
@@ -17,7 +18,8 @@ Lists the archives matching the glob PATTERN in read order, one per line:
 name, records, bytes stored, archive bytes (uncompressed), modification time;
 then a total with the time range the files were written over.
 Damaged files are counted leniently and marked. PATTERN may be a store URL
-('s3://bucket/logs/*.shoebox.gz'): each object is read to count its records.
+('s3://bucket/logs/*.shoebox.gz'): each object is read to count its records,
+and the transfer statistics go to stderr.
 
 Options:
 ${storeOptionHelp}
@@ -30,22 +32,29 @@ export const lsCommand: Command = {
   async run (argv, io) {
     const { values, positionals } = parse(argv, storeOptionSpec, true)
     if (positionals.length !== 1) throw usage('ls needs exactly one PATTERN (quote globs)')
-    const { files, open, close } = await listArchives(positionals[0], storeOptionsFrom(values))
+    const { files, open, close, stats } = await listArchives(positionals[0], storeOptionsFrom(values))
+    const transfers = stats === undefined ? null : new TransferReporter(io, 'shoebox ls', stats)
     let records = 0
     let bytes = 0
-    for (const file of files) {
-      const { stats: s, compression: bad } = await scanArchive(open(file), file.path)
-      const compression = bad === null ? '' : `gzip damaged at compressed byte ${bad.offset}`
-      records += s.records
-      bytes += file.size
-      const damage = [s.corrupt > 0 ? `${s.bytesSkipped} bytes unreadable` : '', compression].filter((d) => d !== '').join(', ')
-      const mark = damage === '' ? '' : `  DAMAGED (${damage})`
-      io.stdout.write(`${file.name}\t${s.records} records\t${file.size} bytes\t${s.bytes} archive bytes\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
+    let listed = false
+    try {
+      for (const file of files) {
+        const { stats: s, compression: bad } = await scanArchive(open(file), file.path)
+        const compression = bad === null ? '' : `gzip damaged at compressed byte ${bad.offset}`
+        records += s.records
+        bytes += file.size
+        const damage = [s.corrupt > 0 ? `${s.bytesSkipped} bytes unreadable` : '', compression].filter((d) => d !== '').join(', ')
+        const mark = damage === '' ? '' : `  DAMAGED (${damage})`
+        io.stdout.write(`${file.name}\t${s.records} records\t${file.size} bytes\t${s.bytes} archive bytes\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
+      }
+      const times = files.map((f) => f.mtimeMs)
+      const range = files.length === 0 ? '' : `, ${new Date(Math.min(...times)).toISOString()} .. ${new Date(Math.max(...times)).toISOString()}`
+      io.stdout.write(`${files.length} files, ${records} records, ${bytes} bytes${range}\n`)
+      listed = true
+    } finally {
+      transfers?.stop(listed)
+      await close()
     }
-    const times = files.map((f) => f.mtimeMs)
-    const range = files.length === 0 ? '' : `, ${new Date(Math.min(...times)).toISOString()} .. ${new Date(Math.max(...times)).toISOString()}`
-    io.stdout.write(`${files.length} files, ${records} records, ${bytes} bytes${range}\n`)
-    await close()
     return 0
   }
 }
@@ -54,6 +63,8 @@ interface Listing {
   files: ListedFile[]
   open: (file: ListedFile) => Readable
   close: () => Promise<void>
+  /** Transfer statistics, for a store. */
+  stats?: () => TransferSnapshot
 }
 
 /** The archives a local glob or a store URL pattern names, in read order, and how to read each. */
@@ -69,5 +80,5 @@ async function listArchives (pattern: string, options: StoreOptions): Promise<Li
     throw err
   })
   files.sort(comparator('name'))
-  return { files, open: (file) => store.get(file.name, { etag: file.etag }), close: async () => { await store.close() } }
+  return { files, open: (file) => store.get(file.name, { etag: file.etag }), close: async () => { await store.close() }, stats: () => store.stats() }
 }

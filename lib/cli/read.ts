@@ -82,11 +82,13 @@ export const readCommand: Command = {
     })
     const stop = (): void => { source.stop() }
     process.once('SIGINT', stop)
+    let streamed = false
     try {
       await pipeline(source, new RecordsToNdjson(values['payload-only'] === true), io.stdout)
+      streamed = true
     } finally {
       process.off('SIGINT', stop)
-      transfers?.stop()
+      transfers?.stop(streamed)
     }
     if (failure !== null) throw failure
     return damaged > 0 ? 1 : 0

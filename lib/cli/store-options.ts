@@ -42,11 +42,13 @@ export class TransferReporter {
     this.#timer?.unref()
   }
 
-  stop (): void {
+  /** Stop the live line; print the final one unless the command failed (its error is then the one line). */
+  stop (print = true): void {
     if (this.#timer !== null) {
       clearInterval(this.#timer)
       this.#io.stderr.write('\r\x1b[K')
     }
+    if (!print) return
     const s = this.#snapshot()
     if (s !== undefined) this.#io.stderr.write(`${this.#label}: ${formatStats(s)}\n`)
   }

@@ -44,6 +44,7 @@ export const uploadCommand: Command = {
     if (queueSize !== undefined && !(Number.isInteger(queueSize) && queueSize > 0)) throw usage(`--queue-size must be a positive integer, got '${String(values['queue-size'])}'`)
     const store = openStore(values.to, storeOptionsFrom(values))
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
+    let uploaded = false
     try {
       for (const file of positionals) {
         const key = path.basename(file)
@@ -69,8 +70,9 @@ export const uploadCommand: Command = {
         if (values['delete-local'] === true) await fs.promises.unlink(file)
         io.stdout.write(`${file}\t${store.url}/${key}\t${size} bytes\t${etag}\n`)
       }
+      uploaded = true
     } finally {
-      transfers.stop()
+      transfers.stop(uploaded)
       await store.close()
     }
     return 0

@@ -128,7 +128,16 @@ export class SealedUploader extends EventEmitter {
         const marker = path.join(this.dir, entry)
         const noted = parseUploading(await fsp.readFile(marker, 'utf8'))
         // A marker torn by the crash names no upload it could abort (the lifecycle rule's case).
-        if (noted !== undefined) await this.store.abortUpload(noted.key, noted.uploadId)
+        if (noted !== undefined) {
+          try {
+            await this.store.abortUpload(noted.key, noted.uploadId)
+          } catch (err) {
+            // The store is down: writing must not wait for it. Keep the marker for the next start; finish reports it.
+            this.failed.set(entry, err as Error)
+            this.emit('uploadError', { path: path.join(this.dir, noted.key), key: noted.key, error: err as Error, attempt: 1, willRetry: false } satisfies UploadErrorEvent)
+            continue
+          }
+        }
         await fsp.rm(marker, { force: true })
       } else if (entry.startsWith('.') && entry.endsWith(UPLOADED) && !present.has(entry.slice(1, -UPLOADED.length))) {
         await fsp.rm(path.join(this.dir, entry), { force: true })
