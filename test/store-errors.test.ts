@@ -200,6 +200,7 @@ t.test('classify and storeError', async (t) => {
   t.equal(classify(Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' })), 'network')
   t.equal(classify(Object.assign(new Error('write EPIPE'), { name: 'TimeoutError', code: 'EPIPE' })), 'network')
   t.equal(classify(Object.assign(new Error('connection timed out'), { name: 'TimeoutError' })), 'unreachable')
+  t.equal(classify(Object.assign(new Error('read ECONNRESET'), { name: 'TimeoutError' })), 'network', 'the code only in the message')
   t.equal(classify(Object.assign(new Error('nope'), { code: 'ENOENT' })), 'not-found')
   t.equal(classify(Object.assign(new Error('nope'), { code: 'EACCES' })), 'denied')
   t.equal(classify(new Error('something else')), 'other')

@@ -93,9 +93,10 @@ export function classify (err: unknown): FailureKind {
   if (DENIED.has(name) || status === 403 || code === 'EACCES' || code === 'EPERM') return 'denied'
   if (THROTTLED.has(name) || status === 429 || status === 503) return 'throttled'
   // The socket's code first: the SDK renames a reset connection (ECONNRESET, EPIPE) 'TimeoutError'.
-  if (NETWORK.has(code)) return 'network'
+  // (Sometimes only its message keeps the code: 'TimeoutError: read ECONNRESET'.)
+  if (NETWORK.has(code) || /ECONNRESET|EPIPE|socket hang up|premature close|aborted/i.test(e.message ?? '')) return 'network'
   if (UNREACHABLE.has(name) || UNREACHABLE.has(code)) return 'unreachable'
-  if (NETWORK.has(name) || /socket hang up|premature close|aborted/i.test(e.message ?? '')) return 'network'
+  if (NETWORK.has(name)) return 'network'
   if (status !== undefined && status >= 500) return 'server'
   return 'other'
 }
