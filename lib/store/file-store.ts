@@ -10,13 +10,12 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { syncDir } from '../roll/names.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from './stats.js'
 import { storeError } from './store-error.js'
-import type {
-  GetOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions
+import {
+  putThrough, type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
 
 /** Temporary files of unfinished writes: hidden, and never listed. */
@@ -43,17 +42,7 @@ export class FileStore implements Store {
   }
 
   async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
-    const writer = this.writer(key, options)
-    if (Buffer.isBuffer(body) || typeof body === 'string') {
-      writer.end(body)
-      await new Promise<void>((resolve, reject) => {
-        writer.once('finish', resolve)
-        writer.once('error', reject)
-      })
-    } else {
-      await pipeline(body, writer)
-    }
-    return writer.result as PutResult
+    return await putThrough(this.writer(key, options), body)
   }
 
   writer (key: string, _options?: WriterOptions): ObjectWriter {

@@ -7,7 +7,6 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import {
   AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command,
   type ListObjectsV2CommandOutput, type S3Client
@@ -18,7 +17,7 @@ import { makeS3Client, parseS3Url, secretsOf, type S3StoreOptions } from './s3-c
 import { S3Writer } from './s3-writer.js'
 import { TransferStats, type TransferSnapshot } from './stats.js'
 import { classify, statusOf, storeError, type StoreError } from './store-error.js'
-import type { GetOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions } from './store.js'
+import { putThrough, type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
 
 /** The transfer a request belongs to: the stats it counts against, and who wants to hear of a multipart upload. */
 export interface TransferContext {
@@ -111,17 +110,7 @@ export class S3Store implements Store {
   }
 
   async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
-    const writer = this.writer(key, options)
-    if (Buffer.isBuffer(body) || typeof body === 'string') {
-      writer.end(body)
-      await new Promise<void>((resolve, reject) => {
-        writer.once('finish', resolve)
-        writer.once('error', reject)
-      })
-    } else {
-      await pipeline(body, writer)
-    }
-    return writer.result as PutResult
+    return await putThrough(this.writer(key, options), body)
   }
 
   writer (key: string, options: WriterOptions = {}): ObjectWriter {

@@ -5,6 +5,7 @@
  * bucket plus the URL's prefix). Nothing here knows about records.
  */
 import type { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { TransferSnapshot } from './stats.js'
 
 export interface ObjectInfo {
@@ -95,4 +96,18 @@ export interface Store {
   stats (): TransferSnapshot
   /** Release connections. */
   close (): Promise<void>
+}
+
+/** put() through a store's writer: what both stores do, so they do it the same way. */
+export async function putThrough (writer: ObjectWriter, body: Readable | Buffer | string): Promise<PutResult> {
+  if (Buffer.isBuffer(body) || typeof body === 'string') {
+    writer.end(body)
+    await new Promise<void>((resolve, reject) => {
+      writer.once('finish', resolve)
+      writer.once('error', reject)
+    })
+  } else {
+    await pipeline(body, writer)
+  }
+  return writer.result as PutResult
 }

@@ -11,7 +11,7 @@ import path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
-import ts from 'typescript'
+import { transpileTree } from '../transpile.js'
 import zlib from 'node:zlib'
 import { ArchiveDecoder, isGzip, naturalCompare, type RecordInput, type RollingSink, type ShoeboxRecord } from '../../lib/index.js'
 
@@ -146,7 +146,6 @@ export interface WriterOptions {
 }
 
 /** The repository root (this file is <root>/test/fixtures-roll/util.ts). */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const WRITER_TS = fileURLToPath(new URL('./writer.ts', import.meta.url))
 
 /**
@@ -157,27 +156,7 @@ const WRITER_TS = fileURLToPath(new URL('./writer.ts', import.meta.url))
  * dist/: the sources as they are now. Returns the path of writer.js.
  */
 export function buildWriter (outDir: string): string {
-  const pending = [WRITER_TS]
-  const done = new Set<string>()
-  while (pending.length > 0) {
-    const file = pending.pop() as string
-    if (done.has(file)) continue
-    done.add(file)
-    const source = fs.readFileSync(file, 'utf8')
-    for (const m of source.matchAll(/(?:from|import)\s+'(\.{1,2}\/[^']+)\.js'/g)) {
-      pending.push(path.resolve(path.dirname(file), m[1] + '.ts'))
-    }
-    const { outputText } = ts.transpileModule(source, {
-      fileName: file,
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true }
-    })
-    const out = path.join(outDir, path.relative(ROOT, file)).replace(/\.ts$/, '.js')
-    fs.mkdirSync(path.dirname(out), { recursive: true })
-    fs.writeFileSync(out, outputText)
-  }
-  fs.writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n')
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir')
-  return path.join(outDir, path.relative(ROOT, WRITER_TS)).replace(/\.ts$/, '.js')
+  return transpileTree(WRITER_TS, outDir)
 }
 
 export type Child = ChildProcessByStdio<Writable, Readable, Readable>

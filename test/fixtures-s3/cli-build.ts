@@ -9,37 +9,15 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import ts from 'typescript'
+import { ROOT, transpileTree } from '../transpile.js'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN_TS = path.join(ROOT, 'lib', 'cli', 'bin.ts')
 
 /** Transpile bin.ts and its relative imports into `outDir`; returns the path of bin.js. */
 export function buildCli (outDir: string): string {
-  const pending = [BIN_TS]
-  const done = new Set<string>()
-  while (pending.length > 0) {
-    const file = pending.pop() as string
-    if (done.has(file)) continue
-    done.add(file)
-    const source = fs.readFileSync(file, 'utf8')
-    for (const m of source.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)) {
-      pending.push(path.resolve(path.dirname(file), m[1] + '.ts'))
-    }
-    const { outputText } = ts.transpileModule(source, {
-      fileName: file,
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true }
-    })
-    const out = path.join(outDir, path.relative(ROOT, file)).replace(/\.ts$/, '.js')
-    fs.mkdirSync(path.dirname(out), { recursive: true })
-    fs.writeFileSync(out, outputText)
-  }
   // main.ts reads the version from ../../package.json.
   const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
-  fs.writeFileSync(path.join(outDir, 'package.json'), JSON.stringify({ type: 'module', version }) + '\n')
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir')
-  return path.join(outDir, 'lib', 'cli', 'bin.js')
+  return transpileTree(BIN_TS, outDir, { version })
 }
 
 export interface RunResult {
