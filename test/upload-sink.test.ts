@@ -305,55 +305,84 @@ t.test('abortUpload and onMultipartUpload', async (t) => {
   t.pass('aborting an upload that is gone is not an error')
 })
 
-/** A client that flips one byte of the first body sent for each of `commands`, after the SDK has checksummed it: bytes corrupted on the way. */
-function corruptingClient (s3: TestS3, endpoint: string, commands: string[]): { client: S3Client, corrupted: () => number } {
+/**
+ * A client that flips one byte of the first body of each of `commands`:
+ * 'wire' after the SDK has checksummed it (bytes corrupted on the way, which
+ * S3 itself would refuse but the test server does not check), 'sdk' before
+ * (bytes changed between the sink and the SDK, so the checksum sent is not
+ * that of the bytes written).
+ */
+function corruptingClient (s3: TestS3, endpoint: string, commands: string[], where: 'wire' | 'sdk'): { client: S3Client, corrupted: () => number } {
   const client = s3.client({ endpoint, maxAttempts: 2 })
   let corrupted = 0
-  client.middlewareStack.add((next, context) => async (args) => {
-    const request = args.request as { body?: unknown }
-    if (commands.includes(context.commandName ?? '') && corrupted === 0 && request.body instanceof Uint8Array && request.body.length > 0) {
-      const copy = Buffer.from(request.body)
-      copy[copy.length >> 1] ^= 0xff
-      request.body = copy
-      corrupted++
-    }
-    return await next(args)
-  }, { step: 'finalizeRequest', name: 'testCorruptBody' })
+  const flip = (body: unknown): Buffer | undefined => {
+    if (corrupted > 0 || !(body instanceof Uint8Array) || body.length === 0) return undefined
+    corrupted++
+    const copy = Buffer.from(body)
+    copy[copy.length >> 1] ^= 0xff
+    return copy
+  }
+  if (where === 'wire') {
+    client.middlewareStack.add((next, context) => async (args) => {
+      const request = args.request as { body?: unknown }
+      const copy = commands.includes(context.commandName ?? '') ? flip(request.body) : undefined
+      if (copy !== undefined) request.body = copy
+      return await next(args)
+    }, { step: 'finalizeRequest', name: 'testCorruptBody' })
+  } else {
+    client.middlewareStack.add((next, context) => async (args) => {
+      const input = args.input as { Body?: unknown }
+      const copy = commands.includes(context.commandName ?? '') ? flip(input.Body) : undefined
+      if (copy !== undefined) input.Body = copy
+      return await next(args)
+    }, { step: 'initialize', name: 'testCorruptInput' })
+  }
   return { client, corrupted: () => corrupted }
 }
 
-t.test('an ETag that does not match the bytes sent fails the upload and removes the object', async (t) => {
+const cases = [['multi.bin', 11 * MiB, 'UploadPartCommand'], ['single.bin', 1000, 'PutObjectCommand']] as const
+
+t.test('bytes that are not those written fail the upload and the object is removed', async (t) => {
   const s3 = await startS3()
   t.teardown(() => s3.stop())
   const proxy = await startFaultProxy(s3.endpoint)
   t.teardown(() => proxy.close())
   const body = data.subarray(0, 11 * MiB)
 
-  for (const [key, size, command] of [['multi.bin', body.length, 'UploadPartCommand'], ['single.bin', 1000, 'PutObjectCommand']] as const) {
-    const { client, corrupted } = corruptingClient(s3, proxy.endpoint, [command])
-    const store = openStore(`s3://${s3.bucket}/v`, { client })
-    const writer = uploadSink(store, key, { partSize: 5 * MiB })
-    const done = settled(writer)
-    await feed(writer, body.subarray(0, size), [MiB])
-    const err = await done
-    t.equal(corrupted(), 1, `${key}: one body was corrupted`)
-    t.ok(err instanceof StoreError, `${key}: a StoreError`)
-    t.match(err, { code: 'SHOEBOX_VERIFY_FAILED', kind: 'verify', operation: 'put', key, message: /ETag .* does not match/ })
-    t.equal(s3.object(`v/${key}`), undefined, `${key}: the bad object was removed`)
-    t.equal(s3.openMultipartUploads(), 0)
-    t.equal(writer.result, undefined)
+  const modes = [
+    { verify: undefined, where: 'sdk', message: /part \d+: CRC32 \S+ was sent for bytes written with CRC32/ },
+    { verify: 'etag', where: 'wire', message: /ETag .* does not match/ }
+  ] as const
+  for (const { verify, where, message } of modes) {
+    for (const [key, size, command] of cases) {
+      const { client, corrupted } = corruptingClient(s3, proxy.endpoint, [command], where)
+      const store = openStore(`s3://${s3.bucket}/v`, { client })
+      const writer = uploadSink(store, key, { partSize: 5 * MiB, verify })
+      const done = settled(writer)
+      await feed(writer, body.subarray(0, size), [MiB])
+      const err = await done
+      const what = `${verify ?? 'checksum'}, ${key}`
+      t.equal(corrupted(), 1, `${what}: one body was corrupted`)
+      t.ok(err instanceof StoreError, `${what}: a StoreError`)
+      t.match(err, { code: 'SHOEBOX_VERIFY_FAILED', kind: 'verify', operation: 'put', key, message }, what)
+      t.equal(s3.object(`v/${key}`), undefined, `${what}: the bad object was removed`)
+      t.equal(s3.openMultipartUploads(), 0)
+      t.equal(writer.result, undefined)
+    }
   }
 
-  // the same corruption with verify: false goes unnoticed: it is the check that caught it
-  const { client } = corruptingClient(s3, proxy.endpoint, ['UploadPartCommand'])
-  const store = openStore(`s3://${s3.bucket}/v`, { client })
-  const writer = uploadSink(store, 'unchecked.bin', { partSize: 5 * MiB, verify: false })
-  const done = settled(writer)
-  await feed(writer, body, [MiB])
-  t.equal(await done, undefined, 'finished')
-  const stored = s3.object('v/unchecked.bin')
-  t.equal(stored?.length, body.length)
-  t.notOk(stored?.equals(body), 'the stored bytes differ from those written')
+  // Each corruption with verify: false goes unnoticed: it is the check that caught it.
+  for (const where of ['sdk', 'wire'] as const) {
+    const { client } = corruptingClient(s3, proxy.endpoint, ['UploadPartCommand'], where)
+    const store = openStore(`s3://${s3.bucket}/v`, { client })
+    const writer = uploadSink(store, `unchecked-${where}.bin`, { partSize: 5 * MiB, verify: false })
+    const done = settled(writer)
+    await feed(writer, body, [MiB])
+    t.equal(await done, undefined, 'finished')
+    const stored = s3.object(`v/unchecked-${where}.bin`)
+    t.equal(stored?.length, body.length)
+    t.notOk(stored?.equals(body), `${where}: the stored bytes differ from those written`)
+  }
 })
 
 t.test('options are checked', async (t) => {

@@ -14,8 +14,8 @@ const help = `Usage: shoebox upload FILE... --to URL [options]
 
 Uploads each FILE to the store URL (s3://bucket/prefix, file:///dir or a
 directory) under the key of its file name, as a multipart upload on S3, and
-verifies it (the ETag against the MD5s of the bytes sent, and the stored
-size). Prints one line per file to stdout and the transfer statistics to
+verifies it (each part's CRC32 as sent against the bytes read, and the
+stored size). Prints one line per file to stdout and the transfer statistics to
 stderr. A failed upload leaves no multipart upload behind.
 
 Options:

@@ -5,8 +5,9 @@
  * file) without a `.NAME.uploaded` marker beside it is still to upload, so a
  * restart resumes every pending upload with no other state to keep or
  * corrupt. Each file goes to the key of its own name (a retry after a crash
- * rewrites the same object, never a second one), is verified (the ETag
- * against the MD5s of the bytes sent, then the stored size), and only then
+ * rewrites the same object, never a second one), is verified (its parts'
+ * checksums against the bytes read, see part-check.ts, then the stored
+ * size), and only then
  * marked done, or deleted when `deleteLocal` asks.
  *
  * A multipart upload in flight is noted in `.NAME.uploading` (its id) the

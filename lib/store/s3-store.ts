@@ -24,11 +24,25 @@ export interface TransferContext {
   stats: TransferStats
   /** Called (synchronously) as soon as the server has given a multipart upload its id. */
   onMultipartUpload?: (uploadId: string) => void
+  /** Called for each part (or single PutObject, part 1) the server accepted, with the checksums sent and echoed. */
+  onPart?: (part: PartChecksum) => void
+}
+
+export interface PartChecksum {
+  partNumber: number
+  /** The SDK's x-amz-checksum-crc32 of the bytes it sent (base64), if it sent one. */
+  sent: string | undefined
+  /** The CRC32 the server says it stored (base64), if it says. */
+  stored: string | undefined
 }
 
 const currentTransfer = new AsyncLocalStorage<TransferContext>()
 
-interface HasMetadata { $metadata?: { attempts?: number }, UploadId?: string }
+interface HasMetadata { $metadata?: { attempts?: number }, UploadId?: string, ChecksumCRC32?: string }
+
+interface SignedRequest { headers?: Record<string, string>, query?: Record<string, string | string[] | null> }
+
+const CHECKSUMMED_PUTS = new Set(['UploadPartCommand', 'PutObjectCommand'])
 
 export class S3Store implements Store {
   readonly url: string
@@ -80,6 +94,16 @@ export class S3Store implements Store {
         throw err
       }
     }, { step: 'deserialize', priority: 'high', name: 'shoeboxCountFailures', override: true }) // outside the deserializer, to see the S3 errors it throws
+    // After the SDK has checksummed a part (build step): what it sent, and what the server answered.
+    stack.add((next, context) => async (args) => {
+      const onPart = currentTransfer.getStore()?.onPart
+      if (onPart === undefined || !CHECKSUMMED_PUTS.has(context.commandName ?? '')) return await next(args)
+      const request = args.request as SignedRequest
+      const sent = request.headers?.['x-amz-checksum-crc32']
+      const out = await next(args)
+      onPart({ partNumber: Number(request.query?.partNumber ?? 1), sent, stored: (out.output as HasMetadata).ChecksumCRC32 })
+      return out
+    }, { step: 'finalizeRequest', priority: 'low', name: 'shoeboxPartChecksums', override: true })
   }
 
   /** The full S3 key of a store key. */

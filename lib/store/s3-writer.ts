@@ -6,20 +6,20 @@
  *   body only when a part slot is free, so the body's buffer fills, write()
  *   returns false, and the producer waits (real backpressure).
  * - Each part is a request of its own, retried by the SDK with jittered
- *   backoff; each carries the SDK's CRC32 checksum, and the MD5 of every
- *   part is computed here as bytes pass, so the ETag the server returns is
- *   checked against what was sent before `finish`.
+ *   backoff; each carries the SDK's CRC32 checksum, and each part is summed
+ *   here as bytes pass, so what was stored is checked against what was
+ *   written before `finish` (part-check.ts).
  * - An empty stream is one empty PutObject (lib-storage has hung on these).
  * - On an error or destroy() the multipart upload is aborted before the
  *   stream reports closed, so no orphaned parts are left to pay for.
  */
-import { createHash, type Hash } from 'node:crypto'
 import { PassThrough, Writable } from 'node:stream'
 import { AbortMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { invalidOption } from '../errors.js'
 import { parseSize } from '../units.js'
-import type { S3Store } from './s3-store.js'
+import { PartCheck } from './part-check.js'
+import type { S3Store, TransferContext } from './s3-store.js'
 import type { TransferSnapshot, TransferStats } from './stats.js'
 import { StoreError } from './store-error.js'
 import type { ObjectWriter, PutResult, WriterOptions } from './store.js'
@@ -45,10 +45,8 @@ export class S3Writer extends Writable implements ObjectWriter {
   #waiting: ((err?: Error | null) => void) | undefined
   #bytes = 0
   #confirmed = 0
-  // MD5 of each part, cut where lib-storage cuts (every partSize bytes), for the ETag check.
-  #partHash: Hash = createHash('md5')
-  #partFill = 0
-  #partDigests: Buffer[] = []
+  readonly #check: PartCheck | undefined
+  readonly #transfer: TransferContext
 
   constructor (store: S3Store, key: string, objectKey: string, options: WriterOptions) {
     super({ highWaterMark: 1024 * 1024 })
@@ -61,6 +59,17 @@ export class S3Writer extends Writable implements ObjectWriter {
     this.queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE
     if (!Number.isInteger(this.queueSize) || this.queueSize < 1) throw invalidOption('queueSize', 'must be a positive integer')
     this.#stats = store.newStats()
+    const verify = options.verify ?? 'checksum'
+    if (verify !== false && verify !== true && verify !== 'checksum' && verify !== 'etag') {
+      throw invalidOption('verify', `must be 'checksum', 'etag' or false, got ${String(verify)}`)
+    }
+    const check = verify === false ? undefined : new PartCheck(this.partSize, verify === 'etag' ? 'etag' : 'checksum')
+    this.#check = check
+    this.#transfer = {
+      stats: this.#stats,
+      onMultipartUpload: options.onMultipartUpload,
+      onPart: check === undefined ? undefined : (part) => { check.record(part) }
+    }
   }
 
   stats (): TransferSnapshot {
@@ -92,8 +101,7 @@ export class S3Writer extends Writable implements ObjectWriter {
       this.#confirmed = loaded
       this.emit('progress', { key: this.key, bytes: loaded })
     })
-    const transfer = { stats: this.#stats, onMultipartUpload: this.#options.onMultipartUpload }
-    this.#done = this.#store.runCounted(transfer, async () => await upload.done())
+    this.#done = this.#store.runCounted(this.#transfer, async () => await upload.done())
     this.#done.catch((err: unknown) => {
       this.#failure ??= this.#store.fail(err, 'put', this.key)
       const waiting = this.#waiting
@@ -103,31 +111,6 @@ export class S3Writer extends Writable implements ObjectWriter {
     return body
   }
 
-  #hash (chunk: Buffer): void {
-    let at = 0
-    while (at < chunk.length) {
-      const take = Math.min(chunk.length - at, this.partSize - this.#partFill)
-      this.#partHash.update(take === chunk.length ? chunk : chunk.subarray(at, at + take))
-      this.#partFill += take
-      at += take
-      if (this.#partFill === this.partSize) this.#cutPart()
-    }
-  }
-
-  #cutPart (): void {
-    this.#partDigests.push(this.#partHash.digest())
-    this.#partHash = createHash('md5')
-    this.#partFill = 0
-  }
-
-  /** The ETag S3 gives what was sent: MD5 of the object, or MD5 of the part MD5s and the part count. */
-  #expectedEtag (): string {
-    if (this.#partFill > 0 || this.#partDigests.length === 0) this.#cutPart()
-    if (this.#partDigests.length === 1) return `"${this.#partDigests[0].toString('hex')}"`
-    const combined = createHash('md5').update(Buffer.concat(this.#partDigests)).digest('hex')
-    return `"${combined}-${this.#partDigests.length}"`
-  }
-
   override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     if (this.#failure !== undefined) {
       callback(this.#failure)
@@ -135,7 +118,7 @@ export class S3Writer extends Writable implements ObjectWriter {
     }
     const body = this.#body ?? this.#start()
     this.#bytes += chunk.length
-    if (this.#options.verify !== false) this.#hash(chunk)
+    this.#check?.update(chunk)
     if (body.write(chunk)) {
       callback()
       return
@@ -163,7 +146,7 @@ export class S3Writer extends Writable implements ObjectWriter {
         ContentType: this.#options.contentType,
         Metadata: this.#options.metadata
       })
-      const out = await this.#store.runCounted({ stats: this.#stats }, async () => await this.#store.send('put', this.key, async (c) => await c.send(command)))
+      const out = await this.#store.runCounted(this.#transfer, async () => await this.#store.send('put', this.key, async (c) => await c.send(command)))
       etag = out.ETag
     } else {
       this.#body.end()
@@ -176,20 +159,17 @@ export class S3Writer extends Writable implements ObjectWriter {
       this.#confirmed = this.#bytes
     }
     etag ??= ''
-    if (this.#options.verify !== false) await this.#verify(etag)
+    await this.#verify(etag)
     this.#stats.uploadedObject()
     this.result = { key: this.key, bytes: this.#bytes, etag }
   }
 
-  /** Compare the server's ETag with the MD5s of what was sent; on a mismatch the object goes. */
+  /** Is the stored object what was written? If not, it goes. */
   async #verify (etag: string): Promise<void> {
-    const expected = this.#expectedEtag()
-    // Servers that encrypt with KMS, or do not use MD5 ETags, cannot be checked this way.
-    if (!/^"[0-9a-f]{32}(-\d+)?"$/.test(etag)) return
-    if (etag === expected) return
+    const why = this.#check?.mismatch(etag)
+    if (why === undefined) return
     await this.#store.delete(this.key).catch(() => {})
-    throw new StoreError('verify', this.#store.url, 'put', this.key,
-      `the stored object's ETag ${etag} does not match the ${expected} of the bytes sent; the object was removed`)
+    throw new StoreError('verify', this.#store.url, 'put', this.key, `${why}; the object was removed`)
   }
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {

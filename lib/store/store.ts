@@ -34,8 +34,13 @@ export interface WriterOptions extends PutOptions {
   partSize?: number | string
   /** Parts in flight at once (S3). Default 4. */
   queueSize?: number
-  /** Compare the server's ETag with the MD5 computed while sending (S3). Default true. */
-  verify?: boolean
+  /**
+   * How an S3 upload proves the stored bytes are those written (part-check.ts):
+   * 'checksum' (default; true means it) compares each part's CRC32 with the
+   * one the SDK sent and the server stored; 'etag' compares MD5s with the
+   * ETag, for servers that ignore checksums; false checks sizes only.
+   */
+  verify?: boolean | 'checksum' | 'etag'
   /**
    * Called synchronously once a multipart upload has its id (S3), so a caller
    * can note it and abort it after a crash. Not called for single-request puts.
