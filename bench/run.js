@@ -1,11 +1,11 @@
 /**
- * The benchmark suite: bench/codec.js, bench/cli.js, then bench/write.js,
+ * The benchmark suite: bench/codec.js, bench/cli.js, bench/write.js, then bench/upload.js,
  * each in its own child process (so none's heap or JIT state colours the
  * others), then the Markdown tables, the data sizes, the RSS lines and the
  * targets, on stdout. Progress goes to stderr. `npm run bench` builds first,
  * then runs this. Each part also runs alone: `node bench/<part>.js`.
  *
- *   node bench/run.js [--no-rss] [--only=codec,cli,write]
+ *   node bench/run.js [--no-rss] [--only=codec,cli,write,upload]
  *
  * The raw results are also written to bench/.data/last-run.json.
  */
@@ -18,6 +18,7 @@ import { markdownTable } from './util.js'
 import { sizesLine } from './codec.js'
 import { rssLine } from './cli.js'
 import { writeNotes, writeTargets } from './write.js'
+import { uploadNotes, uploadTargets } from './upload.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 
@@ -63,7 +64,7 @@ function targets (codec, cli) {
   return lines
 }
 
-const PARTS = ['codec', 'cli', 'write']
+const PARTS = ['codec', 'cli', 'write', 'upload']
 const onlyArg = process.argv.slice(2).find((a) => a.startsWith('--only='))
 const parts = onlyArg === undefined ? PARTS : onlyArg.slice('--only='.length).split(',')
 for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--only: unknown part '${p}' (parts: ${PARTS.join(', ')})`)
@@ -72,9 +73,10 @@ const noRss = process.argv.slice(2).filter((a) => a === '--no-rss')
 const codec = parts.includes('codec') ? await runJson(['--expose-gc', path.join(HERE, 'codec.js'), '--json']) : null
 const cli = parts.includes('cli') ? await runJson([path.join(HERE, 'cli.js'), '--json', ...noRss]) : null
 const write = parts.includes('write') ? await runJson([path.join(HERE, 'write.js'), '--json', ...noRss]) : null
+const upload = parts.includes('upload') ? await runJson([path.join(HERE, 'upload.js'), '--json']) : null
 
 fs.mkdirSync(DATA_DIR, { recursive: true })
-fs.writeFileSync(path.join(DATA_DIR, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, codec, cli, write }, null, 2) + '\n')
+fs.writeFileSync(path.join(DATA_DIR, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, codec, cli, write, upload }, null, 2) + '\n')
 
 if (codec !== null || cli !== null) {
   console.log(markdownTable([...(codec?.rows ?? []), ...(cli?.rows ?? [])]))
@@ -92,6 +94,13 @@ if (write !== null) {
   for (const line of writeNotes(write)) console.log(line)
   console.log()
 }
+if (upload !== null) {
+  console.log(markdownTable(upload.rows))
+  console.log()
+  for (const line of uploadNotes(upload)) console.log(line)
+  console.log()
+}
 console.log('Targets:')
 for (const line of targets(codec, cli)) console.log(line)
 if (write !== null) for (const line of writeTargets(write)) console.log(line)
+if (upload !== null) for (const line of uploadTargets(upload)) console.log(line)
