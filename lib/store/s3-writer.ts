@@ -77,7 +77,7 @@ export class S3Writer extends Writable implements ObjectWriter {
   }
 
   #start (): PassThrough {
-    // The body holds at most one part beyond what lib-storage has taken.
+    // The body buffers at most 1 MiB beyond the part lib-storage is assembling.
     const body = new PassThrough({ highWaterMark: Math.min(this.partSize, 1024 * 1024) })
     this.#body = body
     const upload = new Upload({
