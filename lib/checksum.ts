@@ -36,9 +36,11 @@ function makeTables (poly: number): Uint32Array[] {
   return tables
 }
 
+const crc32Tables = makeTables(0xedb88320)
+
 /** A table-driven CRC with a reflected polynomial (exported for tests). */
 export function tableCrc (poly: number): Crc {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = makeTables(poly)
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = poly === 0xedb88320 ? crc32Tables : makeTables(poly)
   return (data: Uint8Array): number => {
     let crc = 0xffffffff
     let i = 0
@@ -53,17 +55,37 @@ export function tableCrc (poly: number): Crc {
   }
 }
 
-const crc32Table = makeTables(0xedb88320)[0]
+const [r0, r1, r2, r3, r4, r5, r6, r7] = crc32Tables
 
 /**
  * CRC32 of buf[start, end) in plain JS, for short ranges such as a record
- * header: it needs no subarray and no native call, which cost more than the
- * arithmetic below a few dozen bytes.
+ * header (20 bytes, checked for every record read and written): it needs no
+ * subarray and no native call, which cost more than the arithmetic below a
+ * few dozen bytes. Eight bytes per step (slicing-by-8): about 3x fewer table
+ * lookups and loop turns than a byte at a time.
  */
 export function crc32Range (buf: Uint8Array, start: number, end: number): number {
   let crc = 0xffffffff
-  for (let i = start; i < end; i++) crc = crc32Table[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8)
+  let i = start
+  for (; i <= end - 8; i += 8) {
+    const a = (buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24)) ^ crc
+    crc = r7[a & 0xff] ^ r6[(a >>> 8) & 0xff] ^ r5[(a >>> 16) & 0xff] ^ r4[a >>> 24] ^
+      r3[buf[i + 4]] ^ r2[buf[i + 5]] ^ r1[buf[i + 6]] ^ r0[buf[i + 7]]
+  }
+  for (; i < end; i++) crc = r0[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8)
   return (crc ^ 0xffffffff) >>> 0
+}
+
+/**
+ * One slicing-by-4 step of CRC32: the raw register `state` (before the final
+ * inversion) advanced over the 4 little-endian bytes of `word`. Lets a caller
+ * that holds a short message as numbers (a record header it is writing)
+ * checksum it without storing and reading back its bytes. Start from
+ * 0xffffffff; the CRC is (state ^ 0xffffffff) >>> 0.
+ */
+export function crc32Word (state: number, word: number): number {
+  const a = state ^ word
+  return r3[a & 0xff] ^ r2[(a >>> 8) & 0xff] ^ r1[(a >>> 16) & 0xff] ^ r0[a >>> 24]
 }
 
 const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32
@@ -81,8 +103,24 @@ export const crc32c: Crc = native !== null ? (data) => native.crc32c(data) : tab
 /** Which implementation is in use (for benchmarks and bug reports). */
 export const checksumImplementation = native !== null ? '@node-rs/crc32' : typeof zlibCrc32 === 'function' ? 'zlib' : 'js'
 
-export function checksumFor (algorithm: ChecksumAlgorithm): Crc {
-  return algorithm === 'crc32' ? crc32 : crc32c
+/*
+ * For the codec, which checksums every record: the native functions
+ * themselves, not the wrappers above, so a record costs the native call
+ * alone. The codec passes exactly one argument (the native functions take an
+ * optional initial state as a second, which the public crc32/crc32c hide).
+ */
+const recordCrc32: Crc = native !== null ? native.crc32 : crc32
+const recordCrc32c: Crc = native !== null ? native.crc32c : crc32c
+
+/**
+ * The checksum of buf[start, end), for the codec's per-record checks. The
+ * native functions take a whole Uint8Array, so the range needs a view: a
+ * plain Uint8Array over the same memory, which costs about a quarter of
+ * Buffer#subarray (that goes through the species constructor, FastBuffer).
+ */
+export function checksumRange (algorithm: ChecksumAlgorithm, buf: Uint8Array, start: number, end: number): number {
+  const view = new Uint8Array(buf.buffer, buf.byteOffset + start, end - start)
+  return algorithm === 'crc32' ? recordCrc32(view) : recordCrc32c(view)
 }
 
 /**

@@ -124,6 +124,94 @@ t.test('payload forms: Buffer, string, JSON value, Uint8Array', async (t) => {
   t.same(payloadJson((await decodeRecords(encodeRecords([inputs[2]])))[0]), inputs[2].payload, 'payloadJson parses a JSON payload')
 })
 
+t.test('metadata of varying size from record to record', async (t) => {
+  // The encoder reuses one array for every record's flattened metadata and
+  // leaves stale entries past the current record's pairs: none may leak.
+  const inputs: RecordInput[] = [
+    { metadata: { a: '1', b: '2', c: '3', d: '4' }, payload: 'four' },
+    { metadata: { e: '5' }, payload: 'one' },
+    { payload: 'none' },
+    { metadata: [['k', 'v'], ['k2', 'v2']], payload: 'pairs' },
+    { metadata: {}, payload: 'empty' },
+    { metadata: { f: '6', g: '7', h: '8' }, payload: 'three' }
+  ]
+  const expected: PlainRecord[] = [
+    { pairs: [['a', '1'], ['b', '2'], ['c', '3'], ['d', '4']], payload: Buffer.from('four') },
+    { pairs: [['e', '5']], payload: Buffer.from('one') },
+    { pairs: [], payload: Buffer.from('none') },
+    { pairs: [['k', 'v'], ['k2', 'v2']], payload: Buffer.from('pairs') },
+    { pairs: [], payload: Buffer.from('empty') },
+    { pairs: [['f', '6'], ['g', '7'], ['h', '8']], payload: Buffer.from('three') }
+  ]
+  for (const format of ['v1', 'v2'] as const) {
+    t.equal(firstMismatch(await decodeRecords(encodeRecords(inputs, { format })), expected), undefined, `${format}: each record has its own pairs only`)
+  }
+  // A record rejected half-way through its metadata leaves nothing behind for the next one.
+  const encoder = new ArchiveEncoder()
+  encoder.write(inputs[0])
+  t.equal(thrownCode(() => { encoder.write({ metadata: { x: '1', y: 2 } as unknown as Record<string, string>, payload: 'bad' }) }), 'SHOEBOX_INVALID_RECORD', 'bad value rejected')
+  encoder.write(inputs[1])
+  t.equal(firstMismatch(await decodeRecords(Buffer.concat(encoder.take())), expected.slice(0, 2)), undefined, 'the records around the rejected one are intact')
+})
+
+t.test('metadata strings: short and long, ASCII and not', async (t) => {
+  // Metadata of 32 characters or more is written with one native call when
+  // it is all ASCII, and string by string otherwise; shorter metadata string
+  // by string. Every path must give each string its own UTF-8 length.
+  const long = 'abcdefghijklmnopqrstuvwxyz0123456789'
+  const metadatas: Array<Record<string, string>> = [
+    { a: 'b' },
+    { key: long },
+    { key: long + 'é' },
+    { ['ké' + long]: 'v' },
+    { a: long, b: '€😀', c: '\ud800 lone surrogate', d: long },
+    { [long]: '', '': long },
+    { x: '€'.repeat(40) },
+    { a: 'x'.repeat(64), b: 'y'.repeat(65), c: 'z'.repeat(10_000) }
+  ]
+  // Each as an object and as a list of pairs (the two go through different writers).
+  const inputs: RecordInput[] = metadatas.flatMap((metadata, i) => [
+    { metadata, payload: `p${i}` }, { metadata: Object.entries(metadata), payload: `p${i}` }
+  ])
+  const expected: PlainRecord[] = metadatas.flatMap((metadata, i) => {
+    const record: PlainRecord = {
+      // A lone surrogate cannot be encoded in UTF-8: it comes back as U+FFFD.
+      pairs: Object.entries(metadata).map(([k, v]) => [k, v.replace('\ud800', '\ufffd')]),
+      payload: Buffer.from(`p${i}`)
+    }
+    return [record, record]
+  })
+  for (const format of ['v1', 'v2'] as const) {
+    const archive = encodeRecords(inputs, { format })
+    t.equal(firstMismatch(await decodeRecords(archive), expected), undefined, `${format}: every record's metadata round-trips`)
+    t.ok(Buffer.concat(await encodeChunks(inputs, { format, chunkSize: 64 })).equals(archive), `${format}: the same bytes through encode() with small chunks`)
+  }
+})
+
+t.test('metadata that changes while its record is encoded is rejected, not written past its room', async (t) => {
+  // An object's metadata is measured, then written in a second pass: a getter
+  // that answers differently the second time must not get a longer string
+  // (or an extra key) into room reserved for the first answer.
+  let calls = 0
+  const growing = { get a (): string { return ++calls === 1 ? 'x' : 'x'.repeat(10_000) } }
+  let added = false
+  const adding: Record<string, string> = {}
+  Object.defineProperty(adding, 'a', {
+    enumerable: true,
+    get (): string {
+      if (!added) { added = true; adding.b = 'late' }
+      return 'v'.repeat(40)
+    }
+  })
+  for (const [what, metadata] of [['a longer value', growing], ['an added key', adding]] as const) {
+    const encoder = new ArchiveEncoder({ chunkSize: 64 })
+    t.equal(thrownCode(() => { encoder.write({ metadata: metadata as Record<string, string>, payload: 'p' }) }), 'SHOEBOX_INVALID_RECORD', `${what}: rejected`)
+    encoder.write({ metadata: { ok: 'yes' }, payload: 'next' })
+    const records = await decodeRecords(Buffer.concat(encoder.take()))
+    t.same(records.map((r) => [r.metadata, payloadText(r)]), [[{ ok: 'yes' }, 'next']], `${what}: nothing of it is written; the next record is intact`)
+  }
+})
+
 t.test('invalid records are rejected with SHOEBOX_INVALID_RECORD', async (t) => {
   const bad: Array<[string, unknown]> = [
     ['number metadata value', { metadata: { a: 1 }, payload: 'x' }],

@@ -6,12 +6,14 @@
  */
 import type { ChecksumAlgorithm } from '../checksum.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import type { RecordInput } from '../record.js'
+import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE } from './constants.js'
-import { flattenMetadata, metadataBound } from './metadata-block.js'
-import { payloadBound, type PayloadSource } from './payload-source.js'
-import { writeV1 } from './v1.js'
-import { writeV2 } from './v2.js'
+import {
+  flattenInto, measureMetadata, writeMetadata, writeObjectMetadata, type MetadataSize
+} from './metadata-block.js'
+import { payloadBound, writePayload, type Payload } from './payload-source.js'
+import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
+import { finishV2, V2_METADATA_OFFSET } from './v2.js'
 
 export type FormatVersion = 'v1' | 'v2'
 
@@ -26,6 +28,18 @@ export interface EncoderOptions {
 
 const DEFAULT_CHUNK = 1024 * 1024
 
+const NO_PAIRS: string[] = []
+
+/** Measure metadata given as flat[0 .. count) into `size`, as measureMetadata does for an object. */
+function flatSize (flat: string[], count: number, size: MetadataSize): MetadataSize {
+  let chars = 0
+  for (let i = 0; i < count; i++) chars += flat[i].length
+  size.pairs = count / 2
+  size.chars = chars
+  size.bound = 4 + 4 * count + 3 * chars // UTF-8 is at most 3 bytes per UTF-16 unit
+  return size
+}
+
 export class ArchiveEncoder {
   readonly format: FormatVersion
   readonly checksum: ChecksumAlgorithm
@@ -35,9 +49,9 @@ export class ArchiveEncoder {
   #pos = 0
   #full: Buffer[] = []
   #pendingBytes = 0
-  /** Reused for every record: where the payload's bytes come from. */
-  #source: PayloadSource = { text: null, bytes: null, start: 0, end: 0 }
-  /** Reused for every record: its metadata flattened. */
+  /** Reused for every record: its metadata's size (see measureMetadata). */
+  #size: MetadataSize = { pairs: 0, chars: 0, bound: 0 }
+  /** Reused for records whose metadata is a list of pairs: flattened, in #flat[0 .. n) (see flattenInto). */
   #flat: string[] = []
 
   constructor (options: EncoderOptions = {}) {
@@ -61,30 +75,33 @@ export class ArchiveEncoder {
     if (record === null || typeof record !== 'object') {
       throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `a record must be an object with a payload, got ${record === null ? 'null' : typeof record}`)
     }
-    const flat = flattenMetadata(record.metadata, this.#flat)
-    const source = this.#source
     const value = record.payload
+    let payload: Payload
     let contentType = CONTENT_BYTES
-    source.text = null
-    source.bytes = null
     if (Buffer.isBuffer(value)) {
-      source.bytes = value
+      payload = value
     } else if (typeof value === 'string') {
-      source.text = value
+      payload = value
       contentType = CONTENT_TEXT
     } else if (value instanceof Uint8Array) {
-      source.bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+      payload = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
     } else {
       const json = value === undefined ? undefined : JSON.stringify(value)
       if (json === undefined) throw new ShoeboxError('SHOEBOX_INVALID_RECORD', 'payload is not JSON-serialisable')
-      source.text = json
+      payload = json
       contentType = CONTENT_JSON
     }
-    if (source.bytes !== null) {
-      source.start = 0
-      source.end = source.bytes.length
+    const end = typeof payload === 'string' ? 0 : payload.length
+    const metadata = record.metadata
+    if (metadata != null && typeof metadata === 'object' && !Array.isArray(metadata)) {
+      // The usual form, written straight from the object (see measureMetadata).
+      measureMetadata(metadata as Metadata, this.#size)
+      this.#append(metadata as Metadata, NO_PAIRS, this.#size, payload, 0, end, contentType)
+    } else {
+      const flat = this.#flat
+      const count = flattenInto(metadata, flat)
+      this.#append(null, flat, flatSize(flat, count, this.#size), payload, 0, end, contentType)
     }
-    this.#append(flat, contentType)
   }
 
   /**
@@ -93,26 +110,32 @@ export class ArchiveEncoder {
    * fast path for payloads that arrive as ranges of a larger buffer.
    */
   writeRange (flat: string[], bytes: Buffer, start: number, end: number, contentType = CONTENT_BYTES): void {
-    const source = this.#source
-    source.text = null
-    source.bytes = bytes
-    source.start = start
-    source.end = end
-    this.#append(flat, contentType)
+    this.#append(null, flat, flatSize(flat, flat.length, this.#size), bytes, start, end, contentType)
   }
 
-  #append (flat: string[], contentType: number): void {
-    const source = this.#source
-    const bound = (this.format === 'v2' ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) +
-      metadataBound(flat) + payloadBound(source)
-    this.#reserve(bound)
-    const end = this.format === 'v2'
-      ? writeV2(this.#slab, this.#pos, flat, source, this.checksum, contentType)
-      : writeV1(this.#slab, this.#pos, flat, source)
-    source.bytes = null
-    source.text = null
-    this.#pendingBytes += end - this.#pos
-    this.#pos = end
+  /**
+   * Write one record: its metadata is `metadata` (an object measured into
+   * `size`) or, when that is null, flat[0 .. 2 * size.pairs); its payload is
+   * `payload` (bytes [start, end) of a Buffer).
+   */
+  #append (
+    metadata: Metadata | null, flat: string[], size: MetadataSize,
+    payload: Payload, start: number, end: number, contentType: number
+  ): void {
+    const v2 = this.format === 'v2'
+    this.#reserve((v2 ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) + size.bound + payloadBound(payload, start, end))
+    const buf = this.#slab
+    const at = this.#pos
+    const metaStart = at + (v2 ? V2_METADATA_OFFSET : V1_METADATA_OFFSET)
+    const countMultiplier = v2 ? 1 : 4
+    const metaEnd = metadata !== null
+      ? writeObjectMetadata(buf, metaStart, metadata, size, countMultiplier)
+      : writeMetadata(buf, metaStart, flat, countMultiplier, 2 * size.pairs)
+    const payloadStart = v2 ? metaEnd : v1PayloadStart(metaEnd)
+    const payloadEnd = payloadStart + writePayload(buf, payloadStart, payload, start, end)
+    const recordEnd = v2 ? finishV2(buf, at, metaEnd, payloadEnd, this.checksum, contentType) : finishV1(buf, at, metaEnd, payloadEnd)
+    this.#pendingBytes += recordEnd - at
+    this.#pos = recordEnd
   }
 
   /** Only the buffers that are full (about chunkSize each); the partly filled one stays. */

@@ -12,49 +12,169 @@ import { KeyCache, utf8 } from './text.js'
 
 export type Pairs = ReadonlyArray<readonly [string, string]>
 
+const hasOwnProperty = Object.prototype.hasOwnProperty
+
+/**
+ * From this many characters of keys and values in all, a metadata block's
+ * strings are joined and written with one native call (writeObjectMetadata,
+ * writeMetadata); below, they are copied in JS one at a time.
+ */
+const JOIN_MIN_CHARS = 32
+
 /**
  * Metadata as a flat [k1, v1, k2, v2, ...] list, validated. With `into`, that
- * array is emptied and reused (the encoder's hot path allocates nothing).
+ * array is emptied and reused.
  */
 export function flattenMetadata (metadata: RecordInput['metadata'], into: string[] = []): string[] {
-  const flat = into
-  flat.length = 0
-  if (metadata == null) return flat
+  into.length = flattenInto(metadata, into)
+  return into
+}
+
+/**
+ * Metadata flattened and validated into flat[0 .. n), returning n: the
+ * encoder's path for metadata given as [key, value] pairs (an object goes
+ * through measureMetadata instead). Entries past n are stale and the array's
+ * length is left alone: truncating it (length = 0) makes V8 drop its backing
+ * store, so the next record's pushes would allocate a new one.
+ */
+export function flattenInto (metadata: RecordInput['metadata'], flat: string[]): number {
+  if (metadata == null) return 0
+  let n = 0
   if (Array.isArray(metadata)) {
     for (const pair of metadata as Pairs) {
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new ShoeboxError('SHOEBOX_INVALID_RECORD', 'metadata pairs must be [key, value] arrays')
       }
-      pushPair(flat, pair[0], pair[1])
+      const key: unknown = pair[0]
+      const value: unknown = pair[1]
+      if (typeof key !== 'string' || typeof value !== 'string') badPair(key, value)
+      flat[n++] = key
+      flat[n++] = value
     }
-    return flat
+    return n
   }
   if (typeof metadata !== 'object') {
     throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata must be an object, got ${typeof metadata}`)
   }
   const obj = metadata as Metadata
   // for-in with an own-property check visits what Object.keys would, in the same order, without an array.
+  // hasOwnProperty.call, not Object.hasOwn: V8 turns this for-in pattern into a check of the object's map
+  // (about 40% less time for this loop, measured), where Object.hasOwn stays a call per key.
   for (const key in obj) {
-    if (Object.hasOwn(obj, key)) pushPair(flat, key, obj[key])
+    if (!hasOwnProperty.call(obj, key)) continue
+    const value: unknown = obj[key]
+    if (typeof value !== 'string') badPair(key, value)
+    flat[n++] = key
+    flat[n++] = value
   }
-  return flat
+  return n
 }
 
-function pushPair (flat: string[], key: unknown, value: unknown): void {
+function badPair (key: unknown, value: unknown): never {
   if (typeof key !== 'string') {
     throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata key must be a string, got ${typeof key}`)
   }
-  if (typeof value !== 'string') {
-    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata value of "${key}" must be a string, got ${typeof value}`)
-  }
-  flat.push(key, value)
+  throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata value of "${key}" must be a string, got ${typeof value}`)
 }
 
-/** Upper bound of the block's size in bytes (UTF-8 is at most 3 bytes per UTF-16 unit). */
-export function metadataBound (flat: string[]): number {
-  let n = 4 + 4 * flat.length
-  for (let i = 0; i < flat.length; i++) n += flat[i].length * 3
-  return n
+/** What measureMetadata finds out about a metadata object. Reused: plain numbers, no per-record garbage. */
+export interface MetadataSize {
+  pairs: number
+  /** Characters (UTF-16 units) in all keys and values. */
+  chars: number
+  /** Upper bound of the block's size in bytes. */
+  bound: number
+}
+
+/**
+ * The encoder's path for metadata given as an object (the usual form):
+ * validate it, count its pairs and bound its block's size, so that
+ * writeObjectMetadata can then write the block straight from the object.
+ * Two passes over the object and nothing stored per record, rather than
+ * flattening each record's strings into an array first and going over that:
+ * measured 7-10% faster overall (medians of interleaved runs).
+ */
+export function measureMetadata (metadata: Metadata, size: MetadataSize): void {
+  let pairs = 0
+  let chars = 0
+  for (const key in metadata) {
+    if (!hasOwnProperty.call(metadata, key)) continue
+    const value: unknown = metadata[key]
+    if (typeof value !== 'string') badPair(key, value)
+    pairs++
+    chars += key.length + value.length
+  }
+  size.pairs = pairs
+  size.chars = chars
+  size.bound = 4 + 8 * pairs + 3 * chars // UTF-8 is at most 3 bytes per UTF-16 unit
+}
+
+/**
+ * Write the block of a metadata object measured by measureMetadata at `at`;
+ * returns its end offset. Throws if the object no longer matches what was
+ * measured (a getter that answers differently the second time), rather than
+ * write past the room reserved for it.
+ *
+ * A record's metadata is typically a hundred-odd characters in a few short
+ * strings. Copied a character at a time in JS they were the largest cost of
+ * encoding; joined into one string and written with one Buffer#write they
+ * cost far less (measured: encode() 1.7-2.2x faster on the benchmark's
+ * records under load, about even on a quiet machine). When every character
+ * is ASCII, the UTF-8 bytes written equal the characters, so each string's
+ * byte length is its length; otherwise the strings are written again one at
+ * a time.
+ */
+export function writeObjectMetadata (
+  buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, countMultiplier: number
+): number {
+  const { pairs, bound } = size
+  const table = at + 4
+  const strings = table + 8 * pairs
+  putUint32(buf, at, pairs * countMultiplier)
+  if (size.chars < JOIN_MIN_CHARS) return writeObjectStrings(buf, table, metadata, pairs, at + bound)
+  let joined = ''
+  let i = 0
+  for (const key in metadata) {
+    if (!hasOwnProperty.call(metadata, key)) continue
+    const value: unknown = metadata[key]
+    if (typeof value !== 'string' || i === pairs) throw metadataChanged()
+    joined += key
+    joined += value
+    putUint32(buf, table + 8 * i, key.length)
+    putUint32(buf, table + 8 * i + 4, value.length)
+    i++
+  }
+  if (i !== pairs || strings + 3 * joined.length > at + bound) throw metadataChanged()
+  const written = buf.write(joined, strings)
+  return written === joined.length ? strings + written : writeObjectStrings(buf, table, metadata, pairs, at + bound)
+}
+
+/**
+ * The strings of a measured metadata object one at a time from
+ * table + 8 * pairs, their lengths into the table; returns the end. Checks
+ * the object against the measure as writeObjectMetadata does.
+ */
+function writeObjectStrings (buf: Buffer, table: number, metadata: Metadata, pairs: number, limit: number): number {
+  let pos = table + 8 * pairs
+  let i = 0
+  for (const key in metadata) {
+    if (!hasOwnProperty.call(metadata, key)) continue
+    const value: unknown = metadata[key]
+    if (typeof value !== 'string' || i === pairs || pos + 3 * (key.length + value.length) > limit) throw metadataChanged()
+    const keyLength = writeString(buf, pos, key)
+    putUint32(buf, table + 8 * i, keyLength)
+    pos += keyLength
+    const valueLength = writeString(buf, pos, value)
+    putUint32(buf, table + 8 * i + 4, valueLength)
+    pos += valueLength
+    i++
+  }
+  if (i !== pairs) throw metadataChanged()
+  return pos
+}
+
+function metadataChanged (): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_INVALID_RECORD', 'metadata changed while the record was being encoded')
 }
 
 /** Little-endian uint32 store without Buffer.writeUInt32LE's range checks (hot path; values are known to fit). */
@@ -67,8 +187,8 @@ export function putUint32 (buf: Buffer, at: number, value: number): void {
 
 /**
  * Write a string as UTF-8 at `at`; returns its byte length. Short ASCII
- * strings (most metadata) are copied in JS: Buffer#write costs a native call
- * whose fixed overhead dominates a dozen bytes.
+ * strings are copied in JS: Buffer#write costs a native call whose fixed
+ * overhead dominates a dozen bytes.
  */
 function writeString (buf: Buffer, at: number, s: string): number {
   const n = s.length
@@ -84,16 +204,33 @@ function writeString (buf: Buffer, at: number, s: string): number {
   return buf.write(s, at)
 }
 
-/** Write the block at `at`; returns its end offset. */
-export function writeMetadata (buf: Buffer, at: number, flat: string[], countMultiplier: number): number {
+/**
+ * Write the block of flat[0 .. count) at `at`; returns its end offset (for
+ * metadata given as [key, value] pairs, and for writeRange). Joins the
+ * strings for one native write when there are enough characters, as
+ * writeObjectMetadata does.
+ */
+export function writeMetadata (buf: Buffer, at: number, flat: string[], countMultiplier: number, count = flat.length): number {
   const table = at + 4
-  let pos = table + 4 * flat.length
-  for (let i = 0; i < flat.length; i++) {
+  const strings = table + 4 * count
+  putUint32(buf, at, (count / 2) * countMultiplier)
+  let chars = 0
+  for (let i = 0; i < count; i++) chars += flat[i].length
+  if (chars >= JOIN_MIN_CHARS) {
+    let joined = ''
+    for (let i = 0; i < count; i++) joined += flat[i]
+    const written = buf.write(joined, strings)
+    if (written === chars) {
+      for (let i = 0; i < count; i++) putUint32(buf, table + 4 * i, flat[i].length)
+      return strings + written
+    }
+  }
+  let pos = strings
+  for (let i = 0; i < count; i++) {
     const len = writeString(buf, pos, flat[i])
     putUint32(buf, table + 4 * i, len)
     pos += len
   }
-  putUint32(buf, at, (flat.length / 2) * countMultiplier)
   return pos
 }
 

@@ -8,24 +8,29 @@
  */
 import { ShoeboxError } from '../errors.js'
 import { V1_HEADER_SIZE } from './constants.js'
-import { readMetadata, writeMetadata } from './metadata-block.js'
+import { readMetadata } from './metadata-block.js'
 import type { KeyCache } from './text.js'
-import { writePayload, type PayloadSource } from './payload-source.js'
 import { damage, need, type ReadResult } from './result.js'
 
 const INT32_MAX = 0x7fffffff
 
+/** Where a v1 record's metadata block starts, relative to the record. */
+export const V1_METADATA_OFFSET = V1_HEADER_SIZE
+
+/** A v1 payload block starts with the payload's int32 length: the payload itself starts here. */
+export function v1PayloadStart (metaEnd: number): number {
+  return metaEnd + 4
+}
+
 /**
- * Write one v1 record at `at`; `flat` is [k1, v1, ...]; the payload is text,
- * or bytes [start, end) of a buffer. The caller guarantees room for the
- * bound. Returns the end offset.
+ * Complete a v1 record at `at` whose metadata block (from
+ * at + V1_METADATA_OFFSET to metaEnd) and payload (from v1PayloadStart(metaEnd)
+ * to payloadEnd) are written: the header and the payload length. Returns the
+ * record's end offset.
  */
-export function writeV1 (buf: Buffer, at: number, flat: string[], payload: PayloadSource): number {
-  const metaStart = at + V1_HEADER_SIZE
-  const metaEnd = writeMetadata(buf, metaStart, flat, 4)
-  const payloadStart = metaEnd + 4
-  const payloadLength = writePayload(buf, payloadStart, payload)
-  const M = metaEnd - metaStart
+export function finishV1 (buf: Buffer, at: number, metaEnd: number, payloadEnd: number): number {
+  const M = metaEnd - (at + V1_METADATA_OFFSET)
+  const payloadLength = payloadEnd - v1PayloadStart(metaEnd)
   const P = 4 + payloadLength
   if (M > INT32_MAX || P > INT32_MAX) {
     throw new ShoeboxError('SHOEBOX_INVALID_RECORD', 'record too large for format v1 (blocks must be < 2 GiB)')
@@ -36,7 +41,7 @@ export function writeV1 (buf: Buffer, at: number, flat: string[], payload: Paylo
   buf.writeInt32LE(P, at + 10)
   buf.writeInt32LE(0, at + 14)
   buf.writeInt32LE(payloadLength, metaEnd)
-  return payloadStart + payloadLength
+  return payloadEnd
 }
 
 /**

@@ -15,37 +15,53 @@
  *      L bytes payload
  *      uint32 record checksum over every byte from the magic to the payload's end
  */
-import { checksumFor, crc32Range, type ChecksumAlgorithm } from '../checksum.js'
+import { checksumRange, crc32Range, crc32Word, type ChecksumAlgorithm } from '../checksum.js'
 import {
-  CHECKSUM_CRC32, CHECKSUM_CRC32C, CODEC_NONE, MAGIC_BYTES,
+  CHECKSUM_CRC32, CHECKSUM_CRC32C, CODEC_NONE, MAGIC,
   V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
-import { putUint32, readMetadata, writeMetadata } from './metadata-block.js'
+import { putUint32, readMetadata } from './metadata-block.js'
 import type { KeyCache } from './text.js'
-import { writePayload, type PayloadSource } from './payload-source.js'
 import { damage, need, type ReadResult } from './result.js'
 
 const algorithmByte: Record<ChecksumAlgorithm, number> = { crc32: CHECKSUM_CRC32, crc32c: CHECKSUM_CRC32C }
 
-/** Write one v2 record at `at`; returns the end offset. The caller guarantees room for the bound. */
-export function writeV2 (
-  buf: Buffer, at: number, flat: string[], payload: PayloadSource,
-  algorithm: ChecksumAlgorithm, contentType: number
+/** The header CRC's state after the magic, the same in every record. */
+const AFTER_MAGIC = crc32Word(0xffffffff, MAGIC)
+
+/**
+ * The header checksum (CRC32 of bytes 0-19) from the field values, a word at
+ * a time: what crc32Range over the written bytes gives, without reading them
+ * back. The extension length and reserved field (bytes 16-19) are 0.
+ */
+function headerCrc (versionWord: number, M: number, L: number): number {
+  const state = crc32Word(crc32Word(crc32Word(crc32Word(AFTER_MAGIC, versionWord), M), L), 0)
+  return (state ^ 0xffffffff) >>> 0
+}
+
+/** Where a v2 record's metadata block starts when writing, relative to the record (no extension area). */
+export const V2_METADATA_OFFSET = V2_HEADER_SIZE
+
+/**
+ * Complete a v2 record at `at` whose metadata block (from
+ * at + V2_METADATA_OFFSET to metaEnd) and payload (from metaEnd to
+ * payloadEnd) are written: the header, its checksum and the record checksum.
+ * Returns the record's end offset.
+ */
+export function finishV2 (
+  buf: Buffer, at: number, metaEnd: number, payloadEnd: number, algorithm: ChecksumAlgorithm, contentType: number
 ): number {
-  const metaStart = at + V2_HEADER_SIZE
-  const metaEnd = writeMetadata(buf, metaStart, flat, 1)
-  const payloadLength = writePayload(buf, metaEnd, payload)
-  const payloadEnd = metaEnd + payloadLength
-  MAGIC_BYTES.copy(buf, at)
-  buf[at + 4] = 2
-  buf[at + 5] = 0
-  buf[at + 6] = algorithmByte[algorithm]
-  buf[at + 7] = contentType | (CODEC_NONE << 4)
-  putUint32(buf, at + 8, metaEnd - metaStart)
-  putUint32(buf, at + 12, payloadLength)
+  const M = metaEnd - (at + V2_METADATA_OFFSET)
+  const L = payloadEnd - metaEnd
+  // Bytes 4-7: uint16 version 2, uint8 checksum algorithm, uint8 flags.
+  const versionWord = 2 | (algorithmByte[algorithm] << 16) | ((contentType | (CODEC_NONE << 4)) << 24)
+  putUint32(buf, at, MAGIC) // four stores: Buffer#copy of the magic bytes goes through argument checks
+  putUint32(buf, at + 4, versionWord)
+  putUint32(buf, at + 8, M)
+  putUint32(buf, at + 12, L)
   putUint32(buf, at + 16, 0) // extension length 0, reserved 0
-  putUint32(buf, at + 20, crc32Range(buf, at, at + 20))
-  putUint32(buf, payloadEnd, checksumFor(algorithm)(buf.subarray(at, payloadEnd)))
+  putUint32(buf, at + 20, headerCrc(versionWord, M, L))
+  putUint32(buf, payloadEnd, checksumRange(algorithm, buf, at, payloadEnd))
   return payloadEnd + V2_TRAILER_SIZE
 }
 
@@ -67,7 +83,7 @@ export function readV2 (buf: Buffer, at: number, end: number, maxSize: number, k
   if (algorithm !== CHECKSUM_CRC32 && algorithm !== CHECKSUM_CRC32C) {
     return damage('unsupported', `unknown checksum algorithm ${algorithm}`, size)
   }
-  const sum = checksumFor(algorithm === CHECKSUM_CRC32 ? 'crc32' : 'crc32c')(buf.subarray(at, payloadEnd))
+  const sum = checksumRange(algorithm === CHECKSUM_CRC32 ? 'crc32' : 'crc32c', buf, at, payloadEnd)
   if (sum !== buf.readUInt32LE(payloadEnd)) return damage('bad-checksum', 'record checksum does not match', size)
   if (flags >> 4 !== CODEC_NONE) return damage('unsupported', `unknown payload codec ${flags >> 4}`, size)
   const metaStart = at + V2_HEADER_SIZE + E
