@@ -13,7 +13,9 @@ import {
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
-import { finishV2, V2_METADATA_OFFSET } from './v2.js'
+import { nativeSeal } from '../native.js'
+import { RecordSealer } from './record-sealer.js'
+import { V2_METADATA_OFFSET, writeV2Header } from './v2.js'
 
 export type FormatVersion = 'v1' | 'v2'
 
@@ -53,6 +55,8 @@ export class ArchiveEncoder {
   #size: MetadataSize = { pairs: 0, chars: 0, bound: 0 }
   /** Reused for records whose metadata is a list of pairs: flattened, in #flat[0 .. n) (see flattenInto). */
   #flat: string[] = []
+  /** v2 record checksums: every record in #slab from #start on may still lack its checksum until #sealer.seal(). */
+  #sealer: RecordSealer
 
   constructor (options: EncoderOptions = {}) {
     const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK } = options
@@ -63,6 +67,7 @@ export class ArchiveEncoder {
     this.checksum = checksum
     this.chunkSize = chunkSize
     this.#slab = Buffer.allocUnsafeSlow(chunkSize)
+    this.#sealer = new RecordSealer(checksum, nativeSeal)
   }
 
   /** Bytes encoded and not yet taken. */
@@ -133,7 +138,13 @@ export class ArchiveEncoder {
       : writeMetadata(buf, metaStart, flat, countMultiplier, 2 * size.pairs)
     const payloadStart = v2 ? metaEnd : v1PayloadStart(metaEnd)
     const payloadEnd = payloadStart + writePayload(buf, payloadStart, payload, start, end)
-    const recordEnd = v2 ? finishV2(buf, at, metaEnd, payloadEnd, this.checksum, contentType) : finishV1(buf, at, metaEnd, payloadEnd)
+    let recordEnd: number
+    if (v2) {
+      recordEnd = writeV2Header(buf, at, metaEnd, payloadEnd, this.checksum, contentType)
+      this.#sealer.note(buf, at, payloadEnd)
+    } else {
+      recordEnd = finishV1(buf, at, metaEnd, payloadEnd)
+    }
     this.#pendingBytes += recordEnd - at
     this.#pos = recordEnd
   }
@@ -150,6 +161,7 @@ export class ArchiveEncoder {
   take (): Buffer[] {
     const out = this.#full
     if (this.#pos > this.#start) {
+      this.#sealer.seal(this.#slab)
       out.push(this.#slab.subarray(this.#start, this.#pos))
       this.#start = this.#pos
     }
@@ -160,7 +172,10 @@ export class ArchiveEncoder {
 
   #reserve (bound: number): void {
     if (this.#slab.length - this.#pos >= bound) return
-    if (this.#pos > this.#start) this.#full.push(this.#slab.subarray(this.#start, this.#pos))
+    if (this.#pos > this.#start) {
+      this.#sealer.seal(this.#slab)
+      this.#full.push(this.#slab.subarray(this.#start, this.#pos))
+    }
     this.#slab = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, bound))
     this.#start = 0
     this.#pos = 0

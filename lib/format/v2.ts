@@ -43,12 +43,14 @@ function headerCrc (versionWord: number, M: number, L: number): number {
 export const V2_METADATA_OFFSET = V2_HEADER_SIZE
 
 /**
- * Complete a v2 record at `at` whose metadata block (from
+ * Write the header of a v2 record at `at` whose metadata block (from
  * at + V2_METADATA_OFFSET to metaEnd) and payload (from metaEnd to
- * payloadEnd) are written: the header, its checksum and the record checksum.
- * Returns the record's end offset.
+ * payloadEnd) are written, with its header checksum. The record checksum
+ * over buf[at, payloadEnd) goes at payloadEnd: the caller computes it
+ * (see RecordSealer), so that many records can be checksummed in one go.
+ * Returns the record's end offset, after the checksum.
  */
-export function finishV2 (
+export function writeV2Header (
   buf: Buffer, at: number, metaEnd: number, payloadEnd: number, algorithm: ChecksumAlgorithm, contentType: number
 ): number {
   const M = metaEnd - (at + V2_METADATA_OFFSET)
@@ -61,7 +63,6 @@ export function finishV2 (
   putUint32(buf, at + 12, L)
   putUint32(buf, at + 16, 0) // extension length 0, reserved 0
   putUint32(buf, at + 20, headerCrc(versionWord, M, L))
-  putUint32(buf, payloadEnd, checksumRange(algorithm, buf, at, payloadEnd))
   return payloadEnd + V2_TRAILER_SIZE
 }
 

@@ -1,0 +1,207 @@
+/*
+ * Record checksums for the encoder, many records per call.
+ *
+ * Why this exists: a v2 record ends with a CRC of its bytes. Hashing a
+ * 700-byte record with a hardware-accelerated CRC takes well under 100 ns,
+ * but a call from JavaScript into native code costs 300-400 ns on our
+ * machines, so one call per record (as @node-rs/crc32 needs) spent more
+ * time crossing into native code than hashing. seal() takes a whole
+ * buffer of encoded records and the [start, end) range of each, computes
+ * each range's checksum and stores it little-endian at `end`: one call per
+ * ~1 MiB of records.
+ *
+ * Only the hardware paths live here: CRC32 by carry-less multiplication
+ * (PCLMULQDQ) and CRC32C by the SSE4.2 instruction, on x86-64. On any
+ * other machine, or a CPU without them, the module exports nothing and
+ * shoebox checksums record by record through @node-rs/crc32 instead
+ * (lib/checksum.ts), so results never depend on this file being built.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SHOEBOX_X86_64 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <pthread.h>
+#endif
+
+#ifdef SHOEBOX_X86_64
+
+/* CRC32 (reflected polynomial 0xEDB88320), a byte at a time: only for the
+ * few bytes that the folding below leaves over (fewer than 16), and for
+ * records shorter than 64 bytes. */
+static uint32_t crc32_table[256];
+static pthread_once_t crc32_table_once = PTHREAD_ONCE_INIT; /* one table, however many threads load the module */
+
+static void make_crc32_table (void) {
+  for (uint32_t n = 0; n < 256; n++) {
+    uint32_t c = n;
+    for (int k = 0; k < 8; k++) c = (c & 1) ? (0xEDB88320u ^ (c >> 1)) : (c >> 1);
+    crc32_table[n] = c;
+  }
+}
+
+static uint32_t crc32_bytes (uint32_t state, const uint8_t *p, size_t n) {
+  while (n--) state = crc32_table[(state ^ *p++) & 0xff] ^ (state >> 8);
+  return state;
+}
+
+/*
+ * CRC32 by folding (Gopal et al., "Fast CRC Computation for Generic
+ * Polynomials Using PCLMULQDQ Instruction", Intel, 2009), bit-reflected
+ * form. `state` is the raw register (0xFFFFFFFF for a new CRC); returns
+ * the raw register after the n >= 64 bytes at p. The constants are powers
+ * of x modulo the CRC polynomial P, bit-reflected and shifted one bit as
+ * the reflected form needs:
+ *   K1 = x^(4*128+32), K2 = x^(4*128-32): fold 512 bits ahead
+ *   K3 = x^(128+32),   K4 = x^(128-32):   fold 128 bits ahead
+ *   K5 = x^64: 64 bits to 32; then Barrett reduction by P with MU = x^64 / P.
+ */
+#define K1 0x154442bd4LL
+#define K2 0x1c6e41596LL
+#define K3 0x1751997d0LL
+#define K4 0x0ccaa009eLL
+#define K5 0x163cd6124LL
+#define POLY 0x1db710641LL
+#define MU 0x1f7011641LL
+
+__attribute__((target("pclmul,sse4.1")))
+static inline __m128i fold (__m128i acc, __m128i next, __m128i k) {
+  return _mm_xor_si128(_mm_xor_si128(next, _mm_clmulepi64_si128(acc, k, 0x00)), _mm_clmulepi64_si128(acc, k, 0x11));
+}
+
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t crc32_fold (uint32_t state, const uint8_t *p, size_t n) {
+  __m128i a = _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_cvtsi32_si128((int)state));
+  __m128i b = _mm_loadu_si128((const __m128i *)(p + 16));
+  __m128i c = _mm_loadu_si128((const __m128i *)(p + 32));
+  __m128i d = _mm_loadu_si128((const __m128i *)(p + 48));
+  p += 64;
+  n -= 64;
+  const __m128i k12 = _mm_set_epi64x(K2, K1);
+  while (n >= 64) {
+    a = fold(a, _mm_loadu_si128((const __m128i *)p), k12);
+    b = fold(b, _mm_loadu_si128((const __m128i *)(p + 16)), k12);
+    c = fold(c, _mm_loadu_si128((const __m128i *)(p + 32)), k12);
+    d = fold(d, _mm_loadu_si128((const __m128i *)(p + 48)), k12);
+    p += 64;
+    n -= 64;
+  }
+  const __m128i k34 = _mm_set_epi64x(K4, K3);
+  __m128i x = fold(fold(fold(a, b, k34), c, k34), d, k34);
+  while (n >= 16) {
+    x = fold(x, _mm_loadu_si128((const __m128i *)p), k34);
+    p += 16;
+    n -= 16;
+  }
+  const __m128i low32 = _mm_set_epi32(0, 0, 0, -1);
+  /* 128 bits to 96, then to 64. */
+  x = _mm_xor_si128(_mm_clmulepi64_si128(x, k34, 0x10), _mm_srli_si128(x, 8));
+  x = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x, low32), _mm_set_epi64x(0, K5), 0x00), _mm_srli_si128(x, 4));
+  /* Barrett: the 32-bit remainder of the 64 bits left. */
+  const __m128i poly_mu = _mm_set_epi64x(MU, POLY);
+  __m128i t = _mm_clmulepi64_si128(_mm_and_si128(x, low32), poly_mu, 0x10);
+  t = _mm_clmulepi64_si128(_mm_and_si128(t, low32), poly_mu, 0x00);
+  uint32_t folded = (uint32_t)_mm_extract_epi32(_mm_xor_si128(x, t), 1);
+  return crc32_bytes(folded, p, n);
+}
+
+static uint32_t crc32_of (const uint8_t *p, size_t n) {
+  uint32_t state = 0xFFFFFFFFu;
+  state = n >= 64 ? crc32_fold(state, p, n) : crc32_bytes(state, p, n);
+  return ~state;
+}
+
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_of (const uint8_t *p, size_t n) {
+  uint64_t state = 0xFFFFFFFFu;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    __builtin_memcpy(&word, p, 8);
+    state = _mm_crc32_u64(state, word);
+  }
+  uint32_t s = (uint32_t)state;
+  for (; n > 0; p++, n--) s = _mm_crc32_u8(s, *p);
+  return ~s;
+}
+
+static int cpu_has_crc_instructions (void) {
+  unsigned int eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+  const unsigned int pclmul = 1u << 1, sse41 = 1u << 19, sse42 = 1u << 20;
+  return (ecx & pclmul) && (ecx & sse41) && (ecx & sse42);
+}
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "shoebox native: " #call " failed"); return NULL; } } while (0)
+
+/*
+ * seal(buffer: Uint8Array, ranges: Uint32Array, count: number, algorithm: 1 | 2)
+ * For i < count, with start = ranges[2i] and end = ranges[2i + 1]: store the
+ * checksum of buffer[start, end) (1 = CRC32, 2 = CRC32C) as a little-endian
+ * uint32 at buffer[end]. Every range is checked against the buffer before
+ * anything is written.
+ */
+static napi_value seal (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) {
+    napi_throw_type_error(env, NULL, "seal(buffer, ranges, count, algorithm)");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length, ranges_length;
+  void *data, *ranges_data;
+  bool is_typedarray;
+  CHECK(napi_is_typedarray(env, argv[0], &is_typedarray));
+  if (!is_typedarray) { napi_throw_type_error(env, NULL, "seal: buffer must be a Uint8Array"); return NULL; }
+  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
+  if (type != napi_uint8_array) { napi_throw_type_error(env, NULL, "seal: buffer must be a Uint8Array"); return NULL; }
+  CHECK(napi_is_typedarray(env, argv[1], &is_typedarray));
+  if (!is_typedarray) { napi_throw_type_error(env, NULL, "seal: ranges must be a Uint32Array"); return NULL; }
+  CHECK(napi_get_typedarray_info(env, argv[1], &type, &ranges_length, &ranges_data, NULL, NULL));
+  if (type != napi_uint32_array) { napi_throw_type_error(env, NULL, "seal: ranges must be a Uint32Array"); return NULL; }
+  uint32_t count, algorithm;
+  CHECK(napi_get_value_uint32(env, argv[2], &count));
+  CHECK(napi_get_value_uint32(env, argv[3], &algorithm));
+  if (algorithm != 1 && algorithm != 2) { napi_throw_range_error(env, NULL, "seal: algorithm must be 1 (CRC32) or 2 (CRC32C)"); return NULL; }
+  if ((size_t)count * 2 > ranges_length) { napi_throw_range_error(env, NULL, "seal: count exceeds the ranges given"); return NULL; }
+  const uint32_t *ranges = (const uint32_t *)ranges_data;
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t start = ranges[2 * i], end = ranges[2 * i + 1];
+    if (start > end || (size_t)end + 4 > length) {
+      napi_throw_range_error(env, NULL, "seal: a range lies outside the buffer");
+      return NULL;
+    }
+  }
+  uint8_t *bytes = (uint8_t *)data;
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t start = ranges[2 * i], end = ranges[2 * i + 1];
+    uint32_t sum = algorithm == 1 ? crc32_of(bytes + start, end - start) : crc32c_of(bytes + start, end - start);
+    bytes[end] = (uint8_t)sum;
+    bytes[end + 1] = (uint8_t)(sum >> 8);
+    bytes[end + 2] = (uint8_t)(sum >> 16);
+    bytes[end + 3] = (uint8_t)(sum >> 24);
+  }
+  return NULL;
+}
+
+#endif /* SHOEBOX_X86_64 */
+
+static napi_value init (napi_env env, napi_value exports) {
+#ifdef SHOEBOX_X86_64
+  if (cpu_has_crc_instructions()) {
+    pthread_once(&crc32_table_once, make_crc32_table);
+    napi_value fn;
+    if (napi_create_function(env, "seal", NAPI_AUTO_LENGTH, seal, NULL, &fn) != napi_ok) return NULL;
+    if (napi_set_named_property(env, exports, "seal", fn) != napi_ok) return NULL;
+  }
+#endif
+  (void)env;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,106 @@
+/**
+ * Record checksums: the native slab checksummer (native/record_crc.c, when
+ * it is built) and the record-by-record path must write the same bytes, and
+ * the encoder must seal every record before its bytes leave it.
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import zlib from 'node:zlib'
+import { ArchiveEncoder, crc32c, type RecordInput } from '../lib/index.js'
+import { RecordSealer } from '../lib/format/record-sealer.js'
+import { loadSeal, nativeSeal } from '../lib/native.js'
+import { decodeRecords } from './helpers.js'
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+const built = fs.existsSync(path.join(root, 'build', 'Release', 'shoebox_native.node'))
+
+/** Whether this CPU has what the checksummer needs (x86-64 with PCLMULQDQ, SSE4.1 and SSE4.2). */
+function cpuHasCrcInstructions (): boolean {
+  if (process.arch !== 'x64' || process.platform !== 'linux') return false
+  const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? []
+  return ['pclmulqdq', 'sse4_1', 'sse4_2'].every((f) => flags.includes(f))
+}
+
+t.test('the native checksummer is in use exactly where it was built for this CPU', async (t) => {
+  // On x86-64 Linux, `npm install` builds it (scripts/build-native.js) when a compiler is there.
+  t.equal(nativeSeal !== null, built && cpuHasCrcInstructions(), `built: ${built}, arch: ${process.arch}`)
+  t.equal(loadSeal({ SHOEBOX_NATIVE: '0' }), null, 'SHOEBOX_NATIVE=0 switches it off')
+  t.equal(loadSeal({}) !== null, nativeSeal !== null, 'loads the same way each time')
+})
+
+/** A slab of n records of lengths from `lengths`, each followed by 4 bytes for its checksum. */
+function slabOf (lengths: number[]): { slab: Buffer, ranges: Array<[number, number]> } {
+  const total = lengths.reduce((s, l) => s + l + 4, 0) + 3
+  const slab = Buffer.alloc(total)
+  for (let i = 0; i < total; i++) slab[i] = (i * 2654435761) >>> 24
+  const ranges: Array<[number, number]> = []
+  let at = 3 // an odd start, so no record is aligned
+  for (const l of lengths) {
+    ranges.push([at, at + l])
+    at += l + 4
+  }
+  return { slab, ranges }
+}
+
+const lengths = [...Array.from({ length: 300 }, (_, i) => i), 1000, 4093, 4096, 65_537]
+
+for (const algorithm of ['crc32', 'crc32c'] as const) {
+  t.test(`${algorithm}: batched and record-by-record checksums are the same, for every length`, async (t) => {
+    const reference = (data: Buffer): number => algorithm === 'crc32' ? zlib.crc32(data) : crc32c(data)
+    const sealers = [new RecordSealer(algorithm, null), ...(nativeSeal !== null ? [new RecordSealer(algorithm, nativeSeal)] : [])]
+    for (const sealer of sealers) {
+      const { slab, ranges } = slabOf(lengths)
+      for (const [start, end] of ranges) sealer.note(slab, start, end)
+      sealer.seal(slab)
+      const wrong = ranges.filter(([start, end]) => slab.readUInt32LE(end) !== reference(slab.subarray(start, end)))
+      t.same(wrong, [], `${sealer.batched ? 'native, batched' : 'record by record'}: ${ranges.length} records`)
+      // Seal again with nothing noted: nothing changes.
+      const before = Buffer.from(slab)
+      sealer.seal(slab)
+      t.ok(slab.equals(before), 'a second seal with nothing noted writes nothing')
+    }
+  })
+}
+
+// Only where it is built (the first test above says whether it should be).
+if (nativeSeal !== null) {
+  const seal = nativeSeal
+  t.test('the native checksummer refuses ranges outside the buffer, writing nothing', async (t) => {
+    const buf = Buffer.alloc(64)
+    const bad: Array<[string, () => void]> = [
+      ['checksum past the end', () => { seal(buf, new Uint32Array([0, 10, 0, 61]), 2, 1) }],
+      ['start after end', () => { seal(buf, new Uint32Array([9, 8]), 1, 1) }],
+      ['more records than ranges', () => { seal(buf, new Uint32Array([0, 8]), 2, 1) }],
+      ['unknown algorithm', () => { seal(buf, new Uint32Array([0, 8]), 1, 3 as 1) }]
+    ]
+    for (const [what, call] of bad) {
+      t.throws(call, RangeError, what)
+      t.ok(buf.equals(Buffer.alloc(64)), `${what}: nothing written`)
+    }
+    t.throws(() => { seal(new Uint16Array(8) as unknown as Uint8Array, new Uint32Array([0, 2]), 1, 1) }, TypeError, 'a buffer that is not bytes')
+    t.throws(() => { seal(buf, new Int32Array([0, 2]) as unknown as Uint32Array, 1, 1) }, TypeError, 'ranges that are not uint32')
+  })
+}
+
+t.test('the encoder seals every record before its bytes leave it', async (t) => {
+  // Tiny records (thousands per slab, past the sealer's first range table),
+  // takes in the middle of a slab, and slabs switched by records that do not fit.
+  const records: RecordInput[] = []
+  for (let i = 0; i < 6000; i++) records.push({ metadata: { i: String(i) }, payload: i % 97 === 0 ? Buffer.alloc(3000, i) : `r${i}` })
+  for (const algorithm of ['crc32', 'crc32c'] as const) {
+    const encoder = new ArchiveEncoder({ checksum: algorithm, chunkSize: 64 * 1024 })
+    const parts: Buffer[] = []
+    records.forEach((record, i) => {
+      encoder.write(record)
+      if (i % 1234 === 0) parts.push(...encoder.take())
+      if (i % 555 === 0) parts.push(...encoder.takeFull())
+    })
+    parts.push(...encoder.take())
+    // decodeRecords is strict: a single wrong checksum fails it.
+    const decoded = await decodeRecords(Buffer.concat(parts))
+    t.equal(decoded.length, records.length, `${algorithm}: every record decodes with a valid checksum`)
+    t.same(decoded.map((r) => r.metadata.i), records.map((_, i) => String(i)), `${algorithm}: in order`)
+  }
+})
