@@ -20,6 +20,7 @@
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SHOEBOX_X86_64 1
@@ -137,6 +138,18 @@ static int cpu_has_crc_instructions (void) {
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "shoebox native: " #call " failed"); return NULL; } } while (0)
 
+/* The data and element count of argument `value` if it is a typed array of `type`; else throws and returns 0. */
+static int typed_array (napi_env env, napi_value value, napi_typedarray_type type, const char *message, void **data, size_t *length) {
+  bool is_typedarray;
+  napi_typedarray_type actual;
+  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray ||
+      napi_get_typedarray_info(env, value, &actual, length, data, NULL, NULL) != napi_ok || actual != type) {
+    napi_throw_type_error(env, NULL, message);
+    return 0;
+  }
+  return 1;
+}
+
 /*
  * seal(buffer: Uint8Array, ranges: Uint32Array, count: number, algorithm: 1 | 2)
  * For i < count, with start = ranges[2i] and end = ranges[2i + 1]: store the
@@ -152,18 +165,10 @@ static napi_value seal (napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "seal(buffer, ranges, count, algorithm)");
     return NULL;
   }
-  napi_typedarray_type type;
   size_t length, ranges_length;
   void *data, *ranges_data;
-  bool is_typedarray;
-  CHECK(napi_is_typedarray(env, argv[0], &is_typedarray));
-  if (!is_typedarray) { napi_throw_type_error(env, NULL, "seal: buffer must be a Uint8Array"); return NULL; }
-  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
-  if (type != napi_uint8_array) { napi_throw_type_error(env, NULL, "seal: buffer must be a Uint8Array"); return NULL; }
-  CHECK(napi_is_typedarray(env, argv[1], &is_typedarray));
-  if (!is_typedarray) { napi_throw_type_error(env, NULL, "seal: ranges must be a Uint32Array"); return NULL; }
-  CHECK(napi_get_typedarray_info(env, argv[1], &type, &ranges_length, &ranges_data, NULL, NULL));
-  if (type != napi_uint32_array) { napi_throw_type_error(env, NULL, "seal: ranges must be a Uint32Array"); return NULL; }
+  if (!typed_array(env, argv[0], napi_uint8_array, "seal: buffer must be a Uint8Array", &data, &length)) return NULL;
+  if (!typed_array(env, argv[1], napi_uint32_array, "seal: ranges must be a Uint32Array", &ranges_data, &ranges_length)) return NULL;
   uint32_t count, algorithm;
   CHECK(napi_get_value_uint32(env, argv[2], &count));
   CHECK(napi_get_value_uint32(env, argv[3], &algorithm));
@@ -189,6 +194,44 @@ static napi_value seal (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * place(target: Uint8Array, source: Uint8Array, moves: Uint32Array, count: number)
+ * For i < count: copy moves[3i + 2] bytes from source[moves[3i]] to
+ * target[moves[3i + 1]]. The encoder writes the metadata strings of a
+ * slab's records with one string write into `source`, then puts each
+ * record's share in its place with this (see RecordSealer). Every move is
+ * checked against both buffers before anything is copied.
+ */
+static napi_value place (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) {
+    napi_throw_type_error(env, NULL, "place(target, source, moves, count)");
+    return NULL;
+  }
+  size_t target_length, source_length, moves_length;
+  void *target_data, *source_data, *moves_data;
+  if (!typed_array(env, argv[0], napi_uint8_array, "place: target must be a Uint8Array", &target_data, &target_length)) return NULL;
+  if (!typed_array(env, argv[1], napi_uint8_array, "place: source must be a Uint8Array", &source_data, &source_length)) return NULL;
+  if (!typed_array(env, argv[2], napi_uint32_array, "place: moves must be a Uint32Array", &moves_data, &moves_length)) return NULL;
+  uint32_t count;
+  CHECK(napi_get_value_uint32(env, argv[3], &count));
+  if ((size_t)count * 3 > moves_length) { napi_throw_range_error(env, NULL, "place: count exceeds the moves given"); return NULL; }
+  const uint32_t *moves = (const uint32_t *)moves_data;
+  for (uint32_t i = 0; i < count; i++) {
+    size_t from = moves[3 * i], to = moves[3 * i + 1], n = moves[3 * i + 2];
+    if (from + n > source_length || to + n > target_length) {
+      napi_throw_range_error(env, NULL, "place: a move lies outside a buffer");
+      return NULL;
+    }
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    memmove((uint8_t *)target_data + moves[3 * i + 1], (const uint8_t *)source_data + moves[3 * i], moves[3 * i + 2]);
+  }
+  return NULL;
+}
+
 #endif /* SHOEBOX_X86_64 */
 
 static napi_value init (napi_env env, napi_value exports) {
@@ -198,6 +241,8 @@ static napi_value init (napi_env env, napi_value exports) {
     napi_value fn;
     if (napi_create_function(env, "seal", NAPI_AUTO_LENGTH, seal, NULL, &fn) != napi_ok) return NULL;
     if (napi_set_named_property(env, exports, "seal", fn) != napi_ok) return NULL;
+    if (napi_create_function(env, "place", NAPI_AUTO_LENGTH, place, NULL, &fn) != napi_ok) return NULL;
+    if (napi_set_named_property(env, exports, "place", fn) != napi_ok) return NULL;
   }
 #endif
   (void)env;

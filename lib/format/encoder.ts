@@ -9,12 +9,13 @@ import { invalidOption, ShoeboxError } from '../errors.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE } from './constants.js'
 import {
-  flattenInto, measureMetadata, writeMetadata, writeObjectMetadata, type MetadataSize
+  flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureMetadata, writeMetadata, writeObjectMetadata, type MetadataSize
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
-import { nativeSeal } from '../native.js'
+import { nativeRecords, type NativeRecords } from '../native.js'
 import { RecordSealer } from './record-sealer.js'
+import { relayoutV2 } from './relayout.js'
 import { V2_METADATA_OFFSET, writeV2Header } from './v2.js'
 
 export type FormatVersion = 'v1' | 'v2'
@@ -55,10 +56,14 @@ export class ArchiveEncoder {
   #size: MetadataSize = { pairs: 0, chars: 0, bound: 0 }
   /** Reused for records whose metadata is a list of pairs: flattened, in #flat[0 .. n) (see flattenInto). */
   #flat: string[] = []
-  /** v2 record checksums: every record in #slab from #start on may still lack its checksum until #sealer.seal(). */
+  /**
+   * v2 records from #start on may lack their checksums and, when
+   * #sealer.batched, their metadata strings, until #sealPending().
+   */
   #sealer: RecordSealer
 
-  constructor (options: EncoderOptions = {}) {
+  /** `native` is for tests, which compare the encoder with and without the native functions. */
+  constructor (options: EncoderOptions = {}, native: NativeRecords | null = nativeRecords) {
     const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK } = options
     if (format !== 'v1' && format !== 'v2') throw invalidOption('format', `must be 'v1' or 'v2', got ${String(format)}`)
     if (checksum !== 'crc32' && checksum !== 'crc32c') throw invalidOption('checksum', `must be 'crc32' or 'crc32c', got ${String(checksum)}`)
@@ -67,7 +72,7 @@ export class ArchiveEncoder {
     this.checksum = checksum
     this.chunkSize = chunkSize
     this.#slab = Buffer.allocUnsafeSlow(chunkSize)
-    this.#sealer = new RecordSealer(checksum, nativeSeal)
+    this.#sealer = new RecordSealer(checksum, format === 'v2' ? native : null)
   }
 
   /** Bytes encoded and not yet taken. */
@@ -132,16 +137,28 @@ export class ArchiveEncoder {
     const buf = this.#slab
     const at = this.#pos
     const metaStart = at + (v2 ? V2_METADATA_OFFSET : V1_METADATA_OFFSET)
-    const countMultiplier = v2 ? 1 : 4
-    const metaEnd = metadata !== null
-      ? writeObjectMetadata(buf, metaStart, metadata, size, countMultiplier)
-      : writeMetadata(buf, metaStart, flat, countMultiplier, 2 * size.pairs)
+    const sealer = this.#sealer
+    let metaEnd: number
+    if (sealer.batched) {
+      // v2 with the native functions: the strings are written for the whole slab at once (see RecordSealer).
+      const text = metadata !== null
+        ? layoutObjectMetadata(buf, metaStart, metadata, size)
+        : layoutFlatMetadata(buf, metaStart, flat, 2 * size.pairs)
+      const textAt = metaStart + 4 + 8 * size.pairs
+      sealer.noteText(textAt, text)
+      metaEnd = textAt + text.length
+    } else {
+      const countMultiplier = v2 ? 1 : 4
+      metaEnd = metadata !== null
+        ? writeObjectMetadata(buf, metaStart, metadata, size, countMultiplier)
+        : writeMetadata(buf, metaStart, flat, countMultiplier, 2 * size.pairs)
+    }
     const payloadStart = v2 ? metaEnd : v1PayloadStart(metaEnd)
     const payloadEnd = payloadStart + writePayload(buf, payloadStart, payload, start, end)
     let recordEnd: number
     if (v2) {
       recordEnd = writeV2Header(buf, at, metaEnd, payloadEnd, this.checksum, contentType)
-      this.#sealer.note(buf, at, payloadEnd)
+      sealer.note(buf, at, payloadEnd)
     } else {
       recordEnd = finishV1(buf, at, metaEnd, payloadEnd)
     }
@@ -160,22 +177,32 @@ export class ArchiveEncoder {
   /** The bytes encoded since the last take, as a list of buffers (possibly empty). */
   take (): Buffer[] {
     const out = this.#full
-    if (this.#pos > this.#start) {
-      this.#sealer.seal(this.#slab)
-      out.push(this.#slab.subarray(this.#start, this.#pos))
-      this.#start = this.#pos
-    }
+    if (this.#pos > this.#start) out.push(this.#sealPending())
     this.#full = []
     this.#pendingBytes = 0
     return out
   }
 
+  /** The records from #start to #pos, completed (see RecordSealer), as they leave the encoder. */
+  #sealPending (): Buffer {
+    const from = this.#start
+    const to = this.#pos
+    const unwritten = this.#sealer.seal(this.#slab)
+    if (unwritten === null) {
+      this.#start = to
+      return this.#slab.subarray(from, to)
+    }
+    // Some metadata was not ASCII: those records are written again, longer, elsewhere,
+    // and their room in the slab is free again.
+    const records = relayoutV2(this.#slab, from, to, unwritten, this.checksum)
+    this.#pendingBytes += records.length - (to - from)
+    this.#pos = from
+    return records
+  }
+
   #reserve (bound: number): void {
     if (this.#slab.length - this.#pos >= bound) return
-    if (this.#pos > this.#start) {
-      this.#sealer.seal(this.#slab)
-      this.#full.push(this.#slab.subarray(this.#start, this.#pos))
-    }
+    if (this.#pos > this.#start) this.#full.push(this.#sealPending())
     this.#slab = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, bound))
     this.#start = 0
     this.#pos = 0

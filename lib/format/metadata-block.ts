@@ -271,3 +271,46 @@ export function readMetadata (
   if (exact && pos !== end) return undefined
   return metadata
 }
+
+/*
+ * Layout without the strings, for an encoder that writes a whole slab's
+ * metadata strings at once (see RecordSealer): the pair count and the table
+ * of lengths are written as if every character were one byte (ASCII), and
+ * the strings are returned joined, to be written at
+ * at + 4 + 4 * (number of strings). The block ends there plus the joined
+ * length.
+ */
+
+/** Lay out the block of a metadata object measured by measureMetadata at `at`; returns its strings, joined. */
+export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadata, size: MetadataSize): string {
+  const { pairs } = size
+  const table = at + 4
+  putUint32(buf, at, pairs)
+  let joined = ''
+  let i = 0
+  for (const key in metadata) {
+    if (!hasOwnProperty.call(metadata, key)) continue
+    const value: unknown = metadata[key]
+    if (typeof value !== 'string' || i === pairs) throw metadataChanged()
+    joined += key
+    joined += value
+    putUint32(buf, table + 8 * i, key.length)
+    putUint32(buf, table + 8 * i + 4, value.length)
+    i++
+  }
+  // The room reserved was measured: a getter answering differently must not get more into it.
+  if (i !== pairs || joined.length !== size.chars) throw metadataChanged()
+  return joined
+}
+
+/** Lay out the block of flat[0 .. count) at `at`; returns its strings, joined. */
+export function layoutFlatMetadata (buf: Buffer, at: number, flat: string[], count: number): string {
+  const table = at + 4
+  putUint32(buf, at, count / 2)
+  let joined = ''
+  for (let i = 0; i < count; i++) {
+    joined += flat[i]
+    putUint32(buf, table + 4 * i, flat[i].length)
+  }
+  return joined
+}

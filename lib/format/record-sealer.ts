@@ -1,33 +1,52 @@
 /**
- * The record checksums of v2 records an encoder writes into a slab. With
- * the native checksummer (lib/native.ts), records are only noted as they
- * are written and their checksums computed all at once when the slab's
- * bytes are about to leave the encoder (seal()): one native call per slab
- * rather than one per record, because the call itself, not the hashing,
- * was the larger part of a record's checksum. Without it, each record is
- * checksummed as it is noted.
+ * What the encoder leaves to be done for a slab's v2 records before their
+ * bytes leave it: their checksums and, with the native functions
+ * (lib/native.ts), their metadata strings.
+ *
+ * With the native functions, records are only noted as they are laid out.
+ * When the slab's bytes are about to be handed out, seal() writes all of the
+ * noted records' metadata strings with one string write and puts each
+ * record's share in its place (one native call), then checksums every record
+ * (one more). One crossing into native code per slab, where writing each
+ * record's strings and checksum as it came cost two per record: that
+ * crossing, not the work, was the larger part of both.
+ *
+ * The strings are laid out as one byte per character, which is what UTF-8
+ * gives for ASCII (nearly all metadata). seal() proves it: the bytes the
+ * string write produced must equal its characters. When some string was
+ * not ASCII, seal() writes nothing and hands the strings back, and the
+ * encoder lays those records out again (relayoutV2).
+ *
+ * Without the native functions, the encoder writes each record's strings
+ * itself and note() checksums the record at once.
  */
 import { checksumRange, type ChecksumAlgorithm } from '../checksum.js'
-import type { NativeSeal } from '../native.js'
+import type { NativeRecords } from '../native.js'
 import { putUint32 } from './metadata-block.js'
 
 const ALGORITHM_ID = { crc32: 1, crc32c: 2 } as const
 
 export class RecordSealer {
   readonly algorithm: ChecksumAlgorithm
-  readonly #seal: NativeSeal | null
-  /** [start, end) of each record not yet sealed, in the current slab. */
+  readonly #native: NativeRecords | null
+  /** [start, end) of each record noted since the last seal. */
   #ranges = new Uint32Array(2 * 2048)
   #count = 0
+  /** The noted records' metadata strings, joined, and where each record's share goes: [offset in #text, slab offset, length]. */
+  #text = ''
+  #moves = new Uint32Array(3 * 2048)
+  #textCount = 0
+  /** Where #text is written as UTF-8 before its shares are placed. */
+  #scratch = Buffer.alloc(0)
 
-  constructor (algorithm: ChecksumAlgorithm, seal: NativeSeal | null) {
+  constructor (algorithm: ChecksumAlgorithm, native: NativeRecords | null) {
     this.algorithm = algorithm
-    this.#seal = seal
+    this.#native = native
   }
 
-  /** Which implementation computes the checksums. */
+  /** Whether records are sealed a slab at a time (the encoder then leaves their strings to noteText). */
   get batched (): boolean {
-    return this.#seal !== null
+    return this.#native !== null
   }
 
   /**
@@ -35,26 +54,56 @@ export class RecordSealer {
    * Every record noted must be in the same slab until seal() is called.
    */
   note (buf: Buffer, start: number, end: number): void {
-    if (this.#seal === null) {
+    if (this.#native === null) {
       putUint32(buf, end, checksumRange(this.algorithm, buf, start, end))
       return
     }
-    let ranges = this.#ranges
-    if (2 * this.#count === ranges.length) {
-      const grown = new Uint32Array(2 * ranges.length)
-      grown.set(ranges)
-      this.#ranges = ranges = grown
-    }
-    ranges[2 * this.#count] = start
-    ranges[2 * this.#count + 1] = end
+    if (2 * this.#count === this.#ranges.length) this.#ranges = grow(this.#ranges)
+    this.#ranges[2 * this.#count] = start
+    this.#ranges[2 * this.#count + 1] = end
     this.#count++
   }
 
-  /** Store the checksum of every record noted since the last seal; `buf` is their slab. */
-  seal (buf: Buffer): void {
-    if (this.#count === 0 || this.#seal === null) return
-    const count = this.#count
-    this.#count = 0
-    this.#seal(buf, this.#ranges, count, ALGORITHM_ID[this.algorithm])
+  /** A record's metadata strings, joined, go at slab offset `at`, one byte per character (only when batched). */
+  noteText (at: number, text: string): void {
+    if (text.length === 0) return
+    if (3 * this.#textCount === this.#moves.length) this.#moves = grow(this.#moves)
+    const moves = this.#moves
+    const i = 3 * this.#textCount++
+    moves[i] = this.#text.length
+    moves[i + 1] = at
+    moves[i + 2] = text.length
+    this.#text += text
   }
+
+  /**
+   * Complete every record noted since the last seal; `buf` is their slab.
+   * Returns null when done, or, when the strings noted were not all ASCII,
+   * those strings joined: nothing has then been written, and the caller
+   * must lay the records out again.
+   */
+  seal (buf: Buffer): string | null {
+    const native = this.#native
+    if (native === null) return null
+    const text = this.#text
+    const textCount = this.#textCount
+    const count = this.#count
+    this.#text = ''
+    this.#textCount = 0
+    this.#count = 0
+    if (textCount > 0) {
+      if (this.#scratch.length < 3 * text.length) this.#scratch = Buffer.allocUnsafeSlow(3 * text.length)
+      // With room for 3 bytes per character, everything is written; only ASCII gives one byte each.
+      if (this.#scratch.write(text, 0, this.#scratch.length, 'utf8') !== text.length) return text
+      native.place(buf, this.#scratch, this.#moves, textCount)
+    }
+    if (count > 0) native.seal(buf, this.#ranges, count, ALGORITHM_ID[this.algorithm])
+    return null
+  }
+}
+
+function grow (table: Uint32Array): Uint32Array<ArrayBuffer> {
+  const grown = new Uint32Array(2 * table.length)
+  grown.set(table)
+  return grown
 }
