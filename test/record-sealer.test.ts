@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import zlib from 'node:zlib'
-import { ArchiveEncoder, crc32c, type RecordInput } from '../lib/index.js'
+import { ArchiveEncoder, crc32c, encodeRecords, type RecordInput } from '../lib/index.js'
 import { RecordSealer } from '../lib/format/record-sealer.js'
 import { loadNative, nativeRecords } from '../lib/native.js'
 import { decodeRecords } from './helpers.js'
@@ -130,6 +130,31 @@ t.test('the encoder writes the same bytes with and without the native functions'
       const decoded = await decodeRecords(outputs[1])
       t.equal(decoded.length, records.length, 'all decode, checksums valid')
     }
+  }
+})
+
+t.test('exactSizes: pendingBytes grows by each record\'s final size, non-ASCII metadata too', async (t) => {
+  const records: RecordInput[] = [
+    { metadata: { a: 'plain' }, payload: 'x' }, { metadata: { ké: '€😀' }, payload: 'y' }, { metadata: [['ü', 'ß']], payload: '' }
+  ]
+  for (const exactSizes of [true, false]) {
+    const encoder = new ArchiveEncoder({ exactSizes }, nativeRecords)
+    const sizes = records.map((record) => {
+      const before = encoder.pendingBytes
+      encoder.write(record)
+      return encoder.pendingBytes - before
+    })
+    const total = sizes.reduce((a, b) => a + b, 0)
+    const out = Buffer.concat(encoder.take())
+    const finalSizes = records.map((record) => encodeRecords([record]).length)
+    if (exactSizes || nativeRecords === null) {
+      t.same(sizes, finalSizes, `exactSizes ${exactSizes}: each record's own size`)
+    } else {
+      // Laid out one byte per character until take(): the two non-ASCII records grow then.
+      const extra = (text: string): number => Buffer.byteLength(text) - text.length
+      t.same(sizes, [finalSizes[0], finalSizes[1] - extra('ké€😀'), finalSizes[2] - extra('üß')], 'without exactSizes: one byte per character until take()')
+    }
+    t.equal(out.length, finalSizes.reduce((a, b) => a + b, 0), `exactSizes ${exactSizes}: the same bytes in the end (${total} counted)`)
   }
 })
 

@@ -27,6 +27,15 @@ export interface EncoderOptions {
   checksum?: ChecksumAlgorithm
   /** Target size of each output buffer in bytes. Default 1 MiB. */
   chunkSize?: number
+  /**
+   * Make `pendingBytes` grow by each record's final size as it is written.
+   * Default false: with the native part built, v2 records are laid out with
+   * one byte per metadata character, and a record whose metadata is not
+   * ASCII grows when its slab is completed (at `take()`). The bytes written
+   * are the same either way; a caller that sizes records one by one (the
+   * rolling sink's size policies) sets this.
+   */
+  exactSizes?: boolean
 }
 
 const DEFAULT_CHUNK = 1024 * 1024
@@ -61,10 +70,12 @@ export class ArchiveEncoder {
    * #sealer.batched, their metadata strings, until #sealPending().
    */
   #sealer: RecordSealer
+  /** Whether metadata strings are left to #sealer (see RecordSealer and EncoderOptions.exactSizes). */
+  #deferText: boolean
 
   /** `native` is for tests, which compare the encoder with and without the native functions. */
   constructor (options: EncoderOptions = {}, native: NativeRecords | null = nativeRecords) {
-    const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK } = options
+    const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, exactSizes = false } = options
     if (format !== 'v1' && format !== 'v2') throw invalidOption('format', `must be 'v1' or 'v2', got ${String(format)}`)
     if (checksum !== 'crc32' && checksum !== 'crc32c') throw invalidOption('checksum', `must be 'crc32' or 'crc32c', got ${String(checksum)}`)
     if (!Number.isInteger(chunkSize) || chunkSize < 64) throw invalidOption('chunkSize', `must be an integer >= 64, got ${String(chunkSize)}`)
@@ -73,6 +84,7 @@ export class ArchiveEncoder {
     this.chunkSize = chunkSize
     this.#slab = Buffer.allocUnsafeSlow(chunkSize)
     this.#sealer = new RecordSealer(checksum, format === 'v2' ? native : null)
+    this.#deferText = this.#sealer.batched && !exactSizes
   }
 
   /** Bytes encoded and not yet taken. */
@@ -139,7 +151,7 @@ export class ArchiveEncoder {
     const metaStart = at + (v2 ? V2_METADATA_OFFSET : V1_METADATA_OFFSET)
     const sealer = this.#sealer
     let metaEnd: number
-    if (sealer.batched) {
+    if (this.#deferText) {
       // v2 with the native functions: the strings are written for the whole slab at once (see RecordSealer).
       const text = metadata !== null
         ? layoutObjectMetadata(buf, metaStart, metadata, size)

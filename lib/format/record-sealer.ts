@@ -44,7 +44,7 @@ export class RecordSealer {
     this.#native = native
   }
 
-  /** Whether records are sealed a slab at a time (the encoder then leaves their strings to noteText). */
+  /** Whether records are sealed a slab at a time (and so whether the encoder may leave their strings to noteText). */
   get batched (): boolean {
     return this.#native !== null
   }
@@ -64,7 +64,7 @@ export class RecordSealer {
     this.#count++
   }
 
-  /** A record's metadata strings, joined, go at slab offset `at`, one byte per character (only when batched). */
+  /** A record's metadata strings, joined, go at slab offset `at`, one byte per character (only when batched; see seal()). */
   noteText (at: number, text: string): void {
     if (text.length === 0) return
     if (3 * this.#textCount === this.#moves.length) this.#moves = grow(this.#moves)
