@@ -19,6 +19,8 @@ import { sizesLine } from './codec.js'
 import { rssLine } from './cli.js'
 import { writeNotes, writeTargets } from './write.js'
 import { uploadNotes, uploadTargets } from './upload.js'
+import { checksumImplementation } from '../dist/checksum.js'
+import { nativeRecords } from '../dist/native.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 
@@ -100,6 +102,9 @@ if (upload !== null) {
   for (const line of uploadNotes(upload)) console.log(line)
   console.log()
 }
+// Which code did the work: the encoder's speed depends on whether the native part was built.
+console.log(`Checksums: ${checksumImplementation}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}.`)
+console.log()
 console.log('Targets:')
 for (const line of targets(codec, cli)) console.log(line)
 if (write !== null) for (const line of writeTargets(write)) console.log(line)

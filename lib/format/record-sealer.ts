@@ -26,18 +26,28 @@ import { putUint32 } from './metadata-block.js'
 
 const ALGORITHM_ID = { crc32: 1, crc32c: 2 } as const
 
+/** Metadata text is written to the scratch buffer whenever this many characters are waiting. */
+const TEXT_PIECE = 16 * 1024
+
 export class RecordSealer {
   readonly algorithm: ChecksumAlgorithm
   readonly #native: NativeRecords | null
   /** [start, end) of each record noted since the last seal. */
   #ranges = new Uint32Array(2 * 2048)
   #count = 0
-  /** The noted records' metadata strings, joined, and where each record's share goes: [offset in #text, slab offset, length]. */
+  /**
+   * The noted records' metadata strings: those not yet written (#text), and
+   * where each record's share goes: [offset in all the text, slab offset, length].
+   */
   #text = ''
   #moves = new Uint32Array(3 * 2048)
   #textCount = 0
-  /** Where #text is written as UTF-8 before its shares are placed. */
+  #textChars = 0
+  /** Where the text is written as UTF-8, a piece at a time, before its shares are placed; #written bytes so far. */
   #scratch = Buffer.alloc(0)
+  #written = 0
+  /** Whether every piece written so far was ASCII (its bytes equal its characters). */
+  #ascii = true
 
   constructor (algorithm: ChecksumAlgorithm, native: NativeRecords | null) {
     this.algorithm = algorithm
@@ -70,10 +80,28 @@ export class RecordSealer {
     if (3 * this.#textCount === this.#moves.length) this.#moves = grow(this.#moves)
     const moves = this.#moves
     const i = 3 * this.#textCount++
-    moves[i] = this.#text.length
+    moves[i] = this.#textChars
     moves[i + 1] = at
     moves[i + 2] = text.length
+    this.#textChars += text.length
     this.#text += text
+    // In pieces: one string for a whole slab would be a large object, old garbage for the collector.
+    if (this.#text.length >= TEXT_PIECE) this.#writeText()
+  }
+
+  /** Write #text at the end of the scratch buffer (with room for 3 bytes per character, it all fits). */
+  #writeText (): void {
+    const text = this.#text
+    this.#text = ''
+    const need = this.#written + 3 * text.length
+    if (this.#scratch.length < need) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.#scratch.length))
+      this.#scratch.copy(grown, 0, 0, this.#written)
+      this.#scratch = grown
+    }
+    const bytes = this.#scratch.write(text, this.#written, 'utf8')
+    this.#written += bytes
+    if (bytes !== text.length) this.#ascii = false
   }
 
   /**
@@ -85,16 +113,18 @@ export class RecordSealer {
   seal (buf: Buffer): string | null {
     const native = this.#native
     if (native === null) return null
-    const text = this.#text
     const textCount = this.#textCount
     const count = this.#count
-    this.#text = ''
-    this.#textCount = 0
     this.#count = 0
     if (textCount > 0) {
-      if (this.#scratch.length < 3 * text.length) this.#scratch = Buffer.allocUnsafeSlow(3 * text.length)
-      // With room for 3 bytes per character, everything is written; only ASCII gives one byte each.
-      if (this.#scratch.write(text, 0, this.#scratch.length, 'utf8') !== text.length) return text
+      this.#writeText()
+      const { ascii, written } = { ascii: this.#ascii, written: this.#written }
+      this.#textCount = 0
+      this.#textChars = 0
+      this.#written = 0
+      this.#ascii = true
+      // Decoding gives back the strings, a lone surrogate as U+FFFD: the same one unit, and what writing it gives.
+      if (!ascii) return this.#scratch.toString('utf8', 0, written)
       native.place(buf, this.#scratch, this.#moves, textCount)
     }
     if (count > 0) native.seal(buf, this.#ranges, count, ALGORITHM_ID[this.algorithm])
