@@ -2,20 +2,22 @@
  * Encodes records into large batched buffers. Records are written straight
  * into a slab; `take()` hands out the bytes written since the last take as a
  * view of the slab, and writing continues after it in the same slab, so a
- * slab is allocated once per `chunkSize` bytes, not once per flush.
+ * slab is allocated once per `chunkSize` bytes, not once per flush. Bytes
+ * leave only complete: v2 records are finished (checksums and, with the
+ * native part, metadata strings) a slab at a time as they go (RecordSealer).
  */
 import type { ChecksumAlgorithm } from '../checksum.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
+import { nativeRecords, type NativeRecords } from '../native.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE } from './constants.js'
 import {
   flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureMetadata, writeMetadata, writeObjectMetadata, type MetadataSize
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
-import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
-import { nativeRecords, type NativeRecords } from '../native.js'
 import { RecordSealer } from './record-sealer.js'
 import { relayoutV2 } from './relayout.js'
+import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
 import { V2_METADATA_OFFSET, writeV2Header } from './v2.js'
 
 export type FormatVersion = 'v1' | 'v2'
