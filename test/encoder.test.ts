@@ -11,6 +11,7 @@ import {
   ArchiveEncoder, CorruptArchiveError, crc32, crc32c, decode, DEFAULT_MAX_RECORD_SIZE, encode, encodeRecords,
   payloadJson, payloadText, ShoeboxError, type EncodeOptions, type RecordInput, type ShoeboxRecord
 } from '../lib/index.js'
+import { nativeRecords } from '../lib/native.js'
 import { chunked, decodeAll, decodeRecords, firstMismatch, type PlainRecord } from './helpers.js'
 
 /** Write records (or arrays of records) into encode() and collect the output chunks. */
@@ -203,12 +204,18 @@ t.test('metadata that changes while its record is encoded is rejected, not writt
       return 'v'.repeat(40)
     }
   })
-  for (const [what, metadata] of [['a longer value', growing], ['an added key', adding]] as const) {
-    const encoder = new ArchiveEncoder({ chunkSize: 64 })
-    t.equal(thrownCode(() => { encoder.write({ metadata: metadata as Record<string, string>, payload: 'p' }) }), 'SHOEBOX_INVALID_RECORD', `${what}: rejected`)
-    encoder.write({ metadata: { ok: 'yes' }, payload: 'next' })
-    const records = await decodeRecords(Buffer.concat(encoder.take()))
-    t.same(records.map((r) => [r.metadata, payloadText(r)]), [[{ ok: 'yes' }, 'next']], `${what}: nothing of it is written; the next record is intact`)
+  // With the native part (strings left to the slab's seal) and without it (written as records come).
+  for (const native of [nativeRecords, null]) {
+    for (const [what, metadata] of [['a longer value', growing], ['an added key', adding]] as const) {
+      calls = 0
+      added = false
+      delete adding.b
+      const encoder = new ArchiveEncoder({ chunkSize: 64 }, native)
+      t.equal(thrownCode(() => { encoder.write({ metadata: metadata as Record<string, string>, payload: 'p' }) }), 'SHOEBOX_INVALID_RECORD', `${what}: rejected`)
+      encoder.write({ metadata: { ok: 'yes' }, payload: 'next' })
+      const records = await decodeRecords(Buffer.concat(encoder.take()))
+      t.same(records.map((r) => [r.metadata, payloadText(r)]), [[{ ok: 'yes' }, 'next']], `${what}: nothing of it is written; the next record is intact`)
+    }
   }
 })
 

@@ -129,22 +129,12 @@ export function writeObjectMetadata (
 ): number {
   const { pairs, bound } = size
   const table = at + 4
-  const strings = table + 8 * pairs
-  putUint32(buf, at, pairs * countMultiplier)
-  if (size.chars < JOIN_MIN_CHARS) return writeObjectStrings(buf, table, metadata, pairs, at + bound)
-  let joined = ''
-  let i = 0
-  for (const key in metadata) {
-    if (!hasOwnProperty.call(metadata, key)) continue
-    const value: unknown = metadata[key]
-    if (typeof value !== 'string' || i === pairs) throw metadataChanged()
-    joined += key
-    joined += value
-    putUint32(buf, table + 8 * i, key.length)
-    putUint32(buf, table + 8 * i + 4, value.length)
-    i++
+  if (size.chars < JOIN_MIN_CHARS) {
+    putUint32(buf, at, pairs * countMultiplier)
+    return writeObjectStrings(buf, table, metadata, pairs, at + bound)
   }
-  if (i !== pairs || strings + 3 * joined.length > at + bound) throw metadataChanged()
+  const joined = layoutObjectMetadata(buf, at, metadata, size, countMultiplier)
+  const strings = table + 8 * pairs
   const written = buf.write(joined, strings)
   return written === joined.length ? strings + written : writeObjectStrings(buf, table, metadata, pairs, at + bound)
 }
@@ -281,11 +271,15 @@ export function readMetadata (
  * length.
  */
 
-/** Lay out the block of a metadata object measured by measureMetadata at `at`; returns its strings, joined. */
-export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadata, size: MetadataSize): string {
+/**
+ * Lay out the block of a metadata object measured by measureMetadata at `at`
+ * (its pair count times `countMultiplier`, as writeMetadata); returns its
+ * strings, joined.
+ */
+export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, countMultiplier = 1): string {
   const { pairs } = size
   const table = at + 4
-  putUint32(buf, at, pairs)
+  putUint32(buf, at, pairs * countMultiplier)
   let joined = ''
   let i = 0
   for (const key in metadata) {
