@@ -1,5 +1,6 @@
 /*
- * Record checksums for the encoder, many records per call.
+ * The encoder's slab functions: record checksums and metadata placement,
+ * many records per call (see lib/native.ts and lib/format/record-sealer.ts).
  *
  * Why this exists: a v2 record ends with a CRC of its bytes. Hashing a
  * 700-byte record with a hardware-accelerated CRC takes well under 100 ns,
@@ -8,13 +9,14 @@
  * time crossing into native code than hashing. seal() takes a whole
  * buffer of encoded records and the [start, end) range of each, computes
  * each range's checksum and stores it little-endian at `end`: one call per
- * ~1 MiB of records.
+ * ~1 MiB of records. place() does the same for the records' metadata
+ * strings, written for the whole slab at once and copied into position.
  *
  * Only the hardware paths live here: CRC32 by carry-less multiplication
  * (PCLMULQDQ) and CRC32C by the SSE4.2 instruction, on x86-64. On any
  * other machine, or a CPU without them, the module exports nothing and
- * shoebox checksums record by record through @node-rs/crc32 instead
- * (lib/checksum.ts), so results never depend on this file being built.
+ * shoebox does the same work record by record in JavaScript (checksums
+ * through @node-rs/crc32), so the bytes never depend on this file being built.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>

@@ -118,7 +118,8 @@ export class RecordSealer {
     this.#count = 0
     if (textCount > 0) {
       this.#writeText()
-      const { ascii, written } = { ascii: this.#ascii, written: this.#written }
+      const ascii = this.#ascii
+      const written = this.#written
       this.#textCount = 0
       this.#textChars = 0
       this.#written = 0
