@@ -25,9 +25,11 @@ function cpuHasCrcInstructions (): boolean {
 
 t.test('the native checksummer is in use exactly where it was built for this CPU', async (t) => {
   // On x86-64 Linux, `npm install` builds it (scripts/build-native.js) when a compiler is there.
-  t.equal(nativeRecords !== null, built && cpuHasCrcInstructions(), `built: ${built}, arch: ${process.arch}`)
+  const switchedOff = process.env.SHOEBOX_NATIVE === '0'
+  t.equal(nativeRecords !== null, built && cpuHasCrcInstructions() && !switchedOff, `built: ${built}, arch: ${process.arch}, SHOEBOX_NATIVE=0: ${switchedOff}`)
   t.equal(loadNative({ SHOEBOX_NATIVE: '0' }), null, 'SHOEBOX_NATIVE=0 switches it off')
-  t.equal(loadNative({}) !== null, nativeRecords !== null, 'loads the same way each time')
+  t.equal(loadNative(process.env) !== null, nativeRecords !== null, 'loads the same way each time')
+  t.equal(loadNative({}) !== null, built && cpuHasCrcInstructions(), 'without the switch, in use wherever built for this CPU')
 })
 
 /** A slab of n records of lengths from `lengths`, each followed by 4 bytes for its checksum. */
