@@ -339,6 +339,28 @@ t.test('a stale multipart upload that cannot be aborted now: the sink still writ
   t.notOk(fs.existsSync(marker))
 })
 
+t.test('a file whose killed upload cannot be aborted at first: aborted on a retry, then uploaded; nothing left open', async (t) => {
+  // Three 503s use up the SDK's tries for the first abort; the uploader's second try gets through.
+  const { s3, storeOptions, url } = await setup(t, [
+    { match: (r) => r.op === 'AbortMultipartUpload', fault: { kind: 'status', status: 503, code: 'ServiceUnavailable' }, times: 3 }
+  ])
+  const dir = newDir('stale-retry')
+  fs.mkdirSync(dir, { recursive: true })
+  const name = '20240101T000000000Z-host-1-0.shoebox'
+  const first = start({ dir: newDir('stale-retry-src'), flushInterval: 0 })
+  t.equal(await writeRange(first, 0, 100), undefined)
+  fs.copyFileSync(first.sealed[0].path, path.join(dir, name))
+  const { UploadId } = await s3.client().send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: `${PREFIX}/${name}` }))
+  fs.writeFileSync(path.join(dir, `.${name}.uploading`), JSON.stringify({ key: name, uploadId: UploadId }))
+  const run = start({ dir, flushInterval: 0, upload: { to: url, ...fast, storeOptions } })
+  t.equal(await writeRange(run, 100, 200), undefined, 'finish succeeds')
+  t.match(run.errors, [{ key: name, willRetry: true }], 'one failed try, retried')
+  t.equal(s3.openMultipartUploads(), 0, 'the killed upload was aborted, not orphaned')
+  t.same(hidden(dir, '.uploading'), [])
+  t.same(keysOf(s3), archives(dir))
+  t.ok(s3.object(`${PREFIX}/${name}`)?.equals(fs.readFileSync(path.join(dir, name))), 'byte-identical')
+})
+
 t.test('a torn in-flight marker (killed while writing it) does not stop the next start', async (t) => {
   const { s3, storeOptions, url } = await setup(t)
   const dir = newDir('torn')

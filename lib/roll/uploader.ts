@@ -118,33 +118,51 @@ export class SealedUploader extends EventEmitter {
   }
 
   /**
-   * At start: abort multipart uploads a killed process left open, drop
-   * markers whose file is gone, and queue every sealed file not uploaded.
+   * At start: drop markers whose file is gone (aborting the upload an
+   * `.uploading` one names) and queue every sealed file not uploaded. A file
+   * that is still here has its killed upload aborted when it is shipped
+   * again (#uploadOnce), with that upload's retries.
    */
   async resume (): Promise<void> {
     const entries = await fsp.readdir(this.dir)
     const present = new Set(entries)
     for (const entry of entries) {
-      if (entry.startsWith('.') && entry.endsWith(UPLOADING)) {
-        const marker = path.join(this.dir, entry)
-        const noted = parseUploading(await fsp.readFile(marker, 'utf8'))
-        // A marker torn by the crash names no upload it could abort (the lifecycle rule's case).
-        if (noted !== undefined) {
-          try {
-            await this.store.abortUpload(noted.key, noted.uploadId)
-          } catch (err) {
-            // The store is down: writing must not wait for it. Keep the marker for the next start; finish reports it.
-            this.failed.set(entry, err as Error)
-            this.emit('uploadError', { path: path.join(this.dir, noted.key), key: noted.key, error: err as Error, attempt: 1, willRetry: false } satisfies UploadErrorEvent)
-            continue
-          }
+      if (!entry.startsWith('.')) continue
+      if (entry.endsWith(UPLOADING) && !present.has(entry.slice(1, -UPLOADING.length))) {
+        const name = entry.slice(1, -UPLOADING.length)
+        try {
+          await this.#abortNoted(name)
+        } catch (err) {
+          // The store is down: writing must not wait for it. Keep the marker for the next start; finish reports it.
+          this.failed.set(name, err as Error)
+          this.emit('uploadError', { path: path.join(this.dir, name), key: name, error: err as Error, attempt: 1, willRetry: false } satisfies UploadErrorEvent)
         }
-        await fsp.rm(marker, { force: true })
-      } else if (entry.startsWith('.') && entry.endsWith(UPLOADED) && !present.has(entry.slice(1, -UPLOADED.length))) {
+      } else if (entry.endsWith(UPLOADED) && !present.has(entry.slice(1, -UPLOADED.length))) {
         await fsp.rm(path.join(this.dir, entry), { force: true })
       }
     }
     for (const name of await pendingUploads(this.dir)) this.enqueue(path.join(this.dir, name))
+  }
+
+  /**
+   * Abort the multipart upload that `name`'s `.uploading` marker names (one a
+   * killed process left open), then remove the marker. Nothing to do without
+   * a marker; a marker torn by the crash names no upload it could abort (the
+   * lifecycle rule's case) and is just removed. Throws if the abort fails,
+   * keeping the marker.
+   */
+  async #abortNoted (name: string): Promise<void> {
+    const marker = uploadingMarker(this.dir, name)
+    let text: string
+    try {
+      text = await fsp.readFile(marker, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    const noted = parseUploading(text)
+    if (noted !== undefined) await this.store.abortUpload(noted.key, noted.uploadId)
+    await fsp.rm(marker, { force: true })
   }
 
   /** Queue a sealed file (a path in the directory). */
@@ -226,6 +244,8 @@ export class SealedUploader extends EventEmitter {
   async #uploadOnce (name: string, file: string): Promise<void> {
     const started = Date.now()
     const size = (await fsp.stat(file)).size
+    // An upload of this file that a killed process left open goes first; its id would be overwritten below.
+    await this.#abortNoted(name)
     const noteUpload = uploadingMarker(this.dir, name)
     const writer = this.store.writer(name, {
       partSize: this.#options.partSize,
