@@ -131,11 +131,7 @@ export function crc32Continue (previous: number, data: Uint8Array): number {
   if (native !== null) return native.crc32(data, previous)
   const zlibContinue = zlibCrc32 as ((data: Uint8Array, value?: number) => number) | undefined
   if (typeof zlibContinue === 'function') return zlibContinue(data, previous)
-  continueTable ??= makeTables(0xedb88320)[0]
   let crc = (previous ^ 0xffffffff) >>> 0
-  for (let i = 0; i < data.length; i++) crc = continueTable[(crc ^ data[i]) & 0xff] ^ (crc >>> 8)
+  for (let i = 0; i < data.length; i++) crc = r0[(crc ^ data[i]) & 0xff] ^ (crc >>> 8)
   return (crc ^ 0xffffffff) >>> 0
 }
-
-/** The byte table of the JS fallback above, made on first use. */
-let continueTable: Uint32Array | undefined

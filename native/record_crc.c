@@ -152,6 +152,16 @@ static int typed_array (napi_env env, napi_value value, napi_typedarray_type typ
   return 1;
 }
 
+/* The 4 arguments of a call into `argv`; else throws `usage` and returns 0. */
+static int four_args (napi_env env, napi_callback_info info, napi_value argv[4], const char *usage) {
+  size_t argc = 4;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 /*
  * seal(buffer: Uint8Array, ranges: Uint32Array, count: number, algorithm: 1 | 2)
  * For i < count, with start = ranges[2i] and end = ranges[2i + 1]: store the
@@ -160,13 +170,8 @@ static int typed_array (napi_env env, napi_value value, napi_typedarray_type typ
  * anything is written.
  */
 static napi_value seal (napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 4) {
-    napi_throw_type_error(env, NULL, "seal(buffer, ranges, count, algorithm)");
-    return NULL;
-  }
+  if (!four_args(env, info, argv, "seal(buffer, ranges, count, algorithm)")) return NULL;
   size_t length, ranges_length;
   void *data, *ranges_data;
   if (!typed_array(env, argv[0], napi_uint8_array, "seal: buffer must be a Uint8Array", &data, &length)) return NULL;
@@ -205,13 +210,8 @@ static napi_value seal (napi_env env, napi_callback_info info) {
  * checked against both buffers before anything is copied.
  */
 static napi_value place (napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 4) {
-    napi_throw_type_error(env, NULL, "place(target, source, moves, count)");
-    return NULL;
-  }
+  if (!four_args(env, info, argv, "place(target, source, moves, count)")) return NULL;
   size_t target_length, source_length, moves_length;
   void *target_data, *source_data, *moves_data;
   if (!typed_array(env, argv[0], napi_uint8_array, "place: target must be a Uint8Array", &target_data, &target_length)) return NULL;

@@ -82,6 +82,8 @@ if (nativeRecords !== null) {
       t.ok(buf.equals(Buffer.alloc(64)), `${what}: nothing written`)
     }
     t.throws(() => { seal(new Uint16Array(8) as unknown as Uint8Array, new Uint32Array([0, 2]), 1, 1) }, TypeError, 'a buffer that is not bytes')
+    t.throws(() => { (seal as (...args: unknown[]) => void)(buf, new Uint32Array([0, 2]), 1) }, TypeError, 'too few arguments')
+    t.throws(() => { (place as (...args: unknown[]) => void)(buf, buf) }, TypeError, 'too few arguments')
     t.throws(() => { seal(buf, new Int32Array([0, 2]) as unknown as Uint32Array, 1, 1) }, TypeError, 'ranges that are not uint32')
     const source = Buffer.alloc(16, 7)
     const badMoves: Array<[string, () => void]> = [

@@ -201,24 +201,17 @@ function writeString (buf: Buffer, at: number, s: string): number {
  * writeObjectMetadata does.
  */
 export function writeMetadata (buf: Buffer, at: number, flat: string[], countMultiplier: number, count = flat.length): number {
-  const table = at + 4
-  const strings = table + 4 * count
-  putUint32(buf, at, (count / 2) * countMultiplier)
-  let chars = 0
-  for (let i = 0; i < count; i++) chars += flat[i].length
-  if (chars >= JOIN_MIN_CHARS) {
-    let joined = ''
-    for (let i = 0; i < count; i++) joined += flat[i]
+  const strings = at + 4 + 4 * count
+  const joined = layoutFlatMetadata(buf, at, flat, count, countMultiplier)
+  if (joined.length >= JOIN_MIN_CHARS) {
     const written = buf.write(joined, strings)
-    if (written === chars) {
-      for (let i = 0; i < count; i++) putUint32(buf, table + 4 * i, flat[i].length)
-      return strings + written
-    }
+    if (written === joined.length) return strings + written
   }
+  // Short, or not all ASCII: string by string, each with its own UTF-8 length in the table.
   let pos = strings
   for (let i = 0; i < count; i++) {
     const len = writeString(buf, pos, flat[i])
-    putUint32(buf, table + 4 * i, len)
+    putUint32(buf, at + 4 + 4 * i, len)
     pos += len
   }
   return pos
@@ -297,10 +290,10 @@ export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadat
   return joined
 }
 
-/** Lay out the block of flat[0 .. count) at `at`; returns its strings, joined. */
-export function layoutFlatMetadata (buf: Buffer, at: number, flat: string[], count: number): string {
+/** Lay out the block of flat[0 .. count) at `at` (pair count times `countMultiplier`); returns its strings, joined. */
+export function layoutFlatMetadata (buf: Buffer, at: number, flat: string[], count: number, countMultiplier = 1): string {
   const table = at + 4
-  putUint32(buf, at, count / 2)
+  putUint32(buf, at, (count / 2) * countMultiplier)
   let joined = ''
   for (let i = 0; i < count; i++) {
     joined += flat[i]
