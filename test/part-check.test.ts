@@ -45,6 +45,9 @@ t.test('checksum: parts are cut where lib-storage cuts them and compared with wh
   const unsummed = fed('checksum')
   sums.forEach((_, i) => { unsummed.record({ partNumber: i + 1, sent: undefined, stored: undefined }) })
   t.equal(unsummed.mismatch(''), undefined, 'a client that sends no checksums leaves nothing to compare')
+
+  const unseen = fed('checksum')
+  t.equal(unseen.mismatch(''), 'no part of the upload was seen being stored', 'no part reported at all fails, rather than passing unchecked')
 })
 
 t.test('checksum: an empty object is one empty part', async (t) => {

@@ -79,6 +79,8 @@ export class PartCheck {
 
   #checksumMismatch (): string | undefined {
     const reported = [...this.#reported.values()]
+    // Every PutObject and UploadPart that succeeds is reported: none seen proves nothing, so it fails.
+    if (reported.length === 0) return 'no part of the upload was seen being stored'
     // A client set to send no checksums leaves nothing to compare.
     if (reported.every((p) => p.sent === undefined && p.stored === undefined)) return undefined
     if (reported.length !== this.#crcs.length) return `${reported.length} parts stored for the ${this.#crcs.length} written`
