@@ -11,7 +11,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { encodeRecords, naturalCompare } from '../lib/index.js'
+import { encodeRecords } from '../lib/index.js'
+import { archiveNames } from './fixtures-roll/util.js'
 import { buildCli, runCli, type RunResult } from './fixtures-s3/cli-build.js'
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { startS3, type TestS3 } from './s3-server.js'
@@ -60,10 +61,6 @@ function noSecret (t: Test, r: RunResult): void {
   t.notOk(all.includes(TOKEN), 'the session token is never printed')
 }
 
-function sealed (dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort(naturalCompare)
-}
-
 const STATS = (command: string, verb: string, n: number): RegExp =>
   new RegExp(`^shoebox ${command}: ${verb} ${n} objects?, \\d+\\.\\d MB at \\d+\\.\\d MB/s$`)
 
@@ -74,7 +71,7 @@ t.test('write --to s3://, then read and ls from the bucket give what the local d
   ok(t, w, 'write')
   t.equal(w.stdout.length, 0, 'nothing on stdout')
   noSecret(t, w)
-  const names = sealed(dir)
+  const names = archiveNames(dir)
   t.equal(names.length, 4)
   const lines = stderrLines(w)
   t.match(lines[0], STATS('write', 'uploaded', 4), 'a statistics line')
@@ -115,7 +112,6 @@ t.test('write --to s3://, then read and ls from the bucket give what the local d
     .slice(0, -1).map((l) => l.split('\t').slice(0, 4).map((c, k) => k === 0 ? c.replace(strip, '') : c))
   t.same(columns(ls, 'w/'), columns(lsLocal), 'ls: the same names, record counts and sizes as locally')
   t.same(columns(ls).map((c) => c[0]), names.map((n) => `w/${n}`))
-  t.ok(columns(ls).every((c) => c[1] === '250 records' || c[1] === '300 records' || c[1] === '100 records'), 'record counts per object')
   t.match(ls.stdout.toString('utf8').split('\n').at(-2), /^4 files, 1000 records, \d+ bytes, /, 'a total line')
   noSecret(t, ls)
   t.match(stderrLines(ls), [STATS('ls', 'downloaded', 4)], 'stderr: exactly the statistics line')
@@ -128,7 +124,7 @@ t.test('write --to --delete-local: the files go to the bucket and leave the dire
   const url = `s3://${s3.bucket}/wd`
   const w = await shoebox(['write', dir, '--roll-records', '400', '--to', url, '--delete-local', '--upload-concurrency', '1'], INPUT)
   ok(t, w, 'write')
-  t.same(sealed(dir), [], 'no local file left')
+  t.same(archiveNames(dir), [], 'no local file left')
   const keys = s3.keys().filter((k) => k.startsWith('wd/'))
   t.equal(keys.length, 3)
   const back = await shoebox(['read', `${url}/*`])
@@ -226,8 +222,9 @@ t.test('store failures: one line naming the store and the operation, never the s
   ]
   proxy.rules.push({ match: (r) => r.op === 'GetObject', fault: { kind: 'status', status: 403, code: 'AccessDenied' } })
   await Promise.all(failures.map(async (f) => { await checkFailure(t, f) }))
-  t.equal(s3.keys().filter((k) => k.startsWith('logs/')).length, 0, 'nothing was stored')
-  t.equal(s3.openMultipartUploads(), 0)
+  // The lines above are the servers' answers, not the client's guesses: the requests got there.
+  t.ok(throttled.log.some((e) => e.op === 'PutObject'), 'the upload reached the throttling server')
+  t.ok(denied.log.length > 0, 'the refused commands reached the refusing server')
 })
 
 t.test('write --to a failing store: every record stays on disk, the failure is reported, exit 1', async (t) => {
@@ -252,9 +249,11 @@ t.test('write --to a failing store: every record stays on disk, the failure is r
       const lines = stderrLines(r)
       t.match(lines.at(-1), new RegExp(`^shoebox write: ${line.source}`), 'the last line is the failure, naming the store and the operation')
       t.ok(lines.every((l) => l.startsWith('shoebox write: ')), 'every line is the command\'s own (no SDK warning)')
-      t.ok(lines.filter((l) => l.includes('failed')).every((l) => line.test(l)), 'each try reported names the store and the operation')
+      const tries = lines.filter((l) => l.includes('failed'))
+      t.ok(tries.length > 0, 'the failed tries are reported')
+      t.ok(tries.every((l) => line.test(l)), 'each try reported names the store and the operation')
       noSecret(t, r)
-      t.equal(sealed(dir).length, 2, 'both files sealed, and still queued')
+      t.equal(archiveNames(dir).length, 2, 'both files sealed, and still queued')
       t.equal(fs.readdirSync(dir).filter((n) => n.endsWith('.uploaded')).length, 0)
       const back = await shoebox(['read', path.join(dir, '*')])
       t.equal(back.stdout.toString('utf8').split('\n').filter((l) => l !== '').length, 1000, 'every record on disk')

@@ -30,11 +30,10 @@ import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { naturalCompare } from '../lib/index.js'
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { startS3, type TestS3 } from './s3-server.js'
 import { buildCli, runCli } from './fixtures-s3/cli-build.js'
-import { decodeFile, readDir } from './fixtures-roll/util.js'
+import { archiveNames, decodeFile, readDir } from './fixtures-roll/util.js'
 
 // Four writers of 250,000 records, a kill, a restart, and reading a million records back.
 t.setTimeout(420_000)
@@ -120,10 +119,6 @@ async function feed (writer: Writer, w: number, from: number, to: number, option
   return n
 }
 
-function sealed (dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort(naturalCompare)
-}
-
 /** The n of every record in the sealed files of a local directory, read strictly, in natural name order. */
 function localNumbers (dir: string): number[] {
   return readDir(dir).records.map((r) => (JSON.parse(r.payload.toString('utf8')) as { n: number }).n)
@@ -190,13 +185,13 @@ function notOnce (counts: Uint8Array, upTo: number): string {
 /** Every sealed file of these directories is one object under `prefix` with its bytes; no other object there. */
 function checkObjects (t: Test, s3: TestS3, prefix: string, dirs: string[]): void {
   const keys = s3.keys().filter((k) => k.startsWith(prefix + '/'))
-  const names = dirs.flatMap(sealed)
+  const names = dirs.flatMap(archiveNames)
   t.equal(new Set(names).size, names.length, 'the writers\' file names never collide (host and pid in the template)')
   t.same(keys, names.map((n) => `${prefix}/${n}`).sort(), 'exactly one object per sealed file: none missing, none doubled')
-  const differing = dirs.flatMap((dir) => sealed(dir).filter((n) => !(s3.object(`${prefix}/${n}`)?.equals(fs.readFileSync(path.join(dir, n))) ?? false)))
+  const differing = dirs.flatMap((dir) => archiveNames(dir).filter((n) => !(s3.object(`${prefix}/${n}`)?.equals(fs.readFileSync(path.join(dir, n))) ?? false)))
   t.same(differing, [], 'every object has its file\'s bytes')
   t.same(dirs.flatMap((dir) => fs.readdirSync(dir).filter((n) => n.endsWith('.uploading') || n.endsWith('.part'))), [], 'no in-flight marker or temporary file left')
-  t.same(dirs.flatMap((dir) => sealed(dir).filter((n) => !fs.existsSync(path.join(dir, `.${n}.uploaded`)))), [], 'every file marked uploaded')
+  t.same(dirs.flatMap((dir) => archiveNames(dir).filter((n) => !fs.existsSync(path.join(dir, `.${n}.uploaded`)))), [], 'every file marked uploaded')
 }
 
 interface KillOutcome {
@@ -234,7 +229,7 @@ async function killWriter (
     uploadingAtKill = uploadsInFlight(proxy, s3) > 0
     writer.child.kill('SIGKILL')
     openAtKill = s3.openMultipartUploads()
-    filesBefore = sealed(dir)
+    filesBefore = archiveNames(dir)
   }, 10)
   const fed = await feed(writer, w, 0, RECORDS, pace)
   const [code, signal] = await writer.exited
@@ -325,8 +320,8 @@ t.test('4 writers, 250k records each, 8 MiB gzip files to S3; one SIGKILLed duri
     if (result.code !== 0) t.comment(result.stderr)
     t.match(result.stderr, /shoebox write: uploaded \d+ objects/, `writer ${result.w} printed its transfer statistics`)
   }
-  t.comment(`writing took ${((Date.now() - started) / 1000).toFixed(1)} s; files per writer: ${dirs.map((d) => sealed(d).length).join(', ')}`)
-  t.ok(dirs.every((d) => sealed(d).length >= 3), 'every writer rolled several files')
+  t.comment(`writing took ${((Date.now() - started) / 1000).toFixed(1)} s; files per writer: ${dirs.map((d) => archiveNames(d).length).join(', ')}`)
+  t.ok(dirs.every((d) => archiveNames(d).length >= 3), 'every writer rolled several files')
 
   t.equal(s3.openMultipartUploads(), 0, 'no multipart upload left open')
   checkObjects(t, s3, prefix, dirs)
@@ -373,7 +368,7 @@ t.test('a writer SIGKILLed during a multipart upload (12 MiB files, above the 8 
   t.equal(s3.openMultipartUploads(), 0, 'the multipart upload left by the kill was aborted')
   t.ok(proxy.count('AbortMultipartUpload') >= 1, 'by the restarted writer')
   checkObjects(t, s3, prefix, [dir])
-  t.ok(sealed(dir).some((n) => (s3.object(`${prefix}/${n}`)?.length ?? 0) > 8 * 1024 * 1024), 'some objects are multipart (above 8 MiB)')
+  t.ok(archiveNames(dir).some((n) => (s3.object(`${prefix}/${n}`)?.length ?? 0) > 8 * 1024 * 1024), 'some objects are multipart (above 8 MiB)')
 
   const back = await readBack(s3, `s3://${s3.bucket}/${prefix}/*.gz`, 1)
   t.equal(back.code, 0)

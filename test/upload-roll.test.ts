@@ -24,7 +24,7 @@ import {
 } from '../lib/index.js'
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy.js'
 import { startS3, type TestS3 } from './s3-server.js'
-import { decodeFile } from './fixtures-roll/util.js'
+import { archiveNames, decodeFile } from './fixtures-roll/util.js'
 
 const MiB = 1024 * 1024
 const PREFIX = 'logs/app'
@@ -101,11 +101,6 @@ async function writeRange (run: Run, from: number, to: number, big = false): Pro
   return await finished(sink).then(() => undefined, (err: Error) => err)
 }
 
-/** Sealed archives in a directory, natural order. */
-function archives (dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort(naturalCompare)
-}
-
 function hidden (dir: string, suffix: string): string[] {
   return fs.readdirSync(dir).filter((n) => n.startsWith('.') && n.endsWith(suffix)).sort()
 }
@@ -116,7 +111,7 @@ function keysOf (s3: TestS3): string[] {
 
 /** Records n in every archive of a directory, natural order. */
 function numbersIn (dir: string): number[] {
-  return archives(dir).flatMap((name) => decodeFile(path.join(dir, name)).map((d) => Number(d.record.metadata.n)))
+  return archiveNames(dir).flatMap((name) => decodeFile(path.join(dir, name)).map((d) => Number(d.record.metadata.n)))
 }
 
 const fast = { attempts: 2, retryDelay: 10 }
@@ -128,7 +123,7 @@ t.test('every sealed file becomes an object with the same bytes, verified and ma
   const run = start({ dir, gzip: true, roll: { records: 400 }, flushInterval: 0, upload: { to: url, concurrency: 2, storeOptions } })
   const err = await writeRange(run, 0, 2000)
   t.equal(err, undefined, 'the sink finished')
-  const names = archives(dir)
+  const names = archiveNames(dir)
   t.equal(names.length, 5, 'five files sealed')
   t.ok(names.every((n) => n.endsWith('.gz')))
   t.same(run.sealed.map((e) => path.basename(e.path)).sort(naturalCompare), names)
@@ -171,7 +166,7 @@ t.test('a multipart upload (a file above the part size) is byte-identical and ve
   const dir = newDir('mpu')
   const run = start({ dir, roll: { size: '6MiB' }, flushInterval: 0, upload: { to: url, partSize: 5 * MiB, storeOptions } })
   t.equal(await writeRange(run, 0, 8000, true), undefined)
-  const names = archives(dir)
+  const names = archiveNames(dir)
   t.equal(names.length, 2)
   t.ok(fs.statSync(path.join(dir, names[0])).size > 5 * MiB, 'the first file needs two parts')
   for (const name of names) t.ok(s3.object(`${PREFIX}/${name}`)?.equals(fs.readFileSync(path.join(dir, name))), `${name} identical`)
@@ -188,7 +183,7 @@ t.test('deleteLocal: each file is removed once its object is verified, and only 
   const dir = newDir('delete')
   const run = start({ dir, gzip: true, roll: { records: 300 }, flushInterval: 0, upload: { to: url, deleteLocal: true, storeOptions } })
   t.equal(await writeRange(run, 0, 900), undefined)
-  t.same(archives(dir), [], 'no local file left')
+  t.same(archiveNames(dir), [], 'no local file left')
   t.same(hidden(dir, '.uploaded'), [], 'no markers either')
   const names = [...run.bytes.keys()].sort(naturalCompare)
   t.equal(names.length, 3)
@@ -203,7 +198,7 @@ t.test('deleteLocal: each file is removed once its object is verified, and only 
   const err = await writeRange(run2, 0, 300)
   t.ok(err instanceof ShoeboxError, 'finish fails')
   t.match((err as ShoeboxError).code, /^SHOEBOX_/)
-  const kept = archives(dir2)
+  const kept = archiveNames(dir2)
   t.equal(kept.length, 1, 'the unverified file is still there')
   t.ok(fs.readFileSync(path.join(dir2, kept[0])).equals(run2.bytes.get(kept[0]) as Buffer), 'unchanged')
   t.same(hidden(dir2, '.uploaded'), [], 'and not marked')
@@ -216,9 +211,9 @@ t.test('a local directory store: same bytes under the same names; deleteLocal', 
   const store = newDir('local-store')
   const run = start({ dir, roll: { records: 250 }, flushInterval: 0, upload: { to: store } })
   t.equal(await writeRange(run, 0, 1000), undefined)
-  const names = archives(dir)
+  const names = archiveNames(dir)
   t.equal(names.length, 4)
-  t.same(archives(store), names, 'one object per file')
+  t.same(archiveNames(store), names, 'one object per file')
   for (const name of names) t.ok(fs.readFileSync(path.join(store, name)).equals(fs.readFileSync(path.join(dir, name))), `${name} identical`)
   t.same(hidden(dir, '.uploaded'), names.map((n) => `.${n}.uploaded`).sort())
   t.same(fs.readdirSync(store).filter((n) => n.startsWith('.')), [], 'no temporary files in the store')
@@ -230,8 +225,8 @@ t.test('a local directory store: same bytes under the same names; deleteLocal', 
   const store2 = `file://${newDir('local-store')}`
   const run2 = start({ dir: dir2, roll: { records: 250 }, flushInterval: 0, upload: { to: store2, deleteLocal: true } })
   t.equal(await writeRange(run2, 0, 500), undefined)
-  t.same(archives(dir2), [], 'local files deleted')
-  const stored = archives(new URL(store2).pathname)
+  t.same(archiveNames(dir2), [], 'local files deleted')
+  const stored = archiveNames(new URL(store2).pathname)
   t.same(stored, [...run2.bytes.keys()].sort(naturalCompare))
   for (const name of stored) t.ok(fs.readFileSync(path.join(new URL(store2).pathname, name)).equals(run2.bytes.get(name) as Buffer))
 })
@@ -247,7 +242,7 @@ t.test('a permanent failure leaves every file queued and no multipart upload ope
   t.ok(err instanceof ShoeboxError, 'finish fails')
   t.match(err, { code: 'SHOEBOX_STORE_FAILED', message: new RegExp(`s3://${s3.bucket}/${PREFIX}: put `) }, 'naming the store and the operation')
   t.notMatch(err?.message ?? '', s3.credentials.secretAccessKey)
-  const queued = archives(dir)
+  const queued = archiveNames(dir)
   t.equal(queued.length, 2, 'both files sealed')
   t.ok(fs.statSync(path.join(dir, queued[0])).size > 5 * MiB, 'one of them a multipart upload')
   t.same(hidden(dir, '.uploaded'), [], 'none marked uploaded')
@@ -265,7 +260,7 @@ t.test('a permanent failure leaves every file queued and no multipart upload ope
   proxy.rules.length = 0
   const second = start({ ...options, upload: { to: url, partSize: 5 * MiB, storeOptions } })
   t.equal(await writeRange(second, 7000, 8000, true), undefined)
-  const names = archives(dir)
+  const names = archiveNames(dir)
   t.equal(names.length, 3, 'one more file')
   t.same(second.uploads.map((e) => e.key).sort(naturalCompare), names, 'the queued files and the new one uploaded')
   t.same(keysOf(s3), names, 'one object per file')
@@ -308,7 +303,7 @@ t.test('a multipart upload left open by a killed writer is aborted at the next s
   t.equal(s3.openMultipartUploads(), 0, 'the stale upload was aborted')
   t.ok(proxy.log.some((e) => e.op === 'AbortMultipartUpload' && e.url.includes(encodeURIComponent(UploadId as string))), 'by its id')
   t.same(hidden(dir, '.uploading'), [], 'the markers are gone')
-  const names = archives(dir)
+  const names = archiveNames(dir)
   t.equal(names.length, 2)
   t.same(keysOf(s3), names, 'the file is uploaded afresh, and the new one')
   for (const n of names) t.ok(s3.object(`${PREFIX}/${n}`)?.equals(fs.readFileSync(path.join(dir, n))))
@@ -327,7 +322,7 @@ t.test('a stale multipart upload that cannot be aborted now: the sink still writ
   const err = await writeRange(run, 0, 100)
   t.match(err, { code: 'SHOEBOX_THROTTLED', message: /abort upload old\.shoebox/ }, 'finish fails, naming the abort')
   t.same(numbersIn(dir), Array.from({ length: 100 }, (_, n) => n), 'every record was written locally')
-  t.same(keysOf(s3), archives(dir), 'and the new file uploaded')
+  t.same(keysOf(s3), archiveNames(dir), 'and the new file uploaded')
   t.ok(fs.existsSync(marker), 'the marker stays for the next start')
   t.equal(s3.openMultipartUploads(), 1)
   t.match(run.errors, [{ key: 'old.shoebox', willRetry: false }])
@@ -357,7 +352,7 @@ t.test('a file whose killed upload cannot be aborted at first: aborted on a retr
   t.match(run.errors, [{ key: name, willRetry: true }], 'one failed try, retried')
   t.equal(s3.openMultipartUploads(), 0, 'the killed upload was aborted, not orphaned')
   t.same(hidden(dir, '.uploading'), [])
-  t.same(keysOf(s3), archives(dir))
+  t.same(keysOf(s3), archiveNames(dir))
   t.ok(s3.object(`${PREFIX}/${name}`)?.equals(fs.readFileSync(path.join(dir, name))), 'byte-identical')
 })
 
@@ -370,7 +365,7 @@ t.test('a torn in-flight marker (killed while writing it) does not stop the next
   const run = start({ dir, flushInterval: 0, upload: { to: url, storeOptions } })
   t.equal(await writeRange(run, 0, 10), undefined, 'the sink starts and finishes')
   t.same(hidden(dir, '.uploading'), [], 'the torn markers are removed')
-  t.same(keysOf(s3), archives(dir))
+  t.same(keysOf(s3), archiveNames(dir))
 })
 
 t.test('transient faults are retried: everything arrives, once, byte-identical', async (t) => {
@@ -386,7 +381,7 @@ t.test('transient faults are retried: everything arrives, once, byte-identical',
   const run = start({ dir, roll: { size: '6MiB' }, flushInterval: 0, upload: { to: url, partSize: 5 * MiB, storeOptions } })
   t.equal(await writeRange(run, 0, 8000, true), undefined)
   t.ok(proxy.rules.every((r) => r.times === 0), 'every fault happened')
-  const names = archives(dir)
+  const names = archiveNames(dir)
   t.same(keysOf(s3), names)
   for (const name of names) t.ok(s3.object(`${PREFIX}/${name}`)?.equals(fs.readFileSync(path.join(dir, name))), `${name} identical`)
   t.equal(run.errors.length, 0, 'the SDK retried them all within one try')
@@ -406,7 +401,7 @@ t.test('a try that fails is an uploadError with willRetry; the next try succeeds
   const dir = newDir('retry')
   const run = start({ dir, flushInterval: 0, upload: { to: url, concurrency: 1, ...fast, storeOptions } })
   t.equal(await writeRange(run, 0, 100), undefined)
-  const [name] = archives(dir)
+  const [name] = archiveNames(dir)
   t.equal(run.errors.length, 1)
   t.match(run.errors[0], { key: name, path: path.join(dir, name), attempt: 1, willRetry: true })
   t.match(run.errors[0].error, { code: 'SHOEBOX_STORE_FAILED', message: /put/ })
