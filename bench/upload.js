@@ -38,6 +38,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseSize } from '../dist/index.js'
 import { DATA_DIR } from './data.js'
 import { log, markdownTable, median } from './util.js'
 
@@ -57,14 +58,6 @@ export const BARE = 'lib-storage Upload (bare)'
 export const SHOEBOX = 'uploadSink'
 export const ETAG_MODE = "uploadSink, verify: 'etag'"
 const MODES = { [BARE]: 'bare', [SHOEBOX]: 'shoebox', [ETAG_MODE]: 'shoebox-etag' }
-
-/** '1GiB', '64MiB', '100MB', '12345' -> bytes. */
-function parseBytes (s) {
-  const m = /^(\d+(?:\.\d+)?)\s*(|b|kb|mb|gb|kib|mib|gib)$/i.exec(String(s).trim())
-  if (m === null) throw new Error(`--size: expected e.g. 1GiB, 64MiB or 100000000, got '${s}'`)
-  const unit = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[m[2].toLowerCase()]
-  return Math.floor(Number(m[1]) * unit)
-}
 
 /** bench/.data/upload-<bytes>.bin: an AES-128-CTR keystream of a fixed key (random-looking, deterministic). */
 export function ensureUploadFile (bytes) {
@@ -141,7 +134,7 @@ function runChild (mode, endpoint, key, file) {
   })
 }
 
-export async function runUpload ({ bytes = parseBytes(process.argv.find((a) => a.startsWith('--size='))?.slice(7) ?? process.env.BENCH_UPLOAD_BYTES ?? DEFAULT_BYTES), withEtag = !process.argv.includes('--no-etag') } = {}) {
+export async function runUpload ({ bytes = parseSize(process.argv.find((a) => a.startsWith('--size='))?.slice(7) ?? process.env.BENCH_UPLOAD_BYTES ?? DEFAULT_BYTES, '--size'), withEtag = !process.argv.includes('--no-etag') } = {}) {
   if (!fs.existsSync(path.join(HERE, '..', 'dist', 'index.js'))) throw new Error('dist/index.js does not exist: run `npm run build` first')
   const info = ensureUploadFile(bytes)
   log(`upload: ${info.reused ? 'reusing' : 'wrote'} ${info.path} (${info.bytes} bytes)`)
