@@ -32,7 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { startS3, type TestS3 } from './s3-server.js'
-import { buildCli, runCli } from './fixtures-s3/cli-build.js'
+import { buildCli, cliEnv, runCli } from './fixtures-s3/cli-build.js'
 import { archiveNames, decodeFile, readDir } from './fixtures-roll/util.js'
 
 // Four writers of 250,000 records, a kill, a restart, and reading a million records back.
@@ -47,15 +47,6 @@ const bin = buildCli(path.join(tmp, 'build'))
 
 type Child = ChildProcessByStdio<Writable, Readable, Readable>
 
-/** A clean environment for the children: the server's credentials and endpoint, nothing of ours. */
-function childEnv (s3: TestS3): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(AWS_|SHOEBOX_|NODE_OPTIONS$)/.test(k)) env[k] = v
-  }
-  return { ...env, ...s3.env, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' }
-}
-
 interface Writer {
   child: Child
   stderr: () => string
@@ -63,7 +54,7 @@ interface Writer {
 }
 
 function startWriter (t: Test, s3: TestS3, dir: string, args: string[]): Writer {
-  const child = spawn(process.execPath, [bin, 'write', dir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv(s3) })
+  const child = spawn(process.execPath, [bin, 'write', dir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv(s3.env) })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let text = ''
   child.stderr.setEncoding('utf8')
@@ -141,7 +132,7 @@ interface ReadBack {
 
 /** `shoebox read PATTERN` as a process, its output checked line by line (a million lines are not kept). */
 async function readBack (s3: TestS3, pattern: string, writers: number): Promise<ReadBack> {
-  const child = spawn(process.execPath, [bin, 'read', pattern], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(s3) })
+  const child = spawn(process.execPath, [bin, 'read', pattern], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv(s3.env) })
   const counts = Array.from({ length: writers }, () => new Uint8Array(RECORDS))
   const last = new Array<number>(writers).fill(-1)
   const disorder = new Array<number>(writers).fill(0)

@@ -28,20 +28,24 @@ export interface RunResult {
 }
 
 /**
- * Run the binary with `args`, `stdin` as its input and `env` added to a
- * clean environment (no AWS or SHOEBOX variables of the test's own, no
- * NODE_OPTIONS).
+ * A clean environment for a child shoebox process, with `extra` added: no AWS
+ * or SHOEBOX variables of the test's own, no NODE_OPTIONS, and credential
+ * lookups kept away from the user's ~/.aws.
  */
-export function runCli (bin: string, args: string[], options: { stdin?: Buffer | string, env?: Record<string, string>, cwd?: string } = {}): Promise<RunResult> {
+export function cliEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^(AWS_|SHOEBOX_|NODE_OPTIONS$)/.test(k)) env[k] = v
   }
-  // Keep credentials lookups away from the user's ~/.aws.
   env.AWS_CONFIG_FILE = '/nonexistent/shoebox-test-aws-config'
   env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/shoebox-test-aws-credentials'
   env.AWS_EC2_METADATA_DISABLED = 'true'
-  Object.assign(env, options.env)
+  return Object.assign(env, extra)
+}
+
+/** Run the binary with `args`, `stdin` as its input and `env` added to a clean environment (cliEnv). */
+export function runCli (bin: string, args: string[], options: { stdin?: Buffer | string, env?: Record<string, string>, cwd?: string } = {}): Promise<RunResult> {
+  const env = cliEnv(options.env)
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env, cwd: options.cwd })
     const out: Buffer[] = []
