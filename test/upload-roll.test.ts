@@ -281,19 +281,26 @@ t.test('a permanent failure leaves every file queued and no multipart upload ope
   t.same(hidden(dir, '.uploaded'), names.map((n) => `.${n}.uploaded`).sort())
 })
 
-t.test('a multipart upload left open by a killed writer is aborted at the next start', async (t) => {
-  const { s3, proxy, storeOptions, url } = await setup(t)
-  const dir = newDir('stale')
+/**
+ * A directory as a writer killed mid-upload leaves it: a sealed file whose
+ * multipart upload is open on the server, with its id in the file's marker.
+ */
+async function killedMidUpload (t: Test, s3: TestS3, label: string): Promise<{ dir: string, name: string, uploadId: string }> {
+  const dir = newDir(label)
   fs.mkdirSync(dir, { recursive: true })
-  // A sealed file whose upload was in flight: its multipart upload is open on the server, its id in the marker.
   const name = '20240101T000000000Z-host-1-0.shoebox'
-  const first = start({ dir: newDir('stale-src'), flushInterval: 0 })
+  const first = start({ dir: newDir(`${label}-src`), flushInterval: 0 })
   t.equal(await writeRange(first, 0, 100), undefined)
   fs.copyFileSync(first.sealed[0].path, path.join(dir, name))
-  const client = s3.client()
-  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: `${PREFIX}/${name}` }))
+  const { UploadId } = await s3.client().send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: `${PREFIX}/${name}` }))
   t.ok(UploadId)
   fs.writeFileSync(path.join(dir, `.${name}.uploading`), JSON.stringify({ key: name, uploadId: UploadId }))
+  return { dir, name, uploadId: UploadId as string }
+}
+
+t.test('a multipart upload left open by a killed writer is aborted at the next start', async (t) => {
+  const { s3, proxy, storeOptions, url } = await setup(t)
+  const { dir, uploadId } = await killedMidUpload(t, s3, 'stale')
   // And a marker whose upload is already gone (completed or aborted before the kill).
   fs.writeFileSync(path.join(dir, `.gone.shoebox.uploading`), JSON.stringify({ key: 'gone.shoebox', uploadId: 'no-such-upload' }))
   t.equal(s3.openMultipartUploads(), 1)
@@ -301,7 +308,7 @@ t.test('a multipart upload left open by a killed writer is aborted at the next s
   const run = start({ dir, flushInterval: 0, upload: { to: url, storeOptions } })
   t.equal(await writeRange(run, 100, 200), undefined)
   t.equal(s3.openMultipartUploads(), 0, 'the stale upload was aborted')
-  t.ok(proxy.log.some((e) => e.op === 'AbortMultipartUpload' && e.url.includes(encodeURIComponent(UploadId as string))), 'by its id')
+  t.ok(proxy.log.some((e) => e.op === 'AbortMultipartUpload' && e.url.includes(encodeURIComponent(uploadId))), 'by its id')
   t.same(hidden(dir, '.uploading'), [], 'the markers are gone')
   const names = archiveNames(dir)
   t.equal(names.length, 2)
@@ -339,14 +346,7 @@ t.test('a file whose killed upload cannot be aborted at first: aborted on a retr
   const { s3, storeOptions, url } = await setup(t, [
     { match: (r) => r.op === 'AbortMultipartUpload', fault: { kind: 'status', status: 503, code: 'ServiceUnavailable' }, times: 3 }
   ])
-  const dir = newDir('stale-retry')
-  fs.mkdirSync(dir, { recursive: true })
-  const name = '20240101T000000000Z-host-1-0.shoebox'
-  const first = start({ dir: newDir('stale-retry-src'), flushInterval: 0 })
-  t.equal(await writeRange(first, 0, 100), undefined)
-  fs.copyFileSync(first.sealed[0].path, path.join(dir, name))
-  const { UploadId } = await s3.client().send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: `${PREFIX}/${name}` }))
-  fs.writeFileSync(path.join(dir, `.${name}.uploading`), JSON.stringify({ key: name, uploadId: UploadId }))
+  const { dir, name } = await killedMidUpload(t, s3, 'stale-retry')
   const run = start({ dir, flushInterval: 0, upload: { to: url, ...fast, storeOptions } })
   t.equal(await writeRange(run, 100, 200), undefined, 'finish succeeds')
   t.match(run.errors, [{ key: name, willRetry: true }], 'one failed try, retried')
