@@ -5,6 +5,7 @@
  * record-sized inputs here), then zlib.crc32 (Node >= 20.15), then a
  * slicing-by-8 table in JS, so a platform without the native module still works.
  */
+import { createRequire } from 'node:module'
 import zlib from 'node:zlib'
 
 interface NativeCrc {
@@ -12,7 +13,20 @@ interface NativeCrc {
   crc32c (input: Uint8Array, initial?: number): number
 }
 
-const native: NativeCrc | null = await import('@node-rs/crc32').then((m) => m as NativeCrc, () => null)
+/**
+ * Loaded with require, not a top-level await import(): a module with
+ * top-level await cannot be require()d, and CommonJS jobs must be able to
+ * `require('shoebox')`.
+ */
+function loadNativeCrc (): NativeCrc | null {
+  try {
+    return createRequire(import.meta.url)('@node-rs/crc32') as NativeCrc
+  } catch {
+    return null // no prebuilt binary for this platform
+  }
+}
+
+const native: NativeCrc | null = loadNativeCrc()
 
 export type ChecksumAlgorithm = 'crc32' | 'crc32c'
 
