@@ -2,6 +2,9 @@
 import fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
+import { describeIoError } from '../fs/io-error.js'
+
+export { describeIoError }
 
 /** Read with 1 MiB chunks: the default 64 KiB costs about 3x on this path. */
 export const READ_CHUNK = 1024 * 1024
@@ -20,16 +23,6 @@ export async function openInput (io: Io, name: string): Promise<Readable> {
     return handle.createReadStream({ highWaterMark: READ_CHUNK })
   } catch (err) {
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}`, { cause: err })
-  }
-}
-
-export function describeIoError (err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code
-  switch (code) {
-    case 'ENOENT': return 'no such file or directory'
-    case 'EACCES': return 'permission denied'
-    case 'EISDIR': return 'is a directory'
-    default: return (err as Error).message
   }
 }
 

@@ -100,13 +100,3 @@ async function exists (p: string): Promise<boolean> {
     return false
   }
 }
-
-/** fsync a directory so a rename or link in it survives a crash. */
-export async function syncDir (dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}

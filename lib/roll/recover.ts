@@ -11,7 +11,8 @@ import zlib from 'node:zlib'
 import { crc32 } from '../checksum.js'
 import { isGzip } from '../compress/gzip.js'
 import { ArchiveDecoder } from '../format/decoder.js'
-import { hostName, isAlive, parseTempName, sealName, syncDir } from './names.js'
+import { syncDir } from '../fs/durable.js'
+import { hostName, isAlive, parseTempName, sealName } from './names.js'
 
 export interface RecoveredFile {
   /** The temporary file found. */

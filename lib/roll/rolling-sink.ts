@@ -23,7 +23,8 @@ import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
 import { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
 import { parseDuration, parseSize } from '../units.js'
-import { sealName, syncDir, tempName } from './names.js'
+import { syncDir, writeAll } from '../fs/durable.js'
+import { sealName, tempName } from './names.js'
 import { rollPolicy, type RollFile, type RollOptions, type RollPolicy } from './policies.js'
 import { recoverDirectory, type RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE, expandTemplate } from './template.js'
@@ -463,14 +464,6 @@ export class RollingSink extends Writable {
     if (this.#ageTimer !== null) clearTimeout(this.#ageTimer)
     this.#flushTimer = null
     this.#ageTimer = null
-  }
-}
-
-async function writeAll (handle: fs.FileHandle, data: Buffer): Promise<void> {
-  let offset = 0
-  while (offset < data.length) {
-    const { bytesWritten } = await handle.write(data, offset, data.length - offset)
-    offset += bytesWritten
   }
 }
 

@@ -1,0 +1,66 @@
+/**
+ * Durable file helpers, shared by every part that writes to disk (the file
+ * store, the rolling sink, pack/unpack, and later the metadir and the event
+ * store): write a whole buffer, fsync a directory so a new name in it
+ * survives a crash, and write a small file whole or not at all (a temporary
+ * name beside the target, fsync, rename, directory fsync).
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+
+/** Write all of `data` at the handle's position (a short write is continued, never left). */
+export async function writeAll (handle: fs.FileHandle, data: Uint8Array): Promise<void> {
+  let offset = 0
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset)
+    offset += bytesWritten
+  }
+}
+
+/** fsync a directory, so a file created, renamed or linked in it survives a crash. */
+export async function syncDir (dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** A hidden temporary name beside `target`, unique to this call: `.NAME.<random>.tmp`. */
+export function tempBeside (target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
+}
+
+export interface DurableWriteOptions {
+  /** fsync the file and its directory (default true). */
+  fsync?: boolean
+  /** Permission bits of the new file (default 0o644, less the umask). */
+  mode?: number
+}
+
+/**
+ * Replace `target` with `data` so that a reader (or a crash) sees the old
+ * content or the new, never part of either. The temporary file is removed if
+ * anything fails.
+ */
+export async function writeFileDurably (target: string, data: Uint8Array | string, options: DurableWriteOptions = {}): Promise<void> {
+  const sync = options.fsync ?? true
+  const temp = tempBeside(target)
+  const handle = await fs.open(temp, 'wx', options.mode ?? 0o644)
+  let renamed = false
+  try {
+    await writeAll(handle, typeof data === 'string' ? Buffer.from(data) : data)
+    if (sync) await handle.sync()
+    await handle.close()
+    await fs.rename(temp, target)
+    renamed = true
+    if (sync) await syncDir(path.dirname(target))
+  } finally {
+    if (!renamed) {
+      await handle.close().catch(() => {})
+      await fs.unlink(temp).catch(() => {})
+    }
+  }
+}
