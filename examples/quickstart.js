@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { archiveSource, payloadJson, rollingSink } from '../dist/index.js'
+import { archiveSource, payloadJson, rollingSink } from 'shoebox'
 
 const COUNT = 100_000
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-quickstart-'))

@@ -32,6 +32,8 @@ export function transpileTree (entry: string, outDir: string, packageJson: Recor
     fs.writeFileSync(out, outputText)
   }
   fs.writeFileSync(path.join(outDir, 'package.json'), JSON.stringify({ type: 'module', ...packageJson }) + '\n')
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir')
+  // A second entry transpiled into the same directory shares the first one's link.
+  const modules = path.join(outDir, 'node_modules')
+  if (!fs.existsSync(modules)) fs.symlinkSync(path.join(ROOT, 'node_modules'), modules, 'dir')
   return path.join(outDir, path.relative(ROOT, entry)).replace(/\.ts$/, '.js')
 }
