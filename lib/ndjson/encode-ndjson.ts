@@ -43,6 +43,7 @@ export interface InvalidLine {
 }
 
 const NEWLINE = 0x0a
+const EMPTY = Buffer.alloc(0)
 const CR = 0x0d
 
 export class EncodeNdjson extends Transform {
@@ -60,7 +61,14 @@ export class EncodeNdjson extends Transform {
   #parse: boolean
   #onInvalid: OnInvalid
   #maxLine: number
-  #tail: Buffer | null = null
+  /**
+   * The pieces of a line that has not ended yet, each copied once (its
+   * producer may reuse the chunk), joined once when its newline arrives: a
+   * long line costs linear time, and memory of the line plus one chunk.
+   */
+  #pieces: Buffer[] = []
+  #held = 0
+  #copied = 0
   #ended = false
 
   constructor (options: EncodeNdjsonOptions = {}) {
@@ -77,6 +85,16 @@ export class EncodeNdjson extends Transform {
     this.source = options.source ?? 'input'
   }
 
+  /** Bytes of an unfinished line held until its newline (or the end) arrives. */
+  get bufferedLineBytes (): number {
+    return this.#held
+  }
+
+  /** Bytes copied to hold and join lines that span chunks (at most twice their length). */
+  get lineBytesCopied (): number {
+    return this.#copied
+  }
+
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#ended) {
       callback()
@@ -84,15 +102,14 @@ export class EncodeNdjson extends Transform {
     }
     let start = 0
     try {
-      if (this.#tail !== null) {
+      if (this.#held > 0) {
         const nl = chunk.indexOf(NEWLINE)
         if (nl < 0) {
-          this.#keepTail(Buffer.concat([this.#tail, chunk]))
+          this.#hold(chunk, 0)
           callback()
           return
         }
-        const line = Buffer.concat([this.#tail, chunk.subarray(0, nl)])
-        this.#tail = null
+        const line = this.#join(chunk, nl)
         start = nl + 1
         if (!this.#line(line, 0, line.length)) return this.#finish(callback)
       }
@@ -102,7 +119,7 @@ export class EncodeNdjson extends Transform {
         if (!this.#line(chunk, start, nl)) return this.#finish(callback)
         start = nl + 1
       }
-      if (start < chunk.length) this.#keepTail(chunk.subarray(start))
+      if (start < chunk.length) this.#hold(chunk, start)
     } catch (err) {
       this.#fail(err as Error, callback)
       return
@@ -116,12 +133,14 @@ export class EncodeNdjson extends Transform {
       return
     }
     try {
-      if (this.#tail !== null) this.#line(this.#tail, 0, this.#tail.length)
+      if (this.#held > 0) {
+        const line = this.#join(EMPTY, 0)
+        this.#line(line, 0, line.length)
+      }
     } catch (err) {
       this.#fail(err as Error, callback)
       return
     }
-    this.#tail = null
     this.#finish(callback)
   }
 
@@ -138,12 +157,34 @@ export class EncodeNdjson extends Transform {
     failAfterDrain(this, err, callback)
   }
 
-  #keepTail (tail: Buffer): void {
-    if (tail.length > this.#maxLine) {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines + 1}: longer than maxLineLength ${this.#maxLine}`)
-    }
-    // Copy: the chunk may be a view of a buffer its producer reuses.
-    this.#tail = Buffer.from(tail)
+  /**
+   * Hold chunk[start..] as part of the unfinished line. Fails before copying
+   * once the line is longer than allowed (one byte more may be a CR, which
+   * is not part of the line), so nothing beyond the limit is ever held.
+   */
+  #hold (chunk: Buffer, start: number): void {
+    const held = this.#held + chunk.length - start
+    if (held > this.#maxLine + 1) throw this.#tooLong(this.lines + 1)
+    this.#pieces.push(Buffer.from(chunk.subarray(start)))
+    this.#held = held
+    this.#copied += chunk.length - start
+  }
+
+  /** The held pieces and chunk[0, end) as one line, copied once; nothing is held after. */
+  #join (chunk: Buffer, end: number): Buffer {
+    const pieces = this.#pieces
+    const length = this.#held + end
+    this.#pieces = []
+    this.#held = 0
+    if (length > this.#maxLine + 1) throw this.#tooLong(this.lines + 1)
+    if (end === 0 && pieces.length === 1) return pieces[0] // already a copy of its own
+    if (end > 0) pieces.push(chunk.subarray(0, end))
+    this.#copied += length
+    return Buffer.concat(pieces, length)
+  }
+
+  #tooLong (line: number): ShoeboxError {
+    return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${line}: longer than maxLineLength ${this.#maxLine}`)
   }
 
   /** Encode the line buf[start, end); false when the stream must end here. */
@@ -151,9 +192,7 @@ export class EncodeNdjson extends Transform {
     this.lines++
     if (end > start && buf[end - 1] === CR) end--
     if (isBlank(buf, start, end)) return true
-    if (end - start > this.#maxLine) {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines}: longer than maxLineLength ${this.#maxLine}`)
-    }
+    if (end - start > this.#maxLine) throw this.#tooLong(this.lines)
     if (!this.#parse) {
       this.#encoder.writeRange(this.#flat, buf, start, end, CONTENT_BYTES)
       this.records++
