@@ -10,7 +10,7 @@ import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { readRecord } from './codec.js'
 import { KeyCache } from './text.js'
-import { DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES, PREAMBLE_SIZE } from './constants.js'
+import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES, PREAMBLE_SIZE } from './constants.js'
 
 export type DecodeMode = 'strict' | 'lenient'
 
@@ -69,9 +69,7 @@ export class ArchiveDecoder {
   constructor (events: DecoderEvents, options: DecoderOptions = {}) {
     const { mode = 'strict', maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
     if (mode !== 'strict' && mode !== 'lenient') throw invalidOption('mode', `must be 'strict' or 'lenient', got ${String(mode)}`)
-    if (!Number.isInteger(maxRecordSize) || maxRecordSize < 26) {
-      throw invalidOption('maxRecordSize', `must be an integer >= 26, got ${String(maxRecordSize)}`)
-    }
+    checkMaxRecordSize(maxRecordSize)
     this.mode = mode
     this.maxRecordSize = maxRecordSize
     this.#queue = new ChunkQueue(options.baseOffset ?? 0)

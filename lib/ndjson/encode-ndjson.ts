@@ -10,7 +10,7 @@ import type { TransformCallback } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { failAfterDrain } from '../fail-after-drain.js'
 import type { Metadata } from '../record.js'
-import { CONTENT_JSON, CONTENT_BYTES, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
 import { flattenMetadata } from '../format/metadata-block.js'
 
@@ -29,7 +29,11 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
    * cleanly before it, everything earlier encoded and flushed, and emits `invalid`.
    */
   onInvalid?: OnInvalid
-  /** Longest line accepted, in bytes. Default 64 MiB. */
+  /**
+   * Longest line accepted, in bytes. Default: maxRecordSize less a record's
+   * overhead without metadata (64 MiB - 32), so that a line accepted makes a
+   * record the readers accept; with metadata, maxRecordSize still applies.
+   */
   maxLineLength?: number
   /** Name of the input, for messages. Default 'input'. */
   source?: string
@@ -44,6 +48,8 @@ export interface InvalidLine {
 
 const NEWLINE = 0x0a
 const EMPTY = Buffer.alloc(0)
+/** A v2 record with no metadata and no payload (v1's is smaller): header, metadata count, checksum. */
+const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
 const CR = 0x0d
 
 export class EncodeNdjson extends Transform {
@@ -81,7 +87,7 @@ export class EncodeNdjson extends Transform {
     this.#fields = Object.entries(metadataFromFields).map(([key, path]) => [key, path.split('.')])
     this.#parse = validate || this.#fields.length > 0
     this.#onInvalid = onInvalid
-    this.#maxLine = options.maxLineLength ?? DEFAULT_MAX_RECORD_SIZE
+    this.#maxLine = options.maxLineLength ?? this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE
     this.source = options.source ?? 'input'
   }
 
@@ -194,8 +200,7 @@ export class EncodeNdjson extends Transform {
     if (isBlank(buf, start, end)) return true
     if (end - start > this.#maxLine) throw this.#tooLong(this.lines)
     if (!this.#parse) {
-      this.#encoder.writeRange(this.#flat, buf, start, end, CONTENT_BYTES)
-      this.records++
+      this.#write(this.#flat, buf, start, end, CONTENT_BYTES)
       return true
     }
     let value: unknown
@@ -213,9 +218,18 @@ export class EncodeNdjson extends Transform {
       }
       flat = flattenMetadata(metadata)
     }
-    this.#encoder.writeRange(flat, buf, start, end, CONTENT_JSON)
-    this.records++
+    this.#write(flat, buf, start, end, CONTENT_JSON)
     return true
+  }
+
+  /** Encode one line's record; a record the encoder refuses (over maxRecordSize) fails naming the line. */
+  #write (flat: string[], buf: Buffer, start: number, end: number, contentType: number): void {
+    try {
+      this.#encoder.writeRange(flat, buf, start, end, contentType)
+    } catch (err) {
+      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines}: ${(err as Error).message}`, { cause: err })
+    }
+    this.records++
   }
 
   #invalid (message: string): boolean {
