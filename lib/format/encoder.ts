@@ -91,6 +91,8 @@ export class ArchiveEncoder {
     const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, exactSizes = false, maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
     if (format !== 'v1' && format !== 'v2') throw invalidOption('format', `must be 'v1' or 'v2', got ${String(format)}`)
     if (checksum !== 'crc32' && checksum !== 'crc32c') throw invalidOption('checksum', `must be 'crc32' or 'crc32c', got ${String(checksum)}`)
+    // Rather than write v1 records without the checksum that was asked for.
+    if (format === 'v1' && checksum !== 'crc32') throw invalidOption('checksum', `v1 records carry no checksum; '${checksum}' needs format 'v2'`)
     if (!Number.isInteger(chunkSize) || chunkSize < 64) throw invalidOption('chunkSize', `must be an integer >= 64, got ${String(chunkSize)}`)
     checkMaxRecordSize(maxRecordSize)
     this.format = format

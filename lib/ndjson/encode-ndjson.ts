@@ -5,6 +5,7 @@
  * chunk into the output slab). Parsing happens only when asked to validate or
  * to lift fields into metadata. Blank lines are ignored; CRLF is accepted.
  */
+import { isUtf8 } from 'node:buffer'
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
@@ -203,6 +204,8 @@ export class EncodeNdjson extends Transform {
       this.#write(this.#flat, buf, start, end, CONTENT_BYTES)
       return true
     }
+    // toString() would turn bytes that are not UTF-8 into U+FFFD and JSON.parse would accept them.
+    if (!isUtf8(buf.subarray(start, end))) return this.#invalid('not valid UTF-8')
     let value: unknown
     try {
       value = JSON.parse(buf.toString('utf8', start, end))
