@@ -77,6 +77,19 @@ t.test('encode() fails with the index counted across arrays and single writes', 
   t.match(err, { code: 'SHOEBOX_INVALID_RECORD', message: /^record 4: 1032 bytes encoded, over maxRecordSize 1024/ })
 })
 
+t.test('encode() in a pipeline delivers the records before a refused one, then fails', async (t) => {
+  const out: Buffer[] = []
+  const stream = encode({ maxRecordSize: 1024 })
+  const err = await pipeline(
+    Readable.from([{ payload: 'a' }, [{ payload: 'b' }, { payload: 'c' }, { payload: Buffer.alloc(2000) }, { payload: 'never' }]], { objectMode: true }),
+    stream,
+    async (s: AsyncIterable<Buffer>) => { for await (const b of s) out.push(Buffer.from(b)) }
+  ).then(() => undefined, (e: unknown) => e as Error)
+  t.match(err, { code: 'SHOEBOX_INVALID_RECORD', message: /^record 3: 2032 bytes/ })
+  t.same((await decodeRecords(Buffer.concat(out))).map(payloadText), ['a', 'b', 'c'], 'a, b and c written, nothing of the refused record')
+  t.equal(stream.records, 3)
+})
+
 t.test('the writers\' default is the readers\': DEFAULT_MAX_RECORD_SIZE', async (t) => {
   t.equal(new ArchiveEncoder().maxRecordSize, DEFAULT_MAX_RECORD_SIZE)
   t.equal(new ArchiveDecoder({ record () {}, corrupt () {} }).maxRecordSize, DEFAULT_MAX_RECORD_SIZE)
