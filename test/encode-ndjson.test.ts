@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decode, encodeNdjson, type EncodeNdjsonOptions, type InvalidLine, type ShoeboxRecord } from '../lib/index.js'
+import { decode, encodeNdjson, EncodeNdjson, type EncodeNdjsonOptions, type InvalidLine, type ShoeboxRecord } from '../lib/index.js'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { chunked } from './helpers.js'
@@ -97,4 +97,86 @@ t.test('a line longer than maxLineLength fails, whole or split', async (t) => {
 t.test('bad options throw at once', async (t) => {
   t.throws(() => encodeNdjson({ onInvalid: 'maybe' as 'skip' }), { code: 'SHOEBOX_INVALID_OPTION' })
   t.throws(() => encodeNdjson({ format: 'v9' as 'v1' }), { code: 'SHOEBOX_INVALID_OPTION' })
+})
+
+/** The archive bytes encodeNdjson() makes of `chunks`, and the stage (for its counters). */
+async function encodeBytes (chunks: Iterable<Buffer>, options?: EncodeNdjsonOptions): Promise<{ bytes: Buffer, stage: EncodeNdjson }> {
+  const stage = encodeNdjson(options)
+  const parts: Buffer[] = []
+  await pipeline(Readable.from(chunks), stage, async (source: AsyncIterable<Buffer>) => {
+    for await (const b of source) parts.push(Buffer.from(b))
+  })
+  return { bytes: Buffer.concat(parts), stage }
+}
+
+t.test('lines split at every pair of points encode byte for byte as one chunk', async (t) => {
+  const small = Buffer.from('{"i":1}\r\n\n{"s":"é📦"}\n  \n{"i":333}')
+  const { bytes: whole } = await encodeBytes([small])
+  const differ: string[] = []
+  for (let a = 0; a <= small.length; a++) {
+    for (let b = a; b <= small.length; b++) {
+      const { bytes } = await encodeBytes([small.subarray(0, a), small.subarray(a, b), small.subarray(b)])
+      if (!bytes.equals(whole)) differ.push(`${a},${b}`)
+    }
+  }
+  t.same(differ, [], 'no pair of split points changes the archive')
+  const { bytes: bytewise } = await encodeBytes(chunked(small, 1))
+  t.ok(bytewise.equals(whole), '1-byte chunks give the same archive')
+})
+
+t.test('a long line in small chunks is copied a bounded number of times (linear, not quadratic)', async (t) => {
+  // 256 KiB in 64-byte chunks: joining the held tail with each chunk, as before, copies ~512 MiB.
+  const long = Buffer.alloc(256 * 1024, 'z')
+  const input = Buffer.concat([Buffer.from('{"a":1}\n'), long, Buffer.from('\n{"b":2}')])
+  const { bytes: whole } = await encodeBytes([input])
+  for (const size of [1, 64, 4097]) {
+    const { bytes, stage } = await encodeBytes(chunked(input, size))
+    t.ok(bytes.equals(whole), `chunks of ${size}: the same archive as one chunk`)
+    // Each byte of a spanning line is copied once to hold it and once to join it.
+    t.ok(stage.lineBytesCopied <= 2 * (long.length + 16), `chunks of ${size}: ${stage.lineBytesCopied} bytes copied for a ${long.length}-byte line`)
+    t.equal(stage.bufferedLineBytes, 0, 'nothing held after the end')
+  }
+})
+
+t.test('a line over maxLineLength fails before more than the limit plus one chunk is held', async (t) => {
+  const limit = 100_000
+  const chunkSize = 1000
+  const stage = encodeNdjson({ maxLineLength: limit, source: 'big.ndjson' })
+  let produced = 0
+  let maxHeld = 0
+  // A line of 100 MB without a newline: reading it all would take ~100 MB and many seconds.
+  const source = Readable.from((function * () {
+    yield Buffer.from('{"first":1}\n')
+    for (let i = 0; i < 100_000; i++) {
+      maxHeld = Math.max(maxHeld, stage.bufferedLineBytes)
+      produced += chunkSize
+      yield Buffer.alloc(chunkSize, 'q')
+    }
+  })())
+  const out: Buffer[] = []
+  const err = await pipeline(source, stage, async (s: AsyncIterable<Buffer>) => {
+    for await (const b of s) out.push(Buffer.from(b))
+  }).then(() => undefined, (e: unknown) => e as { code?: string, message: string })
+  t.equal(err?.code, 'SHOEBOX_INVALID_RECORD')
+  t.match(err?.message, /^big\.ndjson: line 2: longer than maxLineLength 100000/)
+  t.ok(maxHeld <= limit + 1, `at most the limit held (${maxHeld})`)
+  t.ok(produced <= limit + 64 * chunkSize, `input read stopped soon after the limit (${produced} bytes)`)
+  const records: string[] = []
+  await pipeline(Readable.from([Buffer.concat(out)]), decode(), async (s: AsyncIterable<ShoeboxRecord>) => {
+    for await (const rec of s) records.push(rec.payload.toString())
+  })
+  t.same(records, ['{"first":1}'], 'the line before it was written')
+})
+
+t.test('a line of exactly maxLineLength passes, LF or CRLF, whole or split; one byte more fails', async (t) => {
+  const line = 'w'.repeat(50)
+  for (const eol of ['\n', '\r\n']) {
+    for (const size of [1, 7, 1000]) {
+      const out = await run(chunked(Buffer.from(`${line}${eol}{"n":1}${eol}`), size), { maxLineLength: 50 })
+      t.equal(out.error, undefined, `eol ${JSON.stringify(eol)}, chunks of ${size}: no error`)
+      t.same(out.records.map((r) => r.payload), [line, '{"n":1}'])
+      const over = await run(chunked(Buffer.from(`${line}w${eol}{"n":1}${eol}`), size), { maxLineLength: 50 })
+      t.equal(over.error?.code, 'SHOEBOX_INVALID_RECORD', `eol ${JSON.stringify(eol)}, chunks of ${size}: 51 bytes fail`)
+    }
+  }
 })

@@ -129,8 +129,13 @@ function randomChunks (rng: Rng, buf: Buffer): Buffer[] {
   return out
 }
 
+/** The checksum applies to v2 only (the encoder refuses one with v1). */
+function formatOptions (format: 'v1' | 'v2', checksum: ChecksumAlgorithm): { format: 'v1' | 'v2', checksum?: ChecksumAlgorithm } {
+  return format === 'v1' ? { format } : { format, checksum }
+}
+
 async function encodeViaStream (inputs: RecordInput[], format: 'v1' | 'v2', checksum: ChecksumAlgorithm, chunkSize: number): Promise<Buffer> {
-  const stream = encode({ format, checksum, chunkSize })
+  const stream = encode({ ...formatOptions(format, checksum), chunkSize })
   const parts: Buffer[] = []
   stream.on('data', (b: Buffer) => { parts.push(Buffer.from(b)) })
   const done = new Promise<void>((resolve, reject) => {
@@ -157,9 +162,9 @@ t.test(`(a) random records round-trip through v1 and v2 across random chunkings 
       for (const format of ['v1', 'v2'] as const) {
         const archive = viaStream
           ? await encodeViaStream(inputs, format, checksum, chunkSize)
-          : encodeRecords(inputs, { format, checksum })
+          : encodeRecords(inputs, formatOptions(format, checksum))
         if (viaStream) {
-          t.ok(archive.equals(encodeRecords(inputs, { format, checksum })), `${format}: encode() and encodeRecords() agree`)
+          t.ok(archive.equals(encodeRecords(inputs, formatOptions(format, checksum))), `${format}: encode() and encodeRecords() agree`)
         }
         const chunks = randomChunks(rng, archive)
         const out = await decodeAll(chunks)
@@ -208,7 +213,7 @@ function recordRanges (inputs: RecordInput[], format: 'v1' | 'v2', checksum: Che
   const ranges: Array<[number, number]> = []
   let at = 0
   for (const input of inputs) {
-    const n = encodeRecords([input], { format, checksum }).length
+    const n = encodeRecords([input], formatOptions(format, checksum)).length
     ranges.push([at, at + n])
     at += n
   }
@@ -308,6 +313,42 @@ t.test(`(b) damaged v2 archives of ~50 records (base seed ${BASE_SEED})`, async 
       t.equal(lenient.corrupt.length > 0, !strictClean, 'lenient: damage is reported as corrupt events')
     })
   }
+})
+
+/** A v2 header with a valid header CRC and the given lengths, and no body: what a forger (or bad luck) leaves. */
+function forgedHeader (M: number, L: number): Buffer {
+  const h = Buffer.alloc(24)
+  h.writeUInt32LE(0x69867884, 0)
+  h.writeUInt16LE(2, 4)
+  h[6] = 1
+  h.writeUInt32LE(M, 8)
+  h.writeUInt32LE(L, 12)
+  h.writeUInt32LE(crc32(h.subarray(0, 20)), 20)
+  return h
+}
+
+t.test(`(b) a forged header that claims past maxRecordSize or the end of input hides nothing (base seed ${BASE_SEED})`, async (t) => {
+  const runs = Math.max(1, Math.floor(DAMAGE_RUNS / 3))
+  const problems: string[] = []
+  for (let i = 0; i < runs; i++) {
+    const seed = BASE_SEED + i
+    const rng = mulberry32(seed)
+    const cases = Array.from({ length: int(rng, 5, 40) }, () => randomRecord(rng, 1500))
+    const inputs = cases.map((c) => c.input)
+    const ranges = recordRanges(inputs, 'v2', 'crc32')
+    const archive = encodeRecords(inputs)
+    const at = ranges[int(rng, 0, ranges.length - 1)][0]
+    // Over the 1 MiB limit used here, or under it but longer than the rest of the input.
+    const length = rng() < 0.5 ? int(rng, (1 << 20) + 1, 0xffffffe0) : int(rng, archive.length, (1 << 20) - 64)
+    const forged = Buffer.concat([archive.subarray(0, at), forgedHeader(int(rng, 0, 3) * 4, length), archive.subarray(at)])
+    const out = await decodeAll(randomChunks(rng, forged), { mode: 'lenient', maxRecordSize: 1 << 20 })
+    const bad = firstMismatch(out.records, cases.map((c) => c.expected))
+    const stretches = out.corrupt.map((d) => `${d.offset}+${d.bytesSkipped}`).join(',')
+    if (out.error !== undefined || bad !== undefined || stretches !== `${at}+24`) {
+      problems.push(`seed=${seed} length ${length} at ${at}: ${String(out.error ?? bad ?? stretches)}`)
+    }
+  }
+  t.same(problems, [], `${runs} archives with a forged header: every record recovered, one 24-byte stretch reported`)
 })
 
 t.test(`(b) damaged v1 archives never crash the decoder (base seed ${BASE_SEED})`, async (t) => {

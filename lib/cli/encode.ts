@@ -12,15 +12,17 @@ payload as-is (no parse). Blank lines are ignored.
 
 Options:
   --format v1|v2             record format (default v2; v1 is the legacy StackTach format)
-  --checksum crc32|crc32c    v2 record checksum (default crc32)
+  --checksum crc32|crc32c    v2 record checksum (default crc32; v1 has none: a usage error with v1)
   --meta key=value           metadata for every record (repeatable)
   --meta-from-field [key=]path
                              metadata taken from each line's JSON field (dotted path;
                              key defaults to the path; repeatable; implies parsing)
-  --validate                 parse each line and report one that is not JSON
-  --on-invalid fail|skip     with --validate: stop at a bad line, after writing every
-                             line before it, and exit 1 (fail, default), or skip bad
-                             lines and list them on stderr at the end (skip, exit 0)
+  --validate                 parse each line and report one that is not JSON (or not UTF-8)
+  --on-invalid fail|skip     with --validate or --meta-from-field (which parse each line;
+                             without either it is a usage error): stop at a bad line,
+                             after writing every line before it, and exit 1 (fail,
+                             default), or skip bad lines and list them on stderr at the
+                             end (skip, exit 0)
   -h, --help                 show this help`
 
 export const encodeCommand: Command = {
@@ -40,12 +42,19 @@ export const encodeCommand: Command = {
     const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
     const checksum = oneOf('--checksum', values.checksum, ['crc32', 'crc32c'] as const, 'crc32')
     const onInvalid = oneOf('--on-invalid', values['on-invalid'], ['fail', 'skip'] as const, 'fail')
+    if (format === 'v1' && values.checksum !== undefined) throw usage('--checksum applies to --format v2 only: v1 records carry no checksum')
+    const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
+    const validate = values.validate === true
+    // Without a parse no line is ever invalid: the flag would do nothing, silently.
+    if (values['on-invalid'] !== undefined && !validate && Object.keys(metadataFromFields).length === 0) {
+      throw usage('--on-invalid needs --validate (or --meta-from-field, which parses each line)')
+    }
     const lines = encodeNdjson({
       format,
-      checksum,
+      ...(format === 'v2' ? { checksum } : {}),
       metadata: keyValues('--meta', values.meta as string[] | undefined),
-      metadataFromFields: metaFields(values['meta-from-field'] as string[] | undefined),
-      validate: values.validate === true,
+      metadataFromFields,
+      validate,
       onInvalid: onInvalid === 'fail' ? 'end' : 'skip',
       source: 'stdin'
     })

@@ -1,4 +1,5 @@
 /** Facts shared by every version of the record format (docs/FORMAT.md). */
+import { invalidOption } from '../errors.js'
 
 /** The beginning-of-record magic as a little-endian uint32: bytes 84 78 86 69. */
 export const MAGIC = 0x69867884
@@ -21,5 +22,19 @@ export const CONTENT_JSON = 1
 export const CONTENT_TEXT = 2
 export const CODEC_NONE = 0
 
-/** Default guard against a corrupt length asking for gigabytes. */
+/**
+ * The largest record, in bytes, for writers and readers alike (a writer
+ * refuses what a reader with the same limit would refuse); for readers, the
+ * guard against a corrupt length asking for gigabytes.
+ */
 export const DEFAULT_MAX_RECORD_SIZE = 64 * 1024 * 1024
+
+/** The smallest maxRecordSize allowed: an empty v1 record (18-byte header, 4-byte metadata count, 4-byte payload length). */
+export const MIN_MAX_RECORD_SIZE = 26
+
+/** maxRecordSize must be an integer no smaller than the smallest record; the same rule for writers and readers. */
+export function checkMaxRecordSize (value: unknown): void {
+  if (!Number.isInteger(value) || (value as number) < MIN_MAX_RECORD_SIZE) {
+    throw invalidOption('maxRecordSize', `must be an integer >= ${MIN_MAX_RECORD_SIZE}, got ${String(value)}`)
+  }
+}

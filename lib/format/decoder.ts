@@ -9,8 +9,9 @@ import { CorruptArchiveError, invalidOption, type DamageReason } from '../errors
 import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { readRecord } from './codec.js'
+import type { Damage, NeedMore } from './result.js'
 import { KeyCache } from './text.js'
-import { DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES, PREAMBLE_SIZE } from './constants.js'
+import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES, PREAMBLE_SIZE } from './constants.js'
 
 export type DecodeMode = 'strict' | 'lenient'
 
@@ -69,9 +70,7 @@ export class ArchiveDecoder {
   constructor (events: DecoderEvents, options: DecoderOptions = {}) {
     const { mode = 'strict', maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
     if (mode !== 'strict' && mode !== 'lenient') throw invalidOption('mode', `must be 'strict' or 'lenient', got ${String(mode)}`)
-    if (!Number.isInteger(maxRecordSize) || maxRecordSize < 26) {
-      throw invalidOption('maxRecordSize', `must be an integer >= 26, got ${String(maxRecordSize)}`)
-    }
+    checkMaxRecordSize(maxRecordSize)
     this.mode = mode
     this.maxRecordSize = maxRecordSize
     this.#queue = new ChunkQueue(options.baseOffset ?? 0)
@@ -159,10 +158,7 @@ export class ArchiveDecoder {
         : result.detail
       if (this.mode === 'strict') throw new CorruptArchiveError(reason, base + at, detail)
       if (this.#damage === null) this.#damage = { offset: base + at, reason, detail }
-      // A verified header makes the length trustworthy: skip the record whole,
-      // rather than finding "records" inside its payload.
-      const skip = result.kind === 'need' ? (result.verified ? end - at : 1) : (result.skip || 1)
-      at += skip
+      at += resyncSkip(result)
     }
     this.#needed = PREAMBLE_SIZE
     return at
@@ -177,4 +173,22 @@ export class ArchiveDecoder {
     this.stats.bytesSkipped += info.bytesSkipped
     this.#events.corrupt(info)
   }
+}
+
+/**
+ * How far past a record that could not be read the search for the next one
+ * starts. A record that is all there, whose header verified and whose body
+ * then failed (record checksum, unknown algorithm or codec, malformed
+ * metadata) is skipped whole: its length is proven by the header CRC, and
+ * searching inside it would hand out "records" of an archive stored in its
+ * payload (pack() stores files, archives among them) as if they were
+ * top-level ones; the loss is bounded by maxRecordSize and reported. A
+ * length that runs past maxRecordSize or past the end of the input proves
+ * nothing (a header with a valid CRC is easy to forge, or to find by chance
+ * in a corrupt file), so the search starts at the next byte and the records
+ * behind such a header are still found, each proved by its own checksums.
+ */
+function resyncSkip (result: NeedMore | Damage): number {
+  if (result.kind === 'need' || result.reason === 'record-too-large') return 1
+  return result.skip || 1
 }

@@ -5,6 +5,7 @@
  */
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
+import { failAfterDrain } from '../fail-after-drain.js'
 import type { RecordInput } from '../record.js'
 import { ArchiveEncoder, type EncoderOptions } from './encoder.js'
 
@@ -27,16 +28,21 @@ export class EncodeStream extends Transform {
 
   override _transform (chunk: RecordInput | RecordInput[], _encoding: BufferEncoding, callback: TransformCallback): void {
     const encoder = this.#encoder
+    let i = 0
     try {
       if (Array.isArray(chunk)) {
-        for (let i = 0; i < chunk.length; i++) encoder.write(chunk[i])
+        for (; i < chunk.length; i++) encoder.write(chunk[i])
         this.#records += chunk.length
       } else {
         encoder.write(chunk)
         this.#records++
       }
     } catch (err) {
-      callback(err as Error)
+      // The records before the refused one (in this array, and still pending) go out first.
+      this.#records += i
+      this.#cancel()
+      this.#pushPending()
+      failAfterDrain(this, err as Error, callback)
       return
     }
     for (const buf of encoder.takeFull()) this.push(buf)

@@ -10,7 +10,9 @@ import type { ChecksumAlgorithm } from '../checksum.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { nativeRecords, type NativeRecords } from '../native.js'
 import type { Metadata, RecordInput } from '../record.js'
-import { CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE } from './constants.js'
+import {
+  checkMaxRecordSize, CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, DEFAULT_MAX_RECORD_SIZE, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE
+} from './constants.js'
 import {
   flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureMetadata, writeMetadata, writeObjectMetadata, type MetadataSize
 } from './metadata-block.js'
@@ -25,8 +27,14 @@ export type FormatVersion = 'v1' | 'v2'
 export interface EncoderOptions {
   /** Record format to write. Default 'v2'. */
   format?: FormatVersion
-  /** v2 record checksum. Default 'crc32'. */
+  /** v2 record checksum. Default 'crc32'; v1 has no checksum, so any other value with format 'v1' is refused. */
   checksum?: ChecksumAlgorithm
+  /**
+   * Largest record written, in bytes (header, metadata, payload and
+   * checksum); a larger one is refused with SHOEBOX_INVALID_RECORD. Default
+   * 64 MiB, the readers' default, so that what is written can be read back.
+   */
+  maxRecordSize?: number
   /** Target size of each output buffer in bytes. Default 1 MiB. */
   chunkSize?: number
   /**
@@ -58,6 +66,9 @@ export class ArchiveEncoder {
   readonly format: FormatVersion
   readonly checksum: ChecksumAlgorithm
   readonly chunkSize: number
+  readonly maxRecordSize: number
+  /** Records given so far (written or refused): the next one's index. */
+  #given = 0
   #slab: Buffer
   #start = 0
   #pos = 0
@@ -77,13 +88,17 @@ export class ArchiveEncoder {
 
   /** `native` is for tests, which compare the encoder with and without the native functions. */
   constructor (options: EncoderOptions = {}, native: NativeRecords | null = nativeRecords) {
-    const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, exactSizes = false } = options
+    const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, exactSizes = false, maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
     if (format !== 'v1' && format !== 'v2') throw invalidOption('format', `must be 'v1' or 'v2', got ${String(format)}`)
     if (checksum !== 'crc32' && checksum !== 'crc32c') throw invalidOption('checksum', `must be 'crc32' or 'crc32c', got ${String(checksum)}`)
+    // Rather than write v1 records without the checksum that was asked for.
+    if (format === 'v1' && checksum !== 'crc32') throw invalidOption('checksum', `v1 records carry no checksum; '${checksum}' needs format 'v2'`)
     if (!Number.isInteger(chunkSize) || chunkSize < 64) throw invalidOption('chunkSize', `must be an integer >= 64, got ${String(chunkSize)}`)
+    checkMaxRecordSize(maxRecordSize)
     this.format = format
     this.checksum = checksum
     this.chunkSize = chunkSize
+    this.maxRecordSize = maxRecordSize
     this.#slab = Buffer.allocUnsafeSlow(chunkSize)
     this.#sealer = new RecordSealer(checksum, format === 'v2' ? native : null)
     this.#deferText = this.#sealer.batched && !exactSizes
@@ -96,6 +111,7 @@ export class ArchiveEncoder {
 
   /** Append one record. Throws a ShoeboxError (SHOEBOX_INVALID_RECORD) for a record it cannot encode. */
   write (record: RecordInput): void {
+    this.#given++
     if (record === null || typeof record !== 'object') {
       throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `a record must be an object with a payload, got ${record === null ? 'null' : typeof record}`)
     }
@@ -134,6 +150,7 @@ export class ArchiveEncoder {
    * fast path for payloads that arrive as ranges of a larger buffer.
    */
   writeRange (flat: string[], bytes: Buffer, start: number, end: number, contentType = CONTENT_BYTES): void {
+    this.#given++
     this.#append(null, flat, flatSize(flat, flat.length, this.#size), bytes, start, end, contentType)
   }
 
@@ -147,7 +164,10 @@ export class ArchiveEncoder {
     payload: Payload, start: number, end: number, contentType: number
   ): void {
     const v2 = this.format === 'v2'
-    this.#reserve((v2 ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) + size.bound + payloadBound(payload, start, end))
+    const bound = (v2 ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) + size.bound + payloadBound(payload, start, end)
+    // One comparison per record; the exact size is worked out only when the bound is over the limit.
+    if (bound > this.maxRecordSize) this.#checkSize(metadata, flat, size, payload, start, end)
+    this.#reserve(bound)
     const buf = this.#slab
     const at = this.#pos
     const metaStart = at + (v2 ? V2_METADATA_OFFSET : V1_METADATA_OFFSET)
@@ -178,6 +198,23 @@ export class ArchiveEncoder {
     }
     this.#pendingBytes += recordEnd - at
     this.#pos = recordEnd
+  }
+
+  /** Refuse, before writing any of it, a record whose exact size is over maxRecordSize. */
+  #checkSize (metadata: Metadata | null, flat: string[], size: MetadataSize, payload: Payload, start: number, end: number): void {
+    let exact = (this.format === 'v2' ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) + 4 + 8 * size.pairs
+    if (metadata !== null) {
+      for (const key in metadata) {
+        if (Object.prototype.hasOwnProperty.call(metadata, key)) exact += Buffer.byteLength(key) + Buffer.byteLength(metadata[key])
+      }
+    } else {
+      for (let i = 0; i < 2 * size.pairs; i++) exact += Buffer.byteLength(flat[i])
+    }
+    exact += typeof payload === 'string' ? Buffer.byteLength(payload) : end - start
+    if (exact > this.maxRecordSize) {
+      throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
+        `record ${this.#given - 1}: ${exact} bytes encoded, over maxRecordSize ${this.maxRecordSize}; not written (the records before it are)`)
+    }
   }
 
   /** Only the buffers that are full (about chunkSize each); the partly filled one stays. */

@@ -5,12 +5,13 @@
  * chunk into the output slab). Parsing happens only when asked to validate or
  * to lift fields into metadata. Blank lines are ignored; CRLF is accepted.
  */
+import { isUtf8 } from 'node:buffer'
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { failAfterDrain } from '../fail-after-drain.js'
 import type { Metadata } from '../record.js'
-import { CONTENT_JSON, CONTENT_BYTES, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
 import { flattenMetadata } from '../format/metadata-block.js'
 
@@ -29,7 +30,11 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
    * cleanly before it, everything earlier encoded and flushed, and emits `invalid`.
    */
   onInvalid?: OnInvalid
-  /** Longest line accepted, in bytes. Default 64 MiB. */
+  /**
+   * Longest line accepted, in bytes. Default: maxRecordSize less a record's
+   * overhead without metadata (64 MiB - 32), so that a line accepted makes a
+   * record the readers accept; with metadata, maxRecordSize still applies.
+   */
   maxLineLength?: number
   /** Name of the input, for messages. Default 'input'. */
   source?: string
@@ -43,6 +48,9 @@ export interface InvalidLine {
 }
 
 const NEWLINE = 0x0a
+const EMPTY = Buffer.alloc(0)
+/** A v2 record with no metadata and no payload (v1's is smaller): header, metadata count, checksum. */
+const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
 const CR = 0x0d
 
 export class EncodeNdjson extends Transform {
@@ -60,7 +68,14 @@ export class EncodeNdjson extends Transform {
   #parse: boolean
   #onInvalid: OnInvalid
   #maxLine: number
-  #tail: Buffer | null = null
+  /**
+   * The pieces of a line that has not ended yet, each copied once (its
+   * producer may reuse the chunk), joined once when its newline arrives: a
+   * long line costs linear time, and memory of the line plus one chunk.
+   */
+  #pieces: Buffer[] = []
+  #held = 0
+  #copied = 0
   #ended = false
 
   constructor (options: EncodeNdjsonOptions = {}) {
@@ -73,8 +88,18 @@ export class EncodeNdjson extends Transform {
     this.#fields = Object.entries(metadataFromFields).map(([key, path]) => [key, path.split('.')])
     this.#parse = validate || this.#fields.length > 0
     this.#onInvalid = onInvalid
-    this.#maxLine = options.maxLineLength ?? DEFAULT_MAX_RECORD_SIZE
+    this.#maxLine = options.maxLineLength ?? this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE
     this.source = options.source ?? 'input'
+  }
+
+  /** Bytes of an unfinished line held until its newline (or the end) arrives. */
+  get bufferedLineBytes (): number {
+    return this.#held
+  }
+
+  /** Bytes copied to hold and join lines that span chunks (at most twice their length). */
+  get lineBytesCopied (): number {
+    return this.#copied
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -84,15 +109,14 @@ export class EncodeNdjson extends Transform {
     }
     let start = 0
     try {
-      if (this.#tail !== null) {
+      if (this.#held > 0) {
         const nl = chunk.indexOf(NEWLINE)
         if (nl < 0) {
-          this.#keepTail(Buffer.concat([this.#tail, chunk]))
+          this.#hold(chunk, 0)
           callback()
           return
         }
-        const line = Buffer.concat([this.#tail, chunk.subarray(0, nl)])
-        this.#tail = null
+        const line = this.#join(chunk, nl)
         start = nl + 1
         if (!this.#line(line, 0, line.length)) return this.#finish(callback)
       }
@@ -102,7 +126,7 @@ export class EncodeNdjson extends Transform {
         if (!this.#line(chunk, start, nl)) return this.#finish(callback)
         start = nl + 1
       }
-      if (start < chunk.length) this.#keepTail(chunk.subarray(start))
+      if (start < chunk.length) this.#hold(chunk, start)
     } catch (err) {
       this.#fail(err as Error, callback)
       return
@@ -116,12 +140,14 @@ export class EncodeNdjson extends Transform {
       return
     }
     try {
-      if (this.#tail !== null) this.#line(this.#tail, 0, this.#tail.length)
+      if (this.#held > 0) {
+        const line = this.#join(EMPTY, 0)
+        this.#line(line, 0, line.length)
+      }
     } catch (err) {
       this.#fail(err as Error, callback)
       return
     }
-    this.#tail = null
     this.#finish(callback)
   }
 
@@ -138,12 +164,34 @@ export class EncodeNdjson extends Transform {
     failAfterDrain(this, err, callback)
   }
 
-  #keepTail (tail: Buffer): void {
-    if (tail.length > this.#maxLine) {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines + 1}: longer than maxLineLength ${this.#maxLine}`)
-    }
-    // Copy: the chunk may be a view of a buffer its producer reuses.
-    this.#tail = Buffer.from(tail)
+  /**
+   * Hold chunk[start..] as part of the unfinished line. Fails before copying
+   * once the line is longer than allowed (one byte more may be a CR, which
+   * is not part of the line), so nothing beyond the limit is ever held.
+   */
+  #hold (chunk: Buffer, start: number): void {
+    const held = this.#held + chunk.length - start
+    if (held > this.#maxLine + 1) throw this.#tooLong(this.lines + 1)
+    this.#pieces.push(Buffer.from(chunk.subarray(start)))
+    this.#held = held
+    this.#copied += chunk.length - start
+  }
+
+  /** The held pieces and chunk[0, end) as one line, copied once; nothing is held after. */
+  #join (chunk: Buffer, end: number): Buffer {
+    const pieces = this.#pieces
+    const length = this.#held + end
+    this.#pieces = []
+    this.#held = 0
+    if (length > this.#maxLine + 1) throw this.#tooLong(this.lines + 1)
+    if (end === 0 && pieces.length === 1) return pieces[0] // already a copy of its own
+    if (end > 0) pieces.push(chunk.subarray(0, end))
+    this.#copied += length
+    return Buffer.concat(pieces, length)
+  }
+
+  #tooLong (line: number): ShoeboxError {
+    return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${line}: longer than maxLineLength ${this.#maxLine}`)
   }
 
   /** Encode the line buf[start, end); false when the stream must end here. */
@@ -151,14 +199,13 @@ export class EncodeNdjson extends Transform {
     this.lines++
     if (end > start && buf[end - 1] === CR) end--
     if (isBlank(buf, start, end)) return true
-    if (end - start > this.#maxLine) {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines}: longer than maxLineLength ${this.#maxLine}`)
-    }
+    if (end - start > this.#maxLine) throw this.#tooLong(this.lines)
     if (!this.#parse) {
-      this.#encoder.writeRange(this.#flat, buf, start, end, CONTENT_BYTES)
-      this.records++
+      this.#write(this.#flat, buf, start, end, CONTENT_BYTES)
       return true
     }
+    // toString() would turn bytes that are not UTF-8 into U+FFFD and JSON.parse would accept them.
+    if (!isUtf8(buf.subarray(start, end))) return this.#invalid('not valid UTF-8')
     let value: unknown
     try {
       value = JSON.parse(buf.toString('utf8', start, end))
@@ -174,9 +221,18 @@ export class EncodeNdjson extends Transform {
       }
       flat = flattenMetadata(metadata)
     }
-    this.#encoder.writeRange(flat, buf, start, end, CONTENT_JSON)
-    this.records++
+    this.#write(flat, buf, start, end, CONTENT_JSON)
     return true
+  }
+
+  /** Encode one line's record; a record the encoder refuses (over maxRecordSize) fails naming the line. */
+  #write (flat: string[], buf: Buffer, start: number, end: number, contentType: number): void {
+    try {
+      this.#encoder.writeRange(flat, buf, start, end, contentType)
+    } catch (err) {
+      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines}: ${(err as Error).message}`, { cause: err })
+    }
+    this.records++
   }
 
   #invalid (message: string): boolean {
