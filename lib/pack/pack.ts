@@ -12,8 +12,8 @@
  * FIFOs, devices and names that could not be restored safely (see
  * unpack.ts). One file is read at a time, once, hashed as it is read.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { constants as fsConstants, type Dirent, type Stats } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import type { Dirent, Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -22,11 +22,15 @@ import { Minimatch } from 'minimatch'
 import type { GzipOptions } from '../compress/gzip.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { describeIoError, ioError } from '../fs/io-error.js'
 import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import type { UploadErrorEvent, UploadEvent, UploadOptions } from '../roll/uploader.js'
 import { checkKey } from '../store/keys.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
 import { parseSize } from '../units.js'
+import { readFileOnce, type ReadOutcome, type ReadProgress } from './read-file.js'
+
+export type { ReadProgress }
 
 /** The metadata keys of a packed file's record, in the order they are written. */
 export const PACK_KEYS = ['path', 'size', 'mtime', 'mode', 'sha256'] as const
@@ -48,23 +52,42 @@ export interface PackFilesOptions {
    * Default: 64 MiB less 64 KiB for the record's header and metadata.
    */
   maxFileSize?: number | string
+  /**
+   * Skip, instead of failing on, a file or directory that cannot be read
+   * (permission denied, I/O error) and a file that changed during each of
+   * its `readAttempts` reads; each is a `skip` event naming it and why.
+   * Default false: the first such entry fails the walk (SHOEBOX_IO), naming it.
+   */
+  skipUnreadable?: boolean
+  /**
+   * Reads of a file that changes while it is read (size, mtime or ctime
+   * moved between the stat before and after), before it fails or is
+   * skipped. Default 3.
+   */
+  readAttempts?: number
 }
+
+/** Why an entry was not packed. 'unreadable' and 'changed while read' only with skipUnreadable. */
+export type SkipReason = 'symlink' | 'not a regular file' | 'vanished' | 'unsafe name' | 'unreadable' | 'changed while read'
 
 /** Something under the directory that was not packed. */
 export interface SkippedEntry {
   /** Relative path, '/'-separated. */
   path: string
-  reason: 'symlink' | 'not a regular file' | 'vanished' | 'unsafe name'
-  /** For 'unsafe name': why. */
+  reason: SkipReason
+  /** For 'unsafe name', 'unreadable' and 'changed while read': why ('permission denied (EACCES)'). */
   detail?: string
 }
 
 const DEFAULT_MAX_FILE_SIZE = DEFAULT_MAX_RECORD_SIZE - 64 * 1024
+const DEFAULT_READ_ATTEMPTS = 3
 
 /**
  * An object-mode Readable of PackRecords, one per regular file under `dir`
  * that the include globs match. Emits `skip` (SkippedEntry) for each entry
- * left out; `files`, `bytes` and `skipped` count as it goes.
+ * left out, and `progress` (ReadProgress) after each megabyte read of a
+ * file (and once for an empty file); `files`, `bytes` and `skipped` count
+ * as it goes.
  */
 export class PackSource extends Readable {
   readonly dir: string
@@ -76,6 +99,8 @@ export class PackSource extends Readable {
   skipped = 0
   readonly #include: Minimatch[]
   readonly #maxFileSize: number
+  readonly #skipUnreadable: boolean
+  readonly #readAttempts: number
   readonly #records: AsyncGenerator<PackRecord>
 
   constructor (dir: string, options: PackFilesOptions = {}) {
@@ -89,6 +114,10 @@ export class PackSource extends Readable {
     this.dir = path.resolve(dir)
     this.#include = globs.map((g) => new Minimatch(g, { dot: options.dot === true }))
     this.#maxFileSize = parseSize(options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, 'maxFileSize')
+    this.#skipUnreadable = options.skipUnreadable === true
+    const attempts = options.readAttempts ?? DEFAULT_READ_ATTEMPTS
+    if (!Number.isSafeInteger(attempts) || attempts < 1) throw invalidOption('readAttempts', `must be a whole number of reads, 1 or more, got ${String(attempts)}`)
+    this.#readAttempts = attempts
     this.#records = this.#walk()
   }
 
@@ -122,7 +151,7 @@ export class PackSource extends Readable {
     try {
       st = await fs.stat(this.dir)
     } catch (err) {
-      throw new ShoeboxError('SHOEBOX_IO', `cannot pack ${this.dir}: ${(err as Error).message}`, { cause: err })
+      throw ioError(err, 'cannot pack', this.dir)
     }
     if (!st.isDirectory()) throw new ShoeboxError('SHOEBOX_IO', `cannot pack ${this.dir}: not a directory`)
     yield * this.#walkDir(this.dir, '')
@@ -138,7 +167,13 @@ export class PackSource extends Readable {
         this.#skip({ path: rel, reason: 'vanished' })
         return
       }
-      throw new ShoeboxError('SHOEBOX_IO', `cannot read directory ${abs}: ${(err as Error).message}`, { cause: err })
+      // The directory being packed is never skipped: it is the whole pack.
+      if (rel !== '' && this.#skipUnreadable) {
+        this.#skip({ path: rel, reason: 'unreadable', detail: describeIoError(err) })
+        return
+      }
+      const failure = ioError(err, 'cannot read directory', abs)
+      throw rel === '' ? failure : withHint(failure)
     }
     entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     for (const entry of entries) {
@@ -168,64 +203,56 @@ export class PackSource extends Readable {
     }
   }
 
-  /** Read one regular file (never through a symlink) into a record, hashing as it reads. */
+  /**
+   * Read one regular file into a record, as one version of it: a read
+   * during which the file changed is thrown away and done again, up to
+   * `readAttempts` reads (read-file.ts). A file that cannot be read, or
+   * never holds still, fails the walk naming it, or with skipUnreadable is
+   * skipped (and named in the `skip` event).
+   */
   async #readFile (abs: string, rel: string): Promise<PackRecord | null> {
-    let handle: fs.FileHandle
-    try {
-      handle = await fs.open(abs, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0))
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      // Replaced by a symlink, or gone, since the directory was listed.
-      if (code === 'ELOOP' || code === 'EMLINK') {
-        this.#skip({ path: rel, reason: 'symlink' })
-        return null
-      }
-      if (code === 'ENOENT') {
-        this.#skip({ path: rel, reason: 'vanished' })
-        return null
-      }
-      throw new ShoeboxError('SHOEBOX_IO', `cannot read ${abs}: ${(err as Error).message}`, { cause: err })
-    }
-    try {
-      const st = await handle.stat()
-      if (!st.isFile()) {
-        this.#skip({ path: rel, reason: 'not a regular file' })
-        return null
-      }
-      this.#checkSize(abs, st.size)
-      const hash = createHash('sha256')
-      // One byte more than the size stat gave: the read that returns 0 then ends it without growing.
-      let buf = Buffer.allocUnsafe(st.size + 1)
-      let n = 0
-      for (;;) {
-        if (n === buf.length) {
-          this.#checkSize(abs, n)
-          const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, this.#maxFileSize + 1))
-          buf.copy(bigger, 0, 0, n)
-          buf = bigger
+    const changes: string[] = []
+    for (let attempt = 1; attempt <= this.#readAttempts; attempt++) {
+      let outcome: ReadOutcome
+      try {
+        outcome = await readFileOnce(abs, {
+          rel,
+          attempt,
+          checkSize: (size) => { this.#checkSize(abs, size) },
+          onProgress: (progress) => { this.emit('progress', progress) }
+        })
+      } catch (err) {
+        if (err instanceof ShoeboxError) throw err
+        if (this.#skipUnreadable) {
+          this.#skip({ path: rel, reason: 'unreadable', detail: describeIoError(err) })
+          return null
         }
-        const { bytesRead } = await handle.read(buf, n, buf.length - n, n)
-        if (bytesRead === 0) break
-        hash.update(buf.subarray(n, n + bytesRead))
-        n += bytesRead
+        throw withHint(ioError(err, 'cannot read', abs))
       }
-      this.#checkSize(abs, n)
-      return {
-        metadata: [
-          ['path', rel],
-          ['size', String(n)],
-          ['mtime', new Date(Math.round(st.mtimeMs)).toISOString()],
-          ['mode', (st.mode & 0o7777).toString(8).padStart(4, '0')],
-          ['sha256', hash.digest('hex')]
-        ],
-        payload: buf.subarray(0, n)
+      if (outcome.kind === 'not packed') {
+        this.#skip({ path: rel, reason: outcome.reason })
+        return null
       }
-    } catch (err) {
-      if (err instanceof ShoeboxError) throw err
-      throw new ShoeboxError('SHOEBOX_IO', `cannot read ${abs}: ${(err as Error).message}`, { cause: err })
-    } finally {
-      await handle.close()
+      if (outcome.kind === 'read') {
+        return {
+          metadata: [
+            ['path', rel],
+            ['size', String(outcome.payload.length)],
+            ['mtime', new Date(outcome.mtimeMs).toISOString()],
+            ['mode', outcome.mode.toString(8).padStart(4, '0')],
+            ['sha256', outcome.sha256]
+          ],
+          payload: outcome.payload
+        }
+      }
+      changes.push(outcome.change)
     }
+    const detail = `changed while it was read, ${changes.length} time${changes.length === 1 ? '' : 's'} (${changes.join('; ')})`
+    if (this.#skipUnreadable) {
+      this.#skip({ path: rel, reason: 'changed while read', detail })
+      return null
+    }
+    throw withHint(new ShoeboxError('SHOEBOX_IO', `cannot pack ${abs}: it ${detail}; none of its bytes were stored`))
   }
 
   #checkSize (abs: string, size: number): void {
@@ -233,6 +260,12 @@ export class PackSource extends Readable {
       throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${abs}: ${size} bytes is more than maxFileSize (${this.#maxFileSize}); such a record would not read back`)
     }
   }
+}
+
+/** The way past a file or directory that cannot be read, in the error that names it. */
+function withHint (err: ShoeboxError): ShoeboxError {
+  err.message += '; skipUnreadable (--skip-unreadable) would skip it'
+  return err
 }
 
 type Kind = 'file' | 'dir' | 'symlink' | 'other' | 'gone'
@@ -281,8 +314,10 @@ export interface PackOptions extends PackFilesOptions {
   concurrency?: number
   /** Where the staging directory is made. Default os.tmpdir(). */
   tmpDir?: string
-  /** Each entry not packed (symlinks, special files, unsafe names). */
+  /** Each entry not packed (symlinks, special files, unsafe names; with skipUnreadable, what could not be read). */
   onSkip?: (entry: SkippedEntry) => void
+  /** After each megabyte read of a file (the PackSource's `progress` event). */
+  onProgress?: (progress: ReadProgress) => void
   /** Each archive once it is sealed in the staging directory. */
   onSealed?: (event: SealedEvent) => void
   /** Each archive once the store has it (and has verified it). */
@@ -298,7 +333,7 @@ export interface PackSummary {
   archives: number
   /** Their bytes as stored (compressed, with gzip). */
   archiveBytes: number
-  /** Entries left out: symlinks, special files, unsafe names, files gone mid-walk. */
+  /** Entries left out: symlinks, special files, unsafe names, files gone mid-walk; with skipUnreadable, what could not be read. */
   skipped: number
 }
 
@@ -353,6 +388,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     })
     if (options.onUpload !== undefined) sink.on('upload', options.onUpload)
     if (options.onSkip !== undefined) source.on('skip', options.onSkip)
+    if (options.onProgress !== undefined) source.on('progress', options.onProgress)
     await feed(source, sink)
     return { files: source.files, bytes: source.bytes, archives, archiveBytes, skipped: source.skipped }
   } finally {
