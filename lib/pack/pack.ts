@@ -310,7 +310,7 @@ export interface PackOptions extends PackFilesOptions {
   name?: string
   /** For an s3:// destination: endpoint, region, credentials... */
   storeOptions?: StoreOptions
-  /** Archives uploading at once (passed to the sink's upload). */
+  /** Archives uploading at once (the sink's upload.concurrency). Default 2. */
   concurrency?: number
   /** Where the staging directory is made. Default os.tmpdir(). */
   tmpDir?: string
