@@ -98,13 +98,13 @@ t.test('without --skip-unreadable the first unreadable entry stops the pack, nam
   const store = writable('store-fail')
   const r = await shoebox(['pack', src, '--to', store])
   t.equal(r.code, 1, 'exit 1')
-  t.equal(r.stderr, `shoebox pack: cannot read directory ${path.join(src, 'locked')}: permission denied (EACCES); skipUnreadable (--skip-unreadable) would skip it\n`)
+  t.equal(r.stderr, `shoebox pack: cannot read directory ${path.join(src, 'locked')}: permission denied (EACCES); skipUnreadable (--skip-unreadable) would skip it; nothing was uploaded to ${store}\n`)
 
   // With the directory readable, the file is next.
   fs.chmodSync(path.join(src, 'locked'), 0o755)
   const file = await shoebox(['pack', src, '--to', store])
   t.equal(file.code, 1)
-  t.equal(file.stderr, `shoebox pack: cannot read ${path.join(src, 'secret.txt')}: permission denied (EACCES); skipUnreadable (--skip-unreadable) would skip it\n`)
+  t.equal(file.stderr, `shoebox pack: cannot read ${path.join(src, 'secret.txt')}: permission denied (EACCES); skipUnreadable (--skip-unreadable) would skip it; nothing was uploaded to ${store}\n`)
 })
 
 t.test('--skip-unreadable packs the rest and counts the skipped by reason; --verbose lists each', async (t) => {

@@ -350,7 +350,7 @@ export function packName (name: string): string {
  * and upload them to `to`. Archives are staged in a fresh temporary
  * directory (removed at the end) and each is deleted there once the store
  * has it. Resolves when every archive is uploaded and verified. On failure,
- * archives already uploaded stay in the store.
+ * archives already uploaded stay in the store, and the error says how many.
  */
 export async function pack (dir: string, options: PackOptions): Promise<PackSummary> {
   if (options === null || typeof options !== 'object' || typeof options.to !== 'string' || options.to === '') {
@@ -365,6 +365,8 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   const upload: UploadOptions = { to: options.to, deleteLocal: true, storeOptions: options.storeOptions }
   if (options.concurrency !== undefined) upload.concurrency = options.concurrency
   let sink: RollingSink | undefined
+  let uploaded = 0
+  let failure: unknown
   try {
     sink = rollingSink({
       dir: staging,
@@ -386,11 +388,17 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       archiveBytes += event.bytes
       options.onSealed?.(event)
     })
-    if (options.onUpload !== undefined) sink.on('upload', options.onUpload)
+    sink.on('upload', (event: UploadEvent) => {
+      uploaded++
+      options.onUpload?.(event)
+    })
     if (options.onSkip !== undefined) source.on('skip', options.onSkip)
     if (options.onProgress !== undefined) source.on('progress', options.onProgress)
     await feed(source, sink)
     return { files: source.files, bytes: source.bytes, archives, archiveBytes, skipped: source.skipped }
+  } catch (err) {
+    failure = err
+    throw err
   } finally {
     source.destroy()
     if (sink !== undefined && !sink.closed) {
@@ -400,6 +408,10 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       await closed
     }
     await fs.rm(staging, { recursive: true, force: true })
+    // What was kept (counted once the aborted uploads have settled): the archives the store has.
+    if (failure instanceof ShoeboxError) {
+      failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${uploaded} archive${uploaded === 1 ? '' : 's'} uploaded to ${options.to} before it stay there`
+    }
   }
 }
 
