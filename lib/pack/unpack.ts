@@ -33,8 +33,8 @@ import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
 import { archiveSource } from '../source/archive-source.js'
 import { checkKey } from '../store/keys.js'
-import { PathClaims } from './paths.js'
 import type { StoreOptions } from '../store/open-store.js'
+import { PathClaims } from './paths.js'
 
 export interface UnpackOptions {
   /** Directory to restore into; created if missing. */
