@@ -2,7 +2,7 @@
 import path from 'node:path'
 import { gzipLevel } from '../compress/gzip.js'
 import { ShoeboxError } from '../errors.js'
-import { pack } from '../pack/pack.js'
+import { pack, type SkipReason } from '../pack/pack.js'
 import { parseSize } from '../units.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
@@ -18,16 +18,27 @@ and sha256, its payload the file's bytes. Each archive is sealed at
 directory); 10,000 small files become a handful of objects. Files are packed
 in a stable order (depth first, names sorted). Symbolic links are not
 followed: they are skipped and counted, as are sockets, FIFOs and devices.
-'shoebox unpack' restores the files. Prints a one-line summary on stderr.
+A file that changes while it is read is read again (up to 3 reads), never
+stored torn. A file or directory that cannot be read, or a file that changed
+during every read, stops the pack with one line naming it, unless
+--skip-unreadable. 'shoebox unpack' restores the files. Prints a one-line
+summary on stderr, with the skipped entries counted by reason (--verbose
+lists each).
 
 Options:
   --to URL              where the archives go (required)
   --include GLOB        pack only files whose path relative to DIR matches
                         (repeatable; default **)
   --dot                 let globs match dot files and dot directories
-  --name NAME           archive names start with NAME (default: DIR's base name)
+  --name NAME           archive names start with NAME (characters other than
+                        A-Z a-z 0-9 . _ - become _; default: DIR's base name)
   --gzip[=LEVEL]        compress the archives (default level 6)
   --roll-size SIZE      seal an archive at this size (default 64MiB)
+  --max-file-size SIZE  largest file packed; a larger one stops the pack
+                        (default 64MiB less 64KiB, what readers accept)
+  --skip-unreadable     skip (and count) files and directories that cannot be
+                        read, and files that changed during every read
+  --verbose             print each skipped entry and why on stderr, one line each
 ${storeOptionHelp}
   -h, --help            show this help`
 
@@ -44,6 +55,9 @@ export const packCommand: Command = {
       gzip: { type: 'boolean' },
       'gzip-level': { type: 'string' },
       'roll-size': { type: 'string' },
+      'max-file-size': { type: 'string' },
+      'skip-unreadable': { type: 'boolean' },
+      verbose: { type: 'boolean' },
       ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('pack needs exactly one directory')
@@ -53,13 +67,18 @@ export const packCommand: Command = {
     if (includes?.some((g) => g === '') === true) throw usage('--include needs a glob')
     const rollSize = values['roll-size'] as string | undefined ?? '64MiB'
     const gzip = values.gzip === true ? { level: values['gzip-level'] === undefined ? 6 : Number(values['gzip-level']) } : false
+    const maxFileSize = values['max-file-size'] as string | undefined
     try {
       parseSize(rollSize, '--roll-size')
+      if (maxFileSize !== undefined) parseSize(maxFileSize, '--max-file-size')
       gzipLevel(gzip)
     } catch (err) {
       if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
       throw err
     }
+    const dir = path.resolve(positionals[0])
+    const verbose = values.verbose === true
+    const byReason = new Map<SkipReason, number>()
     const started = Date.now()
     const summary = await pack(positionals[0], {
       to,
@@ -68,11 +87,18 @@ export const packCommand: Command = {
       name: values.name as string | undefined,
       gzip,
       rollSize,
-      storeOptions: storeOptionsFrom(values)
+      maxFileSize,
+      skipUnreadable: values['skip-unreadable'] === true,
+      storeOptions: storeOptionsFrom(values),
+      onSkip: (entry) => {
+        byReason.set(entry.reason, (byReason.get(entry.reason) ?? 0) + 1)
+        if (verbose) io.stderr.write(`shoebox pack: skipped ${path.join(dir, ...entry.path.split('/'))} (${entry.reason}${entry.detail === undefined ? '' : `: ${entry.detail}`})\n`)
+      }
     })
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
-    const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped (symlinks, special files)` : ''
-    io.stderr.write(`shoebox pack: ${summary.files} files, ${summary.bytes} bytes from ${path.resolve(positionals[0])} into ${summary.archives} archive${summary.archives === 1 ? '' : 's'} (${summary.archiveBytes} bytes) at ${to}${skipped}, ${seconds} s\n`)
+    const reasons = [...byReason].map(([reason, count]) => `${reason}: ${count}`).join(', ')
+    const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped (${reasons})` : ''
+    io.stderr.write(`shoebox pack: ${summary.files} files, ${summary.bytes} bytes from ${dir} into ${summary.archives} archive${summary.archives === 1 ? '' : 's'} (${summary.archiveBytes} bytes) at ${to}${skipped}, ${seconds} s\n`)
     return 0
   }
 }

@@ -1,6 +1,8 @@
 /** shoebox unpack: the files of packed archives back into a directory. */
 import path from 'node:path'
+import { ShoeboxError } from '../errors.js'
 import { unpack } from '../pack/unpack.js'
+import { parseSize } from '../units.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
@@ -14,13 +16,21 @@ their modes (permission bits) and modification times. Every path is checked
 first: an absolute path, a '..' segment, a backslash, a drive letter, or a
 directory on the way that is a symbolic link stops the unpack; so does a file
 whose bytes do not match its recorded size and sha256 (nothing is written for
-it). Files restored before a refusal stay. Each file is written under a
-temporary name and renamed into place. Prints a one-line summary on stderr.
+it). Two records that disagree (a path that is a file in one and a
+directory on another's path, like fd and fd/child) are refused too, and so is
+the same path twice unless --overwrite (then the later replaces the earlier).
+Each record is checked before its file is written; files restored before a
+refusal stay, and no later one is written. Each file is written under a
+temporary name and renamed into place. Prints a one-line summary on stderr
+(each path restored counted once).
 
 Options:
   --out DIR             directory to restore into (required; created if missing)
-  --overwrite           replace files that exist (default: an existing file
+  --overwrite           replace files that exist, and let a later record of
+                        the same path replace an earlier (default: either
                         stops the unpack)
+  --max-record-size SIZE  largest record read (default 64MiB); raise it for
+                        archives packed with a larger maxFileSize
 ${storeOptionHelp}
   -h, --help            show this help`
 
@@ -32,19 +42,32 @@ export const unpackCommand: Command = {
     const { values, positionals } = parse(argv, {
       out: { type: 'string' },
       overwrite: { type: 'boolean' },
+      'max-record-size': { type: 'string' },
       ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('unpack needs exactly one PATTERN (quote globs)')
     const out = values.out
     if (typeof out !== 'string' || out === '') throw usage('unpack needs --out DIR')
+    const maxRecordSize = values['max-record-size'] === undefined ? undefined : usageSize(values['max-record-size'] as string, '--max-record-size')
     const started = Date.now()
     const summary = await unpack(positionals[0], {
       out,
       overwrite: values.overwrite === true,
+      maxRecordSize,
       storeOptions: storeOptionsFrom(values)
     })
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     io.stderr.write(`shoebox unpack: ${summary.files} files, ${summary.bytes} bytes from ${summary.archives} archive${summary.archives === 1 ? '' : 's'} into ${path.resolve(out)}, ${seconds} s\n`)
     return 0
+  }
+}
+
+/** A size option, or a usage error naming it. */
+function usageSize (text: string, option: string): number {
+  try {
+    return parseSize(text, option)
+  } catch (err) {
+    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
+    throw err
   }
 }

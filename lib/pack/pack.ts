@@ -1,270 +1,25 @@
 /**
  * Packing many small files into a few large archives (the CloudFusion way):
- * `packFiles()` walks a directory and turns every regular file into one
- * record, its metadata the file's relative path, size, mtime, mode and
- * sha256, its payload the file's bytes; `pack()` feeds those records through
- * a rolling sink that seals an archive every `rollSize` bytes and uploads it
+ * the records of packFiles() (pack-source.ts), one per file, fed through a
+ * rolling sink that seals an archive every `rollSize` bytes and uploads it
  * to a store. A tree of 10,000 small files becomes a handful of objects.
- *
- * The walk is depth first, each directory's entries sorted by name (UTF-16
- * code units), so the same tree always packs in the same order. Symbolic
- * links are never followed: they are skipped and counted, as are sockets,
- * FIFOs, devices and names that could not be restored safely (see
- * unpack.ts). One file is read at a time, once, hashed as it is read.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { constants as fsConstants, type Dirent, type Stats } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { Readable } from 'node:stream'
-import { Minimatch } from 'minimatch'
 import type { GzipOptions } from '../compress/gzip.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import type { UploadErrorEvent, UploadEvent, UploadOptions } from '../roll/uploader.js'
-import { checkKey } from '../store/keys.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
 import { parseSize } from '../units.js'
+import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } from './pack-source.js'
+import type { ReadProgress } from './read-file.js'
 
-/** The metadata keys of a packed file's record, in the order they are written. */
-export const PACK_KEYS = ['path', 'size', 'mtime', 'mode', 'sha256'] as const
-
-/** One file as a record: metadata pairs in PACK_KEYS order, the file's bytes as payload. */
-export interface PackRecord {
-  metadata: Array<[string, string]>
-  payload: Buffer
-}
-
-export interface PackFilesOptions {
-  /** Glob(s) over paths relative to the directory ('/'-separated); a file is packed if any matches. Default '**'. */
-  include?: string | string[]
-  /** Let globs match names starting with '.' (dot files and dot directories). Default false. */
-  dot?: boolean
-  /**
-   * Largest file packed, bytes or '60MiB'. A larger file fails the walk
-   * (SHOEBOX_INVALID_RECORD): its record would exceed what readers accept.
-   * Default: 64 MiB less 64 KiB for the record's header and metadata.
-   */
-  maxFileSize?: number | string
-}
-
-/** Something under the directory that was not packed. */
-export interface SkippedEntry {
-  /** Relative path, '/'-separated. */
-  path: string
-  reason: 'symlink' | 'not a regular file' | 'vanished' | 'unsafe name'
-  /** For 'unsafe name': why. */
-  detail?: string
-}
-
-const DEFAULT_MAX_FILE_SIZE = DEFAULT_MAX_RECORD_SIZE - 64 * 1024
-
-/**
- * An object-mode Readable of PackRecords, one per regular file under `dir`
- * that the include globs match. Emits `skip` (SkippedEntry) for each entry
- * left out; `files`, `bytes` and `skipped` count as it goes.
- */
-export class PackSource extends Readable {
-  readonly dir: string
-  /** Files packed so far. */
-  files = 0
-  /** Payload bytes packed so far. */
-  bytes = 0
-  /** Entries left out so far (symlinks, special files, unsafe names, files gone mid-walk). */
-  skipped = 0
-  readonly #include: Minimatch[]
-  readonly #maxFileSize: number
-  readonly #records: AsyncGenerator<PackRecord>
-
-  constructor (dir: string, options: PackFilesOptions = {}) {
-    // One record at a time: a record holds a whole file.
-    super({ objectMode: true, highWaterMark: 1 })
-    if (typeof dir !== 'string' || dir === '') throw invalidOption('dir', 'a directory to pack is required')
-    const globs = options.include === undefined ? ['**'] : Array.isArray(options.include) ? options.include : [options.include]
-    if (globs.length === 0 || globs.some((g) => typeof g !== 'string' || g === '')) {
-      throw invalidOption('include', 'must be a non-empty glob or a list of them')
-    }
-    this.dir = path.resolve(dir)
-    this.#include = globs.map((g) => new Minimatch(g, { dot: options.dot === true }))
-    this.#maxFileSize = parseSize(options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, 'maxFileSize')
-    this.#records = this.#walk()
-  }
-
-  override _read (): void {
-    this.#records.next().then((step) => {
-      this.push(step.done === true ? null : step.value)
-    }, (err: Error) => { this.destroy(err) })
-  }
-
-  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
-    // Closes the file being read, if any (the generator's finally blocks).
-    this.#records.return(undefined).then(() => { callback(err) }, () => { callback(err) })
-  }
-
-  #matches (rel: string): boolean {
-    return this.#include.some((m) => m.match(rel))
-  }
-
-  /** Could something below directory `rel` match? (Prunes directories no glob reaches.) */
-  #reaches (rel: string): boolean {
-    return this.#include.some((m) => m.match(rel, true))
-  }
-
-  #skip (entry: SkippedEntry): void {
-    this.skipped++
-    this.emit('skip', entry)
-  }
-
-  async * #walk (): AsyncGenerator<PackRecord> {
-    let st: Stats
-    try {
-      st = await fs.stat(this.dir)
-    } catch (err) {
-      throw new ShoeboxError('SHOEBOX_IO', `cannot pack ${this.dir}: ${(err as Error).message}`, { cause: err })
-    }
-    if (!st.isDirectory()) throw new ShoeboxError('SHOEBOX_IO', `cannot pack ${this.dir}: not a directory`)
-    yield * this.#walkDir(this.dir, '')
-  }
-
-  async * #walkDir (abs: string, rel: string): AsyncGenerator<PackRecord> {
-    let entries: Dirent[]
-    try {
-      entries = await fs.readdir(abs, { withFileTypes: true })
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (rel !== '' && (code === 'ENOENT' || code === 'ENOTDIR')) {
-        this.#skip({ path: rel, reason: 'vanished' })
-        return
-      }
-      throw new ShoeboxError('SHOEBOX_IO', `cannot read directory ${abs}: ${(err as Error).message}`, { cause: err })
-    }
-    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-    for (const entry of entries) {
-      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`
-      const childAbs = path.join(abs, entry.name)
-      const kind = await kindOf(entry, childAbs)
-      if (kind === 'gone') continue
-      if (kind === 'dir') {
-        if (this.#reaches(childRel)) yield * this.#walkDir(childAbs, childRel)
-        continue
-      }
-      if (kind === 'file' ? !this.#matches(childRel) : !(this.#matches(childRel) || this.#reaches(childRel))) continue
-      if (kind !== 'file') {
-        this.#skip({ path: childRel, reason: kind === 'symlink' ? 'symlink' : 'not a regular file' })
-        continue
-      }
-      const unsafe = unsafeName(childRel)
-      if (unsafe !== undefined) {
-        this.#skip({ path: childRel, reason: 'unsafe name', detail: unsafe })
-        continue
-      }
-      const record = await this.#readFile(childAbs, childRel)
-      if (record === null) continue
-      this.files++
-      this.bytes += record.payload.length
-      yield record
-    }
-  }
-
-  /** Read one regular file (never through a symlink) into a record, hashing as it reads. */
-  async #readFile (abs: string, rel: string): Promise<PackRecord | null> {
-    let handle: fs.FileHandle
-    try {
-      handle = await fs.open(abs, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0))
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      // Replaced by a symlink, or gone, since the directory was listed.
-      if (code === 'ELOOP' || code === 'EMLINK') {
-        this.#skip({ path: rel, reason: 'symlink' })
-        return null
-      }
-      if (code === 'ENOENT') {
-        this.#skip({ path: rel, reason: 'vanished' })
-        return null
-      }
-      throw new ShoeboxError('SHOEBOX_IO', `cannot read ${abs}: ${(err as Error).message}`, { cause: err })
-    }
-    try {
-      const st = await handle.stat()
-      if (!st.isFile()) {
-        this.#skip({ path: rel, reason: 'not a regular file' })
-        return null
-      }
-      this.#checkSize(abs, st.size)
-      const hash = createHash('sha256')
-      // One byte more than the size stat gave: the read that returns 0 then ends it without growing.
-      let buf = Buffer.allocUnsafe(st.size + 1)
-      let n = 0
-      for (;;) {
-        if (n === buf.length) {
-          this.#checkSize(abs, n)
-          const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, this.#maxFileSize + 1))
-          buf.copy(bigger, 0, 0, n)
-          buf = bigger
-        }
-        const { bytesRead } = await handle.read(buf, n, buf.length - n, n)
-        if (bytesRead === 0) break
-        hash.update(buf.subarray(n, n + bytesRead))
-        n += bytesRead
-      }
-      this.#checkSize(abs, n)
-      return {
-        metadata: [
-          ['path', rel],
-          ['size', String(n)],
-          ['mtime', new Date(Math.round(st.mtimeMs)).toISOString()],
-          ['mode', (st.mode & 0o7777).toString(8).padStart(4, '0')],
-          ['sha256', hash.digest('hex')]
-        ],
-        payload: buf.subarray(0, n)
-      }
-    } catch (err) {
-      if (err instanceof ShoeboxError) throw err
-      throw new ShoeboxError('SHOEBOX_IO', `cannot read ${abs}: ${(err as Error).message}`, { cause: err })
-    } finally {
-      await handle.close()
-    }
-  }
-
-  #checkSize (abs: string, size: number): void {
-    if (size > this.#maxFileSize) {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${abs}: ${size} bytes is more than maxFileSize (${this.#maxFileSize}); such a record would not read back`)
-    }
-  }
-}
-
-type Kind = 'file' | 'dir' | 'symlink' | 'other' | 'gone'
-
-async function kindOf (entry: Dirent, abs: string): Promise<Kind> {
-  if (entry.isFile()) return 'file'
-  if (entry.isDirectory()) return 'dir'
-  if (entry.isSymbolicLink()) return 'symlink'
-  if (entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice()) return 'other'
-  // Some filesystems report no type in the listing: ask, without following links.
-  try {
-    const st = await fs.lstat(abs)
-    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other'
-  } catch {
-    return 'gone'
-  }
-}
-
-/** Why unpack would refuse this relative path (a backslash, a drive letter...), or undefined. */
-function unsafeName (rel: string): string | undefined {
-  try {
-    checkKey(rel)
-    return undefined
-  } catch (err) {
-    return (err as Error).message
-  }
-}
-
-/** Records for every file under `dir` matching the include globs, in a stable order. */
-export function packFiles (dir: string, options?: PackFilesOptions): PackSource {
-  return new PackSource(dir, options)
-}
+// The walk's API is part of pack's: lib/index.ts and the CLI import it from here.
+export { packFiles, PackSource, PACK_KEYS, type PackFilesOptions, type PackRecord, type SkippedEntry, type SkipReason } from './pack-source.js'
+export type { ReadProgress }
 
 export interface PackOptions extends PackFilesOptions {
   /** Where the archives go: 's3://bucket/prefix', 'file:///dir' or a directory. */
@@ -277,12 +32,14 @@ export interface PackOptions extends PackFilesOptions {
   name?: string
   /** For an s3:// destination: endpoint, region, credentials... */
   storeOptions?: StoreOptions
-  /** Archives uploading at once (passed to the sink's upload). */
+  /** Archives uploading at once (the sink's upload.concurrency). Default 2. */
   concurrency?: number
   /** Where the staging directory is made. Default os.tmpdir(). */
   tmpDir?: string
-  /** Each entry not packed (symlinks, special files, unsafe names). */
+  /** Each entry not packed (symlinks, special files, unsafe names; with skipUnreadable, what could not be read). */
   onSkip?: (entry: SkippedEntry) => void
+  /** After each megabyte read of a file (the PackSource's `progress` event). */
+  onProgress?: (progress: ReadProgress) => void
   /** Each archive once it is sealed in the staging directory. */
   onSealed?: (event: SealedEvent) => void
   /** Each archive once the store has it (and has verified it). */
@@ -298,7 +55,7 @@ export interface PackSummary {
   archives: number
   /** Their bytes as stored (compressed, with gzip). */
   archiveBytes: number
-  /** Entries left out: symlinks, special files, unsafe names, files gone mid-walk. */
+  /** Entries left out: symlinks, special files, unsafe names, files gone mid-walk; with skipUnreadable, what could not be read. */
   skipped: number
 }
 
@@ -315,7 +72,7 @@ export function packName (name: string): string {
  * and upload them to `to`. Archives are staged in a fresh temporary
  * directory (removed at the end) and each is deleted there once the store
  * has it. Resolves when every archive is uploaded and verified. On failure,
- * archives already uploaded stay in the store.
+ * archives already uploaded stay in the store, and the error says how many.
  */
 export async function pack (dir: string, options: PackOptions): Promise<PackSummary> {
   if (options === null || typeof options !== 'object' || typeof options.to !== 'string' || options.to === '') {
@@ -330,6 +87,8 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   const upload: UploadOptions = { to: options.to, deleteLocal: true, storeOptions: options.storeOptions }
   if (options.concurrency !== undefined) upload.concurrency = options.concurrency
   let sink: RollingSink | undefined
+  let uploaded = 0
+  let failure: unknown
   try {
     sink = rollingSink({
       dir: staging,
@@ -351,10 +110,17 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       archiveBytes += event.bytes
       options.onSealed?.(event)
     })
-    if (options.onUpload !== undefined) sink.on('upload', options.onUpload)
+    sink.on('upload', (event: UploadEvent) => {
+      uploaded++
+      options.onUpload?.(event)
+    })
     if (options.onSkip !== undefined) source.on('skip', options.onSkip)
+    if (options.onProgress !== undefined) source.on('progress', options.onProgress)
     await feed(source, sink)
     return { files: source.files, bytes: source.bytes, archives, archiveBytes, skipped: source.skipped }
+  } catch (err) {
+    failure = err
+    throw err
   } finally {
     source.destroy()
     if (sink !== undefined && !sink.closed) {
@@ -364,6 +130,10 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       await closed
     }
     await fs.rm(staging, { recursive: true, force: true })
+    // What was kept (counted once the aborted uploads have settled): the archives the store has.
+    if (failure instanceof ShoeboxError) {
+      failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${uploaded} archive${uploaded === 1 ? '' : 's'} uploaded to ${options.to} before it stay there`
+    }
   }
 }
 

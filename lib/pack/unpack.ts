@@ -9,18 +9,32 @@
  * written under a temporary name, given its mode and mtime, and renamed
  * into place, so a file is either whole or not there.
  *
- * The first refusal or mismatch stops the unpack with a ShoeboxError
- * (SHOEBOX_BAD_KEY for a path, SHOEBOX_VERIFY_FAILED for content) naming the
- * archive and the path; files restored before it stay.
+ * Paths must also agree with each other across all the archives: a path
+ * that is a file in one record and a directory on another's path (`fd` and
+ * `fd/child`, in either order) is refused, and so is the same path twice
+ * unless `overwrite` (then the later record replaces the earlier, as it
+ * would replace a file already there). See paths.ts.
+ *
+ * What is written when: records are read in order (archives in name order)
+ * and each is checked (path, conflicts with every earlier record, size and
+ * sha256) before its file is written; up to CONCURRENCY files are written at
+ * once, behind the checks. The first refusal or mismatch stops the unpack
+ * before that record is written, with a ShoeboxError (SHOEBOX_BAD_KEY for a
+ * path, SHOEBOX_VERIFY_FAILED for content) naming the archive and the path:
+ * the files of earlier records are restored (writes under way finish) and
+ * stay; no later record is written.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { invalidOption, ShoeboxError } from '../errors.js'
+import { writeAll } from '../fs/durable.js'
+import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
 import { archiveSource } from '../source/archive-source.js'
 import { checkKey } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
+import { PathClaims } from './paths.js'
 
 export interface UnpackOptions {
   /** Directory to restore into; created if missing. */
@@ -33,7 +47,7 @@ export interface UnpackOptions {
   fsync?: boolean
   /** Largest record read (as in decode()); raise it for archives packed with a larger maxFileSize. */
   maxRecordSize?: number
-  /** Each file once it is in place. */
+  /** Each file once it is in place (twice for a path an `overwrite` replaced). */
   onFile?: (event: UnpackedFile) => void
 }
 
@@ -46,7 +60,9 @@ export interface UnpackedFile {
 }
 
 export interface UnpackSummary {
+  /** Paths restored, each counted once (a path a later record replaced, too). */
   files: number
+  /** Their bytes, as they are now (a replaced file's last version). */
   bytes: number
   /** Archives records were read from. */
   archives: number
@@ -74,9 +90,10 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
     out = await fs.realpath(options.out)
   } catch (err) {
     source.destroy()
-    throw new ShoeboxError('SHOEBOX_IO', `cannot unpack into ${options.out}: ${(err as Error).message}`, { cause: err })
+    throw ioError(err, 'cannot unpack into', options.out)
   }
   const restorer = new Restorer(out, options)
+  const claims = new PathClaims(options.overwrite === true)
   const archives = new Set<string>()
   // Positions name archives relative to the pattern's root (a directory, or the store's URL).
   const root = source.glob.root.endsWith('/') ? source.glob.root : `${source.glob.root}/`
@@ -85,29 +102,39 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   // failure no new write starts (those under way finish).
   const running = new Map<string, Promise<void>>()
   let failure: unknown
-  for await (const record of source as AsyncIterable<ShoeboxRecord>) {
-    if (failure !== undefined) break
-    const archive = record.position === undefined ? pattern : root + record.position.file
-    archives.add(archive)
-    let job: Job
-    try {
-      job = restorer.check(record, archive)
-    } catch (err) {
-      failure = err
-      break
+  try {
+    for await (const record of source as AsyncIterable<ShoeboxRecord>) {
+      if (failure !== undefined) break
+      const archive = record.position === undefined ? pattern : root + record.position.file
+      archives.add(archive)
+      let job: Job
+      try {
+        job = restorer.check(record, archive)
+        claims.claim(job.rel, job.where)
+      } catch (err) {
+        failure = err
+        break
+      }
+      // The same path twice (with overwrite): the second waits for the first, then replaces it.
+      const before = running.get(job.target)
+      const write = (before ?? Promise.resolve()).then(async () => {
+        if (failure === undefined) await restorer.write(job)
+      })
+        .catch((err: unknown) => { failure ??= err })
+        .finally(() => { if (running.get(job.target) === write) running.delete(job.target) })
+      running.set(job.target, write)
+      if (running.size >= CONCURRENCY) await Promise.race(running.values())
     }
-    // The same path twice: the second waits for the first (and then finds it there).
-    const before = running.get(job.target)
-    const write = (before ?? Promise.resolve()).then(async () => {
-      if (failure === undefined) await restorer.write(job)
-    })
-      .catch((err: unknown) => { failure ??= err })
-      .finally(() => { if (running.get(job.target) === write) running.delete(job.target) })
-    running.set(job.target, write)
-    if (running.size >= CONCURRENCY) await Promise.race(running.values())
+  } catch (err) {
+    // A damaged or unreadable archive: the writes under way still finish first.
+    failure ??= err
   }
   await Promise.all(running.values())
-  if (failure !== undefined) throw failure
+  if (failure !== undefined) {
+    // Say what was kept: the files restored before the failure stay.
+    if (failure instanceof ShoeboxError) failure.message += `; ${restorer.files} file${restorer.files === 1 ? '' : 's'} restored before it stay in ${out}`
+    throw failure
+  }
   return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }
 }
 
@@ -126,8 +153,8 @@ interface Job {
 }
 
 class Restorer {
-  files = 0
-  bytes = 0
+  /** Bytes of each path restored, its last version. */
+  readonly #restored = new Map<string, number>()
   readonly #root: string
   readonly #options: UnpackOptions
   /** Directories below root already checked (or made) by this unpack: real directories, no links. */
@@ -136,6 +163,16 @@ class Restorer {
   constructor (root: string, options: UnpackOptions) {
     this.#root = root
     this.#options = options
+  }
+
+  get files (): number {
+    return this.#restored.size
+  }
+
+  get bytes (): number {
+    let sum = 0
+    for (const bytes of this.#restored.values()) sum += bytes
+    return sum
   }
 
   /**
@@ -187,8 +224,7 @@ class Restorer {
       await this.#directory(dir, segments.slice(0, i + 1).join('/'), refuse, where)
     }
     await this.#write(job.target, dir, rel, job.payload, job.meta, where)
-    this.files++
-    this.bytes += job.payload.length
+    this.#restored.set(rel, job.payload.length)
     this.#options.onFile?.({ path: rel, bytes: job.payload.length, archive: job.archive })
   }
 
@@ -200,12 +236,12 @@ class Restorer {
       try {
         st = await fs.lstat(dir)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw ioError(err, where, `cannot create directory ${rel}`)
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw ioError(err, `${where}: cannot create directory`, dir)
         try {
           await fs.mkdir(dir)
         } catch (mkdirErr) {
           // Made by someone else in the meantime: look again.
-          if ((mkdirErr as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(mkdirErr, where, `cannot create directory ${rel}`)
+          if ((mkdirErr as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(mkdirErr, `${where}: cannot create directory`, dir)
         }
         continue
       }
@@ -223,7 +259,7 @@ class Restorer {
     try {
       existing = await fs.lstat(target)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, where, `cannot restore ${JSON.stringify(rel)}`)
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target)
     }
     if (existing !== undefined) {
       if (existing.isDirectory()) throw new ShoeboxError('SHOEBOX_IO', `${where}: cannot restore ${JSON.stringify(rel)}: a directory is in the way`)
@@ -234,14 +270,10 @@ class Restorer {
     }
     const temp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'))
     // 'wx': O_CREAT|O_EXCL, which never follows a link at the name.
-    const handle = await fs.open(temp, 'wx', 0o600).catch((err: unknown) => { throw ioError(err, where, `cannot restore ${JSON.stringify(rel)}`) })
+    const handle = await fs.open(temp, 'wx', 0o600).catch((err: unknown) => { throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target) })
     let renamed = false
     try {
-      let offset = 0
-      while (offset < payload.length) {
-        const { bytesWritten } = await handle.write(payload, offset, payload.length - offset)
-        offset += bytesWritten
-      }
+      await writeAll(handle, payload)
       const mode = parseMode(meta.mode)
       if (mode !== undefined) await handle.chmod(mode)
       const mtime = parseTime(meta.mtime)
@@ -251,7 +283,7 @@ class Restorer {
       await fs.rename(temp, target)
       renamed = true
     } catch (err) {
-      throw ioError(err, where, `cannot restore ${JSON.stringify(rel)}`)
+      throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target)
     } finally {
       if (!renamed) {
         await handle.close().catch(() => {})
@@ -259,11 +291,6 @@ class Restorer {
       }
     }
   }
-}
-
-function ioError (err: unknown, where: string, what: string): ShoeboxError {
-  if (err instanceof ShoeboxError) return err
-  return new ShoeboxError('SHOEBOX_IO', `${where}: ${what}: ${(err as Error).message}`, { cause: err })
 }
 
 /** Permission bits of an octal mode string ('0644'); setuid, setgid and sticky bits are not restored. */

@@ -1,0 +1,290 @@
+/**
+ * The walk of pack() (pack.ts): `packFiles()` turns every regular file under
+ * a directory into one record, its metadata the file's relative path, size,
+ * mtime, mode and sha256, its payload the file's bytes.
+ *
+ * The walk is depth first, each directory's entries sorted by name (UTF-16
+ * code units), so the same tree always packs in the same order. Symbolic
+ * links are never followed: they are skipped and counted, as are sockets,
+ * FIFOs, devices and names that could not be restored safely (see
+ * unpack.ts). One file is read at a time, hashed as it is read, and read
+ * again if it changed meanwhile (read-file.ts).
+ */
+import type { Dirent, Stats } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { Minimatch } from 'minimatch'
+import { invalidOption, ShoeboxError } from '../errors.js'
+import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { describeIoError, ioError } from '../fs/io-error.js'
+import { checkKey } from '../store/keys.js'
+import { parseSize } from '../units.js'
+import { readFileOnce, type ReadOutcome } from './read-file.js'
+
+/** The metadata keys of a packed file's record, in the order they are written. */
+export const PACK_KEYS = ['path', 'size', 'mtime', 'mode', 'sha256'] as const
+
+/** One file as a record: metadata pairs in PACK_KEYS order, the file's bytes as payload. */
+export interface PackRecord {
+  metadata: Array<[string, string]>
+  payload: Buffer
+}
+
+export interface PackFilesOptions {
+  /** Glob(s) over paths relative to the directory ('/'-separated); a file is packed if any matches. Default '**'. */
+  include?: string | string[]
+  /** Let globs match names starting with '.' (dot files and dot directories). Default false. */
+  dot?: boolean
+  /**
+   * Largest file packed, bytes or '60MiB'. A larger file fails the walk
+   * (SHOEBOX_INVALID_RECORD): its record would exceed what readers accept.
+   * Default: 64 MiB less 64 KiB for the record's header and metadata.
+   */
+  maxFileSize?: number | string
+  /**
+   * Skip, instead of failing on, a file or directory that cannot be read
+   * (permission denied, I/O error) and a file that changed during each of
+   * its `readAttempts` reads; each is a `skip` event naming it and why.
+   * Default false: the first such entry fails the walk (SHOEBOX_IO), naming it.
+   */
+  skipUnreadable?: boolean
+  /**
+   * Reads of a file that changes while it is read (size, mtime or ctime
+   * moved between the stat before and after), before it fails or is
+   * skipped. Default 3.
+   */
+  readAttempts?: number
+}
+
+/** Why an entry was not packed. 'unreadable' and 'changed while read' only with skipUnreadable. */
+export type SkipReason = 'symlink' | 'not a regular file' | 'vanished' | 'unsafe name' | 'unreadable' | 'changed while read'
+
+/** Something under the directory that was not packed. */
+export interface SkippedEntry {
+  /** Relative path, '/'-separated. */
+  path: string
+  reason: SkipReason
+  /** For 'unsafe name', 'unreadable' and 'changed while read': why ('permission denied (EACCES)'). */
+  detail?: string
+}
+
+const DEFAULT_MAX_FILE_SIZE = DEFAULT_MAX_RECORD_SIZE - 64 * 1024
+const DEFAULT_READ_ATTEMPTS = 3
+
+/**
+ * An object-mode Readable of PackRecords, one per regular file under `dir`
+ * that the include globs match. Emits `skip` (SkippedEntry) for each entry
+ * left out, and `progress` (ReadProgress) after each megabyte read of a
+ * file (and once for an empty file); `files`, `bytes` and `skipped` count
+ * as it goes.
+ */
+export class PackSource extends Readable {
+  readonly dir: string
+  /** Files packed so far. */
+  files = 0
+  /** Payload bytes packed so far. */
+  bytes = 0
+  /** Entries left out so far (symlinks, special files, unsafe names, files gone mid-walk). */
+  skipped = 0
+  readonly #include: Minimatch[]
+  readonly #maxFileSize: number
+  readonly #skipUnreadable: boolean
+  readonly #readAttempts: number
+  readonly #records: AsyncGenerator<PackRecord>
+
+  constructor (dir: string, options: PackFilesOptions = {}) {
+    // One record at a time: a record holds a whole file.
+    super({ objectMode: true, highWaterMark: 1 })
+    if (typeof dir !== 'string' || dir === '') throw invalidOption('dir', 'a directory to pack is required')
+    const globs = options.include === undefined ? ['**'] : Array.isArray(options.include) ? options.include : [options.include]
+    if (globs.length === 0 || globs.some((g) => typeof g !== 'string' || g === '')) {
+      throw invalidOption('include', 'must be a non-empty glob or a list of them')
+    }
+    this.dir = path.resolve(dir)
+    this.#include = globs.map((g) => new Minimatch(g, { dot: options.dot === true }))
+    this.#maxFileSize = parseSize(options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, 'maxFileSize')
+    this.#skipUnreadable = options.skipUnreadable === true
+    const attempts = options.readAttempts ?? DEFAULT_READ_ATTEMPTS
+    if (!Number.isSafeInteger(attempts) || attempts < 1) throw invalidOption('readAttempts', `must be a whole number of reads, 1 or more, got ${String(attempts)}`)
+    this.#readAttempts = attempts
+    this.#records = this.#walk()
+  }
+
+  override _read (): void {
+    this.#records.next().then((step) => {
+      this.push(step.done === true ? null : step.value)
+    }, (err: Error) => { this.destroy(err) })
+  }
+
+  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
+    // Closes the file being read, if any (the generator's finally blocks).
+    this.#records.return(undefined).then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  #matches (rel: string): boolean {
+    return this.#include.some((m) => m.match(rel))
+  }
+
+  /** Could something below directory `rel` match? (Prunes directories no glob reaches.) */
+  #reaches (rel: string): boolean {
+    return this.#include.some((m) => m.match(rel, true))
+  }
+
+  #skip (entry: SkippedEntry): void {
+    this.skipped++
+    this.emit('skip', entry)
+  }
+
+  async * #walk (): AsyncGenerator<PackRecord> {
+    let st: Stats
+    try {
+      st = await fs.stat(this.dir)
+    } catch (err) {
+      throw ioError(err, 'cannot pack', this.dir)
+    }
+    if (!st.isDirectory()) throw new ShoeboxError('SHOEBOX_IO', `cannot pack ${this.dir}: not a directory`)
+    yield * this.#walkDir(this.dir, '')
+  }
+
+  async * #walkDir (abs: string, rel: string): AsyncGenerator<PackRecord> {
+    let entries: Dirent[]
+    try {
+      entries = await fs.readdir(abs, { withFileTypes: true })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (rel !== '' && (code === 'ENOENT' || code === 'ENOTDIR')) {
+        this.#skip({ path: rel, reason: 'vanished' })
+        return
+      }
+      // The directory being packed is never skipped: it is the whole pack.
+      if (rel !== '' && this.#skipUnreadable) {
+        this.#skip({ path: rel, reason: 'unreadable', detail: describeIoError(err) })
+        return
+      }
+      const failure = ioError(err, 'cannot read directory', abs)
+      throw rel === '' ? failure : withHint(failure)
+    }
+    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    for (const entry of entries) {
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`
+      const childAbs = path.join(abs, entry.name)
+      const kind = await kindOf(entry, childAbs)
+      if (kind === 'gone') continue
+      if (kind === 'dir') {
+        if (this.#reaches(childRel)) yield * this.#walkDir(childAbs, childRel)
+        continue
+      }
+      if (kind === 'file' ? !this.#matches(childRel) : !(this.#matches(childRel) || this.#reaches(childRel))) continue
+      if (kind !== 'file') {
+        this.#skip({ path: childRel, reason: kind === 'symlink' ? 'symlink' : 'not a regular file' })
+        continue
+      }
+      const unsafe = unsafeName(childRel)
+      if (unsafe !== undefined) {
+        this.#skip({ path: childRel, reason: 'unsafe name', detail: unsafe })
+        continue
+      }
+      const record = await this.#readFile(childAbs, childRel)
+      if (record === null) continue
+      this.files++
+      this.bytes += record.payload.length
+      yield record
+    }
+  }
+
+  /**
+   * Read one regular file into a record, as one version of it: a read
+   * during which the file changed is thrown away and done again, up to
+   * `readAttempts` reads (read-file.ts). A file that cannot be read, or
+   * never holds still, fails the walk naming it, or with skipUnreadable is
+   * skipped (and named in the `skip` event).
+   */
+  async #readFile (abs: string, rel: string): Promise<PackRecord | null> {
+    const changes: string[] = []
+    for (let attempt = 1; attempt <= this.#readAttempts; attempt++) {
+      let outcome: ReadOutcome
+      try {
+        outcome = await readFileOnce(abs, {
+          rel,
+          attempt,
+          checkSize: (size) => { this.#checkSize(abs, size) },
+          onProgress: (progress) => { this.emit('progress', progress) }
+        })
+      } catch (err) {
+        if (err instanceof ShoeboxError) throw err
+        if (this.#skipUnreadable) {
+          this.#skip({ path: rel, reason: 'unreadable', detail: describeIoError(err) })
+          return null
+        }
+        throw withHint(ioError(err, 'cannot read', abs))
+      }
+      if (outcome.kind === 'not packed') {
+        this.#skip({ path: rel, reason: outcome.reason })
+        return null
+      }
+      if (outcome.kind === 'read') {
+        return {
+          metadata: [
+            ['path', rel],
+            ['size', String(outcome.payload.length)],
+            ['mtime', new Date(outcome.mtimeMs).toISOString()],
+            ['mode', outcome.mode.toString(8).padStart(4, '0')],
+            ['sha256', outcome.sha256]
+          ],
+          payload: outcome.payload
+        }
+      }
+      changes.push(outcome.change)
+    }
+    const detail = `changed while it was read, ${changes.length} time${changes.length === 1 ? '' : 's'} (${changes.join('; ')})`
+    if (this.#skipUnreadable) {
+      this.#skip({ path: rel, reason: 'changed while read', detail })
+      return null
+    }
+    throw withHint(new ShoeboxError('SHOEBOX_IO', `cannot pack ${abs}: it ${detail}; none of its bytes were stored`))
+  }
+
+  #checkSize (abs: string, size: number): void {
+    if (size > this.#maxFileSize) {
+      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${abs}: ${size} bytes is more than maxFileSize (${this.#maxFileSize}); such a record would not read back`)
+    }
+  }
+}
+
+/** The way past a file or directory that cannot be read, in the error that names it. */
+function withHint (err: ShoeboxError): ShoeboxError {
+  err.message += '; skipUnreadable (--skip-unreadable) would skip it'
+  return err
+}
+
+type Kind = 'file' | 'dir' | 'symlink' | 'other' | 'gone'
+
+async function kindOf (entry: Dirent, abs: string): Promise<Kind> {
+  if (entry.isFile()) return 'file'
+  if (entry.isDirectory()) return 'dir'
+  if (entry.isSymbolicLink()) return 'symlink'
+  if (entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice()) return 'other'
+  // Some filesystems report no type in the listing: ask, without following links.
+  try {
+    const st = await fs.lstat(abs)
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other'
+  } catch {
+    return 'gone'
+  }
+}
+
+/** Why unpack would refuse this relative path (a backslash, a drive letter...), or undefined. */
+function unsafeName (rel: string): string | undefined {
+  try {
+    checkKey(rel)
+    return undefined
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
+/** Records for every file under `dir` matching the include globs, in a stable order. */
+export function packFiles (dir: string, options?: PackFilesOptions): PackSource {
+  return new PackSource(dir, options)
+}
