@@ -1,11 +1,11 @@
 /**
- * The benchmark suite: bench/codec.js, bench/cli.js, bench/write.js, then bench/upload.js,
+ * The benchmark suite: bench/codec.js, bench/cli.js, bench/write.js, bench/upload.js, then bench/startup.js,
  * each in its own child process (so none's heap or JIT state colours the
  * others), then the Markdown tables, the data sizes, the RSS lines and the
  * targets, on stdout. Progress goes to stderr. `npm run bench` builds first,
  * then runs this. Each part also runs alone: `node bench/<part>.js`.
  *
- *   node bench/run.js [--no-rss] [--only=codec,cli,write,upload]
+ *   node bench/run.js [--no-rss] [--only=codec,cli,write,upload,startup]
  *
  * The raw results are also written to bench/.data/last-run.json.
  */
@@ -19,6 +19,7 @@ import { sizesLine } from './codec.js'
 import { rssLine } from './cli.js'
 import { writeNotes, writeTargets } from './write.js'
 import { uploadNotes, uploadTargets } from './upload.js'
+import { startupTable, startupTargets } from './startup.js'
 import { checksumImplementation } from '../dist/checksum.js'
 import { nativeRecords } from '../dist/native.js'
 
@@ -66,7 +67,7 @@ function targets (codec, cli) {
   return lines
 }
 
-const PARTS = ['codec', 'cli', 'write', 'upload']
+const PARTS = ['codec', 'cli', 'write', 'upload', 'startup']
 const onlyArg = process.argv.slice(2).find((a) => a.startsWith('--only='))
 const parts = onlyArg === undefined ? PARTS : onlyArg.slice('--only='.length).split(',')
 for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--only: unknown part '${p}' (parts: ${PARTS.join(', ')})`)
@@ -76,9 +77,10 @@ const codec = parts.includes('codec') ? await runJson(['--expose-gc', path.join(
 const cli = parts.includes('cli') ? await runJson([path.join(HERE, 'cli.js'), '--json', ...noRss]) : null
 const write = parts.includes('write') ? await runJson([path.join(HERE, 'write.js'), '--json', ...noRss]) : null
 const upload = parts.includes('upload') ? await runJson([path.join(HERE, 'upload.js'), '--json']) : null
+const startup = parts.includes('startup') ? await runJson([path.join(HERE, 'startup.js'), '--json']) : null
 
 fs.mkdirSync(DATA_DIR, { recursive: true })
-fs.writeFileSync(path.join(DATA_DIR, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, codec, cli, write, upload }, null, 2) + '\n')
+fs.writeFileSync(path.join(DATA_DIR, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, codec, cli, write, upload, startup }, null, 2) + '\n')
 
 if (codec !== null || cli !== null) {
   console.log(markdownTable([...(codec?.rows ?? []), ...(cli?.rows ?? [])]))
@@ -102,6 +104,10 @@ if (upload !== null) {
   for (const line of uploadNotes(upload)) console.log(line)
   console.log()
 }
+if (startup !== null) {
+  console.log(startupTable(startup))
+  console.log()
+}
 // Which code did the work: the encoder's speed depends on whether the native part was built.
 console.log(`Checksums: ${checksumImplementation}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}.`)
 console.log()
@@ -109,3 +115,4 @@ console.log('Targets:')
 for (const line of targets(codec, cli)) console.log(line)
 if (write !== null) for (const line of writeTargets(write)) console.log(line)
 if (upload !== null) for (const line of uploadTargets(upload)) console.log(line)
+if (startup !== null) for (const line of startupTargets(startup)) console.log(line)

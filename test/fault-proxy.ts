@@ -4,10 +4,14 @@
  * unchanged (method, path, query, headers, Host included: SigV4 signs the
  * Host header, so point the SDK client at the proxy's endpoint). Rules can
  * make a request fail instead: an S3 error status, a connection dropped
- * while sending the request or while receiving the response, or latency.
+ * while sending the request or while receiving the response, or latency;
+ * or change what passes: one byte of a request body flipped on the way
+ * (optionally refused as S3 refuses it, by the body's x-amz-checksum-crc32),
+ * or a response header rewritten (a HEAD reporting another size).
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import zlib from 'node:zlib'
 
 export interface RequestInfo {
   method: string
@@ -33,6 +37,14 @@ export type Fault =
   | { kind: 'drop-response', afterBytes: number }
   /** Wait, then forward normally. */
   | { kind: 'latency', ms: number }
+  /**
+   * Flip one byte of the request body (at `at`, default the middle) on its way to the server. With
+   * `checkCrc32`, do what S3 does and the test server does not: compare the x-amz-checksum-crc32
+   * header with the body received, and refuse a mismatch with 400 BadDigest (nothing forwarded).
+   */
+  | { kind: 'corrupt-body', at?: number, checkCrc32?: boolean }
+  /** Forward; replace (or add) one response header, e.g. a HEAD's content-length. */
+  | { kind: 'set-response-header', name: string, value: string }
 
 export interface FaultRule {
   match: (req: RequestInfo) => boolean
@@ -41,7 +53,7 @@ export interface FaultRule {
   times?: number
 }
 
-export type LogEntry = RequestInfo & { fault?: Fault['kind'], status?: number }
+export type LogEntry = RequestInfo & { fault?: Fault['kind'], status?: number, corrupted?: boolean }
 
 export interface FaultProxy {
   /** 'http://127.0.0.1:PORT' */
@@ -95,6 +107,13 @@ export function guessOp (method: string, url: string): string {
   }
 }
 
+/** CRC32 (zlib's, not shoebox's own) of a body, base64 as in x-amz-checksum-crc32. */
+function crc32Base64 (body: Buffer): string {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(zlib.crc32(body) >>> 0)
+  return b.toString('base64')
+}
+
 function escapeXml (s: string): string {
   return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
 }
@@ -126,8 +145,12 @@ export async function startFaultProxy (target: string, rules: FaultRule[] = []):
     return undefined
   }
 
-  /** Forward req to the target; with dropAfter, cut the response body off after that many bytes. */
-  const forward = (req: IncomingMessage, res: ServerResponse, entry: LogEntry, dropAfter?: number): void => {
+  /**
+   * Forward req to the target: `body` instead of the request's own; `responseHeader` set on the
+   * response; with `dropAfter`, the response body cut off after that many bytes.
+   */
+  const forward = (req: IncomingMessage, res: ServerResponse, entry: LogEntry, dropAfter?: number,
+    change: { body?: Buffer, responseHeader?: [string, string] } = {}): void => {
     const upstream = http.request({
       protocol: targetUrl.protocol,
       hostname: targetUrl.hostname,
@@ -153,7 +176,9 @@ export async function startFaultProxy (target: string, rules: FaultRule[] = []):
     upstream.on('response', (ures) => {
       const status = ures.statusCode ?? 502
       entry.status = status
-      res.writeHead(status, ures.statusMessage, forwardable(ures.headers))
+      const headers = forwardable(ures.headers)
+      if (change.responseHeader !== undefined) headers[change.responseHeader[0].toLowerCase()] = change.responseHeader[1]
+      res.writeHead(status, ures.statusMessage, headers)
       if (dropAfter === undefined) {
         ures.pipe(res)
         return
@@ -188,7 +213,28 @@ export async function startFaultProxy (target: string, rules: FaultRule[] = []):
     })
     // The client went away (or we dropped it): stop the upstream request too.
     res.on('close', () => { if (!upstream.destroyed && !res.writableFinished) upstream.destroy() })
-    req.pipe(upstream)
+    if (change.body !== undefined) upstream.end(change.body)
+    else req.pipe(upstream)
+  }
+
+  /** An S3 XML error answer, after draining the request body. */
+  const refuse = (req: IncomingMessage, res: ServerResponse, entry: LogEntry, status: number, code: string, message: string): void => {
+    const body = req.method === 'HEAD'
+      ? ''
+      : '<?xml version="1.0" encoding="UTF-8"?>\n<Error>' +
+        `<Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message>` +
+        '<RequestId>FAULTPROXY</RequestId><HostId>fault-proxy</HostId></Error>\n'
+    const answer = (): void => {
+      entry.status = status
+      res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-amz-request-id': 'FAULTPROXY' })
+      res.end(body)
+    }
+    if (req.readableEnded) {
+      answer()
+      return
+    }
+    req.resume()
+    req.on('end', answer)
   }
 
   const server = http.createServer((req, res) => {
@@ -205,25 +251,28 @@ export async function startFaultProxy (target: string, rules: FaultRule[] = []):
       case undefined:
         forward(req, res, entry)
         return
-      case 'status': {
-        const body = method === 'HEAD'
-          ? ''
-          : '<?xml version="1.0" encoding="UTF-8"?>\n<Error>' +
-            `<Code>${escapeXml(fault.code)}</Code>` +
-            `<Message>${escapeXml(fault.message ?? `injected ${fault.status} ${fault.code}`)}</Message>` +
-            '<RequestId>FAULTPROXY</RequestId><HostId>fault-proxy</HostId></Error>\n'
-        req.resume()
+      case 'status':
+        refuse(req, res, entry, fault.status, fault.code, fault.message ?? `injected ${fault.status} ${fault.code}`)
+        return
+      case 'corrupt-body': {
+        const chunks: Buffer[] = []
+        req.on('data', (chunk: Buffer) => { chunks.push(chunk) })
         req.on('end', () => {
-          entry.status = fault.status
-          res.writeHead(fault.status, {
-            'content-type': 'application/xml',
-            'content-length': Buffer.byteLength(body),
-            'x-amz-request-id': 'FAULTPROXY'
-          })
-          res.end(body)
+          const body = Buffer.concat(chunks)
+          if (body.length > 0) body[Math.min(fault.at ?? body.length >> 1, body.length - 1)] ^= 0xff
+          entry.corrupted = true
+          const sent = req.headers['x-amz-checksum-crc32']
+          if (fault.checkCrc32 === true && sent !== crc32Base64(body)) {
+            refuse(req, res, entry, 400, 'BadDigest', `The CRC32 you specified (${String(sent)}) did not match the calculated checksum.`)
+            return
+          }
+          forward(req, res, entry, undefined, { body })
         })
         return
       }
+      case 'set-response-header':
+        forward(req, res, entry, undefined, { responseHeader: [fault.name, fault.value] })
+        return
       case 'drop-request': {
         const after = fault.afterBytes ?? 0
         const drop = (): void => { req.socket.destroy() }

@@ -12,7 +12,8 @@ import t, { type Test } from 'tap'
 import {
   openStore, S3Store, ShoeboxError, StoreError, type ObjectInfo, type Store, type StoreOptions
 } from '../lib/index.js'
-import { makeS3Client, parseS3Url } from '../lib/store/s3-config.js'
+import { makeS3Client } from '../lib/store/s3-client.js'
+import { parseS3Url } from '../lib/store/s3-config.js'
 import { startFauxS3 } from '../bench/s3-server.js'
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy.js'
 import { startS3, type TestS3 } from './s3-server.js'
@@ -296,7 +297,7 @@ t.test('configuration: endpoint from SHOEBOX_S3_ENDPOINT, region, path style', a
   t.same(s3.keys(), ['env/k'])
   t.equal(proxy.count('PutObject'), 1, 'the request went to SHOEBOX_S3_ENDPOINT')
   t.match(proxy.log[0].url, /^\/test-bucket\/env\/k/, 'path-style addressing')
-  t.equal(await (viaEnv as S3Store).client.config.region(), 'us-east-1', 'a custom endpoint defaults the region')
+  t.equal(await (await (viaEnv as S3Store).client()).config.region(), 'us-east-1', 'a custom endpoint defaults the region')
 
   // the endpoint option wins over the environment
   const both = openStore(`s3://${s3.bucket}/env`, { endpoint: s3.endpoint, env: { SHOEBOX_S3_ENDPOINT: 'http://127.0.0.1:1' }, credentials: s3.credentials })

@@ -2,21 +2,39 @@
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
-import { decodeCommand } from './decode.js'
-import { encodeCommand } from './encode.js'
 import { describeIoError, type Io } from './io.js'
-import { verifyCommand } from './verify.js'
-import { writeCommand } from './write.js'
-import { readCommand } from './read.js'
-import { recoverCommand } from './recover.js'
-import { lsCommand } from './ls.js'
-import { uploadCommand } from './upload.js'
-import { packCommand } from './pack.js'
-import { unpackCommand } from './unpack.js'
 
-const commands: Command[] = [
-  encodeCommand, decodeCommand, verifyCommand, writeCommand, readCommand, lsCommand, recoverCommand, uploadCommand,
-  packCommand, unpackCommand
+/**
+ * Each subcommand is imported only when it runs: `shoebox --help` and a
+ * command that needs neither the codec streams nor a store start at about
+ * Node's own speed. The summaries are repeated here for the main help,
+ * which must not load every command (test/cli-main.test.ts checks they match).
+ */
+interface CommandEntry {
+  name: string
+  summary: string
+  load: () => Promise<Command>
+}
+
+export const commands: readonly CommandEntry[] = [
+  { name: 'encode', summary: 'NDJSON on stdin to an archive on stdout', load: async () => (await import('./encode.js')).encodeCommand },
+  { name: 'decode', summary: 'archives to NDJSON on stdout', load: async () => (await import('./decode.js')).decodeCommand },
+  { name: 'verify', summary: 'check archives end to end; exit 1 on any damage', load: async () => (await import('./verify.js')).verifyCommand },
+  { name: 'write', summary: 'NDJSON on stdin into rolling archive files', load: async () => (await import('./write.js')).writeCommand },
+  { name: 'read', summary: 'archives matching a glob, as one NDJSON stream', load: async () => (await import('./read.js')).readCommand },
+  { name: 'ls', summary: 'list archives with records, bytes and times', load: async () => (await import('./ls.js')).lsCommand },
+  {
+    name: 'recover',
+    summary: 'seal the temporary files crashed writers left in a directory',
+    load: async () => (await import('./recover.js')).recoverCommand
+  },
+  { name: 'upload', summary: 'upload files to a store, verified', load: async () => (await import('./upload.js')).uploadCommand },
+  { name: 'pack', summary: 'a directory of files into a few large archives in a store', load: async () => (await import('./pack.js')).packCommand },
+  {
+    name: 'unpack',
+    summary: 'the files of packed archives back into a directory',
+    load: async () => (await import('./unpack.js')).unpackCommand
+  }
 ]
 
 function version (): string {
@@ -47,11 +65,12 @@ export async function main (argv: string[], io: Io): Promise<number> {
     io.stdout.write(version() + '\n')
     return 0
   }
-  const command = commands.find((c) => c.name === name)
-  if (command === undefined) {
+  const entry = commands.find((c) => c.name === name)
+  if (entry === undefined) {
     io.stderr.write(`shoebox: unknown command '${name}' (try 'shoebox --help')\n`)
     return 2
   }
+  const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(command.help + '\n')
     return 0

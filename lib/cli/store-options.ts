@@ -3,7 +3,7 @@
  * transfer line on stderr (live on a terminal, once at the end).
  */
 import type { StoreOptions } from '../store/open-store.js'
-import { formatStats, type TransferSnapshot } from '../store/stats.js'
+import { formatStats, type TransferSnapshot } from '../transfer/stats.js'
 import type { Io } from './io.js'
 import type { OptionSpec } from './options.js'
 

@@ -29,6 +29,8 @@ import { rollPolicy, type RollFile, type RollOptions, type RollPolicy } from './
 import { recoverDirectory, type RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE, expandTemplate } from './template.js'
 import { SealedUploader, type UploadOptions } from './uploader.js'
+import { openStore } from '../store/open-store.js'
+import type { Store } from '../store/store.js'
 import type { TransferSnapshot } from '../store/stats.js'
 
 export type FsyncPolicy = 'never' | 'onClose' | 'interval' | 'always'
@@ -143,6 +145,8 @@ export class RollingSink extends Writable {
   #checked = false
   /** Ships sealed files when `upload` is set. */
   readonly uploader: SealedUploader | undefined
+  /** The store opened from `upload.to` when it is a URL (closed with the sink). */
+  readonly #uploadStore: Store | undefined
 
   constructor (options: RollingSinkOptions) {
     // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
@@ -169,7 +173,11 @@ export class RollingSink extends Writable {
     this.#clock = options.clock ?? Date.now
     this.#recover = options.recover ?? true
     if (options.upload !== undefined) {
-      const uploader = new SealedUploader(this.dir, options.upload)
+      // A URL is opened here and closed with the sink; a Store given is the caller's to close.
+      const { to, storeOptions } = options.upload
+      const opened = typeof to === 'string' ? openStore(to, storeOptions) : undefined
+      this.#uploadStore = opened
+      const uploader = new SealedUploader(this.dir, opened ?? to as Store, options.upload)
       uploader.on('upload', (event) => this.emit('upload', event))
       uploader.on('uploadError', (event) => this.emit('uploadError', event))
       this.uploader = uploader
@@ -230,6 +238,7 @@ export class RollingSink extends Writable {
       // Every record is on disk; a file whose upload failed stays queued there for the next start.
       const failure = await this.uploader.drain()
       await this.uploader.close()
+      await this.#uploadStore?.close()
       if (failure !== undefined) throw failure
     }
     uploaded().then(() => { callback(this.#failed) }, callback)
@@ -246,7 +255,10 @@ export class RollingSink extends Writable {
     // Leave the file being written as it is: a temporary file, recoverable later.
     const file = this.#file?.disk ?? null
     this.#chain.then(() => file?.handle.close(), () => file?.handle.close())
-      .then(async () => { await this.uploader?.close() })
+      .then(async () => {
+        await this.uploader?.close()
+        await this.#uploadStore?.close()
+      })
       .then(() => { callback(err) }, () => { callback(err) })
   }
 

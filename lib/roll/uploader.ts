@@ -13,23 +13,26 @@
  * A multipart upload in flight is noted in `.NAME.uploading` (its id) the
  * moment the server assigns one, so one left open by a killed process is
  * aborted at the next start.
+ *
+ * The uploader is given a Store and never closes it: whoever opened it (the
+ * rolling sink, from its `upload.to`) does. Tries and pauses come from
+ * transfer/retry.ts.
  */
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { invalidOption } from '../errors.js'
-import { openStore, type StoreOptions } from '../store/open-store.js'
-import type { TransferSnapshot } from '../store/stats.js'
+import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Store } from '../store/store.js'
+import { retry } from '../transfer/retry.js'
+import type { TransferSnapshot } from '../transfer/stats.js'
 import { parseDuration } from '../units.js'
 
-export interface UploadOptions {
-  /** Where sealed files go: a store URL ('s3://bucket/prefix', 'file:///dir', a directory) or a Store. */
-  to: string | Store
+/** How a SealedUploader ships: everything of UploadOptions but where to. */
+export interface UploaderOptions {
   /** Files uploaded at once. Default 2. */
   concurrency?: number
   /** Delete each local file once its upload is verified. Default false (mark it uploaded instead). */
@@ -41,6 +44,12 @@ export interface UploadOptions {
   /** Multipart part size and parts in flight per file (S3). Defaults 8 MiB and 4. */
   partSize?: number | string
   queueSize?: number
+}
+
+/** A rolling sink's `upload` option: where sealed files go, and how. */
+export interface UploadOptions extends UploaderOptions {
+  /** Where sealed files go: a store URL ('s3://bucket/prefix', 'file:///dir', a directory) or a Store. */
+  to: string | Store
   /** Endpoint, region, credentials... when `to` is a URL. */
   storeOptions?: StoreOptions
 }
@@ -86,8 +95,7 @@ export async function pendingUploads (dir: string): Promise<string[]> {
 export class SealedUploader extends EventEmitter {
   readonly dir: string
   readonly store: Store
-  readonly #ownsStore: boolean
-  readonly #options: UploadOptions
+  readonly #options: UploaderOptions
   readonly #concurrency: number
   readonly #attempts: number
   readonly #retryDelay: number
@@ -98,18 +106,19 @@ export class SealedUploader extends EventEmitter {
   #writers = new Set<{ destroy: (err?: Error) => void }>()
   #idle: Array<() => void> = []
   #closed = false
+  /** Aborted by close(): ends the pauses between tries at once. */
+  readonly #stop = new AbortController()
   /** Files whose tries ran out this session, with the last error. */
   readonly failed = new Map<string, Error>()
 
-  constructor (dir: string, options: UploadOptions) {
+  constructor (dir: string, store: Store, options: UploaderOptions = {}) {
     super()
-    if (options === null || typeof options !== 'object' || options.to === undefined) {
+    if (store === null || typeof store !== 'object' || typeof store.writer !== 'function') {
       throw invalidOption('upload.to', 'a store URL or directory is required')
     }
     this.dir = dir
-    this.#options = options
-    this.#ownsStore = typeof options.to === 'string'
-    this.store = typeof options.to === 'string' ? openStore(options.to, options.storeOptions) : options.to
+    this.store = store
+    this.#options = { ...options }
     this.#concurrency = options.concurrency ?? 2
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) throw invalidOption('upload.concurrency', 'must be a positive integer')
     this.#attempts = options.attempts ?? 3
@@ -190,13 +199,13 @@ export class SealedUploader extends EventEmitter {
     return this.store.stats()
   }
 
-  /** Stop: uploads in flight are aborted (their files stay queued in the directory). */
+  /** Stop: uploads in flight are aborted (their files stay queued in the directory). The store stays open: it is the caller's. */
   async close (): Promise<void> {
     this.#closed = true
+    this.#stop.abort()
     this.#queue = []
     for (const writer of this.#writers) writer.destroy()
     if (this.#running > 0) await new Promise<void>((resolve) => { this.#idle.push(resolve) })
-    if (this.#ownsStore) await this.store.close()
   }
 
   #pump (): void {
@@ -219,25 +228,28 @@ export class SealedUploader extends EventEmitter {
   /** Upload one file, with tries and pauses; never throws (failures are events). */
   async #ship (name: string): Promise<void> {
     const file = path.join(this.dir, name)
-    for (let attempt = 1; ; attempt++) {
-      try {
+    let attempt = 0
+    try {
+      await retry(async (n) => {
+        attempt = n
         await this.#uploadOnce(name, file)
-        this.failed.delete(name)
-        return
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // uploaded and removed by another writer sharing the directory
-        if (this.#closed) return
-        const willRetry = attempt < this.#attempts
-        const error = err as Error
-        this.emit('uploadError', { path: file, key: name, error, attempt, willRetry } satisfies UploadErrorEvent)
-        if (!willRetry) {
-          this.failed.set(name, error)
-          return
+      }, {
+        attempts: this.#attempts,
+        baseDelay: this.#retryDelay,
+        maxDelay: Infinity,
+        signal: this.#stop.signal,
+        retryable: (err) => !isGone(err),
+        onRetry: ({ error }) => {
+          this.emit('uploadError', { path: file, key: name, error: error as Error, attempt, willRetry: true } satisfies UploadErrorEvent)
         }
-        const base = this.#retryDelay * 2 ** (attempt - 1)
-        await sleep(base / 2 + Math.random() * base / 2)
-        if (this.#closed) return
-      }
+      })
+      this.failed.delete(name)
+    } catch (err) {
+      // Uploaded and removed by another writer sharing the directory; or stopped by close().
+      if (isGone(err) || this.#closed) return
+      const error = err as Error
+      this.emit('uploadError', { path: file, key: name, error, attempt, willRetry: false } satisfies UploadErrorEvent)
+      this.failed.set(name, error)
     }
   }
 
@@ -278,6 +290,10 @@ export class SealedUploader extends EventEmitter {
     }
     this.emit('upload', { key: name, path: file, bytes: size, etag: result.etag, ms: Date.now() - started } satisfies UploadEvent)
   }
+}
+
+function isGone (err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
 }
 
 function parseUploading (text: string): { key: string, uploadId: string } | undefined {

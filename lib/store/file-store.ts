@@ -12,7 +12,7 @@ import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { syncDir } from '../fs/durable.js'
 import { checkKey } from './keys.js'
-import { TransferStats } from './stats.js'
+import { TransferStats } from '../transfer/stats.js'
 import { storeError } from './store-error.js'
 import {
   putThrough, type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions

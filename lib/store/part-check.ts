@@ -15,7 +15,7 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import { crc32Continue } from '../checksum.js'
-import type { PartChecksum } from './s3-store.js'
+import type { PartChecksum } from './s3-context.js'
 
 export type VerifyMode = 'checksum' | 'etag'
 

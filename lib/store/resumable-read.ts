@@ -6,6 +6,7 @@
  */
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelay } from '../transfer/retry.js'
 import { classify, type FailureKind } from './store-error.js'
 
 export interface OpenedRange {
@@ -36,8 +37,7 @@ export interface ResumableReadOptions {
 const RESUMABLE = new Set<FailureKind>(['network', 'server', 'throttled', 'unreachable', 'other'])
 
 function defaultBackoff (attempt: number): number {
-  const ceiling = Math.min(5000, 100 * 2 ** (attempt - 1))
-  return ceiling / 2 + Math.random() * ceiling / 2
+  return backoffDelay(attempt, 100, 5000)
 }
 
 class ShortBodyError extends Error {

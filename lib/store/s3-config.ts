@@ -5,8 +5,9 @@
  * the region from AWS_REGION / AWS_DEFAULT_REGION or the profile; and for
  * S3-compatible servers an endpoint from `endpoint` or SHOEBOX_S3_ENDPOINT,
  * which also turns on path-style addressing unless told otherwise.
+ * Types only from the SDK here: its code loads on first use (s3-client.ts).
  */
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { ShoeboxError } from '../errors.js'
 
 export interface S3StoreOptions {
@@ -61,8 +62,8 @@ export function secretsOf (options: S3StoreOptions): string[] {
   ].filter((s): s is string => typeof s === 'string' && s !== '')
 }
 
-export function makeS3Client (options: S3StoreOptions): S3Client {
-  if (options.client !== undefined) return options.client
+/** The S3Client configuration of options without a client of their own (s3-client.ts builds the client: the SDK loads only then). */
+export function clientConfig (options: S3StoreOptions): S3ClientConfig {
   const env = options.env ?? process.env
   const endpoint = options.endpoint ?? nonEmpty(env.SHOEBOX_S3_ENDPOINT)
   const pathStyleEnv = nonEmpty(env.SHOEBOX_S3_PATH_STYLE)
@@ -82,7 +83,7 @@ export function makeS3Client (options: S3StoreOptions): S3Client {
   if (endpoint !== undefined) config.endpoint = endpoint
   if (region !== undefined) config.region = region
   if (options.credentials !== undefined) config.credentials = options.credentials
-  return new S3Client(config)
+  return config
 }
 
 function nonEmpty (value: string | undefined): string | undefined {

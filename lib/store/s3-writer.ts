@@ -12,17 +12,30 @@
  * - An empty stream is one empty PutObject (lib-storage has hung on these).
  * - On an error or destroy() the multipart upload is aborted before the
  *   stream reports closed, so no orphaned parts are left to pay for.
+ * - The writer is returned at once; _construct() waits for the store's
+ *   first request to load the SDK (s3-client.ts), and writes wait for it.
  */
 import { PassThrough, Writable } from 'node:stream'
-import { AbortMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
+import type { Upload } from '@aws-sdk/lib-storage'
 import { invalidOption } from '../errors.js'
+import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
 import { parseSize } from '../units.js'
 import { PartCheck } from './part-check.js'
-import type { S3Store, TransferContext } from './s3-store.js'
-import type { TransferSnapshot, TransferStats } from './stats.js'
+import type { S3Connection } from './s3-client.js'
+import { currentTransfer, type TransferContext } from './s3-context.js'
 import { StoreError } from './store-error.js'
 import type { ObjectWriter, PutResult, WriterOptions } from './store.js'
+
+/** What a writer needs of its store (S3Store), named here so the two modules do not import each other. */
+export interface S3WriterHost {
+  readonly url: string
+  readonly bucket: string
+  connect (): Promise<S3Connection>
+  newStats (): TransferStats
+  send<T>(operation: string, key: string | undefined, request: (connection: S3Connection) => Promise<T>): Promise<T>
+  fail (err: unknown, operation: string, key: string | undefined): StoreError
+  delete (key: string): Promise<void>
+}
 
 const MIN_PART_SIZE = 5 * 1024 * 1024
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -33,7 +46,8 @@ export class S3Writer extends Writable implements ObjectWriter {
   readonly partSize: number
   readonly queueSize: number
   result: PutResult | undefined
-  readonly #store: S3Store
+  readonly #store: S3WriterHost
+  #connection: S3Connection | undefined
   readonly #objectKey: string
   readonly #options: WriterOptions
   readonly #stats: TransferStats
@@ -48,7 +62,7 @@ export class S3Writer extends Writable implements ObjectWriter {
   readonly #check: PartCheck | undefined
   readonly #transfer: TransferContext
 
-  constructor (store: S3Store, key: string, objectKey: string, options: WriterOptions) {
+  constructor (store: S3WriterHost, key: string, objectKey: string, options: WriterOptions) {
     super({ highWaterMark: 1024 * 1024 })
     this.#store = store
     this.key = key
@@ -76,12 +90,20 @@ export class S3Writer extends Writable implements ObjectWriter {
     return this.#stats.snapshot()
   }
 
+  override _construct (callback: (err?: Error | null) => void): void {
+    this.#store.connect().then((connection) => {
+      this.#connection = connection
+      callback()
+    }, (err: unknown) => { callback(this.#store.fail(err, 'put', this.key)) })
+  }
+
   #start (): PassThrough {
+    const { client, sdk } = this.#connection as S3Connection
     // The body buffers at most 1 MiB beyond the part lib-storage is assembling.
     const body = new PassThrough({ highWaterMark: Math.min(this.partSize, 1024 * 1024) })
     this.#body = body
-    const upload = new Upload({
-      client: this.#store.client,
+    const upload = new sdk.Upload({
+      client,
       params: {
         Bucket: this.#store.bucket,
         Key: this.#objectKey,
@@ -101,7 +123,7 @@ export class S3Writer extends Writable implements ObjectWriter {
       this.#confirmed = loaded
       this.emit('progress', { key: this.key, bytes: loaded })
     })
-    this.#done = this.#store.runCounted(this.#transfer, async () => await upload.done())
+    this.#done = currentTransfer.run(this.#transfer, async () => await upload.done())
     this.#done.catch((err: unknown) => {
       this.#failure ??= this.#store.fail(err, 'put', this.key)
       const waiting = this.#waiting
@@ -139,14 +161,15 @@ export class S3Writer extends Writable implements ObjectWriter {
     let etag: string | undefined
     if (this.#body === undefined) {
       // Nothing was written: one empty object, without lib-storage.
-      const command = new PutObjectCommand({
+      const request = {
         Bucket: this.#store.bucket,
         Key: this.#objectKey,
         Body: Buffer.alloc(0),
         ContentType: this.#options.contentType,
         Metadata: this.#options.metadata
-      })
-      const out = await this.#store.runCounted(this.#transfer, async () => await this.#store.send('put', this.key, async (c) => await c.send(command)))
+      }
+      const out = await currentTransfer.run(this.#transfer, async () =>
+        await this.#store.send('put', this.key, async ({ client, sdk }) => await client.send(new sdk.PutObjectCommand(request))))
       etag = out.ETag
     } else {
       this.#body.end()
@@ -187,7 +210,8 @@ export class S3Writer extends Writable implements ObjectWriter {
       await done.catch(() => {})
       // lib-storage aborts on failure; make sure even if its own abort failed or raced.
       if (upload.uploadId !== undefined && this.result === undefined) {
-        await this.#store.client.send(new AbortMultipartUploadCommand({
+        const { client, sdk } = this.#connection as S3Connection
+        await client.send(new sdk.AbortMultipartUploadCommand({
           Bucket: this.#store.bucket, Key: this.#objectKey, UploadId: upload.uploadId
         })).catch(() => {})
       }

@@ -6,7 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { TransferSnapshot } from './stats.js'
+import type { TransferSnapshot } from '../transfer/stats.js'
 
 export interface ObjectInfo {
   /** Key relative to the store's root. */

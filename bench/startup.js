@@ -1,0 +1,72 @@
+/**
+ * Start-up: how long importing the built package, and `shoebox --help`, take
+ * beside Node's own start (`node -e 0`), each as a fresh process. The three
+ * run interleaved, the order rotating each round; each figure is the median
+ * of its runs, and the ratios are to the baseline's median of the same run.
+ * The AWS SDK alone costs more than Node's start: it must load only when an
+ * s3:// URL is used (lib/store/s3-client.ts).
+ *
+ *   node bench/startup.js [--json]     (after `npm run build`)
+ *
+ * Target: each <= 1.5x `node -e 0`.
+ */
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { log, median } from './util.js'
+
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const RUNS = Math.max(11, Number(process.env.BENCH_RUNS ?? 21))
+const TARGET = 1.5
+
+const index = pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href
+const candidates = [
+  { name: 'node -e 0', args: ['-e', '0'] },
+  { name: 'import shoebox (dist/index.js)', args: ['-e', `import(${JSON.stringify(index)}).then(() => {})`] },
+  { name: 'shoebox --help', args: [path.join(ROOT, 'dist', 'cli', 'bin.js'), '--help'] }
+]
+
+function timeOnce (args) {
+  const t0 = performance.now()
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT })
+  const ms = performance.now() - t0
+  if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${r.status}: ${String(r.stderr)}`)
+  return ms
+}
+
+export function startupTargets (result) {
+  return result.rows.slice(1).map((r) =>
+    `- ${r.ratio <= TARGET ? 'PASS' : 'FAIL'}: ${r.name} <= ${TARGET}x \`node -e 0\`: ${r.ratio.toFixed(2)}x (${r.medianMs.toFixed(1)} ms against ${result.rows[0].medianMs.toFixed(1)} ms)`)
+}
+
+export function startupTable (result) {
+  return [
+    '| start-up | median ms | ratio to `node -e 0` |',
+    '|---|---:|---:|',
+    ...result.rows.map((r) => `| ${r.name} | ${r.medianMs.toFixed(1)} | ${r.ratio.toFixed(2)}x |`)
+  ].join('\n')
+}
+
+async function main () {
+  const times = candidates.map(() => [])
+  for (const c of candidates) timeOnce(c.args) // warm the file cache
+  for (let round = 0; round < RUNS; round++) {
+    for (let k = 0; k < candidates.length; k++) {
+      const i = (k + round) % candidates.length
+      times[i].push(timeOnce(candidates[i].args))
+    }
+  }
+  const base = median(times[0])
+  const rows = candidates.map((c, i) => ({ name: c.name, medianMs: median(times[i]), ratio: median(times[i]) / base, runs: times[i].length }))
+  const result = { runs: RUNS, loadavg: (await import('node:os')).loadavg()[0], rows }
+  if (process.argv.includes('--json')) {
+    console.log(JSON.stringify(result))
+  } else {
+    console.log(startupTable(result))
+    console.log()
+    for (const line of startupTargets(result)) console.log(line)
+  }
+  log(`startup: ${RUNS} interleaved runs each, load average ${result.loadavg.toFixed(1)}`)
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) main().catch((err) => { console.error(err); process.exitCode = 1 })
