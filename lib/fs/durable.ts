@@ -64,3 +64,13 @@ export async function writeFileDurably (target: string, data: Uint8Array | strin
     }
   }
 }
+
+/** fsync a file by name (one that was written and closed, or truncated). */
+export async function syncFile (file: string): Promise<void> {
+  const handle = await fs.open(file, 'r+')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}

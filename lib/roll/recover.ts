@@ -11,7 +11,7 @@ import zlib from 'node:zlib'
 import { crc32 } from '../checksum.js'
 import { isGzip } from '../compress/gzip.js'
 import { ArchiveDecoder } from '../format/decoder.js'
-import { syncDir } from '../fs/durable.js'
+import { syncDir, syncFile } from '../fs/durable.js'
 import { hostName, isAlive, parseTempName, sealName } from './names.js'
 
 export interface RecoveredFile {
@@ -85,12 +85,7 @@ export async function recoverFile (dir: string, temp: string, finalName: string)
       await fs.truncate(temp, scan.end)
     }
   }
-  const handle = await fs.open(temp, 'r+')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
+  await syncFile(temp)
   result.path = await sealName(dir, temp, finalName)
   await syncDir(dir)
   return result
