@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { ShoeboxError } from '../errors.js'
+import { ioError } from './io-error.js'
 
 /** Write all of `data` at the handle's position (a short write is continued, never left). */
 export async function writeAll (handle: fs.FileHandle, data: Uint8Array): Promise<void> {
@@ -72,5 +74,22 @@ export async function syncFile (file: string): Promise<void> {
     await handle.sync()
   } finally {
     await handle.close()
+  }
+}
+
+/**
+ * Create `dir` and its parents if missing, as one clear error when it cannot
+ * be: a file where the directory (or a parent) should be is "a file is in the
+ * way", not a raw EEXIST or ENOTDIR.
+ */
+export async function ensureDir (dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new ShoeboxError('SHOEBOX_IO', `cannot create directory ${dir}: a file is in the way (${code})`, { cause: err })
+    }
+    throw ioError(err, 'cannot create directory', dir)
   }
 }

@@ -9,7 +9,9 @@
  * threadpool, so encoding and compression overlap), writes, fsyncs as the
  * policy says, and seals: fsync, close, link to the final name, fsync the
  * directory, and only then `close`. A crash loses at most the blocks not yet
- * written; everything written is recoverable (recover.ts).
+ * written; everything written is recoverable (recover.ts). Every filesystem
+ * failure is a SHOEBOX_IO error naming the file or directory, and kept() says
+ * what is on disk, so a caller can say what survived.
  */
 import { createHash, type Hash } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -23,7 +25,8 @@ import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
 import { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
 import { parseDuration, parseSize } from '../units.js'
-import { syncDir, writeAll } from '../fs/durable.js'
+import { ensureDir, syncDir, writeAll } from '../fs/durable.js'
+import { orIoError } from '../fs/io-error.js'
 import { sealName, tempName } from './names.js'
 import { rollPolicy, type RollFile, type RollOptions, type RollPolicy } from './policies.js'
 import { recoverDirectory, type RecoveredFile } from './recover.js'
@@ -72,6 +75,20 @@ export interface SealedEvent {
   sha256: string
 }
 
+/**
+ * What the sink has left on disk so far, for an error line that says what was
+ * kept: sealed files, and the temporary file being written (recovery, at the
+ * next start or by `shoebox recover`, seals its flushed records).
+ */
+export interface KeptReport {
+  dir: string
+  /** False until the directory exists and leftover files are recovered. */
+  started: boolean
+  sealedFiles: number
+  sealedRecords: number
+  unsealed: { path: string, records: number } | null
+}
+
 /** A file as the caller's side sees it (what policies are asked about). */
 interface PlannedFile extends RollFile {
   name: string
@@ -83,6 +100,8 @@ interface PlannedFile extends RollFile {
   lastAt: number
   /** Raw bytes of this file the writing stage has written. */
   rawOnDisk: number
+  /** Records of this file the writing stage has written. */
+  recordsOnDisk: number
   /** When the policy says this file must roll even if idle (ms), if it says. */
   deadline: number | undefined
   /** Set by the writing stage once the file exists on disk. */
@@ -139,6 +158,11 @@ export class RollingSink extends Writable {
   #diskWritten = 0
   #chain: Promise<void> = Promise.resolve()
   #failed: Error | null = null
+  #started = false
+  #sealedFiles = 0
+  #sealedRecords = 0
+  /** The file on disk under its temporary name, if any. */
+  #unsealed: PlannedFile | null = null
   /** Set once the constructor has checked every option (see _construct). */
   #checked = false
   /** Ships sealed files when `upload` is set. */
@@ -188,7 +212,7 @@ export class RollingSink extends Writable {
   }
 
   async #start (): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true })
+    await ensureDir(this.dir)
     if (this.#recover) {
       this.recovered = await recoverDirectory(this.dir)
       for (const r of this.recovered) this.emit('recover', r)
@@ -198,6 +222,19 @@ export class RollingSink extends Writable {
     if (this.#flushInterval > 0) {
       this.#flushTimer = setInterval(() => { this.#cut(false, true) }, this.#flushInterval)
       this.#flushTimer.unref()
+    }
+    this.#started = true
+  }
+
+  /** What is on disk so far (see KeptReport). */
+  kept (): KeptReport {
+    const file = this.#unsealed
+    return {
+      dir: this.dir,
+      started: this.#started,
+      sealedFiles: this.#sealedFiles,
+      sealedRecords: this.#sealedRecords,
+      unsealed: file?.disk == null ? null : { path: file.disk.tempPath, records: file.recordsOnDisk }
     }
   }
 
@@ -349,6 +386,7 @@ export class RollingSink extends Writable {
       firstAt: now,
       lastAt: now,
       rawOnDisk: 0,
+      recordsOnDisk: 0,
       disk: null,
       deadline: undefined
     }
@@ -407,8 +445,8 @@ export class RollingSink extends Writable {
     const { file } = block
     if (block.data.length > 0) {
       const disk = file.disk ?? await this.#open(file)
-      const bytes = block.compressed !== null ? await block.compressed : block.data
-      await writeAll(disk.handle, bytes)
+      const bytes = block.compressed !== null ? await orIoError(block.compressed, 'cannot compress a block for', disk.tempPath) : block.data
+      await orIoError(writeAll(disk.handle, bytes), 'cannot write', disk.tempPath)
       disk.hash.update(bytes)
       disk.bytes += bytes.length
       file.rawOnDisk += block.data.length
@@ -416,7 +454,8 @@ export class RollingSink extends Writable {
       this.#diskWritten += bytes.length
       this.#ratio = this.#diskWritten / this.#rawWritten
       this.#ratioSeeded = true
-      if (this.fsync === 'always' || (this.fsync === 'interval' && block.timed)) await disk.handle.sync()
+      if (this.fsync === 'always' || (this.fsync === 'interval' && block.timed)) await orIoError(disk.handle.sync(), 'cannot fsync', disk.tempPath)
+      file.recordsOnDisk += block.records
       this.flushedRecords += block.records
       this.#pending -= block.data.length
       this.emit('flush', { path: disk.tempPath, records: block.records, totalRecords: this.flushedRecords, bytes: bytes.length } satisfies FlushEvent)
@@ -427,20 +466,24 @@ export class RollingSink extends Writable {
 
   async #open (file: PlannedFile): Promise<DiskFile> {
     const tempPath = path.join(this.dir, tempName(file.name))
-    const handle = await fs.open(tempPath, 'wx')
-    // A synced block is only durable if the file's directory entry is too.
-    if (this.fsync === 'always' || this.fsync === 'interval') await syncDir(this.dir)
+    const handle = await orIoError(fs.open(tempPath, 'wx'), 'cannot create', tempPath)
     const disk: DiskFile = { tempPath, handle, hash: createHash('sha256'), bytes: 0 }
     file.disk = disk
+    this.#unsealed = file
+    // A synced block is only durable if the file's directory entry is too.
+    if (this.fsync === 'always' || this.fsync === 'interval') await orIoError(syncDir(this.dir), 'cannot fsync directory', this.dir)
     this.emit('open', { path: tempPath, name: file.name } satisfies OpenEvent)
     return disk
   }
 
   async #seal (file: PlannedFile, disk: DiskFile): Promise<void> {
-    if (this.fsync !== 'never') await disk.handle.sync()
-    await disk.handle.close()
-    const finalPath = await sealName(this.dir, disk.tempPath, file.name)
-    if (this.fsync !== 'never') await syncDir(this.dir)
+    if (this.fsync !== 'never') await orIoError(disk.handle.sync(), 'cannot fsync', disk.tempPath)
+    await orIoError(disk.handle.close(), 'cannot close', disk.tempPath)
+    const finalPath = await orIoError(sealName(this.dir, disk.tempPath, file.name), 'cannot seal', disk.tempPath)
+    this.#unsealed = null
+    this.#sealedFiles++
+    this.#sealedRecords += file.records
+    if (this.fsync !== 'never') await orIoError(syncDir(this.dir), 'cannot fsync directory', this.dir)
     this.emit('sealed', {
       path: finalPath,
       bytes: disk.bytes,
