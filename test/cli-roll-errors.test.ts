@@ -15,7 +15,8 @@ import t from 'tap'
 import { hostName, tempName } from '../lib/roll/names.js'
 import { cli, type CliResult } from './cli-run.js'
 import { buildCli, cliEnv } from './fixtures-s3/cli-build.js'
-import { archiveNames, decodeFile, tempDir, tempNames } from './fixtures-roll/util.js'
+import { encodeRecords } from '../lib/index.js'
+import { archiveNames, deadPid, decodeFile, tempDir, tempNames } from './fixtures-roll/util.js'
 import { transpileTree } from './transpile.js'
 
 const ENOSPC_TS = fileURLToPath(new URL('./fixtures-roll/enospc.ts', import.meta.url))
@@ -156,3 +157,24 @@ function escape (s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
+
+t.test('recover that fails part-way: names the file, and says how many were recovered before it', async (t) => {
+  const base = openDir('shoebox-cli-errors-recover-')
+  const dir = path.join(base, 'd')
+  fs.mkdirSync(dir)
+  fs.chmodSync(dir, 0o777)
+  const pid = await deadPid()
+  const host = hostName()
+  const first = path.join(dir, tempName('a.shoebox', host, pid))
+  const second = path.join(dir, tempName('b.shoebox', host, pid))
+  fs.writeFileSync(first, encodeRecords([{ payload: 'a' }]), { mode: 0o666 })
+  fs.chmodSync(first, 0o666)
+  fs.writeFileSync(second, encodeRecords([{ payload: 'b' }]))
+  fs.chmodSync(second, 0o000)
+  const r = await run(['recover', dir], '', root ? { uid: 65534 } : {})
+  t.equal(r.stdout.toString(), `recovered ${first} -> ${path.join(dir, 'a.shoebox')}: 1 records kept, 0 bytes dropped\n`, 'the file recovered before the failure is listed')
+  t.equal(r.stderr, `shoebox recover: cannot read ${second}: permission denied (EACCES); 1 file recovered before it (listed above), the rest left as they were\n`)
+  t.equal(r.code, 1)
+  t.same(fs.readdirSync(dir).sort(), [path.basename(second), 'a.shoebox'].sort(), 'the unreadable file is left as it was')
+  t.same(payloads(path.join(dir, 'a.shoebox')), ['a'])
+})
