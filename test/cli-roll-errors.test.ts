@@ -9,12 +9,12 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
 import { hostName, tempName } from '../lib/roll/names.js'
-import { cli, type CliResult } from './cli-run.js'
-import { buildCli, cliEnv } from './fixtures-s3/cli-build.js'
+import { cli } from './cli-run.js'
+import { buildCli } from './fixtures-s3/cli-build.js'
+import { runCli, type ChildOptions, type ChildResult } from './fixtures-roll/cli-child.js'
 import { encodeRecords } from '../lib/index.js'
 import { archiveNames, deadPid, decodeFile, tempDir, tempNames } from './fixtures-roll/util.js'
 import { transpileTree } from './transpile.js'
@@ -32,27 +32,8 @@ const bin = buildCli(openDir('shoebox-cli-errors-bin-'))
 const preload = transpileTree(ENOSPC_TS, openDir('shoebox-cli-errors-pre-'))
 const root = process.getuid?.() === 0
 
-interface Run extends CliResult { pid: number }
-
-/** Run the built CLI in a child process (optionally as another user, or with node flags). */
-function run (args: string[], stdin: string, options: { uid?: number, nodeArgs?: string[], env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }
-    // Through env(1) without NODE_OPTIONS: tap's spawn hook adds its process-tracking
-    // import there, which writes into the checkout at exit (refused to another user).
-    const argv = ['-u', 'NODE_OPTIONS', process.execPath, ...(options.nodeArgs ?? []), bin, ...args]
-    const child = spawn('env', argv, { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv(options.env), ...ids })
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on('data', (b: Buffer) => out.push(b))
-    child.stderr.on('data', (b: Buffer) => err.push(b))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      resolve({ code, pid: child.pid ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') })
-    })
-    child.stdin.on('error', () => {})
-    child.stdin.end(stdin)
-  })
+function run (args: string[], stdin: string, options: ChildOptions = {}): Promise<ChildResult> {
+  return runCli(t, bin, args, stdin, options)
 }
 
 function payloads (file: string): string[] {
