@@ -34,6 +34,7 @@ Options:
   --roll-size SIZE      roll at this file size, e.g. 100MiB
   --roll-age TIME       roll files this old, e.g. 10m (idle files too)
   --roll-align          align age rolls to the clock (UTC): 1h rolls on the hour
+                        (needs --roll-age)
   --roll-records N      roll after N records
   --roll-policy MODULE  a custom policy: a module whose default export is an
                         object with check(file, now) (or a function making one)
@@ -88,6 +89,7 @@ export const writeCommand: Command = {
     if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
       throw usage(`--upload-concurrency must be a positive integer, got '${String(values['upload-concurrency'])}'`)
     }
+    if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
     if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
     let sink: RollingSink
     try {
