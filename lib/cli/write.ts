@@ -141,7 +141,9 @@ export const writeCommand: Command = {
     } catch (err) {
       const kept = sink.kept()
       // Once the sink has started, the one error line also says what survived.
-      if (!kept.started || !(err instanceof Error)) throw err
+      // (A bare errno error keeps its words; anything else unexpected stays an internal error.)
+      const errno = typeof (err as NodeJS.ErrnoException | undefined)?.code === 'string'
+      if (!kept.started || !(err instanceof ShoeboxError || (err instanceof Error && errno))) throw err
       const code = err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO'
       const message = err instanceof ShoeboxError ? err.message : describeIoError(err)
       throw new ShoeboxError(code, `${message}; ${keptLine(kept, lines.records)}`, { cause: err })

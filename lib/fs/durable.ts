@@ -1,9 +1,11 @@
 /**
  * Durable file helpers, shared by every part that writes to disk (the file
  * store, the rolling sink, pack/unpack, and later the metadir and the event
- * store): write a whole buffer, fsync a directory so a new name in it
- * survives a crash, and write a small file whole or not at all (a temporary
- * name beside the target, fsync, rename, directory fsync).
+ * store): write a whole buffer, fsync a file or a directory (so a new name
+ * in it survives a crash), create a directory (saying when a file is in the
+ * way), and write a small file whole or not at all (a temporary name beside
+ * the target, fsync, rename, directory fsync). Giving a file a name without
+ * replacing another is link.ts.
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
