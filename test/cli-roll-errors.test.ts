@@ -14,10 +14,10 @@ import t from 'tap'
 import { hostName, tempName } from '../lib/roll/names.js'
 import { cli } from './cli-run.js'
 import { buildCli } from './fixtures-s3/cli-build.js'
-import { runCli, type ChildOptions, type ChildResult } from './fixtures-roll/cli-child.js'
+import { checkReachableByOthers, runCli, type ChildOptions, type ChildResult } from './fixtures-roll/cli-child.js'
 import { encodeRecords } from '../lib/index.js'
 import { archiveNames, deadPid, decodeFile, tempDir, tempNames } from './fixtures-roll/util.js'
-import { transpileTree } from './transpile.js'
+import { ROOT, transpileTree } from './transpile.js'
 
 const ENOSPC_TS = fileURLToPath(new URL('./fixtures-roll/enospc.ts', import.meta.url))
 
@@ -33,6 +33,9 @@ const preload = transpileTree(ENOSPC_TS, openDir('shoebox-cli-errors-pre-'))
 const root = process.getuid?.() === 0
 
 function run (args: string[], stdin: string, options: ChildOptions = {}): Promise<ChildResult> {
+  if (options.uid !== undefined) {
+    for (const needed of [bin, path.join(ROOT, 'node_modules', 'readable-stream', 'package.json')]) checkReachableByOthers(needed)
+  }
   return runCli(t, bin, args, stdin, options)
 }
 

@@ -4,6 +4,8 @@
  * a preload (an injected fault or clock), stdin kept open between batches.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { cliEnv } from '../fixtures-s3/cli-build.js'
 import type { Teardown } from './util.js'
@@ -58,4 +60,21 @@ export async function runCli (t: Teardown, bin: string, args: string[], stdin: s
   const { child, done } = startCli(t, bin, args, options)
   child.stdin.end(stdin)
   return await done
+}
+
+/**
+ * Throw, saying why, unless every directory on the way to `target` lets other
+ * users through (a child run as another user must reach the built CLI and the
+ * checkout's node_modules): a clear failure rather than a confusing one.
+ */
+export function checkReachableByOthers (target: string): void {
+  const file = fs.realpathSync(target)
+  // The file itself must be readable by others; each directory above it searchable.
+  const closed = (p: string, bits: number): boolean => (fs.statSync(p).mode & bits) !== bits
+  for (let p = file, bits = 0o004; ; p = path.dirname(p), bits = 0o001) {
+    if (closed(p, bits)) {
+      throw new Error(`${p} is closed to other users: these tests run the CLI as an unprivileged user, so run them from a checkout others can read`)
+    }
+    if (path.dirname(p) === p) return
+  }
 }
