@@ -17,7 +17,9 @@ import {
   archiveNames, deadPid, decodeBytes, decodeFile, range, readDir, seqOf, tempDir, tempNames, writeAll
 } from './fixtures-roll/util.js'
 
-const dead = await deadPid()
+// A pid that is not running: set before the first test (no top-level await, see the code rules).
+let dead = 0
+t.before(async () => { dead = await deadPid() })
 
 function rec (seq: number): RecordInput {
   return { metadata: { src: 'recover-test' }, payload: { seq, text: 'some payload '.repeat(seq % 4) } }

@@ -406,13 +406,17 @@ t.test('a Buffer holding a partial record is rejected (SHOEBOX_INVALID_RECORD)',
   const whole = encodeRecords([rec(0), rec(1)])
   for (const cut of [1, 5, whole.length - 1]) {
     const dir = tempDir(t)
-    const s = sink(dir)
+    // blockSize 1: the first record is on disk (its flush event) before the partial Buffer comes.
+    const s = sink(dir, { blockSize: 1 })
     s.write(rec(100))
+    await once(s, 'flush')
     s.write(whole.subarray(0, cut))
     s.end()
     await t.rejects(finished(s), { code: 'SHOEBOX_INVALID_RECORD' }, `cut at ${cut}`)
     t.same(archiveNames(dir), [], 'nothing sealed')
-    for (const name of fs.readdirSync(dir)) t.doesNotThrow(() => decodeFile(path.join(dir, name)), 'whatever is on disk is whole records')
+    const left = fs.readdirSync(dir)
+    t.equal(left.length, 1, 'the temporary file with the record before it is there')
+    t.same(left.map((name) => decodeFile(path.join(dir, name)).map((d) => seqOf(d.record))), [[100]], 'it holds whole records only: the one before the partial Buffer')
   }
 })
 
@@ -523,11 +527,14 @@ t.test('a filesystem error mid-write surfaces as a stream error; sealed files st
   // The directory goes away (renamed) and a file takes its place.
   fs.renameSync(dir, moved)
   fs.writeFileSync(dir, 'not a directory')
-  const errored = once(s, 'error') as Promise<[NodeJS.ErrnoException]>
+  const errored = once(s, 'error') as Promise<[ShoeboxError]>
   for (const i of range(10, 35)) s.write(rec(i))
   s.end()
   const [err] = await within(errored, 10_000, 'the error')
-  t.equal(err.code, 'ENOTDIR', 'the filesystem error surfaces')
+  t.equal(err.code, 'SHOEBOX_IO', 'the filesystem error surfaces as SHOEBOX_IO')
+  t.equal((err.cause as NodeJS.ErrnoException).code, 'ENOTDIR', 'with the errno error as its cause')
+  t.match(err.message, /^cannot \w+ .*e-000003\.shoebox~.*\.part: not a directory \(ENOTDIR\)$/, 'naming the file')
+  t.same(s.kept(), { dir, started: true, sealedFiles: 3, sealedRecords: 30, unsealed: { path: ev.opened[3].path, records: 10 } }, 'kept() says what is on disk')
   t.ok(s.destroyed, 'the sink is destroyed')
   t.equal(ev.sealed.length, 3, 'nothing sealed after the error')
   // The sealed files are intact.
@@ -553,5 +560,6 @@ t.test('a directory under a file fails the stream at start', async (t) => {
   const s = rollingSink({ dir: path.join(file, 'sub') })
   s.write(rec(0))
   s.end()
-  await t.rejects(finished(s), { code: 'ENOTDIR' })
+  await t.rejects(finished(s), { code: 'SHOEBOX_IO', message: `cannot create directory ${path.join(file, 'sub')}: a file is in the way (ENOTDIR)` })
+  t.equal(s.kept().started, false, 'it never started')
 })

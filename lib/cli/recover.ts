@@ -1,5 +1,6 @@
 /** shoebox recover: seal what crashed writers left behind. */
-import { recoverDirectory, type SkippedTemp } from '../roll/recover.js'
+import { ShoeboxError } from '../errors.js'
+import { recoverDirectory, type RecoveredFile, type SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
@@ -23,14 +24,23 @@ export const recoverCommand: Command = {
   async run (argv, io) {
     const { values, positionals } = parse(argv, { force: { type: 'boolean' } }, true)
     if (positionals.length !== 1) throw usage('recover needs exactly one directory')
-    const recovered = await recoverDirectory(positionals[0], {
-      force: values.force === true,
-      onSkip: (s: SkippedTemp) => { io.stdout.write(`skipped ${s.temp}: ${s.reason}\n`) }
-    })
-    for (const r of recovered) {
-      io.stdout.write(`recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${r.records} records kept, ${r.bytesDropped} bytes dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}\n`)
+    const dir = positionals[0]
+    let done = 0
+    try {
+      // One line per file as soon as it is sealed: a failure later leaves those lines true.
+      await recoverDirectory(dir, {
+        force: values.force === true,
+        onSkip: (s: SkippedTemp) => { io.stdout.write(`skipped ${s.temp}: ${s.reason}\n`) },
+        onRecover: (r: RecoveredFile) => {
+          done++
+          io.stdout.write(`recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${r.records} records kept, ${r.bytesDropped} bytes dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}\n`)
+        }
+      })
+    } catch (err) {
+      if (done === 0 || !(err instanceof ShoeboxError)) throw err
+      throw new ShoeboxError(err.code, `${err.message}; ${done} ${done === 1 ? 'file' : 'files'} recovered before it (listed above), the rest left as they were`, { cause: err })
     }
-    if (recovered.length === 0) io.stdout.write('nothing to recover\n')
+    if (done === 0) io.stdout.write('nothing to recover\n')
     return 0
   }
 }

@@ -7,10 +7,10 @@ import { pipeline } from 'node:stream/promises'
 import { encodeNdjson } from '../ndjson/encode-ndjson.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
-import { rollingSink, type FsyncPolicy, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
+import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
-import { usage } from './io.js'
+import { describeIoError, usage } from './io.js'
 import { keyValues, metaFields, oneOf, expandGzip, parse } from './options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
@@ -34,6 +34,7 @@ Options:
   --roll-size SIZE      roll at this file size, e.g. 100MiB
   --roll-age TIME       roll files this old, e.g. 10m (idle files too)
   --roll-align          align age rolls to the clock (UTC): 1h rolls on the hour
+                        (needs --roll-age)
   --roll-records N      roll after N records
   --roll-policy MODULE  a custom policy: a module whose default export is an
                         object with check(file, now) (or a function making one)
@@ -88,6 +89,7 @@ export const writeCommand: Command = {
     if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
       throw usage(`--upload-concurrency must be a positive integer, got '${String(values['upload-concurrency'])}'`)
     }
+    if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
     if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
     let sink: RollingSink
     try {
@@ -136,6 +138,15 @@ export const writeCommand: Command = {
       // stdin feeds the gate; on a signal the gate ends cleanly, so the sink seals its file.
       pipeline(io.stdin, gate).catch(() => {})
       await pipeline(gate, lines, sink)
+    } catch (err) {
+      const kept = sink.kept()
+      // Once the sink has started, the one error line also says what survived.
+      // (A bare errno error keeps its words; anything else unexpected stays an internal error.)
+      const errno = typeof (err as NodeJS.ErrnoException | undefined)?.code === 'string'
+      if (!kept.started || !(err instanceof ShoeboxError || (err instanceof Error && errno))) throw err
+      const code = err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO'
+      const message = err instanceof ShoeboxError ? err.message : describeIoError(err)
+      throw new ShoeboxError(code, `${message}; ${keptLine(kept, lines.records)}`, { cause: err })
     } finally {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
@@ -145,6 +156,23 @@ export const writeCommand: Command = {
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${path.resolve(dir)}\n`)
     return 0
   }
+}
+
+const count = (n: number): string => n.toLocaleString('en-US')
+const plural = (n: number, one: string, many: string): string => `${count(n)} ${n === 1 ? one : many}`
+
+/** What a failed write left: sealed files, records recovery will seal, records that never reached a file. */
+function keptLine (kept: KeptReport, read: number): string {
+  const parts = [kept.sealedFiles === 0
+    ? `no file sealed in ${kept.dir}`
+    : `${plural(kept.sealedFiles, 'file', 'files')} sealed (${plural(kept.sealedRecords, 'record', 'records')}) in ${kept.dir}`]
+  const unsealed = kept.unsealed?.records ?? 0
+  if (kept.unsealed !== null && unsealed > 0) {
+    parts.push(`${plural(unsealed, 'record', 'records')} in the unsealed file ${kept.unsealed.path} will be recovered on the next start (or by shoebox recover)`)
+  }
+  const lost = read - kept.sealedRecords - unsealed
+  if (lost > 0) parts.push(`${plural(lost, 'record', 'records')} read from stdin never reached a file`)
+  return parts.join(', ')
 }
 
 function summary (records: number, sealed: SealedEvent[], started: number): string {

@@ -1,13 +1,17 @@
 /**
  * Durable file helpers, shared by every part that writes to disk (the file
  * store, the rolling sink, pack/unpack, and later the metadir and the event
- * store): write a whole buffer, fsync a directory so a new name in it
- * survives a crash, and write a small file whole or not at all (a temporary
- * name beside the target, fsync, rename, directory fsync).
+ * store): write a whole buffer, fsync a file or a directory (so a new name
+ * in it survives a crash), create a directory (saying when a file is in the
+ * way), and write a small file whole or not at all (a temporary name beside
+ * the target, fsync, rename, directory fsync). Giving a file a name without
+ * replacing another is link.ts.
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { ShoeboxError } from '../errors.js'
+import { ioError } from './io-error.js'
 
 /** Write all of `data` at the handle's position (a short write is continued, never left). */
 export async function writeAll (handle: fs.FileHandle, data: Uint8Array): Promise<void> {
@@ -62,5 +66,32 @@ export async function writeFileDurably (target: string, data: Uint8Array | strin
       await handle.close().catch(() => {})
       await fs.unlink(temp).catch(() => {})
     }
+  }
+}
+
+/** fsync a file by name (one that was written and closed, or truncated). */
+export async function syncFile (file: string): Promise<void> {
+  const handle = await fs.open(file, 'r+')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Create `dir` and its parents if missing, as one clear error when it cannot
+ * be: a file where the directory (or a parent) should be is "a file is in the
+ * way", not a raw EEXIST or ENOTDIR.
+ */
+export async function ensureDir (dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new ShoeboxError('SHOEBOX_IO', `cannot create directory ${dir}: a file is in the way (${code})`, { cause: err })
+    }
+    throw ioError(err, 'cannot create directory', dir)
   }
 }

@@ -37,3 +37,12 @@ export function ioError (err: unknown, action: string, path: string): ShoeboxErr
   if (err instanceof ShoeboxError) return err
   return new ShoeboxError('SHOEBOX_IO', `${action} ${path}: ${describeIoError(err)}`, { cause: err })
 }
+
+/** `promise`, with a filesystem failure turned into ioError(err, action, path). */
+export async function orIoError<T> (promise: Promise<T>, action: string, path: string): Promise<T> {
+  try {
+    return await promise
+  } catch (err) {
+    throw ioError(err, action, path)
+  }
+}

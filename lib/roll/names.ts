@@ -5,13 +5,13 @@
  *
  *   .<final name>~<host>~<pid>.part
  *
- * Sealing hard-links the temporary file to its final name, which fails
- * (rather than overwriting) if that name exists: two writers can never share
- * a name, and a sealed file is never replaced.
+ * Sealing moves the temporary file to its final name without replacing
+ * (../fs/link.ts: a hard link, which fails if that name exists): two writers
+ * can never share a name, and a sealed file is never replaced.
  */
-import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { moveNoReplace } from '../fs/link.js'
 
 const PART = /^\.(.+)~([^~]*)~(\d+)\.part$/
 
@@ -60,43 +60,6 @@ export function isAlive (pid: number): boolean {
 export async function sealName (dir: string, tempPath: string, finalName: string): Promise<string> {
   for (let n = 0; ; n++) {
     const candidate = path.join(dir, n === 0 ? finalName : alternativeName(finalName, n))
-    try {
-      await fs.link(tempPath, candidate)
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'EEXIST') {
-        // Already linked there by a concurrent recovery of the same file: one name, not two.
-        if (await sameFile(tempPath, candidate)) {
-          await fs.unlink(tempPath).catch(() => {})
-          return candidate
-        }
-        continue
-      }
-      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EXDEV') {
-        // No hard links here: check, then rename (a narrow race, documented).
-        if (await exists(candidate)) continue
-        await fs.rename(tempPath, candidate)
-        return candidate
-      }
-      throw err
-    }
-    await fs.unlink(tempPath)
-    return candidate
-  }
-}
-
-/** Are these two names one file? (Throws if `a` is gone.) */
-async function sameFile (a: string, b: string): Promise<boolean> {
-  const sa = await fs.stat(a)
-  const sb = await fs.stat(b).catch(() => null)
-  return sb !== null && sa.ino === sb.ino && sa.dev === sb.dev
-}
-
-async function exists (p: string): Promise<boolean> {
-  try {
-    await fs.lstat(p)
-    return true
-  } catch {
-    return false
+    if (await moveNoReplace(tempPath, candidate)) return candidate
   }
 }

@@ -11,7 +11,8 @@ import zlib from 'node:zlib'
 import { crc32 } from '../checksum.js'
 import { isGzip } from '../compress/gzip.js'
 import { ArchiveDecoder } from '../format/decoder.js'
-import { syncDir } from '../fs/durable.js'
+import { syncDir, syncFile } from '../fs/durable.js'
+import { orIoError } from '../fs/io-error.js'
 import { hostName, isAlive, parseTempName, sealName } from './names.js'
 
 export interface RecoveredFile {
@@ -36,12 +37,15 @@ export interface RecoverOptions {
   force?: boolean
   /** Told about temporary files left alone (a live writer's, or another host's). */
   onSkip?: (skipped: SkippedTemp) => void
+  /** Told about each file as soon as it is sealed (so a failure later still leaves a record of it). */
+  onRecover?: (recovered: RecoveredFile) => void
 }
 
 export async function recoverDirectory (dir: string, options: RecoverOptions = {}): Promise<RecoveredFile[]> {
   const out: RecoveredFile[] = []
   const host = hostName()
-  for (const name of (await fs.readdir(dir)).sort()) {
+  const names = await orIoError(fs.readdir(dir), 'cannot recover', dir)
+  for (const name of names.sort()) {
     const parts = parseTempName(name)
     if (parts === undefined) continue
     const temp = path.join(dir, name)
@@ -55,26 +59,30 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
         continue
       }
     }
+    let recovered: RecoveredFile
     try {
-      out.push(await recoverFile(dir, temp, parts.finalName))
+      recovered = await recoverFile(dir, temp, parts.finalName)
     } catch (err) {
       // Gone meanwhile: another recovery (another writer starting) sealed it.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue
       throw err
     }
+    out.push(recovered)
+    options.onRecover?.(recovered)
   }
   return out
 }
 
 /** Recover one temporary file into `dir` under `finalName` (or the next free alternative). */
 export async function recoverFile (dir: string, temp: string, finalName: string): Promise<RecoveredFile> {
-  const data = await fs.readFile(temp)
+  // Every failure names the file (or directory) it happened to: SHOEBOX_IO, errno in `cause`.
+  const data = await orIoError(fs.readFile(temp), 'cannot read', temp)
   const scan = isGzip(data) ? scanGzip(data) : scanPlain(data)
   const result: RecoveredFile = { temp, path: null, records: scan.records, bytesDropped: 0, damaged: false }
   if (scan.end === 0 && !scan.moreAfter) {
     // No whole record (an empty file too): nothing to seal.
     result.bytesDropped = data.length
-    await fs.unlink(temp)
+    await orIoError(fs.unlink(temp), 'cannot remove', temp)
     return result
   }
   if (scan.end < data.length) {
@@ -82,17 +90,12 @@ export async function recoverFile (dir: string, temp: string, finalName: string)
       result.damaged = true
     } else {
       result.bytesDropped = data.length - scan.end
-      await fs.truncate(temp, scan.end)
+      await orIoError(fs.truncate(temp, scan.end), 'cannot truncate', temp)
     }
   }
-  const handle = await fs.open(temp, 'r+')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  result.path = await sealName(dir, temp, finalName)
-  await syncDir(dir)
+  await orIoError(syncFile(temp), 'cannot fsync', temp)
+  result.path = await orIoError(sealName(dir, temp, finalName), 'cannot seal', temp)
+  await orIoError(syncDir(dir), 'cannot fsync directory', dir)
   return result
 }
 

@@ -1,0 +1,209 @@
+/**
+ * The rolling sink's writing stage: a serial chain of blocks that compresses
+ * (gzip: one independent member per block, started on the threadpool as soon
+ * as the block is cut, so encoding and compression overlap), writes, fsyncs
+ * as the policy says, and seals: fsync, close, link to the final name, fsync
+ * the directory, and only then `sealed`. A file is created with its first
+ * block, so no file is ever empty. A crash loses at most the blocks not yet
+ * written; everything written is recoverable (recover.ts). Every filesystem
+ * failure is a SHOEBOX_IO error naming the file or directory, and kept() says
+ * what is on disk.
+ */
+import { createHash, type Hash } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { gzipMember } from '../compress/gzip.js'
+import { syncDir, writeAll } from '../fs/durable.js'
+import { orIoError } from '../fs/io-error.js'
+import { sealName, tempName } from './names.js'
+import type { PlannedFile } from './planner.js'
+
+export type FsyncPolicy = 'never' | 'onClose' | 'interval' | 'always'
+
+export interface OpenEvent { path: string, name: string }
+export interface FlushEvent { path: string, records: number, totalRecords: number, bytes: number }
+export interface SealedEvent {
+  path: string
+  bytes: number
+  records: number
+  firstAt: number
+  lastAt: number
+  sha256: string
+}
+
+/**
+ * What the sink has left on disk so far, for an error line that says what was
+ * kept: sealed files, and the temporary file being written (recovery, at the
+ * next start or by `shoebox recover`, seals its flushed records).
+ */
+export interface KeptReport {
+  dir: string
+  /** False until the directory exists and leftover files are recovered. */
+  started: boolean
+  sealedFiles: number
+  sealedRecords: number
+  unsealed: { path: string, records: number } | null
+}
+
+/** A block to write: raw archive bytes of `file`, and whether the file ends with it. */
+export interface BlockToWrite {
+  file: PlannedFile
+  data: Buffer
+  records: number
+  seal: boolean
+  /** Cut by the clock (fsync 'interval' syncs after these). */
+  timed: boolean
+}
+
+/** What the chain tells the sink. */
+export interface ChainListener {
+  open: (event: OpenEvent) => void
+  flush: (event: FlushEvent) => void
+  sealed: (event: SealedEvent) => void
+  /** `raw` bytes of `file` were written as `disk` bytes (before any fsync). */
+  written: (file: PlannedFile, raw: number, disk: number) => void
+  /** A block left the queue (written, skipped or failed): writers waiting for room may go on. */
+  progress: () => void
+  /** The first failure; the chain writes nothing after it. */
+  failed: (err: Error) => void
+}
+
+interface DiskFile {
+  file: PlannedFile
+  tempPath: string
+  handle: fs.FileHandle
+  hash: Hash
+  bytes: number
+  records: number
+}
+
+interface Queued extends BlockToWrite {
+  compressed: Promise<Buffer> | null
+}
+
+export class FileChain {
+  readonly #dir: string
+  readonly #fsync: FsyncPolicy
+  readonly #gzipLevel: number | undefined
+  readonly #on: ChainListener
+  #tail: Promise<void> = Promise.resolve()
+  #failed: Error | null = null
+  /** The file on disk under its temporary name, if any. */
+  #open: DiskFile | null = null
+  #pending = 0
+  #flushedRecords = 0
+  #sealedFiles = 0
+  #sealedRecords = 0
+
+  constructor (dir: string, options: { fsync: FsyncPolicy, gzipLevel: number | undefined }, listener: ChainListener) {
+    this.#dir = dir
+    this.#fsync = options.fsync
+    this.#gzipLevel = options.gzipLevel
+    this.#on = listener
+  }
+
+  /** Raw bytes queued and not yet written (what backpressure counts). */
+  get pending (): number {
+    return this.#pending
+  }
+
+  /** Records written to disk so far. */
+  get flushedRecords (): number {
+    return this.#flushedRecords
+  }
+
+  /** Queue a block; compression starts now, the write when the blocks before it are done. */
+  push (block: BlockToWrite): void {
+    const queued: Queued = {
+      ...block,
+      compressed: this.#gzipLevel !== undefined && block.data.length > 0 ? gzipMember(block.data, this.#gzipLevel) : null
+    }
+    // A rejected compression is handled where the chain awaits it; don't let it count as unhandled meanwhile.
+    queued.compressed?.catch(() => {})
+    this.#pending += block.data.length
+    this.#tail = this.#tail.then(() => this.#write(queued)).catch((err: Error) => {
+      if (this.#failed === null) {
+        this.#failed = err
+        this.#on.failed(err)
+      }
+      this.#on.progress()
+    })
+  }
+
+  /** Write nothing more (the sink was destroyed): the blocks still queued are skipped. */
+  stop (err: Error): void {
+    this.#failed ??= err
+  }
+
+  /** Resolves when every block queued so far is written (or skipped); never rejects. */
+  async settled (): Promise<void> {
+    await this.#tail
+  }
+
+  /** After stop(): wait for the block in flight, then close the unsealed file, leaving it for recovery. */
+  async close (): Promise<void> {
+    await this.#tail
+    await this.#open?.handle.close().catch(() => {})
+  }
+
+  kept (started: boolean): KeptReport {
+    const open = this.#open
+    return {
+      dir: this.#dir,
+      started,
+      sealedFiles: this.#sealedFiles,
+      sealedRecords: this.#sealedRecords,
+      unsealed: open === null ? null : { path: open.tempPath, records: open.records }
+    }
+  }
+
+  async #write (block: Queued): Promise<void> {
+    if (this.#failed !== null) return
+    const { file } = block
+    if (block.data.length > 0) {
+      const disk = this.#open ?? await this.#create(file)
+      const bytes = block.compressed !== null ? await orIoError(block.compressed, 'cannot compress a block for', disk.tempPath) : block.data
+      await orIoError(writeAll(disk.handle, bytes), 'cannot write', disk.tempPath)
+      disk.hash.update(bytes)
+      disk.bytes += bytes.length
+      this.#on.written(file, block.data.length, bytes.length)
+      if (this.#fsync === 'always' || (this.#fsync === 'interval' && block.timed)) await orIoError(disk.handle.sync(), 'cannot fsync', disk.tempPath)
+      disk.records += block.records
+      this.#flushedRecords += block.records
+      this.#pending -= block.data.length
+      this.#on.flush({ path: disk.tempPath, records: block.records, totalRecords: this.#flushedRecords, bytes: bytes.length })
+      this.#on.progress()
+    }
+    if (block.seal && this.#open !== null) await this.#seal(this.#open)
+  }
+
+  async #create (file: PlannedFile): Promise<DiskFile> {
+    const tempPath = path.join(this.#dir, tempName(file.name))
+    const handle = await orIoError(fs.open(tempPath, 'wx'), 'cannot create', tempPath)
+    const disk: DiskFile = { file, tempPath, handle, hash: createHash('sha256'), bytes: 0, records: 0 }
+    this.#open = disk
+    // A synced block is only durable if the file's directory entry is too.
+    if (this.#fsync === 'always' || this.#fsync === 'interval') await orIoError(syncDir(this.#dir), 'cannot fsync directory', this.#dir)
+    this.#on.open({ path: tempPath, name: file.name })
+    return disk
+  }
+
+  async #seal (disk: DiskFile): Promise<void> {
+    const { file } = disk
+    if (this.#fsync !== 'never') await orIoError(disk.handle.sync(), 'cannot fsync', disk.tempPath)
+    await orIoError(disk.handle.close(), 'cannot close', disk.tempPath)
+    const finalPath = await orIoError(sealName(this.#dir, disk.tempPath, file.name), 'cannot seal', disk.tempPath)
+    this.#open = null
+    this.#sealedFiles++
+    this.#sealedRecords += file.records
+    if (this.#fsync !== 'never') await orIoError(syncDir(this.#dir), 'cannot fsync directory', this.#dir)
+    this.#on.sealed({
+      path: finalPath,
+      bytes: disk.bytes,
+      records: file.records,
+      firstAt: file.firstAt,
+      lastAt: file.lastAt,
+      sha256: disk.hash.digest('hex')
+    })
+  }
+}
