@@ -6,7 +6,9 @@ import { pipeline } from 'node:stream/promises'
 import { gunzip } from '../compress/gzip.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import { CorruptArchiveError } from '../errors.js'
+import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
+import { endOnFailure, feed } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
@@ -42,28 +44,18 @@ export const decodeCommand: Command = {
     let damaged = 0
     for (const name of inputs) {
       const file = name === '-' ? 'stdin' : name
-      // Strict decoding stops at the first damage, but only after every record
-      // before it is written out: so the decoder runs leniently and the output
-      // is cut after the records that came before the damage.
-      const decoder = decode({ mode: 'lenient', file })
-      const output = new RecordsToNdjson(payloadOnly)
-      let failure: CorruptArchiveError | null = null
+      const decoder = decode({ mode: lenient ? 'lenient' : 'strict', file })
       decoder.on('corrupt', (info: DecodedCorruptInfo) => {
         damaged++
-        if (!lenient) {
-          failure ??= new CorruptArchiveError(info.reason, info.offset, info.detail, file)
-          output.limit(decoder.stats.records)
-          return
-        }
         io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
       })
-      try {
-        await pipeline(await openInput(io, name), gunzip(), decoder, output, io.stdout, { end: false })
-      } catch (err) {
-        if (err instanceof CorruptArchiveError && err.file === undefined) err.inFile(file)
-        throw err
-      }
-      if (failure !== null) throw failure
+      // Damage (or an input failure) fails the decoder only after every record
+      // before it; that ends this file's output cleanly, and is thrown after it is written.
+      const records = endOnFailure(feed(await openInput(io, name), gunzip(), decoder))
+      await pipeline(records, new RecordsToNdjson(payloadOnly), io.stdout, { end: false })
+      const failure = records.failure
+      if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(file)
+      if (failure !== null) throw ioError(failure, 'cannot read', file)
     }
     io.stdout.end()
     return damaged > 0 ? 1 : 0
@@ -80,24 +72,13 @@ export class RecordsToNdjson extends Transform {
   #text = ''
   #size = 0
   #scheduled: ReturnType<typeof setImmediate> | null = null
-  #seen = 0
-  #limit = Number.POSITIVE_INFINITY
 
   constructor (payloadOnly: boolean) {
     super({ writableObjectMode: true, readableObjectMode: false })
     this.#payloadOnly = payloadOnly
   }
 
-  /** Write out only the first `records` records; drop the rest. */
-  limit (records: number): void {
-    this.#limit = Math.min(this.#limit, records)
-  }
-
   override _transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (++this.#seen > this.#limit) {
-      callback()
-      return
-    }
     if (this.#payloadOnly) {
       this.#parts.push(record.payload, NEWLINE)
       this.#size += record.payload.length + 1
