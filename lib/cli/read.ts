@@ -5,7 +5,7 @@ import { archiveSource, type SkippedEvent } from '../source/archive-source.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
 import { endOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
-import { RecordsToNdjson } from './decode.js'
+import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
@@ -76,7 +76,7 @@ export const readCommand: Command = {
     const records = endOnFailure(source)
     let streamed = false
     try {
-      await pipeline(records, new RecordsToNdjson(values['payload-only'] === true), io.stdout)
+      await pipeline(records, new RecordsToNdjson({ payloadOnly: values['payload-only'] === true }), io.stdout)
       streamed = true
     } finally {
       process.off('SIGINT', stop)
