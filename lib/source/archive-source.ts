@@ -51,6 +51,8 @@ const READ_CHUNK = 1024 * 1024
 
 export class ArchiveSource extends Readable {
   readonly glob: GlobRoot
+  /** The pattern as given, for errors. */
+  readonly #pattern: string
   #options: ArchiveSourceOptions
   #compare: (a: ListedFile, b: ListedFile) => number
   #positions: boolean
@@ -82,6 +84,7 @@ export class ArchiveSource extends Readable {
       this.#store = undefined
       this.glob = splitGlob(localPattern(pattern), options.cwd)
     }
+    this.#pattern = pattern
     this.#options = { ...options }
     this.#compare = comparator(options.order)
     this.#positions = options.positions === true || options.from !== undefined
@@ -164,10 +167,17 @@ export class ArchiveSource extends Readable {
 
   async #run (): Promise<void> {
     const from = this.#options.from
-    for (;;) {
+    for (let first = true; ; first = false) {
       const listed = await this.#list()
       if (this.destroyed || this.#stopped) return
-      if (from !== undefined) this.#fromFile ??= listed.find((f) => f.name === from.file)
+      if (from !== undefined && first) {
+        // A position names a file already read: one not listed (mistyped, or gone) would otherwise
+        // silently skip every file ordered before it, with 'mtime' order every file for good.
+        this.#fromFile = listed.find((f) => f.name === from.file)
+        if (this.#fromFile === undefined) {
+          throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: no archive named ${from.file} matches ${this.#pattern}`)
+        }
+      }
       const files = listed.filter((f) => !this.#done.has(f.name)).sort(this.#compare)
       for (const file of files) {
         if (this.destroyed || this.#stopped) return
@@ -191,8 +201,8 @@ export class ArchiveSource extends Readable {
 
   /** Does `file` come before the file of `from` (and so is already read)? */
   #before (file: ListedFile, from: Position): boolean {
-    if (file.name === from.file) return false
-    return this.#compare(file, this.#fromFile ?? { name: from.file, path: '', size: 0, mtimeMs: Number.POSITIVE_INFINITY }) < 0
+    if (file.name === from.file || this.#fromFile === undefined) return false
+    return this.#compare(file, this.#fromFile) < 0
   }
 
   /** Read one file; with `after` >= 0, only records after that offset. */
@@ -201,6 +211,8 @@ export class ArchiveSource extends Readable {
     this.emit('file', { path: file.path, name } satisfies FileEvent)
     // Plain files can seek straight to the saved record; gzip has to be read from the start.
     const gzipped = after >= 0 && await this.#isGzip(file)
+    // A position past the end would read nothing from this file and say nothing.
+    if (after >= 0 && !gzipped && after > file.size) throw pastEnd(file, after, file.size)
     const start = after >= 0 && !gzipped ? after : 0
     const decoder = decode({
       mode: this.#options.mode,
@@ -221,8 +233,11 @@ export class ArchiveSource extends Readable {
     })
     if (this.destroyed || this.#stopped) return
     const input = this.#open(file, start)
+    const bytes = gunzip()
+    let decompressed = 0
+    if (gzipped) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
     // Failures of the input or of gzip reach the decoder after the records it already holds.
-    feed(input, gunzip(), decoder)
+    feed(input, bytes, decoder)
     let count = 0
     // 'data' with pause/resume rather than for-await: no promise per record.
     decoder.on('data', (record: ShoeboxRecord) => {
@@ -254,12 +269,18 @@ export class ArchiveSource extends Readable {
       if (this.#current?.decoder === decoder) this.#current = null
     }
     if (this.#stopped) return
+    if (gzipped && decompressed < after) throw pastEnd(file, after, decompressed)
     if (skippedFile && damaged) {
       this.emit('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
       return
     }
     this.emit('fileEnd', { path: file.path, name, records: count } satisfies FileEndEvent)
   }
+}
+
+/** A position beyond what the file holds: the records it meant are not there. */
+function pastEnd (file: ListedFile, offset: number, size: number): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
 }
 
 async function readHead (file: string): Promise<Buffer> {
