@@ -186,7 +186,7 @@ t.test('the real binary: exit codes and stdout/stderr of a process', async (t) =
   t.same(jsonLines(dec.stdout), [{ metadata: {}, payload: { x: 1 } }])
   const bad = await cliProcess(['decode', path.join(tmp, 'missing')])
   t.equal(bad.code, 1)
-  t.match(bad.stderr, /^shoebox decode: cannot read .*missing: no such file or directory\n$/)
+  t.match(bad.stderr, /^shoebox decode: cannot read .*missing: no such file or directory \(ENOENT\)\n$/)
 })
 
 t.test('a reader that goes away early is not an error', async (t) => {

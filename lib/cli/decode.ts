@@ -9,6 +9,7 @@ import { endOnFailure, feed } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
+import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
 
@@ -24,6 +25,7 @@ string and "payloadEncoding" says how to read it: "utf8" (text) or "base64"
 Options:
   --payload-only    print only each payload's bytes, one per line
   --lenient         skip damaged stretches (reported on stderr) instead of failing
+${readOptionHelp}
   -h, --help        show this help`
 
 export const decodeCommand: Command = {
@@ -33,15 +35,17 @@ export const decodeCommand: Command = {
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       'payload-only': { type: 'boolean' },
-      lenient: { type: 'boolean' }
+      lenient: { type: 'boolean' },
+      ...readOptionSpec
     }, true)
     const inputs = positionals.length > 0 ? positionals : ['-']
     const payloadOnly = values['payload-only'] === true
     const lenient = values.lenient === true
+    const maxRecordSize = maxRecordSizeFrom(values)
     let damaged = 0
     for (const name of inputs) {
       const file = name === '-' ? 'stdin' : name
-      const decoder = decode({ mode: lenient ? 'lenient' : 'strict', file })
+      const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file })
       decoder.on('corrupt', (info: DecodedCorruptInfo) => {
         damaged++
         io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)

@@ -8,6 +8,7 @@ import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
+import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import { isRemote } from '../store/open-store.js'
 
@@ -21,6 +22,7 @@ under the pattern's literal prefix and streams each object (a broken download
 resumes where it stopped); transfer statistics go to stderr.
 Damage stops the read after every record before it is written, with one
 error line and exit 1 (--lenient skips it and goes on, and exits 1 too).
+A pattern that matches nothing is an error, unless following.
 
 Options:
   --positions        add each record's "position" {file, offset}, to resume from
@@ -30,6 +32,7 @@ Options:
   --order name|mtime file order (default name)
   --lenient          skip damage (reported on stderr) and files that are not archives
   --payload-only     print only each payload's bytes, one per line
+${readOptionHelp}
 ${storeOptionHelp}
   -h, --help         show this help`
 
@@ -45,6 +48,7 @@ export const readCommand: Command = {
       order: { type: 'string' },
       lenient: { type: 'boolean' },
       'payload-only': { type: 'boolean' },
+      ...readOptionSpec,
       ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('read needs exactly one PATTERN (quote globs)')
@@ -53,6 +57,7 @@ export const readCommand: Command = {
     const lenient = values.lenient === true
     const source = archiveSource(positionals[0], {
       mode: lenient ? 'lenient' : 'strict',
+      maxRecordSize: maxRecordSizeFrom(values),
       positions: values.positions === true,
       from: typeof values.from === 'string' ? parsePosition(values.from) : undefined,
       follow: values.follow === true,

@@ -20,7 +20,7 @@ import { listObjects, localPattern, openStoreGlob } from './remote.js'
 import type { TransferSnapshot } from '../store/stats.js'
 import type { Store } from '../store/store.js'
 import { parseDuration } from '../units.js'
-import { listFiles, splitGlob, type GlobRoot } from './list.js'
+import { listFiles, noArchiveMatches, splitGlob, type GlobRoot } from './list.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 
 export interface ArchiveSourceOptions {
@@ -39,6 +39,11 @@ export interface ArchiveSourceOptions {
   follow?: boolean
   /** How often `follow` looks for new files. Default '1s'. */
   pollInterval?: number | string
+  /**
+   * A pattern that matches no file fails the stream (SHOEBOX_NOT_FOUND, "no
+   * archive matches PATTERN") unless following; `true` makes it an empty stream. Default false.
+   */
+  allowEmpty?: boolean
   /** For an s3:// pattern: endpoint, region, credentials... (see openStore). */
   storeOptions?: StoreOptions
 }
@@ -170,6 +175,9 @@ export class ArchiveSource extends Readable {
     for (let first = true; ; first = false) {
       const listed = await this.#list()
       if (this.destroyed || this.#stopped) return
+      if (first && listed.length === 0 && this.#options.follow !== true && this.#options.allowEmpty !== true) {
+        throw noArchiveMatches(this.#pattern)
+      }
       if (from !== undefined && first) {
         // A position names a file already read: one not listed (mistyped, or gone) would otherwise
         // silently skip every file ordered before it, with 'mtime' order every file for good.
