@@ -147,7 +147,8 @@ export class EndOnFailure extends Readable {
   #failure: Error | null = null
 
   constructor (upstream: Readable) {
-    super({ objectMode: true, highWaterMark: 1 })
+    // As deep as the source's own buffer: a shallow one would pause and resume upstream for every record.
+    super({ objectMode: true, highWaterMark: 1024 })
     this.#upstream = upstream
     upstream.on('data', (item: unknown) => {
       if (!this.push(item)) upstream.pause()
