@@ -12,6 +12,7 @@ export { crc32, crc32c, type ChecksumAlgorithm } from './checksum.js'
 export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata, type Position } from './record.js'
 export { ShoeboxError, CorruptArchiveError, type ShoeboxErrorCode, type DamageReason } from './errors.js'
 export { encodeNdjson, EncodeNdjson, type EncodeNdjsonOptions, type InvalidLine, type OnInvalid } from './ndjson/encode-ndjson.js'
+export { RecordsToNdjson, recordJson, type RecordsToNdjsonOptions } from './ndjson/records-to-ndjson.js'
 export {
   rollingSink, RollingSink, type RollingSinkOptions, type FsyncPolicy, type OpenEvent, type FlushEvent, type SealedEvent
 } from './roll/rolling-sink.js'

@@ -60,9 +60,11 @@ t.test('damaged gzip is a typed error naming where, in every reader', async (t) 
 
   const ls = await cli(['ls', path.join(dir, '*')])
   t.match(ls.stdout.toString(), /a\.shoebox\.gz\t\d+ records.*DAMAGED \(gzip damaged/)
+  t.equal(ls.code, 1, 'ls exits 1 when it marks a file DAMAGED')
 
   const strict = archiveSource(path.join(dir, '*'))
-  await t.rejects(async () => { for await (const record of strict) t.ok(record, 'a record before the damage') }, { code: 'SHOEBOX_BAD_COMPRESSION', file })
+  const before: string[] = []
+  await t.rejects(async () => { for await (const r of strict) before.push((r as ShoeboxRecord).payload.toString()) }, { code: 'SHOEBOX_BAD_COMPRESSION', file })
 
   const lenient = archiveSource(path.join(dir, '*'), { mode: 'lenient' })
   const corrupt: Array<{ reason: string, path: string }> = []
@@ -71,5 +73,7 @@ t.test('damaged gzip is a typed error naming where, in every reader', async (t) 
   for await (const r of lenient) payloads.push((r as ShoeboxRecord).payload.toString())
   t.equal(payloads.at(-1), 'after', 'the next file is still read')
   t.ok(payloads.length > 1, 'records before the damage came through')
+  t.ok(before.length > 0, `strict: records before the damage came through (${before.length})`)
+  t.same(before, payloads.slice(0, -1), 'strict: the same records as lenient, up to the damage')
   t.match(corrupt, [{ reason: 'bad-compression', path: file }])
 })

@@ -32,11 +32,10 @@ function slowSink (seen: string[]): Writable {
   })
 }
 
-t.test('stop() at the first damage still delivers every record decoded before it, to a slow consumer', async (t) => {
-  const source = archiveSource(path.join(dir, '*'), { mode: 'lenient' })
-  source.on('corrupt', () => { source.stop() })
+t.test('strict: every record decoded before the damage reaches a slow consumer, then the error', async (t) => {
+  const source = archiveSource(path.join(dir, '*'))
   const seen: string[] = []
-  await pipeline(source, slowSink(seen))
+  await t.rejects(pipeline(source, slowSink(seen)), { code: 'SHOEBOX_BAD_MAGIC', file: path.join(dir, 'a.shoebox') })
   t.same(seen, Array.from({ length: COUNT }, (_, i) => String(i)), 'all records before the damage, none after, nothing of the next file')
 })
 

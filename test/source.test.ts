@@ -206,8 +206,8 @@ t.test('relative patterns resolve against cwd; the walk stays below the literal 
 
   const other = await read('sub/*.shoebox', { cwd: path.join(base, 'other') })
   t.equal(firstMismatch(other.records, range(7, 8)), undefined, 'a different cwd, a different directory')
-  const none = await read('sub/**/*.shoebox', { cwd: path.join(base, 'nowhere') })
-  t.same([none.records.length, none.error], [0, undefined])
+  const none = await read('sub/**/*.shoebox', { cwd: path.join(base, 'nowhere'), allowEmpty: true })
+  t.same([none.records.length, none.error], [0, undefined], 'nothing below another cwd')
 })
 
 t.test('positions, and resuming after any record', async (t) => {
@@ -375,12 +375,15 @@ t.test('a damaged archive', async (t) => {
   })
 })
 
-t.test('an empty glob yields nothing and ends', async (t) => {
+t.test('an empty glob fails naming the pattern; with allowEmpty it yields nothing and ends', async (t) => {
   const dir = path.join(tmp, 'empty')
   fs.mkdirSync(dir)
   fs.writeFileSync(path.join(dir, 'other.txt'), 'x')
   for (const pattern of [path.join(dir, '*.shoebox'), path.join(tmp, 'no-such-dir', '*.shoebox')]) {
-    const source = archiveSource(pattern)
+    const failed = await collect(archiveSource(pattern))
+    t.same(failed.records, [], pattern)
+    t.match(failed.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches ${pattern}` }, pattern)
+    const source = archiveSource(pattern, { allowEmpty: true })
     const ended = once(source, 'end')
     const { records, events, error } = await collect(source)
     await ended

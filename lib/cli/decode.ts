@@ -1,15 +1,15 @@
 /** shoebox decode: archives (files or stdin) to NDJSON on stdout. */
-import { isUtf8 } from 'node:buffer'
-import { Transform } from 'readable-stream'
-import type { TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { gunzip } from '../compress/gzip.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import { CorruptArchiveError } from '../errors.js'
-import type { ShoeboxRecord } from '../record.js'
+import { ioError } from '../fs/io-error.js'
+import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
+import { endOnFailure, feed } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
+import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
 
@@ -25,6 +25,7 @@ string and "payloadEncoding" says how to read it: "utf8" (text) or "base64"
 Options:
   --payload-only    print only each payload's bytes, one per line
   --lenient         skip damaged stretches (reported on stderr) instead of failing
+${readOptionHelp}
   -h, --help        show this help`
 
 export const decodeCommand: Command = {
@@ -34,117 +35,30 @@ export const decodeCommand: Command = {
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       'payload-only': { type: 'boolean' },
-      lenient: { type: 'boolean' }
+      lenient: { type: 'boolean' },
+      ...readOptionSpec
     }, true)
     const inputs = positionals.length > 0 ? positionals : ['-']
     const payloadOnly = values['payload-only'] === true
     const lenient = values.lenient === true
+    const maxRecordSize = maxRecordSizeFrom(values)
     let damaged = 0
     for (const name of inputs) {
       const file = name === '-' ? 'stdin' : name
-      // Strict decoding stops at the first damage, but only after every record
-      // before it is written out: so the decoder runs leniently and the output
-      // is cut after the records that came before the damage.
-      const decoder = decode({ mode: 'lenient', file })
-      const output = new RecordsToNdjson(payloadOnly)
-      let failure: CorruptArchiveError | null = null
+      const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file })
       decoder.on('corrupt', (info: DecodedCorruptInfo) => {
         damaged++
-        if (!lenient) {
-          failure ??= new CorruptArchiveError(info.reason, info.offset, info.detail, file)
-          output.limit(decoder.stats.records)
-          return
-        }
         io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
       })
-      try {
-        await pipeline(await openInput(io, name), gunzip(), decoder, output, io.stdout, { end: false })
-      } catch (err) {
-        if (err instanceof CorruptArchiveError && err.file === undefined) err.inFile(file)
-        throw err
-      }
-      if (failure !== null) throw failure
+      // Damage (or an input failure) fails the decoder only after every record
+      // before it; that ends this file's output cleanly, and is thrown after it is written.
+      const records = endOnFailure(feed(await openInput(io, name), gunzip(), decoder))
+      await pipeline(records, new RecordsToNdjson({ payloadOnly }), io.stdout, { end: false })
+      const failure = records.failure
+      if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(file)
+      if (failure !== null) throw ioError(failure, 'cannot read', file)
     }
     io.stdout.end()
     return damaged > 0 ? 1 : 0
-  }
-}
-
-/**
- * Records to NDJSON text (or raw payloads and newlines), batched: output goes
- * out in ~256 KiB chunks, or when the event loop turns, not once per record.
- */
-export class RecordsToNdjson extends Transform {
-  #payloadOnly: boolean
-  #parts: Buffer[] = []
-  #text = ''
-  #size = 0
-  #scheduled: ReturnType<typeof setImmediate> | null = null
-  #seen = 0
-  #limit = Number.POSITIVE_INFINITY
-
-  constructor (payloadOnly: boolean) {
-    super({ writableObjectMode: true, readableObjectMode: false })
-    this.#payloadOnly = payloadOnly
-  }
-
-  /** Write out only the first `records` records; drop the rest. */
-  limit (records: number): void {
-    this.#limit = Math.min(this.#limit, records)
-  }
-
-  override _transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (++this.#seen > this.#limit) {
-      callback()
-      return
-    }
-    if (this.#payloadOnly) {
-      this.#parts.push(record.payload, NEWLINE)
-      this.#size += record.payload.length + 1
-    } else {
-      const line = recordJson(record) + '\n'
-      this.#text += line
-      this.#size += line.length
-    }
-    if (this.#size >= BATCH) this.#out()
-    else this.#scheduled ??= setImmediate(() => { this.#out() })
-    callback()
-  }
-
-  override _flush (callback: TransformCallback): void {
-    this.#out()
-    callback()
-  }
-
-  override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
-    if (this.#scheduled !== null) clearImmediate(this.#scheduled)
-    callback(err)
-  }
-
-  #out (): void {
-    if (this.#scheduled !== null) clearImmediate(this.#scheduled)
-    this.#scheduled = null
-    if (this.destroyed || this.#size === 0) return
-    this.push(this.#payloadOnly ? Buffer.concat(this.#parts, this.#size) : this.#text)
-    this.#parts = []
-    this.#text = ''
-    this.#size = 0
-  }
-}
-
-const BATCH = 256 * 1024
-const NEWLINE = Buffer.from('\n')
-
-/** One record as a JSON line; a record's position, when it has one, comes along. */
-export function recordJson (record: ShoeboxRecord): string {
-  const { payload, metadata, position } = record
-  if (!isUtf8(payload)) {
-    return JSON.stringify({ metadata, payload: payload.toString('base64'), payloadEncoding: 'base64', position })
-  }
-  const text = payload.toString('utf8')
-  try {
-    return JSON.stringify({ metadata, payload: JSON.parse(text), position })
-  } catch {
-    return JSON.stringify({ metadata, payload: text, payloadEncoding: 'utf8', position })
   }
 }

@@ -15,15 +15,28 @@ export interface Io {
   stderr: Writable
 }
 
-/** Open a named input ('-' is standard input), reporting a missing file as one clear line. */
+/**
+ * Open a named input ('-' is standard input), reporting a missing file or a
+ * directory as one clear line before any streaming starts (a directory opens
+ * fine on Linux and fails only at the first read, with a bare EISDIR).
+ */
 export async function openInput (io: Io, name: string): Promise<Readable> {
   if (name === '-') return io.stdin
+  let handle: fs.promises.FileHandle
   try {
-    const handle = await fs.promises.open(name, 'r')
-    return handle.createReadStream({ highWaterMark: READ_CHUNK })
+    handle = await fs.promises.open(name, 'r')
   } catch (err) {
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}`, { cause: err })
   }
+  const stat = await handle.stat().catch(async (err: unknown) => {
+    await handle.close()
+    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}`, { cause: err })
+  })
+  if (stat.isDirectory()) {
+    await handle.close()
+    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: is a directory`)
+  }
+  return handle.createReadStream({ highWaterMark: READ_CHUNK })
 }
 
 /**

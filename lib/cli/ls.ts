@@ -1,7 +1,7 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
 import fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import { listFiles, splitGlob } from '../source/list.js'
+import { listFiles, noArchiveMatches, splitGlob } from '../source/list.js'
 import { comparator, type ListedFile } from '../source/order.js'
 import { isRemote, type StoreOptions } from '../store/open-store.js'
 import { listObjects, localPattern, openStoreGlob } from '../source/remote.js'
@@ -10,6 +10,7 @@ import type { TransferSnapshot } from '../store/stats.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
+import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive } from './scan.js'
 
 const help = `Usage: shoebox ls PATTERN
@@ -17,11 +18,13 @@ const help = `Usage: shoebox ls PATTERN
 Lists the archives matching the glob PATTERN in read order, one per line:
 name, records, bytes stored, archive bytes (uncompressed), modification time;
 then a total with the time range the files were written over.
-Damaged files are counted leniently and marked. PATTERN may be a store URL
-('s3://bucket/logs/*.shoebox.gz'): each object is read to count its records,
-and the transfer statistics go to stderr.
+Damaged files are counted leniently and marked DAMAGED, and make the exit
+status 1. A pattern that matches nothing is an error. PATTERN may be a store
+URL ('s3://bucket/logs/*.shoebox.gz'): each object is read to count its
+records, and the transfer statistics go to stderr.
 
 Options:
+${readOptionHelp}
 ${storeOptionHelp}
   -h, --help    show this help`
 
@@ -30,20 +33,24 @@ export const lsCommand: Command = {
   summary: 'list archives with records, bytes and times',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, storeOptionSpec, true)
+    const { values, positionals } = parse(argv, { ...readOptionSpec, ...storeOptionSpec }, true)
     if (positionals.length !== 1) throw usage('ls needs exactly one PATTERN (quote globs)')
+    const maxRecordSize = maxRecordSizeFrom(values)
     const { files, open, close, stats } = await listArchives(positionals[0], storeOptionsFrom(values))
     const transfers = stats === undefined ? null : new TransferReporter(io, 'shoebox ls', stats)
     let records = 0
     let bytes = 0
     let listed = false
+    let damaged = 0
     try {
+      if (files.length === 0) throw noArchiveMatches(positionals[0])
       for (const file of files) {
-        const { stats: s, compression: bad } = await scanArchive(open(file), file.path)
+        const { stats: s, compression: bad } = await scanArchive(open(file), file.path, maxRecordSize)
         const compression = bad === null ? '' : `gzip damaged at compressed byte ${bad.offset}`
         records += s.records
         bytes += file.size
         const damage = [s.corrupt > 0 ? `${s.bytesSkipped} bytes unreadable` : '', compression].filter((d) => d !== '').join(', ')
+        if (damage !== '') damaged++
         const mark = damage === '' ? '' : `  DAMAGED (${damage})`
         io.stdout.write(`${file.name}\t${s.records} records\t${file.size} bytes\t${s.bytes} archive bytes\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
       }
@@ -55,7 +62,7 @@ export const lsCommand: Command = {
       transfers?.stop(listed)
       await close()
     }
-    return 0
+    return damaged > 0 ? 1 : 0
   }
 }
 

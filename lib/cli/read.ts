@@ -3,11 +3,12 @@ import { pipeline } from 'node:stream/promises'
 import type { Position } from '../record.js'
 import { archiveSource, type SkippedEvent } from '../source/archive-source.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
-import { CorruptArchiveError } from '../errors.js'
+import { endOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
-import { RecordsToNdjson } from './decode.js'
+import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
+import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import { isRemote } from '../store/open-store.js'
 
@@ -19,6 +20,9 @@ writes one JSON object per record to stdout, as 'shoebox decode' does.
 PATTERN may be a store URL: 's3://bucket/logs/**/*.shoebox.gz' lists the keys
 under the pattern's literal prefix and streams each object (a broken download
 resumes where it stopped); transfer statistics go to stderr.
+Damage stops the read after every record before it is written, with one
+error line and exit 1 (--lenient skips it and goes on, and exits 1 too).
+A pattern that matches nothing is an error, unless following.
 
 Options:
   --positions        add each record's "position" {file, offset}, to resume from
@@ -28,6 +32,7 @@ Options:
   --order name|mtime file order (default name)
   --lenient          skip damage (reported on stderr) and files that are not archives
   --payload-only     print only each payload's bytes, one per line
+${readOptionHelp}
 ${storeOptionHelp}
   -h, --help         show this help`
 
@@ -43,16 +48,16 @@ export const readCommand: Command = {
       order: { type: 'string' },
       lenient: { type: 'boolean' },
       'payload-only': { type: 'boolean' },
+      ...readOptionSpec,
       ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('read needs exactly one PATTERN (quote globs)')
     const order = values.order ?? 'name'
     if (order !== 'name' && order !== 'mtime') throw usage(`--order must be name or mtime, got '${String(order)}'`)
     const lenient = values.lenient === true
-    // Strict reading stops at the first damage, but only after every record
-    // before it is written out: so the source reads leniently and is stopped.
     const source = archiveSource(positionals[0], {
-      mode: 'lenient',
+      mode: lenient ? 'lenient' : 'strict',
+      maxRecordSize: maxRecordSizeFrom(values),
       positions: values.positions === true,
       from: typeof values.from === 'string' ? parsePosition(values.from) : undefined,
       follow: values.follow === true,
@@ -61,36 +66,28 @@ export const readCommand: Command = {
     })
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox read', () => source.stats()) : null
     let damaged = 0
-    let failure: Error | null = null
     source.on('corrupt', (info: DecodedCorruptInfo & { path: string }) => {
       damaged++
-      if (!lenient) {
-        failure ??= new CorruptArchiveError(info.reason, info.offset, info.detail, info.path)
-        source.stop()
-        return
-      }
       io.stderr.write(`shoebox read: ${info.path}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
     })
     source.on('skipped', (info: SkippedEvent) => {
       damaged++
-      if (!lenient) {
-        failure ??= new CorruptArchiveError('bad-magic', 0, 'not an archive', info.path)
-        source.stop()
-        return
-      }
       io.stderr.write(`shoebox read: ${info.path}: skipped: ${info.reason}\n`)
     })
     const stop = (): void => { source.stop() }
     process.once('SIGINT', stop)
+    // The source fails only after handing over every record before the damage;
+    // the failure ends the output cleanly (all of it written) and is thrown after.
+    const records = endOnFailure(source)
     let streamed = false
     try {
-      await pipeline(source, new RecordsToNdjson(values['payload-only'] === true), io.stdout)
+      await pipeline(records, new RecordsToNdjson({ payloadOnly: values['payload-only'] === true }), io.stdout)
       streamed = true
     } finally {
       process.off('SIGINT', stop)
       transfers?.stop(streamed)
     }
-    if (failure !== null) throw failure
+    if (records.failure !== null) throw records.failure
     return damaged > 0 ? 1 : 0
   }
 }

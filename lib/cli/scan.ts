@@ -15,8 +15,8 @@ export interface Scan {
   compression: CorruptArchiveError | null
 }
 
-export async function scanArchive (input: Readable, file: string): Promise<Scan> {
-  const decoder = decode({ mode: 'lenient', file })
+export async function scanArchive (input: Readable, file: string, maxRecordSize?: number): Promise<Scan> {
+  const decoder = decode({ mode: 'lenient', file, maxRecordSize })
   const damage: DecodedCorruptInfo[] = []
   decoder.on('corrupt', (info: DecodedCorruptInfo) => { damage.push(info) })
   let compression: CorruptArchiveError | null = null

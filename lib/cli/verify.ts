@@ -3,6 +3,7 @@ import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { openInput, usage } from './io.js'
 import { parse } from './options.js'
+import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
 
 const help = `Usage: shoebox verify file ...
@@ -14,6 +15,7 @@ stretch (byte offset, reason, bytes skipped). Exits 1 if any file is damaged
 or unreadable, 0 if all are intact.
 
 Options:
+${readOptionHelp}
   -h, --help    show this help`
 
 export const verifyCommand: Command = {
@@ -21,14 +23,15 @@ export const verifyCommand: Command = {
   summary: 'check archives end to end; exit 1 on any damage',
   help,
   async run (argv, io) {
-    const { positionals } = parse(argv, {}, true)
+    const { values, positionals } = parse(argv, readOptionSpec, true)
     if (positionals.length === 0) throw usage('verify needs at least one file')
+    const maxRecordSize = maxRecordSizeFrom(values)
     let failed = 0
     for (const name of positionals) {
       const file = name === '-' ? 'stdin' : name
       let scan: Scan
       try {
-        scan = await scanArchive(await openInput(io, name), file)
+        scan = await scanArchive(await openInput(io, name), file, maxRecordSize)
       } catch (err) {
         if (!(err instanceof ShoeboxError)) throw err
         failed++

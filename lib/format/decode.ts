@@ -2,7 +2,7 @@
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
-import { failAfterDrain } from '../fail-after-drain.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { ShoeboxRecord } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
 
@@ -58,7 +58,8 @@ export class DecodeStream extends Transform {
       step()
     } catch (err) {
       if (err instanceof CorruptArchiveError && this.file !== undefined) err.inFile(this.file)
-      failAfterDrain(this, err as Error, callback)
+      // The records decoded before the damage are delivered first; the held callback takes no more input.
+      failAfterDelivery(this, err as Error, callback)
       return
     }
     callback()

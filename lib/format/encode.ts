@@ -5,7 +5,7 @@
  */
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
-import { failAfterDrain } from '../fail-after-drain.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { RecordInput } from '../record.js'
 import { ArchiveEncoder, type EncoderOptions } from './encoder.js'
 
@@ -42,7 +42,7 @@ export class EncodeStream extends Transform {
       this.#records += i
       this.#cancel()
       this.#pushPending()
-      failAfterDrain(this, err as Error, callback)
+      failAfterDelivery(this, err as Error, callback)
       return
     }
     for (const buf of encoder.takeFull()) this.push(buf)

@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer'
 import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { failAfterDrain } from '../fail-after-drain.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { Metadata } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
@@ -161,7 +161,7 @@ export class EncodeNdjson extends Transform {
   /** Lines before the bad one still go out before the error. */
   #fail (err: Error, callback: TransformCallback): void {
     for (const buf of this.#encoder.take()) this.push(buf)
-    failAfterDrain(this, err, callback)
+    failAfterDelivery(this, err, callback)
   }
 
   /**

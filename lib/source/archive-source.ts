@@ -6,9 +6,12 @@
  * it keeps watching for newly sealed files, like `tail -F`, until destroyed.
  */
 import fs from 'node:fs'
-import { Readable, pipeline } from 'node:stream'
+import { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { gunzip } from '../compress/gzip.js'
-import { CorruptArchiveError, invalidOption } from '../errors.js'
+import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
+import { ioError } from '../fs/io-error.js'
+import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
 import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
@@ -17,7 +20,7 @@ import { listObjects, localPattern, openStoreGlob } from './remote.js'
 import type { TransferSnapshot } from '../store/stats.js'
 import type { Store } from '../store/store.js'
 import { parseDuration } from '../units.js'
-import { listFiles, splitGlob, type GlobRoot } from './list.js'
+import { listFiles, noArchiveMatches, splitGlob, type GlobRoot } from './list.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 
 export interface ArchiveSourceOptions {
@@ -36,6 +39,11 @@ export interface ArchiveSourceOptions {
   follow?: boolean
   /** How often `follow` looks for new files. Default '1s'. */
   pollInterval?: number | string
+  /**
+   * A pattern that matches no file fails the stream (SHOEBOX_NOT_FOUND, "no
+   * archive matches PATTERN") unless following; `true` makes it an empty stream. Default false.
+   */
+  allowEmpty?: boolean
   /** For an s3:// pattern: endpoint, region, credentials... (see openStore). */
   storeOptions?: StoreOptions
 }
@@ -48,6 +56,8 @@ const READ_CHUNK = 1024 * 1024
 
 export class ArchiveSource extends Readable {
   readonly glob: GlobRoot
+  /** The pattern as given, for errors. */
+  readonly #pattern: string
   #options: ArchiveSourceOptions
   #compare: (a: ListedFile, b: ListedFile) => number
   #positions: boolean
@@ -59,11 +69,11 @@ export class ArchiveSource extends Readable {
   #pollInterval: number
   /** For a remote pattern, the store its objects come from (glob.root is its URL). */
   readonly #store: Store | undefined
-  /** The file being read: its input, its decoder, and how many records the decoder has handed over. */
-  #current: { input: Readable, decoder: DecodeStream, seen: number } | null = null
+  /** The file being read: its input and its decoder. */
+  #current: { input: Readable, decoder: DecodeStream } | null = null
   #stopped = false
-  /** After stop(): records of the current file still to deliver (those decoded before the stop). */
-  #keep = 0
+  /** Ends the wait between two listings of `follow` early (stop, destroy). */
+  #wake: (() => void) | null = null
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     super({ objectMode: true, highWaterMark: 1024 })
@@ -79,7 +89,8 @@ export class ArchiveSource extends Readable {
       this.#store = undefined
       this.glob = splitGlob(localPattern(pattern), options.cwd)
     }
-    this.#options = options
+    this.#pattern = pattern
+    this.#options = { ...options }
     this.#compare = comparator(options.order)
     this.#positions = options.positions === true || options.from !== undefined
     this.#pollInterval = parseDuration(options.pollInterval ?? 1000, 'pollInterval')
@@ -91,39 +102,44 @@ export class ArchiveSource extends Readable {
     resume?.()
     if (this.#started) return
     this.#started = true
-    this.#run().then(() => { this.push(null) }, (err: Error) => { this.destroy(err) })
+    this.#run().then(() => {
+      if (!this.#stopped && !this.destroyed) this.push(null)
+    }, (err: Error) => {
+      // Damage or a failed read: the records before it (in this stream's buffer) go out first.
+      if (!this.#stopped && !this.destroyed) failAfterDelivery(this, err)
+    })
   }
 
   /**
-   * End the stream cleanly: no record after this call, then 'end'. For a
-   * consumer that has seen enough (a signal, the first damage) and wants
-   * everything before it delivered, which destroy() would not do.
+   * End the stream cleanly: no record is pushed after this call, the records
+   * already buffered are still delivered, then 'end'. The current file's input
+   * is closed. For a consumer that has seen enough (a signal); destroy() would
+   * drop the buffered records.
    */
   stop (): void {
-    if (this.#stopped) return
+    if (this.#stopped || this.destroyed) return
     this.#stopped = true
-    const current = this.#current
-    if (current !== null) {
-      // Records the decoder produced before the stop may still sit in its buffer: deliver them, then end.
-      this.#keep = current.decoder.stats.records
-      if (current.seen >= this.#keep) current.input.destroy()
-    }
-    const resume = this.#resume
-    this.#resume = null
-    resume?.()
-    if (!this.#started) {
-      this.#started = true
-      this.push(null)
-    }
+    this.#started = true
+    this.#closeCurrent()
+    this.push(null)
   }
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
-    this.#current?.input.destroy()
-    const resume = this.#resume
-    this.#resume = null
-    resume?.()
+    this.#closeCurrent()
     void this.#store?.close()
     callback(err)
+  }
+
+  /** Close the file being read and wake the reading loop wherever it waits, so it sees the stop. */
+  #closeCurrent (): void {
+    const current = this.#current
+    this.#current = null
+    current?.decoder.destroy()
+    current?.input.destroy()
+    this.#resume = null
+    const wake = this.#wake
+    this.#wake = null
+    wake?.()
   }
 
   /** Transfer statistics of a remote source (bytes and objects read, retries, errors). */
@@ -156,9 +172,20 @@ export class ArchiveSource extends Readable {
 
   async #run (): Promise<void> {
     const from = this.#options.from
-    for (;;) {
+    for (let first = true; ; first = false) {
       const listed = await this.#list()
-      if (from !== undefined) this.#fromFile ??= listed.find((f) => f.name === from.file)
+      if (this.destroyed || this.#stopped) return
+      if (first && listed.length === 0 && this.#options.follow !== true && this.#options.allowEmpty !== true) {
+        throw noArchiveMatches(this.#pattern)
+      }
+      if (from !== undefined && first) {
+        // A position names a file already read: one not listed (mistyped, or gone) would otherwise
+        // silently skip every file ordered before it, with 'mtime' order every file for good.
+        this.#fromFile = listed.find((f) => f.name === from.file)
+        if (this.#fromFile === undefined) {
+          throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: no archive named ${from.file} matches ${this.#pattern}`)
+        }
+      }
       const files = listed.filter((f) => !this.#done.has(f.name)).sort(this.#compare)
       for (const file of files) {
         if (this.destroyed || this.#stopped) return
@@ -167,14 +194,23 @@ export class ArchiveSource extends Readable {
         await this.#readFile(file, from !== undefined && file.name === from.file ? from.offset : -1)
       }
       if (this.#options.follow !== true || this.destroyed || this.#stopped) return
-      await new Promise((resolve) => setTimeout(resolve, this.#pollInterval))
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#wake = null
+          resolve()
+        }, this.#pollInterval)
+        this.#wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
     }
   }
 
   /** Does `file` come before the file of `from` (and so is already read)? */
   #before (file: ListedFile, from: Position): boolean {
-    if (file.name === from.file) return false
-    return this.#compare(file, this.#fromFile ?? { name: from.file, path: '', size: 0, mtimeMs: Number.POSITIVE_INFINITY }) < 0
+    if (file.name === from.file || this.#fromFile === undefined) return false
+    return this.#compare(file, this.#fromFile) < 0
   }
 
   /** Read one file; with `after` >= 0, only records after that offset. */
@@ -182,7 +218,10 @@ export class ArchiveSource extends Readable {
     const { name } = file
     this.emit('file', { path: file.path, name } satisfies FileEvent)
     // Plain files can seek straight to the saved record; gzip has to be read from the start.
-    const start = after >= 0 && !(await this.#isGzip(file)) ? after : 0
+    const gzipped = after >= 0 && await this.#isGzip(file)
+    // A position past the end would read nothing from this file and say nothing.
+    if (after >= 0 && !gzipped && after > file.size) throw pastEnd(file, after, file.size)
+    const start = after >= 0 && !gzipped ? after : 0
     const decoder = decode({
       mode: this.#options.mode,
       maxRecordSize: this.#options.maxRecordSize,
@@ -200,16 +239,17 @@ export class ArchiveSource extends Readable {
       }
       this.emit('corrupt', { ...info, path: file.path })
     })
+    if (this.destroyed || this.#stopped) return
     const input = this.#open(file, start)
+    const bytes = gunzip()
+    let decompressed = 0
+    if (gzipped) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
+    // Failures of the input or of gzip reach the decoder after the records it already holds.
+    feed(input, bytes, decoder)
     let count = 0
-    const current = { input, decoder, seen: 0 }
     // 'data' with pause/resume rather than for-await: no promise per record.
     decoder.on('data', (record: ShoeboxRecord) => {
-      current.seen++
-      if (this.#stopped) {
-        if (current.seen > this.#keep) return
-        if (current.seen === this.#keep) input.destroy()
-      }
+      if (this.#stopped) return
       if (record.position !== undefined && record.position.offset <= after) return
       count++
       if (!this.push(record)) {
@@ -217,44 +257,38 @@ export class ArchiveSource extends Readable {
         this.#resume = () => { decoder.resume() }
       }
     })
-    this.#current = current
+    this.#current = { input, decoder }
     try {
       // Done when the decoder's output has ended, not when its input has: under
       // backpressure records may still wait in it, and must come before the next file's.
-      await new Promise<void>((resolve, reject) => {
-        let ended = false
-        let piped = false
-        decoder.once('end', () => {
-          ended = true
-          if (piped) resolve()
-        })
-        pipeline(input, gunzip(), decoder, (err) => {
-          if (err != null) {
-            reject(err)
-            return
-          }
-          piped = true
-          if (ended) resolve()
-        })
-      })
+      // A failure comes only after the decoder has handed over every record before it.
+      await finished(decoder)
     } catch (err) {
       if (this.destroyed || this.#stopped) return
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
         // The records before the damage came through; report the rest of the file as skipped and go on.
         this.emit('corrupt', { file: name, path: file.path, offset: err.offset, reason: err.reason, detail: err.detail, bytesSkipped: file.size - err.offset })
-      } else {
-        if (err instanceof CorruptArchiveError) err.inFile(file.path)
-        throw err
+        return
       }
+      if (err instanceof CorruptArchiveError) throw err.inFile(file.path)
+      if (!(err instanceof ShoeboxError) && typeof (err as NodeJS.ErrnoException).code === 'string') throw ioError(err, 'cannot read', file.path)
+      throw err
     } finally {
-      this.#current = null
+      if (this.#current?.decoder === decoder) this.#current = null
     }
+    if (this.#stopped) return
+    if (gzipped && decompressed < after) throw pastEnd(file, after, decompressed)
     if (skippedFile && damaged) {
       this.emit('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
       return
     }
     this.emit('fileEnd', { path: file.path, name, records: count } satisfies FileEndEvent)
   }
+}
+
+/** A position beyond what the file holds: the records it meant are not there. */
+function pastEnd (file: ListedFile, offset: number, size: number): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
 }
 
 async function readHead (file: string): Promise<Buffer> {

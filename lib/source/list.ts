@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { minimatch } from 'minimatch'
+import { ShoeboxError } from '../errors.js'
 import type { ListedFile } from './order.js'
 
 export interface GlobRoot {
@@ -50,4 +51,9 @@ export async function listFiles (glob: GlobRoot): Promise<ListedFile[]> {
     out.push({ name, path: full, size: stat.size, mtimeMs: stat.mtimeMs })
   }
   return out
+}
+
+/** A pattern that matches no file (read, ls, unpack): an error unless following, so a typo is never an empty success. */
+export function noArchiveMatches (pattern: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_NOT_FOUND', `no archive matches ${pattern}`)
 }

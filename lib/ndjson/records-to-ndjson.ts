@@ -1,0 +1,83 @@
+/**
+ * Records to NDJSON text: the form `shoebox decode` and `shoebox read` print,
+ * one `{"metadata":{...},"payload":...}` per line (payload parsed when it is
+ * JSON, else a string with "payloadEncoding" utf8 or base64), or, with
+ * payloadOnly, each payload's raw bytes and a newline.
+ */
+import { isUtf8 } from 'node:buffer'
+import { Transform } from 'readable-stream'
+import type { TransformCallback } from 'node:stream'
+import type { ShoeboxRecord } from '../record.js'
+
+export interface RecordsToNdjsonOptions {
+  /** Each payload's raw bytes and a newline instead of a JSON line. Default false. */
+  payloadOnly?: boolean
+}
+
+/**
+ * Records to NDJSON text (or raw payloads and newlines), batched: output goes
+ * out in ~256 KiB chunks, or when the event loop turns, not once per record.
+ */
+export class RecordsToNdjson extends Transform {
+  #payloadOnly: boolean
+  #parts: Buffer[] = []
+  #text = ''
+  #size = 0
+  #scheduled: ReturnType<typeof setImmediate> | null = null
+
+  constructor (options: RecordsToNdjsonOptions = {}) {
+    super({ writableObjectMode: true, readableObjectMode: false })
+    this.#payloadOnly = options.payloadOnly === true
+  }
+
+  override _transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#payloadOnly) {
+      this.#parts.push(record.payload, NEWLINE)
+      this.#size += record.payload.length + 1
+    } else {
+      const line = recordJson(record) + '\n'
+      this.#text += line
+      this.#size += line.length
+    }
+    if (this.#size >= BATCH) this.#out()
+    else this.#scheduled ??= setImmediate(() => { this.#out() })
+    callback()
+  }
+
+  override _flush (callback: TransformCallback): void {
+    this.#out()
+    callback()
+  }
+
+  override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
+    if (this.#scheduled !== null) clearImmediate(this.#scheduled)
+    callback(err)
+  }
+
+  #out (): void {
+    if (this.#scheduled !== null) clearImmediate(this.#scheduled)
+    this.#scheduled = null
+    if (this.destroyed || this.#size === 0) return
+    this.push(this.#payloadOnly ? Buffer.concat(this.#parts, this.#size) : this.#text)
+    this.#parts = []
+    this.#text = ''
+    this.#size = 0
+  }
+}
+
+const BATCH = 256 * 1024
+const NEWLINE = Buffer.from('\n')
+
+/** One record as a JSON line; a record's position, when it has one, comes along. */
+export function recordJson (record: ShoeboxRecord): string {
+  const { payload, metadata, position } = record
+  if (!isUtf8(payload)) {
+    return JSON.stringify({ metadata, payload: payload.toString('base64'), payloadEncoding: 'base64', position })
+  }
+  const text = payload.toString('utf8')
+  try {
+    return JSON.stringify({ metadata, payload: JSON.parse(text), position })
+  } catch {
+    return JSON.stringify({ metadata, payload: text, payloadEncoding: 'utf8', position })
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * "Deliver every good item, then fail": the one rule every shoebox reader
+ * follows when it meets damage. Three pieces, used together:
+ *
+ * - failAfterDelivery(stream, err): a readable that has pushed items and then
+ *   fails hands those items to its consumer first, and only then is destroyed
+ *   with the error. Node (and readable-stream) drop a readable's buffer on
+ *   destroy, so the error waits until the buffer is empty. Every way of
+ *   consuming a readable (flowing 'data', pipe, pipeline, the async iterator,
+ *   'readable' + read()) takes buffered items through the public read(): flow()
+ *   loops on read(), the iterator calls read(), and an item pushed into an empty
+ *   flowing stream is emitted at once and never buffered. So the stream's own
+ *   read() is watched and the error delivered once a read leaves the buffer
+ *   empty: no timers, no polling, and a consumer that attaches late still gets
+ *   everything. A Transform that fails holds back its write or flush callback
+ *   (it takes no more input) and hands it over here, to be called with the error.
+ * - feed(source, ...stages): pipes bytes through stages such that a failure
+ *   upstream (an unreadable file, damaged gzip) reaches the last stage after
+ *   the bytes before it, and fails it after delivery, instead of destroying
+ *   every stage as pipeline() does (dropping what they had already produced).
+ * - endOnFailure(upstream): for a command that writes what it reads. pipeline()
+ *   destroys every stage when one fails, which would drop output still batched
+ *   downstream (RecordsToNdjson, stdout). This stage ends the output cleanly when
+ *   its upstream fails and keeps the error, for the command to throw once the
+ *   pipeline has completed: every good record is written, then one error line.
+ */
+import { Readable, type Writable } from 'node:stream'
+
+/** What both node:stream and readable-stream readables offer. */
+interface Failing {
+  readonly readableLength: number
+  readonly destroyed: boolean
+  read: (size?: number) => unknown
+  destroy: (err?: Error) => unknown
+}
+
+const failing = new WeakSet<object>()
+
+/**
+ * Destroy `stream` with `err` once its consumer has taken every item already
+ * pushed (at once if none waits). With `callback` (a held Transform write or
+ * flush callback), that is called with the error instead, which destroys the
+ * stream and tells the writer why. Only the first failure of a stream counts.
+ */
+export function failAfterDelivery (stream: Failing, err: Error, callback?: (err: Error) => void): void {
+  if (failing.has(stream)) return
+  failing.add(stream)
+  const fail = (): void => {
+    if (stream.destroyed) return
+    if (callback === undefined) stream.destroy(err)
+    else callback(err)
+  }
+  if (stream.readableLength === 0 || stream.destroyed) {
+    fail()
+    return
+  }
+  // An own read() on this one instance, only once it has failed: it works for
+  // any readable, ours or not (readable-stream and node:stream alike), and
+  // costs the healthy path nothing.
+  const read = stream.read
+  stream.read = function (this: Failing, size?: number): unknown {
+    const item = read.call(this, size)
+    if (this.readableLength === 0) {
+      stream.read = read
+      fail()
+    }
+    return item
+  }
+}
+
+/** A readable stage that takes bytes on its writable side (decode(), gunzip()). */
+type Stage = Failing & Writable
+
+const NOTHING = Buffer.alloc(0)
+
+/**
+ * Pipe `source` through `stages` with backpressure, and return the last. The
+ * end of one ends the next. A failure anywhere (source, or a stage of its own
+ * accord) reaches the next stage only after that stage has taken every byte
+ * written to it before (a write callback comes after all earlier ones) and has
+ * handed on what it made of them; the last stage then fails after delivery. A
+ * stage that closes closes what feeds it. Stages take bytes (an empty Buffer
+ * marks the failure's place in line).
+ */
+export function feed<T extends Stage> (source: Readable, ...stages: [...Stage[], T]): T {
+  let upstream: Failing & Readable = source
+  for (const [index, stage] of stages.entries()) {
+    const last = index === stages.length - 1
+    link(upstream, stage, (err) => {
+      stage.write(NOTHING, () => {
+        // A middle stage passes the failure on instead of being destroyed with it: a
+        // destroy can wait for input that never comes (Duplex.from awaits its writable).
+        if (last) failAfterDelivery(stage, err)
+        else failAfterDelivery(stage, err, (e) => { stage.emit(PASSED, e) })
+      })
+    })
+    upstream = stage as unknown as Failing & Readable
+  }
+  return stages[stages.length - 1] as T
+}
+
+/** An internal event: a failure handed on from the stage before, in order with its bytes. */
+const PASSED = Symbol('shoebox.failure')
+
+function link (upstream: Readable, stage: Stage, fail: (err: Error) => void): void {
+  const onData = (chunk: Buffer): void => {
+    if (!stage.write(chunk)) upstream.pause()
+  }
+  const onDrain = (): void => { upstream.resume() }
+  const onEnd = (): void => {
+    cleanup()
+    stage.end()
+  }
+  const onError = (err: Error): void => {
+    cleanup()
+    if (stage.destroyed || stage.writableEnded) return
+    fail(err)
+  }
+  const onClose = (): void => {
+    cleanup()
+    // Whatever upstream still reports once the stage is gone has no one to go to.
+    upstream.on('error', () => {})
+    upstream.destroy()
+  }
+  function cleanup (): void {
+    upstream.off('data', onData)
+    upstream.off('end', onEnd)
+    upstream.off('error', onError)
+    upstream.off(PASSED, onError)
+    stage.off('drain', onDrain)
+    stage.off('close', onClose)
+  }
+  upstream.on('data', onData)
+  upstream.once('end', onEnd)
+  upstream.once('error', onError)
+  upstream.once(PASSED, onError)
+  stage.on('drain', onDrain)
+  stage.once('close', onClose)
+}
+
+/**
+ * A readable of `upstream`'s items that ends cleanly when upstream fails;
+ * `failure` holds the error. Destroying it destroys upstream.
+ */
+export class EndOnFailure extends Readable {
+  #upstream: Readable
+  #failure: Error | null = null
+
+  constructor (upstream: Readable) {
+    // As deep as the source's own buffer: a shallow one would pause and resume upstream for every record.
+    super({ objectMode: true, highWaterMark: 1024 })
+    this.#upstream = upstream
+    upstream.on('data', (item: unknown) => {
+      if (!this.push(item)) upstream.pause()
+    })
+    upstream.once('end', () => { this.push(null) })
+    upstream.once('error', (err: Error) => {
+      this.#failure = err
+      this.push(null)
+    })
+    upstream.pause()
+  }
+
+  /** The error upstream failed with, once it has; null if it ended cleanly (or not yet). */
+  get failure (): Error | null {
+    return this.#failure
+  }
+
+  override _read (): void {
+    this.#upstream.resume()
+  }
+
+  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#upstream.destroy()
+    callback(err)
+  }
+}
+
+export function endOnFailure (upstream: Readable): EndOnFailure {
+  return new EndOnFailure(upstream)
+}
