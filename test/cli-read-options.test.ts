@@ -66,7 +66,8 @@ t.test('--max-record-size: a 70 MiB record fails by default and reads with 100Mi
   fs.mkdirSync(d)
   const payload = Buffer.alloc(70 * 1024 * 1024, 'x')
   const file = path.join(d, 'big.shoebox')
-  fs.writeFileSync(file, encodeRecords([{ payload }, { payload: 'after' }]))
+  // Written with a raised limit: writers refuse what readers refuse by default.
+  fs.writeFileSync(file, encodeRecords([{ payload }, { payload: 'after' }], { maxRecordSize: 100 * 1024 * 1024 }))
   const refused = await cli(['read', path.join(d, '*'), '--payload-only'])
   t.equal(refused.code, 1)
   t.match(refused.stderr, /^shoebox read: .*big\.shoebox: at byte 0: record-too-large/)

@@ -85,7 +85,8 @@ export const readCommand: Command = {
       streamed = true
     } finally {
       process.off('SIGINT', stop)
-      transfers?.stop(streamed)
+      // A failed read says so in its one error line, without a statistics line before it.
+      transfers?.stop(streamed && records.failure === null)
     }
     if (records.failure !== null) throw records.failure
     return damaged > 0 ? 1 : 0

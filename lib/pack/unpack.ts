@@ -131,8 +131,8 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   }
   await Promise.all(running.values())
   if (failure !== undefined) {
-    // Say what was kept: the files restored before the failure stay.
-    if (failure instanceof ShoeboxError) failure.message += `; ${restorer.files} file${restorer.files === 1 ? '' : 's'} restored before it stay in ${out}`
+    // Say what was kept: the files restored before the failure stay (none restored: nothing to say).
+    if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${restorer.files} file${restorer.files === 1 ? '' : 's'} restored before it stay in ${out}`
     throw failure
   }
   return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }
