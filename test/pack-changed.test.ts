@@ -153,7 +153,8 @@ t.test('a file that changes during every read fails the pack, naming it, after 3
   t.same(attempts, [1, 2, 3], 'read three times (the default)')
   // Archives sealed before the failure may stay in the store; none holds the moving file.
   const out = path.join(base, 'out')
-  await unpack(path.join(store, '*'), { out })
+  // An empty store is "no archive matches": unpack only what was uploaded.
+  if (uploads > 0) await unpack(path.join(store, '*'), { out })
   t.notOk(fs.existsSync(path.join(out, 'd', 'moving.log')), 'no copy of it was stored')
 
   const once: number[] = []
