@@ -217,6 +217,11 @@ export class ArchiveEncoder {
     }
   }
 
+  /** Whether some buffer is full (takeFull() has something to give). */
+  get hasFull (): boolean {
+    return this.#full.length > 0
+  }
+
   /** Only the buffers that are full (about chunkSize each); the partly filled one stays. */
   takeFull (): Buffer[] {
     const out = this.#full
