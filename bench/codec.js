@@ -1,7 +1,8 @@
 /**
  * Codec benchmark: shoebox against avsc (object container, null codec) and
  * msgpackr over the same 200k records (payload Buffers of 400–600 B, 4
- * metadata keys), in one process.
+ * metadata keys), in one process. avsc's BlockEncoder is fed one record per
+ * write(); shoebox's encode() stream both that way and in arrays of 1000.
  *
  *   node --expose-gc bench/codec.js            prints a Markdown table
  *   node --expose-gc bench/codec.js --json     prints the result as JSON (for run.js)
@@ -77,6 +78,15 @@ export async function runCodec ({ records: n = Number(process.env.BENCH_RECORDS 
       for (const b of encoder.take()) bytes += b.length
       if (bytes !== sizes.shoebox) throw new Error(`ArchiveEncoder wrote ${bytes} bytes, expected ${sizes.shoebox}`)
       return n
+    },
+    // The natural pipeline(source, encode(), sink): one record per write(), as avsc is fed.
+    'shoebox encode() stream, one record per write': async () => {
+      const stream = encode()
+      let bytes = 0
+      stream.on('data', (b) => { bytes += b.length })
+      await drive(stream, records)
+      if (bytes !== sizes.shoebox) throw new Error(`encode() wrote ${bytes} bytes, expected ${sizes.shoebox}`)
+      return stream.records
     },
     'shoebox encode() stream, arrays of 1000': async () => {
       const stream = encode()
@@ -158,6 +168,8 @@ export async function runCodec ({ records: n = Number(process.env.BENCH_RECORDS 
   const rows = [
     row('encode: ArchiveEncoder (Buffer payloads)', 'avsc BlockEncoder, null codec',
       { ...work, shoebox: m(encT, 'shoebox ArchiveEncoder'), peer: m(encT, 'avsc BlockEncoder (null codec)') }),
+    row('encode: encode() stream, one record per write', 'avsc BlockEncoder, null codec',
+      { ...work, shoebox: m(encT, 'shoebox encode() stream, one record per write'), peer: m(encT, 'avsc BlockEncoder (null codec)') }),
     row('encode: encode() stream, arrays of 1000', 'avsc BlockEncoder, null codec',
       { ...work, shoebox: m(encT, 'shoebox encode() stream, arrays of 1000'), peer: m(encT, 'avsc BlockEncoder (null codec)') }),
     row('encode: ArchiveEncoder (Buffer payloads)', 'msgpackr pack per record',

@@ -42,13 +42,13 @@ for (const format of ['v1', 'v2'] as FormatVersion[]) {
     t.test(`${format}${native === null ? '' : ', native'}: exactly maxRecordSize passes, one byte over is refused naming the record`, async (t) => {
       for (const [name, big] of bigOnes) {
         const size = encodeRecords([big], { format }).length
-        const at = new ArchiveEncoder({ format, maxRecordSize: size }, native)
+        const at = new ArchiveEncoder({ format, maxRecordSize: size }, { native })
         for (const r of small) at.write(r)
         at.write(big)
         const records = await decodeRecords(Buffer.concat(at.take()), { maxRecordSize: size })
         t.equal(records.length, 3, `${name}: a record of exactly ${size} bytes is written`)
 
-        const over = new ArchiveEncoder({ format, maxRecordSize: size - 1 }, native)
+        const over = new ArchiveEncoder({ format, maxRecordSize: size - 1 }, { native })
         for (const r of small) over.write(r)
         t.equal(thrown(() => { over.write(big) }),
           `SHOEBOX_INVALID_RECORD: record 2: ${size} bytes encoded, over maxRecordSize ${size - 1}; not written (the records before it are)`,

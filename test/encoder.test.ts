@@ -210,7 +210,7 @@ t.test('metadata that changes while its record is encoded is rejected, not writt
       calls = 0
       added = false
       delete adding.b
-      const encoder = new ArchiveEncoder({ chunkSize: 64 }, native)
+      const encoder = new ArchiveEncoder({ chunkSize: 64 }, { native })
       t.equal(thrownCode(() => { encoder.write({ metadata: metadata as Record<string, string>, payload: 'p' }) }), 'SHOEBOX_INVALID_RECORD', `${what}: rejected`)
       encoder.write({ metadata: { ok: 'yes' }, payload: 'next' })
       const records = await decodeRecords(Buffer.concat(encoder.take()))

@@ -120,7 +120,7 @@ t.test('the encoder writes the same bytes with and without the native functions'
   }
   for (const checksum of ['crc32', 'crc32c'] as const) {
     for (const chunkSize of [64, 4096, 1024 * 1024]) {
-      const encoders = [new ArchiveEncoder({ checksum, chunkSize }, null), new ArchiveEncoder({ checksum, chunkSize }, nativeRecords)]
+      const encoders = [new ArchiveEncoder({ checksum, chunkSize }, { native: null }), new ArchiveEncoder({ checksum, chunkSize }, { native: nativeRecords })]
       const outputs = encoders.map((encoder) => {
         const parts: Buffer[] = []
         records.forEach((record, i) => {
@@ -144,7 +144,7 @@ t.test('exactSizes: pendingBytes grows by each record\'s final size, non-ASCII m
     { metadata: { a: 'plain' }, payload: 'x' }, { metadata: { ké: '€😀' }, payload: 'y' }, { metadata: [['ü', 'ß']], payload: '' }
   ]
   for (const exactSizes of [true, false]) {
-    const encoder = new ArchiveEncoder({ exactSizes }, nativeRecords)
+    const encoder = new ArchiveEncoder({}, { exactSizes, native: nativeRecords })
     const sizes = records.map((record) => {
       const before = encoder.pendingBytes
       encoder.write(record)

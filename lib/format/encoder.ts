@@ -14,7 +14,8 @@ import {
   checkMaxRecordSize, CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, DEFAULT_MAX_RECORD_SIZE, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
 import {
-  flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureMetadata, writeMetadata, writeObjectMetadata, type MetadataSize
+  flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureFlat, measureMetadata, metadataBytes, metadataStringsAt,
+  writeMetadata, writeObjectMetadata, type MetadataSize
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { RecordSealer } from './record-sealer.js'
@@ -37,6 +38,12 @@ export interface EncoderOptions {
   maxRecordSize?: number
   /** Target size of each output buffer in bytes. Default 1 MiB. */
   chunkSize?: number
+}
+
+/** Constructor settings for shoebox's own modules and tests; not exported from the package. */
+export interface EncoderInternals {
+  /** The native functions, or null for none (tests compare the encoder with and without them). Default: nativeRecords. */
+  native?: NativeRecords | null
   /**
    * Make `pendingBytes` grow by each record's final size as it is written.
    * Default false: with the native part built, v2 records are laid out with
@@ -51,16 +58,6 @@ export interface EncoderOptions {
 const DEFAULT_CHUNK = 1024 * 1024
 
 const NO_PAIRS: string[] = []
-
-/** Measure metadata given as flat[0 .. count) into `size`, as measureMetadata does for an object. */
-function flatSize (flat: string[], count: number, size: MetadataSize): MetadataSize {
-  let chars = 0
-  for (let i = 0; i < count; i++) chars += flat[i].length
-  size.pairs = count / 2
-  size.chars = chars
-  size.bound = 4 + 4 * count + 3 * chars // UTF-8 is at most 3 bytes per UTF-16 unit
-  return size
-}
 
 export class ArchiveEncoder {
   readonly format: FormatVersion
@@ -83,12 +80,13 @@ export class ArchiveEncoder {
    * #sealer.batched, their metadata strings, until #sealPending().
    */
   #sealer: RecordSealer
-  /** Whether metadata strings are left to #sealer (see RecordSealer and EncoderOptions.exactSizes). */
+  /** Whether metadata strings are left to #sealer (see RecordSealer and EncoderInternals.exactSizes). */
   #deferText: boolean
 
-  /** `native` is for tests, which compare the encoder with and without the native functions. */
-  constructor (options: EncoderOptions = {}, native: NativeRecords | null = nativeRecords) {
-    const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, exactSizes = false, maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
+  /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
+  constructor (options: EncoderOptions = {}, internals: EncoderInternals = {}) {
+    const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
+    const { native = nativeRecords, exactSizes = false } = internals
     if (format !== 'v1' && format !== 'v2') throw invalidOption('format', `must be 'v1' or 'v2', got ${String(format)}`)
     if (checksum !== 'crc32' && checksum !== 'crc32c') throw invalidOption('checksum', `must be 'crc32' or 'crc32c', got ${String(checksum)}`)
     // Rather than write v1 records without the checksum that was asked for.
@@ -140,7 +138,7 @@ export class ArchiveEncoder {
     } else {
       const flat = this.#flat
       const count = flattenInto(metadata, flat)
-      this.#append(null, flat, flatSize(flat, count, this.#size), payload, 0, end, contentType)
+      this.#append(null, flat, measureFlat(flat, count, this.#size), payload, 0, end, contentType)
     }
   }
 
@@ -151,7 +149,7 @@ export class ArchiveEncoder {
    */
   writeRange (flat: string[], bytes: Buffer, start: number, end: number, contentType = CONTENT_BYTES): void {
     this.#given++
-    this.#append(null, flat, flatSize(flat, flat.length, this.#size), bytes, start, end, contentType)
+    this.#append(null, flat, measureFlat(flat, flat.length, this.#size), bytes, start, end, contentType)
   }
 
   /**
@@ -176,16 +174,16 @@ export class ArchiveEncoder {
     if (this.#deferText) {
       // v2 with the native functions: the strings are written for the whole slab at once (see RecordSealer).
       const text = metadata !== null
-        ? layoutObjectMetadata(buf, metaStart, metadata, size)
-        : layoutFlatMetadata(buf, metaStart, flat, 2 * size.pairs)
-      const textAt = metaStart + 4 + 8 * size.pairs
+        ? layoutObjectMetadata(buf, metaStart, metadata, size, 2)
+        : layoutFlatMetadata(buf, metaStart, flat, 2 * size.pairs, 2)
+      const textAt = metadataStringsAt(metaStart, size.pairs)
       sealer.noteText(textAt, text)
       metaEnd = textAt + text.length
     } else {
-      const countMultiplier = v2 ? 1 : 4
+      const version = v2 ? 2 : 1
       metaEnd = metadata !== null
-        ? writeObjectMetadata(buf, metaStart, metadata, size, countMultiplier)
-        : writeMetadata(buf, metaStart, flat, countMultiplier, 2 * size.pairs)
+        ? writeObjectMetadata(buf, metaStart, metadata, size, version)
+        : writeMetadata(buf, metaStart, flat, version, 2 * size.pairs)
     }
     const payloadStart = v2 ? metaEnd : v1PayloadStart(metaEnd)
     const payloadEnd = payloadStart + writePayload(buf, payloadStart, payload, start, end)
@@ -202,19 +200,17 @@ export class ArchiveEncoder {
 
   /** Refuse, before writing any of it, a record whose exact size is over maxRecordSize. */
   #checkSize (metadata: Metadata | null, flat: string[], size: MetadataSize, payload: Payload, start: number, end: number): void {
-    let exact = (this.format === 'v2' ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) + 4 + 8 * size.pairs
-    if (metadata !== null) {
-      for (const key in metadata) {
-        if (Object.prototype.hasOwnProperty.call(metadata, key)) exact += Buffer.byteLength(key) + Buffer.byteLength(metadata[key])
-      }
-    } else {
-      for (let i = 0; i < 2 * size.pairs; i++) exact += Buffer.byteLength(flat[i])
-    }
-    exact += typeof payload === 'string' ? Buffer.byteLength(payload) : end - start
+    const exact = (this.format === 'v2' ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) +
+      metadataBytes(metadata, flat, size) + (typeof payload === 'string' ? Buffer.byteLength(payload) : end - start)
     if (exact > this.maxRecordSize) {
       throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
         `record ${this.#given - 1}: ${exact} bytes encoded, over maxRecordSize ${this.maxRecordSize}; not written (the records before it are)`)
     }
+  }
+
+  /** Whether some buffer is full (takeFull() has something to give). */
+  get hasFull (): boolean {
+    return this.#full.length > 0
   }
 
   /** Only the buffers that are full (about chunkSize each); the partly filled one stays. */

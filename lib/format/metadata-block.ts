@@ -5,6 +5,10 @@
  *
  * v1 stores count = 4n (the legacy quirk: its reader reads count/2 lengths);
  * v2 stores count = n.
+ *
+ * This module is the one place that knows that layout: the encoder, the
+ * deferred-text path (RecordSealer, relayout.ts) and the readers (v1.ts,
+ * v2.ts) measure, write, lay out and read blocks only through it.
  */
 import type { Metadata, RecordInput } from '../record.js'
 import { ShoeboxError } from '../errors.js'
@@ -109,6 +113,43 @@ export function measureMetadata (metadata: Metadata, size: MetadataSize): void {
   size.bound = 4 + 8 * pairs + 3 * chars // UTF-8 is at most 3 bytes per UTF-16 unit
 }
 
+/** Measure metadata given as flat[0 .. count) into `size`, as measureMetadata does for an object. */
+export function measureFlat (flat: string[], count: number, size: MetadataSize): MetadataSize {
+  let chars = 0
+  for (let i = 0; i < count; i++) chars += flat[i].length
+  size.pairs = count / 2
+  size.chars = chars
+  size.bound = 4 + 4 * count + 3 * chars // UTF-8 is at most 3 bytes per UTF-16 unit
+  return size
+}
+
+/**
+ * The exact size in bytes of the block of a measured metadata object, or,
+ * when `metadata` is null, of flat[0 .. 2 * size.pairs). Costs a UTF-8 count
+ * per string: for when the bound is not enough (a record near maxRecordSize).
+ */
+export function metadataBytes (metadata: Metadata | null, flat: string[], size: MetadataSize): number {
+  let bytes = 4 + 8 * size.pairs
+  if (metadata !== null) {
+    for (const key in metadata) {
+      if (hasOwnProperty.call(metadata, key)) bytes += Buffer.byteLength(key) + Buffer.byteLength(metadata[key])
+    }
+  } else {
+    for (let i = 0; i < 2 * size.pairs; i++) bytes += Buffer.byteLength(flat[i])
+  }
+  return bytes
+}
+
+/** Where the strings of a block at `at` with `pairs` pairs start (after the count and the length table). */
+export function metadataStringsAt (at: number, pairs: number): number {
+  return at + 4 + 8 * pairs
+}
+
+/** The count field: n pairs, stored as 4n by v1 (see the top of this module). */
+function putCount (buf: Buffer, at: number, pairs: number, version: 1 | 2): void {
+  putUint32(buf, at, version === 1 ? 4 * pairs : pairs)
+}
+
 /**
  * Write the block of a metadata object measured by measureMetadata at `at`;
  * returns its end offset. Throws if the object no longer matches what was
@@ -125,16 +166,16 @@ export function measureMetadata (metadata: Metadata, size: MetadataSize): void {
  * a time.
  */
 export function writeObjectMetadata (
-  buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, countMultiplier: number
+  buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, version: 1 | 2
 ): number {
   const { pairs, bound } = size
   const table = at + 4
   if (size.chars < JOIN_MIN_CHARS) {
-    putUint32(buf, at, pairs * countMultiplier)
+    putCount(buf, at, pairs, version)
     return writeObjectStrings(buf, table, metadata, pairs, at + bound)
   }
-  const joined = layoutObjectMetadata(buf, at, metadata, size, countMultiplier)
-  const strings = table + 8 * pairs
+  const joined = layoutObjectMetadata(buf, at, metadata, size, version)
+  const strings = metadataStringsAt(at, pairs)
   const written = buf.write(joined, strings)
   return written === joined.length ? strings + written : writeObjectStrings(buf, table, metadata, pairs, at + bound)
 }
@@ -200,9 +241,9 @@ function writeString (buf: Buffer, at: number, s: string): number {
  * strings for one native write when there are enough characters, as
  * writeObjectMetadata does.
  */
-export function writeMetadata (buf: Buffer, at: number, flat: string[], countMultiplier: number, count = flat.length): number {
-  const strings = at + 4 + 4 * count
-  const joined = layoutFlatMetadata(buf, at, flat, count, countMultiplier)
+export function writeMetadata (buf: Buffer, at: number, flat: string[], version: 1 | 2, count = flat.length): number {
+  const strings = metadataStringsAt(at, count / 2)
+  const joined = layoutFlatMetadata(buf, at, flat, count, version)
   if (joined.length >= JOIN_MIN_CHARS) {
     const written = buf.write(joined, strings)
     if (written === joined.length) return strings + written
@@ -265,14 +306,13 @@ export function readMetadata (
  */
 
 /**
- * Lay out the block of a metadata object measured by measureMetadata at `at`
- * (its pair count times `countMultiplier`, as writeMetadata); returns its
- * strings, joined.
+ * Lay out the block of a metadata object measured by measureMetadata at `at`;
+ * returns its strings, joined, to go at metadataStringsAt(at, size.pairs).
  */
-export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, countMultiplier = 1): string {
+export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, version: 1 | 2): string {
   const { pairs } = size
   const table = at + 4
-  putUint32(buf, at, pairs * countMultiplier)
+  putCount(buf, at, pairs, version)
   let joined = ''
   let i = 0
   for (const key in metadata) {
@@ -290,14 +330,33 @@ export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadat
   return joined
 }
 
-/** Lay out the block of flat[0 .. count) at `at` (pair count times `countMultiplier`); returns its strings, joined. */
-export function layoutFlatMetadata (buf: Buffer, at: number, flat: string[], count: number, countMultiplier = 1): string {
+/** Lay out the block of flat[0 .. count) at `at`; returns its strings, joined, to go at metadataStringsAt(at, count / 2). */
+export function layoutFlatMetadata (buf: Buffer, at: number, flat: string[], count: number, version: 1 | 2): string {
   const table = at + 4
-  putUint32(buf, at, (count / 2) * countMultiplier)
+  putCount(buf, at, count / 2, version)
   let joined = ''
   for (let i = 0; i < count; i++) {
     joined += flat[i]
     putUint32(buf, table + 4 * i, flat[i].length)
   }
   return joined
+}
+
+/**
+ * The strings of a v2 block laid out at `at` (by layoutObjectMetadata or
+ * layoutFlatMetadata) whose joined strings are text[from ..): split by the
+ * block's length table into flat[0 .. n), returning where the next block's
+ * strings start in `text`. For records written again when their strings
+ * were not ASCII (relayout.ts).
+ */
+export function splitLaidOut (buf: Buffer, at: number, text: string, from: number, flat: string[]): number {
+  const strings = 2 * int32(buf, at)
+  flat.length = strings
+  let pos = from
+  for (let i = 0; i < strings; i++) {
+    const chars = int32(buf, at + 4 + 4 * i)
+    flat[i] = text.slice(pos, pos + chars)
+    pos += chars
+  }
+  return pos
 }

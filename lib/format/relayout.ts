@@ -8,7 +8,7 @@
  */
 import { checksumRange, type ChecksumAlgorithm } from '../checksum.js'
 import { V2_TRAILER_SIZE } from './constants.js'
-import { putUint32, writeMetadata } from './metadata-block.js'
+import { putUint32, splitLaidOut, writeMetadata } from './metadata-block.js'
 import { V2_METADATA_OFFSET, writeV2Header } from './v2.js'
 
 /**
@@ -27,15 +27,9 @@ export function relayoutV2 (slab: Buffer, from: number, to: number, text: string
     const L = slab.readUInt32LE(at + 12)
     const contentType = slab[at + 7] & 0x0f
     const metaStart = at + V2_METADATA_OFFSET
-    const strings = 2 * slab.readUInt32LE(metaStart)
-    flat.length = strings
-    for (let i = 0; i < strings; i++) {
-      const chars = slab.readUInt32LE(metaStart + 4 + 4 * i)
-      flat[i] = text.slice(textAt, textAt + chars)
-      textAt += chars
-    }
+    textAt = splitLaidOut(slab, metaStart, text, textAt, flat)
     const payloadStart = metaStart + M
-    const metaEnd = writeMetadata(out, w + V2_METADATA_OFFSET, flat, 1)
+    const metaEnd = writeMetadata(out, w + V2_METADATA_OFFSET, flat, 2)
     out.set(slab.subarray(payloadStart, payloadStart + L), metaEnd)
     const payloadEnd = metaEnd + L
     const recordEnd = writeV2Header(out, w, metaEnd, payloadEnd, algorithm, contentType)

@@ -109,7 +109,7 @@ export class RollingSink extends Writable {
     this.#maxPending = Math.max(2 * blockSize, parseSize(options.maxPending ?? 8 * 1024 * 1024, 'maxPending'))
     this.#flushInterval = parseDuration(options.flushInterval ?? 1000, 'flushInterval')
     // Exact sizes: the size policies count each record's bytes as it is written.
-    this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, blockSize), exactSizes: true })
+    this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, blockSize) }, { exactSizes: true })
     this.#clock = options.clock ?? Date.now
     this.#recover = options.recover ?? true
     if (options.upload !== undefined) {
