@@ -245,7 +245,7 @@ export class ArchiveSource extends Readable {
       baseOffset: start
     })
     const gate = this.#gate
-    // Records an earlier read of this followed file delivered before it ended mid-record.
+    // Records earlier reads of this followed file delivered (it ended mid-record, or has grown since).
     let skip = gate?.delivered(name) ?? 0
     let damaged = false
     let skippedFile = false
@@ -319,7 +319,6 @@ export class ArchiveSource extends Readable {
     }
     this.emit('fileEnd', { path: file.path, name, records: count } satisfies FileEndEvent)
   }
-
 }
 
 /** A position beyond what the file holds: the records it meant are not there. */
