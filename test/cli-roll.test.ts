@@ -264,7 +264,7 @@ t.test('ls PATTERN', async (t) => {
     t.match(lines[10], new RegExp(`^10 files, 1000 records, ${total} bytes, \\d{4}-.*Z \\.\\. \\d{4}-.*Z$`))
   }
 
-  t.test('damage is marked (exit 1); an empty glob is an error naming it', async (t) => {
+  t.test('damage is marked (exit 1); an empty glob is an error', async (t) => {
     const dir = newDir('ls-damaged')
     fs.mkdirSync(dir)
     const one = encodeRecords([{ payload: 'x' }]).length
@@ -272,10 +272,12 @@ t.test('ls PATTERN', async (t) => {
     bytes[one + 20] ^= 0xff
     fs.writeFileSync(path.join(dir, 'd.shoebox'), bytes)
     const r = await cli(['ls', path.join(dir, '*.shoebox')])
-    t.equal(r.code, 1, 'a DAMAGED mark exits 1')
+    t.equal(r.code, 1, 'ls exits 1 when it marks a file DAMAGED')
     t.match(r.stdout.toString(), /^d\.shoebox\t2 records\t.*DAMAGED \(\d+ bytes unreadable\)\n1 files, 2 records/)
     const none = await cli(['ls', path.join(dir, '*.nothing')])
-    t.same([none.code, none.stdout.toString(), none.stderr], [1, '', `shoebox ls: no archive matches ${path.join(dir, '*.nothing')}\n`])
+    t.equal(none.code, 1)
+    t.equal(none.stdout.toString(), '')
+    t.equal(none.stderr, `shoebox ls: no archive matches ${path.join(dir, '*.nothing')}\n`)
   })
 })
 

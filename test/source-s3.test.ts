@@ -188,8 +188,11 @@ t.test('listing asks only for the literal prefix of the pattern, then filters wi
   t.same(s.proxy.log.filter((e) => e.op === 'ListObjectsV2').map((e) => new URL(e.url, 'http://x').searchParams.get('prefix')), ['data/'])
 
   const none = await read(`s3://${s.s3.bucket}/nothing/here/*.gz`, { storeOptions: s.storeOptions })
-  t.equal(none.error, undefined)
-  t.same(none.records, [], 'no match: no records, no error')
+  t.match(none.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches s3://${s.s3.bucket}/nothing/here/*.gz` }, 'no match: an error naming the pattern')
+  t.same(none.records, [])
+  const allowed = await read(`s3://${s.s3.bucket}/nothing/here/*.gz`, { storeOptions: s.storeOptions, allowEmpty: true })
+  t.equal(allowed.error, undefined)
+  t.same(allowed.records, [], 'allowEmpty: no records, no error')
 })
 
 t.test('a prefix of many keys: listing pages through them all', async (t) => {

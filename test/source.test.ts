@@ -207,7 +207,7 @@ t.test('relative patterns resolve against cwd; the walk stays below the literal 
   const other = await read('sub/*.shoebox', { cwd: path.join(base, 'other') })
   t.equal(firstMismatch(other.records, range(7, 8)), undefined, 'a different cwd, a different directory')
   const none = await read('sub/**/*.shoebox', { cwd: path.join(base, 'nowhere'), allowEmpty: true })
-  t.same([none.records.length, none.error], [0, undefined], 'nothing below another cwd')
+  t.same([none.records.length, none.error], [0, undefined])
 })
 
 t.test('positions, and resuming after any record', async (t) => {
@@ -271,10 +271,14 @@ t.test('follow picks up files that appear later, until destroyed', async (t) => 
       records.push(r)
       if (records.length === 5) {
         // Let the source poll a few times and find nothing new, then seal a new file
-        // the way writers do (a dotfile renamed into place).
+        // the way writers do: a dotfile, visible across several polls and not read
+        // while it is one, then renamed into place.
         setTimeout(() => {
           writeArchive(dir, '.g3.shoebox~host~1.part', [{ from: 5, to: 9, format: 'v2' }])
-          fs.renameSync(path.join(dir, '.g3.shoebox~host~1.part'), path.join(dir, 'g3.shoebox'))
+          setTimeout(() => {
+            t.same(fileEvents, ['g1.shoebox', 'g2.shoebox.gz'], 'the temporary file is not read')
+            fs.renameSync(path.join(dir, '.g3.shoebox~host~1.part'), path.join(dir, 'g3.shoebox'))
+          }, 80)
         }, 60)
       }
       if (records.length === 9) resolve()
@@ -375,14 +379,13 @@ t.test('a damaged archive', async (t) => {
   })
 })
 
-t.test('an empty glob fails naming the pattern; with allowEmpty it yields nothing and ends', async (t) => {
+t.test('an empty glob is SHOEBOX_NOT_FOUND; with allowEmpty it yields nothing and ends', async (t) => {
   const dir = path.join(tmp, 'empty')
   fs.mkdirSync(dir)
   fs.writeFileSync(path.join(dir, 'other.txt'), 'x')
   for (const pattern of [path.join(dir, '*.shoebox'), path.join(tmp, 'no-such-dir', '*.shoebox')]) {
     const failed = await collect(archiveSource(pattern))
-    t.same(failed.records, [], pattern)
-    t.match(failed.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches ${pattern}` }, pattern)
+    t.match(failed, { records: [], events: [], error: { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches ${pattern}` } }, pattern)
     const source = archiveSource(pattern, { allowEmpty: true })
     const ended = once(source, 'end')
     const { records, events, error } = await collect(source)

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Position } from '../record.js'
 import { archiveSource, type SkippedEvent } from '../source/archive-source.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
+import { CorruptArchiveError } from '../errors.js'
 import { endOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
@@ -82,7 +83,8 @@ export const readCommand: Command = {
     let streamed = false
     try {
       await pipeline(records, new RecordsToNdjson({ payloadOnly: values['payload-only'] === true }), io.stdout)
-      streamed = true
+      // The transfer totals mean something after damage, not after a failed transfer.
+      streamed = records.failure === null || records.failure instanceof CorruptArchiveError
     } finally {
       process.off('SIGINT', stop)
       // A failed read says so in its one error line, without a statistics line before it.

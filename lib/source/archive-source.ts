@@ -22,6 +22,7 @@ import type { Store } from '../store/store.js'
 import { parseDuration } from '../units.js'
 import { listFiles, noArchiveMatches, splitGlob, type GlobRoot } from './list.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
+import { FollowGate } from './follow.js'
 
 export interface ArchiveSourceOptions {
   /** Directory relative patterns are resolved against. Default process.cwd(). */
@@ -74,6 +75,8 @@ export class ArchiveSource extends Readable {
   #stopped = false
   /** Ends the wait between two listings of `follow` early (stop, destroy). */
   #wake: (() => void) | null = null
+  /** Following local files: which are complete and stable, and which to read again. */
+  readonly #gate: FollowGate | null
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     super({ objectMode: true, highWaterMark: 1024 })
@@ -94,6 +97,8 @@ export class ArchiveSource extends Readable {
     this.#compare = comparator(options.order)
     this.#positions = options.positions === true || options.from !== undefined
     this.#pollInterval = parseDuration(options.pollInterval ?? 1000, 'pollInterval')
+    // Objects in a store appear whole; local files may be written while listed.
+    this.#gate = options.follow === true && this.#store === undefined ? new FollowGate(this.#pollInterval) : null
   }
 
   override _read (): void {
@@ -149,7 +154,7 @@ export class ArchiveSource extends Readable {
 
   async #list (): Promise<ListedFile[]> {
     const store = this.#store
-    if (store === undefined) return await listFiles(this.glob)
+    if (store === undefined) return await listFiles(this.glob, this.#gate?.sealing)
     return await listObjects({ store, pattern: this.glob.pattern })
   }
 
@@ -174,6 +179,7 @@ export class ArchiveSource extends Readable {
     const from = this.#options.from
     for (let first = true; ; first = false) {
       const listed = await this.#list()
+      const listedAt = Date.now()
       if (this.destroyed || this.#stopped) return
       if (first && listed.length === 0 && this.#options.follow !== true && this.#options.allowEmpty !== true) {
         throw noArchiveMatches(this.#pattern)
@@ -186,9 +192,18 @@ export class ArchiveSource extends Readable {
           throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: no archive named ${from.file} matches ${this.#pattern}`)
         }
       }
-      const files = listed.filter((f) => !this.#done.has(f.name)).sort(this.#compare)
+      const gate = this.#gate
+      let waiting = false
+      const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(f) ?? false)).sort(this.#compare)
       for (const file of files) {
         if (this.destroyed || this.#stopped) return
+        if (gate !== null && !gate.ready(file, listedAt)) {
+          waiting = true
+          // Files are read in order: one still being written holds back those after it,
+          // except one already read that is changing again.
+          if (gate.reread(file.name)) continue
+          break
+        }
         this.#done.add(file.name)
         if (from !== undefined && this.#before(file, from)) continue
         await this.#readFile(file, from !== undefined && file.name === from.file ? from.offset : -1)
@@ -198,7 +213,7 @@ export class ArchiveSource extends Readable {
         const timer = setTimeout(() => {
           this.#wake = null
           resolve()
-        }, this.#pollInterval)
+        }, waiting && gate !== null ? gate.settle : this.#pollInterval)
         this.#wake = () => {
           clearTimeout(timer)
           resolve()
@@ -229,9 +244,18 @@ export class ArchiveSource extends Readable {
       positions: this.#positions,
       baseOffset: start
     })
+    const gate = this.#gate
+    // Records earlier reads of this followed file delivered (it ended mid-record, or has grown since).
+    let skip = gate?.delivered(name) ?? 0
     let damaged = false
     let skippedFile = false
+    let truncated = false
     decoder.on('corrupt', (info: DecodedCorruptInfo) => {
+      if (gate !== null && info.reason === 'truncated') {
+        // Followed: the file may still be growing; it is read again when it changes.
+        truncated = true
+        return
+      }
       damaged = true
       if (info.offset === 0 && decoder.stats.records === 0 && info.bytesSkipped === file.size) {
         skippedFile = true
@@ -251,6 +275,10 @@ export class ArchiveSource extends Readable {
     decoder.on('data', (record: ShoeboxRecord) => {
       if (this.#stopped) return
       if (record.position !== undefined && record.position.offset <= after) return
+      if (skip > 0) {
+        skip--
+        return
+      }
       count++
       if (!this.push(record)) {
         decoder.pause()
@@ -265,6 +293,11 @@ export class ArchiveSource extends Readable {
       await finished(decoder)
     } catch (err) {
       if (this.destroyed || this.#stopped) return
+      if (gate !== null && err instanceof CorruptArchiveError && (err.reason === 'truncated' || (err.reason === 'bad-compression' && err.offset >= file.size))) {
+        // Followed, and cut short (plain: mid-record; gzip: every byte read, the member unfinished).
+        gate.read(file, gate.delivered(name) + count)
+        return
+      }
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
         // The records before the damage came through; report the rest of the file as skipped and go on.
         this.emit('corrupt', { file: name, path: file.path, offset: err.offset, reason: err.reason, detail: err.detail, bytesSkipped: file.size - err.offset })
@@ -277,6 +310,8 @@ export class ArchiveSource extends Readable {
       if (this.#current?.decoder === decoder) this.#current = null
     }
     if (this.#stopped) return
+    gate?.read(file, (gate?.delivered(name) ?? 0) + count)
+    if (truncated) return
     if (gzipped && decompressed < after) throw pastEnd(file, after, decompressed)
     if (skippedFile && damaged) {
       this.emit('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)

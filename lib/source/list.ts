@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { minimatch } from 'minimatch'
+import { parseTempName } from '../roll/names.js'
 import { ShoeboxError } from '../errors.js'
 import type { ListedFile } from './order.js'
 
@@ -28,7 +29,12 @@ export function splitGlob (pattern: string, cwd = process.cwd()): GlobRoot {
   return { root, pattern: segments.slice(literal).join('/') }
 }
 
-export async function listFiles (glob: GlobRoot): Promise<ListedFile[]> {
+/**
+ * The files matching the glob. With `sealing`, also collect the final names of
+ * shoebox writers' temporary files ('.<final>~host~pid.part') whose final name
+ * matches: a file that appears under such a name was sealed whole by a link.
+ */
+export async function listFiles (glob: GlobRoot, sealing?: Set<string>): Promise<ListedFile[]> {
   let entries: string[]
   try {
     entries = await fs.readdir(glob.root, { recursive: true })
@@ -39,6 +45,11 @@ export async function listFiles (glob: GlobRoot): Promise<ListedFile[]> {
   const out: ListedFile[] = []
   for (const entry of entries) {
     const name = entry.split(path.sep).join('/')
+    if (sealing !== undefined) {
+      const slash = name.lastIndexOf('/') + 1
+      const temp = parseTempName(name.slice(slash))
+      if (temp !== undefined && minimatch(name.slice(0, slash) + temp.finalName, glob.pattern)) sealing.add(name.slice(0, slash) + temp.finalName)
+    }
     if (!minimatch(name, glob.pattern)) continue
     const full = path.join(glob.root, entry)
     let stat

@@ -1,0 +1,67 @@
+/**
+ * When a followed file may be read. Other programs copy files into a followed
+ * directory over seconds, and a file read mid-copy ends mid-record (or, for
+ * gzip, mid-member), or, worse, exactly between two records. So a file is
+ * read once it is complete and stable: sealed by a shoebox writer (its
+ * temporary name was seen, and sealing links a finished file into place), or
+ * its size and mtime unchanged between two listings (or not modified for as
+ * long as listings are apart, at most a second). And a file that changes after it was read (it ended
+ * mid-record, or it was still growing) is read again, skipping the records it
+ * already delivered: retried, never skipped for good.
+ */
+import type { ListedFile } from './order.js'
+
+interface Observation { size: number, mtimeMs: number }
+
+function same (a: Observation, b: Observation): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs
+}
+
+/** The longest a file must stay unchanged to count as stable: a long poll interval need not delay reading. */
+const MAX_SETTLE = 1000
+
+export class FollowGate {
+  /** Final names of shoebox writers' temporary files seen so far (filled by the lister). */
+  readonly sealing = new Set<string>()
+  /** How long a file must stay unchanged (ms); a file waiting on it is looked at again after this, not a whole poll. */
+  readonly settle: number
+  /** Files listed but not read yet, as last seen. */
+  #observed = new Map<string, Observation>()
+  /** Files read, as they were when read, and the records delivered from them in all. */
+  #read = new Map<string, Observation & { delivered: number }>()
+
+  constructor (pollInterval: number) {
+    this.settle = Math.min(pollInterval, MAX_SETTLE)
+  }
+
+  /** Has `file` changed since it was read (so it must be read again)? */
+  changed (file: ListedFile): boolean {
+    const read = this.#read.get(file.name)
+    return read !== undefined && !same(read, file)
+  }
+
+  /** May `file` (listed at `now`, unread or changed) be read now? Once per listing and file. */
+  ready (file: ListedFile, now: number): boolean {
+    if (!this.#read.has(file.name) && this.sealing.has(file.name)) return true
+    const before = this.#observed.get(file.name)
+    this.#observed.set(file.name, { size: file.size, mtimeMs: file.mtimeMs })
+    return (before !== undefined && same(before, file)) || now - file.mtimeMs >= this.settle
+  }
+
+  /** Was `name` read before (so files after it need not wait while it changes)? */
+  reread (name: string): boolean {
+    return this.#read.has(name)
+  }
+
+  /** Records of `name` delivered by earlier reads. */
+  delivered (name: string): number {
+    return this.#read.get(name)?.delivered ?? 0
+  }
+
+  /** `file` was read (to its end, or until it ended mid-record), `delivered` records in all. */
+  read (file: ListedFile, delivered: number): void {
+    this.#read.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, delivered })
+    this.#observed.delete(file.name)
+    this.sealing.delete(file.name)
+  }
+}
