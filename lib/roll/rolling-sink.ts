@@ -13,7 +13,7 @@
 // node:stream rather than readable-stream here: _construct (async start-up) is typed there.
 import { Writable } from 'node:stream'
 import { gzipLevel, type GzipOptions } from '../compress/gzip.js'
-import { invalidOption } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
 import { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
@@ -72,6 +72,10 @@ export class RollingSink extends Writable {
   #chain: FileChain
   #encoder: ArchiveEncoder
   #raw: Buffer[] = []
+  /** Records given to the sink so far, in either form: the next one's index. */
+  #given = 0
+  /** Of those, records given to the encoder (it numbers only these). */
+  #encoded = 0
   #maxPending: number
   #waiting: Array<() => void> = []
   #flushInterval: number
@@ -188,7 +192,9 @@ export class RollingSink extends Writable {
         this.#add(chunk, now)
       }
     } catch (err) {
-      callback(err as Error)
+      // A refused record fails the sink, but only after the records before it are on disk.
+      this.#cut('refused')
+      this.#chain.settled().then(() => { callback(err as Error) }, () => {})
       return
     }
     if (!this.#full()) callback()
@@ -237,7 +243,16 @@ export class RollingSink extends Writable {
     if (planner.pastDeadline(now)) this.#cut('deadline')
     const file = this.#fileAt(now)
     const before = this.#encoder.pendingBytes
-    this.#encoder.write(item)
+    const index = this.#given++
+    try {
+      this.#encoder.write(item)
+    } catch (err) {
+      // The encoder numbers only the records it was given; the sink numbers encoded Buffers' records too.
+      if (err instanceof ShoeboxError && index !== this.#encoded) err.message = err.message.replace(/^record \d+:/, `record ${index}:`)
+      throw err
+    } finally {
+      this.#encoded++
+    }
     const bytes = this.#encoder.pendingBytes - before
     if (planner.needsRatio(bytes)) {
       const parts = this.#encoder.take()
@@ -251,7 +266,9 @@ export class RollingSink extends Writable {
   /**
    * Bytes of whole encoded records (encode()'s output). The planner is still
    * asked after every record, so a chunk of many records is cut exactly
-   * where it says; runs of records between cuts stay one slice.
+   * where it says; runs of records between cuts stay one slice. A record
+   * over maxRecordSize is refused as the encoder refuses one: the records
+   * before it are kept, nothing of it or after it.
    */
   #addEncoded (buf: Buffer, now: number): void {
     const planner = this.#planner
@@ -260,6 +277,12 @@ export class RollingSink extends Writable {
     let segment = 0
     let start = 0
     for (const end of ends) {
+      const index = this.#given++
+      if (end - start > this.#encoder.maxRecordSize) {
+        if (start > segment) this.#raw.push(buf.subarray(segment, start))
+        throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
+          `record ${index}: ${end - start} bytes encoded, over maxRecordSize ${this.#encoder.maxRecordSize}; not written (the records before it are)`)
+      }
       if (planner.pastDeadline(now)) {
         if (start > segment) this.#raw.push(buf.subarray(segment, start))
         segment = start
