@@ -2,7 +2,8 @@
  * `shoebox write` and `shoebox encode` options parsed in lib/cli/options.ts
  * and lib/units.ts: `--flush-interval 0` turns the flush timer off (lines
  * given in a trickle over several default periods reach no file before
- * stdin ends), and the key=value flags refuse an empty key or path by name.
+ * stdin ends), and the key=value flags of write and encode refuse an empty
+ * key, an empty path or a missing '=' by name.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -11,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { main } from '../lib/cli/main.js'
 import { cli } from './cli-run.js'
-import { decodeFile, tempDir } from './fixtures-roll/util.js'
+import { decodeBytes, decodeFile, tempDir } from './fixtures-roll/util.js'
 
 function discard (): Writable {
   return new Writable({ write (_chunk, _encoding, callback) { callback() } })
@@ -65,3 +66,38 @@ t.test('write --flush-interval: negative, unitless and garbage values are usage 
     t.notOk(fs.existsSync(dir), 'no directory made')
   }
 })
+
+/** Each malformed shape, with the message that must name the flag and the value. */
+const BAD_META: Array<[string[], RegExp]> = [
+  [['--meta-from-field', '=x'], /--meta-from-field expects \[key=\]path with a key before '=', got '=x'/],
+  [['--meta-from-field', 'k='], /--meta-from-field expects \[key=\]path, got 'k='/],
+  [['--meta-from-field', '='], /--meta-from-field expects \[key=\]path with a key before '=', got '='/],
+  [['--meta-from-field='], /--meta-from-field expects \[key=\]path, got ''/],
+  [['--meta', '=v'], /--meta expects key=value, got '=v'/],
+  [['--meta', 'k'], /--meta expects key=value, got 'k'/]
+]
+
+for (const command of ['write', 'encode'] as const) {
+  t.test(`${command}: --meta and --meta-from-field refuse an empty key, an empty path and a missing '=' (exit 2)`, async (t) => {
+    for (const [flags, message] of BAD_META) {
+      const dir = path.join(tempDir(t), 'never-made')
+      const args = command === 'write' ? ['write', dir, ...flags] : ['encode', ...flags]
+      const r = await cli(args, '{"a":{"b":1}}\n')
+      t.equal(r.code, 2, `${flags.join(' ')}: exit 2`)
+      t.match(r.stderr, new RegExp(`^shoebox ${command}: ${message.source}\n`), `${flags.join(' ')}: named`)
+      t.equal(r.stdout.length, 0, `${flags.join(' ')}: nothing written`)
+      t.notOk(fs.existsSync(dir), `${flags.join(' ')}: no directory made`)
+    }
+  })
+
+  t.test(`${command}: the well-formed shapes still work: key=path, path alone, key=value, an empty value`, async (t) => {
+    const flags = ['--meta-from-field', 'b=a.b', '--meta-from-field', 'a.b', '--meta', 'k=v', '--meta', 'e=']
+    const dir = tempDir(t)
+    const r = await cli(command === 'write' ? ['write', dir, ...flags] : ['encode', ...flags], '{"a":{"b":1}}\n')
+    t.equal(r.code, 0, r.stderr)
+    const decoded = command === 'write'
+      ? decodeFile(path.join(dir, fs.readdirSync(dir)[0]))
+      : decodeBytes(r.stdout)
+    t.same(decoded.map((d) => d.record.metadata), [{ k: 'v', e: '', b: '1', 'a.b': '1' }])
+  })
+}
