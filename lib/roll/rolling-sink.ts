@@ -121,7 +121,14 @@ export class RollingSink extends Writable {
       const { to, storeOptions } = options.upload
       const opened = typeof to === 'string' ? openStore(to, storeOptions) : undefined
       this.#uploadStore = opened
-      const uploader = new SealedUploader(this.dir, opened ?? to as Store, options.upload)
+      let uploader: SealedUploader
+      try {
+        uploader = new SealedUploader(this.dir, opened ?? to as Store, options.upload)
+      } catch (err) {
+        // A refused upload option: nobody will close the store opened for it.
+        void opened?.close()
+        throw err
+      }
       uploader.on('upload', (event) => this.emit('upload', event))
       uploader.on('uploadError', (event) => this.emit('uploadError', event))
       this.uploader = uploader
@@ -209,8 +216,7 @@ export class RollingSink extends Writable {
       if (this.#failed !== null || this.uploader === undefined) return
       // Every record is on disk; a file whose upload failed stays queued there for the next start.
       const failure = await this.uploader.drain()
-      await this.uploader.close()
-      await this.#uploadStore?.close()
+      await this.#closeUploads()
       if (failure !== undefined) throw failure
     }
     uploaded().then(() => { callback(this.#failed) }, callback)
@@ -227,11 +233,14 @@ export class RollingSink extends Writable {
     this.#chain.stop(this.#failed)
     // Leave the file being written as it is: a temporary file, recoverable later.
     this.#chain.close()
-      .then(async () => {
-        await this.uploader?.close()
-        await this.#uploadStore?.close()
-      })
+      .then(async () => { await this.#closeUploads() })
       .then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  /** Stop the uploader, and close the store if the sink opened it (a Store given is the caller's). */
+  async #closeUploads (): Promise<void> {
+    await this.uploader?.close()
+    await this.#uploadStore?.close()
   }
 
   #add (item: RecordInput | Buffer, now: number): void {
