@@ -40,13 +40,18 @@ const TIME_UNITS: Record<string, number> = {
   d: 86_400_000
 }
 
-/** Milliseconds from a number or a string such as '10m', '1h', '30s', '250ms', '1h30m'. */
+/**
+ * Milliseconds from a number or a string such as '10m', '1h', '30s', '250ms',
+ * '1h30m'. A bare '0' is 0 (options such as flushInterval take 0 as "off");
+ * any other number needs its unit, which is ambiguous without one.
+ */
 export function parseDuration (value: number | string, option = 'duration'): number {
   if (typeof value === 'number') {
     if (Number.isFinite(value) && value >= 0) return value
     throw invalidOption(option, `must be a non-negative number of milliseconds, got ${value}`)
   }
   const text = String(value).trim().toLowerCase()
+  if (/^0+(?:\.0+)?$/.test(text)) return 0
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
   let total = 0
   let matched = 0
@@ -55,7 +60,8 @@ export function parseDuration (value: number | string, option = 'duration'): num
     matched = re.lastIndex
   }
   if (text === '' || matched !== text.length) {
-    throw invalidOption(option, `expected a duration such as 10m, 1h, 30s or 250ms, got '${String(value)}'`)
+    const hint = /^\d+(?:\.\d+)?$/.test(text) ? ' (a number other than 0 needs a unit: ms, s, m, h or d)' : ''
+    throw invalidOption(option, `expected a duration such as 10m, 1h, 30s or 250ms, got '${String(value)}'${hint}`)
   }
   return total
 }

@@ -382,7 +382,7 @@ t.test('usage errors exit 2 with a one-line message', async (t) => {
   usageError(t, await cli(['write', dir, '--roll-size', 'abc']), 'write', /roll\.size: expected a size such as 100MiB/)
   usageError(t, await cli(['write', dir, '--roll-age', '5 parsecs']), 'write', /roll\.age: expected a duration/)
   usageError(t, await cli(['write', dir, '--template', 'x-%Q']), 'write', /template: unknown field %Q/)
-  usageError(t, await cli(['write', dir, '--flush-interval', 'soon']), 'write', /flushInterval: expected a duration/)
+  usageError(t, await cli(['write', dir, '--flush-interval', 'soon']), 'write', /option --flush-interval: expected a duration/)
   await settle()
   t.notOk(fs.existsSync(dir), 'no directory made by a write that was refused')
   usageError(t, await cli(['read']), 'read', /read needs exactly one PATTERN/)

@@ -24,11 +24,15 @@ export function keyValues (option: string, entries: string[] | undefined): Metad
   return out
 }
 
-/** ['[key=]path', ...] to {key: path}; the key defaults to the path. */
+/**
+ * ['[key=]path', ...] to {key: path}; the key defaults to the path. An empty
+ * key ('=x') or path ('k=', '') is a usage error naming the flag.
+ */
 export function metaFields (entries: string[] | undefined): Record<string, string> {
   const fields: Record<string, string> = {}
   for (const spec of entries ?? []) {
     const eq = spec.indexOf('=')
+    if (eq === 0) throw usage(`--meta-from-field expects [key=]path with a key before '=', got '${spec}'`)
     const [key, path] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [spec, spec]
     if (path === '') throw usage(`--meta-from-field expects [key=]path, got '${spec}'`)
     fields[key] = path

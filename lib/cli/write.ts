@@ -14,6 +14,7 @@ import { describeIoError, usage } from './io.js'
 import { keyValues, metaFields, oneOf, expandGzip, parse } from './options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
+import { parseDuration } from '../units.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 
@@ -40,7 +41,8 @@ Options:
                         object with check(file, now) (or a function making one)
   --gzip[=LEVEL]        compress (one gzip member per flush block; default level 6)
   --fsync never|onClose|interval|always   (default onClose)
-  --flush-interval TIME flush buffered records at least this often (default 1s)
+  --flush-interval TIME flush buffered records at least this often (default 1s;
+                        0 turns the timer off: blocks are cut when full or at the end)
   --format v1|v2        record format (default v2)
   --meta key=value      metadata for every record (repeatable)
   --meta-from-field [key=]path   metadata from each line's JSON (repeatable)
@@ -85,6 +87,8 @@ export const writeCommand: Command = {
     const fsync = oneOf('--fsync', values.fsync, ['never', 'onClose', 'interval', 'always'] as const, 'onClose') as FsyncPolicy
     const metadata = keyValues('--meta', values.meta as string[] | undefined)
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
+    // Parsed here so that the error names the flag; 0 turns the timer off.
+    const flushInterval = values['flush-interval'] === undefined ? undefined : usageDuration(values['flush-interval'] as string, '--flush-interval')
     const concurrency = values['upload-concurrency'] === undefined ? undefined : Number(values['upload-concurrency'])
     if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
       throw usage(`--upload-concurrency must be a positive integer, got '${String(values['upload-concurrency'])}'`)
@@ -105,7 +109,7 @@ export const writeCommand: Command = {
         },
         gzip: values.gzip === true ? { level } : false,
         fsync,
-        flushInterval: values['flush-interval'] as string | undefined,
+        flushInterval,
         upload: typeof values.to === 'string'
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined
@@ -179,6 +183,16 @@ function summary (records: number, sealed: SealedEvent[], started: number): stri
   const seconds = Math.max(0.001, (Date.now() - started) / 1000)
   const bytes = sealed.reduce((n, e) => n + e.bytes, 0)
   return `${records} records, ${sealed.length} files sealed, ${bytes} bytes, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
+}
+
+/** A duration option, or a usage error naming it. */
+function usageDuration (text: string, option: string): number {
+  try {
+    return parseDuration(text, option)
+  } catch (err) {
+    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
+    throw err
+  }
 }
 
 async function loadPolicy (module: string): Promise<RollPolicy> {

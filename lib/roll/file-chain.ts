@@ -62,7 +62,7 @@ export interface ChainListener {
   sealed: (event: SealedEvent) => void
   /** `raw` bytes of `file` were written as `disk` bytes (before any fsync). */
   written: (file: PlannedFile, raw: number, disk: number) => void
-  /** A block left the queue (written, skipped or failed): writers waiting for room may go on. */
+  /** A block was written, or the chain failed: writers waiting for room may go on (or fail). */
   progress: () => void
   /** The first failure; the chain writes nothing after it. */
   failed: (err: Error) => void

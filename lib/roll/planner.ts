@@ -15,11 +15,13 @@ import { expandTemplate } from './template.js'
  * - 'timer': the flush interval passed;
  * - 'policy': the roll policy fired after a record (the file is sealed);
  * - 'deadline': the file is past its age deadline, seen by its timer or by the next record (sealed);
- * - 'end': end() was called (sealed).
+ * - 'end': end() was called (sealed);
+ * - 'refused': a record was refused (over maxRecordSize, not encodable): the
+ *   records before it are written, then the sink fails, leaving the file to recovery.
  */
-export type CutReason = 'full-block' | 'timer' | 'policy' | 'deadline' | 'end'
+export type CutReason = 'full-block' | 'timer' | 'policy' | 'deadline' | 'end' | 'refused'
 
-const SEALS: Record<CutReason, boolean> = { 'full-block': false, timer: false, policy: true, deadline: true, end: true }
+const SEALS: Record<CutReason, boolean> = { 'full-block': false, timer: false, policy: true, deadline: true, end: true, refused: false }
 
 /** Cuts the clock asked for: fsync 'interval' syncs after these. */
 export function isTimed (reason: CutReason): boolean {

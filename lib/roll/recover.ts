@@ -4,12 +4,16 @@
  * last complete gzip member, then sealed under its final name like any other
  * file. Nothing readable is ever deleted: if readable data follows a damaged
  * stretch, the file is sealed whole and reported as damaged instead of cut.
+ * The file is read whole, so a record is judged by its checksum and by
+ * fitting in it, not by a maxRecordSize: the writer's limit is not known here
+ * and may be above the default (a record over it is not damage).
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { crc32 } from '../checksum.js'
 import { isGzip } from '../compress/gzip.js'
+import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { ArchiveDecoder } from '../format/decoder.js'
 import { syncDir, syncFile } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
@@ -125,7 +129,7 @@ function scanPlain (data: Buffer): Scan {
     corrupt (info) {
       if (damageAt < 0) damageAt = info.offset
     }
-  }, { mode: 'lenient' })
+  }, { mode: 'lenient', maxRecordSize: fitsIn(data) })
   decoder.write(data)
   decoder.end()
   if (damageAt < 0) return { end: data.length, records, moreAfter: false }
@@ -188,11 +192,16 @@ function readMember (data: Buffer, pos: number): { content: Buffer, end: number 
   return { content, end }
 }
 
+/** A maxRecordSize that lets any record held in `data` be read (see the header). */
+function fitsIn (data: Buffer): number {
+  return Math.max(DEFAULT_MAX_RECORD_SIZE, data.length)
+}
+
 /** Records in `content` if it is whole records and nothing else, else -1. */
 function countWholeRecords (content: Buffer): number {
   let n = 0
   try {
-    const decoder = new ArchiveDecoder({ record () { n++ }, corrupt () {} }, { mode: 'strict' })
+    const decoder = new ArchiveDecoder({ record () { n++ }, corrupt () {} }, { mode: 'strict', maxRecordSize: fitsIn(content) })
     decoder.write(content)
     decoder.end()
   } catch {

@@ -13,7 +13,7 @@
 // node:stream rather than readable-stream here: _construct (async start-up) is typed there.
 import { Writable } from 'node:stream'
 import { gzipLevel, type GzipOptions } from '../compress/gzip.js'
-import { invalidOption } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
 import { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
@@ -72,6 +72,10 @@ export class RollingSink extends Writable {
   #chain: FileChain
   #encoder: ArchiveEncoder
   #raw: Buffer[] = []
+  /** Records given to the sink so far, in either form: the next one's index. */
+  #given = 0
+  /** Of those, records given to the encoder (it numbers only these). */
+  #encoded = 0
   #maxPending: number
   #waiting: Array<() => void> = []
   #flushInterval: number
@@ -117,7 +121,14 @@ export class RollingSink extends Writable {
       const { to, storeOptions } = options.upload
       const opened = typeof to === 'string' ? openStore(to, storeOptions) : undefined
       this.#uploadStore = opened
-      const uploader = new SealedUploader(this.dir, opened ?? to as Store, options.upload)
+      let uploader: SealedUploader
+      try {
+        uploader = new SealedUploader(this.dir, opened ?? to as Store, options.upload)
+      } catch (err) {
+        // A refused upload option: nobody will close the store opened for it.
+        void opened?.close()
+        throw err
+      }
       uploader.on('upload', (event) => this.emit('upload', event))
       uploader.on('uploadError', (event) => this.emit('uploadError', event))
       this.uploader = uploader
@@ -188,7 +199,9 @@ export class RollingSink extends Writable {
         this.#add(chunk, now)
       }
     } catch (err) {
-      callback(err as Error)
+      // A refused record fails the sink, but only after the records before it are on disk.
+      this.#cut('refused')
+      this.#chain.settled().then(() => { callback(err as Error) }, () => {})
       return
     }
     if (!this.#full()) callback()
@@ -203,8 +216,7 @@ export class RollingSink extends Writable {
       if (this.#failed !== null || this.uploader === undefined) return
       // Every record is on disk; a file whose upload failed stays queued there for the next start.
       const failure = await this.uploader.drain()
-      await this.uploader.close()
-      await this.#uploadStore?.close()
+      await this.#closeUploads()
       if (failure !== undefined) throw failure
     }
     uploaded().then(() => { callback(this.#failed) }, callback)
@@ -221,11 +233,14 @@ export class RollingSink extends Writable {
     this.#chain.stop(this.#failed)
     // Leave the file being written as it is: a temporary file, recoverable later.
     this.#chain.close()
-      .then(async () => {
-        await this.uploader?.close()
-        await this.#uploadStore?.close()
-      })
+      .then(async () => { await this.#closeUploads() })
       .then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  /** Stop the uploader, and close the store if the sink opened it (a Store given is the caller's). */
+  async #closeUploads (): Promise<void> {
+    await this.uploader?.close()
+    await this.#uploadStore?.close()
   }
 
   #add (item: RecordInput | Buffer, now: number): void {
@@ -237,7 +252,16 @@ export class RollingSink extends Writable {
     if (planner.pastDeadline(now)) this.#cut('deadline')
     const file = this.#fileAt(now)
     const before = this.#encoder.pendingBytes
-    this.#encoder.write(item)
+    const index = this.#given++
+    try {
+      this.#encoder.write(item)
+    } catch (err) {
+      // The encoder numbers only the records it was given; the sink numbers encoded Buffers' records too.
+      if (err instanceof ShoeboxError && index !== this.#encoded) err.message = err.message.replace(/^record \d+:/, `record ${index}:`)
+      throw err
+    } finally {
+      this.#encoded++
+    }
     const bytes = this.#encoder.pendingBytes - before
     if (planner.needsRatio(bytes)) {
       const parts = this.#encoder.take()
@@ -251,7 +275,9 @@ export class RollingSink extends Writable {
   /**
    * Bytes of whole encoded records (encode()'s output). The planner is still
    * asked after every record, so a chunk of many records is cut exactly
-   * where it says; runs of records between cuts stay one slice.
+   * where it says; runs of records between cuts stay one slice. A record
+   * over maxRecordSize is refused as the encoder refuses one: the records
+   * before it are kept, nothing of it or after it.
    */
   #addEncoded (buf: Buffer, now: number): void {
     const planner = this.#planner
@@ -260,6 +286,12 @@ export class RollingSink extends Writable {
     let segment = 0
     let start = 0
     for (const end of ends) {
+      const index = this.#given++
+      if (end - start > this.#encoder.maxRecordSize) {
+        if (start > segment) this.#raw.push(buf.subarray(segment, start))
+        throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
+          `record ${index}: ${end - start} bytes encoded, over maxRecordSize ${this.#encoder.maxRecordSize}; not written (the records before it are)`)
+      }
       if (planner.pastDeadline(now)) {
         if (start > segment) this.#raw.push(buf.subarray(segment, start))
         segment = start
