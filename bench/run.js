@@ -111,7 +111,7 @@ if (startup !== null) {
   console.log()
 }
 // Which code did the work: the encoder's speed depends on whether the native part was built.
-console.log(`Checksums: ${checksumImplementation}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}.`)
+console.log(`Checksums: ${checksumImplementation()}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}.`)
 console.log()
 console.log('Targets:')
 for (const line of targets(codec, cli)) console.log(line)

@@ -4,6 +4,12 @@
  * Fastest first: @node-rs/crc32 (hardware-accelerated; about 2x zlib.crc32 on
  * record-sized inputs here), then zlib.crc32 (Node >= 20.15), then a
  * slicing-by-8 table in JS, so a platform without the native module still works.
+ *
+ * The choice is made on the first checksum, not at import: loading the
+ * native binary costs about as much as Node's own start, and a program that
+ * imports shoebox (or runs `shoebox --help`) may never checksum anything.
+ * Each entry point checks one module variable for undefined and chooses
+ * once; nothing is swapped at runtime.
  */
 import { createRequire } from 'node:module'
 import zlib from 'node:zlib'
@@ -25,8 +31,6 @@ function loadNativeCrc (): NativeCrc | null {
     return null // no prebuilt binary for this platform
   }
 }
-
-const native: NativeCrc | null = loadNativeCrc()
 
 export type ChecksumAlgorithm = 'crc32' | 'crc32c'
 
@@ -102,29 +106,62 @@ export function crc32Word (state: number, word: number): number {
   return r3[a & 0xff] ^ r2[(a >>> 8) & 0xff] ^ r1[(a >>> 16) & 0xff] ^ r0[a >>> 24]
 }
 
-const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
 
-function pickCrc32 (): Crc {
-  if (native !== null) return (data) => native.crc32(data)
-  if (typeof zlibCrc32 === 'function') return (data) => zlibCrc32(data)
-  return tableCrc(0xedb88320)
+/** The implementation in use, chosen by the first checksum computed. */
+interface Chosen {
+  name: '@node-rs/crc32' | 'zlib' | 'js'
+  /**
+   * For the codec, which checksums every record: the native functions
+   * themselves where there are any, not wrappers, so a record costs the
+   * native call alone. The codec passes exactly one argument (the native
+   * functions take an optional initial state as a second, which the public
+   * crc32/crc32c hide).
+   */
+  crc32: Crc
+  crc32c: Crc
+  /** CRC32 of data continued from `previous`. */
+  crc32Continue: (previous: number, data: Uint8Array) => number
 }
 
-export const crc32: Crc = pickCrc32()
+let chosen: Chosen | undefined
 
-export const crc32c: Crc = native !== null ? (data) => native.crc32c(data) : tableCrc(0x82f63b78)
+function jsContinue (previous: number, data: Uint8Array): number {
+  let crc = (previous ^ 0xffffffff) >>> 0
+  for (let i = 0; i < data.length; i++) crc = r0[(crc ^ data[i]) & 0xff] ^ (crc >>> 8)
+  return (crc ^ 0xffffffff) >>> 0
+}
 
-/** Which implementation is in use (for benchmarks and bug reports). */
-export const checksumImplementation = native !== null ? '@node-rs/crc32' : typeof zlibCrc32 === 'function' ? 'zlib' : 'js'
+/** Choose (once) and remember the fastest implementation available here. */
+function choose (): Chosen {
+  const native = loadNativeCrc()
+  if (native !== null) {
+    chosen = { name: '@node-rs/crc32', crc32: native.crc32, crc32c: native.crc32c, crc32Continue: (previous, data) => native.crc32(data, previous) }
+  } else if (typeof zlibCrc32 === 'function') {
+    chosen = { name: 'zlib', crc32: (data) => zlibCrc32(data), crc32c: tableCrc(0x82f63b78), crc32Continue: (previous, data) => zlibCrc32(data, previous) }
+  } else {
+    chosen = { name: 'js', crc32: tableCrc(0xedb88320), crc32c: tableCrc(0x82f63b78), crc32Continue: jsContinue }
+  }
+  return chosen
+}
 
-/*
- * For the codec, which checksums every record: the native functions
- * themselves, not the wrappers above, so a record costs the native call
- * alone. The codec passes exactly one argument (the native functions take an
- * optional initial state as a second, which the public crc32/crc32c hide).
+/** CRC32 (ISO-HDLC) of `data`. */
+export function crc32 (data: Uint8Array): number {
+  return (chosen ?? choose()).crc32(data)
+}
+
+/** CRC32C (Castagnoli) of `data`. */
+export function crc32c (data: Uint8Array): number {
+  return (chosen ?? choose()).crc32c(data)
+}
+
+/**
+ * Which implementation is in use (for benchmarks and bug reports). Asking
+ * chooses it, loading the native module if there is one.
  */
-const recordCrc32: Crc = native !== null ? native.crc32 : crc32
-const recordCrc32c: Crc = native !== null ? native.crc32c : crc32c
+export function checksumImplementation (): Chosen['name'] {
+  return (chosen ?? choose()).name
+}
 
 /**
  * The checksum of buf[start, end), for the codec's per-record checks. The
@@ -134,7 +171,8 @@ const recordCrc32c: Crc = native !== null ? native.crc32c : crc32c
  */
 export function checksumRange (algorithm: ChecksumAlgorithm, buf: Uint8Array, start: number, end: number): number {
   const view = new Uint8Array(buf.buffer, buf.byteOffset + start, end - start)
-  return algorithm === 'crc32' ? recordCrc32(view) : recordCrc32c(view)
+  const use = chosen ?? choose()
+  return algorithm === 'crc32' ? use.crc32(view) : use.crc32c(view)
 }
 
 /**
@@ -142,10 +180,5 @@ export function checksumRange (algorithm: ChecksumAlgorithm, buf: Uint8Array, st
  * it (0 for none): for data that arrives in pieces, such as an upload part.
  */
 export function crc32Continue (previous: number, data: Uint8Array): number {
-  if (native !== null) return native.crc32(data, previous)
-  const zlibContinue = zlibCrc32 as ((data: Uint8Array, value?: number) => number) | undefined
-  if (typeof zlibContinue === 'function') return zlibContinue(data, previous)
-  let crc = (previous ^ 0xffffffff) >>> 0
-  for (let i = 0; i < data.length; i++) crc = r0[(crc ^ data[i]) & 0xff] ^ (crc >>> 8)
-  return (crc ^ 0xffffffff) >>> 0
+  return (chosen ?? choose()).crc32Continue(previous, data)
 }

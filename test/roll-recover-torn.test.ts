@@ -11,7 +11,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import t from 'tap'
-import { encodeRecords, recoverFile, type RecordInput } from '../lib/index.js'
+import { encodeRecords, type RecordInput } from '../lib/index.js'
+import { recoverFile } from '../lib/roll/recover.js'
 import { decodeBytes, range, seqOf, tempDir } from './fixtures-roll/util.js'
 
 function rec (seq: number): RecordInput {

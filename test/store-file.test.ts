@@ -12,8 +12,9 @@ import { Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import {
-  FileStore, openStore, ShoeboxError, StoreError, uploadSink, type ObjectInfo, type Store
+  openStore, ShoeboxError, StoreError, uploadSink, type ObjectInfo, type Store
 } from '../lib/index.js'
+import { FileStore } from '../lib/store/file-store.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-store-file-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })

@@ -10,9 +10,10 @@ import { Readable } from 'node:stream'
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import {
-  openStore, S3Store, ShoeboxError, StoreError, type ObjectInfo, type Store, type StoreOptions
+  openStore, ShoeboxError, StoreError, type ObjectInfo, type Store, type StoreOptions
 } from '../lib/index.js'
 import { makeS3Client } from '../lib/store/s3-client.js'
+import { S3Store } from '../lib/store/s3-store.js'
 import { parseS3Url } from '../lib/store/s3-config.js'
 import { startFauxS3 } from '../bench/s3-server.js'
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy.js'

@@ -8,7 +8,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { finished } from 'node:stream/promises'
 import t from 'tap'
-import { FileStore, rollingSink, SealedUploader, type RollingSinkOptions } from '../lib/index.js'
+import { rollingSink, SealedUploader, type RollingSinkOptions } from '../lib/index.js'
+import { FileStore } from '../lib/store/file-store.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-upload-owner-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })

@@ -20,10 +20,12 @@ import type { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import t from 'tap'
 import {
-  encodeRecords, FileStore, pendingUploads, rollingSink, SealedUploader,
+  encodeRecords, rollingSink, SealedUploader,
   type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store,
   type TransferSnapshot, type UploadErrorEvent, type UploadEvent, type WriterOptions
 } from '../lib/index.js'
+import { FileStore } from '../lib/store/file-store.js'
+import { pendingUploads } from '../lib/roll/uploader.js'
 import { startFaultProxy } from './fault-proxy.js'
 import { startS3 } from './s3-server.js'
 

@@ -14,7 +14,7 @@ import type { Dirent, Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import { Minimatch } from 'minimatch'
+import type { Minimatch } from 'minimatch'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
@@ -87,7 +87,10 @@ export class PackSource extends Readable {
   bytes = 0
   /** Entries left out so far (symlinks, special files, unsafe names, files gone mid-walk). */
   skipped = 0
-  readonly #include: Minimatch[]
+  readonly #globs: string[]
+  readonly #dot: boolean
+  /** The globs compiled, by the walk's start (minimatch loads only when a pack runs). */
+  #include: Minimatch[] = []
   readonly #maxFileSize: number
   readonly #skipUnreadable: boolean
   readonly #readAttempts: number
@@ -102,7 +105,8 @@ export class PackSource extends Readable {
       throw invalidOption('include', 'must be a non-empty glob or a list of them')
     }
     this.dir = path.resolve(dir)
-    this.#include = globs.map((g) => new Minimatch(g, { dot: options.dot === true }))
+    this.#globs = [...globs]
+    this.#dot = options.dot === true
     this.#maxFileSize = parseSize(options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, 'maxFileSize')
     this.#skipUnreadable = options.skipUnreadable === true
     const attempts = options.readAttempts ?? DEFAULT_READ_ATTEMPTS
@@ -144,6 +148,10 @@ export class PackSource extends Readable {
       throw ioError(err, 'cannot pack', this.dir)
     }
     if (!st.isDirectory()) throw new ShoeboxError('SHOEBOX_IO', `cannot pack ${this.dir}: not a directory`)
+    // Imported here, not at the top: importing minimatch costs about half
+    // of Node's own start, which a program that never packs should not pay.
+    const { Minimatch } = await import('minimatch')
+    this.#include = this.#globs.map((g) => new Minimatch(g, { dot: this.#dot }))
     yield * this.#walkDir(this.dir, '')
   }
 

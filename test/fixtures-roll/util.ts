@@ -13,7 +13,8 @@ import { finished } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { transpileTree } from '../transpile.js'
 import zlib from 'node:zlib'
-import { ArchiveDecoder, isGzip, naturalCompare, type RecordInput, type RollingSink, type ShoeboxRecord } from '../../lib/index.js'
+import { isGzip } from '../../lib/compress/gzip.js'
+import { ArchiveDecoder, naturalCompare, type RecordInput, type RollingSink, type ShoeboxRecord } from '../../lib/index.js'
 
 /** What a tap test offers that the helpers need (kept structural so any Test fits). */
 export interface Teardown {

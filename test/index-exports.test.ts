@@ -1,0 +1,76 @@
+/**
+ * The package's runtime exports are its contract, and the README's API
+ * section documents it: this file holds the exact list, so an export added
+ * or removed by accident fails here, and checks both ways against the
+ * README: every runtime export is named in the API section, and every
+ * function or class the section documents (its headings, the "Lower level"
+ * list, `new X(...)`) is exported. Streams that factories create are
+ * exported as types only (the type check of this file proves they exist).
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import * as lib from '../lib/index.js'
+import type { ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, PackSource, RollingSink, S3Store } from '../lib/index.js'
+import { ROOT } from './transpile.js'
+
+const EXPORTS = [
+  'ArchiveDecoder', 'ArchiveEncoder', 'CorruptArchiveError', 'DEFAULT_MAX_RECORD_SIZE', 'RecordsToNdjson', 'SealedUploader', 'ShoeboxError', 'StoreError',
+  'agePolicy', 'anyPolicy', 'archiveSource', 'countPolicy', 'crc32', 'crc32c', 'decode', 'encode', 'encodeNdjson', 'encodeRecords',
+  'formatStats', 'gunzip', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
+  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink'
+]
+
+const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+const api = readme.slice(readme.indexOf('\n## API\n'), readme.indexOf('\n## CLI reference\n'))
+
+t.test('lib/index.ts exports exactly the documented list at runtime', async (t) => {
+  t.ok(api.length > 1000, 'the README has an API section')
+  t.same(Object.keys(lib).sort(), [...EXPORTS].sort())
+})
+
+t.test('every runtime export is named in the README API section', async (t) => {
+  const missing = Object.keys(lib).filter((name) => !new RegExp(`\\b${name}\\b`).test(api))
+  t.same(missing, [])
+})
+
+t.test('every function and class the API section documents is exported', async (t) => {
+  const documented = new Set<string>()
+  for (const line of api.split('\n')) {
+    if (line.startsWith('###')) for (const m of line.matchAll(/`(\w+)\(/g)) documented.add(m[1])
+  }
+  const lower = api.slice(api.indexOf('### Lower level'), api.indexOf('\n### ', api.indexOf('### Lower level') + 1))
+  for (const line of lower.split('\n')) {
+    // The names a bullet starts with: "- `crc32`, `crc32c`: ..." or "- `readRecord(buf, ...)`: ...".
+    const lead = /^- ((?:`[^`]+`(?:, )?)+)/.exec(line)
+    if (lead !== null) for (const m of lead[1].matchAll(/`(\w+)/g)) documented.add(m[1])
+  }
+  for (const m of api.matchAll(/`new (\w+)\(/g)) documented.add(m[1])
+  for (const m of api.matchAll(/`([A-Z]\w*Error)`/g)) documented.add(m[1])
+  // The parse must have found the documented entry points, or this test checks nothing.
+  for (const name of ['encode', 'decode', 'rollingSink', 'archiveSource', 'openStore', 'pack', 'unpack', 'recoverDirectory', 'readRecord', 'SealedUploader', 'StoreError', 'parseSize']) {
+    t.ok(documented.has(name), `found ${name} in the README`)
+  }
+  t.same([...documented].filter((name) => !(name in lib)).sort(), [])
+})
+
+t.test('the streams factories make are types, not values', async (t) => {
+  const typeOnly = ['EncodeStream', 'DecodeStream', 'EncodeNdjson', 'RollingSink', 'ArchiveSource', 'PackSource', 'S3Store', 'FileStore', 'TransferStats']
+  t.same(typeOnly.filter((name) => name in lib), [])
+  // Each type still names what its factory returns.
+  const encoder: EncodeStream = lib.encode()
+  const decoder: DecodeStream = lib.decode()
+  const ndjson: EncodeNdjson = lib.encodeNdjson()
+  const packed: PackSource = lib.packFiles(ROOT)
+  t.equal(typeof encoder.write, 'function')
+  for (const stream of [encoder, decoder, ndjson, packed]) stream.destroy()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-exports-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const sink: RollingSink = lib.rollingSink({ dir, recover: false })
+  const source: ArchiveSource = lib.archiveSource(path.join(dir, '*.shoebox'))
+  for (const stream of [sink, source]) stream.destroy()
+  const store = lib.openStore('s3://bucket/prefix') as S3Store
+  t.equal(typeof store.client, 'function', 'openStore(s3://...) returns an S3Store')
+  await store.close()
+})
