@@ -6,13 +6,13 @@
  */
 import zlib from 'node:zlib'
 import { promisify } from 'node:util'
-import { Duplex, Readable, pipeline } from 'node:stream'
-import { CorruptArchiveError, invalidOption } from '../errors.js'
+import { invalidOption } from '../errors.js'
+import { CHUNK, GunzipStage, type GunzipOptions } from './member-gunzip.js'
+
+export { GunzipStage, type GunzipOptions } from './member-gunzip.js'
+export { MemberMap, type MemberLookup, type MemberPosition } from './member-map.js'
 
 export const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
-
-/** zlib works best fed large writes with a large output chunk (see PERFORMANCE-NOTES). */
-const CHUNK = 256 * 1024
 
 export interface GzipOptions {
   /** 1 (fastest) to 9 (smallest). Default 6. */
@@ -42,43 +42,13 @@ export function isGzip (head: Buffer): boolean {
   return head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]
 }
 
-/** Decompress if gzip, pass through if not. */
-export function gunzip (): Duplex {
-  return Duplex.from(async function * (source: AsyncIterable<Buffer>) {
-    const iterator = source[Symbol.asyncIterator]()
-    let head = Buffer.alloc(0)
-    while (head.length < 2) {
-      const next = await iterator.next()
-      if (next.done === true) {
-        if (head.length > 0) yield head
-        return
-      }
-      head = Buffer.concat([head, next.value])
-    }
-    async function * rest (): AsyncGenerator<Buffer> {
-      yield head
-      for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value
-    }
-    if (!isGzip(head)) {
-      yield * rest()
-      return
-    }
-    // Count compressed bytes fed, so a corrupt or truncated stream is reported where it went wrong.
-    let fed = 0
-    async function * counted (): AsyncGenerator<Buffer> {
-      for await (const chunk of rest()) {
-        yield chunk
-        fed += chunk.length
-      }
-    }
-    // pipeline, not pipe: a corrupt member must fail the iteration, not vanish.
-    try {
-      yield * pipeline(Readable.from(counted()), zlib.createGunzip({ chunkSize: CHUNK }), () => {})
-    } catch (err) {
-      if (typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).code?.startsWith('Z_') === true) {
-        throw new CorruptArchiveError('bad-compression', fed, `gzip data is damaged or cut short (${(err as Error).message}); the offset is in the compressed file`)
-      }
-      throw err
-    }
-  })
+/**
+ * Decompress if gzip, pass through if not. The stage's `members` map says
+ * which gzip member each decompressed byte came from; pass it to
+ * decode({ positions: true, members }) to have each record's position name
+ * its member. A damaged or cut-short member fails with a CorruptArchiveError
+ * 'bad-compression' at its compressed offset, after everything before it.
+ */
+export function gunzip (options?: GunzipOptions): GunzipStage {
+  return new GunzipStage(options)
 }
