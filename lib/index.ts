@@ -9,7 +9,7 @@ export { readRecord } from './format/codec.js'
 export type { ReadResult, RecordFound, NeedMore, Damage } from './format/result.js'
 export { MAGIC_BYTES, DEFAULT_MAX_RECORD_SIZE } from './format/constants.js'
 export { crc32, crc32c, type ChecksumAlgorithm } from './checksum.js'
-export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata, type Position } from './record.js'
+export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata, type Position, type MemberPosition } from './record.js'
 export { ShoeboxError, CorruptArchiveError, type ShoeboxErrorCode, type DamageReason } from './errors.js'
 export { encodeNdjson, EncodeNdjson, type EncodeNdjsonOptions, type InvalidLine, type OnInvalid } from './ndjson/encode-ndjson.js'
 export {
@@ -20,7 +20,7 @@ export {
 } from './roll/policies.js'
 export { expandTemplate, DEFAULT_TEMPLATE } from './roll/template.js'
 export { recoverDirectory, recoverFile, type RecoveredFile, type RecoverOptions, type SkippedTemp } from './roll/recover.js'
-export { gzip, gunzip, gzipMember, isGzip, type GzipOptions } from './compress/gzip.js'
+export { gzip, gunzip, gzipMember, isGzip, type GzipOptions, type GunzipOptions, type GunzipStage, type MemberLookup } from './compress/gzip.js'
 export {
   archiveSource, ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent
 } from './source/archive-source.js'
