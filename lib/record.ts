@@ -15,6 +15,11 @@ export interface MemberPosition {
   skip: number
 }
 
+/** Finds the gzip member holding a decompressed offset (gunzip()'s `members`; decode() reads it). */
+export interface MemberLookup {
+  at (offset: number): MemberPosition | undefined
+}
+
 /**
  * Where a record sits: its file and the byte offset of its first byte (in the
  * decompressed stream for .gz). In a gzip file read with gunzip()'s `members`,

@@ -6,14 +6,9 @@
  * decoder that looks offsets up.
  */
 
-import type { MemberPosition } from '../record.js'
+import type { MemberLookup, MemberPosition } from '../record.js'
 
-export type { MemberPosition }
-
-/** Looks up the member holding a decompressed offset (decode() reads it). */
-export interface MemberLookup {
-  at (offset: number): MemberPosition | undefined
-}
+export type { MemberLookup, MemberPosition }
 
 /** Entries kept behind the last lookup before the lists are compacted. */
 const COMPACT_AFTER = 1024

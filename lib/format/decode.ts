@@ -3,8 +3,7 @@ import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
 import { failAfterDrain } from '../fail-after-drain.js'
-import type { MemberLookup } from '../compress/member-map.js'
-import type { Position, ShoeboxRecord } from '../record.js'
+import type { MemberLookup, Position, ShoeboxRecord } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
 
 export interface DecodeOptions extends DecoderOptions {
