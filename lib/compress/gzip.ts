@@ -11,6 +11,7 @@ import { CHUNK, GunzipStage, type GunzipOptions } from './member-gunzip.js'
 
 export { GunzipStage, type GunzipOptions } from './member-gunzip.js'
 export { MemberMap, type MemberLookup, type MemberPosition } from './member-map.js'
+export { openAt, memberStart, type OpenedAt } from './open-at.js'
 
 export const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
 

@@ -36,7 +36,8 @@ export interface GunzipOptions {
    * Where the input begins, when it starts at a member in the middle of a
    * file (see openAt()): the member's compressed offset and the decompressed
    * offset of its first byte. Offsets in errors and in `members` count from
-   * them. Default: the start of the file.
+   * them, and input that is not gzip is an error rather than passed through.
+   * Default: the start of the file.
    */
   start?: { compressed: number, decompressed: number }
 }
@@ -64,11 +65,14 @@ export class GunzipStage extends Duplex {
   #member: Member | null = null
   /** Wakes a write waiting for the reader (plain input under backpressure). */
   #wake: (() => void) | null = null
+  /** Started at a member (options.start): the input must be gzip. */
+  #mustBeGzip: boolean
 
   constructor (options: GunzipOptions = {}) {
     super({ readableHighWaterMark: CHUNK })
     this.#in = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
+    this.#mustBeGzip = options.start !== undefined
   }
 
   override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -110,6 +114,7 @@ export class GunzipStage extends Duplex {
             return
           }
           this.#state = buf[0] === 0x1f && buf[1] === 0x8b ? 'header' : 'plain'
+          if (this.#state === 'plain' && this.#mustBeGzip) throw this.#noMemberAtStart()
           break
         case 'plain':
           this.#in += buf.length
@@ -163,6 +168,7 @@ export class GunzipStage extends Duplex {
   async #finish (): Promise<void> {
     switch (this.#state) {
       case 'sniff':
+        if (this.#mustBeGzip) throw this.#noMemberAtStart()
         if (this.#held.length > 0) this.push(this.#held)
         return
       case 'plain':
@@ -182,6 +188,11 @@ export class GunzipStage extends Duplex {
     const end = this.#in + this.#held.length
     const start = this.#member?.start ?? this.#in
     throw new CorruptArchiveError('bad-compression', end, `gzip data is cut short (the member at compressed byte ${start} has no end); the offset is in the compressed file`)
+  }
+
+  /** Started at a saved member that is not there: never read other bytes as plain. */
+  #noMemberAtStart (): CorruptArchiveError {
+    return new CorruptArchiveError('bad-compression', this.#in, 'no gzip member starts here, where the position says one does (has the file changed since?); the offset is in the compressed file')
   }
 
   #startMember (): void {
