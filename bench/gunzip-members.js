@@ -1,5 +1,6 @@
 /**
- * Micro-benchmark: the member-aware gunzip() stage against zlib.createGunzip()
+ * Micro-benchmark: gunzipMembers() (the member-aware stage) against gunzip()
+ * and zlib.createGunzip(),
  * on a multi-member file as the rolling sink writes it (1 MiB raw members,
  * level 6), read in 1 MiB chunks, output counted and thrown away.
  * `node --expose-gc bench/gunzip-members.js [compressed MiB, default 110]` (after npm run build).
@@ -10,7 +11,7 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { gunzip } from '../dist/index.js'
+import { gunzip, gunzipMembers } from '../dist/index.js'
 import { log, timeRoundRobin } from './util.js'
 
 const targetMiB = Number(process.argv[2] ?? 110)
@@ -53,7 +54,17 @@ const raw = makeFile()
 log(`${file}: ${(fs.statSync(file).size / 2 ** 20).toFixed(1)} MiB compressed, ${(raw / 2 ** 20).toFixed(1)} MiB raw`)
 const results = await timeRoundRobin([
   { name: 'zlib.createGunzip', run: () => count(zlib.createGunzip({ chunkSize: 256 * 1024 })) },
-  { name: 'shoebox gunzip', run: () => count(gunzip()) }
+  { name: 'gunzip', run: () => count(gunzip()) },
+  { name: 'gunzipMembers', run: () => count(gunzipMembers()) }
 ], { expected: raw, label: 'gunzip' })
 const base = results.get('zlib.createGunzip').median
 for (const [name, r] of results) log(`${name}: median ${r.median.toFixed(3)} s (${r.seconds.map((s) => s.toFixed(2)).join(' ')}), ${(base / r.median).toFixed(3)}x zlib`)
+// Wall time swings on a shared machine; CPU time (all threads) is steadier.
+const cpu = {}
+for (const [name, make] of [['zlib.createGunzip', () => zlib.createGunzip({ chunkSize: 256 * 1024 })], ['gunzip', gunzip], ['gunzipMembers', gunzipMembers]]) {
+  const t0 = process.cpuUsage()
+  await count(make())
+  const used = process.cpuUsage(t0)
+  cpu[name] = (used.user + used.system) / 1000
+}
+log(`CPU ms, one run each: ${Object.entries(cpu).map(([n, ms]) => `${n} ${ms.toFixed(0)}`).join(', ')}`)

@@ -20,7 +20,7 @@ export {
 } from './roll/policies.js'
 export { expandTemplate, DEFAULT_TEMPLATE } from './roll/template.js'
 export { recoverDirectory, recoverFile, type RecoveredFile, type RecoverOptions, type SkippedTemp } from './roll/recover.js'
-export { gzip, gunzip, gzipMember, isGzip, type GzipOptions, type GunzipOptions, type GunzipStage, type MemberLookup } from './compress/gzip.js'
+export { gzip, gunzip, gunzipMembers, gzipMember, isGzip, type GzipOptions, type GunzipOptions, type GunzipStage, type MemberLookup } from './compress/gzip.js'
 export {
   archiveSource, ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent
 } from './source/archive-source.js'

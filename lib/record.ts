@@ -15,14 +15,14 @@ export interface MemberPosition {
   skip: number
 }
 
-/** Finds the gzip member holding a decompressed offset (gunzip()'s `members`; decode() reads it). */
+/** Finds the gzip member holding a decompressed offset (gunzipMembers()'s `members`; decode() reads it). */
 export interface MemberLookup {
   at (offset: number): MemberPosition | undefined
 }
 
 /**
  * Where a record sits: its file and the byte offset of its first byte (in the
- * decompressed stream for .gz). In a gzip file read with gunzip()'s `members`,
+ * decompressed stream for .gz). In a gzip file read with gunzipMembers(),
  * also the gzip member it starts in (a record spanning two members, possible
  * in gzip files not written by shoebox, names the first).
  */

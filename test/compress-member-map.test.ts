@@ -9,7 +9,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
 import { MemberMap } from '../lib/compress/gzip.js'
-import { decode, encodeRecords, gunzip, type ShoeboxRecord } from '../lib/index.js'
+import { decode, encodeRecords, gunzipMembers, type ShoeboxRecord } from '../lib/index.js'
 
 t.test('lookups: the last member starting at or before the offset, with its skip', async (t) => {
   const map = new MemberMap()
@@ -50,7 +50,7 @@ t.test('a gzip file of 3000 one-record members: every position right', async (t)
     starts.push(at)
     at += member.length
   }
-  const stage = gunzip()
+  const stage = gunzipMembers()
   const records: ShoeboxRecord[] = []
   await pipeline(Readable.from([Buffer.concat(members)]), stage, decode({ positions: true, members: stage.members }), async (s: AsyncIterable<ShoeboxRecord>) => {
     for await (const r of s) records.push(r)

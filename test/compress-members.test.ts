@@ -1,5 +1,5 @@
 /**
- * gunzip()'s members map and record positions in gzip files: every record's
+ * gunzipMembers()'s members map and record positions in gzip files: every record's
  * position names the compressed offset of its gzip member, and one ranged read
  * from there, gunzipped alone with plain zlib, holds the record `skip` bytes in.
  * Chunk boundaries anywhere, hand-made headers (FEXTRA, FNAME, FCOMMENT,
@@ -12,7 +12,7 @@ import zlib from 'node:zlib'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { decode, encodeRecords, gunzip, rollingSink, type Position, type RecordInput, type ShoeboxRecord } from '../lib/index.js'
+import { decode, encodeRecords, gunzipMembers, rollingSink, type Position, type RecordInput, type ShoeboxRecord } from '../lib/index.js'
 import { chunkIter, decodeRecords, plain } from './helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-members-'))
@@ -26,9 +26,9 @@ interface Read {
   error?: Error & { code?: string, offset?: number }
 }
 
-/** gunzip() then decode({ positions, members }), fed in chunks of `size`. */
+/** gunzipMembers() then decode({ positions, members }), fed in chunks of `size`. */
 async function readPositions (data: Buffer, size: number): Promise<Read> {
-  const stage = gunzip()
+  const stage = gunzipMembers()
   const decoder = decode({ positions: true, members: stage.members, file: 'f' })
   const records: ShoeboxRecord[] = []
   try {
@@ -252,11 +252,30 @@ t.test('zero padding after the last member is ignored; other trailing bytes are 
 t.test('highly compressible input under a slow reader: the stage holds about one chunk, not the whole output', async (t) => {
   const raw = Buffer.alloc(64 * 1024 * 1024, 'a')
   const data = zlib.gzipSync(raw, { level: 1 })
-  const stage = gunzip()
+  const stage = gunzipMembers()
   stage.end(data)
   await new Promise((resolve) => setTimeout(resolve, 200))
   t.ok(stage.readableLength <= 1024 * 1024, `buffered ${stage.readableLength} bytes while nobody reads`)
   let n = 0
   for await (const chunk of stage) n += (chunk as Buffer).length
   t.equal(n, raw.length)
+})
+
+t.test('gunzipMembers() passes plain bytes through untouched, in any chunking', async (t) => {
+  for (const size of [1, 2, 7, 4096, archive.length]) {
+    const out: Buffer[] = []
+    const stage = gunzipMembers()
+    await pipeline(Readable.from(chunkIter(archive, size)), stage, async (s: AsyncIterable<Buffer>) => {
+      for await (const b of s) out.push(b)
+    })
+    t.ok(Buffer.concat(out).equals(archive), `chunks of ${size}`)
+    t.equal(stage.members.size, 0, 'no members')
+  }
+  for (const bytes of [Buffer.alloc(0), Buffer.from([0x1f])]) {
+    const out: Buffer[] = []
+    await pipeline(Readable.from([bytes]), gunzipMembers(), async (s: AsyncIterable<Buffer>) => {
+      for await (const b of s) out.push(b)
+    })
+    t.ok(Buffer.concat(out).equals(bytes), `${bytes.length} bytes`)
+  }
 })

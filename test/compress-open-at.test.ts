@@ -12,7 +12,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
 import { memberStart, openAt } from '../lib/compress/gzip.js'
-import { decode, encodeRecords, gunzip, rollingSink, type Position, type RecordInput, type ShoeboxRecord } from '../lib/index.js'
+import { decode, encodeRecords, gunzipMembers, rollingSink, type Position, type RecordInput, type ShoeboxRecord } from '../lib/index.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-open-at-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -29,7 +29,7 @@ async function collect (source: Readable, decoderOptions: Parameters<typeof deco
 
 /** Every record of `file`, with positions naming members, read from the start. */
 async function readAll (file: string): Promise<ShoeboxRecord[]> {
-  const stage = gunzip()
+  const stage = gunzipMembers()
   const records: ShoeboxRecord[] = []
   await pipeline(fs.createReadStream(file), stage, decode({ positions: true, members: stage.members, file: 'f' }), async (s: AsyncIterable<ShoeboxRecord>) => {
     for await (const r of s) records.push(r)

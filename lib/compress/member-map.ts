@@ -1,6 +1,6 @@
 /**
  * Which gzip member each decompressed byte came from: the side channel from
- * gunzip() to decode(), so a record's position can name the member to fetch
+ * gunzipMembers() to decode(), so a record's position can name the member to fetch
  * it from with one ranged read. The stage appends a member when its header is
  * read, before any of its bytes go out, so the map is always ahead of the
  * decoder that looks offsets up.

@@ -40,7 +40,7 @@ export function memberStart (position: Position): { compressed: number, decompre
  */
 export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>): Promise<OpenedAt> {
   const start = memberStart(position)
-  if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member (it was not read with gunzip()'s members)`)
+  if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member (it was not read with gunzipMembers())`)
   const input = await open(start.compressed)
   const stream = new GunzipStage({ start })
   // An error on either side ends both; the caller sees it on `stream`.

@@ -11,7 +11,7 @@ export interface DecodeOptions extends DecoderOptions {
   file?: string
   /** Give each record a `position` {file, offset}, to resume from later. Default false. */
   positions?: boolean
-  /** With positions: the `members` of the gunzip() stage before this decoder, so positions in gzip files also name their member. */
+  /** With positions: the `members` of the gunzipMembers() stage before this decoder, so positions in gzip files also name their member. */
   members?: MemberLookup
 }
 
