@@ -17,7 +17,7 @@ export { readRecord } from './format/codec.js'
 export { DEFAULT_MAX_RECORD_SIZE } from './format/constants.js'
 export type { ReadResult, RecordFound, NeedMore, Damage } from './format/result.js'
 export { crc32, crc32c, type ChecksumAlgorithm } from './checksum.js'
-export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata, type Position } from './record.js'
+export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata, type Position, type MemberPosition } from './record.js'
 export { ShoeboxError, CorruptArchiveError, type ShoeboxErrorCode, type DamageReason } from './errors.js'
 export { encodeNdjson, type EncodeNdjson, type EncodeNdjsonOptions, type InvalidLine, type OnInvalid } from './ndjson/encode-ndjson.js'
 export { RecordsToNdjson, recordJson, type RecordsToNdjsonOptions } from './ndjson/records-to-ndjson.js'
@@ -28,7 +28,7 @@ export {
   sizePolicy, agePolicy, countPolicy, anyPolicy, type RollPolicy, type RollFile, type RollOptions
 } from './roll/policies.js'
 export { recoverDirectory, type RecoveredFile, type RecoverOptions, type SkippedTemp } from './roll/recover.js'
-export { gzip, gunzip, type GzipOptions } from './compress/gzip.js'
+export { gzip, gunzip, gunzipMembers, type GzipOptions, type GunzipOptions, type GunzipStage, type MemberLookup } from './compress/gzip.js'
 export {
   archiveSource, type ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent
 } from './source/archive-source.js'

@@ -3,10 +3,33 @@
 /** String keys to string values. Key order is kept as written. */
 export type Metadata = Record<string, string>
 
-/** Where a record sits: its file and the byte offset of its first byte (in the decompressed stream for .gz). */
+/**
+ * Where a record's gzip member is, so an index can fetch the record with one
+ * ranged read: read the compressed file from `offset`, gunzip that one
+ * member, and the record starts `skip` bytes into its output.
+ */
+export interface MemberPosition {
+  /** Byte offset of the member's header in the compressed file. */
+  offset: number
+  /** Decompressed bytes of that member before the record's first byte. */
+  skip: number
+}
+
+/** Finds the gzip member holding a decompressed offset (gunzipMembers()'s `members`; decode() reads it). */
+export interface MemberLookup {
+  at (offset: number): MemberPosition | undefined
+}
+
+/**
+ * Where a record sits: its file and the byte offset of its first byte (in the
+ * decompressed stream for .gz). In a gzip file read with gunzipMembers(),
+ * also the gzip member it starts in (a record spanning two members, possible
+ * in gzip files not written by shoebox, names the first).
+ */
 export interface Position {
   file: string
   offset: number
+  member?: MemberPosition
 }
 
 /** A record as decoders hand it out. */

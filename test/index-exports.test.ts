@@ -18,7 +18,7 @@ import { ROOT } from './transpile.js'
 const EXPORTS = [
   'ArchiveDecoder', 'ArchiveEncoder', 'CorruptArchiveError', 'DEFAULT_MAX_RECORD_SIZE', 'RecordsToNdjson', 'SealedUploader', 'ShoeboxError', 'StoreError',
   'agePolicy', 'anyPolicy', 'archiveSource', 'countPolicy', 'crc32', 'crc32c', 'decode', 'encode', 'encodeNdjson', 'encodeRecords',
-  'formatStats', 'gunzip', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
+  'formatStats', 'gunzip', 'gunzipMembers', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
   'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink'
 ]
 

@@ -3,7 +3,7 @@ import { Transform } from 'readable-stream'
 import type { TransformCallback } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
-import type { ShoeboxRecord } from '../record.js'
+import type { MemberLookup, Position, ShoeboxRecord } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
 
 export interface DecodeOptions extends DecoderOptions {
@@ -11,6 +11,8 @@ export interface DecodeOptions extends DecoderOptions {
   file?: string
   /** Give each record a `position` {file, offset}, to resume from later. Default false. */
   positions?: boolean
+  /** With positions: the `members` of the gunzipMembers() stage before this decoder, so positions in gzip files also name their member. */
+  members?: MemberLookup
 }
 
 export interface DecodedCorruptInfo extends CorruptInfo {
@@ -30,9 +32,14 @@ export class DecodeStream extends Transform {
     super({ readableObjectMode: true, writableObjectMode: false })
     this.file = options.file
     const file = options.file ?? ''
+    const members = options.members
+    const position = (offset: number): Position => {
+      const member = members?.at(offset)
+      return member === undefined ? { file, offset } : { file, offset, member }
+    }
     this.#decoder = new ArchiveDecoder({
       record: options.positions === true
-        ? (record: ShoeboxRecord, _version, offset) => { this.push({ ...record, position: { file, offset } }) }
+        ? (record: ShoeboxRecord, _version, offset) => { this.push({ ...record, position: position(offset) }) }
         : (record: ShoeboxRecord) => { this.push(record) },
       corrupt: (info: CorruptInfo) => {
         this.emit('corrupt', this.file === undefined ? info : { ...info, file: this.file })

@@ -1,0 +1,57 @@
+/**
+ * Which gzip member each decompressed byte came from: the side channel from
+ * gunzipMembers() to decode(), so a record's position can name the member to fetch
+ * it from with one ranged read. The stage appends a member when its header is
+ * read, before any of its bytes go out, so the map is always ahead of the
+ * decoder that looks offsets up.
+ */
+
+import type { MemberLookup, MemberPosition } from '../record.js'
+
+export type { MemberLookup, MemberPosition }
+
+/** Entries kept behind the last lookup before the lists are compacted. */
+const COMPACT_AFTER = 1024
+
+export class MemberMap implements MemberLookup {
+  /** Decompressed offset of each member's first byte, increasing. */
+  #starts: number[] = []
+  /** Compressed offset of each member's header. */
+  #offsets: number[] = []
+  /** Index of the member found by the last lookup; lookups never go back before it. */
+  #head = 0
+
+  /** Record a member that starts at `compressed` in the file and whose first byte is decompressed byte `decompressed`. */
+  add (decompressed: number, compressed: number): void {
+    this.#starts.push(decompressed)
+    this.#offsets.push(compressed)
+  }
+
+  /** Members added so far and still held. */
+  get size (): number {
+    return this.#starts.length - this.#head
+  }
+
+  /**
+   * The member holding decompressed byte `offset` (for a record that spans two
+   * members, the one it starts in). Lookups must come in non-decreasing offset
+   * order, as a decoder reports records: that makes each one O(1) amortised and
+   * lets the map forget members behind it (a file of tiny members stays small).
+   * Undefined for an offset before the members still held.
+   */
+  at (offset: number): MemberPosition | undefined {
+    const starts = this.#starts
+    let i = this.#head
+    if (i >= starts.length || offset < starts[i]) return undefined
+    // Empty members share a start with the next: take the last one at or before `offset`, which holds its byte.
+    while (i + 1 < starts.length && starts[i + 1] <= offset) i++
+    this.#head = i
+    if (i >= COMPACT_AFTER) {
+      starts.splice(0, i)
+      this.#offsets.splice(0, i)
+      this.#head = 0
+      i = 0
+    }
+    return { offset: this.#offsets[i], skip: offset - starts[i] }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Resume a gzip archive at a saved position without decompressing it from
+ * the start: a position in a gzip file names the compressed offset of its
+ * member (see MemberPosition), and every member is a complete gzip stream, so
+ * reading can begin there. The reader (archiveSource's `from`) opens the file
+ * at that offset (a ranged read for a Store) and decodes with the returned
+ * `baseOffset`, so offsets and positions come out exactly as a read from the
+ * start would give them; it still drops the records up to the saved one.
+ */
+import { pipeline, type Readable } from 'node:stream'
+import { invalidOption } from '../errors.js'
+import type { Position } from '../record.js'
+import { GunzipStage } from './member-gunzip.js'
+
+export interface OpenedAt {
+  /** Decompressed bytes from the start of the position's member on; its `members` feeds decode(). */
+  stream: GunzipStage
+  /** Decompressed offset of the stream's first byte: decode()'s `baseOffset`. */
+  baseOffset: number
+  /** Compressed offset the file was opened at. */
+  compressedOffset: number
+}
+
+/** Where reading resumes for `position`: its member's compressed and decompressed starts. Undefined without a member. */
+export function memberStart (position: Position): { compressed: number, decompressed: number } | undefined {
+  const member = position.member
+  if (member === undefined) return undefined
+  const { offset, skip } = member
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(skip) || skip < 0 || skip > position.offset) {
+    throw invalidOption('from.member', `must be { offset, skip } taken from a record's position, with 0 <= skip <= offset, got ${JSON.stringify(member)}`)
+  }
+  return { compressed: offset, decompressed: position.offset - skip }
+}
+
+/**
+ * The decompressed stream of a gzip file from the member holding `position`
+ * on. `open(offset)` returns the compressed file's bytes from `offset` to its
+ * end. If no gzip member starts there (the file was replaced), the stream
+ * fails with 'bad-compression' at that offset rather than reading garbage.
+ */
+export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>): Promise<OpenedAt> {
+  const start = memberStart(position)
+  if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member (it was not read with gunzipMembers())`)
+  const input = await open(start.compressed)
+  const stream = new GunzipStage({ start })
+  // An error on either side ends both; the caller sees it on `stream`.
+  pipeline(input, stream, () => {})
+  return { stream, baseOffset: start.decompressed, compressedOffset: start.compressed }
+}
