@@ -8,7 +8,8 @@
 import fs from 'node:fs'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { gunzip } from '../compress/gzip.js'
+import { gunzip, gunzipMembers } from '../compress/gzip.js'
+import { GunzipStage } from '../compress/member-gunzip.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
@@ -237,11 +238,16 @@ export class ArchiveSource extends Readable {
     // A position past the end would read nothing from this file and say nothing.
     if (after >= 0 && !gzipped && after > file.size) throw pastEnd(file, after, file.size)
     const start = after >= 0 && !gzipped ? after : 0
+    // With positions, the gunzip that knows its members, so a gzip record's position also
+    // names its member (one ranged read fetches it later); without, zlib's, whose CRC work
+    // runs on the threadpool.
+    const bytes = this.#positions ? gunzipMembers() : gunzip()
     const decoder = decode({
       mode: this.#options.mode,
       maxRecordSize: this.#options.maxRecordSize,
       file: name,
       positions: this.#positions,
+      members: bytes instanceof GunzipStage ? bytes.members : undefined,
       baseOffset: start
     })
     const gate = this.#gate
@@ -265,7 +271,6 @@ export class ArchiveSource extends Readable {
     })
     if (this.destroyed || this.#stopped) return
     const input = this.#open(file, start)
-    const bytes = gunzip()
     let decompressed = 0
     if (gzipped) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
     // Failures of the input or of gzip reach the decoder after the records it already holds.
