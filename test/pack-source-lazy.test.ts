@@ -57,3 +57,23 @@ import(${JSON.stringify(pathToFileURL(packSource).href)}).then(async ({ packFile
   t.ok(out.afterWalk > 0, 'the walk resolved minimatch (so the check can see it)')
   t.same(out.paths, ['a.txt', 'sub/c.txt'])
 })
+
+t.test('importing the whole package loads no minimatch; listing a glob does', async (t) => {
+  const index = transpileTree(path.join(ROOT, 'lib', 'index.ts'), path.join(tmp, 'index-pkg'))
+  fs.rmSync(log, { force: true })
+  const script = path.join(tmp, 'list.mjs')
+  fs.writeFileSync(script, `import fs from 'node:fs'
+const resolved = () => fs.existsSync(${JSON.stringify(log)}) ? fs.readFileSync(${JSON.stringify(log)}, 'utf8').split('\\n').filter(Boolean).length : 0
+import(${JSON.stringify(pathToFileURL(index).href)}).then(async ({ archiveSource }) => {
+  const afterImport = resolved()
+  const records = await archiveSource(${JSON.stringify(path.join(tree, '*.shoebox'))}, { allowEmpty: true }).toArray()
+  console.log(JSON.stringify({ afterImport, afterList: resolved(), records: records.length }))
+}).catch((err) => { console.error(err); process.exitCode = 1 })
+`)
+  const { stdout, stderr } = await run(process.execPath, ['--import', pathToFileURL(register).href, script], { cwd: tmp })
+  t.equal(stderr, '')
+  const out = JSON.parse(stdout) as { afterImport: number, afterList: number, records: number }
+  t.equal(out.afterImport, 0, 'no minimatch module resolved by importing the package')
+  t.ok(out.afterList > 0, 'listing a glob resolved minimatch')
+  t.equal(out.records, 0)
+})

@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { minimatch } from 'minimatch'
 import { parseTempName } from '../roll/names.js'
 import { ShoeboxError } from '../errors.js'
 import type { ListedFile } from './order.js'
@@ -42,6 +41,8 @@ export async function listFiles (glob: GlobRoot, sealing?: Set<string>): Promise
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err
   }
+  // Loaded here, not at import: a command that lists nothing does not pay for it.
+  const { minimatch } = await import('minimatch')
   const out: ListedFile[] = []
   for (const entry of entries) {
     const name = entry.split(path.sep).join('/')

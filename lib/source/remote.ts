@@ -4,7 +4,6 @@
  * the pattern's literal prefix ('logs/'), then matches the rest, as the
  * local walk starts at the literal directory.
  */
-import { minimatch } from 'minimatch'
 import { literalPrefix } from '../store/keys.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
@@ -23,6 +22,8 @@ export function openStoreGlob (pattern: string, options?: StoreOptions): StoreGl
 
 export async function listObjects (glob: StoreGlob): Promise<ListedFile[]> {
   const { store, pattern } = glob
+  // Loaded here, not at import: a command that lists nothing does not pay for it.
+  const { minimatch } = await import('minimatch')
   const out: ListedFile[] = []
   for await (const object of store.list(literalPrefix(pattern))) {
     if (!minimatch(object.key, pattern)) continue
