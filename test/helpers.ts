@@ -6,8 +6,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
+import type { Test } from 'tap'
 import {
-  ArchiveDecoder, decode, type DecodeOptions, type DecoderOptions, type DecodedCorruptInfo, type RecordInput, type ShoeboxRecord
+  ArchiveDecoder, decode, ShoeboxError, type DecodeOptions, type DecoderOptions, type DecodedCorruptInfo, type RecordInput, type ShoeboxRecord
 } from '../lib/index.js'
 
 /** The repository root (this file is <root>/test/helpers.ts). */
@@ -244,4 +245,17 @@ export function mulberry32 (seed: number): () => number {
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296
   }
+}
+
+/** Await `promise` and assert it fails with a ShoeboxError of `code`; returns that error. */
+export async function expectCode (t: Test, promise: Promise<unknown>, code: string, message: string): Promise<ShoeboxError | undefined> {
+  try {
+    await promise
+  } catch (err) {
+    t.ok(err instanceof ShoeboxError, `${message}: a ShoeboxError`)
+    t.equal((err as ShoeboxError).code, code, message)
+    return err as ShoeboxError
+  }
+  t.fail(`${message}: expected ${code}, got success`)
+  return undefined
 }

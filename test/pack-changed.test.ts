@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ShoeboxError } from '../lib/index.js'
+import { expectCode } from './helpers.js'
 import { pack, packFiles, type PackRecord, type ReadProgress, type SkippedEntry } from '../lib/pack/pack.js'
 import { READ_CHUNK } from '../lib/pack/read-file.js'
 import { unpack } from '../lib/pack/unpack.js'
@@ -38,17 +38,6 @@ function writeOld (file: string, size: number, fill: number): Buffer {
   return content
 }
 
-async function expectCode (t: Test, promise: Promise<unknown>, code: string, message: string): Promise<ShoeboxError | undefined> {
-  try {
-    await promise
-  } catch (err) {
-    t.ok(err instanceof ShoeboxError, `${message}: a ShoeboxError`)
-    t.equal((err as ShoeboxError).code, code, message)
-    return err as ShoeboxError
-  }
-  t.fail(`${message}: expected ${code}, got success`)
-  return undefined
-}
 
 t.test('a large file rewritten once during its first read is packed as its new version, never torn', async (t) => {
   const base = tempDir(t)

@@ -19,7 +19,7 @@ import { packCommand } from '../lib/cli/pack.js'
 import { unpackCommand } from '../lib/cli/unpack.js'
 import type { Command } from '../lib/cli/command.js'
 import { cli } from './cli-run.js'
-import { mulberry32 } from './helpers.js'
+import { expectCode, mulberry32 } from './helpers.js'
 import { startS3 } from './s3-server.js'
 
 function tempDir (t: Test, prefix = 'shoebox-pack-test-'): string {
@@ -115,17 +115,6 @@ function archivesIn (dir: string): string[] {
   return listAll(dir).filter((n) => /\.shoebox(\.gz)?$/.test(n))
 }
 
-async function expectCode (t: Test, promise: Promise<unknown>, code: string, message: string): Promise<ShoeboxError | undefined> {
-  try {
-    await promise
-  } catch (err) {
-    t.ok(err instanceof ShoeboxError, `${message}: a ShoeboxError`)
-    t.equal((err as ShoeboxError).code, code, message)
-    return err as ShoeboxError
-  }
-  t.fail(`${message}: expected ${code}, got success`)
-  return undefined
-}
 
 /** Write a crafted archive (records made by hand) to `file`. */
 function craft (file: string, records: RecordInput[]): void {

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { encodeRecords, ShoeboxError, type RecordInput } from '../lib/index.js'
+import { encodeRecords, type RecordInput } from '../lib/index.js'
+import { expectCode } from './helpers.js'
 import { unpack, type UnpackedFile } from '../lib/pack/unpack.js'
 import { cli } from './cli-run.js'
 
@@ -46,17 +47,6 @@ function listAll (dir: string, rel = ''): string[] {
   return out.sort()
 }
 
-async function expectCode (t: Test, promise: Promise<unknown>, code: string, message: string): Promise<ShoeboxError | undefined> {
-  try {
-    await promise
-  } catch (err) {
-    t.ok(err instanceof ShoeboxError, `${message}: a ShoeboxError`)
-    t.equal((err as ShoeboxError).code, code, message)
-    return err as ShoeboxError
-  }
-  t.fail(`${message}: expected ${code}, got success`)
-  return undefined
-}
 
 /** Many files before the conflict, so that writes are still under way when it is read. */
 const FILLER = Array.from({ length: 40 }, (_, i) => packRecord(`fill/${String(i).padStart(2, '0')}.txt`, `filler ${i}`))
