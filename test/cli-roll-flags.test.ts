@@ -13,7 +13,7 @@ import t, { type Test } from 'tap'
 import { ArchiveDecoder, naturalCompare, type ShoeboxRecord } from '../lib/index.js'
 import { cli } from './cli-run.js'
 import { startCli } from './fixtures-roll/cli-child.js'
-import { decodeFile, tempDir } from './fixtures-roll/util.js'
+import { countSyncs, decodeFile, tempDir } from './fixtures-roll/util.js'
 import { buildCli } from './fixtures-s3/cli-build.js'
 import { transpileTree } from './transpile.js'
 
@@ -30,14 +30,8 @@ function files (dir: string): Array<[string, string[]]> {
 }
 
 t.test('--fsync: each value is accepted and syncs as it says; a bad one is a usage error', async (t) => {
-  // Count FileHandle.sync() calls (files and directories): the command runs in this process.
-  const probe = await fs.promises.open(tempDir(t), 'r')
-  const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> }
-  await probe.close()
-  const original = proto.sync
-  let syncs = 0
-  proto.sync = function (this: unknown) { syncs++; return original.call(this) }
-  t.teardown(() => { proto.sync = original })
+  // Counts of FileHandle.sync() calls (files and directories): the command runs in this process.
+  const syncs = await countSyncs(t)
   const input = lines(0, 300).join('\n') + '\n'
   // Three files of one block each (no timed flush): per file, onClose syncs the file and the
   // directory at the seal; interval also the directory when the file is created; always also each block.
@@ -45,10 +39,10 @@ t.test('--fsync: each value is accepted and syncs as it says; a bad one is a usa
   const counted: Record<string, number> = {}
   for (const fsync of ['never', 'onClose', 'interval', 'always'] as const) {
     const dir = tempDir(t)
-    syncs = 0
+    syncs.reset()
     const r = await cli(['write', dir, '--fsync', fsync, '--roll-records', '100', '--flush-interval', '1h'], input)
     t.equal(r.code, 0, `--fsync ${fsync}: exit 0`)
-    counted[fsync] = syncs
+    counted[fsync] = syncs.count()
     t.same(files(dir).map(([, payloads]) => payloads.length), [100, 100, 100], `--fsync ${fsync}: three files of 100`)
     t.same(files(dir).flatMap(([, payloads]) => payloads), lines(0, 300))
   }

@@ -28,6 +28,21 @@ export function tempDir (t: Teardown, prefix = 'shoebox-roll-'): string {
   return dir
 }
 
+/**
+ * Count FileHandle.sync() calls (files and directories) made in this process
+ * until the test ends: `count()` since the last `reset()`.
+ */
+export async function countSyncs (t: Teardown): Promise<{ count: () => number, reset: () => void }> {
+  const probe = await fs.promises.open(tempDir(t), 'r')
+  const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void> }
+  await probe.close()
+  const original = proto.sync
+  let syncs = 0
+  proto.sync = function (this: unknown) { syncs++; return original.call(this) }
+  t.teardown(() => { proto.sync = original })
+  return { count: () => syncs, reset: () => { syncs = 0 } }
+}
+
 export interface DecodedRecord {
   record: ShoeboxRecord
   /** Offset and size in the (decompressed) archive. */
