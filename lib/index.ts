@@ -41,7 +41,7 @@ export type {
 export type { S3Store, TransferContext } from './store/s3-store.js'
 export type { S3StoreOptions, S3Location } from './store/s3-config.js'
 export { StoreError, type FailureKind } from './store/store-error.js'
-export { formatStats, type TransferSnapshot, type DirectionStats } from './store/stats.js'
+export { formatStats, type TransferSnapshot, type DirectionStats } from './transfer/stats.js'
 export { SealedUploader, type UploadOptions, type UploadEvent, type UploadErrorEvent } from './roll/uploader.js'
 export {
   pack, packFiles, type PackSource, type PackOptions, type PackFilesOptions, type PackSummary, type PackRecord, type SkippedEntry

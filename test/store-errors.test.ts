@@ -12,7 +12,7 @@ import {
   formatStats, openStore, ShoeboxError, StoreError, uploadSink,
   type ObjectWriter, type Store, type StoreOptions, type TransferSnapshot
 } from '../lib/index.js'
-import { TransferStats } from '../lib/store/stats.js'
+import { TransferStats } from '../lib/transfer/stats.js'
 import { classify, redact, storeError } from '../lib/store/store-error.js'
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy.js'
 import { startS3, type TestS3 } from './s3-server.js'

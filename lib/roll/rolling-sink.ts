@@ -27,7 +27,7 @@ import { checkTemplate, DEFAULT_TEMPLATE } from './template.js'
 import { SealedUploader, type UploadOptions } from './uploader.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
-import type { TransferSnapshot } from '../store/stats.js'
+import type { TransferSnapshot } from '../transfer/stats.js'
 
 export type { FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent }
 
