@@ -4,6 +4,7 @@ import { encodeNdjson } from '../ndjson/encode-ndjson.js'
 import type { Command } from './command.js'
 import { keyValues, metaFields, oneOf, parse } from './options.js'
 import { usage } from './io.js'
+import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
 
@@ -23,6 +24,7 @@ Options:
                              after writing every line before it, and exit 1 (fail,
                              default), or skip bad lines and list them on stderr at the
                              end (skip, exit 0)
+${writeOptionHelp}
   -h, --help                 show this help`
 
 export const encodeCommand: Command = {
@@ -36,7 +38,8 @@ export const encodeCommand: Command = {
       meta: { type: 'string', multiple: true },
       'meta-from-field': { type: 'string', multiple: true },
       validate: { type: 'boolean' },
-      'on-invalid': { type: 'string' }
+      'on-invalid': { type: 'string' },
+      ...readOptionSpec
     }, true)
     if (positionals.length > 0) throw usage(`encode reads stdin and takes no file arguments, got '${positionals[0]}'`)
     const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
@@ -45,6 +48,7 @@ export const encodeCommand: Command = {
     if (format === 'v1' && values.checksum !== undefined) throw usage('--checksum applies to --format v2 only: v1 records carry no checksum')
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const validate = values.validate === true
+    const maxRecordSize = maxRecordSizeFrom(values)
     // Without a parse no line is ever invalid: the flag would do nothing, silently.
     if (values['on-invalid'] !== undefined && !validate && Object.keys(metadataFromFields).length === 0) {
       throw usage('--on-invalid needs --validate (or --meta-from-field, which parses each line)')
@@ -56,6 +60,7 @@ export const encodeCommand: Command = {
       metadataFromFields,
       validate,
       onInvalid: onInvalid === 'fail' ? 'end' : 'skip',
+      maxRecordSize,
       source: 'stdin'
     })
     await pipeline(io.stdin, lines, io.stdout)

@@ -1,4 +1,4 @@
-/** Options every reading command shares (read, decode, verify, ls). */
+/** --max-record-size, which the reading commands (read, decode, verify, ls, unpack) and the writing ones (encode, write) share. */
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { ShoeboxError } from '../errors.js'
 import { parseSize } from '../units.js'
@@ -8,6 +8,10 @@ import type { OptionSpec } from './options.js'
 export const readOptionSpec: OptionSpec = {
   'max-record-size': { type: 'string' }
 }
+
+/** The writers' line: they refuse what readers would refuse. */
+export const writeOptionHelp = `  --max-record-size SIZE  largest record written (default ${DEFAULT_MAX_RECORD_SIZE / (1024 * 1024)}MiB): a longer line fails,
+                          naming it; readers need the same --max-record-size to read it back`
 
 export const readOptionHelp = `  --max-record-size SIZE  largest record accepted (default ${DEFAULT_MAX_RECORD_SIZE / (1024 * 1024)}MiB); raise it
                           ('100MiB') for archives written with a larger maxRecordSize`

@@ -11,6 +11,7 @@ import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type 
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, usage } from './io.js'
+import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
 import { keyValues, metaFields, oneOf, expandGzip, parse } from './options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
@@ -49,6 +50,7 @@ Options:
   --to URL              upload sealed files to this store
   --delete-local        delete each file once its upload is verified
   --upload-concurrency N  files uploaded at once (default 2)
+${writeOptionHelp}
 ${storeOptionHelp}
   -h, --help            show this help`
 
@@ -74,6 +76,7 @@ export const writeCommand: Command = {
       to: { type: 'string' },
       'delete-local': { type: 'boolean' },
       'upload-concurrency': { type: 'string' },
+      ...readOptionSpec,
       ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('write needs exactly one directory')
@@ -87,6 +90,7 @@ export const writeCommand: Command = {
     const fsync = oneOf('--fsync', values.fsync, ['never', 'onClose', 'interval', 'always'] as const, 'onClose') as FsyncPolicy
     const metadata = keyValues('--meta', values.meta as string[] | undefined)
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
+    const maxRecordSize = maxRecordSizeFrom(values)
     // Parsed here so that the error names the flag; 0 turns the timer off.
     const flushInterval = values['flush-interval'] === undefined ? undefined : usageDuration(values['flush-interval'] as string, '--flush-interval')
     const concurrency = values['upload-concurrency'] === undefined ? undefined : Number(values['upload-concurrency'])
@@ -110,6 +114,7 @@ export const writeCommand: Command = {
         gzip: values.gzip === true ? { level } : false,
         fsync,
         flushInterval,
+        maxRecordSize,
         upload: typeof values.to === 'string'
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined
@@ -119,7 +124,7 @@ export const writeCommand: Command = {
       if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
       throw err
     }
-    const lines = encodeNdjson({ format, metadata, metadataFromFields, source: 'stdin' })
+    const lines = encodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
     sink.on('uploadError', (e: UploadErrorEvent) => {
