@@ -1,6 +1,7 @@
 /** Option parsing shared by the subcommands, on node:util parseArgs. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Metadata } from '../record.js'
+import { ShoeboxError } from '../errors.js'
 import { usage } from './io.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
@@ -49,4 +50,18 @@ export function oneOf<T extends string> (option: string, value: unknown, allowed
 /** --gzip=LEVEL is --gzip --gzip-level LEVEL (parseArgs has no optional values). */
 export function expandGzip (argv: string[]): string[] {
   return argv.flatMap((a) => a.startsWith('--gzip=') ? ['--gzip', '--gzip-level', a.slice(7)] : [a])
+}
+
+/**
+ * Run `check` (an option parser or a constructor that checks its options);
+ * a value it refuses (SHOEBOX_INVALID_OPTION) is the user's mistake: a usage
+ * error (exit 2) with the same message.
+ */
+export function asUsage<T> (check: () => T): T {
+  try {
+    return check()
+  } catch (err) {
+    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
+    throw err
+  }
 }

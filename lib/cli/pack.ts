@@ -1,12 +1,11 @@
 /** shoebox pack: a directory's files into a few large archives in a store. */
 import path from 'node:path'
 import { gzipLevel } from '../compress/gzip.js'
-import { ShoeboxError } from '../errors.js'
 import { pack, type SkipReason } from '../pack/pack.js'
 import { parseSize } from '../units.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
-import { expandGzip, parse } from './options.js'
+import { asUsage, expandGzip, parse } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 
 const help = `Usage: shoebox pack DIR --to URL [options]
@@ -68,14 +67,11 @@ export const packCommand: Command = {
     const rollSize = values['roll-size'] as string | undefined ?? '64MiB'
     const gzip = values.gzip === true ? { level: values['gzip-level'] === undefined ? 6 : Number(values['gzip-level']) } : false
     const maxFileSize = values['max-file-size'] as string | undefined
-    try {
+    asUsage(() => {
       parseSize(rollSize, '--roll-size')
       if (maxFileSize !== undefined) parseSize(maxFileSize, '--max-file-size')
       gzipLevel(gzip)
-    } catch (err) {
-      if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
-      throw err
-    }
+    })
     const dir = path.resolve(positionals[0])
     const verbose = values.verbose === true
     const byReason = new Map<SkipReason, number>()

@@ -1,11 +1,10 @@
 /** shoebox unpack: the files of packed archives back into a directory. */
 import path from 'node:path'
-import { ShoeboxError } from '../errors.js'
 import { unpack } from '../pack/unpack.js'
-import { parseSize } from '../units.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
+import { maxRecordSizeFrom, readOptionSpec } from './read-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 
 const help = `Usage: shoebox unpack PATTERN --out DIR [options]
@@ -42,13 +41,13 @@ export const unpackCommand: Command = {
     const { values, positionals } = parse(argv, {
       out: { type: 'string' },
       overwrite: { type: 'boolean' },
-      'max-record-size': { type: 'string' },
+      ...readOptionSpec,
       ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('unpack needs exactly one PATTERN (quote globs)')
     const out = values.out
     if (typeof out !== 'string' || out === '') throw usage('unpack needs --out DIR')
-    const maxRecordSize = values['max-record-size'] === undefined ? undefined : usageSize(values['max-record-size'] as string, '--max-record-size')
+    const maxRecordSize = maxRecordSizeFrom(values)
     const started = Date.now()
     const summary = await unpack(positionals[0], {
       out,
@@ -62,12 +61,3 @@ export const unpackCommand: Command = {
   }
 }
 
-/** A size option, or a usage error naming it. */
-function usageSize (text: string, option: string): number {
-  try {
-    return parseSize(text, option)
-  } catch (err) {
-    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
-    throw err
-  }
-}

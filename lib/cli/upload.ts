@@ -7,7 +7,7 @@ import { openStore } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
 import { describeIoError, usage } from './io.js'
-import { parse } from './options.js'
+import { asUsage, parse } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 
 const help = `Usage: shoebox upload FILE... --to URL [options]
@@ -56,13 +56,7 @@ export const uploadCommand: Command = {
         } catch (err) {
           throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}`)
         }
-        let writer
-        try {
-          writer = store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize })
-        } catch (err) {
-          if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
-          throw err
-        }
+        const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }))
         await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
         const stored = await store.stat(key)
         if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${stored.size} bytes of ${size}`)

@@ -12,7 +12,7 @@ import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, usage } from './io.js'
 import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
-import { keyValues, metaFields, oneOf, expandGzip, parse } from './options.js'
+import { asUsage, keyValues, metaFields, oneOf, expandGzip, parse } from './options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
 import { parseDuration } from '../units.js'
@@ -92,16 +92,15 @@ export const writeCommand: Command = {
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const maxRecordSize = maxRecordSizeFrom(values)
     // Parsed here so that the error names the flag; 0 turns the timer off.
-    const flushInterval = values['flush-interval'] === undefined ? undefined : usageDuration(values['flush-interval'] as string, '--flush-interval')
+    const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
     const concurrency = values['upload-concurrency'] === undefined ? undefined : Number(values['upload-concurrency'])
     if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
       throw usage(`--upload-concurrency must be a positive integer, got '${String(values['upload-concurrency'])}'`)
     }
     if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
     if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
-    let sink: RollingSink
-    try {
-      sink = rollingSink({
+    // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
+    const sink: RollingSink = asUsage(() => rollingSink({
         dir,
         template: values.template as string | undefined,
         roll: {
@@ -118,12 +117,7 @@ export const writeCommand: Command = {
         upload: typeof values.to === 'string'
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined
-      })
-    } catch (err) {
-      // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
-      if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
-      throw err
-    }
+    }))
     const lines = encodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
@@ -190,15 +184,6 @@ function summary (records: number, sealed: SealedEvent[], started: number): stri
   return `${records} records, ${sealed.length} files sealed, ${bytes} bytes, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
 }
 
-/** A duration option, or a usage error naming it. */
-function usageDuration (text: string, option: string): number {
-  try {
-    return parseDuration(text, option)
-  } catch (err) {
-    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
-    throw err
-  }
-}
 
 async function loadPolicy (module: string): Promise<RollPolicy> {
   const url = module.startsWith('.') || path.isAbsolute(module) ? pathToFileURL(path.resolve(module)).href : module

@@ -22,14 +22,19 @@ export async function writeAll (handle: fs.FileHandle, data: Uint8Array): Promis
   }
 }
 
-/** fsync a directory, so a file created, renamed or linked in it survives a crash. */
-export async function syncDir (dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r')
+/** fsync what `name` names, opened with `flags` ('r' for a directory, 'r+' for a file). */
+async function syncPath (name: string, flags: string): Promise<void> {
+  const handle = await fs.open(name, flags)
   try {
     await handle.sync()
   } finally {
     await handle.close()
   }
+}
+
+/** fsync a directory, so a file created, renamed or linked in it survives a crash. */
+export async function syncDir (dir: string): Promise<void> {
+  await syncPath(dir, 'r')
 }
 
 /** A hidden temporary name beside `target`, unique to this call: `.NAME.<random>.tmp`. */
@@ -71,12 +76,7 @@ export async function writeFileDurably (target: string, data: Uint8Array | strin
 
 /** fsync a file by name (one that was written and closed, or truncated). */
 export async function syncFile (file: string): Promise<void> {
-  const handle = await fs.open(file, 'r+')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
+  await syncPath(file, 'r+')
 }
 
 /**
