@@ -5,6 +5,8 @@ export interface Command {
   name: string
   summary: string
   help: string
+  /** A group of subcommands (command-group.ts): it answers `--help` itself, at either level. */
+  group?: boolean
   /** Runs the command; resolves to the exit code. Throws ShoeboxError for one-line failures. */
   run (argv: string[], io: Io): Promise<number>
 }

@@ -8,7 +8,7 @@ import { describeIoError, type Io } from './io.js'
  * Each subcommand is imported only when it runs: `shoebox --help` and a
  * command that needs neither the codec streams nor a store start at about
  * Node's own speed. The summaries are repeated here for the main help,
- * which must not load every command (test/cli-main.test.ts checks they match).
+ * which must not load every command (test/cli/cli-main.test.ts checks they match).
  */
 interface CommandEntry {
   name: string
@@ -71,7 +71,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
     return 2
   }
   const command = await entry.load()
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (command.group !== true && (rest.includes('--help') || rest.includes('-h'))) {
     io.stdout.write(command.help + '\n')
     return 0
   }

@@ -1,0 +1,103 @@
+/**
+ * Issue 9, A6/A8/A9 on the reading commands: patterns that match nothing,
+ * ls exit status on damage, --max-record-size, and a directory as input.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { cli } from '../cli-run.js'
+import { damagedArchive } from '../fixtures-read/damaged.js'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-read-options-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+
+t.test('a pattern that matches nothing: "no archive matches PATTERN", exit 1 (read, ls, unpack)', async (t) => {
+  const pattern = path.join(tmp, 'nothing-here', '*.shoebox')
+  for (const args of [['read', pattern], ['ls', pattern], ['unpack', pattern, '--out', path.join(tmp, 'out')]]) {
+    const r = await cli(args)
+    t.equal(r.stderr, `shoebox ${args[0]}: no archive matches ${pattern}\n`, args[0])
+    t.equal(r.code, 1, args[0])
+    t.equal(r.stdout.length, 0, args[0])
+  }
+  // A directory that exists but holds nothing the pattern matches is the same.
+  const empty = path.join(tmp, 'empty')
+  fs.mkdirSync(empty)
+  fs.writeFileSync(path.join(empty, 'notes.txt'), 'x')
+  t.equal((await cli(['read', path.join(empty, '*.shoebox')])).code, 1)
+})
+
+t.test('archiveSource: SHOEBOX_NOT_FOUND naming the pattern; allowEmpty gives an empty stream; follow waits', async (t) => {
+  const pattern = path.join(tmp, 'none', '*')
+  await t.rejects(async () => { for await (const r of archiveSource(pattern)) t.fail(String(r)) }, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches ${pattern}` })
+  const records: unknown[] = []
+  for await (const r of archiveSource(pattern, { allowEmpty: true })) records.push(r)
+  t.same(records, [], 'allowEmpty: ends cleanly with nothing')
+  // Following an empty pattern waits for the first file.
+  const later = path.join(tmp, 'later')
+  fs.mkdirSync(later)
+  const source = archiveSource(path.join(later, '*.shoebox'), { follow: true, pollInterval: 20 })
+  const seen: string[] = []
+  source.on('data', (r: ShoeboxRecord) => {
+    seen.push(r.payload.toString())
+    source.stop()
+  })
+  setTimeout(() => { fs.writeFileSync(path.join(later, 'a.shoebox'), encodeRecords([{ payload: 'first' }])) }, 100)
+  await new Promise((resolve, reject) => { source.once('end', resolve).once('error', reject) })
+  t.same(seen, ['first'])
+})
+
+t.test('ls exits 1 when it marks a file DAMAGED, 0 when all are sound', async (t) => {
+  const d = path.join(tmp, 'ls')
+  fs.mkdirSync(d)
+  fs.writeFileSync(path.join(d, 'a.shoebox'), encodeRecords([{ payload: 'a' }]))
+  const sound = await cli(['ls', path.join(d, '*')])
+  t.equal(sound.code, 0)
+  fs.writeFileSync(path.join(d, 'b.shoebox'), damagedArchive(Array.from({ length: 100 }, (_, i) => String(i)), 2000).bytes)
+  const r = await cli(['ls', path.join(d, '*')])
+  t.match(r.stdout.toString(), /b\.shoebox\t99 records.*DAMAGED/)
+  t.match(r.stdout.toString(), /^2 files, 100 records/m, 'the listing is complete')
+  t.equal(r.code, 1)
+})
+
+t.test('--max-record-size: a 70 MiB record fails by default and reads with 100MiB (read, decode, verify, ls)', async (t) => {
+  const d = path.join(tmp, 'big')
+  fs.mkdirSync(d)
+  const payload = Buffer.alloc(70 * 1024 * 1024, 'x')
+  const file = path.join(d, 'big.shoebox')
+  // Written with a raised limit: writers refuse what readers refuse by default.
+  fs.writeFileSync(file, encodeRecords([{ payload }, { payload: 'after' }], { maxRecordSize: 100 * 1024 * 1024 }))
+  const refused = await cli(['read', path.join(d, '*'), '--payload-only'])
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /^shoebox read: .*big\.shoebox: at byte 0: record-too-large/)
+  const read = await cli(['read', path.join(d, '*'), '--payload-only', '--max-record-size', '100MiB'])
+  t.equal(read.code, 0, read.stderr)
+  t.equal(read.stdout.length, payload.length + 1 + 'after\n'.length)
+  t.ok(read.stdout.subarray(payload.length + 1).equals(Buffer.from('after\n')))
+  const decode = await cli(['decode', '--payload-only', '--max-record-size', '100MiB', file])
+  t.equal(decode.code, 0, decode.stderr)
+  t.equal(decode.stdout.length, payload.length + 'after\n'.length + 1)
+  t.equal((await cli(['decode', file])).code, 1, 'decode refuses it by default')
+  const verify = await cli(['verify', file])
+  t.equal(verify.code, 1)
+  t.match(verify.stdout.toString(), /record-too-large/)
+  const verified = await cli(['verify', '--max-record-size', '100MiB', file])
+  t.match(verified.stdout.toString(), /: OK: 2 records/)
+  t.equal(verified.code, 0)
+  const ls = await cli(['ls', '--max-record-size', '100MiB', path.join(d, '*')])
+  t.match(ls.stdout.toString(), /big\.shoebox\t2 records/)
+  t.equal(ls.code, 0)
+  for (const bad of ['lots', '0', '10', '-5MiB']) {
+    const r = await cli(['read', path.join(d, '*'), `--max-record-size=${bad}`])
+    t.equal(r.code, 2, `--max-record-size ${bad} is a usage error`)
+    t.match(r.stderr, /^shoebox read: --max-record-size expects a size/)
+  }
+})
+
+t.test('decode of a directory: "cannot read DIR: is a directory", one line, exit 1', async (t) => {
+  const r = await cli(['decode', tmp])
+  t.equal(r.stderr, `shoebox decode: cannot read ${tmp}: is a directory\n`)
+  t.equal(r.code, 1)
+  t.equal(r.stdout.length, 0)
+})

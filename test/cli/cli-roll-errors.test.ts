@@ -1,0 +1,164 @@
+/**
+ * Failures of `shoebox write` and `shoebox recover` are one line that names
+ * the file or directory and says what was kept (issue 9, A9): a file where
+ * the directory should be, a directory this user cannot write (the CLI runs
+ * as an unprivileged user when the tests run as root, who ignores permission
+ * bits), and a full disk (a preload makes file writes fail with ENOSPC after
+ * a byte budget, so the real sink meets a real-shaped error). Then the
+ * sealed files are intact and recovery brings back every flushed record.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import t from 'tap'
+import { hostName, tempName } from '../../lib/roll/names.js'
+import { cli } from '../cli-run.js'
+import { buildCli } from '../fixtures-s3/cli-build.js'
+import { checkReachableByOthers, runCli, type ChildOptions, type ChildResult } from '../fixtures-roll/cli-child.js'
+import { encodeRecords } from '../../lib/index.js'
+import { archiveNames, deadPid, decodeFile, tempDir, tempNames } from '../fixtures-roll/util.js'
+import { ROOT, transpileTree } from '../transpile.js'
+
+const ENOSPC_TS = fileURLToPath(new URL('../fixtures-roll/enospc.ts', import.meta.url))
+
+/** Build outputs readable by any user (mkdtemp makes 0700 directories). */
+function openDir (prefix: string): string {
+  const dir = tempDir(t, prefix)
+  fs.chmodSync(dir, 0o755)
+  return dir
+}
+
+const bin = buildCli(openDir('shoebox-cli-errors-bin-'))
+const preload = transpileTree(ENOSPC_TS, openDir('shoebox-cli-errors-pre-'))
+const root = process.getuid?.() === 0
+
+function run (args: string[], stdin: string, options: ChildOptions = {}): Promise<ChildResult> {
+  if (options.uid !== undefined) {
+    for (const needed of [bin, path.join(ROOT, 'node_modules', 'readable-stream', 'package.json')]) checkReachableByOthers(needed)
+  }
+  return runCli(t, bin, args, stdin, options)
+}
+
+function payloads (file: string): string[] {
+  return decodeFile(file).map((d) => d.record.payload.toString('utf8'))
+}
+
+t.test('write into a path that is a file: "a file is in the way", exit 1, nothing created', async (t) => {
+  const base = tempDir(t)
+  const file = path.join(base, 'afile')
+  fs.writeFileSync(file, 'keep me\n')
+  const r = await cli(['write', file], '{"a":1}\n')
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox write: cannot create directory ${file}: a file is in the way (EEXIST)\n`)
+  const under = path.join(file, 'sub')
+  const r2 = await cli(['write', under], '{"a":1}\n')
+  t.equal(r2.code, 1)
+  t.equal(r2.stderr, `shoebox write: cannot create directory ${under}: a file is in the way (ENOTDIR)\n`)
+  t.equal(fs.readFileSync(file, 'utf8'), 'keep me\n', 'the file is untouched')
+  t.same(fs.readdirSync(base), ['afile'], 'nothing created')
+})
+
+t.test('recover of a file or of a missing directory: one line naming it, exit 1', async (t) => {
+  const base = tempDir(t)
+  const file = path.join(base, 'hostname')
+  fs.writeFileSync(file, 'box\n')
+  const r = await cli(['recover', file])
+  t.equal(r.code, 1)
+  t.equal(r.stdout.toString(), '')
+  t.equal(r.stderr, `shoebox recover: cannot recover ${file}: not a directory (ENOTDIR)\n`)
+  const missing = path.join(base, 'missing')
+  const m = await cli(['recover', missing])
+  t.equal(m.code, 1)
+  t.equal(m.stderr, `shoebox recover: cannot recover ${missing}: no such file or directory (ENOENT)\n`)
+  t.same(fs.readdirSync(base), ['hostname'], 'nothing created')
+})
+
+t.test('write into a directory this user cannot write: names the temporary file, says nothing was sealed', async (t) => {
+  const base = openDir('shoebox-cli-errors-ro-')
+  const dir = path.join(base, 'ro')
+  fs.mkdirSync(dir)
+  fs.chmodSync(dir, 0o555)
+  t.teardown(() => { fs.chmodSync(dir, 0o755) })
+  // Root ignores permission bits: run the command as nobody then.
+  const r = await run(['write', dir, '--template', 'x-{seq}.shoebox'], '{"a":1}\n{"a":2}\n{"a":3}\n', root ? { uid: 65534 } : {})
+  const temp = path.join(dir, tempName('x-000000.shoebox', hostName(), r.pid))
+  t.equal(r.stderr, `shoebox write: cannot create ${temp}: permission denied (EACCES); no file sealed in ${dir}, 3 records read from stdin never reached a file\n`)
+  t.equal(r.code, 1)
+  t.same(fs.readdirSync(dir), [], 'nothing created')
+})
+
+t.test('a full disk (ENOSPC) mid-file: the line names the file, counts what was sealed and what recovery will bring back', async (t) => {
+  const pad = 'x'.repeat(10_000)
+  const lines = Array.from({ length: 1200 }, (_, i) => JSON.stringify({ i, text: 'héllo 📦', pad }))
+  const input = lines.join('\n') + '\n'
+  const args = ['--template', 'e-{seq}.shoebox', '--roll-records', '300', '--flush-interval', '1h']
+  // The same write on a disk with room: the bytes every file gets, and where file 3's first block (1 MiB) ends.
+  const ref = tempDir(t)
+  const full = await cli(['write', ref, ...args], input)
+  t.equal(full.code, 0, full.stderr)
+  const refNames = archiveNames(ref)
+  t.same(refNames, ['e-000000.shoebox', 'e-000001.shoebox', 'e-000002.shoebox', 'e-000003.shoebox'])
+  const sizes = refNames.map((n) => fs.statSync(path.join(ref, n)).size)
+  const fourth = decodeFile(path.join(ref, refNames[3]))
+  const firstBlock = fourth.findIndex((d) => d.offset + d.size >= 1024 * 1024) + 1
+  t.ok(firstBlock > 1 && firstBlock < 300, `file 3's first block holds ${firstBlock} records`)
+  // The disk fills 1.5 MiB into file 3: its first block is written whole, the second in part.
+  const cut = 1.5 * 1024 * 1024
+  const budget = sizes[0] + sizes[1] + sizes[2] + cut
+  const whole = fourth.filter((d) => d.offset + d.size <= cut)
+
+  const base = openDir('shoebox-cli-errors-full-')
+  const dir = path.join(base, 'data')
+  const r = await run(['write', dir, ...args], input, {
+    nodeArgs: ['--import', pathToFileURL(preload).href],
+    env: { SHOEBOX_TEST_ENOSPC_AFTER: String(budget) }
+  })
+  t.equal(r.code, 1, 'exit 1')
+  const temp = path.join(dir, tempName('e-000003.shoebox', hostName(), r.pid))
+  const unsealed = (firstBlock).toLocaleString('en-US')
+  const line = new RegExp('^' + escape(`shoebox write: cannot write ${temp}: no space left on device (ENOSPC); 3 files sealed (900 records) in ${dir}, ` +
+    `${unsealed} records in the unsealed file ${temp} will be recovered on the next start (or by shoebox recover), `) + '(\\d+) records read from stdin never reached a file\n$')
+  t.match(r.stderr, line, 'one line: the file, the errno in words, what was sealed, what recovery brings back')
+  const lost = Number(line.exec(r.stderr)?.[1])
+  t.ok(lost >= 1 && lost <= 300 - firstBlock, `the records read but not flushed are counted (${lost})`)
+
+  t.same(archiveNames(dir), refNames.slice(0, 3), 'three files sealed')
+  for (const name of refNames.slice(0, 3)) {
+    t.ok(fs.readFileSync(path.join(dir, name)).equals(fs.readFileSync(path.join(ref, name))), `${name} is intact`)
+  }
+  t.same(tempNames(dir), [path.basename(temp)], 'the unsealed file is left for recovery')
+  t.equal(fs.statSync(temp).size, cut, 'the disk took what fitted')
+
+  const rec = await cli(['recover', dir])
+  t.equal(rec.code, 0, rec.stderr)
+  t.equal(rec.stdout.toString(), `recovered ${temp} -> ${path.join(dir, refNames[3])}: ${whole.length} records kept, ${cut - (whole.at(-1)?.offset ?? 0) - (whole.at(-1)?.size ?? 0)} bytes dropped\n`)
+  t.ok(whole.length >= firstBlock, 'every flushed record is recovered')
+  const back = archiveNames(dir).flatMap((n) => payloads(path.join(dir, n)))
+  t.same(back, lines.slice(0, 900 + whole.length), 'the sealed files and the recovered one hold the written lines, in order')
+})
+
+function escape (s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+
+t.test('recover that fails part-way: names the file, and says how many were recovered before it', async (t) => {
+  const base = openDir('shoebox-cli-errors-recover-')
+  const dir = path.join(base, 'd')
+  fs.mkdirSync(dir)
+  fs.chmodSync(dir, 0o777)
+  const pid = await deadPid()
+  const host = hostName()
+  const first = path.join(dir, tempName('a.shoebox', host, pid))
+  const second = path.join(dir, tempName('b.shoebox', host, pid))
+  fs.writeFileSync(first, encodeRecords([{ payload: 'a' }]), { mode: 0o666 })
+  fs.chmodSync(first, 0o666)
+  fs.writeFileSync(second, encodeRecords([{ payload: 'b' }]))
+  fs.chmodSync(second, 0o000)
+  const r = await run(['recover', dir], '', root ? { uid: 65534 } : {})
+  t.equal(r.stdout.toString(), `recovered ${first} -> ${path.join(dir, 'a.shoebox')}: 1 records kept, 0 bytes dropped\n`, 'the file recovered before the failure is listed')
+  t.equal(r.stderr, `shoebox recover: cannot read ${second}: permission denied (EACCES); 1 file recovered before it (listed above), the rest left as they were\n`)
+  t.equal(r.code, 1)
+  t.same(fs.readdirSync(dir).sort(), [path.basename(second), 'a.shoebox'].sort(), 'the unreadable file is left as it was')
+  t.same(payloads(path.join(dir, 'a.shoebox')), ['a'])
+})

@@ -1,0 +1,73 @@
+/**
+ * `shoebox upload` in process (the process-level runs are in
+ * cli-store.test.ts): each file under its own name, verified, one line each;
+ * --delete-local only after the upload; the error paths a user meets.
+ */
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { cli } from '../cli-run.js'
+import { startS3 } from '../s3-server.js'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-upload-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+
+const s3 = await startS3()
+t.teardown(() => s3.stop())
+// The store reads credentials and the endpoint from the environment, as the binary would.
+const saved = { ...process.env }
+Object.assign(process.env, s3.env)
+t.teardown(() => {
+  for (const k of Object.keys(s3.env)) delete process.env[k]
+  Object.assign(process.env, saved)
+})
+
+const small = path.join(tmp, 'small.bin')
+const large = path.join(tmp, 'large.bin')
+fs.writeFileSync(small, crypto.randomBytes(1000))
+fs.writeFileSync(large, crypto.randomBytes(11 * 1024 * 1024))
+
+t.test('uploads each file under its own name, prints one line per file and the statistics', async (t) => {
+  const r = await cli(['upload', small, large, '--to', `s3://${s3.bucket}/up`, '--part-size', '5MiB', '--queue-size', '2'])
+  t.equal(r.code, 0, r.stderr)
+  const lines = r.stdout.toString().trim().split('\n')
+  t.equal(lines.length, 2)
+  t.match(lines[0], new RegExp(`^${small}\\ts3://${s3.bucket}/up/small\\.bin\\t1000 bytes\\t"[0-9a-f]{32}"$`))
+  t.match(lines[1], /\t11534336 bytes\t"[0-9a-f]{32}-3"$/, 'a three-part upload')
+  t.match(r.stderr, /^shoebox upload: uploaded 2 objects, 11\.5 MB at [\d.]+ MB\/s\n$/)
+  t.ok(s3.object('up/small.bin')?.equals(fs.readFileSync(small)))
+  t.ok(s3.object('up/large.bin')?.equals(fs.readFileSync(large)))
+  t.ok(fs.existsSync(small) && fs.existsSync(large), 'local files kept without --delete-local')
+  t.equal(s3.openMultipartUploads(), 0)
+})
+
+t.test('--delete-local removes each file once its upload is verified', async (t) => {
+  const file = path.join(tmp, 'gone.bin')
+  fs.writeFileSync(file, 'bytes')
+  const r = await cli(['upload', file, '--to', `s3://${s3.bucket}/up`, '--delete-local'])
+  t.equal(r.code, 0, r.stderr)
+  t.notOk(fs.existsSync(file))
+  t.equal(s3.object('up/gone.bin')?.toString(), 'bytes')
+})
+
+t.test('mistakes are one line and a non-zero exit', async (t) => {
+  const cases: Array<[string[], number, RegExp]> = [
+    [['upload', small], 2, /upload needs --to URL/],
+    [['upload', '--to', `s3://${s3.bucket}`], 2, /upload needs at least one FILE/],
+    [['upload', small, '--to', `s3://${s3.bucket}`, '--queue-size', '0'], 2, /--queue-size must be a positive integer/],
+    [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /partSize: must be at least 5MiB/],
+    [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],
+    [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory/],
+    [['upload', small, '--to', 's3://no-such-bucket/x'], 1, /s3:\/\/no-such-bucket\/x: put small\.bin: the bucket does not exist/]
+  ]
+  for (const [args, code, message] of cases) {
+    const r = await cli(args)
+    t.equal(r.code, code, args.join(' '))
+    t.match(r.stderr, message, args.join(' '))
+    t.equal(r.stdout.length, 0, 'nothing on stdout')
+    // One line (a usage mistake adds the '--help' hint).
+    t.equal(r.stderr.trim().split('\n').length, code === 2 ? 2 : 1, 'one line')
+  }
+})

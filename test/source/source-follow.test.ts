@@ -1,0 +1,97 @@
+/**
+ * Issue 9, A2: following a directory that other programs copy files into.
+ * A file is read once complete and stable; one read while it still ended
+ * mid-record is read again when it changes: every record exactly once.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import t from 'tap'
+import { archiveSource, encodeRecords, type ArchiveSource, type ShoeboxRecord } from '../../lib/index.js'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-follow-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+
+const COUNT = 20000
+const payloads = Array.from({ length: COUNT }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(i % 17)}"}`)
+const plain = encodeRecords(payloads.map((payload) => ({ payload })))
+const gz = zlib.gzipSync(plain, { level: 1 })
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** Copy `bytes` into `file` as a slow copier would: small writes with pauses, and maybe one long stall. */
+async function slowCopy (file: string, bytes: Buffer, stallAt?: number): Promise<void> {
+  const fd = fs.openSync(file, 'w')
+  try {
+    const step = Math.ceil(bytes.length / 40)
+    for (let at = 0; at < bytes.length; at += step) {
+      fs.writeSync(fd, bytes, at, Math.min(step, bytes.length - at))
+      // A stall of many poll intervals: the part copied so far looks finished.
+      await sleep(stallAt !== undefined && at <= stallAt && stallAt < at + step ? 300 : 3)
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+interface Followed { payloads: string[], corrupt: unknown[], error: unknown }
+
+/** Follow `dir` until `expected` records came (or an error), then stop. */
+async function follow (source: ArchiveSource, expected: number): Promise<Followed> {
+  const out: Followed = { payloads: [], corrupt: [], error: null }
+  source.on('corrupt', (info) => out.corrupt.push(info))
+  return await new Promise((resolve) => {
+    source.on('data', (record: ShoeboxRecord) => {
+      out.payloads.push(record.payload.toString())
+      if (out.payloads.length === expected) source.stop()
+    })
+    source.once('end', () => { resolve(out) })
+    source.once('error', (error) => {
+      out.error = error
+      resolve(out)
+    })
+  })
+}
+
+const cases: Array<[string, Buffer, number | undefined]> = [
+  ['gzip, copied slowly', gz, undefined],
+  ['gzip, copied with a long stall half way', gz, Math.floor(gz.length / 2)],
+  ['plain, copied with a long stall half way', plain, Math.floor(plain.length / 2) + 7]
+]
+for (const [name, bytes, stallAt] of cases) {
+  for (const mode of ['strict', 'lenient'] as const) {
+    t.test(`${name}, ${mode}: every record exactly once, in order, nothing reported`, async (t) => {
+      const dir = fs.mkdtempSync(path.join(tmp, 'd-'))
+      const source = archiveSource(path.join(dir, '*'), { follow: true, pollInterval: 20, mode })
+      const reads: string[] = []
+      source.on('file', (e: { name: string }) => reads.push(e.name))
+      const followed = follow(source, COUNT)
+      await sleep(50)
+      const file = path.join(dir, bytes === gz ? 'copied.shoebox.gz' : 'copied.shoebox')
+      await slowCopy(file, bytes, stallAt)
+      const result = await followed
+      t.equal(result.error, null)
+      t.same(result.corrupt, [])
+      t.equal(result.payloads.length, COUNT)
+      t.ok(result.payloads.every((p, i) => p === payloads[i]), 'in order, none twice')
+      if (stallAt !== undefined) t.ok(reads.length >= 1, `read ${reads.length} time(s)`)
+    })
+  }
+}
+
+t.test('a file that stays cut short is not reported, and a later file is still read', async (t) => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'cut-'))
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), plain.subarray(0, 1000))
+  fs.utimesSync(path.join(dir, 'a.shoebox'), new Date(Date.now() - 60000), new Date(Date.now() - 60000))
+  const source = archiveSource(path.join(dir, '*'), { follow: true, pollInterval: 20 })
+  const followed = follow(source, 20)
+  await sleep(100)
+  fs.writeFileSync(path.join(dir, 'b.shoebox'), encodeRecords(Array.from({ length: 20 }, (_, i) => ({ payload: `b${i}` }))))
+  const result = await followed
+  t.equal(result.error, null)
+  t.same(result.corrupt, [])
+  const before = payloads.filter((_, i) => i < result.payloads.length && result.payloads[i] === payloads[i])
+  t.ok(before.length > 0, 'the whole records of the cut file came')
+  t.same(result.payloads.slice(before.length), Array.from({ length: 20 - before.length }, (_, i) => `b${i}`))
+})

@@ -1,0 +1,350 @@
+/**
+ * The file:// store (a local directory as a bucket) against the Store
+ * contract: put/get/range/list/stat/exists/delete, atomic writes (a temp
+ * file renamed into place), keys that cannot leave the root, openStore's
+ * URL handling, version pins and statistics.
+ */
+import { once } from 'node:events'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { pathToFileURL } from 'node:url'
+import t from 'tap'
+import {
+  openStore, ShoeboxError, StoreError, uploadSink, type ObjectInfo, type Store
+} from '../../lib/index.js'
+import { FileStore } from '../../lib/store/file-store.js'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-store-file-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+
+let dirs = 0
+/** A fresh store rooted in a fresh directory below `parent` (which holds nothing else). */
+function fresh (): { store: Store, root: string, parent: string } {
+  const parent = path.join(tmp, `case-${++dirs}`)
+  fs.mkdirSync(parent)
+  const root = path.join(parent, 'root')
+  return { store: openStore(root), root, parent }
+}
+
+async function readAll (stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+async function errorOf (p: Promise<unknown>): Promise<unknown> {
+  return await p.then(() => { throw new Error('expected a rejection') }, (err: unknown) => err)
+}
+
+async function list (store: Store, prefix?: string): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = []
+  for await (const info of store.list(prefix)) out.push(info)
+  return out
+}
+
+/** Every file below dir, relative, '/'-separated, sorted (temp files included). */
+function filesBelow (dir: string): string[] {
+  if (!fs.existsSync(dir)) return []
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((p) => fs.statSync(path.join(dir, p)).isFile())
+    .map((p) => p.split(path.sep).join('/'))
+    .sort()
+}
+
+const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7 + 3) & 0xff))
+
+/** A file store's etag as documented (size and mtime, hex), from the file itself: not from the store. */
+function etagOfFile (file: string): string {
+  const st = fs.statSync(file)
+  return `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`
+}
+
+t.test('put a Buffer, a string and a stream; get them back whole', async (t) => {
+  const { store, root } = fresh()
+  t.ok(store instanceof FileStore)
+  t.equal(store.url, pathToFileURL(root).href)
+
+  const r1 = await store.put('buf.bin', bytes)
+  t.same(r1, { key: 'buf.bin', bytes: 1000, etag: etagOfFile(path.join(root, 'buf.bin')) })
+  t.equal(r1.etag.slice(0, 5), '"3e8-', 'the etag starts with the size in hex')
+  const r2 = await store.put('dir/sub/text.txt', 'hello, wörld\n')
+  t.equal(r2.bytes, Buffer.byteLength('hello, wörld\n'))
+  const parts = [bytes.subarray(0, 1), bytes.subarray(1, 400), Buffer.alloc(0), bytes.subarray(400)]
+  const r3 = await store.put('stream.bin', Readable.from(parts))
+  t.equal(r3.bytes, 1000)
+  const r4 = await store.put('empty', Buffer.alloc(0))
+  t.equal(r4.bytes, 0)
+
+  t.same(await readAll(store.get('buf.bin')), bytes)
+  t.equal((await readAll(store.get('dir/sub/text.txt'))).toString(), 'hello, wörld\n')
+  t.same(await readAll(store.get('stream.bin')), bytes)
+  t.same(await readAll(store.get('empty')), Buffer.alloc(0))
+  // really on disk where the key says
+  t.same(fs.readFileSync(path.join(root, 'dir', 'sub', 'text.txt'), 'utf8'), 'hello, wörld\n')
+  t.same(filesBelow(root), ['buf.bin', 'dir/sub/text.txt', 'empty', 'stream.bin'])
+
+  // overwrite replaces
+  await store.put('buf.bin', 'short')
+  t.equal((await readAll(store.get('buf.bin'))).toString(), 'short')
+})
+
+t.test('ranges', async (t) => {
+  const { store } = fresh()
+  await store.put('r', bytes)
+  const cases: Array<[{ start: number, end?: number }, Buffer]> = [
+    [{ start: 0 }, bytes],
+    [{ start: 10, end: 20 }, bytes.subarray(10, 20)],
+    [{ start: 990 }, bytes.subarray(990)],
+    [{ start: 0, end: 1 }, bytes.subarray(0, 1)],
+    [{ start: 999, end: 1000 }, bytes.subarray(999)],
+    [{ start: 5, end: 5 }, Buffer.alloc(0)], // empty range
+    [{ start: 7, end: 3 }, Buffer.alloc(0)], // backwards: empty
+    [{ start: 990, end: 5000 }, bytes.subarray(990)], // end past the end: clipped
+    [{ start: 1000 }, Buffer.alloc(0)], // start at the end
+    [{ start: 5000 }, Buffer.alloc(0)] // start past the end
+  ]
+  for (const [range, expected] of cases) {
+    t.same(await readAll(store.get('r', { range })), expected, JSON.stringify(range))
+  }
+})
+
+t.test('list: by prefix, sorted, temp files and directories never listed', async (t) => {
+  const { store, root } = fresh()
+  const keys = ['logs/2024/b.txt', 'logs/2024/a.txt', 'other.txt', 'logs/2023/z.txt', 'logs-x', 'a/deep/er/key']
+  for (const [i, key] of keys.entries()) await store.put(key, 'x'.repeat(i + 1))
+  // A write in progress: its temp file exists, and is not an object.
+  const writer = store.writer('logs/2024/c.txt')
+  writer.write('partial')
+  await once(writer, 'progress')
+  t.ok(filesBelow(root).some((f) => f.endsWith('.shoebox-tmp')), 'the writer has a temp file')
+
+  const all = await list(store)
+  t.same(all.map((o) => o.key), ['a/deep/er/key', 'logs-x', 'logs/2023/z.txt', 'logs/2024/a.txt', 'logs/2024/b.txt', 'other.txt'])
+  const sizes = Object.fromEntries(all.map((o) => [o.key, o.size]))
+  t.same(sizes, { 'logs/2024/b.txt': 1, 'logs/2024/a.txt': 2, 'other.txt': 3, 'logs/2023/z.txt': 4, 'logs-x': 5, 'a/deep/er/key': 6 })
+  for (const o of all) {
+    t.ok(o.mtime instanceof Date && Math.abs(o.mtime.getTime() - Date.now()) < 60_000, `${o.key} mtime`)
+    t.equal(o.etag, (await store.stat(o.key)).etag, `${o.key} etag as stat says`)
+  }
+  t.same((await list(store, 'logs/')).map((o) => o.key), ['logs/2023/z.txt', 'logs/2024/a.txt', 'logs/2024/b.txt'])
+  t.same((await list(store, 'logs/2024/')).map((o) => o.key), ['logs/2024/a.txt', 'logs/2024/b.txt'])
+  t.same((await list(store, 'logs')).map((o) => o.key), ['logs-x', 'logs/2023/z.txt', 'logs/2024/a.txt', 'logs/2024/b.txt'], 'a string prefix, not a directory')
+  t.same((await list(store, 'logs/2024/a')).map((o) => o.key), ['logs/2024/a.txt'])
+  t.same(await list(store, 'nothing/'), [])
+
+  writer.destroy()
+  await once(writer, 'close')
+  t.same((await list(store, 'logs/2024/')).map((o) => o.key), ['logs/2024/a.txt', 'logs/2024/b.txt'])
+
+  // a store whose directory does not exist yet lists nothing
+  t.same(await list(openStore(path.join(root, 'not', 'there'))), [])
+})
+
+t.test('stat, exists, delete', async (t) => {
+  const { store } = fresh()
+  await store.put('a/b', bytes)
+  const info = await store.stat('a/b')
+  t.equal(info.key, 'a/b')
+  t.equal(info.size, 1000)
+  t.ok(info.mtime instanceof Date)
+  t.equal(await store.exists('a/b'), true)
+  t.equal(await store.exists('a/c'), false)
+  t.equal(await store.exists('a'), false, 'a directory is not an object')
+
+  const missing = await errorOf(store.stat('a/c'))
+  t.ok(missing instanceof StoreError)
+  t.match(missing, { code: 'SHOEBOX_NOT_FOUND', kind: 'not-found', operation: 'stat', key: 'a/c', store: store.url })
+  t.match(await errorOf(store.stat('a')), { code: 'SHOEBOX_NOT_FOUND' }, 'stat of a directory')
+
+  const getMissing = await errorOf(readAll(store.get('nope')))
+  t.match(getMissing, { code: 'SHOEBOX_NOT_FOUND', operation: 'get', key: 'nope' })
+
+  await store.delete('a/b')
+  t.equal(await store.exists('a/b'), false)
+  t.match(await errorOf(store.stat('a/b')), { code: 'SHOEBOX_NOT_FOUND' })
+  await store.delete('a/b') // again: not an error
+  await store.delete('never/was')
+  t.pass('deleting a missing object is ok')
+})
+
+t.test('atomic writes: a destroyed writer leaves no object and no temp file', async (t) => {
+  const { store, root } = fresh()
+  const writer = store.writer('x/new.bin')
+  writer.write(bytes)
+  await once(writer, 'progress')
+  const during = filesBelow(root)
+  t.equal(during.length, 1)
+  t.match(during[0], /^x\/\.new\.bin\.[0-9a-f]+\.shoebox-tmp$/, 'a hidden temp file beside the target')
+  t.equal(await store.exists('x/new.bin'), false, 'no object before the end')
+  writer.destroy()
+  await once(writer, 'close')
+  t.same(filesBelow(root), [], 'no object, no temp file')
+  t.equal(writer.result, undefined)
+
+  // destroyed with an error, over an existing object: the old one stays
+  await store.put('x/old.bin', 'old content')
+  const w2 = store.writer('x/old.bin')
+  w2.write('new content that never lands')
+  await once(w2, 'progress')
+  const errored = once(w2, 'error')
+  const closed = new Promise((resolve) => w2.once('close', resolve))
+  w2.destroy(new Error('producer failed'))
+  const [err] = await errored as [Error]
+  t.equal(err.message, 'producer failed')
+  await closed
+  t.equal((await readAll(store.get('x/old.bin'))).toString(), 'old content')
+  t.same(filesBelow(root), ['x/old.bin'])
+
+  // a failing source stream rejects put() and leaves nothing
+  const failing = new Readable({
+    read () {
+      this.push(bytes)
+      setImmediate(() => this.destroy(new Error('source broke')))
+    }
+  })
+  await t.rejects(store.put('x/failed.bin', failing), { message: 'source broke' })
+  t.same(filesBelow(root), ['x/old.bin'])
+})
+
+t.test('atomic writes: a reader during a slow write sees the old content', async (t) => {
+  const { store, root } = fresh()
+  await store.put('doc', 'version one')
+  const before = await store.stat('doc')
+  const writer = store.writer('doc')
+  writer.write('version two, ')
+  await once(writer, 'progress')
+  t.equal((await readAll(store.get('doc'))).toString(), 'version one', 'old content while the write is open')
+  t.equal((await store.stat('doc')).size, before.size)
+  t.same((await list(store)).map((o) => o.key), ['doc'])
+  writer.write('longer')
+  writer.end()
+  await once(writer, 'finish')
+  t.same(writer.result, { key: 'doc', bytes: 19, etag: etagOfFile(path.join(root, 'doc')) })
+  t.equal((await readAll(store.get('doc'))).toString(), 'version two, longer')
+  t.equal(writer.result?.etag, (await store.stat('doc')).etag, 'the result names the version stored')
+  t.not(writer.result?.etag, before.etag)
+})
+
+t.test('keys never escape the root', async (t) => {
+  const { store, root, parent } = fresh()
+  await store.put('inside', 'ok')
+  const outside = path.join(parent, 'abs-escape')
+  const bad = ['../x', 'a/../../b', '..', 'a/..', '/abs', outside, 'a\0b', 'a\\b', '..\\x', 'C:x', 'c:/x', 'a//b', 'a/', '/', '', './a', 'a/./b']
+  for (const key of bad) {
+    const label = JSON.stringify(key)
+    const check = (err: unknown, op: string): void => {
+      t.ok(err instanceof ShoeboxError, `${op} ${label}: a ShoeboxError`)
+      t.equal((err as ShoeboxError).code, 'SHOEBOX_BAD_KEY', `${op} ${label}: SHOEBOX_BAD_KEY`)
+    }
+    check(await errorOf(store.put(key, 'escaped')), 'put')
+    check(await errorOf(store.put(key, Readable.from([Buffer.from('escaped')]))), 'put stream')
+    check(await errorOf(readAll(store.get(key))), 'get')
+    check(await errorOf(store.stat(key)), 'stat')
+    check(await errorOf(store.exists(key)), 'exists')
+    check(await errorOf(store.delete(key)), 'delete')
+    let thrown: unknown
+    try {
+      store.writer(key)
+    } catch (err) {
+      thrown = err
+    }
+    check(thrown, 'writer')
+  }
+  t.match(await errorOf(store.put('a/../../b', 'x')), { message: /"a\/\.\.\/\.\.\/b"/ }, 'the message quotes the key')
+  t.same(fs.readdirSync(parent), ['root'], 'nothing created beside the root')
+  t.same(filesBelow(root), ['inside'], 'nothing created inside either')
+  t.equal(fs.existsSync(outside), false)
+  t.equal(fs.existsSync('/abs'), false)
+})
+
+t.test('unicode keys', async (t) => {
+  const { store, root } = fresh()
+  const keys = ['naïve/日本語/ключ 🎉.txt', 'café', 'ascii']
+  for (const key of keys) await store.put(key, `content of ${key}`)
+  t.same((await list(store)).map((o) => o.key), [...keys].sort())
+  for (const key of keys) {
+    t.equal((await readAll(store.get(key))).toString(), `content of ${key}`)
+    t.equal((await store.stat(key)).key, key)
+  }
+  t.same((await list(store, 'naïve/日本語/')).map((o) => o.key), ['naïve/日本語/ключ 🎉.txt'])
+  t.ok(fs.existsSync(path.join(root, 'naïve', '日本語', 'ключ 🎉.txt')))
+})
+
+t.test('get pinned to an etag: a changed object fails the read', async (t) => {
+  const { store } = fresh()
+  await store.put('v', 'first')
+  const first = await store.stat('v')
+  t.equal((await readAll(store.get('v', { etag: first.etag }))).toString(), 'first', 'the current etag reads')
+  await store.put('v', 'second, longer')
+  const err = await errorOf(readAll(store.get('v', { etag: first.etag })))
+  t.ok(err instanceof StoreError, 'a StoreError')
+  t.match(err, { operation: 'get', key: 'v', store: store.url, message: /file:\/\/.*get v/ })
+  t.not((err as StoreError).code, 'SHOEBOX_NOT_FOUND')
+  const second = await store.stat('v')
+  t.equal((await readAll(store.get('v', { etag: second.etag, range: { start: 8 } }))).toString(), 'longer')
+})
+
+t.test('openStore: bare paths, file:// URLs, unknown schemes', async (t) => {
+  const { root } = fresh()
+  const bare = openStore(root)
+  await bare.put('k', 'via bare path')
+  const viaUrl = openStore(pathToFileURL(root).href)
+  t.ok(viaUrl instanceof FileStore)
+  t.equal(viaUrl.url, bare.url)
+  t.equal((await readAll(viaUrl.get('k'))).toString(), 'via bare path')
+  t.equal(viaUrl.url, 'file://' + root.split(path.sep).join('/'))
+
+  // a relative path is resolved against the working directory
+  const relative = openStore(path.relative(process.cwd(), root))
+  t.equal((relative as FileStore).root, root)
+  t.equal(await relative.exists('k'), true)
+
+  for (const url of ['gs://b/x', 'http://example.com/x', 'ftp://user:pw@host/dir']) {
+    let err: unknown
+    try {
+      openStore(url)
+    } catch (e) {
+      err = e
+    }
+    t.ok(err instanceof ShoeboxError, url)
+    const scheme = url.slice(0, url.indexOf(':'))
+    t.match(err, { code: 'SHOEBOX_BAD_URL', message: new RegExp(`'${scheme}://'`) }, `${url}: names the scheme`)
+    t.notMatch((err as Error).message, /pw/, 'no password from the URL')
+  }
+  t.throws(() => openStore(''), { code: 'SHOEBOX_BAD_URL' })
+})
+
+t.test('stats count bytes and objects each way', async (t) => {
+  const { store } = fresh()
+  const empty = store.stats()
+  t.match(empty, { uploaded: { bytes: 0, objects: 0 }, downloaded: { bytes: 0, objects: 0 }, retries: 0, errors: {} })
+  await store.put('a', bytes)
+  await store.put('b', 'xyz')
+  await readAll(store.get('a'))
+  await readAll(store.get('a', { range: { start: 100, end: 150 } }))
+  const s = store.stats()
+  t.match(s, { uploaded: { bytes: 1003, objects: 2 }, downloaded: { bytes: 1050, objects: 2 }, retries: 0 })
+  t.ok(s.elapsedMs >= 0)
+  t.equal(typeof s.uploaded.mbPerSec, 'number')
+})
+
+t.test('uploadSink on a directory: the same Writable API', async (t) => {
+  const { root } = fresh()
+  const sink = uploadSink(root, 'sink/out.bin')
+  t.equal(sink.key, 'sink/out.bin')
+  const closed = new Promise((resolve) => sink.once('close', resolve))
+  const progress: number[] = []
+  sink.on('progress', (p) => { progress.push(p.bytes) })
+  for (let at = 0; at < bytes.length; at += 333) sink.write(bytes.subarray(at, at + 333))
+  sink.end()
+  await once(sink, 'finish')
+  t.same(sink.result, { key: 'sink/out.bin', bytes: 1000, etag: etagOfFile(path.join(root, 'sink', 'out.bin')) })
+  t.equal(progress.at(-1), 1000)
+  t.ok(progress.every((b, i) => i === 0 || b > progress[i - 1]), 'progress increases')
+  t.same(fs.readFileSync(path.join(root, 'sink', 'out.bin')), bytes)
+  t.match(sink.stats(), { uploaded: { bytes: 1000, objects: 1 } })
+  await closed
+  t.same(filesBelow(root), ['sink/out.bin'])
+})
