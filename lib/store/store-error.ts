@@ -6,18 +6,9 @@
  * signed headers, and a credential must not reach a log by way of a cause.
  */
 import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import type { FailureKind } from '../transfer/failure-kind.js'
 
-/** What went wrong, as stats group it and as retry logic reads it. */
-export type FailureKind =
-  | 'not-found'
-  | 'no-bucket'
-  | 'denied'
-  | 'unreachable'
-  | 'throttled'
-  | 'server'
-  | 'network'
-  | 'verify'
-  | 'other'
+export type { FailureKind }
 
 const codeForKind: Record<FailureKind, ShoeboxErrorCode> = {
   'not-found': 'SHOEBOX_NOT_FOUND',

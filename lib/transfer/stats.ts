@@ -4,7 +4,7 @@
  * own and can feed a parent too (an upload sink feeds its store's), so
  * `stats()` answers for one transfer or for everything a store did.
  */
-import type { FailureKind } from '../store/store-error.js'
+import type { FailureKind } from './failure-kind.js'
 
 export interface DirectionStats {
   bytes: number
