@@ -10,7 +10,8 @@
  * appears in an error: errors name the URL as origin + path only.
  */
 import http, { type IncomingMessage } from 'node:http'
-import https from 'node:https'
+import type https from 'node:https'
+import { createRequire } from 'node:module'
 import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
 
@@ -60,7 +61,8 @@ export function makeTarget (url: string | URL, options: { timeoutMs: number, max
     ? undefined
     : `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`
   const base = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`
-  const transport = parsed.protocol === 'https:' ? https : http
+  // TLS is loaded only for an https URL: importing shoebox stays cheap.
+  const transport = parsed.protocol === 'https:' ? createRequire(import.meta.url)('node:https') as typeof https : http
   const agent = new transport.Agent({ keepAlive: true, maxSockets: options.maxSockets })
   return { base, shown: base, authorization, agent, transport, timeoutMs: options.timeoutMs }
 }

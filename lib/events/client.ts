@@ -41,7 +41,7 @@ export interface KronosClientOptions {
   maxSockets?: number
 }
 
-export interface GetOptions {
+export interface KronosGetOptions {
   /** Default 'ascending'. */
   order?: 'ascending' | 'descending'
   /** At most this many events in all, retries included. Default: no limit. */
@@ -53,7 +53,7 @@ export interface GetOptions {
   format?: 'object' | 'text'
 }
 
-export interface DeleteOptions {
+export interface KronosDeleteOptions {
   /** Delete strictly after this id (replaces `start`). */
   startId?: string
   namespace?: string
@@ -83,7 +83,7 @@ export class KronosClient {
   }
 
   /** The events of `stream` with start <= @time <= end (or after startId), streamed. */
-  get (stream: string, start: TimeInput, end: TimeInput, options: GetOptions = {}): KronosGetStream {
+  get (stream: string, start: TimeInput, end: TimeInput, options: KronosGetOptions = {}): KronosGetStream {
     checkStreamName(stream)
     const order = options.order ?? 'ascending'
     if (order !== 'ascending' && order !== 'descending') throw invalidOption('order', `must be 'ascending' or 'descending', got ${String(order)}`)
@@ -104,7 +104,7 @@ export class KronosClient {
   }
 
   /** Deletes start <= @time <= end (or after startId); the server's answer ({ [stream]: { backend: { num_deleted } } }). */
-  async delete (stream: string, start: TimeInput, end: TimeInput, options: DeleteOptions = {}): Promise<KronosAnswer> {
+  async delete (stream: string, start: TimeInput, end: TimeInput, options: KronosDeleteOptions = {}): Promise<KronosAnswer> {
     checkStreamName(stream)
     const startId = checkStartId(options.startId)
     let body = `{"stream":${JSON.stringify(stream)}`
