@@ -92,24 +92,42 @@ export class KronosGetStream extends Readable {
 
   async #run (): Promise<void> {
     try {
-      await retry(async (_attempt, signal) => { await this.#attempt(signal) }, {
-        attempts: this.#retry.attempts,
-        baseDelay: this.#retry.baseDelay,
-        maxDelay: this.#retry.maxDelay,
-        signal: this.#abort.signal,
-        retryable: (err) => !this.#unresumable && isRetryable(err),
-        onRetry: (event: RetryEvent) => {
-          this.#retryAfterMs = (event.error as KronosError).retryAfterMs ?? 0
-          this.emit('retry', { ...event, delayMs: Math.max(event.delayMs, this.#retryAfterMs), yielded: this.#yielded })
-        },
-        // A server's Retry-After wins over a shorter backoff.
-        sleep: async (ms, signal) => { await sleepFor(Math.max(ms, this.#retryAfterMs), undefined, { signal }) }
-      })
+      // The tries are a budget for failures in a row without progress: a
+      // connection that breaks after some events is reconnected at once with
+      // a fresh budget, so a long read through a flaky network goes on, and
+      // one that gets nowhere `attempts` times in a row stops.
+      while (await this.#retrying() === 'again');
       if (!this.destroyed) this.push(null)
     } catch (err) {
       if (this.destroyed) return
       failAfterDelivery(this, err as Error)
     }
+  }
+
+  async #retrying (): Promise<'done' | 'again'> {
+    return await retry(async (attempt, signal) => {
+      const before = this.#yielded
+      try {
+        await this.#attempt(signal)
+        return 'done' as const
+      } catch (err) {
+        if (this.#yielded === before || this.#unresumable || !isRetryable(err)) throw err
+        this.emit('retry', { error: err, attempt, delayMs: 0, yielded: this.#yielded })
+        return 'again' as const
+      }
+    }, {
+      attempts: this.#retry.attempts,
+      baseDelay: this.#retry.baseDelay,
+      maxDelay: this.#retry.maxDelay,
+      signal: this.#abort.signal,
+      retryable: (err) => !this.#unresumable && isRetryable(err),
+      onRetry: (event: RetryEvent) => {
+        this.#retryAfterMs = (event.error as KronosError).retryAfterMs ?? 0
+        this.emit('retry', { ...event, delayMs: Math.max(event.delayMs, this.#retryAfterMs), yielded: this.#yielded })
+      },
+      // A server's Retry-After wins over a shorter backoff.
+      sleep: async (ms, signal) => { await sleepFor(Math.max(ms, this.#retryAfterMs), undefined, { signal }) }
+    })
   }
 
   #remaining (): number {

@@ -74,6 +74,17 @@ t.test('usage errors exit 2, server errors exit 1, each one line', async (t) => 
   t.match(getHelp.stdout.toString(), /^Usage: shoebox events get URL STREAM/)
 })
 
+t.test('events get: a failure after some events writes them all, then one error line (exit 1)', async (t) => {
+  const fx = await fixture(t)
+  const stored = fx.put('s', Array.from({ length: 5 }, (_, n) => `{"@time":${n},"n":${n}}`))
+  fx.fault('/1.0/events/get', { kind: 'cut', afterEvents: 3 })
+  fx.fault('/1.0/events/get', { kind: 'status', status: 403, body: '{"@errors":["the server is readonly"],"@success":false}' })
+  const r = await cli(['events', 'get', fx.url, 's', '--to', '10'])
+  t.equal(r.code, 1)
+  t.same(lines(r.stdout), stored.slice(0, 3).map((e) => e.text))
+  t.equal(r.stderr, `shoebox events: POST ${fx.url}/1.0/events/get: HTTP 403: the server is readonly\n`)
+})
+
 t.test('the real binary streams events and exits (no keep-alive socket holds it)', async (t) => {
   const fx = await fixture(t)
   const stored = fx.put('s', ['{"@time":1,"u":"é"}', '{"@time":2}'])

@@ -165,12 +165,27 @@ t.test('retries are bounded; good events before the last failure are still deliv
   fx.fault('/1.0/events/get', { kind: 'cut', afterEvents: 2 })
   fx.fault('/1.0/events/get', { kind: 'status', status: 500 })
   fx.fault('/1.0/events/get', { kind: 'status', status: 502 })
+  fx.fault('/1.0/events/get', { kind: 'status', status: 504 })
   const { events, error } = await all(client.get('s', 0, 10))
   t.same(nums(events), [0, 1])
   t.equal(error?.code, 'SHOEBOX_EVENTS_FAILED')
-  t.equal(error?.status, 502)
+  t.equal(error?.status, 504, 'three failures in a row without progress (the cut made progress)')
   t.notMatch(error?.message, /secret|user/, 'no credentials in the error')
   t.equal(client.url, fx.url, 'nor in the shown URL')
+})
+
+t.test('the retry budget is per stretch without progress: many breaks, each after some events, still finish', async (t) => {
+  const { fx } = await setup(t)
+  const client = kronos(fx.url, { attempts: 2, baseDelay: 1 })
+  t.teardown(() => { client.close() })
+  fx.put('s', Array.from({ length: 40 }, (_, n) => JSON.stringify({ '@time': n, n })))
+  for (let i = 0; i < 12; i++) {
+    fx.fault('/1.0/events/get', { kind: 'cut', afterEvents: 3, midLine: i % 2 === 0 })
+    if (i % 3 === 0) fx.fault('/1.0/events/get', { kind: 'status', status: 503 })
+  }
+  const { events, error } = await all(client.get('s', 0, 100, { order: 'descending' }))
+  t.equal(error, undefined)
+  t.same(nums(events), Array.from({ length: 40 }, (_, n) => 39 - n))
 })
 
 t.test('an unreachable server is SHOEBOX_UNREACHABLE naming the URL', async (t) => {

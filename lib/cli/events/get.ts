@@ -5,6 +5,7 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
 import { kronosTimeNow } from '../../events/kronos-time.js'
+import { endOnFailure } from '../../stream/deliver-then-fail.js'
 import { asUsageArg, client, namespaceHelp, namespaceSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
 
 const help = `Usage: shoebox events get URL STREAM [options]
@@ -62,7 +63,11 @@ export const getCommand: Command = {
       const events = asUsageArg(() => kronos.get(stream, from, to, {
         order, limit, startId: values['start-id'] as string | undefined, format: 'text'
       }))
-      await pipeline(events, new Lines(), io.stdout)
+      // A failure (retries used up) ends the output cleanly, every event
+      // received written, and is thrown after: one error line.
+      const received = endOnFailure(events)
+      await pipeline(received, new Lines(), io.stdout)
+      if (received.failure !== null) throw received.failure
     } finally {
       kronos.close()
     }
