@@ -121,3 +121,17 @@ t.test('1M ids for one time are distinct, inside LOWEST..HIGHEST, and sort after
   t.ok(compareEventIds(highestEventId(time - 1n), newEventId(time)) < 0)
   t.ok(compareEventIds(newEventId(time), lowestEventId(time + 1n)) < 0)
 })
+
+t.test('ids for one time come out increasing, with other times in between', async (t) => {
+  // Random suffixes would be out of order half the time: this shows the per-time memory works.
+  const time = 123_456_789n
+  let last = newEventId(time)
+  let outOfOrder = 0
+  for (let i = 0; i < 10_000; i++) {
+    newEventId(BigInt(i))
+    const next = newEventId(time)
+    if (compareEventIds(last, next) >= 0) outOfOrder++
+    last = next
+  }
+  t.equal(outOfOrder, 0)
+})
