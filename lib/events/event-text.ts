@@ -83,8 +83,12 @@ function isDigit (c: number): boolean {
   return c >= 0x30 && c <= 0x39
 }
 
-/** `i` is at '-' or a digit; returns the index after the number. */
-function skipNumber (s: string, i: number): number {
+/**
+ * `i` is at '-' or a digit; returns the index after the number. With
+ * `longIntegers`, the span of an integer literal of 16 or more digits (one
+ * that may not fit a double) is appended as start, end.
+ */
+function skipNumber (s: string, i: number, longIntegers?: number[]): number {
   const start = i
   if (s.charCodeAt(i) === 0x2D) i++
   if (s.charCodeAt(i) === 0x30) {
@@ -94,7 +98,8 @@ function skipNumber (s: string, i: number): number {
   } else {
     throw invalidJson(start, 'bad number')
   }
-  if (s.charCodeAt(i) === 0x2E) {
+  const fraction = s.charCodeAt(i) === 0x2E
+  if (fraction) {
     i++
     if (!isDigit(s.charCodeAt(i))) throw invalidJson(start, 'bad number')
     while (isDigit(s.charCodeAt(i))) i++
@@ -106,6 +111,8 @@ function skipNumber (s: string, i: number): number {
     if (sign === 0x2B || sign === 0x2D) i++
     if (!isDigit(s.charCodeAt(i))) throw invalidJson(start, 'bad number')
     while (isDigit(s.charCodeAt(i))) i++
+  } else if (longIntegers !== undefined && !fraction && i - start >= 16) {
+    longIntegers.push(start, i)
   }
   return i
 }
@@ -133,8 +140,10 @@ function skipKeyColon (s: string, i: number): number {
  * Validates the JSON value starting at `start` (after optional whitespace)
  * and returns the index just past it. `depth` is the nesting it sits at
  * (for the depth limit). Iterative, so deep input cannot overflow the stack.
+ * `longIntegers`, if given, collects the spans of integer literals of 16 or
+ * more digits (start, end, start, end...).
  */
-export function skipJsonValue (s: string, start: number, depth = 0): number {
+export function skipJsonValue (s: string, start: number, depth = 0, longIntegers?: number[]): number {
   const closers: number[] = [] // 0x7D '}' or 0x5D ']' per open container
   let i = skipWs(s, start)
   for (;;) {
@@ -154,7 +163,7 @@ export function skipJsonValue (s: string, start: number, depth = 0): number {
     } else if (c === 0x22) {
       i = skipString(s, i)
     } else if (c === 0x2D || isDigit(c)) {
-      i = skipNumber(s, i)
+      i = skipNumber(s, i, longIntegers)
     } else {
       i = skipLiteral(s, i)
     }
@@ -407,8 +416,14 @@ const LONG_INTEGER = /\d{16}/
 
 /**
  * Parses event text (or any JSON) so integers beyond 2^53 stay exact
- * (bigint); smaller integers and other numbers are JS numbers. Texts
- * without a 16-digit run take JSON.parse's fast path.
+ * (bigint); smaller integers and other numbers are JS numbers.
+ *
+ * Fast, because every Kronos event has one such integer (@time, ~1.7e16):
+ * text without a 16-digit run goes to JSON.parse; otherwise one validating
+ * scan finds the long integer literals, those beyond 2^53 are swapped for
+ * marker strings ("\u0000" + index; no decoded string can start with NUL
+ * unless the text spells \u0000, which takes the slow path) and JSON.parse
+ * does the rest; the markers are then replaced by bigints.
  */
 export function parseEvent (text: string): JsonValue {
   if (!LONG_INTEGER.test(text)) {
@@ -418,7 +433,59 @@ export function parseEvent (text: string): JsonValue {
       checkJsonText(text) // throws SHOEBOX_INVALID_JSON with the position
     }
   }
-  return parseJsonText(text, exactNumber) as JsonValue
+  if (text.includes('\\u0000')) return parseJsonText(text, exactNumber) as JsonValue
+  const spans: number[] = []
+  const end = skipJsonValue(text, 0, 0, spans)
+  if (skipWs(text, end) !== text.length) throw invalidJson(skipWs(text, end), 'text after the value')
+  const bigs: bigint[] = []
+  let marked = ''
+  let at = 0
+  for (let k = 0; k < spans.length; k += 2) {
+    const raw = text.slice(spans[k], spans[k + 1])
+    if (Number.isSafeInteger(Number(raw))) continue
+    marked += `${text.slice(at, spans[k])}"\\u0000${bigs.length}"`
+    at = spans[k + 1]
+    bigs.push(BigInt(raw))
+  }
+  if (bigs.length === 0) return JSON.parse(text) as JsonValue
+  const value = JSON.parse(marked + text.slice(at)) as JsonValue
+  return restoreBigints(value, bigs)
+}
+
+function markerIndex (v: unknown): number {
+  return typeof v === 'string' && v.charCodeAt(0) === 0 ? Number(v.slice(1)) : -1
+}
+
+/** Puts the bigints back where their markers are: the top level first (where @time is), deeper only if needed. */
+function restoreBigints (value: JsonValue, bigs: bigint[]): JsonValue {
+  const top = markerIndex(value)
+  if (top >= 0) return bigs[top]
+  if (value === null || typeof value !== 'object') return value
+  let left = bigs.length
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const m = markerIndex(value[i])
+      if (m >= 0) {
+        value[i] = bigs[m]
+        left--
+      }
+    }
+  } else {
+    for (const k in value) {
+      const m = markerIndex(value[k])
+      if (m < 0) continue
+      // An own "__proto__" key must stay a key, not set the prototype.
+      if (k === '__proto__') Object.defineProperty(value, k, { value: bigs[m], enumerable: true, writable: true, configurable: true })
+      else value[k] = bigs[m]
+      left--
+    }
+  }
+  // Duplicate keys may have dropped markers, so `left` is an upper bound: walk on while any may remain.
+  if (left > 0) {
+    const children = Array.isArray(value) ? value : Object.values(value)
+    for (const v of children) if (v !== null && typeof v === 'object') restoreBigints(v, bigs)
+  }
+  return value
 }
 
 /** Parses JSON keeping every number as its text (JsonNumber). */

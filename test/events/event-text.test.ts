@@ -170,6 +170,32 @@ t.test('parseEvent: integers beyond 2^53 exact as bigint, the rest as JSON.parse
   t.equal(stringifyEvent(v), '{"@time":17962947001234567,"small":9007199254740991,"neg":-9007199254740993,"f":2,"e":1000,"s":"12345678901234567","a":[18446744073709551616],"__proto__":{"x":1}}')
 })
 
+t.test('parseEvent: big integers anywhere (nested, duplicated, beside look-alikes) agree with an exact reference', async (t) => {
+  const cases = [
+    '{"a":[1,12345678901234567890,{"b":-98765432109876543210}],"c":{"d":[[18446744073709551616]]}}',
+    '{"@time":17962947001234567,"@time":17962947001234569,"x":{"@time":17962947001234571}}',
+    '{"__proto__":12345678901234567890,"s":"12345678901234567890","f":12345678901234567.5,"e":1.2345678901234567e3,"g":12345678901234567e2}',
+    '{"nul":"\\u0000x","big":12345678901234567890}',
+    '{"s":"a\\"12345678901234567890","n":9007199254740993}',
+    '[12345678901234567890,"\\u00000",1]',
+    '12345678901234567890',
+    '{"safe":1234567890123456,"edge":9007199254740992,"over":9007199254740993,"neg":-9007199254740993}'
+  ]
+  for (const text of cases) {
+    // The reference: the slow exact parser (every number through its own text).
+    const reference = stringifyEvent(parseJsonLexical(text))
+    const got = parseEvent(text)
+    t.equal(stringifyEvent(got), reference.replace(/12345678901234567\.5|1\.2345678901234567e3|12345678901234567e2/g, (m) => String(Number(m))), text)
+  }
+  const v = parseEvent('{"__proto__":12345678901234567890}') as Record<string, unknown>
+  t.equal(Object.getPrototypeOf(v), Object.prototype)
+  t.ok(Object.prototype.hasOwnProperty.call(v, '__proto__'))
+  t.equal(Object.getOwnPropertyDescriptor(v, '__proto__')?.value, 12345678901234567890n)
+  const dup = parseEvent('{"@time":17962947001234567,"@time":17962947001234569}') as Record<string, unknown>
+  t.equal(dup['@time'], 17962947001234569n, 'the last duplicate wins, as JSON.parse')
+  t.same(parseEvent('{"a":"\\u0000"}'), { a: '\u0000' }, 'a real NUL string is not a marker')
+})
+
 t.test('parseJsonLexical: numbers keep their text; Integer vs Number by form', async (t) => {
   const v = parseJsonLexical('{"i":2,"f":2.0,"e":1e3,"z":-0,"big":123456789012345678901,"l":[1.10]}') as Record<string, JsonNumber | JsonNumber[]>
   const n = (x: unknown): JsonNumber => x as JsonNumber
