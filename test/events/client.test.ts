@@ -172,6 +172,7 @@ t.test('retries are bounded; good events before the last failure are still deliv
   t.equal(error?.status, 504, 'three failures in a row without progress (the cut made progress)')
   t.notMatch(error?.message, /secret|user/, 'no credentials in the error')
   t.equal(client.url, fx.url, 'nor in the shown URL')
+  t.equal(fx.requests[0].headers.authorization, `Basic ${Buffer.from('user:secret').toString('base64')}`, 'sent as Basic auth')
 })
 
 t.test('the retry budget is per stretch without progress: many breaks, each after some events, still finish', async (t) => {
@@ -186,6 +187,21 @@ t.test('the retry budget is per stretch without progress: many breaks, each afte
   const { events, error } = await all(client.get('s', 0, 100, { order: 'descending' }))
   t.equal(error, undefined)
   t.same(nums(events), Array.from({ length: 40 }, (_, n) => 39 - n))
+})
+
+t.test('a server that stalls mid-body is a broken connection: resumed after the idle timeout', async (t) => {
+  const fx = await startKronosFixture({ flushEvents: 1 })
+  const client = kronos(fx.url, { timeout: 300, baseDelay: 1 })
+  t.teardown(async () => { client.close(); await fx.close() })
+  fx.put('s', Array.from({ length: 6 }, (_, n) => JSON.stringify({ '@time': n, n })))
+  fx.fault('/1.0/events/get', { kind: 'stall', afterEvents: 4 })
+  const stream = client.get('s', 0, 10)
+  const retries: Array<{ message: string }> = []
+  stream.on('retry', (e: { error: Error }) => retries.push({ message: e.error.message }))
+  const { events, error } = await all(stream)
+  t.equal(error, undefined)
+  t.same(nums(events), [0, 1, 2, 3, 4, 5])
+  t.match(retries, [{ message: /the connection broke after 4 events: .*stalled for 300 ms/ }])
 })
 
 t.test('an unreachable server is SHOEBOX_UNREACHABLE naming the URL', async (t) => {
