@@ -47,3 +47,20 @@ export {
   pack, packFiles, type PackSource, type PackOptions, type PackFilesOptions, type PackSummary, type PackRecord, type SkippedEntry
 } from './pack/pack.js'
 export { unpack, type UnpackOptions, type UnpackSummary, type UnpackedFile } from './pack/unpack.js'
+export {
+  kronosTimeNow, kronosTimeFromDate, kronosTimeFromIso, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeToDate, kronosTimeToIso,
+  kronosTimeToMs, toKronosTime, parseKronosTime, formatKronosTime, MIN_KRONOS_TIME, MAX_KRONOS_TIME, type KronosTime
+} from './events/kronos-time.js'
+export {
+  newEventId, parseEventId, formatEventId, isEventId, eventIdTime, compareEventIds, eventIdSortKey, lowestEventId, highestEventId
+} from './events/event-id.js'
+export { isValidStreamName } from './events/stream-name.js'
+export { parseEvent, stringifyEvent, type JsonValue, type EventObject } from './events/event-text.js'
+export {
+  stamp, stampNdjson, type StampStream, type StampOptions, type StampedEventRecord, type InvalidEventInfo, type TimeValue
+} from './events/stamp.js'
+export {
+  kronos, type KronosClient, type KronosClientOptions, type KronosGetOptions, type KronosDeleteOptions, type KronosAnswer, type TimeInput
+} from './events/client.js'
+export type { KronosGetStream } from './events/client-get.js'
+export { KronosError } from './events/client-request.js'

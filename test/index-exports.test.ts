@@ -12,14 +12,21 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import * as lib from '../lib/index.js'
-import type { ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, PackSource, RollingSink, S3Store } from '../lib/index.js'
+import type {
+  ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, KronosClient, KronosGetStream, PackSource, RollingSink, S3Store, StampStream
+} from '../lib/index.js'
 import { ROOT } from './transpile.js'
 
 const EXPORTS = [
   'ArchiveDecoder', 'ArchiveEncoder', 'CorruptArchiveError', 'DEFAULT_MAX_RECORD_SIZE', 'RecordsToNdjson', 'SealedUploader', 'ShoeboxError', 'StoreError',
   'agePolicy', 'anyPolicy', 'archiveSource', 'countPolicy', 'crc32', 'crc32c', 'decode', 'encode', 'encodeNdjson', 'encodeRecords',
   'formatStats', 'gunzip', 'gunzipMembers', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
-  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink'
+  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink',
+  // events: time, ids, stamping, the Kronos client
+  'KronosError', 'MAX_KRONOS_TIME', 'MIN_KRONOS_TIME', 'compareEventIds', 'eventIdSortKey', 'eventIdTime', 'formatEventId', 'formatKronosTime',
+  'highestEventId', 'isEventId', 'isValidStreamName', 'kronos', 'kronosTimeFromDate', 'kronosTimeFromIso', 'kronosTimeFromMs',
+  'kronosTimeFromSeconds', 'kronosTimeNow', 'kronosTimeToDate', 'kronosTimeToIso', 'kronosTimeToMs', 'lowestEventId', 'newEventId',
+  'parseEvent', 'parseEventId', 'parseKronosTime', 'stamp', 'stampNdjson', 'stringifyEvent', 'toKronosTime'
 ]
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
@@ -56,7 +63,8 @@ t.test('every function and class the API section documents is exported', async (
 })
 
 t.test('the streams factories make are types, not values', async (t) => {
-  const typeOnly = ['EncodeStream', 'DecodeStream', 'EncodeNdjson', 'RollingSink', 'ArchiveSource', 'PackSource', 'S3Store', 'FileStore', 'TransferStats']
+  const typeOnly = ['EncodeStream', 'DecodeStream', 'EncodeNdjson', 'RollingSink', 'ArchiveSource', 'PackSource', 'S3Store', 'FileStore', 'TransferStats',
+    'StampStream', 'KronosClient', 'KronosGetStream']
   t.same(typeOnly.filter((name) => name in lib), [])
   // Each type still names what its factory returns.
   const encoder: EncodeStream = lib.encode()
@@ -70,6 +78,13 @@ t.test('the streams factories make are types, not values', async (t) => {
   const sink: RollingSink = lib.rollingSink({ dir, recover: false })
   const source: ArchiveSource = lib.archiveSource(path.join(dir, '*.shoebox'))
   for (const stream of [sink, source]) stream.destroy()
+  const stamper: StampStream = lib.stamp({ stream: 's' })
+  const client: KronosClient = lib.kronos('http://127.0.0.1:9')
+  const events: KronosGetStream = client.get('s', 0, 1)
+  t.equal(typeof events.yielded, 'number')
+  events.destroy()
+  stamper.destroy()
+  client.close()
   const store = lib.openStore('s3://bucket/prefix') as S3Store
   t.equal(typeof store.client, 'function', 'openStore(s3://...) returns an S3Store')
   await store.close()

@@ -34,6 +34,11 @@ export const commands: readonly CommandEntry[] = [
     name: 'unpack',
     summary: 'the files of packed archives back into a directory',
     load: async () => (await import('./unpack.js')).unpackCommand
+  },
+  {
+    name: 'events',
+    summary: 'read, delete and describe events on a Kronos server (shoebox serve or Kronos)',
+    load: async () => (await import('./events.js')).eventsCommand
   }
 ]
 

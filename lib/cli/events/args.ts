@@ -1,0 +1,51 @@
+/** What the `shoebox events` subcommands share: the client from URL and --namespace, times, and usage errors. */
+import { ShoeboxError } from '../../errors.js'
+import { kronos, type KronosClient } from '../../events/client.js'
+import { kronosTimeNow, toKronosTime, type KronosTime } from '../../events/kronos-time.js'
+import { checkStreamName } from '../../events/stream-name.js'
+import { usage } from '../io.js'
+import type { OptionSpec } from '../options.js'
+
+export const namespaceSpec: OptionSpec = { namespace: { type: 'string' } }
+export const namespaceHelp = '  --namespace NS    the namespace (default: the server\'s default namespace)'
+export const timeHelp = 'Times are ISO 8601 (2026-12-03T10:00:00Z; no offset means UTC), kronos time\n' +
+  '(an integer count of 100 ns ticks since the epoch), or now.'
+
+/** A refused argument (bad name, time, URL or option) is the user's mistake: a usage error, exit 2. */
+export function asUsageArg<T> (check: () => T): T {
+  try {
+    return check()
+  } catch (err) {
+    if (err instanceof ShoeboxError && ['SHOEBOX_INVALID_OPTION', 'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME',
+      'SHOEBOX_INVALID_EVENT_ID', 'SHOEBOX_BAD_URL'].includes(err.code)) {
+      throw usage(err.message)
+    }
+    throw err
+  }
+}
+
+export function client (url: string, values: Record<string, unknown>): KronosClient {
+  const namespace = values.namespace as string | undefined
+  return asUsageArg(() => kronos(url, namespace === undefined ? {} : { namespace }))
+}
+
+export function time (option: string, value: unknown, fallback: () => KronosTime): KronosTime {
+  if (value === undefined) return fallback()
+  const text = String(value)
+  if (text.trim().toLowerCase() === 'now') return kronosTimeNow()
+  try {
+    return toKronosTime(text)
+  } catch (err) {
+    throw usage(`${option}: ${(err as Error).message}`)
+  }
+}
+
+export function streamName (value: string): string {
+  return asUsageArg(() => checkStreamName(value))
+}
+
+/** URL and STREAM, or URL alone; anything else is a usage error naming the form. */
+export function positionalArgs (positionals: string[], form: string, count: number): string[] {
+  if (positionals.length !== count) throw usage(`expected ${form}`)
+  return positionals
+}

@@ -1,0 +1,49 @@
+/** shoebox events delete URL STREAM --from T --to T: delete a time range; the server's answer on stdout. */
+import type { Command } from '../command.js'
+import { usage } from '../io.js'
+import { parse } from '../options.js'
+import { stringifyEvent } from '../../events/event-text.js'
+import { asUsageArg, client, namespaceHelp, namespaceSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
+
+const help = `Usage: shoebox events delete URL STREAM (--from TIME | --start-id ID) --to TIME [options]
+
+Deletes the events of STREAM with --from <= @time <= --to (or after --start-id,
+exclusive) and writes the server's answer (counts per stream and backend) as
+one JSON line. Both ends are required: nothing is deleted by default.
+${timeHelp}
+
+Options:
+  --from TIME       the earliest @time to delete (inclusive)
+  --to TIME         the latest @time to delete (inclusive)
+  --start-id ID     delete strictly after this event id (replaces --from)
+${namespaceHelp}
+  -h, --help        show this help`
+
+export const deleteCommand: Command = {
+  name: 'delete',
+  summary: 'delete a time range of a stream',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'start-id': { type: 'string' },
+      ...namespaceSpec
+    }, true)
+    const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
+    const stream = streamName(name)
+    const startId = values['start-id'] as string | undefined
+    if (values.to === undefined) throw usage('delete needs --to (nothing is deleted by default)')
+    if (values.from === undefined && startId === undefined) throw usage('delete needs --from or --start-id (nothing is deleted by default)')
+    const from = time('--from', values.from, () => 0n)
+    const to = time('--to', values.to, () => 0n)
+    const kronos = client(url, values)
+    try {
+      const answer = await asUsageArg(async () => await kronos.delete(stream, from, to, { startId }))
+      io.stdout.write(stringifyEvent(answer) + '\n')
+    } finally {
+      kronos.close()
+    }
+    return 0
+  }
+}

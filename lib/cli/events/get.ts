@@ -1,0 +1,76 @@
+/** shoebox events get URL STREAM: a time range of a stream as NDJSON, each event as the server sent it. */
+import { pipeline } from 'node:stream/promises'
+import { Transform, type TransformCallback } from 'node:stream'
+import type { Command } from '../command.js'
+import { usage } from '../io.js'
+import { oneOf, parse } from '../options.js'
+import { kronosTimeNow } from '../../events/kronos-time.js'
+import { endOnFailure } from '../../stream/deliver-then-fail.js'
+import { asUsageArg, client, namespaceHelp, namespaceSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
+
+const help = `Usage: shoebox events get URL STREAM [options]
+
+Writes the events of STREAM with --from <= @time <= --to to stdout, one JSON
+object per line, as the server (shoebox serve, or Kronos) sent them. A broken
+connection is resumed after the last event written; --limit holds across
+resumes. ${timeHelp}
+
+Options:
+  --from TIME       the earliest @time (inclusive; default 0, the epoch)
+  --to TIME         the latest @time (inclusive; default now)
+  --start-id ID     start strictly after this event id (replaces --from)
+  --limit N         at most N events
+  --order ORDER     ascending (default) or descending
+${namespaceHelp}
+  -h, --help        show this help`
+
+/** Text lines to NDJSON bytes, a batch of lines per write. */
+class Lines extends Transform {
+  constructor () {
+    super({ writableObjectMode: true, readableObjectMode: false })
+  }
+
+  override _transform (line: string, _encoding: BufferEncoding, callback: TransformCallback): void {
+    callback(null, `${line}\n`)
+  }
+}
+
+export const getCommand: Command = {
+  name: 'get',
+  summary: 'a time range of a stream, as NDJSON',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'start-id': { type: 'string' },
+      limit: { type: 'string' },
+      order: { type: 'string' },
+      ...namespaceSpec
+    }, true)
+    const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
+    const stream = streamName(name)
+    const from = time('--from', values.from, () => 0n)
+    const to = time('--to', values.to, kronosTimeNow)
+    let limit: number | undefined
+    if (values.limit !== undefined) {
+      limit = Number(values.limit)
+      if (!/^\d+$/.test(String(values.limit)) || !Number.isSafeInteger(limit)) throw usage(`--limit must be a whole number, got '${String(values.limit)}'`)
+    }
+    const order = oneOf('--order', values.order, ['ascending', 'descending'] as const, 'ascending')
+    const kronos = client(url, values)
+    try {
+      const events = asUsageArg(() => kronos.get(stream, from, to, {
+        order, limit, startId: values['start-id'] as string | undefined, format: 'text'
+      }))
+      // A failure (retries used up) ends the output cleanly, every event
+      // received written, and is thrown after: one error line.
+      const received = endOnFailure(events)
+      await pipeline(received, new Lines(), io.stdout)
+      if (received.failure !== null) throw received.failure
+    } finally {
+      kronos.close()
+    }
+    return 0
+  }
+}

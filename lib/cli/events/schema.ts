@@ -1,0 +1,33 @@
+/** shoebox events schema URL STREAM: the JSON schema the server infers from a stream's recent events. */
+import type { Command } from '../command.js'
+import { parse } from '../options.js'
+import { stringifyEvent } from '../../events/event-text.js'
+import { client, namespaceHelp, namespaceSpec, positionalArgs, streamName } from './args.js'
+
+const help = `Usage: shoebox events schema URL STREAM [options]
+
+Writes the JSON schema the server infers from the 100 most recent events of
+STREAM (Kronos's infer_schema) as one JSON line.
+
+Options:
+${namespaceHelp}
+  -h, --help        show this help`
+
+export const schemaCommand: Command = {
+  name: 'schema',
+  summary: 'the JSON schema inferred from a stream',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, { ...namespaceSpec }, true)
+    const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
+    const stream = streamName(name)
+    const kronos = client(url, values)
+    try {
+      const answer = await kronos.inferSchema(stream)
+      io.stdout.write(stringifyEvent(answer.schema ?? null) + '\n')
+    } finally {
+      kronos.close()
+    }
+    return 0
+  }
+}

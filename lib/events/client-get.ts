@@ -1,0 +1,251 @@
+/**
+ * get(): a Readable (object mode, async iterable) of the events of one
+ * stream and time range, parsed as the body streams in: lines end in CRLF
+ * (LF alone is taken too), UTF-8 may be split anywhere, integers beyond
+ * 2^53 stay exact (bigint; or the line's text as received, format 'text').
+ *
+ * After a broken connection (or a 5xx/429) the request is made again, with
+ * bounded retries and jittered backoff, resuming after the last @id yielded,
+ * and never more than `limit` events are yielded in all. pykronos got both
+ * wrong (spec §8): it resent the full limit, and in descending order resent
+ * start_id, a lower bound, so it re-read newer events and never reached
+ * older ones. Here, ascending resumes with start_id = last id (exclusive)
+ * and limit = what is left; descending asks again with end_time = the last
+ * id's time (inclusive) and limit = what is left + the events already
+ * yielded at that time, and drops those (ids >= the last one, which come
+ * first in descending order).
+ */
+import type { IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
+import { setTimeout as sleepFor } from 'node:timers/promises'
+import { ShoeboxError } from '../errors.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { retry, type RetryEvent } from '../transfer/retry.js'
+import { compareEventIds, eventIdTime, isEventId } from './event-id.js'
+import { parseEvent, scanEvent, type JsonValue } from './event-text.js'
+import { formatKronosTime, type KronosTime } from './kronos-time.js'
+import { isRetryable, KronosError, send, statusError, type KronosTarget } from './client-request.js'
+
+export interface GetRequest {
+  stream: string
+  start: KronosTime
+  end: KronosTime
+  order: 'ascending' | 'descending'
+  /** Undefined: no limit. */
+  limit: number | undefined
+  startId: string | undefined
+  namespace: string | undefined
+  format: 'object' | 'text'
+}
+
+export interface RetryPolicy {
+  attempts: number
+  baseDelay: number | string
+  maxDelay: number | string
+}
+
+const PATH = '/1.0/events/get'
+
+export class KronosGetStream extends Readable {
+  readonly #target: KronosTarget
+  readonly #request: GetRequest
+  readonly #retry: RetryPolicy
+  readonly #abort = new AbortController()
+  #started = false
+  #response: IncomingMessage | undefined
+  #yielded = 0
+  #lastId: string | undefined
+  #lastTime: KronosTime | undefined
+  /** Events yielded with time === #lastTime (re-sent by a descending resume). */
+  #sameTime = 0
+  /** An event without a usable @id was yielded: a resume could not know where it stands. */
+  #unresumable = false
+  #retryAfterMs = 0
+
+  constructor (target: KronosTarget, request: GetRequest, retryPolicy: RetryPolicy) {
+    super({ objectMode: true, highWaterMark: 64 })
+    this.#target = target
+    this.#request = { ...request }
+    this.#retry = { ...retryPolicy }
+  }
+
+  /** Events yielded so far. */
+  get yielded (): number {
+    return this.#yielded
+  }
+
+  override _read (): void {
+    if (!this.#started) {
+      this.#started = true
+      void this.#run()
+    } else if (this.#response?.isPaused() === true) {
+      this.#response.resume()
+    }
+  }
+
+  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#abort.abort()
+    this.#response?.destroy()
+    callback(err)
+  }
+
+  async #run (): Promise<void> {
+    try {
+      // The tries are a budget for failures in a row without progress: a
+      // connection that breaks after some events is reconnected at once with
+      // a fresh budget, so a long read through a flaky network goes on, and
+      // one that gets nowhere `attempts` times in a row stops.
+      while (await this.#retrying() === 'again');
+      if (!this.destroyed) this.push(null)
+    } catch (err) {
+      if (this.destroyed) return
+      failAfterDelivery(this, err as Error)
+    }
+  }
+
+  async #retrying (): Promise<'done' | 'again'> {
+    return await retry(async (attempt, signal) => {
+      const before = this.#yielded
+      try {
+        await this.#attempt(signal)
+        return 'done' as const
+      } catch (err) {
+        if (this.#yielded === before || this.#unresumable || !isRetryable(err)) throw err
+        this.emit('retry', { error: err, attempt, delayMs: 0, yielded: this.#yielded })
+        return 'again' as const
+      }
+    }, {
+      attempts: this.#retry.attempts,
+      baseDelay: this.#retry.baseDelay,
+      maxDelay: this.#retry.maxDelay,
+      signal: this.#abort.signal,
+      retryable: (err) => !this.#unresumable && isRetryable(err),
+      onRetry: (event: RetryEvent) => {
+        this.#retryAfterMs = (event.error as KronosError).retryAfterMs ?? 0
+        this.emit('retry', { ...event, delayMs: Math.max(event.delayMs, this.#retryAfterMs), yielded: this.#yielded })
+      },
+      // A server's Retry-After wins over a shorter backoff.
+      sleep: async (ms, signal) => { await sleepFor(Math.max(ms, this.#retryAfterMs), undefined, { signal }) }
+    })
+  }
+
+  #remaining (): number {
+    return this.#request.limit === undefined ? Infinity : this.#request.limit - this.#yielded
+  }
+
+  #body (): string {
+    const r = this.#request
+    const resuming = this.#yielded > 0 && this.#lastId !== undefined
+    const remaining = this.#remaining()
+    let startId = r.startId
+    let end = r.end
+    let limit = remaining
+    if (resuming && r.order === 'ascending') {
+      startId = this.#lastId
+    } else if (resuming) {
+      end = this.#lastTime as KronosTime
+      limit = remaining + this.#sameTime
+    }
+    let body = `{"stream":${JSON.stringify(r.stream)}`
+    body += startId === undefined ? `,"start_time":${formatKronosTime(r.start)}` : `,"start_id":${JSON.stringify(startId)}`
+    body += `,"end_time":${formatKronosTime(end)},"order":"${r.order}"`
+    if (Number.isFinite(limit)) body += `,"limit":${limit}`
+    if (r.namespace !== undefined) body += `,"namespace":${JSON.stringify(r.namespace)}`
+    return body + '}'
+  }
+
+  async #attempt (signal: AbortSignal | undefined): Promise<void> {
+    if (this.#remaining() <= 0) return
+    const shown = this.#target.shown + PATH
+    const res = await send(this.#target, 'POST', PATH, this.#body(), signal)
+    if (res.statusCode !== 200) throw await statusError(res, 'POST', shown)
+    const resumedFrom = this.#yielded > 0 ? this.#lastId : undefined
+    await new Promise<void>((resolve, reject) => {
+      this.#response = res
+      const decoder = new StringDecoder('utf8')
+      let tail = ''
+      let lineNo = 0
+      let settled = false
+      const finish = (err?: Error): void => {
+        if (settled) return
+        settled = true
+        this.#response = undefined
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const take = (text: string): boolean => {
+        lineNo++
+        const line = text.endsWith('\r') ? text.slice(0, -1) : text
+        if (line.trim() === '') return true
+        try {
+          return this.#take(line, resumedFrom)
+        } catch (err) {
+          finish(new ShoeboxError((err as ShoeboxError).code ?? 'SHOEBOX_INVALID_JSON',
+            `POST ${shown}: line ${lineNo} of the answer: ${(err as Error).message}`, { cause: err }))
+          return false
+        }
+      }
+      res.on('data', (chunk: Buffer) => {
+        if (settled) return
+        tail += decoder.write(chunk)
+        let from = 0
+        for (let nl = tail.indexOf('\n'); nl !== -1; nl = tail.indexOf('\n', from)) {
+          const more = take(tail.slice(from, nl))
+          from = nl + 1
+          if (!more) {
+            res.destroy()
+            finish()
+            return
+          }
+        }
+        tail = tail.slice(from)
+        if (this.readableLength >= this.readableHighWaterMark) res.pause()
+      })
+      res.once('end', () => {
+        // A clean end: a last line without CRLF is still a line.
+        tail += decoder.end()
+        if (!settled && tail !== '') take(tail)
+        finish()
+      })
+      const broken = (err?: Error): void => {
+        finish(new KronosError('SHOEBOX_UNREACHABLE',
+          `POST ${shown}: the connection broke after ${this.#yielded} events${err === undefined ? '' : `: ${err.message}`}`, { cause: err }))
+      }
+      res.once('error', broken)
+      res.once('close', () => { if (!res.complete) broken() })
+    })
+  }
+
+  /** One event line: parse, drop what a resume re-sends, push. False once the limit is reached. */
+  #take (line: string, resumedFrom: string | undefined): boolean {
+    let event: JsonValue | string
+    let id: unknown
+    if (this.#request.format === 'text') {
+      const scan = scanEvent(line)
+      const member = scan.idMembers[scan.idMembers.length - 1]
+      id = member === undefined ? undefined : JSON.parse(line.slice(member.valueStart, member.valueEnd))
+      event = line
+    } else {
+      event = parseEvent(line)
+      id = event !== null && typeof event === 'object' && !Array.isArray(event) ? event['@id'] : undefined
+    }
+    if (isEventId(id)) {
+      if (resumedFrom !== undefined) {
+        const order = compareEventIds(id, resumedFrom)
+        // Already yielded before the break: at or past where we were.
+        if (this.#request.order === 'ascending' ? order <= 0 : order >= 0) return true
+      }
+      const time = eventIdTime(id)
+      if (time === this.#lastTime) this.#sameTime++
+      else this.#sameTime = 1
+      this.#lastTime = time
+      this.#lastId = id
+    } else {
+      this.#unresumable = true
+    }
+    this.#yielded++
+    this.push(event)
+    return this.#remaining() > 0
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * kronos(url, { namespace }): a client for any server speaking the Kronos
+ * HTTP protocol (a real Kronos, or `shoebox serve`).
+ *
+ * - get(stream, start, end, { order, limit, startId }) streams events
+ *   (client-get.ts: resumes after a broken connection in both orders and
+ *   never yields more than `limit`);
+ * - delete(), streams(), inferSchema(), index() answer one JSON object (or
+ *   the list of stream names), retried as a whole: each is idempotent.
+ *
+ * Times are anything toKronosTime() takes: bigint ticks, a safe integer,
+ * integer or ISO text, a Date. Errors are ShoeboxErrors (KronosError, with
+ * the HTTP status and @errors) naming the URL without credentials. One
+ * keep-alive pool per client; close() ends its idle connections.
+ */
+import { setTimeout as sleepFor } from 'node:timers/promises'
+import { invalidOption } from '../errors.js'
+import { retry } from '../transfer/retry.js'
+import { parseDuration } from '../units.js'
+import { isEventId } from './event-id.js'
+import type { JsonValue } from './event-text.js'
+import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
+import { checkStreamName } from './stream-name.js'
+import { isRetryable, KronosError, makeTarget, requestJson, send, readText, statusError, type KronosTarget } from './client-request.js'
+import { KronosGetStream, type RetryPolicy } from './client-get.js'
+
+export type TimeInput = KronosTime | number | string | Date
+
+export interface KronosClientOptions {
+  /** The namespace of every call that names none. Default: the server's default (the key is left out). */
+  namespace?: string
+  /** Tries per call, the first included. Default 10 (pykronos gives up after 10 errors). */
+  attempts?: number
+  /** First backoff ceiling (ms or '100ms'), doubled per try. Default 100. */
+  baseDelay?: number | string
+  /** Largest backoff ceiling. Default '5s'. */
+  maxDelay?: number | string
+  /** A request with no byte for this long is broken (and retried). Default '60s'. */
+  timeout?: number | string
+  /** Connections kept per client. Default 8. */
+  maxSockets?: number
+}
+
+export interface KronosGetOptions {
+  /** Default 'ascending'. */
+  order?: 'ascending' | 'descending'
+  /** At most this many events in all, retries included. Default: no limit. */
+  limit?: number
+  /** Start strictly after this id (replaces `start`). */
+  startId?: string
+  namespace?: string
+  /** 'object' (default): parsed events, big integers as bigint. 'text': each event's line as received. */
+  format?: 'object' | 'text'
+}
+
+export interface KronosDeleteOptions {
+  /** Delete strictly after this id (replaces `start`). */
+  startId?: string
+  namespace?: string
+}
+
+export type KronosAnswer = { [key: string]: JsonValue }
+
+export class KronosClient {
+  readonly url: string
+  readonly namespace: string | undefined
+  readonly #target: KronosTarget
+  readonly #retry: RetryPolicy
+
+  constructor (url: string | URL, options: KronosClientOptions = {}) {
+    const opts = { ...options }
+    const attempts = opts.attempts ?? 10
+    if (!Number.isInteger(attempts) || attempts < 1) throw invalidOption('attempts', `must be a positive integer, got ${String(attempts)}`)
+    const maxSockets = opts.maxSockets ?? 8
+    if (!Number.isInteger(maxSockets) || maxSockets < 1) throw invalidOption('maxSockets', `must be a positive integer, got ${String(maxSockets)}`)
+    this.#retry = { attempts, baseDelay: opts.baseDelay ?? 100, maxDelay: opts.maxDelay ?? 5000 }
+    parseDuration(this.#retry.baseDelay, 'baseDelay')
+    parseDuration(this.#retry.maxDelay, 'maxDelay')
+    this.#target = makeTarget(url, { timeoutMs: parseDuration(opts.timeout ?? 60_000, 'timeout'), maxSockets })
+    this.url = this.#target.shown
+    if (opts.namespace !== undefined && typeof opts.namespace !== 'string') throw invalidOption('namespace', 'must be a string')
+    this.namespace = opts.namespace
+  }
+
+  /** The events of `stream` with start <= @time <= end (or after startId), streamed. */
+  get (stream: string, start: TimeInput, end: TimeInput, options: KronosGetOptions = {}): KronosGetStream {
+    checkStreamName(stream)
+    const order = options.order ?? 'ascending'
+    if (order !== 'ascending' && order !== 'descending') throw invalidOption('order', `must be 'ascending' or 'descending', got ${String(order)}`)
+    const limit = options.limit
+    if (limit !== undefined && (!Number.isSafeInteger(limit))) throw invalidOption('limit', `must be an integer, got ${String(limit)}`)
+    const format = options.format ?? 'object'
+    if (format !== 'object' && format !== 'text') throw invalidOption('format', `must be 'object' or 'text', got ${String(format)}`)
+    return new KronosGetStream(this.#target, {
+      stream,
+      start: toKronosTime(start),
+      end: toKronosTime(end),
+      order,
+      limit: limit === undefined ? undefined : Math.max(0, limit),
+      startId: checkStartId(options.startId),
+      namespace: options.namespace ?? this.namespace,
+      format
+    }, this.#retry)
+  }
+
+  /** Deletes start <= @time <= end (or after startId); the server's answer ({ [stream]: { backend: { num_deleted } } }). */
+  async delete (stream: string, start: TimeInput, end: TimeInput, options: KronosDeleteOptions = {}): Promise<KronosAnswer> {
+    checkStreamName(stream)
+    const startId = checkStartId(options.startId)
+    let body = `{"stream":${JSON.stringify(stream)}`
+    body += startId === undefined ? `,"start_time":${formatKronosTime(toKronosTime(start))}` : `,"start_id":${JSON.stringify(startId)}`
+    body += `,"end_time":${formatKronosTime(toKronosTime(end))}${this.#namespaceMember(options.namespace)}}`
+    return await this.#json('POST', '/1.0/events/delete', body)
+  }
+
+  /** The stream names of a namespace, in the server's order. */
+  async streams (options: { namespace?: string } = {}): Promise<string[]> {
+    const body = `{${this.#namespaceMember(options.namespace).slice(1)}}`
+    const path = '/1.0/streams'
+    const shown = this.#target.shown + path
+    return await this.#retrying(async (signal) => {
+      const res = await send(this.#target, 'POST', path, body, signal)
+      if (res.statusCode !== 200) throw await statusError(res, 'POST', shown)
+      const text = await readText(res, shown)
+      return text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line.trim() !== '')
+    })
+  }
+
+  /** The server's JSON schema of `stream` (spec §5.6): { stream, namespace, schema }. */
+  async inferSchema (stream: string, options: { namespace?: string } = {}): Promise<KronosAnswer> {
+    checkStreamName(stream)
+    // pykronos always sends the key, null meaning the default; so does this.
+    const namespace = options.namespace ?? this.namespace ?? null
+    return await this.#json('POST', '/1.0/streams/infer_schema', `{"stream":${JSON.stringify(stream)},"namespace":${JSON.stringify(namespace)}}`)
+  }
+
+  /** GET /1.0/index: the server's name, version and storage. */
+  async index (): Promise<KronosAnswer> {
+    return await this.#json('GET', '/1.0/index', undefined)
+  }
+
+  /** Ends the idle keep-alive connections (requests in flight finish). */
+  close (): void {
+    this.#target.agent.destroy()
+  }
+
+  #namespaceMember (namespace: string | undefined): string {
+    const ns = namespace ?? this.namespace
+    return ns === undefined ? '' : `,"namespace":${JSON.stringify(ns)}`
+  }
+
+  async #json (method: 'GET' | 'POST', path: string, body: string | undefined): Promise<KronosAnswer> {
+    return await this.#retrying(async (signal) => await requestJson(this.#target, method, path, body, signal))
+  }
+
+  async #retrying<T> (operation: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    let retryAfterMs = 0
+    return await retry(async (_attempt, signal) => await operation(signal), {
+      attempts: this.#retry.attempts,
+      baseDelay: this.#retry.baseDelay,
+      maxDelay: this.#retry.maxDelay,
+      retryable: isRetryable,
+      onRetry: (event) => { retryAfterMs = (event.error as KronosError).retryAfterMs ?? 0 },
+      sleep: async (ms, signal) => { await sleepFor(Math.max(ms, retryAfterMs), undefined, { signal }) }
+    })
+  }
+}
+
+function checkStartId (startId: string | undefined): string | undefined {
+  if (startId !== undefined && !isEventId(startId)) throw invalidOption('startId', `not a UUID: ${JSON.stringify(String(startId)).slice(0, 60)}`)
+  return startId
+}
+
+/** A client for the Kronos server at `url` (http or https; a path prefix is kept). */
+export function kronos (url: string | URL, options?: KronosClientOptions): KronosClient {
+  return new KronosClient(url, options)
+}

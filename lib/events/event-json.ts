@@ -1,0 +1,194 @@
+/**
+ * Parsing event JSON without losing what JSON.parse loses: parseEvent()
+ * keeps integers beyond 2^53 exact (bigint), parseJsonLexical() keeps every
+ * number as its text (JsonNumber; infer_schema tells Integer `2` from Number
+ * `2.0` by it, spec §5.6), and stringifyEvent() writes either back.
+ */
+import { checkJsonText, invalidJson, isDigit, skipJsonValue, skipLiteral, skipNumber, skipString, skipWs } from './json-scan.js'
+
+/** A JSON value as parseEvent() returns it: integers beyond 2^53 are bigints. */
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue }
+export type EventObject = { [key: string]: JsonValue }
+
+/** A number kept as its JSON text (parseJsonLexical). */
+export class JsonNumber {
+  readonly text: string
+  constructor (text: string) {
+    this.text = text
+  }
+
+  /** Integer by lexical form (no '.', no exponent): infer_schema's Integer vs Number. */
+  get isInteger (): boolean {
+    return !/[.eE]/.test(this.text)
+  }
+
+  toJSON (): number {
+    return Number(this.text)
+  }
+}
+
+export type LexicalJsonValue = null | boolean | string | JsonNumber | LexicalJsonValue[] | { [key: string]: LexicalJsonValue }
+
+/**
+ * Parses one JSON value, handing each number's text to `number`. Keys
+ * repeat as JSON.parse does (the last wins); "__proto__" is an own key.
+ */
+export function parseJsonText<N> (text: string, number: (raw: string) => N): unknown {
+  checkJsonText(text)
+  let i = 0
+  const value = (): unknown => {
+    i = skipWs(text, i)
+    const c = text.charCodeAt(i)
+    if (c === 0x7B) {
+      const obj: Record<string, unknown> = {}
+      i = skipWs(text, i + 1)
+      if (text.charCodeAt(i) === 0x7D) {
+        i++
+        return obj
+      }
+      for (;;) {
+        i = skipWs(text, i)
+        const keyEnd = skipString(text, i)
+        const key = JSON.parse(text.slice(i, keyEnd)) as string
+        i = skipWs(text, keyEnd) + 1
+        const v = value()
+        if (key === '__proto__') Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true })
+        else obj[key] = v
+        i = skipWs(text, i)
+        if (text.charCodeAt(i++) === 0x7D) return obj
+      }
+    }
+    if (c === 0x5B) {
+      const arr: unknown[] = []
+      i = skipWs(text, i + 1)
+      if (text.charCodeAt(i) === 0x5D) {
+        i++
+        return arr
+      }
+      for (;;) {
+        arr.push(value())
+        i = skipWs(text, i)
+        if (text.charCodeAt(i++) === 0x5D) return arr
+      }
+    }
+    const start = i
+    if (c === 0x22) {
+      i = skipString(text, i)
+      return JSON.parse(text.slice(start, i)) as string
+    }
+    if (c === 0x2D || isDigit(c)) {
+      i = skipNumber(text, i)
+      return number(text.slice(start, i))
+    }
+    i = skipLiteral(text, i)
+    return c === 0x74 ? true : c === 0x66 ? false : null
+  }
+  return value()
+}
+
+/** Integers beyond 2^53 exact as bigint; every other number as a JS number. */
+function exactNumber (raw: string): number | bigint {
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) && !/[.eE]/.test(raw)) return BigInt(raw)
+  return n
+}
+
+const LONG_INTEGER = /\d{16}/
+
+/**
+ * Parses event text (or any JSON) so integers beyond 2^53 stay exact
+ * (bigint); smaller integers and other numbers are JS numbers.
+ *
+ * Fast, because every Kronos event has one such integer (@time, ~1.7e16):
+ * text without a 16-digit run goes to JSON.parse; otherwise one validating
+ * scan finds the long integer literals, those beyond 2^53 are swapped for
+ * marker strings ("\u0000" + index; no decoded string can start with NUL
+ * unless the text spells \u0000, which takes the slow path) and JSON.parse
+ * does the rest; the markers are then replaced by bigints.
+ */
+export function parseEvent (text: string): JsonValue {
+  if (!LONG_INTEGER.test(text)) {
+    try {
+      return JSON.parse(text) as JsonValue
+    } catch {
+      checkJsonText(text) // throws SHOEBOX_INVALID_JSON with the position
+    }
+  }
+  if (text.includes('\\u0000')) return parseJsonText(text, exactNumber) as JsonValue
+  const spans: number[] = []
+  const end = skipJsonValue(text, 0, 0, spans)
+  if (skipWs(text, end) !== text.length) throw invalidJson(skipWs(text, end), 'text after the value')
+  const bigs: bigint[] = []
+  let marked = ''
+  let at = 0
+  for (let k = 0; k < spans.length; k += 2) {
+    const raw = text.slice(spans[k], spans[k + 1])
+    if (Number.isSafeInteger(Number(raw))) continue
+    marked += `${text.slice(at, spans[k])}"\\u0000${bigs.length}"`
+    at = spans[k + 1]
+    bigs.push(BigInt(raw))
+  }
+  if (bigs.length === 0) return JSON.parse(text) as JsonValue
+  const value = JSON.parse(marked + text.slice(at)) as JsonValue
+  return restoreBigints(value, bigs)
+}
+
+function markerIndex (v: unknown): number {
+  return typeof v === 'string' && v.charCodeAt(0) === 0 ? Number(v.slice(1)) : -1
+}
+
+/** Puts the bigints back where their markers are: the top level first (where @time is), deeper only if needed. */
+function restoreBigints (value: JsonValue, bigs: bigint[]): JsonValue {
+  const top = markerIndex(value)
+  if (top >= 0) return bigs[top]
+  if (value === null || typeof value !== 'object') return value
+  let left = bigs.length
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const m = markerIndex(value[i])
+      if (m >= 0) {
+        value[i] = bigs[m]
+        left--
+      }
+    }
+  } else {
+    for (const k in value) {
+      const m = markerIndex(value[k])
+      if (m < 0) continue
+      // An own "__proto__" key must stay a key, not set the prototype.
+      if (k === '__proto__') Object.defineProperty(value, k, { value: bigs[m], enumerable: true, writable: true, configurable: true })
+      else value[k] = bigs[m]
+      left--
+    }
+  }
+  // Duplicate keys may have dropped markers, so `left` is an upper bound: walk on while any may remain.
+  if (left > 0) {
+    const children = Array.isArray(value) ? value : Object.values(value)
+    for (const v of children) if (v !== null && typeof v === 'object') restoreBigints(v, bigs)
+  }
+  return value
+}
+
+/** Parses JSON keeping every number as its text (JsonNumber). */
+export function parseJsonLexical (text: string): LexicalJsonValue {
+  return parseJsonText(text, (raw) => new JsonNumber(raw)) as LexicalJsonValue
+}
+
+/**
+ * JSON text of a value that may hold bigints (written as exact integers)
+ * or JsonNumbers (written as their text). Undefined members are left out,
+ * as JSON.stringify does.
+ */
+export function stringifyEvent (value: unknown): string {
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof JsonNumber) return value.text
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return stringifyEvent((value as { toJSON: () => unknown }).toJSON())
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === 'function') ? 'null' : stringifyEvent(v)).join(',')}]`
+  const parts: string[] = []
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue
+    parts.push(`${JSON.stringify(k)}:${stringifyEvent(v)}`)
+  }
+  return `{${parts.join(',')}}`
+}

@@ -1,0 +1,176 @@
+/**
+ * Events as text (spec §13): an event is kept as the JSON text received,
+ * with only `@id` and `@time` spliced in, so `2.0` stays `2.0`, `1e3` stays
+ * `1e3`, integers above 2^53 stay exact and duplicate keys stay as sent.
+ *
+ * scanEvent() / stampEventText() check the text is one JSON object (with
+ * json-scan.ts's strict validator), find its top-level @time/@id members
+ * (keys compared after unescaping, as a JSON parser would), read @time
+ * lexically (only the integer form is a time: 1.5, 1.0, 1e3, true, "5" are
+ * InvalidEventTime, as Kronos does) and splice the new @id (and @time when
+ * absent or null) into the text.
+ *
+ * Reading events back (parseEvent with exact big integers, parseJsonLexical
+ * for infer_schema, stringifyEvent) is event-json.ts; skipJsonValue (to slice
+ * a put body's event texts) is json-scan.ts. Both are re-exported here.
+ */
+import { ShoeboxError } from '../errors.js'
+import { checkKronosTime, isKronosTimeInRange, kronosTimeNow, type KronosTime } from './kronos-time.js'
+import { newEventId } from './event-id.js'
+import { describeAt, invalidJson, isDigit, skipJsonValue, skipString, skipWs } from './json-scan.js'
+
+// The JSON pieces live in json-scan.ts and event-json.ts; their names are exported here too.
+export { MAX_JSON_DEPTH, skipJsonValue, checkJsonText } from './json-scan.js'
+export {
+  JsonNumber, parseEvent, parseJsonLexical, parseJsonText, stringifyEvent, type EventObject, type JsonValue, type LexicalJsonValue
+} from './event-json.js'
+
+/** An @time that is not an integer kronos time in range; `rawValue` is the JSON text as sent. */
+export class InvalidEventTimeError extends ShoeboxError {
+  readonly rawValue: string
+  constructor (rawValue: string, why: string) {
+    super('SHOEBOX_INVALID_EVENT_TIME', `invalid @time ${rawValue.length > 80 ? `${rawValue.slice(0, 80)}...` : rawValue}: ${why}`)
+    this.name = 'InvalidEventTimeError'
+    this.rawValue = rawValue
+  }
+}
+
+
+/** A top-level member's value span. */
+export interface MemberSpan { valueStart: number, valueEnd: number }
+
+export interface EventScan {
+  /** The object's span in the text (outer whitespace excluded). */
+  start: number
+  end: number
+  /** Index just after the opening brace, and whether the object has no members. */
+  bodyStart: number
+  empty: boolean
+  /** Every top-level @time / @id member, in text order (duplicates kept). */
+  timeMembers: MemberSpan[]
+  idMembers: MemberSpan[]
+  /** The effective @time (the last member, as a parser keeps); null when absent or JSON null. */
+  time: KronosTime | null
+}
+
+/**
+ * Checks `text` is one JSON object (whitespace around it allowed) and finds
+ * its top-level @time/@id. SHOEBOX_INVALID_JSON for bad JSON,
+ * SHOEBOX_INVALID_EVENT for JSON that is not an object, InvalidEventTimeError
+ * for an @time that is not an integer in range.
+ */
+export function scanEvent (text: string): EventScan {
+  const start = skipWs(text, 0)
+  if (text.charCodeAt(start) !== 0x7B) {
+    const end = skipJsonValue(text, start)
+    if (skipWs(text, end) !== text.length) throw invalidJson(skipWs(text, end), 'text after the value')
+    throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is a JSON object, got ${describeAt(text, start)}`)
+  }
+  const timeMembers: MemberSpan[] = []
+  const idMembers: MemberSpan[] = []
+  const bodyStart = start + 1
+  let i = skipWs(text, bodyStart)
+  const empty = text.charCodeAt(i) === 0x7D
+  if (empty) {
+    i++
+  } else {
+    for (;;) {
+      if (text.charCodeAt(i) !== 0x22) throw invalidJson(i, `expected a key, got ${describeAt(text, i)}`)
+      const keyEnd = skipString(text, i)
+      const key = memberKey(text, i, keyEnd)
+      i = skipWs(text, keyEnd)
+      if (text.charCodeAt(i) !== 0x3A) throw invalidJson(i, `expected ':', got ${describeAt(text, i)}`)
+      const valueStart = skipWs(text, i + 1)
+      const valueEnd = skipJsonValue(text, valueStart, 1)
+      if (key === '@time') timeMembers.push({ valueStart, valueEnd })
+      else if (key === '@id') idMembers.push({ valueStart, valueEnd })
+      i = skipWs(text, valueEnd)
+      const d = text.charCodeAt(i)
+      if (d === 0x7D) {
+        i++
+        break
+      }
+      if (d !== 0x2C) throw invalidJson(i, `expected ',' or '}', got ${describeAt(text, i)}`)
+      i = skipWs(text, i + 1)
+    }
+  }
+  if (skipWs(text, i) !== text.length) throw invalidJson(skipWs(text, i), 'text after the event object')
+  const last = timeMembers[timeMembers.length - 1]
+  const time = last === undefined ? null : readTime(text.slice(last.valueStart, last.valueEnd))
+  return { start, end: i, bodyStart, empty, timeMembers, idMembers, time }
+}
+
+/** Only "@time"/"@id" matter, so other keys are not unescaped. */
+function memberKey (text: string, quote: number, end: number): string | undefined {
+  const raw = text.slice(quote + 1, end - 1)
+  if (!raw.includes('\\')) return raw
+  const key = JSON.parse(text.slice(quote, end)) as string
+  return key
+}
+
+/** The kronos time of an @time value's text; null for JSON null. */
+export function readTime (raw: string): KronosTime | null {
+  if (raw === 'null') return null
+  const c = raw.charCodeAt(0)
+  if ((c === 0x2D || isDigit(c)) && !/[.eE]/.test(raw)) {
+    const t = BigInt(raw)
+    if (!isKronosTimeInRange(t)) throw new InvalidEventTimeError(raw, 'outside the range an event id can hold')
+    return t
+  }
+  throw new InvalidEventTimeError(raw, 'must be an integer (100 ns ticks since the epoch)')
+}
+
+export interface StampTextOptions {
+  /** Set @time to this, replacing what the event has (stamp()'s field/function modes). */
+  time?: KronosTime
+  /** The @time for an event without one (or with null). Default: now, read at most once per call. */
+  defaultTime?: KronosTime | (() => KronosTime)
+  /** Makes the @id. Default newEventId (crypto-random, never repeating for one time in this process). */
+  newId?: (time: KronosTime) => string
+}
+
+export interface StampedEvent {
+  /** The event text: as received, with @id (and @time if needed) spliced in; outer whitespace dropped. */
+  text: string
+  time: KronosTime
+  id: string
+}
+
+/**
+ * Assigns @id (a client's @id is overwritten, as Kronos does) and @time
+ * (when absent or null, or when `options.time` is given) and returns the
+ * new text. When the event holds several @time or @id members, each is
+ * rewritten, so a reader that keeps the first member agrees with one that
+ * keeps the last.
+ */
+export function stampEventText (text: string, options: StampTextOptions = {}): StampedEvent {
+  const scan = scanEvent(text)
+  let time: KronosTime
+  if (options.time !== undefined) time = checkKronosTime(options.time, '@time')
+  else if (scan.time !== null) time = scan.time
+  else if (typeof options.defaultTime === 'function') time = checkKronosTime(options.defaultTime(), '@time')
+  else time = checkKronosTime(options.defaultTime ?? kronosTimeNow(), '@time')
+  const id = (options.newId ?? newEventId)(time)
+  const timeText = time.toString()
+  const idText = `"${id}"`
+
+  const edits: Array<{ start: number, end: number, text: string }> = []
+  const rewriteTime = options.time !== undefined || scan.time === null || scan.timeMembers.length > 1
+  if (rewriteTime) for (const m of scan.timeMembers) edits.push({ start: m.valueStart, end: m.valueEnd, text: timeText })
+  for (const m of scan.idMembers) edits.push({ start: m.valueStart, end: m.valueEnd, text: idText })
+  edits.sort((a, b) => a.start - b.start)
+
+  const added: string[] = []
+  if (scan.timeMembers.length === 0) added.push(`"@time":${timeText}`)
+  if (scan.idMembers.length === 0) added.push(`"@id":${idText}`)
+  let out = '{'
+  if (added.length > 0) out += added.join(',') + (scan.empty ? '' : ',')
+  let at = scan.bodyStart
+  for (const e of edits) {
+    out += text.slice(at, e.start) + e.text
+    at = e.end
+  }
+  out += text.slice(at, scan.end)
+  return { text: out, time, id }
+}
+
