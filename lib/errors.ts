@@ -27,6 +27,10 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_THROTTLED'
   | 'SHOEBOX_STORE_FAILED'
   | 'SHOEBOX_VERIFY_FAILED'
+  | 'SHOEBOX_META_CONFIG'
+  | 'SHOEBOX_META_HISTORY'
+  | 'SHOEBOX_META_INVALID'
+  | 'SHOEBOX_META_LOCKED'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode
