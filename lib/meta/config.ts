@@ -178,3 +178,19 @@ export function missingKeys (config: MetaConfig, row: Readonly<Record<string, st
     return value === undefined || value === null || value === ''
   })
 }
+
+const PLACEHOLDER = /\{([^{}]*)\}/g
+
+/**
+ * The remote attributes of a row: each `remote` template with `{key}`
+ * replaced by the row's value. A key the row lacks (or holds null) gives ''
+ * where mmmeta raised KeyError; unlike str.format, flattened keys such as
+ * `{publisher:name}` work.
+ */
+export function renderRemote (config: Pick<MetaConfig, 'remote'>, row: Readonly<Record<string, string | null | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, template] of Object.entries(config.remote)) {
+    out[name] = template.replace(PLACEHOLDER, (_match, key: string) => row[key] ?? '')
+  }
+  return out
+}
