@@ -22,7 +22,6 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable, Transform, type TransformCallback } from 'node:stream'
-import split2 from 'split2'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
@@ -97,9 +96,10 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
       }
     }
   })
-  // split2 splits on \n; a \r before it is part of the JSON's whitespace
-  const lines = split2()
-  pipeline(input, lines, toObjects).catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))
+  // split2 (loaded on first use) splits on \n; a \r before it is part of the JSON's whitespace
+  import('split2')
+    .then(async ({ default: split2 }) => { await pipeline(input, split2(), toObjects) })
+    .catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))
   return toObjects
 }
 
