@@ -36,7 +36,7 @@ export class NumberText {
 
 /** A key segment as mmmeta stores it: `-` -> `_`. */
 export function metaKeySegment (segment: string): string {
-  return segment.replaceAll('-', '_')
+  return segment.includes('-') ? segment.replaceAll('-', '_') : segment
 }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {

@@ -182,7 +182,7 @@ export class MetaIngest extends Writable {
       this.#invalid(object, `the unique key '${config.unique}' holds a line break`, uid)
       return undefined
     }
-    this.#seen.add(uid)
+    if (this.#options.ensure === true) this.#seen.add(uid)
     if (this.#options.ensureFiles === true) {
       const name = row[config.fileName] as string
       return this.#originalExists(name).then((exists) => this.#upsert(uid, row, exists ? null : 'original-missing'))

@@ -24,6 +24,8 @@ class ExactParser {
   }
 
   skip (): void {
+    const c = this.text.charCodeAt(this.pos)
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return // most calls find no whitespace
     WHITESPACE.lastIndex = this.pos
     WHITESPACE.exec(this.text)
     this.pos = WHITESPACE.lastIndex
