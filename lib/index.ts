@@ -48,7 +48,7 @@ export {
 } from './pack/pack.js'
 export { unpack, type UnpackOptions, type UnpackSummary, type UnpackedFile } from './pack/unpack.js'
 export { metaIngest, type MetaIngest, type MetaIngestOptions, type MetaIngestResult, type InvalidMetadata } from './meta/ingest.js'
-export { jsonFilesSource, ndjsonSource, ndjsonFileSource, jsonArraySource, archiveMetadataSource } from './meta/sources.js'
+export { jsonFilesSource, ndjsonSource, ndjsonFileSource, jsonArraySource, archiveMetadataSource, fileStatSource } from './meta/sources.js'
 export { withOrigin, UnreadableMetadata, type MetaOrigin } from './meta/origin.js'
 export { squashHistory, type SquashOptions, type SquashResult } from './meta/squash.js'
 export { loadHistory, historyRows, type MetaHistory, type HistoryProblem } from './meta/history.js'

@@ -21,7 +21,7 @@ const EXPORTS = [
   'formatStats', 'gunzip', 'gunzipMembers', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
   'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink',
   // the metadir, publisher side
-  'NumberText', 'UnreadableMetadata', 'archiveMetadataSource', 'flattenMetadata', 'historyRows', 'jsonArraySource', 'jsonFilesSource', 'loadHistory',
+  'NumberText', 'UnreadableMetadata', 'archiveMetadataSource', 'fileStatSource', 'flattenMetadata', 'historyRows', 'jsonArraySource', 'jsonFilesSource', 'loadHistory',
   'loadMetaConfig', 'metaIngest', 'ndjsonFileSource', 'ndjsonSource', 'squashHistory', 'withOrigin'
 ]
 

@@ -14,9 +14,13 @@
  * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2.
  * - archiveMetadataSource(pattern): the metadata of the records of shoebox
  *   archives (archiveSource), origin = archive file and record number.
+ * - fileStatSource(root): mmmeta's --no-meta, one record per file (any name)
+ *   under root, its path not containing `_mmmeta`: name, path, size, times
+ *   and the SHA-1 of its content.
  *
  * Numbers keep their digits throughout (json-exact.ts, NumberText).
  */
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -27,6 +31,7 @@ import { ioError } from '../fs/io-error.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
 import type { ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
+import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
 import { parseJsonExact } from './json-exact.js'
 
@@ -220,4 +225,60 @@ export function archiveMetadataSource (pattern: string, options: ArchiveSourceOp
   })
   pipeline(records, toObjects).catch((err: unknown) => toObjects.destroy(err as Error))
   return toObjects
+}
+
+/** Every file under `root` (sorted walk) whose path has no `_mmmeta` in it. */
+async function * walkFiles (root: string, dir = root): AsyncGenerator<string> {
+  let entries
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true })
+  } catch (err) {
+    throw ioError(err, 'cannot list', dir)
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name)
+    if (full.includes('_mmmeta')) continue
+    if (entry.isDirectory()) yield * walkFiles(root, full)
+    else if (entry.isFile()) yield full
+  }
+}
+
+async function sha1Of (file: string): Promise<string> {
+  const hash = createHash('sha1')
+  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hash)
+  return hash.digest('hex')
+}
+
+/**
+ * mmmeta's `generate --no-meta`: per file under `root`, `{ file_name,
+ * file_path, file_size, created_at, modified_at, content_hash }`:
+ * file_name is the path relative to root ('/'-separated, so --ensure-files
+ * finds it), file_path the absolute path, the times UTC (ctime, mtime) and
+ * content_hash the SHA-1 of the content, as mmmeta computes it.
+ */
+export function fileStatSource (root: string): Readable {
+  async function * records (): AsyncGenerator<object> {
+    for await (const file of walkFiles(path.resolve(root))) {
+      let stat
+      let hash
+      try {
+        stat = await fs.stat(file, { bigint: true }) // ns: microseconds without float rounding
+        hash = await sha1Of(file)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed while walking
+        throw ioError(err, 'cannot read', file)
+      }
+      const name = path.relative(path.resolve(root), file).split(path.sep).join('/')
+      yield withOrigin({
+        file_name: name,
+        file_path: file,
+        file_size: stat.size,
+        created_at: metaTimestamp(Number(stat.ctimeNs / 1000n)),
+        modified_at: metaTimestamp(Number(stat.mtimeNs / 1000n)),
+        content_hash: hash
+      }, { file })
+    }
+  }
+  return Readable.from(records(), { objectMode: true, highWaterMark: 16 })
 }

@@ -13,7 +13,7 @@ import { once } from 'node:events'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { encode } from '../../lib/format/encode.js'
-import { archiveMetadataSource, jsonArraySource, jsonFilesSource, ndjsonSource } from '../../lib/meta/sources.js'
+import { archiveMetadataSource, fileStatSource, jsonArraySource, jsonFilesSource, ndjsonSource } from '../../lib/meta/sources.js'
 import { parseJsonExact } from '../../lib/meta/json-exact.js'
 import { flattenMetadata, NumberText } from '../../lib/meta/flatten.js'
 import { originOf, UnreadableMetadata } from '../../lib/meta/origin.js'
@@ -124,4 +124,21 @@ t.test('archiveMetadataSource: record metadata with archive and record number', 
     { origin: { file, line: 1 }, row: { content_hash: 'x', title: 'X' } },
     { origin: { file, line: 2 }, row: { content_hash: 'y' } }
   ])
+})
+
+t.test('fileStatSource (--no-meta): every file but _mmmeta, with size, UTC times and SHA-1', async (t) => {
+  const root = tmp(t)
+  fs.mkdirSync(path.join(root, 'sub'))
+  fs.mkdirSync(path.join(root, '_mmmeta', 'db'), { recursive: true })
+  fs.writeFileSync(path.join(root, 'sub', 'b.pdf'), 'hello')
+  fs.writeFileSync(path.join(root, 'a.json'), '{}')
+  fs.writeFileSync(path.join(root, '_mmmeta', 'db', 'x.append'), 'no')
+  const when = new Date(Date.UTC(2024, 4, 9, 10, 0, 0, 500)) // .5 s: exact in utimes' float seconds
+  fs.utimesSync(path.join(root, 'sub', 'b.pdf'), when, when)
+  const items = await collect(fileStatSource(root)) as Array<Record<string, unknown>>
+  t.same(items.map((i) => [i.file_name, i.file_size]), [['a.json', 2], ['sub/b.pdf', 5]])
+  t.same(items[1].content_hash, 'aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d', 'sha1 of "hello"')
+  t.same(items[1].modified_at, '2024-05-09 10:00:00.500000')
+  t.same(items[1].file_path, path.join(root, 'sub', 'b.pdf'))
+  t.same(originOf(items[1]), { file: path.join(root, 'sub', 'b.pdf') })
 })

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../../errors.js'
 import { metaIngest, type InvalidMetadata, type MetaIngestResult } from '../../meta/ingest.js'
-import { archiveMetadataSource, jsonArraySource, jsonFilesSource, ndjsonFileSource, ndjsonSource } from '../../meta/sources.js'
+import { archiveMetadataSource, fileStatSource, jsonArraySource, jsonFilesSource, ndjsonFileSource, ndjsonSource } from '../../meta/sources.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
@@ -25,6 +25,8 @@ ${metadirOptionHelp}
   --ndjson FILE       read NDJSON instead ('-' for standard input)
   --json-array FILE   read a file holding one top-level JSON array instead
   --archives PATTERN  read the metadata of the records of shoebox archives instead
+  --no-meta           no JSON: one record per file under the files root (name, path,
+                      size, UTC times, SHA-1 as content_hash), as mmmeta's --no-meta
   --replace           start a new history: write one snapshot, then remove the older files
   --ensure            soft-delete rows no metadata named this run (reason meta-missing)
   --ensure-files      soft-delete rows whose file is missing under the files root (original-missing)
@@ -33,11 +35,12 @@ ${metadirOptionHelp}
   -h, --help          show this help`
 
 function sourceFor (values: Record<string, unknown>, filesRoot: string, stdin: Readable): Readable {
-  const chosen = ['ndjson', 'json-array', 'archives'].filter((k) => values[k] !== undefined)
+  const chosen = ['ndjson', 'json-array', 'archives', 'no-meta'].filter((k) => values[k] !== undefined)
   if (chosen.length > 1) throw usage(`choose one source: --${chosen.join(', --')}`)
   if (typeof values.ndjson === 'string') return values.ndjson === '-' ? ndjsonSource(stdin, '-') : ndjsonFileSource(values.ndjson)
   if (typeof values['json-array'] === 'string') return jsonArraySource(values['json-array'])
   if (typeof values.archives === 'string') return archiveMetadataSource(values.archives)
+  if (values['no-meta'] === true) return fileStatSource(filesRoot)
   return jsonFilesSource(filesRoot)
 }
 
@@ -68,6 +71,7 @@ export const generateCommand: Command = {
       ndjson: { type: 'string' },
       'json-array': { type: 'string' },
       archives: { type: 'string' },
+      'no-meta': { type: 'boolean' },
       replace: { type: 'boolean' },
       ensure: { type: 'boolean' },
       'ensure-files': { type: 'boolean' },

@@ -26,7 +26,7 @@ function scrape (root: string): string[] {
     fs.writeFileSync(path.join(root, `${hash}.json`), JSON.stringify({
       content_hash: hash, _file_name: `${hash}.data.pdf`, publisher: { name: 'Landtag', url: 'https://example.org' }, int_value: 2, bool_value: true, title: `Drucksache ${i}`
     }))
-    fs.writeFileSync(path.join(root, `${hash}.data.pdf`), 'pdf')
+    fs.writeFileSync(path.join(root, `${hash}.data.pdf`), `pdf ${i}`)
   }
   return hashes
 }
@@ -74,7 +74,12 @@ t.test('MMMETA and MMMETA_FILES_ROOT; --files-root works', async (t) => {
   const files = metadir(t)
   scrape(files)
   const saved = { ...process.env }
-  t.teardown(() => { process.env.MMMETA = saved.MMMETA; process.env.MMMETA_FILES_ROOT = saved.MMMETA_FILES_ROOT })
+  t.teardown(() => {
+    for (const name of ['MMMETA', 'MMMETA_FILES_ROOT']) {
+      if (saved[name] === undefined) delete process.env[name]
+      else process.env[name] = saved[name]
+    }
+  })
   process.env.MMMETA = base
   delete process.env.MMMETA_FILES_ROOT
   let r = await cli(['meta', 'generate', '--json'])
@@ -144,4 +149,14 @@ t.test('an empty metadir; usage errors exit 2', async (t) => {
   t.match(r.stderr, 'none.json')
   r = await cli(['meta', '--help'])
   t.match(r.stdout.toString(), 'generate')
+})
+
+t.test('generate --no-meta: every file (mmmeta test_generate_no_meta: 20 records from 10 JSON + 10 PDF)', async (t) => {
+  const base = metadir(t)
+  scrape(base)
+  const r = await cli(['meta', 'generate', '--metadir', base, '--no-meta', '--json'])
+  t.equal(r.code, 0, r.stderr)
+  t.equal((JSON.parse(r.stdout.toString()) as { added: number }).added, 20)
+  const rows = [...(await loadHistory(base, { unique: 'content_hash' })).rows()]
+  t.ok(rows.every((row) => typeof row.file_size === 'string' && typeof row.modified_at === 'string' && row.content_hash?.length === 40))
 })
