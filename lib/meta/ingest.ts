@@ -177,6 +177,12 @@ export class MetaIngest extends Writable {
       return undefined
     }
     const uid = row[config.unique] as string
+    const comma = Object.keys(row).find((key) => key.includes(','))
+    if (comma !== undefined) {
+      // __mmmeta_keys lists changed keys comma-joined: such a key could never be replayed
+      this.#invalid(object, `the key '${comma}' holds a comma, which the meta db cannot list in __mmmeta_keys`, uid)
+      return undefined
+    }
     if (uid.includes('\n') || uid.includes('\r')) {
       // the state db and every listing are line-based: refuse rather than break them
       this.#invalid(object, `the unique key '${config.unique}' holds a line break`, uid)

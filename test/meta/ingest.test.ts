@@ -90,14 +90,18 @@ t.test('invalid objects are reported with their origin; every valid one is kept'
     withOrigin({ content_hash: 'b', title: '' }, { file: 'in.ndjson', line: 2 }),
     withOrigin({ title: 'no uid' }, { file: 'in.ndjson', line: 3 }),
     new UnreadableMetadata({ file: 'bad.json' }, 'bad.json: line 1 column 2: expected a key'),
-    withOrigin({ content_hash: 'c', title: 'also ok' }, { file: 'c.json' })
+    withOrigin({ content_hash: 'c', title: 'also ok' }, { file: 'c.json' }),
+    withOrigin({ content_hash: 'd', title: 'x', 'a,b': 1 }, { file: 'd.json' }),
+    withOrigin({ content_hash: 'e\nf', title: 'x' }, { file: 'e.json' })
   ]
   const r = await ingest(base, objects, { config }, invalid)
-  t.same([r.added, r.invalid], [2, 3])
+  t.same([r.added, r.invalid], [2, 5])
   t.same(invalid, [
     { file: 'in.ndjson', line: 2, uid: 'b', reason: 'missing keys: title' },
     { file: 'in.ndjson', line: 3, reason: 'missing keys: content_hash' },
-    { file: 'bad.json', reason: 'bad.json: line 1 column 2: expected a key' }
+    { file: 'bad.json', reason: 'bad.json: line 1 column 2: expected a key' },
+    { file: 'd.json', uid: 'd', reason: "the key 'a,b' holds a comma, which the meta db cannot list in __mmmeta_keys" },
+    { file: 'e.json', uid: 'e\nf', reason: "the unique key 'content_hash' holds a line break" }
   ])
   t.same([...(await loadHistory(base, config)).uids()].sort(), ['a', 'c'])
 })
@@ -149,4 +153,15 @@ t.test('an empty run writes nothing; a metadir is created', async (t) => {
   t.same([r.added, r.file, r.rows], [0, null, 0])
   t.ok(fs.existsSync(metaPaths(base).db))
   t.same(fs.readdirSync(metaPaths(base).db), [])
+})
+
+t.test('10k rows, then one change: a one-row diff (a sanity run; no timing asserted)', async (t) => {
+  const base = metadir(t)
+  const objects = (n: number): object[] => Array.from({ length: 10000 }, (_, i) => ({ content_hash: `h${String(i).padStart(5, '0')}`, i, v: i === 4321 ? n : 0, note: 'ünï' }))
+  const first = await ingest(base, objects(0), { micros: T1 })
+  t.same([first.added, first.file?.rows], [10000, 10000])
+  const second = await ingest(base, objects(1), { micros: T1 + 1 })
+  t.same([second.updated, second.skipped, second.file?.rows], [1, 9999, 1])
+  t.equal(fs.readFileSync(second.file?.path as string, 'utf8'), 'content_hash,__meta_last_updated,v,__mmmeta_keys\r\nh04321,2026-12-03 10:00:00.000001,1,"__meta_last_updated,v"\r\n')
+  t.equal((await loadHistory(base, { unique: 'content_hash' })).size, 10000)
 })
