@@ -275,6 +275,14 @@ export class MetaHistory {
     return at === undefined ? undefined : this.#rows.get(uid)?.[at]
   }
 
+  /** The keys row `uid` has set (null values included), in column order; [] for no such row. */
+  keysOf (uid: string): string[] {
+    const cells = this.#rows.get(uid)
+    const keys: string[] = []
+    if (cells !== undefined) for (let i = 0; i < cells.length; i++) if (cells[i] !== undefined) keys.push(this.#columns[i])
+    return keys
+  }
+
   delete (uid: string): boolean {
     return this.#rows.delete(uid)
   }

@@ -85,7 +85,11 @@ export class MetaIngest extends Writable {
   #history: MetaHistory | undefined
   #lock: PublishLock | undefined
   #previous: HistoryFile[] = []
-  /** Rows changed in this run -> their values before it (undefined: new). */
+  /**
+   * Rows changed in this run -> the values before it of just the keys it
+   * changed (undefined: a new row), so a run that changes one key of a
+   * million rows holds a million one-key objects, not a second db.
+   */
   readonly #before = new Map<string, MetaRow | undefined>()
   readonly #seen = new Set<string>()
   readonly #micros: number
@@ -210,8 +214,20 @@ export class MetaIngest extends Writable {
     }
   }
 
-  #remember (uid: string): void {
-    if (!this.#before.has(uid)) this.#before.set(uid, this.#history?.get(uid))
+  /** Note the values `keys` of `uid` had before this run (`current`: the row now, before this change). */
+  #remember (uid: string, current: MetaRow | undefined, keys: readonly string[]): void {
+    let saved = this.#before.get(uid)
+    if (saved === undefined) {
+      if (this.#before.has(uid)) return // new in this run: everything is a change
+      if (current === undefined) {
+        this.#before.set(uid, undefined)
+        return
+      }
+      saved = {}
+      this.#before.set(uid, saved)
+    }
+    // a key changed earlier in this run keeps its first (pre-run) value
+    for (const key of keys) if (!(key in saved)) saved[key] = current?.[key] ?? null
   }
 
   #upsert (uid: string, row: MetaRow, deleteReason: string | null): void {
@@ -235,12 +251,12 @@ export class MetaIngest extends Writable {
       values[DELETED_AT] = null
       values[DELETED_REASON] = null
     }
-    const changed = current === undefined || Object.keys(values).some((key) => (current[key] ?? null) !== values[key])
-    if (!changed) {
+    const changed = current === undefined ? [] : Object.keys(values).filter((key) => (current[key] ?? null) !== values[key])
+    if (current !== undefined && changed.length === 0) {
       this.#counts.skipped++
       return
     }
-    this.#remember(uid)
+    this.#remember(uid, current, [...changed, LAST_UPDATED])
     values[LAST_UPDATED] = this.#ts
     if (current === undefined) {
       values[ADDED] = this.#ts
@@ -263,8 +279,9 @@ export class MetaIngest extends Writable {
     if (this.#options.ensure === true) {
       for (const uid of [...history.uids()]) {
         if (this.#seen.has(uid) || isDeleted(history.value(uid, DELETED))) continue
-        this.#remember(uid)
-        history.apply(uid, { [DELETED]: '1', [DELETED_AT]: this.#ts, [DELETED_REASON]: 'meta-missing', [LAST_UPDATED]: this.#ts })
+        const deletion = { [DELETED]: '1', [DELETED_AT]: this.#ts, [DELETED_REASON]: 'meta-missing', [LAST_UPDATED]: this.#ts }
+        this.#remember(uid, history.get(uid), Object.keys(deletion))
+        history.apply(uid, deletion)
         this.#counts.deleted++
       }
     }
@@ -290,8 +307,10 @@ export class MetaIngest extends Writable {
     const changes: Array<{ uid: string, keys: string[] }> = []
     const columns = new Set<string>()
     for (const [uid, before] of this.#before) {
-      const after = history.get(uid) as MetaRow
-      const keys = Object.keys(after).filter((key) => key !== unique && (after[key] ?? null) !== (before?.[key] ?? null)).sort()
+      const keys = before === undefined
+        ? history.keysOf(uid).filter((key) => key !== unique && (history.value(uid, key) ?? null) !== null)
+        : Object.keys(before).filter((key) => (history.value(uid, key) ?? null) !== before[key])
+      keys.sort()
       if (keys.length === 0) continue
       for (const key of keys) columns.add(key)
       changes.push({ uid, keys })

@@ -138,6 +138,7 @@ t.test('MetaHistory: apply is an upsert keeping other keys', async (t) => {
   t.same(h.get('a'), { id: 'a', x: '2', y: null })
   t.same(h.get('b'), { id: 'b', z: '' })
   t.same([...h.uids()], ['a', 'b'])
+  t.same([h.keysOf('a'), h.keysOf('b'), h.keysOf('none')], [['id', 'x', 'y'], ['id', 'z'], []])
   t.ok(h.delete('a'))
   t.equal(h.has('a'), false)
   t.equal(h.get('a'), undefined)

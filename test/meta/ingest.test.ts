@@ -165,3 +165,16 @@ t.test('10k rows, then one change: a one-row diff (a sanity run; no timing asser
   t.equal(fs.readFileSync(second.file?.path as string, 'utf8'), 'content_hash,__meta_last_updated,v,__mmmeta_keys\r\nh04321,2026-12-03 10:00:00.000001,1,"__meta_last_updated,v"\r\n')
   t.equal((await loadHistory(base, { unique: 'content_hash' })).size, 10000)
 })
+
+t.test('one uid twice in a run: the diff holds the keys changed since before the run, with their last values', async (t) => {
+  const base = metadir(t)
+  await ingest(base, [{ content_hash: 'a', x: '0', y: '5', z: '1' }], { micros: T1 })
+  const r = await ingest(base, [{ content_hash: 'a', x: '1', y: '5', z: '2' }, { content_hash: 'a', x: '2', y: '5', z: '1' }], { micros: T1 + 1 })
+  t.same([r.updated, r.skipped], [2, 0])
+  t.equal(fs.readFileSync(r.file?.path as string, 'utf8'),
+    'content_hash,__meta_last_updated,x,__mmmeta_keys\r\na,2026-12-03 10:00:00.000001,2,"__meta_last_updated,x"\r\n', 'z changed and changed back: not in the diff')
+  const fresh = await ingest(base, [{ content_hash: 'n', v: '1' }, { content_hash: 'n', v: '2', w: null }], { micros: T1 + 2 })
+  t.same([fresh.added, fresh.updated], [1, 1])
+  t.equal(fs.readFileSync(fresh.file?.path as string, 'utf8'),
+    'content_hash,__meta_added,__meta_last_updated,v,__mmmeta_keys\r\nn,2026-12-03 10:00:00.000002,2026-12-03 10:00:00.000002,2,"__meta_added,__meta_last_updated,v"\r\n')
+})
