@@ -303,23 +303,30 @@ export class MetaIngest extends Writable {
   }
 
   /** The diff of this run: per changed row, the keys whose value differs from before it. */
+  /**
+   * The diff of this run: per changed row, the keys whose value differs from
+   * before it. Computed twice (once for the header's columns, once while
+   * writing) rather than held: a list of keys per row would be another
+   * copy of a big run.
+   */
   #diff (history: MetaHistory, unique: string): { header: string[], rows: Iterable<Array<string | null>> } {
-    const changes: Array<{ uid: string, keys: string[] }> = []
-    const columns = new Set<string>()
-    for (const [uid, before] of this.#before) {
-      const keys = before === undefined
+    const before = this.#before
+    const changedKeys = (uid: string): string[] => {
+      const old = before.get(uid)
+      const keys = old === undefined
         ? history.keysOf(uid).filter((key) => key !== unique && (history.value(uid, key) ?? null) !== null)
-        : Object.keys(before).filter((key) => (history.value(uid, key) ?? null) !== before[key])
-      keys.sort()
-      if (keys.length === 0) continue
-      for (const key of keys) columns.add(key)
-      changes.push({ uid, keys })
+        : Object.keys(old).filter((key) => (history.value(uid, key) ?? null) !== old[key])
+      return keys.sort()
     }
-    changes.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0))
+    const columns = new Set<string>()
+    for (const uid of before.keys()) for (const key of changedKeys(uid)) columns.add(key)
+    const uids = [...before.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     const header = [unique, ...[...columns].sort(), MMMETA_KEYS]
     const at = new Map(header.map((key, i) => [key, i]))
     function * rows (): Generator<Array<string | null>> {
-      for (const { uid, keys } of changes) {
+      for (const uid of uids) {
+        const keys = changedKeys(uid)
+        if (keys.length === 0) continue
         const cells: Array<string | null> = new Array<string | null>(header.length).fill(null)
         cells[0] = uid
         for (const key of keys) cells[at.get(key) as number] = history.value(uid, key) ?? null
