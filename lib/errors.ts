@@ -32,6 +32,10 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_INVALID_STREAM_NAME'
   | 'SHOEBOX_INVALID_EVENT'
   | 'SHOEBOX_EVENTS_FAILED'
+  | 'SHOEBOX_META_CONFIG'
+  | 'SHOEBOX_META_HISTORY'
+  | 'SHOEBOX_META_INVALID'
+  | 'SHOEBOX_META_LOCKED'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode

@@ -26,7 +26,10 @@ const EXPORTS = [
   'KronosError', 'MAX_KRONOS_TIME', 'MIN_KRONOS_TIME', 'compareEventIds', 'eventIdSortKey', 'eventIdTime', 'formatEventId', 'formatKronosTime',
   'highestEventId', 'isEventId', 'isValidStreamName', 'kronos', 'kronosTimeFromDate', 'kronosTimeFromIso', 'kronosTimeFromMs',
   'kronosTimeFromSeconds', 'kronosTimeNow', 'kronosTimeToDate', 'kronosTimeToIso', 'kronosTimeToMs', 'lowestEventId', 'newEventId',
-  'parseEvent', 'parseEventId', 'parseKronosTime', 'stamp', 'stampNdjson', 'stringifyEvent', 'toKronosTime'
+  'parseEvent', 'parseEventId', 'parseKronosTime', 'stamp', 'stampNdjson', 'stringifyEvent', 'toKronosTime',
+  // the metadir, publisher side
+  'NumberText', 'UnreadableMetadata', 'archiveMetadataSource', 'fileStatSource', 'flattenMetadata', 'historyRows', 'jsonArraySource', 'jsonFilesSource', 'loadHistory',
+  'loadMetaConfig', 'metaIngest', 'ndjsonFileSource', 'ndjsonSource', 'squashHistory', 'withOrigin'
 ]
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')

@@ -39,7 +39,8 @@ export const commands: readonly CommandEntry[] = [
     name: 'events',
     summary: 'read, delete and describe events on a Kronos server (shoebox serve or Kronos)',
     load: async () => (await import('./events.js')).eventsCommand
-  }
+  },
+  { name: 'meta', summary: 'an mmmeta-compatible metadir: meta db, state db, store', load: async () => (await import('./meta.js')).metaCommand }
 ]
 
 function version (): string {

@@ -1,0 +1,93 @@
+/**
+ * Writing one new history file into `_mmmeta/db/`, whole or not at all: the
+ * CSV is written under a dot-name in `_mmmeta/` (outside db/, so neither
+ * tool's listing, nor a sync of db/, ever sees a half file), fsynced, given
+ * its db/ name by hard link (never replacing a file), and the directory
+ * fsynced. Call it holding the publisher lock (publish-lock.ts): then the
+ * name chosen sorts after every file already there, and the temporaries a
+ * killed writer left can be removed (removeStaleTemporaries).
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { ShoeboxError } from '../errors.js'
+import { syncDir, tempBeside, writeAll } from '../fs/durable.js'
+import { ioError } from '../fs/io-error.js'
+import { moveNoReplace } from '../fs/link.js'
+import { metaPaths } from './config.js'
+import { formatCsvRow, type CsvCell } from './csv.js'
+import { listHistoryFiles, nextHistoryName, nowMicros, type HistoryFile, type HistoryKind } from './history.js'
+
+export interface WriteHistoryOptions {
+  /** The run's time in µs since the epoch (default now); the name is never before existing names. */
+  micros?: number
+  /** fsync the file and db/ (default true). */
+  fsync?: boolean
+}
+
+export interface WrittenHistoryFile extends HistoryFile {
+  rows: number
+}
+
+const BATCH = 64 * 1024
+
+const TEMP = /^\..+\.(append|squashed)\.[0-9a-f]{12}\.tmp$/
+
+/** Remove what killed writers left in _mmmeta/ (only while holding the publisher lock). */
+export async function removeStaleTemporaries (base: string): Promise<string[]> {
+  const dir = metaPaths(base).metadir
+  const names = await fs.readdir(dir).catch(() => [] as string[])
+  const removed: string[] = []
+  for (const name of names) {
+    if (!TEMP.test(name)) continue
+    await fs.unlink(path.join(dir, name)).then(() => removed.push(name), () => {})
+  }
+  return removed
+}
+
+/**
+ * Write `header` and `rows` as a new `.append` or `.squashed` in db/;
+ * nothing is written for no rows (returns null), as mmmeta.
+ */
+export async function writeHistoryFile (
+  base: string, kind: HistoryKind, header: readonly string[], rows: Iterable<readonly CsvCell[]>, options: WriteHistoryOptions = {}
+): Promise<WrittenHistoryFile | null> {
+  const paths = metaPaths(base)
+  const sync = options.fsync ?? true
+  const iterator = rows[Symbol.iterator]()
+  let next = iterator.next()
+  if (next.done === true) return null
+  await fs.mkdir(paths.db, { recursive: true }).catch((err: unknown) => { throw ioError(err, 'cannot create', paths.db) })
+
+  let name = nextHistoryName(kind, await listHistoryFiles(base), options.micros ?? nowMicros())
+  const temp = tempBeside(path.join(paths.metadir, name))
+  let count = 0
+  let handle: fs.FileHandle | undefined
+  try {
+    handle = await fs.open(temp, 'wx', 0o644)
+    let text = formatCsvRow(header)
+    for (; next.done !== true; next = iterator.next()) {
+      if (next.value.length !== header.length) throw new ShoeboxError('SHOEBOX_META_HISTORY', `${name}: row ${count + 1} has ${next.value.length} cells for ${header.length} columns`)
+      text += formatCsvRow(next.value)
+      count++
+      if (text.length >= BATCH) {
+        await writeAll(handle, Buffer.from(text))
+        text = ''
+      }
+    }
+    if (text.length > 0) await writeAll(handle, Buffer.from(text))
+    if (sync) await handle.sync()
+    await handle.close()
+    handle = undefined
+    // the lock makes a taken name impossible unless a writer without it (mmmeta) took it: then pick the next
+    for (;;) {
+      if (await moveNoReplace(temp, path.join(paths.db, name))) break
+      name = nextHistoryName(kind, await listHistoryFiles(base), options.micros ?? nowMicros())
+    }
+    if (sync) await syncDir(paths.db)
+  } catch (err) {
+    await handle?.close().catch(() => {})
+    await fs.unlink(temp).catch(() => {})
+    throw ioError(err, 'cannot write the history file', path.join(paths.db, name))
+  }
+  return { name, path: path.join(paths.db, name), kind, rows: count }
+}

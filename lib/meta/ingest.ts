@@ -1,0 +1,369 @@
+/**
+ * metaIngest(): the publisher step (mmmeta's `generate`, spec §4.1) as a
+ * Writable of metadata objects. Each object is flattened, projected onto the
+ * configured keys, validated (required keys present and non-empty) and
+ * upserted by the unique key into the replayed history; on `final` ONE
+ * `.append` diff (or, with `replace`, one `.squashed` snapshot) is written
+ * atomically, holding the publisher lock from start to end, so two
+ * publishers never interleave and each diffs against the other's result.
+ *
+ * Fixes over mmmeta (spec §11): exact values (flatten.ts); deterministic
+ * diff files (columns sorted, unique key first, rows by unique key,
+ * `__mmmeta_keys` sorted); a file that reappears is undeleted; rows already
+ * deleted are not deleted again by `ensure`; a key an object no longer has
+ * is set to null (a removed key propagates), bookkeeping keys (`__*`) aside;
+ * `replace` never leaves an empty db/: the snapshot is written first, then
+ * the older files are removed.
+ *
+ * Invalid objects are counted and reported by an `invalid` event naming the
+ * origin (file, line) a source attached with withOrigin(); the valid ones
+ * are all kept.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { ShoeboxError } from '../errors.js'
+import { writeFileDurably } from '../fs/durable.js'
+import { ioError } from '../fs/io-error.js'
+import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } from './config.js'
+import { flattenMetadata, type MetaRow } from './flatten.js'
+import { listHistoryFiles, loadHistory, MetaHistory, MMMETA_KEYS, metaTimestamp, nowMicros, type HistoryFile, type HistoryProblem } from './history.js'
+import { removeStaleTemporaries, writeHistoryFile, type WrittenHistoryFile } from './history-writer.js'
+import { acquirePublishLock, type LockHolder, type PublishLock } from './publish-lock.js'
+import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
+
+export interface InvalidMetadata extends MetaOrigin {
+  uid?: string
+  reason: string
+}
+
+export interface MetaIngestOptions {
+  /** The config (default: `<base>/_mmmeta/config.yml`). */
+  config?: MetaConfig
+  /** Start from an empty history; the result is written as one `.squashed`, then older files are removed. */
+  replace?: boolean
+  /** Soft-delete rows no object named in this run (reason `meta-missing`). */
+  ensure?: boolean
+  /** Soft-delete rows whose `<filesRoot>/<file_name>` does not exist (reason `original-missing`). */
+  ensureFiles?: boolean
+  /** Where the actual files live (default `base`). */
+  filesRoot?: string
+  /** How long to wait for another publisher's lock, in ms (default 60000). */
+  lockWait?: number
+  /** fsync the new file and db/ (default true). */
+  fsync?: boolean
+  /** The run's time, µs since the epoch (default now). */
+  micros?: number
+}
+
+export interface MetaIngestResult {
+  added: number
+  updated: number
+  deleted: number
+  skipped: number
+  invalid: number
+  /** The file written, or null when nothing changed. */
+  file: WrittenHistoryFile | null
+  /** Rows in the meta db after the run. */
+  rows: number
+}
+
+const DELETED = '__deleted'
+const DELETED_AT = '__deleted_at'
+const DELETED_REASON = '__deleted_reason'
+const ADDED = '__meta_added'
+const LAST_UPDATED = '__meta_last_updated'
+
+function isDeleted (value: string | null | undefined): boolean {
+  return value !== undefined && value !== null && value !== '' && value !== '0' && value.toLowerCase() !== 'false'
+}
+
+export class MetaIngest extends Writable {
+  readonly base: string
+  readonly #options: MetaIngestOptions
+  #config: MetaConfig | undefined
+  #history: MetaHistory | undefined
+  #lock: PublishLock | undefined
+  #previous: HistoryFile[] = []
+  /**
+   * Rows changed in this run -> the values before it of just the keys it
+   * changed (undefined: a new row), so a run that changes one key of a
+   * million rows holds a million one-key objects, not a second db.
+   */
+  readonly #before = new Map<string, MetaRow | undefined>()
+  readonly #seen = new Set<string>()
+  readonly #micros: number
+  readonly #ts: string
+  #processed = 0
+  #result: MetaIngestResult | undefined
+  readonly #counts = { added: 0, updated: 0, deleted: 0, skipped: 0, invalid: 0 }
+
+  constructor (base: string, options: MetaIngestOptions = {}) {
+    super({ objectMode: true, highWaterMark: 64 })
+    if (typeof base !== 'string' || base === '') throw new ShoeboxError('SHOEBOX_INVALID_OPTION', 'metaIngest needs the metadir base path')
+    this.base = base
+    this.#options = { ...options }
+    this.#config = options.config
+    this.#micros = options.micros ?? nowMicros()
+    this.#ts = metaTimestamp(this.#micros)
+  }
+
+  /** Objects taken so far (valid or not). */
+  get processed (): number {
+    return this.#processed
+  }
+
+  /** The counts and the file written, once the stream has finished. */
+  get result (): MetaIngestResult | undefined {
+    return this.#result
+  }
+
+  override _construct (callback: (error?: Error | null) => void): void {
+    this.#start().then(() => callback(), (err: unknown) => callback(err as Error))
+  }
+
+  async #start (): Promise<void> {
+    const paths = metaPaths(this.base)
+    await fs.mkdir(paths.db, { recursive: true }).catch((err: unknown) => { throw ioError(err, 'cannot create', paths.db) })
+    this.#config ??= await loadMetaConfig(this.base)
+    this.#lock = await acquirePublishLock(this.base, {
+      wait: this.#options.lockWait,
+      onWait: (holder: LockHolder) => this.emit('wait', holder)
+    })
+    await removeStaleTemporaries(this.base)
+    this.#previous = await listHistoryFiles(this.base)
+    this.#history = this.#options.replace === true
+      ? new MetaHistory(this.#config.unique)
+      : await loadHistory(this.base, this.#config, { onProblem: (p: HistoryProblem) => this.emit('history-problem', p) })
+  }
+
+  override _write (object: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#processed++
+    if (this.#options.ensureFiles === true) {
+      Promise.resolve().then(async () => { await this.#ingest(object) }).then(() => callback(), (err: unknown) => callback(err as Error))
+      return
+    }
+    try {
+      void this.#ingest(object)
+      callback()
+    } catch (err) {
+      callback(err as Error)
+    }
+  }
+
+  #invalid (object: unknown, reason: string, uid?: string | null): void {
+    this.#counts.invalid++
+    const info: InvalidMetadata = { ...originOf(object), reason }
+    if (uid !== undefined && uid !== null && uid !== '') info.uid = uid
+    this.emit('invalid', info)
+  }
+
+  /** Synchronous unless ensureFiles (which stats the file). */
+  #ingest (object: unknown): Promise<void> | undefined {
+    const config = this.#config as MetaConfig
+    if (object instanceof UnreadableMetadata) {
+      this.#invalid(object, object.reason)
+      return undefined
+    }
+    let row: MetaRow
+    try {
+      row = projectRow(config, flattenMetadata(object))
+    } catch (err) {
+      if (err instanceof ShoeboxError && err.code === 'SHOEBOX_META_INVALID') {
+        this.#invalid(object, err.message)
+        return undefined
+      }
+      throw err
+    }
+    const missing = missingKeys(config, row)
+    if (missing.length > 0) {
+      this.#invalid(object, `missing keys: ${missing.join(', ')}`, row[config.unique])
+      return undefined
+    }
+    const uid = row[config.unique] as string
+    const comma = Object.keys(row).find((key) => key.includes(','))
+    if (comma !== undefined) {
+      // __mmmeta_keys lists changed keys comma-joined: such a key could never be replayed
+      this.#invalid(object, `the key '${comma}' holds a comma, which the meta db cannot list in __mmmeta_keys`, uid)
+      return undefined
+    }
+    if (uid.includes('\n') || uid.includes('\r')) {
+      // the state db and every listing are line-based: refuse rather than break them
+      this.#invalid(object, `the unique key '${config.unique}' holds a line break`, uid)
+      return undefined
+    }
+    if (this.#options.ensure === true) this.#seen.add(uid)
+    if (this.#options.ensureFiles === true) {
+      const name = row[config.fileName] as string
+      return this.#originalExists(name).then((exists) => this.#upsert(uid, row, exists ? null : 'original-missing'))
+    }
+    this.#upsert(uid, row, null)
+    return undefined
+  }
+
+  async #originalExists (name: string): Promise<boolean> {
+    const root = path.resolve(this.#options.filesRoot ?? this.base)
+    const file = path.resolve(root, name)
+    if (file !== root && !file.startsWith(root + path.sep)) return false // a name leaving the root names no file of it
+    try {
+      await fs.stat(file)
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false
+      throw ioError(err, 'cannot stat', file)
+    }
+  }
+
+  /** Note the values `keys` of `uid` had before this run (`current`: the row now, before this change). */
+  #remember (uid: string, current: MetaRow | undefined, keys: readonly string[]): void {
+    let saved = this.#before.get(uid)
+    if (saved === undefined) {
+      if (this.#before.has(uid)) return // new in this run: everything is a change
+      if (current === undefined) {
+        this.#before.set(uid, undefined)
+        return
+      }
+      saved = {}
+      this.#before.set(uid, saved)
+    }
+    // a key changed earlier in this run keeps its first (pre-run) value
+    for (const key of keys) if (!(key in saved)) saved[key] = current?.[key] ?? null
+  }
+
+  #upsert (uid: string, row: MetaRow, deleteReason: string | null): void {
+    const history = this.#history as MetaHistory
+    const current = history.get(uid)
+    const values: MetaRow = { ...row }
+    if (current !== undefined) {
+      for (const key of Object.keys(current)) {
+        if (!key.startsWith('__') && !(key in values) && current[key] !== null) values[key] = null // a removed key
+      }
+    }
+    const wasDeleted = current !== undefined && isDeleted(current[DELETED])
+    if (deleteReason !== null) {
+      if (!wasDeleted) {
+        values[DELETED] = '1'
+        values[DELETED_AT] = this.#ts
+        values[DELETED_REASON] = deleteReason
+      }
+    } else if (wasDeleted) {
+      values[DELETED] = null
+      values[DELETED_AT] = null
+      values[DELETED_REASON] = null
+    }
+    const changed = current === undefined ? [] : Object.keys(values).filter((key) => (current[key] ?? null) !== values[key])
+    if (current !== undefined && changed.length === 0) {
+      this.#counts.skipped++
+      return
+    }
+    this.#remember(uid, current, [...changed, LAST_UPDATED])
+    values[LAST_UPDATED] = this.#ts
+    if (current === undefined) {
+      values[ADDED] = this.#ts
+      this.#counts.added++
+    } else if (isDeleted(values[DELETED]) && !wasDeleted) {
+      this.#counts.deleted++
+    } else {
+      this.#counts.updated++
+    }
+    history.apply(uid, values)
+  }
+
+  override _final (callback: (error?: Error | null) => void): void {
+    this.#finish().then(() => callback(), (err: unknown) => callback(err as Error))
+  }
+
+  async #finish (): Promise<void> {
+    const history = this.#history as MetaHistory
+    const config = this.#config as MetaConfig
+    if (this.#options.ensure === true) {
+      for (const uid of [...history.uids()]) {
+        if (this.#seen.has(uid) || isDeleted(history.value(uid, DELETED))) continue
+        const deletion = { [DELETED]: '1', [DELETED_AT]: this.#ts, [DELETED_REASON]: 'meta-missing', [LAST_UPDATED]: this.#ts }
+        this.#remember(uid, history.get(uid), Object.keys(deletion))
+        history.apply(uid, deletion)
+        this.#counts.deleted++
+      }
+    }
+    const write = { micros: this.#micros, fsync: this.#options.fsync }
+    let file: WrittenHistoryFile | null
+    if (this.#options.replace === true) {
+      const columns = history.columns()
+      file = await writeHistoryFile(this.base, 'squashed', columns, history.cellRows(columns), write)
+      if (file !== null) await this.#removeFiles(this.#previous)
+    } else {
+      const { header, rows } = this.#diff(history, config.unique)
+      file = await writeHistoryFile(this.base, 'append', header, rows, write)
+    }
+    const { added, updated, invalid, deleted } = this.#counts
+    if (added + updated + invalid + deleted > 0) await this.#touch()
+    this.#result = { ...this.#counts, file, rows: history.size }
+    if (file !== null) this.emit('written', file)
+    await this.#release()
+  }
+
+  /** The diff of this run: per changed row, the keys whose value differs from before it. */
+  /**
+   * The diff of this run: per changed row, the keys whose value differs from
+   * before it. Computed twice (once for the header's columns, once while
+   * writing) rather than held: a list of keys per row would be another
+   * copy of a big run.
+   */
+  #diff (history: MetaHistory, unique: string): { header: string[], rows: Iterable<Array<string | null>> } {
+    const before = this.#before
+    const changedKeys = (uid: string): string[] => {
+      const old = before.get(uid)
+      const keys = old === undefined
+        ? history.keysOf(uid).filter((key) => key !== unique && (history.value(uid, key) ?? null) !== null)
+        : Object.keys(old).filter((key) => (history.value(uid, key) ?? null) !== old[key])
+      return keys.sort()
+    }
+    const columns = new Set<string>()
+    for (const uid of before.keys()) for (const key of changedKeys(uid)) columns.add(key)
+    const uids = [...before.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    const header = [unique, ...[...columns].sort(), MMMETA_KEYS]
+    const at = new Map(header.map((key, i) => [key, i]))
+    function * rows (): Generator<Array<string | null>> {
+      for (const uid of uids) {
+        const keys = changedKeys(uid)
+        if (keys.length === 0) continue
+        const cells: Array<string | null> = new Array<string | null>(header.length).fill(null)
+        cells[0] = uid
+        for (const key of keys) cells[at.get(key) as number] = history.value(uid, key) ?? null
+        cells[header.length - 1] = keys.join(',')
+        yield cells
+      }
+    }
+    return { header, rows: rows() }
+  }
+
+  async #removeFiles (files: readonly HistoryFile[]): Promise<void> {
+    for (const file of files) await fs.unlink(file.path).catch((err: unknown) => { throw ioError(err, 'cannot remove', file.path) })
+  }
+
+  /** `_store/meta_last_updated` and `store_last_updated`, as mmmeta's touch(), in UTC. */
+  async #touch (): Promise<void> {
+    const store = metaPaths(this.base).store
+    await fs.mkdir(store, { recursive: true }).catch((err: unknown) => { throw ioError(err, 'cannot create', store) })
+    const value = metaTimestamp(this.#micros, 'T')
+    for (const key of ['meta_last_updated', 'store_last_updated']) {
+      const file = path.join(store, key)
+      await writeFileDurably(file, value, { fsync: this.#options.fsync }).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
+    }
+  }
+
+  async #release (): Promise<void> {
+    const lock = this.#lock
+    this.#lock = undefined
+    await lock?.release()
+  }
+
+  override _destroy (error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#release().then(() => callback(error), () => callback(error))
+  }
+}
+
+/** A Writable of metadata objects ingested into the meta db of the metadir at `base` (see MetaIngest). */
+export function metaIngest (base: string, options?: MetaIngestOptions): MetaIngest {
+  return new MetaIngest(base, options)
+}

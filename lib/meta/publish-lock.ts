@@ -1,0 +1,138 @@
+/**
+ * One publisher at a time per metadir on a machine: `_mmmeta/.publish.lock`,
+ * created whole by hard link (which fails if the name is taken, like
+ * O_EXCL, but never shows a half-written lock), holding
+ * `<pid> <host> <token>`. A lock whose pid is gone on this host is stale and
+ * is broken: moved aside under a unique name, checked to be the stale one
+ * (not a fresh lock another breaker just made), then removed. A live holder
+ * is waited for, polling with growing pauses, up to `wait` ms.
+ *
+ * The lock is a dot-name outside db/, so mmmeta (and a sync of db/) never
+ * sees it. Publishers on different machines sharing a metadir through a
+ * network filesystem are not covered (pids are per host); the history stays
+ * replayable then, as mmmeta's does, because every file is new and whole.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ShoeboxError } from '../errors.js'
+import { ioError } from '../fs/io-error.js'
+import { metaPaths } from './config.js'
+
+export interface PublishLockOptions {
+  /** How long to wait for a live holder, in ms (default 60000; 0: fail at once). */
+  wait?: number
+  /** Told once when the lock is held by a live process and this call starts waiting. */
+  onWait?: (holder: LockHolder) => void
+}
+
+export interface LockHolder {
+  pid: number
+  host: string
+  token: string
+}
+
+export interface PublishLock {
+  readonly path: string
+  release: () => Promise<void>
+}
+
+export function publishLockPath (base: string): string {
+  return path.join(metaPaths(base).metadir, '.publish.lock')
+}
+
+function parseHolder (text: string): LockHolder | null {
+  const [pid, host, token] = text.trim().split(' ')
+  const n = Number(pid)
+  if (!Number.isInteger(n) || n <= 0 || host === undefined || token === undefined) return null
+  return { pid: n, host, token }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' // exists, owned by someone else
+  }
+}
+
+async function readHolder (file: string): Promise<LockHolder | null | undefined> {
+  try {
+    return parseHolder(await fs.readFile(file, 'utf8'))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined // released meanwhile
+    throw ioError(err, 'cannot read the lock', file)
+  }
+}
+
+/** Break `lock` if it still is the stale lock `holder` wrote. */
+async function breakStale (lock: string, holder: LockHolder): Promise<void> {
+  const aside = `${lock}.${randomBytes(6).toString('hex')}.stale`
+  try {
+    await fs.rename(lock, aside)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw ioError(err, 'cannot break the stale lock', lock)
+  }
+  const moved = await readHolder(aside)
+  if (moved !== undefined && moved !== null && moved.token !== holder.token) {
+    // a fresh lock taken between our read and the rename: give it back (its name is free: we hold it aside)
+    await fs.link(aside, lock).catch(() => {})
+  }
+  await fs.unlink(aside).catch(() => {})
+}
+
+/** Take the publisher lock of the metadir at `base` (its _mmmeta/ must exist). */
+export async function acquirePublishLock (base: string, options: PublishLockOptions = {}): Promise<PublishLock> {
+  const lock = publishLockPath(base)
+  const wait = options.wait ?? 60000
+  const me: LockHolder = { pid: process.pid, host: os.hostname(), token: randomBytes(8).toString('hex') }
+  const temp = `${lock}.${me.token}.tmp`
+  await fs.writeFile(temp, `${me.pid} ${me.host} ${me.token}\n`).catch((err: unknown) => { throw ioError(err, 'cannot write', temp) })
+  const deadline = Date.now() + wait
+  let pause = 5
+  let told = false
+  try {
+    for (;;) {
+      try {
+        await fs.link(temp, lock)
+        break
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, 'cannot create the lock', lock)
+      }
+      const holder = await readHolder(lock)
+      if (holder === undefined) continue
+      // unreadable content is a lock killed between create and write (not possible with link) or foreign: treat as live
+      if (holder !== null && holder.host === me.host && !alive(holder.pid)) {
+        await breakStale(lock, holder)
+        continue
+      }
+      if (Date.now() >= deadline) {
+        const who = holder === null ? 'an unknown holder' : `pid ${holder.pid} on ${holder.host}`
+        throw new ShoeboxError('SHOEBOX_META_LOCKED', `${lock}: another publisher (${who}) holds the metadir; waited ${wait} ms (remove the file if that process is gone)`)
+      }
+      if (!told && holder !== null) {
+        told = true
+        options.onWait?.(holder)
+      }
+      await sleep(Math.min(pause, Math.max(1, deadline - Date.now())))
+      pause = Math.min(pause * 2, 250)
+    }
+  } finally {
+    await fs.unlink(temp).catch(() => {})
+  }
+  let released = false
+  return {
+    path: lock,
+    async release () {
+      if (released) return
+      released = true
+      // remove it only if it still is ours (a holder judged stale by mistake is never unlinked by the wrong owner)
+      const holder = await readHolder(lock)
+      if (holder?.token === me.token) await fs.unlink(lock).catch(() => {})
+    }
+  }
+}

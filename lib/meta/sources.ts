@@ -1,0 +1,284 @@
+/**
+ * Sources for metaIngest(): Readables of metadata objects, each carrying its
+ * origin (withOrigin: file and, where it has one, line), so an invalid
+ * object is reported where it came from. Unreadable input (a JSON file that
+ * does not parse, an NDJSON line that is not an object) is passed on as an
+ * UnreadableMetadata, which the ingest counts and reports as invalid, so one
+ * bad file never stops a run and nothing valid is lost.
+ *
+ * - jsonFilesSource(root): every `*.json` under root, walked in sorted order
+ *   (each directory's names in code-unit order), skipping `_mmmeta/` and
+ *   dot-names; one object per file.
+ * - jsonArraySource(file): a big file holding a top-level array, streamed in
+ *   constant memory with stream-json (imported on first use).
+ * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2.
+ * - archiveMetadataSource(pattern): the metadata of the records of shoebox
+ *   archives (archiveSource), origin = archive file and record number.
+ * - fileStatSource(root): mmmeta's --no-meta, one record per file (any name)
+ *   under root, its path not containing `_mmmeta`: name, path, size, times
+ *   and the SHA-1 of its content.
+ *
+ * Numbers keep their digits throughout (json-exact.ts, NumberText).
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Readable, Transform, type TransformCallback } from 'node:stream'
+import { ShoeboxError } from '../errors.js'
+import { ioError } from '../fs/io-error.js'
+import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
+import type { ShoeboxRecord } from '../record.js'
+import { NumberText } from './flatten.js'
+import { metaTimestamp } from './history.js'
+import { UnreadableMetadata, withOrigin } from './origin.js'
+import { parseJsonExact } from './json-exact.js'
+
+function reasonOf (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof NumberText)
+}
+
+/** The `*.json` paths under `root`, in sorted order, lazily. */
+export async function * walkJsonFiles (root: string): AsyncGenerator<string> {
+  let entries
+  try {
+    entries = await fs.readdir(root, { withFileTypes: true })
+  } catch (err) {
+    throw ioError(err, 'cannot list', root)
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const entry of entries) {
+    if (entry.name.startsWith('.') || entry.name === '_mmmeta') continue
+    const full = path.join(root, entry.name)
+    if (entry.isDirectory()) yield * walkJsonFiles(full)
+    else if (entry.isFile() && entry.name.endsWith('.json')) yield full
+  }
+}
+
+/** One object per `*.json` file under `root` (see above). */
+export function jsonFilesSource (root: string): Readable {
+  async function * objects (): AsyncGenerator<object> {
+    for await (const file of walkJsonFiles(root)) {
+      let text: string
+      try {
+        text = await fs.readFile(file, 'utf8')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed while walking
+        throw ioError(err, 'cannot read', file)
+      }
+      let value: unknown
+      try {
+        value = parseJsonExact(text, file)
+      } catch (err) {
+        yield new UnreadableMetadata({ file }, reasonOf(err))
+        continue
+      }
+      yield isObject(value) ? withOrigin(value, { file }) : new UnreadableMetadata({ file }, 'not a JSON object')
+    }
+  }
+  return Readable.from(objects(), { objectMode: true, highWaterMark: 16 })
+}
+
+/** NDJSON lines as objects; blank lines are skipped; `name` is the origin's file ('-' for stdin). */
+export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readable {
+  let line = 0
+  const toObjects = new Transform({
+    objectMode: true,
+    transform (text: string, _encoding: BufferEncoding, callback: TransformCallback) {
+      line++
+      if (text.trim() === '') return callback()
+      const origin = { file: name, line }
+      try {
+        const value = parseJsonExact(text, `${name}: line ${line}`)
+        callback(null, isObject(value) ? withOrigin(value, origin) : new UnreadableMetadata(origin, 'not a JSON object'))
+      } catch (err) {
+        callback(null, new UnreadableMetadata(origin, reasonOf(err)))
+      }
+    }
+  })
+  // split2 (loaded on first use) splits on \n; a \r before it is part of the JSON's whitespace
+  import('split2')
+    .then(async ({ default: split2 }) => { await pipeline(input, split2(), toObjects) })
+    .catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))
+  return toObjects
+}
+
+/** NDJSON from a file. */
+export function ndjsonFileSource (file: string): Readable {
+  return ndjsonSource(createReadStream(file), file)
+}
+
+interface Frame { value: unknown[] | Record<string, unknown>, key: string | null }
+
+/**
+ * The elements of a file holding one top-level JSON array, in constant
+ * memory: stream-json's tokens assembled here so numbers stay exact (its
+ * own assembler makes them floats, or strings indistinguishable from
+ * strings). Origin: the file and `line` = the element's index + 1.
+ */
+export function jsonArraySource (file: string): Readable {
+  async function * items (): AsyncGenerator<object> {
+    const { default: parserStream } = await import('stream-json')
+    const assemble = arrayAssembler(file)
+    const done = pipeline(createReadStream(file), parserStream({ packValues: true, streamValues: false }), assemble)
+    done.catch(() => {}) // its failure reaches the loop below through `assemble`
+    try {
+      for await (const item of assemble) yield item as object
+      await done
+    } catch (err) {
+      if (err instanceof ShoeboxError) throw err
+      if (typeof (err as NodeJS.ErrnoException).code === 'string') throw ioError(err, 'cannot read', file)
+      throw new ShoeboxError('SHOEBOX_INVALID_JSON', `${file}: ${reasonOf(err)}`, { cause: err })
+    }
+  }
+  return Readable.from(items(), { objectMode: true, highWaterMark: 16 })
+}
+
+/** stream-json tokens (packed values) -> the top-level array's elements. */
+function arrayAssembler (file: string): Transform {
+  let depth = 0
+  let index = 0
+  const stack: Frame[] = []
+  let seenArray = false
+  return new Transform({
+    objectMode: true,
+    transform (token: { name: string, value?: string }, _encoding: BufferEncoding, callback: TransformCallback) {
+      const put = (value: unknown): void => {
+        const top = stack[stack.length - 1]
+        if (top === undefined) {
+          // a scalar element of the top-level array
+          this.push(new UnreadableMetadata({ file, line: ++index }, 'not a JSON object'))
+        } else if (Array.isArray(top.value)) {
+          top.value.push(value)
+        } else {
+          top.value[top.key as string] = value
+        }
+      }
+      switch (token.name) {
+        case 'startArray':
+        case 'startObject':
+          if (depth === 0) {
+            if (token.name !== 'startArray') return callback(new ShoeboxError('SHOEBOX_INVALID_JSON', `${file}: not a JSON array at the top`))
+            seenArray = true
+          } else {
+            stack.push({ value: token.name === 'startArray' ? [] : {}, key: null })
+          }
+          depth++
+          break
+        case 'endArray':
+        case 'endObject': {
+          depth--
+          if (depth === 0) break
+          const done = stack.pop() as Frame
+          if (stack.length === 0) {
+            index++
+            this.push(isObject(done.value) ? withOrigin(done.value, { file, line: index }) : new UnreadableMetadata({ file, line: index }, 'not a JSON object'))
+          } else {
+            put(done.value)
+          }
+          break
+        }
+        case 'keyValue': {
+          const top = stack[stack.length - 1]
+          if (top !== undefined) top.key = token.value as string
+          break
+        }
+        case 'stringValue': put(token.value); break
+        case 'numberValue': {
+          const n = Number(token.value)
+          put(String(n) === token.value ? n : new NumberText(token.value as string))
+          break
+        }
+        case 'nullValue': put(null); break
+        case 'trueValue': put(true); break
+        case 'falseValue': put(false); break
+        default: break
+      }
+      callback()
+    },
+    flush (callback: TransformCallback) {
+      callback(seenArray ? null : new ShoeboxError('SHOEBOX_INVALID_JSON', `${file}: not a JSON array at the top`))
+    }
+  })
+}
+
+/** The metadata of every record of the archives matching `pattern`; origin: the archive and the record's number. */
+export function archiveMetadataSource (pattern: string, options: ArchiveSourceOptions = {}): Readable {
+  const records = archiveSource(pattern, { ...options })
+  let current = ''
+  let count = 0
+  records.on('file', (event: { path: string }) => {
+    current = event.path
+    count = 0
+  })
+  const toObjects = new Transform({
+    objectMode: true,
+    transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback) {
+      count++
+      callback(null, withOrigin({ ...record.metadata }, { file: current, line: count }))
+    }
+  })
+  pipeline(records, toObjects).catch((err: unknown) => toObjects.destroy(err as Error))
+  return toObjects
+}
+
+/** Every file under `root` (sorted walk) whose path has no `_mmmeta` in it. */
+async function * walkFiles (root: string, dir = root): AsyncGenerator<string> {
+  let entries
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true })
+  } catch (err) {
+    throw ioError(err, 'cannot list', dir)
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name)
+    if (full.includes('_mmmeta')) continue
+    if (entry.isDirectory()) yield * walkFiles(root, full)
+    else if (entry.isFile()) yield full
+  }
+}
+
+async function sha1Of (file: string): Promise<string> {
+  const hash = createHash('sha1')
+  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hash)
+  return hash.digest('hex')
+}
+
+/**
+ * mmmeta's `generate --no-meta`: per file under `root`, `{ file_name,
+ * file_path, file_size, created_at, modified_at, content_hash }`:
+ * file_name is the path relative to root ('/'-separated, so --ensure-files
+ * finds it), file_path the absolute path, the times UTC (ctime, mtime) and
+ * content_hash the SHA-1 of the content, as mmmeta computes it.
+ */
+export function fileStatSource (root: string): Readable {
+  async function * records (): AsyncGenerator<object> {
+    for await (const file of walkFiles(path.resolve(root))) {
+      let stat
+      let hash
+      try {
+        stat = await fs.stat(file, { bigint: true }) // ns: microseconds without float rounding
+        hash = await sha1Of(file)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed while walking
+        throw ioError(err, 'cannot read', file)
+      }
+      const name = path.relative(path.resolve(root), file).split(path.sep).join('/')
+      yield withOrigin({
+        file_name: name,
+        file_path: file,
+        file_size: stat.size,
+        created_at: metaTimestamp(Number(stat.ctimeNs / 1000n)),
+        modified_at: metaTimestamp(Number(stat.mtimeNs / 1000n)),
+        content_hash: hash
+      }, { file })
+    }
+  }
+  return Readable.from(records(), { objectMode: true, highWaterMark: 16 })
+}

@@ -1,0 +1,162 @@
+/**
+ * `shoebox meta generate|squash|dump` (issue 11, item 8, publisher side),
+ * in-process: mmmeta's own test scenario (10 scraped documents, spec §9),
+ * MMMETA and --files-root, sources, --json, --on-invalid, usage errors.
+ */
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { cli } from '../../cli-run.js'
+import { metaPaths } from '../../../lib/meta/config.js'
+import { listHistoryFiles, loadHistory } from '../../../lib/meta/history.js'
+
+function metadir (t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-cli-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/** Ten documents as mmmeta's testdata has them: hash, file name, nested publisher, int and bool. */
+function scrape (root: string): string[] {
+  const hashes: string[] = []
+  for (let i = 0; i < 10; i++) {
+    const hash = `${i}0${'a'.repeat(38)}`
+    hashes.push(hash)
+    fs.writeFileSync(path.join(root, `${hash}.json`), JSON.stringify({
+      content_hash: hash, _file_name: `${hash}.data.pdf`, publisher: { name: 'Landtag', url: 'https://example.org' }, int_value: 2, bool_value: true, title: `Drucksache ${i}`
+    }))
+    fs.writeFileSync(path.join(root, `${hash}.data.pdf`), `pdf ${i}`)
+  }
+  return hashes
+}
+
+function configure (base: string): void {
+  fs.mkdirSync(metaPaths(base).metadir, { recursive: true })
+  fs.writeFileSync(metaPaths(base).config, 'metadata:\n  file_name: _file_name\n  include: [int_value, bool_value, title, "publisher:name"]\n')
+}
+
+t.test('generate: the mmmeta scenario', async (t) => {
+  const base = metadir(t)
+  configure(base)
+  const hashes = scrape(base)
+  let r = await cli(['meta', 'generate', '--metadir', base])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout.toString(), 'Added 10 new files.')
+  t.match(r.stdout.toString(), 'Now 10 files in meta database.')
+  const row = (await loadHistory(base, { unique: 'content_hash' })).get(hashes[3])
+  t.same([row?._file_name, row?.['publisher:name'], row?.int_value, row?.bool_value, row?.['publisher:url']], [`${hashes[3]}.data.pdf`, 'Landtag', '2', 'true', undefined])
+
+  r = await cli(['meta', 'generate', '--metadir', base])
+  t.match(r.stdout.toString(), 'Skipped 10 not changed files.')
+  t.match(r.stdout.toString(), 'Nothing changed: no file written.')
+  t.equal((await listHistoryFiles(base)).length, 1)
+
+  const file = path.join(base, `${hashes[5]}.json`)
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('"int_value":2', '"int_value":3'))
+  r = await cli(['meta', 'generate', '--metadir', base, '--json'])
+  const result = JSON.parse(r.stdout.toString()) as { updated: number, skipped: number, file: string }
+  t.same([result.updated, result.skipped], [1, 9])
+  t.equal(fs.readFileSync(result.file, 'utf8').split('\r\n')[0], 'content_hash,__meta_last_updated,int_value,__mmmeta_keys')
+
+  fs.rmSync(path.join(base, `${hashes[0]}.json`))
+  r = await cli(['meta', 'generate', '--metadir', base, '--ensure', '--json'])
+  t.equal((JSON.parse(r.stdout.toString()) as { deleted: number }).deleted, 1)
+  fs.rmSync(path.join(base, `${hashes[1]}.data.pdf`))
+  r = await cli(['meta', 'generate', '--metadir', base, '--ensure-files', '--json'])
+  t.equal((JSON.parse(r.stdout.toString()) as { deleted: number }).deleted, 1)
+  const history = await loadHistory(base, { unique: 'content_hash' })
+  t.same([history.value(hashes[0], '__deleted_reason'), history.value(hashes[1], '__deleted_reason')], ['meta-missing', 'original-missing'])
+})
+
+t.test('MMMETA and MMMETA_FILES_ROOT; --files-root works', async (t) => {
+  const base = metadir(t)
+  const files = metadir(t)
+  scrape(files)
+  const saved = { ...process.env }
+  t.teardown(() => {
+    for (const name of ['MMMETA', 'MMMETA_FILES_ROOT']) {
+      if (saved[name] === undefined) delete process.env[name]
+      else process.env[name] = saved[name]
+    }
+  })
+  process.env.MMMETA = base
+  delete process.env.MMMETA_FILES_ROOT
+  let r = await cli(['meta', 'generate', '--json'])
+  t.equal((JSON.parse(r.stdout.toString()) as { rows: number }).rows, 0, 'the metadir base itself holds no JSON')
+  r = await cli(['meta', 'generate', '--files-root', files, '--json'])
+  t.equal((JSON.parse(r.stdout.toString()) as { added: number }).added, 10)
+  process.env.MMMETA_FILES_ROOT = files
+  r = await cli(['meta', 'generate', '--json'])
+  t.equal((JSON.parse(r.stdout.toString()) as { skipped: number }).skipped, 10)
+  t.ok(fs.existsSync(metaPaths(base).db))
+})
+
+t.test('sources: NDJSON on stdin, invalid objects reported, --on-invalid fail', async (t) => {
+  const base = metadir(t)
+  const input = '{"content_hash":"a","n":0}\n{"n":1}\nnot json\n{"content_hash":"b","n":12345678901234567890}\n'
+  let r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], input)
+  t.equal(r.code, 0)
+  t.equal(r.stderr, 'invalid -:2: missing keys: content_hash\ninvalid -:3: -: line 3: line 1 column 1: unexpected "n"\n')
+  t.match(r.stdout.toString(), 'Added 2 new files.')
+  t.match(r.stdout.toString(), '2 invalid files.')
+  t.equal((await loadHistory(base, { unique: 'content_hash' })).value('b', 'n'), '12345678901234567890')
+  r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-', '--on-invalid', 'fail'], '{"content_hash":"c"}\n{}\n')
+  t.equal(r.code, 1)
+  t.match(r.stderr, /1 invalid metadata objects, the first -:2: missing keys: content_hash \(the valid ones were written\)/)
+  t.ok((await loadHistory(base, { unique: 'content_hash' })).has('c'), 'the valid one was written')
+})
+
+t.test('squash and dump', async (t) => {
+  const base = metadir(t)
+  fs.mkdirSync(metaPaths(base).metadir, { recursive: true })
+  fs.writeFileSync(metaPaths(base).config, 'remote:\n  url: https://bucket.example/{content_hash}.pdf\n  by: "{publisher:name}"\n')
+  await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], '{"content_hash":"b","x":"1,2","publisher":{"name":"P"}}\n{"content_hash":"a","x":""}\n')
+  await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], '{"content_hash":"a","x":"0"}\n')
+  let r = await cli(['meta', 'dump', '--metadir', base])
+  t.equal(r.code, 0, r.stderr)
+  const lines = r.stdout.toString().split('\r\n')
+  t.equal(lines[0], 'content_hash,__meta_added,__meta_last_updated,publisher:name,x,by,url')
+  t.match(lines[1], /^a,[^,]+,[^,]+,,0,"",https:\/\/bucket\.example\/a\.pdf$/)
+  t.match(lines[2], /^b,[^,]+,[^,]+,P,"1,2",P,https:\/\/bucket\.example\/b\.pdf$/)
+  r = await cli(['meta', 'dump', '--metadir', base, '--json'])
+  const rows = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>)
+  t.same(rows.map((row) => [row.content_hash, row.x, row.url]), [['a', '0', 'https://bucket.example/a.pdf'], ['b', '1,2', 'https://bucket.example/b.pdf']])
+  r = await cli(['meta', 'squash', '--metadir', base, '--prune', '--json'])
+  const squashed = JSON.parse(r.stdout.toString()) as { file: string, rows: number, pruned: string[] }
+  t.same([squashed.rows, squashed.pruned.length], [2, 2])
+  t.same((await listHistoryFiles(base)).map((f) => f.kind), ['squashed'])
+  const again = await cli(['meta', 'dump', '--metadir', base])
+  t.equal(again.stdout.toString(), (await cli(['meta', 'dump', '--metadir', base])).stdout.toString())
+  t.same(again.stdout.toString().split('\r\n').slice(1), lines.slice(1), 'the same rows after the squash')
+})
+
+t.test('an empty metadir; usage errors exit 2', async (t) => {
+  const base = metadir(t)
+  let r = await cli(['meta', 'dump', '--metadir', base])
+  t.same([r.code, r.stdout.toString()], [0, 'content_hash\r\n'])
+  r = await cli(['meta', 'squash', '--metadir', base])
+  t.match(r.stdout.toString(), 'empty')
+  r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', 'x', '--archives', 'y'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, 'choose one source')
+  r = await cli(['meta', 'generate', '--metadir', base, '--on-invalid', 'maybe'])
+  t.equal(r.code, 2)
+  r = await cli(['meta', 'generate', '--bogus'])
+  t.equal(r.code, 2)
+  r = await cli(['meta', 'generate', '--metadir', base, '--json-array', path.join(base, 'none.json')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, 'none.json')
+  r = await cli(['meta', '--help'])
+  t.match(r.stdout.toString(), 'generate')
+})
+
+t.test('generate --no-meta: every file (mmmeta test_generate_no_meta: 20 records from 10 JSON + 10 PDF)', async (t) => {
+  const base = metadir(t)
+  scrape(base)
+  const r = await cli(['meta', 'generate', '--metadir', base, '--no-meta', '--json'])
+  t.equal(r.code, 0, r.stderr)
+  t.equal((JSON.parse(r.stdout.toString()) as { added: number }).added, 20)
+  const rows = [...(await loadHistory(base, { unique: 'content_hash' })).rows()]
+  t.ok(rows.every((row) => typeof row.file_size === 'string' && typeof row.modified_at === 'string' && row.content_hash?.length === 40))
+})

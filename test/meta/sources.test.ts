@@ -1,0 +1,144 @@
+/**
+ * metaIngest() sources: *.json files walked in sorted order (skipping
+ * _mmmeta/ and dot-names), NDJSON, a big top-level JSON array through
+ * stream-json, archive record metadata; origins on every object, unreadable
+ * input passed on as UnreadableMetadata, numbers exact; and the exact JSON
+ * parser underneath.
+ */
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { once } from 'node:events'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { encode } from '../../lib/format/encode.js'
+import { archiveMetadataSource, fileStatSource, jsonArraySource, jsonFilesSource, ndjsonSource } from '../../lib/meta/sources.js'
+import { parseJsonExact } from '../../lib/meta/json-exact.js'
+import { flattenMetadata, NumberText } from '../../lib/meta/flatten.js'
+import { originOf, UnreadableMetadata } from '../../lib/meta/origin.js'
+import { expectCode } from '../helpers.js'
+
+function tmp (t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-src-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+async function collect (source: Readable): Promise<unknown[]> {
+  const out: unknown[] = []
+  for await (const item of source) out.push(item)
+  return out
+}
+
+function describe (items: unknown[]): unknown[] {
+  return items.map((item) => item instanceof UnreadableMetadata
+    ? { unreadable: item.origin, reason: item.reason }
+    : { origin: originOf(item), row: flattenMetadata(item) })
+}
+
+t.test('parseJsonExact keeps numbers exact', async (t) => {
+  const value = parseJsonExact('{"a": 12345678901234567890, "b": [1.0, 1e3, -0, 7, 1.5], "c": "x\\"\\u00fc\\n", "__proto__": 1}') as Record<string, unknown>
+  t.same(flattenMetadata(value), { a: '12345678901234567890', b: '[1.0,1e3,-0,7,1.5]', c: 'x"ü\n', __proto__: '1' })
+  t.ok(value.a instanceof NumberText)
+  t.equal(Object.getPrototypeOf(value), Object.prototype, '__proto__ is a plain key')
+  for (const bad of ['{', '{"a" 1}', '[1,]', '{"a":1} x', '"\u0001"', 'nul', '01']) {
+    await expectCode(t, Promise.resolve().then(() => parseJsonExact(bad, 'in.json')), 'SHOEBOX_INVALID_JSON', `refuses ${JSON.stringify(bad)}`)
+  }
+  const err = await expectCode(t, Promise.resolve().then(() => parseJsonExact('{\n  "a": ?\n}', 'in.json')), 'SHOEBOX_INVALID_JSON', 'position')
+  t.match(err?.message, 'in.json: line 2 column 8')
+})
+
+t.test('jsonFilesSource: sorted walk, skips, origins, unreadable files', async (t) => {
+  const root = tmp(t)
+  const put = (rel: string, text: string): void => {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true })
+    fs.writeFileSync(path.join(root, rel), text)
+  }
+  put('b/2.json', '{"content_hash": "b2"}')
+  put('a.json', '{"content_hash": "a", "n": 90071992547409931}')
+  put('b/1.json', '{"content_hash": "b1", "x": {"y-z": 0}}')
+  put('_mmmeta/config.json', '{"content_hash": "no"}')
+  put('.hidden.json', '{"content_hash": "no"}')
+  put('c.json', '[1, 2]')
+  put('d.json', '{"content_hash": ')
+  put('e.txt', '{}')
+  const items = describe(await collect(jsonFilesSource(root)))
+  t.same(items, [
+    { origin: { file: path.join(root, 'a.json') }, row: { content_hash: 'a', n: '90071992547409931' } },
+    { origin: { file: path.join(root, 'b/1.json') }, row: { content_hash: 'b1', 'x:y_z': '0' } },
+    { origin: { file: path.join(root, 'b/2.json') }, row: { content_hash: 'b2' } },
+    { unreadable: { file: path.join(root, 'c.json') }, reason: 'not a JSON object' },
+    { unreadable: { file: path.join(root, 'd.json') }, reason: `${path.join(root, 'd.json')}: line 1 column 18: unexpected end of input` }
+  ])
+  await t.rejects(collect(jsonFilesSource(path.join(root, 'missing'))), { code: 'SHOEBOX_IO' })
+})
+
+t.test('ndjsonSource: lines, CRLF, blank lines, bad lines, UTF-8 split across chunks', async (t) => {
+  const text = '{"content_hash":"a","t":"Grüße"}\r\n\n{"content_hash":"b","big":12345678901234567890}\nnot json\n[1]\n{"content_hash":"c"}'
+  const bytes = Buffer.from(text)
+  const chunks: Buffer[] = []
+  for (let i = 0; i < bytes.length; i += 5) chunks.push(bytes.subarray(i, i + 5))
+  const items = describe(await collect(ndjsonSource(Readable.from(chunks), 'in.ndjson')))
+  t.same(items, [
+    { origin: { file: 'in.ndjson', line: 1 }, row: { content_hash: 'a', t: 'Grüße' } },
+    { origin: { file: 'in.ndjson', line: 3 }, row: { content_hash: 'b', big: '12345678901234567890' } },
+    { unreadable: { file: 'in.ndjson', line: 4 }, reason: 'in.ndjson: line 4: line 1 column 1: unexpected "n"' },
+    { unreadable: { file: 'in.ndjson', line: 5 }, reason: 'not a JSON object' },
+    { origin: { file: 'in.ndjson', line: 6 }, row: { content_hash: 'c' } }
+  ])
+})
+
+t.test('jsonArraySource: elements of a top-level array, exact, in constant memory', async (t) => {
+  const dir = tmp(t)
+  const file = path.join(dir, 'big.json')
+  fs.writeFileSync(file, '[\n {"content_hash": "a", "n": 12345678901234567890, "f": 1.0, "l": [1, {"k": null}], "o": {"p-q": true}},\n 7,\n {"content_hash": "b", "s": "x\\ny"}\n]\n')
+  t.same(describe(await collect(jsonArraySource(file))), [
+    { origin: { file, line: 1 }, row: { content_hash: 'a', n: '12345678901234567890', f: '1.0', l: '[1,{"k":null}]', 'o:p_q': 'true' } },
+    { unreadable: { file, line: 2 }, reason: 'not a JSON object' },
+    { origin: { file, line: 3 }, row: { content_hash: 'b', s: 'x\ny' } }
+  ])
+  const many = path.join(dir, 'many.json')
+  const out = fs.createWriteStream(many)
+  out.write('[')
+  for (let i = 0; i < 20000; i++) out.write((i > 0 ? ',' : '') + JSON.stringify({ content_hash: `h${i}`, i }))
+  out.end(']')
+  await once(out, 'close')
+  let count = 0
+  for await (const item of jsonArraySource(many)) if (!(item instanceof UnreadableMetadata)) count++
+  t.equal(count, 20000)
+  fs.writeFileSync(path.join(dir, 'obj.json'), '{"a": 1}')
+  await t.rejects(collect(jsonArraySource(path.join(dir, 'obj.json'))), { code: 'SHOEBOX_INVALID_JSON' })
+  fs.writeFileSync(path.join(dir, 'broken.json'), '[{"a": 1},')
+  await t.rejects(collect(jsonArraySource(path.join(dir, 'broken.json'))), { code: 'SHOEBOX_INVALID_JSON' })
+  await t.rejects(collect(jsonArraySource(path.join(dir, 'none.json'))), { code: 'SHOEBOX_IO' })
+})
+
+t.test('archiveMetadataSource: record metadata with archive and record number', async (t) => {
+  const dir = tmp(t)
+  const file = path.join(dir, 'a.sbx')
+  const records = [{ metadata: { content_hash: 'x', title: 'X' }, payload: Buffer.from('1') }, { metadata: { content_hash: 'y' }, payload: Buffer.from('2') }]
+  await pipeline(Readable.from(records, { objectMode: true }), encode(), fs.createWriteStream(file))
+  const items = describe(await collect(archiveMetadataSource(path.join(dir, '*.sbx'))))
+  t.same(items, [
+    { origin: { file, line: 1 }, row: { content_hash: 'x', title: 'X' } },
+    { origin: { file, line: 2 }, row: { content_hash: 'y' } }
+  ])
+})
+
+t.test('fileStatSource (--no-meta): every file but _mmmeta, with size, UTC times and SHA-1', async (t) => {
+  const root = tmp(t)
+  fs.mkdirSync(path.join(root, 'sub'))
+  fs.mkdirSync(path.join(root, '_mmmeta', 'db'), { recursive: true })
+  fs.writeFileSync(path.join(root, 'sub', 'b.pdf'), 'hello')
+  fs.writeFileSync(path.join(root, 'a.json'), '{}')
+  fs.writeFileSync(path.join(root, '_mmmeta', 'db', 'x.append'), 'no')
+  const when = new Date(Date.UTC(2024, 4, 9, 10, 0, 0, 500)) // .5 s: exact in utimes' float seconds
+  fs.utimesSync(path.join(root, 'sub', 'b.pdf'), when, when)
+  const items = await collect(fileStatSource(root)) as Array<Record<string, unknown>>
+  t.same(items.map((i) => [i.file_name, i.file_size]), [['a.json', 2], ['sub/b.pdf', 5]])
+  t.same(items[1].content_hash, 'aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d', 'sha1 of "hello"')
+  t.same(items[1].modified_at, '2024-05-09 10:00:00.500000')
+  t.same(items[1].file_path, path.join(root, 'sub', 'b.pdf'))
+  t.same(originOf(items[1]), { file: path.join(root, 'sub', 'b.pdf') })
+})
