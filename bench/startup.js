@@ -34,30 +34,37 @@ const candidates = [
 ]
 
 /**
- * The packages under node_modules that the package's own modules import
- * when dist/index.js is imported (a resolve hook sees each import, ES or
- * CommonJS, made from outside node_modules), in the order first seen.
+ * What importing dist/index.js loads: the packages under node_modules that
+ * the package's own modules import (a resolve hook sees each import, ES or
+ * CommonJS, made from outside node_modules), in the order first seen, and
+ * how many of the package's own modules load. At about a millisecond each
+ * on this machine, the module count is most of the import's cost
+ * (test/startup-lazy.test.ts bounds it).
  */
-function eagerPackages () {
+export function importGraph () {
   const hook = `data:text/javascript,${encodeURIComponent(`
     export async function resolve (specifier, context, next) {
       const r = await next(specifier, context)
       const m = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(r.url)
       if (m !== null && context.parentURL !== undefined && !context.parentURL.includes('/node_modules/')) process.stderr.write('PKG ' + m[1] + '\\n')
+      if (m === null && r.url.startsWith('file:')) process.stderr.write('OWN ' + r.url + '\\n')
       return r
     }`)}`
   const script = `require('node:module').register(${JSON.stringify(hook)}); import(${JSON.stringify(index)}).then(() => {})`
   const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`listing the package's imports failed: ${r.stderr}`)
-  const names = r.stderr.split('\n').filter((l) => l.startsWith('PKG ')).map((l) => l.slice(4))
-  return [...new Set(names)]
+  const lines = r.stderr.split('\n')
+  const packages = [...new Set(lines.filter((l) => l.startsWith('PKG ')).map((l) => l.slice(4)))]
+  const own = new Set(lines.filter((l) => l.startsWith('OWN ') && l.includes('/dist/')).map((l) => l.slice(4)))
+  return { packages, ownModules: own.size }
 }
 
 /** The Node built-ins the package's modules import at the top (what any stream library pays). */
 const BUILTINS = ['node:stream', 'node:stream/promises', 'node:zlib', 'node:crypto', 'node:fs/promises', 'node:os', 'node:timers/promises', 'node:util']
 
+const graph = importGraph()
 if (process.argv.includes('--modules')) {
-  for (const name of eagerPackages()) {
+  for (const name of graph.packages) {
     candidates.push({ name: `${name} alone`, args: ['-e', `import(${JSON.stringify(name)}).then(() => {})`] })
   }
   // Required, as lib/checksum.ts loads it (an ES import of this CommonJS package costs more).
@@ -79,10 +86,14 @@ export function startupTargets (result) {
 }
 
 export function startupTable (result) {
+  const { packages, ownModules } = result.imports ?? {}
   return [
     '| start-up | median ms | ratio to `node -e 0` |',
     '|---|---:|---:|',
-    ...result.rows.map((r) => `| ${r.name} | ${r.medianMs.toFixed(1)} | ${r.ratio.toFixed(2)}x |`)
+    ...result.rows.map((r) => `| ${r.name} | ${r.medianMs.toFixed(1)} | ${r.ratio.toFixed(2)}x |`),
+    ...(ownModules === undefined
+      ? []
+      : ['', `Importing the package loads ${ownModules} of its own modules and ${packages.length === 0 ? 'no package' : packages.join(', ')} from node_modules.`])
   ].join('\n')
 }
 
@@ -97,7 +108,7 @@ async function main () {
   }
   const base = median(times[0])
   const rows = candidates.map((c, i) => ({ name: c.name, target: c.target === true, medianMs: median(times[i]), ratio: median(times[i]) / base, runs: times[i].length }))
-  const result = { runs: RUNS, loadavg: (await import('node:os')).loadavg()[0], rows }
+  const result = { runs: RUNS, loadavg: (await import('node:os')).loadavg()[0], rows, imports: graph }
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify(result))
   } else {

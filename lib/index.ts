@@ -27,7 +27,7 @@ export {
 export {
   sizePolicy, agePolicy, countPolicy, anyPolicy, type RollPolicy, type RollFile, type RollOptions
 } from './roll/policies.js'
-export { recoverDirectory, type RecoveredFile, type RecoverOptions, type SkippedTemp } from './roll/recover.js'
+export type { RecoveredFile, RecoverOptions, SkippedTemp } from './roll/recover.js'
 export { gzip, gunzip, gunzipMembers, type GzipOptions, type GunzipOptions, type GunzipStage, type MemberLookup } from './compress/gzip.js'
 export {
   archiveSource, type ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent
@@ -43,10 +43,12 @@ export type { S3StoreOptions, S3Location } from './store/s3-config.js'
 export { StoreError, type FailureKind } from './store/store-error.js'
 export { formatStats, type TransferSnapshot, type DirectionStats } from './transfer/stats.js'
 export { SealedUploader, type UploadOptions, type UploadEvent, type UploadErrorEvent } from './roll/uploader.js'
-export {
-  pack, packFiles, type PackSource, type PackOptions, type PackFilesOptions, type PackSummary, type PackRecord, type SkippedEntry
+export { packFiles } from './pack/pack-source.js'
+export type {
+  PackSource, PackOptions, PackFilesOptions, PackSummary, PackRecord, SkippedEntry
 } from './pack/pack.js'
-export { unpack, type UnpackOptions, type UnpackSummary, type UnpackedFile } from './pack/unpack.js'
+export type { UnpackOptions, UnpackSummary, UnpackedFile } from './pack/unpack.js'
+export { pack, unpack, recoverDirectory } from './on-demand.js'
 export {
   kronosTimeNow, kronosTimeFromDate, kronosTimeFromIso, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeToDate, kronosTimeToIso,
   kronosTimeToMs, toKronosTime, parseKronosTime, formatKronosTime, MIN_KRONOS_TIME, MAX_KRONOS_TIME, type KronosTime

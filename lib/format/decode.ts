@@ -1,5 +1,5 @@
 /** decode(): a Transform from archive bytes to records. */
-import { Transform } from 'readable-stream'
+import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
@@ -24,7 +24,7 @@ export interface DecodedCorruptInfo extends CorruptInfo {
  * copy one (Buffer.from(payload)) if you keep it long after reading.
  * Emits `corrupt` ({offset, reason, detail, bytesSkipped, file}) in lenient mode.
  */
-export class DecodeStream extends Transform {
+export class DecodeStream extends LazyTransform {
   readonly file: string | undefined
   #decoder: ArchiveDecoder
 

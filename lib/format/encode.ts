@@ -11,7 +11,7 @@
  * output while the readable side is at its high-water mark is called back
  * only when the reader asks for more (_read).
  */
-import { Transform } from 'readable-stream'
+import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { RecordInput } from '../record.js'
@@ -21,7 +21,7 @@ export type EncodeOptions = EncoderOptions
 
 type WriteCallback = (error?: Error | null) => void
 
-export class EncodeStream extends Transform {
+export class EncodeStream extends LazyTransform {
   #encoder: ArchiveEncoder
   #scheduled: ReturnType<typeof setImmediate> | null = null
   #records = 0

@@ -6,7 +6,7 @@
  * to lift fields into metadata. Blank lines are ignored; CRLF is accepted.
  */
 import { isUtf8 } from 'node:buffer'
-import { Transform } from 'readable-stream'
+import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
@@ -53,7 +53,7 @@ const EMPTY = Buffer.alloc(0)
 const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
 const CR = 0x0d
 
-export class EncodeNdjson extends Transform {
+export class EncodeNdjson extends LazyTransform {
   readonly source: string
   /** Lines read so far (blank lines included). */
   lines = 0

@@ -5,7 +5,7 @@
  * payloadOnly, each payload's raw bytes and a newline.
  */
 import { isUtf8 } from 'node:buffer'
-import { Transform } from 'readable-stream'
+import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import type { ShoeboxRecord } from '../record.js'
 
@@ -18,7 +18,7 @@ export interface RecordsToNdjsonOptions {
  * Records to NDJSON text (or raw payloads and newlines), batched: output goes
  * out in ~256 KiB chunks, or when the event loop turns, not once per record.
  */
-export class RecordsToNdjson extends Transform {
+export class RecordsToNdjson extends LazyTransform {
   #payloadOnly: boolean
   #parts: Buffer[] = []
   #text = ''

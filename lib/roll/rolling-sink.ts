@@ -22,7 +22,7 @@ import { ensureDir } from '../fs/durable.js'
 import { FileChain, type FlushEvent, type FsyncPolicy, type KeptReport, type OpenEvent, type SealedEvent } from './file-chain.js'
 import { isTimed, RollPlanner, type CutReason } from './planner.js'
 import { rollPolicy, type RollOptions } from './policies.js'
-import { recoverDirectory, type RecoveredFile } from './recover.js'
+import type { RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE } from './template.js'
 import { SealedUploader, type UploadOptions } from './uploader.js'
 import { openStore } from '../store/open-store.js'
@@ -169,6 +169,8 @@ export class RollingSink extends Writable {
   async #start (): Promise<void> {
     await ensureDir(this.dir)
     if (this.#recover) {
+      // Loaded here, not at import: a program that only imports the package never needs it.
+      const { recoverDirectory } = await import('./recover.js')
       this.recovered = await recoverDirectory(this.dir)
       for (const r of this.recovered) this.emit('recover', r)
     }

@@ -1,0 +1,118 @@
+/**
+ * Importing the package must stay about as fast as starting Node
+ * (bench/startup.js: <= 1.5x `node -e 0`). On this code base that time goes
+ * to loading modules, about a millisecond each, so this file guards what the
+ * import loads: none of the heavy packages (each loaded by the function that
+ * first needs it), and no more than MAX_OWN_MODULES of shoebox's own modules.
+ * Raising the bound is a decision, not an accident: a new subsystem should
+ * be loaded when it is first used (lib/on-demand.ts, a dynamic import in an
+ * async start-up), not by lib/index.ts's import graph.
+ *
+ * Each case is a fresh process importing the package transpiled from the
+ * current sources. A loader hook reports every ES module resolved, and at
+ * exit the process reports its CommonJS modules (require.cache), so a
+ * package is seen however it is loaded. The later cases prove the check sees
+ * a package or module when it is loaded.
+ */
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { ROOT, transpileTree } from './transpile.js'
+
+/** Shoebox's own modules loaded by `import('shoebox')` (62 when this was written, down from 64 plus readable-stream's 28). */
+const MAX_OWN_MODULES = 64
+
+/** Packages that importing shoebox must not load. */
+const HEAVY = ['@aws-sdk', 'better-sqlite3', 'stream-json', 'yaml', 'split2', 'pumpify', 'minimatch', 'readable-stream']
+
+const run = promisify(execFile)
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-startup-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+const pkg = path.join(tmp, 'pkg')
+const index = transpileTree(path.join(ROOT, 'lib', 'index.ts'), pkg)
+
+fs.writeFileSync(path.join(tmp, 'hook.mjs'), `
+export async function resolve (specifier, context, next) {
+  const r = await next(specifier, context)
+  process.stderr.write('ESM ' + r.url + '\\n')
+  return r
+}
+`)
+fs.writeFileSync(path.join(tmp, 'register.mjs'), `
+import fs from 'node:fs'
+import { createRequire, register } from 'node:module'
+register(${JSON.stringify(pathToFileURL(path.join(tmp, 'hook.mjs')).href)})
+const require = createRequire(import.meta.url)
+process.on('exit', () => { for (const file of Object.keys(require.cache)) fs.writeSync(2, 'CJS ' + file + '\\n') })
+`)
+
+interface Loaded {
+  /** Packages under node_modules, by name. */
+  packages: string[]
+  /** Shoebox's own modules, relative to the package root. */
+  own: string[]
+}
+
+/** Run an ES module that imports the package, then `body` (no top-level await); what it loaded by its exit. */
+async function loaded (name: string, body = ''): Promise<Loaded> {
+  const file = path.join(pkg, name) // beside the package's node_modules link, for the body's own imports
+  fs.writeFileSync(file, `import(${JSON.stringify(pathToFileURL(index).href)}).then(async (lib) => {\n${body}\n}).catch((err) => { console.error(err); process.exitCode = 1 })\n`)
+  const { stderr } = await run(process.execPath, ['--no-warnings', '--import', pathToFileURL(path.join(tmp, 'register.mjs')).href, file], { cwd: tmp })
+  const files = new Set<string>()
+  for (const line of stderr.split('\n')) {
+    if (line.startsWith('ESM node:')) continue
+    if (line.startsWith('ESM file://')) files.add(new URL(line.slice(4)).pathname)
+    else if (line.startsWith('CJS ')) files.add(line.slice(4))
+    else if (line !== '') throw new Error(`${name}: unexpected output: ${line}`)
+  }
+  const packages = new Set<string>()
+  const own = new Set<string>()
+  for (const f of files) {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)
+    if (m !== null) packages.add(m[1])
+    else if (f.startsWith(path.join(pkg, 'lib') + path.sep)) own.add(path.relative(pkg, f))
+  }
+  return { packages: [...packages].sort(), own: [...own].sort() }
+}
+
+const heavyIn = (packages: string[]): string[] => packages.filter((p) => HEAVY.some((h) => p === h || p.startsWith(h + '/')))
+
+t.test('importing the package loads none of the heavy packages, and a bounded number of its own modules', async (t) => {
+  const { packages, own } = await loaded('import-only.mjs', "if (typeof lib.encode !== 'function') throw new Error('no encode')")
+  t.same(heavyIn(packages), [], `packages loaded: ${packages.join(', ')}`)
+  t.ok(own.includes(path.join('lib', 'index.js')), 'the check sees the package\'s own modules')
+  t.ok(own.length <= MAX_OWN_MODULES, `${own.length} of shoebox's own modules loaded at import (at most ${MAX_OWN_MODULES}): ${own.join(' ')}`)
+  for (const deferred of ['pack/pack.js', 'pack/unpack.js', 'roll/recover.js']) {
+    t.notOk(own.includes(path.join('lib', deferred)), `${deferred} is not loaded at import`)
+  }
+})
+
+t.test('readable-stream loads with the first stream built on it, and that stream works', async (t) => {
+  // RecordsToNdjson first: a class users construct with `new`, not through a factory.
+  const { packages } = await loaded('first-stream.mjs', `
+    const { Transform } = await import('readable-stream')
+    const { Readable } = await import('node:stream')
+    const { pipeline } = await import('node:stream/promises')
+    const stage = new lib.RecordsToNdjson({ payloadOnly: true })
+    if (!(stage instanceof Transform) || !(stage instanceof lib.RecordsToNdjson)) throw new Error('not a Transform')
+    let text = ''
+    await pipeline(Readable.from([{ metadata: {}, payload: Buffer.from('one') }]), stage, async function * (source) { for await (const c of source) text += c })
+    if (text !== 'one\\n') throw new Error('printed ' + JSON.stringify(text))
+    const encoder = lib.encode()
+    if (!(encoder instanceof Transform)) throw new Error('encode() is not a Transform')
+    encoder.destroy()`)
+  t.same(heavyIn(packages), ['readable-stream'], 'the check sees readable-stream once a stream is built')
+})
+
+t.test('recoverDirectory() loads its module on its first call, and recovers', async (t) => {
+  const dir = path.join(tmp, 'empty-dir')
+  fs.mkdirSync(dir)
+  const { own } = await loaded('recover.mjs', `
+    const recovered = await lib.recoverDirectory(${JSON.stringify(dir)})
+    if (!Array.isArray(recovered) || recovered.length !== 0) throw new Error('recovered ' + JSON.stringify(recovered))`)
+  t.ok(own.includes(path.join('lib', 'roll', 'recover.js')), 'the check sees a module loaded on demand')
+})
