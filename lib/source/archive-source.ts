@@ -5,10 +5,9 @@
  * With `from`, it continues exactly after a saved position; with `follow`,
  * it keeps watching for newly sealed files, like `tail -F`, until destroyed.
  */
-import fs from 'node:fs'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { gunzip, gunzipMembers } from '../compress/gzip.js'
+import { gunzip, gunzipMembers, isGzip } from '../compress/gzip.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
@@ -16,12 +15,10 @@ import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
 import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
-import { isRemote, type StoreOptions } from '../store/open-store.js'
-import { listObjects, localPattern, openStoreGlob } from './remote.js'
+import type { StoreOptions } from '../store/open-store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import type { Store } from '../store/store.js'
 import { parseDuration } from '../units.js'
-import { listFiles, noArchiveMatches, splitGlob, type GlobRoot } from './list.js'
+import { listGlob, noArchiveMatches, openGlob, type GlobRoot, type StoreGlob } from './list.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import { FollowGate } from './follow.js'
 
@@ -54,8 +51,6 @@ export interface FileEvent { path: string, name: string }
 export interface FileEndEvent { path: string, name: string, records: number }
 export interface SkippedEvent { path: string, name: string, reason: string }
 
-const READ_CHUNK = 1024 * 1024
-
 export class ArchiveSource extends Readable {
   readonly glob: GlobRoot
   /** The pattern as given, for errors. */
@@ -69,14 +64,14 @@ export class ArchiveSource extends Readable {
   /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
   #fromFile: ListedFile | undefined
   #pollInterval: number
-  /** For a remote pattern, the store its objects come from (glob.root is its URL). */
-  readonly #store: Store | undefined
+  /** The store the files come from (a FileStore for a local pattern) and the glob over its keys. */
+  readonly #glob: StoreGlob
   /** The file being read: its input and its decoder. */
   #current: { input: Readable, decoder: DecodeStream } | null = null
   #stopped = false
   /** Ends the wait between two listings of `follow` early (stop, destroy). */
   #wake: (() => void) | null = null
-  /** Following local files: which are complete and stable, and which to read again. */
+  /** Following files others write in place: which are complete and stable, and which to read again. */
   readonly #gate: FollowGate | null
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
@@ -85,21 +80,15 @@ export class ArchiveSource extends Readable {
     if (options.from !== undefined && (typeof options.from.file !== 'string' || !Number.isInteger(options.from.offset))) {
       throw invalidOption('from', 'must be a position {file, offset} taken from a record')
     }
-    if (isRemote(pattern)) {
-      const remote = openStoreGlob(pattern, options.storeOptions)
-      this.#store = remote.store
-      this.glob = { root: remote.store.url, pattern: remote.pattern }
-    } else {
-      this.#store = undefined
-      this.glob = splitGlob(localPattern(pattern), options.cwd)
-    }
+    this.#glob = openGlob(pattern, options)
+    this.glob = { root: this.#glob.root, pattern: this.#glob.pattern }
     this.#pattern = pattern
     this.#options = { ...options }
     this.#compare = comparator(options.order)
     this.#positions = options.positions === true || options.from !== undefined
     this.#pollInterval = parseDuration(options.pollInterval ?? 1000, 'pollInterval')
-    // Objects in a store appear whole; local files may be written while listed.
-    this.#gate = options.follow === true && this.#store === undefined ? new FollowGate(this.#pollInterval) : null
+    // S3 objects appear whole; local files may be written while listed.
+    this.#gate = options.follow === true && this.#glob.store.writtenInPlace === true ? new FollowGate(this.#pollInterval) : null
   }
 
   override _read (): void {
@@ -132,7 +121,7 @@ export class ArchiveSource extends Readable {
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     this.#closeCurrent()
-    void this.#store?.close()
+    void this.#glob.store.close()
     callback(err)
   }
 
@@ -148,32 +137,29 @@ export class ArchiveSource extends Readable {
     wake?.()
   }
 
-  /** Transfer statistics of a remote source (bytes and objects read, retries, errors). */
-  stats (): TransferSnapshot | undefined {
-    return this.#store?.stats()
+  /** Transfer statistics of the source's store (bytes and objects read; for S3 also retries, errors). */
+  stats (): TransferSnapshot {
+    return this.#glob.store.stats()
   }
 
   async #list (): Promise<ListedFile[]> {
-    const store = this.#store
-    if (store === undefined) return await listFiles(this.glob, this.#gate?.sealing)
-    return await listObjects({ store, pattern: this.glob.pattern })
+    return await listGlob(this.#glob, this.#gate?.sealing)
   }
 
-  /** The bytes of a file from `start`: a local read, or a resumable ranged GET of the listed version. */
-  #open (file: ListedFile, start: number): Readable {
-    if (this.#store === undefined) return fs.createReadStream(file.path, { start, highWaterMark: READ_CHUNK })
-    return this.#store.get(file.name, { range: { start }, etag: file.etag })
+  /**
+   * The bytes of a file from `start` (S3: a resumable ranged GET). Pinned to
+   * the listed version where objects appear whole; a local file may still
+   * grow, and is read as it is (the follow gate reads it again if it changes).
+   */
+  #open (file: ListedFile, start: number, end?: number): Readable {
+    const etag = this.#glob.store.writtenInPlace === true ? undefined : file.etag
+    return this.#glob.store.get(file.name, { range: { start, end }, etag })
   }
 
   async #isGzip (file: ListedFile): Promise<boolean> {
-    if (this.#store === undefined) {
-      const head = await readHead(file.path)
-      return head[0] === 0x1f && head[1] === 0x8b
-    }
     const chunks: Buffer[] = []
-    for await (const chunk of this.#store.get(file.name, { range: { start: 0, end: 2 }, etag: file.etag })) chunks.push(chunk as Buffer)
-    const head = Buffer.concat(chunks)
-    return head[0] === 0x1f && head[1] === 0x8b
+    for await (const chunk of this.#open(file, 0, 2)) chunks.push(chunk as Buffer)
+    return isGzip(Buffer.concat(chunks))
   }
 
   async #run (): Promise<void> {
@@ -329,17 +315,6 @@ export class ArchiveSource extends Readable {
 /** A position beyond what the file holds: the records it meant are not there. */
 function pastEnd (file: ListedFile, offset: number, size: number): ShoeboxError {
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
-}
-
-async function readHead (file: string): Promise<Buffer> {
-  const handle = await fs.promises.open(file, 'r')
-  try {
-    const head = Buffer.alloc(2)
-    await handle.read(head, 0, 2, 0)
-    return head
-  } finally {
-    await handle.close()
-  }
 }
 
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource {

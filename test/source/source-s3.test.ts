@@ -158,7 +158,8 @@ t.test('natural name order, gzip and plain, the same records as the local read o
   t.equal(stats?.downloaded.bytes, sizes, 'stats: their bytes')
   t.equal(stats?.uploaded.objects, 0)
   t.equal(stats?.retries, 0)
-  t.equal(local.source.stats(), undefined, 'a local source has no transfer stats')
+  const localStats = local.source.stats().downloaded
+  t.same({ objects: localStats.objects, bytes: localStats.bytes }, { objects: 4, bytes: sizes }, 'a local source counts the same through its file store')
 })
 
 t.test('listing asks only for the literal prefix of the pattern, then filters with minimatch', async (t) => {
