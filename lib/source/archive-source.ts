@@ -5,9 +5,9 @@
  * With `from`, it continues exactly after a saved position; with `follow`,
  * it keeps watching for newly sealed files, like `tail -F`, until destroyed.
  */
-import { Readable } from 'node:stream'
+import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { gunzip, gunzipMembers, isGzip } from '../compress/gzip.js'
+import { gunzip, gunzipMembers, isGzip, memberStart, openAt } from '../compress/gzip.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
@@ -80,6 +80,7 @@ export class ArchiveSource extends Readable {
     if (options.from !== undefined && (typeof options.from.file !== 'string' || !Number.isInteger(options.from.offset))) {
       throw invalidOption('from', 'must be a position {file, offset} taken from a record')
     }
+    if (options.from !== undefined) memberStart(options.from) // a malformed member fails here, at once
     this.#glob = openGlob(pattern, options)
     this.glob = { root: this.#glob.root, pattern: this.#glob.pattern }
     this.#pattern = pattern
@@ -215,11 +216,24 @@ export class ArchiveSource extends Readable {
     return this.#compare(file, this.#fromFile) < 0
   }
 
-  /** Read one file; with `after` >= 0, only records after that offset. */
-  async #readFile (file: ListedFile, after: number): Promise<void> {
-    const { name } = file
-    this.emit('file', { path: file.path, name } satisfies FileEvent)
-    // Plain files can seek straight to the saved record; gzip has to be read from the start.
+  /**
+   * The decompressed bytes of `file` from where reading it starts, and that
+   * start's offset. A plain file seeks straight to the saved record; a gzip
+   * file to the member the position names (one ranged read from there: the
+   * members before it are never fetched), or from its start for a position
+   * without a member.
+   */
+  async #openFile (file: ListedFile, after: number): Promise<OpenedFile> {
+    const from = this.#options.from
+    const member = after >= 0 && from !== undefined ? memberStart(from) : undefined
+    if (member !== undefined) {
+      // A member at or past the end would be reported as damage, and skipped when lenient.
+      if (member.compressed >= file.size) {
+        throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the gzip member at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
+      }
+      const opened = await openAt(from as Position, (offset) => this.#open(file, offset))
+      return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
+    }
     const gzipped = after >= 0 && await this.#isGzip(file)
     // A position past the end would read nothing from this file and say nothing.
     if (after >= 0 && !gzipped && after > file.size) throw pastEnd(file, after, file.size)
@@ -228,6 +242,18 @@ export class ArchiveSource extends Readable {
     // names its member (one ranged read fetches it later); without, zlib's, whose CRC work
     // runs on the threadpool.
     const bytes = this.#positions ? gunzipMembers() : gunzip()
+    return { input: this.#open(file, start), stages: [bytes], bytes, start }
+  }
+
+  /** Read one file; with `after` >= 0, only records after that offset. */
+  async #readFile (file: ListedFile, after: number): Promise<void> {
+    const { name } = file
+    this.emit('file', { path: file.path, name } satisfies FileEvent)
+    const { input, stages, bytes, start } = await this.#openFile(file, after)
+    if (this.destroyed || this.#stopped) {
+      input.destroy()
+      return
+    }
     const decoder = decode({
       mode: this.#options.mode,
       maxRecordSize: this.#options.maxRecordSize,
@@ -255,12 +281,11 @@ export class ArchiveSource extends Readable {
       }
       this.emit('corrupt', { ...info, path: file.path })
     })
-    if (this.destroyed || this.#stopped) return
-    const input = this.#open(file, start)
-    let decompressed = 0
-    if (gzipped) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
+    // The bytes read from this file (decompressed), to tell a position past its end.
+    let decompressed = start
+    if (after >= 0) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
     // Failures of the input or of gzip reach the decoder after the records it already holds.
-    feed(input, bytes, decoder)
+    feed(input, ...stages, decoder)
     let count = 0
     // 'data' with pause/resume rather than for-await: no promise per record.
     decoder.on('data', (record: ShoeboxRecord) => {
@@ -303,13 +328,22 @@ export class ArchiveSource extends Readable {
     if (this.#stopped) return
     gate?.read(file, (gate?.delivered(name) ?? 0) + count)
     if (truncated) return
-    if (gzipped && decompressed < after) throw pastEnd(file, after, decompressed)
+    if (decompressed < after) throw pastEnd(file, after, decompressed)
     if (skippedFile && damaged) {
       this.emit('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
       return
     }
     this.emit('fileEnd', { path: file.path, name, records: count } satisfies FileEndEvent)
   }
+}
+
+/** A file opened for reading: its bytes, the stages that decompress them, and the decompressed offset they start at. */
+interface OpenedFile {
+  input: Readable
+  stages: Duplex[]
+  /** The decompressed bytes: the last stage, or the input itself. */
+  bytes: Readable
+  start: number
 }
 
 /** A position beyond what the file holds: the records it meant are not there. */
