@@ -7,7 +7,7 @@
  */
 import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { gunzip, gunzipMembers, isGzip, memberStart, openAt } from '../compress/gzip.js'
+import { gunzipMembers, isGzip, memberStart, openAt } from '../compress/gzip.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
@@ -238,10 +238,9 @@ export class ArchiveSource extends Readable {
     // A position past the end would read nothing from this file and say nothing.
     if (after >= 0 && !gzipped && after > file.size) throw pastEnd(file, after, file.size)
     const start = after >= 0 && !gzipped ? after : 0
-    // With positions, the gunzip that knows its members, so a gzip record's position also
-    // names its member (one ranged read fetches it later); without, zlib's, whose CRC work
-    // runs on the threadpool.
-    const bytes = this.#positions ? gunzipMembers() : gunzip()
+    // The gunzip that knows its members: with positions, a gzip record's position also
+    // names its member (one ranged read fetches it later).
+    const bytes = gunzipMembers({ members: this.#positions })
     return { input: this.#open(file, start), stages: [bytes], bytes, start }
   }
 
@@ -259,7 +258,7 @@ export class ArchiveSource extends Readable {
       maxRecordSize: this.#options.maxRecordSize,
       file: name,
       positions: this.#positions,
-      members: bytes instanceof GunzipStage ? bytes.members : undefined,
+      members: this.#positions && bytes instanceof GunzipStage ? bytes.members : undefined,
       baseOffset: start
     })
     const gate = this.#gate
