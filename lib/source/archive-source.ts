@@ -194,7 +194,7 @@ export class ArchiveSource extends Readable {
         }
         this.#done.add(file.name)
         if (from !== undefined && this.#before(file, from)) continue
-        await this.#readFile(file, from !== undefined && file.name === from.file ? from.offset : -1)
+        await this.#readFile(file, from !== undefined && file.name === from.file ? from : undefined)
       }
       if (this.#options.follow !== true || this.destroyed || this.#stopped) return
       await new Promise<void>((resolve) => {
@@ -221,11 +221,11 @@ export class ArchiveSource extends Readable {
    * start's offset. A plain file seeks straight to the saved record; a gzip
    * file to the member the position names (one ranged read from there: the
    * members before it are never fetched), or from its start for a position
-   * without a member.
+   * without a member (unless `plain` says the file is not gzip).
    */
-  async #openFile (file: ListedFile, after: number): Promise<OpenedFile> {
-    const from = this.#options.from
-    const member = after >= 0 && from !== undefined ? memberStart(from) : undefined
+  async #openFile (file: ListedFile, from: Position | undefined, plain: boolean): Promise<OpenedFile> {
+    const after = from?.offset ?? -1
+    const member = from === undefined ? undefined : memberStart(from)
     if (member !== undefined) {
       // A member at or past the end would be reported as damage, and skipped when lenient.
       if (member.compressed >= file.size) {
@@ -234,21 +234,41 @@ export class ArchiveSource extends Readable {
       const opened = await openAt(from as Position, (offset) => this.#open(file, offset))
       return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
     }
-    const gzipped = after >= 0 && await this.#isGzip(file)
+    const gzipped = after >= 0 && !plain && await this.#isGzip(file)
     // A position past the end would read nothing from this file and say nothing.
     if (after >= 0 && !gzipped && after > file.size) throw pastEnd(file, after, file.size)
     const start = after >= 0 && !gzipped ? after : 0
     // The gunzip that knows its members: with positions, a gzip record's position also
     // names its member (one ranged read fetches it later).
-    const bytes = gunzipMembers({ members: this.#positions })
+    const bytes = gunzipMembers({ members: this.#tracking })
     return { input: this.#open(file, start), stages: [bytes], bytes, start }
   }
 
-  /** Read one file; with `after` >= 0, only records after that offset. */
-  async #readFile (file: ListedFile, after: number): Promise<void> {
+  /** Positions are needed: asked for, or following (a changed file is read again from its last record). */
+  get #tracking (): boolean {
+    return this.#positions || this.#gate !== null
+  }
+
+  /**
+   * Where reading `file` continues: after the last record an earlier read of
+   * this followed file delivered, else after `from` if it names this file.
+   * A followed file now shorter than that record was replaced: read whole.
+   */
+  #resumeAt (file: ListedFile, from: Position | undefined): { position: Position | undefined, plain: boolean } {
+    const last = this.#gate?.resumeAt(file.name)
+    if (last === undefined) return { position: from, plain: false }
+    const shrunk = last.member === undefined ? last.offset > file.size : last.member.offset >= file.size
+    // The gate's positions name a member in every gzip file: one without is of a plain file.
+    return { position: shrunk ? undefined : last, plain: last.member === undefined }
+  }
+
+  /** Read one file; after `from` (a position in it), only the records after that one. */
+  async #readFile (file: ListedFile, from: Position | undefined): Promise<void> {
     const { name } = file
     this.emit('file', { path: file.path, name } satisfies FileEvent)
-    const { input, stages, bytes, start } = await this.#openFile(file, after)
+    const resume = this.#resumeAt(file, from)
+    const after = resume.position?.offset ?? -1
+    const { input, stages, bytes, start } = await this.#openFile(file, resume.position, resume.plain)
     if (this.destroyed || this.#stopped) {
       input.destroy()
       return
@@ -257,13 +277,13 @@ export class ArchiveSource extends Readable {
       mode: this.#options.mode,
       maxRecordSize: this.#options.maxRecordSize,
       file: name,
-      positions: this.#positions,
-      members: this.#positions && bytes instanceof GunzipStage ? bytes.members : undefined,
+      positions: this.#tracking,
+      members: this.#tracking && bytes instanceof GunzipStage ? bytes.members : undefined,
       baseOffset: start
     })
     const gate = this.#gate
-    // Records earlier reads of this followed file delivered (it ended mid-record, or has grown since).
-    let skip = gate?.delivered(name) ?? 0
+    // The last record delivered from this file, where a followed file that changes is read again from.
+    let last: Position | undefined
     let damaged = false
     let skippedFile = false
     let truncated = false
@@ -290,12 +310,9 @@ export class ArchiveSource extends Readable {
     decoder.on('data', (record: ShoeboxRecord) => {
       if (this.#stopped) return
       if (record.position !== undefined && record.position.offset <= after) return
-      if (skip > 0) {
-        skip--
-        return
-      }
       count++
-      if (!this.push(record)) {
+      last = record.position
+      if (!this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })) {
         decoder.pause()
         this.#resume = () => { decoder.resume() }
       }
@@ -310,7 +327,7 @@ export class ArchiveSource extends Readable {
       if (this.destroyed || this.#stopped) return
       if (gate !== null && err instanceof CorruptArchiveError && (err.reason === 'truncated' || (err.reason === 'bad-compression' && err.offset >= file.size))) {
         // Followed, and cut short (plain: mid-record; gzip: every byte read, the member unfinished).
-        gate.read(file, gate.delivered(name) + count)
+        gate.read(file, last)
         return
       }
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
@@ -325,7 +342,7 @@ export class ArchiveSource extends Readable {
       if (this.#current?.decoder === decoder) this.#current = null
     }
     if (this.#stopped) return
-    gate?.read(file, (gate?.delivered(name) ?? 0) + count)
+    gate?.read(file, last)
     if (truncated) return
     if (decompressed < after) throw pastEnd(file, after, decompressed)
     if (skippedFile && damaged) {
