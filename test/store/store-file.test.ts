@@ -142,6 +142,28 @@ t.test('list: by prefix, sorted, temp files and directories never listed', async
   t.same(await list(openStore(path.join(root, 'not', 'there'))), [])
 })
 
+t.test('list below a prefix directory: nested keys, exact mtimes, failures in words', async (t) => {
+  const { store, root, parent } = fresh()
+  for (const key of ['logs/2024/a.txt', 'logs/2024/sub/b.txt', 'logs-x', 'other/c.txt']) await store.put(key, 'x')
+  t.same((await list(store, 'logs/2024/')).map((o) => o.key), ['logs/2024/a.txt', 'logs/2024/sub/b.txt'])
+  t.same((await list(store, 'logs/2024/s')).map((o) => o.key), ['logs/2024/sub/b.txt'], 'a prefix ending inside a name')
+  t.same(await list(store, 'logs-x/'), [], 'a prefix below a file lists nothing')
+  const [a] = await list(store, 'logs/2024/a')
+  t.equal(a.mtimeMs, fs.statSync(path.join(root, 'logs', '2024', 'a.txt')).mtimeMs, 'mtimeMs as fine as the file system keeps it')
+  t.ok(Math.abs(a.mtime.getTime() - (a.mtimeMs ?? NaN)) < 1, 'the Date is the same time, to the millisecond')
+
+  // A root that is a file: the error names the store and says why in words, not in S3 terms.
+  const file = path.join(parent, 'a-file')
+  fs.writeFileSync(file, 'x')
+  const err = await errorOf(list(openStore(file)))
+  t.ok(err instanceof StoreError)
+  t.match(err, { message: /^file:\/\/.*a-file: list: not a directory \(ENOTDIR\)$/ })
+  // A key that is a directory, read: the same.
+  const read = store.get('other')
+  const readErr = await errorOf(read.toArray())
+  t.match(readErr, { message: /^file:\/\/.*root: get other: is a directory \(EISDIR\)$/ })
+})
+
 t.test('stat, exists, delete', async (t) => {
   const { store } = fresh()
   await store.put('a/b', bytes)
