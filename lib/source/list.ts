@@ -51,7 +51,8 @@ export function openGlob (pattern: string, options: OpenGlobOptions = {}): Store
     return { store, root: store.url, pattern: rest === '' ? '**' : rest, where: (key) => `${store.url}/${key}` }
   }
   const glob = splitGlob(localPattern(pattern), options.cwd)
-  const store = new FileStore(glob.root)
+  // Files others named: every name the platform allows is read.
+  const store = new FileStore(glob.root, { platformNames: true })
   return { store, ...glob, where: (key) => path.join(store.root, ...key.split('/')) }
 }
 
@@ -97,7 +98,7 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>): Promise
 
 /** The files under a local directory matching a glob (listGlob over a FileStore there). */
 export async function listFiles (glob: GlobRoot, sealing?: Set<string>): Promise<ListedFile[]> {
-  const store = new FileStore(glob.root)
+  const store = new FileStore(glob.root, { platformNames: true })
   return await listGlob({ store, ...glob, where: (key) => path.join(store.root, ...key.split('/')) }, sealing)
 }
 

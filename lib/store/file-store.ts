@@ -29,6 +29,15 @@ function fileEtag (size: number, mtimeMs: number): string {
   return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
 }
 
+export interface FileStoreOptions {
+  /**
+   * Accept every name this platform allows ('x:1.shoebox', 'a\\b' on POSIX),
+   * for reading a directory other programs write (archiveSource, ls). By
+   * default keys are portable: what the store writes, any store could hold.
+   */
+  platformNames?: boolean
+}
+
 export class FileStore implements Store {
   readonly url: string
   readonly root: string
@@ -36,14 +45,19 @@ export class FileStore implements Store {
   readonly writtenInPlace = true
   readonly #stats = new TransferStats()
 
-  constructor (root: string) {
+  readonly #platformNames: boolean
+
+  constructor (root: string, options: FileStoreOptions = {}) {
     this.root = path.resolve(root)
     this.url = `file://${this.root.split(path.sep).join('/')}`
+    this.#platformNames = options.platformNames === true && path.sep === '/'
   }
 
   /** The path of a key, after checking it cannot leave the root. */
   pathOf (key: string): string {
-    checkKey(key)
+    // On POSIX a backslash or a leading 'x:' is part of a file name, neither a separator
+    // nor a drive; every check that keeps a key inside the root still applies.
+    checkKey(this.#platformNames ? key.replace(/\\/g, '_').replace(/^([A-Za-z]):/, '$1_') : key)
     return path.join(this.root, ...key.split('/'))
   }
 

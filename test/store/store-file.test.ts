@@ -370,3 +370,19 @@ t.test('uploadSink on a directory: the same Writable API', async (t) => {
   await closed
   t.same(filesBelow(root), ['sink/out.bin'])
 })
+
+t.test('platformNames (POSIX): names the platform allows are read; escapes are still refused', async (t) => {
+  const { root } = fresh()
+  fs.mkdirSync(root)
+  for (const name of ['x:1.shoebox', 'a\\b.shoebox']) fs.writeFileSync(path.join(root, name), name)
+  const portable = new FileStore(root)
+  const named = new FileStore(root, { platformNames: true })
+  t.same((await list(named)).map((o) => o.key), ['a\\b.shoebox', 'x:1.shoebox'])
+  for (const key of ['x:1.shoebox', 'a\\b.shoebox']) {
+    t.equal((await readAll(named.get(key))).toString(), key, `${key}: read`)
+    t.match(await errorOf(readAll(portable.get(key))), { code: 'SHOEBOX_BAD_KEY' }, `${key}: not a portable key`)
+  }
+  for (const key of ['../x', 'a/../../b', '/abs', 'a\0b', 'a//b', './a']) {
+    t.match(await errorOf(readAll(named.get(key))), { code: 'SHOEBOX_BAD_KEY' }, `${JSON.stringify(key)}: still refused`)
+  }
+})
