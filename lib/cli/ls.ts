@@ -1,12 +1,8 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
-import fs from 'node:fs'
-import type { Readable } from 'node:stream'
-import { listFiles, noArchiveMatches, splitGlob } from '../source/list.js'
-import { comparator, type ListedFile } from '../source/order.js'
-import { isRemote, type StoreOptions } from '../store/open-store.js'
-import { listObjects, localPattern, openStoreGlob } from '../source/remote.js'
+import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
+import { comparator } from '../source/order.js'
+import { isRemote } from '../store/open-store.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
-import type { TransferSnapshot } from '../transfer/stats.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
@@ -36,16 +32,20 @@ export const lsCommand: Command = {
     const { values, positionals } = parse(argv, { ...readOptionSpec, ...storeOptionSpec }, true)
     if (positionals.length !== 1) throw usage('ls needs exactly one PATTERN (quote globs)')
     const maxRecordSize = maxRecordSizeFrom(values)
-    const { files, open, close, stats } = await listArchives(positionals[0], storeOptionsFrom(values))
-    const transfers = stats === undefined ? null : new TransferReporter(io, 'shoebox ls', stats)
+    const { store, ...glob } = openGlob(positionals[0], { storeOptions: storeOptionsFrom(values) })
+    // Statistics are what a user of a remote store wants to see; for a directory they are noise.
+    const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox ls', () => store.stats()) : null
     let records = 0
     let bytes = 0
     let listed = false
     let damaged = 0
     try {
+      const files = (await listGlob({ store, ...glob })).sort(comparator('name'))
       if (files.length === 0) throw noArchiveMatches(positionals[0])
+      // A file others may still write is read as it is; an S3 object as the version listed.
+      const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
       for (const file of files) {
-        const { stats: s, compression: bad } = await scanArchive(open(file), file.path, maxRecordSize)
+        const { stats: s, compression: bad } = await scanArchive(store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize)
         const compression = bad === null ? '' : `gzip damaged at compressed byte ${bad.offset}`
         records += s.records
         bytes += file.size
@@ -60,32 +60,8 @@ export const lsCommand: Command = {
       listed = true
     } finally {
       transfers?.stop(listed)
-      await close()
+      await store.close()
     }
     return damaged > 0 ? 1 : 0
   }
-}
-
-interface Listing {
-  files: ListedFile[]
-  open: (file: ListedFile) => Readable
-  close: () => Promise<void>
-  /** Transfer statistics, for a store. */
-  stats?: () => TransferSnapshot
-}
-
-/** The archives a local glob or a store URL pattern names, in read order, and how to read each. */
-async function listArchives (pattern: string, options: StoreOptions): Promise<Listing> {
-  if (!isRemote(pattern)) {
-    const files = (await listFiles(splitGlob(localPattern(pattern)))).sort(comparator('name'))
-    return { files, open: (file) => fs.createReadStream(file.path, { highWaterMark: 1 << 20 }), close: async () => {} }
-  }
-  const glob = openStoreGlob(pattern, options)
-  const { store } = glob
-  const files = await listObjects(glob).catch(async (err: unknown) => {
-    await store.close()
-    throw err
-  })
-  files.sort(comparator('name'))
-  return { files, open: (file) => store.get(file.name, { etag: file.etag }), close: async () => { await store.close() }, stats: () => store.stats() }
 }

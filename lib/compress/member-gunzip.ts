@@ -15,6 +15,7 @@
 import zlib from 'node:zlib'
 import { Duplex } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
 import { NEED_MORE, parseMemberHeader } from './member-header.js'
 
@@ -40,6 +41,12 @@ export interface GunzipOptions {
    * Default: the start of the file.
    */
   start?: { compressed: number, decompressed: number }
+  /**
+   * Keep `members` (default true). False for a reader that never asks which
+   * member a byte came from: the map then costs nothing for a file of many
+   * small members.
+   */
+  members?: boolean
 }
 
 interface Member {
@@ -67,23 +74,34 @@ export class GunzipStage extends Duplex {
   #wake: (() => void) | null = null
   /** Started at a member (options.start): the input must be gzip. */
   #mustBeGzip: boolean
+  #trackMembers: boolean
 
   constructor (options: GunzipOptions = {}) {
     super({ readableHighWaterMark: CHUNK })
     this.#in = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
     this.#mustBeGzip = options.start !== undefined
+    this.#trackMembers = options.members !== false
   }
 
   override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.#consume(chunk).then(() => { callback() }, (err: unknown) => { callback(this.#damage(err)) })
+    this.#consume(chunk).then(() => { callback() }, (err: unknown) => { this.#fail(err, callback) })
   }
 
   override _final (callback: (err?: Error | null) => void): void {
     this.#finish().then(() => {
       this.push(null)
       callback()
-    }, (err: unknown) => { callback(this.#damage(err)) })
+    }, (err: unknown) => { this.#fail(err, callback) })
+  }
+
+  /**
+   * Fail only once the reader has taken every byte already inflated: failing
+   * at once would destroy the stream and drop the output still buffered here,
+   * the good members' records before the damage.
+   */
+  #fail (err: unknown, callback: (err?: Error | null) => void): void {
+    failAfterDelivery(this, this.#damage(err), callback)
   }
 
   override _read (): void {
@@ -204,7 +222,7 @@ export class GunzipStage extends Duplex {
     // Observed by #inflate or #endOfDeflate; this keeps an early failure from being "unhandled" meanwhile.
     done.catch(() => {})
     const member: Member = { start: this.#in, crc: 0, size: 0, inflater, done }
-    this.members.add(this.#out, this.#in)
+    if (this.#trackMembers) this.members.add(this.#out, this.#in)
     inflater.on('data', (out: Buffer) => {
       member.crc = zlib.crc32(out, member.crc)
       member.size += out.length

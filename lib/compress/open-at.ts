@@ -7,8 +7,9 @@
  * `baseOffset`, so offsets and positions come out exactly as a read from the
  * start would give them; it still drops the records up to the saved one.
  */
-import { pipeline, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { invalidOption } from '../errors.js'
+import { feed } from '../stream/deliver-then-fail.js'
 import type { Position } from '../record.js'
 import { GunzipStage } from './member-gunzip.js'
 
@@ -43,7 +44,8 @@ export async function openAt (position: Position, open: (offset: number) => Read
   if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member (it was not read with gunzipMembers())`)
   const input = await open(start.compressed)
   const stream = new GunzipStage({ start })
-  // An error on either side ends both; the caller sees it on `stream`.
-  pipeline(input, stream, () => {})
+  // A failed read reaches `stream` after the bytes before it, and fails it after delivering
+  // what it made of them (pipeline() would destroy it at once, dropping them).
+  feed(input, stream)
   return { stream, baseOffset: start.decompressed, compressedOffset: start.compressed }
 }

@@ -5,10 +5,9 @@
  * With `from`, it continues exactly after a saved position; with `follow`,
  * it keeps watching for newly sealed files, like `tail -F`, until destroyed.
  */
-import fs from 'node:fs'
-import { Readable } from 'node:stream'
+import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { gunzip, gunzipMembers } from '../compress/gzip.js'
+import { gunzipMembers, isGzip, memberStart, openAt } from '../compress/gzip.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
@@ -16,12 +15,10 @@ import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
 import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
-import { isRemote, type StoreOptions } from '../store/open-store.js'
-import { listObjects, localPattern, openStoreGlob } from './remote.js'
+import type { StoreOptions } from '../store/open-store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import type { Store } from '../store/store.js'
 import { parseDuration } from '../units.js'
-import { listFiles, noArchiveMatches, splitGlob, type GlobRoot } from './list.js'
+import { listGlob, noArchiveMatches, openGlob, type GlobRoot, type StoreGlob } from './list.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import { FollowGate } from './follow.js'
 
@@ -54,8 +51,6 @@ export interface FileEvent { path: string, name: string }
 export interface FileEndEvent { path: string, name: string, records: number }
 export interface SkippedEvent { path: string, name: string, reason: string }
 
-const READ_CHUNK = 1024 * 1024
-
 export class ArchiveSource extends Readable {
   readonly glob: GlobRoot
   /** The pattern as given, for errors. */
@@ -69,14 +64,14 @@ export class ArchiveSource extends Readable {
   /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
   #fromFile: ListedFile | undefined
   #pollInterval: number
-  /** For a remote pattern, the store its objects come from (glob.root is its URL). */
-  readonly #store: Store | undefined
+  /** The store the files come from (a FileStore for a local pattern) and the glob over its keys. */
+  readonly #glob: StoreGlob
   /** The file being read: its input and its decoder. */
   #current: { input: Readable, decoder: DecodeStream } | null = null
   #stopped = false
   /** Ends the wait between two listings of `follow` early (stop, destroy). */
   #wake: (() => void) | null = null
-  /** Following local files: which are complete and stable, and which to read again. */
+  /** Following files others write in place: which are complete and stable, and which to read again. */
   readonly #gate: FollowGate | null
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
@@ -85,21 +80,16 @@ export class ArchiveSource extends Readable {
     if (options.from !== undefined && (typeof options.from.file !== 'string' || !Number.isInteger(options.from.offset))) {
       throw invalidOption('from', 'must be a position {file, offset} taken from a record')
     }
-    if (isRemote(pattern)) {
-      const remote = openStoreGlob(pattern, options.storeOptions)
-      this.#store = remote.store
-      this.glob = { root: remote.store.url, pattern: remote.pattern }
-    } else {
-      this.#store = undefined
-      this.glob = splitGlob(localPattern(pattern), options.cwd)
-    }
+    if (options.from !== undefined) memberStart(options.from) // a malformed member fails here, at once
+    this.#glob = openGlob(pattern, options)
+    this.glob = { root: this.#glob.root, pattern: this.#glob.pattern }
     this.#pattern = pattern
     this.#options = { ...options }
     this.#compare = comparator(options.order)
     this.#positions = options.positions === true || options.from !== undefined
     this.#pollInterval = parseDuration(options.pollInterval ?? 1000, 'pollInterval')
-    // Objects in a store appear whole; local files may be written while listed.
-    this.#gate = options.follow === true && this.#store === undefined ? new FollowGate(this.#pollInterval) : null
+    // S3 objects appear whole; local files may be written while listed.
+    this.#gate = options.follow === true && this.#glob.store.writtenInPlace === true ? new FollowGate(this.#pollInterval) : null
   }
 
   override _read (): void {
@@ -132,7 +122,7 @@ export class ArchiveSource extends Readable {
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     this.#closeCurrent()
-    void this.#store?.close()
+    void this.#glob.store.close()
     callback(err)
   }
 
@@ -148,32 +138,29 @@ export class ArchiveSource extends Readable {
     wake?.()
   }
 
-  /** Transfer statistics of a remote source (bytes and objects read, retries, errors). */
-  stats (): TransferSnapshot | undefined {
-    return this.#store?.stats()
+  /** Transfer statistics of the source's store (bytes and objects read; for S3 also retries, errors). */
+  stats (): TransferSnapshot {
+    return this.#glob.store.stats()
   }
 
   async #list (): Promise<ListedFile[]> {
-    const store = this.#store
-    if (store === undefined) return await listFiles(this.glob, this.#gate?.sealing)
-    return await listObjects({ store, pattern: this.glob.pattern })
+    return await listGlob(this.#glob, this.#gate?.sealing)
   }
 
-  /** The bytes of a file from `start`: a local read, or a resumable ranged GET of the listed version. */
-  #open (file: ListedFile, start: number): Readable {
-    if (this.#store === undefined) return fs.createReadStream(file.path, { start, highWaterMark: READ_CHUNK })
-    return this.#store.get(file.name, { range: { start }, etag: file.etag })
+  /**
+   * The bytes of a file from `start` (S3: a resumable ranged GET). Pinned to
+   * the listed version where objects appear whole; a local file may still
+   * grow, and is read as it is (the follow gate reads it again if it changes).
+   */
+  #open (file: ListedFile, start: number, end?: number): Readable {
+    const etag = this.#glob.store.writtenInPlace === true ? undefined : file.etag
+    return this.#glob.store.get(file.name, { range: { start, end }, etag })
   }
 
   async #isGzip (file: ListedFile): Promise<boolean> {
-    if (this.#store === undefined) {
-      const head = await readHead(file.path)
-      return head[0] === 0x1f && head[1] === 0x8b
-    }
     const chunks: Buffer[] = []
-    for await (const chunk of this.#store.get(file.name, { range: { start: 0, end: 2 }, etag: file.etag })) chunks.push(chunk as Buffer)
-    const head = Buffer.concat(chunks)
-    return head[0] === 0x1f && head[1] === 0x8b
+    for await (const chunk of this.#open(file, 0, 2)) chunks.push(chunk as Buffer)
+    return isGzip(Buffer.concat(chunks))
   }
 
   async #run (): Promise<void> {
@@ -207,7 +194,7 @@ export class ArchiveSource extends Readable {
         }
         this.#done.add(file.name)
         if (from !== undefined && this.#before(file, from)) continue
-        await this.#readFile(file, from !== undefined && file.name === from.file ? from.offset : -1)
+        await this.#readFile(file, from !== undefined && file.name === from.file ? from : undefined)
       }
       if (this.#options.follow !== true || this.destroyed || this.#stopped) return
       await new Promise<void>((resolve) => {
@@ -229,30 +216,74 @@ export class ArchiveSource extends Readable {
     return this.#compare(file, this.#fromFile) < 0
   }
 
-  /** Read one file; with `after` >= 0, only records after that offset. */
-  async #readFile (file: ListedFile, after: number): Promise<void> {
-    const { name } = file
-    this.emit('file', { path: file.path, name } satisfies FileEvent)
-    // Plain files can seek straight to the saved record; gzip has to be read from the start.
-    const gzipped = after >= 0 && await this.#isGzip(file)
+  /**
+   * The decompressed bytes of `file` from where reading it starts, and that
+   * start's offset. A plain file seeks straight to the saved record; a gzip
+   * file to the member the position names (one ranged read from there: the
+   * members before it are never fetched), or from its start for a position
+   * without a member (unless `plain` says the file is not gzip).
+   */
+  async #openFile (file: ListedFile, from: Position | undefined, plain: boolean): Promise<OpenedFile> {
+    const after = from?.offset ?? -1
+    const member = from === undefined ? undefined : memberStart(from)
+    if (member !== undefined) {
+      // A member at or past the end would be reported as damage, and skipped when lenient.
+      if (member.compressed >= file.size) {
+        throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the gzip member at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
+      }
+      const opened = await openAt(from as Position, (offset) => this.#open(file, offset))
+      return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
+    }
+    const gzipped = after >= 0 && !plain && await this.#isGzip(file)
     // A position past the end would read nothing from this file and say nothing.
     if (after >= 0 && !gzipped && after > file.size) throw pastEnd(file, after, file.size)
     const start = after >= 0 && !gzipped ? after : 0
-    // With positions, the gunzip that knows its members, so a gzip record's position also
-    // names its member (one ranged read fetches it later); without, zlib's, whose CRC work
-    // runs on the threadpool.
-    const bytes = this.#positions ? gunzipMembers() : gunzip()
+    // The gunzip that knows its members: with positions, a gzip record's position also
+    // names its member (one ranged read fetches it later).
+    const bytes = gunzipMembers({ members: this.#tracking })
+    return { input: this.#open(file, start), stages: [bytes], bytes, start }
+  }
+
+  /** Positions are needed: asked for, or following (a changed file is read again from its last record). */
+  get #tracking (): boolean {
+    return this.#positions || this.#gate !== null
+  }
+
+  /**
+   * Where reading `file` continues: after the last record an earlier read of
+   * this followed file delivered, else after `from` if it names this file.
+   * A followed file now shorter than that record was replaced: read whole.
+   */
+  #resumeAt (file: ListedFile, from: Position | undefined): { position: Position | undefined, plain: boolean } {
+    const last = this.#gate?.resumeAt(file.name)
+    if (last === undefined) return { position: from, plain: false }
+    const shrunk = last.member === undefined ? last.offset > file.size : last.member.offset >= file.size
+    // The gate's positions name a member in every gzip file: one without is of a plain file.
+    return { position: shrunk ? undefined : last, plain: last.member === undefined }
+  }
+
+  /** Read one file; after `from` (a position in it), only the records after that one. */
+  async #readFile (file: ListedFile, from: Position | undefined): Promise<void> {
+    const { name } = file
+    this.emit('file', { path: file.path, name } satisfies FileEvent)
+    const resume = this.#resumeAt(file, from)
+    const after = resume.position?.offset ?? -1
+    const { input, stages, bytes, start } = await this.#openFile(file, resume.position, resume.plain)
+    if (this.destroyed || this.#stopped) {
+      input.destroy()
+      return
+    }
     const decoder = decode({
       mode: this.#options.mode,
       maxRecordSize: this.#options.maxRecordSize,
       file: name,
-      positions: this.#positions,
-      members: bytes instanceof GunzipStage ? bytes.members : undefined,
+      positions: this.#tracking,
+      members: this.#tracking && bytes instanceof GunzipStage ? bytes.members : undefined,
       baseOffset: start
     })
     const gate = this.#gate
-    // Records earlier reads of this followed file delivered (it ended mid-record, or has grown since).
-    let skip = gate?.delivered(name) ?? 0
+    // The last record delivered from this file, where a followed file that changes is read again from.
+    let last: Position | undefined
     let damaged = false
     let skippedFile = false
     let truncated = false
@@ -269,23 +300,19 @@ export class ArchiveSource extends Readable {
       }
       this.emit('corrupt', { ...info, path: file.path })
     })
-    if (this.destroyed || this.#stopped) return
-    const input = this.#open(file, start)
-    let decompressed = 0
-    if (gzipped) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
+    // The bytes read from this file (decompressed), to tell a position past its end.
+    let decompressed = start
+    if (after >= 0) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
     // Failures of the input or of gzip reach the decoder after the records it already holds.
-    feed(input, bytes, decoder)
+    feed(input, ...stages, decoder)
     let count = 0
     // 'data' with pause/resume rather than for-await: no promise per record.
     decoder.on('data', (record: ShoeboxRecord) => {
       if (this.#stopped) return
       if (record.position !== undefined && record.position.offset <= after) return
-      if (skip > 0) {
-        skip--
-        return
-      }
       count++
-      if (!this.push(record)) {
+      last = record.position
+      if (!this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })) {
         decoder.pause()
         this.#resume = () => { decoder.resume() }
       }
@@ -300,7 +327,7 @@ export class ArchiveSource extends Readable {
       if (this.destroyed || this.#stopped) return
       if (gate !== null && err instanceof CorruptArchiveError && (err.reason === 'truncated' || (err.reason === 'bad-compression' && err.offset >= file.size))) {
         // Followed, and cut short (plain: mid-record; gzip: every byte read, the member unfinished).
-        gate.read(file, gate.delivered(name) + count)
+        gate.read(file, last)
         return
       }
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
@@ -315,9 +342,9 @@ export class ArchiveSource extends Readable {
       if (this.#current?.decoder === decoder) this.#current = null
     }
     if (this.#stopped) return
-    gate?.read(file, (gate?.delivered(name) ?? 0) + count)
+    gate?.read(file, last)
     if (truncated) return
-    if (gzipped && decompressed < after) throw pastEnd(file, after, decompressed)
+    if (decompressed < after) throw pastEnd(file, after, decompressed)
     if (skippedFile && damaged) {
       this.emit('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
       return
@@ -326,20 +353,18 @@ export class ArchiveSource extends Readable {
   }
 }
 
+/** A file opened for reading: its bytes, the stages that decompress them, and the decompressed offset they start at. */
+interface OpenedFile {
+  input: Readable
+  stages: Duplex[]
+  /** The decompressed bytes: the last stage, or the input itself. */
+  bytes: Readable
+  start: number
+}
+
 /** A position beyond what the file holds: the records it meant are not there. */
 function pastEnd (file: ListedFile, offset: number, size: number): ShoeboxError {
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
-}
-
-async function readHead (file: string): Promise<Buffer> {
-  const handle = await fs.promises.open(file, 'r')
-  try {
-    const head = Buffer.alloc(2)
-    await handle.read(head, 0, 2, 0)
-    return head
-  } finally {
-    await handle.close()
-  }
 }
 
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource {

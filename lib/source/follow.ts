@@ -6,9 +6,12 @@
  * temporary name was seen, and sealing links a finished file into place), or
  * its size and mtime unchanged between two listings (or not modified for as
  * long as listings are apart, at most a second). And a file that changes after it was read (it ended
- * mid-record, or it was still growing) is read again, skipping the records it
- * already delivered: retried, never skipped for good.
+ * mid-record, or it was still growing) is read again from the last record it
+ * delivered (a plain file from that record's offset, a gzip file from that
+ * record's member), not from its start: retried, never skipped for good, and
+ * a file that grows by appends is not decoded again and again.
  */
+import type { Position } from '../record.js'
 import type { ListedFile } from './order.js'
 
 interface Observation { size: number, mtimeMs: number }
@@ -27,8 +30,8 @@ export class FollowGate {
   readonly settle: number
   /** Files listed but not read yet, as last seen. */
   #observed = new Map<string, Observation>()
-  /** Files read, as they were when read, and the records delivered from them in all. */
-  #read = new Map<string, Observation & { delivered: number }>()
+  /** Files read, as they were when read, and the position of the last record delivered from them. */
+  #read = new Map<string, Observation & { last: Position | undefined }>()
 
   constructor (pollInterval: number) {
     this.settle = Math.min(pollInterval, MAX_SETTLE)
@@ -53,14 +56,14 @@ export class FollowGate {
     return this.#read.has(name)
   }
 
-  /** Records of `name` delivered by earlier reads. */
-  delivered (name: string): number {
-    return this.#read.get(name)?.delivered ?? 0
+  /** The position of the last record earlier reads of `name` delivered: reading it again continues after it. */
+  resumeAt (name: string): Position | undefined {
+    return this.#read.get(name)?.last
   }
 
-  /** `file` was read (to its end, or until it ended mid-record), `delivered` records in all. */
-  read (file: ListedFile, delivered: number): void {
-    this.#read.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, delivered })
+  /** `file` was read (to its end, or until it ended mid-record); `last` is the last record it delivered, if any. */
+  read (file: ListedFile, last: Position | undefined): void {
+    this.#read.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, last: last ?? this.resumeAt(file.name) })
     this.#observed.delete(file.name)
     this.sealing.delete(file.name)
   }

@@ -7,7 +7,7 @@ export interface ListedFile {
   path: string
   size: number
   mtimeMs: number
-  /** A remote object's version tag, so a read never mixes two versions. */
+  /** The store's version tag (an S3 ETag; size and mtime for a file), so a read of an object that appears whole never mixes two versions. */
   etag?: string
 }
 

@@ -13,7 +13,8 @@ import { Readable, Writable } from 'node:stream'
 import { syncDir } from '../fs/durable.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
-import { storeError } from './store-error.js'
+import { describeIoError } from '../fs/io-error.js'
+import { classify, storeError, StoreError } from './store-error.js'
 import {
   putThrough, type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
@@ -21,23 +22,42 @@ import {
 /** Temporary files of unfinished writes: hidden, and never listed. */
 const TEMP_SUFFIX = '.shoebox-tmp'
 
+/** Stats a listing keeps in flight. */
+const STATS_AHEAD = 32
+
 function fileEtag (size: number, mtimeMs: number): string {
   return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
+}
+
+export interface FileStoreOptions {
+  /**
+   * Accept every name this platform allows ('x:1.shoebox', 'a\\b' on POSIX),
+   * for reading a directory other programs write (archiveSource, ls). By
+   * default keys are portable: what the store writes, any store could hold.
+   */
+  platformNames?: boolean
 }
 
 export class FileStore implements Store {
   readonly url: string
   readonly root: string
+  /** Other programs may write files here while they are listed or read (see Store). */
+  readonly writtenInPlace = true
   readonly #stats = new TransferStats()
 
-  constructor (root: string) {
+  readonly #platformNames: boolean
+
+  constructor (root: string, options: FileStoreOptions = {}) {
     this.root = path.resolve(root)
     this.url = `file://${this.root.split(path.sep).join('/')}`
+    this.#platformNames = options.platformNames === true && path.sep === '/'
   }
 
   /** The path of a key, after checking it cannot leave the root. */
   pathOf (key: string): string {
-    checkKey(key)
+    // On POSIX a backslash or a leading 'x:' is part of a file name, neither a separator
+    // nor a drive; every check that keeps a key inside the root still applies.
+    checkKey(this.#platformNames ? key.replace(/\\/g, '_').replace(/^([A-Za-z]):/, '$1_') : key)
     return path.join(this.root, ...key.split('/'))
   }
 
@@ -89,31 +109,37 @@ export class FileStore implements Store {
       stats.downloadedObject()
       out.push(null)
     })
-    stream.once('error', (err) => { out.destroy(storeError(err, this.url, 'get', key)) })
+    stream.once('error', (err) => { out.destroy(this.#fail(err, 'get', key)) })
     return out
   }
 
+  /**
+   * Walks only below the prefix's directory ('logs/2024/' never reads the rest
+   * of the tree), and stats a few files ahead of the one it yields: a listing
+   * of many files waits on one stat at a time otherwise.
+   */
   async * list (prefix = ''): AsyncIterable<ObjectInfo> {
+    const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1)
     let entries: string[]
     try {
-      entries = await fsp.readdir(this.root, { recursive: true })
+      entries = await fsp.readdir(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)), { recursive: true })
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw storeError(err, this.url, 'list', prefix)
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || (code === 'ENOTDIR' && dir !== '')) return
+      throw this.#fail(err, 'list', prefix === '' ? undefined : prefix)
     }
     const keys = entries
-      .map((entry) => entry.split(path.sep).join('/'))
+      .map((entry) => dir + entry.split(path.sep).join('/'))
       .filter((key) => key.startsWith(prefix) && !key.endsWith(TEMP_SUFFIX))
       .sort()
-    for (const key of keys) {
-      let st: fs.Stats
-      try {
-        st = await fsp.stat(path.join(this.root, key))
-      } catch {
-        continue // gone between the listing and the stat
-      }
-      if (!st.isFile()) continue
-      yield { key, size: st.size, mtime: st.mtime, etag: fileEtag(st.size, st.mtimeMs) }
+    const statOf = async (key: string): Promise<fs.Stats | undefined> => await fsp.stat(path.join(this.root, key)).catch(() => undefined)
+    const ahead: Array<Promise<fs.Stats | undefined>> = []
+    for (let i = 0; i < keys.length; i++) {
+      while (ahead.length < STATS_AHEAD && i + ahead.length < keys.length) ahead.push(statOf(keys[i + ahead.length]))
+      // Undefined: gone between the listing and the stat (a writer sealing, a cleaner).
+      const st = await ahead.shift()
+      if (st === undefined || !st.isFile()) continue
+      yield { key: keys[i], size: st.size, mtime: st.mtime, mtimeMs: st.mtimeMs, etag: fileEtag(st.size, st.mtimeMs) }
     }
   }
 
@@ -156,6 +182,13 @@ export class FileStore implements Store {
   }
 
   async close (): Promise<void> {}
+
+  /** A filesystem failure in words ('permission denied (EACCES)'), not in an S3 store's terms. */
+  #fail (err: unknown, operation: string, key: string | undefined): Error {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code
+    if (err instanceof StoreError || typeof code !== 'string') return storeError(err, this.url, operation, key)
+    return new StoreError(classify(err), this.url, operation, key, describeIoError(err))
+  }
 }
 
 /** Writes into a hidden temporary file, then fsyncs and renames it over the key's path. */

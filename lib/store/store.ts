@@ -13,6 +13,8 @@ export interface ObjectInfo {
   key: string
   size: number
   mtime: Date
+  /** The modification time in milliseconds where the store keeps it finer than `mtime` (a file's). */
+  mtimeMs?: number
   /** The store's version tag: an S3 ETag, or size and mtime for a file. */
   etag: string
 }
@@ -82,6 +84,13 @@ export interface GetOptions {
 export interface Store {
   /** The store's URL, without credentials, as errors and logs name it. */
   readonly url: string
+  /**
+   * True where other programs may write an object in place while it is listed
+   * or read (a local directory): a reader must not take one listing as final,
+   * nor pin a read to the listed version (a file still growing is read again
+   * later). S3 objects appear whole, so its store leaves this unset.
+   */
+  readonly writtenInPlace?: boolean
   /** Write an object whole: from a Buffer, a string or a stream. */
   put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult>
   /** A Writable into one object (uploadSink() is this). */

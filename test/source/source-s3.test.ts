@@ -158,7 +158,8 @@ t.test('natural name order, gzip and plain, the same records as the local read o
   t.equal(stats?.downloaded.bytes, sizes, 'stats: their bytes')
   t.equal(stats?.uploaded.objects, 0)
   t.equal(stats?.retries, 0)
-  t.equal(local.source.stats(), undefined, 'a local source has no transfer stats')
+  const localStats = local.source.stats().downloaded
+  t.same({ objects: localStats.objects, bytes: localStats.bytes }, { objects: 4, bytes: sizes }, 'a local source counts the same through its file store')
 })
 
 t.test('listing asks only for the literal prefix of the pattern, then filters with minimatch', async (t) => {
@@ -240,6 +241,19 @@ t.test('from: exactly the records after the position, plain and gzip, as locally
   await read(url, { storeOptions: s.storeOptions, from: fromPlain })
   const gets = s.proxy.log.filter((e) => e.op === 'GetObject' && e.headers.range !== 'bytes=0-1')
   t.same(gets.map((e) => e.headers.range), [`bytes=${fromPlain.offset}-`], 'one ranged GET from the saved record')
+
+  // A gzip file is entered at the saved record's member: one ranged GET from there, nothing before it.
+  s.proxy.log.length = 0
+  const fromGzip = all[55].position // data/f-2.shoebox.gz, ten records per member
+  const member = fromGzip?.member
+  if (fromGzip === undefined || member === undefined) throw new Error('no member in the position')
+  t.ok(member.offset > 0, 'a member after the first')
+  const rest = await read(url, { storeOptions: s.storeOptions, from: fromGzip })
+  t.same(numbers(rest.records), seq(56, 130), 'every later record once')
+  const gzGets = s.proxy.log.filter((e) => e.op === 'GetObject')
+  t.same(gzGets.map((e) => [e.url.replace(/\?.*$/, '').split('/').pop(), e.headers.range]),
+    [['f-2.shoebox.gz', `bytes=${member.offset}-`], ['f-9.shoebox.gz', undefined], ['f-10.shoebox', undefined]],
+    'the gzip file from its member on (no head read), the later files whole')
 })
 
 t.test('a connection broken mid-object resumes at the byte where it stopped: every record once, in order', async (t) => {

@@ -177,8 +177,9 @@ t.test('gzip and plain files, v1 and v2 records, as one stream in natural name o
       ['file f11.shoebox', 'file f10.shoebox.gz', 'file f9.shoebox', 'file f2.shoebox.gz', 'file f1.shoebox'])
     t.equal(firstMismatch(records, [...range(16, 18), ...range(10, 16), ...range(6, 10), ...range(3, 6), ...range(0, 3)]), undefined)
     const f1 = seen.find((f) => f.name === 'f1.shoebox')
-    t.same(f1, { name: 'f1.shoebox', path: path.join(dir, 'f1.shoebox'), size: fs.statSync(path.join(dir, 'f1.shoebox')).size, mtimeMs: fs.statSync(path.join(dir, 'f1.shoebox')).mtimeMs },
-      'the comparator sees name, path, size and mtimeMs')
+    const st = fs.statSync(path.join(dir, 'f1.shoebox'))
+    t.same(f1, { name: 'f1.shoebox', path: path.join(dir, 'f1.shoebox'), size: st.size, mtimeMs: st.mtimeMs, etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"` },
+      'the comparator sees name, path, size, mtimeMs and the file store\'s version tag')
   })
 
   t.test('a pattern selecting some of the files', async (t) => {

@@ -142,6 +142,28 @@ t.test('list: by prefix, sorted, temp files and directories never listed', async
   t.same(await list(openStore(path.join(root, 'not', 'there'))), [])
 })
 
+t.test('list below a prefix directory: nested keys, exact mtimes, failures in words', async (t) => {
+  const { store, root, parent } = fresh()
+  for (const key of ['logs/2024/a.txt', 'logs/2024/sub/b.txt', 'logs-x', 'other/c.txt']) await store.put(key, 'x')
+  t.same((await list(store, 'logs/2024/')).map((o) => o.key), ['logs/2024/a.txt', 'logs/2024/sub/b.txt'])
+  t.same((await list(store, 'logs/2024/s')).map((o) => o.key), ['logs/2024/sub/b.txt'], 'a prefix ending inside a name')
+  t.same(await list(store, 'logs-x/'), [], 'a prefix below a file lists nothing')
+  const [a] = await list(store, 'logs/2024/a')
+  t.equal(a.mtimeMs, fs.statSync(path.join(root, 'logs', '2024', 'a.txt')).mtimeMs, 'mtimeMs as fine as the file system keeps it')
+  t.ok(Math.abs(a.mtime.getTime() - (a.mtimeMs ?? NaN)) < 1, 'the Date is the same time, to the millisecond')
+
+  // A root that is a file: the error names the store and says why in words, not in S3 terms.
+  const file = path.join(parent, 'a-file')
+  fs.writeFileSync(file, 'x')
+  const err = await errorOf(list(openStore(file)))
+  t.ok(err instanceof StoreError)
+  t.match(err, { message: /^file:\/\/.*a-file: list: not a directory \(ENOTDIR\)$/ })
+  // A key that is a directory, read: the same.
+  const read = store.get('other')
+  const readErr = await errorOf(read.toArray())
+  t.match(readErr, { message: /^file:\/\/.*root: get other: is a directory \(EISDIR\)$/ })
+})
+
 t.test('stat, exists, delete', async (t) => {
   const { store } = fresh()
   await store.put('a/b', bytes)
@@ -347,4 +369,20 @@ t.test('uploadSink on a directory: the same Writable API', async (t) => {
   t.match(sink.stats(), { uploaded: { bytes: 1000, objects: 1 } })
   await closed
   t.same(filesBelow(root), ['sink/out.bin'])
+})
+
+t.test('platformNames (POSIX): names the platform allows are read; escapes are still refused', async (t) => {
+  const { root } = fresh()
+  fs.mkdirSync(root)
+  for (const name of ['x:1.shoebox', 'a\\b.shoebox']) fs.writeFileSync(path.join(root, name), name)
+  const portable = new FileStore(root)
+  const named = new FileStore(root, { platformNames: true })
+  t.same((await list(named)).map((o) => o.key), ['a\\b.shoebox', 'x:1.shoebox'])
+  for (const key of ['x:1.shoebox', 'a\\b.shoebox']) {
+    t.equal((await readAll(named.get(key))).toString(), key, `${key}: read`)
+    t.match(await errorOf(readAll(portable.get(key))), { code: 'SHOEBOX_BAD_KEY' }, `${key}: not a portable key`)
+  }
+  for (const key of ['../x', 'a/../../b', '/abs', 'a\0b', 'a//b', './a']) {
+    t.match(await errorOf(readAll(named.get(key))), { code: 'SHOEBOX_BAD_KEY' }, `${JSON.stringify(key)}: still refused`)
+  }
 })
