@@ -27,6 +27,8 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_THROTTLED'
   | 'SHOEBOX_STORE_FAILED'
   | 'SHOEBOX_VERIFY_FAILED'
+  | 'SHOEBOX_META_VALUE'
+  | 'SHOEBOX_META_SCHEMA'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode

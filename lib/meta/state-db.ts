@@ -1,0 +1,295 @@
+/**
+ * The consumer's state db, `_mmmeta/state.db`: SQLite on disk through
+ * better-sqlite3 (loaded by the first open, not by importing shoebox), in WAL
+ * mode, checkpointed (TRUNCATE) on close so that a copy of `state.db` alone is
+ * complete.
+ *
+ * Table `files` has the configured unique key as its primary key, an index per
+ * configured query key, and columns typed from config, never guessed
+ * (state-db-values.ts). mmmeta opens the same file: it reads the table
+ * through SQLAlchemy, which parses columns by their declared types, so the
+ * declared types are dataset's (BIGINT, FLOAT, BOOLEAN, DATETIME, TEXT) and
+ * the bookkeeping columns have fixed ones (BOOKKEEPING). The explicit type of
+ * every column shoebox created is also recorded in `_shoebox_columns`, a
+ * table mmmeta never looks at, so a JSON column (declared TEXT) and a
+ * consumer's column created by save() read back as what was written.
+ *
+ * A table whose primary key is another column (the configured unique key
+ * changed), or whose declared types would change the configured values
+ * (a BIGINT column for a string key turns "0012" into 12), is rebuilt in one
+ * transaction (spec §4.2); rows the new key cannot hold fail it, leaving the
+ * table as it was.
+ */
+import type BetterSqlite3 from 'better-sqlite3'
+import { ShoeboxError } from '../errors.js'
+import { ioError } from '../fs/io-error.js'
+import {
+  type ColumnType, type MetaValue, SQL_TYPE, declaredFits, fromSql, toSql, typeOfDeclared, COLUMN_TYPES
+} from './state-db-values.js'
+
+export type Database = BetterSqlite3.Database
+
+/** What the state db needs of the config. */
+export interface StateSchema {
+  /** The primary key column (config `metadata.unique`). */
+  unique: string
+  /** Explicit types of the configured keys; keys not listed are strings. */
+  types: Readonly<Record<string, ColumnType>>
+  /** Keys to index (the configured query keys). */
+  indexes: readonly string[]
+}
+
+/**
+ * How both tools read the bookkeeping columns: timestamps as DATETIME text
+ * in UTC, `__deleted` as BOOLEAN 0/1 (dataset reads 1 as True; mmmeta's own
+ * BIGINT 1 reads the same), the reason as TEXT.
+ */
+export const BOOKKEEPING: Readonly<Record<string, ColumnType>> = {
+  __meta_added: 'timestamp',
+  __meta_last_updated: 'timestamp',
+  __state_added: 'timestamp',
+  __state_last_updated: 'timestamp',
+  __seen: 'timestamp',
+  __deleted: 'bool',
+  __deleted_at: 'timestamp',
+  __deleted_reason: 'string'
+}
+
+export const TABLE = 'files'
+const TYPES_TABLE = '_shoebox_columns'
+
+export function quote (name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+interface ColumnInfo {
+  name: string
+  type: string
+  pk: number
+}
+
+export class StateDb {
+  readonly file: string
+  readonly db: Database
+  readonly schema: StateSchema
+  /** Column name -> explicit type, for every column of `files`. */
+  #types = new Map<string, ColumnType>()
+  #closed = false
+
+  constructor (file: string, db: Database, schema: StateSchema) {
+    this.file = file
+    this.db = db
+    this.schema = schema
+  }
+
+  /** Every column of `files`, in table order. */
+  columns (): string[] {
+    return [...this.#types.keys()]
+  }
+
+  has (column: string): boolean {
+    return this.#types.has(column)
+  }
+
+  typeOf (column: string): ColumnType {
+    return this.#types.get(column) ?? this.schema.types[column] ?? BOOKKEEPING[column] ?? 'string'
+  }
+
+  /** The type a column gets when created: config, then bookkeeping, then `fallback`. */
+  configuredType (column: string, fallback: ColumnType = 'string'): ColumnType {
+    return this.schema.types[column] ?? BOOKKEEPING[column] ?? fallback
+  }
+
+  /** Add the columns that are missing (types recorded), in one go. */
+  addColumns (wanted: ReadonlyMap<string, ColumnType>): void {
+    for (const [name, type] of wanted) {
+      if (this.#types.has(name)) continue
+      this.db.prepare(`ALTER TABLE ${TABLE} ADD COLUMN ${quote(name)} ${SQL_TYPE[type]}`).run()
+      this.#recordType(name, type)
+    }
+  }
+
+  #recordType (name: string, type: ColumnType): void {
+    this.db.prepare(`INSERT INTO ${TYPES_TABLE} (name, type) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET type = excluded.type`).run(name, type)
+    this.#types.set(name, type)
+  }
+
+  /** A raw row (read with safe integers) to typed values; mmmeta's spurious `id` left out. */
+  decode (raw: Record<string, unknown>): Record<string, MetaValue> {
+    const row: Record<string, MetaValue> = {}
+    for (const [key, value] of Object.entries(raw)) {
+      if (key === 'id' && key !== this.schema.unique) continue
+      row[key] = fromSql(this.typeOf(key), value)
+    }
+    return row
+  }
+
+  /** A value for a column, as SQLite stores it; a value that does not fit its type throws SHOEBOX_META_VALUE. */
+  encode (column: string, value: unknown): string | number | bigint | null {
+    try {
+      return toSql(this.typeOf(column), value)
+    } catch (err) {
+      throw new ShoeboxError('SHOEBOX_META_VALUE', `${this.file}: column ${column} (${this.typeOf(column)}): ${(err as Error).message}`)
+    }
+  }
+
+  count (): number {
+    return Number((this.db.prepare(`SELECT count(*) AS n FROM ${TABLE}`).get() as { n: number | bigint }).n)
+  }
+
+  /** Set up `files` for the schema: create, migrate, add columns and indexes. Called by openStateDb(). */
+  prepare (): void {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${TYPES_TABLE} (name TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL)`)
+    const recorded = new Map<string, ColumnType>()
+    for (const { name, type } of this.db.prepare(`SELECT name, type FROM ${TYPES_TABLE}`).all() as Array<{ name: string, type: string }>) {
+      if ((COLUMN_TYPES as readonly string[]).includes(type)) recorded.set(name, type as ColumnType)
+    }
+    let info = this.#tableInfo()
+    if (info.length === 0) {
+      const unique = this.schema.unique
+      const type = this.configuredType(unique)
+      this.db.exec(`CREATE TABLE ${TABLE} (${quote(unique)} ${SQL_TYPE[type]} NOT NULL PRIMARY KEY)`)
+      info = this.#tableInfo()
+      recorded.set(unique, type)
+    }
+    for (const column of info) this.#types.set(column.name, recorded.get(column.name) ?? this.#typeOfExisting(column))
+    if (this.#needsRebuild(info)) {
+      this.#rebuild(info)
+      info = this.#tableInfo()
+    }
+    for (const [name, type] of this.#types) if (recorded.get(name) !== type) this.#recordType(name, type)
+    const wanted = new Map<string, ColumnType>()
+    for (const key of [...Object.keys(this.schema.types), ...this.schema.indexes]) wanted.set(key, this.configuredType(key))
+    this.addColumns(wanted)
+    for (const key of this.schema.indexes) {
+      if (key === this.schema.unique) continue
+      this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`ix_${TABLE}_${key}`)} ON ${TABLE} (${quote(key)})`)
+    }
+  }
+
+  /** A column made by another tool: its configured type if it fits the declaration, else what is declared. */
+  #typeOfExisting (column: ColumnInfo): ColumnType {
+    const configured = this.schema.types[column.name] ?? BOOKKEEPING[column.name]
+    if (configured !== undefined && declaredFits(column.type, configured)) return configured
+    return typeOfDeclared(column.type)
+  }
+
+  #tableInfo (): ColumnInfo[] {
+    return this.db.prepare(`PRAGMA table_info(${TABLE})`).all() as ColumnInfo[]
+  }
+
+  #needsRebuild (info: ColumnInfo[]): boolean {
+    const pk = info.filter((c) => c.pk > 0).map((c) => c.name)
+    if (pk.length !== 1 || pk[0] !== this.schema.unique) return true
+    return info.some((c) => {
+      const configured = this.schema.types[c.name]
+      return configured !== undefined && !declaredFits(c.type, configured)
+    })
+  }
+
+  /**
+   * Copy `files` into a table with the configured key and types, in one
+   * transaction: values are re-read by their new types (a value that does not
+   * fit is kept as it was stored: SQLite holds it, and nothing is lost).
+   */
+  #rebuild (info: ColumnInfo[]): void {
+    const unique = this.schema.unique
+    const columns = [unique, ...info.map((c) => c.name).filter((name) => name !== unique)]
+    const oldTypes = new Map(this.#types)
+    for (const name of columns) {
+      const configured = this.schema.types[name] ?? BOOKKEEPING[name]
+      this.#types.set(name, configured ?? oldTypes.get(name) ?? 'string')
+    }
+    const target = `${TABLE}__shoebox_rebuild`
+    const definitions = columns.map((name) => `${quote(name)} ${SQL_TYPE[this.typeOf(name)]}${name === unique ? ' NOT NULL PRIMARY KEY' : ''}`)
+    const rebuild = this.db.transaction(() => {
+      this.db.exec(`DROP TABLE IF EXISTS ${quote(target)}`)
+      this.db.exec(`CREATE TABLE ${quote(target)} (${definitions.join(', ')})`)
+      const insert = this.db.prepare(`INSERT INTO ${quote(target)} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+      let n = 0
+      for (const raw of this.#pages()) {
+        n++
+        const values = columns.map((name) => {
+          const stored = raw[name] ?? null
+          const value = fromSql(oldTypes.get(name) ?? 'string', stored)
+          try {
+            return toSql(this.typeOf(name), value)
+          } catch {
+            return typeof stored === 'boolean' ? Number(stored) : stored as string | number | bigint | null
+          }
+        })
+        if (values[0] === null) {
+          throw new ShoeboxError('SHOEBOX_META_SCHEMA', `${this.file}: cannot make ${unique} the primary key of ${TABLE}: row ${n} has no ${unique}; the table is unchanged`)
+        }
+        try {
+          insert.run(...values)
+        } catch (err) {
+          if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT') === true) {
+            throw new ShoeboxError('SHOEBOX_META_SCHEMA', `${this.file}: cannot make ${unique} the primary key of ${TABLE}: ${JSON.stringify(values[0])} is not unique; the table is unchanged`, { cause: err })
+          }
+          throw err
+        }
+      }
+      this.db.exec(`DROP TABLE ${TABLE}`)
+      this.db.exec(`ALTER TABLE ${quote(target)} RENAME TO ${TABLE}`)
+    })
+    try {
+      rebuild()
+    } catch (err) {
+      this.#types = oldTypes
+      throw err
+    }
+  }
+
+  /** Every row of `files`, a page at a time by rowid (the connection can write between pages, not during an iteration). */
+  * #pages (): Generator<Record<string, unknown>> {
+    const page = this.db.prepare(`SELECT rowid AS "__shoebox_rowid", * FROM ${TABLE} WHERE rowid > ? ORDER BY rowid LIMIT 5000`)
+    let after: bigint | number = -1
+    for (;;) {
+      const rows = page.all(after) as Array<Record<string, unknown>>
+      if (rows.length === 0) return
+      for (const row of rows) {
+        after = row.__shoebox_rowid as bigint
+        yield row
+      }
+    }
+  }
+
+  /** Checkpoint the WAL into the file and truncate it, then close: the file alone is then the whole db. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)')
+    } finally {
+      this.db.close()
+    }
+  }
+}
+
+export interface OpenStateOptions {
+  /** Wait this long for another writer's lock (default 10 s). */
+  timeoutMs?: number
+}
+
+/** Open (creating if needed) the state db at `file` and set `files` up for `schema`. */
+export async function openStateDb (file: string, schema: StateSchema, options: OpenStateOptions = {}): Promise<StateDb> {
+  const { default: Sqlite } = await import('better-sqlite3')
+  let db: Database
+  try {
+    db = new Sqlite(file, { timeout: options.timeoutMs ?? 10_000 })
+  } catch (err) {
+    throw ioError(err, 'cannot open state db', file)
+  }
+  const state = new StateDb(file, db, { ...schema, types: { ...schema.types }, indexes: [...schema.indexes] })
+  try {
+    db.pragma('journal_mode = WAL')
+    db.defaultSafeIntegers(true)
+    state.prepare()
+  } catch (err) {
+    db.close()
+    if (err instanceof ShoeboxError) throw err
+    throw new ShoeboxError('SHOEBOX_IO', `${file}: cannot open the state db: ${(err as Error).message}`, { cause: err })
+  }
+  return state
+}
