@@ -37,6 +37,10 @@ export interface StateSchema {
   types: Readonly<Record<string, ColumnType>>
   /** Keys to index (the configured query keys). */
   indexes: readonly string[]
+  /** Keys a row must have, non-empty (unique, file_name and `required`); default just the unique key. */
+  required?: readonly string[]
+  /** The configured key set (`update --cleanup` keeps these and the columns starting with `_`). */
+  keys?: readonly string[]
 }
 
 /**
@@ -187,10 +191,32 @@ export class StateDb {
     })
   }
 
+  /** Drop every row and column (`update --replace`), leaving `files` as a new db has it. */
+  reset (): void {
+    this.db.exec(`DROP TABLE IF EXISTS ${TABLE}`)
+    this.db.exec(`DELETE FROM ${TYPES_TABLE}`)
+    this.#types = new Map()
+    this.prepare()
+  }
+
+  /** Rebuild `files` keeping only the columns `keep` accepts (and the unique key), values re-cast by their types (`update --cleanup`). */
+  cleanup (keep: (column: string) => boolean): string[] {
+    const info = this.#tableInfo()
+    const dropped = info.map((c) => c.name).filter((name) => name !== this.schema.unique && !keep(name))
+    this.#rebuild(info.filter((c) => !dropped.includes(c.name)))
+    this.db.prepare(`DELETE FROM ${TYPES_TABLE} WHERE name IN (SELECT value FROM json_each(?))`).run(JSON.stringify(dropped))
+    for (const name of dropped) this.#types.delete(name)
+    for (const key of this.schema.indexes) {
+      if (key !== this.schema.unique && this.#types.has(key)) this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`ix_${TABLE}_${key}`)} ON ${TABLE} (${quote(key)})`)
+    }
+    return dropped
+  }
+
   /**
-   * Copy `files` into a table with the configured key and types, in one
-   * transaction: values are re-read by their new types (a value that does not
-   * fit is kept as it was stored: SQLite holds it, and nothing is lost).
+   * Copy `files` into a table with the configured key and types (the
+   * columns of `info`), in one transaction: values are re-read by their new
+   * types (a value that does not fit is kept as it was stored: SQLite holds
+   * it, and nothing is lost).
    */
   #rebuild (info: ColumnInfo[]): void {
     const unique = this.schema.unique
