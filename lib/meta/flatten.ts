@@ -1,0 +1,107 @@
+/**
+ * A metadata object as the meta db holds it: one level of `parent:child`
+ * keys (`-` becomes `_` in every segment, as mmmeta's flatten_dict does) and
+ * every value an exact string, or null.
+ *
+ * Where mmmeta loses data, this does not (spec §11):
+ * - falsy values are values: 0 -> "0", false -> "false", "" -> "", [] -> "[]";
+ *   only null/undefined are null;
+ * - lists (and objects inside lists) are JSON text, not Python reprs;
+ * - numbers keep their digits: a bigint, or a NumberText carrying the literal
+ *   of a parser that keeps it (an integer beyond 2^53, "1.0", "1e3"), is
+ *   written as that text;
+ * - strings are kept byte for byte, unicode and newlines included.
+ * Booleans are JSON's `true`/`false` (mmmeta wrote Python's `True`/`False`).
+ */
+import { ShoeboxError } from '../errors.js'
+
+/** A flattened metadata row: key -> exact string, or null. */
+export type MetaRow = Record<string, string | null>
+
+/** A JSON number kept as its literal text (so 12345678901234567890 and 1.0 survive). */
+export class NumberText {
+  readonly text: string
+  constructor (text: string) {
+    this.text = text
+  }
+
+  toString (): string {
+    return this.text
+  }
+
+  toJSON (): string {
+    return this.text
+  }
+}
+
+/** A key segment as mmmeta stores it: `-` -> `_`. */
+export function metaKeySegment (segment: string): string {
+  return segment.replaceAll('-', '_')
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value) as unknown
+  return proto === Object.prototype || proto === null
+}
+
+function numberString (value: number, where: string): string {
+  if (!Number.isFinite(value)) throw new ShoeboxError('SHOEBOX_META_INVALID', `${where}: ${String(value)} is not a JSON number`)
+  return String(value)
+}
+
+/** JSON text of a list or nested value, keeping NumberText and bigint digits exactly. */
+export function jsonText (value: unknown, where = 'value'): string {
+  if (value === null || value === undefined) return 'null'
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'number') return numberString(value, where)
+  if (typeof value === 'bigint') return value.toString()
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  if (value instanceof NumberText) return value.text
+  if (value instanceof Date) return JSON.stringify(value.toISOString())
+  if (Array.isArray(value)) return '[' + value.map((item, i) => jsonText(item, `${where}[${i}]`)).join(',') + ']'
+  if (typeof value === 'object') {
+    const parts: string[] = []
+    for (const [key, item] of Object.entries(value)) {
+      if (item === undefined) continue
+      parts.push(JSON.stringify(key) + ':' + jsonText(item, `${where}.${key}`))
+    }
+    return '{' + parts.join(',') + '}'
+  }
+  throw new ShoeboxError('SHOEBOX_META_INVALID', `${where}: a ${typeof value} is not a metadata value`)
+}
+
+/** One leaf value as its exact string; null/undefined -> null. */
+export function metaValue (value: unknown, where = 'value'): string | null {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'string') return value
+  if (typeof value === 'number') return numberString(value, where)
+  if (typeof value === 'bigint') return value.toString()
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  if (value instanceof NumberText) return value.text
+  if (value instanceof Date) return value.toISOString()
+  return jsonText(value, where)
+}
+
+/**
+ * Flatten a metadata object into a new row (the input is not changed). A
+ * nested plain object becomes `parent:child` keys; an empty one adds no key
+ * (as in mmmeta). Two source keys that flatten to one name (`a-b` and `a_b`)
+ * keep the later one, as mmmeta's dict would.
+ */
+export function flattenMetadata (object: unknown): MetaRow {
+  if (!isPlainObject(object)) {
+    const what = Array.isArray(object) ? 'a list' : object === null ? 'null' : `a ${typeof object}`
+    throw new ShoeboxError('SHOEBOX_META_INVALID', `metadata must be a JSON object, not ${what}`)
+  }
+  const row: MetaRow = {}
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [key, value] of Object.entries(node)) {
+      const name = prefix + metaKeySegment(key)
+      if (isPlainObject(value)) walk(value, name + ':')
+      else if (value !== undefined) row[name] = metaValue(value, name)
+    }
+  }
+  walk(object, '')
+  return row
+}
