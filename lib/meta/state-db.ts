@@ -101,7 +101,29 @@ export class StateDb {
 
   /** The type a column gets when created: config, then bookkeeping, then `fallback`. */
   configuredType (column: string, fallback: ColumnType = 'string'): ColumnType {
-    return this.schema.types[column] ?? BOOKKEEPING[column] ?? fallback
+    return this.#wanted(column) ?? fallback
+  }
+
+  /** The type config asks for: a listed type, a bookkeeping column's, string for any other configured key; else none. */
+  #wanted (column: string): ColumnType | undefined {
+    const s = this.schema
+    const listed = s.types[column] ?? BOOKKEEPING[column]
+    if (listed !== undefined) return listed
+    const configured = column === s.unique || s.indexes.includes(column) || (s.required ?? []).includes(column) || (s.keys ?? []).includes(column)
+    return configured ? 'string' : undefined
+  }
+
+  /**
+   * Give columns new types (a history key whose column another tool typed
+   * otherwise, e.g. a key config leaves a string in mmmeta's BIGINT column):
+   * the table is rebuilt with the values re-cast, inside the caller's
+   * transaction if there is one.
+   */
+  retype (changes: ReadonlyMap<string, ColumnType>): void {
+    const before = new Map(this.#types)
+    for (const [name, type] of changes) this.#types.set(name, type)
+    this.#rebuild(this.#tableInfo(), before)
+    for (const [name, type] of changes) this.#recordType(name, type)
   }
 
   /** Add the columns that are missing (types recorded), in one go. */
@@ -158,22 +180,31 @@ export class StateDb {
     }
     for (const column of info) this.#types.set(column.name, recorded.get(column.name) ?? this.#typeOfExisting(column))
     if (this.#needsRebuild(info)) {
-      this.#rebuild(info)
+      const before = new Map(this.#types)
+      for (const c of info) {
+        const wanted = this.#wanted(c.name)
+        if (wanted !== undefined) this.#types.set(c.name, wanted)
+      }
+      this.#rebuild(info, before)
       info = this.#tableInfo()
     }
     for (const [name, type] of this.#types) if (recorded.get(name) !== type) this.#recordType(name, type)
     const wanted = new Map<string, ColumnType>()
     for (const key of [...Object.keys(this.schema.types), ...this.schema.indexes]) wanted.set(key, this.configuredType(key))
     this.addColumns(wanted)
+    this.#createIndexes()
+  }
+
+  /** An index per configured query key that is a column (a rebuild drops them with the old table). */
+  #createIndexes (): void {
     for (const key of this.schema.indexes) {
-      if (key === this.schema.unique) continue
-      this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`ix_${TABLE}_${key}`)} ON ${TABLE} (${quote(key)})`)
+      if (key !== this.schema.unique && this.#types.has(key)) this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`ix_${TABLE}_${key}`)} ON ${TABLE} (${quote(key)})`)
     }
   }
 
   /** A column made by another tool: its configured type if it fits the declaration, else what is declared. */
   #typeOfExisting (column: ColumnInfo): ColumnType {
-    const configured = this.schema.types[column.name] ?? BOOKKEEPING[column.name]
+    const configured = this.#wanted(column.name)
     if (configured !== undefined && declaredFits(column.type, configured)) return configured
     return typeOfDeclared(column.type)
   }
@@ -186,7 +217,7 @@ export class StateDb {
     const pk = info.filter((c) => c.pk > 0).map((c) => c.name)
     if (pk.length !== 1 || pk[0] !== this.schema.unique) return true
     return info.some((c) => {
-      const configured = this.schema.types[c.name]
+      const configured = this.#wanted(c.name)
       return configured !== undefined && !declaredFits(c.type, configured)
     })
   }
@@ -206,9 +237,6 @@ export class StateDb {
     this.#rebuild(info.filter((c) => !dropped.includes(c.name)))
     this.db.prepare(`DELETE FROM ${TYPES_TABLE} WHERE name IN (SELECT value FROM json_each(?))`).run(JSON.stringify(dropped))
     for (const name of dropped) this.#types.delete(name)
-    for (const key of this.schema.indexes) {
-      if (key !== this.schema.unique && this.#types.has(key)) this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`ix_${TABLE}_${key}`)} ON ${TABLE} (${quote(key)})`)
-    }
     return dropped
   }
 
@@ -218,14 +246,10 @@ export class StateDb {
    * types (a value that does not fit is kept as it was stored: SQLite holds
    * it, and nothing is lost).
    */
-  #rebuild (info: ColumnInfo[]): void {
+  #rebuild (info: ColumnInfo[], oldTypes: ReadonlyMap<string, ColumnType> = this.#types): void {
     const unique = this.schema.unique
     const columns = [unique, ...info.map((c) => c.name).filter((name) => name !== unique)]
-    const oldTypes = new Map(this.#types)
-    for (const name of columns) {
-      const configured = this.schema.types[name] ?? BOOKKEEPING[name]
-      this.#types.set(name, configured ?? oldTypes.get(name) ?? 'string')
-    }
+    if (!this.#types.has(unique)) this.#types.set(unique, this.configuredType(unique))
     const target = `${TABLE}__shoebox_rebuild`
     const definitions = columns.map((name) => `${quote(name)} ${SQL_TYPE[this.typeOf(name)]}${name === unique ? ' NOT NULL PRIMARY KEY' : ''}`)
     const rebuild = this.db.transaction(() => {
@@ -258,11 +282,12 @@ export class StateDb {
       }
       this.db.exec(`DROP TABLE ${TABLE}`)
       this.db.exec(`ALTER TABLE ${quote(target)} RENAME TO ${TABLE}`)
+      this.#createIndexes()
     })
     try {
       rebuild()
     } catch (err) {
-      this.#types = oldTypes
+      this.#types = new Map(oldTypes)
       throw err
     }
   }

@@ -26,7 +26,10 @@ export type HistoryRow = Readonly<Record<string, string | null>>
 export interface UpdateOptions {
   /** Drop every state row and column first (mmmeta's `update --replace`). */
   replace?: boolean
-  /** Afterwards keep only the configured keys and columns starting with `_`, re-cast (mmmeta's `--cleanup`). */
+  /**
+   * Afterwards keep only the configured keys (all, when no `include` is
+   * configured) and columns starting with `_`, re-cast (mmmeta's `--cleanup`).
+   */
   cleanup?: boolean
   /** The time stamped on what this run changes (default: now). */
   now?: Date
@@ -76,7 +79,9 @@ export async function mergeHistory (state: StateDb, rows: AsyncIterable<HistoryR
       if (++n % every === 0) options.onProgress?.(n)
     }
     merge.missing()
-    const dropped = options.cleanup === true ? state.cleanup((c) => c.startsWith('_') || (state.schema.keys ?? []).includes(c) || c in state.schema.types) : []
+    const keys = state.schema.keys
+    const configured = (c: string): boolean => c.startsWith('_') || keys === undefined || keys.includes(c) || c in state.schema.types
+    const dropped = options.cleanup === true ? state.cleanup(configured) : []
     db.exec('DROP TABLE temp.shoebox_seen')
     db.exec('COMMIT')
     options.onProgress?.(n)
@@ -96,6 +101,7 @@ class Merge {
   readonly #required: readonly string[]
   readonly #select
   readonly #seen
+  readonly #checked = new Set<string>()
   readonly #statements = new Map<string, Statement>()
 
   constructor (state: StateDb, now: Date) {
@@ -115,6 +121,7 @@ class Merge {
     const types = new Map<string, ColumnType>()
     for (const [key, text] of Object.entries(row)) {
       if (NOT_DATA.has(key)) continue
+      if (!this.#checked.has(key)) this.#check(key)
       const type = this.#state.has(key) ? this.#state.typeOf(key) : this.#state.configuredType(key)
       const cast = fromText(type, text)
       if (!cast.ok) return this.#invalid(uid, `${key}: ${cast.reason} (${type})`)
@@ -152,6 +159,13 @@ class Merge {
     const { changes } = this.#state.db.prepare(`UPDATE ${TABLE} SET __deleted = 1, __deleted_at = ?, __deleted_reason = 'state-missing', __state_last_updated = ?
       WHERE ${u} NOT IN (SELECT uid FROM temp.shoebox_seen) AND (__deleted IS NULL OR __deleted IN (0, '0', '', 'False', 'false'))`).run(this.#now, this.#now)
     this.counts.deleted += changes
+  }
+
+  /** A history key's column typed otherwise than config says (another tool made it) is re-typed once. */
+  #check (key: string): void {
+    this.#checked.add(key)
+    const wanted = this.#state.configuredType(key)
+    if (this.#state.has(key) && this.#state.typeOf(key) !== wanted) this.#state.retype(new Map([[key, wanted]]))
   }
 
   #insert (values: Map<string, MetaValue>): void {
