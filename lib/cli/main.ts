@@ -34,7 +34,8 @@ export const commands: readonly CommandEntry[] = [
     name: 'unpack',
     summary: 'the files of packed archives back into a directory',
     load: async () => (await import('./unpack.js')).unpackCommand
-  }
+  },
+  { name: 'meta', summary: 'an mmmeta-compatible metadir: meta db history, state db, typed store', load: async () => (await import('./meta.js')).metaCommand }
 ]
 
 function version (): string {

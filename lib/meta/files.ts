@@ -184,3 +184,12 @@ export function renderTemplate (template: string, row: Readonly<Record<string, M
     return typeof value === 'object' ? JSON.stringify(value) : String(value)
   })
 }
+
+/**
+ * JSON text of typed values: Dates as ISO 8601 UTC, integers beyond 2^53
+ * written exactly as numbers (JSON.stringify refuses bigint).
+ */
+export function metaJson (value: unknown): string {
+  const marked = JSON.stringify(value, (_key, v: unknown) => typeof v === 'bigint' ? `\u0000big:${v.toString()}` : v)
+  return marked.replace(/"\\u0000big:(-?\d+)"/g, '$1')
+}
