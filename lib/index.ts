@@ -47,3 +47,10 @@ export {
   pack, packFiles, type PackSource, type PackOptions, type PackFilesOptions, type PackSummary, type PackRecord, type SkippedEntry
 } from './pack/pack.js'
 export { unpack, type UnpackOptions, type UnpackSummary, type UnpackedFile } from './pack/unpack.js'
+export { metadir, type Metadir, type MetadirOptions, type MetadirUpdateOptions } from './meta/metadir.js'
+export type { MetaFiles, MetaFile, FindOptions, MetaRowValues } from './meta/files.js'
+export type { Filter, FilterOperators, FilterValue } from './meta/query.js'
+export type { UpdateOptions, UpdateResult, UpdateCounts, InvalidRow } from './meta/update.js'
+export type { MetaStore, StoreValueType } from './meta/kv-store.js'
+export type { ColumnType, MetaValue, JsonValue } from './meta/state-db-values.js'
+export { pushMetadir, pullMetadir, type SyncOptions, type SyncResult, type SyncedFile } from './meta/sync.js'
