@@ -98,6 +98,24 @@ export function fromText (type: ColumnType, text: string | null): Cast {
   }
 }
 
+export type SqlCast = { ok: true, value: SqlValue } | { ok: false, reason: string }
+
+const SQL_TIMESTAMP = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6}$/
+
+/**
+ * A history cell straight to what SQLite stores for its type: fromText()
+ * then toSql(), with the common cases (strings, integers, timestamps
+ * already in `YYYY-MM-DD HH:MM:SS.ffffff` form) without the detour.
+ */
+export function sqlFromText (type: ColumnType, text: string | null): SqlCast {
+  if (text === null) return { ok: true, value: null }
+  if (type === 'string') return { ok: true, value: text }
+  if (type === 'timestamp' && text.length === 26 && SQL_TIMESTAMP.test(text)) return { ok: true, value: text[10] === ' ' ? text : text.slice(0, 10) + ' ' + text.slice(11) }
+  const cast = fromText(type, text)
+  if (!cast.ok) return cast
+  return { ok: true, value: toSql(type, cast.value) }
+}
+
 /** Python's spellings too ('inf', 'nan'), since the history may come from mmmeta. */
 const SPECIAL_FLOATS: Record<string, number> = {
   inf: Infinity, '+inf': Infinity, infinity: Infinity, '+infinity': Infinity, '-inf': -Infinity, '-infinity': -Infinity, nan: NaN

@@ -18,7 +18,7 @@
  */
 import type { Statement } from 'better-sqlite3'
 import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
-import { type ColumnType, type MetaValue, fromText, sqlTimestamp } from './state-db-values.js'
+import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
 
 /** One replayed history row: column -> cell text, null for an empty cell. */
 export type HistoryRow = Readonly<Record<string, string | null>>
@@ -70,8 +70,6 @@ export async function mergeHistory (state: StateDb, rows: AsyncIterable<HistoryR
   db.exec('BEGIN IMMEDIATE')
   try {
     if (options.replace === true) state.reset()
-    db.exec('CREATE TEMP TABLE IF NOT EXISTS shoebox_seen (uid PRIMARY KEY) WITHOUT ROWID')
-    db.exec('DELETE FROM temp.shoebox_seen')
     const merge = new Merge(state, options.now ?? new Date())
     let n = 0
     for await (const row of rows) {
@@ -82,7 +80,6 @@ export async function mergeHistory (state: StateDb, rows: AsyncIterable<HistoryR
     const keys = state.schema.keys
     const configured = (c: string): boolean => c.startsWith('_') || keys === undefined || keys.includes(c) || c in state.schema.types
     const dropped = options.cleanup === true ? state.cleanup(configured) : []
-    db.exec('DROP TABLE temp.shoebox_seen')
     db.exec('COMMIT')
     options.onProgress?.(n)
     return { ...merge.counts, invalidRows: merge.invalidRows, dropped }
@@ -92,6 +89,13 @@ export async function mergeHistory (state: StateDb, rows: AsyncIterable<HistoryR
   }
 }
 
+const DELETED_COLUMNS = ['__deleted', '__deleted_at', '__deleted_reason']
+
+/**
+ * The merge works on values as SQLite stores them (sqlFromText), so a row
+ * costs one cast per cell and one or two statements, and nothing is
+ * decoded into JS objects to be compared.
+ */
 class Merge {
   readonly counts: UpdateCounts = { added: 0, updated: 0, deleted: 0, skipped: 0, invalid: 0 }
   readonly invalidRows: InvalidRow[] = []
@@ -99,55 +103,86 @@ class Merge {
   readonly #now: string
   readonly #unique: string
   readonly #required: readonly string[]
-  readonly #select
-  readonly #seen
-  readonly #checked = new Set<string>()
+  readonly #select: Statement
+  /** The unique keys the history has (kept as the SQL values of the key). */
+  readonly #seen = new Set<string>()
+  /** History key -> its column type, once checked against the table. */
+  readonly #types = new Map<string, ColumnType>()
+  /** Statements by the columns they write (joined by NUL), so a row's SQL is built once per shape. */
   readonly #statements = new Map<string, Statement>()
+  #expectKnown = false
 
   constructor (state: StateDb, now: Date) {
     this.#state = state
     this.#now = sqlTimestamp(now)
     this.#unique = state.schema.unique
     this.#required = [...new Set([this.#unique, ...(state.schema.required ?? [])])]
+    state.addColumns(new Map(['__state_added', '__state_last_updated', ...DELETED_COLUMNS].map((c) => [c, BOOKKEEPING[c]])))
     this.#select = state.db.prepare(`SELECT * FROM ${TABLE} WHERE ${quote(this.#unique)} = ?`)
-    this.#seen = state.db.prepare('INSERT OR IGNORE INTO temp.shoebox_seen (uid) VALUES (?)')
   }
 
   row (row: HistoryRow): void {
     const uid = row[this.#unique] ?? null
-    const missing = this.#required.filter((key) => row[key] === null || row[key] === undefined || row[key] === '')
-    if (missing.length > 0) return this.#invalid(uid, `missing keys: ${missing.join(', ')}`)
-    const values = new Map<string, MetaValue>()
-    const types = new Map<string, ColumnType>()
-    for (const [key, text] of Object.entries(row)) {
-      if (NOT_DATA.has(key)) continue
-      if (!this.#checked.has(key)) this.#check(key)
-      const type = this.#state.has(key) ? this.#state.typeOf(key) : this.#state.configuredType(key)
-      const cast = fromText(type, text)
-      if (!cast.ok) return this.#invalid(uid, `${key}: ${cast.reason} (${type})`)
-      values.set(key, cast.value)
-      types.set(key, type)
+    for (const key of this.#required) {
+      const v = row[key]
+      if (v === null || v === undefined || v === '') {
+        return this.#invalid(uid, `missing keys: ${this.#required.filter((k) => row[k] === null || row[k] === undefined || row[k] === '').join(', ')}`)
+      }
     }
-    this.#state.addColumns(types)
-    const key = this.#state.encode(this.#unique, values.get(this.#unique))
-    this.#seen.run(key)
-    const existing = this.#select.get(key) as Record<string, unknown> | undefined
-    if (existing === undefined) return this.#insert(values)
-    const before = this.#state.decode(existing)
-    const changed = new Map<string, MetaValue>()
-    for (const [column, value] of values) if (!sameStored(column, before[column] ?? null, value)) changed.set(column, value)
-    const wasDeleted = before.__deleted === true
-    const isDeleted = values.get('__deleted') === true
+    const columns: string[] = []
+    const values: SqlValue[] = []
+    for (const key in row) {
+      if (NOT_DATA.has(key)) continue
+      const type = this.#types.get(key) ?? this.#column(key)
+      const cast = sqlFromText(type, row[key])
+      if (!cast.ok) return this.#invalid(uid, `${key}: ${cast.reason} (${type})`)
+      columns.push(key)
+      values.push(cast.value)
+    }
+    const key = values[columns.indexOf(this.#unique)]
+    this.#seen.add(String(key))
+    // A first update is mostly new rows, a later one mostly known rows: try what the previous row needed first.
+    let existing = this.#expectKnown ? this.#select.get(key) as Record<string, unknown> | undefined : undefined
+    if (existing === undefined) {
+      columns.push('__state_added', '__state_last_updated')
+      values.push(this.#now, this.#now)
+      if (this.#insert(columns, values)) {
+        this.#expectKnown = false
+        this.counts.added++
+        return
+      }
+      columns.length -= 2
+      values.length -= 2
+      existing = this.#select.get(key) as Record<string, unknown>
+    }
+    this.#expectKnown = true
+    const setColumns: string[] = []
+    const setValues: SqlValue[] = []
+    for (let i = 0; i < columns.length; i++) {
+      const column = columns[i]
+      if (!sameSql(column, existing[column] ?? null, values[i])) {
+        setColumns.push(column)
+        setValues.push(values[i])
+      }
+    }
+    const wasDeleted = isDeletedSql(existing.__deleted)
+    const isDeleted = isDeletedSql(values[columns.indexOf('__deleted')])
     if (wasDeleted && !isDeleted) {
       // Back in the history, not deleted there: undelete (mmmeta left it deleted for good).
-      for (const column of ['__deleted', '__deleted_at', '__deleted_reason']) if (before[column] !== null && before[column] !== undefined) changed.set(column, null)
+      for (const column of DELETED_COLUMNS) {
+        if (existing[column] !== null && existing[column] !== undefined && !setColumns.includes(column)) {
+          setColumns.push(column)
+          setValues.push(null)
+        }
+      }
     }
-    if (changed.size === 0) {
+    if (setColumns.length === 0) {
       this.counts.skipped++
       return
     }
-    changed.set('__state_last_updated', this.#now)
-    this.#update(key, changed)
+    setColumns.push('__state_last_updated')
+    setValues.push(this.#now)
+    this.#update(key, setColumns, setValues)
     if (isDeleted && !wasDeleted) this.counts.deleted++
     else this.counts.updated++
   }
@@ -155,42 +190,47 @@ class Merge {
   /** State rows the history no longer has, not yet deleted: soft-deleted with reason state-missing. */
   missing (): void {
     const u = quote(this.#unique)
-    this.#state.addColumns(new Map(['__deleted', '__deleted_at', '__deleted_reason', '__state_last_updated'].map((c) => [c, BOOKKEEPING[c]])))
-    const { changes } = this.#state.db.prepare(`UPDATE ${TABLE} SET __deleted = 1, __deleted_at = ?, __deleted_reason = 'state-missing', __state_last_updated = ?
-      WHERE ${u} NOT IN (SELECT uid FROM temp.shoebox_seen) AND (__deleted IS NULL OR __deleted IN (0, '0', '', 'False', 'false'))`).run(this.#now, this.#now)
-    this.counts.deleted += changes
+    const live = this.#state.db.prepare(`SELECT rowid AS r, ${u} AS uid, __deleted AS d FROM ${TABLE} WHERE rowid > ? ORDER BY rowid LIMIT 5000`)
+    const gone: unknown[] = []
+    let after: unknown = -1
+    for (;;) {
+      const page = live.all(after) as Array<{ r: bigint, uid: unknown, d: unknown }>
+      if (page.length === 0) break
+      for (const { uid, d } of page) if (!isDeletedSql(d) && !this.#seen.has(String(uid))) gone.push(uid)
+      after = page[page.length - 1].r
+    }
+    const mark = this.#state.db.prepare(`UPDATE ${TABLE} SET __deleted = 1, __deleted_at = ?, __deleted_reason = 'state-missing', __state_last_updated = ? WHERE ${u} = ?`)
+    for (const uid of gone) mark.run(this.#now, this.#now, uid)
+    this.counts.deleted += gone.length
   }
 
-  /** A history key's column typed otherwise than config says (another tool made it) is re-typed once. */
-  #check (key: string): void {
-    this.#checked.add(key)
+  /** A history key's type: its column's (re-typed once if config says otherwise, e.g. a string key in mmmeta's BIGINT column), created if missing. */
+  #column (key: string): ColumnType {
     const wanted = this.#state.configuredType(key)
-    if (this.#state.has(key) && this.#state.typeOf(key) !== wanted) this.#state.retype(new Map([[key, wanted]]))
+    if (!this.#state.has(key)) this.#state.addColumns(new Map([[key, wanted]]))
+    else if (this.#state.typeOf(key) !== wanted) this.#state.retype(new Map([[key, wanted]]))
+    this.#types.set(key, wanted)
+    return wanted
   }
 
-  #insert (values: Map<string, MetaValue>): void {
-    const row = new Map<string, unknown>(values)
-    row.set('__state_added', this.#now)
-    row.set('__state_last_updated', this.#now)
-    this.#state.addColumns(new Map([['__state_added', 'timestamp'], ['__state_last_updated', 'timestamp']]))
-    const columns = [...row.keys()]
-    const sql = `INSERT INTO ${TABLE} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`
-    this.#statement(sql).run(...columns.map((c) => this.#state.encode(c, row.get(c))))
-    this.counts.added++
+  /** Insert unless the key exists; true if inserted. */
+  #insert (columns: string[], values: SqlValue[]): boolean {
+    const statement = this.#statement('i\0' + columns.join('\0'), () =>
+      `INSERT INTO ${TABLE} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`)
+    return statement.run(...values).changes === 1
   }
 
-  #update (key: unknown, changed: Map<string, unknown>): void {
-    this.#state.addColumns(new Map([...changed.keys()].filter((c) => !this.#state.has(c)).map((c) => [c, this.#state.configuredType(c)])))
-    const columns = [...changed.keys()]
-    const sql = `UPDATE ${TABLE} SET ${columns.map((c) => `${quote(c)} = ?`).join(', ')} WHERE ${quote(this.#unique)} = ?`
-    this.#statement(sql).run(...columns.map((c) => this.#state.encode(c, changed.get(c))), key)
+  #update (key: SqlValue, columns: string[], values: SqlValue[]): void {
+    const statement = this.#statement('u\0' + columns.join('\0'), () =>
+      `UPDATE ${TABLE} SET ${columns.map((c) => `${quote(c)} = ?`).join(', ')} WHERE ${quote(this.#unique)} = ?`)
+    statement.run(...values, key)
   }
 
-  #statement (sql: string): Statement {
-    let statement = this.#statements.get(sql)
+  #statement (shape: string, sql: () => string): Statement {
+    let statement = this.#statements.get(shape)
     if (statement === undefined) {
-      statement = this.#state.db.prepare(sql)
-      this.#statements.set(sql, statement)
+      statement = this.#state.db.prepare(sql())
+      this.#statements.set(shape, statement)
     }
     return statement
   }
@@ -201,19 +241,16 @@ class Merge {
   }
 }
 
-/** Typed values compared as the db would store them. */
-function same (a: MetaValue, b: MetaValue): boolean {
-  if (a === b) return true
-  if (a === null || b === null) return false
-  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime()
-  if (typeof a === 'object' || typeof b === 'object') return JSON.stringify(a) === JSON.stringify(b)
-  if (typeof a === 'string' || typeof b === 'string') return false
-  return String(a) === String(b)
+/** mmmeta wrote 1 or True, shoebox writes 1. */
+function isDeletedSql (value: unknown): boolean {
+  return value === 1 || value === 1n || value === '1' || value === 'True' || value === 'true'
 }
 
-/** SQLite holds no NaN (it stores NULL), and an unset `__deleted` is not deleted: equal as stored. */
-function sameStored (column: string, a: MetaValue, b: MetaValue): boolean {
-  if (column === '__deleted') return (a === true) === (b === true)
-  if (typeof b === 'number' && Number.isNaN(b)) return a === null
-  return same(a, b)
+/** Two stored values equal as SQLite holds them (an integer may come back as a bigint); an unset `__deleted` is not deleted. */
+function sameSql (column: string, a: unknown, b: SqlValue): boolean {
+  if (a === b) return true
+  if (column === '__deleted') return isDeletedSql(a) === isDeletedSql(b)
+  if (a === null || b === null) return false
+  if (typeof a === 'bigint' || typeof b === 'bigint') return typeof a !== 'string' && typeof b !== 'string' && String(a) === String(b)
+  return false
 }
