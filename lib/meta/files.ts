@@ -5,8 +5,8 @@
  *   pipeline(md.files.find({ document_type: 'contract' }), downloader, ...)
  *
  * find() is a Readable in object mode (so also an async iterable) of
- * MetaFile. It reads a page of rows at a time, in unique-key order, so the
- * connection is free between pages and save() works while iterating.
+ * MetaFile, read through a connection of its own (save() works while
+ * iterating).
  * Soft-deleted rows are hidden unless `{ deleted: true }` (mmmeta handed
  * them out and left the check to every consumer); get(uid) returns a row
  * even when deleted, since it was asked for by name.
@@ -18,7 +18,7 @@
  * a format spec).
  */
 import { Readable } from 'node:stream'
-import { ShoeboxError } from '../errors.js'
+import { ShoeboxError, invalidOption } from '../errors.js'
 import type { MetaConfig } from './config.js'
 import { compileFilter, type Filter } from './query.js'
 import { TABLE, quote, type StateDb } from './state-db.js'
@@ -29,8 +29,10 @@ export interface FindOptions {
   deleted?: boolean
   /** At most this many rows. */
   limit?: number
-  /** Rows read from SQLite per page (default 500). */
-  pageSize?: number
+  /** Sort by this column (ascending); default: the order SQLite finds the rows in. */
+  orderBy?: string
+  /** Rows read ahead of the consumer (default 64). */
+  highWaterMark?: number
 }
 
 export type MetaRowValues = Record<string, MetaValue>
@@ -112,30 +114,31 @@ export class MetaFiles {
     this.config = config
   }
 
-  /** Rows matching `filter`, a page at a time, as a Readable of MetaFile (also an async iterable). */
+  /**
+   * Rows matching `filter`, as a Readable of MetaFile (also an async
+   * iterable), in the order SQLite finds them (an index's order for an
+   * indexed key, else the order rows were added) or by `orderBy`. One
+   * statement on a read-only connection of its own streams them from a
+   * snapshot, so a query by an indexed key starts at once however many rows
+   * match, and save() works while iterating.
+   */
   find (filter: Filter = {}, options: FindOptions = {}): Readable {
     const condition = compileFilter(this.state, filter, options.deleted === true)
-    const pageSize = Math.max(1, options.pageSize ?? 500)
-    const limit = options.limit ?? Infinity
-    const u = quote(this.config.unique)
-    const first = this.state.db.prepare(`SELECT * FROM ${TABLE} WHERE ${condition.sql} ORDER BY ${u} LIMIT ?`)
-    const next = this.state.db.prepare(`SELECT * FROM ${TABLE} WHERE ${condition.sql} AND ${u} > ? ORDER BY ${u} LIMIT ?`)
-    const pages = async function * (this: MetaFiles): AsyncGenerator<MetaFile> {
-      let after: unknown
-      let given = 0
-      for (;;) {
-        const want = Math.min(pageSize, limit - given)
-        if (want <= 0) return
-        const rows = (after === undefined ? first.all(...condition.params, want) : next.all(...condition.params, after, want)) as Array<Record<string, unknown>>
-        for (const raw of rows) {
-          after = raw[this.config.unique]
-          given++
+    if (options.orderBy !== undefined && !this.state.has(options.orderBy)) throw invalidOption('orderBy', `no column '${options.orderBy}' in ${this.state.file}`)
+    const order = options.orderBy === undefined ? '' : ` ORDER BY ${quote(options.orderBy)}`
+    const limit = options.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(options.limit))}`
+    const sql = `SELECT * FROM ${TABLE} WHERE ${condition.sql}${order}${limit}`
+    const rows = async function * (this: MetaFiles): AsyncGenerator<MetaFile> {
+      const reader = this.state.openReader()
+      try {
+        for (const raw of reader.prepare(sql).iterate(...condition.params) as IterableIterator<Record<string, unknown>>) {
           yield new MetaFile(this, this.state.decode(raw))
         }
-        if (rows.length < want) return
+      } finally {
+        this.state.closeReader(reader)
       }
     }
-    return Readable.from(pages.call(this), { objectMode: true, highWaterMark: pageSize })
+    return Readable.from(rows.call(this), { objectMode: true, highWaterMark: options.highWaterMark ?? 64 })
   }
 
   /** How many rows match (soft-deleted ones only with `deleted`). */

@@ -79,6 +79,7 @@ export class StateDb {
   /** Column name -> explicit type, for every column of `files`. */
   #types = new Map<string, ColumnType>()
   #closed = false
+  readonly #readers = new Set<Database>()
 
   constructor (file: string, db: Database, schema: StateSchema) {
     this.file = file
@@ -306,10 +307,29 @@ export class StateDb {
     }
   }
 
+  /**
+   * A read-only connection to the same file: a find() reads through one, so
+   * its one statement streams from a snapshot while this connection writes
+   * (save() during an iteration). Closed by the caller, or by close().
+   */
+  openReader (): Database {
+    const Sqlite = this.db.constructor as new (file: string, options: { readonly: boolean, fileMustExist: boolean }) => Database
+    const reader = new Sqlite(this.file, { readonly: true, fileMustExist: true })
+    reader.defaultSafeIntegers(true)
+    this.#readers.add(reader)
+    return reader
+  }
+
+  closeReader (reader: Database): void {
+    this.#readers.delete(reader)
+    if (reader.open) reader.close()
+  }
+
   /** Checkpoint the WAL into the file and truncate it, then close: the file alone is then the whole db. */
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    for (const reader of this.#readers) this.closeReader(reader)
     try {
       if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)')
     } finally {

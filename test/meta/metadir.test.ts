@@ -90,8 +90,11 @@ t.test('update on top of an mmmeta state db keeps consumer columns; find filters
   t.same(await all(md, { 'publisher:name': { like: 'Land%' } }), ['b2'])
   t.same(await all(md, { document_type: { ne: 'contract' }, never_saved: { isNull: true } }), ['c3', 'd4'])
   t.same(await all(md, { never_saved: 'x' }), [], 'a column nobody saved yet is NULL everywhere')
-  t.same(await all(md, {}, { limit: 3, pageSize: 2 }), ['a1', 'b2', 'c3'])
+  t.same(await all(md, {}, { limit: 3, highWaterMark: 1 }), ['a1', 'b2', 'c3'])
   t.equal(md.files.count({ document_type: 'contract' }), 2)
+  t.same(await all(md, {}, { orderBy: 'retrieved_at', limit: 2 }), ['a1', 'b2'])
+  t.throws(() => md.files.find({}, { orderBy: 'nope' }), { code: 'SHOEBOX_INVALID_OPTION' })
+  for await (const file of md.files.find() as AsyncIterable<MetaFile>) if (file.uid === 'a1') break
   await expectCode(t, Promise.resolve().then(() => md.files.count({ pages: { between: 1 } as never })), 'SHOEBOX_INVALID_OPTION', 'an unknown operator')
 
   fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T09:00:00.123456.append'), DIFF_DELETE)
@@ -111,7 +114,7 @@ t.test('save() while iterating, piping into a stage, remote templates', async (t
   t.teardown(() => md.close())
   await md.update()
   const seen: string[] = []
-  await pipeline(md.files.find({ imported: false }, { pageSize: 1 }), new Writable({
+  await pipeline(md.files.find({ imported: false }, { highWaterMark: 1 }), new Writable({
     objectMode: true,
     write (file: MetaFile, _enc, done) {
       seen.push(file.name)

@@ -9,8 +9,8 @@ import { parse } from '../options.js'
 
 const help = `Usage: shoebox meta query [CONDITION...] [options]
 
-Prints the state rows matching every CONDITION as NDJSON, in unique-key
-order (timestamps as ISO 8601 UTC). A CONDITION is KEY OP VALUE with OP one
+Prints the state rows matching every CONDITION as NDJSON (timestamps as
+ISO 8601 UTC), in the order SQLite finds them unless --order. A CONDITION is KEY OP VALUE with OP one
 of = != < <= > >= ~ (~ is SQL LIKE: % any text, _ one character), e.g.
 document_type=contract 'retrieved_at>=2026-11-01' 'title~%Vertrag%'. VALUE is
 read as the column's type (imported=false also matches rows never imported).
@@ -22,6 +22,7 @@ Options:
   --not-null KEY   KEY has a value (repeatable)
   --deleted        include soft-deleted rows
   --limit N        at most N rows
+  --order KEY      sorted by KEY
   --count          print only the number of matching rows
   -h, --help       show this help`
 
@@ -65,6 +66,7 @@ export const queryCommand: Command = {
       'not-null': { type: 'string', multiple: true },
       deleted: { type: 'boolean' },
       limit: { type: 'string' },
+      order: { type: 'string' },
       count: { type: 'boolean' }
     }, true)
     const limit = values.limit === undefined ? undefined : Number(values.limit)
@@ -78,7 +80,7 @@ export const queryCommand: Command = {
         return 0
       }
       let batch = ''
-      for await (const file of md.files.find(filter, { deleted, limit })) {
+      for await (const file of md.files.find(filter, { deleted, limit, orderBy: values.order as string | undefined })) {
         batch += metaJson(file) + '\n'
         if (batch.length > 65536) {
           if (!io.stdout.write(batch)) await new Promise((resolve) => io.stdout.once('drain', resolve))

@@ -38,7 +38,9 @@ t.test('update, inspect, query, get', async (t) => {
   t.match(inspect[2], /^state_last_updated: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/)
 
   const rows = jsonLines((await cli(['meta', 'query', '--metadir', dir, 'document_type=contract'])).stdout) as Array<Record<string, unknown>>
-  t.same(rows.map((r) => [r.content_hash, r.pages, r.public]), [['0012', null, null], ['a1', 12, true]], '"0012" is a key; pages typed int')
+  t.same(rows.map((r) => [r.content_hash, r.pages, r.public]), [['a1', 12, true], ['0012', null, null]], '"0012" is a key; pages typed int')
+  const ordered = jsonLines((await cli(['meta', 'query', '--metadir', dir, '--order', 'content_hash', '--limit', '2'])).stdout) as Array<Record<string, unknown>>
+  t.same(ordered.map((r) => r.content_hash), ['0012', 'a1'])
   t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, 'retrieved_at>=2026-11-21', 'public=false'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['b2'])
   t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, '--null', 'pages'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['0012'])
   t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'document_type~con%'])).stdout.toString(), '2\n')
