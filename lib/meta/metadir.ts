@@ -71,6 +71,16 @@ export class Metadir {
     return this.#newest('__meta_last_updated')
   }
 
+  /**
+   * The newest of stateLastUpdated, metaLastUpdated and the store's
+   * store_last_updated, ignoring those not set (mmmeta's raised TypeError).
+   */
+  async lastTouched (): Promise<Date | null> {
+    const stored = await this.store.get('store_last_updated', 'timestamp').catch(() => undefined)
+    const times = [this.stateLastUpdated, this.metaLastUpdated, stored instanceof Date ? stored : null].filter((d): d is Date => d !== null)
+    return times.length === 0 ? null : new Date(Math.max(...times.map((d) => d.getTime())))
+  }
+
   #newest (column: string): Date | null {
     if (!this.#state.has(column)) return null
     const raw = this.#state.db.prepare(`SELECT max(${column}) AS m FROM files`).get() as { m: unknown }

@@ -81,6 +81,9 @@ t.test('update on top of an mmmeta state db keeps consumer columns; find filters
   t.same(a1?.get('retrieved_at'), new Date('2026-11-20T10:00:00Z'))
   t.equal(a1?.get('id'), undefined, "mmmeta's spurious id is not handed out")
   t.ok((await md.store.get('state_last_updated')) instanceof Date, 'state_last_updated touched')
+  t.same(md.metaLastUpdated, new Date('2026-11-22T12:17:55.295Z'))
+  t.ok((md.stateLastUpdated as Date) > (md.metaLastUpdated as Date))
+  t.same(await md.lastTouched(), await md.store.get('store_last_updated'), 'the store was touched last')
 
   t.same(await all(md, { document_type: 'contract' }), ['a1', 'b2'])
   t.same(await all(md, { imported: false }), ['b2', 'c3', 'd4'], 'false matches never-set')
@@ -143,5 +146,6 @@ t.test('an empty metadir: no history, no config keys beyond the defaults', async
   t.equal(md.files.count(), 0)
   t.equal(md.files.get('nothing'), undefined)
   t.equal(md.stateLastUpdated, null)
+  t.equal(await md.lastTouched(), null, 'nothing touched yet is null, not a TypeError')
   t.ok(fs.existsSync(path.join(md.path, '_store')) && fs.existsSync(path.join(md.path, 'db')))
 })
