@@ -111,6 +111,11 @@ export function sqlFromText (type: ColumnType, text: string | null): SqlCast {
   if (text === null) return { ok: true, value: null }
   if (type === 'string') return { ok: true, value: text }
   if (type === 'timestamp' && text.length === 26 && SQL_TIMESTAMP.test(text)) return { ok: true, value: text[10] === ' ' ? text : text.slice(0, 10) + ' ' + text.slice(11) }
+  if (type === 'json') {
+    // Checked, then kept as written: a re-stringify would round integers beyond 2^53.
+    const cast = fromText(type, text)
+    return cast.ok ? { ok: true, value: cast.value === null ? null : text.trim() } : cast
+  }
   const cast = fromText(type, text)
   if (!cast.ok) return cast
   return { ok: true, value: toSql(type, cast.value) }

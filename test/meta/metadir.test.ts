@@ -14,6 +14,7 @@ import Sqlite from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { metadir, type Metadir } from '../../lib/meta/metadir.js'
 import type { MetaFile } from '../../lib/meta/files.js'
+import { compileFilter } from '../../lib/meta/query.js'
 import { expectCode } from '../helpers.js'
 
 const CONFIG = `metadata:
@@ -95,6 +96,9 @@ t.test('update on top of an mmmeta state db keeps consumer columns; find filters
   t.same(await all(md, { never_saved: 'x' }), [], 'a column nobody saved yet is NULL everywhere')
   t.same(await all(md, {}, { limit: 3, highWaterMark: 1 }), ['a1', 'b2', 'c3'])
   t.equal(md.files.count({ document_type: 'contract' }), 2)
+  const indexed = compileFilter(md.files.state, { document_type: 'contract' })
+  const plan = (md.files.state.db.prepare(`EXPLAIN QUERY PLAN SELECT * FROM files WHERE ${indexed.sql}`).all(...indexed.params) as Array<{ detail: string }>).map((r) => r.detail)
+  t.match(plan.join('; '), /USING INDEX ix_files_document_type/, 'a query by an indexed key searches its index')
   t.same(await all(md, {}, { orderBy: 'retrieved_at', limit: 2 }), ['a1', 'b2'])
   t.throws(() => md.files.find({}, { orderBy: 'nope' }), { code: 'SHOEBOX_INVALID_OPTION' })
   for await (const file of md.files.find() as AsyncIterable<MetaFile>) if (file.uid === 'a1') break

@@ -89,6 +89,16 @@ t.test('typed values, consumer columns kept, counts, soft deletes and undeletes'
   state.close()
 })
 
+t.test('json values are kept as written (integers beyond 2^53 exact); NaN is stored as NULL', async (t) => {
+  const file = path.join(t.testdir(), 'state.db')
+  const state = await openStateDb(file, { unique: 'content_hash', types: { doc: 'json', x: 'float' }, indexes: [] })
+  await mergeHistory(state, [{ content_hash: 'a', doc: '{"n": 12345678901234567890, "s": "ü"}', x: 'nan' }, { content_hash: 'b', doc: 'not json' }])
+  t.same(rows(state.db).map((r) => [r.content_hash, r.doc, r.x]), [['a', '{"n": 12345678901234567890, "s": "ü"}', null]])
+  const again = await mergeHistory(state, [{ content_hash: 'a', doc: '{"n": 12345678901234567890, "s": "ü"}', x: 'nan' }])
+  t.equal(again.skipped, 1, 'a NaN read back as NULL is no change')
+  state.close()
+})
+
 t.test('an empty history on an empty db; --replace; --cleanup', async (t) => {
   const file = path.join(t.testdir(), 'state.db')
   const state = await openStateDb(file, schema)
