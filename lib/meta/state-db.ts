@@ -164,9 +164,29 @@ export class StateDb {
     return Number((this.db.prepare(`SELECT count(*) AS n FROM ${TABLE}`).get() as { n: number | bigint }).n)
   }
 
-  /** Set up `files` for the schema: create, migrate, add columns and indexes. Called by openStateDb(). */
+  /**
+   * Set up `files` for the schema: create, migrate, add columns and indexes,
+   * in one transaction. Deferred first, so an open that changes nothing takes
+   * no lock (a query while another process updates); one that must write and
+   * meets another writer waits its turn as an immediate transaction.
+   */
   prepare (): void {
-    this.db.exec(`CREATE TABLE IF NOT EXISTS ${TYPES_TABLE} (name TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL)`)
+    try {
+      this.db.transaction(() => { this.#prepare() }).deferred()
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY') !== true) throw err
+      this.#types = new Map()
+      this.db.transaction(() => { this.#prepare() }).immediate()
+    }
+  }
+
+  /** Names of the tables and indexes there are (CREATE ... IF NOT EXISTS would take the write lock even when they exist). */
+  #schemaNames (): Set<string> {
+    return new Set((this.db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')").all() as Array<{ name: string }>).map((r) => r.name))
+  }
+
+  #prepare (): void {
+    if (!this.#schemaNames().has(TYPES_TABLE)) this.db.exec(`CREATE TABLE ${TYPES_TABLE} (name TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL)`)
     const recorded = new Map<string, ColumnType>()
     for (const { name, type } of this.db.prepare(`SELECT name, type FROM ${TYPES_TABLE}`).all() as Array<{ name: string, type: string }>) {
       if ((COLUMN_TYPES as readonly string[]).includes(type)) recorded.set(name, type as ColumnType)
@@ -177,9 +197,8 @@ export class StateDb {
       const type = this.configuredType(unique)
       this.db.exec(`CREATE TABLE ${TABLE} (${quote(unique)} ${SQL_TYPE[type]} NOT NULL PRIMARY KEY)`)
       info = this.#tableInfo()
-      recorded.set(unique, type)
     }
-    for (const column of info) this.#types.set(column.name, recorded.get(column.name) ?? this.#typeOfExisting(column))
+    for (const column of info) this.#types.set(column.name, this.#typeOfExisting(column, recorded.get(column.name)))
     if (this.#needsRebuild(info)) {
       const before = new Map(this.#types)
       for (const c of info) {
@@ -198,15 +217,18 @@ export class StateDb {
 
   /** An index per configured query key that is a column (a rebuild drops them with the old table). */
   #createIndexes (): void {
+    const names = this.#schemaNames()
     for (const key of this.schema.indexes) {
-      if (key !== this.schema.unique && this.#types.has(key)) this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`ix_${TABLE}_${key}`)} ON ${TABLE} (${quote(key)})`)
+      const name = `ix_${TABLE}_${key}`
+      if (key !== this.schema.unique && this.#types.has(key) && !names.has(name)) this.db.exec(`CREATE INDEX ${quote(name)} ON ${TABLE} (${quote(key)})`)
     }
   }
 
-  /** A column made by another tool: its configured type if it fits the declaration, else what is declared. */
-  #typeOfExisting (column: ColumnInfo): ColumnType {
+  /** An existing column's type: config's if the declaration holds it, else the one recorded when it was made, else its declaration's. */
+  #typeOfExisting (column: ColumnInfo, recorded: ColumnType | undefined): ColumnType {
     const configured = this.#wanted(column.name)
     if (configured !== undefined && declaredFits(column.type, configured)) return configured
+    if (recorded !== undefined && declaredFits(column.type, recorded)) return recorded
     return typeOfDeclared(column.type)
   }
 
@@ -228,7 +250,7 @@ export class StateDb {
     this.db.exec(`DROP TABLE IF EXISTS ${TABLE}`)
     this.db.exec(`DELETE FROM ${TYPES_TABLE}`)
     this.#types = new Map()
-    this.prepare()
+    this.#prepare()
   }
 
   /** Rebuild `files` keeping only the columns `keep` accepts (and the unique key), values re-cast by their types (`update --cleanup`). */
