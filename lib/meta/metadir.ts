@@ -11,7 +11,7 @@
 import path from 'node:path'
 import { ensureDir } from '../fs/durable.js'
 import { loadMetaConfig, metaPaths, type MetaConfig, type MetaPaths } from './config.js'
-import { historyRows, type HistoryProblem } from './history.js'
+import { loadHistory, type HistoryProblem } from './history.js'
 import { MetaFiles } from './files.js'
 import { MetaStore } from './kv-store.js'
 import { openStateDb, type StateDb, type StateSchema } from './state-db.js'
@@ -56,7 +56,8 @@ export class Metadir {
   /** Merge the meta history into the state db, in one transaction. */
   async update (options: MetadirUpdateOptions = {}): Promise<UpdateResult> {
     const { onProblem, ...merge } = options
-    const result = await mergeHistory(this.#state, historyRows(this.base, this.config, { onProblem }), merge)
+    const history = await loadHistory(this.base, this.config, { onProblem })
+    const result = await mergeHistory(this.#state, history.rows(), merge)
     if (result.added + result.updated + result.deleted + result.invalid > 0) await this.store.touch('state_last_updated')
     return result
   }
