@@ -88,3 +88,19 @@ t.test('push and pull through a file:// store', async (t) => {
   t.equal((await cli(['meta', 'update', '--metadir', consumer])).stdout.toString(), 'added 3, updated 0, deleted 0, skipped 0, invalid 0\n')
   t.equal((await cli(['meta', 'push', '--metadir', dir])).code, 2)
 })
+
+t.test('update reports invalid rows and unreadable history rows on stderr; --replace and --cleanup', async (t) => {
+  const dir = base(t)
+  const bad = 'content_hash,_file_name,pages\r\ne5,,1\r\nf6,f6.pdf,many\r\n,x.pdf,1\r\n'
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'), bad)
+  const update = await cli(['meta', 'update', '--metadir', dir])
+  t.equal(update.code, 0)
+  t.equal(update.stdout.toString(), 'added 3, updated 0, deleted 0, skipped 0, invalid 2\n')
+  t.match(update.stderr, /skipped .*2026-11-23T00:00:00\.000000\.append: line 4: no value for the unique key 'content_hash'\n/)
+  t.match(update.stderr, /invalid e5: missing keys: _file_name\ninvalid f6: pages: "many" is not an integer \(int\)\n/)
+  fs.rmSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'))
+  const saved = await cli(['meta', 'query', '--metadir', dir, '--count'])
+  t.equal(saved.stdout.toString(), '3\n')
+  t.same(jsonLines((await cli(['meta', 'update', '--metadir', dir, '--replace', '--json'])).stdout), [{ added: 3, updated: 0, deleted: 0, skipped: 0, invalid: 0, dropped: [] }])
+  t.same((jsonLines((await cli(['meta', 'update', '--metadir', dir, '--cleanup', '--json'])).stdout)[0] as { dropped: string[] }).dropped, [], 'nothing to drop: no include configured keeps every column')
+})
