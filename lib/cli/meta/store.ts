@@ -1,4 +1,5 @@
 /** shoebox meta store: the metadir's typed key-value store. */
+import { ShoeboxError } from '../../errors.js'
 import { metadir } from '../../meta/metadir.js'
 import { metaJson } from '../../meta/files.js'
 import { STORE_LAST_UPDATED } from '../../meta/kv-store.js'
@@ -11,7 +12,7 @@ const help = `Usage: shoebox meta store [KEY [VALUE]] [options]
 
 The key-value store in _mmmeta/_store/ (one file per key, readable by
 mmmeta). Without KEY: every entry as 'key: value'. With KEY: its value
-(exit 1 if there is none). With KEY VALUE: sets it, read as --type, and
+(an error, exit 1, if there is none). With KEY VALUE: sets it, read as --type, and
 touches ${STORE_LAST_UPDATED}. Values come back with the type they were
 written with; keys mmmeta wrote read as strings unless --type says.
 Timestamps are UTC.
@@ -60,7 +61,7 @@ export const storeCommand: Command = {
         await store.set(key, cast.value, as)
       } else {
         const value = await store.get(key, type)
-        if (value === undefined) return 1
+        if (value === undefined) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `no store key ${key} in ${md.path}`)
         io.stdout.write(json ? metaJson(value) + '\n' : `${text(value)}\n`)
       }
     } finally {

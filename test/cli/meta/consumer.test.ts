@@ -72,7 +72,8 @@ t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', a
   const listed = (await cli(['meta', 'store'])).stdout.toString()
   t.match(listed, /^count: 7\nlocal_last_updated: .*\nn: 0012\nstore_last_updated: .*\n$/)
   t.equal((await cli(['meta', 'store', '--delete', 'n'])).code, 0)
-  t.equal((await cli(['meta', 'store', 'n'])).code, 1, 'a missing key exits 1')
+  const gone = await cli(['meta', 'store', 'n'])
+  t.same([gone.code, gone.stderr], [1, `shoebox meta: no store key n in ${path.join(dir, '_mmmeta')}\n`], 'a missing key is one line and exit 1')
   t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'count'), 'utf8'), '7')
 })
 
