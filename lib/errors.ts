@@ -36,6 +36,8 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_META_HISTORY'
   | 'SHOEBOX_META_INVALID'
   | 'SHOEBOX_META_LOCKED'
+  | 'SHOEBOX_META_VALUE'
+  | 'SHOEBOX_META_SCHEMA'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode

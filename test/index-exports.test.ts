@@ -29,7 +29,9 @@ const EXPORTS = [
   'parseEvent', 'parseEventId', 'parseKronosTime', 'stamp', 'stampNdjson', 'stringifyEvent', 'toKronosTime',
   // the metadir, publisher side
   'NumberText', 'UnreadableMetadata', 'archiveMetadataSource', 'fileStatSource', 'flattenMetadata', 'historyRows', 'jsonArraySource', 'jsonFilesSource', 'loadHistory',
-  'loadMetaConfig', 'metaIngest', 'ndjsonFileSource', 'ndjsonSource', 'squashHistory', 'withOrigin'
+  'loadMetaConfig', 'metaIngest', 'ndjsonFileSource', 'ndjsonSource', 'squashHistory', 'withOrigin',
+  // the metadir, consumer side
+  'metadir', 'pullMetadir', 'pushMetadir'
 ]
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')

@@ -1,0 +1,50 @@
+/** shoebox meta get: one state row by its unique key, as JSON. */
+import { ShoeboxError } from '../../errors.js'
+import { metadir } from '../../meta/metadir.js'
+import { metaJson } from '../../meta/files.js'
+import type { Command } from '../command.js'
+import { usage } from '../io.js'
+import { parse } from '../options.js'
+
+const help = `Usage: shoebox meta get UID... [--metadir DIR]
+
+Prints the state row of each UID (the configured unique key) as one JSON
+line, soft-deleted or not (its __deleted and __deleted_reason say so), with
+the rendered remote URLs under "remote" when config.yml has templates.
+A UID that is not in the state db is an error (exit 1), after the rows found.
+
+Options:
+  --metadir DIR   the base directory holding _mmmeta/ (default $MMMETA, else the current directory)
+  -h, --help      show this help`
+
+export const getCommand: Command = {
+  name: 'get',
+  summary: 'state rows by unique key, as JSON',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, { metadir: { type: 'string' } }, true)
+    if (positionals.length === 0) throw usage('meta get needs at least one UID')
+    const md = await metadir(values.metadir as string | undefined)
+    const missing: string[] = []
+    try {
+      for (const uid of positionals) {
+        const file = md.files.get(uid)
+        if (file === undefined) {
+          missing.push(uid)
+          continue
+        }
+        let remote: Record<string, string> | undefined
+        try {
+          remote = Object.keys(md.config.remote).length > 0 ? file.remote : undefined
+        } catch {
+          remote = undefined
+        }
+        io.stdout.write(metaJson(remote === undefined ? file.data : { ...file.data, remote }) + '\n')
+      }
+    } finally {
+      md.close()
+    }
+    if (missing.length > 0) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `not in ${md.paths.state}: ${missing.join(', ')}`)
+    return 0
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * shoebox meta push URL (and, through syncCommand(), pull): copy the metadir
+ * to and from a store. The two differ only in direction, so they share one
+ * definition here.
+ */
+import { pullMetadir, pushMetadir } from '../../meta/sync.js'
+import type { Command } from '../command.js'
+import { usage } from '../io.js'
+import { parse } from '../options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+
+const DIRECTIONS = {
+  push: { sync: pushMetadir, summary: 'copy the metadir to a store (file://, s3://)', what: 'Copies the metadir (_mmmeta/: history, config.yml, store) to URL' },
+  pull: { sync: pullMetadir, summary: 'copy a metadir from a store (file://, s3://)', what: 'Copies a metadir (_mmmeta/: history, config.yml, store) from URL into the local one' }
+}
+
+export function syncCommand (name: keyof typeof DIRECTIONS): Command {
+  const { sync, summary, what } = DIRECTIONS[name]
+  return {
+    name,
+    summary,
+    help: `Usage: shoebox meta ${name} URL [--metadir DIR] [--json]
+
+${what}
+(a directory, file://... or s3://bucket/prefix; keys mirror the layout,
+URL/_mmmeta/db/...). History files go first, oldest first, then config.yml
+and the store, the *_last_updated pointers last, so a reader never sees a
+pointer before the history it points past; each file arrives whole. Only
+files missing or changed at the other side are copied; nothing is deleted
+there. state.db stays local. Prints one line per file copied, then a total.
+
+Options:
+  --metadir DIR   the base directory holding _mmmeta/ (default $MMMETA, else the current directory)
+  --json          the files copied and the totals as one JSON object
+${storeOptionHelp}
+  -h, --help      show this help`,
+    async run (argv, io) {
+      const { values, positionals } = parse(argv, { ...storeOptionSpec, metadir: { type: 'string' }, json: { type: 'boolean' } }, true)
+      if (positionals.length !== 1) throw usage(`meta ${name} needs exactly one URL`)
+      const base = (values.metadir as string | undefined) ?? process.env.MMMETA ?? process.cwd()
+      const json = values.json === true
+      const result = await sync(base, positionals[0], {
+        ...storeOptionsFrom(values),
+        onFile: json ? undefined : (f) => { io.stdout.write(`${f.key}\t${f.bytes} bytes\n`) }
+      })
+      if (json) io.stdout.write(JSON.stringify(result) + '\n')
+      else io.stdout.write(`${result.copied.length} files copied (${result.bytes} bytes), ${result.unchanged} unchanged\n`)
+      return 0
+    }
+  }
+}
+
+export const pushCommand = syncCommand('push')

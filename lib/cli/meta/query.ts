@@ -1,0 +1,96 @@
+/** shoebox meta query: state rows matching conditions, as NDJSON. */
+import { metadir } from '../../meta/metadir.js'
+import { metaJson, type MetaFiles } from '../../meta/files.js'
+import type { Filter, FilterOperators, FilterValue } from '../../meta/query.js'
+import { fromText } from '../../meta/state-db-values.js'
+import type { Command } from '../command.js'
+import { usage } from '../io.js'
+import { parse } from '../options.js'
+
+const help = `Usage: shoebox meta query [CONDITION...] [options]
+
+Prints the state rows matching every CONDITION as NDJSON (timestamps as
+ISO 8601 UTC), in the order SQLite finds them unless --order. A CONDITION is KEY OP VALUE with OP one
+of = != < <= > >= ~ (~ is SQL LIKE: % any text, _ one character), e.g.
+document_type=contract 'retrieved_at>=2026-11-01' 'title~%Vertrag%'. VALUE is
+read as the column's type (imported=false also matches rows never imported).
+Soft-deleted rows are left out unless --deleted.
+
+Options:
+  --metadir DIR    the base directory holding _mmmeta/ (default $MMMETA, else the current directory)
+  --null KEY       KEY is empty (repeatable)
+  --not-null KEY   KEY has a value (repeatable)
+  --deleted        include soft-deleted rows
+  --limit N        at most N rows
+  --order KEY      sorted by KEY
+  --count          print only the number of matching rows
+  -h, --help       show this help`
+
+const CONDITION = /^([^=!<>~]+)(!=|<=|>=|=|<|>|~)(.*)$/s
+const OPS: Record<string, keyof FilterOperators> = { '=': 'eq', '!=': 'ne', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte', '~': 'like' }
+
+/** CLI conditions to a filter, each value read by its column's type (a column not there yet: as text). */
+export function filterFrom (files: MetaFiles, conditions: string[], isNull: string[], notNull: string[]): Filter {
+  const filter: Record<string, FilterOperators> = {}
+  const add = (key: string, op: keyof FilterOperators, value: unknown): void => {
+    const ops = filter[key] ?? (filter[key] = {})
+    if (op in ops) throw usage(`two '${op}' conditions on ${key}`)
+    ;(ops as Record<string, unknown>)[op] = value
+  }
+  for (const text of conditions) {
+    const m = CONDITION.exec(text)
+    if (m === null) throw usage(`a condition is KEY OP VALUE (OP one of = != < <= > >= ~), got '${text}'`)
+    const [, key, op, raw] = m
+    if (op === '~') {
+      add(key, 'like', raw)
+      continue
+    }
+    const type = files.state.has(key) ? files.state.typeOf(key) : 'string'
+    const cast = fromText(type, raw)
+    if (!cast.ok) throw usage(`${text}: ${cast.reason} (${key} is ${type})`)
+    add(key, OPS[op], cast.value as FilterValue)
+  }
+  for (const key of isNull) add(key, 'isNull', true)
+  for (const key of notNull) add(key, 'isNull', false)
+  return filter
+}
+
+export const queryCommand: Command = {
+  name: 'query',
+  summary: 'state rows matching conditions, as NDJSON',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      metadir: { type: 'string' },
+      null: { type: 'string', multiple: true },
+      'not-null': { type: 'string', multiple: true },
+      deleted: { type: 'boolean' },
+      limit: { type: 'string' },
+      order: { type: 'string' },
+      count: { type: 'boolean' }
+    }, true)
+    const limit = values.limit === undefined ? undefined : Number(values.limit)
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw usage(`--limit must be a whole number, got '${String(values.limit)}'`)
+    const md = await metadir(values.metadir as string | undefined)
+    try {
+      const filter = filterFrom(md.files, positionals, (values.null ?? []) as string[], (values['not-null'] ?? []) as string[])
+      const deleted = values.deleted === true
+      if (values.count === true) {
+        io.stdout.write(`${md.files.count(filter, { deleted })}\n`)
+        return 0
+      }
+      let batch = ''
+      for await (const file of md.files.find(filter, { deleted, limit, orderBy: values.order as string | undefined })) {
+        batch += metaJson(file) + '\n'
+        if (batch.length > 65536) {
+          if (!io.stdout.write(batch)) await new Promise((resolve) => io.stdout.once('drain', resolve))
+          batch = ''
+        }
+      }
+      if (batch !== '') io.stdout.write(batch)
+    } finally {
+      md.close()
+    }
+    return 0
+  }
+}

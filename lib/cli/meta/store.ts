@@ -1,0 +1,72 @@
+/** shoebox meta store: the metadir's typed key-value store. */
+import { ShoeboxError } from '../../errors.js'
+import { metadir } from '../../meta/metadir.js'
+import { metaJson } from '../../meta/files.js'
+import { STORE_LAST_UPDATED } from '../../meta/kv-store.js'
+import { COLUMN_TYPES, type ColumnType, fromText, sqlTimestamp, type MetaValue } from '../../meta/state-db-values.js'
+import type { Command } from '../command.js'
+import { usage } from '../io.js'
+import { oneOf, parse } from '../options.js'
+
+const help = `Usage: shoebox meta store [KEY [VALUE]] [options]
+
+The key-value store in _mmmeta/_store/ (one file per key, readable by
+mmmeta). Without KEY: every entry as 'key: value'. With KEY: its value
+(an error, exit 1, if there is none). With KEY VALUE: sets it, read as --type, and
+touches ${STORE_LAST_UPDATED}. Values come back with the type they were
+written with; keys mmmeta wrote read as strings unless --type says.
+Timestamps are UTC.
+
+Options:
+  --metadir DIR   the base directory holding _mmmeta/ (default $MMMETA, else the current directory)
+  --type TYPE     ${COLUMN_TYPES.join(', ')} (default string)
+  --touch         set KEY to the time now (UTC)
+  --delete        remove KEY
+  --json          values as JSON (a listing as one object)
+  -h, --help      show this help`
+
+function text (value: MetaValue): string {
+  if (value instanceof Date) return sqlTimestamp(value)
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)
+}
+
+export const storeCommand: Command = {
+  name: 'store',
+  summary: 'get, set, touch, delete or list store keys',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      metadir: { type: 'string' }, type: { type: 'string' }, touch: { type: 'boolean' }, delete: { type: 'boolean' }, json: { type: 'boolean' }
+    }, true)
+    if (positionals.length > 2) throw usage('meta store takes at most KEY and VALUE')
+    const type = values.type === undefined ? undefined : oneOf<ColumnType>('--type', values.type, COLUMN_TYPES, 'string')
+    const [key, raw] = positionals
+    const json = values.json === true
+    if ((values.touch === true || values.delete === true) && (key === undefined || raw !== undefined)) throw usage('--touch and --delete take exactly one KEY')
+    const md = await metadir(values.metadir as string | undefined)
+    try {
+      const store = md.store
+      if (key === undefined) {
+        const entries = await store.entries()
+        io.stdout.write(json ? metaJson(Object.fromEntries(entries)) + '\n' : entries.map(([k, v]) => `${k}: ${text(v)}\n`).join(''))
+      } else if (values.delete === true) {
+        await store.delete(key)
+      } else if (values.touch === true) {
+        const at = await store.touch(key)
+        io.stdout.write(json ? metaJson(at) + '\n' : `${text(at)}\n`)
+      } else if (raw !== undefined) {
+        const as = type ?? 'string'
+        const cast = fromText(as, raw)
+        if (!cast.ok || cast.value === null) throw usage(`${key}: ${cast.ok ? 'an empty value is no ' + as : cast.reason} (${as})`)
+        await store.set(key, cast.value, as)
+      } else {
+        const value = await store.get(key, type)
+        if (value === undefined) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `no store key ${key} in ${md.path}`)
+        io.stdout.write(json ? metaJson(value) + '\n' : `${text(value)}\n`)
+      }
+    } finally {
+      md.close()
+    }
+    return 0
+  }
+}

@@ -1,0 +1,53 @@
+/** shoebox meta update: merge the meta history into the consumer's state db. */
+import { metadir } from '../../meta/metadir.js'
+import type { Command } from '../command.js'
+import { usage } from '../io.js'
+import { parse } from '../options.js'
+import { isTerminal } from '../store-options.js'
+
+const help = `Usage: shoebox meta update [--metadir DIR] [--replace] [--cleanup] [--json]
+
+Replays the meta history (_mmmeta/db/: the newest .squashed and the appends
+after it) and merges it into the state db (_mmmeta/state.db) in one
+transaction: rows upserted by the unique key, consumer columns kept, values
+typed by config.yml's metadata.types, rows gone from the history
+soft-deleted (reason state-missing), rows back in it undeleted. Prints the
+counts: added, updated, deleted, skipped, invalid (and each invalid row on
+stderr). A killed update leaves the state db as it was.
+
+Options:
+  --metadir DIR   the base directory holding _mmmeta/ (default $MMMETA, else the current directory)
+  --replace       drop every state row and column first
+  --cleanup       afterwards keep only configured keys and columns starting with _
+  --json          print the counts as one JSON object
+  -h, --help      show this help`
+
+export const updateCommand: Command = {
+  name: 'update',
+  summary: 'merge the meta history into the state db',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      metadir: { type: 'string' }, replace: { type: 'boolean' }, cleanup: { type: 'boolean' }, json: { type: 'boolean' }
+    }, true)
+    if (positionals.length > 0) throw usage(`meta update takes no arguments, got '${positionals[0]}'`)
+    const md = await metadir(values.metadir as string | undefined)
+    const live = isTerminal(io)
+    try {
+      const result = await md.update({
+        replace: values.replace === true,
+        cleanup: values.cleanup === true,
+        onProblem: (p) => { io.stderr.write(`skipped ${p.file}: line ${p.line}: ${p.reason}\n`) },
+        onProgress: live ? (rows) => { io.stderr.write(`\r\x1b[Kupdate: ${rows} rows merged`) } : undefined
+      })
+      if (live) io.stderr.write('\r\x1b[K')
+      for (const row of result.invalidRows) io.stderr.write(`invalid ${row.uid ?? '(no uid)'}: ${row.reason}\n`)
+      const { added, updated, deleted, skipped, invalid } = result
+      if (values.json === true) io.stdout.write(JSON.stringify({ added, updated, deleted, skipped, invalid, dropped: result.dropped }) + '\n')
+      else io.stdout.write(`added ${added}, updated ${updated}, deleted ${deleted}, skipped ${skipped}, invalid ${invalid}\n`)
+    } finally {
+      md.close()
+    }
+    return 0
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The metadir's typed key-value store, `_mmmeta/_store/`: one plain-text file
+ * per key, the value as mmmeta writes it (`str(value)`: True/False, Python's
+ * float spellings, ISO timestamps without a zone), so mmmeta's own store
+ * reads what shoebox wrote (spec §8).
+ *
+ * The fixes over mmmeta's store:
+ * - types are explicit, never guessed from the text: the type a value was
+ *   written with is recorded in `_mmmeta/_store_types/<key>` (outside
+ *   `_store/`, which mmmeta lists), so a timestamp reads back as a Date and
+ *   "0012" as "0012". A key without a record (mmmeta wrote it) reads as a
+ *   string unless the caller names a type;
+ * - timestamps are UTC. They are written without a zone (mmmeta compares
+ *   them with its naive datetimes, and an aware one would make it fail), and
+ *   a time without a zone is read as UTC;
+ * - keys are checked (no empty key, '/', '\', NUL, '.' or '..', and no
+ *   leading dot, the temporary files' mark) and listed whole: `a.b` is
+ *   `a.b`, not `a`;
+ * - writes are atomic (temporary file, fsync, rename).
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { ShoeboxError } from '../errors.js'
+import { ensureDir, writeFileDurably } from '../fs/durable.js'
+import { ioError } from '../fs/io-error.js'
+import { COLUMN_TYPES, type ColumnType, type MetaValue, fromText, typeOfValue } from './state-db-values.js'
+
+export type StoreValueType = ColumnType
+
+/** The key mmmeta touches on every write to the store. */
+export const STORE_LAST_UPDATED = 'store_last_updated'
+export const STORE_DIR = '_store'
+export const STORE_TYPES_DIR = '_store_types'
+
+export function checkStoreKey (key: string): string {
+  const bad = (why: string): ShoeboxError => new ShoeboxError('SHOEBOX_BAD_KEY', `store key ${JSON.stringify(key)}: ${why}`)
+  if (typeof key !== 'string' || key === '') throw bad('must be a non-empty string')
+  if (key.includes('/') || key.includes('\\')) throw bad('must not contain a slash')
+  if (key.includes('\0')) throw bad('must not contain NUL')
+  if (key.startsWith('.')) throw bad("must not start with '.'")
+  return key
+}
+
+/** A value as mmmeta's `str(value)` writes it. */
+export function storeText (type: StoreValueType, value: unknown): string {
+  switch (type) {
+    case 'bool':
+      if (typeof value !== 'boolean') throw badValue(type, value)
+      return value ? 'True' : 'False'
+    case 'int':
+      if (typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value))) return String(value)
+      throw badValue(type, value)
+    case 'float':
+      if (typeof value !== 'number') throw badValue(type, value)
+      return pythonFloat(value)
+    case 'timestamp': {
+      const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null
+      if (date === null || Number.isNaN(date.getTime())) throw badValue(type, value)
+      return isoUtc(date)
+    }
+    case 'json':
+      return JSON.stringify(value)
+    case 'string':
+      return String(value)
+  }
+}
+
+function badValue (type: StoreValueType, value: unknown): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_META_VALUE', `store value ${String(value)} is not a ${type}`)
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffff` in UTC, without a zone (Python's naive isoformat, read by mmmeta's fromisoformat). */
+export function isoUtc (date: Date): string {
+  return date.toISOString().replace('Z', '000')
+}
+
+/** Python's str(float): 'inf', 'nan', '1.0' for an integral value. */
+function pythonFloat (n: number): string {
+  if (Number.isNaN(n)) return 'nan'
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
+  const s = String(n)
+  return /[.e]/.test(s) ? s : `${s}.0`
+}
+
+export class MetaStore {
+  /** The `_mmmeta` directory. */
+  readonly dir: string
+  readonly #values: string
+  readonly #types: string
+
+  constructor (mmmetaDir: string) {
+    this.dir = mmmetaDir
+    this.#values = path.join(mmmetaDir, STORE_DIR)
+    this.#types = path.join(mmmetaDir, STORE_TYPES_DIR)
+  }
+
+  /** The value of `key` (undefined if there is none), read as `type`, else as the type it was written with, else as a string. */
+  async get (key: string, type?: StoreValueType): Promise<MetaValue | undefined> {
+    const text = await this.#read(path.join(this.#values, checkStoreKey(key)))
+    if (text === undefined) return undefined
+    const as = type ?? await this.typeOf(key) ?? 'string'
+    const cast = fromText(as, as === 'string' ? text.trim() : text)
+    if (!cast.ok) throw new ShoeboxError('SHOEBOX_META_VALUE', `store key ${key} in ${this.#values}: ${cast.reason} (${as})`)
+    return cast.value
+  }
+
+  /** The type `key` was written with, if shoebox wrote it. */
+  async typeOf (key: string): Promise<StoreValueType | undefined> {
+    const recorded = (await this.#read(path.join(this.#types, checkStoreKey(key))))?.trim()
+    return (COLUMN_TYPES as readonly string[]).includes(recorded ?? '') ? recorded as StoreValueType : undefined
+  }
+
+  /** Write `value` under `key` (typed by `type`, else by its JS type), then touch store_last_updated as mmmeta does. */
+  async set (key: string, value: unknown, type?: StoreValueType): Promise<void> {
+    checkStoreKey(key)
+    if (value === null || value === undefined) throw badValue(type ?? 'string', value)
+    const as = type ?? typeOfValue(value)
+    await this.#write(key, storeText(as, value), as)
+    if (key !== STORE_LAST_UPDATED) await this.#write(STORE_LAST_UPDATED, isoUtc(new Date()), 'timestamp')
+  }
+
+  /** Write the time now (UTC) under `key` and store_last_updated; returns it. */
+  async touch (key: string, now = new Date()): Promise<Date> {
+    checkStoreKey(key)
+    await this.#write(key, isoUtc(now), 'timestamp')
+    if (key !== STORE_LAST_UPDATED) await this.#write(STORE_LAST_UPDATED, isoUtc(now), 'timestamp')
+    return now
+  }
+
+  /** Remove `key`; removing a missing key is not an error. */
+  async delete (key: string): Promise<void> {
+    checkStoreKey(key)
+    for (const file of [path.join(this.#values, key), path.join(this.#types, key)]) {
+      await fs.unlink(file).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw ioError(err, 'cannot delete store key', file)
+      })
+    }
+  }
+
+  /** Every key, whole (dots and all), sorted. */
+  async keys (): Promise<string[]> {
+    let names: string[]
+    try {
+      names = await fs.readdir(this.#values)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw ioError(err, 'cannot list the store', this.#values)
+    }
+    return names.filter((name) => !name.startsWith('.')).sort()
+  }
+
+  /** Every key and its value, sorted by key. */
+  async entries (): Promise<Array<[string, MetaValue]>> {
+    const out: Array<[string, MetaValue]> = []
+    for (const key of await this.keys()) {
+      const value = await this.get(key).catch(async () => (await this.#read(path.join(this.#values, key)))?.trim())
+      if (value !== undefined) out.push([key, value])
+    }
+    return out
+  }
+
+  async #write (key: string, text: string, type: StoreValueType): Promise<void> {
+    for (const [dir, data] of [[this.#values, text], [this.#types, type]]) {
+      await ensureDir(dir)
+      const file = path.join(dir, key)
+      await writeFileDurably(file, data).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
+    }
+  }
+
+  async #read (file: string): Promise<string | undefined> {
+    try {
+      return await fs.readFile(file, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw ioError(err, 'cannot read', file)
+    }
+  }
+}

@@ -1,0 +1,388 @@
+/**
+ * The consumer's state db, `_mmmeta/state.db`: SQLite on disk through
+ * better-sqlite3 (loaded by the first open, not by importing shoebox), in WAL
+ * mode, checkpointed (TRUNCATE) on close so that a copy of `state.db` alone is
+ * complete.
+ *
+ * Table `files` has the configured unique key as its primary key, an index per
+ * configured query key, and columns typed from config, never guessed
+ * (state-db-values.ts). mmmeta opens the same file: it reads the table
+ * through SQLAlchemy, which parses columns by their declared types, so the
+ * declared types are dataset's (BIGINT, FLOAT, BOOLEAN, DATETIME, TEXT) and
+ * the bookkeeping columns have fixed ones (BOOKKEEPING). The explicit type of
+ * every column shoebox created is also recorded in `_shoebox_columns`, a
+ * table mmmeta never looks at, so a JSON column (declared TEXT) and a
+ * consumer's column created by save() read back as what was written.
+ *
+ * A table whose primary key is another column (the configured unique key
+ * changed), or whose declared types would change the configured values
+ * (a BIGINT column for a string key turns "0012" into 12), is rebuilt in one
+ * transaction (spec §4.2); rows the new key cannot hold fail it, leaving the
+ * table as it was.
+ */
+import type BetterSqlite3 from 'better-sqlite3'
+import { ShoeboxError } from '../errors.js'
+import { ioError } from '../fs/io-error.js'
+import {
+  type ColumnType, type MetaValue, SQL_TYPE, declaredFits, fromSql, toSql, typeOfDeclared, COLUMN_TYPES
+} from './state-db-values.js'
+
+export type Database = BetterSqlite3.Database
+
+/** What the state db needs of the config. */
+export interface StateSchema {
+  /** The primary key column (config `metadata.unique`). */
+  unique: string
+  /** Explicit types of the configured keys; keys not listed are strings. */
+  types: Readonly<Record<string, ColumnType>>
+  /** Keys to index (the configured query keys). */
+  indexes: readonly string[]
+  /** Keys a row must have, non-empty (unique, file_name and `required`); default just the unique key. */
+  required?: readonly string[]
+  /** The configured key set (`update --cleanup` keeps these and the columns starting with `_`). */
+  keys?: readonly string[]
+}
+
+/**
+ * How both tools read the bookkeeping columns: timestamps as DATETIME text
+ * in UTC, `__deleted` as BOOLEAN 0/1 (dataset reads 1 as True; mmmeta's own
+ * BIGINT 1 reads the same), the reason as TEXT.
+ */
+export const BOOKKEEPING: Readonly<Record<string, ColumnType>> = {
+  __meta_added: 'timestamp',
+  __meta_last_updated: 'timestamp',
+  __state_added: 'timestamp',
+  __state_last_updated: 'timestamp',
+  __seen: 'timestamp',
+  __deleted: 'bool',
+  __deleted_at: 'timestamp',
+  __deleted_reason: 'string'
+}
+
+export const TABLE = 'files'
+const TYPES_TABLE = '_shoebox_columns'
+
+export function quote (name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+interface ColumnInfo {
+  name: string
+  type: string
+  pk: number
+}
+
+export class StateDb {
+  readonly file: string
+  readonly db: Database
+  readonly schema: StateSchema
+  /** Column name -> explicit type, for every column of `files`. */
+  #types = new Map<string, ColumnType>()
+  #closed = false
+  readonly #readers = new Set<Database>()
+
+  constructor (file: string, db: Database, schema: StateSchema) {
+    this.file = file
+    this.db = db
+    this.schema = schema
+  }
+
+  /** Every column of `files`, in table order. */
+  columns (): string[] {
+    return [...this.#types.keys()]
+  }
+
+  has (column: string): boolean {
+    return this.#types.has(column)
+  }
+
+  typeOf (column: string): ColumnType {
+    return this.#types.get(column) ?? this.schema.types[column] ?? BOOKKEEPING[column] ?? 'string'
+  }
+
+  /** The type a column gets when created: config, then bookkeeping, then `fallback`. */
+  configuredType (column: string, fallback: ColumnType = 'string'): ColumnType {
+    return this.#wanted(column) ?? fallback
+  }
+
+  /** The type config asks for: a listed type, a bookkeeping column's, string for any other configured key; else none. */
+  #wanted (column: string): ColumnType | undefined {
+    const s = this.schema
+    const listed = s.types[column] ?? BOOKKEEPING[column]
+    if (listed !== undefined) return listed
+    const configured = column === s.unique || s.indexes.includes(column) || (s.required ?? []).includes(column) || (s.keys ?? []).includes(column)
+    return configured ? 'string' : undefined
+  }
+
+  /**
+   * Give columns new types (a history key whose column another tool typed
+   * otherwise, e.g. a key config leaves a string in mmmeta's BIGINT column):
+   * the table is rebuilt with the values re-cast, inside the caller's
+   * transaction if there is one.
+   */
+  retype (changes: ReadonlyMap<string, ColumnType>): void {
+    const before = new Map(this.#types)
+    for (const [name, type] of changes) this.#types.set(name, type)
+    this.#rebuild(this.#tableInfo(), before)
+    for (const [name, type] of changes) this.#recordType(name, type)
+  }
+
+  /** Add the columns that are missing (types recorded), in one go. */
+  addColumns (wanted: ReadonlyMap<string, ColumnType>): void {
+    for (const [name, type] of wanted) {
+      if (this.#types.has(name)) continue
+      this.db.prepare(`ALTER TABLE ${TABLE} ADD COLUMN ${quote(name)} ${SQL_TYPE[type]}`).run()
+      this.#recordType(name, type)
+    }
+  }
+
+  #recordType (name: string, type: ColumnType): void {
+    this.db.prepare(`INSERT INTO ${TYPES_TABLE} (name, type) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET type = excluded.type`).run(name, type)
+    this.#types.set(name, type)
+  }
+
+  /** A raw row (read with safe integers) to typed values; mmmeta's spurious `id` left out. */
+  decode (raw: Record<string, unknown>): Record<string, MetaValue> {
+    const row: Record<string, MetaValue> = {}
+    for (const [key, value] of Object.entries(raw)) {
+      if (key === 'id' && key !== this.schema.unique) continue
+      row[key] = fromSql(this.typeOf(key), value)
+    }
+    return row
+  }
+
+  /** A value for a column, as SQLite stores it; a value that does not fit its type throws SHOEBOX_META_VALUE. */
+  encode (column: string, value: unknown): string | number | bigint | null {
+    try {
+      return toSql(this.typeOf(column), value)
+    } catch (err) {
+      throw new ShoeboxError('SHOEBOX_META_VALUE', `${this.file}: column ${column} (${this.typeOf(column)}): ${(err as Error).message}`)
+    }
+  }
+
+  count (): number {
+    return Number((this.db.prepare(`SELECT count(*) AS n FROM ${TABLE}`).get() as { n: number | bigint }).n)
+  }
+
+  /**
+   * Set up `files` for the schema: create, migrate, add columns and indexes,
+   * in one transaction. Deferred first, so an open that changes nothing takes
+   * no lock (a query while another process updates); one that must write and
+   * meets another writer waits its turn as an immediate transaction.
+   */
+  prepare (): void {
+    try {
+      this.db.transaction(() => { this.#prepare() }).deferred()
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY') !== true) throw err
+      this.#types = new Map()
+      this.db.transaction(() => { this.#prepare() }).immediate()
+    }
+  }
+
+  /** Names of the tables and indexes there are (CREATE ... IF NOT EXISTS would take the write lock even when they exist). */
+  #schemaNames (): Set<string> {
+    return new Set((this.db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')").all() as Array<{ name: string }>).map((r) => r.name))
+  }
+
+  #prepare (): void {
+    if (!this.#schemaNames().has(TYPES_TABLE)) this.db.exec(`CREATE TABLE ${TYPES_TABLE} (name TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL)`)
+    const recorded = new Map<string, ColumnType>()
+    for (const { name, type } of this.db.prepare(`SELECT name, type FROM ${TYPES_TABLE}`).all() as Array<{ name: string, type: string }>) {
+      if ((COLUMN_TYPES as readonly string[]).includes(type)) recorded.set(name, type as ColumnType)
+    }
+    let info = this.#tableInfo()
+    if (info.length === 0) {
+      const unique = this.schema.unique
+      const type = this.configuredType(unique)
+      this.db.exec(`CREATE TABLE ${TABLE} (${quote(unique)} ${SQL_TYPE[type]} NOT NULL PRIMARY KEY)`)
+      info = this.#tableInfo()
+    }
+    for (const column of info) this.#types.set(column.name, this.#typeOfExisting(column, recorded.get(column.name)))
+    if (this.#needsRebuild(info)) {
+      const before = new Map(this.#types)
+      for (const c of info) {
+        const wanted = this.#wanted(c.name)
+        if (wanted !== undefined) this.#types.set(c.name, wanted)
+      }
+      this.#rebuild(info, before)
+      info = this.#tableInfo()
+    }
+    for (const [name, type] of this.#types) if (recorded.get(name) !== type) this.#recordType(name, type)
+    const wanted = new Map<string, ColumnType>()
+    for (const key of [...Object.keys(this.schema.types), ...this.schema.indexes]) wanted.set(key, this.configuredType(key))
+    this.addColumns(wanted)
+    this.#createIndexes()
+  }
+
+  /** An index per configured query key that is a column (a rebuild drops them with the old table). */
+  #createIndexes (): void {
+    const names = this.#schemaNames()
+    for (const key of this.schema.indexes) {
+      const name = `ix_${TABLE}_${key}`
+      if (key !== this.schema.unique && this.#types.has(key) && !names.has(name)) this.db.exec(`CREATE INDEX ${quote(name)} ON ${TABLE} (${quote(key)})`)
+    }
+  }
+
+  /** An existing column's type: config's if the declaration holds it, else the one recorded when it was made, else its declaration's. */
+  #typeOfExisting (column: ColumnInfo, recorded: ColumnType | undefined): ColumnType {
+    const configured = this.#wanted(column.name)
+    if (configured !== undefined && declaredFits(column.type, configured)) return configured
+    if (recorded !== undefined && declaredFits(column.type, recorded)) return recorded
+    return typeOfDeclared(column.type)
+  }
+
+  #tableInfo (): ColumnInfo[] {
+    return this.db.prepare(`PRAGMA table_info(${TABLE})`).all() as ColumnInfo[]
+  }
+
+  #needsRebuild (info: ColumnInfo[]): boolean {
+    const pk = info.filter((c) => c.pk > 0).map((c) => c.name)
+    if (pk.length !== 1 || pk[0] !== this.schema.unique) return true
+    return info.some((c) => {
+      const configured = this.#wanted(c.name)
+      return configured !== undefined && !declaredFits(c.type, configured)
+    })
+  }
+
+  /** Drop every row and column (`update --replace`), leaving `files` as a new db has it. */
+  reset (): void {
+    this.db.exec(`DROP TABLE IF EXISTS ${TABLE}`)
+    this.db.exec(`DELETE FROM ${TYPES_TABLE}`)
+    this.#types = new Map()
+    this.#prepare()
+  }
+
+  /** Rebuild `files` keeping only the columns `keep` accepts (and the unique key), values re-cast by their types (`update --cleanup`). */
+  cleanup (keep: (column: string) => boolean): string[] {
+    const info = this.#tableInfo()
+    const dropped = info.map((c) => c.name).filter((name) => name !== this.schema.unique && !keep(name))
+    this.#rebuild(info.filter((c) => !dropped.includes(c.name)))
+    this.db.prepare(`DELETE FROM ${TYPES_TABLE} WHERE name IN (SELECT value FROM json_each(?))`).run(JSON.stringify(dropped))
+    for (const name of dropped) this.#types.delete(name)
+    return dropped
+  }
+
+  /**
+   * Copy `files` into a table with the configured key and types (the
+   * columns of `info`), in one transaction: values are re-read by their new
+   * types (a value that does not fit is kept as it was stored: SQLite holds
+   * it, and nothing is lost).
+   */
+  #rebuild (info: ColumnInfo[], oldTypes: ReadonlyMap<string, ColumnType> = this.#types): void {
+    const unique = this.schema.unique
+    const columns = [unique, ...info.map((c) => c.name).filter((name) => name !== unique)]
+    if (!this.#types.has(unique)) this.#types.set(unique, this.configuredType(unique))
+    const target = `${TABLE}__shoebox_rebuild`
+    const definitions = columns.map((name) => `${quote(name)} ${SQL_TYPE[this.typeOf(name)]}${name === unique ? ' NOT NULL PRIMARY KEY' : ''}`)
+    const rebuild = this.db.transaction(() => {
+      this.db.exec(`DROP TABLE IF EXISTS ${quote(target)}`)
+      this.db.exec(`CREATE TABLE ${quote(target)} (${definitions.join(', ')})`)
+      const insert = this.db.prepare(`INSERT INTO ${quote(target)} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+      let n = 0
+      for (const raw of this.#pages()) {
+        n++
+        const values = columns.map((name) => {
+          const stored = raw[name] ?? null
+          const value = fromSql(oldTypes.get(name) ?? 'string', stored)
+          try {
+            return toSql(this.typeOf(name), value)
+          } catch {
+            return typeof stored === 'boolean' ? Number(stored) : stored as string | number | bigint | null
+          }
+        })
+        if (values[0] === null) {
+          throw new ShoeboxError('SHOEBOX_META_SCHEMA', `${this.file}: cannot make ${unique} the primary key of ${TABLE}: row ${n} has no ${unique}; the table is unchanged`)
+        }
+        try {
+          insert.run(...values)
+        } catch (err) {
+          if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT') === true) {
+            throw new ShoeboxError('SHOEBOX_META_SCHEMA', `${this.file}: cannot make ${unique} the primary key of ${TABLE}: ${JSON.stringify(values[0])} is not unique; the table is unchanged`, { cause: err })
+          }
+          throw err
+        }
+      }
+      this.db.exec(`DROP TABLE ${TABLE}`)
+      this.db.exec(`ALTER TABLE ${quote(target)} RENAME TO ${TABLE}`)
+      this.#createIndexes()
+    })
+    try {
+      rebuild()
+    } catch (err) {
+      this.#types = new Map(oldTypes)
+      throw err
+    }
+  }
+
+  /** Every row of `files`, a page at a time by rowid (the connection can write between pages, not during an iteration). */
+  * #pages (): Generator<Record<string, unknown>> {
+    const page = this.db.prepare(`SELECT rowid AS "__shoebox_rowid", * FROM ${TABLE} WHERE rowid > ? ORDER BY rowid LIMIT 5000`)
+    let after: bigint | number = -1
+    for (;;) {
+      const rows = page.all(after) as Array<Record<string, unknown>>
+      if (rows.length === 0) return
+      for (const row of rows) {
+        after = row.__shoebox_rowid as bigint
+        yield row
+      }
+    }
+  }
+
+  /**
+   * A read-only connection to the same file: a find() reads through one, so
+   * its one statement streams from a snapshot while this connection writes
+   * (save() during an iteration). Closed by the caller, or by close().
+   */
+  openReader (): Database {
+    const Sqlite = this.db.constructor as new (file: string, options: { readonly: boolean, fileMustExist: boolean }) => Database
+    const reader = new Sqlite(this.file, { readonly: true, fileMustExist: true })
+    reader.defaultSafeIntegers(true)
+    this.#readers.add(reader)
+    return reader
+  }
+
+  closeReader (reader: Database): void {
+    this.#readers.delete(reader)
+    if (reader.open) reader.close()
+  }
+
+  /** Checkpoint the WAL into the file and truncate it, then close: the file alone is then the whole db. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const reader of this.#readers) this.closeReader(reader)
+    try {
+      if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)')
+    } finally {
+      this.db.close()
+    }
+  }
+}
+
+export interface OpenStateOptions {
+  /** Wait this long for another writer's lock (default 10 s). */
+  timeoutMs?: number
+}
+
+/** Open (creating if needed) the state db at `file` and set `files` up for `schema`. */
+export async function openStateDb (file: string, schema: StateSchema, options: OpenStateOptions = {}): Promise<StateDb> {
+  const { default: Sqlite } = await import('better-sqlite3')
+  let db: Database
+  try {
+    db = new Sqlite(file, { timeout: options.timeoutMs ?? 10_000 })
+  } catch (err) {
+    throw ioError(err, 'cannot open state db', file)
+  }
+  const state = new StateDb(file, db, { ...schema, types: { ...schema.types }, indexes: [...schema.indexes] })
+  try {
+    db.pragma('journal_mode = WAL')
+    db.defaultSafeIntegers(true)
+    state.prepare()
+  } catch (err) {
+    db.close()
+    if (err instanceof ShoeboxError) throw err
+    throw new ShoeboxError('SHOEBOX_IO', `${file}: cannot open the state db: ${(err as Error).message}`, { cause: err })
+  }
+  return state
+}

@@ -1,0 +1,213 @@
+/**
+ * Copy a metadir to and from any Store (`file://`, `s3://`): what mmmeta
+ * leaves to `aws s3 sync`, in an order that keeps readers safe.
+ *
+ * Keys mirror the metadir: `<store root>/_mmmeta/db/<name>`, `_mmmeta/config.yml`,
+ * `_mmmeta/_store/<key>` (and `_store_types/`), so an mmmeta user syncing
+ * the same place with other tools sees the usual layout. `state.db` is the
+ * consumer's own and is never copied.
+ *
+ * Order: the history files first (oldest first), then config.yml and the
+ * store's typed records, then the store values, `meta_last_updated` and
+ * `store_last_updated` last: a reader that sees a new pointer finds every
+ * history file it points past. Each file arrives whole: a store write is one
+ * object, and a pulled file is written beside its name and renamed.
+ *
+ * Only what is new moves: history files are never rewritten (same name, same
+ * bytes), so one missing at the other side is copied and one present is not
+ * read again; a pointer file is copied when its size or its bytes differ
+ * (they are a few bytes each). Nothing is deleted at the destination.
+ */
+import { createReadStream, createWriteStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { ShoeboxError } from '../errors.js'
+import { ensureDir, syncDir, syncFile, tempBeside, writeFileDurably } from '../fs/durable.js'
+import { ioError } from '../fs/io-error.js'
+import { openStore, type StoreOptions } from '../store/open-store.js'
+import type { ObjectInfo, Store } from '../store/store.js'
+import { STORE_DIR, STORE_LAST_UPDATED, STORE_TYPES_DIR } from './kv-store.js'
+
+export interface SyncOptions extends StoreOptions {
+  /** Told about each file copied, as it completes. */
+  onFile?: (file: SyncedFile) => void
+}
+
+export interface SyncedFile {
+  /** Key relative to the store root (= path relative to the base). */
+  key: string
+  bytes: number
+  kind: 'history' | 'pointer'
+}
+
+export interface SyncResult {
+  /** The files copied, in the order they were. */
+  copied: SyncedFile[]
+  /** Files present at both sides already. */
+  unchanged: number
+  bytes: number
+}
+
+const META = '_mmmeta'
+const LAST = ['meta_last_updated', 'state_last_updated', STORE_LAST_UPDATED]
+
+interface Entry {
+  key: string
+  size: number
+  kind: 'history' | 'pointer'
+}
+
+/** Is `key` (under _mmmeta/) something sync copies, and which kind? */
+function kindOf (key: string): Entry['kind'] | null {
+  const parts = key.split('/')
+  if (parts[0] !== META) return null
+  const name = parts[parts.length - 1]
+  if (name.startsWith('.')) return null
+  if (parts.length === 3 && parts[1] === 'db' && (name.endsWith('append') || name.endsWith('squashed'))) return 'history'
+  if (parts.length === 2 && name === 'config.yml') return 'pointer'
+  if (parts.length === 3 && (parts[1] === STORE_DIR || parts[1] === STORE_TYPES_DIR)) return 'pointer'
+  return null
+}
+
+/** History oldest first; then config, types, values; the last-updated pointers last. */
+function syncOrder (a: Entry, b: Entry): number {
+  const rank = (e: Entry): number => {
+    if (e.kind === 'history') return 0
+    if (e.key.endsWith('config.yml')) return 1
+    if (e.key.startsWith(`${META}/${STORE_TYPES_DIR}/`)) return 2
+    const name = e.key.slice(e.key.lastIndexOf('/') + 1)
+    return LAST.includes(name) ? 4 + LAST.indexOf(name) : 3
+  }
+  return rank(a) - rank(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+}
+
+async function localEntries (base: string): Promise<Entry[]> {
+  const out: Entry[] = []
+  for (const dir of ['', 'db', STORE_DIR, STORE_TYPES_DIR]) {
+    const abs = path.join(base, META, dir)
+    let names: string[]
+    try {
+      names = await fs.readdir(abs)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw ioError(err, 'cannot list', abs)
+    }
+    for (const name of names) {
+      const key = [META, dir, name].filter((p) => p !== '').join('/')
+      const kind = kindOf(key)
+      if (kind === null) continue
+      const stat = await fs.stat(path.join(abs, name))
+      if (stat.isFile()) out.push({ key, size: stat.size, kind })
+    }
+  }
+  return out.sort(syncOrder)
+}
+
+async function remoteEntries (store: Store): Promise<Map<string, ObjectInfo>> {
+  const out = new Map<string, ObjectInfo>()
+  for await (const info of store.list(`${META}/`)) if (kindOf(info.key) !== null) out.set(info.key, info)
+  return out
+}
+
+async function readAll (stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+function storeFor (target: string | Store, options: StoreOptions): { store: Store, owned: boolean } {
+  return typeof target === 'string' ? { store: openStore(target, options), owned: true } : { store: target, owned: false }
+}
+
+function conflict (key: string, where: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_META_HISTORY', `${where}: history file ${key} differs in size from the copy being synced; history files never change, so one of them is damaged (nothing after it was copied)`)
+}
+
+/** Copy the metadir at `base` to a store (a URL, or a Store you keep). */
+export async function pushMetadir (base: string, target: string | Store, options: SyncOptions = {}): Promise<SyncResult> {
+  const { store, owned } = storeFor(target, options)
+  const result: SyncResult = { copied: [], unchanged: 0, bytes: 0 }
+  try {
+    const remote = await remoteEntries(store)
+    for (const entry of await localEntries(base)) {
+      const file = path.join(base, ...entry.key.split('/'))
+      const there = remote.get(entry.key)
+      if (there !== undefined && entry.kind === 'history') {
+        if (there.size !== entry.size) throw conflict(entry.key, store.url)
+        result.unchanged++
+        continue
+      }
+      if (entry.kind === 'pointer') {
+        const body = await fs.readFile(file)
+        if (there?.size === body.length && (await readAll(store.get(entry.key))).equals(body)) {
+          result.unchanged++
+          continue
+        }
+        await store.put(entry.key, body)
+      } else {
+        await store.put(entry.key, createReadStream(file))
+      }
+      copied(result, { key: entry.key, bytes: entry.size, kind: entry.kind }, options)
+    }
+  } finally {
+    if (owned) await store.close()
+  }
+  return result
+}
+
+/** Copy a metadir from a store (a URL, or a Store you keep) into `base`. */
+export async function pullMetadir (base: string, source: string | Store, options: SyncOptions = {}): Promise<SyncResult> {
+  const { store, owned } = storeFor(source, options)
+  const result: SyncResult = { copied: [], unchanged: 0, bytes: 0 }
+  try {
+    const local = new Map((await localEntries(base)).map((e) => [e.key, e]))
+    const remote = [...(await remoteEntries(store)).values()].map((info): Entry => ({ key: info.key, size: info.size, kind: kindOf(info.key) as Entry['kind'] })).sort(syncOrder)
+    for (const entry of remote) {
+      const file = path.join(base, ...entry.key.split('/'))
+      const here = local.get(entry.key)
+      await ensureDir(path.dirname(file))
+      if (entry.kind === 'history') {
+        if (here !== undefined) {
+          if (here.size !== entry.size) throw conflict(entry.key, file)
+          result.unchanged++
+          continue
+        }
+        await downloadWhole(store, entry.key, file)
+      } else {
+        const body = await readAll(store.get(entry.key))
+        if (here?.size === body.length && (await fs.readFile(file)).equals(body)) {
+          result.unchanged++
+          continue
+        }
+        await writeFileDurably(file, body).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
+      }
+      copied(result, { key: entry.key, bytes: entry.size, kind: entry.kind }, options)
+    }
+  } finally {
+    if (owned) await store.close()
+  }
+  return result
+}
+
+function copied (result: SyncResult, file: SyncedFile, options: SyncOptions): void {
+  result.copied.push(file)
+  result.bytes += file.bytes
+  options.onFile?.(file)
+}
+
+/** A history file written beside its name (a dot-name history ignores), fsynced, then renamed: never half there. */
+async function downloadWhole (store: Store, key: string, file: string): Promise<void> {
+  const temp = tempBeside(file)
+  try {
+    const out = createWriteStream(temp, { flags: 'wx' })
+    await pipeline(store.get(key), out)
+    await syncFile(temp)
+    await fs.rename(temp, file)
+    await syncDir(path.dirname(file))
+  } catch (err) {
+    await fs.unlink(temp).catch(() => {})
+    throw ioError(err, 'cannot write', file)
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * `update`, the consumer step (spec §4.2): the replayed meta history merged
+ * into the state db in ONE transaction, so a killed update leaves the state
+ * db as it was (SQLite rolls an unfinished transaction back on the next open).
+ *
+ * - Rows match on the unique key. Meta columns overwrite the state's columns
+ *   of the same name; consumer-only columns (`imported`) are kept.
+ * - Values are cast by the explicit types (state-db-values.ts), never by
+ *   mmmeta's heuristics: "0012" stays "0012", "inf" is a float. A row whose
+ *   required key is missing or whose value does not fit its type is counted
+ *   invalid (with its reason) and changes nothing.
+ * - Soft deletes: a row the history deleted arrives with `__deleted` and its
+ *   reason (`meta-missing`); a state row absent from the history is
+ *   soft-deleted with reason `state-missing`. A deleted row that the history
+ *   has again (not deleted) is undeleted: mmmeta kept it deleted for good.
+ * - Counts as mmmeta reports them: added, updated, deleted, skipped (present
+ *   and unchanged), invalid.
+ */
+import type { Statement } from 'better-sqlite3'
+import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
+import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
+
+/** One replayed history row: column -> cell text, null for an empty cell. */
+export type HistoryRow = Readonly<Record<string, string | null>>
+
+export interface UpdateOptions {
+  /** Drop every state row and column first (mmmeta's `update --replace`). */
+  replace?: boolean
+  /**
+   * Afterwards keep only the configured keys (all, when no `include` is
+   * configured) and columns starting with `_`, re-cast (mmmeta's `--cleanup`).
+   */
+  cleanup?: boolean
+  /** The time stamped on what this run changes (default: now). */
+  now?: Date
+  /** Called with the number of history rows merged so far, every `progressEvery` rows and at the end. */
+  onProgress?: (rows: number) => void
+  /** Default 10000. */
+  progressEvery?: number
+}
+
+export interface InvalidRow {
+  uid: string | null
+  reason: string
+}
+
+export interface UpdateCounts {
+  added: number
+  updated: number
+  deleted: number
+  skipped: number
+  invalid: number
+}
+
+export interface UpdateResult extends UpdateCounts {
+  /** The first 100 invalid rows and why. */
+  invalidRows: InvalidRow[]
+  /** Columns removed by `cleanup`. */
+  dropped: string[]
+}
+
+/** Columns of the history that are not data: mmmeta's diff marker and its scratch table's auto id. */
+const NOT_DATA = new Set(['__mmmeta_keys', 'id'])
+const MAX_INVALID_LISTED = 100
+
+/** Merge replayed history rows into the state db in one transaction. */
+export async function mergeHistory (state: StateDb, rows: AsyncIterable<HistoryRow> | Iterable<HistoryRow>, options: UpdateOptions = {}): Promise<UpdateResult> {
+  const every = options.progressEvery ?? 10_000
+  const db = state.db
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    if (options.replace === true) state.reset()
+    // With no rows before this run, no row can be missing from the history: the final scan is skipped.
+    const hadRows = state.db.prepare(`SELECT 1 FROM ${TABLE} LIMIT 1`).get() !== undefined
+    const merge = new Merge(state, options.now ?? new Date())
+    let n = 0
+    if (Symbol.iterator in rows) {
+      // Rows already in memory (a replayed history) are merged without a turn of the event loop each.
+      for (const row of rows) {
+        merge.row(row)
+        if (++n % every === 0) options.onProgress?.(n)
+      }
+    } else {
+      for await (const row of rows) {
+        merge.row(row)
+        if (++n % every === 0) options.onProgress?.(n)
+      }
+    }
+    if (hadRows) merge.missing()
+    const keys = state.schema.keys
+    const configured = (c: string): boolean => c.startsWith('_') || keys === undefined || keys.includes(c) || c in state.schema.types
+    const dropped = options.cleanup === true ? state.cleanup(configured) : []
+    db.exec('COMMIT')
+    options.onProgress?.(n)
+    return { ...merge.counts, invalidRows: merge.invalidRows, dropped }
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK')
+    throw err
+  }
+}
+
+const DELETED_COLUMNS = ['__deleted', '__deleted_at', '__deleted_reason']
+
+/**
+ * The merge works on values as SQLite stores them (sqlFromText), so a row
+ * costs one cast per cell and one or two statements, and nothing is
+ * decoded into JS objects to be compared.
+ */
+class Merge {
+  readonly counts: UpdateCounts = { added: 0, updated: 0, deleted: 0, skipped: 0, invalid: 0 }
+  readonly invalidRows: InvalidRow[] = []
+  readonly #state: StateDb
+  readonly #now: string
+  readonly #unique: string
+  readonly #required: readonly string[]
+  readonly #select: Statement
+  /** The unique keys the history has (kept as the SQL values of the key). */
+  readonly #seen = new Set<string>()
+  /** History key -> its column type, once checked against the table. */
+  readonly #types = new Map<string, ColumnType>()
+  /** Statements by the columns they write (joined by NUL), so a row's SQL is built once per shape. */
+  readonly #statements = new Map<string, Statement>()
+  #expectKnown = false
+
+  constructor (state: StateDb, now: Date) {
+    this.#state = state
+    this.#now = sqlTimestamp(now)
+    this.#unique = state.schema.unique
+    this.#required = [...new Set([this.#unique, ...(state.schema.required ?? [])])]
+    state.addColumns(new Map(['__state_added', '__state_last_updated', ...DELETED_COLUMNS].map((c) => [c, BOOKKEEPING[c]])))
+    this.#select = state.db.prepare(`SELECT * FROM ${TABLE} WHERE ${quote(this.#unique)} = ?`)
+  }
+
+  row (row: HistoryRow): void {
+    const uid = row[this.#unique] ?? null
+    for (const key of this.#required) {
+      const v = row[key]
+      if (v === null || v === undefined || v === '') {
+        return this.#invalid(uid, `missing keys: ${this.#required.filter((k) => row[k] === null || row[k] === undefined || row[k] === '').join(', ')}`)
+      }
+    }
+    const columns: string[] = []
+    const values: SqlValue[] = []
+    for (const key in row) {
+      if (NOT_DATA.has(key)) continue
+      const type = this.#types.get(key) ?? this.#column(key)
+      const cast = sqlFromText(type, row[key])
+      if (!cast.ok) return this.#invalid(uid, `${key}: ${cast.reason} (${type})`)
+      columns.push(key)
+      values.push(cast.value)
+    }
+    const key = values[columns.indexOf(this.#unique)]
+    this.#seen.add(String(key))
+    // A first update is mostly new rows, a later one mostly known rows: try what the previous row needed first.
+    let existing = this.#expectKnown ? this.#select.get(key) as Record<string, unknown> | undefined : undefined
+    if (existing === undefined) {
+      columns.push('__state_added', '__state_last_updated')
+      values.push(this.#now, this.#now)
+      if (this.#insert(columns, values)) {
+        this.#expectKnown = false
+        this.counts.added++
+        return
+      }
+      columns.length -= 2
+      values.length -= 2
+      existing = this.#select.get(key) as Record<string, unknown>
+    }
+    this.#expectKnown = true
+    const setColumns: string[] = []
+    const setValues: SqlValue[] = []
+    for (let i = 0; i < columns.length; i++) {
+      const column = columns[i]
+      if (!sameSql(column, existing[column] ?? null, values[i])) {
+        setColumns.push(column)
+        setValues.push(values[i])
+      }
+    }
+    const wasDeleted = isDeletedSql(existing.__deleted)
+    const isDeleted = isDeletedSql(values[columns.indexOf('__deleted')])
+    if (wasDeleted && !isDeleted) {
+      // Back in the history, not deleted there: undelete (mmmeta left it deleted for good).
+      for (const column of DELETED_COLUMNS) {
+        if (existing[column] !== null && existing[column] !== undefined && !setColumns.includes(column)) {
+          setColumns.push(column)
+          setValues.push(null)
+        }
+      }
+    }
+    if (setColumns.length === 0) {
+      this.counts.skipped++
+      return
+    }
+    setColumns.push('__state_last_updated')
+    setValues.push(this.#now)
+    this.#update(key, setColumns, setValues)
+    if (isDeleted && !wasDeleted) this.counts.deleted++
+    else this.counts.updated++
+  }
+
+  /** State rows the history no longer has, not yet deleted: soft-deleted with reason state-missing. */
+  missing (): void {
+    const u = quote(this.#unique)
+    const live = this.#state.db.prepare(`SELECT rowid AS r, ${u} AS uid, __deleted AS d FROM ${TABLE} WHERE rowid > ? ORDER BY rowid LIMIT 5000`)
+    const gone: unknown[] = []
+    let after: unknown = -1
+    for (;;) {
+      const page = live.all(after) as Array<{ r: bigint, uid: unknown, d: unknown }>
+      if (page.length === 0) break
+      for (const { uid, d } of page) if (!isDeletedSql(d) && !this.#seen.has(String(uid))) gone.push(uid)
+      after = page[page.length - 1].r
+    }
+    const mark = this.#state.db.prepare(`UPDATE ${TABLE} SET __deleted = 1, __deleted_at = ?, __deleted_reason = 'state-missing', __state_last_updated = ? WHERE ${u} = ?`)
+    for (const uid of gone) mark.run(this.#now, this.#now, uid)
+    this.counts.deleted += gone.length
+  }
+
+  /** A history key's type: its column's (re-typed once if config says otherwise, e.g. a string key in mmmeta's BIGINT column), created if missing. */
+  #column (key: string): ColumnType {
+    const wanted = this.#state.configuredType(key)
+    if (!this.#state.has(key)) this.#state.addColumns(new Map([[key, wanted]]))
+    else if (this.#state.typeOf(key) !== wanted) this.#state.retype(new Map([[key, wanted]]))
+    this.#types.set(key, wanted)
+    return wanted
+  }
+
+  /** Insert unless the key exists; true if inserted. */
+  #insert (columns: string[], values: SqlValue[]): boolean {
+    const statement = this.#statement('i\0' + columns.join('\0'), () =>
+      `INSERT INTO ${TABLE} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`)
+    return statement.run(...values).changes === 1
+  }
+
+  #update (key: SqlValue, columns: string[], values: SqlValue[]): void {
+    const statement = this.#statement('u\0' + columns.join('\0'), () =>
+      `UPDATE ${TABLE} SET ${columns.map((c) => `${quote(c)} = ?`).join(', ')} WHERE ${quote(this.#unique)} = ?`)
+    statement.run(...values, key)
+  }
+
+  #statement (shape: string, sql: () => string): Statement {
+    let statement = this.#statements.get(shape)
+    if (statement === undefined) {
+      statement = this.#state.db.prepare(sql())
+      this.#statements.set(shape, statement)
+    }
+    return statement
+  }
+
+  #invalid (uid: string | null, reason: string): void {
+    this.counts.invalid++
+    if (this.invalidRows.length < MAX_INVALID_LISTED) this.invalidRows.push({ uid, reason })
+  }
+}
+
+/** mmmeta wrote 1 or True, shoebox writes 1. */
+function isDeletedSql (value: unknown): boolean {
+  return value === 1 || value === 1n || value === '1' || value === 'True' || value === 'true'
+}
+
+/** Two stored values equal as SQLite holds them (an integer may come back as a bigint); an unset `__deleted` is not deleted. */
+function sameSql (column: string, a: unknown, b: SqlValue): boolean {
+  if (a === b) return true
+  if (column === '__deleted') return isDeletedSql(a) === isDeletedSql(b)
+  if (a === null || b === null) return false
+  if (typeof a === 'bigint' || typeof b === 'bigint') return typeof a !== 'string' && typeof b !== 'string' && String(a) === String(b)
+  return false
+}

@@ -1,0 +1,107 @@
+/**
+ * The consumer's `shoebox meta` subcommands end to end, in-process:
+ * update, inspect, query, get, store, push and pull over a metadir whose
+ * history is written by hand as mmmeta writes it; --json output, the MMMETA
+ * variable, and usage errors (exit 2) vs missing data (exit 1).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { cli, jsonLines } from '../../cli-run.js'
+
+const CONFIG = `metadata:
+  unique: content_hash
+  file_name: _file_name
+  types: { pages: int, retrieved_at: timestamp, public: bool }
+  index: [document_type]
+remote:
+  url: https://bucket.example/{_file_name}
+`
+const HISTORY = 'content_hash,_file_name,document_type,pages,retrieved_at,public,__meta_added,__meta_last_updated\r\n' +
+  'a1,a1.pdf,contract,0012,2026-11-20T10:00:00,true,2026-11-22 12:17:55.295840,2026-11-22 12:17:55.295840\r\n' +
+  'b2,b2.pdf,letter,0,2026-11-28T10:00:00,false,2026-11-22 12:17:55.295840,2026-11-22 12:17:55.295840\r\n' +
+  '0012,0012.pdf,contract,,,,2026-11-22 12:17:55.295840,2026-11-22 12:17:55.295840\r\n'
+
+function base (t: Test): string {
+  return t.testdir({ _mmmeta: { 'config.yml': CONFIG, db: { '2026-11-22T12:17:55.295840.append': HISTORY } } })
+}
+
+t.test('update, inspect, query, get', async (t) => {
+  const dir = base(t)
+  const update = await cli(['meta', 'update', '--metadir', dir])
+  t.equal(update.stderr, '')
+  t.equal(update.stdout.toString(), 'added 3, updated 0, deleted 0, skipped 0, invalid 0\n')
+  t.same(jsonLines((await cli(['meta', 'update', '--metadir', dir, '--json'])).stdout), [{ added: 0, updated: 0, deleted: 0, skipped: 3, invalid: 0, dropped: [] }])
+
+  const inspect = (await cli(['meta', 'inspect', '--metadir', dir])).stdout.toString().split('\n')
+  t.same(inspect.slice(0, 2), ['files: 3', `path: ${path.join(dir, '_mmmeta')}`])
+  t.match(inspect[2], /^state_last_updated: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/)
+
+  const rows = jsonLines((await cli(['meta', 'query', '--metadir', dir, 'document_type=contract'])).stdout) as Array<Record<string, unknown>>
+  t.same(rows.map((r) => [r.content_hash, r.pages, r.public]), [['a1', 12, true], ['0012', null, null]], '"0012" is a key; pages typed int')
+  const ordered = jsonLines((await cli(['meta', 'query', '--metadir', dir, '--order', 'content_hash', '--limit', '2'])).stdout) as Array<Record<string, unknown>>
+  t.same(ordered.map((r) => r.content_hash), ['0012', 'a1'])
+  t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, 'retrieved_at>=2026-11-21', 'public=false'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['b2'])
+  t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, '--null', 'pages'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['0012'])
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'document_type~con%'])).stdout.toString(), '2\n')
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', '--limit', '1'])).stdout.toString(), '3\n')
+
+  const got = jsonLines((await cli(['meta', 'get', '--metadir', dir, 'a1'])).stdout) as Array<Record<string, unknown>>
+  t.same([got[0].retrieved_at, got[0].remote], ['2026-11-20T10:00:00.000Z', { url: 'https://bucket.example/a1.pdf' }])
+  const missing = await cli(['meta', 'get', '--metadir', dir, 'a1', 'nope'])
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /^shoebox meta: not in .*state\.db: nope\n$/)
+  t.equal(jsonLines(missing.stdout).length, 1, 'the rows found are printed first')
+
+  for (const args of [['query', 'pages>many'], ['query', 'bad'], ['update', 'extra'], ['get'], ['store', '--type', 'nope', 'k', 'v']]) {
+    const r = await cli(['meta', ...args, '--metadir', dir])
+    t.equal(r.code, 2, `usage error: ${args.join(' ')}`)
+  }
+})
+
+t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', async (t) => {
+  const dir = base(t)
+  const saved = process.env.MMMETA
+  process.env.MMMETA = dir
+  t.teardown(() => { if (saved === undefined) delete process.env.MMMETA; else process.env.MMMETA = saved })
+  t.equal((await cli(['meta', 'store', 'n', '0012'])).code, 0)
+  t.equal((await cli(['meta', 'store', 'count', '7', '--type', 'int'])).code, 0)
+  t.equal((await cli(['meta', 'store', 'n'])).stdout.toString(), '0012\n')
+  t.equal((await cli(['meta', 'store', 'count', '--json'])).stdout.toString(), '7\n')
+  t.match((await cli(['meta', 'store', '--touch', 'local_last_updated'])).stdout.toString(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\n$/)
+  const listed = (await cli(['meta', 'store'])).stdout.toString()
+  t.match(listed, /^count: 7\nlocal_last_updated: .*\nn: 0012\nstore_last_updated: .*\n$/)
+  t.equal((await cli(['meta', 'store', '--delete', 'n'])).code, 0)
+  const gone = await cli(['meta', 'store', 'n'])
+  t.same([gone.code, gone.stderr], [1, `shoebox meta: no store key n in ${path.join(dir, '_mmmeta')}\n`], 'a missing key is one line and exit 1')
+  t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'count'), 'utf8'), '7')
+})
+
+t.test('push and pull through a file:// store', async (t) => {
+  const dir = base(t)
+  const target = fs.mkdtempSync(path.join(dir, 'bucket-'))
+  const consumer = fs.mkdtempSync(path.join(dir, 'consumer-'))
+  const push = await cli(['meta', 'push', `file://${target}`, '--metadir', dir])
+  t.equal(push.stdout.toString(), '_mmmeta/db/2026-11-22T12:17:55.295840.append\t' + Buffer.byteLength(HISTORY) + ' bytes\n_mmmeta/config.yml\t' + Buffer.byteLength(CONFIG) + ' bytes\n' +
+    `2 files copied (${Buffer.byteLength(HISTORY) + Buffer.byteLength(CONFIG)} bytes), 0 unchanged\n`)
+  t.same(jsonLines((await cli(['meta', 'push', target, '--metadir', dir, '--json'])).stdout), [{ copied: [], unchanged: 2, bytes: 0 }])
+  t.equal((await cli(['meta', 'pull', target, '--metadir', consumer])).code, 0)
+  t.equal((await cli(['meta', 'update', '--metadir', consumer])).stdout.toString(), 'added 3, updated 0, deleted 0, skipped 0, invalid 0\n')
+  t.equal((await cli(['meta', 'push', '--metadir', dir])).code, 2)
+})
+
+t.test('update reports invalid rows and unreadable history rows on stderr; --replace and --cleanup', async (t) => {
+  const dir = base(t)
+  const bad = 'content_hash,_file_name,pages\r\ne5,,1\r\nf6,f6.pdf,many\r\n,x.pdf,1\r\n'
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'), bad)
+  const update = await cli(['meta', 'update', '--metadir', dir])
+  t.equal(update.code, 0)
+  t.equal(update.stdout.toString(), 'added 3, updated 0, deleted 0, skipped 0, invalid 2\n')
+  t.match(update.stderr, /skipped .*2026-11-23T00:00:00\.000000\.append: line 4: no value for the unique key 'content_hash'\n/)
+  t.match(update.stderr, /invalid e5: missing keys: _file_name\ninvalid f6: pages: "many" is not an integer \(int\)\n/)
+  fs.rmSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'))
+  const saved = await cli(['meta', 'query', '--metadir', dir, '--count'])
+  t.equal(saved.stdout.toString(), '3\n')
+  t.same(jsonLines((await cli(['meta', 'update', '--metadir', dir, '--replace', '--json'])).stdout), [{ added: 3, updated: 0, deleted: 0, skipped: 0, invalid: 0, dropped: [] }])
+  t.same((jsonLines((await cli(['meta', 'update', '--metadir', dir, '--cleanup', '--json'])).stdout)[0] as { dropped: string[] }).dropped, [], 'nothing to drop: no include configured keeps every column')
+})

@@ -1,0 +1,33 @@
+/**
+ * An update that is killed mid-transaction, for test/meta/update-kill.test.ts:
+ * merges `rows` generated rows into the state db at argv[2]; when the first
+ * progress report comes (rows already written inside the transaction) it
+ * prints `mid` and blocks, so the parent can SIGKILL it there.
+ */
+import { openStateDb } from '../../lib/meta/state-db.js'
+import { mergeHistory } from '../../lib/meta/update.js'
+
+const file = process.argv[2]
+const rows = Number(process.argv[3] ?? 20000)
+
+function * history (): Generator<Record<string, string>> {
+  for (let i = 0; i < rows; i++) yield { content_hash: `k${i}`, title: `changed ${i}` }
+}
+
+async function main (): Promise<void> {
+  const state = await openStateDb(file, { unique: 'content_hash', types: {}, indexes: [] })
+  await mergeHistory(state, history(), {
+    progressEvery: Math.floor(rows / 2),
+    onProgress () {
+      process.stdout.write('mid\n')
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000)
+    }
+  })
+  state.close()
+  process.stdout.write('done\n')
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(String(err) + '\n')
+  process.exitCode = 1
+})

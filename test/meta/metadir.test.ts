@@ -1,0 +1,155 @@
+/**
+ * metadir(): a consumer over a metadir made as mmmeta makes one (history
+ * CSVs by hand, exactly as csv.DictWriter writes them; a state.db with
+ * dataset's column types, a consumer column and content still in its WAL):
+ * update keeps every consumer column, find() filters by typed values and
+ * hides soft-deleted rows, iterates and pipes, save() upserts, remote
+ * templates render flattened keys.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import Sqlite from 'better-sqlite3'
+import t, { type Test } from 'tap'
+import { metadir, type Metadir } from '../../lib/meta/metadir.js'
+import type { MetaFile } from '../../lib/meta/files.js'
+import { compileFilter } from '../../lib/meta/query.js'
+import { expectCode } from '../helpers.js'
+
+const CONFIG = `metadata:
+  unique: content_hash
+  file_name: _file_name
+  required: [reference]
+  include: [reference, document_type, pages, retrieved_at, "publisher:name"]
+  types: { pages: int, retrieved_at: timestamp }
+  index: [document_type, retrieved_at]
+remote:
+  url: https://bucket.example/docs/{_file_name}
+  by: "https://example.org/{publisher:name}/{{raw}}"
+`
+
+// A first generate, as mmmeta writes it: every key of new rows, CRLF, quotes only where needed.
+const FIRST = 'content_hash,_file_name,reference,document_type,pages,retrieved_at,publisher:name,__meta_added,__meta_last_updated\r\n' +
+  'a1,a1.pdf,0012,contract,3,2026-11-20T10:00:00,Bundestag,2026-11-22 12:17:55.295840,2026-11-22 12:17:55.295840\r\n' +
+  'b2,b2.pdf,0013,contract,0,2026-11-28T10:00:00,"Land, Berlin",2026-11-22 12:17:55.295840,2026-11-22 12:17:55.295840\r\n' +
+  'c3,c3.pdf,Grüße,letter,12,2026-11-29T10:00:00,日本,2026-11-22 12:17:55.295840,2026-11-22 12:17:55.295840\r\n' +
+  'd4,d4.pdf,x,memo,1,2026-11-30T10:00:00,Z,2026-11-22 12:17:55.295840,2026-11-22 12:17:55.295840\r\n'
+// A later diff: c3's pages changed, d4 deleted by `generate --ensure` (meta-missing).
+const DIFF = 'pages,content_hash,__meta_last_updated,__mmmeta_keys\r\n' +
+  '13,c3,2026-11-23 09:00:00.123456,"pages,__meta_last_updated"\r\n' +
+  ',d4,2026-11-23 09:00:00.123456,"__deleted,__deleted_at,__deleted_reason,__meta_last_updated"\r\n'
+const DIFF_DELETE = '__deleted,__deleted_at,__deleted_reason,content_hash,__meta_last_updated,__mmmeta_keys\r\n' +
+  '1,2026-11-23 09:00:00.123456,meta-missing,d4,2026-11-23 09:00:00.123456,"__deleted,__deleted_at,__deleted_reason,__meta_last_updated"\r\n'
+
+function base (t: Test): string {
+  const dir = t.testdir({ _mmmeta: { 'config.yml': CONFIG, db: { '2026-11-22T12:17:55.295840.append': FIRST } } })
+  return dir
+}
+
+/** An mmmeta-made state db: a consumer column `imported`, row a1 imported, left in its WAL. */
+function mmmetaState (dir: string): void {
+  const scratch = path.join(dir, 'scratch.db')
+  const db = new Sqlite(scratch)
+  db.pragma('journal_mode = WAL')
+  db.exec(`CREATE TABLE files (content_hash VARCHAR NOT NULL, id BIGINT, _file_name TEXT, reference BIGINT, document_type TEXT, pages BIGINT,
+    retrieved_at DATETIME, "publisher:name" TEXT, __meta_added DATETIME, __meta_last_updated DATETIME, __state_added DATETIME,
+    __state_last_updated DATETIME, imported BOOLEAN, PRIMARY KEY (content_hash))`)
+  db.prepare(`INSERT INTO files VALUES ('a1', 1, 'a1.pdf', 12, 'contract', 3, '2026-11-20 10:00:00.000000', 'Bundestag',
+    '2026-11-22 12:17:55.295840', '2026-11-22 12:17:55.295840', '2026-11-22 12:18:00.000000', '2026-11-22 12:18:00.000000', 1)`).run()
+  const target = path.join(dir, '_mmmeta', 'state.db')
+  fs.copyFileSync(scratch, target)
+  fs.copyFileSync(scratch + '-wal', target + '-wal')
+  db.close()
+}
+
+async function all (md: Metadir, ...args: Parameters<Metadir['files']['find']>): Promise<string[]> {
+  const out: string[] = []
+  for await (const file of md.files.find(...args) as AsyncIterable<MetaFile>) out.push(file.uid)
+  return out
+}
+
+t.test('update on top of an mmmeta state db keeps consumer columns; find filters by type and hides deleted rows', async (t) => {
+  const dir = base(t)
+  mmmetaState(dir)
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  const first = await md.update()
+  t.same([first.added, first.updated, first.skipped, first.deleted, first.invalid], [3, 1, 0, 0, 0])
+  const a1 = md.files.get('a1')
+  t.equal(a1?.get('imported'), true, 'the consumer column survived the update')
+  t.equal(a1?.get('reference'), '0012', 'a string key stays "0012" (the BIGINT column was rebuilt as TEXT)')
+  t.same(a1?.get('retrieved_at'), new Date('2026-11-20T10:00:00Z'))
+  t.equal(a1?.get('id'), undefined, "mmmeta's spurious id is not handed out")
+  t.ok((await md.store.get('state_last_updated')) instanceof Date, 'state_last_updated touched')
+  t.same(md.metaLastUpdated, new Date('2026-11-22T12:17:55.295Z'))
+  t.ok((md.stateLastUpdated as Date) > (md.metaLastUpdated as Date))
+  t.same(await md.lastTouched(), await md.store.get('store_last_updated'), 'the store was touched last')
+
+  t.same(await all(md, { document_type: 'contract' }), ['a1', 'b2'])
+  t.same(await all(md, { imported: false }), ['b2', 'c3', 'd4'], 'false matches never-set')
+  t.same(await all(md, { retrieved_at: { gte: new Date('2026-11-28T10:00:00Z') } }), ['b2', 'c3', 'd4'])
+  t.same(await all(md, { pages: { gt: 2, lte: 12 } }), ['a1', 'c3'])
+  t.same(await all(md, { pages: { in: [0, 1] } }), ['b2', 'd4'])
+  t.same(await all(md, { 'publisher:name': { like: 'Land%' } }), ['b2'])
+  t.same(await all(md, { document_type: { ne: 'contract' }, never_saved: { isNull: true } }), ['c3', 'd4'])
+  t.same(await all(md, { never_saved: 'x' }), [], 'a column nobody saved yet is NULL everywhere')
+  t.same(await all(md, {}, { limit: 3, highWaterMark: 1 }), ['a1', 'b2', 'c3'])
+  t.equal(md.files.count({ document_type: 'contract' }), 2)
+  const indexed = compileFilter(md.files.state, { document_type: 'contract' })
+  const plan = (md.files.state.db.prepare(`EXPLAIN QUERY PLAN SELECT * FROM files WHERE ${indexed.sql}`).all(...indexed.params) as Array<{ detail: string }>).map((r) => r.detail)
+  t.match(plan.join('; '), /USING INDEX ix_files_document_type/, 'a query by an indexed key searches its index')
+  t.same(await all(md, {}, { orderBy: 'retrieved_at', limit: 2 }), ['a1', 'b2'])
+  t.throws(() => md.files.find({}, { orderBy: 'nope' }), { code: 'SHOEBOX_INVALID_OPTION' })
+  for await (const file of md.files.find() as AsyncIterable<MetaFile>) if (file.uid === 'a1') break
+  await expectCode(t, Promise.resolve().then(() => md.files.count({ pages: { between: 1 } as never })), 'SHOEBOX_INVALID_OPTION', 'an unknown operator')
+
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T09:00:00.123456.append'), DIFF_DELETE)
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T09:00:01.000000.append'), DIFF.split('\r\n').slice(0, 2).join('\r\n') + '\r\n')
+  const second = await md.update()
+  t.same([second.added, second.updated, second.skipped, second.deleted, second.invalid], [0, 1, 2, 1, 0])
+  t.same(await all(md), ['a1', 'b2', 'c3'], 'the soft-deleted row is hidden')
+  t.same(await all(md, {}, { deleted: true }), ['a1', 'b2', 'c3', 'd4'])
+  t.equal(md.files.get('d4')?.deleted, true)
+  t.equal(md.files.get('d4')?.get('__deleted_reason'), 'meta-missing')
+  t.equal(md.files.get('c3')?.get('pages'), 13)
+  t.equal(md.files.count({}, { deleted: true }), 4)
+})
+
+t.test('save() while iterating, piping into a stage, remote templates', async (t) => {
+  const md = await metadir(base(t))
+  t.teardown(() => md.close())
+  await md.update()
+  const seen: string[] = []
+  await pipeline(md.files.find({ imported: false }, { highWaterMark: 1 }), new Writable({
+    objectMode: true,
+    write (file: MetaFile, _enc, done) {
+      seen.push(file.name)
+      file.set('imported', true).set('_tries', 1)
+      file.save().then(() => { done() }, done)
+    }
+  }))
+  t.same(seen, ['a1.pdf', 'b2.pdf', 'c3.pdf', 'd4.pdf'])
+  t.equal(md.files.count({ imported: false }), 0)
+  t.equal(md.files.count({ imported: true, _tries: 1 }), 4)
+  const b2 = md.files.get('b2') as MetaFile
+  t.same(b2.remote, { url: 'https://bucket.example/docs/b2.pdf', by: 'https://example.org/Land, Berlin/{raw}' })
+  t.same(JSON.parse(JSON.stringify(b2)).imported, true)
+  const again = await md.update()
+  t.same([again.skipped, again.updated], [4, 0], 'consumer columns are no change to the meta rows')
+  t.equal(md.files.get('b2')?.get('imported'), true)
+  await md.files.get('c3')?.set('publisher:name', null).save()
+  t.throws(() => md.files.get('c3')?.remote, { code: 'SHOEBOX_META_CONFIG' }, 'a template over a key the row lacks names it')
+})
+
+t.test('an empty metadir: no history, no config keys beyond the defaults', async (t) => {
+  const md = await metadir(t.testdir())
+  t.teardown(() => md.close())
+  t.same(await md.update(), { added: 0, updated: 0, deleted: 0, skipped: 0, invalid: 0, invalidRows: [], dropped: [] })
+  t.same(await all(md), [])
+  t.equal(md.files.count(), 0)
+  t.equal(md.files.get('nothing'), undefined)
+  t.equal(md.stateLastUpdated, null)
+  t.equal(await md.lastTouched(), null, 'nothing touched yet is null, not a TypeError')
+  t.ok(fs.existsSync(path.join(md.path, '_store')) && fs.existsSync(path.join(md.path, 'db')))
+})
