@@ -49,34 +49,3 @@ export type {
 } from './pack/pack.js'
 export type { UnpackOptions, UnpackSummary, UnpackedFile } from './pack/unpack.js'
 export { pack, unpack, recoverDirectory } from './on-demand.js'
-export {
-  kronosTimeNow, kronosTimeFromDate, kronosTimeFromIso, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeToDate, kronosTimeToIso,
-  kronosTimeToMs, toKronosTime, parseKronosTime, formatKronosTime, MIN_KRONOS_TIME, MAX_KRONOS_TIME, type KronosTime
-} from './events/kronos-time.js'
-export {
-  newEventId, parseEventId, formatEventId, isEventId, eventIdTime, compareEventIds, eventIdSortKey, lowestEventId, highestEventId
-} from './events/event-id.js'
-export { isValidStreamName } from './events/stream-name.js'
-export { parseEvent, stringifyEvent, type JsonValue, type EventObject } from './events/event-text.js'
-export {
-  stamp, stampNdjson, type StampStream, type StampOptions, type StampedEventRecord, type InvalidEventInfo, type TimeValue
-} from './events/stamp.js'
-export {
-  kronos, type KronosClient, type KronosClientOptions, type KronosGetOptions, type KronosDeleteOptions, type KronosAnswer, type TimeInput
-} from './events/client.js'
-export type { KronosGetStream } from './events/client-get.js'
-export { KronosError } from './events/client-request.js'
-export { metaIngest, type MetaIngest, type MetaIngestOptions, type MetaIngestResult, type InvalidMetadata } from './meta/ingest.js'
-export { jsonFilesSource, ndjsonSource, ndjsonFileSource, jsonArraySource, archiveMetadataSource, fileStatSource } from './meta/sources.js'
-export { withOrigin, UnreadableMetadata, type MetaOrigin } from './meta/origin.js'
-export { squashHistory, type SquashOptions, type SquashResult } from './meta/squash.js'
-export { loadHistory, historyRows, type MetaHistory, type HistoryProblem } from './meta/history.js'
-export { loadMetaConfig, type MetaConfig, type MetaType } from './meta/config.js'
-export { flattenMetadata, NumberText, type MetaRow } from './meta/flatten.js'
-export { metadir, type Metadir, type MetadirOptions, type MetadirUpdateOptions } from './meta/metadir.js'
-export type { MetaFiles, MetaFile, FindOptions, MetaRowValues } from './meta/files.js'
-export type { Filter, FilterOperators, FilterValue } from './meta/query.js'
-export type { UpdateOptions, UpdateResult, UpdateCounts, InvalidRow } from './meta/update.js'
-export type { MetaStore, StoreValueType } from './meta/kv-store.js'
-export type { ColumnType, MetaValue } from './meta/state-db-values.js'
-export { pushMetadir, pullMetadir, type SyncOptions, type SyncResult, type SyncedFile } from './meta/sync.js'

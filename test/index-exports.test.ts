@@ -12,39 +12,53 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import * as lib from '../lib/index.js'
-import type {
-  ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, KronosClient, KronosGetStream, PackSource, RollingSink, S3Store, StampStream
-} from '../lib/index.js'
+import * as events from '../lib/events/index.js'
+import * as meta from '../lib/meta/index.js'
+import type { ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, PackSource, RollingSink, S3Store } from '../lib/index.js'
+import type { KronosClient, KronosGetStream, StampStream } from '../lib/events/index.js'
 import { ROOT } from './transpile.js'
 
 const EXPORTS = [
   'ArchiveDecoder', 'ArchiveEncoder', 'CorruptArchiveError', 'DEFAULT_MAX_RECORD_SIZE', 'RecordsToNdjson', 'SealedUploader', 'ShoeboxError', 'StoreError',
   'agePolicy', 'anyPolicy', 'archiveSource', 'countPolicy', 'crc32', 'crc32c', 'decode', 'encode', 'encodeNdjson', 'encodeRecords',
   'formatStats', 'gunzip', 'gunzipMembers', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
-  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink',
-  // events: time, ids, stamping, the Kronos client
+  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink'
+]
+
+/** 'shoebox/events': time, ids, stamping, the Kronos client. */
+const EVENTS_EXPORTS = [
   'KronosError', 'MAX_KRONOS_TIME', 'MIN_KRONOS_TIME', 'compareEventIds', 'eventIdSortKey', 'eventIdTime', 'formatEventId', 'formatKronosTime',
   'highestEventId', 'isEventId', 'isValidStreamName', 'kronos', 'kronosTimeFromDate', 'kronosTimeFromIso', 'kronosTimeFromMs',
   'kronosTimeFromSeconds', 'kronosTimeNow', 'kronosTimeToDate', 'kronosTimeToIso', 'kronosTimeToMs', 'lowestEventId', 'newEventId',
-  'parseEvent', 'parseEventId', 'parseKronosTime', 'stamp', 'stampNdjson', 'stringifyEvent', 'toKronosTime',
-  // the metadir, publisher side
+  'parseEvent', 'parseEventId', 'parseKronosTime', 'stamp', 'stampNdjson', 'stringifyEvent', 'toKronosTime'
+]
+
+/** 'shoebox/meta': the metadir, publisher side, then consumer side. */
+const META_EXPORTS = [
   'NumberText', 'UnreadableMetadata', 'archiveMetadataSource', 'fileStatSource', 'flattenMetadata', 'historyRows', 'jsonArraySource', 'jsonFilesSource', 'loadHistory',
   'loadMetaConfig', 'metaIngest', 'ndjsonFileSource', 'ndjsonSource', 'squashHistory', 'withOrigin',
-  // the metadir, consumer side
   'metadir', 'pullMetadir', 'pushMetadir'
 ]
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
 const api = readme.slice(readme.indexOf('\n## API\n'), readme.indexOf('\n## CLI reference\n'))
 
-t.test('lib/index.ts exports exactly the documented list at runtime', async (t) => {
+const ALL = { ...lib, ...events, ...meta }
+
+t.test('each entry point exports exactly its documented list at runtime', async (t) => {
   t.ok(api.length > 1000, 'the README has an API section')
-  t.same(Object.keys(lib).sort(), [...EXPORTS].sort())
+  t.same(Object.keys(lib).sort(), [...EXPORTS].sort(), "'shoebox'")
+  t.same(Object.keys(events).sort(), [...EVENTS_EXPORTS].sort(), "'shoebox/events'")
+  t.same(Object.keys(meta).sort(), [...META_EXPORTS].sort(), "'shoebox/meta'")
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
+  t.same(Object.keys(pkg.exports), ['.', './events', './meta', './package.json'], 'package.json names the entry points')
 })
 
 t.test('every runtime export is named in the README API section', async (t) => {
-  const missing = Object.keys(lib).filter((name) => !new RegExp(`\\b${name}\\b`).test(api))
+  const missing = Object.keys(ALL).filter((name) => !new RegExp(`\\b${name}\\b`).test(api))
   t.same(missing, [])
+  t.match(api, "from 'shoebox/events'", 'the API section says where the events entry point is')
+  t.match(api, "from 'shoebox/meta'", 'the API section says where the meta entry point is')
 })
 
 t.test('every function and class the API section documents is exported', async (t) => {
@@ -64,13 +78,13 @@ t.test('every function and class the API section documents is exported', async (
   for (const name of ['encode', 'decode', 'rollingSink', 'archiveSource', 'openStore', 'pack', 'unpack', 'recoverDirectory', 'readRecord', 'SealedUploader', 'StoreError', 'parseSize']) {
     t.ok(documented.has(name), `found ${name} in the README`)
   }
-  t.same([...documented].filter((name) => !(name in lib)).sort(), [])
+  t.same([...documented].filter((name) => !(name in ALL)).sort(), [])
 })
 
 t.test('the streams factories make are types, not values', async (t) => {
   const typeOnly = ['EncodeStream', 'DecodeStream', 'EncodeNdjson', 'RollingSink', 'ArchiveSource', 'PackSource', 'S3Store', 'FileStore', 'TransferStats',
     'StampStream', 'KronosClient', 'KronosGetStream']
-  t.same(typeOnly.filter((name) => name in lib), [])
+  t.same(typeOnly.filter((name) => name in ALL), [])
   // Each type still names what its factory returns.
   const encoder: EncodeStream = lib.encode()
   const decoder: DecodeStream = lib.decode()
@@ -83,11 +97,11 @@ t.test('the streams factories make are types, not values', async (t) => {
   const sink: RollingSink = lib.rollingSink({ dir, recover: false })
   const source: ArchiveSource = lib.archiveSource(path.join(dir, '*.shoebox'))
   for (const stream of [sink, source]) stream.destroy()
-  const stamper: StampStream = lib.stamp({ stream: 's' })
-  const client: KronosClient = lib.kronos('http://127.0.0.1:9')
-  const events: KronosGetStream = client.get('s', 0, 1)
-  t.equal(typeof events.yielded, 'number')
-  events.destroy()
+  const stamper: StampStream = events.stamp({ stream: 's' })
+  const client: KronosClient = events.kronos('http://127.0.0.1:9')
+  const got: KronosGetStream = client.get('s', 0, 1)
+  t.equal(typeof got.yielded, 'number')
+  got.destroy()
   stamper.destroy()
   client.close()
   const store = lib.openStore('s3://bucket/prefix') as S3Store

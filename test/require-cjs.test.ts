@@ -34,3 +34,20 @@ Readable.from([bytes]).pipe(decode())
     crc: 1144647290 // zlib.crc32('shoebox')
   })
 })
+
+t.test('a CommonJS file can require("shoebox/events") and require("shoebox/meta")', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cjs-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const exports = { '.': './lib/index.js', './events': './lib/events/index.js', './meta': './lib/meta/index.js' }
+  for (const entry of ['lib/events/index.ts', 'lib/meta/index.ts']) transpileTree(path.join(ROOT, entry), dir, { name: 'shoebox', exports })
+  fs.writeFileSync(path.join(dir, 'job.cjs'), `
+const { newEventId, eventIdTime, formatKronosTime } = require('shoebox/events')
+const { flattenMetadata } = require('shoebox/meta')
+console.log(JSON.stringify({ time: formatKronosTime(eventIdTime(newEventId(17000000000000001n))), flat: flattenMetadata({ 'a-b': { c: 0 } }) }))
+`)
+  const { stdout, stderr } = await run(process.execPath, ['--no-warnings', path.join(dir, 'job.cjs')], { cwd: dir })
+  t.equal(stderr, '', 'nothing on stderr')
+  const out = JSON.parse(stdout) as { time: string, flat: Record<string, unknown> }
+  t.equal(out.time, '17000000000000001', 'an id made in CommonJS carries its time exactly')
+  t.same(Object.keys(out.flat), ['a_b:c'])
+})
