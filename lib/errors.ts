@@ -27,6 +27,8 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_THROTTLED'
   | 'SHOEBOX_STORE_FAILED'
   | 'SHOEBOX_VERIFY_FAILED'
+  | 'SHOEBOX_EVENT_REJECTED'
+  | 'SHOEBOX_EVENT_DROPPED'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode
