@@ -1,0 +1,260 @@
+/**
+ * stamp(): a Transform from events to stamped events, ready to ship: the
+ * stream name checked (spec §6.2), `@time` set (kept from the event, or now,
+ * or read from a named field, or computed by a function) and a fresh `@id`.
+ *
+ * In: event objects (bigints allowed), or JSON text (string or Buffer) of
+ * one event each. Out: StampedEventRecord { stream, event, time, id, line },
+ * `event` being the JSON text as received with @id/@time spliced in (see
+ * event-text.ts), so nothing else about the event changes on its way.
+ *
+ * stampNdjson(): the same from NDJSON bytes, a Duplex built with pumpify over
+ * split2 (LF or CRLF lines, blank lines skipped but counted) and stamp.
+ *
+ * A bad event (bad JSON, not an object, bad @time, bad or missing stream)
+ * is reported with its line (the n-th chunk for stamp()): by default the
+ * stream fails with that ShoeboxError after delivering every good event
+ * before it; with `onInvalid: 'event'` an `invalid` event {line, text, error}
+ * is emitted and stamping goes on. Good events are never dropped.
+ */
+import { createRequire } from 'node:module'
+import type { Duplex, TransformCallback } from 'node:stream'
+import { Transform } from 'readable-stream'
+import { invalidOption, ShoeboxError } from '../errors.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import {
+  kronosTimeFromDate, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeNow, toKronosTime, type KronosTime
+} from './kronos-time.js'
+import { checkStreamName } from './stream-name.js'
+import { parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
+
+export type TimeValue = KronosTime | Date | number | string
+
+export interface StampOptions {
+  /** The stream of every event (or of those without `streamField`). */
+  stream?: string
+  /** Take the stream name from this field of each event (falls back to `stream`). */
+  streamField?: string
+  /** Take @time from this field (which stays in the event too). A missing field is an invalid event. */
+  timeField?: string
+  /**
+   * What a number (or integer text) in `timeField` counts: 'kronos' (100 ns
+   * ticks, the default), 'ms' or 's' since the epoch. Strings that are not
+   * integers are read as ISO 8601; Dates as themselves.
+   */
+  timeUnit?: 'kronos' | 'ms' | 's'
+  /** Compute @time from the event (parsed, big integers as bigint). Wins over timeField. */
+  time?: (event: EventObject) => TimeValue
+  /** 'error' (default): fail after the good events before; 'event': emit `invalid` and go on. */
+  onInvalid?: 'error' | 'event'
+  /** The clock for events without @time. Default kronosTimeNow. */
+  now?: () => KronosTime
+}
+
+export interface StampedEventRecord {
+  stream: string
+  /** The event's JSON text: as received, with @id (and @time if it had none) spliced in. */
+  event: string
+  time: KronosTime
+  id: string
+  /** The line (stampNdjson) or the chunk number (stamp), from 1. */
+  line: number
+}
+
+export interface InvalidEventInfo {
+  line: number
+  /** The line or event text (up to 1000 characters). */
+  text: string
+  error: ShoeboxError
+}
+
+/** A line of NDJSON with its number (what split2 hands stamp in stampNdjson). */
+export class NumberedLine {
+  constructor (readonly line: number, readonly text: string) {}
+}
+
+/** A failure travelling in line with the records (stampNdjson's error mode). */
+class InBandFailure {
+  constructor (readonly error: ShoeboxError) {}
+}
+
+const TIME_UNITS = ['kronos', 'ms', 's']
+
+export class StampStream extends Transform {
+  readonly #options: StampOptions
+  readonly #failInBand: boolean
+  readonly #needsObject: boolean
+  #count = 0
+
+  constructor (options: StampOptions = {}, failInBand = false) {
+    super({ objectMode: true })
+    const opts = { ...options }
+    if (opts.stream !== undefined) {
+      try {
+        checkStreamName(opts.stream)
+      } catch (err) {
+        throw invalidOption('stream', (err as Error).message)
+      }
+    }
+    if (opts.timeUnit !== undefined && !TIME_UNITS.includes(opts.timeUnit)) {
+      throw invalidOption('timeUnit', `must be one of ${TIME_UNITS.join(', ')}, got ${String(opts.timeUnit)}`)
+    }
+    if (opts.onInvalid !== undefined && opts.onInvalid !== 'error' && opts.onInvalid !== 'event') {
+      throw invalidOption('onInvalid', `must be 'error' or 'event', got ${String(opts.onInvalid)}`)
+    }
+    if (opts.time !== undefined && typeof opts.time !== 'function') throw invalidOption('time', 'must be a function')
+    this.#options = opts
+    this.#failInBand = failInBand
+    this.#needsObject = opts.streamField !== undefined || opts.timeField !== undefined || opts.time !== undefined
+  }
+
+  override _transform (chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const numbered = chunk instanceof NumberedLine
+    const line = numbered ? chunk.line : ++this.#count
+    const input = numbered ? chunk.text : chunk
+    let record: StampedEventRecord
+    try {
+      record = this.#stamp(input, line)
+    } catch (err) {
+      const error = lineError(err, numbered ? 'line' : 'event', line)
+      if (this.#options.onInvalid === 'event') {
+        this.emit('invalid', { line, text: preview(input), error } satisfies InvalidEventInfo)
+        callback()
+      } else if (this.#failInBand) {
+        // The callback is held: no more input is taken after a failure.
+        this.push(new InBandFailure(error))
+      } else {
+        failAfterDelivery(this, error, callback)
+      }
+      return
+    }
+    callback(null, record)
+  }
+
+  #stamp (input: unknown, line: number): StampedEventRecord {
+    const o = this.#options
+    const text = typeof input === 'string'
+      ? input
+      : Buffer.isBuffer(input) ? input.toString('utf8') : stringifyEvent(input)
+    let stream = o.stream
+    let time: KronosTime | undefined
+    if (this.#needsObject) {
+      const event = typeof input === 'object' && input !== null && !Buffer.isBuffer(input) && !Array.isArray(input)
+        ? input as EventObject
+        : parseEvent(text)
+      if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+        throw new ShoeboxError('SHOEBOX_INVALID_EVENT', 'an event is a JSON object')
+      }
+      if (o.streamField !== undefined && event[o.streamField] !== undefined) {
+        const named = event[o.streamField]
+        if (typeof named !== 'string') {
+          throw new ShoeboxError('SHOEBOX_INVALID_STREAM_NAME', `field ${JSON.stringify(o.streamField)} is not a string`)
+        }
+        stream = named
+      }
+      if (o.time !== undefined) {
+        time = timeFrom(o.time(event), 'kronos')
+      } else if (o.timeField !== undefined) {
+        const value = event[o.timeField]
+        if (value === undefined || value === null) {
+          throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME', `no time field ${JSON.stringify(o.timeField)}`)
+        }
+        time = timeFrom(value, o.timeUnit ?? 'kronos')
+      }
+    }
+    if (stream === undefined) {
+      throw new ShoeboxError('SHOEBOX_INVALID_STREAM_NAME',
+        o.streamField === undefined ? 'no stream given' : `no field ${JSON.stringify(o.streamField)} and no default stream`)
+    }
+    checkStreamName(stream)
+    const stamped = stampEventText(text, { time, defaultTime: o.now ?? kronosTimeNow })
+    return { stream, event: stamped.text, time: stamped.time, id: stamped.id, line }
+  }
+}
+
+function timeFrom (value: unknown, unit: string): KronosTime {
+  if (value instanceof Date) return kronosTimeFromDate(value)
+  const integerText = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)
+  if (typeof value === 'number' || typeof value === 'bigint' || integerText) {
+    const v = integerText ? BigInt((value as string).trim()) : value as number | bigint
+    if (unit === 'ms') return kronosTimeFromMs(v)
+    if (unit === 's') return kronosTimeFromSeconds(v)
+    return toKronosTime(v)
+  }
+  if (typeof value === 'string') return toKronosTime(value)
+  throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME', `not a time: ${stringifyEvent(value)?.slice(0, 80)}`)
+}
+
+function lineError (err: unknown, what: string, line: number): ShoeboxError {
+  const code = err instanceof ShoeboxError ? err.code : 'SHOEBOX_INVALID_EVENT'
+  const message = err instanceof Error ? err.message : String(err)
+  return new ShoeboxError(code, `${what} ${line}: ${message}`, { cause: err })
+}
+
+function preview (input: unknown): string {
+  const text = typeof input === 'string'
+    ? input
+    : Buffer.isBuffer(input) ? input.toString('utf8') : safeStringify(input)
+  return text.length > 1000 ? text.slice(0, 1000) : text
+}
+
+function safeStringify (value: unknown): string {
+  try {
+    return stringifyEvent(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** A Transform of events to StampedEventRecords. */
+export function stamp (options?: StampOptions): StampStream {
+  return new StampStream(options)
+}
+
+type Split2 = (mapper: (line: string) => unknown) => Duplex
+type PumpifyCtor = new (...streams: Duplex[]) => Duplex
+let StampNdjsonClass: (new (lines: Duplex, stamper: StampStream) => Duplex) | undefined
+let split2: Split2 | undefined
+
+/**
+ * Loaded with require on first use, not at import: `import 'shoebox'` stays
+ * cheap, and a module without top-level await stays require()-able.
+ */
+function loadLineStages (): { split: Split2, Ctor: new (lines: Duplex, stamper: StampStream) => Duplex } {
+  if (StampNdjsonClass === undefined || split2 === undefined) {
+    const require = createRequire(import.meta.url)
+    split2 = require('split2') as Split2
+    const Pumpify = (require('pumpify') as { obj: PumpifyCtor }).obj
+    StampNdjsonClass = class StampNdjson extends Pumpify {
+      // Failures arrive in line with the records: the error is raised only
+      // once the reader has taken every record before it (pumpify would
+      // destroy at once and drop what it still buffers).
+      override push (chunk: unknown, encoding?: BufferEncoding): boolean {
+        if (chunk instanceof InBandFailure) {
+          failAfterDelivery(this, chunk.error)
+          return false
+        }
+        return super.push(chunk, encoding)
+      }
+    }
+  }
+  return { split: split2, Ctor: StampNdjsonClass }
+}
+
+/**
+ * NDJSON bytes in, StampedEventRecords out (object mode): pumpify over split2
+ * and a StampStream. `invalid` events (onInvalid: 'event') are re-emitted on
+ * the returned Duplex.
+ */
+export function stampNdjson (options: StampOptions = {}): Duplex {
+  const stamper = new StampStream(options, options.onInvalid !== 'event')
+  const { split, Ctor } = loadLineStages()
+  let line = 0
+  const lines = split((text: string) => {
+    line++
+    return text.trim() === '' ? undefined : new NumberedLine(line, text)
+  })
+  const duplex = new Ctor(lines, stamper)
+  stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
+  return duplex
+}

@@ -1,0 +1,172 @@
+/**
+ * stamp() and stampNdjson(): stream names checked, @time kept / defaulted /
+ * taken from a field (every unit) or a function, @id fresh, the event text
+ * otherwise as sent; NDJSON split at every byte boundary with CRLF, unicode
+ * and blank lines; bad lines reported with their line number either as an
+ * `invalid` event or as an error raised after every good event before it.
+ */
+import t from 'tap'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { stamp, stampNdjson, type InvalidEventInfo, type StampedEventRecord } from '../../lib/events/stamp.js'
+import { eventIdTime, isEventId } from '../../lib/events/event-id.js'
+
+const clock = (): bigint => 17_000_000_000_000_000n
+
+async function collect (stream: AsyncIterable<unknown>): Promise<{ records: StampedEventRecord[], error?: { code?: string, message: string } }> {
+  const records: StampedEventRecord[] = []
+  try {
+    for await (const r of stream) records.push(r as StampedEventRecord)
+  } catch (err) {
+    return { records, error: err as { code?: string, message: string } }
+  }
+  return { records }
+}
+
+function run (stream: NodeJS.ReadWriteStream, inputs: unknown[]): Promise<ReturnType<typeof collect> extends Promise<infer R> ? R : never> {
+  const done = collect(stream as unknown as AsyncIterable<unknown>)
+  for (const i of inputs) stream.write(i as string)
+  stream.end()
+  return done
+}
+
+t.test('objects, text and Buffers are stamped; everything but @id/@time stays as sent', async (t) => {
+  const s = stamp({ stream: 'page.views', now: clock })
+  const { records, error } = await run(s, [
+    { a: 1, big: 12345678901234567890n },
+    '{"f":2.0,"e":1e3,"u":"é😀"}',
+    Buffer.from('{"@time":10,"@id":"client"}')
+  ])
+  t.equal(error, undefined)
+  t.equal(records.length, 3)
+  for (const r of records) {
+    t.equal(r.stream, 'page.views')
+    t.ok(isEventId(r.id))
+    t.equal(eventIdTime(r.id), r.time)
+  }
+  t.equal(records[0].event, `{"@time":17000000000000000,"@id":"${records[0].id}","a":1,"big":12345678901234567890}`)
+  t.equal(records[1].event, `{"@time":17000000000000000,"@id":"${records[1].id}","f":2.0,"e":1e3,"u":"é😀"}`)
+  t.equal(records[2].event, `{"@time":10,"@id":"${records[2].id}"}`)
+  t.same(records.map((r) => r.line), [1, 2, 3])
+})
+
+t.test('time from a field in every unit, from a function; stream from a field', async (t) => {
+  const s = stamp({ stream: 'fallback', streamField: 'kind', timeField: 'ts', now: clock })
+  const { records, error } = await run(s, [
+    '{"ts":17000000000000001,"kind":"clicks"}',
+    '{"ts":"2023-11-14T22:13:20.0000001Z"}',
+    '{"ts":"17000000000000002"}',
+    { ts: new Date(1_700_000_000_000) },
+    { ts: 17_000_000_000_000_003n, kind: 'x-y' }
+  ])
+  t.equal(error, undefined)
+  t.same(records.map((r) => [r.stream, r.time]), [
+    ['clicks', 17_000_000_000_000_001n], ['fallback', 17_000_000_000_000_001n], ['fallback', 17_000_000_000_000_002n],
+    ['fallback', 17_000_000_000_000_000n], ['x-y', 17_000_000_000_000_003n]
+  ])
+  t.equal(records[0].event, `{"@time":17000000000000001,"@id":"${records[0].id}","ts":17000000000000001,"kind":"clicks"}`, 'the field stays')
+  const ms = await run(stamp({ stream: 's', timeField: 't', timeUnit: 'ms' }), ['{"t":1700000000000.5}', '{"t":"1700000000001"}'])
+  t.same(ms.records.map((r) => r.time), [17_000_000_000_005_000n, 17_000_000_000_010_000n])
+  const secs = await run(stamp({ stream: 's', timeField: 't', timeUnit: 's' }), ['{"t":1700000000.1234567}', '{"t":1700000001}'])
+  t.same(secs.records.map((r) => r.time), [17_000_000_001_234_567n, 17_000_000_010_000_000n])
+  const fn = await run(stamp({ stream: 's', time: (e) => `2023-11-14T22:13:${String(e.sec)}Z` }), ['{"sec":"20","@time":5}'])
+  t.equal(fn.records[0].time, 17_000_000_000_000_000n, 'the function wins over @time')
+  t.equal(fn.records[0].event, `{"@id":"${fn.records[0].id}","sec":"20","@time":17000000000000000}`)
+})
+
+t.test('bad events in error mode: the good ones before are delivered, then the error names the event', async (t) => {
+  const { records, error } = await run(stamp({ stream: 's', now: clock }), ['{"a":1}', '{"a":2}', '{"@time":1.5}', '{"a":3}'])
+  t.same(records.map((r) => r.line), [1, 2])
+  t.equal(error?.code, 'SHOEBOX_INVALID_EVENT_TIME')
+  t.match(error?.message, /^event 3: invalid @time 1\.5/)
+})
+
+t.test('every kind of bad event in event mode: reported with its number, the rest stamped', async (t) => {
+  const s = stamp({ streamField: 'stream', onInvalid: 'event', timeField: 'ts', now: clock })
+  const invalid: InvalidEventInfo[] = []
+  s.on('invalid', (info: InvalidEventInfo) => invalid.push(info))
+  const { records, error } = await run(s, [
+    '{"stream":"ok","ts":1}', 'not json', '[1]', '{"stream":"bad name","ts":1}', '{"ts":1}', '{"stream":"ok"}',
+    '{"stream":"ok","ts":"yesterday"}', '{"stream":"ok","ts":1.5}', '{"stream":5,"ts":1}', '{"stream":"ok","ts":true}',
+    '{"stream":"ok","ts":2}'
+  ])
+  t.equal(error, undefined)
+  t.same(records.map((r) => [r.line, r.time]), [[1, 1n], [11, 2n]])
+  t.same(invalid.map((i) => [i.line, i.error.code]), [
+    [2, 'SHOEBOX_INVALID_JSON'], [3, 'SHOEBOX_INVALID_EVENT'], [4, 'SHOEBOX_INVALID_STREAM_NAME'], [5, 'SHOEBOX_INVALID_STREAM_NAME'],
+    [6, 'SHOEBOX_INVALID_EVENT_TIME'], [7, 'SHOEBOX_INVALID_EVENT_TIME'], [8, 'SHOEBOX_INVALID_EVENT_TIME'],
+    [9, 'SHOEBOX_INVALID_STREAM_NAME'], [10, 'SHOEBOX_INVALID_EVENT_TIME']
+  ])
+  t.equal(invalid[0].text, 'not json')
+  t.match(invalid[0].error.message, /^event 2: invalid JSON/)
+})
+
+t.test('options are checked at once', async (t) => {
+  t.throws(() => stamp({ stream: 'bad name' }), { code: 'SHOEBOX_INVALID_OPTION', message: /option stream: invalid stream name/ })
+  t.throws(() => stamp({ stream: 's', timeUnit: 'h' as 's' }), { code: 'SHOEBOX_INVALID_OPTION' })
+  t.throws(() => stamp({ stream: 's', onInvalid: 'skip' as 'event' }), { code: 'SHOEBOX_INVALID_OPTION' })
+  const opts = { stream: 's', onInvalid: 'event' as const }
+  stamp(opts)
+  t.same(opts, { stream: 's', onInvalid: 'event' }, 'options not mutated')
+})
+
+const NDJSON = '{"n":1,"u":"é😀"}\r\n\n{"n":2,"@time":17000000000000001}\n  \n{"n":3,"s":"a\\nb"}\r\n{"n":4}'
+
+t.test('stampNdjson: every split point of CRLF/blank/unicode input gives the same records', async (t) => {
+  const bytes = Buffer.from(NDJSON)
+  const expected = ['{"n":1,"u":"é😀"}', '{"n":2,"@time":17000000000000001}', '{"n":3,"s":"a\\nb"}', '{"n":4}']
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const s = stampNdjson({ stream: 's', now: clock })
+    const done = collect(s)
+    s.write(bytes.subarray(0, cut))
+    s.end(bytes.subarray(cut))
+    const { records, error } = await done
+    if (error !== undefined) t.fail(`cut ${cut}: ${error.message}`)
+    const bodies = records.map((r) => r.event.replace(/^\{"(@time":\d+,")?@id":"[^"]+",/, '{'))
+    if (JSON.stringify(bodies) !== JSON.stringify(expected)) t.fail(`cut ${cut}: ${JSON.stringify(bodies)}`)
+    if (JSON.stringify(records.map((r) => r.line)) !== '[1,3,5,6]') t.fail(`cut ${cut}: lines ${JSON.stringify(records.map((r) => r.line))}`)
+  }
+  // Byte by byte too.
+  const s = stampNdjson({ stream: 's', now: clock })
+  const done = collect(s)
+  for (const b of bytes) s.write(Buffer.from([b]))
+  s.end()
+  const { records } = await done
+  t.same(records.map((r) => r.time), [17_000_000_000_000_000n, 17_000_000_000_000_001n, 17_000_000_000_000_000n, 17_000_000_000_000_000n])
+})
+
+t.test('stampNdjson error mode: all good lines reach a slow reader, then the error names the line', async (t) => {
+  const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ n: i }))
+  lines.push('{"n":', '{"n":"after"}')
+  const s = stampNdjson({ stream: 's' })
+  Readable.from([Buffer.from(lines.join('\n'))]).pipe(s)
+  const records: StampedEventRecord[] = []
+  let error: { code?: string, message: string } | undefined
+  try {
+    for await (const r of s as unknown as AsyncIterable<StampedEventRecord>) {
+      records.push(r)
+      await new Promise((resolve) => setImmediate(resolve)) // a slow reader
+    }
+  } catch (err) {
+    error = err as { code?: string, message: string }
+  }
+  t.equal(records.length, 500, 'every good line before the bad one')
+  t.equal(records[499].line, 500)
+  t.equal(error?.code, 'SHOEBOX_INVALID_JSON')
+  t.match(error?.message, /^line 501: invalid JSON/)
+})
+
+t.test('stampNdjson event mode: invalid lines reported on the duplex, the rest flows through pipeline', async (t) => {
+  const s = stampNdjson({ stream: 's', onInvalid: 'event' })
+  const invalid: number[] = []
+  s.on('invalid', (info: InvalidEventInfo) => invalid.push(info.line))
+  const input = Array.from({ length: 3000 }, (_, i) => i % 1000 === 7 ? 'oops' : JSON.stringify({ n: i })).join('\n') + '\n'
+  let count = 0
+  await pipeline(Readable.from([input]), s, new Writable({
+    objectMode: true,
+    highWaterMark: 1,
+    write (_r, _e, cb) { count++; setImmediate(cb) }
+  }))
+  t.same(invalid, [8, 1008, 2008])
+  t.equal(count, 2997)
+})
