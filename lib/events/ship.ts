@@ -376,8 +376,9 @@ export class Shipper extends Writable {
       if (outcome.inserted === events) {
         this.#transfer.uploadedObject()
         this.#counts.acked += events
-        this.emit('ack', { namespace, stream, events, bytes: outcome.bytes })
+        // Recorded in the spill first: an `ack` seen means no later run sends these again.
         await this.#settleSpilled(batch)
+        this.emit('ack', { namespace, stream, events, bytes: outcome.bytes })
         for (const event of batch.events) event.done?.(null)
         return
       }
