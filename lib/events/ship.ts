@@ -208,6 +208,12 @@ export class Shipper extends Writable {
 
   /** Queue an event and return at once; it is flushed on end(), SIGTERM and before the process exits. */
   put (chunk: unknown, done?: WriteCallback): void {
+    // Fire and forget never throws or emits: after end() or destroy() only `done` hears of it.
+    if (this.writableEnded || this.destroyed) {
+      const error = this.#failed ?? new ShoeboxError('SHOEBOX_EVENT_DROPPED', `shipper to ${this.#where} already ended; event not sent`)
+      if (done !== undefined) process.nextTick(done, error)
+      return
+    }
     this.#installExitHooks()
     this.write(chunk, done)
   }
