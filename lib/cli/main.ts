@@ -34,7 +34,8 @@ export const commands: readonly CommandEntry[] = [
     name: 'unpack',
     summary: 'the files of packed archives back into a directory',
     load: async () => (await import('./unpack.js')).unpackCommand
-  }
+  },
+  { name: 'ship', summary: 'NDJSON events on stdin to a Kronos-protocol server', load: async () => (await import('./ship.js')).shipCommand }
 ]
 
 function version (): string {
