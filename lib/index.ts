@@ -47,3 +47,8 @@ export {
   pack, packFiles, type PackSource, type PackOptions, type PackFilesOptions, type PackSummary, type PackRecord, type SkippedEntry
 } from './pack/pack.js'
 export { unpack, type UnpackOptions, type UnpackSummary, type UnpackedFile } from './pack/unpack.js'
+export {
+  ship, type Shipper, type ShipOptions, type ShipItem, type ShipStats, type ShipEventCounts, type OverflowPolicy, type Library
+} from './events/ship.js'
+export { logScope, logFunction, type LogOptions, type ScopeOptions, type ExceptionInfo } from './events/log-scope.js'
+export { logRequests, type RequestLogOptions, type Middleware, type Handler, type Next } from './events/log-middleware.js'

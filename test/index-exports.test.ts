@@ -12,14 +12,15 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import * as lib from '../lib/index.js'
-import type { ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, PackSource, RollingSink, S3Store } from '../lib/index.js'
+import type { ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, PackSource, RollingSink, S3Store, Shipper } from '../lib/index.js'
 import { ROOT } from './transpile.js'
 
 const EXPORTS = [
   'ArchiveDecoder', 'ArchiveEncoder', 'CorruptArchiveError', 'DEFAULT_MAX_RECORD_SIZE', 'RecordsToNdjson', 'SealedUploader', 'ShoeboxError', 'StoreError',
   'agePolicy', 'anyPolicy', 'archiveSource', 'countPolicy', 'crc32', 'crc32c', 'decode', 'encode', 'encodeNdjson', 'encodeRecords',
   'formatStats', 'gunzip', 'gunzipMembers', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
-  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink'
+  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink',
+  'ship', 'logScope', 'logFunction', 'logRequests'
 ]
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
@@ -56,7 +57,7 @@ t.test('every function and class the API section documents is exported', async (
 })
 
 t.test('the streams factories make are types, not values', async (t) => {
-  const typeOnly = ['EncodeStream', 'DecodeStream', 'EncodeNdjson', 'RollingSink', 'ArchiveSource', 'PackSource', 'S3Store', 'FileStore', 'TransferStats']
+  const typeOnly = ['EncodeStream', 'DecodeStream', 'EncodeNdjson', 'RollingSink', 'ArchiveSource', 'PackSource', 'S3Store', 'FileStore', 'TransferStats', 'Shipper']
   t.same(typeOnly.filter((name) => name in lib), [])
   // Each type still names what its factory returns.
   const encoder: EncodeStream = lib.encode()
@@ -70,6 +71,8 @@ t.test('the streams factories make are types, not values', async (t) => {
   const sink: RollingSink = lib.rollingSink({ dir, recover: false })
   const source: ArchiveSource = lib.archiveSource(path.join(dir, '*.shoebox'))
   for (const stream of [sink, source]) stream.destroy()
+  const shipper: Shipper = lib.ship('http://127.0.0.1:1', { stream: 's' })
+  shipper.destroy()
   const store = lib.openStore('s3://bucket/prefix') as S3Store
   t.equal(typeof store.client, 'function', 'openStore(s3://...) returns an S3Store')
   await store.close()

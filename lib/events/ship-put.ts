@@ -12,9 +12,19 @@
  * and its events are rejected rather than tried forever.
  */
 import http from 'node:http'
-import https from 'node:https'
+import type https from 'node:https'
+import { createRequire } from 'node:module'
 import { ShoeboxError } from '../errors.js'
 import type { Batch } from './ship-batcher.js'
+
+/**
+ * node:http, or node:https for an https: URL. https (and TLS under it) is
+ * loaded only for such a URL: importing shoebox stays about as fast as
+ * starting Node.
+ */
+export function httpFor (url: URL): typeof http | typeof https {
+  return url.protocol === 'https:' ? createRequire(import.meta.url)('node:https') as typeof https : http
+}
 
 /** A put that got no acknowledgement. */
 export class PutError extends ShoeboxError {
@@ -167,7 +177,7 @@ interface Answer {
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 async function post (url: URL, body: Buffer, options: PutRequestOptions, where: string): Promise<Answer> {
-  const request = url.protocol === 'https:' ? https.request : http.request
+  const { request } = httpFor(url)
   return await new Promise<Answer>((resolve, reject) => {
     const failed = (cause: Error, what: string): void => {
       reject(new PutError(`${where}: ${what}: ${cause.message}`, { retryable: true, cause }))

@@ -25,8 +25,7 @@
  * failing flush loses nothing and stops no later one (pykronos's defects,
  * spec §8).
  */
-import http from 'node:http'
-import https from 'node:https'
+import type http from 'node:http'
 import { Writable } from 'node:stream'
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { invalidOption, ShoeboxError } from '../errors.js'
@@ -35,7 +34,7 @@ import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { parseDuration, parseSize } from '../units.js'
 import { Batcher, streamKey, type Batch, type QueuedEvent } from './ship-batcher.js'
 import { prepareEvent, shoeboxLibrary, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
-import { PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
+import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
 import { Spill, type SpillFile, type SpillOrigin } from './ship-spill.js'
 
 export type { ShipItem, Library }
@@ -173,8 +172,7 @@ export class Shipper extends Writable {
     this.#maxDelay = parseDuration(options.retry?.maxDelay ?? 30_000, 'retry.maxDelay')
     this.#timeoutMs = parseDuration(options.timeout ?? 30_000, 'timeout')
     this.#exitHooks = options.exitHooks ?? true
-    const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent
-    this.#agent = new Agent({ keepAlive: true, maxSockets: this.#maxInFlight })
+    this.#agent = new (httpFor(this.url).Agent)({ keepAlive: true, maxSockets: this.#maxInFlight })
     if (onOverflow === 'spill') {
       this.#spill = new Spill({
         dir: options.spill as string,
