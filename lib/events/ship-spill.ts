@@ -22,6 +22,7 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import { ShoeboxError } from '../errors.js'
 import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import { decode } from '../format/decode.js'
@@ -235,6 +236,15 @@ export class Spill {
     sink.on('error', (err: Error) => { this.#options.onError?.(err) })
     this.#sink = sink
     return sink
+  }
+
+  /** The shipper failed: spilled events' callbacks hear it (the events stay on disk for the next run). */
+  abandon (failure: Error): void {
+    const error = new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_UNREACHABLE',
+      `${failure.message}; the event stays spilled in ${this.dir} for the next run`, { cause: failure })
+    const done = [...this.#done.values()]
+    this.#done.clear()
+    for (const callback of done) callback(error)
   }
 
   /** Seal what is spilled (kept for the next run) and stop. */

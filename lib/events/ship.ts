@@ -28,54 +28,17 @@
 import type http from 'node:http'
 import { Writable } from 'node:stream'
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { ShoeboxError } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
-import { parseDuration, parseSize } from '../units.js'
 import { Batcher, streamKey, type Batch, type QueuedEvent } from './ship-batcher.js'
-import { prepareEvent, shoeboxLibrary, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
+import { prepareEvent, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
+import { ExitFlush } from './ship-exit.js'
+import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
 import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
 import { Spill, type SpillFile, type SpillOrigin } from './ship-spill.js'
 
-export type { ShipItem, Library }
-export type OverflowPolicy = 'block' | 'drop' | 'spill'
-
-export interface ShipOptions {
-  /** The stream of plain events (written without `{ stream, event }`). */
-  stream?: string
-  /** Sent with every put; absent, the server's default namespace applies. */
-  namespace?: string
-  /** Events per batch. Default 500. */
-  batchEvents?: number
-  /** Bytes of event text per batch. Default '1MiB'. */
-  batchBytes?: number | string
-  /** The longest an event waits for its batch to fill (ms or '100ms'). Default 100. */
-  batchAge?: number | string
-  /** Batches in flight at once (one per stream at a time). Default 4. */
-  maxInFlight?: number
-  /** Events queued (cut into batches, waiting or in flight) before onOverflow applies. Default 10000. */
-  queueEvents?: number
-  /** Bytes queued before onOverflow applies. Default '16MiB'. */
-  queueBytes?: number | string
-  /** What a full queue does to the next event. Default 'block'. */
-  onOverflow?: OverflowPolicy
-  /** Directory of the spill archive (required by onOverflow 'spill'). */
-  spill?: string
-  retry?: {
-    /** Tries per batch in all; Infinity (the default) retries until the server answers or destroy(). */
-    attempts?: number
-    /** First pause ceiling (ms or '1s'). Default 200. */
-    baseDelay?: number | string
-    /** Largest pause ceiling. Default '30s'. */
-    maxDelay?: number | string
-  }
-  /** How long to wait for one answer (ms or '30s'). Default '30s'. */
-  timeout?: number | string
-  /** `@library` added to events without one; false adds none. Default { name: 'shoebox', version }. */
-  library?: Library | false
-  /** put() installs SIGTERM and beforeExit flushing. Default true. */
-  exitHooks?: boolean
-}
+export type { ShipItem, Library, ShipOptions, OverflowPolicy }
 
 export interface ShipEventCounts {
   /** Events given to the shipper. */
@@ -105,28 +68,12 @@ class Written {
 /** Written by flush(): every event before it is queued; send them all now. */
 const FLUSH = Symbol('flush')
 
-const POLICIES: readonly OverflowPolicy[] = ['block', 'drop', 'spill']
-
-function positiveInteger (name: string, value: number | undefined, fallback: number): number {
-  const n = value ?? fallback
-  if (!Number.isInteger(n) || n < 1) throw invalidOption(name, `must be a positive integer, got ${String(value)}`)
-  return n
-}
-
 export class Shipper extends Writable {
   readonly url: URL
   readonly onOverflow: OverflowPolicy
   readonly #where: string
-  readonly #defaults: { stream: string | undefined, namespace: string | undefined, library: Library | false }
+  readonly #settings: ShipSettings
   readonly #batcher: Batcher
-  readonly #maxInFlight: number
-  readonly #queueEvents: number
-  readonly #queueBytes: number
-  readonly #attempts: number
-  readonly #baseDelay: number
-  readonly #maxDelay: number
-  readonly #timeoutMs: number
-  readonly #exitHooks: boolean
   readonly #agent: http.Agent
   readonly #abort = new AbortController()
   readonly #transfer = new TransferStats()
@@ -138,44 +85,26 @@ export class Shipper extends Writable {
   readonly #busy = new Set<string>()
   #timer: ReturnType<typeof setTimeout> | null = null
   #timerAt = 0
-  /** A write held by 'block', resumed when there is room. */
-  #blocked: (() => void) | null = null
+  /** A write held by 'block', resumed when there is room (or failed with the shipper). */
+  #blocked: { event: PreparedEvent, written: Written, callback: WriteCallback } | null = null
   #roomWaiters: Array<() => void> = []
   #idleWaiters: Array<() => void> = []
   #replay: Promise<void> | null = null
   #failed: Error | null = null
-  #hooks: { beforeExit: () => void, sigterm: () => void } | null = null
+  #exitFlush: ExitFlush | null = null
 
   constructor (url: string, options: ShipOptions = {}) {
     super({ objectMode: true, highWaterMark: 64 })
     this.url = putUrl(url)
     this.#where = safeUrl(this.url)
-    const onOverflow = options.onOverflow ?? 'block'
-    if (!POLICIES.includes(onOverflow)) throw invalidOption('onOverflow', `must be one of ${POLICIES.join(', ')}, got ${String(onOverflow)}`)
-    if (onOverflow === 'spill' && (typeof options.spill !== 'string' || options.spill === '')) throw invalidOption('spill', "onOverflow 'spill' needs a spill directory")
-    if (options.spill !== undefined && onOverflow !== 'spill') throw invalidOption('spill', "a spill directory is used only with onOverflow 'spill'")
-    if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === '')) throw invalidOption('stream', 'must be a stream name')
-    this.onOverflow = onOverflow
-    this.#defaults = { stream: options.stream, namespace: options.namespace, library: options.library ?? shoeboxLibrary() }
-    this.#batcher = new Batcher({
-      maxEvents: positiveInteger('batchEvents', options.batchEvents, 500),
-      maxBytes: parseSize(options.batchBytes ?? 1024 * 1024, 'batchBytes'),
-      maxAgeMs: parseDuration(options.batchAge ?? 100, 'batchAge')
-    })
-    this.#maxInFlight = positiveInteger('maxInFlight', options.maxInFlight, 4)
-    this.#queueEvents = positiveInteger('queueEvents', options.queueEvents, 10_000)
-    this.#queueBytes = parseSize(options.queueBytes ?? 16 * 1024 * 1024, 'queueBytes')
-    const attempts = options.retry?.attempts ?? Infinity
-    if (attempts !== Infinity) positiveInteger('retry.attempts', attempts, 1)
-    this.#attempts = attempts === Infinity ? Number.MAX_SAFE_INTEGER : attempts
-    this.#baseDelay = parseDuration(options.retry?.baseDelay ?? 200, 'retry.baseDelay')
-    this.#maxDelay = parseDuration(options.retry?.maxDelay ?? 30_000, 'retry.maxDelay')
-    this.#timeoutMs = parseDuration(options.timeout ?? 30_000, 'timeout')
-    this.#exitHooks = options.exitHooks ?? true
-    this.#agent = new (httpFor(this.url).Agent)({ keepAlive: true, maxSockets: this.#maxInFlight })
-    if (onOverflow === 'spill') {
+    const settings = shipSettings(options)
+    this.#settings = settings
+    this.onOverflow = settings.onOverflow
+    this.#batcher = new Batcher(settings.batch)
+    this.#agent = new (httpFor(this.url).Agent)({ keepAlive: true, maxSockets: settings.maxInFlight })
+    if (settings.spill !== undefined) {
       this.#spill = new Spill({
-        dir: options.spill as string,
+        dir: settings.spill,
         onDurable: (event) => { this.emit('spill', { path: event.path, events: event.records }) },
         onError: (err) => { this.destroy(err) }
       })
@@ -244,7 +173,7 @@ export class Shipper extends Writable {
     this.#counts.written++
     let event: PreparedEvent
     try {
-      event = prepareEvent(written.chunk, this.#defaults)
+      event = prepareEvent(written.chunk, this.#settings.defaults)
     } catch (err) {
       this.#counts.invalid++
       this.emit('invalid', { event: written.chunk, error: err })
@@ -268,7 +197,7 @@ export class Shipper extends Writable {
     }
     switch (this.onOverflow) {
       case 'block':
-        this.#blocked = () => { this.#accept(event, written, callback) }
+        this.#blocked = { event, written, callback }
         return
       case 'drop': {
         const dropped = ++this.#counts.dropped
@@ -289,7 +218,7 @@ export class Shipper extends Writable {
   }
 
   #hasRoom (): boolean {
-    return this.#counts.queued < this.#queueEvents && this.#queuedBytes < this.#queueBytes
+    return this.#counts.queued < this.#settings.queueEvents && this.#queuedBytes < this.#settings.queueBytes
   }
 
   #enqueue (namespace: string | undefined, stream: string, event: QueuedEvent): void {
@@ -333,6 +262,7 @@ export class Shipper extends Writable {
       this.#pump()
       this.#schedule()
     }, Math.max(0, due - Date.now()))
+    if (this.#exitFlush !== null) this.#timer.unref()
   }
 
   #cutAll (): void {
@@ -342,7 +272,7 @@ export class Shipper extends Writable {
 
   /** Start ready batches: the oldest of each stream not in flight, up to maxInFlight. */
   #pump (): void {
-    for (let i = 0; i < this.#ready.length && this.#inFlight.size < this.#maxInFlight && this.#failed === null;) {
+    for (let i = 0; i < this.#ready.length && this.#inFlight.size < this.#settings.maxInFlight && this.#failed === null;) {
       const batch = this.#ready[i]
       const key = streamKey(batch.namespace, batch.stream)
       if (this.#busy.has(key)) {
@@ -362,10 +292,8 @@ export class Shipper extends Writable {
     this.emit('batch', { namespace, stream, events, bytes: batch.bytes })
     let retryAfterMs = 0
     try {
-      const outcome = await retry(async (_attempt, signal) => await putBatch(this.url, batch, { agent: this.#agent, timeoutMs: this.#timeoutMs, signal }), {
-        attempts: this.#attempts,
-        baseDelay: this.#baseDelay,
-        maxDelay: this.#maxDelay,
+      const outcome = await retry(async (_attempt, signal) => await putBatch(this.url, batch, { agent: this.#agent, timeoutMs: this.#settings.timeoutMs, signal }), {
+        ...this.#settings.retry,
         signal: this.#abort.signal,
         retryable: (err) => err instanceof PutError && err.retryable,
         onRetry: ({ error, attempt, delayMs }) => {
@@ -395,7 +323,7 @@ export class Shipper extends Writable {
         return
       }
       throw new ShoeboxError('SHOEBOX_UNREACHABLE',
-        `${(err as Error).message}; gave up after ${this.#attempts} tries; ${this.#counts.queued} events not acknowledged` +
+        `${(err as Error).message}; gave up after ${this.#settings.retry.attempts} tries; ${this.#counts.queued} events not acknowledged` +
         (this.#spill === undefined ? '' : `; spilled events stay in ${this.#spill.dir} for the next run`), { cause: err })
     }
   }
@@ -436,9 +364,13 @@ export class Shipper extends Writable {
 
   #release (): void {
     const blocked = this.#blocked
-    if (blocked !== null && (this.#hasRoom() || this.#failed !== null)) {
+    if (blocked !== null && this.#failed !== null) {
       this.#blocked = null
-      blocked()
+      settle(blocked.written, this.#failed)
+      blocked.callback(this.#failed)
+    } else if (blocked !== null && this.#hasRoom()) {
+      this.#blocked = null
+      this.#accept(blocked.event, blocked.written, blocked.callback)
     }
     if (this.#hasRoom() || this.#failed !== null) {
       const waiters = this.#roomWaiters
@@ -482,6 +414,7 @@ export class Shipper extends Writable {
     this.#inFlight.clear()
     this.#ready = []
     for (const batch of unsettled) for (const event of batch.events) event.done?.(failure)
+    this.#spill?.abandon(failure)
     this.#release()
     this.#checkIdle()
     const closing = this.#spill?.close() ?? Promise.resolve()
@@ -496,31 +429,18 @@ export class Shipper extends Writable {
   }
 
   #installExitHooks (): void {
-    if (!this.#exitHooks || this.#hooks !== null || this.destroyed) return
-    const beforeExit = (): void => {
-      // The loop ran dry with events queued: send them (the requests keep the process alive).
+    if (!this.#settings.exitHooks || this.#exitFlush !== null || this.destroyed) return
+    this.#exitFlush = new ExitFlush(this, () => {
+      // The loop ran dry with events in open batches: send them (the requests keep the process alive).
       if (this.#batcher.events > 0) this.#cutAll()
-    }
-    const sigterm = (): void => {
-      const alone = process.listenerCount('SIGTERM') === 1
-      const exit = (): void => {
-        this.#removeExitHooks()
-        // Die of the signal as the process would have without this handler, unless others handle it.
-        if (alone) process.kill(process.pid, 'SIGTERM')
-      }
-      this.once('error', exit)
-      this.end(exit)
-    }
-    this.#hooks = { beforeExit, sigterm }
-    process.on('beforeExit', beforeExit)
-    process.on('SIGTERM', sigterm)
+    })
+    // With a flush before exit, an open batch's timer need not hold the process.
+    this.#timer?.unref()
   }
 
   #removeExitHooks (): void {
-    if (this.#hooks === null) return
-    process.off('beforeExit', this.#hooks.beforeExit)
-    process.off('SIGTERM', this.#hooks.sigterm)
-    this.#hooks = null
+    this.#exitFlush?.remove()
+    this.#exitFlush = null
   }
 }
 

@@ -115,7 +115,7 @@ t.test('SIGKILL while spilling, SIGKILL while replaying: the next process sends 
   // 2: the server is back but stops answering after 100 events; killed once it has recorded every answered one.
   await collector.start()
   let acked = 0
-  collector.on('stored', () => { if (collector.stored.length >= 100) collector.failNext(1, 503) })
+  collector.on('stored', () => { if (collector.stored.length >= 100) collector.refuseAll(503) })
   const second = start(0, (line) => {
     const m = /^acked (\d+)$/.exec(line)
     if (m !== null) acked = Number(m[1])
@@ -128,6 +128,7 @@ t.test('SIGKILL while spilling, SIGKILL while replaying: the next process sends 
 
   // 3: in this process, to the end.
   collector.removeAllListeners('stored')
+  collector.refuseAll(undefined)
   const shipper = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, retry: fast })
   shipper.end()
   await once(shipper, 'finish')

@@ -249,3 +249,19 @@ t.test('options are checked at once', async (t) => {
   ship('http://127.0.0.1:1', options).destroy()
   t.same(options, copy, 'options not mutated')
 })
+
+t.test('destroy(): a write held by block and every unacknowledged event are told, once', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const shipper = ship(collector.url, { stream: 's', batchEvents: 2, queueEvents: 2, retry: fast })
+  shipper.on('error', () => {})
+  const told: string[] = []
+  for (let seq = 0; seq < 4; seq++) shipper.write({ seq }, (err) => told.push(err?.message ?? 'acknowledged'))
+  await once(shipper, 'retry')
+  const closed = new Promise((resolve) => shipper.on('close', resolve))
+  shipper.destroy(new Error('stop'))
+  await closed
+  t.equal(told.length, 4, 'each callback once: the queued, the held and the buffered writes')
+  t.same(told, ['stop', 'stop', 'stop', 'stop'], 'none acknowledged: each told why')
+})
