@@ -142,6 +142,15 @@ export class Shipper extends Writable {
       return
     }
     this.#installExitHooks()
+    // put() never blocks, and its buffer is bounded too (pykronos's was not): with 'block', an
+    // event put while the stream's own buffer holds another queue's worth is dropped and counted.
+    if (this.onOverflow === 'block' && this.writableLength >= this.#settings.queueEvents) {
+      const dropped = ++this.#counts.dropped
+      this.emit('drop', { namespace: undefined, stream: undefined, event: chunk, dropped })
+      const error = new ShoeboxError('SHOEBOX_EVENT_DROPPED', `event dropped by put(): ${this.writableLength} events wait for room already`)
+      if (done !== undefined) process.nextTick(done, error)
+      return
+    }
     this.write(chunk, done)
   }
 

@@ -2,7 +2,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { Readable, Writable } from 'node:stream'
 import t from 'tap'
+import { main } from '../../lib/cli/main.js'
 import { cli } from '../cli-run.js'
 import { startCollector } from './fixtures/collector.js'
 
@@ -68,4 +70,20 @@ t.test('usage mistakes exit 2', async (t) => {
   }
   const help = await cli(['ship', '--help'])
   t.match(help.stdout.toString(), /Usage: shoebox ship URL/)
+})
+
+t.test('stdin split at every byte (multi-byte characters too): every event intact', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const events = Array.from({ length: 40 }, (_, seq) => ({ seq, text: `héllo wörld ${'✓'.repeat(seq % 5)}` }))
+  const bytes = Buffer.from(events.map((e) => JSON.stringify(e)).join('\n'))
+  const chunks = Array.from(bytes, (b) => Buffer.from([b]))
+  let stderr = ''
+  const code = await main(['ship', collector.url, '--stream', 's'], {
+    stdin: Readable.from(chunks),
+    stdout: new Writable({ write (_c, _e, cb) { cb() } }),
+    stderr: new Writable({ write (c: Buffer, _e, cb) { stderr += c.toString(); cb() } })
+  })
+  t.equal(code, 0, stderr)
+  t.same(collector.stored.map((e) => ({ seq: e.event.seq, text: e.event.text })), events)
 })

@@ -265,3 +265,33 @@ t.test('destroy(): a write held by block and every unacknowledged event are told
   t.equal(told.length, 4, 'each callback once: the queued, the held and the buffered writes')
   t.same(told, ['stop', 'stop', 'stop', 'stop'], 'none acknowledged: each told why')
 })
+
+t.test('put() with block never blocks and never grows without bound: past a second queue\'s worth it drops', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const shipper = ship(collector.url, { stream: 's', batchEvents: 5, queueEvents: 10, retry: fast, exitHooks: false })
+  const codes: Array<string | null> = []
+  for (let seq = 0; seq < 40; seq++) shipper.put({ seq }, (err) => codes.push((err as NodeJS.ErrnoException | null)?.code ?? null))
+  t.ok(shipper.writableLength <= 11, `the stream's buffer stays bounded (${shipper.writableLength})`)
+  t.ok(shipper.stats().events.dropped >= 19, `dropped ${shipper.stats().events.dropped}`)
+  await collector.start()
+  await shipper.flush()
+  t.equal(codes.filter((c) => c === null).length, collector.stored.length, 'every event not dropped is stored')
+  t.equal(codes.length, 40, 'every put told its fate')
+  t.same(seqs(collector.stored), [...seqs(collector.stored)].sort((a, b) => a - b), 'in order')
+  shipper.destroy()
+})
+
+t.test('an event larger than batchBytes goes alone; a huge one arrives intact', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url, { stream: 's', batchBytes: 1000 })
+  const big = 'ü'.repeat(2_000_000)
+  const batches: number[] = []
+  shipper.on('batch', (b: { events: number }) => batches.push(b.events))
+  await pipeline(Readable.from([{ seq: 0 }, { seq: 1, big }, { seq: 2 }]), shipper)
+  t.same(seqs(collector.stored), [0, 1, 2])
+  t.equal(collector.stored[1].event.big, big)
+  t.same(batches, [1, 1, 1], 'cut before and after the big one')
+})
