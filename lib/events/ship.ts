@@ -5,9 +5,10 @@
  *
  * A write's callback fires once the server acknowledged the batch holding
  * its event (null), or with a ShoeboxError saying why it never will be:
- * rejected by the server or refused before sending (SHOEBOX_EVENT_REJECTED,
- * also an `invalid` / `rejected` event), or dropped by the overflow policy
- * (SHOEBOX_EVENT_DROPPED, also a `drop` event). Nothing is dropped silently.
+ * refused before sending (a SHOEBOX_INVALID_* code and an `invalid` event),
+ * rejected by the server (SHOEBOX_EVENT_REJECTED and a `rejected` event),
+ * dropped by the overflow policy (SHOEBOX_EVENT_DROPPED and a `drop`
+ * event), or the shipper failed. Nothing is dropped silently.
  *
  * Batches of one stream go one at a time (so the server receives a stream's
  * events in the order written); batches of different streams go in
