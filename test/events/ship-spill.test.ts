@@ -104,7 +104,7 @@ t.test('SIGKILL while spilling, SIGKILL while replaying: the next process sends 
 
   // 1: the server is down; the first 20 events wait in memory (lost with the process: never acknowledged), the rest spill.
   let durable = 0
-  const first = start(5000, (line) => {
+  const first = start(1500, (line) => {
     const m = /^durable (\d+)$/.exec(line)
     if (m !== null) durable = Number(m[1])
     return durable >= 300
