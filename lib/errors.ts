@@ -38,6 +38,8 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_META_LOCKED'
   | 'SHOEBOX_META_VALUE'
   | 'SHOEBOX_META_SCHEMA'
+  | 'SHOEBOX_EVENT_REJECTED'
+  | 'SHOEBOX_EVENT_DROPPED'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode

@@ -15,7 +15,7 @@ import * as lib from '../lib/index.js'
 import * as events from '../lib/events/index.js'
 import * as meta from '../lib/meta/index.js'
 import type { ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, PackSource, RollingSink, S3Store } from '../lib/index.js'
-import type { KronosClient, KronosGetStream, StampStream } from '../lib/events/index.js'
+import type { KronosClient, KronosGetStream, Shipper, StampStream } from '../lib/events/index.js'
 import { ROOT } from './transpile.js'
 
 const EXPORTS = [
@@ -25,8 +25,9 @@ const EXPORTS = [
   'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink'
 ]
 
-/** 'shoebox/events': time, ids, stamping, the Kronos client. */
+/** 'shoebox/events': time, ids, stamping, the Kronos client, the shipper and its log helpers. */
 const EVENTS_EXPORTS = [
+  'ship', 'logScope', 'logFunction', 'logRequests',
   'KronosError', 'MAX_KRONOS_TIME', 'MIN_KRONOS_TIME', 'compareEventIds', 'eventIdSortKey', 'eventIdTime', 'formatEventId', 'formatKronosTime',
   'highestEventId', 'isEventId', 'isValidStreamName', 'kronos', 'kronosTimeFromDate', 'kronosTimeFromIso', 'kronosTimeFromMs',
   'kronosTimeFromSeconds', 'kronosTimeNow', 'kronosTimeToDate', 'kronosTimeToIso', 'kronosTimeToMs', 'lowestEventId', 'newEventId',
@@ -83,7 +84,7 @@ t.test('every function and class the API section documents is exported', async (
 
 t.test('the streams factories make are types, not values', async (t) => {
   const typeOnly = ['EncodeStream', 'DecodeStream', 'EncodeNdjson', 'RollingSink', 'ArchiveSource', 'PackSource', 'S3Store', 'FileStore', 'TransferStats',
-    'StampStream', 'KronosClient', 'KronosGetStream']
+    'StampStream', 'KronosClient', 'KronosGetStream', 'Shipper']
   t.same(typeOnly.filter((name) => name in ALL), [])
   // Each type still names what its factory returns.
   const encoder: EncodeStream = lib.encode()
@@ -104,6 +105,8 @@ t.test('the streams factories make are types, not values', async (t) => {
   got.destroy()
   stamper.destroy()
   client.close()
+  const shipper: Shipper = events.ship('http://127.0.0.1:1', { stream: 's' })
+  shipper.destroy()
   const store = lib.openStore('s3://bucket/prefix') as S3Store
   t.equal(typeof store.client, 'function', 'openStore(s3://...) returns an S3Store')
   await store.close()

@@ -40,7 +40,8 @@ export const commands: readonly CommandEntry[] = [
     summary: 'read, delete and describe events on a Kronos server (shoebox serve or Kronos)',
     load: async () => (await import('./events.js')).eventsCommand
   },
-  { name: 'meta', summary: 'an mmmeta-compatible metadir: meta db history, state db, typed store', load: async () => (await import('./meta.js')).metaCommand }
+  { name: 'meta', summary: 'an mmmeta-compatible metadir: meta db history, state db, typed store', load: async () => (await import('./meta.js')).metaCommand },
+  { name: 'ship', summary: 'NDJSON events on stdin to a Kronos-protocol server', load: async () => (await import('./ship.js')).shipCommand }
 ]
 
 function version (): string {

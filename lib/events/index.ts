@@ -21,3 +21,8 @@ export {
 } from './client.js'
 export type { KronosGetStream } from './client-get.js'
 export { KronosError } from './client-request.js'
+export {
+  ship, type Shipper, type ShipOptions, type ShipItem, type ShipStats, type ShipEventCounts, type OverflowPolicy, type Library
+} from './ship.js'
+export { logScope, logFunction, type LogOptions, type ScopeOptions, type ExceptionInfo } from './log-scope.js'
+export { logRequests, type RequestLogOptions, type Middleware, type Handler, type Next } from './log-middleware.js'

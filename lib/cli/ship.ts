@@ -1,0 +1,127 @@
+/** shoebox ship: NDJSON events on stdin, stamped and shipped to a Kronos-protocol server. */
+import { pipeline } from 'node:stream/promises'
+import type { Command } from './command.js'
+import { usage } from './io.js'
+import { asUsage, oneOf, parse } from './options.js'
+import { isTerminal } from './store-options.js'
+
+const help = `Usage: shoebox ship URL [options] < events.ndjson
+
+Ships each NDJSON line on stdin as one event to the Kronos-protocol server at
+URL (shoebox serve, or Kronos itself): POST URL/1.0/events/put, batched per
+stream, retried while the server is unreachable or busy (Retry-After
+honoured). Each event gets @time (now, unless it has one or --time-field
+says where it is) and @id; stream names are checked before anything is sent.
+Exits once every event is acknowledged, with a summary line on stderr
+(live progress too, on a terminal). Exit 1 if any event was refused (a bad
+line, or rejected by the server), 2 for a usage mistake.
+
+Options:
+  --stream NAME          the stream of every event (or of those without --stream-field)
+  --stream-field F       take each event's stream from its field F
+  --time-field F         take @time from field F (kronos ticks, or ISO text)
+  --time-unit kronos|ms|s  what a number in --time-field counts (default kronos)
+  --namespace NS         the namespace (default: the server's)
+  --on-overflow block|drop|spill   a full queue holds stdin (default), drops
+                         events (counted), or spills them to --spill
+  --spill DIR            spill directory: events are replayed in order from
+                         it, also by the next run after a crash
+  --queue N              events queued before --on-overflow applies (default 10000)
+  --attempts N           give up on a batch after N tries (default: keep trying)
+  -h, --help             show this help`
+
+export const shipCommand: Command = {
+  name: 'ship',
+  summary: 'NDJSON events on stdin to a Kronos-protocol server',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      stream: { type: 'string' },
+      'stream-field': { type: 'string' },
+      'time-field': { type: 'string' },
+      'time-unit': { type: 'string' },
+      namespace: { type: 'string' },
+      'on-overflow': { type: 'string' },
+      spill: { type: 'string' },
+      queue: { type: 'string' },
+      attempts: { type: 'string' }
+    }, true)
+    if (positionals.length !== 1) throw usage('ship needs exactly one URL')
+    const stream = values.stream as string | undefined
+    const streamField = values['stream-field'] as string | undefined
+    if (stream === undefined && streamField === undefined) throw usage('give --stream NAME or --stream-field F')
+    const onOverflow = oneOf('--on-overflow', values['on-overflow'], ['block', 'drop', 'spill'] as const, values.spill === undefined ? 'block' : 'spill')
+    const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
+    const count = (flag: string, value: unknown): number | undefined => {
+      if (value === undefined) return undefined
+      const n = Number(value)
+      if (!Number.isInteger(n) || n < 1) throw usage(`${flag} must be a positive integer, got '${String(value)}'`)
+      return n
+    }
+    const queueEvents = count('--queue', values.queue)
+    const attempts = count('--attempts', values.attempts)
+    // Loaded here, not at the top: `shoebox --help` loads no event code.
+    const [{ ship }, { stampNdjson }] = await Promise.all([import('../events/ship.js'), import('../events/stamp.js')])
+    const shipper = asUsage(() => ship(positionals[0], {
+      namespace: values.namespace as string | undefined,
+      onOverflow,
+      spill: values.spill as string | undefined,
+      queueEvents,
+      retry: { attempts }
+    }))
+    const stamper = asUsage(() => stampNdjson({
+      stream,
+      streamField,
+      timeField: values['time-field'] as string | undefined,
+      timeUnit,
+      onInvalid: 'event'
+    }))
+    let invalid = 0
+    const complain = (line: string): void => {
+      if (invalid++ < 10) io.stderr.write(`${line}\n`)
+      else if (invalid === 11) io.stderr.write('shoebox ship: more refused events; see the summary\n')
+    }
+    stamper.on('invalid', (info: { line: number, error: Error }) => { complain(`shoebox ship: line ${info.line}: ${info.error.message}`) })
+    shipper.on('invalid', (info: { error: Error }) => { complain(`shoebox ship: ${info.error.message}`) })
+    let rejected = 0
+    shipper.on('rejected', (info: { error: Error }) => {
+      if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.error.message}\n`)
+    })
+    const live = isTerminal(io)
+      ? setInterval(() => { io.stderr.write(`\r\x1b[Kshoebox ship: ${summary(shipper.stats())}`) }, 1000)
+      : null
+    live?.unref()
+    try {
+      await pipeline(io.stdin, stamper, shipper)
+    } finally {
+      if (live !== null) {
+        clearInterval(live)
+        io.stderr.write('\r\x1b[K')
+      }
+    }
+    const stats = shipper.stats()
+    io.stderr.write(`shoebox ship: ${summary(stats, invalid)}\n`)
+    return invalid > 0 || stats.events.rejected > 0 ? 1 : 0
+  }
+}
+
+interface Summary {
+  uploaded: { bytes: number, objects: number }
+  retries: number
+  elapsedMs: number
+  events: { acked: number, rejected: number, invalid: number, dropped: number, spilled: number, replayed: number }
+}
+
+/** "shipped 1000 events in 2 batches (0.3 MB) in 0.4 s; 2 retries; 1 invalid" */
+function summary (s: Summary, invalidLines = 0): string {
+  const e = s.events
+  const parts = [`shipped ${e.acked} event${e.acked === 1 ? '' : 's'} in ${s.uploaded.objects} batch${s.uploaded.objects === 1 ? '' : 'es'} (${(s.uploaded.bytes / 1e6).toFixed(1)} MB) in ${(s.elapsedMs / 1000).toFixed(1)} s`]
+  if (s.retries > 0) parts.push(`${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`)
+  const refused = invalidLines
+  if (refused > 0) parts.push(`${refused} invalid`)
+  if (e.rejected > 0) parts.push(`${e.rejected} rejected by the server`)
+  if (e.dropped > 0) parts.push(`${e.dropped} dropped (queue full)`)
+  if (e.spilled > 0 || e.replayed > 0) parts.push(`${e.spilled} spilled, ${e.replayed} replayed`)
+  return parts.join('; ')
+}
+

@@ -1,0 +1,114 @@
+/**
+ * What the shipper is given, turned into what it sends: the namespace, the
+ * stream and the event's JSON text. An event is `{ stream, event }` (with an
+ * optional `namespace`), or a plain event for the shipper's default stream;
+ * the event is an object or its JSON text. Text is kept as given (numbers
+ * like 2.0 or integers above 2^53 reach the server unchanged); only
+ * `@time` (now, when the event has none, as pykronos does) and `@library`
+ * are added, the latter only when the caller set none (pykronos always
+ * overwrites it; a caller's own is kept here).
+ */
+import { readFileSync } from 'node:fs'
+import { ShoeboxError } from '../errors.js'
+import { scanEvent, stampEventText, stringifyEvent } from './event-text.js'
+import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
+import { checkStreamName } from './stream-name.js'
+
+/** `{ stream, event }` as written to ship(). */
+export interface ShipItem {
+  stream: string
+  event: object | string
+  /** Overrides the shipper's namespace for this event. */
+  namespace?: string
+}
+
+export interface PreparedEvent {
+  namespace: string | undefined
+  stream: string
+  text: string
+}
+
+export interface Library {
+  name: string
+  version: string
+}
+
+let ownVersion: string | undefined
+
+/** `{ name: 'shoebox', version }`, read from package.json once. */
+export function shoeboxLibrary (): Library {
+  if (ownVersion === undefined) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    ownVersion = pkg.version
+  }
+  return { name: 'shoebox', version: ownVersion }
+}
+
+export interface PrepareDefaults {
+  stream: string | undefined
+  namespace: string | undefined
+  /** The `@library` added to events without one; false adds none. */
+  library: Library | false
+}
+
+/** An event the shipper refuses before sending: it names what is wrong. */
+export function invalidEvent (message: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_INVALID_EVENT', `invalid event: ${message}`)
+}
+
+function isItem (chunk: unknown): chunk is ShipItem {
+  if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk) || Buffer.isBuffer(chunk)) return false
+  const item = chunk as Record<string, unknown>
+  return typeof item.stream === 'string' && 'event' in item && (typeof item.event === 'string' || (typeof item.event === 'object' && item.event !== null))
+}
+
+/** A top-level "@library" key (a nested one counts too: then none is added, which is harmless). */
+const LIBRARY_KEY = /"@library"\s*:/
+
+/**
+ * Turn one written chunk into what is sent. Refuses (with the core's codes:
+ * SHOEBOX_INVALID_STREAM_NAME, _INVALID_JSON, _INVALID_EVENT, _INVALID_EVENT_TIME)
+ * what the server would refuse, so a bad event never costs its batch. An
+ * event without @time gets now, as pykronos does: a batch that waits for a
+ * server (retries, the spill) keeps the time the event happened.
+ */
+export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: () => KronosTime = kronosTimeNow): PreparedEvent {
+  let stream = defaults.stream
+  let namespace = defaults.namespace
+  let event: unknown = chunk
+  if (isItem(chunk)) {
+    stream = chunk.stream
+    event = chunk.event
+    if (chunk.namespace !== undefined) namespace = chunk.namespace
+  }
+  if (stream === undefined) throw invalidEvent('no stream: write { stream, event }, or give ship() a default stream')
+  checkStreamName(stream)
+  if (Buffer.isBuffer(event)) event = event.toString('utf8')
+  let text: string
+  let hasLibrary: boolean
+  if (typeof event === 'string') {
+    text = event
+    hasLibrary = LIBRARY_KEY.test(text)
+  } else if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
+    text = stringifyEvent(event)
+    hasLibrary = Object.hasOwn(event, '@library')
+  } else {
+    throw invalidEvent(`an event is an object or its JSON text, got ${event === null ? 'null' : typeof event}`)
+  }
+  const scan = scanEvent(text)
+  text = text.slice(scan.start, scan.end)
+  const added: string[] = []
+  if (scan.time === null && scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(now())}`)
+  if (!hasLibrary && defaults.library !== false) added.push(`"@library": ${JSON.stringify(defaults.library)}`)
+  if (scan.time === null && scan.timeMembers.length > 0) {
+    // "@time": null: the server would stamp it on arrival; stamp it now instead.
+    text = stampEventText(text, { defaultTime: now }).text
+  }
+  return { namespace, stream, text: added.length === 0 ? text : addFields(text, added) }
+}
+
+/** Splice members in as the object's last ones, leaving the rest of the text as it is. */
+function addFields (text: string, members: string[]): string {
+  const body = text.slice(1, -1).trim()
+  return `{${body}${body === '' ? '' : ', '}${members.join(', ')}}`
+}

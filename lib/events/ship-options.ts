@@ -1,0 +1,101 @@
+/**
+ * ship()'s options: what they are, their defaults, and their checks (at
+ * once, in the constructor, naming the option), resolved into the settings
+ * the shipper runs with. The caller's object is copied, never changed.
+ */
+import { invalidOption } from '../errors.js'
+import type { BatcherLimits } from './ship-batcher.js'
+import { shoeboxLibrary, type Library, type PrepareDefaults } from './ship-event.js'
+import { parseDuration, parseSize } from '../units.js'
+
+export type OverflowPolicy = 'block' | 'drop' | 'spill'
+
+export interface ShipOptions {
+  /** The stream of plain events (written without `{ stream, event }`). */
+  stream?: string
+  /** Sent with every put; absent, the server's default namespace applies. */
+  namespace?: string
+  /** Events per batch. Default 500. */
+  batchEvents?: number
+  /** Bytes of event text per batch. Default '1MiB'. */
+  batchBytes?: number | string
+  /** The longest an event waits for its batch to fill (ms or '100ms'). Default 100. */
+  batchAge?: number | string
+  /** Batches in flight at once (one per stream at a time). Default 4. */
+  maxInFlight?: number
+  /** Events queued (cut into batches, waiting or in flight) before onOverflow applies. Default 10000. */
+  queueEvents?: number
+  /** Bytes queued before onOverflow applies. Default '16MiB'. */
+  queueBytes?: number | string
+  /** What a full queue does to the next event. Default 'block'. */
+  onOverflow?: OverflowPolicy
+  /** Directory of the spill archive (required by onOverflow 'spill'). */
+  spill?: string
+  retry?: {
+    /** Tries per batch in all; Infinity (the default) retries until the server answers or destroy(). */
+    attempts?: number
+    /** First pause ceiling (ms or '1s'). Default 200. */
+    baseDelay?: number | string
+    /** Largest pause ceiling. Default '30s'. */
+    maxDelay?: number | string
+  }
+  /** How long to wait for one answer (ms or '30s'). Default '30s'. */
+  timeout?: number | string
+  /** `@library` added to events without one; false adds none. Default { name: 'shoebox', version }. */
+  library?: Library | false
+  /** put() installs flushing before exit and on SIGTERM (then raised again, see ship-exit.ts). Default true. */
+  exitHooks?: boolean
+}
+
+export interface ShipSettings {
+  defaults: PrepareDefaults
+  batch: BatcherLimits
+  maxInFlight: number
+  queueEvents: number
+  queueBytes: number
+  onOverflow: OverflowPolicy
+  spill: string | undefined
+  /** Tries (MAX_SAFE_INTEGER for unlimited) and pause ceilings in ms. */
+  retry: { attempts: number, baseDelay: number, maxDelay: number }
+  timeoutMs: number
+  exitHooks: boolean
+}
+
+const POLICIES: readonly OverflowPolicy[] = ['block', 'drop', 'spill']
+
+function positiveInteger (name: string, value: number | undefined, fallback: number): number {
+  const n = value ?? fallback
+  if (!Number.isInteger(n) || n < 1) throw invalidOption(name, `must be a positive integer, got ${String(value)}`)
+  return n
+}
+
+export function shipSettings (options: ShipOptions = {}): ShipSettings {
+  const onOverflow = options.onOverflow ?? 'block'
+  if (!POLICIES.includes(onOverflow)) throw invalidOption('onOverflow', `must be one of ${POLICIES.join(', ')}, got ${String(onOverflow)}`)
+  if (onOverflow === 'spill' && (typeof options.spill !== 'string' || options.spill === '')) throw invalidOption('spill', "onOverflow 'spill' needs a spill directory")
+  if (options.spill !== undefined && onOverflow !== 'spill') throw invalidOption('spill', "a spill directory is used only with onOverflow 'spill'")
+  if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === '')) throw invalidOption('stream', 'must be a stream name')
+  const attempts = options.retry?.attempts ?? Infinity
+  if (attempts !== Infinity) positiveInteger('retry.attempts', attempts, 1)
+  const library = options.library ?? shoeboxLibrary()
+  return {
+    defaults: { stream: options.stream, namespace: options.namespace, library: library === false ? false : { ...library } },
+    batch: {
+      maxEvents: positiveInteger('batchEvents', options.batchEvents, 500),
+      maxBytes: parseSize(options.batchBytes ?? 1024 * 1024, 'batchBytes'),
+      maxAgeMs: parseDuration(options.batchAge ?? 100, 'batchAge')
+    },
+    maxInFlight: positiveInteger('maxInFlight', options.maxInFlight, 4),
+    queueEvents: positiveInteger('queueEvents', options.queueEvents, 10_000),
+    queueBytes: parseSize(options.queueBytes ?? 16 * 1024 * 1024, 'queueBytes'),
+    onOverflow,
+    spill: onOverflow === 'spill' ? options.spill : undefined,
+    retry: {
+      attempts: attempts === Infinity ? Number.MAX_SAFE_INTEGER : attempts,
+      baseDelay: parseDuration(options.retry?.baseDelay ?? 200, 'retry.baseDelay'),
+      maxDelay: parseDuration(options.retry?.maxDelay ?? 30_000, 'retry.maxDelay')
+    },
+    timeoutMs: parseDuration(options.timeout ?? 30_000, 'timeout'),
+    exitHooks: options.exitHooks ?? true
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * One Kronos put over HTTP, and what its answer means for each event.
+ *
+ * The body is what pykronos sends (spec §5.2, §8): {"events": {stream: [...]}}
+ * plus "namespace" only when one is set, no Content-Type. The answer is read
+ * per event: a 200 whose stream reports num_inserted equal to the events
+ * sent acknowledges all of them; fewer, a backend failure (-1), or a stream
+ * missing from the answer (an invalid name) rejects them with the server's
+ * errors. Other answers are failures of the whole request: 429, 503, other
+ * 5xx and broken connections are worth another try (Retry-After honoured),
+ * any other status (400 NamespaceMissing, 403 serving mode, 404, 413) is not,
+ * and its events are rejected rather than tried forever.
+ */
+import http from 'node:http'
+import type https from 'node:https'
+import { createRequire } from 'node:module'
+import { ShoeboxError } from '../errors.js'
+import type { Batch } from './ship-batcher.js'
+
+/**
+ * node:http, or node:https for an https: URL. https (and TLS under it) is
+ * loaded only for such a URL: importing shoebox stays about as fast as
+ * starting Node.
+ */
+export function httpFor (url: URL): typeof http | typeof https {
+  return url.protocol === 'https:' ? createRequire(import.meta.url)('node:https') as typeof https : http
+}
+
+/** A put that got no acknowledgement. */
+export class PutError extends ShoeboxError {
+  /** The HTTP status, when the server answered. */
+  readonly status: number | undefined
+  /** Another try may succeed (no event of the request was acknowledged). */
+  readonly retryable: boolean
+  /** The server's Retry-After, in ms, when it sent one. */
+  readonly retryAfterMs: number | undefined
+
+  constructor (message: string, options: { status?: number, retryable: boolean, retryAfterMs?: number, cause?: unknown }) {
+    super(options.status === 429 || options.status === 503 ? 'SHOEBOX_THROTTLED' : 'SHOEBOX_UNREACHABLE', message, { cause: options.cause })
+    this.name = 'PutError'
+    this.status = options.status
+    this.retryable = options.retryable
+    this.retryAfterMs = options.retryAfterMs
+  }
+}
+
+/** What a put's answer says of one batch. */
+export interface PutOutcome {
+  /** Events the server stored (a prefix count is all the protocol gives: the batch's first n). */
+  inserted: number
+  /** The server's error strings, when it did not store every event. */
+  errors: string[]
+  /** Bytes of the request body. */
+  bytes: number
+}
+
+/** The longest Retry-After honoured; a server asking for more is asked again after this. */
+const MAX_RETRY_AFTER_MS = 5 * 60_000
+
+/** The URL without user name and password, for messages. */
+export function safeUrl (url: URL): string {
+  const copy = new URL(url.href)
+  copy.username = ''
+  copy.password = ''
+  return copy.href
+}
+
+/** The put endpoint under a Kronos base URL (a trailing '/' dropped, as pykronos does). */
+export function putUrl (base: string): URL {
+  let url: URL
+  try {
+    url = new URL(base)
+  } catch {
+    throw new ShoeboxError('SHOEBOX_BAD_URL', `not a URL: ${JSON.stringify(base)}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ShoeboxError('SHOEBOX_BAD_URL', `${safeUrl(url)}: only http: and https: are supported`)
+  url.pathname = url.pathname.replace(/\/+$/, '') + '/1.0/events/put'
+  url.search = ''
+  url.hash = ''
+  return url
+}
+
+/** The request body: the event texts as they are, joined as json.dumps would. */
+export function putBody (batch: Batch): string {
+  const events = batch.events.map((e) => e.text).join(', ')
+  const namespace = batch.namespace === undefined ? '' : `, "namespace": ${JSON.stringify(batch.namespace)}`
+  return `{"events": {${JSON.stringify(batch.stream)}: [${events}]}${namespace}}`
+}
+
+/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter (value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const text = value.trim()
+  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now
+  if (!Number.isFinite(ms)) return undefined
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms))
+}
+
+export interface PutRequestOptions {
+  agent: http.Agent
+  /** Give up on an answer after this long (ms); a retryable failure. */
+  timeoutMs: number
+  signal?: AbortSignal | undefined
+}
+
+/** POST one batch; resolves to its outcome, rejects with a PutError. */
+export async function putBatch (url: URL, batch: Batch, options: PutRequestOptions): Promise<PutOutcome> {
+  const body = Buffer.from(putBody(batch), 'utf8')
+  const where = safeUrl(url)
+  const { status, headers, text } = await post(url, body, options, where)
+  if (status !== 200) {
+    const retryable = status === 429 || status >= 500
+    const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after'] as string | undefined) : undefined
+    throw new PutError(`${where}: HTTP ${status}${serverErrors(text)}`, { status, retryable, retryAfterMs })
+  }
+  let answer: unknown
+  try {
+    answer = JSON.parse(text)
+  } catch (err) {
+    // A 200 we cannot read may still have stored the events: not retried, so never sent twice.
+    throw new PutError(`${where}: HTTP 200 with a body that is not JSON (${text.slice(0, 80)})`, { status, retryable: false, cause: err })
+  }
+  return { ...readAnswer(answer, batch), bytes: body.length }
+}
+
+/** The per-event meaning of a 200 answer for this batch's stream. */
+export function readAnswer (answer: unknown, batch: Batch): Omit<PutOutcome, 'bytes'> {
+  const sent = batch.events.length
+  const top = isObject(answer) ? answer : {}
+  const errors = stringList(top['@errors'])
+  const entry = top[batch.stream]
+  if (!isObject(entry)) return { inserted: 0, errors: errors.length > 0 ? errors : ['the answer does not list the stream'] }
+  let inserted = sent
+  const backendErrors: string[] = []
+  let backends = 0
+  for (const [name, value] of Object.entries(entry)) {
+    if (name === '@errors') {
+      backendErrors.push(...stringList(value))
+      continue
+    }
+    if (!isObject(value) || typeof value.num_inserted !== 'number') continue
+    backends++
+    inserted = Math.min(inserted, Math.max(0, value.num_inserted))
+    backendErrors.push(...stringList(value['@errors']).map((e) => `${name}: ${e}`))
+  }
+  if (backends === 0) inserted = 0
+  if (inserted === sent) return { inserted, errors: [] }
+  const all = [...backendErrors, ...errors]
+  return { inserted, errors: all.length > 0 ? all : [`the server stored ${inserted} of ${sent} events`] }
+}
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function stringList (value: unknown): string[] {
+  return Array.isArray(value) ? value.map((v) => typeof v === 'string' ? v : JSON.stringify(v)) : []
+}
+
+/** ': <the server's @errors>' when the body carries them, for a failure message. */
+function serverErrors (text: string): string {
+  try {
+    const errors = stringList((JSON.parse(text) as Record<string, unknown>)['@errors'])
+    return errors.length > 0 ? `: ${errors.join('; ')}` : ''
+  } catch {
+    return ''
+  }
+}
+
+interface Answer {
+  status: number
+  headers: http.IncomingHttpHeaders
+  text: string
+}
+
+/** Answers above this are not a put's; reading stops there. */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+async function post (url: URL, body: Buffer, options: PutRequestOptions, where: string): Promise<Answer> {
+  const { request } = httpFor(url)
+  return await new Promise<Answer>((resolve, reject) => {
+    const failed = (cause: Error, what: string): void => {
+      reject(new PutError(`${where}: ${what}: ${cause.message}`, { retryable: true, cause }))
+    }
+    const req = request(url, {
+      method: 'POST',
+      agent: options.agent,
+      headers: { 'Content-Length': body.length },
+      signal: options.signal,
+      timeout: options.timeoutMs
+    }, (res) => {
+      const parts: Buffer[] = []
+      let size = 0
+      res.on('data', (part: Buffer) => {
+        size += part.length
+        if (size > MAX_ANSWER_BYTES) {
+          res.destroy(new Error(`answer over ${MAX_ANSWER_BYTES} bytes`))
+          return
+        }
+        parts.push(part)
+      })
+      // After a 200 the events may be stored: such a break is not retried (never sent twice).
+      res.on('error', (err) => {
+        reject(new PutError(`${where}: answer broken: ${err.message}`, { status: res.statusCode, retryable: res.statusCode !== 200, cause: err }))
+      })
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString('utf8') })
+      })
+    })
+    req.on('timeout', () => { req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)) })
+    req.on('error', (err) => { failed(err, 'request failed') })
+    req.end(body)
+  })
+}

@@ -1,0 +1,255 @@
+/**
+ * The shipper's spill: events the in-memory queue has no room for, kept in
+ * a local rolling archive and replayed in order when there is room again,
+ * in this process or, after a crash or restart, in the next one.
+ *
+ * The directory is the queue. Each event is one record (metadata: stream,
+ * namespace, this run's id and a sequence number; payload: the event text),
+ * written through rollingSink with fsync 'always', so a `durable` report
+ * means the events survive a SIGKILL. Files are replayed in name order
+ * (the template starts with the time and a generation number); what the
+ * sink is still writing is sealed first ("rotated"), and new events go to a
+ * fresh sink meanwhile, after everything already spilled.
+ *
+ * Never sending an acknowledged event twice: the shipper sends one batch of
+ * a stream at a time, so the events of one stream in one file are
+ * acknowledged in file order. A small sidecar file (<file>.acked) records,
+ * per namespace and stream, how many are settled; a replay after a restart
+ * skips those. A file and its sidecar go once every event is settled.
+ */
+import { randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { ShoeboxError } from '../errors.js'
+import { ensureDir, writeFileDurably } from '../fs/durable.js'
+import { orIoError } from '../fs/io-error.js'
+import { decode } from '../format/decode.js'
+import type { ShoeboxRecord } from '../record.js'
+import { recoverDirectory } from '../roll/recover.js'
+import { rollingSink, type FlushEvent, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
+import { streamKey } from './ship-batcher.js'
+
+export interface SpillOptions {
+  dir: string
+  /** Roll spill files at this size. Default '16MiB'. */
+  fileSize?: number | string
+  /** Write (and fsync) spilled events at least this often. Default 100 ms. */
+  flushInterval?: number | string
+  /** Told when spilled events are on disk (fsynced). */
+  onDurable?: (event: FlushEvent) => void
+  /** Told when the spill cannot write (the shipper fails with it). */
+  onError?: (error: Error) => void
+}
+
+/** A replayed event's place in its file, for recording its acknowledgement. */
+export interface SpillOrigin {
+  file: SpillFile
+  key: string
+  run: string
+  seq: number
+}
+
+export interface ReplayedEvent {
+  namespace: string | undefined
+  stream: string
+  text: string
+  origin: SpillOrigin
+}
+
+/** One sealed spill file being replayed. */
+export class SpillFile {
+  readonly path: string
+  /** Events read from it so far (skipped ones included). */
+  read = 0
+  /** Of those, events acknowledged or rejected (skipped ones included). */
+  settled = 0
+  readAll = false
+  /** Settled events per namespace and stream: the sidecar's content. */
+  readonly settledByKey: Record<string, number>
+  #writes: Promise<void> = Promise.resolve()
+
+  constructor (file: string, settledByKey: Record<string, number>) {
+    this.path = file
+    this.settledByKey = { ...settledByKey }
+  }
+
+  get sidecar (): string {
+    return `${this.path}.acked`
+  }
+
+  /** Record settled events; the sidecar writes are serial, and the last one removes the file. */
+  async settle (keys: string[]): Promise<void> {
+    for (const key of keys) this.settledByKey[key] = (this.settledByKey[key] ?? 0) + 1
+    this.settled += keys.length
+    const finished = this.readAll && this.settled === this.read
+    const content = JSON.stringify(this.settledByKey)
+    this.#writes = this.#writes.then(async () => {
+      if (finished) {
+        await orIoError(fs.rm(this.path, { force: true }), 'cannot remove replayed spill file', this.path)
+        await orIoError(fs.rm(this.sidecar, { force: true }), 'cannot remove', this.sidecar)
+      } else {
+        await writeFileDurably(this.sidecar, content)
+      }
+    })
+    await this.#writes
+  }
+}
+
+const SPILL_SUFFIX = '.shoebox'
+
+export class Spill {
+  readonly dir: string
+  readonly #options: SpillOptions
+  readonly #run = randomBytes(8).toString('hex')
+  readonly #pending: string[] = []
+  readonly #done = new Map<number, (error: Error | null) => void>()
+  #sink: RollingSink | null = null
+  #sinkRecords = 0
+  #generation = 0
+  #seq = 0
+  #replaying = false
+  #closed = false
+
+  constructor (options: SpillOptions) {
+    this.#options = { ...options }
+    this.dir = options.dir
+  }
+
+  /** Seal what a crashed run left and queue every spill file for replay. */
+  async open (): Promise<void> {
+    await ensureDir(this.dir)
+    await recoverDirectory(this.dir)
+    const names = (await orIoError(fs.readdir(this.dir), 'cannot list spill directory', this.dir)).sort()
+    const files = new Set(names)
+    for (const name of names) {
+      if (name.endsWith(SPILL_SUFFIX) && !name.startsWith('.')) this.#pending.push(path.join(this.dir, name))
+      // A sidecar whose file is gone: its file was fully replayed.
+      if (name.endsWith('.acked') && !files.has(name.slice(0, -'.acked'.length))) await fs.rm(path.join(this.dir, name), { force: true })
+    }
+  }
+
+  /** True while spilled events wait: new events must follow them, not overtake them. */
+  get active (): boolean {
+    return this.#replaying || this.#pending.length > 0 || this.#sinkRecords > 0
+  }
+
+  /** Spill one event; `written` is called when the sink has room for more (backpressure). */
+  write (namespace: string | undefined, stream: string, text: string, done: ((error: Error | null) => void) | undefined, written: (error?: Error | null) => void): void {
+    const seq = this.#seq++
+    if (done !== undefined) this.#done.set(seq, done)
+    const metadata: Record<string, string> = { stream, run: this.#run, seq: String(seq) }
+    if (namespace !== undefined) metadata.namespace = namespace
+    this.#sinkRecords++
+    this.#currentSink().write({ metadata, payload: Buffer.from(text, 'utf8') }, written)
+  }
+
+  /** The write callback of an event spilled by this run, handed over at replay (once). */
+  takeDone (origin: SpillOrigin): ((error: Error | null) => void) | undefined {
+    if (origin.run !== this.#run) return undefined
+    const done = this.#done.get(origin.seq)
+    this.#done.delete(origin.seq)
+    return done
+  }
+
+  /**
+   * Every spilled event, in order, until none is left: sealed files first,
+   * then what the sink holds (sealed for the purpose). Ends, with `active`
+   * false, when the spill is empty.
+   */
+  async * replay (): AsyncGenerator<ReplayedEvent> {
+    this.#replaying = true
+    try {
+      while (!this.#closed) {
+        const next = this.#pending.shift()
+        if (next !== undefined) {
+          yield * await this.#replayFile(next)
+        } else if (this.#sinkRecords > 0) {
+          await this.#rotate()
+        } else {
+          return
+        }
+      }
+    } finally {
+      this.#replaying = false
+    }
+  }
+
+  async #replayFile (file: string): Promise<AsyncGenerator<ReplayedEvent>> {
+    let skip: Record<string, number> = {}
+    try {
+      skip = JSON.parse(await fs.readFile(`${file}.acked`, 'utf8')) as Record<string, number>
+    } catch {
+      // No sidecar: nothing of this file was acknowledged yet.
+    }
+    const spillFile = new SpillFile(file, skip)
+    const left = { ...skip }
+    const run = this.#run
+    const records = decode({ file })
+    const reading = pipeline(createReadStream(file), records).catch((err: unknown) => { records.destroy(err as Error) })
+    async function * events (): AsyncGenerator<ReplayedEvent> {
+      for await (const record of records as AsyncIterable<ShoeboxRecord>) {
+        const { stream, namespace, seq } = record.metadata
+        const key = streamKey(namespace, stream)
+        spillFile.read++
+        if ((left[key] ?? 0) > 0) {
+          left[key]--
+          spillFile.settled++
+          continue
+        }
+        yield { namespace, stream, text: record.payload.toString('utf8'), origin: { file: spillFile, key, run: record.metadata.run ?? run, seq: Number(seq) } }
+      }
+      await reading
+      spillFile.readAll = true
+      // Everything in it was settled before (or it was empty): it goes now.
+      if (spillFile.settled === spillFile.read) await spillFile.settle([])
+    }
+    return events()
+  }
+
+  /** Seal the sink's file(s) for replay; new events go to a new sink. */
+  async #rotate (): Promise<void> {
+    const sink = this.#sink
+    this.#sink = null
+    this.#sinkRecords = 0
+    if (sink === null) return
+    await new Promise<void>((resolve, reject) => {
+      sink.once('error', reject)
+      sink.end(resolve)
+    })
+  }
+
+  #currentSink (): RollingSink {
+    if (this.#sink !== null) return this.#sink
+    const generation = String(this.#generation++).padStart(6, '0')
+    const sink = rollingSink({
+      dir: this.dir,
+      template: `spill-%Y%m%dT%H%M%S%fZ-${generation}-{pid}-{seq}${SPILL_SUFFIX}`,
+      roll: { size: this.#options.fileSize ?? '16MiB' },
+      fsync: 'always',
+      flushInterval: this.#options.flushInterval ?? 100,
+      recover: false
+    })
+    sink.on('sealed', (event: SealedEvent) => { this.#pending.push(event.path) })
+    sink.on('flush', (event: FlushEvent) => { this.#options.onDurable?.(event) })
+    sink.on('error', (err: Error) => { this.#options.onError?.(err) })
+    this.#sink = sink
+    return sink
+  }
+
+  /** The shipper failed: spilled events' callbacks hear it (the events stay on disk for the next run). */
+  abandon (failure: Error): void {
+    const error = new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_UNREACHABLE',
+      `${failure.message}; the event stays spilled in ${this.dir} for the next run`, { cause: failure })
+    const done = [...this.#done.values()]
+    this.#done.clear()
+    for (const callback of done) callback(error)
+  }
+
+  /** Seal what is spilled (kept for the next run) and stop. */
+  async close (): Promise<void> {
+    this.#closed = true
+    await this.#rotate()
+  }
+}

@@ -1,0 +1,466 @@
+/**
+ * ship(url, options): a Writable (object mode) that ships events to a
+ * Kronos-protocol server (POST /1.0/events/put), batched per namespace and
+ * stream by count, bytes and age.
+ *
+ * A write's callback fires once the server acknowledged the batch holding
+ * its event (null), or with a ShoeboxError saying why it never will be:
+ * refused before sending (a SHOEBOX_INVALID_* code and an `invalid` event),
+ * rejected by the server (SHOEBOX_EVENT_REJECTED and a `rejected` event),
+ * dropped by the overflow policy (SHOEBOX_EVENT_DROPPED and a `drop`
+ * event), or the shipper failed. Nothing is dropped silently.
+ *
+ * Batches of one stream go one at a time (so the server receives a stream's
+ * events in the order written); batches of different streams go in
+ * parallel, at most maxInFlight, over keep-alive connections. A batch that
+ * got no answer is tried again whole, with jittered backoff and the
+ * server's Retry-After; a batch that got one is never sent again.
+ *
+ * The queue (events cut into batches, waiting or in flight) is bounded. When
+ * it is full, onOverflow decides: 'block' holds the writer (backpressure),
+ * 'drop' drops the event, 'spill' writes it to a local rolling archive
+ * (ship-spill.ts), replayed in order, here or by the next run.
+ *
+ * put(event) is the fire-and-forget form: it returns at once; queued events
+ * are flushed on end(), on SIGTERM and before the process exits, and a
+ * failing flush loses nothing and stops no later one (pykronos's defects,
+ * spec §8).
+ */
+import type http from 'node:http'
+import { Writable } from 'node:stream'
+import { setTimeout as sleepFor } from 'node:timers/promises'
+import { ShoeboxError } from '../errors.js'
+import { retry } from '../transfer/retry.js'
+import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
+import { Batcher, streamKey, type Batch, type QueuedEvent } from './ship-batcher.js'
+import { prepareEvent, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
+import { ExitFlush } from './ship-exit.js'
+import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
+import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
+import { Spill, type SpillFile, type SpillOrigin } from './ship-spill.js'
+
+export type { ShipItem, Library, ShipOptions, OverflowPolicy }
+
+export interface ShipEventCounts {
+  /** Events given to the shipper. */
+  written: number
+  acked: number
+  rejected: number
+  invalid: number
+  dropped: number
+  spilled: number
+  replayed: number
+  /** Events waiting or in flight now. */
+  queued: number
+}
+
+export interface ShipStats extends TransferSnapshot {
+  events: ShipEventCounts
+}
+
+type Done = (error: Error | null) => void
+type WriteCallback = (error?: Error | null) => void
+
+/** A written chunk with the caller's callback, which waits for the acknowledgement. */
+class Written {
+  constructor (readonly chunk: unknown, public done: Done | undefined) {}
+}
+
+/** Written by flush(): every event before it is queued; send them all now. */
+const FLUSH = Symbol('flush')
+
+export class Shipper extends Writable {
+  readonly url: URL
+  readonly onOverflow: OverflowPolicy
+  readonly #where: string
+  readonly #settings: ShipSettings
+  readonly #batcher: Batcher
+  readonly #agent: http.Agent
+  readonly #abort = new AbortController()
+  readonly #transfer = new TransferStats()
+  readonly #counts: ShipEventCounts = { written: 0, acked: 0, rejected: 0, invalid: 0, dropped: 0, spilled: 0, replayed: 0, queued: 0 }
+  readonly #spill: Spill | undefined
+  #queuedBytes = 0
+  #ready: Batch[] = []
+  readonly #inFlight = new Set<Batch>()
+  readonly #busy = new Set<string>()
+  #timer: ReturnType<typeof setTimeout> | null = null
+  #timerAt = 0
+  /** A write held by 'block', resumed when there is room (or failed with the shipper). */
+  #blocked: { event: PreparedEvent, written: Written, callback: WriteCallback } | null = null
+  #roomWaiters: Array<() => void> = []
+  #idleWaiters: Array<() => void> = []
+  #replay: Promise<void> | null = null
+  #failed: Error | null = null
+  #exitFlush: ExitFlush | null = null
+
+  constructor (url: string, options: ShipOptions = {}) {
+    super({ objectMode: true, highWaterMark: 64 })
+    this.url = putUrl(url)
+    this.#where = safeUrl(this.url)
+    const settings = shipSettings(options)
+    this.#settings = settings
+    this.onOverflow = settings.onOverflow
+    this.#batcher = new Batcher(settings.batch)
+    this.#agent = new (httpFor(this.url).Agent)({ keepAlive: true, maxSockets: settings.maxInFlight })
+    if (settings.spill !== undefined) {
+      this.#spill = new Spill({
+        dir: settings.spill,
+        onDurable: (event) => { this.emit('spill', { path: event.path, events: event.records }) },
+        onError: (err) => { this.destroy(err) }
+      })
+    }
+  }
+
+  override _construct (callback: (error?: Error | null) => void): void {
+    if (this.#spill === undefined) {
+      callback()
+      return
+    }
+    // Spilled events of an earlier run go first.
+    this.#spill.open().then(() => {
+      if (this.#spill?.active === true) this.#startReplay()
+      callback()
+    }, callback)
+  }
+
+  /** Write an event; `callback` fires once the server acknowledged it (see the module comment). */
+  override write (chunk: unknown, callback?: WriteCallback): boolean
+  override write (chunk: unknown, encoding: BufferEncoding, callback?: WriteCallback): boolean
+  override write (chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
+    const done = typeof encoding === 'function' ? encoding : callback
+    const written = new Written(chunk, done)
+    // The stream's own callback only reports a write refused outright (after end, after destroy).
+    return super.write(written, (err) => { if (err !== null && err !== undefined) settle(written, err) })
+  }
+
+  /** Queue an event and return at once; it is flushed on end(), SIGTERM and before the process exits. */
+  put (chunk: unknown, done?: WriteCallback): void {
+    // Fire and forget never throws or emits: after end() or destroy() only `done` hears of it.
+    if (this.writableEnded || this.destroyed) {
+      const error = this.#failed ?? new ShoeboxError('SHOEBOX_EVENT_DROPPED', `shipper to ${this.#where} already ended; event not sent`)
+      if (done !== undefined) process.nextTick(done, error)
+      return
+    }
+    this.#installExitHooks()
+    // put() never blocks, and its buffer is bounded too (pykronos's was not): with 'block', an
+    // event put while the stream's own buffer holds another queue's worth is dropped and counted.
+    if (this.onOverflow === 'block' && this.writableLength >= this.#settings.queueEvents) {
+      const dropped = ++this.#counts.dropped
+      this.emit('drop', { namespace: undefined, stream: undefined, event: chunk, dropped })
+      const error = new ShoeboxError('SHOEBOX_EVENT_DROPPED', `event dropped by put(): ${this.writableLength} events wait for room already`)
+      if (done !== undefined) process.nextTick(done, error)
+      return
+    }
+    this.write(chunk, done)
+  }
+
+  /** Send every open batch now; resolves once everything queued so far is acknowledged or settled otherwise. */
+  async flush (): Promise<void> {
+    // Behind every write made so far (some may still wait in the Writable's buffer).
+    await new Promise<void>((resolve, reject) => {
+      super.write(FLUSH, (err) => { if (err === null || err === undefined) resolve(); else reject(err) })
+    })
+    await this.#whenIdle()
+  }
+
+  stats (): ShipStats {
+    return { ...this.#transfer.snapshot(), events: { ...this.#counts, queued: this.#counts.queued } }
+  }
+
+  override _write (chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
+    if (this.#failed !== null) {
+      callback(this.#failed)
+      return
+    }
+    if (chunk === FLUSH) {
+      this.#cutAll()
+      callback()
+      return
+    }
+    // end(chunk) bypasses write(): such a chunk has no callback of its own.
+    const written = chunk instanceof Written ? chunk : new Written(chunk, undefined)
+    this.#counts.written++
+    let event: PreparedEvent
+    try {
+      event = prepareEvent(written.chunk, this.#settings.defaults)
+    } catch (err) {
+      this.#counts.invalid++
+      this.emit('invalid', { event: written.chunk, error: err })
+      settle(written, err as Error)
+      callback()
+      return
+    }
+    this.#accept(event, written, callback)
+  }
+
+  #accept (event: PreparedEvent, written: Written, callback: WriteCallback): void {
+    const spill = this.#spill
+    if (spill?.active === true) {
+      this.#spillEvent(spill, event, written, callback)
+      return
+    }
+    if (this.#hasRoom()) {
+      this.#enqueue(event.namespace, event.stream, { text: event.text, bytes: Buffer.byteLength(event.text), done: written.done, origin: undefined })
+      callback()
+      return
+    }
+    switch (this.onOverflow) {
+      case 'block':
+        this.#blocked = { event, written, callback }
+        return
+      case 'drop': {
+        const dropped = ++this.#counts.dropped
+        this.emit('drop', { namespace: event.namespace, stream: event.stream, event: event.text, dropped })
+        settle(written, new ShoeboxError('SHOEBOX_EVENT_DROPPED', `event for stream ${event.stream} dropped: the queue is full (${this.#counts.queued} events)`))
+        callback()
+        return
+      }
+      case 'spill':
+        this.#spillEvent(spill as Spill, event, written, callback)
+    }
+  }
+
+  #spillEvent (spill: Spill, event: PreparedEvent, written: Written, callback: WriteCallback): void {
+    this.#counts.spilled++
+    spill.write(event.namespace, event.stream, event.text, written.done, callback)
+    this.#startReplay()
+  }
+
+  #hasRoom (): boolean {
+    return this.#counts.queued < this.#settings.queueEvents && this.#queuedBytes < this.#settings.queueBytes
+  }
+
+  #enqueue (namespace: string | undefined, stream: string, event: QueuedEvent): void {
+    this.#counts.queued++
+    this.#queuedBytes += event.bytes
+    for (const batch of this.#batcher.add(namespace, stream, event, Date.now())) this.#ready.push(batch)
+    this.#pump()
+    this.#schedule()
+  }
+
+  /** Replay the spill into the queue while it holds events, as room allows. */
+  #startReplay (): void {
+    const spill = this.#spill
+    if (spill === undefined || this.#replay !== null || this.#failed !== null) return
+    this.#replay = (async () => {
+      for await (const event of spill.replay()) {
+        while (!this.#hasRoom() && this.#failed === null) await new Promise<void>((resolve) => { this.#roomWaiters.push(resolve) })
+        if (this.#failed !== null) return
+        this.#counts.replayed++
+        this.#enqueue(event.namespace, event.stream, { text: event.text, bytes: Buffer.byteLength(event.text), done: spill.takeDone(event.origin), origin: event.origin })
+      }
+    })()
+      .catch((err: Error) => { this.destroy(err) })
+      .finally(() => {
+        this.#replay = null
+        // Events spilled while the replay was finishing start the next one.
+        if (spill.active) this.#startReplay()
+        else this.#checkIdle()
+      })
+  }
+
+  #schedule (): void {
+    const due = this.#batcher.nextDue()
+    if (due === undefined) return
+    if (this.#timer !== null && this.#timerAt <= due) return
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timerAt = due
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      for (const batch of this.#batcher.due(Date.now())) this.#ready.push(batch)
+      this.#pump()
+      this.#schedule()
+    }, Math.max(0, due - Date.now()))
+    if (this.#exitFlush !== null) this.#timer.unref()
+  }
+
+  #cutAll (): void {
+    for (const batch of this.#batcher.all()) this.#ready.push(batch)
+    this.#pump()
+  }
+
+  /** Start ready batches: the oldest of each stream not in flight, up to maxInFlight. */
+  #pump (): void {
+    for (let i = 0; i < this.#ready.length && this.#inFlight.size < this.#settings.maxInFlight && this.#failed === null;) {
+      const batch = this.#ready[i]
+      const key = streamKey(batch.namespace, batch.stream)
+      if (this.#busy.has(key)) {
+        i++
+        continue
+      }
+      this.#ready.splice(i, 1)
+      this.#busy.add(key)
+      this.#inFlight.add(batch)
+      this.#send(batch).then(() => { this.#finished(batch, key) }, (err: Error) => { this.destroy(err) })
+    }
+  }
+
+  async #send (batch: Batch): Promise<void> {
+    const { namespace, stream } = batch
+    const events = batch.events.length
+    this.emit('batch', { namespace, stream, events, bytes: batch.bytes })
+    let retryAfterMs = 0
+    try {
+      const outcome = await retry(async (_attempt, signal) => await putBatch(this.url, batch, { agent: this.#agent, timeoutMs: this.#settings.timeoutMs, signal }), {
+        ...this.#settings.retry,
+        signal: this.#abort.signal,
+        retryable: (err) => err instanceof PutError && err.retryable,
+        onRetry: ({ error, attempt, delayMs }) => {
+          retryAfterMs = (error as PutError).retryAfterMs ?? 0
+          this.#transfer.retried()
+          this.#transfer.failed((error as PutError).status === undefined ? 'network' : (error as PutError).code === 'SHOEBOX_THROTTLED' ? 'throttled' : 'server')
+          this.emit('retry', { namespace, stream, events, attempt, delayMs: Math.max(delayMs, retryAfterMs), error })
+        },
+        sleep: async (ms, signal) => { await sleepFor(Math.max(ms, retryAfterMs), undefined, { signal }) }
+      })
+      this.#transfer.uploadedBytes(outcome.bytes)
+      if (outcome.inserted === events) {
+        this.#transfer.uploadedObject()
+        this.#counts.acked += events
+        // Recorded in the spill first: an `ack` seen means no later run sends these again.
+        await this.#settleSpilled(batch)
+        this.emit('ack', { namespace, stream, events, bytes: outcome.bytes })
+        for (const event of batch.events) event.done?.(null)
+        return
+      }
+      const stored = outcome.inserted === 0 ? '' : ` (the server stored ${outcome.inserted} of the batch's ${events}; which ones, the protocol does not say)`
+      await this.#reject(batch, `${this.#where}: stream ${stream}: ${outcome.errors.join('; ')}${stored}`, outcome.inserted)
+    } catch (err) {
+      if (this.#abort.signal.aborted) return
+      if (err instanceof PutError && !err.retryable) {
+        await this.#reject(batch, err.message, 0)
+        return
+      }
+      throw new ShoeboxError('SHOEBOX_UNREACHABLE',
+        `${(err as Error).message}; gave up after ${this.#settings.retry.attempts} tries; ${this.#counts.queued} events not acknowledged` +
+        (this.#spill === undefined ? '' : `; spilled events stay in ${this.#spill.dir} for the next run`), { cause: err })
+    }
+  }
+
+  /** Every event of the batch rejected: reported one by one, never retried. */
+  async #reject (batch: Batch, message: string, stored: number): Promise<void> {
+    this.#counts.rejected += batch.events.length
+    await this.#settleSpilled(batch)
+    for (const event of batch.events) {
+      const error = new ShoeboxError('SHOEBOX_EVENT_REJECTED', `event rejected: ${message}`)
+      this.emit('rejected', { namespace: batch.namespace, stream: batch.stream, event: event.text, error, maybeStored: stored > 0 })
+      event.done?.(error)
+    }
+  }
+
+  /** Record replayed events as settled in their spill files, so no later run sends them again. */
+  async #settleSpilled (batch: Batch): Promise<void> {
+    const byFile = new Map<SpillFile, string[]>()
+    for (const event of batch.events) {
+      const origin = event.origin as SpillOrigin | undefined
+      if (origin === undefined) continue
+      const keys = byFile.get(origin.file) ?? []
+      keys.push(origin.key)
+      byFile.set(origin.file, keys)
+    }
+    for (const [file, keys] of byFile) await file.settle(keys)
+  }
+
+  #finished (batch: Batch, key: string): void {
+    this.#inFlight.delete(batch)
+    this.#busy.delete(key)
+    this.#counts.queued -= batch.events.length
+    this.#queuedBytes -= batch.bytes
+    this.#release()
+    this.#pump()
+    this.#checkIdle()
+  }
+
+  #release (): void {
+    const blocked = this.#blocked
+    if (blocked !== null && this.#failed !== null) {
+      this.#blocked = null
+      settle(blocked.written, this.#failed)
+      blocked.callback(this.#failed)
+    } else if (blocked !== null && this.#hasRoom()) {
+      this.#blocked = null
+      this.#accept(blocked.event, blocked.written, blocked.callback)
+    }
+    if (this.#hasRoom() || this.#failed !== null) {
+      const waiters = this.#roomWaiters
+      this.#roomWaiters = []
+      for (const resume of waiters) resume()
+    }
+  }
+
+  #idle (): boolean {
+    return this.#counts.queued === 0 && this.#replay === null && this.#spill?.active !== true
+  }
+
+  async #whenIdle (): Promise<void> {
+    if (this.#idle() || this.#failed !== null) return
+    await new Promise<void>((resolve) => { this.#idleWaiters.push(resolve) })
+    if (this.#failed !== null) throw this.#failed
+  }
+
+  #checkIdle (): void {
+    if (!this.#idle() && this.#failed === null) return
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const resume of waiters) resume()
+  }
+
+  override _final (callback: (error?: Error | null) => void): void {
+    this.#cutAll()
+    this.#whenIdle().then(async () => {
+      this.#stop()
+      await this.#spill?.close()
+    }).then(() => { callback() }, callback)
+  }
+
+  override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
+    this.#failed ??= err ?? new ShoeboxError('SHOEBOX_UNREACHABLE', `shipper to ${this.#where} destroyed`)
+    const failure = this.#failed
+    this.#abort.abort(failure)
+    this.#stop()
+    // Whatever is not acknowledged is told so; spilled events stay on disk for the next run.
+    const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()]
+    this.#inFlight.clear()
+    this.#ready = []
+    for (const batch of unsettled) for (const event of batch.events) event.done?.(failure)
+    this.#spill?.abandon(failure)
+    this.#release()
+    this.#checkIdle()
+    const closing = this.#spill?.close() ?? Promise.resolve()
+    closing.then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  #stop (): void {
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+    this.#agent.destroy()
+    this.#removeExitHooks()
+  }
+
+  #installExitHooks (): void {
+    if (!this.#settings.exitHooks || this.#exitFlush !== null || this.destroyed) return
+    this.#exitFlush = new ExitFlush(this, () => {
+      // The loop ran dry with events in open batches: send them (the requests keep the process alive).
+      if (this.#batcher.events > 0) this.#cutAll()
+    })
+    // With a flush before exit, an open batch's timer need not hold the process.
+    this.#timer?.unref()
+  }
+
+  #removeExitHooks (): void {
+    this.#exitFlush?.remove()
+    this.#exitFlush = null
+  }
+}
+
+function settle (written: Written, error: Error | null): void {
+  const done = written.done
+  written.done = undefined
+  done?.(error)
+}
+
+/** A shipper of events to the Kronos-protocol server at `url`. */
+export function ship (url: string, options?: ShipOptions): Shipper {
+  return new Shipper(url, options)
+}

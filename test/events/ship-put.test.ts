@@ -1,0 +1,46 @@
+/** The put request's pure parts: URL, body, Retry-After, and what an answer means per event. */
+import t from 'tap'
+import type { Batch, QueuedEvent } from '../../lib/events/ship-batcher.js'
+import { parseRetryAfter, putBody, putUrl, readAnswer, safeUrl } from '../../lib/events/ship-put.js'
+
+function batch (stream: string, texts: string[], namespace?: string): Batch {
+  const events: QueuedEvent[] = texts.map((text) => ({ text, bytes: Buffer.byteLength(text), done: undefined, origin: undefined }))
+  return { namespace, stream, events, bytes: 0, openedAt: 0 }
+}
+
+t.test('putUrl: /1.0/events/put under the base, a trailing slash dropped, query and fragment too', async (t) => {
+  t.equal(putUrl('http://h:9191').href, 'http://h:9191/1.0/events/put')
+  t.equal(putUrl('http://h:9191/').href, 'http://h:9191/1.0/events/put')
+  t.equal(putUrl('https://h/kronos//?x=1#y').href, 'https://h/kronos/1.0/events/put')
+  t.equal(safeUrl(putUrl('http://me:pw@h/')), 'http://h/1.0/events/put', 'no credentials in messages')
+})
+
+t.test('putBody: json.dumps separators, event texts as they are, namespace only when set', async (t) => {
+  t.equal(putBody(batch('s', ['{"a":2.0}', '{"b":12345678901234567890}'])), '{"events": {"s": [{"a":2.0}, {"b":12345678901234567890}]}}')
+  t.equal(putBody(batch('s.x', ['{}'], 'ns')), '{"events": {"s.x": [{}]}, "namespace": "ns"}')
+  t.same(JSON.parse(putBody(batch('s', ['{"é":"ü"}'], 'n'))), { events: { s: [{ é: 'ü' }] }, namespace: 'n' })
+})
+
+t.test('parseRetryAfter: seconds or an HTTP date, capped, garbage ignored', async (t) => {
+  t.equal(parseRetryAfter('2'), 2000)
+  t.equal(parseRetryAfter(' 0.5 '), 500)
+  t.equal(parseRetryAfter(new Date(10_000 + 3000).toUTCString(), 10_000), 3000)
+  t.equal(parseRetryAfter(new Date(0).toUTCString(), 10_000), 0, 'a date past is now')
+  t.equal(parseRetryAfter('99999'), 300_000, 'at most five minutes')
+  t.equal(parseRetryAfter('soon'), undefined)
+  t.equal(parseRetryAfter(undefined), undefined)
+})
+
+t.test('readAnswer: per stream and backend, as Kronos answers (spec §5.2)', async (t) => {
+  const b = batch('s', ['{}', '{}', '{}'])
+  t.same(readAnswer({ s: { memory: { num_inserted: 3 } }, '@success': true }, b), { inserted: 3, errors: [] })
+  t.same(readAnswer({ s: { memory: { num_inserted: 3 } }, other: { memory: { num_inserted: 0 } }, '@success': false, '@errors': ["InvalidStreamName(u'x y',)"] }, b),
+    { inserted: 3, errors: [] }, 'errors of other streams are not this batch\'s')
+  t.same(readAnswer({ s: { memory: { num_inserted: 2 } }, '@success': false, '@errors': ['InvalidEventTime(1.5,)'] }, b),
+    { inserted: 2, errors: ['InvalidEventTime(1.5,)'] })
+  t.same(readAnswer({ s: { memory: { num_inserted: 3 }, cassandra: { num_inserted: -1, '@errors': ['Timeout()'] } }, '@success': false }, b),
+    { inserted: 0, errors: ['cassandra: Timeout()'] }, 'a failed backend: not stored everywhere')
+  t.same(readAnswer({ '@success': false, '@errors': ["InvalidStreamName(u's',)"] }, b), { inserted: 0, errors: ["InvalidStreamName(u's',)"] })
+  t.same(readAnswer([1, 2], b), { inserted: 0, errors: ['the answer does not list the stream'] })
+  t.same(readAnswer({ s: {} }, b), { inserted: 0, errors: ['the server stored 0 of 3 events'] })
+})

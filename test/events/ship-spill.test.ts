@@ -1,0 +1,141 @@
+/**
+ * The spill: events the queue has no room for go to a local rolling archive
+ * and are replayed in order, in the same process once the server is back,
+ * and by the next process after a SIGKILL, never sending an acknowledged
+ * event twice (the sidecar of settled counts).
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { ship } from '../../lib/events/ship.js'
+import { transpileTree } from '../transpile.js'
+import { startCollector, type StoredEvent } from './fixtures/collector.js'
+
+function tempDir (prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+function seqs (stored: StoredEvent[], stream?: string): number[] {
+  return stored.filter((e) => stream === undefined || e.stream === stream).map((e) => e.event.seq as number)
+}
+
+function range (from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i)
+}
+
+/** Where `got` first differs from from, from+1, ... (-1: nowhere). Cheap where t.same on thousands of items is not. */
+function firstGap (got: number[], from: number): number {
+  return got.findIndex((seq, i) => seq !== from + i)
+}
+
+const fast = { baseDelay: 5, maxDelay: 20 }
+
+t.test('in one process: spilled while the server is down, replayed in order once it is back; callbacks after the ack', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir('shoebox-spill-')
+  const shipper = ship(collector.url, { onOverflow: 'spill', spill: dir, queueEvents: 20, batchEvents: 10, retry: fast })
+  let durable = 0
+  shipper.on('spill', (e: { events: number }) => { durable += e.events })
+  const n = 400
+  const callbacks: Array<{ seq: number, err: unknown, stored: boolean }> = []
+  for (let seq = 0; seq < n; seq++) {
+    const stream = seq % 2 === 0 ? 'even' : 'odd'
+    shipper.write({ stream, event: { seq } }, (err) => {
+      callbacks.push({ seq, err, stored: collector.stored.some((e) => e.event.seq === seq) })
+    })
+  }
+  while (durable < n - 20) await once(shipper, 'spill')
+  t.equal(collector.stored.length, 0, 'nothing reached the server yet')
+  t.ok(fs.readdirSync(dir).some((name) => name.endsWith('.shoebox')), 'spill files on disk')
+  await collector.start()
+  shipper.end()
+  await once(shipper, 'finish')
+  const all = seqs(collector.stored)
+  t.equal(new Set(all).size, all.length, 'no event stored twice')
+  t.same([...all].sort((a, b) => a - b), range(0, n), 'every event stored')
+  t.same(seqs(collector.stored, 'even'), range(0, n).filter((s) => s % 2 === 0), 'each stream in the order written')
+  t.same(seqs(collector.stored, 'odd'), range(0, n).filter((s) => s % 2 === 1))
+  t.equal(callbacks.length, n)
+  t.ok(callbacks.every((c) => c.err === null && c.stored), 'every callback: null, after its event was stored')
+  const stats = shipper.stats().events
+  t.equal(stats.spilled, n - 20)
+  t.equal(stats.replayed, n - 20)
+  t.same(fs.readdirSync(dir).filter((name) => !name.startsWith('.')), [], 'replayed files and sidecars are gone')
+})
+
+t.test('SIGKILL while spilling, SIGKILL while replaying: the next process sends every spilled event exactly once', async (t) => {
+  const build = tempDir('shoebox-spill-child-')
+  const child = transpileTree(new URL('./fixtures/spill-child.ts', import.meta.url).pathname, build)
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir('shoebox-spill-')
+
+  function start (write: number, until: (line: string) => boolean): { done: Promise<void>, kill: () => Promise<void> } {
+    const env = { ...process.env }
+    delete env.NODE_OPTIONS
+    const proc = spawn(process.execPath, [child, JSON.stringify({ url: collector.url, dir, write })], { stdio: ['ignore', 'pipe', 'pipe'], env })
+    t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
+    let stderr = ''
+    proc.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+    const done = new Promise<void>((resolve, reject) => {
+      let rest = ''
+      proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        const lines = (rest + chunk).split('\n')
+        rest = lines.pop() ?? ''
+        if (lines.some(until)) resolve()
+      })
+      proc.on('exit', () => { reject(new Error(`child exited: ${stderr}`)) })
+    })
+    const kill = async (): Promise<void> => {
+      const exited = once(proc, 'exit')
+      proc.kill('SIGKILL')
+      await exited
+    }
+    return { done, kill }
+  }
+
+  // 1: the server is down; the first 20 events wait in memory (lost with the process: never acknowledged), the rest spill.
+  let durable = 0
+  const first = start(1500, (line) => {
+    const m = /^durable (\d+)$/.exec(line)
+    if (m !== null) durable = Number(m[1])
+    return durable >= 300
+  })
+  await first.done
+  await first.kill()
+
+  // 2: the server is back but stops answering after 100 events; killed once it has recorded every answered one.
+  await collector.start()
+  let acked = 0
+  collector.on('stored', () => { if (collector.stored.length >= 100) collector.refuseAll(503) })
+  const second = start(0, (line) => {
+    const m = /^acked (\d+)$/.exec(line)
+    if (m !== null) acked = Number(m[1])
+    return acked >= 100 && acked === collector.stored.length
+  })
+  await second.done
+  await second.kill()
+  const afterSecond = collector.stored.length
+  t.ok(afterSecond >= 100, `the second process replayed ${afterSecond} events`)
+
+  // 3: in this process, to the end.
+  collector.removeAllListeners('stored')
+  collector.refuseAll(undefined)
+  const shipper = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, retry: fast })
+  shipper.end()
+  await once(shipper, 'finish')
+  const all = seqs(collector.stored)
+  t.equal(new Set(all).size, all.length, 'no event stored twice')
+  t.ok(all.length >= durable, `at least the ${durable} events durably spilled (${all.length})`)
+  t.equal(firstGap(all, 20), -1, 'the spilled events, in order, from the first one that found the queue full')
+  t.ok(all.length > afterSecond, 'the third process sent the rest')
+  t.same(fs.readdirSync(dir).filter((name) => !name.startsWith('.')), [], 'the spill is empty')
+})

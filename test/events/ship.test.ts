@@ -1,0 +1,297 @@
+import { once } from 'node:events'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import t, { type Test } from 'tap'
+import { ship, type Shipper } from '../../lib/events/ship.js'
+import { startCollector, type StoredEvent } from './fixtures/collector.js'
+
+const fast = { baseDelay: 5, maxDelay: 50 }
+
+function seqs (stored: StoredEvent[], stream?: string): number[] {
+  return stored.filter((e) => stream === undefined || e.stream === stream).map((e) => e.event.seq as number)
+}
+
+/** Every number in 0..n-1 exactly once. */
+function exactlyOnce (t: Test, got: number[], n: number, what: string): void {
+  t.equal(new Set(got).size, got.length, `${what}: no event stored twice`)
+  t.equal(got.length, n, `${what}: every event stored`)
+}
+
+async function writeAcked (shipper: Shipper, chunk: unknown): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    shipper.write(chunk, (err) => { if (err === null || err === undefined) resolve(); else reject(err) })
+  })
+}
+
+t.test('a pipeline of events arrives once each, in order, batched, in pykronos\'s body', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url + '/', { stream: 'clicks', batchEvents: 100 })
+  const batches: number[] = []
+  shipper.on('batch', (b: { events: number }) => batches.push(b.events))
+  const events = Array.from({ length: 1000 }, (_, seq) => ({ seq, page: 'é/ü', big: 1 }))
+  await pipeline(Readable.from(events), shipper)
+  exactlyOnce(t, seqs(collector.stored), 1000, 'clicks')
+  t.same(seqs(collector.stored), events.map((e) => e.seq), 'in the order written')
+  t.same(batches, Array(10).fill(100), 'cut by count')
+  t.equal(collector.requests, 10)
+  t.match(collector.bodies[0], /^\{"events": \{"clicks": \[\{"seq":0,"page":"é\/ü","big":1, "@time": \d{17}, "@library": \{"name":"shoebox","version":"[^"]+"\}\}, /, 'the body pykronos sends, @library added')
+  t.notMatch(collector.bodies[0], /"namespace"/, 'no namespace key when none is set: the server default applies')
+  const stats = shipper.stats()
+  t.equal(stats.events.acked, 1000)
+  t.equal(stats.uploaded.objects, 10)
+  t.equal(stats.events.queued, 0)
+})
+
+t.test('{ stream, event } items: several streams, namespaces, text kept as given, the caller\'s @library kept', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url, { namespace: 'namespace1', batchAge: 10 })
+  await writeAcked(shipper, { stream: 'a', event: '{"n": 2.0, "huge": 12345678901234567890}' })
+  await writeAcked(shipper, { stream: 'b', namespace: 'namespace2', event: { '@library': { name: 'mine', version: '1' } } })
+  shipper.end()
+  await once(shipper, 'finish')
+  t.match(collector.bodies.join('\n'), /"n": 2\.0, "huge": 12345678901234567890, "@time": \d+, "@library"/, 'event text sent as written')
+  t.same(collector.stored.map((e) => [e.namespace, e.stream]), [['namespace1', 'a'], ['namespace2', 'b']])
+  t.same(collector.stored[1].event['@library'], { name: 'mine', version: '1' })
+})
+
+t.test('a write\'s callback fires only after the server stored its event; an age cut sends a lone event', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.failNext(3, 503)
+  const shipper = ship(collector.url, { stream: 's', retry: fast })
+  const order: string[] = []
+  await new Promise<void>((resolve) => {
+    shipper.write({ seq: 7 }, (err) => {
+      order.push(`callback ${String(err)} stored=${collector.stored.length}`)
+      resolve()
+    })
+  })
+  t.same(order, ['callback null stored=1'])
+  t.equal(collector.requests, 4, 'three 503s, then the put that succeeded')
+  t.equal(shipper.stats().retries, 3)
+  shipper.destroy()
+})
+
+t.test('under 503/429 with Retry-After, hang-ups and a restart on the same port: every event once, in order (block)', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const streams = ['s0', 's1', 's2']
+  const n = 3000
+  const shipper = ship(collector.url, { batchEvents: 50, queueEvents: 200, maxInFlight: 3, retry: fast })
+  const retries: Array<{ delayMs: number }> = []
+  shipper.on('retry', (r: { delayMs: number }) => retries.push(r))
+  // One fault after each 500 acknowledged events.
+  const faults = [
+    () => { collector.failNext(4, 503, '0.2') },
+    () => { collector.failNext(3, 429) },
+    () => { collector.hangUpNext(4) },
+    // A server killed and started again: requests in flight are cut.
+    () => { void collector.stop().then(async () => { await collector.start() }) }
+  ]
+  let acked = 0
+  shipper.on('ack', (a: { events: number }) => {
+    acked += a.events
+    while (faults.length > 0 && acked >= 500 * (5 - faults.length)) faults.shift()?.()
+  })
+  const items = Array.from({ length: n }, (_, seq) => ({ stream: streams[seq % 3], event: { seq } }))
+  await pipeline(Readable.from(items), shipper)
+  exactlyOnce(t, seqs(collector.stored), n, 'all streams')
+  for (const stream of streams) {
+    const got = seqs(collector.stored, stream)
+    t.same(got, [...got].sort((a, b) => a - b), `${stream} arrived in the order written`)
+  }
+  t.ok(retries.some((r) => r.delayMs >= 200), 'Retry-After 0.2 s honoured')
+  t.ok(shipper.stats().retries >= 11, `retried ${shipper.stats().retries} times`)
+  t.equal(shipper.stats().events.acked, n, 'all acknowledged')
+})
+
+t.test('partial success: the stream\'s events are reported rejected, one by one, and not retried', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.reject = (e) => e.bad === true ? 'InvalidEventTime(1.5,)' : undefined
+  const shipper = ship(collector.url, { stream: 's', batchEvents: 3 })
+  const rejected: Array<{ event: string, maybeStored: boolean, error: Error }> = []
+  shipper.on('rejected', (r: { event: string, maybeStored: boolean, error: Error }) => rejected.push(r))
+  const outcomes: Array<string | null> = []
+  for (const event of [{ seq: 0 }, { seq: 1, bad: true }, { seq: 2 }, { seq: 3 }]) {
+    shipper.write(event, (err) => outcomes.push(err === null || err === undefined ? null : (err as NodeJS.ErrnoException).code ?? 'error'))
+  }
+  shipper.end()
+  await once(shipper, 'finish')
+  t.equal(collector.requests, 2, 'no batch sent twice')
+  t.same(outcomes, ['SHOEBOX_EVENT_REJECTED', 'SHOEBOX_EVENT_REJECTED', 'SHOEBOX_EVENT_REJECTED', null])
+  t.equal(rejected.length, 3)
+  t.match(rejected[1].error.message, /InvalidEventTime\(1\.5,\).*stored 2 of the batch's 3/)
+  t.ok(rejected.every((r) => r.maybeStored))
+  t.equal(shipper.stats().events.rejected, 3)
+})
+
+t.test('a namespace the server lacks: a 400, rejected, not retried', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url, { stream: 's', namespace: 'nope' })
+  const err = await new Promise<Error | null | undefined>((resolve) => { shipper.write({}, resolve) })
+  t.equal((err as NodeJS.ErrnoException).code, 'SHOEBOX_EVENT_REJECTED')
+  t.match(err?.message, /HTTP 400: NamespaceMissing/)
+  t.equal(collector.requests, 1)
+  shipper.destroy()
+})
+
+t.test('invalid events are refused before sending, with an invalid event', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url, { batchAge: 1 })
+  const invalid: unknown[] = []
+  shipper.on('invalid', (i: { event: unknown }) => invalid.push(i.event))
+  const codes: unknown[] = []
+  const chunks = [
+    { seq: 1 }, { stream: 's', event: 'not json' }, { stream: 's', event: '[1]' }, { stream: 's', event: 5 },
+    { stream: 'bad name', event: {} }, { stream: 's', event: '{"@time": 1.5}' }, { stream: 's', event: { '@time': 2 ** 62 } },
+    { stream: 's', event: '{"ok":1, "@time": 16000000000000000}' }
+  ]
+  for (const chunk of chunks) {
+    await new Promise<void>((resolve) => { shipper.write(chunk, (err) => { codes.push((err as NodeJS.ErrnoException | null)?.code ?? null); resolve() }) })
+  }
+  t.same(codes, [
+    'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_JSON', 'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_EVENT',
+    'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_TIME', null
+  ])
+  t.equal(invalid.length, 7)
+  t.equal(collector.requests, 1, 'only the good event was sent')
+  t.same(collector.stored.map((e) => e.event['@time']), [16000000000000000], 'its own @time kept')
+  shipper.destroy()
+})
+
+t.test('drop: a full queue drops and counts; the queued events still arrive', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const shipper = ship(collector.url, { stream: 's', batchEvents: 10, queueEvents: 20, onOverflow: 'drop', retry: fast })
+  const dropped: number[] = []
+  shipper.on('drop', (d: { dropped: number }) => dropped.push(d.dropped))
+  const outcomes: Array<string | null> = []
+  for (let seq = 0; seq < 100; seq++) shipper.write({ seq }, (err) => outcomes.push((err as NodeJS.ErrnoException | null)?.code ?? null))
+  await new Promise<void>((resolve) => { if (dropped.length === 80) resolve(); else shipper.on('drop', () => { if (dropped.length === 80) resolve() }) })
+  t.equal(shipper.stats().events.dropped, 80)
+  t.same(dropped, Array.from({ length: 80 }, (_, i) => i + 1))
+  await collector.start()
+  shipper.end()
+  await once(shipper, 'finish')
+  t.same(seqs(collector.stored), Array.from({ length: 20 }, (_, i) => i), 'the first 20 queued, then stored')
+  t.equal(outcomes.filter((o) => o === 'SHOEBOX_EVENT_DROPPED').length, 80)
+  t.equal(outcomes.filter((o) => o === null).length, 20)
+})
+
+t.test('block: a full queue holds the writer until there is room', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const shipper = ship(collector.url, { stream: 's', batchEvents: 5, queueEvents: 10, retry: fast })
+  let accepted = 0
+  const source = Readable.from((function * () { for (let seq = 0; seq < 200; seq++) { accepted = seq; yield { seq } } })())
+  const done = pipeline(source, shipper)
+  await new Promise((resolve) => shipper.once('retry', resolve))
+  t.ok(accepted < 200, 'the source is held back while the server is down')
+  await collector.start()
+  await done
+  exactlyOnce(t, seqs(collector.stored), 200, 's')
+})
+
+t.test('put(): returns at once; a failing flush loses nothing and later flushes go on (pykronos §8)', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.failNext(5, 500)
+  const shipper = ship(collector.url, { stream: 's', retry: fast })
+  const hooks = process.listenerCount('beforeExit')
+  for (let seq = 0; seq < 10; seq++) t.equal(shipper.put({ seq }), undefined)
+  await shipper.flush()
+  t.same(seqs(collector.stored), Array.from({ length: 10 }, (_, i) => i))
+  collector.hangUpNext(2)
+  for (let seq = 10; seq < 20; seq++) shipper.put({ seq })
+  await shipper.flush()
+  exactlyOnce(t, seqs(collector.stored), 20, 's')
+  t.equal(process.listenerCount('beforeExit'), hooks + 1, 'a flush before exit is installed')
+  shipper.end()
+  await once(shipper, 'finish')
+  t.equal(process.listenerCount('beforeExit'), hooks, 'and removed at the end')
+})
+
+t.test('retry.attempts: a server that never answers fails the shipper, naming it and what was not acknowledged', async (t) => {
+  const collector = await startCollector()
+  await collector.stop()
+  const shipper = ship(`http://user:secret@127.0.0.1:${collector.port}`, { stream: 's', retry: { ...fast, attempts: 3 } })
+  const results: Array<string | undefined> = []
+  shipper.write({ seq: 1 }, (err) => results.push((err as NodeJS.ErrnoException | null)?.code))
+  const [err] = await once(shipper, 'error') as [NodeJS.ErrnoException]
+  t.equal(err.code, 'SHOEBOX_UNREACHABLE')
+  t.match(err.message, /127\.0\.0\.1.*gave up after 3 tries; 1 events not acknowledged/)
+  t.notMatch(err.message, /secret/, 'no credentials in errors')
+  t.same(results, ['SHOEBOX_UNREACHABLE'], 'the write is told')
+})
+
+t.test('options are checked at once', async (t) => {
+  const bad: Array<[Record<string, unknown>, string]> = [
+    [{ onOverflow: 'explode' }, 'SHOEBOX_INVALID_OPTION'],
+    [{ onOverflow: 'spill' }, 'SHOEBOX_INVALID_OPTION'],
+    [{ spill: '/tmp/x' }, 'SHOEBOX_INVALID_OPTION'],
+    [{ batchEvents: 0 }, 'SHOEBOX_INVALID_OPTION'],
+    [{ maxInFlight: 1.5 }, 'SHOEBOX_INVALID_OPTION'],
+    [{ batchAge: 'soon' }, 'SHOEBOX_INVALID_OPTION'],
+    [{ retry: { attempts: 0 } }, 'SHOEBOX_INVALID_OPTION']
+  ]
+  for (const [options, code] of bad) t.throws(() => ship('http://127.0.0.1:1', options), { code }, JSON.stringify(options))
+  t.throws(() => ship('ftp://x'), { code: 'SHOEBOX_BAD_URL' })
+  t.throws(() => ship('not a url'), { code: 'SHOEBOX_BAD_URL' })
+  const options = { stream: 's', retry: { attempts: 2 } }
+  const copy = structuredClone(options)
+  ship('http://127.0.0.1:1', options).destroy()
+  t.same(options, copy, 'options not mutated')
+})
+
+t.test('destroy(): a write held by block and every unacknowledged event are told, once', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const shipper = ship(collector.url, { stream: 's', batchEvents: 2, queueEvents: 2, retry: fast })
+  shipper.on('error', () => {})
+  const told: string[] = []
+  for (let seq = 0; seq < 4; seq++) shipper.write({ seq }, (err) => told.push(err?.message ?? 'acknowledged'))
+  await once(shipper, 'retry')
+  const closed = new Promise((resolve) => shipper.on('close', resolve))
+  shipper.destroy(new Error('stop'))
+  await closed
+  t.equal(told.length, 4, 'each callback once: the queued, the held and the buffered writes')
+  t.same(told, ['stop', 'stop', 'stop', 'stop'], 'none acknowledged: each told why')
+})
+
+t.test('put() with block never blocks and never grows without bound: past a second queue\'s worth it drops', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const shipper = ship(collector.url, { stream: 's', batchEvents: 5, queueEvents: 10, retry: fast, exitHooks: false })
+  const codes: Array<string | null> = []
+  for (let seq = 0; seq < 40; seq++) shipper.put({ seq }, (err) => codes.push((err as NodeJS.ErrnoException | null)?.code ?? null))
+  t.ok(shipper.writableLength <= 11, `the stream's buffer stays bounded (${shipper.writableLength})`)
+  t.ok(shipper.stats().events.dropped >= 19, `dropped ${shipper.stats().events.dropped}`)
+  await collector.start()
+  await shipper.flush()
+  t.equal(codes.filter((c) => c === null).length, collector.stored.length, 'every event not dropped is stored')
+  t.equal(codes.length, 40, 'every put told its fate')
+  t.same(seqs(collector.stored), [...seqs(collector.stored)].sort((a, b) => a - b), 'in order')
+  shipper.destroy()
+})
+
+t.test('an event larger than batchBytes goes alone; a huge one arrives intact', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url, { stream: 's', batchBytes: 1000 })
+  const big = 'ü'.repeat(2_000_000)
+  const batches: number[] = []
+  shipper.on('batch', (b: { events: number }) => batches.push(b.events))
+  await pipeline(Readable.from([{ seq: 0 }, { seq: 1, big }, { seq: 2 }]), shipper)
+  t.same(seqs(collector.stored), [0, 1, 2])
+  t.equal(collector.stored[1].event.big, big)
+  t.same(batches, [1, 1, 1], 'cut before and after the big one')
+})
