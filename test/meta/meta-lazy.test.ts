@@ -1,5 +1,5 @@
 /**
- * Importing shoebox loads none of the metadir's dependencies (yaml,
+ * Importing shoebox/meta loads none of the metadir's dependencies (yaml,
  * stream-json, split2): a program that never touches a metadir does not pay
  * for them. A fresh process imports the package transpiled from the current
  * sources with a resolve hook noting each module resolved from those
@@ -17,7 +17,7 @@ import { ROOT, transpileTree } from '../transpile.js'
 const run = promisify(execFile)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-lazy-meta-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
-const index = transpileTree(path.join(ROOT, 'lib', 'index.ts'), path.join(tmp, 'pkg'))
+const index = transpileTree(path.join(ROOT, 'lib', 'meta', 'index.ts'), path.join(tmp, 'pkg'))
 
 const log = path.join(tmp, 'resolved.log')
 const hook = path.join(tmp, 'hook.mjs')

@@ -1,5 +1,5 @@
 /**
- * Importing shoebox loads neither better-sqlite3 nor yaml: the metadir
+ * Importing shoebox/meta loads neither better-sqlite3 nor yaml: the metadir
  * loads them when one is opened. A fresh process imports the package
  * transpiled from the current sources with a resolve hook noting each
  * module resolved from those packages, before and after metadir().
@@ -16,7 +16,7 @@ import { ROOT, transpileTree } from '../transpile.js'
 const run = promisify(execFile)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-lazy-sqlite-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
-const index = transpileTree(path.join(ROOT, 'lib', 'index.ts'), path.join(tmp, 'pkg'))
+const index = transpileTree(path.join(ROOT, 'lib', 'meta', 'index.ts'), path.join(tmp, 'pkg'))
 
 const log = path.join(tmp, 'resolved.log')
 const hook = path.join(tmp, 'hook.mjs')
