@@ -1,0 +1,359 @@
+/**
+ * The event store behind `shoebox serve`: a small LSM tree on shoebox
+ * archives, in one data directory.
+ *
+ *   wal/<seq>.shoebox   the write-ahead log (write-ahead-log.ts): every put and
+ *                       delete, group-committed and fsynced before it is answered
+ *   runs/<seq>.shoebox  sorted runs, one stream and one time bucket each (run-file.ts)
+ *   index.json          the runs, the log files they replace, the streams (run-index.ts)
+ *
+ * Puts land in the log and the memtable (memtable.ts); past `memtableSize`
+ * the memtable is frozen at a log rotation, written out as runs, the index
+ * swapped, and the old log files removed. A get merges the overlapping runs
+ * and the memtables lazily (merge.ts). One log for all streams, not one per
+ * stream: a put naming ten streams costs one fsync, not ten.
+ *
+ * Changes to the set of runs (flush, delete, retention) run one at a time
+ * and become visible in one synchronous step, after the new index is
+ * durable; a reader takes its snapshot (runs and memtable events) in one
+ * synchronous step too, so it sees a delete whole or not at all. Run files
+ * a reader still holds are removed when it lets go.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { encodeRecords } from '../../format/encoder.js'
+import { ensureDir } from '../../fs/durable.js'
+import type { ShoeboxRecord } from '../../record.js'
+import { formatIdBytes, parseIdBytes } from './id-codec.js'
+import { Memtable } from './memtable.js'
+import { mergeSorted } from './merge.js'
+import { eventOf, readRun, readWholeRun, writeRun, type RunInfo } from './run-file.js'
+import { loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
+import { bucketOf, compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
+import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
+
+/** 100 ns ticks per millisecond. */
+const TICKS_PER_MS = 10_000n
+
+export interface EventStoreOptions {
+  /** The data directory (created if missing). */
+  dir: string
+  /** Memtable size that triggers a flush to run files, in bytes. Default 16 MiB. */
+  memtableSize?: number
+  /** Width of a time bucket in ms (one run per stream and bucket per flush). Default one day. */
+  bucketMs?: number
+  /** Drop whole buckets whose events are all older than this many ms (checked at open, after flushes and hourly). */
+  retentionMs?: number
+  /** fsync the log and the files (default true; false only for tests and benchmarks that say so). */
+  fsync?: boolean
+}
+
+export interface EventStoreStats {
+  /** Run files opened by reads since the store opened. */
+  runFilesOpened: number
+  runs: number
+  memtableBytes: number
+  flushes: number
+  replay: ReplayReport
+}
+
+export interface ReadOptions {
+  descending?: boolean
+  limit?: number
+}
+
+export class EventStore {
+  readonly dir: string
+  readonly #runsDir: string
+  readonly #memtableSize: number
+  readonly #bucket: bigint
+  readonly #retention: bigint | undefined
+  readonly #fsync: boolean
+  #wal!: WriteAheadLog
+  #index!: RunIndex
+  #memtable = new Memtable()
+  #frozen: Memtable[] = []
+  /** The first log file after the latest rotation: what the index may say once the frozen tables are runs. */
+  #frozenUpTo = 0
+  #streams = new Map<string, Set<string>>()
+  #exclusive: Promise<void> = Promise.resolve()
+  #readers = new Map<string, number>()
+  #doomed = new Set<string>()
+  #flushScheduled = false
+  #timer: NodeJS.Timeout | undefined
+  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  /** The last background flush failure (the log still holds those events). */
+  lastError: Error | undefined
+
+  private constructor (options: EventStoreOptions) {
+    this.dir = options.dir
+    this.#runsDir = path.join(options.dir, 'runs')
+    this.#memtableSize = options.memtableSize ?? 16 * 1024 * 1024
+    this.#bucket = BigInt(Math.max(1, Math.floor(options.bucketMs ?? 86_400_000))) * TICKS_PER_MS
+    this.#retention = options.retentionMs === undefined ? undefined : BigInt(Math.floor(options.retentionMs)) * TICKS_PER_MS
+    this.#fsync = options.fsync ?? true
+  }
+
+  static async open (options: EventStoreOptions): Promise<EventStore> {
+    const store = new EventStore({ ...options })
+    await store.#open()
+    return store
+  }
+
+  async #open (): Promise<void> {
+    await ensureDir(this.#runsDir)
+    this.#index = await loadIndex(this.dir)
+    for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
+    // Run files not in the index were written by a flush or delete that crashed before its index swap.
+    const listed = new Set(this.#index.runs.map((r) => r.file))
+    for (const name of await fs.readdir(this.#runsDir)) {
+      if (!listed.has(name)) await fs.unlink(path.join(this.#runsDir, name)).catch(() => {})
+    }
+    const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), this.#index.walSeq, this.#fsync, async (record) => {
+      await this.#replay(record)
+    })
+    this.#wal = log
+    this.#stats.replay = report
+    await this.dropExpired()
+    if (this.#retention !== undefined) {
+      this.#timer = setInterval(() => { this.dropExpired().catch((err: Error) => { this.lastError = err }) }, 3_600_000)
+      this.#timer.unref()
+    }
+  }
+
+  async #replay (record: ShoeboxRecord): Promise<void> {
+    const m = record.metadata
+    if (m.op === 'delete') {
+      const range = rangeOf(m)
+      const victims = new Set(this.#memtable.select(m.ns, m.s, range))
+      this.#memtable.remove(m.ns, m.s, victims)
+      // Runs are older than any log record replayed: applying the delete again is exact.
+      const rewritten = await this.#rewriteRuns(m.ns, m.s, range)
+      if (rewritten.changed) {
+        await saveIndex(this.dir, rewritten.index, this.#fsync)
+        this.#index = rewritten.index
+        for (const file of rewritten.removed) await fs.unlink(path.join(this.#runsDir, file)).catch(() => {})
+      }
+      return
+    }
+    this.#memtable.add(m.ns, m.s, eventOf({ t: m.t, id: m.id }, record.payload))
+    this.#known(m.ns, m.s)
+  }
+
+  /** Store events (already stamped); resolves once they are durable. */
+  async put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void> {
+    const records: Array<{ metadata: Array<[string, string]>, payload: Buffer }> = []
+    for (const { stream, events } of batches) {
+      for (const e of events) records.push({ metadata: [['ns', ns], ['s', stream], ['t', e.time.toString()], ['id', formatIdBytes(e.id)]], payload: e.body })
+    }
+    if (records.length === 0) return
+    await this.#wal.append(encodeRecords(records), () => {
+      for (const { stream, events } of batches) {
+        for (const e of events) this.#memtable.add(ns, stream, e)
+        if (events.length > 0) this.#known(ns, stream)
+      }
+    })
+    if (this.#memtable.bytes >= this.#memtableSize) this.#scheduleFlush()
+  }
+
+  /**
+   * The stream's events in the range, in (time, id) order (or its reverse),
+   * at most `limit`. The snapshot is taken now, synchronously.
+   */
+  read (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent> {
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER
+    const descending = options.descending === true
+    if (limit <= 0 || lowestTime(range) > range.to) return empty()
+    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
+    const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
+    for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
+    return this.#readSnapshot(runs, lists, range, descending, limit)
+  }
+
+  async * #readSnapshot (runs: RunInfo[], lists: StoredEvent[][], range: EventRange, descending: boolean, limit: number): AsyncGenerator<StoredEvent> {
+    try {
+      const sources: Array<AsyncIterator<StoredEvent>> = [
+        ...runs.map((run) => this.#countedRun(run, range, descending)),
+        ...lists.map((list) => fromList(descending ? list.reverse() : list))
+      ]
+      const compare = descending ? (a: StoredEvent, b: StoredEvent) => compareKeys(b, a) : compareKeys
+      let n = 0
+      for await (const event of mergeSorted(sources, compare)) {
+        yield event
+        if (++n >= limit) return
+      }
+    } finally {
+      for (const r of runs) this.#release(r.file)
+    }
+  }
+
+  async * #countedRun (run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent> {
+    this.#stats.runFilesOpened++
+    yield * readRun(this.#runsDir, run, range, descending)
+  }
+
+  /** Remove the stream's events in the range; resolves to how many were removed, once that is durable. */
+  async delete (ns: string, stream: string, range: EventRange): Promise<number> {
+    if (lowestTime(range) > range.to) return 0
+    return await this.#serially(async () => {
+      let victims: Array<[Memtable, Set<StoredEvent>]> = []
+      const record = encodeRecords([{ metadata: deleteMetadata(ns, stream, range), payload: '' }])
+      // The memtable events it removes are exactly those before it in the log (replay does the same).
+      await this.#wal.append(record, () => {
+        victims = [this.#memtable, ...this.#frozen].map((table) => [table, new Set(table.select(ns, stream, range))])
+      })
+      const rewritten = await this.#rewriteRuns(ns, stream, range)
+      if (rewritten.changed) await saveIndex(this.dir, rewritten.index, this.#fsync)
+      // One synchronous step: readers see none of the delete, or all of it.
+      this.#index = rewritten.index
+      let count = rewritten.count
+      for (const [table, events] of victims) {
+        table.remove(ns, stream, events)
+        count += events.size
+      }
+      this.#doom(rewritten.removed)
+      return count
+    })
+  }
+
+  /** The stream's runs without the range's events (an index copy; nothing visible changes yet). */
+  async #rewriteRuns (ns: string, stream: string, range: EventRange): Promise<{ index: RunIndex, count: number, removed: string[], changed: boolean }> {
+    const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
+    let count = 0
+    const removed: string[] = []
+    for (const run of this.#index.runs) {
+      if (run.ns !== ns || run.stream !== stream || !overlaps(BigInt(run.minTime), BigInt(run.maxTime), range)) continue
+      const events = await readWholeRun(this.#runsDir, run)
+      const kept = events.filter((e) => !inRange(e, range))
+      if (kept.length === events.length) continue
+      count += events.length - kept.length
+      const at = index.runs.indexOf(run)
+      if (kept.length === 0) {
+        index.runs.splice(at, 1)
+      } else {
+        index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++), ns, stream, BigInt(run.bucket), kept)
+      }
+      removed.push(run.file)
+    }
+    return { index, count, removed, changed: removed.length > 0 }
+  }
+
+  /** Stream names of the namespace that were ever put to, sorted. */
+  streams (ns: string): string[] {
+    return [...(this.#streams.get(ns) ?? [])].sort()
+  }
+
+  /** Write the memtable out as runs and swap the index; the log files it replaces are removed. */
+  async flush (): Promise<void> {
+    await this.#serially(async () => {
+      if (!this.#memtable.empty) {
+        this.#frozenUpTo = await this.#wal.rotate(() => {
+          this.#frozen.push(this.#memtable)
+          this.#memtable = new Memtable()
+        })
+      }
+      if (this.#frozen.length === 0) return
+      const frozen = [...this.#frozen]
+      const index: RunIndex = { ...this.#index, walSeq: this.#frozenUpTo, runs: [...this.#index.runs] }
+      for (const table of frozen) {
+        for (const { ns, stream, events } of table.streams()) {
+          let start = 0
+          while (start < events.length) {
+            const bucket = bucketOf(events[start].time, this.#bucket)
+            let end = start + 1
+            while (end < events.length && events[end].time < bucket + this.#bucket) end++
+            index.runs.push(await writeRun(this.#runsDir, runFileName(index.runSeq++), ns, stream, bucket, events.slice(start, end)))
+            start = end
+          }
+        }
+      }
+      index.streams = Object.fromEntries([...this.#streams].map(([ns, names]) => [ns, [...names]]))
+      await saveIndex(this.dir, index, this.#fsync)
+      this.#index = index
+      this.#frozen = this.#frozen.filter((t) => !frozen.includes(t))
+      this.#stats.flushes++
+      await this.#wal.removeBefore(index.walSeq)
+    })
+    await this.dropExpired()
+  }
+
+  /** Drop whole buckets older than the retention (none without one); resolves to the runs dropped. */
+  async dropExpired (nowMs = Date.now()): Promise<number> {
+    const retention = this.#retention
+    if (retention === undefined) return 0
+    const cutoff = BigInt(nowMs) * TICKS_PER_MS - retention
+    return await this.#serially(async () => {
+      const expired = this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= cutoff)
+      if (expired.length === 0) return 0
+      const index: RunIndex = { ...this.#index, runs: this.#index.runs.filter((r) => !expired.includes(r)) }
+      await saveIndex(this.dir, index, this.#fsync)
+      this.#index = index
+      this.#doom(expired.map((r) => r.file))
+      return expired.length
+    })
+  }
+
+  stats (): EventStoreStats {
+    return { ...this.#stats, runs: this.#index.runs.length, memtableBytes: this.#memtable.bytes }
+  }
+
+  /** Flush the memtable and close the log. Everything acknowledged was durable already. */
+  async close (): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    await this.flush().catch((err: Error) => { this.lastError = err })
+    await this.#serially(async () => { await this.#wal.close() })
+  }
+
+  #scheduleFlush (): void {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    this.flush().catch((err: Error) => { this.lastError = err }).finally(() => { this.#flushScheduled = false })
+  }
+
+  #known (ns: string, stream: string): void {
+    let names = this.#streams.get(ns)
+    if (names === undefined) this.#streams.set(ns, names = new Set())
+    names.add(stream)
+  }
+
+  #serially<T> (work: () => Promise<T>): Promise<T> {
+    const result = this.#exclusive.then(work)
+    this.#exclusive = result.then(() => {}, () => {})
+    return result
+  }
+
+  #doom (files: string[]): void {
+    for (const file of files) {
+      if ((this.#readers.get(file) ?? 0) > 0) this.#doomed.add(file)
+      else void fs.unlink(path.join(this.#runsDir, file)).catch(() => {})
+    }
+  }
+
+  #release (file: string): void {
+    const n = (this.#readers.get(file) ?? 1) - 1
+    if (n > 0) {
+      this.#readers.set(file, n)
+      return
+    }
+    this.#readers.delete(file)
+    if (this.#doomed.delete(file)) void fs.unlink(path.join(this.#runsDir, file)).catch(() => {})
+  }
+}
+
+function deleteMetadata (ns: string, stream: string, range: EventRange): Array<[string, string]> {
+  const m: Array<[string, string]> = [['op', 'delete'], ['ns', ns], ['s', stream], ['from', range.from.toString()], ['to', range.to.toString()]]
+  if (range.after !== undefined) m.push(['afterT', range.after.time.toString()], ['after', formatIdBytes(range.after.id)])
+  return m
+}
+
+function rangeOf (m: Record<string, string>): EventRange {
+  const range: EventRange = { from: BigInt(m.from), to: BigInt(m.to) }
+  if (m.after !== undefined) range.after = { time: BigInt(m.afterT), id: parseIdBytes(m.after) }
+  return range
+}
+
+async function * empty (): AsyncGenerator<StoredEvent> {}
+
+async function * fromList (list: StoredEvent[]): AsyncGenerator<StoredEvent> {
+  yield * list
+}

@@ -1,0 +1,131 @@
+/**
+ * A run: one stream's events of one time bucket, sorted by (time, id), as a
+ * v2 archive (readable by `shoebox decode`: metadata `t` and `id`, payload
+ * the event text). The file is cut into blocks of about 64 KiB whose offsets
+ * and first times the run index keeps, so a read seeks to the first block
+ * that can hold its range and reads only blocks, in either direction: a
+ * descending read takes the blocks last to first and reverses each, holding
+ * one block per run in memory, never the run.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { DEFAULT_MAX_RECORD_SIZE } from '../../format/constants.js'
+import { readRecord } from '../../format/codec.js'
+import { encodeRecords } from '../../format/encoder.js'
+import { writeFileDurably } from '../../fs/durable.js'
+import { ShoeboxError } from '../../errors.js'
+import { formatIdBytes, parseIdBytes } from './id-codec.js'
+import { inRange, type EventRange, type StoredEvent } from './stored-event.js'
+
+const BLOCK_BYTES = 64 * 1024
+
+/** What the index knows of a run file. Times are decimal strings (bigints in JSON). */
+export interface RunInfo {
+  /** File name inside the runs directory (never derived from a stream name). */
+  file: string
+  ns: string
+  stream: string
+  bucket: string
+  minTime: string
+  maxTime: string
+  firstId: string
+  lastId: string
+  count: number
+  bytes: number
+  /** [byte offset, time of the block's first event] per block. */
+  blocks: Array<[number, string]>
+}
+
+/** Write sorted events as a run file (durably: temp, fsync, rename, dir fsync) and describe it. */
+export async function writeRun (dir: string, file: string, ns: string, stream: string, bucket: bigint, events: StoredEvent[]): Promise<RunInfo> {
+  const parts: Buffer[] = []
+  const blocks: Array<[number, string]> = []
+  let offset = 0
+  let start = 0
+  while (start < events.length) {
+    let end = start
+    let size = 0
+    while (end < events.length && size < BLOCK_BYTES) size += events[end++].body.length + 80
+    const slab = encodeRecords(events.slice(start, end).map(toRecord))
+    blocks.push([offset, events[start].time.toString()])
+    parts.push(slab)
+    offset += slab.length
+    start = end
+  }
+  await writeFileDurably(path.join(dir, file), Buffer.concat(parts))
+  const first = events[0]
+  const last = events[events.length - 1]
+  return {
+    file,
+    ns,
+    stream,
+    bucket: bucket.toString(),
+    minTime: first.time.toString(),
+    maxTime: last.time.toString(),
+    firstId: formatIdBytes(first.id),
+    lastId: formatIdBytes(last.id),
+    count: events.length,
+    bytes: offset,
+    blocks
+  }
+}
+
+function toRecord (event: StoredEvent): { metadata: Array<[string, string]>, payload: Buffer } {
+  return { metadata: [['t', event.time.toString()], ['id', formatIdBytes(event.id)]], payload: event.body }
+}
+
+/** A stored record back as an event (run files and the log share this layout). */
+export function eventOf (metadata: Record<string, string>, payload: Buffer): StoredEvent {
+  return { time: BigInt(metadata.t), id: parseIdBytes(metadata.id), body: payload }
+}
+
+/**
+ * The run's events in the range, in order, read block by block. `onOpen`
+ * is told each time the file is opened (the store counts them).
+ */
+export async function * readRun (dir: string, run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent> {
+  const low = range.after === undefined ? range.from : range.after.time
+  // Events equal to a block's first time may end the block before it: start one block earlier.
+  let first = 0
+  while (first + 1 < run.blocks.length && BigInt(run.blocks[first + 1][1]) < low) first++
+  let last = first
+  while (last + 1 < run.blocks.length && BigInt(run.blocks[last + 1][1]) <= range.to) last++
+  const file = path.join(dir, run.file)
+  const handle = await fs.open(file, 'r')
+  try {
+    for (let i = descending ? last : first; descending ? i >= first : i <= last; i += descending ? -1 : 1) {
+      const start = run.blocks[i][0]
+      const end = i + 1 < run.blocks.length ? run.blocks[i + 1][0] : run.bytes
+      const buf = Buffer.allocUnsafe(end - start)
+      const { bytesRead } = await handle.read(buf, 0, buf.length, start)
+      if (bytesRead !== buf.length) throw damaged(file, start + bytesRead, 'file shorter than its index says')
+      const events = parseBlock(buf, file, start).filter((e) => inRange(e, range))
+      if (descending) events.reverse()
+      yield * events
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Every event of a run, ascending (for rewriting it after a delete). */
+export async function readWholeRun (dir: string, run: RunInfo): Promise<StoredEvent[]> {
+  const file = path.join(dir, run.file)
+  return parseBlock(await fs.readFile(file), file, 0)
+}
+
+function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
+  const out: StoredEvent[] = []
+  let at = 0
+  while (at < buf.length) {
+    const result = readRecord(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE)
+    if (result.kind !== 'record') throw damaged(file, base + at, result.kind === 'need' ? 'truncated record' : result.detail)
+    out.push(eventOf(result.record.metadata, result.record.payload))
+    at += result.size
+  }
+  return out
+}
+
+function damaged (file: string, offset: number, detail: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_BAD_RECORD', `event run ${file}: at byte ${offset}: ${detail}`)
+}
