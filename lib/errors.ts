@@ -27,6 +27,11 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_THROTTLED'
   | 'SHOEBOX_STORE_FAILED'
   | 'SHOEBOX_VERIFY_FAILED'
+  | 'SHOEBOX_INVALID_EVENT_TIME'
+  | 'SHOEBOX_INVALID_EVENT_ID'
+  | 'SHOEBOX_INVALID_STREAM_NAME'
+  | 'SHOEBOX_INVALID_EVENT'
+  | 'SHOEBOX_EVENTS_FAILED'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode

@@ -1,0 +1,190 @@
+/**
+ * Event ids (`@id`): the version-1-layout UUID of Kronos (spec §3.1).
+ *
+ * Bytes 0..7 carry T = kronos time + 0x01B21DD213814000 as a 60-bit UUID
+ * time (time_low, time_mid, version nibble 1 + time_hi). Bytes 8..15 are
+ * random, from `crypto` (Kronos used an unseeded C rand(), so restarted or
+ * forked servers repeated ids: fixed), with byte 8 forced into 0x80..0x8F
+ * exactly as Kronos does, so every id stays strictly between LOWEST(t) and
+ * HIGHEST(t) and Kronos servers order it the same way.
+ *
+ * Ids for one time never repeat within a process: the first id for a time
+ * gets a random suffix, and the next ones for that time (while it is among
+ * the last few thousand times used) add a random step of 1..2^24 to the last
+ * suffix, so they also sort in the order they were made. Randomness is read
+ * 4 KiB at a time, because one crypto call per id is the slow part.
+ *
+ * Order (§3.2): by 60-bit time, then bytes 8..15 as unsigned bytes;
+ * descending is the exact reverse. The canonical text is NOT sortable as a
+ * string (time_low comes first); eventIdSortKey() is.
+ */
+import { randomFillSync } from 'node:crypto'
+import { ShoeboxError } from '../errors.js'
+import { checkKronosTime, UUID_EPOCH_OFFSET, type KronosTime } from './kronos-time.js'
+
+const POOL_SIZE = 4096
+const pool = Buffer.alloc(POOL_SIZE)
+let poolAt = POOL_SIZE
+
+function randomUint32 (): number {
+  if (poolAt + 4 > POOL_SIZE) {
+    randomFillSync(pool)
+    poolAt = 0
+  }
+  const v = pool.readUInt32BE(poolAt)
+  poolAt += 4
+  return v
+}
+
+/** The 60-bit suffix (byte 8's low nibble + bytes 9..15) as hi 28 bits + lo 32 bits. */
+interface Suffix { hi: number, lo: number }
+
+const RECENT_TIMES = 4096
+const lastSuffix = new Map<bigint, Suffix>()
+const TWO_32 = 0x1_0000_0000
+const HI_MAX = 0x0FFF_FFFF
+
+function nextSuffix (t: bigint): Suffix {
+  const last = lastSuffix.get(t)
+  let next: Suffix
+  if (last === undefined) {
+    next = { hi: randomUint32() & HI_MAX, lo: randomUint32() }
+    if (lastSuffix.size >= RECENT_TIMES) {
+      // Forget the time used longest ago (Map keeps insertion order).
+      const oldest = lastSuffix.keys().next().value as bigint
+      lastSuffix.delete(oldest)
+    }
+  } else {
+    let lo = last.lo + (randomUint32() & 0xFF_FFFF) + 1
+    let hi = last.hi
+    if (lo >= TWO_32) {
+      lo -= TWO_32
+      hi += 1
+    }
+    if (hi > HI_MAX) {
+      // 2^36 ids or so for one tick in one process: not a real workload.
+      throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `no unused event id left for kronos time ${t} in this process`)
+    }
+    next = { hi, lo }
+    lastSuffix.delete(t)
+  }
+  lastSuffix.set(t, next)
+  return next
+}
+
+function writeTime (buf: Buffer, t: KronosTime): void {
+  const T = checkKronosTime(t) + UUID_EPOCH_OFFSET
+  buf.writeUInt32BE(Number(T & 0xFFFF_FFFFn), 0)
+  buf.writeUInt16BE(Number((T >> 32n) & 0xFFFFn), 4)
+  buf.writeUInt16BE(0x1000 | Number((T >> 48n) & 0x0FFFn), 6)
+}
+
+/** A fresh id for kronos time `t`, as 16 bytes. */
+export function newEventIdBytes (t: KronosTime): Buffer {
+  const buf = Buffer.allocUnsafe(16)
+  writeTime(buf, t)
+  const s = nextSuffix(t)
+  buf.writeUInt32BE((s.hi | 0x8000_0000) >>> 0, 8)
+  buf.writeUInt32BE(s.lo, 12)
+  return buf
+}
+
+/** A fresh id for kronos time `t`, in canonical text form. */
+export function newEventId (t: KronosTime): string {
+  return formatEventId(newEventIdBytes(t))
+}
+
+/** LOWEST(t): below every id of time t (suffix 8000-000000000000). */
+export function lowestEventId (t: KronosTime): string {
+  const buf = Buffer.alloc(16)
+  writeTime(buf, t)
+  buf[8] = 0x80
+  return formatEventId(buf)
+}
+
+/** HIGHEST(t): above every id of time t (suffix 8fff-ffffffffffff). */
+export function highestEventId (t: KronosTime): string {
+  const buf = Buffer.alloc(16, 0xFF)
+  writeTime(buf, t)
+  buf[8] = 0x8F
+  return formatEventId(buf)
+}
+
+/** Lowercase 8-4-4-4-12 text of 16 id bytes. */
+export function formatEventId (bytes: Uint8Array): string {
+  if (bytes.length !== 16) throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `an event id is 16 bytes, got ${bytes.length}`)
+  const h = Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
+
+/** Whether `text` is a UUID in 8-4-4-4-12 form (any case, any version). */
+export function isEventId (text: unknown): text is string {
+  return typeof text === 'string' && text.length === 36 && UUID_RE.test(text)
+}
+
+/**
+ * The 16 bytes of any UUID in 8-4-4-4-12 text (any case, any version, as a
+ * start_id may be); SHOEBOX_INVALID_EVENT_ID otherwise.
+ */
+export function parseEventId (text: string): Buffer {
+  if (!isEventId(text)) {
+    throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `not a UUID (8-4-4-4-12 hex): ${JSON.stringify(String(text)).slice(0, 80)}`)
+  }
+  return Buffer.from(text.replace(/-/g, ''), 'hex')
+}
+
+function asBytes (id: string | Uint8Array): Uint8Array {
+  return typeof id === 'string' ? parseEventId(id) : id
+}
+
+function uuidTime (b: Uint8Array): bigint {
+  const low = BigInt(((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3])
+  const mid = BigInt((b[4] << 8) + b[5])
+  const hi = BigInt(((b[6] & 0x0F) << 8) + b[7])
+  return (hi << 48n) | (mid << 32n) | low
+}
+
+/** The kronos time an id carries (its version nibble ignored). */
+export function eventIdTime (id: string | Uint8Array): KronosTime {
+  return uuidTime(asBytes(id)) - UUID_EPOCH_OFFSET
+}
+
+/**
+ * Kronos order: 60-bit time, then bytes 8..15 unsigned. Negative, 0 or
+ * positive, for Array.prototype.sort; negate it (or swap the arguments) for
+ * descending.
+ */
+export function compareEventIds (a: string | Uint8Array, b: string | Uint8Array): number {
+  const x = asBytes(a)
+  const y = asBytes(b)
+  const ta = uuidTime(x)
+  const tb = uuidTime(y)
+  if (ta !== tb) return ta < tb ? -1 : 1
+  return Buffer.compare(Buffer.from(x.buffer, x.byteOffset + 8, 8), Buffer.from(y.buffer, y.byteOffset + 8, 8))
+}
+
+/**
+ * A 16-byte key that sorts like compareEventIds under Buffer.compare (and
+ * its hex text under plain string comparison): the 60-bit time big-endian
+ * in 8 bytes, then bytes 8..15. The version nibble is not kept; ids of one
+ * time that differ only in version share a key.
+ */
+export function eventIdSortKey (id: string | Uint8Array): Buffer {
+  const b = asBytes(id)
+  const key = Buffer.allocUnsafe(16)
+  key.writeBigUInt64BE(uuidTime(b), 0)
+  key.set(b.subarray(8, 16), 8)
+  return key
+}
+
+/** The version-1 id a sort key came from. */
+export function eventIdFromSortKey (key: Uint8Array): string {
+  if (key.length !== 16) throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `a sort key is 16 bytes, got ${key.length}`)
+  const k = Buffer.from(key.buffer, key.byteOffset, 16)
+  const buf = Buffer.allocUnsafe(16)
+  writeTime(buf, k.readBigUInt64BE(0) - UUID_EPOCH_OFFSET)
+  k.copy(buf, 8, 8, 16)
+  return formatEventId(buf)
+}

@@ -1,0 +1,123 @@
+/**
+ * Event ids: the byte layout of spec §3.1 (the spec's own example), the
+ * byte-8 mask, LOWEST/HIGHEST bounds, parse/format, time decoding over the
+ * whole range, the (time, bytes 8..15) order and its sort key, and 1M ids
+ * for one time all distinct.
+ */
+import t from 'tap'
+import {
+  compareEventIds, eventIdFromSortKey, eventIdSortKey, eventIdTime, formatEventId, highestEventId, isEventId, lowestEventId,
+  newEventId, newEventIdBytes, parseEventId
+} from '../../lib/events/event-id.js'
+import { MAX_KRONOS_TIME, MIN_KRONOS_TIME } from '../../lib/events/kronos-time.js'
+
+function code (fn: () => unknown): string {
+  try {
+    return `accepted: ${String(fn())}`
+  } catch (err) {
+    return (err as { code?: string }).code ?? `no code: ${String(err)}`
+  }
+}
+
+t.test('layout: the spec example (kronos time 10, time 0) and the byte-8 mask', async (t) => {
+  const id = newEventId(10n)
+  t.match(id, /^1381400a-1dd2-11b2-8[0-9a-f]{3}-[0-9a-f]{12}$/)
+  t.match(newEventId(0n), /^13814000-1dd2-11b2-8[0-9a-f]{3}-[0-9a-f]{12}$/)
+  t.equal(eventIdTime(id), 10n)
+  t.equal(eventIdTime('1381400a-1dd2-11b2-8091-3aeee9f530dd'), 10n, 'the id Kronos made for time 10')
+  t.equal(lowestEventId(10n), '1381400a-1dd2-11b2-8000-000000000000')
+  t.equal(highestEventId(10n), '1381400a-1dd2-11b2-8fff-ffffffffffff')
+  for (let i = 0; i < 2000; i++) {
+    const b = newEventIdBytes(BigInt(i % 7))
+    if (b[8] < 0x80 || b[8] > 0x8F) t.fail(`byte 8 outside 0x80..0x8F: ${formatEventId(b)}`)
+    if (b[6] >> 4 !== 1) t.fail(`version nibble is not 1: ${formatEventId(b)}`)
+  }
+  const ids = new Set(Array.from({ length: 200 }, () => newEventId(5n).slice(19)))
+  t.equal(ids.size, 200, 'suffixes differ')
+})
+
+t.test('time decodes over the whole range, odd ticks and above 2^53', async (t) => {
+  const times = [MIN_KRONOS_TIME, MIN_KRONOS_TIME + 1n, -1n, 0n, 1n, 2n ** 53n + 1n, 17_962_947_001_234_567n, MAX_KRONOS_TIME - 1n, MAX_KRONOS_TIME]
+  for (const time of times) {
+    const id = newEventId(time)
+    t.equal(eventIdTime(id), time, `${time}`)
+    t.equal(eventIdTime(parseEventId(id)), time)
+    t.equal(formatEventId(parseEventId(id)), id)
+    t.ok(compareEventIds(lowestEventId(time), id) < 0 && compareEventIds(id, highestEventId(time)) < 0, 'LOWEST < id < HIGHEST')
+  }
+  t.equal(lowestEventId(MIN_KRONOS_TIME), '00000000-0000-1000-8000-000000000000')
+  t.equal(highestEventId(MAX_KRONOS_TIME), 'ffffffff-ffff-1fff-8fff-ffffffffffff')
+  t.equal(code(() => newEventId(MAX_KRONOS_TIME + 1n)), 'SHOEBOX_INVALID_EVENT_TIME')
+  t.equal(code(() => newEventId(MIN_KRONOS_TIME - 1n)), 'SHOEBOX_INVALID_EVENT_TIME')
+})
+
+t.test('parse: any UUID text in any case and version; garbage refused', async (t) => {
+  const upper = '1381400A-1DD2-41B2-C091-3AEEE9F530DD'
+  t.equal(formatEventId(parseEventId(upper)), upper.toLowerCase())
+  t.equal(eventIdTime(upper), 10n, 'the version nibble is ignored')
+  t.ok(isEventId(upper))
+  for (const bad of ['', 'x', '1381400a1dd211b280913aeee9f530dd', '1381400a-1dd2-11b2-8091-3aeee9f530d', '1381400a-1dd2-11b2-8091-3aeee9f530dg',
+    '{1381400a-1dd2-11b2-8091-3aeee9f530dd}', '1381400a-1dd2-11b2-8091-3aeee9f530dd\n']) {
+    t.equal(code(() => parseEventId(bad)), 'SHOEBOX_INVALID_EVENT_ID', JSON.stringify(bad))
+    t.notOk(isEventId(bad))
+  }
+  t.equal(code(() => formatEventId(Buffer.alloc(15))), 'SHOEBOX_INVALID_EVENT_ID')
+})
+
+t.test('order: time first, then bytes 8..15 unsigned; the sort key agrees', async (t) => {
+  // time_low comes first in the text, so string order is wrong where time_low wraps to 0.
+  const wrap = 2n ** 32n - 0x13814000n
+  const a = lowestEventId(wrap - 1n)
+  const b = lowestEventId(wrap)
+  t.ok(a > b, 'canonical text sorts the wrong way here')
+  t.ok(compareEventIds(a, b) < 0)
+  t.ok(Buffer.compare(eventIdSortKey(a), eventIdSortKey(b)) < 0)
+  t.ok(eventIdSortKey(a).toString('hex') < eventIdSortKey(b).toString('hex'))
+  const tie1 = '1381400a-1dd2-11b2-8000-00000000000f'
+  const tie2 = '1381400a-1dd2-11b2-80f0-000000000000'
+  t.ok(compareEventIds(tie1, tie2) < 0)
+  t.equal(compareEventIds(tie1, tie1), 0)
+  t.ok(compareEventIds(tie2, tie1) > 0, 'descending is the exact reverse')
+  const ids: string[] = []
+  const times = [MIN_KRONOS_TIME, -5n, 0n, 1n, 2n ** 32n - 0x13814001n, 2n ** 32n - 0x13814000n, 2n ** 32n, 2n ** 53n + 1n, 17_000_000_000_000_000n, MAX_KRONOS_TIME]
+  for (const time of times) for (let i = 0; i < 20; i++) ids.push(newEventId(time))
+  ids.push(...times.flatMap((time) => [lowestEventId(time), highestEventId(time)]))
+  const byCompare = [...ids].sort(compareEventIds)
+  const byKey = [...ids].sort((x, y) => Buffer.compare(eventIdSortKey(x), eventIdSortKey(y)))
+  const byHex = [...ids].sort((x, y) => {
+    const hx = eventIdSortKey(x).toString('hex')
+    const hy = eventIdSortKey(y).toString('hex')
+    return hx < hy ? -1 : hx > hy ? 1 : 0
+  })
+  t.same(byKey, byCompare)
+  t.same(byHex, byCompare)
+  for (let i = 1; i < byCompare.length; i++) {
+    if (eventIdTime(byCompare[i - 1]) > eventIdTime(byCompare[i])) t.fail('time first')
+  }
+  for (const id of ids) if (eventIdFromSortKey(eventIdSortKey(id)) !== id) t.fail(`sort key round trip ${id}`)
+  t.equal(code(() => eventIdFromSortKey(Buffer.alloc(3))), 'SHOEBOX_INVALID_EVENT_ID')
+})
+
+t.test('1M ids for one time are distinct, inside LOWEST..HIGHEST, and sort after an earlier time', async (t) => {
+  const time = 17_962_947_001_234_567n
+  const n = 1_000_000
+  const suffixes = new BigUint64Array(n)
+  const lowest = parseEventId(lowestEventId(time)).readBigUInt64BE(8)
+  const highest = parseEventId(highestEventId(time)).readBigUInt64BE(8)
+  let outside = 0
+  for (let i = 0; i < n; i++) {
+    const b = newEventIdBytes(time)
+    // Interleave other times, as a real stream would.
+    if (i % 1000 === 0) newEventIdBytes(time - 1n)
+    const s = b.readBigUInt64BE(8)
+    if (s <= lowest || s >= highest) outside++
+    suffixes[i] = s
+  }
+  t.equal(outside, 0)
+  suffixes.sort()
+  let repeats = 0
+  for (let i = 1; i < n; i++) if (suffixes[i] === suffixes[i - 1]) repeats++
+  t.equal(repeats, 0, 'no id repeats')
+  t.ok(compareEventIds(highestEventId(time - 1n), newEventId(time)) < 0)
+  t.ok(compareEventIds(newEventId(time), lowestEventId(time + 1n)) < 0)
+})
