@@ -24,7 +24,7 @@ import path from 'node:path'
 import { encodeRecords } from '../../format/encoder.js'
 import { ensureDir } from '../../fs/durable.js'
 import type { ShoeboxRecord } from '../../record.js'
-import { formatIdBytes, parseIdBytes } from './id-codec.js'
+import { formatEventId, parseEventId } from '../event-id.js'
 import { Memtable } from './memtable.js'
 import { mergeSorted } from './merge.js'
 import { eventOf, readRun, readWholeRun, writeRun, type RunInfo } from './run-file.js'
@@ -144,7 +144,7 @@ export class EventStore {
   async put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void> {
     const records: Array<{ metadata: Array<[string, string]>, payload: Buffer }> = []
     for (const { stream, events } of batches) {
-      for (const e of events) records.push({ metadata: [['ns', ns], ['s', stream], ['t', e.time.toString()], ['id', formatIdBytes(e.id)]], payload: e.body })
+      for (const e of events) records.push({ metadata: [['ns', ns], ['s', stream], ['t', e.time.toString()], ['id', formatEventId(e.id)]], payload: e.body })
     }
     if (records.length === 0) return
     await this.#wal.append(encodeRecords(records), () => {
@@ -342,13 +342,13 @@ export class EventStore {
 
 function deleteMetadata (ns: string, stream: string, range: EventRange): Array<[string, string]> {
   const m: Array<[string, string]> = [['op', 'delete'], ['ns', ns], ['s', stream], ['from', range.from.toString()], ['to', range.to.toString()]]
-  if (range.after !== undefined) m.push(['afterT', range.after.time.toString()], ['after', formatIdBytes(range.after.id)])
+  if (range.after !== undefined) m.push(['afterT', range.after.time.toString()], ['after', formatEventId(range.after.id)])
   return m
 }
 
 function rangeOf (m: Record<string, string>): EventRange {
   const range: EventRange = { from: BigInt(m.from), to: BigInt(m.to) }
-  if (m.after !== undefined) range.after = { time: BigInt(m.afterT), id: parseIdBytes(m.after) }
+  if (m.after !== undefined) range.after = { time: BigInt(m.afterT), id: parseEventId(m.after) }
   return range
 }
 

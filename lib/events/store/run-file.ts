@@ -14,7 +14,7 @@ import { readRecord } from '../../format/codec.js'
 import { encodeRecords } from '../../format/encoder.js'
 import { writeFileDurably } from '../../fs/durable.js'
 import { ShoeboxError } from '../../errors.js'
-import { formatIdBytes, parseIdBytes } from './id-codec.js'
+import { formatEventId, parseEventId } from '../event-id.js'
 import { inRange, type EventRange, type StoredEvent } from './stored-event.js'
 
 const BLOCK_BYTES = 64 * 1024
@@ -62,8 +62,8 @@ export async function writeRun (dir: string, file: string, ns: string, stream: s
     bucket: bucket.toString(),
     minTime: first.time.toString(),
     maxTime: last.time.toString(),
-    firstId: formatIdBytes(first.id),
-    lastId: formatIdBytes(last.id),
+    firstId: formatEventId(first.id),
+    lastId: formatEventId(last.id),
     count: events.length,
     bytes: offset,
     blocks
@@ -71,12 +71,12 @@ export async function writeRun (dir: string, file: string, ns: string, stream: s
 }
 
 function toRecord (event: StoredEvent): { metadata: Array<[string, string]>, payload: Buffer } {
-  return { metadata: [['t', event.time.toString()], ['id', formatIdBytes(event.id)]], payload: event.body }
+  return { metadata: [['t', event.time.toString()], ['id', formatEventId(event.id)]], payload: event.body }
 }
 
 /** A stored record back as an event (run files and the log share this layout). */
 export function eventOf (metadata: Record<string, string>, payload: Buffer): StoredEvent {
-  return { time: BigInt(metadata.t), id: parseIdBytes(metadata.id), body: payload }
+  return { time: BigInt(metadata.t), id: parseEventId(metadata.id), body: payload }
 }
 
 /**
