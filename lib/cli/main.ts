@@ -34,7 +34,8 @@ export const commands: readonly CommandEntry[] = [
     name: 'unpack',
     summary: 'the files of packed archives back into a directory',
     load: async () => (await import('./unpack.js')).unpackCommand
-  }
+  },
+  { name: 'serve', summary: 'a Kronos-compatible event server on a local event store', load: async () => (await import('./serve.js')).serveCommand }
 ]
 
 function version (): string {

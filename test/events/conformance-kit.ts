@@ -3,9 +3,15 @@
  * fresh directory, and talk Kronos to it over real HTTP, as a client would
  * (the helpers of Kronos's own kronos/tests/server.py, with their checks).
  */
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import type { Test } from 'tap'
 import { parseEvent, type JsonValue } from '../../lib/events/event-text.js'
 import { serveEvents, type EventServer, type ServeEventsOptions } from '../../lib/events/server/serve-events.js'
+import { BIN } from '../cli-run.js'
+import { transpileTree } from '../transpile.js'
 
 export type KronosEvent = { [key: string]: JsonValue }
 
@@ -71,3 +77,45 @@ export async function streams (url: string, namespace?: string): Promise<string[
 }
 
 export const times = (events: KronosEvent[]): unknown[] => events.map((e) => e['@time'])
+
+export interface ServeProcess {
+  child: ChildProcess
+  url: string
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>
+}
+
+let transpiled: string | undefined
+
+/**
+ * The CLI transpiled once per test file: a child started with the
+ * TypeScript loader spends seconds (tens on a loaded machine) compiling.
+ */
+function binary (): string {
+  if (transpiled === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-serve-bin-'))
+    process.once('exit', () => { fs.rmSync(dir, { recursive: true, force: true }) })
+    transpiled = transpileTree(BIN, dir)
+  }
+  return transpiled
+}
+
+/** Start the real `shoebox serve` binary on port 0; resolves once it printed its URL. */
+export async function spawnServe (args: string[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [binary(), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (b: Buffer) => { stderr += b.toString() })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>((resolve) => {
+    child.on('exit', (code, signal) => { resolve({ code, signal, stderr }) })
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString()
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m !== null) resolve(m[1])
+    })
+    void exited.then((e) => { reject(new Error(`shoebox serve exited (${e.code ?? e.signal}) before listening: ${e.stderr}`)) })
+  })
+  return { child, url, exited }
+}
