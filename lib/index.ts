@@ -47,3 +47,4 @@ export {
   pack, packFiles, type PackSource, type PackOptions, type PackFilesOptions, type PackSummary, type PackRecord, type SkippedEntry
 } from './pack/pack.js'
 export { unpack, type UnpackOptions, type UnpackSummary, type UnpackedFile } from './pack/unpack.js'
+export { serveEvents, type EventServer, type ServeEventsOptions, type ServingMode } from './events/serve.js'
