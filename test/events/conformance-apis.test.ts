@@ -89,6 +89,17 @@ t.test('put: bad bodies and namespaces', async (t) => {
   t.equal(obj.status, 200)
   t.same(json(obj)['@errors'], ["AttributeError(\"'unicode' object has no attribute 'get'\",)", "AttributeError(\"'unicode' object has no attribute 'get'\",)"])
   t.same(json(obj).s, { shoebox: { num_inserted: 0 } })
+  for (const body of ['{"events": {}} x', '{"events": {"s": [{}]}', '{"events": {"s": [{},]}}', '{"events" {}}', '{"events": {"s": [{"a": tru}]}}']) {
+    t.same(json(await post(url, '/1.0/events/put', body))['@errors'], ['Request body must be valid JSON.'], `${body} is not JSON`)
+  }
+  const twice = await post(url, '/1.0/events/put', '{"events": {"a": [{}]}, "events": {"b": [{}], "b": [{}, {}]}}')
+  t.same(json(twice), { b: { shoebox: { num_inserted: 2 } }, '@success': true, '@took': json(twice)['@took'] }, 'repeated keys: the last wins')
+  const noEvents = await post(url, '/1.0/events/put', '{"namespace": "kronos"}')
+  t.same(json(noEvents)['@errors'], ["KeyError('events',)"])
+  const nullEvents = await post(url, '/1.0/events/put', '{"events": null}')
+  t.same(json(nullEvents)['@errors'], ["AttributeError(\"'NoneType' object has no attribute 'iteritems'\",)"])
+  const text = await post(url, '/1.0/events/put', '{"events": {"s": "ab", "t": [5, [1]]}}')
+  t.equal((json(text)['@errors'] as string[]).length, 4, 'a string\'s characters and non-object elements are refused one by one')
 })
 
 t.test('get: intervals, inclusive bounds, start_id, limit, order', async (t) => {

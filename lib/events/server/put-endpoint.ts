@@ -12,13 +12,13 @@
  * retry a 503 without having to read the body.
  */
 import type { ServerResponse } from 'node:http'
-import { parseEventId } from '../event-id.js'
-import { checkJsonText, InvalidEventTimeError, parseEvent, stampEventText } from '../event-text.js'
+import { formatEventId, newEventIdBytes } from '../event-id.js'
+import { InvalidEventTimeError, parseEvent, stampEventText } from '../event-text.js'
 import { isValidStreamName } from '../stream-name.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import { sendJson } from './envelope.js'
 import { attributeError, INVALID_JSON, invalidEventTime, invalidStreamName, keyError, namespaceMissing, notIterable, storageError, tooLarge } from './kronos-errors.js'
-import { arrayElements, firstChar, objectMembers, type MemberSpan } from './json-spans.js'
+import { firstChar, walkPutBody, type PutBody, type Span, type StreamSpan } from './put-body.js'
 import { BadRequest } from './request-params.js'
 import type { ServerContext } from './server-context.js'
 
@@ -28,35 +28,39 @@ interface StreamBatch {
 }
 
 export async function handlePut (ctx: ServerContext, text: string, res: ServerResponse, started: bigint): Promise<void> {
+  if (firstChar(text, 0) !== '{') {
+    let value: unknown
+    try {
+      value = parseEvent(text)
+    } catch {
+      throw new BadRequest([INVALID_JSON])
+    }
+    throw new BadRequest([attributeError(value, 'get')])
+  }
+  let body: PutBody
   try {
-    checkJsonText(text)
+    body = walkPutBody(text)
   } catch {
     throw new BadRequest([INVALID_JSON])
   }
-  if (firstChar(text, 0) !== '{') throw new BadRequest([attributeError(parseEvent(text), 'get')])
-  const top = lastByKey(objectMembers(text, 0))
-  const eventsSpan = top.get('events')
-  if (eventsSpan === undefined) throw new BadRequest([keyError('events')])
-  if (firstChar(text, eventsSpan.start) !== '{') {
-    throw new BadRequest([attributeError(parseEvent(text.slice(eventsSpan.start, eventsSpan.end)), 'iteritems')])
-  }
-  const nsSpan = top.get('namespace')
+  if (body.events === undefined) throw new BadRequest([keyError('events')])
+  if (body.streams === undefined) throw new BadRequest([attributeError(parseEvent(slice(text, body.events)), 'iteritems')])
   // A missing namespace is the default; so is null here (Kronos too, for put).
-  const ns = nsSpan === undefined ? ctx.defaultNamespace : (parseEvent(text.slice(nsSpan.start, nsSpan.end)) ?? ctx.defaultNamespace)
+  const ns = body.namespace === undefined ? ctx.defaultNamespace : (parseEvent(slice(text, body.namespace)) ?? ctx.defaultNamespace)
 
   const errors: string[] = []
   const batches: StreamBatch[] = []
-  for (const member of lastByKey(objectMembers(text, eventsSpan.start)).values()) {
-    if (!isValidStreamName(member.key)) {
-      errors.push(invalidStreamName(member.key))
+  for (const stream of body.streams) {
+    if (!isValidStreamName(stream.name)) {
+      errors.push(invalidStreamName(stream.name))
       continue
     }
-    const elements = streamElements(text, member)
+    const elements = streamElements(text, stream)
     if (elements.length === 0) continue
-    const batch: StreamBatch = { stream: member.key, events: [] }
+    const batch: StreamBatch = { stream: stream.name, events: [] }
     batches.push(batch)
-    for (const [start, end] of elements) {
-      const event = stamp(ctx, text.slice(start, end), errors)
+    for (const element of elements) {
+      const event = element === undefined ? refuse(errors, '') : stamp(ctx, slice(text, element), errors)
       if (event !== undefined) batch.events.push(event)
     }
   }
@@ -77,45 +81,41 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   sendJson(res, status, answer, started)
 }
 
-/** Duplicate keys: the last wins (as the Python dict did), at the place of the first. */
-function lastByKey (members: MemberSpan[]): Map<string, MemberSpan> {
-  const map = new Map<string, MemberSpan>()
-  for (const m of members) map.set(m.key, m)
-  return map
+function slice (text: string, span: Span): string {
+  return text.slice(span.start, span.end)
 }
 
 /**
  * The elements of a stream's value: a list's items. Python iterated
  * whatever it got: an object's keys and a string's characters (each then
- * refused as an event), and a number or boolean is a TypeError for the
- * whole put.
+ * refused as an event: undefined here), and a number or boolean is a
+ * TypeError for the whole put.
  */
-function streamElements (text: string, member: MemberSpan): Array<[number, number]> {
-  const c = firstChar(text, member.start)
-  if (c === '[') return arrayElements(text, member.start)
-  const value = parseEvent(text.slice(member.start, member.end))
-  if (c === '{') return Object.keys(value as object).map(() => [-1, -1])
-  if (typeof value === 'string') return [...value].map(() => [-2, -2])
+function streamElements (text: string, stream: StreamSpan): Array<Span | undefined> {
+  if (stream.elements !== undefined) return stream.elements
+  const value = parseEvent(slice(text, stream.value))
+  if (value !== null && typeof value === 'object') return Object.keys(value).map(() => undefined)
+  if (typeof value === 'string') return [...value].map(() => undefined)
   throw new BadRequest([notIterable(value)])
 }
 
+/** An element Python would have called .get() on, refused (a string here: an object's key or a string's character). */
+function refuse (errors: string[], value: unknown): undefined {
+  errors.push(attributeError(value, 'get'))
+  return undefined
+}
+
 function stamp (ctx: ServerContext, text: string, errors: string[]): StoredEvent | undefined {
-  if (text === '') {
-    // An object's key or a string's character, which Python tried to use as an event.
-    errors.push(attributeError('', 'get'))
-    return undefined
-  }
-  if (firstChar(text, 0) !== '{') {
-    errors.push(attributeError(parseEvent(text), 'get'))
-    return undefined
-  }
+  if (firstChar(text, 0) !== '{') return refuse(errors, parseEvent(text))
   if (Buffer.byteLength(text) > ctx.maxEventSize) {
     errors.push(tooLarge('event', ctx.maxEventSize))
     return undefined
   }
   try {
-    const stamped = stampEventText(text)
-    return { time: stamped.time, id: parseEventId(stamped.id), body: Buffer.from(stamped.text) }
+    // The id's bytes are kept as made: no text round trip per event.
+    let id: Buffer = Buffer.alloc(0)
+    const stamped = stampEventText(text, { newId: (time) => formatEventId(id = newEventIdBytes(time)) })
+    return { time: stamped.time, id, idText: stamped.id, body: Buffer.from(stamped.text) }
   } catch (err) {
     if (err instanceof InvalidEventTimeError) errors.push(invalidEventTime(err.rawValue))
     else errors.push(`InvalidEvent(${JSON.stringify((err as Error).message)},)`)

@@ -144,7 +144,7 @@ export class EventStore {
   async put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void> {
     const records: Array<{ metadata: Array<[string, string]>, payload: Buffer }> = []
     for (const { stream, events } of batches) {
-      for (const e of events) records.push({ metadata: [['ns', ns], ['s', stream], ['t', e.time.toString()], ['id', formatEventId(e.id)]], payload: e.body })
+      for (const e of events) records.push({ metadata: [['ns', ns], ['s', stream], ['t', e.time.toString()], ['id', e.idText ?? formatEventId(e.id)]], payload: e.body })
     }
     if (records.length === 0) return
     await this.#wal.append(encodeRecords(records), () => {

@@ -71,12 +71,12 @@ export async function writeRun (dir: string, file: string, ns: string, stream: s
 }
 
 function toRecord (event: StoredEvent): { metadata: Array<[string, string]>, payload: Buffer } {
-  return { metadata: [['t', event.time.toString()], ['id', formatEventId(event.id)]], payload: event.body }
+  return { metadata: [['t', event.time.toString()], ['id', event.idText ?? formatEventId(event.id)]], payload: event.body }
 }
 
 /** A stored record back as an event (run files and the log share this layout). */
 export function eventOf (metadata: Record<string, string>, payload: Buffer): StoredEvent {
-  return { time: BigInt(metadata.t), id: parseEventId(metadata.id), body: payload }
+  return { time: BigInt(metadata.t), id: parseEventId(metadata.id), idText: metadata.id, body: payload }
 }
 
 /**

@@ -14,6 +14,8 @@ export interface EventKey {
 export interface StoredEvent extends EventKey {
   /** The event's JSON text (UTF-8), as it goes out on the wire. */
   body: Buffer
+  /** The id as text, when the maker of the event had it (saves formatting it again). */
+  idText?: string
 }
 
 /** (time, id bytes 8..15) order: the one sort rule of the store, ascending. */
