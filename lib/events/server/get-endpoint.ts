@@ -25,31 +25,33 @@ export async function handleGet (ctx: ServerContext, text: string, res: ServerRe
   const range = rangeParams(body)
   const limit = body.limit === undefined ? BigInt(MAX_LIMIT) : long('limit', body.limit)
   const descending = body.order === 'descending'
-  const events = ctx.store.read(ns, stream, range, { descending, limit: limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit) })
+  const batches = ctx.store.readBatches(ns, stream, range, { descending, limit: limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit) })
   res.statusCode = 200
   res.setHeader('Content-Type', 'application/json')
   await streamLines(res, ctx.flushSize, (async function * () {
-    for await (const e of events) yield e.body
+    for await (const batch of batches) yield batch.map((e) => e.body)
   })(), started)
 }
 
 /**
- * Write `lines` with CRLF after each, in chunks of at least `flushSize`,
- * waiting for the socket to drain. A client that goes away stops the read
- * (the source's finally releases its files).
+ * Write `lines` (in batches) with CRLF after each, in chunks of at least
+ * `flushSize`, waiting for the socket to drain. A client that goes away
+ * stops the read (the source's finally releases its files).
  */
-export async function streamLines (res: ServerResponse, flushSize: number, lines: AsyncGenerator<Buffer>, started: bigint): Promise<void> {
+export async function streamLines (res: ServerResponse, flushSize: number, batches: AsyncGenerator<Buffer[]>, started: bigint): Promise<void> {
   let parts: Buffer[] = []
   let size = 0
   try {
-    for await (const line of lines) {
-      parts.push(line, CRLF)
-      size += line.length + 2
-      if (size >= flushSize) {
-        const chunk = Buffer.concat(parts, size)
-        parts = []
-        size = 0
-        if (!res.write(chunk) && !await drained(res)) return
+    for await (const lines of batches) {
+      for (const line of lines) {
+        parts.push(line, CRLF)
+        size += line.length + 2
+        if (size >= flushSize) {
+          const chunk = Buffer.concat(parts, size)
+          parts = []
+          size = 0
+          if (!res.write(chunk) && !await drained(res)) return
+        }
       }
       if (res.destroyed) return
     }

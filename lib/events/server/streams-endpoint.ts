@@ -16,6 +16,6 @@ export async function handleStreams (ctx: ServerContext, text: string, res: Serv
   res.statusCode = 200
   res.setHeader('Content-Type', 'application/json')
   await streamLines(res, ctx.flushSize, (async function * () {
-    for (const name of names) yield Buffer.from(name)
+    yield names.map((name) => Buffer.from(name))
   })(), started)
 }

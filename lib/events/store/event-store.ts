@@ -26,7 +26,7 @@ import { ensureDir } from '../../fs/durable.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { Memtable } from './memtable.js'
-import { mergeSorted } from './merge.js'
+import { mergeBlocks } from './merge.js'
 import { eventOf, readRun, readWholeRun, writeRun, type RunInfo } from './run-file.js'
 import { loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { bucketOf, compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
@@ -158,9 +158,9 @@ export class EventStore {
 
   /**
    * The stream's events in the range, in (time, id) order (or its reverse),
-   * at most `limit`. The snapshot is taken now, synchronously.
+   * at most `limit`, in batches. The snapshot is taken now, synchronously.
    */
-  read (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent> {
+  readBatches (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent[]> {
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER
     const descending = options.descending === true
     if (limit <= 0 || lowestTime(range) > range.to) return empty()
@@ -170,24 +170,33 @@ export class EventStore {
     return this.#readSnapshot(runs, lists, range, descending, limit)
   }
 
-  async * #readSnapshot (runs: RunInfo[], lists: StoredEvent[][], range: EventRange, descending: boolean, limit: number): AsyncGenerator<StoredEvent> {
+  /** readBatches(), one event at a time (the snapshot is taken now too). */
+  read (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent> {
+    return flatten(this.readBatches(ns, stream, range, options))
+  }
+
+  async * #readSnapshot (runs: RunInfo[], lists: StoredEvent[][], range: EventRange, descending: boolean, limit: number): AsyncGenerator<StoredEvent[]> {
     try {
-      const sources: Array<AsyncIterator<StoredEvent>> = [
+      const sources: Array<AsyncIterator<StoredEvent[]>> = [
         ...runs.map((run) => this.#countedRun(run, range, descending)),
-        ...lists.map((list) => fromList(descending ? list.reverse() : list))
+        ...lists.map((list) => inBlocks(descending ? list.reverse() : list))
       ]
       const compare = descending ? (a: StoredEvent, b: StoredEvent) => compareKeys(b, a) : compareKeys
-      let n = 0
-      for await (const event of mergeSorted(sources, compare)) {
-        yield event
-        if (++n >= limit) return
+      let left = limit
+      for await (const batch of mergeBlocks(sources, compare)) {
+        if (batch.length >= left) {
+          yield batch.slice(0, left)
+          return
+        }
+        left -= batch.length
+        yield batch
       }
     } finally {
       for (const r of runs) this.#release(r.file)
     }
   }
 
-  async * #countedRun (run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent> {
+  async * #countedRun (run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent[]> {
     this.#stats.runFilesOpened++
     yield * readRun(this.#runsDir, run, range, descending)
   }
@@ -352,8 +361,12 @@ function rangeOf (m: Record<string, string>): EventRange {
   return range
 }
 
-async function * empty (): AsyncGenerator<StoredEvent> {}
+async function * empty (): AsyncGenerator<StoredEvent[]> {}
 
-async function * fromList (list: StoredEvent[]): AsyncGenerator<StoredEvent> {
-  yield * list
+async function * flatten<T> (batches: AsyncGenerator<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield * batch
+}
+
+async function * inBlocks (list: StoredEvent[]): AsyncGenerator<StoredEvent[]> {
+  for (let i = 0; i < list.length; i += 4096) yield list.slice(i, i + 4096)
 }

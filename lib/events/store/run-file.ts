@@ -80,10 +80,9 @@ export function eventOf (metadata: Record<string, string>, payload: Buffer): Sto
 }
 
 /**
- * The run's events in the range, in order, read block by block. `onOpen`
- * is told each time the file is opened (the store counts them).
+ * The run's events in the range, in order, one block's worth at a time.
  */
-export async function * readRun (dir: string, run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent> {
+export async function * readRun (dir: string, run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent[]> {
   const low = range.after === undefined ? range.from : range.after.time
   // Events equal to a block's first time may end the block before it: start one block earlier.
   let first = 0
@@ -101,7 +100,7 @@ export async function * readRun (dir: string, run: RunInfo, range: EventRange, d
       if (bytesRead !== buf.length) throw damaged(file, start + bytesRead, 'file shorter than its index says')
       const events = parseBlock(buf, file, start).filter((e) => inRange(e, range))
       if (descending) events.reverse()
-      yield * events
+      yield events
     }
   } finally {
     await handle.close()
