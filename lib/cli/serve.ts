@@ -22,6 +22,7 @@ Options:
   --cors-origin O       let this browser origin read answers (repeatable, exact)
   --max-body SIZE       largest request body (default 16MiB; 413 above it)
   --backend-name NAME   the storage name in put/delete answers (default shoebox)
+  --gzip                compress the sorted run files (gzip, one member per block)
   --memtable-size SIZE  events held in memory (and in the log) before they are
                         written out as sorted run files (default 16MiB)
   -h, --help            show this help`
@@ -41,7 +42,8 @@ export const serveCommand: Command = {
       'cors-origin': { type: 'string', multiple: true },
       'max-body': { type: 'string' },
       'backend-name': { type: 'string' },
-      'memtable-size': { type: 'string' }
+      'memtable-size': { type: 'string' },
+      gzip: { type: 'boolean' }
     }, false)
     if (positionals.length > 0) throw usage('serve takes no arguments')
     const port = values.port === undefined ? 8150 : Number(values.port)
@@ -60,7 +62,8 @@ export const serveCommand: Command = {
       corsOrigins: values['cors-origin'] as string[] | undefined,
       maxBody: values['max-body'] as string | undefined,
       backendName: values['backend-name'] as string | undefined,
-      memtableSize: values['memtable-size'] as string | undefined
+      memtableSize: values['memtable-size'] as string | undefined,
+      gzip: values.gzip === true
     }).catch((err: unknown) => asUsage(() => { throw err }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (data ${data}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {

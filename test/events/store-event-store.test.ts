@@ -26,36 +26,39 @@ async function all (it: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
 const keys = (list: StoredEvent[]): string[] => list.map((e) => `${e.time}:${e.id.toString('hex')}`)
 const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
 
-t.test('events in any order come back in (time, id) order, both ways, across memtable and runs', async (t) => {
-  const dir = t.testdir()
-  const store = await EventStore.open({ dir, memtableSize: 4096, bucketMs: 1 })
-  const rand = mulberry32(7)
-  const events: StoredEvent[] = []
-  for (let round = 0; round < 20; round++) {
-    const batch = Array.from({ length: 25 }, () => event(BigInt(Math.floor(rand() * 50_000)) + 17_000_000_000_000_000n))
-    events.push(...batch)
-    await store.put('kronos', [{ stream: 's', events: batch }])
-  }
-  await store.flush()
-  const late = [event(17_000_000_000_025_000n), event(17_000_000_000_000_000n)]
-  events.push(...late)
-  await store.put('kronos', [{ stream: 's', events: late }])
-  t.ok(store.stats().runs > 4, 'several runs were written')
-  const sorted = [...events].sort(compareKeys)
-  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted), 'ascending')
-  t.same(keys(await all(store.read('kronos', 's', everything, { descending: true }))), keys([...sorted].reverse()), 'descending')
-  t.same(keys(await all(store.read('kronos', 's', everything, { limit: 7 }))), keys(sorted.slice(0, 7)), 'limit')
-  const lo = sorted[100].time
-  const hi = sorted[300].time
-  const inside = sorted.filter((e) => e.time >= lo && e.time <= hi)
-  t.same(keys(await all(store.read('kronos', 's', { from: lo, to: hi }))), keys(inside), 'inclusive bounds')
-  const after = sorted[150]
-  t.same(keys(await all(store.read('kronos', 's', { from: 0n, to: hi, after }, { descending: true }))),
-    keys(sorted.filter((e) => compareKeys(e, after) > 0 && e.time <= hi).reverse()), 'start_id is exclusive, in descending too')
-  t.same(await all(store.read('kronos', 'other', everything)), [], 'another stream is empty')
-  t.same(await all(store.read('ns2', 's', everything)), [], 'another namespace is empty')
-  await store.close()
-})
+for (const gzip of [false, true]) {
+  t.test(`events in any order come back in (time, id) order, both ways, across memtable and runs (gzip ${gzip})`, async (t) => {
+    const dir = t.testdir()
+    const store = await EventStore.open({ dir, memtableSize: 4096, bucketMs: 1, gzip })
+    const rand = mulberry32(7)
+    const events: StoredEvent[] = []
+    for (let round = 0; round < 20; round++) {
+      const batch = Array.from({ length: 25 }, () => event(BigInt(Math.floor(rand() * 50_000)) + 17_000_000_000_000_000n))
+      events.push(...batch)
+      await store.put('kronos', [{ stream: 's', events: batch }])
+    }
+    await store.flush()
+    const late = [event(17_000_000_000_025_000n), event(17_000_000_000_000_000n)]
+    events.push(...late)
+    await store.put('kronos', [{ stream: 's', events: late }])
+    t.ok(store.stats().runs > 4, 'several runs were written')
+    const sorted = [...events].sort(compareKeys)
+    t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted), 'ascending')
+    t.same(keys(await all(store.read('kronos', 's', everything, { descending: true }))), keys([...sorted].reverse()), 'descending')
+    t.same(keys(await all(store.read('kronos', 's', everything, { limit: 7 }))), keys(sorted.slice(0, 7)), 'limit')
+    const lo = sorted[100].time
+    const hi = sorted[300].time
+    const inside = sorted.filter((e) => e.time >= lo && e.time <= hi)
+    t.same(keys(await all(store.read('kronos', 's', { from: lo, to: hi }))), keys(inside), 'inclusive bounds')
+    const after = sorted[150]
+    t.same(keys(await all(store.read('kronos', 's', { from: 0n, to: hi, after }, { descending: true }))),
+      keys(sorted.filter((e) => compareKeys(e, after) > 0 && e.time <= hi).reverse()), 'start_id is exclusive, in descending too')
+    t.same(await all(store.read('kronos', 'other', everything)), [], 'another stream is empty')
+    t.same(await all(store.read('ns2', 's', everything)), [], 'another namespace is empty')
+    if (gzip) t.ok(fs.readdirSync(path.join(dir, 'runs')).every((f) => f.endsWith('.shoebox.gz')), 'compressed runs')
+    await store.close()
+  })
+}
 
 t.test('a narrow read opens only the runs whose range overlaps it', async (t) => {
   const dir = t.testdir()

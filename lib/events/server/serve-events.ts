@@ -55,6 +55,8 @@ export interface ServeEventsOptions {
   memtableSize?: number | string
   /** The storage name in answers ({"s": {"shoebox": {"num_inserted": 3}}}). Default 'shoebox'. */
   backendName?: string
+  /** Compress run files (one gzip member per ~64 KiB block, still read block by block). Default false. */
+  gzip?: boolean
   /** fsync before answering a put (default true). false loses acknowledged events on a power cut; only for tests and benchmarks that say so. */
   fsync?: boolean
 }
@@ -92,7 +94,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const memtableSize = parseSize(o.memtableSize ?? '16MiB', 'memtableSize')
   const host = o.host ?? '127.0.0.1'
 
-  const store = await EventStore.open({ dir: o.data, memtableSize, bucketMs, retentionMs, fsync: o.fsync ?? true })
+  const store = await EventStore.open({ dir: o.data, memtableSize, bucketMs, retentionMs, fsync: o.fsync ?? true, gzip: o.gzip ?? false })
   const ctx: ServerContext = {
     store,
     namespaces: new Set(namespaces),

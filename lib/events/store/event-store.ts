@@ -46,6 +46,8 @@ export interface EventStoreOptions {
   retentionMs?: number
   /** fsync the log and the files (default true; false only for tests and benchmarks that say so). */
   fsync?: boolean
+  /** Compress run files (one gzip member per block). Default false. */
+  gzip?: boolean
 }
 
 export interface EventStoreStats {
@@ -69,6 +71,7 @@ export class EventStore {
   readonly #bucket: bigint
   readonly #retention: bigint | undefined
   readonly #fsync: boolean
+  readonly #gzip: boolean
   #wal!: WriteAheadLog
   #index!: RunIndex
   #memtable = new Memtable()
@@ -79,7 +82,8 @@ export class EventStore {
   #exclusive: Promise<void> = Promise.resolve()
   #readers = new Map<string, number>()
   #doomed = new Set<string>()
-  #flushScheduled = false
+  /** The background flush in progress, if any. */
+  #flushing: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
   #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
   /** The last background flush failure (the log still holds those events). */
@@ -92,6 +96,7 @@ export class EventStore {
     this.#bucket = BigInt(Math.max(1, Math.floor(options.bucketMs ?? 86_400_000))) * TICKS_PER_MS
     this.#retention = options.retentionMs === undefined ? undefined : BigInt(Math.floor(options.retentionMs)) * TICKS_PER_MS
     this.#fsync = options.fsync ?? true
+    this.#gzip = options.gzip ?? false
   }
 
   static async open (options: EventStoreOptions): Promise<EventStore> {
@@ -147,6 +152,8 @@ export class EventStore {
       for (const e of events) records.push({ metadata: [['ns', ns], ['s', stream], ['t', e.time.toString()], ['id', e.idText ?? formatEventId(e.id)]], payload: e.body })
     }
     if (records.length === 0) return
+    // Backpressure: while a flush lags far behind, puts wait for it instead of growing memory without bound.
+    while (this.#flushing !== undefined && this.#memtable.bytes >= 4 * this.#memtableSize) await this.#flushing
     await this.#wal.append(encodeRecords(records), () => {
       for (const { stream, events } of batches) {
         for (const e of events) this.#memtable.add(ns, stream, e)
@@ -240,7 +247,7 @@ export class EventStore {
       if (kept.length === 0) {
         index.runs.splice(at, 1)
       } else {
-        index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++), ns, stream, BigInt(run.bucket), kept)
+        index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, BigInt(run.bucket), kept, this.#gzip)
       }
       removed.push(run.file)
     }
@@ -271,7 +278,7 @@ export class EventStore {
             const bucket = bucketOf(events[start].time, this.#bucket)
             let end = start + 1
             while (end < events.length && events[end].time < bucket + this.#bucket) end++
-            index.runs.push(await writeRun(this.#runsDir, runFileName(index.runSeq++), ns, stream, bucket, events.slice(start, end)))
+            index.runs.push(await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, bucket, events.slice(start, end), this.#gzip))
             start = end
           }
         }
@@ -314,9 +321,8 @@ export class EventStore {
   }
 
   #scheduleFlush (): void {
-    if (this.#flushScheduled) return
-    this.#flushScheduled = true
-    this.flush().catch((err: Error) => { this.lastError = err }).finally(() => { this.#flushScheduled = false })
+    if (this.#flushing !== undefined) return
+    this.#flushing = this.flush().catch((err: Error) => { this.lastError = err }).finally(() => { this.#flushing = undefined })
   }
 
   #known (ns: string, stream: string): void {

@@ -5,10 +5,13 @@
  * and first times the run index keeps, so a read seeks to the first block
  * that can hold its range and reads only blocks, in either direction: a
  * descending read takes the blocks last to first and reverses each, holding
- * one block per run in memory, never the run.
+ * one block per run in memory, never the run. With gzip, each block is its
+ * own gzip member (the file is still one gzip file `shoebox decode` reads),
+ * so a block is still read alone.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import zlib from 'node:zlib'
 import { DEFAULT_MAX_RECORD_SIZE } from '../../format/constants.js'
 import { readRecord } from '../../format/codec.js'
 import { encodeRecords } from '../../format/encoder.js'
@@ -34,10 +37,14 @@ export interface RunInfo {
   bytes: number
   /** [byte offset, time of the block's first event] per block. */
   blocks: Array<[number, string]>
+  /** Each block is a gzip member. */
+  gzip?: boolean
 }
 
 /** Write sorted events as a run file (durably: temp, fsync, rename, dir fsync) and describe it. */
-export async function writeRun (dir: string, file: string, ns: string, stream: string, bucket: bigint, events: StoredEvent[]): Promise<RunInfo> {
+export async function writeRun (
+  dir: string, file: string, ns: string, stream: string, bucket: bigint, events: StoredEvent[], gzip = false
+): Promise<RunInfo> {
   const parts: Buffer[] = []
   const blocks: Array<[number, string]> = []
   let offset = 0
@@ -46,7 +53,8 @@ export async function writeRun (dir: string, file: string, ns: string, stream: s
     let end = start
     let size = 0
     while (end < events.length && size < BLOCK_BYTES) size += events[end++].body.length + 80
-    const slab = encodeRecords(events.slice(start, end).map(toRecord))
+    const records = encodeRecords(events.slice(start, end).map(toRecord))
+    const slab = gzip ? zlib.gzipSync(records) : records
     blocks.push([offset, events[start].time.toString()])
     parts.push(slab)
     offset += slab.length
@@ -66,7 +74,8 @@ export async function writeRun (dir: string, file: string, ns: string, stream: s
     lastId: formatEventId(last.id),
     count: events.length,
     bytes: offset,
-    blocks
+    blocks,
+    ...(gzip ? { gzip } : {})
   }
 }
 
@@ -98,7 +107,7 @@ export async function * readRun (dir: string, run: RunInfo, range: EventRange, d
       const buf = Buffer.allocUnsafe(end - start)
       const { bytesRead } = await handle.read(buf, 0, buf.length, start)
       if (bytesRead !== buf.length) throw damaged(file, start + bytesRead, 'file shorter than its index says')
-      const events = parseBlock(buf, file, start).filter((e) => inRange(e, range))
+      const events = parseBlock(unpack(run, buf, file, start), file, start).filter((e) => inRange(e, range))
       if (descending) events.reverse()
       yield events
     }
@@ -110,7 +119,24 @@ export async function * readRun (dir: string, run: RunInfo, range: EventRange, d
 /** Every event of a run, ascending (for rewriting it after a delete). */
 export async function readWholeRun (dir: string, run: RunInfo): Promise<StoredEvent[]> {
   const file = path.join(dir, run.file)
-  return parseBlock(await fs.readFile(file), file, 0)
+  const data = await fs.readFile(file)
+  const out: StoredEvent[] = []
+  for (let i = 0; i < run.blocks.length; i++) {
+    const start = run.blocks[i][0]
+    const end = i + 1 < run.blocks.length ? run.blocks[i + 1][0] : run.bytes
+    out.push(...parseBlock(unpack(run, data.subarray(start, end), file, start), file, start))
+  }
+  return out
+}
+
+/** A block's record bytes (gunzipped when the run is compressed). */
+function unpack (run: RunInfo, block: Buffer, file: string, offset: number): Buffer {
+  if (run.gzip !== true) return block
+  try {
+    return zlib.gunzipSync(block)
+  } catch (err) {
+    throw damaged(file, offset, `gzip member: ${(err as Error).message}`)
+  }
 }
 
 function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {

@@ -51,6 +51,6 @@ export async function saveIndex (dir: string, index: RunIndex, fsync: boolean): 
   await writeFileDurably(path.join(dir, INDEX_FILE), JSON.stringify(index), { fsync })
 }
 
-export function runFileName (seq: number): string {
-  return `${String(seq).padStart(10, '0')}.shoebox`
+export function runFileName (seq: number, gzip: boolean): string {
+  return `${String(seq).padStart(10, '0')}.shoebox${gzip ? '.gz' : ''}`
 }
