@@ -145,3 +145,26 @@ t.test('retention drops whole expired buckets', async (t) => {
   t.same(keys(await all(store.read('kronos', 's', everything))), keys([fresh]))
   await store.close()
 })
+
+t.test('many flushes into one bucket are compacted by size tier; order and restart hold', async (t) => {
+  const dir = t.testdir()
+  let store = await EventStore.open({ dir })
+  const rand = mulberry32(3)
+  const events: StoredEvent[] = []
+  for (let i = 0; i < 40; i++) {
+    const batch = Array.from({ length: 30 }, () => event(BigInt(Math.floor(rand() * 1e9))))
+    events.push(...batch)
+    await store.put('kronos', [{ stream: 's', events: batch }])
+    await store.flush()
+  }
+  const stats = store.stats()
+  t.ok(stats.compactions >= 10, `compacted (${stats.compactions} merges)`)
+  t.ok(stats.runs < 8, `${stats.runs} runs left of 40 flushes`)
+  const sorted = [...events].sort(compareKeys)
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted))
+  t.same(keys(await all(store.read('kronos', 's', everything, { descending: true }))), keys([...sorted].reverse()))
+  t.equal(fs.readdirSync(path.join(dir, 'runs')).length, stats.runs, 'merged runs were removed')
+  store = await EventStore.open({ dir })
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted), 'after restart')
+  await store.close()
+})

@@ -27,7 +27,9 @@ import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { Memtable } from './memtable.js'
 import { mergeBlocks } from './merge.js'
-import { eventOf, readRun, readWholeRun, writeRun, type RunInfo } from './run-file.js'
+import { mergeRuns, pickCompaction } from './compaction.js'
+import { eventOf, readRun, readWholeRun, type RunInfo } from './run-file.js'
+import { writeRun } from './run-writer.js'
 import { loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { bucketOf, compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
@@ -56,6 +58,8 @@ export interface EventStoreStats {
   runs: number
   memtableBytes: number
   flushes: number
+  /** Merges of runs (compaction.ts). */
+  compactions: number
   replay: ReplayReport
 }
 
@@ -85,7 +89,7 @@ export class EventStore {
   /** The background flush in progress, if any. */
   #flushing: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
-  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
 
@@ -97,6 +101,10 @@ export class EventStore {
     this.#retention = options.retentionMs === undefined ? undefined : BigInt(Math.floor(options.retentionMs)) * TICKS_PER_MS
     this.#fsync = options.fsync ?? true
     this.#gzip = options.gzip ?? false
+  }
+
+  get #runOptions (): { gzip: boolean, fsync: boolean } {
+    return { gzip: this.#gzip, fsync: this.#fsync }
   }
 
   static async open (options: EventStoreOptions): Promise<EventStore> {
@@ -247,7 +255,7 @@ export class EventStore {
       if (kept.length === 0) {
         index.runs.splice(at, 1)
       } else {
-        index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, BigInt(run.bucket), kept, this.#gzip)
+        index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, BigInt(run.bucket), kept, this.#runOptions)
       }
       removed.push(run.file)
     }
@@ -278,19 +286,34 @@ export class EventStore {
             const bucket = bucketOf(events[start].time, this.#bucket)
             let end = start + 1
             while (end < events.length && events[end].time < bucket + this.#bucket) end++
-            index.runs.push(await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, bucket, events.slice(start, end), this.#gzip))
+            index.runs.push(await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, bucket, events.slice(start, end), this.#runOptions))
             start = end
           }
         }
       }
+      const added = index.runs.slice(this.#index.runs.length)
       index.streams = Object.fromEntries([...this.#streams].map(([ns, names]) => [ns, [...names]]))
       await saveIndex(this.dir, index, this.#fsync)
       this.#index = index
       this.#frozen = this.#frozen.filter((t) => !frozen.includes(t))
       this.#stats.flushes++
       await this.#wal.removeBefore(index.walSeq)
+      for (const run of added) await this.#compact(run.ns, run.stream, run.bucket)
     })
     await this.dropExpired()
+  }
+
+  /** Merge the bucket's runs while a tier is full (under #serially); each merge is its own index swap. */
+  async #compact (ns: string, stream: string, bucket: string): Promise<void> {
+    for (let runs = pickCompaction(this.#index.runs, ns, stream, bucket); runs !== undefined; runs = pickCompaction(this.#index.runs, ns, stream, bucket)) {
+      const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
+      const merged = await mergeRuns(this.#runsDir, runFileName(index.runSeq++, this.#gzip), runs, this.#runOptions)
+      index.runs = [...index.runs.filter((r) => !runs.includes(r)), merged]
+      await saveIndex(this.dir, index, this.#fsync)
+      this.#index = index
+      this.#stats.compactions++
+      this.#doom(runs.map((r) => r.file))
+    }
   }
 
   /** Drop whole buckets older than the retention (none without one); resolves to the runs dropped. */

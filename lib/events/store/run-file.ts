@@ -14,13 +14,9 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { DEFAULT_MAX_RECORD_SIZE } from '../../format/constants.js'
 import { readRecord } from '../../format/codec.js'
-import { encodeRecords } from '../../format/encoder.js'
-import { writeFileDurably } from '../../fs/durable.js'
 import { ShoeboxError } from '../../errors.js'
-import { formatEventId, parseEventId } from '../event-id.js'
+import { parseEventId } from '../event-id.js'
 import { inRange, type EventRange, type StoredEvent } from './stored-event.js'
-
-const BLOCK_BYTES = 64 * 1024
 
 /** What the index knows of a run file. Times are decimal strings (bigints in JSON). */
 export interface RunInfo {
@@ -39,48 +35,6 @@ export interface RunInfo {
   blocks: Array<[number, string]>
   /** Each block is a gzip member. */
   gzip?: boolean
-}
-
-/** Write sorted events as a run file (durably: temp, fsync, rename, dir fsync) and describe it. */
-export async function writeRun (
-  dir: string, file: string, ns: string, stream: string, bucket: bigint, events: StoredEvent[], gzip = false
-): Promise<RunInfo> {
-  const parts: Buffer[] = []
-  const blocks: Array<[number, string]> = []
-  let offset = 0
-  let start = 0
-  while (start < events.length) {
-    let end = start
-    let size = 0
-    while (end < events.length && size < BLOCK_BYTES) size += events[end++].body.length + 80
-    const records = encodeRecords(events.slice(start, end).map(toRecord))
-    const slab = gzip ? zlib.gzipSync(records) : records
-    blocks.push([offset, events[start].time.toString()])
-    parts.push(slab)
-    offset += slab.length
-    start = end
-  }
-  await writeFileDurably(path.join(dir, file), Buffer.concat(parts))
-  const first = events[0]
-  const last = events[events.length - 1]
-  return {
-    file,
-    ns,
-    stream,
-    bucket: bucket.toString(),
-    minTime: first.time.toString(),
-    maxTime: last.time.toString(),
-    firstId: formatEventId(first.id),
-    lastId: formatEventId(last.id),
-    count: events.length,
-    bytes: offset,
-    blocks,
-    ...(gzip ? { gzip } : {})
-  }
-}
-
-function toRecord (event: StoredEvent): { metadata: Array<[string, string]>, payload: Buffer } {
-  return { metadata: [['t', event.time.toString()], ['id', event.idText ?? formatEventId(event.id)]], payload: event.body }
 }
 
 /** A stored record back as an event (run files and the log share this layout). */
