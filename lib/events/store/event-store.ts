@@ -4,7 +4,8 @@
  *
  *   wal/<seq>.shoebox   the write-ahead log (write-ahead-log.ts): every put and
  *                       delete, group-committed and fsynced before it is answered
- *   runs/<seq>.shoebox  sorted runs, one stream and one time bucket each (run-file.ts)
+ *   runs/<seq>.shoebox  sorted runs, one stream and one time bucket each (run-file.ts,
+ *                       run-writer.ts), merged by size tier (compaction.ts)
  *   index.json          the runs, the log files they replace, the streams (run-index.ts)
  *
  * Puts land in the log and the memtable (memtable.ts); past `memtableSize`
@@ -30,7 +31,7 @@ import { mergeBlocks } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
 import { eventOf, readRun, readWholeRun, type RunInfo } from './run-file.js'
 import { writeRun } from './run-writer.js'
-import { loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
+import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { bucketOf, compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
 
@@ -121,6 +122,10 @@ export class EventStore {
     const listed = new Set(this.#index.runs.map((r) => r.file))
     for (const name of await fs.readdir(this.#runsDir)) {
       if (!listed.has(name)) await fs.unlink(path.join(this.#runsDir, name)).catch(() => {})
+    }
+    // An index write that crashed before its rename leaves its temporary file.
+    for (const name of await fs.readdir(this.dir)) {
+      if (name.startsWith(`.${INDEX_FILE}.`) && name.endsWith('.tmp')) await fs.unlink(path.join(this.dir, name)).catch(() => {})
     }
     const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), this.#index.walSeq, this.#fsync, async (record) => {
       await this.#replay(record)
