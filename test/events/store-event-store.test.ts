@@ -168,3 +168,27 @@ t.test('many flushes into one bucket are compacted by size tier; order and resta
   t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted), 'after restart')
   await store.close()
 })
+
+t.test('group commit: concurrent puts share fsyncs, and each is answered after one', async (t) => {
+  const dir = t.testdir()
+  const store = await EventStore.open({ dir })
+  const probe = await fs.promises.open(path.join(dir, 'index-probe'), 'w')
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> }
+  await probe.close()
+  const original = proto.datasync
+  let syncs = 0
+  proto.datasync = async function (this: unknown) {
+    await original.call(this)
+    syncs++
+  }
+  t.teardown(() => { proto.datasync = original })
+  const answeredAfter: number[] = []
+  await Promise.all(Array.from({ length: 50 }, async (_, i) => {
+    await store.put('kronos', [{ stream: 's', events: [event(BigInt(i))] }])
+    answeredAfter.push(syncs)
+  }))
+  t.ok(syncs >= 1 && syncs <= 5, `50 concurrent puts, ${syncs} fdatasyncs`)
+  t.ok(answeredAfter.every((n) => n >= 1), 'no put was answered before an fsync')
+  t.equal((await all(store.read('kronos', 's', everything))).length, 50)
+  await store.close()
+})
