@@ -13,6 +13,8 @@ t.test('serve, stop with SIGTERM, restart: the events are there', async (t) => {
   t.match(first.url, /^http:\/\/127\.0\.0\.1:\d+$/, 'binds 127.0.0.1 by default')
   await put(t, first.url, { s: [{ '@time': 1 }, { '@time': 2 }] })
   await put(t, first.url, { o: [{ '@time': 3 }] }, 'other')
+  const rival = await spawnServe(['--data', data]).then((p) => { p.child.kill('SIGKILL'); return 'started' }, (err: Error) => err.message)
+  t.match(rival, /exited \(1\) before listening: .*is in use by process \d+/, 'a second server on the same directory is refused')
   first.child.kill('SIGTERM')
   const end = await first.exited
   t.equal(end.code, 0, 'SIGTERM stops it cleanly')

@@ -29,6 +29,7 @@ import { formatEventId, parseEventId } from '../event-id.js'
 import { Memtable } from './memtable.js'
 import { mergeBlocks } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
+import { lockDir } from './dir-lock.js'
 import { eventOf, readRun, readWholeRun, type RunInfo } from './run-file.js'
 import { writeRun } from './run-writer.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
@@ -90,6 +91,7 @@ export class EventStore {
   /** The background flush in progress, if any. */
   #flushing: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
+  #unlock: (() => Promise<void>) | undefined
   #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
@@ -116,6 +118,7 @@ export class EventStore {
 
   async #open (): Promise<void> {
     await ensureDir(this.#runsDir)
+    this.#unlock = await lockDir(this.dir)
     this.#index = await loadIndex(this.dir)
     for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
     // Run files not in the index were written by a flush or delete that crashed before its index swap.
@@ -346,6 +349,7 @@ export class EventStore {
     if (this.#timer !== undefined) clearInterval(this.#timer)
     await this.flush().catch((err: Error) => { this.lastError = err })
     await this.#serially(async () => { await this.#wal.close() })
+    await this.#unlock?.()
   }
 
   #scheduleFlush (): void {
