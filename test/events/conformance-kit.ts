@@ -21,8 +21,16 @@ export interface Reply {
   text: string
 }
 
+let servers = 0
+/** t.testdir() empties the directory each time it is called: once per test. */
+const testDirs = new WeakMap<Test, string>()
+
+/** A server on port 0 with its own data directory (several may run in one test). */
 export async function start (t: Test, options: Partial<ServeEventsOptions> = {}): Promise<EventServer> {
-  const server = await serveEvents({ data: t.testdir(), port: 0, namespaces: ['kronos', 'namespace1', 'namespace2'], ...options })
+  let dir = testDirs.get(t)
+  if (dir === undefined) testDirs.set(t, dir = t.testdir())
+  const data = path.join(dir, `server-${++servers}`)
+  const server = await serveEvents({ data, port: 0, namespaces: ['kronos', 'namespace1', 'namespace2'], ...options })
   t.teardown(async () => { await server.close() })
   return server
 }

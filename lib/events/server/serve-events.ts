@@ -6,12 +6,20 @@
  * then the endpoint. A bad request is always a 400 JSON answer in Kronos's
  * shape, never a crash.
  */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
+import path from 'node:path'
 import { invalidOption } from '../../errors.js'
 import { parseDuration, parseSize } from '../../units.js'
+import { ensureDir, writeFileDurably } from '../../fs/durable.js'
+import type { StoreOptions } from '../../store/open-store.js'
+import type { EventBackend } from '../store/event-backend.js'
 import { EventStore } from '../store/event-store.js'
+import { RemoteRuns } from '../store/remote-runs.js'
+import { RunPublisher } from '../store/run-publisher.js'
 import { applyCors } from './cors.js'
 import { handleDelete } from './delete-endpoint.js'
 import { failure, sendJson, sendNotFound } from './envelope.js'
@@ -29,8 +37,8 @@ import { handleStreams } from './streams-endpoint.js'
 export type { ServingMode }
 
 export interface ServeEventsOptions {
-  /** The data directory of the event store (created if missing). Required. */
-  data: string
+  /** The data directory of the event store (created if missing). Required, except for a readonly server on a shared store. */
+  data?: string
   /** TCP port; 0 picks a free one. Default 8150 (Kronos's). */
   port?: number
   /** Interface to bind. Default '127.0.0.1': only this machine can connect unless you say otherwise. */
@@ -55,6 +63,20 @@ export interface ServeEventsOptions {
   memtableSize?: number | string
   /** The storage name in answers ({"s": {"shoebox": {"num_inserted": 3}}}). Default 'shoebox'. */
   backendName?: string
+  /**
+   * A shared store (s3://bucket/prefix, or a directory) for scale-out: a
+   * `collector` uploads its runs and index there; a `readonly` server answers
+   * from every collector's published runs (no data directory needed).
+   */
+  store?: string
+  /** Endpoint, region, credentials for an s3:// store (else from the environment). */
+  storeOptions?: StoreOptions
+  /** How often a readonly server reads the collectors' indexes again. Default '10s'. */
+  pollInterval?: number | string
+  /** How often a collector flushes (and publishes) at the latest. Default '10s'. */
+  flushInterval?: number | string
+  /** A collector's name in the shared store (its own run and index keys). Default: made once and kept in the data directory. */
+  collectorId?: string
   /** Compress run files (one gzip member per ~64 KiB block, still read block by block). Default false. */
   gzip?: boolean
   /** fsync before answering a put (default true). false loses acknowledged events on a power cut; only for tests and benchmarks that say so. */
@@ -66,7 +88,8 @@ export interface EventServer {
   readonly url: string
   readonly port: number
   readonly host: string
-  readonly store: EventStore
+  /** The local EventStore, or (readonly on a shared store) the published runs, RemoteRuns. */
+  readonly store: EventBackend
   readonly server: http.Server
   /** Stop accepting, finish the requests in flight, flush the store. */
   close (): Promise<void>
@@ -77,9 +100,11 @@ const FLUSH_SIZE = 131072
 
 export async function serveEvents (options: ServeEventsOptions): Promise<EventServer> {
   const o = { ...options }
-  if (typeof o.data !== 'string' || o.data === '') throw invalidOption('data', 'the data directory is required')
   const mode = o.mode ?? 'all'
   if (!SERVING_MODES.includes(mode)) throw invalidOption('mode', `must be one of ${SERVING_MODES.join(', ')}, got '${String(mode)}'`)
+  const remoteReader = o.store !== undefined && mode === 'readonly'
+  if (o.store !== undefined && mode === 'all') throw invalidOption('store', "a shared store is for mode 'collector' (puts) or 'readonly' (reads)")
+  if (!remoteReader && (typeof o.data !== 'string' || o.data === '')) throw invalidOption('data', 'the data directory is required')
   const namespaces = [...(o.namespaces ?? ['kronos'])]
   if (namespaces.length === 0 || namespaces.some((n) => typeof n !== 'string' || n === '')) throw invalidOption('namespaces', 'a list of non-empty names')
   const defaultNamespace = o.defaultNamespace ?? (namespaces.includes('kronos') ? 'kronos' : namespaces[0])
@@ -94,7 +119,9 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const memtableSize = parseSize(o.memtableSize ?? '16MiB', 'memtableSize')
   const host = o.host ?? '127.0.0.1'
 
-  const store = await EventStore.open({ dir: o.data, memtableSize, bucketMs, retentionMs, fsync: o.fsync ?? true, gzip: o.gzip ?? false })
+  const pollMs = parseDuration(o.pollInterval ?? '10s', 'pollInterval')
+  const flushMs = parseDuration(o.flushInterval ?? '10s', 'flushInterval')
+  const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
   const ctx: ServerContext = {
     store,
     namespaces: new Set(namespaces),
@@ -142,6 +169,41 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
       return closing
     }
   }
+}
+
+/** The storage a server answers from: a local store (publishing to a shared one for a collector), or a shared store's runs. */
+async function openBackend (
+  o: ServeEventsOptions, remoteReader: boolean, n: { memtableSize: number, bucketMs: number, retentionMs: number | undefined, pollMs: number, flushMs: number }
+): Promise<EventBackend> {
+  const { openStore } = await import('../../store/open-store.js')
+  if (remoteReader) return await RemoteRuns.open(openStore(o.store as string, o.storeOptions), n.pollMs)
+  const data = o.data as string
+  let publisher: RunPublisher | undefined
+  if (o.store !== undefined) {
+    await ensureDir(data)
+    const collector = o.collectorId ?? await collectorId(data)
+    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'))
+  }
+  return await EventStore.open({
+    dir: data,
+    memtableSize: n.memtableSize,
+    bucketMs: n.bucketMs,
+    retentionMs: n.retentionMs,
+    fsync: o.fsync ?? true,
+    gzip: o.gzip ?? false,
+    publisher,
+    flushIntervalMs: publisher === undefined ? undefined : n.flushMs
+  })
+}
+
+/** A collector's id: made once (host and random hex) and kept in the data directory, so a restart publishes under the same keys. */
+async function collectorId (data: string): Promise<string> {
+  const file = path.join(data, 'collector-id')
+  const existing = await fs.readFile(file, 'utf8').catch(() => '')
+  if (/^[A-Za-z0-9_.-]+$/.test(existing.trim())) return existing.trim()
+  const id = `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`
+  await writeFileDurably(file, id + '\n')
+  return id
 }
 
 const POST_HANDLERS: Record<Exclude<EndpointName, 'index'>, (ctx: ServerContext, text: string, res: ServerResponse, started: bigint) => Promise<void>> = {

@@ -1,8 +1,8 @@
 /** What every endpoint handler is given: the store and the server's settings. */
-import type { EventStore } from '../store/event-store.js'
+import type { EventBackend } from '../store/event-backend.js'
 
 export interface ServerContext {
-  store: EventStore
+  store: EventBackend
   namespaces: ReadonlySet<string>
   defaultNamespace: string
   /** The storage name in put/delete answers ({"s": {"<backend>": {"num_inserted": 3}}}). */

@@ -30,6 +30,8 @@ import { Memtable } from './memtable.js'
 import { mergeBlocks } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
 import { lockDir } from './dir-lock.js'
+import type { EventBackend, ReadOptions } from './event-backend.js'
+import type { RunPublisher } from './run-publisher.js'
 import { eventOf, readRun, readWholeRun, type RunInfo } from './run-file.js'
 import { writeRun } from './run-writer.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
@@ -52,6 +54,10 @@ export interface EventStoreOptions {
   fsync?: boolean
   /** Compress run files (one gzip member per block). Default false. */
   gzip?: boolean
+  /** Flush the memtable at least this often, in ms (a collector's events reach the shared store). Default: only by size. */
+  flushIntervalMs?: number
+  /** Upload runs and the index after every change of runs (a collector on a shared store). */
+  publisher?: RunPublisher
 }
 
 export interface EventStoreStats {
@@ -65,12 +71,9 @@ export interface EventStoreStats {
   replay: ReplayReport
 }
 
-export interface ReadOptions {
-  descending?: boolean
-  limit?: number
-}
+export type { ReadOptions }
 
-export class EventStore {
+export class EventStore implements EventBackend {
   readonly dir: string
   readonly #runsDir: string
   readonly #memtableSize: number
@@ -78,6 +81,9 @@ export class EventStore {
   readonly #retention: bigint | undefined
   readonly #fsync: boolean
   readonly #gzip: boolean
+  readonly #publisher: RunPublisher | undefined
+  readonly #flushIntervalMs: number | undefined
+  #flushTimer: NodeJS.Timeout | undefined
   #wal!: WriteAheadLog
   #index!: RunIndex
   #memtable = new Memtable()
@@ -104,6 +110,8 @@ export class EventStore {
     this.#retention = options.retentionMs === undefined ? undefined : BigInt(Math.floor(options.retentionMs)) * TICKS_PER_MS
     this.#fsync = options.fsync ?? true
     this.#gzip = options.gzip ?? false
+    this.#publisher = options.publisher
+    this.#flushIntervalMs = options.flushIntervalMs
   }
 
   get #runOptions (): { gzip: boolean, fsync: boolean } {
@@ -136,6 +144,11 @@ export class EventStore {
     this.#wal = log
     this.#stats.replay = report
     await this.dropExpired()
+    await this.#serially(async () => { await this.#publish() })
+    if (this.#flushIntervalMs !== undefined && this.#flushIntervalMs > 0) {
+      this.#flushTimer = setInterval(() => { if (!this.#memtable.empty) this.#scheduleFlush() }, this.#flushIntervalMs)
+      this.#flushTimer.unref()
+    }
     if (this.#retention !== undefined) {
       this.#timer = setInterval(() => { this.dropExpired().catch((err: Error) => { this.lastError = err }) }, 3_600_000)
       this.#timer.unref()
@@ -244,6 +257,7 @@ export class EventStore {
         count += events.size
       }
       this.#doom(rewritten.removed)
+      if (rewritten.changed) await this.#publish()
       return count
     })
   }
@@ -307,6 +321,7 @@ export class EventStore {
       this.#stats.flushes++
       await this.#wal.removeBefore(index.walSeq)
       for (const run of added) await this.#compact(run.ns, run.stream, run.bucket)
+      await this.#publish()
     })
     await this.dropExpired()
   }
@@ -336,6 +351,7 @@ export class EventStore {
       await saveIndex(this.dir, index, this.#fsync)
       this.#index = index
       this.#doom(expired.map((r) => r.file))
+      await this.#publish()
       return expired.length
     })
   }
@@ -347,9 +363,20 @@ export class EventStore {
   /** Flush the memtable and close the log. Everything acknowledged was durable already. */
   async close (): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer)
+    if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer)
     await this.flush().catch((err: Error) => { this.lastError = err })
     await this.#serially(async () => { await this.#wal.close() })
     await this.#unlock?.()
+  }
+
+  /** Hand the current runs to the publisher; a failure is kept in lastError and retried by the next change. */
+  async #publish (): Promise<void> {
+    if (this.#publisher === undefined) return
+    try {
+      await this.#publisher.publish(this.#index)
+    } catch (err) {
+      this.lastError = err as Error
+    }
   }
 
   #scheduleFlush (): void {

@@ -42,32 +42,56 @@ export function eventOf (metadata: Record<string, string>, payload: Buffer): Sto
   return { time: BigInt(metadata.t), id: parseEventId(metadata.id), idText: metadata.id, body: payload }
 }
 
+/** Reads bytes [start, end) of a run file: a local file, or an object in a store (remote-runs.ts). */
+export interface BlockReader {
+  /** The file or object, for messages. */
+  readonly name: string
+  read (start: number, end: number): Promise<Buffer>
+  close (): Promise<void>
+}
+
 /**
  * The run's events in the range, in order, one block's worth at a time.
+ * The reader is made (a file opened) only when the first block is wanted.
  */
-export async function * readRun (dir: string, run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent[]> {
+export async function * readRunBlocks (run: RunInfo, range: EventRange, descending: boolean, open: () => Promise<BlockReader>): AsyncGenerator<StoredEvent[]> {
   const low = range.after === undefined ? range.from : range.after.time
   // Events equal to a block's first time may end the block before it: start one block earlier.
   let first = 0
   while (first + 1 < run.blocks.length && BigInt(run.blocks[first + 1][1]) < low) first++
   let last = first
   while (last + 1 < run.blocks.length && BigInt(run.blocks[last + 1][1]) <= range.to) last++
-  const file = path.join(dir, run.file)
-  const handle = await fs.open(file, 'r')
+  const reader = await open()
   try {
     for (let i = descending ? last : first; descending ? i >= first : i <= last; i += descending ? -1 : 1) {
       const start = run.blocks[i][0]
       const end = i + 1 < run.blocks.length ? run.blocks[i + 1][0] : run.bytes
-      const buf = Buffer.allocUnsafe(end - start)
-      const { bytesRead } = await handle.read(buf, 0, buf.length, start)
-      if (bytesRead !== buf.length) throw damaged(file, start + bytesRead, 'file shorter than its index says')
-      const events = parseBlock(unpack(run, buf, file, start), file, start).filter((e) => inRange(e, range))
+      const buf = await reader.read(start, end)
+      if (buf.length !== end - start) throw damaged(reader.name, start + buf.length, 'shorter than its index says')
+      const events = parseBlock(unpack(run, buf, reader.name, start), reader.name, start).filter((e) => inRange(e, range))
       if (descending) events.reverse()
       yield events
     }
   } finally {
-    await handle.close()
+    await reader.close()
   }
+}
+
+/** A local run file's events in the range (readRunBlocks over the file). */
+export async function * readRun (dir: string, run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent[]> {
+  const file = path.join(dir, run.file)
+  yield * readRunBlocks(run, range, descending, async () => {
+    const handle = await fs.open(file, 'r')
+    return {
+      name: file,
+      async read (start, end) {
+        const buf = Buffer.allocUnsafe(end - start)
+        const { bytesRead } = await handle.read(buf, 0, buf.length, start)
+        return buf.subarray(0, bytesRead)
+      },
+      async close () { await handle.close() }
+    }
+  })
 }
 
 /** Every event of a run, ascending (for rewriting it after a delete). */

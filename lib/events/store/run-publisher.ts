@@ -1,0 +1,52 @@
+/**
+ * A collector's side of scale-out on a shared store (S3): after each change
+ * of its runs, upload the run files not yet uploaded, then its own index
+ * object. Run files are immutable and named uniquely, so their keys are
+ * idempotent (a retry uploads the same bytes under the same key); each
+ * collector writes only `runs/<id>/...` and `index/<id>.json`, so no two
+ * processes ever write one object and no locking is needed. Readers
+ * (remote-runs.ts) poll the index objects.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Store } from '../../store/store.js'
+import type { RunIndex } from './run-index.js'
+
+export function runKey (collector: string, file: string): string {
+  return `runs/${collector}/${file}`
+}
+
+export function indexKey (collector: string): string {
+  return `index/${collector}.json`
+}
+
+/** What a collector's index object holds. */
+export interface PublishedIndex {
+  collector: string
+  runs: RunIndex['runs']
+  streams: RunIndex['streams']
+}
+
+export class RunPublisher {
+  readonly #store: Store
+  readonly #collector: string
+  readonly #runsDir: string
+  readonly #uploaded = new Set<string>()
+
+  constructor (store: Store, collector: string, runsDir: string) {
+    this.#store = store
+    this.#collector = collector
+    this.#runsDir = runsDir
+  }
+
+  /** Upload what `index` has that the store lacks, then the index object (runs first: a reader never sees a run it cannot fetch). */
+  async publish (index: RunIndex): Promise<void> {
+    for (const run of index.runs) {
+      if (this.#uploaded.has(run.file)) continue
+      await this.#store.put(runKey(this.#collector, run.file), fs.createReadStream(path.join(this.#runsDir, run.file)))
+      this.#uploaded.add(run.file)
+    }
+    const published: PublishedIndex = { collector: this.#collector, runs: index.runs, streams: index.streams }
+    await this.#store.put(indexKey(this.#collector), JSON.stringify(published), { contentType: 'application/json' })
+  }
+}
