@@ -146,7 +146,8 @@ t.test('get: bad parameters are 400 JSON, never 500', async (t) => {
   for (const [body, error] of [
     [{ stream: 's' }, "KeyError('end_time',)"],
     [{ stream: 's', end_time: '10.5' }, "ValueError(\"invalid literal for long() with base 10: '10.5'\",)"],
-    [{ stream: 's', end_time: 1, limit: '2.5' }, "ValueError(\"invalid literal for long() with base 10: '2.5'\",)"],
+    [{ stream: 's', end_time: 1, limit: '2.5' }, "ValueError(\"invalid literal for int() with base 10: '2.5'\",)"],
+    [{ stream: 's', end_time: null }, "TypeError(\"long() argument must be a string or a number, not 'NoneType'\",)"],
     [{ stream: 's', end_time: 1, namespace: 'nope' }, "NamespaceMissing('`nope` namespace is not configured',)"],
     [{ stream: 's', end_time: 1, start_id: 'not-a-uuid' }, "ValueError('badly formed hexadecimal UUID string',)"]
   ] as const) {

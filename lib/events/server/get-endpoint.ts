@@ -23,7 +23,7 @@ export async function handleGet (ctx: ServerContext, text: string, res: ServerRe
   const stream = streamParam(body, { noTook: true })
   const ns = namespaceParam(body, ctx.namespaces, ctx.defaultNamespace)
   const range = rangeParams(body)
-  const limit = body.limit === undefined ? BigInt(MAX_LIMIT) : long('limit', body.limit)
+  const limit = body.limit === undefined ? BigInt(MAX_LIMIT) : long('int', body.limit)
   const descending = body.order === 'descending'
   const batches = ctx.store.readBatches(ns, stream, range, { descending, limit: limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit) })
   res.statusCode = 200

@@ -51,10 +51,10 @@ export function notIterable (value: unknown): string {
   return repr('TypeError', `"'${pythonTypeName(value)}' object is not iterable"`)
 }
 
-/** long('2.5') and friends: a parameter that is not an integer. */
-export function invalidInteger (name: string, value: unknown): string {
-  if (typeof value === 'string') return repr('ValueError', strRepr(`invalid literal for long() with base 10: ${pythonRepr(value).slice(1)}`))
-  return repr('TypeError', strRepr(`${name} must be an integer, got ${pythonTypeName(value)}`))
+/** long('2.5'), int(None) and friends: a parameter that is not an integer, as Python words it. */
+export function invalidInteger (fn: 'long' | 'int', value: unknown): string {
+  if (typeof value === 'string') return repr('ValueError', strRepr(`invalid literal for ${fn}() with base 10: ${pythonRepr(value).slice(1)}`))
+  return repr('TypeError', strRepr(`${fn}() argument must be a string or a number, not '${pythonTypeName(value)}'`))
 }
 
 export function badUuid (): string {

@@ -48,13 +48,13 @@ export function required (body: BodyObject, key: string): JsonValue {
   return body[key]
 }
 
-/** Python long(): integers, integer strings (whitespace around allowed), floats truncated, booleans. */
-export function long (name: string, value: JsonValue): bigint {
+/** Python long() (int() for `limit`): integers, integer strings (whitespace around allowed), floats truncated, booleans. */
+export function long (fn: 'long' | 'int', value: JsonValue): bigint {
   if (typeof value === 'bigint') return value
   if (typeof value === 'boolean') return value ? 1n : 0n
   if (typeof value === 'number' && Number.isFinite(value)) return BigInt(Math.trunc(value))
   if (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value)) return BigInt(value.trim())
-  throw new BadRequest([invalidInteger(name, value)])
+  throw new BadRequest([invalidInteger(fn, value)])
 }
 
 /** `stream`, valid per §6.2; `shape` says which envelope keys the refusal carries. */
@@ -73,8 +73,8 @@ export function namespaceParam (body: BodyObject, namespaces: ReadonlySet<string
 
 /** The range of a get or delete: [start_time, end_time] inclusive, or after start_id (exclusive). */
 export function rangeParams (body: BodyObject): EventRange {
-  const to = long('end_time', required(body, 'end_time'))
-  const from = body.start_time === undefined ? 0n : long('start_time', body.start_time)
+  const to = long('long', required(body, 'end_time'))
+  const from = body.start_time === undefined ? 0n : long('long', body.start_time)
   const range: EventRange = { from, to }
   const startId = body.start_id
   // Python truthiness: "", 0, null, false mean "no start_id".
