@@ -139,3 +139,22 @@ t.test('a long get is sent in chunks ending between events, each line CRLF', asy
   t.same(lines.map((l) => (JSON.parse(l) as { '@time': number })['@time']), events.map((e) => e['@time']))
   t.same(await get(t, url, 's', 10, 9), [])
 })
+
+t.test('a put body sent one byte at a time (UTF-8 split everywhere) is read whole', async (t) => {
+  const { url } = await start(t)
+  const body = Buffer.from(JSON.stringify({ events: { s: [{ '@time': 1, text: 'naïve ☃ 𝄞 日本' }] } }))
+  const res = await fetch(url + '/1.0/events/put', {
+    method: 'POST',
+    body: new ReadableStream({
+      start (c) {
+        for (const byte of body) c.enqueue(new Uint8Array([byte]))
+        c.close()
+      }
+    }),
+    duplex: 'half'
+  } as RequestInit)
+  t.equal(res.status, 200)
+  t.equal((JSON.parse(await res.text()) as Record<string, unknown>)['@success'], true)
+  const [event] = await get(t, url, 's', 0, 10)
+  t.equal(event.text, 'naïve ☃ 𝄞 日本')
+})

@@ -192,3 +192,23 @@ t.test('group commit: concurrent puts share fsyncs, and each is answered after o
   t.equal((await all(store.read('kronos', 's', everything))).length, 50)
   await store.close()
 })
+
+t.test('a damaged run file fails the read naming the file and offset; the log is not touched', async (t) => {
+  const dir = t.testdir()
+  const store = await EventStore.open({ dir })
+  await store.put('kronos', [{ stream: 's', events: Array.from({ length: 100 }, (_, i) => event(BigInt(i), 'é'.repeat(50))) }])
+  await store.flush()
+  const [run] = fs.readdirSync(path.join(dir, 'runs'))
+  const file = path.join(dir, 'runs', run)
+  const bytes = fs.readFileSync(file)
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff
+  fs.writeFileSync(file, bytes)
+  let error: unknown
+  try {
+    await all(store.read('kronos', 's', everything))
+  } catch (err) {
+    error = err
+  }
+  t.match(error, { code: /^SHOEBOX_BAD_/, message: new RegExp(`${run}.*at byte \\d+`) })
+  await store.close()
+})
