@@ -36,6 +36,8 @@ Options:
                         kept in DIR)
   --flush-interval T    a collector publishes at least this often (default 10s)
   --poll-interval T     a reader looks for new runs this often (default 10s)
+  --sweep-after T       a collector removes runs it replaced from the store
+                        after this long (default 1h; readers may still read them)
 ${storeOptionHelp}
   -h, --help            show this help`
 
@@ -60,6 +62,7 @@ export const serveCommand: Command = {
       'collector-id': { type: 'string' },
       'flush-interval': { type: 'string' },
       'poll-interval': { type: 'string' },
+      'sweep-after': { type: 'string' },
       ...storeOptionSpec
     }, false)
     if (positionals.length > 0) throw usage('serve takes no arguments')
@@ -87,7 +90,8 @@ export const serveCommand: Command = {
       storeOptions: storeOptionsFrom(values),
       collectorId: values['collector-id'] as string | undefined,
       flushInterval: values['flush-interval'] as string | undefined,
-      pollInterval: values['poll-interval'] as string | undefined
+      pollInterval: values['poll-interval'] as string | undefined,
+      sweepAfter: values['sweep-after'] as string | undefined
     }).catch((err: unknown) => asUsage(() => { throw err }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {

@@ -43,3 +43,23 @@ t.test('two collectors and one reader share an S3 bucket', async (t) => {
   await (reader.store as RemoteRuns).refresh()
   t.same((await get(t, reader.url, 's', 7, 7)).map((e) => e.from), ['b'], 'visible after it')
 })
+
+t.test('a collector removes the runs it replaced from the store once they are old enough', async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  const collector = await start(t, {
+    store: 's3://events/p',
+    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
+    mode: 'collector',
+    collectorId: 'c',
+    sweepAfter: 0
+  })
+  const store = collector.store as EventStore
+  for (let i = 0; i < 4; i++) {
+    await put(t, collector.url, { s: [{ '@time': i }] })
+    await store.flush()
+  }
+  t.ok(store.stats().compactions >= 1, 'four flushes into one bucket were merged')
+  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as { runs: Array<{ file: string }> }
+  t.same(s3.keys('events').filter((k) => k.startsWith('p/runs/')), published.runs.map((r) => `p/runs/c/${r.file}`).sort(), 'only the live runs are left')
+})

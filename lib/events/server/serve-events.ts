@@ -75,6 +75,8 @@ export interface ServeEventsOptions {
   pollInterval?: number | string
   /** How often a collector flushes (and publishes) at the latest. Default '10s'. */
   flushInterval?: number | string
+  /** How long a collector keeps a run it replaced in the shared store (readers may still be reading it). Default '1h'. */
+  sweepAfter?: number | string
   /** A collector's name in the shared store (its own run and index keys). Default: made once and kept in the data directory. */
   collectorId?: string
   /** Compress run files (one gzip member per ~64 KiB block, still read block by block). Default false. */
@@ -182,7 +184,7 @@ async function openBackend (
   if (o.store !== undefined) {
     await ensureDir(data)
     const collector = o.collectorId ?? await collectorId(data)
-    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'))
+    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), parseDuration(o.sweepAfter ?? '1h', 'sweepAfter'))
   }
   return await EventStore.open({
     dir: data,
