@@ -27,7 +27,7 @@ const EXPORTS = [
 
 /** 'shoebox/events': time, ids, stamping, the Kronos client, the shipper and its log helpers. */
 const EVENTS_EXPORTS = [
-  'ship', 'logScope', 'logFunction', 'logRequests',
+  'ship', 'logScope', 'logFunction', 'logRequests', 'serveEvents',
   'KronosError', 'MAX_KRONOS_TIME', 'MIN_KRONOS_TIME', 'compareEventIds', 'eventIdSortKey', 'eventIdTime', 'formatEventId', 'formatKronosTime',
   'highestEventId', 'isEventId', 'isValidStreamName', 'kronos', 'kronosTimeFromDate', 'kronosTimeFromIso', 'kronosTimeFromMs',
   'kronosTimeFromSeconds', 'kronosTimeNow', 'kronosTimeToDate', 'kronosTimeToIso', 'kronosTimeToMs', 'lowestEventId', 'newEventId',

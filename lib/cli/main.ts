@@ -41,7 +41,8 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./events.js')).eventsCommand
   },
   { name: 'meta', summary: 'an mmmeta-compatible metadir: meta db history, state db, typed store', load: async () => (await import('./meta.js')).metaCommand },
-  { name: 'ship', summary: 'NDJSON events on stdin to a Kronos-protocol server', load: async () => (await import('./ship.js')).shipCommand }
+  { name: 'ship', summary: 'NDJSON events on stdin to a Kronos-protocol server', load: async () => (await import('./ship.js')).shipCommand },
+  { name: 'serve', summary: 'a Kronos-compatible event server on a local event store', load: async () => (await import('./serve.js')).serveCommand }
 ]
 
 function version (): string {

@@ -26,3 +26,4 @@ export {
 } from './ship.js'
 export { logScope, logFunction, type LogOptions, type ScopeOptions, type ExceptionInfo } from './log-scope.js'
 export { logRequests, type RequestLogOptions, type Middleware, type Handler, type Next } from './log-middleware.js'
+export { serveEvents, type EventServer, type ServeEventsOptions, type ServingMode } from './serve.js'

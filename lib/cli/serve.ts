@@ -1,0 +1,110 @@
+/** shoebox serve: the Kronos-compatible event server on a local event store. */
+import path from 'node:path'
+import type { Command } from './command.js'
+import { usage } from './io.js'
+import { asUsage, oneOf, parse } from './options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+
+const help = `Usage: shoebox serve [options]
+
+Serves Kronos's HTTP API (/1.0/events/put, get, delete, /1.0/streams,
+/1.0/streams/infer_schema, /1.0/index): existing Kronos clients (pykronos,
+kronos.js) and shoebox's own client and shipper work against it unchanged.
+Events are stored in DIR: a put is answered once its events are fsynced.
+Prints the URL it listens on. SIGINT or SIGTERM stop it cleanly.
+
+Scale-out: with --store (s3://bucket/prefix, or a directory), a --mode
+collector server uploads its sorted runs and its index there (at the latest
+every --flush-interval), and any number of --mode readonly servers answer
+from every collector's runs, reading the indexes again every --poll-interval.
+
+Options:
+  --data DIR            the event store's directory (default ./shoebox-events)
+  --port N              TCP port (default 8150; 0 picks a free one)
+  --host H              interface to bind (default 127.0.0.1: this machine only)
+  --mode M              all | readonly | collector (default all)
+  --namespace NAME      a namespace to serve (repeatable; default kronos)
+  --retention T         drop whole days of events older than T, e.g. 30d
+  --cors-origin O       let this browser origin read answers (repeatable, exact)
+  --max-body SIZE       largest request body (default 16MiB; 413 above it)
+  --backend-name NAME   the storage name in put/delete answers (default shoebox)
+  --gzip                compress the sorted run files (gzip, one member per block)
+  --memtable-size SIZE  events held in memory (and in the log) before they are
+                        written out as sorted run files (default 16MiB)
+  --store URL           the shared store of collectors and readonly servers
+  --collector-id ID     this collector's name in the store (default: made once,
+                        kept in DIR)
+  --flush-interval T    a collector publishes at least this often (default 10s)
+  --poll-interval T     a reader looks for new runs this often (default 10s)
+  --sweep-after T       a collector removes runs it replaced from the store
+                        after this long (default 1h; readers may still read them)
+${storeOptionHelp}
+  -h, --help            show this help`
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'a Kronos-compatible event server on a local event store',
+  help,
+  async run (argv, io) {
+    const { values, positionals } = parse(argv, {
+      data: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      mode: { type: 'string' },
+      namespace: { type: 'string', multiple: true },
+      retention: { type: 'string' },
+      'cors-origin': { type: 'string', multiple: true },
+      'max-body': { type: 'string' },
+      'backend-name': { type: 'string' },
+      'memtable-size': { type: 'string' },
+      gzip: { type: 'boolean' },
+      store: { type: 'string' },
+      'collector-id': { type: 'string' },
+      'flush-interval': { type: 'string' },
+      'poll-interval': { type: 'string' },
+      'sweep-after': { type: 'string' },
+      ...storeOptionSpec
+    }, false)
+    if (positionals.length > 0) throw usage('serve takes no arguments')
+    const port = values.port === undefined ? 8150 : Number(values.port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got '${String(values.port)}'`)
+    const mode = oneOf('--mode', values.mode, ['all', 'readonly', 'collector'] as const, 'all')
+    const store = values.store as string | undefined
+    // A reader of a shared store keeps nothing locally.
+    const data = typeof values.data === 'string' ? path.resolve(values.data) : store !== undefined && mode === 'readonly' ? undefined : path.resolve('shoebox-events')
+    const { serveEvents } = await import('../events/server/serve-events.js')
+    // A refused option value (a bad size or duration) is a usage error, as elsewhere.
+    const server = await serveEvents({
+      data,
+      port,
+      host: values.host as string | undefined,
+      mode,
+      namespaces: values.namespace as string[] | undefined,
+      retention: values.retention as string | undefined,
+      corsOrigins: values['cors-origin'] as string[] | undefined,
+      maxBody: values['max-body'] as string | undefined,
+      backendName: values['backend-name'] as string | undefined,
+      memtableSize: values['memtable-size'] as string | undefined,
+      gzip: values.gzip === true,
+      store,
+      storeOptions: storeOptionsFrom(values),
+      collectorId: values['collector-id'] as string | undefined,
+      flushInterval: values['flush-interval'] as string | undefined,
+      pollInterval: values['poll-interval'] as string | undefined,
+      sweepAfter: values['sweep-after'] as string | undefined
+    }).catch((err: unknown) => asUsage(() => { throw err }))
+    io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        resolve()
+      }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+    })
+    await server.close()
+    io.stderr.write('shoebox serve: stopped\n')
+    return 0
+  }
+}

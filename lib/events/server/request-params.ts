@@ -1,0 +1,92 @@
+/**
+ * Parameters of the POST endpoints as Kronos reads them: the body is one JSON
+ * object (integers beyond 2^53 exact), times and limits go through Python's
+ * long() (integers, integer strings, floats truncated, booleans as 0/1), a
+ * missing required key is a KeyError, and every refusal is a 400 with
+ * Kronos's error shape (never a 500, which Kronos gave for get and streams).
+ */
+import { eventIdTime, parseEventId } from '../event-id.js'
+import { parseEvent, type JsonValue } from '../event-text.js'
+import { isValidStreamName } from '../stream-name.js'
+import type { EventRange } from '../store/stored-event.js'
+import { badUuid, INVALID_JSON, attributeError, invalidInteger, invalidStreamName, keyError, namespaceMissing } from './kronos-errors.js'
+
+export type BodyObject = { [key: string]: JsonValue }
+
+/** A refusal: status, errors, and which envelope keys Kronos sends with it. */
+export class BadRequest extends Error {
+  readonly status: number
+  readonly errors: string[]
+  /** Kronos sends no `@took` (get's InvalidStreamName). */
+  readonly noTook: boolean
+  /** Kronos sends no `@success` (delete's InvalidStreamName). */
+  readonly noSuccess: boolean
+
+  constructor (errors: string[], options: { status?: number, noTook?: boolean, noSuccess?: boolean } = {}) {
+    super(errors.join('; '))
+    this.status = options.status ?? 400
+    this.errors = errors
+    this.noTook = options.noTook ?? false
+    this.noSuccess = options.noSuccess ?? false
+  }
+}
+
+/** The body as a JSON object; invalid or empty JSON and non-objects are 400s as in Kronos. */
+export function bodyObject (text: string): BodyObject {
+  let value: JsonValue
+  try {
+    value = parseEvent(text)
+  } catch {
+    throw new BadRequest([INVALID_JSON])
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new BadRequest([attributeError(value, 'get')])
+  return value
+}
+
+export function required (body: BodyObject, key: string): JsonValue {
+  if (!Object.hasOwn(body, key)) throw new BadRequest([keyError(key)])
+  return body[key]
+}
+
+/** Python long() (int() for `limit`): integers, integer strings (whitespace around allowed), floats truncated, booleans. */
+export function long (fn: 'long' | 'int', value: JsonValue): bigint {
+  if (typeof value === 'bigint') return value
+  if (typeof value === 'boolean') return value ? 1n : 0n
+  if (typeof value === 'number' && Number.isFinite(value)) return BigInt(Math.trunc(value))
+  if (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value)) return BigInt(value.trim())
+  throw new BadRequest([invalidInteger(fn, value)])
+}
+
+/** `stream`, valid per §6.2; `shape` says which envelope keys the refusal carries. */
+export function streamParam (body: BodyObject, shape: { noTook?: boolean, noSuccess?: boolean }): string {
+  const stream = body.stream
+  if (!isValidStreamName(stream)) throw new BadRequest([invalidStreamName(stream ?? null)], shape)
+  return stream
+}
+
+export function namespaceParam (body: BodyObject, namespaces: ReadonlySet<string>, fallback: string): string {
+  // `namespace: null` means the default everywhere (Kronos only did so for put and infer_schema).
+  const ns = body.namespace ?? fallback
+  if (typeof ns !== 'string' || !namespaces.has(ns)) throw new BadRequest([namespaceMissing(ns)])
+  return ns
+}
+
+/** The range of a get or delete: [start_time, end_time] inclusive, or after start_id (exclusive). */
+export function rangeParams (body: BodyObject): EventRange {
+  const to = long('long', required(body, 'end_time'))
+  const from = body.start_time === undefined ? 0n : long('long', body.start_time)
+  const range: EventRange = { from, to }
+  const startId = body.start_id
+  // Python truthiness: "", 0, null, false mean "no start_id".
+  if (startId !== undefined && startId !== null && startId !== '' && startId !== false && startId !== 0) {
+    if (typeof startId !== 'string') throw new BadRequest([badUuid()])
+    let id: Buffer
+    try {
+      id = parseEventId(startId)
+    } catch {
+      throw new BadRequest([badUuid()])
+    }
+    range.after = { time: eventIdTime(id), id }
+  }
+  return range
+}

@@ -1,0 +1,276 @@
+/**
+ * serveEvents(): a Kronos-compatible event server (spec §4-§6) on shoebox's
+ * own event store. Listens on 127.0.0.1 unless told otherwise. Per request:
+ * route (404), CORS for listed origins, serving mode (403, before the
+ * method, as Kronos), method (405 + Allow), OPTIONS, body with a cap (413),
+ * then the endpoint. A bad request is always a 400 JSON answer in Kronos's
+ * shape, never a crash.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { invalidOption } from '../../errors.js'
+import { parseDuration, parseSize } from '../../units.js'
+import { ensureDir, writeFileDurably } from '../../fs/durable.js'
+import type { StoreOptions } from '../../store/open-store.js'
+import type { EventBackend } from '../store/event-backend.js'
+import { EventStore } from '../store/event-store.js'
+import { RemoteRuns } from '../store/remote-runs.js'
+import { RunPublisher } from '../store/run-publisher.js'
+import { applyCors } from './cors.js'
+import { handleDelete } from './delete-endpoint.js'
+import { failure, sendJson, sendNotFound } from './envelope.js'
+import { handleGet } from './get-endpoint.js'
+import { handleIndex } from './index-endpoint.js'
+import { BLOCKED, methodNotAllowed, storageError, tooLarge } from './kronos-errors.js'
+import { handlePut } from './put-endpoint.js'
+import { readBody } from './request-body.js'
+import { BadRequest } from './request-params.js'
+import { findRoute, modeAllows, SERVING_MODES, type EndpointName, type ServingMode } from './routes.js'
+import { handleInferSchema } from './schema-endpoint.js'
+import type { ServerContext } from './server-context.js'
+import { handleStreams } from './streams-endpoint.js'
+
+export type { ServingMode }
+
+export interface ServeEventsOptions {
+  /** The data directory of the event store (created if missing). Required, except for a readonly server on a shared store. */
+  data?: string
+  /** TCP port; 0 picks a free one. Default 8150 (Kronos's). */
+  port?: number
+  /** Interface to bind. Default '127.0.0.1': only this machine can connect unless you say otherwise. */
+  host?: string
+  /** Which endpoints answer: 'all' (default), 'readonly' (index, get, streams, infer_schema) or 'collector' (index, put). */
+  mode?: ServingMode
+  /** Namespaces served. Default ['kronos']. */
+  namespaces?: readonly string[]
+  /** The namespace of a request without one (or with null). Default 'kronos' if served, else the first of `namespaces`. */
+  defaultNamespace?: string
+  /** Origins allowed to read answers from a browser (exact match, e.g. 'https://app.example.com'). Default none. */
+  corsOrigins?: readonly string[]
+  /** Largest request body (413 above it). Default '16MiB'. */
+  maxBody?: number | string
+  /** Largest single event text (refused, one by one, above it). Default '1MiB'. */
+  maxEventSize?: number | string
+  /** Drop whole time buckets older than this ('30d'). Default: keep everything. */
+  retention?: number | string
+  /** Width of a time bucket (one run file per stream and bucket). Default '1d'. */
+  bucket?: number | string
+  /** Memtable size before it is written out as run files. Default '16MiB'. */
+  memtableSize?: number | string
+  /** The storage name in answers ({"s": {"shoebox": {"num_inserted": 3}}}). Default 'shoebox'. */
+  backendName?: string
+  /**
+   * A shared store (s3://bucket/prefix, or a directory) for scale-out: a
+   * `collector` uploads its runs and index there; a `readonly` server answers
+   * from every collector's published runs (no data directory needed).
+   */
+  store?: string
+  /** Endpoint, region, credentials for an s3:// store (else from the environment). */
+  storeOptions?: StoreOptions
+  /** How often a readonly server reads the collectors' indexes again. Default '10s'. */
+  pollInterval?: number | string
+  /** How often a collector flushes (and publishes) at the latest. Default '10s'. */
+  flushInterval?: number | string
+  /** How long a collector keeps a run it replaced in the shared store (readers may still be reading it). Default '1h'. */
+  sweepAfter?: number | string
+  /** A collector's name in the shared store (its own run and index keys). Default: made once and kept in the data directory. */
+  collectorId?: string
+  /** Compress run files (one gzip member per ~64 KiB block, still read block by block). Default false. */
+  gzip?: boolean
+  /** fsync before answering a put (default true). false loses acknowledged events on a power cut; only for tests and benchmarks that say so. */
+  fsync?: boolean
+}
+
+export interface EventServer {
+  /** http://host:port, the base URL clients take. */
+  readonly url: string
+  readonly port: number
+  readonly host: string
+  /** The local EventStore, or (readonly on a shared store) the published runs, RemoteRuns. */
+  readonly store: EventBackend
+  readonly server: http.Server
+  /** Stop accepting, finish the requests in flight, flush the store. */
+  close (): Promise<void>
+}
+
+/** Kronos's flush size for streamed bodies. */
+const FLUSH_SIZE = 131072
+
+export async function serveEvents (options: ServeEventsOptions): Promise<EventServer> {
+  const o = { ...options }
+  const mode = o.mode ?? 'all'
+  if (!SERVING_MODES.includes(mode)) throw invalidOption('mode', `must be one of ${SERVING_MODES.join(', ')}, got '${String(mode)}'`)
+  const remoteReader = o.store !== undefined && mode === 'readonly'
+  if (o.store !== undefined && mode === 'all') throw invalidOption('store', "a shared store is for mode 'collector' (puts) or 'readonly' (reads)")
+  if (!remoteReader && (typeof o.data !== 'string' || o.data === '')) throw invalidOption('data', 'the data directory is required')
+  const namespaces = [...(o.namespaces ?? ['kronos'])]
+  if (namespaces.length === 0 || namespaces.some((n) => typeof n !== 'string' || n === '')) throw invalidOption('namespaces', 'a list of non-empty names')
+  const defaultNamespace = o.defaultNamespace ?? (namespaces.includes('kronos') ? 'kronos' : namespaces[0])
+  if (!namespaces.includes(defaultNamespace)) throw invalidOption('defaultNamespace', `'${defaultNamespace}' is not one of the namespaces`)
+  const port = o.port ?? 8150
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', `must be 0..65535, got ${port}`)
+  const maxBody = parseSize(o.maxBody ?? '16MiB', 'maxBody')
+  const maxEventSize = parseSize(o.maxEventSize ?? '1MiB', 'maxEventSize')
+  const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
+  const bucketMs = parseDuration(o.bucket ?? '1d', 'bucket')
+  if (bucketMs < 1) throw invalidOption('bucket', 'must be at least 1ms')
+  const memtableSize = parseSize(o.memtableSize ?? '16MiB', 'memtableSize')
+  const host = o.host ?? '127.0.0.1'
+
+  const pollMs = parseDuration(o.pollInterval ?? '10s', 'pollInterval')
+  const flushMs = parseDuration(o.flushInterval ?? '10s', 'flushInterval')
+  const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
+  const ctx: ServerContext = {
+    store,
+    namespaces: new Set(namespaces),
+    defaultNamespace,
+    backend: o.backendName ?? 'shoebox',
+    flushSize: FLUSH_SIZE,
+    maxEventSize,
+    nodeId: nodeId()
+  }
+  const cors = new Set(o.corsOrigins ?? [])
+  const server = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
+    handle(ctx, mode, cors, maxBody, req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, failure([storageError(err)]), process.hrtime.bigint())
+      else res.destroy()
+    })
+  })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+  const address = server.address() as AddressInfo
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    port: address.port,
+    host: address.address,
+    store,
+    server,
+    close () {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+        server.closeIdleConnections()
+        await closed
+        await store.close()
+      })()
+      return closing
+    }
+  }
+}
+
+/** The storage a server answers from: a local store (publishing to a shared one for a collector), or a shared store's runs. */
+async function openBackend (
+  o: ServeEventsOptions, remoteReader: boolean, n: { memtableSize: number, bucketMs: number, retentionMs: number | undefined, pollMs: number, flushMs: number }
+): Promise<EventBackend> {
+  const { openStore } = await import('../../store/open-store.js')
+  if (remoteReader) return await RemoteRuns.open(openStore(o.store as string, o.storeOptions), n.pollMs)
+  const data = o.data as string
+  let publisher: RunPublisher | undefined
+  if (o.store !== undefined) {
+    await ensureDir(data)
+    const collector = o.collectorId ?? await collectorId(data)
+    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), parseDuration(o.sweepAfter ?? '1h', 'sweepAfter'))
+  }
+  return await EventStore.open({
+    dir: data,
+    memtableSize: n.memtableSize,
+    bucketMs: n.bucketMs,
+    retentionMs: n.retentionMs,
+    fsync: o.fsync ?? true,
+    gzip: o.gzip ?? false,
+    publisher,
+    flushIntervalMs: publisher === undefined ? undefined : n.flushMs
+  })
+}
+
+/** A collector's id: made once (host and random hex) and kept in the data directory, so a restart publishes under the same keys. */
+async function collectorId (data: string): Promise<string> {
+  const file = path.join(data, 'collector-id')
+  const existing = await fs.readFile(file, 'utf8').catch(() => '')
+  if (/^[A-Za-z0-9_.-]+$/.test(existing.trim())) return existing.trim()
+  const id = `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`
+  await writeFileDurably(file, id + '\n')
+  return id
+}
+
+const POST_HANDLERS: Record<Exclude<EndpointName, 'index'>, (ctx: ServerContext, text: string, res: ServerResponse, started: bigint) => Promise<void>> = {
+  put: handlePut,
+  get: handleGet,
+  delete: handleDelete,
+  streams: handleStreams,
+  infer_schema: handleInferSchema
+}
+
+async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<string>, maxBody: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = process.hrtime.bigint()
+  const route = findRoute(req.url)
+  if (route === undefined) {
+    sendNotFound(res)
+    return
+  }
+  const methods = route.methods.join(', ')
+  applyCors(req, res, cors, methods)
+  if (!modeAllows(mode, route.endpoint)) {
+    sendJson(res, 403, failure([BLOCKED]), started)
+    return
+  }
+  const method = req.method ?? 'GET'
+  if (!route.methods.includes(method)) {
+    res.setHeader('Allow', methods)
+    sendJson(res, 405, failure([methodNotAllowed(method)]), started)
+    return
+  }
+  if (method === 'OPTIONS') {
+    res.statusCode = 200
+    res.end()
+    return
+  }
+  if (route.endpoint === 'index') {
+    handleIndex(ctx, res, started)
+    return
+  }
+  const body = await readBody(req, maxBody)
+  if (body.kind === 'aborted') {
+    res.destroy()
+    return
+  }
+  if (body.kind === 'too-large') {
+    // The rest of the body is not read: the connection cannot be reused.
+    res.setHeader('Connection', 'close')
+    sendJson(res, 413, failure([tooLarge('request body', maxBody)]), started)
+    return
+  }
+  try {
+    await POST_HANDLERS[route.endpoint](ctx, body.text, res, started)
+  } catch (err) {
+    if (!(err instanceof BadRequest) || res.headersSent) throw err
+    const answer: Record<string, unknown> = { '@errors': err.errors }
+    if (!err.noSuccess) answer['@success'] = false
+    sendJson(res, err.status, answer, started, { noTook: err.noTook })
+  }
+}
+
+/** Like Kronos's hex(MAC address): the first non-internal interface's MAC, as hex. */
+function nodeId (): string {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const i of list ?? []) {
+      if (!i.internal && i.mac !== '00:00:00:00:00:00') return `0x${i.mac.replace(/:/g, '').replace(/^0+/, '')}`
+    }
+  }
+  return `0x${process.pid.toString(16)}`
+}

@@ -1,0 +1,16 @@
+/** What every endpoint handler is given: the store and the server's settings. */
+import type { EventBackend } from '../store/event-backend.js'
+
+export interface ServerContext {
+  store: EventBackend
+  namespaces: ReadonlySet<string>
+  defaultNamespace: string
+  /** The storage name in put/delete answers ({"s": {"<backend>": {"num_inserted": 3}}}). */
+  backend: string
+  /** A get's body is sent in chunks of at least this many bytes. */
+  flushSize: number
+  /** Largest event text accepted (larger ones are refused one by one). */
+  maxEventSize: number
+  /** The `id` the index endpoint reports. */
+  nodeId: string
+}

@@ -1,0 +1,31 @@
+/**
+ * One server per data directory: two processes appending to one log and
+ * swapping one index would lose events. `serve.pid` names the owner; a
+ * file left by a process that is gone (a crash, a kill) is taken over.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { ShoeboxError } from '../../errors.js'
+import { ioError, orIoError } from '../../fs/io-error.js'
+import { isAlive } from '../../roll/names.js'
+
+export const LOCK_FILE = 'serve.pid'
+
+/** Take the directory for this process; resolves to the release function. */
+export async function lockDir (dir: string): Promise<() => Promise<void>> {
+  const file = path.join(dir, LOCK_FILE)
+  const mine = `${process.pid}\n`
+  try {
+    await fs.writeFile(file, mine, { flag: 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, 'cannot lock', file)
+    const owner = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim())
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      throw new ShoeboxError('SHOEBOX_IO', `event store ${dir} is in use by process ${owner} (if that is not a shoebox serve, remove ${file})`)
+    }
+    await orIoError(fs.writeFile(file, mine), 'cannot lock', file)
+  }
+  return async () => {
+    if (await fs.readFile(file, 'utf8').catch(() => '') === mine) await fs.unlink(file).catch(() => {})
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * What the HTTP endpoints need from storage: the local EventStore
+ * (event-store.ts) or, for `readonly` servers over a shared store, the
+ * runs every collector published (remote-runs.ts).
+ */
+import type { EventRange, StoredEvent } from './stored-event.js'
+
+export interface ReadOptions {
+  descending?: boolean
+  limit?: number
+}
+
+export interface EventBackend {
+  put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void>
+  /** Events in the range, in order, in batches; the snapshot is taken when called. */
+  readBatches (ns: string, stream: string, range: EventRange, options?: ReadOptions): AsyncGenerator<StoredEvent[]>
+  read (ns: string, stream: string, range: EventRange, options?: ReadOptions): AsyncGenerator<StoredEvent>
+  delete (ns: string, stream: string, range: EventRange): Promise<number>
+  streams (ns: string): string[]
+  close (): Promise<void>
+}

@@ -1,0 +1,437 @@
+/**
+ * The event store behind `shoebox serve`: a small LSM tree on shoebox
+ * archives, in one data directory.
+ *
+ *   wal/<seq>.shoebox   the write-ahead log (write-ahead-log.ts): every put and
+ *                       delete, group-committed and fsynced before it is answered
+ *   runs/<seq>.shoebox  sorted runs, one stream and one time bucket each (run-file.ts,
+ *                       run-writer.ts), merged by size tier (compaction.ts)
+ *   index.json          the runs, the log files they replace, the streams (run-index.ts)
+ *
+ * Puts land in the log and the memtable (memtable.ts); past `memtableSize`
+ * the memtable is frozen at a log rotation, written out as runs, the index
+ * swapped, and the old log files removed. A get merges the overlapping runs
+ * and the memtables lazily (merge.ts). One log for all streams, not one per
+ * stream: a put naming ten streams costs one fsync, not ten.
+ *
+ * Changes to the set of runs (flush, delete, retention) run one at a time
+ * and become visible in one synchronous step, after the new index is
+ * durable; a reader takes its snapshot (runs and memtable events) in one
+ * synchronous step too, so it sees a delete whole or not at all. Run files
+ * a reader still holds are removed when it lets go.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { encodeRecords } from '../../format/encoder.js'
+import { ensureDir } from '../../fs/durable.js'
+import type { ShoeboxRecord } from '../../record.js'
+import { formatEventId, parseEventId } from '../event-id.js'
+import { Memtable } from './memtable.js'
+import { mergeBlocks } from './merge.js'
+import { mergeRuns, pickCompaction } from './compaction.js'
+import { lockDir } from './dir-lock.js'
+import type { EventBackend, ReadOptions } from './event-backend.js'
+import type { RunPublisher } from './run-publisher.js'
+import { eventOf, readRun, readWholeRun, type RunInfo } from './run-file.js'
+import { writeRun } from './run-writer.js'
+import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
+import { bucketOf, compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
+import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
+
+/** 100 ns ticks per millisecond. */
+const TICKS_PER_MS = 10_000n
+
+export interface EventStoreOptions {
+  /** The data directory (created if missing). */
+  dir: string
+  /** Memtable size that triggers a flush to run files, in bytes. Default 16 MiB. */
+  memtableSize?: number
+  /** Width of a time bucket in ms (one run per stream and bucket per flush). Default one day. */
+  bucketMs?: number
+  /** Drop whole buckets whose events are all older than this many ms (checked at open, after flushes and hourly). */
+  retentionMs?: number
+  /** fsync the log and the files (default true; false only for tests and benchmarks that say so). */
+  fsync?: boolean
+  /** Compress run files (one gzip member per block). Default false. */
+  gzip?: boolean
+  /** Flush the memtable at least this often, in ms (a collector's events reach the shared store). Default: only by size. */
+  flushIntervalMs?: number
+  /** Upload runs and the index after every change of runs (a collector on a shared store). */
+  publisher?: RunPublisher
+}
+
+export interface EventStoreStats {
+  /** Run files opened by reads since the store opened. */
+  runFilesOpened: number
+  runs: number
+  memtableBytes: number
+  flushes: number
+  /** Merges of runs (compaction.ts). */
+  compactions: number
+  replay: ReplayReport
+}
+
+export type { ReadOptions }
+
+export class EventStore implements EventBackend {
+  readonly dir: string
+  readonly #runsDir: string
+  readonly #memtableSize: number
+  readonly #bucket: bigint
+  readonly #retention: bigint | undefined
+  readonly #fsync: boolean
+  readonly #gzip: boolean
+  readonly #publisher: RunPublisher | undefined
+  readonly #flushIntervalMs: number | undefined
+  #flushTimer: NodeJS.Timeout | undefined
+  #wal!: WriteAheadLog
+  #index!: RunIndex
+  #memtable = new Memtable()
+  #frozen: Memtable[] = []
+  /** The first log file after the latest rotation: what the index may say once the frozen tables are runs. */
+  #frozenUpTo = 0
+  #streams = new Map<string, Set<string>>()
+  #exclusive: Promise<void> = Promise.resolve()
+  #readers = new Map<string, number>()
+  #doomed = new Set<string>()
+  /** The background flush in progress, if any. */
+  #flushing: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #unlock: (() => Promise<void>) | undefined
+  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  /** The last background flush failure (the log still holds those events). */
+  lastError: Error | undefined
+
+  private constructor (options: EventStoreOptions) {
+    this.dir = options.dir
+    this.#runsDir = path.join(options.dir, 'runs')
+    this.#memtableSize = options.memtableSize ?? 16 * 1024 * 1024
+    this.#bucket = BigInt(Math.max(1, Math.floor(options.bucketMs ?? 86_400_000))) * TICKS_PER_MS
+    this.#retention = options.retentionMs === undefined ? undefined : BigInt(Math.floor(options.retentionMs)) * TICKS_PER_MS
+    this.#fsync = options.fsync ?? true
+    this.#gzip = options.gzip ?? false
+    this.#publisher = options.publisher
+    this.#flushIntervalMs = options.flushIntervalMs
+  }
+
+  get #runOptions (): { gzip: boolean, fsync: boolean } {
+    return { gzip: this.#gzip, fsync: this.#fsync }
+  }
+
+  static async open (options: EventStoreOptions): Promise<EventStore> {
+    const store = new EventStore({ ...options })
+    await store.#open()
+    return store
+  }
+
+  async #open (): Promise<void> {
+    await ensureDir(this.#runsDir)
+    this.#unlock = await lockDir(this.dir)
+    this.#index = await loadIndex(this.dir)
+    for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
+    // Run files not in the index were written by a flush or delete that crashed before its index swap.
+    const listed = new Set(this.#index.runs.map((r) => r.file))
+    for (const name of await fs.readdir(this.#runsDir)) {
+      if (!listed.has(name)) await fs.unlink(path.join(this.#runsDir, name)).catch(() => {})
+    }
+    // An index write that crashed before its rename leaves its temporary file.
+    for (const name of await fs.readdir(this.dir)) {
+      if (name.startsWith(`.${INDEX_FILE}.`) && name.endsWith('.tmp')) await fs.unlink(path.join(this.dir, name)).catch(() => {})
+    }
+    const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), this.#index.walSeq, this.#fsync, async (record) => {
+      await this.#replay(record)
+    })
+    this.#wal = log
+    this.#stats.replay = report
+    await this.dropExpired()
+    await this.#serially(async () => { await this.#publish() })
+    if (this.#flushIntervalMs !== undefined && this.#flushIntervalMs > 0) {
+      this.#flushTimer = setInterval(() => { if (!this.#memtable.empty) this.#scheduleFlush() }, this.#flushIntervalMs)
+      this.#flushTimer.unref()
+    }
+    if (this.#retention !== undefined) {
+      this.#timer = setInterval(() => { this.dropExpired().catch((err: Error) => { this.lastError = err }) }, 3_600_000)
+      this.#timer.unref()
+    }
+  }
+
+  async #replay (record: ShoeboxRecord): Promise<void> {
+    const m = record.metadata
+    if (m.op === 'delete') {
+      const range = rangeOf(m)
+      const victims = new Set(this.#memtable.select(m.ns, m.s, range))
+      this.#memtable.remove(m.ns, m.s, victims)
+      // Runs are older than any log record replayed: applying the delete again is exact.
+      const rewritten = await this.#rewriteRuns(m.ns, m.s, range)
+      if (rewritten.changed) {
+        await saveIndex(this.dir, rewritten.index, this.#fsync)
+        this.#index = rewritten.index
+        for (const file of rewritten.removed) await fs.unlink(path.join(this.#runsDir, file)).catch(() => {})
+      }
+      return
+    }
+    this.#memtable.add(m.ns, m.s, eventOf({ t: m.t, id: m.id }, record.payload))
+    this.#known(m.ns, m.s)
+  }
+
+  /** Store events (already stamped); resolves once they are durable. */
+  async put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void> {
+    const records: Array<{ metadata: Array<[string, string]>, payload: Buffer }> = []
+    for (const { stream, events } of batches) {
+      for (const e of events) records.push({ metadata: [['ns', ns], ['s', stream], ['t', e.time.toString()], ['id', e.idText ?? formatEventId(e.id)]], payload: e.body })
+    }
+    if (records.length === 0) return
+    // Backpressure: while a flush lags far behind, puts wait for it instead of growing memory without bound.
+    while (this.#flushing !== undefined && this.#memtable.bytes >= 4 * this.#memtableSize) await this.#flushing
+    await this.#wal.append(encodeRecords(records), () => {
+      for (const { stream, events } of batches) {
+        for (const e of events) this.#memtable.add(ns, stream, e)
+        if (events.length > 0) this.#known(ns, stream)
+      }
+    })
+    if (this.#memtable.bytes >= this.#memtableSize) this.#scheduleFlush()
+  }
+
+  /**
+   * The stream's events in the range, in (time, id) order (or its reverse),
+   * at most `limit`, in batches. The snapshot is taken now, synchronously.
+   */
+  readBatches (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent[]> {
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER
+    const descending = options.descending === true
+    if (limit <= 0 || lowestTime(range) > range.to) return empty()
+    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
+    const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
+    for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
+    return this.#readSnapshot(runs, lists, range, descending, limit)
+  }
+
+  /** readBatches(), one event at a time (the snapshot is taken now too). */
+  read (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent> {
+    return flatten(this.readBatches(ns, stream, range, options))
+  }
+
+  async * #readSnapshot (runs: RunInfo[], lists: StoredEvent[][], range: EventRange, descending: boolean, limit: number): AsyncGenerator<StoredEvent[]> {
+    try {
+      const sources: Array<AsyncIterator<StoredEvent[]>> = [
+        ...runs.map((run) => this.#countedRun(run, range, descending)),
+        ...lists.map((list) => inBlocks(descending ? list.reverse() : list))
+      ]
+      const compare = descending ? (a: StoredEvent, b: StoredEvent) => compareKeys(b, a) : compareKeys
+      let left = limit
+      for await (const batch of mergeBlocks(sources, compare)) {
+        if (batch.length >= left) {
+          yield batch.slice(0, left)
+          return
+        }
+        left -= batch.length
+        yield batch
+      }
+    } finally {
+      for (const r of runs) this.#release(r.file)
+    }
+  }
+
+  async * #countedRun (run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent[]> {
+    this.#stats.runFilesOpened++
+    yield * readRun(this.#runsDir, run, range, descending)
+  }
+
+  /** Remove the stream's events in the range; resolves to how many were removed, once that is durable. */
+  async delete (ns: string, stream: string, range: EventRange): Promise<number> {
+    if (lowestTime(range) > range.to) return 0
+    return await this.#serially(async () => {
+      let victims: Array<[Memtable, Set<StoredEvent>]> = []
+      const record = encodeRecords([{ metadata: deleteMetadata(ns, stream, range), payload: '' }])
+      // The memtable events it removes are exactly those before it in the log (replay does the same).
+      await this.#wal.append(record, () => {
+        victims = [this.#memtable, ...this.#frozen].map((table) => [table, new Set(table.select(ns, stream, range))])
+      })
+      const rewritten = await this.#rewriteRuns(ns, stream, range)
+      if (rewritten.changed) await saveIndex(this.dir, rewritten.index, this.#fsync)
+      // One synchronous step: readers see none of the delete, or all of it.
+      this.#index = rewritten.index
+      let count = rewritten.count
+      for (const [table, events] of victims) {
+        table.remove(ns, stream, events)
+        count += events.size
+      }
+      this.#doom(rewritten.removed)
+      if (rewritten.changed) await this.#publish()
+      return count
+    })
+  }
+
+  /** The stream's runs without the range's events (an index copy; nothing visible changes yet). */
+  async #rewriteRuns (ns: string, stream: string, range: EventRange): Promise<{ index: RunIndex, count: number, removed: string[], changed: boolean }> {
+    const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
+    let count = 0
+    const removed: string[] = []
+    for (const run of this.#index.runs) {
+      if (run.ns !== ns || run.stream !== stream || !overlaps(BigInt(run.minTime), BigInt(run.maxTime), range)) continue
+      const events = await readWholeRun(this.#runsDir, run)
+      const kept = events.filter((e) => !inRange(e, range))
+      if (kept.length === events.length) continue
+      count += events.length - kept.length
+      const at = index.runs.indexOf(run)
+      if (kept.length === 0) {
+        index.runs.splice(at, 1)
+      } else {
+        index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, BigInt(run.bucket), kept, this.#runOptions)
+      }
+      removed.push(run.file)
+    }
+    return { index, count, removed, changed: removed.length > 0 }
+  }
+
+  /** Stream names of the namespace that were ever put to, sorted. */
+  streams (ns: string): string[] {
+    return [...(this.#streams.get(ns) ?? [])].sort()
+  }
+
+  /** Write the memtable out as runs and swap the index; the log files it replaces are removed. */
+  async flush (): Promise<void> {
+    await this.#serially(async () => {
+      if (!this.#memtable.empty) {
+        this.#frozenUpTo = await this.#wal.rotate(() => {
+          this.#frozen.push(this.#memtable)
+          this.#memtable = new Memtable()
+        })
+      }
+      if (this.#frozen.length === 0) return
+      const frozen = [...this.#frozen]
+      const index: RunIndex = { ...this.#index, walSeq: this.#frozenUpTo, runs: [...this.#index.runs] }
+      for (const table of frozen) {
+        for (const { ns, stream, events } of table.streams()) {
+          let start = 0
+          while (start < events.length) {
+            const bucket = bucketOf(events[start].time, this.#bucket)
+            let end = start + 1
+            while (end < events.length && events[end].time < bucket + this.#bucket) end++
+            index.runs.push(await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, bucket, events.slice(start, end), this.#runOptions))
+            start = end
+          }
+        }
+      }
+      const added = index.runs.slice(this.#index.runs.length)
+      index.streams = Object.fromEntries([...this.#streams].map(([ns, names]) => [ns, [...names]]))
+      await saveIndex(this.dir, index, this.#fsync)
+      this.#index = index
+      this.#frozen = this.#frozen.filter((t) => !frozen.includes(t))
+      this.#stats.flushes++
+      await this.#wal.removeBefore(index.walSeq)
+      for (const run of added) await this.#compact(run.ns, run.stream, run.bucket)
+      await this.#publish()
+    })
+    await this.dropExpired()
+  }
+
+  /** Merge the bucket's runs while a tier is full (under #serially); each merge is its own index swap. */
+  async #compact (ns: string, stream: string, bucket: string): Promise<void> {
+    for (let runs = pickCompaction(this.#index.runs, ns, stream, bucket); runs !== undefined; runs = pickCompaction(this.#index.runs, ns, stream, bucket)) {
+      const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
+      const merged = await mergeRuns(this.#runsDir, runFileName(index.runSeq++, this.#gzip), runs, this.#runOptions)
+      index.runs = [...index.runs.filter((r) => !runs.includes(r)), merged]
+      await saveIndex(this.dir, index, this.#fsync)
+      this.#index = index
+      this.#stats.compactions++
+      this.#doom(runs.map((r) => r.file))
+    }
+  }
+
+  /** Drop whole buckets older than the retention (none without one); resolves to the runs dropped. */
+  async dropExpired (nowMs = Date.now()): Promise<number> {
+    const retention = this.#retention
+    if (retention === undefined) return 0
+    const cutoff = BigInt(nowMs) * TICKS_PER_MS - retention
+    return await this.#serially(async () => {
+      const expired = this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= cutoff)
+      if (expired.length === 0) return 0
+      const index: RunIndex = { ...this.#index, runs: this.#index.runs.filter((r) => !expired.includes(r)) }
+      await saveIndex(this.dir, index, this.#fsync)
+      this.#index = index
+      this.#doom(expired.map((r) => r.file))
+      await this.#publish()
+      return expired.length
+    })
+  }
+
+  stats (): EventStoreStats {
+    return { ...this.#stats, runs: this.#index.runs.length, memtableBytes: this.#memtable.bytes }
+  }
+
+  /** Flush the memtable and close the log. Everything acknowledged was durable already. */
+  async close (): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer)
+    await this.flush().catch((err: Error) => { this.lastError = err })
+    await this.#serially(async () => { await this.#wal.close() })
+    await this.#unlock?.()
+  }
+
+  /** Hand the current runs to the publisher; a failure is kept in lastError and retried by the next change. */
+  async #publish (): Promise<void> {
+    if (this.#publisher === undefined) return
+    try {
+      await this.#publisher.publish(this.#index)
+    } catch (err) {
+      this.lastError = err as Error
+    }
+  }
+
+  #scheduleFlush (): void {
+    if (this.#flushing !== undefined) return
+    this.#flushing = this.flush().catch((err: Error) => { this.lastError = err }).finally(() => { this.#flushing = undefined })
+  }
+
+  #known (ns: string, stream: string): void {
+    let names = this.#streams.get(ns)
+    if (names === undefined) this.#streams.set(ns, names = new Set())
+    names.add(stream)
+  }
+
+  #serially<T> (work: () => Promise<T>): Promise<T> {
+    const result = this.#exclusive.then(work)
+    this.#exclusive = result.then(() => {}, () => {})
+    return result
+  }
+
+  #doom (files: string[]): void {
+    for (const file of files) {
+      if ((this.#readers.get(file) ?? 0) > 0) this.#doomed.add(file)
+      else void fs.unlink(path.join(this.#runsDir, file)).catch(() => {})
+    }
+  }
+
+  #release (file: string): void {
+    const n = (this.#readers.get(file) ?? 1) - 1
+    if (n > 0) {
+      this.#readers.set(file, n)
+      return
+    }
+    this.#readers.delete(file)
+    if (this.#doomed.delete(file)) void fs.unlink(path.join(this.#runsDir, file)).catch(() => {})
+  }
+}
+
+function deleteMetadata (ns: string, stream: string, range: EventRange): Array<[string, string]> {
+  const m: Array<[string, string]> = [['op', 'delete'], ['ns', ns], ['s', stream], ['from', range.from.toString()], ['to', range.to.toString()]]
+  if (range.after !== undefined) m.push(['afterT', range.after.time.toString()], ['after', formatEventId(range.after.id)])
+  return m
+}
+
+function rangeOf (m: Record<string, string>): EventRange {
+  const range: EventRange = { from: BigInt(m.from), to: BigInt(m.to) }
+  if (m.after !== undefined) range.after = { time: BigInt(m.afterT), id: parseEventId(m.after) }
+  return range
+}
+
+async function * empty (): AsyncGenerator<StoredEvent[]> {}
+
+async function * flatten<T> (batches: AsyncGenerator<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield * batch
+}
+
+async function * inBlocks (list: StoredEvent[]): AsyncGenerator<StoredEvent[]> {
+  for (let i = 0; i < list.length; i += 4096) yield list.slice(i, i + 4096)
+}

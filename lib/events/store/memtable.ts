@@ -1,0 +1,85 @@
+/**
+ * The events that are durable in the write-ahead log but not yet in a run
+ * file, per namespace and stream. Appends are O(1); a stream is sorted
+ * lazily, when it is read or flushed, since events may arrive in any time
+ * order and most puts are never read before the next flush.
+ */
+import { compareKeys, inRange, type EventRange, type StoredEvent } from './stored-event.js'
+
+interface StreamEvents {
+  ns: string
+  stream: string
+  events: StoredEvent[]
+  sorted: boolean
+}
+
+/** Per event, what the memtable's size counts beyond the text: key, id and bookkeeping. */
+const OVERHEAD = 96
+
+export class Memtable {
+  #streams = new Map<string, StreamEvents>()
+  #bytes = 0
+
+  /** Approximate memory held (event texts plus overhead). */
+  get bytes (): number {
+    return this.#bytes
+  }
+
+  get empty (): boolean {
+    return this.#streams.size === 0
+  }
+
+  add (ns: string, stream: string, event: StoredEvent): void {
+    const key = streamKey(ns, stream)
+    let entry = this.#streams.get(key)
+    if (entry === undefined) {
+      entry = { ns, stream, events: [], sorted: true }
+      this.#streams.set(key, entry)
+    }
+    const last = entry.events[entry.events.length - 1]
+    if (last !== undefined && compareKeys(last, event) > 0) entry.sorted = false
+    entry.events.push(event)
+    this.#bytes += event.body.length + OVERHEAD
+  }
+
+  /** The stream's events in the range, sorted ascending (a copy of the references: later changes do not show). */
+  select (ns: string, stream: string, range: EventRange): StoredEvent[] {
+    const entry = this.#sortedEntry(ns, stream)
+    if (entry === undefined) return []
+    return entry.events.filter((e) => inRange(e, range))
+  }
+
+  /** Remove exactly these events (a delete decided at one point in the log). */
+  remove (ns: string, stream: string, victims: ReadonlySet<StoredEvent>): void {
+    if (victims.size === 0) return
+    const key = streamKey(ns, stream)
+    const entry = this.#streams.get(key)
+    if (entry === undefined) return
+    const kept = entry.events.filter((e) => !victims.has(e))
+    for (const e of entry.events) if (victims.has(e)) this.#bytes -= e.body.length + OVERHEAD
+    if (kept.length === 0) this.#streams.delete(key)
+    else entry.events = kept
+  }
+
+  /** Every stream with its events sorted ascending (for a flush to run files). */
+  * streams (): Generator<{ ns: string, stream: string, events: StoredEvent[] }> {
+    for (const entry of this.#streams.values()) {
+      const sorted = this.#sortedEntry(entry.ns, entry.stream)
+      if (sorted !== undefined) yield { ns: sorted.ns, stream: sorted.stream, events: sorted.events }
+    }
+  }
+
+  #sortedEntry (ns: string, stream: string): StreamEvents | undefined {
+    const entry = this.#streams.get(streamKey(ns, stream))
+    if (entry !== undefined && !entry.sorted) {
+      entry.events.sort(compareKeys)
+      entry.sorted = true
+    }
+    return entry
+  }
+}
+
+/** One map key per (namespace, stream); NUL cannot occur in either. */
+export function streamKey (ns: string, stream: string): string {
+  return `${ns}\u0000${stream}`
+}

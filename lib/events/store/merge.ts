@@ -1,0 +1,87 @@
+/**
+ * A lazy k-way merge of sorted sources with a binary heap (as Kronos's
+ * Cassandra backend merges its shards). Sources hand over blocks (arrays)
+ * and the merge hands out batches: awaiting once per block instead of once
+ * per event keeps a long get from being dominated by promise overhead. Only
+ * one block per source is held, so memory does not grow with the range.
+ */
+interface Cursor<T> {
+  block: T[]
+  i: number
+  source: AsyncIterator<T[]>
+}
+
+/** Up to `batch` events at a time, in `compare` order, from sources each sorted by `compare`. */
+export async function * mergeBlocks<T> (sources: Array<AsyncIterator<T[]>>, compare: (a: T, b: T) => number, batch = 1024): AsyncGenerator<T[]> {
+  const heap: Array<Cursor<T>> = []
+  const before = (a: Cursor<T>, b: Cursor<T>): boolean => compare(a.block[a.i], b.block[b.i]) < 0
+  try {
+    for (const source of sources) {
+      const block = await nextBlock(source)
+      if (block !== undefined) push(heap, { block, i: 0, source }, before)
+    }
+    let out: T[] = []
+    while (heap.length > 1) {
+      const top = heap[0]
+      out.push(top.block[top.i++])
+      if (top.i === top.block.length) {
+        const block = await nextBlock(top.source)
+        if (block === undefined) {
+          const last = heap.pop() as Cursor<T>
+          if (heap.length > 0 && last !== top) heap[0] = last
+        } else {
+          top.block = block
+          top.i = 0
+        }
+      }
+      if (heap.length > 0) siftDown(heap, 0, before)
+      if (out.length >= batch) {
+        yield out
+        out = []
+      }
+    }
+    if (out.length > 0) yield out
+    // One source left: its blocks go out as they are.
+    const rest = heap.pop()
+    if (rest !== undefined) {
+      yield rest.i === 0 ? rest.block : rest.block.slice(rest.i)
+      for (let block = await nextBlock(rest.source); block !== undefined; block = await nextBlock(rest.source)) yield block
+    }
+  } finally {
+    // A reader that stops early (limit, a closed connection) releases every source.
+    await Promise.all(sources.map(async (s) => await s.return?.()))
+  }
+}
+
+async function nextBlock<T> (source: AsyncIterator<T[]>): Promise<T[] | undefined> {
+  for (;;) {
+    const next = await source.next()
+    if (next.done === true) return undefined
+    if (next.value.length > 0) return next.value
+  }
+}
+
+function push<T> (heap: Array<Cursor<T>>, cursor: Cursor<T>, before: (a: Cursor<T>, b: Cursor<T>) => boolean): void {
+  heap.push(cursor)
+  let i = heap.length - 1
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    if (!before(heap[i], heap[parent])) break
+    ;[heap[parent], heap[i]] = [heap[i], heap[parent]]
+    i = parent
+  }
+}
+
+function siftDown<T> (heap: Array<Cursor<T>>, start: number, before: (a: Cursor<T>, b: Cursor<T>) => boolean): void {
+  let i = start
+  for (;;) {
+    const l = 2 * i + 1
+    const r = l + 1
+    let least = i
+    if (l < heap.length && before(heap[l], heap[least])) least = l
+    if (r < heap.length && before(heap[r], heap[least])) least = r
+    if (least === i) return
+    ;[heap[least], heap[i]] = [heap[i], heap[least]]
+    i = least
+  }
+}

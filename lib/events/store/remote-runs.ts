@@ -1,0 +1,116 @@
+/**
+ * A `readonly` server's view of a shared store (S3): every collector's
+ * published runs (run-publisher.ts), refreshed by polling the index objects,
+ * read block by block with ranged GETs and merged like local runs. Events
+ * still in a collector's memtable are not visible until it flushes and
+ * publishes (collectors flush at least every flush interval).
+ */
+import { ShoeboxError } from '../../errors.js'
+import type { Store } from '../../store/store.js'
+import type { EventBackend, ReadOptions } from './event-backend.js'
+import { mergeBlocks } from './merge.js'
+import { readRunBlocks, type RunInfo } from './run-file.js'
+import { runKey, type PublishedIndex } from './run-publisher.js'
+import { compareKeys, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
+
+interface RemoteRun {
+  collector: string
+  run: RunInfo
+}
+
+export class RemoteRuns implements EventBackend {
+  readonly #store: Store
+  #runs: RemoteRun[] = []
+  #streams = new Map<string, Set<string>>()
+  #timer: NodeJS.Timeout | undefined
+  /** The last failed poll (the previous view is kept). */
+  lastError: Error | undefined
+
+  private constructor (store: Store) {
+    this.#store = store
+  }
+
+  /** Load every collector's index now, then again every `pollMs`. */
+  static async open (store: Store, pollMs: number): Promise<RemoteRuns> {
+    const remote = new RemoteRuns(store)
+    await remote.refresh()
+    remote.#timer = setInterval(() => { remote.refresh().catch((err: Error) => { remote.lastError = err }) }, pollMs)
+    remote.#timer.unref()
+    return remote
+  }
+
+  /** Read the index objects again; the new view replaces the old in one step. */
+  async refresh (): Promise<void> {
+    const runs: RemoteRun[] = []
+    const streams = new Map<string, Set<string>>()
+    for await (const info of this.#store.list('index/')) {
+      if (!info.key.endsWith('.json')) continue
+      const published = JSON.parse((await readAll(this.#store.get(info.key))).toString('utf8')) as PublishedIndex
+      for (const run of published.runs) runs.push({ collector: published.collector, run })
+      for (const [ns, names] of Object.entries(published.streams)) {
+        const set = streams.get(ns) ?? new Set()
+        for (const name of names) set.add(name)
+        streams.set(ns, set)
+      }
+    }
+    this.#runs = runs
+    this.#streams = streams
+  }
+
+  readBatches (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent[]> {
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER
+    const descending = options.descending === true
+    const runs = limit <= 0 || lowestTime(range) > range.to
+      ? []
+      : this.#runs.filter((r) => r.run.ns === ns && r.run.stream === stream && overlaps(BigInt(r.run.minTime), BigInt(r.run.maxTime), range))
+    return this.#merge(runs, range, descending, limit)
+  }
+
+  async * read (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent> {
+    for await (const batch of this.readBatches(ns, stream, range, options)) yield * batch
+  }
+
+  async * #merge (runs: RemoteRun[], range: EventRange, descending: boolean, limit: number): AsyncGenerator<StoredEvent[]> {
+    const sources = runs.map((r) => readRunBlocks(r.run, range, descending, async () => {
+      const key = runKey(r.collector, r.run.file)
+      return {
+        name: `${this.#store.url}/${key}`,
+        read: async (start: number, end: number) => await readAll(this.#store.get(key, { range: { start, end } })),
+        close: async () => {}
+      }
+    }))
+    const compare = descending ? (a: StoredEvent, b: StoredEvent) => compareKeys(b, a) : compareKeys
+    let left = limit
+    for await (const batch of mergeBlocks(sources, compare)) {
+      if (batch.length >= left) {
+        yield batch.slice(0, left)
+        return
+      }
+      left -= batch.length
+      yield batch
+    }
+  }
+
+  streams (ns: string): string[] {
+    return [...(this.#streams.get(ns) ?? [])].sort()
+  }
+
+  async put (): Promise<void> {
+    throw new ShoeboxError('SHOEBOX_USAGE', 'a readonly server over a shared store takes no puts')
+  }
+
+  async delete (): Promise<number> {
+    throw new ShoeboxError('SHOEBOX_USAGE', 'a readonly server over a shared store takes no deletes')
+  }
+
+  async close (): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    await this.#store.close()
+  }
+}
+
+async function readAll (stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const chunk of stream) parts.push(chunk as Buffer)
+  return Buffer.concat(parts)
+}

@@ -1,0 +1,134 @@
+/**
+ * A run: one stream's events of one time bucket, sorted by (time, id), as a
+ * v2 archive (readable by `shoebox decode`: metadata `t` and `id`, payload
+ * the event text). The file is cut into blocks of about 64 KiB whose offsets
+ * and first times the run index keeps, so a read seeks to the first block
+ * that can hold its range and reads only blocks, in either direction: a
+ * descending read takes the blocks last to first and reverses each, holding
+ * one block per run in memory, never the run. With gzip, each block is its
+ * own gzip member (the file is still one gzip file `shoebox decode` reads),
+ * so a block is still read alone.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { DEFAULT_MAX_RECORD_SIZE } from '../../format/constants.js'
+import { readRecord } from '../../format/codec.js'
+import { ShoeboxError } from '../../errors.js'
+import { parseEventId } from '../event-id.js'
+import { inRange, type EventRange, type StoredEvent } from './stored-event.js'
+
+/** What the index knows of a run file. Times are decimal strings (bigints in JSON). */
+export interface RunInfo {
+  /** File name inside the runs directory (never derived from a stream name). */
+  file: string
+  ns: string
+  stream: string
+  bucket: string
+  minTime: string
+  maxTime: string
+  firstId: string
+  lastId: string
+  count: number
+  bytes: number
+  /** [byte offset, time of the block's first event] per block. */
+  blocks: Array<[number, string]>
+  /** Each block is a gzip member. */
+  gzip?: boolean
+}
+
+/** A stored record back as an event (run files and the log share this layout). */
+export function eventOf (metadata: Record<string, string>, payload: Buffer): StoredEvent {
+  return { time: BigInt(metadata.t), id: parseEventId(metadata.id), idText: metadata.id, body: payload }
+}
+
+/** Reads bytes [start, end) of a run file: a local file, or an object in a store (remote-runs.ts). */
+export interface BlockReader {
+  /** The file or object, for messages. */
+  readonly name: string
+  read (start: number, end: number): Promise<Buffer>
+  close (): Promise<void>
+}
+
+/**
+ * The run's events in the range, in order, one block's worth at a time.
+ * The reader is made (a file opened) only when the first block is wanted.
+ */
+export async function * readRunBlocks (run: RunInfo, range: EventRange, descending: boolean, open: () => Promise<BlockReader>): AsyncGenerator<StoredEvent[]> {
+  const low = range.after === undefined ? range.from : range.after.time
+  // Events equal to a block's first time may end the block before it: start one block earlier.
+  let first = 0
+  while (first + 1 < run.blocks.length && BigInt(run.blocks[first + 1][1]) < low) first++
+  let last = first
+  while (last + 1 < run.blocks.length && BigInt(run.blocks[last + 1][1]) <= range.to) last++
+  const reader = await open()
+  try {
+    for (let i = descending ? last : first; descending ? i >= first : i <= last; i += descending ? -1 : 1) {
+      const start = run.blocks[i][0]
+      const end = i + 1 < run.blocks.length ? run.blocks[i + 1][0] : run.bytes
+      const buf = await reader.read(start, end)
+      if (buf.length !== end - start) throw damaged(reader.name, start + buf.length, 'shorter than its index says')
+      const events = parseBlock(unpack(run, buf, reader.name, start), reader.name, start).filter((e) => inRange(e, range))
+      if (descending) events.reverse()
+      yield events
+    }
+  } finally {
+    await reader.close()
+  }
+}
+
+/** A local run file's events in the range (readRunBlocks over the file). */
+export async function * readRun (dir: string, run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent[]> {
+  const file = path.join(dir, run.file)
+  yield * readRunBlocks(run, range, descending, async () => {
+    const handle = await fs.open(file, 'r')
+    return {
+      name: file,
+      async read (start, end) {
+        const buf = Buffer.allocUnsafe(end - start)
+        const { bytesRead } = await handle.read(buf, 0, buf.length, start)
+        return buf.subarray(0, bytesRead)
+      },
+      async close () { await handle.close() }
+    }
+  })
+}
+
+/** Every event of a run, ascending (for rewriting it after a delete). */
+export async function readWholeRun (dir: string, run: RunInfo): Promise<StoredEvent[]> {
+  const file = path.join(dir, run.file)
+  const data = await fs.readFile(file)
+  const out: StoredEvent[] = []
+  for (let i = 0; i < run.blocks.length; i++) {
+    const start = run.blocks[i][0]
+    const end = i + 1 < run.blocks.length ? run.blocks[i + 1][0] : run.bytes
+    out.push(...parseBlock(unpack(run, data.subarray(start, end), file, start), file, start))
+  }
+  return out
+}
+
+/** A block's record bytes (gunzipped when the run is compressed). */
+function unpack (run: RunInfo, block: Buffer, file: string, offset: number): Buffer {
+  if (run.gzip !== true) return block
+  try {
+    return zlib.gunzipSync(block)
+  } catch (err) {
+    throw damaged(file, offset, `gzip member: ${(err as Error).message}`)
+  }
+}
+
+function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
+  const out: StoredEvent[] = []
+  let at = 0
+  while (at < buf.length) {
+    const result = readRecord(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE)
+    if (result.kind !== 'record') throw damaged(file, base + at, result.kind === 'need' ? 'truncated record' : result.detail)
+    out.push(eventOf(result.record.metadata, result.record.payload))
+    at += result.size
+  }
+  return out
+}
+
+function damaged (file: string, offset: number, detail: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_BAD_RECORD', `event run ${file}: at byte ${offset}: ${detail}`)
+}

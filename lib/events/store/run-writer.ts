@@ -1,0 +1,108 @@
+/**
+ * Writing a run file (run-file.ts describes the layout) from sorted events
+ * given in any number of batches, so a compaction of large runs never holds
+ * more than a block: records are encoded into ~64 KiB blocks (gzip members
+ * when compressed), appended to a temporary file beside the target, and the
+ * file is fsynced and renamed only when complete. Run file names are unique
+ * (numbered by the index), so the rename never replaces a live file.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { encodeRecords } from '../../format/encoder.js'
+import { syncDir, tempBeside, writeAll } from '../../fs/durable.js'
+import { orIoError } from '../../fs/io-error.js'
+import { formatEventId } from '../event-id.js'
+import type { RunInfo } from './run-file.js'
+import type { StoredEvent } from './stored-event.js'
+
+export const BLOCK_BYTES = 64 * 1024
+
+/** Per record, what the size estimate adds to the text: header, metadata, checksum. */
+const RECORD_OVERHEAD = 80
+
+export class RunWriter {
+  readonly #target: string
+  readonly #temp: string
+  readonly #gzip: boolean
+  readonly #fsync: boolean
+  readonly #info: RunInfo
+  #handle: fs.FileHandle | undefined
+  #pending: StoredEvent[] = []
+  #pendingBytes = 0
+  #last: StoredEvent | undefined
+
+  constructor (dir: string, file: string, ns: string, stream: string, bucket: bigint, options: { gzip: boolean, fsync: boolean }) {
+    this.#target = path.join(dir, file)
+    this.#temp = tempBeside(this.#target)
+    this.#gzip = options.gzip
+    this.#fsync = options.fsync
+    this.#info = { file, ns, stream, bucket: bucket.toString(), minTime: '', maxTime: '', firstId: '', lastId: '', count: 0, bytes: 0, blocks: [] }
+    if (options.gzip) this.#info.gzip = true
+  }
+
+  /** Add events that sort after every event added before. */
+  async add (events: readonly StoredEvent[]): Promise<void> {
+    for (const e of events) {
+      if (this.#info.count++ === 0) {
+        this.#info.minTime = e.time.toString()
+        this.#info.firstId = e.idText ?? formatEventId(e.id)
+      }
+      this.#pending.push(e)
+      this.#pendingBytes += e.body.length + RECORD_OVERHEAD
+      if (this.#pendingBytes >= BLOCK_BYTES) await this.#writeBlock()
+    }
+  }
+
+  /** Write the rest, fsync, give the file its name; resolves to what the index keeps. */
+  async finish (): Promise<RunInfo> {
+    if (this.#pending.length > 0) await this.#writeBlock()
+    const last = this.#last
+    if (this.#handle === undefined || last === undefined) throw new Error('a run needs at least one event')
+    this.#info.maxTime = last.time.toString()
+    this.#info.lastId = last.idText ?? formatEventId(last.id)
+    try {
+      if (this.#fsync) await this.#handle.sync()
+      await this.#handle.close()
+      await fs.rename(this.#temp, this.#target)
+      if (this.#fsync) await syncDir(path.dirname(this.#target))
+    } catch (err) {
+      await this.abort()
+      throw err
+    }
+    return this.#info
+  }
+
+  /** Remove the temporary file (a failed flush or compaction). */
+  async abort (): Promise<void> {
+    await this.#handle?.close().catch(() => {})
+    await fs.unlink(this.#temp).catch(() => {})
+  }
+
+  async #writeBlock (): Promise<void> {
+    const events = this.#pending
+    this.#pending = []
+    this.#pendingBytes = 0
+    const records = encodeRecords(events.map((e) => ({ metadata: [['t', e.time.toString()], ['id', e.idText ?? formatEventId(e.id)]], payload: e.body })))
+    const block = this.#gzip ? zlib.gzipSync(records) : records
+    this.#handle ??= await orIoError(fs.open(this.#temp, 'wx'), 'cannot create event run', this.#temp)
+    this.#info.blocks.push([this.#info.bytes, events[0].time.toString()])
+    await writeAll(this.#handle, block)
+    this.#info.bytes += block.length
+    this.#last = events[events.length - 1]
+  }
+}
+
+/** Write sorted events as one run file (durably) and describe it. */
+export async function writeRun (
+  dir: string, file: string, ns: string, stream: string, bucket: bigint, events: readonly StoredEvent[], options: { gzip: boolean, fsync: boolean }
+): Promise<RunInfo> {
+  const writer = new RunWriter(dir, file, ns, stream, bucket, options)
+  try {
+    await writer.add(events)
+  } catch (err) {
+    await writer.abort()
+    throw err
+  }
+  return await writer.finish()
+}

@@ -1,0 +1,65 @@
+/**
+ * Durability (issue 10's acceptance): a real `shoebox serve` process is
+ * SIGKILLed while clients put concurrently, at a moment chosen by counting
+ * acknowledgements (never by sleeping), several times over one data
+ * directory; after each restart every put that was answered 200 is fully
+ * readable, and no event is there twice. A small memtable makes the kills
+ * land during flushes and index swaps too.
+ */
+import t from 'tap'
+import { mulberry32 } from '../helpers.js'
+import { lines, post, spawnServe } from './conformance-kit.js'
+
+// Five runs keep this file near 20 s on a loaded machine; SHOEBOX_DURABILITY_RUNS=20 (or more) for a longer soak.
+const RUNS = Number(process.env.SHOEBOX_DURABILITY_RUNS ?? 5)
+const CLIENTS = 6
+
+t.test('every acknowledged put survives SIGKILL, run after run', async (t) => {
+  const data = t.testdir()
+  const rand = mulberry32(2026)
+  const acked = new Set<string>()
+  let server = await spawnServe(['--data', data, '--memtable-size', '24KiB'])
+  for (let run = 0; run < RUNS; run++) {
+    const killAfter = 10 + Math.floor(rand() * 40)
+    let acks = 0
+    let killed = false
+    const kill = (): void => {
+      if (killed) return
+      killed = true
+      server.child.kill('SIGKILL')
+    }
+    const client = async (c: number): Promise<void> => {
+      for (let seq = 0; !killed; seq++) {
+        const events = Array.from({ length: 20 }, (_, i) => ({
+          '@time': Math.floor(rand() * 1e13),
+          key: `${run}.${c}.${seq}.${i}`,
+          pad: 'x'.repeat(150)
+        }))
+        let status: number
+        try {
+          status = (await post(server.url, '/1.0/events/put', { events: { s: events } })).status
+        } catch {
+          return // the server is gone
+        }
+        if (status === 200) {
+          for (const e of events) acked.add(e.key)
+          if (++acks >= killAfter) kill()
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => { await client(c) }))
+    kill()
+    const end = await server.exited
+    t.equal(end.signal, 'SIGKILL', `run ${run}: killed after ${acks} acknowledged puts`)
+    server = await spawnServe(['--data', data, '--memtable-size', '24KiB'])
+    const reply = await post(server.url, '/1.0/events/get', { stream: 's', end_time: 1e13 })
+    t.equal(reply.status, 200)
+    const keys = lines(reply).map((l) => (JSON.parse(l) as { key: string }).key)
+    const seen = new Set(keys)
+    t.equal(seen.size, keys.length, `run ${run}: no event twice`)
+    const lost = [...acked].filter((k) => !seen.has(k))
+    t.same(lost.slice(0, 5), [], `run ${run}: all ${acked.size} acknowledged events readable after restart`)
+  }
+  server.child.kill('SIGTERM')
+  t.equal((await server.exited).code, 0)
+})

@@ -1,0 +1,160 @@
+/**
+ * The HTTP surface (spec §4, §9's test_serving_mode.py): routing, 404 text,
+ * 405 with Allow, serving modes checked before methods, OPTIONS and CORS
+ * with an allow-list, the index, body caps, and the streamed body's framing.
+ */
+import t from 'tap'
+import { get, json, post, put, request, start } from './conformance-kit.js'
+
+const POST_ENDPOINTS = ['/1.0/events/put', '/1.0/events/get', '/1.0/events/delete', '/1.0/streams', '/1.0/streams/infer_schema']
+
+t.test('unknown paths are 404 text; trailing slashes and queries are ignored', async (t) => {
+  const { url } = await start(t)
+  for (const path of ['/', '/1.0', '/1.0/events', '/1.0/index/x', '/2.0/index']) {
+    const reply = await request(url, path, { method: 'GET' })
+    t.equal(reply.status, 404, path)
+    t.equal(reply.text, "Four, oh, four :'(")
+    t.equal(reply.headers.get('content-type'), 'text/plain')
+  }
+  t.equal((await request(url, '/1.0/index/', { method: 'GET' })).status, 200, 'trailing slash')
+  t.equal((await request(url, '/1.0/index?x=1', { method: 'GET' })).status, 200, 'query string')
+})
+
+t.test('index', async (t) => {
+  const { url } = await start(t)
+  const reply = await request(url, '/1.0/index', { method: 'GET' })
+  t.equal(reply.status, 200)
+  t.equal(reply.headers.get('content-type'), 'application/json')
+  const body = json(reply)
+  t.equal(body.service, 'kronosd')
+  t.equal(body.version, '0.6.2')
+  t.equal(typeof body.id, 'string')
+  t.same(body.storage, { shoebox: { alive: true, backend: 'shoebox.events.EventStore' } })
+  t.equal(body['@success'], true)
+})
+
+t.test('wrong methods are 405 with Allow, in Kronos\'s shape', async (t) => {
+  const { url } = await start(t)
+  const postIndex = await request(url, '/1.0/index', { method: 'POST', body: '{}' })
+  t.equal(postIndex.status, 405)
+  t.equal(postIndex.headers.get('allow'), 'GET, OPTIONS')
+  t.same(json(postIndex)['@errors'], ['POST method not allowed'])
+  t.equal(json(postIndex)['@success'], false)
+  for (const path of POST_ENDPOINTS) {
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const reply = await request(url, path, { method })
+      t.equal(reply.status, 405, `${method} ${path}`)
+      t.equal(reply.headers.get('allow'), 'POST, OPTIONS')
+      t.same(json(reply)['@errors'], [`${method} method not allowed`])
+    }
+    const head = await request(url, path, { method: 'HEAD' })
+    t.equal(head.status, 405, `HEAD ${path}`)
+  }
+})
+
+t.test('serving modes: allowed endpoints answer, others 403 before the method check', async (t) => {
+  const allowed: Record<string, string[]> = {
+    all: ['index', ...POST_ENDPOINTS],
+    readonly: ['index', '/1.0/events/get', '/1.0/streams', '/1.0/streams/infer_schema'],
+    collector: ['index', '/1.0/events/put']
+  }
+  for (const mode of ['all', 'readonly', 'collector'] as const) {
+    const { url } = await start(t, { mode })
+    const index = await request(url, '/1.0/index', { method: 'GET' })
+    t.equal(index.status, 200, `${mode}: index`)
+    for (const path of POST_ENDPOINTS) {
+      const reply = await post(url, path, { stream: 's', end_time: 1, events: { s: [{ '@time': 1 }] } })
+      if (allowed[mode].includes(path)) {
+        t.ok(reply.status === 200 || reply.status === 400, `${mode}: ${path} answers (${reply.status})`)
+      } else {
+        t.equal(reply.status, 403, `${mode}: ${path} is blocked`)
+        t.same(json(reply)['@errors'], ['kronosd is configured to block access to this endpoint.'])
+        t.equal(json(reply)['@success'], false)
+        const wrongMethod = await request(url, path, { method: 'GET' })
+        t.equal(wrongMethod.status, 403, `${mode}: the mode is checked before the method`)
+      }
+    }
+  }
+})
+
+t.test('OPTIONS and CORS: only listed origins get the headers', async (t) => {
+  const { url } = await start(t, { corsOrigins: ['https://app.example'] })
+  const ok = await request(url, '/1.0/events/get', { method: 'OPTIONS', headers: { Origin: 'https://app.example' } })
+  t.equal(ok.status, 200)
+  t.equal(ok.text, '')
+  t.equal(ok.headers.get('content-type'), null, 'no Content-Type')
+  t.equal(ok.headers.get('access-control-allow-origin'), 'https://app.example')
+  t.equal(ok.headers.get('access-control-allow-credentials'), 'true')
+  t.equal(ok.headers.get('access-control-allow-headers'), 'Accept, Content-Type, Origin, X-Requested-With')
+  t.equal(ok.headers.get('access-control-allow-methods'), 'POST, OPTIONS')
+  const index = await request(url, '/1.0/index', { method: 'OPTIONS', headers: { Origin: 'https://app.example' } })
+  t.equal(index.headers.get('access-control-allow-methods'), 'GET, OPTIONS')
+  const other = await request(url, '/1.0/events/get', { method: 'OPTIONS', headers: { Origin: 'https://evil.example' } })
+  t.equal(other.status, 200)
+  t.equal(other.headers.get('access-control-allow-origin'), null, 'an unlisted origin gets nothing')
+  const postOther = await post(url, '/1.0/streams', {})
+  t.equal(postOther.headers.get('access-control-allow-origin'), null)
+  const evil = await request(url, '/1.0/streams', { body: '{}', headers: { Origin: 'https://evil.example' } })
+  t.equal(evil.headers.get('access-control-allow-origin'), null, 'no Origin is echoed on a POST either (Kronos echoed any)')
+  const good = await request(url, '/1.0/streams', { body: '{}', headers: { Origin: 'https://app.example' } })
+  t.equal(good.headers.get('access-control-allow-origin'), 'https://app.example')
+})
+
+t.test('request bodies and events are capped', async (t) => {
+  const { url } = await start(t, { maxBody: 4096, maxEventSize: 512 })
+  const big = await post(url, '/1.0/events/put', { events: { s: [{ x: 'y'.repeat(5000) }] } })
+  t.equal(big.status, 413)
+  t.equal(json(big)['@success'], false)
+  const chunked = await fetch(url + '/1.0/events/put', {
+    method: 'POST',
+    body: new ReadableStream({
+      start (c) {
+        for (let i = 0; i < 10; i++) c.enqueue(new TextEncoder().encode('x'.repeat(1000)))
+        c.close()
+      }
+    }),
+    duplex: 'half'
+  } as RequestInit)
+  t.equal(chunked.status, 413, 'a chunked body without a length is capped while read')
+  await chunked.text()
+  const reply = await post(url, '/1.0/events/put', { events: { s: [{ '@time': 1, x: 'y'.repeat(600) }, { '@time': 2 }] } })
+  t.equal(reply.status, 200)
+  t.same(json(reply).s, { shoebox: { num_inserted: 1 } }, 'an event over the cap is refused alone')
+  t.match(json(reply)['@errors'], [/RequestTooLarge/])
+})
+
+t.test('a long get is sent in chunks ending between events, each line CRLF', async (t) => {
+  const { url } = await start(t)
+  const events = Array.from({ length: 3000 }, (_, i) => ({ '@time': i, pad: 'p'.repeat(100), u: 'ü' }))
+  await put(t, url, { s: events })
+  const res = await fetch(url + '/1.0/events/get', { method: 'POST', body: '{"stream": "s", "end_time": 100000}' })
+  t.equal(res.status, 200)
+  t.equal(res.headers.get('content-type'), 'application/json')
+  t.equal(res.headers.get('transfer-encoding'), 'chunked')
+  t.equal(res.headers.get('content-length'), null)
+  const text = await res.text()
+  const lines = text.split('\r\n')
+  t.equal(lines.pop(), '', 'the body ends in CRLF')
+  t.equal(lines.length, 3000)
+  t.same(lines.map((l) => (JSON.parse(l) as { '@time': number })['@time']), events.map((e) => e['@time']))
+  t.same(await get(t, url, 's', 10, 9), [])
+})
+
+t.test('a put body sent one byte at a time (UTF-8 split everywhere) is read whole', async (t) => {
+  const { url } = await start(t)
+  const body = Buffer.from(JSON.stringify({ events: { s: [{ '@time': 1, text: 'naïve ☃ 𝄞 日本' }] } }))
+  const res = await fetch(url + '/1.0/events/put', {
+    method: 'POST',
+    body: new ReadableStream({
+      start (c) {
+        for (const byte of body) c.enqueue(new Uint8Array([byte]))
+        c.close()
+      }
+    }),
+    duplex: 'half'
+  } as RequestInit)
+  t.equal(res.status, 200)
+  t.equal((JSON.parse(await res.text()) as Record<string, unknown>)['@success'], true)
+  const [event] = await get(t, url, 's', 0, 10)
+  t.equal(event.text, 'naïve ☃ 𝄞 日本')
+})

@@ -1,0 +1,129 @@
+/**
+ * Shared by the conformance tests: start `serveEvents()` on port 0 in a
+ * fresh directory, and talk Kronos to it over real HTTP, as a client would
+ * (the helpers of Kronos's own kronos/tests/server.py, with their checks).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { Test } from 'tap'
+import { parseEvent, type JsonValue } from '../../lib/events/event-text.js'
+import { serveEvents, type EventServer, type ServeEventsOptions } from '../../lib/events/server/serve-events.js'
+import { BIN } from '../cli-run.js'
+import { transpileTree } from '../transpile.js'
+
+export type KronosEvent = { [key: string]: JsonValue }
+
+export interface Reply {
+  status: number
+  headers: Headers
+  text: string
+}
+
+let servers = 0
+/** t.testdir() empties the directory each time it is called: once per test. */
+const testDirs = new WeakMap<Test, string>()
+
+/** A server on port 0 with its own data directory (several may run in one test). */
+export async function start (t: Test, options: Partial<ServeEventsOptions> = {}): Promise<EventServer> {
+  let dir = testDirs.get(t)
+  if (dir === undefined) testDirs.set(t, dir = t.testdir())
+  const data = path.join(dir, `server-${++servers}`)
+  const server = await serveEvents({ data, port: 0, namespaces: ['kronos', 'namespace1', 'namespace2'], ...options })
+  t.teardown(async () => { await server.close() })
+  return server
+}
+
+export async function request (url: string, path: string, init: { method?: string, body?: string, headers?: Record<string, string> } = {}): Promise<Reply> {
+  const res = await fetch(url + path, { method: init.method ?? 'POST', body: init.body, headers: init.headers })
+  return { status: res.status, headers: res.headers, text: await res.text() }
+}
+
+export async function post (url: string, path: string, body: unknown): Promise<Reply> {
+  return await request(url, path, { body: typeof body === 'string' ? body : JSON.stringify(body) })
+}
+
+export function json (reply: Reply): Record<string, unknown> {
+  return JSON.parse(reply.text) as Record<string, unknown>
+}
+
+/** A put that must succeed (200 and @success), as Kronos's test helper asserts. */
+export async function put (t: Test, url: string, events: Record<string, unknown[]>, namespace?: string): Promise<Record<string, unknown>> {
+  const reply = await post(url, '/1.0/events/put', namespace === undefined ? { events } : { events, namespace })
+  t.equal(reply.status, 200, 'put answers 200')
+  const body = json(reply)
+  t.equal(body['@success'], true, `put succeeds: ${reply.text}`)
+  return body
+}
+
+/** The lines of a streamed body: each must end in CRLF. */
+export function lines (reply: Reply): string[] {
+  if (reply.text === '') return []
+  if (!reply.text.endsWith('\r\n')) throw new Error(`streamed body does not end in CRLF: ${JSON.stringify(reply.text.slice(-20))}`)
+  return reply.text.slice(0, -2).split('\r\n')
+}
+
+export async function get (t: Test, url: string, stream: string, startTime: number | bigint | string, endTime: number | bigint | string, extra: Record<string, unknown> = {}): Promise<KronosEvent[]> {
+  const body = `{"stream": ${JSON.stringify(stream)}, "start_time": ${String(startTime)}, "end_time": ${String(endTime)}` +
+    Object.entries(extra).map(([k, v]) => `, ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join('') + '}'
+  const reply = await post(url, '/1.0/events/get', body)
+  t.equal(reply.status, 200, `get answers 200: ${reply.text.slice(0, 200)}`)
+  return lines(reply).map((l) => parseEvent(l) as KronosEvent)
+}
+
+export async function del (t: Test, url: string, stream: string, startTime: number, endTime: number, extra: Record<string, unknown> = {}): Promise<number> {
+  const reply = await post(url, '/1.0/events/delete', { stream, start_time: startTime, end_time: endTime, ...extra })
+  t.equal(reply.status, 200, 'delete answers 200')
+  const body = json(reply)
+  t.equal(body['@success'], true, `delete succeeds: ${reply.text}`)
+  return ((body[stream] as Record<string, Record<string, number>>).shoebox).num_deleted
+}
+
+export async function streams (url: string, namespace?: string): Promise<string[]> {
+  return lines(await post(url, '/1.0/streams', namespace === undefined ? {} : { namespace }))
+}
+
+export const times = (events: KronosEvent[]): unknown[] => events.map((e) => e['@time'])
+
+export interface ServeProcess {
+  child: ChildProcess
+  url: string
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>
+}
+
+let transpiled: string | undefined
+
+/**
+ * The CLI transpiled once per test file: a child started with the
+ * TypeScript loader spends seconds (tens on a loaded machine) compiling.
+ */
+function binary (): string {
+  if (transpiled === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-serve-bin-'))
+    process.once('exit', () => { fs.rmSync(dir, { recursive: true, force: true }) })
+    transpiled = transpileTree(BIN, dir)
+  }
+  return transpiled
+}
+
+/** Start the real `shoebox serve` binary on port 0; resolves once it printed its URL. */
+export async function spawnServe (args: string[]): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [binary(), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (b: Buffer) => { stderr += b.toString() })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>((resolve) => {
+    child.on('exit', (code, signal) => { resolve({ code, signal, stderr }) })
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString()
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m !== null) resolve(m[1])
+    })
+    void exited.then((e) => { reject(new Error(`shoebox serve exited (${e.code ?? e.signal}) before listening: ${e.stderr}`)) })
+  })
+  return { child, url, exited }
+}

@@ -1,0 +1,41 @@
+/**
+ * `shoebox serve` as a user runs it: the real binary prints its URL, serves,
+ * stops cleanly on SIGTERM and SIGINT, and a restart finds the events; option
+ * mistakes are usage errors (exit 2).
+ */
+import t from 'tap'
+import { cli } from '../cli-run.js'
+import { get, json, post, put, spawnServe, streams } from './conformance-kit.js'
+
+t.test('serve, stop with SIGTERM, restart: the events are there', async (t) => {
+  const data = t.testdir()
+  const first = await spawnServe(['--data', data, '--namespace', 'kronos', '--namespace', 'other'])
+  t.match(first.url, /^http:\/\/127\.0\.0\.1:\d+$/, 'binds 127.0.0.1 by default')
+  await put(t, first.url, { s: [{ '@time': 1 }, { '@time': 2 }] })
+  await put(t, first.url, { o: [{ '@time': 3 }] }, 'other')
+  const rival = await spawnServe(['--data', data]).then((p) => { p.child.kill('SIGKILL'); return 'started' }, (err: Error) => err.message)
+  t.match(rival, /exited \(1\) before listening: .*is in use by process \d+/, 'a second server on the same directory is refused')
+  first.child.kill('SIGTERM')
+  const end = await first.exited
+  t.equal(end.code, 0, 'SIGTERM stops it cleanly')
+  t.match(end.stderr, /stopped/)
+  const second = await spawnServe(['--data', data, '--namespace', 'kronos', '--namespace', 'other', '--mode', 'readonly'])
+  t.same((await get(t, second.url, 's', 0, 10)).map((e) => e['@time']), [1, 2])
+  t.same(await streams(second.url, 'other'), ['o'])
+  const blocked = await post(second.url, '/1.0/events/put', { events: { s: [{}] } })
+  t.equal(blocked.status, 403, '--mode readonly')
+  t.same(json(blocked)['@errors'], ['kronosd is configured to block access to this endpoint.'])
+  second.child.kill('SIGINT')
+  t.equal((await second.exited).code, 0, 'SIGINT too')
+})
+
+t.test('usage errors', async (t) => {
+  for (const args of [['--mode', 'fast'], ['--port', 'x'], ['--max-body', 'lots'], ['--retention', '30'], ['extra'], ['--store', 'shared'], ['--mode', 'readonly', '--store', 'shared', '--poll-interval', 'often']]) {
+    const r = await cli(['serve', '--data', t.testdir(), ...args])
+    t.equal(r.code, 2, `${args.join(' ')} is a usage error`)
+    t.equal(r.stderr.split('\n')[0].startsWith('shoebox serve: '), true, r.stderr)
+  }
+  const help = await cli(['serve', '--help'])
+  t.equal(help.code, 0)
+  t.match(help.stdout.toString(), /--retention T/)
+})

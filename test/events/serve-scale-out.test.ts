@@ -1,0 +1,65 @@
+/**
+ * Scale-out on a shared store (issue 10, item 6): two collectors take puts
+ * and publish their runs and indexes to a real S3-protocol server on
+ * loopback; a readonly server answers gets and stream listings from every
+ * collector's runs, with ranged reads, once it polls again.
+ */
+import t from 'tap'
+import type { EventStore } from '../../lib/events/store/event-store.js'
+import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
+import { startS3 } from '../s3-server.js'
+import { get, json, post, put, start, streams } from './conformance-kit.js'
+
+t.test('two collectors and one reader share an S3 bucket', async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  const shared = {
+    store: 's3://events/kronos-shared',
+    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
+    namespaces: ['kronos']
+  }
+  const a = await start(t, { ...shared, mode: 'collector', collectorId: 'a' })
+  const b = await start(t, { ...shared, mode: 'collector', collectorId: 'b' })
+  await put(t, a.url, { s: [1, 3, 5].map((time) => ({ '@time': time, from: 'a' })), only_a: [{ '@time': 1 }] })
+  await put(t, b.url, { s: [2, 4, 6].map((time) => ({ '@time': time, from: 'b' })) })
+  const blocked = await post(a.url, '/1.0/events/get', { stream: 's', end_time: 10 })
+  t.equal(blocked.status, 403, 'a collector takes no gets')
+  await (a.store as EventStore).flush()
+  await (b.store as EventStore).flush()
+  t.ok(s3.keys('events').some((k) => k.startsWith('kronos-shared/runs/a/')), 'collector a uploaded its runs')
+  t.ok(s3.keys('events').includes('kronos-shared/index/b.json'), 'collector b published its index')
+
+  const reader = await start(t, { ...shared, mode: 'readonly', data: undefined, pollInterval: '1h' })
+  t.same((await get(t, reader.url, 's', 0, 10)).map((e) => [e['@time'], e.from]), [[1, 'a'], [2, 'b'], [3, 'a'], [4, 'b'], [5, 'a'], [6, 'b']])
+  t.same((await get(t, reader.url, 's', 2, 5, { order: 'descending' })).map((e) => e['@time']), [5, 4, 3, 2])
+  t.same(await streams(reader.url), ['only_a', 's'])
+  const schema = json(await post(reader.url, '/1.0/streams/infer_schema', { stream: 's' }))
+  t.same((schema.schema as { properties: Record<string, unknown> }).properties.from, { type: 'string' })
+  t.equal((await post(reader.url, '/1.0/events/put', { events: { s: [{}] } })).status, 403, 'a reader takes no puts')
+
+  await put(t, b.url, { s: [{ '@time': 7, from: 'b' }] })
+  await (b.store as EventStore).flush()
+  t.same((await get(t, reader.url, 's', 7, 7)), [], 'not visible before the next poll')
+  await (reader.store as RemoteRuns).refresh()
+  t.same((await get(t, reader.url, 's', 7, 7)).map((e) => e.from), ['b'], 'visible after it')
+})
+
+t.test('a collector removes the runs it replaced from the store once they are old enough', async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  const collector = await start(t, {
+    store: 's3://events/p',
+    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
+    mode: 'collector',
+    collectorId: 'c',
+    sweepAfter: 0
+  })
+  const store = collector.store as EventStore
+  for (let i = 0; i < 4; i++) {
+    await put(t, collector.url, { s: [{ '@time': i }] })
+    await store.flush()
+  }
+  t.ok(store.stats().compactions >= 1, 'four flushes into one bucket were merged')
+  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as { runs: Array<{ file: string }> }
+  t.same(s3.keys('events').filter((k) => k.startsWith('p/runs/')), published.runs.map((r) => `p/runs/c/${r.file}`).sort(), 'only the live runs are left')
+})

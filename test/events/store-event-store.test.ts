@@ -1,0 +1,214 @@
+/**
+ * The event store on its own (no HTTP): order both ways over memtable and
+ * runs, narrow reads open only the runs that can hold them, deletes, restart
+ * from the log and the index, a torn log tail, retention.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { EventStore } from '../../lib/events/store/event-store.js'
+import { compareKeys, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
+import { mulberry32 } from '../helpers.js'
+
+function event (time: bigint, extra = ''): StoredEvent {
+  const id = randomBytes(16)
+  id[8] = (id[8] | 0x80) & 0x8f
+  return { time, id, body: Buffer.from(`{"@time": ${time}, "x": "${extra}"}`) }
+}
+
+async function all (it: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = []
+  for await (const e of it) out.push(e)
+  return out
+}
+
+const keys = (list: StoredEvent[]): string[] => list.map((e) => `${e.time}:${e.id.toString('hex')}`)
+const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
+
+for (const gzip of [false, true]) {
+  t.test(`events in any order come back in (time, id) order, both ways, across memtable and runs (gzip ${gzip})`, async (t) => {
+    const dir = t.testdir()
+    const store = await EventStore.open({ dir, memtableSize: 4096, bucketMs: 1, gzip })
+    const rand = mulberry32(7)
+    const events: StoredEvent[] = []
+    for (let round = 0; round < 20; round++) {
+      const batch = Array.from({ length: 25 }, () => event(BigInt(Math.floor(rand() * 50_000)) + 17_000_000_000_000_000n))
+      events.push(...batch)
+      await store.put('kronos', [{ stream: 's', events: batch }])
+    }
+    await store.flush()
+    const late = [event(17_000_000_000_025_000n), event(17_000_000_000_000_000n)]
+    events.push(...late)
+    await store.put('kronos', [{ stream: 's', events: late }])
+    t.ok(store.stats().runs > 4, 'several runs were written')
+    const sorted = [...events].sort(compareKeys)
+    t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted), 'ascending')
+    t.same(keys(await all(store.read('kronos', 's', everything, { descending: true }))), keys([...sorted].reverse()), 'descending')
+    t.same(keys(await all(store.read('kronos', 's', everything, { limit: 7 }))), keys(sorted.slice(0, 7)), 'limit')
+    const lo = sorted[100].time
+    const hi = sorted[300].time
+    const inside = sorted.filter((e) => e.time >= lo && e.time <= hi)
+    t.same(keys(await all(store.read('kronos', 's', { from: lo, to: hi }))), keys(inside), 'inclusive bounds')
+    const after = sorted[150]
+    t.same(keys(await all(store.read('kronos', 's', { from: 0n, to: hi, after }, { descending: true }))),
+      keys(sorted.filter((e) => compareKeys(e, after) > 0 && e.time <= hi).reverse()), 'start_id is exclusive, in descending too')
+    t.same(await all(store.read('kronos', 'other', everything)), [], 'another stream is empty')
+    t.same(await all(store.read('ns2', 's', everything)), [], 'another namespace is empty')
+    if (gzip) t.ok(fs.readdirSync(path.join(dir, 'runs')).every((f) => f.endsWith('.shoebox.gz')), 'compressed runs')
+    await store.close()
+  })
+}
+
+t.test('a narrow read opens only the runs whose range overlaps it', async (t) => {
+  const dir = t.testdir()
+  const store = await EventStore.open({ dir, bucketMs: 1000 })
+  const second = 10_000_000n
+  for (let i = 0n; i < 10n; i++) {
+    await store.put('kronos', [{ stream: 's', events: [event(i * second), event(i * second + 5n)] }])
+    await store.flush()
+  }
+  t.equal(store.stats().runs, 10)
+  const before = store.stats().runFilesOpened
+  const got = await all(store.read('kronos', 's', { from: 3n * second, to: 4n * second }))
+  t.equal(got.length, 3, 'events at 3 s (two) and 4 s (one)')
+  t.equal(store.stats().runFilesOpened - before, 2, 'two run files opened of ten')
+  await store.close()
+})
+
+t.test('delete removes from runs and memtable; restart keeps it and replays the log', async (t) => {
+  const dir = t.testdir()
+  let store = await EventStore.open({ dir, bucketMs: 1 })
+  const a = [1n, 2n, 3n, 4n].map((x) => event(x))
+  await store.put('kronos', [{ stream: 's', events: a }])
+  await store.flush()
+  const b = [2n, 5n].map((x) => event(x))
+  await store.put('kronos', [{ stream: 's', events: b }])
+  t.equal(await store.delete('kronos', 's', { from: 2n, to: 3n }), 3, 'two from runs, one from the memtable')
+  t.equal(await store.delete('kronos', 's', { from: 5n, to: 4n }), 0, 'start > end deletes nothing')
+  const expect = keys([a[0], a[3], b[1]].sort(compareKeys))
+  t.same(keys(await all(store.read('kronos', 's', everything))), expect)
+  const late = event(3n)
+  await store.put('kronos', [{ stream: 's', events: [late] }])
+  // No close: a crash. The log holds the put, the delete and the later put.
+  store = await EventStore.open({ dir, bucketMs: 1 })
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys([a[0], late, a[3], b[1]].sort(compareKeys)), 'after restart')
+  t.same(store.streams('kronos'), ['s'])
+  await store.close()
+  store = await EventStore.open({ dir, bucketMs: 1 })
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys([a[0], late, a[3], b[1]].sort(compareKeys)), 'after a clean close')
+  t.same(fs.readdirSync(path.join(dir, 'wal')).length, 1, 'the flushed log files are gone')
+  await store.close()
+})
+
+t.test('a torn log tail is cut back to the last whole record', async (t) => {
+  const dir = t.testdir()
+  let store = await EventStore.open({ dir })
+  const kept = [event(1n), event(2n)]
+  await store.put('kronos', [{ stream: 's', events: kept }])
+  await store.put('kronos', [{ stream: 's', events: [event(3n, 'y'.repeat(200))] }])
+  const wal = path.join(dir, 'wal', fs.readdirSync(path.join(dir, 'wal'))[0])
+  const size = fs.statSync(wal).size
+  fs.truncateSync(wal, size - 100)
+  store = await EventStore.open({ dir })
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(kept.sort(compareKeys)))
+  t.ok(store.stats().replay.bytesDropped > 0, 'the torn bytes were reported')
+  await store.close()
+})
+
+t.test('a delete during a read is seen whole or not at all', async (t) => {
+  const dir = t.testdir()
+  const store = await EventStore.open({ dir, bucketMs: 1 })
+  const events = Array.from({ length: 2000 }, (_, i) => event(BigInt(i % 20)))
+  await store.put('kronos', [{ stream: 's', events: events.slice(0, 1000) }])
+  await store.flush()
+  await store.put('kronos', [{ stream: 's', events: events.slice(1000) }])
+  const reader = store.read('kronos', 's', everything)
+  const first = await reader.next()
+  t.equal(await store.delete('kronos', 's', everything), 2000)
+  const rest = await all(reader)
+  t.equal(rest.length + (first.done === true ? 0 : 1), 2000, 'the reader that started before sees every event')
+  t.same(await all(store.read('kronos', 's', everything)), [], 'a reader after sees none')
+  await store.close()
+  t.same(fs.readdirSync(path.join(dir, 'runs')), [], 'the deleted runs were removed once released')
+})
+
+t.test('retention drops whole expired buckets', async (t) => {
+  const dir = t.testdir()
+  const day = 86_400_000
+  const now = Date.now()
+  const store = await EventStore.open({ dir, bucketMs: day, retentionMs: 30 * day })
+  const old = event(BigInt(now - 40 * day) * 10_000n)
+  const fresh = event(BigInt(now - day) * 10_000n)
+  await store.put('kronos', [{ stream: 's', events: [old, fresh] }])
+  await store.flush()
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys([fresh]))
+  await store.close()
+})
+
+t.test('many flushes into one bucket are compacted by size tier; order and restart hold', async (t) => {
+  const dir = t.testdir()
+  let store = await EventStore.open({ dir })
+  const rand = mulberry32(3)
+  const events: StoredEvent[] = []
+  for (let i = 0; i < 40; i++) {
+    const batch = Array.from({ length: 30 }, () => event(BigInt(Math.floor(rand() * 1e9))))
+    events.push(...batch)
+    await store.put('kronos', [{ stream: 's', events: batch }])
+    await store.flush()
+  }
+  const stats = store.stats()
+  t.ok(stats.compactions >= 10, `compacted (${stats.compactions} merges)`)
+  t.ok(stats.runs < 8, `${stats.runs} runs left of 40 flushes`)
+  const sorted = [...events].sort(compareKeys)
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted))
+  t.same(keys(await all(store.read('kronos', 's', everything, { descending: true }))), keys([...sorted].reverse()))
+  t.equal(fs.readdirSync(path.join(dir, 'runs')).length, stats.runs, 'merged runs were removed')
+  store = await EventStore.open({ dir })
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted), 'after restart')
+  await store.close()
+})
+
+t.test('group commit: concurrent puts share fsyncs, and each is answered after one', async (t) => {
+  const dir = t.testdir()
+  const store = await EventStore.open({ dir })
+  const probe = await fs.promises.open(path.join(dir, 'index-probe'), 'w')
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> }
+  await probe.close()
+  const original = proto.datasync
+  let syncs = 0
+  proto.datasync = async function (this: unknown) {
+    await original.call(this)
+    syncs++
+  }
+  t.teardown(() => { proto.datasync = original })
+  const answeredAfter: number[] = []
+  await Promise.all(Array.from({ length: 50 }, async (_, i) => {
+    await store.put('kronos', [{ stream: 's', events: [event(BigInt(i))] }])
+    answeredAfter.push(syncs)
+  }))
+  t.ok(syncs >= 1 && syncs <= 5, `50 concurrent puts, ${syncs} fdatasyncs`)
+  t.ok(answeredAfter.every((n) => n >= 1), 'no put was answered before an fsync')
+  t.equal((await all(store.read('kronos', 's', everything))).length, 50)
+  await store.close()
+})
+
+t.test('a damaged run file fails the read naming the file and offset; the log is not touched', async (t) => {
+  const dir = t.testdir()
+  const store = await EventStore.open({ dir })
+  await store.put('kronos', [{ stream: 's', events: Array.from({ length: 100 }, (_, i) => event(BigInt(i), 'é'.repeat(50))) }])
+  await store.flush()
+  const [run] = fs.readdirSync(path.join(dir, 'runs'))
+  const file = path.join(dir, 'runs', run)
+  const bytes = fs.readFileSync(file)
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff
+  fs.writeFileSync(file, bytes)
+  let error: unknown
+  try {
+    await all(store.read('kronos', 's', everything))
+  } catch (err) {
+    error = err
+  }
+  t.match(error, { code: /^SHOEBOX_BAD_/, message: new RegExp(`${run}.*at byte \\d+`) })
+  await store.close()
+})
