@@ -4,7 +4,8 @@
  * number as its text (JsonNumber; infer_schema tells Integer `2` from Number
  * `2.0` by it, spec §5.6), and stringifyEvent() writes either back.
  */
-import { checkJsonText, invalidJson, isDigit, skipJsonValue, skipLiteral, skipNumber, skipString, skipWs } from './json-scan.js'
+import { checkJsonText, invalidJson, skipJsonValue, skipWs } from '../json/json-scan.js'
+import { parseJsonText } from '../json/parse-json.js'
 
 /** A JSON value as parseEvent() returns it: integers beyond 2^53 are bigints. */
 export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue }
@@ -28,63 +29,6 @@ export class JsonNumber {
 }
 
 export type LexicalJsonValue = null | boolean | string | JsonNumber | LexicalJsonValue[] | { [key: string]: LexicalJsonValue }
-
-/**
- * Parses one JSON value, handing each number's text to `number`. Keys
- * repeat as JSON.parse does (the last wins); "__proto__" is an own key.
- */
-export function parseJsonText<N> (text: string, number: (raw: string) => N): unknown {
-  checkJsonText(text)
-  let i = 0
-  const value = (): unknown => {
-    i = skipWs(text, i)
-    const c = text.charCodeAt(i)
-    if (c === 0x7B) {
-      const obj: Record<string, unknown> = {}
-      i = skipWs(text, i + 1)
-      if (text.charCodeAt(i) === 0x7D) {
-        i++
-        return obj
-      }
-      for (;;) {
-        i = skipWs(text, i)
-        const keyEnd = skipString(text, i)
-        const key = JSON.parse(text.slice(i, keyEnd)) as string
-        i = skipWs(text, keyEnd) + 1
-        const v = value()
-        if (key === '__proto__') Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true })
-        else obj[key] = v
-        i = skipWs(text, i)
-        if (text.charCodeAt(i++) === 0x7D) return obj
-      }
-    }
-    if (c === 0x5B) {
-      const arr: unknown[] = []
-      i = skipWs(text, i + 1)
-      if (text.charCodeAt(i) === 0x5D) {
-        i++
-        return arr
-      }
-      for (;;) {
-        arr.push(value())
-        i = skipWs(text, i)
-        if (text.charCodeAt(i++) === 0x5D) return arr
-      }
-    }
-    const start = i
-    if (c === 0x22) {
-      i = skipString(text, i)
-      return JSON.parse(text.slice(start, i)) as string
-    }
-    if (c === 0x2D || isDigit(c)) {
-      i = skipNumber(text, i)
-      return number(text.slice(start, i))
-    }
-    i = skipLiteral(text, i)
-    return c === 0x74 ? true : c === 0x66 ? false : null
-  }
-  return value()
-}
 
 /** Integers beyond 2^53 exact as bigint; every other number as a JS number. */
 function exactNumber (raw: string): number | bigint {

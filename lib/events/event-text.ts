@@ -17,12 +17,12 @@
 import { ShoeboxError } from '../errors.js'
 import { checkKronosTime, isKronosTimeInRange, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { newEventId } from './event-id.js'
-import { describeAt, invalidJson, isDigit, skipJsonValue, skipString, skipWs } from './json-scan.js'
+import { describeAt, invalidJson, isDigit, skipJsonValue, skipString, skipWs } from '../json/json-scan.js'
 
-// The JSON pieces live in json-scan.ts and event-json.ts; their names are exported here too.
-export { MAX_JSON_DEPTH, skipJsonValue, checkJsonText } from './json-scan.js'
+// The JSON pieces live in ../json/ and event-json.ts; the ones the server uses are exported here too.
+export { MAX_JSON_DEPTH, skipJsonValue, checkJsonText } from '../json/json-scan.js'
 export {
-  JsonNumber, parseEvent, parseJsonLexical, parseJsonText, stringifyEvent, type EventObject, type JsonValue, type LexicalJsonValue
+  JsonNumber, parseEvent, parseJsonLexical, stringifyEvent, type EventObject, type JsonValue, type LexicalJsonValue
 } from './event-json.js'
 
 /** An @time that is not an integer kronos time in range; `rawValue` is the JSON text as sent. */

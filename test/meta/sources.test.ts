@@ -69,7 +69,7 @@ t.test('jsonFilesSource: sorted walk, skips, origins, unreadable files', async (
     { origin: { file: path.join(root, 'b/1.json') }, row: { content_hash: 'b1', 'x:y_z': '0' } },
     { origin: { file: path.join(root, 'b/2.json') }, row: { content_hash: 'b2' } },
     { unreadable: { file: path.join(root, 'c.json') }, reason: 'not a JSON object' },
-    { unreadable: { file: path.join(root, 'd.json') }, reason: `${path.join(root, 'd.json')}: line 1 column 18: unexpected end of input` }
+    { unreadable: { file: path.join(root, 'd.json') }, reason: `${path.join(root, 'd.json')}: column 18: unexpected end of text` }
   ])
   await t.rejects(collect(jsonFilesSource(path.join(root, 'missing'))), { code: 'SHOEBOX_IO' })
 })
@@ -83,7 +83,7 @@ t.test('ndjsonSource: lines, CRLF, blank lines, bad lines, UTF-8 split across ch
   t.same(items, [
     { origin: { file: 'in.ndjson', line: 1 }, row: { content_hash: 'a', t: 'Grüße' } },
     { origin: { file: 'in.ndjson', line: 3 }, row: { content_hash: 'b', big: '12345678901234567890' } },
-    { unreadable: { file: 'in.ndjson', line: 4 }, reason: 'in.ndjson: line 4: line 1 column 1: unexpected "n"' },
+    { unreadable: { file: 'in.ndjson', line: 4 }, reason: 'in.ndjson: line 4: column 1: unexpected character "n"' },
     { unreadable: { file: 'in.ndjson', line: 5 }, reason: 'not a JSON object' },
     { origin: { file: 'in.ndjson', line: 6 }, row: { content_hash: 'c' } }
   ])

@@ -4,7 +4,7 @@
  * put body's events are sliced out).
  */
 import t from 'tap'
-import { checkJsonText, skipJsonValue } from '../../lib/events/json-scan.js'
+import { checkJsonText, skipJsonValue } from '../../lib/json/json-scan.js'
 
 t.test('the validator agrees with JSON.parse on mutated inputs', async (t) => {
   const sample = '{"a":[1,-2.5e+3,true,false,null,"x\\"y\\u00e9"],"b":{"c":{}},"d":[],"e":0.1,"f":"😀"}'

@@ -3,15 +3,26 @@
  * value ends (skipJsonValue), whether a text is one JSON value
  * (checkJsonText). Strict on purpose: NaN/Infinity, raw control characters
  * in strings and nesting deeper than MAX_JSON_DEPTH are SHOEBOX_INVALID_JSON,
- * naming the character position. event-text.ts (events as received text) and
- * event-json.ts (parsing with exact big integers) build on it.
+ * naming the character position. parse-json.ts, the events (their text as
+ * received, exact big integers) and the metadir's sources build on it.
  */
 import { ShoeboxError } from '../errors.js'
 
 export const MAX_JSON_DEPTH = 1000
 
-export function invalidJson (at: number, why: string): ShoeboxError {
-  return new ShoeboxError('SHOEBOX_INVALID_JSON', `invalid JSON at character ${at}: ${why}`)
+/** SHOEBOX_INVALID_JSON with where (a character offset) and why, for callers that name lines. */
+export class InvalidJsonError extends ShoeboxError {
+  readonly offset: number
+  readonly why: string
+  constructor (offset: number, why: string) {
+    super('SHOEBOX_INVALID_JSON', `invalid JSON at character ${offset}: ${why}`)
+    this.offset = offset
+    this.why = why
+  }
+}
+
+export function invalidJson (at: number, why: string): InvalidJsonError {
+  return new InvalidJsonError(at, why)
 }
 
 export function skipWs (s: string, i: number): number {
