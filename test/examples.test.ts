@@ -28,8 +28,8 @@ t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 // The package as a user gets it, from the current sources: 'shoebox' names it, its bin is on PATH.
 const pkg = path.join(tmp, 'package')
 const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
-const manifest = { name: 'shoebox', version, exports: './lib/index.js' }
-transpileTree(path.join(ROOT, 'lib/index.ts'), pkg, manifest)
+const manifest = { name: 'shoebox', version, exports: { '.': './lib/index.js', './events': './lib/events/index.js', './meta': './lib/meta/index.js' } }
+for (const entry of ['lib/index.ts', 'lib/events/index.ts', 'lib/meta/index.ts']) transpileTree(path.join(ROOT, entry), pkg, manifest)
 const binJs = transpileTree(path.join(ROOT, 'lib/cli/bin.ts'), pkg, manifest)
 fs.mkdirSync(path.join(pkg, 'bin'))
 fs.writeFileSync(path.join(pkg, 'bin', 'shoebox'), `#!/bin/sh\nexec "${process.execPath}" "${binJs}" "$@"\n`, { mode: 0o755 })
@@ -115,6 +115,21 @@ const runners: Record<string, (t: Test) => Promise<void>> = {
     t.ok(names.every((n) => n.endsWith('.shoebox.done')), 'each renamed by the sealed listener')
   },
 
+  async 'events.js' (t) {
+    const { stdout } = await runExample('events.js')
+    const base = BigInt(Date.UTC(2026, 11, 3, 12, 0, 0)) * 10000n
+    t.same(lines(stdout), ['/', '/pricing', '/docs'].map((page, i) => `${base + BigInt(i) * 10000000n}n ${page}`),
+      'shipped, stored and read back in time order, @time exact')
+  },
+
+  async 'metadir.js' (t) {
+    const { stdout, cwd } = await runExample('metadir.js')
+    t.same(lines(stdout), ['importing b2 Supply contract', '1 imported'])
+    const db = fs.readdirSync(path.join(cwd, 'archive', '_mmmeta', 'db'))
+    t.equal(db.filter((n) => n.endsWith('.append')).length, 1, 'one diff file in the meta db')
+    t.ok(fs.existsSync(path.join(cwd, 'archive', '_mmmeta', 'state.db')), 'the state db')
+  },
+
   async 'cli.sh' (t) {
     const ndjson = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ i, text: `line ${i}` })).join('\n') + '\n'
     const s3 = await s3For(t)
@@ -147,7 +162,7 @@ t.test('every README code block is in the example it names, verbatim', async (t)
     named.add(name)
     t.ok(fs.readFileSync(path.join(EXAMPLES, name), 'utf8').includes(block), `README block of examples/${name} is in the file`)
   }
-  const uses = ['write-and-read.js', 'ship-to-s3.js', 'one-archive.js', 'cli.sh', 'etl-ndjson.js', 'sealed-callbacks.js']
+  const uses = ['write-and-read.js', 'ship-to-s3.js', 'one-archive.js', 'cli.sh', 'etl-ndjson.js', 'sealed-callbacks.js', 'events.js', 'metadir.js']
   t.same([...named].sort(), uses.sort(), 'the README shows each use from its file')
   const unnamed = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].filter((m) => !m[1].startsWith('// examples/'))
   t.same(unnamed.map((m) => m[1].split('\n')[0]), [], 'no JavaScript block in the README without its runnable file')
