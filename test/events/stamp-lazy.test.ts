@@ -1,6 +1,6 @@
 /**
  * split2 and pumpify are loaded when the first stampNdjson() is made, not
- * when shoebox is imported: a program that never stamps NDJSON does not pay
+ * when shoebox/events is imported: a program that never stamps NDJSON does not pay
  * for them. A fresh process imports the package transpiled from the current
  * sources and looks at what require() has loaded, before and after.
  */
@@ -18,7 +18,7 @@ const run = promisify(execFile)
 t.test('importing shoebox loads neither split2 nor pumpify; stampNdjson() does, and works', async (t) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-lazy-split2-'))
   t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
-  const index = transpileTree(path.join(ROOT, 'lib', 'index.ts'), path.join(tmp, 'pkg'))
+  const index = transpileTree(path.join(ROOT, 'lib', 'events', 'index.ts'), path.join(tmp, 'pkg'))
   const script = path.join(tmp, 'stamp.mjs')
   fs.writeFileSync(script, `import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
