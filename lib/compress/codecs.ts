@@ -5,10 +5,10 @@
  * and its decompressing stage. The rolling sink, recovery, pack, the
  * uploader and the CLI ask the table, so a third codec is one more entry.
  */
-import { type Duplex, PassThrough } from 'node:stream'
+import { type Duplex, PassThrough, type Transform } from 'node:stream'
 import { invalidOption } from '../errors.js'
-import { gunzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
-import { isZstd, zstdDecompress, zstdFrame, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
+import { gunzip, gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
+import { isZstd, zstd, zstdDecompress, zstdFrame, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
 import { requireZstd } from './zstd-loader.js'
 
 export type CodecName = 'none' | 'gzip' | 'zstd'
@@ -29,6 +29,8 @@ export interface Codec {
   ready: (what: string) => Promise<void>
   /** One block as one complete, independent member/frame (off the main thread where the codec can). */
   compressBlock: (block: Buffer, level: number, what: string) => Promise<Buffer>
+  /** A stage compressing a byte stream (gzip: one member; zstd: a frame per chunk). */
+  compress: (level: number) => Transform
   /** A stage that decompresses this codec (and passes anything else through). */
   decompress: (options?: DecompressOptions) => Duplex
 }
@@ -45,6 +47,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     level: () => 0,
     ready: async () => {},
     compressBlock: async (block) => block,
+    compress: () => new PassThrough(),
     decompress: () => new PassThrough()
   },
   gzip: {
@@ -56,6 +59,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     level: (level) => gzipLevel({ level }) as number,
     ready: async () => {},
     compressBlock: async (block, level) => await gzipMember(block, level),
+    compress: (level) => gzip({ level }),
     decompress: () => gunzip()
   },
   zstd: {
@@ -67,6 +71,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     level: zstdLevel,
     ready: async (what) => { await requireZstd(what) },
     compressBlock: async (block, level, what) => await zstdFrame(block, level, what),
+    compress: (level) => zstd({ level }),
     decompress: (options) => zstdDecompress(options)
   }
 }
