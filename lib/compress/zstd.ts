@@ -5,7 +5,10 @@
  * several chunks compress at once, off the main thread, and leave in order.
  * zstdDecompress() walks the frames by their headers (zstd-frame.ts), hands
  * each whole frame to the decompressor, skips skippable frames, and passes
- * input that is not zstd through untouched, as gunzip() does. Damage is
+ * input that is not zstd through untouched, as gunzip() does. Its `members`
+ * says which frame each decompressed byte came from, for decode({ positions:
+ * true, members }): a record's position then names its frame's compressed
+ * offset, to fetch it with one ranged read (as gunzipMembers() does). Damage is
  * reported at the compressed offset of its frame: strict fails after every
  * byte before it is delivered (stream/deliver-then-fail.ts), lenient skips
  * the frame (or, when the walk itself is lost, to the next frame magic) and
@@ -14,6 +17,7 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import { CorruptArchiveError, invalidOption } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { MemberMap } from './member-map.js'
 import { FrameWalker, isZstd, NEED_MORE, ZSTD_MAGIC } from './zstd-frame.js'
 import { requireZstd, type ZstdBackend, type ZstdChoice } from './zstd-loader.js'
 
@@ -96,6 +100,14 @@ export interface ZstdDecompressOptions {
   backend?: ZstdChoice
   /** Named in errors. */
   file?: string
+  /**
+   * Where the input begins, when it starts at a frame in the middle of a file
+   * (a saved position's member): the frame's compressed offset and the
+   * decompressed offset of its first byte. Offsets in errors and `members`
+   * count from them, and input that is not zstd is an error rather than
+   * passed through. Default: the start of the file.
+   */
+  start?: { compressed: number, decompressed: number }
 }
 
 /** What a lenient zstdDecompress() tells about a frame it skipped. */
@@ -119,15 +131,21 @@ export class ZstdDecompressStage extends Transform {
   #base = 0
   #walker: FrameWalker | null = null
   #backend: ZstdBackend | null = null
-  /** The frames this stage has read: compressed offset of each, and its decompressed start. */
-  readonly frames: Array<{ compressed: number, decompressed: number }> = []
+  /** The frames read so far (for decode({ positions: true, members })); empty for plain input. */
+  readonly members = new MemberMap()
+  /** Decompressed offset of the next byte out. */
   #out = 0
+  /** Started at a frame (options.start): the input must be zstd. */
+  readonly #mustBeZstd: boolean
   /** Lenient: where the walk was lost (reported once the next frame is found). */
   #lostAt = 0
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
     this.#options = { ...options }
+    this.#base = options.start?.compressed ?? 0
+    this.#out = options.start?.decompressed ?? 0
+    this.#mustBeZstd = options.start !== undefined
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -152,6 +170,9 @@ export class ZstdDecompressStage extends Transform {
         if (this.#heldLength < 4 && !ending) return
         const head = this.#take(Math.min(4, this.#heldLength), false)
         this.#state = isZstd(head) ? 'frames' : 'plain'
+        if (this.#state === 'plain' && this.#mustBeZstd) {
+          throw new CorruptArchiveError('bad-compression', this.#base, 'no zstd frame starts here, where the position says one does (has the file changed since?); the offset is in the compressed file', this.#options.file)
+        }
         if (this.#state === 'plain') {
           const rest = this.#take(this.#heldLength, true)
           if (rest.length > 0) this.push(rest)
@@ -186,7 +207,7 @@ export class ZstdDecompressStage extends Transform {
         this.#damage(start, frame.length, `the frame at compressed byte ${start} is damaged (${(err as Error).message})`)
         continue
       }
-      this.frames.push({ compressed: start, decompressed: this.#out })
+      this.members.add(this.#out, start)
       this.#out += content.length
       if (content.length > 0) this.push(content)
     }

@@ -14,7 +14,9 @@ import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC, type ZstdCorrupt
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
-import { chunkIter } from '../helpers.js'
+import { chunkIter, decodeRecords } from '../helpers.js'
+import { decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { recordEnds } from '../../lib/format/walk.js'
 
 const text = Buffer.from(Array.from({ length: 3000 }, (_, i) => `{"i":${i},"k":"é✓ ${'x'.repeat(i % 50)}"}\n`).join(''))
 const blocks = [text.subarray(0, 20000), text.subarray(20000, 20001), text.subarray(20001, 90000), text.subarray(90000)]
@@ -104,12 +106,46 @@ t.test('multi-frame input split at every chunk boundary', async (t) => {
   }
 })
 
-t.test('frame offsets are recorded for positions', async (t) => {
+t.test('positions name their frame: one ranged read fetches the record', async (t) => {
+  const inputs = Array.from({ length: 500 }, (_, i) => ({ metadata: { i: String(i), k: 'é✓' }, payload: { i, pad: 'x'.repeat((i * 37) % 300) } }))
+  const archive = encodeRecords(inputs)
+  // Frames cut at record boundaries, as the rolling sink cuts its flush blocks.
+  const ends = recordEnds(archive)
+  const cuts = [0, ends[99], ends[100], ends[349], archive.length]
+  const data = Buffer.concat(await Promise.all(cuts.slice(1).map(async (end, k) => await zstdFrame(archive.subarray(cuts[k], end), 3))))
+  const frames = walkFrames(data).frames
+  for (const size of [1, 7, 4096]) {
+    const stage = zstdDecompress()
+    const decoder = decode({ positions: true, members: stage.members, file: 'f.zst' })
+    const records: ShoeboxRecord[] = []
+    await pipeline(Readable.from(chunkIter(data, size)), stage, decoder, async (source: AsyncIterable<ShoeboxRecord>) => { for await (const r of source) records.push(r) })
+    t.equal(records.length, 500, `chunks of ${size}`)
+    const wrong: string[] = []
+    for (const [i, r] of records.entries()) {
+      const member = r.position?.member
+      const frame = frames.find((f) => f.start === member?.offset)
+      if (member === undefined || frame === undefined) {
+        wrong.push(`${i}: no frame`)
+        continue
+      }
+      const back = await zstdDecompress().end(data.subarray(frame.start, frame.end)).toArray() as Buffer[]
+      const got = await decodeRecords(Buffer.concat(back).subarray(member.skip))
+      if (got[0]?.metadata.i !== String(i)) wrong.push(`${i}: fetched ${got[0]?.metadata.i}`)
+    }
+    t.same(wrong, [], `chunks of ${size}: every record fetched from its frame alone`)
+  }
+})
+
+t.test('started at a saved frame: offsets count from it, and non-zstd there is damage', async (t) => {
   const data = await compressBlocks(3)
-  const stage = zstdDecompress()
-  await collect(Readable.from([data]).pipe(stage))
-  t.same(stage.frames.map((f) => f.compressed), walkFrames(data).frames.map((f) => f.start))
-  t.same(stage.frames.map((f) => f.decompressed), [0, 20000, 20001, 90000])
+  const frames = walkFrames(data).frames
+  const stage = zstdDecompress({ start: { compressed: frames[2].start, decompressed: 20001 }, file: 'f.zst' })
+  const out = await unzstdWith(stage, data.subarray(frames[2].start))
+  t.ok(out.data.equals(text.subarray(20001)))
+  t.same(stage.members.at(20001), { offset: frames[2].start, skip: 0 })
+  const wrong = await unzstdWith(zstdDecompress({ start: { compressed: 5, decompressed: 9 } }), text)
+  t.equal(wrong.error?.code, 'SHOEBOX_BAD_COMPRESSION')
+  t.equal(wrong.error?.offset, 5)
 })
 
 t.test('skippable frames and empty frames are passed over', async (t) => {
