@@ -151,3 +151,16 @@ t.test('encoded bytes written to a zstd sink', async (t) => {
   t.ok(framesOf(path.join(dir, names[0])) > 1)
   t.same((await readFile(path.join(dir, names[0]))).map(seqOf), range(300))
 })
+
+t.test('upload ships .shoebox.zst files as written (a directory store)', async (t) => {
+  const dir = tempDir(t)
+  const to = tempDir(t)
+  const sink = rollingSink({ dir, compress: { codec: 'zstd', level: 1 }, roll: { records: 100 }, upload: { to, deleteLocal: true } })
+  await writeAll(sink, range(250).map(rec))
+  const names = archiveNames(to)
+  t.equal(names.length, 3)
+  t.ok(names.every((n) => n.endsWith('.shoebox.zst')))
+  t.same(archiveNames(dir), [], 'deleted locally once uploaded')
+  const records = (await Promise.all(names.map(async (n) => await readFile(path.join(to, n))))).flat()
+  t.same(records.map(seqOf), range(250))
+})
