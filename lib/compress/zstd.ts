@@ -139,6 +139,7 @@ export class ZstdDecompressStage extends Transform {
   readonly #mustBeZstd: boolean
   /** Lenient: where the walk was lost (reported once the next frame is found). */
   #lostAt = 0
+  #lostDetail = ''
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
@@ -185,28 +186,30 @@ export class ZstdDecompressStage extends Transform {
       const extent = walker.step(this.#heldLength, (at) => this.#byte(at))
       if (extent === NEED_MORE) {
         if (!ending) return
-        const start = this.#base
-        const torn = this.#heldLength
-        if (this.#options.mode === 'lenient') this.#take(torn, true)
-        this.#damage(start, torn, `the frame at compressed byte ${start} is cut short (the file ends inside it)`)
-        return
+        this.#walker = null
+        this.#damage(`the frame at compressed byte ${this.#base} is cut short (the file ends inside it)`)
+        continue
       }
       this.#walker = null
       if (typeof extent === 'string') {
-        this.#damage(this.#base, 0, extent)
+        this.#damage(extent)
         continue
       }
       const start = this.#base
-      const frame = this.#take(extent.end, true)
-      if (extent.skippable) continue
+      if (extent.skippable) {
+        this.#take(extent.end, true)
+        continue
+      }
+      const frame = this.#take(extent.end, false)
       this.#backend ??= await requireZstd(this.#options.file ?? 'zstd input', this.#options.backend)
       let content: Buffer
       try {
         content = await this.#backend.decompress(frame)
       } catch (err) {
-        this.#damage(start, frame.length, `the frame at compressed byte ${start} is damaged (${(err as Error).message})`)
+        this.#damage(`the frame at compressed byte ${start} is damaged (${(err as Error).message})`)
         continue
       }
+      this.#take(extent.end, true)
       this.members.add(this.#out, start)
       this.#out += content.length
       if (content.length > 0) this.push(content)
@@ -214,20 +217,18 @@ export class ZstdDecompressStage extends Transform {
   }
 
   /**
-   * Damage at compressed byte `offset`: strict throws; lenient emits
-   * 'corrupt' and goes on after `skip` bytes (already taken), or, when the
-   * frame walk itself failed (skip 0), at the next frame magic.
+   * Damage in the frame the held bytes start with: strict throws; lenient
+   * goes on at the next frame magic after its first byte (a damaged frame's
+   * own lengths are not to be trusted) and reports the bytes skipped there.
    */
-  #damage (offset: number, skip: number, detail: string): void {
+  #damage (detail: string): void {
+    const offset = this.#base
     const err = new CorruptArchiveError('bad-compression', offset, `zstd data: ${detail}; the offset is in the compressed file`, this.#options.file)
     if (this.#options.mode !== 'lenient') throw err
-    if (skip === 0) {
-      this.#state = 'lost'
-      this.#lostAt = offset
-      this.#take(1, true)
-      return
-    }
-    this.emit('corrupt', { offset, bytesSkipped: skip, reason: 'bad-compression', detail: err.detail } satisfies ZstdCorruptInfo)
+    this.#state = 'lost'
+    this.#lostAt = offset
+    this.#lostDetail = err.detail
+    this.#take(1, true)
   }
 
   /** Lenient, after a lost walk: drop bytes up to the next frame magic. False: none in sight yet. */
@@ -244,7 +245,8 @@ export class ZstdDecompressStage extends Transform {
     const found = at < 0 ? held.length : at
     this.#base += found
     this.#put(held.subarray(found))
-    this.emit('corrupt', { offset: this.#lostAt, bytesSkipped: this.#base - this.#lostAt, reason: 'bad-compression', detail: 'zstd data: no frame could be read here; skipped to the next frame magic' } satisfies ZstdCorruptInfo)
+    const to = at < 0 ? 'the end' : 'the next frame'
+    this.emit('corrupt', { offset: this.#lostAt, bytesSkipped: this.#base - this.#lostAt, reason: 'bad-compression', detail: `${this.#lostDetail}; skipped to ${to}` } satisfies ZstdCorruptInfo)
     this.#state = 'frames'
     return true
   }

@@ -210,6 +210,26 @@ t.test('a damaged frame header: lenient resyncs at the next frame magic', async 
   t.ok(lenient.data.equals(Buffer.concat([text.subarray(0, 20000), text.subarray(20001)])))
 })
 
+t.test('a block header claiming too much: lenient goes on at the next frame, not past it', async (t) => {
+  const data = Buffer.from(await compressBlocks(3))
+  const frames = walkFrames(data).frames
+  const fhd = data[4]
+  const header = 5 + ((fhd & 0x20) !== 0 ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + ((fhd >> 6) === 0 ? ((fhd & 0x20) !== 0 ? 1 : 0) : 1 << (fhd >> 6))
+  // The first frame's first block: compressed, last, 128 KiB - 1 bytes (past the frames after it, which are shorter).
+  const claim = ((128 * 1024 - 1) << 3) | (2 << 1) | 1
+  data[header] = claim & 0xff
+  data[header + 1] = (claim >> 8) & 0xff
+  data[header + 2] = (claim >> 16) & 0xff
+  t.ok(data.length < 128 * 1024, 'the claim reaches past the end')
+  const strict = await unzstd(data, 1000)
+  t.equal(strict.error?.offset, 0)
+  t.equal(strict.data.length, 0)
+  const lenient = await unzstd(data, 1000, 'lenient')
+  t.equal(lenient.error, undefined)
+  t.same(lenient.corrupt.map((c) => [c.offset, c.bytesSkipped]), [[0, frames[1].start]])
+  t.ok(lenient.data.equals(text.subarray(20000)), 'every frame after it read')
+})
+
 t.test('decompressStages() read plain, gzip and zstd alike (and sniffCodec names them)', async (t) => {
   const zst = await compressBlocks(1)
   const gz = Buffer.concat(await Promise.all(blocks.map(async (b) => await compressionOf('gzip')!.codec.compressBlock(b, 6, 'x'))))
