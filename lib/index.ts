@@ -29,6 +29,8 @@ export {
 } from './roll/policies.js'
 export type { RecoveredFile, RecoverOptions, SkippedTemp } from './roll/recover.js'
 export { gzip, gunzip, gunzipMembers, type GzipOptions, type GunzipOptions, type GunzipStage, type MemberLookup } from './compress/gzip.js'
+export { zstd, zstdDecompress, type ZstdOptions, type ZstdDecompressOptions, type ZstdCorruptInfo, type ZstdCompressStage, type ZstdDecompressStage } from './compress/zstd.js'
+export type { CodecName, CompressOption } from './compress/codecs.js'
 export {
   archiveSource, type ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent
 } from './source/archive-source.js'

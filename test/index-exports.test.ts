@@ -22,7 +22,7 @@ const EXPORTS = [
   'ArchiveDecoder', 'ArchiveEncoder', 'CorruptArchiveError', 'DEFAULT_MAX_RECORD_SIZE', 'RecordsToNdjson', 'SealedUploader', 'ShoeboxError', 'StoreError',
   'agePolicy', 'anyPolicy', 'archiveSource', 'countPolicy', 'crc32', 'crc32c', 'decode', 'encode', 'encodeNdjson', 'encodeRecords',
   'formatStats', 'gunzip', 'gunzipMembers', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
-  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink'
+  'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink', 'zstd', 'zstdDecompress'
 ]
 
 /** 'shoebox/events': time, ids, stamping, the Kronos client, the shipper and its log helpers. */

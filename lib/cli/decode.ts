@@ -1,6 +1,7 @@
 /** shoebox decode: archives (files or stdin) to NDJSON on stdout. */
 import { pipeline } from 'node:stream/promises'
-import { gunzip } from '../compress/gzip.js'
+import { decompressStages } from '../compress/codecs.js'
+import type { ZstdCorruptInfo } from '../compress/zstd.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import { CorruptArchiveError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
@@ -13,8 +14,8 @@ import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-option
 
 const help = `Usage: shoebox decode [options] [file ...]
 
-Reads archives (v1 and v2 records, in any mix) from the files given, or stdin
-(also '-'), and writes one JSON object per record to stdout:
+Reads archives (v1 and v2 records, in any mix; plain, gzip or zstd, known by
+their magic bytes) from the files given, or stdin (also '-'), and writes one JSON object per record to stdout:
 
   {"metadata":{...},"payload":<value>}
 
@@ -25,6 +26,7 @@ string and "payloadEncoding" says how to read it: "utf8" (text) or "base64"
 Options:
   --payload-only    print only each payload's bytes, one per line
   --lenient         skip damaged stretches (reported on stderr) instead of failing
+                    (a damaged zstd frame too; damaged gzip ends the file)
 ${readOptionHelp}
   -h, --help        show this help`
 
@@ -52,7 +54,14 @@ export const decodeCommand: Command = {
       })
       // Damage (or an input failure) fails the decoder only after every record
       // before it; that ends this file's output cleanly, and is thrown after it is written.
-      const records = endOnFailure(feed(await openInput(io, name), gunzip(), decoder))
+      const stages = decompressStages({ file, mode: lenient ? 'lenient' : 'strict' })
+      for (const stage of stages) {
+        stage.on('corrupt', (info: ZstdCorruptInfo) => {
+          damaged++
+          io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged compressed bytes at compressed byte ${info.offset} (${info.reason}: ${info.detail})\n`)
+        })
+      }
+      const records = endOnFailure(feed(await openInput(io, name), ...stages, decoder))
       await pipeline(records, new RecordsToNdjson({ payloadOnly }), io.stdout, { end: false })
       const failure = records.failure
       if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(file)

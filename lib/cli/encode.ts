@@ -3,6 +3,8 @@ import { pipeline } from 'node:stream/promises'
 import { encodeNdjson } from '../ndjson/encode-ndjson.js'
 import type { Command } from './command.js'
 import { keyValues, metaFields, oneOf, parse } from './options.js'
+import { compressionOf } from '../compress/codecs.js'
+import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
 import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
 
@@ -24,6 +26,7 @@ Options:
                              after writing every line before it, and exit 1 (fail,
                              default), or skip bad lines and list them on stderr at the
                              end (skip, exit 0)
+${compressOptionHelp}
 ${writeOptionHelp}
   -h, --help                 show this help`
 
@@ -32,13 +35,14 @@ export const encodeCommand: Command = {
   summary: 'NDJSON on stdin to an archive on stdout',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, {
+    const { values, positionals } = parse(expandCompress(argv), {
       format: { type: 'string' },
       checksum: { type: 'string' },
       meta: { type: 'string', multiple: true },
       'meta-from-field': { type: 'string', multiple: true },
       validate: { type: 'boolean' },
       'on-invalid': { type: 'string' },
+      ...compressOptionSpec,
       ...readOptionSpec
     }, true)
     if (positionals.length > 0) throw usage(`encode reads stdin and takes no file arguments, got '${positionals[0]}'`)
@@ -49,6 +53,9 @@ export const encodeCommand: Command = {
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const validate = values.validate === true
     const maxRecordSize = maxRecordSizeFrom(values)
+    const compression = compressionOf(compressFrom(values))
+    // A codec this install cannot load fails before anything is read.
+    await compression?.codec.ready('stdout')
     // Without a parse no line is ever invalid: the flag would do nothing, silently.
     if (values['on-invalid'] !== undefined && !validate && Object.keys(metadataFromFields).length === 0) {
       throw usage('--on-invalid needs --validate (or --meta-from-field, which parses each line)')
@@ -63,7 +70,8 @@ export const encodeCommand: Command = {
       maxRecordSize,
       source: 'stdin'
     })
-    await pipeline(io.stdin, lines, io.stdout)
+    if (compression === undefined) await pipeline(io.stdin, lines, io.stdout)
+    else await pipeline(io.stdin, lines, compression.codec.compress(compression.level), io.stdout)
     if (lines.invalid.length === 0) return 0
     if (onInvalid === 'fail') {
       const bad = lines.invalid[0]

@@ -1,11 +1,11 @@
 /** shoebox pack: a directory's files into a few large archives in a store. */
 import path from 'node:path'
-import { gzipLevel } from '../compress/gzip.js'
 import { pack, type SkipReason } from '../pack/pack.js'
 import { parseSize } from '../units.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
-import { asUsage, expandGzip, parse } from './options.js'
+import { asUsage, parse } from './options.js'
+import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 
 const help = `Usage: shoebox pack DIR --to URL [options]
@@ -31,7 +31,7 @@ Options:
   --dot                 let globs match dot files and dot directories
   --name NAME           archive names start with NAME (characters other than
                         A-Z a-z 0-9 . _ - become _; default: DIR's base name)
-  --gzip[=LEVEL]        compress the archives (default level 6)
+${compressOptionHelp}
   --roll-size SIZE      seal an archive at this size (default 64MiB)
   --max-file-size SIZE  largest file packed; a larger one stops the pack
                         (default 64MiB less 64KiB, what readers accept)
@@ -46,13 +46,12 @@ export const packCommand: Command = {
   summary: 'a directory of files into a few large archives in a store',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(expandGzip(argv), {
+    const { values, positionals } = parse(expandCompress(argv), {
       to: { type: 'string' },
       include: { type: 'string', multiple: true },
       dot: { type: 'boolean' },
       name: { type: 'string' },
-      gzip: { type: 'boolean' },
-      'gzip-level': { type: 'string' },
+      ...compressOptionSpec,
       'roll-size': { type: 'string' },
       'max-file-size': { type: 'string' },
       'skip-unreadable': { type: 'boolean' },
@@ -65,12 +64,11 @@ export const packCommand: Command = {
     const includes = values.include as string[] | undefined
     if (includes?.some((g) => g === '') === true) throw usage('--include needs a glob')
     const rollSize = values['roll-size'] as string | undefined ?? '64MiB'
-    const gzip = values.gzip === true ? { level: values['gzip-level'] === undefined ? 6 : Number(values['gzip-level']) } : false
+    const compress = compressFrom(values)
     const maxFileSize = values['max-file-size'] as string | undefined
     asUsage(() => {
       parseSize(rollSize, '--roll-size')
       if (maxFileSize !== undefined) parseSize(maxFileSize, '--max-file-size')
-      gzipLevel(gzip)
     })
     const dir = path.resolve(positionals[0])
     const verbose = values.verbose === true
@@ -81,7 +79,7 @@ export const packCommand: Command = {
       include: includes,
       dot: values.dot === true,
       name: values.name as string | undefined,
-      gzip,
+      compress,
       rollSize,
       maxFileSize,
       skipUnreadable: values['skip-unreadable'] === true,

@@ -1,8 +1,8 @@
 /** Read one archive to its end, counting records and collecting damage (verify and ls). */
 import type { Readable } from 'node:stream'
-import { Writable } from 'node:stream'
+import { Transform, Writable, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { gunzip } from '../compress/gzip.js'
+import { decompressStages, sniffCodec, SNIFF_BYTES, type CodecName } from '../compress/codecs.js'
 import { CorruptArchiveError } from '../errors.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import type { DecoderStats } from '../format/decoder.js'
@@ -11,8 +11,10 @@ export interface Scan {
   stats: Readonly<DecoderStats>
   /** Damaged stretches of the archive bytes. */
   damage: DecodedCorruptInfo[]
-  /** The gzip layer was damaged or cut short: records after it could not be read. */
+  /** The compression layer (gzip or zstd) was damaged or cut short: records after it could not be read. */
   compression: CorruptArchiveError | null
+  /** What the file is compressed with, by its magic bytes ('none': plain). */
+  codec: CodecName
 }
 
 export async function scanArchive (input: Readable, file: string, maxRecordSize?: number): Promise<Scan> {
@@ -20,11 +22,27 @@ export async function scanArchive (input: Readable, file: string, maxRecordSize?
   const damage: DecodedCorruptInfo[] = []
   decoder.on('corrupt', (info: DecodedCorruptInfo) => { damage.push(info) })
   let compression: CorruptArchiveError | null = null
+  const sniff = new Sniff()
   try {
-    await pipeline(input, gunzip(), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
+    await pipeline(input, sniff, ...decompressStages({ file }), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
   } catch (err) {
     if (!(err instanceof CorruptArchiveError && err.reason === 'bad-compression')) throw err
     compression = err.inFile(file)
   }
-  return { stats: decoder.stats, damage, compression }
+  return { stats: decoder.stats, damage, compression, codec: sniff.codec }
+}
+
+/** Passes bytes through, noting the codec their first bytes say. */
+class Sniff extends Transform {
+  #head: Buffer | null = Buffer.alloc(0)
+  codec: CodecName = 'none'
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#head !== null) {
+      this.#head = Buffer.concat([this.#head, chunk.subarray(0, SNIFF_BYTES)])
+      this.codec = sniffCodec(this.#head).name
+      if (this.#head.length >= SNIFF_BYTES) this.#head = null
+    }
+    callback(null, chunk)
+  }
 }

@@ -8,9 +8,10 @@ import { scanArchive, type Scan } from './scan.js'
 
 const help = `Usage: shoebox verify file ...
 
-Reads every record of each archive ('-' is stdin), proves each v2 record by its
+Reads every record of each archive ('-' is stdin; plain, gzip or zstd), proves each v2 record by its
 checksum (v1 records carry none and are checked for structure only), and
-prints one line per file with its record counts, then one line per damaged
+prints one line per file with its record counts (and its codec, if
+compressed), then one line per damaged
 stretch (byte offset, reason, bytes skipped). Exits 1 if any file is damaged
 or unreadable, 0 if all are intact.
 
@@ -39,12 +40,13 @@ export const verifyCommand: Command = {
         continue
       }
       const { stats: s, damage, compression } = scan
+      const codec = scan.codec === 'none' ? '' : `, ${scan.codec}`
       if (compression !== null) {
         failed++
-        io.stdout.write(`${file}: DAMAGED: ${s.records} records (v1 ${s.v1}, v2 ${s.v2}) readable before it; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
+        io.stdout.write(`${file}: DAMAGED: ${s.records} records (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
         continue
       }
-      const counts = `${s.records} records (v1 ${s.v1}, v2 ${s.v2}), ${s.bytes} bytes`
+      const counts = `${s.records} records (v1 ${s.v1}, v2 ${s.v2}), ${s.bytes} bytes${codec}`
       if (damage.length === 0) {
         io.stdout.write(`${file}: OK: ${counts}\n`)
         continue

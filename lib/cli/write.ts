@@ -12,7 +12,8 @@ import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, usage } from './io.js'
 import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
-import { asUsage, keyValues, metaFields, oneOf, expandGzip, parse } from './options.js'
+import { asUsage, keyValues, metaFields, oneOf, parse } from './options.js'
+import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
 import { parseDuration } from '../units.js'
@@ -40,7 +41,7 @@ Options:
   --roll-records N      roll after N records
   --roll-policy MODULE  a custom policy: a module whose default export is an
                         object with check(file, now) (or a function making one)
-  --gzip[=LEVEL]        compress (one gzip member per flush block; default level 6)
+${compressOptionHelp}
   --fsync never|onClose|interval|always   (default onClose)
   --flush-interval TIME flush buffered records at least this often (default 1s;
                         0 turns the timer off: blocks are cut when full or at the end)
@@ -59,15 +60,14 @@ export const writeCommand: Command = {
   summary: 'NDJSON on stdin into rolling archive files',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(expandGzip(argv), {
+    const { values, positionals } = parse(expandCompress(argv), {
       template: { type: 'string' },
       'roll-size': { type: 'string' },
       'roll-age': { type: 'string' },
       'roll-align': { type: 'boolean' },
       'roll-records': { type: 'string' },
       'roll-policy': { type: 'string' },
-      gzip: { type: 'boolean' },
-      'gzip-level': { type: 'string' },
+      ...compressOptionSpec,
       fsync: { type: 'string' },
       'flush-interval': { type: 'string' },
       format: { type: 'string' },
@@ -83,7 +83,6 @@ export const writeCommand: Command = {
     const dir = positionals[0]
     const records = values['roll-records'] === undefined ? undefined : Number(values['roll-records'])
     if (records !== undefined && !(Number.isInteger(records) && records > 0)) throw usage(`--roll-records must be a positive integer, got '${String(values['roll-records'])}'`)
-    const level = values['gzip-level'] === undefined ? 6 : Number(values['gzip-level'])
     const policy = typeof values['roll-policy'] === 'string' ? await loadPolicy(values['roll-policy']) : undefined
     // Every option is checked before the sink exists: a refused command creates no directory.
     const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
@@ -91,6 +90,7 @@ export const writeCommand: Command = {
     const metadata = keyValues('--meta', values.meta as string[] | undefined)
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const maxRecordSize = maxRecordSizeFrom(values)
+    const compress = compressFrom(values)
     // Parsed here so that the error names the flag; 0 turns the timer off.
     const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
     const concurrency = values['upload-concurrency'] === undefined ? undefined : Number(values['upload-concurrency'])
@@ -110,7 +110,7 @@ export const writeCommand: Command = {
           records,
           policy
         },
-        gzip: values.gzip === true ? { level } : false,
+        compress,
         fsync,
         flushInterval,
         maxRecordSize,

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { GzipOptions } from '../compress/gzip.js'
+import type { CompressOption } from '../compress/codecs.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import type { UploadErrorEvent, UploadEvent, UploadOptions } from '../roll/uploader.js'
@@ -26,6 +27,8 @@ export interface PackOptions extends PackFilesOptions {
   to: string
   /** Compress the archives (one gzip member per block). Default false. */
   gzip?: boolean | GzipOptions
+  /** Or any codec: 'gzip', 'zstd', 'none', or { codec, level } (as rollingSink's). Not with gzip. */
+  compress?: CompressOption
   /** Seal an archive when it reaches this size (bytes or '64MiB'). Default 64 MiB. */
   rollSize?: number | string
   /** Archive names start with this (characters other than A-Z a-z 0-9 . _ - become '_'). Default: the directory's base name. */
@@ -93,6 +96,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     sink = rollingSink({
       dir: staging,
       gzip: options.gzip,
+      compress: options.compress,
       roll: { size: rollSize },
       // Time first, so names sort in write order; a random tag so two packs never share a key.
       template: `${name}-%Y%m%dT%H%M%S%fZ-${randomBytes(3).toString('hex')}-{seq}.shoebox`,

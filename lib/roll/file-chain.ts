@@ -1,7 +1,7 @@
 /**
  * The rolling sink's writing stage: a serial chain of blocks that compresses
- * (gzip: one independent member per block, started on the threadpool as soon
- * as the block is cut, so encoding and compression overlap), writes, fsyncs
+ * (gzip or zstd: one independent member/frame per block, started off the main
+ * thread as soon as the block is cut, so encoding and compression overlap), writes, fsyncs
  * as the policy says, and seals: fsync, close, link to the final name, fsync
  * the directory, and only then `sealed`. A file is created with its first
  * block, so no file is ever empty. A crash loses at most the blocks not yet
@@ -12,7 +12,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { gzipMember } from '../compress/gzip.js'
+import type { Compression } from '../compress/codecs.js'
 import { syncDir, writeAll } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import { sealName, tempName } from './names.js'
@@ -84,7 +84,7 @@ interface Queued extends BlockToWrite {
 export class FileChain {
   readonly #dir: string
   readonly #fsync: FsyncPolicy
-  readonly #gzipLevel: number | undefined
+  readonly #compression: Compression | undefined
   readonly #on: ChainListener
   #tail: Promise<void> = Promise.resolve()
   #failed: Error | null = null
@@ -95,10 +95,10 @@ export class FileChain {
   #sealedFiles = 0
   #sealedRecords = 0
 
-  constructor (dir: string, options: { fsync: FsyncPolicy, gzipLevel: number | undefined }, listener: ChainListener) {
+  constructor (dir: string, options: { fsync: FsyncPolicy, compression: Compression | undefined }, listener: ChainListener) {
     this.#dir = dir
     this.#fsync = options.fsync
-    this.#gzipLevel = options.gzipLevel
+    this.#compression = options.compression
     this.#on = listener
   }
 
@@ -114,9 +114,10 @@ export class FileChain {
 
   /** Queue a block; compression starts now, the write when the blocks before it are done. */
   push (block: BlockToWrite): void {
+    const compression = this.#compression
     const queued: Queued = {
       ...block,
-      compressed: this.#gzipLevel !== undefined && block.data.length > 0 ? gzipMember(block.data, this.#gzipLevel) : null
+      compressed: compression !== undefined && block.data.length > 0 ? compression.codec.compressBlock(block.data, compression.level, this.#dir) : null
     }
     // A rejected compression is handled where the chain awaits it; don't let it count as unhandled meanwhile.
     queued.compressed?.catch(() => {})

@@ -1,7 +1,7 @@
 /**
  * Recovery of files a writer left behind (a crash, a kill, a full disk).
  * A leftover temporary file is cut back to its last whole record (plain) or
- * last complete gzip member, then sealed under its final name like any other
+ * last complete gzip member or zstd frame, then sealed under its final name like any other
  * file. Nothing readable is ever deleted: if readable data follows a damaged
  * stretch, the file is sealed whole and reported as damaged instead of cut.
  * The file is read whole, so a record is judged by its checksum and by
@@ -13,6 +13,9 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { crc32 } from '../checksum.js'
 import { isGzip } from '../compress/gzip.js'
+import { FrameWalker, isZstd, NEED_MORE, ZSTD_MAGIC } from '../compress/zstd-frame.js'
+import { requireZstd, type ZstdBackend } from '../compress/zstd-loader.js'
+import { ShoeboxError } from '../errors.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { ArchiveDecoder } from '../format/decoder.js'
 import { syncDir, syncFile } from '../fs/durable.js'
@@ -69,6 +72,11 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
     } catch (err) {
       // Gone meanwhile: another recovery (another writer starting) sealed it.
       if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue
+      // A zstd file where this install has no zstd: left as it is, for one that has.
+      if (err instanceof ShoeboxError && err.code === 'SHOEBOX_UNSUPPORTED') {
+        options.onSkip?.({ temp, reason: err.message })
+        continue
+      }
       throw err
     }
     out.push(recovered)
@@ -81,7 +89,7 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
 export async function recoverFile (dir: string, temp: string, finalName: string): Promise<RecoveredFile> {
   // Every failure names the file (or directory) it happened to: SHOEBOX_IO, errno in `cause`.
   const data = await orIoError(fs.readFile(temp), 'cannot read', temp)
-  const scan = isGzip(data) ? scanGzip(data) : scanPlain(data)
+  const scan = isGzip(data) ? scanGzip(data) : isZstd(data) ? await scanZstd(data, await requireZstd(temp)) : scanPlain(data)
   const result: RecoveredFile = { temp, path: null, records: scan.records, bytesDropped: 0, damaged: false }
   if (scan.end === 0 && !scan.moreAfter) {
     // No whole record (an empty file too): nothing to seal.
@@ -165,6 +173,48 @@ function scanGzip (data: Buffer): Scan {
     }
   }
   return { end: pos, records: records + recordsAfter, moreAfter }
+}
+
+/** Complete zstd frames from the start whose contents are whole records (as scanGzip, per frame). */
+async function scanZstd (data: Buffer, zstd: ZstdBackend): Promise<Scan> {
+  let pos = 0
+  let records = 0
+  while (pos < data.length) {
+    const frame = await readFrame(data, pos, zstd)
+    if (frame === undefined) break
+    const n = countWholeRecords(frame.content)
+    if (n < 0) break
+    records += n
+    pos = frame.end
+  }
+  let moreAfter = false
+  let recordsAfter = 0
+  if (pos < data.length) {
+    for (let at = data.indexOf(ZSTD_MAGIC, pos + 1); at >= 0;) {
+      const frame = await readFrame(data, at, zstd)
+      const n = frame === undefined ? -1 : countWholeRecords(frame.content)
+      if (frame !== undefined && n > 0) {
+        moreAfter = true
+        recordsAfter += n
+        at = data.indexOf(ZSTD_MAGIC, frame.end)
+      } else {
+        at = data.indexOf(ZSTD_MAGIC, at + 1)
+      }
+    }
+  }
+  return { end: pos, records: records + recordsAfter, moreAfter }
+}
+
+/** One complete zstd frame at `pos` that decompresses (a skippable frame: no content), or undefined. */
+async function readFrame (data: Buffer, pos: number, zstd: ZstdBackend): Promise<{ content: Buffer, end: number } | undefined> {
+  const extent = new FrameWalker(pos).step(data.length, (i) => data[i])
+  if (extent === NEED_MORE || typeof extent === 'string') return undefined
+  if (extent.skippable) return { content: Buffer.alloc(0), end: extent.end }
+  try {
+    return { content: await zstd.decompress(data.subarray(pos, extent.end)), end: extent.end }
+  } catch {
+    return undefined
+  }
 }
 
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08])

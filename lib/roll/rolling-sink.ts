@@ -12,7 +12,8 @@
  */
 // node:stream rather than readable-stream here: _construct (async start-up) is typed there.
 import { Writable } from 'node:stream'
-import { gzipLevel, type GzipOptions } from '../compress/gzip.js'
+import type { GzipOptions } from '../compress/gzip.js'
+import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
 import { recordEnds } from '../format/walk.js'
@@ -38,8 +39,13 @@ export interface RollingSinkOptions extends EncoderOptions {
   template?: string
   /** When to start a new file. Default: one file until end(). */
   roll?: RollOptions
-  /** Compress each flush block as an independent gzip member; sealed names end in .gz. */
+  /** Compress each flush block as an independent gzip member; sealed names end in .gz. (compress: 'gzip' says the same.) */
   gzip?: boolean | GzipOptions
+  /**
+   * Compress each flush block as an independent member/frame of this codec:
+   * 'gzip' (.gz), 'zstd' (.zst) or 'none', or { codec, level }. Not with gzip.
+   */
+  compress?: CompressOption
   /** Flush what is buffered at least this often ('1s', ms). 0 turns the timer off. Default '1s'. */
   flushInterval?: number | string
   /** When to fsync (see README). Default 'onClose'. */
@@ -64,7 +70,11 @@ const FSYNC_POLICIES: readonly FsyncPolicy[] = ['never', 'onClose', 'interval', 
 export class RollingSink extends Writable {
   readonly dir: string
   readonly template: string
+  /** The gzip level, when the codec is gzip. */
   readonly gzipLevel: number | undefined
+  /** The codec and level files are written with; undefined when not compressed. */
+  readonly compression: { codec: CodecName, level: number } | undefined
+  readonly #compression: Compression | undefined
   readonly fsync: FsyncPolicy
   /** Files recovered when the sink started. */
   recovered: RecoveredFile[] = []
@@ -101,14 +111,20 @@ export class RollingSink extends Writable {
     const { fsync = 'onClose' } = options
     if (!FSYNC_POLICIES.includes(fsync)) throw invalidOption('fsync', `must be one of ${FSYNC_POLICIES.join(', ')}, got ${String(fsync)}`)
     this.dir = options.dir
-    this.gzipLevel = gzipLevel(options.gzip)
+    const compression = compressionOf(options.compress, options.gzip)
+    this.#compression = compression
+    this.compression = compression === undefined ? undefined : { codec: compression.codec.name, level: compression.level }
+    this.gzipLevel = compression?.codec.name === 'gzip' ? compression.level : undefined
     let template = options.template ?? DEFAULT_TEMPLATE
     checkTemplate(template)
-    if (this.gzipLevel !== undefined && !template.endsWith('.gz')) template += '.gz'
+    if (compression !== undefined && !template.endsWith(compression.codec.suffix)) template += compression.codec.suffix
     this.template = template
     this.fsync = fsync
     const blockSize = parseSize(options.blockSize ?? 1024 * 1024, 'blockSize')
-    this.#planner = new RollPlanner({ template, policy: rollPolicy(options.roll), blockSize, gzipLevel: this.gzipLevel })
+    // The planner estimates compressed sizes with deflate; for zstd, level 1's ratio is near enough
+    // until the first blocks come back with the real sizes.
+    const estimateLevel = compression === undefined ? undefined : this.gzipLevel ?? 1
+    this.#planner = new RollPlanner({ template, policy: rollPolicy(options.roll), blockSize, gzipLevel: estimateLevel })
     // At least two blocks, so one can be written while the next fills.
     this.#maxPending = Math.max(2 * blockSize, parseSize(options.maxPending ?? 8 * 1024 * 1024, 'maxPending'))
     this.#flushInterval = parseDuration(options.flushInterval ?? 1000, 'flushInterval')
@@ -133,7 +149,7 @@ export class RollingSink extends Writable {
       uploader.on('uploadError', (event) => this.emit('uploadError', event))
       this.uploader = uploader
     }
-    this.#chain = new FileChain(this.dir, { fsync, gzipLevel: this.gzipLevel }, {
+    this.#chain = new FileChain(this.dir, { fsync, compression }, {
       open: (event) => this.emit('open', event),
       flush: (event) => this.emit('flush', event),
       sealed: (event) => {
@@ -167,6 +183,8 @@ export class RollingSink extends Writable {
   }
 
   async #start (): Promise<void> {
+    // A codec this install cannot load (zstd is optional) fails here, before any file exists.
+    await this.#compression?.codec.ready(this.dir)
     await ensureDir(this.dir)
     if (this.#recover) {
       // Loaded here, not at import: a program that only imports the package never needs it.

@@ -23,6 +23,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import { codecOfName } from '../compress/codecs.js'
 import { invalidOption } from '../errors.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
@@ -262,7 +263,7 @@ export class SealedUploader extends EventEmitter {
     const writer = this.store.writer(name, {
       partSize: this.#options.partSize,
       queueSize: this.#options.queueSize,
-      contentType: name.endsWith('.gz') ? 'application/gzip' : 'application/octet-stream',
+      contentType: codecOfName(name).contentType,
       // Synchronous on purpose: the id is on disk before any part is sent.
       onMultipartUpload: (uploadId) => { fs.writeFileSync(noteUpload, JSON.stringify({ key: name, uploadId })) }
     })

@@ -1,0 +1,133 @@
+/**
+ * The codec table: every compression shoebox writes or reads, as one entry
+ * each (none, gzip, zstd). An entry knows its magic bytes, its file suffix,
+ * its levels, how to compress one block into one independent member/frame,
+ * and its decompressing stage. The rolling sink, recovery, pack, the
+ * uploader and the CLI ask the table, so a third codec is one more entry.
+ */
+import { type Duplex, PassThrough, type Transform } from 'node:stream'
+import { invalidOption } from '../errors.js'
+import { gunzip, gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
+import { isZstd, zstd, zstdDecompress, zstdFrame, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
+import { requireZstd } from './zstd-loader.js'
+
+export type CodecName = 'none' | 'gzip' | 'zstd'
+
+export interface Codec {
+  readonly name: CodecName
+  /** Appended to file names ('' for none). */
+  readonly suffix: string
+  /** Bytes the sniff needs. */
+  readonly magicLength: number
+  /** MIME type for uploads. */
+  readonly contentType: string
+  /** Does this start like this codec's output? (none: never; it is what is left.) */
+  sniff: (head: Buffer) => boolean
+  /** The level to use: `level` checked, or the codec's default. */
+  level: (level: number | undefined) => number
+  /** Fails (SHOEBOX_UNSUPPORTED naming `what`) when the codec cannot load in this install. */
+  ready: (what: string) => Promise<void>
+  /** One block as one complete, independent member/frame (off the main thread where the codec can). */
+  compressBlock: (block: Buffer, level: number, what: string) => Promise<Buffer>
+  /** A stage compressing a byte stream (gzip: one member; zstd: a frame per chunk). */
+  compress: (level: number) => Transform
+  /** A stage that decompresses this codec (and passes anything else through). */
+  decompress: (options?: DecompressOptions) => Duplex
+}
+
+export type DecompressOptions = ZstdDecompressOptions
+
+export const codecs: Readonly<Record<CodecName, Codec>> = {
+  none: {
+    name: 'none',
+    suffix: '',
+    magicLength: 0,
+    contentType: 'application/octet-stream',
+    sniff: () => false,
+    level: () => 0,
+    ready: async () => {},
+    compressBlock: async (block) => block,
+    compress: () => new PassThrough(),
+    decompress: () => new PassThrough()
+  },
+  gzip: {
+    name: 'gzip',
+    suffix: '.gz',
+    magicLength: 2,
+    contentType: 'application/gzip',
+    sniff: isGzip,
+    level: (level) => gzipLevel({ level }) as number,
+    ready: async () => {},
+    compressBlock: async (block, level) => await gzipMember(block, level),
+    compress: (level) => gzip({ level }),
+    decompress: () => gunzip()
+  },
+  zstd: {
+    name: 'zstd',
+    suffix: '.zst',
+    magicLength: 4,
+    contentType: 'application/zstd',
+    sniff: isZstd,
+    level: zstdLevel,
+    ready: async (what) => { await requireZstd(what) },
+    compressBlock: async (block, level, what) => await zstdFrame(block, level, what),
+    compress: (level) => zstd({ level }),
+    decompress: (options) => zstdDecompress(options)
+  }
+}
+
+/** The codec these first bytes belong to (none when no magic matches). */
+export function sniffCodec (head: Buffer): Codec {
+  for (const codec of Object.values(codecs)) if (codec.sniff(head)) return codec
+  return codecs.none
+}
+
+/** The most bytes any sniff needs. */
+export const SNIFF_BYTES = Math.max(...Object.values(codecs).map((c) => c.magicLength))
+
+/** The codec a file name says (by suffix, after any '.tmp'-style ending is removed by the caller). */
+export function codecOfName (name: string): Codec {
+  for (const codec of Object.values(codecs)) if (codec.suffix !== '' && name.endsWith(codec.suffix)) return codec
+  return codecs.none
+}
+
+/** What users pass as `compress`: a codec name, or a codec with its level. */
+export type CompressOption = CodecName | { codec: CodecName, level?: number }
+
+/** A codec with its level, checked. */
+export interface Compression {
+  codec: Codec
+  level: number
+}
+
+/**
+ * `compress` (or the older `gzip` option) as a codec and a checked level;
+ * undefined for none. Both at once is refused: one would silently lose.
+ */
+export function compressionOf (compress: CompressOption | undefined, gzip?: boolean | { level?: number }): Compression | undefined {
+  if (compress !== undefined && gzip !== undefined && gzip !== false) throw invalidOption('compress', 'give compress or gzip, not both')
+  if (compress === undefined) {
+    const level = gzipLevel(gzip)
+    return level === undefined ? undefined : { codec: codecs.gzip, level }
+  }
+  const name = typeof compress === 'string' ? compress : compress?.codec
+  if (typeof name !== 'string' || !Object.hasOwn(codecs, name)) {
+    throw invalidOption('compress', `must be one of ${Object.keys(codecs).join(', ')} (or { codec, level }), got ${JSON.stringify(compress)}`)
+  }
+  const codec = codecs[name as CodecName]
+  if (codec.name === 'none') return undefined
+  const level = typeof compress === 'string' ? undefined : compress.level
+  return { codec, level: codec.level(level) }
+}
+
+/**
+ * The stages that read any input: one per codec, each decompressing its own
+ * (known by its magic) and passing anything else through, so plain, gzip and
+ * zstd inputs all come out as archive bytes. Use them with feed() (or
+ * pipeline) in this order; damage fails the stage that met it, after every
+ * byte before it.
+ */
+export function decompressStages (options: DecompressOptions = {}): [...Duplex[], Duplex] {
+  const stages = Object.values(codecs).filter((c) => c.name !== 'none').map((c) => c.decompress({ ...options }))
+  return stages as [...Duplex[], Duplex]
+}

@@ -1,0 +1,115 @@
+/**
+ * Which zstd implementation this process uses, loaded on first need (never
+ * at import: zstd is optional, and importing shoebox stays as fast as
+ * starting Node). In order of preference:
+ *
+ * - node:zlib, where the runtime has zstd (Node >= 22.15): nothing extra to
+ *   install, and frames carry their content checksum.
+ * - @mongodb-js/zstd (an optionalDependency): prebuilt binaries inside
+ *   per-platform registry packages, nothing compiled or downloaded at
+ *   install; the work runs on its native thread pool. Its index.js (1.2.2)
+ *   drops the level argument, so the binding module underneath is used, which
+ *   takes it.
+ *
+ * Neither may load (another platform, an install without optional
+ * dependencies): then gzip and plain archives still work, and anything zstd
+ * fails with SHOEBOX_UNSUPPORTED naming its file or directory. The
+ * SHOEBOX_ZSTD environment variable chooses: 'auto' (default), 'zlib',
+ * 'package', or '0' (none: how the tests see an install without zstd).
+ */
+import zlib from 'node:zlib'
+import { ShoeboxError } from '../errors.js'
+
+export interface ZstdBackend {
+  readonly name: 'node:zlib' | '@mongodb-js/zstd'
+  /** One complete frame of `data`. */
+  compress: (data: Buffer, level: number) => Promise<Buffer>
+  /** The content of one or more complete frames. */
+  decompress: (data: Buffer) => Promise<Buffer>
+}
+
+export type ZstdChoice = 'auto' | 'zlib' | 'package' | '0'
+
+const CHOICES: readonly ZstdChoice[] = ['auto', 'zlib', 'package', '0']
+
+const loaded = new Map<ZstdChoice, Promise<ZstdBackend | null>>()
+
+/** SHOEBOX_ZSTD, read at each call so a test (or a caller) can switch it. */
+export function zstdChoice (): ZstdChoice {
+  const value = process.env.SHOEBOX_ZSTD ?? 'auto'
+  return (CHOICES as readonly string[]).includes(value) ? value as ZstdChoice : 'auto'
+}
+
+/** The backend `choice` names (default: SHOEBOX_ZSTD), or null when none loads. Never throws. */
+export async function loadZstd (choice: ZstdChoice = zstdChoice()): Promise<ZstdBackend | null> {
+  let backend = loaded.get(choice)
+  if (backend === undefined) {
+    backend = load(choice)
+    loaded.set(choice, backend)
+  }
+  return await backend
+}
+
+/** The backend, or SHOEBOX_UNSUPPORTED naming `what` (the file or directory that needs it). */
+export async function requireZstd (what: string, choice?: ZstdChoice): Promise<ZstdBackend> {
+  const backend = await loadZstd(choice)
+  if (backend !== null) return backend
+  throw new ShoeboxError('SHOEBOX_UNSUPPORTED',
+    `${what}: zstd is not available in this install (Node < 22.15 and the optional @mongodb-js/zstd package did not load${zstdChoice() === '0' ? ', or SHOEBOX_ZSTD=0' : ''}); gzip and plain archives still work`)
+}
+
+async function load (choice: ZstdChoice): Promise<ZstdBackend | null> {
+  if (choice === '0') return null
+  if (choice !== 'package') {
+    const fromZlib = zlibBackend()
+    if (fromZlib !== null || choice === 'zlib') return fromZlib
+  }
+  return await packageBackend()
+}
+
+type Callback = (err: Error | null, out: Buffer) => void
+interface ZlibZstd {
+  zstdCompress?: (buf: Buffer, options: { params: Record<number, number> }, cb: Callback) => void
+  zstdDecompress?: (buf: Buffer, cb: Callback) => void
+  constants: Record<string, number>
+}
+
+function zlibBackend (): ZstdBackend | null {
+  const z = zlib as unknown as ZlibZstd
+  const { zstdCompress, zstdDecompress } = z
+  const levelParam = z.constants.ZSTD_c_compressionLevel
+  const checksumParam = z.constants.ZSTD_c_checksumFlag
+  if (zstdCompress === undefined || zstdDecompress === undefined || levelParam === undefined || checksumParam === undefined) return null
+  return {
+    name: 'node:zlib',
+    compress: async (data, level) => await new Promise((resolve, reject) => {
+      zstdCompress(data, { params: { [levelParam]: level, [checksumParam]: 1 } }, (err, out) => { if (err !== null) reject(err); else resolve(out) })
+    }),
+    decompress: async (data) => await new Promise((resolve, reject) => {
+      zstdDecompress(data, (err, out) => { if (err !== null) reject(err); else resolve(out) })
+    })
+  }
+}
+
+interface Binding {
+  compress: (data: Buffer, level?: number) => Promise<Buffer>
+  decompress: (data: Buffer) => Promise<Buffer>
+}
+
+async function packageBackend (): Promise<ZstdBackend | null> {
+  // A variable specifier: the package is optional, and the binding module has no types of its own.
+  const specifier = '@mongodb-js/zstd/bindings.js'
+  let binding: Binding
+  try {
+    const mod = await import(specifier) as { default?: Binding } & Partial<Binding>
+    binding = (mod.default ?? mod) as Binding
+    if (typeof binding.compress !== 'function' || typeof binding.decompress !== 'function') return null
+  } catch {
+    return null
+  }
+  return {
+    name: '@mongodb-js/zstd',
+    compress: async (data, level) => await binding.compress(data, level),
+    decompress: async (data) => await binding.decompress(data)
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * zstd stages: one frame per written chunk, round trips at the level
+ * boundaries, multi-frame input split at every chunk boundary, skippable
+ * frames, plain input passed through, damage at its frame's compressed offset
+ * (strict: after everything before it; lenient: skipped and reported), frames
+ * made by the real `zstd` command when it is on PATH, and an install where
+ * zstd cannot load.
+ */
+import { execFileSync } from 'node:child_process'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import t from 'tap'
+import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC, type ZstdCorruptInfo } from '../../lib/compress/zstd.js'
+import { walkFrames } from '../../lib/compress/zstd-frame.js'
+import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
+import { feed } from '../../lib/stream/deliver-then-fail.js'
+import { chunkIter, decodeRecords } from '../helpers.js'
+import { decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { recordEnds } from '../../lib/format/walk.js'
+
+const text = Buffer.from(Array.from({ length: 3000 }, (_, i) => `{"i":${i},"k":"é✓ ${'x'.repeat(i % 50)}"}\n`).join(''))
+const blocks = [text.subarray(0, 20000), text.subarray(20000, 20001), text.subarray(20001, 90000), text.subarray(90000)]
+
+async function collect (stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const out: Buffer[] = []
+  for await (const chunk of stream) out.push(chunk as Buffer)
+  return Buffer.concat(out)
+}
+
+async function compressBlocks (level: number): Promise<Buffer> {
+  const parts = await Promise.all(blocks.map(async (b) => await zstdFrame(b, level)))
+  return Buffer.concat(parts)
+}
+
+interface Outcome { data: Buffer, error?: Error & { code?: string, offset?: number }, corrupt: ZstdCorruptInfo[] }
+
+async function unzstd (input: Buffer, size: number, mode: 'strict' | 'lenient' = 'strict'): Promise<Outcome> {
+  const stage = zstdDecompress({ mode, file: 'f.zst' })
+  const corrupt: ZstdCorruptInfo[] = []
+  stage.on('corrupt', (info: ZstdCorruptInfo) => corrupt.push(info))
+  const out: Buffer[] = []
+  try {
+    await pipeline(Readable.from(chunkIter(input, size)), stage, async (source: AsyncIterable<Buffer>) => {
+      for await (const c of source) out.push(c)
+    })
+  } catch (err) {
+    return { data: Buffer.concat(out), error: err as Outcome['error'], corrupt }
+  }
+  return { data: Buffer.concat(out), corrupt }
+}
+
+t.test('a zstd backend loads here', async (t) => {
+  const backend = await loadZstd()
+  t.ok(backend !== null, 'node:zlib or @mongodb-js/zstd')
+})
+
+for (const level of [-7, -1, 1, 3, 19, 22]) {
+  t.test(`level ${level}: zstd() writes one frame per chunk and reads back`, async (t) => {
+    const stage = zstd({ level })
+    const compressed = collect(stage)
+    for (const b of blocks) stage.write(b)
+    stage.end()
+    const data = await compressed
+    const walk = walkFrames(data)
+    t.equal(walk.problem, null)
+    t.equal(walk.frames.length, blocks.length, 'one frame per written chunk')
+    t.same(data.subarray(0, 4), ZSTD_MAGIC)
+    const back = await unzstd(data, 65536)
+    t.equal(back.error, undefined)
+    t.ok(back.data.equals(text))
+  })
+}
+
+t.test('levels out of range are refused with the option named', async (t) => {
+  for (const level of [0, 23, 1.5, -131073]) {
+    t.throws(() => zstd({ level }), { code: 'SHOEBOX_INVALID_OPTION' }, `level ${level}`)
+  }
+  t.throws(() => compressionOf({ codec: 'lz4' as 'zstd' }), { code: 'SHOEBOX_INVALID_OPTION' })
+  t.throws(() => compressionOf('zstd', true), { code: 'SHOEBOX_INVALID_OPTION' }, 'compress and gzip at once')
+  t.same(compressionOf('zstd')?.level, 3)
+  t.same(compressionOf({ codec: 'gzip', level: 1 })?.codec.name, 'gzip')
+  t.equal(compressionOf('none'), undefined)
+})
+
+t.test('higher levels compress smaller (the level reaches the compressor)', async (t) => {
+  const fast = await zstdFrame(text, -7)
+  const small = await zstdFrame(text, 19)
+  t.ok(small.length < fast.length, `${small.length} < ${fast.length}`)
+})
+
+t.test('multi-frame input split at every chunk boundary', async (t) => {
+  const data = await compressBlocks(1)
+  for (const size of [1, 2, 3, 4, 5, 7, 13, 321, 4096]) {
+    const back = await unzstd(data, size)
+    t.equal(back.error, undefined, `chunks of ${size}`)
+    t.ok(back.data.equals(text), `chunks of ${size}`)
+  }
+  const small = await zstdFrame(Buffer.from('{"a":1}\n{"b":"é"}\n'), 3)
+  const two = Buffer.concat([small, small])
+  for (let at = 1; at < two.length; at++) {
+    const stage = zstdDecompress()
+    const out = collect(stage)
+    stage.write(two.subarray(0, at))
+    stage.end(two.subarray(at))
+    t.equal((await out).toString(), '{"a":1}\n{"b":"é"}\n'.repeat(2), `split at ${at}`)
+  }
+})
+
+t.test('positions name their frame: one ranged read fetches the record', async (t) => {
+  const inputs = Array.from({ length: 500 }, (_, i) => ({ metadata: { i: String(i), k: 'é✓' }, payload: { i, pad: 'x'.repeat((i * 37) % 300) } }))
+  const archive = encodeRecords(inputs)
+  // Frames cut at record boundaries, as the rolling sink cuts its flush blocks.
+  const ends = recordEnds(archive)
+  const cuts = [0, ends[99], ends[100], ends[349], archive.length]
+  const data = Buffer.concat(await Promise.all(cuts.slice(1).map(async (end, k) => await zstdFrame(archive.subarray(cuts[k], end), 3))))
+  const frames = walkFrames(data).frames
+  for (const size of [1, 7, 4096]) {
+    const stage = zstdDecompress()
+    const decoder = decode({ positions: true, members: stage.members, file: 'f.zst' })
+    const records: ShoeboxRecord[] = []
+    await pipeline(Readable.from(chunkIter(data, size)), stage, decoder, async (source: AsyncIterable<ShoeboxRecord>) => { for await (const r of source) records.push(r) })
+    t.equal(records.length, 500, `chunks of ${size}`)
+    const wrong: string[] = []
+    for (const [i, r] of records.entries()) {
+      const member = r.position?.member
+      const frame = frames.find((f) => f.start === member?.offset)
+      if (member === undefined || frame === undefined) {
+        wrong.push(`${i}: no frame`)
+        continue
+      }
+      const back = await zstdDecompress().end(data.subarray(frame.start, frame.end)).toArray() as Buffer[]
+      const got = await decodeRecords(Buffer.concat(back).subarray(member.skip))
+      if (got[0]?.metadata.i !== String(i)) wrong.push(`${i}: fetched ${got[0]?.metadata.i}`)
+    }
+    t.same(wrong, [], `chunks of ${size}: every record fetched from its frame alone`)
+  }
+})
+
+t.test('started at a saved frame: offsets count from it, and non-zstd there is damage', async (t) => {
+  const data = await compressBlocks(3)
+  const frames = walkFrames(data).frames
+  const stage = zstdDecompress({ start: { compressed: frames[2].start, decompressed: 20001 }, file: 'f.zst' })
+  const out = await unzstdWith(stage, data.subarray(frames[2].start))
+  t.ok(out.data.equals(text.subarray(20001)))
+  t.same(stage.members.at(20001), { offset: frames[2].start, skip: 0 })
+  const wrong = await unzstdWith(zstdDecompress({ start: { compressed: 5, decompressed: 9 } }), text)
+  t.equal(wrong.error?.code, 'SHOEBOX_BAD_COMPRESSION')
+  t.equal(wrong.error?.offset, 5)
+})
+
+t.test('skippable frames and empty frames are passed over', async (t) => {
+  const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18, 5, 0, 0, 0]), Buffer.from('hello')])
+  const a = await zstdFrame(Buffer.from('one\n'), 3)
+  const empty = await zstdFrame(Buffer.alloc(0), 3)
+  const back = await unzstd(Buffer.concat([skippable, a, empty, skippable, a]), 3)
+  t.equal(back.error, undefined)
+  t.equal(back.data.toString(), 'one\none\n')
+})
+
+t.test('input that is not zstd passes through untouched (empty too)', async (t) => {
+  for (const input of [Buffer.alloc(0), Buffer.from('ab'), text]) {
+    const back = await unzstd(input, 7)
+    t.ok(back.data.equals(input), `${input.length} bytes`)
+  }
+})
+
+t.test('a torn last frame: strict fails at its offset after the frames before it', async (t) => {
+  const data = await compressBlocks(3)
+  const frames = walkFrames(data).frames
+  const last = frames[frames.length - 1]
+  const torn = data.subarray(0, data.length - 5)
+  const strict = await unzstd(torn, 1000)
+  t.equal(strict.error?.code, 'SHOEBOX_BAD_COMPRESSION')
+  t.equal(strict.error?.offset, last.start)
+  t.match(strict.error?.message, /f\.zst/)
+  t.ok(strict.data.equals(text.subarray(0, 90000)), 'every frame before it delivered')
+  const lenient = await unzstd(torn, 1000, 'lenient')
+  t.equal(lenient.error, undefined)
+  t.ok(lenient.data.equals(text.subarray(0, 90000)))
+  t.same(lenient.corrupt.map((c) => [c.offset, c.bytesSkipped]), [[last.start, torn.length - last.start]])
+})
+
+t.test('a damaged frame: strict fails at it; lenient skips it and reads the rest', async (t) => {
+  const data = Buffer.from(await compressBlocks(3))
+  const frames = walkFrames(data).frames
+  const third = frames[2]
+  // Garble the middle of the third frame's compressed data (its block headers may or may not survive).
+  for (let i = third.start + 40; i < third.start + 80; i++) data[i] ^= 0x5a
+  const strict = await unzstd(data, 4096)
+  t.equal(strict.error?.code, 'SHOEBOX_BAD_COMPRESSION')
+  t.equal(strict.error?.offset, third.start)
+  t.ok(strict.data.equals(text.subarray(0, 20001)))
+  const lenient = await unzstd(data, 4096, 'lenient')
+  t.equal(lenient.error, undefined)
+  t.equal(lenient.corrupt[0]?.offset, third.start)
+  t.ok(lenient.data.subarray(0, 20001).equals(text.subarray(0, 20001)))
+  t.ok(lenient.data.subarray(lenient.data.length - (text.length - 90000)).equals(text.subarray(90000)), 'the frame after it read')
+})
+
+t.test('a damaged frame header: lenient resyncs at the next frame magic', async (t) => {
+  const data = Buffer.from(await compressBlocks(3))
+  const frames = walkFrames(data).frames
+  data[frames[1].start + 4] |= 0x08 // the reserved bit of the frame header descriptor
+  const strict = await unzstd(data, 5)
+  t.equal(strict.error?.offset, frames[1].start)
+  const lenient = await unzstd(data, 5, 'lenient')
+  t.equal(lenient.error, undefined)
+  t.equal(lenient.corrupt[0]?.offset, frames[1].start)
+  t.equal(lenient.corrupt[0]?.bytesSkipped, frames[2].start - frames[1].start)
+  t.ok(lenient.data.equals(Buffer.concat([text.subarray(0, 20000), text.subarray(20001)])))
+})
+
+t.test('a block header claiming too much: lenient goes on at the next frame, not past it', async (t) => {
+  const data = Buffer.from(await compressBlocks(3))
+  const frames = walkFrames(data).frames
+  const fhd = data[4]
+  const header = 5 + ((fhd & 0x20) !== 0 ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + ((fhd >> 6) === 0 ? ((fhd & 0x20) !== 0 ? 1 : 0) : 1 << (fhd >> 6))
+  // The first frame's first block: compressed, last, 128 KiB - 1 bytes (past the frames after it, which are shorter).
+  const claim = ((128 * 1024 - 1) << 3) | (2 << 1) | 1
+  data[header] = claim & 0xff
+  data[header + 1] = (claim >> 8) & 0xff
+  data[header + 2] = (claim >> 16) & 0xff
+  t.ok(data.length < 128 * 1024, 'the claim reaches past the end')
+  const strict = await unzstd(data, 1000)
+  t.equal(strict.error?.offset, 0)
+  t.equal(strict.data.length, 0)
+  const lenient = await unzstd(data, 1000, 'lenient')
+  t.equal(lenient.error, undefined)
+  t.same(lenient.corrupt.map((c) => [c.offset, c.bytesSkipped]), [[0, frames[1].start]])
+  t.ok(lenient.data.equals(text.subarray(20000)), 'every frame after it read')
+})
+
+t.test('decompressStages() read plain, gzip and zstd alike (and sniffCodec names them)', async (t) => {
+  const zst = await compressBlocks(1)
+  const gz = Buffer.concat(await Promise.all(blocks.map(async (b) => await compressionOf('gzip')!.codec.compressBlock(b, 6, 'x'))))
+  for (const [name, input] of [['none', text], ['gzip', gz], ['zstd', zst]] as const) {
+    t.equal(sniffCodec(input.subarray(0, 4)).name, name)
+    const last = feed(Readable.from(chunkIter(input, 999)), ...decompressStages())
+    t.ok((await collect(last)).equals(text), name)
+  }
+})
+
+const haveCommand = ((): boolean => {
+  try {
+    execFileSync('zstd', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+t.test(`files the library writes, and (only when zstd is on PATH: ${haveCommand ? 'it is' : 'it is not'}) the zstd command's own`, async (t) => {
+  const ours = await compressBlocks(19)
+  // Our frames read by our reader (always), and by the command when present.
+  t.ok((await unzstd(ours, 100)).data.equals(text))
+  if (!haveCommand) return
+  t.ok(execFileSync('zstd', ['-dc'], { input: ours, maxBuffer: 1 << 26 }).equals(text), 'zstd -dc reads our multi-frame file')
+  for (const args of [['-1'], ['-19', '--no-check'], ['--fast=3', '--no-content-size'], ['-3', '-B4096']]) {
+    const theirs = execFileSync('zstd', ['-c', ...args], { input: text, maxBuffer: 1 << 26 })
+    const back = await unzstd(Buffer.concat([theirs, theirs]), 777)
+    t.equal(back.error, undefined, args.join(' '))
+    t.ok(back.data.equals(Buffer.concat([text, text])), `zstd ${args.join(' ')}`)
+  }
+})
+
+t.test('an install where zstd cannot load: SHOEBOX_UNSUPPORTED naming the file', async (t) => {
+  const data = await compressBlocks(3)
+  const stage = zstdDecompress({ backend: '0', file: 'old.shoebox.zst' })
+  const out = await unzstdWith(stage, data)
+  t.equal(out.error?.code, 'SHOEBOX_UNSUPPORTED')
+  t.match(out.error?.message, /old\.shoebox\.zst/)
+  const compress = zstd({ backend: '0', file: 'new.shoebox.zst' })
+  await t.rejects(collect(Readable.from([text]).pipe(compress)), { code: 'SHOEBOX_UNSUPPORTED' })
+  // Plain input needs no codec.
+  t.ok((await unzstdWith(zstdDecompress({ backend: '0' }), text)).data.equals(text))
+})
+
+async function unzstdWith (stage: ReturnType<typeof zstdDecompress>, input: Buffer): Promise<Outcome> {
+  const out: Buffer[] = []
+  try {
+    await pipeline(Readable.from([input]), stage, async (source: AsyncIterable<Buffer>) => { for await (const c of source) out.push(c) })
+  } catch (err) {
+    return { data: Buffer.concat(out), error: err as Outcome['error'], corrupt: [] }
+  }
+  return { data: Buffer.concat(out), corrupt: [] }
+}

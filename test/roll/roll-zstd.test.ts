@@ -1,0 +1,166 @@
+/**
+ * The rolling sink writing zstd: `.shoebox.zst` files of one independent
+ * frame per flush block, read back; levels; refused options; a torn last
+ * frame cut back by recovery at every byte, a damaged frame kept whole and
+ * reported; an install without zstd (SHOEBOX_ZSTD=0): the sink fails before
+ * creating anything, and recovery leaves a zstd file for an install that can
+ * read it.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { decode, encodeRecords, rollingSink, type RecordInput, type SealedEvent, type ShoeboxRecord, type FlushEvent } from '../../lib/index.js'
+import { decompressStages } from '../../lib/compress/codecs.js'
+import { walkFrames } from '../../lib/compress/zstd-frame.js'
+import { zstdFrame } from '../../lib/compress/zstd.js'
+import { recoverDirectory, recoverFile, type SkippedTemp } from '../../lib/roll/recover.js'
+import { feed } from '../../lib/stream/deliver-then-fail.js'
+import { archiveNames, range, seqOf, tempDir, writeAll } from '../fixtures-roll/util.js'
+
+function rec (seq: number): RecordInput {
+  return { metadata: { src: 'zstd', tag: `t-${seq}` }, payload: { seq, text: 'héllo 📦 '.repeat(1 + (seq % 5)) } }
+}
+
+/** Every record of a file of any codec, strictly. */
+async function readFile (file: string): Promise<ShoeboxRecord[]> {
+  const out: ShoeboxRecord[] = []
+  const last = feed(fs.createReadStream(file), ...decompressStages({ file }), decode({ file }))
+  for await (const r of last) out.push(r as ShoeboxRecord)
+  return out
+}
+
+/** zstd's magic on each sealed file, and its frames (all complete). */
+function framesOf (file: string): number {
+  const data = fs.readFileSync(file)
+  const walk = walkFrames(data)
+  if (walk.problem !== null) throw new Error(`${file}: ${walk.problem} at ${walk.stop}`)
+  return walk.frames.length
+}
+
+for (const compress of ['zstd', { codec: 'zstd', level: 1 }, { codec: 'zstd', level: 19 }, { codec: 'zstd', level: -3 }] as const) {
+  t.test(`compress ${JSON.stringify(compress)}: .shoebox.zst files, one frame per flush block`, async (t) => {
+    const dir = tempDir(t)
+    const sink = rollingSink({ dir, compress, blockSize: 4096, roll: { records: 700 }, flushInterval: 0 })
+    const sealed: SealedEvent[] = []
+    const flushes = new Map<string, number>()
+    sink.on('sealed', (e: SealedEvent) => sealed.push(e))
+    sink.on('flush', (e: FlushEvent) => { flushes.set(e.path, (flushes.get(e.path) ?? 0) + 1) })
+    await writeAll(sink, range(2000).map(rec))
+    t.same(sink.compression, { codec: 'zstd', level: typeof compress === 'string' ? 3 : compress.level })
+    const names = archiveNames(dir)
+    t.equal(names.length, 3)
+    t.ok(names.every((n) => n.endsWith('.shoebox.zst')), names.join(' '))
+    t.same([...flushes.values()], names.map((n) => framesOf(path.join(dir, n))), 'one frame per flush')
+    const records = (await Promise.all(names.map(async (n) => await readFile(path.join(dir, n))))).flat()
+    t.same(records.map(seqOf), range(2000))
+  })
+}
+
+t.test('the sink refuses a bad codec or level, and compress with gzip', async (t) => {
+  const dir = path.join(tempDir(t), 'never')
+  t.throws(() => rollingSink({ dir, compress: { codec: 'zstd', level: 99 } }), { code: 'SHOEBOX_INVALID_OPTION' })
+  t.throws(() => rollingSink({ dir, compress: 'brotli' as 'zstd' }), { code: 'SHOEBOX_INVALID_OPTION' })
+  t.throws(() => rollingSink({ dir, compress: 'zstd', gzip: true }), { code: 'SHOEBOX_INVALID_OPTION' })
+  t.equal(rollingSink({ dir: tempDir(t), compress: 'none' }).compression, undefined)
+  t.notOk(fs.existsSync(dir))
+})
+
+t.test('recovery: whole frames, then the next frame torn at every byte', async (t) => {
+  const dir = tempDir(t)
+  const frames = await Promise.all([range(3, 0), range(4, 3), range(2, 7)].map(async (seqs) => await zstdFrame(encodeRecords(seqs.map(rec)), 3)))
+  const whole = Buffer.concat(frames.slice(0, 2))
+  const next = frames[2]
+  const wrong: string[] = []
+  for (let cut = 1; cut < next.length; cut++) {
+    const temp = path.join(dir, '.x.shoebox.zst~host~1.part')
+    fs.writeFileSync(temp, Buffer.concat([whole, next.subarray(0, cut)]))
+    const r = await recoverFile(dir, temp, 'x.shoebox.zst')
+    const sealed = r.path === null ? null : fs.readFileSync(r.path)
+    if (r.path !== null) fs.unlinkSync(r.path)
+    if (r.records !== 7 || r.bytesDropped !== cut || r.damaged || sealed?.equals(whole) !== true) {
+      wrong.push(`cut ${cut}: ${r.records} records, ${r.bytesDropped} dropped, damaged ${String(r.damaged)}`)
+    }
+  }
+  t.same(wrong, [], 'every cut keeps exactly the two whole frames, byte for byte')
+  t.same(fs.readdirSync(dir), [])
+})
+
+t.test('recovery: a damaged frame followed by a good one is kept whole and reported', async (t) => {
+  const dir = tempDir(t)
+  const frames = await Promise.all([range(3, 0), range(4, 3), range(2, 7)].map(async (seqs) => await zstdFrame(encodeRecords(seqs.map(rec)), 3)))
+  const data = Buffer.concat(frames)
+  const at = frames[0].length + 4
+  data[at] |= 0x08 // the second frame's header: reserved bit
+  const temp = path.join(dir, '.y.shoebox.zst~host~1.part')
+  fs.writeFileSync(temp, data)
+  const r = await recoverFile(dir, temp, 'y.shoebox.zst')
+  t.equal(r.damaged, true)
+  t.equal(r.bytesDropped, 0)
+  t.equal(r.records, 5, 'the records of the readable frames')
+  t.ok(fs.readFileSync(r.path as string).equals(data), 'nothing cut')
+})
+
+t.test('an install without zstd (SHOEBOX_ZSTD=0)', async (t) => {
+  const before = process.env.SHOEBOX_ZSTD
+  process.env.SHOEBOX_ZSTD = '0'
+  t.teardown(() => {
+    if (before === undefined) delete process.env.SHOEBOX_ZSTD
+    else process.env.SHOEBOX_ZSTD = before
+  })
+  const dir = path.join(tempDir(t), 'events')
+  const sink = rollingSink({ dir, compress: 'zstd' })
+  const failed = new Promise<Error>((resolve) => sink.once('error', resolve))
+  sink.end()
+  const err = await failed as Error & { code?: string }
+  t.equal(err.code, 'SHOEBOX_UNSUPPORTED')
+  t.match(err.message, dir)
+  t.notOk(fs.existsSync(dir), 'nothing created')
+
+  // gzip still works.
+  const gzDir = tempDir(t)
+  await writeAll(rollingSink({ dir: gzDir, compress: 'gzip' }), range(10).map(rec))
+  t.same((await readFile(path.join(gzDir, archiveNames(gzDir)[0]))).map(seqOf), range(10))
+
+  // A dead writer's zstd file is left for an install that can read it.
+  const left = tempDir(t)
+  const temp = path.join(left, '.z.shoebox.zst~host~1.part')
+  fs.writeFileSync(temp, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]))
+  const skipped: SkippedTemp[] = []
+  const recovered = await recoverDirectory(left, { force: true, onSkip: (s) => skipped.push(s) })
+  t.same(recovered, [])
+  t.equal(skipped.length, 1)
+  t.match(skipped[0].reason, /zstd is not available/)
+  t.ok(fs.existsSync(temp))
+  // And reading one fails naming the file.
+  const file = path.join(left, 'a.shoebox.zst')
+  fs.writeFileSync(file, await zstdFrameWith(encodeRecords([rec(1)])))
+  await t.rejects(readFile(file), { code: 'SHOEBOX_UNSUPPORTED', message: /a\.shoebox\.zst/ })
+})
+
+/** A frame made with the real backend (this test's env says none). */
+async function zstdFrameWith (data: Buffer): Promise<Buffer> {
+  return await zstdFrame(data, 3, 'test', 'auto')
+}
+
+t.test('encoded bytes written to a zstd sink', async (t) => {
+  const dir = tempDir(t)
+  const sink = rollingSink({ dir, compress: 'zstd', blockSize: 2048, flushInterval: 0 })
+  await writeAll(sink, [encodeRecords(range(300).map(rec))])
+  const names = archiveNames(dir)
+  t.equal(names.length, 1)
+  t.ok(framesOf(path.join(dir, names[0])) > 1)
+  t.same((await readFile(path.join(dir, names[0]))).map(seqOf), range(300))
+})
+
+t.test('upload ships .shoebox.zst files as written (a directory store)', async (t) => {
+  const dir = tempDir(t)
+  const to = tempDir(t)
+  const sink = rollingSink({ dir, compress: { codec: 'zstd', level: 1 }, roll: { records: 100 }, upload: { to, deleteLocal: true } })
+  await writeAll(sink, range(250).map(rec))
+  const names = archiveNames(to)
+  t.equal(names.length, 3)
+  t.ok(names.every((n) => n.endsWith('.shoebox.zst')))
+  t.same(archiveNames(dir), [], 'deleted locally once uploaded')
+  const records = (await Promise.all(names.map(async (n) => await readFile(path.join(to, n))))).flat()
+  t.same(records.map(seqOf), range(250))
+})
