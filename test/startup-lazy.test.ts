@@ -23,8 +23,14 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { ROOT, transpileTree } from './transpile.js'
 
-/** Shoebox's own modules loaded by `import('shoebox')` (62 when this was written, down from 64 plus readable-stream's 28). */
-const MAX_OWN_MODULES = 64
+/**
+ * Shoebox's own modules loaded by `import('shoebox')`: 62 when this was
+ * written (down from 64 plus readable-stream's 28), 65 once zstd's codec
+ * table, stages, frame walker and loader joined the core (the codec itself
+ * loads on first use). Raise it only on purpose: events and the metadir
+ * have entry points of their own for this reason.
+ */
+const MAX_OWN_MODULES = 66
 
 /** Packages that importing shoebox must not load. */
 const HEAVY = ['@aws-sdk', 'better-sqlite3', 'stream-json', 'yaml', 'split2', 'pumpify', 'minimatch', 'readable-stream']
