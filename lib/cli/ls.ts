@@ -12,7 +12,8 @@ import { scanArchive } from './scan.js'
 const help = `Usage: shoebox ls PATTERN
 
 Lists the archives matching the glob PATTERN in read order, one per line:
-name, records, bytes stored, archive bytes (uncompressed), modification time;
+name, records, bytes stored, codec (plain, gzip, zstd), archive bytes
+(uncompressed), modification time;
 then a total with the time range the files were written over.
 Damaged files are counted leniently and marked DAMAGED, and make the exit
 status 1. A pattern that matches nothing is an error. PATTERN may be a store
@@ -45,14 +46,14 @@ export const lsCommand: Command = {
       // A file others may still write is read as it is; an S3 object as the version listed.
       const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
       for (const file of files) {
-        const { stats: s, compression: bad } = await scanArchive(store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize)
-        const compression = bad === null ? '' : `gzip damaged at compressed byte ${bad.offset}`
+        const { stats: s, compression: bad, codec } = await scanArchive(store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize)
+        const compression = bad === null ? '' : `${codec} damaged at compressed byte ${bad.offset}`
         records += s.records
         bytes += file.size
         const damage = [s.corrupt > 0 ? `${s.bytesSkipped} bytes unreadable` : '', compression].filter((d) => d !== '').join(', ')
         if (damage !== '') damaged++
         const mark = damage === '' ? '' : `  DAMAGED (${damage})`
-        io.stdout.write(`${file.name}\t${s.records} records\t${file.size} bytes\t${s.bytes} archive bytes\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
+        io.stdout.write(`${file.name}\t${s.records} records\t${file.size} bytes\t${codec === 'none' ? 'plain' : codec}\t${s.bytes} archive bytes\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
       }
       const times = files.map((f) => f.mtimeMs)
       const range = files.length === 0 ? '' : `, ${new Date(Math.min(...times)).toISOString()} .. ${new Date(Math.max(...times)).toISOString()}`

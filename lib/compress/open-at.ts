@@ -1,8 +1,9 @@
 /**
- * Resume a gzip archive at a saved position without decompressing it from
- * the start: a position in a gzip file names the compressed offset of its
- * member (see MemberPosition), and every member is a complete gzip stream, so
- * reading can begin there. The reader (archiveSource's `from`) opens the file
+ * Resume a compressed archive at a saved position without decompressing it
+ * from the start: a position in a gzip or zstd file names the compressed
+ * offset of its member or frame (see MemberPosition), and each is complete
+ * on its own (a gzip member, a zstd frame), so reading can begin there; the
+ * magic bytes found there say which. The reader (archiveSource's `from`) opens the file
  * at that offset (a ranged read for a Store) and decodes with the returned
  * `baseOffset`, so offsets and positions come out exactly as a read from the
  * start would give them; it still drops the records up to the saved one.
@@ -12,10 +13,13 @@ import { invalidOption } from '../errors.js'
 import { feed } from '../stream/deliver-then-fail.js'
 import type { Position } from '../record.js'
 import { GunzipStage } from './member-gunzip.js'
+import { peekHead } from './peek.js'
+import { isZstd } from './zstd-frame.js'
+import { zstdDecompress, type ZstdDecompressStage } from './zstd.js'
 
 export interface OpenedAt {
   /** Decompressed bytes from the start of the position's member on; its `members` feeds decode(). */
-  stream: GunzipStage
+  stream: GunzipStage | ZstdDecompressStage
   /** Decompressed offset of the stream's first byte: decode()'s `baseOffset`. */
   baseOffset: number
   /** Compressed offset the file was opened at. */
@@ -41,9 +45,10 @@ export function memberStart (position: Position): { compressed: number, decompre
  */
 export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>): Promise<OpenedAt> {
   const start = memberStart(position)
-  if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member (it was not read with gunzipMembers())`)
-  const input = await open(start.compressed)
-  const stream = new GunzipStage({ start })
+  if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member or zstd frame`)
+  const { head, stream: input } = await peekHead(await open(start.compressed), 4)
+  // Anything but a zstd frame goes to the gunzip, which names damage at that offset.
+  const stream = isZstd(head) ? zstdDecompress({ start, file: position.file }) : new GunzipStage({ start })
   // A failed read reaches `stream` after the bytes before it, and fails it after delivering
   // what it made of them (pipeline() would destroy it at once, dropping them).
   feed(input, stream)

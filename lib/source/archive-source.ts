@@ -7,8 +7,11 @@
  */
 import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { gunzipMembers, isGzip, memberStart, openAt } from '../compress/gzip.js'
+import { SNIFF_BYTES, sniffCodec } from '../compress/codecs.js'
+import { gunzipMembers, memberStart, openAt } from '../compress/gzip.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
+import { peekHead } from '../compress/peek.js'
+import { zstdDecompress, ZstdDecompressStage } from '../compress/zstd.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
@@ -157,10 +160,11 @@ export class ArchiveSource extends Readable {
     return this.#glob.store.get(file.name, { range: { start, end }, etag })
   }
 
-  async #isGzip (file: ListedFile): Promise<boolean> {
+  /** Is `file` compressed (gzip or zstd, by its magic bytes)? One small ranged read. */
+  async #isCompressed (file: ListedFile): Promise<boolean> {
     const chunks: Buffer[] = []
-    for await (const chunk of this.#open(file, 0, 2)) chunks.push(chunk as Buffer)
-    return isGzip(Buffer.concat(chunks))
+    for await (const chunk of this.#open(file, 0, SNIFF_BYTES)) chunks.push(chunk as Buffer)
+    return sniffCodec(Buffer.concat(chunks)).name !== 'none'
   }
 
   async #run (): Promise<void> {
@@ -234,14 +238,18 @@ export class ArchiveSource extends Readable {
       const opened = await openAt(from as Position, (offset) => this.#open(file, offset))
       return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
     }
-    const gzipped = after >= 0 && !plain && await this.#isGzip(file)
+    const compressed = after >= 0 && !plain && await this.#isCompressed(file)
     // A position past the end would read nothing from this file and say nothing.
-    if (after >= 0 && !gzipped && after > file.size) throw pastEnd(file, after, file.size)
-    const start = after >= 0 && !gzipped ? after : 0
-    // The gunzip that knows its members: with positions, a gzip record's position also
-    // names its member (one ranged read fetches it later).
-    const bytes = gunzipMembers({ members: this.#tracking })
-    return { input: this.#open(file, start), stages: [bytes], bytes, start }
+    if (after >= 0 && !compressed && after > file.size) throw pastEnd(file, after, file.size)
+    const start = after >= 0 && !compressed ? after : 0
+    // The codec is read from the file's own first bytes (no second request). The
+    // decompressors know their members/frames: with positions, a compressed record's
+    // position also names its member (one ranged read fetches it later).
+    const { head, stream: input } = await peekHead(this.#open(file, start), SNIFF_BYTES)
+    const bytes = start === 0 && sniffCodec(head).name === 'zstd'
+      ? zstdDecompress({ file: file.path })
+      : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes passed through
+    return { input, stages: [bytes], bytes, start }
   }
 
   /** Positions are needed: asked for, or following (a changed file is read again from its last record). */
@@ -278,7 +286,7 @@ export class ArchiveSource extends Readable {
       maxRecordSize: this.#options.maxRecordSize,
       file: name,
       positions: this.#tracking,
-      members: this.#tracking && bytes instanceof GunzipStage ? bytes.members : undefined,
+      members: this.#tracking && (bytes instanceof GunzipStage || bytes instanceof ZstdDecompressStage) ? bytes.members : undefined,
       baseOffset: start
     })
     const gate = this.#gate

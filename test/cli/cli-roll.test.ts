@@ -259,7 +259,7 @@ t.test('ls PATTERN', async (t) => {
       const content = fs.readFileSync(file)
       const archiveBytes = gzip ? zlib.gunzipSync(content).length : content.length
       total += stat.size
-      t.equal(lines[k], `${name}\t100 records\t${stat.size} bytes\t${archiveBytes} archive bytes\t${new Date(stat.mtimeMs).toISOString()}`)
+      t.equal(lines[k], `${name}\t100 records\t${stat.size} bytes\t${gzip ? 'gzip' : 'plain'}\t${archiveBytes} archive bytes\t${new Date(stat.mtimeMs).toISOString()}`)
     })
     t.match(lines[10], new RegExp(`^10 files, 1000 records, ${total} bytes, \\d{4}-.*Z \\.\\. \\d{4}-.*Z$`))
   }

@@ -146,6 +146,16 @@ t.test('pack --zstd: archives end .shoebox.zst and verify', async (t) => {
   t.ok(files.length > 0 && files.every((f) => f.endsWith('.shoebox.zst')), files.join(' '))
   const verify = await cli(['verify', ...files])
   t.match(verify.stdout.toString(), /OK: 20 records .*, zstd/)
+  // And back: unpack and read go through archiveSource, which finds zstd by its magic.
+  const restored = path.join(tmp, 'restored')
+  const unpacked = await cli(['unpack', path.join(out, '*.shoebox.zst'), '--out', restored])
+  t.equal(unpacked.code, 0, unpacked.stderr)
+  for (let i = 0; i < 20; i++) {
+    t.equal(fs.readFileSync(path.join(restored, 'a', `f${i}.json`), 'utf8'), LINES.slice(i * 50, i * 50 + 50).join('\n'), `a/f${i}.json restored`)
+  }
+  const read = await cli(['read', path.join(out, '*.shoebox.zst')])
+  t.equal(read.code, 0, read.stderr)
+  t.equal(read.stdout.toString().trim().split('\n').length, 20, 'read prints the 20 packed files as records')
 })
 
 t.test('an install without zstd (SHOEBOX_ZSTD=0): zstd fails naming the file; gzip and plain still work', async (t) => {
