@@ -2,8 +2,8 @@
  * Resume a compressed archive at a saved position without decompressing it
  * from the start: a position in a gzip or zstd file names the compressed
  * offset of its member or frame (see MemberPosition), and each is complete
- * on its own (a gzip member, a zstd frame), so reading can begin there; the
- * magic bytes found there say which. The reader (archiveSource's `from`) opens the file
+ * on its own (a gzip member, a zstd frame), so reading can begin there. The
+ * caller says which codec the file is (its first bytes tell). The reader (archiveSource's `from`) opens the file
  * at that offset (a ranged read for a Store) and decodes with the returned
  * `baseOffset`, so offsets and positions come out exactly as a read from the
  * start would give them; it still drops the records up to the saved one.
@@ -13,8 +13,6 @@ import { invalidOption } from '../errors.js'
 import { feed } from '../stream/deliver-then-fail.js'
 import type { Position } from '../record.js'
 import { GunzipStage } from './member-gunzip.js'
-import { peekHead } from './peek.js'
-import { isZstd } from './zstd-frame.js'
 import { zstdDecompress, type ZstdDecompressStage } from './zstd.js'
 
 export interface OpenedAt {
@@ -43,12 +41,12 @@ export function memberStart (position: Position): { compressed: number, decompre
  * end. If no gzip member starts there (the file was replaced), the stream
  * fails with 'bad-compression' at that offset rather than reading garbage.
  */
-export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>): Promise<OpenedAt> {
+export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip'): Promise<OpenedAt> {
   const start = memberStart(position)
   if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member or zstd frame`)
-  const { head, stream: input } = await peekHead(await open(start.compressed), 4)
-  // Anything but a zstd frame goes to the gunzip, which names damage at that offset.
-  const stream = isZstd(head) ? zstdDecompress({ start, file: position.file }) : new GunzipStage({ start })
+  const input = await open(start.compressed)
+  // Either stage names it as damage at that offset when no member or frame starts there.
+  const stream = codec === 'zstd' ? zstdDecompress({ start, file: position.file }) : new GunzipStage({ start })
   // A failed read reaches `stream` after the bytes before it, and fails it after delivering
   // what it made of them (pipeline() would destroy it at once, dropping them).
   feed(input, stream)

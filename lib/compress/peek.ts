@@ -12,8 +12,13 @@ export interface Peeked {
   stream: Readable
 }
 
-/** At least `n` bytes from the start of `input` (fewer only if it ends first), left unread. */
+/**
+ * At least `n` bytes from the start of `input` (fewer only if it ends first),
+ * left unread. `input` must not be flowing yet (no 'data' listener): its
+ * bytes would reach that listener now and again after being put back.
+ */
 export async function peekHead (input: Readable, n: number): Promise<Peeked> {
+  if (input.listenerCount('data') > 0) throw new Error('peekHead: the stream already has a data listener')
   const chunks: Buffer[] = []
   let size = 0
   while (size < n) {

@@ -7,7 +7,7 @@
  */
 import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { SNIFF_BYTES, sniffCodec } from '../compress/codecs.js'
+import { SNIFF_BYTES, sniffCodec, type CodecName } from '../compress/codecs.js'
 import { gunzipMembers, memberStart, openAt } from '../compress/gzip.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import { peekHead } from '../compress/peek.js'
@@ -160,11 +160,11 @@ export class ArchiveSource extends Readable {
     return this.#glob.store.get(file.name, { range: { start, end }, etag })
   }
 
-  /** Is `file` compressed (gzip or zstd, by its magic bytes)? One small ranged read. */
-  async #isCompressed (file: ListedFile): Promise<boolean> {
+  /** The codec of `file`, by its magic bytes: one small ranged read (needed only where reading does not start at 0). */
+  async #codecOf (file: ListedFile): Promise<CodecName> {
     const chunks: Buffer[] = []
     for await (const chunk of this.#open(file, 0, SNIFF_BYTES)) chunks.push(chunk as Buffer)
-    return sniffCodec(Buffer.concat(chunks)).name !== 'none'
+    return sniffCodec(Buffer.concat(chunks)).name
   }
 
   async #run (): Promise<void> {
@@ -235,10 +235,12 @@ export class ArchiveSource extends Readable {
       if (member.compressed >= file.size) {
         throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the gzip member at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
       }
-      const opened = await openAt(from as Position, (offset) => this.#open(file, offset))
+      // The member's own first bytes say gzip or zstd: no second request.
+      const { head, stream } = await peekHead(this.#open(file, member.compressed), SNIFF_BYTES)
+      const opened = await openAt(from as Position, () => stream, sniffCodec(head).name === 'zstd' ? 'zstd' : 'gzip')
       return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
     }
-    const compressed = after >= 0 && !plain && await this.#isCompressed(file)
+    const compressed = after >= 0 && !plain && await this.#codecOf(file) !== 'none'
     // A position past the end would read nothing from this file and say nothing.
     if (after >= 0 && !compressed && after > file.size) throw pastEnd(file, after, file.size)
     const start = after >= 0 && !compressed ? after : 0
