@@ -21,7 +21,8 @@
  * 2. Peak RSS of every child: GNU time's maximum resident set size (%M,
  *    the kernel's ru_maxrss, exact, not sampled) when /usr/bin/time is
  *    installed, else VmHWM from /proc/<pid>/status polled every 50 ms.
- *    The largest over the timed runs is reported, per child.
+ *    The largest over every run (the untimed first one included) is
+ *    reported, per child.
  * 3. Query: `md.files.find({ foreign_id })` (an indexed key, one row each)
  *    on the state db of the last shoebox run, in this process, 1000 times
  *    over ids spread through the data: median and p99 in ms. Also
@@ -321,7 +322,7 @@ export function metaNotes (r) {
     `Input: ${r.objects.toLocaleString('en-US')} objects, ${(r.inputBytes / 1e6).toFixed(1)} MB NDJSON (${(r.inputBytes / r.objects).toFixed(0)} B each); ` +
       `${r.runs} interleaved rounds; history ${(r.historyBytes / 1e6).toFixed(1)} MB, state db ${(r.stateDbBytes / 1e6).toFixed(1)} MB.`,
     `Per run (s): shoebox ${r.seconds.shoebox.map((s) => s.toFixed(1)).join(', ')}; peer ${r.seconds.peer.map((s) => s.toFixed(1)).join(', ')}.`,
-    `Peak RSS (${r.rssMethod}, largest of the runs): generate ${mb(r.peakRssMB.generate)}, update ${mb(r.peakRssMB.update)}, peer ${mb(r.peakRssMB.peer)}.`,
+    `Peak RSS (${r.rssMethod}, largest of all runs): generate ${mb(r.peakRssMB.generate)}, update ${mb(r.peakRssMB.update)}, peer ${mb(r.peakRssMB.peer)}.`,
     `Query find({ foreign_id }) (indexed, 1 row): median ${r.query.findMedianMs.toFixed(2)} ms, p99 ${r.query.findP99Ms.toFixed(2)} ms over ${r.query.queries}; ` +
       `count({ document_type }) (indexed, ~1/8 of rows): median ${r.query.countMedianMs.toFixed(1)} ms; ` +
       `\`shoebox meta query foreign_id=X\` spawn to exit: median ${r.query.cliMedianMs.toFixed(0)} ms.`
