@@ -49,6 +49,31 @@ t.test('parseJsonExact keeps numbers exact', async (t) => {
   t.match(err?.message, 'in.json: line 2 column 8')
 })
 
+t.test('parseJsonExact: compact texts (the JSON.parse fast path) give what the exact parser gives', async (t) => {
+  // the same values written compact and with spaces (spaces always take the exact parser)
+  const cases: Array<[string, Record<string, string | null>]> = [
+    ['{"a":7,"b":"ü","c":[1,2.5],"d":{"e":null,"f":false},"g":""}', { a: '7', b: 'ü', c: '[1,2.5]', 'd:e': null, 'd:f': 'false', g: '' }],
+    ['{"a":1.0}', { a: '1.0' }],
+    ['{"a":1e3}', { a: '1e3' }],
+    ['{"a":-0}', { a: '-0' }],
+    ['{"a":12345678901234567890}', { a: '12345678901234567890' }],
+    ['{"a":0.1,"b":-5,"c":1.5e-7}', { a: '0.1', b: '-5', c: '1.5e-7' }],
+    ['{"a":[1.0,{"b":2.50}]}', { a: '[1.0,{"b":2.50}]' }],
+    ['{"a":"\\u00fc","b":1}', { a: 'ü', b: '1' }],
+    ['{"a":1,"a":2.0}', { a: '2.0' }]
+  ]
+  for (const [compact, row] of cases) {
+    t.same(flattenMetadata(parseJsonExact(compact)), row, compact)
+    t.same(flattenMetadata(parseJsonExact(compact.replaceAll(',"', ', "').replaceAll('":', '": '))), row, `${compact} with spaces`)
+  }
+  t.ok((parseJsonExact('{"a":1.0}') as Record<string, unknown>).a instanceof NumberText, '1.0 stays a NumberText')
+  const proto = parseJsonExact('{"__proto__":{"x":1}}') as Record<string, unknown>
+  t.equal(Object.getPrototypeOf(proto), Object.prototype, '__proto__ is a plain key on the fast path too')
+  t.same(flattenMetadata(proto), { '__proto__:x': '1' })
+  t.same(parseJsonExact('\ufeff{"a":1}'), { a: 1 }, 'BOM skipped')
+  await expectCode(t, Promise.resolve().then(() => parseJsonExact('{"a":1}x', 'in.ndjson: line 3')), 'SHOEBOX_INVALID_JSON', 'trailing text refused')
+})
+
 t.test('jsonFilesSource: sorted walk, skips, origins, unreadable files', async (t) => {
   const root = tmp(t)
   const put = (rel: string, text: string): void => {
