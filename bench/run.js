@@ -1,11 +1,11 @@
 /**
- * The benchmark suite: bench/codec.js, bench/cli.js, bench/write.js, bench/upload.js, then bench/startup.js,
+ * The benchmark suite: bench/codec.js, bench/cli.js, bench/write.js, bench/upload.js, bench/startup.js, then bench/events.js,
  * each in its own child process (so none's heap or JIT state colours the
  * others), then the Markdown tables, the data sizes, the RSS lines and the
  * targets, on stdout. Progress goes to stderr. `npm run bench` builds first,
  * then runs this. Each part also runs alone: `node bench/<part>.js`.
  *
- *   node bench/run.js [--no-rss] [--only=codec,cli,write,upload,startup]
+ *   node bench/run.js [--no-rss] [--only=codec,cli,write,upload,startup,events] [--events=N]
  *
  * The raw results are also written to bench/.data/last-run.json.
  */
@@ -20,6 +20,7 @@ import { rssLine } from './cli.js'
 import { writeNotes, writeTargets } from './write.js'
 import { uploadNotes, uploadTargets } from './upload.js'
 import { startupTable, startupTargets } from './startup.js'
+import { eventsNotes, eventsTargets } from './events.js'
 import { checksumImplementation } from '../dist/checksum.js'
 import { nativeRecords } from '../dist/native.js'
 
@@ -69,20 +70,22 @@ function targets (codec, cli) {
   return lines
 }
 
-const PARTS = ['codec', 'cli', 'write', 'upload', 'startup']
+const PARTS = ['codec', 'cli', 'write', 'upload', 'startup', 'events']
 const onlyArg = process.argv.slice(2).find((a) => a.startsWith('--only='))
 const parts = onlyArg === undefined ? PARTS : onlyArg.slice('--only='.length).split(',')
 for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--only: unknown part '${p}' (parts: ${PARTS.join(', ')})`)
 const noRss = process.argv.slice(2).filter((a) => a === '--no-rss')
+const eventsArgs = process.argv.slice(2).filter((a) => a.startsWith('--events='))
 
 const codec = parts.includes('codec') ? await runJson(['--expose-gc', path.join(HERE, 'codec.js'), '--json']) : null
 const cli = parts.includes('cli') ? await runJson([path.join(HERE, 'cli.js'), '--json', ...noRss]) : null
 const write = parts.includes('write') ? await runJson([path.join(HERE, 'write.js'), '--json', ...noRss]) : null
 const upload = parts.includes('upload') ? await runJson([path.join(HERE, 'upload.js'), '--json']) : null
 const startup = parts.includes('startup') ? await runJson([path.join(HERE, 'startup.js'), '--json']) : null
+const events = parts.includes('events') ? await runJson([path.join(HERE, 'events.js'), '--json', ...eventsArgs]) : null
 
 fs.mkdirSync(DATA_DIR, { recursive: true })
-fs.writeFileSync(path.join(DATA_DIR, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, codec, cli, write, upload, startup }, null, 2) + '\n')
+fs.writeFileSync(path.join(DATA_DIR, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, codec, cli, write, upload, startup, events }, null, 2) + '\n')
 
 if (codec !== null || cli !== null) {
   console.log(markdownTable([...(codec?.rows ?? []), ...(cli?.rows ?? [])]))
@@ -110,6 +113,12 @@ if (startup !== null) {
   console.log(startupTable(startup))
   console.log()
 }
+if (events !== null) {
+  console.log(markdownTable(events.rows))
+  console.log()
+  for (const line of eventsNotes(events)) console.log(line)
+  console.log()
+}
 // Which code did the work: the encoder's speed depends on whether the native part was built.
 console.log(`Checksums: ${checksumImplementation()}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}.`)
 console.log()
@@ -118,3 +127,4 @@ for (const line of targets(codec, cli)) console.log(line)
 if (write !== null) for (const line of writeTargets(write)) console.log(line)
 if (upload !== null) for (const line of uploadTargets(upload)) console.log(line)
 if (startup !== null) for (const line of startupTargets(startup)) console.log(line)
+if (events !== null) for (const line of eventsTargets(events)) console.log(line)
