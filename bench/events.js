@@ -155,6 +155,19 @@ async function stopServer ({ child }) {
   await exited
 }
 
+/** CPU seconds (user + sys) a process used so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+function cpuSeconds (pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** CPU seconds of this process (the shipper, the client) so far. */
+function ownCpuSeconds () {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
 function vmHwmMB (pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? NaN : Number(m[1]) * 1024 / 1e6
@@ -207,6 +220,8 @@ export async function runEvents () {
   fs.mkdirSync(WORK, { recursive: true })
 
   const seconds = { shoebox: [], bare: [], get: [] }
+  // CPU seconds of the server child and of this process (the shipper) per ingest.
+  const cpu = { shoebox: { server: [], shipper: [] }, bare: { server: [], shipper: [] } }
   const rss = { ingest: [], both: [], bare: [] }
   const candidates = {
     async shoebox (timed) {
@@ -215,9 +230,11 @@ export async function runEvents () {
       const server = await startServer([CLI, 'serve', '--data', dir, '--port', '0'])
       try {
         await settle()
+        const cpu0 = [cpuSeconds(server.child.pid), ownCpuSeconds()]
         let t0 = performance.now()
         await shipAll(ship, server.url, events)
         const ingest = (performance.now() - t0) / 1000
+        const ingestCpu = [cpuSeconds(server.child.pid) - cpu0[0], ownCpuSeconds() - cpu0[1]]
         const ingestRss = vmHwmMB(server.child.pid)
         await settle()
         t0 = performance.now()
@@ -227,6 +244,7 @@ export async function runEvents () {
         const bothRss = vmHwmMB(server.child.pid)
         if (timed) {
           seconds.shoebox.push(ingest); seconds.get.push(get); rss.ingest.push(ingestRss); rss.both.push(bothRss)
+          cpu.shoebox.server.push(ingestCpu[0]); cpu.shoebox.shipper.push(ingestCpu[1])
         }
         return `shoebox ${ingest.toFixed(2)}s (get ${get.toFixed(2)}s, RSS ${ingestRss.toFixed(0)}/${bothRss.toFixed(0)} MB)`
       } finally {
@@ -239,10 +257,14 @@ export async function runEvents () {
       const server = await startServer([HERE, '--bare-server', file])
       try {
         await settle()
+        const cpu0 = [cpuSeconds(server.child.pid), ownCpuSeconds()]
         const t0 = performance.now()
         await shipAll(ship, server.url, events)
         const ingest = (performance.now() - t0) / 1000
-        if (timed) { seconds.bare.push(ingest); rss.bare.push(vmHwmMB(server.child.pid)) }
+        if (timed) {
+          seconds.bare.push(ingest); rss.bare.push(vmHwmMB(server.child.pid))
+          cpu.bare.server.push(cpuSeconds(server.child.pid) - cpu0[0]); cpu.bare.shipper.push(ownCpuSeconds() - cpu0[1])
+        }
         return `bare ${ingest.toFixed(2)}s`
       } finally {
         await stopServer(server)
@@ -275,6 +297,10 @@ export async function runEvents () {
     runs: RUNS,
     rows,
     ratioPerRound: { min: Math.min(...perRound), max: Math.max(...perRound) },
+    cpu: {
+      shoebox: { serverSeconds: median(cpu.shoebox.server), shipperSeconds: median(cpu.shoebox.shipper) },
+      bare: { serverSeconds: median(cpu.bare.server), shipperSeconds: median(cpu.bare.shipper) }
+    },
     rss: { ingestMB: Math.max(...rss.ingest), bothMB: Math.max(...rss.both), bareMB: Math.max(...rss.bare) },
     seconds
   }
@@ -299,7 +325,12 @@ export function eventsTargets (result) {
 export function eventsNotes (result) {
   return [`Events: ${result.events} events, ${(result.bytes / 1e6).toFixed(1)} MB of JSON (${(result.bytes / result.events).toFixed(0)} B average), ` +
     `streams ${result.streams.join(', ')}; median of ${result.runs} timed runs after 1 warm-up, servers alternating; ` +
-    `a fresh server and data directory per run. Peak RSS of the bare server: ${result.rss.bareMB.toFixed(1)} MB.`]
+    `a fresh server and data directory per run. Peak RSS of the bare server: ${result.rss.bareMB.toFixed(1)} MB.`,
+  'CPU per ingest (user + sys, median; µs per event): ' +
+    `\`shoebox serve\` ${result.cpu.shoebox.serverSeconds.toFixed(2)} s (${(result.cpu.shoebox.serverSeconds / result.events * 1e6).toFixed(1)} µs), ` +
+    `its shipper ${result.cpu.shoebox.shipperSeconds.toFixed(2)} s (${(result.cpu.shoebox.shipperSeconds / result.events * 1e6).toFixed(1)} µs); ` +
+    `bare server ${result.cpu.bare.serverSeconds.toFixed(2)} s (${(result.cpu.bare.serverSeconds / result.events * 1e6).toFixed(1)} µs), ` +
+    `its shipper ${result.cpu.bare.shipperSeconds.toFixed(2)} s (${(result.cpu.bare.shipperSeconds / result.events * 1e6).toFixed(1)} µs).`]
 }
 
 if (process.argv[2] === '--bare-server') {
