@@ -122,6 +122,21 @@ t.test('1M ids for one time are distinct, inside LOWEST..HIGHEST, and sort after
   t.ok(compareEventIds(newEventId(time), lowestEventId(time + 1n)) < 0)
 })
 
+t.test('ids for one time keep increasing with 2047 other times used in between', async (t) => {
+  // The per-time memory holds at least the last 2048 times (two generations, see event-id.ts).
+  const time = 987_654_321n
+  let other = 1_000_000n
+  let last = newEventId(time)
+  let outOfOrder = 0
+  for (let round = 0; round < 20; round++) {
+    for (let i = 0; i < 2047; i++) newEventIdBytes(other++)
+    const next = newEventId(time)
+    if (compareEventIds(last, next) >= 0) outOfOrder++
+    last = next
+  }
+  t.equal(outOfOrder, 0)
+})
+
 t.test('ids for one time come out increasing, with other times in between', async (t) => {
   // Random suffixes would be out of order half the time: this shows the per-time memory works.
   const time = 123_456_789n
