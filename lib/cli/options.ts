@@ -47,11 +47,6 @@ export function oneOf<T extends string> (option: string, value: unknown, allowed
   throw usage(`${option} must be one of ${allowed.join(', ')}, got '${String(value)}'`)
 }
 
-/** --gzip=LEVEL is --gzip --gzip-level LEVEL (parseArgs has no optional values). */
-export function expandGzip (argv: string[]): string[] {
-  return argv.flatMap((a) => a.startsWith('--gzip=') ? ['--gzip', '--gzip-level', a.slice(7)] : [a])
-}
-
 /**
  * Run `check` (an option parser or a constructor that checks its options);
  * a value it refuses (SHOEBOX_INVALID_OPTION) is the user's mistake: a usage

@@ -27,7 +27,7 @@ import { ensureDir } from '../../fs/durable.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { Memtable } from './memtable.js'
-import { mergeBlocks } from './merge.js'
+import { mergeLimited } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
 import { lockDir } from './dir-lock.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
@@ -217,16 +217,7 @@ export class EventStore implements EventBackend {
         ...runs.map((run) => this.#countedRun(run, range, descending)),
         ...lists.map((list) => inBlocks(descending ? list.reverse() : list))
       ]
-      const compare = descending ? (a: StoredEvent, b: StoredEvent) => compareKeys(b, a) : compareKeys
-      let left = limit
-      for await (const batch of mergeBlocks(sources, compare)) {
-        if (batch.length >= left) {
-          yield batch.slice(0, left)
-          return
-        }
-        left -= batch.length
-        yield batch
-      }
+      yield * mergeLimited(sources, compareKeys, descending, limit)
     } finally {
       for (const r of runs) this.#release(r.file)
     }

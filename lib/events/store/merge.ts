@@ -85,3 +85,21 @@ function siftDown<T> (heap: Array<Cursor<T>>, start: number, before: (a: Cursor<
     i = least
   }
 }
+
+/**
+ * The sources merged in `compare` order (or its reverse when `descending`),
+ * stopping after `limit` items: what every read of the store returns, local
+ * runs or published ones.
+ */
+export async function * mergeLimited<T> (sources: Array<AsyncIterator<T[]>>, compare: (a: T, b: T) => number, descending: boolean, limit: number): AsyncGenerator<T[]> {
+  const order = descending ? (a: T, b: T) => compare(b, a) : compare
+  let left = limit
+  for await (const batch of mergeBlocks(sources, order)) {
+    if (batch.length >= left) {
+      yield batch.slice(0, left)
+      return
+    }
+    left -= batch.length
+    yield batch
+  }
+}

@@ -8,7 +8,7 @@
 import { ShoeboxError } from '../../errors.js'
 import type { Store } from '../../store/store.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
-import { mergeBlocks } from './merge.js'
+import { mergeLimited } from './merge.js'
 import { readRunBlocks, type RunInfo } from './run-file.js'
 import { runKey, type PublishedIndex } from './run-publisher.js'
 import { compareKeys, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
@@ -79,16 +79,7 @@ export class RemoteRuns implements EventBackend {
         close: async () => {}
       }
     }))
-    const compare = descending ? (a: StoredEvent, b: StoredEvent) => compareKeys(b, a) : compareKeys
-    let left = limit
-    for await (const batch of mergeBlocks(sources, compare)) {
-      if (batch.length >= left) {
-        yield batch.slice(0, left)
-        return
-      }
-      left -= batch.length
-      yield batch
-    }
+    yield * mergeLimited(sources, compareKeys, descending, limit)
   }
 
   streams (ns: string): string[] {
