@@ -9,9 +9,9 @@
  *
  * 1. Writers, interleaved round-robin (order rotating every round):
  *    `shoebox write DIR --zstd --roll-size 32MiB < in.ndjson` (the default
- *    level), `shoebox write DIR --gzip=6 --roll-size 32MiB < in.ndjson`,
- *    `zstd -1 -T2 -c < in.ndjson > out.zst` and, for the comparison of
- *    ratios only, `shoebox write DIR --zstd=1`. MB/s of NDJSON input;
+ *    level, 1), `shoebox write DIR --gzip=6 --roll-size 32MiB < in.ndjson`,
+ *    `zstd -1 -T2 -c < in.ndjson > out.zst` and, for information (the
+ *    default level is 1), `shoebox write DIR --zstd=3`. MB/s of NDJSON input;
  *    compression ratio = NDJSON bytes / bytes written.
  * 2. Readers: `shoebox read 'DIR/*' --payload-only > /dev/null` over the
  *    files of the last timed `--zstd` run, against `zstd -dc out.zst | node
@@ -56,7 +56,7 @@ const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench'
 const CHILD_ENV = { ...process.env, ...CREDENTIALS, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
 
 const SBZ = 'shoebox write --zstd'
-const SBZ1 = 'shoebox write --zstd=1'
+const SBZ3 = 'shoebox write --zstd=3'
 const SBG = 'shoebox write --gzip=6'
 const ZSTD1 = 'zstd -1 -T2'
 const SB_READ = 'shoebox read --payload-only (zstd)'
@@ -163,7 +163,7 @@ export async function runZstd () {
   const loadStart = os.loadavg()
   const out = {
     [SBZ]: path.join(WORK, 'shoebox-zstd'),
-    [SBZ1]: path.join(WORK, 'shoebox-zstd1'),
+    [SBZ3]: path.join(WORK, 'shoebox-zstd3'),
     [SBG]: path.join(WORK, 'shoebox-gzip6'),
     [ZSTD1]: path.join(WORK, 'zstd1.ndjson.zst'),
     [SB_UP]: path.join(WORK, 'shoebox-upload')
@@ -183,14 +183,14 @@ export async function runZstd () {
   }
 
   // 1. Writers.
-  const tw = await timeRoundRobin([shoeboxWrite(SBZ, ['--zstd']), shoeboxWrite(SBG, ['--gzip=6']), zstdCli, shoeboxWrite(SBZ1, ['--zstd=1'])],
+  const tw = await timeRoundRobin([shoeboxWrite(SBZ, ['--zstd']), shoeboxWrite(SBG, ['--gzip=6']), zstdCli, shoeboxWrite(SBZ3, ['--zstd=3'])],
     { expected: info.lines, runs: RUNS, label: 'zstd write ' })
 
   log('zstd: checking the outputs of the last timed runs')
   const input = await digestOf('sha256sum', 'cat', [info.path])
   const outputs = {
     [SBZ]: { files: filesIn(out[SBZ]), content: await digestOf(SBZ, process.execPath, [CLI, 'read', `${out[SBZ]}/*`, '--payload-only']) },
-    [SBZ1]: { files: filesIn(out[SBZ1]), content: await digestOf(SBZ1, process.execPath, [CLI, 'read', `${out[SBZ1]}/*`, '--payload-only']) },
+    [SBZ3]: { files: filesIn(out[SBZ3]), content: await digestOf(SBZ3, process.execPath, [CLI, 'read', `${out[SBZ3]}/*`, '--payload-only']) },
     [SBG]: { files: filesIn(out[SBG]), content: await digestOf(SBG, process.execPath, [CLI, 'read', `${out[SBG]}/*`, '--payload-only']) },
     [ZSTD1]: { files: [out[ZSTD1]], content: await digestOf(ZSTD1, 'zstd', ['-dc', out[ZSTD1]]) }
   }
@@ -265,7 +265,7 @@ export async function runZstd () {
   const rows = [
     row('write: `shoebox write --zstd --roll-size 32MiB`', '`shoebox write --gzip=6 --roll-size 32MiB`', { ...work, shoebox: tw.get(SBZ), peer: tw.get(SBG) }),
     row('write: `shoebox write --zstd --roll-size 32MiB`', '`zstd -1 -T2 < in > out.zst`', { ...work, shoebox: tw.get(SBZ), peer: tw.get(ZSTD1) }),
-    row('write: `shoebox write --zstd=1 --roll-size 32MiB` (information)', '`zstd -1 -T2 < in > out.zst`', { ...work, shoebox: tw.get(SBZ1), peer: tw.get(ZSTD1) }),
+    row('write: `shoebox write --zstd=3 --roll-size 32MiB` (information: level 3)', '`zstd -1 -T2 < in > out.zst`', { ...work, shoebox: tw.get(SBZ3), peer: tw.get(ZSTD1) }),
     row('read: `shoebox read \'DIR/*\' --payload-only > /dev/null` (zstd files)', '`zstd -dc out.zst \\| split2 line count` (no JSON.parse)', { ...work, shoebox: tr.get(SB_READ), peer: tr.get(ZSTD_DC) }),
     row('upload: `shoebox write --zstd --roll-size 32MiB --to s3://…` (fauxqs)', '`zstd -1 -T2 < in > out.zst` (same rounds)', { ...work, shoebox: tu.get(SB_UP), peer: tu.get(`${ZSTD1} (upload round)`) })
   ]
