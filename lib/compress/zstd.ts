@@ -26,7 +26,7 @@ export { loadZstd, type ZstdBackend, type ZstdChoice } from './zstd-loader.js'
 
 /**
  * Level 1, not zstd's own default of 3: on event NDJSON (bench/zstd.js) it
- * costs about a fifth less CPU for archives about 6% larger, still 0.94x
+ * costs about a sixth less CPU for archives about 6% larger, still 0.94x
  * gzip -6's ratio; what users switch codecs for is the CPU. It is also the
  * level of the `zstd -1` the issue measures against.
  */
