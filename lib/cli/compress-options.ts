@@ -17,7 +17,7 @@ export const compressOptionSpec: OptionSpec = {
 
 export const compressOptionHelp = `  --gzip[=LEVEL]        compress with gzip (level 1-9, default 6)
   --zstd[=LEVEL]        compress with zstd: much faster than gzip at a similar size
-                        (level -131072..22, not 0; default 3)
+                        (level -131072..22, not 0; default 1)
   --compress gzip|zstd|none   the codec at its default level (one of these three flags at most)`
 
 /** --gzip=LEVEL is --gzip --gzip-level LEVEL, --zstd=LEVEL likewise (parseArgs has no optional values). */

@@ -17,6 +17,7 @@
  * SHOEBOX_ZSTD environment variable chooses: 'auto' (default), 'zlib',
  * 'package', or '0' (none: how the tests see an install without zstd).
  */
+import os from 'node:os'
 import zlib from 'node:zlib'
 import { ShoeboxError } from '../errors.js'
 
@@ -62,9 +63,56 @@ async function load (choice: ZstdChoice): Promise<ZstdBackend | null> {
   if (choice === '0') return null
   if (choice !== 'package') {
     const fromZlib = zlibBackend()
-    if (fromZlib !== null || choice === 'zlib') return fromZlib
+    if (fromZlib !== null || choice === 'zlib') return limited(fromZlib)
   }
-  return await packageBackend()
+  return limited(await packageBackend())
+}
+
+/**
+ * Jobs one backend runs at once. Both backends run on libuv's thread pool
+ * (UV_THREADPOOL_SIZE, default 4), where file reads and writes wait too: the
+ * rolling sink starts a compression per flush block as soon as it is cut, and
+ * with every pool thread compressing, the read of the next stdin chunk queued
+ * behind them and the main thread sat idle. So leave two pool threads to file
+ * I/O, and use no more than the machine has cores (more only share them).
+ */
+export function zstdConcurrency (poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4), cores = os.availableParallelism()): number {
+  const pool = Number.isInteger(poolSize) && poolSize > 0 ? poolSize : 4
+  return Math.max(1, Math.min(cores, pool - 2))
+}
+
+function limited (backend: ZstdBackend | null): ZstdBackend | null {
+  if (backend === null) return null
+  const gate = new Gate(zstdConcurrency())
+  return {
+    name: backend.name,
+    compress: async (data, level) => await gate.run(async () => await backend.compress(data, level)),
+    decompress: async (data) => await gate.run(async () => await backend.decompress(data))
+  }
+}
+
+/** At most `limit` jobs running; the rest wait in order. */
+class Gate {
+  readonly #limit: number
+  #running = 0
+  readonly #waiting: Array<() => void> = []
+
+  constructor (limit: number) {
+    this.#limit = limit
+  }
+
+  async run<T> (job: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#limit) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+    else this.#running++
+    try {
+      return await job()
+    } finally {
+      // Hand the slot straight to the next job (the count stays), or free it.
+      const next = this.#waiting.shift()
+      if (next !== undefined) next()
+      else this.#running--
+    }
+  }
 }
 
 type Callback = (err: Error | null, out: Buffer) => void

@@ -77,7 +77,7 @@ t.test('levels out of range are refused with the option named', async (t) => {
   }
   t.throws(() => compressionOf({ codec: 'lz4' as 'zstd' }), { code: 'SHOEBOX_INVALID_OPTION' })
   t.throws(() => compressionOf('zstd', true), { code: 'SHOEBOX_INVALID_OPTION' }, 'compress and gzip at once')
-  t.same(compressionOf('zstd')?.level, 3)
+  t.same(compressionOf('zstd')?.level, 1)
   t.same(compressionOf({ codec: 'gzip', level: 1 })?.codec.name, 'gzip')
   t.equal(compressionOf('none'), undefined)
 })

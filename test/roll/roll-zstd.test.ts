@@ -12,7 +12,7 @@ import t from 'tap'
 import { decode, encodeRecords, rollingSink, type RecordInput, type SealedEvent, type ShoeboxRecord, type FlushEvent } from '../../lib/index.js'
 import { decompressStages } from '../../lib/compress/codecs.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
-import { zstdFrame } from '../../lib/compress/zstd.js'
+import { ZSTD_DEFAULT_LEVEL, zstdFrame } from '../../lib/compress/zstd.js'
 import { recoverDirectory, recoverFile, type SkippedTemp } from '../../lib/roll/recover.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
 import { archiveNames, range, seqOf, tempDir, writeAll } from '../fixtures-roll/util.js'
@@ -37,7 +37,7 @@ function framesOf (file: string): number {
   return walk.frames.length
 }
 
-for (const compress of ['zstd', { codec: 'zstd', level: 1 }, { codec: 'zstd', level: 19 }, { codec: 'zstd', level: -3 }] as const) {
+for (const compress of ['zstd', { codec: 'zstd', level: 3 }, { codec: 'zstd', level: 19 }, { codec: 'zstd', level: -3 }] as const) {
   t.test(`compress ${JSON.stringify(compress)}: .shoebox.zst files, one frame per flush block`, async (t) => {
     const dir = tempDir(t)
     const sink = rollingSink({ dir, compress, blockSize: 4096, roll: { records: 700 }, flushInterval: 0 })
@@ -46,7 +46,7 @@ for (const compress of ['zstd', { codec: 'zstd', level: 1 }, { codec: 'zstd', le
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
     sink.on('flush', (e: FlushEvent) => { flushes.set(e.path, (flushes.get(e.path) ?? 0) + 1) })
     await writeAll(sink, range(2000).map(rec))
-    t.same(sink.compression, { codec: 'zstd', level: typeof compress === 'string' ? 3 : compress.level })
+    t.same(sink.compression, { codec: 'zstd', level: typeof compress === 'string' ? ZSTD_DEFAULT_LEVEL : compress.level })
     const names = archiveNames(dir)
     t.equal(names.length, 3)
     t.ok(names.every((n) => n.endsWith('.shoebox.zst')), names.join(' '))
