@@ -38,7 +38,7 @@ const EVENTS_EXPORTS = [
 const META_EXPORTS = [
   'NumberText', 'UnreadableMetadata', 'archiveMetadataSource', 'fileStatSource', 'flattenMetadata', 'historyRows', 'jsonArraySource', 'jsonFilesSource', 'loadHistory',
   'loadMetaConfig', 'metaIngest', 'ndjsonFileSource', 'ndjsonSource', 'squashHistory', 'withOrigin',
-  'metadir', 'pullMetadir', 'pushMetadir'
+  'metadir', 'pullMetadir', 'pushMetadir', 'recordIndexSource', 'indexedRecords', 'formatPosition', 'parsePositionText'
 ]
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
