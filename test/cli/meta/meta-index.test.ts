@@ -1,6 +1,6 @@
 /**
  * `shoebox meta index PATTERN` and `meta get|query --records` end to end,
- * in-process: archives written by rollingSink (gzip with many members, plain,
+ * in-process: archives written by rollingSink (gzip and zstd with many members, plain,
  * and on a real S3 server) are indexed into the meta db, `meta update` brings
  * the rows into the state db, and a query's records are fetched by their
  * `_position` (a gzip record's names its member). Errors: a config that would
@@ -33,7 +33,7 @@ const input = Array.from({ length: 600 }, (_, n) => ({
 
 interface Printed { metadata: Record<string, string>, payload: { n: number, text: string }, position: Position }
 
-async function archives (t: Test, compress: 'gzip' | 'none'): Promise<{ base: string, full: ShoeboxRecord[] }> {
+async function archives (t: Test, compress: 'gzip' | 'zstd' | 'none'): Promise<{ base: string, full: ShoeboxRecord[] }> {
   const base = t.testdir({ _mmmeta: { 'config.yml': CONFIG } })
   const dir = path.join(base, 'archives')
   await pipeline(Readable.from(input), rollingSink({ dir, compress, blockSize: 4096, roll: { records: 250 }, flushInterval: 0 }))
@@ -48,7 +48,7 @@ async function ok (t: Test, args: string[]): Promise<Buffer> {
   return r.stdout
 }
 
-for (const compress of ['gzip', 'none'] as const) {
+for (const compress of ['gzip', 'zstd', 'none'] as const) {
   t.test(`${compress}: index, update, then query and get fetch exactly the matching records`, async (t) => {
     const { base, full } = await archives(t, compress)
     const pattern = path.join(base, 'archives', '*')
@@ -64,8 +64,8 @@ for (const compress of ['gzip', 'none'] as const) {
       const record = full[Number(row.uid.slice(1))]
       const position = record.position as Position
       t.equal(row._archive, `archives/${position.file}`, 'the archive, relative to the metadir')
-      t.same(parsePositionText(row._position), position, `${row.uid}: the record's position${compress === 'gzip' ? ', with its member' : ''}`)
-      if (compress === 'gzip') t.match(row._position, /^[^:]+\.gz:\d+@\d+\+\d+$/)
+      t.same(parsePositionText(row._position), position, `${row.uid}: the record's position${compress === 'none' ? '' : ', with its member'}`)
+      if (compress !== 'none') t.match(row._position, /^[^:]+\.(gz|zst):\d+@\d+\+\d+$/)
     }
 
     const printed = jsonLines(await ok(t, ['meta', 'query', '--metadir', base, 'kind=rare', '--order', 'uid', '--records'])) as Printed[]
