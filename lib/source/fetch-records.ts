@@ -87,6 +87,11 @@ export class FetchRecords extends Readable {
     super({ objectMode: true, highWaterMark: 16 })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     if (!Array.isArray(positions)) throw invalidOption('positions', 'must be true, false or an array of positions')
+    // archiveSource() hands its options on whole: a reading option that cannot apply is refused, not ignored.
+    for (const key of ['from', 'follow'] as const) {
+      const value = (options as Record<string, unknown>)[key]
+      if (value !== undefined && value !== false) throw invalidOption(key, 'does not apply with positions: [...] (those records are read, nothing else)')
+    }
     // Copied, and checked at once: a malformed position fails here, not after the records before it.
     this.#positions = positions.map((p: Position, i) => {
       if (typeof p !== 'object' || p === null || typeof p.file !== 'string' || p.file === '' || !Number.isSafeInteger(p.offset) || p.offset < 0) {

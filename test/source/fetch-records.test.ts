@@ -179,4 +179,7 @@ t.test('malformed positions are refused at once', async (t) => {
   for (const bad of [[{ file: '', offset: 0 }], [{ file: 'f', offset: -1 }], [{ file: 'f', offset: 1.5 }], [null], [{ file: 'f', offset: 5, member: { offset: 0, skip: 6 } }]]) {
     t.throws(() => archiveSource(pattern, { positions: bad as unknown as Position[] }), { code: 'SHOEBOX_INVALID_OPTION' }, JSON.stringify(bad))
   }
+  const one = [(full.get('none') as ShoeboxRecord[])[0].position as Position]
+  t.throws(() => archiveSource(pattern, { positions: one, from: one[0] }), { code: 'SHOEBOX_INVALID_OPTION', message: /option from: does not apply/ })
+  t.throws(() => archiveSource(pattern, { positions: one, follow: true }), { code: 'SHOEBOX_INVALID_OPTION', message: /option follow: does not apply/ })
 })
