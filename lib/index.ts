@@ -35,6 +35,7 @@ export {
   archiveSource, type ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent
 } from './source/archive-source.js'
 export { naturalCompare, type FileOrder, type ListedFile } from './source/order.js'
+export type { FetchRecords, FetchRecordsOptions } from './source/fetch-records.js'
 export { parseSize, parseDuration } from './units.js'
 export { openStore, uploadSink, type StoreOptions } from './store/open-store.js'
 export type {

@@ -27,10 +27,11 @@ import { ROOT, transpileTree } from './transpile.js'
  * Shoebox's own modules loaded by `import('shoebox')`: 62 when this was
  * written (down from 64 plus readable-stream's 28), 65 once zstd's codec
  * table, stages, frame walker and loader joined the core (the codec itself
- * loads on first use). Raise it only on purpose: events and the metadir
- * have entry points of their own for this reason.
+ * loads on first use), 67 with source/fetch-records.ts (archiveSource()'s
+ * `positions: [...]`, which the sync factory must construct). Raise it only
+ * on purpose: events and the metadir have entry points of their own for this reason.
  */
-const MAX_OWN_MODULES = 66
+const MAX_OWN_MODULES = 67
 
 /** Packages that importing shoebox must not load. */
 const HEAVY = ['@aws-sdk', 'better-sqlite3', 'stream-json', 'yaml', 'split2', 'pumpify', 'minimatch', 'readable-stream']

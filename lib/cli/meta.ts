@@ -8,7 +8,8 @@ import { commandGroup, type SubcommandEntry } from './command-group.js'
 const publisher: SubcommandEntry[] = [
   { name: 'generate', summary: 'ingest metadata into the meta db (one new diff file)', load: async () => (await import('./meta/generate.js')).generateCommand },
   { name: 'squash', summary: 'write the meta db history as one snapshot', load: async () => (await import('./meta/squash.js')).squashCommand },
-  { name: 'dump', summary: 'print the meta db rows as CSV or NDJSON', load: async () => (await import('./meta/dump.js')).dumpCommand }
+  { name: 'dump', summary: 'print the meta db rows as CSV or NDJSON', load: async () => (await import('./meta/dump.js')).dumpCommand },
+  { name: 'index', summary: 'index the records of archives (metadata + position) into the meta db', load: async () => (await import('./meta/index-command.js')).indexCommand }
 ]
 
 // The consumer's subcommands (state db, store, sync).

@@ -10,6 +10,7 @@ import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
 import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { parsePositionText } from '../source/position-text.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import { isRemote } from '../store/open-store.js'
 
@@ -28,7 +29,9 @@ A pattern that matches nothing is an error, unless following.
 Options:
   --positions        add each record's "position" {file, offset}, to resume from
   --from FILE:OFFSET continue right after that position (FILE relative to the
-                     pattern's directory, as --positions prints it)
+                     pattern's directory, as --positions prints it); in a gzip or
+                     zstd file FILE:OFFSET@MEMBER+SKIP (as meta index stores it)
+                     starts at that member
   --follow           keep watching for new files until interrupted
   --order name|mtime file order (default name)
   --lenient          skip damage (reported on stderr) and files that are not archives
@@ -95,10 +98,11 @@ export const readCommand: Command = {
   }
 }
 
-/** 'FILE:OFFSET' (the file may itself contain ':'). */
+/** 'FILE:OFFSET', or 'FILE:OFFSET@MEMBER+SKIP' as `meta index` stores it (position-text.ts). */
 export function parsePosition (text: string): Position {
-  const colon = text.lastIndexOf(':')
-  const offset = Number(text.slice(colon + 1))
-  if (colon <= 0 || !Number.isInteger(offset) || offset < 0) throw usage(`--from expects FILE:OFFSET, got '${text}'`)
-  return { file: text.slice(0, colon), offset }
+  try {
+    return parsePositionText(text, '--from')
+  } catch (err) {
+    throw usage((err as Error).message)
+  }
 }

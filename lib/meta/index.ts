@@ -18,3 +18,5 @@ export type { UpdateOptions, UpdateResult, UpdateCounts, InvalidRow } from './up
 export type { MetaStore, StoreValueType } from './kv-store.js'
 export type { ColumnType, MetaValue } from './state-db-values.js'
 export { pushMetadir, pullMetadir, type SyncOptions, type SyncResult, type SyncedFile } from './sync.js'
+export { recordIndexSource, indexedRecords, type RecordIndexOptions, type IndexedRow } from './record-index.js'
+export { formatPosition, parsePositionText } from '../source/position-text.js'

@@ -24,6 +24,7 @@ import { parseDuration } from '../units.js'
 import { listGlob, noArchiveMatches, openGlob, type GlobRoot, type StoreGlob } from './list.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import { FollowGate } from './follow.js'
+import { fetchRecords, type FetchRecords } from './fetch-records.js'
 
 export interface ArchiveSourceOptions {
   /** Directory relative patterns are resolved against. Default process.cwd(). */
@@ -33,8 +34,12 @@ export interface ArchiveSourceOptions {
   /** 'strict' (default) or 'lenient', as in decode(). */
   mode?: DecodeMode
   maxRecordSize?: number
-  /** Give each record a `position` {file, offset}. Implied by `from`. */
-  positions?: boolean
+  /**
+   * true: give each record a `position` {file, offset, member?}; implied by `from`.
+   * An array of positions: exactly those records, in that order, each read
+   * with ranged reads (fetch-records.ts); `from`, `follow` and `order` do not apply.
+   */
+  positions?: boolean | readonly Position[]
   /** Continue right after this position (a record's `position`). */
   from?: Position
   /** Keep watching for new files until destroyed. Default false. */
@@ -377,6 +382,9 @@ function pastEnd (file: ListedFile, offset: number, size: number): ShoeboxError 
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
 }
 
-export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource {
+export function archiveSource (pattern: string, options: ArchiveSourceOptions & { positions: readonly Position[] }): FetchRecords
+export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource
+export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource | FetchRecords {
+  if (Array.isArray(options?.positions)) return fetchRecords(pattern, options.positions, options)
   return new ArchiveSource(pattern, options)
 }

@@ -5,8 +5,10 @@ import { metaJson } from '../../meta/files.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
+import { storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { printIndexedRecords, recordsOptionHelp } from './print-records.js'
 
-const help = `Usage: shoebox meta get UID... [--metadir DIR]
+const help = `Usage: shoebox meta get UID... [--metadir DIR] [--records]
 
 Prints the state row of each UID (the configured unique key) as one JSON
 line, soft-deleted or not (its __deleted and __deleted_reason say so), with
@@ -15,6 +17,7 @@ A UID that is not in the state db is an error (exit 1), after the rows found.
 
 Options:
   --metadir DIR   the base directory holding _mmmeta/ (default $MMMETA, else the current directory)
+${recordsOptionHelp}
   -h, --help      show this help`
 
 export const getCommand: Command = {
@@ -22,15 +25,21 @@ export const getCommand: Command = {
   summary: 'state rows by unique key, as JSON',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, { metadir: { type: 'string' } }, true)
+    const { values, positionals } = parse(argv, { metadir: { type: 'string' }, records: { type: 'boolean' }, ...storeOptionSpec }, true)
     if (positionals.length === 0) throw usage('meta get needs at least one UID')
     const md = await metadir(values.metadir as string | undefined)
     const missing: string[] = []
+    // With --records: the rows found, whose records are printed once the state db is closed.
+    const found: Array<{ uid: string, row: Record<string, unknown> }> = []
     try {
       for (const uid of positionals) {
         const file = md.files.get(uid)
         if (file === undefined) {
           missing.push(uid)
+          continue
+        }
+        if (values.records === true) {
+          found.push({ uid, row: file.data })
           continue
         }
         let remote: Record<string, string> | undefined
@@ -43,6 +52,9 @@ export const getCommand: Command = {
       }
     } finally {
       md.close()
+    }
+    if (values.records === true) {
+      await printIndexedRecords(io, md.base, found.map((f) => f.row), (i) => `${md.config.unique} ${found[i].uid}`, storeOptionsFrom(values))
     }
     if (missing.length > 0) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `not in ${md.paths.state}: ${missing.join(', ')}`)
     return 0

@@ -6,6 +6,8 @@ import { fromText } from '../../meta/state-db-values.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
+import { storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { printIndexedRecords, recordsOptionHelp } from './print-records.js'
 
 const help = `Usage: shoebox meta query [CONDITION...] [options]
 
@@ -24,6 +26,7 @@ Options:
   --limit N        at most N rows
   --order KEY      sorted by KEY
   --count          print only the number of matching rows
+${recordsOptionHelp}
   -h, --help       show this help`
 
 const CONDITION = /^([^=!<>~]+)(!=|<=|>=|=|<|>|~)(.*)$/s
@@ -67,8 +70,11 @@ export const queryCommand: Command = {
       deleted: { type: 'boolean' },
       limit: { type: 'string' },
       order: { type: 'string' },
-      count: { type: 'boolean' }
+      count: { type: 'boolean' },
+      records: { type: 'boolean' },
+      ...storeOptionSpec
     }, true)
+    if (values.records === true && values.count === true) throw usage('--records and --count: choose one')
     const limit = values.limit === undefined ? undefined : Number(values.limit)
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw usage(`--limit must be a whole number, got '${String(values.limit)}'`)
     const md = await metadir(values.metadir as string | undefined)
@@ -79,8 +85,18 @@ export const queryCommand: Command = {
         io.stdout.write(`${md.files.count(filter, { deleted })}\n`)
         return 0
       }
+      const find = md.files.find(filter, { deleted, limit, orderBy: values.order as string | undefined })
+      if (values.records === true) {
+        // The rows first (the state db is not held open while archives are read), then their records.
+        const rows: Array<Record<string, unknown>> = []
+        for await (const file of find) rows.push(file.data)
+        const unique = md.config.unique
+        md.close()
+        await printIndexedRecords(io, md.base, rows, (i) => `${unique} ${String(rows[i][unique])}`, storeOptionsFrom(values))
+        return 0
+      }
       let batch = ''
-      for await (const file of md.files.find(filter, { deleted, limit, orderBy: values.order as string | undefined })) {
+      for await (const file of find) {
         batch += metaJson(file) + '\n'
         if (batch.length > 65536) {
           if (!io.stdout.write(batch)) await new Promise((resolve) => io.stdout.once('drain', resolve))

@@ -1,0 +1,278 @@
+/**
+ * archiveSource(pattern, { positions: [p1, p2, ...] }): exactly the records
+ * at these positions, in the given order, each with its `position`, read
+ * with ranged reads through the pattern's Store (a local directory or S3).
+ * This is what a record index (`meta index`, `meta get --records`) fetches
+ * with: a query over metadata reads a handful of records, not the archive.
+ *
+ * A plain file is read from the record's offset; a gzip or zstd file from
+ * its member's (frame's) compressed offset, decompressed, `skip` bytes
+ * dropped. Reads are bounded windows (32 KiB, then doubling) that stop once
+ * the record is whole, not reads to the end of the file aborted later: a
+ * store hands out up to 1 MiB per chunk, and an aborted S3 body has still
+ * been sent. A record of a plain file whose header says its length is read
+ * to exactly that length by the second read, if a second is needed.
+ *
+ * A failure (the file is gone, an offset past its end or not at a record
+ * start, a member that is not one) names the file and offset, and comes
+ * after the records before it (stream/deliver-then-fail.ts).
+ */
+import { Readable } from 'node:stream'
+import { promisify } from 'node:util'
+import zlib from 'node:zlib'
+import { isGzip, memberStart } from '../compress/gzip.js'
+import { FrameWalker, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
+import { requireZstd } from '../compress/zstd-loader.js'
+import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
+import { readRecord } from '../format/codec.js'
+import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import type { ReadResult } from '../format/result.js'
+import type { Position, ShoeboxRecord } from '../record.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import type { StoreOptions } from '../store/open-store.js'
+import type { TransferSnapshot } from '../transfer/stats.js'
+import { openGlob, type GlobRoot, type StoreGlob } from './list.js'
+
+/** The first read of a record; each further read doubles what has been read. */
+export const FETCH_WINDOW = 32 * 1024
+
+const gunzipAsync = promisify<zlib.InputType, zlib.ZlibOptions, Buffer>(zlib.gunzip)
+
+export interface FetchRecordsOptions {
+  /** Directory relative patterns are resolved against. Default process.cwd(). */
+  cwd?: string
+  maxRecordSize?: number
+  /** For an s3:// pattern: endpoint, region, credentials... (see openStore). */
+  storeOptions?: StoreOptions
+}
+
+/** The bytes [start, end) of a file, fewer at its end. */
+type ReadRange = (start: number, end: number) => Promise<Buffer>
+
+/**
+ * Bytes of one file from `start`, read on demand in growing windows;
+ * `eof` once a read came back short.
+ */
+class Window {
+  bytes: Buffer = Buffer.alloc(0)
+  eof = false
+  readonly #read: ReadRange
+  readonly #start: number
+
+  constructor (read: ReadRange, start: number) {
+    this.#read = read
+    this.#start = start
+  }
+
+  /** Read on, to at least `atLeast` bytes in all when given, else twice what is held (or the first window). */
+  async more (atLeast = 0): Promise<void> {
+    const have = this.bytes.length
+    const want = Math.max(atLeast, have === 0 ? FETCH_WINDOW : 2 * have)
+    const more = await this.#read(this.#start + have, this.#start + want)
+    if (more.length < want - have) this.eof = true
+    this.bytes = have === 0 ? more : Buffer.concat([this.bytes, more])
+  }
+}
+
+export class FetchRecords extends Readable {
+  readonly glob: GlobRoot
+  readonly #glob: StoreGlob
+  readonly #pattern: string
+  readonly #positions: Position[]
+  readonly #maxRecordSize: number
+  #started = false
+  #resume: (() => void) | null = null
+
+  constructor (pattern: string, positions: readonly Position[], options: FetchRecordsOptions = {}) {
+    super({ objectMode: true, highWaterMark: 16 })
+    if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
+    if (!Array.isArray(positions)) throw invalidOption('positions', 'must be true, false or an array of positions')
+    // archiveSource() hands its options on whole: a reading option that cannot apply is refused, not ignored.
+    for (const key of ['from', 'follow'] as const) {
+      const value = (options as Record<string, unknown>)[key]
+      if (value !== undefined && value !== false) throw invalidOption(key, 'does not apply with positions: [...] (those records are read, nothing else)')
+    }
+    // Copied, and checked at once: a malformed position fails here, not after the records before it.
+    this.#positions = positions.map((p: Position, i) => {
+      if (typeof p !== 'object' || p === null || typeof p.file !== 'string' || p.file === '' || !Number.isSafeInteger(p.offset) || p.offset < 0) {
+        throw invalidOption(`positions[${i}]`, `must be a position {file, offset, member?} taken from a record, got ${JSON.stringify(p)}`)
+      }
+      memberStart(p)
+      return p.member === undefined ? { file: p.file, offset: p.offset } : { file: p.file, offset: p.offset, member: { offset: p.member.offset, skip: p.member.skip } }
+    })
+    this.#maxRecordSize = options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE
+    checkMaxRecordSize(this.#maxRecordSize)
+    this.#glob = openGlob(pattern, options)
+    this.glob = { root: this.#glob.root, pattern: this.#glob.pattern }
+    this.#pattern = pattern
+  }
+
+  override _read (): void {
+    const resume = this.#resume
+    this.#resume = null
+    resume?.()
+    if (this.#started) return
+    this.#started = true
+    this.#run().then(() => {
+      if (!this.destroyed) this.push(null)
+    }, (err: Error) => {
+      if (!this.destroyed) failAfterDelivery(this, err)
+    })
+  }
+
+  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
+    const resume = this.#resume
+    this.#resume = null
+    resume?.()
+    void this.#glob.store.close()
+    callback(err)
+  }
+
+  /** Transfer statistics of the source's store (bytes and objects read; for S3 also retries, errors). */
+  stats (): TransferSnapshot {
+    return this.#glob.store.stats()
+  }
+
+  async #run (): Promise<void> {
+    // Loaded here, not at import, as the lister does.
+    const { Minimatch } = await import('minimatch')
+    const matcher = new Minimatch(this.#glob.pattern)
+    for (const position of this.#positions) {
+      if (this.destroyed) return
+      // A position outside the pattern is refused as `from` refuses one: the pattern says what may be read.
+      if (!matcher.match(position.file)) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `positions: no archive named ${position.file} matches ${this.#pattern}`)
+      const record = await this.#fetch(position)
+      if (this.destroyed) return
+      if (!this.push(record)) await new Promise<void>((resolve) => { this.#resume = resolve })
+    }
+  }
+
+  async #fetch (position: Position): Promise<ShoeboxRecord> {
+    const where = this.#glob.where(position.file)
+    const read: ReadRange = async (start, end) => {
+      const chunks: Buffer[] = []
+      try {
+        for await (const chunk of this.#glob.store.get(position.file, { range: { start, end } })) chunks.push(chunk as Buffer)
+      } catch (err) {
+        if (err instanceof ShoeboxError) throw new ShoeboxError(err.code, `position ${position.offset} in ${where}: ${err.message}`, { cause: err })
+        throw err
+      }
+      return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    }
+    const found = await fetchRecord(read, position, where, this.#maxRecordSize)
+    return { metadata: found.metadata, payload: found.payload, position }
+  }
+}
+
+/** The record at `position`, read through `read` (`where` names the file in errors). */
+export async function fetchRecord (read: ReadRange, position: Position, where: string, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): Promise<ShoeboxRecord> {
+  const member = memberStart(position)
+  if (member === undefined) return await plainRecord(read, position, where, maxRecordSize)
+  const window = new Window(read, member.compressed)
+  await window.more()
+  if (window.bytes.length === 0) {
+    throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${where}: the member at compressed byte ${member.compressed} is past the end of the file`)
+  }
+  const skip = position.offset - member.decompressed
+  if (isGzip(window.bytes)) return await gzipRecord(window, skip, position, where, maxRecordSize)
+  if (isZstd(window.bytes)) return await zstdRecord(window, skip, position, where, maxRecordSize)
+  throw new CorruptArchiveError('bad-compression', member.compressed, 'no gzip member or zstd frame starts here (was the file replaced?)', where)
+}
+
+async function plainRecord (read: ReadRange, position: Position, where: string, maxRecordSize: number): Promise<ShoeboxRecord> {
+  const window = new Window(read, position.offset)
+  await window.more()
+  if (window.bytes.length === 0) {
+    throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${where}: offset ${position.offset} is past the end of the archive`)
+  }
+  for (;;) {
+    const result = readRecord(window.bytes, 0, window.bytes.length, maxRecordSize)
+    const record = recordOrMore(result, window, position.offset, where)
+    if (record !== undefined) return record
+    // A verified length is read to exactly; an unverified one (v1) by doubling.
+    await window.more(result.kind === 'need' && result.verified ? result.size : 0)
+  }
+}
+
+/**
+ * The record, or undefined when more bytes are needed (and there are some);
+ * damage where a record should start, or a file that ends inside it, fails.
+ */
+function recordOrMore (result: ReadResult, window: Window, offset: number, where: string): ShoeboxRecord | undefined {
+  if (result.kind === 'record') return result.record
+  if (result.kind === 'damage') {
+    throw new CorruptArchiveError(result.reason, offset, `${result.detail} (no record starts at this position)`, where)
+  }
+  if (window.eof) throw new CorruptArchiveError('truncated', offset, 'the file ends inside the record', where)
+  return undefined
+}
+
+/** The decompressed bytes of the gzip members read so far; a window cut inside a member gives what it holds. */
+async function gunzipPartial (window: Window, compressed: number, where: string): Promise<Buffer> {
+  try {
+    return await gunzipAsync(window.bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+  } catch (err) {
+    throw new CorruptArchiveError('bad-compression', compressed, `${(err as Error).message} (no intact gzip member starts here: was the file replaced?)`, where)
+  }
+}
+
+async function gzipRecord (window: Window, skip: number, position: Position, where: string, maxRecordSize: number): Promise<ShoeboxRecord> {
+  const compressed = (position.member as { offset: number }).offset
+  for (;;) {
+    // From the member's start each time: the windows double, so this costs at most twice one pass.
+    const bytes = await gunzipPartial(window, compressed, where)
+    if (bytes.length >= skip) {
+      const record = recordOrMore(readRecord(bytes, skip, bytes.length, maxRecordSize), window, position.offset, where)
+      if (record !== undefined) return record
+    } else if (window.eof) {
+      throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${where}: offset ${position.offset} is past the end of the archive (its member at compressed byte ${compressed} holds ${bytes.length} bytes, the position skips ${skip})`)
+    }
+    await window.more()
+  }
+}
+
+async function zstdRecord (window: Window, skip: number, position: Position, where: string, maxRecordSize: number): Promise<ShoeboxRecord> {
+  const compressed = (position.member as { offset: number }).offset
+  const backend = await requireZstd(where)
+  const frames: Buffer[] = []
+  let held = 0
+  let walker = new FrameWalker(0)
+  for (;;) {
+    const bytes = window.bytes
+    const extent = walker.step(bytes.length, (at) => bytes[at])
+    if (typeof extent === 'string') throw new CorruptArchiveError('bad-compression', compressed + walker.start, extent, where)
+    if (extent === NEED_MORE) {
+      if (window.eof) {
+        if (walker.start === bytes.length && held < skip) {
+          throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${where}: offset ${position.offset} is past the end of the archive (its frame at compressed byte ${compressed} holds ${held} bytes, the position skips ${skip})`)
+        }
+        throw new CorruptArchiveError('truncated', position.offset, 'the file ends inside the record', where)
+      }
+      await window.more()
+      continue
+    }
+    if (!extent.skippable) {
+      // Whole frames only: a frame is decompressed once it is all there.
+      let content: Buffer
+      try {
+        content = await backend.decompress(bytes.subarray(walker.start, extent.end))
+      } catch (err) {
+        throw new CorruptArchiveError('bad-compression', compressed + walker.start, (err as Error).message, where)
+      }
+      frames.push(content)
+      held += content.length
+    }
+    walker = new FrameWalker(extent.end)
+    if (held < skip) continue
+    const out = frames.length === 1 ? frames[0] : Buffer.concat(frames)
+    const result = readRecord(out, skip, out.length, maxRecordSize)
+    if (result.kind === 'record') return result.record
+    if (result.kind === 'damage') recordOrMore(result, window, position.offset, where)
+    // A record that goes on into the next frame (not written by shoebox): walk on.
+  }
+}
+
+/** archiveSource()'s delegate for `positions: [...]`. */
+export function fetchRecords (pattern: string, positions: readonly Position[], options?: FetchRecordsOptions): FetchRecords {
+  return new FetchRecords(pattern, positions, options)
+}
