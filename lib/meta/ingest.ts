@@ -349,9 +349,10 @@ export class MetaIngest extends Writable {
       return keys.sort()
     }
     const changedRows = `"${BEFORE}" IS NOT NULL`
-    const columns = new Set<string>()
+    // a new row's changed keys are those it has a value for: found by SQLite in one scan
+    const columns = new Set<string>(table.textColumns(`typeof("${BEFORE}") IN ('integer', 'real')`))
     // the header's columns do not depend on row order: read in the table's own order
-    for (const raw of table.rows('insertion', changedRows)) for (const key of changedKeys(raw)) columns.add(key)
+    for (const raw of table.rows('insertion', `typeof("${BEFORE}") = 'text'`)) for (const key of changedKeys(raw)) columns.add(key)
     const header = [unique, ...[...columns].sort(), MMMETA_KEYS]
     const at = new Map(header.map((key, i) => [key, i]))
     function * rows (): Generator<Array<string | null>> {

@@ -9,8 +9,8 @@
  * (`k`, the primary key); history column i is SQL column `c<i>`, so keys
  * that SQLite would confuse (names differing only in case, "rowid") cannot
  * clash. Cells keep the three states a MetaHistory cell has, with no type
- * affinity on the columns: SQL NULL = never set, integer 0 = set to null
- * (a cell is otherwise always text), text = the value.
+ * affinity on the columns: SQL NULL = never set, the number 0 = set to
+ * null (a cell is otherwise always text), text = the value.
  *
  * Rows are read back a page at a time (keyset), so the connection may write
  * between pages (better-sqlite3 allows no statement while one iterates).
@@ -23,7 +23,7 @@ import { readHistoryBatches, type HistoryFile, type ReplayOptions } from './hist
 type Database = BetterSqlite3.Database
 type Statement = BetterSqlite3.Statement
 
-/** What a null cell is stored as (text cells are strings, so an integer cannot be mistaken for one). */
+/** What a null cell is stored as (text cells are strings, so a number cannot be mistaken for one). */
 const NULL_CELL = 0
 const PAGE = 2000
 
@@ -163,6 +163,14 @@ export class ReplayTable {
     const keys: string[] = []
     for (let i = 0; i < this.#names.length; i++) if (raw[i] !== null && raw[i] !== undefined) keys.push(this.#names[i])
     return keys
+  }
+
+  /** The history columns (the unique key aside) holding a value (text) in any row `where` selects: one scan inside SQLite. */
+  textColumns (where: string): string[] {
+    if (this.#names.length === 1) return []
+    const flags = this.#names.slice(1).map((_, i) => `max(typeof(c${i + 1}) = 'text')`).join(', ')
+    const row = this.#db.prepare(`SELECT ${flags} FROM ${this.#table} WHERE ${where}`).raw(true).get() as unknown[]
+    return this.#names.slice(1).filter((_, i) => row[i] === 1 || row[i] === 1n)
   }
 
   /**
