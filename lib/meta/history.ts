@@ -14,8 +14,9 @@
  * stamped in a time zone ahead of UTC still replays after it).
  *
  * The replayed state is one MetaHistory: a column table and, per unique
- * key, an array of cells; rows are built as objects only when asked for, so
- * a million rows are held once.
+ * key, an array of cells; rows are built as objects only when asked for.
+ * That is ~1.2 KB of heap a row, so update, generate and squash replay into
+ * a SQLite table instead (replay-table.ts); this one serves dump and the API.
  */
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'

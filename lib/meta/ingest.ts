@@ -2,7 +2,8 @@
  * metaIngest(): the publisher step (mmmeta's `generate`, spec §4.1) as a
  * Writable of metadata objects. Each object is flattened, projected onto the
  * configured keys, validated (required keys present and non-empty) and
- * upserted by the unique key into the replayed history; on `final` ONE
+ * upserted by the unique key into the replayed history (held in a scratch
+ * SQLite file, ingest-scratch.ts, not in memory); on `final` ONE
  * `.append` diff (or, with `replace`, one `.squashed` snapshot) is written
  * atomically, holding the publisher lock from start to end, so two
  * publishers never interleave and each diffs against the other's result.
