@@ -3,10 +3,14 @@
  * scratch file): the same rows as a MetaHistory replay of the same files
  * (never-set vs null cells, __mmmeta_keys, repeated header names, keys
  * differing only in case, unicode, newlines), and update merging from it
- * keeps what an in-memory replay did (untouched columns, state-missing).
+ * keeps what an in-memory replay did (untouched columns, state-missing),
+ * and a SIGKILLed one leaves the state db as it was.
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
 import { listHistoryFiles, loadHistory, replaySet } from '../../lib/meta/history.js'
@@ -102,11 +106,11 @@ t.test('the in-memory merge agrees with the table merge on the same history', as
   b.close()
 })
 
-t.test('5000 rows over two files: pages of the table merge as the in-memory replay does, state-missing included', async (t) => {
+t.test('3000 rows over two files: pages of the table merge as the in-memory replay does, state-missing included', async (t) => {
   const head = 'content_hash,title,n\r\n'
-  const first = Array.from({ length: 5000 }, (_, i) => `h${(i * 7919) % 5000},t${i},${i}\r\n`).join('')
+  const first = Array.from({ length: 3000 }, (_, i) => `h${(i * 7919) % 3000},t${i},${i}\r\n`).join('')
   // every third row changed, every fifth gone (a squashed snapshot replays alone: the others drop out)
-  const later = Array.from({ length: 5000 }, (_, i) => i).filter((i) => i % 5 !== 0)
+  const later = Array.from({ length: 3000 }, (_, i) => i).filter((i) => i % 5 !== 0)
     .map((i) => `h${i},${i % 3 === 0 ? 'changed' : `t${i}`},${i}\r\n`).join('')
   const base = metadirWith(t.testdir(), { '2026-01-01T00:00:00.000001.append': head + first })
   const schema = { unique: 'content_hash', types: { n: 'int' as const }, indexes: ['title'] }
@@ -123,7 +127,37 @@ t.test('5000 rows over two files: pages of the table merge as the in-memory repl
   await both()
   const all = (s: typeof a): unknown[] => s.db.prepare('SELECT * FROM files ORDER BY rowid').all()
   t.same(all(b), all(a))
-  t.same(b.db.prepare("SELECT count(*) AS n FROM files WHERE __deleted_reason = 'state-missing'").get(), { n: 1000n })
+  t.same(b.db.prepare("SELECT count(*) AS n FROM files WHERE __deleted_reason = 'state-missing'").get(), { n: 600n })
   a.close()
   b.close()
+})
+
+t.test('a SIGKILLed update from the files leaves the state db unchanged and intact', async (t) => {
+  const rows = 6000
+  const base = metadirWith(t.testdir(), {
+    '2026-01-01T00:00:00.000001.append': 'content_hash,title\r\n' + Array.from({ length: rows }, (_, i) => `k${i},changed ${i}\r\n`).join('')
+  })
+  const file = path.join(base, 'state.db')
+  const state = await openStateDb(file, { unique: 'content_hash', types: {}, indexes: [] })
+  await mergeHistory(state, Array.from({ length: rows }, (_, i) => ({ content_hash: `k${i}`, title: `old ${i}` })))
+  state.db.exec("ALTER TABLE files ADD COLUMN imported BOOLEAN; UPDATE files SET imported = 1 WHERE content_hash = 'k1'")
+  const all = (db: Sqlite.Database): unknown[] => db.prepare('SELECT * FROM files ORDER BY content_hash').all()
+  const expected = all(state.db)
+  state.close()
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('../fixtures-meta/update-child.ts', import.meta.url)), file, String(rows), base], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.setEncoding('utf8')
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: string) => {
+      out += d
+      if (out.includes('mid')) resolve()
+    })
+    child.on('exit', () => reject(new Error(`child exited before mid: ${out}`)))
+  })
+  child.kill('SIGKILL')
+  await once(child, 'close')
+  const db = new Sqlite(file)
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok')
+  t.same(all(db), expected, 'not one row of the killed transaction is visible')
+  db.close()
 })
