@@ -15,6 +15,7 @@ import { ioError } from '../fs/io-error.js'
 import { moveNoReplace } from '../fs/link.js'
 import { metaPaths } from './config.js'
 import { formatCsvRow, type CsvCell } from './csv.js'
+import { SCRATCH_NAME } from './ingest-scratch.js'
 import { listHistoryFiles, nextHistoryName, nowMicros, type HistoryFile, type HistoryKind } from './history.js'
 
 export interface WriteHistoryOptions {
@@ -32,13 +33,13 @@ const BATCH = 64 * 1024
 
 const TEMP = /^\..+\.(append|squashed)\.[0-9a-f]{12}\.tmp$/
 
-/** Remove what killed writers left in _mmmeta/ (only while holding the publisher lock). */
+/** Remove what killed writers left in _mmmeta/: half history files and generate's scratch dbs (only while holding the publisher lock). */
 export async function removeStaleTemporaries (base: string): Promise<string[]> {
   const dir = metaPaths(base).metadir
   const names = await fs.readdir(dir).catch(() => [] as string[])
   const removed: string[] = []
   for (const name of names) {
-    if (!TEMP.test(name)) continue
+    if (!TEMP.test(name) && !SCRATCH_NAME.test(name)) continue
     await fs.unlink(path.join(dir, name)).then(() => removed.push(name), () => {})
   }
   return removed

@@ -14,16 +14,18 @@
  * stamped in a time zone ahead of UTC still replays after it).
  *
  * The replayed state is one MetaHistory: a column table and, per unique
- * key, an array of cells; rows are built as objects only when asked for, so
- * a million rows are held once.
+ * key, an array of cells; rows are built as objects only when asked for.
+ * That is ~1.2 KB of heap a row, so update, generate and squash replay into
+ * a SQLite table instead (replay-table.ts); this one serves dump and the API.
  */
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { StringDecoder } from 'node:string_decoder'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { metaPaths, type MetaConfig } from './config.js'
-import { csvRows, type CsvRow } from './csv.js'
+import { CsvParser, type CsvCell, type CsvRow } from './csv.js'
 import type { MetaRow } from './flatten.js'
 
 export type HistoryKind = 'append' | 'squashed'
@@ -159,20 +161,35 @@ export interface HistoryEntry {
   line: number
 }
 
+/** One row of a history file as cells, before the keys it applies are picked. */
+export interface HistoryCells {
+  /** The file's header (one array per file). */
+  header: readonly string[]
+  /** Where `__mmmeta_keys` is in the header, or -1. */
+  keysAt: number
+  uid: string
+  /** The row's cells (missing trailing cells are absent: null). */
+  cells: readonly CsvCell[]
+  /** The row's `__mmmeta_keys` cell when it lists keys, else null (every column applies). */
+  listed: string | null
+  line: number
+}
+
 /**
- * The rows of one history file, each with the keys it applies. Read as
- * mmmeta's DictReader: the first row is the header; missing trailing cells
- * are null. Rows that cannot apply go to onProblem.
+ * The rows of one history file as cells, a read chunk's worth at a time
+ * (no turn of the event loop per row). Read as mmmeta's DictReader: the
+ * first row is the header; rows that cannot apply go to onProblem.
  */
-export async function * readHistoryFile (file: string, unique: string, options: ReplayOptions = {}): AsyncGenerator<HistoryEntry> {
+export async function * readHistoryBatches (file: string, unique: string, options: ReplayOptions = {}): AsyncGenerator<HistoryCells[]> {
   let header: string[] | null = null
   let keysAt = -1
   let uniqueAt = -1
-  const input = createReadStream(file)
-  const rows = input.pipe(csvRows(file))
-  input.once('error', (err) => rows.destroy(ioError(err, 'cannot read', file)))
-  try {
-    for await (const { cells, line } of rows as AsyncIterable<CsvRow>) {
+  const parser = new CsvParser(file)
+  const decoder = new StringDecoder('utf8')
+  const input = createReadStream(file, { highWaterMark: 256 * 1024 })
+  const take = (rows: readonly CsvRow[]): HistoryCells[] => {
+    const out: HistoryCells[] = []
+    for (const { cells, line } of rows) {
       if (header === null) {
         header = cells.map((c) => c ?? '')
         keysAt = header.lastIndexOf(MMMETA_KEYS)
@@ -192,8 +209,38 @@ export async function * readHistoryFile (file: string, unique: string, options: 
         continue
       }
       const listed = keysAt >= 0 ? cells[keysAt] ?? null : null
+      out.push({ header, keysAt, uid, cells, listed: listed === '' ? null : listed, line })
+    }
+    return out
+  }
+  try {
+    try {
+      for await (const chunk of input) {
+        const batch = take(parser.push(decoder.write(chunk as Buffer)))
+        if (batch.length > 0) yield batch
+      }
+    } catch (err) {
+      if (err instanceof ShoeboxError) throw err
+      throw ioError(err, 'cannot read', file)
+    }
+    const rest = decoder.end()
+    const last = take([...(rest.length > 0 ? parser.push(rest) : []), ...parser.end()])
+    if (last.length > 0) yield last
+  } finally {
+    input.destroy()
+  }
+}
+
+/**
+ * The rows of one history file, each with the keys it applies. Read as
+ * mmmeta's DictReader: the first row is the header; missing trailing cells
+ * are null. Rows that cannot apply go to onProblem.
+ */
+export async function * readHistoryFile (file: string, unique: string, options: ReplayOptions = {}): AsyncGenerator<HistoryEntry> {
+  for await (const batch of readHistoryBatches(file, unique, options)) {
+    for (const { header, keysAt, uid, cells, listed, line } of batch) {
       const values: MetaRow = {}
-      if (listed !== null && listed !== '') {
+      if (listed !== null) {
         const wanted = new Set(listed.split(','))
         for (let i = 0; i < header.length; i++) {
           if (i === keysAt || !wanted.has(header[i])) continue
@@ -207,8 +254,6 @@ export async function * readHistoryFile (file: string, unique: string, options: 
       values[unique] = uid
       yield { uid, values, file, line }
     }
-  } finally {
-    input.destroy()
   }
 }
 

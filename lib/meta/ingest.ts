@@ -2,7 +2,8 @@
  * metaIngest(): the publisher step (mmmeta's `generate`, spec §4.1) as a
  * Writable of metadata objects. Each object is flattened, projected onto the
  * configured keys, validated (required keys present and non-empty) and
- * upserted by the unique key into the replayed history; on `final` ONE
+ * upserted by the unique key into the replayed history (held in a scratch
+ * SQLite file, ingest-scratch.ts, not in memory); on `final` ONE
  * `.append` diff (or, with `replace`, one `.squashed` snapshot) is written
  * atomically, holding the publisher lock from start to end, so two
  * publishers never interleave and each diffs against the other's result.
@@ -27,7 +28,9 @@ import { writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } from './config.js'
 import { flattenMetadata, type MetaRow } from './flatten.js'
-import { listHistoryFiles, loadHistory, MetaHistory, MMMETA_KEYS, metaTimestamp, nowMicros, type HistoryFile, type HistoryProblem } from './history.js'
+import { listHistoryFiles, MMMETA_KEYS, metaTimestamp, nowMicros, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
+import { BEFORE, IngestScratch, SEEN } from './ingest-scratch.js'
+import type { RawRow, ReplayTable } from './replay-table.js'
 import { removeStaleTemporaries, writeHistoryFile, type WrittenHistoryFile } from './history-writer.js'
 import { acquirePublishLock, type LockHolder, type PublishLock } from './publish-lock.js'
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
@@ -82,16 +85,9 @@ export class MetaIngest extends Writable {
   readonly base: string
   readonly #options: MetaIngestOptions
   #config: MetaConfig | undefined
-  #history: MetaHistory | undefined
+  #scratch: IngestScratch | undefined
   #lock: PublishLock | undefined
   #previous: HistoryFile[] = []
-  /**
-   * Rows changed in this run -> the values before it of just the keys it
-   * changed (undefined: a new row), so a run that changes one key of a
-   * million rows holds a million one-key objects, not a second db.
-   */
-  readonly #before = new Map<string, MetaRow | undefined>()
-  readonly #seen = new Set<string>()
   readonly #micros: number
   readonly #ts: string
   #processed = 0
@@ -132,9 +128,9 @@ export class MetaIngest extends Writable {
     })
     await removeStaleTemporaries(this.base)
     this.#previous = await listHistoryFiles(this.base)
-    this.#history = this.#options.replace === true
-      ? new MetaHistory(this.#config.unique)
-      : await loadHistory(this.base, this.#config, { onProblem: (p: HistoryProblem) => this.emit('history-problem', p) })
+    // the replayed history lives in a scratch SQLite file, not in memory (ingest-scratch.ts)
+    const files = this.#options.replace === true ? [] : replaySet(this.#previous)
+    this.#scratch = await IngestScratch.open(this.base, this.#config.unique, files, { onProblem: (p: HistoryProblem) => this.emit('history-problem', p) })
   }
 
   override _write (object: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -192,7 +188,6 @@ export class MetaIngest extends Writable {
       this.#invalid(object, `the unique key '${config.unique}' holds a line break`, uid)
       return undefined
     }
-    if (this.#options.ensure === true) this.#seen.add(uid)
     if (this.#options.ensureFiles === true) {
       const name = row[config.fileName] as string
       return this.#originalExists(name).then((exists) => this.#upsert(uid, row, exists ? null : 'original-missing'))
@@ -214,25 +209,32 @@ export class MetaIngest extends Writable {
     }
   }
 
-  /** Note the values `keys` of `uid` had before this run (`current`: the row now, before this change). */
-  #remember (uid: string, current: MetaRow | undefined, keys: readonly string[]): void {
-    let saved = this.#before.get(uid)
-    if (saved === undefined) {
-      if (this.#before.has(uid)) return // new in this run: everything is a change
-      if (current === undefined) {
-        this.#before.set(uid, undefined)
-        return
+  /**
+   * What row `raw` (undefined: none yet) was before this run, once `keys`
+   * change now: 1 for a row new in this run, else a JSON object of the
+   * pre-run values of every key changed so far (a key changed earlier in
+   * this run keeps its first value); undefined when that is already stored.
+   */
+  #before (table: ReplayTable, raw: RawRow | undefined, current: MetaRow | undefined, keys: readonly string[]): number | string | undefined {
+    if (raw === undefined) return 1
+    const stored = table.extra(raw, BEFORE)
+    if (stored !== null && typeof stored !== 'string') return undefined // new in this run: everything is a change
+    const saved = stored === null ? {} : JSON.parse(stored) as MetaRow
+    let added = false
+    for (const key of keys) {
+      if (!(key in saved)) {
+        saved[key] = current?.[key] ?? null
+        added = true
       }
-      saved = {}
-      this.#before.set(uid, saved)
     }
-    // a key changed earlier in this run keeps its first (pre-run) value
-    for (const key of keys) if (!(key in saved)) saved[key] = current?.[key] ?? null
+    return added || stored === null ? JSON.stringify(saved) : undefined
   }
 
   #upsert (uid: string, row: MetaRow, deleteReason: string | null): void {
-    const history = this.#history as MetaHistory
-    const current = history.get(uid)
+    const table = (this.#scratch as IngestScratch).table
+    const ensure = this.#options.ensure === true
+    const raw = table.get(uid)
+    const current = raw === undefined ? undefined : table.toRow(raw)
     const values: MetaRow = { ...row }
     if (current !== undefined) {
       for (const key of Object.keys(current)) {
@@ -253,10 +255,11 @@ export class MetaIngest extends Writable {
     }
     const changed = current === undefined ? [] : Object.keys(values).filter((key) => (current[key] ?? null) !== values[key])
     if (current !== undefined && changed.length === 0) {
+      if (ensure && raw !== undefined && table.extra(raw, SEEN) === null) table.setExtra(uid, SEEN, 1)
       this.#counts.skipped++
       return
     }
-    this.#remember(uid, current, [...changed, LAST_UPDATED])
+    const before = this.#before(table, raw, current, [...changed, LAST_UPDATED])
     values[LAST_UPDATED] = this.#ts
     if (current === undefined) {
       values[ADDED] = this.#ts
@@ -266,7 +269,29 @@ export class MetaIngest extends Writable {
     } else {
       this.#counts.updated++
     }
-    history.apply(uid, values)
+    this.#apply(table, uid, values, before, ensure)
+  }
+
+  /** Set `values` of row `uid`, its pre-run values (`before`, unless undefined) and, with `seen`, its mark. */
+  #apply (table: ReplayTable, uid: string, values: MetaRow, before: number | string | undefined, seen: boolean): void {
+    const cols: number[] = []
+    const cells: Array<string | null> = []
+    for (const key in values) {
+      if (key === table.unique) continue
+      cols.push(table.column(key))
+      cells.push(values[key])
+    }
+    const extraNames: string[] = []
+    const extraValues: unknown[] = []
+    if (before !== undefined) {
+      extraNames.push(BEFORE)
+      extraValues.push(before)
+    }
+    if (seen) {
+      extraNames.push(SEEN)
+      extraValues.push(1)
+    }
+    table.upsert(uid, cols, cells, extraNames, extraValues)
   }
 
   override _final (callback: (error?: Error | null) => void): void {
@@ -274,62 +299,70 @@ export class MetaIngest extends Writable {
   }
 
   async #finish (): Promise<void> {
-    const history = this.#history as MetaHistory
+    const table = (this.#scratch as IngestScratch).table
     const config = this.#config as MetaConfig
     if (this.#options.ensure === true) {
-      for (const uid of [...history.uids()]) {
-        if (this.#seen.has(uid) || isDeleted(history.value(uid, DELETED))) continue
+      // rows no object named: pages of them (rows() allows writes between its pages)
+      for (const raw of table.rows('insertion', `"${SEEN}" IS NULL`)) {
+        if (isDeleted(table.cell(raw, DELETED))) continue
         const deletion = { [DELETED]: '1', [DELETED_AT]: this.#ts, [DELETED_REASON]: 'meta-missing', [LAST_UPDATED]: this.#ts }
-        this.#remember(uid, history.get(uid), Object.keys(deletion))
-        history.apply(uid, deletion)
+        const uid = raw[0] as string
+        this.#apply(table, uid, deletion, this.#before(table, raw, table.toRow(raw), Object.keys(deletion)), false)
         this.#counts.deleted++
       }
     }
     const write = { micros: this.#micros, fsync: this.#options.fsync }
     let file: WrittenHistoryFile | null
     if (this.#options.replace === true) {
-      const columns = history.columns()
-      file = await writeHistoryFile(this.base, 'squashed', columns, history.cellRows(columns), write)
+      const columns = table.columns()
+      const cellRows = function * (): Generator<Array<string | null>> {
+        for (const raw of table.rows('insertion')) yield columns.map((c) => table.cell(raw, c) ?? null)
+      }
+      file = await writeHistoryFile(this.base, 'squashed', columns, cellRows(), write)
       if (file !== null) await this.#removeFiles(this.#previous)
     } else {
-      const { header, rows } = this.#diff(history, config.unique)
+      const { header, rows } = this.#diff(table, config.unique)
       file = await writeHistoryFile(this.base, 'append', header, rows, write)
     }
     const { added, updated, invalid, deleted } = this.#counts
     if (added + updated + invalid + deleted > 0) await this.#touch()
-    this.#result = { ...this.#counts, file, rows: history.size }
+    this.#result = { ...this.#counts, file, rows: table.count() }
     if (file !== null) this.emit('written', file)
     await this.#release()
   }
 
-  /** The diff of this run: per changed row, the keys whose value differs from before it. */
   /**
-   * The diff of this run: per changed row, the keys whose value differs from
-   * before it. Computed twice (once for the header's columns, once while
-   * writing) rather than held: a list of keys per row would be another
-   * copy of a big run.
+   * The diff of this run: per changed row (in unique-key order), the keys
+   * whose value differs from before it. Two passes over the changed rows
+   * (one for the header's columns, one while writing) rather than holding
+   * a list of keys per row: that would be another copy of a big run.
    */
-  #diff (history: MetaHistory, unique: string): { header: string[], rows: Iterable<Array<string | null>> } {
-    const before = this.#before
-    const changedKeys = (uid: string): string[] => {
-      const old = before.get(uid)
-      const keys = old === undefined
-        ? history.keysOf(uid).filter((key) => key !== unique && (history.value(uid, key) ?? null) !== null)
-        : Object.keys(old).filter((key) => (history.value(uid, key) ?? null) !== old[key])
+  #diff (table: ReplayTable, unique: string): { header: string[], rows: Iterable<Array<string | null>> } {
+    const changedKeys = (raw: RawRow): string[] => {
+      const stored = table.extra(raw, BEFORE)
+      let keys: string[]
+      if (typeof stored === 'string') {
+        const old = JSON.parse(stored) as MetaRow
+        keys = Object.keys(old).filter((key) => (table.cell(raw, key) ?? null) !== old[key])
+      } else {
+        keys = table.keysOf(raw).filter((key) => key !== unique && (table.cell(raw, key) ?? null) !== null)
+      }
       return keys.sort()
     }
-    const columns = new Set<string>()
-    for (const uid of before.keys()) for (const key of changedKeys(uid)) columns.add(key)
-    const uids = [...before.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    const changedRows = `"${BEFORE}" IS NOT NULL`
+    // a new row's changed keys are those it has a value for: found by SQLite in one scan
+    const columns = new Set<string>(table.textColumns(`typeof("${BEFORE}") IN ('integer', 'real')`))
+    // the header's columns do not depend on row order: read in the table's own order
+    for (const raw of table.rows('insertion', `typeof("${BEFORE}") = 'text'`)) for (const key of changedKeys(raw)) columns.add(key)
     const header = [unique, ...[...columns].sort(), MMMETA_KEYS]
     const at = new Map(header.map((key, i) => [key, i]))
     function * rows (): Generator<Array<string | null>> {
-      for (const uid of uids) {
-        const keys = changedKeys(uid)
+      for (const raw of table.rows('uid', changedRows)) {
+        const keys = changedKeys(raw)
         if (keys.length === 0) continue
         const cells: Array<string | null> = new Array<string | null>(header.length).fill(null)
-        cells[0] = uid
-        for (const key of keys) cells[at.get(key) as number] = history.value(uid, key) ?? null
+        cells[0] = raw[0] as string
+        for (const key of keys) cells[at.get(key) as number] = table.cell(raw, key) ?? null
         cells[header.length - 1] = keys.join(',')
         yield cells
       }
@@ -353,6 +386,9 @@ export class MetaIngest extends Writable {
   }
 
   async #release (): Promise<void> {
+    const scratch = this.#scratch
+    this.#scratch = undefined
+    await scratch?.close()
     const lock = this.#lock
     this.#lock = undefined
     await lock?.release()

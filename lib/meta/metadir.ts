@@ -11,11 +11,11 @@
 import path from 'node:path'
 import { ensureDir } from '../fs/durable.js'
 import { loadMetaConfig, metaPaths, type MetaConfig, type MetaPaths } from './config.js'
-import { loadHistory, type HistoryProblem } from './history.js'
+import { listHistoryFiles, replaySet, type HistoryProblem } from './history.js'
 import { MetaFiles } from './files.js'
 import { MetaStore } from './kv-store.js'
 import { openStateDb, type StateDb, type StateSchema } from './state-db.js'
-import { mergeHistory, type UpdateOptions, type UpdateResult } from './update.js'
+import { mergeHistoryFiles, type UpdateOptions, type UpdateResult } from './update.js'
 
 export interface MetadirOptions {
   /** Where the actual files live (default MMMETA_FILES_ROOT, else the base). */
@@ -56,8 +56,8 @@ export class Metadir {
   /** Merge the meta history into the state db, in one transaction. */
   async update (options: MetadirUpdateOptions = {}): Promise<UpdateResult> {
     const { onProblem, ...merge } = options
-    const history = await loadHistory(this.base, this.config, { onProblem })
-    const result = await mergeHistory(this.#state, history.rows(), merge)
+    const files = replaySet(await listHistoryFiles(this.base))
+    const result = await mergeHistoryFiles(this.#state, files, { ...merge, onProblem })
     if (result.added + result.updated + result.deleted + result.invalid > 0) await this.store.touch('state_last_updated')
     return result
   }

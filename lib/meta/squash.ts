@@ -1,7 +1,8 @@
 /**
  * squash (spec §3): the replayed history written as one `.squashed`
  * snapshot, whole (history-writer.ts), under the publisher lock. Columns are
- * sorted (unique key first) and rows ordered by unique key, so two squashes
+ * sorted (unique key first) and rows ordered by unique key (code point
+ * order, as Python sorts), so two squashes
  * of one history are byte-identical. As in mmmeta the older files stay,
  * unless `prune`: then, once the snapshot is durable, the files it covers
  * (those listed before it was written, all sorting before it) are removed.
@@ -11,7 +12,8 @@ import fs from 'node:fs/promises'
 import { syncDir } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, type MetaConfig } from './config.js'
-import { listHistoryFiles, replayFiles, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
+import { listHistoryFiles, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
+import { IngestScratch } from './ingest-scratch.js'
 import { removeStaleTemporaries, writeHistoryFile, type WrittenHistoryFile } from './history-writer.js'
 import { acquirePublishLock } from './publish-lock.js'
 
@@ -43,13 +45,21 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
   try {
     await removeStaleTemporaries(base)
     const files = await listHistoryFiles(base)
-    const history = await replayFiles(replaySet(files), config.unique, { onProblem: options.onProblem })
-    const columns = history.columns()
-    const uids = [...history.uids()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    function * rows (): Generator<Array<string | null>> {
-      for (const uid of uids) yield columns.map((key) => history.value(uid, key) ?? null)
+    // replayed into a scratch db (ingest-scratch.ts), not memory: a squash of a million rows holds a page cache
+    const scratch = await IngestScratch.open(base, config.unique, replaySet(files), { onProblem: options.onProblem })
+    let file: WrittenHistoryFile | null
+    let count: number
+    try {
+      const table = scratch.table
+      const columns = table.columns()
+      const rows = function * (): Generator<Array<string | null>> {
+        for (const raw of table.rows('uid')) yield columns.map((key) => table.cell(raw, key) ?? null)
+      }
+      file = await writeHistoryFile(base, 'squashed', columns, rows(), { micros: options.micros, fsync: options.fsync })
+      count = table.count()
+    } finally {
+      await scratch.close()
     }
-    const file = await writeHistoryFile(base, 'squashed', columns, rows(), { micros: options.micros, fsync: options.fsync })
     const pruned: string[] = []
     if (file !== null && options.prune === true) {
       for (const old of files.filter((f: HistoryFile) => f.name < file.name)) {
@@ -60,7 +70,7 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
       }
       if (pruned.length > 0 && options.fsync !== false) await syncDir(db)
     }
-    return { file, rows: history.size, pruned }
+    return { file, rows: count, pruned }
   } finally {
     await lock.release()
   }

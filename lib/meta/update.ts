@@ -17,6 +17,8 @@
  *   and unchanged), invalid.
  */
 import type { Statement } from 'better-sqlite3'
+import type { HistoryFile, HistoryProblem } from './history.js'
+import { ReplayTable, replayInto } from './replay-table.js'
 import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
 
@@ -65,6 +67,79 @@ const MAX_INVALID_LISTED = 100
 
 /** Merge replayed history rows into the state db in one transaction. */
 export async function mergeHistory (state: StateDb, rows: AsyncIterable<HistoryRow> | Iterable<HistoryRow>, options: UpdateOptions = {}): Promise<UpdateResult> {
+  return await inOneTransaction(state, options, async (merge, tick) => {
+    if (Symbol.iterator in rows) {
+      // Rows already in memory are merged without a turn of the event loop each.
+      for (const row of rows) {
+        merge.row(row)
+        tick()
+      }
+    } else {
+      for await (const row of rows) {
+        merge.row(row)
+        tick()
+      }
+    }
+    return () => { merge.missing() }
+  })
+}
+
+export interface MergeFilesOptions extends UpdateOptions {
+  /** Told about each history row that could not be applied (file, line, reason). */
+  onProblem?: (problem: HistoryProblem) => void
+}
+
+const REPLAY_TABLE = 'shoebox_replay'
+/** The TEMP table's page cache (the rest of it lives in its file). */
+const TEMP_CACHE_KIB = 32 * 1024
+/** The state db's page cache during an update. */
+const STATE_CACHE_KIB = 64 * 1024
+
+/**
+ * Replay these history files into a TEMP table on the state db's own
+ * connection and merge it, all in the one transaction: memory stays
+ * SQLite's page cache and a page of rows, however long the history. Rows
+ * are merged in the order their keys first appear in the history (as a
+ * MetaHistory gave them: new state rows, and so an unordered query, keep
+ * that order), and rows the history lacks are found by NOT EXISTS.
+ */
+export async function mergeHistoryFiles (state: StateDb, files: readonly HistoryFile[], options: MergeFilesOptions = {}): Promise<UpdateResult> {
+  const { onProblem, ...rest } = options
+  const db = state.db
+  // temp tables in a file (not RAM), with a bounded cache of their own
+  db.pragma('temp_store = FILE')
+  db.pragma(`temp.cache_size = ${-TEMP_CACHE_KIB}`)
+  // inserts land at random places of the key's and the query keys' indexes: a larger cache for this run
+  // (SQLite's default 2 MB re-reads index pages from the OS for nearly every row of a big update)
+  const cacheSize = db.pragma('main.cache_size', { simple: true }) as number | bigint
+  db.pragma(`main.cache_size = ${-STATE_CACHE_KIB}`)
+  const table = new ReplayTable(db, 'temp', REPLAY_TABLE, state.schema.unique, ['invalid'])
+  try {
+    return await inOneTransaction(state, rest, async (merge, tick) => {
+      merge.trackSeen = false
+      table.create()
+      await replayInto(table, files, { onProblem })
+      const mark = db.prepare(`UPDATE ${table.table} SET invalid = 1 WHERE k = ?`)
+      for (const raw of table.rows('insertion')) {
+        const invalid = merge.counts.invalid
+        merge.row(table.toRow(raw))
+        // an invalid row counts as not in the history (its state row becomes state-missing), as with mergeHistory
+        if (merge.counts.invalid !== invalid) mark.run(raw[0])
+        tick()
+      }
+      return () => { merge.missing(`NOT EXISTS (SELECT 1 FROM ${table.table} r WHERE r.k = f.${quote(state.schema.unique)} AND r.invalid IS NULL)`) }
+    })
+  } finally {
+    table.drop()
+    db.pragma(`main.cache_size = ${cacheSize}`)
+  }
+}
+
+/**
+ * Run `body` (which feeds the merge and returns how to find the missing
+ * rows) inside BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
+ */
+async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (merge: Merge, tick: () => void) => Promise<() => void>): Promise<UpdateResult> {
   const every = options.progressEvery ?? 10_000
   const db = state.db
   db.exec('BEGIN IMMEDIATE')
@@ -74,19 +149,8 @@ export async function mergeHistory (state: StateDb, rows: AsyncIterable<HistoryR
     const hadRows = state.db.prepare(`SELECT 1 FROM ${TABLE} LIMIT 1`).get() !== undefined
     const merge = new Merge(state, options.now ?? new Date())
     let n = 0
-    if (Symbol.iterator in rows) {
-      // Rows already in memory (a replayed history) are merged without a turn of the event loop each.
-      for (const row of rows) {
-        merge.row(row)
-        if (++n % every === 0) options.onProgress?.(n)
-      }
-    } else {
-      for await (const row of rows) {
-        merge.row(row)
-        if (++n % every === 0) options.onProgress?.(n)
-      }
-    }
-    if (hadRows) merge.missing()
+    const missing = await body(merge, () => { if (++n % every === 0) options.onProgress?.(n) })
+    if (hadRows) missing()
     const keys = state.schema.keys
     const configured = (c: string): boolean => c.startsWith('_') || keys === undefined || keys.includes(c) || c in state.schema.types
     const dropped = options.cleanup === true ? state.cleanup(configured) : []
@@ -114,8 +178,10 @@ class Merge {
   readonly #unique: string
   readonly #required: readonly string[]
   readonly #select: Statement
-  /** The unique keys the history has (kept as the SQL values of the key). */
+  /** The unique keys the history has (kept as the SQL values of the key), for missing() without SQL. */
   readonly #seen = new Set<string>()
+  /** Off when missing() is given SQL instead. */
+  trackSeen = true
   /** History key -> its column type, once checked against the table. */
   readonly #types = new Map<string, ColumnType>()
   /** Statements by the columns they write (joined by NUL), so a row's SQL is built once per shape. */
@@ -150,7 +216,7 @@ class Merge {
       values.push(cast.value)
     }
     const key = values[columns.indexOf(this.#unique)]
-    this.#seen.add(String(key))
+    if (this.trackSeen) this.#seen.add(String(key))
     // A first update is mostly new rows, a later one mostly known rows: try what the previous row needed first.
     let existing = this.#expectKnown ? this.#select.get(key) as Record<string, unknown> | undefined : undefined
     if (existing === undefined) {
@@ -197,21 +263,28 @@ class Merge {
     else this.counts.updated++
   }
 
-  /** State rows the history no longer has, not yet deleted: soft-deleted with reason state-missing. */
-  missing (): void {
+  /**
+   * State rows the history no longer has, not yet deleted: soft-deleted with
+   * reason state-missing. `absent`: SQL over `f` (the state row), true when
+   * the history lacks it; without it, the Set of the uids merged decides.
+   */
+  missing (absent?: string): void {
     const u = quote(this.#unique)
-    const live = this.#state.db.prepare(`SELECT rowid AS r, ${u} AS uid, __deleted AS d FROM ${TABLE} WHERE rowid > ? ORDER BY rowid LIMIT 5000`)
-    const gone: unknown[] = []
+    const where = absent === undefined ? '' : ` AND ${absent}`
+    const live = this.#state.db.prepare(`SELECT f.rowid AS r, f.${u} AS uid, f.__deleted AS d FROM ${TABLE} f WHERE f.rowid > ?${where} ORDER BY f.rowid LIMIT 5000`)
+    const mark = this.#state.db.prepare(`UPDATE ${TABLE} SET __deleted = 1, __deleted_at = ?, __deleted_reason = 'state-missing', __state_last_updated = ? WHERE rowid = ?`)
     let after: unknown = -1
     for (;;) {
       const page = live.all(after) as Array<{ r: bigint, uid: unknown, d: unknown }>
       if (page.length === 0) break
-      for (const { uid, d } of page) if (!isDeletedSql(d) && !this.#seen.has(String(uid))) gone.push(uid)
+      // marked a page at a time (the rowid order is unchanged by it), so no list of them is held
+      for (const { r, uid, d } of page) {
+        if (isDeletedSql(d) || (absent === undefined && this.#seen.has(String(uid)))) continue
+        mark.run(this.#now, this.#now, r)
+        this.counts.deleted++
+      }
       after = page[page.length - 1].r
     }
-    const mark = this.#state.db.prepare(`UPDATE ${TABLE} SET __deleted = 1, __deleted_at = ?, __deleted_reason = 'state-missing', __state_last_updated = ? WHERE ${u} = ?`)
-    for (const uid of gone) mark.run(this.#now, this.#now, uid)
-    this.counts.deleted += gone.length
   }
 
   /** A history key's type: its column's (re-typed once if config says otherwise, e.g. a string key in mmmeta's BIGINT column), created if missing. */

@@ -23,6 +23,8 @@ async function hangInWrite (): Promise<void> {
   proto.write = async function (this: fs.FileHandle, ...args: unknown[]) {
     const done = await write.apply(this, args)
     process.stdout.write('writing\n')
+    // a pending promise alone does not keep Node running: without a live timer the process could exit before the kill
+    setInterval(() => {}, 60_000)
     return await new Promise(() => { void done })
   }
 }

@@ -1,14 +1,18 @@
 /**
- * An update that is killed mid-transaction, for test/meta/update-kill.test.ts:
+ * An update that is killed mid-transaction, for test/meta/update.test.ts:
  * merges `rows` generated rows into the state db at argv[2]; when the first
  * progress report comes (rows already written inside the transaction) it
- * prints `mid` and blocks, so the parent can SIGKILL it there.
+ * prints `mid` and blocks, so the parent can SIGKILL it there. With a
+ * metadir base as argv[4], its history files are merged instead, through
+ * the TEMP table (mergeHistoryFiles), for test/meta/replay-table.test.ts.
  */
 import { openStateDb } from '../../lib/meta/state-db.js'
-import { mergeHistory } from '../../lib/meta/update.js'
+import { listHistoryFiles, replaySet } from '../../lib/meta/history.js'
+import { mergeHistory, mergeHistoryFiles } from '../../lib/meta/update.js'
 
 const file = process.argv[2]
 const rows = Number(process.argv[3] ?? 20000)
+const base = process.argv[4]
 
 function * history (): Generator<Record<string, string>> {
   for (let i = 0; i < rows; i++) yield { content_hash: `k${i}`, title: `changed ${i}` }
@@ -16,13 +20,15 @@ function * history (): Generator<Record<string, string>> {
 
 async function main (): Promise<void> {
   const state = await openStateDb(file, { unique: 'content_hash', types: {}, indexes: [] })
-  await mergeHistory(state, history(), {
+  const options = {
     progressEvery: Math.floor(rows / 2),
-    onProgress () {
+    onProgress (): void {
       process.stdout.write('mid\n')
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000)
     }
-  })
+  }
+  if (base === undefined) await mergeHistory(state, history(), options)
+  else await mergeHistoryFiles(state, replaySet(await listHistoryFiles(base)), options)
   state.close()
   process.stdout.write('done\n')
 }

@@ -2,7 +2,8 @@
  * Publishers as real processes (issue 11): two at once on one metadir never
  * interleave (the second diffs against the first's result), a publisher
  * waits for a held lock, and a publisher killed while writing leaves no half
- * file in db/, only a stale lock and a temporary the next run removes.
+ * file in db/, only a stale lock and temporaries (the half diff, the scratch
+ * db) the next run removes.
  */
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -93,8 +94,9 @@ t.test('a publisher killed while writing leaves no half file in db/', async (t) 
   await new Promise<void>((resolve) => {
     child.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('writing')) resolve() })
   })
-  const temps = fs.readdirSync(metaPaths(base).metadir).filter((n) => n.endsWith('.tmp'))
+  const temps = fs.readdirSync(metaPaths(base).metadir).filter((n) => n.endsWith('.tmp') && n.includes('.append.'))
   t.equal(temps.length, 1, 'a temporary, partly written')
+  t.equal(fs.readdirSync(metaPaths(base).metadir).filter((n) => n.startsWith('.replay.') && n.endsWith('.tmp')).length, 1, 'and the scratch db of the replay')
   t.ok(fs.statSync(path.join(metaPaths(base).metadir, temps[0])).size > 0)
   child.kill('SIGKILL')
   const r = await done

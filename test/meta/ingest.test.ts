@@ -178,3 +178,23 @@ t.test('one uid twice in a run: the diff holds the keys changed since before the
   t.equal(fs.readFileSync(fresh.file?.path as string, 'utf8'),
     'content_hash,__meta_added,__meta_last_updated,v,__mmmeta_keys\r\nn,2026-12-03 10:00:00.000002,2026-12-03 10:00:00.000002,2,"__meta_added,__meta_last_updated,v"\r\n')
 })
+
+t.test('the replay scratch db in _mmmeta/ is gone after a run and after a failed one; a stale one is swept', async (t) => {
+  const base = metadir(t)
+  const scratch = (): string[] => fs.readdirSync(metaPaths(base).metadir).filter((n) => n.startsWith('.replay.'))
+  await ingest(base, [{ content_hash: 'a', v: '1' }], { micros: T1 })
+  t.same(scratch(), [], 'removed after a run')
+  const failing = new Readable({
+    objectMode: true,
+    read () {
+      this.push({ content_hash: 'b', v: '2' })
+      this.destroy(new Error('source broke'))
+    }
+  })
+  await t.rejects(pipeline(failing, metaIngest(base, { fsync: false })), /source broke/)
+  t.same(scratch(), [], 'removed after a failed run')
+  fs.writeFileSync(path.join(metaPaths(base).metadir, '.replay.0123456789ab.tmp'), 'left by a killed run')
+  await ingest(base, [{ content_hash: 'c', v: '3' }], { micros: T1 + 1 })
+  t.same(scratch(), [], 'a stale one is removed by the next publisher')
+  t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()].sort(), ['a', 'c'])
+})

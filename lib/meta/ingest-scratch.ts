@@ -1,0 +1,75 @@
+/**
+ * generate's working copy of the meta db: the history replayed into a
+ * scratch SQLite file beside db/ (`_mmmeta/.replay.<random>.tmp`), so that
+ * a run over a million rows holds SQLite's page cache, not the rows
+ * (replay-table.ts). The file is disposable: no journal, no fsync, one
+ * exclusive transaction never committed; removed when the run ends, and
+ * what a killed run left is removed by the next publisher under the lock
+ * (removeStaleTemporaries).
+ *
+ * Besides the history columns each row has two of the run's own:
+ * `_b`, what the row was before this run (NULL: untouched, 1: new in this
+ * run, else a JSON object of the pre-run values of the keys it changed), and
+ * `_s`, 1 once an object named it (for `ensure`).
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type BetterSqlite3 from 'better-sqlite3'
+import { ShoeboxError } from '../errors.js'
+import { metaPaths } from './config.js'
+import type { HistoryFile, ReplayOptions } from './history.js'
+import { ReplayTable, replayInto } from './replay-table.js'
+
+export const BEFORE = '_b'
+export const SEEN = '_s'
+
+/** A name the stale-temporaries sweep recognises (history-writer.ts). */
+export const SCRATCH_NAME = /^\.replay\.[0-9a-f]{12}\.tmp$/
+
+/** The scratch db's page cache: bounded, and most of the key index of a million rows. */
+const CACHE_KIB = 64 * 1024
+
+export class IngestScratch {
+  readonly file: string
+  readonly table: ReplayTable
+  readonly #db: BetterSqlite3.Database
+
+  private constructor (file: string, db: BetterSqlite3.Database, unique: string) {
+    this.file = file
+    this.#db = db
+    this.table = new ReplayTable(db, 'main', 'history', unique, [BEFORE, SEEN])
+  }
+
+  /** Create the scratch file and replay `files` into it (none: an empty history). */
+  static async open (base: string, unique: string, files: readonly HistoryFile[], options: ReplayOptions = {}): Promise<IngestScratch> {
+    const { default: Sqlite } = await import('better-sqlite3')
+    const file = path.join(metaPaths(base).metadir, `.replay.${randomBytes(6).toString('hex')}.tmp`)
+    let db: BetterSqlite3.Database
+    try {
+      db = new Sqlite(file)
+    } catch (err) {
+      throw new ShoeboxError('SHOEBOX_IO', `${file}: cannot create generate's scratch db: ${(err as Error).message}`, { cause: err })
+    }
+    const scratch = new IngestScratch(file, db, unique)
+    try {
+      db.pragma('journal_mode = OFF')
+      db.pragma('synchronous = OFF')
+      db.pragma('locking_mode = EXCLUSIVE')
+      db.pragma(`cache_size = ${-CACHE_KIB}`)
+      db.exec('BEGIN')
+      scratch.table.create()
+      await replayInto(scratch.table, files, options)
+    } catch (err) {
+      await scratch.close()
+      throw err
+    }
+    return scratch
+  }
+
+  /** Close and remove the file (nothing of it is kept). */
+  async close (): Promise<void> {
+    if (this.#db.open) this.#db.close()
+    await fs.unlink(this.file).catch(() => {})
+  }
+}
