@@ -59,32 +59,43 @@ export class PutStamper {
     const rewriteTime = m.timeCount === 1 && time === null
     time ??= kronosTimeNow()
     const id = newEventIdBytes(time)
-    const idText = formatEventId(id)
     const start = elements.start(k)
     this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
 
     const out = scratch
     let p = this.#pos
+    /** Where the id's text is written: the event keeps it as one flat string, cut from here. */
+    let idAt = 0
     out[p++] = 0x7B
     if (m.timeCount === 0) p += out.write(`"@time":${time},`, p, 'latin1')
-    if (m.idCount === 0) p += out.write(`"@id":"${idText}",`, p, 'latin1')
+    if (m.idCount === 0) {
+      p += out.write('"@id":', p, 'latin1')
+      idAt = p + 1
+      p = writeQuotedId(out, p, id)
+      out[p++] = 0x2C
+    }
     // The members added end in ',': it goes when the object had none.
     if (m.empty && (m.timeCount === 0 || m.idCount === 0)) p--
     let at = m.bodyStart
-    const timeAt = rewriteTime ? m.timeStart : -1
-    const idAt = m.idCount === 1 ? m.idStart : -1
+    const timeEdit = rewriteTime ? m.timeStart : -1
+    const idEdit = m.idCount === 1 ? m.idStart : -1
     // At most two edits; the earlier first.
-    const first = timeAt >= 0 && (idAt < 0 || timeAt < idAt) ? 0 : 1
+    const timeFirst = timeEdit >= 0 && (idEdit < 0 || timeEdit < idEdit)
     for (let e = 0; e < 2; e++) {
-      const isTime = (e === 0) === (first === 0)
-      const editAt = isTime ? timeAt : idAt
+      const isTime = (e === 0) === timeFirst
+      const editAt = isTime ? timeEdit : idEdit
       if (editAt < 0) continue
       p += this.#write(text.slice(at, editAt), p)
-      p += out.write(isTime ? time.toString() : `"${idText}"`, p, 'latin1')
+      if (isTime) {
+        p += out.write(time.toString(), p, 'latin1')
+      } else {
+        idAt = p + 1
+        p = writeQuotedId(out, p, id)
+      }
       at = isTime ? m.timeEnd : m.idEnd
     }
     p += this.#write(text.slice(at, m.end), p)
-    return this.#push({ time, id, idText, body: EMPTY }, p)
+    return this.#push({ time, id, idText: out.toString('latin1', idAt, idAt + 36), body: EMPTY }, p)
   }
 
   /** Several @time or @id members (rare): every one is rewritten, by the general stamper (a second scan). */
@@ -128,4 +139,23 @@ export class PutStamper {
     scratch.copy(bigger, 0, 0, this.#pos)
     scratch = bigger
   }
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
+
+/**
+ * The id as "8-4-4-4-12" lowercase hex in quotes, written at `p`; returns
+ * the index after it. (formatEventId builds the text from five slices,
+ * a string tree the memtable would then hold per event.)
+ */
+function writeQuotedId (out: Buffer, p: number, id: Buffer): number {
+  out[p++] = 0x22
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out[p++] = 0x2D
+    const b = id[i]
+    out[p++] = HEX_DIGITS[b >> 4]
+    out[p++] = HEX_DIGITS[b & 15]
+  }
+  out[p++] = 0x22
+  return p
 }

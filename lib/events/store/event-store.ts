@@ -179,8 +179,9 @@ export class EventStore implements EventBackend {
   async put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void> {
     const records = encodeEventRecords(batches.map(({ stream, events }) => ({ prefix: ['ns', ns, 's', stream], events })))
     if (records.length === 0) return
-    // Backpressure: while a flush lags far behind, puts wait for it instead of growing memory without bound.
-    while (this.#flushing !== undefined && this.#memtable.bytes >= 4 * this.#memtableSize) await this.#flushing
+    // Backpressure: while a flush is writing the frozen table out (and compacting), a full
+    // new table makes puts wait for it, so at most two tables' worth is held.
+    while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize) await this.#flushing
     await this.#wal.append(records, () => {
       for (const { stream, events } of batches) {
         for (const e of events) this.#memtable.add(ns, stream, e)

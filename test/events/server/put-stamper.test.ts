@@ -7,6 +7,7 @@
  * bodies, bodies larger than the scratch buffer; bad @time refused per event.
  */
 import t, { type Test } from 'tap'
+import { formatEventId } from '../../../lib/events/event-id.js'
 import { InvalidEventTimeError, stampEventText } from '../../../lib/events/event-text.js'
 import { walkPutBody } from '../../../lib/events/server/put-body.js'
 import { PutStamper } from '../../../lib/events/server/put-stamper.js'
@@ -61,6 +62,7 @@ function check (t: Test, results: Stamped[]): void {
     const expected = stampEventText(element, { newId: () => event.idText as string, defaultTime: event.time })
     t.equal(event.body.toString('utf8'), expected.text, element)
     t.equal(event.time, expected.time)
+    t.equal(event.idText, formatEventId(event.id), 'the id text is the id')
   }
 }
 
