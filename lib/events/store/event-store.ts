@@ -184,7 +184,7 @@ export class EventStore implements EventBackend {
     while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize) await this.#flushing
     await this.#wal.append(records, () => {
       for (const { stream, events } of batches) {
-        for (const e of events) this.#memtable.add(ns, stream, e)
+        this.#memtable.addAll(ns, stream, events)
         if (events.length > 0) this.#known(ns, stream)
       }
     })
