@@ -17,7 +17,7 @@
 import { ShoeboxError } from '../errors.js'
 import { checkKronosTime, isKronosTimeInRange, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { newEventId } from './event-id.js'
-import { describeAt, invalidJson, isDigit, skipJsonValue, skipString, skipWs } from '../json/json-scan.js'
+import { describeAt, invalidJson, isDigit, skipJsonValue, skipNumber, skipString, skipWs } from '../json/json-scan.js'
 
 // The JSON pieces live in ../json/ and event-json.ts; the ones the server uses are exported here too.
 export { MAX_JSON_DEPTH, skipJsonValue, checkJsonText } from '../json/json-scan.js'
@@ -80,7 +80,7 @@ export function walkEventMembers (
     i = skipWs(text, keyEnd)
     if (text.charCodeAt(i) !== 0x3A) throw invalidJson(i, `expected ':', got ${describeAt(text, i)}`)
     const valueStart = skipWs(text, i + 1)
-    const valueEnd = skipJsonValue(text, valueStart, depth + 1)
+    const valueEnd = skipMemberValue(text, valueStart, depth + 1)
     if (which === TIME) {
       m.timeCount++
       m.timeStart = valueStart
@@ -98,6 +98,14 @@ export function walkEventMembers (
     if (d !== 0x2C) throw invalidJson(i, `expected ',' or '}', got ${describeAt(text, i)}`)
     i = skipWs(text, i + 1)
   }
+}
+
+/** skipJsonValue(), with the scalars most members hold skipped directly (no container bookkeeping). */
+function skipMemberValue (text: string, i: number, depth: number): number {
+  const c = text.charCodeAt(i)
+  if (c === 0x22) return skipString(text, i)
+  if (c === 0x2D || isDigit(c)) return skipNumber(text, i)
+  return skipJsonValue(text, i, depth)
 }
 
 export interface EventScan {
