@@ -18,20 +18,34 @@ export interface EventGroup {
   events: readonly StoredEvent[]
 }
 
-/** Longest decimal kronos time (a '-' and 19 digits) plus the id text. */
-const KEY_CHARS = 20 + 36 + 't'.length + 'id'.length
+/** The longest decimal kronos time: a '-' and 19 digits. */
+const TIME_CHARS = 20
+const ID_CHARS = 36
 
 /** The groups' events as v2 records in one buffer (empty when there are none). */
 export function encodeEventRecords (groups: readonly EventGroup[]): Buffer {
-  let bound = 0
+  // The buffer is sized to the records (times counted at their longest), plus the
+  // headroom the encoder wants for one record: its UTF-8 bound on metadata is 3
+  // bytes a character, and sizing every record by it left a third of the buffer unused.
+  let size = 0
+  let headroom = 0
   for (const { prefix, events } of groups) {
+    if (events.length === 0) continue
     let prefixChars = 0
-    for (const s of prefix) prefixChars += s.length
-    // What the encoder reserves per record (see ArchiveEncoder's #append): header, trailer and a UTF-8 bound of the metadata.
-    const perRecord = V2_HEADER_SIZE + V2_TRAILER_SIZE + 4 + 4 * (prefix.length + 4) + 3 * (prefixChars + KEY_CHARS)
-    for (const e of events) bound += perRecord + e.body.length
+    let prefixBytes = 0
+    for (const s of prefix) {
+      prefixChars += s.length
+      prefixBytes += Buffer.byteLength(s)
+    }
+    const pairs = prefix.length / 2 + 2
+    const metaChars = prefixChars + 't'.length + TIME_CHARS + 'id'.length + ID_CHARS
+    const record = V2_HEADER_SIZE + V2_TRAILER_SIZE + 4 + 8 * pairs + prefixBytes + metaChars - prefixChars
+    // What ArchiveEncoder's #append reserves beyond the record itself.
+    headroom = Math.max(headroom, 4 + 4 * 2 * pairs + 3 * metaChars - (4 + 8 * pairs + prefixBytes + metaChars - prefixChars))
+    for (const e of events) size += record + e.body.length
   }
-  if (bound === 0) return Buffer.alloc(0)
+  if (size === 0) return Buffer.alloc(0)
+  const bound = size + headroom
   const encoder = new ArchiveEncoder({ chunkSize: Math.max(64, bound) })
   for (const { prefix, events } of groups) {
     const flat = [...prefix, 't', '', 'id', '']
