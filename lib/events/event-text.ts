@@ -17,7 +17,7 @@
 import { ShoeboxError } from '../errors.js'
 import { checkKronosTime, isKronosTimeInRange, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { newEventId } from './event-id.js'
-import { describeAt, invalidJson, isDigit, skipJsonValue, skipString, skipWs } from '../json/json-scan.js'
+import { describeAt, invalidJson, isDigit, skipJsonValue, skipNumber, skipString, skipWs } from '../json/json-scan.js'
 
 // The JSON pieces live in ../json/ and event-json.ts; the ones the server uses are exported here too.
 export { MAX_JSON_DEPTH, skipJsonValue, checkJsonText } from '../json/json-scan.js'
@@ -38,6 +38,75 @@ export class InvalidEventTimeError extends ShoeboxError {
 
 /** A top-level member's value span. */
 export interface MemberSpan { valueStart: number, valueEnd: number }
+
+/**
+ * What one walk over an event object finds: where it is, and its top-level
+ * @time/@id members (the last of each, and how many there are). Reused from
+ * event to event by the server's body walker, so finding them costs no
+ * allocation; `all`, when given, also collects every member (scanEvent).
+ */
+export class EventMembers {
+  /** Index just after the opening brace, and the index after the closing one. */
+  bodyStart = 0
+  end = 0
+  /** Whether the object has no members. */
+  empty = true
+  timeCount = 0
+  timeStart = 0
+  timeEnd = 0
+  idCount = 0
+  idStart = 0
+  idEnd = 0
+}
+
+/**
+ * Walks the JSON object at `at` (its '{'), validating it, and records its
+ * top-level @time/@id members into `m`; returns the index after its '}'.
+ * `depth` is the nesting the object sits at (for the depth limit).
+ */
+export function walkEventMembers (
+  text: string, at: number, depth: number, m: EventMembers, all?: { time: MemberSpan[], id: MemberSpan[] }
+): number {
+  m.bodyStart = at + 1
+  m.timeCount = 0
+  m.idCount = 0
+  let i = skipWs(text, at + 1)
+  m.empty = text.charCodeAt(i) === 0x7D
+  if (m.empty) return (m.end = i + 1)
+  for (;;) {
+    if (text.charCodeAt(i) !== 0x22) throw invalidJson(i, `expected a key, got ${describeAt(text, i)}`)
+    const keyEnd = skipString(text, i)
+    const which = memberKind(text, i, keyEnd)
+    i = skipWs(text, keyEnd)
+    if (text.charCodeAt(i) !== 0x3A) throw invalidJson(i, `expected ':', got ${describeAt(text, i)}`)
+    const valueStart = skipWs(text, i + 1)
+    const valueEnd = skipMemberValue(text, valueStart, depth + 1)
+    if (which === TIME) {
+      m.timeCount++
+      m.timeStart = valueStart
+      m.timeEnd = valueEnd
+      all?.time.push({ valueStart, valueEnd })
+    } else if (which === ID) {
+      m.idCount++
+      m.idStart = valueStart
+      m.idEnd = valueEnd
+      all?.id.push({ valueStart, valueEnd })
+    }
+    i = skipWs(text, valueEnd)
+    const d = text.charCodeAt(i)
+    if (d === 0x7D) return (m.end = i + 1)
+    if (d !== 0x2C) throw invalidJson(i, `expected ',' or '}', got ${describeAt(text, i)}`)
+    i = skipWs(text, i + 1)
+  }
+}
+
+/** skipJsonValue(), with the scalars most members hold skipped directly (no container bookkeeping). */
+function skipMemberValue (text: string, i: number, depth: number): number {
+  const c = text.charCodeAt(i)
+  if (c === 0x22) return skipString(text, i)
+  if (c === 0x2D || isDigit(c)) return skipNumber(text, i)
+  return skipJsonValue(text, i, depth)
+}
 
 export interface EventScan {
   /** The object's span in the text (outer whitespace excluded). */
@@ -66,38 +135,32 @@ export function scanEvent (text: string): EventScan {
     if (skipWs(text, end) !== text.length) throw invalidJson(skipWs(text, end), 'text after the value')
     throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is a JSON object, got ${describeAt(text, start)}`)
   }
-  const timeMembers: MemberSpan[] = []
-  const idMembers: MemberSpan[] = []
-  const bodyStart = start + 1
-  let i = skipWs(text, bodyStart)
-  const empty = text.charCodeAt(i) === 0x7D
-  if (empty) {
-    i++
-  } else {
-    for (;;) {
-      if (text.charCodeAt(i) !== 0x22) throw invalidJson(i, `expected a key, got ${describeAt(text, i)}`)
-      const keyEnd = skipString(text, i)
-      const key = memberKey(text, i, keyEnd)
-      i = skipWs(text, keyEnd)
-      if (text.charCodeAt(i) !== 0x3A) throw invalidJson(i, `expected ':', got ${describeAt(text, i)}`)
-      const valueStart = skipWs(text, i + 1)
-      const valueEnd = skipJsonValue(text, valueStart, 1)
-      if (key === '@time') timeMembers.push({ valueStart, valueEnd })
-      else if (key === '@id') idMembers.push({ valueStart, valueEnd })
-      i = skipWs(text, valueEnd)
-      const d = text.charCodeAt(i)
-      if (d === 0x7D) {
-        i++
-        break
-      }
-      if (d !== 0x2C) throw invalidJson(i, `expected ',' or '}', got ${describeAt(text, i)}`)
-      i = skipWs(text, i + 1)
-    }
+  const all = { time: [] as MemberSpan[], id: [] as MemberSpan[] }
+  const m = new EventMembers()
+  const end = walkEventMembers(text, start, 0, m, all)
+  if (skipWs(text, end) !== text.length) throw invalidJson(skipWs(text, end), 'text after the event object')
+  const time = m.timeCount === 0 ? null : readTime(text.slice(m.timeStart, m.timeEnd))
+  return { start, end, bodyStart: m.bodyStart, empty: m.empty, timeMembers: all.time, idMembers: all.id, time }
+}
+
+const OTHER = 0
+const TIME = 1
+const ID = 2
+
+/** Whether the key at [quote, end) is "@time", "@id" or another; only those two are ever unescaped. */
+function memberKind (text: string, quote: number, end: number): number {
+  const n = end - quote - 2
+  if (text.charCodeAt(quote + 1) === 0x40) {
+    if (n === 5 && text.startsWith('time', quote + 2)) return TIME
+    if (n === 3 && text.startsWith('id', quote + 2)) return ID
   }
-  if (skipWs(text, i) !== text.length) throw invalidJson(skipWs(text, i), 'text after the event object')
-  const last = timeMembers[timeMembers.length - 1]
-  const time = last === undefined ? null : readTime(text.slice(last.valueStart, last.valueEnd))
-  return { start, end: i, bodyStart, empty, timeMembers, idMembers, time }
+  // An escaped spelling is longer than the plain one, and at most six characters per character.
+  if (n < 4 || n > 30) return OTHER
+  let escaped = false
+  for (let i = quote + 1; i < end - 1 && !escaped; i++) escaped = text.charCodeAt(i) === 0x5C
+  if (!escaped) return OTHER
+  const key = memberKey(text, quote, end)
+  return key === '@time' ? TIME : key === '@id' ? ID : OTHER
 }
 
 /** Only "@time"/"@id" matter, so other keys are not unescaped. */

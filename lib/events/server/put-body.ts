@@ -1,17 +1,71 @@
 /**
  * A put body walked once, checking it is valid JSON as it goes: where the
  * `namespace` value is, and per stream of `events`, where each element's
- * text is. The events are kept as the text they were sent as (spec §13), so
- * the body is never parsed into objects and written again; each element is
- * skipped here once and scanned once more when it is stamped. Values are
- * skipped with the events core's skipJsonValue().
+ * text is and, for an object, where its top-level @time/@id values are. The
+ * events are kept as the text they were sent as (spec §13), so the body is
+ * never parsed into objects and written again, and stamping an event is a
+ * splice at the spans found here, not a second scan. Values are skipped with
+ * the events core's skipJsonValue(), objects walked with walkEventMembers().
  */
 import { ShoeboxError } from '../../errors.js'
-import { skipJsonValue } from '../event-text.js'
+import { EventMembers, skipJsonValue, walkEventMembers } from '../event-text.js'
 
 export interface Span {
   start: number
   end: number
+}
+
+/** Slots per element in ElementSpans' list. */
+const SLOTS = 10
+
+/**
+ * A list's elements, in one flat list of numbers rather than an object per
+ * element: per element its span and, when it is a JSON object, what
+ * walkEventMembers() found in it.
+ */
+export class ElementSpans {
+  readonly #at: number[] = []
+
+  get length (): number {
+    return this.#at.length / SLOTS
+  }
+
+  start (k: number): number {
+    return this.#at[k * SLOTS]
+  }
+
+  end (k: number): number {
+    return this.#at[k * SLOTS + 1]
+  }
+
+  /** Whether element `k` is a JSON object. */
+  isObject (k: number): boolean {
+    return this.#at[k * SLOTS + 2] >= 0
+  }
+
+  /** Element `k`'s members into `m` (an object's only). */
+  members (k: number, m: EventMembers): EventMembers {
+    const a = this.#at
+    const i = k * SLOTS
+    m.bodyStart = a[i + 2]
+    m.end = a[i + 1]
+    m.empty = a[i + 3] === 1
+    m.timeCount = a[i + 4]
+    m.timeStart = a[i + 5]
+    m.timeEnd = a[i + 6]
+    m.idCount = a[i + 7]
+    m.idStart = a[i + 8]
+    m.idEnd = a[i + 9]
+    return m
+  }
+
+  addObject (start: number, m: EventMembers): void {
+    this.#at.push(start, m.end, m.bodyStart, m.empty ? 1 : 0, m.timeCount, m.timeStart, m.timeEnd, m.idCount, m.idStart, m.idEnd)
+  }
+
+  addOther (start: number, end: number): void {
+    this.#at.push(start, end, -1, 0, 0, 0, 0, 0, 0, 0)
+  }
 }
 
 export interface StreamSpan {
@@ -19,7 +73,7 @@ export interface StreamSpan {
   /** The value as a whole. */
   value: Span
   /** Its elements when it is a list; undefined for anything else. */
-  elements: Span[] | undefined
+  elements: ElementSpans | undefined
 }
 
 export interface PutBody {
@@ -70,13 +124,20 @@ function walkObject (s: string, i: number, member: (key: string, valueAt: number
 }
 
 /** The elements of the list at `i` (its '['); returns them and the index after ']'. */
-function walkArray (s: string, i: number): { elements: Span[], end: number } {
-  const elements: Span[] = []
+function walkArray (s: string, i: number, m: EventMembers): { elements: ElementSpans, end: number } {
+  const elements = new ElementSpans()
   i = skipWs(s, i + 1)
   if (s.charCodeAt(i) === 0x5d) return { elements, end: i + 1 }
   for (;;) {
-    const end = skipJsonValue(s, i, 2)
-    elements.push({ start: i, end })
+    let end: number
+    if (s.charCodeAt(i) === 0x7b) {
+      // An event: its members are found now, in the walk that validates it (it sits at depth 2).
+      end = walkEventMembers(s, i, 2, m)
+      elements.addObject(i, m)
+    } else {
+      end = skipJsonValue(s, i, 2)
+      elements.addOther(i, end)
+    }
     i = skipWs(s, end)
     const c = s.charCodeAt(i)
     if (c === 0x5d) return { elements, end: i + 1 }
@@ -88,12 +149,13 @@ function walkArray (s: string, i: number): { elements: Span[], end: number } {
 /** The spans of a put body whose first character is '{'; SHOEBOX_INVALID_JSON when it is not valid JSON. */
 export function walkPutBody (s: string): PutBody {
   const body: PutBody = { namespace: undefined, events: undefined, streams: undefined }
+  const members = new EventMembers()
   const end = walkObject(s, skipWs(s, 0), (key, at) => {
     if (key === 'events' && s.charCodeAt(at) === 0x7b) {
       const streams = new Map<string, StreamSpan>()
       const valueEnd = walkObject(s, at, (name, valueAt) => {
         if (s.charCodeAt(valueAt) === 0x5b) {
-          const { elements, end } = walkArray(s, valueAt)
+          const { elements, end } = walkArray(s, valueAt, members)
           streams.set(name, { name, value: { start: valueAt, end }, elements })
           return end
         }

@@ -12,13 +12,13 @@
  * retry a 503 without having to read the body.
  */
 import type { ServerResponse } from 'node:http'
-import { formatEventId, newEventIdBytes } from '../event-id.js'
-import { InvalidEventTimeError, parseEvent, stampEventText } from '../event-text.js'
+import { InvalidEventTimeError, parseEvent } from '../event-text.js'
 import { isValidStreamName } from '../stream-name.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import { sendJson } from './envelope.js'
 import { attributeError, INVALID_JSON, invalidEventTime, invalidStreamName, keyError, namespaceMissing, notIterable, storageError, tooLarge } from './kronos-errors.js'
-import { firstChar, walkPutBody, type PutBody, type Span, type StreamSpan } from './put-body.js'
+import { firstChar, walkPutBody, type ElementSpans, type PutBody, type Span, type StreamSpan } from './put-body.js'
+import { PutStamper } from './put-stamper.js'
 import { BadRequest } from './request-params.js'
 import type { ServerContext } from './server-context.js'
 
@@ -50,20 +50,29 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
 
   const errors: string[] = []
   const batches: StreamBatch[] = []
+  const stamper = new PutStamper(text)
   for (const stream of body.streams) {
     if (!isValidStreamName(stream.name)) {
       errors.push(invalidStreamName(stream.name))
       continue
     }
-    const elements = streamElements(text, stream)
+    const elements = stream.elements
+    if (elements === undefined) {
+      // Not a list: each of what Python would have iterated is refused (or the whole put is).
+      const count = otherElements(text, stream)
+      if (count > 0) batches.push({ stream: stream.name, events: [] })
+      for (let k = 0; k < count; k++) refuse(errors, '')
+      continue
+    }
     if (elements.length === 0) continue
     const batch: StreamBatch = { stream: stream.name, events: [] }
     batches.push(batch)
-    for (const element of elements) {
-      const event = element === undefined ? refuse(errors, '') : stamp(ctx, slice(text, element), errors)
+    for (let k = 0; k < elements.length; k++) {
+      const event = stamp(ctx, stamper, text, elements, k, errors)
       if (event !== undefined) batch.events.push(event)
     }
   }
+  stamper.finish()
   if (batches.length > 0 && (typeof ns !== 'string' || !ctx.namespaces.has(ns))) throw new BadRequest([namespaceMissing(ns)])
 
   const answer: Record<string, unknown> = {}
@@ -86,16 +95,15 @@ function slice (text: string, span: Span): string {
 }
 
 /**
- * The elements of a stream's value: a list's items. Python iterated
- * whatever it got: an object's keys and a string's characters (each then
- * refused as an event: undefined here), and a number or boolean is a
- * TypeError for the whole put.
+ * How many elements a stream's value that is not a list has: Python
+ * iterated whatever it got, an object's keys and a string's characters
+ * (each then refused as an event), and a number or boolean is a TypeError
+ * for the whole put.
  */
-function streamElements (text: string, stream: StreamSpan): Array<Span | undefined> {
-  if (stream.elements !== undefined) return stream.elements
+function otherElements (text: string, stream: StreamSpan): number {
   const value = parseEvent(slice(text, stream.value))
-  if (value !== null && typeof value === 'object') return Object.keys(value).map(() => undefined)
-  if (typeof value === 'string') return [...value].map(() => undefined)
+  if (value !== null && typeof value === 'object') return Object.keys(value).length
+  if (typeof value === 'string') return [...value].length
   throw new BadRequest([notIterable(value)])
 }
 
@@ -105,17 +113,14 @@ function refuse (errors: string[], value: unknown): undefined {
   return undefined
 }
 
-function stamp (ctx: ServerContext, text: string, errors: string[]): StoredEvent | undefined {
-  if (firstChar(text, 0) !== '{') return refuse(errors, parseEvent(text))
-  if (Buffer.byteLength(text) > ctx.maxEventSize) {
+function stamp (ctx: ServerContext, stamper: PutStamper, text: string, elements: ElementSpans, k: number, errors: string[]): StoredEvent | undefined {
+  if (!elements.isObject(k)) return refuse(errors, parseEvent(text.slice(elements.start(k), elements.end(k))))
+  if (stamper.byteLength(elements, k) > ctx.maxEventSize) {
     errors.push(tooLarge('event', ctx.maxEventSize))
     return undefined
   }
   try {
-    // The id's bytes are kept as made: no text round trip per event.
-    let id: Buffer = Buffer.alloc(0)
-    const stamped = stampEventText(text, { newId: (time) => formatEventId(id = newEventIdBytes(time)) })
-    return { time: stamped.time, id, idText: stamped.id, body: Buffer.from(stamped.text) }
+    return stamper.add(elements, k)
   } catch (err) {
     if (err instanceof InvalidEventTimeError) errors.push(invalidEventTime(err.rawValue))
     else errors.push(`InvalidEvent(${JSON.stringify((err as Error).message)},)`)

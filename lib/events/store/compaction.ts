@@ -4,12 +4,19 @@
  * (each opened by a wide get, each listed in the index). When a stream's
  * bucket holds COMPACT_AT runs of about the same size (the same power-of-4
  * tier), they are merged into one; the merged run may then complete a
- * higher tier. Every event is rewritten O(log n) times, not once per flush.
+ * higher tier. Every event is rewritten O(log n) times, not once per flush;
+ * runs that do not overlap are rewritten as bytes (concatenated).
  */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { ShoeboxError } from '../../errors.js'
+import { syncDir, tempBeside, writeAll } from '../../fs/durable.js'
+import { orIoError } from '../../fs/io-error.js'
+import { parseEventId } from '../event-id.js'
 import { mergeBlocks } from './merge.js'
 import { readRun, type RunInfo } from './run-file.js'
 import { BLOCK_BYTES, RunWriter } from './run-writer.js'
-import { compareKeys, type EventRange } from './stored-event.js'
+import { compareKeys, type EventKey, type EventRange } from './stored-event.js'
 
 export const COMPACT_AT = 4
 
@@ -32,8 +39,15 @@ export function pickCompaction (runs: readonly RunInfo[], ns: string, stream: st
   return undefined
 }
 
-/** Merge sorted runs into one new run file (streaming: one block per run in memory). */
+/**
+ * Merge sorted runs into one new run file (streaming: one block per run in
+ * memory). Runs whose key ranges do not overlap (events that arrived in time
+ * order, the usual case) are concatenated as bytes instead, block index and
+ * all: no event is decoded or encoded again.
+ */
 export async function mergeRuns (dir: string, file: string, runs: readonly RunInfo[], options: { gzip: boolean, fsync: boolean }): Promise<RunInfo> {
+  const inOrder = disjointOrder(runs)
+  if (inOrder !== undefined && runs.every((r) => (r.gzip === true) === options.gzip)) return await concatRuns(dir, file, inOrder, options)
   const { ns, stream, bucket } = runs[0]
   const writer = new RunWriter(dir, file, ns, stream, BigInt(bucket), options)
   try {
@@ -43,4 +57,66 @@ export async function mergeRuns (dir: string, file: string, runs: readonly RunIn
     throw err
   }
   return await writer.finish()
+}
+
+function firstKey (run: RunInfo): EventKey {
+  return { time: BigInt(run.minTime), id: parseEventId(run.firstId) }
+}
+
+function lastKey (run: RunInfo): EventKey {
+  return { time: BigInt(run.maxTime), id: parseEventId(run.lastId) }
+}
+
+/** The runs ordered so each one's last key is below the next one's first, or undefined when their ranges overlap. */
+export function disjointOrder (runs: readonly RunInfo[]): RunInfo[] | undefined {
+  const sorted = [...runs].sort((a, b) => compareKeys(firstKey(a), firstKey(b)))
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareKeys(lastKey(sorted[i - 1]), firstKey(sorted[i])) >= 0) return undefined
+  }
+  return sorted
+}
+
+const COPY_BYTES = 1024 * 1024
+
+/** One run file that is `runs` (sorted, disjoint) one after the other, written as RunWriter does: temp file, fsync, rename. */
+async function concatRuns (dir: string, file: string, runs: readonly RunInfo[], options: { gzip: boolean, fsync: boolean }): Promise<RunInfo> {
+  const first = runs[0]
+  const last = runs[runs.length - 1]
+  const info: RunInfo = {
+    file, ns: first.ns, stream: first.stream, bucket: first.bucket, minTime: first.minTime, maxTime: last.maxTime,
+    firstId: first.firstId, lastId: last.lastId, count: 0, bytes: 0, blocks: []
+  }
+  if (options.gzip) info.gzip = true
+  const target = path.join(dir, file)
+  const temp = tempBeside(target)
+  const out = await orIoError(fs.open(temp, 'wx'), 'cannot create event run', temp)
+  try {
+    const buf = Buffer.allocUnsafe(COPY_BYTES)
+    for (const run of runs) {
+      const name = path.join(dir, run.file)
+      const input = await orIoError(fs.open(name, 'r'), 'cannot open event run', name)
+      try {
+        for (let done = 0; done < run.bytes;) {
+          const { bytesRead } = await input.read(buf, 0, Math.min(buf.length, run.bytes - done), done)
+          if (bytesRead === 0) throw new ShoeboxError('SHOEBOX_BAD_RECORD', `event run ${name}: at byte ${done}: shorter than its index says`)
+          await writeAll(out, buf.subarray(0, bytesRead))
+          done += bytesRead
+        }
+      } finally {
+        await input.close()
+      }
+      for (const [offset, time] of run.blocks) info.blocks.push([info.bytes + offset, time])
+      info.bytes += run.bytes
+      info.count += run.count
+    }
+    if (options.fsync) await out.sync()
+    await out.close()
+    await fs.rename(temp, target)
+    if (options.fsync) await syncDir(dir)
+  } catch (err) {
+    await out.close().catch(() => {})
+    await fs.unlink(temp).catch(() => {})
+    throw err
+  }
+  return info
 }

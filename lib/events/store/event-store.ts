@@ -26,6 +26,7 @@ import { encodeRecords } from '../../format/encoder.js'
 import { ensureDir } from '../../fs/durable.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
+import { encodeEventRecords } from './event-records.js'
 import { Memtable } from './memtable.js'
 import { mergeLimited } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
@@ -176,16 +177,14 @@ export class EventStore implements EventBackend {
 
   /** Store events (already stamped); resolves once they are durable. */
   async put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void> {
-    const records: Array<{ metadata: Array<[string, string]>, payload: Buffer }> = []
-    for (const { stream, events } of batches) {
-      for (const e of events) records.push({ metadata: [['ns', ns], ['s', stream], ['t', e.time.toString()], ['id', e.idText ?? formatEventId(e.id)]], payload: e.body })
-    }
+    const records = encodeEventRecords(batches.map(({ stream, events }) => ({ prefix: ['ns', ns, 's', stream], events })))
     if (records.length === 0) return
-    // Backpressure: while a flush lags far behind, puts wait for it instead of growing memory without bound.
-    while (this.#flushing !== undefined && this.#memtable.bytes >= 4 * this.#memtableSize) await this.#flushing
-    await this.#wal.append(encodeRecords(records), () => {
+    // Backpressure: while a flush is writing the frozen table out (and compacting), a full
+    // new table makes puts wait for it, so at most two tables' worth is held.
+    while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize) await this.#flushing
+    await this.#wal.append(records, () => {
       for (const { stream, events } of batches) {
-        for (const e of events) this.#memtable.add(ns, stream, e)
+        this.#memtable.addAll(ns, stream, events)
         if (events.length > 0) this.#known(ns, stream)
       }
     })

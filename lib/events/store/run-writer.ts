@@ -9,10 +9,10 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { encodeRecords } from '../../format/encoder.js'
 import { syncDir, tempBeside, writeAll } from '../../fs/durable.js'
 import { orIoError } from '../../fs/io-error.js'
 import { formatEventId } from '../event-id.js'
+import { encodeEventRecords } from './event-records.js'
 import type { RunInfo } from './run-file.js'
 import type { StoredEvent } from './stored-event.js'
 
@@ -83,7 +83,7 @@ export class RunWriter {
     const events = this.#pending
     this.#pending = []
     this.#pendingBytes = 0
-    const records = encodeRecords(events.map((e) => ({ metadata: [['t', e.time.toString()], ['id', e.idText ?? formatEventId(e.id)]], payload: e.body })))
+    const records = encodeEventRecords([{ prefix: [], events }])
     const block = this.#gzip ? zlib.gzipSync(records) : records
     this.#handle ??= await orIoError(fs.open(this.#temp, 'wx'), 'cannot create event run', this.#temp)
     this.#info.blocks.push([this.#info.bytes, events[0].time.toString()])

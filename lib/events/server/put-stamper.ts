@@ -1,0 +1,161 @@
+/**
+ * A put's events stamped (spec §5.2: @id always assigned, @time when absent
+ * or null, every other byte as sent) straight into bytes: each event is
+ * spliced at the @time/@id spans the body walk found (put-body.ts), with no
+ * second scan and no string per event, into one scratch buffer, and at the
+ * end copied once into a buffer of exactly the put's size that every event's
+ * body is a view of. So a put costs one allocation for its texts, not one
+ * string and one Buffer per event, and the memtable holds no slack.
+ *
+ * The scratch buffer is shared: a stamper is used synchronously, from its
+ * construction to finish(), with no await in between.
+ */
+import { formatEventId, newEventIdBytes } from '../event-id.js'
+import { EventMembers, readTime, stampEventText } from '../event-text.js'
+import { kronosTimeNow, type KronosTime } from '../kronos-time.js'
+import type { StoredEvent } from '../store/stored-event.js'
+import type { ElementSpans } from './put-body.js'
+
+/** The most an event with at most one @time and one @id grows by when stamped (both added: `"@time":<20>,"@id":"<36>",`). */
+const GROWTH = 80
+
+const EMPTY: Buffer = Buffer.alloc(0)
+
+const SCRATCH_BYTES = 1024 * 1024
+let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+
+export class PutStamper {
+  readonly #text: string
+  /** The body is ASCII: its characters are its bytes (latin1 writes them without UTF-8 encoding). */
+  readonly #ascii: boolean
+  readonly #m = new EventMembers()
+  #pos = 0
+  readonly #events: StoredEvent[] = []
+  /** Where each event's text ends in the scratch buffer (it starts where the one before ends). */
+  readonly #ends: number[] = []
+
+  constructor (text: string) {
+    this.#text = text
+    this.#ascii = Buffer.byteLength(text) === text.length
+  }
+
+  /** The UTF-8 size of element `k`'s text. */
+  byteLength (elements: ElementSpans, k: number): number {
+    const start = elements.start(k)
+    const end = elements.end(k)
+    return this.#ascii ? end - start : Buffer.byteLength(this.#text.slice(start, end))
+  }
+
+  /**
+   * Stamp element `k` (a JSON object); its body is filled in by finish().
+   * Throws InvalidEventTimeError for an @time that is not an integer in range.
+   */
+  add (elements: ElementSpans, k: number): StoredEvent {
+    const m = elements.members(k, this.#m)
+    if (m.timeCount > 1 || m.idCount > 1) return this.#addStamped(elements, k)
+    const text = this.#text
+    let time: KronosTime | null = m.timeCount === 1 ? readTime(text.slice(m.timeStart, m.timeEnd)) : null
+    // @time null is replaced, absent is added; either way it is now (per event, as Kronos).
+    const rewriteTime = m.timeCount === 1 && time === null
+    time ??= kronosTimeNow()
+    const id = newEventIdBytes(time)
+    const start = elements.start(k)
+    this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
+
+    const out = scratch
+    let p = this.#pos
+    /** Where the id's text is written: the event keeps it as one flat string, cut from here. */
+    let idAt = 0
+    out[p++] = 0x7B
+    if (m.timeCount === 0) p += out.write(`"@time":${time},`, p, 'latin1')
+    if (m.idCount === 0) {
+      p += out.write('"@id":', p, 'latin1')
+      idAt = p + 1
+      p = writeQuotedId(out, p, id)
+      out[p++] = 0x2C
+    }
+    // The members added end in ',': it goes when the object had none.
+    if (m.empty && (m.timeCount === 0 || m.idCount === 0)) p--
+    let at = m.bodyStart
+    const timeEdit = rewriteTime ? m.timeStart : -1
+    const idEdit = m.idCount === 1 ? m.idStart : -1
+    // At most two edits; the earlier first.
+    const timeFirst = timeEdit >= 0 && (idEdit < 0 || timeEdit < idEdit)
+    for (let e = 0; e < 2; e++) {
+      const isTime = (e === 0) === timeFirst
+      const editAt = isTime ? timeEdit : idEdit
+      if (editAt < 0) continue
+      p += this.#write(text.slice(at, editAt), p)
+      if (isTime) {
+        p += out.write(time.toString(), p, 'latin1')
+      } else {
+        idAt = p + 1
+        p = writeQuotedId(out, p, id)
+      }
+      at = isTime ? m.timeEnd : m.idEnd
+    }
+    p += this.#write(text.slice(at, m.end), p)
+    return this.#push({ time, id, idText: out.toString('latin1', idAt, idAt + 36), body: EMPTY }, p)
+  }
+
+  /** Several @time or @id members (rare): every one is rewritten, by the general stamper (a second scan). */
+  #addStamped (elements: ElementSpans, k: number): StoredEvent {
+    let id: Buffer = EMPTY
+    const stamped = stampEventText(this.#text.slice(elements.start(k), elements.end(k)), { newId: (time) => formatEventId(id = newEventIdBytes(time)) })
+    this.#reserve(Buffer.byteLength(stamped.text))
+    const p = this.#pos + scratch.write(stamped.text, this.#pos, 'utf8')
+    return this.#push({ time: stamped.time, id, idText: stamped.id, body: EMPTY }, p)
+  }
+
+  #push (event: StoredEvent, end: number): StoredEvent {
+    this.#events.push(event)
+    this.#ends.push(end)
+    this.#pos = end
+    return event
+  }
+
+  /** Every event's body, a view of one buffer holding exactly their texts. */
+  finish (): void {
+    const all = Buffer.allocUnsafeSlow(this.#pos)
+    scratch.copy(all, 0, 0, this.#pos)
+    let start = 0
+    for (let i = 0; i < this.#events.length; i++) {
+      const end = this.#ends[i]
+      this.#events[i].body = all.subarray(start, end)
+      start = end
+    }
+    // One huge put must not keep its scratch room for the life of the server.
+    if (scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+  }
+
+  #write (s: string, at: number): number {
+    return scratch.write(s, at, this.#ascii ? 'latin1' : 'utf8')
+  }
+
+  /** Room for `bytes` more in the scratch buffer (it grows, keeping what is written). */
+  #reserve (bytes: number): void {
+    if (scratch.length - this.#pos >= bytes) return
+    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * scratch.length, this.#pos + bytes))
+    scratch.copy(bigger, 0, 0, this.#pos)
+    scratch = bigger
+  }
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
+
+/**
+ * The id as "8-4-4-4-12" lowercase hex in quotes, written at `p`; returns
+ * the index after it. (formatEventId builds the text from five slices,
+ * a string tree the memtable would then hold per event.)
+ */
+function writeQuotedId (out: Buffer, p: number, id: Buffer): number {
+  out[p++] = 0x22
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out[p++] = 0x2D
+    const b = id[i]
+    out[p++] = HEX_DIGITS[b >> 4]
+    out[p++] = HEX_DIGITS[b & 15]
+  }
+  out[p++] = 0x22
+  return p
+}

@@ -1,0 +1,94 @@
+/**
+ * The server's one-scan stamping: each event of a put body, stamped at the
+ * spans the body walk found, is byte for byte what the general stamper
+ * (stampEventText, a second scan) makes of the same element with the same
+ * time and id: absent, null and duplicate @time/@id, escaped keys, nested
+ * @time, empty objects, whitespace, unicode (the non-ASCII path) and ASCII
+ * bodies, bodies larger than the scratch buffer; bad @time refused per event.
+ */
+import t, { type Test } from 'tap'
+import { formatEventId } from '../../../lib/events/event-id.js'
+import { InvalidEventTimeError, stampEventText } from '../../../lib/events/event-text.js'
+import { walkPutBody } from '../../../lib/events/server/put-body.js'
+import { PutStamper } from '../../../lib/events/server/put-stamper.js'
+import type { StoredEvent } from '../../../lib/events/store/stored-event.js'
+
+const TRICKY = [
+  '{"a":1,"@time":17000000000000000}',
+  '{}',
+  '{ \t}',
+  '{"@time":null}',
+  '{"@time" : null,"a":1}',
+  '{"@id":"client","@time":5}',
+  '{"@time":5, "@id" :0 }',
+  '{"@id":1,"x":"@id"}',
+  '{"@id":1,"@time":null}',
+  '{"\\u0040time":10,"@id":"c","\\u0040id":null}',
+  '{"@time":5,"@time":7}',
+  '{"@time":5,"@time":null}',
+  '{"\\u0040time":-0}',
+  '{"n":{"@time":1.5,"@id":[]},"@time":123456789012345678}',
+  '{"a":[1,{"@id":2}],"@id":"x","b":{}}',
+  '{"@ti":1,"@idx":2,"time":3,"id":4}'
+]
+
+interface Stamped { element: string, event: StoredEvent | undefined, error: unknown }
+
+function stampBody (elements: string[], pad = ''): Stamped[] {
+  const text = `{"events":{"s":[${elements.join(' ,\r\n')}]${pad}}}`
+  const body = walkPutBody(text)
+  const spans = body.streams?.[0].elements
+  if (spans === undefined) throw new Error('no list')
+  const stamper = new PutStamper(text)
+  const out: Stamped[] = []
+  for (let k = 0; k < spans.length; k++) {
+    const element = text.slice(spans.start(k), spans.end(k))
+    try {
+      out.push({ element, event: stamper.add(spans, k), error: undefined })
+    } catch (error) {
+      out.push({ element, event: undefined, error })
+    }
+  }
+  stamper.finish()
+  return out
+}
+
+function check (t: Test, results: Stamped[]): void {
+  for (const { element, event, error } of results) {
+    if (event === undefined) {
+      t.fail(`${element}: ${String(error)}`)
+      continue
+    }
+    const expected = stampEventText(element, { newId: () => event.idText as string, defaultTime: event.time })
+    t.equal(event.body.toString('utf8'), expected.text, element)
+    t.equal(event.time, expected.time)
+    t.equal(event.idText, formatEventId(event.id), 'the id text is the id')
+  }
+}
+
+t.test('ASCII and unicode bodies: every event as the general stamper makes it, all views of one buffer', async (t) => {
+  const ascii = stampBody(TRICKY)
+  check(t, ascii)
+  const buffers = new Set(ascii.map((r) => r.event?.body.buffer))
+  t.equal(buffers.size, 1, 'one allocation for the put\'s texts')
+  const unicode = stampBody([...TRICKY, '{"é":"😀\\u00e9","@time":42}', '{"😀":1}'], ',"ü":[]')
+  check(t, unicode)
+  t.equal(unicode[unicode.length - 2].event?.body.toString(), `{"@id":"${unicode[unicode.length - 2].event?.idText}","é":"😀\\u00e9","@time":42}`)
+})
+
+t.test('a bad @time is refused for that event only; the others are stamped', async (t) => {
+  const results = stampBody(['{"@time":1.5}', '{"a":"é","@time":5}', '{"@time":"5"}', `{"@time":1${'0'.repeat(30)}}`, '{"@time":5,"@time":true}', '{"b":2}'])
+  t.same(results.map((r) => r.error === undefined ? 'ok' : (r.error as InvalidEventTimeError).rawValue), ['1.5', 'ok', '"5"', `1${'0'.repeat(30)}`, 'true', 'ok'])
+  t.ok(results.every((r) => r.error === undefined || r.error instanceof InvalidEventTimeError))
+  check(t, results.filter((r) => r.error === undefined))
+})
+
+t.test('a put larger than the scratch buffer (several MiB, unicode) is stamped whole, twice in a row', async (t) => {
+  for (let round = 0; round < 2; round++) {
+    const elements: string[] = []
+    for (let i = 0; i < 6000; i++) elements.push(`{"i":${i},"@time":${17_000_000_000_000_000 + i * 7},"pad":"${'ü'.repeat(300 + (i % 50))}"}`)
+    const results = stampBody(elements)
+    t.equal(results.length, 6000)
+    t.ok(results.every((r) => r.event !== undefined && r.event.body.toString() === stampEventText(r.element, { newId: () => r.event?.idText as string }).text))
+  }
+})
