@@ -4,12 +4,13 @@
  * optional `namespace`), or a plain event for the shipper's default stream;
  * the event is an object or its JSON text. Text is kept as given (numbers
  * like 2.0 or integers above 2^53 reach the server unchanged); only
- * `@time` (now, when the event has none, as pykronos does) and `@library`
- * are added, the latter only when the caller set none (pykronos always
+ * `@time` (now, when the event has none, as pykronos does), `@id` (see
+ * kept-event-ids.ts) and `@library` are added, the latter only when the caller set none (pykronos always
  * overwrites it; a caller's own is kept here).
  */
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
+import { newEventId } from './event-id.js'
 import { scanEvent, stampEventText, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
@@ -97,13 +98,19 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
   }
   const scan = scanEvent(text)
   text = text.slice(scan.start, scan.end)
+  const time = scan.time ?? now()
+  // The @id is made here, once: retries, the spill and the next run send the same one, and
+  // shoebox serve keeps it (kept-event-ids.ts), so an event sent twice is stored once.
+  const id = newEventId(time)
   const added: string[] = []
-  if (scan.time === null && scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(now())}`)
-  if (!hasLibrary && defaults.library !== false) added.push(`"@library": ${JSON.stringify(defaults.library)}`)
-  if (scan.time === null && scan.timeMembers.length > 0) {
-    // "@time": null: the server would stamp it on arrival; stamp it now instead.
-    text = stampEventText(text, { defaultTime: now }).text
+  if (scan.idMembers.length > 0 || (scan.time === null && scan.timeMembers.length > 0)) {
+    // The caller's own @id (a server replaces it anyway) or "@time": null: rewritten in place.
+    text = stampEventText(text, { defaultTime: time, newId: () => id }).text
+  } else {
+    if (scan.time === null) added.push(`"@time": ${formatKronosTime(time)}`)
+    added.push(`"@id": "${id}"`)
   }
+  if (!hasLibrary && defaults.library !== false) added.push(`"@library": ${JSON.stringify(defaults.library)}`)
   return { namespace, stream, text: added.length === 0 ? text : addFields(text, added) }
 }
 
