@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
 import { newEventId } from './event-id.js'
-import { scanEvent, stampEventText, stringifyEvent } from './event-text.js'
+import { scanEvent, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
 
@@ -97,21 +97,33 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     throw invalidEvent(`an event is an object or its JSON text, got ${event === null ? 'null' : typeof event}`)
   }
   const scan = scanEvent(text)
-  text = text.slice(scan.start, scan.end)
   const time = scan.time ?? now()
   // The @id is made here, once: retries, the spill and the next run send the same one, and
   // shoebox serve keeps it (kept-event-ids.ts), so an event sent twice is stored once.
   const id = newEventId(time)
+  // The caller's own @id (a server replaces it anyway) and "@time": null are rewritten in place
+  // (the server would stamp a null time on arrival; it is stamped now), with no second scan.
+  const edits: Array<{ start: number, end: number, text: string }> = scan.idMembers.map((m) => ({ start: m.valueStart, end: m.valueEnd, text: `"${id}"` }))
+  if (scan.time === null) for (const m of scan.timeMembers) edits.push({ start: m.valueStart, end: m.valueEnd, text: formatKronosTime(time) })
+  text = splice(text, scan.start, scan.end, edits)
   const added: string[] = []
-  if (scan.idMembers.length > 0 || (scan.time === null && scan.timeMembers.length > 0)) {
-    // The caller's own @id (a server replaces it anyway) or "@time": null: rewritten in place.
-    text = stampEventText(text, { defaultTime: time, newId: () => id }).text
-  } else {
-    if (scan.time === null) added.push(`"@time": ${formatKronosTime(time)}`)
-    added.push(`"@id": "${id}"`)
-  }
+  if (scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(time)}`)
+  if (scan.idMembers.length === 0) added.push(`"@id": "${id}"`)
   if (!hasLibrary && defaults.library !== false) added.push(`"@library": ${JSON.stringify(defaults.library)}`)
   return { namespace, stream, text: added.length === 0 ? text : addFields(text, added) }
+}
+
+/** text[start, end) with the edits (spans in text, in any order) applied. */
+function splice (text: string, start: number, end: number, edits: Array<{ start: number, end: number, text: string }>): string {
+  if (edits.length === 0) return text.slice(start, end)
+  edits.sort((a, b) => a.start - b.start)
+  let out = ''
+  let at = start
+  for (const e of edits) {
+    out += text.slice(at, e.start) + e.text
+    at = e.end
+  }
+  return out + text.slice(at, end)
 }
 
 /** Splice members in as the object's last ones, leaving the rest of the text as it is. */

@@ -38,6 +38,14 @@ t.test('the shipper gives each event its @id once, in place of a caller\'s', asy
   const mine = prepareEvent('{"@id": "mine", "n": 2.0}', defaults)
   t.notMatch(mine.text, /mine/, "a caller's @id is replaced")
   t.match(mine.text, /"n": 2\.0/, 'the rest kept as written')
+  const nullTime = prepareEvent('{"@time": null, "@id": 1, "a": [1], "@id": "x"}', defaults, () => TIME)
+  const ids = [...nullTime.text.matchAll(/"@id": "([0-9a-f-]{36})"/g)].map((m) => m[1])
+  t.equal(ids.length, 2, 'every @id member rewritten')
+  t.equal(ids[0], ids[1], 'to one id')
+  t.match(nullTime.text, new RegExp(`^\\{"@time": ${TIME}, "@id": "${ids[0]}", "a": \\[1\\], "@id": "${ids[0]}"\\}$`), 'a null @time stamped in place, nothing added')
+  t.ok(keptEventId(`"${ids[0]}"`, TIME) !== undefined, 'an id a server keeps for that time')
+  const twice = [prepareEvent({ n: 1 }, defaults), prepareEvent({ n: 1 }, defaults)]
+  t.not(twice[0].text, twice[1].text, 'the same object written twice is two events')
 })
 
 t.test('with the header a put sent twice is stored once; without it ids are replaced', async (t) => {
