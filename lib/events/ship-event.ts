@@ -4,13 +4,14 @@
  * optional `namespace`), or a plain event for the shipper's default stream;
  * the event is an object or its JSON text. Text is kept as given (numbers
  * like 2.0 or integers above 2^53 reach the server unchanged); only
- * `@time` (now, when the event has none, as pykronos does) and `@library`
- * are added, the latter only when the caller set none (pykronos always
+ * `@time` (now, when the event has none, as pykronos does), `@id` (see
+ * kept-event-ids.ts) and `@library` are added, the latter only when the caller set none (pykronos always
  * overwrites it; a caller's own is kept here).
  */
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
-import { scanEvent, stampEventText, stringifyEvent } from './event-text.js'
+import { newEventId } from './event-id.js'
+import { scanEvent, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
 
@@ -96,15 +97,33 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     throw invalidEvent(`an event is an object or its JSON text, got ${event === null ? 'null' : typeof event}`)
   }
   const scan = scanEvent(text)
-  text = text.slice(scan.start, scan.end)
+  const time = scan.time ?? now()
+  // The @id is made here, once: retries, the spill and the next run send the same one, and
+  // shoebox serve keeps it (kept-event-ids.ts), so an event sent twice is stored once.
+  const id = newEventId(time)
+  // The caller's own @id (a server replaces it anyway) and "@time": null are rewritten in place
+  // (the server would stamp a null time on arrival; it is stamped now), with no second scan.
+  const edits: Array<{ start: number, end: number, text: string }> = scan.idMembers.map((m) => ({ start: m.valueStart, end: m.valueEnd, text: `"${id}"` }))
+  if (scan.time === null) for (const m of scan.timeMembers) edits.push({ start: m.valueStart, end: m.valueEnd, text: formatKronosTime(time) })
+  text = splice(text, scan.start, scan.end, edits)
   const added: string[] = []
-  if (scan.time === null && scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(now())}`)
+  if (scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(time)}`)
+  if (scan.idMembers.length === 0) added.push(`"@id": "${id}"`)
   if (!hasLibrary && defaults.library !== false) added.push(`"@library": ${JSON.stringify(defaults.library)}`)
-  if (scan.time === null && scan.timeMembers.length > 0) {
-    // "@time": null: the server would stamp it on arrival; stamp it now instead.
-    text = stampEventText(text, { defaultTime: now }).text
-  }
   return { namespace, stream, text: added.length === 0 ? text : addFields(text, added) }
+}
+
+/** text[start, end) with the edits (spans in text, in any order) applied. */
+function splice (text: string, start: number, end: number, edits: Array<{ start: number, end: number, text: string }>): string {
+  if (edits.length === 0) return text.slice(start, end)
+  edits.sort((a, b) => a.start - b.start)
+  let out = ''
+  let at = start
+  for (const e of edits) {
+    out += text.slice(at, e.start) + e.text
+    at = e.end
+  }
+  return out + text.slice(at, end)
 }
 
 /** Splice members in as the object's last ones, leaving the rest of the text as it is. */

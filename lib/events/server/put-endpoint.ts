@@ -13,6 +13,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { InvalidEventTimeError, parseEvent } from '../event-text.js'
+import { KEEP_IDS_HEADER } from '../kept-event-ids.js'
 import { isValidStreamName } from '../stream-name.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import { sendJson } from './envelope.js'
@@ -50,7 +51,9 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
 
   const errors: string[] = []
   const batches: StreamBatch[] = []
-  const stamper = new PutStamper(text)
+  // shoebox's shipper sends @ids to keep, so that a put sent again after a lost answer is stored once (kept-event-ids.ts).
+  const keepIds = res.req?.headers[KEEP_IDS_HEADER] === '1'
+  const stamper = new PutStamper(text, keepIds)
   for (const stream of body.streams) {
     if (!isValidStreamName(stream.name)) {
       errors.push(invalidStreamName(stream.name))

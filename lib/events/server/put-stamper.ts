@@ -12,6 +12,7 @@
  */
 import { formatEventId, newEventIdBytes } from '../event-id.js'
 import { EventMembers, readTime, stampEventText } from '../event-text.js'
+import { keptEventId } from '../kept-event-ids.js'
 import { kronosTimeNow, type KronosTime } from '../kronos-time.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import type { ElementSpans } from './put-body.js'
@@ -34,8 +35,12 @@ export class PutStamper {
   /** Where each event's text ends in the scratch buffer (it starts where the one before ends). */
   readonly #ends: number[] = []
 
-  constructor (text: string) {
+  /** Keep an @id the client sent when it is valid for the event's @time (kept-event-ids.ts). */
+  readonly #keepIds: boolean
+
+  constructor (text: string, keepIds = false) {
     this.#text = text
+    this.#keepIds = keepIds
     this.#ascii = Buffer.byteLength(text) === text.length
   }
 
@@ -58,7 +63,7 @@ export class PutStamper {
     // @time null is replaced, absent is added; either way it is now (per event, as Kronos).
     const rewriteTime = m.timeCount === 1 && time === null
     time ??= kronosTimeNow()
-    const id = newEventIdBytes(time)
+    const id = (this.#keepIds && m.idCount === 1 ? keptEventId(text.slice(m.idStart, m.idEnd), time) : undefined) ?? newEventIdBytes(time)
     const start = elements.start(k)
     this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
 
@@ -101,7 +106,7 @@ export class PutStamper {
   /** Several @time or @id members (rare): every one is rewritten, by the general stamper (a second scan). */
   #addStamped (elements: ElementSpans, k: number): StoredEvent {
     let id: Buffer = EMPTY
-    const stamped = stampEventText(this.#text.slice(elements.start(k), elements.end(k)), { newId: (time) => formatEventId(id = newEventIdBytes(time)) })
+    const stamped = stampEventText(this.#text.slice(elements.start(k), elements.end(k)), { newId: (time, given) => formatEventId(id = (this.#keepIds ? keptEventId(given, time) : undefined) ?? newEventIdBytes(time)) })
     this.#reserve(Buffer.byteLength(stamped.text))
     const p = this.#pos + scratch.write(stamped.text, this.#pos, 'utf8')
     return this.#push({ time: stamped.time, id, idText: stamped.id, body: EMPTY }, p)

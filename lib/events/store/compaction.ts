@@ -13,7 +13,7 @@ import { ShoeboxError } from '../../errors.js'
 import { syncDir, tempBeside, writeAll } from '../../fs/durable.js'
 import { orIoError } from '../../fs/io-error.js'
 import { parseEventId } from '../event-id.js'
-import { mergeBlocks } from './merge.js'
+import { distinct, mergeBlocks } from './merge.js'
 import { readRun, type RunInfo } from './run-file.js'
 import { BLOCK_BYTES, RunWriter } from './run-writer.js'
 import { compareKeys, type EventKey, type EventRange } from './stored-event.js'
@@ -40,7 +40,7 @@ export function pickCompaction (runs: readonly RunInfo[], ns: string, stream: st
 }
 
 /**
- * Merge sorted runs into one new run file (streaming: one block per run in
+ * Merge sorted runs into one new run file, one event per (time, id) key (streaming: one block per run in
  * memory). Runs whose key ranges do not overlap (events that arrived in time
  * order, the usual case) are concatenated as bytes instead, block index and
  * all: no event is decoded or encoded again.
@@ -51,7 +51,7 @@ export async function mergeRuns (dir: string, file: string, runs: readonly RunIn
   const { ns, stream, bucket } = runs[0]
   const writer = new RunWriter(dir, file, ns, stream, BigInt(bucket), options)
   try {
-    for await (const batch of mergeBlocks(runs.map((r) => readRun(dir, r, EVERYTHING, false)), compareKeys)) await writer.add(batch)
+    for await (const batch of distinct(mergeBlocks(runs.map((r) => readRun(dir, r, EVERYTHING, false)), compareKeys), compareKeys)) await writer.add(batch)
   } catch (err) {
     await writer.abort()
     throw err
