@@ -101,6 +101,22 @@ t.test('delete removes from runs and memtable; restart keeps it and replays the 
   await store.close()
 })
 
+t.test('open removes run files the index does not list, and keeps the uploader\'s markers', async (t) => {
+  const dir = t.testdir()
+  let store = await EventStore.open({ dir, bucketMs: 1 })
+  await store.put('kronos', [{ stream: 's', events: [event(1n), event(2n)] }])
+  await store.flush()
+  await store.close()
+  const runs = path.join(dir, 'runs')
+  const [run] = fs.readdirSync(runs)
+  // What a crash leaves: a run written but never indexed, its temporary file, and the uploader's markers.
+  for (const name of ['999.shoebox', '.999.shoebox.1234.tmp', `.${run}.uploaded`, '.gone.shoebox.uploading']) fs.writeFileSync(path.join(runs, name), 'x')
+  store = await EventStore.open({ dir, bucketMs: 1 })
+  t.same(fs.readdirSync(runs).sort(), [`.${run}.uploaded`, '.gone.shoebox.uploading', run].sort(), 'strays removed, markers kept')
+  t.equal((await all(store.read('kronos', 's', everything))).length, 2, 'the indexed run is read')
+  await store.close()
+})
+
 t.test('a torn log tail is cut back to the last whole record', async (t) => {
   const dir = t.testdir()
   let store = await EventStore.open({ dir })

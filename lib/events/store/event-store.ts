@@ -131,9 +131,11 @@ export class EventStore implements EventBackend {
     this.#index = await loadIndex(this.dir)
     for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
     // Run files not in the index were written by a flush or delete that crashed before its index swap.
+    // The scale-out uploader's markers stay: it drops those of gone files itself, and an `.uploading`
+    // one names a multipart upload that only it can abort (roll/uploader.ts, resume()).
     const listed = new Set(this.#index.runs.map((r) => r.file))
     for (const name of await fs.readdir(this.#runsDir)) {
-      if (!listed.has(name)) await fs.unlink(path.join(this.#runsDir, name)).catch(() => {})
+      if (!listed.has(name) && !isUploaderMarker(name)) await fs.unlink(path.join(this.#runsDir, name)).catch(() => {})
     }
     // An index write that crashed before its rename leaves its temporary file.
     for (const name of await fs.readdir(this.dir)) {
@@ -424,4 +426,9 @@ async function * flatten<T> (batches: AsyncGenerator<T[]>): AsyncGenerator<T> {
 
 async function * inBlocks (list: StoredEvent[]): AsyncGenerator<StoredEvent[]> {
   for (let i = 0; i < list.length; i += 4096) yield list.slice(i, i + 4096)
+}
+
+/** `.NAME.uploaded` / `.NAME.uploading`: the sealed-file uploader's markers beside a run file. */
+function isUploaderMarker (name: string): boolean {
+  return name.startsWith('.') && (name.endsWith('.uploaded') || name.endsWith('.uploading'))
 }
