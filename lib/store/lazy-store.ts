@@ -75,9 +75,7 @@ export class LazyS3Store implements Store {
       // As from the S3Store: a stream that fails, for the consumer's error path.
       return Readable.from([]).destroy(err as Error)
     }
-    const load = async (): Promise<S3Store> => await this.loaded()
-    // Destroying this stream returns the generator, which destroys the S3Store's stream.
-    return Readable.from((async function * () { yield * (await load()).get(key, options) })(), { objectMode: false, highWaterMark: 64 * 1024 })
+    return new DeferredRead(async () => (await this.loaded()).get(key, options))
   }
 
   async * list (prefix?: string): AsyncIterable<ObjectInfo> {
@@ -110,6 +108,42 @@ export class LazyS3Store implements Store {
     if (loading === undefined) return
     const store = await loading.catch(() => undefined)
     await store?.close()
+  }
+}
+
+/**
+ * A read asked for before the S3Store has loaded: returned at once, it opens
+ * the S3Store's read in _construct and passes its bytes on as they are
+ * asked for; destroying it destroys that read at once (even one waiting on
+ * the network), as destroying the S3Store's own stream would.
+ */
+class DeferredRead extends Readable {
+  readonly #open: () => Promise<Readable>
+  #inner: Readable | undefined
+
+  constructor (open: () => Promise<Readable>) {
+    super({ highWaterMark: 1024 * 1024 })
+    this.#open = open
+  }
+
+  override _construct (callback: (err?: Error | null) => void): void {
+    this.#open().then((inner) => {
+      this.#inner = inner
+      inner.on('data', (chunk: Buffer) => { if (!this.push(chunk)) inner.pause() })
+      inner.once('end', () => { this.push(null) })
+      inner.once('error', (err: Error) => { this.destroy(err) })
+      inner.pause()
+      callback()
+    }, callback)
+  }
+
+  override _read (): void {
+    this.#inner?.resume()
+  }
+
+  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#inner?.destroy()
+    callback(err)
   }
 }
 

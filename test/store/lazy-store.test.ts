@@ -5,7 +5,7 @@
  * writer option refused at once; and a writer or a read asked for before
  * the load must behave as the S3 store's own: the object stored and
  * confirmed, a destroyed upload aborted (no multipart upload left open), a
- * read destroyed early closing, a missing object a not-found StoreError.
+ * read destroyed early closing (also while its response has not come), a missing object a not-found StoreError.
  * Every case opens a fresh store, so each first call meets the unloaded one.
  * Which modules load when is test/startup-lazy.test.ts's.
  */
@@ -14,6 +14,8 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t, { type Test } from 'tap'
 import { openStore, StoreError, type ObjectWriter, type Store } from '../../lib/index.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { startFaultProxy } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
 const MiB = 1024 * 1024
@@ -105,4 +107,22 @@ t.test('a read asked for before the load: the bytes, a range, an early destroy, 
 
   const badKey = await (async () => { for await (const chunk of fresh(t, 'read').get('a/../../b')) void chunk })().then(() => undefined, (err: unknown) => err)
   t.match(badKey, { code: 'SHOEBOX_BAD_KEY' }, 'a bad key fails the stream')
+})
+
+t.test('a read asked for before the load, destroyed while its response is held back, closes at once', async (t) => {
+  await fresh(t, 'held').put('h.bin', 'held back')
+  // Held ten minutes: a read that waited for the response to close would time the test out.
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (req) => req.op === 'GetObject', fault: { kind: 'latency', ms: 600_000 } }])
+  t.teardown(() => proxy.close())
+  const store = openStore(`s3://${s3.bucket}/held`, { endpoint: proxy.endpoint, credentials: s3.credentials })
+  t.teardown(async () => { await store.close() })
+  const read = store.get('h.bin')
+  read.on('error', () => {})
+  read.resume()
+  // A condition polled, not a pause relied on: the request has reached the proxy.
+  while (proxy.count('GetObject') === 0) await sleep(10)
+  const closed = new Promise<void>((resolve) => read.once('close', resolve))
+  read.destroy()
+  await closed
+  t.ok(read.destroyed, 'closed without its response')
 })
