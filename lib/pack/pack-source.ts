@@ -20,7 +20,7 @@ import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
 import { checkKey } from '../store/keys.js'
 import { parseSize } from '../units.js'
-import { readFileOnce, type ReadOutcome } from './read-file.js'
+import type { ReadOutcome } from './read-file.js'
 
 /** The metadata keys of a packed file's record, in the order they are written. */
 export const PACK_KEYS = ['path', 'size', 'mtime', 'mode', 'sha256'] as const
@@ -210,6 +210,8 @@ export class PackSource extends Readable {
    */
   async #readFile (abs: string, rel: string): Promise<PackRecord | null> {
     const changes: string[] = []
+    // Loaded with the first file, not when the package is imported (bench/startup.js).
+    const { readFileOnce } = await import('./read-file.js')
     for (let attempt = 1; attempt <= this.#readAttempts; attempt++) {
       let outcome: ReadOutcome
       try {

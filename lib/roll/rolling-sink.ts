@@ -16,12 +16,12 @@ import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
-import { recordEnds } from '../format/walk.js'
+import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
 import { parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
-import { FileChain, type FlushEvent, type FsyncPolicy, type KeptReport, type OpenEvent, type SealedEvent } from './file-chain.js'
-import { isTimed, RollPlanner, type CutReason } from './planner.js'
+import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
+import type { CutReason, PlannerOptions, RollPlanner } from './planner.js'
 import { rollPolicy, type RollOptions } from './policies.js'
 import type { RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE } from './template.js'
@@ -78,8 +78,15 @@ export class RollingSink extends Writable {
   readonly fsync: FsyncPolicy
   /** Files recovered when the sink started. */
   recovered: RecoveredFile[] = []
-  #planner: RollPlanner
-  #chain: FileChain
+  /** What the planner is made with, by #start (planner.ts loads then). */
+  readonly #plannerOptions: PlannerOptions
+  #planner: RollPlanner | undefined
+  /** planner.ts's isTimed, loaded with it. */
+  #isTimed: ((reason: CutReason) => boolean) | undefined
+  /** Made by #start (file-chain.ts loads then, not at import); until then nothing is on disk. */
+  #chain: FileChain | undefined
+  /** walk.ts's recordEnds, loaded by #start, for encode()'s bytes. */
+  #recordEnds: typeof recordEnds | undefined
   #encoder: ArchiveEncoder
   #raw: Buffer[] = []
   /** Records given to the sink so far, in either form: the next one's index. */
@@ -124,7 +131,7 @@ export class RollingSink extends Writable {
     // The planner estimates compressed sizes with deflate; for zstd, level 1's ratio is near enough
     // until the first blocks come back with the real sizes.
     const estimateLevel = compression === undefined ? undefined : this.gzipLevel ?? 1
-    this.#planner = new RollPlanner({ template, policy: rollPolicy(options.roll), blockSize, gzipLevel: estimateLevel })
+    this.#plannerOptions = { template, policy: rollPolicy(options.roll), blockSize, gzipLevel: estimateLevel }
     // At least two blocks, so one can be written while the next fills.
     this.#maxPending = Math.max(2 * blockSize, parseSize(options.maxPending ?? 8 * 1024 * 1024, 'maxPending'))
     this.#flushInterval = parseDuration(options.flushInterval ?? 1000, 'flushInterval')
@@ -149,14 +156,19 @@ export class RollingSink extends Writable {
       uploader.on('uploadError', (event) => this.emit('uploadError', event))
       this.uploader = uploader
     }
-    this.#chain = new FileChain(this.dir, { fsync, compression }, {
+    this.#checked = true
+  }
+
+  /** The file chain, which writes, syncs and seals (made as the sink starts: its module loads then). */
+  #makeChain (FileChainClass: typeof FileChain): FileChain {
+    return new FileChainClass(this.dir, { fsync: this.fsync, compression: this.#compression }, {
       open: (event) => this.emit('open', event),
       flush: (event) => this.emit('flush', event),
       sealed: (event) => {
         this.emit('sealed', event)
         this.uploader?.enqueue(event.path)
       },
-      written: (file, raw, disk) => { this.#planner.written(file, raw, disk) },
+      written: (file, raw, disk) => { this.#plan.written(file, raw, disk) },
       progress: () => { this.#release() },
       failed: (err) => {
         if (this.#failed !== null) return
@@ -164,12 +176,20 @@ export class RollingSink extends Writable {
         this.destroy(err)
       }
     })
-    this.#checked = true
+  }
+
+  /** The chain and the planner, once #start has made them: writes, the end and the timers all come after that. */
+  get #files (): FileChain {
+    return this.#chain as FileChain
+  }
+
+  get #plan (): RollPlanner {
+    return this.#planner as RollPlanner
   }
 
   /** Records written to disk so far (passed a flush point). */
   get flushedRecords (): number {
-    return this.#chain.flushedRecords
+    return this.#chain?.flushedRecords ?? 0
   }
 
   override _construct (callback: (error?: Error | null) => void): void {
@@ -183,6 +203,13 @@ export class RollingSink extends Writable {
   }
 
   async #start (): Promise<void> {
+    // Loaded here, not at import: importing the package must stay about as fast as starting Node.
+    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }] =
+      await Promise.all([import('./file-chain.js'), import('../format/walk.js'), import('./planner.js')])
+    this.#planner = new RollPlanner(this.#plannerOptions)
+    this.#isTimed = isTimed
+    this.#chain = this.#makeChain(FileChain)
+    this.#recordEnds = recordEnds
     // A codec this install cannot load (zstd is optional) fails here, before any file exists.
     await this.#compression?.codec.ready(this.dir)
     await ensureDir(this.dir)
@@ -203,7 +230,7 @@ export class RollingSink extends Writable {
 
   /** What is on disk so far (see KeptReport). */
   kept (): KeptReport {
-    return this.#chain.kept(this.#started)
+    return this.#chain?.kept(this.#started) ?? { dir: this.dir, started: false, sealedFiles: 0, sealedRecords: 0, unsealed: null }
   }
 
   override _write (chunk: RecordInput | RecordInput[] | Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -221,7 +248,7 @@ export class RollingSink extends Writable {
     } catch (err) {
       // A refused record fails the sink, but only after the records before it are on disk.
       this.#cut('refused')
-      this.#chain.settled().then(() => { callback(err as Error) }, () => {})
+      this.#files.settled().then(() => { callback(err as Error) }, () => {})
       return
     }
     if (!this.#full()) callback()
@@ -232,7 +259,7 @@ export class RollingSink extends Writable {
     this.#stopTimers()
     this.#cut('end')
     const uploaded = async (): Promise<void> => {
-      await this.#chain.settled()
+      await this.#files.settled()
       if (this.#failed !== null || this.uploader === undefined) return
       // Every record is on disk; a file whose upload failed stays queued there for the next start.
       const failure = await this.uploader.drain()
@@ -250,9 +277,10 @@ export class RollingSink extends Writable {
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     this.#stopTimers()
     this.#failed ??= err ?? new Error('rolling sink destroyed')
-    this.#chain.stop(this.#failed)
+    this.#chain?.stop(this.#failed)
     // Leave the file being written as it is: a temporary file, recoverable later.
-    this.#chain.close()
+    // (No chain: the sink failed to start, or never did.)
+    Promise.resolve(this.#chain?.close())
       .then(async () => { await this.#closeUploads() })
       .then(() => { callback(err) }, () => { callback(err) })
   }
@@ -268,7 +296,7 @@ export class RollingSink extends Writable {
       this.#addEncoded(item, now)
       return
     }
-    const planner = this.#planner
+    const planner = this.#plan
     if (planner.pastDeadline(now)) this.#cut('deadline')
     const file = this.#fileAt(now)
     const before = this.#encoder.pendingBytes
@@ -300,8 +328,8 @@ export class RollingSink extends Writable {
    * before it are kept, nothing of it or after it.
    */
   #addEncoded (buf: Buffer, now: number): void {
-    const planner = this.#planner
-    const ends = recordEnds(buf)
+    const planner = this.#plan
+    const ends = (this.#recordEnds as typeof recordEnds)(buf)
     for (const part of this.#encoder.take()) this.#raw.push(part)
     let segment = 0
     let start = 0
@@ -332,13 +360,13 @@ export class RollingSink extends Writable {
 
   /** The planner's open file, or a new one with its age timer: an idle file still rolls on time. */
   #fileAt (now: number): NonNullable<RollPlanner['file']> {
-    const open = this.#planner.file
+    const open = this.#plan.file
     if (open !== null) return open
-    const file = this.#planner.fileAt(now)
+    const file = this.#plan.fileAt(now)
     if (file.deadline !== undefined) {
       this.#ageTimer = setTimeout(() => {
         this.#ageTimer = null
-        if (this.#planner.file === file) this.#cut('deadline')
+        if (this.#plan.file === file) this.#cut('deadline')
       }, Math.max(0, file.deadline - now))
       this.#ageTimer.unref()
     }
@@ -347,7 +375,7 @@ export class RollingSink extends Writable {
 
   /** End the current flush block for `reason` (see CutReason) and queue it for the chain. */
   #cut (reason: CutReason): void {
-    const cut = this.#planner.cut(reason)
+    const cut = this.#plan.cut(reason)
     if (cut === null) return
     const parts = this.#raw
     for (const part of this.#encoder.take()) parts.push(part)
@@ -358,11 +386,11 @@ export class RollingSink extends Writable {
     }
     if (parts.length === 0 && !cut.seal) return
     const data = parts.length === 1 ? parts[0] : Buffer.concat(parts)
-    this.#chain.push({ file: cut.file, data, records: cut.records, seal: cut.seal, timed: isTimed(reason) })
+    this.#files.push({ file: cut.file, data, records: cut.records, seal: cut.seal, timed: (this.#isTimed as (reason: CutReason) => boolean)(reason) })
   }
 
   #full (): boolean {
-    return this.#chain.pending + this.#planner.blockBytes >= this.#maxPending
+    return this.#files.pending + this.#plan.blockBytes >= this.#maxPending
   }
 
   #release (): void {

@@ -28,7 +28,6 @@ import { invalidOption } from '../errors.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Store } from '../store/store.js'
-import { retry } from '../transfer/retry.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { parseDuration } from '../units.js'
 
@@ -231,6 +230,8 @@ export class SealedUploader extends EventEmitter {
     const file = path.join(this.dir, name)
     let attempt = 0
     try {
+      // Loaded with the first upload, not when the package is imported (bench/startup.js).
+      const { retry } = await import('../transfer/retry.js')
       await retry(async (n) => {
         attempt = n
         await this.#uploadOnce(name, file)

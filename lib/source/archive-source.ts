@@ -10,7 +10,7 @@ import { finished } from 'node:stream/promises'
 import { SNIFF_BYTES, sniffCodec, type CodecName } from '../compress/codecs.js'
 import { gunzipMembers, memberStart, openAt } from '../compress/gzip.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
-import { peekHead } from '../compress/peek.js'
+import type { peekHead } from '../compress/peek.js'
 import { zstdDecompress, ZstdDecompressStage } from '../compress/zstd.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
@@ -21,9 +21,10 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { parseDuration } from '../units.js'
-import { listGlob, noArchiveMatches, openGlob, type GlobRoot, type StoreGlob } from './list.js'
+import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
-import { FollowGate } from './follow.js'
+import type { FollowGate } from './follow.js'
+import type * as Lister from './list.js'
 import { fetchRecords, type FetchRecords } from './fetch-records.js'
 
 export interface ArchiveSourceOptions {
@@ -79,8 +80,11 @@ export class ArchiveSource extends Readable {
   #stopped = false
   /** Ends the wait between two listings of `follow` early (stop, destroy). */
   #wake: (() => void) | null = null
-  /** Following files others write in place: which are complete and stable, and which to read again. */
-  readonly #gate: FollowGate | null
+  /** Following files others write in place: which are complete and stable, and which to read again (made by #load). */
+  #gate: FollowGate | null = null
+  /** Set by #load: the lister and peek.ts, which only reading needs. */
+  #lister: typeof Lister | undefined
+  #peekHead: typeof peekHead | undefined
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     super({ objectMode: true, highWaterMark: 1024 })
@@ -96,8 +100,22 @@ export class ArchiveSource extends Readable {
     this.#compare = comparator(options.order)
     this.#positions = options.positions === true || options.from !== undefined
     this.#pollInterval = parseDuration(options.pollInterval ?? 1000, 'pollInterval')
+  }
+
+  /**
+   * The modules only reading needs, loaded as it starts rather than when the
+   * package is imported (importing shoebox must stay about as fast as
+   * starting Node: bench/startup.js, test/startup-lazy.test.ts).
+   */
+  async #load (): Promise<void> {
+    const [lister, peek] = await Promise.all([import('./list.js'), import('../compress/peek.js')])
+    this.#lister = lister
+    this.#peekHead = peek.peekHead
     // S3 objects appear whole; local files may be written while listed.
-    this.#gate = options.follow === true && this.#glob.store.writtenInPlace === true ? new FollowGate(this.#pollInterval) : null
+    if (this.#options.follow === true && this.#glob.store.writtenInPlace === true) {
+      const { FollowGate } = await import('./follow.js')
+      this.#gate = new FollowGate(this.#pollInterval)
+    }
   }
 
   override _read (): void {
@@ -152,7 +170,7 @@ export class ArchiveSource extends Readable {
   }
 
   async #list (): Promise<ListedFile[]> {
-    return await listGlob(this.#glob, this.#gate?.sealing)
+    return await (this.#lister as typeof Lister).listGlob(this.#glob, this.#gate?.sealing)
   }
 
   /**
@@ -173,13 +191,14 @@ export class ArchiveSource extends Readable {
   }
 
   async #run (): Promise<void> {
+    await this.#load()
     const from = this.#options.from
     for (let first = true; ; first = false) {
       const listed = await this.#list()
       const listedAt = Date.now()
       if (this.destroyed || this.#stopped) return
       if (first && listed.length === 0 && this.#options.follow !== true && this.#options.allowEmpty !== true) {
-        throw noArchiveMatches(this.#pattern)
+        throw (this.#lister as typeof Lister).noArchiveMatches(this.#pattern)
       }
       if (from !== undefined && first) {
         // A position names a file already read: one not listed (mistyped, or gone) would otherwise
@@ -241,7 +260,7 @@ export class ArchiveSource extends Readable {
         throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the gzip member at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
       }
       // The member's own first bytes say gzip or zstd: no second request.
-      const { head, stream } = await peekHead(this.#open(file, member.compressed), SNIFF_BYTES)
+      const { head, stream } = await (this.#peekHead as typeof peekHead)(this.#open(file, member.compressed), SNIFF_BYTES)
       const opened = await openAt(from as Position, () => stream, sniffCodec(head).name === 'zstd' ? 'zstd' : 'gzip')
       return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
     }
@@ -252,7 +271,7 @@ export class ArchiveSource extends Readable {
     // The codec is read from the file's own first bytes (no second request). The
     // decompressors know their members/frames: with positions, a compressed record's
     // position also names its member (one ranged read fetches it later).
-    const { head, stream: input } = await peekHead(this.#open(file, start), SNIFF_BYTES)
+    const { head, stream: input } = await (this.#peekHead as typeof peekHead)(this.#open(file, start), SNIFF_BYTES)
     const bytes = start === 0 && sniffCodec(head).name === 'zstd'
       ? zstdDecompress({ file: file.path })
       : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes passed through

@@ -31,7 +31,7 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { StoreOptions } from '../store/open-store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { openGlob, type GlobRoot, type StoreGlob } from './list.js'
+import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 
 /** The first read of a record; each further read doubles what has been read. */
 export const FETCH_WINDOW = 32 * 1024

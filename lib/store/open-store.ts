@@ -6,8 +6,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ShoeboxError } from '../errors.js'
 import { FileStore } from './file-store.js'
+import { LazyS3Store } from './lazy-store.js'
 import type { S3StoreOptions } from './s3-config.js'
-import { S3Store } from './s3-store.js'
 import type { ObjectWriter, Store, WriterOptions } from './store.js'
 
 export type StoreOptions = S3StoreOptions
@@ -28,7 +28,8 @@ export function openStore (url: string, options: StoreOptions = {}): Store {
   const scheme = schemeOf(url)
   if (scheme === undefined) return new FileStore(path.resolve(url))
   if (scheme === 'file') return new FileStore(fileURLToPath(url))
-  if (scheme === 's3') return new S3Store(url, options)
+  // The S3 store's modules load on its first use (lazy-store.ts says why).
+  if (scheme === 's3') return new LazyS3Store(url, options)
   throw new ShoeboxError('SHOEBOX_BAD_URL', `unknown store URL scheme '${scheme}://' in ${url.replace(/\/\/[^/@]*@/, '//')} (known: s3://, file://, or a directory)`)
 }
 

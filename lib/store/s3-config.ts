@@ -8,7 +8,9 @@
  * Types only from the SDK here: its code loads on first use (s3-client.ts).
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
-import { ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
+import { parseSize } from '../units.js'
+import type { WriterOptions } from './store.js'
 
 export interface S3StoreOptions {
   /** An S3-compatible endpoint, e.g. 'http://127.0.0.1:9000'. Default: SHOEBOX_S3_ENDPOINT, else AWS. */
@@ -50,6 +52,11 @@ export function parseS3Url (url: string): S3Location {
   return { bucket, prefix }
 }
 
+/** How errors and logs name a store: 's3://bucket' or 's3://bucket/prefix'. */
+export function s3StoreUrl ({ bucket, prefix }: S3Location): string {
+  return prefix === '' ? `s3://${bucket}` : `s3://${bucket}/${prefix}`
+}
+
 const DEFAULT_MAX_ATTEMPTS = 5
 const DEFAULT_REQUEST_TIMEOUT = 120_000
 
@@ -88,4 +95,32 @@ export function clientConfig (options: S3StoreOptions): S3ClientConfig {
 
 function nonEmpty (value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value
+}
+
+const MIN_PART_SIZE = 5 * 1024 * 1024
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024
+const DEFAULT_QUEUE_SIZE = 4
+
+/** An S3 writer's settings from its options (WriterOptions says what each means). */
+export interface S3WriterSettings {
+  partSize: number
+  queueSize: number
+  verify: 'checksum' | 'etag' | false
+}
+
+/**
+ * The writer options checked and defaulted. Here, not in s3-writer.ts, so
+ * that the store opened by openStore() (lazy-store.ts) refuses a bad option
+ * at once, as the writer does, before the writer's code has loaded.
+ */
+export function s3WriterSettings (options: WriterOptions): S3WriterSettings {
+  const partSize = parseSize(options.partSize ?? DEFAULT_PART_SIZE, 'partSize')
+  if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${partSize}`)
+  const queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE
+  if (!Number.isInteger(queueSize) || queueSize < 1) throw invalidOption('queueSize', 'must be a positive integer')
+  const verify = options.verify ?? 'checksum'
+  if (verify !== false && verify !== true && verify !== 'checksum' && verify !== 'etag') {
+    throw invalidOption('verify', `must be 'checksum', 'etag' or false, got ${String(verify)}`)
+  }
+  return { partSize, queueSize, verify: verify === true ? 'checksum' : verify }
 }

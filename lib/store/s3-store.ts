@@ -15,7 +15,7 @@ import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { checkKey, joinKey } from './keys.js'
 import { resumableRead } from './resumable-read.js'
 import type { S3Connection } from './s3-client.js'
-import { parseS3Url, secretsOf, type S3StoreOptions } from './s3-config.js'
+import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
 import { currentTransfer, type TransferContext } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
 import { statusOf, storeError, type StoreError } from './store-error.js'
@@ -37,7 +37,7 @@ export class S3Store implements Store {
     const { bucket, prefix } = parseS3Url(url)
     this.bucket = bucket
     this.prefix = prefix
-    this.url = prefix === '' ? `s3://${bucket}` : `s3://${bucket}/${prefix}`
+    this.url = s3StoreUrl({ bucket, prefix })
     this.#options = { ...options }
     this.#secrets = secretsOf(options)
   }

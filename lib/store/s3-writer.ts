@@ -17,11 +17,10 @@
  */
 import { PassThrough, Writable } from 'node:stream'
 import type { Upload } from '@aws-sdk/lib-storage'
-import { invalidOption } from '../errors.js'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
-import { parseSize } from '../units.js'
 import { PartCheck } from './part-check.js'
 import type { S3Connection } from './s3-client.js'
+import { s3WriterSettings } from './s3-config.js'
 import { currentTransfer, type TransferContext } from './s3-context.js'
 import { StoreError } from './store-error.js'
 import type { ObjectWriter, PutResult, WriterOptions } from './store.js'
@@ -36,10 +35,6 @@ export interface S3WriterHost {
   fail (err: unknown, operation: string, key: string | undefined): StoreError
   delete (key: string): Promise<void>
 }
-
-const MIN_PART_SIZE = 5 * 1024 * 1024
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024
-const DEFAULT_QUEUE_SIZE = 4
 
 export class S3Writer extends Writable implements ObjectWriter {
   readonly key: string
@@ -68,16 +63,11 @@ export class S3Writer extends Writable implements ObjectWriter {
     this.key = key
     this.#objectKey = objectKey
     this.#options = options
-    this.partSize = parseSize(options.partSize ?? DEFAULT_PART_SIZE, 'partSize')
-    if (this.partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${this.partSize}`)
-    this.queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE
-    if (!Number.isInteger(this.queueSize) || this.queueSize < 1) throw invalidOption('queueSize', 'must be a positive integer')
+    const { partSize, queueSize, verify } = s3WriterSettings(options)
+    this.partSize = partSize
+    this.queueSize = queueSize
     this.#stats = store.newStats()
-    const verify = options.verify ?? 'checksum'
-    if (verify !== false && verify !== true && verify !== 'checksum' && verify !== 'etag') {
-      throw invalidOption('verify', `must be 'checksum', 'etag' or false, got ${String(verify)}`)
-    }
-    const check = verify === false ? undefined : new PartCheck(this.partSize, verify === 'etag' ? 'etag' : 'checksum')
+    const check = verify === false ? undefined : new PartCheck(this.partSize, verify)
     this.#check = check
     this.#transfer = {
       stats: this.#stats,

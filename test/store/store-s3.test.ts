@@ -13,6 +13,7 @@ import {
   openStore, ShoeboxError, StoreError, type ObjectInfo, type Store, type StoreOptions
 } from '../../lib/index.js'
 import { makeS3Client } from '../../lib/store/s3-client.js'
+import type { LazyS3Store } from '../../lib/store/lazy-store.js'
 import { S3Store } from '../../lib/store/s3-store.js'
 import { parseS3Url } from '../../lib/store/s3-config.js'
 import { startFauxS3 } from '../../bench/s3-server.js'
@@ -56,7 +57,7 @@ async function list (store: Store, prefix?: string): Promise<ObjectInfo[]> {
 
 t.test('put a Buffer, a string and a stream under the URL prefix; get them back', async (t) => {
   const { s3, store, proxy } = await setup(t)
-  t.ok(store instanceof S3Store)
+  t.ok(await (store as LazyS3Store).loaded() instanceof S3Store, 'openStore(s3://...) is an S3Store once loaded')
   t.equal(store.url, 's3://test-bucket/pfx')
   const r1 = await store.put('buf.bin', bytes)
   t.same(r1, { key: 'buf.bin', bytes: 1000, etag: md5(bytes) })
