@@ -1,13 +1,11 @@
 /** shoebox meta generate: the publisher step (mmmeta generate), with shoebox's sources. */
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { ShoeboxError } from '../../errors.js'
-import { metaIngest, type InvalidMetadata, type MetaIngestResult } from '../../meta/ingest.js'
+import { metaIngest, type InvalidMetadata } from '../../meta/ingest.js'
 import { archiveMetadataSource, fileStatSource, jsonArraySource, jsonFilesSource, ndjsonFileSource, ndjsonSource } from '../../meta/sources.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
-import { isTerminal } from '../store-options.js'
+import { runIngest } from './ingest-run.js'
 import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 
 const help = `Usage: shoebox meta generate [options]
@@ -49,18 +47,6 @@ function where (info: InvalidMetadata): string {
   return info.line === undefined ? info.file : `${info.file}:${info.line}`
 }
 
-export function summaryLines (r: MetaIngestResult): string[] {
-  return [
-    `Added ${r.added} new files.`,
-    `Updated ${r.updated} files.`,
-    `Skipped ${r.skipped} not changed files.`,
-    ...(r.deleted > 0 ? [`${r.deleted} soft deleted files.`] : []),
-    ...(r.invalid > 0 ? [`${r.invalid} invalid files.`] : []),
-    r.file === null ? 'Nothing changed: no file written.' : `Wrote ${r.file.path} (${r.file.rows} rows).`,
-    `Now ${r.rows} files in meta database.`
-  ]
-}
-
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'ingest metadata into the meta db (one new diff file)',
@@ -87,30 +73,6 @@ export const generateCommand: Command = {
       ensureFiles: values['ensure-files'] === true,
       filesRoot
     })
-    let firstInvalid: InvalidMetadata | undefined
-    sink.on('invalid', (info: InvalidMetadata) => {
-      firstInvalid ??= info
-      io.stderr.write(`invalid ${where(info)}: ${info.reason}\n`)
-    })
-    sink.on('wait', (holder: { pid: number }) => io.stderr.write(`waiting for another publisher (pid ${holder.pid})\n`))
-    const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${sink.processed} objects read`) }, 1000) : null
-    try {
-      await pipeline(source, sink)
-    } finally {
-      if (progress !== null) {
-        clearInterval(progress)
-        io.stderr.write('\r\x1b[K')
-      }
-    }
-    const result = sink.result as MetaIngestResult
-    if (values.json === true) {
-      io.stdout.write(JSON.stringify({ ...result, file: result.file?.path ?? null }) + '\n')
-    } else {
-      io.stdout.write(summaryLines(result).join('\n') + '\n')
-    }
-    if (onInvalid === 'fail' && firstInvalid !== undefined) {
-      throw new ShoeboxError('SHOEBOX_META_INVALID', `${result.invalid} invalid metadata objects, the first ${where(firstInvalid)}: ${firstInvalid.reason} (the valid ones were written)`)
-    }
-    return 0
+    return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'metadata objects', progress: 'objects read', where })
   }
 }

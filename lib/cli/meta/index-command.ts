@@ -1,14 +1,12 @@
 /** shoebox meta index: a record index over archives, written by the publisher step (as generate). */
-import { pipeline } from 'node:stream/promises'
-import { ShoeboxError } from '../../errors.js'
 import { loadMetaConfig } from '../../meta/config.js'
-import { metaIngest, type InvalidMetadata, type MetaIngestResult } from '../../meta/ingest.js'
+import { metaIngest, type InvalidMetadata } from '../../meta/ingest.js'
 import { checkIndexConfig, recordIndexSource } from '../../meta/record-index.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
-import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
-import { summaryLines } from './generate.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { runIngest } from './ingest-run.js'
 import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 
 const help = `Usage: shoebox meta index PATTERN [options]
@@ -35,6 +33,11 @@ ${metadirOptionHelp}
 ${storeOptionHelp}
   -h, --help          show this help`
 
+/** Where an invalid record came from: its archive and its number there. */
+function where (info: InvalidMetadata): string {
+  return info.file === undefined ? info.uid ?? '(record)' : `${info.file} record ${info.line ?? '?'}`
+}
+
 export const indexCommand: Command = {
   name: 'index',
   summary: 'index the records of archives (metadata + position) into the meta db',
@@ -55,31 +58,6 @@ export const indexCommand: Command = {
     checkIndexConfig(config)
     const source = recordIndexSource(positionals[0], { base, storeOptions: storeOptionsFrom(values) })
     const sink = metaIngest(base, { config, replace: values.replace === true, ensure: values.ensure === true, filesRoot })
-    let firstInvalid: InvalidMetadata | undefined
-    const where = (info: InvalidMetadata): string => info.file === undefined ? info.uid ?? '(record)' : `${info.file} record ${info.line ?? '?'}`
-    sink.on('invalid', (info: InvalidMetadata) => {
-      firstInvalid ??= info
-      io.stderr.write(`invalid ${where(info)}: ${info.reason}\n`)
-    })
-    sink.on('wait', (holder: { pid: number }) => io.stderr.write(`waiting for another publisher (pid ${holder.pid})\n`))
-    const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${sink.processed} records indexed`) }, 1000) : null
-    try {
-      await pipeline(source, sink)
-    } finally {
-      if (progress !== null) {
-        clearInterval(progress)
-        io.stderr.write('\r\x1b[K')
-      }
-    }
-    const result = sink.result as MetaIngestResult
-    if (values.json === true) {
-      io.stdout.write(JSON.stringify({ ...result, file: result.file?.path ?? null }) + '\n')
-    } else {
-      io.stdout.write(summaryLines(result).join('\n') + '\n')
-    }
-    if (onInvalid === 'fail' && firstInvalid !== undefined) {
-      throw new ShoeboxError('SHOEBOX_META_INVALID', `${result.invalid} invalid records, the first ${where(firstInvalid)}: ${firstInvalid.reason} (the valid ones were written)`)
-    }
-    return 0
+    return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'records', progress: 'records indexed', where })
   }
 }

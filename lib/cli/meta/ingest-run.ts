@@ -1,0 +1,63 @@
+/**
+ * What `meta generate` and `meta index` share once they have a source and a
+ * metaIngest sink: run one into the other with a line on stderr per invalid
+ * item and a progress line on a terminal, then print the counts (text, or
+ * one JSON object) and fail after the valid items were written when asked to.
+ */
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { ShoeboxError } from '../../errors.js'
+import type { InvalidMetadata, MetaIngest, MetaIngestResult } from '../../meta/ingest.js'
+import type { Io } from '../io.js'
+import { isTerminal } from '../store-options.js'
+
+export interface IngestRunOptions {
+  onInvalid: 'report' | 'fail'
+  json: boolean
+  /** What an item is called in messages: 'metadata objects', 'records'. */
+  items: string
+  /** The progress line after the count: 'objects read'. */
+  progress: string
+  /** Where an invalid item came from, for its line on stderr. */
+  where: (info: InvalidMetadata) => string
+}
+
+export function summaryLines (r: MetaIngestResult): string[] {
+  return [
+    `Added ${r.added} new files.`,
+    `Updated ${r.updated} files.`,
+    `Skipped ${r.skipped} not changed files.`,
+    ...(r.deleted > 0 ? [`${r.deleted} soft deleted files.`] : []),
+    ...(r.invalid > 0 ? [`${r.invalid} invalid files.`] : []),
+    r.file === null ? 'Nothing changed: no file written.' : `Wrote ${r.file.path} (${r.file.rows} rows).`,
+    `Now ${r.rows} files in meta database.`
+  ]
+}
+
+export async function runIngest (io: Io, source: Readable, sink: MetaIngest, options: IngestRunOptions): Promise<number> {
+  let firstInvalid: InvalidMetadata | undefined
+  sink.on('invalid', (info: InvalidMetadata) => {
+    firstInvalid ??= info
+    io.stderr.write(`invalid ${options.where(info)}: ${info.reason}\n`)
+  })
+  sink.on('wait', (holder: { pid: number }) => io.stderr.write(`waiting for another publisher (pid ${holder.pid})\n`))
+  const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${sink.processed} ${options.progress}`) }, 1000) : null
+  try {
+    await pipeline(source, sink)
+  } finally {
+    if (progress !== null) {
+      clearInterval(progress)
+      io.stderr.write('\r\x1b[K')
+    }
+  }
+  const result = sink.result as MetaIngestResult
+  if (options.json) {
+    io.stdout.write(JSON.stringify({ ...result, file: result.file?.path ?? null }) + '\n')
+  } else {
+    io.stdout.write(summaryLines(result).join('\n') + '\n')
+  }
+  if (options.onInvalid === 'fail' && firstInvalid !== undefined) {
+    throw new ShoeboxError('SHOEBOX_META_INVALID', `${result.invalid} invalid ${options.items}, the first ${options.where(firstInvalid)}: ${firstInvalid.reason} (the valid ones were written)`)
+  }
+  return 0
+}
