@@ -19,6 +19,8 @@ export interface QueuedEvent {
 }
 
 export interface Batch {
+  /** streamKey(namespace, stream), computed once. */
+  key: string
   /** Undefined: the request carries no namespace, so the server's default applies (as pykronos does). */
   namespace: string | undefined
   stream: string
@@ -65,7 +67,7 @@ export class Batcher {
       batch = undefined
     }
     if (batch === undefined) {
-      batch = { namespace, stream, events: [], bytes: 0, openedAt: now }
+      batch = { key, namespace, stream, events: [], bytes: 0, openedAt: now }
       this.#open.set(key, batch)
     }
     batch.events.push(event)

@@ -32,7 +32,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
-import { Batcher, streamKey, type Batch, type QueuedEvent } from './ship-batcher.js'
+import { Batcher, type Batch, type QueuedEvent } from './ship-batcher.js'
 import { prepareEvent, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
 import { ExitFlush } from './ship-exit.js'
 import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
@@ -234,9 +234,14 @@ export class Shipper extends Writable {
   #enqueue (namespace: string | undefined, stream: string, event: QueuedEvent): void {
     this.#counts.queued++
     this.#queuedBytes += event.bytes
-    for (const batch of this.#batcher.add(namespace, stream, event, Date.now())) this.#ready.push(batch)
-    this.#pump()
-    this.#schedule()
+    const cut = this.#batcher.add(namespace, stream, event, Date.now())
+    // Only a cut batch can start a request, and an armed timer is due no later than any batch
+    // opened since: per event, neither walk is needed (they cost ~5 µs an event).
+    if (cut.length > 0) {
+      for (const batch of cut) this.#ready.push(batch)
+      this.#pump()
+    }
+    if (this.#timer === null) this.#schedule()
   }
 
   /** Replay the spill into the queue while it holds events, as room allows. */
@@ -284,7 +289,7 @@ export class Shipper extends Writable {
   #pump (): void {
     for (let i = 0; i < this.#ready.length && this.#inFlight.size < this.#settings.maxInFlight && this.#failed === null;) {
       const batch = this.#ready[i]
-      const key = streamKey(batch.namespace, batch.stream)
+      const key = batch.key
       if (this.#busy.has(key)) {
         i++
         continue

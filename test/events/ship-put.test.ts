@@ -5,7 +5,7 @@ import { parseRetryAfter, putBody, putUrl, readAnswer, safeUrl } from '../../lib
 
 function batch (stream: string, texts: string[], namespace?: string): Batch {
   const events: QueuedEvent[] = texts.map((text) => ({ text, bytes: Buffer.byteLength(text), done: undefined, origin: undefined }))
-  return { namespace, stream, events, bytes: 0, openedAt: 0 }
+  return { key: stream, namespace, stream, events, bytes: 0, openedAt: 0 }
 }
 
 t.test('putUrl: /1.0/events/put under the base, a trailing slash dropped, query and fragment too', async (t) => {
