@@ -32,7 +32,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
-import { Batcher, type Batch, type QueuedEvent } from './ship-batcher.js'
+import { Batcher, type Batch } from './ship-batcher.js'
 import { prepareEvent, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
 import { ExitFlush } from './ship-exit.js'
 import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
@@ -201,7 +201,7 @@ export class Shipper extends Writable {
       return
     }
     if (this.#hasRoom()) {
-      this.#enqueue(event.namespace, event.stream, { text: event.text, bytes: Buffer.byteLength(event.text), done: written.done, origin: undefined })
+      this.#enqueue(event.namespace, event.stream, event.text, written.done, undefined)
       callback()
       return
     }
@@ -231,16 +231,13 @@ export class Shipper extends Writable {
     return this.#counts.queued < this.#settings.queueEvents && this.#queuedBytes < this.#settings.queueBytes
   }
 
-  #enqueue (namespace: string | undefined, stream: string, event: QueuedEvent): void {
+  #enqueue (namespace: string | undefined, stream: string, text: string, done: Done | undefined, origin: unknown): void {
     this.#counts.queued++
-    this.#queuedBytes += event.bytes
-    const cut = this.#batcher.add(namespace, stream, event, Date.now())
+    const ready = this.#ready.length
+    this.#queuedBytes += this.#batcher.add(namespace, stream, text, done, origin, Date.now(), this.#ready)
     // Only a cut batch can start a request, and an armed timer is due no later than any batch
     // opened since: per event, neither walk is needed (they cost ~5 µs an event).
-    if (cut.length > 0) {
-      for (const batch of cut) this.#ready.push(batch)
-      this.#pump()
-    }
+    if (this.#ready.length > ready) this.#pump()
     if (this.#timer === null) this.#schedule()
   }
 
@@ -253,7 +250,7 @@ export class Shipper extends Writable {
         while (!this.#hasRoom() && this.#failed === null) await new Promise<void>((resolve) => { this.#roomWaiters.push(resolve) })
         if (this.#failed !== null) return
         this.#counts.replayed++
-        this.#enqueue(event.namespace, event.stream, { text: event.text, bytes: Buffer.byteLength(event.text), done: spill.takeDone(event.origin), origin: event.origin })
+        this.#enqueue(event.namespace, event.stream, event.text, spill.takeDone(event.origin), event.origin)
       }
     })()
       .catch((err: Error) => { this.destroy(err) })
@@ -303,7 +300,7 @@ export class Shipper extends Writable {
 
   async #send (batch: Batch): Promise<void> {
     const { namespace, stream } = batch
-    const events = batch.events.length
+    const events = batch.count
     this.emit('batch', { namespace, stream, events, bytes: batch.bytes })
     let retryAfterMs = 0
     try {
@@ -326,7 +323,7 @@ export class Shipper extends Writable {
         // Recorded in the spill first: an `ack` seen means no later run sends these again.
         await this.#settleSpilled(batch)
         this.emit('ack', { namespace, stream, events, bytes: outcome.bytes })
-        for (const event of batch.events) event.done?.(null)
+        for (const done of batch.dones) done?.(null)
         return
       }
       const stored = outcome.inserted === 0 ? '' : ` (the server stored ${outcome.inserted} of the batch's ${events}; which ones, the protocol does not say)`
@@ -345,20 +342,19 @@ export class Shipper extends Writable {
 
   /** Every event of the batch rejected: reported one by one, never retried. */
   async #reject (batch: Batch, message: string, stored: number): Promise<void> {
-    this.#counts.rejected += batch.events.length
+    this.#counts.rejected += batch.count
     await this.#settleSpilled(batch)
-    for (const event of batch.events) {
+    for (let i = 0; i < batch.count; i++) {
       const error = new ShoeboxError('SHOEBOX_EVENT_REJECTED', `event rejected: ${message}`)
-      this.emit('rejected', { namespace: batch.namespace, stream: batch.stream, event: event.text, error, maybeStored: stored > 0 })
-      event.done?.(error)
+      this.emit('rejected', { namespace: batch.namespace, stream: batch.stream, event: batch.text(i), error, maybeStored: stored > 0 })
+      batch.dones[i]?.(error)
     }
   }
 
   /** Record replayed events as settled in their spill files, so no later run sends them again. */
   async #settleSpilled (batch: Batch): Promise<void> {
     const byFile = new Map<SpillFile, string[]>()
-    for (const event of batch.events) {
-      const origin = event.origin as SpillOrigin | undefined
+    for (const origin of (batch.origins ?? []) as Array<SpillOrigin | undefined>) {
       if (origin === undefined) continue
       const keys = byFile.get(origin.file) ?? []
       keys.push(origin.key)
@@ -370,7 +366,7 @@ export class Shipper extends Writable {
   #finished (batch: Batch, key: string): void {
     this.#inFlight.delete(batch)
     this.#busy.delete(key)
-    this.#counts.queued -= batch.events.length
+    this.#counts.queued -= batch.count
     this.#queuedBytes -= batch.bytes
     this.#release()
     this.#pump()
@@ -428,7 +424,7 @@ export class Shipper extends Writable {
     const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()]
     this.#inFlight.clear()
     this.#ready = []
-    for (const batch of unsettled) for (const event of batch.events) event.done?.(failure)
+    for (const batch of unsettled) for (const done of batch.dones) done?.(failure)
     this.#spill?.abandon(failure)
     this.#release()
     this.#checkIdle()
