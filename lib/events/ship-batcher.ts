@@ -36,12 +36,13 @@ export class Batch {
   origins: unknown[] | undefined
   readonly #body: BatchBody
 
-  constructor (key: string, namespace: string | undefined, stream: string, openedAt: number) {
+  /** `capacity`: bytes to reserve for the body at once. */
+  constructor (key: string, namespace: string | undefined, stream: string, openedAt: number, capacity?: number) {
     this.key = key
     this.namespace = namespace
     this.stream = stream
     this.openedAt = openedAt
-    this.#body = new BatchBody(stream, namespace)
+    this.#body = new BatchBody(stream, namespace, capacity)
   }
 
   /** Events in the batch. */
@@ -49,9 +50,14 @@ export class Batch {
     return this.dones.length
   }
 
-  /** Append an event's text; returns its UTF-8 length. */
-  append (text: string, done: Done | undefined, origin: unknown): number {
-    const bytes = this.#body.append(text)
+  /** Body bytes so far. */
+  get bodyLength (): number {
+    return this.#body.length
+  }
+
+  /** Append an event's text (`tail`: see BatchBody.append); returns its UTF-8 length. */
+  append (text: string, tail: string | undefined, done: Done | undefined, origin: unknown): number {
+    const bytes = this.#body.append(text, tail)
     this.#took(bytes, done, origin)
     return bytes
   }
@@ -98,6 +104,8 @@ export class Batcher {
   readonly limits: BatcherLimits
   /** Open batches by namespace (undefined too), then stream: no key string is built per event. */
   readonly #open = new Map<string | undefined, Map<string, Batch>>()
+  /** The body size of each stream's last batch: the next one reserves that much at once. */
+  readonly #capacity = new Map<string, number>()
   #events = 0
 
   constructor (limits: BatcherLimits) {
@@ -113,7 +121,7 @@ export class Batcher {
    * Add an event; the batches this cuts (zero, one or two) are pushed onto
    * `cut`, in order. Returns the event's UTF-8 length.
    */
-  add (namespace: string | undefined, stream: string, text: string, done: Done | undefined, origin: unknown, now: number, cut: Batch[]): number {
+  add (namespace: string | undefined, stream: string, text: string, tail: string | undefined, done: Done | undefined, origin: unknown, now: number, cut: Batch[]): number {
     let streams = this.#open.get(namespace)
     if (streams === undefined) {
       streams = new Map()
@@ -121,10 +129,11 @@ export class Batcher {
     }
     let batch = streams.get(stream)
     if (batch === undefined) {
-      batch = new Batch(streamKey(namespace, stream), namespace, stream, now)
+      const key = streamKey(namespace, stream)
+      batch = new Batch(key, namespace, stream, now, this.#capacity.get(key))
       streams.set(stream, batch)
     }
-    const bytes = batch.append(text, done, origin)
+    const bytes = batch.append(text, tail, done, origin)
     this.#events++
     // An event that pushed a non-empty batch over the byte limit starts the next one.
     if (batch.count > 1 && batch.bytes > this.limits.maxBytes) {
@@ -170,6 +179,8 @@ export class Batcher {
   }
 
   #take (streams: Map<string, Batch>, batch: Batch): Batch {
+    // The next batch of the stream starts this big (room for the envelope's end too).
+    this.#capacity.set(batch.key, batch.bodyLength + 256)
     streams.delete(batch.stream)
     this.#events -= batch.count
     return batch

@@ -20,26 +20,33 @@ export class BatchBody {
   /** Where the last event ends once sealed (the suffix follows). */
   #eventsEnd = -1
 
-  constructor (stream: string, namespace: string | undefined) {
+  /** `capacity`: the bytes to start with (the shipper gives the last body's size of the stream: no regrowing per batch). */
+  constructor (stream: string, namespace: string | undefined, capacity = MIN_CAPACITY) {
     const prefix = `{"events": {${JSON.stringify(stream)}: [`
     this.#suffix = Buffer.from(namespace === undefined ? ']}}' : `]}, "namespace": ${JSON.stringify(namespace)}}`)
-    this.#buf = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, Buffer.byteLength(prefix) + this.#suffix.length + 64))
+    this.#buf = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, capacity, Buffer.byteLength(prefix) + this.#suffix.length + 64))
     this.#length = this.#buf.write(prefix, 0)
   }
 
-  /** Append an event's text; returns its UTF-8 length. */
-  append (text: string): number {
+  /**
+   * Append an event's text (with `tail` in place of its closing brace, when
+   * given: see PreparedEvent.tail); returns its UTF-8 length.
+   */
+  append (text: string, tail?: string): number {
     this.#writable()
     // UTF-8 takes at most 3 bytes per UTF-16 unit: with that much room, write() cannot truncate.
     // Only when that bound does not fit is the exact length counted (a huge event reserves no 3x).
-    let room = text.length * 3
-    if (this.#length + 2 + room + this.#suffix.length > this.#buf.length) room = Buffer.byteLength(text)
+    const units = text.length + (tail === undefined ? 0 : tail.length)
+    let room = units * 3
+    if (this.#length + 2 + room + this.#suffix.length > this.#buf.length) room = Buffer.byteLength(text) + (tail === undefined ? 0 : Buffer.byteLength(tail))
     this.#reserve(2 + room)
     if (this.#starts.length > 0) this.#length += SEPARATOR.copy(this.#buf, this.#length)
-    this.#starts.push(this.#length)
-    const bytes = this.#buf.write(text, this.#length)
-    this.#length += bytes
-    return bytes
+    const start = this.#length
+    this.#starts.push(start)
+    this.#length += this.#buf.write(text, start)
+    // The text ends with '}' (one byte): the tail replaces it.
+    if (tail !== undefined) this.#length += this.#buf.write(tail, this.#length - 1) - 1
+    return this.#length - start
   }
 
   /** Append an event's text as UTF-8 bytes; returns their length. */
@@ -61,6 +68,11 @@ export class BatchBody {
     const bytes = Buffer.from(this.#buf.subarray(start, this.#length))
     this.#length = this.#starts.length === 0 ? start : start - SEPARATOR.length
     return bytes
+  }
+
+  /** Bytes so far. */
+  get length (): number {
+    return this.#length
   }
 
   /** The finished body (the suffix written the first time); no event can be added after. */

@@ -27,6 +27,17 @@ export interface PreparedEvent {
   namespace: string | undefined
   stream: string
   text: string
+  /**
+   * When set, the event sent is `text` with its closing brace replaced by
+   * `tail` (the members added, and the brace): written so into the batch,
+   * no new string of the whole event is built. preparedText() joins them.
+   */
+  tail: string | undefined
+}
+
+/** The whole text of a prepared event. */
+export function preparedText (event: PreparedEvent): string {
+  return event.tail === undefined ? event.text : event.text.slice(0, -1) + event.tail
 }
 
 export interface Library {
@@ -94,13 +105,13 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
   if (typeof event === 'string') {
     text = event
     const quick = quickCheckEvent(text)
-    if (quick !== NOT_QUICK) return { namespace, stream, text: complete(text, (quick & HAS_TIME) !== 0, (quick & HAS_LIBRARY) !== 0, defaults, now) }
+    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, (quick & HAS_TIME) !== 0, (quick & HAS_LIBRARY) !== 0, defaults, now)
     hasLibrary = LIBRARY_KEY.test(text)
   } else if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
     text = stringifyEvent(event)
     hasLibrary = Object.hasOwn(event, '@library')
     const quick = quickCheckEvent(text)
-    if (quick !== NOT_QUICK) return { namespace, stream, text: complete(text, (quick & HAS_TIME) !== 0, hasLibrary, defaults, now) }
+    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, (quick & HAS_TIME) !== 0, hasLibrary, defaults, now)
   } else {
     throw invalidEvent(`an event is an object or its JSON text, got ${event === null ? 'null' : typeof event}`)
   }
@@ -115,7 +126,7 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     // "@time": null: the server would stamp it on arrival; stamp it now instead.
     text = stampEventText(text, { defaultTime: now }).text
   }
-  return { namespace, stream, text: added.length === 0 ? text : addFields(text, added) }
+  return { namespace, stream, text: added.length === 0 ? text : addFields(text, added), tail: undefined }
 }
 
 /** The stream name checked last (valid). */
@@ -133,14 +144,35 @@ function libraryMember (library: Library): string {
   return member
 }
 
-/** A quick-checked text (one object, nothing around it, a valid @time or none) with what it lacks added. */
-function complete (text: string, hasTime: boolean, hasLibrary: boolean, defaults: PrepareDefaults, now: () => KronosTime): string {
+let tailOf: Library | undefined
+let libraryTail = ''
+
+/**
+ * A quick-checked text (one object, nothing around it, a valid @time or
+ * none) with what it lacks added as a tail (see PreparedEvent.tail): the
+ * same text addFields() makes, without building it.
+ */
+function quickPrepared (namespace: string | undefined, stream: string, text: string, hasTime: boolean, hasLibrary: boolean,
+  defaults: PrepareDefaults, now: () => KronosTime): PreparedEvent {
   const addLibrary = !hasLibrary && defaults.library !== false
-  if (hasTime && !addLibrary) return text
+  if (hasTime && !addLibrary) return { namespace, stream, text, tail: undefined }
+  const empty = text.length === 2
+  const before = text.charCodeAt(text.length - 2)
+  // White space before the closing brace is trimmed by addFields (rare: a new string then).
+  const spaced = !empty && (before === 0x20 || before === 0x0A || before === 0x0D || before === 0x09)
+  if (hasTime && !spaced) {
+    const library = defaults.library as Library
+    if (library !== tailOf) {
+      libraryTail = `, ${libraryMember(library)}}`
+      tailOf = library
+    }
+    return { namespace, stream, text, tail: libraryTail }
+  }
   const added: string[] = []
   if (!hasTime) added.push(`"@time": ${formatKronosTime(now())}`)
   if (addLibrary) added.push(libraryMember(defaults.library as Library))
-  return addFields(text, added)
+  if (spaced) return { namespace, stream, text: addFields(text, added), tail: undefined }
+  return { namespace, stream, text, tail: `${empty ? '' : ', '}${added.join(', ')}}` }
 }
 
 /** Splice members in as the object's last ones, leaving the rest of the text as it is. */

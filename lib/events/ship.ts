@@ -33,7 +33,7 @@ import { ShoeboxError } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { Batcher, type Batch } from './ship-batcher.js'
-import { prepareEvent, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
+import { prepareEvent, preparedText, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
 import { ExitFlush } from './ship-exit.js'
 import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
 import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
@@ -201,7 +201,7 @@ export class Shipper extends Writable {
       return
     }
     if (this.#hasRoom()) {
-      this.#enqueue(event.namespace, event.stream, event.text, written.done, undefined)
+      this.#enqueue(event.namespace, event.stream, event.text, event.tail, written.done, undefined)
       callback()
       return
     }
@@ -211,7 +211,7 @@ export class Shipper extends Writable {
         return
       case 'drop': {
         const dropped = ++this.#counts.dropped
-        this.emit('drop', { namespace: event.namespace, stream: event.stream, event: event.text, dropped })
+        this.emit('drop', { namespace: event.namespace, stream: event.stream, event: preparedText(event), dropped })
         settle(written, new ShoeboxError('SHOEBOX_EVENT_DROPPED', `event for stream ${event.stream} dropped: the queue is full (${this.#counts.queued} events)`))
         callback()
         return
@@ -223,7 +223,7 @@ export class Shipper extends Writable {
 
   #spillEvent (spill: Spill, event: PreparedEvent, written: Written, callback: WriteCallback): void {
     this.#counts.spilled++
-    spill.write(event.namespace, event.stream, event.text, written.done, callback)
+    spill.write(event.namespace, event.stream, preparedText(event), written.done, callback)
     this.#startReplay()
   }
 
@@ -231,10 +231,10 @@ export class Shipper extends Writable {
     return this.#counts.queued < this.#settings.queueEvents && this.#queuedBytes < this.#settings.queueBytes
   }
 
-  #enqueue (namespace: string | undefined, stream: string, text: string, done: Done | undefined, origin: unknown): void {
+  #enqueue (namespace: string | undefined, stream: string, text: string, tail: string | undefined, done: Done | undefined, origin: unknown): void {
     this.#counts.queued++
     const ready = this.#ready.length
-    this.#queuedBytes += this.#batcher.add(namespace, stream, text, done, origin, Date.now(), this.#ready)
+    this.#queuedBytes += this.#batcher.add(namespace, stream, text, tail, done, origin, Date.now(), this.#ready)
     // Only a cut batch can start a request, and an armed timer is due no later than any batch
     // opened since: per event, neither walk is needed (they cost ~5 µs an event).
     if (this.#ready.length > ready) this.#pump()
@@ -250,7 +250,7 @@ export class Shipper extends Writable {
         while (!this.#hasRoom() && this.#failed === null) await new Promise<void>((resolve) => { this.#roomWaiters.push(resolve) })
         if (this.#failed !== null) return
         this.#counts.replayed++
-        this.#enqueue(event.namespace, event.stream, event.text, spill.takeDone(event.origin), event.origin)
+        this.#enqueue(event.namespace, event.stream, event.text, undefined, spill.takeDone(event.origin), event.origin)
       }
     })()
       .catch((err: Error) => { this.destroy(err) })

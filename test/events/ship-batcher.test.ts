@@ -5,7 +5,7 @@ import { Batcher, type Batch } from '../../lib/events/ship-batcher.js'
 /** Add an event of `bytes` ASCII bytes; the batches it cut. */
 function add (b: Batcher, namespace: string | undefined, stream: string, bytes: number, now = 0, text = 'x'.repeat(bytes)): Batch[] {
   const cut: Batch[] = []
-  t.equal(b.add(namespace, stream, text, undefined, undefined, now, cut), Buffer.byteLength(text), 'add() returns the UTF-8 length')
+  t.equal(b.add(namespace, stream, text, undefined, undefined, undefined, now, cut), Buffer.byteLength(text), 'add() returns the UTF-8 length')
   return cut
 }
 const sizes = (batches: Batch[]): number[] => batches.map((b) => b.count)
@@ -33,8 +33,8 @@ t.test('bytes: an overflowing event moves with its callback and origin; multi-by
   const b = new Batcher({ maxEvents: 100, maxBytes: 12, maxAgeMs: 100 })
   const calls: string[] = []
   const cut: Batch[] = []
-  t.equal(b.add('n', 's', '{"a":"é"}', (e) => { calls.push(`1 ${String(e)}`) }, undefined, 0, cut), 10)
-  t.equal(b.add('n', 's', '{"b":"ü"}', (e) => { calls.push(`2 ${String(e)}`) }, 'origin-2', 5, cut), 10)
+  t.equal(b.add('n', 's', '{"a":"é"}', undefined, (e: Error | null) => { calls.push(`1 ${String(e)}`) }, undefined, 0, cut), 10)
+  t.equal(b.add('n', 's', '{"b":"ü"}', undefined, (e: Error | null) => { calls.push(`2 ${String(e)}`) }, 'origin-2', 5, cut), 10)
   t.same(sizes(cut), [1])
   t.equal(cut[0].body().toString(), '{"events": {"s": [{"a":"é"}]}, "namespace": "n"}')
   t.ok((cut[0].origins ?? []).every((o) => o === undefined), 'the first batch holds no replayed event')

@@ -40,6 +40,17 @@ t.test('removeLast / appendBytes move an event intact; sealed bodies take no mor
   t.equal(one.seal().toString(), '{"events": {"s": []}}')
 })
 
+t.test('a tail replaces the closing brace; text() and the body agree; a capacity reserves at once', async (t) => {
+  const body = new BatchBody('s', undefined, 100_000)
+  t.equal(body.append('{"a":"ü"}', ', "@library": "é"}'), Buffer.byteLength('{"a":"ü", "@library": "é"}'))
+  t.equal(body.append('{}', '"@time": 5}'), Buffer.byteLength('{"@time": 5}'))
+  body.append('{"b":2}')
+  t.same([0, 1, 2].map((i) => body.text(i)), ['{"a":"ü", "@library": "é"}', '{"@time": 5}', '{"b":2}'])
+  const sealed = body.seal()
+  t.equal(sealed.toString(), '{"events": {"s": [{"a":"ü", "@library": "é"}, {"@time": 5}, {"b":2}]}}')
+  t.ok(sealed.buffer.byteLength >= 100_000, 'the capacity given is reserved')
+})
+
 t.test('a huge event (8 MiB) goes in intact without reserving 3x its length', async (t) => {
   const body = new BatchBody('s', undefined)
   const text = `{"blob":"${'q'.repeat(8 * 1024 * 1024)}"}`

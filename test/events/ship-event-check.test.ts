@@ -8,7 +8,7 @@ import t from 'tap'
 import { MAX_JSON_DEPTH } from '../../lib/json/json-scan.js'
 import { scanEvent } from '../../lib/events/event-text.js'
 import { HAS_LIBRARY, HAS_TIME, NOT_QUICK, quickCheckEvent } from '../../lib/events/ship-event-check.js'
-import { prepareEvent } from '../../lib/events/ship-event.js'
+import { prepareEvent, preparedText } from '../../lib/events/ship-event.js'
 
 const SAMPLES = [
   '{"@time":17645472000000000,"user_id":"u_0a1b2c3d4e5f","path":"/pricing","viewport":{"w":1280,"h":810},"price":2.0,"trial":false,"ref":null}',
@@ -104,13 +104,25 @@ t.test('prepareEvent: the quick path and the exact path give the same text', asy
     // Leading white space sends the same event the exact way.
     const quick = prepareEvent(sample, defaults, now)
     const slow = prepareEvent(` ${sample}`, defaults, now)
-    t.same(quick, slow, sample.slice(0, 60))
+    t.equal(preparedText(quick), preparedText(slow), sample.slice(0, 60))
+    t.equal(slow.tail, undefined, 'the exact path builds the whole text')
     const asObject = prepareEvent({ stream: 's', event: JSON.parse(sample) as object }, defaults, now)
     t.equal(asObject.stream, 's')
-    t.same(prepareEvent(sample, { ...defaults, library: false }, now), prepareEvent(`${sample}\n`, { ...defaults, library: false }, now))
+    t.equal(preparedText(prepareEvent(sample, { ...defaults, library: false }, now)), preparedText(prepareEvent(`${sample}\n`, { ...defaults, library: false }, now)))
   }
-  t.equal(prepareEvent('{"a":1}', defaults, now).text, '{"a":1, "@time": 17645472000000000, "@library": {"name":"shoebox","version":"9.9.9"}}')
-  t.equal(prepareEvent('{"@time":5,"@library":"x"}', defaults, now).text, '{"@time":5,"@library":"x"}', 'nothing to add: the text as written')
+  const lib = '"@library": {"name":"shoebox","version":"9.9.9"}'
+  for (const [text, sent] of [
+    ['{"a":1}', `{"a":1, "@time": 17645472000000000, ${lib}}`],
+    ['{}', `{"@time": 17645472000000000, ${lib}}`],
+    ['{"@time":5}', `{"@time":5, ${lib}}`],
+    ['{"@time":5,"a":[1] \n}', `{"@time":5,"a":[1], ${lib}}`],
+    ['{"@time":5,"@library":"x"}', '{"@time":5,"@library":"x"}']
+  ]) {
+    const prepared = prepareEvent(text, defaults, now)
+    t.equal(preparedText(prepared), sent, text)
+    t.equal(preparedText(prepared), preparedText(prepareEvent(` ${text}`, defaults, now)), `${text}: as the exact path`)
+  }
+  t.equal(prepareEvent('{"@time":5,"@library":"x"}', defaults, now).tail, undefined, 'nothing to add: the text as written')
   t.throws(() => prepareEvent('{"a":1,}', defaults, now), { code: 'SHOEBOX_INVALID_JSON' })
   t.throws(() => prepareEvent('{"@time":1.5}', defaults, now), { code: 'SHOEBOX_INVALID_EVENT_TIME' })
   t.throws(() => prepareEvent({ stream: 'bad name', event: '{}' }, defaults, now), { code: 'SHOEBOX_INVALID_STREAM_NAME' })
