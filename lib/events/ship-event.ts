@@ -13,6 +13,7 @@ import { ShoeboxError } from '../errors.js'
 import { scanEvent, stampEventText, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
+import { HAS_LIBRARY, HAS_TIME, NOT_QUICK, quickCheckEvent } from './ship-event-check.js'
 
 /** `{ stream, event }` as written to ship(). */
 export interface ShipItem {
@@ -26,6 +27,17 @@ export interface PreparedEvent {
   namespace: string | undefined
   stream: string
   text: string
+  /**
+   * When set, the event sent is `text` with its closing brace replaced by
+   * `tail` (the members added, and the brace): written so into the batch,
+   * no new string of the whole event is built. preparedText() joins them.
+   */
+  tail: string | undefined
+}
+
+/** The whole text of a prepared event. */
+export function preparedText (event: PreparedEvent): string {
+  return event.tail === undefined ? event.text : event.text.slice(0, -1) + event.tail
 }
 
 export interface Library {
@@ -82,29 +94,85 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (chunk.namespace !== undefined) namespace = chunk.namespace
   }
   if (stream === undefined) throw invalidEvent('no stream: write { stream, event }, or give ship() a default stream')
-  checkStreamName(stream)
+  // One stream's events come in runs: its name is checked once per run.
+  if (stream !== lastStreamChecked) {
+    checkStreamName(stream)
+    lastStreamChecked = stream
+  }
   if (Buffer.isBuffer(event)) event = event.toString('utf8')
   let text: string
   let hasLibrary: boolean
   if (typeof event === 'string') {
     text = event
+    const quick = quickCheckEvent(text)
+    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, (quick & HAS_TIME) !== 0, (quick & HAS_LIBRARY) !== 0, defaults, now)
     hasLibrary = LIBRARY_KEY.test(text)
   } else if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
     text = stringifyEvent(event)
     hasLibrary = Object.hasOwn(event, '@library')
+    const quick = quickCheckEvent(text)
+    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, (quick & HAS_TIME) !== 0, hasLibrary, defaults, now)
   } else {
     throw invalidEvent(`an event is an object or its JSON text, got ${event === null ? 'null' : typeof event}`)
   }
+  // The exact path: rarer shapes (outer white space, several or null @time, escaped keys), and
+  // every invalid text, whose error it names.
   const scan = scanEvent(text)
   text = text.slice(scan.start, scan.end)
   const added: string[] = []
   if (scan.time === null && scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(now())}`)
-  if (!hasLibrary && defaults.library !== false) added.push(`"@library": ${JSON.stringify(defaults.library)}`)
+  if (!hasLibrary && defaults.library !== false) added.push(libraryMember(defaults.library))
   if (scan.time === null && scan.timeMembers.length > 0) {
     // "@time": null: the server would stamp it on arrival; stamp it now instead.
     text = stampEventText(text, { defaultTime: now }).text
   }
-  return { namespace, stream, text: added.length === 0 ? text : addFields(text, added) }
+  return { namespace, stream, text: added.length === 0 ? text : addFields(text, added), tail: undefined }
+}
+
+/** The stream name checked last (valid). */
+let lastStreamChecked: string | undefined
+
+let memberOf: Library | undefined
+let member = ''
+
+/** `"@library": {...}`, made once per library object rather than per event. */
+function libraryMember (library: Library): string {
+  if (library !== memberOf) {
+    member = `"@library": ${JSON.stringify(library)}`
+    memberOf = library
+  }
+  return member
+}
+
+let tailOf: Library | undefined
+let libraryTail = ''
+
+/**
+ * A quick-checked text (one object, nothing around it, a valid @time or
+ * none) with what it lacks added as a tail (see PreparedEvent.tail): the
+ * same text addFields() makes, without building it.
+ */
+function quickPrepared (namespace: string | undefined, stream: string, text: string, hasTime: boolean, hasLibrary: boolean,
+  defaults: PrepareDefaults, now: () => KronosTime): PreparedEvent {
+  const addLibrary = !hasLibrary && defaults.library !== false
+  if (hasTime && !addLibrary) return { namespace, stream, text, tail: undefined }
+  const empty = text.length === 2
+  const before = text.charCodeAt(text.length - 2)
+  // White space before the closing brace is trimmed by addFields (rare: a new string then).
+  const spaced = !empty && (before === 0x20 || before === 0x0A || before === 0x0D || before === 0x09)
+  if (hasTime && !spaced) {
+    const library = defaults.library as Library
+    if (library !== tailOf) {
+      libraryTail = `, ${libraryMember(library)}}`
+      tailOf = library
+    }
+    return { namespace, stream, text, tail: libraryTail }
+  }
+  const added: string[] = []
+  if (!hasTime) added.push(`"@time": ${formatKronosTime(now())}`)
+  if (addLibrary) added.push(libraryMember(defaults.library as Library))
+  if (spaced) return { namespace, stream, text: addFields(text, added), tail: undefined }
+  return { namespace, stream, text, tail: `${empty ? '' : ', '}${added.join(', ')}}` }
 }
 
 /** Splice members in as the object's last ones, leaving the rest of the text as it is. */
