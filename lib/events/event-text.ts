@@ -125,8 +125,11 @@ export interface StampTextOptions {
   time?: KronosTime
   /** The @time for an event without one (or with null). Default: now, read at most once per call. */
   defaultTime?: KronosTime | (() => KronosTime)
-  /** Makes the @id. Default newEventId (crypto-random, never repeating for one time in this process). */
-  newId?: (time: KronosTime) => string
+  /**
+   * Makes the @id. Default newEventId (crypto-random, never repeating for one time in this process).
+   * `given` is the JSON text of the event's own (last) @id member, when it has one.
+   */
+  newId?: (time: KronosTime, given: string | undefined) => string
 }
 
 export interface StampedEvent {
@@ -150,7 +153,8 @@ export function stampEventText (text: string, options: StampTextOptions = {}): S
   else if (scan.time !== null) time = scan.time
   else if (typeof options.defaultTime === 'function') time = checkKronosTime(options.defaultTime(), '@time')
   else time = checkKronosTime(options.defaultTime ?? kronosTimeNow(), '@time')
-  const id = (options.newId ?? newEventId)(time)
+  const given = scan.idMembers[scan.idMembers.length - 1]
+  const id = options.newId === undefined ? newEventId(time) : options.newId(time, given === undefined ? undefined : text.slice(given.valueStart, given.valueEnd))
   const timeText = time.toString()
   const idText = `"${id}"`
 

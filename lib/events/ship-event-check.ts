@@ -8,8 +8,11 @@
  * json-scan.ts's strict validator sees it (no NaN, no raw control
  * characters, nesting up to MAX_JSON_DEPTH), with at most one top-level
  * @time whose value is an integer literal of at most 17 digits (always
- * inside the kronos range, which spans 18 digits either way), and no
- * top-level key written with an escape (it could spell @time). Anything
+ * inside the kronos range, which spans 18 digits either way), at most one
+ * top-level @id whose value is a string (a caller's, which the shipper
+ * replaces), and no top-level key written with an escape (it could spell
+ * @time or @id). Where the @time value and the @id string are is left in
+ * quickSpans, so the caller needs no second scan. Anything
  * else, invalid text included, is "not quick": the caller takes the exact
  * path (scanEvent), which decides and names what is wrong. So this check
  * never accepts what that path refuses: test/events/ship-event-check.test.ts
@@ -23,6 +26,17 @@ export const NOT_QUICK = -1
 export const HAS_TIME = 1
 /** Bit set when some key, at any depth, is "@library" as written (what /"@library"\s*:/ finds). */
 export const HAS_LIBRARY = 2
+/** Bit set when the object has its top-level @id (a string). */
+export const HAS_ID = 4
+/** Bits of members that may appear once at the top level in the quick shape. */
+const ONCE = HAS_TIME | HAS_ID
+
+/**
+ * Where the last quick-checked text's top-level @time value (the digits, sign
+ * included) and @id value (the string, quotes included) are: [start, end),
+ * valid when its HAS_TIME / HAS_ID bit is set. One object, reused.
+ */
+export const quickSpans = { timeStart: 0, timeEnd: 0, idStart: 0, idEnd: 0 }
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5C
@@ -58,8 +72,8 @@ export function quickCheckEvent (text: string): number {
         depth--
       } else if (close === RBRACE) {
         i = member(text, i, depth)
-        // A second top-level @time: the exact path keeps the last one.
-        if (i < 0 || (memberFound & found & HAS_TIME) !== 0) return NOT_QUICK
+        // A second top-level @time or @id: the exact path keeps the last @time and rewrites every @id.
+        if (i < 0 || (memberFound & found & ONCE) !== 0) return NOT_QUICK
         found |= memberFound
         valueDone = false
       } else {
@@ -94,7 +108,7 @@ export function quickCheckEvent (text: string): number {
       i = skipWs(text, i + 1)
       if (closers[depth - 1] === RBRACE) {
         i = member(text, i, depth)
-        if (i < 0 || (memberFound & found & HAS_TIME) !== 0) return NOT_QUICK
+        if (i < 0 || (memberFound & found & ONCE) !== 0) return NOT_QUICK
         found |= memberFound
       }
       break
@@ -102,13 +116,14 @@ export function quickCheckEvent (text: string): number {
   }
 }
 
-/** What the last member() saw (HAS_TIME, HAS_LIBRARY bits): a module variable, not an object per key. */
+/** What the last member() saw (HAS_TIME, HAS_LIBRARY, HAS_ID bits): a module variable, not an object per key. */
 let memberFound = 0
 
 /**
  * At a key of an object at `depth`: past the key, the colon and white space,
  * to the value (a top-level @time's value is checked and passed too, up to
- * the next token). Returns the index, or -1 for NOT_QUICK.
+ * the next token; a top-level @id's value must be a string, whose span is
+ * kept). Returns the index, or -1 for NOT_QUICK.
  */
 function member (text: string, i: number, depth: number): number {
   memberFound = 0
@@ -120,12 +135,22 @@ function member (text: string, i: number, depth: number): number {
   if (text.charCodeAt(keyStart) === 0x40) {
     if (keyLength === 8 && text.startsWith('@library', keyStart)) memberFound = HAS_LIBRARY
     else if (depth === 1 && keyLength === 5 && text.startsWith('@time', keyStart)) memberFound = HAS_TIME
+    else if (depth === 1 && keyLength === 3 && text.startsWith('@id', keyStart)) memberFound = HAS_ID
   }
   if (depth === 1 && escaped) return -1
   i = skipWs(text, end)
   if (text.charCodeAt(i) !== COLON) return -1
   i = skipWs(text, i + 1)
-  return memberFound === HAS_TIME ? timeValue(text, i) : i
+  if (memberFound === HAS_TIME) return timeValue(text, i)
+  if (memberFound === HAS_ID) {
+    // Left in place (it is a value, skipped by the caller); another kind of @id takes the exact path.
+    if (text.charCodeAt(i) !== QUOTE) return -1
+    const idEnd = skipString(text, i)
+    if (idEnd < 0) return -1
+    quickSpans.idStart = i
+    quickSpans.idEnd = idEnd
+  }
+  return i
 }
 
 /** An integer literal of 1-17 digits (optionally negative), left in place (it is a value); -1 otherwise. */
@@ -142,7 +167,28 @@ function timeValue (text: string, i: number): number {
   if (digits === 0 || digits > 17 || (digits > 1 && text.charCodeAt(first) === 0x30)) return -1
   const c = text.charCodeAt(j)
   if (c === 0x2E || c === 0x65 || c === 0x45) return -1
+  quickSpans.timeStart = i
+  quickSpans.timeEnd = j
   return i
+}
+
+/**
+ * The @time of the text quickCheckEvent() last saw with HAS_TIME, read from
+ * its digits in place (no slice): at most 17 digits, as two parts each
+ * exact as a double.
+ */
+export function quickTime (text: string): bigint {
+  let i = quickSpans.timeStart
+  const end = quickSpans.timeEnd
+  const negative = text.charCodeAt(i) === MINUS
+  if (negative) i++
+  const split = Math.max(i, end - 9)
+  let high = 0
+  for (; i < split; i++) high = high * 10 + text.charCodeAt(i) - 0x30
+  let low = 0
+  for (; i < end; i++) low = low * 10 + text.charCodeAt(i) - 0x30
+  const t = high === 0 ? BigInt(low) : BigInt(high) * 1_000_000_000n + BigInt(low)
+  return negative ? -t : t
 }
 
 function skipWs (s: string, i: number): number {

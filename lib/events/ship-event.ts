@@ -4,16 +4,18 @@
  * optional `namespace`), or a plain event for the shipper's default stream;
  * the event is an object or its JSON text. Text is kept as given (numbers
  * like 2.0 or integers above 2^53 reach the server unchanged); only
- * `@time` (now, when the event has none, as pykronos does) and `@library`
- * are added, the latter only when the caller set none (pykronos always
+ * `@time` (now, when the event has none, as pykronos does), `@id` (made
+ * here, in place of a caller's: see kept-event-ids.ts) and `@library` are
+ * added, the latter only when the caller set none (pykronos always
  * overwrites it; a caller's own is kept here).
  */
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
-import { scanEvent, stampEventText, stringifyEvent } from './event-text.js'
+import { newEventId } from './event-id.js'
+import { scanEvent, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
-import { HAS_LIBRARY, HAS_TIME, NOT_QUICK, quickCheckEvent } from './ship-event-check.js'
+import { HAS_ID, HAS_LIBRARY, HAS_TIME, NOT_QUICK, quickCheckEvent, quickSpans, quickTime } from './ship-event-check.js'
 
 /** `{ stream, event }` as written to ship(). */
 export interface ShipItem {
@@ -84,7 +86,8 @@ const LIBRARY_KEY = /"@library"\s*:/
  * event without @time gets now, as pykronos does: a batch that waits for a
  * server (retries, the spill) keeps the time the event happened.
  */
-export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: () => KronosTime = kronosTimeNow): PreparedEvent {
+export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: () => KronosTime = kronosTimeNow,
+  newId: (time: KronosTime) => string = newEventId): PreparedEvent {
   let stream = defaults.stream
   let namespace = defaults.namespace
   let event: unknown = chunk
@@ -105,27 +108,33 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
   if (typeof event === 'string') {
     text = event
     const quick = quickCheckEvent(text)
-    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, (quick & HAS_TIME) !== 0, (quick & HAS_LIBRARY) !== 0, defaults, now)
+    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, quick, (quick & HAS_LIBRARY) !== 0, defaults, now, newId)
     hasLibrary = LIBRARY_KEY.test(text)
   } else if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
     text = stringifyEvent(event)
     hasLibrary = Object.hasOwn(event, '@library')
     const quick = quickCheckEvent(text)
-    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, (quick & HAS_TIME) !== 0, hasLibrary, defaults, now)
+    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, quick, hasLibrary, defaults, now, newId)
   } else {
     throw invalidEvent(`an event is an object or its JSON text, got ${event === null ? 'null' : typeof event}`)
   }
-  // The exact path: rarer shapes (outer white space, several or null @time, escaped keys), and
+  // The exact path: rarer shapes (outer white space, several or null @time, several or non-string
+  // @id, escaped keys), and
   // every invalid text, whose error it names.
   const scan = scanEvent(text)
-  text = text.slice(scan.start, scan.end)
+  const time = scan.time ?? now()
+  // The @id is made here, once: retries, the spill and the next run send the same one, and
+  // shoebox serve keeps it (kept-event-ids.ts), so an event sent twice is stored once.
+  const id = newId(time)
+  // The caller's own @id (a server replaces it anyway) and "@time": null are rewritten in place
+  // (the server would stamp a null time on arrival; it is stamped now), with no second scan.
+  const edits: Array<{ start: number, end: number, text: string }> = scan.idMembers.map((m) => ({ start: m.valueStart, end: m.valueEnd, text: `"${id}"` }))
+  if (scan.time === null) for (const m of scan.timeMembers) edits.push({ start: m.valueStart, end: m.valueEnd, text: formatKronosTime(time) })
+  text = splice(text, scan.start, scan.end, edits)
   const added: string[] = []
-  if (scan.time === null && scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(now())}`)
+  if (scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(time)}`)
+  if (scan.idMembers.length === 0) added.push(`"@id": "${id}"`)
   if (!hasLibrary && defaults.library !== false) added.push(libraryMember(defaults.library))
-  if (scan.time === null && scan.timeMembers.length > 0) {
-    // "@time": null: the server would stamp it on arrival; stamp it now instead.
-    text = stampEventText(text, { defaultTime: now }).text
-  }
   return { namespace, stream, text: added.length === 0 ? text : addFields(text, added), tail: undefined }
 }
 
@@ -144,35 +153,48 @@ function libraryMember (library: Library): string {
   return member
 }
 
-let tailOf: Library | undefined
-let libraryTail = ''
-
 /**
  * A quick-checked text (one object, nothing around it, a valid @time or
- * none) with what it lacks added as a tail (see PreparedEvent.tail): the
- * same text addFields() makes, without building it.
+ * none, one string @id or none) given its @id, with what it lacks added as
+ * a tail (see PreparedEvent.tail): the same text the exact path makes,
+ * without building it. The @time and a caller's @id are found where the
+ * check left them (quickSpans): no second scan.
  */
-function quickPrepared (namespace: string | undefined, stream: string, text: string, hasTime: boolean, hasLibrary: boolean,
-  defaults: PrepareDefaults, now: () => KronosTime): PreparedEvent {
-  const addLibrary = !hasLibrary && defaults.library !== false
-  if (hasTime && !addLibrary) return { namespace, stream, text, tail: undefined }
+function quickPrepared (namespace: string | undefined, stream: string, text: string, quick: number, hasLibrary: boolean,
+  defaults: PrepareDefaults, now: () => KronosTime, newId: (time: KronosTime) => string): PreparedEvent {
+  const hasTime = (quick & HAS_TIME) !== 0
+  const hasId = (quick & HAS_ID) !== 0
+  const time = hasTime ? quickTime(text) : now()
+  const id = newId(time)
+  // A caller's own @id is replaced in place, as the exact path does (a new string, for this rarer input).
+  if (hasId) text = `${text.slice(0, quickSpans.idStart)}"${id}"${text.slice(quickSpans.idEnd)}`
+  let added = hasTime ? '' : `"@time": ${formatKronosTime(time)}`
+  if (!hasId) added = added === '' ? `"@id": "${id}"` : `${added}, "@id": "${id}"`
+  if (!hasLibrary && defaults.library !== false) {
+    const library = libraryMember(defaults.library)
+    added = added === '' ? library : `${added}, ${library}`
+  }
+  if (added === '') return { namespace, stream, text, tail: undefined }
   const empty = text.length === 2
   const before = text.charCodeAt(text.length - 2)
   // White space before the closing brace is trimmed by addFields (rare: a new string then).
-  const spaced = !empty && (before === 0x20 || before === 0x0A || before === 0x0D || before === 0x09)
-  if (hasTime && !spaced) {
-    const library = defaults.library as Library
-    if (library !== tailOf) {
-      libraryTail = `, ${libraryMember(library)}}`
-      tailOf = library
-    }
-    return { namespace, stream, text, tail: libraryTail }
+  if (!empty && (before === 0x20 || before === 0x0A || before === 0x0D || before === 0x09)) {
+    return { namespace, stream, text: addFields(text, [added]), tail: undefined }
   }
-  const added: string[] = []
-  if (!hasTime) added.push(`"@time": ${formatKronosTime(now())}`)
-  if (addLibrary) added.push(libraryMember(defaults.library as Library))
-  if (spaced) return { namespace, stream, text: addFields(text, added), tail: undefined }
-  return { namespace, stream, text, tail: `${empty ? '' : ', '}${added.join(', ')}}` }
+  return { namespace, stream, text, tail: `${empty ? '' : ', '}${added}}` }
+}
+
+/** text[start, end) with the edits (spans in text, in any order) applied. */
+function splice (text: string, start: number, end: number, edits: Array<{ start: number, end: number, text: string }>): string {
+  if (edits.length === 0) return text.slice(start, end)
+  edits.sort((a, b) => a.start - b.start)
+  let out = ''
+  let at = start
+  for (const e of edits) {
+    out += text.slice(at, e.start) + e.text
+    at = e.end
+  }
+  return out + text.slice(at, end)
 }
 
 /** Splice members in as the object's last ones, leaving the rest of the text as it is. */

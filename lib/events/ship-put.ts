@@ -15,6 +15,7 @@ import http from 'node:http'
 import type https from 'node:https'
 import { createRequire } from 'node:module'
 import { ShoeboxError } from '../errors.js'
+import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 
 /**
@@ -183,7 +184,7 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
     const req = request(url, {
       method: 'POST',
       agent: options.agent,
-      headers: { 'Content-Length': body.length },
+      headers: { 'Content-Length': body.length, [KEEP_IDS_HEADER]: '1' },
       signal: options.signal,
       timeout: options.timeoutMs
     }, (res) => {

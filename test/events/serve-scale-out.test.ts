@@ -4,11 +4,14 @@
  * loopback; a readonly server answers gets and stream listings from every
  * collector's runs, with ranged reads, once it polls again.
  */
+import fs from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import type { EventStore } from '../../lib/events/store/event-store.js'
 import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
+import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { get, json, post, put, start, streams } from './conformance-kit.js'
+import { get, json, post, put, spawnServe, start, streams } from './conformance-kit.js'
 
 t.test('two collectors and one reader share an S3 bucket', async (t) => {
   const s3 = await startS3({ bucket: 'events' })
@@ -62,4 +65,56 @@ t.test('a collector removes the runs it replaced from the store once they are ol
   t.ok(store.stats().compactions >= 1, 'four flushes into one bucket were merged')
   const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as { runs: Array<{ file: string }> }
   t.same(s3.keys('events').filter((k) => k.startsWith('p/runs/')), published.runs.map((r) => `p/runs/c/${r.file}`).sort(), 'only the live runs are left')
+})
+
+t.test("a collector killed between a run's fsync and its upload uploads the run after restart", async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  // Run uploads fail until the collector is killed: the flush wrote, fsynced and indexed the run first.
+  let refuse = true
+  let refusedOnce: () => void = () => {}
+  const refused = new Promise<void>((resolve) => { refusedOnce = resolve })
+  const proxy = await startFaultProxy(s3.endpoint, [{
+    match: (r) => {
+      if (!refuse || r.op !== 'PutObject' || !r.url.includes('/runs/')) return false
+      refusedOnce()
+      return true
+    },
+    fault: { kind: 'status', status: 500, code: 'InternalError' }
+  }])
+  t.teardown(async () => { await proxy.close() })
+  const data = t.testdir()
+  const env = { ...s3.env, SHOEBOX_S3_ENDPOINT: proxy.endpoint }
+  const args = ['--data', data, '--mode', 'collector', '--store', 's3://events/p', '--collector-id', 'c', '--memtable-size', '1KiB', '--flush-interval', '1h']
+  let collector = await spawnServe(args, env)
+  const events = Array.from({ length: 20 }, (_, i) => ({ '@time': i, pad: 'x'.repeat(100) }))
+  t.equal((await post(collector.url, '/1.0/events/put', { events: { s: events } })).status, 200, 'the put is durable (and starts a flush)')
+  await refused
+  collector.child.kill('SIGKILL')
+  t.equal((await collector.exited).signal, 'SIGKILL')
+  t.same(s3.keys('events').filter((k) => k.startsWith('p/runs/')), [], 'no run reached the store')
+  t.ok(fs.readdirSync(path.join(data, 'runs')).some((f) => f.endsWith('.shoebox')), 'the run is on local disk')
+
+  refuse = false
+  collector = await spawnServe(args, env)
+  t.teardown(async () => {
+    collector.child.kill('SIGKILL')
+    await collector.exited
+  })
+  // A collector publishes while it opens, before it listens.
+  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as { runs: Array<{ file: string }> }
+  t.ok(published.runs.length > 0, 'the index lists the run')
+  for (const run of published.runs) {
+    t.ok(s3.keys('events').includes(`p/runs/c/${run.file}`), `run ${run.file} uploaded after the restart`)
+    t.ok(fs.existsSync(path.join(data, 'runs', `.${run.file}.uploaded`)), 'by the sealed-file uploader (its marker)')
+  }
+  const reader = await start(t, {
+    store: 's3://events/p',
+    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
+    mode: 'readonly',
+    data: undefined,
+    pollInterval: '1h',
+    namespaces: ['kronos']
+  })
+  t.equal((await get(t, reader.url, 's', 0, 100)).length, 20, 'a reader gets every event')
 })

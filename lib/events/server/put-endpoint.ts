@@ -14,6 +14,7 @@
 import type { ServerResponse } from 'node:http'
 import { formatEventId, newEventIdBytes } from '../event-id.js'
 import { InvalidEventTimeError, parseEvent, stampEventText } from '../event-text.js'
+import { KEEP_IDS_HEADER, keptEventId } from '../kept-event-ids.js'
 import { isValidStreamName } from '../stream-name.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import { sendJson } from './envelope.js'
@@ -50,6 +51,8 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
 
   const errors: string[] = []
   const batches: StreamBatch[] = []
+  // shoebox's shipper sends @ids to keep, so that a put sent again after a lost answer is stored once (kept-event-ids.ts).
+  const keepIds = res.req?.headers[KEEP_IDS_HEADER] === '1'
   for (const stream of body.streams) {
     if (!isValidStreamName(stream.name)) {
       errors.push(invalidStreamName(stream.name))
@@ -60,7 +63,7 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
     const batch: StreamBatch = { stream: stream.name, events: [] }
     batches.push(batch)
     for (const element of elements) {
-      const event = element === undefined ? refuse(errors, '') : stamp(ctx, slice(text, element), errors)
+      const event = element === undefined ? refuse(errors, '') : stamp(ctx, slice(text, element), errors, keepIds)
       if (event !== undefined) batch.events.push(event)
     }
   }
@@ -105,7 +108,7 @@ function refuse (errors: string[], value: unknown): undefined {
   return undefined
 }
 
-function stamp (ctx: ServerContext, text: string, errors: string[]): StoredEvent | undefined {
+function stamp (ctx: ServerContext, text: string, errors: string[], keepIds: boolean): StoredEvent | undefined {
   if (firstChar(text, 0) !== '{') return refuse(errors, parseEvent(text))
   if (Buffer.byteLength(text) > ctx.maxEventSize) {
     errors.push(tooLarge('event', ctx.maxEventSize))
@@ -114,7 +117,7 @@ function stamp (ctx: ServerContext, text: string, errors: string[]): StoredEvent
   try {
     // The id's bytes are kept as made: no text round trip per event.
     let id: Buffer = Buffer.alloc(0)
-    const stamped = stampEventText(text, { newId: (time) => formatEventId(id = newEventIdBytes(time)) })
+    const stamped = stampEventText(text, { newId: (time, given) => formatEventId(id = (keepIds ? keptEventId(given, time) : undefined) ?? newEventIdBytes(time)) })
     return { time: stamped.time, id, idText: stamped.id, body: Buffer.from(stamped.text) }
   } catch (err) {
     if (err instanceof InvalidEventTimeError) errors.push(invalidEventTime(err.rawValue))

@@ -6,7 +6,7 @@
  * tier), they are merged into one; the merged run may then complete a
  * higher tier. Every event is rewritten O(log n) times, not once per flush.
  */
-import { mergeBlocks } from './merge.js'
+import { distinct, mergeBlocks } from './merge.js'
 import { readRun, type RunInfo } from './run-file.js'
 import { BLOCK_BYTES, RunWriter } from './run-writer.js'
 import { compareKeys, type EventRange } from './stored-event.js'
@@ -32,12 +32,12 @@ export function pickCompaction (runs: readonly RunInfo[], ns: string, stream: st
   return undefined
 }
 
-/** Merge sorted runs into one new run file (streaming: one block per run in memory). */
+/** Merge sorted runs into one new run file, one event per (time, id) key (streaming: one block per run in memory). */
 export async function mergeRuns (dir: string, file: string, runs: readonly RunInfo[], options: { gzip: boolean, fsync: boolean }): Promise<RunInfo> {
   const { ns, stream, bucket } = runs[0]
   const writer = new RunWriter(dir, file, ns, stream, BigInt(bucket), options)
   try {
-    for await (const batch of mergeBlocks(runs.map((r) => readRun(dir, r, EVERYTHING, false)), compareKeys)) await writer.add(batch)
+    for await (const batch of distinct(mergeBlocks(runs.map((r) => readRun(dir, r, EVERYTHING, false)), compareKeys), compareKeys)) await writer.add(batch)
   } catch (err) {
     await writer.abort()
     throw err

@@ -88,18 +88,46 @@ function siftDown<T> (heap: Array<Cursor<T>>, start: number, before: (a: Cursor<
 
 /**
  * The sources merged in `compare` order (or its reverse when `descending`),
- * stopping after `limit` items: what every read of the store returns, local
- * runs or published ones.
+ * one item per key (see distinct()), stopping after `limit` items: what
+ * every read of the store returns, local runs or published ones.
  */
 export async function * mergeLimited<T> (sources: Array<AsyncIterator<T[]>>, compare: (a: T, b: T) => number, descending: boolean, limit: number): AsyncGenerator<T[]> {
   const order = descending ? (a: T, b: T) => compare(b, a) : compare
   let left = limit
-  for await (const batch of mergeBlocks(sources, order)) {
+  for await (const batch of distinct(mergeBlocks(sources, order), order)) {
     if (batch.length >= left) {
       yield batch.slice(0, left)
       return
     }
     left -= batch.length
     yield batch
+  }
+}
+
+/**
+ * Sorted batches with every item equal (compare 0) to the one before it
+ * left out, across batch boundaries. Items with an equal key are one item
+ * (as Kronos's Cassandra backend keys events by (time, id)): a put retried
+ * after its answer was lost stores the same events again, byte for byte,
+ * and a read or a compaction keeps one of them.
+ */
+export async function * distinct<T> (batches: AsyncIterable<T[]>, compare: (a: T, b: T) => number): AsyncGenerator<T[]> {
+  let last: T | undefined
+  let seen = false
+  for await (const batch of batches) {
+    let i = 0
+    if (seen) while (i < batch.length && compare(last as T, batch[i]) === 0) i++
+    let j = i + 1
+    while (j < batch.length && compare(batch[j - 1], batch[j]) !== 0) j++
+    // The common case (no duplicate in the batch) hands the batch on as it is.
+    const out = i === 0 && j >= batch.length ? batch : batch.slice(i, j)
+    if (j < batch.length) {
+      for (let k = j; k < batch.length; k++) if (compare(batch[k - 1], batch[k]) !== 0) out.push(batch[k])
+    }
+    if (batch.length > 0) {
+      last = batch[batch.length - 1]
+      seen = true
+    }
+    if (out.length > 0) yield out
   }
 }

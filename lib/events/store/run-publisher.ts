@@ -1,17 +1,29 @@
 /**
  * A collector's side of scale-out on a shared store (S3): after each change
  * of its runs, upload the run files not yet uploaded, then its own index
- * object. Run files are immutable and named uniquely, so their keys are
- * idempotent (a retry uploads the same bytes under the same key); each
- * collector writes only `runs/<id>/...` and `index/<id>.json`, so no two
- * processes ever write one object and no locking is needed. Readers
- * (remote-runs.ts) poll the index objects. A run the collector replaced
- * (merged, rewritten by a delete, expired) is removed from the store once it
- * has been out of the index for `sweepAfterMs`: long enough for every reader
- * to have polled the new index and finished the gets that began before.
+ * object. The run files go through the sealed-file uploader
+ * (roll/uploader.ts: tries with pauses, the stored size verified, a
+ * `.NAME.uploaded` marker beside the file), each to the key of its own
+ * name under `runs/<id>/`: run files are immutable and named uniquely, so
+ * the keys are idempotent (a retry, or a collector killed after a run's
+ * fsync and before its upload, uploads the same bytes under the same key
+ * after its restart). Each collector writes only `runs/<id>/...` and
+ * `index/<id>.json`, so no two processes ever write one object and no
+ * locking is needed. Readers (remote-runs.ts) poll the index objects. A run
+ * the collector replaced (merged, rewritten by a delete, expired) is
+ * removed from the store once it has been out of the index for
+ * `sweepAfterMs`: long enough for every reader to have polled the new index
+ * and finished the gets that began before.
+ *
+ * What is uploaded is learnt from the store itself at the first publish
+ * (the event store removes every file of its runs directory its index does
+ * not name when it opens, markers included), then from the uploader.
  */
-import fs from 'node:fs'
+import fsp from 'node:fs/promises'
 import path from 'node:path'
+import { ShoeboxError } from '../../errors.js'
+import { SealedUploader, uploadedMarker, type UploaderOptions, type UploadEvent } from '../../roll/uploader.js'
+import { prefixedStore } from '../../store/prefixed-store.js'
 import type { Store } from '../../store/store.js'
 import type { RunIndex } from './run-index.js'
 
@@ -35,16 +47,19 @@ export class RunPublisher {
   readonly #collector: string
   readonly #runsDir: string
   readonly #sweepAfterMs: number
+  readonly #uploader: SealedUploader
   readonly #uploaded = new Set<string>()
   /** Uploaded runs no longer in the index, and since when (ms). */
   readonly #obsolete = new Map<string, number>()
   #listed = false
 
-  constructor (store: Store, collector: string, runsDir: string, sweepAfterMs = 3_600_000) {
+  constructor (store: Store, collector: string, runsDir: string, sweepAfterMs = 3_600_000, upload: UploaderOptions = {}) {
     this.#store = store
     this.#collector = collector
     this.#runsDir = runsDir
     this.#sweepAfterMs = sweepAfterMs
+    this.#uploader = new SealedUploader(runsDir, prefixedStore(store, `runs/${collector}`), { ...upload })
+    this.#uploader.on('upload', (event: UploadEvent) => { this.#uploaded.add(event.key) })
   }
 
   /** Upload what `index` has that the store lacks, then the index object (runs first: a reader never sees a run it cannot fetch). */
@@ -54,10 +69,14 @@ export class RunPublisher {
       for await (const info of this.#store.list(`runs/${this.#collector}/`)) this.#uploaded.add(info.key.slice(info.key.lastIndexOf('/') + 1))
       this.#listed = true
     }
-    for (const run of index.runs) {
-      if (this.#uploaded.has(run.file)) continue
-      await this.#store.put(runKey(this.#collector, run.file), fs.createReadStream(path.join(this.#runsDir, run.file)))
-      this.#uploaded.add(run.file)
+    const missing = (): RunIndex['runs'] => index.runs.filter((run) => !this.#uploaded.has(run.file))
+    for (const run of missing()) this.#uploader.enqueue(path.join(this.#runsDir, run.file))
+    const failure = await this.#uploader.drain()
+    const left = missing()
+    if (left.length > 0) {
+      // Kept queued on disk (no marker): the next change publishes again, and tries them again.
+      throw new ShoeboxError('SHOEBOX_STORE_FAILED', `${left.length} run files of collector ${this.#collector} not uploaded to ${this.#store.url} (first: ${left[0].file}); the index object was not changed` +
+        (failure === undefined ? '' : `: ${failure.message}`), { cause: failure })
     }
     const published: PublishedIndex = { collector: this.#collector, runs: index.runs, streams: index.streams }
     await this.#store.put(indexKey(this.#collector), JSON.stringify(published), { contentType: 'application/json' })
@@ -68,9 +87,12 @@ export class RunPublisher {
     const live = new Set(index.runs.map((r) => r.file))
     for (const file of this.#uploaded) {
       if (live.has(file)) continue
-      const since = this.#obsolete.get(file) ?? now
-      this.#obsolete.set(file, since)
-      if (now - since < this.#sweepAfterMs) continue
+      if (!this.#obsolete.has(file)) {
+        this.#obsolete.set(file, now)
+        // The run file itself is gone (or going) from the runs directory; its marker goes too.
+        await fsp.rm(uploadedMarker(this.#runsDir, file), { force: true })
+      }
+      if (now - (this.#obsolete.get(file) as number) < this.#sweepAfterMs) continue
       await this.#store.delete(runKey(this.#collector, file))
       this.#uploaded.delete(file)
       this.#obsolete.delete(file)
