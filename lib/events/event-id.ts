@@ -82,9 +82,11 @@ function nextSuffix (t: bigint): Suffix {
 
 function writeTime (buf: Buffer, t: KronosTime): void {
   const T = checkKronosTime(t) + UUID_EPOCH_OFFSET
+  // The top 28 bits as a number: two bigint operations per id rather than four (the shipper makes one per event).
+  const high = Number(T >> 32n)
   buf.writeUInt32BE(Number(T & 0xFFFF_FFFFn), 0)
-  buf.writeUInt16BE(Number((T >> 32n) & 0xFFFFn), 4)
-  buf.writeUInt16BE(0x1000 | Number((T >> 48n) & 0x0FFFn), 6)
+  buf.writeUInt16BE(high & 0xFFFF, 4)
+  buf.writeUInt16BE(0x1000 | ((high >>> 16) & 0x0FFF), 6)
 }
 
 /** A fresh id for kronos time `t`, as 16 bytes. */
@@ -118,11 +120,30 @@ export function highestEventId (t: KronosTime): string {
   return formatEventId(buf)
 }
 
+/** The two lowercase hex digits of each byte value, as character codes. */
+const HEX_CODES = new Uint8Array(512)
+for (let i = 0; i < 256; i++) {
+  const h = i.toString(16).padStart(2, '0')
+  HEX_CODES[2 * i] = h.charCodeAt(0)
+  HEX_CODES[2 * i + 1] = h.charCodeAt(1)
+}
+/** Where each byte's digits go in the 36-character text. */
+const HEX_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34]
+/** The text being formatted, dashes in place (reused: formatting is synchronous). */
+const idText = Buffer.alloc(36, 0x2D)
+
 /** Lowercase 8-4-4-4-12 text of 16 id bytes. */
 export function formatEventId (bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `an event id is 16 bytes, got ${bytes.length}`)
-  const h = Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+  // Written digit by digit into one buffer and read as one string: a hex string and five
+  // slices per id cost the shipper and the server ~0.3 µs an event more.
+  for (let i = 0; i < 16; i++) {
+    const at = HEX_AT[i]
+    const v = bytes[i]
+    idText[at] = HEX_CODES[2 * v]
+    idText[at + 1] = HEX_CODES[2 * v + 1]
+  }
+  return idText.toString('latin1', 0, 36)
 }
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/

@@ -4,29 +4,94 @@
  * event count or byte size, or when its oldest event has waited maxAge.
  * One stream's batches come out in the order its events went in; the shipper
  * sends them one at a time, so the server sees a stream's events in order.
+ *
+ * A batch is its put body, built in place: each event's text is encoded
+ * once, straight into a Buffer that grows by doubling, so shipping an event
+ * allocates no per-event object and no second copy of its text (joining
+ * strings and encoding the join cost the shipper a few µs an event). Each
+ * event keeps only its callback and where its text starts in the body.
  */
+import { BatchBody } from './ship-body.js'
 
-/** One event waiting to be shipped. */
-export interface QueuedEvent {
-  /** The event's JSON text, as it will be sent. */
-  text: string
-  /** Its UTF-8 length. */
-  bytes: number
-  /** Told the event's fate: null once the server acknowledged it, else why not. */
-  done: ((error: Error | null) => void) | undefined
-  /** Where a replayed event came from (spill.ts), so its acknowledgement is recorded there. */
-  origin: unknown
+type Done = (error: Error | null) => void
+
+/** The key of a namespace and stream; NUL cannot occur in a stream name. (Spill sidecars store it: keep the form.) */
+export function streamKey (namespace: string | undefined, stream: string): string {
+  return `${namespace ?? ''}\u0000${namespace === undefined ? '-' : '+'}\u0000${stream}`
 }
 
-export interface Batch {
+export class Batch {
+  /** streamKey(namespace, stream). */
+  readonly key: string
   /** Undefined: the request carries no namespace, so the server's default applies (as pykronos does). */
-  namespace: string | undefined
-  stream: string
-  events: QueuedEvent[]
-  /** Sum of the events' bytes. */
-  bytes: number
+  readonly namespace: string | undefined
+  readonly stream: string
   /** When its first event arrived (ms). */
-  openedAt: number
+  readonly openedAt: number
+  /** Sum of the events' UTF-8 text bytes (the separators and the envelope not counted). */
+  bytes = 0
+  /** Each event's callback, in order: null once the server acknowledged it, else why not. */
+  readonly dones: Array<Done | undefined> = []
+  /** Where each replayed event came from (ship-spill.ts); undefined while the batch holds none. */
+  origins: unknown[] | undefined
+  readonly #body: BatchBody
+
+  /** `capacity`: bytes to reserve for the body at once. */
+  constructor (key: string, namespace: string | undefined, stream: string, openedAt: number, capacity?: number) {
+    this.key = key
+    this.namespace = namespace
+    this.stream = stream
+    this.openedAt = openedAt
+    this.#body = new BatchBody(stream, namespace, capacity)
+  }
+
+  /** Events in the batch. */
+  get count (): number {
+    return this.dones.length
+  }
+
+  /** Body bytes so far. */
+  get bodyLength (): number {
+    return this.#body.length
+  }
+
+  /** Append an event's text (`tail`: see BatchBody.append); returns its UTF-8 length. */
+  append (text: string, tail: string | undefined, done: Done | undefined, origin: unknown): number {
+    const bytes = this.#body.append(text, tail)
+    this.#took(bytes, done, origin)
+    return bytes
+  }
+
+  /** Move the last event into `to` (it overflowed this batch's byte limit). */
+  moveLastTo (to: Batch): void {
+    const i = this.dones.length - 1
+    const bytes = to.#body.appendBytes(this.#body.removeLast())
+    to.#took(bytes, this.dones[i], this.origins?.[i])
+    this.bytes -= bytes
+    this.dones.length = i
+    if (this.origins !== undefined) this.origins.length = i
+  }
+
+  /** The request body, `{"events": {stream: [...]}}` plus the namespace when set (the batch takes no more events). */
+  body (): Buffer {
+    return this.#body.seal()
+  }
+
+  /** Event i's text (for reports; decoded from the body). */
+  text (i: number): string {
+    return this.#body.text(i)
+  }
+
+  #took (bytes: number, done: Done | undefined, origin: unknown): void {
+    this.bytes += bytes
+    if (origin !== undefined) {
+      this.origins ??= new Array<unknown>(this.dones.length).fill(undefined)
+      this.origins.push(origin)
+    } else if (this.origins !== undefined) {
+      this.origins.push(undefined)
+    }
+    this.dones.push(done)
+  }
 }
 
 export interface BatcherLimits {
@@ -35,14 +100,12 @@ export interface BatcherLimits {
   maxAgeMs: number
 }
 
-/** The key of a namespace and stream; NUL cannot occur in a stream name. */
-export function streamKey (namespace: string | undefined, stream: string): string {
-  return `${namespace ?? ''}\u0000${namespace === undefined ? '-' : '+'}\u0000${stream}`
-}
-
 export class Batcher {
   readonly limits: BatcherLimits
-  readonly #open = new Map<string, Batch>()
+  /** Open batches by namespace (undefined too), then stream: no key string is built per event. */
+  readonly #open = new Map<string | undefined, Map<string, Batch>>()
+  /** The body size of each stream's last batch: the next one reserves that much at once. */
+  readonly #capacity = new Map<string, number>()
   #events = 0
 
   constructor (limits: BatcherLimits) {
@@ -54,32 +117,43 @@ export class Batcher {
     return this.#events
   }
 
-  /** Add an event; returns the batches this cut (zero, one or two), in order. */
-  add (namespace: string | undefined, stream: string, event: QueuedEvent, now: number): Batch[] {
-    const key = streamKey(namespace, stream)
-    const cut: Batch[] = []
-    let batch = this.#open.get(key)
-    // An event that would push a non-empty batch over the byte limit starts the next one.
-    if (batch !== undefined && batch.bytes + event.bytes > this.limits.maxBytes) {
-      cut.push(this.#take(key, batch))
-      batch = undefined
+  /**
+   * Add an event; the batches this cuts (zero, one or two) are pushed onto
+   * `cut`, in order. Returns the event's UTF-8 length.
+   */
+  add (namespace: string | undefined, stream: string, text: string, tail: string | undefined, done: Done | undefined, origin: unknown, now: number, cut: Batch[]): number {
+    let streams = this.#open.get(namespace)
+    if (streams === undefined) {
+      streams = new Map()
+      this.#open.set(namespace, streams)
     }
+    let batch = streams.get(stream)
     if (batch === undefined) {
-      batch = { namespace, stream, events: [], bytes: 0, openedAt: now }
-      this.#open.set(key, batch)
+      const key = streamKey(namespace, stream)
+      batch = new Batch(key, namespace, stream, now, this.#capacity.get(key))
+      streams.set(stream, batch)
     }
-    batch.events.push(event)
-    batch.bytes += event.bytes
+    const bytes = batch.append(text, tail, done, origin)
     this.#events++
-    if (batch.events.length >= this.limits.maxEvents || batch.bytes >= this.limits.maxBytes) cut.push(this.#take(key, batch))
-    return cut
+    // An event that pushed a non-empty batch over the byte limit starts the next one.
+    if (batch.count > 1 && batch.bytes > this.limits.maxBytes) {
+      const next = new Batch(batch.key, namespace, stream, now)
+      batch.moveLastTo(next)
+      cut.push(this.#take(streams, batch))
+      batch = next
+      streams.set(stream, batch)
+    }
+    if (batch.count >= this.limits.maxEvents || batch.bytes >= this.limits.maxBytes) cut.push(this.#take(streams, batch))
+    return bytes
   }
 
   /** Cut every batch that has waited maxAge by `now`, oldest first. */
   due (now: number): Batch[] {
     const out: Batch[] = []
-    for (const [key, batch] of this.#open) {
-      if (now - batch.openedAt >= this.limits.maxAgeMs) out.push(this.#take(key, batch))
+    for (const streams of this.#open.values()) {
+      for (const batch of streams.values()) {
+        if (now - batch.openedAt >= this.limits.maxAgeMs) out.push(this.#take(streams, batch))
+      }
     }
     return out.sort((a, b) => a.openedAt - b.openedAt)
   }
@@ -87,22 +161,28 @@ export class Batcher {
   /** Cut every open batch (end(), an exit flush). */
   all (): Batch[] {
     const out: Batch[] = []
-    for (const [key, batch] of this.#open) out.push(this.#take(key, batch))
+    for (const streams of this.#open.values()) {
+      for (const batch of streams.values()) out.push(this.#take(streams, batch))
+    }
     return out.sort((a, b) => a.openedAt - b.openedAt)
   }
 
   /** When the oldest open batch falls due, or undefined when none is open. */
   nextDue (): number | undefined {
     let first: number | undefined
-    for (const batch of this.#open.values()) {
-      if (first === undefined || batch.openedAt < first) first = batch.openedAt
+    for (const streams of this.#open.values()) {
+      for (const batch of streams.values()) {
+        if (first === undefined || batch.openedAt < first) first = batch.openedAt
+      }
     }
     return first === undefined ? undefined : first + this.limits.maxAgeMs
   }
 
-  #take (key: string, batch: Batch): Batch {
-    this.#open.delete(key)
-    this.#events -= batch.events.length
+  #take (streams: Map<string, Batch>, batch: Batch): Batch {
+    // The next batch of the stream starts this big (room for the envelope's end too).
+    this.#capacity.set(batch.key, batch.bodyLength + 256)
+    streams.delete(batch.stream)
+    this.#events -= batch.count
     return batch
   }
 }

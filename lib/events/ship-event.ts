@@ -4,8 +4,9 @@
  * optional `namespace`), or a plain event for the shipper's default stream;
  * the event is an object or its JSON text. Text is kept as given (numbers
  * like 2.0 or integers above 2^53 reach the server unchanged); only
- * `@time` (now, when the event has none, as pykronos does), `@id` (see
- * kept-event-ids.ts) and `@library` are added, the latter only when the caller set none (pykronos always
+ * `@time` (now, when the event has none, as pykronos does), `@id` (made
+ * here, in place of a caller's: see kept-event-ids.ts) and `@library` are
+ * added, the latter only when the caller set none (pykronos always
  * overwrites it; a caller's own is kept here).
  */
 import { readFileSync } from 'node:fs'
@@ -14,6 +15,7 @@ import { newEventId } from './event-id.js'
 import { scanEvent, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
+import { HAS_ID, HAS_LIBRARY, HAS_TIME, NOT_QUICK, quickCheckEvent, quickSpans, quickTime } from './ship-event-check.js'
 
 /** `{ stream, event }` as written to ship(). */
 export interface ShipItem {
@@ -27,6 +29,17 @@ export interface PreparedEvent {
   namespace: string | undefined
   stream: string
   text: string
+  /**
+   * When set, the event sent is `text` with its closing brace replaced by
+   * `tail` (the members added, and the brace): written so into the batch,
+   * no new string of the whole event is built. preparedText() joins them.
+   */
+  tail: string | undefined
+}
+
+/** The whole text of a prepared event. */
+export function preparedText (event: PreparedEvent): string {
+  return event.tail === undefined ? event.text : event.text.slice(0, -1) + event.tail
 }
 
 export interface Library {
@@ -73,7 +86,8 @@ const LIBRARY_KEY = /"@library"\s*:/
  * event without @time gets now, as pykronos does: a batch that waits for a
  * server (retries, the spill) keeps the time the event happened.
  */
-export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: () => KronosTime = kronosTimeNow): PreparedEvent {
+export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: () => KronosTime = kronosTimeNow,
+  newId: (time: KronosTime) => string = newEventId): PreparedEvent {
   let stream = defaults.stream
   let namespace = defaults.namespace
   let event: unknown = chunk
@@ -83,24 +97,35 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (chunk.namespace !== undefined) namespace = chunk.namespace
   }
   if (stream === undefined) throw invalidEvent('no stream: write { stream, event }, or give ship() a default stream')
-  checkStreamName(stream)
+  // One stream's events come in runs: its name is checked once per run.
+  if (stream !== lastStreamChecked) {
+    checkStreamName(stream)
+    lastStreamChecked = stream
+  }
   if (Buffer.isBuffer(event)) event = event.toString('utf8')
   let text: string
   let hasLibrary: boolean
   if (typeof event === 'string') {
     text = event
+    const quick = quickCheckEvent(text)
+    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, quick, (quick & HAS_LIBRARY) !== 0, defaults, now, newId)
     hasLibrary = LIBRARY_KEY.test(text)
   } else if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
     text = stringifyEvent(event)
     hasLibrary = Object.hasOwn(event, '@library')
+    const quick = quickCheckEvent(text)
+    if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, quick, hasLibrary, defaults, now, newId)
   } else {
     throw invalidEvent(`an event is an object or its JSON text, got ${event === null ? 'null' : typeof event}`)
   }
+  // The exact path: rarer shapes (outer white space, several or null @time, several or non-string
+  // @id, escaped keys), and
+  // every invalid text, whose error it names.
   const scan = scanEvent(text)
   const time = scan.time ?? now()
   // The @id is made here, once: retries, the spill and the next run send the same one, and
   // shoebox serve keeps it (kept-event-ids.ts), so an event sent twice is stored once.
-  const id = newEventId(time)
+  const id = newId(time)
   // The caller's own @id (a server replaces it anyway) and "@time": null are rewritten in place
   // (the server would stamp a null time on arrival; it is stamped now), with no second scan.
   const edits: Array<{ start: number, end: number, text: string }> = scan.idMembers.map((m) => ({ start: m.valueStart, end: m.valueEnd, text: `"${id}"` }))
@@ -109,8 +134,54 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
   const added: string[] = []
   if (scan.timeMembers.length === 0) added.push(`"@time": ${formatKronosTime(time)}`)
   if (scan.idMembers.length === 0) added.push(`"@id": "${id}"`)
-  if (!hasLibrary && defaults.library !== false) added.push(`"@library": ${JSON.stringify(defaults.library)}`)
-  return { namespace, stream, text: added.length === 0 ? text : addFields(text, added) }
+  if (!hasLibrary && defaults.library !== false) added.push(libraryMember(defaults.library))
+  return { namespace, stream, text: added.length === 0 ? text : addFields(text, added), tail: undefined }
+}
+
+/** The stream name checked last (valid). */
+let lastStreamChecked: string | undefined
+
+let memberOf: Library | undefined
+let member = ''
+
+/** `"@library": {...}`, made once per library object rather than per event. */
+function libraryMember (library: Library): string {
+  if (library !== memberOf) {
+    member = `"@library": ${JSON.stringify(library)}`
+    memberOf = library
+  }
+  return member
+}
+
+/**
+ * A quick-checked text (one object, nothing around it, a valid @time or
+ * none, one string @id or none) given its @id, with what it lacks added as
+ * a tail (see PreparedEvent.tail): the same text the exact path makes,
+ * without building it. The @time and a caller's @id are found where the
+ * check left them (quickSpans): no second scan.
+ */
+function quickPrepared (namespace: string | undefined, stream: string, text: string, quick: number, hasLibrary: boolean,
+  defaults: PrepareDefaults, now: () => KronosTime, newId: (time: KronosTime) => string): PreparedEvent {
+  const hasTime = (quick & HAS_TIME) !== 0
+  const hasId = (quick & HAS_ID) !== 0
+  const time = hasTime ? quickTime(text) : now()
+  const id = newId(time)
+  // A caller's own @id is replaced in place, as the exact path does (a new string, for this rarer input).
+  if (hasId) text = `${text.slice(0, quickSpans.idStart)}"${id}"${text.slice(quickSpans.idEnd)}`
+  let added = hasTime ? '' : `"@time": ${formatKronosTime(time)}`
+  if (!hasId) added = added === '' ? `"@id": "${id}"` : `${added}, "@id": "${id}"`
+  if (!hasLibrary && defaults.library !== false) {
+    const library = libraryMember(defaults.library)
+    added = added === '' ? library : `${added}, ${library}`
+  }
+  if (added === '') return { namespace, stream, text, tail: undefined }
+  const empty = text.length === 2
+  const before = text.charCodeAt(text.length - 2)
+  // White space before the closing brace is trimmed by addFields (rare: a new string then).
+  if (!empty && (before === 0x20 || before === 0x0A || before === 0x0D || before === 0x09)) {
+    return { namespace, stream, text: addFields(text, [added]), tail: undefined }
+  }
+  return { namespace, stream, text, tail: `${empty ? '' : ', '}${added}}` }
 }
 
 /** text[start, end) with the edits (spans in text, in any order) applied. */

@@ -81,11 +81,9 @@ export function putUrl (base: string): URL {
   return url
 }
 
-/** The request body: the event texts as they are, joined as json.dumps would. */
-export function putBody (batch: Batch): string {
-  const events = batch.events.map((e) => e.text).join(', ')
-  const namespace = batch.namespace === undefined ? '' : `, "namespace": ${JSON.stringify(batch.namespace)}`
-  return `{"events": {${JSON.stringify(batch.stream)}: [${events}]}${namespace}}`
+/** The request body: the event texts as they are, joined as json.dumps would (built in place by the batch). */
+export function putBody (batch: Batch): Buffer {
+  return batch.body()
 }
 
 /** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
@@ -106,7 +104,7 @@ export interface PutRequestOptions {
 
 /** POST one batch; resolves to its outcome, rejects with a PutError. */
 export async function putBatch (url: URL, batch: Batch, options: PutRequestOptions): Promise<PutOutcome> {
-  const body = Buffer.from(putBody(batch), 'utf8')
+  const body = putBody(batch)
   const where = safeUrl(url)
   const { status, headers, text } = await post(url, body, options, where)
   if (status !== 200) {
@@ -126,7 +124,7 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
 
 /** The per-event meaning of a 200 answer for this batch's stream. */
 export function readAnswer (answer: unknown, batch: Batch): Omit<PutOutcome, 'bytes'> {
-  const sent = batch.events.length
+  const sent = batch.count
   const top = isObject(answer) ? answer : {}
   const errors = stringList(top['@errors'])
   const entry = top[batch.stream]

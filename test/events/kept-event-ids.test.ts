@@ -7,7 +7,7 @@
 import t from 'tap'
 import { formatEventId, newEventId, newEventIdBytes } from '../../lib/events/event-id.js'
 import { KEEP_IDS_HEADER, keptEventId } from '../../lib/events/kept-event-ids.js'
-import { prepareEvent } from '../../lib/events/ship-event.js'
+import { prepareEvent, preparedText } from '../../lib/events/ship-event.js'
 import type { EventStore } from '../../lib/events/store/event-store.js'
 import { get, json, request, start } from './conformance-kit.js'
 
@@ -34,10 +34,16 @@ t.test('keptEventId accepts only an id a server could have made for the time', a
 t.test('the shipper gives each event its @id once, in place of a caller\'s', async (t) => {
   const defaults = { stream: 's', namespace: undefined, library: false as const }
   const a = prepareEvent({ n: 1, '@time': Number(TIME / 1000n) }, defaults)
-  t.match(a.text, /^\{"n":1,"@time":17000000000000,? ?"@id": "[0-9a-f-]{36}"\}$/, 'an @id added')
+  t.match(preparedText(a), /^\{"n":1,"@time":17000000000000,? ?"@id": "[0-9a-f-]{36}"\}$/, 'an @id added')
+  const idOf = (text: string): string => `"${/"@id": "([0-9a-f-]{36})"/.exec(text)?.[1] ?? ''}"`
+  t.ok(keptEventId(idOf(preparedText(a)), TIME / 1000n) !== undefined, 'the quick path\'s id is made for the event\'s own @time')
+  for (const time of [TIME, -TIME / 2n, 0n, 7n]) {
+    const stamped = preparedText(prepareEvent(`{"@time":${time},"n":1}`, defaults))
+    t.ok(keptEventId(idOf(stamped), time) !== undefined, `an id for @time ${time}`)
+  }
   const mine = prepareEvent('{"@id": "mine", "n": 2.0}', defaults)
-  t.notMatch(mine.text, /mine/, "a caller's @id is replaced")
-  t.match(mine.text, /"n": 2\.0/, 'the rest kept as written')
+  t.notMatch(preparedText(mine), /mine/, "a caller's @id is replaced")
+  t.match(preparedText(mine), /"n": 2\.0/, 'the rest kept as written')
   const nullTime = prepareEvent('{"@time": null, "@id": 1, "a": [1], "@id": "x"}', defaults, () => TIME)
   const ids = [...nullTime.text.matchAll(/"@id": "([0-9a-f-]{36})"/g)].map((m) => m[1])
   t.equal(ids.length, 2, 'every @id member rewritten')
@@ -45,7 +51,7 @@ t.test('the shipper gives each event its @id once, in place of a caller\'s', asy
   t.match(nullTime.text, new RegExp(`^\\{"@time": ${TIME}, "@id": "${ids[0]}", "a": \\[1\\], "@id": "${ids[0]}"\\}$`), 'a null @time stamped in place, nothing added')
   t.ok(keptEventId(`"${ids[0]}"`, TIME) !== undefined, 'an id a server keeps for that time')
   const twice = [prepareEvent({ n: 1 }, defaults), prepareEvent({ n: 1 }, defaults)]
-  t.not(twice[0].text, twice[1].text, 'the same object written twice is two events')
+  t.not(preparedText(twice[0]), preparedText(twice[1]), 'the same object written twice is two events')
 })
 
 t.test('with the header a put sent twice is stored once; without it ids are replaced', async (t) => {

@@ -1,39 +1,66 @@
 /** The batching rule on its own: cuts by count, bytes and age, per namespace and stream. */
 import t from 'tap'
-import { Batcher, type QueuedEvent } from '../../lib/events/ship-batcher.js'
+import { Batcher, type Batch } from '../../lib/events/ship-batcher.js'
 
-const ev = (bytes: number): QueuedEvent => ({ text: 'x'.repeat(bytes), bytes, done: undefined, origin: undefined })
-const sizes = (batches: Array<{ events: QueuedEvent[] }>): number[] => batches.map((b) => b.events.length)
+/** Add an event of `bytes` ASCII bytes; the batches it cut. */
+function add (b: Batcher, namespace: string | undefined, stream: string, bytes: number, now = 0, text = 'x'.repeat(bytes)): Batch[] {
+  const cut: Batch[] = []
+  t.equal(b.add(namespace, stream, text, undefined, undefined, undefined, now, cut), Buffer.byteLength(text), 'add() returns the UTF-8 length')
+  return cut
+}
+const sizes = (batches: Batch[]): number[] => batches.map((b) => b.count)
 
 t.test('count: the n-th event cuts its batch', async (t) => {
   const b = new Batcher({ maxEvents: 3, maxBytes: 1e9, maxAgeMs: 100 })
-  t.same(sizes([...b.add(undefined, 's', ev(1), 0), ...b.add(undefined, 's', ev(1), 0)]), [])
-  t.same(sizes(b.add(undefined, 's', ev(1), 0)), [3])
+  t.same(sizes([...add(b, undefined, 's', 1), ...add(b, undefined, 's', 1)]), [])
+  t.same(sizes(add(b, undefined, 's', 1)), [3])
   t.equal(b.events, 0)
 })
 
 t.test('bytes: an event that would overflow starts the next batch; one over the limit goes alone', async (t) => {
   const b = new Batcher({ maxEvents: 100, maxBytes: 10, maxAgeMs: 100 })
-  t.same(sizes(b.add(undefined, 's', ev(6), 0)), [])
-  t.same(sizes(b.add(undefined, 's', ev(6), 0)), [1], 'the first cut, the second waits')
-  t.same(sizes(b.add(undefined, 's', ev(50), 0)), [1, 1], 'the waiting one, then the big one alone')
+  t.same(sizes(add(b, undefined, 's', 6)), [])
+  t.same(sizes(add(b, undefined, 's', 6)), [1], 'the first cut, the second waits')
+  t.equal(b.events, 1)
+  const cut = add(b, undefined, 's', 50)
+  t.same(sizes(cut), [1, 1], 'the waiting one, then the big one alone')
+  t.same(cut.map((x) => x.bytes), [6, 50])
+  t.same(cut.map((x) => x.text(0)), ['x'.repeat(6), 'x'.repeat(50)], 'the moved event keeps its text')
   t.equal(b.events, 0)
+})
+
+t.test('bytes: an overflowing event moves with its callback and origin; multi-byte text counted in UTF-8', async (t) => {
+  const b = new Batcher({ maxEvents: 100, maxBytes: 12, maxAgeMs: 100 })
+  const calls: string[] = []
+  const cut: Batch[] = []
+  t.equal(b.add('n', 's', '{"a":"é"}', undefined, (e: Error | null) => { calls.push(`1 ${String(e)}`) }, undefined, 0, cut), 10)
+  t.equal(b.add('n', 's', '{"b":"ü"}', undefined, (e: Error | null) => { calls.push(`2 ${String(e)}`) }, 'origin-2', 5, cut), 10)
+  t.same(sizes(cut), [1])
+  t.equal(cut[0].body().toString(), '{"events": {"s": [{"a":"é"}]}, "namespace": "n"}')
+  t.ok((cut[0].origins ?? []).every((o) => o === undefined), 'the first batch holds no replayed event')
+  const rest = b.all()
+  t.same(sizes(rest), [1])
+  t.equal(rest[0].text(0), '{"b":"ü"}')
+  t.same(rest[0].origins, ['origin-2'])
+  t.equal(rest[0].openedAt, 5, 'the next batch opened when the event arrived')
+  for (const batch of [...cut, ...rest]) for (const done of batch.dones) done?.(null)
+  t.same(calls, ['1 null', '2 null'])
 })
 
 t.test('age: due batches oldest first; streams and namespaces apart', async (t) => {
   const b = new Batcher({ maxEvents: 100, maxBytes: 1e9, maxAgeMs: 100 })
-  b.add('n1', 's', ev(1), 50)
-  b.add(undefined, 's', ev(1), 10)
-  b.add('n2', 's', ev(1), 30)
-  b.add('n2', 's', ev(1), 200)
+  add(b, 'n1', 's', 1, 50)
+  add(b, undefined, 's', 1, 10)
+  add(b, 'n2', 's', 1, 30)
+  add(b, 'n2', 's', 1, 200)
   t.equal(b.nextDue(), 110)
   t.same(b.due(109), [])
   const due = b.due(150)
   t.same(due.map((x) => x.namespace), [undefined, 'n2', 'n1'])
   t.same(sizes(due), [1, 2, 1])
   t.equal(b.nextDue(), undefined)
-  b.add(undefined, 'a', ev(1), 0)
-  b.add(undefined, 'b', ev(1), 0)
+  add(b, undefined, 'a', 1)
+  add(b, undefined, 'b', 1)
   t.same(sizes(b.all()), [1, 1])
   t.equal(b.events, 0)
 })

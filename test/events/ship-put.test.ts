@@ -1,11 +1,12 @@
 /** The put request's pure parts: URL, body, Retry-After, and what an answer means per event. */
 import t from 'tap'
-import type { Batch, QueuedEvent } from '../../lib/events/ship-batcher.js'
+import { Batch } from '../../lib/events/ship-batcher.js'
 import { parseRetryAfter, putBody, putUrl, readAnswer, safeUrl } from '../../lib/events/ship-put.js'
 
 function batch (stream: string, texts: string[], namespace?: string): Batch {
-  const events: QueuedEvent[] = texts.map((text) => ({ text, bytes: Buffer.byteLength(text), done: undefined, origin: undefined }))
-  return { namespace, stream, events, bytes: 0, openedAt: 0 }
+  const b = new Batch(stream, namespace, stream, 0)
+  for (const text of texts) b.append(text, undefined, undefined, undefined)
+  return b
 }
 
 t.test('putUrl: /1.0/events/put under the base, a trailing slash dropped, query and fragment too', async (t) => {
@@ -16,9 +17,9 @@ t.test('putUrl: /1.0/events/put under the base, a trailing slash dropped, query 
 })
 
 t.test('putBody: json.dumps separators, event texts as they are, namespace only when set', async (t) => {
-  t.equal(putBody(batch('s', ['{"a":2.0}', '{"b":12345678901234567890}'])), '{"events": {"s": [{"a":2.0}, {"b":12345678901234567890}]}}')
-  t.equal(putBody(batch('s.x', ['{}'], 'ns')), '{"events": {"s.x": [{}]}, "namespace": "ns"}')
-  t.same(JSON.parse(putBody(batch('s', ['{"é":"ü"}'], 'n'))), { events: { s: [{ é: 'ü' }] }, namespace: 'n' })
+  t.equal(putBody(batch('s', ['{"a":2.0}', '{"b":12345678901234567890}'])).toString(), '{"events": {"s": [{"a":2.0}, {"b":12345678901234567890}]}}')
+  t.equal(putBody(batch('s.x', ['{}'], 'ns')).toString(), '{"events": {"s.x": [{}]}, "namespace": "ns"}')
+  t.same(JSON.parse(putBody(batch('s', ['{"é":"ü"}'], 'n')).toString()), { events: { s: [{ é: 'ü' }] }, namespace: 'n' })
 })
 
 t.test('parseRetryAfter: seconds or an HTTP date, capped, garbage ignored', async (t) => {

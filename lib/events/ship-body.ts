@@ -1,0 +1,108 @@
+/**
+ * A put body built in place (spec §5.2; what pykronos sends, json.dumps's
+ * separators): `{"events": {"<stream>": [<event>, <event>]}}`, plus
+ * `, "namespace": "<ns>"` inside the outer object when one is set. Event
+ * texts go in as they are (2.0, big integers and key order kept), encoded
+ * to UTF-8 once, straight into a Buffer that doubles when full.
+ */
+
+const SEPARATOR = Buffer.from(', ')
+/** The smallest body buffer: a lone small event does not hold a large one. */
+const MIN_CAPACITY = 4096
+
+export class BatchBody {
+  /** Room for it is kept free by every append, so sealing never grows the buffer. */
+  readonly #suffix: Buffer
+  #buf: Buffer
+  #length: number
+  /** Where each event's text starts; it ends 2 bytes (the separator) before the next one starts. */
+  readonly #starts: number[] = []
+  /** Where the last event ends once sealed (the suffix follows). */
+  #eventsEnd = -1
+
+  /** `capacity`: the bytes to start with (the shipper gives the last body's size of the stream: no regrowing per batch). */
+  constructor (stream: string, namespace: string | undefined, capacity = MIN_CAPACITY) {
+    const prefix = `{"events": {${JSON.stringify(stream)}: [`
+    this.#suffix = Buffer.from(namespace === undefined ? ']}}' : `]}, "namespace": ${JSON.stringify(namespace)}}`)
+    this.#buf = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, capacity, Buffer.byteLength(prefix) + this.#suffix.length + 64))
+    this.#length = this.#buf.write(prefix, 0)
+  }
+
+  /**
+   * Append an event's text (with `tail` in place of its closing brace, when
+   * given: see PreparedEvent.tail); returns its UTF-8 length.
+   */
+  append (text: string, tail?: string): number {
+    this.#writable()
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: with that much room, write() cannot truncate.
+    // Only when that bound does not fit is the exact length counted (a huge event reserves no 3x).
+    const units = text.length + (tail === undefined ? 0 : tail.length)
+    let room = units * 3
+    if (this.#length + 2 + room + this.#suffix.length > this.#buf.length) room = Buffer.byteLength(text) + (tail === undefined ? 0 : Buffer.byteLength(tail))
+    this.#reserve(2 + room)
+    if (this.#starts.length > 0) this.#length += SEPARATOR.copy(this.#buf, this.#length)
+    const start = this.#length
+    this.#starts.push(start)
+    this.#length += this.#buf.write(text, start)
+    // The text ends with '}' (one byte): the tail replaces it.
+    if (tail !== undefined) this.#length += this.#buf.write(tail, this.#length - 1) - 1
+    return this.#length - start
+  }
+
+  /** Append an event's text as UTF-8 bytes; returns their length. */
+  appendBytes (bytes: Uint8Array): number {
+    this.#writable()
+    this.#reserve(2 + bytes.length)
+    if (this.#starts.length > 0) this.#length += SEPARATOR.copy(this.#buf, this.#length)
+    this.#starts.push(this.#length)
+    this.#buf.set(bytes, this.#length)
+    this.#length += bytes.length
+    return bytes.length
+  }
+
+  /** Take the last event out; returns a copy of its bytes. */
+  removeLast (): Buffer {
+    this.#writable()
+    const start = this.#starts.pop()
+    if (start === undefined) throw new Error('BatchBody.removeLast: no event')
+    const bytes = Buffer.from(this.#buf.subarray(start, this.#length))
+    this.#length = this.#starts.length === 0 ? start : start - SEPARATOR.length
+    return bytes
+  }
+
+  /** Bytes so far. */
+  get length (): number {
+    return this.#length
+  }
+
+  /** The finished body (the suffix written the first time); no event can be added after. */
+  seal (): Buffer {
+    if (this.#eventsEnd < 0) {
+      this.#eventsEnd = this.#length
+      this.#reserve(0)
+      this.#length += this.#suffix.copy(this.#buf, this.#length)
+    }
+    return this.#buf.subarray(0, this.#length)
+  }
+
+  /** Event i's text, decoded from the body. */
+  text (i: number): string {
+    const start = this.#starts[i]
+    if (start === undefined) throw new RangeError(`no event ${i} in the batch`)
+    const end = i + 1 < this.#starts.length ? this.#starts[i + 1] - SEPARATOR.length : this.#eventsEnd < 0 ? this.#length : this.#eventsEnd
+    return this.#buf.toString('utf8', start, end)
+  }
+
+  #writable (): void {
+    if (this.#eventsEnd >= 0) throw new Error('BatchBody: sealed')
+  }
+
+  /** Make room for `more` bytes and the suffix. */
+  #reserve (more: number): void {
+    const need = this.#length + more + this.#suffix.length
+    if (need <= this.#buf.length) return
+    const grown = Buffer.allocUnsafe(Math.max(need, this.#buf.length * 2))
+    this.#buf.copy(grown, 0, 0, this.#length)
+    this.#buf = grown
+  }
+}
