@@ -5,7 +5,7 @@
  * import loads: none of the heavy packages (each loaded by the function that
  * first needs it), and no more than MAX_OWN_MODULES of shoebox's own modules.
  * Raising the bound is a decision, not an accident: a new subsystem should
- * be loaded when it is first used (lib/on-demand.ts, a dynamic import in an
+ * be loaded when it is first used (a wrapper in lib/index.ts, a dynamic import in an
  * async start-up), not by lib/index.ts's import graph.
  *
  * Each case is a fresh process importing the package transpiled from the
@@ -38,7 +38,7 @@ const MAX_OWN_MODULES = 55
 
 /** Modules that load when first used, never at import (each names the file that loads it, or whose start does). */
 const DEFERRED = [
-  'pack/pack.js', 'pack/unpack.js', 'roll/recover.js', // on-demand.ts
+  'pack/pack.js', 'pack/unpack.js', 'roll/recover.js', // index.ts
   'store/s3-store.js', 'store/s3-writer.js', 'store/s3-context.js', 'store/part-check.js', 'store/resumable-read.js', // store/lazy-store.ts
   'source/list.js', 'source/follow.js', 'compress/peek.js', // source/archive-source.ts, as it starts reading
   'roll/file-chain.js', 'roll/planner.js', 'format/walk.js', // roll/rolling-sink.ts, as it starts
