@@ -19,10 +19,28 @@ import { CorruptArchiveError, invalidOption } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
 import { FrameWalker, isZstd, NEED_MORE, ZSTD_MAGIC } from './zstd-frame.js'
-import { requireZstd, type ZstdBackend, type ZstdChoice } from './zstd-loader.js'
+import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
 
 export { isZstd, ZSTD_MAGIC } from './zstd-frame.js'
-export { loadZstd, type ZstdBackend, type ZstdChoice } from './zstd-loader.js'
+export type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
+
+/*
+ * zstd-loader.ts loads with the first zstd work, through these two wrappers
+ * (same signatures): every use of a backend is async anyway, and each module
+ * the package's import loads costs start-up time (test/startup-lazy.test.ts).
+ */
+
+/** The backend `choice` names (default: SHOEBOX_ZSTD), or null when none loads. Never throws (zstd-loader.ts). */
+export async function loadZstd (choice?: ZstdChoice): Promise<ZstdBackend | null> {
+  const loader = await import('./zstd-loader.js')
+  return await loader.loadZstd(choice)
+}
+
+/** The backend, or SHOEBOX_UNSUPPORTED naming `what` (zstd-loader.ts). */
+export async function requireZstd (what: string, choice?: ZstdChoice): Promise<ZstdBackend> {
+  const loader = await import('./zstd-loader.js')
+  return await loader.requireZstd(what, choice)
+}
 
 /**
  * Level 1, not zstd's own default of 3: on event NDJSON (bench/zstd.js) it
