@@ -7,6 +7,10 @@
  * name them without constructing them; store classes are reached through
  * openStore(). test/index-exports.test.ts holds the exact list.
  */
+import type { PackOptions, PackSummary } from './pack/pack.js'
+import type { UnpackOptions, UnpackSummary } from './pack/unpack.js'
+import type { RecoveredFile, RecoverOptions } from './roll/recover.js'
+
 export { encode, type EncodeStream, type EncodeOptions } from './format/encode.js'
 export { decode, type DecodeStream, type DecodeOptions, type DecodedCorruptInfo } from './format/decode.js'
 export { ArchiveEncoder, encodeRecords, type EncoderOptions, type FormatVersion } from './format/encoder.js'
@@ -51,4 +55,33 @@ export type {
   PackSource, PackOptions, PackFilesOptions, PackSummary, PackRecord, SkippedEntry
 } from './pack/pack.js'
 export type { UnpackOptions, UnpackSummary, UnpackedFile } from './pack/unpack.js'
-export { pack, unpack, recoverDirectory } from './on-demand.js'
+
+/*
+ * pack(), unpack() (with the rolling sink, stores and archive source they
+ * drive) and recoverDirectory() load their modules on their first call, not
+ * when the package is imported: importing shoebox must stay about as fast as
+ * starting Node (bench/startup.js, test/startup-lazy.test.ts), and each
+ * module loaded at import costs about a millisecond whether used or not (so
+ * these wrappers live here rather than in a module of their own). Each has
+ * its module's signature and behaviour, plus one `import()` before the first
+ * call. Sync factories (encode(), rollingSink(), archiveSource()...) cannot
+ * wait for a module; they are exported directly above.
+ */
+
+/** Pack every matching file under `dir` into archives and upload them to `options.to` (lib/pack/pack.ts). */
+export async function pack (dir: string, options: PackOptions): Promise<PackSummary> {
+  const { pack } = await import('./pack/pack.js')
+  return await pack(dir, options)
+}
+
+/** Restore the files of every archive `pattern` matches into `options.out` (lib/pack/unpack.ts). */
+export async function unpack (pattern: string, options: UnpackOptions): Promise<UnpackSummary> {
+  const { unpack } = await import('./pack/unpack.js')
+  return await unpack(pattern, options)
+}
+
+/** Cut back and seal what crashed writers left in `dir` (lib/roll/recover.ts). */
+export async function recoverDirectory (dir: string, options?: RecoverOptions): Promise<RecoveredFile[]> {
+  const { recoverDirectory } = await import('./roll/recover.js')
+  return await recoverDirectory(dir, options)
+}

@@ -8,8 +8,7 @@
 import { type Duplex, PassThrough, type Transform } from 'node:stream'
 import { invalidOption } from '../errors.js'
 import { gunzip, gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
-import { isZstd, zstd, zstdDecompress, zstdFrame, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
-import { requireZstd } from './zstd-loader.js'
+import { isZstd, requireZstd, zstd, zstdDecompress, zstdFrame, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
 
 export type CodecName = 'none' | 'gzip' | 'zstd'
 

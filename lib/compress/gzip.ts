@@ -6,13 +6,16 @@
  */
 import zlib from 'node:zlib'
 import { promisify } from 'node:util'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import { invalidOption } from '../errors.js'
 import { CHUNK, GunzipStage, type GunzipOptions } from './member-gunzip.js'
+import type { Position } from '../record.js'
+import type { OpenedAt } from './open-at.js'
 
 export { GunzipStage, type GunzipOptions } from './member-gunzip.js'
 export { MemberMap, type MemberLookup, type MemberPosition } from './member-map.js'
-export { openAt, memberStart, type OpenedAt } from './open-at.js'
+export { memberStart } from './member-map.js'
+export type { OpenedAt } from './open-at.js'
 
 export const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
 
@@ -69,4 +72,14 @@ export function gunzip (): Duplex {
  */
 export function gunzipMembers (options?: GunzipOptions): GunzipStage {
   return new GunzipStage(options)
+}
+
+/**
+ * Open a compressed archive at a saved position (open-at.ts). A wrapper that
+ * loads open-at.ts on its first call: only resuming reads need it, and each
+ * module the package's import loads costs start-up time (test/startup-lazy.test.ts).
+ */
+export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip'): Promise<OpenedAt> {
+  const { openAt } = await import('./open-at.js')
+  return await openAt(position, open, codec)
 }

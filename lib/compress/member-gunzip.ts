@@ -17,7 +17,14 @@ import { Duplex } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
-import { NEED_MORE, parseMemberHeader } from './member-header.js'
+import type * as MemberHeader from './member-header.js'
+
+/**
+ * member-header.ts, loaded when the first gzip header is met rather than at
+ * import: each module the package's import loads costs start-up time
+ * (test/startup-lazy.test.ts), and header parsing happens in async #consume.
+ */
+let memberHeader: typeof MemberHeader | undefined
 
 /** zlib works best fed large writes with a large output chunk (see PERFORMANCE-NOTES). */
 export const CHUNK = 256 * 1024
@@ -142,8 +149,9 @@ export class GunzipStage extends Duplex {
           this.#state = buf[0] === 0 ? 'padding' : 'header'
           break
         case 'header': {
-          const size = parseMemberHeader(buf)
-          if (size === NEED_MORE) {
+          memberHeader ??= await import('./member-header.js')
+          const size = memberHeader.parseMemberHeader(buf)
+          if (size === memberHeader.NEED_MORE) {
             this.#held = buf
             return
           }

@@ -6,7 +6,8 @@
  * decoder that looks offsets up.
  */
 
-import type { MemberLookup, MemberPosition } from '../record.js'
+import { invalidOption } from '../errors.js'
+import type { MemberLookup, MemberPosition, Position } from '../record.js'
 
 export type { MemberLookup, MemberPosition }
 
@@ -54,4 +55,20 @@ export class MemberMap implements MemberLookup {
     }
     return { offset: this.#offsets[i], skip: offset - starts[i] }
   }
+}
+
+/**
+ * Where reading resumes for `position`: its member's compressed and
+ * decompressed starts. Undefined without a member. Here rather than in
+ * open-at.ts, so that the factories that check a position at once
+ * (archiveSource's `from`, `positions`) do not load the reading stages.
+ */
+export function memberStart (position: Position): { compressed: number, decompressed: number } | undefined {
+  const member = position.member
+  if (member === undefined) return undefined
+  const { offset, skip } = member
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(skip) || skip < 0 || skip > position.offset) {
+    throw invalidOption('from.member', `must be { offset, skip } taken from a record's position, with 0 <= skip <= offset, got ${JSON.stringify(member)}`)
+  }
+  return { compressed: offset, decompressed: position.offset - skip }
 }

@@ -13,6 +13,7 @@ import { invalidOption } from '../errors.js'
 import { feed } from '../stream/deliver-then-fail.js'
 import type { Position } from '../record.js'
 import { GunzipStage } from './member-gunzip.js'
+import { memberStart } from './member-map.js'
 import { zstdDecompress, type ZstdDecompressStage } from './zstd.js'
 
 export interface OpenedAt {
@@ -22,17 +23,6 @@ export interface OpenedAt {
   baseOffset: number
   /** Compressed offset the file was opened at. */
   compressedOffset: number
-}
-
-/** Where reading resumes for `position`: its member's compressed and decompressed starts. Undefined without a member. */
-export function memberStart (position: Position): { compressed: number, decompressed: number } | undefined {
-  const member = position.member
-  if (member === undefined) return undefined
-  const { offset, skip } = member
-  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(skip) || skip < 0 || skip > position.offset) {
-    throw invalidOption('from.member', `must be { offset, skip } taken from a record's position, with 0 <= skip <= offset, got ${JSON.stringify(member)}`)
-  }
-  return { compressed: offset, decompressed: position.offset - skip }
 }
 
 /**

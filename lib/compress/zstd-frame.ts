@@ -8,10 +8,11 @@
  * Skippable frames (magic 0x184D2A5?, a 4-byte length) carry no content.
  */
 
-/** 28 b5 2f fd: what a zstd frame starts with. */
-export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd])
+import { isSkippableMagic, isZstd, ZSTD_FRAME_MAGIC as MAGIC, ZSTD_MAGIC } from './zstd.js'
 
-const MAGIC = 0xfd2fb528
+// The magic numbers live in zstd.ts, so that sniffing a codec does not load the frame walker.
+export { isZstd, ZSTD_MAGIC }
+
 const BLOCK_MAX = 128 * 1024
 
 /** Not enough bytes yet to say. */
@@ -22,17 +23,6 @@ export interface FrameExtent {
   end: number
   /** A skippable frame: no content. */
   skippable: boolean
-}
-
-/** Does this start like a zstd frame (or a skippable one)? */
-export function isZstd (head: Buffer): boolean {
-  if (head.length < 4) return false
-  const magic = head.readUInt32LE(0)
-  return magic === MAGIC || isSkippableMagic(magic)
-}
-
-function isSkippableMagic (magic: number): boolean {
-  return (magic & 0xfffffff0) >>> 0 === 0x184d2a50
 }
 
 /**

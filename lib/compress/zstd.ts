@@ -18,11 +18,53 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { CorruptArchiveError, invalidOption } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
-import { FrameWalker, isZstd, NEED_MORE, ZSTD_MAGIC } from './zstd-frame.js'
-import { requireZstd, type ZstdBackend, type ZstdChoice } from './zstd-loader.js'
+import type * as ZstdFrame from './zstd-frame.js'
+import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
 
-export { isZstd, ZSTD_MAGIC } from './zstd-frame.js'
-export { loadZstd, type ZstdBackend, type ZstdChoice } from './zstd-loader.js'
+/**
+ * zstd-frame.ts (the frame walker), loaded when the first frame is walked
+ * rather than at import (each module the import loads costs start-up time:
+ * test/startup-lazy.test.ts). What a frame starts with is here, for sniffing.
+ */
+let frames: typeof ZstdFrame | undefined
+
+/** 28 b5 2f fd: what a zstd frame starts with. */
+export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd])
+
+/** ZSTD_MAGIC as a little-endian uint32. */
+export const ZSTD_FRAME_MAGIC = 0xfd2fb528
+
+/** Does this start like a zstd frame (or a skippable one)? */
+export function isZstd (head: Buffer): boolean {
+  if (head.length < 4) return false
+  const magic = head.readUInt32LE(0)
+  return magic === ZSTD_FRAME_MAGIC || isSkippableMagic(magic)
+}
+
+/** 0x184D2A50 to 0x184D2A5F: a skippable frame's magic. */
+export function isSkippableMagic (magic: number): boolean {
+  return (magic & 0xfffffff0) >>> 0 === 0x184d2a50
+}
+
+export type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
+
+/*
+ * zstd-loader.ts loads with the first zstd work, through these two wrappers
+ * (same signatures): every use of a backend is async anyway, and each module
+ * the package's import loads costs start-up time (test/startup-lazy.test.ts).
+ */
+
+/** The backend `choice` names (default: SHOEBOX_ZSTD), or null when none loads. Never throws (zstd-loader.ts). */
+export async function loadZstd (choice?: ZstdChoice): Promise<ZstdBackend | null> {
+  const loader = await import('./zstd-loader.js')
+  return await loader.loadZstd(choice)
+}
+
+/** The backend, or SHOEBOX_UNSUPPORTED naming `what` (zstd-loader.ts). */
+export async function requireZstd (what: string, choice?: ZstdChoice): Promise<ZstdBackend> {
+  const loader = await import('./zstd-loader.js')
+  return await loader.requireZstd(what, choice)
+}
 
 /**
  * Level 1, not zstd's own default of 3: on event NDJSON (bench/zstd.js) it
@@ -146,7 +188,7 @@ export class ZstdDecompressStage extends Transform {
   #held: Buffer[] = []
   #heldLength = 0
   #base = 0
-  #walker: FrameWalker | null = null
+  #walker: ZstdFrame.FrameWalker | null = null
   /** Frames walked and decompressing (null content: a skippable frame), oldest first; contiguous, ending at #base. */
   #ahead: Ahead[] = []
   /** The queue of work on the held bytes (see #serially). */
@@ -256,14 +298,16 @@ export class ZstdDecompressStage extends Transform {
       }
       if (this.#state === 'lost' && !this.#resync(ending)) return
       if (this.#heldLength === 0) return
-      const walker = this.#walker ??= new FrameWalker(0)
+      frames ??= await import('./zstd-frame.js')
+      const walker = this.#walker ??= new frames.FrameWalker(0)
       const extent = walker.step(this.#heldLength, (at) => this.#byte(at))
-      if (extent === NEED_MORE && !ending) return
-      if (extent === NEED_MORE || typeof extent === 'string') {
+      // The one symbol step() returns is NEED_MORE.
+      if (typeof extent === 'symbol' && !ending) return
+      if (typeof extent === 'symbol' || typeof extent === 'string') {
         this.#walker = null
         // Damage here comes after the frames still decompressing: they go first (and may be damaged themselves).
         if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
-        this.#damage(extent === NEED_MORE ? `the frame at compressed byte ${this.#base} is cut short (the file ends inside it)` : extent)
+        this.#damage(typeof extent === 'symbol' ? `the frame at compressed byte ${this.#base} is cut short (the file ends inside it)` : extent)
         continue
       }
       this.#walker = null

@@ -25,7 +25,8 @@ import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
 import type * as Lister from './list.js'
-import { fetchRecords, type FetchRecords } from './fetch-records.js'
+import type { FetchRecords } from './fetch-records.js'
+import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 
 export interface ArchiveSourceOptions {
   /** Directory relative patterns are resolved against. Default process.cwd(). */
@@ -85,10 +86,25 @@ export class ArchiveSource extends Readable {
   /** Set by #load: the lister and peek.ts, which only reading needs. */
   #lister: typeof Lister | undefined
   #peekHead: typeof peekHead | undefined
+  /** With `positions: [...]`: those positions (checked, copied), fetched by fetch-records.ts instead of reading files whole. */
+  readonly #fetch: Position[] | undefined
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
-    super({ objectMode: true, highWaterMark: 1024 })
+    // A fetch by positions reads one record per request: fewer held ahead of the reader.
+    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
+    this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
+    if (this.#fetch !== undefined) {
+      // order and pollInterval do not apply, and are not read.
+      this.#glob = openGlob(pattern, options)
+      this.glob = { root: this.#glob.root, pattern: this.#glob.pattern }
+      this.#pattern = pattern
+      this.#options = { ...options }
+      this.#compare = comparator(undefined)
+      this.#positions = true
+      this.#pollInterval = 0
+      return
+    }
     if (options.from !== undefined && (typeof options.from.file !== 'string' || !Number.isInteger(options.from.offset))) {
       throw invalidOption('from', 'must be a position {file, offset} taken from a record')
     }
@@ -191,6 +207,11 @@ export class ArchiveSource extends Readable {
   }
 
   async #run (): Promise<void> {
+    if (this.#fetch !== undefined) {
+      const { fetchPositions } = await import('./fetch-records.js')
+      await fetchPositions(this.#glob, this.#pattern, this.#fetch, this.#options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE, async (record) => await this.#deliver(record))
+      return
+    }
     await this.#load()
     const from = this.#options.from
     for (let first = true; ; first = false) {
@@ -236,6 +257,20 @@ export class ArchiveSource extends Readable {
         }
       })
     }
+  }
+
+  /** Push a fetched record; resolves once there is room for more: false when the stream has stopped or been destroyed. */
+  async #deliver (record: ShoeboxRecord): Promise<boolean> {
+    if (this.destroyed || this.#stopped) return false
+    if (!this.push(record)) {
+      // _read resumes it; stop() and destroy() wake it (#closeCurrent).
+      await new Promise<void>((resolve) => {
+        this.#resume = resolve
+        this.#wake = resolve
+      })
+      this.#wake = null
+    }
+    return !this.destroyed && !this.#stopped
   }
 
   /** Does `file` come before the file of `from` (and so is already read)? */
@@ -401,9 +436,29 @@ function pastEnd (file: ListedFile, offset: number, size: number): ShoeboxError 
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
 }
 
+/**
+ * `positions: [...]`, checked at once (a malformed position fails here, not
+ * after the records before it), and copied; with `maxRecordSize` checked, and
+ * the reading options that cannot apply refused rather than ignored.
+ */
+function checkPositions (positions: readonly Position[], options: ArchiveSourceOptions): Position[] {
+  for (const key of ['from', 'follow'] as const) {
+    const value = (options as Record<string, unknown>)[key]
+    if (value !== undefined && value !== false) throw invalidOption(key, 'does not apply with positions: [...] (those records are read, nothing else)')
+  }
+  const copied = positions.map((p: Position, i) => {
+    if (typeof p !== 'object' || p === null || typeof p.file !== 'string' || p.file === '' || !Number.isSafeInteger(p.offset) || p.offset < 0) {
+      throw invalidOption(`positions[${i}]`, `must be a position {file, offset, member?} taken from a record, got ${JSON.stringify(p)}`)
+    }
+    memberStart(p)
+    return p.member === undefined ? { file: p.file, offset: p.offset } : { file: p.file, offset: p.offset, member: { offset: p.member.offset, skip: p.member.skip } }
+  })
+  checkMaxRecordSize(options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE)
+  return copied
+}
+
 export function archiveSource (pattern: string, options: ArchiveSourceOptions & { positions: readonly Position[] }): FetchRecords
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource | FetchRecords {
-  if (Array.isArray(options?.positions)) return fetchRecords(pattern, options.positions, options)
   return new ArchiveSource(pattern, options)
 }

@@ -16,22 +16,25 @@
  * A failure (the file is gone, an offset past its end or not at a record
  * start, a member that is not one) names the file and offset, and comes
  * after the records before it (stream/deliver-then-fail.ts).
+ *
+ * The stream is an ArchiveSource (archive-source.ts), which checks the
+ * positions at once and loads this module only as it starts reading: a
+ * program that never fetches by position does not load it at import.
  */
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { isGzip, memberStart } from '../compress/gzip.js'
 import { FrameWalker, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
 import { requireZstd } from '../compress/zstd-loader.js'
-import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
+import { CorruptArchiveError, ShoeboxError } from '../errors.js'
 import { readRecord } from '../format/codec.js'
-import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import type { ReadResult } from '../format/result.js'
 import type { Position, ShoeboxRecord } from '../record.js'
-import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { StoreOptions } from '../store/open-store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
+import type { GlobRoot, StoreGlob } from './glob.js'
 
 /** The first read of a record; each further read doubles what has been read. */
 export const FETCH_WINDOW = 32 * 1024
@@ -74,93 +77,44 @@ class Window {
   }
 }
 
-export class FetchRecords extends Readable {
+/**
+ * What archiveSource(pattern, { positions: [...] }) returns: a Readable of
+ * exactly those records, each with its `position`. An ArchiveSource
+ * underneath, which loads this module as it starts reading (its checks of
+ * the positions run at once, in archiveSource()).
+ */
+export interface FetchRecords extends Readable {
   readonly glob: GlobRoot
-  readonly #glob: StoreGlob
-  readonly #pattern: string
-  readonly #positions: Position[]
-  readonly #maxRecordSize: number
-  #started = false
-  #resume: (() => void) | null = null
-
-  constructor (pattern: string, positions: readonly Position[], options: FetchRecordsOptions = {}) {
-    super({ objectMode: true, highWaterMark: 16 })
-    if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
-    if (!Array.isArray(positions)) throw invalidOption('positions', 'must be true, false or an array of positions')
-    // archiveSource() hands its options on whole: a reading option that cannot apply is refused, not ignored.
-    for (const key of ['from', 'follow'] as const) {
-      const value = (options as Record<string, unknown>)[key]
-      if (value !== undefined && value !== false) throw invalidOption(key, 'does not apply with positions: [...] (those records are read, nothing else)')
-    }
-    // Copied, and checked at once: a malformed position fails here, not after the records before it.
-    this.#positions = positions.map((p: Position, i) => {
-      if (typeof p !== 'object' || p === null || typeof p.file !== 'string' || p.file === '' || !Number.isSafeInteger(p.offset) || p.offset < 0) {
-        throw invalidOption(`positions[${i}]`, `must be a position {file, offset, member?} taken from a record, got ${JSON.stringify(p)}`)
-      }
-      memberStart(p)
-      return p.member === undefined ? { file: p.file, offset: p.offset } : { file: p.file, offset: p.offset, member: { offset: p.member.offset, skip: p.member.skip } }
-    })
-    this.#maxRecordSize = options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE
-    checkMaxRecordSize(this.#maxRecordSize)
-    this.#glob = openGlob(pattern, options)
-    this.glob = { root: this.#glob.root, pattern: this.#glob.pattern }
-    this.#pattern = pattern
-  }
-
-  override _read (): void {
-    const resume = this.#resume
-    this.#resume = null
-    resume?.()
-    if (this.#started) return
-    this.#started = true
-    this.#run().then(() => {
-      if (!this.destroyed) this.push(null)
-    }, (err: Error) => {
-      if (!this.destroyed) failAfterDelivery(this, err)
-    })
-  }
-
-  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
-    const resume = this.#resume
-    this.#resume = null
-    resume?.()
-    void this.#glob.store.close()
-    callback(err)
-  }
-
   /** Transfer statistics of the source's store (bytes and objects read; for S3 also retries, errors). */
-  stats (): TransferSnapshot {
-    return this.#glob.store.stats()
-  }
+  stats: () => TransferSnapshot
+}
 
-  async #run (): Promise<void> {
-    // Loaded here, not at import, as the lister does.
-    const { Minimatch } = await import('minimatch')
-    const matcher = new Minimatch(this.#glob.pattern)
-    for (const position of this.#positions) {
-      if (this.destroyed) return
-      // A position outside the pattern is refused as `from` refuses one: the pattern says what may be read.
-      if (!matcher.match(position.file)) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `positions: no archive named ${position.file} matches ${this.#pattern}`)
-      const record = await this.#fetch(position)
-      if (this.destroyed) return
-      if (!this.push(record)) await new Promise<void>((resolve) => { this.#resume = resolve })
-    }
-  }
-
-  async #fetch (position: Position): Promise<ShoeboxRecord> {
-    const where = this.#glob.where(position.file)
+/**
+ * Fetch the records at `positions` (already checked) from `glob`'s store, in
+ * order, handing each to `deliver`, which resolves once there is room for
+ * more: true to go on, false when the reader has stopped.
+ */
+export async function fetchPositions (glob: StoreGlob, pattern: string, positions: readonly Position[], maxRecordSize: number,
+  deliver: (record: ShoeboxRecord) => Promise<boolean>): Promise<void> {
+  // Loaded here, not at import, as the lister does.
+  const { Minimatch } = await import('minimatch')
+  const matcher = new Minimatch(glob.pattern)
+  for (const position of positions) {
+    // A position outside the pattern is refused as `from` refuses one: the pattern says what may be read.
+    if (!matcher.match(position.file)) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `positions: no archive named ${position.file} matches ${pattern}`)
+    const where = glob.where(position.file)
     const read: ReadRange = async (start, end) => {
       const chunks: Buffer[] = []
       try {
-        for await (const chunk of this.#glob.store.get(position.file, { range: { start, end } })) chunks.push(chunk as Buffer)
+        for await (const chunk of glob.store.get(position.file, { range: { start, end } })) chunks.push(chunk as Buffer)
       } catch (err) {
         if (err instanceof ShoeboxError) throw new ShoeboxError(err.code, `position ${position.offset} in ${where}: ${err.message}`, { cause: err })
         throw err
       }
       return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
     }
-    const found = await fetchRecord(read, position, where, this.#maxRecordSize)
-    return { metadata: found.metadata, payload: found.payload, position }
+    const found = await fetchRecord(read, position, where, maxRecordSize)
+    if (!await deliver({ metadata: found.metadata, payload: found.payload, position })) return
   }
 }
 
@@ -270,9 +224,4 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
     if (result.kind === 'damage') recordOrMore(result, window, position.offset, where)
     // A record that goes on into the next frame (not written by shoebox): walk on.
   }
-}
-
-/** archiveSource()'s delegate for `positions: [...]`. */
-export function fetchRecords (pattern: string, positions: readonly Position[], options?: FetchRecordsOptions): FetchRecords {
-  return new FetchRecords(pattern, positions, options)
 }
