@@ -81,6 +81,8 @@ interface Loaded {
   packages: string[]
   /** Shoebox's own modules, relative to the package root. */
   own: string[]
+  /** Node's built-in modules imported (as `node:NAME`). */
+  builtins: string[]
 }
 
 /** Run an ES module that imports the package, then `body` (no top-level await); what it loaded by its exit. */
@@ -89,7 +91,9 @@ async function loaded (name: string, body = ''): Promise<Loaded> {
   fs.writeFileSync(file, `import(${JSON.stringify(pathToFileURL(index).href)}).then(async (lib) => {\n${body}\n}).catch((err) => { console.error(err); process.exitCode = 1 })\n`)
   const { stderr } = await run(process.execPath, ['--no-warnings', '--import', pathToFileURL(path.join(tmp, 'register.mjs')).href, file], { cwd: tmp })
   const files = new Set<string>()
+  const builtins = new Set<string>()
   for (const line of stderr.split('\n')) {
+    if (line.startsWith('ESM node:')) builtins.add(line.slice(4))
     if (line.startsWith('ESM node:')) continue
     if (line.startsWith('ESM file://')) files.add(new URL(line.slice(4)).pathname)
     else if (line.startsWith('CJS ')) files.add(line.slice(4))
@@ -102,14 +106,17 @@ async function loaded (name: string, body = ''): Promise<Loaded> {
     if (m !== null) packages.add(m[1])
     else if (f.startsWith(path.join(pkg, 'lib') + path.sep)) own.add(path.relative(pkg, f))
   }
-  return { packages: [...packages].sort(), own: [...own].sort() }
+  return { packages: [...packages].sort(), own: [...own].sort(), builtins: [...builtins].sort() }
 }
 
 const heavyIn = (packages: string[]): string[] => packages.filter((p) => HEAVY.some((h) => p === h || p.startsWith(h + '/')))
 
 t.test('importing the package loads none of the heavy packages, and a bounded number of its own modules', async (t) => {
-  const { packages, own } = await loaded('import-only.mjs', "if (typeof lib.encode !== 'function') throw new Error('no encode')")
+  const { packages, own, builtins } = await loaded('import-only.mjs', "if (typeof lib.encode !== 'function') throw new Error('no encode')")
   t.same(heavyIn(packages), [], `packages loaded: ${packages.join(', ')}`)
+  t.ok(builtins.includes('node:fs'), 'the check sees the built-ins imported')
+  // node:crypto pulls about twenty of Node's own modules; only writers need it (fs/durable.ts randomSuffix()).
+  t.notOk(builtins.includes('node:crypto'), `node:crypto is not imported at import (built-ins: ${builtins.join(' ')})`)
   t.ok(own.includes(path.join('lib', 'index.js')), 'the check sees the package\'s own modules')
   t.ok(own.length <= MAX_OWN_MODULES, `${own.length} of shoebox's own modules loaded at import (at most ${MAX_OWN_MODULES}): ${own.join(' ')}`)
   for (const deferred of DEFERRED) {

@@ -7,7 +7,7 @@
  * the target, fsync, rename, directory fsync). Giving a file a name without
  * replacing another is link.ts.
  */
-import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../errors.js'
@@ -37,9 +37,22 @@ export async function syncDir (dir: string): Promise<void> {
   await syncPath(dir, 'r')
 }
 
+let crypto: typeof import('node:crypto') | undefined
+
+/**
+ * 12 random hex digits for a temporary name. node:crypto (about twenty of
+ * Node's own modules) is required on the first call, not at import: only
+ * writers need it, and importing the package must stay about as fast as
+ * starting Node.
+ */
+export function randomSuffix (): string {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  return crypto.randomBytes(6).toString('hex')
+}
+
 /** A hidden temporary name beside `target`, unique to this call: `.NAME.<random>.tmp`. */
 export function tempBeside (target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomSuffix()}.tmp`)
 }
 
 export interface DurableWriteOptions {

@@ -5,12 +5,11 @@
  * complete and fsynced, so a reader sees the old object or the new one,
  * never half of one.
  */
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import { syncDir } from '../fs/durable.js'
+import { randomSuffix, syncDir } from '../fs/durable.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
@@ -207,7 +206,7 @@ class FileWriter extends Writable implements ObjectWriter {
     this.#store = store
     this.key = key
     this.#target = target
-    this.#temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`)
+    this.#temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomSuffix()}${TEMP_SUFFIX}`)
     this.#stats = new TransferStats({ parent })
   }
 
