@@ -226,7 +226,7 @@ export class ArchiveSource extends Readable {
         // silently skip every file ordered before it, with 'mtime' order every file for good.
         this.#fromFile = listed.find((f) => f.name === from.file)
         if (this.#fromFile === undefined) {
-          throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: no archive named ${from.file} matches ${this.#pattern}`)
+          throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: no archive named ${from.file} matches ${this.#pattern} (a position names its file relative to ${this.#glob.root}, as positions print it)`)
         }
       }
       const gate = this.#gate
