@@ -44,21 +44,15 @@ const LONG_INTEGER = /\d{16}/
  * (bigint); smaller integers and other numbers are JS numbers.
  *
  * Fast, because every Kronos event has one such integer (@time, ~1.7e16):
- * text without a 16-digit run goes to JSON.parse; otherwise one validating
- * scan finds the long integer literals, those beyond 2^53 are swapped for
- * marker strings ("\u0000" + index; no decoded string can start with NUL
- * unless the text spells \u0000, which takes the slow path) and JSON.parse
- * does the rest; the markers are then replaced by bigints.
+ * text without a backslash (most events) takes markLongIntegers() below;
+ * other text without a 16-digit run goes to JSON.parse; otherwise one
+ * validating scan finds the long integer literals. Either way those beyond
+ * 2^53 are swapped for marker strings ("\u0000" + index; no decoded string
+ * can start with NUL unless the text spells \u0000, which takes the exact
+ * parser) and JSON.parse does the rest; the markers are then replaced by
+ * bigints.
  */
 export function parseEvent (text: string): JsonValue {
-  if (!LONG_INTEGER.test(text)) {
-    try {
-      return JSON.parse(text) as JsonValue
-    } catch {
-      checkJsonText(text) // throws SHOEBOX_INVALID_JSON with the position
-    }
-  }
-  if (text.includes('\\u0000')) return parseJsonText(text, exactNumber) as JsonValue
   const fast = text.includes('\\') ? undefined : markLongIntegers(text)
   if (fast !== undefined) {
     let value: JsonValue
@@ -70,6 +64,14 @@ export function parseEvent (text: string): JsonValue {
     }
     return fast.bigs.length === 0 ? value : restoreBigints(value, fast.bigs)
   }
+  if (!LONG_INTEGER.test(text)) {
+    try {
+      return JSON.parse(text) as JsonValue
+    } catch {
+      checkJsonText(text) // throws SHOEBOX_INVALID_JSON with the position
+    }
+  }
+  if (text.includes('\\u0000')) return parseJsonText(text, exactNumber) as JsonValue
   const spans: number[] = []
   const end = skipJsonValue(text, 0, 0, spans)
   if (skipWs(text, end) !== text.length) throw invalidJson(skipWs(text, end), 'text after the value')
