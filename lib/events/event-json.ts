@@ -122,12 +122,17 @@ function markLongIntegers (text: string): { marked: string, bigs: bigint[] } | u
     if (quotes % 2 === 1) continue // inside a string
     let start = m.index
     while (start > 0 && isNumberChar(text.charCodeAt(start - 1))) start--
-    let end = DIGIT_RUN.lastIndex
+    const runEnd = DIGIT_RUN.lastIndex
+    let end = runEnd
     while (end < text.length && isNumberChar(text.charCodeAt(end))) end++
     DIGIT_RUN.lastIndex = end
+    // The common case, a plain run of digits after ':' / ',' / '[', needs no second look.
+    const plain = start === m.index && end === runEnd && text.charCodeAt(start) !== 0x30
     const raw = text.slice(start, end)
-    if (/[.eE]/.test(raw)) continue // a float stays a JS number
-    if (!INTEGER.test(raw)) return undefined
+    if (!plain) {
+      if (/[.eE]/.test(raw)) continue // a float stays a JS number
+      if (!INTEGER.test(raw)) return undefined
+    }
     if (Number.isSafeInteger(Number(raw))) continue
     let next = end
     while (next < text.length && (text.charCodeAt(next) === 0x20 || text.charCodeAt(next) === 0x0A || text.charCodeAt(next) === 0x0D || text.charCodeAt(next) === 0x09)) next++
