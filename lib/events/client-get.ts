@@ -56,8 +56,7 @@ export class KronosGetStream extends Readable {
   #response: IncomingMessage | undefined
   #yielded = 0
   #lastId: string | undefined
-  #lastTime: KronosTime | undefined
-  /** Events yielded with time === #lastTime (re-sent by a descending resume). */
+  /** Events yielded with the time of #lastId (re-sent by a descending resume). */
   #sameTime = 0
   /** An event without a usable @id was yielded: a resume could not know where it stands. */
   #unresumable = false
@@ -144,7 +143,7 @@ export class KronosGetStream extends Readable {
     if (resuming && r.order === 'ascending') {
       startId = this.#lastId
     } else if (resuming) {
-      end = this.#lastTime as KronosTime
+      end = eventIdTime(this.#lastId as string)
       limit = remaining + this.#sameTime
     }
     let body = `{"stream":${JSON.stringify(r.stream)}`
@@ -236,10 +235,9 @@ export class KronosGetStream extends Readable {
         // Already yielded before the break: at or past where we were.
         if (this.#request.order === 'ascending' ? order <= 0 : order >= 0) return true
       }
-      const time = eventIdTime(id)
-      if (time === this.#lastTime) this.#sameTime++
+      // The time's bigint is only needed by a resume: per event, compare the id's time digits.
+      if (this.#lastId !== undefined && sameIdTime(id, this.#lastId)) this.#sameTime++
       else this.#sameTime = 1
-      this.#lastTime = time
       this.#lastId = id
     } else {
       this.#unresumable = true
@@ -248,4 +246,16 @@ export class KronosGetStream extends Readable {
     this.push(event)
     return this.#remaining() > 0
   }
+}
+
+/** Where a UUID's 60-bit time is in its text: time_low, time_mid, time_hi (after the version digit). */
+const TIME_DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 15, 16, 17]
+
+/** Whether two ids (isEventId) carry the same time, digits compared in any case. */
+function sameIdTime (a: string, b: string): boolean {
+  for (const i of TIME_DIGITS) {
+    // | 0x20 lower-cases A-F and leaves 0-9 as they are.
+    if ((a.charCodeAt(i) | 0x20) !== (b.charCodeAt(i) | 0x20)) return false
+  }
+  return true
 }

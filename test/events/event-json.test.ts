@@ -69,3 +69,55 @@ t.test('parseJsonLexical: numbers keep their text; Integer vs Number by form', a
   t.equal(JSON.stringify(v), '{"i":2,"f":2,"e":1000,"z":0,"big":123456789012345680000,"l":[1.1]}', 'JSON.stringify still works')
   t.equal(stringifyEvent({ a: undefined, b: [undefined], c: new Date(0) }), '{"b":[null],"c":"1970-01-01T00:00:00.000Z"}')
 })
+
+t.test('parseEvent without backslashes (the quote-counting fast path): strings, keys, spacing and bad text as the exact parser', async (t) => {
+  const cases = [
+    '{"s":"x:12345678901234567890,","n":1.2345678901234567891e19,"m":12345678901234567891}',
+    '{"s":"12345678901234567890","@time":17962947001234567}',
+    ' { "a" : 12345678901234567890 , "b" : [ -12345678901234567890 ] } ',
+    '{"a":[12345678901234567890\t,\n12345678901234567891\r]}',
+    '{"u":"é12345678901234567890é","t":17962947001234567}',
+    '{"a":1234567890123456.5,"b":12345678901234567E2,"c":0.12345678901234567890}',
+    '{"":"\\"","b":12345678901234567890}' // a backslash: the validating scan
+  ]
+  for (const text of cases) {
+    const reference = stringifyEvent(parseJsonLexical(text)).replace(/-?\d+(?:\.\d+)?[eE.]\d+|-?\d+\.\d+/g, (m) => String(Number(m)))
+    t.equal(stringifyEvent(parseEvent(text)), reference, text)
+  }
+  const bad = [
+    '{12345678901234567890:1}', '{"a":12345678901234567890:1}', '{"a":true12345678901234567890}', '{"a":--12345678901234567890}',
+    '{"a":012345678901234567890}', '{"a":1-12345678901234567890}', '{"a":12345678901234567890', '{"a":"12345678901234567890}',
+    '{"a":12345678901234567890 1}', '[12345678901234567890,]', '{"a":12345678901234567890}x'
+  ]
+  for (const text of bad) t.equal(code(() => parseEvent(text)), 'SHOEBOX_INVALID_JSON', text)
+})
+
+t.test('parseEvent agrees with the exact parser on 2,000 seeded random events', async (t) => {
+  let seed = 7
+  const r = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]
+  const atom = (): string => pick([
+    () => String(BigInt(Math.floor(r() * 1e9)) * 10000000000n + BigInt(Math.floor(r() * 1e10))),
+    () => `-${Math.floor(r() * 1e9)}${Math.floor(r() * 1e9)}`,
+    () => `"${pick(['', 'a:', ',', '12345678901234567890', '"x', ' ]'].slice(0, 4))}${Math.floor(r() * 1e17)}"`,
+    () => `${Math.floor(r() * 1e6)}.${Math.floor(r() * 1e12)}`,
+    () => String(Math.floor(r() * 100)),
+    () => pick(['true', 'false', 'null'])
+  ])()
+  const value = (depth: number): string => {
+    if (depth > 2 || r() < 0.5) return atom()
+    const n = Math.floor(r() * 4)
+    const items = Array.from({ length: n }, () => value(depth + 1))
+    return r() < 0.5 ? `[${items.join(pick([',', ' , ']))}]` : `{${items.map((v, i) => `"k${i}":${v}`).join(',')}}`
+  }
+  let mismatches = 0
+  for (let i = 0; i < 2000; i++) {
+    const text = `{"@time":${atom()},"v":${value(0)}}`
+    const reference = stringifyEvent(parseJsonLexical(text)).replace(/-?\d+\.\d+/g, (m) => String(Number(m)))
+    if (stringifyEvent(parseEvent(text)) !== reference) {
+      mismatches++
+      t.equal(stringifyEvent(parseEvent(text)), reference, text)
+    }
+  }
+  t.equal(mismatches, 0)
+})
