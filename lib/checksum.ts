@@ -12,7 +12,6 @@
  * once; nothing is swapped at runtime.
  */
 import { createRequire } from 'node:module'
-import zlib from 'node:zlib'
 
 interface NativeCrc {
   crc32 (input: Uint8Array, initial?: number): number
@@ -106,7 +105,11 @@ export function crc32Word (state: number, word: number): number {
   return r3[a & 0xff] ^ r2[(a >>> 8) & 0xff] ^ r1[(a >>> 16) & 0xff] ^ r0[a >>> 24]
 }
 
-const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
+
+/** zlib.crc32 (Node >= 20.15), node:zlib required only when the native package is missing. */
+function zlibCrc32Of (): ((data: Uint8Array, value?: number) => number) | undefined {
+  return (createRequire(import.meta.url)('node:zlib') as { crc32?: (data: Uint8Array, value?: number) => number }).crc32
+}
 
 /** The implementation in use, chosen by the first checksum computed. */
 interface Chosen {
@@ -135,9 +138,10 @@ function jsContinue (previous: number, data: Uint8Array): number {
 /** Choose (once) and remember the fastest implementation available here. */
 function choose (): Chosen {
   const native = loadNativeCrc()
+  const zlibCrc32 = native === null ? zlibCrc32Of() : undefined
   if (native !== null) {
     chosen = { name: '@node-rs/crc32', crc32: native.crc32, crc32c: native.crc32c, crc32Continue: (previous, data) => native.crc32(data, previous) }
-  } else if (typeof zlibCrc32 === 'function') {
+  } else if (zlibCrc32 !== undefined) {
     chosen = { name: 'zlib', crc32: (data) => zlibCrc32(data), crc32c: tableCrc(0x82f63b78), crc32Continue: (previous, data) => zlibCrc32(data, previous) }
   } else {
     chosen = { name: 'js', crc32: tableCrc(0xedb88320), crc32c: tableCrc(0x82f63b78), crc32Continue: jsContinue }

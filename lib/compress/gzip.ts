@@ -4,13 +4,24 @@
  * so a reader accepts compressed and plain archives alike. Multi-member gzip
  * (what the rolling sink writes: one member per flush block) reads as one stream.
  */
-import zlib from 'node:zlib'
-import { promisify } from 'node:util'
+import { createRequire } from 'node:module'
+import type zlib from 'node:zlib'
 import type { Duplex, Readable } from 'node:stream'
 import { invalidOption } from '../errors.js'
 import { CHUNK, GunzipStage, type GunzipOptions } from './member-gunzip.js'
 import type { Position } from '../record.js'
 import type { OpenedAt } from './open-at.js'
+
+/**
+ * node:zlib, required on first use rather than imported: it is a few of
+ * Node's own modules that importing the package need not load (start-up,
+ * test/startup-lazy.test.ts), and require keeps the callers synchronous.
+ */
+let zlibModule: typeof zlib | undefined
+function nodeZlib (): typeof zlib {
+  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof zlib
+  return zlibModule
+}
 
 export { GunzipStage, type GunzipOptions } from './member-gunzip.js'
 export { MemberMap, type MemberLookup, type MemberPosition } from './member-map.js'
@@ -32,14 +43,14 @@ export function gzipLevel (options: boolean | GzipOptions | undefined): number |
 }
 
 export function gzip (options: GzipOptions = {}): zlib.Gzip {
-  return zlib.createGzip({ level: gzipLevel(options), chunkSize: CHUNK })
+  return nodeZlib().createGzip({ level: gzipLevel(options), chunkSize: CHUNK })
 }
 
-const gzipAsync = promisify(zlib.gzip) as (buf: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>
-
 /** Compress one block into a complete, independent gzip member, on the threadpool. */
-export function gzipMember (block: Buffer, level: number): Promise<Buffer> {
-  return gzipAsync(block, { level, chunkSize: CHUNK })
+export async function gzipMember (block: Buffer, level: number): Promise<Buffer> {
+  return await new Promise((resolve, reject) => {
+    nodeZlib().gzip(block, { level, chunkSize: CHUNK }, (err, out) => { if (err !== null) reject(err); else resolve(out) })
+  })
 }
 
 /** Does this start like gzip? */

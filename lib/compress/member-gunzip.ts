@@ -12,12 +12,24 @@
  * inflater is paused while this stage's reader is behind, so memory stays at
  * about one chunk whatever the compression ratio.
  */
-import zlib from 'node:zlib'
+import { createRequire } from 'node:module'
 import { Duplex } from 'node:stream'
+import type zlib from 'node:zlib'
 import { CorruptArchiveError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
 import type * as MemberHeader from './member-header.js'
+
+/**
+ * node:zlib, required on first use rather than imported: it is a few of
+ * Node's own modules that importing the package need not load (start-up,
+ * test/startup-lazy.test.ts), and require keeps the callers synchronous.
+ */
+let zlibModule: typeof zlib | undefined
+function nodeZlib (): typeof zlib {
+  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof zlib
+  return zlibModule
+}
 
 /**
  * member-header.ts, loaded when the first gzip header is met rather than at
@@ -222,7 +234,7 @@ export class GunzipStage extends Duplex {
   }
 
   #startMember (): void {
-    const inflater = zlib.createInflateRaw({ chunkSize: CHUNK })
+    const inflater = nodeZlib().createInflateRaw({ chunkSize: CHUNK })
     const done = new Promise<void>((resolve, reject) => {
       inflater.once('end', resolve)
       inflater.once('error', reject)
@@ -232,7 +244,7 @@ export class GunzipStage extends Duplex {
     const member: Member = { start: this.#in, crc: 0, size: 0, inflater, done }
     if (this.#trackMembers) this.members.add(this.#out, this.#in)
     inflater.on('data', (out: Buffer) => {
-      member.crc = zlib.crc32(out, member.crc)
+      member.crc = nodeZlib().crc32(out, member.crc)
       member.size += out.length
       this.#out += out.length
       if (!this.push(out)) inflater.pause()
