@@ -4,24 +4,12 @@
  * so a reader accepts compressed and plain archives alike. Multi-member gzip
  * (what the rolling sink writes: one member per flush block) reads as one stream.
  */
-import { createRequire } from 'node:module'
 import type zlib from 'node:zlib'
 import type { Duplex, Readable } from 'node:stream'
 import { invalidOption } from '../errors.js'
-import { CHUNK, GunzipStage, type GunzipOptions } from './member-gunzip.js'
+import { CHUNK, GunzipStage, nodeZlib, type GunzipOptions } from './member-gunzip.js'
 import type { Position } from '../record.js'
 import type { OpenedAt } from './open-at.js'
-
-/**
- * node:zlib, required on first use rather than imported: it is a few of
- * Node's own modules that importing the package need not load (start-up,
- * test/startup-lazy.test.ts), and require keeps the callers synchronous.
- */
-let zlibModule: typeof zlib | undefined
-function nodeZlib (): typeof zlib {
-  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof zlib
-  return zlibModule
-}
 
 export { GunzipStage, type GunzipOptions } from './member-gunzip.js'
 export { MemberMap, type MemberLookup, type MemberPosition } from './member-map.js'

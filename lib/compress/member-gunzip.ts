@@ -21,12 +21,12 @@ import { MemberMap } from './member-map.js'
 import type * as MemberHeader from './member-header.js'
 
 /**
- * node:zlib, required on first use rather than imported: it is a few of
+ * node:zlib, required on first use rather than imported (here and by gzip.ts): it is a few of
  * Node's own modules that importing the package need not load (start-up,
  * test/startup-lazy.test.ts), and require keeps the callers synchronous.
  */
 let zlibModule: typeof zlib | undefined
-function nodeZlib (): typeof zlib {
+export function nodeZlib (): typeof zlib {
   zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof zlib
   return zlibModule
 }
