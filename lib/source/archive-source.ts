@@ -320,15 +320,22 @@ export class ArchiveSource extends Readable {
 
   /**
    * Where reading `file` continues: after the last record an earlier read of
-   * this followed file delivered, else after `from` if it names this file.
-   * A followed file now shorter than that record was replaced: read whole.
+   * this followed file delivered (`followed`: that record is read again and
+   * must be the same), else after `from` if it names this file. A followed
+   * file now shorter than that record was replaced: read whole.
    */
-  #resumeAt (file: ListedFile, from: Position | undefined): { position: Position | undefined, plain: boolean } {
+  #resumeAt (file: ListedFile, from: Position | undefined): { position: Position | undefined, plain: boolean, followed: boolean } {
     const last = this.#gate?.resumeAt(file.name)
-    if (last === undefined) return { position: from, plain: false }
+    if (last === undefined) return { position: from, plain: false, followed: false }
     const shrunk = last.member === undefined ? last.offset > file.size : last.member.offset >= file.size
     // The gate's positions name a member in every gzip file: one without is of a plain file.
-    return { position: shrunk ? undefined : last, plain: last.member === undefined }
+    return { position: shrunk ? undefined : last, plain: last.member === undefined, followed: !shrunk }
+  }
+
+  /** A followed file was replaced under its name since it was read: read the new one whole. */
+  async #readReplaced (file: ListedFile): Promise<void> {
+    this.#gate?.forget(file.name)
+    await this.#readFile(file, undefined)
   }
 
   /** Read one file; after `from` (a position in it), only the records after that one. */
@@ -352,7 +359,11 @@ export class ArchiveSource extends Readable {
     })
     const gate = this.#gate
     // The last record delivered from this file, where a followed file that changes is read again from.
-    let last: Position | undefined
+    let last: ShoeboxRecord | undefined
+    // Read again from its last delivered record, a followed file must still hold that record there:
+    // if not, it was replaced under its name, and this read stops to read it whole.
+    let verified = !resume.followed
+    let replaced = false
     let damaged = false
     let skippedFile = false
     let truncated = false
@@ -377,10 +388,20 @@ export class ArchiveSource extends Readable {
     let count = 0
     // 'data' with pause/resume rather than for-await: no promise per record.
     decoder.on('data', (record: ShoeboxRecord) => {
-      if (this.#stopped) return
-      if (record.position !== undefined && record.position.offset <= after) return
+      if (this.#stopped || replaced) return
+      const at = record.position?.offset
+      if (!verified && at !== undefined && at >= after) {
+        verified = at === after && (gate as FollowGate).isLast(name, record)
+        if (!verified) {
+          replaced = true
+          decoder.destroy()
+          input.destroy()
+          return
+        }
+      }
+      if (at !== undefined && at <= after) return
       count++
-      last = record.position
+      last = record
       if (!this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })) {
         decoder.pause()
         this.#resume = () => { decoder.resume() }
@@ -394,6 +415,8 @@ export class ArchiveSource extends Readable {
       await finished(decoder)
     } catch (err) {
       if (this.destroyed || this.#stopped) return
+      // Damage or an early end before the record it resumes at: the bytes there are not the file read before.
+      if (!verified) return await this.#readReplaced(file)
       if (gate !== null && err instanceof CorruptArchiveError && (err.reason === 'truncated' || (err.reason === 'bad-compression' && err.offset >= file.size))) {
         // Followed, and cut short (plain: mid-record; gzip: every byte read, the member unfinished).
         gate.read(file, last)
@@ -411,6 +434,7 @@ export class ArchiveSource extends Readable {
       if (this.#current?.decoder === decoder) this.#current = null
     }
     if (this.#stopped) return
+    if (!verified) return await this.#readReplaced(file)
     gate?.read(file, last)
     if (truncated) return
     if (decompressed < after) throw pastEnd(file, after, decompressed)

@@ -9,9 +9,12 @@
  * mid-record, or it was still growing) is read again from the last record it
  * delivered (a plain file from that record's offset, a gzip file from that
  * record's member), not from its start: retried, never skipped for good, and
- * a file that grows by appends is not decoded again and again.
+ * a file that grows by appends is not decoded again and again. The record
+ * read again first must be the one delivered last (same metadata and
+ * payload): otherwise the file was replaced under its name, and is read whole.
  */
-import type { Position } from '../record.js'
+import { crc32 } from '../checksum.js'
+import type { Position, ShoeboxRecord } from '../record.js'
 import type { ListedFile } from './order.js'
 
 interface Observation { size: number, mtimeMs: number }
@@ -30,8 +33,8 @@ export class FollowGate {
   readonly settle: number
   /** Files listed but not read yet, as last seen. */
   #observed = new Map<string, Observation>()
-  /** Files read, as they were when read, and the position of the last record delivered from them. */
-  #read = new Map<string, Observation & { last: Position | undefined }>()
+  /** Files read, as they were when read, and the position and mark of the last record delivered from them. */
+  #read = new Map<string, Observation & { last: Position | undefined, mark: string | undefined }>()
 
   constructor (pollInterval: number) {
     this.settle = Math.min(pollInterval, MAX_SETTLE)
@@ -61,10 +64,30 @@ export class FollowGate {
     return this.#read.get(name)?.last
   }
 
+  /** Is `record` the last one earlier reads of `name` delivered (so the file there is still the one read)? */
+  isLast (name: string, record: ShoeboxRecord): boolean {
+    const read = this.#read.get(name)
+    return read?.mark !== undefined && read.mark === markOf(record)
+  }
+
   /** `file` was read (to its end, or until it ended mid-record); `last` is the last record it delivered, if any. */
-  read (file: ListedFile, last: Position | undefined): void {
-    this.#read.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, last: last ?? this.resumeAt(file.name) })
+  read (file: ListedFile, last: ShoeboxRecord | undefined): void {
+    const before = this.#read.get(file.name)
+    const kept = last === undefined ? { last: before?.last, mark: before?.mark } : { last: last.position, mark: markOf(last) }
+    this.#read.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, ...kept })
     this.#observed.delete(file.name)
     this.sealing.delete(file.name)
   }
+
+  /** `name` is no longer the file that was read (it was replaced): its next read starts from its first byte. */
+  forget (name: string): void {
+    this.#read.delete(name)
+  }
+}
+
+/** What tells one record from another cheaply: its payload's length and CRC, and its metadata. */
+function markOf (record: ShoeboxRecord): string {
+  let mark = `${record.payload.length}:${crc32(record.payload)}`
+  for (const key in record.metadata) mark += `\u0000${key}\u0000${record.metadata[key]}`
+  return mark
 }

@@ -82,3 +82,52 @@ t.test('gzip: the grown file is read from the last delivered record\'s member on
   t.equal(got.reads, 2, 'read twice')
   t.equal(got.bytesRead, first.length + (whole.length - lastMember), `read ${first.length} bytes, then from the last delivered record's member (compressed byte ${lastMember}) on, not from 0`)
 })
+
+/**
+ * A followed file replaced under its name by another, longer one: the new
+ * file is read whole. The replacement's records have the lengths of the old
+ * ones, so the old resume point is a record boundary in it too: resuming
+ * there would skip the new file's first records without a word.
+ */
+async function followReplaced (t: Test, name: string, first: Buffer, second: Buffer, total: number): Promise<string[]> {
+  const dir = fs.mkdtempSync(path.join(tmp, 'r-'))
+  const file = path.join(dir, name)
+  place(file, first, true)
+  const source = archiveSource(path.join(dir, '*.shoebox*'), { follow: true, pollInterval: 20 })
+  const seen: string[] = []
+  const error = await new Promise<unknown>((resolve) => {
+    source.on('data', (record: ShoeboxRecord) => {
+      seen.push(record.payload.toString())
+      if (seen.length === HALF) place(file, second, false)
+      if (seen.length === total) source.stop()
+    })
+    source.once('end', () => { resolve(null) })
+    source.once('error', resolve)
+  })
+  t.equal(error, null)
+  return seen
+}
+
+const others = payloads.map((p) => p.replace('"n"', '"m"'))
+const otherPlain = encodeRecords(others.map((payload) => ({ payload })))
+
+t.test('plain: a file replaced by a longer one is read whole, not from the old resume point', async (t) => {
+  const at = await offsets()
+  t.equal(otherPlain.length, plain.length, 'the replacement lines up with the old file record for record')
+  const seen = await followReplaced(t, 'replaced.shoebox', plain.subarray(0, at[HALF]), otherPlain, HALF + COUNT)
+  t.same(seen.slice(0, HALF), payloads.slice(0, HALF), 'the first file\'s records')
+  t.same(seen.slice(HALF), others, 'then every record of the file that replaced it, from its first')
+})
+
+t.test('gzip: a file replaced by a longer one is read whole, not from the old resume member', async (t) => {
+  const at = await offsets()
+  const gzipIn = (bytes: Buffer): Buffer[] => {
+    const members: Buffer[] = []
+    for (let i = 0; i < COUNT; i += 100) members.push(zlib.gzipSync(bytes.subarray(at[i], i + 100 < COUNT ? at[i + 100] : bytes.length)))
+    return members
+  }
+  const first = Buffer.concat(gzipIn(plain).slice(0, HALF / 100))
+  const seen = await followReplaced(t, 'replaced.shoebox.gz', first, Buffer.concat(gzipIn(otherPlain)), HALF + COUNT)
+  t.same(seen.slice(0, HALF), payloads.slice(0, HALF), 'the first file\'s records')
+  t.same(seen.slice(HALF), others, 'then every record of the file that replaced it, from its first')
+})
