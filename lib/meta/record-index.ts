@@ -25,6 +25,7 @@ import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../errors.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import { archiveSource } from '../source/archive-source.js'
+import { escapeGlob } from '../source/glob.js'
 import { formatPosition, parsePositionText } from '../source/position-text.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { isRemote, type StoreOptions } from '../store/open-store.js'
@@ -112,7 +113,10 @@ function locate (base: string, row: IndexedRow, what: string): { pattern: string
     throw new ShoeboxError('SHOEBOX_META_VALUE', `${what}: ${ARCHIVE_KEY} '${archive}' does not end with the file of ${POSITION_KEY} '${text}'`)
   }
   // The archive's directory (or bucket) as the pattern's root: the position's file is relative to it.
-  return { pattern: location.slice(0, -position.file.length) + '**', position }
+  // Glob characters in its name ('backup (1)', 'x[2]') stand for themselves.
+  const dir = location.slice(0, -position.file.length)
+  const bucket = /^[^:]+:\/\/[^/]*\//.exec(dir)?.[0] ?? ''
+  return { pattern: bucket + escapeGlob(dir.slice(bucket.length)) + '**', position }
 }
 
 /**

@@ -48,13 +48,23 @@ export function openGlob (pattern: string, options: OpenGlobOptions = {}): Store
   return { store, ...glob, where: (key) => path.join(store.root, ...key.split('/')) }
 }
 
+/** Characters with a meaning in a glob; a backslash before one (or before a backslash) makes it literal. */
+const MAGIC = /[*?[\]{}!()+@]/
+const ESCAPED = /\\([*?[\]{}!()+@\\])/g
+
+/** `text` as a glob that matches exactly it, e.g. a directory named 'backup (1)'. */
+export function escapeGlob (text: string): string {
+  return text.replace(/[*?[\]{}!()+@\\]/g, '\\$&')
+}
+
 /** Split an (absolute or relative) glob into the directory to walk and the pattern below it. */
 export function splitGlob (pattern: string, cwd = process.cwd()): GlobRoot {
   const absolute = path.resolve(cwd, pattern).split(path.sep).join('/')
   const segments = absolute.split('/')
   let literal = 0
-  while (literal < segments.length - 1 && !/[*?[\]{}!()+@]/.test(segments[literal])) literal++
-  const root = segments.slice(0, literal).join('/') || '/'
+  while (literal < segments.length - 1 && !MAGIC.test(segments[literal].replace(ESCAPED, ''))) literal++
+  // The directory's real name: escaped characters as themselves.
+  const root = segments.slice(0, literal).map((s) => s.replace(ESCAPED, '$1')).join('/') || '/'
   return { root, pattern: segments.slice(literal).join('/') }
 }
 

@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { naturalCompare } from '../../lib/index.js'
+import { escapeGlob } from '../../lib/source/glob.js'
 import { listFiles, splitGlob } from '../../lib/source/list.js'
 import { comparator, type ListedFile } from '../../lib/source/order.js'
 
@@ -76,6 +77,9 @@ t.test('comparator: name, mtime and custom orders', async (t) => {
 })
 
 t.test('splitGlob: absolute patterns', async (t) => {
+  t.same(splitGlob('/data/backup \\(1\\) \\[x\\]/*.gz'), { root: '/data/backup (1) [x]', pattern: '*.gz' }, 'escaped glob characters name the directory itself')
+  t.same(splitGlob('/data/' + escapeGlob('a{b,c}*?!+@\\') + '/f'), { root: '/data/a{b,c}*?!+@\\', pattern: 'f' })
+  t.same(splitGlob('/data/a\\b/*'), { root: '/data/a\\b', pattern: '*' }, 'a backslash before an ordinary character stays')
   t.same(splitGlob('/var/log/app/*.shoebox'), { root: '/var/log/app', pattern: '*.shoebox' })
   t.same(splitGlob('/var/log/**/*.gz'), { root: '/var/log', pattern: '**/*.gz' })
   t.same(splitGlob('/var/log/app-{a,b}/x?.shoebox'), { root: '/var/log', pattern: 'app-{a,b}/x?.shoebox' })

@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import { archiveSource, rollingSink, type Position, type ShoeboxRecord } from '../../../lib/index.js'
+import { escapeGlob } from '../../../lib/source/glob.js'
 import { parsePositionText } from '../../../lib/source/position-text.js'
 import { cli, jsonLines } from '../../cli-run.js'
 import { startS3 } from '../../s3-server.js'
@@ -92,6 +93,16 @@ for (const compress of ['gzip', 'zstd', 'none'] as const) {
     t.equal((await cli(['meta', 'query', '--metadir', base, '--count', '--records'])).code, 2, '--count and --records is a usage error')
   })
 }
+
+t.test('archives in a directory named with glob characters: indexed and fetched by their rows', async (t) => {
+  const { base } = await archives(t, 'gzip')
+  const odd = 'old (copy) [1]+@x{a,b}'
+  fs.renameSync(path.join(base, 'archives'), path.join(base, odd))
+  await ok(t, ['meta', 'index', path.join(base, escapeGlob(odd), '*'), '--metadir', base])
+  await ok(t, ['meta', 'update', '--metadir', base])
+  const got = jsonLines(await ok(t, ['meta', 'get', '--metadir', base, 'u0042', 'u0577', '--records'])) as Printed[]
+  t.same(got.map((p) => p.payload), [input[42].payload, input[577].payload], 'the records, from the directory of that very name')
+})
 
 t.test('a record whose archive is gone: the records before it, then an error naming the file', async (t) => {
   const { base, full } = await archives(t, 'gzip')
