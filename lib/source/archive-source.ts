@@ -292,7 +292,7 @@ export class ArchiveSource extends Readable {
     if (member !== undefined) {
       // A member at or past the end would be reported as damage, and skipped when lenient.
       if (member.compressed >= file.size) {
-        throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the gzip member at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
+        throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the member (gzip member or zstd frame) at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
       }
       // The member's own first bytes say gzip or zstd: no second request.
       const { head, stream } = await (this.#peekHead as typeof peekHead)(this.#open(file, member.compressed), SNIFF_BYTES)
