@@ -87,7 +87,13 @@ async function load (state: StateDb, file: HistoryFile, now: string, tick: () =>
       const { positions, types } = shape
       values.length = positions.length + 2
       for (let i = 0; i < positions.length; i++) {
-        const cast = sqlFromText(types[i], positions[i] < 0 ? row.uid : row.cells[positions[i]] ?? null)
+        const cell = positions[i] < 0 ? row.uid : row.cells[positions[i]] ?? null
+        // a string cell is stored as it is (sqlFromText's first rule), without a result object per cell
+        if (types[i] === 'string') {
+          values[i] = cell
+          continue
+        }
+        const cast = sqlFromText(types[i], cell)
         if (!cast.ok) return GIVE_UP
         values[i] = cast.value
       }
