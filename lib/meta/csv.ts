@@ -90,10 +90,21 @@ export class CsvParser {
     return rows
   }
 
+  /**
+   * Where the next `,`, `\r` and `\n` at or after the read position are in
+   * the text being drained (its length when there is none): found with
+   * indexOf, each searched again only once the position has passed it, so a
+   * drain scans the text once per character kind however short the cells.
+   */
+  #comma = -1
+  #cr = -1
+  #lf = -1
+
   #drain (final: boolean): CsvRow[] {
     const rows: CsvRow[] = []
     const text = this.#text
     let pos = 0
+    this.#comma = this.#cr = this.#lf = -1
     while (pos < text.length) {
       const c = text.charCodeAt(pos)
       if (c === CR || c === LF) {
@@ -153,12 +164,7 @@ export class CsvParser {
         }
         cells.push(value)
       } else {
-        let end = pos
-        while (end < n) {
-          const c = text.charCodeAt(end)
-          if (c === COMMA || c === CR || c === LF) break
-          end++
-        }
+        const end = this.#cellEnd(text, pos)
         if (end >= n && !final) return null
         cells.push(end === pos ? null : text.slice(pos, end))
         pos = end
@@ -182,6 +188,18 @@ export class CsvParser {
       return { cells, next: pos, lines: lines + 1 }
     }
   }
+
+  /** The end of an unquoted cell starting at `pos`: the first `,`, `\r` or `\n` from there, or the text's end. */
+  #cellEnd (text: string, pos: number): number {
+    if (this.#comma < pos) this.#comma = found(text.indexOf(',', pos), text.length)
+    if (this.#cr < pos) this.#cr = found(text.indexOf('\r', pos), text.length)
+    if (this.#lf < pos) this.#lf = found(text.indexOf('\n', pos), text.length)
+    return Math.min(this.#comma, this.#cr, this.#lf)
+  }
+}
+
+function found (at: number, none: number): number {
+  return at < 0 ? none : at
 }
 
 /** Line ends inside a quoted cell (\r\n counts once), so row line numbers stay true. */

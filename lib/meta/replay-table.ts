@@ -216,15 +216,25 @@ interface Shape {
   cols: number[]
 }
 
-/** Which cells of a row apply (its `__mmmeta_keys`, or all), the unique key aside (it is `k`); a repeated header name: the last wins. */
-function shapeOf (table: ReplayTable, header: readonly string[], keysAt: number, listed: string | null): Shape {
+/**
+ * Which cells of a history row apply (its `__mmmeta_keys`, or all), the
+ * unique key aside: name -> header position, in the order they are applied.
+ * A repeated header name: the last wins. (Also update's direct load, so
+ * both read a row the same way.)
+ */
+export function appliedCells (header: readonly string[], keysAt: number, unique: string, listed: string | null): Map<string, number> {
   const wanted = listed === null ? null : new Set(listed.split(','))
   const byName = new Map<string, number>()
   for (let i = 0; i < header.length; i++) {
-    if (i === keysAt || header[i] === table.unique || (wanted !== null && !wanted.has(header[i]))) continue
+    if (i === keysAt || header[i] === unique || (wanted !== null && !wanted.has(header[i]))) continue
     byName.delete(header[i])
     byName.set(header[i], i)
   }
+  return byName
+}
+
+function shapeOf (table: ReplayTable, header: readonly string[], keysAt: number, listed: string | null): Shape {
+  const byName = appliedCells(header, keysAt, table.unique, listed)
   const positions = [...byName.values()]
   return { positions, cols: [...byName.keys()].map((name) => table.column(name)) }
 }

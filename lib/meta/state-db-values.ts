@@ -110,7 +110,12 @@ const SQL_TIMESTAMP = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6}$/
 export function sqlFromText (type: ColumnType, text: string | null): SqlCast {
   if (text === null) return { ok: true, value: null }
   if (type === 'string') return { ok: true, value: text }
-  if (type === 'timestamp' && text.length === 26 && SQL_TIMESTAMP.test(text)) return { ok: true, value: text[10] === ' ' ? text : text.slice(0, 10) + ' ' + text.slice(11) }
+  if (type === 'timestamp') {
+    if (text.length === 26 && SQL_TIMESTAMP.test(text)) return { ok: true, value: text[10] === ' ' ? text : text.slice(0, 10) + ' ' + text.slice(11) }
+    const value = utcTimestampText(text)
+    if (value !== null) return { ok: true, value }
+  }
+  if (type === 'int' && CANONICAL_INT.test(text)) return { ok: true, value: Number(text) }
   if (type === 'json') {
     // Checked, then kept as written: a re-stringify would round integers beyond 2^53.
     const cast = fromText(type, text)
@@ -119,6 +124,31 @@ export function sqlFromText (type: ColumnType, text: string | null): SqlCast {
   const cast = fromText(type, text)
   if (!cast.ok) return cast
   return { ok: true, value: toSql(type, cast.value) }
+}
+
+/** An integer as JSON writes it, short enough to be exact as a double (15 digits < 2^53); not "-0", which Number() keeps negative. */
+const CANONICAL_INT = /^(?:0|-?[1-9]\d{0,14})$/
+/** A UTC (or zone-less, read as UTC) ISO 8601 time with an optional fraction: the form publishers write most. */
+const UTC_TIMESTAMP = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z?$/
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/**
+ * What parseTimestamp() then sqlTimestamp() make of `text`, by slicing
+ * instead of through a Date: only when every field is in its range (so no
+ * field rolls over into the next; a year before 100, which Date.UTC reads
+ * as 19xx, also takes the long way), else null.
+ */
+function utcTimestampText (text: string): string | null {
+  const m = UTC_TIMESTAMP.exec(text)
+  if (m === null) return null
+  const year = Number(m[1])
+  const month = Number(m[2])
+  const day = Number(m[3])
+  if (year < 100 || month < 1 || month > 12 || day < 1 || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) return null
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  if (day > DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0)) return null
+  const millis = m[7] === undefined ? '000' : (m[7] + '00').slice(0, 3)
+  return `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}.${millis}000`
 }
 
 /** Python's spellings too ('inf', 'nan'), since the history may come from mmmeta. */

@@ -127,6 +127,46 @@ export class StateDb {
     for (const [name, type] of changes) this.#recordType(name, type)
   }
 
+  /**
+   * The type a history key's column holds (config's, else string): the
+   * column created when missing, re-typed (the table rebuilt) when another
+   * tool typed it otherwise (a string key in mmmeta's BIGINT column).
+   */
+  ensureColumn (key: string): ColumnType {
+    const wanted = this.configuredType(key)
+    if (!this.has(key)) this.addColumns(new Map([[key, wanted]]))
+    else if (this.typeOf(key) !== wanted) this.retype(new Map([[key, wanted]]))
+    return wanted
+  }
+
+  /** True when ensureColumn(key) would rebuild the table. */
+  needsRetype (key: string): boolean {
+    return this.has(key) && this.typeOf(key) !== this.configuredType(key)
+  }
+
+  /**
+   * Run `attempt` inside a savepoint of the open transaction: what it did is
+   * kept when it resolves true, and rolled back (rows, columns, the types
+   * recorded for them, here and in `_shoebox_columns`) when it resolves
+   * false or throws.
+   */
+  async attempt (attempt: () => Promise<boolean>): Promise<boolean> {
+    const types = new Map(this.#types)
+    this.db.exec('SAVEPOINT shoebox_attempt')
+    let kept = false
+    try {
+      kept = await attempt()
+      return kept
+    } finally {
+      // after an error SQLite may have rolled the whole transaction back already: then there is no savepoint left
+      if (this.db.inTransaction) {
+        if (!kept) this.db.exec('ROLLBACK TO shoebox_attempt')
+        this.db.exec('RELEASE shoebox_attempt')
+      }
+      if (!kept) this.#types = types
+    }
+  }
+
   /** Add the columns that are missing (types recorded), in one go. */
   addColumns (wanted: ReadonlyMap<string, ColumnType>): void {
     for (const [name, type] of wanted) {

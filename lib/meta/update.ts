@@ -18,6 +18,7 @@
  */
 import type { Statement } from 'better-sqlite3'
 import type { HistoryFile, HistoryProblem } from './history.js'
+import { loadIntoEmptyState } from './direct-load.js'
 import { ReplayTable, replayInto } from './replay-table.js'
 import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
@@ -115,7 +116,16 @@ export async function mergeHistoryFiles (state: StateDb, files: readonly History
   db.pragma(`main.cache_size = ${-STATE_CACHE_KIB}`)
   const table = new ReplayTable(db, 'temp', REPLAY_TABLE, state.schema.unique, ['invalid'])
   try {
-    return await inOneTransaction(state, rest, async (merge, tick) => {
+    return await inOneTransaction(state, rest, async (merge, tick, hadRows) => {
+      if (!hadRows && files.length === 1) {
+        // a first update of one file: straight into files when that is provably the same (direct-load.ts)
+        const added = await loadIntoEmptyState(state, files[0], merge.now, tick)
+        if (added !== null) {
+          merge.counts.added = added
+          return () => {}
+        }
+        tick.restart()
+      }
       merge.trackSeen = false
       table.create()
       await replayInto(table, files, { onProblem })
@@ -139,7 +149,7 @@ export async function mergeHistoryFiles (state: StateDb, files: readonly History
  * Run `body` (which feeds the merge and returns how to find the missing
  * rows) inside BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
  */
-async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (merge: Merge, tick: () => void) => Promise<() => void>): Promise<UpdateResult> {
+async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (merge: Merge, tick: Tick, hadRows: boolean) => Promise<() => void>): Promise<UpdateResult> {
   const every = options.progressEvery ?? 10_000
   const db = state.db
   db.exec('BEGIN IMMEDIATE')
@@ -149,7 +159,8 @@ async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (
     const hadRows = state.db.prepare(`SELECT 1 FROM ${TABLE} LIMIT 1`).get() !== undefined
     const merge = new Merge(state, options.now ?? new Date())
     let n = 0
-    const missing = await body(merge, () => { if (++n % every === 0) options.onProgress?.(n) })
+    const tick = Object.assign(() => { if (++n % every === 0) options.onProgress?.(n) }, { restart: () => { n = 0 } })
+    const missing = await body(merge, tick, hadRows)
     if (hadRows) missing()
     const keys = state.schema.keys
     const configured = (c: string): boolean => c.startsWith('_') || keys === undefined || keys.includes(c) || c in state.schema.types
@@ -163,6 +174,9 @@ async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (
   }
 }
 
+/** Counts a merged row (progress every `progressEvery`); restart() after an attempt that was given up. */
+type Tick = (() => void) & { restart: () => void }
+
 const DELETED_COLUMNS = ['__deleted', '__deleted_at', '__deleted_reason']
 
 /**
@@ -174,7 +188,8 @@ class Merge {
   readonly counts: UpdateCounts = { added: 0, updated: 0, deleted: 0, skipped: 0, invalid: 0 }
   readonly invalidRows: InvalidRow[] = []
   readonly #state: StateDb
-  readonly #now: string
+  /** The time stamped on what this run changes, as stored. */
+  readonly now: string
   readonly #unique: string
   readonly #required: readonly string[]
   readonly #select: Statement
@@ -190,7 +205,7 @@ class Merge {
 
   constructor (state: StateDb, now: Date) {
     this.#state = state
-    this.#now = sqlTimestamp(now)
+    this.now = sqlTimestamp(now)
     this.#unique = state.schema.unique
     this.#required = [...new Set([this.#unique, ...(state.schema.required ?? [])])]
     state.addColumns(new Map(['__state_added', '__state_last_updated', ...DELETED_COLUMNS].map((c) => [c, BOOKKEEPING[c]])))
@@ -221,7 +236,7 @@ class Merge {
     let existing = this.#expectKnown ? this.#select.get(key) as Record<string, unknown> | undefined : undefined
     if (existing === undefined) {
       columns.push('__state_added', '__state_last_updated')
-      values.push(this.#now, this.#now)
+      values.push(this.now, this.now)
       if (this.#insert(columns, values)) {
         this.#expectKnown = false
         this.counts.added++
@@ -257,7 +272,7 @@ class Merge {
       return
     }
     setColumns.push('__state_last_updated')
-    setValues.push(this.#now)
+    setValues.push(this.now)
     this.#update(key, setColumns, setValues)
     if (isDeleted && !wasDeleted) this.counts.deleted++
     else this.counts.updated++
@@ -280,7 +295,7 @@ class Merge {
       // marked a page at a time (the rowid order is unchanged by it), so no list of them is held
       for (const { r, uid, d } of page) {
         if (isDeletedSql(d) || (absent === undefined && this.#seen.has(String(uid)))) continue
-        mark.run(this.#now, this.#now, r)
+        mark.run(this.now, this.now, r)
         this.counts.deleted++
       }
       after = page[page.length - 1].r
@@ -289,9 +304,7 @@ class Merge {
 
   /** A history key's type: its column's (re-typed once if config says otherwise, e.g. a string key in mmmeta's BIGINT column), created if missing. */
   #column (key: string): ColumnType {
-    const wanted = this.#state.configuredType(key)
-    if (!this.#state.has(key)) this.#state.addColumns(new Map([[key, wanted]]))
-    else if (this.#state.typeOf(key) !== wanted) this.#state.retype(new Map([[key, wanted]]))
+    const wanted = this.#state.ensureColumn(key)
     this.#types.set(key, wanted)
     return wanted
   }
