@@ -15,7 +15,7 @@ import { Writable } from 'node:stream'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
+import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
 import { parseDuration, parseSize } from '../units.js'
@@ -329,11 +329,13 @@ export class RollingSink extends Writable {
    */
   #addEncoded (buf: Buffer, now: number): void {
     const planner = this.#plan
-    const ends = (this.#recordEnds as typeof recordEnds)(buf)
+    // An encoder's own output comes with its record ends (encode(), encodeNdjson()); anything else is walked.
+    const ends: ArrayLike<number> = encodedRecordEnds(buf) ?? (this.#recordEnds as typeof recordEnds)(buf)
     for (const part of this.#encoder.take()) this.#raw.push(part)
     let segment = 0
     let start = 0
-    for (const end of ends) {
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]
       const index = this.#given++
       if (end - start > this.#encoder.maxRecordSize) {
         if (start > segment) this.#raw.push(buf.subarray(segment, start))
