@@ -50,6 +50,8 @@ export interface InvalidLine {
 }
 
 const NEWLINE = 0x0a
+/** Default encoder chunkSize here (see the constructor). */
+const SLAB_SIZE = 4 * 1024 * 1024
 const EMPTY = Buffer.alloc(0)
 /** A v2 record with no metadata and no payload (v1's is smaller): header, metadata count, checksum. */
 const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
@@ -101,7 +103,10 @@ export class EncodeNdjson extends LazyTransform {
     // per-line path (one spanning two chunks, the last) write their metadata strings at once, so
     // that no record in the slab waits for them (see ArchiveEncoder.canFrameLines).
     const frame = !this.#parse && this.#flat.every(isAscii)
-    this.#encoder = new ArchiveEncoder(options, frame ? { ...internals, exactSizes: true } : internals)
+    // Slabs several flush blocks long: the rolling sink's blocks are then mostly views of one slab
+    // (one piece per chunk, handed out one after another), joined without a copy.
+    const encoderOptions = { ...options, chunkSize: options.chunkSize ?? SLAB_SIZE }
+    this.#encoder = new ArchiveEncoder(encoderOptions, frame ? { ...internals, exactSizes: true } : internals)
     this.#onInvalid = onInvalid
     this.#maxLine = options.maxLineLength ?? this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE
     this.source = options.source ?? 'input'

@@ -387,7 +387,7 @@ export class RollingSink extends Writable {
       this.#ageTimer = null
     }
     if (parts.length === 0 && !cut.seal) return
-    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+    const data = joinParts(parts)
     this.#files.push({ file: cut.file, data, records: cut.records, seal: cut.seal, timed: (this.#isTimed as (reason: CutReason) => boolean)(reason) })
   }
 
@@ -408,6 +408,25 @@ export class RollingSink extends Writable {
     this.#flushTimer = null
     this.#ageTimer = null
   }
+}
+
+/**
+ * A block's parts as one buffer. Parts an encoder handed out one after
+ * another from the same slab lie next to each other in memory (encodeNdjson's
+ * slabs span several blocks), and one view spans them without a copy;
+ * anything else is copied once.
+ */
+function joinParts (parts: Buffer[]): Buffer {
+  if (parts.length === 0) return Buffer.alloc(0) // a seal with nothing new
+  const first = parts[0]
+  if (parts.length === 1) return first
+  let length = first.length
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i]
+    if (part.buffer !== first.buffer || part.byteOffset !== first.byteOffset + length) return Buffer.concat(parts)
+    length += part.length
+  }
+  return Buffer.from(first.buffer, first.byteOffset, length)
 }
 
 export function rollingSink (options: RollingSinkOptions): RollingSink {
