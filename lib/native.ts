@@ -24,6 +24,14 @@ export interface NativeRecords {
    * move lies outside either buffer.
    */
   place (target: Uint8Array, source: Uint8Array, moves: Uint32Array, count: number): void
+  /**
+   * NDJSON's fast path: the complete lines of input[state[0], state[1]) framed
+   * as whole v2 records into slab from state[2], each with the metadata block
+   * `block`; stops at the first line it leaves to the caller. The layout of
+   * `state` is in native/record_crc.c. Absent from a build that predates it
+   * (the encoder then frames line by line).
+   */
+  frameLines?: (input: Uint8Array, slab: Uint8Array, block: Uint8Array, ends: Uint32Array, state: Uint32Array) => void
 }
 
 /** Load the native functions: null when they are not built, not usable on this CPU, or switched off in `env`. */

@@ -17,6 +17,8 @@
  * SHOEBOX_ZSTD environment variable chooses: 'auto' (default), 'zlib',
  * 'package', or '0' (none: how the tests see an install without zstd).
  */
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import os from 'node:os'
 import zlib from 'node:zlib'
 import { ShoeboxError } from '../errors.js'
@@ -144,17 +146,51 @@ interface Binding {
   decompress: (data: Buffer) => Promise<Buffer>
 }
 
-async function packageBackend (): Promise<ZstdBackend | null> {
-  // A variable specifier: the package is optional, and the binding module has no types of its own.
-  const specifier = '@mongodb-js/zstd/bindings.js'
-  let binding: Binding
-  try {
-    const mod = await import(specifier) as { default?: Binding } & Partial<Binding>
-    binding = (mod.default ?? mod) as Binding
-    if (typeof binding.compress !== 'function' || typeof binding.decompress !== 'function') return null
-  } catch {
-    return null
+/**
+ * The package's prebuilt binary for this platform, named as its bindings.js
+ * names them, most likely first. bindings.js tells glibc from musl with
+ * process.report.getReport(), which takes 20-60 ms (a tenth of writing
+ * 200 MB); the musl loader's file says the same at the cost of one stat.
+ */
+function platformPackages (): string[] {
+  const { platform, arch } = process
+  if (platform === 'linux' && (arch === 'x64' || arch === 'arm64')) {
+    const musl = fs.existsSync(`/lib/ld-musl-${arch === 'x64' ? 'x86_64' : 'aarch64'}.so.1`)
+    return (musl ? ['musl', 'gnu'] : ['gnu', 'musl']).map((libc) => `@mongodb-js/zstd-linux-${arch}-${libc}`)
   }
+  if (platform === 'darwin' && (arch === 'x64' || arch === 'arm64')) return [`@mongodb-js/zstd-darwin-${arch}`]
+  if (platform === 'win32' && arch === 'x64') return ['@mongodb-js/zstd-win32-x64-msvc']
+  return []
+}
+
+function isBinding (value: unknown): value is Binding {
+  const b = value as Partial<Binding> | null
+  return typeof b?.compress === 'function' && typeof b.decompress === 'function'
+}
+
+/** The binding: this platform's package, else whatever bindings.js finds; null when neither loads. */
+function loadBinding (): Binding | null {
+  let require: NodeJS.Require
+  try {
+    // Resolved from the package itself: its platform packages are its dependencies, not ours (pnpm).
+    require = createRequire(createRequire(import.meta.url).resolve('@mongodb-js/zstd/package.json'))
+  } catch {
+    return null // not installed
+  }
+  for (const name of [...platformPackages(), '@mongodb-js/zstd/bindings.js']) {
+    try {
+      const binding: unknown = require(name)
+      if (isBinding(binding)) return binding
+    } catch {
+      // not this one (another libc, not installed): the next
+    }
+  }
+  return null
+}
+
+async function packageBackend (): Promise<ZstdBackend | null> {
+  const binding = loadBinding()
+  if (binding === null) return null
   return {
     name: '@mongodb-js/zstd',
     compress: async (data, level) => await binding.compress(data, level),

@@ -5,6 +5,12 @@
  * slab is allocated once per `chunkSize` bytes, not once per flush. Bytes
  * leave only complete: v2 records are finished (checksums and, with the
  * native part, metadata strings) a slab at a time as they go (RecordSealer).
+ *
+ * The encoder knows where each record it wrote ends; every buffer it hands
+ * out carries that list (encodedRecordEnds()), so a consumer that must cut
+ * at record boundaries (the rolling sink) need not walk the headers again.
+ * With the native part, frameLines() frames a whole chunk of NDJSON lines
+ * in one call (NDJSON's fast path).
  */
 import type { ChecksumAlgorithm } from '../checksum.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
@@ -21,7 +27,7 @@ import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { RecordSealer } from './record-sealer.js'
 import { relayoutV2 } from './relayout.js'
 import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
-import { V2_METADATA_OFFSET, writeV2Header } from './v2.js'
+import { V2_METADATA_OFFSET, v2VersionWord, writeV2Header } from './v2.js'
 
 export type FormatVersion = 'v1' | 'v2'
 
@@ -57,6 +63,42 @@ export interface EncoderInternals {
 
 const DEFAULT_CHUNK = 1024 * 1024
 
+/**
+ * Record ends of the buffers encoders handed out, relative to each buffer:
+ * kept beside the bytes rather than in them, so that the output stays plain
+ * archive bytes for every other consumer. A buffer the encoder did not hand
+ * out (a copy, a slice, a user's own) is not here and is walked as before.
+ * Weak: the list goes when its buffer does.
+ */
+const handedOut = new WeakMap<Uint8Array, Uint32Array>()
+
+/** Where each record of `buf` ends, if an ArchiveEncoder handed out exactly this buffer; else undefined. */
+export function encodedRecordEnds (buf: Uint8Array): Uint32Array | undefined {
+  return handedOut.get(buf)
+}
+
+/** What one frameLines() call did. The caller passes one and the encoder fills it in. */
+export interface FramedLines {
+  /** Input offset after the last line consumed (framed, or skipped as blank). */
+  next: number
+  /** Lines consumed, blank ones included. */
+  lines: number
+  /** Records written. */
+  records: number
+  /**
+   * It stopped at a line it leaves to the caller (longer than maxLine, or
+   * its record over maxRecordSize), which starts at `next`; false when no
+   * complete line is left.
+   */
+  refused: boolean
+}
+
+/** Why the native framer stopped (state[10]; 0 is: no complete line left). */
+const STOPPED_SLAB_FULL = 1
+const STOPPED_REFUSED = 2
+const STOPPED_ENDS_FULL = 3
+const ALGORITHM_ID = { crc32: 1, crc32c: 2 } as const
+
 const NO_PAIRS: string[] = []
 
 export class ArchiveEncoder {
@@ -82,6 +124,13 @@ export class ArchiveEncoder {
   #sealer: RecordSealer
   /** Whether metadata strings are left to #sealer (see RecordSealer and EncoderInternals.exactSizes). */
   #deferText: boolean
+  /** End offsets (in #slab) of the records written since #start, in #ends[0 .. #endCount). */
+  #ends = new Uint32Array(4096)
+  #endCount = 0
+  /** The native line framer, when built (v2 only). */
+  readonly #frame: NativeRecords['frameLines']
+  /** frameLines()'s arguments and results for the native call (see native/record_crc.c). */
+  readonly #frameState = new Uint32Array(12)
 
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncoderOptions = {}, internals: EncoderInternals = {}) {
@@ -100,6 +149,7 @@ export class ArchiveEncoder {
     this.#slab = Buffer.allocUnsafeSlow(chunkSize)
     this.#sealer = new RecordSealer(checksum, format === 'v2' ? native : null)
     this.#deferText = this.#sealer.batched && !exactSizes
+    this.#frame = format === 'v2' ? native?.frameLines : undefined
   }
 
   /** Bytes encoded and not yet taken. */
@@ -196,6 +246,62 @@ export class ArchiveEncoder {
     }
     this.#pendingBytes += recordEnd - at
     this.#pos = recordEnd
+    if (this.#endCount === this.#ends.length) this.#ends = grow(this.#ends)
+    this.#ends[this.#endCount++] = recordEnd
+  }
+
+  /**
+   * Whether frameLines() can frame lines now: the native framer is built,
+   * and no record waits for its metadata strings (a slab whose strings turn
+   * out not to be ASCII is laid out again, which only knows records laid out
+   * that way).
+   */
+  get canFrameLines (): boolean {
+    return this.#frame !== undefined && !this.#sealer.hasText
+  }
+
+  /**
+   * NDJSON's fast path (see encode-ndjson.ts, whose line rules it follows):
+   * every complete line of bytes[start, end) as one v2 record whose metadata
+   * block is `block` (laid out once by writeMetadata, the same for every
+   * line) and whose payload is the line, in one native call per slab. Stops
+   * at the end of the last complete line, or before a line longer than
+   * `maxLine` or whose record is over maxRecordSize, which it leaves to the
+   * caller (see FramedLines). Only when canFrameLines says so.
+   */
+  frameLines (block: Buffer, contentType: number, bytes: Buffer, start: number, end: number, maxLine: number, out: FramedLines): void {
+    const frame = this.#frame
+    if (frame === undefined || this.#sealer.hasText) throw new Error('frameLines() without canFrameLines')
+    const state = this.#frameState
+    state[0] = start
+    state[1] = end
+    state[4] = Math.min(maxLine, 0xffffffff)
+    state[5] = Math.min(this.maxRecordSize, 0xffffffff)
+    state[6] = v2VersionWord(this.checksum, contentType)
+    state[7] = ALGORITHM_ID[this.checksum]
+    out.lines = 0
+    out.records = 0
+    for (;;) {
+      const at = this.#pos
+      state[2] = at
+      state[3] = this.#slab.length
+      frame(bytes, this.#slab, block, this.#ends.subarray(this.#endCount), state)
+      const records = state[9]
+      this.#endCount += records
+      this.#given += records
+      this.#pendingBytes += state[2] - at
+      this.#pos = state[2]
+      out.lines += state[8]
+      out.records += records
+      const stopped = state[10]
+      if (stopped === STOPPED_SLAB_FULL) this.#reserve(state[11])
+      else if (stopped === STOPPED_ENDS_FULL) this.#ends = grow(this.#ends)
+      else {
+        out.next = state[0]
+        out.refused = stopped === STOPPED_REFUSED
+        return
+      }
+    }
   }
 
   /** Refuse, before writing any of it, a record whose exact size is over maxRecordSize. */
@@ -235,9 +341,16 @@ export class ArchiveEncoder {
     const from = this.#start
     const to = this.#pos
     const unwritten = this.#sealer.seal(this.#slab)
+    const count = this.#endCount
+    this.#endCount = 0
     if (unwritten === null) {
       this.#start = to
-      return this.#slab.subarray(from, to)
+      const piece = this.#slab.subarray(from, to)
+      const ends = new Uint32Array(count)
+      const written = this.#ends
+      for (let i = 0; i < count; i++) ends[i] = written[i] - from
+      handedOut.set(piece, ends)
+      return piece
     }
     // Some metadata was not ASCII: those records are written again, longer, elsewhere,
     // and their room in the slab is free again.
@@ -254,6 +367,12 @@ export class ArchiveEncoder {
     this.#start = 0
     this.#pos = 0
   }
+}
+
+function grow (table: Uint32Array): Uint32Array<ArrayBuffer> {
+  const grown = new Uint32Array(2 * table.length)
+  grown.set(table)
+  return grown
 }
 
 /** Encode records into one Buffer (for small jobs and tests). */

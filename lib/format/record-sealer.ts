@@ -54,6 +54,11 @@ export class RecordSealer {
     this.#native = native
   }
 
+  /** Whether metadata strings noted since the last seal wait to be written (seal() may then relayout). */
+  get hasText (): boolean {
+    return this.#textCount > 0
+  }
+
   /** Whether records are sealed a slab at a time (and so whether the encoder may leave their strings to noteText). */
   get batched (): boolean {
     return this.#native !== null

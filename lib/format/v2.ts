@@ -39,6 +39,11 @@ function headerCrc (versionWord: number, M: number, L: number): number {
   return (state ^ 0xffffffff) >>> 0
 }
 
+/** Bytes 4-7 of a v2 header as a little-endian word: uint16 version 2, uint8 checksum algorithm, uint8 flags. */
+export function v2VersionWord (algorithm: ChecksumAlgorithm, contentType: number): number {
+  return (2 | (algorithmByte[algorithm] << 16) | ((contentType | (CODEC_NONE << 4)) << 24)) >>> 0
+}
+
 /** Where a v2 record's metadata block starts when writing, relative to the record (no extension area). */
 export const V2_METADATA_OFFSET = V2_HEADER_SIZE
 
@@ -55,8 +60,7 @@ export function writeV2Header (
 ): number {
   const M = metaEnd - (at + V2_METADATA_OFFSET)
   const L = payloadEnd - metaEnd
-  // Bytes 4-7: uint16 version 2, uint8 checksum algorithm, uint8 flags.
-  const versionWord = 2 | (algorithmByte[algorithm] << 16) | ((contentType | (CODEC_NONE << 4)) << 24)
+  const versionWord = v2VersionWord(algorithm, contentType)
   putUint32(buf, at, MAGIC) // four stores: Buffer#copy of the magic bytes goes through argument checks
   putUint32(buf, at + 4, versionWord)
   putUint32(buf, at + 8, M)

@@ -15,7 +15,7 @@ import { Writable } from 'node:stream'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { ArchiveEncoder, type EncoderOptions } from '../format/encoder.js'
+import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
 import { parseDuration, parseSize } from '../units.js'
@@ -329,11 +329,13 @@ export class RollingSink extends Writable {
    */
   #addEncoded (buf: Buffer, now: number): void {
     const planner = this.#plan
-    const ends = (this.#recordEnds as typeof recordEnds)(buf)
+    // An encoder's own output comes with its record ends (encode(), encodeNdjson()); anything else is walked.
+    const ends: ArrayLike<number> = encodedRecordEnds(buf) ?? (this.#recordEnds as typeof recordEnds)(buf)
     for (const part of this.#encoder.take()) this.#raw.push(part)
     let segment = 0
     let start = 0
-    for (const end of ends) {
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i]
       const index = this.#given++
       if (end - start > this.#encoder.maxRecordSize) {
         if (start > segment) this.#raw.push(buf.subarray(segment, start))
@@ -385,7 +387,7 @@ export class RollingSink extends Writable {
       this.#ageTimer = null
     }
     if (parts.length === 0 && !cut.seal) return
-    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+    const data = joinParts(parts)
     this.#files.push({ file: cut.file, data, records: cut.records, seal: cut.seal, timed: (this.#isTimed as (reason: CutReason) => boolean)(reason) })
   }
 
@@ -406,6 +408,25 @@ export class RollingSink extends Writable {
     this.#flushTimer = null
     this.#ageTimer = null
   }
+}
+
+/**
+ * A block's parts as one buffer. Parts an encoder handed out one after
+ * another from the same slab lie next to each other in memory (encodeNdjson's
+ * slabs span several blocks), and one view spans them without a copy;
+ * anything else is copied once.
+ */
+function joinParts (parts: Buffer[]): Buffer {
+  if (parts.length === 0) return Buffer.alloc(0) // a seal with nothing new
+  const first = parts[0]
+  if (parts.length === 1) return first
+  let length = first.length
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i]
+    if (part.buffer !== first.buffer || part.byteOffset !== first.byteOffset + length) return Buffer.concat(parts)
+    length += part.length
+  }
+  return Buffer.from(first.buffer, first.byteOffset, length)
 }
 
 export function rollingSink (options: RollingSinkOptions): RollingSink {
