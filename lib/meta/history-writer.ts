@@ -52,9 +52,28 @@ export async function removeStaleTemporaries (base: string): Promise<string[]> {
 export async function writeHistoryFile (
   base: string, kind: HistoryKind, header: readonly string[], rows: Iterable<readonly CsvCell[]>, options: WriteHistoryOptions = {}
 ): Promise<WrittenHistoryFile | null> {
+  function * lines (): Generator<string> {
+    let count = 0
+    for (const row of rows) {
+      count++
+      if (row.length !== header.length) throw new ShoeboxError('SHOEBOX_META_HISTORY', `row ${count} has ${row.length} cells for ${header.length} columns`)
+      yield formatCsvRow(row)
+    }
+  }
+  return await writeHistoryLines(base, kind, header, lines(), options)
+}
+
+/**
+ * writeHistoryFile() for rows the caller formatted already: each item of
+ * `lines` is one CSV row of `header`'s columns in the db/ dialect (csv.ts),
+ * ending `\r\n`. Written a chunk of rows per write.
+ */
+export async function writeHistoryLines (
+  base: string, kind: HistoryKind, header: readonly string[], lines: Iterable<string>, options: WriteHistoryOptions = {}
+): Promise<WrittenHistoryFile | null> {
   const paths = metaPaths(base)
   const sync = options.fsync ?? true
-  const iterator = rows[Symbol.iterator]()
+  const iterator = lines[Symbol.iterator]()
   let next = iterator.next()
   if (next.done === true) return null
   await fs.mkdir(paths.db, { recursive: true }).catch((err: unknown) => { throw ioError(err, 'cannot create', paths.db) })
@@ -67,8 +86,7 @@ export async function writeHistoryFile (
     handle = await fs.open(temp, 'wx', 0o644)
     let text = formatCsvRow(header)
     for (; next.done !== true; next = iterator.next()) {
-      if (next.value.length !== header.length) throw new ShoeboxError('SHOEBOX_META_HISTORY', `${name}: row ${count + 1} has ${next.value.length} cells for ${header.length} columns`)
-      text += formatCsvRow(next.value)
+      text += next.value
       count++
       if (text.length >= BATCH) {
         await writeAll(handle, Buffer.from(text))
@@ -88,6 +106,7 @@ export async function writeHistoryFile (
   } catch (err) {
     await handle?.close().catch(() => {})
     await fs.unlink(temp).catch(() => {})
+    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_META_HISTORY') throw new ShoeboxError(err.code, `${name}: ${err.message}`)
     throw ioError(err, 'cannot write the history file', path.join(paths.db, name))
   }
   return { name, path: path.join(paths.db, name), kind, rows: count }
