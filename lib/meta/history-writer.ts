@@ -29,7 +29,8 @@ export interface WrittenHistoryFile extends HistoryFile {
   rows: number
 }
 
-const BATCH = 64 * 1024
+/** Bytes per write (a UTF-16 unit is at most 3 UTF-8 bytes, so a row fits when 3x its length does). */
+const CHUNK = 1024 * 1024
 
 const TEMP = /^\..+\.(append|squashed)\.[0-9a-f]{12}\.tmp$/
 
@@ -84,16 +85,19 @@ export async function writeHistoryLines (
   let handle: fs.FileHandle | undefined
   try {
     handle = await fs.open(temp, 'wx', 0o644)
-    let text = formatCsvRow(header)
-    for (; next.done !== true; next = iterator.next()) {
-      text += next.value
-      count++
-      if (text.length >= BATCH) {
-        await writeAll(handle, Buffer.from(text))
-        text = ''
+    // rows are encoded straight into one buffer per chunk (no string of a chunk's rows built first)
+    let chunk = Buffer.allocUnsafe(CHUNK)
+    let used = 0
+    for (let line = formatCsvRow(header); ; line = next.value, count++, next = iterator.next()) {
+      if (used + line.length * 3 > chunk.length) {
+        if (used > 0) await writeAll(handle, chunk.subarray(0, used))
+        used = 0
+        if (line.length * 3 > chunk.length) chunk = Buffer.allocUnsafe(line.length * 3) // a row bigger than a chunk
       }
+      used += chunk.write(line, used)
+      if (next.done === true) break
     }
-    if (text.length > 0) await writeAll(handle, Buffer.from(text))
+    if (used > 0) await writeAll(handle, chunk.subarray(0, used))
     if (sync) await handle.sync()
     await handle.close()
     handle = undefined

@@ -30,7 +30,7 @@ import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } f
 import { flattenMetadata, type MetaRow } from './flatten.js'
 import { listHistoryFiles, MMMETA_KEYS, metaTimestamp, nowMicros, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
 import { BEFORE, IngestScratch, SEEN } from './ingest-scratch.js'
-import { DELETED, DELETED_AT, DELETED_REASON, LAST_UPDATED, isDeleted, mergeObject } from './ingest-merge.js'
+import { ADDED, DELETED, DELETED_AT, DELETED_REASON, LAST_UPDATED, isDeleted, mergeObject } from './ingest-merge.js'
 import type { RawRow, ReplayTable } from './replay-table.js'
 import { removeStaleTemporaries, writeHistoryFile, writeHistoryLines, type WrittenHistoryFile } from './history-writer.js'
 import { FreshScratch } from './fresh-scratch.js'
@@ -251,8 +251,10 @@ export class MetaIngest extends Writable {
 
   /** #upsert() over an empty meta db: one insert, unless the uid came before in this run. */
   #upsertFresh (fresh: FreshScratch, uid: string, row: MetaRow, deleteReason: string | null): void {
-    const added = mergeObject(undefined, row, deleteReason, this.#ts)
-    if (fresh.insert(uid, added.values)) {
+    // a new row is the object plus the keys mergeObject() adds to a new one (no copy of it)
+    const ts = this.#ts
+    const extra: MetaRow = deleteReason === null ? { [LAST_UPDATED]: ts, [ADDED]: ts } : { [DELETED]: '1', [DELETED_AT]: ts, [DELETED_REASON]: deleteReason, [LAST_UPDATED]: ts, [ADDED]: ts }
+    if (fresh.insert(uid, row, extra)) {
       this.#counts.added++
       return
     }

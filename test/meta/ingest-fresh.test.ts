@@ -58,7 +58,7 @@ async function bothWays (t: Test, objects: object[], options: MetaIngestOptions 
 function randomObjects (seed: number, count: number, uids: number, keyPool: number): object[] {
   const random = mulberry32(seed)
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]
-  const values: unknown[] = ['x', '', '0', 0, false, true, null, '0012', 'a,b', 'say "hi"', 'line\nbreak\r\n', 'Grüße 𝄞', 12345678901234567890n, [1, 'z'], -1.5]
+  const values: unknown[] = ['x', '', '0', 0, false, true, null, '0012', 'a,b', 'say "hi"', 'line\nbreak\r\n', 'Grüße 𝄞', 'nul\u0000', 12345678901234567890n, [1, 'z'], -1.5]
   const ids = Array.from({ length: uids }, (_, i) => pick(['', 'é', '\uffff', '𝄞', 'Z', 'a']) + String(i).padStart(4, '0'))
   const keys = Array.from({ length: keyPool }, (_, i) => pick(['k', 'K', 'key-', 'ü', '__x', 'z']) + String(i))
   return Array.from({ length: count }, () => {
