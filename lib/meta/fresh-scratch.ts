@@ -35,6 +35,22 @@ const SEPARATOR = '\u0000'
 /** A stored row's shape column when the keys travel with the values. */
 const INLINE = -1
 
+/** Rows per insert statement. */
+const BATCH = 64
+const NONE: readonly Duplicate[] = []
+
+/** An object add() did not store: its uid was stored already. */
+export interface Duplicate {
+  uid: string
+  row: MetaRow
+  reason: string | null
+}
+
+interface Queued extends Duplicate {
+  shape: number
+  text: string
+}
+
 /** One stored row as read back: its uid, its keys (in stored order) and their values. */
 export interface FreshRow {
   uid: string
@@ -49,6 +65,8 @@ export class FreshScratch {
   readonly unique: string
   readonly #db: BetterSqlite3.Database
   readonly #insert: BetterSqlite3.Statement
+  readonly #insertMany: BetterSqlite3.Statement
+  readonly #selectSeq: BetterSqlite3.Statement
   readonly #update: BetterSqlite3.Statement
   readonly #select: BetterSqlite3.Statement
   readonly #shapeIds = new Map<string, number>()
@@ -58,6 +76,10 @@ export class FreshScratch {
   /** Stored rows holding each key, for the rows with inline keys. */
   readonly #inlineKeyRows = new Map<string, number>()
   #rows = 0
+  /** The next insert's parameters (k, s, v, q per row) and its objects, kept until then. */
+  #params: unknown[] = []
+  #queued: Queued[] = []
+  #seq = 0
   /** The shape of the last row encoded (its keys, its number). */
   #last: string[] | null = null
   #lastShape = 0
@@ -71,8 +93,11 @@ export class FreshScratch {
     db.pragma('locking_mode = EXCLUSIVE')
     db.pragma(`cache_size = ${-CACHE_KIB}`)
     db.exec('BEGIN')
-    db.exec('CREATE TABLE fresh (k TEXT NOT NULL PRIMARY KEY, s INTEGER NOT NULL, v TEXT NOT NULL) WITHOUT ROWID')
-    this.#insert = db.prepare('INSERT OR IGNORE INTO fresh (k, s, v) VALUES (?, ?, ?)')
+    // q: the object's number in the run, telling an inserted row from one stored before (see flush())
+    db.exec('CREATE TABLE fresh (k TEXT NOT NULL PRIMARY KEY, s INTEGER NOT NULL, v TEXT NOT NULL, q INTEGER NOT NULL) WITHOUT ROWID')
+    this.#insert = db.prepare('INSERT OR IGNORE INTO fresh (k, s, v, q) VALUES (?, ?, ?, ?)')
+    this.#insertMany = db.prepare(`INSERT OR IGNORE INTO fresh (k, s, v, q) VALUES (?, ?, ?, ?)${', (?, ?, ?, ?)'.repeat(BATCH - 1)}`)
+    this.#selectSeq = db.prepare('SELECT q FROM fresh WHERE k = ?').pluck(true)
     this.#update = db.prepare('UPDATE fresh SET s = ?, v = ? WHERE k = ?')
     this.#select = db.prepare('SELECT s, v FROM fresh WHERE k = ?').raw(true)
   }
@@ -103,14 +128,38 @@ export class FreshScratch {
 
   /**
    * Store row `uid`: the keys with a value of `row` overlaid with `extra`
-   * (the unique key aside); false, storing nothing, when it is stored already.
+   * (the unique key aside), unless `uid` is stored already. Rows are
+   * inserted BATCH at a time (one statement); returns the objects of the
+   * batch just inserted whose uid was stored already (before, or earlier in
+   * the batch), in their order: nothing of them is stored, the caller merges
+   * them (get(), replace()). `reason` is passed back with them.
    */
-  insert (uid: string, row: MetaRow, extra?: MetaRow): boolean {
+  add (uid: string, row: MetaRow, extra: MetaRow | undefined, reason: string | null): readonly Duplicate[] {
     const [shape, text] = this.#encode(row, extra)
-    if (this.#insert.run(uid, shape, text).changes === 0) return false
-    this.#rows++
-    this.#count(shape, text, 1)
-    return true
+    this.#params.push(uid, shape, text, this.#seq++)
+    this.#queued.push({ uid, row, reason, shape, text })
+    return this.#queued.length >= BATCH ? this.flush() : NONE
+  }
+
+  /** Insert the rows add() holds; returns the duplicates among them (see add()). */
+  flush (): readonly Duplicate[] {
+    const queued = this.#queued
+    const params = this.#params
+    if (queued.length === 0) return NONE
+    this.#queued = []
+    this.#params = []
+    let inserted = 0
+    if (queued.length === BATCH) inserted = this.#insertMany.run(params).changes
+    else for (let i = 0; i < params.length; i += 4) inserted += this.#insert.run(params[i], params[i + 1], params[i + 2], params[i + 3]).changes
+    this.#rows += inserted
+    const duplicates: Duplicate[] = []
+    for (let i = 0; i < queued.length; i++) {
+      const { shape, text } = queued[i]
+      // all inserted (the usual case), or: this row's number stored under its uid
+      if (inserted === queued.length || this.#selectSeq.get(queued[i].uid) === params[i * 4 + 3]) this.#count(shape, text, 1)
+      else duplicates.push(queued[i])
+    }
+    return duplicates
   }
 
   /** The stored row `uid` (the unique key and the keys with a value), or undefined. */

@@ -33,7 +33,7 @@ import { BEFORE, IngestScratch, SEEN } from './ingest-scratch.js'
 import { ADDED, DELETED, DELETED_AT, DELETED_REASON, LAST_UPDATED, isDeleted, mergeObject } from './ingest-merge.js'
 import type { RawRow, ReplayTable } from './replay-table.js'
 import { removeStaleTemporaries, writeHistoryFile, writeHistoryLines, type WrittenHistoryFile } from './history-writer.js'
-import { FreshScratch } from './fresh-scratch.js'
+import { FreshScratch, type Duplicate } from './fresh-scratch.js'
 import { acquirePublishLock, type LockHolder, type PublishLock } from './publish-lock.js'
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
 
@@ -249,19 +249,21 @@ export class MetaIngest extends Writable {
     this.#apply(table, uid, values, before, ensure)
   }
 
-  /** #upsert() over an empty meta db: one insert, unless the uid came before in this run. */
+  /** #upsert() over an empty meta db: queued for a multi-row insert; a uid that came before in this run is merged. */
   #upsertFresh (fresh: FreshScratch, uid: string, row: MetaRow, deleteReason: string | null): void {
     // a new row is the object plus the keys mergeObject() adds to a new one (no copy of it)
     const ts = this.#ts
     const extra: MetaRow = deleteReason === null ? { [LAST_UPDATED]: ts, [ADDED]: ts } : { [DELETED]: '1', [DELETED_AT]: ts, [DELETED_REASON]: deleteReason, [LAST_UPDATED]: ts, [ADDED]: ts }
-    if (fresh.insert(uid, row, extra)) {
-      this.#counts.added++
-      return
+    this.#mergeDuplicates(fresh, fresh.add(uid, row, extra, deleteReason))
+  }
+
+  #mergeDuplicates (fresh: FreshScratch, duplicates: readonly Duplicate[]): void {
+    for (const { uid, row, reason } of duplicates) {
+      const current = fresh.get(uid) as MetaRow
+      const { values, outcome } = mergeObject(current, row, reason, this.#ts)
+      this.#counts[outcome]++
+      if (outcome !== 'skipped') fresh.replace(uid, { ...current, ...values })
     }
-    const current = fresh.get(uid) as MetaRow
-    const { values, outcome } = mergeObject(current, row, deleteReason, this.#ts)
-    this.#counts[outcome]++
-    if (outcome !== 'skipped') fresh.replace(uid, { ...current, ...values })
   }
 
   /** Set `values` of row `uid`, its pre-run values (`before`, unless undefined) and, with `seen`, its mark. */
@@ -329,6 +331,8 @@ export class MetaIngest extends Writable {
 
   /** #finish() over an empty meta db: every row is new, its diff is its keys with a value (as #diff() writes it). */
   async #finishFresh (fresh: FreshScratch, unique: string): Promise<void> {
+    this.#mergeDuplicates(fresh, fresh.flush())
+    this.#counts.added = fresh.count // every row stored is one added
     const header = [unique, ...fresh.keys().sort(), MMMETA_KEYS]
     const file = await writeHistoryLines(this.base, 'append', header, fresh.diffLines(header), { micros: this.#micros, fsync: this.#options.fsync })
     const { added, updated, invalid, deleted } = this.#counts
