@@ -80,6 +80,8 @@ export class FreshScratch {
   #params: unknown[] = []
   #queued: Queued[] = []
   #seq = 0
+  /** The scan rows() has open, if any. */
+  #scan: IterableIterator<unknown> | undefined
   /** The shape of the last row encoded (its keys, its number). */
   #last: string[] | null = null
   #lastShape = 0
@@ -194,9 +196,15 @@ export class FreshScratch {
   /** Every stored row in uid order (the scratch db is read only from here on). */
   * rows (): Generator<FreshRow> {
     const scan = this.#db.prepare('SELECT k, s, v FROM fresh ORDER BY k').raw(true)
-    for (const [uid, shape, text] of scan.iterate() as IterableIterator<[string, number, string]>) {
-      const { keys, values } = this.#decode(shape, text)
-      yield { uid, shape, keys, values }
+    const rows = scan.iterate() as IterableIterator<[string, number, string]>
+    this.#scan = rows
+    try {
+      for (const [uid, shape, text] of rows) {
+        const { keys, values } = this.#decode(shape, text)
+        yield { uid, shape, keys, values }
+      }
+    } finally {
+      this.#scan = undefined
     }
   }
 
@@ -225,6 +233,8 @@ export class FreshScratch {
 
   /** Close and remove the file (nothing of it is kept). */
   async close (): Promise<void> {
+    // a scan still open (the run destroyed while writing) would keep the connection busy: end it first
+    this.#scan?.return?.()
     if (this.#db.open) this.#db.close()
     await fs.unlink(this.file).catch(() => {})
   }

@@ -16,6 +16,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { metaPaths } from '../../lib/meta/config.js'
 import { loadHistory } from '../../lib/meta/history.js'
+import { FreshScratch } from '../../lib/meta/fresh-scratch.js'
 import { metaIngest, type MetaIngestOptions, type MetaIngestResult } from '../../lib/meta/ingest.js'
 import { mulberry32 } from '../helpers.js'
 
@@ -88,4 +89,16 @@ t.test('one object, and none', async (t) => {
   const base = metadir(t)
   const { result } = await run(base, [], {})
   t.same([result.added, result.file, result.rows], [0, null, 0])
+})
+
+t.test('FreshScratch: closed while its rows are being read (a run destroyed while writing): no throw, file gone', async (t) => {
+  const base = metadir(t)
+  fs.mkdirSync(metaPaths(base).metadir, { recursive: true })
+  const scratch = await FreshScratch.open(base, 'content_hash')
+  for (let i = 0; i < 200; i++) scratch.add(`u${i}`, { v: String(i) }, undefined, null)
+  t.same(scratch.flush(), [])
+  const rows = scratch.rows()
+  t.equal(rows.next().value?.uid, 'u0')
+  await scratch.close()
+  t.notOk(fs.existsSync(scratch.file), 'scratch file removed')
 })
