@@ -34,9 +34,18 @@ export class NumberText {
   }
 }
 
+/** Segments seen, as metaKeySegment() gives them (objects of one input share a few keys; bounded). */
+const segments = new Map<string, string>()
+const MAX_SEGMENTS = 4096
+
 /** A key segment as mmmeta stores it: `-` -> `_`. */
 export function metaKeySegment (segment: string): string {
-  return segment.includes('-') ? segment.replaceAll('-', '_') : segment
+  let name = segments.get(segment)
+  if (name === undefined) {
+    name = segment.includes('-') ? segment.replaceAll('-', '_') : segment
+    if (segments.size < MAX_SEGMENTS) segments.set(segment, name)
+  }
+  return name
 }
 
 function isPlainObject (value: unknown): value is Record<string, unknown> {
@@ -95,13 +104,19 @@ export function flattenMetadata (object: unknown): MetaRow {
     throw new ShoeboxError('SHOEBOX_META_INVALID', `metadata must be a JSON object, not ${what}`)
   }
   const row: MetaRow = {}
-  const walk = (node: Record<string, unknown>, prefix: string): void => {
-    for (const [key, value] of Object.entries(node)) {
-      const name = prefix + metaKeySegment(key)
-      if (isPlainObject(value)) walk(value, name + ':')
-      else if (value !== undefined) row[name] = metaValue(value, name)
-    }
-  }
-  walk(object, '')
+  walk(row, object, '')
   return row
+}
+
+function walk (row: MetaRow, node: Record<string, unknown>, prefix: string): void {
+  // Object.keys and a loop, not Object.entries: no [key, value] array per key (this runs for every key of every object)
+  const keys = Object.keys(node)
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
+    const value = node[key]
+    const name = prefix === '' ? metaKeySegment(key) : prefix + metaKeySegment(key)
+    if (typeof value === 'string') row[name] = value
+    else if (isPlainObject(value)) walk(row, value, name + ':')
+    else if (value !== undefined) row[name] = metaValue(value, name)
+  }
 }

@@ -29,7 +29,8 @@ export interface WrittenHistoryFile extends HistoryFile {
   rows: number
 }
 
-const BATCH = 64 * 1024
+/** Bytes per write (a UTF-16 unit is at most 3 UTF-8 bytes, so a row fits when 3x its length does). */
+const CHUNK = 1024 * 1024
 
 const TEMP = /^\..+\.(append|squashed)\.[0-9a-f]{12}\.tmp$/
 
@@ -52,9 +53,28 @@ export async function removeStaleTemporaries (base: string): Promise<string[]> {
 export async function writeHistoryFile (
   base: string, kind: HistoryKind, header: readonly string[], rows: Iterable<readonly CsvCell[]>, options: WriteHistoryOptions = {}
 ): Promise<WrittenHistoryFile | null> {
+  function * lines (): Generator<string> {
+    let count = 0
+    for (const row of rows) {
+      count++
+      if (row.length !== header.length) throw new ShoeboxError('SHOEBOX_META_HISTORY', `row ${count} has ${row.length} cells for ${header.length} columns`)
+      yield formatCsvRow(row)
+    }
+  }
+  return await writeHistoryLines(base, kind, header, lines(), options)
+}
+
+/**
+ * writeHistoryFile() for rows the caller formatted already: each item of
+ * `lines` is one CSV row of `header`'s columns in the db/ dialect (csv.ts),
+ * ending `\r\n`. Written a chunk of rows per write.
+ */
+export async function writeHistoryLines (
+  base: string, kind: HistoryKind, header: readonly string[], lines: Iterable<string>, options: WriteHistoryOptions = {}
+): Promise<WrittenHistoryFile | null> {
   const paths = metaPaths(base)
   const sync = options.fsync ?? true
-  const iterator = rows[Symbol.iterator]()
+  const iterator = lines[Symbol.iterator]()
   let next = iterator.next()
   if (next.done === true) return null
   await fs.mkdir(paths.db, { recursive: true }).catch((err: unknown) => { throw ioError(err, 'cannot create', paths.db) })
@@ -65,17 +85,19 @@ export async function writeHistoryFile (
   let handle: fs.FileHandle | undefined
   try {
     handle = await fs.open(temp, 'wx', 0o644)
-    let text = formatCsvRow(header)
-    for (; next.done !== true; next = iterator.next()) {
-      if (next.value.length !== header.length) throw new ShoeboxError('SHOEBOX_META_HISTORY', `${name}: row ${count + 1} has ${next.value.length} cells for ${header.length} columns`)
-      text += formatCsvRow(next.value)
-      count++
-      if (text.length >= BATCH) {
-        await writeAll(handle, Buffer.from(text))
-        text = ''
+    // rows are encoded straight into one buffer per chunk (no string of a chunk's rows built first)
+    let chunk = Buffer.allocUnsafe(CHUNK)
+    let used = 0
+    for (let line = formatCsvRow(header); ; line = next.value, count++, next = iterator.next()) {
+      if (used + line.length * 3 > chunk.length) {
+        if (used > 0) await writeAll(handle, chunk.subarray(0, used))
+        used = 0
+        if (line.length * 3 > chunk.length) chunk = Buffer.allocUnsafe(line.length * 3) // a row bigger than a chunk
       }
+      used += chunk.write(line, used)
+      if (next.done === true) break
     }
-    if (text.length > 0) await writeAll(handle, Buffer.from(text))
+    if (used > 0) await writeAll(handle, chunk.subarray(0, used))
     if (sync) await handle.sync()
     await handle.close()
     handle = undefined
@@ -88,6 +110,7 @@ export async function writeHistoryFile (
   } catch (err) {
     await handle?.close().catch(() => {})
     await fs.unlink(temp).catch(() => {})
+    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_META_HISTORY') throw new ShoeboxError(err.code, `${name}: ${err.message}`)
     throw ioError(err, 'cannot write the history file', path.join(paths.db, name))
   }
   return { name, path: path.join(paths.db, name), kind, rows: count }

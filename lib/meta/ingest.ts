@@ -30,8 +30,10 @@ import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } f
 import { flattenMetadata, type MetaRow } from './flatten.js'
 import { listHistoryFiles, MMMETA_KEYS, metaTimestamp, nowMicros, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
 import { BEFORE, IngestScratch, SEEN } from './ingest-scratch.js'
+import { ADDED, DELETED, DELETED_AT, DELETED_REASON, LAST_UPDATED, isDeleted, mergeObject } from './ingest-merge.js'
 import type { RawRow, ReplayTable } from './replay-table.js'
-import { removeStaleTemporaries, writeHistoryFile, type WrittenHistoryFile } from './history-writer.js'
+import { removeStaleTemporaries, writeHistoryFile, writeHistoryLines, type WrittenHistoryFile } from './history-writer.js'
+import { FreshScratch, type Duplicate } from './fresh-scratch.js'
 import { acquirePublishLock, type LockHolder, type PublishLock } from './publish-lock.js'
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
 
@@ -71,21 +73,13 @@ export interface MetaIngestResult {
   rows: number
 }
 
-const DELETED = '__deleted'
-const DELETED_AT = '__deleted_at'
-const DELETED_REASON = '__deleted_reason'
-const ADDED = '__meta_added'
-const LAST_UPDATED = '__meta_last_updated'
-
-function isDeleted (value: string | null | undefined): boolean {
-  return value !== undefined && value !== null && value !== '' && value !== '0' && value.toLowerCase() !== 'false'
-}
-
 export class MetaIngest extends Writable {
   readonly base: string
   readonly #options: MetaIngestOptions
   #config: MetaConfig | undefined
   #scratch: IngestScratch | undefined
+  /** Instead of #scratch when the meta db is empty (not with `replace`): fresh-scratch.ts. */
+  #fresh: FreshScratch | undefined
   #lock: PublishLock | undefined
   #previous: HistoryFile[] = []
   readonly #micros: number
@@ -130,6 +124,11 @@ export class MetaIngest extends Writable {
     this.#previous = await listHistoryFiles(this.base)
     // the replayed history lives in a scratch SQLite file, not in memory (ingest-scratch.ts)
     const files = this.#options.replace === true ? [] : replaySet(this.#previous)
+    if (files.length === 0 && this.#options.replace !== true) {
+      // nothing to replay or diff against: every row is new (fresh-scratch.ts)
+      this.#fresh = await FreshScratch.open(this.base, this.#config.unique)
+      return
+    }
     this.#scratch = await IngestScratch.open(this.base, this.#config.unique, files, { onProblem: (p: HistoryProblem) => this.emit('history-problem', p) })
   }
 
@@ -231,45 +230,40 @@ export class MetaIngest extends Writable {
   }
 
   #upsert (uid: string, row: MetaRow, deleteReason: string | null): void {
+    if (this.#fresh !== undefined) {
+      this.#upsertFresh(this.#fresh, uid, row, deleteReason)
+      return
+    }
     const table = (this.#scratch as IngestScratch).table
     const ensure = this.#options.ensure === true
     const raw = table.get(uid)
     const current = raw === undefined ? undefined : table.toRow(raw)
-    const values: MetaRow = { ...row }
-    if (current !== undefined) {
-      for (const key of Object.keys(current)) {
-        if (!key.startsWith('__') && !(key in values) && current[key] !== null) values[key] = null // a removed key
-      }
-    }
-    const wasDeleted = current !== undefined && isDeleted(current[DELETED])
-    if (deleteReason !== null) {
-      if (!wasDeleted) {
-        values[DELETED] = '1'
-        values[DELETED_AT] = this.#ts
-        values[DELETED_REASON] = deleteReason
-      }
-    } else if (wasDeleted) {
-      values[DELETED] = null
-      values[DELETED_AT] = null
-      values[DELETED_REASON] = null
-    }
-    const changed = current === undefined ? [] : Object.keys(values).filter((key) => (current[key] ?? null) !== values[key])
-    if (current !== undefined && changed.length === 0) {
+    const { values, changed, outcome } = mergeObject(current, row, deleteReason, this.#ts)
+    if (outcome === 'skipped') {
       if (ensure && raw !== undefined && table.extra(raw, SEEN) === null) table.setExtra(uid, SEEN, 1)
       this.#counts.skipped++
       return
     }
     const before = this.#before(table, raw, current, [...changed, LAST_UPDATED])
-    values[LAST_UPDATED] = this.#ts
-    if (current === undefined) {
-      values[ADDED] = this.#ts
-      this.#counts.added++
-    } else if (isDeleted(values[DELETED]) && !wasDeleted) {
-      this.#counts.deleted++
-    } else {
-      this.#counts.updated++
-    }
+    this.#counts[outcome]++
     this.#apply(table, uid, values, before, ensure)
+  }
+
+  /** #upsert() over an empty meta db: queued for a multi-row insert; a uid that came before in this run is merged. */
+  #upsertFresh (fresh: FreshScratch, uid: string, row: MetaRow, deleteReason: string | null): void {
+    // a new row is the object plus the keys mergeObject() adds to a new one (no copy of it)
+    const ts = this.#ts
+    const extra: MetaRow = deleteReason === null ? { [LAST_UPDATED]: ts, [ADDED]: ts } : { [DELETED]: '1', [DELETED_AT]: ts, [DELETED_REASON]: deleteReason, [LAST_UPDATED]: ts, [ADDED]: ts }
+    this.#mergeDuplicates(fresh, fresh.add(uid, row, extra, deleteReason))
+  }
+
+  #mergeDuplicates (fresh: FreshScratch, duplicates: readonly Duplicate[]): void {
+    for (const { uid, row, reason } of duplicates) {
+      const current = fresh.get(uid) as MetaRow
+      const { values, outcome } = mergeObject(current, row, reason, this.#ts)
+      this.#counts[outcome]++
+      if (outcome !== 'skipped') fresh.replace(uid, { ...current, ...values })
+    }
   }
 
   /** Set `values` of row `uid`, its pre-run values (`before`, unless undefined) and, with `seen`, its mark. */
@@ -299,6 +293,10 @@ export class MetaIngest extends Writable {
   }
 
   async #finish (): Promise<void> {
+    if (this.#fresh !== undefined) {
+      await this.#finishFresh(this.#fresh, (this.#config as MetaConfig).unique)
+      return
+    }
     const table = (this.#scratch as IngestScratch).table
     const config = this.#config as MetaConfig
     if (this.#options.ensure === true) {
@@ -327,6 +325,19 @@ export class MetaIngest extends Writable {
     const { added, updated, invalid, deleted } = this.#counts
     if (added + updated + invalid + deleted > 0) await this.#touch()
     this.#result = { ...this.#counts, file, rows: table.count() }
+    if (file !== null) this.emit('written', file)
+    await this.#release()
+  }
+
+  /** #finish() over an empty meta db: every row is new, its diff is its keys with a value (as #diff() writes it). */
+  async #finishFresh (fresh: FreshScratch, unique: string): Promise<void> {
+    this.#mergeDuplicates(fresh, fresh.flush())
+    this.#counts.added = fresh.count // every row stored is one added
+    const header = [unique, ...fresh.keys().sort(), MMMETA_KEYS]
+    const file = await writeHistoryLines(this.base, 'append', header, fresh.diffLines(header), { micros: this.#micros, fsync: this.#options.fsync })
+    const { added, updated, invalid, deleted } = this.#counts
+    if (added + updated + invalid + deleted > 0) await this.#touch()
+    this.#result = { ...this.#counts, file, rows: fresh.count }
     if (file !== null) this.emit('written', file)
     await this.#release()
   }
@@ -386,8 +397,9 @@ export class MetaIngest extends Writable {
   }
 
   async #release (): Promise<void> {
-    const scratch = this.#scratch
+    const scratch = this.#scratch ?? this.#fresh
     this.#scratch = undefined
+    this.#fresh = undefined
     await scratch?.close()
     const lock = this.#lock
     this.#lock = undefined
