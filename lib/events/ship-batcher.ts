@@ -11,7 +11,7 @@
  * strings and encoding the join cost the shipper a few µs an event). Each
  * event keeps only its callback and where its text starts in the body.
  */
-import { BatchBody } from './ship-body.js'
+import { BatchBody, type IdTail } from './ship-body.js'
 
 type Done = (error: Error | null) => void
 
@@ -56,7 +56,7 @@ export class Batch {
   }
 
   /** Append an event's text (`tail`: see BatchBody.append); returns its UTF-8 length. */
-  append (text: string, tail: string | undefined, done: Done | undefined, origin: unknown): number {
+  append (text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown): number {
     const bytes = this.#body.append(text, tail)
     this.#took(bytes, done, origin)
     return bytes
@@ -121,7 +121,7 @@ export class Batcher {
    * Add an event; the batches this cuts (zero, one or two) are pushed onto
    * `cut`, in order. Returns the event's UTF-8 length.
    */
-  add (namespace: string | undefined, stream: string, text: string, tail: string | undefined, done: Done | undefined, origin: unknown, now: number, cut: Batch[]): number {
+  add (namespace: string | undefined, stream: string, text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown, now: number, cut: Batch[]): number {
     let streams = this.#open.get(namespace)
     if (streams === undefined) {
       streams = new Map()

@@ -6,7 +6,39 @@
  * to UTF-8 once, straight into a Buffer that doubles when full.
  */
 
+import { writeEventIdText } from './event-id.js'
+
 const SEPARATOR = Buffer.from(', ')
+
+/**
+ * What the shipper adds to an event: the members written in place of its
+ * closing brace, `lead`, the @id (as 36 hex characters from the four id
+ * words) and `trail` (which ends with the brace). Written straight into the
+ * body: no string of the id or of the tail is made per event.
+ */
+export class IdTail {
+  constructor (readonly lead: string, readonly w0: number, readonly w1: number, readonly w2: number, readonly w3: number, readonly trail: string) {}
+
+  /** Its text (for the spill and reports; the body never needs it). */
+  toString (): string {
+    const id = Buffer.allocUnsafe(36)
+    writeEventIdText(id, 0, this.w0, this.w1, this.w2, this.w3)
+    return `${this.lead}${id.toString('latin1')}${this.trail}`
+  }
+}
+
+/** Text -> its UTF-8 bytes, for the few short strings every event's tail repeats (a lead, a trail). */
+const encoded = new Map<string, Buffer>()
+
+function bytesOf (text: string): Buffer {
+  let bytes = encoded.get(text)
+  if (bytes === undefined) {
+    bytes = Buffer.from(text, 'utf8')
+    // Bounded: a lead with a per-event @time (events without one) is not kept.
+    if (encoded.size < 64 && text.length < 256) encoded.set(text, bytes)
+  }
+  return bytes
+}
 /** The smallest body buffer: a lone small event does not hold a large one. */
 const MIN_CAPACITY = 4096
 
@@ -32,21 +64,37 @@ export class BatchBody {
    * Append an event's text (with `tail` in place of its closing brace, when
    * given: see PreparedEvent.tail); returns its UTF-8 length.
    */
-  append (text: string, tail?: string): number {
+  append (text: string, tail?: string | IdTail): number {
     this.#writable()
+    const idTail = tail instanceof IdTail ? tail : undefined
+    const tailText = typeof tail === 'string' ? tail : undefined
     // UTF-8 takes at most 3 bytes per UTF-16 unit: with that much room, write() cannot truncate.
     // Only when that bound does not fit is the exact length counted (a huge event reserves no 3x).
-    const units = text.length + (tail === undefined ? 0 : tail.length)
-    let room = units * 3
-    if (this.#length + 2 + room + this.#suffix.length > this.#buf.length) room = Buffer.byteLength(text) + (tail === undefined ? 0 : Buffer.byteLength(tail))
+    const tailUnits = idTail !== undefined ? idTail.lead.length + 36 + idTail.trail.length : tailText === undefined ? 0 : tailText.length
+    let room = (text.length + tailUnits) * 3
+    if (this.#length + 2 + room + this.#suffix.length > this.#buf.length) {
+      room = Buffer.byteLength(text) + (idTail !== undefined ? bytesOf(idTail.lead).length + 36 + bytesOf(idTail.trail).length : tailText === undefined ? 0 : Buffer.byteLength(tailText))
+    }
     this.#reserve(2 + room)
-    if (this.#starts.length > 0) this.#length += SEPARATOR.copy(this.#buf, this.#length)
-    const start = this.#length
+    const buf = this.#buf
+    let at = this.#length
+    if (this.#starts.length > 0) {
+      buf[at++] = 0x2C
+      buf[at++] = 0x20
+    }
+    const start = at
     this.#starts.push(start)
-    this.#length += this.#buf.write(text, start)
+    at += buf.write(text, start)
     // The text ends with '}' (one byte): the tail replaces it.
-    if (tail !== undefined) this.#length += this.#buf.write(tail, this.#length - 1) - 1
-    return this.#length - start
+    if (idTail !== undefined) {
+      at = copyInto(buf, at - 1, bytesOf(idTail.lead))
+      at = writeEventIdText(buf, at, idTail.w0, idTail.w1, idTail.w2, idTail.w3)
+      at = copyInto(buf, at, bytesOf(idTail.trail))
+    } else if (tailText !== undefined) {
+      at += buf.write(tailText, at - 1) - 1
+    }
+    this.#length = at
+    return at - start
   }
 
   /** Append an event's text as UTF-8 bytes; returns their length. */
@@ -105,4 +153,12 @@ export class BatchBody {
     this.#buf.copy(grown, 0, 0, this.#length)
     this.#buf = grown
   }
+}
+
+/** `bytes` into `buf` at `at` (short: a loop beats a native copy's call); returns the index after. */
+function copyInto (buf: Buffer, at: number, bytes: Buffer): number {
+  const n = bytes.length
+  if (n > 64) return at + bytes.copy(buf, at)
+  for (let i = 0; i < n; i++) buf[at + i] = bytes[i]
+  return at + n
 }

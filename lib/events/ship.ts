@@ -33,6 +33,7 @@ import { ShoeboxError } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { Batcher, type Batch } from './ship-batcher.js'
+import type { IdTail } from './ship-body.js'
 import { prepareEvent, preparedText, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
 import { ExitFlush } from './ship-exit.js'
 import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
@@ -261,7 +262,7 @@ export class Shipper extends Writable {
     return this.#counts.queued < this.#settings.queueEvents && this.#queuedBytes < this.#settings.queueBytes
   }
 
-  #enqueue (namespace: string | undefined, stream: string, text: string, tail: string | undefined, done: Done | undefined, origin: unknown): void {
+  #enqueue (namespace: string | undefined, stream: string, text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown): void {
     this.#counts.queued++
     const ready = this.#ready.length
     this.#queuedBytes += this.#batcher.add(namespace, stream, text, tail, done, origin, Date.now(), this.#ready)
