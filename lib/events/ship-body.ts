@@ -39,6 +39,7 @@ function bytesOf (text: string): Buffer {
   }
   return bytes
 }
+const EMPTY = Buffer.alloc(0)
 /** The smallest body buffer: a lone small event does not hold a large one. */
 const MIN_CAPACITY = 4096
 
@@ -52,12 +53,31 @@ export class BatchBody {
   /** Where the last event ends once sealed (the suffix follows). */
   #eventsEnd = -1
 
-  /** `capacity`: the bytes to start with (the shipper gives the last body's size of the stream: no regrowing per batch). */
-  constructor (stream: string, namespace: string | undefined, capacity = MIN_CAPACITY) {
+  /**
+   * `capacity`: the bytes to start with (the shipper gives the last body's
+   * size of the stream: no regrowing per batch). `spare`: a released body's
+   * buffer to write into, when it is large enough.
+   */
+  constructor (stream: string, namespace: string | undefined, capacity = MIN_CAPACITY, spare?: Buffer) {
     const prefix = `{"events": {${JSON.stringify(stream)}: [`
     this.#suffix = Buffer.from(namespace === undefined ? ']}}' : `]}, "namespace": ${JSON.stringify(namespace)}}`)
-    this.#buf = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, capacity, Buffer.byteLength(prefix) + this.#suffix.length + 64))
+    const size = Math.max(MIN_CAPACITY, capacity, Buffer.byteLength(prefix) + this.#suffix.length + 64)
+    this.#buf = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafe(size)
     this.#length = this.#buf.write(prefix, 0)
+  }
+
+  /**
+   * Give up the buffer (for the next body to reuse: a body per batch of
+   * fresh external memory made V8 run full GCs); the body is empty and
+   * takes nothing more after.
+   */
+  release (): Buffer {
+    const buf = this.#buf
+    this.#buf = EMPTY
+    this.#length = 0
+    this.#starts.length = 0
+    this.#eventsEnd = 0
+    return buf
   }
 
   /**

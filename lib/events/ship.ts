@@ -355,6 +355,8 @@ export class Shipper extends Writable {
         await this.#settleSpilled(batch)
         this.emit('ack', { namespace, stream, events, bytes: outcome.bytes })
         for (const done of batch.dones) done?.(null)
+        // The server read the whole body: its buffer can hold a later one.
+        this.#batcher.recycle(batch)
         return
       }
       const stored = outcome.inserted === 0 ? '' : ` (the server stored ${outcome.inserted} of the batch's ${events}; which ones, the protocol does not say)`
