@@ -13,32 +13,30 @@ const SEPARATOR = Buffer.from(', ')
 /**
  * What the shipper adds to an event: the members written in place of its
  * closing brace, `lead`, the @id (as 36 hex characters from the four id
- * words) and `trail` (which ends with the brace). Written straight into the
- * body: no string of the id or of the tail is made per event.
+ * words) and `trail` (which ends with the brace), both as UTF-8 bytes
+ * (the shipper encodes its few leads and trails once). Written straight
+ * into the body: no string of the id or of the tail is made per event.
  */
 export class IdTail {
-  constructor (readonly lead: string, readonly w0: number, readonly w1: number, readonly w2: number, readonly w3: number, readonly trail: string) {}
+  /**
+   * `time`: the digits of an @time added ('' for none): then `lead` opens
+   * that member (`, "@time": `) and `, "@id": "` follows the digits.
+   */
+  constructor (readonly lead: Buffer, readonly time: string, readonly w0: number, readonly w1: number, readonly w2: number, readonly w3: number,
+    readonly trail: Buffer) {}
 
   /** Its text (for the spill and reports; the body never needs it). */
   toString (): string {
     const id = Buffer.allocUnsafe(36)
     writeEventIdText(id, 0, this.w0, this.w1, this.w2, this.w3)
-    return `${this.lead}${id.toString('latin1')}${this.trail}`
+    const time = this.time === '' ? '' : `${this.time}${TIME_TO_ID.toString('latin1')}`
+    return `${this.lead.toString('utf8')}${time}${id.toString('latin1')}${this.trail.toString('utf8')}`
   }
 }
 
-/** Text -> its UTF-8 bytes, for the few short strings every event's tail repeats (a lead, a trail). */
-const encoded = new Map<string, Buffer>()
+/** What follows the digits of an added @time. */
+const TIME_TO_ID = Buffer.from(', "@id": "')
 
-function bytesOf (text: string): Buffer {
-  let bytes = encoded.get(text)
-  if (bytes === undefined) {
-    bytes = Buffer.from(text, 'utf8')
-    // Bounded: a lead with a per-event @time (events without one) is not kept.
-    if (encoded.size < 64 && text.length < 256) encoded.set(text, bytes)
-  }
-  return bytes
-}
 const EMPTY = Buffer.alloc(0)
 /** The smallest body buffer: a lone small event does not hold a large one. */
 const MIN_CAPACITY = 4096
@@ -90,10 +88,10 @@ export class BatchBody {
     const tailText = typeof tail === 'string' ? tail : undefined
     // UTF-8 takes at most 3 bytes per UTF-16 unit: with that much room, write() cannot truncate.
     // Only when that bound does not fit is the exact length counted (a huge event reserves no 3x).
-    const tailUnits = idTail !== undefined ? idTail.lead.length + 36 + idTail.trail.length : tailText === undefined ? 0 : tailText.length
-    let room = (text.length + tailUnits) * 3
+    const tailBytes = idTail !== undefined ? idTail.lead.length + idTail.time.length + TIME_TO_ID.length + 36 + idTail.trail.length : 0
+    let room = (text.length + (tailText === undefined ? 0 : tailText.length)) * 3 + tailBytes
     if (this.#length + 2 + room + this.#suffix.length > this.#buf.length) {
-      room = Buffer.byteLength(text) + (idTail !== undefined ? bytesOf(idTail.lead).length + 36 + bytesOf(idTail.trail).length : tailText === undefined ? 0 : Buffer.byteLength(tailText))
+      room = Buffer.byteLength(text) + (tailText === undefined ? 0 : Buffer.byteLength(tailText)) + tailBytes
     }
     this.#reserve(2 + room)
     const buf = this.#buf
@@ -107,9 +105,15 @@ export class BatchBody {
     at += buf.write(text, start)
     // The text ends with '}' (one byte): the tail replaces it.
     if (idTail !== undefined) {
-      at = copyInto(buf, at - 1, bytesOf(idTail.lead))
+      at = copyInto(buf, at - 1, idTail.lead)
+      const time = idTail.time
+      if (time !== '') {
+        // ASCII digits (and a sign).
+        for (let i = 0; i < time.length; i++) buf[at++] = time.charCodeAt(i)
+        at = copyInto(buf, at, TIME_TO_ID)
+      }
       at = writeEventIdText(buf, at, idTail.w0, idTail.w1, idTail.w2, idTail.w3)
-      at = copyInto(buf, at, bytesOf(idTail.trail))
+      at = copyInto(buf, at, idTail.trail)
     } else if (tailText !== undefined) {
       at += buf.write(tailText, at - 1) - 1
     }

@@ -99,10 +99,12 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (chunk.namespace !== undefined) namespace = chunk.namespace
   }
   if (stream === undefined) throw invalidEvent('no stream: write { stream, event }, or give ship() a default stream')
-  // One stream's events come in runs: its name is checked once per run.
-  if (stream !== lastStreamChecked) {
+  // A valid name is checked once (streams interleave: checking on a change of name was per event).
+  if (!checkedStreams.has(stream)) {
     checkStreamName(stream)
-    lastStreamChecked = stream
+    // Emptied when full, so endless distinct names never grow it.
+    if (checkedStreams.size >= 256) checkedStreams.clear()
+    checkedStreams.add(stream)
   }
   if (Buffer.isBuffer(event)) event = event.toString('utf8')
   let text: string
@@ -140,8 +142,8 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
   return { namespace, stream, text: added.length === 0 ? text : addFields(text, added), tail: undefined }
 }
 
-/** The stream name checked last (valid). */
-let lastStreamChecked: string | undefined
+/** Stream names checked (valid): events of a few streams, interleaved, check each name once. */
+const checkedStreams = new Set<string>()
 
 let memberOf: Library | undefined
 let member = ''
@@ -186,8 +188,8 @@ function quickPrepared (namespace: string | undefined, stream: string, text: str
       newEventIdWords(time)
       timeText = formatKronosTime(time)
     }
-    const lead = timeText === undefined ? (empty ? ID_LEAD : SEPARATED_ID_LEAD) : `${empty ? '' : ', '}"@time": ${timeText}, "@id": "`
-    return { namespace, stream, text, tail: new IdTail(lead, eventIdWords[0], eventIdWords[1], eventIdWords[2], eventIdWords[3], idTrail(library)) }
+    const lead = timeText === undefined ? (empty ? ID_LEAD : SEPARATED_ID_LEAD) : (empty ? TIME_LEAD : SEPARATED_TIME_LEAD)
+    return { namespace, stream, text, tail: new IdTail(lead, timeText ?? '', eventIdWords[0], eventIdWords[1], eventIdWords[2], eventIdWords[3], idTrail(library)) }
   }
   const time = hasTime ? quickTime(text) : now()
   const id = newId(time)
@@ -201,16 +203,18 @@ function quickPrepared (namespace: string | undefined, stream: string, text: str
   return { namespace, stream, text, tail: `${empty ? '' : ', '}${added}}` }
 }
 
-const ID_LEAD = '"@id": "'
-const SEPARATED_ID_LEAD = ', "@id": "'
+const ID_LEAD = Buffer.from('"@id": "')
+const SEPARATED_ID_LEAD = Buffer.from(', "@id": "')
+const TIME_LEAD = Buffer.from('"@time": ')
+const SEPARATED_TIME_LEAD = Buffer.from(', "@time": ')
 let trailOf = ''
-let trail = '"}'
+let trail = Buffer.from('"}')
 
-/** What follows the @id: its closing quote, the library member when one is added, the brace. */
-function idTrail (library: string): string {
+/** What follows the @id, as UTF-8: its closing quote, the library member when one is added, the brace. */
+function idTrail (library: string): Buffer {
   if (library !== trailOf) {
     trailOf = library
-    trail = library === '' ? '"}' : `", ${library}}`
+    trail = Buffer.from(library === '' ? '"}' : `", ${library}}`)
   }
   return trail
 }

@@ -183,7 +183,10 @@ export class Shipper extends Writable {
   #take (written: Written): Written {
     const at = this.#unacceptedAt
     if (this.#unaccepted[at] === written) {
-      if (at + 1 === this.#unaccepted.length) {
+      if (at === 0 && this.#unaccepted.length === 1) {
+        // The common case (_write runs inside write()): pop() is inlined, `length = 0` a runtime call.
+        this.#unaccepted.pop()
+      } else if (at + 1 === this.#unaccepted.length) {
         this.#unaccepted.length = 0
         this.#unacceptedAt = 0
       } else {
