@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process'
 import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { makeEvents } from './events.js'
 import { median } from './util.js'
 
@@ -67,7 +68,14 @@ async function main () {
     child.once('exit', (code) => { reject(new Error(`answer server exited with ${code}`)) })
   })
   const cpu = []
+  // GC pauses of this process (ms, by kind), to tell the shipper's garbage from its work.
+  let gcMs = { minor: 0, major: 0 }
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs[e.detail?.kind === 1 ? 'minor' : 'major'] += e.duration
+  })
+  gc.observe({ entryTypes: ['gc'] })
   for (let round = 0; round <= runs; round++) {
+    gcMs = { minor: 0, major: 0 }
     const shipper = ship(url, { exitHooks: false })
     const finished = new Promise((resolve, reject) => { shipper.once('finish', resolve); shipper.once('error', reject) })
     let failed = null
@@ -92,9 +100,12 @@ async function main () {
     const us = (c.user + c.system) / n
     if (shipper.stats().events.acked !== n) throw new Error(`acked ${shipper.stats().events.acked} of ${n}`)
     if (round > 0) cpu.push(us)
-    console.log(`${round === 0 ? 'warm-up' : `run ${round}`}: ${Math.round(n / wall).toLocaleString('en-US')} events/s, shipper CPU ${us.toFixed(2)} µs/event`)
+    console.log(`${round === 0 ? 'warm-up' : `run ${round}`}: ${Math.round(n / wall).toLocaleString('en-US')} events/s, shipper CPU ${us.toFixed(2)} µs/event ` +
+      `(user ${(c.user / n).toFixed(2)}, sys ${(c.system / n).toFixed(2)}; GC pauses ${((gcMs.minor + gcMs.major) * 1000 / n).toFixed(2)} µs/event, ` +
+      `major ${gcMs.major.toFixed(0)} ms; ${wall.toFixed(2)} s wall)`)
   }
   console.log(`${dist}: median shipper CPU ${median(cpu).toFixed(2)} µs/event over ${runs} runs of ${n} events`)
+  gc.disconnect()
   child.kill('SIGTERM')
 }
 

@@ -12,7 +12,9 @@
  * gets a random suffix, and the next ones for that time (while it is among
  * the last few thousand times used) add a random step of 1..2^24 to the last
  * suffix, so they also sort in the order they were made. Randomness is read
- * 4 KiB at a time, because one crypto call per id is the slow part.
+ * 16 KiB at a time, because one crypto call per id is the slow part. The
+ * shipper makes an id per event: that path (newEventIdWordsFromDecimal,
+ * writeEventIdText) uses no bigint and allocates nothing.
  *
  * Order (§3.2): by 60-bit time, then bytes 8..15 as unsigned bytes;
  * descending is the exact reverse. The canonical text is NOT sortable as a
@@ -22,67 +24,181 @@ import { randomFillSync } from 'node:crypto'
 import { ShoeboxError } from '../errors.js'
 import { checkKronosTime, UUID_EPOCH_OFFSET, type KronosTime } from './kronos-time.js'
 
-const POOL_SIZE = 4096
-const pool = Buffer.alloc(POOL_SIZE)
-let poolAt = POOL_SIZE
+/** Random words, refilled in bulk: one crypto call per id is the slow part. */
+const POOL_WORDS = 4096
+const pool = new Uint32Array(POOL_WORDS)
+let poolAt = POOL_WORDS
 
 function randomUint32 (): number {
-  if (poolAt + 4 > POOL_SIZE) {
+  if (poolAt === POOL_WORDS) {
     randomFillSync(pool)
     poolAt = 0
   }
-  const v = pool.readUInt32BE(poolAt)
-  poolAt += 4
-  return v
+  return pool[poolAt++]
 }
 
-/** The 60-bit suffix (byte 8's low nibble + bytes 9..15) as hi 28 bits + lo 32 bits. */
-interface Suffix { hi: number, lo: number }
-
-/**
- * The last suffix of each recent time, in two generations: a time is looked
- * up in the current map, then the previous one; when the current map holds
- * RECENT_TIMES / 2 times it becomes the previous one (the older generation
- * is forgotten). So a time is remembered for at least the next 2048 other
- * times used, and every step is O(1). (An LRU by Map delete-and-reinsert,
- * with keys().next() to find the oldest, cost 6-28 µs per id: V8 keeps
- * deleted entries as holes that the iterator skips one by one.)
+/*
+ * The never-repeat memory: the last suffix (byte 8's low nibble + bytes
+ * 9..15, as 28 + 32 bits) of each recent 60-bit time T (as its high 28 and
+ * low 32 bits), in two generations of open-addressed tables of numbers, so
+ * an id allocates nothing and hashes no bigint. A time is looked up in the
+ * current table, then the previous one; when the current one holds
+ * GENERATION times it becomes the previous one (the older generation is
+ * forgotten). So a time is remembered for at least the next 2048 other
+ * times used, and every step is O(1). (An LRU by Map delete-and-reinsert
+ * cost 6-28 µs per id; a Map keyed by bigint ~0.5 µs.)
  */
-const RECENT_TIMES = 4096
-let recentSuffix = new Map<bigint, Suffix>()
-let olderSuffix = new Map<bigint, Suffix>()
+const GENERATION = 2048
+/** Slots per table (a power of two, so at most half full); 4 words a slot: T high, T low, suffix high, suffix low. */
+const SLOTS = 4096
+const SLOT_BITS = 12
+/** No T high is this large (it has 28 bits). */
+const EMPTY = 0xFFFF_FFFF
+let current = new Uint32Array(SLOTS * 4).fill(EMPTY)
+let older = new Uint32Array(SLOTS * 4).fill(EMPTY)
+let currentTimes = 0
 const TWO_32 = 0x1_0000_0000
 const HI_MAX = 0x0FFF_FFFF
 
-function nextSuffix (t: bigint): Suffix {
-  const last = recentSuffix.get(t) ?? olderSuffix.get(t)
-  let next: Suffix
-  if (last === undefined) {
-    next = { hi: randomUint32() & HI_MAX, lo: randomUint32() }
+/** Where (hi, lo) is in `table`, or the empty slot where it would go (the word index of the slot). */
+function slotOf (table: Uint32Array, hi: number, lo: number): number {
+  let i = Math.imul(lo ^ Math.imul(hi, 0x27D4_EB2D), 0x9E37_79B1) >>> (32 - SLOT_BITS)
+  for (;;) {
+    const k = i << 2
+    const h = table[k]
+    if (h === EMPTY || (h === hi && table[k + 1] === lo)) return k
+    i = (i + 1) & (SLOTS - 1)
+  }
+}
+
+/** The id made last (newEventIdWords): bytes 0..15 as four big-endian uint32 words. Reused. */
+export const eventIdWords = new Uint32Array(4)
+
+/** The suffix being made (module variables: an id allocates nothing). */
+let suffixHi = 0
+let suffixLo = 0
+
+/** The next suffix for a time seen before: the last plus a random 1..2^24, so they sort in the order made. */
+function stepSuffix (hi: number, lo: number): void {
+  suffixLo += (randomUint32() & 0xFF_FFFF) + 1
+  if (suffixLo >= TWO_32) {
+    suffixLo -= TWO_32
+    suffixHi += 1
+  }
+  if (suffixHi > HI_MAX) {
+    // 2^36 ids or so for one tick in one process: not a real workload.
+    throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `no unused event id left for kronos time ${BigInt(hi) * 0x1_0000_0000n + BigInt(lo) - UUID_EPOCH_OFFSET} in this process`)
+  }
+}
+
+/**
+ * A fresh id for the 60-bit UUID time T = hi * 2^32 + lo (T = kronos time +
+ * UUID_EPOCH_OFFSET, in range), left in eventIdWords: no bigint, no object.
+ */
+function newIdForUuidTime (hi: number, lo: number): void {
+  let k = slotOf(current, hi, lo)
+  if (current[k] !== EMPTY) {
+    suffixHi = current[k + 2]
+    suffixLo = current[k + 3]
+    stepSuffix(hi, lo)
   } else {
-    let lo = last.lo + (randomUint32() & 0xFF_FFFF) + 1
-    let hi = last.hi
-    if (lo >= TWO_32) {
-      lo -= TWO_32
-      hi += 1
+    const j = slotOf(older, hi, lo)
+    if (older[j] !== EMPTY) {
+      suffixHi = older[j + 2]
+      suffixLo = older[j + 3]
+      stepSuffix(hi, lo)
+    } else {
+      suffixHi = randomUint32() & HI_MAX
+      suffixLo = randomUint32()
     }
-    if (hi > HI_MAX) {
-      // 2^36 ids or so for one tick in one process: not a real workload.
-      throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `no unused event id left for kronos time ${t} in this process`)
+    if (currentTimes >= GENERATION) {
+      const forgotten = older
+      older = current
+      current = forgotten.fill(EMPTY)
+      currentTimes = 0
+      k = slotOf(current, hi, lo)
     }
-    next = { hi, lo }
+    currentTimes++
+    current[k] = hi
+    current[k + 1] = lo
   }
-  if (!recentSuffix.has(t) && recentSuffix.size >= RECENT_TIMES / 2) {
-    olderSuffix = recentSuffix
-    recentSuffix = new Map()
+  current[k + 2] = suffixHi
+  current[k + 3] = suffixLo
+  eventIdWords[0] = lo
+  eventIdWords[1] = ((hi & 0xFFFF) << 16) | 0x1000 | ((hi >>> 16) & 0x0FFF)
+  eventIdWords[2] = suffixHi | 0x8000_0000
+  eventIdWords[3] = suffixLo
+}
+
+const OFFSET_HI = Number(UUID_EPOCH_OFFSET >> 32n)
+const OFFSET_LO = Number(UUID_EPOCH_OFFSET & 0xFFFF_FFFFn)
+
+/** A fresh id for kronos time `t` (range-checked), left in eventIdWords. */
+export function newEventIdWords (t: KronosTime): void {
+  const T = checkKronosTime(t) + UUID_EPOCH_OFFSET
+  newIdForUuidTime(Number(T >> 32n), Number(T & 0xFFFF_FFFFn))
+}
+
+/**
+ * A fresh id for the kronos time high * 10^9 + low, left in eventIdWords:
+ * the shipper's form, read from an @time's digits (at most 17, so
+ * 0 <= high < 10^8 and 0 <= low < 10^9: always in range) with no bigint.
+ */
+export function newEventIdWordsFromDecimal (high: number, low: number): void {
+  // t = high * 10^9 + low can pass 2^53: high is split in 16-bit halves so every product is exact.
+  const p1 = (high >>> 16) * 1e9 // < 2^41, counts 2^16
+  const p0 = (high & 0xFFFF) * 1e9 + low // < 2^47
+  let lo = (p1 % 0x1_0000) * 0x1_0000 + (p0 % TWO_32) + OFFSET_LO
+  let hi = Math.floor(p1 / 0x1_0000) + Math.floor(p0 / TWO_32) + OFFSET_HI
+  while (lo >= TWO_32) {
+    lo -= TWO_32
+    hi++
   }
-  recentSuffix.set(t, next)
-  return next
+  newIdForUuidTime(hi, lo)
+}
+
+/** The two lowercase hex digits of each byte value, as character codes. */
+const HEX_CODES = new Uint8Array(512)
+for (let i = 0; i < 256; i++) {
+  const h = i.toString(16).padStart(2, '0')
+  HEX_CODES[2 * i] = h.charCodeAt(0)
+  HEX_CODES[2 * i + 1] = h.charCodeAt(1)
+}
+
+/** Four hex digits of the 16-bit `v` into `buf` at `at`. */
+function hex16 (buf: Uint8Array, at: number, v: number): void {
+  const a = (v >>> 8) << 1
+  const b = (v & 0xFF) << 1
+  buf[at] = HEX_CODES[a]
+  buf[at + 1] = HEX_CODES[a + 1]
+  buf[at + 2] = HEX_CODES[b]
+  buf[at + 3] = HEX_CODES[b + 1]
+}
+
+/**
+ * Write the 36-character text of the id in eventIdWords-style words into
+ * `buf` at `at` (ASCII, so as UTF-8 too): straight into a put body, with
+ * no string made. Returns the index after it.
+ */
+export function writeEventIdText (buf: Uint8Array, at: number, w0: number, w1: number, w2: number, w3: number): number {
+  hex16(buf, at, w0 >>> 16)
+  hex16(buf, at + 4, w0 & 0xFFFF)
+  buf[at + 8] = 0x2D
+  hex16(buf, at + 9, w1 >>> 16)
+  buf[at + 13] = 0x2D
+  hex16(buf, at + 14, w1 & 0xFFFF)
+  buf[at + 18] = 0x2D
+  hex16(buf, at + 19, w2 >>> 16)
+  buf[at + 23] = 0x2D
+  hex16(buf, at + 24, w2 & 0xFFFF)
+  hex16(buf, at + 28, w3 >>> 16)
+  hex16(buf, at + 32, w3 & 0xFFFF)
+  return at + 36
 }
 
 function writeTime (buf: Buffer, t: KronosTime): void {
   const T = checkKronosTime(t) + UUID_EPOCH_OFFSET
-  // The top 28 bits as a number: two bigint operations per id rather than four (the shipper makes one per event).
+  // The top 28 bits as a number: two bigint operations per id rather than four.
   const high = Number(T >> 32n)
   buf.writeUInt32BE(Number(T & 0xFFFF_FFFFn), 0)
   buf.writeUInt16BE(high & 0xFFFF, 4)
@@ -91,17 +207,23 @@ function writeTime (buf: Buffer, t: KronosTime): void {
 
 /** A fresh id for kronos time `t`, as 16 bytes. */
 export function newEventIdBytes (t: KronosTime): Buffer {
+  newEventIdWords(t)
   const buf = Buffer.allocUnsafe(16)
-  writeTime(buf, t)
-  const s = nextSuffix(t)
-  buf.writeUInt32BE((s.hi | 0x8000_0000) >>> 0, 8)
-  buf.writeUInt32BE(s.lo, 12)
+  buf.writeUInt32BE(eventIdWords[0], 0)
+  buf.writeUInt32BE(eventIdWords[1], 4)
+  buf.writeUInt32BE(eventIdWords[2], 8)
+  buf.writeUInt32BE(eventIdWords[3], 12)
   return buf
 }
 
+/** The text being formatted (reused: formatting is synchronous). */
+const idText = Buffer.alloc(36)
+
 /** A fresh id for kronos time `t`, in canonical text form. */
 export function newEventId (t: KronosTime): string {
-  return formatEventId(newEventIdBytes(t))
+  newEventIdWords(t)
+  writeEventIdText(idText, 0, eventIdWords[0], eventIdWords[1], eventIdWords[2], eventIdWords[3])
+  return idText.toString('latin1', 0, 36)
 }
 
 /** LOWEST(t): below every id of time t (suffix 8000-000000000000). */
@@ -120,30 +242,17 @@ export function highestEventId (t: KronosTime): string {
   return formatEventId(buf)
 }
 
-/** The two lowercase hex digits of each byte value, as character codes. */
-const HEX_CODES = new Uint8Array(512)
-for (let i = 0; i < 256; i++) {
-  const h = i.toString(16).padStart(2, '0')
-  HEX_CODES[2 * i] = h.charCodeAt(0)
-  HEX_CODES[2 * i + 1] = h.charCodeAt(1)
-}
-/** Where each byte's digits go in the 36-character text. */
-const HEX_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34]
-/** The text being formatted, dashes in place (reused: formatting is synchronous). */
-const idText = Buffer.alloc(36, 0x2D)
-
 /** Lowercase 8-4-4-4-12 text of 16 id bytes. */
 export function formatEventId (bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `an event id is 16 bytes, got ${bytes.length}`)
   // Written digit by digit into one buffer and read as one string: a hex string and five
   // slices per id cost the shipper and the server ~0.3 µs an event more.
-  for (let i = 0; i < 16; i++) {
-    const at = HEX_AT[i]
-    const v = bytes[i]
-    idText[at] = HEX_CODES[2 * v]
-    idText[at + 1] = HEX_CODES[2 * v + 1]
-  }
+  writeEventIdText(idText, 0, word(bytes, 0), word(bytes, 4), word(bytes, 8), word(bytes, 12))
   return idText.toString('latin1', 0, 36)
+}
+
+function word (b: Uint8Array, at: number): number {
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0
 }
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/

@@ -11,7 +11,7 @@
  * strings and encoding the join cost the shipper a few µs an event). Each
  * event keeps only its callback and where its text starts in the body.
  */
-import { BatchBody } from './ship-body.js'
+import { BatchBody, type IdTail } from './ship-body.js'
 
 type Done = (error: Error | null) => void
 
@@ -36,13 +36,18 @@ export class Batch {
   origins: unknown[] | undefined
   readonly #body: BatchBody
 
-  /** `capacity`: bytes to reserve for the body at once. */
-  constructor (key: string, namespace: string | undefined, stream: string, openedAt: number, capacity?: number) {
+  /** `capacity`: bytes to reserve for the body at once; `spare`: a buffer to build it in (see BatchBody). */
+  constructor (key: string, namespace: string | undefined, stream: string, openedAt: number, capacity?: number, spare?: Buffer) {
     this.key = key
     this.namespace = namespace
     this.stream = stream
     this.openedAt = openedAt
-    this.#body = new BatchBody(stream, namespace, capacity)
+    this.#body = new BatchBody(stream, namespace, capacity, spare)
+  }
+
+  /** The body's buffer, for another batch: this batch's body and texts are gone after. */
+  release (): Buffer {
+    return this.#body.release()
   }
 
   /** Events in the batch. */
@@ -56,7 +61,7 @@ export class Batch {
   }
 
   /** Append an event's text (`tail`: see BatchBody.append); returns its UTF-8 length. */
-  append (text: string, tail: string | undefined, done: Done | undefined, origin: unknown): number {
+  append (text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown): number {
     const bytes = this.#body.append(text, tail)
     this.#took(bytes, done, origin)
     return bytes
@@ -94,6 +99,10 @@ export class Batch {
   }
 }
 
+/** Spare body buffers kept, and the largest kept (a huge event's body is let go). */
+const MAX_SPARE = 8
+const MAX_SPARE_BYTES = 8 * 1024 * 1024
+
 export interface BatcherLimits {
   maxEvents: number
   maxBytes: number
@@ -106,6 +115,8 @@ export class Batcher {
   readonly #open = new Map<string | undefined, Map<string, Batch>>()
   /** The body size of each stream's last batch: the next one reserves that much at once. */
   readonly #capacity = new Map<string, number>()
+  /** Buffers of acknowledged batches, for the next bodies (a few: one per batch in flight is plenty). */
+  readonly #spare: Buffer[] = []
   #events = 0
 
   constructor (limits: BatcherLimits) {
@@ -121,7 +132,7 @@ export class Batcher {
    * Add an event; the batches this cuts (zero, one or two) are pushed onto
    * `cut`, in order. Returns the event's UTF-8 length.
    */
-  add (namespace: string | undefined, stream: string, text: string, tail: string | undefined, done: Done | undefined, origin: unknown, now: number, cut: Batch[]): number {
+  add (namespace: string | undefined, stream: string, text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown, now: number, cut: Batch[]): number {
     let streams = this.#open.get(namespace)
     if (streams === undefined) {
       streams = new Map()
@@ -130,7 +141,8 @@ export class Batcher {
     let batch = streams.get(stream)
     if (batch === undefined) {
       const key = streamKey(namespace, stream)
-      batch = new Batch(key, namespace, stream, now, this.#capacity.get(key))
+      const capacity = this.#capacity.get(key)
+      batch = new Batch(key, namespace, stream, now, capacity, this.#spareFor(capacity ?? 0))
       streams.set(stream, batch)
     }
     const bytes = batch.append(text, tail, done, origin)
@@ -176,6 +188,30 @@ export class Batcher {
       }
     }
     return first === undefined ? undefined : first + this.limits.maxAgeMs
+  }
+
+  /**
+   * Keep the buffer of a batch the server acknowledged (its request is
+   * over) for a later body; the batch is used no more.
+   */
+  recycle (batch: Batch): void {
+    const buf = batch.release()
+    // Only a buffer of its own (never a slice of Node's shared pool).
+    if (this.#spare.length < MAX_SPARE && buf.length <= MAX_SPARE_BYTES && buf.length > 0 && buf.byteLength === buf.buffer.byteLength) this.#spare.push(buf)
+  }
+
+  /** A spare buffer of at least `bytes`, or undefined. */
+  #spareFor (bytes: number): Buffer | undefined {
+    const spare = this.#spare
+    for (let i = spare.length - 1; i >= 0; i--) {
+      const buf = spare[i]
+      if (buf.length >= bytes) {
+        spare[i] = spare[spare.length - 1]
+        spare.pop()
+        return buf
+      }
+    }
+    return undefined
   }
 
   #take (streams: Map<string, Batch>, batch: Batch): Batch {

@@ -6,7 +6,38 @@
  * to UTF-8 once, straight into a Buffer that doubles when full.
  */
 
+import { writeEventIdText } from './event-id.js'
+
 const SEPARATOR = Buffer.from(', ')
+
+/**
+ * What the shipper adds to an event: the members written in place of its
+ * closing brace, `lead`, the @id (as 36 hex characters from the four id
+ * words) and `trail` (which ends with the brace), both as UTF-8 bytes
+ * (the shipper encodes its few leads and trails once). Written straight
+ * into the body: no string of the id or of the tail is made per event.
+ */
+export class IdTail {
+  /**
+   * `time`: the digits of an @time added ('' for none): then `lead` opens
+   * that member (`, "@time": `) and `, "@id": "` follows the digits.
+   */
+  constructor (readonly lead: Buffer, readonly time: string, readonly w0: number, readonly w1: number, readonly w2: number, readonly w3: number,
+    readonly trail: Buffer) {}
+
+  /** Its text (for the spill and reports; the body never needs it). */
+  toString (): string {
+    const id = Buffer.allocUnsafe(36)
+    writeEventIdText(id, 0, this.w0, this.w1, this.w2, this.w3)
+    const time = this.time === '' ? '' : `${this.time}${TIME_TO_ID.toString('latin1')}`
+    return `${this.lead.toString('utf8')}${time}${id.toString('latin1')}${this.trail.toString('utf8')}`
+  }
+}
+
+/** What follows the digits of an added @time. */
+const TIME_TO_ID = Buffer.from(', "@id": "')
+
+const EMPTY = Buffer.alloc(0)
 /** The smallest body buffer: a lone small event does not hold a large one. */
 const MIN_CAPACITY = 4096
 
@@ -20,33 +51,74 @@ export class BatchBody {
   /** Where the last event ends once sealed (the suffix follows). */
   #eventsEnd = -1
 
-  /** `capacity`: the bytes to start with (the shipper gives the last body's size of the stream: no regrowing per batch). */
-  constructor (stream: string, namespace: string | undefined, capacity = MIN_CAPACITY) {
+  /**
+   * `capacity`: the bytes to start with (the shipper gives the last body's
+   * size of the stream: no regrowing per batch). `spare`: a released body's
+   * buffer to write into, when it is large enough.
+   */
+  constructor (stream: string, namespace: string | undefined, capacity = MIN_CAPACITY, spare?: Buffer) {
     const prefix = `{"events": {${JSON.stringify(stream)}: [`
     this.#suffix = Buffer.from(namespace === undefined ? ']}}' : `]}, "namespace": ${JSON.stringify(namespace)}}`)
-    this.#buf = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, capacity, Buffer.byteLength(prefix) + this.#suffix.length + 64))
+    const size = Math.max(MIN_CAPACITY, capacity, Buffer.byteLength(prefix) + this.#suffix.length + 64)
+    this.#buf = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafe(size)
     this.#length = this.#buf.write(prefix, 0)
+  }
+
+  /**
+   * Give up the buffer (for the next body to reuse: a body per batch of
+   * fresh external memory made V8 run full GCs); the body is empty and
+   * takes nothing more after.
+   */
+  release (): Buffer {
+    const buf = this.#buf
+    this.#buf = EMPTY
+    this.#length = 0
+    this.#starts.length = 0
+    this.#eventsEnd = 0
+    return buf
   }
 
   /**
    * Append an event's text (with `tail` in place of its closing brace, when
    * given: see PreparedEvent.tail); returns its UTF-8 length.
    */
-  append (text: string, tail?: string): number {
+  append (text: string, tail?: string | IdTail): number {
     this.#writable()
+    const idTail = tail instanceof IdTail ? tail : undefined
+    const tailText = typeof tail === 'string' ? tail : undefined
     // UTF-8 takes at most 3 bytes per UTF-16 unit: with that much room, write() cannot truncate.
     // Only when that bound does not fit is the exact length counted (a huge event reserves no 3x).
-    const units = text.length + (tail === undefined ? 0 : tail.length)
-    let room = units * 3
-    if (this.#length + 2 + room + this.#suffix.length > this.#buf.length) room = Buffer.byteLength(text) + (tail === undefined ? 0 : Buffer.byteLength(tail))
+    const tailBytes = idTail !== undefined ? idTail.lead.length + idTail.time.length + TIME_TO_ID.length + 36 + idTail.trail.length : 0
+    let room = (text.length + (tailText === undefined ? 0 : tailText.length)) * 3 + tailBytes
+    if (this.#length + 2 + room + this.#suffix.length > this.#buf.length) {
+      room = Buffer.byteLength(text) + (tailText === undefined ? 0 : Buffer.byteLength(tailText)) + tailBytes
+    }
     this.#reserve(2 + room)
-    if (this.#starts.length > 0) this.#length += SEPARATOR.copy(this.#buf, this.#length)
-    const start = this.#length
+    const buf = this.#buf
+    let at = this.#length
+    if (this.#starts.length > 0) {
+      buf[at++] = 0x2C
+      buf[at++] = 0x20
+    }
+    const start = at
     this.#starts.push(start)
-    this.#length += this.#buf.write(text, start)
+    at += buf.write(text, start)
     // The text ends with '}' (one byte): the tail replaces it.
-    if (tail !== undefined) this.#length += this.#buf.write(tail, this.#length - 1) - 1
-    return this.#length - start
+    if (idTail !== undefined) {
+      at = copyInto(buf, at - 1, idTail.lead)
+      const time = idTail.time
+      if (time !== '') {
+        // ASCII digits (and a sign).
+        for (let i = 0; i < time.length; i++) buf[at++] = time.charCodeAt(i)
+        at = copyInto(buf, at, TIME_TO_ID)
+      }
+      at = writeEventIdText(buf, at, idTail.w0, idTail.w1, idTail.w2, idTail.w3)
+      at = copyInto(buf, at, idTail.trail)
+    } else if (tailText !== undefined) {
+      at += buf.write(tailText, at - 1) - 1
+    }
+    this.#length = at
+    return at - start
   }
 
   /** Append an event's text as UTF-8 bytes; returns their length. */
@@ -105,4 +177,12 @@ export class BatchBody {
     this.#buf.copy(grown, 0, 0, this.#length)
     this.#buf = grown
   }
+}
+
+/** `bytes` into `buf` at `at` (short: a loop beats a native copy's call); returns the index after. */
+function copyInto (buf: Buffer, at: number, bytes: Buffer): number {
+  const n = bytes.length
+  if (n > 64) return at + bytes.copy(buf, at)
+  for (let i = 0; i < n; i++) buf[at + i] = bytes[i]
+  return at + n
 }

@@ -11,10 +11,11 @@
  */
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
-import { newEventId } from './event-id.js'
+import { eventIdWords, newEventId, newEventIdWords, newEventIdWordsFromDecimal } from './event-id.js'
 import { scanEvent, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
+import { IdTail } from './ship-body.js'
 import { HAS_ID, HAS_LIBRARY, HAS_TIME, NOT_QUICK, quickCheckEvent, quickSpans, quickTime } from './ship-event-check.js'
 
 /** `{ stream, event }` as written to ship(). */
@@ -33,13 +34,14 @@ export interface PreparedEvent {
    * When set, the event sent is `text` with its closing brace replaced by
    * `tail` (the members added, and the brace): written so into the batch,
    * no new string of the whole event is built. preparedText() joins them.
+   * The common case, an IdTail, is not even a string (ship-body.ts).
    */
-  tail: string | undefined
+  tail: string | IdTail | undefined
 }
 
 /** The whole text of a prepared event. */
 export function preparedText (event: PreparedEvent): string {
-  return event.tail === undefined ? event.text : event.text.slice(0, -1) + event.tail
+  return event.tail === undefined ? event.text : event.text.slice(0, -1) + String(event.tail)
 }
 
 export interface Library {
@@ -97,10 +99,12 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (chunk.namespace !== undefined) namespace = chunk.namespace
   }
   if (stream === undefined) throw invalidEvent('no stream: write { stream, event }, or give ship() a default stream')
-  // One stream's events come in runs: its name is checked once per run.
-  if (stream !== lastStreamChecked) {
+  // A valid name is checked once (streams interleave: checking on a change of name was per event).
+  if (!checkedStreams.has(stream)) {
     checkStreamName(stream)
-    lastStreamChecked = stream
+    // Emptied when full, so endless distinct names never grow it.
+    if (checkedStreams.size >= 256) checkedStreams.clear()
+    checkedStreams.add(stream)
   }
   if (Buffer.isBuffer(event)) event = event.toString('utf8')
   let text: string
@@ -138,8 +142,8 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
   return { namespace, stream, text: added.length === 0 ? text : addFields(text, added), tail: undefined }
 }
 
-/** The stream name checked last (valid). */
-let lastStreamChecked: string | undefined
+/** Stream names checked (valid): events of a few streams, interleaved, check each name once. */
+const checkedStreams = new Set<string>()
 
 let memberOf: Library | undefined
 let member = ''
@@ -164,24 +168,74 @@ function quickPrepared (namespace: string | undefined, stream: string, text: str
   defaults: PrepareDefaults, now: () => KronosTime, newId: (time: KronosTime) => string): PreparedEvent {
   const hasTime = (quick & HAS_TIME) !== 0
   const hasId = (quick & HAS_ID) !== 0
+  const library = !hasLibrary && defaults.library !== false ? libraryMember(defaults.library) : ''
+  const empty = text.length === 2
+  const before = text.charCodeAt(text.length - 2)
+  // White space before the closing brace is trimmed by addFields (rare: a new string then).
+  const spaced = !empty && (before === 0x20 || before === 0x0A || before === 0x0D || before === 0x09)
+  if (newId === newEventId && !hasId && !spaced) {
+    // The common case: the @id goes into the body as words (IdTail), no bigint and no string made.
+    let timeText: string | undefined
+    if (hasTime) {
+      if (!quickDecimalTime(text)) newEventIdWords(quickTime(text))
+    } else if (now === kronosTimeNow) {
+      // Now, from the clock's ms (ms * 10^4 ticks; its text is the ms and four zeros).
+      const ms = Date.now()
+      newEventIdWordsFromDecimal(Math.floor(ms / 100_000), (ms % 100_000) * 10_000)
+      timeText = `${ms}0000`
+    } else {
+      const time = now()
+      newEventIdWords(time)
+      timeText = formatKronosTime(time)
+    }
+    const lead = timeText === undefined ? (empty ? ID_LEAD : SEPARATED_ID_LEAD) : (empty ? TIME_LEAD : SEPARATED_TIME_LEAD)
+    return { namespace, stream, text, tail: new IdTail(lead, timeText ?? '', eventIdWords[0], eventIdWords[1], eventIdWords[2], eventIdWords[3], idTrail(library)) }
+  }
   const time = hasTime ? quickTime(text) : now()
   const id = newId(time)
   // A caller's own @id is replaced in place, as the exact path does (a new string, for this rarer input).
   if (hasId) text = `${text.slice(0, quickSpans.idStart)}"${id}"${text.slice(quickSpans.idEnd)}`
   let added = hasTime ? '' : `"@time": ${formatKronosTime(time)}`
   if (!hasId) added = added === '' ? `"@id": "${id}"` : `${added}, "@id": "${id}"`
-  if (!hasLibrary && defaults.library !== false) {
-    const library = libraryMember(defaults.library)
-    added = added === '' ? library : `${added}, ${library}`
-  }
+  if (library !== '') added = added === '' ? library : `${added}, ${library}`
   if (added === '') return { namespace, stream, text, tail: undefined }
-  const empty = text.length === 2
-  const before = text.charCodeAt(text.length - 2)
-  // White space before the closing brace is trimmed by addFields (rare: a new string then).
-  if (!empty && (before === 0x20 || before === 0x0A || before === 0x0D || before === 0x09)) {
-    return { namespace, stream, text: addFields(text, [added]), tail: undefined }
-  }
+  if (spaced) return { namespace, stream, text: addFields(text, [added]), tail: undefined }
   return { namespace, stream, text, tail: `${empty ? '' : ', '}${added}}` }
+}
+
+const ID_LEAD = Buffer.from('"@id": "')
+const SEPARATED_ID_LEAD = Buffer.from(', "@id": "')
+const TIME_LEAD = Buffer.from('"@time": ')
+const SEPARATED_TIME_LEAD = Buffer.from(', "@time": ')
+let trailOf = ''
+let trail = Buffer.from('"}')
+
+/** What follows the @id, as UTF-8: its closing quote, the library member when one is added, the brace. */
+function idTrail (library: string): Buffer {
+  if (library !== trailOf) {
+    trailOf = library
+    trail = Buffer.from(library === '' ? '"}' : `", ${library}}`)
+  }
+  return trail
+}
+
+/**
+ * Make the @id of the text quickCheckEvent() last saw with HAS_TIME from
+ * its @time digits, with no bigint: false (nothing made) for a negative
+ * time, which takes the bigint way.
+ */
+function quickDecimalTime (text: string): boolean {
+  let i = quickSpans.timeStart
+  if (text.charCodeAt(i) === 0x2D) return false
+  const end = quickSpans.timeEnd
+  // At most 17 digits: the last 9 and the rest, each exact as a number.
+  const split = Math.max(i, end - 9)
+  let high = 0
+  for (; i < split; i++) high = high * 10 + text.charCodeAt(i) - 0x30
+  let low = 0
+  for (; i < end; i++) low = low * 10 + text.charCodeAt(i) - 0x30
+  newEventIdWordsFromDecimal(high, low)
+  return true
 }
 
 /** text[start, end) with the edits (spans in text, in any order) applied. */

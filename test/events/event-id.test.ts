@@ -6,8 +6,8 @@
  */
 import t from 'tap'
 import {
-  compareEventIds, eventIdFromSortKey, eventIdSortKey, eventIdTime, formatEventId, highestEventId, isEventId, lowestEventId,
-  newEventId, newEventIdBytes, parseEventId
+  compareEventIds, eventIdFromSortKey, eventIdSortKey, eventIdTime, eventIdWords, formatEventId, highestEventId, isEventId, lowestEventId,
+  newEventId, newEventIdBytes, newEventIdWords, newEventIdWordsFromDecimal, parseEventId, writeEventIdText
 } from '../../lib/events/event-id.js'
 import { MAX_KRONOS_TIME, MIN_KRONOS_TIME } from '../../lib/events/kronos-time.js'
 
@@ -149,4 +149,72 @@ t.test('ids for one time come out increasing, with other times in between', asyn
     last = next
   }
   t.equal(outOfOrder, 0)
+})
+
+t.test('the shipper\'s form: an id from @time digits (no bigint) carries the same time as the bigint form, above 2^53 too', async (t) => {
+  const offsetLow = 0x13814000n
+  const times = [0n, 1n, 9n, 10n ** 9n - 1n, 10n ** 9n, 2n ** 32n - offsetLow - 1n, 2n ** 32n - offsetLow, 2n ** 32n, 2n ** 48n + 12345n,
+    2n ** 53n - 1n, 2n ** 53n + 1n, 17_645_472_000_000_000n, 17_962_947_001_234_567n, 10n ** 17n - 1n]
+  // Seeded extra times spread over 1..17 digits.
+  let seed = 12345
+  for (let i = 0; i < 2000; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    const digits = 1 + (seed % 17)
+    let text = ''
+    for (let d = 0; d < digits; d++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+      text += String((seed >>> 16) % 10)
+    }
+    times.push(BigInt(text))
+  }
+  const text = Buffer.alloc(36)
+  let wrong = 0
+  for (const time of times) {
+    newEventIdWordsFromDecimal(Number(time / 1_000_000_000n), Number(time % 1_000_000_000n))
+    const words = [...eventIdWords]
+    writeEventIdText(text, 0, words[0], words[1], words[2], words[3])
+    const id = text.toString('latin1')
+    newEventIdWords(time)
+    if (!isEventId(id) || eventIdTime(id) !== time || words[0] !== eventIdWords[0] || words[1] !== eventIdWords[1]) wrong++
+    const b = parseEventId(id)
+    if (b[8] < 0x80 || b[8] > 0x8F || b[6] >> 4 !== 1) wrong++
+    if (formatEventId(b) !== id) wrong++
+  }
+  t.equal(wrong, 0, `${times.length} times`)
+})
+
+t.test('the shipper\'s form and the bigint form share the never-repeat memory: ids of one time increase across both', async (t) => {
+  const time = 17_645_472_000_000_123n
+  const text = Buffer.alloc(36)
+  const made: string[] = []
+  let other = 17_000_000_000_000_000n
+  for (let i = 0; i < 30_000; i++) {
+    if (i % 3 === 0) {
+      made.push(newEventId(time))
+    } else {
+      newEventIdWordsFromDecimal(Number(time / 1_000_000_000n), Number(time % 1_000_000_000n))
+      writeEventIdText(text, 0, eventIdWords[0], eventIdWords[1], eventIdWords[2], eventIdWords[3])
+      made.push(text.toString('latin1'))
+    }
+    // Other times in between, through both forms: the tables fill, collide and change generation.
+    other += 7n
+    if (i % 2 === 0) newEventIdWords(other)
+    else newEventIdWordsFromDecimal(Number(other / 1_000_000_000n), Number(other % 1_000_000_000n))
+  }
+  let outOfOrder = 0
+  for (let i = 1; i < made.length; i++) if (compareEventIds(made[i - 1], made[i]) >= 0) outOfOrder++
+  t.equal(outOfOrder, 0, `${made.length} ids, strictly increasing`)
+  t.equal(new Set(made).size, made.length, 'none repeats')
+})
+
+t.test('writeEventIdText writes what formatEventId returns, at any offset', async (t) => {
+  const buf = Buffer.alloc(100, 0x78)
+  for (let i = 0; i < 500; i++) {
+    const bytes = newEventIdBytes(BigInt(i) * 1_000_003n)
+    if (i % 5 === 0) bytes.fill(i % 2 === 0 ? 0xFF : 0x00, 0, 8)
+    const w = [0, 4, 8, 12].map((at) => bytes.readUInt32BE(at))
+    const at = i % 60
+    t.equal(writeEventIdText(buf, at, w[0], w[1], w[2], w[3]), at + 36)
+    if (buf.toString('latin1', at, at + 36) !== formatEventId(bytes)) t.fail(formatEventId(bytes))
+  }
 })

@@ -64,3 +64,25 @@ t.test('age: due batches oldest first; streams and namespaces apart', async (t) 
   t.same(sizes(b.all()), [1, 1])
   t.equal(b.events, 0)
 })
+
+t.test('recycle: an acknowledged batch\'s buffer holds a later body, which comes out exactly as from a fresh one', async (t) => {
+  const b = new Batcher({ maxEvents: 3, maxBytes: 1e9, maxAgeMs: 100 })
+  const texts = ['{"a":"ü"}', '{"b":2}', `{"c":"${'z'.repeat(5000)}"}`, '{"d":[]}', '{"e":"日本"}', '{"f":1}']
+  const cut: Batch[] = []
+  for (const text of texts.slice(0, 3)) b.add('n', 's', text, undefined, undefined, undefined, 0, cut)
+  const first = cut[0].body()
+  const expected = (xs: string[]): string => `{"events": {"s": [${xs.join(', ')}]}, "namespace": "n"}`
+  t.equal(first.toString(), expected(texts.slice(0, 3)))
+  b.recycle(cut[0])
+  t.throws(() => cut[0].append('{}', undefined, undefined, undefined), /sealed/, 'a recycled batch takes nothing more')
+  const more: Batch[] = []
+  for (const text of texts.slice(3)) b.add('n', 's', text, undefined, undefined, undefined, 0, more)
+  const second = more[0].body()
+  t.equal(second.buffer, first.buffer, 'the same memory')
+  t.equal(second.toString(), expected(texts.slice(3)), 'nothing of the earlier body shows')
+  t.same([0, 1, 2].map((i) => more[0].text(i)), texts.slice(3))
+  // A batch of another stream, while no spare is left, gets memory of its own.
+  const other: Batch[] = []
+  for (const text of texts.slice(3)) b.add(undefined, 'o', text, undefined, undefined, undefined, 0, other)
+  t.not(other[0].body().buffer, first.buffer)
+})

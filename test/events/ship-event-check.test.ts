@@ -6,10 +6,12 @@
  */
 import t from 'tap'
 import { MAX_JSON_DEPTH } from '../../lib/json/json-scan.js'
-import { lowestEventId } from '../../lib/events/event-id.js'
+import { eventIdTime, lowestEventId } from '../../lib/events/event-id.js'
 import { scanEvent } from '../../lib/events/event-text.js'
 import { HAS_ID, HAS_LIBRARY, HAS_TIME, NOT_QUICK, quickCheckEvent, quickSpans, quickTime } from '../../lib/events/ship-event-check.js'
 import { prepareEvent, preparedText } from '../../lib/events/ship-event.js'
+import { BatchBody, IdTail } from '../../lib/events/ship-body.js'
+import { keptEventId } from '../../lib/events/kept-event-ids.js'
 
 const SAMPLES = [
   '{"@time":17645472000000000,"user_id":"u_0a1b2c3d4e5f","path":"/pricing","viewport":{"w":1280,"h":810},"price":2.0,"trial":false,"ref":null}',
@@ -155,4 +157,36 @@ t.test('prepareEvent: the quick path and the exact path give the same text, @id 
   t.throws(() => prepareEvent('{"@time":1.5}', defaults, now), { code: 'SHOEBOX_INVALID_EVENT_TIME' })
   t.throws(() => prepareEvent({ stream: 'bad name', event: '{}' }, defaults, now), { code: 'SHOEBOX_INVALID_STREAM_NAME' })
   t.throws(() => prepareEvent({ stream: 'bad name', event: '{}' }, defaults, now), { code: 'SHOEBOX_INVALID_STREAM_NAME' }, 'a refused name is checked again')
+})
+
+t.test('prepareEvent with its own ids: the @id goes in as words (IdTail), valid for the event\'s @time, the rest as the exact path', async (t) => {
+  const defaults = { stream: 's', namespace: undefined, library: { name: 'shoebox', version: '9.9.9' } }
+  const ID = /"@id": ?"([0-9a-f-]{36})"/
+  const masked = (text: string): string => text.replace(ID, '"@id": "ID"')
+  let words = 0
+  for (const sample of [...SAMPLES, '{"@time":99999999999999999}', '{"@time":4294967295,"x":"ü"}', '{"@time":-17645472000000000}']) {
+    if (quickCheckEvent(sample) === NOT_QUICK) continue
+    for (const library of [defaults.library, false as const]) {
+      const quick = prepareEvent(sample, { ...defaults, library })
+      const text = preparedText(quick)
+      if (quick.tail instanceof IdTail) words++
+      const id = ID.exec(text)?.[1] ?? '(none)'
+      const sent = JSON.parse(text) as Record<string, unknown>
+      const time = (quickCheckEvent(sample) & HAS_TIME) !== 0 ? quickTime(sample) : BigInt(text.match(/"@time": ?(-?\d+)/)?.[1] ?? 'x')
+      t.equal(keptEventId(`"${sent['@id'] as string}"`, time)?.length, 16, `${sample.slice(0, 40)}: a v1 id for its own @time`)
+      if (ID.test(text)) t.equal(eventIdTime(id), time)
+      // The exact path (leading white space) with the same @time, compared with the ids masked.
+      if ((quickCheckEvent(sample) & HAS_TIME) !== 0) t.equal(masked(text), masked(preparedText(prepareEvent(` ${sample}`, { ...defaults, library }))), sample.slice(0, 60))
+      // In a body, the tail is written from its words: the same text.
+      const body = new BatchBody('s', undefined)
+      body.append(quick.text, quick.tail)
+      t.equal(body.text(0), text, 'the body holds what preparedText() says')
+    }
+  }
+  t.ok(words >= 20, `${words} events took the words path`)
+  const now = prepareEvent('{"a":1}', { ...defaults, library: false })
+  t.match(preparedText(now), /^\{"a":1, "@time": \d{13}0000, "@id": "[0-9a-f-]{36}"\}$/, 'no @time: now, from the clock\'s ms')
+  const fixed = prepareEvent('{}', { ...defaults, library: false }, () => 17645472000000123n)
+  t.match(preparedText(fixed), /^\{"@time": 17645472000000123, "@id": "[0-9a-f-]{36}"\}$/, 'a given clock')
+  t.equal(eventIdTime(ID.exec(preparedText(fixed))?.[1] ?? ''), 17645472000000123n)
 })
