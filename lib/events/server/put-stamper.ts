@@ -13,6 +13,7 @@
 import { formatEventId, newEventIdBytes } from '../event-id.js'
 import { EventMembers, readTime, stampEventText } from '../event-text.js'
 import { keptEventId } from '../kept-event-ids.js'
+import { keptIdAt } from './kept-id-text.js'
 import { kronosTimeNow, type KronosTime } from '../kronos-time.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import type { ElementSpans } from './put-body.js'
@@ -63,7 +64,7 @@ export class PutStamper {
     // @time null is replaced, absent is added; either way it is now (per event, as Kronos).
     const rewriteTime = m.timeCount === 1 && time === null
     time ??= kronosTimeNow()
-    const id = (this.#keepIds && m.idCount === 1 ? keptEventId(text.slice(m.idStart, m.idEnd), time) : undefined) ?? newEventIdBytes(time)
+    const id = (this.#keepIds && m.idCount === 1 ? keptIdAt(text, m.idStart, m.idEnd, time) : undefined) ?? newEventIdBytes(time)
     const start = elements.start(k)
     this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
 
