@@ -7,6 +7,11 @@
  * body is a view of. So a put costs one allocation for its texts, not one
  * string and one Buffer per event, and the memtable holds no slack.
  *
+ * Events that stamping leaves byte for byte as sent (what shoebox's shipper
+ * sends with the keep-ids header: @time given, a valid lower-case @id) are
+ * not copied at all in an ASCII body: their texts are views of the body's
+ * bytes (one conversion per put; the slack held is the body's separators).
+ *
  * The scratch buffer is shared: a stamper is used synchronously, from its
  * construction to finish(), with no await in between.
  */
@@ -32,9 +37,12 @@ export class PutStamper {
   readonly #ascii: boolean
   readonly #m = new EventMembers()
   #pos = 0
+  /** The events whose texts are in the scratch buffer. */
   readonly #events: StoredEvent[] = []
   /** Where each event's text ends in the scratch buffer (it starts where the one before ends). */
   readonly #ends: number[] = []
+  /** An ASCII body's bytes, made on first need: the texts that stamping leaves as sent are views of it. */
+  #bytes: Buffer | undefined
 
   /** Keep an @id the client sent when it is valid for the event's @time (kept-event-ids.ts). */
   readonly #keepIds: boolean
@@ -64,8 +72,15 @@ export class PutStamper {
     // @time null is replaced, absent is added; either way it is now (per event, as Kronos).
     const rewriteTime = m.timeCount === 1 && time === null
     time ??= kronosTimeNow()
-    const id = (this.#keepIds && m.idCount === 1 ? keptIdAt(text, m.idStart, m.idEnd, time) : undefined) ?? newEventIdBytes(time)
+    const kept = this.#keepIds && m.idCount === 1 ? keptIdAt(text, m.idStart, m.idEnd, time) : undefined
     const start = elements.start(k)
+    // What shoebox's shipper sends: @time given, and an @id kept as written (lower case, as
+    // it is stored). Then stamping changes nothing, and the text is a view of the body's bytes.
+    if (kept !== undefined && this.#ascii && !rewriteTime && m.timeCount === 1 && isLowerCaseId(text, m.idStart)) {
+      this.#bytes ??= Buffer.from(text, 'latin1')
+      return { time, id: kept, idText: this.#bytes.toString('latin1', m.idStart + 1, m.idEnd - 1), body: this.#bytes.subarray(start, m.end) }
+    }
+    const id = kept ?? newEventIdBytes(time)
     this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
 
     const out = scratch
@@ -148,6 +163,15 @@ export class PutStamper {
 }
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
+
+/** Whether the quoted id text at `quote` (already checked to be a UUID) has no upper-case digit. */
+function isLowerCaseId (text: string, quote: number): boolean {
+  for (let i = quote + 1; i < quote + 37; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0x41 && c <= 0x46) return false
+  }
+  return true
+}
 
 /**
  * The id as "8-4-4-4-12" lowercase hex in quotes, written at `p`; returns
