@@ -47,10 +47,13 @@ export class PutStamper {
   /** Keep an @id the client sent when it is valid for the event's @time (kept-event-ids.ts). */
   readonly #keepIds: boolean
 
-  constructor (text: string, keepIds = false) {
+  /** `bytes`, when given, are `text`'s UTF-8 bytes (the request body as read): not made again. */
+  constructor (text: string, keepIds = false, bytes?: Buffer) {
     this.#text = text
     this.#keepIds = keepIds
     this.#ascii = Buffer.byteLength(text) === text.length
+    // An ASCII text decoded from `bytes` is those bytes (bad UTF-8 would have become U+FFFD, not ASCII).
+    if (this.#ascii && bytes?.length === text.length) this.#bytes = bytes
   }
 
   /** The UTF-8 size of element `k`'s text. */

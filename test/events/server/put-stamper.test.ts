@@ -125,3 +125,21 @@ t.test('with keep-ids, an event stamping leaves as sent is a view of the body; t
   t.equal(events[0].body.buffer, events[4].body.buffer, 'views of one buffer')
   t.not(events[0].body.buffer, events[1].body.buffer, 'stamped texts are in another')
 })
+
+t.test('given the body\'s bytes, texts stored as sent are views of them; a non-ASCII body is stamped as before', async (t) => {
+  const time = 17_645_472_000_000_000n
+  const id = formatEventId(newEventIdBytes(time))
+  for (const extra of ['"a":1', '"é":"ü"']) {
+    const element = `{"@time":${time},${extra},"@id":"${id}"}`
+    const text = `{"events":{"s":[${element},{"b":2}]}}`
+    const bytes = Buffer.from(text)
+    const spans = walkPutBody(text).streams?.[0].elements
+    if (spans === undefined) throw new Error('no list')
+    const stamper = new PutStamper(text, true, bytes)
+    const events = [stamper.add(spans, 0), stamper.add(spans, 1)]
+    stamper.finish()
+    t.equal(events[0].body.toString(), element, `${extra}: as sent`)
+    t.equal(events[0].body.buffer === bytes.buffer, extra === '"a":1', `${extra}: a view of the bytes given only when ASCII`)
+    t.match(events[1].body.toString(), /^\{"@time":\d+,"@id":"[0-9a-f-]{36}","b":2\}$/, `${extra}: the other event stamped`)
+  }
+})
