@@ -15,6 +15,7 @@
  * The scratch buffer is shared: a stamper is used synchronously, from its
  * construction to finish(), with no await in between.
  */
+import { isAscii } from 'node:buffer'
 import { formatEventId, newEventIdBytes } from '../event-id.js'
 import { EventMembers, readTime, stampEventText } from '../event-text.js'
 import { keptEventId } from '../kept-event-ids.js'
@@ -51,9 +52,9 @@ export class PutStamper {
   constructor (text: string, keepIds = false, bytes?: Buffer) {
     this.#text = text
     this.#keepIds = keepIds
-    this.#ascii = Buffer.byteLength(text) === text.length
-    // An ASCII text decoded from `bytes` is those bytes (bad UTF-8 would have become U+FFFD, not ASCII).
-    if (this.#ascii && bytes?.length === text.length) this.#bytes = bytes
+    // ASCII bytes decode to a text of the same characters (isAscii: one native pass, no encoding).
+    this.#ascii = bytes !== undefined ? isAscii(bytes) : Buffer.byteLength(text) === text.length
+    if (this.#ascii) this.#bytes = bytes
   }
 
   /** The UTF-8 size of element `k`'s text. */
