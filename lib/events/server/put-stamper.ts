@@ -44,6 +44,9 @@ export class PutStamper {
   readonly #ends: number[] = []
   /** An ASCII body's bytes, made on first need: the texts that stamping leaves as sent are views of it. */
   #bytes: Buffer | undefined
+  /** The events whose texts are views of #bytes, and those texts' total size. */
+  readonly #views: StoredEvent[] = []
+  #viewBytes = 0
 
   /** Keep an @id the client sent when it is valid for the event's @time (kept-event-ids.ts). */
   readonly #keepIds: boolean
@@ -82,7 +85,10 @@ export class PutStamper {
     // it is stored). Then stamping changes nothing, and the text is a view of the body's bytes.
     if (kept !== undefined && this.#ascii && !rewriteTime && m.timeCount === 1 && isLowerCaseId(text, m.idStart)) {
       this.#bytes ??= Buffer.from(text, 'latin1')
-      return { time, id: kept, idText: this.#bytes.toString('latin1', m.idStart + 1, m.idEnd - 1), body: this.#bytes.subarray(start, m.end) }
+      const event = { time, id: kept, idText: this.#bytes.toString('latin1', m.idStart + 1, m.idEnd - 1), body: this.#bytes.subarray(start, m.end) }
+      this.#views.push(event)
+      this.#viewBytes += m.end - start
+      return event
     }
     const id = kept ?? newEventIdBytes(time)
     this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
@@ -141,6 +147,16 @@ export class PutStamper {
 
   /** Every event's body, a view of one buffer holding exactly their texts. */
   finish (): void {
+    // Views keep the whole body alive: when they are less than half of it (a put of mostly
+    // refused or rewritten events), their texts are copied out, so what the memtable counts
+    // is what it holds.
+    const bytes = this.#bytes
+    if (bytes !== undefined && this.#viewBytes * 2 < bytes.length) {
+      for (const event of this.#views) {
+        this.#reserve(event.body.length)
+        this.#push(event, this.#pos + event.body.copy(scratch, this.#pos))
+      }
+    }
     const all = Buffer.allocUnsafeSlow(this.#pos)
     scratch.copy(all, 0, 0, this.#pos)
     let start = 0

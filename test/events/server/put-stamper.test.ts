@@ -97,7 +97,7 @@ t.test('with keep-ids, an event stamping leaves as sent is a view of the body; t
   const time = 17_645_472_000_000_000n
   const ids = [0, 1, 2, 3].map(() => formatEventId(newEventIdBytes(time)))
   const elements = [
-    `{"@time":${time},"a":1, "@id": "${ids[0]}", "b":"x"}`,
+    `{"@time":${time},"a":1, "@id": "${ids[0]}", "b":"${'x'.repeat(2000)}"}`,
     `{"@time":${time},"@id":"${ids[1].toUpperCase()}"}`,
     `{"@time":${time + 1n},"@id":"${ids[2]}"}`,
     `{"@time":null,"@id":"${ids[3]}"}`,
@@ -141,5 +141,24 @@ t.test('given the body\'s bytes, texts stored as sent are views of them; a non-A
     t.equal(events[0].body.toString(), element, `${extra}: as sent`)
     t.equal(events[0].body.buffer === bytes.buffer, extra === '"a":1', `${extra}: a view of the bytes given only when ASCII`)
     t.match(events[1].body.toString(), /^\{"@time":\d+,"@id":"[0-9a-f-]{36}","b":2\}$/, `${extra}: the other event stamped`)
+  }
+})
+
+t.test('views that are less than half of the body are copied out (the memtable holds what it counts)', async (t) => {
+  const time = 17_645_472_000_000_000n
+  const id = formatEventId(newEventIdBytes(time))
+  const element = `{"@time":${time},"@id":"${id}"}`
+  const big = `{"pad":"${'x'.repeat(4000)}"}`
+  for (const [elements, view] of [[[element, big], false], [[element, element, '{"b":1}'], true]] as const) {
+    const text = `{"events":{"s":[${elements.join(',')}]}}`
+    const bytes = Buffer.from(text)
+    const spans = walkPutBody(text).streams?.[0].elements
+    if (spans === undefined) throw new Error('no list')
+    const stamper = new PutStamper(text, true, bytes)
+    const events = elements.map((_, k) => stamper.add(spans, k))
+    stamper.finish()
+    t.equal(events[0].body.toString(), element, 'as sent')
+    t.equal(events[0].body.buffer === bytes.buffer, view, view ? 'most of the body: a view' : 'a small part of the body: copied')
+    t.equal(events[1].body.toString(), elements[1] === big ? stampEventText(big, { newId: () => events[1].idText as string, defaultTime: events[1].time }).text : element)
   }
 })
