@@ -28,7 +28,8 @@ interface StreamBatch {
   events: StoredEvent[]
 }
 
-export async function handlePut (ctx: ServerContext, text: string, res: ServerResponse, started: bigint): Promise<void> {
+/** `bytes`, when given, are the body's bytes (`text` decoded): events stored as sent are views of them. */
+export async function handlePut (ctx: ServerContext, text: string, res: ServerResponse, started: bigint, bytes?: Buffer): Promise<void> {
   if (firstChar(text, 0) !== '{') {
     let value: unknown
     try {
@@ -53,7 +54,7 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   const batches: StreamBatch[] = []
   // shoebox's shipper sends @ids to keep, so that a put sent again after a lost answer is stored once (kept-event-ids.ts).
   const keepIds = res.req?.headers[KEEP_IDS_HEADER] === '1'
-  const stamper = new PutStamper(text, keepIds)
+  const stamper = new PutStamper(text, keepIds, bytes)
   for (const stream of body.streams) {
     if (!isValidStreamName(stream.name)) {
       errors.push(invalidStreamName(stream.name))

@@ -7,12 +7,19 @@
  * body is a view of. So a put costs one allocation for its texts, not one
  * string and one Buffer per event, and the memtable holds no slack.
  *
+ * Events that stamping leaves byte for byte as sent (what shoebox's shipper
+ * sends with the keep-ids header: @time given, a valid lower-case @id) are
+ * not copied at all in an ASCII body: their texts are views of the body's
+ * bytes (one conversion per put; the slack held is the body's separators).
+ *
  * The scratch buffer is shared: a stamper is used synchronously, from its
  * construction to finish(), with no await in between.
  */
+import { isAscii } from 'node:buffer'
 import { formatEventId, newEventIdBytes } from '../event-id.js'
 import { EventMembers, readTime, stampEventText } from '../event-text.js'
 import { keptEventId } from '../kept-event-ids.js'
+import { keptIdAt } from './kept-id-text.js'
 import { kronosTimeNow, type KronosTime } from '../kronos-time.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import type { ElementSpans } from './put-body.js'
@@ -31,17 +38,26 @@ export class PutStamper {
   readonly #ascii: boolean
   readonly #m = new EventMembers()
   #pos = 0
+  /** The events whose texts are in the scratch buffer. */
   readonly #events: StoredEvent[] = []
   /** Where each event's text ends in the scratch buffer (it starts where the one before ends). */
   readonly #ends: number[] = []
+  /** An ASCII body's bytes, made on first need: the texts that stamping leaves as sent are views of it. */
+  #bytes: Buffer | undefined
+  /** The events whose texts are views of #bytes, and those texts' total size. */
+  readonly #views: StoredEvent[] = []
+  #viewBytes = 0
 
   /** Keep an @id the client sent when it is valid for the event's @time (kept-event-ids.ts). */
   readonly #keepIds: boolean
 
-  constructor (text: string, keepIds = false) {
+  /** `bytes`, when given, are `text`'s UTF-8 bytes (the request body as read): not made again. */
+  constructor (text: string, keepIds = false, bytes?: Buffer) {
     this.#text = text
     this.#keepIds = keepIds
-    this.#ascii = Buffer.byteLength(text) === text.length
+    // ASCII bytes decode to a text of the same characters (isAscii: one native pass, no encoding).
+    this.#ascii = bytes !== undefined ? isAscii(bytes) : Buffer.byteLength(text) === text.length
+    if (this.#ascii) this.#bytes = bytes
   }
 
   /** The UTF-8 size of element `k`'s text. */
@@ -63,8 +79,18 @@ export class PutStamper {
     // @time null is replaced, absent is added; either way it is now (per event, as Kronos).
     const rewriteTime = m.timeCount === 1 && time === null
     time ??= kronosTimeNow()
-    const id = (this.#keepIds && m.idCount === 1 ? keptEventId(text.slice(m.idStart, m.idEnd), time) : undefined) ?? newEventIdBytes(time)
+    const kept = this.#keepIds && m.idCount === 1 ? keptIdAt(text, m.idStart, m.idEnd, time) : undefined
     const start = elements.start(k)
+    // What shoebox's shipper sends: @time given, and an @id kept as written (lower case, as
+    // it is stored). Then stamping changes nothing, and the text is a view of the body's bytes.
+    if (kept !== undefined && this.#ascii && !rewriteTime && m.timeCount === 1 && isLowerCaseId(text, m.idStart)) {
+      this.#bytes ??= Buffer.from(text, 'latin1')
+      const event = { time, id: kept, idText: this.#bytes.toString('latin1', m.idStart + 1, m.idEnd - 1), body: this.#bytes.subarray(start, m.end) }
+      this.#views.push(event)
+      this.#viewBytes += m.end - start
+      return event
+    }
+    const id = kept ?? newEventIdBytes(time)
     this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
 
     const out = scratch
@@ -121,6 +147,16 @@ export class PutStamper {
 
   /** Every event's body, a view of one buffer holding exactly their texts. */
   finish (): void {
+    // Views keep the whole body alive: when they are less than half of it (a put of mostly
+    // refused or rewritten events), their texts are copied out, so what the memtable counts
+    // is what it holds.
+    const bytes = this.#bytes
+    if (bytes !== undefined && this.#viewBytes * 2 < bytes.length) {
+      for (const event of this.#views) {
+        this.#reserve(event.body.length)
+        this.#push(event, this.#pos + event.body.copy(scratch, this.#pos))
+      }
+    }
     const all = Buffer.allocUnsafeSlow(this.#pos)
     scratch.copy(all, 0, 0, this.#pos)
     let start = 0
@@ -147,6 +183,15 @@ export class PutStamper {
 }
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
+
+/** Whether the quoted id text at `quote` (already checked to be a UUID) has no upper-case digit. */
+function isLowerCaseId (text: string, quote: number): boolean {
+  for (let i = quote + 1; i < quote + 37; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0x41 && c <= 0x46) return false
+  }
+  return true
+}
 
 /**
  * The id as "8-4-4-4-12" lowercase hex in quotes, written at `p`; returns

@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http'
 
-export type BodyResult = { kind: 'body', text: string } | { kind: 'too-large' } | { kind: 'aborted' }
+/** A body read whole: its text, and its bytes (a put's events can be views of them). */
+export type BodyResult = { kind: 'body', text: string, bytes: Buffer } | { kind: 'too-large' } | { kind: 'aborted' }
 
 export async function readBody (req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length'])
@@ -21,5 +22,6 @@ export async function readBody (req: IncomingMessage, maxBytes: number): Promise
   } catch {
     return { kind: 'aborted' }
   }
-  return { kind: 'body', text: Buffer.concat(parts, size).toString('utf8') }
+  const bytes = Buffer.concat(parts, size)
+  return { kind: 'body', text: bytes.toString('utf8'), bytes }
 }

@@ -208,7 +208,7 @@ async function collectorId (data: string): Promise<string> {
   return id
 }
 
-const POST_HANDLERS: Record<Exclude<EndpointName, 'index'>, (ctx: ServerContext, text: string, res: ServerResponse, started: bigint) => Promise<void>> = {
+const POST_HANDLERS: Record<Exclude<EndpointName, 'index'>, (ctx: ServerContext, text: string, res: ServerResponse, started: bigint, bytes: Buffer) => Promise<void>> = {
   put: handlePut,
   get: handleGet,
   delete: handleDelete,
@@ -256,7 +256,7 @@ async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<
     return
   }
   try {
-    await POST_HANDLERS[route.endpoint](ctx, body.text, res, started)
+    await POST_HANDLERS[route.endpoint](ctx, body.text, res, started, body.bytes)
   } catch (err) {
     if (!(err instanceof BadRequest) || res.headersSent) throw err
     const answer: Record<string, unknown> = { '@errors': err.errors }

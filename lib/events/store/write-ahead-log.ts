@@ -167,7 +167,9 @@ export class WriteAheadLog {
   async #writeBatch (batch: Pending[]): Promise<void> {
     const parts = batch.map((p) => p.bytes as Buffer).filter((b) => b.length > 0)
     if (parts.length === 0) return
-    await writeAll(this.#handle, parts.length === 1 ? parts[0] : Buffer.concat(parts))
+    // One writev for the group: no copy of the queued puts into one buffer first.
+    if (parts.length === 1) await writeAll(this.#handle, parts[0])
+    else await writevAll(this.#handle, parts)
     if (this.#fsync) await this.#handle.datasync()
   }
 
@@ -176,6 +178,18 @@ export class WriteAheadLog {
     await this.#handle.close()
     this.#handle = next
     this.#seq++
+  }
+}
+
+/** Write all of `parts`, in order, at the handle's position (a short writev is continued). */
+export async function writevAll (handle: fs.FileHandle, parts: readonly Buffer[]): Promise<void> {
+  let rest = [...parts]
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest)
+    let done = 0
+    while (done < rest.length && bytesWritten >= rest[done].length) bytesWritten -= rest[done++].length
+    rest = rest.slice(done)
+    if (bytesWritten > 0) rest[0] = rest[0].subarray(bytesWritten)
   }
 }
 

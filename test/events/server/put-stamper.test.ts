@@ -7,7 +7,7 @@
  * bodies, bodies larger than the scratch buffer; bad @time refused per event.
  */
 import t, { type Test } from 'tap'
-import { formatEventId } from '../../../lib/events/event-id.js'
+import { formatEventId, newEventIdBytes } from '../../../lib/events/event-id.js'
 import { InvalidEventTimeError, stampEventText } from '../../../lib/events/event-text.js'
 import { walkPutBody } from '../../../lib/events/server/put-body.js'
 import { PutStamper } from '../../../lib/events/server/put-stamper.js'
@@ -90,5 +90,75 @@ t.test('a put larger than the scratch buffer (several MiB, unicode) is stamped w
     const results = stampBody(elements)
     t.equal(results.length, 6000)
     t.ok(results.every((r) => r.event !== undefined && r.event.body.toString() === stampEventText(r.element, { newId: () => r.event?.idText as string }).text))
+  }
+})
+
+t.test('with keep-ids, an event stamping leaves as sent is a view of the body; the others are stamped', async (t) => {
+  const time = 17_645_472_000_000_000n
+  const ids = [0, 1, 2, 3].map(() => formatEventId(newEventIdBytes(time)))
+  const elements = [
+    `{"@time":${time},"a":1, "@id": "${ids[0]}", "b":"${'x'.repeat(2000)}"}`,
+    `{"@time":${time},"@id":"${ids[1].toUpperCase()}"}`,
+    `{"@time":${time + 1n},"@id":"${ids[2]}"}`,
+    `{"@time":null,"@id":"${ids[3]}"}`,
+    `{"@id":"${ids[3]}","@time":${time}}`
+  ]
+  const text = `{"events":{"s":[${elements.join(',')}]}}`
+  const spans = walkPutBody(text).streams?.[0].elements
+  if (spans === undefined) throw new Error('no list')
+  const stamper = new PutStamper(text, true)
+  const events: StoredEvent[] = []
+  for (let k = 0; k < spans.length; k++) events.push(stamper.add(spans, k))
+  stamper.finish()
+  t.equal(events[0].body.toString(), elements[0], 'as sent')
+  t.equal(events[0].idText, ids[0], 'the id kept')
+  t.equal(events[0].body.byteLength, elements[0].length)
+  t.equal(events[1].body.toString(), `{"@time":${time},"@id":"${ids[1]}"}`, 'an upper-case id kept, written in lower case')
+  t.equal(events[1].idText, ids[1])
+  t.not(events[2].idText, ids[2], 'an id for another time is replaced')
+  t.equal(events[3].time > 0n && events[3].idText !== ids[3], true, 'a null @time: stamped now, a new id')
+  t.equal(events[4].body.toString(), elements[4], 'as sent (@id first)')
+  for (const [i, e] of events.entries()) {
+    t.equal(e.idText, formatEventId(e.id), `event ${i}: the id text is the id`)
+    t.equal(e.body.toString(), stampEventText(text.slice(spans.start(i), spans.end(i)), { newId: () => e.idText as string, defaultTime: e.time }).text, `event ${i}: as the general stamper makes it`)
+  }
+  t.equal(events[0].body.buffer, events[4].body.buffer, 'views of one buffer')
+  t.not(events[0].body.buffer, events[1].body.buffer, 'stamped texts are in another')
+})
+
+t.test('given the body\'s bytes, texts stored as sent are views of them; a non-ASCII body is stamped as before', async (t) => {
+  const time = 17_645_472_000_000_000n
+  const id = formatEventId(newEventIdBytes(time))
+  for (const extra of ['"a":1', '"é":"ü"']) {
+    const element = `{"@time":${time},${extra},"@id":"${id}"}`
+    const text = `{"events":{"s":[${element},{"b":2}]}}`
+    const bytes = Buffer.from(text)
+    const spans = walkPutBody(text).streams?.[0].elements
+    if (spans === undefined) throw new Error('no list')
+    const stamper = new PutStamper(text, true, bytes)
+    const events = [stamper.add(spans, 0), stamper.add(spans, 1)]
+    stamper.finish()
+    t.equal(events[0].body.toString(), element, `${extra}: as sent`)
+    t.equal(events[0].body.buffer === bytes.buffer, extra === '"a":1', `${extra}: a view of the bytes given only when ASCII`)
+    t.match(events[1].body.toString(), /^\{"@time":\d+,"@id":"[0-9a-f-]{36}","b":2\}$/, `${extra}: the other event stamped`)
+  }
+})
+
+t.test('views that are less than half of the body are copied out (the memtable holds what it counts)', async (t) => {
+  const time = 17_645_472_000_000_000n
+  const id = formatEventId(newEventIdBytes(time))
+  const element = `{"@time":${time},"@id":"${id}"}`
+  const big = `{"pad":"${'x'.repeat(4000)}"}`
+  for (const [elements, view] of [[[element, big], false], [[element, element, '{"b":1}'], true]] as const) {
+    const text = `{"events":{"s":[${elements.join(',')}]}}`
+    const bytes = Buffer.from(text)
+    const spans = walkPutBody(text).streams?.[0].elements
+    if (spans === undefined) throw new Error('no list')
+    const stamper = new PutStamper(text, true, bytes)
+    const events = elements.map((_, k) => stamper.add(spans, k))
+    stamper.finish()
+    t.equal(events[0].body.toString(), element, 'as sent')
+    t.equal(events[0].body.buffer === bytes.buffer, view, view ? 'most of the body: a view' : 'a small part of the body: copied')
+    t.equal(events[1].body.toString(), elements[1] === big ? stampEventText(big, { newId: () => events[1].idText as string, defaultTime: events[1].time }).text : element)
   }
 })
