@@ -214,7 +214,10 @@ export class SealedUploader extends EventEmitter {
     // rest of the write's garbage collections slower (bench/RESULTS.md, "zstd to S3"): no sooner than today.
     if (!this.#storeUsed || this.#closed || this.#options.early === false || this.#known.has(name) || this.#growing.has(tempPath)) return
     if (fs.existsSync(path.join(this.dir, name)) || fs.existsSync(uploadingMarker(this.dir, name))) return
-    this.#growing.set(tempPath, new EarlyUpload(this.store, tempPath, name, uploadingMarker(this.dir, name), { ...this.#writerOptions(name), startAt: this.#partSize }))
+    // Two parts in flight at most: the file is on disk, so parts are read when a slot is free rather than held
+    // in memory ahead of a slow server (the queue size counts against the write's own memory here).
+    const queueSize = Math.min(2, this.#options.queueSize ?? 2)
+    this.#growing.set(tempPath, new EarlyUpload(this.store, tempPath, name, uploadingMarker(this.dir, name), { ...this.#writerOptions(name), queueSize, startAt: this.#partSize }))
   }
 
   /** `bytes` more bytes of `tempPath` are written (and synced as the sink's fsync policy asks). */
