@@ -73,13 +73,15 @@ interface Run {
   /** Bytes flushed to each temporary file. */
   flushed: Map<string, number>
   sealed: SealedEvent[]
+  /** Requests the proxy had seen when each file was sealed. */
+  requestsAtSeal: Map<string, number>
   uploads: UploadEvent[]
   errors: UploadErrorEvent[]
   failed: Promise<Error>
   n: number
 }
 
-function start (dir: string, s: Setup): Run {
+function start (dir: string, s: Setup, early?: boolean): Run {
   // 8 MiB files, 5 MiB parts, at most 2 MiB queued in the sink: once more than 5.5 MiB of a file are
   // flushed, its first part can leave, and the writing can stop there with the file still unsealed.
   const sink = rollingSink({
@@ -88,12 +90,15 @@ function start (dir: string, s: Setup): Run {
     roll: { size: '8MiB' },
     flushInterval: 0,
     maxPending: '2MiB',
-    upload: { to: s.url, partSize: 5 * MiB, attempts: 2, retryDelay: 10, storeOptions: s.storeOptions }
+    upload: { to: s.url, partSize: 5 * MiB, attempts: 2, retryDelay: 10, early, storeOptions: s.storeOptions }
   })
-  const run: Run = { sink, opened: [], flushed: new Map(), sealed: [], uploads: [], errors: [], failed: once(sink, 'error').then(([err]) => err as Error), n: 0 }
+  const run: Run = { sink, opened: [], flushed: new Map(), sealed: [], requestsAtSeal: new Map(), uploads: [], errors: [], failed: once(sink, 'error').then(([err]) => err as Error), n: 0 }
   sink.on('open', (e: OpenEvent) => run.opened.push(e))
   sink.on('flush', (e: FlushEvent) => run.flushed.set(e.path, (run.flushed.get(e.path) ?? 0) + e.bytes))
-  sink.on('sealed', (e: SealedEvent) => run.sealed.push(e))
+  sink.on('sealed', (e: SealedEvent) => {
+    run.sealed.push(e)
+    run.requestsAtSeal.set(path.basename(e.path), s.proxy.log.length)
+  })
   sink.on('upload', (e: UploadEvent) => run.uploads.push(e))
   sink.on('uploadError', (e: UploadErrorEvent) => run.errors.push(e))
   return run
@@ -139,6 +144,22 @@ t.test('a part of the file being written leaves before it is sealed; the object 
   t.match(run.uploads.find((e) => e.key === 'f-000001.shoebox')?.etag, /^"[0-9a-f]{32}-2"$/, 'two parts')
   t.same(run.errors, [])
   t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.uploading')), [], 'no multipart marker left')
+  t.equal(s.s3.openMultipartUploads(), 0)
+  const beforeSeal = s.proxy.log.slice(0, run.requestsAtSeal.get('f-000000.shoebox'))
+  t.notOk(beforeSeal.some((e) => e.url.includes('f-000000')), 'the first file was not uploaded before it was sealed (nothing had loaded the store)')
+})
+
+t.test('early: false: a file is uploaded only once it is sealed', async (t) => {
+  const s = await setup(t)
+  const dir = newDir('late')
+  const run = start(dir, s, false)
+  await writeIntoSecondFile(run)
+  t.equal(await end(run), undefined, 'the sink finished')
+  for (const name of archiveNames(dir)) {
+    t.ok(s.s3.object(`${PREFIX}/${name}`)?.equals(fs.readFileSync(path.join(dir, name))), `${name}: the object is the file`)
+    const beforeSeal = s.proxy.log.slice(0, run.requestsAtSeal.get(name))
+    t.notOk(beforeSeal.some((e) => e.url.includes(name)), `${name}: nothing sent before it was sealed`)
+  }
   t.equal(s.s3.openMultipartUploads(), 0)
 })
 
