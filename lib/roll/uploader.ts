@@ -30,8 +30,7 @@ import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { parseDuration, parseSize } from '../units.js'
-import { EarlyUpload } from './early-upload.js'
-import { parseTempName } from './names.js'
+import type { EarlyUpload } from './early-upload.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
 export interface UploaderOptions {
@@ -108,6 +107,8 @@ export class SealedUploader extends EventEmitter {
   readonly #concurrency: number
   readonly #attempts: number
   readonly #retryDelay: number
+  /** early-upload.ts's class, loaded by resume() (not at import: importing the package stays small). */
+  #EarlyUpload: typeof EarlyUpload | undefined
   /** Set as the first sealed file starts uploading: early uploads start after it. */
   #storeUsed = false
   /** The store's part size: an early upload starts once a file has more (early-upload.ts). */
@@ -151,6 +152,8 @@ export class SealedUploader extends EventEmitter {
    * again (#uploadOnce), with that upload's retries.
    */
   async resume (): Promise<void> {
+    const [{ EarlyUpload }, { parseTempName }] = await Promise.all([import('./early-upload.js'), import('./names.js')])
+    this.#EarlyUpload = EarlyUpload
     const entries = await fsp.readdir(this.dir)
     const present = new Set(entries)
     // Files still being written (recovery has sealed the dead writers'): a live writer may be uploading them already.
@@ -205,19 +208,20 @@ export class SealedUploader extends EventEmitter {
 
   /**
    * The rolling sink created `tempPath`, to be sealed as `name`: upload it as
-   * it grows (early-upload.ts). Not when the name is already taken here (the
+   * it grows (early-upload.ts; after resume(), which loads it). Not when the name is already taken here (the
    * file will be sealed under another) or has an upload noted (one a crash
    * left, still to abort).
    */
   opened (tempPath: string, name: string): void {
     // Not before this uploader has used the store: on S3 that loads the SDK, and a loaded SDK makes the
     // rest of the write's garbage collections slower (bench/RESULTS.md, "zstd to S3"): no sooner than today.
-    if (!this.#storeUsed || this.#closed || this.#options.early === false || this.#known.has(name) || this.#growing.has(tempPath)) return
+    const Early = this.#EarlyUpload
+    if (Early === undefined || !this.#storeUsed || this.#closed || this.#options.early === false || this.#known.has(name) || this.#growing.has(tempPath)) return
     if (fs.existsSync(path.join(this.dir, name)) || fs.existsSync(uploadingMarker(this.dir, name))) return
     // Two parts in flight at most: the file is on disk, so parts are read when a slot is free rather than held
     // in memory ahead of a slow server (the queue size counts against the write's own memory here).
     const queueSize = Math.min(2, this.#options.queueSize ?? 2)
-    this.#growing.set(tempPath, new EarlyUpload(this.store, tempPath, name, uploadingMarker(this.dir, name), { ...this.#writerOptions(name), queueSize, startAt: this.#partSize }))
+    this.#growing.set(tempPath, new Early(this.store, tempPath, name, uploadingMarker(this.dir, name), { ...this.#writerOptions(name), queueSize, startAt: this.#partSize }))
   }
 
   /** `bytes` more bytes of `tempPath` are written (and synced as the sink's fsync policy asks). */
