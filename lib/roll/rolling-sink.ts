@@ -161,12 +161,21 @@ export class RollingSink extends Writable {
 
   /** The file chain, which writes, syncs and seals (made as the sink starts: its module loads then). */
   #makeChain (FileChainClass: typeof FileChain): FileChain {
+    // The uploader follows each file from its creation (uploader.ts: opened, grew, sealed); the chain has one open at a time.
+    let writing = ''
     return new FileChainClass(this.dir, { fsync: this.fsync, compression: this.#compression }, {
-      open: (event) => this.emit('open', event),
-      flush: (event) => this.emit('flush', event),
+      open: (event) => {
+        writing = event.path
+        this.uploader?.opened(event.path, event.name)
+        this.emit('open', event)
+      },
+      flush: (event) => {
+        this.uploader?.grew(event.path, event.bytes)
+        this.emit('flush', event)
+      },
       sealed: (event) => {
         this.emit('sealed', event)
-        this.uploader?.enqueue(event.path)
+        this.uploader?.sealed(writing, event.path, event.bytes)
       },
       written: (file, raw, disk) => { this.#plan.written(file, raw, disk) },
       progress: () => { this.#release() },

@@ -27,9 +27,10 @@ import { codecOfName } from '../compress/codecs.js'
 import { invalidOption } from '../errors.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
-import type { Store } from '../store/store.js'
+import type { PutResult, Store, WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { parseDuration } from '../units.js'
+import { parseDuration, parseSize } from '../units.js'
+import type { EarlyUpload } from './early-upload.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
 export interface UploaderOptions {
@@ -44,6 +45,11 @@ export interface UploaderOptions {
   /** Multipart part size and parts in flight per file (S3). Defaults 8 MiB and 4. */
   partSize?: number | string
   queueSize?: number
+  /**
+   * Upload a file while the rolling sink writes it (its parts as it grows),
+   * completing once it is sealed under its planned name. Default true.
+   */
+  early?: boolean
 }
 
 /** A rolling sink's `upload` option: where sealed files go, and how. */
@@ -71,6 +77,8 @@ export interface UploadErrorEvent {
   willRetry: boolean
 }
 
+/** The stores' default part size (store.ts WriterOptions). */
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024
 const UPLOADED = '.uploaded'
 const UPLOADING = '.uploading'
 
@@ -99,6 +107,12 @@ export class SealedUploader extends EventEmitter {
   readonly #concurrency: number
   readonly #attempts: number
   readonly #retryDelay: number
+  /** early-upload.ts's class, loaded by resume() (not at import: importing the package stays small). */
+  #EarlyUpload: typeof EarlyUpload | undefined
+  /** Set as the first sealed file starts uploading: early uploads start after it. */
+  #storeUsed = false
+  /** The store's part size: an early upload starts once a file has more (early-upload.ts). */
+  readonly #partSize: number
   /** Names waiting, in order, and every name queued or running (no file twice). */
   #queue: string[] = []
   #known = new Set<string>()
@@ -110,6 +124,10 @@ export class SealedUploader extends EventEmitter {
   readonly #stop = new AbortController()
   /** Files whose tries ran out this session, with the last error. */
   readonly failed = new Map<string, Error>()
+  /** Files being written, uploaded as they grow, by temporary path. */
+  readonly #growing = new Map<string, EarlyUpload>()
+  /** Sealed files whose early upload is completing, by name: their first try awaits it. */
+  readonly #sealedEarly = new Map<string, { upload: EarlyUpload, result: Promise<PutResult> }>()
 
   constructor (dir: string, store: Store, options: UploaderOptions = {}) {
     super()
@@ -124,6 +142,7 @@ export class SealedUploader extends EventEmitter {
     this.#attempts = options.attempts ?? 3
     if (!Number.isInteger(this.#attempts) || this.#attempts < 1) throw invalidOption('upload.attempts', 'must be a positive integer')
     this.#retryDelay = parseDuration(options.retryDelay ?? 1000, 'upload.retryDelay')
+    this.#partSize = parseSize(options.partSize ?? DEFAULT_PART_SIZE, 'upload.partSize')
   }
 
   /**
@@ -133,11 +152,15 @@ export class SealedUploader extends EventEmitter {
    * again (#uploadOnce), with that upload's retries.
    */
   async resume (): Promise<void> {
+    const [{ EarlyUpload }, { parseTempName }] = await Promise.all([import('./early-upload.js'), import('./names.js')])
+    this.#EarlyUpload = EarlyUpload
     const entries = await fsp.readdir(this.dir)
     const present = new Set(entries)
+    // Files still being written (recovery has sealed the dead writers'): a live writer may be uploading them already.
+    const writing = new Set(entries.map((e) => parseTempName(e)?.finalName))
     for (const entry of entries) {
       if (!entry.startsWith('.')) continue
-      if (entry.endsWith(UPLOADING) && !present.has(entry.slice(1, -UPLOADING.length))) {
+      if (entry.endsWith(UPLOADING) && !present.has(entry.slice(1, -UPLOADING.length)) && !writing.has(entry.slice(1, -UPLOADING.length))) {
         const name = entry.slice(1, -UPLOADING.length)
         try {
           await this.#abortNoted(name)
@@ -183,6 +206,50 @@ export class SealedUploader extends EventEmitter {
     this.#pump()
   }
 
+  /**
+   * The rolling sink created `tempPath`, to be sealed as `name`: upload it as
+   * it grows (early-upload.ts; after resume(), which loads it). Not when the name is already taken here (the
+   * file will be sealed under another) or has an upload noted (one a crash
+   * left, still to abort).
+   */
+  opened (tempPath: string, name: string): void {
+    // Not before this uploader has used the store: on S3 that loads the SDK, and a loaded SDK makes the
+    // rest of the write's garbage collections slower (bench/RESULTS.md, "zstd to S3"): no sooner than today.
+    const Early = this.#EarlyUpload
+    if (Early === undefined || !this.#storeUsed || this.#closed || this.#options.early === false || this.#known.has(name) || this.#growing.has(tempPath)) return
+    if (fs.existsSync(path.join(this.dir, name)) || fs.existsSync(uploadingMarker(this.dir, name))) return
+    // Two parts in flight at most: the file is on disk, so parts are read when a slot is free rather than held
+    // in memory ahead of a slow server (the queue size counts against the write's own memory here).
+    const queueSize = Math.min(2, this.#options.queueSize ?? 2)
+    this.#growing.set(tempPath, new Early(this.store, tempPath, name, uploadingMarker(this.dir, name), { ...this.#writerOptions(name), queueSize, startAt: this.#partSize }))
+  }
+
+  /** `bytes` more bytes of `tempPath` are written (and synced as the sink's fsync policy asks). */
+  grew (tempPath: string, bytes: number): void {
+    this.#growing.get(tempPath)?.grew(bytes)
+  }
+
+  /**
+   * `tempPath` is sealed as `file`, `bytes` long: its early upload completes
+   * now (the file's first try waits for it), or, sealed under another name,
+   * is aborted; either way the file is queued as any sealed file.
+   */
+  sealed (tempPath: string, file: string, bytes: number): void {
+    const upload = this.#growing.get(tempPath)
+    this.#growing.delete(tempPath)
+    // An upload that never began (the file stayed under a part) leaves the sealed file to the usual path.
+    if (upload?.begun === true) {
+      if (!this.#closed && path.join(this.dir, upload.name) === file) {
+        const result = upload.result(bytes)
+        result.catch(() => {})
+        this.#sealedEarly.set(upload.name, { upload, result })
+      } else {
+        void upload.abandon()
+      }
+    }
+    this.enqueue(file)
+  }
+
   /** Files queued or uploading. */
   get pending (): number {
     return this.#queue.length + this.#running
@@ -205,6 +272,10 @@ export class SealedUploader extends EventEmitter {
     this.#stop.abort()
     this.#queue = []
     for (const writer of this.#writers) writer.destroy()
+    const early = [...this.#growing.values(), ...[...this.#sealedEarly.values()].map((e) => e.upload)]
+    this.#growing.clear()
+    this.#sealedEarly.clear()
+    await Promise.all(early.map(async (upload) => { await upload.abandon() }))
     if (this.#running > 0) await new Promise<void>((resolve) => { this.#idle.push(resolve) })
   }
 
@@ -212,6 +283,7 @@ export class SealedUploader extends EventEmitter {
     while (!this.#closed && this.#running < this.#concurrency && this.#queue.length > 0) {
       const name = this.#queue.shift() as string
       this.#running++
+      this.#storeUsed = true
       this.#ship(name).finally(() => {
         this.#running--
         this.#known.delete(name)
@@ -255,28 +327,17 @@ export class SealedUploader extends EventEmitter {
     }
   }
 
+  #writerOptions (name: string): WriterOptions {
+    return { partSize: this.#options.partSize, queueSize: this.#options.queueSize, contentType: codecOfName(name).contentType }
+  }
+
   async #uploadOnce (name: string, file: string): Promise<void> {
-    const started = Date.now()
+    const early = this.#sealedEarly.get(name)
+    this.#sealedEarly.delete(name)
+    const started = early?.upload.started ?? Date.now()
     const size = (await fsp.stat(file)).size
-    // An upload of this file that a killed process left open goes first; its id would be overwritten below.
-    await this.#abortNoted(name)
-    const noteUpload = uploadingMarker(this.dir, name)
-    const writer = this.store.writer(name, {
-      partSize: this.#options.partSize,
-      queueSize: this.#options.queueSize,
-      contentType: codecOfName(name).contentType,
-      // Synchronous on purpose: the id is on disk before any part is sent.
-      onMultipartUpload: (uploadId) => { fs.writeFileSync(noteUpload, JSON.stringify({ key: name, uploadId })) }
-    })
-    this.#writers.add(writer)
-    try {
-      await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
-    } finally {
-      this.#writers.delete(writer)
-    }
-    // The writer has aborted or completed its multipart upload either way by now.
-    await fsp.rm(noteUpload, { force: true })
-    const result = writer.result as NonNullable<typeof writer.result>
+    // A failed early upload is this try's failure: the next try uploads the sealed file.
+    const result = early !== undefined ? await early.result : await this.#uploadFile(name, file)
     const stored = await this.store.stat(name)
     if (stored.size !== size || result.bytes !== size) {
       throw new StoreError('verify', this.store.url, 'upload', name,
@@ -291,6 +352,27 @@ export class SealedUploader extends EventEmitter {
       await fsp.rename(temp, marker)
     }
     this.emit('upload', { key: name, path: file, bytes: size, etag: result.etag, ms: Date.now() - started } satisfies UploadEvent)
+  }
+
+  /** Upload a sealed file whole. */
+  async #uploadFile (name: string, file: string): Promise<PutResult> {
+    // An upload of this file that a killed process left open goes first; its id would be overwritten below.
+    await this.#abortNoted(name)
+    const noteUpload = uploadingMarker(this.dir, name)
+    const writer = this.store.writer(name, {
+      ...this.#writerOptions(name),
+      // Synchronous on purpose: the id is on disk before any part is sent.
+      onMultipartUpload: (uploadId) => { fs.writeFileSync(noteUpload, JSON.stringify({ key: name, uploadId })) }
+    })
+    this.#writers.add(writer)
+    try {
+      await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
+    } finally {
+      this.#writers.delete(writer)
+    }
+    // The writer has aborted or completed its multipart upload either way by now.
+    await fsp.rm(noteUpload, { force: true })
+    return writer.result as PutResult
   }
 }
 

@@ -341,9 +341,10 @@ t.test('a writer SIGKILLed during a multipart upload (12 MiB files, above the 8 
   const url = `s3://${s3.bucket}/${prefix}`
   const dir = path.join(tmp, 'big', 'spool')
   const args = ['--roll-size', '12MiB', '--gzip', '--to', url, '--flush-interval', '200ms', '--endpoint', proxy.endpoint]
-  // Killed once a file is in the bucket, the next one's multipart upload is open (its id noted in the directory), and a third has records.
+  // Killed once a file is in the bucket, two are sealed, a multipart upload is open (its id noted in the directory:
+  // a sealed file's, or the early upload of the file being written), and a third has records.
   const kill = await killWriter(t, s3, proxy, dir, 0, args,
-    (pid) => uploadedCount(s3, prefix, pid) >= 1 && multipartInFlight(s3, prefix, dir).length > 0 && writing(dir), { chunk: 2000, pauseMs: 40 })
+    (pid) => uploadedCount(s3, prefix, pid) >= 1 && archiveNames(dir).length >= 2 && multipartInFlight(s3, prefix, dir).length > 0 && writing(dir), { chunk: 2000, pauseMs: 40 })
   t.ok(kill.filesBefore >= 2, `files had rolled before the kill (${kill.filesBefore})`)
   t.ok(kill.markerAtKill, 'the kill landed during a multipart upload, its id noted in the directory')
   t.equal(kill.openAtKill, 1, 'which the kill left open')
