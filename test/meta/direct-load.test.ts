@@ -8,11 +8,8 @@
  * invalid row, a value that does not cast, a row the reader skips, a column
  * typed otherwise); a give-up leaves no trace and reports each problem once.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { writeFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import Sqlite from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { formatCsvRow, type CsvCell } from '../../lib/meta/csv.js'
@@ -20,6 +17,7 @@ import { loadIntoEmptyState } from '../../lib/meta/direct-load.js'
 import { replayFiles, type HistoryFile, type HistoryProblem } from '../../lib/meta/history.js'
 import { openStateDb, type StateDb, type StateSchema } from '../../lib/meta/state-db.js'
 import { mergeHistory, mergeHistoryFiles } from '../../lib/meta/update.js'
+import { killUpdateMidway } from '../fixtures-meta/kill-update.js'
 
 const schema: StateSchema = {
   unique: 'content_hash',
@@ -165,18 +163,7 @@ t.test('a direct load killed mid-way leaves the empty state db as it was, its in
   const expected = picture(state.db)
   t.equal(expected.schema.some((s) => (s as { name: string }).name === 'ix_files_title'), true)
   state.close()
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('../fixtures-meta/update-child.ts', import.meta.url)), file, String(rows), base, 'title'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.setEncoding('utf8')
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: string) => {
-      out += d
-      if (out.includes('mid')) resolve()
-    })
-    child.on('exit', () => reject(new Error(`child exited before mid: ${out}`)))
-  })
-  child.kill('SIGKILL')
-  await once(child, 'close')
+  await killUpdateMidway([file, String(rows), base, 'title'])
   const db = new Sqlite(file)
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok')
   t.same(picture(db), expected, 'no row, and the index dropped for the load is there')

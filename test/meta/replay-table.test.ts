@@ -6,17 +6,15 @@
  * keeps what an in-memory replay did (untouched columns, state-missing),
  * and a SIGKILLed one leaves the state db as it was.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
 import { listHistoryFiles, loadHistory, replaySet } from '../../lib/meta/history.js'
 import { ReplayTable, replayInto } from '../../lib/meta/replay-table.js'
 import { openStateDb } from '../../lib/meta/state-db.js'
 import { mergeHistory, mergeHistoryFiles } from '../../lib/meta/update.js'
+import { killUpdateMidway } from '../fixtures-meta/kill-update.js'
 
 const config = { unique: 'content_hash' }
 
@@ -144,18 +142,7 @@ t.test('a SIGKILLed update from the files leaves the state db unchanged and inta
   const all = (db: Sqlite.Database): unknown[] => db.prepare('SELECT * FROM files ORDER BY content_hash').all()
   const expected = all(state.db)
   state.close()
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('../fixtures-meta/update-child.ts', import.meta.url)), file, String(rows), base], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.setEncoding('utf8')
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: string) => {
-      out += d
-      if (out.includes('mid')) resolve()
-    })
-    child.on('exit', () => reject(new Error(`child exited before mid: ${out}`)))
-  })
-  child.kill('SIGKILL')
-  await once(child, 'close')
+  await killUpdateMidway([file, String(rows), base])
   const db = new Sqlite(file)
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok')
   t.same(all(db), expected, 'not one row of the killed transaction is visible')

@@ -4,14 +4,12 @@
  * their reasons, undeletes, counts as mmmeta reports them, --replace and
  * --cleanup; and a killed update leaves the state db as it was.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import Sqlite from 'better-sqlite3'
 import t from 'tap'
 import { openStateDb, type StateSchema } from '../../lib/meta/state-db.js'
 import { mergeHistory, type HistoryRow } from '../../lib/meta/update.js'
+import { killUpdateMidway } from '../fixtures-meta/kill-update.js'
 
 const schema: StateSchema = {
   unique: 'content_hash',
@@ -139,18 +137,7 @@ t.test('a SIGKILLed update leaves the state db unchanged and intact', async (t) 
   state.db.exec("ALTER TABLE files ADD COLUMN imported BOOLEAN; UPDATE files SET imported = 1 WHERE content_hash = 'k1'")
   const expected = rows(state.db)
   state.close()
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('../fixtures-meta/update-child.ts', import.meta.url)), file, '20000'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.setEncoding('utf8')
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: string) => {
-      out += d
-      if (out.includes('mid')) resolve()
-    })
-    child.on('exit', () => reject(new Error(`child exited before mid: ${out}`)))
-  })
-  child.kill('SIGKILL')
-  await once(child, 'close')
+  await killUpdateMidway([file, '20000'])
   const db = new Sqlite(file)
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok')
   t.same(rows(db), expected, 'not one row of the killed transaction is visible')
