@@ -111,7 +111,9 @@ export function sqlFromText (type: ColumnType, text: string | null): SqlCast {
   if (text === null) return { ok: true, value: null }
   if (type === 'string') return { ok: true, value: text }
   if (type === 'timestamp') {
-    if (text.length === 26 && SQL_TIMESTAMP.test(text)) return { ok: true, value: text[10] === ' ' ? text : text.slice(0, 10) + ' ' + text.slice(11) }
+    if (text.length === 26 && SQL_TIMESTAMP.test(text) && fieldsInRange(Number(text.slice(0, 4)), Number(text.slice(5, 7)), Number(text.slice(8, 10)), Number(text.slice(11, 13)), Number(text.slice(14, 16)), Number(text.slice(17, 19)))) {
+      return { ok: true, value: text[10] === ' ' ? text : text.slice(0, 10) + ' ' + text.slice(11) }
+    }
     const value = utcTimestampText(text)
     if (value !== null) return { ok: true, value }
   }
@@ -144,11 +146,16 @@ function utcTimestampText (text: string): string | null {
   const year = Number(m[1])
   const month = Number(m[2])
   const day = Number(m[3])
-  if (year < 100 || month < 1 || month > 12 || day < 1 || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) return null
-  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
-  if (day > DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0)) return null
+  if (year < 100 || !fieldsInRange(year, month, day, Number(m[4]), Number(m[5]), Number(m[6]))) return null
   const millis = m[7] === undefined ? '000' : (m[7] + '00').slice(0, 3)
   return `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}.${millis}000`
+}
+
+/** Is each field of a date and time in its range (no field would roll over into the next)? */
+function fieldsInRange (year: number, month: number, day: number, hour: number, minute: number, second: number): boolean {
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return false
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  return day <= DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0)
 }
 
 /** Python's spellings too ('inf', 'nan'), since the history may come from mmmeta. */
@@ -242,16 +249,22 @@ export function parseTimestamp (text: string): Date | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(text.trim())
   if (m === null) return null
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m
+  // Out of range is not a time ('2025-02-30', '24:00'), whatever the zone: Date.UTC would roll it over.
+  if (!fieldsInRange(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s))) return null
   const ms = Number((frac + '000').slice(0, 3))
-  let time = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms)
+  const utc = new Date(Date.UTC(2000, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms))
+  utc.setUTCFullYear(Number(y)) // Date.UTC reads years 0-99 as 1900-1999
+  let time = utc.getTime()
   if (zone !== undefined && zone.toUpperCase() !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1
     const digits = zone.slice(1).replace(':', '')
-    time -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000
+    const hours = Number(digits.slice(0, 2))
+    const minutes = Number(digits.slice(2))
+    if (hours > 23 || minutes > 59) return null
+    time -= sign * (hours * 60 + minutes) * 60_000
   }
   const date = new Date(time)
-  if (Number.isNaN(date.getTime()) || date.getUTCDate() !== Number(d) && zone === undefined) return null
-  return date
+  return Number.isNaN(date.getTime()) ? null : date
 }
 
 /** The column type a consumer's JS value gets when it creates a column (save() of a new key). */

@@ -5,7 +5,7 @@
  * reads as 19xx, fractions of every length, zones, spaces, signs.
  */
 import t from 'tap'
-import { type ColumnType, type SqlCast, fromText, sqlFromText, toSql } from '../../lib/meta/state-db-values.js'
+import { type ColumnType, type SqlCast, fromText, parseTimestamp, sqlFromText, toSql } from '../../lib/meta/state-db-values.js'
 
 function general (type: ColumnType, text: string): SqlCast {
   const cast = fromText(type, text)
@@ -67,4 +67,17 @@ t.test('integers: the short cut is the general rule', async (t) => {
     if (fast.ok && slow.ok) t.equal(typeof fast.value, typeof slow.value, `${JSON.stringify(text)}: same JS type`)
   }
   t.ok(Object.is((sqlFromText('int', '-0') as { value: unknown }).value, 0), '"-0" is stored as 0, not -0')
+})
+
+t.test('a timestamp with a field out of its range is refused, with or without a zone; years before 100 stay themselves', async (t) => {
+  for (const text of ['2025-02-30T00:00:00Z', '2025-02-30T00:00:00+02:00', '2025-13-01T00:00:00', '2025-01-01T24:00:00Z', '2025-07-15T08:36:10+24:00', '2025-07-15T08:36:10+02:60']) {
+    t.equal(parseTimestamp(text), null, text)
+    t.equal(fromText('timestamp', text).ok, false, `${text}: refused`)
+  }
+  for (const text of ['2025-13-01 00:00:00.000000', '2025-02-30 00:00:00.000000', '2025-01-01T23:60:00.000000']) {
+    t.equal(sqlFromText('timestamp', text).ok, false, `${text}: in the stored form, still refused`)
+  }
+  t.same(sqlFromText('timestamp', '2025-07-15 08:36:10.123456'), { ok: true, value: '2025-07-15 08:36:10.123456' }, 'the stored form kept as it is')
+  t.equal(parseTimestamp('0050-06-01T00:00:00+01:00')?.toISOString(), '0050-05-31T23:00:00.000Z')
+  t.equal(parseTimestamp('2024-02-29T12:00:00-05:30')?.toISOString(), '2024-02-29T17:30:00.000Z')
 })
