@@ -173,7 +173,8 @@ function vmHwmMB (pid) {
   return m === null ? NaN : Number(m[1]) * 1024 / 1e6
 }
 
-async function shipAll (ship, url, events) {
+/** Ship `events` with ship()'s defaults (no exit hooks), written as fast as backpressure allows; resolves to its stats() once all are acknowledged. */
+export async function shipAll (ship, url, events) {
   const shipper = ship(url, { exitHooks: false })
   const finished = new Promise((resolve, reject) => {
     shipper.once('finish', resolve)

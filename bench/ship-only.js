@@ -19,7 +19,7 @@ import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { PerformanceObserver } from 'node:perf_hooks'
-import { makeEvents } from './events.js'
+import { makeEvents, shipAll } from './events.js'
 import { median } from './util.js'
 
 const HERE = fileURLToPath(import.meta.url)
@@ -76,29 +76,13 @@ async function main () {
   gc.observe({ entryTypes: ['gc'] })
   for (let round = 0; round <= runs; round++) {
     gcMs = { minor: 0, major: 0 }
-    const shipper = ship(url, { exitHooks: false })
-    const finished = new Promise((resolve, reject) => { shipper.once('finish', resolve); shipper.once('error', reject) })
-    let failed = null
-    const done = (err) => { if (err != null && failed === null) failed = err }
     const c0 = process.cpuUsage()
     const t0 = performance.now()
-    let i = 0
-    await new Promise((resolve) => {
-      const pump = () => {
-        while (i < events.length) {
-          if (!shipper.write(events[i++], done)) { shipper.once('drain', pump); return }
-        }
-        resolve()
-      }
-      pump()
-    })
-    shipper.end()
-    await finished
-    if (failed !== null) throw failed
+    const stats = await shipAll(ship, url, events)
     const wall = (performance.now() - t0) / 1000
     const c = process.cpuUsage(c0)
     const us = (c.user + c.system) / n
-    if (shipper.stats().events.acked !== n) throw new Error(`acked ${shipper.stats().events.acked} of ${n}`)
+    if (stats.events.acked !== n) throw new Error(`acked ${stats.events.acked} of ${n}`)
     if (round > 0) cpu.push(us)
     console.log(`${round === 0 ? 'warm-up' : `run ${round}`}: ${Math.round(n / wall).toLocaleString('en-US')} events/s, shipper CPU ${us.toFixed(2)} µs/event ` +
       `(user ${(c.user / n).toFixed(2)}, sys ${(c.system / n).toFixed(2)}; GC pauses ${((gcMs.minor + gcMs.major) * 1000 / n).toFixed(2)} µs/event, ` +
