@@ -79,7 +79,8 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   stamper.finish()
   if (batches.length > 0 && (typeof ns !== 'string' || !ctx.namespaces.has(ns))) throw new BadRequest([namespaceMissing(ns)])
 
-  const answer: Record<string, unknown> = {}
+  // no prototype: a stream may be named `__proto__`, and `answer[name] =` must still make it a key
+  const answer: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   let status = 200
   try {
     await ctx.store.put(ns as string, batches)
