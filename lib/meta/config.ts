@@ -19,6 +19,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
+import { keyDict } from './key-dict.js'
 
 /** Explicit per-key value types (spec §6's guessing is what this replaces). */
 export const META_TYPES = ['string', 'int', 'float', 'bool', 'timestamp', 'json'] as const
@@ -113,7 +114,7 @@ export function metaConfigFrom (doc: unknown, source = 'config.yml'): MetaConfig
 
   const typesDoc = metadata.types ?? {}
   if (!isPlainObject(typesDoc)) throw configError(source, 'metadata.types must be a mapping of key: type')
-  const types: Record<string, MetaType> = {}
+  const types: Record<string, MetaType> = keyDict()
   for (const [key, type] of Object.entries(typesDoc)) {
     if (typeof type !== 'string' || !(META_TYPES as readonly string[]).includes(type)) {
       throw configError(source, `metadata.types.${key}: '${String(type)}' is not a type (one of ${META_TYPES.join(', ')})`)
@@ -122,7 +123,7 @@ export function metaConfigFrom (doc: unknown, source = 'config.yml'): MetaConfig
   }
   const index = uniqueInOrder(keyList(metadata.index, 'metadata.index', source))
 
-  const remote: Record<string, string> = {}
+  const remote: Record<string, string> = keyDict()
   for (const [name, template] of Object.entries(remoteDoc)) {
     if (typeof template !== 'string') throw configError(source, `remote.${name} must be a template string`)
     remote[name] = template
@@ -160,8 +161,8 @@ export async function loadMetaConfig (base: string): Promise<MetaConfig> {
  * changed). With no `include` configured every key is kept.
  */
 export function projectRow<V> (config: MetaConfig, row: Readonly<Record<string, V>>): Record<string, V> {
-  if (config.keys === null) return { ...row }
-  const out: Record<string, V> = {}
+  if (config.keys === null) return keyDict(row)
+  const out: Record<string, V> = keyDict()
   for (const key of config.keys) {
     if (Object.prototype.hasOwnProperty.call(row, key)) out[key] = row[key]
   }
@@ -174,7 +175,7 @@ export function projectRow<V> (config: MetaConfig, row: Readonly<Record<string, 
  */
 export function missingKeys (config: MetaConfig, row: Readonly<Record<string, string | null | undefined>>): string[] {
   return config.required.filter((key) => {
-    const value = row[key]
+    const value = Object.hasOwn(row, key) ? row[key] : undefined
     return value === undefined || value === null || value === ''
   })
 }
@@ -188,9 +189,9 @@ const PLACEHOLDER = /\{([^{}]*)\}/g
  * `{publisher:name}` work.
  */
 export function renderRemote (config: Pick<MetaConfig, 'remote'>, row: Readonly<Record<string, string | null | undefined>>): Record<string, string> {
-  const out: Record<string, string> = {}
+  const out: Record<string, string> = keyDict()
   for (const [name, template] of Object.entries(config.remote)) {
-    out[name] = template.replace(PLACEHOLDER, (_match, key: string) => row[key] ?? '')
+    out[name] = template.replace(PLACEHOLDER, (_match, key: string) => (Object.hasOwn(row, key) ? row[key] : null) ?? '')
   }
   return out
 }

@@ -26,6 +26,7 @@ import type { Statement } from 'better-sqlite3'
 import { readHistoryBatches, type HistoryCells, type HistoryFile } from './history.js'
 import { appliedCells } from './replay-table.js'
 import { TABLE, quote, type StateDb } from './state-db.js'
+import { keyDict } from './key-dict.js'
 import { type ColumnType, type SqlValue, sqlFromText } from './state-db-values.js'
 
 /** Columns of the history that are not data (update.ts: mmmeta's diff marker and its scratch table's auto id). */
@@ -117,7 +118,7 @@ async function load (state: StateDb, file: HistoryFile, now: string, tick: () =>
 function shapeOf (state: StateDb, row: HistoryCells, required: readonly string[]): Shape | null {
   const unique = state.schema.unique
   const cells = appliedCells(row.header, row.keysAt, unique, row.listed)
-  const asObject: Record<string, number> = { [unique]: -1 }
+  const asObject: Record<string, number> = keyDict({ [unique]: -1 })
   for (const [name, at] of cells) asObject[name] = at
   const keys = Object.keys(asObject).filter((k) => !NOT_DATA.has(k))
   if (keys.some((k) => state.needsRetype(k))) return null

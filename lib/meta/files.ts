@@ -23,6 +23,7 @@ import type { MetaConfig } from './config.js'
 import { compileFilter, type Filter } from './query.js'
 import { TABLE, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type MetaValue, typeOfValue } from './state-db-values.js'
+import { keyDict } from './key-dict.js'
 
 export interface FindOptions {
   /** Include soft-deleted rows (default false). */
@@ -49,7 +50,7 @@ export class MetaFile {
 
   /** The row's typed values (a copy). */
   get data (): MetaRowValues {
-    return { ...this.#data }
+    return keyDict(this.#data)
   }
 
   get uid (): string {
@@ -68,13 +69,13 @@ export class MetaFile {
 
   /** The config's remote templates rendered over this row, e.g. `file.remote.url`. */
   get remote (): Record<string, string> {
-    const out: Record<string, string> = {}
+    const out: Record<string, string> = keyDict()
     for (const [name, template] of Object.entries(this.#files.config.remote)) out[name] = renderTemplate(template, this.#data, `remote.${name}`)
     return out
   }
 
   get (key: string): MetaValue | undefined {
-    return this.#data[key]
+    return Object.hasOwn(this.#data, key) ? this.#data[key] : undefined
   }
 
   /** Set a local value (a consumer column such as `imported`); save() writes it. */
@@ -131,8 +132,10 @@ export class MetaFiles {
     const rows = async function * (this: MetaFiles): AsyncGenerator<MetaFile> {
       const reader = this.state.openReader()
       try {
-        for (const raw of reader.prepare(sql).iterate(...condition.params) as IterableIterator<Record<string, unknown>>) {
-          yield new MetaFile(this, this.state.decode(raw))
+        const statement = reader.prepare(sql).raw(true)
+        const columns = statement.columns().map((c) => c.name)
+        for (const cells of statement.iterate(...condition.params) as IterableIterator<unknown[]>) {
+          yield new MetaFile(this, this.state.decodeCells(cells, columns))
         }
       } finally {
         this.state.closeReader(reader)
@@ -150,8 +153,9 @@ export class MetaFiles {
 
   /** The row with this uid, deleted or not, or undefined. */
   get (uid: string): MetaFile | undefined {
-    const raw = this.state.db.prepare(`SELECT * FROM ${TABLE} WHERE ${quote(this.config.unique)} = ?`).get(this.state.encode(this.config.unique, uid)) as Record<string, unknown> | undefined
-    return raw === undefined ? undefined : new MetaFile(this, this.state.decode(raw))
+    const statement = this.state.db.prepare(`SELECT * FROM ${TABLE} WHERE ${quote(this.config.unique)} = ?`).raw(true)
+    const cells = statement.get(this.state.encode(this.config.unique, uid)) as unknown[] | undefined
+    return cells === undefined ? undefined : new MetaFile(this, this.state.decodeCells(cells, statement.columns().map((c) => c.name)))
   }
 
   /** Upsert `values` into the row `uid`, adding (typed) columns the state db lacks. */

@@ -14,6 +14,7 @@
  * Booleans are JSON's `true`/`false` (mmmeta wrote Python's `True`/`False`).
  */
 import { ShoeboxError } from '../errors.js'
+import { KEY_DICT_PROTOTYPE, keyDict } from './key-dict.js'
 
 /** A flattened metadata row: key -> exact string, or null. */
 export type MetaRow = Record<string, string | null>
@@ -51,7 +52,7 @@ export function metaKeySegment (segment: string): string {
 function isPlainObject (value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
   const proto = Object.getPrototypeOf(value) as unknown
-  return proto === Object.prototype || proto === null
+  return proto === Object.prototype || proto === null || proto === KEY_DICT_PROTOTYPE
 }
 
 function numberString (value: number, where: string): string {
@@ -103,7 +104,7 @@ export function flattenMetadata (object: unknown): MetaRow {
     const what = Array.isArray(object) ? 'a list' : object === null ? 'null' : `a ${typeof object}`
     throw new ShoeboxError('SHOEBOX_META_INVALID', `metadata must be a JSON object, not ${what}`)
   }
-  const row: MetaRow = {}
+  const row: MetaRow = keyDict()
   walk(row, object, '')
   return row
 }

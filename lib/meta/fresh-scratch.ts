@@ -22,6 +22,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { formatCsvCell } from './csv.js'
 import { createScratchDb } from './ingest-scratch.js'
 import type { MetaRow } from './flatten.js'
+import { keyDict } from './key-dict.js'
 
 /** Shapes numbered in memory; rows of any further shape carry their keys. */
 const MAX_SHAPES = 4096
@@ -152,7 +153,7 @@ export class FreshScratch {
     const stored = this.#select.get(uid) as [number, string] | undefined
     if (stored === undefined) return undefined
     const { keys, values } = this.#decode(stored[0], stored[1])
-    const row: MetaRow = { [this.unique]: uid }
+    const row: MetaRow = keyDict({ [this.unique]: uid })
     for (let i = 0; i < keys.length; i++) row[keys[i]] = values[i]
     return row
   }
@@ -235,7 +236,7 @@ export class FreshScratch {
     }
     for (const key in row) {
       const value = row[key]
-      if (value === null || key === this.unique || (extra !== undefined && key in extra)) continue
+      if (value === null || key === this.unique || (extra !== undefined && Object.hasOwn(extra, key))) continue
       add(key, value)
     }
     if (extra !== undefined) {

@@ -27,6 +27,7 @@ import { ioError } from '../fs/io-error.js'
 import { metaPaths, type MetaConfig } from './config.js'
 import { CsvParser, type CsvCell, type CsvRow } from './csv.js'
 import type { MetaRow } from './flatten.js'
+import { keyDict } from './key-dict.js'
 
 export type HistoryKind = 'append' | 'squashed'
 
@@ -239,7 +240,7 @@ export async function * readHistoryBatches (file: string, unique: string, option
 export async function * readHistoryFile (file: string, unique: string, options: ReplayOptions = {}): AsyncGenerator<HistoryEntry> {
   for await (const batch of readHistoryBatches(file, unique, options)) {
     for (const { header, keysAt, uid, cells, listed, line } of batch) {
-      const values: MetaRow = {}
+      const values: MetaRow = keyDict()
       if (listed !== null) {
         const wanted = new Set(listed.split(','))
         for (let i = 0; i < header.length; i++) {
@@ -348,7 +349,7 @@ export class MetaHistory {
   }
 
   #object (cells: ReadonlyArray<string | null | undefined>): MetaRow {
-    const row: MetaRow = {}
+    const row: MetaRow = keyDict()
     for (let i = 0; i < cells.length; i++) {
       const value = cells[i]
       if (value !== undefined) row[this.#columns[i]] = value

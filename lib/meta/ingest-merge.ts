@@ -13,12 +13,16 @@
  *   `__meta_added` on a new row.
  */
 import type { MetaRow } from './flatten.js'
+import { keyDict } from './key-dict.js'
 
 export const DELETED = '__deleted'
 export const DELETED_AT = '__deleted_at'
 export const DELETED_REASON = '__deleted_reason'
 export const ADDED = '__meta_added'
 export const LAST_UPDATED = '__meta_last_updated'
+
+/** The history's own keys: never in an object, so never "removed" from one. (A user key may start with `__` too.) */
+const BOOKKEEPING_KEYS: ReadonlySet<string> = new Set([DELETED, DELETED_AT, DELETED_REASON, ADDED, LAST_UPDATED])
 
 export type MergeOutcome = 'added' | 'updated' | 'deleted' | 'skipped'
 
@@ -40,10 +44,10 @@ export function isDeleted (value: string | null | undefined): boolean {
  * Neither argument is changed.
  */
 export function mergeObject (current: MetaRow | undefined, row: MetaRow, deleteReason: string | null, ts: string): MergedObject {
-  const values: MetaRow = { ...row }
+  const values: MetaRow = keyDict(row)
   if (current !== undefined) {
     for (const key of Object.keys(current)) {
-      if (!key.startsWith('__') && !(key in values) && current[key] !== null) values[key] = null // a removed key
+      if (!BOOKKEEPING_KEYS.has(key) && !Object.hasOwn(values, key) && current[key] !== null) values[key] = null // a removed key
     }
   }
   const wasDeleted = current !== undefined && isDeleted(current[DELETED])
@@ -58,8 +62,8 @@ export function mergeObject (current: MetaRow | undefined, row: MetaRow, deleteR
     values[DELETED_AT] = null
     values[DELETED_REASON] = null
   }
-  const changed = current === undefined ? [] : Object.keys(values).filter((key) => (current[key] ?? null) !== values[key])
-  if (current !== undefined && changed.length === 0) return { values: {}, changed, outcome: 'skipped' }
+  const changed = current === undefined ? [] : Object.keys(values).filter((key) => ((Object.hasOwn(current, key) ? current[key] : null) ?? null) !== values[key])
+  if (current !== undefined && changed.length === 0) return { values: keyDict(), changed, outcome: 'skipped' }
   values[LAST_UPDATED] = ts
   let outcome: MergeOutcome
   if (current === undefined) {

@@ -36,6 +36,7 @@ import { removeStaleTemporaries, writeHistoryFile, writeHistoryLines, type Writt
 import { FreshScratch, type Duplicate } from './fresh-scratch.js'
 import { acquirePublishLock, type LockHolder, type PublishLock } from './publish-lock.js'
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
+import { keyDict } from './key-dict.js'
 
 export interface InvalidMetadata extends MetaOrigin {
   uid?: string
@@ -218,11 +219,11 @@ export class MetaIngest extends Writable {
     if (raw === undefined) return 1
     const stored = table.extra(raw, BEFORE)
     if (stored !== null && typeof stored !== 'string') return undefined // new in this run: everything is a change
-    const saved = stored === null ? {} : JSON.parse(stored) as MetaRow
+    const saved = keyDict(stored === null ? undefined : JSON.parse(stored) as MetaRow)
     let added = false
     for (const key of keys) {
-      if (!(key in saved)) {
-        saved[key] = current?.[key] ?? null
+      if (!Object.hasOwn(saved, key)) {
+        saved[key] = (current !== undefined && Object.hasOwn(current, key) ? current[key] : null) ?? null
         added = true
       }
     }
@@ -253,7 +254,7 @@ export class MetaIngest extends Writable {
   #upsertFresh (fresh: FreshScratch, uid: string, row: MetaRow, deleteReason: string | null): void {
     // a new row is the object plus the keys mergeObject() adds to a new one (no copy of it)
     const ts = this.#ts
-    const extra: MetaRow = deleteReason === null ? { [LAST_UPDATED]: ts, [ADDED]: ts } : { [DELETED]: '1', [DELETED_AT]: ts, [DELETED_REASON]: deleteReason, [LAST_UPDATED]: ts, [ADDED]: ts }
+    const extra: MetaRow = keyDict(deleteReason === null ? { [LAST_UPDATED]: ts, [ADDED]: ts } : { [DELETED]: '1', [DELETED_AT]: ts, [DELETED_REASON]: deleteReason, [LAST_UPDATED]: ts, [ADDED]: ts })
     this.#mergeDuplicates(fresh, fresh.add(uid, row, extra, deleteReason))
   }
 
@@ -262,7 +263,7 @@ export class MetaIngest extends Writable {
       const current = fresh.get(uid) as MetaRow
       const { values, outcome } = mergeObject(current, row, reason, this.#ts)
       this.#counts[outcome]++
-      if (outcome !== 'skipped') fresh.replace(uid, { ...current, ...values })
+      if (outcome !== 'skipped') fresh.replace(uid, Object.assign(keyDict(current), values))
     }
   }
 

@@ -19,6 +19,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import type { CsvCell } from './csv.js'
 import type { MetaRow } from './flatten.js'
 import { readHistoryBatches, type HistoryFile, type ReplayOptions } from './history.js'
+import { keyDict } from './key-dict.js'
 
 type Database = BetterSqlite3.Database
 type Statement = BetterSqlite3.Statement
@@ -135,7 +136,7 @@ export class ReplayTable {
 
   /** A stored row as an object of the keys it has set (null included), as MetaHistory.get(). */
   toRow (raw: RawRow): MetaRow {
-    const row: MetaRow = {}
+    const row: MetaRow = keyDict()
     const n = this.#names.length
     for (let i = 0; i < n; i++) {
       const value = raw[i]

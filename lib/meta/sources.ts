@@ -34,6 +34,7 @@ import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
 import { parseJsonExact } from './json-exact.js'
+import { keyDict } from './key-dict.js'
 
 function reasonOf (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
@@ -166,7 +167,7 @@ function arrayAssembler (file: string): Transform {
             if (token.name !== 'startArray') return callback(new ShoeboxError('SHOEBOX_INVALID_JSON', `${file}: not a JSON array at the top`))
             seenArray = true
           } else {
-            stack.push({ value: token.name === 'startArray' ? [] : {}, key: null })
+            stack.push({ value: token.name === 'startArray' ? [] : keyDict(), key: null })
           }
           depth++
           break

@@ -23,6 +23,7 @@
 import type BetterSqlite3 from 'better-sqlite3'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
+import { keyDict } from './key-dict.js'
 import {
   type ColumnType, type MetaValue, SQL_TYPE, declaredFits, fromSql, toSql, typeOfDeclared, COLUMN_TYPES
 } from './state-db-values.js'
@@ -48,7 +49,7 @@ export interface StateSchema {
  * in UTC, `__deleted` as BOOLEAN 0/1 (dataset reads 1 as True; mmmeta's own
  * BIGINT 1 reads the same), the reason as TEXT.
  */
-export const BOOKKEEPING: Readonly<Record<string, ColumnType>> = {
+export const BOOKKEEPING: Readonly<Record<string, ColumnType>> = keyDict<ColumnType>({
   __meta_added: 'timestamp',
   __meta_last_updated: 'timestamp',
   __state_added: 'timestamp',
@@ -57,7 +58,7 @@ export const BOOKKEEPING: Readonly<Record<string, ColumnType>> = {
   __deleted: 'bool',
   __deleted_at: 'timestamp',
   __deleted_reason: 'string'
-}
+})
 
 export const TABLE = 'files'
 const TYPES_TABLE = '_shoebox_columns'
@@ -183,10 +184,20 @@ export class StateDb {
 
   /** A raw row (read with safe integers) to typed values; mmmeta's spurious `id` left out. */
   decode (raw: Record<string, unknown>): Record<string, MetaValue> {
-    const row: Record<string, MetaValue> = {}
-    for (const [key, value] of Object.entries(raw)) {
+    return this.decodeCells(Object.values(raw), Object.keys(raw))
+  }
+
+  /**
+   * A row read with `.raw(true)` (its cells, in the order of `columns`) to
+   * typed values. Rows are read raw because better-sqlite3's row objects
+   * drop a column named `__proto__`.
+   */
+  decodeCells (cells: readonly unknown[], columns: readonly string[]): Record<string, MetaValue> {
+    const row: Record<string, MetaValue> = keyDict()
+    for (let i = 0; i < columns.length; i++) {
+      const key = columns[i]
       if (key === 'id' && key !== this.schema.unique) continue
-      row[key] = fromSql(this.typeOf(key), value)
+      row[key] = fromSql(this.typeOf(key), cells[i])
     }
     return row
   }
@@ -414,7 +425,7 @@ export async function openStateDb (file: string, schema: StateSchema, options: O
   } catch (err) {
     throw ioError(err, 'cannot open state db', file)
   }
-  const state = new StateDb(file, db, { ...schema, types: { ...schema.types }, indexes: [...schema.indexes] })
+  const state = new StateDb(file, db, { ...schema, types: keyDict(schema.types), indexes: [...schema.indexes] })
   try {
     db.pragma('journal_mode = WAL')
     db.defaultSafeIntegers(true)

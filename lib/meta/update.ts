@@ -22,6 +22,7 @@ import { loadIntoEmptyState } from './direct-load.js'
 import { ReplayTable, replayInto } from './replay-table.js'
 import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
+import { keyDict } from './key-dict.js'
 
 /** One replayed history row: column -> cell text, null for an empty cell. */
 export type HistoryRow = Readonly<Record<string, string | null>>
@@ -193,6 +194,8 @@ class Merge {
   readonly #unique: string
   readonly #required: readonly string[]
   readonly #select: Statement
+  /** The columns #select returns, read again after a column is added (see #existing). */
+  #selectColumns: string[] | null = null
   /** The unique keys the history has (kept as the SQL values of the key), for missing() without SQL. */
   readonly #seen = new Set<string>()
   /** Off when missing() is given SQL instead. */
@@ -209,7 +212,7 @@ class Merge {
     this.#unique = state.schema.unique
     this.#required = [...new Set([this.#unique, ...(state.schema.required ?? [])])]
     state.addColumns(new Map(['__state_added', '__state_last_updated', ...DELETED_COLUMNS].map((c) => [c, BOOKKEEPING[c]])))
-    this.#select = state.db.prepare(`SELECT * FROM ${TABLE} WHERE ${quote(this.#unique)} = ?`)
+    this.#select = state.db.prepare(`SELECT * FROM ${TABLE} WHERE ${quote(this.#unique)} = ?`).raw(true)
   }
 
   row (row: HistoryRow): void {
@@ -233,7 +236,7 @@ class Merge {
     const key = values[columns.indexOf(this.#unique)]
     if (this.trackSeen) this.#seen.add(String(key))
     // A first update is mostly new rows, a later one mostly known rows: try what the previous row needed first.
-    let existing = this.#expectKnown ? this.#select.get(key) as Record<string, unknown> | undefined : undefined
+    let existing = this.#expectKnown ? this.#existing(key) : undefined
     if (existing === undefined) {
       columns.push('__state_added', '__state_last_updated')
       values.push(this.now, this.now)
@@ -244,7 +247,7 @@ class Merge {
       }
       columns.length -= 2
       values.length -= 2
-      existing = this.#select.get(key) as Record<string, unknown>
+      existing = this.#existing(key) as Record<string, unknown>
     }
     this.#expectKnown = true
     const setColumns: string[] = []
@@ -302,8 +305,22 @@ class Merge {
     }
   }
 
+  /**
+   * The stored row of `key` by column name, or undefined. Read raw, because
+   * better-sqlite3's row objects drop a column named `__proto__`.
+   */
+  #existing (key: SqlValue): Record<string, unknown> | undefined {
+    const cells = this.#select.get(key) as unknown[] | undefined
+    if (cells === undefined) return undefined
+    const columns = this.#selectColumns ??= this.#select.columns().map((c) => c.name)
+    const row = keyDict<unknown>()
+    for (let i = 0; i < columns.length; i++) row[columns[i]] = cells[i]
+    return row
+  }
+
   /** A history key's type: its column's (re-typed once if config says otherwise, e.g. a string key in mmmeta's BIGINT column), created if missing. */
   #column (key: string): ColumnType {
+    this.#selectColumns = null
     const wanted = this.#state.ensureColumn(key)
     this.#types.set(key, wanted)
     return wanted

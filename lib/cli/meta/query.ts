@@ -3,6 +3,7 @@ import { metadir } from '../../meta/metadir.js'
 import { metaJson, type MetaFiles } from '../../meta/files.js'
 import type { Filter, FilterOperators, FilterValue } from '../../meta/query.js'
 import { fromText } from '../../meta/state-db-values.js'
+import { keyDict } from '../../meta/key-dict.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
@@ -34,7 +35,7 @@ const OPS: Record<string, keyof FilterOperators> = { '=': 'eq', '!=': 'ne', '<':
 
 /** CLI conditions to a filter, each value read by its column's type (a column not there yet: as text). */
 export function filterFrom (files: MetaFiles, conditions: string[], isNull: string[], notNull: string[]): Filter {
-  const filter: Record<string, FilterOperators> = {}
+  const filter: Record<string, FilterOperators> = keyDict()
   const add = (key: string, op: keyof FilterOperators, value: unknown): void => {
     const ops = filter[key] ?? (filter[key] = {})
     if (op in ops) throw usage(`two '${op}' conditions on ${key}`)
