@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Metadata } from '../record.js'
 import { ShoeboxError } from '../errors.js'
+import { keyDict } from '../key-dict.js'
 import { usage } from './io.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
@@ -16,7 +17,7 @@ export function parse (argv: string[], options: OptionSpec, allowPositionals: bo
 
 /** ['k=v', ...] to {k: v}; an entry without '=' is a usage error naming the option. */
 export function keyValues (option: string, entries: string[] | undefined): Metadata {
-  const out: Metadata = {}
+  const out: Metadata = keyDict()
   for (const entry of entries ?? []) {
     const eq = entry.indexOf('=')
     if (eq <= 0) throw usage(`${option} expects key=value, got '${entry}'`)
@@ -30,7 +31,7 @@ export function keyValues (option: string, entries: string[] | undefined): Metad
  * key ('=x') or path ('k=', '') is a usage error naming the flag.
  */
 export function metaFields (entries: string[] | undefined): Record<string, string> {
-  const fields: Record<string, string> = {}
+  const fields: Record<string, string> = keyDict()
   for (const spec of entries ?? []) {
     const eq = spec.indexOf('=')
     if (eq === 0) throw usage(`--meta-from-field expects [key=]path with a key before '=', got '${spec}'`)

@@ -19,7 +19,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 /** Explicit per-key value types (spec §6's guessing is what this replaces). */
 export const META_TYPES = ['string', 'int', 'float', 'bool', 'timestamp', 'json'] as const

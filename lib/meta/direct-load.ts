@@ -26,7 +26,7 @@ import type { Statement } from 'better-sqlite3'
 import { readHistoryBatches, type HistoryCells, type HistoryFile } from './history.js'
 import { appliedCells } from './replay-table.js'
 import { TABLE, quote, type StateDb } from './state-db.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 import { type ColumnType, type SqlValue, sqlFromText } from './state-db-values.js'
 
 /** Columns of the history that are not data (update.ts: mmmeta's diff marker and its scratch table's auto id). */

@@ -23,7 +23,7 @@ import type { MetaConfig } from './config.js'
 import { compileFilter, type Filter } from './query.js'
 import { TABLE, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type MetaValue, typeOfValue } from './state-db-values.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 export interface FindOptions {
   /** Include soft-deleted rows (default false). */

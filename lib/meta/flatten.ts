@@ -14,7 +14,7 @@
  * Booleans are JSON's `true`/`false` (mmmeta wrote Python's `True`/`False`).
  */
 import { ShoeboxError } from '../errors.js'
-import { KEY_DICT_PROTOTYPE, keyDict } from './key-dict.js'
+import { KEY_DICT_PROTOTYPE, keyDict } from '../key-dict.js'
 
 /** A flattened metadata row: key -> exact string, or null. */
 export type MetaRow = Record<string, string | null>

@@ -22,7 +22,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { formatCsvCell } from './csv.js'
 import { createScratchDb } from './ingest-scratch.js'
 import type { MetaRow } from './flatten.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 /** Shapes numbered in memory; rows of any further shape carry their keys. */
 const MAX_SHAPES = 4096

@@ -27,7 +27,7 @@ import { ioError } from '../fs/io-error.js'
 import { metaPaths, type MetaConfig } from './config.js'
 import { CsvParser, type CsvCell, type CsvRow } from './csv.js'
 import type { MetaRow } from './flatten.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 export type HistoryKind = 'append' | 'squashed'
 

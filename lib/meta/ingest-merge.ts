@@ -13,7 +13,7 @@
  *   `__meta_added` on a new row.
  */
 import type { MetaRow } from './flatten.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 export const DELETED = '__deleted'
 export const DELETED_AT = '__deleted_at'

@@ -36,7 +36,7 @@ import { removeStaleTemporaries, writeHistoryFile, writeHistoryLines, type Writt
 import { FreshScratch, type Duplicate } from './fresh-scratch.js'
 import { acquirePublishLock, type LockHolder, type PublishLock } from './publish-lock.js'
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 export interface InvalidMetadata extends MetaOrigin {
   uid?: string

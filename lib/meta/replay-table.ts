@@ -19,7 +19,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import type { CsvCell } from './csv.js'
 import type { MetaRow } from './flatten.js'
 import { readHistoryBatches, type HistoryFile, type ReplayOptions } from './history.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 type Database = BetterSqlite3.Database
 type Statement = BetterSqlite3.Statement

@@ -34,7 +34,7 @@ import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
 import { parseJsonExact } from './json-exact.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 function reasonOf (err: unknown): string {
   return err instanceof Error ? err.message : String(err)

@@ -23,7 +23,7 @@
 import type BetterSqlite3 from 'better-sqlite3'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 import {
   type ColumnType, type MetaValue, SQL_TYPE, declaredFits, fromSql, toSql, typeOfDeclared, COLUMN_TYPES
 } from './state-db-values.js'

@@ -22,7 +22,7 @@ import { loadIntoEmptyState } from './direct-load.js'
 import { ReplayTable, replayInto } from './replay-table.js'
 import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
-import { keyDict } from './key-dict.js'
+import { keyDict } from '../key-dict.js'
 
 /** One replayed history row: column -> cell text, null for an empty cell. */
 export type HistoryRow = Readonly<Record<string, string | null>>

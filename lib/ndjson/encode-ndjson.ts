@@ -256,7 +256,8 @@ export class EncodeNdjson extends LazyTransform {
       const metadata = { ...this.#metadata }
       for (const [key, path] of this.#fields) {
         const field = pick(value, path)
-        if (field !== undefined) metadata[key] = typeof field === 'string' ? field : JSON.stringify(field)
+        // defined, not assigned: a key named __proto__ would set the prototype and be lost
+        if (field !== undefined) Object.defineProperty(metadata, key, { value: typeof field === 'string' ? field : JSON.stringify(field), enumerable: true, writable: true, configurable: true })
       }
       flat = flattenMetadata(metadata)
     }
@@ -303,7 +304,8 @@ function isBlank (buf: Buffer, start: number, end: number): boolean {
 function pick (value: unknown, path: string[]): unknown {
   let v = value
   for (const key of path) {
-    if (v === null || typeof v !== 'object') return undefined
+    // own keys only: a line without "constructor" has no field "constructor" (not Object's)
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined
     v = (v as Record<string, unknown>)[key]
   }
   return v

@@ -116,3 +116,13 @@ t.test('encode --checksum crc32c writes CRC32C records that decode verifies', as
   t.match(bad.stderr, /bad-checksum: record checksum does not match/)
   t.same(jsonLines(bad.stdout), lines.slice(0, 2).map((l) => JSON.parse(l) as unknown), 'the records before it are printed')
 })
+
+t.test('--meta and --meta-from-field keys named like Object.prototype members are ordinary keys', async (t) => {
+  const r = await cli(['encode', '--meta', '__proto__=m', '--meta-from-field', 'constructor', '--meta-from-field', 'p=__proto__', '--meta-from-field', 'q=a.toString'],
+    '{"a":{}}\n{"constructor":"x","__proto__":"p","a":{"toString":"s"}}\n')
+  t.equal(r.code, 0, r.stderr)
+  const metadata = (await decodeRecords(r.stdout)).map((rec) => ({ ...rec.metadata }))
+  // a line without the field has none (not Object's `constructor` or `toString`)
+  t.same(metadata, [JSON.parse('{"__proto__":"m"}'), JSON.parse('{"__proto__":"m","constructor":"x","p":"p","q":"s"}')])
+  t.ok(metadata.every((m) => Object.hasOwn(m, '__proto__')), '__proto__ is a key of every record')
+})

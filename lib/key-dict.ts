@@ -1,5 +1,5 @@
 /**
- * Objects keyed by names users choose (metadata keys, column names).
+ * Objects keyed by names users choose (metadata keys, column names, flags).
  *
  * A plain `{}` inherits Object.prototype, so for the keys `__proto__`,
  * `constructor`, `toString`... `obj[key] = v` sets the prototype instead of
