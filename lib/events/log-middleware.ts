@@ -17,6 +17,7 @@
  * and reading it here would take it from the handler.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { keyDict } from '../key-dict.js'
 import { exceptionInfo, secondsSince } from './log-scope.js'
 import type { Shipper } from './ship.js'
 
@@ -34,9 +35,9 @@ export type Next = (error?: unknown) => void
 export type Handler = (req: IncomingMessage, res: ServerResponse) => unknown
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next?: Next) => void
 
-/** The query string as an object; a repeated name gives an array. */
+/** The query string as an object; a repeated name gives an array. Any name is a key (`?constructor=1`, `?__proto__=1`). */
 function queryParams (url: URL): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
+  const out: Record<string, string | string[]> = keyDict()
   for (const [name, value] of url.searchParams) {
     const had = out[name]
     out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value]

@@ -24,7 +24,7 @@ t.test('a wrapped handler: one event per request; a throwing or rejecting handle
     if (req.url?.startsWith('/reject') === true) { await Promise.resolve(); throw new RangeError('async boom') }
     res.end('fine')
   }))
-  const ok = await fetch(`${base}/a/b?x=1&y=2&y=3`, { headers: { 'user-agent': 'tester' } })
+  const ok = await fetch(`${base}/a/b?x=1&y=2&y=3&constructor=c&__proto__=p&__proto__=q`, { headers: { 'user-agent': 'tester' } })
   t.equal(await ok.text(), 'fine')
   const thrown = await fetch(`${base}/throw`, { method: 'POST', body: 'ignored' })
   t.equal(thrown.status, 500)
@@ -36,6 +36,9 @@ t.test('a wrapped handler: one event per request; a throwing or rejecting handle
   const events = collector.stored.map((e) => e.event)
   t.match(events[0], { method: 'GET', path: '/a/b', client_ip: /127\.0\.0\.1/, get_params: { x: '1', y: ['2', '3'] }, status: 200, duration: Number, agent: 'tester' })
   t.notOk('exception' in events[0])
+  const params = events[0].get_params as Record<string, unknown>
+  t.equal(params.constructor, 'c', 'a query parameter named constructor is a value')
+  t.same(Object.hasOwn(params, '__proto__') ? params.__proto__ : '(missing)', ['p', 'q'], 'and __proto__ a key')
   t.match(events[1], { method: 'POST', path: '/throw', status: 500, exception: { message: 'sync boom', class: 'TypeError', stack_trace: Array } })
   t.match(events[2], { path: '/reject', status: 500, exception: { message: 'async boom', class: 'RangeError' } })
 })
