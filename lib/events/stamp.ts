@@ -145,8 +145,9 @@ export class StampStream extends Transform {
       if (typeof event !== 'object' || event === null || Array.isArray(event)) {
         throw new ShoeboxError('SHOEBOX_INVALID_EVENT', 'an event is a JSON object')
       }
-      if (o.streamField !== undefined && event[o.streamField] !== undefined) {
-        const named = event[o.streamField]
+      // own members only: an event without "constructor" has no field "constructor"
+      const named = o.streamField !== undefined && Object.hasOwn(event, o.streamField) ? event[o.streamField] : undefined
+      if (named !== undefined) {
         if (typeof named !== 'string') {
           throw new ShoeboxError('SHOEBOX_INVALID_STREAM_NAME', `field ${JSON.stringify(o.streamField)} is not a string`)
         }
@@ -155,7 +156,7 @@ export class StampStream extends Transform {
       if (o.time !== undefined) {
         time = timeFrom(o.time(event), 'kronos')
       } else if (o.timeField !== undefined) {
-        const value = event[o.timeField]
+        const value = Object.hasOwn(event, o.timeField) ? event[o.timeField] : undefined
         if (value === undefined || value === null) {
           throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME', `no time field ${JSON.stringify(o.timeField)}`)
         }

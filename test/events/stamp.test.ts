@@ -50,6 +50,15 @@ t.test('objects, text and Buffers are stamped; everything but @id/@time stays as
   t.same(records.map((r) => r.line), [1, 2, 3])
 })
 
+t.test('a stream or time field named like an Object.prototype member is an ordinary field', async (t) => {
+  const s = stamp({ stream: 'fallback', streamField: 'constructor', timeField: 'toString', now: clock })
+  const { records, error } = await run(s, ['{"toString":17000000000000001}', '{"constructor":"named","toString":17000000000000002}'])
+  t.equal(error, undefined, 'an event without the field takes the default stream')
+  t.same(records.map((r) => [r.stream, r.time]), [['fallback', 17_000_000_000_000_001n], ['named', 17_000_000_000_000_002n]])
+  const noTime = await run(stamp({ stream: 's', timeField: 'valueOf' }), ['{"a":1}'])
+  t.match(noTime.error, { code: 'SHOEBOX_INVALID_EVENT_TIME', message: /no time field "valueOf"/ })
+})
+
 t.test('time from a field in every unit, from a function; stream from a field', async (t) => {
   const s = stamp({ stream: 'fallback', streamField: 'kind', timeField: 'ts', now: clock })
   const { records, error } = await run(s, [
