@@ -1,7 +1,7 @@
 /**
  * Everything that needs the AWS SDK's code, in one module that S3Store
- * loads with import() on its first request: loading @aws-sdk/client-s3 and
- * lib-storage costs more than starting Node itself, and a program (or a CLI
+ * loads with import() on its first request: loading @aws-sdk/client-s3
+ * costs more than starting Node itself, and a program (or a CLI
  * command) that never names an s3:// URL should not pay for it. Nothing else
  * in lib/ imports the SDK except for types.
  *

@@ -111,7 +111,9 @@ export class S3Writer extends Writable implements ObjectWriter {
   override _construct (callback: (err?: Error | null) => void): void {
     this.#store.connect().then(async (connection) => {
       this.#connection = connection
-      this.#checksums = await connection.client.config.requestChecksumCalculation() === 'WHEN_SUPPORTED'
+      // A client given by the caller may predate the setting (SDKs before 3.729 sent no checksum unasked).
+      const calculation = (connection.client.config as { requestChecksumCalculation?: () => Promise<string> }).requestChecksumCalculation
+      this.#checksums = typeof calculation === 'function' && await calculation() === 'WHEN_SUPPORTED'
       callback()
     }).catch((err: unknown) => { callback(this.#store.fail(err, 'put', this.key)) })
   }
