@@ -135,7 +135,18 @@ async function digestOf (name, cmd, args) {
   return { lines, bytes, sha256: hash.digest('hex') }
 }
 
-/** Start bench/s3-server.js; resolves to { endpoint, stop }. It exits when its stdin closes. */
+/** CPU seconds (user + sys) a process has used so far, from /proc (Linux), else NaN. */
+function processCpu (pid) {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop().split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
+/** Start bench/s3-server.js; resolves to { endpoint, cpu, stop }: cpu() is its CPU seconds so far. It exits when its stdin closes. */
 function startServer () {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER, BUCKET], { stdio: ['pipe', 'pipe', 'inherit'], env: CHILD_ENV })
@@ -147,7 +158,7 @@ function startServer () {
       child.stdout.off('data', onData)
       child.off('exit', onExit)
       const exited = new Promise((resolve) => { child.once('exit', resolve) })
-      resolve({ endpoint: JSON.parse(out.slice(0, out.indexOf('\n'))).endpoint, stop: async () => { child.stdin.end(); await exited } })
+      resolve({ endpoint: JSON.parse(out.slice(0, out.indexOf('\n'))).endpoint, cpu: () => processCpu(child.pid), stop: async () => { child.stdin.end(); await exited } })
     })
     child.once('error', reject)
     child.once('exit', onExit)
@@ -230,6 +241,8 @@ export async function runZstd () {
   const { S3Client, ListObjectsV2Command, DeleteObjectsCommand } = await import('@aws-sdk/client-s3')
   const client = new S3Client({ endpoint: server.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } })
   const uploaded = { objects: 0, bytes: 0 }
+  /** fauxqs's CPU seconds per upload run, warm-up included (dropped below). */
+  const serverCpu = []
   let tu
   try {
     let round = 0
@@ -239,6 +252,7 @@ export async function runZstd () {
         prepare: () => empty(out[SB_UP]),
         run: async () => {
           const prefix = `zstd-${round++}`
+          const cpuBefore = server.cpu()
           const r = await run(SB_UP, process.execPath, [CLI, 'write', out[SB_UP], '--zstd', '--roll-size', ROLL, '--to', `s3://${BUCKET}/${prefix}`, '--endpoint', server.endpoint], { stdinFile: info.path })
           // Every sealed file is on the server, byte for byte as long; then the objects go, so the server does not grow.
           const listed = (await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }))).Contents ?? []
@@ -248,6 +262,8 @@ export async function runZstd () {
             if (remote.get(path.basename(f)) !== fs.statSync(f).size) throw new Error(`${SB_UP}: ${path.basename(f)} is not on the server with its ${fs.statSync(f).size} bytes (listed: ${JSON.stringify([...remote])})`)
           }
           if (listed.length !== local.length) throw new Error(`${SB_UP}: ${listed.length} objects on the server, ${local.length} files written`)
+          // The server's CPU for the run (the listing above included: one request).
+          serverCpu.push(server.cpu() - cpuBefore)
           uploaded.objects = listed.length
           uploaded.bytes = totalSize(local)
           if (listed.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: listed.map((o) => ({ Key: o.Key })) } }))
@@ -285,6 +301,7 @@ export async function runZstd () {
     rows,
     verify,
     uploaded,
+    serverCpu: serverCpu.slice(serverCpu.length - tu.get(SB_UP).seconds.length),
     resources,
     timings
   }
@@ -320,7 +337,8 @@ export function zstdNotes (result) {
       `${name} ${v.files} file${v.files === 1 ? '' : 's'}, ${(v.compressedBytes / 1e6).toFixed(1)} MB, ratio ${v.ratio.toFixed(2)}`).join('; ') +
       `; uploaded per run: ${result.uploaded.objects} objects, ${(result.uploaded.bytes / 1e6).toFixed(1)} MB.`,
     'CPU (user + sys, GNU time, children included; median), cores (CPU / wall) and peak RSS (GNU time %M, highest): ' +
-      Object.entries(result.resources).map(([name, r]) => `${name} ${r.cpuMedian.toFixed(2)} s, ${r.cores.toFixed(2)} cores, ${r.maxRssMB.toFixed(0)} MB`).join('; ') + '.',
+      Object.entries(result.resources).map(([name, r]) => `${name} ${r.cpuMedian.toFixed(2)} s, ${r.cores.toFixed(2)} cores, ${r.maxRssMB.toFixed(0)} MB`).join('; ') + '.' +
+      ` The S3 server (fauxqs, its own process on the same cores) per upload run: ${median(result.serverCpu).toFixed(2)} CPU s (median).`,
     `${result.cores} cores; load average (1, 5, 15 min) at the start ${result.loadavg.start.map((x) => x.toFixed(2)).join(', ')}, ` +
       `at the end ${result.loadavg.end.map((x) => x.toFixed(2)).join(', ')}.`
   ]

@@ -1,13 +1,13 @@
 /**
  * Proof that an uploaded object holds the bytes written to the sink. The
- * bytes are cut into parts exactly where lib-storage cuts them (every
- * partSize bytes) and each part is summed as it passes:
+ * bytes are cut into parts exactly where the writer cuts them (every
+ * partSize bytes, s3-writer.ts) and each part is summed as it passes:
  *
  * - 'checksum' (default): a CRC32 per part, compared with the CRC32 the SDK
- *   sent with that part (which the server checks against what it received:
- *   S3 and MinIO refuse a part that does not match) and with the one the
- *   server reports storing, when it reports one. Hardware CRC32 costs next
- *   to nothing, so uploads run at the speed of a bare lib-storage Upload.
+ *   sent with that part (the SDK's, over the body it sent, which the
+ *   server checks against what it received: S3 and MinIO refuse a part that
+ *   does not match) and with the one the server reports storing, when it
+ *   reports one. Hardware CRC32 costs next to nothing.
  * - 'etag': an MD5 per part, compared with the ETag the server returns (MD5
  *   of the object, or of the part MD5s and '-N'). End to end even on servers
  *   that ignore checksums, at about 2.5 ns a byte; useless where ETags are

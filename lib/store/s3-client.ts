@@ -1,20 +1,21 @@
 /**
  * Everything that needs the AWS SDK's code, in one module that S3Store
- * loads with import() on its first request: loading @aws-sdk/client-s3 and
- * lib-storage costs more than starting Node itself, and a program (or a CLI
+ * loads with import() on its first request: loading @aws-sdk/client-s3
+ * costs more than starting Node itself, and a program (or a CLI
  * command) that never names an s3:// URL should not pay for it. Nothing else
  * in lib/ imports the SDK except for types.
  *
  * makeS3Client() builds the client from the URL's options and the
  * environment (s3-config.ts); instrument() adds the middleware that counts
- * retries and failures and reports each stored part's checksums to the
- * transfer the request belongs to (s3-context.ts).
+ * retries and failures, reports each stored part's checksums to the
+ * transfer the request belongs to (s3-context.ts), and leaves a part whose
+ * CRC32 is sent unhashed for the signature where that hash protects
+ * nothing more (unsignedPayload()).
  */
 import {
-  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
-  S3Client, type S3ClientConfig
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
+  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, type S3ClientConfig
 } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
 import type { TransferStats } from '../transfer/stats.js'
 import { currentTransfer } from './s3-context.js'
 import { clientConfig, type S3StoreOptions } from './s3-config.js'
@@ -22,7 +23,8 @@ import { classify } from './store-error.js'
 
 /** The SDK's classes a store and its writers use. */
 export const sdk = {
-  AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, Upload
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
+  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand
 }
 export type S3Sdk = typeof sdk
 
@@ -39,9 +41,27 @@ export function makeS3Client (options: S3StoreOptions): S3Client {
 
 interface HasMetadata { $metadata?: { attempts?: number }, UploadId?: string, ChecksumCRC32?: string }
 
-interface SignedRequest { headers?: Record<string, string>, query?: Record<string, string | string[] | null> }
+interface SignedRequest { headers?: Record<string, string>, query?: Record<string, string | string[] | null>, protocol?: string, hostname?: string }
 
 const CHECKSUMMED_PUTS = new Set(['UploadPartCommand', 'PutObjectCommand'])
+
+/**
+ * May a put that carries its CRC32 (x-amz-checksum-crc32, which the server
+ * checks against the bytes it received) skip SigV4's SHA-256 of the payload
+ * (x-amz-content-sha256: UNSIGNED-PAYLOAD)? That hash is a second pass over
+ * every byte (50-170 ms per 50 MB here), and beyond the CRC32 it only
+ * guards against someone altering the body on the way while keeping its
+ * CRC32: over https TLS already does that, and on loopback there is no
+ * way. Over plain http to another host the payload stays signed, as the
+ * AWS SDKs do by default (Java's AWS4UnsignedPayloadSigner, v2's
+ * s3DisableBodySigning).
+ */
+export function unsignedPayload (protocol: string | undefined, hostname: string | undefined): boolean {
+  if (protocol === 'https:') return true
+  if (protocol !== 'http:' || hostname === undefined) return false
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
 
 /** Retries and failed attempts, counted where the SDK makes them, against the current transfer or else `fallback`. */
 export function instrument (client: S3Client, fallback: TransferStats): void {
@@ -83,4 +103,14 @@ export function instrument (client: S3Client, fallback: TransferStats): void {
     onPart({ partNumber: Number(request.query?.partNumber ?? 1), sent, stored: (out.output as HasMetadata).ChecksumCRC32 })
     return out
   }, { step: 'finalizeRequest', priority: 'low', name: 'shoeboxPartChecksums', override: true })
+  // Before signing (finalizeRequest), after the SDK's checksum (build): see unsignedPayload().
+  stack.add((next, context) => async (args) => {
+    const request = args.request as SignedRequest
+    const headers = request.headers
+    if (CHECKSUMMED_PUTS.has(context.commandName ?? '') && headers?.['x-amz-checksum-crc32'] !== undefined &&
+      headers['x-amz-content-sha256'] === undefined && unsignedPayload(request.protocol, request.hostname)) {
+      headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+    }
+    return await next(args)
+  }, { step: 'build', priority: 'low', name: 'shoeboxUnsignedPayload', override: true })
 }

@@ -1,22 +1,33 @@
 /**
- * uploadSink() on S3: a Writable streaming into one object through
- * lib-storage's multipart Upload.
+ * uploadSink() on S3: a Writable streaming into one object, as a multipart
+ * upload of its own (not lib-storage's Upload, which copied every part once
+ * more to assemble it, kept a fresh part-sized buffer per part, and left the
+ * SDK to checksum each part again).
  *
- * - Memory is bounded by part size x queue size: lib-storage pulls from the
- *   body only when a part slot is free, so the body's buffer fills, write()
- *   returns false, and the producer waits (real backpressure).
- * - Each part is a request of its own, retried by the SDK with jittered
- *   backoff; each carries the SDK's CRC32 checksum, and each part is summed
- *   here as bytes pass, so what was stored is checked against what was
- *   written before `finish` (part-check.ts).
- * - An empty stream is one empty PutObject (lib-storage has hung on these).
- * - On an error or destroy() the multipart upload is aborted before the
- *   stream reports closed, so no orphaned parts are left to pay for.
+ * - Parts are assembled in place in part-sized buffers that are reused:
+ *   at most queueSize parts in flight plus the one filling, so memory is
+ *   bounded by part size x (queue size + 1), the same pages every part.
+ *   A write waits (its callback held) while every slot is busy: real
+ *   backpressure.
+ * - Each part carries the CRC32 the SDK computes over the body it sends
+ *   (x-amz-checksum-crc32), which the server checks against what it
+ *   received (S3 and MinIO refuse a part that does not match); the bytes
+ *   written are summed apart as they arrive, and the two compared before
+ *   `finish` (part-check.ts), so a body changed anywhere after this writer
+ *   is caught even by a server that checks nothing. (Handing the SDK our
+ *   own CRC32 would save its pass but lose that.) Where the transport
+ *   protects the bytes (https) or there is no network (loopback), the
+ *   payload is not hashed once more with SHA-256 for the signature
+ *   (s3-client.ts, unsignedPayload()).
+ * - An object no larger than a part is one PutObject (an empty one too).
+ * - Each request is retried by the SDK with jittered backoff. On a failure
+ *   or destroy() the requests in flight are cancelled and the multipart
+ *   upload aborted before the stream reports closed, so no orphaned parts
+ *   are left to pay for.
  * - The writer is returned at once; _construct() waits for the store's
  *   first request to load the SDK (s3-client.ts), and writes wait for it.
  */
-import { PassThrough, Writable } from 'node:stream'
-import type { Upload } from '@aws-sdk/lib-storage'
+import { Writable } from 'node:stream'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
 import { PartCheck } from './part-check.js'
 import type { S3Connection } from './s3-client.js'
@@ -36,6 +47,11 @@ export interface S3WriterHost {
   delete (key: string): Promise<void>
 }
 
+/** S3's limit on the parts of one upload. */
+const MAX_PARTS = 10_000
+
+interface CompletedPart { PartNumber: number, ETag: string, ChecksumCRC32?: string }
+
 export class S3Writer extends Writable implements ObjectWriter {
   readonly key: string
   readonly partSize: number
@@ -46,12 +62,24 @@ export class S3Writer extends Writable implements ObjectWriter {
   readonly #objectKey: string
   readonly #options: WriterOptions
   readonly #stats: TransferStats
-  #body: PassThrough | undefined
-  #upload: Upload | undefined
-  #done: Promise<{ ETag?: string }> | undefined
+  /** Whether the SDK adds a CRC32 to each part (the client's requestChecksumCalculation; WHEN_SUPPORTED by default), so the upload is created for them. */
+  #checksums = true
+  /** The part being filled, and how far. */
+  #fill: Buffer | undefined
+  #filled = 0
+  /** Part buffers whose request is done, to fill again. */
+  readonly #spare: Buffer[] = []
+  /** Parts handed out so far (the last one's number). */
+  #parts = 0
+  readonly #inFlight = new Set<Promise<void>>()
+  readonly #completed: CompletedPart[] = []
+  #uploadId: Promise<string> | undefined
+  /** The id once the server has given it (what an abort needs). */
+  #knownUploadId: string | undefined
+  /** The first failure of any part or request; every later write and the end report it. */
   #failure: Error | undefined
-  /** A write callback held until the body drains (or the upload fails). */
-  #waiting: ((err?: Error | null) => void) | undefined
+  /** Cancels the requests in flight on destroy(). */
+  readonly #abort = new AbortController()
   #bytes = 0
   #confirmed = 0
   readonly #check: PartCheck | undefined
@@ -81,66 +109,95 @@ export class S3Writer extends Writable implements ObjectWriter {
   }
 
   override _construct (callback: (err?: Error | null) => void): void {
-    this.#store.connect().then((connection) => {
+    this.#store.connect().then(async (connection) => {
       this.#connection = connection
+      // A client given by the caller may predate the setting (SDKs before 3.729 sent no checksum unasked).
+      const calculation = (connection.client.config as { requestChecksumCalculation?: () => Promise<string> }).requestChecksumCalculation
+      this.#checksums = typeof calculation === 'function' && await calculation() === 'WHEN_SUPPORTED'
       callback()
-    }, (err: unknown) => { callback(this.#store.fail(err, 'put', this.key)) })
-  }
-
-  #start (): PassThrough {
-    const { client, sdk } = this.#connection as S3Connection
-    // The body buffers at most 1 MiB beyond the part lib-storage is assembling.
-    const body = new PassThrough({ highWaterMark: Math.min(this.partSize, 1024 * 1024) })
-    this.#body = body
-    const upload = new sdk.Upload({
-      client,
-      params: {
-        Bucket: this.#store.bucket,
-        Key: this.#objectKey,
-        Body: body,
-        ContentType: this.#options.contentType,
-        Metadata: this.#options.metadata
-      },
-      partSize: this.partSize,
-      queueSize: this.queueSize,
-      leavePartsOnError: false
-    })
-    this.#upload = upload
-    upload.on('httpUploadProgress', (p) => {
-      const loaded = p.loaded ?? 0
-      if (loaded <= this.#confirmed) return
-      this.#stats.uploadedBytes(loaded - this.#confirmed)
-      this.#confirmed = loaded
-      this.emit('progress', { key: this.key, bytes: loaded })
-    })
-    this.#done = currentTransfer.run(this.#transfer, async () => await upload.done())
-    this.#done.catch((err: unknown) => {
-      this.#failure ??= this.#store.fail(err, 'put', this.key)
-      const waiting = this.#waiting
-      this.#waiting = undefined
-      waiting?.(this.#failure)
-    })
-    return body
+    }).catch((err: unknown) => { callback(this.#store.fail(err, 'put', this.key)) })
   }
 
   override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.#failure !== undefined) {
-      callback(this.#failure)
-      return
-    }
-    const body = this.#body ?? this.#start()
+    this.#take(chunk).then(() => { callback() }, callback)
+  }
+
+  /** Copy `chunk` into parts, handing each full one out once a byte of the next is here (a part that turns out last may be a PutObject). */
+  async #take (chunk: Buffer): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure
     this.#bytes += chunk.length
     this.#check?.update(chunk)
-    if (body.write(chunk)) {
-      callback()
-      return
+    let at = 0
+    while (at < chunk.length) {
+      if (this.#filled === this.partSize) await this.#handOut()
+      this.#fill ??= this.#spare.pop() ?? Buffer.allocUnsafeSlow(this.partSize)
+      const n = chunk.copy(this.#fill, this.#filled, at)
+      this.#filled += n
+      at += n
     }
-    this.#waiting = callback
-    body.once('drain', () => {
-      const waiting = this.#waiting
-      this.#waiting = undefined
-      waiting?.()
+  }
+
+  /** Send the part filled so far, once a slot is free; rejects with the upload's failure. */
+  async #handOut (): Promise<void> {
+    while (this.#inFlight.size >= this.queueSize && this.#failure === undefined) await Promise.race(this.#inFlight)
+    if (this.#failure !== undefined) throw this.#failure
+    const buffer = this.#fill as Buffer
+    const length = this.#filled
+    this.#fill = undefined
+    this.#filled = 0
+    const number = ++this.#parts
+    if (number > MAX_PARTS) throw this.#fail(new Error(`more than ${MAX_PARTS} parts of ${this.partSize} bytes: use a larger partSize`))
+    const sending: Promise<void> = this.#sendPart(number, buffer.subarray(0, length)).then(() => {
+      this.#inFlight.delete(sending)
+      this.#spare.push(buffer)
+    }, (err: unknown) => {
+      this.#inFlight.delete(sending)
+      this.#fail(err)
     })
+    this.#inFlight.add(sending)
+  }
+
+  #fail (err: unknown): Error {
+    this.#failure ??= err instanceof StoreError ? err : this.#store.fail(err, 'put', this.key)
+    return this.#failure
+  }
+
+  /** A request of this writer's transfer (counted, its parts reported), cancelled by destroy(). */
+  async #send<T>(command: (sdk: S3Connection['sdk']) => object): Promise<T> {
+    const { client, sdk } = this.#connection as S3Connection
+    const request = command(sdk) as Parameters<typeof client.send>[0]
+    return await currentTransfer.run(this.#transfer, async () => await client.send(request, { abortSignal: this.#abort.signal }) as T)
+  }
+
+  async #startUpload (): Promise<string> {
+    const request = {
+      Bucket: this.#store.bucket,
+      Key: this.#objectKey,
+      ContentType: this.#options.contentType,
+      Metadata: this.#options.metadata,
+      ChecksumAlgorithm: this.#checksums ? 'CRC32' as const : undefined
+    }
+    const out = await this.#send<{ UploadId?: string }>((sdk) => new sdk.CreateMultipartUploadCommand(request))
+    if (out.UploadId === undefined) throw new Error('the server gave the multipart upload no id')
+    this.#knownUploadId = out.UploadId
+    return out.UploadId
+  }
+
+  async #sendPart (number: number, body: Buffer): Promise<void> {
+    this.#uploadId ??= this.#startUpload()
+    const uploadId = await this.#uploadId
+    const request = { Bucket: this.#store.bucket, Key: this.#objectKey, UploadId: uploadId, PartNumber: number, Body: body }
+    const out = await this.#send<{ ETag?: string, ChecksumCRC32?: string }>((sdk) => new sdk.UploadPartCommand(request))
+    if (out.ETag === undefined) throw new Error(`the server gave part ${number} no ETag`)
+    // As lib-storage did: a part's checksum goes into the completion only where the server returned one.
+    this.#completed.push({ PartNumber: number, ETag: out.ETag, ...(out.ChecksumCRC32 !== undefined ? { ChecksumCRC32: out.ChecksumCRC32 } : {}) })
+    this.#confirm(body.length)
+  }
+
+  #confirm (bytes: number): void {
+    this.#confirmed += bytes
+    this.#stats.uploadedBytes(bytes)
+    this.emit('progress', { key: this.key, bytes: this.#confirmed })
   }
 
   override _final (callback: (err?: Error | null) => void): void {
@@ -148,33 +205,51 @@ export class S3Writer extends Writable implements ObjectWriter {
   }
 
   async #finish (): Promise<void> {
-    let etag: string | undefined
-    if (this.#body === undefined) {
-      // Nothing was written: one empty object, without lib-storage.
-      const request = {
-        Bucket: this.#store.bucket,
-        Key: this.#objectKey,
-        Body: Buffer.alloc(0),
-        ContentType: this.#options.contentType,
-        Metadata: this.#options.metadata
-      }
-      const out = await currentTransfer.run(this.#transfer, async () =>
-        await this.#store.send('put', this.key, async ({ client, sdk }) => await client.send(new sdk.PutObjectCommand(request))))
-      etag = out.ETag
-    } else {
-      this.#body.end()
-      try {
-        etag = (await this.#done as { ETag?: string }).ETag
-      } catch {
-        throw this.#failure as Error
-      }
-      this.#stats.uploadedBytes(this.#bytes - this.#confirmed)
-      this.#confirmed = this.#bytes
-    }
-    etag ??= ''
+    if (this.#failure !== undefined) throw this.#failure
+    const etag = this.#parts === 0 ? await this.#putWhole() : await this.#complete()
     await this.#verify(etag)
     this.#stats.uploadedObject()
     this.result = { key: this.key, bytes: this.#bytes, etag }
+  }
+
+  /** Everything fit in one part: one PutObject (an empty object too). */
+  async #putWhole (): Promise<string> {
+    const body = this.#fill === undefined ? Buffer.alloc(0) : this.#fill.subarray(0, this.#filled)
+    const request = {
+      Bucket: this.#store.bucket,
+      Key: this.#objectKey,
+      Body: body,
+      ContentType: this.#options.contentType,
+      Metadata: this.#options.metadata
+    }
+    let out: { ETag?: string }
+    try {
+      out = await this.#send((sdk) => new sdk.PutObjectCommand(request))
+    } catch (err) {
+      throw this.#fail(err)
+    }
+    this.#confirm(body.length)
+    return out.ETag ?? ''
+  }
+
+  async #complete (): Promise<string> {
+    if (this.#filled > 0) await this.#handOut()
+    while (this.#inFlight.size > 0) await Promise.race(this.#inFlight)
+    if (this.#failure !== undefined) throw this.#failure
+    const parts = this.#completed.sort((a, b) => a.PartNumber - b.PartNumber)
+    const request = {
+      Bucket: this.#store.bucket,
+      Key: this.#objectKey,
+      UploadId: await this.#uploadId as string,
+      MultipartUpload: { Parts: parts }
+    }
+    try {
+      const out = await this.#send<{ ETag?: string }>((sdk) => new sdk.CompleteMultipartUploadCommand(request))
+      this.#knownUploadId = undefined
+      return out.ETag ?? ''
+    } catch (err) {
+      throw this.#fail(err)
+    }
   }
 
   /** Is the stored object what was written? If not, it goes. */
@@ -186,25 +261,22 @@ export class S3Writer extends Writable implements ObjectWriter {
   }
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
-    if (this.result !== undefined || this.#upload === undefined) {
+    if (this.result !== undefined || this.#uploadId === undefined) {
+      this.#abort.abort()
       callback(err)
       return
     }
-    const upload = this.#upload
-    const done = this.#done as Promise<unknown>
-    // A failure the upload had already met; not the one destroying the body causes below.
+    // A failure the upload had already met; not the cancellations that follow.
     const failure = this.#failure
-    // Ending the body early makes lib-storage stop, abort its upload, and reject.
-    this.#body?.destroy()
+    this.#failure ??= new StoreError('other', this.#store.url, 'put', this.key, 'the upload was stopped')
+    this.#abort.abort()
     const cleanUp = async (): Promise<void> => {
-      await done.catch(() => {})
-      // lib-storage aborts on failure; make sure even if its own abort failed or raced.
-      if (upload.uploadId !== undefined && this.result === undefined) {
-        const { client, sdk } = this.#connection as S3Connection
-        await client.send(new sdk.AbortMultipartUploadCommand({
-          Bucket: this.#store.bucket, Key: this.#objectKey, UploadId: upload.uploadId
-        })).catch(() => {})
-      }
+      await Promise.allSettled([...this.#inFlight, this.#uploadId])
+      const uploadId = this.#knownUploadId
+      if (uploadId === undefined) return
+      // Its own request, not cancelled by the signal above.
+      const { client, sdk } = this.#connection as S3Connection
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.#store.bucket, Key: this.#objectKey, UploadId: uploadId })).catch(() => {})
     }
     cleanUp().then(() => { callback(err ?? failure ?? null) }, () => { callback(err) })
   }

@@ -241,7 +241,7 @@ async function killWriter (
 
 /** The writer has flushed records into the file it is writing (a temporary file with data). */
 function writing (dir: string): boolean {
-  return fs.readdirSync(dir).some((n) => n.endsWith('.part') && fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.size !== 0)
+  return fs.readdirSync(dir).some((n) => n.endsWith('.part') && (fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.size ?? 0) !== 0)
 }
 
 /** Objects of the writer with this pid in the bucket (the default template puts the pid in every name). */
