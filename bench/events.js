@@ -11,7 +11,7 @@
  *   fixed start), spread over four streams (web.pageview, web.click,
  *   web.scroll, web.signup), unevenly (55/30/12/3%), as real event mixes
  *   are. Every ship() option is its default (500 events or 1 MiB per batch,
- *   100 ms age, 4 batches in flight, of one stream too, block).
+ *   100 ms age, 8 batches in flight, of one stream too, block).
  * - shoebox: the real CLI as a child process, `shoebox serve --data DIR
  *   --port 0` (default store: WAL fsynced per group commit, memtable 16 MiB).
  *   A fresh, empty DIR and a fresh server for every run.
