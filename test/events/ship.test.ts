@@ -1,6 +1,9 @@
 import { once } from 'node:events'
+import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t, { type Test } from 'tap'
@@ -89,6 +92,36 @@ t.test('by default one stream\'s batches overlap; answered out of order, callbac
   t.same(called, Array.from({ length: 20 }, (_, i) => i), 'callbacks in the order written')
   t.same(acks, [10, 10])
   t.equal(shipper.stats().events.acked, 20)
+})
+
+t.test('replayed (spilled) batches of a stream go one at a time, in order: the spill counts acknowledged events as a prefix', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-replay-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const options = { stream: 's', onOverflow: 'spill' as const, spill: dir, batchEvents: 10, queueEvents: 20, retry: fast, exitHooks: false }
+  // A first shipper spills what its queue has no room for while the server is down.
+  const first = ship(collector.url, options)
+  first.on('error', () => {})
+  let durable = 0
+  first.on('spill', (e: { events: number }) => { durable += e.events })
+  for (let seq = 0; seq < 100; seq++) first.write({ seq }, () => {})
+  while (durable < 80) await once(first, 'spill')
+  first.destroy()
+  await once(first, 'close')
+  // The next one replays it: every batch it sends is replayed, so none may overlap another.
+  await collector.start()
+  const second = ship(collector.url, options)
+  let inFlight = 0
+  let most = 0
+  second.on('batch', () => { most = Math.max(most, ++inFlight) })
+  second.on('ack', () => { inFlight-- })
+  second.end()
+  await once(second, 'finish')
+  t.equal(second.stats().events.replayed, 80)
+  t.equal(most, 1, 'one replayed batch in flight at a time')
+  t.same(seqs(collector.stored), Array.from({ length: 80 }, (_, i) => i + 20), 'in the order spilled')
 })
 
 t.test('{ stream, event } items: several streams, namespaces, text kept as given, the caller\'s @library kept', async (t) => {
