@@ -9,10 +9,9 @@
  * - Events: N deterministic ~300-byte page-view / click / scroll / signup
  *   events (seeded PRNG), each with its own `@time` (one per ~10 ms from a
  *   fixed start), spread over four streams (web.pageview, web.click,
- *   web.scroll, web.signup). Four streams because ship() keeps one batch
- *   per stream in flight (maxInFlight 4 by default): a one-stream shipper
- *   waits for each fsync in turn. Every other ship() option is its default
- *   (500 events or 1 MiB per batch, 100 ms age, block).
+ *   web.scroll, web.signup), unevenly (55/30/12/3%), as real event mixes
+ *   are. Every ship() option is its default (500 events or 1 MiB per batch,
+ *   100 ms age, 8 batches in flight, of one stream too, block).
  * - shoebox: the real CLI as a child process, `shoebox serve --data DIR
  *   --port 0` (default store: WAL fsynced per group commit, memtable 16 MiB).
  *   A fresh, empty DIR and a fresh server for every run.

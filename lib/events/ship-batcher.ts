@@ -3,7 +3,7 @@
  * batch per namespace and stream, and a batch is cut when it reaches the
  * event count or byte size, or when its oldest event has waited maxAge.
  * One stream's batches come out in the order its events went in; the shipper
- * sends them one at a time, so the server sees a stream's events in order.
+ * applies their answers in that order (ship.ts).
  *
  * A batch is its put body, built in place: each event's text is encoded
  * once, straight into a Buffer that grows by doubling, so shipping an event

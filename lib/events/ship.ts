@@ -10,10 +10,15 @@
  * dropped by the overflow policy (SHOEBOX_EVENT_DROPPED and a `drop`
  * event), or the shipper failed. Nothing is dropped silently.
  *
- * Batches of one stream go one at a time (so the server receives a stream's
- * events in the order written); batches of different streams go in
- * parallel, at most maxInFlight, over keep-alive connections. A batch that
- * got no answer is tried again whole, with jittered backoff and the
+ * Batches go in parallel, at most maxInFlight, over keep-alive connections,
+ * and up to maxInFlightPerStream of one stream: with one at a time, a busy
+ * stream's next batch waited for the last one's fsync and answer, and the
+ * server sat idle meanwhile. A stream's answers are applied in the order
+ * its batches were cut (callbacks, `ack` events, the spill's records), so
+ * a caller still hears of a stream's events in the order written. A batch
+ * of replayed (spilled) events goes alone among its stream's, because the
+ * spill records a prefix count of acknowledged events per stream. A batch
+ * that got no answer is tried again whole, with jittered backoff and the
  * server's Retry-After; a batch that got one is never sent again.
  *
  * The queue (events cut into batches, waiting or in flight) is bounded. When
@@ -70,6 +75,23 @@ class Written {
 /** Written by flush(): every event before it is queued; send them all now. */
 const FLUSH = Symbol('flush')
 
+/** What a batch's answer means for its events (applied in the stream's order, see Flight). */
+type Outcome = { kind: 'acked', bytes: number } | { kind: 'rejected', message: string, stored: number }
+
+/** One stream's batches in flight. */
+class Flight {
+  /** Batches sent and not yet settled. */
+  sent = 0
+  /** One of them holds replayed events: it goes alone (the spill counts acknowledged events as a prefix). */
+  replaying = false
+  /** Settles after the last batch sent was applied: the next one's outcome waits for it. */
+  last: Promise<void> = Promise.resolve()
+
+  canTake (batch: Batch, perStream: number): boolean {
+    return this.sent === 0 || (this.sent < perStream && !this.replaying && batch.origins === undefined)
+  }
+}
+
 export class Shipper extends Writable {
   readonly url: URL
   readonly onOverflow: OverflowPolicy
@@ -84,7 +106,9 @@ export class Shipper extends Writable {
   #queuedBytes = 0
   #ready: Batch[] = []
   readonly #inFlight = new Set<Batch>()
-  readonly #busy = new Set<string>()
+  readonly #flights = new Map<string, Flight>()
+  /** Batches the server acknowledged that wait for an earlier batch of their stream. */
+  readonly #ackedEarly = new Set<Batch>()
   #timer: ReturnType<typeof setTimeout> | null = null
   #timerAt = 0
   /** A write held by 'block', resumed when there is room (or failed with the shipper). */
@@ -316,23 +340,47 @@ export class Shipper extends Writable {
     this.#pump()
   }
 
-  /** Start ready batches: the oldest of each stream not in flight, up to maxInFlight. */
+  /** Start ready batches, oldest first, up to maxInFlight in all and maxInFlightPerStream per stream. */
   #pump (): void {
-    for (let i = 0; i < this.#ready.length && this.#inFlight.size < this.#settings.maxInFlight && this.#failed === null;) {
+    const { maxInFlight, maxInFlightPerStream } = this.#settings
+    // Streams with a batch left waiting in this pass: their later batches wait too (cut order).
+    let waiting: Set<string> | undefined
+    for (let i = 0; i < this.#ready.length && this.#inFlight.size < maxInFlight && this.#failed === null;) {
       const batch = this.#ready[i]
       const key = batch.key
-      if (this.#busy.has(key)) {
+      let flight = this.#flights.get(key)
+      if (waiting?.has(key) === true || (flight !== undefined && !flight.canTake(batch, maxInFlightPerStream))) {
+        (waiting ??= new Set()).add(key)
         i++
         continue
       }
       this.#ready.splice(i, 1)
-      this.#busy.add(key)
-      this.#inFlight.add(batch)
-      this.#send(batch).then(() => { this.#finished(batch, key) }, (err: Error) => { this.destroy(err) })
+      if (flight === undefined) {
+        flight = new Flight()
+        this.#flights.set(key, flight)
+      }
+      this.#start(batch, flight)
     }
   }
 
-  async #send (batch: Batch): Promise<void> {
+  #start (batch: Batch, flight: Flight): void {
+    flight.sent++
+    if (batch.origins !== undefined) flight.replaying = true
+    this.#inFlight.add(batch)
+    const earlier = flight.last
+    const applied = this.#send(batch).then(async (outcome) => {
+      if (outcome?.kind === 'acked') this.#ackedEarly.add(batch)
+      // Answers of one stream are applied in the order its batches were cut.
+      await earlier
+      this.#ackedEarly.delete(batch)
+      if (outcome !== undefined && this.#failed === null) await this.#apply(batch, outcome)
+    })
+    flight.last = applied.catch(() => {})
+    applied.then(() => { this.#finished(batch, flight) }, (err: Error) => { this.destroy(err) })
+  }
+
+  /** The put with its retries: what the answer says, or undefined once the shipper is destroyed. */
+  async #send (batch: Batch): Promise<Outcome | undefined> {
     const { namespace, stream } = batch
     const events = batch.count
     this.emit('batch', { namespace, stream, events, bytes: batch.bytes })
@@ -351,29 +399,32 @@ export class Shipper extends Writable {
         sleep: async (ms, signal) => { await sleepFor(Math.max(ms, retryAfterMs), undefined, { signal }) }
       })
       this.#transfer.uploadedBytes(outcome.bytes)
-      if (outcome.inserted === events) {
-        this.#transfer.uploadedObject()
-        this.#counts.acked += events
-        // Recorded in the spill first: an `ack` seen means no later run sends these again.
-        await this.#settleSpilled(batch)
-        this.emit('ack', { namespace, stream, events, bytes: outcome.bytes })
-        for (const done of batch.dones) done?.(null)
-        // The server read the whole body: its buffer can hold a later one.
-        this.#batcher.recycle(batch)
-        return
-      }
+      if (outcome.inserted === events) return { kind: 'acked', bytes: outcome.bytes }
       const stored = outcome.inserted === 0 ? '' : ` (the server stored ${outcome.inserted} of the batch's ${events}; which ones, the protocol does not say)`
-      await this.#reject(batch, `${this.#where}: stream ${stream}: ${outcome.errors.join('; ')}${stored}`, outcome.inserted)
+      return { kind: 'rejected', message: `${this.#where}: stream ${stream}: ${outcome.errors.join('; ')}${stored}`, stored: outcome.inserted }
     } catch (err) {
-      if (this.#abort.signal.aborted) return
-      if (err instanceof PutError && !err.retryable) {
-        await this.#reject(batch, err.message, 0)
-        return
-      }
+      if (this.#abort.signal.aborted) return undefined
+      if (err instanceof PutError && !err.retryable) return { kind: 'rejected', message: err.message, stored: 0 }
       throw new ShoeboxError('SHOEBOX_UNREACHABLE',
         `${(err as Error).message}; gave up after ${this.#settings.retry.attempts} tries; ${this.#counts.queued} events not acknowledged` +
         (this.#spill === undefined ? '' : `; spilled events stay in ${this.#spill.dir} for the next run`), { cause: err })
     }
+  }
+
+  /** A batch's answer, applied to its events. */
+  async #apply (batch: Batch, outcome: Outcome): Promise<void> {
+    if (outcome.kind === 'rejected') {
+      await this.#reject(batch, outcome.message, outcome.stored)
+      return
+    }
+    this.#transfer.uploadedObject()
+    this.#counts.acked += batch.count
+    // Recorded in the spill first: an `ack` seen means no later run sends these again.
+    await this.#settleSpilled(batch)
+    this.emit('ack', { namespace: batch.namespace, stream: batch.stream, events: batch.count, bytes: outcome.bytes })
+    for (const done of batch.dones) done?.(null)
+    // The server read the whole body: its buffer can hold a later one.
+    this.#batcher.recycle(batch)
   }
 
   /** Every event of the batch rejected: reported one by one, never retried. */
@@ -399,13 +450,16 @@ export class Shipper extends Writable {
     for (const [file, keys] of byFile) await file.settle(keys)
   }
 
-  #finished (batch: Batch, key: string): void {
+  #finished (batch: Batch, flight: Flight): void {
     this.#inFlight.delete(batch)
-    this.#busy.delete(key)
+    flight.sent--
+    if (batch.origins !== undefined) flight.replaying = false
+    if (flight.sent === 0 && this.#flights.get(batch.key) === flight) this.#flights.delete(batch.key)
     this.#counts.queued -= batch.count
     this.#queuedBytes -= batch.bytes
-    this.#release()
+    // The next ready batch goes on the wire before a held writer resumes (it prepares events for a while).
     this.#pump()
+    this.#release()
     this.#checkIdle()
   }
 
@@ -456,6 +510,13 @@ export class Shipper extends Writable {
     const failure = this.#failed
     this.#abort.abort(failure)
     this.#stop()
+    // Batches the server acknowledged while an earlier one of their stream was in flight: told so.
+    for (const batch of this.#ackedEarly) {
+      this.#inFlight.delete(batch)
+      this.#counts.acked += batch.count
+      for (const done of batch.dones) done?.(null)
+    }
+    this.#ackedEarly.clear()
     // Whatever is not acknowledged is told so; spilled events stay on disk for the next run.
     const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()]
     this.#inFlight.clear()

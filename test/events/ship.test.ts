@@ -1,4 +1,9 @@
 import { once } from 'node:events'
+import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t, { type Test } from 'tap'
@@ -23,10 +28,10 @@ async function writeAcked (shipper: Shipper, chunk: unknown): Promise<void> {
   })
 }
 
-t.test('a pipeline of events arrives once each, in order, batched, in pykronos\'s body', async (t) => {
+t.test('a pipeline of events arrives once each, in order (maxInFlightPerStream 1), batched, in pykronos\'s body', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
-  const shipper = ship(collector.url + '/', { stream: 'clicks', batchEvents: 100 })
+  const shipper = ship(collector.url + '/', { stream: 'clicks', batchEvents: 100, maxInFlightPerStream: 1 })
   const batches: number[] = []
   shipper.on('batch', (b: { events: number }) => batches.push(b.events))
   const events = Array.from({ length: 1000 }, (_, seq) => ({ seq, page: 'é/ü', big: 1 }))
@@ -41,6 +46,82 @@ t.test('a pipeline of events arrives once each, in order, batched, in pykronos\'
   t.equal(stats.events.acked, 1000)
   t.equal(stats.uploaded.objects, 10)
   t.equal(stats.events.queued, 0)
+})
+
+t.test('by default one stream\'s batches overlap; answered out of order, callbacks and acks still come in the order written', async (t) => {
+  // A server that holds the answer of the batch holding seq 0 until the next batch's answer is written.
+  let sent = 0
+  let open = 0
+  let mostOpen = 0
+  let answerFirst: (() => void) | undefined
+  const answers: string[] = []
+  const server = http.createServer((req, res) => {
+    open++
+    mostOpen = Math.max(mostOpen, open)
+    const parts: Buffer[] = []
+    req.on('data', (part: Buffer) => parts.push(part))
+    req.on('end', () => {
+      const events = (JSON.parse(Buffer.concat(parts).toString('utf8')) as { events: { s: Array<{ seq: number }> } }).events.s
+      const answer = (): void => {
+        open--
+        answers.push(`${events[0].seq}-${events[events.length - 1].seq}`)
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ s: { x: { num_inserted: events.length } }, '@success': true }))
+      }
+      // Held only when the shipper sent the next batch already (else this would wait for ever).
+      if (events[0].seq === 0 && sent === 2) {
+        answerFirst = answer
+        return
+      }
+      res.on('finish', () => { answerFirst?.() })
+      answer()
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const shipper = ship(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { stream: 's', batchEvents: 10 })
+  const called: number[] = []
+  const acks: number[] = []
+  shipper.on('batch', () => { sent++ })
+  shipper.on('ack', (a: { events: number }) => acks.push(a.events))
+  for (let seq = 0; seq < 20; seq++) shipper.write({ seq }, (err) => { if (err === null || err === undefined) called.push(seq) })
+  shipper.end()
+  await once(shipper, 'finish')
+  t.equal(mostOpen, 2, 'both batches of the stream were at the server at once')
+  t.same(answers, ['10-19', '0-9'], 'the later batch was answered first')
+  t.same(called, Array.from({ length: 20 }, (_, i) => i), 'callbacks in the order written')
+  t.same(acks, [10, 10])
+  t.equal(shipper.stats().events.acked, 20)
+})
+
+t.test('replayed (spilled) batches of a stream go one at a time, in order: the spill counts acknowledged events as a prefix', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-replay-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const options = { stream: 's', onOverflow: 'spill' as const, spill: dir, batchEvents: 10, queueEvents: 20, retry: fast, exitHooks: false }
+  // A first shipper spills what its queue has no room for while the server is down.
+  const first = ship(collector.url, options)
+  first.on('error', () => {})
+  let durable = 0
+  first.on('spill', (e: { events: number }) => { durable += e.events })
+  for (let seq = 0; seq < 100; seq++) first.write({ seq }, () => {})
+  while (durable < 80) await once(first, 'spill')
+  first.destroy()
+  await once(first, 'close')
+  // The next one replays it: every batch it sends is replayed, so none may overlap another.
+  await collector.start()
+  const second = ship(collector.url, options)
+  let inFlight = 0
+  let most = 0
+  second.on('batch', () => { most = Math.max(most, ++inFlight) })
+  second.on('ack', () => { inFlight-- })
+  second.end()
+  await once(second, 'finish')
+  t.equal(second.stats().events.replayed, 80)
+  t.equal(most, 1, 'one replayed batch in flight at a time')
+  t.same(seqs(collector.stored), Array.from({ length: 80 }, (_, i) => i + 20), 'in the order spilled')
 })
 
 t.test('{ stream, event } items: several streams, namespaces, text kept as given, the caller\'s @library kept', async (t) => {
@@ -74,12 +155,12 @@ t.test('a write\'s callback fires only after the server stored its event; an age
   shipper.destroy()
 })
 
-t.test('under 503/429 with Retry-After, hang-ups and a restart on the same port: every event once, in order (block)', async (t) => {
+t.test('under 503/429 with Retry-After, hang-ups and a restart on the same port: every event once, in order (block, maxInFlightPerStream 1)', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   const streams = ['s0', 's1', 's2']
   const n = 3000
-  const shipper = ship(collector.url, { batchEvents: 50, queueEvents: 200, maxInFlight: 3, retry: fast })
+  const shipper = ship(collector.url, { batchEvents: 50, queueEvents: 200, maxInFlight: 3, maxInFlightPerStream: 1, retry: fast })
   const retries: Array<{ delayMs: number }> = []
   shipper.on('retry', (r: { delayMs: number }) => retries.push(r))
   // One fault after each 500 acknowledged events.
@@ -179,7 +260,7 @@ t.test('drop: a full queue drops and counts; the queued events still arrive', as
   await collector.start()
   shipper.end()
   await once(shipper, 'finish')
-  t.same(seqs(collector.stored), Array.from({ length: 20 }, (_, i) => i), 'the first 20 queued, then stored')
+  t.same(seqs(collector.stored).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i), 'the first 20 queued, then stored')
   t.equal(outcomes.filter((o) => o === 'SHOEBOX_EVENT_DROPPED').length, 80)
   t.equal(outcomes.filter((o) => o === null).length, 20)
 })
@@ -238,6 +319,7 @@ t.test('options are checked at once', async (t) => {
     [{ spill: '/tmp/x' }, 'SHOEBOX_INVALID_OPTION'],
     [{ batchEvents: 0 }, 'SHOEBOX_INVALID_OPTION'],
     [{ maxInFlight: 1.5 }, 'SHOEBOX_INVALID_OPTION'],
+    [{ maxInFlightPerStream: 0 }, 'SHOEBOX_INVALID_OPTION'],
     [{ batchAge: 'soon' }, 'SHOEBOX_INVALID_OPTION'],
     [{ retry: { attempts: 0 } }, 'SHOEBOX_INVALID_OPTION']
   ]
@@ -270,7 +352,7 @@ t.test('put() with block never blocks and never grows without bound: past a seco
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   await collector.stop()
-  const shipper = ship(collector.url, { stream: 's', batchEvents: 5, queueEvents: 10, retry: fast, exitHooks: false })
+  const shipper = ship(collector.url, { stream: 's', batchEvents: 5, queueEvents: 10, maxInFlightPerStream: 1, retry: fast, exitHooks: false })
   const codes: Array<string | null> = []
   for (let seq = 0; seq < 40; seq++) shipper.put({ seq }, (err) => codes.push((err as NodeJS.ErrnoException | null)?.code ?? null))
   t.ok(shipper.writableLength <= 11, `the stream's buffer stays bounded (${shipper.writableLength})`)
@@ -291,7 +373,7 @@ t.test('an event larger than batchBytes goes alone; a huge one arrives intact', 
   const batches: number[] = []
   shipper.on('batch', (b: { events: number }) => batches.push(b.events))
   await pipeline(Readable.from([{ seq: 0 }, { seq: 1, big }, { seq: 2 }]), shipper)
-  t.same(seqs(collector.stored), [0, 1, 2])
-  t.equal(collector.stored[1].event.big, big)
+  t.same(seqs(collector.stored).sort(), [0, 1, 2])
+  t.equal(collector.stored.find((e) => e.event.seq === 1)?.event.big, big)
   t.same(batches, [1, 1, 1], 'cut before and after the big one')
 })
