@@ -4,7 +4,8 @@ import { pathToFileURL } from 'node:url'
 // node:stream's Transform: loading readable-stream would cost ~30 ms of start-up (see encode-ndjson.ts).
 import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { encodeNdjson } from '../ndjson/encode-ndjson.js'
+import { EncodeNdjson } from '../ndjson/encode-ndjson.js'
+import { SlabPool } from '../format/slab-pool.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
@@ -118,7 +119,9 @@ export const writeCommand: Command = {
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined
     }))
-    const lines = encodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' })
+    // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
+    // the encoder's slabs are used again (format/slab-pool.ts: peak RSS, page faults).
+    const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' }, { slabs: new SlabPool() })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
     sink.on('uploadError', (e: UploadErrorEvent) => {

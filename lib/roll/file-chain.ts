@@ -18,6 +18,7 @@ import { createHash, type Hash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Compression } from '../compress/codecs.js'
+import { releaseSlabBytes } from '../format/slab-pool.js'
 import { syncDir, writeAll } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import { sealName, tempName } from './names.js'
@@ -177,8 +178,11 @@ export class FileChain {
     if (block.data.length > 0) {
       const disk = this.#open ?? await this.#create(file)
       const bytes = block.compressed !== null ? await orIoError(block.compressed, 'cannot compress a block for', disk.tempPath) : block.data
+      // The raw bytes are done with once compressed: an encoder's pooled slab may be used again (slab-pool.ts).
+      if (block.compressed !== null) releaseSlabBytes(block.data)
       await orIoError(writeAll(disk.handle, bytes), 'cannot write', disk.tempPath)
       disk.hash.update(bytes)
+      if (block.compressed === null) releaseSlabBytes(block.data)
       disk.bytes += bytes.length
       disk.unsynced += bytes.length
       this.#on.written(file, block.data.length, bytes.length)
