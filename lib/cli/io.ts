@@ -13,6 +13,11 @@ export interface Io {
   stdin: Readable
   stdout: Writable
   stderr: Writable
+  /**
+   * Set when standard input is a regular file (`< in.ndjson`): its descriptor,
+   * for feedFile(). `stdin` reads the same file; use one or the other.
+   */
+  stdinFile?: number
 }
 
 /**
@@ -46,11 +51,79 @@ export async function openInput (io: Io, name: string): Promise<Readable> {
  * (fs streams on a pipe fail with EAGAIN when it is momentarily empty or full).
  */
 export function processIo (): Io {
+  const stdinIsFile = isFile(0)
   return {
-    stdin: isFile(0) ? fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }) : process.stdin,
+    stdin: stdinIsFile ? fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }) : process.stdin,
     stdout: isFile(1) ? fs.createWriteStream('', { fd: 1, autoClose: false, highWaterMark: READ_CHUNK }) : process.stdout,
-    stderr: process.stderr
+    stderr: process.stderr,
+    stdinFile: stdinIsFile ? 0 : undefined
   }
+}
+
+/** Buffers feedFile() reads into: one being read, the rest written and not yet consumed. */
+const FEED_BUFFERS = 4
+
+/**
+ * Write the rest of the regular file open as `fd` into `into`, then end it,
+ * reading into a few buffers used again and again. A read stream allocates a
+ * fresh 1 MiB buffer per read: for `shoebox write` of 200 MB that was 200 MB
+ * of page faults and of garbage that V8 collects only when its external
+ * memory grows (RSS and GC time). A buffer is read into again once its write
+ * callback has fired (the stream has consumed it: `into` must not keep a
+ * reference to a chunk after that, as encodeNdjson copies lines out), so the
+ * buffers bound what is in flight, as backpressure would. A read error
+ * destroys `into` with it; `stopped()` (a signal) ends `into` cleanly after the
+ * read under way. Never rejects: the pipeline `into` is part of reports.
+ */
+export async function feedFile (fd: number, into: Writable, stopped: () => boolean): Promise<void> {
+  const free: Buffer[] = []
+  for (let i = 0; i < FEED_BUFFERS; i++) free.push(Buffer.allocUnsafeSlow(READ_CHUNK))
+  let returned: (() => void) | null = null
+  const giveBack = (buf: Buffer): void => {
+    free.push(buf)
+    returned?.()
+    returned = null
+  }
+  // A destroyed stream may never call back the write it holds: stop waiting for buffers then.
+  let closed = into.destroyed
+  const onClose = (): void => {
+    closed = true
+    returned?.()
+    returned = null
+  }
+  into.once('close', onClose)
+  const freeBuffer = async (): Promise<Buffer | null> => {
+    while (free.length === 0 && !closed) await new Promise<void>((resolve) => { returned = resolve })
+    return closed ? null : free.pop() as Buffer
+  }
+  // The next read goes out before the chunk just read is written: reading (on the pool) and encoding overlap.
+  let reading: Promise<number> | null = null
+  try {
+    let buf = await freeBuffer()
+    if (buf !== null) reading = readInto(fd, buf)
+    while (buf !== null && reading !== null) {
+      const n = await reading
+      reading = null
+      if (n === 0 || closed || stopped()) break
+      const chunk = buf
+      buf = await freeBuffer()
+      if (buf === null) break // closed meanwhile
+      if (!stopped()) reading = readInto(fd, buf)
+      into.write(chunk.subarray(0, n), () => { giveBack(chunk) })
+    }
+    if (!closed) into.end()
+  } catch (err) {
+    into.destroy(err as Error)
+  } finally {
+    into.off('close', onClose)
+    reading?.catch(() => {})
+  }
+}
+
+async function readInto (fd: number, buf: Buffer): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    fs.read(fd, buf, 0, buf.length, null, (err, n) => { if (err !== null) reject(err); else resolve(n) })
+  })
 }
 
 function isFile (fd: number): boolean {

@@ -1,16 +1,17 @@
 /** shoebox write: NDJSON on stdin into rolling archive files in a directory. */
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { Transform } from 'readable-stream'
-import type { TransformCallback } from 'node:stream'
+// node:stream's Transform: loading readable-stream would cost ~30 ms of start-up (see encode-ndjson.ts).
+import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { encodeNdjson } from '../ndjson/encode-ndjson.js'
+import { EncodeNdjson } from '../ndjson/encode-ndjson.js'
+import { SlabPool } from '../format/slab-pool.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
-import { describeIoError, usage } from './io.js'
+import { describeIoError, feedFile, usage } from './io.js'
 import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
@@ -118,7 +119,9 @@ export const writeCommand: Command = {
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined
     }))
-    const lines = encodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' })
+    // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
+    // the encoder's slabs are used again (format/slab-pool.ts: peak RSS, page faults).
+    const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' }, { slabs: new SlabPool() })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
     sink.on('uploadError', (e: UploadErrorEvent) => {
@@ -138,9 +141,15 @@ export const writeCommand: Command = {
     const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
     const transfers = sink.uploader === undefined ? null : new TransferReporter(io, 'shoebox write', () => sink.stats())
     try {
-      // stdin feeds the gate; on a signal the gate ends cleanly, so the sink seals its file.
-      pipeline(io.stdin, gate).catch(() => {})
-      await pipeline(gate, lines, sink)
+      if (io.stdinFile !== undefined) {
+        // A file on stdin is read into reused buffers (see feedFile); a signal ends the lines cleanly.
+        void feedFile(io.stdinFile, lines, () => gate.stopped)
+        await pipeline(lines, sink)
+      } else {
+        // stdin feeds the gate; on a signal the gate ends cleanly, so the sink seals its file.
+        pipeline(io.stdin, gate).catch(() => {})
+        await pipeline(gate, lines, sink)
+      }
     } catch (err) {
       const kept = sink.kept()
       // Once the sink has started, the one error line also says what survived.
@@ -204,6 +213,11 @@ async function loadPolicy (module: string): Promise<RollPolicy> {
 /** Passes bytes through until closed; then ends its output, ignoring the rest. */
 class Gate extends Transform {
   #closed = false
+
+  /** close() was called (a signal). */
+  get stopped (): boolean {
+    return this.#closed
+  }
 
   close (): void {
     if (this.#closed) return

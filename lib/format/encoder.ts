@@ -25,6 +25,7 @@ import {
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { RecordSealer } from './record-sealer.js'
+import type { SlabPool } from './slab-pool.js'
 import { relayoutV2 } from './relayout.js'
 import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
 import { V2_METADATA_OFFSET, v2VersionWord, writeV2Header } from './v2.js'
@@ -59,6 +60,12 @@ export interface EncoderInternals {
    * rolling sink's size policies) sets this.
    */
   exactSizes?: boolean
+  /**
+   * Take slabs from this pool and say what was handed out of them, so that
+   * they are used again once the bytes are given back (see slab-pool.ts:
+   * only for a consumer that gives every byte back). Default: fresh slabs.
+   */
+  slabs?: SlabPool
 }
 
 const DEFAULT_CHUNK = 1024 * 1024
@@ -109,6 +116,7 @@ export class ArchiveEncoder {
   /** Records given so far (written or refused): the next one's index. */
   #given = 0
   #slab: Buffer
+  readonly #slabs: SlabPool | undefined
   #start = 0
   #pos = 0
   #full: Buffer[] = []
@@ -135,7 +143,7 @@ export class ArchiveEncoder {
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncoderOptions = {}, internals: EncoderInternals = {}) {
     const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
-    const { native = nativeRecords, exactSizes = false } = internals
+    const { native = nativeRecords, exactSizes = false, slabs } = internals
     if (format !== 'v1' && format !== 'v2') throw invalidOption('format', `must be 'v1' or 'v2', got ${String(format)}`)
     if (checksum !== 'crc32' && checksum !== 'crc32c') throw invalidOption('checksum', `must be 'crc32' or 'crc32c', got ${String(checksum)}`)
     // Rather than write v1 records without the checksum that was asked for.
@@ -146,7 +154,8 @@ export class ArchiveEncoder {
     this.checksum = checksum
     this.chunkSize = chunkSize
     this.maxRecordSize = maxRecordSize
-    this.#slab = Buffer.allocUnsafeSlow(chunkSize)
+    this.#slabs = slabs
+    this.#slab = slabs?.take(chunkSize) ?? Buffer.allocUnsafeSlow(chunkSize)
     this.#sealer = new RecordSealer(checksum, format === 'v2' ? native : null)
     this.#deferText = this.#sealer.batched && !exactSizes
     this.#frame = format === 'v2' ? native?.frameLines : undefined
@@ -350,6 +359,7 @@ export class ArchiveEncoder {
       const written = this.#ends
       for (let i = 0; i < count; i++) ends[i] = written[i] - from
       handedOut.set(piece, ends)
+      this.#slabs?.handedOut(this.#slab, piece.length)
       return piece
     }
     // Some metadata was not ASCII: those records are written again, longer, elsewhere,
@@ -363,7 +373,13 @@ export class ArchiveEncoder {
   #reserve (bound: number): void {
     if (this.#slab.length - this.#pos >= bound) return
     if (this.#pos > this.#start) this.#full.push(this.#sealPending())
-    this.#slab = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, bound))
+    const size = Math.max(this.chunkSize, bound)
+    if (this.#slabs === undefined) {
+      this.#slab = Buffer.allocUnsafeSlow(size)
+    } else {
+      this.#slabs.retire(this.#slab)
+      this.#slab = this.#slabs.take(size)
+    }
     this.#start = 0
     this.#pos = 0
   }

@@ -85,6 +85,8 @@ export class RollingSink extends Writable {
   #isTimed: ((reason: CutReason) => boolean) | undefined
   /** Made by #start (file-chain.ts loads then, not at import); until then nothing is on disk. */
   #chain: FileChain | undefined
+  /** slab-pool.ts's releaseSlabBytes, loaded by #start: parts copied into one block are given back at once. */
+  #releaseSlabBytes: ((view: Uint8Array) => void) | undefined
   /** walk.ts's recordEnds, loaded by #start, for encode()'s bytes. */
   #recordEnds: typeof recordEnds | undefined
   #encoder: ArchiveEncoder
@@ -213,8 +215,9 @@ export class RollingSink extends Writable {
 
   async #start (): Promise<void> {
     // Loaded here, not at import: importing the package must stay about as fast as starting Node.
-    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }] =
-      await Promise.all([import('./file-chain.js'), import('../format/walk.js'), import('./planner.js')])
+    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { releaseSlabBytes }] =
+      await Promise.all([import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js')])
+    this.#releaseSlabBytes = releaseSlabBytes
     this.#planner = new RollPlanner(this.#plannerOptions)
     this.#isTimed = isTimed
     this.#chain = this.#makeChain(FileChain)
@@ -397,6 +400,9 @@ export class RollingSink extends Writable {
     }
     if (parts.length === 0 && !cut.seal) return
     const data = joinParts(parts)
+    // Copied by joinParts: the parts are done with now (the chain gives back the block's own bytes once
+    // compressed or written), and an encoder's pooled slab may be used again (format/slab-pool.ts).
+    if (parts.length > 1 && data.buffer !== parts[0].buffer) for (const part of parts) this.#releaseSlabBytes?.(part)
     this.#files.push({ file: cut.file, data, records: cut.records, seal: cut.seal, timed: (this.#isTimed as (reason: CutReason) => boolean)(reason) })
   }
 

@@ -1,0 +1,103 @@
+/**
+ * `shoebox write < file`: a regular file on stdin is read into a few reused
+ * buffers (io.ts feedFile) instead of through a read stream. The archives
+ * must be the bytes the stream path writes (lines straddling the 1 MiB reads,
+ * unicode, a last line without newline), a read error must fail the command
+ * with one line, and the real binary must take that path.
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Readable, Writable } from 'node:stream'
+import t from 'tap'
+import { main } from '../../lib/cli/main.js'
+import type { Io } from '../../lib/cli/io.js'
+import { BIN } from '../cli-run.js'
+import { readDir } from '../fixtures-roll/util.js'
+
+function tmp (t: { teardown: (fn: () => void) => void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-file-stdin-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+function sink (into: Buffer[]): Writable {
+  return new Writable({ write (chunk: Buffer, _e, cb) { into.push(Buffer.from(chunk)); cb() } })
+}
+
+/** ~5.5 MiB of lines of varied lengths (some far over 1 MiB / 7), unicode, the last without a newline. */
+function input (): { text: Buffer, lines: string[] } {
+  const lines: string[] = []
+  let size = 0
+  for (let i = 0; size < 5.5 * 1024 * 1024; i++) {
+    const line = JSON.stringify({ i, s: 'é€😀'.repeat(i % 7), pad: 'x'.repeat((i * 7919) % (i % 50 === 0 ? 300_000 : 3000)) })
+    lines.push(line)
+    size += Buffer.byteLength(line) + 1
+  }
+  return { text: Buffer.from(lines.join('\n')), lines }
+}
+
+async function run (args: string[], io: Io): Promise<{ code: number, stderr: string }> {
+  const err: Buffer[] = []
+  const code = await main(args, { ...io, stderr: sink(err) })
+  return { code, stderr: Buffer.concat(err).toString('utf8') }
+}
+
+const files = (dir: string): string[] => fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort()
+
+t.test('a file on stdin writes the same archives as a stream on stdin', async (t) => {
+  const base = tmp(t)
+  const { text, lines } = input()
+  const file = path.join(base, 'in.ndjson')
+  fs.writeFileSync(file, text)
+  for (const mode of [[], ['--zstd'], ['--gzip=1']]) {
+    const viaFile = path.join(base, `file${mode.join('')}`)
+    const viaStream = path.join(base, `stream${mode.join('')}`)
+    const args = (dir: string): string[] => ['write', dir, '--template', 'w-{seq}.shoebox', '--roll-records', '400', ...mode]
+    const fd = fs.openSync(file, 'r')
+    try {
+      const a = await run(args(viaFile), { stdin: Readable.from([]), stdout: sink([]), stderr: sink([]), stdinFile: fd })
+      t.equal(a.code, 0, a.stderr)
+    } finally {
+      fs.closeSync(fd)
+    }
+    const b = await run(args(viaStream), { stdin: Readable.from([text]), stdout: sink([]), stderr: sink([]) })
+    t.equal(b.code, 0, b.stderr)
+    t.ok(files(viaFile).length > 1, `${mode.join(' ') || 'plain'}: several files`)
+    t.same(files(viaFile), files(viaStream))
+    for (const name of files(viaFile)) {
+      t.ok(fs.readFileSync(path.join(viaFile, name)).equals(fs.readFileSync(path.join(viaStream, name))), `${mode.join(' ') || 'plain'} ${name}: the same bytes`)
+    }
+    if (mode.length === 0) t.same(readDir(viaFile).records.map((r) => r.payload.toString('utf8')), lines, 'every line, as written')
+  }
+})
+
+t.test('a read error fails the write with one line (exit 1)', async (t) => {
+  const base = tmp(t)
+  const fd = fs.openSync(base, 'r') // a directory: read() fails with EISDIR
+  try {
+    const r = await run(['write', path.join(base, 'out')], { stdin: Readable.from([]), stdout: sink([]), stderr: sink([]), stdinFile: fd })
+    t.equal(r.code, 1)
+    t.match(r.stderr, /^shoebox write: .*(EISDIR|directory).*\n$/)
+    t.equal(r.stderr.split('\n').length, 2, 'one line')
+  } finally {
+    fs.closeSync(fd)
+  }
+})
+
+t.test('the binary takes a regular file on stdin this way', async (t) => {
+  const base = tmp(t)
+  const { text, lines } = input()
+  const file = path.join(base, 'in.ndjson')
+  fs.writeFileSync(file, text)
+  const out = path.join(base, 'out')
+  const fd = fs.openSync(file, 'r')
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, BIN, 'write', out], { stdio: [fd, 'ignore', 'inherit'] })
+    child.on('error', reject)
+    child.on('close', resolve)
+  }).finally(() => { fs.closeSync(fd) })
+  t.equal(code, 0)
+  t.same(readDir(out).records.map((r) => r.payload.toString('utf8')), lines)
+})
