@@ -35,9 +35,9 @@ import { lockDir } from './dir-lock.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import type { RunPublisher } from './run-publisher.js'
 import { eventOf, readRun, readWholeRun, type RunInfo } from './run-file.js'
-import { writeRun } from './run-writer.js'
+import { writeBucketRuns, writeRun } from './run-writer.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
-import { bucketOf, compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
+import { compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
 
 /** 100 ns ticks per millisecond. */
@@ -297,15 +297,9 @@ export class EventStore implements EventBackend {
       const frozen = [...this.#frozen]
       const index: RunIndex = { ...this.#index, walSeq: this.#frozenUpTo, runs: [...this.#index.runs] }
       for (const table of frozen) {
-        for (const { ns, stream, events } of table.streams()) {
-          let start = 0
-          while (start < events.length) {
-            const bucket = bucketOf(events[start].time, this.#bucket)
-            let end = start + 1
-            while (end < events.length && events[end].time < bucket + this.#bucket) end++
-            index.runs.push(await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, bucket, events.slice(start, end), this.#runOptions))
-            start = end
-          }
+        for (const { ns, stream, batches } of table.streams()) {
+          const nextFile = (): string => runFileName(index.runSeq++, this.#gzip)
+          index.runs.push(...await writeBucketRuns(this.#runsDir, nextFile, ns, stream, this.#bucket, batches, this.#runOptions))
         }
       }
       const added = index.runs.slice(this.#index.runs.length)
