@@ -53,10 +53,21 @@ export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buff
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
 }
 
+/**
+ * The payload is built in one scratch buffer reused by every put (the encoder
+ * copies it into the record): a second put-sized allocation per put was
+ * external memory that made V8 ask for full collections. Used synchronously.
+ */
+const SCRATCH_BYTES = 1024 * 1024
+let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+
 function putPayload (events: readonly StoredEvent[]): Buffer {
   let texts = 0
   for (const e of events) texts += e.body.length
-  const out = Buffer.allocUnsafe(ROW * events.length + texts)
+  const size = ROW * events.length + texts
+  // One huge put must not keep its scratch room for the life of the server.
+  if (scratch.length < size || scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(Math.max(size, SCRATCH_BYTES))
+  const out = scratch.subarray(0, size)
   let row = 0
   let at = ROW * events.length
   for (const e of events) {
