@@ -8,7 +8,7 @@
  * the events core's skipJsonValue(), objects walked with walkEventMembers().
  */
 import { ShoeboxError } from '../../errors.js'
-import { EventMembers, skipJsonValue, walkEventMembers } from '../event-text.js'
+import { EventMembers, isPlainJsonText, skipJsonValue, walkEventMembers } from '../event-text.js'
 
 export interface Span {
   start: number
@@ -124,7 +124,7 @@ function walkObject (s: string, i: number, member: (key: string, valueAt: number
 }
 
 /** The elements of the list at `i` (its '['); returns them and the index after ']'. */
-function walkArray (s: string, i: number, m: EventMembers): { elements: ElementSpans, end: number } {
+function walkArray (s: string, i: number, m: EventMembers, plain: boolean): { elements: ElementSpans, end: number } {
   const elements = new ElementSpans()
   i = skipWs(s, i + 1)
   if (s.charCodeAt(i) === 0x5d) return { elements, end: i + 1 }
@@ -132,7 +132,7 @@ function walkArray (s: string, i: number, m: EventMembers): { elements: ElementS
     let end: number
     if (s.charCodeAt(i) === 0x7b) {
       // An event: its members are found now, in the walk that validates it (it sits at depth 2).
-      end = walkEventMembers(s, i, 2, m)
+      end = walkEventMembers(s, i, 2, m, undefined, plain)
       elements.addObject(i, m)
     } else {
       end = skipJsonValue(s, i, 2)
@@ -150,12 +150,13 @@ function walkArray (s: string, i: number, m: EventMembers): { elements: ElementS
 export function walkPutBody (s: string): PutBody {
   const body: PutBody = { namespace: undefined, events: undefined, streams: undefined }
   const members = new EventMembers()
+  const plain = isPlainJsonText(s)
   const end = walkObject(s, skipWs(s, 0), (key, at) => {
     if (key === 'events' && s.charCodeAt(at) === 0x7b) {
       const streams = new Map<string, StreamSpan>()
       const valueEnd = walkObject(s, at, (name, valueAt) => {
         if (s.charCodeAt(valueAt) === 0x5b) {
-          const { elements, end } = walkArray(s, valueAt, members)
+          const { elements, end } = walkArray(s, valueAt, members, plain)
           streams.set(name, { name, value: { start: valueAt, end }, elements })
           return end
         }

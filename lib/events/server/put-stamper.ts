@@ -85,7 +85,7 @@ export class PutStamper {
     // it is stored). Then stamping changes nothing, and the text is a view of the body's bytes.
     if (kept !== undefined && this.#ascii && !rewriteTime && m.timeCount === 1 && isLowerCaseId(text, m.idStart)) {
       this.#bytes ??= Buffer.from(text, 'latin1')
-      const event = { time, id: kept, idText: this.#bytes.toString('latin1', m.idStart + 1, m.idEnd - 1), body: this.#bytes.subarray(start, m.end) }
+      const event = { time, id: kept, body: this.#bytes.subarray(start, m.end) }
       this.#views.push(event)
       this.#viewBytes += m.end - start
       return event
@@ -95,13 +95,10 @@ export class PutStamper {
 
     const out = scratch
     let p = this.#pos
-    /** Where the id's text is written: the event keeps it as one flat string, cut from here. */
-    let idAt = 0
     out[p++] = 0x7B
     if (m.timeCount === 0) p += out.write(`"@time":${time},`, p, 'latin1')
     if (m.idCount === 0) {
       p += out.write('"@id":', p, 'latin1')
-      idAt = p + 1
       p = writeQuotedId(out, p, id)
       out[p++] = 0x2C
     }
@@ -120,13 +117,12 @@ export class PutStamper {
       if (isTime) {
         p += out.write(time.toString(), p, 'latin1')
       } else {
-        idAt = p + 1
         p = writeQuotedId(out, p, id)
       }
       at = isTime ? m.timeEnd : m.idEnd
     }
     p += this.#write(text.slice(at, m.end), p)
-    return this.#push({ time, id, idText: out.toString('latin1', idAt, idAt + 36), body: EMPTY }, p)
+    return this.#push({ time, id, body: EMPTY }, p)
   }
 
   /** Several @time or @id members (rare): every one is rewritten, by the general stamper (a second scan). */
@@ -195,8 +191,8 @@ function isLowerCaseId (text: string, quote: number): boolean {
 
 /**
  * The id as "8-4-4-4-12" lowercase hex in quotes, written at `p`; returns
- * the index after it. (formatEventId builds the text from five slices,
- * a string tree the memtable would then hold per event.)
+ * the index after it: straight into the stamped bytes, no string made (the
+ * store keeps ids as bytes; a run formats the text when it writes it).
  */
 function writeQuotedId (out: Buffer, p: number, id: Buffer): number {
   out[p++] = 0x22

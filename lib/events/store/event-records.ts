@@ -1,7 +1,7 @@
 /**
- * Events as archive records, the one layout the log and the run files share
- * (metadata `t` and `id`, the log adding `ns` and `s` before them; payload
- * the event text): encoded straight from each event's body bytes into one
+ * Events as archive records, the run files' layout (metadata `t` and `id`;
+ * payload the event text; logs written before put-records.ts had `ns` and
+ * `s` before them, one record per event, and are still replayed): encoded straight from each event's body bytes into one
  * buffer sized for them, with one metadata list reused for every event of a
  * group, so encoding costs no per-event record objects and no slab larger
  * than the records (encodeRecords' default 1 MiB slab per call was most of

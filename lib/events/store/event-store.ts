@@ -2,8 +2,9 @@
  * The event store behind `shoebox serve`: a small LSM tree on shoebox
  * archives, in one data directory.
  *
- *   wal/<seq>.shoebox   the write-ahead log (write-ahead-log.ts): every put and
- *                       delete, group-committed and fsynced before it is answered
+ *   wal/<seq>.shoebox   the write-ahead log (write-ahead-log.ts): every put (one
+ *                       record per stream, put-records.ts) and delete,
+ *                       group-committed and fsynced before it is answered
  *   runs/<seq>.shoebox  sorted runs, one stream and one time bucket each (run-file.ts,
  *                       run-writer.ts), merged by size tier (compaction.ts)
  *   index.json          the runs, the log files they replace, the streams (run-index.ts)
@@ -26,7 +27,7 @@ import { encodeRecords } from '../../format/encoder.js'
 import { ensureDir } from '../../fs/durable.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
-import { encodeEventRecords } from './event-records.js'
+import { decodePutRecord, encodePutRecords, isPutRecord } from './put-records.js'
 import { Memtable } from './memtable.js'
 import { mergeLimited } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
@@ -34,9 +35,9 @@ import { lockDir } from './dir-lock.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import type { RunPublisher } from './run-publisher.js'
 import { eventOf, readRun, readWholeRun, type RunInfo } from './run-file.js'
-import { writeRun } from './run-writer.js'
+import { writeBucketRuns, writeRun } from './run-writer.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
-import { bucketOf, compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
+import { compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
 
 /** 100 ns ticks per millisecond. */
@@ -173,13 +174,15 @@ export class EventStore implements EventBackend {
       }
       return
     }
-    this.#memtable.add(m.ns, m.s, eventOf({ t: m.t, id: m.id }, record.payload))
+    // A put record (put-records.ts) holds a put's events of one stream; an older log, one event a record.
+    if (isPutRecord(m)) this.#memtable.addAll(m.ns, m.s, decodePutRecord(m, record.payload))
+    else this.#memtable.add(m.ns, m.s, eventOf({ t: m.t, id: m.id }, record.payload))
     this.#known(m.ns, m.s)
   }
 
   /** Store events (already stamped); resolves once they are durable. */
   async put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void> {
-    const records = encodeEventRecords(batches.map(({ stream, events }) => ({ prefix: ['ns', ns, 's', stream], events })))
+    const records = encodePutRecords(ns, batches)
     if (records.length === 0) return
     // Backpressure: while a flush is writing the frozen table out (and compacting), a full
     // new table makes puts wait for it, so at most two tables' worth is held.
@@ -294,15 +297,9 @@ export class EventStore implements EventBackend {
       const frozen = [...this.#frozen]
       const index: RunIndex = { ...this.#index, walSeq: this.#frozenUpTo, runs: [...this.#index.runs] }
       for (const table of frozen) {
-        for (const { ns, stream, events } of table.streams()) {
-          let start = 0
-          while (start < events.length) {
-            const bucket = bucketOf(events[start].time, this.#bucket)
-            let end = start + 1
-            while (end < events.length && events[end].time < bucket + this.#bucket) end++
-            index.runs.push(await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, bucket, events.slice(start, end), this.#runOptions))
-            start = end
-          }
+        for (const { ns, stream, batches } of table.streams()) {
+          const nextFile = (): string => runFileName(index.runSeq++, this.#gzip)
+          index.runs.push(...await writeBucketRuns(this.#runsDir, nextFile, ns, stream, this.#bucket, batches, this.#runOptions))
         }
       }
       const added = index.runs.slice(this.#index.runs.length)

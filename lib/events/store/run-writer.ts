@@ -14,7 +14,7 @@ import { orIoError } from '../../fs/io-error.js'
 import { formatEventId } from '../event-id.js'
 import { encodeEventRecords } from './event-records.js'
 import type { RunInfo } from './run-file.js'
-import type { StoredEvent } from './stored-event.js'
+import { bucketOf, type StoredEvent } from './stored-event.js'
 
 export const BLOCK_BYTES = 64 * 1024
 
@@ -105,4 +105,39 @@ export async function writeRun (
     throw err
   }
   return await writer.finish()
+}
+
+/**
+ * Write one stream's sorted events, given in batches, as one run per time
+ * bucket (of `width` ticks); `nextFile` names each run. Only the batch at
+ * hand and one block are held, never the stream.
+ */
+export async function writeBucketRuns (
+  dir: string, nextFile: () => string, ns: string, stream: string, width: bigint, batches: Iterable<readonly StoredEvent[]>, options: { gzip: boolean, fsync: boolean }
+): Promise<RunInfo[]> {
+  const runs: RunInfo[] = []
+  let writer: RunWriter | undefined
+  let end = 0n
+  try {
+    for (const batch of batches) {
+      let start = 0
+      while (start < batch.length) {
+        if (writer === undefined || batch[start].time >= end) {
+          if (writer !== undefined) runs.push(await writer.finish())
+          const bucket = bucketOf(batch[start].time, width)
+          end = bucket + width
+          writer = new RunWriter(dir, nextFile(), ns, stream, bucket, options)
+        }
+        let stop = start + 1
+        while (stop < batch.length && batch[stop].time < end) stop++
+        await writer.add(start === 0 && stop === batch.length ? batch : batch.slice(start, stop))
+        start = stop
+      }
+    }
+    if (writer !== undefined) runs.push(await writer.finish())
+  } catch (err) {
+    await writer?.abort()
+    throw err
+  }
+  return runs
 }

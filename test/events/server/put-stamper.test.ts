@@ -59,10 +59,10 @@ function check (t: Test, results: Stamped[]): void {
       t.fail(`${element}: ${String(error)}`)
       continue
     }
-    const expected = stampEventText(element, { newId: () => event.idText as string, defaultTime: event.time })
+    const expected = stampEventText(element, { newId: () => formatEventId(event.id), defaultTime: event.time })
     t.equal(event.body.toString('utf8'), expected.text, element)
     t.equal(event.time, expected.time)
-    t.equal(event.idText, formatEventId(event.id), 'the id text is the id')
+    t.ok(event.body.includes(`"${formatEventId(event.id)}"`), 'the id is in the text')
   }
 }
 
@@ -73,7 +73,7 @@ t.test('ASCII and unicode bodies: every event as the general stamper makes it, a
   t.equal(buffers.size, 1, 'one allocation for the put\'s texts')
   const unicode = stampBody([...TRICKY, '{"é":"😀\\u00e9","@time":42}', '{"😀":1}'], ',"ü":[]')
   check(t, unicode)
-  t.equal(unicode[unicode.length - 2].event?.body.toString(), `{"@id":"${unicode[unicode.length - 2].event?.idText}","é":"😀\\u00e9","@time":42}`)
+  t.equal(unicode[unicode.length - 2].event?.body.toString(), `{"@id":"${formatEventId(unicode[unicode.length - 2].event?.id ?? Buffer.alloc(16))}","é":"😀\\u00e9","@time":42}`)
 })
 
 t.test('a bad @time is refused for that event only; the others are stamped', async (t) => {
@@ -89,7 +89,7 @@ t.test('a put larger than the scratch buffer (several MiB, unicode) is stamped w
     for (let i = 0; i < 6000; i++) elements.push(`{"i":${i},"@time":${17_000_000_000_000_000 + i * 7},"pad":"${'ü'.repeat(300 + (i % 50))}"}`)
     const results = stampBody(elements)
     t.equal(results.length, 6000)
-    t.ok(results.every((r) => r.event !== undefined && r.event.body.toString() === stampEventText(r.element, { newId: () => r.event?.idText as string }).text))
+    t.ok(results.every((r) => r.event !== undefined && r.event.body.toString() === stampEventText(r.element, { newId: () => formatEventId(r.event?.id ?? Buffer.alloc(16)) }).text))
   }
 })
 
@@ -111,16 +111,16 @@ t.test('with keep-ids, an event stamping leaves as sent is a view of the body; t
   for (let k = 0; k < spans.length; k++) events.push(stamper.add(spans, k))
   stamper.finish()
   t.equal(events[0].body.toString(), elements[0], 'as sent')
-  t.equal(events[0].idText, ids[0], 'the id kept')
+  t.equal(formatEventId(events[0].id), ids[0], 'the id kept')
   t.equal(events[0].body.byteLength, elements[0].length)
   t.equal(events[1].body.toString(), `{"@time":${time},"@id":"${ids[1]}"}`, 'an upper-case id kept, written in lower case')
-  t.equal(events[1].idText, ids[1])
-  t.not(events[2].idText, ids[2], 'an id for another time is replaced')
-  t.equal(events[3].time > 0n && events[3].idText !== ids[3], true, 'a null @time: stamped now, a new id')
+  t.equal(formatEventId(events[1].id), ids[1])
+  t.not(formatEventId(events[2].id), ids[2], 'an id for another time is replaced')
+  t.equal(events[3].time > 0n && formatEventId(events[3].id) !== ids[3], true, 'a null @time: stamped now, a new id')
   t.equal(events[4].body.toString(), elements[4], 'as sent (@id first)')
   for (const [i, e] of events.entries()) {
-    t.equal(e.idText, formatEventId(e.id), `event ${i}: the id text is the id`)
-    t.equal(e.body.toString(), stampEventText(text.slice(spans.start(i), spans.end(i)), { newId: () => e.idText as string, defaultTime: e.time }).text, `event ${i}: as the general stamper makes it`)
+    t.ok(e.body.includes(`"${formatEventId(e.id)}"`), `event ${i}: the id is in the text`)
+    t.equal(e.body.toString(), stampEventText(text.slice(spans.start(i), spans.end(i)), { newId: () => formatEventId(e.id), defaultTime: e.time }).text, `event ${i}: as the general stamper makes it`)
   }
   t.equal(events[0].body.buffer, events[4].body.buffer, 'views of one buffer')
   t.not(events[0].body.buffer, events[1].body.buffer, 'stamped texts are in another')
@@ -159,6 +159,6 @@ t.test('views that are less than half of the body are copied out (the memtable h
     stamper.finish()
     t.equal(events[0].body.toString(), element, 'as sent')
     t.equal(events[0].body.buffer === bytes.buffer, view, view ? 'most of the body: a view' : 'a small part of the body: copied')
-    t.equal(events[1].body.toString(), elements[1] === big ? stampEventText(big, { newId: () => events[1].idText as string, defaultTime: events[1].time }).text : element)
+    t.equal(events[1].body.toString(), elements[1] === big ? stampEventText(big, { newId: () => formatEventId(events[1].id) as string, defaultTime: events[1].time }).text : element)
   }
 })

@@ -1,0 +1,111 @@
+/**
+ * The log's record for a put: one v2 record per put and stream, metadata
+ * `ns`, `s` and `n` (the event count), payload a table and then the texts:
+ *
+ *   per event, 28 bytes: time (int64 LE, kronos ticks), id (16 bytes),
+ *                        text length (uint32 LE)
+ *   then the event texts, back to back, in table order
+ *
+ * Before this, the log held one record per event (metadata ns, s, t, id;
+ * payload the text), so each event was encoded twice, once for the log and
+ * once for its run: a decimal time, an id text, a metadata layout and a
+ * checksum each time. Now the log costs one table row and one copy of the
+ * text per event, and one checksum per put. Runs keep their per-event
+ * layout (run-file.ts), which `shoebox decode` and every reader read.
+ *
+ * Recovery reads both: a record with `n` is a put record (all its events,
+ * or, should the table not match the payload, SHOEBOX_BAD_RECORD and the
+ * store does not open); a record with `t` and `id` is the old one-event
+ * record, replayed as before. So a log written by an older server, or one
+ * continued by this one, replays whole.
+ */
+import { ArchiveEncoder } from '../../format/encoder.js'
+import { V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../../format/constants.js'
+import { ShoeboxError } from '../../errors.js'
+import type { StoredEvent } from './stored-event.js'
+
+/** Bytes per event in the table. */
+const ROW = 28
+
+export interface PutGroup {
+  stream: string
+  events: readonly StoredEvent[]
+}
+
+/** The put's groups (those with events) as log records in one buffer (empty when there are none). */
+export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buffer {
+  let bound = 0
+  for (const { stream, events } of groups) {
+    if (events.length === 0) continue
+    let texts = 0
+    for (const e of events) texts += e.body.length
+    // Metadata: 3 pairs of length words and ns/s/n at the encoder's bound of 3 bytes a character.
+    bound += V2_HEADER_SIZE + V2_TRAILER_SIZE + 4 + 8 * 3 + 3 * (4 + ns.length + stream.length + 16) + ROW * events.length + texts
+  }
+  if (bound === 0) return Buffer.alloc(0)
+  const encoder = new ArchiveEncoder({ chunkSize: Math.max(64, bound) })
+  for (const { stream, events } of groups) {
+    if (events.length === 0) continue
+    const payload = putPayload(events)
+    encoder.writeRange(['ns', ns, 's', stream, 'n', String(events.length)], payload, 0, payload.length)
+  }
+  const parts = encoder.take()
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+}
+
+/**
+ * The payload is built in one scratch buffer reused by every put (the encoder
+ * copies it into the record): a second put-sized allocation per put was
+ * external memory that made V8 ask for full collections. Used synchronously.
+ */
+const SCRATCH_BYTES = 1024 * 1024
+let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+
+function putPayload (events: readonly StoredEvent[]): Buffer {
+  let texts = 0
+  for (const e of events) texts += e.body.length
+  const size = ROW * events.length + texts
+  // One huge put must not keep its scratch room for the life of the server.
+  if (scratch.length < size || scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(Math.max(size, SCRATCH_BYTES))
+  const out = scratch.subarray(0, size)
+  let row = 0
+  let at = ROW * events.length
+  for (const e of events) {
+    out.writeBigInt64LE(e.time, row)
+    copy16(e.id, out, row + 8)
+    out.writeUInt32LE(e.body.length, row + 24)
+    at += e.body.copy(out, at)
+    row += ROW
+  }
+  return out
+}
+
+/** The 16 id bytes by hand: a native copy call costs more than 16 stores. */
+function copy16 (from: Buffer, to: Buffer, at: number): void {
+  for (let i = 0; i < 16; i++) to[at + i] = from[i]
+}
+
+/** Whether a log record's metadata is a put record's (else an older one-event record or a delete). */
+export function isPutRecord (metadata: Record<string, string>): boolean {
+  return metadata.n !== undefined
+}
+
+/** A put record's events; their ids and texts are views of `payload`. */
+export function decodePutRecord (metadata: Record<string, string>, payload: Buffer): StoredEvent[] {
+  const n = Number(metadata.n)
+  if (!Number.isSafeInteger(n) || n < 0 || n * ROW > payload.length) throw badRecord(metadata, `an event count of ${metadata.n} does not fit its ${payload.length} bytes`)
+  const events: StoredEvent[] = []
+  let at = n * ROW
+  for (let row = 0; row < n * ROW; row += ROW) {
+    const length = payload.readUInt32LE(row + 24)
+    if (at + length > payload.length) throw badRecord(metadata, `event ${row / ROW} runs past the record's end`)
+    events.push({ time: payload.readBigInt64LE(row), id: payload.subarray(row + 8, row + 24), body: payload.subarray(at, at + length) })
+    at += length
+  }
+  if (at !== payload.length) throw badRecord(metadata, `${payload.length - at} bytes after the last event`)
+  return events
+}
+
+function badRecord (metadata: Record<string, string>, why: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_BAD_RECORD', `event log: put record of stream ${JSON.stringify(metadata.s)}: ${why}`)
+}

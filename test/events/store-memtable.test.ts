@@ -1,0 +1,91 @@
+/**
+ * The memtable's columns against a plain list: events added in any order
+ * (equal keys included, kept in the order added) come back sorted by select
+ * and by the flush's batches, ranges (inclusive, start_id) filter exactly,
+ * texts lying in one shared buffer or many come back byte for byte, and a
+ * remove takes exactly the events a select gave it, not ones with the same
+ * key added later. Also past the first growth of the columns (64 slots).
+ */
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { Memtable } from '../../lib/events/store/memtable.js'
+import { compareKeys, inRange, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
+import { mulberry32 } from '../helpers.js'
+
+const keyed = (list: readonly StoredEvent[]): string[] => list.map((e) => `${e.time}:${e.id.toString('hex')}:${e.body.toString()}`)
+
+function events (n: number, seed: number): StoredEvent[] {
+  const rand = mulberry32(seed)
+  // Texts as views of one shared buffer, as a put's are; every fifth its own buffer.
+  const shared = Buffer.from(Array.from({ length: n }, (_, i) => `{"i":${i},"ü":"${'x'.repeat(i % 9)}"}`).join(''))
+  const out: StoredEvent[] = []
+  let at = 0
+  for (let i = 0; i < n; i++) {
+    const text = `{"i":${i},"ü":"${'x'.repeat(i % 9)}"}`
+    const size = Buffer.byteLength(text)
+    const body = i % 5 === 0 ? Buffer.from(text) : shared.subarray(at, at + size)
+    at += size
+    const id = randomBytes(16)
+    // A few times repeat, with ids that differ only in bytes 8..15, and below zero / above 2^53.
+    const time = BigInt(Math.floor(rand() * 40) - 5) * 2n ** 54n
+    out.push({ time, id, body })
+  }
+  return out
+}
+
+t.test('select and the flush batches give every event sorted, equal keys in the order added', async (t) => {
+  const table = new Memtable()
+  const list = events(1000, 3)
+  const dup = { ...list[7], body: Buffer.from('{"again":1}') }
+  for (let i = 0; i < list.length; i += 37) table.addAll('kronos', 's', list.slice(i, i + 37))
+  table.add('kronos', 's', dup)
+  const expect = [...list, dup].sort(compareKeys)
+  const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
+  t.same(keyed(table.select('kronos', 's', everything)), keyed(expect))
+  const flushed = [...table.streams()]
+  t.same(flushed.map((s) => [s.ns, s.stream]), [['kronos', 's']])
+  const batches = [...flushed[0].batches]
+  t.ok(batches.length > 0 && batches.every((b) => b.length <= 1024))
+  t.same(keyed(batches.flat()), keyed(expect))
+  t.same(table.select('kronos', 'other', everything), [])
+  t.equal(table.select('other', 's', everything).length, 0)
+})
+
+t.test('ranges: inclusive times, and strictly after a start key', async (t) => {
+  const table = new Memtable()
+  const list = events(300, 5)
+  table.addAll('kronos', 's', list)
+  const sorted = [...list].sort(compareKeys)
+  const ranges: EventRange[] = [
+    { from: 0n, to: 2n ** 56n },
+    { from: 2n ** 55n, to: 2n ** 55n },
+    { from: 5n, to: 4n },
+    { from: 0n, to: 2n ** 60n, after: sorted[100] },
+    { from: 0n, to: sorted[200].time, after: { time: sorted[100].time, id: Buffer.alloc(16, 0xff) } }
+  ]
+  for (const range of ranges) t.same(keyed(table.select('kronos', 's', range)), keyed(sorted.filter((e) => inRange(e, range))))
+})
+
+t.test('remove takes exactly what select gave; a later event with the same key stays', async (t) => {
+  const table = new Memtable()
+  const list = events(200, 9)
+  table.addAll('kronos', 's', list)
+  const range: EventRange = { from: 0n, to: 2n ** 56n }
+  const victims = new Set(table.select('kronos', 's', range))
+  t.ok(victims.size > 10)
+  const before = table.bytes
+  const late = { ...[...victims][0], body: Buffer.from('{"late":1}') }
+  table.add('kronos', 's', late)
+  table.remove('kronos', 's', victims)
+  table.remove('kronos', 's', victims)
+  const left = [...list.filter((e) => !inRange(e, range)), late].sort(compareKeys)
+  t.same(keyed(table.select('kronos', 's', { from: -(2n ** 62n), to: 2n ** 62n })), keyed(left))
+  t.ok(table.bytes < before, 'their bytes no longer counted')
+  // Objects not from this table's select remove nothing.
+  table.remove('kronos', 's', new Set(left.slice(0, 3)))
+  t.equal(table.select('kronos', 's', { from: -(2n ** 62n), to: 2n ** 62n }).length, left.length)
+  const all = new Set(table.select('kronos', 's', { from: -(2n ** 62n), to: 2n ** 62n }))
+  table.remove('kronos', 's', all)
+  t.equal(table.empty, true, 'a stream with nothing left is gone')
+  t.equal(table.bytes, 0)
+})
