@@ -84,6 +84,11 @@ export class Shipper extends Writable {
   #queuedBytes = 0
   #ready: Batch[] = []
   readonly #inFlight = new Set<Batch>()
+  /**
+   * In flight and answered: the server's answer is what these events' callbacks hear, so a
+   * destroy meanwhile (from an `ack` listener or a callback) must not tell them anything else.
+   */
+  readonly #answered = new Set<Batch>()
   readonly #busy = new Set<string>()
   #timer: ReturnType<typeof setTimeout> | null = null
   #timerAt = 0
@@ -351,13 +356,16 @@ export class Shipper extends Writable {
         sleep: async (ms, signal) => { await sleepFor(Math.max(ms, retryAfterMs), undefined, { signal }) }
       })
       this.#transfer.uploadedBytes(outcome.bytes)
+      this.#answered.add(batch)
       if (outcome.inserted === events) {
         this.#transfer.uploadedObject()
         this.#counts.acked += events
         // Recorded in the spill first: an `ack` seen means no later run sends these again.
-        await this.#settleSpilled(batch)
+        // Acknowledged is acknowledged: the callbacks hear it even if recording it failed.
+        const recorded = await this.#settleSpilled(batch).then(() => null, (err: Error) => err)
         this.emit('ack', { namespace, stream, events, bytes: outcome.bytes })
         for (const done of batch.dones) done?.(null)
+        if (recorded !== null) throw recorded
         // The server read the whole body: its buffer can hold a later one.
         this.#batcher.recycle(batch)
         return
@@ -367,6 +375,7 @@ export class Shipper extends Writable {
     } catch (err) {
       if (this.#abort.signal.aborted) return
       if (err instanceof PutError && !err.retryable) {
+        this.#answered.add(batch)
         await this.#reject(batch, err.message, 0)
         return
       }
@@ -379,12 +388,13 @@ export class Shipper extends Writable {
   /** Every event of the batch rejected: reported one by one, never retried. */
   async #reject (batch: Batch, message: string, stored: number): Promise<void> {
     this.#counts.rejected += batch.count
-    await this.#settleSpilled(batch)
+    const recorded = await this.#settleSpilled(batch).then(() => null, (err: Error) => err)
     for (let i = 0; i < batch.count; i++) {
       const error = new ShoeboxError('SHOEBOX_EVENT_REJECTED', `event rejected: ${message}`)
       this.emit('rejected', { namespace: batch.namespace, stream: batch.stream, event: batch.text(i), error, maybeStored: stored > 0 })
       batch.dones[i]?.(error)
     }
+    if (recorded !== null) throw recorded
   }
 
   /** Record replayed events as settled in their spill files, so no later run sends them again. */
@@ -401,6 +411,7 @@ export class Shipper extends Writable {
 
   #finished (batch: Batch, key: string): void {
     this.#inFlight.delete(batch)
+    this.#answered.delete(batch)
     this.#busy.delete(key)
     this.#counts.queued -= batch.count
     this.#queuedBytes -= batch.bytes
@@ -457,8 +468,10 @@ export class Shipper extends Writable {
     this.#abort.abort(failure)
     this.#stop()
     // Whatever is not acknowledged is told so; spilled events stay on disk for the next run.
-    const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()]
+    // An answered batch is telling its callbacks the answer (#send): not these.
+    const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()].filter((batch) => !this.#answered.has(batch))
     this.#inFlight.clear()
+    this.#answered.clear()
     this.#ready = []
     for (const batch of unsettled) for (const done of batch.dones) done?.(failure)
     // Writes the Writable still buffers never reach _write now.
