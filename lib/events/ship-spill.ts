@@ -106,6 +106,8 @@ export class Spill {
   readonly #pending: string[] = []
   readonly #done = new Map<number, (error: Error | null) => void>()
   #sink: RollingSink | null = null
+  /** Sinks being ended (sealed) by a rotation: close() waits for them too. */
+  readonly #ending = new Set<Promise<void>>()
   #sinkRecords = 0
   #generation = 0
   #seq = 0
@@ -214,10 +216,16 @@ export class Spill {
     this.#sink = null
     this.#sinkRecords = 0
     if (sink === null) return
-    await new Promise<void>((resolve, reject) => {
+    const ending = new Promise<void>((resolve, reject) => {
       sink.once('error', reject)
       sink.end(resolve)
     })
+    this.#ending.add(ending)
+    try {
+      await ending
+    } finally {
+      this.#ending.delete(ending)
+    }
   }
 
   #currentSink (): RollingSink {
@@ -251,5 +259,9 @@ export class Spill {
   async close (): Promise<void> {
     this.#closed = true
     await this.#rotate()
+    // A rotation the replay started may still be sealing its file: the directory is the next
+    // run's queue, so it must be whole before the shipper says it stopped (a run started at once
+    // found it empty, and its recovery raced this sink). Its failure was the replay's to report.
+    await Promise.allSettled([...this.#ending])
   }
 }

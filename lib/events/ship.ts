@@ -474,16 +474,41 @@ export class Shipper extends Writable {
     this.#answered.clear()
     this.#ready = []
     for (const batch of unsettled) for (const done of batch.dones) done?.(failure)
-    // Writes the Writable still buffers never reach _write now.
+    // Writes the Writable still buffers never reach _write now. When the shipper gave up on an
+    // unreachable server, they go to the spill (if any), after every event spilled so far: with
+    // 'spill', each event is acknowledged, refused, queued in memory (and told it was not
+    // acknowledged) or spilled, however far the spill's fsyncs lagged behind the writer.
     const unaccepted = this.#unaccepted.slice(this.#unacceptedAt)
     this.#unaccepted.length = 0
     this.#unacceptedAt = 0
-    for (const written of unaccepted) settle(written, failure)
+    const spill = this.#spill !== undefined && err instanceof ShoeboxError && err.code === 'SHOEBOX_UNREACHABLE' ? this.#spill : undefined
+    for (const written of unaccepted) {
+      if (spill === undefined) settle(written, failure)
+      else this.#spillUnsent(spill, written)
+    }
     this.#spill?.abandon(failure)
     this.#release()
     this.#checkIdle()
     const closing = this.#spill?.close() ?? Promise.resolve()
     closing.then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  /** A write not yet taken, put in the spill as _write would have (its callback hears of it from the spill). */
+  #spillUnsent (spill: Spill, written: Written): void {
+    this.#counts.written++
+    let event: PreparedEvent
+    try {
+      event = prepareEvent(written.chunk, this.#settings.defaults)
+    } catch (err) {
+      this.#counts.invalid++
+      this.emit('invalid', { event: written.chunk, error: err })
+      settle(written, err as Error)
+      return
+    }
+    this.#counts.spilled++
+    const done = written.done
+    written.done = undefined
+    spill.write(event.namespace, event.stream, preparedText(event), done, streamWriteDone)
   }
 
   #stop (): void {

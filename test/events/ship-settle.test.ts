@@ -9,6 +9,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
+import { decode } from '../../lib/format/decode.js'
+import type { ShoeboxRecord } from '../../lib/record.js'
 import { ship, type Shipper } from '../../lib/events/ship.js'
 import type { ShipOptions } from '../../lib/events/ship-options.js'
 import { startCollector } from './fixtures/collector.js'
@@ -134,4 +136,27 @@ t.test('destroy() inside a replayed spilled event\'s callback: each callback onc
   // 0..9 fill the queue; 10.. are spilled, so the 16th replayed event is seq 25.
   const { spilled, replayed } = shipper.stats().events
   t.ok(spilled >= 16 && replayed >= 16, `the callback was a replayed event's (${spilled} spilled, ${replayed} replayed)`)
+})
+
+t.test('giving up with a spill: writes not yet taken go to the spill, after everything spilled before', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-settle-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const { shipper, collector, errors } = await setup(t, { onOverflow: 'spill', spill: dir, queueEvents: 10, retry: { ...fast, attempts: 1 } })
+  await collector.stop()
+  const told = new Told(400)
+  // Written at once: most wait in the Writable's buffer while the spill fsyncs, when the first try fails.
+  for (let seq = 0; seq < 400; seq++) shipper.write({ seq }, told.callback(seq))
+  await closed(shipper)
+  t.match(errors, [{ code: 'SHOEBOX_UNREACHABLE' }])
+  told.check(t, [])
+  const spilledSeqs: number[] = []
+  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.shoebox') && !n.startsWith('.')).sort()) {
+    for await (const record of decode({ file: name }).end(fs.readFileSync(path.join(dir, name))) as AsyncIterable<ShoeboxRecord>) {
+      spilledSeqs.push((JSON.parse(record.payload.toString('utf8')) as { seq: number }).seq)
+    }
+  }
+  const toldSpilled = told.calls.flatMap((c, seq) => /stays spilled/.test(c[0]) ? [seq] : [])
+  t.same(spilledSeqs, toldSpilled, 'what was told "stays spilled" is on disk, in order')
+  t.same(spilledSeqs, Array.from({ length: 390 }, (_, i) => 10 + i), 'every event after the 10 queued in memory')
+  t.equal(shipper.stats().events.spilled, 390)
 })
