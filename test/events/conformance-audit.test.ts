@@ -112,3 +112,15 @@ t.test('infer_schema samples the 100 newest events in [0, now]', async (t) => {
   const lib = json(await post(url, '/1.0/streams/infer_schema', { stream: 'lib' })).schema as { properties: Record<string, unknown> }
   t.same(lib.properties['@library'], { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' } }, required: ['name', 'version'] }, '@library from clients, as an object')
 })
+
+t.test('a body that is not a JSON object: 400 JSON on every POST endpoint, never 500', async (t) => {
+  const { url } = await start(t)
+  for (const path of ['/1.0/events/put', '/1.0/events/get', '/1.0/events/delete', '/1.0/streams', '/1.0/streams/infer_schema']) {
+    for (const body of ['[1, 2]', '"s"', '3', 'null']) {
+      const reply = await post(url, path, body)
+      t.equal(reply.status, 400, `${path} ${body}`)
+      t.equal(reply.headers.get('content-type'), 'application/json')
+      t.equal((json(reply)['@errors'] as string[]).length, 1)
+    }
+  }
+})
