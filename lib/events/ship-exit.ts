@@ -17,7 +17,11 @@ export class ExitFlush {
   constructor (stream: Writable, flush: () => void) {
     this.#beforeExit = flush
     this.#sigterm = () => {
+      let raised = false
       const again = (): void => {
+        // A failing end() calls both its callback and the 'error' listener: raise the signal once.
+        if (raised) return
+        raised = true
         this.remove()
         const others = process.listenerCount('SIGTERM')
         process.kill(process.pid, 'SIGTERM')

@@ -7,7 +7,7 @@
  * namespace, this run's id and a sequence number; payload: the event text),
  * written through rollingSink with fsync 'always', so a `durable` report
  * means the events survive a SIGKILL. Files are replayed in name order
- * (the template starts with the time and a generation number); what the
+ * (the run's start time, then a generation number); what the
  * sink is still writing is sealed first ("rotated"), and new events go to a
  * fresh sink meanwhile, after everything already spilled.
  *
@@ -103,9 +103,18 @@ export class Spill {
   readonly dir: string
   readonly #options: SpillOptions
   readonly #run = randomBytes(8).toString('hex')
+  /**
+   * When this run started, in %Y%m%dT%H%M%S%fZ form: the start of its file names. Names sort
+   * by run, then generation; a time taken when each file is named does not (under load a
+   * replay's rotation sealed generation 0 after generation 1 had its name, and a restart
+   * replayed that event last).
+   */
+  readonly #started = runStamp(new Date())
   readonly #pending: string[] = []
   readonly #done = new Map<number, (error: Error | null) => void>()
   #sink: RollingSink | null = null
+  /** Sinks being ended (sealed) by a rotation: close() waits for them too. */
+  readonly #ending = new Set<Promise<void>>()
   #sinkRecords = 0
   #generation = 0
   #seq = 0
@@ -214,10 +223,16 @@ export class Spill {
     this.#sink = null
     this.#sinkRecords = 0
     if (sink === null) return
-    await new Promise<void>((resolve, reject) => {
+    const ending = new Promise<void>((resolve, reject) => {
       sink.once('error', reject)
       sink.end(resolve)
     })
+    this.#ending.add(ending)
+    try {
+      await ending
+    } finally {
+      this.#ending.delete(ending)
+    }
   }
 
   #currentSink (): RollingSink {
@@ -225,7 +240,7 @@ export class Spill {
     const generation = String(this.#generation++).padStart(6, '0')
     const sink = rollingSink({
       dir: this.dir,
-      template: `spill-%Y%m%dT%H%M%S%fZ-${generation}-{pid}-{seq}${SPILL_SUFFIX}`,
+      template: `spill-${this.#started}-${generation}-{pid}-{seq}${SPILL_SUFFIX}`,
       roll: { size: this.#options.fileSize ?? '16MiB' },
       fsync: 'always',
       flushInterval: this.#options.flushInterval ?? 100,
@@ -251,5 +266,14 @@ export class Spill {
   async close (): Promise<void> {
     this.#closed = true
     await this.#rotate()
+    // A rotation the replay started may still be sealing its file: the directory is the next
+    // run's queue, so it must be whole before the shipper says it stopped (a run started at once
+    // found it empty, and its recovery raced this sink). Its failure was the replay's to report.
+    await Promise.allSettled([...this.#ending])
   }
+}
+
+/** 2026-12-03T20:13:45.432Z -> 20261203T201345432000Z (the form %Y%m%dT%H%M%S%fZ gave older runs' files). */
+function runStamp (date: Date): string {
+  return `${date.toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, '$1000Z')}`
 }

@@ -109,6 +109,12 @@ export class Shipper extends Writable {
   readonly #flights = new Map<string, Flight>()
   /** Batches the server acknowledged that wait for an earlier batch of their stream. */
   readonly #ackedEarly = new Set<Batch>()
+  /**
+   * Batches whose answer is being applied (#apply): the server's answer is what these events'
+   * callbacks hear, so a destroy meanwhile (from an `ack` listener or a callback) must not tell
+   * them anything else.
+   */
+  readonly #answered = new Set<Batch>()
   #timer: ReturnType<typeof setTimeout> | null = null
   #timerAt = 0
   /** A write held by 'block', resumed when there is room (or failed with the shipper). */
@@ -413,6 +419,7 @@ export class Shipper extends Writable {
 
   /** A batch's answer, applied to its events. */
   async #apply (batch: Batch, outcome: Outcome): Promise<void> {
+    this.#answered.add(batch)
     if (outcome.kind === 'rejected') {
       await this.#reject(batch, outcome.message, outcome.stored)
       return
@@ -420,9 +427,11 @@ export class Shipper extends Writable {
     this.#transfer.uploadedObject()
     this.#counts.acked += batch.count
     // Recorded in the spill first: an `ack` seen means no later run sends these again.
-    await this.#settleSpilled(batch)
+    // Acknowledged is acknowledged: the callbacks hear it even if recording it failed.
+    const recorded = await this.#settleSpilled(batch).then(() => null, (err: Error) => err)
     this.emit('ack', { namespace: batch.namespace, stream: batch.stream, events: batch.count, bytes: outcome.bytes })
     for (const done of batch.dones) done?.(null)
+    if (recorded !== null) throw recorded
     // The server read the whole body: its buffer can hold a later one.
     this.#batcher.recycle(batch)
   }
@@ -430,12 +439,13 @@ export class Shipper extends Writable {
   /** Every event of the batch rejected: reported one by one, never retried. */
   async #reject (batch: Batch, message: string, stored: number): Promise<void> {
     this.#counts.rejected += batch.count
-    await this.#settleSpilled(batch)
+    const recorded = await this.#settleSpilled(batch).then(() => null, (err: Error) => err)
     for (let i = 0; i < batch.count; i++) {
       const error = new ShoeboxError('SHOEBOX_EVENT_REJECTED', `event rejected: ${message}`)
       this.emit('rejected', { namespace: batch.namespace, stream: batch.stream, event: batch.text(i), error, maybeStored: stored > 0 })
       batch.dones[i]?.(error)
     }
+    if (recorded !== null) throw recorded
   }
 
   /** Record replayed events as settled in their spill files, so no later run sends them again. */
@@ -455,6 +465,7 @@ export class Shipper extends Writable {
     flight.sent--
     if (batch.origins !== undefined) flight.replaying = false
     if (flight.sent === 0 && this.#flights.get(batch.key) === flight) this.#flights.delete(batch.key)
+    this.#answered.delete(batch)
     this.#counts.queued -= batch.count
     this.#queuedBytes -= batch.bytes
     // The next ready batch goes on the wire before a held writer resumes (it prepares events for a while).
@@ -518,20 +529,47 @@ export class Shipper extends Writable {
     }
     this.#ackedEarly.clear()
     // Whatever is not acknowledged is told so; spilled events stay on disk for the next run.
-    const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()]
+    // An answered batch is telling its callbacks the answer (#send): not these.
+    const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()].filter((batch) => !this.#answered.has(batch))
     this.#inFlight.clear()
+    this.#answered.clear()
     this.#ready = []
     for (const batch of unsettled) for (const done of batch.dones) done?.(failure)
-    // Writes the Writable still buffers never reach _write now.
+    // Writes the Writable still buffers never reach _write now. When the shipper gave up on an
+    // unreachable server, they go to the spill (if any), after every event spilled so far: with
+    // 'spill', each event is acknowledged, refused, queued in memory (and told it was not
+    // acknowledged) or spilled, however far the spill's fsyncs lagged behind the writer.
     const unaccepted = this.#unaccepted.slice(this.#unacceptedAt)
     this.#unaccepted.length = 0
     this.#unacceptedAt = 0
-    for (const written of unaccepted) settle(written, failure)
+    const spill = this.#spill !== undefined && err instanceof ShoeboxError && err.code === 'SHOEBOX_UNREACHABLE' ? this.#spill : undefined
+    for (const written of unaccepted) {
+      if (spill === undefined) settle(written, failure)
+      else this.#spillUnsent(spill, written)
+    }
     this.#spill?.abandon(failure)
     this.#release()
     this.#checkIdle()
     const closing = this.#spill?.close() ?? Promise.resolve()
     closing.then(() => { callback(err) }, () => { callback(err) })
+  }
+
+  /** A write not yet taken, put in the spill as _write would have (its callback hears of it from the spill). */
+  #spillUnsent (spill: Spill, written: Written): void {
+    this.#counts.written++
+    let event: PreparedEvent
+    try {
+      event = prepareEvent(written.chunk, this.#settings.defaults)
+    } catch (err) {
+      this.#counts.invalid++
+      this.emit('invalid', { event: written.chunk, error: err })
+      settle(written, err as Error)
+      return
+    }
+    this.#counts.spilled++
+    const done = written.done
+    written.done = undefined
+    spill.write(event.namespace, event.stream, preparedText(event), done, streamWriteDone)
   }
 
   #stop (): void {

@@ -242,32 +242,44 @@ export class EventStore implements EventBackend {
       await this.#wal.append(record, () => {
         victims = [this.#memtable, ...this.#frozen].map((table) => [table, new Set(table.select(ns, stream, range))])
       })
+      const count = await this.#countDistinct(ns, stream, range, victims.map(([, events]) => [...events]))
       const rewritten = await this.#rewriteRuns(ns, stream, range)
       if (rewritten.changed) await saveIndex(this.dir, rewritten.index, this.#fsync)
       // One synchronous step: readers see none of the delete, or all of it.
       this.#index = rewritten.index
-      let count = rewritten.count
-      for (const [table, events] of victims) {
-        table.remove(ns, stream, events)
-        count += events.size
-      }
+      for (const [table, events] of victims) table.remove(ns, stream, events)
       this.#doom(rewritten.removed)
       if (rewritten.changed) await this.#publish()
       return count
     })
   }
 
-  /** The stream's runs without the range's events (an index copy; nothing visible changes yet). */
-  async #rewriteRuns (ns: string, stream: string, range: EventRange): Promise<{ index: RunIndex, count: number, removed: string[], changed: boolean }> {
-    const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
+  /**
+   * How many events a get of the range returns now (Kronos's num_deleted, spec §5.4): copies
+   * of one (time, @id) key count once, as a get returns them once, though data written before
+   * the store kept one event per key can hold them in several runs, twice in one run, or in a
+   * run and the memtable. A lazy merge, not a set of keys: memory stays one block per run.
+   */
+  async #countDistinct (ns: string, stream: string, range: EventRange, memtableLists: StoredEvent[][]): Promise<number> {
+    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
+    const sources: Array<AsyncIterator<StoredEvent[]>> = [
+      ...runs.map((run) => readRun(this.#runsDir, run, range, false)),
+      ...memtableLists.filter((l) => l.length > 0).map((list) => inBlocks(list.sort(compareKeys)))
+    ]
     let count = 0
+    for await (const batch of mergeLimited(sources, compareKeys, false, Number.MAX_SAFE_INTEGER)) count += batch.length
+    return count
+  }
+
+  /** The stream's runs without the range's events (an index copy; nothing visible changes yet). */
+  async #rewriteRuns (ns: string, stream: string, range: EventRange): Promise<{ index: RunIndex, removed: string[], changed: boolean }> {
+    const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
     const removed: string[] = []
     for (const run of this.#index.runs) {
       if (run.ns !== ns || run.stream !== stream || !overlaps(BigInt(run.minTime), BigInt(run.maxTime), range)) continue
       const events = await readWholeRun(this.#runsDir, run)
       const kept = events.filter((e) => !inRange(e, range))
       if (kept.length === events.length) continue
-      count += events.length - kept.length
       const at = index.runs.indexOf(run)
       if (kept.length === 0) {
         index.runs.splice(at, 1)
@@ -276,7 +288,7 @@ export class EventStore implements EventBackend {
       }
       removed.push(run.file)
     }
-    return { index, count, removed, changed: removed.length > 0 }
+    return { index, removed, changed: removed.length > 0 }
   }
 
   /** Stream names of the namespace that were ever put to, sorted. */
