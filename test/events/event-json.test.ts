@@ -92,6 +92,29 @@ t.test('parseEvent without backslashes (the quote-counting fast path): strings, 
   for (const text of bad) t.equal(code(() => parseEvent(text)), 'SHOEBOX_INVALID_JSON', text)
 })
 
+t.test('parseEvent on text that starts with @time (as shoebox serve and ship() write events)', async (t) => {
+  const id = '"@id":"0c1e4d00-ef50-11f1-8e2a-5c1d0a2b3c4d"'
+  const cases: Array<[string, Record<string, unknown>]> = [
+    [`{"@time":17962947001234567,${id},"a":1,"f":2.0}`, { '@time': 17962947001234567n, a: 1, f: 2 }],
+    [`{"@time": 17962947001234567, ${id}, "s": "x\\"y"}`, { '@time': 17962947001234567n, s: 'x"y' }],
+    [`{"@time":-17962947001234567,${id}}`, { '@time': -17962947001234567n }],
+    [`{"@time":1234,${id}}`, { '@time': 1234 }],
+    [`{"@time":17962947001234567,${id},"n":{"big":12345678901234567890},"l":[1e20]}`, { '@time': 17962947001234567n, n: { big: 12345678901234567890n }, l: [1e20] }],
+    [`{"@time":17962947001234567,${id},"x":{"@time":17962947001234569}}`, { '@time': 17962947001234567n, x: { '@time': 17962947001234569n } }],
+    [`{"@time":17962947001234567,${id},"@time":17962947001234569}`, { '@time': 17962947001234569n }],
+    [`{"@time":17962947001234567,${id},"__proto__":{"p":9007199254740993}}`, { '@time': 17962947001234567n, ['__proto__']: { p: 9007199254740993n } }]
+  ]
+  for (const [text, expected] of cases) {
+    const got = parseEvent(text) as Record<string, unknown>
+    t.equal(Object.getPrototypeOf(got), Object.prototype, text)
+    for (const [key, value] of Object.entries(expected)) t.same(Object.getOwnPropertyDescriptor(got, key)?.value, value, `${text}: ${key}`)
+    t.equal(stringifyEvent(got), stringifyEvent(parseJsonLexical(text)).replace(/2\.0|1e20/g, (m) => String(Number(m))), `${text}: as the exact parser`)
+  }
+  for (const bad of ['{"@time":0123,"a":1}', '{"@time":12345678901234567,}', '{"@time":12345678901234567,"a":1', '{"@time":12345678901234567,"a":01}']) {
+    t.equal(code(() => parseEvent(bad)), 'SHOEBOX_INVALID_JSON', bad)
+  }
+})
+
 t.test('parseEvent agrees with the exact parser on 2,000 seeded random events', async (t) => {
   let seed = 7
   const r = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
