@@ -244,14 +244,8 @@ export class Shipper extends Writable {
     }
     // end(chunk) bypasses write(): such a chunk has no callback of its own.
     const written = chunk instanceof Written ? this.#take(chunk) : new Written(chunk, undefined)
-    this.#counts.written++
-    let event: PreparedEvent
-    try {
-      event = prepareEvent(written.chunk, this.#settings.defaults)
-    } catch (err) {
-      this.#counts.invalid++
-      this.emit('invalid', { event: written.chunk, error: err })
-      settle(written, err as Error)
+    const event = this.#prepare(written)
+    if (event === undefined) {
       callback()
       return
     }
@@ -554,18 +548,23 @@ export class Shipper extends Writable {
     closing.then(() => { callback(err) }, () => { callback(err) })
   }
 
-  /** A write not yet taken, put in the spill as _write would have (its callback hears of it from the spill). */
-  #spillUnsent (spill: Spill, written: Written): void {
+  /** A written event counted and prepared; undefined (its callback told, `invalid` emitted) when it is not an event. */
+  #prepare (written: Written): PreparedEvent | undefined {
     this.#counts.written++
-    let event: PreparedEvent
     try {
-      event = prepareEvent(written.chunk, this.#settings.defaults)
+      return prepareEvent(written.chunk, this.#settings.defaults)
     } catch (err) {
       this.#counts.invalid++
       this.emit('invalid', { event: written.chunk, error: err })
       settle(written, err as Error)
-      return
+      return undefined
     }
+  }
+
+  /** A write not yet taken, put in the spill as _write would have (its callback hears of it from the spill). */
+  #spillUnsent (spill: Spill, written: Written): void {
+    const event = this.#prepare(written)
+    if (event === undefined) return
     this.#counts.spilled++
     const done = written.done
     written.done = undefined
