@@ -523,7 +523,7 @@ export class Shipper extends Writable {
     }
     this.#ackedEarly.clear()
     // Whatever is not acknowledged is told so; spilled events stay on disk for the next run.
-    // An answered batch is telling its callbacks the answer (#send): not these.
+    // A batch whose answer is being applied tells its callbacks that answer (#apply): not these.
     const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()].filter((batch) => !this.#answered.has(batch))
     this.#inFlight.clear()
     this.#answered.clear()

@@ -13,6 +13,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { InvalidEventTimeError, parseEvent } from '../event-text.js'
+import { keyDict } from '../../key-dict.js'
 import { KEEP_IDS_HEADER } from '../kept-event-ids.js'
 import { isValidStreamName } from '../stream-name.js'
 import type { StoredEvent } from '../store/stored-event.js'
@@ -79,8 +80,8 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   stamper.finish()
   if (batches.length > 0 && (typeof ns !== 'string' || !ctx.namespaces.has(ns))) throw new BadRequest([namespaceMissing(ns)])
 
-  // no prototype: a stream may be named `__proto__`, and `answer[name] =` must still make it a key
-  const answer: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  // a stream may be named `__proto__` or `constructor`: `answer[name] =` must still make it a key
+  const answer: Record<string, unknown> = keyDict()
   let status = 200
   try {
     await ctx.store.put(ns as string, batches)

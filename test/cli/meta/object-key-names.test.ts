@@ -7,6 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import { cli, jsonLines } from '../../cli-run.js'
+import { metadir } from '../../../lib/meta/metadir.js'
 
 const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']
 
@@ -47,6 +48,15 @@ t.test('prototype member names are kept from generate to query, get and dump', a
   const got = jsonLines((await cli(['meta', 'get', '--metadir', dir, 'a'])).stdout) as Array<Record<string, unknown>>
   t.equal(got.length, 1)
   t.equal(Object.hasOwn(got[0], '__proto__') ? got[0].__proto__ : '(missing)', '__proto__-1', 'get keeps __proto__')
+
+  // the API's rows too: `row.constructor` is the key's value, and undefined where a row lacks it
+  const md = await metadir(dir)
+  t.teardown(() => { md.close() })
+  const data = md.files.get('a')?.data as Record<string, unknown>
+  t.equal(data.constructor, 'constructor-1')
+  t.equal(data.__proto__, '__proto__-1')
+  t.equal(Object.getPrototypeOf(Object.getPrototypeOf(data)), null, 'no Object.prototype behind a row')
+  t.equal(({ ...data }).toString, 'toString-1')
 
   const dump = (await cli(['meta', 'dump', '--metadir', dir])).stdout.toString()
   const header = dump.split(/\r?\n/)[0].split(',')
