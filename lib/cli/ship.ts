@@ -1,8 +1,10 @@
 /** shoebox ship: NDJSON events on stdin, stamped and shipped to a Kronos-protocol server. */
-import { pipeline } from 'node:stream/promises'
+import { ShoeboxError } from '../errors.js'
+import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, parse } from './options.js'
+import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 
 const help = `Usage: shoebox ship URL [options] < events.ndjson
@@ -15,6 +17,11 @@ says where it is) and @id; stream names are checked before anything is sent.
 Exits once every event is acknowledged, with a summary line on stderr
 (live progress too, on a terminal). Exit 1 if any event was refused (a bad
 line, or rejected by the server), 2 for a usage mistake.
+
+If it gives up (--attempts), it stops reading stdin and says how many
+lines it read, how many the server acknowledged and what became of the
+rest: with --spill, every line read and not acknowledged is in the spill
+(the next run with the same --spill sends it); without, not stored.
 
 Options:
   --stream NAME          the stream of every event (or of those without --stream-field)
@@ -61,7 +68,8 @@ export const shipCommand: Command = {
     const queueEvents = count('--queue', values.queue)
     const attempts = count('--attempts', values.attempts)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
-    const [{ ship }, { stampNdjson }] = await Promise.all([import('../events/ship.js'), import('../events/stamp.js')])
+    const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent, WholeLines }] = await Promise.all([
+      import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js')])
     const shipper = asUsage(() => ship(positionals[0], {
       namespace: values.namespace as string | undefined,
       onOverflow,
@@ -81,7 +89,11 @@ export const shipCommand: Command = {
       if (invalid++ < 10) io.stderr.write(`${line}\n`)
       else if (invalid === 11) io.stderr.write('shoebox ship: more refused events; see the summary\n')
     }
-    stamper.on('invalid', (info: { line: number, error: Error }) => { complain(`shoebox ship: line ${info.line}: ${info.error.message}`) })
+    let badLines = 0
+    stamper.on('invalid', (info: { line: number, error: Error }) => {
+      badLines++
+      complain(`shoebox ship: line ${info.line}: ${info.error.message}`)
+    })
     shipper.on('invalid', (info: { error: Error }) => { complain(`shoebox ship: ${info.error.message}`) })
     let rejected = 0
     shipper.on('rejected', (info: { error: Error }) => {
@@ -91,18 +103,62 @@ export const shipCommand: Command = {
       ? setInterval(() => { io.stderr.write(`\r\x1b[Kshoebox ship: ${summary(shipper.stats())}`) }, 1000)
       : null
     live?.unref()
+    let outcome
     try {
-      await pipeline(io.stdin, stamper, shipper)
+      outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper)
     } finally {
       if (live !== null) {
         clearInterval(live)
         io.stderr.write('\r\x1b[K')
       }
     }
+    if (outcome.failure !== null) {
+      const failure = outcome.failure
+      throw await giveUp(failure, outcome, { spill: values.spill as string | undefined, namespace: values.namespace as string | undefined, badLines, replayed: shipper.stats().events.replayed, spillUnsent })
+    }
     const stats = shipper.stats()
     io.stderr.write(`shoebox ship: ${summary(stats, invalid)}\n`)
     return invalid > 0 || stats.events.rejected > 0 ? 1 : 0
   }
+}
+
+/**
+ * The shipper failed: what was read and never sent joins the spill (when it gave up on an
+ * unreachable server; it put its own unsent writes there already), and the error line says
+ * what became of every line read. Never an acknowledged line named as lost.
+ */
+async function giveUp (failure: Error, outcome: FeedOutcome, o: {
+  spill: string | undefined
+  namespace: string | undefined
+  badLines: number
+  replayed: number
+  spillUnsent: (dir: string, namespace: string | undefined, events: StampedEventRecord[]) => Promise<void>
+}): Promise<ShoeboxError> {
+  const { read, acked, rejected, held, leftover } = outcome
+  const canSpill = o.spill !== undefined && failure instanceof ShoeboxError && failure.code === 'SHOEBOX_UNREACHABLE'
+  // Held events include those replayed from the spill when this run replayed any: those are still
+  // in it (unsettled), and the shipper does not say which they are. So held events are spilled
+  // again only when nothing was replayed (else the next run would send some twice).
+  const respillHeld = canSpill && o.replayed === 0
+  const unsent = canSpill ? [...leftover, ...(respillHeld ? held : [])].sort((a, b) => a.line - b.line) : []
+  if (o.spill !== undefined && unsent.length > 0) await o.spillUnsent(o.spill, o.namespace, unsent)
+  const lines = read + o.badLines
+  // Neither acknowledged nor refused: spilled, or not stored.
+  const rest = read - acked - rejected
+  const parts = [`${lines} line${lines === 1 ? '' : 's'} read from stdin: ${acked} acknowledged`]
+  if (rejected + o.badLines > 0) parts.push(`${rejected + o.badLines} refused`)
+  const spilled = (n: number): string => `${n} spilled to ${o.spill ?? ''} (the next run with --spill ${o.spill ?? ''} sends them)`
+  if (o.spill === undefined) {
+    parts.push(`${rest} not stored`)
+  } else if (!canSpill) {
+    parts.push(spilled(rest - held.length - leftover.length), `${held.length + leftover.length} not stored`)
+  } else if (respillHeld) {
+    parts.push(spilled(rest))
+  } else {
+    parts.push(spilled(rest - held.length), `${held.length} were in the shipper's memory (those replayed from the spill stay in it; the others are not stored)`)
+  }
+  const partial = outcome.partialBytes > 0 ? `; an incomplete last line (${outcome.partialBytes} bytes) not stored` : ''
+  return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${parts.join(', ')}${partial}`, { cause: failure })
 }
 
 interface Summary {

@@ -55,13 +55,11 @@ t.test('--spill: with the server down, the run gives up after --attempts; the ne
   t.equal(down.code, 1)
   t.match(down.stderr, /gave up after 2 tries.*spilled events stay in/)
   // What the run left is on disk and sealed when it returns (a replay's rotation too), however
-  // slow the spill's fsyncs were. The 10 queued in memory are reported not acknowledged; after
-  // them come the spilled events, without a gap (lines still inside the stamper when the shipper
-  // gave up never reached it: how many depends on the load).
+  // slow the spill's fsyncs were: every line, once. The shipper's own spill comes first, in
+  // order; after it, what it held in memory and what the CLI's stages still held.
   const sealed = fs.readdirSync(dir).filter((name) => name.endsWith('.shoebox') && !name.startsWith('.'))
   const onDisk = (await Promise.all(sealed.sort().map(async (name) => await spilledSeqs(path.join(dir, name))))).flat()
-  t.ok(onDisk.length >= 1, `${onDisk.length} spilled`)
-  t.same(onDisk, Array.from({ length: onDisk.length }, (_, i) => 10 + i), 'the events after the queue\'s 10, sealed, in order')
+  t.same([...onDisk].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i), 'every line spilled, once')
   await collector.start()
   const up = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '')
   t.equal(up.code, 0, up.stderr)
@@ -102,4 +100,87 @@ t.test('stdin split at every byte (multi-byte characters too): every event intac
   })
   t.equal(code, 0, stderr)
   t.same(collector.stored.map((e) => ({ seq: e.event.seq, text: e.event.text })), events)
+})
+
+/** The line numbers a give-up report names: read, acknowledged, spilled, not stored. */
+function giveUpCounts (stderr: string): { read: number, acked: number, spilled: number, held: number, lost: number } {
+  const line = stderr.split('\n').find((l) => / lines? read from stdin/.test(l))
+  if (line === undefined) throw new Error(`no give-up report in: ${stderr}`)
+  const count = (re: RegExp): number => Number(re.exec(line)?.[1] ?? 0)
+  return { read: count(/(\d+) lines? read/), acked: count(/(\d+) acknowledged/), spilled: count(/(\d+) spilled/), held: count(/(\d+) were in the shipper's memory/), lost: count(/(\d+) not stored/) }
+}
+
+t.test('gives up (block): the error line counts every line read as acknowledged or not stored, never both', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  // The first batch is stored, then the server answers 503 to everything.
+  collector.once('stored', () => { collector.refuseAll(503) })
+  const input = Array.from({ length: 300 }, (_, seq) => JSON.stringify({ seq })).join('\n') + '\n'
+  const result = await cli(['ship', collector.url, '--stream', 's', '--queue', '10', '--attempts', '2'], input)
+  t.equal(result.code, 1)
+  const counts = giveUpCounts(result.stderr)
+  t.equal(counts.read, 300, result.stderr)
+  t.equal(counts.acked, collector.stored.length, 'acknowledged as the server says')
+  t.equal(counts.acked + counts.lost, 300, 'the rest named as not stored')
+  t.equal(counts.spilled, 0)
+})
+
+t.test('gives up with --spill: every line read is acknowledged or spilled, and the next run ships the spill once', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.once('stored', () => { collector.refuseAll(503) })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-cli-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const input = Array.from({ length: 300 }, (_, seq) => JSON.stringify({ seq })).join('\n') + '\n'
+  const down = await cli(['ship', collector.url, '--stream', 's', '--spill', dir, '--queue', '10', '--attempts', '2'], input)
+  t.equal(down.code, 1)
+  const counts = giveUpCounts(down.stderr)
+  t.equal(counts.read, 300, down.stderr)
+  t.equal(counts.acked, collector.stored.length)
+  t.equal(counts.lost, 0, 'nothing read is lost')
+  // The events replayed from the spill into memory when it gave up are still in the spill.
+  t.equal(counts.acked + counts.spilled + counts.held, 300)
+  const acked = collector.stored.length
+  collector.refuseAll(undefined)
+  const up = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '')
+  t.equal(up.code, 0, up.stderr)
+  const seqs = collector.stored.map((e) => e.event.seq as number)
+  t.equal(seqs.length, 300, `${acked} in the first run, the rest replayed`)
+  t.same([...seqs].sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i), 'every line once')
+  t.same(fs.readdirSync(dir), [], 'the spill is empty')
+})
+
+t.test('gives up with --spill while ending (stdin all read): the queue goes to the spill too', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.refuseAll(503)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-cli-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const input = Array.from({ length: 5 }, (_, seq) => JSON.stringify({ seq, text: 'ünïcode ✓' })).join('\n')
+  const down = await cli(['ship', collector.url, '--stream', 's', '--spill', dir, '--attempts', '2'], input)
+  t.equal(down.code, 1)
+  t.match(giveUpCounts(down.stderr), { read: 5, acked: 0, spilled: 5, held: 0, lost: 0 })
+  collector.refuseAll(undefined)
+  const up = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '')
+  t.equal(up.code, 0, up.stderr)
+  t.same(collector.stored.map((e) => e.event), Array.from({ length: 5 }, (_, seq) => ({ seq, text: 'ünïcode ✓', '@time': collector.stored[seq].event['@time'], '@id': collector.stored[seq].event['@id'], '@library': collector.stored[seq].event['@library'] })))
+})
+
+t.test('gives up while stdin stays open: stops reading, exits, and names a partial last line', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.refuseAll(503)
+  // 50 whole lines and the start of another; then nothing, and no end (a `tail -f`).
+  const stdin = new Readable({ read () {} })
+  stdin.push(Array.from({ length: 50 }, (_, seq) => JSON.stringify({ seq }) + '\n').join('') + '{"seq": 5')
+  let stderr = ''
+  const code = await main(['ship', collector.url, '--stream', 's', '--attempts', '1'], {
+    stdin,
+    stdout: new Writable({ write (_c, _e, cb) { cb() } }),
+    stderr: new Writable({ write (c: Buffer, _e, cb) { stderr += c.toString(); cb() } })
+  })
+  t.equal(code, 1, stderr)
+  t.match(giveUpCounts(stderr), { read: 50, acked: 0, lost: 50 })
+  t.match(stderr, /an incomplete last line \(9 bytes\) not stored\n$/)
+  t.ok(stdin.destroyed, 'stdin is no longer read')
 })

@@ -1,0 +1,170 @@
+/**
+ * How `shoebox ship` moves stdin into the shipper, and what becomes of every
+ * line it read when the shipper gives up.
+ *
+ * stdin -> WholeLines -> stampNdjson (split2, stamp) -> shipper. A plain
+ * pipeline lost lines at a give-up: those still inside the stages (split2's
+ * and the stamper's buffers, stdin's read-ahead) were destroyed with them,
+ * neither sent, nor spilled, nor counted. So here a shipper failure cuts
+ * stdin (nothing more is read) and lets the stages run dry: what they still
+ * held comes back as `leftover`, and the events the shipper gave up on in
+ * its memory as `held`, for the spill (`--spill`) or for the error line.
+ * Only a partial last line (its end never read) is left: named by its bytes.
+ */
+import { once } from 'node:events'
+import { finished } from 'node:stream/promises'
+import { Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream'
+import { ShoeboxError } from '../errors.js'
+import type { StampedEventRecord } from '../events/stamp.js'
+import type { Shipper } from '../events/ship.js'
+
+/** Bytes through, cut after each chunk's last newline: a partial last line waits for its end. */
+export class WholeLines extends Transform {
+  #held: Buffer[] = []
+  #heldBytes = 0
+  /** Set before end() when stdin was cut: a held partial line is not a line, it stays out. */
+  cut = false
+
+  /** Bytes of a partial last line held back. */
+  get heldBytes (): number {
+    return this.#heldBytes
+  }
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const end = chunk.lastIndexOf(10) + 1
+    if (end === 0) {
+      this.#held.push(chunk)
+      this.#heldBytes += chunk.length
+      callback()
+      return
+    }
+    // Views, not copies: split2 joins the pieces of a line itself.
+    for (const piece of this.#held) this.push(piece)
+    this.#held = []
+    this.#heldBytes = 0
+    if (end === chunk.length) {
+      this.push(chunk)
+    } else {
+      this.push(chunk.subarray(0, end))
+      this.#held.push(chunk.subarray(end))
+      this.#heldBytes = chunk.length - end
+    }
+    callback()
+  }
+
+  override _flush (callback: TransformCallback): void {
+    // At the end of the input a last line without a newline is a line.
+    if (!this.cut) for (const piece of this.#held) this.push(piece)
+    callback()
+  }
+}
+
+export interface FeedOutcome {
+  /** The shipper's failure, or null when it finished. */
+  failure: Error | null
+  /** Events (lines that were events) read from stdin. */
+  read: number
+  /** Of those, settled by the shipper as acknowledged. */
+  acked: number
+  /** Of those, refused by the shipper (invalid) or rejected by the server: never to be sent. */
+  rejected: number
+  /** Events in the shipper's memory when it failed (told its error), in input order. */
+  held: StampedEventRecord[]
+  /** Events read that never reached the shipper (still in the stages), in input order. */
+  leftover: StampedEventRecord[]
+  /** Bytes of a partial line read when stdin was cut (never an event). */
+  partialBytes: number
+}
+
+/**
+ * Feed stdin through `lines` and `stamper` into `shipper` until the shipper
+ * finishes or fails. Each write's callback tells it which events the server
+ * acknowledged and which the shipper dropped from memory when it failed.
+ */
+export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: Duplex, shipper: Shipper): Promise<FeedOutcome> {
+  let read = 0
+  let acked = 0
+  /** Events whose callback heard another error (the shipper failed): which, is known once its error is. */
+  const refused: Array<{ event: StampedEventRecord, error: Error }> = []
+  const leftover: StampedEventRecord[] = []
+  let failure: Error | null = null
+  let rejected = 0
+  const settled = (event: StampedEventRecord) => (error?: Error | null): void => {
+    if (error === null || error === undefined) acked++
+    else if (isVerdict(error)) rejected++
+    else refused.push({ event, error })
+  }
+
+  const done = new Promise<void>((resolve) => {
+    shipper.once('finish', resolve)
+    shipper.once('error', (err: Error) => {
+      failure = err
+      resolve()
+    })
+  })
+  // A stage's failure fails the shipper, as pipeline() would (and is reported as it).
+  const fail = (err: Error): void => { shipper.destroy(err) }
+  stdin.on('error', fail)
+  lines.on('error', fail)
+  stamper.on('error', fail)
+  stamper.on('data', (event: StampedEventRecord) => {
+    read++
+    // Once the shipper is destroyed a write would only be refused: keep the event instead.
+    if (failure !== null || shipper.destroyed) {
+      leftover.push(event)
+      return
+    }
+    if (!shipper.write(event, settled(event))) stamper.pause()
+  })
+  shipper.on('drain', () => { if (failure === null) stamper.resume() })
+  stamper.once('end', () => { if (!shipper.destroyed) shipper.end() })
+  stdin.pipe(lines).pipe(stamper)
+  await done
+  if (failure === null) return { failure, read, acked, rejected, held: [], leftover: [], partialBytes: 0 }
+
+  // Read nothing more, and let the stages run dry: what stdin has buffered (read from its
+  // descriptor already) goes through them too.
+  const dry = finished(stamper, { writable: false }).catch(() => {})
+  stdin.unpipe(lines)
+  if (!lines.writableEnded) {
+    for (let chunk = stdin.read() as Buffer | null; chunk !== null; chunk = stdin.read() as Buffer | null) lines.write(chunk)
+    lines.cut = true
+    lines.end()
+  }
+  stdin.destroy()
+  stamper.resume()
+  await dry
+  if (!shipper.closed) await once(shipper, 'close')
+  // The events the shipper had in memory when it failed were told its very error (a spilled
+  // event hears another: it stays in the spill for the next run).
+  const held = refused.filter((r) => r.error === failure).map((r) => r.event)
+  return { failure, read, acked, rejected, held, leftover, partialBytes: lines.cut ? lines.heldBytes : 0 }
+}
+
+/** Refused by the shipper or rejected by the server: never sent, whatever happens next. */
+function isVerdict (error: Error): boolean {
+  return error instanceof ShoeboxError && (error.code === 'SHOEBOX_EVENT_REJECTED' || error.code.startsWith('SHOEBOX_INVALID_'))
+}
+
+/** Events never sent written to the spill directory, after everything spilled before them. */
+export async function spillUnsent (dir: string, namespace: string | undefined, unsent: StampedEventRecord[]): Promise<void> {
+  const [{ Spill }, { prepareEvent, preparedText }, { shipSettings }] = await Promise.all([
+    import('../events/ship-spill.js'), import('../events/ship-event.js'), import('../events/ship-options.js')])
+  const { defaults } = shipSettings({ namespace })
+  let failed: Error | null = null
+  const spill = new Spill({ dir, onError: (err) => { failed ??= err } })
+  await spill.open()
+  for (const record of unsent) {
+    // Prepared as the shipper prepares what it sends or spills (@id, @library): the same text.
+    const event = prepareEvent(record, defaults)
+    await new Promise<void>((resolve) => {
+      spill.write(event.namespace, event.stream, preparedText(event), undefined, (err) => {
+        if (err !== null && err !== undefined) failed ??= err
+        resolve()
+      })
+    })
+    if (failed !== null) break
+  }
+  await spill.close()
+  if (failed !== null) throw new ShoeboxError('SHOEBOX_IO', `cannot spill ${unsent.length} unsent events to ${dir}: ${(failed as Error).message}`, { cause: failed })
+}
