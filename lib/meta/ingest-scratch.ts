@@ -20,6 +20,7 @@ import { ShoeboxError } from '../errors.js'
 import { metaPaths } from './config.js'
 import type { HistoryFile, ReplayOptions } from './history.js'
 import { ReplayTable, replayInto } from './replay-table.js'
+import { checkKeyCount, historyKeys } from './key-limit.js'
 
 export const BEFORE = '_b'
 export const SEEN = '_s'
@@ -65,16 +66,19 @@ export class IngestScratch {
   readonly table: ReplayTable
   readonly #db: BetterSqlite3.Database
 
-  private constructor (file: string, db: BetterSqlite3.Database, unique: string) {
+  private constructor (file: string, db: BetterSqlite3.Database, unique: string, what: string) {
     this.file = file
     this.#db = db
-    this.table = new ReplayTable(db, 'main', 'history', unique, [BEFORE, SEEN])
+    this.table = new ReplayTable(db, 'main', 'history', unique, [BEFORE, SEEN], what)
   }
 
   /** Create the scratch file and replay `files` into it (none: an empty history). */
   static async open (base: string, unique: string, files: readonly HistoryFile[], options: ReplayOptions = {}): Promise<IngestScratch> {
+    // A history with more keys than a state db can hold is refused before any replay (key-limit.ts).
+    const what = `the metadata of ${base}`
+    checkKeyCount(`the meta db of ${base}`, await historyKeys(files), 'nothing was written')
     const { file, db } = await createScratchDb(base)
-    const scratch = new IngestScratch(file, db, unique)
+    const scratch = new IngestScratch(file, db, unique, what)
     try {
       scratch.table.create()
       await replayInto(scratch.table, files, options)

@@ -37,6 +37,7 @@ import { FreshScratch, type Duplicate } from './fresh-scratch.js'
 import { acquirePublishLock, type LockHolder, type PublishLock } from './publish-lock.js'
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
 import { keyDict } from '../key-dict.js'
+import { checkKeyCount } from './key-limit.js'
 
 export interface InvalidMetadata extends MetaOrigin {
   uid?: string
@@ -335,6 +336,7 @@ export class MetaIngest extends Writable {
     this.#mergeDuplicates(fresh, fresh.flush())
     this.#counts.added = fresh.count // every row stored is one added
     const header = [unique, ...fresh.keys().sort(), MMMETA_KEYS]
+    checkKeyCount(`the metadata of ${this.base}`, header, 'nothing was written')
     const file = await writeHistoryLines(this.base, 'append', header, fresh.diffLines(header), { micros: this.#micros, fsync: this.#options.fsync })
     const { added, updated, invalid, deleted } = this.#counts
     if (added + updated + invalid + deleted > 0) await this.#touch()

@@ -16,6 +16,7 @@ import { MetaFiles } from './files.js'
 import { MetaStore } from './kv-store.js'
 import { openStateDb, type StateDb, type StateSchema } from './state-db.js'
 import { mergeHistoryFiles, type UpdateOptions, type UpdateResult } from './update.js'
+import { checkKeyCount, historyKeys } from './key-limit.js'
 
 export interface MetadirOptions {
   /** Where the actual files live (default MMMETA_FILES_ROOT, else the base). */
@@ -57,6 +58,9 @@ export class Metadir {
   async update (options: MetadirUpdateOptions = {}): Promise<UpdateResult> {
     const { onProblem, ...merge } = options
     const files = replaySet(await listHistoryFiles(this.base))
+    // Refused before the state db is touched when its files table could not have a column per key.
+    const own = options.replace === true ? [] : this.#state.columns()
+    checkKeyCount(`the meta db of ${this.base}`, await historyKeys(files), `the state db ${this.paths.state} is unchanged`, own)
     const result = await mergeHistoryFiles(this.#state, files, { ...merge, onProblem })
     if (result.added + result.updated + result.deleted + result.invalid > 0) await this.store.touch('state_last_updated')
     return result

@@ -20,6 +20,7 @@ import type { CsvCell } from './csv.js'
 import type { MetaRow } from './flatten.js'
 import { readHistoryBatches, type HistoryFile, type ReplayOptions } from './history.js'
 import { keyDict } from '../key-dict.js'
+import { MAX_METADATA_KEYS, tooManyKeys } from './key-limit.js'
 
 type Database = BetterSqlite3.Database
 type Statement = BetterSqlite3.Statement
@@ -47,10 +48,13 @@ export class ReplayTable {
   readonly #names: string[]
   readonly #at = new Map<string, number>()
   readonly #statements = new Map<string, Statement>()
+  /** Names the metadata in the error when it has more keys than a metadir can hold (key-limit.ts). */
+  readonly #what: string
 
   /** `extras`: SQL columns of the caller's own (not history columns), read back after the cells. */
-  constructor (db: Database, schema: string, name: string, unique: string, extras: readonly string[] = []) {
+  constructor (db: Database, schema: string, name: string, unique: string, extras: readonly string[] = [], what = 'the metadata') {
     this.#db = db
+    this.#what = what
     this.#table = `${schema}.${quote(name)}`
     this.unique = unique
     this.#extras = [...extras]
@@ -84,6 +88,8 @@ export class ReplayTable {
     let at = this.#at.get(name)
     if (at === undefined) {
       at = this.#names.length
+      // Before SQLite's own limit (a raw "too many columns"), and at the limit a state db can hold.
+      if (at >= MAX_METADATA_KEYS) throw tooManyKeys(this.#what, `more than ${MAX_METADATA_KEYS}`, 'nothing was written')
       this.#db.exec(`ALTER TABLE ${this.#table} ADD COLUMN c${at}`)
       this.#names.push(name)
       this.#at.set(name, at)

@@ -24,6 +24,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { keyDict } from '../key-dict.js'
+import { SQLITE_MAX_COLUMNS, tooManyKeys } from './key-limit.js'
 import {
   type ColumnType, type MetaValue, SQL_TYPE, declaredFits, fromSql, toSql, typeOfDeclared, COLUMN_TYPES
 } from './state-db-values.js'
@@ -170,6 +171,11 @@ export class StateDb {
 
   /** Add the columns that are missing (types recorded), in one go. */
   addColumns (wanted: ReadonlyMap<string, ColumnType>): void {
+    // Checked before the first ALTER: none of them is added rather than some (and SQLite's raw error).
+    const added = [...wanted.keys()].filter((name) => !this.#types.has(name)).length
+    if (this.#types.size + added > SQLITE_MAX_COLUMNS) {
+      throw tooManyKeys(`the state db ${this.file}`, `${this.#types.size + added}`, `its ${TABLE} table is unchanged`)
+    }
     for (const [name, type] of wanted) {
       if (this.#types.has(name)) continue
       this.db.prepare(`ALTER TABLE ${TABLE} ADD COLUMN ${quote(name)} ${SQL_TYPE[type]}`).run()
