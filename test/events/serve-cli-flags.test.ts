@@ -1,0 +1,55 @@
+/**
+ * `shoebox serve`'s flags as a user gives them (issue 10, item 7), beyond
+ * serve-cli.test.ts: --host binds where it says, --port the port given, and
+ * --retention drops whole expired days when the server starts again.
+ */
+import net, { type AddressInfo } from 'node:net'
+import t from 'tap'
+import { get, put, spawnServe } from './conformance-kit.js'
+
+async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  return port
+}
+
+t.test('--host and --port: bound where they say', async (t) => {
+  const port = await freePort()
+  // Any 127/8 address is this machine on Linux: one that is not the default shows --host is used.
+  const served = await spawnServe(['--data', t.testdir(), '--host', '127.0.0.2', '--port', String(port)])
+  t.teardown(() => { served.child.kill('SIGKILL') })
+  t.equal(served.url, `http://127.0.0.2:${port}`)
+  await put(t, served.url, { s: [{ '@time': 5 }] })
+  t.same((await get(t, served.url, 's', 0, 10)).map((e) => String(e['@time'])), ['5'])
+  // Not on 127.0.0.1: the default interface is not bound as well.
+  const refused = await new Promise<string>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.on('connect', () => { socket.destroy(); resolve('connected') })
+    socket.on('error', (err: NodeJS.ErrnoException) => { resolve(err.code ?? 'error') })
+  })
+  t.equal(refused, 'ECONNREFUSED')
+  served.child.kill('SIGTERM')
+  t.equal((await served.exited).code, 0)
+})
+
+t.test('--retention 30d: a restart drops the expired days, keeps the recent ones', async (t) => {
+  const data = t.testdir()
+  // Both below 2^54, as even integers: exact as JS numbers in this test's JSON.
+  const old = Date.UTC(1998, 0, 1) * 10_000
+  const recent = Math.floor(Date.now() / 1000) * 10_000_000
+  const first = await spawnServe(['--data', data])
+  await put(t, first.url, { s: [{ '@time': old, what: 'old' }, { '@time': recent, what: 'recent' }] })
+  first.child.kill('SIGTERM')
+  t.equal((await first.exited).code, 0)
+  const kept = await spawnServe(['--data', data])
+  t.same((await get(t, kept.url, 's', 0, recent + 1)).map((e) => e.what), ['old', 'recent'], 'without --retention both stay')
+  kept.child.kill('SIGTERM')
+  t.equal((await kept.exited).code, 0)
+  const second = await spawnServe(['--data', data, '--retention', '30d'])
+  t.teardown(() => { second.child.kill('SIGKILL') })
+  t.same((await get(t, second.url, 's', 0, recent + 1)).map((e) => e.what), ['recent'], 'the 1998 day dropped')
+  second.child.kill('SIGTERM')
+  t.equal((await second.exited).code, 0)
+})
