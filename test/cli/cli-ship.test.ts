@@ -184,3 +184,29 @@ t.test('gives up while stdin stays open: stops reading, exits, and names a parti
   t.match(stderr, /an incomplete last line \(9 bytes\) not stored\n$/)
   t.ok(stdin.destroyed, 'stdin is no longer read')
 })
+
+t.test('--time-field with --time-unit ms and s: @time in kronos ticks, the field kept', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  for (const [unit, value, ticks] of [['ms', '1733215445123', '17332154451230000'], ['s', '1733215445', '17332154450000000'], ['kronos', '17332154451234567', '17332154451234567']] as const) {
+    const before = collector.stored.length
+    const result = await cli(['ship', collector.url, '--stream', unit, '--time-field', 'at', '--time-unit', unit], `{"at": ${value}, "unit": "${unit}"}\n`)
+    t.equal(result.code, 0, result.stderr)
+    const body = collector.bodies[collector.bodies.length - 1]
+    t.match(body, new RegExp(`"@time": ?${ticks}[,}]`), `--time-unit ${unit}: @time exact on the wire`)
+    // (the collector parses with JSON.parse: compared as the same double)
+    t.match(collector.stored[before].event, { at: Number(value), unit })
+  }
+})
+
+t.test('--on-overflow drop: a full queue drops and counts; exit 0, the summary says how many', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const input = Array.from({ length: 300 }, (_, seq) => JSON.stringify({ seq })).join('\n')
+  const result = await cli(['ship', collector.url, '--stream', 's', '--queue', '10', '--on-overflow', 'drop'], input)
+  t.equal(result.code, 0, result.stderr)
+  const m = /shipped (\d+) events .*; (\d+) dropped \(queue full\)\n$/.exec(result.stderr)
+  t.ok(m !== null, result.stderr)
+  t.equal(Number(m?.[1]) + Number(m?.[2]), 300, 'every line shipped or counted as dropped')
+  t.equal(collector.stored.length, Number(m?.[1]))
+})
