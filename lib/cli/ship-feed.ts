@@ -79,9 +79,12 @@ export interface FeedOutcome {
 /**
  * Feed stdin through `lines` and `stamper` into `shipper` until the shipper
  * finishes or fails. Each write's callback tells it which events the server
- * acknowledged and which the shipper dropped from memory when it failed.
+ * acknowledged and which the shipper dropped from memory when it failed
+ * (kept in `held` only with `keepHeld`: then each write has a callback of
+ * its own, holding its event until it is settled; else one shared callback
+ * counts, as cheap as none).
  */
-export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: Duplex, shipper: Shipper): Promise<FeedOutcome> {
+export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: Duplex, shipper: Shipper, keepHeld = true): Promise<FeedOutcome> {
   let read = 0
   let acked = 0
   /** Events whose callback heard another error (the shipper failed): which, is known once its error is. */
@@ -93,6 +96,10 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
     if (error === null || error === undefined) acked++
     else if (isVerdict(error)) rejected++
     else refused.push({ event, error })
+  }
+  const counted = (error?: Error | null): void => {
+    if (error === null || error === undefined) acked++
+    else if (isVerdict(error)) rejected++
   }
 
   const done = new Promise<void>((resolve) => {
@@ -114,7 +121,7 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
       leftover.push(event)
       return
     }
-    if (!shipper.write(event, settled(event))) stamper.pause()
+    if (!shipper.write(event, keepHeld ? settled(event) : counted)) stamper.pause()
   })
   shipper.on('drain', () => { if (failure === null) stamper.resume() })
   stamper.once('end', () => { if (!shipper.destroyed) shipper.end() })

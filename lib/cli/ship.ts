@@ -105,7 +105,8 @@ export const shipCommand: Command = {
     live?.unref()
     let outcome
     try {
-      outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper)
+      // Events the shipper holds are needed back only to spill them.
+      outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper, values.spill !== undefined)
     } finally {
       if (live !== null) {
         clearInterval(live)
