@@ -1,4 +1,6 @@
 /** shoebox ship: NDJSON on stdin, stamped, shipped; a summary line; exit codes. */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -7,7 +9,7 @@ import t from 'tap'
 import { main } from '../../lib/cli/main.js'
 import { decode } from '../../lib/format/decode.js'
 import type { ShoeboxRecord } from '../../lib/record.js'
-import { cli } from '../cli-run.js'
+import { BIN, cli } from '../cli-run.js'
 import { startCollector } from '../events/fixtures/collector.js'
 
 t.test('ships every line, stamped, with the stream from a field and the time from another', async (t) => {
@@ -209,4 +211,20 @@ t.test('--on-overflow drop: a full queue drops and counts; exit 0, the summary s
   t.ok(m !== null, result.stderr)
   t.equal(Number(m?.[1]) + Number(m?.[2]), 300, 'every line shipped or counted as dropped')
   t.equal(collector.stored.length, Number(m?.[1]))
+})
+
+t.test('the real binary gives up with its stdin pipe still open: it exits, naming what it read', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.refuseAll(503)
+  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's', '--attempts', '1'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdin.on('error', () => {})
+  // Lines, and no end: the writer (a `tail -f`) is still there when the shipper gives up.
+  child.stdin.write(Array.from({ length: 20 }, (_, seq) => JSON.stringify({ seq }) + '\n').join(''))
+  const [code] = await once(child, 'exit')
+  child.stdin.destroy()
+  t.equal(code, 1, stderr)
+  t.match(giveUpCounts(stderr), { read: 20, acked: 0, lost: 20 })
 })
