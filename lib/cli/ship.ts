@@ -139,7 +139,11 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   const canSpill = o.spill !== undefined && failure instanceof ShoeboxError && failure.code === 'SHOEBOX_UNREACHABLE'
   // Held events include those replayed from the spill when this run replayed any: those are still
   // in it (unsettled), and the shipper does not say which they are. So held events are spilled
-  // again only when nothing was replayed (else the next run would send some twice).
+  // again only when nothing was replayed (else the next run would send some twice). They are
+  // prepared again, so with a new @id: one the server stored without its answer arriving (a
+  // connection cut after the store) would be stored twice. Only the shipper, which has their
+  // sent texts, could spill them with their @ids (ship.ts's _destroy does so only for writes it
+  // had not taken yet).
   const respillHeld = canSpill && o.replayed === 0
   const unsent = canSpill ? [...leftover, ...(respillHeld ? held : [])].sort((a, b) => a.line - b.line) : []
   if (o.spill !== undefined && unsent.length > 0) await o.spillUnsent(o.spill, o.namespace, unsent)
