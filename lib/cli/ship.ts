@@ -115,7 +115,7 @@ export const shipCommand: Command = {
     }
     if (outcome.failure !== null) {
       const failure = outcome.failure
-      throw await giveUp(failure, outcome, { spill: values.spill as string | undefined, namespace: values.namespace as string | undefined, badLines, replayed: shipper.stats().events.replayed, spillUnsent })
+      throw await giveUp(failure, outcome, { spill: values.spill as string | undefined, namespace: values.namespace as string | undefined, badLines, spillUnsent })
     }
     const stats = shipper.stats()
     io.stderr.write(`shoebox ship: ${summary(stats, invalid)}\n`)
@@ -132,35 +132,25 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   spill: string | undefined
   namespace: string | undefined
   badLines: number
-  replayed: number
   spillUnsent: (dir: string, namespace: string | undefined, events: StampedEventRecord[]) => Promise<void>
 }): Promise<ShoeboxError> {
   const { read, acked, rejected, held, leftover } = outcome
   const canSpill = o.spill !== undefined && failure instanceof ShoeboxError && failure.code === 'SHOEBOX_UNREACHABLE'
-  // Held events include those replayed from the spill when this run replayed any: those are still
-  // in it (unsettled), and the shipper does not say which they are. So held events are spilled
-  // again only when nothing was replayed (else the next run would send some twice). They are
-  // prepared again, so with a new @id: one the server stored without its answer arriving (a
-  // connection cut after the store) would be stored twice. Only the shipper, which has their
-  // sent texts, could spill them with their @ids (ship.ts's _destroy does so only for writes it
-  // had not taken yet).
-  const respillHeld = canSpill && o.replayed === 0
-  const unsent = canSpill ? [...leftover, ...(respillHeld ? held : [])].sort((a, b) => a.line - b.line) : []
+  // Giving up with a spill, the shipper put what it held there itself, with the @ids it sent
+  // (ship.ts's _destroy): what is left is what never reached it.
+  const unsent = canSpill ? leftover : []
   if (o.spill !== undefined && unsent.length > 0) await o.spillUnsent(o.spill, o.namespace, unsent)
   const lines = read + o.badLines
   // Neither acknowledged nor refused: spilled, or not stored.
   const rest = read - acked - rejected
   const parts = [`${lines} line${lines === 1 ? '' : 's'} read from stdin: ${acked} acknowledged`]
   if (rejected + o.badLines > 0) parts.push(`${rejected + o.badLines} refused`)
-  const spilled = (n: number): string => `${n} spilled to ${o.spill ?? ''} (the next run with --spill ${o.spill ?? ''} sends them)`
   if (o.spill === undefined) {
     parts.push(`${rest} not stored`)
-  } else if (!canSpill) {
-    parts.push(spilled(rest - held.length - leftover.length), `${held.length + leftover.length} not stored`)
-  } else if (respillHeld) {
-    parts.push(spilled(rest))
   } else {
-    parts.push(spilled(rest - held.length), `${held.length} were in the shipper's memory (those replayed from the spill stay in it; the others are not stored)`)
+    const notStored = held.length + (canSpill ? 0 : leftover.length)
+    parts.push(`${rest - notStored} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
+    if (notStored > 0) parts.push(`${notStored} not stored`)
   }
   const partial = outcome.partialBytes > 0 ? `; an incomplete last line (${outcome.partialBytes} bytes) not stored` : ''
   return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${parts.join(', ')}${partial}`, { cause: failure })

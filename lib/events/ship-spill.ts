@@ -253,10 +253,15 @@ export class Spill {
     return sink
   }
 
+  /** What a spilled event's callback hears when the shipper failed: it stays on disk for the next run. */
+  keptError (failure: Error): ShoeboxError {
+    return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_UNREACHABLE',
+      `${failure.message}; the event stays spilled in ${this.dir} for the next run`, { cause: failure })
+  }
+
   /** The shipper failed: spilled events' callbacks hear it (the events stay on disk for the next run). */
   abandon (failure: Error): void {
-    const error = new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_UNREACHABLE',
-      `${failure.message}; the event stays spilled in ${this.dir} for the next run`, { cause: failure })
+    const error = this.keptError(failure)
     const done = [...this.#done.values()]
     this.#done.clear()
     for (const callback of done) callback(error)

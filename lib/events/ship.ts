@@ -404,7 +404,12 @@ export class Shipper extends Writable {
       return { kind: 'rejected', message: `${this.#where}: stream ${stream}: ${outcome.errors.join('; ')}${stored}`, stored: outcome.inserted }
     } catch (err) {
       if (this.#abort.signal.aborted) return undefined
-      if (err instanceof PutError && !err.retryable) return { kind: 'rejected', message: err.message, stored: 0 }
+      if (err instanceof PutError && !err.retryable) {
+        // A 200 whose body broke: the server answers only once the batch is stored, so it most
+        // likely is (its @errors unknown). Not sent again; reported as maybe stored.
+        if (err.status === 200) return { kind: 'rejected', message: `${err.message} (after a 200: the batch is most likely stored, and is not sent again)`, stored: events }
+        return { kind: 'rejected', message: err.message, stored: 0 }
+      }
       throw new ShoeboxError('SHOEBOX_UNREACHABLE',
         `${(err as Error).message}; gave up after ${this.#settings.retry.attempts} tries; ${this.#counts.queued} events not acknowledged` +
         (this.#spill === undefined ? '' : `; spilled events stay in ${this.#spill.dir} for the next run`), { cause: err })
@@ -522,21 +527,27 @@ export class Shipper extends Writable {
       for (const done of batch.dones) done?.(null)
     }
     this.#ackedEarly.clear()
-    // Whatever is not acknowledged is told so; spilled events stay on disk for the next run.
-    // A batch whose answer is being applied tells its callbacks that answer (#apply): not these.
+    // When the shipper gave up on an unreachable server, what it has not delivered goes to the
+    // spill (if any), after every event spilled so far: with 'spill', each event is acknowledged,
+    // refused or spilled, however far the spill's fsyncs lagged behind the writer.
+    const spill = this.#spill !== undefined && err instanceof ShoeboxError && err.code === 'SHOEBOX_UNREACHABLE' ? this.#spill : undefined
+    // Whatever is not acknowledged is told so, or spilled. A batch whose answer is being applied
+    // tells its callbacks that answer (#apply): not these.
     const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()].filter((batch) => !this.#answered.has(batch))
     this.#inFlight.clear()
     this.#answered.clear()
     this.#ready = []
-    for (const batch of unsettled) for (const done of batch.dones) done?.(failure)
-    // Writes the Writable still buffers never reach _write now. When the shipper gave up on an
-    // unreachable server, they go to the spill (if any), after every event spilled so far: with
-    // 'spill', each event is acknowledged, refused, queued in memory (and told it was not
-    // acknowledged) or spilled, however far the spill's fsyncs lagged behind the writer.
+    for (const batch of unsettled) {
+      if (spill === undefined) {
+        for (const done of batch.dones) done?.(failure)
+      } else {
+        this.#spillBatch(spill, batch, failure)
+      }
+    }
+    // Writes the Writable still buffers never reach _write now: told, or spilled after the above.
     const unaccepted = this.#unaccepted.slice(this.#unacceptedAt)
     this.#unaccepted.length = 0
     this.#unacceptedAt = 0
-    const spill = this.#spill !== undefined && err instanceof ShoeboxError && err.code === 'SHOEBOX_UNREACHABLE' ? this.#spill : undefined
     for (const written of unaccepted) {
       if (spill === undefined) settle(written, failure)
       else this.#spillUnsent(spill, written)
@@ -558,6 +569,24 @@ export class Shipper extends Writable {
       this.emit('invalid', { event: written.chunk, error: err })
       settle(written, err as Error)
       return undefined
+    }
+  }
+
+  /**
+   * A batch the shipper gave up on, into the spill with the texts it was sent with, @id
+   * included: a put the server stored without its answer arriving is then stored once when
+   * the next run replays it (the server keeps sent @ids). Events replayed from the spill are
+   * still on disk there: their callbacks are told so.
+   */
+  #spillBatch (spill: Spill, batch: Batch, failure: Error): void {
+    for (let i = 0; i < batch.count; i++) {
+      const done = batch.dones[i]
+      if (batch.origins?.[i] !== undefined) {
+        done?.(spill.keptError(failure))
+        continue
+      }
+      this.#counts.spilled++
+      spill.write(batch.namespace, batch.stream, batch.text(i), done, streamWriteDone)
     }
   }
 

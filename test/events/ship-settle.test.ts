@@ -13,7 +13,11 @@ import { decode } from '../../lib/format/decode.js'
 import type { ShoeboxRecord } from '../../lib/record.js'
 import { ship, type Shipper } from '../../lib/events/ship.js'
 import type { ShipOptions } from '../../lib/events/ship-options.js'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { startCollector } from './fixtures/collector.js'
+import { get, start } from './conformance-kit.js'
+import { startFaultProxy } from '../fault-proxy.js'
 
 const fast = { baseDelay: 5, maxDelay: 20 }
 
@@ -138,7 +142,7 @@ t.test('destroy() inside a replayed spilled event\'s callback: each callback onc
   t.ok(spilled >= 16 && replayed >= 16, `the callback was a replayed event's (${spilled} spilled, ${replayed} replayed)`)
 })
 
-t.test('giving up with a spill: writes not yet taken go to the spill, after everything spilled before', async (t) => {
+t.test('giving up with a spill: the events held in memory and writes not yet taken go to the spill, after everything spilled before', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-settle-'))
   t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
   const { shipper, collector, errors } = await setup(t, { onOverflow: 'spill', spill: dir, queueEvents: 10, retry: { ...fast, attempts: 1 } })
@@ -156,7 +160,76 @@ t.test('giving up with a spill: writes not yet taken go to the spill, after ever
     }
   }
   const toldSpilled = told.calls.flatMap((c, seq) => /stays spilled/.test(c[0]) ? [seq] : [])
-  t.same(spilledSeqs, toldSpilled, 'what was told "stays spilled" is on disk, in order')
-  t.same(spilledSeqs, Array.from({ length: 390 }, (_, i) => 10 + i), 'every event after the 10 queued in memory')
-  t.equal(shipper.stats().events.spilled, 390)
+  t.same([...spilledSeqs].sort((a, b) => a - b), toldSpilled, 'what was told "stays spilled" is on disk, once')
+  t.same(toldSpilled, Array.from({ length: 400 }, (_, i) => i), 'every event')
+  // On disk: what was spilled while the queue was full, then the 10 the shipper held in memory, then the rest.
+  const held = spilledSeqs.filter((seq) => seq < 10)
+  const rest = spilledSeqs.filter((seq) => seq >= 10)
+  t.same(held, Array.from({ length: 10 }, (_, i) => i), 'the events held in memory, in order')
+  t.same(rest, Array.from({ length: 390 }, (_, i) => 10 + i), 'the others, in order')
+  t.equal(shipper.stats().events.spilled, 400)
+})
+
+/**
+ * A proxy that forwards each put to `target` and, once the server has answered (the events are
+ * stored), cuts the client's connection without a byte of the answer.
+ */
+async function startAnswerEater (t: Test, target: string): Promise<string> {
+  const server = http.createServer((req, res) => {
+    const upstream = http.request(target + (req.url ?? '/'), { method: req.method, headers: req.headers }, (answer) => {
+      answer.resume()
+      answer.on('end', () => { res.socket?.destroy() })
+    })
+    req.pipe(upstream)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+t.test('giving up with a spill: batches sent but unanswered are spilled with their @ids, so the next run stores them once', async (t) => {
+  const spillDir = path.join(t.testdir(), 'spill')
+  const server = await start(t)
+  const first = ship(await startAnswerEater(t, server.url), { stream: 's', batchEvents: 5, batchAge: 5, retry: { ...fast, attempts: 2 }, onOverflow: 'spill', spill: spillDir, exitHooks: false })
+  const errors: Error[] = []
+  first.on('error', (err: Error) => errors.push(err))
+  const told = new Told(20)
+  for (let seq = 0; seq < 20; seq++) first.write({ seq }, told.callback(seq))
+  first.end()
+  await closed(first)
+  t.match(errors, [{ code: 'SHOEBOX_UNREACHABLE' }])
+  t.same(told.calls.filter((c) => c.length !== 1 || !/stays spilled/.test(c[0])), [], 'each event told once that it stays spilled')
+  t.equal(first.stats().events.spilled, 20)
+  const before = await get(t, server.url, 's', 0, '99999999999999999')
+  t.ok(before.length > 0, `the server stored ${before.length} events whose answers were lost`)
+  const sentIds = new Map(before.map((e) => [e.seq as number, e['@id'] as string]))
+
+  const second = ship(server.url, { stream: 's', onOverflow: 'spill', spill: spillDir, exitHooks: false })
+  second.end()
+  await once(second, 'finish')
+  t.equal(second.stats().events.replayed, 20)
+  const after = await get(t, server.url, 's', 0, '99999999999999999')
+  t.same(after.map((e) => e.seq as number).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i), 'every event stored exactly once')
+  t.ok(after.every((e) => (sentIds.get(e.seq as number) ?? e['@id']) === e['@id']), 'the ids sent in the first run were kept')
+})
+
+t.test('a 200 whose answer breaks: not sent again, each event rejected as maybe stored', async (t) => {
+  const server = await start(t)
+  const proxy = await startFaultProxy(server.url, [{ match: (req) => req.method === 'POST', fault: { kind: 'drop-response', afterBytes: 0 } }])
+  t.teardown(async () => { await proxy.close() })
+  const shipper = ship(proxy.endpoint, { stream: 's', batchEvents: 5, batchAge: 5, retry: fast, exitHooks: false })
+  const rejected: Array<{ maybeStored: boolean }> = []
+  shipper.on('rejected', (r: { maybeStored: boolean }) => rejected.push(r))
+  const told = new Told(5)
+  for (let seq = 0; seq < 5; seq++) shipper.write({ seq }, told.callback(seq))
+  shipper.end()
+  await closed(shipper)
+  t.equal(proxy.log.length, 1, 'sent once')
+  t.same(told.calls.map((c) => /most likely stored/.test(c[0])), [true, true, true, true, true])
+  t.same(rejected.map((r) => r.maybeStored), [true, true, true, true, true])
+  t.equal((await get(t, server.url, 's', 0, '99999999999999999')).length, 5, 'the server has them')
 })
