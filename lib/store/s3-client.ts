@@ -12,14 +12,25 @@
  * CRC32 is sent unhashed for the signature where that hash protects
  * nothing more (unsignedPayload()).
  */
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
-  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, type S3ClientConfig
-} from '@aws-sdk/client-s3'
+import { createRequire } from 'node:module'
+import type { S3Client as S3ClientType, S3ClientConfig } from '@aws-sdk/client-s3'
 import type { TransferStats } from '../transfer/stats.js'
 import { currentTransfer } from './s3-context.js'
 import { clientConfig, type S3StoreOptions } from './s3-config.js'
 import { classify } from './store-error.js'
+
+/**
+ * The SDK (CommonJS) through require(), not import: imported from an ES
+ * module, Node first lexes each CommonJS file's source for its export names
+ * (cjs-module-lexer over client-s3's 270 KB and what it re-exports), which
+ * doubled the load's CPU here (145 against 77 ms, measured alone; the load
+ * runs on the writer's main thread while it writes, bench/RESULTS.md "zstd
+ * to S3, third pass").
+ */
+const {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
+  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand
+} = createRequire(import.meta.url)('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')
 
 /** The SDK's classes a store and its writers use. */
 export const sdk = {
@@ -30,11 +41,11 @@ export type S3Sdk = typeof sdk
 
 /** What a store's first request loads: its client and the SDK's classes. */
 export interface S3Connection {
-  client: S3Client
+  client: S3ClientType
   sdk: S3Sdk
 }
 
-export function makeS3Client (options: S3StoreOptions): S3Client {
+export function makeS3Client (options: S3StoreOptions): S3ClientType {
   if (options.client !== undefined) return options.client
   return new S3Client(clientConfig(options) as S3ClientConfig)
 }
@@ -64,7 +75,7 @@ export function unsignedPayload (protocol: string | undefined, hostname: string 
 }
 
 /** Retries and failed attempts, counted where the SDK makes them, against the current transfer or else `fallback`. */
-export function instrument (client: S3Client, fallback: TransferStats): void {
+export function instrument (client: S3ClientType, fallback: TransferStats): void {
   const stack = client.middlewareStack
   const stats = (): TransferStats => currentTransfer.getStore()?.stats ?? fallback
   // Outermost: the whole request, however many attempts it took.
