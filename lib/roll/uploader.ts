@@ -22,7 +22,6 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { codecOfName } from '../compress/codecs.js'
 import { invalidOption } from '../errors.js'
 import type { StoreOptions } from '../store/open-store.js'
@@ -359,21 +358,37 @@ export class SealedUploader extends EventEmitter {
     // An upload of this file that a killed process left open goes first; its id would be overwritten below.
     await this.#abortNoted(name)
     const noteUpload = uploadingMarker(this.dir, name)
+    const { GrowingFile } = await import('./growing-file.js')
+    const { fd, size } = await openToRead(file)
     const writer = this.store.writer(name, {
       ...this.#writerOptions(name),
       // Synchronous on purpose: the id is on disk before any part is sent.
       onMultipartUpload: (uploadId) => { fs.writeFileSync(noteUpload, JSON.stringify({ key: name, uploadId })) }
     })
-    this.#writers.add(writer)
+    // The sealed file as a file that has stopped growing: read into two reused buffers (growing-file.ts says why).
+    const copy = new GrowingFile(file, fd, writer)
+    this.#writers.add(copy)
     try {
-      await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
+      copy.end(size)
+      await copy.done
     } finally {
-      this.#writers.delete(writer)
+      this.#writers.delete(copy)
     }
     // The writer has aborted or completed its multipart upload either way by now.
     await fsp.rm(noteUpload, { force: true })
     return writer.result as PutResult
   }
+}
+
+/** A descriptor of `file` and its size (the raw fs error, ENOENT included, if it cannot be opened). */
+async function openToRead (file: string): Promise<{ fd: number, size: number }> {
+  const fd = await new Promise<number>((resolve, reject) => { fs.open(file, 'r', (err, fd) => { if (err === null) resolve(fd); else reject(err) }) })
+  return await new Promise((resolve, reject) => {
+    fs.fstat(fd, (err, stats) => {
+      if (err === null) resolve({ fd, size: stats.size })
+      else fs.close(fd, () => { reject(err) })
+    })
+  })
 }
 
 function isGone (err: unknown): boolean {
