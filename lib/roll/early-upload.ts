@@ -8,8 +8,7 @@
  * it, and only the last part and the completion wait for sealing. A file's
  * upload then ends moments after the file does, instead of starting then.
  * It starts once the file has more than a part (a store writer sends nothing
- * sooner), and the uploader starts none before it has used the store
- * (uploader.ts says why).
+ * sooner).
  *
  * It is only a head start, never the record: the sealed file stays the
  * source of truth and the uploader (uploader.ts) still verifies the object

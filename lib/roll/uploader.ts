@@ -108,8 +108,6 @@ export class SealedUploader extends EventEmitter {
   readonly #retryDelay: number
   /** early-upload.ts's class, loaded by resume() (not at import: importing the package stays small). */
   #EarlyUpload: typeof EarlyUpload | undefined
-  /** Set as the first sealed file starts uploading: early uploads start after it. */
-  #storeUsed = false
   /** The store's part size: an early upload starts once a file has more (early-upload.ts). */
   readonly #partSize: number
   /** Names waiting, in order, and every name queued or running (no file twice). */
@@ -212,10 +210,12 @@ export class SealedUploader extends EventEmitter {
    * left, still to abort).
    */
   opened (tempPath: string, name: string): void {
-    // Not before this uploader has used the store: on S3 that loads the SDK, and a loaded SDK makes the
-    // rest of the write's garbage collections slower (bench/RESULTS.md, "zstd to S3"): no sooner than today.
+    // From the first file on: its first part loads the store (the SDK, on S3) while the write goes on, and the
+    // server's share of the work overlaps the write instead of following it. (Held back until a sealed file had
+    // loaded the store while every read made a fresh buffer and the SDK's load doubled its CPU: then the write's
+    // full collections multiplied; bench/RESULTS.md, "zstd to S3, third pass".)
     const Early = this.#EarlyUpload
-    if (Early === undefined || !this.#storeUsed || this.#closed || this.#options.early === false || this.#known.has(name) || this.#growing.has(tempPath)) return
+    if (Early === undefined || this.#closed || this.#options.early === false || this.#known.has(name) || this.#growing.has(tempPath)) return
     if (fs.existsSync(path.join(this.dir, name)) || fs.existsSync(uploadingMarker(this.dir, name))) return
     // Two parts in flight at most: the file is on disk, so parts are read when a slot is free rather than held
     // in memory ahead of a slow server (the queue size counts against the write's own memory here).
@@ -282,7 +282,6 @@ export class SealedUploader extends EventEmitter {
     while (!this.#closed && this.#running < this.#concurrency && this.#queue.length > 0) {
       const name = this.#queue.shift() as string
       this.#running++
-      this.#storeUsed = true
       this.#ship(name).finally(() => {
         this.#running--
         this.#known.delete(name)
