@@ -8,8 +8,7 @@
  * it, and only the last part and the completion wait for sealing. A file's
  * upload then ends moments after the file does, instead of starting then.
  * It starts once the file has more than a part (a store writer sends nothing
- * sooner), and the uploader starts none before it has used the store
- * (uploader.ts says why).
+ * sooner).
  *
  * It is only a head start, never the record: the sealed file stays the
  * source of truth and the uploader (uploader.ts) still verifies the object
@@ -22,7 +21,6 @@
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
 import type { ObjectWriter, PutResult, Store, WriterOptions } from '../store/store.js'
 import { GrowingFile } from './growing-file.js'
 
@@ -38,7 +36,6 @@ export class EarlyUpload {
   /** Bytes written before the upload starts (see the constructor). */
   readonly #startAt: number
   #source: GrowingFile | undefined
-  #writer: ObjectWriter | undefined
   #done: Promise<PutResult> | undefined
   #written = 0
 
@@ -73,8 +70,6 @@ export class EarlyUpload {
       return
     }
     this.started = Date.now()
-    const source = new GrowingFile(this.tempPath, fd)
-    source.grow(this.#written)
     const name = this.name
     const marker = this.#marker
     const writer = this.#store.writer(name, {
@@ -82,8 +77,9 @@ export class EarlyUpload {
       // Synchronous on purpose: the id is on disk before any part is sent.
       onMultipartUpload: (uploadId) => { fs.writeFileSync(marker, JSON.stringify({ key: name, uploadId })) }
     })
+    const source = new GrowingFile(this.tempPath, fd, writer)
+    source.grow(this.#written)
     this.#source = source
-    this.#writer = writer
     const done = this.#run(source, writer)
     // A failure is reported by result(); until it is asked for, it is not unhandled.
     done.catch(() => {})
@@ -92,7 +88,7 @@ export class EarlyUpload {
 
   async #run (source: GrowingFile, writer: ObjectWriter): Promise<PutResult> {
     try {
-      await pipeline(source, writer)
+      await source.done
     } finally {
       // The writer has completed or aborted its multipart upload either way by now.
       await fsp.rm(this.#marker, { force: true })
@@ -119,7 +115,6 @@ export class EarlyUpload {
 
   /** Give it up (the file was sealed under another name, or the uploader closes): the upload is aborted. */
   async abandon (): Promise<void> {
-    this.#writer?.destroy()
     this.#source?.destroy()
     await this.#done?.catch(() => {})
   }

@@ -1,7 +1,9 @@
 /**
- * A Readable over a file another part of this process is still appending
- * to: it reads the bytes it is told are written (grow()), waits when it has
- * caught up, and ends once it is told the file's final size (end()).
+ * Copies a file into a Writable (a store's object writer) while another part
+ * of this process may still be appending to it: it reads the bytes it is
+ * told are written (grow()), waits when it has caught up, and ends the
+ * writer once it is told the file's final size (end()). A sealed file is the
+ * same case with end() called at once (uploader.ts).
  *
  * The early upload (early-upload.ts) reads the file the rolling sink is
  * writing through one of these, so each part leaves while the file grows,
@@ -11,16 +13,29 @@
  * file holds. It reads through a descriptor opened while the file still has
  * its temporary name (given, or opened at once), which stays valid when
  * sealing moves the file to its final name.
+ *
+ * Two read buffers, reused: a buffer is read into again only once the
+ * writer has called back for the bytes it carried (a store's writer has
+ * copied them into its part by then, s3-writer.ts). A fresh 1 MiB buffer per
+ * read, as a Readable would hand out, is 50 MB of new external memory per
+ * 50 MB uploaded, and that is what started V8's full collections in the
+ * middle of the write (bench/RESULTS.md, "zstd to S3, third pass").
  */
 import fs from 'node:fs'
-import { Readable } from 'node:stream'
+import type { Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { ioError } from '../fs/io-error.js'
 
-/** Bytes asked of the file at once: as the sink's 1 MiB blocks, and no more held per read. */
+/** Bytes read at once: as the sink's 1 MiB blocks, and no more held per read. */
 const READ_SIZE = 1024 * 1024
+/** Read buffers: one being read into while the writer takes the other. */
+const BUFFERS = 2
 
-export class GrowingFile extends Readable {
+export class GrowingFile {
   readonly path: string
+  /** Settles once the writer has finished (every byte up to end() taken, and its own end done), or failed. */
+  readonly done: Promise<void>
+  readonly #target: Writable
   #fd: number | undefined
   /** Next byte to read. */
   #at = 0
@@ -28,25 +43,30 @@ export class GrowingFile extends Readable {
   #written = 0
   /** The final size, once end() has said it. */
   #final: number | undefined
-  /** _read was called with nothing to read: the next grow() or end() reads. */
-  #wanted = false
   #reading = false
+  #ended = false
+  #stopped = false
+  #allocated = 0
+  readonly #free: Buffer[] = []
 
-  /** Read `file` through `fd`, which this stream closes. */
-  constructor (file: string, fd: number) {
-    super({ highWaterMark: READ_SIZE })
+  /** Copy `file`, read through `fd` (which this closes), into `target`. */
+  constructor (file: string, fd: number, target: Writable) {
     this.path = file
     this.#fd = fd
+    this.#target = target
+    this.done = finished(target).finally(() => { this.#stop() })
+    // Reported through `done`; the writer's own failure is there too.
+    this.done.catch(() => {})
   }
 
   /** The file now holds `bytes` bytes (a total, never less than before). */
   grow (bytes: number): void {
     if (this.#final !== undefined || bytes <= this.#written) return
     this.#written = bytes
-    this.#wake()
+    this.#pull()
   }
 
-  /** The file is complete at `bytes` bytes: read to there, then end. */
+  /** The file is complete at `bytes` bytes: copy to there, then end the writer. */
   end (bytes: number): void {
     if (this.#final !== undefined) return
     if (bytes < this.#written) {
@@ -55,53 +75,66 @@ export class GrowingFile extends Readable {
     }
     this.#final = bytes
     this.#written = bytes
-    this.#wake()
-  }
-
-  override _read (): void {
-    this.#wanted = true
     this.#pull()
   }
 
-  #wake (): void {
-    if (this.#wanted) this.#pull()
+  /** Stop copying; the writer is destroyed with `err` (a store's writer then aborts its upload). */
+  destroy (err?: Error): void {
+    this.#stop()
+    this.#target.destroy(err)
   }
 
   #pull (): void {
     const fd = this.#fd
-    if (this.#reading || this.destroyed || fd === undefined) return
+    if (this.#reading || this.#stopped || fd === undefined) return
     if (this.#at >= this.#written) {
-      if (this.#final !== undefined) {
-        this.#wanted = false
-        this.push(null)
+      if (this.#final !== undefined && !this.#ended) {
+        this.#ended = true
+        this.#target.end()
       }
       return
     }
-    this.#wanted = false
+    let buffer = this.#free.pop()
+    if (buffer === undefined) {
+      // Both buffers are with the writer: its callback reads on.
+      if (this.#allocated === BUFFERS) return
+      this.#allocated++
+      buffer = Buffer.allocUnsafeSlow(READ_SIZE)
+    }
     this.#reading = true
     const length = Math.min(READ_SIZE, this.#written - this.#at)
-    const buffer = Buffer.allocUnsafeSlow(length)
-    fs.read(fd, buffer, 0, length, this.#at, (err, bytesRead) => {
+    const into = buffer
+    fs.read(fd, into, 0, length, this.#at, (err, bytesRead) => {
       this.#reading = false
-      if (this.destroyed) return
+      if (this.#stopped) {
+        this.#close()
+        return
+      }
       if (err === null && bytesRead === 0) err = new Error(`it ends at byte ${this.#at}, ${this.#written} were written`)
       if (err !== null) {
         this.destroy(ioError(err, 'cannot read', this.path))
         return
       }
       this.#at += bytesRead
-      // push() may call _read again at once, which reads on.
-      this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))
+      this.#target.write(bytesRead === into.length ? into : into.subarray(0, bytesRead), (error?: Error | null) => {
+        // Taken (copied into a part): the buffer may be read into again. A failed write is reported by `done`.
+        if (error !== undefined && error !== null) return
+        this.#free.push(into)
+        this.#pull()
+      })
+      this.#pull()
     })
   }
 
-  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+  #stop (): void {
+    this.#stopped = true
+    // A read under way still uses the descriptor: it is closed when that read returns.
+    if (!this.#reading) this.#close()
+  }
+
+  #close (): void {
     const fd = this.#fd
     this.#fd = undefined
-    if (fd === undefined) {
-      callback(err)
-      return
-    }
-    fs.close(fd, () => { callback(err) })
+    if (fd !== undefined) fs.close(fd, () => {})
   }
 }

@@ -22,7 +22,6 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { codecOfName } from '../compress/codecs.js'
 import { invalidOption } from '../errors.js'
 import type { StoreOptions } from '../store/open-store.js'
@@ -109,8 +108,6 @@ export class SealedUploader extends EventEmitter {
   readonly #retryDelay: number
   /** early-upload.ts's class, loaded by resume() (not at import: importing the package stays small). */
   #EarlyUpload: typeof EarlyUpload | undefined
-  /** Set as the first sealed file starts uploading: early uploads start after it. */
-  #storeUsed = false
   /** The store's part size: an early upload starts once a file has more (early-upload.ts). */
   readonly #partSize: number
   /** Names waiting, in order, and every name queued or running (no file twice). */
@@ -213,10 +210,12 @@ export class SealedUploader extends EventEmitter {
    * left, still to abort).
    */
   opened (tempPath: string, name: string): void {
-    // Not before this uploader has used the store: on S3 that loads the SDK, and a loaded SDK makes the
-    // rest of the write's garbage collections slower (bench/RESULTS.md, "zstd to S3"): no sooner than today.
+    // From the first file on: its first part loads the store (the SDK, on S3) while the write goes on, and the
+    // server's share of the work overlaps the write instead of following it. (Held back until a sealed file had
+    // loaded the store while every read made a fresh buffer and the SDK's load doubled its CPU: then the write's
+    // full collections multiplied; bench/RESULTS.md, "zstd to S3, third pass".)
     const Early = this.#EarlyUpload
-    if (Early === undefined || !this.#storeUsed || this.#closed || this.#options.early === false || this.#known.has(name) || this.#growing.has(tempPath)) return
+    if (Early === undefined || this.#closed || this.#options.early === false || this.#known.has(name) || this.#growing.has(tempPath)) return
     if (fs.existsSync(path.join(this.dir, name)) || fs.existsSync(uploadingMarker(this.dir, name))) return
     // Two parts in flight at most: the file is on disk, so parts are read when a slot is free rather than held
     // in memory ahead of a slow server (the queue size counts against the write's own memory here).
@@ -283,7 +282,6 @@ export class SealedUploader extends EventEmitter {
     while (!this.#closed && this.#running < this.#concurrency && this.#queue.length > 0) {
       const name = this.#queue.shift() as string
       this.#running++
-      this.#storeUsed = true
       this.#ship(name).finally(() => {
         this.#running--
         this.#known.delete(name)
@@ -359,21 +357,37 @@ export class SealedUploader extends EventEmitter {
     // An upload of this file that a killed process left open goes first; its id would be overwritten below.
     await this.#abortNoted(name)
     const noteUpload = uploadingMarker(this.dir, name)
+    const { GrowingFile } = await import('./growing-file.js')
+    const { fd, size } = await openToRead(file)
     const writer = this.store.writer(name, {
       ...this.#writerOptions(name),
       // Synchronous on purpose: the id is on disk before any part is sent.
       onMultipartUpload: (uploadId) => { fs.writeFileSync(noteUpload, JSON.stringify({ key: name, uploadId })) }
     })
-    this.#writers.add(writer)
+    // The sealed file as a file that has stopped growing: read into two reused buffers (growing-file.ts says why).
+    const copy = new GrowingFile(file, fd, writer)
+    this.#writers.add(copy)
     try {
-      await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
+      copy.end(size)
+      await copy.done
     } finally {
-      this.#writers.delete(writer)
+      this.#writers.delete(copy)
     }
     // The writer has aborted or completed its multipart upload either way by now.
     await fsp.rm(noteUpload, { force: true })
     return writer.result as PutResult
   }
+}
+
+/** A descriptor of `file` and its size (the raw fs error, ENOENT included, if it cannot be opened). */
+async function openToRead (file: string): Promise<{ fd: number, size: number }> {
+  const fd = await new Promise<number>((resolve, reject) => { fs.open(file, 'r', (err, fd) => { if (err === null) resolve(fd); else reject(err) }) })
+  return await new Promise((resolve, reject) => {
+    fs.fstat(fd, (err, stats) => {
+      if (err === null) resolve({ fd, size: stats.size })
+      else fs.close(fd, () => { reject(err) })
+    })
+  })
 }
 
 function isGone (err: unknown): boolean {

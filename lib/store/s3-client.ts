@@ -12,14 +12,26 @@
  * CRC32 is sent unhashed for the signature where that hash protects
  * nothing more (unsignedPayload()).
  */
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
-  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, type S3ClientConfig
-} from '@aws-sdk/client-s3'
+import { createRequire } from 'node:module'
+import type { S3Client as S3ClientType, S3ClientConfig } from '@aws-sdk/client-s3'
+import { crc32Continue } from '../checksum.js'
 import type { TransferStats } from '../transfer/stats.js'
-import { currentTransfer } from './s3-context.js'
+import { transferOf, type TransferContext } from './s3-context.js'
 import { clientConfig, type S3StoreOptions } from './s3-config.js'
 import { classify } from './store-error.js'
+
+/**
+ * The SDK (CommonJS) through require(), not import: imported from an ES
+ * module, Node first lexes each CommonJS file's source for its export names
+ * (cjs-module-lexer over client-s3's 270 KB and what it re-exports), which
+ * doubled the load's CPU here (145 against 77 ms, measured alone; the load
+ * runs on the writer's main thread while it writes, bench/RESULTS.md "zstd
+ * to S3, third pass").
+ */
+const {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
+  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand
+} = createRequire(import.meta.url)('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')
 
 /** The SDK's classes a store and its writers use. */
 export const sdk = {
@@ -30,13 +42,35 @@ export type S3Sdk = typeof sdk
 
 /** What a store's first request loads: its client and the SDK's classes. */
 export interface S3Connection {
-  client: S3Client
+  client: S3ClientType
   sdk: S3Sdk
 }
 
-export function makeS3Client (options: S3StoreOptions): S3Client {
+export function makeS3Client (options: S3StoreOptions): S3ClientType {
   if (options.client !== undefined) return options.client
-  return new S3Client(clientConfig(options) as S3ClientConfig)
+  // The SDK's CRC32 of each part (and of a read's body, to check it) with this package's CRC32 (native where
+  // installed: about 3x zlib.crc32, the SDK's own). Still the SDK's own pass over the bytes it sends: part-check.ts
+  // compares it with the one summed as they were written.
+  return new S3Client({ ...clientConfig(options), checksumAlgorithms: { CRC32: Crc32Checksum } } as S3ClientConfig)
+}
+
+/** The SDK's Checksum interface (@smithy/types) over checksum.ts's crc32Continue. */
+class Crc32Checksum {
+  #crc = 0
+
+  update (data: Uint8Array): void {
+    this.#crc = crc32Continue(this.#crc, data)
+  }
+
+  async digest (): Promise<Uint8Array> {
+    const out = new Uint8Array(4)
+    new DataView(out.buffer).setUint32(0, this.#crc >>> 0)
+    return out
+  }
+
+  reset (): void {
+    this.#crc = 0
+  }
 }
 
 interface HasMetadata { $metadata?: { attempts?: number }, UploadId?: string, ChecksumCRC32?: string }
@@ -44,6 +78,10 @@ interface HasMetadata { $metadata?: { attempts?: number }, UploadId?: string, Ch
 interface SignedRequest { headers?: Record<string, string>, query?: Record<string, string | string[] | null>, protocol?: string, hostname?: string }
 
 const CHECKSUMMED_PUTS = new Set(['UploadPartCommand', 'PutObjectCommand'])
+
+/** Where a request's transfer is kept on its middleware context (a symbol: no SDK key can clash). */
+const TRANSFER = Symbol('shoebox.transfer')
+interface Tagged { [TRANSFER]?: TransferContext }
 
 /**
  * May a put that carries its CRC32 (x-amz-checksum-crc32, which the server
@@ -64,38 +102,44 @@ export function unsignedPayload (protocol: string | undefined, hostname: string 
 }
 
 /** Retries and failed attempts, counted where the SDK makes them, against the current transfer or else `fallback`. */
-export function instrument (client: S3Client, fallback: TransferStats): void {
+export function instrument (client: S3ClientType, fallback: TransferStats): void {
   const stack = client.middlewareStack
-  const stats = (): TransferStats => currentTransfer.getStore()?.stats ?? fallback
+  const transfer = (context: object): TransferContext | undefined => (context as Tagged)[TRANSFER]
+  const stats = (context: object): TransferStats => transfer(context)?.stats ?? fallback
+  // First of all: the transfer the request's input was tagged with, onto the request's context for the others.
+  stack.add((next, context) => async (args) => {
+    (context as Tagged)[TRANSFER] = transferOf(args.input)
+    return await next(args)
+  }, { step: 'initialize', priority: 'high', name: 'shoeboxTransfer', override: true })
   // Outermost: the whole request, however many attempts it took.
   stack.add((next, context) => async (args) => {
     try {
       const out = await next(args)
       const output = out.output as HasMetadata
-      stats().retried((output.$metadata?.attempts ?? 1) - 1)
+      stats(context).retried((output.$metadata?.attempts ?? 1) - 1)
       if (context.commandName === 'CreateMultipartUploadCommand' && output.UploadId !== undefined) {
-        currentTransfer.getStore()?.onMultipartUpload?.(output.UploadId)
+        transfer(context)?.onMultipartUpload?.(output.UploadId)
       }
       return out
     } catch (err) {
-      stats().retried(((err as HasMetadata).$metadata?.attempts ?? 1) - 1)
+      stats(context).retried(((err as HasMetadata).$metadata?.attempts ?? 1) - 1)
       throw err
     }
   }, { step: 'initialize', name: 'shoeboxCountRetries', override: true })
   // Innermost: once per attempt.
-  stack.add((next) => async (args) => {
+  stack.add((next, context) => async (args) => {
     try {
       return await next(args)
     } catch (err) {
       // A missing object asked about is an answer, not a failure.
       const kind = classify(err)
-      if (kind !== 'not-found') stats().failed(kind)
+      if (kind !== 'not-found') stats(context).failed(kind)
       throw err
     }
   }, { step: 'deserialize', priority: 'high', name: 'shoeboxCountFailures', override: true }) // outside the deserializer, to see the S3 errors it throws
   // After the SDK has checksummed a part (build step): what it sent, and what the server answered.
   stack.add((next, context) => async (args) => {
-    const onPart = currentTransfer.getStore()?.onPart
+    const onPart = transfer(context)?.onPart
     if (onPart === undefined || !CHECKSUMMED_PUTS.has(context.commandName ?? '')) return await next(args)
     const request = args.request as SignedRequest
     const sent = request.headers?.['x-amz-checksum-crc32']

@@ -1,11 +1,14 @@
 /**
- * The transfer an S3 request belongs to, carried through the SDK's
- * middleware by AsyncLocalStorage: the statistics it counts against, and who
- * wants to hear of a multipart upload's id or of each stored part's checksum.
- * Its own module so that the store, the writer and the part check share it
- * without importing one another in a circle.
+ * The transfer an S3 request belongs to: the statistics it counts against,
+ * and who wants to hear of a multipart upload's id or of each stored part's
+ * checksum. The request's input object is tagged with it before it is sent
+ * (withTransfer), and the client's first middleware moves it onto the
+ * request's own context for the others (s3-client.ts). Not an
+ * AsyncLocalStorage: on Node 20 its first run() installs promise hooks that
+ * every promise of the process pays for afterwards, the writer's own
+ * included. Its own module so that the store, the writer and the part check
+ * share it without importing one another in a circle.
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
 import type { TransferStats } from '../transfer/stats.js'
 
 export interface TransferContext {
@@ -24,4 +27,16 @@ export interface PartChecksum {
   stored: string | undefined
 }
 
-export const currentTransfer = new AsyncLocalStorage<TransferContext>()
+/** Transfers by the input object of the request they sent (weakly: a request's input goes with it). */
+const transfers = new WeakMap<object, TransferContext>()
+
+/** Count the request made of `input` (a command's input object) against `transfer`; returns `input`. */
+export function withTransfer<T extends object> (input: T, transfer: TransferContext): T {
+  transfers.set(input, transfer)
+  return input
+}
+
+/** The transfer a request's input was tagged with, if any. */
+export function transferOf (input: unknown): TransferContext | undefined {
+  return typeof input === 'object' && input !== null ? transfers.get(input) : undefined
+}

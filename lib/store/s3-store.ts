@@ -16,7 +16,7 @@ import { checkKey, joinKey } from './keys.js'
 import { resumableRead } from './resumable-read.js'
 import type { S3Connection } from './s3-client.js'
 import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
-import { currentTransfer, type TransferContext } from './s3-context.js'
+import { withTransfer } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
 import { statusOf, storeError, type StoreError } from './store-error.js'
 import { putThrough, type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
@@ -67,10 +67,6 @@ export class S3Store implements Store {
     return joinKey(this.prefix, checkKey(key))
   }
 
-  /** Run `fn` with its requests counted against a transfer's own stats. */
-  runCounted<T>(transfer: TransferContext, fn: () => T): T {
-    return currentTransfer.run(transfer, fn)
-  }
 
   /** Run a request, turning a failure (loading the SDK's included) into a StoreError. */
   async send<T>(operation: string, key: string | undefined, request: (connection: S3Connection) => Promise<T>): Promise<T> {
@@ -108,16 +104,17 @@ export class S3Store implements Store {
     const stats = this.newStats()
     return resumableRead(async (start, end, etag) => {
       const range = start === 0 && end === undefined ? undefined : `bytes=${start}-${end === undefined ? '' : end - 1}`
-      const out = await this.runCounted({ stats }, async () => {
+      const out = await (async () => {
         try {
-          return await this.send('get', key, async ({ client, sdk }) =>
-            await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey, Range: range, IfMatch: etag })))
+          // Counted against this read's own stats (s3-context.ts).
+          const input = withTransfer({ Bucket: this.bucket, Key: objectKey, Range: range, IfMatch: etag }, { stats })
+          return await this.send('get', key, async ({ client, sdk }) => await client.send(new sdk.GetObjectCommand(input)))
         } catch (err) {
           // Resuming exactly at the end of the object: nothing left, not an error.
           if ((err as StoreError).status === 416 && start > 0) return { Body: [], ETag: etag, ContentLength: 0 }
           throw err
         }
-      })
+      })()
       return { body: out.Body as AsyncIterable<Uint8Array>, etag: out.ETag, length: out.ContentLength }
     }, {
       start: options.range?.start,

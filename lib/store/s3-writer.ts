@@ -32,7 +32,7 @@ import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
 import { PartCheck } from './part-check.js'
 import type { S3Connection } from './s3-client.js'
 import { s3WriterSettings } from './s3-config.js'
-import { currentTransfer, type TransferContext } from './s3-context.js'
+import { withTransfer, type TransferContext } from './s3-context.js'
 import { StoreError } from './store-error.js'
 import type { ObjectWriter, PutResult, WriterOptions } from './store.js'
 
@@ -166,7 +166,8 @@ export class S3Writer extends Writable implements ObjectWriter {
   async #send<T>(command: (sdk: S3Connection['sdk']) => object): Promise<T> {
     const { client, sdk } = this.#connection as S3Connection
     const request = command(sdk) as Parameters<typeof client.send>[0]
-    return await currentTransfer.run(this.#transfer, async () => await client.send(request, { abortSignal: this.#abort.signal }) as T)
+    withTransfer(request.input as object, this.#transfer)
+    return await client.send(request, { abortSignal: this.#abort.signal }) as T
   }
 
   async #startUpload (): Promise<string> {
