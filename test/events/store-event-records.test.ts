@@ -49,6 +49,18 @@ t.test('run records (t, id) equal the pairs layout; an empty list is no bytes; h
   t.ok(back[7].payload.equals(list[7].body))
 })
 
+t.test('calls share one encoder: a block stays as it was after later calls, and a refused record leaves nothing behind', async (t) => {
+  const list = events(20, (i) => i)
+  const block = encodeEventRecords([{ prefix: [], events: list }])
+  const copy = Buffer.from(block)
+  for (let i = 0; i < 40; i++) encodeEventRecords([{ prefix: [], events: events(3, () => 10_000) }])
+  t.ok(block.equals(copy), 'the first block is untouched by the calls after it')
+  const huge: StoredEvent = { time: 1n, id: newEventIdBytes(1n), body: Buffer.alloc(64 * 1024 * 1024, 0x20) }
+  t.throws(() => encodeEventRecords([{ prefix: [], events: [...list, huge] }]), { code: 'SHOEBOX_INVALID_RECORD' })
+  const next = encodeEventRecords([{ prefix: [], events: list.slice(0, 2) }])
+  t.ok(next.equals(reference(undefined, '', list.slice(0, 2))), 'only the next call\'s records')
+})
+
 function readAll (buf: Buffer): ShoeboxRecord[] {
   const out: ShoeboxRecord[] = []
   for (let at = 0; at < buf.length;) {

@@ -57,6 +57,21 @@ t.test('a put record per stream decodes back to its events, byte for byte', asyn
   t.equal(encodePutRecords('kronos', [{ stream: 's', events: [] }]).length, 0, 'nothing to log: no bytes')
 })
 
+t.test('puts share one encoder: a put\'s records stay as they were after later puts, and a refused record leaves nothing behind', async (t) => {
+  const first = [event(1n, '{"a":1}'), event(2n, '{"b":"é"}')]
+  const buf = encodePutRecords('kronos', [{ stream: 's', events: first }])
+  const copy = Buffer.from(buf)
+  // Enough later puts to fill the encoder's slab and go on into the next one.
+  for (let i = 0; i < 40; i++) encodePutRecords('kronos', [{ stream: 't', events: [event(BigInt(i), `{"pad":"${'x'.repeat(40_000)}"}`)] }])
+  t.ok(buf.equals(copy), 'the first put\'s bytes are untouched')
+  // A stream whose record is over the 64 MiB record limit: the put is refused, and the stream before it must not leak into the next put.
+  const huge = { time: 3n, id: Buffer.alloc(16, 0x80), body: Buffer.alloc(64 * 1024 * 1024, 0x20) }
+  t.throws(() => encodePutRecords('kronos', [{ stream: 'before', events: first }, { stream: 'huge', events: [huge] }]), { code: 'SHOEBOX_INVALID_RECORD' })
+  const next = records(encodePutRecords('kronos', [{ stream: 'after', events: first }]))
+  t.same(next.map((r) => r.metadata.s), ['after'], 'only the next put\'s record')
+  t.same(keyed(decodePutRecord(next[0].metadata, next[0].payload)), keyed(first))
+})
+
 t.test('a table that does not match its payload is SHOEBOX_BAD_RECORD', async (t) => {
   const [r] = records(encodePutRecords('kronos', [{ stream: 's', events: [event(1n, '{"a":1}'), event(2n, '{"b":2}')] }]))
   t.throws(() => decodePutRecord({ ...r.metadata, n: '3' }, r.payload), { code: 'SHOEBOX_BAD_RECORD' })

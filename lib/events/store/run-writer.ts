@@ -13,10 +13,20 @@ import { syncDir, tempBeside, writeAll } from '../../fs/durable.js'
 import { orIoError } from '../../fs/io-error.js'
 import { formatEventId } from '../event-id.js'
 import { encodeEventRecords } from './event-records.js'
+import { writevAll } from './write-ahead-log.js'
 import type { RunInfo } from './run-file.js'
 import { bucketOf, type StoredEvent } from './stored-event.js'
 
 export const BLOCK_BYTES = 64 * 1024
+
+/**
+ * Blocks are written to the file this many bytes at a time (one writev):
+ * one write per 64 KiB block cost a thread-pool round trip and a syscall
+ * each, ~3x the CPU of the same bytes in 1 MiB writes. The index still
+ * records every block's offset; only the write is grouped.
+ */
+const WRITE_BYTES = 1024 * 1024
+const MAX_WRITE_BLOCKS = 64
 
 /** Per record, what the size estimate adds to the text: header, metadata, checksum. */
 const RECORD_OVERHEAD = 80
@@ -31,6 +41,9 @@ export class RunWriter {
   #pending: StoredEvent[] = []
   #pendingBytes = 0
   #last: StoredEvent | undefined
+  /** Blocks encoded and not yet written (see WRITE_BYTES), and their size. */
+  #unwritten: Buffer[] = []
+  #unwrittenBytes = 0
 
   constructor (dir: string, file: string, ns: string, stream: string, bucket: bigint, options: { gzip: boolean, fsync: boolean }) {
     this.#target = path.join(dir, file)
@@ -57,6 +70,7 @@ export class RunWriter {
   /** Write the rest, fsync, give the file its name; resolves to what the index keeps. */
   async finish (): Promise<RunInfo> {
     if (this.#pending.length > 0) await this.#writeBlock()
+    await this.#writeOut()
     const last = this.#last
     if (this.#handle === undefined || last === undefined) throw new Error('a run needs at least one event')
     this.#info.maxTime = last.time.toString()
@@ -87,9 +101,21 @@ export class RunWriter {
     const block = this.#gzip ? zlib.gzipSync(records) : records
     this.#handle ??= await orIoError(fs.open(this.#temp, 'wx'), 'cannot create event run', this.#temp)
     this.#info.blocks.push([this.#info.bytes, events[0].time.toString()])
-    await writeAll(this.#handle, block)
+    this.#unwritten.push(block)
+    this.#unwrittenBytes += block.length
     this.#info.bytes += block.length
     this.#last = events[events.length - 1]
+    // Gzip blocks can be tiny: a cap on their count keeps a writev far below IOV_MAX.
+    if (this.#unwrittenBytes >= WRITE_BYTES || this.#unwritten.length >= MAX_WRITE_BLOCKS) await this.#writeOut()
+  }
+
+  async #writeOut (): Promise<void> {
+    const blocks = this.#unwritten
+    if (blocks.length === 0 || this.#handle === undefined) return
+    this.#unwritten = []
+    this.#unwrittenBytes = 0
+    if (blocks.length === 1) await writeAll(this.#handle, blocks[0])
+    else await writevAll(this.#handle, blocks)
   }
 }
 
