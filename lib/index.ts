@@ -10,6 +10,9 @@
 import type { PackOptions, PackSummary } from './pack/pack.js'
 import type { UnpackOptions, UnpackSummary } from './pack/unpack.js'
 import type { RecoveredFile, RecoverOptions } from './roll/recover.js'
+import { rollingSink as makeRollingSink, type RollingSink, type RollingSinkOptions } from './roll/rolling-sink.js'
+import { openStore } from './store/open-store.js'
+import { SealedUploader } from './roll/uploader.js'
 
 export { encode, type EncodeStream, type EncodeOptions } from './format/encode.js'
 export { decode, type DecodeStream, type DecodeOptions, type DecodedCorruptInfo } from './format/decode.js'
@@ -25,9 +28,7 @@ export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Me
 export { ShoeboxError, CorruptArchiveError, type ShoeboxErrorCode, type DamageReason } from './errors.js'
 export { encodeNdjson, type EncodeNdjson, type EncodeNdjsonOptions, type InvalidLine, type OnInvalid } from './ndjson/encode-ndjson.js'
 export { RecordsToNdjson, recordJson, type RecordsToNdjsonOptions } from './ndjson/records-to-ndjson.js'
-export {
-  rollingSink, type RollingSink, type RollingSinkOptions, type FsyncPolicy, type OpenEvent, type FlushEvent, type SealedEvent
-} from './roll/rolling-sink.js'
+export type { RollingSink, RollingSinkOptions, FsyncPolicy, OpenEvent, FlushEvent, SealedEvent } from './roll/rolling-sink.js'
 export {
   sizePolicy, agePolicy, countPolicy, anyPolicy, type RollPolicy, type RollFile, type RollOptions
 } from './roll/policies.js'
@@ -64,9 +65,18 @@ export type { UnpackOptions, UnpackSummary, UnpackedFile } from './pack/unpack.j
  * module loaded at import costs about a millisecond whether used or not (so
  * these wrappers live here rather than in a module of their own). Each has
  * its module's signature and behaviour, plus one `import()` before the first
- * call. Sync factories (encode(), rollingSink(), archiveSource()...) cannot
- * wait for a module; they are exported directly above.
+ * call. Sync factories (encode(), archiveSource()...) cannot wait for a
+ * module; they are exported directly above (rollingSink() just below).
  */
+
+/**
+ * A Writable of records that writes rolling archive files (lib/roll/rolling-sink.ts). The
+ * uploader and the store opener are handed to it here, where the package loads them anyway,
+ * so that rolling-sink.ts need not import them for the sinks without `upload`.
+ */
+export function rollingSink (options: RollingSinkOptions): RollingSink {
+  return makeRollingSink(options, { SealedUploader, openStore })
+}
 
 /** Pack every matching file under `dir` into archives and upload them to `options.to` (lib/pack/pack.ts). */
 export async function pack (dir: string, options: PackOptions): Promise<PackSummary> {

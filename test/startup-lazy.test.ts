@@ -90,6 +90,11 @@ async function loaded (name: string, body = ''): Promise<Loaded> {
   const file = path.join(pkg, name) // beside the package's node_modules link, for the body's own imports
   fs.writeFileSync(file, `import(${JSON.stringify(pathToFileURL(index).href)}).then(async (lib) => {\n${body}\n}).catch((err) => { console.error(err); process.exitCode = 1 })\n`)
   const { stderr } = await run(process.execPath, ['--no-warnings', '--import', pathToFileURL(path.join(tmp, 'register.mjs')).href, file], { cwd: tmp })
+  return loadedFrom(stderr, pkg, name)
+}
+
+/** What the hook reported on `stderr`, for a tree transpiled into `root`. */
+function loadedFrom (stderr: string, root: string, name: string): Loaded {
   const files = new Set<string>()
   const builtins = new Set<string>()
   for (const line of stderr.split('\n')) {
@@ -104,7 +109,7 @@ async function loaded (name: string, body = ''): Promise<Loaded> {
   for (const f of files) {
     const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)
     if (m !== null) packages.add(m[1])
-    else if (f.startsWith(path.join(pkg, 'lib') + path.sep)) own.add(path.relative(pkg, f))
+    else if (f.startsWith(path.join(root, 'lib') + path.sep)) own.add(path.relative(root, f))
   }
   return { packages: [...packages].sort(), own: [...own].sort(), builtins: [...builtins].sort() }
 }
@@ -185,4 +190,34 @@ t.test('recoverDirectory() loads its module on its first call, and recovers', as
     const recovered = await lib.recoverDirectory(${JSON.stringify(dir)})
     if (!Array.isArray(recovered) || recovered.length !== 0) throw new Error('recovered ' + JSON.stringify(recovered))`)
   t.ok(own.includes(path.join('lib', 'roll', 'recover.js')), 'the check sees a module loaded on demand')
+})
+
+t.test('shoebox write without --to loads no uploader or store module, and no recovery in a fresh directory', async (t) => {
+  const root = path.join(tmp, 'cli')
+  const bin = transpileTree(path.join(ROOT, 'lib', 'cli', 'bin.ts'), root)
+  const input = path.join(tmp, 'lines.ndjson')
+  fs.writeFileSync(input, '{"a":1}\n{"b":"ü"}\n')
+  const write = async (dir: string, ...flags: string[]): Promise<Loaded> => {
+    const args = ['--no-warnings', '--import', pathToFileURL(path.join(tmp, 'register.mjs')).href, bin, 'write', dir, ...flags]
+    // The shell gives the process the file as its stdin, as `shoebox write DIR < file` does.
+    const { stderr } = await run('/bin/sh', ['-c', 'exec "$@" < "$0"', input, process.execPath, ...args], { cwd: tmp })
+    return loadedFrom(stderr.split('\n').filter((line) => !line.startsWith('shoebox write: ')).join('\n'), root, 'cli write')
+  }
+  const uploadModules = ['roll/uploader.js', 'roll/early-upload.js', 'store/open-store.js', 'store/file-store.js', 'store/lazy-store.js', 'store/store.js']
+  const recoverModules = ['roll/recover.js', 'format/decoder.js']
+  const dir = path.join(tmp, 'cli-written')
+  const plain = await write(dir, '--zstd')
+  t.ok(plain.own.includes(path.join('lib', 'roll', 'file-chain.js')), 'the check sees the sink start')
+  t.same(plain.own.filter((m) => [...uploadModules, ...recoverModules].some((u) => m === path.join('lib', u))), [], `loaded: ${plain.own.join(' ')}`)
+  t.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.shoebox.zst')).length, 1, 'and wrote its file')
+  // A leftover temporary file of a dead writer (no process has pid 999999999) is recovered: recover.ts loads then.
+  const host = os.hostname().replace(/[~/\\:\s\0]/g, '_')
+  const leftover = fs.readdirSync(dir)[0].replace(/^(.*)\.shoebox\.zst$/, `.$1-0.shoebox.zst~${host}~999999999.part`)
+  fs.copyFileSync(path.join(dir, fs.readdirSync(dir)[0]), path.join(dir, leftover))
+  const again = await write(dir, '--zstd')
+  t.ok(again.own.includes(path.join('lib', 'roll', 'recover.js')), 'a directory with a temporary file loads recovery')
+  t.notOk(fs.readdirSync(dir).includes(leftover), 'and the leftover file was recovered')
+  const uploading = await write(path.join(tmp, 'cli-uploaded'), '--to', path.join(tmp, 'cli-store'))
+  t.ok(uploading.own.includes(path.join('lib', 'roll', 'uploader.js')), 'with --to, the uploader loads')
+  t.equal(fs.readdirSync(path.join(tmp, 'cli-store')).length, 1, 'and uploads')
 })

@@ -8,7 +8,7 @@ import { EncodeNdjson } from '../ndjson/encode-ndjson.js'
 import { SlabPool } from '../format/slab-pool.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
-import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
+import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent, type UploadParts } from '../roll/rolling-sink.js'
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, feedFile, usage } from './io.js'
@@ -100,6 +100,8 @@ export const writeCommand: Command = {
     }
     if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
     if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
+    // Loaded only with --to: a plain write loads none of the uploader's and stores' modules (start-up).
+    const uploadParts = typeof values.to === 'string' ? await loadUploadParts() : undefined
     // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
     const sink: RollingSink = asUsage(() => rollingSink({
         dir,
@@ -118,7 +120,7 @@ export const writeCommand: Command = {
         upload: typeof values.to === 'string'
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined
-    }))
+    }, uploadParts))
     // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
     // the encoder's slabs are used again (format/slab-pool.ts: peak RSS, page faults).
     const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' }, { slabs: new SlabPool() })
@@ -193,6 +195,11 @@ function summary (records: number, sealed: SealedEvent[], started: number): stri
   return `${records} records, ${sealed.length} files sealed, ${bytes} bytes, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
 }
 
+/** The uploader and the store opener a sink with `upload` needs (see rolling-sink.ts's UploadParts). */
+async function loadUploadParts (): Promise<UploadParts> {
+  const [{ SealedUploader }, { openStore }] = await Promise.all([import('../roll/uploader.js'), import('../store/open-store.js')])
+  return { SealedUploader, openStore }
+}
 
 async function loadPolicy (module: string): Promise<RollPolicy> {
   const url = module.startsWith('.') || path.isAbsolute(module) ? pathToFileURL(path.resolve(module)).href : module

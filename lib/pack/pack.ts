@@ -12,7 +12,7 @@ import type { GzipOptions } from '../compress/gzip.js'
 import type { CompressOption } from '../compress/codecs.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
-import type { UploadErrorEvent, UploadEvent, UploadOptions } from '../roll/uploader.js'
+import { SealedUploader, type UploadErrorEvent, type UploadEvent, type UploadOptions } from '../roll/uploader.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
 import { parseSize } from '../units.js'
 import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } from './pack-source.js'
@@ -106,7 +106,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       // Blocks are cut when full (or at a roll); no timer.
       flushInterval: 0,
       upload
-    })
+    }, { SealedUploader, openStore })
     let archives = 0
     let archiveBytes = 0
     sink.on('sealed', (event: SealedEvent) => {

@@ -11,6 +11,7 @@
  * buffered or queued.
  */
 // node:stream rather than readable-stream here: _construct (async start-up) is typed there.
+import fs from 'node:fs/promises'
 import { Writable } from 'node:stream'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
@@ -20,13 +21,14 @@ import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
 import { parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
+import { orIoError } from '../fs/io-error.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
 import type { CutReason, PlannerOptions, RollPlanner } from './planner.js'
 import { rollPolicy, type RollOptions } from './policies.js'
 import type { RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE } from './template.js'
-import { SealedUploader, type UploadOptions } from './uploader.js'
-import { openStore } from '../store/open-store.js'
+import type { SealedUploader, UploadOptions } from './uploader.js'
+import type { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 
@@ -63,6 +65,19 @@ export interface RollingSinkOptions extends EncoderOptions {
    * `finish` only once every sealed file is uploaded and verified.
    */
   upload?: UploadOptions
+}
+
+/**
+ * The uploader and the store opener, for a sink with `upload`. They are
+ * passed in rather than imported here: a sink without `upload` (a plain
+ * `shoebox write`) then loads none of the uploader's and stores' modules,
+ * while a refused upload option still throws from the constructor, as every
+ * other option does. The package's rollingSink() (index.ts) passes them; so
+ * do `shoebox write --to` and pack(), which load them first.
+ */
+export interface UploadParts {
+  SealedUploader: typeof SealedUploader
+  openStore: typeof openStore
 }
 
 const FSYNC_POLICIES: readonly FsyncPolicy[] = ['never', 'onClose', 'interval', 'always']
@@ -111,7 +126,7 @@ export class RollingSink extends Writable {
   /** The store opened from `upload.to` when it is a URL (closed with the sink). */
   readonly #uploadStore: Store | undefined
 
-  constructor (options: RollingSinkOptions) {
+  constructor (options: RollingSinkOptions, uploadParts?: UploadParts) {
     // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
     super({ objectMode: true, highWaterMark: 16 })
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
@@ -142,13 +157,15 @@ export class RollingSink extends Writable {
     this.#clock = options.clock ?? Date.now
     this.#recover = options.recover ?? true
     if (options.upload !== undefined) {
+      // Only a caller inside the package can get here without them (see UploadParts).
+      if (uploadParts === undefined) throw invalidOption('upload', 'needs the uploader: use the package\'s rollingSink()')
       // A URL is opened here and closed with the sink; a Store given is the caller's to close.
       const { to, storeOptions } = options.upload
-      const opened = typeof to === 'string' ? openStore(to, storeOptions) : undefined
+      const opened = typeof to === 'string' ? uploadParts.openStore(to, storeOptions) : undefined
       this.#uploadStore = opened
       let uploader: SealedUploader
       try {
-        uploader = new SealedUploader(this.dir, opened ?? to as Store, options.upload)
+        uploader = new uploadParts.SealedUploader(this.dir, opened ?? to as Store, options.upload)
       } catch (err) {
         // A refused upload option: nobody will close the store opened for it.
         void opened?.close()
@@ -225,8 +242,8 @@ export class RollingSink extends Writable {
     // A codec this install cannot load (zstd is optional) fails here, before any file exists.
     await this.#compression?.codec.ready(this.dir)
     await ensureDir(this.dir)
-    if (this.#recover) {
-      // Loaded here, not at import: a program that only imports the package never needs it.
+    if (this.#recover && await hasTempFiles(this.dir)) {
+      // Loaded only when there is something to recover (with its decoder and frame walker: start-up).
       const { recoverDirectory } = await import('./recover.js')
       this.recovered = await recoverDirectory(this.dir)
       for (const r of this.recovered) this.emit('recover', r)
@@ -425,6 +442,12 @@ export class RollingSink extends Writable {
   }
 }
 
+/** Whether `dir` holds a temporary file, of this writer's host or another's (recover.ts decides what to do with it). */
+async function hasTempFiles (dir: string): Promise<boolean> {
+  const [names, { parseTempName }] = await Promise.all([orIoError(fs.readdir(dir), 'cannot recover', dir), import('./names.js')])
+  return names.some((name) => parseTempName(name) !== undefined)
+}
+
 /**
  * A block's parts as one buffer. Parts an encoder handed out one after
  * another from the same slab lie next to each other in memory (encodeNdjson's
@@ -444,6 +467,7 @@ function joinParts (parts: Buffer[]): Buffer {
   return Buffer.from(first.buffer, first.byteOffset, length)
 }
 
-export function rollingSink (options: RollingSinkOptions): RollingSink {
-  return new RollingSink(options)
+/** A rolling sink; with `upload`, `uploadParts` is required (see UploadParts). */
+export function rollingSink (options: RollingSinkOptions, uploadParts?: UploadParts): RollingSink {
+  return new RollingSink(options, uploadParts)
 }

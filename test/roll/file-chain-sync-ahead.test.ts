@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import t from 'tap'
 import { rollingSink, type RecordInput, type SealedEvent } from '../../lib/index.js'
-import { readDir, seqOf, tempDir, writeAll, range } from '../fixtures-roll/util.js'
+import { readDir, seqOf, tempDir, tempNames, writeAll, range } from '../fixtures-roll/util.js'
 
 async function countDatasyncs (t: Parameters<typeof tempDir>[0]): Promise<() => number> {
   const probe = await fs.promises.open(tempDir(t), 'r')
@@ -38,3 +38,62 @@ for (const fsync of ['never', 'onClose', 'interval', 'always'] as const) {
     t.same(readDir(dir).records.map(seqOf), range(1000), 'every record, in order')
   })
 }
+
+/** FileHandle's prototype, to wrap its datasync and sync for one test. */
+async function handleProto (t: Parameters<typeof tempDir>[0]): Promise<{ datasync: () => Promise<void>, sync: () => Promise<void> }> {
+  const probe = await fs.promises.open(tempDir(t), 'r')
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void>, sync: () => Promise<void> }
+  await probe.close()
+  const { datasync, sync } = proto
+  t.teardown(() => { proto.datasync = datasync; proto.sync = sync })
+  return proto
+}
+
+t.test('a seal fsyncs beside the datasync still under way, not after it', async (t) => {
+  // Each datasync is held until an fsync of the same file has started: a seal that waited for the datasync
+  // first would wait forever (the test then fails on its timeout).
+  t.setTimeout(15000)
+  const proto = await handleProto(t)
+  const { datasync, sync } = proto
+  const held = new Map<unknown, () => void>()
+  let overlapped = 0
+  proto.datasync = function (this: unknown) {
+    return datasync.call(this).then(async () => { await new Promise<void>((resolve) => { held.set(this, resolve) }) })
+  }
+  proto.sync = function (this: unknown) {
+    const release = held.get(this)
+    if (release !== undefined) {
+      overlapped++
+      held.delete(this)
+      release()
+    }
+    return sync.call(this)
+  }
+  const dir = tempDir(t)
+  const sink = rollingSink({ dir, flushInterval: 0, roll: { records: 500 } })
+  const sealed: SealedEvent[] = []
+  sink.on('sealed', (e: SealedEvent) => sealed.push(e))
+  await writeAll(sink, range(1000).map(rec))
+  t.same(sealed.map((e) => e.records), [500, 500])
+  t.ok(overlapped >= 1, `${overlapped} seals fsynced while a datasync was under way`)
+  t.same(readDir(dir).records.map(seqOf), range(1000), 'every record, in order')
+})
+
+t.test('a datasync that fails while the seal fsyncs beside it fails the seal: the file stays unsealed', async (t) => {
+  const proto = await handleProto(t)
+  const { datasync } = proto
+  let failed = 0
+  proto.datasync = function (this: unknown) {
+    failed++
+    return datasync.call(this).then(() => { throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }) })
+  }
+  const dir = tempDir(t)
+  const sink = rollingSink({ dir, flushInterval: 0 })
+  const sealed: SealedEvent[] = []
+  sink.on('sealed', (e: SealedEvent) => sealed.push(e))
+  const err = await writeAll(sink, range(1000).map(rec)).then(() => null, (e: Error & { code?: string }) => e)
+  t.ok(failed >= 1, 'a datasync was made')
+  t.match(err, { code: 'SHOEBOX_IO', message: /cannot fsync/ })
+  t.same(sealed, [], 'nothing sealed')
+  t.equal(tempNames(dir).length, 1, 'the file is left for recovery')
+})

@@ -18,6 +18,7 @@ import {
   type FlushEvent, type OpenEvent, type RecordInput, type RollFile, type RollingSink, type RollingSinkOptions,
   type RollPolicy, type SealedEvent
 } from '../../lib/index.js'
+import { rollingSink as makeRollingSink } from '../../lib/roll/rolling-sink.js'
 import {
   archiveNames, countSyncs, decodeBytes, decodeFile, gzipMembers, prng, range, readDir, seqOf, tempDir, tempNames, within, writeAll
 } from '../fixtures-roll/util.js'
@@ -478,6 +479,12 @@ t.test('bad options throw SHOEBOX_INVALID_OPTION at construction', async (t) => 
     t.equal(code, 'SHOEBOX_INVALID_OPTION', what)
   }
   t.notOk(fs.existsSync(dir), 'no directory created by a rejected sink')
+})
+
+t.test('rolling-sink.ts\'s own factory refuses `upload` without the uploader handed in (the package\'s rollingSink() hands it)', async (t) => {
+  const dir = path.join(tempDir(t), 'never-created')
+  t.throws(() => makeRollingSink({ dir, upload: { to: path.join(dir, 'store') } }), { code: 'SHOEBOX_INVALID_OPTION', message: /upload/ })
+  t.notOk(fs.existsSync(dir), 'no directory created')
 })
 
 t.test('fsync never, onClose, interval and always all produce correct files, syncing as they say', async (t) => {
