@@ -55,17 +55,19 @@ t.test('a seal fsyncs beside the datasync still under way, not after it', async 
   t.setTimeout(15000)
   const proto = await handleProto(t)
   const { datasync, sync } = proto
-  const held = new Map<unknown, () => void>()
+  // Held from the call on (not from when the real datasync returns: a seal may call sync before that).
+  const held = new Map<unknown, Array<() => void>>()
   let overlapped = 0
   proto.datasync = function (this: unknown) {
-    return datasync.call(this).then(async () => { await new Promise<void>((resolve) => { held.set(this, resolve) }) })
+    const gate = new Promise<void>((resolve) => { held.set(this, [...(held.get(this) ?? []), resolve]) })
+    return datasync.call(this).then(async () => { await gate })
   }
   proto.sync = function (this: unknown) {
-    const release = held.get(this)
-    if (release !== undefined) {
+    const releases = held.get(this)
+    if (releases !== undefined) {
       overlapped++
       held.delete(this)
-      release()
+      for (const release of releases) release()
     }
     return sync.call(this)
   }
