@@ -1,8 +1,8 @@
 /**
  * keptEventId() (kept-event-ids.ts) for the put path: the same rule (a
  * plain UUID string, version 1, byte 8 in 0x80..0x8F, the 60-bit time of
- * the event's @time), read straight from the body text at the @id value's
- * span. The general one slices the text twice, runs a regex, strips the
+ * the event's @time), read straight from the body's bytes at the @id
+ * value's span. The general one slices the text twice, runs a regex, strips the
  * dashes into a new string, decodes it as hex and turns the time into a
  * bigint to compare: ~2 µs an event in the server's profile, with the
  * shipper sending an @id with every event. Here the hex digits are decoded
@@ -12,8 +12,8 @@
  */
 import { UUID_EPOCH_OFFSET, type KronosTime } from '../kronos-time.js'
 
-/** Each ASCII character's hex value, or -1. */
-const HEX_VALUE = new Int8Array(128).fill(-1)
+/** Each byte's hex value, or -1. */
+const HEX_VALUE = new Int8Array(256).fill(-1)
 for (let i = 0; i < 16; i++) {
   HEX_VALUE[i.toString(16).charCodeAt(0)] = i
   HEX_VALUE[i.toString(16).toUpperCase().charCodeAt(0)] = i
@@ -24,23 +24,19 @@ const DIGITS_AT = [1, 3, 5, 7, 10, 12, 15, 17, 20, 22, 25, 27, 29, 31, 33, 35]
 const QUOTED_LENGTH = 38
 
 /**
- * The 16 bytes of the @id value at text[start, end) (its JSON text, quotes
- * included) when it is an id a server could have made for `time`;
+ * The 16 bytes of the @id value at bytes[start, end) (its JSON text, quotes
+ * included, UTF-8) when it is an id a server could have made for `time`;
  * undefined when a new id must be made instead.
  */
-export function keptIdAt (text: string, start: number, end: number, time: KronosTime): Buffer | undefined {
-  if (end - start !== QUOTED_LENGTH || text.charCodeAt(start) !== 0x22 || text.charCodeAt(end - 1) !== 0x22) return undefined
-  if (text.charCodeAt(start + 9) !== 0x2D || text.charCodeAt(start + 14) !== 0x2D ||
-    text.charCodeAt(start + 19) !== 0x2D || text.charCodeAt(start + 24) !== 0x2D) return undefined
+export function keptIdAt (bytes: Buffer, start: number, end: number, time: KronosTime): Buffer | undefined {
+  if (end - start !== QUOTED_LENGTH || bytes[start] !== 0x22 || bytes[end - 1] !== 0x22) return undefined
+  if (bytes[start + 9] !== 0x2D || bytes[start + 14] !== 0x2D || bytes[start + 19] !== 0x2D || bytes[start + 24] !== 0x2D) return undefined
   const id = Buffer.allocUnsafe(16)
   for (let i = 0; i < 16; i++) {
     const at = start + DIGITS_AT[i]
-    const a = text.charCodeAt(at)
-    const b = text.charCodeAt(at + 1)
-    // Beyond ASCII (an escape starts with '\\', which is no digit) is not an id.
-    if (a > 0x7F || b > 0x7F) return undefined
-    const hi = HEX_VALUE[a]
-    const lo = HEX_VALUE[b]
+    // A byte of a multi-byte character, or an escape's '\\', is no digit.
+    const hi = HEX_VALUE[bytes[at]]
+    const lo = HEX_VALUE[bytes[at + 1]]
     if (hi < 0 || lo < 0) return undefined
     id[i] = (hi << 4) | lo
   }

@@ -11,6 +11,7 @@
  * Retry-After, not 200: nothing of the put is acknowledged, and shippers
  * retry a 503 without having to read the body.
  */
+import { isAscii, isUtf8 } from 'node:buffer'
 import type { ServerResponse } from 'node:http'
 import { InvalidEventTimeError, parseEvent } from '../event-text.js'
 import { keyDict } from '../../key-dict.js'
@@ -19,7 +20,7 @@ import { isValidStreamName } from '../stream-name.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import { sendJson } from './envelope.js'
 import { attributeError, INVALID_JSON, invalidEventTime, invalidStreamName, keyError, namespaceMissing, notIterable, storageError, tooLarge } from './kronos-errors.js'
-import { firstChar, walkPutBody, type ElementSpans, type PutBody, type Span, type StreamSpan } from './put-body.js'
+import { firstByte, walkPutBody, type ElementSpans, type PutBody, type Span, type StreamSpan } from './put-body.js'
 import { PutStamper } from './put-stamper.js'
 import { BadRequest } from './request-params.js'
 import type { ServerContext } from './server-context.js'
@@ -29,12 +30,14 @@ interface StreamBatch {
   events: StoredEvent[]
 }
 
-/** `bytes`, when given, are the body's bytes (`text` decoded): events stored as sent are views of them. */
-export async function handlePut (ctx: ServerContext, text: string, res: ServerResponse, started: bigint, bytes?: Buffer): Promise<void> {
-  if (firstChar(text, 0) !== '{') {
+/** `bytes` is the request body as read: it is walked as bytes, never decoded whole. */
+export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerResponse, started: bigint): Promise<void> {
+  // ujson, Kronos's parser, refuses invalid UTF-8; an ASCII body needs no check (one native pass each).
+  if (!isAscii(bytes) && !isUtf8(bytes)) throw new BadRequest([INVALID_JSON])
+  if (firstByte(bytes, 0) !== 0x7B) {
     let value: unknown
     try {
-      value = parseEvent(text)
+      value = parseEvent(bytes.toString('utf8'))
     } catch {
       throw new BadRequest([INVALID_JSON])
     }
@@ -42,20 +45,20 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   }
   let body: PutBody
   try {
-    body = walkPutBody(text)
+    body = walkPutBody(bytes)
   } catch {
     throw new BadRequest([INVALID_JSON])
   }
   if (body.events === undefined) throw new BadRequest([keyError('events')])
-  if (body.streams === undefined) throw new BadRequest([attributeError(parseEvent(slice(text, body.events)), 'iteritems')])
+  if (body.streams === undefined) throw new BadRequest([attributeError(parseEvent(slice(bytes, body.events)), 'iteritems')])
   // A missing namespace is the default; so is null here (Kronos too, for put).
-  const ns = body.namespace === undefined ? ctx.defaultNamespace : (parseEvent(slice(text, body.namespace)) ?? ctx.defaultNamespace)
+  const ns = body.namespace === undefined ? ctx.defaultNamespace : (parseEvent(slice(bytes, body.namespace)) ?? ctx.defaultNamespace)
 
   const errors: string[] = []
   const batches: StreamBatch[] = []
   // shoebox's shipper sends @ids to keep, so that a put sent again after a lost answer is stored once (kept-event-ids.ts).
   const keepIds = res.req?.headers[KEEP_IDS_HEADER] === '1'
-  const stamper = new PutStamper(text, keepIds, bytes)
+  const stamper = new PutStamper(bytes, keepIds)
   for (const stream of body.streams) {
     if (!isValidStreamName(stream.name)) {
       errors.push(invalidStreamName(stream.name))
@@ -64,7 +67,7 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
     const elements = stream.elements
     if (elements === undefined) {
       // Not a list: each of what Python would have iterated is refused (or the whole put is).
-      const count = otherElements(text, stream)
+      const count = otherElements(bytes, stream)
       if (count > 0) batches.push({ stream: stream.name, events: [] })
       for (let k = 0; k < count; k++) refuse(errors, '')
       continue
@@ -73,7 +76,7 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
     const batch: StreamBatch = { stream: stream.name, events: [] }
     batches.push(batch)
     for (let k = 0; k < elements.length; k++) {
-      const event = stamp(ctx, stamper, text, elements, k, errors)
+      const event = stamp(ctx, stamper, bytes, elements, k, errors)
       if (event !== undefined) batch.events.push(event)
     }
   }
@@ -96,8 +99,8 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   sendJson(res, status, answer, started)
 }
 
-function slice (text: string, span: Span): string {
-  return text.slice(span.start, span.end)
+function slice (bytes: Buffer, span: Span): string {
+  return bytes.toString('utf8', span.start, span.end)
 }
 
 /**
@@ -106,8 +109,8 @@ function slice (text: string, span: Span): string {
  * (each then refused as an event), and a number or boolean is a TypeError
  * for the whole put.
  */
-function otherElements (text: string, stream: StreamSpan): number {
-  const value = parseEvent(slice(text, stream.value))
+function otherElements (bytes: Buffer, stream: StreamSpan): number {
+  const value = parseEvent(slice(bytes, stream.value))
   if (value !== null && typeof value === 'object') return Object.keys(value).length
   if (typeof value === 'string') return [...value].length
   throw new BadRequest([notIterable(value)])
@@ -119,8 +122,8 @@ function refuse (errors: string[], value: unknown): undefined {
   return undefined
 }
 
-function stamp (ctx: ServerContext, stamper: PutStamper, text: string, elements: ElementSpans, k: number, errors: string[]): StoredEvent | undefined {
-  if (!elements.isObject(k)) return refuse(errors, parseEvent(text.slice(elements.start(k), elements.end(k))))
+function stamp (ctx: ServerContext, stamper: PutStamper, bytes: Buffer, elements: ElementSpans, k: number, errors: string[]): StoredEvent | undefined {
+  if (!elements.isObject(k)) return refuse(errors, parseEvent(bytes.toString('utf8', elements.start(k), elements.end(k))))
   if (stamper.byteLength(elements, k) > ctx.maxEventSize) {
     errors.push(tooLarge('event', ctx.maxEventSize))
     return undefined

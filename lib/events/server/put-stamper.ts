@@ -9,17 +9,17 @@
  *
  * Events that stamping leaves byte for byte as sent (what shoebox's shipper
  * sends with the keep-ids header: @time given, a valid lower-case @id) are
- * not copied at all in an ASCII body: their texts are views of the body's
- * bytes (one conversion per put; the slack held is the body's separators).
+ * not copied at all: their texts are views of the request body's bytes
+ * (the slack held is the body's separators).
  *
  * The scratch buffer is shared: a stamper is used synchronously, from its
  * construction to finish(), with no await in between.
  */
-import { isAscii } from 'node:buffer'
 import { formatEventId, newEventIdBytes } from '../event-id.js'
-import { EventMembers, readTime, stampEventText } from '../event-text.js'
+import { EventMembers, stampEventText } from '../event-text.js'
 import { keptEventId } from '../kept-event-ids.js'
 import { keptIdAt } from './kept-id-text.js'
+import { readTimeAt } from './time-text.js'
 import { kronosTimeNow, type KronosTime } from '../kronos-time.js'
 import type { StoredEvent } from '../store/stored-event.js'
 import type { ElementSpans } from './put-body.js'
@@ -33,17 +33,14 @@ const SCRATCH_BYTES = 1024 * 1024
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
 
 export class PutStamper {
-  readonly #text: string
-  /** The body is ASCII: its characters are its bytes (latin1 writes them without UTF-8 encoding). */
-  readonly #ascii: boolean
+  /** The request body as read (valid UTF-8): events stamping leaves as sent are views of it. */
+  readonly #bytes: Buffer
   readonly #m = new EventMembers()
   #pos = 0
   /** The events whose texts are in the scratch buffer. */
   readonly #events: StoredEvent[] = []
   /** Where each event's text ends in the scratch buffer (it starts where the one before ends). */
   readonly #ends: number[] = []
-  /** An ASCII body's bytes, made on first need: the texts that stamping leaves as sent are views of it. */
-  #bytes: Buffer | undefined
   /** The events whose texts are views of #bytes, and those texts' total size. */
   readonly #views: StoredEvent[] = []
   #viewBytes = 0
@@ -51,20 +48,14 @@ export class PutStamper {
   /** Keep an @id the client sent when it is valid for the event's @time (kept-event-ids.ts). */
   readonly #keepIds: boolean
 
-  /** `bytes`, when given, are `text`'s UTF-8 bytes (the request body as read): not made again. */
-  constructor (text: string, keepIds = false, bytes?: Buffer) {
-    this.#text = text
+  constructor (bytes: Buffer, keepIds = false) {
+    this.#bytes = bytes
     this.#keepIds = keepIds
-    // ASCII bytes decode to a text of the same characters (isAscii: one native pass, no encoding).
-    this.#ascii = bytes !== undefined ? isAscii(bytes) : Buffer.byteLength(text) === text.length
-    if (this.#ascii) this.#bytes = bytes
   }
 
   /** The UTF-8 size of element `k`'s text. */
   byteLength (elements: ElementSpans, k: number): number {
-    const start = elements.start(k)
-    const end = elements.end(k)
-    return this.#ascii ? end - start : Buffer.byteLength(this.#text.slice(start, end))
+    return elements.end(k) - elements.start(k)
   }
 
   /**
@@ -74,24 +65,23 @@ export class PutStamper {
   add (elements: ElementSpans, k: number): StoredEvent {
     const m = elements.members(k, this.#m)
     if (m.timeCount > 1 || m.idCount > 1) return this.#addStamped(elements, k)
-    const text = this.#text
-    let time: KronosTime | null = m.timeCount === 1 ? readTime(text.slice(m.timeStart, m.timeEnd)) : null
+    const bytes = this.#bytes
+    let time: KronosTime | null = m.timeCount === 1 ? readTimeAt(bytes, m.timeStart, m.timeEnd) : null
     // @time null is replaced, absent is added; either way it is now (per event, as Kronos).
     const rewriteTime = m.timeCount === 1 && time === null
     time ??= kronosTimeNow()
-    const kept = this.#keepIds && m.idCount === 1 ? keptIdAt(text, m.idStart, m.idEnd, time) : undefined
+    const kept = this.#keepIds && m.idCount === 1 ? keptIdAt(bytes, m.idStart, m.idEnd, time) : undefined
     const start = elements.start(k)
     // What shoebox's shipper sends: @time given, and an @id kept as written (lower case, as
     // it is stored). Then stamping changes nothing, and the text is a view of the body's bytes.
-    if (kept !== undefined && this.#ascii && !rewriteTime && m.timeCount === 1 && isLowerCaseId(text, m.idStart)) {
-      this.#bytes ??= Buffer.from(text, 'latin1')
-      const event = { time, id: kept, body: this.#bytes.subarray(start, m.end) }
+    if (kept !== undefined && !rewriteTime && m.timeCount === 1 && isLowerCaseId(bytes, m.idStart)) {
+      const event = { time, id: kept, body: bytes.subarray(start, m.end) }
       this.#views.push(event)
       this.#viewBytes += m.end - start
       return event
     }
     const id = kept ?? newEventIdBytes(time)
-    this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
+    this.#reserve(m.end - start + GROWTH)
 
     const out = scratch
     let p = this.#pos
@@ -113,7 +103,7 @@ export class PutStamper {
       const isTime = (e === 0) === timeFirst
       const editAt = isTime ? timeEdit : idEdit
       if (editAt < 0) continue
-      p += this.#write(text.slice(at, editAt), p)
+      p += bytes.copy(out, p, at, editAt)
       if (isTime) {
         p += out.write(time.toString(), p, 'latin1')
       } else {
@@ -121,14 +111,14 @@ export class PutStamper {
       }
       at = isTime ? m.timeEnd : m.idEnd
     }
-    p += this.#write(text.slice(at, m.end), p)
+    p += bytes.copy(out, p, at, m.end)
     return this.#push({ time, id, body: EMPTY }, p)
   }
 
   /** Several @time or @id members (rare): every one is rewritten, by the general stamper (a second scan). */
   #addStamped (elements: ElementSpans, k: number): StoredEvent {
     let id: Buffer = EMPTY
-    const stamped = stampEventText(this.#text.slice(elements.start(k), elements.end(k)), { newId: (time, given) => formatEventId(id = (this.#keepIds ? keptEventId(given, time) : undefined) ?? newEventIdBytes(time)) })
+    const stamped = stampEventText(this.#bytes.toString('utf8', elements.start(k), elements.end(k)), { newId: (time, given) => formatEventId(id = (this.#keepIds ? keptEventId(given, time) : undefined) ?? newEventIdBytes(time)) })
     this.#reserve(Buffer.byteLength(stamped.text))
     const p = this.#pos + scratch.write(stamped.text, this.#pos, 'utf8')
     return this.#push({ time: stamped.time, id, idText: stamped.id, body: EMPTY }, p)
@@ -165,10 +155,6 @@ export class PutStamper {
     if (scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
   }
 
-  #write (s: string, at: number): number {
-    return scratch.write(s, at, this.#ascii ? 'latin1' : 'utf8')
-  }
-
   /** Room for `bytes` more in the scratch buffer (it grows, keeping what is written). */
   #reserve (bytes: number): void {
     if (scratch.length - this.#pos >= bytes) return
@@ -181,9 +167,9 @@ export class PutStamper {
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
 
 /** Whether the quoted id text at `quote` (already checked to be a UUID) has no upper-case digit. */
-function isLowerCaseId (text: string, quote: number): boolean {
+function isLowerCaseId (bytes: Buffer, quote: number): boolean {
   for (let i = quote + 1; i < quote + 37; i++) {
-    const c = text.charCodeAt(i)
+    const c = bytes[i]
     if (c >= 0x41 && c <= 0x46) return false
   }
   return true
