@@ -22,32 +22,29 @@
 import { ArchiveEncoder } from '../../format/encoder.js'
 import { V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../../format/constants.js'
 import { ShoeboxError } from '../../errors.js'
+import { LOW_WORD, rowsOf, type PutBatch, type PutRows } from './put-rows.js'
 import type { StoredEvent } from './stored-event.js'
 
 /** Bytes per event in the table. */
 const ROW = 28
 
-export interface PutGroup {
-  stream: string
-  events: readonly StoredEvent[]
-}
+export type PutGroup = PutBatch
 
 /** The put's groups (those with events) as log records in one buffer (empty when there are none). */
 export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buffer {
   let bound = 0
-  for (const { stream, events } of groups) {
-    if (events.length === 0) continue
-    let texts = 0
-    for (const e of events) texts += e.body.length
+  const all = groups.map(rowsOf)
+  for (const [g, rows] of all.entries()) {
+    if (rows.count === 0) continue
     // Metadata: 3 pairs of length words and ns/s/n at the encoder's bound of 3 bytes a character.
-    bound += V2_HEADER_SIZE + V2_TRAILER_SIZE + 4 + 8 * 3 + 3 * (4 + ns.length + stream.length + 16) + ROW * events.length + texts
+    bound += V2_HEADER_SIZE + V2_TRAILER_SIZE + 4 + 8 * 3 + 3 * (4 + ns.length + groups[g].stream.length + 16) + ROW * rows.count + rows.textBytes()
   }
   if (bound === 0) return Buffer.alloc(0)
   const encoder = new ArchiveEncoder({ chunkSize: Math.max(64, bound) })
-  for (const { stream, events } of groups) {
-    if (events.length === 0) continue
-    const payload = putPayload(events)
-    encoder.writeRange(['ns', ns, 's', stream, 'n', String(events.length)], payload, 0, payload.length)
+  for (const [g, rows] of all.entries()) {
+    if (rows.count === 0) continue
+    const payload = putPayload(rows)
+    encoder.writeRange(['ns', ns, 's', groups[g].stream, 'n', String(rows.count)], payload, 0, payload.length)
   }
   const parts = encoder.take()
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
@@ -61,28 +58,25 @@ export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buff
 const SCRATCH_BYTES = 1024 * 1024
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
 
-function putPayload (events: readonly StoredEvent[]): Buffer {
-  let texts = 0
-  for (const e of events) texts += e.body.length
-  const size = ROW * events.length + texts
+function putPayload (rows: PutRows): Buffer {
+  const n = rows.count
+  const size = ROW * n + rows.textBytes()
   // One huge put must not keep its scratch room for the life of the server.
   if (scratch.length < size || scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(Math.max(size, SCRATCH_BYTES))
   const out = scratch.subarray(0, size)
-  let row = 0
-  let at = ROW * events.length
-  for (const e of events) {
-    out.writeBigInt64LE(e.time, row)
-    copy16(e.id, out, row + 8)
-    out.writeUInt32LE(e.body.length, row + 24)
-    at += e.body.copy(out, at)
-    row += ROW
+  const { words, ids, where, memory } = rows
+  let at = ROW * n
+  for (let i = 0, row = 0; i < n; i++, row += ROW) {
+    out.writeUInt32LE(words[2 * i + LOW_WORD], row)
+    out.writeUInt32LE(words[2 * i + 1 - LOW_WORD], row + 4)
+    // The 16 id bytes by hand: a native copy call costs more than 16 stores.
+    for (let b = 0, from = 16 * i; b < 16; b++) out[row + 8 + b] = ids[from + b]
+    const length = where[3 * i + 2]
+    out.writeUInt32LE(length, row + 24)
+    const offset = where[3 * i + 1]
+    at += memory[where[3 * i]].copy(out, at, offset, offset + length)
   }
   return out
-}
-
-/** The 16 id bytes by hand: a native copy call costs more than 16 stores. */
-function copy16 (from: Buffer, to: Buffer, at: number): void {
-  for (let i = 0; i < 16; i++) to[at + i] = from[i]
 }
 
 /** Whether a log record's metadata is a put record's (else an older one-event record or a delete). */
