@@ -17,7 +17,7 @@ import { InvalidEventTimeError, parseEvent } from '../event-text.js'
 import { keyDict } from '../../key-dict.js'
 import { KEEP_IDS_HEADER } from '../kept-event-ids.js'
 import { isValidStreamName } from '../stream-name.js'
-import type { StoredEvent } from '../store/stored-event.js'
+import { PutRows } from '../store/put-rows.js'
 import { sendJson } from './envelope.js'
 import { attributeError, INVALID_JSON, invalidEventTime, invalidStreamName, keyError, namespaceMissing, notIterable, storageError, tooLarge } from './kronos-errors.js'
 import { firstByte, walkPutBody, type ElementSpans, type PutBody, type Span, type StreamSpan } from './put-body.js'
@@ -27,7 +27,7 @@ import type { ServerContext } from './server-context.js'
 
 interface StreamBatch {
   stream: string
-  events: StoredEvent[]
+  rows: PutRows
 }
 
 /** `bytes` is the request body as read: it is walked as bytes, never decoded whole. */
@@ -68,17 +68,14 @@ export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerR
     if (elements === undefined) {
       // Not a list: each of what Python would have iterated is refused (or the whole put is).
       const count = otherElements(bytes, stream)
-      if (count > 0) batches.push({ stream: stream.name, events: [] })
+      if (count > 0) batches.push({ stream: stream.name, rows: new PutRows(0) })
       for (let k = 0; k < count; k++) refuse(errors, '')
       continue
     }
     if (elements.length === 0) continue
-    const batch: StreamBatch = { stream: stream.name, events: [] }
-    batches.push(batch)
-    for (let k = 0; k < elements.length; k++) {
-      const event = stamp(ctx, stamper, bytes, elements, k, errors)
-      if (event !== undefined) batch.events.push(event)
-    }
+    const rows = new PutRows(elements.length)
+    batches.push({ stream: stream.name, rows })
+    for (let k = 0; k < elements.length; k++) stamp(ctx, stamper, bytes, elements, k, rows, errors)
   }
   stamper.finish()
   if (batches.length > 0 && (typeof ns !== 'string' || !ctx.namespaces.has(ns))) throw new BadRequest([namespaceMissing(ns)])
@@ -88,7 +85,7 @@ export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerR
   let status = 200
   try {
     await ctx.store.put(ns as string, batches)
-    for (const b of batches) answer[b.stream] = { [ctx.backend]: { num_inserted: b.events.length } }
+    for (const b of batches) answer[b.stream] = { [ctx.backend]: { num_inserted: b.rows.count } }
   } catch (err) {
     status = 503
     res.setHeader('Retry-After', '1')
@@ -122,17 +119,20 @@ function refuse (errors: string[], value: unknown): undefined {
   return undefined
 }
 
-function stamp (ctx: ServerContext, stamper: PutStamper, bytes: Buffer, elements: ElementSpans, k: number, errors: string[]): StoredEvent | undefined {
-  if (!elements.isObject(k)) return refuse(errors, parseEvent(bytes.toString('utf8', elements.start(k), elements.end(k))))
+/** Element `k` stamped into the next row of `rows`, or its error in `errors`. */
+function stamp (ctx: ServerContext, stamper: PutStamper, bytes: Buffer, elements: ElementSpans, k: number, rows: PutRows, errors: string[]): void {
+  if (!elements.isObject(k)) {
+    refuse(errors, parseEvent(bytes.toString('utf8', elements.start(k), elements.end(k))))
+    return
+  }
   if (stamper.byteLength(elements, k) > ctx.maxEventSize) {
     errors.push(tooLarge('event', ctx.maxEventSize))
-    return undefined
+    return
   }
   try {
-    return stamper.add(elements, k)
+    stamper.add(elements, k, rows)
   } catch (err) {
     if (err instanceof InvalidEventTimeError) errors.push(invalidEventTime(err.rawValue))
     else errors.push(`InvalidEvent(${JSON.stringify((err as Error).message)},)`)
-    return undefined
   }
 }

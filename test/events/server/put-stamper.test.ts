@@ -9,7 +9,8 @@
 import t, { type Test } from 'tap'
 import { formatEventId, newEventIdBytes } from '../../../lib/events/event-id.js'
 import { InvalidEventTimeError, stampEventText } from '../../../lib/events/event-text.js'
-import { walkPutBody } from '../../../lib/events/server/put-body.js'
+import { walkPutBody, type ElementSpans } from '../../../lib/events/server/put-body.js'
+import { PutRows } from '../../../lib/events/store/put-rows.js'
 import { PutStamper } from '../../../lib/events/server/put-stamper.js'
 import type { StoredEvent } from '../../../lib/events/store/stored-event.js'
 
@@ -32,6 +33,21 @@ const TRICKY = [
   '{"@ti":1,"@idx":2,"time":3,"id":4}'
 ]
 
+/** Row i of `rows` as an event (read when used: texts are placed by finish()). */
+function rowEvent (rows: PutRows, i: number): StoredEvent {
+  return {
+    get time () { return rows.times[i] },
+    get id () { return rows.ids.subarray(16 * i, 16 * i + 16) },
+    get body () { return rows.body(i) }
+  }
+}
+
+/** Stamp element k into the next row; the event it became (throws as the stamper does). */
+function add (stamper: PutStamper, spans: ElementSpans, k: number, rows: PutRows): StoredEvent {
+  stamper.add(spans, k, rows)
+  return rowEvent(rows, rows.count - 1)
+}
+
 interface Stamped { element: string, event: StoredEvent | undefined, error: unknown }
 
 function stampBody (elements: string[], pad = ''): Stamped[] {
@@ -40,11 +56,12 @@ function stampBody (elements: string[], pad = ''): Stamped[] {
   const spans = body.streams?.[0].elements
   if (spans === undefined) throw new Error('no list')
   const stamper = new PutStamper(bytes)
+  const rows = new PutRows(spans.length)
   const out: Stamped[] = []
   for (let k = 0; k < spans.length; k++) {
     const element = bytes.toString('utf8', spans.start(k), spans.end(k))
     try {
-      out.push({ element, event: stamper.add(spans, k), error: undefined })
+      out.push({ element, event: add(stamper, spans, k, rows), error: undefined })
     } catch (error) {
       out.push({ element, event: undefined, error })
     }
@@ -107,8 +124,9 @@ t.test('with keep-ids, an event stamping leaves as sent is a view of the body; t
   const spans = walkPutBody(text).streams?.[0].elements
   if (spans === undefined) throw new Error('no list')
   const stamper = new PutStamper(text, true)
+  const rows = new PutRows(spans.length)
   const events: StoredEvent[] = []
-  for (let k = 0; k < spans.length; k++) events.push(stamper.add(spans, k))
+  for (let k = 0; k < spans.length; k++) events.push(add(stamper, spans, k, rows))
   stamper.finish()
   t.equal(events[0].body.toString(), elements[0], 'as sent')
   t.equal(formatEventId(events[0].id), ids[0], 'the id kept')
@@ -136,7 +154,8 @@ t.test('texts stored as sent are views of the body\'s bytes, in an ASCII body an
     const spans = walkPutBody(bytes).streams?.[0].elements
     if (spans === undefined) throw new Error('no list')
     const stamper = new PutStamper(bytes, true)
-    const events = [stamper.add(spans, 0), stamper.add(spans, 1)]
+    const rows = new PutRows(spans.length)
+    const events = [add(stamper, spans, 0, rows), add(stamper, spans, 1, rows)]
     stamper.finish()
     t.equal(events[0].body.toString(), element, `${extra}: as sent`)
     t.equal(events[0].body.buffer, bytes.buffer, `${extra}: a view of the body's bytes`)
@@ -155,7 +174,8 @@ t.test('views that are less than half of the body are copied out (the memtable h
     const spans = walkPutBody(bytes).streams?.[0].elements
     if (spans === undefined) throw new Error('no list')
     const stamper = new PutStamper(bytes, true)
-    const events = elements.map((_, k) => stamper.add(spans, k))
+    const rows = new PutRows(spans.length)
+    const events = elements.map((_, k) => add(stamper, spans, k, rows))
     stamper.finish()
     t.equal(events[0].body.toString(), element, 'as sent')
     t.equal(events[0].body.buffer === bytes.buffer, view, view ? 'most of the body: a view' : 'a small part of the body: copied')
