@@ -65,7 +65,7 @@ export class EventMembers {
  * `depth` is the nesting the object sits at (for the depth limit).
  */
 export function walkEventMembers (
-  text: string, at: number, depth: number, m: EventMembers, all?: { time: MemberSpan[], id: MemberSpan[] }, plain = false
+  text: string, at: number, depth: number, m: EventMembers, all?: { time: MemberSpan[], id: MemberSpan[] }
 ): number {
   m.bodyStart = at + 1
   m.timeCount = 0
@@ -75,12 +75,12 @@ export function walkEventMembers (
   if (m.empty) return (m.end = i + 1)
   for (;;) {
     if (text.charCodeAt(i) !== 0x22) throw invalidJson(i, `expected a key, got ${describeAt(text, i)}`)
-    const keyEnd = plain ? skipPlainString(text, i) : skipString(text, i)
-    const which = plain ? plainMemberKind(text, i, keyEnd) : memberKind(text, i, keyEnd)
+    const keyEnd = skipString(text, i)
+    const which = memberKind(text, i, keyEnd)
     i = skipWs(text, keyEnd)
     if (text.charCodeAt(i) !== 0x3A) throw invalidJson(i, `expected ':', got ${describeAt(text, i)}`)
     const valueStart = skipWs(text, i + 1)
-    const valueEnd = plain && text.charCodeAt(valueStart) === 0x22 ? skipPlainString(text, valueStart) : skipMemberValue(text, valueStart, depth + 1)
+    const valueEnd = skipMemberValue(text, valueStart, depth + 1)
     if (which === TIME) {
       m.timeCount++
       m.timeStart = valueStart
@@ -98,37 +98,6 @@ export function walkEventMembers (
     if (d !== 0x2C) throw invalidJson(i, `expected ',' or '}', got ${describeAt(text, i)}`)
     i = skipWs(text, i + 1)
   }
-}
-
-/**
- * Whether `text` has no backslash and no control character anywhere: then
- * every string in it ends at the next quote (no escapes to check, nothing to
- * refuse inside it), which indexOf finds far faster than a loop over the
- * characters. One regex pass per put body decides it; JSON white space other
- * than spaces (a pretty-printed body) makes it false, and such text takes
- * the character loop as before.
- */
-export function isPlainJsonText (text: string): boolean {
-  return !NOT_PLAIN.test(text)
-}
-
-// eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const NOT_PLAIN = /[\\\u0000-\u001f]/
-
-/** skipString() for plain text (isPlainJsonText): the index after the closing quote. */
-function skipPlainString (text: string, i: number): number {
-  const close = text.indexOf('"', i + 1)
-  // Unterminated: the character loop throws the error that names it.
-  return close < 0 ? skipString(text, i) : close + 1
-}
-
-/** memberKind() for plain text: no key is escaped. */
-function plainMemberKind (text: string, quote: number, end: number): number {
-  if (text.charCodeAt(quote + 1) !== 0x40) return OTHER
-  const n = end - quote - 2
-  if (n === 5 && text.startsWith('time', quote + 2)) return TIME
-  if (n === 3 && text.startsWith('id', quote + 2)) return ID
-  return OTHER
 }
 
 /** skipJsonValue(), with the scalars most members hold skipped directly (no container bookkeeping). */

@@ -140,6 +140,23 @@ t.test('a long get is sent in chunks ending between events, each line CRLF', asy
   t.same(await get(t, url, 's', 10, 9), [])
 })
 
+t.test('a put body that is not valid UTF-8 is refused whole, as ujson refuses it; valid unicode is kept', async (t) => {
+  const { url } = await start(t)
+  const good = Buffer.from('{"events":{"s":[{"@time":1,"u":"é😀"}]}}')
+  for (const bad of [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xc0, 0xaf])]) {
+    const at = good.indexOf('é')
+    const body = Buffer.concat([good.subarray(0, at), bad, good.subarray(at)])
+    const res = await fetch(url + '/1.0/events/put', { method: 'POST', body })
+    t.equal(res.status, 400, bad.toString('hex'))
+    t.same((JSON.parse(await res.text()) as Record<string, unknown>)['@errors'], ['Request body must be valid JSON.'])
+  }
+  const res = await fetch(url + '/1.0/events/put', { method: 'POST', body: good })
+  t.equal(res.status, 200)
+  const [event] = await get(t, url, 's', 0, 10)
+  t.equal(event.u, 'é😀')
+  t.same(await get(t, url, 's', 0, 10).then((l) => l.length), 1, 'nothing of the refused puts stored')
+})
+
 t.test('a put body sent one byte at a time (UTF-8 split everywhere) is read whole', async (t) => {
   const { url } = await start(t)
   const body = Buffer.from(JSON.stringify({ events: { s: [{ '@time': 1, text: 'naïve ☃ 𝄞 日本' }] } }))

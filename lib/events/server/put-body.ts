@@ -1,14 +1,15 @@
 /**
- * A put body walked once, checking it is valid JSON as it goes: where the
+ * A put body's bytes walked once, checking it is valid JSON as it goes: where the
  * `namespace` value is, and per stream of `events`, where each element's
  * text is and, for an object, where its top-level @time/@id values are. The
  * events are kept as the text they were sent as (spec §13), so the body is
  * never parsed into objects and written again, and stamping an event is a
- * splice at the spans found here, not a second scan. Values are skipped with
- * the events core's skipJsonValue(), objects walked with walkEventMembers().
+ * splice at the spans found here, not a second scan. The walk is on the
+ * request's bytes, not a decoded string (json-bytes.ts): spans are byte
+ * offsets, and only stream names and keys are decoded.
  */
-import { ShoeboxError } from '../../errors.js'
-import { EventMembers, isPlainJsonText, skipJsonValue, walkEventMembers } from '../event-text.js'
+import { EventMembers } from '../event-text.js'
+import { invalidJsonAt, lastString, skipNumber, skipString, skipValue, skipWs, stringAt } from './json-bytes.js'
 
 export interface Span {
   start: number
@@ -21,7 +22,7 @@ const SLOTS = 10
 /**
  * A list's elements, in one flat list of numbers rather than an object per
  * element: per element its span and, when it is a JSON object, what
- * walkEventMembers() found in it.
+ * walkEvent() found in it.
  */
 export class ElementSpans {
   readonly #at: number[] = []
@@ -84,21 +85,66 @@ export interface PutBody {
   streams: StreamSpan[] | undefined
 }
 
-function invalid (at: number, why: string): ShoeboxError {
-  return new ShoeboxError('SHOEBOX_INVALID_JSON', `invalid JSON at character ${at}: ${why}`)
-}
-
-function skipWs (s: string, i: number): number {
+/**
+ * Walks the event object at `at` (its '{'), validating it, and records its
+ * top-level @time/@id members into `m` (keys compared after unescaping, as
+ * a JSON parser would); returns the index after its '}'. `depth` is the
+ * nesting it sits at.
+ */
+function walkEvent (b: Buffer, at: number, depth: number, m: EventMembers): number {
+  m.bodyStart = at + 1
+  m.timeCount = 0
+  m.idCount = 0
+  let i = skipWs(b, at + 1)
+  m.empty = b[i] === 0x7D
+  if (m.empty) return (m.end = i + 1)
   for (;;) {
-    const c = s.charCodeAt(i)
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++
-    else return i
+    if (b[i] !== 0x22) throw invalidJsonAt(i, 'expected a key')
+    const keyEnd = skipString(b, i)
+    const which = memberKind(b, i, keyEnd, lastString.escaped)
+    i = skipWs(b, keyEnd)
+    if (b[i] !== 0x3A) throw invalidJsonAt(i, "expected ':'")
+    const valueStart = skipWs(b, i + 1)
+    const c = b[valueStart]
+    // The scalars most members hold are skipped directly (no container bookkeeping).
+    const valueEnd = c === 0x22 ? skipString(b, valueStart) : (c === 0x2D || (c >= 0x30 && c <= 0x39)) ? skipNumber(b, valueStart) : skipValue(b, valueStart, depth + 1)
+    if (which === TIME) {
+      m.timeCount++
+      m.timeStart = valueStart
+      m.timeEnd = valueEnd
+    } else if (which === ID) {
+      m.idCount++
+      m.idStart = valueStart
+      m.idEnd = valueEnd
+    }
+    i = skipWs(b, valueEnd)
+    const d = b[i]
+    if (d === 0x7D) return (m.end = i + 1)
+    if (d !== 0x2C) throw invalidJsonAt(i, "expected ',' or '}'")
+    i = skipWs(b, i + 1)
   }
 }
 
-/** The first non-whitespace character at or after `i` ('' at the end). */
-export function firstChar (s: string, i: number): string {
-  return s[skipWs(s, i)] ?? ''
+const OTHER = 0
+const TIME = 1
+const ID = 2
+
+/** Whether the key at [quote, end) is "@time", "@id" or another; an escaped key is decoded to tell. */
+function memberKind (b: Buffer, quote: number, end: number, escaped: boolean): number {
+  if (escaped) {
+    const key = stringAt(b, quote, end)
+    return key === '@time' ? TIME : key === '@id' ? ID : OTHER
+  }
+  if (b[quote + 1] !== 0x40) return OTHER
+  const n = end - quote - 2
+  if (n === 5 && b[quote + 2] === 0x74 && b[quote + 3] === 0x69 && b[quote + 4] === 0x6D && b[quote + 5] === 0x65) return TIME
+  if (n === 3 && b[quote + 2] === 0x69 && b[quote + 3] === 0x64) return ID
+  return OTHER
+}
+
+/** The first non-whitespace byte at or after `i` (-1 at the end). */
+export function firstByte (b: Buffer, i: number): number {
+  return b[skipWs(b, i)] ?? -1
 }
 
 /**
@@ -106,61 +152,63 @@ export function firstChar (s: string, i: number): string {
  * each key and the index of its value; `member` returns the index after the
  * value. Returns the index after the closing '}'.
  */
-function walkObject (s: string, i: number, member: (key: string, valueAt: number) => number): number {
-  i = skipWs(s, i + 1)
-  if (s.charCodeAt(i) === 0x7d) return i + 1
+function walkObject (b: Buffer, i: number, member: (key: string, valueAt: number) => number): number {
+  i = skipWs(b, i + 1)
+  if (b[i] === 0x7D) return i + 1
   for (;;) {
-    if (s.charCodeAt(i) !== 0x22) throw invalid(i, 'expected a key')
-    const keyEnd = skipJsonValue(s, i, 1)
-    const key = JSON.parse(s.slice(i, keyEnd)) as string
-    i = skipWs(s, keyEnd)
-    if (s.charCodeAt(i) !== 0x3a) throw invalid(i, "expected ':'")
-    i = skipWs(s, member(key, skipWs(s, i + 1)))
-    const c = s.charCodeAt(i)
-    if (c === 0x7d) return i + 1
-    if (c !== 0x2c) throw invalid(i, "expected ',' or '}'")
-    i = skipWs(s, i + 1)
+    if (b[i] !== 0x22) throw invalidJsonAt(i, 'expected a key')
+    const keyEnd = skipString(b, i)
+    const key = stringAt(b, i, keyEnd)
+    i = skipWs(b, keyEnd)
+    if (b[i] !== 0x3A) throw invalidJsonAt(i, "expected ':'")
+    i = skipWs(b, member(key, skipWs(b, i + 1)))
+    const c = b[i]
+    if (c === 0x7D) return i + 1
+    if (c !== 0x2C) throw invalidJsonAt(i, "expected ',' or '}'")
+    i = skipWs(b, i + 1)
   }
 }
 
 /** The elements of the list at `i` (its '['); returns them and the index after ']'. */
-function walkArray (s: string, i: number, m: EventMembers, plain: boolean): { elements: ElementSpans, end: number } {
+function walkArray (b: Buffer, i: number, m: EventMembers): { elements: ElementSpans, end: number } {
   const elements = new ElementSpans()
-  i = skipWs(s, i + 1)
-  if (s.charCodeAt(i) === 0x5d) return { elements, end: i + 1 }
+  i = skipWs(b, i + 1)
+  if (b[i] === 0x5D) return { elements, end: i + 1 }
   for (;;) {
     let end: number
-    if (s.charCodeAt(i) === 0x7b) {
+    if (b[i] === 0x7B) {
       // An event: its members are found now, in the walk that validates it (it sits at depth 2).
-      end = walkEventMembers(s, i, 2, m, undefined, plain)
+      end = walkEvent(b, i, 2, m)
       elements.addObject(i, m)
     } else {
-      end = skipJsonValue(s, i, 2)
+      end = skipValue(b, i, 2)
       elements.addOther(i, end)
     }
-    i = skipWs(s, end)
-    const c = s.charCodeAt(i)
-    if (c === 0x5d) return { elements, end: i + 1 }
-    if (c !== 0x2c) throw invalid(i, "expected ',' or ']'")
-    i = skipWs(s, i + 1)
+    i = skipWs(b, end)
+    const c = b[i]
+    if (c === 0x5D) return { elements, end: i + 1 }
+    if (c !== 0x2C) throw invalidJsonAt(i, "expected ',' or ']'")
+    i = skipWs(b, i + 1)
   }
 }
 
-/** The spans of a put body whose first character is '{'; SHOEBOX_INVALID_JSON when it is not valid JSON. */
-export function walkPutBody (s: string): PutBody {
+/**
+ * The spans of a put body (valid UTF-8) whose first non-blank byte is '{';
+ * SHOEBOX_INVALID_JSON when it is not valid JSON.
+ */
+export function walkPutBody (b: Buffer): PutBody {
   const body: PutBody = { namespace: undefined, events: undefined, streams: undefined }
   const members = new EventMembers()
-  const plain = isPlainJsonText(s)
-  const end = walkObject(s, skipWs(s, 0), (key, at) => {
-    if (key === 'events' && s.charCodeAt(at) === 0x7b) {
+  const end = walkObject(b, skipWs(b, 0), (key, at) => {
+    if (key === 'events' && b[at] === 0x7B) {
       const streams = new Map<string, StreamSpan>()
-      const valueEnd = walkObject(s, at, (name, valueAt) => {
-        if (s.charCodeAt(valueAt) === 0x5b) {
-          const { elements, end } = walkArray(s, valueAt, members, plain)
+      const valueEnd = walkObject(b, at, (name, valueAt) => {
+        if (b[valueAt] === 0x5B) {
+          const { elements, end } = walkArray(b, valueAt, members)
           streams.set(name, { name, value: { start: valueAt, end }, elements })
           return end
         }
-        const valueEnd = skipJsonValue(s, valueAt, 2)
+        const valueEnd = skipValue(b, valueAt, 2)
         streams.set(name, { name, value: { start: valueAt, end: valueEnd }, elements: undefined })
         return valueEnd
       })
@@ -168,7 +216,7 @@ export function walkPutBody (s: string): PutBody {
       body.streams = [...streams.values()]
       return valueEnd
     }
-    const valueEnd = skipJsonValue(s, at, 1)
+    const valueEnd = skipValue(b, at, 1)
     if (key === 'events') {
       body.events = { start: at, end: valueEnd }
       body.streams = undefined
@@ -177,6 +225,6 @@ export function walkPutBody (s: string): PutBody {
     }
     return valueEnd
   })
-  if (skipWs(s, end) !== s.length) throw invalid(skipWs(s, end), 'text after the body')
+  if (skipWs(b, end) !== b.length) throw invalidJsonAt(skipWs(b, end), 'data after the body')
   return body
 }

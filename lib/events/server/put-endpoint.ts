@@ -11,30 +11,33 @@
  * Retry-After, not 200: nothing of the put is acknowledged, and shippers
  * retry a 503 without having to read the body.
  */
+import { isAscii, isUtf8 } from 'node:buffer'
 import type { ServerResponse } from 'node:http'
 import { InvalidEventTimeError, parseEvent } from '../event-text.js'
 import { keyDict } from '../../key-dict.js'
 import { KEEP_IDS_HEADER } from '../kept-event-ids.js'
 import { isValidStreamName } from '../stream-name.js'
-import type { StoredEvent } from '../store/stored-event.js'
+import { PutRows } from '../store/put-rows.js'
 import { sendJson } from './envelope.js'
 import { attributeError, INVALID_JSON, invalidEventTime, invalidStreamName, keyError, namespaceMissing, notIterable, storageError, tooLarge } from './kronos-errors.js'
-import { firstChar, walkPutBody, type ElementSpans, type PutBody, type Span, type StreamSpan } from './put-body.js'
+import { firstByte, walkPutBody, type ElementSpans, type PutBody, type Span, type StreamSpan } from './put-body.js'
 import { PutStamper } from './put-stamper.js'
 import { BadRequest } from './request-params.js'
 import type { ServerContext } from './server-context.js'
 
 interface StreamBatch {
   stream: string
-  events: StoredEvent[]
+  rows: PutRows
 }
 
-/** `bytes`, when given, are the body's bytes (`text` decoded): events stored as sent are views of them. */
-export async function handlePut (ctx: ServerContext, text: string, res: ServerResponse, started: bigint, bytes?: Buffer): Promise<void> {
-  if (firstChar(text, 0) !== '{') {
+/** `bytes` is the request body as read: it is walked as bytes, never decoded whole. */
+export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerResponse, started: bigint): Promise<void> {
+  // ujson, Kronos's parser, refuses invalid UTF-8; an ASCII body needs no check (one native pass each).
+  if (!isAscii(bytes) && !isUtf8(bytes)) throw new BadRequest([INVALID_JSON])
+  if (firstByte(bytes, 0) !== 0x7B) {
     let value: unknown
     try {
-      value = parseEvent(text)
+      value = parseEvent(bytes.toString('utf8'))
     } catch {
       throw new BadRequest([INVALID_JSON])
     }
@@ -42,20 +45,20 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   }
   let body: PutBody
   try {
-    body = walkPutBody(text)
+    body = walkPutBody(bytes)
   } catch {
     throw new BadRequest([INVALID_JSON])
   }
   if (body.events === undefined) throw new BadRequest([keyError('events')])
-  if (body.streams === undefined) throw new BadRequest([attributeError(parseEvent(slice(text, body.events)), 'iteritems')])
+  if (body.streams === undefined) throw new BadRequest([attributeError(parseEvent(slice(bytes, body.events)), 'iteritems')])
   // A missing namespace is the default; so is null here (Kronos too, for put).
-  const ns = body.namespace === undefined ? ctx.defaultNamespace : (parseEvent(slice(text, body.namespace)) ?? ctx.defaultNamespace)
+  const ns = body.namespace === undefined ? ctx.defaultNamespace : (parseEvent(slice(bytes, body.namespace)) ?? ctx.defaultNamespace)
 
   const errors: string[] = []
   const batches: StreamBatch[] = []
   // shoebox's shipper sends @ids to keep, so that a put sent again after a lost answer is stored once (kept-event-ids.ts).
   const keepIds = res.req?.headers[KEEP_IDS_HEADER] === '1'
-  const stamper = new PutStamper(text, keepIds, bytes)
+  const stamper = new PutStamper(bytes, keepIds)
   for (const stream of body.streams) {
     if (!isValidStreamName(stream.name)) {
       errors.push(invalidStreamName(stream.name))
@@ -64,18 +67,15 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
     const elements = stream.elements
     if (elements === undefined) {
       // Not a list: each of what Python would have iterated is refused (or the whole put is).
-      const count = otherElements(text, stream)
-      if (count > 0) batches.push({ stream: stream.name, events: [] })
+      const count = otherElements(bytes, stream)
+      if (count > 0) batches.push({ stream: stream.name, rows: new PutRows(0) })
       for (let k = 0; k < count; k++) refuse(errors, '')
       continue
     }
     if (elements.length === 0) continue
-    const batch: StreamBatch = { stream: stream.name, events: [] }
-    batches.push(batch)
-    for (let k = 0; k < elements.length; k++) {
-      const event = stamp(ctx, stamper, text, elements, k, errors)
-      if (event !== undefined) batch.events.push(event)
-    }
+    const rows = new PutRows(elements.length)
+    batches.push({ stream: stream.name, rows })
+    for (let k = 0; k < elements.length; k++) stamp(ctx, stamper, bytes, elements, k, rows, errors)
   }
   stamper.finish()
   if (batches.length > 0 && (typeof ns !== 'string' || !ctx.namespaces.has(ns))) throw new BadRequest([namespaceMissing(ns)])
@@ -85,7 +85,7 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   let status = 200
   try {
     await ctx.store.put(ns as string, batches)
-    for (const b of batches) answer[b.stream] = { [ctx.backend]: { num_inserted: b.events.length } }
+    for (const b of batches) answer[b.stream] = { [ctx.backend]: { num_inserted: b.rows.count } }
   } catch (err) {
     status = 503
     res.setHeader('Retry-After', '1')
@@ -96,8 +96,8 @@ export async function handlePut (ctx: ServerContext, text: string, res: ServerRe
   sendJson(res, status, answer, started)
 }
 
-function slice (text: string, span: Span): string {
-  return text.slice(span.start, span.end)
+function slice (bytes: Buffer, span: Span): string {
+  return bytes.toString('utf8', span.start, span.end)
 }
 
 /**
@@ -106,8 +106,8 @@ function slice (text: string, span: Span): string {
  * (each then refused as an event), and a number or boolean is a TypeError
  * for the whole put.
  */
-function otherElements (text: string, stream: StreamSpan): number {
-  const value = parseEvent(slice(text, stream.value))
+function otherElements (bytes: Buffer, stream: StreamSpan): number {
+  const value = parseEvent(slice(bytes, stream.value))
   if (value !== null && typeof value === 'object') return Object.keys(value).length
   if (typeof value === 'string') return [...value].length
   throw new BadRequest([notIterable(value)])
@@ -119,17 +119,20 @@ function refuse (errors: string[], value: unknown): undefined {
   return undefined
 }
 
-function stamp (ctx: ServerContext, stamper: PutStamper, text: string, elements: ElementSpans, k: number, errors: string[]): StoredEvent | undefined {
-  if (!elements.isObject(k)) return refuse(errors, parseEvent(text.slice(elements.start(k), elements.end(k))))
+/** Element `k` stamped into the next row of `rows`, or its error in `errors`. */
+function stamp (ctx: ServerContext, stamper: PutStamper, bytes: Buffer, elements: ElementSpans, k: number, rows: PutRows, errors: string[]): void {
+  if (!elements.isObject(k)) {
+    refuse(errors, parseEvent(bytes.toString('utf8', elements.start(k), elements.end(k))))
+    return
+  }
   if (stamper.byteLength(elements, k) > ctx.maxEventSize) {
     errors.push(tooLarge('event', ctx.maxEventSize))
-    return undefined
+    return
   }
   try {
-    return stamper.add(elements, k)
+    stamper.add(elements, k, rows)
   } catch (err) {
     if (err instanceof InvalidEventTimeError) errors.push(invalidEventTime(err.rawValue))
     else errors.push(`InvalidEvent(${JSON.stringify((err as Error).message)},)`)
-    return undefined
   }
 }

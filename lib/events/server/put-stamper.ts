@@ -9,97 +9,99 @@
  *
  * Events that stamping leaves byte for byte as sent (what shoebox's shipper
  * sends with the keep-ids header: @time given, a valid lower-case @id) are
- * not copied at all in an ASCII body: their texts are views of the body's
- * bytes (one conversion per put; the slack held is the body's separators).
+ * not copied at all: their texts are views of the request body's bytes
+ * (the slack held is the body's separators).
  *
  * The scratch buffer is shared: a stamper is used synchronously, from its
  * construction to finish(), with no await in between.
  */
-import { isAscii } from 'node:buffer'
 import { formatEventId, newEventIdBytes } from '../event-id.js'
-import { EventMembers, readTime, stampEventText } from '../event-text.js'
+import { EventMembers, stampEventText } from '../event-text.js'
 import { keptEventId } from '../kept-event-ids.js'
-import { keptIdAt } from './kept-id-text.js'
-import { kronosTimeNow, type KronosTime } from '../kronos-time.js'
-import type { StoredEvent } from '../store/stored-event.js'
+import { keptIdInto } from './kept-id-text.js'
+import { readTimeInto } from './time-text.js'
+import { kronosTimeNow } from '../kronos-time.js'
+import type { PutRows } from '../store/put-rows.js'
 import type { ElementSpans } from './put-body.js'
 
 /** The most an event with at most one @time and one @id grows by when stamped (both added: `"@time":<20>,"@id":"<36>",`). */
 const GROWTH = 80
 
-const EMPTY: Buffer = Buffer.alloc(0)
-
 const SCRATCH_BYTES = 1024 * 1024
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
 
 export class PutStamper {
-  readonly #text: string
-  /** The body is ASCII: its characters are its bytes (latin1 writes them without UTF-8 encoding). */
-  readonly #ascii: boolean
+  /** The request body as read (valid UTF-8): events stamping leaves as sent are views of it. */
+  readonly #bytes: Buffer
   readonly #m = new EventMembers()
   #pos = 0
-  /** The events whose texts are in the scratch buffer. */
-  readonly #events: StoredEvent[] = []
-  /** Where each event's text ends in the scratch buffer (it starts where the one before ends). */
+  /** The rows whose texts are in the scratch buffer (rows and row numbers). */
+  readonly #stampedRows: PutRows[] = []
+  readonly #stamped: number[] = []
+  /** Where each of those texts ends in the scratch buffer (it starts where the one before ends). */
   readonly #ends: number[] = []
-  /** An ASCII body's bytes, made on first need: the texts that stamping leaves as sent are views of it. */
-  #bytes: Buffer | undefined
-  /** The events whose texts are views of #bytes, and those texts' total size. */
-  readonly #views: StoredEvent[] = []
+  /** The rows whose texts are views of #bytes, and those texts' total size. */
+  readonly #viewRows: PutRows[] = []
+  readonly #views: number[] = []
   #viewBytes = 0
+  readonly #allRows = new Set<PutRows>()
 
   /** Keep an @id the client sent when it is valid for the event's @time (kept-event-ids.ts). */
   readonly #keepIds: boolean
 
-  /** `bytes`, when given, are `text`'s UTF-8 bytes (the request body as read): not made again. */
-  constructor (text: string, keepIds = false, bytes?: Buffer) {
-    this.#text = text
+  constructor (bytes: Buffer, keepIds = false) {
+    this.#bytes = bytes
     this.#keepIds = keepIds
-    // ASCII bytes decode to a text of the same characters (isAscii: one native pass, no encoding).
-    this.#ascii = bytes !== undefined ? isAscii(bytes) : Buffer.byteLength(text) === text.length
-    if (this.#ascii) this.#bytes = bytes
   }
 
   /** The UTF-8 size of element `k`'s text. */
   byteLength (elements: ElementSpans, k: number): number {
-    const start = elements.start(k)
-    const end = elements.end(k)
-    return this.#ascii ? end - start : Buffer.byteLength(this.#text.slice(start, end))
+    return elements.end(k) - elements.start(k)
   }
 
   /**
-   * Stamp element `k` (a JSON object); its body is filled in by finish().
-   * Throws InvalidEventTimeError for an @time that is not an integer in range.
+   * Stamp element `k` (a JSON object) into the next row of `rows` (its text
+   * is placed by finish()). Throws InvalidEventTimeError for an @time that
+   * is not an integer in range; the row is not taken then.
    */
-  add (elements: ElementSpans, k: number): StoredEvent {
+  add (elements: ElementSpans, k: number, rows: PutRows): void {
+    this.#allRows.add(rows)
     const m = elements.members(k, this.#m)
-    if (m.timeCount > 1 || m.idCount > 1) return this.#addStamped(elements, k)
-    const text = this.#text
-    let time: KronosTime | null = m.timeCount === 1 ? readTime(text.slice(m.timeStart, m.timeEnd)) : null
+    if (m.timeCount > 1 || m.idCount > 1) {
+      this.#addStamped(elements, k, rows)
+      return
+    }
+    const bytes = this.#bytes
+    const row = rows.count
     // @time null is replaced, absent is added; either way it is now (per event, as Kronos).
-    const rewriteTime = m.timeCount === 1 && time === null
-    time ??= kronosTimeNow()
-    const kept = this.#keepIds && m.idCount === 1 ? keptIdAt(text, m.idStart, m.idEnd, time) : undefined
+    const given = m.timeCount === 1 && readTimeInto(bytes, m.timeStart, m.timeEnd, rows.words, row)
+    const rewriteTime = m.timeCount === 1 && !given
+    if (!given) rows.times[row] = kronosTimeNow()
+    const kept = this.#keepIds && m.idCount === 1 && keptIdInto(bytes, m.idStart, m.idEnd, rows.words, row, rows.ids, 16 * row)
     const start = elements.start(k)
     // What shoebox's shipper sends: @time given, and an @id kept as written (lower case, as
     // it is stored). Then stamping changes nothing, and the text is a view of the body's bytes.
-    if (kept !== undefined && this.#ascii && !rewriteTime && m.timeCount === 1 && isLowerCaseId(text, m.idStart)) {
-      this.#bytes ??= Buffer.from(text, 'latin1')
-      const event = { time, id: kept, body: this.#bytes.subarray(start, m.end) }
-      this.#views.push(event)
+    if (kept && given && isLowerCaseId(bytes, m.idStart)) {
+      rows.where[3 * row] = 0
+      rows.where[3 * row + 1] = start
+      rows.where[3 * row + 2] = m.end - start
+      this.#viewRows.push(rows)
+      this.#views.push(row)
       this.#viewBytes += m.end - start
-      return event
+      rows.count++
+      return
     }
-    const id = kept ?? newEventIdBytes(time)
-    this.#reserve((m.end - start) * (this.#ascii ? 1 : 3) + GROWTH)
+    if (!kept) newEventIdBytes(rows.times[row]).copy(rows.ids, 16 * row)
+    this.#reserve(m.end - start + GROWTH)
 
     const out = scratch
+    const ids = rows.ids
     let p = this.#pos
     out[p++] = 0x7B
-    if (m.timeCount === 0) p += out.write(`"@time":${time},`, p, 'latin1')
+    if (m.timeCount === 0) p += out.write(`"@time":${rows.times[row]},`, p, 'latin1')
     if (m.idCount === 0) {
       p += out.write('"@id":', p, 'latin1')
-      p = writeQuotedId(out, p, id)
+      p = writeQuotedId(out, p, ids, 16 * row)
       out[p++] = 0x2C
     }
     // The members added end in ',': it goes when the object had none.
@@ -113,60 +115,77 @@ export class PutStamper {
       const isTime = (e === 0) === timeFirst
       const editAt = isTime ? timeEdit : idEdit
       if (editAt < 0) continue
-      p += this.#write(text.slice(at, editAt), p)
+      p += bytes.copy(out, p, at, editAt)
       if (isTime) {
-        p += out.write(time.toString(), p, 'latin1')
+        p += out.write(rows.times[row].toString(), p, 'latin1')
       } else {
-        p = writeQuotedId(out, p, id)
+        p = writeQuotedId(out, p, ids, 16 * row)
       }
       at = isTime ? m.timeEnd : m.idEnd
     }
-    p += this.#write(text.slice(at, m.end), p)
-    return this.#push({ time, id, body: EMPTY }, p)
+    p += bytes.copy(out, p, at, m.end)
+    this.#push(rows, p)
   }
 
   /** Several @time or @id members (rare): every one is rewritten, by the general stamper (a second scan). */
-  #addStamped (elements: ElementSpans, k: number): StoredEvent {
-    let id: Buffer = EMPTY
-    const stamped = stampEventText(this.#text.slice(elements.start(k), elements.end(k)), { newId: (time, given) => formatEventId(id = (this.#keepIds ? keptEventId(given, time) : undefined) ?? newEventIdBytes(time)) })
+  #addStamped (elements: ElementSpans, k: number, rows: PutRows): void {
+    const row = rows.count
+    const stamped = stampEventText(this.#bytes.toString('utf8', elements.start(k), elements.end(k)), {
+      newId: (time, given) => {
+        const id = (this.#keepIds ? keptEventId(given, time) : undefined) ?? newEventIdBytes(time)
+        id.copy(rows.ids, 16 * row)
+        return formatEventId(id)
+      }
+    })
+    rows.times[row] = stamped.time
     this.#reserve(Buffer.byteLength(stamped.text))
-    const p = this.#pos + scratch.write(stamped.text, this.#pos, 'utf8')
-    return this.#push({ time: stamped.time, id, idText: stamped.id, body: EMPTY }, p)
+    this.#push(rows, this.#pos + scratch.write(stamped.text, this.#pos, 'utf8'))
   }
 
-  #push (event: StoredEvent, end: number): StoredEvent {
-    this.#events.push(event)
+  /** Row rows.count's text ends at `end` in the scratch buffer: the row is taken. */
+  #push (rows: PutRows, end: number): void {
+    this.#stampedRows.push(rows)
+    this.#stamped.push(rows.count++)
     this.#ends.push(end)
     this.#pos = end
-    return event
   }
 
-  /** Every event's body, a view of one buffer holding exactly their texts. */
+  /** Every row's text: a view of the body, or of one buffer holding exactly the stamped texts. */
   finish (): void {
     // Views keep the whole body alive: when they are less than half of it (a put of mostly
     // refused or rewritten events), their texts are copied out, so what the memtable counts
     // is what it holds.
     const bytes = this.#bytes
-    if (bytes !== undefined && this.#viewBytes * 2 < bytes.length) {
-      for (const event of this.#views) {
-        this.#reserve(event.body.length)
-        this.#push(event, this.#pos + event.body.copy(scratch, this.#pos))
+    const copyViews = this.#viewBytes * 2 < bytes.length
+    if (copyViews) {
+      for (let v = 0; v < this.#views.length; v++) {
+        const rows = this.#viewRows[v]
+        const row = this.#views[v]
+        const start = rows.where[3 * row + 1]
+        const length = rows.where[3 * row + 2]
+        this.#reserve(length)
+        this.#stampedRows.push(rows)
+        this.#stamped.push(row)
+        this.#pos += bytes.copy(scratch, this.#pos, start, start + length)
+        this.#ends.push(this.#pos)
       }
     }
     const all = Buffer.allocUnsafeSlow(this.#pos)
     scratch.copy(all, 0, 0, this.#pos)
+    // Each rows' buffers: 0 the body (when it has views of it), 1 the stamped texts.
+    for (const rows of this.#allRows) rows.memory.push(copyViews ? all : bytes, all)
     let start = 0
-    for (let i = 0; i < this.#events.length; i++) {
+    for (let i = 0; i < this.#stamped.length; i++) {
+      const w = this.#stampedRows[i].where
+      const row = this.#stamped[i]
       const end = this.#ends[i]
-      this.#events[i].body = all.subarray(start, end)
+      w[3 * row] = 1
+      w[3 * row + 1] = start
+      w[3 * row + 2] = end - start
       start = end
     }
     // One huge put must not keep its scratch room for the life of the server.
     if (scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
-  }
-
-  #write (s: string, at: number): number {
-    return scratch.write(s, at, this.#ascii ? 'latin1' : 'utf8')
   }
 
   /** Room for `bytes` more in the scratch buffer (it grows, keeping what is written). */
@@ -181,9 +200,9 @@ export class PutStamper {
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
 
 /** Whether the quoted id text at `quote` (already checked to be a UUID) has no upper-case digit. */
-function isLowerCaseId (text: string, quote: number): boolean {
+function isLowerCaseId (bytes: Buffer, quote: number): boolean {
   for (let i = quote + 1; i < quote + 37; i++) {
-    const c = text.charCodeAt(i)
+    const c = bytes[i]
     if (c >= 0x41 && c <= 0x46) return false
   }
   return true
@@ -194,11 +213,11 @@ function isLowerCaseId (text: string, quote: number): boolean {
  * the index after it: straight into the stamped bytes, no string made (the
  * store keeps ids as bytes; a run formats the text when it writes it).
  */
-function writeQuotedId (out: Buffer, p: number, id: Buffer): number {
+function writeQuotedId (out: Buffer, p: number, ids: Buffer, at: number): number {
   out[p++] = 0x22
   for (let i = 0; i < 16; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) out[p++] = 0x2D
-    const b = id[i]
+    const b = ids[at + i]
     out[p++] = HEX_DIGITS[b >> 4]
     out[p++] = HEX_DIGITS[b & 15]
   }

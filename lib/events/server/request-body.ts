@@ -2,26 +2,81 @@
  * Reading a POST body whole, with a cap: Kronos had none, so one huge
  * request could take all memory. Past `maxBytes` (by Content-Length, or
  * while reading a chunked body) the answer is 413 and the rest is not read.
+ *
+ * The body is read with three listeners rather than `for await` (an
+ * iterator and a promise per chunk), one chunk copied only when it is a
+ * view of a larger read buffer, and decoded to a string only when a handler asks
+ * for its text: a put walks its bytes (put-body.ts) and never needs one.
  */
 import type { IncomingMessage } from 'node:http'
 
-/** A body read whole: its text, and its bytes (a put's events can be views of them). */
-export type BodyResult = { kind: 'body', text: string, bytes: Buffer } | { kind: 'too-large' } | { kind: 'aborted' }
+/** A body read whole: its bytes, and its text decoded on first use. */
+export class ReadBody {
+  readonly kind = 'body'
+  readonly bytes: Buffer
+  #text: string | undefined
+
+  constructor (bytes: Buffer) {
+    this.bytes = bytes
+  }
+
+  get text (): string {
+    return (this.#text ??= this.bytes.toString('utf8'))
+  }
+}
+
+export type BodyResult = ReadBody | { kind: 'too-large' } | { kind: 'aborted' }
+
+const TOO_LARGE = { kind: 'too-large' } as const
+const ABORTED = { kind: 'aborted' } as const
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * The chunk itself when it is all of its memory, else a copy: a chunk is a
+ * view of the socket's read buffer (64 KiB), and a put's stored texts are
+ * views of the body, so one small put would otherwise keep 64 KiB alive in
+ * the memtable, which counts only the texts.
+ */
+function exact (chunk: Buffer): Buffer {
+  if (chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength) return chunk
+  const copy = Buffer.allocUnsafeSlow(chunk.length)
+  chunk.copy(copy)
+  return copy
+}
 
 export async function readBody (req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > maxBytes) return { kind: 'too-large' }
-  const parts: Buffer[] = []
-  let size = 0
-  try {
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length
-      if (size > maxBytes) return { kind: 'too-large' }
-      parts.push(chunk as Buffer)
+  if (Number.isFinite(declared) && declared > maxBytes) return TOO_LARGE
+  return await new Promise((resolve) => {
+    let first: Buffer | undefined
+    let parts: Buffer[] | undefined
+    let size = 0
+    const done = (result: BodyResult): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onAborted)
+      req.off('close', onAborted)
+      resolve(result)
     }
-  } catch {
-    return { kind: 'aborted' }
-  }
-  const bytes = Buffer.concat(parts, size)
-  return { kind: 'body', text: bytes.toString('utf8'), bytes }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > maxBytes) {
+        // The rest is not read; the 413 goes out with Connection: close.
+        done(TOO_LARGE)
+        req.pause()
+        return
+      }
+      if (first === undefined) first = chunk
+      else (parts ??= [first]).push(chunk)
+    }
+    const onEnd = (): void => {
+      done(new ReadBody(parts !== undefined ? Buffer.concat(parts, size) : exact(first ?? EMPTY)))
+    }
+    // 'close' before 'end': the client went away mid-body.
+    const onAborted = (): void => { done(ABORTED) }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onAborted)
+    req.on('close', onAborted)
+  })
 }

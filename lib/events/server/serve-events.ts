@@ -208,8 +208,7 @@ async function collectorId (data: string): Promise<string> {
   return id
 }
 
-const POST_HANDLERS: Record<Exclude<EndpointName, 'index'>, (ctx: ServerContext, text: string, res: ServerResponse, started: bigint, bytes: Buffer) => Promise<void>> = {
-  put: handlePut,
+const POST_HANDLERS: Record<Exclude<EndpointName, 'index' | 'put'>, (ctx: ServerContext, text: string, res: ServerResponse, started: bigint) => Promise<void>> = {
   get: handleGet,
   delete: handleDelete,
   streams: handleStreams,
@@ -256,7 +255,9 @@ async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<
     return
   }
   try {
-    await POST_HANDLERS[route.endpoint](ctx, body.text, res, started, body.bytes)
+    // A put walks the body's bytes; the others read its text.
+    if (route.endpoint === 'put') await handlePut(ctx, body.bytes, res, started)
+    else await POST_HANDLERS[route.endpoint](ctx, body.text, res, started)
   } catch (err) {
     if (!(err instanceof BadRequest) || res.headersSent) throw err
     const answer: Record<string, unknown> = { '@errors': err.errors }

@@ -3,6 +3,7 @@
  * (event-store.ts) or, for `readonly` servers over a shared store, the
  * runs every collector published (remote-runs.ts).
  */
+import type { PutBatch } from './put-rows.js'
 import type { EventRange, StoredEvent } from './stored-event.js'
 
 export interface ReadOptions {
@@ -11,7 +12,7 @@ export interface ReadOptions {
 }
 
 export interface EventBackend {
-  put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void>
+  put (ns: string, batches: readonly PutBatch[]): Promise<void>
   /** Events in the range, in order, in batches; the snapshot is taken when called. */
   readBatches (ns: string, stream: string, range: EventRange, options?: ReadOptions): AsyncGenerator<StoredEvent[]>
   read (ns: string, stream: string, range: EventRange, options?: ReadOptions): AsyncGenerator<StoredEvent>

@@ -29,6 +29,7 @@ import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { decodePutRecord, encodePutRecords, isPutRecord } from './put-records.js'
 import { Memtable } from './memtable.js'
+import { rowsOf, type PutBatch } from './put-rows.js'
 import { mergeLimited } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
 import { lockDir } from './dir-lock.js'
@@ -181,16 +182,17 @@ export class EventStore implements EventBackend {
   }
 
   /** Store events (already stamped); resolves once they are durable. */
-  async put (ns: string, batches: ReadonlyArray<{ stream: string, events: readonly StoredEvent[] }>): Promise<void> {
-    const records = encodePutRecords(ns, batches)
+  async put (ns: string, batches: readonly PutBatch[]): Promise<void> {
+    const groups = batches.map((b) => ({ stream: b.stream, rows: rowsOf(b) }))
+    const records = encodePutRecords(ns, groups)
     if (records.length === 0) return
     // Backpressure: while a flush is writing the frozen table out (and compacting), a full
     // new table makes puts wait for it, so at most two tables' worth is held.
     while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize) await this.#flushing
     await this.#wal.append(records, () => {
-      for (const { stream, events } of batches) {
-        this.#memtable.addAll(ns, stream, events)
-        if (events.length > 0) this.#known(ns, stream)
+      for (const { stream, rows } of groups) {
+        this.#memtable.addRows(ns, stream, rows)
+        if (rows.count > 0) this.#known(ns, stream)
       }
     })
     if (this.#memtable.bytes >= this.#memtableSize) this.#scheduleFlush()

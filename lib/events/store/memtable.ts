@@ -12,6 +12,7 @@
  * time). Event objects are made again only for what a read or a flush asks
  * for, a batch at a time.
  */
+import { LOW_WORD, type PutRows } from './put-rows.js'
 import { inRange, type EventRange, type StoredEvent } from './stored-event.js'
 
 /**
@@ -76,6 +77,44 @@ class StreamColumns {
     this.live++
   }
 
+  /** A put's rows, copied column by column (no event object, no bigint made). */
+  addRows (rows: PutRows): void {
+    const n = rows.count
+    while (this.count + n > this.times.length) this.#grow()
+    const base = this.count
+    this.times.set(rows.times.subarray(0, n), base)
+    rows.ids.copy(this.ids, base * 16, 0, n * 16)
+    // Each of the put's buffers that a row uses, once in `memory` (one no row uses must not be
+    // held); offsets become offsets in its ArrayBuffer.
+    const index: number[] = []
+    const w = this.where
+    const from = rows.where
+    for (let i = 0; i < n; i++) {
+      const m = from[3 * i]
+      if (index[m] === undefined) {
+        const buf = rows.memory[m].buffer
+        if (buf !== this.#lastMemory) {
+          this.#lastMemory = buf
+          this.memory.push(buf as ArrayBuffer)
+        }
+        index[m] = this.memory.length - 1
+      }
+      const at = (base + i) * 3
+      w[at] = index[m]
+      w[at + 1] = rows.memory[m].byteOffset + from[3 * i + 1]
+      w[at + 2] = from[3 * i + 2]
+    }
+    if (this.sorted) {
+      const words = new Uint32Array(this.times.buffer)
+      for (let i = Math.max(1, base); i < base + n && this.sorted; i++) {
+        if (compareSlots(words, this.ids, i - 1, i) > 0) this.sorted = false
+      }
+    }
+    this.order = undefined
+    this.count += n
+    this.live += n
+  }
+
   /** Slot `i` as an event object. */
   event (i: number): MemtableEvent {
     const w = this.where
@@ -133,6 +172,17 @@ class StreamColumns {
   }
 }
 
+/** compareKeys(slot a, slot b) from the times' 32-bit words (no bigint made). */
+function compareSlots (words: Uint32Array, ids: Buffer, a: number, b: number): number {
+  const ha = words[2 * a + 1 - LOW_WORD] | 0
+  const hb = words[2 * b + 1 - LOW_WORD] | 0
+  if (ha !== hb) return ha < hb ? -1 : 1
+  const la = words[2 * a + LOW_WORD]
+  const lb = words[2 * b + LOW_WORD]
+  if (la !== lb) return la < lb ? -1 : 1
+  return ids.compare(ids, b * 16 + 8, b * 16 + 16, a * 16 + 8, a * 16 + 16)
+}
+
 /** compareKeys(slot i, event), without making an object for the slot. */
 function compareSlot (c: StreamColumns, i: number, event: StoredEvent): number {
   const t = c.times[i]
@@ -172,6 +222,19 @@ export class Memtable {
       bytes += event.body.length + OVERHEAD
     }
     this.#bytes += bytes
+  }
+
+  /** A put's rows of one stream. */
+  addRows (ns: string, stream: string, rows: PutRows): void {
+    if (rows.count === 0) return
+    const key = streamKey(ns, stream)
+    let columns = this.#streams.get(key)
+    if (columns === undefined) {
+      columns = new StreamColumns(ns, stream)
+      this.#streams.set(key, columns)
+    }
+    columns.addRows(rows)
+    this.#bytes += rows.textBytes() + OVERHEAD * rows.count
   }
 
   /** The stream's events in the range, sorted ascending (later changes do not show). */

@@ -21,15 +21,13 @@
  */
 import { ArchiveEncoder } from '../../format/encoder.js'
 import { ShoeboxError } from '../../errors.js'
+import { LOW_WORD, rowsOf, type PutBatch, type PutRows } from './put-rows.js'
 import type { StoredEvent } from './stored-event.js'
 
 /** Bytes per event in the table. */
 const ROW = 28
 
-export interface PutGroup {
-  stream: string
-  events: readonly StoredEvent[]
-}
+export type PutGroup = PutBatch
 
 /**
  * One encoder for every put, used synchronously: a new encoder per put cost
@@ -45,11 +43,12 @@ export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buff
   const encoder = shared ??= new ArchiveEncoder({ chunkSize: 1024 * 1024 })
   let any = false
   try {
-    for (const { stream, events } of groups) {
-      if (events.length === 0) continue
+    for (const group of groups) {
+      const rows = rowsOf(group)
+      if (rows.count === 0) continue
       any = true
-      const payload = putPayload(events)
-      encoder.writeRange(['ns', ns, 's', stream, 'n', String(events.length)], payload, 0, payload.length)
+      const payload = putPayload(rows)
+      encoder.writeRange(['ns', ns, 's', group.stream, 'n', String(rows.count)], payload, 0, payload.length)
     }
   } catch (err) {
     // A refused record (over maxRecordSize) must not leave this put's earlier records for the next put's take().
@@ -69,47 +68,25 @@ export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buff
 const SCRATCH_BYTES = 1024 * 1024
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
 
-function putPayload (events: readonly StoredEvent[]): Buffer {
-  let texts = 0
-  for (const e of events) texts += e.body.length
-  const size = ROW * events.length + texts
+function putPayload (rows: PutRows): Buffer {
+  const n = rows.count
+  const size = ROW * n + rows.textBytes()
   // One huge put must not keep its scratch room for the life of the server.
   if (scratch.length < size || scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(Math.max(size, SCRATCH_BYTES))
   const out = scratch.subarray(0, size)
-  let row = 0
-  let at = ROW * events.length
-  for (const e of events) {
-    writeTime(e.time, out, row)
-    copy16(e.id, out, row + 8)
-    out.writeUInt32LE(e.body.length, row + 24)
-    at += e.body.copy(out, at)
-    row += ROW
+  const { words, ids, where, memory } = rows
+  let at = ROW * n
+  for (let i = 0, row = 0; i < n; i++, row += ROW) {
+    out.writeUInt32LE(words[2 * i + LOW_WORD], row)
+    out.writeUInt32LE(words[2 * i + 1 - LOW_WORD], row + 4)
+    // The 16 id bytes by hand: a native copy call costs more than 16 stores.
+    for (let b = 0, from = 16 * i; b < 16; b++) out[row + 8 + b] = ids[from + b]
+    const length = where[3 * i + 2]
+    out.writeUInt32LE(length, row + 24)
+    const offset = where[3 * i + 1]
+    at += memory[where[3 * i]].copy(out, at, offset, offset + length)
   }
   return out
-}
-
-/**
- * A time's 8 bytes through a one-element BigInt64Array: Buffer's
- * writeBigInt64LE splits the bigint with bigint operations and cost ~100 ns
- * an event; this store does not. Host byte order is little-endian wherever
- * Node runs today; on a big-endian host the Buffer method is used.
- */
-const timeCell = new BigInt64Array(1)
-const timeBytes = new Uint8Array(timeCell.buffer)
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-
-function writeTime (time: bigint, to: Buffer, at: number): void {
-  if (!LITTLE_ENDIAN) {
-    to.writeBigInt64LE(time, at)
-    return
-  }
-  timeCell[0] = time
-  for (let i = 0; i < 8; i++) to[at + i] = timeBytes[i]
-}
-
-/** The 16 id bytes by hand: a native copy call costs more than 16 stores. */
-function copy16 (from: Buffer, to: Buffer, at: number): void {
-  for (let i = 0; i < 16; i++) to[at + i] = from[i]
 }
 
 /** Whether a log record's metadata is a put record's (else an older one-event record or a delete). */

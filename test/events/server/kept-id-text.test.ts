@@ -8,7 +8,14 @@ import t, { type Test } from 'tap'
 import { formatEventId, newEventIdBytes } from '../../../lib/events/event-id.js'
 import { keptEventId } from '../../../lib/events/kept-event-ids.js'
 import { MAX_KRONOS_TIME, MIN_KRONOS_TIME } from '../../../lib/events/kronos-time.js'
-import { keptIdAt } from '../../../lib/events/server/kept-id-text.js'
+import { keptIdAt as keptIdAtBytes } from '../../../lib/events/server/kept-id-text.js'
+
+/** keptIdAt() over the text's UTF-8 bytes, at character offsets (the texts here are ASCII before `start`). */
+function keptIdAt (text: string, start: number, end: number, time: bigint): Buffer | undefined {
+  const bytes = Buffer.from(text)
+  const extra = bytes.length - text.length
+  return keptIdAtBytes(bytes, start, end + extra, time)
+}
 
 const TIMES = [0n, 7n, -1n, 17_645_472_000_000_000n, MIN_KRONOS_TIME, MAX_KRONOS_TIME, (1n << 53n) + 1n, -(1n << 40n)]
 const CHARS = ['0', '9', 'a', 'f', 'A', 'F', 'g', 'G', '-', '"', '\\', 'é', ' ', '\u0000']

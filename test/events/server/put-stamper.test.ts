@@ -9,7 +9,8 @@
 import t, { type Test } from 'tap'
 import { formatEventId, newEventIdBytes } from '../../../lib/events/event-id.js'
 import { InvalidEventTimeError, stampEventText } from '../../../lib/events/event-text.js'
-import { walkPutBody } from '../../../lib/events/server/put-body.js'
+import { walkPutBody, type ElementSpans } from '../../../lib/events/server/put-body.js'
+import { PutRows } from '../../../lib/events/store/put-rows.js'
 import { PutStamper } from '../../../lib/events/server/put-stamper.js'
 import type { StoredEvent } from '../../../lib/events/store/stored-event.js'
 
@@ -32,19 +33,35 @@ const TRICKY = [
   '{"@ti":1,"@idx":2,"time":3,"id":4}'
 ]
 
+/** Row i of `rows` as an event (read when used: texts are placed by finish()). */
+function rowEvent (rows: PutRows, i: number): StoredEvent {
+  return {
+    get time () { return rows.times[i] },
+    get id () { return rows.ids.subarray(16 * i, 16 * i + 16) },
+    get body () { return rows.body(i) }
+  }
+}
+
+/** Stamp element k into the next row; the event it became (throws as the stamper does). */
+function add (stamper: PutStamper, spans: ElementSpans, k: number, rows: PutRows): StoredEvent {
+  stamper.add(spans, k, rows)
+  return rowEvent(rows, rows.count - 1)
+}
+
 interface Stamped { element: string, event: StoredEvent | undefined, error: unknown }
 
 function stampBody (elements: string[], pad = ''): Stamped[] {
-  const text = `{"events":{"s":[${elements.join(' ,\r\n')}]${pad}}}`
-  const body = walkPutBody(text)
+  const bytes = Buffer.from(`{"events":{"s":[${elements.join(' ,\r\n')}]${pad}}}`)
+  const body = walkPutBody(bytes)
   const spans = body.streams?.[0].elements
   if (spans === undefined) throw new Error('no list')
-  const stamper = new PutStamper(text)
+  const stamper = new PutStamper(bytes)
+  const rows = new PutRows(spans.length)
   const out: Stamped[] = []
   for (let k = 0; k < spans.length; k++) {
-    const element = text.slice(spans.start(k), spans.end(k))
+    const element = bytes.toString('utf8', spans.start(k), spans.end(k))
     try {
-      out.push({ element, event: stamper.add(spans, k), error: undefined })
+      out.push({ element, event: add(stamper, spans, k, rows), error: undefined })
     } catch (error) {
       out.push({ element, event: undefined, error })
     }
@@ -103,12 +120,13 @@ t.test('with keep-ids, an event stamping leaves as sent is a view of the body; t
     `{"@time":null,"@id":"${ids[3]}"}`,
     `{"@id":"${ids[3]}","@time":${time}}`
   ]
-  const text = `{"events":{"s":[${elements.join(',')}]}}`
+  const text = Buffer.from(`{"events":{"s":[${elements.join(',')}]}}`)
   const spans = walkPutBody(text).streams?.[0].elements
   if (spans === undefined) throw new Error('no list')
   const stamper = new PutStamper(text, true)
+  const rows = new PutRows(spans.length)
   const events: StoredEvent[] = []
-  for (let k = 0; k < spans.length; k++) events.push(stamper.add(spans, k))
+  for (let k = 0; k < spans.length; k++) events.push(add(stamper, spans, k, rows))
   stamper.finish()
   t.equal(events[0].body.toString(), elements[0], 'as sent')
   t.equal(formatEventId(events[0].id), ids[0], 'the id kept')
@@ -120,26 +138,27 @@ t.test('with keep-ids, an event stamping leaves as sent is a view of the body; t
   t.equal(events[4].body.toString(), elements[4], 'as sent (@id first)')
   for (const [i, e] of events.entries()) {
     t.ok(e.body.includes(`"${formatEventId(e.id)}"`), `event ${i}: the id is in the text`)
-    t.equal(e.body.toString(), stampEventText(text.slice(spans.start(i), spans.end(i)), { newId: () => formatEventId(e.id), defaultTime: e.time }).text, `event ${i}: as the general stamper makes it`)
+    t.equal(e.body.toString(), stampEventText(text.toString('utf8', spans.start(i), spans.end(i)), { newId: () => formatEventId(e.id), defaultTime: e.time }).text, `event ${i}: as the general stamper makes it`)
   }
   t.equal(events[0].body.buffer, events[4].body.buffer, 'views of one buffer')
   t.not(events[0].body.buffer, events[1].body.buffer, 'stamped texts are in another')
 })
 
-t.test('given the body\'s bytes, texts stored as sent are views of them; a non-ASCII body is stamped as before', async (t) => {
+t.test('texts stored as sent are views of the body\'s bytes, in an ASCII body and a non-ASCII one', async (t) => {
   const time = 17_645_472_000_000_000n
   const id = formatEventId(newEventIdBytes(time))
   for (const extra of ['"a":1', '"é":"ü"']) {
     const element = `{"@time":${time},${extra},"@id":"${id}"}`
     const text = `{"events":{"s":[${element},{"b":2}]}}`
     const bytes = Buffer.from(text)
-    const spans = walkPutBody(text).streams?.[0].elements
+    const spans = walkPutBody(bytes).streams?.[0].elements
     if (spans === undefined) throw new Error('no list')
-    const stamper = new PutStamper(text, true, bytes)
-    const events = [stamper.add(spans, 0), stamper.add(spans, 1)]
+    const stamper = new PutStamper(bytes, true)
+    const rows = new PutRows(spans.length)
+    const events = [add(stamper, spans, 0, rows), add(stamper, spans, 1, rows)]
     stamper.finish()
     t.equal(events[0].body.toString(), element, `${extra}: as sent`)
-    t.equal(events[0].body.buffer === bytes.buffer, extra === '"a":1', `${extra}: a view of the bytes given only when ASCII`)
+    t.equal(events[0].body.buffer, bytes.buffer, `${extra}: a view of the body's bytes`)
     t.match(events[1].body.toString(), /^\{"@time":\d+,"@id":"[0-9a-f-]{36}","b":2\}$/, `${extra}: the other event stamped`)
   }
 })
@@ -152,10 +171,11 @@ t.test('views that are less than half of the body are copied out (the memtable h
   for (const [elements, view] of [[[element, big], false], [[element, element, '{"b":1}'], true]] as const) {
     const text = `{"events":{"s":[${elements.join(',')}]}}`
     const bytes = Buffer.from(text)
-    const spans = walkPutBody(text).streams?.[0].elements
+    const spans = walkPutBody(bytes).streams?.[0].elements
     if (spans === undefined) throw new Error('no list')
-    const stamper = new PutStamper(text, true, bytes)
-    const events = elements.map((_, k) => stamper.add(spans, k))
+    const stamper = new PutStamper(bytes, true)
+    const rows = new PutRows(spans.length)
+    const events = elements.map((_, k) => add(stamper, spans, k, rows))
     stamper.finish()
     t.equal(events[0].body.toString(), element, 'as sent')
     t.equal(events[0].body.buffer === bytes.buffer, view, view ? 'most of the body: a view' : 'a small part of the body: copied')
