@@ -15,6 +15,7 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { DEFAULT_MAX_RECORD_SIZE } from '../../format/constants.js'
 import { readRecord } from '../../format/codec.js'
+import { KeyCache } from '../../format/text.js'
 import { ShoeboxError } from '../../errors.js'
 import { parseEventId } from '../event-id.js'
 import { inRange, type EventRange, type StoredEvent } from './stored-event.js'
@@ -143,11 +144,18 @@ function unpack (run: RunInfo, block: Buffer, file: string, offset: number): Buf
   }
 }
 
+/**
+ * Every record of a run has the keys `t` and `id`: a cache compares their
+ * bytes instead of decoding two strings per record. Shared by all reads
+ * (used synchronously, and only a cache).
+ */
+const keys = new KeyCache()
+
 function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
   const out: StoredEvent[] = []
   let at = 0
   while (at < buf.length) {
-    const result = readRecord(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE)
+    const result = readRecord(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE, false, keys)
     if (result.kind !== 'record') throw damaged(file, base + at, result.kind === 'need' ? 'truncated record' : result.detail)
     out.push(eventOf(result.record.metadata, result.record.payload))
     at += result.size
