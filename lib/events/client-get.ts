@@ -63,7 +63,8 @@ export class KronosGetStream extends Readable {
   #retryAfterMs = 0
 
   constructor (target: KronosTarget, request: GetRequest, retryPolicy: RetryPolicy) {
-    super({ objectMode: true, highWaterMark: 64 })
+    // 1024 events (~1 MB of objects): with 64 the socket was paused and resumed every few chunks.
+    super({ objectMode: true, highWaterMark: 1024 })
     this.#target = target
     this.#request = { ...request }
     this.#retry = { ...retryPolicy }
@@ -173,10 +174,13 @@ export class KronosGetStream extends Readable {
         if (err === undefined) resolve()
         else reject(err)
       }
-      const take = (text: string): boolean => {
+      /** The line text[from, to) (its LF excluded); a CR before the LF is dropped, blank lines skipped. */
+      const take = (text: string, from: number, to: number): boolean => {
         lineNo++
-        const line = text.endsWith('\r') ? text.slice(0, -1) : text
-        if (line.trim() === '') return true
+        const end = to > from && text.charCodeAt(to - 1) === 0x0D ? to - 1 : to
+        // One slice per line; an event line starts with '{', only others need the blank-line test.
+        const line = text.slice(from, end)
+        if (text.charCodeAt(from) !== 0x7B && line.trim() === '') return true
         try {
           return this.#take(line, resumedFrom)
         } catch (err) {
@@ -190,7 +194,7 @@ export class KronosGetStream extends Readable {
         tail += decoder.write(chunk)
         let from = 0
         for (let nl = tail.indexOf('\n'); nl !== -1; nl = tail.indexOf('\n', from)) {
-          const more = take(tail.slice(from, nl))
+          const more = take(tail, from, nl)
           from = nl + 1
           if (!more) {
             res.destroy()
@@ -204,7 +208,7 @@ export class KronosGetStream extends Readable {
       res.once('end', () => {
         // A clean end: a last line without CRLF is still a line.
         tail += decoder.end()
-        if (!settled && tail !== '') take(tail)
+        if (!settled && tail !== '') take(tail, 0, tail.length)
         finish()
       })
       const broken = (err?: Error): void => {

@@ -255,11 +255,30 @@ function word (b: Uint8Array, at: number): number {
   return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0
 }
 
-const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
+/** Per ASCII code, its hex digit's value, or -1. */
+const HEX_VALUE = new Int8Array(128).fill(-1)
+for (let c = 0; c < 10; c++) HEX_VALUE[0x30 + c] = c
+for (let c = 0; c < 6; c++) HEX_VALUE[0x41 + c] = HEX_VALUE[0x61 + c] = 10 + c
 
-/** Whether `text` is a UUID in 8-4-4-4-12 form (any case, any version). */
+/** Where the 32 hex digits of 8-4-4-4-12 text are. */
+const DIGIT_AT = [...Array(36).keys()].filter((i) => i !== 8 && i !== 13 && i !== 18 && i !== 23)
+
+/**
+ * Whether `text` is a UUID in 8-4-4-4-12 form (any case, any version).
+ * A character loop, not a regex: the client checks every event's @id and
+ * the server every stored record's (~0.3 µs an event with the regex).
+ */
 export function isEventId (text: unknown): text is string {
-  return typeof text === 'string' && text.length === 36 && UUID_RE.test(text)
+  if (typeof text !== 'string' || text.length !== 36) return false
+  for (let i = 0; i < 36; i++) {
+    const c = text.charCodeAt(i)
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2D) return false
+    } else if (c >= 128 || HEX_VALUE[c] < 0) {
+      return false
+    }
+  }
+  return true
 }
 
 /**
@@ -270,7 +289,12 @@ export function parseEventId (text: string): Buffer {
   if (!isEventId(text)) {
     throw new ShoeboxError('SHOEBOX_INVALID_EVENT_ID', `not a UUID (8-4-4-4-12 hex): ${JSON.stringify(String(text)).slice(0, 80)}`)
   }
-  return Buffer.from(text.replace(/-/g, ''), 'hex')
+  // Digit pairs straight into the bytes (no dash-free copy, no hex decode of a new string).
+  const out = Buffer.allocUnsafe(16)
+  for (let b = 0; b < 16; b++) {
+    out[b] = (HEX_VALUE[text.charCodeAt(DIGIT_AT[2 * b])] << 4) | HEX_VALUE[text.charCodeAt(DIGIT_AT[2 * b + 1])]
+  }
+  return out
 }
 
 function asBytes (id: string | Uint8Array): Uint8Array {

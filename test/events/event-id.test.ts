@@ -64,6 +64,25 @@ t.test('parse: any UUID text in any case and version; garbage refused', async (t
   t.equal(code(() => formatEventId(Buffer.alloc(15))), 'SHOEBOX_INVALID_EVENT_ID')
 })
 
+t.test('parse: every position checked (a non-hex, non-ASCII or misplaced dash anywhere is refused), every digit read', async (t) => {
+  const good = '0123abcd-ef45-6789-ABCD-ef0123456789'
+  t.equal(formatEventId(parseEventId(good)), good.toLowerCase())
+  for (let i = 0; i < 36; i++) {
+    const dash = i === 8 || i === 13 || i === 18 || i === 23
+    for (const c of dash ? ['0', 'a', '_', '\u2010'] : ['-', 'g', 'G', '/', ':', '@', '`', '\u00e9', '\uff21', '\u0130']) {
+      const bad = good.slice(0, i) + c + good.slice(i + 1)
+      t.notOk(isEventId(bad), `${JSON.stringify(c)} at ${i}`)
+      t.equal(code(() => parseEventId(bad)), 'SHOEBOX_INVALID_EVENT_ID')
+    }
+    if (!dash) {
+      // each digit lands in its own nibble: changing it changes exactly that nibble
+      const other = good[i] === 'f' ? '0' : 'f'
+      const changed = good.slice(0, i) + other + good.slice(i + 1)
+      t.equal(formatEventId(parseEventId(changed)), changed.toLowerCase())
+    }
+  }
+})
+
 t.test('order: time first, then bytes 8..15 unsigned; the sort key agrees', async (t) => {
   // time_low comes first in the text, so string order is wrong where time_low wraps to 0.
   const wrap = 2n ** 32n - 0x13814000n

@@ -50,5 +50,21 @@ for (const { gzip, n, text } of [
       const time = BigInt(first)
       t.same(await read(dir, run, { from: time, to: time + 1n }), keyed(list.filter((e) => e.time === time)), `block at ${first}`)
     }
+    // Middle ranges, both ways: reads of several blocks at once start and stop at the range's blocks.
+    for (const [a, b] of [[1, 2], [3, run.blocks.length - 2], [run.blocks.length - 3, run.blocks.length - 1]]) {
+      const range: EventRange = { from: BigInt(run.blocks[a][1]) + 1n, to: BigInt(run.blocks[b][1]) + 1n }
+      const want = keyed(list.filter((e) => e.time >= range.from && e.time <= range.to))
+      t.same(await read(dir, run, range), want, `blocks ${a}..${b}`)
+      t.same(await read(dir, run, range, true), want.reverse(), `blocks ${b}..${a} descending`)
+    }
   })
 }
+
+t.test('blocks larger than one read span (300 KB events) between small ones read back both ways', async (t) => {
+  const dir = t.testdir()
+  const list = events(40, (i) => `{"i":${i},"pad":"${(i % 7 === 3 ? 'x' : 'y').repeat(i % 7 === 3 ? 300_000 : 100)}"}`)
+  const run = await writeRun(dir, 'r.shoebox', 'kronos', 's', 0n, list, { gzip: false, fsync: false })
+  const all: EventRange = { from: 0n, to: 2n ** 62n }
+  t.same(await read(dir, run, all), keyed(list))
+  t.same(await read(dir, run, all, true), keyed(list).reverse())
+})
