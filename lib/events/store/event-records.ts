@@ -19,19 +19,31 @@ export interface EventGroup {
 }
 
 /**
- * One encoder for every call, used synchronously: a new encoder per run
- * block (and, before put-records.ts, per put) cost its tables (~56 KiB of
- * typed arrays) and a slab, external memory that made V8 ask for full
- * collections. Its 1 MiB slabs are carved into the blocks; a block (and so
- * its slab) is held only until it is written.
+ * One encoder for every call (runs and the log's put records), used
+ * synchronously: a new encoder per run block or per put cost its tables
+ * (~56 KiB of typed arrays) and a slab, external memory that made V8 ask for
+ * full collections. Its 1 MiB slabs are carved into the blocks; a block (and
+ * so its slab) is held only until it is written.
  */
 let shared: ArchiveEncoder | undefined
 
+/** What `write` encodes, as v2 records in one buffer (empty when it wrote none). */
+export function encodeWithSharedEncoder (write: (encoder: ArchiveEncoder) => void): Buffer {
+  const encoder = shared ??= new ArchiveEncoder({ chunkSize: 1024 * 1024 })
+  try {
+    write(encoder)
+  } catch (err) {
+    // A refused record must not leave the records before it for the next call's take().
+    encoder.take()
+    throw err
+  }
+  const parts = encoder.take()
+  return parts.length === 0 ? Buffer.alloc(0) : parts.length === 1 ? parts[0] : Buffer.concat(parts)
+}
+
 /** The groups' events as v2 records in one buffer (empty when there are none). */
 export function encodeEventRecords (groups: readonly EventGroup[]): Buffer {
-  const encoder = shared ??= new ArchiveEncoder({ chunkSize: 1024 * 1024 })
-  let any = false
-  try {
+  return encodeWithSharedEncoder((encoder) => {
     for (const { prefix, events } of groups) {
       const flat = [...prefix, 't', '', 'id', '']
       const t = flat.length - 3
@@ -40,15 +52,7 @@ export function encodeEventRecords (groups: readonly EventGroup[]): Buffer {
         flat[t] = e.time.toString()
         flat[id] = e.idText ?? formatEventId(e.id)
         encoder.writeRange(flat, e.body, 0, e.body.length)
-        any = true
       }
     }
-  } catch (err) {
-    // A refused record must not leave the records before it for the next call's take().
-    encoder.take()
-    throw err
-  }
-  if (!any) return Buffer.alloc(0)
-  const parts = encoder.take()
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+  })
 }

@@ -19,7 +19,7 @@
  * record, replayed as before. So a log written by an older server, or one
  * continued by this one, replays whole.
  */
-import { ArchiveEncoder } from '../../format/encoder.js'
+import { encodeWithSharedEncoder } from './event-records.js'
 import { ShoeboxError } from '../../errors.js'
 import { LOW_WORD, rowsOf, type PutBatch, type PutRows } from './put-rows.js'
 import type { StoredEvent } from './stored-event.js'
@@ -29,35 +29,16 @@ const ROW = 28
 
 export type PutGroup = PutBatch
 
-/**
- * One encoder for every put, used synchronously: a new encoder per put cost
- * its tables (~56 KiB of typed arrays) and a put-sized slab, external memory
- * that made V8 ask for full collections. Its 1 MiB slabs are carved into
- * the puts' records; the log holds a record (and so its slab) only until it
- * is written.
- */
-let shared: ArchiveEncoder | undefined
-
 /** The put's groups (those with events) as log records in one buffer (empty when there are none). */
 export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buffer {
-  const encoder = shared ??= new ArchiveEncoder({ chunkSize: 1024 * 1024 })
-  let any = false
-  try {
+  return encodeWithSharedEncoder((encoder) => {
     for (const group of groups) {
       const rows = rowsOf(group)
       if (rows.count === 0) continue
-      any = true
       const payload = putPayload(rows)
       encoder.writeRange(['ns', ns, 's', group.stream, 'n', String(rows.count)], payload, 0, payload.length)
     }
-  } catch (err) {
-    // A refused record (over maxRecordSize) must not leave this put's earlier records for the next put's take().
-    encoder.take()
-    throw err
-  }
-  if (!any) return Buffer.alloc(0)
-  const parts = encoder.take()
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+  })
 }
 
 /**
