@@ -210,12 +210,7 @@ export class Memtable {
   /** A put's events of one stream: the stream is looked up once, not per event. */
   addAll (ns: string, stream: string, events: readonly StoredEvent[]): void {
     if (events.length === 0) return
-    const key = streamKey(ns, stream)
-    let columns = this.#streams.get(key)
-    if (columns === undefined) {
-      columns = new StreamColumns(ns, stream)
-      this.#streams.set(key, columns)
-    }
+    const columns = this.#columns(ns, stream)
     let bytes = 0
     for (const event of events) {
       columns.add(event)
@@ -227,14 +222,19 @@ export class Memtable {
   /** A put's rows of one stream. */
   addRows (ns: string, stream: string, rows: PutRows): void {
     if (rows.count === 0) return
+    this.#columns(ns, stream).addRows(rows)
+    this.#bytes += rows.textBytes() + OVERHEAD * rows.count
+  }
+
+  /** The stream's columns, made on its first event. */
+  #columns (ns: string, stream: string): StreamColumns {
     const key = streamKey(ns, stream)
     let columns = this.#streams.get(key)
     if (columns === undefined) {
       columns = new StreamColumns(ns, stream)
       this.#streams.set(key, columns)
     }
-    columns.addRows(rows)
-    this.#bytes += rows.textBytes() + OVERHEAD * rows.count
+    return columns
   }
 
   /** The stream's events in the range, sorted ascending (later changes do not show). */
