@@ -4,9 +4,13 @@
  * while reading a chunked body) the answer is 413 and the rest is not read.
  *
  * The body is read with three listeners rather than `for await` (an
- * iterator and a promise per chunk), one chunk copied only when it is a
- * view of a larger read buffer, and decoded to a string only when a handler asks
- * for its text: a put walks its bytes (put-body.ts) and never needs one.
+ * iterator and a promise per chunk), a one-chunk body is used as it is (no
+ * concat), and it is decoded to a string only when a handler asks for its
+ * text: a put walks its bytes (put-body.ts) and never needs one. A put's
+ * stored texts are views of the body; Node's HTTP parser hands each body
+ * chunk in memory of its own (a copy, not a view of the socket's read), so
+ * they pin no more than the body (test/events/server/request-body.test.ts
+ * checks that this still holds).
  */
 import type { IncomingMessage } from 'node:http'
 
@@ -30,19 +34,6 @@ export type BodyResult = ReadBody | { kind: 'too-large' } | { kind: 'aborted' }
 const TOO_LARGE = { kind: 'too-large' } as const
 const ABORTED = { kind: 'aborted' } as const
 const EMPTY = Buffer.alloc(0)
-
-/**
- * The chunk itself when it is all of its memory, else a copy: a chunk is a
- * view of the socket's read buffer (64 KiB), and a put's stored texts are
- * views of the body, so one small put would otherwise keep 64 KiB alive in
- * the memtable, which counts only the texts.
- */
-function exact (chunk: Buffer): Buffer {
-  if (chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength) return chunk
-  const copy = Buffer.allocUnsafeSlow(chunk.length)
-  chunk.copy(copy)
-  return copy
-}
 
 export async function readBody (req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
   const declared = Number(req.headers['content-length'])
@@ -70,7 +61,7 @@ export async function readBody (req: IncomingMessage, maxBytes: number): Promise
       else (parts ??= [first]).push(chunk)
     }
     const onEnd = (): void => {
-      done(new ReadBody(parts !== undefined ? Buffer.concat(parts, size) : exact(first ?? EMPTY)))
+      done(new ReadBody(parts !== undefined ? Buffer.concat(parts, size) : first ?? EMPTY))
     }
     // 'close' before 'end': the client went away mid-body.
     const onAborted = (): void => { done(ABORTED) }
