@@ -176,11 +176,15 @@ export function readTime (raw: string): KronosTime | null {
   if (raw === 'null') return null
   if (isIntegerText(raw)) {
     const t = BigInt(raw)
-    if (!isKronosTimeInRange(t)) throw new InvalidEventTimeError(raw, 'outside the range an event id can hold')
+    if (!isKronosTimeInRange(t)) throw new InvalidEventTimeError(raw, TIME_OUT_OF_RANGE)
     return t
   }
-  throw new InvalidEventTimeError(raw, 'must be an integer (100 ns ticks since the epoch)')
+  throw new InvalidEventTimeError(raw, TIME_NOT_INTEGER)
 }
+
+/** Why an @time is refused (readTime here, readTimeInto for the put path's bytes). */
+export const TIME_NOT_INTEGER = 'must be an integer (100 ns ticks since the epoch)'
+export const TIME_OUT_OF_RANGE = 'outside the range an event id can hold'
 
 /** Whether a JSON value's text is an integer literal: '-' and digits (a loop, not a regex: one call per event put). */
 function isIntegerText (raw: string): boolean {

@@ -7,7 +7,7 @@
  * 32-bit words and written as the int64's words: no string sliced, no
  * BigInt(string) parse, no bigint made.
  */
-import { InvalidEventTimeError } from '../event-text.js'
+import { InvalidEventTimeError, TIME_NOT_INTEGER, TIME_OUT_OF_RANGE } from '../event-text.js'
 import { LOW_WORD } from '../store/put-rows.js'
 
 const TWO_32 = 4294967296
@@ -65,9 +65,9 @@ export function uuidTimeLow (lo: number): number {
 }
 
 function notInteger (bytes: Buffer, start: number, end: number): InvalidEventTimeError {
-  return new InvalidEventTimeError(bytes.toString('utf8', start, end), 'must be an integer (100 ns ticks since the epoch)')
+  return new InvalidEventTimeError(bytes.toString('utf8', start, end), TIME_NOT_INTEGER)
 }
 
 function outOfRange (bytes: Buffer, start: number, end: number): InvalidEventTimeError {
-  return new InvalidEventTimeError(bytes.toString('utf8', start, end), 'outside the range an event id can hold')
+  return new InvalidEventTimeError(bytes.toString('utf8', start, end), TIME_OUT_OF_RANGE)
 }
