@@ -7,8 +7,9 @@
  * and the stamper's buffers, stdin's read-ahead) were destroyed with them,
  * neither sent, nor spilled, nor counted. So here a shipper failure cuts
  * stdin (nothing more is read) and lets the stages run dry: what they still
- * held comes back as `leftover`, and the events the shipper gave up on in
- * its memory as `held`, for the spill (`--spill`) or for the error line.
+ * held comes back as `leftover` (for the spill, `--spill`, or the error
+ * line), and the events the shipper was told failed as `held` (a count:
+ * giving up with a spill, the shipper spills what it holds itself).
  * Only a partial last line (its end never read) is left: named by its bytes.
  */
 import { once } from 'node:events'
@@ -68,8 +69,8 @@ export interface FeedOutcome {
   acked: number
   /** Of those, refused by the shipper (invalid) or rejected by the server: never to be sent. */
   rejected: number
-  /** Events in the shipper's memory when it failed (told its error), in input order. */
-  held: StampedEventRecord[]
+  /** Events in the shipper's memory when it failed and told its error (not spilled). */
+  held: number
   /** Events read that never reached the shipper (still in the stages), in input order. */
   leftover: StampedEventRecord[]
   /** Bytes of a partial line read when stdin was cut (never an event). */
@@ -78,28 +79,22 @@ export interface FeedOutcome {
 
 /**
  * Feed stdin through `lines` and `stamper` into `shipper` until the shipper
- * finishes or fails. Each write's callback tells it which events the server
- * acknowledged and which the shipper dropped from memory when it failed
- * (kept in `held` only with `keepHeld`: then each write has a callback of
- * its own, holding its event until it is settled; else one shared callback
- * counts, as cheap as none).
+ * finishes or fails. One callback shared by every write counts which events
+ * the server acknowledged, refused, or the shipper dropped from memory when
+ * it failed (as cheap as no callback: no closure or event kept per write).
  */
-export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: Duplex, shipper: Shipper, keepHeld = true): Promise<FeedOutcome> {
+export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: Duplex, shipper: Shipper): Promise<FeedOutcome> {
   let read = 0
   let acked = 0
-  /** Events whose callback heard another error (the shipper failed): which, is known once its error is. */
-  const refused: Array<{ event: StampedEventRecord, error: Error }> = []
+  /** Events whose callback heard another error, by error: which one is the shipper's failure is known once it fails. */
+  const toldError = new Map<Error, number>()
   const leftover: StampedEventRecord[] = []
   let failure: Error | null = null
   let rejected = 0
-  const settled = (event: StampedEventRecord) => (error?: Error | null): void => {
+  const settled = (error?: Error | null): void => {
     if (error === null || error === undefined) acked++
     else if (isVerdict(error)) rejected++
-    else refused.push({ event, error })
-  }
-  const counted = (error?: Error | null): void => {
-    if (error === null || error === undefined) acked++
-    else if (isVerdict(error)) rejected++
+    else toldError.set(error, (toldError.get(error) ?? 0) + 1)
   }
 
   const done = new Promise<void>((resolve) => {
@@ -121,13 +116,13 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
       leftover.push(event)
       return
     }
-    if (!shipper.write(event, keepHeld ? settled(event) : counted)) stamper.pause()
+    if (!shipper.write(event, settled)) stamper.pause()
   })
   shipper.on('drain', () => { if (failure === null) stamper.resume() })
   stamper.once('end', () => { if (!shipper.destroyed) shipper.end() })
   stdin.pipe(lines).pipe(stamper)
   await done
-  if (failure === null) return { failure, read, acked, rejected, held: [], leftover: [], partialBytes: 0 }
+  if (failure === null) return { failure, read, acked, rejected, held: 0, leftover: [], partialBytes: 0 }
 
   // Read nothing more, and let the stages run dry: what stdin has buffered (read from its
   // descriptor already) goes through them too.
@@ -144,7 +139,7 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
   if (!shipper.closed) await once(shipper, 'close')
   // The events the shipper had in memory when it failed were told its very error (a spilled
   // event hears another: it stays in the spill for the next run).
-  const held = refused.filter((r) => r.error === failure).map((r) => r.event)
+  const held = toldError.get(failure) ?? 0
   return { failure, read, acked, rejected, held, leftover, partialBytes: lines.cut ? lines.heldBytes : 0 }
 }
 

@@ -105,8 +105,7 @@ export const shipCommand: Command = {
     live?.unref()
     let outcome
     try {
-      // Events the shipper holds are needed back only to spill them.
-      outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper, values.spill !== undefined)
+      outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper)
     } finally {
       if (live !== null) {
         clearInterval(live)
@@ -148,7 +147,7 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   if (o.spill === undefined) {
     parts.push(`${rest} not stored`)
   } else {
-    const notStored = held.length + (canSpill ? 0 : leftover.length)
+    const notStored = held + (canSpill ? 0 : leftover.length)
     parts.push(`${rest - notStored} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
     if (notStored > 0) parts.push(`${notStored} not stored`)
   }
