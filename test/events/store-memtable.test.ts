@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { Memtable } from '../../lib/events/store/memtable.js'
+import { PutRows } from '../../lib/events/store/put-rows.js'
 import { compareKeys, inRange, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
 import { mulberry32 } from '../helpers.js'
 
@@ -37,8 +38,8 @@ t.test('select and the flush batches give every event sorted, equal keys in the 
   const table = new Memtable()
   const list = events(1000, 3)
   const dup = { ...list[7], body: Buffer.from('{"again":1}') }
-  for (let i = 0; i < list.length; i += 37) table.addAll('kronos', 's', list.slice(i, i + 37))
-  table.add('kronos', 's', dup)
+  for (let i = 0; i < list.length; i += 37) table.add('kronos', 's', PutRows.fromEvents(list.slice(i, i + 37)))
+  table.add('kronos', 's', PutRows.fromEvents([dup]))
   const expect = [...list, dup].sort(compareKeys)
   const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
   t.same(keyed(table.select('kronos', 's', everything)), keyed(expect))
@@ -54,7 +55,7 @@ t.test('select and the flush batches give every event sorted, equal keys in the 
 t.test('ranges: inclusive times, and strictly after a start key', async (t) => {
   const table = new Memtable()
   const list = events(300, 5)
-  table.addAll('kronos', 's', list)
+  table.add('kronos', 's', PutRows.fromEvents(list))
   const sorted = [...list].sort(compareKeys)
   const ranges: EventRange[] = [
     { from: 0n, to: 2n ** 56n },
@@ -69,13 +70,13 @@ t.test('ranges: inclusive times, and strictly after a start key', async (t) => {
 t.test('remove takes exactly what select gave; a later event with the same key stays', async (t) => {
   const table = new Memtable()
   const list = events(200, 9)
-  table.addAll('kronos', 's', list)
+  table.add('kronos', 's', PutRows.fromEvents(list))
   const range: EventRange = { from: 0n, to: 2n ** 56n }
   const victims = new Set(table.select('kronos', 's', range))
   t.ok(victims.size > 10)
   const before = table.bytes
   const late = { ...[...victims][0], body: Buffer.from('{"late":1}') }
-  table.add('kronos', 's', late)
+  table.add('kronos', 's', PutRows.fromEvents([late]))
   table.remove('kronos', 's', victims)
   table.remove('kronos', 's', victims)
   const left = [...list.filter((e) => !inRange(e, range)), late].sort(compareKeys)

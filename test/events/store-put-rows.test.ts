@@ -1,6 +1,6 @@
 /**
  * A put's rows (store/put-rows.ts) into the memtable: the same events, in
- * the same order, as the event objects they stand for (addAll), with times
+ * the same order, as the event objects they stand for (PutRows.fromEvents), with times
  * below zero, above 2^53 and equal (ids differing in bytes 8..15 only),
  * texts in two buffers (a body and a stamped copy, at offsets inside their
  * ArrayBuffers). Also the log's record of rows decodes to those events.
@@ -47,15 +47,15 @@ function put (n: number, seed: number): { rows: PutRows, events: StoredEvent[] }
   return { rows, events }
 }
 
-t.test('rows give the memtable what the event objects give it', async (t) => {
+t.test('rows made by a put give the memtable what rows made from the event objects give it', async (t) => {
   for (const seed of [1, 2, 3]) {
     const byRows = new Memtable()
     const byEvents = new Memtable()
     for (let p = 0; p < 5; p++) {
       const { rows, events } = put(50 + p * 13, seed * 10 + p)
       t.same(keyed(Array.from({ length: rows.count }, (_, i) => ({ time: rows.times[i], id: rows.ids.subarray(16 * i, 16 * i + 16), body: rows.body(i) }))), keyed(events), 'rows hold the events')
-      byRows.addRows('kronos', 's', rows)
-      byEvents.addAll('kronos', 's', events)
+      byRows.add('kronos', 's', rows)
+      byEvents.add('kronos', 's', PutRows.fromEvents(events))
     }
     t.same(keyed(byRows.select('kronos', 's', ALL)), keyed(byEvents.select('kronos', 's', ALL)), `seed ${seed}: same events, same order`)
     t.equal(byRows.bytes, byEvents.bytes, 'same size counted')
@@ -73,7 +73,7 @@ t.test('rows out of time order (below zero, above 2^53) come back sorted', async
   }
   rows.count = 3
   const table = new Memtable()
-  table.addRows('kronos', 's', rows)
+  table.add('kronos', 's', rows)
   t.same(table.select('kronos', 's', ALL).map((e) => e.time), [-(2n ** 55n), 5n, 2n ** 55n])
   t.same(table.select('kronos', 's', ALL).map((e) => e.body.toString()), ['{"a":2}', '{"a":1}', '{"a":3}'])
 })

@@ -29,7 +29,7 @@ import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { decodePutRecord, encodePutRecords, isPutRecord } from './put-records.js'
 import { Memtable } from './memtable.js'
-import { rowsOf, type PutBatch } from './put-rows.js'
+import { PutRows, rowsOf, type PutBatch } from './put-rows.js'
 import { mergeLimited } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
 import { lockDir } from './dir-lock.js'
@@ -176,8 +176,8 @@ export class EventStore implements EventBackend {
       return
     }
     // A put record (put-records.ts) holds a put's events of one stream; an older log, one event a record.
-    if (isPutRecord(m)) this.#memtable.addAll(m.ns, m.s, decodePutRecord(m, record.payload))
-    else this.#memtable.add(m.ns, m.s, eventOf({ t: m.t, id: m.id }, record.payload))
+    const events = isPutRecord(m) ? decodePutRecord(m, record.payload) : [eventOf({ t: m.t, id: m.id }, record.payload)]
+    this.#memtable.add(m.ns, m.s, PutRows.fromEvents(events))
     this.#known(m.ns, m.s)
   }
 
@@ -191,7 +191,7 @@ export class EventStore implements EventBackend {
     while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize) await this.#flushing
     await this.#wal.append(records, () => {
       for (const { stream, rows } of groups) {
-        this.#memtable.addRows(ns, stream, rows)
+        this.#memtable.add(ns, stream, rows)
         if (rows.count > 0) this.#known(ns, stream)
       }
     })

@@ -55,28 +55,6 @@ class StreamColumns {
     this.stream = stream
   }
 
-  add (event: StoredEvent): void {
-    const i = this.count
-    if (i === this.times.length) this.#grow()
-    if (this.sorted && i > 0 && compareSlot(this, i - 1, event) > 0) this.sorted = false
-    this.order = undefined
-    this.times[i] = event.time
-    const ids = this.ids
-    const id = event.id
-    for (let b = 0, at = i * 16; b < 16; b++) ids[at + b] = id[b]
-    const body = event.body
-    if (body.buffer !== this.#lastMemory) {
-      this.#lastMemory = body.buffer
-      this.memory.push(body.buffer as ArrayBuffer)
-    }
-    const w = this.where
-    w[i * 3] = this.memory.length - 1
-    w[i * 3 + 1] = body.byteOffset
-    w[i * 3 + 2] = body.length
-    this.count++
-    this.live++
-  }
-
   /** A put's rows, copied column by column (no event object, no bigint made). */
   addRows (rows: PutRows): void {
     const n = rows.count
@@ -183,13 +161,6 @@ function compareSlots (words: Uint32Array, ids: Buffer, a: number, b: number): n
   return ids.compare(ids, b * 16 + 8, b * 16 + 16, a * 16 + 8, a * 16 + 16)
 }
 
-/** compareKeys(slot i, event), without making an object for the slot. */
-function compareSlot (c: StreamColumns, i: number, event: StoredEvent): number {
-  const t = c.times[i]
-  if (t !== event.time) return t < event.time ? -1 : 1
-  return c.ids.compare(event.id, 8, 16, i * 16 + 8, i * 16 + 16)
-}
-
 export class Memtable {
   #streams = new Map<string, StreamColumns>()
   #bytes = 0
@@ -203,38 +174,17 @@ export class Memtable {
     return this.#streams.size === 0
   }
 
-  add (ns: string, stream: string, event: StoredEvent): void {
-    this.addAll(ns, stream, [event])
-  }
-
-  /** A put's events of one stream: the stream is looked up once, not per event. */
-  addAll (ns: string, stream: string, events: readonly StoredEvent[]): void {
-    if (events.length === 0) return
-    const columns = this.#columns(ns, stream)
-    let bytes = 0
-    for (const event of events) {
-      columns.add(event)
-      bytes += event.body.length + OVERHEAD
-    }
-    this.#bytes += bytes
-  }
-
-  /** A put's rows of one stream. */
-  addRows (ns: string, stream: string, rows: PutRows): void {
+  /** A put's rows of one stream (a replayed log record's too: PutRows.fromEvents). */
+  add (ns: string, stream: string, rows: PutRows): void {
     if (rows.count === 0) return
-    this.#columns(ns, stream).addRows(rows)
-    this.#bytes += rows.textBytes() + OVERHEAD * rows.count
-  }
-
-  /** The stream's columns, made on its first event. */
-  #columns (ns: string, stream: string): StreamColumns {
     const key = streamKey(ns, stream)
     let columns = this.#streams.get(key)
     if (columns === undefined) {
       columns = new StreamColumns(ns, stream)
       this.#streams.set(key, columns)
     }
-    return columns
+    columns.addRows(rows)
+    this.#bytes += rows.textBytes() + OVERHEAD * rows.count
   }
 
   /** The stream's events in the range, sorted ascending (later changes do not show). */
