@@ -255,8 +255,8 @@ function word (b: Uint8Array, at: number): number {
   return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0
 }
 
-/** Per ASCII code, its hex digit's value, or -1. */
-const HEX_VALUE = new Int8Array(128).fill(-1)
+/** Per byte (or character code below 256), its hex digit's value, or -1. */
+export const HEX_VALUE = new Int8Array(256).fill(-1)
 for (let c = 0; c < 10; c++) HEX_VALUE[0x30 + c] = c
 for (let c = 0; c < 6; c++) HEX_VALUE[0x41 + c] = HEX_VALUE[0x61 + c] = 10 + c
 
@@ -274,7 +274,7 @@ export function isEventId (text: unknown): text is string {
     const c = text.charCodeAt(i)
     if (i === 8 || i === 13 || i === 18 || i === 23) {
       if (c !== 0x2D) return false
-    } else if (c >= 128 || HEX_VALUE[c] < 0) {
+    } else if (c > 0xFF || HEX_VALUE[c] < 0) {
       return false
     }
   }

@@ -10,16 +10,10 @@
  * time's words (put-rows.ts): no bigint, no string, no Buffer per event.
  * test/events/server/kept-id-text.test.ts checks it against keptEventId().
  */
+import { HEX_VALUE } from '../event-id.js'
 import { isKronosTimeInRange, type KronosTime } from '../kronos-time.js'
 import { LOW_WORD } from '../store/put-rows.js'
 import { uuidTimeHigh, uuidTimeLow } from './time-text.js'
-
-/** Each byte's hex value, or -1. */
-const HEX_VALUE = new Int8Array(256).fill(-1)
-for (let i = 0; i < 16; i++) {
-  HEX_VALUE[i.toString(16).charCodeAt(0)] = i
-  HEX_VALUE[i.toString(16).toUpperCase().charCodeAt(0)] = i
-}
 
 /** Where each byte's two digits start in the quoted text `"8-4-4-4-12"`. */
 const DIGITS_AT = [1, 3, 5, 7, 10, 12, 15, 17, 20, 22, 25, 27, 29, 31, 33, 35]
