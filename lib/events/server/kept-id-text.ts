@@ -11,7 +11,6 @@
  * test/events/server/kept-id-text.test.ts checks it against keptEventId().
  */
 import { HEX_VALUE } from '../event-id.js'
-import { isKronosTimeInRange, type KronosTime } from '../kronos-time.js'
 import { LOW_WORD } from '../store/put-rows.js'
 import { uuidTimeHigh, uuidTimeLow } from './time-text.js'
 
@@ -43,15 +42,4 @@ export function keptIdInto (bytes: Buffer, start: number, end: number, words: Ui
   const high = uuidTimeHigh(words[2 * row + 1 - LOW_WORD] | 0, lo)
   if (high < 0) return false
   return ids.readUInt32BE(at) === uuidTimeLow(lo) && ids.readUInt16BE(at + 4) === (high & 0xFFFF) && (ids.readUInt16BE(at + 6) & 0x0FFF) === (high >>> 16)
-}
-
-const ONE = new BigInt64Array(1)
-const ONE_WORDS = new Uint32Array(ONE.buffer)
-
-/** keptIdInto() for a time as a bigint: the 16 bytes, or undefined when a new id must be made. */
-export function keptIdAt (bytes: Buffer, start: number, end: number, time: KronosTime): Buffer | undefined {
-  if (!isKronosTimeInRange(time)) return undefined
-  ONE[0] = time
-  const id = Buffer.alloc(16)
-  return keptIdInto(bytes, start, end, ONE_WORDS, 0, id, 0) ? id : undefined
 }

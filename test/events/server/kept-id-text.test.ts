@@ -7,14 +7,19 @@
 import t, { type Test } from 'tap'
 import { formatEventId, newEventIdBytes } from '../../../lib/events/event-id.js'
 import { keptEventId } from '../../../lib/events/kept-event-ids.js'
-import { MAX_KRONOS_TIME, MIN_KRONOS_TIME } from '../../../lib/events/kronos-time.js'
-import { keptIdAt as keptIdAtBytes } from '../../../lib/events/server/kept-id-text.js'
+import { isKronosTimeInRange, MAX_KRONOS_TIME, MIN_KRONOS_TIME } from '../../../lib/events/kronos-time.js'
+import { keptIdInto } from '../../../lib/events/server/kept-id-text.js'
 
-/** keptIdAt() over the text's UTF-8 bytes, at character offsets (the texts here are ASCII before `start`). */
+/**
+ * keptIdInto() over the text's UTF-8 bytes, at character offsets (the texts here are ASCII before
+ * `start`), for a time given as a bigint: the 16 bytes, or undefined when a new id must be made.
+ */
 function keptIdAt (text: string, start: number, end: number, time: bigint): Buffer | undefined {
+  if (!isKronosTimeInRange(time)) return undefined
   const bytes = Buffer.from(text)
-  const extra = bytes.length - text.length
-  return keptIdAtBytes(bytes, start, end + extra, time)
+  const words = new Uint32Array(new BigInt64Array([time]).buffer)
+  const id = Buffer.alloc(16)
+  return keptIdInto(bytes, start, end + bytes.length - text.length, words, 0, id, 0) ? id : undefined
 }
 
 const TIMES = [0n, 7n, -1n, 17_645_472_000_000_000n, MIN_KRONOS_TIME, MAX_KRONOS_TIME, (1n << 53n) + 1n, -(1n << 40n)]
