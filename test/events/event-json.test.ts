@@ -102,7 +102,11 @@ t.test('parseEvent on text that starts with @time (as shoebox serve and ship() w
     [`{"@time":17962947001234567,${id},"n":{"big":12345678901234567890},"l":[1e20]}`, { '@time': 17962947001234567n, n: { big: 12345678901234567890n }, l: [1e20] }],
     [`{"@time":17962947001234567,${id},"x":{"@time":17962947001234569}}`, { '@time': 17962947001234567n, x: { '@time': 17962947001234569n } }],
     [`{"@time":17962947001234567,${id},"@time":17962947001234569}`, { '@time': 17962947001234569n }],
-    [`{"@time":17962947001234567,${id},"__proto__":{"p":9007199254740993}}`, { '@time': 17962947001234567n, ['__proto__']: { p: 9007199254740993n } }]
+    [`{"@time":17962947001234567,${id},"__proto__":{"p":9007199254740993}}`, { '@time': 17962947001234567n, ['__proto__']: { p: 9007199254740993n } }],
+    // A later duplicate spelled with escapes is still the @time a parser keeps, even one rounding to the same double.
+    [`{"@time":17962947001234567,${id},"\\u0040time":17962947001234569}`, { '@time': 17962947001234569n }],
+    [`{"@time":17962947001234567,${id},"@ti\\u006De":17962947001234568}`, { '@time': 17962947001234568n }],
+    [`{"@time":17962947001234567,${id},"s":"a \\u0040time, \\"@time\\" in a string"}`, { '@time': 17962947001234567n, s: 'a @time, "@time" in a string' }]
   ]
   for (const [text, expected] of cases) {
     const got = parseEvent(text) as Record<string, unknown>
