@@ -14,6 +14,16 @@
  * id's time (inclusive) and limit = what is left + the events already
  * yielded at that time, and drops those (ids >= the last one, which come
  * first in descending order).
+ *
+ * Parsed events wait in a queue of their own, and go from there either to
+ * the Readable's buffer (when read(), 'data' or pipe() ask: _read) or
+ * straight to `for await`: the stream's own async iterator takes them from
+ * the queue with one settled promise each, instead of Node's iterator (an
+ * async generator calling read() per event through the stream's state
+ * machine, ~0.5 µs an event). Events the Readable's buffer already holds
+ * are older than the queue's, so the iterator takes those first: any mix of
+ * the two ways sees every event once, in order. The socket is paused while
+ * the queue and the buffer together hold HIGH_WATER events.
  */
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
@@ -47,6 +57,15 @@ export interface RetryPolicy {
 
 const PATH = '/1.0/events/get'
 
+/** Events parsed ahead of the consumer before the socket is paused (~1 MB of objects). */
+const HIGH_WATER = 1024
+/** The iterator resumes a paused socket once the queue is down to this. */
+const RESUME_AT = HIGH_WATER / 2
+/** #pull(): no event yet. */
+const NOTHING = Symbol('nothing')
+
+type GetEvent = JsonValue | string
+
 export class KronosGetStream extends Readable {
   readonly #target: KronosTarget
   readonly #request: GetRequest
@@ -61,10 +80,22 @@ export class KronosGetStream extends Readable {
   /** An event without a usable @id was yielded: a resume could not know where it stands. */
   #unresumable = false
   #retryAfterMs = 0
+  /** Parsed events not handed on yet: #queue[#head...]. */
+  #queue: GetEvent[] = []
+  #head = 0
+  /** _read asked for events the queue did not have: the next ones are pushed at once. */
+  #wanting = false
+  /** The requests are over: end, or fail with `error`, once the queue is empty. */
+  #outcome: { error: Error | undefined } | undefined
+  #eofPushed = false
+  #socketPaused = false
+  /** An iterator's next() waiting for an event, the end or an error. */
+  #wake: (() => void) | undefined
+  #waiting: Promise<unknown> | undefined
 
   constructor (target: KronosTarget, request: GetRequest, retryPolicy: RetryPolicy) {
-    // 1024 events (~1 MB of objects): with 64 the socket was paused and resumed every few chunks.
-    super({ objectMode: true, highWaterMark: 1024 })
+    // With 64 the socket was paused and resumed every few chunks.
+    super({ objectMode: true, highWaterMark: HIGH_WATER })
     this.#target = target
     this.#request = { ...request }
     this.#retry = { ...retryPolicy }
@@ -76,32 +107,138 @@ export class KronosGetStream extends Readable {
   }
 
   override _read (): void {
-    if (!this.#started) {
-      this.#started = true
-      void this.#run()
-    } else if (this.#response?.isPaused() === true) {
-      this.#response.resume()
-    }
+    this.#start()
+    this.#wanting = true
+    while (this.#wanting && this.#head < this.#queue.length) this.#wanting = this.push(this.#shift())
+    this.#taken()
+    // Readable calls _read again only after a push: with nothing queued, the socket must flow.
+    if (this.#head === this.#queue.length) this.#resumeSocket()
   }
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     this.#abort.abort()
     this.#response?.destroy()
     callback(err)
+    // Not at once: a destroy can happen inside #pull (a failure delivered after the last event).
+    process.nextTick(() => this.#wake?.())
+  }
+
+  override [Symbol.asyncIterator] (): NodeJS.AsyncIterator<GetEvent> {
+    // The iterator reports errors from next(); without a listener an 'error' would be uncaught.
+    const ignore = (): void => {}
+    this.on('error', ignore)
+    const iterator: NodeJS.AsyncIterator<GetEvent> = {
+      // Not an async function: one promise per event, not three.
+      next: () => this.#next(),
+      // As Node's iterator does: leaving the loop early destroys the stream (and ends the request).
+      return: async () => {
+        this.#wake = undefined
+        this.destroy()
+        return { done: true, value: undefined }
+      },
+      [Symbol.asyncIterator]: () => iterator
+    }
+    return iterator
+  }
+
+  #next (): Promise<IteratorResult<GetEvent, undefined>> {
+    // next() called again before the last one settled (not by for await) waits its turn.
+    if (this.#waiting !== undefined) return this.#waiting.then(async () => await this.#next())
+    const result = this.#pull()
+    if (result !== NOTHING) return Promise.resolve(result)
+    const waiting = new Promise<IteratorResult<GetEvent, undefined>>((resolve, reject) => {
+      this.#wake = () => {
+        try {
+          const r = this.#pull()
+          if (r === NOTHING) return
+          this.#wake = undefined
+          resolve(r)
+        } catch (err) {
+          this.#wake = undefined
+          reject(err)
+        }
+      }
+    })
+    this.#waiting = waiting
+    const done = (): void => { if (this.#waiting === waiting) this.#waiting = undefined }
+    waiting.then(done, done)
+    return waiting
+  }
+
+  /** The iterator's next result, NOTHING if it must wait; throws the stream's error. */
+  #pull (): IteratorResult<GetEvent, undefined> | typeof NOTHING {
+    if (this.readableLength > 0 && !this.destroyed) {
+      const value = this.read() as GetEvent | null
+      if (value !== null) return { done: false, value }
+    }
+    if (this.#head < this.#queue.length) {
+      const value = this.#shift()
+      this.#taken()
+      if (this.#socketPaused && this.#queue.length - this.#head <= RESUME_AT) this.#resumeSocket()
+      return { done: false, value }
+    }
+    if (this.destroyed) {
+      if (this.errored !== null) throw this.errored
+      if (this.#eofPushed) return { done: true, value: undefined }
+      throw Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })
+    }
+    if (this.#eofPushed) {
+      this.read() // lets the Readable emit 'end' (and close) for its listeners
+      return { done: true, value: undefined }
+    }
+    this.#start()
+    this.#resumeSocket()
+    return NOTHING
+  }
+
+  #start (): void {
+    if (this.#started) return
+    this.#started = true
+    void this.#run()
+  }
+
+  #shift (): GetEvent {
+    const event = this.#queue[this.#head]
+    this.#queue[this.#head++] = null // the consumer may keep the event; the queue should not
+    return event
+  }
+
+  /** After events left the queue: reuse it once empty, and end or fail if the requests are over. */
+  #taken (): void {
+    if (this.#head < this.#queue.length) return
+    this.#queue.length = 0
+    this.#head = 0
+    const outcome = this.#outcome
+    if (outcome === undefined) return
+    if (outcome.error !== undefined) {
+      failAfterDelivery(this, outcome.error)
+    } else if (!this.#eofPushed) {
+      this.#eofPushed = true
+      this.push(null)
+    }
+  }
+
+  #resumeSocket (): void {
+    if (!this.#socketPaused) return
+    this.#socketPaused = false
+    this.#response?.resume()
   }
 
   async #run (): Promise<void> {
+    let error: Error | undefined
     try {
       // The tries are a budget for failures in a row without progress: a
       // connection that breaks after some events is reconnected at once with
       // a fresh budget, so a long read through a flaky network goes on, and
       // one that gets nowhere `attempts` times in a row stops.
       while (await this.#retrying() === 'again');
-      if (!this.destroyed) this.push(null)
     } catch (err) {
-      if (this.destroyed) return
-      failAfterDelivery(this, err as Error)
+      error = err as Error
     }
+    if (this.destroyed) return
+    this.#outcome = { error }
+    this.#taken()
+    this.#wake?.()
   }
 
   async #retrying (): Promise<'done' | 'again'> {
@@ -163,6 +300,7 @@ export class KronosGetStream extends Readable {
     const resumedFrom = this.#yielded > 0 ? this.#lastId : undefined
     await new Promise<void>((resolve, reject) => {
       this.#response = res
+      this.#socketPaused = false
       const decoder = new StringDecoder('utf8')
       let tail = ''
       let lineNo = 0
@@ -203,13 +341,18 @@ export class KronosGetStream extends Readable {
           }
         }
         tail = tail.slice(from)
-        if (this.readableLength >= this.readableHighWaterMark) res.pause()
+        if (this.#queue.length - this.#head + this.readableLength >= HIGH_WATER) {
+          res.pause()
+          this.#socketPaused = true
+        }
+        this.#wake?.()
       })
       res.once('end', () => {
         // A clean end: a last line without CRLF is still a line.
         tail += decoder.end()
         if (!settled && tail !== '') take(tail, 0, tail.length)
         finish()
+        this.#wake?.()
       })
       const broken = (err?: Error): void => {
         finish(new KronosError('SHOEBOX_UNREACHABLE',
@@ -222,7 +365,7 @@ export class KronosGetStream extends Readable {
 
   /** One event line: parse, drop what a resume re-sends, push. False once the limit is reached. */
   #take (line: string, resumedFrom: string | undefined): boolean {
-    let event: JsonValue | string
+    let event: GetEvent
     let id: unknown
     if (this.#request.format === 'text') {
       const scan = scanEvent(line)
@@ -247,7 +390,8 @@ export class KronosGetStream extends Readable {
       this.#unresumable = true
     }
     this.#yielded++
-    this.push(event)
+    if (this.#wanting && this.#head === this.#queue.length) this.#wanting = this.push(event)
+    else this.#queue.push(event)
     return this.#remaining() > 0
   }
 }
