@@ -99,28 +99,25 @@ const ESCAPED_TIME_CHAR = /\\u00(?:40|74|69|6[dD]|65)/
 /**
  * The fastest path of parseEvent(), for event text as `shoebox serve` and
  * ship() write it: `{"@time":` first (the server stamps it there; ship()
- * sends it there), an integer literal, a comma, and no other @time key and
- * no other integer beyond 2^53 anywhere. JSON.parse reads the text as it
- * is, then @time is put back from its literal. The check for other long
- * integers walks the parsed value (any literal beyond 2^53 parses to a
- * number that is not a safe integer); finding one, or anything else out of
- * the ordinary, gives undefined: the general paths below decide.
+ * sends it there), a number, a comma, and no other @time key and no other
+ * integer beyond 2^53 anywhere. JSON.parse reads the text as it is, then
+ * @time is put back from its literal. The check for other long integers
+ * walks the parsed value (any literal beyond 2^53 parses to a number that
+ * is not a safe integer); finding one, or anything else out of the
+ * ordinary, gives undefined: the general paths below decide.
  */
 function parseTimeFirst (text: string): JsonValue | undefined {
   if (!text.startsWith(TIME_FIRST)) return undefined
-  let i = TIME_FIRST.length
-  while (text.charCodeAt(i) === 0x20) i++ // `{"@time": 1…`, as Kronos writes it
-  const start = i
-  if (text.charCodeAt(i) === 0x2D) i++
-  const digits = i
-  while (text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++
-  if (i === digits || text.charCodeAt(i) !== 0x2C) return undefined
+  // When @time's value is a number (the only case kept here), it ends at the first comma:
+  // found by indexOf, not by a loop over its digits (charCodeAt per digit costs ~0.1 µs).
+  const comma = text.indexOf(',', TIME_FIRST.length)
+  if (comma === -1) return undefined
   // A second @time key (a duplicate wins in JSON.parse) is for the general paths, spelled
   // plainly or with escapes. '@time' rather than '"@time"': V8 searches a pattern of 7 or
   // more characters with a table it builds per call (~0.25 µs an event), a shorter one by
   // its rare first character. Escapes of @, t, i, m, e are \u00xx only (\t is a tab).
-  if (text.indexOf('@time', i) !== -1) return undefined
-  if (text.indexOf('\\', i) !== -1 && ESCAPED_TIME_CHAR.test(text)) return undefined
+  if (text.indexOf('@time', comma) !== -1) return undefined
+  if (text.indexOf('\\', comma) !== -1 && ESCAPED_TIME_CHAR.test(text)) return undefined
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -129,9 +126,17 @@ function parseTimeFirst (text: string): JsonValue | undefined {
   }
   const event = value as Record<string, JsonValue>
   const time = event['@time']
+  if (typeof time !== 'number') return undefined
   for (const key in event) if (key !== '@time' && hasUnsafeInteger(event[key])) return undefined
-  // Not safe: the literal was rounded. (A leading zero would not have parsed.)
-  if (typeof time === 'number' && !Number.isSafeInteger(time)) event['@time'] = BigInt(text.slice(start, i))
+  if (!Number.isSafeInteger(time)) {
+    // Rounded, or not an integer (1.5, 1e20: JS numbers, as the general paths keep them). BigInt
+    // takes exactly an integer literal with the JSON whitespace around it, and throws otherwise.
+    try {
+      event['@time'] = BigInt(text.slice(TIME_FIRST.length, comma))
+    } catch {
+      return undefined
+    }
+  }
   return event
 }
 

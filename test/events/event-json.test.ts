@@ -114,6 +114,19 @@ t.test('parseEvent on text that starts with @time (as shoebox serve and ship() w
     for (const [key, value] of Object.entries(expected)) t.same(Object.getOwnPropertyDescriptor(got, key)?.value, value, `${text}: ${key}`)
     t.equal(stringifyEvent(got), stringifyEvent(parseJsonLexical(text)).replace(/2\.0|1e20/g, (m) => String(Number(m))), `${text}: as the exact parser`)
   }
+  // @time's own forms: only an integer literal becomes a bigint; whitespace JSON allows around it is fine.
+  const times: Array<[string, unknown]> = [
+    ['{"@time":1.5,"a":1}', 1.5],
+    ['{"@time":2.0,"a":1}', 2],
+    ['{"@time":1e20,"a":1}', 1e20],
+    ['{"@time":17962947001234567.0,"a":1}', Number('17962947001234567.0')],
+    ['{"@time":1.7962947001234567e16,"a":1}', Number('1.7962947001234567e16')],
+    ['{"@time":\t17962947001234567 \r\n,"a":1}', 17962947001234567n],
+    ['{"@time":-17962947001234567 ,"a":1}', -17962947001234567n],
+    ['{"@time":"x,@time","a":1}', 'x,@time'],
+    ['{"@time":{"b":1,"c":17962947001234567},"a":1}', { b: 1, c: 17962947001234567n }]
+  ]
+  for (const [text, time] of times) t.same((parseEvent(text) as Record<string, unknown>)['@time'], time, text)
   for (const bad of ['{"@time":0123,"a":1}', '{"@time":12345678901234567,}', '{"@time":12345678901234567,"a":1', '{"@time":12345678901234567,"a":01}']) {
     t.equal(code(() => parseEvent(bad)), 'SHOEBOX_INVALID_JSON', bad)
   }
