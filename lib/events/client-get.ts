@@ -329,18 +329,30 @@ export class KronosGetStream extends Readable {
       }
       res.on('data', (chunk: Buffer) => {
         if (settled) return
-        tail += decoder.write(chunk)
+        const text = decoder.write(chunk)
+        let nl = text.indexOf('\n')
         let from = 0
-        for (let nl = tail.indexOf('\n'); nl !== -1; nl = tail.indexOf('\n', from)) {
-          const more = take(tail, from, nl)
+        let more = true
+        // Lines are sliced from the chunk's own text; only a line the chunk
+        // boundary split is joined (`tail += text` would copy every chunk once
+        // more, when the joined string is flattened for indexOf).
+        if (nl !== -1 && tail !== '') {
+          const first = tail + text.slice(0, nl)
+          tail = ''
+          more = take(first, 0, first.length)
           from = nl + 1
-          if (!more) {
-            res.destroy()
-            finish()
-            return
-          }
+          nl = text.indexOf('\n', from)
         }
-        tail = tail.slice(from)
+        for (; more && nl !== -1; nl = text.indexOf('\n', from)) {
+          more = take(text, from, nl)
+          from = nl + 1
+        }
+        if (!more) {
+          res.destroy()
+          finish()
+          return
+        }
+        tail += from === 0 ? text : text.slice(from)
         if (this.#queue.length - this.#head + this.readableLength >= HIGH_WATER) {
           res.pause()
           this.#socketPaused = true
