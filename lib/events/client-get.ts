@@ -27,7 +27,6 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
@@ -36,6 +35,7 @@ import { compareEventIds, eventIdTime, isEventId } from './event-id.js'
 import { parseEvent, scanEvent, type JsonValue } from './event-text.js'
 import { formatKronosTime, type KronosTime } from './kronos-time.js'
 import { isRetryable, KronosError, send, statusError, type KronosTarget } from './client-request.js'
+import { AnswerLines } from './answer-lines.js'
 
 export interface GetRequest {
   stream: string
@@ -301,9 +301,6 @@ export class KronosGetStream extends Readable {
     await new Promise<void>((resolve, reject) => {
       this.#response = res
       this.#socketPaused = false
-      const decoder = new StringDecoder('utf8')
-      let tail = ''
-      let lineNo = 0
       let settled = false
       const finish = (err?: Error): void => {
         if (settled) return
@@ -312,47 +309,23 @@ export class KronosGetStream extends Readable {
         if (err === undefined) resolve()
         else reject(err)
       }
-      /** The line text[from, to) (its LF excluded); a CR before the LF is dropped, blank lines skipped. */
-      const take = (text: string, from: number, to: number): boolean => {
-        lineNo++
-        const end = to > from && text.charCodeAt(to - 1) === 0x0D ? to - 1 : to
-        // One slice per line; an event line starts with '{', only others need the blank-line test.
-        const line = text.slice(from, end)
-        if (text.charCodeAt(from) !== 0x7B && line.trim() === '') return true
+      const lines: AnswerLines = new AnswerLines((line) => {
         try {
           return this.#take(line, resumedFrom)
         } catch (err) {
           finish(new ShoeboxError((err as ShoeboxError).code ?? 'SHOEBOX_INVALID_JSON',
-            `POST ${shown}: line ${lineNo} of the answer: ${(err as Error).message}`, { cause: err }))
+            `POST ${shown}: line ${lines.lineNo} of the answer: ${(err as Error).message}`, { cause: err }))
           return false
         }
-      }
+      })
       res.on('data', (chunk: Buffer) => {
         if (settled) return
-        const text = decoder.write(chunk)
-        let nl = text.indexOf('\n')
-        let from = 0
-        let more = true
-        // Lines are sliced from the chunk's own text; only a line the chunk
-        // boundary split is joined (`tail += text` would copy every chunk once
-        // more, when the joined string is flattened for indexOf).
-        if (nl !== -1 && tail !== '') {
-          const first = tail + text.slice(0, nl)
-          tail = ''
-          more = take(first, 0, first.length)
-          from = nl + 1
-          nl = text.indexOf('\n', from)
-        }
-        for (; more && nl !== -1; nl = text.indexOf('\n', from)) {
-          more = take(text, from, nl)
-          from = nl + 1
-        }
-        if (!more) {
+        if (!lines.write(chunk)) {
+          // The limit is reached, or a line was bad (finish has the error).
           res.destroy()
           finish()
           return
         }
-        tail += from === 0 ? text : text.slice(from)
         if (this.#queue.length - this.#head + this.readableLength >= HIGH_WATER) {
           res.pause()
           this.#socketPaused = true
@@ -360,9 +333,7 @@ export class KronosGetStream extends Readable {
         this.#wake?.()
       })
       res.once('end', () => {
-        // A clean end: a last line without CRLF is still a line.
-        tail += decoder.end()
-        if (!settled && tail !== '') take(tail, 0, tail.length)
+        if (!settled) lines.end()
         finish()
         this.#wake?.()
       })

@@ -1,0 +1,60 @@
+/**
+ * AnswerLines: a get's body split into lines from chunks cut anywhere (in
+ * CRLF, inside a UTF-8 character), blank lines skipped, a last line without
+ * CRLF kept, and stopping when the line handler says so.
+ */
+import t from 'tap'
+import { AnswerLines } from '../../lib/events/answer-lines.js'
+
+const body = Buffer.from('{"a":"é😀"}\r\n\r\n{"b":2}\n  \r\n{"c":"x\\ny"}\r\n{"d":4}')
+const expected = ['{"a":"é😀"}', '{"b":2}', '{"c":"x\\ny"}', '{"d":4}']
+
+function read (chunks: Buffer[], stopAfter = Infinity): { lines: string[], wrote: boolean[] } {
+  const lines: string[] = []
+  const splitter = new AnswerLines((line) => {
+    lines.push(line)
+    return lines.length < stopAfter
+  })
+  const wrote = chunks.map((c) => splitter.write(c))
+  splitter.end()
+  return { lines, wrote }
+}
+
+t.test('split into two chunks at every byte', async (t) => {
+  for (let at = 0; at <= body.length; at++) {
+    t.same(read([body.subarray(0, at), body.subarray(at)]).lines, expected, `split at ${at}`)
+  }
+})
+
+t.test('one byte at a time, and chunks of 2 to 13 bytes', async (t) => {
+  for (let size = 1; size <= 13; size++) {
+    const chunks: Buffer[] = []
+    for (let i = 0; i < body.length; i += size) chunks.push(body.subarray(i, i + size))
+    t.same(read(chunks).lines, expected, `chunks of ${size}`)
+  }
+})
+
+t.test('a line longer than many chunks, and an empty body', async (t) => {
+  const long = `{"s":"${'x'.repeat(100_000)}"}`
+  const big = Buffer.from(`${long}\r\n{"n":1}\r\n`)
+  const chunks: Buffer[] = []
+  for (let i = 0; i < big.length; i += 1000) chunks.push(big.subarray(i, i + 1000))
+  t.same(read(chunks).lines, [long, '{"n":1}'])
+  t.same(read([]).lines, [])
+  t.same(read([Buffer.alloc(0), Buffer.from('\r\n')]).lines, [])
+})
+
+t.test('the handler stops it: no more lines, write says false', async (t) => {
+  const { lines, wrote } = read([body.subarray(0, 20), body.subarray(20)], 2)
+  t.same(lines, expected.slice(0, 2))
+  t.same(wrote, [true, false])
+  t.same(read([body], 1).lines, expected.slice(0, 1), 'nor at the end')
+})
+
+t.test('lineNo counts every line, blank ones too', async (t) => {
+  const seen: number[] = []
+  const splitter: AnswerLines = new AnswerLines(() => { seen.push(splitter.lineNo); return true })
+  splitter.write(body)
+  splitter.end()
+  t.same(seen, [1, 3, 5, 6])
+})
