@@ -111,6 +111,9 @@ const ways: Record<string, (stream: KronosGetStream) => Promise<number[]>> = {
     await once(sink, 'finish')
     return got
   },
+  'toArray() (the stream operators iterate it)': async (stream) => {
+    return ((await stream.toArray()) as unknown[]).map(num)
+  },
   'next() called several times at once': async (stream) => {
     const got: number[] = []
     const it = stream[Symbol.asyncIterator]()
