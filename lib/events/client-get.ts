@@ -92,6 +92,8 @@ export class KronosGetStream extends Readable {
   /** An iterator's next() waiting for an event, the end or an error. */
   #wake: (() => void) | undefined
   #waiting: Promise<unknown> | undefined
+  /** The iterator's return() ended it: next() says done from then on. */
+  #returned = false
 
   constructor (target: KronosTarget, request: GetRequest, retryPolicy: RetryPolicy) {
     // With 64 the socket was paused and resumed every few chunks.
@@ -118,6 +120,8 @@ export class KronosGetStream extends Readable {
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     this.#abort.abort()
     this.#response?.destroy()
+    this.#queue = []
+    this.#head = 0
     callback(err)
     // Not at once: a destroy can happen inside #pull (a failure delivered after the last event).
     process.nextTick(() => this.#wake?.())
@@ -133,6 +137,7 @@ export class KronosGetStream extends Readable {
       // As Node's iterator does: leaving the loop early destroys the stream (and ends the request).
       return: async () => {
         this.#wake = undefined
+        this.#returned = true
         this.destroy()
         return { done: true, value: undefined }
       },
@@ -144,7 +149,12 @@ export class KronosGetStream extends Readable {
   #next (): Promise<IteratorResult<GetEvent, undefined>> {
     // next() called again before the last one settled (not by for await) waits its turn.
     if (this.#waiting !== undefined) return this.#waiting.then(async () => await this.#next())
-    const result = this.#pull()
+    let result: IteratorResult<GetEvent, undefined> | typeof NOTHING
+    try {
+      result = this.#pull()
+    } catch (err) {
+      return Promise.reject(err)
+    }
     if (result !== NOTHING) return Promise.resolve(result)
     const waiting = new Promise<IteratorResult<GetEvent, undefined>>((resolve, reject) => {
       this.#wake = () => {
@@ -167,7 +177,13 @@ export class KronosGetStream extends Readable {
 
   /** The iterator's next result, NOTHING if it must wait; throws the stream's error. */
   #pull (): IteratorResult<GetEvent, undefined> | typeof NOTHING {
-    if (this.readableLength > 0 && !this.destroyed) {
+    // A failure is delivered after the last event (failAfterDelivery): destroyed means nothing is left.
+    if (this.destroyed) {
+      if (this.errored !== null) throw this.errored
+      if (this.#eofPushed || this.#returned) return { done: true, value: undefined }
+      throw Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })
+    }
+    if (this.readableLength > 0) {
       const value = this.read() as GetEvent | null
       if (value !== null) return { done: false, value }
     }
@@ -176,11 +192,6 @@ export class KronosGetStream extends Readable {
       this.#taken()
       if (this.#socketPaused && this.#queue.length - this.#head <= RESUME_AT) this.#resumeSocket()
       return { done: false, value }
-    }
-    if (this.destroyed) {
-      if (this.errored !== null) throw this.errored
-      if (this.#eofPushed) return { done: true, value: undefined }
-      throw Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })
     }
     if (this.#eofPushed) {
       this.read() // lets the Readable emit 'end' (and close) for its listeners

@@ -136,6 +136,23 @@ t.test('every way of consuming a get sees every event once, in order, across a r
   }
 })
 
+t.test("leaving for await early ends the request; the iterator says done from then on, as Node's does", async (t) => {
+  const { client } = await setup(t)
+  const stream = client.get('s', 0n, 17962947001234567n + 10000n)
+  const it = stream[Symbol.asyncIterator]()
+  t.equal(num((await it.next()).value), 0)
+  t.same(await it.return?.(), { done: true, value: undefined })
+  await once(stream, 'close')
+  t.ok(stream.destroyed)
+  t.same(await it.next(), { done: true, value: undefined })
+  // An outside destroy without an error, mid-way, is a premature close.
+  const other = client.get('s', 0n, 17962947001234567n + 10000n)
+  const it2 = other[Symbol.asyncIterator]()
+  await it2.next()
+  other.destroy()
+  await t.rejects(it2.next(), { code: 'ERR_STREAM_PREMATURE_CLOSE' })
+})
+
 t.test('the good events, then the failure: by for await and by data events', async (t) => {
   for (const way of ['for await', "'data'"]) {
     const { fx } = await setup(t)
