@@ -1,11 +1,27 @@
 /**
  * The event store's write-ahead log: numbered v2 archive files
  * (`wal/<seq>.shoebox`) that every put and delete is appended to before it
- * is answered. Group commit: while one write + fdatasync is in flight, the
- * appends of all other requests queue up and go out together in the next
- * one, so the fsync rate does not limit the request rate. Each append's
- * `apply` runs right after its fsync and before any later rotation, in log
- * order: what is in memory always equals what the log files hold.
+ * is answered. Group commit: appends go out in order, one write at a time,
+ * each write taking every append queued behind the one before; as soon as
+ * a write is done, an fdatasync of it starts, while earlier ones may still
+ * run (up to SYNCS_IN_FLIGHT). A put that arrives during a sync so waits
+ * for its own write and sync only, not for the sync in flight first: with
+ * one sync at a time that wait was over a quarter of a put's time on the server
+ * (bench/RESULTS.md, "Ingest wall time, second timeline").
+ *
+ * Each sync in flight has a file descriptor of its own, opened on the log
+ * file beside the one writes go through. On one descriptor, Linux reports
+ * a writeback error to one fsync call only (errseq, per open file): with
+ * two syncs in flight on it, the one covering the failed pages could return
+ * success while the other took the error. Each descriptor sees every error
+ * once, and a descriptor never has two syncs in flight.
+ *
+ * Appends are settled in log order: an append's `apply` runs once its own
+ * sync and every earlier one succeeded, and before any later rotation, so
+ * what is in memory always equals what the log files hold. After a failed
+ * write or sync nothing more is written (a part of the failed group may be
+ * on disk, and replay would read it as belonging to whatever came next):
+ * every append not yet settled, and every later one, is refused.
  *
  * On open, the files are read back (replay); a torn tail (a crash during a
  * write) is cut back to the last whole record, as lib/roll/recover.ts does
@@ -37,19 +53,47 @@ export interface ReplayReport {
   damaged: number
 }
 
+/**
+ * fdatasyncs of the log in flight at once, each on its own descriptor. Two:
+ * a put arriving during a sync starts its own at once, and two of libuv's
+ * four threads stay free for the log's next write and the flush's files.
+ */
+const SYNCS_IN_FLIGHT = 2
+
+/** Written appends of one write, settled once their sync (and every earlier one) succeeded. */
+interface Written {
+  group: Pending[]
+  synced: boolean
+}
+
+/** One log file: the descriptor writes go through, and those syncs use (none without fsync). */
+interface LogFile {
+  writer: fs.FileHandle
+  syncers: fs.FileHandle[]
+}
+
 export class WriteAheadLog {
   readonly dir: string
   #seq: number
-  #handle: fs.FileHandle
+  #file: LogFile
+  /** Appends (and rotations) not written yet, in order. */
   #queue: Pending[] = []
-  #running = false
+  /** Written and not settled yet, in log order. */
+  #unsettled: Written[] = []
+  /** Written, no sync started for them yet. */
+  #unsynced: Written[] = []
+  /** Sync descriptors with no sync in flight. */
+  #idleSyncers: fs.FileHandle[]
+  #writing = false
+  #rotating = false
   #failed: Error | undefined
   #fsync: boolean
 
-  private constructor (dir: string, seq: number, handle: fs.FileHandle, fsync: boolean) {
+  private constructor (dir: string, seq: number, file: LogFile, fsync: boolean) {
     this.dir = dir
     this.#seq = seq
-    this.#handle = handle
+    this.#file = file
+    this.#idleSyncers = [...file.syncers]
     this.#fsync = fsync
   }
 
@@ -84,8 +128,8 @@ export class WriteAheadLog {
     }
     // Appends continue in the last file (its tail is whole now), or a new one when none is left.
     const seq = Math.max(from, seqs[seqs.length - 1] ?? 0)
-    const handle = await openLogFile(dir, seq, fsync)
-    return { log: new WriteAheadLog(dir, seq, handle, fsync), report }
+    const file = await openLogFile(dir, seq, fsync)
+    return { log: new WriteAheadLog(dir, seq, file, fsync), report }
   }
 
   /** Append `bytes` (whole records); resolves once they are durable and `apply` has run. */
@@ -115,7 +159,7 @@ export class WriteAheadLog {
   async close (): Promise<void> {
     await this.#enqueue(Buffer.alloc(0), () => {}).catch(() => {})
     this.#failed ??= new ShoeboxError('SHOEBOX_IO', `event log ${this.dir} is closed`)
-    await this.#handle.close().catch(() => {})
+    await closeLogFile(this.#file)
   }
 
   #enqueue (bytes: Buffer | null, apply: () => void): Promise<void> {
@@ -125,58 +169,104 @@ export class WriteAheadLog {
         return
       }
       this.#queue.push({ bytes, apply, resolve, reject })
-      if (!this.#running) void this.#run()
+      this.#advance()
     })
   }
 
-  async #run (): Promise<void> {
-    this.#running = true
-    while (this.#queue.length > 0) {
-      const head = this.#queue[0]
-      if (head.bytes === null) {
-        this.#queue.shift()
-        await this.#settle([head], this.#switchFile())
-        continue
-      }
-      // Everything queued up to the next rotation goes out in one write and one fsync.
-      let n = 0
+  /**
+   * Start what can start now: the next write (none in progress, no rotation
+   * ahead of it), a sync of what is written (a sync descriptor idle), or a
+   * rotation (once everything before it is settled).
+   */
+  #advance (): void {
+    if (this.#failed !== undefined || this.#rotating) return
+    const head = this.#queue[0]
+    if (head !== undefined && head.bytes !== null && !this.#writing) {
+      // Everything queued up to the next rotation goes out in one write.
+      let n = 1
       while (n < this.#queue.length && this.#queue[n].bytes !== null) n++
-      const batch = this.#queue.splice(0, n)
-      await this.#settle(batch, this.#writeBatch(batch))
+      const group = this.#queue.splice(0, n)
+      this.#writing = true
+      this.#write(group).then(() => {
+        this.#writing = false
+        if (this.#failed !== undefined) {
+          // A sync failed while this group was being written: it is refused with the rest.
+          for (const p of group) p.reject(this.#failed)
+          return
+        }
+        const written = { group, synced: false }
+        this.#unsettled.push(written)
+        this.#unsynced.push(written)
+        this.#advance()
+      }, (err: unknown) => { this.#fail(err, group) })
     }
-    this.#running = false
+    if (this.#unsynced.length > 0 && (!this.#fsync || this.#idleSyncers.length > 0)) {
+      // One sync covers every write finished before it starts.
+      const covered = this.#unsynced.splice(0)
+      this.#sync().then(() => {
+        for (const w of covered) w.synced = true
+        this.#settle()
+        this.#advance()
+      }, (err: unknown) => { this.#fail(err, []) })
+    }
+    if (head !== undefined && head.bytes === null && !this.#writing && this.#unsettled.length === 0) {
+      this.#queue.shift()
+      this.#rotating = true
+      this.#switchFile().then(() => {
+        this.#rotating = false
+        head.apply()
+        head.resolve()
+        this.#advance()
+      }, (err: unknown) => {
+        this.#rotating = false
+        this.#fail(err, [head])
+      })
+    }
   }
 
-  async #settle (batch: Pending[], work: Promise<void>): Promise<void> {
-    try {
-      await work
-    } catch (err) {
-      // A failed write may have left part of the batch on disk: no later append may
-      // follow it (replay would read it as theirs), so the log refuses from now on.
-      this.#failed = ioError(err, 'cannot append to event log', path.join(this.dir, fileName(this.#seq)))
-      for (const p of batch) p.reject(this.#failed)
-      for (const p of this.#queue.splice(0)) p.reject(this.#failed)
-      return
-    }
-    for (const p of batch) {
-      p.apply()
-      p.resolve()
+  /** Settle, in log order, the appends whose sync and every earlier one succeeded. */
+  #settle (): void {
+    while (this.#unsettled.length > 0 && this.#unsettled[0].synced) {
+      for (const p of (this.#unsettled.shift() as Written).group) {
+        p.apply()
+        p.resolve()
+      }
     }
   }
 
-  async #writeBatch (batch: Pending[]): Promise<void> {
-    const parts = batch.map((p) => p.bytes as Buffer).filter((b) => b.length > 0)
+  /** A write or sync failed: `group` and everything not settled yet is refused, and so is every later append. */
+  #fail (err: unknown, group: Pending[]): void {
+    // A failed write may have left part of the group on disk: no later append may
+    // follow it (replay would read it as theirs), so the log refuses from now on.
+    this.#failed ??= ioError(err, 'cannot append to event log', path.join(this.dir, fileName(this.#seq)))
+    const refused = [...group, ...this.#unsettled.splice(0).flatMap((w) => w.group), ...this.#queue.splice(0)]
+    this.#unsynced = []
+    for (const p of refused) p.reject(this.#failed)
+  }
+
+  async #write (group: Pending[]): Promise<void> {
+    const parts = group.map((p) => p.bytes as Buffer).filter((b) => b.length > 0)
     if (parts.length === 0) return
     // One writev for the group: no copy of the queued puts into one buffer first.
-    if (parts.length === 1) await writeAll(this.#handle, parts[0])
-    else await writevAll(this.#handle, parts)
-    if (this.#fsync) await this.#handle.datasync()
+    if (parts.length === 1) await writeAll(this.#file.writer, parts[0])
+    else await writevAll(this.#file.writer, parts)
+  }
+
+  async #sync (): Promise<void> {
+    if (!this.#fsync) return
+    const syncer = this.#idleSyncers.pop() as fs.FileHandle
+    try {
+      await syncer.datasync()
+    } finally {
+      this.#idleSyncers.push(syncer)
+    }
   }
 
   async #switchFile (): Promise<void> {
     const next = await openLogFile(this.dir, this.#seq + 1, this.#fsync)
-    await this.#handle.close()
-    this.#handle = next
+    await closeLogFile(this.#file)
+    this.#file = next
+    this.#idleSyncers = [...next.syncers]
     this.#seq++
   }
 }
@@ -197,12 +287,24 @@ function fileName (seq: number): string {
   return `${String(seq).padStart(10, '0')}.shoebox`
 }
 
-async function openLogFile (dir: string, seq: number, fsync: boolean): Promise<fs.FileHandle> {
+async function openLogFile (dir: string, seq: number, fsync: boolean): Promise<LogFile> {
   const file = path.join(dir, fileName(seq))
-  const handle = await orIoError(fs.open(file, 'a'), 'cannot open event log', file)
-  // The new name must survive a crash before anything acknowledged is in it.
-  if (fsync) await orIoError(syncDir(dir), 'cannot fsync directory', dir)
-  return handle
+  const writer = await orIoError(fs.open(file, 'a'), 'cannot open event log', file)
+  const syncers: fs.FileHandle[] = []
+  try {
+    // 'r+', not 'r': Windows flushes only a handle opened for writing. Nothing writes through them.
+    if (fsync) for (let i = 0; i < SYNCS_IN_FLIGHT; i++) syncers.push(await orIoError(fs.open(file, 'r+'), 'cannot open event log', file))
+    // The new name must survive a crash before anything acknowledged is in it.
+    if (fsync) await orIoError(syncDir(dir), 'cannot fsync directory', dir)
+  } catch (err) {
+    await closeLogFile({ writer, syncers })
+    throw err
+  }
+  return { writer, syncers }
+}
+
+async function closeLogFile (file: LogFile): Promise<void> {
+  for (const handle of [file.writer, ...file.syncers]) await handle.close().catch(() => {})
 }
 
 /** The records of one log file; a torn tail is cut off the file (and fsynced). */
