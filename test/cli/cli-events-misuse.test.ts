@@ -18,3 +18,35 @@ t.test('an option value the parser refuses (--limit -1) is one line, not its thr
   t.match(r.stderr, usageLines)
   t.match(r.stderr, /--limit/)
 })
+
+t.test('a URL with nobody behind it (given up after --attempts 2): one line naming the URL without its credentials, exit 1', async (t) => {
+  for (const args of [['get', 's'], ['streams'], ['schema', 's'], ['delete', 's', '--from', '0', '--to', '5']]) {
+    const [sub, ...rest] = args
+    const r = await cli(['events', sub, 'http://alice:s3cret@127.0.0.1:1/prefix', '--attempts', '2', ...rest])
+    t.equal(r.code, 1, sub)
+    t.match(r.stderr, /^shoebox events: POST http:\/\/127\.0\.0\.1:1\/prefix\/1\.0\/\S+: connect ECONNREFUSED[^\n]*\n$/, sub)
+    t.notMatch(r.stderr, /alice|s3cret/, `${sub}: credentials never echoed`)
+  }
+})
+
+t.test('--attempts must be a positive whole number', async (t) => {
+  for (const bad of ['0', '-1', 'x', '1.5']) {
+    const r = await cli(['events', 'streams', 'http://127.0.0.1:1', `--attempts=${bad}`])
+    t.equal(r.code, 2, bad)
+    t.match(r.stderr, /--attempts must be a positive whole number/, bad)
+  }
+})
+
+t.test('--to before --from: a usage error naming both, for get (either order) and delete; nothing is asked of the server', async (t) => {
+  for (const args of [
+    ['get', 's', '--from', '2021-01-01', '--to', '2020-01-01'],
+    ['get', 's', '--from', '2021-01-01', '--to', '2020-01-01', '--order', 'descending'],
+    ['delete', 's', '--from', '2021-01-01T00:00:00Z', '--to', '2020-12-31T23:59:59Z']
+  ]) {
+    // port 1: were the server asked, the failure would be ECONNREFUSED, exit 1
+    const r = await cli(['events', args[0], 'http://127.0.0.1:1', ...args.slice(1)])
+    t.equal(r.code, 2, args.join(' '))
+    t.match(r.stderr, usageLines, args.join(' '))
+    t.match(r.stderr, /--to .*is before --from/, args.join(' '))
+  }
+})

@@ -6,7 +6,7 @@ import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
 import { kronosTimeNow } from '../../events/kronos-time.js'
 import { endOnFailure } from '../../stream/deliver-then-fail.js'
-import { asUsageArg, client, namespaceHelp, namespaceSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
+import { asUsageArg, checkRange, client, clientHelp, clientSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
 
 const help = `Usage: shoebox events get URL STREAM [options]
 
@@ -21,7 +21,7 @@ Options:
   --start-id ID     start strictly after this event id (replaces --from)
   --limit N         at most N events
   --order ORDER     ascending (default) or descending
-${namespaceHelp}
+${clientHelp}
   -h, --help        show this help`
 
 /** Text lines to NDJSON bytes, a batch of lines per write. */
@@ -46,12 +46,13 @@ export const getCommand: Command = {
       'start-id': { type: 'string' },
       limit: { type: 'string' },
       order: { type: 'string' },
-      ...namespaceSpec
+      ...clientSpec
     }, true)
     const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
     const stream = streamName(name)
     const from = time('--from', values.from, () => 0n)
     const to = time('--to', values.to, kronosTimeNow)
+    checkRange(from, to, values)
     let limit: number | undefined
     if (values.limit !== undefined) {
       limit = Number(values.limit)
