@@ -1,6 +1,7 @@
 /** shoebox serve: the Kronos-compatible event server on a local event store. */
 import path from 'node:path'
 import type { Command } from './command.js'
+import { parseDuration } from '../units.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, parse } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -24,7 +25,7 @@ Options:
   --host H              interface to bind (default 127.0.0.1: this machine only)
   --mode M              all | readonly | collector (default all)
   --namespace NAME      a namespace to serve (repeatable; default kronos)
-  --retention T         drop whole days of events older than T, e.g. 30d
+  --retention T         drop whole days of events older than T, e.g. 30d (not 0)
   --cors-origin O       let this browser origin read answers (repeatable, exact)
   --max-body SIZE       largest request body (default 16MiB; 413 above it)
   --backend-name NAME   the storage name in put/delete answers (default shoebox)
@@ -68,6 +69,11 @@ export const serveCommand: Command = {
     if (positionals.length > 0) throw usage('serve takes no arguments')
     const port = values.port === undefined ? 8150 : Number(values.port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got '${String(values.port)}'`)
+    // --retention 0 reads like "keep everything" but would drop every finished
+    // day of events: refused, leaving --retention out keeps everything.
+    if (values.retention !== undefined && asUsage(() => parseDuration(values.retention as string, '--retention')) === 0) {
+      throw usage('--retention 0 would drop every event of every finished day; leave --retention out to keep everything')
+    }
     const mode = oneOf('--mode', values.mode, ['all', 'readonly', 'collector'] as const, 'all')
     const store = values.store as string | undefined
     // A reader of a shared store keeps nothing locally.

@@ -8,6 +8,7 @@
  */
 import t from 'tap'
 import { cli } from '../cli-run.js'
+import { put, spawnServe } from '../events/conformance-kit.js'
 
 /** A usage failure: the message on one line, then the hint. */
 const usageLines = /^shoebox \w+: [^\n]+\n\(try 'shoebox \w+ --help'\)\n$/
@@ -49,4 +50,23 @@ t.test('--to before --from: a usage error naming both, for get (either order) an
     t.match(r.stderr, usageLines, args.join(' '))
     t.match(r.stderr, /--to .*is before --from/, args.join(' '))
   }
+})
+
+t.test('against a real shoebox serve: --limit 0 and an empty range answer nothing, exit 0 (as Kronos: limit <= 0 is an empty answer)', async (t) => {
+  const served = await spawnServe(['--data', t.testdir()])
+  t.teardown(() => { served.child.kill('SIGTERM') })
+  await put(t, served.url, { s: [{ '@time': 1 }, { '@time': 2 }] })
+  let r = await cli(['events', 'get', served.url, 's', '--to', '10', '--limit', '0'])
+  t.same([r.code, r.stdout.toString(), r.stderr], [0, '', ''])
+  r = await cli(['events', 'get', served.url, 's', '--from', '3', '--to', '3'])
+  t.same([r.code, r.stdout.toString(), r.stderr], [0, '', ''])
+  r = await cli(['events', 'get', served.url, 's', '--from', '2', '--to', '2'])
+  t.equal(r.stdout.toString().split('\n').length, 2, 'a one-tick range holds the event at that tick (inclusive)')
+})
+
+t.test('serve --retention 0 would drop every finished day: refused as a usage error', async (t) => {
+  const r = await cli(['serve', '--data', t.testdir(), '--port', '0', '--retention', '0'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, usageLines)
+  t.match(r.stderr, /--retention/)
 })
