@@ -1,10 +1,12 @@
 /**
  * `shoebox ship` fed what a careless user feeds it: nothing at all, blank
- * lines, a line that is not JSON, an event without its --time-field, a 10 MB
- * line. Every refused line is named once by its number, the good
+ * lines, a line that is not JSON, bytes that are not UTF-8 (split at every
+ * chunk boundary), an event without its --time-field, a 10 MB line. Every refused line is named once by its number, the good
  * lines are shipped, and the exit status says whether anything was refused.
  */
+import { Readable, Writable } from 'node:stream'
 import t from 'tap'
+import { main } from '../../lib/cli/main.js'
 import { cli } from '../cli-run.js'
 import { startCollector, type Collector } from '../events/fixtures/collector.js'
 import { get, spawnServe } from '../events/conformance-kit.js'
@@ -52,6 +54,30 @@ t.test('--time-field missing in some events: those lines named, the rest shipped
   t.match(r.stderr, /^shoebox ship: line 2: no time field "at"\nshoebox ship: line 3: no time field "at"\n/)
   t.same(c.stored.map((e) => [e.event.n, e.event['@time']]), [[1, 17041646450000000], [4, 17041646460000000]])
 })
+
+const invalidUtf8Input = Buffer.concat([
+  Buffer.from('{"n":1,"t":"héllo ✓"}\n'),
+  Buffer.from('{"n":2,"t":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n'),
+  Buffer.from('{"n":3,"t":"wörld"}\n'),
+  Buffer.from('{"n":4,"t":"cut '), Buffer.from([0xe2, 0x9c]), Buffer.from('"}')
+])
+
+for (const size of [1, 2, 3, 5, 7, 13, 321]) {
+  t.test(`a line that is not UTF-8 is refused by its number, never shipped with U+FFFD in it (stdin in ${size}-byte chunks)`, async (t) => {
+    const c = await collector(t)
+    const chunks: Buffer[] = []
+    for (let at = 0; at < invalidUtf8Input.length; at += size) chunks.push(invalidUtf8Input.subarray(at, at + size))
+    let stderr = ''
+    const code = await main(['ship', c.url, '--stream', 's'], {
+      stdin: Readable.from(chunks),
+      stdout: new Writable({ write (_c, _e, cb) { cb() } }),
+      stderr: new Writable({ write (chunk: Buffer, _e, cb) { stderr += chunk.toString(); cb() } })
+    })
+    t.equal(code, 1, stderr)
+    t.match(stderr, /^shoebox ship: line 2: not valid UTF-8\b.*\nshoebox ship: line 4: not valid UTF-8\b.*\nshoebox ship: shipped 2 events .*; 2 invalid\n$/)
+    t.same(c.stored.map((e) => [e.event.n, e.event.t]), [[1, 'héllo ✓'], [3, 'wörld']])
+  })
+}
 
 t.test('a 10 MB line against a real shoebox serve: refused by the server (over its 1 MiB event cap), the rest stored; exit 1', async (t) => {
   const served = await spawnServe(['--data', t.testdir()])
