@@ -1,7 +1,8 @@
 /**
  * `shoebox ship` fed what a careless user feeds it: nothing at all, blank
  * lines, a line that is not JSON, bytes that are not UTF-8 (split at every
- * chunk boundary), an event without its --time-field, a 10 MB line. Every refused line is named once by its number, the good
+ * chunk boundary), an event without its --time-field, a 10 MB line, a URL
+ * that is not http. Every refused line is named once by its number, the good
  * lines are shipped, and the exit status says whether anything was refused.
  */
 import { Readable, Writable } from 'node:stream'
@@ -87,4 +88,12 @@ t.test('a 10 MB line against a real shoebox serve: refused by the server (over i
   t.equal(r.code, 1)
   t.match(r.stderr, /^shoebox ship: event rejected: .*RequestTooLarge.*\n.*shipped 1 event .*1 rejected by the server\n$/)
   t.same((await get(t, served.url, 's', 0, 10)).map((e) => e.n), [2])
+})
+
+t.test('a URL that is not http(s): a usage error, exit 2, as for shoebox events', async (t) => {
+  for (const url of ['ftp://x', 'not a url']) {
+    const r = await cli(['ship', url, '--stream', 's'], '{"n":1}\n')
+    t.equal(r.code, 2, url)
+    t.match(r.stderr, /^shoebox ship: [^\n]+\n\(try 'shoebox ship --help'\)\n$/, url)
+  }
 })
