@@ -1,6 +1,8 @@
 /** shoebox serve: the Kronos-compatible event server on a local event store. */
 import path from 'node:path'
 import type { Command } from './command.js'
+import { ShoeboxError } from '../errors.js'
+import { describeIoError } from '../fs/io-error.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, parse } from './options.js'
@@ -98,7 +100,7 @@ export const serveCommand: Command = {
       flushInterval: values['flush-interval'] as string | undefined,
       pollInterval: values['poll-interval'] as string | undefined,
       sweepAfter: values['sweep-after'] as string | undefined
-    }).catch((err: unknown) => asUsage(() => { throw err }))
+    }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {
       const stop = (): void => {
@@ -113,4 +115,22 @@ export const serveCommand: Command = {
     io.stderr.write('shoebox serve: stopped\n')
     return 0
   }
+}
+
+/**
+ * node's own words for a failed listen ('listen EADDRINUSE: address already
+ * in use 127.0.0.1:8150') say neither which flag to change nor how: one line
+ * that does. Any other failure is passed on as it is.
+ */
+function listenError (err: unknown, host: string, port: number): unknown {
+  const e = err as NodeJS.ErrnoException
+  if (e.syscall !== 'listen' && e.syscall !== 'getaddrinfo') return err
+  const why = e.code === 'EADDRINUSE'
+    ? 'the port is in use (--port 0 picks a free one)'
+    : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND'
+      ? `--host ${host} is not an address of this machine (${e.code})`
+      : e.code === 'EACCES'
+        ? 'permission denied (a port below 1024 needs privileges; --port 0 picks a free one)'
+        : describeIoError(e)
+  return new ShoeboxError('SHOEBOX_IO', `cannot listen on ${host}:${port}: ${why}`, { cause: err })
 }

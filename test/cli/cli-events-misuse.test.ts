@@ -6,6 +6,7 @@
  * on stderr (a usage mistake adds the "try --help" line), exit 2 for usage
  * and 1 for the server or the network.
  */
+import net from 'node:net'
 import t from 'tap'
 import { cli } from '../cli-run.js'
 import { put, spawnServe } from '../events/conformance-kit.js'
@@ -69,4 +70,18 @@ t.test('serve --retention 0 would drop every finished day: refused as a usage er
   t.equal(r.code, 2)
   t.match(r.stderr, usageLines)
   t.match(r.stderr, /--retention/)
+})
+
+t.test('serve: a port in use, and a --host that is not this machine: one line saying which, exit 1', async (t) => {
+  const taken = net.createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { taken.close() })
+  const { port } = taken.address() as net.AddressInfo
+  let r = await cli(['serve', '--data', t.testdir(), '--port', String(port)])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox serve: cannot listen on 127.0.0.1:${port}: the port is in use (--port 0 picks a free one)\n`)
+  // 192.0.2.1 is TEST-NET-1: never an address of this machine, and no DNS lookup
+  r = await cli(['serve', '--data', t.testdir(), '--port', '0', '--host', '192.0.2.1'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^shoebox serve: cannot listen on 192\.0\.2\.1:0: --host 192\.0\.2\.1 is not an address of this machine \(EADDRNOTAVAIL\)\n$/)
 })
