@@ -6,6 +6,7 @@
  * on stderr (a usage mistake adds the "try --help" line), exit 2 for usage
  * and 1 for the server or the network.
  */
+import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import { cli } from '../cli-run.js'
@@ -84,4 +85,26 @@ t.test('serve: a port in use, and a --host that is not this machine: one line sa
   r = await cli(['serve', '--data', t.testdir(), '--port', '0', '--host', '192.0.2.1'])
   t.equal(r.code, 1)
   t.match(r.stderr, /^shoebox serve: cannot listen on 192\.0\.2\.1:0: --host 192\.0\.2\.1 is not an address of this machine \(EADDRNOTAVAIL\)\n$/)
+})
+
+t.test('events get from a server that dies mid-answer: every event received is written, and the error line says how many and the last @id', async (t) => {
+  const ids = [1, 2, 3].map((n) => `a747c000-2c29-11ea-8db9-90c3a61ddf0${n}`)
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write(ids.map((id, n) => `{"@time":${n + 1},"@id":"${id}"}\r\n`).join(''), () => {
+        // the answer is cut, and nobody answers the resumes: the server is gone
+        server.close()
+        res.socket?.destroy()
+      })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+  const r = await cli(['events', 'get', url, 's', '--to', '10', '--attempts', '2'])
+  t.equal(r.code, 1)
+  t.same(r.stdout.toString().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { '@id': string })['@id']), ids)
+  t.match(r.stderr, new RegExp(`^shoebox events: POST ${url}/1\\.0/events/get: [^\\n]*; 3 events written, the last @id ${ids[2]} \\(--start-id ${ids[2]} goes on after it\\)\\n$`))
 })
