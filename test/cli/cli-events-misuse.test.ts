@@ -6,10 +6,11 @@
  * on stderr (a usage mistake adds the "try --help" line), exit 2 for usage
  * and 1 for the server or the network.
  */
+import { spawn } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
-import { cli } from '../cli-run.js'
+import { BIN, cli } from '../cli-run.js'
 import { put, spawnServe } from '../events/conformance-kit.js'
 
 /** A usage failure: the message on one line, then the hint. */
@@ -54,7 +55,7 @@ t.test('--to before --from: a usage error naming both, for get (either order) an
   }
 })
 
-t.test('against a real shoebox serve: --limit 0 and an empty range answer nothing, exit 0 (as Kronos: limit <= 0 is an empty answer)', async (t) => {
+t.test('against a real shoebox serve: --limit 0 and an empty range answer nothing, exit 0 (as Kronos: limit <= 0 is an empty answer); | head -1 is no error', async (t) => {
   const served = await spawnServe(['--data', t.testdir()])
   t.teardown(() => { served.child.kill('SIGTERM') })
   await put(t, served.url, { s: [{ '@time': 1 }, { '@time': 2 }] })
@@ -64,6 +65,17 @@ t.test('against a real shoebox serve: --limit 0 and an empty range answer nothin
   t.same([r.code, r.stdout.toString(), r.stderr], [0, '', ''])
   r = await cli(['events', 'get', served.url, 's', '--from', '2', '--to', '2'])
   t.equal(r.stdout.toString().split('\n').length, 2, 'a one-tick range holds the event at that tick (inclusive)')
+  // events get | head -1: the reader going away is not an error
+  await put(t, served.url, { many: Array.from({ length: 5000 }, (_, i) => ({ '@time': i + 1, pad: 'x'.repeat(100) })) })
+  const { code, stderr } = await new Promise<{ code: number | null, stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [...process.execArgv, BIN, 'events', 'get', served.url, 'many', '--to', '100000'])
+    let err = ''
+    child.stderr.on('data', (b: Buffer) => { err += b.toString() })
+    child.stdout.once('data', () => { child.stdout.destroy() })
+    child.on('close', (c) => { resolve({ code: c, stderr: err }) })
+  })
+  t.equal(code, 0, `| head -1: ${stderr}`)
+  t.equal(stderr, '', '| head -1: nothing on stderr')
 })
 
 t.test('serve --retention 0 would drop every finished day: refused as a usage error', async (t) => {
