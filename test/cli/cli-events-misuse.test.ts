@@ -14,7 +14,7 @@ import { BIN, cli } from '../cli-run.js'
 import { put, spawnServe } from '../events/conformance-kit.js'
 
 /** A usage failure: the message on one line, then the hint. */
-const usageLines = /^shoebox \w+: [^\n]+\n\(try 'shoebox \w+ --help'\)\n$/
+const usageLines = /^shoebox \w+: [^\n]+\n\(try 'shoebox \w+(?: \w+)? --help'\)\n$/
 
 t.test('an option value the parser refuses (--limit -1) is one line, not its three', async (t) => {
   const r = await cli(['events', 'get', 'http://127.0.0.1:1', 's', '--limit', '-1'])
@@ -119,4 +119,19 @@ t.test('events get from a server that dies mid-answer: every event received is w
   t.equal(r.code, 1)
   t.same(r.stdout.toString().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { '@id': string })['@id']), ids)
   t.match(r.stderr, new RegExp(`^shoebox events: POST ${url}/1\\.0/events/get: [^\\n]*; 3 events written, the last @id ${ids[2]} \\(--start-id ${ids[2]} goes on after it\\)\\n$`))
+})
+
+t.test("a subcommand's usage mistake points at the subcommand's help, which has its options", async (t) => {
+  const cases: Array<[string[], string]> = [
+    [['events', 'get', 'http://127.0.0.1:1', 's', '--order', 'up'], 'events get'],
+    [['events', 'delete', 'http://127.0.0.1:1', 's', '--to', '5'], 'events delete'],
+    [['events', 'streams'], 'events streams'],
+    [['events', 'nope'], 'events'],
+    [['events'], 'events']
+  ]
+  for (const [args, help] of cases) {
+    const r = await cli(args)
+    t.equal(r.code, 2, args.join(' '))
+    t.equal(r.stderr.split('\n')[1], `(try 'shoebox ${help} --help')`, args.join(' '))
+  }
 })

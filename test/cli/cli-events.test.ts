@@ -63,7 +63,7 @@ t.test('usage errors exit 2, server errors exit 1, each one line', async (t) => 
   for (const args of usage) {
     const r = await cli(args)
     t.equal(r.code, 2, args.join(' '))
-    t.match(r.stderr, /^shoebox events: .+\n\(try 'shoebox events --help'\)\n$/, args.join(' '))
+    t.match(r.stderr, /^shoebox events: .+\n\(try 'shoebox events(?: \w+)? --help'\)\n$/, args.join(' '))
   }
   const r = await cli(['events', 'streams', fx.url, '--namespace', 'nope'])
   t.equal(r.code, 1)
