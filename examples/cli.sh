@@ -1,7 +1,7 @@
 #!/bin/sh
 # The README's shell examples, run as written by test/examples.test.ts with
-# `shoebox` on the PATH, events.ndjson in the working directory and an
-# S3-compatible server behind SHOEBOX_S3_ENDPOINT.
+# `shoebox` on the PATH, events.ndjson and photos/ in the working directory
+# and an S3-compatible server behind SHOEBOX_S3_ENDPOINT.
 set -eu
 # examples/cli.sh
 shoebox encode --meta source=web < events.ndjson > events.shoebox
@@ -15,3 +15,7 @@ shoebox read 'events/*' --positions | tail -1    # the last record, and where to
 shoebox write events/ --roll-size 64MiB --gzip --to s3://my-bucket/events < events.ndjson
 shoebox read 's3://my-bucket/events/*.gz' --payload-only | head -2
 shoebox upload events.shoebox --to s3://my-bucket/archive
+
+# examples/cli.sh
+shoebox pack photos/ --to s3://my-bucket/photos --gzip --include '**/*.jpg'
+shoebox unpack 's3://my-bucket/photos/*.shoebox.gz' --out restored/

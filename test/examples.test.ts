@@ -58,6 +58,10 @@ async function runExample (name: string, options: { args?: string[], env?: Recor
 
 const lines = (text: string): string[] => text.split('\n').filter((l) => l !== '')
 
+/** cli.sh's photos/: binary files in two directories (and a .txt that --include leaves out). */
+const photos: Array<[string, number]> = [['a.jpg', 5000], [path.join('trip', 'b.jpg'), 70_000]]
+const photo = (size: number): Buffer => Buffer.from(Array.from({ length: size }, (_, i) => (i * 7919 + size) % 256))
+
 const runners: Record<string, (t: Test) => Promise<void>> = {
   async 'quickstart.js' (t) {
     const { stdout } = await runExample('quickstart.js')
@@ -135,7 +139,12 @@ const runners: Record<string, (t: Test) => Promise<void>> = {
     const s3 = await s3For(t)
     const { stdout, cwd } = await runExample('cli.sh', {
       env: s3.env,
-      setup: (cwd) => { fs.writeFileSync(path.join(cwd, 'events.ndjson'), ndjson) }
+      setup: (cwd) => {
+        fs.writeFileSync(path.join(cwd, 'events.ndjson'), ndjson)
+        fs.mkdirSync(path.join(cwd, 'photos', 'trip'), { recursive: true })
+        for (const [name, size] of photos) fs.writeFileSync(path.join(cwd, 'photos', name), photo(size))
+        fs.writeFileSync(path.join(cwd, 'photos', 'notes.txt'), 'not a photo')
+      }
     })
     t.match(stdout, /events\.shoebox: OK: 1000 records/, 'verify')
     t.equal(fs.readFileSync(path.join(cwd, 'events-again.ndjson'), 'utf8'), ndjson, 'decode --payload-only gives the input back')
@@ -145,6 +154,11 @@ const runners: Record<string, (t: Test) => Promise<void>> = {
     const keys = s3.keys()
     t.equal(keys.filter((k) => k.startsWith('events/')).length, 2, 'both sealed files uploaded')
     t.ok(keys.includes('archive/events.shoebox'), 'upload')
+    t.ok(keys.some((k) => /^photos\/photos-.*\.shoebox\.gz$/.test(k)), 'pack: the photos packed into the bucket')
+    const restored = (fs.readdirSync(path.join(cwd, 'restored'), { recursive: true }) as string[])
+      .filter((name) => fs.statSync(path.join(cwd, 'restored', name)).isFile()).sort()
+    t.same(restored, photos.map(([name]) => name).sort(), 'unpack: the .jpg files back, notes.txt never packed')
+    for (const [name, size] of photos) t.same(fs.readFileSync(path.join(cwd, 'restored', name)), photo(size), `${name} byte for byte`)
   }
 }
 
@@ -166,6 +180,10 @@ t.test('every README code block is in the example it names, verbatim', async (t)
   t.same([...named].sort(), uses.sort(), 'the README shows each use from its file')
   const unnamed = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].filter((m) => !m[1].startsWith('// examples/'))
   t.same(unnamed.map((m) => m[1].split('\n')[0]), [], 'no JavaScript block in the README without its runnable file')
+  // A shell block is run too, unless it only installs or runs the package's own scripts.
+  const unnamedShell = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1])
+    .filter((block) => !block.startsWith('# examples/') && !block.split('\n').every((l) => l === '' || /^npm /.test(l)))
+  t.same(unnamedShell.map((block) => block.split('\n')[0]), [], 'no shell example in the README without its runnable file')
 })
 
 for (const [name, runner] of Object.entries(runners)) {

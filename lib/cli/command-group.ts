@@ -3,8 +3,20 @@
  * each subcommand is its own file, imported only when it runs, as main.ts
  * does for the top-level commands.
  */
+import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
+
+/**
+ * A subcommand's usage mistake: main() points the hint at the subcommand's
+ * help ('shoebox events get --help'), which has the options; the group's
+ * help only lists the subcommands.
+ */
+export class SubcommandUsageError extends ShoeboxError {
+  constructor (readonly command: string, message: string, cause: unknown) {
+    super('SHOEBOX_USAGE', message, { cause })
+  }
+}
 
 export interface SubcommandEntry {
   name: string
@@ -45,7 +57,14 @@ export function commandGroup (name: string, summary: string, entries: readonly S
         io.stdout.write(command.help + '\n')
         return 0
       }
-      return await command.run(rest, io)
+      try {
+        return await command.run(rest, io)
+      } catch (err) {
+        if (err instanceof ShoeboxError && err.code === 'SHOEBOX_USAGE' && !(err instanceof SubcommandUsageError)) {
+          throw new SubcommandUsageError(`${name} ${sub}`, err.message, err)
+        }
+        throw err
+      }
     }
   }
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
+import { SubcommandUsageError } from './command-group.js'
 import { describeIoError, type Io } from './io.js'
 
 /**
@@ -90,7 +91,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
     if (err instanceof ShoeboxError) {
       io.stderr.write(`shoebox ${command.name}: ${err.message}\n`)
       if (err.code === 'SHOEBOX_USAGE') {
-        io.stderr.write(`(try 'shoebox ${command.name} --help')\n`)
+        io.stderr.write(`(try 'shoebox ${err instanceof SubcommandUsageError ? err.command : command.name} --help')\n`)
         return 2
       }
       return 1

@@ -11,7 +11,9 @@ export function parse (argv: string[], options: OptionSpec, allowPositionals: bo
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
   } catch (err) {
-    throw usage((err as Error).message)
+    // node:util's messages run to several lines ('--limit -1': ambiguous, did you
+    // forget..., use --limit=-XYZ); a CLI failure is one line.
+    throw usage((err as Error).message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' '))
   }
 }
 

@@ -1,6 +1,9 @@
 /** shoebox serve: the Kronos-compatible event server on a local event store. */
 import path from 'node:path'
 import type { Command } from './command.js'
+import { ShoeboxError } from '../errors.js'
+import { describeIoError } from '../fs/io-error.js'
+import { parseDuration } from '../units.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, parse } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -24,7 +27,7 @@ Options:
   --host H              interface to bind (default 127.0.0.1: this machine only)
   --mode M              all | readonly | collector (default all)
   --namespace NAME      a namespace to serve (repeatable; default kronos)
-  --retention T         drop whole days of events older than T, e.g. 30d
+  --retention T         drop whole days of events older than T, e.g. 30d (not 0)
   --cors-origin O       let this browser origin read answers (repeatable, exact)
   --max-body SIZE       largest request body (default 16MiB; 413 above it)
   --backend-name NAME   the storage name in put/delete answers (default shoebox)
@@ -68,6 +71,11 @@ export const serveCommand: Command = {
     if (positionals.length > 0) throw usage('serve takes no arguments')
     const port = values.port === undefined ? 8150 : Number(values.port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got '${String(values.port)}'`)
+    // --retention 0 reads like "keep everything" but would drop every finished
+    // day of events: refused, leaving --retention out keeps everything.
+    if (values.retention !== undefined && asUsage(() => parseDuration(values.retention as string, '--retention')) === 0) {
+      throw usage('--retention 0 would drop every event of every finished day; leave --retention out to keep everything')
+    }
     const mode = oneOf('--mode', values.mode, ['all', 'readonly', 'collector'] as const, 'all')
     const store = values.store as string | undefined
     // A reader of a shared store keeps nothing locally.
@@ -92,7 +100,7 @@ export const serveCommand: Command = {
       flushInterval: values['flush-interval'] as string | undefined,
       pollInterval: values['poll-interval'] as string | undefined,
       sweepAfter: values['sweep-after'] as string | undefined
-    }).catch((err: unknown) => asUsage(() => { throw err }))
+    }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {
       const stop = (): void => {
@@ -107,4 +115,22 @@ export const serveCommand: Command = {
     io.stderr.write('shoebox serve: stopped\n')
     return 0
   }
+}
+
+/**
+ * node's own words for a failed listen ('listen EADDRINUSE: address already
+ * in use 127.0.0.1:8150') say neither which flag to change nor how: one line
+ * that does. Any other failure is passed on as it is.
+ */
+function listenError (err: unknown, host: string, port: number): unknown {
+  const e = err as NodeJS.ErrnoException
+  if (e.syscall !== 'listen' && e.syscall !== 'getaddrinfo') return err
+  const why = e.code === 'EADDRINUSE'
+    ? 'the port is in use (--port 0 picks a free one)'
+    : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND'
+      ? `--host ${host} is not an address of this machine (${e.code})`
+      : e.code === 'EACCES'
+        ? 'permission denied (a port below 1024 needs privileges; --port 0 picks a free one)'
+        : describeIoError(e)
+  return new ShoeboxError('SHOEBOX_IO', `cannot listen on ${host}:${port}: ${why}`, { cause: err })
 }

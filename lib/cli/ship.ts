@@ -14,6 +14,7 @@ URL (shoebox serve, or Kronos itself): POST URL/1.0/events/put, batched per
 stream, retried while the server is unreachable or busy (Retry-After
 honoured). Each event gets @time (now, unless it has one or --time-field
 says where it is) and @id; stream names are checked before anything is sent.
+Blank lines are skipped; empty stdin ships nothing (exit 0, as write).
 Exits once every event is acknowledged, with a summary line on stderr
 (live progress too, on a terminal). Exit 1 if any event was refused (a bad
 line, or rejected by the server), 2 for a usage mistake.
@@ -70,13 +71,13 @@ export const shipCommand: Command = {
     // Loaded here, not at the top: `shoebox --help` loads no event code.
     const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent, WholeLines }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js')])
-    const shipper = asUsage(() => ship(positionals[0], {
+    const shipper = asUsage(() => urlAsUsage(() => ship(positionals[0], {
       namespace: values.namespace as string | undefined,
       onOverflow,
       spill: values.spill as string | undefined,
       queueEvents,
       retry: { attempts }
-    }))
+    })))
     const stamper = asUsage(() => stampNdjson({
       stream,
       streamField,
@@ -92,7 +93,8 @@ export const shipCommand: Command = {
     let badLines = 0
     stamper.on('invalid', (info: { line: number, error: Error }) => {
       badLines++
-      complain(`shoebox ship: line ${info.line}: ${info.error.message}`)
+      // The stamper's message names the line already ("line 2: invalid JSON ...").
+      complain(`shoebox ship: ${info.error.message}`)
     })
     shipper.on('invalid', (info: { error: Error }) => { complain(`shoebox ship: ${info.error.message}`) })
     let rejected = 0
@@ -119,6 +121,16 @@ export const shipCommand: Command = {
     const stats = shipper.stats()
     io.stderr.write(`shoebox ship: ${summary(stats, invalid)}\n`)
     return invalid > 0 || stats.events.rejected > 0 ? 1 : 0
+  }
+}
+
+/** A URL that is not http(s) is the user's mistake, as for `shoebox events`: exit 2. */
+function urlAsUsage<T> (make: () => T): T {
+  try {
+    return make()
+  } catch (err) {
+    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_BAD_URL') throw usage(err.message)
+    throw err
   }
 }
 

@@ -9,14 +9,16 @@
  * event-text.ts), so nothing else about the event changes on its way.
  *
  * stampNdjson(): the same from NDJSON bytes, a Duplex built with pumpify over
- * split2 (LF or CRLF lines, blank lines skipped but counted) and stamp.
+ * a UTF-8 check (utf8-line-check.ts), split2 (LF or CRLF lines, blank lines
+ * skipped but counted) and stamp.
  *
- * A bad event (bad JSON, not an object, bad @time, bad or missing stream)
+ * A bad event (bad JSON, not valid UTF-8, not an object, bad @time, bad or missing stream)
  * is reported with its line (the n-th chunk for stamp()): by default the
  * stream fails with that ShoeboxError after delivering every good event
  * before it; with `onInvalid: 'event'` an `invalid` event {line, text, error}
  * is emitted and stamping goes on. Good events are never dropped.
  */
+import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
@@ -27,6 +29,7 @@ import {
 } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
 import { parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
+import { Utf8LineCheck } from './utf8-line-check.js'
 
 export type TimeValue = KronosTime | Date | number | string
 
@@ -70,7 +73,13 @@ export interface InvalidEventInfo {
 
 /** A line of NDJSON with its number (what split2 hands stamp in stampNdjson). */
 export class NumberedLine {
-  constructor (readonly line: number, readonly text: string) {}
+  /** notUtf8: the line's bytes were not valid UTF-8 (`text` has U+FFFD in their place). */
+  constructor (readonly line: number, readonly text: string, readonly notUtf8 = false) {}
+}
+
+/** Decoding would put U+FFFD in place of the bad bytes, and ship an event the sender never wrote. */
+function notUtf8 (): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_INVALID_EVENT', 'not valid UTF-8 (left out rather than shipped with U+FFFD in place of its bytes)')
 }
 
 /** A failure travelling in line with the records (stampNdjson's error mode). */
@@ -114,7 +123,7 @@ export class StampStream extends Transform {
     const input = numbered ? chunk.text : chunk
     let record: StampedEventRecord
     try {
-      record = this.#stamp(input, line)
+      record = this.#stamp(input, line, numbered && chunk.notUtf8)
     } catch (err) {
       const error = lineError(err, numbered ? 'line' : 'event', line)
       if (this.#options.onInvalid === 'event') {
@@ -131,8 +140,9 @@ export class StampStream extends Transform {
     callback(null, record)
   }
 
-  #stamp (input: unknown, line: number): StampedEventRecord {
+  #stamp (input: unknown, line: number, notUtf8Line: boolean): StampedEventRecord {
     const o = this.#options
+    if (notUtf8Line || (Buffer.isBuffer(input) && !isUtf8(input))) throw notUtf8()
     const text = typeof input === 'string'
       ? input
       : Buffer.isBuffer(input) ? input.toString('utf8') : stringifyEvent(input)
@@ -214,14 +224,14 @@ export function stamp (options?: StampOptions): StampStream {
 
 type Split2 = (mapper: (line: string) => unknown) => Duplex
 type PumpifyCtor = new (...streams: Duplex[]) => Duplex
-let StampNdjsonClass: (new (lines: Duplex, stamper: StampStream) => Duplex) | undefined
+let StampNdjsonClass: PumpifyCtor | undefined
 let split2: Split2 | undefined
 
 /**
  * Loaded with require on first use, not at import: `import 'shoebox'` stays
  * cheap, and a module without top-level await stays require()-able.
  */
-function loadLineStages (): { split: Split2, Ctor: new (lines: Duplex, stamper: StampStream) => Duplex } {
+function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
   if (StampNdjsonClass === undefined || split2 === undefined) {
     const require = createRequire(import.meta.url)
     split2 = require('split2') as Split2
@@ -250,12 +260,14 @@ function loadLineStages (): { split: Split2, Ctor: new (lines: Duplex, stamper: 
 export function stampNdjson (options: StampOptions = {}): Duplex {
   const stamper = new StampStream(options, options.onInvalid !== 'event')
   const { split, Ctor } = loadLineStages()
+  const check = new Utf8LineCheck()
   let line = 0
   const lines = split((text: string) => {
     line++
-    return text.trim() === '' ? undefined : new NumberedLine(line, text)
+    if (text.trim() === '') return undefined
+    return new NumberedLine(line, text, check.badLines.delete(line))
   })
-  const duplex = new Ctor(lines, stamper)
+  const duplex = new Ctor(check, lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
   return duplex
 }

@@ -6,8 +6,11 @@ import { checkStreamName } from '../../events/stream-name.js'
 import { usage } from '../io.js'
 import type { OptionSpec } from '../options.js'
 
-export const namespaceSpec: OptionSpec = { namespace: { type: 'string' } }
-export const namespaceHelp = '  --namespace NS    the namespace (default: the server\'s default namespace)'
+/** The options of every events subcommand: which namespace, and how long to keep trying. */
+export const clientSpec: OptionSpec = { namespace: { type: 'string' }, attempts: { type: 'string' } }
+export const clientHelp = '  --namespace NS    the namespace (default: the server\'s default namespace)\n' +
+  '  --attempts N      give up after N tries (default 10, backing off up to 5 s\n' +
+  '                    between tries: about 15 s when nobody answers)'
 export const timeHelp = 'Times are ISO 8601 (2026-12-03T10:00:00Z; no offset means UTC), kronos time\n' +
   '(an integer count of 100 ns ticks since the epoch), or now.'
 
@@ -26,7 +29,14 @@ export function asUsageArg<T> (check: () => T): T {
 
 export function client (url: string, values: Record<string, unknown>): KronosClient {
   const namespace = values.namespace as string | undefined
-  return asUsageArg(() => kronos(url, namespace === undefined ? {} : { namespace }))
+  let attempts: number | undefined
+  if (values.attempts !== undefined) {
+    attempts = Number(values.attempts)
+    if (!/^\d+$/.test(String(values.attempts)) || !Number.isSafeInteger(attempts) || attempts < 1) {
+      throw usage(`--attempts must be a positive whole number, got '${String(values.attempts)}'`)
+    }
+  }
+  return asUsageArg(() => kronos(url, { ...(namespace === undefined ? {} : { namespace }), ...(attempts === undefined ? {} : { attempts }) }))
 }
 
 export function time (option: string, value: unknown, fallback: () => KronosTime): KronosTime {
@@ -37,6 +47,17 @@ export function time (option: string, value: unknown, fallback: () => KronosTime
     return toKronosTime(text)
   } catch (err) {
     throw usage(`${option}: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * --to before --from selects nothing, and with --order descending it reads
+ * like a mistake (--from is the earlier end in either order): say so rather
+ * than answer (or delete) nothing.
+ */
+export function checkRange (from: KronosTime, to: KronosTime, values: Record<string, unknown>): void {
+  if (to < from) {
+    throw usage(`--to ${String(values.to ?? 'now')} is before --from ${String(values.from ?? '0')}: no event is in that range (--from is the earlier end in either --order)`)
   }
 }
 

@@ -3,7 +3,7 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
 import { stringifyEvent } from '../../events/event-text.js'
-import { asUsageArg, client, namespaceHelp, namespaceSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
+import { asUsageArg, checkRange, client, clientHelp, clientSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
 
 const help = `Usage: shoebox events delete URL STREAM (--from TIME | --start-id ID) --to TIME [options]
 
@@ -16,7 +16,7 @@ Options:
   --from TIME       the earliest @time to delete (inclusive)
   --to TIME         the latest @time to delete (inclusive)
   --start-id ID     delete strictly after this event id (replaces --from)
-${namespaceHelp}
+${clientHelp}
   -h, --help        show this help`
 
 export const deleteCommand: Command = {
@@ -28,7 +28,7 @@ export const deleteCommand: Command = {
       from: { type: 'string' },
       to: { type: 'string' },
       'start-id': { type: 'string' },
-      ...namespaceSpec
+      ...clientSpec
     }, true)
     const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
     const stream = streamName(name)
@@ -37,6 +37,7 @@ export const deleteCommand: Command = {
     if (values.from === undefined && startId === undefined) throw usage('delete needs --from or --start-id (nothing is deleted by default)')
     const from = time('--from', values.from, () => 0n)
     const to = time('--to', values.to, () => 0n)
+    checkRange(from, to, values)
     const kronos = client(url, values)
     try {
       const answer = await asUsageArg(async () => await kronos.delete(stream, from, to, { startId }))

@@ -1,19 +1,21 @@
 /** shoebox events get URL STREAM: a time range of a stream as NDJSON, each event as the server sent it. */
 import { pipeline } from 'node:stream/promises'
 import { Transform, type TransformCallback } from 'node:stream'
+import { ShoeboxError } from '../../errors.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
 import { kronosTimeNow } from '../../events/kronos-time.js'
 import { endOnFailure } from '../../stream/deliver-then-fail.js'
-import { asUsageArg, client, namespaceHelp, namespaceSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
+import { asUsageArg, checkRange, client, clientHelp, clientSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
 
 const help = `Usage: shoebox events get URL STREAM [options]
 
 Writes the events of STREAM with --from <= @time <= --to to stdout, one JSON
 object per line, as the server (shoebox serve, or Kronos) sent them. A broken
 connection is resumed after the last event written; --limit holds across
-resumes. ${timeHelp}
+resumes. A failure is one line after every event received, saying how many
+were written and the last @id (--start-id ID goes on after it). ${timeHelp}
 
 Options:
   --from TIME       the earliest @time (inclusive; default 0, the epoch)
@@ -21,17 +23,30 @@ Options:
   --start-id ID     start strictly after this event id (replaces --from)
   --limit N         at most N events
   --order ORDER     ascending (default) or descending
-${namespaceHelp}
+${clientHelp}
   -h, --help        show this help`
 
-/** Text lines to NDJSON bytes, a batch of lines per write. */
+/** Text lines to NDJSON bytes, a batch of lines per write; counts them, and keeps the last. */
 class Lines extends Transform {
+  written = 0
+  last: string | undefined
+
   constructor () {
     super({ writableObjectMode: true, readableObjectMode: false })
   }
 
   override _transform (line: string, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.written++
+    this.last = line
     callback(null, `${line}\n`)
+  }
+
+  /** What stdout holds, for the error line: how many events, and where to go on from. */
+  describe (): string {
+    if (this.written === 0) return 'no event written'
+    const id = this.last === undefined ? undefined : /"@id"\s*:\s*"([^"]+)"/.exec(this.last)?.[1]
+    const events = `${this.written} event${this.written === 1 ? '' : 's'} written`
+    return id === undefined ? events : `${events}, the last @id ${id} (--start-id ${id} goes on after it)`
   }
 }
 
@@ -46,12 +61,13 @@ export const getCommand: Command = {
       'start-id': { type: 'string' },
       limit: { type: 'string' },
       order: { type: 'string' },
-      ...namespaceSpec
+      ...clientSpec
     }, true)
     const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
     const stream = streamName(name)
     const from = time('--from', values.from, () => 0n)
     const to = time('--to', values.to, kronosTimeNow)
+    checkRange(from, to, values)
     let limit: number | undefined
     if (values.limit !== undefined) {
       limit = Number(values.limit)
@@ -66,8 +82,12 @@ export const getCommand: Command = {
       // A failure (retries used up) ends the output cleanly, every event
       // received written, and is thrown after: one error line.
       const received = endOnFailure(events)
-      await pipeline(received, new Lines(), io.stdout)
-      if (received.failure !== null) throw received.failure
+      const lines = new Lines()
+      await pipeline(received, lines, io.stdout)
+      if (received.failure !== null) {
+        const failure = received.failure as Error
+        throw new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${lines.describe()}`, { cause: failure })
+      }
     } finally {
       kronos.close()
     }

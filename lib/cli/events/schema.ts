@@ -2,7 +2,7 @@
 import type { Command } from '../command.js'
 import { parse } from '../options.js'
 import { stringifyEvent } from '../../events/event-text.js'
-import { client, namespaceHelp, namespaceSpec, positionalArgs, streamName } from './args.js'
+import { client, clientHelp, clientSpec, positionalArgs, streamName } from './args.js'
 
 const help = `Usage: shoebox events schema URL STREAM [options]
 
@@ -10,7 +10,7 @@ Writes the JSON schema the server infers from the 100 most recent events of
 STREAM (Kronos's infer_schema) as one JSON line.
 
 Options:
-${namespaceHelp}
+${clientHelp}
   -h, --help        show this help`
 
 export const schemaCommand: Command = {
@@ -18,7 +18,7 @@ export const schemaCommand: Command = {
   summary: 'the JSON schema inferred from a stream',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, { ...namespaceSpec }, true)
+    const { values, positionals } = parse(argv, { ...clientSpec }, true)
     const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
     const stream = streamName(name)
     const kronos = client(url, values)

@@ -1,7 +1,7 @@
 /** shoebox events streams URL: the stream names of a namespace, one JSON string per line. */
 import type { Command } from '../command.js'
 import { parse } from '../options.js'
-import { client, namespaceHelp, namespaceSpec, positionalArgs } from './args.js'
+import { client, clientHelp, clientSpec, positionalArgs } from './args.js'
 
 const help = `Usage: shoebox events streams URL [options]
 
@@ -9,7 +9,7 @@ Writes the names of the streams of a namespace, one JSON string per line
 (NDJSON; 'jq -r .' gives bare names), in the server's order.
 
 Options:
-${namespaceHelp}
+${clientHelp}
   -h, --help        show this help`
 
 export const streamsCommand: Command = {
@@ -17,7 +17,7 @@ export const streamsCommand: Command = {
   summary: 'the stream names of a namespace',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, { ...namespaceSpec }, true)
+    const { values, positionals } = parse(argv, { ...clientSpec }, true)
     const [url] = positionalArgs(positionals, 'URL', 1)
     const kronos = client(url, values)
     try {

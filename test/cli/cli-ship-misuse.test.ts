@@ -1,0 +1,99 @@
+/**
+ * `shoebox ship` fed what a careless user feeds it: nothing at all, blank
+ * lines, a line that is not JSON, bytes that are not UTF-8 (split at every
+ * chunk boundary), an event without its --time-field, a 10 MB line, a URL
+ * that is not http. Every refused line is named once by its number, the good
+ * lines are shipped, and the exit status says whether anything was refused.
+ */
+import { Readable, Writable } from 'node:stream'
+import t from 'tap'
+import { main } from '../../lib/cli/main.js'
+import { cli } from '../cli-run.js'
+import { startCollector, type Collector } from '../events/fixtures/collector.js'
+import { get, spawnServe } from '../events/conformance-kit.js'
+
+async function collector (t: { teardown: (fn: () => Promise<void>) => void }): Promise<Collector> {
+  const c = await startCollector()
+  t.teardown(async () => { await c.stop() })
+  return c
+}
+
+t.test('empty stdin ships nothing and exits 0, as `shoebox write` does, saying so', async (t) => {
+  const c = await collector(t)
+  for (const input of ['', '\n\n\r\n  \n']) {
+    const r = await cli(['ship', c.url, '--stream', 's'], input)
+    t.equal(r.code, 0, JSON.stringify(input))
+    t.match(r.stderr, /^shoebox ship: shipped 0 events in 0 batches /, JSON.stringify(input))
+  }
+  t.equal(c.requests, 0, 'nothing sent')
+})
+
+t.test('blank lines are skipped, not events, yet count in the line numbers', async (t) => {
+  const c = await collector(t)
+  const r = await cli(['ship', c.url, '--stream', 's'], '{"n":1}\n\n{"n":2}\r\n\r\nnope\n')
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^shoebox ship: line 5: /m, 'the bad line is numbered counting the blank ones')
+  t.same(c.stored.map((e) => e.event.n), [1, 2])
+})
+
+t.test('a line that is not JSON is named once by its number ("line 2:", not "line 2: line 2:")', async (t) => {
+  const c = await collector(t)
+  const r = await cli(['ship', c.url, '--stream', 's'], '{"n":1}\nnot json\n{"n":3}\n')
+  t.equal(r.code, 1)
+  const lines = r.stderr.split('\n')
+  t.match(lines[0], /^shoebox ship: line 2: invalid JSON/)
+  t.notMatch(r.stderr, /line 2: line 2/)
+  t.match(lines[1], /^shoebox ship: shipped 2 events .*; 1 invalid$/)
+  t.same(c.stored.map((e) => e.event.n), [1, 3])
+})
+
+t.test('--time-field missing in some events: those lines named, the rest shipped with their time', async (t) => {
+  const c = await collector(t)
+  const input = ['{"at":"2024-01-02T03:04:05Z","n":1}', '{"n":2}', '{"at":null,"n":3}', '{"at":"2024-01-02T03:04:06Z","n":4}'].join('\n')
+  const r = await cli(['ship', c.url, '--stream', 's', '--time-field', 'at'], input)
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^shoebox ship: line 2: no time field "at"\nshoebox ship: line 3: no time field "at"\n/)
+  t.same(c.stored.map((e) => [e.event.n, e.event['@time']]), [[1, 17041646450000000], [4, 17041646460000000]])
+})
+
+const invalidUtf8Input = Buffer.concat([
+  Buffer.from('{"n":1,"t":"héllo ✓"}\n'),
+  Buffer.from('{"n":2,"t":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n'),
+  Buffer.from('{"n":3,"t":"wörld"}\n'),
+  Buffer.from('{"n":4,"t":"cut '), Buffer.from([0xe2, 0x9c]), Buffer.from('"}')
+])
+
+for (const size of [1, 2, 3, 5, 7, 13, 321]) {
+  t.test(`a line that is not UTF-8 is refused by its number, never shipped with U+FFFD in it (stdin in ${size}-byte chunks)`, async (t) => {
+    const c = await collector(t)
+    const chunks: Buffer[] = []
+    for (let at = 0; at < invalidUtf8Input.length; at += size) chunks.push(invalidUtf8Input.subarray(at, at + size))
+    let stderr = ''
+    const code = await main(['ship', c.url, '--stream', 's'], {
+      stdin: Readable.from(chunks),
+      stdout: new Writable({ write (_c, _e, cb) { cb() } }),
+      stderr: new Writable({ write (chunk: Buffer, _e, cb) { stderr += chunk.toString(); cb() } })
+    })
+    t.equal(code, 1, stderr)
+    t.match(stderr, /^shoebox ship: line 2: not valid UTF-8\b.*\nshoebox ship: line 4: not valid UTF-8\b.*\nshoebox ship: shipped 2 events .*; 2 invalid\n$/)
+    t.same(c.stored.map((e) => [e.event.n, e.event.t]), [[1, 'héllo ✓'], [3, 'wörld']])
+  })
+}
+
+t.test('a 10 MB line against a real shoebox serve: refused by the server (over its 1 MiB event cap), the rest stored; exit 1', async (t) => {
+  const served = await spawnServe(['--data', t.testdir()])
+  t.teardown(() => { served.child.kill('SIGTERM') })
+  const big = JSON.stringify({ n: 1, pad: 'x'.repeat(10 * 1024 * 1024) })
+  const r = await cli(['ship', served.url, '--stream', 's', '--time-field', 'n'], `${big}\n{"n":2}\n`)
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^shoebox ship: event rejected: .*RequestTooLarge.*\n.*shipped 1 event .*1 rejected by the server\n$/)
+  t.same((await get(t, served.url, 's', 0, 10)).map((e) => e.n), [2])
+})
+
+t.test('a URL that is not http(s): a usage error, exit 2, as for shoebox events', async (t) => {
+  for (const url of ['ftp://x', 'not a url']) {
+    const r = await cli(['ship', url, '--stream', 's'], '{"n":1}\n')
+    t.equal(r.code, 2, url)
+    t.match(r.stderr, /^shoebox ship: [^\n]+\n\(try 'shoebox ship --help'\)\n$/, url)
+  }
+})

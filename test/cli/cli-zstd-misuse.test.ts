@@ -1,0 +1,103 @@
+/**
+ * zstd as a careless user meets it: level flags that are not integers (the
+ * error names what was typed, not NaN or 0), two codecs at once, an unknown
+ * codec, on encode, write and pack; and archives that are not what their
+ * names say: a truncated .shoebox.zst, a zstd file named .gz, an empty
+ * .shoebox.zst, through read, decode, verify, ls and unpack.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { cli } from '../cli-run.js'
+
+const LINES = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, text: `héllo 📦 ${'x'.repeat(i % 41)}` }))
+const INPUT = LINES.join('\n') + '\n'
+
+/** A usage failure: the message on one line, then the hint. */
+const usageLines = (command: string): RegExp => new RegExp(`^shoebox ${command}: [^\\n]+\\n\\(try 'shoebox ${command} --help'\\)\\n$`)
+
+t.test('level flags: what was typed is named; nothing is created', async (t) => {
+  const dir = t.testdir({ tree: { 'a.json': '{"a":1}' } })
+  const commands: Array<[string, string[]]> = [
+    ['encode', ['encode']], ['write', ['write', path.join(dir, 'w')]], ['pack', ['pack', path.join(dir, 'tree'), '--to', path.join(dir, 'p')]]
+  ]
+  const cases: Array<[string, RegExp]> = [
+    ['--zstd=abc', /--zstd=abc: the level must be an integer, got 'abc'/],
+    ['--zstd=', /--zstd=: the level must be an integer, got ''/],
+    ['--zstd=1.5', /--zstd=1\.5: the level must be an integer/],
+    ['--gzip=fast', /--gzip=fast: the level must be an integer, got 'fast'/],
+    ['--zstd=0', /--zstd=0: the level must be an integer from -131072 to 22, not 0, got 0/],
+    ['--zstd=23', /--zstd=23: the level must be .*got 23/],
+    ['--gzip=10', /--gzip=10: the level must be .*got 10/]
+  ]
+  for (const [name, args] of commands) {
+    for (const [flag, message] of cases) {
+      const r = await cli([...args, flag], INPUT)
+      t.equal(r.code, 2, `${name} ${flag}`)
+      t.match(r.stderr, usageLines(name), `${name} ${flag}: one line and the hint`)
+      t.match(r.stderr, message, `${name} ${flag}`)
+      t.equal(r.stdout.length, 0, `${name} ${flag}: nothing written`)
+    }
+    for (const [flags, message] of [[['--zstd', '--gzip'], /give one of --gzip, --zstd, not both/], [['--compress', 'brotli'], /--compress must be one of none, gzip, zstd, got 'brotli'/]] as const) {
+      const r = await cli([...args, ...flags], INPUT)
+      t.equal(r.code, 2, `${name} ${flags.join(' ')}`)
+      t.match(r.stderr, message, `${name} ${flags.join(' ')}`)
+    }
+  }
+  t.same(fs.readdirSync(dir).sort(), ['tree'], 'no directory made by a refused write or pack')
+})
+
+t.test('a truncated .shoebox.zst: read, decode, verify and ls each fail in one line naming the file; exit 1', async (t) => {
+  const dir = t.testdir()
+  t.equal((await cli(['write', path.join(dir, 'w'), '--zstd'], INPUT)).code, 0)
+  const [name] = fs.readdirSync(path.join(dir, 'w')).filter((n) => n.endsWith('.shoebox.zst'))
+  const whole = fs.readFileSync(path.join(dir, 'w', name))
+  const cut = path.join(dir, 'cut.shoebox.zst')
+  fs.writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)))
+  for (const command of ['read', 'decode']) {
+    const r = await cli([command, cut])
+    t.equal(r.code, 1, command)
+    t.match(r.stderr, /^shoebox \w+: \S*cut\.shoebox\.zst: at byte \d+: bad-compression: zstd data: .*cut short[^\n]*\n$/, `${command}: one line naming the file`)
+  }
+  const verify = await cli(['verify', cut])
+  t.equal(verify.code, 1)
+  t.match(verify.stdout.toString(), /cut\.shoebox\.zst: DAMAGED: .*zstd; .*cut short/)
+  const ls = await cli(['ls', cut])
+  t.equal(ls.code, 1)
+  t.match(ls.stdout.toString(), /cut\.shoebox\.zst\t.*\tzstd\t.*DAMAGED \(zstd damaged at compressed byte \d+\)/)
+})
+
+t.test('a zstd archive named .gz is read by its magic bytes; ls and verify say zstd', async (t) => {
+  const dir = t.testdir()
+  const encoded = await cli(['encode', '--zstd'], INPUT)
+  const file = path.join(dir, 'liar.shoebox.gz')
+  fs.writeFileSync(file, encoded.stdout)
+  const read = await cli(['decode', '--payload-only', file])
+  t.equal(read.code, 0, read.stderr)
+  t.equal(read.stdout.toString(), INPUT)
+  t.match((await cli(['verify', file])).stdout.toString(), /OK: 3000 records .*, zstd\n/)
+  t.match((await cli(['ls', file])).stdout.toString(), /liar\.shoebox\.gz\t3000 records\t\d+ bytes\tzstd\t/)
+})
+
+t.test('an empty .shoebox.zst is an empty archive: no records, exit 0, for read, verify and ls', async (t) => {
+  const dir = t.testdir({ 'empty.shoebox.zst': '' })
+  const file = path.join(dir, 'empty.shoebox.zst')
+  const read = await cli(['read', file])
+  t.same([read.code, read.stdout.length, read.stderr], [0, 0, ''])
+  t.match((await cli(['verify', file])).stdout.toString(), /OK: 0 records/)
+  const ls = await cli(['ls', file])
+  t.equal(ls.code, 0)
+  t.match(ls.stdout.toString(), /empty\.shoebox\.zst\t0 records\t0 bytes\t/)
+})
+
+t.test('unpack of a truncated zstd pack: one line naming the archive, exit 1', async (t) => {
+  const dir = t.testdir({ tree: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}.json`, LINES.slice(i * 100, i * 100 + 100).join('\n')])) })
+  const packed = await cli(['pack', path.join(dir, 'tree'), '--to', path.join(dir, 'p'), '--zstd'])
+  t.equal(packed.code, 0, packed.stderr)
+  const [name] = fs.readdirSync(path.join(dir, 'p')).filter((n) => n.endsWith('.shoebox.zst'))
+  const file = path.join(dir, 'p', name)
+  fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2))
+  const r = await cli(['unpack', file, '--out', path.join(dir, 'out')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, new RegExp(`^shoebox unpack: [^\\n]*${name.replace(/\./g, '\\.')}[^\\n]*cut short[^\\n]*\\n$`))
+})
