@@ -23,7 +23,7 @@ import { parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
-import type { CutReason, PlannerOptions, RollPlanner } from './planner.js'
+import type { CutReason, PlannedRun, PlannerOptions, RollPlanner } from './planner.js'
 import { rollPolicy, type RollOptions } from './policies.js'
 import type { RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE } from './template.js'
@@ -105,6 +105,8 @@ export class RollingSink extends Writable {
   /** walk.ts's recordEnds, loaded by #start, for encode()'s bytes. */
   #recordEnds: typeof recordEnds | undefined
   #encoder: ArchiveEncoder
+  /** What the planner's last addRun() did (one object, reused). */
+  readonly #run: PlannedRun = { records: 0, reason: null }
   #raw: Buffer[] = []
   /** Records given to the sink so far, in either form: the next one's index. */
   #given = 0
@@ -350,41 +352,50 @@ export class RollingSink extends Writable {
   }
 
   /**
-   * Bytes of whole encoded records (encode()'s output). The planner is still
-   * asked after every record, so a chunk of many records is cut exactly
-   * where it says; runs of records between cuts stay one slice. A record
-   * over maxRecordSize is refused as the encoder refuses one: the records
-   * before it are kept, nothing of it or after it.
+   * Bytes of whole encoded records (encode()'s output). The planner decides
+   * as if asked after every record (RollPlanner.addRun), so a chunk of many
+   * records is cut exactly where it says; runs of records between cuts stay
+   * one slice. A record over maxRecordSize is refused as the encoder refuses
+   * one: the records before it are kept, nothing of it or after it.
    */
   #addEncoded (buf: Buffer, now: number): void {
     const planner = this.#plan
     // An encoder's own output comes with its record ends (encode(), encodeNdjson()); anything else is walked.
     const ends: ArrayLike<number> = encodedRecordEnds(buf) ?? (this.#recordEnds as typeof recordEnds)(buf)
     for (const part of this.#encoder.take()) this.#raw.push(part)
+    // The first record over maxRecordSize, if any: the records before it are taken, then it is refused.
+    const max = this.#encoder.maxRecordSize
+    let over = 0
+    for (let prev = 0; over < ends.length && ends[over] - prev <= max; over++) prev = ends[over]
+    const run = this.#run
     let segment = 0
     let start = 0
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i]
-      const index = this.#given++
-      if (end - start > this.#encoder.maxRecordSize) {
-        if (start > segment) this.#raw.push(buf.subarray(segment, start))
-        throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
-          `record ${index}: ${end - start} bytes encoded, over maxRecordSize ${this.#encoder.maxRecordSize}; not written (the records before it are)`)
-      }
+    let i = 0
+    while (i < over) {
       if (planner.pastDeadline(now)) {
         if (start > segment) this.#raw.push(buf.subarray(segment, start))
         segment = start
         this.#cut('deadline')
       }
       const file = this.#fileAt(now)
-      if (planner.needsRatio(end - start)) planner.seedRatio(buf.subarray(segment, end))
-      const reason = planner.add(file, end - start, now)
-      if (reason !== null) {
-        this.#raw.push(buf.subarray(segment, end))
-        segment = end
-        this.#cut(reason)
+      // One record at a time unless the planner batches (a user's policy; a ratio sample due).
+      const batches = planner.batches
+      if (!batches && planner.needsRatio(ends[i] - start)) planner.seedRatio(buf.subarray(segment, ends[i]))
+      planner.addRun(file, ends, i, batches ? over : i + 1, start, now, run)
+      i += run.records
+      this.#given += run.records
+      start = ends[i - 1]
+      if (run.reason !== null) {
+        this.#raw.push(buf.subarray(segment, start))
+        segment = start
+        this.#cut(run.reason)
       }
-      start = end
+    }
+    if (over < ends.length) {
+      if (start > segment) this.#raw.push(buf.subarray(segment, start))
+      const index = this.#given++
+      throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
+        `record ${index}: ${ends[over] - start} bytes encoded, over maxRecordSize ${max}; not written (the records before it are)`)
     }
     if (segment < buf.length) this.#raw.push(buf.subarray(segment))
   }
