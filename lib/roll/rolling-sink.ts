@@ -100,8 +100,8 @@ export class RollingSink extends Writable {
   #isTimed: ((reason: CutReason) => boolean) | undefined
   /** Made by #start (file-chain.ts loads then, not at import); until then nothing is on disk. */
   #chain: FileChain | undefined
-  /** slab-pool.ts's releaseSlabBytes, loaded by #start: parts copied into one block are given back at once. */
-  #releaseSlabBytes: ((view: Uint8Array) => void) | undefined
+  /** slab-pool.ts's joinSlabParts, loaded by #start: a block's parts as one buffer. */
+  #joinSlabParts: ((parts: Buffer[]) => Buffer) | undefined
   /** walk.ts's recordEnds, loaded by #start, for encode()'s bytes. */
   #recordEnds: typeof recordEnds | undefined
   #encoder: ArchiveEncoder
@@ -234,9 +234,9 @@ export class RollingSink extends Writable {
 
   async #start (): Promise<void> {
     // Loaded here, not at import: importing the package must stay about as fast as starting Node.
-    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { releaseSlabBytes }] =
+    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { joinSlabParts }] =
       await Promise.all([import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js')])
-    this.#releaseSlabBytes = releaseSlabBytes
+    this.#joinSlabParts = joinSlabParts
     this.#planner = new RollPlanner(this.#plannerOptions)
     this.#isTimed = isTimed
     this.#chain = this.#makeChain(FileChain)
@@ -427,10 +427,9 @@ export class RollingSink extends Writable {
       this.#ageTimer = null
     }
     if (parts.length === 0 && !cut.seal) return
-    const data = joinParts(parts)
-    // Copied by joinParts: the parts are done with now (the chain gives back the block's own bytes once
-    // compressed or written), and an encoder's pooled slab may be used again (format/slab-pool.ts).
-    if (parts.length > 1 && data.buffer !== parts[0].buffer) for (const part of parts) this.#releaseSlabBytes?.(part)
+    // Parts it copies are given back at once; the chain gives back the block's own bytes once compressed or
+    // written, and an encoder's pooled slab may then be used again (format/slab-pool.ts).
+    const data = (this.#joinSlabParts as (parts: Buffer[]) => Buffer)(parts)
     this.#files.push({ file: cut.file, data, records: cut.records, seal: cut.seal, timed: (this.#isTimed as (reason: CutReason) => boolean)(reason) })
   }
 
@@ -457,25 +456,6 @@ export class RollingSink extends Writable {
 async function hasTempFiles (dir: string): Promise<boolean> {
   const [names, { parseTempName }] = await Promise.all([orIoError(fs.readdir(dir), 'cannot recover', dir), import('./names.js')])
   return names.some((name) => parseTempName(name) !== undefined)
-}
-
-/**
- * A block's parts as one buffer. Parts an encoder handed out one after
- * another from the same slab lie next to each other in memory (encodeNdjson's
- * slabs span several blocks), and one view spans them without a copy;
- * anything else is copied once.
- */
-function joinParts (parts: Buffer[]): Buffer {
-  if (parts.length === 0) return Buffer.alloc(0) // a seal with nothing new
-  const first = parts[0]
-  if (parts.length === 1) return first
-  let length = first.length
-  for (let i = 1; i < parts.length; i++) {
-    const part = parts[i]
-    if (part.buffer !== first.buffer || part.byteOffset !== first.byteOffset + length) return Buffer.concat(parts)
-    length += part.length
-  }
-  return Buffer.from(first.buffer, first.byteOffset, length)
 }
 
 /** A rolling sink; with `upload`, `uploadParts` is required (see UploadParts). */
