@@ -230,6 +230,7 @@ export class RollingSink extends Writable {
     // Writable schedules _construct before our constructor's checks run; if one
     // of them threw, nobody holds this stream: create no directory, start nothing.
     if (!this.#checked) {
+      this.#startupDone()
       callback()
       return
     }
