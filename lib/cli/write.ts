@@ -150,8 +150,9 @@ export const writeCommand: Command = {
         void sink.started().then(async () => { await feedFile(stdinFile, lines, () => gate.stopped) })
         await pipeline(lines, sink)
       } else {
-        // stdin feeds the gate; on a signal the gate ends cleanly, so the sink seals its file.
-        pipeline(io.stdin, gate).catch(() => {})
+        // stdin feeds the gate once the sink has started (as above); on a signal the gate ends cleanly, so the
+        // sink seals its file.
+        sink.started().then(async () => { await pipeline(io.stdin, gate) }).catch(() => {})
         await pipeline(gate, lines, sink)
       }
     } catch (err) {
