@@ -144,12 +144,15 @@ export const writeCommand: Command = {
     const transfers = sink.uploader === undefined ? null : new TransferReporter(io, 'shoebox write', () => sink.stats())
     try {
       if (io.stdinFile !== undefined) {
-        // A file on stdin is read into reused buffers (see feedFile); a signal ends the lines cleanly.
-        void feedFile(io.stdinFile, lines, () => gate.stopped)
+        // A file on stdin is read into reused buffers (see feedFile), from once the sink has started
+        // (RollingSink.started: encoding ahead of it delays the first compression); a signal ends the lines cleanly.
+        const stdinFile = io.stdinFile
+        void sink.started().then(async () => { await feedFile(stdinFile, lines, () => gate.stopped) })
         await pipeline(lines, sink)
       } else {
-        // stdin feeds the gate; on a signal the gate ends cleanly, so the sink seals its file.
-        pipeline(io.stdin, gate).catch(() => {})
+        // stdin feeds the gate once the sink has started (as above); on a signal the gate ends cleanly, so the
+        // sink seals its file.
+        sink.started().then(async () => { await pipeline(io.stdin, gate) }).catch(() => {})
         await pipeline(gate, lines, sink)
       }
     } catch (err) {

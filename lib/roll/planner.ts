@@ -6,7 +6,7 @@
  * reached the disk, which is what size policies see with gzip on.
  */
 import zlib from 'node:zlib'
-import type { RollFile, RollPolicy } from './policies.js'
+import { isMonotone, type RollFile, type RollPolicy } from './policies.js'
 import { expandTemplate } from './template.js'
 
 /**
@@ -44,6 +44,12 @@ export interface PlannedFile extends RollFile {
   deadline: number | undefined
 }
 
+/** What RollPlanner.addRun() did: records counted, and the cut the last of them asks for (null: none). */
+export interface PlannedRun {
+  records: number
+  reason: 'policy' | 'full-block' | null
+}
+
 /** A decision to end a flush block of `file` (and with `seal`, the file). */
 export interface Cut {
   file: PlannedFile
@@ -69,6 +75,8 @@ export class RollPlanner {
   readonly #policy: RollPolicy | undefined
   readonly #blockSize: number
   readonly #gzipLevel: number | undefined
+  /** The policy may be asked about many records at once (see addRun). */
+  readonly #monotone: boolean
   #file: PlannedFile | null = null
   #seq = 0
   #blockBytes = 0
@@ -83,6 +91,7 @@ export class RollPlanner {
     this.#policy = options.policy
     this.#blockSize = options.blockSize
     this.#gzipLevel = options.gzipLevel
+    this.#monotone = options.policy === undefined || isMonotone(options.policy)
   }
 
   /** The file records go to now, if one is open. */
@@ -132,6 +141,16 @@ export class RollPlanner {
   }
 
   /**
+   * Whether addRun() may count many records in one call: the policy is
+   * monotone, and no ratio sample is due (until one is, with compression,
+   * needsRatio is asked before each record). Otherwise the caller checks
+   * pastDeadline and needsRatio before each record, and calls addRun() for one.
+   */
+  get batches (): boolean {
+    return this.#monotone && (this.#ratioSeeded || this.#gzipLevel === undefined)
+  }
+
+  /**
    * Size rolls with gzip need the compression ratio before the first block
    * comes back from the threadpool: compress a sample of the data once.
    */
@@ -148,12 +167,79 @@ export class RollPlanner {
     file.records++
     file.rawBytes += bytes
     file.lastAt = now
-    // With gzip, what is not compressed yet is estimated at the ratio seen so far.
-    file.bytes = this.#gzipLevel === undefined
-      ? file.rawBytes
-      : file.bytesOnDisk + Math.ceil((file.rawBytes - file.rawOnDisk) * this.#ratio)
+    file.bytes = this.#estimate(file)
     if (this.#policy?.check(file, now) === true) return 'policy'
     return this.#blockBytes >= this.#blockSize ? 'full-block' : null
+  }
+
+  /**
+   * add() for records from..to-1 of a chunk, whose record i ends at byte
+   * ends[i] and record `from` starts at byte `start`: counts them up to and
+   * including the first one that asks for a cut, and says how many it
+   * counted (run.records) and why it stopped (run.reason; null: all counted,
+   * no cut). The same state and decisions as add() called for each record
+   * at the same `now`. With the built-in policies, which are monotone (see
+   * policies.ts), the record that fires is found by bisection, asking the
+   * policy about a few records instead of each of ~1,700 a 1 MiB block of
+   * event NDJSON holds (the per-record loop was ~20 ms of `shoebox write`'s
+   * main thread for 200 MB); a policy of the user's is asked after every
+   * record, as add() does (see batches).
+   */
+  addRun (file: PlannedFile, ends: ArrayLike<number>, from: number, to: number, start: number, now: number, run: PlannedRun): void {
+    if (!this.#monotone) {
+      let prev = start
+      for (let i = from; i < to; i++) {
+        const reason = this.add(file, ends[i] - prev, now)
+        prev = ends[i]
+        if (reason !== null) {
+          run.records = i + 1 - from
+          run.reason = reason
+          return
+        }
+      }
+      run.records = to - from
+      run.reason = null
+      return
+    }
+    const records = file.records
+    const rawBytes = file.rawBytes
+    const firstAt = records === 0 ? now : file.firstAt
+    // The state after the first n records of the run, and whether a cut is asked for there (monotone in n).
+    const after = (n: number): 'policy' | 'full-block' | null => {
+      const bytes = ends[from + n - 1] - start
+      file.records = records + n
+      file.rawBytes = rawBytes + bytes
+      file.firstAt = firstAt
+      file.lastAt = now
+      file.bytes = this.#estimate(file)
+      if (this.#policy?.check(file, now) === true) return 'policy'
+      return this.#blockBytes + bytes >= this.#blockSize ? 'full-block' : null
+    }
+    let count = to - from
+    let reason = count > 0 ? after(count) : null
+    if (reason !== null) {
+      // The first n that asks for a cut: after(high) asks, after(low) does not (n = 0: nothing counted asks nothing).
+      let low = 0
+      let high = count
+      while (high - low > 1) {
+        const mid = (low + high) >>> 1
+        if (after(mid) !== null) high = mid
+        else low = mid
+      }
+      count = high
+      reason = after(count)
+    }
+    if (count > 0) this.#blockBytes += ends[from + count - 1] - start
+    this.#blockRecords += count
+    run.records = count
+    run.reason = reason
+  }
+
+  /** The file's size as policies see it: with compression, what is not compressed yet is estimated at the ratio seen so far. */
+  #estimate (file: PlannedFile): number {
+    return this.#gzipLevel === undefined
+      ? file.rawBytes
+      : file.bytesOnDisk + Math.ceil((file.rawBytes - file.rawOnDisk) * this.#ratio)
   }
 
   /** End the current block for `reason` (sealing the file if the reason does); null when no file is open. */

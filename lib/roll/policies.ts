@@ -30,15 +30,36 @@ export interface RollPolicy {
   deadline? (file: RollFile): number | undefined
 }
 
+/**
+ * The built-in policies (and any of them combined): pure, and monotone for a
+ * given `now`: once check() is true after some record, it stays true as the
+ * file gains records and bytes. The planner may then look for the record
+ * that fires them among many at once (RollPlanner.addRun) instead of asking
+ * after each one. A policy of the user's is asked after every record.
+ */
+const monotone = new WeakSet<RollPolicy>()
+
+/** Is this one of the built-in policies, or a combination of them only (see `monotone`)? */
+export function isMonotone (policy: RollPolicy): boolean {
+  return monotone.has(policy)
+}
+
+/** Frozen: a check() replaced afterwards would no longer be what `monotone` vouches for. */
+function builtIn (policy: RollPolicy): RollPolicy {
+  Object.freeze(policy)
+  monotone.add(policy)
+  return policy
+}
+
 export function sizePolicy (size: number | string): RollPolicy {
   const limit = parseSize(size, 'roll.size')
   if (limit <= 0) throw invalidOption('roll.size', 'must be above 0')
-  return { check: (file) => file.bytes >= limit }
+  return builtIn({ check: (file) => file.bytes >= limit })
 }
 
 export function countPolicy (records: number): RollPolicy {
   if (!Number.isInteger(records) || records <= 0) throw invalidOption('roll.records', `must be a positive integer, got ${records}`)
-  return { check: (file) => file.records >= records }
+  return builtIn({ check: (file) => file.records >= records })
 }
 
 /**
@@ -51,15 +72,17 @@ export function agePolicy (age: number | string, align = false): RollPolicy {
   const deadline = (file: RollFile): number => align
     ? (Math.floor(file.openedAt / ms) + 1) * ms
     : file.openedAt + ms
-  return {
+  return builtIn({
     check: (file, now) => now >= deadline(file),
     deadline
-  }
+  })
 }
 
 /** Rolls when any of the policies fires; the deadline is the earliest. */
-export function anyPolicy (policies: RollPolicy[]): RollPolicy {
-  return {
+export function anyPolicy (given: RollPolicy[]): RollPolicy {
+  // A copy: what is monotone is decided once, here.
+  const policies = [...given]
+  const any: RollPolicy = {
     start (file) {
       for (const p of policies) p.start?.(file)
     },
@@ -76,6 +99,7 @@ export function anyPolicy (policies: RollPolicy[]): RollPolicy {
       return earliest
     }
   }
+  return policies.every(isMonotone) ? builtIn(any) : any
 }
 
 export interface RollOptions {

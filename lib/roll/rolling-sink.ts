@@ -23,7 +23,7 @@ import { parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
-import type { CutReason, PlannerOptions, RollPlanner } from './planner.js'
+import type { CutReason, PlannedRun, PlannerOptions, RollPlanner } from './planner.js'
 import { rollPolicy, type RollOptions } from './policies.js'
 import type { RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE } from './template.js'
@@ -100,11 +100,13 @@ export class RollingSink extends Writable {
   #isTimed: ((reason: CutReason) => boolean) | undefined
   /** Made by #start (file-chain.ts loads then, not at import); until then nothing is on disk. */
   #chain: FileChain | undefined
-  /** slab-pool.ts's releaseSlabBytes, loaded by #start: parts copied into one block are given back at once. */
-  #releaseSlabBytes: ((view: Uint8Array) => void) | undefined
+  /** slab-pool.ts's joinSlabParts, loaded by #start: a block's parts as one buffer. */
+  #joinSlabParts: ((parts: Buffer[]) => Buffer) | undefined
   /** walk.ts's recordEnds, loaded by #start, for encode()'s bytes. */
   #recordEnds: typeof recordEnds | undefined
   #encoder: ArchiveEncoder
+  /** What the planner's last addRun() did (one object, reused). */
+  readonly #run: PlannedRun = { records: 0, reason: null }
   #raw: Buffer[] = []
   /** Records given to the sink so far, in either form: the next one's index. */
   #given = 0
@@ -121,6 +123,9 @@ export class RollingSink extends Writable {
   #started = false
   /** Set once the constructor has checked every option (see _construct). */
   #checked = false
+  /** Settles once #start has (see started()). */
+  readonly #startup: Promise<void>
+  #startupDone: () => void = () => {}
   /** Ships sealed files when `upload` is set. */
   readonly uploader: SealedUploader | undefined
   /** The store opened from `upload.to` when it is a URL (closed with the sink). */
@@ -129,6 +134,7 @@ export class RollingSink extends Writable {
   constructor (options: RollingSinkOptions, uploadParts?: UploadParts) {
     // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
     super({ objectMode: true, highWaterMark: 16 })
+    this.#startup = new Promise((resolve) => { this.#startupDone = resolve })
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
       throw invalidOption('dir', 'a directory to write into is required')
     }
@@ -224,17 +230,37 @@ export class RollingSink extends Writable {
     // Writable schedules _construct before our constructor's checks run; if one
     // of them threw, nobody holds this stream: create no directory, start nothing.
     if (!this.#checked) {
+      this.#startupDone()
       callback()
       return
     }
-    this.#start().then(() => { callback() }, (err: Error) => { callback(err) })
+    this.#start().then(() => {
+      this.#startupDone()
+      callback()
+    }, (err: Error) => {
+      this.#startupDone()
+      callback(err)
+    })
+  }
+
+  /**
+   * Resolves once the sink has started (its directory made, leftover files
+   * recovered, its codec loaded), or failed to start (the stream then
+   * errors); never rejects. Records written before are buffered until then.
+   * A producer that can wait (`shoebox write`) starts after it: the start's
+   * steps each wait for a turn of the event loop, and a producer encoding
+   * meanwhile (up to the 16 writes buffered) delayed the first block's
+   * compression, with the second core idle, by 40-100 ms.
+   */
+  async started (): Promise<void> {
+    await this.#startup
   }
 
   async #start (): Promise<void> {
     // Loaded here, not at import: importing the package must stay about as fast as starting Node.
-    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { releaseSlabBytes }] =
+    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { joinSlabParts }] =
       await Promise.all([import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js')])
-    this.#releaseSlabBytes = releaseSlabBytes
+    this.#joinSlabParts = joinSlabParts
     this.#planner = new RollPlanner(this.#plannerOptions)
     this.#isTimed = isTimed
     this.#chain = this.#makeChain(FileChain)
@@ -350,41 +376,50 @@ export class RollingSink extends Writable {
   }
 
   /**
-   * Bytes of whole encoded records (encode()'s output). The planner is still
-   * asked after every record, so a chunk of many records is cut exactly
-   * where it says; runs of records between cuts stay one slice. A record
-   * over maxRecordSize is refused as the encoder refuses one: the records
-   * before it are kept, nothing of it or after it.
+   * Bytes of whole encoded records (encode()'s output). The planner decides
+   * as if asked after every record (RollPlanner.addRun), so a chunk of many
+   * records is cut exactly where it says; runs of records between cuts stay
+   * one slice. A record over maxRecordSize is refused as the encoder refuses
+   * one: the records before it are kept, nothing of it or after it.
    */
   #addEncoded (buf: Buffer, now: number): void {
     const planner = this.#plan
     // An encoder's own output comes with its record ends (encode(), encodeNdjson()); anything else is walked.
     const ends: ArrayLike<number> = encodedRecordEnds(buf) ?? (this.#recordEnds as typeof recordEnds)(buf)
     for (const part of this.#encoder.take()) this.#raw.push(part)
+    // The first record over maxRecordSize, if any: the records before it are taken, then it is refused.
+    const max = this.#encoder.maxRecordSize
+    let over = 0
+    for (let prev = 0; over < ends.length && ends[over] - prev <= max; over++) prev = ends[over]
+    const run = this.#run
     let segment = 0
     let start = 0
-    for (let i = 0; i < ends.length; i++) {
-      const end = ends[i]
-      const index = this.#given++
-      if (end - start > this.#encoder.maxRecordSize) {
-        if (start > segment) this.#raw.push(buf.subarray(segment, start))
-        throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
-          `record ${index}: ${end - start} bytes encoded, over maxRecordSize ${this.#encoder.maxRecordSize}; not written (the records before it are)`)
-      }
+    let i = 0
+    while (i < over) {
       if (planner.pastDeadline(now)) {
         if (start > segment) this.#raw.push(buf.subarray(segment, start))
         segment = start
         this.#cut('deadline')
       }
       const file = this.#fileAt(now)
-      if (planner.needsRatio(end - start)) planner.seedRatio(buf.subarray(segment, end))
-      const reason = planner.add(file, end - start, now)
-      if (reason !== null) {
-        this.#raw.push(buf.subarray(segment, end))
-        segment = end
-        this.#cut(reason)
+      // One record at a time unless the planner batches (a user's policy; a ratio sample due).
+      const batches = planner.batches
+      if (!batches && planner.needsRatio(ends[i] - start)) planner.seedRatio(buf.subarray(segment, ends[i]))
+      planner.addRun(file, ends, i, batches ? over : i + 1, start, now, run)
+      i += run.records
+      this.#given += run.records
+      start = ends[i - 1]
+      if (run.reason !== null) {
+        this.#raw.push(buf.subarray(segment, start))
+        segment = start
+        this.#cut(run.reason)
       }
-      start = end
+    }
+    if (over < ends.length) {
+      if (start > segment) this.#raw.push(buf.subarray(segment, start))
+      const index = this.#given++
+      throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
+        `record ${index}: ${ends[over] - start} bytes encoded, over maxRecordSize ${max}; not written (the records before it are)`)
     }
     if (segment < buf.length) this.#raw.push(buf.subarray(segment))
   }
@@ -416,10 +451,9 @@ export class RollingSink extends Writable {
       this.#ageTimer = null
     }
     if (parts.length === 0 && !cut.seal) return
-    const data = joinParts(parts)
-    // Copied by joinParts: the parts are done with now (the chain gives back the block's own bytes once
-    // compressed or written), and an encoder's pooled slab may be used again (format/slab-pool.ts).
-    if (parts.length > 1 && data.buffer !== parts[0].buffer) for (const part of parts) this.#releaseSlabBytes?.(part)
+    // Parts it copies are given back at once; the chain gives back the block's own bytes once compressed or
+    // written, and an encoder's pooled slab may then be used again (format/slab-pool.ts).
+    const data = (this.#joinSlabParts as (parts: Buffer[]) => Buffer)(parts)
     this.#files.push({ file: cut.file, data, records: cut.records, seal: cut.seal, timed: (this.#isTimed as (reason: CutReason) => boolean)(reason) })
   }
 
@@ -446,25 +480,6 @@ export class RollingSink extends Writable {
 async function hasTempFiles (dir: string): Promise<boolean> {
   const [names, { parseTempName }] = await Promise.all([orIoError(fs.readdir(dir), 'cannot recover', dir), import('./names.js')])
   return names.some((name) => parseTempName(name) !== undefined)
-}
-
-/**
- * A block's parts as one buffer. Parts an encoder handed out one after
- * another from the same slab lie next to each other in memory (encodeNdjson's
- * slabs span several blocks), and one view spans them without a copy;
- * anything else is copied once.
- */
-function joinParts (parts: Buffer[]): Buffer {
-  if (parts.length === 0) return Buffer.alloc(0) // a seal with nothing new
-  const first = parts[0]
-  if (parts.length === 1) return first
-  let length = first.length
-  for (let i = 1; i < parts.length; i++) {
-    const part = parts[i]
-    if (part.buffer !== first.buffer || part.byteOffset !== first.byteOffset + length) return Buffer.concat(parts)
-    length += part.length
-  }
-  return Buffer.from(first.buffer, first.byteOffset, length)
 }
 
 /** A rolling sink; with `upload`, `uploadParts` is required (see UploadParts). */

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import t from 'tap'
 import { ArchiveEncoder } from '../../lib/format/encoder.js'
-import { releaseSlabBytes, SlabPool } from '../../lib/format/slab-pool.js'
+import { joinSlabParts, releaseSlabBytes, SlabPool } from '../../lib/format/slab-pool.js'
 import { EncodeNdjson } from '../../lib/ndjson/encode-ndjson.js'
 import { rollingSink } from '../../lib/index.js'
 import { archiveNames, tempDir } from '../fixtures-roll/util.js'
@@ -41,6 +41,65 @@ t.test('a slab is used again only once retired and every byte handed out of it i
   const reused = new Set(held.map((b) => b.buffer))
   t.ok(reused.size === slabsUsed.size, 'the same slabs')
   t.ok(pool.free < freeAfter + 1, 'free slabs were taken again')
+})
+
+t.test('joinSlabParts: a block across two slabs is joined in the second slab\'s headroom, and both slabs come back', async (t) => {
+  const pool = new SlabPool(4, 1000)
+  const a = pool.take(4000)
+  a.fill(0x61)
+  const b = pool.take(4000)
+  b.fill(0x62)
+  pool.handedOut(a, 3000)
+  pool.handedOut(b, 600)
+  // The block: the last 900 bytes handed out of a (in two parts), then the first 500 of b.
+  const parts = [a.subarray(2100, 2600), a.subarray(2600, 3000), b.subarray(0, 300), b.subarray(300, 500)]
+  const joined = joinSlabParts(parts)
+  t.equal(joined.buffer, b.buffer, 'joined in b\'s memory')
+  t.same(joined, Buffer.concat([Buffer.alloc(900, 0x61), Buffer.alloc(500, 0x62)]), 'the block\'s bytes, in order')
+  // a: its other 2100 bytes given back, then retired: free once the head's 900 were given back by the join.
+  releaseSlabBytes(a.subarray(0, 2100))
+  pool.retire(a)
+  t.equal(pool.free, 1, 'a is free: the join gave back the head it copied')
+  // b: a second block across into b cannot use its headroom again: copied.
+  const c = pool.take(4000)
+  t.equal(c.buffer, a.buffer, 'a taken again')
+  pool.handedOut(c, 10)
+  const again = joinSlabParts([b.subarray(500, 600), c.subarray(0, 10)])
+  t.equal(again.buffer, c.buffer, 'a slab taken again has its headroom again')
+  t.same(again, Buffer.concat([Buffer.alloc(100, 0x62), c.subarray(0, 10)]))
+  pool.retire(b)
+  t.equal(pool.free, 0, 'b is not free while the first block is out')
+  releaseSlabBytes(joined)
+  t.equal(pool.free, 1, 'b is free once the block joined in its headroom is given back')
+})
+
+t.test('joinSlabParts: heads longer than the headroom, memory no pool knows, and one slab\'s parts', async (t) => {
+  const pool = new SlabPool(4, 100)
+  const a = pool.take(1000)
+  const b = pool.take(1000)
+  a.fill(1)
+  b.fill(2)
+  pool.handedOut(a, 1000)
+  pool.handedOut(b, 1000)
+  const long = joinSlabParts([a.subarray(800, 1000), b.subarray(0, 50)])
+  t.not(long.buffer, b.buffer, '200 bytes of head, 100 of headroom: copied')
+  t.same(long, Buffer.concat([Buffer.alloc(200, 1), Buffer.alloc(50, 2)]))
+  const notAtStart = joinSlabParts([a.subarray(0, 10), b.subarray(50, 60)])
+  t.not(notAtStart.buffer, b.buffer, 'the tail does not start its slab: copied')
+  const plain = [Buffer.from('ab'), Buffer.from('cd')]
+  t.same(joinSlabParts(plain), Buffer.from('abcd'))
+  t.equal(joinSlabParts([]).length, 0)
+  const one = joinSlabParts([b.subarray(100, 200), b.subarray(200, 300)])
+  t.equal(one.buffer, b.buffer, 'parts one after another in one slab: one view')
+  t.equal(one.byteOffset, b.byteOffset + 100)
+  // Everything given back: the long join gave back both of its parts (copied), the view is given back here.
+  releaseSlabBytes(a.subarray(10, 800))
+  releaseSlabBytes(b.subarray(60, 100))
+  releaseSlabBytes(one)
+  releaseSlabBytes(b.subarray(300, 1000))
+  pool.retire(a)
+  pool.retire(b)
+  t.equal(pool.free, 2, 'both slabs back')
 })
 
 t.test('memory no pool knows is ignored by releaseSlabBytes', async (t) => {

@@ -63,3 +63,101 @@ t.test('gzip: the size a policy sees is what is on disk plus the rest at the rat
   t.equal(file.bytes, 600)
   t.equal(p.add(file, 1600, 3), 'policy', '100 + 3600 / 4 = 1000: the size policy fires')
 })
+
+/**
+ * addRun() must decide exactly as add() asked after each record: the same cuts, after the same
+ * records, with the same file state. Two planners fed the same records, one each way, over
+ * policies that batch (built-in, combined) and one that does not (a user's, counting its calls).
+ */
+t.test('addRun: the same cuts and file state as add() after every record', async (t) => {
+  const policies: Array<[string, Parameters<typeof rollPolicy>[0]]> = [
+    ['none', undefined],
+    ['size', { size: 5000 }],
+    ['records', { records: 37 }],
+    ['size and records', { size: 9000, records: 50 }],
+    ['age (fixed now: never)', { age: '1h' }]
+  ]
+  // Record sizes: small, large, and a run of equal ones, so cuts fall at every kind of boundary.
+  const sizes: number[] = []
+  let seed = 7
+  for (let i = 0; i < 2000; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    sizes.push(i % 97 === 0 ? 900 + (seed % 400) : 1 + (seed % 120))
+  }
+  for (const gzip of [undefined, 6]) {
+    for (const [name, roll] of policies) {
+      for (const chunk of [1, 2, 13, 321, 2000]) {
+        const per = planner(roll, 700, gzip)
+        const batched = planner(roll, 700, gzip)
+        const seen: { per: string[], batched: string[] } = { per: [], batched: [] }
+        const state = (p: RollPlanner): string => {
+          const f = p.file
+          return f === null ? 'closed' : `${f.name} ${f.records} ${f.rawBytes} ${f.bytes} ${p.blockBytes}`
+        }
+        // The per-record way (as the sink asked before addRun: a ratio sample first, when one is due).
+        for (let i = 0; i < sizes.length; i++) {
+          const file = per.fileAt(0)
+          if (per.needsRatio(sizes[i])) per.seedRatio(Buffer.alloc(sizes[i], 'a'))
+          const reason = per.add(file, sizes[i], 1)
+          if (reason !== null) {
+            const cut = per.cut(reason)
+            seen.per.push(`${i} ${reason} ${cut?.records ?? -1} ${state(per)}`)
+            // The writing stage reports back at some point: the ratio changes between chunks, not within one.
+            if (gzip !== undefined && cut !== null) per.written(cut.file, 300, 100)
+          }
+        }
+        // addRun over chunks of `chunk` records, each with its own record ends, as the sink sees them.
+        const run = { records: 0, reason: null as 'policy' | 'full-block' | null }
+        let empty = 0
+        for (let c = 0; c < sizes.length; c += chunk) {
+          const ends: number[] = []
+          let end = 0
+          for (const size of sizes.slice(c, c + chunk)) ends.push(end += size)
+          let i = 0
+          let start = 0
+          while (i < ends.length) {
+            const file = batched.fileAt(0)
+            if (!batched.batches && batched.needsRatio(ends[i] - start)) batched.seedRatio(Buffer.alloc(ends[i] - start, 'a'))
+            batched.addRun(file, ends, i, batched.batches ? ends.length : i + 1, start, 1, run)
+            if (run.records === 0) empty++
+            i += Math.max(1, run.records)
+            start = ends[i - 1]
+            if (run.reason !== null) {
+              const cut = batched.cut(run.reason)
+              seen.batched.push(`${c + i - 1} ${run.reason} ${cut?.records ?? -1} ${state(batched)}`)
+              if (gzip !== undefined && cut !== null) batched.written(cut.file, 300, 100)
+            }
+          }
+        }
+        t.equal(empty, 0, 'every call counts at least one record')
+        t.same(seen.batched, seen.per, `${name}, gzip ${String(gzip)}, ${chunk} records a chunk: the same cuts`)
+        t.equal(state(batched), state(per), `${name}, gzip ${String(gzip)}, ${chunk} records a chunk: the same state after`)
+        t.ok(seen.per.length > (name === 'none' ? 10 : 20), 'cuts happened')
+      }
+    }
+  }
+})
+
+t.test('addRun: a policy of the user\'s is asked after every record, once each, and the planner does not batch', async (t) => {
+  const asked: number[] = []
+  const p = new RollPlanner({ template: 'f-{seq}.shoebox', policy: { check: (file) => { asked.push(file.records); return file.records === 3 } }, blockSize: 1 << 20, gzipLevel: undefined })
+  t.equal(p.batches, false)
+  const run = { records: 0, reason: null as 'policy' | 'full-block' | null }
+  p.addRun(p.fileAt(0), [10, 20, 30, 40, 50], 0, 5, 0, 1, run)
+  t.same(run, { records: 3, reason: 'policy' }, 'stops at the record that fired it')
+  t.same(asked, [1, 2, 3], 'asked after records 1, 2 and 3, in order, once each')
+  t.equal(planner({ size: 10 }).batches, true, 'built-in policies batch')
+  t.equal(planner({ size: 10 }, 1000, 6).batches, false, 'not before the ratio is seeded, with compression')
+})
+
+t.test('built-in policies are frozen, and a combination with a user\'s policy is not batched', async (t) => {
+  const { sizePolicy, anyPolicy, isMonotone } = await import('../../lib/roll/policies.js')
+  const size = sizePolicy(10)
+  t.ok(Object.isFrozen(size))
+  t.ok(isMonotone(anyPolicy([size, sizePolicy(20)])))
+  const list = [size]
+  const any = anyPolicy(list)
+  list.push({ check: () => true })
+  t.ok(isMonotone(any), 'the list is copied: a policy pushed later is not part of it')
+  t.notOk(isMonotone(anyPolicy([size, { check: () => false }])))
+})
