@@ -57,6 +57,21 @@ t.test('a put record per stream decodes back to its events, byte for byte', asyn
   t.equal(encodePutRecords('kronos', [{ stream: 's', events: [] }]).length, 0, 'nothing to log: no bytes')
 })
 
+t.test('texts that are views at odd offsets of shared memory, and a put past the 1 MiB scratch then a small one, decode byte for byte', async (t) => {
+  const shared = Buffer.from('#' + Array.from({ length: 3000 }, (_, i) => `{"i":${i},"pad":"${'ü'.repeat(i % 200)}"}`).join(','))
+  const views: StoredEvent[] = []
+  for (let at = 1, i = 0; at < shared.length; i++) {
+    const end = shared.indexOf(',', at) === -1 ? shared.length : shared.indexOf(',', at)
+    views.push({ ...event(17_000_000_000_000_000n + BigInt(i), ''), body: shared.subarray(at, end) })
+    at = end + 1
+  }
+  const huge = Array.from({ length: 5 }, (_, i) => event(BigInt(i), `{"big":"${'z'.repeat(400_000)}"}`))
+  for (const list of [views, huge, views.slice(0, 3)]) {
+    const [record] = records(encodePutRecords('kronos', [{ stream: 's', events: list }]))
+    t.same(keyed(decodePutRecord(record.metadata, record.payload)), keyed(list), `${list.length} events`)
+  }
+})
+
 t.test('puts share one encoder: a put\'s records stay as they were after later puts, and a refused record leaves nothing behind', async (t) => {
   const first = [event(1n, '{"a":1}'), event(2n, '{"b":"é"}')]
   const buf = encodePutRecords('kronos', [{ stream: 's', events: first }])

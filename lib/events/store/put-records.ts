@@ -48,24 +48,43 @@ export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buff
  */
 const SCRATCH_BYTES = 1024 * 1024
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+/** `scratch` as 32-bit words (it starts at offset 0 of its own memory; rows are 7 words). */
+let scratchWords = new Uint32Array(scratch.buffer, 0, SCRATCH_BYTES >> 2)
+
+/** The table's words are little-endian on this machine (else writeUInt32LE, ~3x the cost). */
+const LE = LOW_WORD === 0
 
 function putPayload (rows: PutRows): Buffer {
   const n = rows.count
   const size = ROW * n + rows.textBytes()
   // One huge put must not keep its scratch room for the life of the server.
-  if (scratch.length < size || scratch.length > SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(Math.max(size, SCRATCH_BYTES))
+  if (scratch.length < size || scratch.length > SCRATCH_BYTES) {
+    scratch = Buffer.allocUnsafeSlow(Math.max(size, SCRATCH_BYTES))
+    scratchWords = new Uint32Array(scratch.buffer, 0, scratch.length >> 2)
+  }
   const out = scratch.subarray(0, size)
+  const table = scratchWords
   const { words, ids, where, memory } = rows
   let at = ROW * n
   for (let i = 0, row = 0; i < n; i++, row += ROW) {
-    out.writeUInt32LE(words[2 * i + LOW_WORD], row)
-    out.writeUInt32LE(words[2 * i + 1 - LOW_WORD], row + 4)
+    const length = where[3 * i + 2]
+    if (LE) {
+      const w = row >> 2
+      table[w] = words[2 * i]
+      table[w + 1] = words[2 * i + 1]
+      table[w + 6] = length
+    } else {
+      out.writeUInt32LE(words[2 * i + LOW_WORD], row)
+      out.writeUInt32LE(words[2 * i + 1 - LOW_WORD], row + 4)
+      out.writeUInt32LE(length, row + 24)
+    }
     // The 16 id bytes by hand: a native copy call costs more than 16 stores.
     for (let b = 0, from = 16 * i; b < 16; b++) out[row + 8 + b] = ids[from + b]
-    const length = where[3 * i + 2]
-    out.writeUInt32LE(length, row + 24)
-    const offset = where[3 * i + 1]
-    at += memory[where[3 * i]].copy(out, at, offset, offset + length)
+    // TypedArray#set over a plain Uint8Array view: Buffer#copy's argument checks and its
+    // three calls deep path cost about as much as the ~300-byte copy itself.
+    const from = memory[where[3 * i]]
+    out.set(new Uint8Array(from.buffer, from.byteOffset + where[3 * i + 1], length), at)
+    at += length
   }
   return out
 }
