@@ -7,9 +7,9 @@
  * line mapper counts them) are noted in `badLines`, which the mapper reads
  * for each line after this stage has seen it.
  *
- * A chunk that is valid UTF-8 as a whole costs one isUtf8 over it plus a
- * newline count; only a chunk that is not (or a line begun in an earlier
- * chunk) is checked line by line. Newline bytes never occur inside a
+ * A line begun in an earlier chunk is joined and checked alone; the rest of
+ * the chunk, when valid UTF-8 as a whole, costs one isUtf8 over it plus a
+ * newline count; only a rest that is not is checked line by line. Newline bytes never occur inside a
  * multi-byte sequence, so lines are checked on whole-character boundaries.
  */
 import { isUtf8 } from 'node:buffer'
@@ -26,8 +26,23 @@ export class Utf8LineCheck extends Transform {
   #partial: Buffer[] = []
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.#partial.length === 0 && isUtf8(chunk)) this.#count(chunk)
-    else this.#checkLines(chunk)
+    let rest = chunk
+    if (this.#partial.length > 0) {
+      // Finish the line an earlier chunk began; the rest of this chunk starts a line.
+      const nl = chunk.indexOf(NEWLINE)
+      if (nl === -1) {
+        this.#partial.push(chunk)
+        callback(null, chunk)
+        return
+      }
+      this.#partial.push(chunk.subarray(0, nl))
+      this.#check(Buffer.concat(this.#partial))
+      this.#partial = []
+      this.#line++
+      rest = chunk.subarray(nl + 1)
+    }
+    if (isUtf8(rest)) this.#count(rest)
+    else this.#checkLines(rest)
     callback(null, chunk)
   }
 
@@ -48,17 +63,11 @@ export class Utf8LineCheck extends Transform {
     if (from < chunk.length) this.#partial.push(chunk.subarray(from))
   }
 
+  /** A chunk (starting a line) that is not valid as a whole: check its whole lines one by one. */
   #checkLines (chunk: Buffer): void {
     let from = 0
     for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
-      const piece = chunk.subarray(from, nl)
-      if (this.#partial.length > 0) {
-        this.#partial.push(piece)
-        this.#check(Buffer.concat(this.#partial))
-        this.#partial = []
-      } else {
-        this.#check(piece)
-      }
+      this.#check(chunk.subarray(from, nl))
       this.#line++
       from = nl + 1
     }
