@@ -44,6 +44,29 @@ export function metaFields (entries: string[] | undefined): Record<string, strin
   return fields
 }
 
+/**
+ * A count option (--queue N, --attempts N, --roll-records N...): a whole
+ * number from 1, in decimal digits; undefined when not given. Anything else
+ * ('0', '-1', '1.5', '1e3', ' 5', '') is a usage error naming the flag and
+ * what was typed (Number() alone would take '1e3' and ' 5', and read '' as 0).
+ */
+export function positiveInteger (option: string, value: unknown): number | undefined {
+  return decimalInteger(option, value, 1, 'a positive integer')
+}
+
+/** A limit option (--limit N): as positiveInteger(), from 0. */
+export function wholeNumber (option: string, value: unknown): number | undefined {
+  return decimalInteger(option, value, 0, 'a whole number')
+}
+
+function decimalInteger (option: string, value: unknown, min: number, what: string): number | undefined {
+  if (value === undefined) return undefined
+  const text = String(value)
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw usage(`${option} must be ${what}, got '${text}'`)
+  return n
+}
+
 export function oneOf<T extends string> (option: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T

@@ -3,7 +3,7 @@ import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
-import { asUsage, oneOf, parse } from './options.js'
+import { asUsage, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 
@@ -60,14 +60,8 @@ export const shipCommand: Command = {
     if (stream === undefined && streamField === undefined) throw usage('give --stream NAME or --stream-field F')
     const onOverflow = oneOf('--on-overflow', values['on-overflow'], ['block', 'drop', 'spill'] as const, values.spill === undefined ? 'block' : 'spill')
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
-    const count = (flag: string, value: unknown): number | undefined => {
-      if (value === undefined) return undefined
-      const n = Number(value)
-      if (!Number.isInteger(n) || n < 1) throw usage(`${flag} must be a positive integer, got '${String(value)}'`)
-      return n
-    }
-    const queueEvents = count('--queue', values.queue)
-    const attempts = count('--attempts', values.attempts)
+    const queueEvents = positiveInteger('--queue', values.queue)
+    const attempts = positiveInteger('--attempts', values.attempts)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
     const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent, WholeLines }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js')])

@@ -7,7 +7,7 @@ import { openStore } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
 import { describeIoError, usage } from './io.js'
-import { asUsage, parse } from './options.js'
+import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 
 const help = `Usage: shoebox upload FILE... --to URL [options]
@@ -40,8 +40,7 @@ export const uploadCommand: Command = {
     }, true)
     if (positionals.length === 0) throw usage('upload needs at least one FILE')
     if (typeof values.to !== 'string') throw usage('upload needs --to URL')
-    const queueSize = values['queue-size'] === undefined ? undefined : Number(values['queue-size'])
-    if (queueSize !== undefined && !(Number.isInteger(queueSize) && queueSize > 0)) throw usage(`--queue-size must be a positive integer, got '${String(values['queue-size'])}'`)
+    const queueSize = positiveInteger('--queue-size', values['queue-size'])
     const store = openStore(values.to, storeOptionsFrom(values))
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     let uploaded = false

@@ -13,7 +13,7 @@ import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, feedFile, usage } from './io.js'
 import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
-import { asUsage, keyValues, metaFields, oneOf, parse } from './options.js'
+import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
@@ -82,8 +82,7 @@ export const writeCommand: Command = {
     }, true)
     if (positionals.length !== 1) throw usage('write needs exactly one directory')
     const dir = positionals[0]
-    const records = values['roll-records'] === undefined ? undefined : Number(values['roll-records'])
-    if (records !== undefined && !(Number.isInteger(records) && records > 0)) throw usage(`--roll-records must be a positive integer, got '${String(values['roll-records'])}'`)
+    const records = positiveInteger('--roll-records', values['roll-records'])
     const policy = typeof values['roll-policy'] === 'string' ? await loadPolicy(values['roll-policy']) : undefined
     // Every option is checked before the sink exists: a refused command creates no directory.
     const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
@@ -94,10 +93,7 @@ export const writeCommand: Command = {
     const compress = compressFrom(values)
     // Parsed here so that the error names the flag; 0 turns the timer off.
     const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
-    const concurrency = values['upload-concurrency'] === undefined ? undefined : Number(values['upload-concurrency'])
-    if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
-      throw usage(`--upload-concurrency must be a positive integer, got '${String(values['upload-concurrency'])}'`)
-    }
+    const concurrency = positiveInteger('--upload-concurrency', values['upload-concurrency'])
     if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
     if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
     // Loaded only with --to: a plain write loads none of the uploader's and stores' modules (start-up).

@@ -33,11 +33,11 @@ t.test('a URL with nobody behind it (given up after --attempts 2): one line nami
   }
 })
 
-t.test('--attempts must be a positive whole number', async (t) => {
+t.test('--attempts must be a positive integer', async (t) => {
   for (const bad of ['0', '-1', 'x', '1.5']) {
     const r = await cli(['events', 'streams', 'http://127.0.0.1:1', `--attempts=${bad}`])
     t.equal(r.code, 2, bad)
-    t.match(r.stderr, /--attempts must be a positive whole number/, bad)
+    t.match(r.stderr, /--attempts must be a positive integer/, bad)
   }
 })
 

@@ -4,7 +4,7 @@ import { kronos, type KronosClient } from '../../events/client.js'
 import { kronosTimeNow, toKronosTime, type KronosTime } from '../../events/kronos-time.js'
 import { checkStreamName } from '../../events/stream-name.js'
 import { usage } from '../io.js'
-import type { OptionSpec } from '../options.js'
+import { positiveInteger, type OptionSpec } from '../options.js'
 
 /** The options of every events subcommand: which namespace, and how long to keep trying. */
 export const clientSpec: OptionSpec = { namespace: { type: 'string' }, attempts: { type: 'string' } }
@@ -29,13 +29,7 @@ export function asUsageArg<T> (check: () => T): T {
 
 export function client (url: string, values: Record<string, unknown>): KronosClient {
   const namespace = values.namespace as string | undefined
-  let attempts: number | undefined
-  if (values.attempts !== undefined) {
-    attempts = Number(values.attempts)
-    if (!/^\d+$/.test(String(values.attempts)) || !Number.isSafeInteger(attempts) || attempts < 1) {
-      throw usage(`--attempts must be a positive whole number, got '${String(values.attempts)}'`)
-    }
-  }
+  const attempts = positiveInteger('--attempts', values.attempts)
   return asUsageArg(() => kronos(url, { ...(namespace === undefined ? {} : { namespace }), ...(attempts === undefined ? {} : { attempts }) }))
 }
 

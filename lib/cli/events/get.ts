@@ -3,8 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import { Transform, type TransformCallback } from 'node:stream'
 import { ShoeboxError } from '../../errors.js'
 import type { Command } from '../command.js'
-import { usage } from '../io.js'
-import { oneOf, parse } from '../options.js'
+import { oneOf, parse, wholeNumber } from '../options.js'
 import { kronosTimeNow } from '../../events/kronos-time.js'
 import { endOnFailure } from '../../stream/deliver-then-fail.js'
 import { asUsageArg, checkRange, client, clientHelp, clientSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
@@ -68,11 +67,7 @@ export const getCommand: Command = {
     const from = time('--from', values.from, () => 0n)
     const to = time('--to', values.to, kronosTimeNow)
     checkRange(from, to, values)
-    let limit: number | undefined
-    if (values.limit !== undefined) {
-      limit = Number(values.limit)
-      if (!/^\d+$/.test(String(values.limit)) || !Number.isSafeInteger(limit)) throw usage(`--limit must be a whole number, got '${String(values.limit)}'`)
-    }
+    const limit = wholeNumber('--limit', values.limit)
     const order = oneOf('--order', values.order, ['ascending', 'descending'] as const, 'ascending')
     const kronos = client(url, values)
     try {

@@ -6,7 +6,7 @@ import { fromText } from '../../meta/state-db-values.js'
 import { keyDict } from '../../key-dict.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
-import { parse } from '../options.js'
+import { parse, wholeNumber } from '../options.js'
 import { storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { printIndexedRecords, recordsOptionHelp } from './print-records.js'
 
@@ -76,8 +76,7 @@ export const queryCommand: Command = {
       ...storeOptionSpec
     }, true)
     if (values.records === true && values.count === true) throw usage('--records and --count: choose one')
-    const limit = values.limit === undefined ? undefined : Number(values.limit)
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw usage(`--limit must be a whole number, got '${String(values.limit)}'`)
+    const limit = wholeNumber('--limit', values.limit)
     const md = await metadir(values.metadir as string | undefined)
     try {
       const filter = filterFrom(md.files, positionals, (values.null ?? []) as string[], (values['not-null'] ?? []) as string[])
