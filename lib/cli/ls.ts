@@ -2,7 +2,7 @@
 import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
 import { comparator } from '../source/order.js'
 import { isRemote } from '../store/open-store.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
@@ -33,7 +33,7 @@ export const lsCommand: Command = {
     const { values, positionals } = parse(argv, { ...readOptionSpec, ...storeOptionSpec }, true)
     if (positionals.length !== 1) throw usage('ls needs exactly one PATTERN (quote globs)')
     const maxRecordSize = maxRecordSizeFrom(values)
-    const { store, ...glob } = openGlob(positionals[0], { storeOptions: storeOptionsFrom(values) })
+    const { store, ...glob } = openGlob(storeUrlArg(positionals[0]), { storeOptions: storeOptionsFrom(values) })
     // Statistics are what a user of a remote store wants to see; for a directory they are noise.
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox ls', () => store.stats()) : null
     let records = 0

@@ -1,7 +1,7 @@
 /** Option parsing shared by the subcommands, on node:util parseArgs. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Metadata } from '../record.js'
-import { ShoeboxError } from '../errors.js'
+import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { keyDict } from '../key-dict.js'
 import { usage } from './io.js'
 
@@ -73,16 +73,21 @@ export function oneOf<T extends string> (option: string, value: unknown, allowed
   throw usage(`${option} must be one of ${allowed.join(', ')}, got '${String(value)}'`)
 }
 
+/** What the user typed is the mistake: a refused option value, or a store or server URL that is none. */
+const ARGUMENT_CODES: readonly ShoeboxErrorCode[] = ['SHOEBOX_INVALID_OPTION', 'SHOEBOX_BAD_URL']
+
 /**
- * Run `check` (an option parser or a constructor that checks its options);
- * a value it refuses (SHOEBOX_INVALID_OPTION) is the user's mistake: a usage
- * error (exit 2) with the same message.
+ * Run `check` (an option parser, a URL check, or a constructor that checks
+ * its options) on what the command line gave; a value it refuses
+ * (SHOEBOX_INVALID_OPTION, SHOEBOX_BAD_URL, and the codes in `also`) is the
+ * user's mistake: a usage error (exit 2) with the same message. Only around
+ * arguments: a bad URL met in data (an index row's archive) is bad data, exit 1.
  */
-export function asUsage<T> (check: () => T): T {
+export function asUsage<T> (check: () => T, also: readonly ShoeboxErrorCode[] = []): T {
   try {
     return check()
   } catch (err) {
-    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION') throw usage(err.message)
+    if (err instanceof ShoeboxError && (ARGUMENT_CODES.includes(err.code) || also.includes(err.code))) throw usage(err.message)
     throw err
   }
 }

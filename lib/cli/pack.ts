@@ -6,7 +6,7 @@ import type { Command } from './command.js'
 import { usage } from './io.js'
 import { asUsage, parse } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
 
 const help = `Usage: shoebox pack DIR --to URL [options]
 
@@ -61,6 +61,7 @@ export const packCommand: Command = {
     if (positionals.length !== 1) throw usage('pack needs exactly one directory')
     const to = values.to
     if (typeof to !== 'string' || to === '') throw usage('pack needs --to URL (s3://bucket/prefix, file:///dir or a directory)')
+    storeUrlArg(to)
     const includes = values.include as string[] | undefined
     if (includes?.some((g) => g === '') === true) throw usage('--include needs a glob')
     const rollSize = values['roll-size'] as string | undefined ?? '64MiB'

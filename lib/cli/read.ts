@@ -11,7 +11,7 @@ import { usage } from './io.js'
 import { parse } from './options.js'
 import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { parsePositionText } from '../source/position-text.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
 import { isRemote } from '../store/open-store.js'
 
 const help = `Usage: shoebox read PATTERN [options]
@@ -59,7 +59,7 @@ export const readCommand: Command = {
     const order = values.order ?? 'name'
     if (order !== 'name' && order !== 'mtime') throw usage(`--order must be name or mtime, got '${String(order)}'`)
     const lenient = values.lenient === true
-    const source = archiveSource(positionals[0], {
+    const source = archiveSource(storeUrlArg(positionals[0]), {
       mode: lenient ? 'lenient' : 'strict',
       maxRecordSize: maxRecordSizeFrom(values),
       positions: values.positions === true,

@@ -6,7 +6,7 @@ import { describeIoError } from '../fs/io-error.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, parse } from './options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
 
 const help = `Usage: shoebox serve [options]
 
@@ -77,7 +77,7 @@ export const serveCommand: Command = {
       throw usage('--retention 0 would drop every event of every finished day; leave --retention out to keep everything')
     }
     const mode = oneOf('--mode', values.mode, ['all', 'readonly', 'collector'] as const, 'all')
-    const store = values.store as string | undefined
+    const store = values.store === undefined ? undefined : storeUrlArg(values.store as string)
     // A reader of a shared store keeps nothing locally.
     const data = typeof values.data === 'string' ? path.resolve(values.data) : store !== undefined && mode === 'readonly' ? undefined : path.resolve('shoebox-events')
     const { serveEvents } = await import('../events/server/serve-events.js')

@@ -65,13 +65,13 @@ export const shipCommand: Command = {
     // Loaded here, not at the top: `shoebox --help` loads no event code.
     const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent, WholeLines }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js')])
-    const shipper = asUsage(() => urlAsUsage(() => ship(positionals[0], {
+    const shipper = asUsage(() => ship(positionals[0], {
       namespace: values.namespace as string | undefined,
       onOverflow,
       spill: values.spill as string | undefined,
       queueEvents,
       retry: { attempts }
-    })))
+    }))
     const stamper = asUsage(() => stampNdjson({
       stream,
       streamField,
@@ -115,16 +115,6 @@ export const shipCommand: Command = {
     const stats = shipper.stats()
     io.stderr.write(`shoebox ship: ${summary(stats, invalid)}\n`)
     return invalid > 0 || stats.events.rejected > 0 ? 1 : 0
-  }
-}
-
-/** A URL that is not http(s) is the user's mistake, as for `shoebox events`: exit 2. */
-function urlAsUsage<T> (make: () => T): T {
-  try {
-    return make()
-  } catch (err) {
-    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_BAD_URL') throw usage(err.message)
-    throw err
   }
 }
 

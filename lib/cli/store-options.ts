@@ -3,9 +3,10 @@
  * transfer line on stderr (live on a terminal, once at the end).
  */
 import type { StoreOptions } from '../store/open-store.js'
+import { checkStoreUrl } from '../store/store-url.js'
 import { formatStats, type TransferSnapshot } from '../transfer/stats.js'
 import type { Io } from './io.js'
-import type { OptionSpec } from './options.js'
+import { asUsage, type OptionSpec } from './options.js'
 
 export const storeOptionSpec: OptionSpec = {
   endpoint: { type: 'string' }
@@ -16,6 +17,17 @@ export const storeOptionHelp = `  --endpoint URL        an S3-compatible endpoin
 
 export function storeOptionsFrom (values: Record<string, unknown>): StoreOptions {
   return typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}
+}
+
+/**
+ * A store URL, directory or glob over one, as given on the command line,
+ * checked before any work: one that names no store (gs://..., s3://Bad_Name,
+ * file://host/x) is a usage error, exit 2, as a bad server URL is for ship
+ * and events.
+ */
+export function storeUrlArg (url: string): string {
+  asUsage(() => { checkStoreUrl(url) })
+  return url
 }
 
 export function isTerminal (io: Io): boolean {

@@ -5,7 +5,7 @@ import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
 import { maxRecordSizeFrom, readOptionSpec } from './read-options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
 
 const help = `Usage: shoebox unpack PATTERN --out DIR [options]
 
@@ -49,7 +49,7 @@ export const unpackCommand: Command = {
     if (typeof out !== 'string' || out === '') throw usage('unpack needs --out DIR')
     const maxRecordSize = maxRecordSizeFrom(values)
     const started = Date.now()
-    const summary = await unpack(positionals[0], {
+    const summary = await unpack(storeUrlArg(positionals[0]), {
       out,
       overwrite: values.overwrite === true,
       maxRecordSize,

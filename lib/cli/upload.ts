@@ -8,7 +8,7 @@ import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
 import { describeIoError, usage } from './io.js'
 import { asUsage, parse, positiveInteger } from './options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
 
 const help = `Usage: shoebox upload FILE... --to URL [options]
 
@@ -41,7 +41,7 @@ export const uploadCommand: Command = {
     if (positionals.length === 0) throw usage('upload needs at least one FILE')
     if (typeof values.to !== 'string') throw usage('upload needs --to URL')
     const queueSize = positiveInteger('--queue-size', values['queue-size'])
-    const store = openStore(values.to, storeOptionsFrom(values))
+    const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     let uploaded = false
     try {

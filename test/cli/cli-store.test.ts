@@ -203,9 +203,6 @@ t.test('store failures: one line naming the store and the operation, never the s
   const b = s3.bucket
   const unreachable = 'http://127.0.0.1:1'
   const failures: Failure[] = [
-    { what: 'read: unknown scheme', args: ['read', 'gs://bucket/logs/*.gz'], line: /unknown store URL scheme 'gs:\/\/'/ },
-    { what: 'ls: unknown scheme', args: ['ls', 'gs://bucket/logs/*.gz'], line: /unknown store URL scheme 'gs:\/\/'/ },
-    { what: 'upload: unknown scheme', args: ['upload', file, '--to', 'gs://bucket/logs'], line: /unknown store URL scheme 'gs:\/\/'/ },
     { what: 'read: missing bucket', args: ['read', 's3://no-such-bucket/logs/*.gz'], line: /s3:\/\/no-such-bucket: list logs\/: the bucket does not exist/ },
     { what: 'ls: missing bucket', args: ['ls', 's3://no-such-bucket/logs/*.gz'], line: /s3:\/\/no-such-bucket: list logs\/: the bucket does not exist/ },
     { what: 'upload: missing bucket', args: ['upload', file, '--to', 's3://no-such-bucket/logs'], line: /s3:\/\/no-such-bucket\/logs: put x\.shoebox: the bucket does not exist/ },
@@ -228,12 +225,12 @@ t.test('store failures: one line naming the store and the operation, never the s
 })
 
 t.test('write --to a failing store: every record stays on disk, the failure is reported, exit 1', async (t) => {
-  t.test('unknown scheme: refused before anything is created', async (t) => {
+  t.test('unknown scheme: a usage error (exit 2, test/cli/cli-bad-url.test.ts), refused before anything is created', async (t) => {
     const dir = newDir('wgs')
     const r = await shoebox(['write', dir, '--to', 'gs://bucket/logs'], INPUT)
-    t.equal(r.code, 1)
-    t.same(stderrLines(r).length, 1)
-    t.match(r.stderr, /^shoebox write: unknown store URL scheme 'gs:\/\/'/)
+    t.equal(r.code, 2)
+    t.same(stderrLines(r).length, 2)
+    t.match(r.stderr, /^shoebox write: unknown store URL scheme 'gs:\/\/'[^\n]*\n\(try 'shoebox write --help'\)\n$/)
     t.notOk(fs.existsSync(dir), 'no directory created')
     noSecret(t, r)
   })

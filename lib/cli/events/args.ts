@@ -1,10 +1,9 @@
 /** What the `shoebox events` subcommands share: the client from URL and --namespace, times, and usage errors. */
-import { ShoeboxError } from '../../errors.js'
 import { kronos, type KronosClient } from '../../events/client.js'
 import { kronosTimeNow, toKronosTime, type KronosTime } from '../../events/kronos-time.js'
 import { checkStreamName } from '../../events/stream-name.js'
 import { usage } from '../io.js'
-import { positiveInteger, type OptionSpec } from '../options.js'
+import { asUsage, positiveInteger, type OptionSpec } from '../options.js'
 
 /** The options of every events subcommand: which namespace, and how long to keep trying. */
 export const clientSpec: OptionSpec = { namespace: { type: 'string' }, attempts: { type: 'string' } }
@@ -14,17 +13,9 @@ export const clientHelp = '  --namespace NS    the namespace (default: the serve
 export const timeHelp = 'Times are ISO 8601 (2026-12-03T10:00:00Z; no offset means UTC), kronos time\n' +
   '(an integer count of 100 ns ticks since the epoch), or now.'
 
-/** A refused argument (bad name, time, URL or option) is the user's mistake: a usage error, exit 2. */
+/** A refused argument (bad name, time, id, URL or option) is the user's mistake: a usage error, exit 2. */
 export function asUsageArg<T> (check: () => T): T {
-  try {
-    return check()
-  } catch (err) {
-    if (err instanceof ShoeboxError && ['SHOEBOX_INVALID_OPTION', 'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME',
-      'SHOEBOX_INVALID_EVENT_ID', 'SHOEBOX_BAD_URL'].includes(err.code)) {
-      throw usage(err.message)
-    }
-    throw err
-  }
+  return asUsage(check, ['SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_ID'])
 }
 
 export function client (url: string, values: Record<string, unknown>): KronosClient {

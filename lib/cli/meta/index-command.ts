@@ -5,7 +5,7 @@ import { checkIndexConfig, recordIndexSource } from '../../meta/record-index.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from '../store-options.js'
 import { runIngest } from './ingest-run.js'
 import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 
@@ -56,7 +56,7 @@ export const indexCommand: Command = {
     const { base, filesRoot } = metadirFrom(values)
     const config = await loadMetaConfig(base)
     checkIndexConfig(config)
-    const source = recordIndexSource(positionals[0], { base, storeOptions: storeOptionsFrom(values) })
+    const source = recordIndexSource(storeUrlArg(positionals[0]), { base, storeOptions: storeOptionsFrom(values) })
     const sink = metaIngest(base, { config, replace: values.replace === true, ensure: values.ensure === true, filesRoot })
     return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'records', progress: 'records indexed', where })
   }

@@ -7,7 +7,7 @@ import { pullMetadir, pushMetadir } from '../../meta/sync.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from '../store-options.js'
 
 const DIRECTIONS = {
   push: { sync: pushMetadir, summary: 'copy the metadir to a store (file://, s3://)', what: 'Copies the metadir (_mmmeta/: history, config.yml, store) to URL' },
@@ -39,7 +39,7 @@ ${storeOptionHelp}
       if (positionals.length !== 1) throw usage(`meta ${name} needs exactly one URL`)
       const base = (values.metadir as string | undefined) ?? process.env.MMMETA ?? process.cwd()
       const json = values.json === true
-      const result = await sync(base, positionals[0], {
+      const result = await sync(base, storeUrlArg(positionals[0]), {
         ...storeOptionsFrom(values),
         onFile: json ? undefined : (f) => { io.stdout.write(`${f.key}\t${f.bytes} bytes\n`) }
       })

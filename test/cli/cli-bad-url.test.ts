@@ -1,0 +1,87 @@
+/**
+ * A URL on the command line that names no store or server is the user's
+ * mistake: every command says so as a usage error (one line, the hint, exit
+ * 2), as the README's exit codes have it, before it reads, creates or sends
+ * anything, and without echoing credentials. Store URLs: write, upload,
+ * read, ls, pack, unpack, meta push/pull/index, serve --store (checked by
+ * storeUrlArg(), lib/cli/store-options.ts); server URLs: ship, events.
+ * (A store that fails once asked, a missing bucket or an unreachable
+ * endpoint, is a runtime failure, exit 1: test/cli/cli-store.test.ts.)
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { cli } from '../cli-run.js'
+
+const SECRET = 'SeCrEt-url-Qz7'
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-bad-url-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+const file = path.join(tmp, 'f.txt')
+fs.writeFileSync(file, 'x')
+const src = path.join(tmp, 'src')
+fs.mkdirSync(src)
+fs.writeFileSync(path.join(src, 'a.txt'), 'a')
+const metadir = path.join(tmp, 'meta')
+fs.mkdirSync(metadir)
+const created = (name: string): string => path.join(tmp, 'made', name)
+
+/** Store URLs that name no store, and what the one line must say. */
+const badStores: Array<[string, RegExp]> = [
+  ['gs://bucket/logs', /unknown store URL scheme 'gs:\/\/' in gs:\/\/bucket\/logs/],
+  [`gs://key:${SECRET}@bucket/logs`, /unknown store URL scheme 'gs:\/\/' in gs:\/\/bucket\/logs/],
+  ['s3://Bad_Bucket/logs', /s3:\/\/Bad_Bucket: not a valid bucket name/],
+  [`s3://key:${SECRET}@bucket/logs`, /s3:\/\/ URL must not carry credentials/],
+  ['file://host/logs', /file:\/\/host\/logs\S*: File URL host must be "localhost" or empty/]
+]
+
+/** Each command with a store URL: its name for the hint, and its command line for `url`. */
+const storeCommands: Array<[string, (url: string) => string[], string[]]> = [
+  ['write', (url) => ['write', created('w'), '--to', url], [created('w')]],
+  ['upload', (url) => ['upload', file, '--to', url], []],
+  ['read', (url) => ['read', `${url}/*.gz`], []],
+  ['ls', (url) => ['ls', `${url}/*.gz`], []],
+  ['pack', (url) => ['pack', src, '--to', url], []],
+  ['unpack', (url) => ['unpack', `${url}/*`, '--out', created('out')], [created('out')]],
+  ['meta push', (url) => ['meta', 'push', url, '--metadir', metadir], [path.join(metadir, '_mmmeta')]],
+  ['meta pull', (url) => ['meta', 'pull', url, '--metadir', metadir], [path.join(metadir, '_mmmeta')]],
+  ['meta index', (url) => ['meta', 'index', `${url}/*`, '--metadir', metadir], [path.join(metadir, '_mmmeta')]],
+  ['serve', (url) => ['serve', '--store', url, '--mode', 'collector', '--data', created('data'), '--port', '0'], [created('data')]]
+]
+
+function usageLines (command: string, line: RegExp): RegExp {
+  const top = command.split(' ')[0]
+  return new RegExp(`^shoebox ${top}: ${line.source}[^\\n]*\\n\\(try 'shoebox ${command} --help'\\)\\n$`)
+}
+
+t.test('a store URL that names no store: a usage error, exit 2, nothing done, no secret echoed', async (t) => {
+  for (const [command, args, untouched] of storeCommands) {
+    for (const [url, line] of badStores) {
+      const r = await cli(args(url))
+      const what = `${command} ${url}`
+      t.equal(r.code, 2, what)
+      t.match(r.stderr, usageLines(command, line), what)
+      t.equal(r.stdout.length, 0, `${what}: nothing on stdout`)
+      t.notOk(r.stderr.includes(SECRET), `${what}: the secret is not echoed`)
+      for (const p of untouched) t.notOk(fs.existsSync(p), `${what}: ${path.basename(p)} not created`)
+    }
+  }
+})
+
+t.test('a server URL that is not http(s): a usage error, exit 2, for ship and every events subcommand', async (t) => {
+  const commands: Array<[string, (url: string) => string[]]> = [
+    ['ship', (url) => ['ship', url, '--stream', 's']],
+    ['events get', (url) => ['events', 'get', url, 's']],
+    ['events streams', (url) => ['events', 'streams', url]],
+    ['events schema', (url) => ['events', 'schema', url, 's']],
+    ['events delete', (url) => ['events', 'delete', url, 's', '--from', '0', '--to', '5']]
+  ]
+  for (const [command, args] of commands) {
+    for (const url of ['ftp://x', 'not a url', `ftp://key:${SECRET}@x`]) {
+      const r = await cli(args(url), '{"n":1}\n')
+      t.equal(r.code, 2, `${command} ${url}`)
+      t.match(r.stderr, usageLines(command, /[^\n]+/), `${command} ${url}`)
+      t.notOk(r.stderr.includes(SECRET), `${command} ${url}: the secret is not echoed`)
+    }
+  }
+})
