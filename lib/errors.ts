@@ -107,6 +107,25 @@ function describeDamage (reason: DamageReason, offset: number, detail: string, f
   return `${where}: ${reason}: ${detail}`
 }
 
-export function invalidOption (name: string, message: string): ShoeboxError {
-  return new ShoeboxError('SHOEBOX_INVALID_OPTION', `option ${name}: ${message}`)
+/**
+ * An option the API refuses (SHOEBOX_INVALID_OPTION). Carries which option
+ * (the API's name: 'zstd.level', 'roll.records') and why ('must be an
+ * integer from 1 to 9, got 12'), so a caller that knows the option by
+ * another name (the CLI's --gzip=12) words its own line from the fields,
+ * never by rewriting the message.
+ */
+export class InvalidOptionError extends ShoeboxError {
+  readonly option: string
+  readonly reason: string
+
+  constructor (option: string, reason: string) {
+    super('SHOEBOX_INVALID_OPTION', `option ${option}: ${reason}`)
+    this.name = 'InvalidOptionError'
+    this.option = option
+    this.reason = reason
+  }
+}
+
+export function invalidOption (option: string, reason: string): InvalidOptionError {
+  return new InvalidOptionError(option, reason)
 }

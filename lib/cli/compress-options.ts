@@ -4,7 +4,7 @@
  * the codec table. At most one of them: two would leave one silently unused.
  */
 import { codecs, compressionOf, type CodecName, type CompressOption } from '../compress/codecs.js'
-import { ShoeboxError } from '../errors.js'
+import { InvalidOptionError } from '../errors.js'
 import { usage } from './io.js'
 import { asUsage, type OptionSpec } from './options.js'
 
@@ -44,23 +44,22 @@ export function compressFrom (values: Record<string, unknown>): CompressOption |
     if (!Object.hasOwn(codecs, values.compress)) throw usage(`--compress must be one of ${Object.keys(codecs).join(', ')}, got '${values.compress}'`)
     option = values.compress as CodecName
   }
-  let flag = ''
+  /** The level flag as typed, and the API option it sets. */
+  let levelFlag: { flag: string, option: string } | undefined
   for (const codec of ['gzip', 'zstd'] as const) {
     if (values[codec] !== true) continue
     const level = values[`${codec}-level`] as string | undefined
-    flag = `--${codec}=${level ?? ''}`
+    levelFlag = { flag: `--${codec}=${level ?? ''}`, option: `${codec}.level` }
     // Number('') is 0 and Number('abc') NaN: the error would name a level nobody typed.
-    if (level !== undefined && !/^\s*-?\d+\s*$/.test(level)) throw usage(`${flag}: the level must be an integer, got '${level}'`)
+    if (level !== undefined && !/^\s*-?\d+\s*$/.test(level)) throw usage(`${levelFlag.flag}: the level must be an integer, got '${level}'`)
     option = { codec, level: level === undefined ? undefined : Number(level) }
   }
   // Checked now, so a bad level is refused before anything is read or created.
   try {
     compressionOf(option)
   } catch (err) {
-    // 'option zstd.level: must be ...' names the API's option; the user typed the flag.
-    if (err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION' && flag !== '') {
-      throw usage(`${flag}: the level ${err.message.replace(/^option [\w.]+: /, '')}`)
-    }
+    // The API names its option (zstd.level); the user typed the flag, so the line names that.
+    if (err instanceof InvalidOptionError && err.option === levelFlag?.option) throw usage(`${levelFlag.flag}: the level ${err.reason}`)
     asUsage(() => { throw err })
   }
   return option
