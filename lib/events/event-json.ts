@@ -5,6 +5,7 @@
  * `2.0` by it, spec §5.6), and stringifyEvent() writes either back.
  */
 import { checkJsonText, invalidJson, skipJsonValue, skipWs } from '../json/json-scan.js'
+import { setOwnKey } from '../json/own-key.js'
 import { parseJsonText } from '../json/parse-json.js'
 
 /** A JSON value as parseEvent() returns it: integers beyond 2^53 are bigints. */
@@ -228,9 +229,7 @@ function restoreBigints (value: JsonValue, bigs: bigint[]): JsonValue {
     for (const k in value) {
       const m = markerIndex(value[k])
       if (m < 0) continue
-      // An own "__proto__" key must stay a key, not set the prototype.
-      if (k === '__proto__') Object.defineProperty(value, k, { value: bigs[m], enumerable: true, writable: true, configurable: true })
-      else value[k] = bigs[m]
+      setOwnKey(value, k, bigs[m])
       left--
     }
   }

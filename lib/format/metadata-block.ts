@@ -12,6 +12,7 @@
  */
 import type { Metadata, RecordInput } from '../record.js'
 import { ShoeboxError } from '../errors.js'
+import { setOwnKey } from '../json/own-key.js'
 import { KeyCache, utf8 } from './text.js'
 
 export type Pairs = ReadonlyArray<readonly [string, string]>
@@ -287,9 +288,7 @@ export function readMetadata (
     const key = keys !== undefined ? keys.key(i, buf, pos, pos + klen) : utf8(buf, pos, pos + klen)
     pos += klen
     const value = utf8(buf, pos, pos + vlen)
-    // Assigning to "__proto__" would set the prototype (and drop a string): define it as an own key.
-    if (key === '__proto__') Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true })
-    else metadata[key] = value
+    setOwnKey(metadata, key, value)
     pos += vlen
   }
   if (exact && pos !== end) return undefined

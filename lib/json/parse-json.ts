@@ -6,6 +6,7 @@
  * gives a reviver no source text, hence this.
  */
 import { checkJsonText, isDigit, skipLiteral, skipNumber, skipString, skipWs } from './json-scan.js'
+import { setOwnKey } from './own-key.js'
 
 /**
  * Parses one JSON value, handing each number's text to `number`. Keys
@@ -30,8 +31,7 @@ export function parseJsonText<N> (text: string, number: (raw: string) => N): unk
         const key = JSON.parse(text.slice(i, keyEnd)) as string
         i = skipWs(text, keyEnd) + 1
         const v = value()
-        if (key === '__proto__') Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true })
-        else obj[key] = v
+        setOwnKey(obj, key, v)
         i = skipWs(text, i)
         if (text.charCodeAt(i++) === 0x7D) return obj
       }
