@@ -148,7 +148,7 @@ const runners: Record<string, (t: Test) => Promise<void>> = {
     })
     t.match(stdout, /events\.shoebox: OK: 1000 records/, 'verify')
     t.equal(fs.readFileSync(path.join(cwd, 'events-again.ndjson'), 'utf8'), ndjson, 'decode --payload-only gives the input back')
-    t.match(stdout, /^1 files, 1000 records, /m, 'ls')
+    t.match(stdout, /^1 file, 1000 records, /m, 'ls')
     t.match(stdout, /"payload":\{"i":999,"text":"line 999"\},"position":\{"file":"\S+","offset":\d+,"member":\{"offset":\d+,"skip":\d+\}\}/, 'the last record with its position')
     t.match(stdout, /^\{"i":0,"text":"line 0"\}\n\{"i":1,"text":"line 1"\}$/m, 'read back from S3')
     const keys = s3.keys()

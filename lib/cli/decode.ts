@@ -11,6 +11,7 @@ import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
 import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
 
@@ -50,7 +51,7 @@ export const decodeCommand: Command = {
       const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file })
       decoder.on('corrupt', (info: DecodedCorruptInfo) => {
         damaged++
-        io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
+        io.stderr.write(`shoebox decode: ${file}: skipped ${plural(info.bytesSkipped, 'damaged byte')} at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
       })
       // Damage (or an input failure) fails the decoder only after every record
       // before it; that ends this file's output cleanly, and is thrown after it is written.

@@ -7,6 +7,7 @@ import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
 import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
 
@@ -75,11 +76,11 @@ export const encodeCommand: Command = {
     if (lines.invalid.length === 0) return 0
     if (onInvalid === 'fail') {
       const bad = lines.invalid[0]
-      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: invalid JSON: ${bad.message} (${lines.records} records before it written)\n`)
+      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: invalid JSON: ${bad.message} (${plural(lines.records, 'record')} before it written)\n`)
       return 1
     }
     for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: invalid JSON: ${bad.message}\n`)
-    io.stderr.write(`shoebox encode: ${lines.records} records written, ${lines.invalid.length} invalid lines skipped\n`)
+    io.stderr.write(`shoebox encode: ${plural(lines.records, 'record')} written, ${plural(lines.invalid.length, 'invalid line')} skipped\n`)
     return 0
   }
 }

@@ -8,6 +8,7 @@ import { usage } from './io.js'
 import { parse } from './options.js'
 import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive } from './scan.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox ls PATTERN
 
@@ -50,14 +51,14 @@ export const lsCommand: Command = {
         const compression = bad === null ? '' : `${codec} damaged at compressed byte ${bad.offset}`
         records += s.records
         bytes += file.size
-        const damage = [s.corrupt > 0 ? `${s.bytesSkipped} bytes unreadable` : '', compression].filter((d) => d !== '').join(', ')
+        const damage = [s.corrupt > 0 ? `${plural(s.bytesSkipped, 'byte')} unreadable` : '', compression].filter((d) => d !== '').join(', ')
         if (damage !== '') damaged++
         const mark = damage === '' ? '' : `  DAMAGED (${damage})`
-        io.stdout.write(`${file.name}\t${s.records} records\t${file.size} bytes\t${codec === 'none' ? 'plain' : codec}\t${s.bytes} archive bytes\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
+        io.stdout.write(`${file.name}\t${plural(s.records, 'record')}\t${plural(file.size, 'byte')}\t${codec === 'none' ? 'plain' : codec}\t${plural(s.bytes, 'archive byte')}\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
       }
       const times = files.map((f) => f.mtimeMs)
       const range = files.length === 0 ? '' : `, ${new Date(Math.min(...times)).toISOString()} .. ${new Date(Math.max(...times)).toISOString()}`
-      io.stdout.write(`${files.length} files, ${records} records, ${bytes} bytes${range}\n`)
+      io.stdout.write(`${plural(files.length, 'file')}, ${plural(records, 'record')}, ${plural(bytes, 'byte')}${range}\n`)
       listed = true
     } finally {
       transfers?.stop(listed)

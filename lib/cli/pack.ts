@@ -7,6 +7,7 @@ import { usage } from './io.js'
 import { asUsage, parse } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox pack DIR --to URL [options]
 
@@ -93,7 +94,7 @@ export const packCommand: Command = {
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     const reasons = [...byReason].map(([reason, count]) => `${reason}: ${count}`).join(', ')
     const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped (${reasons})` : ''
-    io.stderr.write(`shoebox pack: ${summary.files} files, ${summary.bytes} bytes from ${dir} into ${summary.archives} archive${summary.archives === 1 ? '' : 's'} (${summary.archiveBytes} bytes) at ${to}${skipped}, ${seconds} s\n`)
+    io.stderr.write(`shoebox pack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${dir} into ${plural(summary.archives, 'archive')} (${plural(summary.archiveBytes, 'byte')}) at ${to}${skipped}, ${seconds} s\n`)
     return 0
   }
 }

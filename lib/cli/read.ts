@@ -13,6 +13,7 @@ import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-option
 import { parsePositionText } from '../source/position-text.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
 import { isRemote } from '../store/open-store.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox read PATTERN [options]
 
@@ -72,7 +73,7 @@ export const readCommand: Command = {
     let damaged = 0
     source.on('corrupt', (info: DecodedCorruptInfo & { path: string }) => {
       damaged++
-      io.stderr.write(`shoebox read: ${info.path}: skipped ${info.bytesSkipped} damaged bytes at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
+      io.stderr.write(`shoebox read: ${info.path}: skipped ${plural(info.bytesSkipped, 'damaged byte')} at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
     })
     source.on('skipped', (info: SkippedEvent) => {
       damaged++

@@ -4,6 +4,7 @@ import { recoverDirectory, type RecoveredFile, type SkippedTemp } from '../roll/
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox recover DIR [--force]
 
@@ -33,7 +34,7 @@ export const recoverCommand: Command = {
         onSkip: (s: SkippedTemp) => { io.stdout.write(`skipped ${s.temp}: ${s.reason}\n`) },
         onRecover: (r: RecoveredFile) => {
           done++
-          io.stdout.write(`recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${r.records} records kept, ${r.bytesDropped} bytes dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}\n`)
+          io.stdout.write(`recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${plural(r.records, 'record')} kept, ${plural(r.bytesDropped, 'byte')} dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}\n`)
         }
       })
     } catch (err) {

@@ -18,6 +18,7 @@ import { Transform, type Duplex, type Readable, type TransformCallback } from 'n
 import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Shipper } from '../events/ship.js'
+import { plural } from '../plural.js'
 
 /** Bytes through, cut after each chunk's last newline: a partial last line waits for its end. */
 export class WholeLines extends Transform {
@@ -168,5 +169,5 @@ export async function spillUnsent (dir: string, namespace: string | undefined, u
     if (failed !== null) break
   }
   await spill.close()
-  if (failed !== null) throw new ShoeboxError('SHOEBOX_IO', `cannot spill ${unsent.length} unsent events to ${dir}: ${(failed as Error).message}`, { cause: failed })
+  if (failed !== null) throw new ShoeboxError('SHOEBOX_IO', `cannot spill ${plural(unsent.length, 'unsent event')} to ${dir}: ${(failed as Error).message}`, { cause: failed })
 }

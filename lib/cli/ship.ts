@@ -6,6 +6,7 @@ import { usage } from './io.js'
 import { asUsage, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox ship URL [options] < events.ndjson
 
@@ -90,10 +91,11 @@ export const shipCommand: Command = {
       // The stamper's message names the line already ("line 2: invalid JSON ...").
       complain(`shoebox ship: ${info.error.message}`)
     })
-    shipper.on('invalid', (info: { error: Error }) => { complain(`shoebox ship: ${info.error.message}`) })
+    // The shipper hands back the line each event was read from (StampedEventRecord.line), as the stamper names its own.
+    shipper.on('invalid', (info: { event: StampedEventRecord, error: Error }) => { complain(`shoebox ship: line ${info.event.line}: ${info.error.message}`) })
     let rejected = 0
-    shipper.on('rejected', (info: { error: Error }) => {
-      if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.error.message}\n`)
+    shipper.on('rejected', (info: { line: number | undefined, error: Error }) => {
+      if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${info.error.message}\n`)
     })
     const live = isTerminal(io)
       ? setInterval(() => { io.stderr.write(`\r\x1b[Kshoebox ship: ${summary(shipper.stats())}`) }, 1000)
@@ -138,7 +140,7 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   const lines = read + o.badLines
   // Neither acknowledged nor refused: spilled, or not stored.
   const rest = read - acked - rejected
-  const parts = [`${lines} line${lines === 1 ? '' : 's'} read from stdin: ${acked} acknowledged`]
+  const parts = [`${plural(lines, 'line')} read from stdin: ${acked} acknowledged`]
   if (rejected + o.badLines > 0) parts.push(`${rejected + o.badLines} refused`)
   if (o.spill === undefined) {
     parts.push(`${rest} not stored`)
@@ -147,7 +149,7 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
     parts.push(`${rest - notStored} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
     if (notStored > 0) parts.push(`${notStored} not stored`)
   }
-  const partial = outcome.partialBytes > 0 ? `; an incomplete last line (${outcome.partialBytes} bytes) not stored` : ''
+  const partial = outcome.partialBytes > 0 ? `; an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''
   return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${parts.join(', ')}${partial}`, { cause: failure })
 }
 
@@ -161,8 +163,8 @@ interface Summary {
 /** "shipped 1000 events in 2 batches (0.3 MB) in 0.4 s; 2 retries; 1 invalid" */
 function summary (s: Summary, invalidLines = 0): string {
   const e = s.events
-  const parts = [`shipped ${e.acked} event${e.acked === 1 ? '' : 's'} in ${s.uploaded.objects} batch${s.uploaded.objects === 1 ? '' : 'es'} (${(s.uploaded.bytes / 1e6).toFixed(1)} MB) in ${(s.elapsedMs / 1000).toFixed(1)} s`]
-  if (s.retries > 0) parts.push(`${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`)
+  const parts = [`shipped ${plural(e.acked, 'event')} in ${plural(s.uploaded.objects, 'batch', 'batches')} (${(s.uploaded.bytes / 1e6).toFixed(1)} MB) in ${(s.elapsedMs / 1000).toFixed(1)} s`]
+  if (s.retries > 0) parts.push(plural(s.retries, 'retry', 'retries'))
   const refused = invalidLines
   if (refused > 0) parts.push(`${refused} invalid`)
   if (e.rejected > 0) parts.push(`${e.rejected} rejected by the server`)

@@ -6,6 +6,7 @@ import { usage } from './io.js'
 import { parse } from './options.js'
 import { maxRecordSizeFrom, readOptionSpec } from './read-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox unpack PATTERN --out DIR [options]
 
@@ -56,7 +57,7 @@ export const unpackCommand: Command = {
       storeOptions: storeOptionsFrom(values)
     })
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
-    io.stderr.write(`shoebox unpack: ${summary.files} files, ${summary.bytes} bytes from ${summary.archives} archive${summary.archives === 1 ? '' : 's'} into ${path.resolve(out)}, ${seconds} s\n`)
+    io.stderr.write(`shoebox unpack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${plural(summary.archives, 'archive')} into ${path.resolve(out)}, ${seconds} s\n`)
     return 0
   }
 }

@@ -9,6 +9,7 @@ import type { Command } from './command.js'
 import { describeIoError, usage } from './io.js'
 import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox upload FILE... --to URL [options]
 
@@ -58,10 +59,10 @@ export const uploadCommand: Command = {
         const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }))
         await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
         const stored = await store.stat(key)
-        if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${stored.size} bytes of ${size}`)
+        if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}`)
         const etag = writer.result?.etag ?? stored.etag
         if (values['delete-local'] === true) await fs.promises.unlink(file)
-        io.stdout.write(`${file}\t${store.url}/${key}\t${size} bytes\t${etag}\n`)
+        io.stdout.write(`${file}\t${store.url}/${key}\t${plural(size, 'byte')}\t${etag}\n`)
       }
       uploaded = true
     } finally {

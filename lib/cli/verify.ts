@@ -5,6 +5,7 @@ import { openInput, usage } from './io.js'
 import { parse } from './options.js'
 import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox verify file ...
 
@@ -43,18 +44,18 @@ export const verifyCommand: Command = {
       const codec = scan.codec === 'none' ? '' : `, ${scan.codec}`
       if (compression !== null) {
         failed++
-        io.stdout.write(`${file}: DAMAGED: ${s.records} records (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
+        io.stdout.write(`${file}: DAMAGED: ${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
         continue
       }
-      const counts = `${s.records} records (v1 ${s.v1}, v2 ${s.v2}), ${s.bytes} bytes${codec}`
+      const counts = `${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}), ${plural(s.bytes, 'byte')}${codec}`
       if (damage.length === 0) {
         io.stdout.write(`${file}: OK: ${counts}\n`)
         continue
       }
       failed++
-      io.stdout.write(`${file}: DAMAGED: ${counts} readable, ${damage.length} damaged stretch${damage.length === 1 ? '' : 'es'}, ${s.bytesSkipped} bytes skipped\n`)
+      io.stdout.write(`${file}: DAMAGED: ${counts} readable, ${plural(damage.length, 'damaged stretch', 'damaged stretches')}, ${plural(s.bytesSkipped, 'byte')} skipped\n`)
       for (const d of damage) {
-        io.stdout.write(`${file}:   at byte ${d.offset}: ${d.reason}: ${d.detail} (${d.bytesSkipped} bytes skipped)\n`)
+        io.stdout.write(`${file}:   at byte ${d.offset}: ${d.reason}: ${d.detail} (${plural(d.bytesSkipped, 'byte')} skipped)\n`)
       }
     }
     return failed > 0 ? 1 : 0

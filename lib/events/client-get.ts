@@ -36,6 +36,7 @@ import { parseEvent, scanEvent, type JsonValue } from './event-text.js'
 import { formatKronosTime, type KronosTime } from './kronos-time.js'
 import { isRetryable, KronosError, send, statusError, type KronosTarget } from './client-request.js'
 import { AnswerLines } from './answer-lines.js'
+import { plural } from '../plural.js'
 
 export interface GetRequest {
   stream: string
@@ -350,7 +351,7 @@ export class KronosGetStream extends Readable {
       })
       const broken = (err?: Error): void => {
         finish(new KronosError('SHOEBOX_UNREACHABLE',
-          `POST ${shown}: the connection broke after ${this.#yielded} events${err === undefined ? '' : `: ${err.message}`}`, { cause: err }))
+          `POST ${shown}: the connection broke after ${plural(this.#yielded, 'event')}${err === undefined ? '' : `: ${err.message}`}`, { cause: err }))
       }
       res.once('error', broken)
       res.once('close', () => { if (!res.complete) broken() })

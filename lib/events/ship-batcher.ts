@@ -34,6 +34,8 @@ export class Batch {
   readonly dones: Array<Done | undefined> = []
   /** Where each replayed event came from (ship-spill.ts); undefined while the batch holds none. */
   origins: unknown[] | undefined
+  /** Each event's `line` as written (ShipItem.line), for reports; undefined while the batch holds none. */
+  lines: Array<number | undefined> | undefined
   readonly #body: BatchBody
 
   /** `capacity`: bytes to reserve for the body at once; `spare`: a buffer to build it in (see BatchBody). */
@@ -61,9 +63,9 @@ export class Batch {
   }
 
   /** Append an event's text (`tail`: see BatchBody.append); returns its UTF-8 length. */
-  append (text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown): number {
+  append (text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown, line: number | undefined): number {
     const bytes = this.#body.append(text, tail)
-    this.#took(bytes, done, origin)
+    this.#took(bytes, done, origin, line)
     return bytes
   }
 
@@ -71,10 +73,11 @@ export class Batch {
   moveLastTo (to: Batch): void {
     const i = this.dones.length - 1
     const bytes = to.#body.appendBytes(this.#body.removeLast())
-    to.#took(bytes, this.dones[i], this.origins?.[i])
+    to.#took(bytes, this.dones[i], this.origins?.[i], this.lines?.[i])
     this.bytes -= bytes
     this.dones.length = i
     if (this.origins !== undefined) this.origins.length = i
+    if (this.lines !== undefined) this.lines.length = i
   }
 
   /** The request body, `{"events": {stream: [...]}}` plus the namespace when set (the batch takes no more events). */
@@ -87,16 +90,23 @@ export class Batch {
     return this.#body.text(i)
   }
 
-  #took (bytes: number, done: Done | undefined, origin: unknown): void {
+  #took (bytes: number, done: Done | undefined, origin: unknown, line: number | undefined): void {
     this.bytes += bytes
-    if (origin !== undefined) {
-      this.origins ??= new Array<unknown>(this.dones.length).fill(undefined)
-      this.origins.push(origin)
-    } else if (this.origins !== undefined) {
-      this.origins.push(undefined)
-    }
+    this.origins = pushSparse(this.origins, this.dones.length, origin)
+    this.lines = pushSparse(this.lines, this.dones.length, line)
     this.dones.push(done)
   }
+}
+
+/** `list` with `value` appended as the entry at `count`; no array at all until a value is not undefined. */
+function pushSparse<T> (list: Array<T | undefined> | undefined, count: number, value: T | undefined): Array<T | undefined> | undefined {
+  if (value !== undefined) {
+    list ??= new Array<T | undefined>(count).fill(undefined)
+    list.push(value)
+  } else if (list !== undefined) {
+    list.push(undefined)
+  }
+  return list
 }
 
 /** Spare body buffers kept, and the largest kept (a huge event's body is let go). */
@@ -132,7 +142,8 @@ export class Batcher {
    * Add an event; the batches this cuts (zero, one or two) are pushed onto
    * `cut`, in order. Returns the event's UTF-8 length.
    */
-  add (namespace: string | undefined, stream: string, text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown, now: number, cut: Batch[]): number {
+  add (namespace: string | undefined, stream: string, text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown, line: number | undefined,
+    now: number, cut: Batch[]): number {
     let streams = this.#open.get(namespace)
     if (streams === undefined) {
       streams = new Map()
@@ -145,7 +156,7 @@ export class Batcher {
       batch = new Batch(key, namespace, stream, now, capacity, this.#spareFor(capacity ?? 0))
       streams.set(stream, batch)
     }
-    const bytes = batch.append(text, tail, done, origin)
+    const bytes = batch.append(text, tail, done, origin, line)
     this.#events++
     // An event that pushed a non-empty batch over the byte limit starts the next one.
     if (batch.count > 1 && batch.bytes > this.limits.maxBytes) {

@@ -24,6 +24,18 @@ export interface ShipItem {
   event: object | string
   /** Overrides the shipper's namespace for this event. */
   namespace?: string
+  /**
+   * Where the caller read the event (stampNdjson() sets its input line):
+   * not sent, only given back in the `rejected` and `drop` events, so a
+   * report can name the line.
+   */
+  line?: number
+}
+
+/** The `line` a written chunk carries (ShipItem.line), if any. */
+export function lineOf (chunk: unknown): number | undefined {
+  const line = typeof chunk === 'object' && chunk !== null ? (chunk as { line?: unknown }).line : undefined
+  return typeof line === 'number' ? line : undefined
 }
 
 export interface PreparedEvent {

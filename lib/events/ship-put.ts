@@ -17,6 +17,7 @@ import { createRequire } from 'node:module'
 import { ShoeboxError } from '../errors.js'
 import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
+import { plural } from '../plural.js'
 
 /**
  * node:http, or node:https for an https: URL. https (and TLS under it) is
@@ -145,7 +146,7 @@ export function readAnswer (answer: unknown, batch: Batch): Omit<PutOutcome, 'by
   if (backends === 0) inserted = 0
   if (inserted === sent) return { inserted, errors: [] }
   const all = [...backendErrors, ...errors]
-  return { inserted, errors: all.length > 0 ? all : [`the server stored ${inserted} of ${sent} events`] }
+  return { inserted, errors: all.length > 0 ? all : [`the server stored ${inserted} of ${plural(sent, 'event')}`] }
 }
 
 function isObject (value: unknown): value is Record<string, unknown> {

@@ -39,11 +39,12 @@ import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { Batcher, type Batch } from './ship-batcher.js'
 import type { IdTail } from './ship-body.js'
-import { prepareEvent, preparedText, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
+import { lineOf, prepareEvent, preparedText, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
 import { ExitFlush } from './ship-exit.js'
 import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
 import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
 import { Spill, type SpillFile, type SpillOrigin } from './ship-spill.js'
+import { plural } from '../plural.js'
 
 export type { ShipItem, Library, ShipOptions, OverflowPolicy }
 
@@ -189,7 +190,7 @@ export class Shipper extends Writable {
     if (this.onOverflow === 'block' && this.writableLength >= this.#settings.queueEvents) {
       const dropped = ++this.#counts.dropped
       this.emit('drop', { namespace: undefined, stream: undefined, event: chunk, dropped })
-      const error = new ShoeboxError('SHOEBOX_EVENT_DROPPED', `event dropped by put(): ${this.writableLength} events wait for room already`)
+      const error = new ShoeboxError('SHOEBOX_EVENT_DROPPED', `event dropped by put(): ${plural(this.writableLength, 'event')} waiting for room already`)
       if (done !== undefined) process.nextTick(done, error)
       return
     }
@@ -259,7 +260,7 @@ export class Shipper extends Writable {
       return
     }
     if (this.#hasRoom()) {
-      this.#enqueue(event.namespace, event.stream, event.text, event.tail, written.done, undefined)
+      this.#enqueue(event.namespace, event.stream, event.text, event.tail, written.done, undefined, lineOf(written.chunk))
       callback()
       return
     }
@@ -269,8 +270,8 @@ export class Shipper extends Writable {
         return
       case 'drop': {
         const dropped = ++this.#counts.dropped
-        this.emit('drop', { namespace: event.namespace, stream: event.stream, event: preparedText(event), dropped })
-        settle(written, new ShoeboxError('SHOEBOX_EVENT_DROPPED', `event for stream ${event.stream} dropped: the queue is full (${this.#counts.queued} events)`))
+        this.emit('drop', { namespace: event.namespace, stream: event.stream, event: preparedText(event), line: lineOf(written.chunk), dropped })
+        settle(written, new ShoeboxError('SHOEBOX_EVENT_DROPPED', `event for stream ${event.stream} dropped: the queue is full (${plural(this.#counts.queued, 'event')})`))
         callback()
         return
       }
@@ -289,10 +290,11 @@ export class Shipper extends Writable {
     return this.#counts.queued < this.#settings.queueEvents && this.#queuedBytes < this.#settings.queueBytes
   }
 
-  #enqueue (namespace: string | undefined, stream: string, text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown): void {
+  #enqueue (namespace: string | undefined, stream: string, text: string, tail: string | IdTail | undefined, done: Done | undefined, origin: unknown,
+    line: number | undefined): void {
     this.#counts.queued++
     const ready = this.#ready.length
-    this.#queuedBytes += this.#batcher.add(namespace, stream, text, tail, done, origin, Date.now(), this.#ready)
+    this.#queuedBytes += this.#batcher.add(namespace, stream, text, tail, done, origin, line, Date.now(), this.#ready)
     // Only a cut batch can start a request, and an armed timer is due no later than any batch
     // opened since: per event, neither walk is needed (they cost ~5 µs an event).
     if (this.#ready.length > ready) this.#pump()
@@ -308,7 +310,7 @@ export class Shipper extends Writable {
         while (!this.#hasRoom() && this.#failed === null) await new Promise<void>((resolve) => { this.#roomWaiters.push(resolve) })
         if (this.#failed !== null) return
         this.#counts.replayed++
-        this.#enqueue(event.namespace, event.stream, event.text, undefined, spill.takeDone(event.origin), event.origin)
+        this.#enqueue(event.namespace, event.stream, event.text, undefined, spill.takeDone(event.origin), event.origin, undefined)
       }
     })()
       .catch((err: Error) => { this.destroy(err) })
@@ -411,7 +413,7 @@ export class Shipper extends Writable {
         return { kind: 'rejected', message: err.message, stored: 0 }
       }
       throw new ShoeboxError('SHOEBOX_UNREACHABLE',
-        `${(err as Error).message}; gave up after ${this.#settings.retry.attempts} tries; ${this.#counts.queued} events not acknowledged` +
+        `${(err as Error).message}; gave up after ${plural(this.#settings.retry.attempts, 'try', 'tries')}; ${plural(this.#counts.queued, 'event')} not acknowledged` +
         (this.#spill === undefined ? '' : `; spilled events stay in ${this.#spill.dir} for the next run`), { cause: err })
     }
   }
@@ -441,7 +443,7 @@ export class Shipper extends Writable {
     const recorded = await this.#settleSpilled(batch).then(() => null, (err: Error) => err)
     for (let i = 0; i < batch.count; i++) {
       const error = new ShoeboxError('SHOEBOX_EVENT_REJECTED', `event rejected: ${message}`)
-      this.emit('rejected', { namespace: batch.namespace, stream: batch.stream, event: batch.text(i), error, maybeStored: stored > 0 })
+      this.emit('rejected', { namespace: batch.namespace, stream: batch.stream, event: batch.text(i), line: batch.lines?.[i], error, maybeStored: stored > 0 })
       batch.dones[i]?.(error)
     }
     if (recorded !== null) throw recorded

@@ -21,6 +21,7 @@ import { describeIoError, ioError } from '../fs/io-error.js'
 import { checkKey } from '../store/keys.js'
 import { parseSize } from '../units.js'
 import type { ReadOutcome } from './read-file.js'
+import { plural } from '../plural.js'
 
 /** The metadata keys of a packed file's record, in the order they are written. */
 export const PACK_KEYS = ['path', 'size', 'mtime', 'mode', 'sha256'] as const
@@ -247,7 +248,7 @@ export class PackSource extends Readable {
       }
       changes.push(outcome.change)
     }
-    const detail = `changed while it was read, ${changes.length} time${changes.length === 1 ? '' : 's'} (${changes.join('; ')})`
+    const detail = `changed while it was read, ${plural(changes.length, 'time')} (${changes.join('; ')})`
     if (this.#skipUnreadable) {
       this.#skip({ path: rel, reason: 'changed while read', detail })
       return null

@@ -17,6 +17,7 @@ import { openStore, type StoreOptions } from '../store/open-store.js'
 import { parseSize } from '../units.js'
 import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } from './pack-source.js'
 import type { ReadProgress } from './read-file.js'
+import { plural } from '../plural.js'
 
 // The walk's API is part of pack's: lib/index.ts and the CLI import it from here.
 export { packFiles, PackSource, PACK_KEYS, type PackFilesOptions, type PackRecord, type SkippedEntry, type SkipReason } from './pack-source.js'
@@ -136,7 +137,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     await fs.rm(staging, { recursive: true, force: true })
     // What was kept (counted once the aborted uploads have settled): the archives the store has.
     if (failure instanceof ShoeboxError) {
-      failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${uploaded} archive${uploaded === 1 ? '' : 's'} uploaded to ${options.to} before it stay there`
+      failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${plural(uploaded, 'archive')} uploaded to ${options.to} before it stay there`
     }
   }
 }

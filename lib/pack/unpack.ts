@@ -35,6 +35,7 @@ import { archiveSource } from '../source/archive-source.js'
 import { checkKey } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { PathClaims } from './paths.js'
+import { plural } from '../plural.js'
 
 export interface UnpackOptions {
   /** Directory to restore into; created if missing. */
@@ -132,7 +133,7 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   await Promise.all(running.values())
   if (failure !== undefined) {
     // Say what was kept: the files restored before the failure stay (none restored: nothing to say).
-    if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${restorer.files} file${restorer.files === 1 ? '' : 's'} restored before it stay in ${out}`
+    if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${plural(restorer.files, 'file')} restored before it stay in ${out}`
     throw failure
   }
   return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }

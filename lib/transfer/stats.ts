@@ -5,6 +5,7 @@
  * `stats()` answers for one transfer or for everything a store did.
  */
 import type { FailureKind } from './failure-kind.js'
+import { plural } from '../plural.js'
 
 export interface DirectionStats {
   bytes: number
@@ -149,12 +150,12 @@ export function formatStats (s: TransferSnapshot, which: 'live' | 'final' = 'fin
   const side = (verb: string, d: DirectionStats): void => {
     if (d.objects === 0 && d.bytes === 0) return
     const rate = which === 'live' ? d.mbPerSec : d.averageMbPerSec
-    parts.push(`${verb} ${d.objects} object${d.objects === 1 ? '' : 's'}, ${(d.bytes / MB).toFixed(1)} MB at ${rate.toFixed(1)} MB/s`)
+    parts.push(`${verb} ${plural(d.objects, 'object')}, ${(d.bytes / MB).toFixed(1)} MB at ${rate.toFixed(1)} MB/s`)
   }
   side('uploaded', s.uploaded)
   side('downloaded', s.downloaded)
   if (parts.length === 0) parts.push('nothing transferred')
-  if (s.retries > 0) parts.push(`${s.retries} retr${s.retries === 1 ? 'y' : 'ies'}`)
+  if (s.retries > 0) parts.push(plural(s.retries, 'retry', 'retries'))
   const errors = Object.entries(s.errors).map(([kind, n]) => `${kind} ${n}`)
   if (errors.length > 0) parts.push(`errors: ${errors.join(', ')}`)
   return parts.join('; ')

@@ -26,7 +26,7 @@ t.test('--on-invalid without a parse is a usage error naming the flags', async (
   t.same((await decodeRecords(lifted.stdout)).map((r) => r.metadata.k), ['x', 'y'])
   const failing = await cli(['encode', '--meta-from-field', 'k', '--on-invalid', 'fail'], '{"k":"x"}\nnot json\n')
   t.equal(failing.code, 1)
-  t.match(failing.stderr, /stdin: line 2: invalid JSON: .* \(1 records before it written\)/)
+  t.match(failing.stderr, /stdin: line 2: invalid JSON: .* \(1 record before it written\)/)
 })
 
 t.test('--checksum with --format v1 is a usage error; the library refuses it too', async (t) => {
@@ -83,7 +83,7 @@ t.test('encode --validate refuses a line that is not UTF-8, naming it', async (t
   const input = Buffer.concat([Buffer.from('{"ok":1}\n'), notUtf8[0][1], Buffer.from('\n{"ok":2}\n')])
   const r = await cli(['encode', '--validate'], input)
   t.equal(r.code, 1)
-  t.equal(r.stderr, 'shoebox encode: stdin: line 2: invalid JSON: not valid UTF-8 (1 records before it written)\n')
+  t.equal(r.stderr, 'shoebox encode: stdin: line 2: invalid JSON: not valid UTF-8 (1 record before it written)\n')
   t.same((await decodeRecords(r.stdout)).map((rec) => rec.payload.toString()), ['{"ok":1}'])
 })
 

@@ -156,7 +156,7 @@ t.test('recover that fails part-way: names the file, and says how many were reco
   fs.writeFileSync(second, encodeRecords([{ payload: 'b' }]))
   fs.chmodSync(second, 0o000)
   const r = await run(['recover', dir], '', root ? { uid: 65534 } : {})
-  t.equal(r.stdout.toString(), `recovered ${first} -> ${path.join(dir, 'a.shoebox')}: 1 records kept, 0 bytes dropped\n`, 'the file recovered before the failure is listed')
+  t.equal(r.stdout.toString(), `recovered ${first} -> ${path.join(dir, 'a.shoebox')}: 1 record kept, 0 bytes dropped\n`, 'the file recovered before the failure is listed')
   t.equal(r.stderr, `shoebox recover: cannot read ${second}: permission denied (EACCES); 1 file recovered before it (listed above), the rest left as they were\n`)
   t.equal(r.code, 1)
   t.same(fs.readdirSync(dir).sort(), [path.basename(second), 'a.shoebox'].sort(), 'the unreadable file is left as it was')

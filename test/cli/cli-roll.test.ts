@@ -278,7 +278,7 @@ t.test('ls PATTERN', async (t) => {
     fs.writeFileSync(path.join(dir, 'd.shoebox'), bytes)
     const r = await cli(['ls', path.join(dir, '*.shoebox')])
     t.equal(r.code, 1, 'ls exits 1 when it marks a file DAMAGED')
-    t.match(r.stdout.toString(), /^d\.shoebox\t2 records\t.*DAMAGED \(\d+ bytes unreadable\)\n1 files, 2 records/)
+    t.match(r.stdout.toString(), /^d\.shoebox\t2 records\t.*DAMAGED \(\d+ bytes unreadable\)\n1 file, 2 records/)
     const none = await cli(['ls', path.join(dir, '*.nothing')])
     t.equal(none.code, 1)
     t.equal(none.stdout.toString(), '')
@@ -337,7 +337,7 @@ t.test('recover DIR', async (t) => {
     t.ok(fs.existsSync(live) && fs.existsSync(other))
     const forced = await cli(['recover', dir, '--force'])
     ok(t, forced, 'recover --force')
-    t.match(forced.stdout.toString(), `recovered ${other} -> ${path.join(dir, 'other.shoebox')}: 1 records kept, 0 bytes dropped`)
+    t.match(forced.stdout.toString(), `recovered ${other} -> ${path.join(dir, 'other.shoebox')}: 1 record kept, 0 bytes dropped`)
     t.ok(fs.existsSync(path.join(dir, 'other.shoebox')))
   })
 

@@ -86,8 +86,14 @@ t.test('a 10 MB line against a real shoebox serve: refused by the server (over i
   const big = JSON.stringify({ n: 1, pad: 'x'.repeat(10 * 1024 * 1024) })
   const r = await cli(['ship', served.url, '--stream', 's', '--time-field', 'n'], `${big}\n{"n":2}\n`)
   t.equal(r.code, 1)
-  t.match(r.stderr, /^shoebox ship: event rejected: .*RequestTooLarge.*\n.*shipped 1 event .*1 rejected by the server\n$/)
+  t.match(r.stderr, /^shoebox ship: line 1: event rejected: .*RequestTooLarge.*\n.*shipped 1 event .*1 rejected by the server\n$/, 'the refused event named by its line')
   t.same((await get(t, served.url, 's', 0, 10)).map((e) => e.n), [2])
+})
+
+t.test('giving up on one line: every count agrees with its noun (1 try, 1 event, 1 line)', async (t) => {
+  const r = await cli(['ship', 'http://127.0.0.1:1', '--stream', 's', '--attempts', '1'], '{"n":1}\n')
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^shoebox ship: \S+: request failed: connect ECONNREFUSED [^;]+; gave up after 1 try; 1 event not acknowledged; 1 line read from stdin: 0 acknowledged, 1 not stored\n$/)
 })
 
 t.test('a URL that is not http(s): a usage error, exit 2, as for shoebox events', async (t) => {

@@ -5,7 +5,7 @@ import { Batcher, type Batch } from '../../lib/events/ship-batcher.js'
 /** Add an event of `bytes` ASCII bytes; the batches it cut. */
 function add (b: Batcher, namespace: string | undefined, stream: string, bytes: number, now = 0, text = 'x'.repeat(bytes)): Batch[] {
   const cut: Batch[] = []
-  t.equal(b.add(namespace, stream, text, undefined, undefined, undefined, now, cut), Buffer.byteLength(text), 'add() returns the UTF-8 length')
+  t.equal(b.add(namespace, stream, text, undefined, undefined, undefined, undefined, now, cut), Buffer.byteLength(text), 'add() returns the UTF-8 length')
   return cut
 }
 const sizes = (batches: Batch[]): number[] => batches.map((b) => b.count)
@@ -33,8 +33,8 @@ t.test('bytes: an overflowing event moves with its callback and origin; multi-by
   const b = new Batcher({ maxEvents: 100, maxBytes: 12, maxAgeMs: 100 })
   const calls: string[] = []
   const cut: Batch[] = []
-  t.equal(b.add('n', 's', '{"a":"é"}', undefined, (e: Error | null) => { calls.push(`1 ${String(e)}`) }, undefined, 0, cut), 10)
-  t.equal(b.add('n', 's', '{"b":"ü"}', undefined, (e: Error | null) => { calls.push(`2 ${String(e)}`) }, 'origin-2', 5, cut), 10)
+  t.equal(b.add('n', 's', '{"a":"é"}', undefined, (e: Error | null) => { calls.push(`1 ${String(e)}`) }, undefined, undefined, 0, cut), 10)
+  t.equal(b.add('n', 's', '{"b":"ü"}', undefined, (e: Error | null) => { calls.push(`2 ${String(e)}`) }, 'origin-2', undefined, 5, cut), 10)
   t.same(sizes(cut), [1])
   t.equal(cut[0].body().toString(), '{"events": {"s": [{"a":"é"}]}, "namespace": "n"}')
   t.ok((cut[0].origins ?? []).every((o) => o === undefined), 'the first batch holds no replayed event')
@@ -45,6 +45,25 @@ t.test('bytes: an overflowing event moves with its callback and origin; multi-by
   t.equal(rest[0].openedAt, 5, 'the next batch opened when the event arrived')
   for (const batch of [...cut, ...rest]) for (const done of batch.dones) done?.(null)
   t.same(calls, ['1 null', '2 null'])
+})
+
+t.test('lines: each event keeps the line it was written with, across an overflow; none given, none kept', async (t) => {
+  const b = new Batcher({ maxEvents: 100, maxBytes: 12, maxAgeMs: 100 })
+  const cut: Batch[] = []
+  b.add('n', 's', '{"a":1}', undefined, undefined, undefined, undefined, 0, cut)
+  b.add('n', 's', '{"b":2}', undefined, undefined, undefined, 7, 0, cut)
+  t.same(sizes(cut), [1], 'the second event overflowed into the next batch')
+  t.ok((cut[0].lines ?? []).every((l) => l === undefined), 'the first batch holds no line (the moved event took its own)')
+  b.add('n', 's', '{}', undefined, undefined, undefined, 9, 0, cut)
+  const rest = b.all()
+  t.same(rest.map((x) => x.lines), [[7, 9]], 'the moved event kept its line, beside the next one')
+  const mixed = new Batcher({ maxEvents: 100, maxBytes: 1e9, maxAgeMs: 100 })
+  mixed.add('n', 's', '{}', undefined, undefined, undefined, undefined, 0, cut)
+  mixed.add('n', 's', '{}', undefined, undefined, undefined, 3, 0, cut)
+  t.same(mixed.all()[0].lines, [undefined, 3], 'an event without a line is undefined in its place')
+  const none = new Batcher({ maxEvents: 100, maxBytes: 1e9, maxAgeMs: 100 })
+  none.add('n', 's', '{}', undefined, undefined, undefined, undefined, 0, cut)
+  t.equal(none.all()[0].lines, undefined, 'no line written, no array kept')
 })
 
 t.test('age: due batches oldest first; streams and namespaces apart', async (t) => {
@@ -69,20 +88,20 @@ t.test('recycle: an acknowledged batch\'s buffer holds a later body, which comes
   const b = new Batcher({ maxEvents: 3, maxBytes: 1e9, maxAgeMs: 100 })
   const texts = ['{"a":"ü"}', '{"b":2}', `{"c":"${'z'.repeat(5000)}"}`, '{"d":[]}', '{"e":"日本"}', '{"f":1}']
   const cut: Batch[] = []
-  for (const text of texts.slice(0, 3)) b.add('n', 's', text, undefined, undefined, undefined, 0, cut)
+  for (const text of texts.slice(0, 3)) b.add('n', 's', text, undefined, undefined, undefined, undefined, 0, cut)
   const first = cut[0].body()
   const expected = (xs: string[]): string => `{"events": {"s": [${xs.join(', ')}]}, "namespace": "n"}`
   t.equal(first.toString(), expected(texts.slice(0, 3)))
   b.recycle(cut[0])
-  t.throws(() => cut[0].append('{}', undefined, undefined, undefined), /sealed/, 'a recycled batch takes nothing more')
+  t.throws(() => cut[0].append('{}', undefined, undefined, undefined, undefined), /sealed/, 'a recycled batch takes nothing more')
   const more: Batch[] = []
-  for (const text of texts.slice(3)) b.add('n', 's', text, undefined, undefined, undefined, 0, more)
+  for (const text of texts.slice(3)) b.add('n', 's', text, undefined, undefined, undefined, undefined, 0, more)
   const second = more[0].body()
   t.equal(second.buffer, first.buffer, 'the same memory')
   t.equal(second.toString(), expected(texts.slice(3)), 'nothing of the earlier body shows')
   t.same([0, 1, 2].map((i) => more[0].text(i)), texts.slice(3))
   // A batch of another stream, while no spare is left, gets memory of its own.
   const other: Batch[] = []
-  for (const text of texts.slice(3)) b.add(undefined, 'o', text, undefined, undefined, undefined, 0, other)
+  for (const text of texts.slice(3)) b.add(undefined, 'o', text, undefined, undefined, undefined, undefined, 0, other)
   t.not(other[0].body().buffer, first.buffer)
 })

@@ -5,7 +5,7 @@ import { parseRetryAfter, putBody, putUrl, readAnswer, safeUrl } from '../../lib
 
 function batch (stream: string, texts: string[], namespace?: string): Batch {
   const b = new Batch(stream, namespace, stream, 0)
-  for (const text of texts) b.append(text, undefined, undefined, undefined)
+  for (const text of texts) b.append(text, undefined, undefined, undefined, undefined)
   return b
 }
 

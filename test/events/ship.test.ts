@@ -209,6 +209,26 @@ t.test('partial success: the stream\'s events are reported rejected, one by one,
   t.equal(shipper.stats().events.rejected, 3)
 })
 
+t.test('rejected: each event comes back with the line it was written with (ShipItem.line), undefined without one', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.reject = (e) => e.bad === true ? 'InvalidEventTime(1.5,)' : undefined
+  // One batch of three (a refused event fails its batch); ship-batcher.test.ts moves lines across batches.
+  const shipper = ship(collector.url, { batchEvents: 3 })
+  const rejected: Array<{ line: number | undefined, event: string }> = []
+  shipper.on('rejected', (r: { line: number | undefined, event: string }) => rejected.push(r))
+  const items = [
+    { stream: 's', event: { seq: 0, bad: true }, line: 10 },
+    { stream: 's', event: { seq: 1 }, line: 12 },
+    { stream: 's', event: { seq: 2 } }
+  ]
+  for (const item of items) shipper.write(item, () => {})
+  shipper.end()
+  await once(shipper, 'finish')
+  t.same(rejected.map((r) => [JSON.parse(r.event).seq, r.line]), [[0, 10], [1, 12], [2, undefined]])
+  t.notOk(collector.stored.some((e) => 'line' in e.event), 'the line is not sent')
+})
+
 t.test('a namespace the server lacks: a 400, rejected, not retried', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
@@ -307,7 +327,7 @@ t.test('retry.attempts: a server that never answers fails the shipper, naming it
   shipper.write({ seq: 1 }, (err) => results.push((err as NodeJS.ErrnoException | null)?.code))
   const [err] = await once(shipper, 'error') as [NodeJS.ErrnoException]
   t.equal(err.code, 'SHOEBOX_UNREACHABLE')
-  t.match(err.message, /127\.0\.0\.1.*gave up after 3 tries; 1 events not acknowledged/)
+  t.match(err.message, /127\.0\.0\.1.*gave up after 3 tries; 1 event not acknowledged/)
   t.notMatch(err.message, /secret/, 'no credentials in errors')
   t.same(results, ['SHOEBOX_UNREACHABLE'], 'the write is told')
 })

@@ -7,6 +7,7 @@ import { oneOf, parse, wholeNumber } from '../options.js'
 import { kronosTimeNow } from '../../events/kronos-time.js'
 import { endOnFailure } from '../../stream/deliver-then-fail.js'
 import { asUsageArg, checkRange, client, clientHelp, clientSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
+import { plural } from '../../plural.js'
 
 const help = `Usage: shoebox events get URL STREAM [options]
 
@@ -44,7 +45,7 @@ class Lines extends Transform {
   describe (): string {
     if (this.written === 0) return 'no event written'
     const id = this.last === undefined ? undefined : /"@id"\s*:\s*"([^"]+)"/.exec(this.last)?.[1]
-    const events = `${this.written} event${this.written === 1 ? '' : 's'} written`
+    const events = `${plural(this.written, 'event')} written`
     return id === undefined ? events : `${events}, the last @id ${id} (--start-id ${id} goes on after it)`
   }
 }
