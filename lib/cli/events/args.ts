@@ -50,6 +50,15 @@ export function streamName (value: string): string {
   return asUsageArg(() => checkStreamName(value))
 }
 
+/** The options of the subcommands that take a time range of a stream (get, delete). */
+export const rangeSpec: OptionSpec = { from: { type: 'string' }, to: { type: 'string' }, 'start-id': { type: 'string' } }
+
+/** URL STREAM, the stream name checked (get, delete, schema). */
+export function urlAndStream (positionals: string[]): { url: string, stream: string } {
+  const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
+  return { url, stream: streamName(name) }
+}
+
 /** URL and STREAM, or URL alone; anything else is a usage error naming the form. */
 export function positionalArgs (positionals: string[], form: string, count: number): string[] {
   if (positionals.length !== count) throw usage(`expected ${form}`)

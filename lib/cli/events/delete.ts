@@ -3,7 +3,7 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
 import { stringifyEvent } from '../../events/event-text.js'
-import { asUsageArg, checkRange, client, clientHelp, clientSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
+import { asUsageArg, checkRange, client, clientHelp, clientSpec, rangeSpec, time, timeHelp, urlAndStream } from './args.js'
 
 const help = `Usage: shoebox events delete URL STREAM (--from TIME | --start-id ID) --to TIME [options]
 
@@ -24,14 +24,8 @@ export const deleteCommand: Command = {
   summary: 'delete a time range of a stream',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      'start-id': { type: 'string' },
-      ...clientSpec
-    }, true)
-    const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
-    const stream = streamName(name)
+    const { values, positionals } = parse(argv, { ...rangeSpec, ...clientSpec }, true)
+    const { url, stream } = urlAndStream(positionals)
     const startId = values['start-id'] as string | undefined
     if (values.to === undefined) throw usage('delete needs --to (nothing is deleted by default)')
     if (values.from === undefined && startId === undefined) throw usage('delete needs --from or --start-id (nothing is deleted by default)')

@@ -6,7 +6,7 @@ import type { Command } from '../command.js'
 import { oneOf, parse, wholeNumber } from '../options.js'
 import { kronosTimeNow } from '../../events/kronos-time.js'
 import { endOnFailure } from '../../stream/deliver-then-fail.js'
-import { asUsageArg, checkRange, client, clientHelp, clientSpec, positionalArgs, streamName, time, timeHelp } from './args.js'
+import { asUsageArg, checkRange, client, clientHelp, clientSpec, rangeSpec, time, timeHelp, urlAndStream } from './args.js'
 import { plural } from '../../plural.js'
 
 const help = `Usage: shoebox events get URL STREAM [options]
@@ -55,16 +55,8 @@ export const getCommand: Command = {
   summary: 'a time range of a stream, as NDJSON',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      'start-id': { type: 'string' },
-      limit: { type: 'string' },
-      order: { type: 'string' },
-      ...clientSpec
-    }, true)
-    const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
-    const stream = streamName(name)
+    const { values, positionals } = parse(argv, { ...rangeSpec, limit: { type: 'string' }, order: { type: 'string' }, ...clientSpec }, true)
+    const { url, stream } = urlAndStream(positionals)
     const from = time('--from', values.from, () => 0n)
     const to = time('--to', values.to, kronosTimeNow)
     checkRange(from, to, values)

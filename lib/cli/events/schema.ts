@@ -2,7 +2,7 @@
 import type { Command } from '../command.js'
 import { parse } from '../options.js'
 import { stringifyEvent } from '../../events/event-text.js'
-import { client, clientHelp, clientSpec, positionalArgs, streamName } from './args.js'
+import { client, clientHelp, clientSpec, urlAndStream } from './args.js'
 
 const help = `Usage: shoebox events schema URL STREAM [options]
 
@@ -19,8 +19,7 @@ export const schemaCommand: Command = {
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, { ...clientSpec }, true)
-    const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
-    const stream = streamName(name)
+    const { url, stream } = urlAndStream(positionals)
     const kronos = client(url, values)
     try {
       const answer = await kronos.inferSchema(stream)
