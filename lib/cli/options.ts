@@ -82,12 +82,17 @@ const ARGUMENT_CODES: readonly ShoeboxErrorCode[] = ['SHOEBOX_INVALID_OPTION', '
  * (SHOEBOX_INVALID_OPTION, SHOEBOX_BAD_URL, and the codes in `also`) is the
  * user's mistake: a usage error (exit 2) with the same message. Only around
  * arguments: a bad URL met in data (an index row's archive) is bad data, exit 1.
+ * An async `check` (a request that checks its options first) refuses by
+ * rejecting: its promise is converted alike.
  */
 export function asUsage<T> (check: () => T, also: readonly ShoeboxErrorCode[] = []): T {
+  const refused = (err: unknown): unknown =>
+    err instanceof ShoeboxError && (ARGUMENT_CODES.includes(err.code) || also.includes(err.code)) ? usage(err.message) : err
   try {
-    return check()
+    const result = check()
+    if (result instanceof Promise) return result.catch((err: unknown) => { throw refused(err) }) as T
+    return result
   } catch (err) {
-    if (err instanceof ShoeboxError && (ARGUMENT_CODES.includes(err.code) || also.includes(err.code))) throw usage(err.message)
-    throw err
+    throw refused(err)
   }
 }

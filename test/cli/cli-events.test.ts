@@ -57,6 +57,8 @@ t.test('usage errors exit 2, server errors exit 1, each one line', async (t) => 
     ['events'], ['events', 'nope'], ['events', 'get', fx.url], ['events', 'get', fx.url, 'bad name'],
     ['events', 'get', fx.url, 's', '--from', 'yesterday'], ['events', 'get', fx.url, 's', '--limit=-1'],
     ['events', 'get', fx.url, 's', '--order', 'up'], ['events', 'get', fx.url, 's', '--start-id', 'x'],
+    // delete's request refuses it asynchronously, after the range checks: a usage error too.
+    ['events', 'delete', fx.url, 's', '--start-id', 'x', '--to', '5'],
     ['events', 'get', 'ftp://x', 's'], ['events', 'delete', fx.url, 's', '--from', '0'], ['events', 'delete', fx.url, 's', '--to', '5'],
     ['events', 'streams'], ['events', 'schema', fx.url]
   ]
