@@ -1,4 +1,4 @@
-/** '100MiB'-style sizes and '10m'-style durations, as options accept them. */
+/** '100MiB'-style sizes, '10m'-style durations and counts, as options accept them. */
 import { invalidOption } from './errors.js'
 
 const SIZE_UNITS: Record<string, number> = {
@@ -64,4 +64,15 @@ export function parseDuration (value: number | string, option = 'duration'): num
     throw invalidOption(option, `expected a duration such as 10m, 1h, 30s or 250ms, got '${String(value)}'${hint}`)
   }
   return total
+}
+
+/**
+ * A count option (attempts, queueSize, maxSockets...): `value`, or
+ * `fallback` when undefined, checked to be an integer from 1; anything else
+ * refused naming the option and the value given.
+ */
+export function positiveCount (value: number | undefined, fallback: number, option: string): number {
+  const n = value ?? fallback
+  if (!Number.isInteger(n) || n < 1) throw invalidOption(option, `must be a positive integer, got ${String(value)}`)
+  return n
 }

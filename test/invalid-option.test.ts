@@ -44,3 +44,22 @@ t.test('the CLI names the flag as typed, from the fields: the API option name ne
     t.equal(r.stderr, `shoebox ${command}: ${line}\n(try 'shoebox ${command} --help')\n`, flag)
   }
 })
+
+t.test('a count option refused anywhere in the API: one wording, naming the option and the value (positiveCount, lib/units.ts)', async (t) => {
+  const { kronos } = await import('../lib/events/client.js')
+  const { ship } = await import('../lib/events/ship.js')
+  const { retry } = await import('../lib/transfer/retry.js')
+  const { openStore } = await import('../lib/index.js')
+  const cases: Array<[string, () => unknown, string]> = [
+    ['kronos attempts', () => kronos('http://127.0.0.1:1', { attempts: 0 }), 'attempts'],
+    ['kronos maxSockets', () => kronos('http://127.0.0.1:1', { maxSockets: 1.5 }), 'maxSockets'],
+    ['ship maxInFlight', () => ship('http://127.0.0.1:1', { stream: 's', maxInFlight: 0 }), 'maxInFlight'],
+    ['ship retry.attempts', () => ship('http://127.0.0.1:1', { stream: 's', retry: { attempts: -1 } }), 'retry.attempts'],
+    ['s3 writer queueSize', () => openStore('s3://bucket-x').writer('k', { queueSize: 0 }), 'queueSize']
+  ]
+  for (const [what, fn, option] of cases) {
+    const err = refusal(fn)
+    t.match(err, { option, reason: /^must be a positive integer, got -?[\d.]+$/ }, what)
+  }
+  await t.rejects(retry(async () => 1, { attempts: 0 }), { code: 'SHOEBOX_INVALID_OPTION', option: 'attempts', reason: 'must be a positive integer, got 0' }, 'retry attempts')
+})

@@ -16,7 +16,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { invalidOption } from '../errors.js'
 import { retry } from '../transfer/retry.js'
-import { parseDuration } from '../units.js'
+import { parseDuration, positiveCount } from '../units.js'
 import { isEventId } from './event-id.js'
 import type { JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
@@ -69,10 +69,8 @@ export class KronosClient {
 
   constructor (url: string | URL, options: KronosClientOptions = {}) {
     const opts = { ...options }
-    const attempts = opts.attempts ?? 10
-    if (!Number.isInteger(attempts) || attempts < 1) throw invalidOption('attempts', `must be a positive integer, got ${String(attempts)}`)
-    const maxSockets = opts.maxSockets ?? 8
-    if (!Number.isInteger(maxSockets) || maxSockets < 1) throw invalidOption('maxSockets', `must be a positive integer, got ${String(maxSockets)}`)
+    const attempts = positiveCount(opts.attempts, 10, 'attempts')
+    const maxSockets = positiveCount(opts.maxSockets, 8, 'maxSockets')
     this.#retry = { attempts, baseDelay: opts.baseDelay ?? 100, maxDelay: opts.maxDelay ?? 5000 }
     parseDuration(this.#retry.baseDelay, 'baseDelay')
     parseDuration(this.#retry.maxDelay, 'maxDelay')

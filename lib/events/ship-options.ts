@@ -6,7 +6,7 @@
 import { invalidOption } from '../errors.js'
 import type { BatcherLimits } from './ship-batcher.js'
 import { shoeboxLibrary, type Library, type PrepareDefaults } from './ship-event.js'
-import { parseDuration, parseSize } from '../units.js'
+import { parseDuration, parseSize, positiveCount } from '../units.js'
 
 export type OverflowPolicy = 'block' | 'drop' | 'spill'
 
@@ -78,12 +78,6 @@ export interface ShipSettings {
 
 const POLICIES: readonly OverflowPolicy[] = ['block', 'drop', 'spill']
 
-function positiveInteger (name: string, value: number | undefined, fallback: number): number {
-  const n = value ?? fallback
-  if (!Number.isInteger(n) || n < 1) throw invalidOption(name, `must be a positive integer, got ${String(value)}`)
-  return n
-}
-
 export function shipSettings (options: ShipOptions = {}): ShipSettings {
   const onOverflow = options.onOverflow ?? 'block'
   if (!POLICIES.includes(onOverflow)) throw invalidOption('onOverflow', `must be one of ${POLICIES.join(', ')}, got ${String(onOverflow)}`)
@@ -91,19 +85,19 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
   if (options.spill !== undefined && onOverflow !== 'spill') throw invalidOption('spill', "a spill directory is used only with onOverflow 'spill'")
   if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === '')) throw invalidOption('stream', 'must be a stream name')
   const attempts = options.retry?.attempts ?? Infinity
-  if (attempts !== Infinity) positiveInteger('retry.attempts', attempts, 1)
+  if (attempts !== Infinity) positiveCount(attempts, 1, 'retry.attempts')
   const library = options.library ?? shoeboxLibrary()
-  const maxInFlight = positiveInteger('maxInFlight', options.maxInFlight, 8)
+  const maxInFlight = positiveCount(options.maxInFlight, 8, 'maxInFlight')
   return {
     defaults: { stream: options.stream, namespace: options.namespace, library: library === false ? false : { ...library } },
     batch: {
-      maxEvents: positiveInteger('batchEvents', options.batchEvents, 500),
+      maxEvents: positiveCount(options.batchEvents, 500, 'batchEvents'),
       maxBytes: parseSize(options.batchBytes ?? 1024 * 1024, 'batchBytes'),
       maxAgeMs: parseDuration(options.batchAge ?? 100, 'batchAge')
     },
     maxInFlight,
-    maxInFlightPerStream: positiveInteger('maxInFlightPerStream', options.maxInFlightPerStream, maxInFlight),
-    queueEvents: positiveInteger('queueEvents', options.queueEvents, 10_000),
+    maxInFlightPerStream: positiveCount(options.maxInFlightPerStream, maxInFlight, 'maxInFlightPerStream'),
+    queueEvents: positiveCount(options.queueEvents, 10_000, 'queueEvents'),
     queueBytes: parseSize(options.queueBytes ?? 16 * 1024 * 1024, 'queueBytes'),
     onOverflow,
     spill: onOverflow === 'spill' ? options.spill : undefined,

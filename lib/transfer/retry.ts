@@ -12,8 +12,7 @@
  * are injectable, so tests check every delay without waiting.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { invalidOption } from '../errors.js'
-import { parseDuration } from '../units.js'
+import { parseDuration, positiveCount } from '../units.js'
 
 export interface RetryEvent {
   /** The error of the try that failed. */
@@ -59,8 +58,7 @@ async function defaultSleep (ms: number, signal: AbortSignal | undefined): Promi
  * (its reason is thrown; if a try was running, that try's own error).
  */
 export async function retry<T> (operation: (attempt: number, signal: AbortSignal | undefined) => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 3
-  if (!Number.isInteger(attempts) || attempts < 1) throw invalidOption('attempts', `must be a positive integer, got ${String(attempts)}`)
+  const attempts = positiveCount(options.attempts, 3, 'attempts')
   const baseDelay = parseDuration(options.baseDelay ?? 1000, 'baseDelay')
   const maxDelay = options.maxDelay === Infinity ? Infinity : parseDuration(options.maxDelay ?? 30_000, 'maxDelay')
   const { signal } = options
