@@ -18,7 +18,7 @@
 import { formatEventId, newEventIdBytes } from '../event-id.js'
 import { EventMembers, stampEventText } from '../event-text.js'
 import { keptEventId } from '../kept-event-ids.js'
-import { keptIdInto } from './kept-id-text.js'
+import { KEPT_AS_WRITTEN, keptIdInto, NOT_KEPT } from './kept-id-text.js'
 import { readTimeInto } from './time-text.js'
 import { kronosTimeNow } from '../kronos-time.js'
 import type { PutRows } from '../store/put-rows.js'
@@ -80,11 +80,11 @@ export class PutStamper {
     const given = m.timeCount === 1 && readTimeInto(bytes, m.timeStart, m.timeEnd, rows.words, row)
     const rewriteTime = m.timeCount === 1 && !given
     if (!given) rows.times[row] = kronosTimeNow()
-    const kept = this.#keepIds && m.idCount === 1 && keptIdInto(bytes, m.idStart, m.idEnd, rows.words, row, rows.ids, 16 * row)
+    const kept = this.#keepIds && m.idCount === 1 ? keptIdInto(bytes, m.idStart, m.idEnd, rows.words, row, rows.ids, 16 * row) : NOT_KEPT
     const start = elements.start(k)
     // What shoebox's shipper sends: @time given, and an @id kept as written (lower case, as
     // it is stored). Then stamping changes nothing, and the text is a view of the body's bytes.
-    if (kept && given && isLowerCaseId(bytes, m.idStart)) {
+    if (kept === KEPT_AS_WRITTEN && given) {
       rows.where[3 * row] = 0
       rows.where[3 * row + 1] = start
       rows.where[3 * row + 2] = m.end - start
@@ -92,7 +92,7 @@ export class PutStamper {
       rows.count++
       return
     }
-    if (!kept) newEventIdBytes(rows.times[row]).copy(rows.ids, 16 * row)
+    if (kept === NOT_KEPT) newEventIdBytes(rows.times[row]).copy(rows.ids, 16 * row)
     this.#reserve(m.end - start + GROWTH)
 
     const out = scratch
@@ -203,15 +203,6 @@ export class PutStamper {
 }
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
-
-/** Whether the quoted id text at `quote` (already checked to be a UUID) has no upper-case digit. */
-function isLowerCaseId (bytes: Buffer, quote: number): boolean {
-  for (let i = quote + 1; i < quote + 37; i++) {
-    const c = bytes[i]
-    if (c >= 0x41 && c <= 0x46) return false
-  }
-  return true
-}
 
 /**
  * The id as "8-4-4-4-12" lowercase hex in quotes, written at `p`; returns
