@@ -120,23 +120,31 @@ function skipKeyColon (b: Buffer, i: number): number {
 }
 
 /**
+ * The closing bytes of the containers skipValue() is inside, innermost last:
+ * one array for every call (skipValue is synchronous and never re-entered), so
+ * an event's nested objects (`"viewport":{"w":1760,"h":990}`) cost no
+ * allocation each.
+ */
+const closers = new Uint8Array(MAX_JSON_DEPTH)
+
+/**
  * Validates the JSON value at `start` (after optional whitespace) and
  * returns the index just past it; `depth` is the nesting it sits at.
  * Iterative, as skipJsonValue() is, so deep input cannot overflow the stack.
  */
 export function skipValue (b: Buffer, start: number, depth: number): number {
-  const closers: number[] = []
+  let open = 0
   let i = skipWs(b, start)
   for (;;) {
     const c = b[i]
     if (c === 0x7B || c === 0x5B) {
-      if (depth + closers.length >= MAX_JSON_DEPTH) throw invalidJsonAt(i, `nested deeper than ${MAX_JSON_DEPTH}`)
+      if (depth + open >= MAX_JSON_DEPTH) throw invalidJsonAt(i, `nested deeper than ${MAX_JSON_DEPTH}`)
       const close = c === 0x7B ? 0x7D : 0x5D
       i = skipWs(b, i + 1)
       if (b[i] === close) {
         i++
       } else {
-        closers.push(close)
+        closers[open++] = close
         if (close === 0x7D) i = skipKeyColon(b, i)
         continue
       }
@@ -148,17 +156,17 @@ export function skipValue (b: Buffer, start: number, depth: number): number {
       i = skipLiteral(b, i)
     }
     for (;;) {
-      if (closers.length === 0) return i
+      if (open === 0) return i
       i = skipWs(b, i)
       const d = b[i]
-      const close = closers[closers.length - 1]
+      const close = closers[open - 1]
       if (d === 0x2C) {
         i = skipWs(b, i + 1)
         if (close === 0x7D) i = skipKeyColon(b, i)
         break
       }
       if (d !== close) throw invalidJsonAt(i, `expected ',' or '${String.fromCharCode(close)}'`)
-      closers.pop()
+      open--
       i++
     }
   }

@@ -18,7 +18,7 @@
 import { formatEventId, newEventIdBytes } from '../event-id.js'
 import { EventMembers, stampEventText } from '../event-text.js'
 import { keptEventId } from '../kept-event-ids.js'
-import { keptIdInto } from './kept-id-text.js'
+import { KEPT_AS_WRITTEN, keptIdInto, NOT_KEPT } from './kept-id-text.js'
 import { readTimeInto } from './time-text.js'
 import { kronosTimeNow } from '../kronos-time.js'
 import type { PutRows } from '../store/put-rows.js'
@@ -40,11 +40,11 @@ export class PutStamper {
   readonly #stamped: number[] = []
   /** Where each of those texts ends in the scratch buffer (it starts where the one before ends). */
   readonly #ends: number[] = []
-  /** The rows whose texts are views of #bytes, and those texts' total size. */
-  readonly #viewRows: PutRows[] = []
-  readonly #views: number[] = []
+  /** The total size of the texts that are views of #bytes (their rows' `where` say which: buffer 0). */
   #viewBytes = 0
+  /** Every rows given to add(), in order; a put's events come stream by stream, so one check against the last mostly does. */
   readonly #allRows = new Set<PutRows>()
+  #lastRows: PutRows | undefined
 
   /** Keep an @id the client sent when it is valid for the event's @time (kept-event-ids.ts). */
   readonly #keepIds: boolean
@@ -65,7 +65,10 @@ export class PutStamper {
    * is not an integer in range; the row is not taken then.
    */
   add (elements: ElementSpans, k: number, rows: PutRows): void {
-    this.#allRows.add(rows)
+    if (rows !== this.#lastRows) {
+      this.#lastRows = rows
+      this.#allRows.add(rows)
+    }
     const m = elements.members(k, this.#m)
     if (m.timeCount > 1 || m.idCount > 1) {
       this.#addStamped(elements, k, rows)
@@ -77,21 +80,19 @@ export class PutStamper {
     const given = m.timeCount === 1 && readTimeInto(bytes, m.timeStart, m.timeEnd, rows.words, row)
     const rewriteTime = m.timeCount === 1 && !given
     if (!given) rows.times[row] = kronosTimeNow()
-    const kept = this.#keepIds && m.idCount === 1 && keptIdInto(bytes, m.idStart, m.idEnd, rows.words, row, rows.ids, 16 * row)
+    const kept = this.#keepIds && m.idCount === 1 ? keptIdInto(bytes, m.idStart, m.idEnd, rows.words, row, rows.ids, 16 * row) : NOT_KEPT
     const start = elements.start(k)
     // What shoebox's shipper sends: @time given, and an @id kept as written (lower case, as
     // it is stored). Then stamping changes nothing, and the text is a view of the body's bytes.
-    if (kept && given && isLowerCaseId(bytes, m.idStart)) {
+    if (kept === KEPT_AS_WRITTEN && given) {
       rows.where[3 * row] = 0
       rows.where[3 * row + 1] = start
       rows.where[3 * row + 2] = m.end - start
-      this.#viewRows.push(rows)
-      this.#views.push(row)
       this.#viewBytes += m.end - start
       rows.count++
       return
     }
-    if (!kept) newEventIdBytes(rows.times[row]).copy(rows.ids, 16 * row)
+    if (kept === NOT_KEPT) newEventIdBytes(rows.times[row]).copy(rows.ids, 16 * row)
     this.#reserve(m.end - start + GROWTH)
 
     const out = scratch
@@ -144,6 +145,8 @@ export class PutStamper {
 
   /** Row rows.count's text ends at `end` in the scratch buffer: the row is taken. */
   #push (rows: PutRows, end: number): void {
+    // Buffer 1, the stamped texts (its place is set by finish()); 0 would read as a view.
+    rows.where[3 * rows.count] = 1
     this.#stampedRows.push(rows)
     this.#stamped.push(rows.count++)
     this.#ends.push(end)
@@ -158,16 +161,18 @@ export class PutStamper {
     const bytes = this.#bytes
     const copyViews = this.#viewBytes * 2 < bytes.length
     if (copyViews) {
-      for (let v = 0; v < this.#views.length; v++) {
-        const rows = this.#viewRows[v]
-        const row = this.#views[v]
-        const start = rows.where[3 * row + 1]
-        const length = rows.where[3 * row + 2]
-        this.#reserve(length)
-        this.#stampedRows.push(rows)
-        this.#stamped.push(row)
-        this.#pos += bytes.copy(scratch, this.#pos, start, start + length)
-        this.#ends.push(this.#pos)
+      for (const rows of this.#allRows) {
+        const w = rows.where
+        for (let row = 0; row < rows.count; row++) {
+          if (w[3 * row] !== 0) continue
+          const start = w[3 * row + 1]
+          const length = w[3 * row + 2]
+          this.#reserve(length)
+          this.#stampedRows.push(rows)
+          this.#stamped.push(row)
+          this.#pos += bytes.copy(scratch, this.#pos, start, start + length)
+          this.#ends.push(this.#pos)
+        }
       }
     }
     const all = Buffer.allocUnsafeSlow(this.#pos)
@@ -198,15 +203,6 @@ export class PutStamper {
 }
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
-
-/** Whether the quoted id text at `quote` (already checked to be a UUID) has no upper-case digit. */
-function isLowerCaseId (bytes: Buffer, quote: number): boolean {
-  for (let i = quote + 1; i < quote + 37; i++) {
-    const c = bytes[i]
-    if (c >= 0x41 && c <= 0x46) return false
-  }
-  return true
-}
 
 /**
  * The id as "8-4-4-4-12" lowercase hex in quotes, written at `p`; returns

@@ -25,9 +25,17 @@ export function readTimeInto (bytes: Buffer, start: number, end: number, words: 
   const negative = bytes[start] === 0x2D
   let i = negative ? start + 1 : start
   if (i === end) throw notInteger(bytes, start, end)
-  // The magnitude as hi * 2^32 + lo; past 2^63 it cannot be in range.
-  let hi = 0
-  let lo = 0
+  // The magnitude as hi * 2^32 + lo; past 2^63 it cannot be in range. Its first 15 digits
+  // are exact in one number (below 2^53), so only the digits after them (a Kronos time has
+  // 17) cost a split into words each.
+  let head = 0
+  for (const headEnd = Math.min(end, i + 15); i < headEnd; i++) {
+    const d = bytes[i] - 0x30
+    if (d < 0 || d > 9) throw notInteger(bytes, start, end)
+    head = head * 10 + d
+  }
+  let hi = Math.floor(head / TWO_32)
+  let lo = head - hi * TWO_32
   for (; i < end; i++) {
     const d = bytes[i] - 0x30
     if (d < 0 || d > 9) throw notInteger(bytes, start, end)

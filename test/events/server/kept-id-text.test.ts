@@ -8,18 +8,20 @@ import t, { type Test } from 'tap'
 import { formatEventId, newEventIdBytes } from '../../../lib/events/event-id.js'
 import { keptEventId } from '../../../lib/events/kept-event-ids.js'
 import { isKronosTimeInRange, MAX_KRONOS_TIME, MIN_KRONOS_TIME } from '../../../lib/events/kronos-time.js'
-import { keptIdInto } from '../../../lib/events/server/kept-id-text.js'
+import { KEPT_AS_WRITTEN, KEPT_UPPER_CASE, keptIdInto } from '../../../lib/events/server/kept-id-text.js'
 
 /**
  * keptIdInto() over the text's UTF-8 bytes, at character offsets (the texts here are ASCII before
- * `start`), for a time given as a bigint: the 16 bytes, or undefined when a new id must be made.
+ * `start`), for a time given as a bigint: the 16 bytes, or undefined when a new id must be made;
+ * `answer` gets keptIdInto()'s answer.
  */
-function keptIdAt (text: string, start: number, end: number, time: bigint): Buffer | undefined {
+function keptIdAt (text: string, start: number, end: number, time: bigint, answer = { kept: 0 }): Buffer | undefined {
   if (!isKronosTimeInRange(time)) return undefined
   const bytes = Buffer.from(text)
   const words = new Uint32Array(new BigInt64Array([time]).buffer)
   const id = Buffer.alloc(16)
-  return keptIdInto(bytes, start, end + bytes.length - text.length, words, 0, id, 0) ? id : undefined
+  answer.kept = keptIdInto(bytes, start, end + bytes.length - text.length, words, 0, id, 0)
+  return answer.kept !== 0 ? id : undefined
 }
 
 const TIMES = [0n, 7n, -1n, 17_645_472_000_000_000n, MIN_KRONOS_TIME, MAX_KRONOS_TIME, (1n << 53n) + 1n, -(1n << 40n)]
@@ -29,9 +31,15 @@ function same (t: Test, quoted: string, time: bigint, what: string): void {
   const expected = keptEventId(quoted, time)
   const padded = `{"x":1,"@id":${quoted},"y":2}`
   const start = padded.indexOf(':', 8) + 1
-  const got = keptIdAt(padded, start, start + quoted.length, time)
-  if (expected === undefined) t.equal(got, undefined, what)
-  else t.same(got, expected, what)
+  const answer = { kept: 0 }
+  const got = keptIdAt(padded, start, start + quoted.length, time, answer)
+  if (expected === undefined) {
+    t.equal(got, undefined, what)
+  } else {
+    t.same(got, expected, what)
+    // Kept as written only when the text is what is stored: lower case.
+    t.equal(answer.kept, quoted === quoted.toLowerCase() ? KEPT_AS_WRITTEN : KEPT_UPPER_CASE, `${what}: the case`)
+  }
 }
 
 t.test('valid ids are kept for their own time only, in either case', async (t) => {

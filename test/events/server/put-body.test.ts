@@ -131,3 +131,22 @@ t.test('a raw control character, a bad escape or a bad value is refused', async 
   t.throws(() => walkPutBody(Buffer.from('{"events":{"s":[]}} x')), { code: 'SHOEBOX_INVALID_JSON' })
   t.throws(() => walkPutBody(Buffer.from(`{"events":{"s":[${'['.repeat(1000)}${']'.repeat(1000)}]}}`)), { code: 'SHOEBOX_INVALID_JSON' }, 'nested deeper than the limit')
 })
+
+t.test('the lists of one body share a table the next walk does not touch: long lists, several streams, a refused walk between', async (t) => {
+  // 5000 and 3000 elements: past the walk's reused table (4096 elements), which grows mid-list.
+  const big = Array.from({ length: 5000 }, (_, i) => i % 7 === 3 ? String(i) : `{"@time":${i},"n":"${'x'.repeat(i % 11)}","@id":"i${i}"}`)
+  const second = Array.from({ length: 3000 }, (_, i) => `{"k":{"deep":[${i}]},"@time":${i}}`)
+  const body = `{"events":{"a":${JSON.stringify([])},"big":[${big.join(',')}],"not a list":{"x":1},"second":[${second.join(',')}]}}`
+  // The object value has no elements: summary() gives it an empty list, and so does expected() here.
+  const want = expected(body, { a: [], big, 'not a list': [], second })
+  const first = walkPutBody(Buffer.from(body))
+  const firstSummary = (): unknown => first.streams?.map((s) => [s.name, s.elements?.length, s.elements === undefined ? [] : Array.from({ length: s.elements.length }, (_, k) => [s.elements?.start(k), s.elements?.end(k), s.elements?.isObject(k)])])
+  const before = firstSummary()
+  t.same(first.streams?.map((s) => [s.name, s.elements?.length]), [['a', 0], ['big', 5000], ['not a list', undefined], ['second', 3000]])
+  t.same(summary(Buffer.from(body)), want)
+  // A walk that fails halfway through a long list, then a small one: the first body's spans are as they were.
+  t.throws(() => walkPutBody(Buffer.from(`{"events":{"s":[${big.join(',')},]}}`)), { code: 'SHOEBOX_INVALID_JSON' })
+  t.same(summary(Buffer.from(`{"events":{"s":[${EVENTS[0]}]}}`)), expected(`{"events":{"s":[${EVENTS[0]}]}}`, { s: [EVENTS[0]] }))
+  t.same(firstSummary(), before)
+  t.equal(first.streams?.[2].elements, undefined, 'an object value has no elements')
+})

@@ -182,3 +182,38 @@ t.test('views that are less than half of the body are copied out (the memtable h
     t.equal(events[1].body.toString(), elements[1] === big ? stampEventText(big, { newId: () => formatEventId(events[1].id) as string, defaultTime: events[1].time }).text : element)
   }
 })
+
+t.test('views copied out of a mostly refused body, over several streams, with refused and stamped events between them', async (t) => {
+  const time = 17_645_472_000_000_000n
+  const id = (): string => formatEventId(newEventIdBytes(time))
+  const streams = ['s1', 's2', 's3'].map((name, n) => [name, [
+    `{"@time":${time},"n":${n},"@id":"${id()}"}`,
+    '{"@time":"not a time"}',
+    `{"a":"é${n}"}`,
+    `{"@time":${time},"m":"ü${n}","@id":"${id()}"}`,
+    `{"refused":"${'x'.repeat(3000)}","@time":1.5}`
+  ]] as const)
+  const bytes = Buffer.from(`{"events":{${streams.map(([name, list]) => `"${name}":[${list.join(',')}]`).join(',')}}}`)
+  const body = walkPutBody(bytes)
+  const stamper = new PutStamper(bytes, true)
+  const got: Array<[string, StoredEvent]> = []
+  for (const [s, stream] of (body.streams ?? []).entries()) {
+    const spans = stream.elements
+    if (spans === undefined) throw new Error('no list')
+    const rows = new PutRows(spans.length)
+    for (let k = 0; k < spans.length; k++) {
+      try {
+        got.push([streams[s][1][k], add(stamper, spans, k, rows)])
+      } catch (err) {
+        t.ok(err instanceof InvalidEventTimeError, `${stream.name} ${k}: refused`)
+      }
+    }
+  }
+  stamper.finish()
+  t.equal(got.length, 9)
+  for (const [element, event] of got) {
+    t.not(event.body.buffer, bytes.buffer, 'copied out')
+    if (element.includes('"@id"')) t.equal(event.body.toString(), element, 'as sent')
+    else t.equal(event.body.toString(), stampEventText(element, { newId: () => formatEventId(event.id), defaultTime: event.time }).text, 'stamped')
+  }
+})

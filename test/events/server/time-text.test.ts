@@ -44,4 +44,9 @@ t.test('the same times and the same refusals as readTime', async (t) => {
     both(t, rand() < 0.3 ? `-${s}` : s)
   }
   for (const raw of ['null', '-0', '1.5', '1.0', '1e3', '"5"', 'true', '-', '0x10', `1${'0'.repeat(30)}`]) both(t, raw)
+  // The first 15 digits are read as one number, the rest one by one: either side of that line.
+  for (const e of [10n ** 14n, 10n ** 15n, 10n ** 16n, 10n ** 17n]) {
+    for (const v of [e - 1n, e, e + 1n, -e + 1n, -e]) both(t, v.toString())
+  }
+  for (const raw of ['99999999999999x', '999999999999999x', '9999999999999999x', '1764547200000000.5', '176454720000000x0', `${'0'.repeat(40)}17645472000000000`, `-${'0'.repeat(16)}1`]) both(t, raw)
 })
