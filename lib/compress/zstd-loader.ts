@@ -22,7 +22,6 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import zlib from 'node:zlib'
 import { ShoeboxError } from '../errors.js'
-import { threadPoolSize } from '../thread-pool.js'
 
 export interface ZstdBackend {
   readonly name: 'node:zlib' | '@mongodb-js/zstd'
@@ -79,7 +78,7 @@ async function load (choice: ZstdChoice): Promise<ZstdBackend | null> {
  * behind them and the main thread sat idle. So leave two pool threads to file
  * I/O, and use no more than the machine has cores (more only share them).
  */
-export function zstdConcurrency (poolSize = threadPoolSize(), cores = os.availableParallelism()): number {
+export function zstdConcurrency (poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4), cores = os.availableParallelism()): number {
   const pool = Number.isInteger(poolSize) && poolSize > 0 ? poolSize : 4
   return Math.max(1, Math.min(cores, pool - 2))
 }

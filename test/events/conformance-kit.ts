@@ -11,7 +11,6 @@ import type { Test } from 'tap'
 import { parseEvent, type JsonValue } from '../../lib/events/event-text.js'
 import { serveEvents, type EventServer, type ServeEventsOptions } from '../../lib/events/server/serve-events.js'
 import { BIN } from '../cli-run.js'
-import { buildLauncher } from '../fixtures-s3/cli-build.js'
 import { transpileTree } from '../transpile.js'
 
 export type KronosEvent = { [key: string]: JsonValue }
@@ -100,12 +99,11 @@ let transpiled: string | undefined
  * The CLI transpiled once per test file: a child started with the
  * TypeScript loader spends seconds (tens on a loaded machine) compiling.
  */
-export function binary (): string {
+function binary (): string {
   if (transpiled === undefined) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-serve-bin-'))
     process.once('exit', () => { fs.rmSync(dir, { recursive: true, force: true }) })
-    // The executable as installed: shoebox.cjs (the thread pool serve runs with), then bin.js.
-    transpiled = buildLauncher(dir, transpileTree(BIN, dir))
+    transpiled = transpileTree(BIN, dir)
   }
   return transpiled
 }

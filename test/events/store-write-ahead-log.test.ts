@@ -4,13 +4,11 @@
  * and are read back the same after a reopen; writevAll itself over many
  * parts (more than one writev takes), empty and large ones.
  */
-import { readlinkSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
 import { encodeRecords } from '../../lib/format/encoder.js'
-import { syncsInFlight, WriteAheadLog, writevAll } from '../../lib/events/store/write-ahead-log.js'
-import { threadPoolSize } from '../../lib/thread-pool.js'
+import { WriteAheadLog, writevAll } from '../../lib/events/store/write-ahead-log.js'
 
 t.test('writevAll writes every part in order: 3000 parts, empty ones, one of 8 MiB', async (t) => {
   const dir = t.testdir()
@@ -96,39 +94,4 @@ t.test('a failed write refuses that group, everything queued and every later app
   await t.rejects(log.append(record(7), () => { applied.push(7) }), { code: 'SHOEBOX_IO' }, 'a later append is refused at once')
   t.same(applied, [0, 1, 2], 'only the appends that were written and synced were applied')
   await log.close()
-})
-
-t.test('syncs in flight: the pool but two threads, at least two; UV_THREADPOOL_SIZE read as libuv does', async (t) => {
-  t.equal(syncsInFlight(4), 2, 'Node\'s default pool: two')
-  t.equal(syncsInFlight(6), 4, 'shoebox serve\'s pool: four')
-  t.equal(syncsInFlight(1), 2, 'never fewer than two')
-  t.equal(threadPoolSize(undefined), 4)
-  t.equal(threadPoolSize('6'), 6)
-  t.equal(threadPoolSize('0'), 4, 'not a size: libuv\'s 4')
-  t.equal(threadPoolSize('many'), 4)
-  t.equal(threadPoolSize('5000'), 1024, 'libuv\'s cap')
-})
-
-t.test('with a pool of 8, six sync descriptors; concurrent waves still apply and replay in log order', async (t) => {
-  const dir = t.testdir()
-  const before = process.env.UV_THREADPOOL_SIZE
-  process.env.UV_THREADPOOL_SIZE = '8'
-  t.teardown(() => { if (before === undefined) delete process.env.UV_THREADPOOL_SIZE; else process.env.UV_THREADPOOL_SIZE = before })
-  const { log } = await WriteAheadLog.open(dir, 0, true, () => {})
-  const file = path.join(dir, '0000000000.shoebox')
-  const open = (await fs.readdir('/proc/self/fd')).map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) } catch { return '' } })
-  t.equal(open.filter((target) => target === file).length, 7, 'the writer and six sync descriptors on the log file')
-  const applied: number[] = []
-  for (let wave = 0; wave < 5; wave++) {
-    await Promise.all(Array.from({ length: 40 }, async (_, i) => {
-      const n = wave * 40 + i
-      await log.append(encodeRecords([{ metadata: { n: String(n) }, payload: 'y'.repeat(n % 50) }]), () => { applied.push(n) })
-    }))
-  }
-  t.same(applied, [...Array(200).keys()], 'applied in log order')
-  await log.close()
-  const replayed: string[] = []
-  const reopened = await WriteAheadLog.open(dir, 0, true, (record) => { replayed.push(record.metadata.n) })
-  t.same(replayed, [...Array(200).keys()].map(String), 'replayed in order')
-  await reopened.log.close()
 })

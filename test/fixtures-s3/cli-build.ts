@@ -9,7 +9,6 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import ts from 'typescript'
 import { ROOT, transpileTree } from '../transpile.js'
 
 const BIN_TS = path.join(ROOT, 'lib', 'cli', 'bin.ts')
@@ -19,21 +18,6 @@ export function buildCli (outDir: string): string {
   // main.ts reads the version from ../../package.json.
   const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
   return transpileTree(BIN_TS, outDir, { version })
-}
-
-/**
- * The `shoebox` executable as package.json's "bin" names it: lib/cli/shoebox.cts
- * (CommonJS, it sizes the thread pool for serve), transpiled beside bin.js.
- */
-export function buildLauncher (outDir: string, bin = buildCli(outDir)): string {
-  const source = path.join(ROOT, 'lib', 'cli', 'shoebox.cts')
-  const { outputText } = ts.transpileModule(fs.readFileSync(source, 'utf8'), {
-    fileName: source,
-    compilerOptions: { module: ts.ModuleKind.NodeNext, target: ts.ScriptTarget.ES2022 }
-  })
-  const launcher = path.join(path.dirname(bin), 'shoebox.cjs')
-  fs.writeFileSync(launcher, outputText)
-  return launcher
 }
 
 export interface RunResult {

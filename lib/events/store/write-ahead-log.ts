@@ -4,7 +4,7 @@
  * is answered. Group commit: appends go out in order, one write at a time,
  * each write taking every append queued behind the one before; as soon as
  * a write is done, an fdatasync of it starts, while earlier ones may still
- * run (up to syncsInFlight()). A put that arrives during a sync so waits
+ * run (up to SYNCS_IN_FLIGHT). A put that arrives during a sync so waits
  * for its own write and sync only, not for the sync in flight first: with
  * one sync at a time that wait was over a quarter of a put's time on the server
  * (bench/RESULTS.md, "Ingest wall time, second timeline").
@@ -34,7 +34,6 @@ import { ensureDir, syncDir, syncFile, writeAll } from '../../fs/durable.js'
 import { ioError, orIoError } from '../../fs/io-error.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { ShoeboxError } from '../../errors.js'
-import { threadPoolSize } from '../../thread-pool.js'
 
 interface Pending {
   /** Encoded records, or null for a rotation to a new file. */
@@ -55,16 +54,11 @@ export interface ReplayReport {
 }
 
 /**
- * fdatasyncs of the log in flight at once, each on its own descriptor: all
- * of libuv's pool but two threads (at least two syncs), so that a put
- * arriving during a sync starts its own at once, and the log's next write
- * and the flush's files still find a thread. Default pool of 4: two, as
- * measured first (bench/RESULTS.md, "Ingest wall time, second timeline");
- * `shoebox serve` runs with a pool of 6, so 4 (lib/cli/shoebox.cts).
+ * fdatasyncs of the log in flight at once, each on its own descriptor. Two:
+ * a put arriving during a sync starts its own at once, and two of libuv's
+ * four threads stay free for the log's next write and the flush's files.
  */
-export function syncsInFlight (poolSize = threadPoolSize()): number {
-  return Math.max(2, poolSize - 2)
-}
+const SYNCS_IN_FLIGHT = 2
 
 /** Written appends of one write, settled once their sync (and every earlier one) succeeded. */
 interface Written {
@@ -299,7 +293,7 @@ async function openLogFile (dir: string, seq: number, fsync: boolean): Promise<L
   const syncers: fs.FileHandle[] = []
   try {
     // 'r+', not 'r': Windows flushes only a handle opened for writing. Nothing writes through them.
-    if (fsync) for (let i = 0, n = syncsInFlight(); i < n; i++) syncers.push(await orIoError(fs.open(file, 'r+'), 'cannot open event log', file))
+    if (fsync) for (let i = 0; i < SYNCS_IN_FLIGHT; i++) syncers.push(await orIoError(fs.open(file, 'r+'), 'cannot open event log', file))
     // The new name must survive a crash before anything acknowledged is in it.
     if (fsync) await orIoError(syncDir(dir), 'cannot fsync directory', dir)
   } catch (err) {
