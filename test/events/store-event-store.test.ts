@@ -260,6 +260,37 @@ t.test('while a flush runs, puts go on into the new memtable up to twice its siz
   await reopened.close()
 })
 
+t.test('a failed background flush keeps the events in the log; the next put after it flushes them', async (t) => {
+  const dir = t.testdir()
+  const memtableSize = 8 * 1024
+  const store = await EventStore.open({ dir, memtableSize })
+  const runs = path.join(dir, 'runs')
+  // The runs directory replaced by a file: writing a run fails (ENOTDIR).
+  fs.rmSync(runs, { recursive: true })
+  fs.writeFileSync(runs, 'not a directory')
+  const put: StoredEvent[] = []
+  let time = 17_000_000_000_000_000n
+  const putSome = async (): Promise<void> => {
+    const batch = Array.from({ length: 10 }, () => event(time++, 'z'.repeat(200)))
+    put.push(...batch)
+    await store.put('kronos', [{ stream: 's', events: batch }])
+  }
+  while (store.lastError === undefined) await putSome()
+  t.match(store.lastError.message, /runs/, `the failure names the runs directory: ${store.lastError.message}`)
+  t.equal(store.stats().flushes, 0)
+  const sorted = (): StoredEvent[] => [...put].sort(compareKeys)
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'every answered event readable from the memtables')
+  fs.rmSync(runs)
+  fs.mkdirSync(runs)
+  while (store.stats().flushes === 0) await putSome()
+  t.ok(store.stats().runs > 0, 'the next flush wrote runs')
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'and every event is readable')
+  await store.close()
+  const reopened = await EventStore.open({ dir, memtableSize })
+  t.same(keys(await all(reopened.read('kronos', 's', everything))), keys(sorted()), 'after a restart too')
+  await reopened.close()
+})
+
 t.test('a damaged run file fails the read naming the file and offset; the log is not touched', async (t) => {
   const dir = t.testdir()
   const store = await EventStore.open({ dir })

@@ -396,10 +396,14 @@ export class EventStore implements EventBackend {
 
   #scheduleFlush (): void {
     if (this.#flushing !== undefined) return
-    this.#flushing = this.flush().catch((err: Error) => { this.lastError = err }).finally(() => {
+    this.#flushing = this.flush().then(() => true, (err: Error) => {
+      this.lastError = err
+      return false
+    }).then((flushed) => {
       this.#flushing = undefined
-      // The table that filled while this flush ran is next, without waiting for another put.
-      if (this.#memtable.bytes >= this.#memtableSize && !this.#closing) this.#scheduleFlush()
+      // The table that filled while this flush ran is next, without waiting for another put;
+      // after a failure, only the next put tries again (no loop of failing flushes).
+      if (flushed && this.#memtable.bytes >= this.#memtableSize && !this.#closing) this.#scheduleFlush()
     })
   }
 
