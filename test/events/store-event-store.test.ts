@@ -6,8 +6,12 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import t from 'tap'
 import { EventStore } from '../../lib/events/store/event-store.js'
+import { indexKey, RunPublisher } from '../../lib/events/store/run-publisher.js'
+import { FileStore } from '../../lib/store/file-store.js'
+import type { PutOptions, PutResult } from '../../lib/store/store.js'
 import { compareKeys, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
 import { mulberry32 } from '../helpers.js'
 
@@ -207,6 +211,84 @@ t.test('group commit: concurrent puts share fsyncs, and each is answered after o
   t.ok(answeredAfter.every((n) => n >= 1), 'no put was answered before an fsync')
   t.equal((await all(store.read('kronos', 's', everything))).length, 50)
   await store.close()
+})
+
+t.test('while a flush runs, puts go on into the new memtable up to twice its size, then wait for the flush', async (t) => {
+  const dir = t.testdir()
+  // A collector's publisher on a real file store whose index upload waits for a gate:
+  // the flush that publishes is held there, after its runs and index are written.
+  let gate: Promise<void> = Promise.resolve()
+  let open = (): void => {}
+  class GatedStore extends FileStore {
+    override async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
+      if (key === indexKey('c')) await gate
+      return await super.put(key, body, options)
+    }
+  }
+  const gated = new GatedStore(path.join(dir, 'shared'))
+  const memtableSize = 16 * 1024
+  const store = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize, publisher: new RunPublisher(gated, 'c', path.join(dir, 'data', 'runs')) })
+  gate = new Promise((resolve) => { open = resolve })
+  const put: StoredEvent[] = []
+  let time = 17_000_000_000_000_000n
+  const putOne = async (): Promise<void> => {
+    const batch = Array.from({ length: 10 }, () => event(time++, 'x'.repeat(200)))
+    put.push(...batch)
+    await store.put('kronos', [{ stream: 's', events: batch }])
+  }
+  const stalled = Symbol('stalled')
+  const unstalled = async (p: Promise<void>): Promise<unknown> => await Promise.race([p, new Promise((resolve) => setTimeout(resolve, 5000, stalled))])
+  // The first flush is held at its publish: the new memtable fills past one, then two memtables' worth.
+  while (store.stats().flushes === 0 || store.stats().memtableBytes < memtableSize * 2) {
+    t.not(await unstalled(putOne()), stalled, `a put at ${store.stats().memtableBytes} bytes goes on while the flush runs`)
+    if (!t.passing()) break
+  }
+  t.equal(store.stats().flushes, 1, 'the first flush was still running')
+  let answered = false
+  const waiting = putOne().then(() => { answered = true })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(answered, false, 'past two memtables\' worth, a put waits for the flush')
+  open()
+  await waiting
+  t.equal(answered, true, 'and is answered once the flush is done')
+  t.ok(store.stats().memtableBytes <= memtableSize * 3, `at most three memtables' worth held (${store.stats().memtableBytes} bytes in the new one)`)
+  const sorted = [...put].sort(compareKeys)
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted), 'every event readable, in order')
+  await store.close()
+  const reopened = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize })
+  t.same(keys(await all(reopened.read('kronos', 's', everything))), keys(sorted), 'and after a restart')
+  await reopened.close()
+})
+
+t.test('a failed background flush keeps the events in the log; the next put after it flushes them', async (t) => {
+  const dir = t.testdir()
+  const memtableSize = 8 * 1024
+  const store = await EventStore.open({ dir, memtableSize })
+  const runs = path.join(dir, 'runs')
+  // The runs directory replaced by a file: writing a run fails (ENOTDIR).
+  fs.rmSync(runs, { recursive: true })
+  fs.writeFileSync(runs, 'not a directory')
+  const put: StoredEvent[] = []
+  let time = 17_000_000_000_000_000n
+  const putSome = async (): Promise<void> => {
+    const batch = Array.from({ length: 10 }, () => event(time++, 'z'.repeat(200)))
+    put.push(...batch)
+    await store.put('kronos', [{ stream: 's', events: batch }])
+  }
+  while (store.lastError === undefined) await putSome()
+  t.match(store.lastError.message, /runs/, `the failure names the runs directory: ${store.lastError.message}`)
+  t.equal(store.stats().flushes, 0)
+  const sorted = (): StoredEvent[] => [...put].sort(compareKeys)
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'every answered event readable from the memtables')
+  fs.rmSync(runs)
+  fs.mkdirSync(runs)
+  while (store.stats().flushes === 0) await putSome()
+  t.ok(store.stats().runs > 0, 'the next flush wrote runs')
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'and every event is readable')
+  await store.close()
+  const reopened = await EventStore.open({ dir, memtableSize })
+  t.same(keys(await all(reopened.read('kronos', 's', everything))), keys(sorted()), 'after a restart too')
+  await reopened.close()
 })
 
 t.test('a damaged run file fails the read naming the file and offset; the log is not touched', async (t) => {

@@ -44,6 +44,14 @@ import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
 /** 100 ns ticks per millisecond. */
 const TICKS_PER_MS = 10_000n
 
+/**
+ * How full (in memtable sizes) the new table may grow while a flush runs
+ * before puts wait for the flush. Two: the frozen table and up to twice its
+ * size in the new one, three tables' worth at most (`shoebox serve`'s peak
+ * RSS under the benchmark is in bench/RESULTS.md, "Ingest wall time, third pass").
+ */
+const MEMTABLE_SLACK = 2
+
 export interface EventStoreOptions {
   /** The data directory (created if missing). */
   dir: string
@@ -99,6 +107,7 @@ export class EventStore implements EventBackend {
   #doomed = new Set<string>()
   /** The background flush in progress, if any. */
   #flushing: Promise<void> | undefined
+  #closing = false
   #timer: NodeJS.Timeout | undefined
   #unlock: (() => Promise<void>) | undefined
   #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
@@ -186,9 +195,11 @@ export class EventStore implements EventBackend {
     const groups = batches.map((b) => ({ stream: b.stream, rows: rowsOf(b) }))
     const records = encodePutRecords(ns, groups)
     if (records.length === 0) return
-    // Backpressure: while a flush is writing the frozen table out (and compacting), a full
-    // new table makes puts wait for it, so at most two tables' worth is held.
-    while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize) await this.#flushing
+    // Backpressure: while a flush writes the frozen table out (and compacts), puts go on
+    // into the new table up to MEMTABLE_SLACK tables' worth, then wait for the flush: at
+    // most 1 + MEMTABLE_SLACK tables are held. Waiting already at one full table stalled
+    // 3-9% of puts for a whole flush (0.2-1.1 s) and the server sat idle meanwhile.
+    while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize * MEMTABLE_SLACK) await this.#flushing
     await this.#wal.append(records, () => {
       for (const { stream, rows } of groups) {
         this.#memtable.add(ns, stream, rows)
@@ -365,6 +376,7 @@ export class EventStore implements EventBackend {
 
   /** Flush the memtable and close the log. Everything acknowledged was durable already. */
   async close (): Promise<void> {
+    this.#closing = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
     if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer)
     await this.flush().catch((err: Error) => { this.lastError = err })
@@ -384,7 +396,15 @@ export class EventStore implements EventBackend {
 
   #scheduleFlush (): void {
     if (this.#flushing !== undefined) return
-    this.#flushing = this.flush().catch((err: Error) => { this.lastError = err }).finally(() => { this.#flushing = undefined })
+    this.#flushing = this.flush().then(() => true, (err: Error) => {
+      this.lastError = err
+      return false
+    }).then((flushed) => {
+      this.#flushing = undefined
+      // The table that filled while this flush ran is next, without waiting for another put;
+      // after a failure, only the next put tries again (no loop of failing flushes).
+      if (flushed && this.#memtable.bytes >= this.#memtableSize && !this.#closing) this.#scheduleFlush()
+    })
   }
 
   #known (ns: string, stream: string): void {
