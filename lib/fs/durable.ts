@@ -40,14 +40,18 @@ export async function syncDir (dir: string): Promise<void> {
 let crypto: typeof import('node:crypto') | undefined
 
 /**
- * 12 random hex digits for a temporary name. node:crypto (about twenty of
- * Node's own modules) is required on the first call, not at import: only
- * writers need it, and importing the package must stay about as fast as
- * starting Node.
+ * node:crypto, required on the first call, not at import: it loads about
+ * twenty of Node's own modules, only writers need it, and importing the
+ * package must stay about as fast as starting Node.
  */
-export function randomSuffix (): string {
+export function nodeCrypto (): typeof import('node:crypto') {
   crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
-  return crypto.randomBytes(6).toString('hex')
+  return crypto
+}
+
+/** 12 random hex digits for a temporary name. */
+export function randomSuffix (): string {
+  return nodeCrypto().randomBytes(6).toString('hex')
 }
 
 /** A hidden temporary name beside `target`, unique to this call: `.NAME.<random>.tmp`. */

@@ -16,22 +16,13 @@
  */
 import type { Hash } from 'node:crypto'
 import fs from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import type { Compression } from '../compress/codecs.js'
 import { releaseSlabBytes } from '../format/slab-pool.js'
-import { syncDir, writeAll } from '../fs/durable.js'
+import { nodeCrypto, syncDir, writeAll } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import { sealName, tempName } from './names.js'
 import type { PlannedFile } from './planner.js'
-
-/**
- * node:crypto (about twenty of Node's own modules, ~3 ms) for the files'
- * SHA-256, required when the first file is created rather than when the
- * sink starts: by then the first block's compression is under way on the
- * thread pool, and before it the second core has nothing to do.
- */
-let crypto: typeof import('node:crypto') | undefined
 
 /** Bytes written to a file between the datasyncs started as it grows (see above). */
 const SYNC_AHEAD = 4 * 1024 * 1024
@@ -230,8 +221,9 @@ export class FileChain {
   async #create (file: PlannedFile): Promise<DiskFile> {
     const tempPath = path.join(this.#dir, tempName(file.name))
     const handle = await orIoError(fs.open(tempPath, 'wx'), 'cannot create', tempPath)
-    crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
-    const disk: DiskFile = { file, tempPath, handle, hash: crypto.createHash('sha256'), bytes: 0, records: 0, unsynced: 0, syncing: null }
+    // node:crypto (~3-5 ms to load) is required here, not as the sink starts: the first block's compression is
+    // under way on the thread pool by now, while before it the second core has nothing to do.
+    const disk: DiskFile = { file, tempPath, handle, hash: nodeCrypto().createHash('sha256'), bytes: 0, records: 0, unsynced: 0, syncing: null }
     this.#open = disk
     // A synced block is only durable if the file's directory entry is too.
     if (this.#fsync === 'always' || this.#fsync === 'interval') await orIoError(syncDir(this.#dir), 'cannot fsync directory', this.#dir)
