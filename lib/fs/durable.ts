@@ -7,7 +7,6 @@
  * the target, fsync, rename, directory fsync). Giving a file a name without
  * replacing another is link.ts.
  */
-import { writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -21,17 +20,6 @@ export async function writeAll (handle: fs.FileHandle, data: Uint8Array): Promis
     const { bytesWritten } = await handle.write(data, offset, data.length - offset)
     offset += bytesWritten
   }
-}
-
-/**
- * writeAll(), on the calling thread: for a writer whose next step waits for
- * each write (the rolling sink's chain of blocks). A write into the page
- * cache takes ~0.1 ms; handed to the thread pool while both cores compress,
- * its round trip (a pool thread woken, then the main thread) took ~3 ms.
- */
-export function writeAllSync (handle: fs.FileHandle, data: Uint8Array): void {
-  let offset = 0
-  while (offset < data.length) offset += writeSync(handle.fd, data, offset, data.length - offset)
 }
 
 /** fsync what `name` names, opened with `flags` ('r' for a directory, 'r+' for a file). */

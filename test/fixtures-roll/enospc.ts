@@ -4,21 +4,15 @@
  * (.part) files, the write that would pass that budget writes what still
  * fits (a short write, as a filling disk does) and the next one fails with
  * a real-shaped ENOSPC error. The real sink code path meets it: only the
- * FileHandle's write is changed, reached through the first handle opened,
- * and fs.writeSync for those handles' descriptors (the rolling sink writes
- * its blocks with it: fs/durable.ts writeAllSync).
+ * FileHandle's write is changed, reached through the first handle opened.
  */
-import fsSync from 'node:fs'
 import fs from 'node:fs/promises'
-import { syncBuiltinESMExports } from 'node:module'
 
 let budget = Number(process.env.SHOEBOX_TEST_ENOSPC_AFTER ?? 'NaN')
 if (!Number.isFinite(budget)) throw new Error('enospc.ts: set SHOEBOX_TEST_ENOSPC_AFTER to a byte count')
 
 type Write = (this: fs.FileHandle, ...args: unknown[]) => Promise<{ bytesWritten: number, buffer: unknown }>
 const parts = new WeakSet<fs.FileHandle>()
-/** The descriptors of the .part handles, for writeSync. */
-const partFds = new Set<number>()
 let patched = false
 
 function enospc (): NodeJS.ErrnoException {
@@ -40,20 +34,6 @@ function patch (proto: { write: Write }): void {
   }
 }
 
-const writeSync = fsSync.writeSync
-fsSync.writeSync = function (fd: number, data: unknown, ...rest: unknown[]): number {
-  const [offset, length] = rest
-  if (!partFds.has(fd) || !ArrayBuffer.isView(data) || typeof offset !== 'number' || typeof length !== 'number') {
-    return (writeSync as (...args: unknown[]) => number)(fd, data, ...rest)
-  }
-  if (budget <= 0) throw enospc()
-  const n = (writeSync as (...args: unknown[]) => number)(fd, data, offset, Math.min(length, budget), ...rest.slice(2))
-  budget -= n
-  return n
-} as typeof fsSync.writeSync
-// The named export (import { writeSync } from 'node:fs') follows the patched one only after this.
-syncBuiltinESMExports()
-
 // Patched synchronously here, so no write can come before it (no top-level await).
 const open = fs.open
 fs.open = async function (...args: Parameters<typeof fs.open>) {
@@ -62,9 +42,6 @@ fs.open = async function (...args: Parameters<typeof fs.open>) {
     patched = true
     patch(Object.getPrototypeOf(handle) as { write: Write })
   }
-  if (String(args[0]).endsWith('.part')) {
-    parts.add(handle)
-    partFds.add(handle.fd)
-  }
+  if (String(args[0]).endsWith('.part')) parts.add(handle)
   return handle
 }
