@@ -5,6 +5,7 @@ import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
 import { plural } from '../plural.js'
+import { recoveredLine } from './recovered-line.js'
 
 const help = `Usage: shoebox recover DIR [--force]
 
@@ -34,12 +35,12 @@ export const recoverCommand: Command = {
         onSkip: (s: SkippedTemp) => { io.stdout.write(`skipped ${s.temp}: ${s.reason}\n`) },
         onRecover: (r: RecoveredFile) => {
           done++
-          io.stdout.write(`recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${plural(r.records, 'record')} kept, ${plural(r.bytesDropped, 'byte')} dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}\n`)
+          io.stdout.write(`${recoveredLine(r)}\n`)
         }
       })
     } catch (err) {
       if (done === 0 || !(err instanceof ShoeboxError)) throw err
-      throw new ShoeboxError(err.code, `${err.message}; ${done} ${done === 1 ? 'file' : 'files'} recovered before it (listed above), the rest left as they were`, { cause: err })
+      throw new ShoeboxError(err.code, `${err.message}; ${plural(done, 'file')} recovered before it (listed above), the rest left as they were`, { cause: err })
     }
     if (done === 0) io.stdout.write('nothing to recover\n')
     return 0

@@ -17,6 +17,8 @@ import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from '.
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
+import { recoveredLine } from './recovered-line.js'
+import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
@@ -126,7 +128,7 @@ export const writeCommand: Command = {
       io.stderr.write(`shoebox write: upload of ${e.path} failed${e.willRetry ? ' (will retry)' : '; it stays queued in the directory'}: ${e.error.message}\n`)
     })
     sink.on('recover', (r: RecoveredFile) => {
-      io.stderr.write(`shoebox write: recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${r.records} records, ${r.bytesDropped} bytes dropped${r.damaged ? ', damaged (see shoebox verify)' : ''}\n`)
+      io.stderr.write(`shoebox write: ${recoveredLine(r)}\n`)
     })
     const started = Date.now()
     const gate = new Gate()
@@ -172,26 +174,27 @@ export const writeCommand: Command = {
 }
 
 const count = (n: number): string => n.toLocaleString('en-US')
-const plural = (n: number, one: string, many: string): string => `${count(n)} ${n === 1 ? one : many}`
+/** As plural() with thousands separators, for the error lines' counts. */
+const counted = (n: number, one: string, many: string): string => `${count(n)} ${n === 1 ? one : many}`
 
 /** What a failed write left: sealed files, records recovery will seal, records that never reached a file. */
 function keptLine (kept: KeptReport, read: number): string {
   const parts = [kept.sealedFiles === 0
     ? `no file sealed in ${kept.dir}`
-    : `${plural(kept.sealedFiles, 'file', 'files')} sealed (${plural(kept.sealedRecords, 'record', 'records')}) in ${kept.dir}`]
+    : `${counted(kept.sealedFiles, 'file', 'files')} sealed (${counted(kept.sealedRecords, 'record', 'records')}) in ${kept.dir}`]
   const unsealed = kept.unsealed?.records ?? 0
   if (kept.unsealed !== null && unsealed > 0) {
-    parts.push(`${plural(unsealed, 'record', 'records')} in the unsealed file ${kept.unsealed.path} will be recovered on the next start (or by shoebox recover)`)
+    parts.push(`${counted(unsealed, 'record', 'records')} in the unsealed file ${kept.unsealed.path} will be recovered on the next start (or by shoebox recover)`)
   }
   const lost = read - kept.sealedRecords - unsealed
-  if (lost > 0) parts.push(`${plural(lost, 'record', 'records')} read from stdin never reached a file`)
+  if (lost > 0) parts.push(`${counted(lost, 'record', 'records')} read from stdin never reached a file`)
   return parts.join(', ')
 }
 
 function summary (records: number, sealed: SealedEvent[], started: number): string {
   const seconds = Math.max(0.001, (Date.now() - started) / 1000)
   const bytes = sealed.reduce((n, e) => n + e.bytes, 0)
-  return `${records} records, ${sealed.length} files sealed, ${bytes} bytes, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
+  return `${plural(records, 'record')}, ${plural(sealed.length, 'file')} sealed, ${plural(bytes, 'byte')}, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
 }
 
 /** The uploader and the store opener a sink with `upload` needs (see rolling-sink.ts's UploadParts). */

@@ -14,6 +14,7 @@ import { isUtf8 } from 'node:buffer'
 import { Transform, type TransformCallback } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { setOwnKey } from '../json/own-key.js'
 import type { Metadata } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
@@ -258,8 +259,7 @@ export class EncodeNdjson extends Transform {
       const metadata = { ...this.#metadata }
       for (const [key, path] of this.#fields) {
         const field = pick(value, path)
-        // defined, not assigned: a key named __proto__ would set the prototype and be lost
-        if (field !== undefined) Object.defineProperty(metadata, key, { value: typeof field === 'string' ? field : JSON.stringify(field), enumerable: true, writable: true, configurable: true })
+        if (field !== undefined) setOwnKey(metadata, key, typeof field === 'string' ? field : JSON.stringify(field))
       }
       flat = flattenMetadata(metadata)
     }

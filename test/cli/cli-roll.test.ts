@@ -348,7 +348,7 @@ t.test('recover DIR', async (t) => {
     fs.writeFileSync(temp, encodeRecords([{ payload: 'old' }]))
     const w = await write(dir, ['--template', 'b-{seq}.shoebox'], 'new\n')
     ok(t, w, 'write')
-    t.match(w.stderr, `shoebox write: recovered ${temp} -> ${path.join(dir, 'a-000000.shoebox')}: 1 records, 0 bytes dropped\n`)
+    t.match(w.stderr, `shoebox write: recovered ${temp} -> ${path.join(dir, 'a-000000.shoebox')}: 1 record kept, 0 bytes dropped\n`)
     const r = await cli(['read', path.join(dir, '*'), '--payload-only'])
     t.equal(r.stdout.toString(), 'old\nnew\n')
   })

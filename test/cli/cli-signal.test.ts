@@ -31,6 +31,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.equal(sealed.length, 1, 'one sealed file')
     const records = await decodeRecords(fs.readFileSync(path.join(dir, sealed[0])))
     t.same(records.map((r) => JSON.parse(r.payload.toString()) as unknown), Array.from({ length: 100 }, (_, i) => ({ i })))
-    t.match(stderr, /shoebox write: 100 records, 1 files sealed/)
+    t.match(stderr, /shoebox write: 100 records, 1 file sealed/)
   })
 }
