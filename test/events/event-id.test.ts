@@ -67,9 +67,10 @@ t.test('parse: any UUID text in any case and version; garbage refused', async (t
 t.test('parse: every position checked (a non-hex, non-ASCII or misplaced dash anywhere is refused), every digit read', async (t) => {
   const good = '0123abcd-ef45-6789-ABCD-ef0123456789'
   t.equal(formatEventId(parseEventId(good)), good.toLowerCase())
+  // '\u0130', '\u0161', '\uFF46': above 0xFF with a hex digit ('0', 'a', 'F') as the low byte.
   for (let i = 0; i < 36; i++) {
     const dash = i === 8 || i === 13 || i === 18 || i === 23
-    for (const c of dash ? ['0', 'a', '_', '\u2010'] : ['-', 'g', 'G', '/', ':', '@', '`', '\u00e9', '\uff21', '\u0130']) {
+    for (const c of dash ? ['0', 'a', '_', '\u2010'] : ['-', 'g', 'G', '/', ':', '@', '`', '\u00e9', '\uff21', '\u0130', '\u0161', '\uFF46']) {
       const bad = good.slice(0, i) + c + good.slice(i + 1)
       t.notOk(isEventId(bad), `${JSON.stringify(c)} at ${i}`)
       t.equal(code(() => parseEventId(bad)), 'SHOEBOX_INVALID_EVENT_ID')

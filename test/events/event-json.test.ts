@@ -42,7 +42,11 @@ t.test('parseEvent: big integers anywhere (nested, duplicated, beside look-alike
     '{"s":"a\\"12345678901234567890","n":9007199254740993}',
     '[12345678901234567890,"\\u00000",1]',
     '12345678901234567890',
-    '{"safe":1234567890123456,"edge":9007199254740992,"over":9007199254740993,"neg":-9007199254740993}'
+    '{"safe":1234567890123456,"edge":9007199254740992,"over":9007199254740993,"neg":-9007199254740993}',
+    // @time first (the server's form): a big integer deep among strings, booleans and nulls, or in nested arrays
+    '{"@time":17962947001234567,"s":"x","b":true,"n":null,"o":{"a":[null,"y",false,{"z":-12345678901234567890}]}}',
+    '{"@time":17962947001234567,"l":[true,null,"s",[1,[9007199254740993]]],"k":{},"e":[]}',
+    '{"@time":17962947001234567,"s":"12345678901234567890","l":[true,null,"s",[1,[9007199254740991]]],"k":{"n":null}}'
   ]
   for (const text of cases) {
     // The reference: the slow exact parser (every number through its own text).
