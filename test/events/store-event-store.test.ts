@@ -27,6 +27,18 @@ async function all (it: AsyncIterable<StoredEvent>): Promise<StoredEvent[]> {
   return out
 }
 
+/** Puts of ten events of 200 `fill` characters at increasing times; `put` holds every event put so far. */
+function tenAtATime (store: EventStore, fill: string): { put: StoredEvent[], putTen: () => Promise<void> } {
+  const put: StoredEvent[] = []
+  let time = 17_000_000_000_000_000n
+  const putTen = async (): Promise<void> => {
+    const batch = Array.from({ length: 10 }, () => event(time++, fill.repeat(200)))
+    put.push(...batch)
+    await store.put('kronos', [{ stream: 's', events: batch }])
+  }
+  return { put, putTen }
+}
+
 const keys = (list: StoredEvent[]): string[] => list.map((e) => `${e.time}:${e.id.toString('hex')}`)
 const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
 
@@ -229,13 +241,7 @@ t.test('while a flush runs, puts go on into the new memtable up to 1.5 times its
   const memtableSize = 16 * 1024
   const store = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize, publisher: new RunPublisher(gated, 'c', path.join(dir, 'data', 'runs')) })
   gate = new Promise((resolve) => { open = resolve })
-  const put: StoredEvent[] = []
-  let time = 17_000_000_000_000_000n
-  const putOne = async (): Promise<void> => {
-    const batch = Array.from({ length: 10 }, () => event(time++, 'x'.repeat(200)))
-    put.push(...batch)
-    await store.put('kronos', [{ stream: 's', events: batch }])
-  }
+  const { put, putTen: putOne } = tenAtATime(store, 'x')
   const stalled = Symbol('stalled')
   const unstalled = async (p: Promise<void>): Promise<unknown> => await Promise.race([p, new Promise((resolve) => setTimeout(resolve, 5000, stalled))])
   // The first flush is held at its publish: the new memtable fills past one, then 1.5 memtables' worth.
@@ -268,13 +274,7 @@ t.test('a failed background flush keeps the events in the log; the next put afte
   // The runs directory replaced by a file: writing a run fails (ENOTDIR).
   fs.rmSync(runs, { recursive: true })
   fs.writeFileSync(runs, 'not a directory')
-  const put: StoredEvent[] = []
-  let time = 17_000_000_000_000_000n
-  const putSome = async (): Promise<void> => {
-    const batch = Array.from({ length: 10 }, () => event(time++, 'z'.repeat(200)))
-    put.push(...batch)
-    await store.put('kronos', [{ stream: 's', events: batch }])
-  }
+  const { put, putTen: putSome } = tenAtATime(store, 'z')
   while (store.lastError === undefined) await putSome()
   t.match(store.lastError.message, /runs/, `the failure names the runs directory: ${store.lastError.message}`)
   t.equal(store.stats().flushes, 0)
