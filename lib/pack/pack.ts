@@ -137,7 +137,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     await fs.rm(staging, { recursive: true, force: true })
     // What was kept (counted once the aborted uploads have settled): the archives the store has.
     if (failure instanceof ShoeboxError) {
-      failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${plural(uploaded, 'archive')} uploaded to ${options.to} before it stay there`
+      failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${plural(uploaded, 'archive')} uploaded to ${options.to} before it ${uploaded === 1 ? 'stays' : 'stay'} there`
     }
   }
 }

@@ -133,7 +133,7 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   await Promise.all(running.values())
   if (failure !== undefined) {
     // Say what was kept: the files restored before the failure stay (none restored: nothing to say).
-    if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${plural(restorer.files, 'file')} restored before it stay in ${out}`
+    if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${plural(restorer.files, 'file')} restored before it ${restorer.files === 1 ? 'stays' : 'stay'} in ${out}`
     throw failure
   }
   return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }

@@ -135,7 +135,7 @@ t.test('a file that changes during every read fails the pack, naming it, after 3
   const err = await expectCode(t, pack(src, { to: store, rollSize: '1KiB', onProgress: appendOnEveryRead(src, attempts), onUpload: () => { uploads++ } }), 'SHOEBOX_IO', 'a file that never holds still')
   t.match(err?.message, path.join(src, 'd', 'moving.log'), 'names the file')
   // a.txt's archive may or may not have been uploaded by then: the message says which.
-  t.match(err?.message, uploads === 0 ? `; nothing was uploaded to ${store}` : `; ${uploads} archive${uploads === 1 ? '' : 's'} uploaded to ${store} before it stay there`, 'and what the store kept')
+  t.match(err?.message, uploads === 0 ? `; nothing was uploaded to ${store}` : `; ${uploads} archive${uploads === 1 ? '' : 's'} uploaded to ${store} before it ${uploads === 1 ? 'stays' : 'stay'} there`, 'and what the store kept')
   t.ok(!fs.existsSync(store) || fs.readdirSync(store).length >= uploads, 'which is there')
   t.match(err?.message, /changed while it was read, 3 times \(size \d+ -> \d+/, 'says what changed, each time')
   t.match(err?.message, 'skipUnreadable', 'and how to skip it')

@@ -131,7 +131,7 @@ t.test('unpack --max-record-size is the largest record read', async (t) => {
   const out = path.join(base, 'out')
   const refused = await cli(['unpack', path.join(base, 'archives', '*'), '--out', out, '--max-record-size', '4KiB'])
   t.equal(refused.code, 1, 'a record over the limit: exit 1')
-  t.match(refused.stderr, /^shoebox unpack: .*big\.shoebox.*record-too-large.*; 1 file restored before it stay in /)
+  t.match(refused.stderr, /^shoebox unpack: .*big\.shoebox.*record-too-large.*; 1 file restored before it stays in /)
   t.equal(refused.stderr.split('\n').length, 2, 'one line')
   t.notOk(fs.existsSync(path.join(out, 'big.bin')))
   const ok = await cli(['unpack', path.join(base, 'archives', '*'), '--out', out, '--max-record-size', '16KiB', '--overwrite'])

@@ -8,6 +8,7 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from '../store-options.js'
+import { plural } from '../../plural.js'
 
 const DIRECTIONS = {
   push: { sync: pushMetadir, summary: 'copy the metadir to a store (file://, s3://)', what: 'Copies the metadir (_mmmeta/: history, config.yml, store) to URL' },
@@ -41,10 +42,10 @@ ${storeOptionHelp}
       const json = values.json === true
       const result = await sync(base, storeUrlArg(positionals[0]), {
         ...storeOptionsFrom(values),
-        onFile: json ? undefined : (f) => { io.stdout.write(`${f.key}\t${f.bytes} bytes\n`) }
+        onFile: json ? undefined : (f) => { io.stdout.write(`${f.key}\t${plural(f.bytes, 'byte')}\n`) }
       })
       if (json) io.stdout.write(JSON.stringify(result) + '\n')
-      else io.stdout.write(`${result.copied.length} files copied (${result.bytes} bytes), ${result.unchanged} unchanged\n`)
+      else io.stdout.write(`${plural(result.copied.length, 'file')} copied (${plural(result.bytes, 'byte')}), ${result.unchanged} unchanged\n`)
       return 0
     }
   }
