@@ -22,7 +22,7 @@ import {
 } from './constants.js'
 import { putUint32, readMetadata } from './metadata-block.js'
 import type { KeyCache } from './text.js'
-import { damage, need, type ReadResult } from './result.js'
+import { damage, need, type Damage, type NeedMore, type ReadResult } from './result.js'
 
 const algorithmByte: Record<ChecksumAlgorithm, number> = { crc32: CHECKSUM_CRC32, crc32c: CHECKSUM_CRC32C }
 
@@ -70,8 +70,14 @@ export function writeV2Header (
   return payloadEnd + V2_TRAILER_SIZE
 }
 
-/** Read a v2 record whose preamble (magic, version 2) starts at `at`; bytes up to `end` are available. */
-export function readV2 (buf: Buffer, at: number, end: number, maxSize: number, keys?: KeyCache): ReadResult {
+/**
+ * Check the v2 record whose preamble (magic, version 2) starts at `at`
+ * without reading its metadata: header checksum, length, record checksum,
+ * codec. Its size when it is whole and sound; else the need or the damage.
+ * (A reader that wants only some fields, the event store's get, checks
+ * here and reads them itself.)
+ */
+export function checkV2 (buf: Buffer, at: number, end: number, maxSize: number): number | NeedMore | Damage {
   if (end - at < V2_HEADER_SIZE) return need(V2_HEADER_SIZE)
   if (crc32Range(buf, at, at + 20) !== buf.readUInt32LE(at + 20)) {
     return damage('bad-header', 'header checksum does not match')
@@ -91,9 +97,22 @@ export function readV2 (buf: Buffer, at: number, end: number, maxSize: number, k
   const sum = checksumRange(algorithm === CHECKSUM_CRC32 ? 'crc32' : 'crc32c', buf, at, payloadEnd)
   if (sum !== buf.readUInt32LE(payloadEnd)) return damage('bad-checksum', 'record checksum does not match', size)
   if (flags >> 4 !== CODEC_NONE) return damage('unsupported', `unknown payload codec ${flags >> 4}`, size)
-  const metaStart = at + V2_HEADER_SIZE + E
-  const metadata = readMetadata(buf, metaStart, metaStart + M, 2, true, keys)
+  return size
+}
+
+/** Where the metadata block of the (checked) v2 record at `at` starts: after the header and the extension area. */
+export function v2MetadataStart (buf: Buffer, at: number): number {
+  return at + V2_HEADER_SIZE + buf.readUInt16LE(at + 16)
+}
+
+/** Read a v2 record whose preamble (magic, version 2) starts at `at`; bytes up to `end` are available. */
+export function readV2 (buf: Buffer, at: number, end: number, maxSize: number, keys?: KeyCache): ReadResult {
+  const size = checkV2(buf, at, end, maxSize)
+  if (typeof size !== 'number') return size
+  const metaStart = v2MetadataStart(buf, at)
+  const metaEnd = metaStart + buf.readUInt32LE(at + 8)
+  const metadata = readMetadata(buf, metaStart, metaEnd, 2, true, keys)
   if (metadata === undefined) return damage('bad-record', 'metadata block is malformed', size)
-  const payload = buf.subarray(metaStart + M, payloadEnd)
+  const payload = buf.subarray(metaEnd, at + size - V2_TRAILER_SIZE)
   return { kind: 'record', record: { metadata, payload }, version: 2, size }
 }

@@ -25,12 +25,10 @@ export async function handleGet (ctx: ServerContext, text: string, res: ServerRe
   const range = rangeParams(body)
   const limit = body.limit === undefined ? BigInt(MAX_LIMIT) : long('int', body.limit)
   const descending = body.order === 'descending'
-  const batches = ctx.store.readBatches(ns, stream, range, { descending, limit: limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit) })
+  const lines = ctx.store.readLines(ns, stream, range, { descending, limit: limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit) })
   res.statusCode = 200
   res.setHeader('Content-Type', 'application/json')
-  await streamLines(res, ctx.flushSize, (async function * () {
-    for await (const batch of batches) yield batch.map((e) => e.body)
-  })(), started)
+  await streamLines(res, ctx.flushSize, lines, started)
 }
 
 /**

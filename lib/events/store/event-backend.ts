@@ -15,6 +15,8 @@ export interface EventBackend {
   put (ns: string, batches: readonly PutBatch[]): Promise<void>
   /** Events in the range, in order, in batches; the snapshot is taken when called. */
   readBatches (ns: string, stream: string, range: EventRange, options?: ReadOptions): AsyncGenerator<StoredEvent[]>
+  /** The texts of readBatches()'s events, as a get sends them; the snapshot is taken when called. */
+  readLines (ns: string, stream: string, range: EventRange, options?: ReadOptions): AsyncGenerator<Buffer[]>
   read (ns: string, stream: string, range: EventRange, options?: ReadOptions): AsyncGenerator<StoredEvent>
   delete (ns: string, stream: string, range: EventRange): Promise<number>
   streams (ns: string): string[]

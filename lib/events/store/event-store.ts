@@ -30,12 +30,13 @@ import { formatEventId, parseEventId } from '../event-id.js'
 import { decodePutRecord, encodePutRecords, isPutRecord } from './put-records.js'
 import { Memtable } from './memtable.js'
 import { PutRows, rowsOf, type PutBatch } from './put-rows.js'
-import { mergeLimited } from './merge.js'
+import { inBlocks, mergeLimited } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
 import { lockDir } from './dir-lock.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import type { RunPublisher } from './run-publisher.js'
-import { eventOf, readRun, readWholeRun, type RunInfo } from './run-file.js'
+import { eventOf, localReader, readRun, readWholeRun, type BlockReader, type RunInfo } from './run-file.js'
+import { listSource, readLines, runSource } from './read-lines.js'
 import { writeBucketRuns, writeRun } from './run-writer.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
@@ -222,6 +223,42 @@ export class EventStore implements EventBackend {
     const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
     for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
     return this.#readSnapshot(runs, lists, range, descending, limit)
+  }
+
+  /**
+   * The texts of readBatches()'s events, in batches, as a get sends them:
+   * runs and memtable lists that overlap no other source are read without
+   * a merge or an event object per event (read-lines.ts). The snapshot is
+   * taken now, synchronously.
+   */
+  readLines (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<Buffer[]> {
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER
+    const descending = options.descending === true
+    if (limit <= 0 || lowestTime(range) > range.to) return empty()
+    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
+    const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
+    for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
+    return this.#readLinesSnapshot(runs, lists, range, descending, limit)
+  }
+
+  async * #readLinesSnapshot (runs: RunInfo[], lists: StoredEvent[][], range: EventRange, descending: boolean, limit: number): AsyncGenerator<Buffer[]> {
+    try {
+      const sources = [
+        ...runs.map((run) => runSource(run, range, descending, this.#countedOpen(run))),
+        ...lists.map((list) => listSource(list, descending))
+      ]
+      yield * readLines(sources, descending, limit)
+    } finally {
+      for (const r of runs) this.#release(r.file)
+    }
+  }
+
+  #countedOpen (run: RunInfo): () => Promise<BlockReader> {
+    const open = localReader(this.#runsDir, run)
+    return async () => {
+      this.#stats.runFilesOpened++
+      return await open()
+    }
   }
 
   /** readBatches(), one event at a time (the snapshot is taken now too). */
@@ -450,14 +487,10 @@ function rangeOf (m: Record<string, string>): EventRange {
   return range
 }
 
-async function * empty (): AsyncGenerator<StoredEvent[]> {}
+async function * empty<T> (): AsyncGenerator<T> {}
 
 async function * flatten<T> (batches: AsyncGenerator<T[]>): AsyncGenerator<T> {
   for await (const batch of batches) yield * batch
-}
-
-async function * inBlocks (list: StoredEvent[]): AsyncGenerator<StoredEvent[]> {
-  for (let i = 0; i < list.length; i += 4096) yield list.slice(i, i + 4096)
 }
 
 /** `.NAME.uploaded` / `.NAME.uploading`: the sealed-file uploader's markers beside a run file. */

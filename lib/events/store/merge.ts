@@ -131,3 +131,8 @@ export async function * distinct<T> (batches: AsyncIterable<T[]>, compare: (a: T
     if (out.length > 0) yield out
   }
 }
+
+/** A sorted list as a source of mergeBlocks(): blocks of 4096. */
+export async function * inBlocks<T> (list: T[]): AsyncGenerator<T[]> {
+  for (let i = 0; i < list.length; i += 4096) yield list.slice(i, i + 4096)
+}

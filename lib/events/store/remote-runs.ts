@@ -9,7 +9,8 @@ import { ShoeboxError } from '../../errors.js'
 import type { Store } from '../../store/store.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import { mergeLimited } from './merge.js'
-import { readRunBlocks, type RunInfo } from './run-file.js'
+import { readLines, runSource } from './read-lines.js'
+import { readRunBlocks, type BlockReader, type RunInfo } from './run-file.js'
 import { runKey, type PublishedIndex } from './run-publisher.js'
 import { compareKeys, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
 
@@ -60,26 +61,40 @@ export class RemoteRuns implements EventBackend {
   readBatches (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent[]> {
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER
     const descending = options.descending === true
-    const runs = limit <= 0 || lowestTime(range) > range.to
-      ? []
-      : this.#runs.filter((r) => r.run.ns === ns && r.run.stream === stream && overlaps(BigInt(r.run.minTime), BigInt(r.run.maxTime), range))
-    return this.#merge(runs, range, descending, limit)
+    return this.#merge(this.#select(ns, stream, range, limit), range, descending, limit)
   }
 
   async * read (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent> {
     for await (const batch of this.readBatches(ns, stream, range, options)) yield * batch
   }
 
+  /** The texts of readBatches()'s events, as a get sends them (read-lines.ts: runs that overlap no other, without a merge). */
+  readLines (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<Buffer[]> {
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER
+    const descending = options.descending === true
+    const runs = this.#select(ns, stream, range, limit)
+    return readLines(runs.map((r) => runSource(r.run, range, descending, this.#opener(r))), descending, limit)
+  }
+
   async * #merge (runs: RemoteRun[], range: EventRange, descending: boolean, limit: number): AsyncGenerator<StoredEvent[]> {
-    const sources = runs.map((r) => readRunBlocks(r.run, range, descending, async () => {
-      const key = runKey(r.collector, r.run.file)
-      return {
-        name: `${this.#store.url}/${key}`,
-        read: async (start: number, end: number) => await readAll(this.#store.get(key, { range: { start, end } })),
-        close: async () => {}
-      }
-    }))
+    const sources = runs.map((r) => readRunBlocks(r.run, range, descending, this.#opener(r)))
     yield * mergeLimited(sources, compareKeys, descending, limit)
+  }
+
+  #select (ns: string, stream: string, range: EventRange, limit: number): RemoteRun[] {
+    return limit <= 0 || lowestTime(range) > range.to
+      ? []
+      : this.#runs.filter((r) => r.run.ns === ns && r.run.stream === stream && overlaps(BigInt(r.run.minTime), BigInt(r.run.maxTime), range))
+  }
+
+  /** Ranged GETs of the run's object. */
+  #opener (r: RemoteRun): () => Promise<BlockReader> {
+    const key = runKey(r.collector, r.run.file)
+    return async () => ({
+      name: `${this.#store.url}/${key}`,
+      read: async (start: number, end: number) => await readAll(this.#store.get(key, { range: { start, end } })),
+      close: async () => {}
+    })
   }
 
   streams (ns: string): string[] {

@@ -57,6 +57,28 @@ export interface BlockReader {
  * The reader is made (a file opened) only when the first block is wanted.
  */
 export async function * readRunBlocks (run: RunInfo, range: EventRange, descending: boolean, open: () => Promise<BlockReader>): AsyncGenerator<StoredEvent[]> {
+  for await (const { bytes, name, offset } of readBlockBytes(run, range, descending, open)) {
+    const events = parseBlock(bytes, name, offset).filter((e) => inRange(e, range))
+    if (descending) events.reverse()
+    yield events
+  }
+}
+
+/** One block of a run as read: its record bytes (gunzipped), its number, where it starts in the file. */
+export interface BlockBytes {
+  bytes: Buffer
+  index: number
+  offset: number
+  /** The file or object, for messages. */
+  name: string
+}
+
+/**
+ * The blocks of the run that can hold events of the range, in order (last
+ * to first when descending), as record bytes. The reader is made (a file
+ * opened) only when the first block is wanted.
+ */
+export async function * readBlockBytes (run: RunInfo, range: EventRange, descending: boolean, open: () => Promise<BlockReader>): AsyncGenerator<BlockBytes> {
   const low = range.after === undefined ? range.from : range.after.time
   // Events equal to a block's first time may end the block before it: start one block earlier.
   let first = 0
@@ -81,9 +103,7 @@ export async function * readRunBlocks (run: RunInfo, range: EventRange, descendi
       for (let k = i; descending ? k >= j : k <= j; k += step) {
         const start = run.blocks[k][0]
         const block = buf.subarray(start - spanStart, blockEnd(run, k) - spanStart)
-        const events = parseBlock(unpack(run, block, reader.name, start), reader.name, start).filter((e) => inRange(e, range))
-        if (descending) events.reverse()
-        yield events
+        yield { bytes: unpack(run, block, reader.name, start), index: k, offset: start, name: reader.name }
       }
       i = j + step
     }
@@ -106,8 +126,13 @@ function spanBytes (run: RunInfo, lo: number, hi: number): number {
 
 /** A local run file's events in the range (readRunBlocks over the file). */
 export async function * readRun (dir: string, run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent[]> {
+  yield * readRunBlocks(run, range, descending, localReader(dir, run))
+}
+
+/** Opens the run's local file for readRunBlocks() and the like. */
+export function localReader (dir: string, run: RunInfo): () => Promise<BlockReader> {
   const file = path.join(dir, run.file)
-  yield * readRunBlocks(run, range, descending, async () => {
+  return async () => {
     const handle = await fs.open(file, 'r')
     return {
       name: file,
@@ -118,7 +143,7 @@ export async function * readRun (dir: string, run: RunInfo, range: EventRange, d
       },
       async close () { await handle.close() }
     }
-  })
+  }
 }
 
 /** Every event of a run, ascending (for rewriting it after a delete). */
@@ -163,6 +188,6 @@ function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
   return out
 }
 
-function damaged (file: string, offset: number, detail: string): ShoeboxError {
+export function damaged (file: string, offset: number, detail: string): ShoeboxError {
   return new ShoeboxError('SHOEBOX_BAD_RECORD', `event run ${file}: at byte ${offset}: ${detail}`)
 }
