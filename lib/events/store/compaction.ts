@@ -12,11 +12,10 @@ import path from 'node:path'
 import { ShoeboxError } from '../../errors.js'
 import { syncDir, tempBeside, writeAll } from '../../fs/durable.js'
 import { orIoError } from '../../fs/io-error.js'
-import { parseEventId } from '../event-id.js'
 import { distinct, mergeBlocks } from './merge.js'
-import { readRun, type RunInfo } from './run-file.js'
+import { firstKey, lastKey, readRun, type RunInfo } from './run-file.js'
 import { BLOCK_BYTES, RunWriter } from './run-writer.js'
-import { compareKeys, type EventKey, type EventRange } from './stored-event.js'
+import { compareKeys, type EventRange } from './stored-event.js'
 
 export const COMPACT_AT = 4
 
@@ -57,14 +56,6 @@ export async function mergeRuns (dir: string, file: string, runs: readonly RunIn
     throw err
   }
   return await writer.finish()
-}
-
-function firstKey (run: RunInfo): EventKey {
-  return { time: BigInt(run.minTime), id: parseEventId(run.firstId) }
-}
-
-function lastKey (run: RunInfo): EventKey {
-  return { time: BigInt(run.maxTime), id: parseEventId(run.lastId) }
 }
 
 /** The runs ordered so each one's last key is below the next one's first, or undefined when their ranges overlap. */

@@ -14,9 +14,8 @@
  * order, one event per (time, id) and the limit are those of mergeLimited()
  * over all the sources, and at most one group's sources are open at a time.
  */
-import { parseEventId } from '../event-id.js'
 import { distinct, inBlocks, mergeBlocks } from './merge.js'
-import { readRunBlocks, type BlockReader, type RunInfo } from './run-file.js'
+import { firstKey, lastKey, readRunBlocks, type BlockReader, type RunInfo } from './run-file.js'
 import { readRunLines } from './run-lines.js'
 import { compareKeys, type EventKey, type EventRange, type StoredEvent } from './stored-event.js'
 
@@ -33,8 +32,8 @@ export interface LineSource {
 /** A run as a source (`open` makes its reader when it is first read). */
 export function runSource (run: RunInfo, range: EventRange, descending: boolean, open: () => Promise<BlockReader>): LineSource {
   return {
-    low: { time: BigInt(run.minTime), id: parseEventId(run.firstId) },
-    high: { time: BigInt(run.maxTime), id: parseEventId(run.lastId) },
+    low: firstKey(run),
+    high: lastKey(run),
     events: () => readRunBlocks(run, range, descending, open),
     lines: () => readRunLines(run, range, descending, open)
   }

@@ -18,7 +18,7 @@ import { readRecord } from '../../format/codec.js'
 import { KeyCache } from '../../format/text.js'
 import { ShoeboxError } from '../../errors.js'
 import { parseEventId } from '../event-id.js'
-import { inRange, type EventRange, type StoredEvent } from './stored-event.js'
+import { inRange, type EventKey, type EventRange, type StoredEvent } from './stored-event.js'
 
 /** What the index knows of a run file. Times are decimal strings (bigints in JSON). */
 export interface RunInfo {
@@ -37,6 +37,16 @@ export interface RunInfo {
   blocks: Array<[number, string]>
   /** Each block is a gzip member. */
   gzip?: boolean
+}
+
+/** The run's lowest key (its first event's), from the index. */
+export function firstKey (run: RunInfo): EventKey {
+  return { time: BigInt(run.minTime), id: parseEventId(run.firstId) }
+}
+
+/** The run's highest key (its last event's), from the index. */
+export function lastKey (run: RunInfo): EventKey {
+  return { time: BigInt(run.maxTime), id: parseEventId(run.lastId) }
 }
 
 /** A stored record back as an event (run files and the log share this layout). */
