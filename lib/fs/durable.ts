@@ -22,6 +22,24 @@ export async function writeAll (handle: fs.FileHandle, data: Uint8Array): Promis
   }
 }
 
+/**
+ * Write all of `parts`, in order, at the handle's position, in as few writev
+ * calls as the kernel takes (a short writev is continued). `written` is told
+ * the bytes of each call as it returns, so a caller whose write fails part-way
+ * knows which parts reached the file whole.
+ */
+export async function writevAll (handle: fs.FileHandle, parts: readonly Buffer[], written?: (bytes: number) => void): Promise<void> {
+  let rest = [...parts]
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest)
+    written?.(bytesWritten)
+    let done = 0
+    while (done < rest.length && bytesWritten >= rest[done].length) bytesWritten -= rest[done++].length
+    rest = rest.slice(done)
+    if (bytesWritten > 0) rest[0] = rest[0].subarray(bytesWritten)
+  }
+}
+
 /** fsync what `name` names, opened with `flags` ('r' for a directory, 'r+' for a file). */
 async function syncPath (name: string, flags: string): Promise<void> {
   const handle = await fs.open(name, flags)

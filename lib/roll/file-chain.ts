@@ -1,5 +1,5 @@
 /**
- * The rolling sink's writing stage: a serial chain of blocks that compresses
+ * The rolling sink's writing stage: a chain of blocks that compresses
  * (gzip or zstd: one independent member/frame per block, started off the main
  * thread as soon as the block is cut, so encoding and compression overlap), writes, fsyncs
  * as the policy says, and seals: fsync, close, link to the final name, fsync
@@ -8,6 +8,19 @@
  * written; everything written is recoverable (recover.ts). Every filesystem
  * failure is a SHOEBOX_IO error naming the file or directory, and kept() says
  * what is on disk.
+ *
+ * Writes go through the thread pool, one at a time, appended in order: the
+ * blocks compressed while a write is out go together in the next one (one
+ * writev, as the event log's group commit). The chain does not wait on each
+ * block's write: under load a pool write's round trip (a pool thread woken,
+ * then the main thread, while compressions hold both cores) took 2-3 ms a
+ * block, most of a run's compression phase when blocks waited for it one by
+ * one. One write at a time, appended, also means the file never has a hole:
+ * what a kill or a failed write leaves is whole blocks and then at most part
+ * of one, which recovery cuts. Everything after a write (the hash, `written`,
+ * fsyncs, a `flush` per block, the seal) happens block by block, in order,
+ * once it is back: a `flush` says its block is in the file, and the blocks
+ * after it in the same write may be too.
  *
  * A file's bytes go to the disk as it grows: a datasync per SYNC_AHEAD bytes
  * written, started and not awaited (unless fsync is 'never'). The fsync at a
@@ -19,13 +32,21 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Compression } from '../compress/codecs.js'
 import { releaseSlabBytes } from '../format/slab-pool.js'
-import { nodeCrypto, syncDir, writeAll } from '../fs/durable.js'
-import { orIoError } from '../fs/io-error.js'
+import { nodeCrypto, syncDir, writevAll } from '../fs/durable.js'
+import { ioError, orIoError } from '../fs/io-error.js'
 import { sealName, tempName } from './names.js'
 import type { PlannedFile } from './planner.js'
 
 /** Bytes written to a file between the datasyncs started as it grows (see above). */
 const SYNC_AHEAD = 4 * 1024 * 1024
+
+/**
+ * Blocks one write carries at most. The blocks queued while a write is out
+ * are usually 1-3 (a zstd run of 1 MiB blocks); after a slow seal, a whole
+ * file's blocks may be waiting: one write holds at most 8 blocks' bytes, and
+ * a destroy() or a failure is still heeded every few blocks, not once a file.
+ */
+const BLOCKS_PER_WRITE = 8
 
 export type FsyncPolicy = 'never' | 'onClose' | 'interval' | 'always'
 
@@ -92,6 +113,8 @@ interface DiskFile {
 
 interface Queued extends BlockToWrite {
   compressed: Promise<Buffer> | null
+  /** What goes to the file once known: the compressed bytes when done, or the raw block. */
+  bytes: Buffer | null
 }
 
 export class FileChain {
@@ -99,7 +122,10 @@ export class FileChain {
   readonly #fsync: FsyncPolicy
   readonly #compression: Compression | undefined
   readonly #on: ChainListener
-  #tail: Promise<void> = Promise.resolve()
+  /** Blocks not yet written, in order. */
+  #queue: Queued[] = []
+  /** The loop writing them, while there are any (drain()). */
+  #writing: Promise<void> | null = null
   #failed: Error | null = null
   /** The file on disk under its temporary name, if any. */
   #open: DiskFile | null = null
@@ -125,23 +151,17 @@ export class FileChain {
     return this.#flushedRecords
   }
 
-  /** Queue a block; compression starts now, the write when the blocks before it are done. */
+  /** Queue a block; compression starts now, the write once it and the blocks before it are done. */
   push (block: BlockToWrite): void {
     const compression = this.#compression
-    const queued: Queued = {
-      ...block,
-      compressed: compression !== undefined && block.data.length > 0 ? compression.codec.compressBlock(block.data, compression.level, this.#dir) : null
-    }
-    // A rejected compression is handled where the chain awaits it; don't let it count as unhandled meanwhile.
-    queued.compressed?.catch(() => {})
+    const compressed = compression !== undefined && block.data.length > 0 ? compression.codec.compressBlock(block.data, compression.level, this.#dir) : null
+    const queued: Queued = { ...block, compressed, bytes: compressed === null ? block.data : null }
+    // Done: it may go out with the write after the one in flight. A rejected compression is handled where
+    // the chain awaits it; don't let it count as unhandled meanwhile.
+    compressed?.then((bytes) => { queued.bytes = bytes }, () => {})
     this.#pending += block.data.length
-    this.#tail = this.#tail.then(() => this.#write(queued)).catch((err: Error) => {
-      if (this.#failed === null) {
-        this.#failed = err
-        this.#on.failed(err)
-      }
-      this.#on.progress()
-    })
+    this.#queue.push(queued)
+    this.#writing ??= this.#drain()
   }
 
   /** Write nothing more (the sink was destroyed): the blocks still queued are skipped. */
@@ -151,12 +171,12 @@ export class FileChain {
 
   /** Resolves when every block queued so far is written (or skipped); never rejects. */
   async settled (): Promise<void> {
-    await this.#tail
+    await this.#writing
   }
 
   /** After stop(): wait for the block in flight, then close the unsealed file, leaving it for recovery. */
   async close (): Promise<void> {
-    await this.#tail
+    await this.#writing
     await this.#open?.syncing?.catch(() => {})
     await this.#open?.handle.close().catch(() => {})
   }
@@ -172,36 +192,89 @@ export class FileChain {
     }
   }
 
-  async #write (block: Queued): Promise<void> {
-    if (this.#failed !== null) return
-    const { file } = block
-    if (block.data.length > 0) {
-      const disk = this.#open ?? await this.#create(file)
-      const bytes = block.compressed !== null ? await orIoError(block.compressed, 'cannot compress a block for', disk.tempPath) : block.data
-      // The raw bytes are done with once compressed: an encoder's pooled slab may be used again (slab-pool.ts).
-      if (block.compressed !== null) releaseSlabBytes(block.data)
-      await orIoError(writeAll(disk.handle, bytes), 'cannot write', disk.tempPath)
-      disk.hash.update(bytes)
-      if (block.compressed === null) releaseSlabBytes(block.data)
-      disk.bytes += bytes.length
-      disk.unsynced += bytes.length
-      this.#on.written(file, block.data.length, bytes.length)
-      if (this.#fsync === 'always' || (this.#fsync === 'interval' && block.timed)) {
-        await this.#fsyncBeside(disk)
-      } else if (this.#fsync !== 'never' && disk.unsynced >= SYNC_AHEAD && disk.syncing === null) {
-        disk.unsynced = 0
-        const syncing = orIoError(disk.handle.datasync(), 'cannot fsync', disk.tempPath)
-        disk.syncing = syncing
-        // Done: the next may start. Failed: kept, for the next sync or the seal to report.
-        syncing.then(() => { if (disk.syncing === syncing) disk.syncing = null }, () => {})
+  /** Write the queued blocks until none are left; the first failure fails the chain, and the rest are skipped. */
+  async #drain (): Promise<void> {
+    // A tick first: push() stores this loop as #writing, and only then may the loop end and clear it.
+    await undefined
+    try {
+      while (this.#queue.length > 0 && this.#failed === null) await this.#writeNext()
+    } catch (err) {
+      if (this.#failed === null) {
+        this.#failed = err as Error
+        this.#on.failed(err as Error)
       }
-      disk.records += block.records
-      this.#flushedRecords += block.records
-      this.#pending -= block.data.length
-      this.#on.flush({ path: disk.tempPath, records: block.records, totalRecords: this.#flushedRecords, bytes: bytes.length })
       this.#on.progress()
     }
-    if (block.seal && this.#open !== null) await this.#seal(this.#open)
+    if (this.#failed !== null) this.#queue = []
+    this.#writing = null
+  }
+
+  /**
+   * Write the first queued block, and with it those behind it already
+   * compressed, in one write; then account for each, in order, as if it had
+   * had its own write. A batch ends at a seal, at a block an fsync follows,
+   * before an empty block, and at BLOCKS_PER_WRITE.
+   */
+  async #writeNext (): Promise<void> {
+    const head = this.#queue[0]
+    if (head.data.length === 0) {
+      this.#queue.shift()
+      if (head.seal && this.#open !== null) await this.#seal(this.#open)
+      return
+    }
+    const disk = this.#open ?? await this.#create(head.file)
+    head.bytes ??= await orIoError(head.compressed as Promise<Buffer>, 'cannot compress a block for', disk.tempPath)
+    let n = 1
+    while (n < BLOCKS_PER_WRITE && n < this.#queue.length && !this.#endsBatch(this.#queue[n - 1]) && this.#queue[n].bytes !== null && this.#queue[n].data.length > 0) n++
+    const batch = this.#queue.splice(0, n)
+    // The raw bytes are done with once compressed: an encoder's pooled slab may be used again (slab-pool.ts).
+    for (const block of batch) if (block.compressed !== null) releaseSlabBytes(block.data)
+    let written = 0
+    let failure: Error | null = null
+    await writevAll(disk.handle, batch.map((block) => block.bytes as Buffer), (bytes) => { written += bytes })
+      .catch((err: unknown) => { failure = ioError(err, 'cannot write', disk.tempPath) })
+    // On a failure, the blocks before it that reached the file whole count as written (and flushed).
+    for (const block of batch) {
+      const length = (block.bytes as Buffer).length
+      if (failure !== null && written < length) break
+      written -= length
+      await this.#wrote(disk, block)
+    }
+    if (failure !== null) throw failure
+    if (batch[n - 1].seal) await this.#seal(disk)
+  }
+
+  /** Whether the block is the last of its write: an fsync or a seal comes after it. */
+  #endsBatch (block: Queued): boolean {
+    return block.seal || this.#syncsAfter(block)
+  }
+
+  #syncsAfter (block: Queued): boolean {
+    return this.#fsync === 'always' || (this.#fsync === 'interval' && block.timed)
+  }
+
+  /** `block` is in the file: hash it, say what it became, sync as the policy says, and `flush` it. */
+  async #wrote (disk: DiskFile, block: Queued): Promise<void> {
+    const bytes = block.bytes as Buffer
+    disk.hash.update(bytes)
+    if (block.compressed === null) releaseSlabBytes(block.data)
+    disk.bytes += bytes.length
+    disk.unsynced += bytes.length
+    this.#on.written(block.file, block.data.length, bytes.length)
+    if (this.#syncsAfter(block)) {
+      await this.#fsyncBeside(disk)
+    } else if (this.#fsync !== 'never' && disk.unsynced >= SYNC_AHEAD && disk.syncing === null) {
+      disk.unsynced = 0
+      const syncing = orIoError(disk.handle.datasync(), 'cannot fsync', disk.tempPath)
+      disk.syncing = syncing
+      // Done: the next may start. Failed: kept, for the next sync or the seal to report.
+      syncing.then(() => { if (disk.syncing === syncing) disk.syncing = null }, () => {})
+    }
+    disk.records += block.records
+    this.#flushedRecords += block.records
+    this.#pending -= block.data.length
+    this.#on.flush({ path: disk.tempPath, records: block.records, totalRecords: this.#flushedRecords, bytes: bytes.length })
+    this.#on.progress()
   }
 
   /**

@@ -104,11 +104,12 @@ for (const size of [4096, Number.MAX_SAFE_INTEGER]) {
   })
 }
 
-t.test('jobs at once: two pool threads left to file I/O, no more than the cores, at least one', async (t) => {
-  t.equal(zstdConcurrency(4, 2), 2)
-  t.equal(zstdConcurrency(4, 16), 2)
-  t.equal(zstdConcurrency(16, 8), 8)
+t.test('jobs at once: one more than the cores, a pool thread left to file I/O, at least one', async (t) => {
+  t.equal(zstdConcurrency(4, 2), 3)
+  t.equal(zstdConcurrency(4, 1), 2)
+  t.equal(zstdConcurrency(4, 16), 3)
+  t.equal(zstdConcurrency(16, 8), 9)
   t.equal(zstdConcurrency(2, 8), 1)
   t.equal(zstdConcurrency(1, 1), 1)
-  t.equal(zstdConcurrency(Number.NaN, 8), 2, 'a UV_THREADPOOL_SIZE that is not a number: libuv\'s 4')
+  t.equal(zstdConcurrency(Number.NaN, 8), 3, 'a UV_THREADPOOL_SIZE that is not a number: libuv\'s 4')
 })

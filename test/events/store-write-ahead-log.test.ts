@@ -8,7 +8,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
 import { encodeRecords } from '../../lib/format/encoder.js'
-import { WriteAheadLog, writevAll } from '../../lib/events/store/write-ahead-log.js'
+import { WriteAheadLog } from '../../lib/events/store/write-ahead-log.js'
+import { writevAll } from '../../lib/fs/durable.js'
 
 t.test('writevAll writes every part in order: 3000 parts, empty ones, one of 8 MiB', async (t) => {
   const dir = t.testdir()

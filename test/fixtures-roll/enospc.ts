@@ -4,7 +4,8 @@
  * (.part) files, the write that would pass that budget writes what still
  * fits (a short write, as a filling disk does) and the next one fails with
  * a real-shaped ENOSPC error. The real sink code path meets it: only the
- * FileHandle's write is changed, reached through the first handle opened.
+ * FileHandle's write and writev are changed, reached through the first
+ * handle opened.
  */
 import fs from 'node:fs/promises'
 
@@ -12,6 +13,7 @@ let budget = Number(process.env.SHOEBOX_TEST_ENOSPC_AFTER ?? 'NaN')
 if (!Number.isFinite(budget)) throw new Error('enospc.ts: set SHOEBOX_TEST_ENOSPC_AFTER to a byte count')
 
 type Write = (this: fs.FileHandle, ...args: unknown[]) => Promise<{ bytesWritten: number, buffer: unknown }>
+type Writev = (this: fs.FileHandle, buffers: Buffer[], position?: number | null) => Promise<{ bytesWritten: number, buffers: unknown }>
 const parts = new WeakSet<fs.FileHandle>()
 let patched = false
 
@@ -19,7 +21,19 @@ function enospc (): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })
 }
 
-function patch (proto: { write: Write }): void {
+/** The first `budget` bytes of `buffers` (all of them when they fit). */
+function fitting (buffers: Buffer[]): Buffer[] {
+  const out: Buffer[] = []
+  let room = budget
+  for (const b of buffers) {
+    if (room <= 0) break
+    out.push(b.subarray(0, room))
+    room -= b.length
+  }
+  return out
+}
+
+function patch (proto: { write: Write, writev: Writev }): void {
   const write = proto.write
   proto.write = async function (this: fs.FileHandle, ...args: unknown[]) {
     const [data, offset, length] = args
@@ -32,6 +46,14 @@ function patch (proto: { write: Write }): void {
     budget -= result.bytesWritten
     return result
   }
+  const writev = proto.writev
+  proto.writev = async function (this: fs.FileHandle, buffers: Buffer[], position?: number | null) {
+    if (!parts.has(this)) return await writev.call(this, buffers, position)
+    if (budget <= 0 && buffers.some((b) => b.length > 0)) throw enospc()
+    const result = await writev.call(this, fitting(buffers), position)
+    budget -= result.bytesWritten
+    return result
+  }
 }
 
 // Patched synchronously here, so no write can come before it (no top-level await).
@@ -40,7 +62,7 @@ fs.open = async function (...args: Parameters<typeof fs.open>) {
   const handle = await open.apply(fs, args)
   if (!patched) {
     patched = true
-    patch(Object.getPrototypeOf(handle) as { write: Write })
+    patch(Object.getPrototypeOf(handle) as { write: Write, writev: Writev })
   }
   if (String(args[0]).endsWith('.part')) parts.add(handle)
   return handle

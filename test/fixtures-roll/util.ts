@@ -145,6 +145,8 @@ export async function deadPid (): Promise<number> {
 export interface WriterOptions {
   dir: string
   gzip?: boolean
+  /** Compress with zstd instead (not with gzip). */
+  zstd?: boolean
   rollSize?: string
   rollRecords?: number
   template?: string

@@ -24,7 +24,8 @@ function print (line: string): void {
 async function main (): Promise<void> {
   const sink = rollingSink({
     dir: options.dir,
-    gzip: options.gzip === true,
+    gzip: options.gzip === true ? true : undefined,
+    compress: options.zstd === true ? 'zstd' : undefined,
     template: options.template,
     roll: { size: options.rollSize, records: options.rollRecords },
     flushInterval: options.flushInterval ?? 20,

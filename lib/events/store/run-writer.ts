@@ -9,11 +9,10 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { syncDir, tempBeside, writeAll } from '../../fs/durable.js'
+import { syncDir, tempBeside, writeAll, writevAll } from '../../fs/durable.js'
 import { orIoError } from '../../fs/io-error.js'
 import { formatEventId } from '../event-id.js'
 import { encodeEventRecords } from './event-records.js'
-import { writevAll } from './write-ahead-log.js'
 import type { RunInfo } from './run-file.js'
 import { bucketOf, type StoredEvent } from './stored-event.js'
 

@@ -30,7 +30,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ArchiveDecoder } from '../../format/decoder.js'
-import { ensureDir, syncDir, syncFile, writeAll } from '../../fs/durable.js'
+import { ensureDir, syncDir, syncFile, writeAll, writevAll } from '../../fs/durable.js'
 import { ioError, orIoError } from '../../fs/io-error.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { ShoeboxError } from '../../errors.js'
@@ -268,18 +268,6 @@ export class WriteAheadLog {
     this.#file = next
     this.#idleSyncers = [...next.syncers]
     this.#seq++
-  }
-}
-
-/** Write all of `parts`, in order, at the handle's position (a short writev is continued). */
-export async function writevAll (handle: fs.FileHandle, parts: readonly Buffer[]): Promise<void> {
-  let rest = [...parts]
-  while (rest.length > 0) {
-    let { bytesWritten } = await handle.writev(rest)
-    let done = 0
-    while (done < rest.length && bytesWritten >= rest[done].length) bytesWritten -= rest[done++].length
-    rest = rest.slice(done)
-    if (bytesWritten > 0) rest[0] = rest[0].subarray(bytesWritten)
   }
 }
 
