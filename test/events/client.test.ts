@@ -125,6 +125,40 @@ t.test('get descending resumes after a break inside a run of equal times: end_ti
   t.same(bodies[1], { stream: 's', start_time: 0, end_time: 3, order: 'descending', limit: 4 + 2 }, 'remaining 4 + the 2 already seen at time 3')
 })
 
+t.test('get: an event without a usable @id, last or earlier, makes a break final: no resume, the events before are kept', async (t) => {
+  const id = (n: number): string => `0000000${n}-0000-1000-8000-000000000000`
+  const answers: Record<string, string[]> = {
+    last: [`{"@time":1,"@id":"${id(1)}"}`, '{"@time":2,"n":2}'],
+    earlier: [`{"@time":1,"@id":"${id(1)}"}`, '{"@time":2,"@id":"not-a-uuid"}', `{"@time":3,"@id":"${id(3)}"}`],
+    // Two UUIDs in one @id, a line feed between (ids are checked a chunk at a time, joined by line feeds).
+    'two in one': [`{"@time":1,"@id":"${id(1)}"}`, `{"@time":2,"@id":"${id(2)}\\n${id(2)}"}`, `{"@time":3,"@id":"${id(3)}"}`],
+    // An id of the right length whose digits are not hex, before two good ones at one time.
+    'not hex': ['{"@time":1,"@id":"0000000g-0000-1000-8000-000000000000"}', `{"@time":3,"@id":"${id(3)}"}`, `{"@time":3,"@id":"${id(3).replace(/0$/, '1')}"}`]
+  }
+  for (const [name, lines] of Object.entries(answers)) {
+    let requests = 0
+    const server = http.createServer((req, res) => {
+      requests++
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.write(lines.join('\r\n') + '\r\n', () => res.destroy())
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const client = kronos(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { baseDelay: 1, maxDelay: 5 })
+    for (const order of ['ascending', 'descending'] as const) {
+      const before = requests
+      const { events, error } = await all(client.get('s', 0, 10, { order }))
+      t.equal(events.length, lines.length, `${name}, ${order}: every event before the break`)
+      t.equal(error?.code, 'SHOEBOX_UNREACHABLE', `${name}, ${order}: the break is reported`)
+      t.equal(requests - before, 1, `${name}, ${order}: not resumed`)
+    }
+    client.close()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+})
+
 t.test('get never yields more than limit over several breaks, in both orders', async (t) => {
   const { fx, client } = await setup(t, 1)
   fx.put('s', Array.from({ length: 30 }, (_, n) => JSON.stringify({ '@time': n % 4, n })))
