@@ -219,9 +219,7 @@ export class EventStore implements EventBackend {
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER
     const descending = options.descending === true
     if (limit <= 0 || lowestTime(range) > range.to) return empty()
-    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
-    const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
-    for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
+    const { runs, lists } = this.#snapshot(ns, stream, range)
     return this.#readSnapshot(runs, lists, range, descending, limit)
   }
 
@@ -235,9 +233,7 @@ export class EventStore implements EventBackend {
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER
     const descending = options.descending === true
     if (limit <= 0 || lowestTime(range) > range.to) return empty()
-    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
-    const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
-    for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
+    const { runs, lists } = this.#snapshot(ns, stream, range)
     return this.#readLinesSnapshot(runs, lists, range, descending, limit)
   }
 
@@ -259,6 +255,17 @@ export class EventStore implements EventBackend {
       this.#stats.runFilesOpened++
       return await open()
     }
+  }
+
+  /**
+   * What a read of the range sees, taken now: the runs that can hold its
+   * events (kept from deletion until #release) and the memtables' events.
+   */
+  #snapshot (ns: string, stream: string, range: EventRange): { runs: RunInfo[], lists: StoredEvent[][] } {
+    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
+    const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
+    for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
+    return { runs, lists }
   }
 
   /** readBatches(), one event at a time (the snapshot is taken now too). */
