@@ -173,21 +173,17 @@ export const writeCommand: Command = {
   }
 }
 
-const count = (n: number): string => n.toLocaleString('en-US')
-/** As plural() with thousands separators, for the error lines' counts. */
-const counted = (n: number, one: string, many: string): string => `${count(n)} ${n === 1 ? one : many}`
-
 /** What a failed write left: sealed files, records recovery will seal, records that never reached a file. */
 function keptLine (kept: KeptReport, read: number): string {
   const parts = [kept.sealedFiles === 0
     ? `no file sealed in ${kept.dir}`
-    : `${counted(kept.sealedFiles, 'file', 'files')} sealed (${counted(kept.sealedRecords, 'record', 'records')}) in ${kept.dir}`]
+    : `${plural(kept.sealedFiles, 'file')} sealed (${plural(kept.sealedRecords, 'record')}) in ${kept.dir}`]
   const unsealed = kept.unsealed?.records ?? 0
   if (kept.unsealed !== null && unsealed > 0) {
-    parts.push(`${counted(unsealed, 'record', 'records')} in the unsealed file ${kept.unsealed.path} will be recovered on the next start (or by shoebox recover)`)
+    parts.push(`${plural(unsealed, 'record')} in the unsealed file ${kept.unsealed.path} will be recovered on the next start (or by shoebox recover)`)
   }
   const lost = read - kept.sealedRecords - unsealed
-  if (lost > 0) parts.push(`${counted(lost, 'record', 'records')} read from stdin never reached a file`)
+  if (lost > 0) parts.push(`${plural(lost, 'record')} read from stdin never reached a file`)
   return parts.join(', ')
 }
 
