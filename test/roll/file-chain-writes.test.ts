@@ -41,11 +41,11 @@ function blockData (i: number): Buffer {
   return encodeRecords(range(40).map((j) => ({ metadata: {}, payload: `${i}:${j}:${'x'.repeat(1000)}` })))
 }
 
-function chainIn (dir: string, compress: 'none' | 'gzip'): { chain: FileChain, flushes: FlushEvent[], sealed: SealedEvent[], failures: Error[] } {
+function chainIn (dir: string, compress: 'none' | 'gzip', fsync: 'onClose' | 'always' = 'onClose'): { chain: FileChain, flushes: FlushEvent[], sealed: SealedEvent[], failures: Error[] } {
   const flushes: FlushEvent[] = []
   const sealed: SealedEvent[] = []
   const failures: Error[] = []
-  const chain = new FileChain(dir, { fsync: 'onClose', compression: compressionOf(compress) }, {
+  const chain = new FileChain(dir, { fsync, compression: compressionOf(compress) }, {
     open: () => {},
     flush: (e) => { flushes.push(e) },
     sealed: (e) => { sealed.push(e) },
@@ -94,6 +94,37 @@ t.test('blocks queued while a write is out go together in the next write; flush,
   t.equal(sealed[0].bytes, written.length)
   t.equal(sealed[0].sha256, createHash('sha256').update(written).digest('hex'), 'sealed sha256 is the file\'s')
 })
+
+for (const [fsync, expected] of [['onClose', [1, 8, 3]], ['always', Array(12).fill(1)]] as const) {
+  t.test(`fsync ${fsync}: one write holds at most 8 blocks, and a block an fsync follows ends its write`, async (t) => {
+    const calls: number[] = []
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => { release = resolve })
+    let firstCalled = (): void => {}
+    const first = new Promise<void>((resolve) => { firstCalled = resolve })
+    await patchWritev(t, (real) => async function (this: unknown, buffers, position) {
+      calls.push(buffers.length)
+      if (calls.length === 1) {
+        firstCalled()
+        await held
+      }
+      return await real.call(this, buffers, position)
+    })
+    const { chain, flushes, sealed, failures } = chainIn(tempDir(t), 'none', fsync)
+    const file = plannedFile()
+    const blocks = range(12).map(blockData)
+    file.records = 12 * 40
+    chain.push({ file, data: blocks[0], records: 40, seal: false, timed: false })
+    await first
+    for (let i = 1; i < 12; i++) chain.push({ file, data: blocks[i], records: 40, seal: i === 11, timed: false })
+    release()
+    await chain.settled()
+    t.same(failures, [])
+    t.same(calls, expected, 'blocks per writev')
+    t.equal(flushes.length, 12, 'a flush per block')
+    t.ok(fs.readFileSync(sealed[0].path).equals(Buffer.concat(blocks)), 'the file is the blocks, in order')
+  })
+}
 
 for (const compress of ['none', 'gzip'] as const) {
   t.test(`${compress}: a write that fails part-way counts the blocks before it, writes nothing after, and recovery keeps exactly them`, async (t) => {
