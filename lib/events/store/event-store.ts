@@ -35,11 +35,11 @@ import { mergeRuns, pickCompaction } from './compaction.js'
 import { lockDir } from './dir-lock.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import type { RunPublisher } from './run-publisher.js'
-import { eventOf, localReader, readRun, readWholeRun, type BlockReader, type RunInfo } from './run-file.js'
+import { eventOf, localReader, readRun, readWholeRun, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
 import { listSource, readLines, runSource } from './read-lines.js'
 import { writeBucketRuns, writeRun } from './run-writer.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
-import { compareKeys, inRange, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
+import { compareKeys, inRange, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
 
 /** 100 ns ticks per millisecond. */
@@ -262,7 +262,7 @@ export class EventStore implements EventBackend {
    * events (kept from deletion until #release) and the memtables' events.
    */
   #snapshot (ns: string, stream: string, range: EventRange): { runs: RunInfo[], lists: StoredEvent[][] } {
-    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
+    const runs = this.#index.runs.filter((r) => runMayHold(r, ns, stream, range))
     const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
     for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
     return { runs, lists }
@@ -319,7 +319,7 @@ export class EventStore implements EventBackend {
    * run and the memtable. A lazy merge, not a set of keys: memory stays one block per run.
    */
   async #countDistinct (ns: string, stream: string, range: EventRange, memtableLists: StoredEvent[][]): Promise<number> {
-    const runs = this.#index.runs.filter((r) => r.ns === ns && r.stream === stream && overlaps(BigInt(r.minTime), BigInt(r.maxTime), range))
+    const runs = this.#index.runs.filter((r) => runMayHold(r, ns, stream, range))
     const sources: Array<AsyncIterator<StoredEvent[]>> = [
       ...runs.map((run) => readRun(this.#runsDir, run, range, false)),
       ...memtableLists.filter((l) => l.length > 0).map((list) => inBlocks(list.sort(compareKeys)))
@@ -334,7 +334,7 @@ export class EventStore implements EventBackend {
     const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
     const removed: string[] = []
     for (const run of this.#index.runs) {
-      if (run.ns !== ns || run.stream !== stream || !overlaps(BigInt(run.minTime), BigInt(run.maxTime), range)) continue
+      if (!runMayHold(run, ns, stream, range)) continue
       const events = await readWholeRun(this.#runsDir, run)
       const kept = events.filter((e) => !inRange(e, range))
       if (kept.length === events.length) continue

@@ -10,9 +10,9 @@ import type { Store } from '../../store/store.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import { mergeLimited } from './merge.js'
 import { readLines, runSource } from './read-lines.js'
-import { readRunBlocks, type BlockReader, type RunInfo } from './run-file.js'
+import { readRunBlocks, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
 import { runKey, type PublishedIndex } from './run-publisher.js'
-import { compareKeys, lowestTime, overlaps, type EventRange, type StoredEvent } from './stored-event.js'
+import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 
 interface RemoteRun {
   collector: string
@@ -84,7 +84,7 @@ export class RemoteRuns implements EventBackend {
   #select (ns: string, stream: string, range: EventRange, limit: number): RemoteRun[] {
     return limit <= 0 || lowestTime(range) > range.to
       ? []
-      : this.#runs.filter((r) => r.run.ns === ns && r.run.stream === stream && overlaps(BigInt(r.run.minTime), BigInt(r.run.maxTime), range))
+      : this.#runs.filter((r) => runMayHold(r.run, ns, stream, range))
   }
 
   /** Ranged GETs of the run's object. */

@@ -18,7 +18,7 @@ import { readRecord } from '../../format/codec.js'
 import { KeyCache } from '../../format/text.js'
 import { ShoeboxError } from '../../errors.js'
 import { parseEventId } from '../event-id.js'
-import { inRange, type EventKey, type EventRange, type StoredEvent } from './stored-event.js'
+import { inRange, overlaps, type EventKey, type EventRange, type StoredEvent } from './stored-event.js'
 
 /** What the index knows of a run file. Times are decimal strings (bigints in JSON). */
 export interface RunInfo {
@@ -37,6 +37,11 @@ export interface RunInfo {
   blocks: Array<[number, string]>
   /** Each block is a gzip member. */
   gzip?: boolean
+}
+
+/** Can the run hold events of the stream in the range (by its index entry)? What every read and delete selects runs by. */
+export function runMayHold (run: RunInfo, ns: string, stream: string, range: EventRange): boolean {
+  return run.ns === ns && run.stream === stream && overlaps(BigInt(run.minTime), BigInt(run.maxTime), range)
 }
 
 /** The run's lowest key (its first event's), from the index. */
