@@ -135,10 +135,13 @@ static uint32_t crc32_fold (uint32_t state, const uint8_t *p, size_t n) {
   return crc32_bytes(folded, p, n);
 }
 
+/* The register after `n` more bytes: folded when there are enough of them, else by table. */
+static uint32_t crc32_update (uint32_t state, const uint8_t *p, size_t n) {
+  return n >= 64 ? crc32_fold(state, p, n) : crc32_bytes(state, p, n);
+}
+
 static uint32_t crc32_of (const uint8_t *p, size_t n) {
-  uint32_t state = 0xFFFFFFFFu;
-  state = n >= 64 ? crc32_fold(state, p, n) : crc32_bytes(state, p, n);
-  return ~state;
+  return ~crc32_update(0xFFFFFFFFu, p, n);
 }
 
 __attribute__((target("sse4.2")))
@@ -373,7 +376,7 @@ static napi_value frame_lines (napi_env env, napi_callback_info info) {
        * written stalls) and which is not in the cache when the slab is new. */
       uint32_t state = crc32_word4(header_state, ~header_state);
       state = crc32_bytes(state, block, block_length);
-      state = length >= 64 ? crc32_fold(state, in + pos, length) : crc32_bytes(state, in + pos, length);
+      state = crc32_update(state, in + pos, length);
       sum = ~state;
     } else {
       sum = crc32c_of(record, payload_end);
