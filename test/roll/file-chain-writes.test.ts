@@ -30,6 +30,27 @@ async function patchWritev (t: Parameters<typeof tempDir>[0], wrap: (real: Write
   t.teardown(() => { proto.writev = real })
 }
 
+/**
+ * Hold the first writev until `release()`: `first` resolves once it is out,
+ * and `calls` gets each writev's number of buffers (blocks).
+ */
+async function holdFirstWrite (t: Parameters<typeof tempDir>[0]): Promise<{ calls: number[], first: Promise<void>, release: () => void }> {
+  const calls: number[] = []
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let firstCalled = (): void => {}
+  const first = new Promise<void>((resolve) => { firstCalled = resolve })
+  await patchWritev(t, (real) => async function (this: unknown, buffers, position) {
+    calls.push(buffers.length)
+    if (calls.length === 1) {
+      firstCalled()
+      await held
+    }
+    return await real.call(this, buffers, position)
+  })
+  return { calls, first, release }
+}
+
 const NAME = 'w.shoebox'
 
 function plannedFile (): PlannedFile {
@@ -57,19 +78,7 @@ function chainIn (dir: string, compress: 'none' | 'gzip', fsync: 'onClose' | 'al
 }
 
 t.test('blocks queued while a write is out go together in the next write; flush, hash and seal follow the writes, in order', async (t) => {
-  const calls: number[] = []
-  let release = (): void => {}
-  const held = new Promise<void>((resolve) => { release = resolve })
-  let firstCalled = (): void => {}
-  const first = new Promise<void>((resolve) => { firstCalled = resolve })
-  await patchWritev(t, (real) => async function (this: unknown, buffers, position) {
-    calls.push(buffers.length)
-    if (calls.length === 1) {
-      firstCalled()
-      await held
-    }
-    return await real.call(this, buffers, position)
-  })
+  const { calls, first, release } = await holdFirstWrite(t)
   const dir = tempDir(t)
   const { chain, flushes, sealed, failures } = chainIn(dir, 'none')
   const file = plannedFile()
@@ -97,19 +106,7 @@ t.test('blocks queued while a write is out go together in the next write; flush,
 
 for (const [fsync, expected] of [['onClose', [1, 8, 3]], ['always', Array(12).fill(1)]] as const) {
   t.test(`fsync ${fsync}: one write holds at most 8 blocks, and a block an fsync follows ends its write`, async (t) => {
-    const calls: number[] = []
-    let release = (): void => {}
-    const held = new Promise<void>((resolve) => { release = resolve })
-    let firstCalled = (): void => {}
-    const first = new Promise<void>((resolve) => { firstCalled = resolve })
-    await patchWritev(t, (real) => async function (this: unknown, buffers, position) {
-      calls.push(buffers.length)
-      if (calls.length === 1) {
-        firstCalled()
-        await held
-      }
-      return await real.call(this, buffers, position)
-    })
+    const { calls, first, release } = await holdFirstWrite(t)
     const { chain, flushes, sealed, failures } = chainIn(tempDir(t), 'none', fsync)
     const file = plannedFile()
     const blocks = range(12).map(blockData)
