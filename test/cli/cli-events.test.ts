@@ -36,6 +36,23 @@ t.test('events get: NDJSON as sent, ISO and kronos bounds, limit, order, start-i
   t.same(lines(r.stdout), stored.map((e) => e.text), 'resumed after a cut, nothing twice')
 })
 
+t.test('events get: a stream the server does not list is an error; an empty range of one it lists is not', async (t) => {
+  const fx = await fixture(t)
+  fx.put('web.pageview', ['{"@time":10}'])
+  let r = await cli(['events', 'get', fx.url, 'web.pagevew'])
+  t.equal(r.code, 1)
+  t.equal(r.stdout.length, 0)
+  t.equal(r.stderr, `shoebox events: ${fx.url}: no stream web.pagevew in the default namespace (shoebox events streams lists them); nothing written\n`)
+  r = await cli(['events', 'get', fx.url, 'web.pagevew', '--namespace', 'namespace1'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /no stream web\.pagevew in namespace namespace1 /)
+  r = await cli(['events', 'get', fx.url, 'web.pageview', '--from', '11', '--to', '20'])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout.length + r.stderr.length, 0, 'an empty range: nothing, and no complaint')
+  r = await cli(['events', 'get', fx.url, 'web.pagevew', '--limit', '0'])
+  t.equal(r.code, 0, '--limit 0 asks for nothing')
+})
+
 t.test('events streams, schema and delete', async (t) => {
   const fx = await fixture(t)
   fx.put('a.b', ['{"@time":1}', '{"@time":2}', '{"@time":3}'])

@@ -4,6 +4,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { ShoeboxError } from '../../errors.js'
 import type { Command } from '../command.js'
 import { oneOf, parse, wholeNumber } from '../options.js'
+import type { KronosClient } from '../../events/client.js'
 import { kronosTimeNow } from '../../events/kronos-time.js'
 import { endOnFailure } from '../../stream/deliver-then-fail.js'
 import { asUsageArg, checkRange, client, clientHelp, clientSpec, rangeSpec, time, timeHelp, urlAndStream } from './args.js'
@@ -15,7 +16,9 @@ Writes the events of STREAM with --from <= @time <= --to to stdout, one JSON
 object per line, as the server (shoebox serve, or Kronos) sent them. A broken
 connection is resumed after the last event written; --limit holds across
 resumes. A failure is one line after every event received, saying how many
-were written and the last @id (--start-id ID goes on after it). ${timeHelp}
+were written and the last @id (--start-id ID goes on after it). A stream
+the server does not list is an error (exit 1); an empty range of one it
+does is not. ${timeHelp}
 
 Options:
   --from TIME       the earliest @time (inclusive; default 0, the epoch)
@@ -50,6 +53,19 @@ class Lines extends Transform {
   }
 }
 
+/**
+ * Nothing came back: an empty range of a stream is an answer, but a stream
+ * the server does not know is most often a misspelt name, which Kronos
+ * answers with nothing too. One more request (only when nothing came) tells
+ * the two apart; if it fails, the empty answer stands.
+ */
+async function checkStreamExists (kronos: KronosClient, stream: string): Promise<void> {
+  const names = await kronos.streams().catch(() => null)
+  if (names === null || names.includes(stream)) return
+  const where = kronos.namespace === undefined ? 'the default namespace' : `namespace ${kronos.namespace}`
+  throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${kronos.url}: no stream ${stream} in ${where} (shoebox events streams lists them); nothing written`)
+}
+
 export const getCommand: Command = {
   name: 'get',
   summary: 'a time range of a stream, as NDJSON',
@@ -76,6 +92,7 @@ export const getCommand: Command = {
         const failure = received.failure as Error
         throw new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${lines.describe()}`, { cause: failure })
       }
+      if (lines.written === 0 && limit !== 0) await checkStreamExists(kronos, stream)
     } finally {
       kronos.close()
     }
