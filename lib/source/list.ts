@@ -8,6 +8,7 @@
  * writers (dotfiles) are not matched unless the pattern asks for them, but
  * the lister tells the follow gate about them.
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import { parseTempName } from '../roll/names.js'
 import { ShoeboxError } from '../errors.js'
@@ -49,7 +50,22 @@ export async function listFiles (glob: GlobRoot, sealing?: Set<string>): Promise
   return await listGlob({ store, ...glob, where: (key) => path.join(store.root, ...key.split('/')) }, sealing)
 }
 
-/** A pattern that matches no file (read, ls, unpack): an error unless following, so a typo is never an empty success. */
+/**
+ * A pattern that matches no file (read, ls, unpack): an error unless
+ * following, so a typo is never an empty success. A local directory given
+ * as the pattern (`shoebox read logs` after `shoebox write logs`) matches
+ * only itself, not its files: the line says which pattern does.
+ */
 export function noArchiveMatches (pattern: string): ShoeboxError {
-  return new ShoeboxError('SHOEBOX_NOT_FOUND', `no archive matches ${pattern}`)
+  const hint = isLocalDirectory(pattern) ? ` (a directory: '${path.join(pattern, '*')}' matches the archives in it)` : ''
+  return new ShoeboxError('SHOEBOX_NOT_FOUND', `no archive matches ${pattern}${hint}`)
+}
+
+function isLocalDirectory (pattern: string): boolean {
+  if (pattern.includes('://')) return false
+  try {
+    return fs.statSync(pattern).isDirectory()
+  } catch {
+    return false
+  }
 }

@@ -26,6 +26,12 @@ t.test('a pattern that matches nothing: "no archive matches PATTERN", exit 1 (re
   fs.mkdirSync(empty)
   fs.writeFileSync(path.join(empty, 'notes.txt'), 'x')
   t.equal((await cli(['read', path.join(empty, '*.shoebox')])).code, 1)
+  // A directory given as the pattern matches only itself: the line names the pattern that matches its files.
+  for (const command of ['read', 'ls']) {
+    const r = await cli([command, empty])
+    t.equal(r.stderr, `shoebox ${command}: no archive matches ${empty} (a directory: '${path.join(empty, '*')}' matches the archives in it)\n`, command)
+    t.equal(r.code, 1, command)
+  }
 })
 
 t.test('archiveSource: SHOEBOX_NOT_FOUND naming the pattern; allowEmpty gives an empty stream; follow waits', async (t) => {
