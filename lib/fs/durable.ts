@@ -121,12 +121,43 @@ export async function syncFile (file: string): Promise<void> {
  */
 export async function ensureDir (dir: string): Promise<void> {
   try {
-    await fs.mkdir(dir, { recursive: true })
+    await makeDirs(dir)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EEXIST' || code === 'ENOTDIR') {
       throw new ShoeboxError('SHOEBOX_IO', `cannot create directory ${dir}: a file is in the way (${code})`, { cause: err })
     }
     throw ioError(err, 'cannot create directory', dir)
+  }
+}
+
+/**
+ * mkdir -p: create `dir` and its missing parents; errno errors as they come
+ * (callers name the path). Not fs.mkdir's `recursive`, whose loop (libuv's)
+ * never ends where mkdir says ENOENT below a parent that exists (/proc,
+ * /sys, some network and FUSE filesystems): `shoebox serve --data /proc/x`
+ * hung there, ignoring SIGTERM. Here each level is tried once more after its
+ * parent is made, and a second ENOENT is the error.
+ */
+export async function makeDirs (dir: string): Promise<void> {
+  const target = path.resolve(dir)
+  try {
+    await fs.mkdir(target)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') {
+      // A directory, or a link to one, is what was asked for; anything else is in the way.
+      if (await fs.stat(target).then((st) => st.isDirectory(), () => false)) return
+      throw err
+    }
+    const parent = path.dirname(target)
+    if (code !== 'ENOENT' || parent === target) throw err
+    await makeDirs(parent)
+    try {
+      await fs.mkdir(target)
+    } catch (again) {
+      // Made meanwhile by someone else: as good.
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST' || !await fs.stat(target).then((st) => st.isDirectory(), () => false)) throw again
+    }
   }
 }

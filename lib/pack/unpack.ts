@@ -28,7 +28,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { writeAll } from '../fs/durable.js'
+import { makeDirs, writeAll } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
 import { archiveSource } from '../source/archive-source.js'
@@ -87,7 +87,7 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   })
   let out: string
   try {
-    await fs.mkdir(options.out, { recursive: true })
+    await makeDirs(options.out)
     out = await fs.realpath(options.out)
   } catch (err) {
     source.destroy()

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import { randomSuffix, syncDir } from '../fs/durable.js'
+import { makeDirs, randomSuffix, syncDir } from '../fs/durable.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
@@ -211,7 +211,7 @@ class FileWriter extends Writable implements ObjectWriter {
   }
 
   override _construct (callback: (err?: Error | null) => void): void {
-    fsp.mkdir(path.dirname(this.#target), { recursive: true })
+    makeDirs(path.dirname(this.#target))
       .then(async () => { this.#handle = await fsp.open(this.#temp, 'wx') })
       .then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
   }
