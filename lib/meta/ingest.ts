@@ -118,6 +118,8 @@ export class MetaIngest extends Writable {
     const paths = metaPaths(this.base)
     await makeDirs(paths.db).catch((err: unknown) => { throw ioError(err, 'cannot create', paths.db) })
     this.#config ??= await loadMetaConfig(this.base)
+    // Destroyed meanwhile (its source failed as it opened): no lock, no scratch db; closing waits for this.
+    if (this.destroyed) return
     this.#lock = await acquirePublishLock(this.base, {
       wait: this.#options.lockWait,
       onWait: (holder: LockHolder) => this.emit('wait', holder)

@@ -102,6 +102,10 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
       }
     }
   })
+  // The input may fail (a missing file) before the pipeline below is attached: caught here, not an
+  // unhandled 'error' that ends the process.
+  const early = (err: unknown): void => { toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)) }
+  input.once('error', early)
   // split2 (loaded on first use) splits on \n; a \r before it is part of the JSON's whitespace
   import('split2')
     .then(async ({ default: split2 }) => { await pipeline(input, split2(), toObjects) })

@@ -4,6 +4,7 @@
  * item and a progress line on a terminal, then print the counts (text, or
  * one JSON object) and fail after the valid items were written when asked to.
  */
+import { once } from 'node:events'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../../errors.js'
@@ -44,6 +45,11 @@ export async function runIngest (io: Io, source: Readable, sink: MetaIngest, opt
   const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${sink.processed} ${options.progress}`) }, 1000) : null
   try {
     await pipeline(source, sink)
+  } catch (err) {
+    // pipeline() rejects as soon as the source fails, while the sink may still be starting (its
+    // directories, the publisher lock): the command ends once the sink has closed, lock released.
+    if (!sink.closed) await once(sink, 'close')
+    throw err
   } finally {
     if (progress !== null) {
       clearInterval(progress)

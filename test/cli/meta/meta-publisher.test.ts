@@ -147,6 +147,17 @@ t.test('an empty metadir; usage errors exit 2', async (t) => {
   r = await cli(['meta', 'generate', '--metadir', base, '--json-array', path.join(base, 'none.json')])
   t.equal(r.code, 1)
   t.match(r.stderr, 'none.json')
+  // A missing NDJSON file fails as it opens, before the lines' pipeline is attached: one line, not a crash.
+  const none = path.join(base, 'none.ndjson')
+  r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', none])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox meta: cannot read ${none}: no such file or directory (ENOENT)\n`)
+  // ...and ends only once the sink has closed: nothing in the metadir changes after it returned (it did,
+  // every time, while the sink went on starting in the background; this test's teardown then met ENOTEMPTY).
+  const listing = (): string => JSON.stringify(fs.readdirSync(base, { recursive: true }).sort())
+  const returned = listing()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(listing(), returned, 'no work left running after the command')
   r = await cli(['meta', '--help'])
   t.match(r.stdout.toString(), 'generate')
 })
