@@ -383,6 +383,8 @@ export class ZstdDecompressStage extends Transform {
    * add to the damage's detail.
    */
   async #salvage (start: number, bytes: Buffer): Promise<string> {
+    // No frame starts here (garbage after a frame): nothing to salvage, or to say about it.
+    if (bytes.length >= 4 && bytes.readUInt32LE(0) !== ZSTD_FRAME_MAGIC) return ''
     this.#backend ??= await requireZstd(this.#options.file ?? 'zstd input', this.#options.backend)
     const salvaged = await salvageFrame(bytes, this.#backend)
     if (salvaged !== null) {

@@ -473,3 +473,11 @@ t.test('records after a salvage: strict reports the zstd damage, lenient loses n
     t.equal(damage.length, 2, 'the frame, and the record cut short by it')
   }
 })
+
+t.test('bytes after a frame that start no frame: damage, and no word of a salvage (there was no frame)', async (t) => {
+  const frame = await zstdFrame(Buffer.from('{"a":1}\n'), 1)
+  const out = await unzstd(Buffer.concat([frame, Buffer.from('garbage after it')]), 5)
+  t.equal(out.data.toString(), '{"a":1}\n')
+  t.equal(out.error?.offset, frame.length)
+  t.match(out.error?.message, /no zstd frame starts here; the offset/)
+})
