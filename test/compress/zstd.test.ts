@@ -430,6 +430,17 @@ t.test(`a damaged content checksum gives every block (frames of the zstd command
   t.match(strict.error?.message, /\(4 of 4 whole blocks\) were read/)
   // Torn inside its checksum: every block too.
   t.ok((await unzstd(frame.subarray(0, frame.length - 3), 4096)).data.equals(content))
+  // Small files: a content size of 1 and of 2 bytes (the window the salvage gives is the size, 256 added for 2 bytes).
+  for (const [size, field] of [[200, 0], [5000, 1]] as const) {
+    const small = randomLines(size)
+    fs.writeFileSync(path.join(dir, 's'), small)
+    const one = execFileSync('zstd', ['-c', '-3', path.join(dir, 's')])
+    t.equal(one[4] & 0xe4, 0x24 | field << 6, `${small.length} bytes: single-segment, a ${field === 0 ? 1 : 2}-byte content size, a checksum`)
+    one[one.length - 1] ^= 0x80
+    const back = await unzstd(one, 100)
+    t.ok(back.data.equals(small), `${small.length} bytes, its checksum damaged: every byte`)
+    t.match(back.error?.message, /\(1 of 1 whole block\) were read/)
+  }
   // From stdin (no content size): multi-segment, with a checksum; torn in its third block.
   const streamed = execFileSync('zstd', ['-c', '-3'], { input: content })
   t.equal(streamed[4] & 0x24, 0x04, 'multi-segment, with a checksum')
