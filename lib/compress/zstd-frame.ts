@@ -6,6 +6,8 @@
  * how long the header is), blocks each led by a 3-byte header holding its
  * size and whether it is the last, then an optional 4-byte checksum.
  * Skippable frames (magic 0x184D2A5?, a 4-byte length) carry no content.
+ * And, for a frame that is damaged or torn, its leading whole blocks as a
+ * frame of their own (leadingBlocks()), which zstd.ts salvages.
  */
 
 import { isSkippableMagic, isZstd, ZSTD_FRAME_MAGIC as MAGIC, ZSTD_MAGIC } from './zstd.js'
