@@ -259,3 +259,22 @@ export async function expectCode (t: Test, promise: Promise<unknown>, code: stri
   t.fail(`${message}: expected ${code}, got success`)
   return undefined
 }
+
+/**
+ * Where each block of the zstd frame `bytes` starts with ends (offsets in
+ * `bytes`), read from its headers here rather than by the code under test:
+ * for tests that damage or tear a frame at a block (RFC 8878).
+ */
+export function zstdBlockEnds (bytes: Buffer): number[] {
+  const fhd = bytes[4]
+  const single = (fhd & 0x20) !== 0
+  let at = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + ((fhd >> 6) === 0 ? (single ? 1 : 0) : 1 << (fhd >> 6))
+  const ends: number[] = []
+  for (;;) {
+    const header = bytes.readUIntLE(at, 3)
+    // An RLE block (type 1) holds one byte.
+    at += 3 + (((header >> 1) & 3) === 1 ? 1 : header >>> 3)
+    ends.push(at)
+    if ((header & 1) === 1) return ends
+  }
+}

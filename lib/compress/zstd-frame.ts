@@ -6,6 +6,8 @@
  * how long the header is), blocks each led by a 3-byte header holding its
  * size and whether it is the last, then an optional 4-byte checksum.
  * Skippable frames (magic 0x184D2A5?, a 4-byte length) carry no content.
+ * And, for a frame that is damaged or torn, its leading whole blocks as a
+ * frame of their own (leadingBlocks()), which zstd.ts salvages.
  */
 
 import { isSkippableMagic, isZstd, ZSTD_FRAME_MAGIC as MAGIC, ZSTD_MAGIC } from './zstd.js'
@@ -58,26 +60,19 @@ export class FrameWalker {
         return length < end ? NEED_MORE : { end, skippable: true }
       }
       if (magic !== MAGIC) return 'no zstd frame starts here'
-      const fhd = byte(at + 4)
-      if ((fhd & 0x08) !== 0) return 'the frame header\'s reserved bit is set'
-      const single = (fhd & 0x20) !== 0
-      const fcsFlag = fhd >> 6
-      const fcsSize = fcsFlag === 0 ? (single ? 1 : 0) : 1 << fcsFlag
-      const dictSize = [0, 1, 2, 4][fhd & 3]
-      this.#checksum = (fhd & 0x04) !== 0
-      this.#cursor = at + 5 + (single ? 0 : 1) + dictSize + fcsSize
+      const header = frameHeader(byte(at + 4))
+      if (typeof header === 'string') return header
+      this.#checksum = header.checksum
+      this.#cursor = at + header.length
       this.#phase = 'blocks'
     }
     for (;;) {
       const at = this.#cursor
       if (length < at + 3) return NEED_MORE
-      const header = byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16
-      const last = (header & 1) === 1
-      const type = (header >> 1) & 3
-      const size = header >>> 3
-      if (type === 3) return `block at compressed byte ${at} has the reserved type`
-      if (size > BLOCK_MAX) return `block at compressed byte ${at} claims ${size} bytes, over zstd's 128 KiB`
-      this.#cursor = at + 3 + (type === 1 ? 1 : size)
+      const block = blockHeader(at, byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16)
+      if (typeof block === 'string') return block
+      const { last } = block
+      this.#cursor = block.end
       if (last) {
         const end = this.#cursor + (this.#checksum ? 4 : 0)
         if (length < end) {
@@ -103,4 +98,109 @@ export function walkFrames (data: Buffer, start = 0): { frames: Array<{ start: n
     at = extent.end
   }
   return { frames, stop: at, problem: null }
+}
+
+/** What a frame header descriptor byte says. */
+interface FrameHeader {
+  /** Bytes from the magic to the first block header. */
+  length: number
+  single: boolean
+  checksum: boolean
+  /** Where Dictionary_ID and Frame_Content_Size sit, from the magic, and their sizes. */
+  dictAt: number
+  dictSize: number
+  fcsSize: number
+}
+
+function frameHeader (fhd: number): FrameHeader | string {
+  if ((fhd & 0x08) !== 0) return 'the frame header\'s reserved bit is set'
+  const single = (fhd & 0x20) !== 0
+  const fcsFlag = fhd >> 6
+  const fcsSize = fcsFlag === 0 ? (single ? 1 : 0) : 1 << fcsFlag
+  const dictSize = [0, 1, 2, 4][fhd & 3]
+  const dictAt = 5 + (single ? 0 : 1)
+  return { length: dictAt + dictSize + fcsSize, single, checksum: (fhd & 0x04) !== 0, dictAt, dictSize, fcsSize }
+}
+
+interface BlockHeader {
+  last: boolean
+  /** Offset just past the block. */
+  end: number
+}
+
+/** The block whose 3-byte header (`header`, little-endian) is at `at`, or why it cannot be one. */
+function blockHeader (at: number, header: number): BlockHeader | string {
+  const type = (header >> 1) & 3
+  const size = header >>> 3
+  if (type === 3) return `block at compressed byte ${at} has the reserved type`
+  if (size > BLOCK_MAX) return `block at compressed byte ${at} claims ${size} bytes, over zstd's 128 KiB`
+  // An RLE block (type 1) holds one byte, repeated `size` times.
+  return { last: (header & 1) === 1, end: at + 3 + (type === 1 ? 1 : size) }
+}
+
+/** A frame's leading whole blocks, and a frame of their own made of the first k of them (see leadingBlocks()). */
+export interface LeadingBlocks {
+  /** Whole blocks present: up to the end of the bytes, the first bad block header, or the frame's last block. */
+  count: number
+  /** The first `k` blocks (1 to count) as a complete frame. */
+  frame: (k: number) => Buffer
+}
+
+/**
+ * The leading whole blocks of the zstd frame `bytes` starts with (damaged,
+ * or torn), as frames of their own: what a reader can still decompress of
+ * it. A frame's blocks only refer back to earlier content, so its first k
+ * blocks decode to exactly the first bytes of its content, but a one-shot
+ * decompressor needs a complete frame (RFC 8878). So the header is rewritten
+ * without Frame_Content_Size (the prefix is shorter) and without the
+ * Content_Checksum flag (the checksum covers the whole content), and so not
+ * single-segment, which needs a content size: the original
+ * Window_Descriptor is kept, or a single-segment frame gets the smallest
+ * window that holds its content size (RFC 8878 3.1.1.1.2). The k-th block
+ * gets the Last_Block bit. Null when the frame header is not whole and sound.
+ */
+export function leadingBlocks (bytes: Buffer): LeadingBlocks | null {
+  if (bytes.length < 5 || bytes.readUInt32LE(0) !== MAGIC) return null
+  const fhd = bytes[4]
+  const header = frameHeader(fhd)
+  if (typeof header === 'string' || bytes.length < header.length) return null
+  let window: number
+  if (header.single) {
+    const fcsAt = header.length - header.fcsSize
+    const size = header.fcsSize === 8 ? Number(bytes.readBigUInt64LE(fcsAt)) : bytes.readUIntLE(fcsAt, header.fcsSize) + (header.fcsSize === 2 ? 256 : 0)
+    window = windowDescriptor(size)
+  } else {
+    window = bytes[5]
+  }
+  // Frame_Content_Size_Flag 0, Single_Segment off, Content_Checksum off; the Dictionary_ID flag kept.
+  const head = Buffer.concat([bytes.subarray(0, 4), Buffer.from([fhd & 0x03, window]), bytes.subarray(header.dictAt, header.dictAt + header.dictSize)])
+  const ends: number[] = []
+  const starts: number[] = []
+  for (let at = header.length; at + 3 <= bytes.length;) {
+    const block = blockHeader(at, bytes.readUIntLE(at, 3))
+    if (typeof block === 'string' || block.end > bytes.length) break
+    starts.push(at)
+    ends.push(block.end)
+    if (block.last) break
+    at = block.end
+  }
+  return {
+    count: ends.length,
+    frame: (k: number): Buffer => {
+      const frame = Buffer.concat([head, bytes.subarray(header.length, ends[k - 1])])
+      frame[head.length + starts[k - 1] - header.length] |= 1
+      return frame
+    }
+  }
+}
+
+/** The Window_Descriptor of the smallest window at least `size` bytes (1 KiB at least): 2^(10 + exponent) plus mantissa eighths of it. */
+function windowDescriptor (size: number): number {
+  for (let exponent = 0; exponent < 32; exponent++) {
+    const base = 2 ** (10 + exponent)
+    for (let mantissa = 0; mantissa < 8; mantissa++) {
+      if (base + base / 8 * mantissa >= size) return exponent << 3 | mantissa
+    }
+  }
+  return 31 << 3 | 7
 }

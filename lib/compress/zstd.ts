@@ -8,15 +8,19 @@
  * input that is not zstd through untouched, as gunzip() does. Its `members`
  * says which frame each decompressed byte came from, for decode({ positions:
  * true, members }): a record's position then names its frame's compressed
- * offset, to fetch it with one ranged read (as gunzipMembers() does). Damage is
- * reported at the compressed offset of its frame: strict fails after every
- * byte before it is delivered (stream/deliver-then-fail.ts), lenient skips
- * the frame (or, when the walk itself is lost, to the next frame magic) and
- * emits 'corrupt'.
+ * offset, to fetch it with one ranged read (as gunzipMembers() does). A
+ * damaged or torn frame first gives up the content of its leading whole
+ * blocks that still decode (salvageFrame()), as gzip gives its output up to
+ * the damage. Then the damage is reported at the compressed offset of its
+ * frame: strict fails after every byte before it is delivered
+ * (stream/deliver-then-fail.ts), lenient skips the frame (or, when the walk
+ * itself is lost, to the next frame magic) and emits 'corrupt'.
  */
 import { Transform, type TransformCallback } from 'node:stream'
 import { CorruptArchiveError, invalidOption } from '../errors.js'
+import { breakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { plural } from '../plural.js'
 import { MemberMap } from './member-map.js'
 import type * as ZstdFrame from './zstd-frame.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
@@ -206,6 +210,7 @@ export class ZstdDecompressStage extends Transform {
   /** Lenient: where the walk was lost (reported once the next frame is found). */
   #lostAt = 0
   #lostDetail = ''
+  #cutShort = false
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
@@ -213,6 +218,15 @@ export class ZstdDecompressStage extends Transform {
     this.#base = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
     this.#mustBeZstd = options.start !== undefined
+  }
+
+  /**
+   * The input ended inside a frame: a file cut short, or one still being
+   * written (a follower reads it again when it grows). Its damage is
+   * reported at the frame's start, which is not the end of the input.
+   */
+  get cutShort (): boolean {
+    return this.#cutShort
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -307,7 +321,9 @@ export class ZstdDecompressStage extends Transform {
         this.#walker = null
         // Damage here comes after the frames still decompressing: they go first (and may be damaged themselves).
         if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
-        this.#damage(typeof extent === 'symbol' ? `the frame at compressed byte ${this.#base} is cut short (the file ends inside it)` : extent)
+        if (typeof extent === 'symbol') this.#cutShort = true
+        const problem = typeof extent === 'symbol' ? `the frame at compressed byte ${this.#base} is cut short (the file ends inside it)` : extent
+        this.#damage(problem + await this.#salvage(this.#base, this.#take(this.#heldLength, false)))
         continue
       }
       this.#walker = null
@@ -347,7 +363,7 @@ export class ZstdDecompressStage extends Transform {
         this.#walker = null
         this.#base = frame.start
         this.#put(Buffer.concat([...rewound, ...this.#held]))
-        this.#damage(`the frame at compressed byte ${frame.start} is damaged (${(err as Error).message})`)
+        this.#damage(`the frame at compressed byte ${frame.start} is damaged (${(err as Error).message})` + await this.#salvage(frame.start, frame.frame))
         return false
       }
       this.#ahead.shift()
@@ -357,6 +373,28 @@ export class ZstdDecompressStage extends Transform {
       if (content.length > 0) this.push(content)
     }
     return true
+  }
+
+  /**
+   * Deliver what still decodes of the damaged or torn frame at compressed
+   * offset `start` (`bytes`: the frame, or what the input holds of it; see
+   * salvageFrame()), as gzip streams its inflater's output up to the
+   * damage: the records there are not lost with the frame. Returns what to
+   * add to the damage's detail.
+   */
+  async #salvage (start: number, bytes: Buffer): Promise<string> {
+    // No frame starts here (garbage after a frame): nothing to salvage, or to say about it.
+    if (bytes.length >= 4 && bytes.readUInt32LE(0) !== ZSTD_FRAME_MAGIC) return ''
+    this.#backend ??= await requireZstd(this.#options.file ?? 'zstd input', this.#options.backend)
+    const salvaged = await salvageFrame(bytes, this.#backend)
+    if (salvaged !== null) {
+      const { content } = salvaged
+      this.members.add(this.#out, start)
+      this.#out += content.length
+      // Lenient: the next frame's content follows, which does not continue this (stream/content-break.ts).
+      if (content.length > 0) this.push(this.#options.mode === 'lenient' ? breakAfter(content) : content)
+    }
+    return salvagedDetail(salvaged)
   }
 
   /**
@@ -420,6 +458,40 @@ export class ZstdDecompressStage extends Transform {
     }
     return 0
   }
+}
+
+/** What still decodes of a damaged or torn frame: the content of its first `blocks` of `of` whole blocks. */
+export interface SalvagedFrame {
+  content: Buffer
+  blocks: number
+  of: number
+}
+
+/**
+ * The content of the longest run of leading whole blocks of the frame
+ * `bytes` starts with (damaged, or torn) that decompresses, trying all of
+ * them first, then one fewer each time; null when none does or the frame
+ * header is bad (zstd-frame.ts, leadingBlocks()). A damaged frame of a 1 MiB
+ * flush block has about 9 blocks: only damage pays for the tries.
+ */
+export async function salvageFrame (bytes: Buffer, backend: ZstdBackend): Promise<SalvagedFrame | null> {
+  frames ??= await import('./zstd-frame.js')
+  const leading = frames.leadingBlocks(bytes)
+  if (leading === null) return null
+  for (let k = leading.count; k >= 1; k--) {
+    try {
+      return { content: await backend.decompress(leading.frame(k)), blocks: k, of: leading.count }
+    } catch {
+      // Damage within these blocks: try one fewer.
+    }
+  }
+  return null
+}
+
+/** What a damage's detail adds about a salvage, so that a frame read in part is told from one lost whole. */
+export function salvagedDetail (salvaged: SalvagedFrame | null): string {
+  if (salvaged === null) return '; none of its content could be read'
+  return `; its first ${plural(salvaged.content.length, 'byte')} (${salvaged.blocks} of ${plural(salvaged.of, 'whole block')}) were read`
 }
 
 export function zstdDecompress (options: ZstdDecompressOptions = {}): ZstdDecompressStage {

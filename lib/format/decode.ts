@@ -2,6 +2,7 @@
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
+import { isBreakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { MemberLookup, Position, ShoeboxRecord } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
@@ -53,7 +54,10 @@ export class DecodeStream extends LazyTransform {
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#run(() => { this.#decoder.write(chunk) }, callback)
+    this.#run(() => {
+      this.#decoder.write(chunk)
+      if (isBreakAfter(chunk)) this.#decoder.breakHere()
+    }, callback)
   }
 
   override _flush (callback: TransformCallback): void {

@@ -92,6 +92,23 @@ export class ArchiveDecoder {
     if (this.#damage !== null) this.#closeDamage(this.#queue.offset)
   }
 
+  /**
+   * The input after this does not continue the bytes before it (a lenient
+   * zstd stage salvaged a damaged frame up to here: stream/content-break.ts):
+   * a record held unfinished is truncated here (strict: error; lenient:
+   * reported once the next good record is found), and no record skipped
+   * whole reaches across into what comes next.
+   */
+  breakHere (): void {
+    this.#final = true
+    try {
+      this.#process()
+    } finally {
+      this.#final = false
+      this.#discard = 0
+    }
+  }
+
   #process (): void {
     const q = this.#queue
     for (;;) {

@@ -175,7 +175,14 @@ function scanGzip (data: Buffer): Scan {
   return { end: pos, records: records + recordsAfter, moreAfter }
 }
 
-/** Complete zstd frames from the start whose contents are whole records (as scanGzip, per frame). */
+/**
+ * Complete zstd frames from the start whose contents are whole records (as
+ * scanGzip, per frame). A torn last frame is cut whole, though a reader would
+ * salvage its leading whole blocks (compress/zstd.ts): its flush block was
+ * never completely written, so none of its records was promised (a record
+ * survives from its flush point on), and a sealed file holds only complete
+ * frames.
+ */
 async function scanZstd (data: Buffer, zstd: ZstdBackend): Promise<Scan> {
   let pos = 0
   let records = 0

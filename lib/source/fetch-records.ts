@@ -26,6 +26,7 @@ import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { isGzip, memberStart } from '../compress/gzip.js'
 import { FrameWalker, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
+import { salvagedDetail, salvageFrame } from '../compress/zstd.js'
 import { requireZstd } from '../compress/zstd-loader.js'
 import { CorruptArchiveError, ShoeboxError } from '../errors.js'
 import { readRecord } from '../format/codec.js'
@@ -194,29 +195,38 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
   for (;;) {
     const bytes = window.bytes
     const extent = walker.step(bytes.length, (at) => bytes[at])
-    if (typeof extent === 'string') throw new CorruptArchiveError('bad-compression', compressed + walker.start, extent, where)
-    if (extent === NEED_MORE) {
-      if (window.eof) {
-        if (walker.start === bytes.length && held < skip) {
-          throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${where}: offset ${position.offset} is past the end of the archive (its frame at compressed byte ${compressed} holds ${held} bytes, the position skips ${skip})`)
-        }
-        throw new CorruptArchiveError('truncated', position.offset, 'the file ends inside the record', where)
-      }
+    if (extent === NEED_MORE && !window.eof) {
       await window.more()
       continue
     }
-    if (!extent.skippable) {
-      // Whole frames only: a frame is decompressed once it is all there.
-      let content: Buffer
-      try {
-        content = await backend.decompress(bytes.subarray(walker.start, extent.end))
-      } catch (err) {
-        throw new CorruptArchiveError('bad-compression', compressed + walker.start, (err as Error).message, where)
+    if (extent === NEED_MORE && walker.start === bytes.length) {
+      if (held < skip) {
+        throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${where}: offset ${position.offset} is past the end of the archive (its frame at compressed byte ${compressed} holds ${held} bytes, the position skips ${skip})`)
       }
-      frames.push(content)
-      held += content.length
+      throw new CorruptArchiveError('truncated', position.offset, 'the file ends inside the record', where)
     }
-    walker = new FrameWalker(extent.end)
+    let damage: string | undefined = extent === NEED_MORE ? 'is cut short (the file ends inside it)' : typeof extent === 'string' ? `is damaged (${extent})` : undefined
+    if (typeof extent === 'object' && !extent.skippable) {
+      // Whole frames only: a frame is decompressed once it is all there.
+      try {
+        frames.push(await backend.decompress(bytes.subarray(walker.start, extent.end)))
+        held += frames[frames.length - 1].length
+      } catch (err) {
+        damage = `is damaged (${(err as Error).message})`
+      }
+    }
+    if (damage !== undefined) {
+      // A read delivers the records of a damaged frame's leading whole blocks (zstd.ts), with positions: fetch them so too.
+      const salvaged = await salvageFrame(bytes.subarray(walker.start, typeof extent === 'object' ? extent.end : bytes.length), backend)
+      const out = Buffer.concat(salvaged === null ? frames : [...frames, salvaged.content])
+      const result = out.length > skip ? readRecord(out, skip, out.length, maxRecordSize) : undefined
+      if (result?.kind === 'record') return result.record
+      const at = compressed + walker.start
+      // Not a frame here at all (a position into a file since replaced): say only that.
+      if (typeof extent === 'string' && salvaged === null) throw new CorruptArchiveError('bad-compression', at, extent, where)
+      throw new CorruptArchiveError('bad-compression', at, `zstd data: the frame at compressed byte ${at} ${damage}${salvagedDetail(salvaged)}, and the record at ${position.offset} is not in them`, where)
+    }
+    walker = new FrameWalker((extent as { end: number }).end)
     if (held < skip) continue
     const out = frames.length === 1 ? frames[0] : Buffer.concat(frames)
     const result = readRecord(out, skip, out.length, maxRecordSize)

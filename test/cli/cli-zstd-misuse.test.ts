@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { cli } from '../cli-run.js'
+import { zstdBlockEnds } from '../helpers.js'
 
 const LINES = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, text: `héllo 📦 ${'x'.repeat(i % 41)}` }))
 const INPUT = LINES.join('\n') + '\n'
@@ -65,6 +66,32 @@ t.test('a truncated .shoebox.zst: read, decode, verify and ls each fail in one l
   const ls = await cli(['ls', cut])
   t.equal(ls.code, 1)
   t.match(ls.stdout.toString(), /cut\.shoebox\.zst\t.*\tzstd\t.*DAMAGED \(zstd damaged at compressed byte \d+\)/)
+})
+
+t.test('a .shoebox.zst torn inside a frame of several blocks: read and decode print the records of its whole blocks, then one line saying so', async (t) => {
+  const dir = t.testdir()
+  // About 1.2 MB of records: a first frame of 1 MiB (eight 128 KiB blocks), torn in its fourth.
+  const lines = Array.from({ length: 12000 }, (_, i) => JSON.stringify({ i, text: `héllo 📦 ${'x'.repeat(i % 41)}` }))
+  t.equal((await cli(['write', path.join(dir, 'w'), '--zstd'], lines.join('\n') + '\n')).code, 0)
+  const [name] = fs.readdirSync(path.join(dir, 'w')).filter((n) => n.endsWith('.shoebox.zst'))
+  const whole = fs.readFileSync(path.join(dir, 'w', name))
+  const torn = path.join(dir, 'torn.shoebox.zst')
+  fs.writeFileSync(torn, whole.subarray(0, zstdBlockEnds(whole)[2] + 50))
+  const decoded = await cli(['decode', '--payload-only', torn])
+  t.equal(decoded.code, 1)
+  const out = decoded.stdout.toString().split('\n').slice(0, -1)
+  t.ok(out.length > 1000 && out.length < 12000, `the records of three blocks (${out.length})`)
+  t.same(out, lines.slice(0, out.length), 'the first records, whole and in order')
+  t.match(decoded.stderr, /^shoebox decode: \S*torn\.shoebox\.zst: at byte 0: bad-compression: zstd data: .*cut short.*its first 393216 bytes \(3 of 3 whole blocks\) were read[^\n]*\n$/)
+  const lenient = await cli(['decode', '--payload-only', '--lenient', torn])
+  t.equal(lenient.code, 1)
+  t.same(lenient.stdout.toString().split('\n').slice(0, -1), out, 'lenient: the same records')
+  t.match(lenient.stderr, /skipped \d+ damaged compressed bytes at compressed byte 0 .*\(3 of 3 whole blocks\) were read/)
+  const read = await cli(['read', torn])
+  t.equal(read.code, 1)
+  t.equal(read.stdout.toString().split('\n').length - 1, out.length, 'read: the same number of records')
+  const verify = await cli(['verify', torn])
+  t.match(verify.stdout.toString(), /torn\.shoebox\.zst: DAMAGED: .*\(3 of 3 whole blocks\) were read/)
 })
 
 t.test('a zstd archive named .gz is read by its magic bytes; ls and verify say zstd', async (t) => {

@@ -7,6 +7,9 @@
  * zstd cannot load.
  */
 import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
@@ -14,7 +17,7 @@ import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC, type ZstdCorrupt
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
-import { chunkIter, decodeRecords } from '../helpers.js'
+import { chunkIter, decodeRecords, zstdBlockEnds } from '../helpers.js'
 import { decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
 import { recordEnds } from '../../lib/format/walk.js'
 
@@ -284,3 +287,208 @@ async function unzstdWith (stage: ReturnType<typeof zstdDecompress>, input: Buff
   }
   return { data: Buffer.concat(out), corrupt: [] }
 }
+
+/*
+ * Salvage: a damaged or torn frame gives up the content of its leading whole
+ * blocks that still decode (a frame's blocks only refer back), then the
+ * damage is reported at the frame's start as before.
+ */
+
+/** 128 KiB: zstd cuts a frame's content into blocks of this much (the last one less). */
+const BLOCK = 128 * 1024
+
+/** The content of a frame's first `k` blocks, when each block but the last holds 128 KiB of it. */
+const firstBlocks = (content: Buffer, k: number): Buffer => content.subarray(0, Math.min(k * BLOCK, content.length))
+
+let seed = 12
+const random = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed }
+/** Pseudo-random text lines: zstd cannot shrink them much, so a frame holds several compressed blocks. */
+const randomLines = (bytes: number): Buffer => {
+  const lines: string[] = []
+  for (let n = 0; n < bytes;) {
+    const line = `{"r":"${random().toString(36)}","s":"${random().toString(16)} é"}\n`
+    lines.push(line)
+    n += Buffer.byteLength(line)
+  }
+  return Buffer.from(lines.join(''))
+}
+/** Repetitive lines: five blocks in about 1.3 KB of frame, so a tear can be tried at every byte. */
+const repetitive = Buffer.from(Array.from({ length: 40000 }, (_, i) => `line ${i % 97} ${'ab'.repeat(i % 7)}\n`).join(''))
+
+t.test('a frame torn at every byte: its whole blocks before the tear are delivered, then the damage at its start', async (t) => {
+  const before = Buffer.from('{"before":1}\n')
+  const after = Buffer.from('{"after":2}\n')
+  const a = await zstdFrame(before, 1)
+  const frame = await zstdFrame(repetitive, 1)
+  const b = await zstdFrame(after, 1)
+  const ends = zstdBlockEnds(frame)
+  t.equal(ends.length, 5, 'five blocks')
+  const wrong: string[] = []
+  for (let cut = 1; cut < frame.length; cut++) {
+    const whole = ends.filter((end) => end <= cut).length
+    const want = Buffer.concat([before, firstBlocks(repetitive, whole)])
+    const strict = await unzstd(Buffer.concat([a, frame.subarray(0, cut)]), 4096)
+    if (strict.error?.offset !== a.length || !strict.data.equals(want)) wrong.push(`strict, cut at ${cut}: ${strict.data.length} bytes, error at ${strict.error?.offset}`)
+    const said = whole === 0 ? /none of its content could be read/ : new RegExp(`its first ${want.length - before.length} bytes? \\(${whole} of ${whole} whole blocks?\\) were read`)
+    if (!said.test(strict.error?.message ?? '')) wrong.push(`strict, cut at ${cut}: ${strict.error?.message}`)
+    const lenient = await unzstd(Buffer.concat([a, frame.subarray(0, cut), b]), 4096, 'lenient')
+    if (lenient.error !== undefined || !lenient.data.equals(Buffer.concat([want, after])) || lenient.corrupt.length !== 1 || lenient.corrupt[0].offset !== a.length) {
+      wrong.push(`lenient, cut at ${cut}: ${lenient.data.length} bytes, ${lenient.corrupt.length} corrupt, ${lenient.error?.message}`)
+    }
+  }
+  t.same(wrong, [], `every cut from 1 to ${frame.length - 1}`)
+})
+
+t.test('a byte garbled in block j of n: the blocks before it are delivered, exactly', async (t) => {
+  const content = randomLines(5 * BLOCK + 5000)
+  const frame = await zstdFrame(content, 1)
+  const after = Buffer.from('{"after":2}\n')
+  const b = await zstdFrame(after, 1)
+  const ends = zstdBlockEnds(frame)
+  t.equal(ends.length, 6, 'six compressed blocks')
+  // Each block's header: the first follows the frame header (6 bytes as the package writes it: magic, descriptor, window).
+  const starts = [6, ...ends.slice(0, -1)]
+  for (const j of [0, 1, 3, 5]) {
+    const damaged = Buffer.from(frame)
+    // The block's first content byte (its literals section header).
+    damaged[starts[j] + 3] ^= 0xff
+    for (const size of [1000, 1 << 20]) {
+      const strict = await unzstd(damaged, size)
+      t.equal(strict.error?.offset, 0, `block ${j}, chunks of ${size}: the damage at the frame's start`)
+      t.ok(strict.data.equals(firstBlocks(content, j)), `block ${j}, chunks of ${size}: the ${j} blocks before it (${strict.data.length} bytes)`)
+      t.match(strict.error?.message, j === 0 ? /none of its content/ : new RegExp(`\\(${j} of 6 whole blocks\\) were read`))
+      const lenient = await unzstd(Buffer.concat([damaged, b]), size, 'lenient')
+      t.equal(lenient.error, undefined)
+      t.ok(lenient.data.equals(Buffer.concat([firstBlocks(content, j), after])), `block ${j}, lenient: those, then the frame after it`)
+      t.same(lenient.corrupt.map((c) => c.offset), [0])
+    }
+  }
+  // A block header of the reserved type (3): the walk itself stops there; the blocks before it still decode.
+  const bad = Buffer.from(frame)
+  bad[starts[4]] |= 0x06
+  const strict = await unzstd(Buffer.concat([bad, b]), 777)
+  t.equal(strict.error?.offset, 0)
+  t.match(strict.error?.message, /reserved type.*\(4 of 4 whole blocks\) were read/)
+  t.ok(strict.data.equals(firstBlocks(content, 4)))
+  const lenient = await unzstd(Buffer.concat([bad, b]), 777, 'lenient')
+  t.ok(lenient.data.equals(Buffer.concat([firstBlocks(content, 4), after])))
+})
+
+/** `frame` (multi-segment, as the package writes) made single-segment with its content size, as `zstd` writes small files. */
+function singleSegment (frame: Buffer, size: number): Buffer {
+  t.equal(frame[4], 0, 'a multi-segment frame with neither content size nor checksum')
+  const fcs = size < 256 ? Buffer.from([size]) : Buffer.alloc(4)
+  if (size >= 256) fcs.writeUInt32LE(size)
+  return Buffer.concat([frame.subarray(0, 4), Buffer.from([0x20 | (size < 256 ? 0 : 2 << 6)]), fcs, frame.subarray(6)])
+}
+
+t.test('single-segment frames (the window is the content size): torn, the whole blocks before the tear', async (t) => {
+  const frame = singleSegment(await zstdFrame(repetitive, 1), repetitive.length)
+  t.ok((await unzstd(frame, 4096)).data.equals(repetitive), 'the rewritten frame is sound')
+  const ends = zstdBlockEnds(frame)
+  for (const k of [1, 2, 4]) {
+    const torn = await unzstd(frame.subarray(0, ends[k] - 1), 4096)
+    t.ok(torn.data.equals(firstBlocks(repetitive, k)), `torn in block ${k + 1}: ${k} blocks`)
+    t.equal(torn.error?.offset, 0)
+  }
+  // A small one: one block, torn: nothing to salvage, as before.
+  const small = singleSegment(await zstdFrame(Buffer.from('{"a":1}\n'), 1), 8)
+  t.equal((await unzstd(small, 3)).data.toString(), '{"a":1}\n')
+  const torn = await unzstd(small.subarray(0, small.length - 2), 3)
+  t.equal(torn.data.length, 0)
+  t.match(torn.error?.message, /cut short.*none of its content/)
+})
+
+t.test('RLE and raw blocks: torn in the third block, the first two delivered', async (t) => {
+  const run = Buffer.alloc(300000, 0x61)
+  const noise = Buffer.from(Array.from({ length: 300000 }, () => (random() >> 15) & 0xff))
+  for (const [name, content, type] of [['RLE', run, 1], ['raw', noise, 0]] as const) {
+    const frame = await zstdFrame(content, 1)
+    const ends = zstdBlockEnds(frame)
+    t.equal(ends.length, 3, `${name}: three blocks`)
+    t.equal((frame.readUIntLE(ends[0], 3) >> 1) & 3, type, `${name}: the second block is ${name}`)
+    const torn = await unzstd(frame.subarray(0, ends[2] - 1), 65536)
+    t.ok(torn.data.equals(firstBlocks(content, 2)), `${name}: two blocks`)
+    t.equal(torn.error?.offset, 0)
+  }
+})
+
+t.test(`a damaged content checksum gives every block (frames of the zstd command, when on PATH: ${haveCommand ? 'it is' : 'it is not'})`, async (t) => {
+  if (!haveCommand) return
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-zstd-salvage-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const content = randomLines(3 * BLOCK + 777)
+  fs.writeFileSync(path.join(dir, 'c'), content)
+  // From a file: the command writes the content size and a checksum, single-segment for a size within its window.
+  const frame = execFileSync('zstd', ['-c', '-3', path.join(dir, 'c')])
+  t.equal(frame[4] & 0x24, 0x24, 'single-segment, with a checksum')
+  const damaged = Buffer.from(frame)
+  damaged[damaged.length - 2] ^= 0x01
+  const strict = await unzstd(damaged, 4096)
+  t.equal(strict.error?.offset, 0)
+  t.ok(strict.data.equals(content), 'every block')
+  t.match(strict.error?.message, /\(4 of 4 whole blocks\) were read/)
+  // Torn inside its checksum: every block too.
+  t.ok((await unzstd(frame.subarray(0, frame.length - 3), 4096)).data.equals(content))
+  // Small files: a content size of 1 and of 2 bytes (the window the salvage gives is the size, 256 added for 2 bytes).
+  for (const [size, field] of [[200, 0], [5000, 1]] as const) {
+    const small = randomLines(size)
+    fs.writeFileSync(path.join(dir, 's'), small)
+    const one = execFileSync('zstd', ['-c', '-3', path.join(dir, 's')])
+    t.equal(one[4] & 0xe4, 0x24 | field << 6, `${small.length} bytes: single-segment, a ${field === 0 ? 1 : 2}-byte content size, a checksum`)
+    one[one.length - 1] ^= 0x80
+    const back = await unzstd(one, 100)
+    t.ok(back.data.equals(small), `${small.length} bytes, its checksum damaged: every byte`)
+    t.match(back.error?.message, /\(1 of 1 whole block\) were read/)
+  }
+  // From stdin (no content size): multi-segment, with a checksum; torn in its third block.
+  const streamed = execFileSync('zstd', ['-c', '-3'], { input: content })
+  t.equal(streamed[4] & 0x24, 0x04, 'multi-segment, with a checksum')
+  const ends = zstdBlockEnds(streamed)
+  t.ok((await unzstd(streamed.subarray(0, ends[2] - 10), 4096)).data.equals(firstBlocks(content, 2)))
+})
+
+t.test('records after a salvage: strict reports the zstd damage, lenient loses no record of the next frame', async (t) => {
+  // Two frames of records, as the rolling sink writes them (cut at record boundaries); the first of several blocks.
+  const inputs = Array.from({ length: 3000 }, (_, i) => ({ metadata: { i: String(i) }, payload: randomLines(200 + (i * 7) % 300) }))
+  const archive = encodeRecords(inputs)
+  const ends = recordEnds(archive)
+  const cut = ends[2499]
+  const first = await zstdFrame(archive.subarray(0, cut), 1)
+  const second = await zstdFrame(archive.subarray(cut), 1)
+  const blocks = zstdBlockEnds(first)
+  t.ok(blocks.length >= 4, `the first frame has ${blocks.length} blocks`)
+  const damaged = Buffer.from(first)
+  damaged[blocks[2] + 3] ^= 0xff // the fourth block's first content byte: three blocks salvaged
+  const salvaged = 3 * BLOCK
+  const whole = ends.filter((end) => end <= salvaged).length
+  t.ok(ends[whole] > salvaged && ends[whole - 1] < salvaged, 'the salvage ends inside a record')
+  const names = (records: ShoeboxRecord[]): number[] => records.map((r) => Number(r.metadata.i))
+  const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i)
+  for (const size of [4096, 1 << 20]) {
+    const strictRecords: ShoeboxRecord[] = []
+    const stage = zstdDecompress({ file: 'f.zst' })
+    const decoder = feed(Readable.from(chunkIter(Buffer.concat([damaged, second]), size)), stage, decode({ file: 'f.zst' }))
+    const error = await (async () => { for await (const r of decoder) strictRecords.push(r as ShoeboxRecord) })().then(() => undefined, (err: Error & { code?: string, offset?: number }) => err)
+    t.same(names(strictRecords), range(0, whole), `strict, chunks of ${size}: the records of the three blocks`)
+    t.equal(error?.code, 'SHOEBOX_BAD_COMPRESSION', 'the zstd damage, not a record error')
+    t.equal(error?.offset, 0)
+    const lenientStage = zstdDecompress({ file: 'f.zst', mode: 'lenient' })
+    const lenientDecoder = decode({ file: 'f.zst', mode: 'lenient' })
+    const damage: unknown[] = []
+    lenientStage.on('corrupt', (info) => damage.push(info))
+    lenientDecoder.on('corrupt', (info) => damage.push(info))
+    const records: ShoeboxRecord[] = []
+    await pipeline(Readable.from(chunkIter(Buffer.concat([damaged, second]), size)), lenientStage, lenientDecoder, async (source: AsyncIterable<ShoeboxRecord>) => { for await (const r of source) records.push(r) })
+    t.same(names(records), [...range(0, whole), ...range(2500, 3000)], `lenient, chunks of ${size}: those, then every record of the next frame`)
+    t.equal(damage.length, 2, 'the frame, and the record cut short by it')
+  }
+})
+
+t.test('bytes after a frame that start no frame: damage, and no word of a salvage (there was no frame)', async (t) => {
+  const frame = await zstdFrame(Buffer.from('{"a":1}\n'), 1)
+  const out = await unzstd(Buffer.concat([frame, Buffer.from('garbage after it')]), 5)
+  t.equal(out.data.toString(), '{"a":1}\n')
+  t.equal(out.error?.offset, frame.length)
+  t.match(out.error?.message, /no zstd frame starts here; the offset/)
+})

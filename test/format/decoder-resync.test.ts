@@ -8,7 +8,8 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { crc32, CorruptArchiveError, encodeRecords, payloadText, type RecordInput } from '../../lib/index.js'
+import { crc32, CorruptArchiveError, decode, encodeRecords, payloadText, type RecordInput, type ShoeboxRecord } from '../../lib/index.js'
+import { breakAfter } from '../../lib/stream/content-break.js'
 import { cli } from '../cli-run.js'
 import { tempDir } from '../fixtures-roll/util.js'
 import { chunked, decodeAll, decodeDirect } from '../helpers.js'
@@ -94,4 +95,43 @@ t.test('a record that is all there and fails its checksum is still skipped whole
     t.same(out.records.map(payloadText), ['first', 'last'], `chunks of ${size}: no inner record surfaces`)
     t.same(out.corrupt.map((d) => d.reason), ['bad-checksum'])
   }
+})
+
+/*
+ * A chunk marked as the end of its content (stream/content-break.ts: a lenient
+ * zstd stage's salvaged blocks, cut mid-record): the record held there is
+ * truncated at the mark, and the record behind it, which a decoder reading
+ * the cut record's intact length across would skip with it, comes through.
+ */
+t.test('a marked break mid-record: truncated there; every record after it read, at every cut and chunk size', async (t) => {
+  const records = encodeRecords(before)
+  const cutRecord = encodeRecords([{ metadata: { part: 'cut' }, payload: 'y'.repeat(300) }])
+  const wrong: string[] = []
+  for (let cut = 1; cut < cutRecord.length; cut += 7) {
+    for (const size of [1, 64, 4096]) {
+      const decoder = decode({ mode: 'lenient' })
+      const corrupt: Array<{ offset: number, bytesSkipped: number, reason: string }> = []
+      decoder.on('corrupt', (info: { offset: number, bytesSkipped: number, reason: string }) => corrupt.push({ offset: info.offset, bytesSkipped: info.bytesSkipped, reason: info.reason }))
+      const got: string[] = []
+      decoder.on('data', (r: ShoeboxRecord) => got.push(`${r.metadata.part}:${r.metadata.i}`))
+      const done = new Promise((resolve) => decoder.on('end', resolve))
+      // The salvaged content in chunks of `size`, the last one marked, then the next frame's records.
+      const salvaged = chunked(Buffer.concat([records, cutRecord.subarray(0, cut)]), size)
+      salvaged[salvaged.length - 1] = breakAfter(Buffer.from(salvaged[salvaged.length - 1]))
+      for (const chunk of [...salvaged, ...chunked(tail, size)]) decoder.write(chunk)
+      decoder.end()
+      await done
+      if (got.join() !== expected.join()) wrong.push(`cut ${cut}, chunks of ${size}: ${got.length} records`)
+      const where = { offset: records.length, bytesSkipped: cut, reason: 'truncated' }
+      if (JSON.stringify(corrupt) !== JSON.stringify([where])) wrong.push(`cut ${cut}, chunks of ${size}: ${JSON.stringify(corrupt)}`)
+    }
+  }
+  t.same(wrong, [])
+  // Strict: the record cut at the mark is an error there (a lenient stage before a strict decoder).
+  const strict = decode()
+  const error = new Promise((resolve) => strict.on('error', resolve))
+  strict.on('data', () => {})
+  strict.write(breakAfter(Buffer.concat([records, cutRecord.subarray(0, 40)])))
+  strict.write(tail)
+  t.match(await error, { code: 'SHOEBOX_TRUNCATED', offset: records.length })
 })

@@ -17,6 +17,7 @@ import { pipeline } from 'node:stream/promises'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { archiveSource, rollingSink, type ArchiveSourceOptions, type Position, type ShoeboxRecord } from '../../lib/index.js'
+import { zstdBlockEnds } from '../helpers.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-fetch-records-'))
@@ -172,6 +173,29 @@ t.test('a file cut inside a record: truncated, naming the file and the record', 
   const got = await read(path.join(dir, '*'), { positions: [records[0].position as Position, last] })
   t.same(got.records.map((r) => r.metadata.n), ['0'])
   t.match(got.error, { code: 'SHOEBOX_TRUNCATED', message: `${path.join(dir, last.file)}: at byte ${last.offset}: truncated` })
+})
+
+t.test('a zstd file torn inside a frame: the records a read salvages from it are fetched; one past them fails at the frame', async (t) => {
+  const dir = path.join(tmp, 'torn-zstd')
+  // Flush blocks of 1 MiB (the default): frames of several blocks.
+  await pipeline(Readable.from(input.slice(0, 1500)), rollingSink({ dir, compress: 'zstd', flushInterval: 0 }))
+  const [name] = fs.readdirSync(dir)
+  const whole = await read(path.join(dir, '*'), { positions: true })
+  const bytes = fs.readFileSync(path.join(dir, name))
+  const ends = zstdBlockEnds(bytes)
+  t.ok(ends.length >= 4, `the first frame has ${ends.length} blocks`)
+  fs.writeFileSync(path.join(dir, name), bytes.subarray(0, ends[2] + 50)) // torn in its fourth block
+  const torn = await read(path.join(dir, '*'), { positions: true })
+  t.match(torn.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: 0 })
+  t.ok(torn.records.length > 0, `a read salvages ${torn.records.length} records`)
+  t.same(view(torn.records), view(whole.records.slice(0, torn.records.length)))
+  const got = await read(path.join(dir, '*'), { positions: torn.records.map((r) => r.position as Position) })
+  t.equal(got.error, null)
+  t.same(view(got.records), view(torn.records), 'each fetched by its position')
+  const beyond = whole.records[torn.records.length].position as Position
+  const past = await read(path.join(dir, '*'), { positions: [torn.records[0].position as Position, beyond] })
+  t.same(past.records.map((r) => r.metadata.n), ['0'])
+  t.match(past.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: 0, message: new RegExp(`${name}: at byte 0: .*is cut short.*\\(3 of 3 whole blocks\\) were read, and the record at ${beyond.offset} is not in them`) })
 })
 
 t.test('malformed positions are refused at once', async (t) => {

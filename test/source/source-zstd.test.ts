@@ -11,7 +11,8 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { archiveSource, rollingSink, type Position, type ShoeboxRecord } from '../../lib/index.js'
+import { archiveSource, rollingSink, zstdDecompress, type Position, type ShoeboxRecord } from '../../lib/index.js'
+import { zstdBlockEnds } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-source-zstd-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -64,21 +65,103 @@ t.test('from a record in a zstd file: read from its frame on, the same records a
   }
 })
 
-t.test('damage in a zstd file: strict delivers the records before it, then fails naming the file', async (t) => {
+/** 128 KiB: zstd cuts a frame's content into blocks of this much. */
+const BLOCK = 128 * 1024
+
+/** The frames of a zstd file, by the members its records name (each frame a flush block). */
+const frameStarts = (rs: ShoeboxRecord[]): number[] => [...new Set(rs.map((r) => r.position?.member?.offset as number))]
+
+/**
+ * Records that end within the first `bytes` decompressed bytes of the frame
+ * starting at compressed byte `frame`: each ends where the next begins (the
+ * last, at `total`, the file's decompressed length).
+ */
+function recordsWithin (rs: ShoeboxRecord[], frame: number, bytes: number, total: number): number {
+  const first = rs.findIndex((r) => r.position?.member?.offset === frame)
+  const limit = (rs[first].position as Position).offset + bytes
+  let n = first
+  while (n < rs.length && (n + 1 < rs.length ? (rs[n + 1].position as Position).offset : total) <= limit) n++
+  return n
+}
+
+t.test('a damaged last frame in a zstd file: the records of its blocks before the damage arrive, then the error naming the file', async (t) => {
   const dir = path.join(tmp, 'damaged')
-  await pipeline(Readable.from(records(0, 500)), rollingSink({ dir, compress: 'zstd', blockSize: 4096, flushInterval: 0 }))
-  const [name] = fs.readdirSync(dir).filter((n) => n.endsWith('.zst'))
-  const file = path.join(dir, name)
-  const full = await read(file, { positions: true })
-  // Overwrite bytes inside the last frame.
-  const last = full.records[full.records.length - 1].position?.member?.offset as number
+  // Flush blocks of 1 MiB (the default): frames of several 128 KiB blocks; two files.
+  await pipeline(Readable.from(records(0, 9000)), rollingSink({ dir, compress: 'zstd', roll: { records: 7000 }, flushInterval: 0 }))
+  const names = fs.readdirSync(dir).filter((n) => n.endsWith('.zst')).sort()
+  t.equal(names.length, 2, 'two files')
+  const file = path.join(dir, names[0])
+  const full = await read(path.join(dir, '*.zst'), { positions: true })
+  const mine = full.records.filter((r) => r.position?.file === names[0])
+  const frames = frameStarts(mine)
+  t.equal(frames.length, 2, 'two frames in the first file')
+  const last = frames[frames.length - 1]
   const bytes = fs.readFileSync(file)
-  bytes.fill(0x55, last + 20, last + 60)
+  const total = Buffer.concat(await zstdDecompress().end(bytes).toArray() as Buffer[]).length
+  const ends = zstdBlockEnds(bytes.subarray(last)).map((end) => last + end)
+  t.ok(ends.length >= 4, `its last frame has ${ends.length} blocks`)
+  bytes[ends[2] + 3] ^= 0xff // the fourth block's first content byte: three blocks still decode
   fs.writeFileSync(file, bytes)
+  const want = recordsWithin(mine, last, 3 * BLOCK, total)
+  t.ok(want > mine.findIndex((r) => r.position?.member?.offset === last), 'some records of the damaged frame are salvaged')
+  t.ok(want < mine.length, 'and some are lost')
+
   const source = archiveSource(file)
   const got: ShoeboxRecord[] = []
-  await t.rejects((async () => { for await (const r of source) got.push(r as ShoeboxRecord) })(), { message: new RegExp(name) })
-  const before = full.records.filter((r) => (r.position?.member?.offset as number) < last).length
-  t.ok(got.length >= before, `every record before the damaged frame arrived (${got.length} >= ${before})`)
-  t.same(numbers(got), Array.from({ length: got.length }, (_, i) => i), 'in order, none invented')
+  await t.rejects((async () => { for await (const r of source) got.push(r as ShoeboxRecord) })(), { code: 'SHOEBOX_BAD_COMPRESSION', offset: last, message: new RegExp(`${names[0]}.*\\(3 of ${ends.length} whole blocks\\) were read`) })
+  t.same(numbers(got), Array.from({ length: want }, (_, i) => i), `exactly the ${want} records before the damage, in order`)
+
+  const lenient = archiveSource(path.join(dir, '*.zst'), { mode: 'lenient' })
+  const corrupt: Array<{ path: string, offset: number }> = []
+  lenient.on('corrupt', (info: { path: string, offset: number }) => corrupt.push(info))
+  const all: ShoeboxRecord[] = []
+  for await (const r of lenient) all.push(r as ShoeboxRecord)
+  t.same(numbers(all), [...Array.from({ length: want }, (_, i) => i), ...Array.from({ length: 2000 }, (_, i) => 7000 + i)], 'lenient: those, then every record of the next file')
+  t.same(corrupt.map((c) => [c.path, c.offset]), [[file, last]], 'one corrupt, at the frame')
+})
+
+/** Put `bytes` at `file` whole: written beside it under a name the pattern does not match, then renamed. */
+function place (file: string, bytes: Buffer, old: boolean): void {
+  fs.writeFileSync(`${file}.tmp`, bytes)
+  // An old mtime: the first state is stable at once; a new one: the change is seen.
+  if (old) fs.utimesSync(`${file}.tmp`, new Date(Date.now() - 60000), new Date(Date.now() - 60000))
+  fs.renameSync(`${file}.tmp`, file)
+}
+
+t.test('following a zstd file that grows frame by frame, torn inside a frame each time: every record once, in order', async (t) => {
+  const made = path.join(tmp, 'follow-made')
+  await pipeline(Readable.from(records(0, 9000)), rollingSink({ dir: made, compress: 'zstd', flushInterval: 0 }))
+  const [name] = fs.readdirSync(made).filter((n) => n.endsWith('.zst'))
+  const whole = fs.readFileSync(path.join(made, name))
+  const full = await read(path.join(made, name), { positions: true })
+  const total = Buffer.concat(await zstdDecompress().end(whole).toArray() as Buffer[]).length
+  const frames = frameStarts(full.records)
+  t.ok(frames.length >= 2, `${frames.length} frames`)
+  // Torn in the first frame's fifth block, then in the second frame's third: what a reader sees while they are written.
+  const first = zstdBlockEnds(whole.subarray(frames[0])).map((end) => frames[0] + end)
+  const second = zstdBlockEnds(whole.subarray(frames[1])).map((end) => frames[1] + end)
+  t.ok(first.length >= 6 && second.length >= 4, `blocks: ${first.length}, ${second.length}`)
+  const states = [whole.subarray(0, first[3] + 100), whole.subarray(0, second[1] + 100), whole]
+  const counts = [recordsWithin(full.records, frames[0], 4 * BLOCK, total), recordsWithin(full.records, frames[1], 2 * BLOCK, total), 9000]
+  t.ok(counts[0] > 0 && counts[0] < counts[1] && counts[1] < 9000, `records in each state: ${counts.join(', ')}`)
+
+  const dir = path.join(tmp, 'follow')
+  fs.mkdirSync(dir)
+  const file = path.join(dir, name)
+  place(file, states[0], true)
+  const source = archiveSource(path.join(dir, '*.zst'), { follow: true, pollInterval: 20 })
+  const seen: number[] = []
+  const error = await new Promise<unknown>((resolve) => {
+    source.on('data', (record: ShoeboxRecord) => {
+      seen.push(Number(record.metadata.n))
+      // Each state delivered (exactly the records of its whole blocks): the file grows.
+      if (seen.length === counts[0]) place(file, states[1], false)
+      if (seen.length === counts[1]) place(file, states[2], false)
+      if (seen.length === 9000) source.stop()
+    })
+    source.once('end', () => { resolve(null) })
+    source.once('error', resolve)
+  })
+  t.equal(error, null)
+  t.same(seen, Array.from({ length: 9000 }, (_, i) => i), 'every record once, in order')
 })
