@@ -9,11 +9,14 @@ import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
 
 const help = `Usage: shoebox meta store [KEY [VALUE]] [options]
+       shoebox meta store list | get KEY | set KEY VALUE | touch KEY | delete KEY
 
 The key-value store in _mmmeta/_store/ (one file per key, readable by
-mmmeta). Without KEY: every entry as 'key: value'. With KEY: its value
-(an error, exit 1, if there is none). With KEY VALUE: sets it, read as --type, and
-touches ${STORE_LAST_UPDATED}. Values come back with the type they were
+mmmeta). Without KEY (or list): every entry as 'key: value'. With KEY (or
+get KEY): its value (an error, exit 1, if there is none). With KEY VALUE (or
+set KEY VALUE): sets it, read as --type, and touches ${STORE_LAST_UPDATED}.
+A first word list, get, set, touch or delete is the action, never a key
+('get get' reads a key named get). Values come back with the type they were
 written with; keys mmmeta wrote read as strings unless --type says.
 Timestamps are UTC.
 
@@ -30,28 +33,50 @@ function text (value: MetaValue): string {
   return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)
 }
 
+/** The words the summary names, as actions: `store get KEY` read KEY (it set a key named get, silently). */
+const ACTIONS: Record<string, { args: number, form: string }> = {
+  list: { args: 0, form: 'list' },
+  get: { args: 1, form: 'get KEY' },
+  set: { args: 2, form: 'set KEY VALUE' },
+  touch: { args: 1, form: 'touch KEY' },
+  delete: { args: 1, form: 'delete KEY' }
+}
+
+/** KEY and VALUE, and which action, from either form (see the help). */
+function storeArgs (positionals: string[], touchFlag: boolean, deleteFlag: boolean): { key?: string, raw?: string, touch: boolean, remove: boolean } {
+  const action = Object.hasOwn(ACTIONS, positionals[0] ?? '') ? positionals[0] : undefined
+  if (action !== undefined) {
+    const { args, form } = ACTIONS[action]
+    if (positionals.length !== args + 1) throw usage(`meta store ${form}: expected ${args === 0 ? 'nothing' : form.slice(action.length + 1)} after ${action}`)
+    if (touchFlag || deleteFlag) throw usage(`meta store ${action} takes no --touch or --delete`)
+    return { key: positionals[1], raw: positionals[2], touch: action === 'touch', remove: action === 'delete' }
+  }
+  if (positionals.length > 2) throw usage('meta store takes at most KEY and VALUE')
+  const [key, raw] = positionals
+  if ((touchFlag || deleteFlag) && (key === undefined || raw !== undefined)) throw usage('--touch and --delete take exactly one KEY')
+  return { key, raw, touch: touchFlag, remove: deleteFlag }
+}
+
 export const storeCommand: Command = {
   name: 'store',
-  summary: 'get, set, touch, delete or list store keys',
+  summary: 'list, get, set, touch or delete store keys',
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       metadir: { type: 'string' }, type: { type: 'string' }, touch: { type: 'boolean' }, delete: { type: 'boolean' }, json: { type: 'boolean' }
     }, true)
-    if (positionals.length > 2) throw usage('meta store takes at most KEY and VALUE')
+    const { key, raw, touch, remove } = storeArgs(positionals, values.touch === true, values.delete === true)
     const type = values.type === undefined ? undefined : oneOf<ColumnType>('--type', values.type, COLUMN_TYPES, 'string')
-    const [key, raw] = positionals
     const json = values.json === true
-    if ((values.touch === true || values.delete === true) && (key === undefined || raw !== undefined)) throw usage('--touch and --delete take exactly one KEY')
     const md = await metadir(values.metadir as string | undefined)
     try {
       const store = md.store
       if (key === undefined) {
         const entries = await store.entries()
         io.stdout.write(json ? metaJson(Object.fromEntries(entries)) + '\n' : entries.map(([k, v]) => `${k}: ${text(v)}\n`).join(''))
-      } else if (values.delete === true) {
+      } else if (remove) {
         await store.delete(key)
-      } else if (values.touch === true) {
+      } else if (touch) {
         const at = await store.touch(key)
         io.stdout.write(json ? metaJson(at) + '\n' : `${text(at)}\n`)
       } else if (raw !== undefined) {

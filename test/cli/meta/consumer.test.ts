@@ -77,6 +77,25 @@ t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', a
   t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'count'), 'utf8'), '7')
 })
 
+t.test('store list | get KEY | set KEY VALUE | touch KEY | delete KEY: the summary\'s words are actions, never keys', async (t) => {
+  const dir = base(t)
+  const store = (...args: string[]): ReturnType<typeof cli> => cli(['meta', 'store', '--metadir', dir, ...args])
+  t.equal((await store('set', 'k', '41', '--type', 'int')).code, 0)
+  t.equal((await store('get', 'k', '--json')).stdout.toString(), '41\n', 'get KEY reads it (it used to set a key named get)')
+  t.match((await store('touch', 't')).stdout.toString(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\n$/)
+  t.match((await store('list')).stdout.toString(), /^k: 41\nstore_last_updated: .*\nt: .*\n$/)
+  t.equal((await store('delete', 'k')).code, 0)
+  t.equal((await store('get', 'k')).code, 1)
+  t.equal((await store('set', 'get', 'x')).code, 0, 'a key named like an action goes through the action')
+  t.equal((await store('get', 'get')).stdout.toString(), 'x\n')
+  t.same(fs.readdirSync(path.join(dir, '_mmmeta', '_store')).sort(), ['get', 'store_last_updated', 't'], 'no key named get/set/list was made by mistake')
+  for (const args of [['get'], ['set', 'k'], ['list', 'x'], ['delete', 'a', 'b'], ['touch', 'k', '--delete']]) {
+    const r = await store(...args)
+    t.equal(r.code, 2, args.join(' '))
+    t.match(r.stderr, /^shoebox meta: meta store .+\n\(try 'shoebox meta store --help'\)\n$/, args.join(' '))
+  }
+})
+
 t.test('push and pull through a file:// store', async (t) => {
   const dir = base(t)
   const target = fs.mkdtempSync(path.join(dir, 'bucket-'))
