@@ -255,6 +255,12 @@ t.test('positions, and resuming after any record', async (t) => {
     t.throws(() => archiveSource(pattern, { from: { file: 'r1.shoebox', offset: 1.5 } }), { code: 'SHOEBOX_INVALID_OPTION' })
     t.throws(() => archiveSource(''), { code: 'SHOEBOX_INVALID_OPTION' })
   })
+
+  t.test('an order other than name, mtime or a function is refused, not read as name order', async (t) => {
+    for (const order of ['time', 'random', '']) {
+      t.throws(() => archiveSource(pattern, { order: order as 'name' }), { code: 'SHOEBOX_INVALID_OPTION', message: `option order: must be 'name', 'mtime' or a function, got ${JSON.stringify(order)}` }, order)
+    }
+  })
 })
 
 t.test('follow picks up files that appear later, until destroyed', async (t) => {
