@@ -66,6 +66,25 @@ t.test('encodeRecords refuses an oversize record; the index counts every record 
   t.match(thrown(() => encodeRecords(records, { maxRecordSize: 1024 })), /^SHOEBOX_INVALID_RECORD: record 2: 2032 bytes encoded, over maxRecordSize 1024/)
 })
 
+t.test('a record that cannot be encoded is a typed error naming its index and why; the encoder goes on', async (t) => {
+  const cycle: Record<string, unknown> = {}
+  cycle.self = cycle
+  for (const [bad, why] of [
+    [{ payload: cycle }, 'payload is not JSON-serialisable (Converting circular structure to JSON)'],
+    [{ payload: { n: 1n } }, 'payload is not JSON-serialisable (Do not know how to serialize a BigInt)'],
+    [{ payload: () => 1 }, 'payload is not JSON-serialisable (function)'],
+    [{ payload: undefined }, 'payload is not JSON-serialisable (missing)'],
+    [7, 'a record must be an object with a payload, got number'],
+    [null, 'a record must be an object with a payload, got null']
+  ] as const) {
+    const encoder = new ArchiveEncoder({})
+    encoder.write({ payload: 'first' })
+    t.equal(thrown(() => { encoder.write(bad as never) }), `SHOEBOX_INVALID_RECORD: record 1: ${why}; not written (the records before it are)`, why)
+    encoder.write({ payload: 'after' })
+    t.same((await decodeRecords(Buffer.concat(encoder.take()))).map(payloadText), ['first', 'after'], `${why}: the records around it intact`)
+  }
+})
+
 t.test('encode() fails with the index counted across arrays and single writes', async (t) => {
   const stream = encode({ maxRecordSize: 1024 })
   stream.resume()
