@@ -4,6 +4,7 @@
  * number as its text (JsonNumber; infer_schema tells Integer `2` from Number
  * `2.0` by it, spec §5.6), and stringifyEvent() writes either back.
  */
+import { ShoeboxError } from '../errors.js'
 import { checkJsonText, invalidJson, skipJsonValue, skipWs } from '../json/json-scan.js'
 import { setOwnKey } from '../json/own-key.js'
 import { parseJsonText } from '../json/parse-json.js'
@@ -252,15 +253,27 @@ export function parseJsonLexical (text: string): LexicalJsonValue {
  * as JSON.stringify does.
  */
 export function stringifyEvent (value: unknown): string {
+  try {
+    return stringifyValue(value)
+  } catch (err) {
+    // A value that holds itself recurses until the stack runs out (JSON.stringify would throw its own TypeError).
+    if (err instanceof RangeError && /call stack/.test(err.message)) {
+      throw new ShoeboxError('SHOEBOX_INVALID_EVENT', 'invalid event: not JSON-serialisable (it holds itself, or nests too deeply)', { cause: err })
+    }
+    throw err
+  }
+}
+
+function stringifyValue (value: unknown): string {
   if (typeof value === 'bigint') return value.toString()
   if (value instanceof JsonNumber) return value.text
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return stringifyEvent((value as { toJSON: () => unknown }).toJSON())
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === 'function') ? 'null' : stringifyEvent(v)).join(',')}]`
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return stringifyValue((value as { toJSON: () => unknown }).toJSON())
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === 'function') ? 'null' : stringifyValue(v)).join(',')}]`
   const parts: string[] = []
   for (const [k, v] of Object.entries(value)) {
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue
-    parts.push(`${JSON.stringify(k)}:${stringifyEvent(v)}`)
+    parts.push(`${JSON.stringify(k)}:${stringifyValue(v)}`)
   }
   return `{${parts.join(',')}}`
 }

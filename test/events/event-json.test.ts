@@ -165,3 +165,10 @@ t.test('parseEvent agrees with the exact parser on 2,000 seeded random events', 
   }
   t.equal(mismatches, 0)
 })
+
+t.test('stringifyEvent: a value that holds itself is SHOEBOX_INVALID_EVENT, not a stack overflow', async (t) => {
+  const event: Record<string, unknown> = { '@time': 1n, n: 1 }
+  event.self = { inner: [event] }
+  t.throws(() => stringifyEvent(event), { code: 'SHOEBOX_INVALID_EVENT', message: 'invalid event: not JSON-serialisable (it holds itself, or nests too deeply)' })
+  t.equal(stringifyEvent({ '@time': 1n, deep: { a: [{ b: 2n }] } }), '{"@time":1,"deep":{"a":[{"b":2}]}}', 'nesting without a cycle is fine')
+})
