@@ -145,11 +145,8 @@ export async function makeDirs (dir: string): Promise<void> {
     await fs.mkdir(target)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'EEXIST') {
-      // A directory, or a link to one, is what was asked for; anything else is in the way.
-      if (await fs.stat(target).then((st) => st.isDirectory(), () => false)) return
-      throw err
-    }
+    // A directory, or a link to one, is what was asked for; anything else is in the way.
+    if (code === 'EEXIST' && await isDirectory(target)) return
     const parent = path.dirname(target)
     if (code !== 'ENOENT' || parent === target) throw err
     await makeDirs(parent)
@@ -157,7 +154,11 @@ export async function makeDirs (dir: string): Promise<void> {
       await fs.mkdir(target)
     } catch (again) {
       // Made meanwhile by someone else: as good.
-      if ((again as NodeJS.ErrnoException).code !== 'EEXIST' || !await fs.stat(target).then((st) => st.isDirectory(), () => false)) throw again
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST' || !await isDirectory(target)) throw again
     }
   }
+}
+
+async function isDirectory (target: string): Promise<boolean> {
+  return await fs.stat(target).then((st) => st.isDirectory(), () => false)
 }
