@@ -170,7 +170,7 @@ export class ArchiveEncoder {
   write (record: RecordInput): void {
     this.#given++
     if (record === null || typeof record !== 'object') {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `a record must be an object with a payload, got ${record === null ? 'null' : typeof record}`)
+      throw this.#refused(`a record must be an object with a payload, got ${record === null ? 'null' : typeof record}`)
     }
     const value = record.payload
     let payload: Payload
@@ -183,8 +183,14 @@ export class ArchiveEncoder {
     } else if (value instanceof Uint8Array) {
       payload = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
     } else {
-      const json = value === undefined ? undefined : JSON.stringify(value)
-      if (json === undefined) throw new ShoeboxError('SHOEBOX_INVALID_RECORD', 'payload is not JSON-serialisable')
+      let json: string | undefined
+      try {
+        json = value === undefined ? undefined : JSON.stringify(value)
+      } catch (err) {
+        // A cycle, a BigInt: JSON.stringify's own TypeError, first line ("Converting circular structure to JSON").
+        throw this.#refused(`payload is not JSON-serialisable (${(err as Error).message.split('\n')[0]})`)
+      }
+      if (json === undefined) throw this.#refused(`payload is not JSON-serialisable (${value === undefined ? 'missing' : typeof value})`)
       payload = json
       contentType = CONTENT_JSON
     }
@@ -317,10 +323,12 @@ export class ArchiveEncoder {
   #checkSize (metadata: Metadata | null, flat: string[], size: MetadataSize, payload: Payload, start: number, end: number): void {
     const exact = (this.format === 'v2' ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) +
       metadataBytes(metadata, flat, size) + (typeof payload === 'string' ? Buffer.byteLength(payload) : end - start)
-    if (exact > this.maxRecordSize) {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD',
-        `record ${this.#given - 1}: ${exact} bytes encoded, over maxRecordSize ${this.maxRecordSize}; not written (the records before it are)`)
-    }
+    if (exact > this.maxRecordSize) throw this.#refused(`${exact} bytes encoded, over maxRecordSize ${this.maxRecordSize}`)
+  }
+
+  /** The record just given cannot be encoded: nothing of it is written, and the encoder goes on. */
+  #refused (reason: string): ShoeboxError {
+    return new ShoeboxError('SHOEBOX_INVALID_RECORD', `record ${this.#given - 1}: ${reason}; not written (the records before it are)`)
   }
 
   /** Whether some buffer is full (takeFull() has something to give). */
