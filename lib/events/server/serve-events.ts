@@ -83,6 +83,8 @@ export interface ServeEventsOptions {
   gzip?: boolean
   /** fsync before answering a put (default true). false loses acknowledged events on a power cut; only for tests and benchmarks that say so. */
   fsync?: boolean
+  /** How long close() lets requests in flight finish before it cuts their connections. Default '5s'. */
+  closeGrace?: number | string
 }
 
 export interface EventServer {
@@ -93,7 +95,7 @@ export interface EventServer {
   /** The local EventStore, or (readonly on a shared store) the published runs, RemoteRuns. */
   readonly store: EventBackend
   readonly server: http.Server
-  /** Stop accepting, finish the requests in flight, flush the store. */
+  /** Stop accepting, finish the requests in flight (cut after `closeGrace`), flush the store. */
   close (): Promise<void>
 }
 
@@ -123,6 +125,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
 
   const pollMs = parseDuration(o.pollInterval ?? '10s', 'pollInterval')
   const flushMs = parseDuration(o.flushInterval ?? '10s', 'flushInterval')
+  const closeGraceMs = parseDuration(o.closeGrace ?? '5s', 'closeGrace')
   const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
   const ctx: ServerContext = {
     store,
@@ -165,7 +168,13 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
         server.closeIdleConnections()
+        // A client that stops reading a get (or sending a body) would hold the
+        // server open for ever: after the grace its connection is cut. A get
+        // cut so resumes after its last @id; a put cut before its answer was
+        // not acknowledged, and the shipper sends it again.
+        const cut = setTimeout(() => { server.closeAllConnections() }, closeGraceMs)
         await closed
+        clearTimeout(cut)
         await store.close()
       })()
       return closing
