@@ -3,6 +3,7 @@
  * 405 with Allow, serving modes checked before methods, OPTIONS and CORS
  * with an allow-list, the index, body caps, and the streamed body's framing.
  */
+import net from 'node:net'
 import t from 'tap'
 import { get, json, post, put, request, start } from './conformance-kit.js'
 
@@ -18,6 +19,22 @@ t.test('unknown paths are 404 text; trailing slashes and queries are ignored', a
   }
   t.equal((await request(url, '/1.0/index/', { method: 'GET' })).status, 200, 'trailing slash')
   t.equal((await request(url, '/1.0/index?x=1', { method: 'GET' })).status, 200, 'query string')
+})
+
+t.test('a request line in absolute form (as sent through a proxy) routes by its path', async (t) => {
+  const { port } = await start(t)
+  // fetch() always sends origin form: a raw request line, as an HTTP proxy forwards it.
+  const answer = async (target: string): Promise<string> => await new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => { socket.end(`GET ${target} HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n`) })
+    let text = ''
+    socket.on('data', (b: Buffer) => { text += b.toString() })
+    socket.on('end', () => { resolve(text.split('\r\n')[0]) })
+    socket.on('error', reject)
+  })
+  t.equal(await answer(`http://127.0.0.1:${port}/1.0/index`), 'HTTP/1.1 200 OK')
+  t.equal(await answer('http://example/1.0/index/?x=1'), 'HTTP/1.1 200 OK', 'trailing slash and query too')
+  t.equal(await answer('http://example/2.0/index'), 'HTTP/1.1 404 Not Found')
+  t.equal(await answer('http://[bad/1.0/index'), 'HTTP/1.1 404 Not Found', 'an unparsable target is not found')
 })
 
 t.test('index', async (t) => {
