@@ -157,6 +157,24 @@ t.test('a long get is sent in chunks ending between events, each line CRLF', asy
   t.same(await get(t, url, 's', 10, 9), [])
 })
 
+t.test('the other endpoints refuse a body that is not valid UTF-8 too, as ujson does', async (t) => {
+  const { url } = await start(t)
+  await put(t, url, { s: [{ '@time': 1 }] })
+  // An ignored key holding a lone 0xFF byte: decoded, it was U+FFFD and the request answered.
+  const bodies: Record<string, string> = {
+    '/1.0/events/get': '{"stream": "s", "end_time": 5, "x": "',
+    '/1.0/events/delete': '{"stream": "s", "end_time": 5, "x": "',
+    '/1.0/streams': '{"x": "',
+    '/1.0/streams/infer_schema': '{"stream": "s", "x": "'
+  }
+  for (const [path, start] of Object.entries(bodies)) {
+    const res = await fetch(url + path, { method: 'POST', body: Buffer.concat([Buffer.from(start), Buffer.from([0xff]), Buffer.from('"}')]) })
+    t.equal(res.status, 400, path)
+    t.match(JSON.parse(await res.text()), { '@errors': ['Request body must be valid JSON.'], '@success': false }, path)
+  }
+  t.same((await get(t, url, 's', 0, 5)).map((e) => e['@time']), [1], 'the delete deleted nothing')
+})
+
 t.test('a put body that is not valid UTF-8 is refused whole, as ujson refuses it; valid unicode is kept', async (t) => {
   const { url } = await start(t)
   const good = Buffer.from('{"events":{"s":[{"@time":1,"u":"é😀"}]}}')

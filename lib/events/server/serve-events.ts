@@ -6,6 +6,7 @@
  * then the endpoint. A bad request is always a 400 JSON answer in Kronos's
  * shape, never a crash.
  */
+import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
@@ -25,7 +26,7 @@ import { handleDelete } from './delete-endpoint.js'
 import { failure, sendJson, sendNotFound } from './envelope.js'
 import { handleGet } from './get-endpoint.js'
 import { handleIndex } from './index-endpoint.js'
-import { BLOCKED, methodNotAllowed, storageError, tooLarge } from './kronos-errors.js'
+import { BLOCKED, INVALID_JSON, methodNotAllowed, storageError, tooLarge } from './kronos-errors.js'
 import { handlePut } from './put-endpoint.js'
 import { readBody } from './request-body.js'
 import { BadRequest } from './request-params.js'
@@ -265,8 +266,13 @@ async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<
   }
   try {
     // A put walks the body's bytes; the others read its text.
-    if (route.endpoint === 'put') await handlePut(ctx, body.bytes, res, started)
-    else await POST_HANDLERS[route.endpoint](ctx, body.text, res, started)
+    if (route.endpoint === 'put') {
+      await handlePut(ctx, body.bytes, res, started)
+    } else {
+      // ujson, Kronos's parser, refuses invalid UTF-8 (a put checks its own): decoded, it would be U+FFFD and answered.
+      if (!isUtf8(body.bytes)) throw new BadRequest([INVALID_JSON])
+      await POST_HANDLERS[route.endpoint](ctx, body.text, res, started)
+    }
   } catch (err) {
     if (!(err instanceof BadRequest) || res.headersSent) throw err
     const answer: Record<string, unknown> = { '@errors': err.errors }
