@@ -76,6 +76,8 @@ export interface FeedOutcome {
   leftover: StampedEventRecord[]
   /** Bytes of a partial line read when stdin was cut (never an event). */
   partialBytes: number
+  /** `stop` was aborted: stdin was cut there, and what had been read was shipped. */
+  stopped: boolean
 }
 
 /**
@@ -83,8 +85,10 @@ export interface FeedOutcome {
  * finishes or fails. One callback shared by every write counts which events
  * the server acknowledged, refused, or the shipper dropped from memory when
  * it failed (as cheap as no callback: no closure or event kept per write).
+ * When `stop` aborts (a signal), stdin is cut as if it had ended there: the
+ * whole lines read so far are shipped, a partial last one is not.
  */
-export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: Duplex, shipper: Shipper): Promise<FeedOutcome> {
+export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: Duplex, shipper: Shipper, stop?: AbortSignal): Promise<FeedOutcome> {
   let read = 0
   let acked = 0
   /** Events whose callback heard another error, by error: which one is the shipper's failure is known once it fails. */
@@ -122,8 +126,20 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
   shipper.on('drain', () => { if (failure === null) stamper.resume() })
   stamper.once('end', () => { if (!shipper.destroyed) shipper.end() })
   stdin.pipe(lines).pipe(stamper)
+  let stopped = false
+  const onStop = (): void => {
+    if (lines.writableEnded) return
+    stopped = true
+    stdin.unpipe(lines)
+    lines.cut = true
+    lines.end()
+    stdin.destroy()
+  }
+  stop?.addEventListener('abort', onStop, { once: true })
   await done
-  if (failure === null) return { failure, read, acked, rejected, held: 0, leftover: [], partialBytes: 0 }
+  stop?.removeEventListener('abort', onStop)
+  const partialBytes = lines.cut ? lines.heldBytes : 0
+  if (failure === null) return { failure, read, acked, rejected, held: 0, leftover: [], partialBytes, stopped }
 
   // Read nothing more, and let the stages run dry: what stdin has buffered (read from its
   // descriptor already) goes through them too.
@@ -141,7 +157,7 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
   // The events the shipper had in memory when it failed were told its very error (a spilled
   // event hears another: it stays in the spill for the next run).
   const held = toldError.get(failure) ?? 0
-  return { failure, read, acked, rejected, held, leftover, partialBytes: lines.cut ? lines.heldBytes : 0 }
+  return { failure, read, acked, rejected, held, leftover, partialBytes: lines.cut ? lines.heldBytes : 0, stopped }
 }
 
 /** Refused by the shipper or rejected by the server: never sent, whatever happens next. */

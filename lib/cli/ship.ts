@@ -18,7 +18,9 @@ says where it is) and @id; stream names are checked before anything is sent.
 Blank lines are skipped; empty stdin ships nothing (exit 0, as write).
 Exits once every event is acknowledged, with a summary line on stderr
 (live progress too, on a terminal). Exit 1 if any event was refused (a bad
-line, or rejected by the server), 2 for a usage mistake.
+line, or rejected by the server), 2 for a usage mistake. SIGINT or SIGTERM
+end the input there: the lines read are shipped, and the summary says where
+it stopped; a second signal quits at once.
 
 If it gives up (--attempts), it stops reading stdin and says how many
 lines it read, how many the server acknowledged and what became of the
@@ -71,7 +73,9 @@ export const shipCommand: Command = {
       onOverflow,
       spill: values.spill as string | undefined,
       queueEvents,
-      retry: { attempts }
+      retry: { attempts },
+      // The signals are this command's (below): the shipper's own SIGTERM hook would end it while stdin still feeds it.
+      exitHooks: false
     }))
     const stamper = asUsage(() => stampNdjson({
       stream,
@@ -101,10 +105,24 @@ export const shipCommand: Command = {
       ? setInterval(() => { io.stderr.write(`\r\x1b[Kshoebox ship: ${summary(shipper.stats())}`) }, 1000)
       : null
     live?.unref()
+    // SIGINT or SIGTERM ends the input there: what was read is shipped, and the summary says so.
+    // A second one kills at once (the listeners are gone), as when the server never answers.
+    const stop = new AbortController()
+    let signal: NodeJS.Signals | undefined
+    const onSignal = (name: NodeJS.Signals): void => {
+      signal = name
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      stop.abort()
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
     let outcome
     try {
-      outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper)
+      outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper, stop.signal)
     } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
       if (live !== null) {
         clearInterval(live)
         io.stderr.write('\r\x1b[K')
@@ -115,7 +133,10 @@ export const shipCommand: Command = {
       throw await giveUp(failure, outcome, { spill: values.spill as string | undefined, namespace: values.namespace as string | undefined, badLines, spillUnsent })
     }
     const stats = shipper.stats()
-    io.stderr.write(`shoebox ship: ${summary(stats, invalid)}\n`)
+    const stopped = outcome.stopped
+      ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${outcome.partialBytes > 0 ? `, an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''}`
+      : ''
+    io.stderr.write(`shoebox ship: ${summary(stats, invalid)}${stopped}\n`)
     return invalid > 0 || stats.events.rejected > 0 ? 1 : 0
   }
 }

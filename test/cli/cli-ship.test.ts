@@ -227,3 +227,28 @@ t.test('the real binary gives up with its stdin pipe still open: it exits, namin
   t.equal(code, 1, stderr)
   t.match(giveUpCounts(stderr), { read: 20, acked: 0, lost: 20 })
 })
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  t.test(`${signal} with stdin still open: stops reading, ships the lines read, says where it stopped; exit 0`, async (t) => {
+    const collector = await startCollector()
+    t.teardown(async () => { await collector.stop() })
+    // Busy at first: the lines are read and held, not yet acknowledged, when the signal comes.
+    collector.refuseAll(503)
+    const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+    child.stdin.on('error', () => {})
+    // 20 lines and the start of a 21st, and no end: a `tail -f` still writing.
+    child.stdin.write(Array.from({ length: 20 }, (_, seq) => JSON.stringify({ seq }) + '\n').join('') + '{"seq":')
+    const deadline = Date.now() + 60_000
+    while (collector.requests === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    t.equal(collector.stored.length, 0, 'the lines were read and sent, and refused so far')
+    child.kill(signal)
+    collector.refuseAll(undefined)
+    const [code] = await once(child, 'exit')
+    child.stdin.destroy()
+    t.equal(code, 0, stderr)
+    t.match(stderr, new RegExp(`shipped 20 events in .*; stopped by ${signal} after 20 lines of stdin, an incomplete last line \\(7 bytes\\) not stored\\n$`))
+    t.same(collector.stored.map((e) => e.event.seq), Array.from({ length: 20 }, (_, seq) => seq))
+  })
+}

@@ -3,6 +3,7 @@
  * 405 with Allow, serving modes checked before methods, OPTIONS and CORS
  * with an allow-list, the index, body caps, and the streamed body's framing.
  */
+import net from 'node:net'
 import t from 'tap'
 import { get, json, post, put, request, start } from './conformance-kit.js'
 
@@ -18,6 +19,22 @@ t.test('unknown paths are 404 text; trailing slashes and queries are ignored', a
   }
   t.equal((await request(url, '/1.0/index/', { method: 'GET' })).status, 200, 'trailing slash')
   t.equal((await request(url, '/1.0/index?x=1', { method: 'GET' })).status, 200, 'query string')
+})
+
+t.test('a request line in absolute form (as sent through a proxy) routes by its path', async (t) => {
+  const { port } = await start(t)
+  // fetch() always sends origin form: a raw request line, as an HTTP proxy forwards it.
+  const answer = async (target: string): Promise<string> => await new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => { socket.end(`GET ${target} HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n`) })
+    let text = ''
+    socket.on('data', (b: Buffer) => { text += b.toString() })
+    socket.on('end', () => { resolve(text.split('\r\n')[0]) })
+    socket.on('error', reject)
+  })
+  t.equal(await answer(`http://127.0.0.1:${port}/1.0/index`), 'HTTP/1.1 200 OK')
+  t.equal(await answer('http://example/1.0/index/?x=1'), 'HTTP/1.1 200 OK', 'trailing slash and query too')
+  t.equal(await answer('http://example/2.0/index'), 'HTTP/1.1 404 Not Found')
+  t.equal(await answer('http://[bad/1.0/index'), 'HTTP/1.1 404 Not Found', 'an unparsable target is not found')
 })
 
 t.test('index', async (t) => {
@@ -138,6 +155,24 @@ t.test('a long get is sent in chunks ending between events, each line CRLF', asy
   t.equal(lines.length, 3000)
   t.same(lines.map((l) => (JSON.parse(l) as { '@time': number })['@time']), events.map((e) => e['@time']))
   t.same(await get(t, url, 's', 10, 9), [])
+})
+
+t.test('the other endpoints refuse a body that is not valid UTF-8 too, as ujson does', async (t) => {
+  const { url } = await start(t)
+  await put(t, url, { s: [{ '@time': 1 }] })
+  // An ignored key holding a lone 0xFF byte: decoded, it was U+FFFD and the request answered.
+  const bodies: Record<string, string> = {
+    '/1.0/events/get': '{"stream": "s", "end_time": 5, "x": "',
+    '/1.0/events/delete': '{"stream": "s", "end_time": 5, "x": "',
+    '/1.0/streams': '{"x": "',
+    '/1.0/streams/infer_schema': '{"stream": "s", "x": "'
+  }
+  for (const [path, start] of Object.entries(bodies)) {
+    const res = await fetch(url + path, { method: 'POST', body: Buffer.concat([Buffer.from(start), Buffer.from([0xff]), Buffer.from('"}')]) })
+    t.equal(res.status, 400, path)
+    t.match(JSON.parse(await res.text()), { '@errors': ['Request body must be valid JSON.'], '@success': false }, path)
+  }
+  t.same((await get(t, url, 's', 0, 5)).map((e) => e['@time']), [1], 'the delete deleted nothing')
 })
 
 t.test('a put body that is not valid UTF-8 is refused whole, as ujson refuses it; valid unicode is kept', async (t) => {

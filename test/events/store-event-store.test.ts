@@ -310,3 +310,15 @@ t.test('a damaged run file fails the read naming the file and offset; the log is
   t.match(error, { code: /^SHOEBOX_BAD_/, message: new RegExp(`${run}.*at byte \\d+`) })
   await store.close()
 })
+
+t.test('memtableSize 0: every put is flushed, and puts, reads and close still end', async (t) => {
+  // An empty memtable is >= 0 bytes: the flush used to schedule itself again for ever,
+  // and every later put waited on it (`shoebox serve --memtable-size 0` hung).
+  const dir = t.testdir()
+  const store = await EventStore.open({ dir, memtableSize: 0, bucketMs: 1000 })
+  const events = [1n, 2n, 3n].map((x) => event(x))
+  for (const e of events) await store.put('kronos', [{ stream: 's', events: [e] }])
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(events))
+  await store.close()
+  t.ok(fs.readdirSync(path.join(dir, 'runs')).some((n) => n.endsWith('.shoebox')), 'written out as run files')
+})

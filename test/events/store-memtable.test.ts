@@ -4,7 +4,8 @@
  * and by the flush's batches, ranges (inclusive, start_id) filter exactly,
  * texts lying in one shared buffer or many come back byte for byte, and a
  * remove takes exactly the events a select gave it, not ones with the same
- * key added later. Also past the first growth of the columns (64 slots).
+ * key added later. Also as the columns grow (from the first put's size), and
+ * the size counts each stream as well as its events.
  */
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
@@ -89,4 +90,23 @@ t.test('remove takes exactly what select gave; a later event with the same key s
   table.remove('kronos', 's', all)
   t.equal(table.empty, true, 'a stream with nothing left is gone')
   t.equal(table.bytes, 0)
+})
+
+t.test('every stream counts in the size: a put naming many streams fills the memtable, as its memory does', async (t) => {
+  const table = new Memtable()
+  const list = events(5000, 11)
+  for (const [i, e] of list.entries()) table.add('kronos', `s${i}`, PutRows.fromEvents([e]))
+  // ~1 KB a stream (its columns and map entry), not just each event's 64 bytes and text.
+  t.ok(table.bytes >= 5000 * 1024, `${table.bytes} bytes counted for 5000 one-event streams`)
+  const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
+  for (let i = 0; i < list.length; i++) table.remove('kronos', `s${i}`, new Set(table.select('kronos', `s${i}`, everything)))
+  t.equal(table.empty, true)
+  t.equal(table.bytes, 0, 'and no longer once they are gone')
+})
+
+t.test('a stream grown one event at a time (its columns sized by its first put, then doubled)', async (t) => {
+  const table = new Memtable()
+  const list = events(300, 13)
+  for (const e of list) table.add('kronos', 's', PutRows.fromEvents([e]))
+  t.same(keyed(table.select('kronos', 's', { from: -(2n ** 62n), to: 2n ** 62n })), keyed([...list].sort(compareKeys)))
 })

@@ -57,6 +57,19 @@ t.test('a put record per stream decodes back to its events, byte for byte', asyn
   t.equal(encodePutRecords('kronos', [{ stream: 's', events: [] }]).length, 0, 'nothing to log: no bytes')
 })
 
+t.test('a stream past the record payload limit goes on in more records, an event never split', async (t) => {
+  const a = Array.from({ length: 50 }, (_, i) => event(BigInt(i), `{"i":${i}}`))
+  // Event 20 alone is larger than the limit: it gets a record of its own.
+  a[20] = event(20n, `{"big":"${'x'.repeat(400)}"}`)
+  const buf = encodePutRecords('kronos', [{ stream: 's', events: a }, { stream: 't', events: a.slice(0, 2) }], 200)
+  const got = records(buf)
+  t.ok(got.length > 3, `${got.length} records`)
+  t.ok(got.every((r) => r.payload.length <= 200 || r.metadata.n === '1'), 'each within the limit, or one event')
+  t.same(got.map((r) => r.metadata.s), [...got.slice(0, -1).map(() => 's'), 't'])
+  t.same(keyed(got.filter((r) => r.metadata.s === 's').flatMap((r) => decodePutRecord(r.metadata, r.payload))), keyed(a), 'together, every event in order')
+  t.same(keyed(decodePutRecord(got[got.length - 1].metadata, got[got.length - 1].payload)), keyed(a.slice(0, 2)))
+})
+
 t.test('texts that are views at odd offsets of shared memory, and a put past the 1 MiB scratch then a small one, decode byte for byte', async (t) => {
   const shared = Buffer.from('#' + Array.from({ length: 3000 }, (_, i) => `{"i":${i},"pad":"${'ü'.repeat(i % 200)}"}`).join(','))
   const views: StoredEvent[] = []

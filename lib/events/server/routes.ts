@@ -30,9 +30,18 @@ const MODE_ENDPOINTS: Record<ServingMode, ReadonlySet<EndpointName>> = {
   collector: new Set(['index', 'put'])
 }
 
-/** The route for a request URL, or undefined (404). */
+/**
+ * The route for a request URL, or undefined (404). A request line in
+ * absolute form (`POST http://host/1.0/events/put`, as clients send it
+ * through a proxy; servers must accept it, RFC 9112 §3.2.2) routes by its path.
+ */
 export function findRoute (url: string | undefined): Route | undefined {
-  const pathname = (url ?? '/').split('?')[0].replace(/\/+$/, '')
+  let target = url ?? '/'
+  if (!target.startsWith('/')) {
+    if (!URL.canParse(target)) return undefined
+    target = new URL(target).pathname
+  }
+  const pathname = target.split('?')[0].replace(/\/+$/, '')
   return ROUTES.get(pathname)
 }
 

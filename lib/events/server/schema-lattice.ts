@@ -49,7 +49,10 @@ export function combine (a: SchemaType, b: SchemaType): SchemaType {
       if (y !== undefined) t = combine(t, y)
       properties.set(key, t)
     }
-    const required = a.required.filter((k) => b.required.includes(k)).sort()
+    // A Set, not b.required.includes(): that was quadratic (0.8 s of CPU to combine two
+    // 40,000-key types), and infer_schema's 99 combines held the event loop, every client, as long.
+    const inB = new Set(b.required)
+    const required = a.required.filter((k) => inB.has(k)).sort()
     return { kind: 'object', properties, required }
   }
   return a

@@ -6,6 +6,7 @@
  * then the endpoint. A bad request is always a 400 JSON answer in Kronos's
  * shape, never a crash.
  */
+import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
@@ -25,7 +26,7 @@ import { handleDelete } from './delete-endpoint.js'
 import { failure, sendJson, sendNotFound } from './envelope.js'
 import { handleGet } from './get-endpoint.js'
 import { handleIndex } from './index-endpoint.js'
-import { BLOCKED, methodNotAllowed, storageError, tooLarge } from './kronos-errors.js'
+import { BLOCKED, INVALID_JSON, methodNotAllowed, storageError, tooLarge } from './kronos-errors.js'
 import { handlePut } from './put-endpoint.js'
 import { readBody } from './request-body.js'
 import { BadRequest } from './request-params.js'
@@ -83,6 +84,8 @@ export interface ServeEventsOptions {
   gzip?: boolean
   /** fsync before answering a put (default true). false loses acknowledged events on a power cut; only for tests and benchmarks that say so. */
   fsync?: boolean
+  /** How long close() lets requests in flight finish before it cuts their connections. Default '5s'. */
+  closeGrace?: number | string
 }
 
 export interface EventServer {
@@ -93,7 +96,7 @@ export interface EventServer {
   /** The local EventStore, or (readonly on a shared store) the published runs, RemoteRuns. */
   readonly store: EventBackend
   readonly server: http.Server
-  /** Stop accepting, finish the requests in flight, flush the store. */
+  /** Stop accepting, finish the requests in flight (cut after `closeGrace`), flush the store. */
   close (): Promise<void>
 }
 
@@ -123,6 +126,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
 
   const pollMs = parseDuration(o.pollInterval ?? '10s', 'pollInterval')
   const flushMs = parseDuration(o.flushInterval ?? '10s', 'flushInterval')
+  const closeGraceMs = parseDuration(o.closeGrace ?? '5s', 'closeGrace')
   const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
   const ctx: ServerContext = {
     store,
@@ -165,7 +169,13 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
         server.closeIdleConnections()
+        // A client that stops reading a get (or sending a body) would hold the
+        // server open for ever: after the grace its connection is cut. A get
+        // cut so resumes after its last @id; a put cut before its answer was
+        // not acknowledged, and the shipper sends it again.
+        const cut = setTimeout(() => { server.closeAllConnections() }, closeGraceMs)
         await closed
+        clearTimeout(cut)
         await store.close()
       })()
       return closing
@@ -256,8 +266,13 @@ async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<
   }
   try {
     // A put walks the body's bytes; the others read its text.
-    if (route.endpoint === 'put') await handlePut(ctx, body.bytes, res, started)
-    else await POST_HANDLERS[route.endpoint](ctx, body.text, res, started)
+    if (route.endpoint === 'put') {
+      await handlePut(ctx, body.bytes, res, started)
+    } else {
+      // ujson, Kronos's parser, refuses invalid UTF-8 (a put checks its own): decoded, it would be U+FFFD and answered.
+      if (!isUtf8(body.bytes)) throw new BadRequest([INVALID_JSON])
+      await POST_HANDLERS[route.endpoint](ctx, body.text, res, started)
+    }
   } catch (err) {
     if (!(err instanceof BadRequest) || res.headersSent) throw err
     const answer: Record<string, unknown> = { '@errors': err.errors }

@@ -447,8 +447,9 @@ export class EventStore implements EventBackend {
     }).then((flushed) => {
       this.#flushing = undefined
       // The table that filled while this flush ran is next, without waiting for another put;
-      // after a failure, only the next put tries again (no loop of failing flushes).
-      if (flushed && this.#memtable.bytes >= this.#memtableSize && !this.#closing) this.#scheduleFlush()
+      // after a failure, only the next put tries again (no loop of failing flushes). An empty
+      // table is not flushed again (with memtableSize 0 it is always "full": a loop for ever).
+      if (flushed && !this.#memtable.empty && this.#memtable.bytes >= this.#memtableSize && !this.#closing) this.#scheduleFlush()
     })
   }
 

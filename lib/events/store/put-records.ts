@@ -1,6 +1,7 @@
 /**
- * The log's record for a put: one v2 record per put and stream, metadata
- * `ns`, `s` and `n` (the event count), payload a table and then the texts:
+ * The log's record for a put: one v2 record per put and stream (more when
+ * its events pass MAX_PUT_RECORD_PAYLOAD), metadata `ns`, `s` and `n` (the
+ * event count), payload a table and then the texts:
  *
  *   per event, 28 bytes: time (int64 LE, kronos ticks), id (16 bytes),
  *                        text length (uint32 LE)
@@ -29,14 +30,28 @@ const ROW = 28
 
 export type PutGroup = PutBatch
 
+/**
+ * Largest payload of one put record. A stream's events past it go on in the
+ * next record (each replays on its own): a 16 MiB put of 5.6 million `{}`
+ * events made one 559 MB record, over the log's 64 MiB record limit, and the
+ * put failed with a 503 that every retry met again.
+ */
+export const MAX_PUT_RECORD_PAYLOAD = 32 * 1024 * 1024
+
 /** The put's groups (those with events) as log records in one buffer (empty when there are none). */
-export function encodePutRecords (ns: string, groups: readonly PutGroup[]): Buffer {
+export function encodePutRecords (ns: string, groups: readonly PutGroup[], maxPayload = MAX_PUT_RECORD_PAYLOAD): Buffer {
   return encodeWithSharedEncoder((encoder) => {
     for (const group of groups) {
       const rows = rowsOf(group)
-      if (rows.count === 0) continue
-      const payload = putPayload(rows)
-      encoder.writeRange(['ns', ns, 's', group.stream, 'n', String(rows.count)], payload, 0, payload.length)
+      // Rows [from, to) per record, at least one each: an event is never split.
+      for (let from = 0; from < rows.count;) {
+        let to = from + 1
+        let size = ROW + rows.where[3 * from + 2]
+        while (to < rows.count && size + ROW + rows.where[3 * to + 2] <= maxPayload) size += ROW + rows.where[3 * to++ + 2]
+        const payload = putPayload(rows, from, to, size)
+        encoder.writeRange(['ns', ns, 's', group.stream, 'n', String(to - from)], payload, 0, payload.length)
+        from = to
+      }
     }
   })
 }
@@ -54,9 +69,9 @@ let scratchWords = new Uint32Array(scratch.buffer, 0, SCRATCH_BYTES >> 2)
 /** The table's words are little-endian on this machine (else writeUInt32LE, ~3x the cost). */
 const LE = LOW_WORD === 0
 
-function putPayload (rows: PutRows): Buffer {
-  const n = rows.count
-  const size = ROW * n + rows.textBytes()
+/** Rows [first, end) of `rows` as a put record's payload of `size` bytes. */
+function putPayload (rows: PutRows, first: number, end: number, size: number): Buffer {
+  const n = end - first
   // One huge put must not keep its scratch room for the life of the server.
   if (scratch.length < size || scratch.length > SCRATCH_BYTES) {
     scratch = Buffer.allocUnsafeSlow(Math.max(size, SCRATCH_BYTES))
@@ -66,7 +81,7 @@ function putPayload (rows: PutRows): Buffer {
   const table = scratchWords
   const { words, ids, where, memory } = rows
   let at = ROW * n
-  for (let i = 0, row = 0; i < n; i++, row += ROW) {
+  for (let i = first, row = 0; i < end; i++, row += ROW) {
     const length = where[3 * i + 2]
     if (LE) {
       const w = row >> 2
