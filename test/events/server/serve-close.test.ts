@@ -39,9 +39,9 @@ t.test('close() cuts a get nobody reads and a body that stops, then flushes the 
   const reader = stalledClient(server.port, `POST /1.0/events/get HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
   const sender = stalledClient(server.port, 'POST /1.0/events/put HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"events":')
   // Both requests reached the server (the get has started its answer) before it is closed.
-await reader.answered
+  await reader.answered
   while (await connections(server.server) < 2) await new Promise((resolve) => setTimeout(resolve, 10))
-await server.close()
+  await server.close()
   await reader.drain()
   await sender.drain()
   t.pass('close() resolved and both connections were cut')
