@@ -117,17 +117,17 @@ export async function syncFile (file: string): Promise<void> {
 /**
  * Create `dir` and its parents if missing, as one clear error when it cannot
  * be: a file where the directory (or a parent) should be is "a file is in the
- * way", not a raw EEXIST or ENOTDIR.
+ * way", not a raw EEXIST or ENOTDIR. `what` begins the error line.
  */
-export async function ensureDir (dir: string): Promise<void> {
+export async function ensureDir (dir: string, what = 'cannot create directory'): Promise<void> {
   try {
     await makeDirs(dir)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EEXIST' || code === 'ENOTDIR') {
-      throw new ShoeboxError('SHOEBOX_IO', `cannot create directory ${dir}: a file is in the way (${code})`, { cause: err })
+      throw new ShoeboxError('SHOEBOX_IO', `${what} ${dir}: a file is in the way (${code})`, { cause: err })
     }
-    throw ioError(err, 'cannot create directory', dir)
+    throw ioError(err, what, dir)
   }
 }
 

@@ -28,7 +28,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { makeDirs, writeAll } from '../fs/durable.js'
+import { ensureDir, writeAll } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
 import { archiveSource } from '../source/archive-source.js'
@@ -87,10 +87,11 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   })
   let out: string
   try {
-    await makeDirs(options.out)
+    await ensureDir(options.out, 'cannot unpack into')
     out = await fs.realpath(options.out)
   } catch (err) {
     source.destroy()
+    if (err instanceof ShoeboxError) throw err
     throw ioError(err, 'cannot unpack into', options.out)
   }
   const restorer = new Restorer(out, options)

@@ -142,3 +142,16 @@ t.test('unpack --max-record-size is the largest record read', async (t) => {
   t.equal(bad.code, 2, 'a bad size is a usage error')
   t.match(bad.stderr, '--max-record-size')
 })
+
+t.test('--out where a file is in the way: one line saying so, nothing unpacked', async (t) => {
+  const dir = tempDir(t)
+  craft(path.join(dir, 'packed', 'a.shoebox'), [packRecord('x.txt', 'x')])
+  const file = path.join(dir, 'afile')
+  fs.writeFileSync(file, 'keep me')
+  for (const out of [file, path.join(file, 'sub')]) {
+    const r = await cli(['unpack', path.join(dir, 'packed', '*'), '--out', out])
+    t.equal(r.code, 1, out)
+    t.equal(r.stderr, `shoebox unpack: cannot unpack into ${out}: a file is in the way (${out === file ? 'EEXIST' : 'ENOTDIR'})\n`)
+  }
+  t.equal(fs.readFileSync(file, 'utf8'), 'keep me')
+})
