@@ -31,7 +31,7 @@ export async function openInput (io: Io, name: string): Promise<Readable> {
   try {
     handle = await fs.promises.open(name, 'r')
   } catch (err) {
-    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}`, { cause: err })
+    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}${quotedGlobHint(name, err)}`, { cause: err })
   }
   const stat = await handle.stat().catch(async (err: unknown) => {
     await handle.close()
@@ -132,6 +132,17 @@ function isFile (fd: number): boolean {
   } catch {
     return false
   }
+}
+
+/**
+ * For a FILE argument that is not there and looks like a glob ('logs/*'
+ * quoted): decode, verify and upload take file names, which the shell
+ * expands; read and ls take globs. Empty otherwise.
+ */
+export function quotedGlobHint (name: string, err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && /[*?[\]{}]/.test(name)
+    ? ' (a file name, not a glob: leave globs unquoted for the shell to expand)'
+    : ''
 }
 
 /** A usage mistake: the CLI prints it with a hint and exits 2. */

@@ -6,7 +6,7 @@ import { ShoeboxError } from '../errors.js'
 import { openStore } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
-import { describeIoError, usage } from './io.js'
+import { describeIoError, quotedGlobHint, usage } from './io.js'
 import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
 import { plural } from '../plural.js'
@@ -54,7 +54,7 @@ export const uploadCommand: Command = {
           if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
           size = st.size
         } catch (err) {
-          throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}`)
+          throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
         }
         const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }))
         await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)

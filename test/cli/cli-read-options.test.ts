@@ -34,6 +34,20 @@ t.test('a pattern that matches nothing: "no archive matches PATTERN", exit 1 (re
   }
 })
 
+t.test('decode, verify and upload take file names: a quoted glob is named as such', async (t) => {
+  const glob = path.join(tmp, 'nothing-here', '*.shoebox')
+  const hint = '(a file name, not a glob: leave globs unquoted for the shell to expand)'
+  const decoded = await cli(['decode', glob])
+  t.equal(decoded.stderr, `shoebox decode: cannot read ${glob}: no such file or directory (ENOENT) ${hint}\n`)
+  const verified = await cli(['verify', glob])
+  t.equal(verified.stdout.toString(), `${glob}: UNREADABLE: cannot read ${glob}: no such file or directory (ENOENT) ${hint}\n`)
+  const uploaded = await cli(['upload', glob, '--to', path.join(tmp, 'up')])
+  t.equal(uploaded.stderr, `shoebox upload: cannot read ${glob}: no such file or directory (ENOENT) ${hint}\n`)
+  for (const r of [decoded, verified, uploaded]) t.equal(r.code, 1)
+  const plain = await cli(['verify', path.join(tmp, 'no-such-file')])
+  t.notMatch(plain.stdout.toString(), 'not a glob', 'a plain missing name gets no hint')
+})
+
 t.test('archiveSource: SHOEBOX_NOT_FOUND naming the pattern; allowEmpty gives an empty stream; follow waits', async (t) => {
   const pattern = path.join(tmp, 'none', '*')
   await t.rejects(async () => { for await (const r of archiveSource(pattern)) t.fail(String(r)) }, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches ${pattern}` })
