@@ -60,6 +60,8 @@ function field (letter: string, d: Date, micros: number): string | undefined {
 /** Check a template once, at construction: unknown fields and tokens are errors, not surprises. */
 export function checkTemplate (template: string): void {
   if (typeof template !== 'string' || template === '') throw invalidOption('template', 'must be a non-empty string')
+  // '../x-%Y' became the name '.._x-2026': a dotfile, which readers' globs skip and writers use for temporary files.
+  if (template.startsWith('.')) throw invalidOption('template', `'${template}' starts with '.': its files would be hidden (readers skip dotfiles)`)
   const probe = Date.UTC(2000, 0, 1)
   for (const m of template.matchAll(/%(.)|\{([^}]*)\}/g)) {
     if (m[1] !== undefined && field(m[1], new Date(probe), 0) === undefined) {
