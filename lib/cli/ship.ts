@@ -178,6 +178,8 @@ interface Summary {
   uploaded: { bytes: number, objects: number }
   retries: number
   elapsedMs: number
+  splits: number
+  batchBytes: number
   events: { acked: number, rejected: number, invalid: number, dropped: number, spilled: number, replayed: number }
 }
 
@@ -186,6 +188,7 @@ function summary (s: Summary, invalidLines = 0): string {
   const e = s.events
   const parts = [`shipped ${plural(e.acked, 'event')} in ${plural(s.uploaded.objects, 'batch', 'batches')} (${(s.uploaded.bytes / 1e6).toFixed(1)} MB) in ${(s.elapsedMs / 1000).toFixed(1)} s`]
   if (s.retries > 0) parts.push(plural(s.retries, 'retry', 'retries'))
+  if (s.splits > 0) parts.push(`${plural(s.splits, 'batch', 'batches')} split (413 too large; now at most ${s.batchBytes} bytes)`)
   const refused = invalidLines
   if (refused > 0) parts.push(`${refused} invalid`)
   if (e.rejected > 0) parts.push(`${e.rejected} rejected by the server`)

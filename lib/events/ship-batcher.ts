@@ -90,6 +90,23 @@ export class Batch {
     return this.#body.text(i)
   }
 
+  /**
+   * Its events as two batches, the first half and the rest, in order, each
+   * with its callbacks, origins and lines (for a body the server refused as
+   * too large, sent again in parts). The texts are copied as they were sent,
+   * @id included, so a part sent again is stored once.
+   */
+  split (): [Batch, Batch] {
+    const half = Math.ceil(this.count / 2)
+    return [this.#slice(0, half), this.#slice(half, this.count)]
+  }
+
+  #slice (from: number, to: number): Batch {
+    const part = new Batch(this.key, this.namespace, this.stream, this.openedAt)
+    for (let i = from; i < to; i++) part.#took(part.#body.appendBytes(this.#body.eventBytes(i)), this.dones[i], this.origins?.[i], this.lines?.[i])
+    return part
+  }
+
   #took (bytes: number, done: Done | undefined, origin: unknown, line: number | undefined): void {
     this.bytes += bytes
     this.origins = pushSparse(this.origins, this.dones.length, origin)
@@ -168,6 +185,16 @@ export class Batcher {
     }
     if (batch.count >= this.limits.maxEvents || batch.bytes >= this.limits.maxBytes) cut.push(this.#take(streams, batch))
     return bytes
+  }
+
+  /**
+   * A server refused a batch of `refused` event bytes as too large (413):
+   * later batches are cut at half that at most. The limit only shrinks, and
+   * never below one event a batch (an event alone is never split). Returns it.
+   */
+  shrinkBytes (refused: number): number {
+    this.limits.maxBytes = Math.max(1, Math.min(this.limits.maxBytes, Math.floor(refused / 2)))
+    return this.limits.maxBytes
   }
 
   /** Cut every batch that has waited maxAge by `now`, oldest first. */

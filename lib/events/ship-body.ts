@@ -159,10 +159,15 @@ export class BatchBody {
 
   /** Event i's text, decoded from the body. */
   text (i: number): string {
+    return this.eventBytes(i).toString('utf8')
+  }
+
+  /** Event i's text as the UTF-8 bytes in the body (a view: valid until the body is released). */
+  eventBytes (i: number): Buffer {
     const start = this.#starts[i]
     if (start === undefined) throw new RangeError(`no event ${i} in the batch`)
     const end = i + 1 < this.#starts.length ? this.#starts[i + 1] - SEPARATOR.length : this.#eventsEnd < 0 ? this.#length : this.#eventsEnd
-    return this.#buf.toString('utf8', start, end)
+    return this.#buf.subarray(start, end)
   }
 
   #writable (): void {

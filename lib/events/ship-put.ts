@@ -9,7 +9,9 @@
  * errors. Other answers are failures of the whole request: 429, 503, other
  * 5xx and broken connections are worth another try (Retry-After honoured),
  * any other status (400 NamespaceMissing, 403 serving mode, 404, 413) is not,
- * and its events are rejected rather than tried forever.
+ * and its events are rejected rather than tried forever; except that the
+ * shipper splits a batch refused with 413 (its `status` says so) and sends
+ * the halves (ship.ts), so only an event too large alone is rejected.
  */
 import http from 'node:http'
 import type https from 'node:https'

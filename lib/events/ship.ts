@@ -19,7 +19,12 @@
  * of replayed (spilled) events goes alone among its stream's, because the
  * spill records a prefix count of acknowledged events per stream. A batch
  * that got no answer is tried again whole, with jittered backoff and the
- * server's Retry-After; a batch that got one is never sent again.
+ * server's Retry-After; a batch that got one is never sent again, except
+ * one refused as too large (413, a server's or a proxy's body limit): it
+ * is sent again as two halves, one after the other in its in-flight slot,
+ * split again while refused, down to an event alone (then rejected), and
+ * later batches are cut at half its size at most (Batcher.shrinkBytes), so
+ * a long run pays a few 413s, not one a batch.
  *
  * The queue (events cut into batches, waiting or in flight) is bounded. When
  * it is full, onOverflow decides: 'block' holds the writer (backpressure),
@@ -63,6 +68,10 @@ export interface ShipEventCounts {
 
 export interface ShipStats extends TransferSnapshot {
   events: ShipEventCounts
+  /** Batches the server refused as too large (413), sent again split in two. */
+  splits: number
+  /** The byte limit batches are cut at now: batchBytes, or less after a 413. */
+  batchBytes: number
 }
 
 type Done = (error: Error | null) => void
@@ -76,8 +85,11 @@ class Written {
 /** Written by flush(): every event before it is queued; send them all now. */
 const FLUSH = Symbol('flush')
 
-/** What a batch's answer means for its events (applied in the stream's order, see Flight). */
-type Outcome = { kind: 'acked', bytes: number } | { kind: 'rejected', message: string, stored: number }
+/** What a put's answer means for the events of the batch sent. */
+type Answer = { kind: 'acked', bytes: number } | { kind: 'rejected', message: string, stored: number }
+
+/** What a batch's answer means for its events (applied in the stream's order, see Flight): a split batch's is its parts' answers, in order. */
+type Outcome = Answer | { kind: 'split', parts: Array<{ batch: Batch, answer: Answer }> }
 
 /** One stream's batches in flight. */
 class Flight {
@@ -105,6 +117,7 @@ export class Shipper extends Writable {
   readonly #counts: ShipEventCounts = { written: 0, acked: 0, rejected: 0, invalid: 0, dropped: 0, spilled: 0, replayed: 0, queued: 0 }
   readonly #spill: Spill | undefined
   #queuedBytes = 0
+  #splits = 0
   #ready: Batch[] = []
   readonly #inFlight = new Set<Batch>()
   readonly #flights = new Map<string, Flight>()
@@ -207,7 +220,7 @@ export class Shipper extends Writable {
   }
 
   stats (): ShipStats {
-    return { ...this.#transfer.snapshot(), events: { ...this.#counts, queued: this.#counts.queued } }
+    return { ...this.#transfer.snapshot(), events: { ...this.#counts, queued: this.#counts.queued }, splits: this.#splits, batchBytes: this.#batcher.limits.maxBytes }
   }
 
   /** `written`, taken off #unaccepted (the Writable hands chunks to _write in the order written). */
@@ -385,6 +398,9 @@ export class Shipper extends Writable {
   async #send (batch: Batch): Promise<Outcome | undefined> {
     const { namespace, stream } = batch
     const events = batch.count
+    // Cut before a 413 lowered the limit (queued, or a half of a refused batch): split before
+    // sending, not after another 413. Never true otherwise: the batcher cuts at the limit.
+    if (events > 1 && batch.bytes > this.#batcher.limits.maxBytes) return await this.#sendSplit(batch)
     this.emit('batch', { namespace, stream, events, bytes: batch.bytes })
     let retryAfterMs = 0
     try {
@@ -406,6 +422,7 @@ export class Shipper extends Writable {
       return { kind: 'rejected', message: `${this.#where}: stream ${stream}: ${outcome.errors.join('; ')}${stored}`, stored: outcome.inserted }
     } catch (err) {
       if (this.#abort.signal.aborted) return undefined
+      if (err instanceof PutError && err.status === 413 && batch.count > 1) return await this.#split(batch, err)
       if (err instanceof PutError && !err.retryable) {
         // A 200 whose body broke: the server answers only once the batch is stored, so it most
         // likely is (its @errors unknown). Not sent again; reported as maybe stored.
@@ -418,11 +435,48 @@ export class Shipper extends Writable {
     }
   }
 
-  /** A batch's answer, applied to its events. */
+  /** A batch the server refused as too large: later batches are cut at half its size at most, and it is sent split. */
+  async #split (batch: Batch, refusal: PutError): Promise<Outcome | undefined> {
+    this.#splits++
+    const batchBytes = this.#batcher.shrinkBytes(batch.bytes)
+    this.emit('split', { namespace: batch.namespace, stream: batch.stream, events: batch.count, bytes: batch.bytes, batchBytes, error: refusal })
+    return await this.#sendSplit(batch)
+  }
+
+  /** Its two halves sent, one after the other (they keep its order and its slot in flight), each split again as needed. */
+  async #sendSplit (batch: Batch): Promise<Outcome | undefined> {
+    const parts: Array<{ batch: Batch, answer: Answer }> = []
+    for (const half of batch.split()) {
+      const outcome = await this.#send(half)
+      if (outcome === undefined) return undefined
+      if (outcome.kind === 'split') parts.push(...outcome.parts)
+      else parts.push({ batch: half, answer: outcome })
+    }
+    return { kind: 'split', parts }
+  }
+
+  /** A batch's answer, applied to its events (a split batch's, part by part). */
   async #apply (batch: Batch, outcome: Outcome): Promise<void> {
     this.#answered.add(batch)
-    if (outcome.kind === 'rejected') {
-      await this.#reject(batch, outcome.message, outcome.stored)
+    if (outcome.kind !== 'split') {
+      await this.#applyAnswer(batch, outcome)
+      return
+    }
+    // Every part's callbacks hear their answer, even when recording an earlier part's failed.
+    let failure: Error | null = null
+    for (const part of outcome.parts) {
+      try {
+        await this.#applyAnswer(part.batch, part.answer)
+      } catch (err) {
+        failure ??= err as Error
+      }
+    }
+    if (failure !== null) throw failure
+  }
+
+  async #applyAnswer (batch: Batch, answer: Answer): Promise<void> {
+    if (answer.kind === 'rejected') {
+      await this.#reject(batch, answer.message, answer.stored)
       return
     }
     this.#transfer.uploadedObject()
@@ -430,7 +484,7 @@ export class Shipper extends Writable {
     // Recorded in the spill first: an `ack` seen means no later run sends these again.
     // Acknowledged is acknowledged: the callbacks hear it even if recording it failed.
     const recorded = await this.#settleSpilled(batch).then(() => null, (err: Error) => err)
-    this.emit('ack', { namespace: batch.namespace, stream: batch.stream, events: batch.count, bytes: outcome.bytes })
+    this.emit('ack', { namespace: batch.namespace, stream: batch.stream, events: batch.count, bytes: answer.bytes })
     for (const done of batch.dones) done?.(null)
     if (recorded !== null) throw recorded
     // The server read the whole body: its buffer can hold a later one.

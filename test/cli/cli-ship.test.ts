@@ -28,6 +28,17 @@ t.test('ships every line, stamped, with the stream from a field and the time fro
   t.same(collector.stored.filter((e) => e.stream === 'odd').map((e) => e.event.seq as number).sort((a, b) => a - b), lines.map((_, i) => i).filter((i) => i % 2 === 1), 'each odd line once')
 })
 
+t.test('a body limit below the batch (413): every line shipped, the summary names the splits and the limit learnt', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.maxBody = 2000
+  const lines = Array.from({ length: 10 }, (_, seq) => JSON.stringify({ seq, pad: 'x'.repeat(500) }))
+  const result = await cli(['ship', collector.url, '--stream', 's'], lines.join('\n') + '\n')
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stderr, /^shoebox ship: shipped 10 events in \d+ batches \(0\.\d MB\) in [\d.]+ s; [1-9]\d* batch(es)? split \(413 too large; now at most \d+ bytes\)\n$/)
+  t.same(collector.stored.map((e) => e.event.seq as number).sort((a, b) => a - b), lines.map((_, seq) => seq), 'each line once')
+})
+
 t.test('bad lines are named and counted, the good ones shipped; exit 1', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })

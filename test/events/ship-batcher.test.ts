@@ -105,3 +105,32 @@ t.test('recycle: an acknowledged batch\'s buffer holds a later body, which comes
   for (const text of texts.slice(3)) b.add(undefined, 'o', text, undefined, undefined, undefined, undefined, 0, other)
   t.not(other[0].body().buffer, first.buffer)
 })
+
+t.test('split: two halves in order, each event with its callback, origin, line and bytes; shrinkBytes only lowers, to 1 at least', async (t) => {
+  const b = new Batcher({ maxEvents: 5, maxBytes: 1e9, maxAgeMs: 100 })
+  const cut: Batch[] = []
+  const dones = [0, 1, 2, 3, 4].map((i) => (): number => i)
+  const texts = ['{"a":"é"}', '{"b":1}', '{"c":"日本"}', '{}', '{"e":[1, 2]}']
+  texts.forEach((text, i) => b.add(undefined, 's', text, undefined, dones[i], i === 3 ? { spilled: 3 } : undefined, i === 1 ? 7 : undefined, 0, cut))
+  t.equal(cut.length, 1)
+  const whole = cut[0]
+  whole.body()
+  const [first, second] = whole.split()
+  t.same([first.count, second.count], [3, 2], 'the first half takes the odd one')
+  t.same([0, 1, 2].map((i) => first.text(i)), texts.slice(0, 3))
+  t.same([0, 1].map((i) => second.text(i)), texts.slice(3))
+  t.same([...first.dones, ...second.dones], dones, 'callbacks follow their events')
+  t.same(first.lines, [undefined, 7, undefined])
+  t.equal(first.origins, undefined)
+  t.same(second.origins, [{ spilled: 3 }, undefined])
+  t.equal(first.bytes + second.bytes, whole.bytes)
+  t.same(JSON.parse(second.body().toString()), { events: { s: [{}, { e: [1, 2] }] } }, 'a half is a whole put body')
+  const [one, none] = first.split()[1].split()
+  t.same([one.count, none.count], [1, 0])
+
+  t.equal(b.shrinkBytes(1000), 500, 'half the refused size')
+  t.equal(b.shrinkBytes(4000), 500, 'never raised')
+  t.equal(b.shrinkBytes(1), 1, 'never below one event a batch')
+  t.equal(b.limits.maxBytes, 1)
+  t.same(sizes([...add(b, undefined, 's', 3), ...add(b, undefined, 's', 3)]), [1, 1], 'each event alone')
+})
