@@ -14,7 +14,8 @@ import { parseTempName } from '../roll/names.js'
 import { ShoeboxError } from '../errors.js'
 import { FileStore } from '../store/file-store.js'
 import { literalPrefix } from '../store/keys.js'
-import type { GlobRoot, StoreGlob } from './glob.js'
+import { isRemote } from '../store/store-url.js'
+import { localPattern, type GlobRoot, type StoreGlob } from './glob.js'
 import type { ListedFile } from './order.js'
 
 export { openGlob, splitGlob, localPattern, type GlobRoot, type StoreGlob, type OpenGlobOptions } from './glob.js'
@@ -57,14 +58,14 @@ export async function listFiles (glob: GlobRoot, sealing?: Set<string>): Promise
  * only itself, not its files: the line says which pattern does.
  */
 export function noArchiveMatches (pattern: string): ShoeboxError {
-  const hint = isLocalDirectory(pattern) ? ` (a directory: '${path.join(pattern, '*')}' matches the archives in it)` : ''
+  const hint = isLocalDirectory(pattern) ? ` (a directory: '${pattern.replace(/\/+$/, '')}/*' matches the archives in it)` : ''
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `no archive matches ${pattern}${hint}`)
 }
 
 function isLocalDirectory (pattern: string): boolean {
-  if (pattern.includes('://')) return false
+  if (isRemote(pattern)) return false
   try {
-    return fs.statSync(pattern).isDirectory()
+    return fs.statSync(localPattern(pattern)).isDirectory()
   } catch {
     return false
   }

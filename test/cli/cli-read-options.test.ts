@@ -28,9 +28,11 @@ t.test('a pattern that matches nothing: "no archive matches PATTERN", exit 1 (re
   t.equal((await cli(['read', path.join(empty, '*.shoebox')])).code, 1)
   // A directory given as the pattern matches only itself: the line names the pattern that matches its files.
   for (const command of ['read', 'ls']) {
-    const r = await cli([command, empty])
-    t.equal(r.stderr, `shoebox ${command}: no archive matches ${empty} (a directory: '${path.join(empty, '*')}' matches the archives in it)\n`, command)
-    t.equal(r.code, 1, command)
+    for (const given of [empty, `${empty}/`, `file://${empty}`]) {
+      const r = await cli([command, given])
+      t.equal(r.stderr, `shoebox ${command}: no archive matches ${given} (a directory: '${given.replace(/\/$/, '')}/*' matches the archives in it)\n`, `${command} ${given}`)
+      t.equal(r.code, 1, command)
+    }
   }
 })
 
