@@ -10,7 +10,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../errors.js'
-import { makeDirs, syncDir, tempBeside, writeAll } from '../fs/durable.js'
+import { ensureDir, syncDir, tempBeside, writeAll } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { moveNoReplace } from '../fs/link.js'
 import { metaPaths } from './config.js'
@@ -77,7 +77,7 @@ export async function writeHistoryLines (
   const iterator = lines[Symbol.iterator]()
   let next = iterator.next()
   if (next.done === true) return null
-  await makeDirs(paths.db).catch((err: unknown) => { throw ioError(err, 'cannot create', paths.db) })
+  await ensureDir(paths.db, 'cannot create')
 
   let name = nextHistoryName(kind, await listHistoryFiles(base), options.micros ?? nowMicros())
   const temp = tempBeside(path.join(paths.metadir, name))

@@ -24,7 +24,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
-import { makeDirs, writeFileDurably } from '../fs/durable.js'
+import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } from './config.js'
 import { flattenMetadata, type MetaRow } from './flatten.js'
@@ -116,7 +116,7 @@ export class MetaIngest extends Writable {
 
   async #start (): Promise<void> {
     const paths = metaPaths(this.base)
-    await makeDirs(paths.db).catch((err: unknown) => { throw ioError(err, 'cannot create', paths.db) })
+    await ensureDir(paths.db, 'cannot create')
     this.#config ??= await loadMetaConfig(this.base)
     // Destroyed meanwhile (its source failed as it opened): no lock, no scratch db; closing waits for this.
     if (this.destroyed) return
@@ -393,7 +393,7 @@ export class MetaIngest extends Writable {
   /** `_store/meta_last_updated` and `store_last_updated`, as mmmeta's touch(), in UTC. */
   async #touch (): Promise<void> {
     const store = metaPaths(this.base).store
-    await makeDirs(store).catch((err: unknown) => { throw ioError(err, 'cannot create', store) })
+    await ensureDir(store, 'cannot create')
     const value = metaTimestamp(this.#micros, 'T')
     for (const key of ['meta_last_updated', 'store_last_updated']) {
       const file = path.join(store, key)

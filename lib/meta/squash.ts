@@ -9,7 +9,7 @@
  * A file another tool adds meanwhile is never removed.
  */
 import fs from 'node:fs/promises'
-import { makeDirs, syncDir } from '../fs/durable.js'
+import { ensureDir, syncDir } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, type MetaConfig } from './config.js'
 import { listHistoryFiles, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
@@ -40,7 +40,7 @@ export interface SquashResult {
 export async function squashHistory (base: string, options: SquashOptions = {}): Promise<SquashResult> {
   const config = options.config ?? await loadMetaConfig(base)
   const db = metaPaths(base).db
-  await makeDirs(db).catch((err: unknown) => { throw ioError(err, 'cannot create', db) })
+  await ensureDir(db, 'cannot create')
   const lock = await acquirePublishLock(base, { wait: options.lockWait })
   try {
     await removeStaleTemporaries(base)

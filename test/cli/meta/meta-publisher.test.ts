@@ -158,6 +158,12 @@ t.test('an empty metadir; usage errors exit 2', async (t) => {
   const returned = listing()
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.equal(listing(), returned, 'no work left running after the command')
+  // A metadir where a file stands: the one line every directory shoebox makes gives (ensureDir).
+  const file = path.join(base, 'afile')
+  fs.writeFileSync(file, 'x')
+  r = await cli(['meta', 'generate', '--metadir', file, '--ndjson', '-'])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox meta: cannot create ${path.join(file, '_mmmeta', 'db')}: a file is in the way (ENOTDIR)\n`)
   r = await cli(['meta', '--help'])
   t.match(r.stdout.toString(), 'generate')
 })
