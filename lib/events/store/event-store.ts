@@ -208,7 +208,12 @@ export class EventStore implements EventBackend {
         if (rows.count > 0) this.#known(ns, stream)
       }
     })
-    if (this.#memtable.bytes >= this.#memtableSize) this.#scheduleFlush()
+    if (this.#memtableFull()) this.#scheduleFlush()
+  }
+
+  /** Time to flush: the table holds events (with memtableSize 0 an empty one was "full": a flush loop for ever) and reached its size. */
+  #memtableFull (): boolean {
+    return !this.#memtable.empty && this.#memtable.bytes >= this.#memtableSize
   }
 
   /**
@@ -447,9 +452,8 @@ export class EventStore implements EventBackend {
     }).then((flushed) => {
       this.#flushing = undefined
       // The table that filled while this flush ran is next, without waiting for another put;
-      // after a failure, only the next put tries again (no loop of failing flushes). An empty
-      // table is not flushed again (with memtableSize 0 it is always "full": a loop for ever).
-      if (flushed && !this.#memtable.empty && this.#memtable.bytes >= this.#memtableSize && !this.#closing) this.#scheduleFlush()
+      // after a failure, only the next put tries again (no loop of failing flushes).
+      if (flushed && this.#memtableFull() && !this.#closing) this.#scheduleFlush()
     })
   }
 
