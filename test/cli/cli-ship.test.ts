@@ -239,6 +239,27 @@ t.test('the real binary gives up with its stdin pipe still open: it exits, namin
   t.match(giveUpCounts(stderr), { read: 20, acked: 0, lost: 20 })
 })
 
+t.test('a second signal quits at once, while the lines read still wait for a server that refuses them', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.refuseAll(503)
+  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  child.stdin.on('error', () => {})
+  child.stdin.write('{"seq":1}\n')
+  const deadline = Date.now() + 60_000
+  while (collector.requests === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  const exited = once(child, 'exit')
+  child.kill('SIGINT')
+  // The first signal only ends the input: the shipper goes on trying (503 after 503) until the second.
+  const first = await Promise.race([exited.then(() => 'exited'), new Promise((resolve) => setTimeout(() => { resolve('running') }, 500))])
+  t.equal(first, 'running', 'after one SIGINT it still tries to ship what it read')
+  child.kill('SIGINT')
+  const [code, signal] = await exited
+  child.stdin.destroy()
+  t.same([code, signal], [null, 'SIGINT'], 'the second SIGINT ends it, by the signal')
+  t.equal(collector.stored.length, 0)
+})
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`${signal} with stdin still open: stops reading, ships the lines read, says where it stopped; exit 0`, async (t) => {
     const collector = await startCollector()
