@@ -3,6 +3,8 @@
  * stops cleanly on SIGTERM and SIGINT, and a restart finds the events; option
  * mistakes are usage errors (exit 2).
  */
+import { once } from 'node:events'
+import net from 'node:net'
 import t from 'tap'
 import { cli } from '../cli-run.js'
 import { get, json, post, put, spawnServe, streams } from './conformance-kit.js'
@@ -38,4 +40,22 @@ t.test('usage errors', async (t) => {
   const help = await cli(['serve', '--help'])
   t.equal(help.code, 0)
   t.match(help.stdout.toString(), /--retention T/)
+})
+
+t.test('SIGTERM waits for a request in flight (up to 5 s); a second signal ends it at once', async (t) => {
+  const data = t.testdir()
+  const serve = await spawnServe(['--data', data])
+  // A put whose body stops half-way holds the first stop in its grace.
+  const { port } = new URL(serve.url)
+  const socket = net.connect(Number(port), '127.0.0.1', () => { socket.write('POST /1.0/events/put HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"events":') })
+  socket.on('error', () => {})
+  t.teardown(() => { socket.destroy() })
+  await once(socket, 'connect')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  serve.child.kill('SIGTERM')
+  const first = await Promise.race([serve.exited.then(() => 'exited'), new Promise((resolve) => setTimeout(() => { resolve('running') }, 500))])
+  t.equal(first, 'running', 'one SIGTERM lets the request in flight finish first')
+  serve.child.kill('SIGTERM')
+  const end = await serve.exited
+  t.same([end.code, end.signal], [null, 'SIGTERM'], 'the second one ends it, by the signal')
 })
