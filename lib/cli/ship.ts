@@ -25,7 +25,9 @@ it stopped; a second signal quits at once.
 If it gives up (--attempts), it stops reading stdin and says how many
 lines it read, how many the server acknowledged and what became of the
 rest: with --spill, every line read and not acknowledged is in the spill
-(the next run with the same --spill sends it); without, not stored.
+(the next run with the same --spill sends it); without, not kept: named
+unconfirmed, as the server may or may not have stored them before its
+answer failed.
 
 Options:
   --stream NAME          the stream of every event (or of those without --stream-field)
@@ -159,16 +161,17 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   const unsent = canSpill ? leftover : []
   if (o.spill !== undefined && unsent.length > 0) await o.spillUnsent(o.spill, o.namespace, unsent)
   const lines = read + o.badLines
-  // Neither acknowledged nor refused: spilled, or not stored.
+  // Neither acknowledged nor refused: spilled, or unconfirmed. Not "not stored": a batch whose answer was lost
+  // (a reset, a timeout) may be stored, and a user who sent those lines again would store them twice.
   const rest = read - acked - rejected
   const parts = [`${plural(lines, 'line')} read from stdin: ${acked} acknowledged`]
   if (rejected + o.badLines > 0) parts.push(`${rejected + o.badLines} refused`)
   if (o.spill === undefined) {
-    parts.push(`${rest} not stored`)
+    parts.push(`${rest} unconfirmed (not kept; the server may or may not have them)`)
   } else {
-    const notStored = held + (canSpill ? 0 : leftover.length)
-    parts.push(`${rest - notStored} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
-    if (notStored > 0) parts.push(`${notStored} not stored`)
+    const unconfirmed = held + (canSpill ? 0 : leftover.length)
+    parts.push(`${rest - unconfirmed} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
+    if (unconfirmed > 0) parts.push(`${unconfirmed} unconfirmed (not kept; the server may or may not have them)`)
   }
   const partial = outcome.partialBytes > 0 ? `; an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''
   return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${parts.join(', ')}${partial}`, { cause: failure })

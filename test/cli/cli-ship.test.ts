@@ -115,15 +115,15 @@ t.test('stdin split at every byte (multi-byte characters too): every event intac
   t.same(collector.stored.map((e) => ({ seq: e.event.seq, text: e.event.text })), events)
 })
 
-/** The line numbers a give-up report names: read, acknowledged, spilled, not stored. */
-function giveUpCounts (stderr: string): { read: number, acked: number, spilled: number, lost: number } {
+/** The line numbers a give-up report names: read, acknowledged, spilled, unconfirmed (not kept). */
+function giveUpCounts (stderr: string): { read: number, acked: number, spilled: number, unconfirmed: number } {
   const line = stderr.split('\n').find((l) => / lines? read from stdin/.test(l))
   if (line === undefined) throw new Error(`no give-up report in: ${stderr}`)
   const count = (re: RegExp): number => Number(re.exec(line)?.[1] ?? 0)
-  return { read: count(/(\d+) lines? read/), acked: count(/(\d+) acknowledged/), spilled: count(/(\d+) spilled/), lost: count(/(\d+) not stored/) }
+  return { read: count(/(\d+) lines? read/), acked: count(/(\d+) acknowledged/), spilled: count(/(\d+) spilled/), unconfirmed: count(/(\d+) unconfirmed \(not kept; the server may or may not have them\)/) }
 }
 
-t.test('gives up (block): the error line counts every line read as acknowledged or not stored, never both', async (t) => {
+t.test('gives up (block): the error line counts every line read as acknowledged or unconfirmed, never both', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   // The first batch is stored, then the server answers 503 to everything.
@@ -134,7 +134,7 @@ t.test('gives up (block): the error line counts every line read as acknowledged 
   const counts = giveUpCounts(result.stderr)
   t.equal(counts.read, 300, result.stderr)
   t.equal(counts.acked, collector.stored.length, 'acknowledged as the server says')
-  t.equal(counts.acked + counts.lost, 300, 'the rest named as not stored')
+  t.equal(counts.acked + counts.unconfirmed, 300, 'the rest named as unconfirmed')
   t.equal(counts.spilled, 0)
 })
 
@@ -150,7 +150,7 @@ t.test('gives up with --spill: every line read is acknowledged or spilled, and t
   const counts = giveUpCounts(down.stderr)
   t.equal(counts.read, 300, down.stderr)
   t.equal(counts.acked, collector.stored.length)
-  t.equal(counts.lost, 0, 'nothing read is lost')
+  t.equal(counts.unconfirmed, 0, 'nothing read is lost')
   t.equal(counts.acked + counts.spilled, 300, 'the shipper spilled what it held in memory itself')
   const acked = collector.stored.length
   collector.refuseAll(undefined)
@@ -171,7 +171,7 @@ t.test('gives up with --spill while ending (stdin all read): the queue goes to t
   const input = Array.from({ length: 5 }, (_, seq) => JSON.stringify({ seq, text: 'ünïcode ✓' })).join('\n')
   const down = await cli(['ship', collector.url, '--stream', 's', '--spill', dir, '--attempts', '2'], input)
   t.equal(down.code, 1)
-  t.match(giveUpCounts(down.stderr), { read: 5, acked: 0, spilled: 5, lost: 0 })
+  t.match(giveUpCounts(down.stderr), { read: 5, acked: 0, spilled: 5, unconfirmed: 0 })
   collector.refuseAll(undefined)
   const up = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '')
   t.equal(up.code, 0, up.stderr)
@@ -192,7 +192,7 @@ t.test('gives up while stdin stays open: stops reading, exits, and names a parti
     stderr: new Writable({ write (c: Buffer, _e, cb) { stderr += c.toString(); cb() } })
   })
   t.equal(code, 1, stderr)
-  t.match(giveUpCounts(stderr), { read: 50, acked: 0, lost: 50 })
+  t.match(giveUpCounts(stderr), { read: 50, acked: 0, unconfirmed: 50 })
   t.match(stderr, /an incomplete last line \(9 bytes\) not stored\n$/)
   t.ok(stdin.destroyed, 'stdin is no longer read')
 })
@@ -236,7 +236,7 @@ t.test('the real binary gives up with its stdin pipe still open: it exits, namin
   const [code] = await once(child, 'exit')
   child.stdin.destroy()
   t.equal(code, 1, stderr)
-  t.match(giveUpCounts(stderr), { read: 20, acked: 0, lost: 20 })
+  t.match(giveUpCounts(stderr), { read: 20, acked: 0, unconfirmed: 20 })
 })
 
 t.test('a second signal quits at once, while the lines read still wait for a server that refuses them', async (t) => {
