@@ -20,7 +20,8 @@ Exits once every event is acknowledged, with a summary line on stderr
 (live progress too, on a terminal). Exit 1 if any event was refused (a bad
 line, or rejected by the server), 2 for a usage mistake. SIGINT or SIGTERM
 end the input there: the lines read are shipped, and the summary says where
-it stopped; a second signal quits at once.
+it stopped; a second signal quits at once. While no batch is acknowledged
+for 5 s (a wrong URL, a server down) it says so on stderr, every 30 s.
 
 If it gives up (--attempts), it stops reading stdin and says how many
 lines it read, how many the server acknowledged and what became of the
@@ -42,6 +43,12 @@ Options:
   --queue N              events queued before --on-overflow applies (default 10000)
   --attempts N           give up on a batch after N tries (default: keep trying)
   -h, --help             show this help`
+
+/** A run whose batches have failed this long (and no ack since) says so on stderr; again at most this often. */
+const FAILING_NOTE_AFTER_MS = 5000
+const FAILING_NOTE_EVERY_MS = 30_000
+/** After a first signal, a run not done this soon says what it is waiting for. */
+const STOPPING_NOTE_AFTER_MS = 2000
 
 export const shipCommand: Command = {
   name: 'ship',
@@ -103,19 +110,37 @@ export const shipCommand: Command = {
     shipper.on('rejected', (info: { line: number | undefined, error: Error }) => {
       if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${info.error.message}\n`)
     })
-    const live = isTerminal(io)
+    const tty = isTerminal(io)
+    const live = tty
       ? setInterval(() => { io.stderr.write(`\r\x1b[Kshoebox ship: ${summary(shipper.stats())}`) }, 1000)
       : null
     live?.unref()
+    // A server that stays unreachable or busy is retried for ever by default: say so, or the command
+    // sat silent (off a terminal) until the user gave up on it. Not for a blip that a few quick tries cure.
+    const note = (line: string): void => { io.stderr.write(`${tty ? '\r\x1b[K' : ''}shoebox ship: ${line}\n`) }
+    let failingSince: number | undefined
+    let notedAt = -Infinity
+    shipper.on('ack', () => { failingSince = undefined })
+    shipper.on('retry', (info: { attempt: number, delayMs: number, error: Error }) => {
+      const now = Date.now()
+      failingSince ??= now
+      if (now - failingSince < FAILING_NOTE_AFTER_MS || now - notedAt < FAILING_NOTE_EVERY_MS) return
+      notedAt = now
+      note(`${info.error.message}; no batch acknowledged for ${((now - failingSince) / 1000).toFixed(0)} s, still trying (${plural(info.attempt, 'try', 'tries')} of this batch so far${attempts === undefined ? '; --attempts N gives up' : ` of ${attempts}`})`)
+    })
     // SIGINT or SIGTERM ends the input there: what was read is shipped, and the summary says so.
     // A second one kills at once (the listeners are gone), as when the server never answers.
     const stop = new AbortController()
     let signal: NodeJS.Signals | undefined
+    let stopping: NodeJS.Timeout | undefined
     const onSignal = (name: NodeJS.Signals): void => {
       signal = name
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
       stop.abort()
+      // Most runs finish at once; one still waiting for its server says what it waits for.
+      stopping = setTimeout(() => { note(`${name}: stopped reading stdin; still shipping the lines read (a second ${name} quits at once)`) }, STOPPING_NOTE_AFTER_MS)
+      stopping.unref()
     }
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
@@ -125,6 +150,7 @@ export const shipCommand: Command = {
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      clearTimeout(stopping)
       if (live !== null) {
         clearInterval(live)
         io.stderr.write('\r\x1b[K')

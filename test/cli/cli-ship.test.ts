@@ -260,6 +260,30 @@ t.test('a second signal quits at once, while the lines read still wait for a ser
   t.equal(collector.stored.length, 0)
 })
 
+t.test('a server that keeps failing: a note on stderr while it keeps trying, and another after a first signal', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.refuseAll(503)
+  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdin.on('error', () => {})
+  child.stdin.end('{"seq":1}\n')
+  const waitFor = async (re: RegExp): Promise<void> => {
+    const deadline = Date.now() + 60_000
+    while (!re.test(stderr) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  // Not silent until it gives up (by default never): after 5 s of failing it says what fails and that it goes on.
+  await waitFor(/still trying/)
+  t.match(stderr, /^shoebox ship: \S+\/1\.0\/events\/put: .*503.*; no batch acknowledged for \d+ s, still trying \(\d+ tries of this batch so far; --attempts N gives up\)\n$/)
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  await waitFor(/stopped reading stdin/)
+  t.match(stderr, /\nshoebox ship: SIGTERM: stopped reading stdin; still shipping the lines read \(a second SIGTERM quits at once\)\n$/)
+  child.kill('SIGTERM')
+  t.same(await exited, [null, 'SIGTERM'])
+})
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`${signal} with stdin still open: stops reading, ships the lines read, says where it stopped; exit 0`, async (t) => {
     const collector = await startCollector()
