@@ -56,6 +56,19 @@ t.test('--time-field missing in some events: those lines named, the rest shipped
   t.same(c.stored.map((e) => [e.event.n, e.event['@time']]), [[1, 17041646450000000], [4, 17041646460000000]])
 })
 
+t.test('--time-field with values that are not times: each line names the field and why, the rest shipped', async (t) => {
+  const c = await collector(t)
+  const input = ['{"at":1.5,"n":1}', '{"at":"yesterday","n":2}', '{"at":{"x":1},"n":3}', '{"at":17041646450000000,"n":4}'].join('\n')
+  const r = await cli(['ship', c.url, '--stream', 's', '--time-field', 'at'], input)
+  t.equal(r.code, 1)
+  const lines = r.stderr.split('\n')
+  // A fraction of a tick is a time unit mistake more often than not: say which unit the number was read in.
+  t.equal(lines[0], 'shoebox ship: line 1: time field "at": 1.5 is not a whole number of kronos ticks (100 ns since the epoch); for milliseconds or seconds, give the time unit (ms or s)')
+  t.match(lines[1], /^shoebox ship: line 2: time field "at": not an ISO 8601 time .*'yesterday'$/)
+  t.equal(lines[2], 'shoebox ship: line 3: time field "at": not a time: {"x":1}')
+  t.same(c.stored.map((e) => [e.event.n, e.event['@time']]), [[4, 17041646450000000]])
+})
+
 const invalidUtf8Input = Buffer.concat([
   Buffer.from('{"n":1,"t":"héllo ✓"}\n'),
   Buffer.from('{"n":2,"t":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n'),
