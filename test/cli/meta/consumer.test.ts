@@ -107,6 +107,13 @@ t.test('push and pull through a file:// store', async (t) => {
   t.equal((await cli(['meta', 'pull', target, '--metadir', consumer])).code, 0)
   t.equal((await cli(['meta', 'update', '--metadir', consumer])).stdout.toString(), 'added 3, updated 0, deleted 0, skipped 0, invalid 0\n')
   t.equal((await cli(['meta', 'push', '--metadir', dir])).code, 2)
+  // A mistyped URL or directory copies nothing: one line saying so, exit 1 (was "0 files copied", exit 0).
+  const typo = await cli(['meta', 'pull', `${target}-typo`, '--metadir', consumer])
+  t.same([typo.code, typo.stdout.toString()], [1, ''])
+  t.match(typo.stderr.toString(), /^shoebox meta: \S+-typo: no metadir there \(nothing under _mmmeta\/\); nothing copied\n$/)
+  const nowhere = await cli(['meta', 'push', target, '--metadir', path.join(dir, 'db')])
+  t.equal(nowhere.code, 1)
+  t.match(nowhere.stderr.toString(), /^shoebox meta: \S+_mmmeta: no metadir here \(no such directory\); nothing copied\n$/)
 })
 
 t.test('update reports invalid rows and unreadable history rows on stderr; --replace and --cleanup', async (t) => {
