@@ -41,6 +41,9 @@ t.test('update, inspect, query, get', async (t) => {
   t.same(rows.map((r) => [r.content_hash, r.pages, r.public]), [['a1', 12, true], ['0012', null, null]], '"0012" is a key; pages typed int')
   const ordered = jsonLines((await cli(['meta', 'query', '--metadir', dir, '--order', 'content_hash', '--limit', '2'])).stdout) as Array<Record<string, unknown>>
   t.same(ordered.map((r) => r.content_hash), ['0012', 'a1'])
+  const noColumn = await cli(['meta', 'query', '--metadir', dir, '--order', 'nope'])
+  t.equal(noColumn.code, 2)
+  t.match(noColumn.stderr.toString(), /^shoebox meta: --order: no column 'nope' in \S+state\.db\n/, 'the flag the user typed, not the API\'s orderBy')
   t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, 'retrieved_at>=2026-11-21', 'public=false'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['b2'])
   t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, '--null', 'pages'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['0012'])
   t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'document_type~con%'])).stdout.toString(), '2\n')
