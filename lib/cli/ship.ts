@@ -50,6 +50,19 @@ const FAILING_NOTE_EVERY_MS = 30_000
 /** After a first signal, a run not done this soon says what it is waiting for. */
 const STOPPING_NOTE_AFTER_MS = 2000
 
+/** The flag each of ship()'s and stampNdjson()'s options comes from, for the line that refuses it. */
+const SHIP_FLAGS = {
+  namespace: '--namespace',
+  onOverflow: '--on-overflow',
+  spill: '--spill',
+  queueEvents: '--queue',
+  'retry.attempts': '--attempts',
+  stream: '--stream',
+  streamField: '--stream-field',
+  timeField: '--time-field',
+  timeUnit: '--time-unit'
+}
+
 export const shipCommand: Command = {
   name: 'ship',
   summary: 'NDJSON events on stdin to a Kronos-protocol server',
@@ -71,6 +84,11 @@ export const shipCommand: Command = {
     const streamField = values['stream-field'] as string | undefined
     if (stream === undefined && streamField === undefined) throw usage('give --stream NAME or --stream-field F')
     const onOverflow = oneOf('--on-overflow', values['on-overflow'], ['block', 'drop', 'spill'] as const, values.spill === undefined ? 'block' : 'spill')
+    if (values.spill === '') throw usage('--spill needs a directory')
+    if (onOverflow === 'spill' && values.spill === undefined) throw usage('--on-overflow spill needs --spill DIR')
+    if (onOverflow !== 'spill' && values.spill !== undefined) throw usage(`--spill goes with --on-overflow spill (its default), not ${onOverflow}`)
+    // An empty namespace is none the server has: every batch would be refused, and retried.
+    if (values.namespace === '') throw usage('--namespace needs a name')
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
     const queueEvents = positiveInteger('--queue', values.queue)
     const attempts = positiveInteger('--attempts', values.attempts)
@@ -85,14 +103,14 @@ export const shipCommand: Command = {
       retry: { attempts },
       // The signals are this command's (below): the shipper's own SIGTERM hook would end it while stdin still feeds it.
       exitHooks: false
-    }))
+    }), { flags: SHIP_FLAGS })
     const stamper = asUsage(() => stampNdjson({
       stream,
       streamField,
       timeField: values['time-field'] as string | undefined,
       timeUnit,
       onInvalid: 'event'
-    }))
+    }), { flags: SHIP_FLAGS })
     let invalid = 0
     const complain = (line: string): void => {
       if (invalid++ < 10) io.stderr.write(`${line}\n`)

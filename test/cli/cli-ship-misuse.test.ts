@@ -116,3 +116,17 @@ t.test('a URL that is not http(s): a usage error, exit 2, as for shoebox events'
     t.match(r.stderr, /^shoebox ship: [^\n]+\n\(try 'shoebox ship --help'\)\n$/, url)
   }
 })
+
+t.test('option mistakes are usage errors naming the flags typed, never the API\'s option names', async (t) => {
+  for (const [args, line] of [
+    [['--stream', 'bad name'], '--stream: invalid stream name "bad name": only A-Z a-z 0-9 _ . - are allowed'],
+    [['--stream', 's', '--spill', ''], '--spill needs a directory'],
+    [['--stream', 's', '--on-overflow', 'spill'], '--on-overflow spill needs --spill DIR'],
+    [['--stream', 's', '--on-overflow', 'drop', '--spill', 'x'], '--spill goes with --on-overflow spill (its default), not drop'],
+    // An empty namespace is one no server has: every batch was refused and retried for ever.
+    [['--stream', 's', '--namespace', ''], '--namespace needs a name']
+  ] as const) {
+    const r = await cli(['ship', 'http://127.0.0.1:9/', ...args], '{"n":1}\n')
+    t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox ship: ${line}`], args.join(' '))
+  }
+})

@@ -3,11 +3,10 @@ import { metadir } from '../../meta/metadir.js'
 import { metaJson, type MetaFiles } from '../../meta/files.js'
 import type { Filter, FilterOperators, FilterValue } from '../../meta/query.js'
 import { fromText } from '../../meta/state-db-values.js'
-import { InvalidOptionError } from '../../errors.js'
 import { keyDict } from '../../key-dict.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
-import { parse, wholeNumber } from '../options.js'
+import { asUsage, parse, wholeNumber } from '../options.js'
 import { storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { printIndexedRecords, recordsOptionHelp } from './print-records.js'
 
@@ -86,8 +85,7 @@ export const queryCommand: Command = {
         io.stdout.write(`${md.files.count(filter, { deleted })}\n`)
         return 0
       }
-      // The API names its option (orderBy); the user typed --order.
-      const find = inFlag('--order', 'orderBy', () => md.files.find(filter, { deleted, limit, orderBy: values.order as string | undefined }))
+      const find = asUsage(() => md.files.find(filter, { deleted, limit, orderBy: values.order as string | undefined }), { flags: { orderBy: '--order' } })
       if (values.records === true) {
         // The rows first (the state db is not held open while archives are read), then their records.
         const rows: Array<Record<string, unknown>> = []
@@ -113,12 +111,3 @@ export const queryCommand: Command = {
   }
 }
 
-/** Run `check`; the API's refusal of `option` becomes a usage error naming `flag`. */
-function inFlag<T> (flag: string, option: string, check: () => T): T {
-  try {
-    return check()
-  } catch (err) {
-    if (err instanceof InvalidOptionError && err.option === option) throw usage(`${flag}: ${err.reason}`)
-    throw err
-  }
-}

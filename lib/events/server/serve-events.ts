@@ -52,7 +52,7 @@ export interface ServeEventsOptions {
   defaultNamespace?: string
   /** Origins allowed to read answers from a browser (exact match, e.g. 'https://app.example.com'). Default none. */
   corsOrigins?: readonly string[]
-  /** Largest request body (413 above it). Default '16MiB'. */
+  /** Largest request body (413 above it). Default '16MiB', at most '256MiB' (a put's body is held in memory while it is stored). */
   maxBody?: number | string
   /** Largest single event text (refused, one by one, above it). Default '1MiB'. */
   maxEventSize?: number | string
@@ -100,6 +100,9 @@ export interface EventServer {
   close (): Promise<void>
 }
 
+/** The largest maxBody allowed. */
+const MAX_BODY_CEILING = 256 * 1024 * 1024
+
 /** Kronos's flush size for streamed bodies. */
 const FLUSH_SIZE = 131072
 
@@ -117,6 +120,8 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const port = o.port ?? 8150
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', `must be 0..65535, got ${port}`)
   const maxBody = parseSize(o.maxBody ?? '16MiB', 'maxBody')
+  // A body is read whole into memory, and its events are held beside it until stored: a cap of '1TB' is no cap.
+  if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${maxBody} bytes`)
   const maxEventSize = parseSize(o.maxEventSize ?? '1MiB', 'maxEventSize')
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
   const bucketMs = parseDuration(o.bucket ?? '1d', 'bucket')
