@@ -15,7 +15,8 @@ Serves Kronos's HTTP API (/1.0/events/put, get, delete, /1.0/streams,
 kronos.js) and shoebox's own client and shipper work against it unchanged.
 Events are stored in DIR: a put is answered once its events are fsynced.
 Prints the URL it listens on. SIGINT or SIGTERM stop it cleanly (requests in
-flight get 5s, then their connections are cut).
+flight get 5s, then their connections are cut). A get whose client takes no
+data for 60s is cut (clients resume after their last @id).
 
 Scale-out: with --store (s3://bucket/prefix, or a directory), a --mode
 collector server uploads its sorted runs and its index there (at the latest

@@ -86,6 +86,12 @@ export interface ServeEventsOptions {
   fsync?: boolean
   /** How long close() lets requests in flight finish before it cuts their connections. Default '5s'. */
   closeGrace?: number | string
+  /**
+   * How long a streamed answer (a get) may wait for its client to take the
+   * next chunk before its connection is cut, as nginx's send_timeout. Default
+   * '60s'; 0 never cuts.
+   */
+  sendTimeout?: number | string
 }
 
 export interface EventServer {
@@ -105,6 +111,9 @@ const MAX_BODY_CEILING = 256 * 1024 * 1024
 
 /** Kronos's flush size for streamed bodies. */
 const FLUSH_SIZE = 131072
+
+/** The longest setTimeout() (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export async function serveEvents (options: ServeEventsOptions): Promise<EventServer> {
   const o = { ...options }
@@ -132,6 +141,10 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const pollMs = parseDuration(o.pollInterval ?? '10s', 'pollInterval')
   const flushMs = parseDuration(o.flushInterval ?? '10s', 'flushInterval')
   const closeGraceMs = parseDuration(o.closeGrace ?? '5s', 'closeGrace')
+  // 60 s, nginx's send_timeout: only a client taking less than one 128 KiB chunk a minute
+  // (~2.2 KB/s) is cut, and a get so cut resumes after its last @id (client-get.ts).
+  const sendTimeoutMs = parseDuration(o.sendTimeout ?? '60s', 'sendTimeout')
+  if (sendTimeoutMs > MAX_TIMER_MS) throw invalidOption('sendTimeout', `at most ${MAX_TIMER_MS} ms (a timer's limit), got ${sendTimeoutMs}`)
   const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
   const ctx: ServerContext = {
     store,
@@ -139,6 +152,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     defaultNamespace,
     backend: o.backendName ?? 'shoebox',
     flushSize: FLUSH_SIZE,
+    sendTimeoutMs,
     maxEventSize,
     nodeId: nodeId()
   }
