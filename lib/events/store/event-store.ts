@@ -113,6 +113,10 @@ export class EventStore implements EventBackend {
   #timer: NodeJS.Timeout | undefined
   #unlock: (() => Promise<void>) | undefined
   #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  /** The last publish to the shared store failed: the flush timer tries again, even with no new events. */
+  #publishFailed = false
+  /** That publish, while it runs (a tick does not start a second). */
+  #republishing: Promise<void> | undefined
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
 
@@ -162,7 +166,7 @@ export class EventStore implements EventBackend {
     await this.dropExpired()
     await this.#serially(async () => { await this.#publish() })
     if (this.#flushIntervalMs !== undefined && this.#flushIntervalMs > 0) {
-      this.#flushTimer = setInterval(() => { if (!this.#memtable.empty) this.#scheduleFlush() }, this.#flushIntervalMs)
+      this.#flushTimer = setInterval(() => { this.#flushTick() }, this.#flushIntervalMs)
       this.#flushTimer.unref()
     }
     if (this.#retention !== undefined) {
@@ -434,13 +438,29 @@ export class EventStore implements EventBackend {
     await this.#unlock?.()
   }
 
-  /** Hand the current runs to the publisher; a failure is kept in lastError and retried by the next change. */
+  /** Hand the current runs to the publisher; a failure is kept in lastError and retried by the next change or flush tick. */
   async #publish (): Promise<void> {
     if (this.#publisher === undefined) return
     try {
       await this.#publisher.publish(this.#index)
+      this.#publishFailed = false
     } catch (err) {
+      this.#publishFailed = true
       this.lastError = err as Error
+    }
+  }
+
+  /**
+   * Every flush interval: flush what the memtable holds (which publishes), or
+   * else publish again after a failed publish. Without the second, runs
+   * flushed while the shared store was down stayed local (and invisible to
+   * readers) until the next put, or for ever if the puts had stopped.
+   */
+  #flushTick (): void {
+    if (!this.#memtable.empty) {
+      this.#scheduleFlush()
+    } else if (this.#publishFailed && this.#republishing === undefined) {
+      this.#republishing = this.#serially(async () => { await this.#publish() }).finally(() => { this.#republishing = undefined })
     }
   }
 
