@@ -21,6 +21,8 @@ Scale-out: with --store (s3://bucket/prefix, or a directory), a --mode
 collector server uploads its sorted runs and its index there (at the latest
 every --flush-interval), and any number of --mode readonly servers answer
 from every collector's runs, reading the indexes again every --poll-interval.
+A publish or a poll the store refuses is printed on stderr (one line, naming
+the store) and tried again at the next interval.
 
 Options:
   --data DIR            the event store's directory (default ./shoebox-events)
@@ -100,7 +102,9 @@ export const serveCommand: Command = {
       collectorId: values['collector-id'] as string | undefined,
       flushInterval: values['flush-interval'] as string | undefined,
       pollInterval: values['poll-interval'] as string | undefined,
-      sweepAfter: values['sweep-after'] as string | undefined
+      sweepAfter: values['sweep-after'] as string | undefined,
+      // The server carries on (and tries again); the operator is told each time.
+      onBackgroundError: (err) => { io.stderr.write(`shoebox serve: ${err.message}\n`) }
     }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {

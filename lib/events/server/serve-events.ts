@@ -86,6 +86,12 @@ export interface ServeEventsOptions {
   fsync?: boolean
   /** How long close() lets requests in flight finish before it cuts their connections. Default '5s'. */
   closeGrace?: number | string
+  /**
+   * Told of each failure of background work the server carries on past, and
+   * tries again: a flush, a collector's publish to the shared store, a
+   * reader's poll of it (also kept in `store.lastError`). Default: none.
+   */
+  onBackgroundError?: (err: Error) => void
 }
 
 export interface EventServer {
@@ -188,7 +194,7 @@ async function openBackend (
   o: ServeEventsOptions, remoteReader: boolean, n: { memtableSize: number, bucketMs: number, retentionMs: number | undefined, pollMs: number, flushMs: number }
 ): Promise<EventBackend> {
   const { openStore } = await import('../../store/open-store.js')
-  if (remoteReader) return await RemoteRuns.open(openStore(o.store as string, o.storeOptions), n.pollMs)
+  if (remoteReader) return await RemoteRuns.open(openStore(o.store as string, o.storeOptions), n.pollMs, o.onBackgroundError)
   const data = o.data as string
   let publisher: RunPublisher | undefined
   if (o.store !== undefined) {
@@ -204,7 +210,8 @@ async function openBackend (
     fsync: o.fsync ?? true,
     gzip: o.gzip ?? false,
     publisher,
-    flushIntervalMs: publisher === undefined ? undefined : n.flushMs
+    flushIntervalMs: publisher === undefined ? undefined : n.flushMs,
+    onError: o.onBackgroundError
   })
 }
 

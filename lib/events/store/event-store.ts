@@ -71,6 +71,8 @@ export interface EventStoreOptions {
   flushIntervalMs?: number
   /** Upload runs and the index after every change of runs (a collector on a shared store). */
   publisher?: RunPublisher
+  /** Told of each failure of background work the store carries on past (a flush, a publish, retention); also kept in lastError. */
+  onError?: (err: Error) => void
 }
 
 export interface EventStoreStats {
@@ -96,6 +98,7 @@ export class EventStore implements EventBackend {
   readonly #gzip: boolean
   readonly #publisher: RunPublisher | undefined
   readonly #flushIntervalMs: number | undefined
+  readonly #onError: ((err: Error) => void) | undefined
   #flushTimer: NodeJS.Timeout | undefined
   #wal!: WriteAheadLog
   #index!: RunIndex
@@ -130,6 +133,7 @@ export class EventStore implements EventBackend {
     this.#gzip = options.gzip ?? false
     this.#publisher = options.publisher
     this.#flushIntervalMs = options.flushIntervalMs
+    this.#onError = options.onError
   }
 
   get #runOptions (): { gzip: boolean, fsync: boolean } {
@@ -170,7 +174,7 @@ export class EventStore implements EventBackend {
       this.#flushTimer.unref()
     }
     if (this.#retention !== undefined) {
-      this.#timer = setInterval(() => { this.dropExpired().catch((err: Error) => { this.lastError = err }) }, 3_600_000)
+      this.#timer = setInterval(() => { this.dropExpired().catch((err: Error) => { this.#failed(err) }) }, 3_600_000)
       this.#timer.unref()
     }
   }
@@ -433,7 +437,7 @@ export class EventStore implements EventBackend {
     this.#closing = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
     if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer)
-    await this.flush().catch((err: Error) => { this.lastError = err })
+    await this.flush().catch((err: Error) => { this.#failed(err) })
     await this.#serially(async () => { await this.#wal.close() })
     await this.#unlock?.()
   }
@@ -446,7 +450,7 @@ export class EventStore implements EventBackend {
       this.#publishFailed = false
     } catch (err) {
       this.#publishFailed = true
-      this.lastError = err as Error
+      this.#failed(err as Error)
     }
   }
 
@@ -467,7 +471,7 @@ export class EventStore implements EventBackend {
   #scheduleFlush (): void {
     if (this.#flushing !== undefined) return
     this.#flushing = this.flush().then(() => true, (err: Error) => {
-      this.lastError = err
+      this.#failed(err)
       return false
     }).then((flushed) => {
       this.#flushing = undefined
@@ -475,6 +479,12 @@ export class EventStore implements EventBackend {
       // after a failure, only the next put tries again (no loop of failing flushes).
       if (flushed && this.#memtableFull() && !this.#closing) this.#scheduleFlush()
     })
+  }
+
+  /** Background work failed; the store carries on (what failed is tried again, see the callers). */
+  #failed (err: Error): void {
+    this.lastError = err
+    this.#onError?.(err)
   }
 
   #known (ns: string, stream: string): void {

@@ -5,7 +5,7 @@
  * still in a collector's memtable are not visible until it flushes and
  * publishes (collectors flush at least every flush interval).
  */
-import { ShoeboxError } from '../../errors.js'
+import { ShoeboxError, type ShoeboxErrorCode } from '../../errors.js'
 import type { Store } from '../../store/store.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import { mergeLimited } from './merge.js'
@@ -31,11 +31,19 @@ export class RemoteRuns implements EventBackend {
     this.#store = store
   }
 
-  /** Load every collector's index now, then again every `pollMs`. */
-  static async open (store: Store, pollMs: number): Promise<RemoteRuns> {
+  /**
+   * Load every collector's index now, then again every `pollMs`; a poll that
+   * fails keeps the previous view, and is kept in lastError and told to `onError`.
+   */
+  static async open (store: Store, pollMs: number, onError?: (err: Error) => void): Promise<RemoteRuns> {
     const remote = new RemoteRuns(store)
     await remote.refresh()
-    remote.#timer = setInterval(() => { remote.refresh().catch((err: Error) => { remote.lastError = err }) }, pollMs)
+    remote.#timer = setInterval(() => {
+      remote.refresh().catch((err: Error) => {
+        remote.lastError = new ShoeboxError(codeOf(err), `cannot read the collectors' indexes in ${store.url}; the previous view is kept, polled again in ${pollMs} ms: ${err.message}`, { cause: err })
+        onError?.(remote.lastError)
+      })
+    }, pollMs)
     remote.#timer.unref()
     return remote
   }
@@ -113,6 +121,10 @@ export class RemoteRuns implements EventBackend {
     if (this.#timer !== undefined) clearInterval(this.#timer)
     await this.#store.close()
   }
+}
+
+function codeOf (err: Error): ShoeboxErrorCode {
+  return err instanceof ShoeboxError ? err.code : 'SHOEBOX_STORE_FAILED'
 }
 
 async function readAll (stream: AsyncIterable<unknown>): Promise<Buffer> {

@@ -22,6 +22,7 @@
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../../errors.js'
+import { plural } from '../../plural.js'
 import { SealedUploader, uploadedMarker, type UploaderOptions, type UploadEvent } from '../../roll/uploader.js'
 import { prefixedStore } from '../../store/prefixed-store.js'
 import type { Store } from '../../store/store.js'
@@ -75,7 +76,7 @@ export class RunPublisher {
     const left = missing()
     if (left.length > 0) {
       // Kept queued on disk (no marker): the next change publishes again, and tries them again.
-      throw new ShoeboxError('SHOEBOX_STORE_FAILED', `${left.length} run files of collector ${this.#collector} not uploaded to ${this.#store.url} (first: ${left[0].file}); the index object was not changed` +
+      throw new ShoeboxError('SHOEBOX_STORE_FAILED', `${plural(left.length, 'run file')} of collector ${this.#collector} not uploaded to ${this.#store.url} (first: ${left[0].file}); the index object was not changed` +
         (failure === undefined ? '' : `: ${failure.message}`), { cause: failure })
     }
     const published: PublishedIndex = { collector: this.#collector, runs: index.runs, streams: index.streams }
