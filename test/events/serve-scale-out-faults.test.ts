@@ -4,11 +4,14 @@
  * or foreign index objects under the prefix; two collectors given one id.
  * Real S3-protocol server on loopback, a fault proxy in front of it.
  */
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import type { EventStore } from '../../lib/events/store/event-store.js'
+import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
+import { serveEvents } from '../../lib/events/server/serve-events.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { post, put, spawnServe, start, type ServeProcess } from './conformance-kit.js'
+import { get, post, put, spawnServe, start, type ServeProcess } from './conformance-kit.js'
 
 /** What the child prints on stderr, as it prints it. */
 function stderrOf (serve: ServeProcess): () => string {
@@ -18,9 +21,9 @@ function stderrOf (serve: ServeProcess): () => string {
 }
 
 /** Wait until `done()` holds, checking every 50 ms; false after `ms`. */
-async function eventually (done: () => boolean, ms = 30_000): Promise<boolean> {
+async function eventually (done: () => boolean | Promise<boolean>, ms = 30_000): Promise<boolean> {
   const until = Date.now() + ms
-  while (!done()) {
+  while (!await done()) {
     if (Date.now() > until) return false
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
@@ -82,4 +85,50 @@ t.test('shoebox serve says on stderr when the shared store refuses a publish or 
     t.match(said, /^(shoebox serve: [^\n]+\n)+$/, `one line per failure: ${said.split('\n')[0]}`)
     t.notMatch(said, s3.credentials.secretAccessKey, 'no secret')
   }
+})
+
+t.test('index objects that are not a collector\'s index: a reader refuses to start naming them, a running one serves the rest and says so', async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  const shared = {
+    store: 's3://events/p',
+    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
+    namespaces: ['kronos']
+  }
+  const a = await start(t, { ...shared, mode: 'collector', collectorId: 'a' })
+  const b = await start(t, { ...shared, mode: 'collector', collectorId: 'b' })
+  await put(t, a.url, { s: [{ '@time': 1, from: 'a' }] })
+  await put(t, b.url, { s: [{ '@time': 2, from: 'b' }] })
+  await (a.store as EventStore).flush()
+  await (b.store as EventStore).flush()
+  const good = String(s3.object('p/index/a.json', 'events'))
+  const index = JSON.parse(good) as { runs: Array<Record<string, unknown>> }
+  const client = s3.client()
+  const write = async (key: string, body: string): Promise<void> => { await client.send(new PutObjectCommand({ Bucket: 'events', Key: key, Body: body })) }
+  const damaged: Array<[string, string, string, RegExp]> = [
+    ['cut short', 'p/index/a.json', good.slice(0, good.length >> 1), /index\/a\.json is not the index of collector a: not JSON/],
+    ['a foreign JSON file', 'p/index/notes.json', '{"hello": 1}', /index\/notes\.json is not the index of collector notes: it names collector undefined/],
+    ['another collector\'s copy', 'p/index/z.json', good, /index\/z\.json .* it names collector "a"/],
+    ['a run key outside the collector\'s runs', 'p/index/a.json', JSON.stringify({ ...index, runs: [{ ...index.runs[0], file: '../b/0000000001.shoebox' }] }), /run 0: file "\.\.\/b\/0000000001\.shoebox" is not a run file name/],
+    ['a time that is not an integer', 'p/index/a.json', JSON.stringify({ ...index, runs: [{ ...index.runs[0], minTime: 'soon' }] }), /run 0: minTime is not an integer/],
+    ['no runs', 'p/index/a.json', JSON.stringify({ collector: 'a', streams: {} }), /no list of runs/]
+  ]
+  for (const [what, key, body, message] of damaged) {
+    await write(key, body)
+    await t.rejects(serveEvents({ ...shared, mode: 'readonly', port: 0, pollInterval: '1h' }), { code: 'SHOEBOX_BAD_RECORD', message }, `${what}: the reader does not start`)
+    if (key === 'p/index/a.json') await write(key, good)
+    else await client.send(new DeleteObjectCommand({ Bucket: 'events', Key: key }))
+  }
+
+  const problems: Error[] = []
+  const reader = await start(t, { ...shared, mode: 'readonly', data: undefined, pollInterval: '100ms', onBackgroundError: (err) => problems.push(err) })
+  t.same((await get(t, reader.url, 's', 0, 10)).map((e) => e.from), ['a', 'b'])
+  await write('p/index/a.json', '{"collector": "a", "ru')
+  await put(t, b.url, { s: [{ '@time': 3, from: 'b' }] })
+  await (b.store as EventStore).flush()
+  t.ok(await eventually(() => problems.length > 0), 'the damage is told')
+  t.match(problems[0], { code: 'SHOEBOX_BAD_RECORD', message: /s3:\/\/events\/p\/index\/a\.json is not the index of collector a: not JSON.*the version read before, if any, is served/ })
+  t.ok(await eventually(() => (reader.store as RemoteRuns).streams('kronos').length > 0), 'the reader still lists the streams')
+  t.ok(await eventually(async () => (await get(t, reader.url, 's', 3, 3)).length === 1), 'a poll after the damage took b\'s new run')
+  t.same((await get(t, reader.url, 's', 0, 10)).map((e) => e.from), ['a', 'b', 'b'], "b's new event is served, and a's last good index still is")
 })

@@ -26,22 +26,8 @@ import { plural } from '../../plural.js'
 import { SealedUploader, uploadedMarker, type UploaderOptions, type UploadEvent } from '../../roll/uploader.js'
 import { prefixedStore } from '../../store/prefixed-store.js'
 import type { Store } from '../../store/store.js'
+import { indexKey, runKey, type PublishedIndex } from './published-index.js'
 import type { RunIndex } from './run-index.js'
-
-export function runKey (collector: string, file: string): string {
-  return `runs/${collector}/${file}`
-}
-
-export function indexKey (collector: string): string {
-  return `index/${collector}.json`
-}
-
-/** What a collector's index object holds. */
-export interface PublishedIndex {
-  collector: string
-  runs: RunIndex['runs']
-  streams: RunIndex['streams']
-}
 
 export class RunPublisher {
   readonly #store: Store
