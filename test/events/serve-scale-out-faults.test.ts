@@ -132,3 +132,36 @@ t.test('index objects that are not a collector\'s index: a reader refuses to sta
   t.ok(await eventually(async () => (await get(t, reader.url, 's', 3, 3)).length === 1), 'a poll after the damage took b\'s new run')
   t.same((await get(t, reader.url, 's', 0, 10)).map((e) => e.from), ['a', 'b', 'b'], "b's new event is served, and a's last good index still is")
 })
+
+t.test('two data directories under one collector id: one is refused, and it overwrites none of the other\'s runs or index', async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  const shared = {
+    store: 's3://events/p',
+    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
+    namespaces: ['kronos']
+  }
+  const taken = { code: 'SHOEBOX_INVALID_OPTION', message: /collector id x is taken in s3:\/\/events\/p: index\/x\.json is published by another data directory .*nothing was uploaded/ }
+  const first = await start(t, { ...shared, mode: 'collector', collectorId: 'x' })
+  await t.rejects(start(t, { ...shared, mode: 'collector', collectorId: 'x' }), taken, 'a second directory (another host, a wiped disk) under the id is refused at start')
+  await first.close()
+  const again = await serveEvents({ ...shared, data: (first.store as EventStore).dir, port: 0, mode: 'collector', collectorId: 'x' })
+  await again.close()
+  t.pass("the owner's own restart is not")
+
+  // Two started at once under a new id: both may pass the check at start; then the one that did not write the index last is refused at its next publish.
+  const started = await Promise.allSettled(['a', 'b'].map(async () => await start(t, { ...shared, mode: 'collector', collectorId: 'y' })))
+  const collectors = started.flatMap((r) => r.status === 'fulfilled' ? [r.value] : [])
+  t.ok(collectors.length >= 1, `${collectors.length} of 2 started`)
+  for (const [i, c] of collectors.entries()) {
+    await put(t, c.url, { s: [1, 2, 3].map((time) => ({ '@time': time, from: i })) })
+    await (c.store as EventStore).flush()
+  }
+  const refused = collectors.filter((c) => (c.store as EventStore).lastError !== undefined)
+  t.equal(refused.length, collectors.length - 1, 'all but one are refused')
+  for (const c of refused) t.match((c.store as EventStore).lastError, { ...taken, message: /collector id y is taken/ })
+  const reader = await start(t, { ...shared, mode: 'readonly', data: undefined, pollInterval: '1h' })
+  const from = (await get(t, reader.url, 's', 0, 10)).map((e) => e.from)
+  t.equal(from.length, 3, 'every event of the one collector that publishes')
+  t.equal(new Set(from).size, 1, 'and of that one only')
+})

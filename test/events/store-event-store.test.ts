@@ -240,7 +240,7 @@ t.test('while a flush runs, puts go on into the new memtable up to 1.5 times its
   }
   const gated = new GatedStore(path.join(dir, 'shared'))
   const memtableSize = 16 * 1024
-  const store = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize, publisher: new RunPublisher(gated, 'c', path.join(dir, 'data', 'runs')) })
+  const store = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize, publisher: new RunPublisher(gated, 'c', path.join(dir, 'data', 'runs'), { instance: 'i' }) })
   gate = new Promise((resolve) => { open = resolve })
   const { put, putTen: putOne } = tenAtATime(store, 'x')
   const stalled = Symbol('stalled')

@@ -13,7 +13,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { invalidOption } from '../../errors.js'
+import { invalidOption, type ShoeboxError } from '../../errors.js'
 import { parseDuration, parseSize } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
@@ -199,8 +199,12 @@ async function openBackend (
   let publisher: RunPublisher | undefined
   if (o.store !== undefined) {
     await ensureDir(data)
-    const collector = o.collectorId ?? await collectorId(data)
-    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), parseDuration(o.sweepAfter ?? '1h', 'sweepAfter'))
+    const collector = o.collectorId ?? await keptName(path.join(data, 'collector-id'), () => `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`)
+    const instance = await keptName(path.join(data, 'collector-instance'), () => randomBytes(8).toString('hex'))
+    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), { instance, sweepAfterMs: parseDuration(o.sweepAfter ?? '1h', 'sweepAfter') })
+    // An id another data directory publishes under is refused now, not at each publish behind the server's back.
+    // A store that cannot answer yet is no reason not to take puts: the publishes check again.
+    await publisher.claim().catch((err: ShoeboxError) => { if (err.code === 'SHOEBOX_INVALID_OPTION') throw err })
   }
   return await EventStore.open({
     dir: data,
@@ -215,14 +219,17 @@ async function openBackend (
   })
 }
 
-/** A collector's id: made once (host and random hex) and kept in the data directory, so a restart publishes under the same keys. */
-async function collectorId (data: string): Promise<string> {
-  const file = path.join(data, 'collector-id')
+/**
+ * A name made once and kept in the data directory: the collector's id (host
+ * and random hex), so a restart publishes under the same keys, and the
+ * directory's instance token (run-publisher.ts).
+ */
+async function keptName (file: string, make: () => string): Promise<string> {
   const existing = await fs.readFile(file, 'utf8').catch(() => '')
   if (/^[A-Za-z0-9_.-]+$/.test(existing.trim())) return existing.trim()
-  const id = `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`
-  await writeFileDurably(file, id + '\n')
-  return id
+  const name = make()
+  await writeFileDurably(file, name + '\n')
+  return name
 }
 
 const POST_HANDLERS: Record<Exclude<EndpointName, 'index' | 'put'>, (ctx: ServerContext, text: string, res: ServerResponse, started: bigint) => Promise<void>> = {

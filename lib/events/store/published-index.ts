@@ -15,6 +15,8 @@ import type { RunIndex } from './run-index.js'
 /** What a collector's index object holds. */
 export interface PublishedIndex {
   collector: string
+  /** The publishing data directory's token (run-publisher.ts); absent in objects written before there was one. */
+  instance?: string
   runs: RunIndex['runs']
   streams: RunIndex['streams']
 }
@@ -44,6 +46,7 @@ export function parsePublishedIndex (text: string, url: string, key: string): Pu
   }
   if (!isObject(value)) throw problem('not a JSON object')
   if (value.collector !== collector) throw problem(`it names collector ${JSON.stringify(value.collector)}`)
+  if (value.instance !== undefined && typeof value.instance !== 'string') throw problem('its instance is not a string')
   if (!Array.isArray(value.runs)) throw problem('no list of runs')
   value.runs.forEach((run: unknown, i: number) => {
     const why = runProblem(run)
