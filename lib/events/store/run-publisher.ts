@@ -28,9 +28,9 @@
  * (S3 offers no compare-and-swap here), and the next publish of one of them
  * refuses.
  *
- * What is uploaded is learnt from the store itself at the first publish
- * (the event store removes every file of its runs directory its index does
- * not name when it opens, markers included), then from the uploader.
+ * What is uploaded is learnt from the store itself at the first publish (a
+ * listing of `runs/<id>/`: it holds what earlier lives of this collector
+ * uploaded whatever became of their markers), then from the uploader.
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
