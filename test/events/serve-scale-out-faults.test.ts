@@ -165,3 +165,37 @@ t.test('two data directories under one collector id: one is refused, and it over
   t.equal(from.length, 3, 'every event of the one collector that publishes')
   t.equal(new Set(from).size, 1, 'and of that one only')
 })
+
+t.test('two collectors taking puts into one stream at the same times: a reader gets every acknowledged event once', async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  const shared = {
+    store: 's3://events/p',
+    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
+    namespaces: ['kronos']
+  }
+  // Small memtables: many flushes and merges on both sides while the puts go on.
+  const collectors = await Promise.all(['a', 'b'].map(async (id) => await start(t, { ...shared, mode: 'collector', collectorId: id, memtableSize: '2KiB' })))
+  await Promise.all(collectors.map(async (c, who) => {
+    for (let i = 0; i < 20; i++) {
+      t.equal((await post(c.url, '/1.0/events/put', { events: { s: Array.from({ length: 10 }, (_, k) => ({ '@time': 1 + (k % 5), who, n: i * 10 + k })) } })).status, 200)
+    }
+  }))
+  for (const c of collectors) await (c.store as EventStore).flush()
+  t.ok(collectors.every((c) => (c.store as EventStore).stats().compactions > 0), 'both merged runs meanwhile')
+  const reader = await start(t, { ...shared, mode: 'readonly', data: undefined, pollInterval: '1h' })
+  const events = await get(t, reader.url, 's', 0, 10)
+  t.equal(events.length, 400, 'every event of both')
+  t.equal(new Set(events.map((e) => e['@id'])).size, 400, 'each once')
+  t.same([0, 1].map((who) => events.filter((e) => e.who === who).length), [200, 200])
+
+  // A shipper whose answer from a was lost sends the same events, ids kept, to b: still once.
+  const resent = events.filter((e) => e.who === 0).slice(0, 5)
+  const answer = await fetch(`${collectors[1].url}/1.0/events/put`, { method: 'POST', headers: { 'shoebox-keep-ids': '1' }, body: JSON.stringify({ events: { s: resent } }) })
+  t.equal(answer.status, 200)
+  await (collectors[1].store as EventStore).flush()
+  await (reader.store as RemoteRuns).refresh()
+  const again = await get(t, reader.url, 's', 0, 10)
+  t.equal(again.length, 400, 'the copies in two collectors\' runs are one event each')
+  t.same(again.map((e) => e['@id']), events.map((e) => e['@id']), 'in the same order')
+})
