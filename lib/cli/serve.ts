@@ -38,9 +38,9 @@ Options:
   --memtable-size SIZE  events held in memory (and in the log) before they are
                         written out as sorted run files (default 16MiB)
   --store URL           the shared store of collectors and readonly servers
-  --collector-id ID     this collector's name in the store (default: made once,
-                        kept in DIR); one data directory per id: another
-                        directory's id is refused
+  --collector-id ID     this collector's name in the store (letters, digits,
+                        _ . -; default: made once, kept in DIR); one data
+                        directory per id: another directory's id is refused
   --flush-interval T    a collector publishes at least this often (default 10s)
   --poll-interval T     a reader looks for new runs this often (default 10s)
   --sweep-after T       a collector removes runs it replaced from the store

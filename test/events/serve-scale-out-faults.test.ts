@@ -199,3 +199,9 @@ t.test('two collectors taking puts into one stream at the same times: a reader g
   t.equal(again.length, 400, 'the copies in two collectors\' runs are one event each')
   t.same(again.map((e) => e['@id']), events.map((e) => e['@id']), 'in the same order')
 })
+
+t.test('a collector id that would not name keys of its own is refused before anything is opened', async (t) => {
+  for (const id of ['a/b', '', '..', '.', 'ü', 'a b', 'x'.repeat(201)]) {
+    await t.rejects(serveEvents({ data: t.testdir(), port: 0, mode: 'collector', store: 's3://events/p', collectorId: id }), { code: 'SHOEBOX_INVALID_OPTION', message: /collectorId/ }, JSON.stringify(id).slice(0, 20))
+  }
+})

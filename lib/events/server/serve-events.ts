@@ -106,6 +106,8 @@ export interface EventServer {
   close (): Promise<void>
 }
 
+const COLLECTOR_ID = /^[A-Za-z0-9_.-]{1,200}$/
+
 /** Kronos's flush size for streamed bodies. */
 const FLUSH_SIZE = 131072
 
@@ -113,6 +115,10 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const o = { ...options }
   const mode = o.mode ?? 'all'
   if (!SERVING_MODES.includes(mode)) throw invalidOption('mode', `must be one of ${SERVING_MODES.join(', ')}, got '${String(mode)}'`)
+  // It names keys (runs/<id>/, index/<id>.json): a '/' would nest one collector's keys in another's listing.
+  if (o.collectorId !== undefined && (typeof o.collectorId !== 'string' || !COLLECTOR_ID.test(o.collectorId) || /^\.+$/.test(o.collectorId))) {
+    throw invalidOption('collectorId', `letters, digits, '_', '.' and '-' (1 to 200, not dots only), as it names keys in the store; got ${JSON.stringify(o.collectorId)}`)
+  }
   const remoteReader = o.store !== undefined && mode === 'readonly'
   if (o.store !== undefined && mode === 'all') throw invalidOption('store', "a shared store is for mode 'collector' (puts) or 'readonly' (reads)")
   if (!remoteReader && (typeof o.data !== 'string' || o.data === '')) throw invalidOption('data', 'the data directory is required')
