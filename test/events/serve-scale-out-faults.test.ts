@@ -241,3 +241,17 @@ t.test('retention on a collector: expired buckets leave its index, then the stor
   t.same(await get(t, reader.url, 's', 0, String(now + 100n)), [], 'the reader, polled again, serves none')
   t.same(await streams(reader.url), ['s'], 'the stream stays listed, as after a delete in Kronos')
 })
+
+t.test('a collector refuses to start on a bucket that does not exist; one whose store is down starts, takes puts and says so', async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  const storeOptions = { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials }
+  await t.rejects(start(t, { store: 's3://no-such-bucket/p', storeOptions, mode: 'collector', collectorId: 'c' }), { code: 'SHOEBOX_NO_BUCKET', message: /s3:\/\/no-such-bucket\/p/ })
+
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: () => true, fault: { kind: 'status', status: 503, code: 'ServiceUnavailable' } }])
+  t.teardown(async () => { await proxy.close() })
+  const problems: Error[] = []
+  const collector = await start(t, { store: 's3://events/p', storeOptions: { ...storeOptions, endpoint: proxy.endpoint }, mode: 'collector', collectorId: 'c', onBackgroundError: (err) => problems.push(err) })
+  t.match(problems[0], { message: /s3:\/\/events\/p/ }, 'its first publish failed, and it said so')
+  await put(t, collector.url, { s: [{ '@time': 1 }] })
+})

@@ -108,6 +108,9 @@ export interface EventServer {
 
 const COLLECTOR_ID = /^[A-Za-z0-9_.-]{1,200}$/
 
+/** What a collector's first look at its shared store refuses to start on; any other failure (down, 5xx, slow) is tried again. */
+const REFUSED_AT_START: readonly string[] = ['SHOEBOX_INVALID_OPTION', 'SHOEBOX_NO_BUCKET', 'SHOEBOX_DENIED']
+
 /** Kronos's flush size for streamed bodies. */
 const FLUSH_SIZE = 131072
 
@@ -208,9 +211,10 @@ async function openBackend (
     const collector = o.collectorId ?? await keptName(path.join(data, 'collector-id'), () => `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`)
     const instance = await keptName(path.join(data, 'collector-instance'), () => randomBytes(8).toString('hex'))
     publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), { instance, sweepAfterMs: parseDuration(o.sweepAfter ?? '1h', 'sweepAfter') })
-    // An id another data directory publishes under is refused now, not at each publish behind the server's back.
-    // A store that cannot answer yet is no reason not to take puts: the publishes check again.
-    await publisher.claim().catch((err: ShoeboxError) => { if (err.code === 'SHOEBOX_INVALID_OPTION') throw err })
+    // An id another data directory publishes under, a bucket that does not exist, credentials refused: said now, not
+    // at each publish behind the server's back. A store that cannot answer yet is no reason not to take puts: the
+    // publishes try again.
+    await publisher.claim().catch((err: ShoeboxError) => { if (REFUSED_AT_START.includes(err.code)) throw err })
   }
   return await EventStore.open({
     dir: data,
