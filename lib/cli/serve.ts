@@ -22,6 +22,8 @@ Scale-out: with --store (s3://bucket/prefix, or a directory), a --mode
 collector server uploads its sorted runs and its index there (at the latest
 every --flush-interval), and any number of --mode readonly servers answer
 from every collector's runs, reading the indexes again every --poll-interval.
+A publish or a poll the store refuses is printed on stderr (one line, naming
+the store) and tried again at the next interval.
 
 Options:
   --data DIR            the event store's directory (default ./shoebox-events)
@@ -38,8 +40,9 @@ Options:
   --memtable-size SIZE  events held in memory (and in the log) before they are
                         written out as sorted run files (default 16MiB)
   --store URL           the shared store of collectors and readonly servers
-  --collector-id ID     this collector's name in the store (default: made once,
-                        kept in DIR)
+  --collector-id ID     this collector's name in the store (letters, digits,
+                        _ . -; default: made once, kept in DIR); one data
+                        directory per id: another directory's id is refused
   --flush-interval T    a collector publishes at least this often (default 10s)
   --poll-interval T     a reader looks for new runs this often (default 10s)
   --sweep-after T       a collector removes runs it replaced from the store
@@ -102,7 +105,9 @@ export const serveCommand: Command = {
       collectorId: values['collector-id'] as string | undefined,
       flushInterval: values['flush-interval'] as string | undefined,
       pollInterval: values['poll-interval'] as string | undefined,
-      sweepAfter: values['sweep-after'] as string | undefined
+      sweepAfter: values['sweep-after'] as string | undefined,
+      // The server carries on (and tries again); the operator is told each time.
+      onBackgroundError: (err) => { io.stderr.write(`shoebox serve: ${err.message}\n`) }
     }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {

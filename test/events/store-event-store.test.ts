@@ -9,7 +9,8 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import t from 'tap'
 import { EventStore } from '../../lib/events/store/event-store.js'
-import { indexKey, RunPublisher } from '../../lib/events/store/run-publisher.js'
+import { indexKey } from '../../lib/events/store/published-index.js'
+import { RunPublisher } from '../../lib/events/store/run-publisher.js'
 import { FileStore } from '../../lib/store/file-store.js'
 import type { PutOptions, PutResult } from '../../lib/store/store.js'
 import { compareKeys, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
@@ -227,29 +228,32 @@ t.test('group commit: concurrent puts share fsyncs, and each is answered after o
 
 t.test('while a flush runs, puts go on into the new memtable up to 1.5 times its size, then wait for the flush', async (t) => {
   const dir = t.testdir()
-  // A collector's publisher on a real file store whose index upload waits for a gate:
-  // the flush that publishes is held there, after its runs and index are written.
+  // The flush is held where its first run file is renamed into place (a slow disk, in effect),
+  // before its index swap. (Not at a collector's publish: a flush no longer waits for that.)
   let gate: Promise<void> = Promise.resolve()
   let open = (): void => {}
-  class GatedStore extends FileStore {
-    override async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
-      if (key === indexKey('c')) await gate
-      return await super.put(key, body, options)
+  let held = false
+  const rename = fs.promises.rename
+  fs.promises.rename = async (from, to) => {
+    if (String(to).endsWith('.shoebox')) {
+      held = true
+      await gate
     }
+    await rename(from, to)
   }
-  const gated = new GatedStore(path.join(dir, 'shared'))
+  t.teardown(() => { fs.promises.rename = rename })
   const memtableSize = 16 * 1024
-  const store = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize, publisher: new RunPublisher(gated, 'c', path.join(dir, 'data', 'runs')) })
+  const store = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize })
   gate = new Promise((resolve) => { open = resolve })
   const { put, putTen: putOne } = tenAtATime(store, 'x')
   const stalled = Symbol('stalled')
   const unstalled = async (p: Promise<void>): Promise<unknown> => await Promise.race([p, new Promise((resolve) => setTimeout(resolve, 5000, stalled))])
-  // The first flush is held at its publish: the new memtable fills past one, then 1.5 memtables' worth.
-  while (store.stats().flushes === 0 || store.stats().memtableBytes < memtableSize * 1.5) {
+  // The first flush is held at its rename: the new memtable fills past one, then 1.5 memtables' worth.
+  while (!held || store.stats().memtableBytes < memtableSize * 1.5) {
     t.not(await unstalled(putOne()), stalled, `a put at ${store.stats().memtableBytes} bytes goes on while the flush runs`)
     if (!t.passing()) break
   }
-  t.equal(store.stats().flushes, 1, 'the first flush was still running')
+  t.equal(store.stats().flushes, 0, 'the first flush was still running')
   let answered = false
   const waiting = putOne().then(() => { answered = true })
   await new Promise((resolve) => setTimeout(resolve, 200))
@@ -264,6 +268,40 @@ t.test('while a flush runs, puts go on into the new memtable up to 1.5 times its
   const reopened = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize })
   t.same(keys(await all(reopened.read('kronos', 's', everything))), keys(sorted), 'and after a restart')
   await reopened.close()
+})
+
+t.test("a collector's publish held by the shared store holds no put: flushes go on, and the latest index is published after", async (t) => {
+  const dir = t.testdir()
+  // A real file store whose index upload waits for a gate (a slow or stuck S3).
+  let gate: Promise<void> = Promise.resolve()
+  let open = (): void => {}
+  class GatedStore extends FileStore {
+    override async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
+      if (key === indexKey('c')) await gate
+      return await super.put(key, body, options)
+    }
+  }
+  const shared = path.join(dir, 'shared')
+  const memtableSize = 16 * 1024
+  const store = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize, publisher: new RunPublisher(new GatedStore(shared), 'c', path.join(dir, 'data', 'runs'), { instance: 'i' }) })
+  gate = new Promise((resolve) => { open = resolve })
+  const { put, putTen } = tenAtATime(store, 'x')
+  const stalled = Symbol('stalled')
+  const unstalled = async (p: Promise<void>): Promise<unknown> => await Promise.race([p, new Promise((resolve) => setTimeout(resolve, 5000, stalled))])
+  // Five memtables' worth: past the 2.5 a put would wait for, had the flushes waited for their publish.
+  while (store.stats().flushes < 5) {
+    t.not(await unstalled(putTen()), stalled, `a put after ${store.stats().flushes} flushes goes on while the publish is held`)
+    if (!t.passing()) return
+  }
+  const published = (): { runs: Array<{ file: string }> } => JSON.parse(fs.readFileSync(path.join(shared, 'index', 'c.json'), 'utf8')) as { runs: Array<{ file: string }> }
+  t.same(published().runs, [], 'the index object is still the one published at open')
+  open()
+  await store.flush()
+  const local = JSON.parse(fs.readFileSync(path.join(dir, 'data', 'index.json'), 'utf8')) as { runs: Array<{ file: string }> }
+  t.same(published().runs.map((r) => r.file), local.runs.map((r) => r.file), 'once the store answers, the index published is the latest')
+  for (const run of local.runs) t.ok(fs.existsSync(path.join(shared, 'runs', 'c', run.file)), `run ${run.file} uploaded`)
+  t.equal((await all(store.read('kronos', 's', everything))).length, put.length, 'every event readable')
+  await store.close()
 })
 
 t.test('a failed background flush keeps the events in the log; the next put after it flushes them', async (t) => {

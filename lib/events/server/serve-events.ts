@@ -13,7 +13,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { invalidOption } from '../../errors.js'
+import { invalidOption, type ShoeboxError } from '../../errors.js'
 import { parseDuration, parseSize } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
@@ -92,6 +92,12 @@ export interface ServeEventsOptions {
    * '60s'; 0 never cuts.
    */
   sendTimeout?: number | string
+  /**
+   * Told of each failure of background work the server carries on past, and
+   * tries again: a flush, a collector's publish to the shared store, a
+   * reader's poll of it (also kept in `store.lastError`). Default: none.
+   */
+  onBackgroundError?: (err: Error) => void
 }
 
 export interface EventServer {
@@ -109,6 +115,11 @@ export interface EventServer {
 /** The largest maxBody allowed. */
 const MAX_BODY_CEILING = 256 * 1024 * 1024
 
+const COLLECTOR_ID = /^[A-Za-z0-9_.-]{1,200}$/
+
+/** What a collector's first look at its shared store refuses to start on; any other failure (down, 5xx, slow) is tried again. */
+const REFUSED_AT_START: readonly string[] = ['SHOEBOX_INVALID_OPTION', 'SHOEBOX_NO_BUCKET', 'SHOEBOX_DENIED']
+
 /** Kronos's flush size for streamed bodies. */
 const FLUSH_SIZE = 131072
 
@@ -119,6 +130,10 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const o = { ...options }
   const mode = o.mode ?? 'all'
   if (!SERVING_MODES.includes(mode)) throw invalidOption('mode', `must be one of ${SERVING_MODES.join(', ')}, got '${String(mode)}'`)
+  // It names keys (runs/<id>/, index/<id>.json): a '/' would nest one collector's keys in another's listing.
+  if (o.collectorId !== undefined && (typeof o.collectorId !== 'string' || !COLLECTOR_ID.test(o.collectorId) || /^\.+$/.test(o.collectorId))) {
+    throw invalidOption('collectorId', `letters, digits, '_', '.' and '-' (1 to 200, not dots only), as it names keys in the store; got ${JSON.stringify(o.collectorId)}`)
+  }
   const remoteReader = o.store !== undefined && mode === 'readonly'
   if (o.store !== undefined && mode === 'all') throw invalidOption('store', "a shared store is for mode 'collector' (puts) or 'readonly' (reads)")
   if (!remoteReader && (typeof o.data !== 'string' || o.data === '')) throw invalidOption('data', 'the data directory is required')
@@ -207,13 +222,18 @@ async function openBackend (
   o: ServeEventsOptions, remoteReader: boolean, n: { memtableSize: number, bucketMs: number, retentionMs: number | undefined, pollMs: number, flushMs: number }
 ): Promise<EventBackend> {
   const { openStore } = await import('../../store/open-store.js')
-  if (remoteReader) return await RemoteRuns.open(openStore(o.store as string, o.storeOptions), n.pollMs)
+  if (remoteReader) return await RemoteRuns.open(openStore(o.store as string, o.storeOptions), n.pollMs, o.onBackgroundError)
   const data = o.data as string
   let publisher: RunPublisher | undefined
   if (o.store !== undefined) {
     await ensureDir(data)
-    const collector = o.collectorId ?? await collectorId(data)
-    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), parseDuration(o.sweepAfter ?? '1h', 'sweepAfter'))
+    const collector = o.collectorId ?? await keptName(path.join(data, 'collector-id'), () => `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`)
+    const instance = await keptName(path.join(data, 'collector-instance'), () => randomBytes(8).toString('hex'))
+    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), { instance, sweepAfterMs: parseDuration(o.sweepAfter ?? '1h', 'sweepAfter') })
+    // An id another data directory publishes under, a bucket that does not exist, credentials refused: said now, not
+    // at each publish behind the server's back. A store that cannot answer yet is no reason not to take puts: the
+    // publishes try again.
+    await publisher.claim().catch((err: ShoeboxError) => { if (REFUSED_AT_START.includes(err.code)) throw err })
   }
   return await EventStore.open({
     dir: data,
@@ -223,18 +243,22 @@ async function openBackend (
     fsync: o.fsync ?? true,
     gzip: o.gzip ?? false,
     publisher,
-    flushIntervalMs: publisher === undefined ? undefined : n.flushMs
+    flushIntervalMs: publisher === undefined ? undefined : n.flushMs,
+    onError: o.onBackgroundError
   })
 }
 
-/** A collector's id: made once (host and random hex) and kept in the data directory, so a restart publishes under the same keys. */
-async function collectorId (data: string): Promise<string> {
-  const file = path.join(data, 'collector-id')
+/**
+ * A name made once and kept in the data directory: the collector's id (host
+ * and random hex), so a restart publishes under the same keys, and the
+ * directory's instance token (run-publisher.ts).
+ */
+async function keptName (file: string, make: () => string): Promise<string> {
   const existing = await fs.readFile(file, 'utf8').catch(() => '')
   if (/^[A-Za-z0-9_.-]+$/.test(existing.trim())) return existing.trim()
-  const id = `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`
-  await writeFileDurably(file, id + '\n')
-  return id
+  const name = make()
+  await writeFileDurably(file, name + '\n')
+  return name
 }
 
 const POST_HANDLERS: Record<Exclude<EndpointName, 'index' | 'put'>, (ctx: ServerContext, text: string, res: ServerResponse, started: bigint) => Promise<void>> = {

@@ -5,13 +5,13 @@
  * still in a collector's memtable are not visible until it flushes and
  * publishes (collectors flush at least every flush interval).
  */
-import { ShoeboxError } from '../../errors.js'
+import { ShoeboxError, type ShoeboxErrorCode } from '../../errors.js'
 import type { Store } from '../../store/store.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import { mergeLimited } from './merge.js'
 import { readLines, runSource } from './read-lines.js'
 import { readRunBlocks, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
-import { runKey, type PublishedIndex } from './run-publisher.js'
+import { parsePublishedIndex, runKey, type PublishedIndex } from './published-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 
 interface RemoteRun {
@@ -21,9 +21,12 @@ interface RemoteRun {
 
 export class RemoteRuns implements EventBackend {
   readonly #store: Store
+  /** The index objects of the view, by key. */
+  #indexes = new Map<string, PublishedIndex>()
   #runs: RemoteRun[] = []
   #streams = new Map<string, Set<string>>()
   #timer: NodeJS.Timeout | undefined
+  #polling = false
   /** The last failed poll (the previous view is kept). */
   lastError: Error | undefined
 
@@ -31,22 +34,66 @@ export class RemoteRuns implements EventBackend {
     this.#store = store
   }
 
-  /** Load every collector's index now, then again every `pollMs`. */
-  static async open (store: Store, pollMs: number): Promise<RemoteRuns> {
+  /**
+   * Load every collector's index now, then again every `pollMs`; a poll that
+   * fails keeps the previous view, and is kept in lastError and told to `onError`.
+   */
+  static async open (store: Store, pollMs: number, onError?: (err: Error) => void): Promise<RemoteRuns> {
     const remote = new RemoteRuns(store)
     await remote.refresh()
-    remote.#timer = setInterval(() => { remote.refresh().catch((err: Error) => { remote.lastError = err }) }, pollMs)
+    remote.#timer = setInterval(() => { void remote.#poll(pollMs, onError) }, pollMs)
     remote.#timer.unref()
     return remote
   }
 
-  /** Read the index objects again; the new view replaces the old in one step. */
+  /** One poll; not while the one before still runs (finishing later, it would put back an older view). */
+  async #poll (pollMs: number, onError: ((err: Error) => void) | undefined): Promise<void> {
+    if (this.#polling) return
+    this.#polling = true
+    let failure: Error | undefined
+    try {
+      failure = await this.#reload()
+    } catch (err) {
+      failure = new ShoeboxError(codeOf(err as Error), `cannot read the collectors' indexes in ${this.#store.url}; the previous view is kept, polled again in ${pollMs} ms: ${(err as Error).message}`, { cause: err })
+    } finally {
+      this.#polling = false
+    }
+    if (failure === undefined) return
+    this.lastError = failure
+    onError?.(failure)
+  }
+
+  /** Read the index objects again (see #reload); throws SHOEBOX_BAD_RECORD if any is damaged. */
   async refresh (): Promise<void> {
-    const runs: RemoteRun[] = []
-    const streams = new Map<string, Set<string>>()
+    const damaged = await this.#reload()
+    if (damaged !== undefined) throw damaged
+  }
+
+  /**
+   * Read the index objects again; the new view replaces the old in one step.
+   * An object that is not a collector's index (published-index.ts) keeps the
+   * version of it the previous view had (none at the first read), and the
+   * result is a SHOEBOX_BAD_RECORD naming every such object, once the view of
+   * the others is taken: a reader starts only on a clean prefix (open()
+   * throws it), and a running one goes on serving every collector it can.
+   */
+  async #reload (): Promise<ShoeboxError | undefined> {
+    const indexes = new Map<string, PublishedIndex>()
+    const damaged: ShoeboxError[] = []
     for await (const info of this.#store.list('index/')) {
       if (!info.key.endsWith('.json')) continue
-      const published = JSON.parse((await readAll(this.#store.get(info.key))).toString('utf8')) as PublishedIndex
+      const text = (await readAll(this.#store.get(info.key))).toString('utf8')
+      try {
+        indexes.set(info.key, parsePublishedIndex(text, this.#store.url, info.key))
+      } catch (err) {
+        damaged.push(err as ShoeboxError)
+        const previous = this.#indexes.get(info.key)
+        if (previous !== undefined) indexes.set(info.key, previous)
+      }
+    }
+    const runs: RemoteRun[] = []
+    const streams = new Map<string, Set<string>>()
+    for (const published of indexes.values()) {
       for (const run of published.runs) runs.push({ collector: published.collector, run })
       for (const [ns, names] of Object.entries(published.streams)) {
         const set = streams.get(ns) ?? new Set()
@@ -54,8 +101,12 @@ export class RemoteRuns implements EventBackend {
         streams.set(ns, set)
       }
     }
+    this.#indexes = indexes
     this.#runs = runs
     this.#streams = streams
+    if (damaged.length === 0) return undefined
+    return new ShoeboxError('SHOEBOX_BAD_RECORD', damaged.map((e) => e.message).join('; ') +
+      `; ${damaged.length === 1 ? 'it is' : `these ${damaged.length} are`} not read (the version read before, if any, is served)`)
   }
 
   readBatches (ns: string, stream: string, range: EventRange, options: ReadOptions = {}): AsyncGenerator<StoredEvent[]> {
@@ -113,6 +164,10 @@ export class RemoteRuns implements EventBackend {
     if (this.#timer !== undefined) clearInterval(this.#timer)
     await this.#store.close()
   }
+}
+
+function codeOf (err: Error): ShoeboxErrorCode {
+  return err instanceof ShoeboxError ? err.code : 'SHOEBOX_STORE_FAILED'
 }
 
 async function readAll (stream: AsyncIterable<unknown>): Promise<Buffer> {
