@@ -21,7 +21,7 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type { Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../errors.js'
 import { ensureDir, syncDir, syncFile, tempBeside, writeFileDurably } from '../fs/durable.js'
@@ -111,12 +111,6 @@ async function remoteEntries (store: Store): Promise<Map<string, ObjectInfo>> {
   return out
 }
 
-async function readAll (stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
-}
-
 function storeFor (target: string | Store, options: StoreOptions): { store: Store, owned: boolean } {
   return typeof target === 'string' ? { store: openStore(target, options), owned: true } : { store: target, owned: false }
 }
@@ -142,7 +136,7 @@ export async function pushMetadir (base: string, target: string | Store, options
       }
       if (entry.kind === 'pointer') {
         const body = await fs.readFile(file)
-        if (there?.size === body.length && (await readAll(store.get(entry.key))).equals(body)) {
+        if (there?.size === body.length && (await buffer(store.get(entry.key))).equals(body)) {
           result.unchanged++
           continue
         }
@@ -179,7 +173,7 @@ export async function pullMetadir (base: string, source: string | Store, options
         }
         await downloadWhole(store, entry.key, file)
       } else {
-        const body = await readAll(store.get(entry.key))
+        const body = await buffer(store.get(entry.key))
         if (here?.size === body.length && (await fs.readFile(file)).equals(body)) {
           result.unchanged++
           continue

@@ -5,6 +5,7 @@
  * still in a collector's memtable are not visible until it flushes and
  * publishes (collectors flush at least every flush interval).
  */
+import { buffer } from 'node:stream/consumers'
 import { ShoeboxError, type ShoeboxErrorCode } from '../../errors.js'
 import type { Store } from '../../store/store.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
@@ -82,7 +83,7 @@ export class RemoteRuns implements EventBackend {
     const damaged: ShoeboxError[] = []
     for await (const info of this.#store.list('index/')) {
       if (!info.key.endsWith('.json')) continue
-      const text = (await readAll(this.#store.get(info.key))).toString('utf8')
+      const text = (await buffer(this.#store.get(info.key))).toString('utf8')
       try {
         indexes.set(info.key, parsePublishedIndex(text, this.#store.url, info.key))
       } catch (err) {
@@ -143,7 +144,7 @@ export class RemoteRuns implements EventBackend {
     const key = runKey(r.collector, r.run.file)
     return async () => ({
       name: `${this.#store.url}/${key}`,
-      read: async (start: number, end: number) => await readAll(this.#store.get(key, { range: { start, end } })),
+      read: async (start: number, end: number) => await buffer(this.#store.get(key, { range: { start, end } })),
       close: async () => {}
     })
   }
@@ -170,8 +171,3 @@ function codeOf (err: Error): ShoeboxErrorCode {
   return err instanceof ShoeboxError ? err.code : 'SHOEBOX_STORE_FAILED'
 }
 
-async function readAll (stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const chunk of stream) parts.push(chunk as Buffer)
-  return Buffer.concat(parts)
-}
