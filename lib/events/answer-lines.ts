@@ -7,8 +7,24 @@
  * Lines are sliced from each chunk's own decoded text, and only a line a
  * chunk boundary split is joined: appending every chunk to the leftover
  * (`tail += text`) made V8 flatten, i.e. copy, every chunk once more.
+ *
+ * A line is bounded (`maxLine`, characters): a server that sends a line
+ * without end (no LF for hundreds of MB) made the leftover grow until V8
+ * threw 'Invalid string length' out of the socket's data handler, which
+ * killed the process. The leftover's length is checked only after a chunk
+ * left one, never per line: the get's hot path pays nothing per event. So
+ * a line is refused once its unfinished part is over the cap; one finished
+ * within a chunk of it may be up to a chunk longer.
  */
 import { StringDecoder } from 'node:string_decoder'
+
+/**
+ * The longest get answer line taken, in characters: 64 Mi, as the client's
+ * cap on a whole JSON answer (client-request.ts), and 4x the largest put
+ * body `shoebox serve` takes by default (16 MiB), so no event a server
+ * could have stored is refused; the leftover then holds at most ~64-128 MB.
+ */
+export const MAX_ANSWER_LINE = 64 * 1024 * 1024
 
 export class AnswerLines {
   readonly #decoder = new StringDecoder('utf8')
@@ -16,14 +32,22 @@ export class AnswerLines {
   /** The start of a line the last chunk did not finish. */
   #tail = ''
   #stopped = false
+  readonly #maxLine: number
   /** Lines seen so far (blank ones included): the number of the line being handled. */
   lineNo = 0
+  /** Stopped at line lineNo + 1, longer than maxLine (write() returned false). */
+  tooLong = false
 
-  constructor (onLine: (line: string) => boolean) {
+  constructor (onLine: (line: string) => boolean, maxLine = MAX_ANSWER_LINE) {
     this.#onLine = onLine
+    this.#maxLine = maxLine
   }
 
-  /** Feeds one chunk; false once `onLine` has stopped (now or before). */
+  get maxLine (): number {
+    return this.#maxLine
+  }
+
+  /** Feeds one chunk; false once `onLine` has stopped, or a line is over maxLine (now or before). */
   write (chunk: Buffer): boolean {
     if (this.#stopped) return false
     const text = this.#decoder.write(chunk)
@@ -43,6 +67,12 @@ export class AnswerLines {
     }
     if (!more) return false
     this.#tail += from === 0 ? text : text.slice(from)
+    if (this.#tail.length > this.#maxLine) {
+      this.#tail = ''
+      this.tooLong = true
+      this.#stopped = true
+      return false
+    }
     return true
   }
 

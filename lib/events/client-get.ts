@@ -333,9 +333,9 @@ export class KronosGetStream extends Readable {
       res.on('data', (chunk: Buffer) => {
         if (settled) return
         if (!lines.write(chunk)) {
-          // The limit is reached, or a line was bad (finish has the error).
+          // The limit is reached, or a line was bad (finish has the error), or too long.
           res.destroy()
-          finish()
+          finish(lines.tooLong ? this.#tooLong(shown, lines) : undefined)
           return
         }
         if (this.#queue.length - this.#head + this.readableLength >= HIGH_WATER) {
@@ -356,6 +356,12 @@ export class KronosGetStream extends Readable {
       res.once('error', broken)
       res.once('close', () => { if (!res.complete) broken() })
     })
+  }
+
+  /** Not retried: the server would send the same line again. */
+  #tooLong (shown: string, lines: AnswerLines): KronosError {
+    return new KronosError('SHOEBOX_EVENTS_FAILED', `POST ${shown}: line ${lines.lineNo + 1} of the answer is longer than ` +
+      `${lines.maxLine} characters (not an event this client takes); ${plural(this.#yielded, 'event')} before it yielded`)
   }
 
   /** One event line: parse, drop what a resume re-sends, push. False once the limit is reached. */

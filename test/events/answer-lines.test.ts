@@ -58,3 +58,31 @@ t.test('lineNo counts every line, blank ones too', async (t) => {
   splitter.end()
   t.same(seen, [1, 3, 5, 6])
 })
+
+t.test('a line over maxLine stops it: tooLong, the line numbered, nothing kept; one at the cap is taken', async (t) => {
+  const lines: string[] = []
+  const splitter = new AnswerLines((line) => { lines.push(line); return true }, 10)
+  t.equal(splitter.maxLine, 10)
+  t.equal(splitter.write(Buffer.from('{"a":1}\r\n\r\n0123456789')), true, 'ten characters unfinished: within the cap')
+  t.equal(splitter.write(Buffer.from('\n{"b"')), true)
+  t.equal(splitter.write(Buffer.from(':"xxxx')), true, '10 characters so far')
+  t.equal(splitter.write(Buffer.from('x')), false, 'the 11th character of an unfinished line')
+  t.equal(splitter.tooLong, true)
+  t.equal(splitter.lineNo + 1, 4, 'the line over the cap is the 4th (a blank one counted)')
+  t.equal(splitter.write(Buffer.from('"}\n{"c":3}\n')), false, 'stopped for good')
+  splitter.end()
+  t.same(lines, ['{"a":1}', '0123456789'])
+  t.same(read([Buffer.from('{"a":1}\n')]).lines, ['{"a":1}'], 'the default cap')
+  t.equal(new AnswerLines(() => true).maxLine, 64 * 1024 * 1024)
+})
+
+t.test('a body with no line feed at all: stopped once past the cap, in chunks of any size', async (t) => {
+  for (const size of [1, 3, 7, 64]) {
+    const splitter = new AnswerLines(() => true, 50)
+    let written = 0
+    while (written < 1000 && splitter.write(Buffer.alloc(size, 0x61))) written += size
+    t.ok(written <= 50 && written + size > 50, `chunks of ${size}: stopped at the chunk that passed 50 (${written} before it)`)
+    t.equal(splitter.tooLong, true)
+    t.equal(splitter.lineNo, 0)
+  }
+})

@@ -1,0 +1,65 @@
+/**
+ * The Kronos client against servers that are broken or hostile (issue 10):
+ * a get answer whose line never ends, ... Each server is a tiny node:http
+ * one on 127.0.0.1 port 0 that answers one way; the client must end with a
+ * typed error naming the URL (never its credentials) and what was kept,
+ * with bounded memory, and never crash.
+ */
+import t, { type Test } from 'tap'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { kronos, type KronosClient } from '../../lib/events/client.js'
+import type { KronosGetStream } from '../../lib/events/client-get.js'
+
+const ID1 = '00000000-0000-1000-8000-000000000001'
+
+/** A server that answers every request with `answer`; its URL carries credentials that must never show. */
+async function hostile (t: Test, answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  options: Parameters<typeof kronos>[1] = {}): Promise<{ client: KronosClient, url: string, requests: () => number }> {
+  let requests = 0
+  const server = http.createServer((req, res) => {
+    requests++
+    req.resume()
+    req.on('end', () => { answer(req, res) })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const client = kronos(url.replace('http://', 'http://user:s3cret@'), { baseDelay: 1, maxDelay: 5, ...options })
+  t.teardown(async () => {
+    client.close()
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return { client, url, requests: () => requests }
+}
+
+async function all (stream: KronosGetStream): Promise<{ events: unknown[], error?: { code?: string, message: string } }> {
+  const events: unknown[] = []
+  try {
+    for await (const e of stream) events.push(e)
+  } catch (err) {
+    return { events, error: err as { code?: string, message: string } }
+  }
+  return { events }
+}
+
+t.test('get: a line that never ends is refused past 64 Mi characters, typed, the events before it kept, not retried', async (t) => {
+  const { client, url, requests } = await hostile(t, (_req, res) => {
+    res.writeHead(200)
+    res.write(`{"@id":"${ID1}","@time":1}\r\n{"x":"`)
+    // 1 MiB at a time, for as long as the client reads (hundreds of MB without it).
+    const chunk = Buffer.alloc(1024 * 1024, 0x61)
+    const pump = (): void => { while (!res.destroyed && res.write(chunk)); }
+    res.on('drain', pump)
+    pump()
+  })
+  for (const format of ['object', 'text'] as const) {
+    const before = requests()
+    const { events, error } = await all(client.get('s', 0, 10, { format }))
+    t.equal(events.length, 1, `${format}: the event before the line is yielded`)
+    t.equal(error?.code, 'SHOEBOX_EVENTS_FAILED', format)
+    t.equal(error?.message, `POST ${url}/1.0/events/get: line 2 of the answer is longer than 67108864 characters (not an event this client takes); 1 event before it yielded`)
+    t.notMatch(error?.message, /s3cret|user/)
+    t.equal(requests() - before, 1, `${format}: not asked again (the server would send the same line)`)
+  }
+})
