@@ -181,8 +181,13 @@ const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 async function post (url: URL, body: Buffer, options: PutRequestOptions, where: string): Promise<Answer> {
   const { request } = httpFor(url)
   return await new Promise<Answer>((resolve, reject) => {
-    const failed = (cause: Error, what: string): void => {
-      reject(new PutError(`${where}: ${what}: ${cause.message}`, { retryable: true, cause }))
+    /** The answer's status, once its head came: a failure from then on is the answer's. */
+    let status: number | undefined
+    const failed = (cause: Error): void => {
+      // After a 200 the events may be stored: its body breaking or stalling is not retried (never sent twice).
+      reject(status === undefined
+        ? new PutError(`${where}: request failed: ${cause.message}`, { retryable: true, cause })
+        : new PutError(`${where}: answer broken: ${cause.message}`, { status, retryable: status !== 200, cause }))
     }
     const req = request(url, {
       method: 'POST',
@@ -191,6 +196,7 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
       signal: options.signal,
       timeout: options.timeoutMs
     }, (res) => {
+      status = res.statusCode ?? 0
       const parts: Buffer[] = []
       let size = 0
       res.on('data', (part: Buffer) => {
@@ -201,16 +207,16 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
         }
         parts.push(part)
       })
-      // After a 200 the events may be stored: such a break is not retried (never sent twice).
-      res.on('error', (err) => {
-        reject(new PutError(`${where}: answer broken: ${err.message}`, { status: res.statusCode, retryable: res.statusCode !== 200, cause: err }))
-      })
+      res.on('error', failed)
       res.on('end', () => {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString('utf8') })
       })
     })
-    req.on('timeout', () => { req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)) })
-    req.on('error', (err) => { failed(err, 'request failed') })
+    // The socket's idle timeout: no head, or a body that stops, for timeoutMs.
+    req.on('timeout', () => {
+      req.destroy(new Error(status === undefined ? `no answer within ${options.timeoutMs} ms` : `the answer stalled for ${options.timeoutMs} ms`))
+    })
+    req.on('error', failed)
     req.end(body)
   })
 }
