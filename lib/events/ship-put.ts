@@ -6,8 +6,10 @@
  * per event: a 200 whose stream reports num_inserted equal to the events
  * sent acknowledges all of them; fewer, a backend failure (-1), or a stream
  * missing from the answer (an invalid name) rejects them with the server's
- * errors. Other answers are failures of the whole request: 429, 503, other
- * 5xx and broken connections are worth another try (Retry-After honoured),
+ * errors; a count above the events sent, or not an integer, does not fit
+ * the batch: nothing is acknowledged, nothing sent again (maybe stored).
+ * Other answers are failures of the whole request: 429, 503, other 5xx
+ * and broken connections are worth another try (Retry-After honoured),
  * any other status (400 NamespaceMissing, 403 serving mode, 404, 413) is not,
  * and its events are rejected rather than tried forever; except that the
  * shipper splits a batch refused with 413 (its `status` says so) and sends
@@ -122,11 +124,11 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
     // A 200 we cannot read may still have stored the events: not retried, so never sent twice.
     throw new PutError(`${where}: HTTP 200 with a body that is not JSON (${text.slice(0, 80)})`, { status, retryable: false, cause: err })
   }
-  return { ...readAnswer(answer, batch), bytes: body.length }
+  return { ...readAnswer(answer, batch, where), bytes: body.length }
 }
 
-/** The per-event meaning of a 200 answer for this batch's stream. */
-export function readAnswer (answer: unknown, batch: Batch): Omit<PutOutcome, 'bytes'> {
+/** The per-event meaning of a 200 answer for this batch's stream; a PutError (not retryable) for a count that cannot be. */
+export function readAnswer (answer: unknown, batch: Batch, where: string): Omit<PutOutcome, 'bytes'> {
   const sent = batch.count
   const top = isObject(answer) ? answer : {}
   const errors = stringList(top['@errors'])
@@ -141,6 +143,12 @@ export function readAnswer (answer: unknown, batch: Batch): Omit<PutOutcome, 'by
       continue
     }
     if (!isObject(value) || typeof value.num_inserted !== 'number') continue
+    // More than was sent, or not a count: the answer is not this batch's. Not acknowledged, and not
+    // sent again (the server may have stored it): as a 200 whose body is not JSON.
+    if (value.num_inserted > sent || !Number.isInteger(value.num_inserted)) {
+      throw new PutError(`${where}: HTTP 200 whose answer does not fit the batch: ${name} num_inserted ${value.num_inserted} for ${plural(sent, 'event')} sent`,
+        { status: 200, retryable: false })
+    }
     backends++
     inserted = Math.min(inserted, Math.max(0, value.num_inserted))
     backendErrors.push(...stringList(value['@errors']).map((e) => `${name}: ${e}`))

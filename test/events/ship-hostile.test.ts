@@ -70,3 +70,17 @@ t.test('headers that never come: retried within attempts, then the shipper fails
   t.equal(error?.message, `${url}/1.0/events/put: request failed: no answer within 300 ms; gave up after 3 tries; 2 events not acknowledged`)
   t.same(told, ['SHOEBOX_UNREACHABLE', 'SHOEBOX_UNREACHABLE'])
 })
+
+t.test('a 200 counting more events than were sent: no event acknowledged, none sent again, each rejected as maybe stored', async (t) => {
+  const { shipper, url, requests } = await hostile(t, (res) => {
+    res.writeHead(200)
+    res.end('{"s":{"memory":{"num_inserted":5}},"@success":true}')
+  })
+  const { told, rejected, error } = await shipTwo(shipper)
+  t.equal(error, undefined)
+  t.equal(requests(), 1, 'sent once')
+  t.same(told, ['SHOEBOX_EVENT_REJECTED', 'SHOEBOX_EVENT_REJECTED'])
+  t.same(rejected.map((r) => r.maybeStored), [true, true])
+  t.equal(rejected[0].message, `event rejected: ${url}/1.0/events/put: HTTP 200 whose answer does not fit the batch: memory num_inserted 5 for 2 events sent (after a 200: the batch is most likely stored, and is not sent again)`)
+  t.same(shipper.stats().events, { ...shipper.stats().events, acked: 0, rejected: 2 })
+})
