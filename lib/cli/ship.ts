@@ -3,7 +3,7 @@ import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
-import { asUsage, oneOf, parse, positiveInteger } from './options.js'
+import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 import { plural } from '../plural.js'
@@ -39,6 +39,8 @@ Options:
                          it, also by the next run after a crash
   --queue N              events queued before --on-overflow applies (default 10000)
   --attempts N           give up on a batch after N tries (default: keep trying)
+  --timeout T            a put with no byte of answer for T is tried again
+                         (default 30s; 10s, 500ms; 0 waits for ever)
   -h, --help             show this help`
 
 export const shipCommand: Command = {
@@ -55,7 +57,8 @@ export const shipCommand: Command = {
       'on-overflow': { type: 'string' },
       spill: { type: 'string' },
       queue: { type: 'string' },
-      attempts: { type: 'string' }
+      attempts: { type: 'string' },
+      timeout: { type: 'string' }
     }, true)
     if (positionals.length !== 1) throw usage('ship needs exactly one URL')
     const stream = values.stream as string | undefined
@@ -65,6 +68,7 @@ export const shipCommand: Command = {
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
     const queueEvents = positiveInteger('--queue', values.queue)
     const attempts = positiveInteger('--attempts', values.attempts)
+    const timeout = duration('--timeout', values.timeout)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
     const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent, WholeLines }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js')])
@@ -74,6 +78,7 @@ export const shipCommand: Command = {
       spill: values.spill as string | undefined,
       queueEvents,
       retry: { attempts },
+      timeout,
       // The signals are this command's (below): the shipper's own SIGTERM hook would end it while stdin still feeds it.
       exitHooks: false
     }))
