@@ -36,6 +36,7 @@ import { parseEvent, scanEvent, type JsonValue } from './event-text.js'
 import { formatKronosTime, type KronosTime } from './kronos-time.js'
 import { isRetryable, KronosError, send, statusError, type KronosTarget } from './client-request.js'
 import { AnswerLines } from './answer-lines.js'
+import { describeAt } from '../json/json-scan.js'
 import { plural } from '../plural.js'
 
 export interface GetRequest {
@@ -375,7 +376,11 @@ export class KronosGetStream extends Readable {
       event = line
     } else {
       event = parseEvent(line)
-      id = event !== null && typeof event === 'object' && !Array.isArray(event) ? event['@id'] : undefined
+      // As scanEvent() refuses it in format 'text': a line that is not an object is no event.
+      if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+        throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is a JSON object, got ${describeAt(line, line.search(/\S/))}`)
+      }
+      id = event['@id']
     }
     if (isEventId(id)) {
       if (resumedFrom !== undefined) {

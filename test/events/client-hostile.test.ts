@@ -63,3 +63,52 @@ t.test('get: a line that never ends is refused past 64 Mi characters, typed, the
     t.equal(requests() - before, 1, `${format}: not asked again (the server would send the same line)`)
   }
 })
+
+const event = (n: number): string => `{"@id":"00000000-0000-1000-8000-${String(n).padStart(12, '0')}","@time":${n}}`
+
+t.test('get: a line that is JSON but no object is refused in both formats, as format text always did; the events before it kept', async (t) => {
+  for (const bad of ['[1,2]', '5', '"text"', 'null', ' true']) {
+    const { client, url, requests } = await hostile(t, (_req, res) => {
+      res.writeHead(200)
+      res.end(`${event(1)}\r\n${bad}\r\n${event(2)}\r\n`)
+    })
+    for (const format of ['object', 'text'] as const) {
+      const before = requests()
+      const { events, error } = await all(client.get('s', 0, 10, { format }))
+      t.equal(events.length, 1, `${bad}, ${format}: the event before it`)
+      t.equal(error?.code, 'SHOEBOX_INVALID_EVENT', `${bad}, ${format}`)
+      t.equal(error?.message, `POST ${url}/1.0/events/get: line 2 of the answer: an event is a JSON object, got character ${JSON.stringify(bad.trim()[0])}`)
+      t.equal(requests() - before, 1, 'not asked again')
+    }
+  }
+})
+
+t.test('get: a line that is not JSON is refused (SHOEBOX_INVALID_JSON, its line named), the events before it kept', async (t) => {
+  const { client, url } = await hostile(t, (_req, res) => {
+    res.writeHead(200)
+    res.end(`${event(1)}\r\n${event(2)}\r\n<html>oops</html>\r\n`)
+  })
+  const { events, error } = await all(client.get('s', 0, 10))
+  t.equal(events.length, 2)
+  t.equal(error?.code, 'SHOEBOX_INVALID_JSON')
+  t.match(error?.message, `POST ${url}/1.0/events/get: line 3 of the answer: `)
+})
+
+t.test('get: a server sending more than limit, or without end: never more than limit yielded, the answer cut there', async (t) => {
+  const closed: Array<Promise<unknown>> = []
+  const { client } = await hostile(t, (_req, res) => {
+    res.writeHead(200)
+    closed.push(new Promise((resolve) => res.on('close', resolve)))
+    let n = 0
+    const pump = (): void => { while (!res.destroyed && res.write(`${event(++n)}\r\n`)); }
+    res.on('drain', pump)
+    pump()
+  })
+  for (const order of ['ascending', 'descending'] as const) {
+    const { events, error } = await all(client.get('s', 0, 10, { limit: 3, order }))
+    t.equal(error, undefined)
+    t.same(events.map((e) => (e as { '@time': number })['@time']), [1, 2, 3], order)
+  }
+  await Promise.all(closed)
+  t.equal(closed.length, 2, 'each endless answer was cut (else this waits for ever)')
+})
