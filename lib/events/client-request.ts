@@ -14,6 +14,7 @@ import type https from 'node:https'
 import { createRequire } from 'node:module'
 import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
+import { unaskedEncoding } from './unasked-encoding.js'
 
 /** Where requests go and how: shared by every call of one client. */
 export interface KronosTarget {
@@ -83,6 +84,12 @@ export function send (target: KronosTarget, method: 'GET' | 'POST', path: string
       req.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${method} ${target.shown}${path}: no answer for ${target.timeoutMs} ms`))
     })
     req.once('response', (res) => {
+      const encoding = unaskedEncoding(res.headers)
+      if (res.statusCode === 200 && encoding !== undefined) {
+        res.destroy()
+        reject(new KronosError('SHOEBOX_EVENTS_FAILED', `${method} ${target.shown}${path}: HTTP 200 with Content-Encoding ${encoding}, which was not asked for`, { status: 200 }))
+        return
+      }
       // The idle timeout keeps watching the body: a stalled stream is a broken one.
       res.setTimeout(target.timeoutMs, () => {
         res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${method} ${target.shown}${path}: the answer stalled for ${target.timeoutMs} ms`))

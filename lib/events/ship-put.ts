@@ -22,6 +22,7 @@ import { ShoeboxError } from '../errors.js'
 import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
+import { unaskedEncoding } from './unasked-encoding.js'
 
 /**
  * node:http, or node:https for an https: URL. https (and TLS under it) is
@@ -205,6 +206,12 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
       timeout: options.timeoutMs
     }, (res) => {
       status = res.statusCode ?? 0
+      const encoding = unaskedEncoding(res.headers)
+      if (status === 200 && encoding !== undefined) {
+        res.destroy()
+        reject(new PutError(`${where}: HTTP 200 with Content-Encoding ${encoding}, which was not asked for`, { status, retryable: false }))
+        return
+      }
       const parts: Buffer[] = []
       let size = 0
       res.on('data', (part: Buffer) => {

@@ -8,6 +8,7 @@
 import t, { type Test } from 'tap'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { gzipSync } from 'node:zlib'
 import { kronos, type KronosClient } from '../../lib/events/client.js'
 import type { KronosGetStream } from '../../lib/events/client-get.js'
 
@@ -111,4 +112,17 @@ t.test('get: a server sending more than limit, or without end: never more than l
   }
   await Promise.all(closed)
   t.equal(closed.length, 2, 'each endless answer was cut (else this waits for ever)')
+})
+
+t.test('an answer gzipped though not asked for (no Accept-Encoding is sent): named as such, not read as garbage, not retried', async (t) => {
+  const { client, url, requests } = await hostile(t, (req, res) => {
+    res.writeHead(200, { 'content-encoding': 'GZip' })
+    res.end(gzipSync(req.url === '/1.0/index' ? '{"version":"1"}' : `${event(1)}\r\n`))
+  })
+  const { events, error } = await all(client.get('s', 0, 10))
+  t.same(events, [])
+  t.equal(error?.code, 'SHOEBOX_EVENTS_FAILED')
+  t.equal(error?.message, `POST ${url}/1.0/events/get: HTTP 200 with Content-Encoding gzip, which was not asked for`)
+  await t.rejects(client.index(), { code: 'SHOEBOX_EVENTS_FAILED', status: 200, message: `GET ${url}/1.0/index: HTTP 200 with Content-Encoding gzip, which was not asked for` })
+  t.equal(requests(), 2, 'each asked once')
 })

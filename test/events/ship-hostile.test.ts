@@ -8,6 +8,7 @@
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { gzipSync } from 'node:zlib'
 import t, { type Test } from 'tap'
 import { ship, type Shipper } from '../../lib/events/ship.js'
 import type { ShipOptions } from '../../lib/events/ship-options.js'
@@ -83,4 +84,17 @@ t.test('a 200 counting more events than were sent: no event acknowledged, none s
   t.same(rejected.map((r) => r.maybeStored), [true, true])
   t.equal(rejected[0].message, `event rejected: ${url}/1.0/events/put: HTTP 200 whose answer does not fit the batch: memory num_inserted 5 for 2 events sent (after a 200: the batch is most likely stored, and is not sent again)`)
   t.same(shipper.stats().events, { ...shipper.stats().events, acked: 0, rejected: 2 })
+})
+
+t.test('a 200 gzipped though not asked for: named as such (no binary in the message), each event rejected as maybe stored, not sent again', async (t) => {
+  const { shipper, url, requests } = await hostile(t, (res) => {
+    res.writeHead(200, { 'content-encoding': 'gzip' })
+    res.end(gzipSync('{"s":{"memory":{"num_inserted":2}},"@success":true}'))
+  })
+  const { told, rejected, error } = await shipTwo(shipper)
+  t.equal(error, undefined)
+  t.equal(requests(), 1)
+  t.same(told, ['SHOEBOX_EVENT_REJECTED', 'SHOEBOX_EVENT_REJECTED'])
+  t.same(rejected.map((r) => r.maybeStored), [true, true])
+  t.equal(rejected[0].message, `event rejected: ${url}/1.0/events/put: HTTP 200 with Content-Encoding gzip, which was not asked for (after a 200: the batch is most likely stored, and is not sent again)`)
 })
