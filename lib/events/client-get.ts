@@ -336,7 +336,7 @@ export class KronosGetStream extends Readable {
         if (!lines.write(chunk)) {
           // The limit is reached, or a line was bad (finish has the error), or too long.
           res.destroy()
-          finish(lines.tooLong ? this.#tooLong(shown, lines) : undefined)
+          finish(this.#linesFailure(shown, lines))
           return
         }
         if (this.#queue.length - this.#head + this.readableLength >= HIGH_WATER) {
@@ -347,7 +347,7 @@ export class KronosGetStream extends Readable {
       })
       res.once('end', () => {
         if (!settled) lines.end()
-        finish()
+        finish(this.#linesFailure(shown, lines))
         this.#wake?.()
       })
       const broken = (err?: Error): void => {
@@ -359,10 +359,14 @@ export class KronosGetStream extends Readable {
     })
   }
 
-  /** Not retried: the server would send the same line again. */
-  #tooLong (shown: string, lines: AnswerLines): KronosError {
-    return new KronosError('SHOEBOX_EVENTS_FAILED', `POST ${shown}: line ${lines.lineNo + 1} of the answer is longer than ` +
-      `${lines.maxLine} characters (not an event this client takes); ${plural(this.#yielded, 'event')} before it yielded`)
+  /** A line the answer's lines stopped at (not retried: the server would send it again), or undefined. */
+  #linesFailure (shown: string, lines: AnswerLines): KronosError | undefined {
+    if (lines.failure === undefined) return undefined
+    const line = `POST ${shown}: line ${lines.lineNo + 1} of the answer`
+    const before = `${plural(this.#yielded, 'event')} before it yielded`
+    return lines.failure === 'line too long'
+      ? new KronosError('SHOEBOX_EVENTS_FAILED', `${line} is longer than ${lines.maxLine} characters (not an event this client takes); ${before}`)
+      : new KronosError('SHOEBOX_INVALID_EVENT', `${line} is not valid UTF-8; ${before}`)
   }
 
   /** One event line: parse, drop what a resume re-sends, push. False once the limit is reached. */

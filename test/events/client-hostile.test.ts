@@ -126,3 +126,18 @@ t.test('an answer gzipped though not asked for (no Accept-Encoding is sent): nam
   await t.rejects(client.index(), { code: 'SHOEBOX_EVENTS_FAILED', status: 200, message: `GET ${url}/1.0/index: HTTP 200 with Content-Encoding gzip, which was not asked for` })
   t.equal(requests(), 2, 'each asked once')
 })
+
+t.test('get: bytes that are not UTF-8 fail the get at their line (SHOEBOX_INVALID_EVENT), never yielded with U+FFFD in their place', async (t) => {
+  const { client, url, requests } = await hostile(t, (_req, res) => {
+    res.writeHead(200)
+    res.end(Buffer.concat([Buffer.from(`${event(1)}\r\n{"@id":"00000000-0000-1000-8000-000000000002","@time":2,"s":"`), Buffer.from([0xFF, 0xFE]), Buffer.from(`"}\r\n${event(3)}\r\n`)]))
+  })
+  for (const format of ['object', 'text'] as const) {
+    const before = requests()
+    const { events, error } = await all(client.get('s', 0, 10, { format }))
+    t.equal(events.length, 1, `${format}: the event before it`)
+    t.equal(error?.code, 'SHOEBOX_INVALID_EVENT')
+    t.equal(error?.message, `POST ${url}/1.0/events/get: line 2 of the answer is not valid UTF-8; 1 event before it yielded`)
+    t.equal(requests() - before, 1, 'not asked again')
+  }
+})
