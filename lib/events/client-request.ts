@@ -14,6 +14,7 @@ import type https from 'node:https'
 import { createRequire } from 'node:module'
 import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
+import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 
 /** Where requests go and how: shared by every call of one client. */
@@ -146,14 +147,8 @@ export function collectErrors (value: JsonValue | undefined, out: string[] = [])
   return out
 }
 
-function retryAfter (res: IncomingMessage): number | undefined {
-  const header = res.headers['retry-after']
-  if (header === undefined) return undefined
-  const seconds = Number(header)
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 60_000)
-  const at = Date.parse(header)
-  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - Date.now()), 60_000)
-}
+/** The longest Retry-After a call waits: a get or a JSON call should not sit still for minutes. */
+const MAX_RETRY_AFTER_MS = 60_000
 
 /** The error for an answer whose status is not 200 (its body read for @errors). */
 export async function statusError (res: IncomingMessage, method: string, shownUrl: string): Promise<KronosError> {
@@ -174,7 +169,7 @@ export async function statusError (res: IncomingMessage, method: string, shownUr
   const detail = errors.length > 0 ? errors.join('; ') : text.trim().slice(0, 200)
   const code: ShoeboxErrorCode = status === 429 || status === 503 ? 'SHOEBOX_THROTTLED' : 'SHOEBOX_EVENTS_FAILED'
   return new KronosError(code, `${method} ${shownUrl}: HTTP ${status}${detail === '' ? '' : `: ${detail}`}`,
-    { status, errors, retryAfterMs: retryAfter(res), response })
+    { status, errors, retryAfterMs: parseRetryAfter(res.headers['retry-after'], MAX_RETRY_AFTER_MS), response })
 }
 
 /** A JSON answer: status 200 and `@success` not false, else a KronosError. */

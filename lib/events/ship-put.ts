@@ -22,6 +22,7 @@ import { ShoeboxError } from '../errors.js'
 import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
+import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 
 /**
@@ -92,15 +93,6 @@ export function putBody (batch: Batch): Buffer {
   return batch.body()
 }
 
-/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
-export function parseRetryAfter (value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined
-  const text = value.trim()
-  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now
-  if (!Number.isFinite(ms)) return undefined
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms))
-}
-
 export interface PutRequestOptions {
   agent: http.Agent
   /** Give up on an answer after this long (ms); a retryable failure. */
@@ -115,7 +107,7 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
   const { status, headers, text } = await post(url, body, options, where)
   if (status !== 200) {
     const retryable = status === 429 || status >= 500
-    const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after'] as string | undefined) : undefined
+    const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after'], MAX_RETRY_AFTER_MS) : undefined
     throw new PutError(`${where}: HTTP ${status}${serverErrors(text)}`, { status, retryable, retryAfterMs })
   }
   let answer: unknown

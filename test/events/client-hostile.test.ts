@@ -141,3 +141,41 @@ t.test('get: bytes that are not UTF-8 fail the get at their line (SHOEBOX_INVALI
     t.equal(requests() - before, 1, 'not asked again')
   }
 })
+
+t.test('get: 429 with Retry-After: a date waited for, 10^9 seconds capped at a minute, negative or garbage ignored (the backoff alone)', async (t) => {
+  const headers: string[] = []
+  const { client } = await hostile(t, (_req, res) => {
+    const value = headers.shift()
+    if (value === undefined) {
+      res.writeHead(200)
+      res.end(`${event(1)}\r\n`)
+      return
+    }
+    res.writeHead(429, { 'retry-after': value })
+    res.end()
+  })
+  headers.push('-5', 'soon!', '0x10', '1e3')
+  const stream = client.get('s', 0, 10)
+  const delays: number[] = []
+  stream.on('retry', (e: { delayMs: number }) => delays.push(e.delayMs))
+  const { events, error } = await all(stream)
+  t.equal(error, undefined)
+  t.equal(events.length, 1)
+  t.equal(delays.length, 4)
+  t.ok(delays.every((d) => d <= 5), `the backoff alone (maxDelay 5 ms): ${delays.join(', ')}`)
+
+  headers.push(new Date(Date.now() + 1500).toUTCString())
+  const dated = client.get('s', 0, 10)
+  const datedDelays: number[] = []
+  dated.on('retry', (e: { delayMs: number }) => datedDelays.push(e.delayMs))
+  t.equal((await all(dated)).events.length, 1)
+  t.ok(datedDelays[0] > 0 && datedDelays[0] <= 1500, `waits until the date: ${datedDelays[0]} ms`)
+
+  headers.push('1000000000')
+  const far = client.get('s', 0, 10)
+  const retry = new Promise<{ delayMs: number }>((resolve) => far.once('retry', resolve))
+  const farAll = all(far)
+  t.equal((await retry).delayMs, 60_000, 'a minute at most')
+  far.destroy()
+  t.same((await farAll).events, [])
+})

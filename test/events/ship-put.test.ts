@@ -1,7 +1,7 @@
-/** The put request's pure parts: URL, body, Retry-After, and what an answer means per event. */
+/** The put request's pure parts: URL, body, and what an answer means per event. */
 import t from 'tap'
 import { Batch } from '../../lib/events/ship-batcher.js'
-import { parseRetryAfter, PutError, putBody, putUrl, readAnswer, safeUrl } from '../../lib/events/ship-put.js'
+import { PutError, putBody, putUrl, readAnswer, safeUrl } from '../../lib/events/ship-put.js'
 
 function batch (stream: string, texts: string[], namespace?: string): Batch {
   const b = new Batch(stream, namespace, stream, 0)
@@ -20,16 +20,6 @@ t.test('putBody: json.dumps separators, event texts as they are, namespace only 
   t.equal(putBody(batch('s', ['{"a":2.0}', '{"b":12345678901234567890}'])).toString(), '{"events": {"s": [{"a":2.0}, {"b":12345678901234567890}]}}')
   t.equal(putBody(batch('s.x', ['{}'], 'ns')).toString(), '{"events": {"s.x": [{}]}, "namespace": "ns"}')
   t.same(JSON.parse(putBody(batch('s', ['{"é":"ü"}'], 'n')).toString()), { events: { s: [{ é: 'ü' }] }, namespace: 'n' })
-})
-
-t.test('parseRetryAfter: seconds or an HTTP date, capped, garbage ignored', async (t) => {
-  t.equal(parseRetryAfter('2'), 2000)
-  t.equal(parseRetryAfter(' 0.5 '), 500)
-  t.equal(parseRetryAfter(new Date(10_000 + 3000).toUTCString(), 10_000), 3000)
-  t.equal(parseRetryAfter(new Date(0).toUTCString(), 10_000), 0, 'a date past is now')
-  t.equal(parseRetryAfter('99999'), 300_000, 'at most five minutes')
-  t.equal(parseRetryAfter('soon'), undefined)
-  t.equal(parseRetryAfter(undefined), undefined)
 })
 
 t.test('readAnswer: per stream and backend, as Kronos answers (spec §5.2)', async (t) => {
