@@ -204,6 +204,14 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
         reject(new PutError(`${where}: HTTP 200 with Content-Encoding ${encoding}, which was not asked for`, { status, retryable: false }))
         return
       }
+      // A put's answer is a few hundred bytes: one trickled a byte at a time, each within the
+      // idle timeout, would hold the batch for ever. The whole body gets twice timeoutMs (twice:
+      // a body that stops is the idle timeout's, and says so).
+      const wholeMs = 2 * options.timeoutMs
+      const whole = wholeMs > 0
+        ? setTimeout(() => { req.destroy(new Error(`the answer's body took over ${wholeMs} ms`)) }, wholeMs)
+        : undefined
+      res.once('close', () => { clearTimeout(whole) })
       const parts: Buffer[] = []
       let size = 0
       res.on('data', (part: Buffer) => {

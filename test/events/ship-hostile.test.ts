@@ -98,3 +98,17 @@ t.test('a 200 gzipped though not asked for: named as such (no binary in the mess
   t.same(rejected.map((r) => r.maybeStored), [true, true])
   t.equal(rejected[0].message, `event rejected: ${url}/1.0/events/put: HTTP 200 with Content-Encoding gzip, which was not asked for (after a 200: the batch is most likely stored, and is not sent again)`)
 })
+
+t.test('a 200 whose body trickles (a byte within each idle timeout): given twice the timeout as a whole, then rejected as maybe stored, not sent again', async (t) => {
+  const { shipper, url, requests } = await hostile(t, (res) => {
+    res.writeHead(200, { 'content-length': 1000 })
+    const drip = setInterval(() => { if (res.destroyed) clearInterval(drip); else res.write(' ') }, 50)
+    res.on('close', () => { clearInterval(drip) })
+  })
+  const { told, rejected, error } = await shipTwo(shipper)
+  t.equal(error, undefined)
+  t.equal(requests(), 1, 'sent once')
+  t.same(told, ['SHOEBOX_EVENT_REJECTED', 'SHOEBOX_EVENT_REJECTED'])
+  t.same(rejected.map((r) => r.maybeStored), [true, true])
+  t.equal(rejected[0].message, `event rejected: ${url}/1.0/events/put: answer broken: the answer's body took over 600 ms (after a 200: the batch is most likely stored, and is not sent again)`)
+})
