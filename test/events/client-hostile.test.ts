@@ -1,7 +1,10 @@
 /**
  * The Kronos client against servers that are broken or hostile (issue 10):
- * a get answer whose line never ends, ... Each server is a tiny node:http
- * one on 127.0.0.1 port 0 that answers one way; the client must end with a
+ * a get answer whose line never ends, lines that are not JSON, not objects
+ * or not UTF-8, more events than `limit` or no end at all, an answer gzipped
+ * unasked, 429s with Retry-After of every kind, and JSON calls answered
+ * with too much or with the wrong thing. Each server is a tiny node:http one
+ * on 127.0.0.1 port 0 that answers one way; the client must end with a
  * typed error naming the URL (never its credentials) and what was kept,
  * with bounded memory, and never crash.
  */
@@ -178,4 +181,22 @@ t.test('get: 429 with Retry-After: a date waited for, 10^9 seconds capped at a m
   t.equal((await retry).delayMs, 60_000, 'a minute at most')
   far.destroy()
   t.same((await farAll).events, [])
+})
+
+t.test('streams, schema, index, delete: an answer over 64 MiB is cut there, one not JSON or not an object refused, each naming the URL', async (t) => {
+  let answer = (res: http.ServerResponse): void => { res.end('{}') }
+  const { client, url } = await hostile(t, (_req, res) => { answer(res) })
+  answer = (res) => {
+    res.writeHead(200)
+    const chunk = Buffer.alloc(1024 * 1024, 0x61)
+    const pump = (): void => { while (!res.destroyed && res.write(chunk)); }
+    res.on('drain', pump)
+    pump()
+  }
+  await t.rejects(client.streams(), { code: 'SHOEBOX_EVENTS_FAILED', message: `${url}/1.0/streams: answer larger than 67108864 bytes` })
+  await t.rejects(client.index(), { code: 'SHOEBOX_EVENTS_FAILED', message: `${url}/1.0/index: answer larger than 67108864 bytes` })
+  answer = (res) => { res.end('<html>') }
+  await t.rejects(client.inferSchema('s'), { code: 'SHOEBOX_EVENTS_FAILED', status: 200, message: new RegExp(`^POST ${url}/1\\.0/streams/infer_schema: the answer is not JSON`) })
+  answer = (res) => { res.end('[1,2]') }
+  await t.rejects(client.delete('s', 0, 1), { code: 'SHOEBOX_EVENTS_FAILED', status: 200, message: `POST ${url}/1.0/events/delete: the answer is not a JSON object` })
 })

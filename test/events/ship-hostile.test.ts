@@ -1,7 +1,8 @@
 /**
  * ship() against put answers that are broken or hostile (issue 10): a 200
- * whose body stalls, counts that do not fit the batch, ... Each server is a
- * tiny node:http one on 127.0.0.1 port 0. No event may be counted as
+ * whose body stalls or trickles, headers that never come, a count that
+ * does not fit the batch, an answer gzipped unasked. Each server is a tiny
+ * node:http one on 127.0.0.1 port 0. No event may be counted as
  * acknowledged unless the answer says so unambiguously, nothing is lost
  * silently (every callback is told), and messages name the URL without its
  * credentials.
