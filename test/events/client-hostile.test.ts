@@ -2,11 +2,11 @@
  * The Kronos client against servers that are broken or hostile (issue 10):
  * a get answer whose line never ends, lines that are not JSON, not objects
  * or not UTF-8, more events than `limit` or no end at all, an answer gzipped
- * unasked, 429s with Retry-After of every kind, and JSON calls answered
- * with too much or with the wrong thing. Each server is a tiny node:http one
- * on 127.0.0.1 port 0 that answers one way; the client must end with a
- * typed error naming the URL (never its credentials) and what was kept,
- * with bounded memory, and never crash.
+ * unasked, an answer that stops mid-way, 429s with Retry-After of every
+ * kind, and JSON calls answered with too much or with the wrong thing. Each
+ * server is a tiny node:http one on 127.0.0.1 port 0 that answers one way;
+ * the client must end with a typed error naming the URL (never its
+ * credentials) and what was kept, with bounded memory, and never crash.
  */
 import t, { type Test } from 'tap'
 import http from 'node:http'
@@ -199,4 +199,26 @@ t.test('streams, schema, index, delete: an answer over 64 MiB is cut there, one 
   await t.rejects(client.inferSchema('s'), { code: 'SHOEBOX_EVENTS_FAILED', status: 200, message: new RegExp(`^POST ${url}/1\\.0/streams/infer_schema: the answer is not JSON`) })
   answer = (res) => { res.end('[1,2]') }
   await t.rejects(client.delete('s', 0, 1), { code: 'SHOEBOX_EVENTS_FAILED', status: 200, message: `POST ${url}/1.0/events/delete: the answer is not a JSON object` })
+})
+
+t.test('get: an answer that stops mid-way (the connection kept open) is given up after timeout and resumed after the last event', async (t) => {
+  const asked: string[] = []
+  const { client } = await hostile(t, (_req, res) => {
+    res.writeHead(200)
+    if (asked.push('') === 1) {
+      res.write(`${event(1)}\r\n${event(2)}\r\n{"@id":`)
+      return // nothing more, the connection open
+    }
+    res.end(`${event(3)}\r\n`)
+  }, { timeout: 200 })
+  const stream = client.get('s', 0, 10)
+  const retries: Array<{ yielded: number, error: Error }> = []
+  stream.on('retry', (e: { yielded: number, error: Error }) => retries.push(e))
+  const { events, error } = await all(stream)
+  t.equal(error, undefined)
+  t.same(events.map((e) => (e as { '@time': number })['@time']), [1, 2, 3], 'each once, in order')
+  t.equal(asked.length, 2)
+  t.equal(retries.length, 1)
+  t.equal(retries[0].yielded, 2)
+  t.match(retries[0].error.message, /the connection broke after 2 events: .*the answer stalled for 200 ms/)
 })
