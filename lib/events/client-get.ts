@@ -309,7 +309,7 @@ export class KronosGetStream extends Readable {
     if (this.#remaining() <= 0) return
     const shown = this.#target.shown + PATH
     const res = await send(this.#target, 'POST', PATH, this.#body(), signal)
-    if (res.statusCode !== 200) throw await statusError(res, 'POST', shown)
+    if (res.statusCode !== 200) throw await statusError(res, 'POST', shown, this.#target.timeoutMs)
     const resumedFrom = this.#yielded > 0 ? this.#lastId : undefined
     await new Promise<void>((resolve, reject) => {
       this.#response = res

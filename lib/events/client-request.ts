@@ -112,10 +112,19 @@ export function networkError (err: unknown, method: string, shownUrl: string): S
 
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
-/** The whole body as text (capped: a JSON answer is small). */
-export async function readText (res: IncomingMessage, shownUrl: string): Promise<string> {
+/**
+ * The whole body as text (capped: a JSON answer is small). It must come
+ * within twice the timeout: one trickled a byte at a time, each within the
+ * idle timeout, held the call for ever. Twice: a body that stops is the
+ * idle timeout's, and says so.
+ */
+export async function readText (res: IncomingMessage, shownUrl: string, timeoutMs: number): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
+  const wholeMs = 2 * timeoutMs
+  const whole = wholeMs > 0
+    ? setTimeout(() => { res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${shownUrl}: the answer's body took over ${wholeMs} ms`)) }, wholeMs)
+    : undefined
   try {
     for await (const chunk of res) {
       size += (chunk as Buffer).length
@@ -127,6 +136,8 @@ export async function readText (res: IncomingMessage, shownUrl: string): Promise
     }
   } catch (err) {
     throw networkError(err, 'reading', shownUrl)
+  } finally {
+    clearTimeout(whole)
   }
   return Buffer.concat(chunks).toString('utf8')
 }
@@ -151,11 +162,11 @@ export function collectErrors (value: JsonValue | undefined, out: string[] = [])
 const MAX_RETRY_AFTER_MS = 60_000
 
 /** The error for an answer whose status is not 200 (its body read for @errors). */
-export async function statusError (res: IncomingMessage, method: string, shownUrl: string): Promise<KronosError> {
+export async function statusError (res: IncomingMessage, method: string, shownUrl: string, timeoutMs: number): Promise<KronosError> {
   const status = res.statusCode ?? 0
   let text = ''
   try {
-    text = await readText(res, shownUrl)
+    text = await readText(res, shownUrl, timeoutMs)
   } catch {
     // The status says enough.
   }
@@ -177,8 +188,8 @@ export async function requestJson (target: KronosTarget, method: 'GET' | 'POST',
   signal: AbortSignal | undefined): Promise<{ [key: string]: JsonValue }> {
   const shown = target.shown + path
   const res = await send(target, method, path, body, signal)
-  if (res.statusCode !== 200) throw await statusError(res, method, shown)
-  const text = await readText(res, shown)
+  if (res.statusCode !== 200) throw await statusError(res, method, shown, target.timeoutMs)
+  const text = await readText(res, shown, target.timeoutMs)
   let answer: JsonValue
   try {
     answer = parseEvent(text)

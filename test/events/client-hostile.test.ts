@@ -222,3 +222,14 @@ t.test('get: an answer that stops mid-way (the connection kept open) is given up
   t.equal(retries[0].yielded, 2)
   t.match(retries[0].error.message, /the connection broke after 2 events: .*the answer stalled for 200 ms/)
 })
+
+t.test('streams, index: an answer trickled a byte at a time (each within the idle timeout) is given twice the timeout, then retried', async (t) => {
+  const { client, url, requests } = await hostile(t, (_req, res) => {
+    res.writeHead(200)
+    const drip = setInterval(() => { if (res.destroyed) clearInterval(drip); else res.write(' ') }, 50)
+    res.on('close', () => { clearInterval(drip) })
+  }, { timeout: 150, attempts: 2 })
+  await t.rejects(client.streams(), { code: 'SHOEBOX_UNREACHABLE', message: `${url}/1.0/streams: the answer's body took over 300 ms` })
+  t.equal(requests(), 2, 'tried again (a JSON call is idempotent)')
+  await t.rejects(client.index(), { code: 'SHOEBOX_UNREACHABLE', message: `${url}/1.0/index: the answer's body took over 300 ms` })
+})
