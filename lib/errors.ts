@@ -84,14 +84,21 @@ export class CorruptArchiveError extends ShoeboxError {
   readonly offset: number
   readonly detail: string
   file: string | undefined
+  /**
+   * The input ended inside a unit (a record, a gzip member, a zstd frame): a
+   * file cut short, or one still being written, which a follower reads again
+   * once it grows. Not damage in the bytes that are there.
+   */
+  readonly cutShort: boolean
 
-  constructor (reason: DamageReason, offset: number, detail: string, file?: string) {
+  constructor (reason: DamageReason, offset: number, detail: string, file?: string, options: { cutShort?: boolean } = {}) {
     super(codeForReason[reason], describeDamage(reason, offset, detail, file))
     this.name = 'CorruptArchiveError'
     this.reason = reason
     this.offset = offset
     this.detail = detail
     this.file = file
+    this.cutShort = options.cutShort ?? reason === 'truncated'
   }
 
   /** Attach the file name once the caller knows it (the decoder only sees bytes). */

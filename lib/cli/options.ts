@@ -1,7 +1,7 @@
 /** Option parsing shared by the subcommands, on node:util parseArgs. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Metadata } from '../record.js'
-import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { InvalidOptionError, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { keyDict } from '../key-dict.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
@@ -82,18 +82,38 @@ export function oneOf<T extends string> (option: string, value: unknown, allowed
 /** What the user typed is the mistake: a refused option value, or a store or server URL that is none. */
 const ARGUMENT_CODES: readonly ShoeboxErrorCode[] = ['SHOEBOX_INVALID_OPTION', 'SHOEBOX_BAD_URL']
 
+export interface AsUsageOptions {
+  /** More codes that mean a refused argument. */
+  also?: readonly ShoeboxErrorCode[]
+  /**
+   * The flag each API option came from ({ 'roll.size': '--roll-size' }): a
+   * refusal names what the user typed, not the API's name for it.
+   */
+  flags?: Readonly<Record<string, string>>
+}
+
 /**
  * Run `check` (an option parser, a URL check, or a constructor that checks
  * its options) on what the command line gave; a value it refuses
  * (SHOEBOX_INVALID_OPTION, SHOEBOX_BAD_URL, and the codes in `also`) is the
- * user's mistake: a usage error (exit 2) with the same message. Only around
- * arguments: a bad URL met in data (an index row's archive) is bad data, exit 1.
- * An async `check` (a request that checks its options first) refuses by
- * rejecting: its promise is converted alike.
+ * user's mistake: a usage error (exit 2). Its line names the flag
+ * ('--roll-size: expected a size ...') when `flags` knows the option, or the
+ * option is a flag already (a CLI's own parseSize(v, '--roll-size')); else
+ * it is the refusal's message. Only around arguments: a bad URL met in data
+ * (an index row's archive) is bad data, exit 1. An async `check` (a request
+ * that checks its options first) refuses by rejecting: its promise is
+ * converted alike.
  */
-export function asUsage<T> (check: () => T, also: readonly ShoeboxErrorCode[] = []): T {
-  const refused = (err: unknown): unknown =>
-    err instanceof ShoeboxError && (ARGUMENT_CODES.includes(err.code) || also.includes(err.code)) ? usage(err.message) : err
+export function asUsage<T> (check: () => T, options: AsUsageOptions = {}): T {
+  const { also = [], flags = {} } = options
+  const refused = (err: unknown): unknown => {
+    if (!(err instanceof ShoeboxError && (ARGUMENT_CODES.includes(err.code) || also.includes(err.code)))) return err
+    if (err instanceof InvalidOptionError) {
+      const flag = Object.hasOwn(flags, err.option) ? flags[err.option] : err.option.startsWith('--') ? err.option : undefined
+      if (flag !== undefined) return usage(`${flag}: ${err.reason}`)
+    }
+    return usage(err.message)
+  }
   try {
     const result = check()
     if (result instanceof Promise) return result.catch((err: unknown) => { throw refused(err) }) as T

@@ -15,7 +15,8 @@ Serves Kronos's HTTP API (/1.0/events/put, get, delete, /1.0/streams,
 kronos.js) and shoebox's own client and shipper work against it unchanged.
 Events are stored in DIR: a put is answered once its events are fsynced.
 Prints the URL it listens on. SIGINT or SIGTERM stop it cleanly (requests in
-flight get 5s, then their connections are cut).
+flight get 5s, then their connections are cut). A get whose client takes no
+data for 60s is cut (clients resume after their last @id).
 
 Scale-out: with --store (s3://bucket/prefix, or a directory), a --mode
 collector server uploads its sorted runs and its index there (at the latest
@@ -30,7 +31,8 @@ Options:
   --namespace NAME      a namespace to serve (repeatable; default kronos)
   --retention T         drop whole days of events older than T, e.g. 30d (not 0)
   --cors-origin O       let this browser origin read answers (repeatable, exact)
-  --max-body SIZE       largest request body (default 16MiB; 413 above it)
+  --max-body SIZE       largest request body (default 16MiB, at most 256MiB;
+                        413 above it)
   --backend-name NAME   the storage name in put/delete answers (default shoebox)
   --gzip                compress the sorted run files (gzip, one member per block)
   --memtable-size SIZE  events held in memory (and in the log) before they are
@@ -101,7 +103,7 @@ export const serveCommand: Command = {
       flushInterval: values['flush-interval'] as string | undefined,
       pollInterval: values['poll-interval'] as string | undefined,
       sweepAfter: values['sweep-after'] as string | undefined
-    }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }))
+    }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {
       const stop = (): void => {
@@ -116,6 +118,24 @@ export const serveCommand: Command = {
     io.stderr.write('shoebox serve: stopped\n')
     return 0
   }
+}
+
+/** The flag each of serveEvents()'s options comes from, for the line that refuses it. */
+const SERVE_FLAGS = {
+  data: '--data',
+  store: '--store',
+  mode: '--mode',
+  host: '--host',
+  namespaces: '--namespace',
+  retention: '--retention',
+  corsOrigins: '--cors-origin',
+  maxBody: '--max-body',
+  backendName: '--backend-name',
+  memtableSize: '--memtable-size',
+  collectorId: '--collector-id',
+  flushInterval: '--flush-interval',
+  pollInterval: '--poll-interval',
+  sweepAfter: '--sweep-after'
 }
 
 /**

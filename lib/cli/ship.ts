@@ -20,12 +20,15 @@ Exits once every event is acknowledged, with a summary line on stderr
 (live progress too, on a terminal). Exit 1 if any event was refused (a bad
 line, or rejected by the server), 2 for a usage mistake. SIGINT or SIGTERM
 end the input there: the lines read are shipped, and the summary says where
-it stopped; a second signal quits at once.
+it stopped; a second signal quits at once. While no batch is acknowledged
+for 5 s (a wrong URL, a server down) it says so on stderr, every 30 s.
 
 If it gives up (--attempts), it stops reading stdin and says how many
 lines it read, how many the server acknowledged and what became of the
 rest: with --spill, every line read and not acknowledged is in the spill
-(the next run with the same --spill sends it); without, not stored.
+(the next run with the same --spill sends it); without, not kept: named
+unconfirmed, as the server may or may not have stored them before its
+answer failed.
 
 Options:
   --stream NAME          the stream of every event (or of those without --stream-field)
@@ -42,6 +45,26 @@ Options:
   --timeout T            a put with no byte of answer for T is tried again
                          (default 30s; 10s, 500ms; 0 waits for ever)
   -h, --help             show this help`
+
+/** A run whose batches have failed this long (and no ack since) says so on stderr; again at most this often. */
+const FAILING_NOTE_AFTER_MS = 5000
+const FAILING_NOTE_EVERY_MS = 30_000
+/** After a first signal, a run not done this soon says what it is waiting for. */
+const STOPPING_NOTE_AFTER_MS = 2000
+
+/** The flag each of ship()'s and stampNdjson()'s options comes from, for the line that refuses it. */
+const SHIP_FLAGS = {
+  namespace: '--namespace',
+  onOverflow: '--on-overflow',
+  spill: '--spill',
+  queueEvents: '--queue',
+  'retry.attempts': '--attempts',
+  timeout: '--timeout',
+  stream: '--stream',
+  streamField: '--stream-field',
+  timeField: '--time-field',
+  timeUnit: '--time-unit'
+}
 
 export const shipCommand: Command = {
   name: 'ship',
@@ -65,6 +88,11 @@ export const shipCommand: Command = {
     const streamField = values['stream-field'] as string | undefined
     if (stream === undefined && streamField === undefined) throw usage('give --stream NAME or --stream-field F')
     const onOverflow = oneOf('--on-overflow', values['on-overflow'], ['block', 'drop', 'spill'] as const, values.spill === undefined ? 'block' : 'spill')
+    if (values.spill === '') throw usage('--spill needs a directory')
+    if (onOverflow === 'spill' && values.spill === undefined) throw usage('--on-overflow spill needs --spill DIR')
+    if (onOverflow !== 'spill' && values.spill !== undefined) throw usage(`--spill goes with --on-overflow spill (its default), not ${onOverflow}`)
+    // An empty namespace is none the server has: every batch would be refused, and retried.
+    if (values.namespace === '') throw usage('--namespace needs a name')
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
     const queueEvents = positiveInteger('--queue', values.queue)
     const attempts = positiveInteger('--attempts', values.attempts)
@@ -81,14 +109,14 @@ export const shipCommand: Command = {
       timeout,
       // The signals are this command's (below): the shipper's own SIGTERM hook would end it while stdin still feeds it.
       exitHooks: false
-    }))
+    }), { flags: SHIP_FLAGS })
     const stamper = asUsage(() => stampNdjson({
       stream,
       streamField,
       timeField: values['time-field'] as string | undefined,
       timeUnit,
       onInvalid: 'event'
-    }))
+    }), { flags: SHIP_FLAGS })
     let invalid = 0
     const complain = (line: string): void => {
       if (invalid++ < 10) io.stderr.write(`${line}\n`)
@@ -106,19 +134,37 @@ export const shipCommand: Command = {
     shipper.on('rejected', (info: { line: number | undefined, error: Error }) => {
       if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${info.error.message}\n`)
     })
-    const live = isTerminal(io)
+    const tty = isTerminal(io)
+    const live = tty
       ? setInterval(() => { io.stderr.write(`\r\x1b[Kshoebox ship: ${summary(shipper.stats())}`) }, 1000)
       : null
     live?.unref()
+    // A server that stays unreachable or busy is retried for ever by default: say so, or the command
+    // sat silent (off a terminal) until the user gave up on it. Not for a blip that a few quick tries cure.
+    const note = (line: string): void => { io.stderr.write(`${tty ? '\r\x1b[K' : ''}shoebox ship: ${line}\n`) }
+    let failingSince: number | undefined
+    let notedAt = -Infinity
+    shipper.on('ack', () => { failingSince = undefined })
+    shipper.on('retry', (info: { attempt: number, delayMs: number, error: Error }) => {
+      const now = Date.now()
+      failingSince ??= now
+      if (now - failingSince < FAILING_NOTE_AFTER_MS || now - notedAt < FAILING_NOTE_EVERY_MS) return
+      notedAt = now
+      note(`${info.error.message}; no batch acknowledged for ${((now - failingSince) / 1000).toFixed(0)} s, still trying (${plural(info.attempt, 'try', 'tries')} of this batch so far${attempts === undefined ? '; --attempts N gives up' : ` of ${attempts}`})`)
+    })
     // SIGINT or SIGTERM ends the input there: what was read is shipped, and the summary says so.
     // A second one kills at once (the listeners are gone), as when the server never answers.
     const stop = new AbortController()
     let signal: NodeJS.Signals | undefined
+    let stopping: NodeJS.Timeout | undefined
     const onSignal = (name: NodeJS.Signals): void => {
       signal = name
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
       stop.abort()
+      // Most runs finish at once; one still waiting for its server says what it waits for.
+      stopping = setTimeout(() => { note(`${name}: stopped reading stdin; still shipping the lines read (a second ${name} quits at once)`) }, STOPPING_NOTE_AFTER_MS)
+      stopping.unref()
     }
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
@@ -128,6 +174,7 @@ export const shipCommand: Command = {
     } finally {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      clearTimeout(stopping)
       if (live !== null) {
         clearInterval(live)
         io.stderr.write('\r\x1b[K')
@@ -164,16 +211,17 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   const unsent = canSpill ? leftover : []
   if (o.spill !== undefined && unsent.length > 0) await o.spillUnsent(o.spill, o.namespace, unsent)
   const lines = read + o.badLines
-  // Neither acknowledged nor refused: spilled, or not stored.
+  // Neither acknowledged nor refused: spilled, or unconfirmed. Not "not stored": a batch whose answer was lost
+  // (a reset, a timeout) may be stored, and a user who sent those lines again would store them twice.
   const rest = read - acked - rejected
   const parts = [`${plural(lines, 'line')} read from stdin: ${acked} acknowledged`]
   if (rejected + o.badLines > 0) parts.push(`${rejected + o.badLines} refused`)
   if (o.spill === undefined) {
-    parts.push(`${rest} not stored`)
+    parts.push(`${rest} unconfirmed (not kept; the server may or may not have them)`)
   } else {
-    const notStored = held + (canSpill ? 0 : leftover.length)
-    parts.push(`${rest - notStored} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
-    if (notStored > 0) parts.push(`${notStored} not stored`)
+    const unconfirmed = held + (canSpill ? 0 : leftover.length)
+    parts.push(`${rest - unconfirmed} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
+    if (unconfirmed > 0) parts.push(`${unconfirmed} unconfirmed (not kept; the server may or may not have them)`)
   }
   const partial = outcome.partialBytes > 0 ? `; an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''
   return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${parts.join(', ')}${partial}`, { cause: failure })

@@ -56,7 +56,7 @@ export const uploadCommand: Command = {
         } catch (err) {
           throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
         }
-        const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }))
+        const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }), { flags: { partSize: '--part-size' } })
         await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
         const stored = await store.stat(key)
         if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}`)

@@ -58,6 +58,19 @@ ${writeOptionHelp}
 ${storeOptionHelp}
   -h, --help            show this help`
 
+/** The flag each of rollingSink()'s options comes from, for the line that refuses it. */
+const WRITE_FLAGS = {
+  dir: 'DIR',
+  template: '--template',
+  'roll.size': '--roll-size',
+  'roll.age': '--roll-age',
+  'roll.records': '--roll-records',
+  'roll.policy': '--roll-policy',
+  fsync: '--fsync',
+  'upload.to': '--to',
+  'upload.concurrency': '--upload-concurrency'
+}
+
 export const writeCommand: Command = {
   name: 'write',
   summary: 'NDJSON on stdin into rolling archive files',
@@ -118,7 +131,7 @@ export const writeCommand: Command = {
         upload: typeof values.to === 'string'
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined
-    }, uploadParts))
+    }, uploadParts), { flags: WRITE_FLAGS })
     // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
     // the encoder's slabs are used again (format/slab-pool.ts: peak RSS, page faults).
     const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' }, { slabs: new SlabPool() })

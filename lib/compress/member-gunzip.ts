@@ -225,7 +225,7 @@ export class GunzipStage extends Duplex {
     }
     const end = this.#in + this.#held.length
     const start = this.#member?.start ?? this.#in
-    throw new CorruptArchiveError('bad-compression', end, `gzip data is cut short (the member at compressed byte ${start} has no end); the offset is in the compressed file`)
+    throw new CorruptArchiveError('bad-compression', end, `gzip data is cut short (the member at compressed byte ${start} has no end); the offset is in the compressed file`, undefined, { cutShort: true })
   }
 
   /** Started at a saved member that is not there: never read other bytes as plain. */

@@ -210,7 +210,6 @@ export class ZstdDecompressStage extends Transform {
   /** Lenient: where the walk was lost (reported once the next frame is found). */
   #lostAt = 0
   #lostDetail = ''
-  #cutShort = false
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
@@ -218,15 +217,6 @@ export class ZstdDecompressStage extends Transform {
     this.#base = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
     this.#mustBeZstd = options.start !== undefined
-  }
-
-  /**
-   * The input ended inside a frame: a file cut short, or one still being
-   * written (a follower reads it again when it grows). Its damage is
-   * reported at the frame's start, which is not the end of the input.
-   */
-  get cutShort (): boolean {
-    return this.#cutShort
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -321,9 +311,10 @@ export class ZstdDecompressStage extends Transform {
         this.#walker = null
         // Damage here comes after the frames still decompressing: they go first (and may be damaged themselves).
         if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
-        if (typeof extent === 'symbol') this.#cutShort = true
-        const problem = typeof extent === 'symbol' ? `the frame at compressed byte ${this.#base} is cut short (the file ends inside it)` : extent
-        this.#damage(problem + await this.#salvage(this.#base, this.#take(this.#heldLength, false)))
+        const cutShort = typeof extent === 'symbol'
+        const problem = cutShort ? `the frame at compressed byte ${this.#base} is cut short (the file ends inside it)` : extent
+        // Reported at the frame's start (not the end of the input), so the error says it was cut short.
+        this.#damage(problem + await this.#salvage(this.#base, this.#take(this.#heldLength, false)), cutShort)
         continue
       }
       this.#walker = null
@@ -402,9 +393,9 @@ export class ZstdDecompressStage extends Transform {
    * goes on at the next frame magic after its first byte (a damaged frame's
    * own lengths are not to be trusted) and reports the bytes skipped there.
    */
-  #damage (detail: string): void {
+  #damage (detail: string, cutShort = false): void {
     const offset = this.#base
-    const err = new CorruptArchiveError('bad-compression', offset, `zstd data: ${detail}; the offset is in the compressed file`, this.#options.file)
+    const err = new CorruptArchiveError('bad-compression', offset, `zstd data: ${detail}; the offset is in the compressed file`, this.#options.file, { cutShort })
     if (this.#options.mode !== 'lenient') throw err
     this.#state = 'lost'
     this.#lostAt = offset

@@ -8,7 +8,9 @@
  * refused before sending (a SHOEBOX_INVALID_* code and an `invalid` event),
  * rejected by the server (SHOEBOX_EVENT_REJECTED and a `rejected` event),
  * dropped by the overflow policy (SHOEBOX_EVENT_DROPPED and a `drop`
- * event), or the shipper failed. Nothing is dropped silently.
+ * event), or the shipper failed. Nothing is dropped silently: a refusal
+ * that neither a callback nor a listener heard fails the stream at its end
+ * (Unheard), after every other event is settled.
  *
  * Batches go in parallel, at most maxInFlight, over keep-alive connections,
  * and up to maxInFlightPerStream of one stream: with one at a time, a busy
@@ -82,6 +84,35 @@ class Written {
   constructor (readonly chunk: unknown, public done: Done | undefined) {}
 }
 
+/** put()'s callback when its caller gave none: fire and forget hears of failures only through events and stats(). */
+function forgotten (): void {}
+
+/**
+ * Events refused (invalid, or rejected by the server) that nobody heard of:
+ * written without a callback (pipeline(), pipe()) and with no 'invalid' or
+ * 'rejected' listener. The shipper ends with an error naming them, after
+ * every other event is settled, instead of finishing as if all were stored.
+ */
+class Unheard {
+  invalid = 0
+  rejected = 0
+  first: Error | undefined
+
+  add (kind: 'invalid' | 'rejected', error: Error): void {
+    this[kind]++
+    this.first ??= error
+  }
+
+  error (where: string, counts: ShipEventCounts): ShoeboxError | null {
+    const first = this.first
+    if (first === undefined) return null
+    const parts = [this.invalid > 0 ? `${this.invalid} invalid` : '', this.rejected > 0 ? `${this.rejected} rejected by the server` : ''].filter((p) => p !== '')
+    return new ShoeboxError(first instanceof ShoeboxError ? first.code : 'SHOEBOX_INVALID_EVENT',
+      `${where}: ${plural(this.invalid + this.rejected, 'event')} not stored (${parts.join(', ')}; the first: ${first.message}); ` +
+      `${counts.acked} acknowledged. Listen to 'invalid' and 'rejected', or give write() a callback, to handle them one by one`, { cause: first })
+  }
+}
+
 /** Written by flush(): every event before it is queued; send them all now. */
 const FLUSH = Symbol('flush')
 
@@ -115,6 +146,7 @@ export class Shipper extends Writable {
   readonly #abort = new AbortController()
   readonly #transfer = new TransferStats()
   readonly #counts: ShipEventCounts = { written: 0, acked: 0, rejected: 0, invalid: 0, dropped: 0, spilled: 0, replayed: 0, queued: 0 }
+  readonly #unheard = new Unheard()
   readonly #spill: Spill | undefined
   #queuedBytes = 0
   #splits = 0
@@ -207,7 +239,7 @@ export class Shipper extends Writable {
       if (done !== undefined) process.nextTick(done, error)
       return
     }
-    this.write(chunk, done)
+    this.write(chunk, done ?? forgotten)
   }
 
   /** Send every open batch now; resolves once everything queued so far is acknowledged or settled otherwise. */
@@ -497,6 +529,7 @@ export class Shipper extends Writable {
     const recorded = await this.#settleSpilled(batch).then(() => null, (err: Error) => err)
     for (let i = 0; i < batch.count; i++) {
       const error = new ShoeboxError('SHOEBOX_EVENT_REJECTED', `event rejected: ${message}`)
+      if (batch.dones[i] === undefined && this.listenerCount('rejected') === 0) this.#unheard.add('rejected', error)
       this.emit('rejected', { namespace: batch.namespace, stream: batch.stream, event: batch.text(i), line: batch.lines?.[i], error, maybeStored: stored > 0 })
       batch.dones[i]?.(error)
     }
@@ -568,7 +601,7 @@ export class Shipper extends Writable {
     this.#whenIdle().then(async () => {
       this.#stop()
       await this.#spill?.close()
-    }).then(() => { callback() }, callback)
+    }).then(() => { callback(this.#unheard.error(this.#where, this.#counts)) }, callback)
   }
 
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
@@ -622,6 +655,7 @@ export class Shipper extends Writable {
       return prepareEvent(written.chunk, this.#settings.defaults)
     } catch (err) {
       this.#counts.invalid++
+      if (written.done === undefined && this.listenerCount('invalid') === 0) this.#unheard.add('invalid', err as Error)
       this.emit('invalid', { event: written.chunk, error: err })
       settle(written, err as Error)
       return undefined

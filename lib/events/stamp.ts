@@ -170,7 +170,7 @@ export class StampStream extends Transform {
         if (value === undefined || value === null) {
           throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME', `no time field ${JSON.stringify(o.timeField)}`)
         }
-        time = timeFrom(value, o.timeUnit ?? 'kronos')
+        time = fieldTime(o.timeField, value, o.timeUnit ?? 'kronos')
       }
     }
     if (stream === undefined) {
@@ -180,6 +180,20 @@ export class StampStream extends Transform {
     checkStreamName(stream)
     const stamped = stampEventText(text, { time, defaultTime: o.now ?? kronosTimeNow })
     return { stream, event: stamped.text, time: stamped.time, id: stamped.id, line }
+  }
+}
+
+/** timeFrom() for the value of field `name`: its errors name the field, and say what a kronos number must be. */
+function fieldTime (name: string, value: unknown, unit: string): KronosTime {
+  if (unit === 'kronos' && typeof value === 'number' && !Number.isSafeInteger(value)) {
+    throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME',
+      `time field ${JSON.stringify(name)}: ${value} is not a whole number of kronos ticks (100 ns since the epoch); for milliseconds or seconds, give the time unit (ms or s)`)
+  }
+  try {
+    return timeFrom(value, unit)
+  } catch (err) {
+    if (!(err instanceof ShoeboxError)) throw err
+    throw new ShoeboxError(err.code, `time field ${JSON.stringify(name)}: ${err.message}`, { cause: err })
   }
 }
 

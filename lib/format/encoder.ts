@@ -190,7 +190,7 @@ export class ArchiveEncoder {
         // A cycle, a BigInt: JSON.stringify's own TypeError, first line ("Converting circular structure to JSON").
         throw this.#refused(`payload is not JSON-serialisable (${(err as Error).message.split('\n')[0]})`)
       }
-      if (json === undefined) throw this.#refused(`payload is not JSON-serialisable (${value === undefined ? 'missing' : typeof value})`)
+      if (json === undefined) throw this.#refused(value === undefined ? noPayload(record) : `payload is not JSON-serialisable (${typeof value})`)
       payload = json
       contentType = CONTENT_JSON
     }
@@ -405,4 +405,15 @@ export function encodeRecords (records: Iterable<RecordInput>, options?: Encoder
   for (const record of records) encoder.write(record)
   const parts = encoder.take()
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+}
+
+/**
+ * A record with no payload key is most often a bare object written where a
+ * record ({ payload, metadata? }) goes: say so, with the keys it has.
+ */
+function noPayload (record: object): string {
+  if (Object.hasOwn(record, 'payload')) return 'payload is undefined'
+  const keys = Object.keys(record)
+  const shown = keys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ') + (keys.length > 5 ? ', ...' : '')
+  return `a record must be an object with a payload ({ payload, metadata? }), got ${keys.length === 0 ? 'an empty object' : `an object with keys ${shown}`}`
 }

@@ -130,6 +130,7 @@ export async function pushMetadir (base: string, target: string | Store, options
   const { store, owned } = storeFor(target, options)
   const result: SyncResult = { copied: [], unchanged: 0, bytes: 0 }
   try {
+    await mustBeMetadir(base)
     const remote = await remoteEntries(store)
     for (const entry of await localEntries(base)) {
       const file = path.join(base, ...entry.key.split('/'))
@@ -164,6 +165,8 @@ export async function pullMetadir (base: string, source: string | Store, options
   try {
     const local = new Map((await localEntries(base)).map((e) => [e.key, e]))
     const remote = [...(await remoteEntries(store)).values()].map((info): Entry => ({ key: info.key, size: info.size, kind: kindOf(info.key) as Entry['kind'] })).sort(syncOrder)
+    // Most likely a mistyped URL (or a publisher that never pushed): say so, rather than "0 files copied".
+    if (remote.length === 0) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${store.url}: no metadir there (nothing under ${META}/); nothing copied`)
     for (const entry of remote) {
       const file = path.join(base, ...entry.key.split('/'))
       const here = local.get(entry.key)
@@ -189,6 +192,19 @@ export async function pullMetadir (base: string, source: string | Store, options
     if (owned) await store.close()
   }
   return result
+}
+
+/** Pushing from a directory without _mmmeta/ (the wrong --metadir or working directory) copies nothing: an error, not "0 files copied". */
+async function mustBeMetadir (base: string): Promise<void> {
+  const dir = path.join(base, META)
+  let stat
+  try {
+    stat = await fs.stat(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${dir}: no metadir here (no such directory); nothing copied`)
+    throw ioError(err, 'cannot read', dir)
+  }
+  if (!stat.isDirectory()) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${dir}: no metadir here (not a directory); nothing copied`)
 }
 
 function copied (result: SyncResult, file: SyncedFile, options: SyncOptions): void {

@@ -417,10 +417,10 @@ export class ArchiveSource extends Readable {
       if (this.destroyed || this.#stopped) return
       // Damage or an early end before the record it resumes at: the bytes there are not the file read before.
       if (!verified) return await this.#readReplaced(file)
-      if (gate !== null && err instanceof CorruptArchiveError && (err.reason === 'truncated' || (err.reason === 'bad-compression' && (err.offset >= file.size || (bytes instanceof ZstdDecompressStage && bytes.cutShort))))) {
-        // Followed, and cut short (plain: mid-record; gzip: every byte read, the member unfinished; zstd: the
-        // last frame unfinished, reported at its start after the records of its whole blocks). Read again from
-        // the last record delivered, which may be one of those: none twice, none skipped.
+      if (gate !== null && err instanceof CorruptArchiveError && err.cutShort) {
+        // Followed, and cut short (mid-record, or inside the last gzip member or zstd frame, whose whole
+        // blocks' records came through). Read again from the last record delivered, which may be one of
+        // those: none twice, none skipped.
         gate.read(file, last)
         return
       }

@@ -384,13 +384,13 @@ t.test('usage errors exit 2 with a one-line message', async (t) => {
   usageError(t, await cli(['write', dir, '--nope']), 'write', /Unknown option '--nope'/)
   usageError(t, await cli(['write', dir, '--meta-from-field', 'k=']), 'write', /--meta-from-field expects \[key=\]path/)
   // Values the rolling sink refuses are usage errors too.
-  usageError(t, await cli(['write', dir, '--roll-size', 'abc']), 'write', /roll\.size: expected a size such as 100MiB/)
-  usageError(t, await cli(['write', dir, '--roll-age', '5 parsecs']), 'write', /roll\.age: expected a duration/)
-  usageError(t, await cli(['write', dir, '--template', 'x-%Q']), 'write', /template: unknown field %Q/)
+  usageError(t, await cli(['write', dir, '--roll-size', 'abc']), 'write', /^shoebox write: --roll-size: expected a size such as 100MiB/)
+  usageError(t, await cli(['write', dir, '--roll-age', '5 parsecs']), 'write', /^shoebox write: --roll-age: expected a duration/)
+  usageError(t, await cli(['write', dir, '--template', 'x-%Q']), 'write', /^shoebox write: --template: unknown field %Q/)
   // '../x-%Y' was written as the dotfile '.._x-2026', which no reader's glob matched.
   usageError(t, await cli(['write', dir, '--template', '../x-%Y']), 'write', /template: '\.\.\/x-%Y' starts with '\.': its files would be hidden \(readers skip dotfiles\)/)
   usageError(t, await cli(['write', dir, '--template', '.hidden-{seq}']), 'write', /starts with '\.'/)
-  usageError(t, await cli(['write', dir, '--flush-interval', 'soon']), 'write', /option --flush-interval: expected a duration/)
+  usageError(t, await cli(['write', dir, '--flush-interval', 'soon']), 'write', /--flush-interval: expected a duration/)
   await settle()
   t.notOk(fs.existsSync(dir), 'no directory made by a write that was refused')
   usageError(t, await cli(['read']), 'read', /read needs exactly one PATTERN/)

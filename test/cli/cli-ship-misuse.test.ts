@@ -56,6 +56,19 @@ t.test('--time-field missing in some events: those lines named, the rest shipped
   t.same(c.stored.map((e) => [e.event.n, e.event['@time']]), [[1, 17041646450000000], [4, 17041646460000000]])
 })
 
+t.test('--time-field with values that are not times: each line names the field and why, the rest shipped', async (t) => {
+  const c = await collector(t)
+  const input = ['{"at":1.5,"n":1}', '{"at":"yesterday","n":2}', '{"at":{"x":1},"n":3}', '{"at":17041646450000000,"n":4}'].join('\n')
+  const r = await cli(['ship', c.url, '--stream', 's', '--time-field', 'at'], input)
+  t.equal(r.code, 1)
+  const lines = r.stderr.split('\n')
+  // A fraction of a tick is a time unit mistake more often than not: say which unit the number was read in.
+  t.equal(lines[0], 'shoebox ship: line 1: time field "at": 1.5 is not a whole number of kronos ticks (100 ns since the epoch); for milliseconds or seconds, give the time unit (ms or s)')
+  t.match(lines[1], /^shoebox ship: line 2: time field "at": not an ISO 8601 time .*'yesterday'$/)
+  t.equal(lines[2], 'shoebox ship: line 3: time field "at": not a time: {"x":1}')
+  t.same(c.stored.map((e) => [e.event.n, e.event['@time']]), [[4, 17041646450000000]])
+})
+
 const invalidUtf8Input = Buffer.concat([
   Buffer.from('{"n":1,"t":"héllo ✓"}\n'),
   Buffer.from('{"n":2,"t":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n'),
@@ -93,7 +106,7 @@ t.test('a 10 MB line against a real shoebox serve: refused by the server (over i
 t.test('giving up on one line: every count agrees with its noun (1 try, 1 event, 1 line)', async (t) => {
   const r = await cli(['ship', 'http://127.0.0.1:1', '--stream', 's', '--attempts', '1'], '{"n":1}\n')
   t.equal(r.code, 1)
-  t.match(r.stderr, /^shoebox ship: \S+: request failed: connect ECONNREFUSED [^;]+; gave up after 1 try; 1 event not acknowledged; 1 line read from stdin: 0 acknowledged, 1 not stored\n$/)
+  t.match(r.stderr, /^shoebox ship: \S+: request failed: connect ECONNREFUSED [^;]+; gave up after 1 try; 1 event not acknowledged; 1 line read from stdin: 0 acknowledged, 1 unconfirmed \(not kept; the server may or may not have them\)\n$/)
 })
 
 t.test('a URL that is not http(s): a usage error, exit 2, as for shoebox events', async (t) => {
@@ -101,5 +114,19 @@ t.test('a URL that is not http(s): a usage error, exit 2, as for shoebox events'
     const r = await cli(['ship', url, '--stream', 's'], '{"n":1}\n')
     t.equal(r.code, 2, url)
     t.match(r.stderr, /^shoebox ship: [^\n]+\n\(try 'shoebox ship --help'\)\n$/, url)
+  }
+})
+
+t.test('option mistakes are usage errors naming the flags typed, never the API\'s option names', async (t) => {
+  for (const [args, line] of [
+    [['--stream', 'bad name'], '--stream: invalid stream name "bad name": only A-Z a-z 0-9 _ . - are allowed'],
+    [['--stream', 's', '--spill', ''], '--spill needs a directory'],
+    [['--stream', 's', '--on-overflow', 'spill'], '--on-overflow spill needs --spill DIR'],
+    [['--stream', 's', '--on-overflow', 'drop', '--spill', 'x'], '--spill goes with --on-overflow spill (its default), not drop'],
+    // An empty namespace is one no server has: every batch was refused and retried for ever.
+    [['--stream', 's', '--namespace', ''], '--namespace needs a name']
+  ] as const) {
+    const r = await cli(['ship', 'http://127.0.0.1:9/', ...args], '{"n":1}\n')
+    t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox ship: ${line}`], args.join(' '))
   }
 })

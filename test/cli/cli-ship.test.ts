@@ -1,5 +1,5 @@
 /** shoebox ship: NDJSON on stdin, stamped, shipped; a summary line; exit codes. */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -115,15 +115,24 @@ t.test('stdin split at every byte (multi-byte characters too): every event intac
   t.same(collector.stored.map((e) => ({ seq: e.event.seq, text: e.event.text })), events)
 })
 
-/** The line numbers a give-up report names: read, acknowledged, spilled, not stored. */
-function giveUpCounts (stderr: string): { read: number, acked: number, spilled: number, lost: number } {
+/** The real binary shipping to `url` (stream s), its stdin a pipe left open, its stderr collected. */
+function spawnShip (url: string, args: string[] = []): { child: ChildProcessWithoutNullStreams, stderr: () => string } {
+  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', url, '--stream', 's', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdin.on('error', () => {})
+  return { child, stderr: () => stderr }
+}
+
+/** The line numbers a give-up report names: read, acknowledged, spilled, unconfirmed (not kept). */
+function giveUpCounts (stderr: string): { read: number, acked: number, spilled: number, unconfirmed: number } {
   const line = stderr.split('\n').find((l) => / lines? read from stdin/.test(l))
   if (line === undefined) throw new Error(`no give-up report in: ${stderr}`)
   const count = (re: RegExp): number => Number(re.exec(line)?.[1] ?? 0)
-  return { read: count(/(\d+) lines? read/), acked: count(/(\d+) acknowledged/), spilled: count(/(\d+) spilled/), lost: count(/(\d+) not stored/) }
+  return { read: count(/(\d+) lines? read/), acked: count(/(\d+) acknowledged/), spilled: count(/(\d+) spilled/), unconfirmed: count(/(\d+) unconfirmed \(not kept; the server may or may not have them\)/) }
 }
 
-t.test('gives up (block): the error line counts every line read as acknowledged or not stored, never both', async (t) => {
+t.test('gives up (block): the error line counts every line read as acknowledged or unconfirmed, never both', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   // The first batch is stored, then the server answers 503 to everything.
@@ -134,7 +143,7 @@ t.test('gives up (block): the error line counts every line read as acknowledged 
   const counts = giveUpCounts(result.stderr)
   t.equal(counts.read, 300, result.stderr)
   t.equal(counts.acked, collector.stored.length, 'acknowledged as the server says')
-  t.equal(counts.acked + counts.lost, 300, 'the rest named as not stored')
+  t.equal(counts.acked + counts.unconfirmed, 300, 'the rest named as unconfirmed')
   t.equal(counts.spilled, 0)
 })
 
@@ -150,7 +159,7 @@ t.test('gives up with --spill: every line read is acknowledged or spilled, and t
   const counts = giveUpCounts(down.stderr)
   t.equal(counts.read, 300, down.stderr)
   t.equal(counts.acked, collector.stored.length)
-  t.equal(counts.lost, 0, 'nothing read is lost')
+  t.equal(counts.unconfirmed, 0, 'nothing read is lost')
   t.equal(counts.acked + counts.spilled, 300, 'the shipper spilled what it held in memory itself')
   const acked = collector.stored.length
   collector.refuseAll(undefined)
@@ -171,7 +180,7 @@ t.test('gives up with --spill while ending (stdin all read): the queue goes to t
   const input = Array.from({ length: 5 }, (_, seq) => JSON.stringify({ seq, text: 'ünïcode ✓' })).join('\n')
   const down = await cli(['ship', collector.url, '--stream', 's', '--spill', dir, '--attempts', '2'], input)
   t.equal(down.code, 1)
-  t.match(giveUpCounts(down.stderr), { read: 5, acked: 0, spilled: 5, lost: 0 })
+  t.match(giveUpCounts(down.stderr), { read: 5, acked: 0, spilled: 5, unconfirmed: 0 })
   collector.refuseAll(undefined)
   const up = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '')
   t.equal(up.code, 0, up.stderr)
@@ -192,7 +201,7 @@ t.test('gives up while stdin stays open: stops reading, exits, and names a parti
     stderr: new Writable({ write (c: Buffer, _e, cb) { stderr += c.toString(); cb() } })
   })
   t.equal(code, 1, stderr)
-  t.match(giveUpCounts(stderr), { read: 50, acked: 0, lost: 50 })
+  t.match(giveUpCounts(stderr), { read: 50, acked: 0, unconfirmed: 50 })
   t.match(stderr, /an incomplete last line \(9 bytes\) not stored\n$/)
   t.ok(stdin.destroyed, 'stdin is no longer read')
 })
@@ -227,24 +236,21 @@ t.test('the real binary gives up with its stdin pipe still open: it exits, namin
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   collector.refuseAll(503)
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's', '--attempts', '1'], { stdio: ['pipe', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-  child.stdin.on('error', () => {})
+  const ship = spawnShip(collector.url, ['--attempts', '1'])
+  const child = ship.child
   // Lines, and no end: the writer (a `tail -f`) is still there when the shipper gives up.
   child.stdin.write(Array.from({ length: 20 }, (_, seq) => JSON.stringify({ seq }) + '\n').join(''))
   const [code] = await once(child, 'exit')
   child.stdin.destroy()
-  t.equal(code, 1, stderr)
-  t.match(giveUpCounts(stderr), { read: 20, acked: 0, lost: 20 })
+  t.equal(code, 1, ship.stderr())
+  t.match(giveUpCounts(ship.stderr()), { read: 20, acked: 0, unconfirmed: 20 })
 })
 
 t.test('a second signal quits at once, while the lines read still wait for a server that refuses them', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   collector.refuseAll(503)
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's'], { stdio: ['pipe', 'pipe', 'pipe'] })
-  child.stdin.on('error', () => {})
+  const { child } = spawnShip(collector.url)
   child.stdin.write('{"seq":1}\n')
   const deadline = Date.now() + 60_000
   while (collector.requests === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
@@ -260,16 +266,36 @@ t.test('a second signal quits at once, while the lines read still wait for a ser
   t.equal(collector.stored.length, 0)
 })
 
+t.test('a server that keeps failing: a note on stderr while it keeps trying, and another after a first signal', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.refuseAll(503)
+  const ship = spawnShip(collector.url)
+  const child = ship.child
+  child.stdin.end('{"seq":1}\n')
+  const waitFor = async (re: RegExp): Promise<void> => {
+    const deadline = Date.now() + 60_000
+    while (!re.test(ship.stderr()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  // Not silent until it gives up (by default never): after 5 s of failing it says what fails and that it goes on.
+  await waitFor(/still trying/)
+  t.match(ship.stderr(), /^shoebox ship: \S+\/1\.0\/events\/put: .*503.*; no batch acknowledged for \d+ s, still trying \(\d+ tries of this batch so far; --attempts N gives up\)\n$/)
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  await waitFor(/stopped reading stdin/)
+  t.match(ship.stderr(), /\nshoebox ship: SIGTERM: stopped reading stdin; still shipping the lines read \(a second SIGTERM quits at once\)\n$/)
+  child.kill('SIGTERM')
+  t.same(await exited, [null, 'SIGTERM'])
+})
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`${signal} with stdin still open: stops reading, ships the lines read, says where it stopped; exit 0`, async (t) => {
     const collector = await startCollector()
     t.teardown(async () => { await collector.stop() })
     // Busy at first: the lines are read and held, not yet acknowledged, when the signal comes.
     collector.refuseAll(503)
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's'], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-    child.stdin.on('error', () => {})
+    const ship = spawnShip(collector.url)
+    const child = ship.child
     // 20 lines and the start of a 21st, and no end: a `tail -f` still writing.
     child.stdin.write(Array.from({ length: 20 }, (_, seq) => JSON.stringify({ seq }) + '\n').join('') + '{"seq":')
     const deadline = Date.now() + 60_000
@@ -279,8 +305,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     collector.refuseAll(undefined)
     const [code] = await once(child, 'exit')
     child.stdin.destroy()
-    t.equal(code, 0, stderr)
-    t.match(stderr, new RegExp(`shipped 20 events in .*; stopped by ${signal} after 20 lines of stdin, an incomplete last line \\(7 bytes\\) not stored\\n$`))
+    t.equal(code, 0, ship.stderr())
+    t.match(ship.stderr(), new RegExp(`shipped 20 events in .*; stopped by ${signal} after 20 lines of stdin, an incomplete last line \\(7 bytes\\) not stored\\n$`))
     t.same(collector.stored.map((e) => e.event.seq), Array.from({ length: 20 }, (_, seq) => seq))
   })
 }

@@ -35,7 +35,7 @@ async function compressBlocks (level: number): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-interface Outcome { data: Buffer, error?: Error & { code?: string, offset?: number }, corrupt: ZstdCorruptInfo[] }
+interface Outcome { data: Buffer, error?: Error & { code?: string, offset?: number, cutShort?: boolean }, corrupt: ZstdCorruptInfo[] }
 
 async function unzstd (input: Buffer, size: number, mode: 'strict' | 'lenient' = 'strict'): Promise<Outcome> {
   const stage = zstdDecompress({ mode, file: 'f.zst' })
@@ -175,6 +175,7 @@ t.test('a torn last frame: strict fails at its offset after the frames before it
   const strict = await unzstd(torn, 1000)
   t.equal(strict.error?.code, 'SHOEBOX_BAD_COMPRESSION')
   t.equal(strict.error?.offset, last.start)
+  t.equal(strict.error?.cutShort, true, 'cut short, though reported at the frame\'s start (a follower reads it again)')
   t.match(strict.error?.message, /f\.zst/)
   t.ok(strict.data.equals(text.subarray(0, 90000)), 'every frame before it delivered')
   const lenient = await unzstd(torn, 1000, 'lenient')
@@ -192,6 +193,7 @@ t.test('a damaged frame: strict fails at it; lenient skips it and reads the rest
   const strict = await unzstd(data, 4096)
   t.equal(strict.error?.code, 'SHOEBOX_BAD_COMPRESSION')
   t.equal(strict.error?.offset, third.start)
+  t.equal(strict.error?.cutShort, false, 'damage, not a file still being written')
   t.ok(strict.data.equals(text.subarray(0, 20001)))
   const lenient = await unzstd(data, 4096, 'lenient')
   t.equal(lenient.error, undefined)

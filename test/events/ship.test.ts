@@ -209,6 +209,36 @@ t.test('partial success: the stream\'s events are reported rejected, one by one,
   t.equal(shipper.stats().events.rejected, 3)
 })
 
+t.test('a pipeline with refused events nobody listens for: the good ones are stored, then the pipeline fails naming the rest', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.reject = (e) => e.bad === true ? 'InvalidEventTime(1.5,)' : undefined
+  const events = [{ seq: 0 }, { seq: 1, '@time': 'yesterday' }, { seq: 2 }, { seq: 3, bad: true }, { seq: 4 }]
+  // pipeline() writes without callbacks: before, it resolved as if all five were stored.
+  const failed = await pipeline(Readable.from(events), ship(collector.url, { stream: 's', batchEvents: 1 })).then(() => null, (err: Error) => err)
+  t.match(failed, {
+    code: 'SHOEBOX_INVALID_EVENT_TIME',
+    message: /^http:\/\/127\.0\.0\.1:\d+\/1\.0\/events\/put: 2 events not stored \(1 invalid, 1 rejected by the server; the first: invalid @time "yesterday".*\); 3 acknowledged\. Listen to 'invalid' and 'rejected'/
+  })
+  t.same(seqs(collector.stored), [0, 2, 4], 'every good event stored before it failed')
+  // Heard through the events (as the CLI does), or through write() callbacks: no error at the end.
+  const heard = ship(collector.url, { stream: 's', batchEvents: 1 })
+  const told: string[] = []
+  heard.on('invalid', () => told.push('invalid'))
+  heard.on('rejected', () => told.push('rejected'))
+  await pipeline(Readable.from(events), heard)
+  t.same(told.sort(), ['invalid', 'rejected'])
+  const called = ship(collector.url, { stream: 's', batchEvents: 1 })
+  const codes = await Promise.all(events.map(async (e) => await new Promise((resolve) => { called.write(e, (err) => { resolve((err as NodeJS.ErrnoException | null | undefined)?.code ?? null) }) })).concat([new Promise((resolve) => { called.end(resolve) })]))
+  t.same(codes.slice(0, 5), [null, 'SHOEBOX_INVALID_EVENT_TIME', null, 'SHOEBOX_EVENT_REJECTED', null])
+  // put() is fire and forget: it never fails the stream.
+  const fired = ship(collector.url, { stream: 's', exitHooks: false })
+  for (const e of events) fired.put(e)
+  fired.end()
+  await once(fired, 'finish')
+  t.equal(fired.stats().events.invalid, 1)
+})
+
 t.test('rejected: each event comes back with the line it was written with (ShipItem.line), undefined without one', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })

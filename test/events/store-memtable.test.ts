@@ -5,16 +5,40 @@
  * texts lying in one shared buffer or many come back byte for byte, and a
  * remove takes exactly the events a select gave it, not ones with the same
  * key added later. Also as the columns grow (from the first put's size), and
- * the size counts each stream as well as its events.
+ * the size counts each stream as well as its events. A get's slice gives
+ * what select gives, in both orders (its texts one per key), and keeps
+ * giving it after later puts, growth and deletes.
  */
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { Memtable } from '../../lib/events/store/memtable.js'
+import { Memtable, type MemtableSlice } from '../../lib/events/store/memtable.js'
+import { distinct } from '../../lib/events/store/merge.js'
 import { PutRows } from '../../lib/events/store/put-rows.js'
 import { compareKeys, inRange, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
 import { mulberry32 } from '../helpers.js'
 
 const keyed = (list: readonly StoredEvent[]): string[] => list.map((e) => `${e.time}:${e.id.toString('hex')}:${e.body.toString()}`)
+
+/** A slice's events, all its blocks, in ascending order (none: no slice). */
+async function sliced (slice: MemtableSlice | undefined, descending = false): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = []
+  if (slice !== undefined) for await (const block of slice.blocks(descending)) out.push(...block)
+  return descending ? out.reverse() : out
+}
+
+async function slicedLines (slice: MemtableSlice | undefined, descending: boolean): Promise<string[]> {
+  const out: string[] = []
+  if (slice !== undefined) for await (const block of slice.lines(descending)) out.push(...block.map((b) => b.toString()))
+  return out
+}
+
+async function distinctTexts (list: StoredEvent[], descending: boolean): Promise<string[]> {
+  const order = descending ? (a: StoredEvent, b: StoredEvent) => compareKeys(b, a) : compareKeys
+  const out: string[] = []
+  async function * one (): AsyncGenerator<StoredEvent[]> { yield descending ? [...list].reverse() : list }
+  for await (const batch of distinct(one(), order)) out.push(...batch.map((e) => e.body.toString()))
+  return out
+}
 
 function events (n: number, seed: number): StoredEvent[] {
   const rand = mulberry32(seed)
@@ -65,7 +89,56 @@ t.test('ranges: inclusive times, and strictly after a start key', async (t) => {
     { from: 0n, to: 2n ** 60n, after: sorted[100] },
     { from: 0n, to: sorted[200].time, after: { time: sorted[100].time, id: Buffer.alloc(16, 0xff) } }
   ]
-  for (const range of ranges) t.same(keyed(table.select('kronos', 's', range)), keyed(sorted.filter((e) => inRange(e, range))))
+  for (const range of ranges) {
+    const want = keyed(sorted.filter((e) => inRange(e, range)))
+    t.same(keyed(table.select('kronos', 's', range)), want)
+    t.same(keyed(await sliced(table.slice('kronos', 's', range))), want, 'the slice, ascending')
+    t.same(keyed(await sliced(table.slice('kronos', 's', range), true)), want, 'the slice, descending')
+  }
+  t.equal(table.slice('kronos', 's', { from: 5n, to: 4n }), undefined, 'an empty range has no slice')
+  t.equal(table.slice('kronos', 'other', { from: 0n, to: 1n }), undefined)
+})
+
+t.test("a slice's texts: one per key, the first copy in the read's order, across block boundaries", async (t) => {
+  const table = new Memtable()
+  // 3000 events, each key twice (the second copy a different text), both orders of adding.
+  const list = events(3000, 17)
+  const copies = list.map((e) => ({ ...e, body: Buffer.from(`{"copy":${e.body.toString()}}`) }))
+  table.add('kronos', 's', PutRows.fromEvents(list.slice(0, 1500)))
+  table.add('kronos', 's', PutRows.fromEvents(copies))
+  table.add('kronos', 's', PutRows.fromEvents(list.slice(1500)))
+  const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
+  const selected = table.select('kronos', 's', everything)
+  t.equal(selected.length, 6000)
+  for (const descending of [false, true]) {
+    const got = await slicedLines(table.slice('kronos', 's', everything), descending)
+    t.equal(got.length, 3000, `one per key, descending ${descending}`)
+    t.same(got, await distinctTexts(selected, descending), `as distinct() over select()'s events, descending ${descending}`)
+  }
+})
+
+t.test('a slice is fixed when taken: later puts (growing the columns, unsorting them) and deletes do not show', async (t) => {
+  const table = new Memtable()
+  const list = events(400, 19)
+  table.add('kronos', 's', PutRows.fromEvents(list.slice(0, 100)))
+  const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
+  // One event already deleted before the slice: it stays out.
+  table.remove('kronos', 's', new Set(table.select('kronos', 's', everything).slice(0, 1)))
+  const before = keyed(table.select('kronos', 's', everything))
+  const slice = table.slice('kronos', 's', everything)
+  for (let i = 100; i < 400; i += 50) table.add('kronos', 's', PutRows.fromEvents(list.slice(i, i + 50)))
+  table.remove('kronos', 's', new Set(table.select('kronos', 's', { from: 0n, to: 2n ** 56n })))
+  t.not(keyed(table.select('kronos', 's', everything)), before, 'the table changed')
+  t.same(keyed(await sliced(slice)), before, 'the slice did not')
+  t.same(keyed(await sliced(slice, true)), before, 'in either order')
+  // A slice taken after the delete leaves the deleted events out.
+  const after = table.slice('kronos', 's', everything)
+  const left = keyed(table.select('kronos', 's', everything))
+  t.ok(left.length > 100 && left.length < 399)
+  t.same(keyed(await sliced(after)), left)
+  table.remove('kronos', 's', new Set(table.select('kronos', 's', everything)))
+  t.equal(table.slice('kronos', 's', everything), undefined, 'nothing left, no slice')
+  t.same(keyed(await sliced(after)), left, 'a slice taken before still reads its events')
 })
 
 t.test('remove takes exactly what select gave; a later event with the same key stays', async (t) => {

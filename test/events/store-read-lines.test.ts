@@ -15,7 +15,9 @@ import t, { type Test } from 'tap'
 import { formatEventId, newEventIdBytes } from '../../lib/events/event-id.js'
 import { EventStore } from '../../lib/events/store/event-store.js'
 import { distinct } from '../../lib/events/store/merge.js'
-import { disjointGroups, listSource } from '../../lib/events/store/read-lines.js'
+import { Memtable, type MemtableSlice } from '../../lib/events/store/memtable.js'
+import { PutRows } from '../../lib/events/store/put-rows.js'
+import { disjointGroups, memtableSource } from '../../lib/events/store/read-lines.js'
 import { localReader, readRunBlocks, type RunInfo } from '../../lib/events/store/run-file.js'
 import { readRunLines } from '../../lib/events/store/run-lines.js'
 import { writeRun } from '../../lib/events/store/run-writer.js'
@@ -197,11 +199,15 @@ t.test('records in another metadata layout read the same, the slow way', async (
 })
 
 t.test('sources are grouped so that no key of a group reaches the next group', async (t) => {
-  const list = (times: number[]): StoredEvent[] => times.map((n) => ({ time: T0 + BigInt(n), id: Buffer.alloc(16, n), body: Buffer.from(String(n)) }))
+  const list = (times: number[]): MemtableSlice => {
+    const table = new Memtable()
+    table.add('kronos', 's', PutRows.fromEvents(times.map((n) => ({ time: T0 + BigInt(n), id: Buffer.alloc(16, n), body: Buffer.from(String(n)) }))))
+    return table.slice('kronos', 's', EVERYTHING) as MemtableSlice
+  }
   const shape = (groups: ReturnType<typeof disjointGroups>): string[][] => groups.map((g) => g.map((s) => `${s.low.time - T0}-${s.high.time - T0}`))
-  t.same(shape(disjointGroups([list([20, 30]), list([0, 10]), list([40, 50])].map((l) => listSource(l, false)))), [['0-10'], ['20-30'], ['40-50']])
-  t.same(shape(disjointGroups([list([0, 10]), list([10, 20]), list([30, 40])].map((l) => listSource(l, false)))), [['0-10', '10-20'], ['30-40']], 'an equal key at the ends overlaps')
-  t.same(shape(disjointGroups([list([0, 100]), list([10, 20]), list([50, 60]), list([101, 102])].map((l) => listSource(l, false)))), [['0-100', '10-20', '50-60'], ['101-102']], 'inside a wide source')
+  t.same(shape(disjointGroups([list([20, 30]), list([0, 10]), list([40, 50])].map((l) => memtableSource(l, false)))), [['0-10'], ['20-30'], ['40-50']])
+  t.same(shape(disjointGroups([list([0, 10]), list([10, 20]), list([30, 40])].map((l) => memtableSource(l, false)))), [['0-10', '10-20'], ['30-40']], 'an equal key at the ends overlaps')
+  t.same(shape(disjointGroups([list([0, 100]), list([10, 20]), list([50, 60]), list([101, 102])].map((l) => memtableSource(l, false)))), [['0-100', '10-20', '50-60'], ['101-102']], 'inside a wide source')
 })
 
 async function * distinctTexts (blocks: AsyncIterable<StoredEvent[]>, descending: boolean): AsyncGenerator<Buffer[]> {

@@ -73,7 +73,10 @@ t.test('a record that cannot be encoded is a typed error naming its index and wh
     [{ payload: cycle }, 'payload is not JSON-serialisable (Converting circular structure to JSON)'],
     [{ payload: { n: 1n } }, 'payload is not JSON-serialisable (Do not know how to serialize a BigInt)'],
     [{ payload: () => 1 }, 'payload is not JSON-serialisable (function)'],
-    [{ payload: undefined }, 'payload is not JSON-serialisable (missing)'],
+    [{ payload: undefined }, 'payload is undefined'],
+    // A bare event written where a record goes: the keys say what it was.
+    [{ a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 }, 'a record must be an object with a payload ({ payload, metadata? }), got an object with keys "a", "b", "c", "d", "e", ...'],
+    [{}, 'a record must be an object with a payload ({ payload, metadata? }), got an empty object'],
     [7, 'a record must be an object with a payload, got number'],
     [null, 'a record must be an object with a payload, got null']
   ] as const) {

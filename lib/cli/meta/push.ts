@@ -29,6 +29,8 @@ and the store, the *_last_updated pointers last, so a reader never sees a
 pointer before the history it points past; each file arrives whole. Only
 files missing or changed at the other side are copied; nothing is deleted
 there. state.db stays local. Prints one line per file copied, then a total.
+A URL with nothing under _mmmeta/ (pull), or a directory without _mmmeta/
+(push), is an error (exit 1): most likely a typo.
 
 Options:
   --metadir DIR   the base directory holding _mmmeta/ (default $MMMETA, else the current directory)

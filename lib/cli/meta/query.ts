@@ -6,7 +6,7 @@ import { fromText } from '../../meta/state-db-values.js'
 import { keyDict } from '../../key-dict.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
-import { parse, wholeNumber } from '../options.js'
+import { asUsage, parse, wholeNumber } from '../options.js'
 import { storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { printIndexedRecords, recordsOptionHelp } from './print-records.js'
 
@@ -85,7 +85,7 @@ export const queryCommand: Command = {
         io.stdout.write(`${md.files.count(filter, { deleted })}\n`)
         return 0
       }
-      const find = md.files.find(filter, { deleted, limit, orderBy: values.order as string | undefined })
+      const find = asUsage(() => md.files.find(filter, { deleted, limit, orderBy: values.order as string | undefined }), { flags: { orderBy: '--order' } })
       if (values.records === true) {
         // The rows first (the state db is not held open while archives are read), then their records.
         const rows: Array<Record<string, unknown>> = []
@@ -110,3 +110,4 @@ export const queryCommand: Command = {
     return 0
   }
 }
+

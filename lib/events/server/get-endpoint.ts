@@ -5,11 +5,13 @@
  * a 400 JSON answer before the first byte of the body (Kronos crashed into a
  * 500 for a missing end_time or an unknown namespace); a storage failure
  * after the body has started cuts the connection, so a client sees a broken
- * response (and resumes after its last @id), never a silently short one.
+ * response (and resumes after its last @id), never a silently short one; so
+ * does a client that takes nothing for `sendTimeout` (send-timeout.ts).
  */
 import type { ServerResponse } from 'node:http'
 import { BadRequest, bodyObject, long, namespaceParam, rangeParams, streamParam } from './request-params.js'
 import type { ServerContext } from './server-context.js'
+import { sent } from './send-timeout.js'
 import { sendJson, failure } from './envelope.js'
 import { storageError } from './kronos-errors.js'
 
@@ -28,15 +30,17 @@ export async function handleGet (ctx: ServerContext, text: string, res: ServerRe
   const lines = ctx.store.readLines(ns, stream, range, { descending, limit: limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit) })
   res.statusCode = 200
   res.setHeader('Content-Type', 'application/json')
-  await streamLines(res, ctx.flushSize, lines, started)
+  await streamLines(res, ctx, lines, started)
 }
 
 /**
  * Write `lines` (in batches) with CRLF after each, in chunks of at least
- * `flushSize`, waiting for the socket to drain. A client that goes away
- * stops the read (the source's finally releases its files).
+ * `flushSize`, waiting for the socket to drain. A client that goes away,
+ * or takes nothing for `sendTimeoutMs`, stops the read (the source's
+ * finally releases its files).
  */
-export async function streamLines (res: ServerResponse, flushSize: number, batches: AsyncGenerator<Buffer[]>, started: bigint): Promise<void> {
+export async function streamLines (res: ServerResponse, send: Pick<ServerContext, 'flushSize' | 'sendTimeoutMs'>, batches: AsyncGenerator<Buffer[]>, started: bigint): Promise<void> {
+  const { flushSize, sendTimeoutMs } = send
   let parts: Buffer[] = []
   let size = 0
   try {
@@ -48,7 +52,7 @@ export async function streamLines (res: ServerResponse, flushSize: number, batch
           const chunk = Buffer.concat(parts, size)
           parts = []
           size = 0
-          if (!res.write(chunk) && !await drained(res)) return
+          if (!res.write(chunk) && !await sent(res, 'drain', sendTimeoutMs)) return
         }
       }
       if (res.destroyed) return
@@ -63,21 +67,8 @@ export async function streamLines (res: ServerResponse, flushSize: number, batch
     return
   }
   res.end(size > 0 ? Buffer.concat(parts, size) : undefined)
-}
-
-/** Resolves true on 'drain', false when the response closes first. */
-function drained (res: ServerResponse): Promise<boolean> {
-  return new Promise((resolve) => {
-    const finish = (ok: boolean): void => {
-      res.off('drain', onDrain)
-      res.off('close', onClose)
-      resolve(ok)
-    }
-    const onDrain = (): void => { finish(true) }
-    const onClose = (): void => { finish(false) }
-    res.on('drain', onDrain)
-    res.on('close', onClose)
-  })
+  // The last chunk too: a client that stops reading just before it would hold the connection.
+  await sent(res, 'finish', sendTimeoutMs)
 }
 
 export { BadRequest }

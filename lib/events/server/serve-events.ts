@@ -52,7 +52,7 @@ export interface ServeEventsOptions {
   defaultNamespace?: string
   /** Origins allowed to read answers from a browser (exact match, e.g. 'https://app.example.com'). Default none. */
   corsOrigins?: readonly string[]
-  /** Largest request body (413 above it). Default '16MiB'. */
+  /** Largest request body (413 above it). Default '16MiB', at most '256MiB' (a put's body is held in memory while it is stored). */
   maxBody?: number | string
   /** Largest single event text (refused, one by one, above it). Default '1MiB'. */
   maxEventSize?: number | string
@@ -86,6 +86,12 @@ export interface ServeEventsOptions {
   fsync?: boolean
   /** How long close() lets requests in flight finish before it cuts their connections. Default '5s'. */
   closeGrace?: number | string
+  /**
+   * How long a streamed answer (a get) may wait for its client to take the
+   * next chunk before its connection is cut, as nginx's send_timeout. Default
+   * '60s'; 0 never cuts.
+   */
+  sendTimeout?: number | string
 }
 
 export interface EventServer {
@@ -100,8 +106,14 @@ export interface EventServer {
   close (): Promise<void>
 }
 
+/** The largest maxBody allowed. */
+const MAX_BODY_CEILING = 256 * 1024 * 1024
+
 /** Kronos's flush size for streamed bodies. */
 const FLUSH_SIZE = 131072
+
+/** The longest setTimeout() (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export async function serveEvents (options: ServeEventsOptions): Promise<EventServer> {
   const o = { ...options }
@@ -117,6 +129,8 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const port = o.port ?? 8150
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', `must be 0..65535, got ${port}`)
   const maxBody = parseSize(o.maxBody ?? '16MiB', 'maxBody')
+  // A body is read whole into memory, and its events are held beside it until stored: a cap of '1TB' is no cap.
+  if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${maxBody} bytes`)
   const maxEventSize = parseSize(o.maxEventSize ?? '1MiB', 'maxEventSize')
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
   const bucketMs = parseDuration(o.bucket ?? '1d', 'bucket')
@@ -127,6 +141,10 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const pollMs = parseDuration(o.pollInterval ?? '10s', 'pollInterval')
   const flushMs = parseDuration(o.flushInterval ?? '10s', 'flushInterval')
   const closeGraceMs = parseDuration(o.closeGrace ?? '5s', 'closeGrace')
+  // 60 s, nginx's send_timeout: only a client taking less than one 128 KiB chunk a minute
+  // (~2.2 KB/s) is cut, and a get so cut resumes after its last @id (client-get.ts).
+  const sendTimeoutMs = parseDuration(o.sendTimeout ?? '60s', 'sendTimeout')
+  if (sendTimeoutMs > MAX_TIMER_MS) throw invalidOption('sendTimeout', `at most ${MAX_TIMER_MS} ms (a timer's limit), got ${sendTimeoutMs}`)
   const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
   const ctx: ServerContext = {
     store,
@@ -134,6 +152,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     defaultNamespace,
     backend: o.backendName ?? 'shoebox',
     flushSize: FLUSH_SIZE,
+    sendTimeoutMs,
     maxEventSize,
     nodeId: nodeId()
   }

@@ -9,6 +9,8 @@ export interface ServerContext {
   backend: string
   /** A get's body is sent in chunks of at least this many bytes. */
   flushSize: number
+  /** A streamed answer whose socket takes no chunk for this long is cut (0: never; send-timeout.ts). */
+  sendTimeoutMs: number
   /** Largest event text accepted (larger ones are refused one by one). */
   maxEventSize: number
   /** The `id` the index endpoint reports. */

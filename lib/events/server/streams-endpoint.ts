@@ -15,7 +15,7 @@ export async function handleStreams (ctx: ServerContext, text: string, res: Serv
   const names = ctx.store.streams(ns)
   res.statusCode = 200
   res.setHeader('Content-Type', 'application/json')
-  await streamLines(res, ctx.flushSize, (async function * () {
+  await streamLines(res, ctx, (async function * () {
     yield names.map((name) => Buffer.from(name))
   })(), started)
 }

@@ -28,7 +28,7 @@ import { ensureDir } from '../../fs/durable.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { decodePutRecord, encodePutRecords, isPutRecord } from './put-records.js'
-import { Memtable } from './memtable.js'
+import { Memtable, type MemtableSlice } from './memtable.js'
 import { PutRows, rowsOf, type PutBatch } from './put-rows.js'
 import { inBlocks, mergeLimited } from './merge.js'
 import { mergeRuns, pickCompaction } from './compaction.js'
@@ -36,7 +36,7 @@ import { lockDir } from './dir-lock.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import type { RunPublisher } from './run-publisher.js'
 import { eventOf, localReader, readRun, readWholeRun, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
-import { listSource, readLines, runSource } from './read-lines.js'
+import { memtableSource, readLines, runSource } from './read-lines.js'
 import { writeBucketRuns, writeRun } from './run-writer.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, inRange, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
@@ -224,13 +224,13 @@ export class EventStore implements EventBackend {
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER
     const descending = options.descending === true
     if (limit <= 0 || lowestTime(range) > range.to) return empty()
-    const { runs, lists } = this.#snapshot(ns, stream, range)
-    return this.#readSnapshot(runs, lists, range, descending, limit)
+    const { runs, slices } = this.#snapshot(ns, stream, range)
+    return this.#readSnapshot(runs, slices, range, descending, limit)
   }
 
   /**
    * The texts of readBatches()'s events, in batches, as a get sends them:
-   * runs and memtable lists that overlap no other source are read without
+   * runs and memtable slices that overlap no other source are read without
    * a merge or an event object per event (read-lines.ts). The snapshot is
    * taken now, synchronously.
    */
@@ -238,15 +238,15 @@ export class EventStore implements EventBackend {
     const limit = options.limit ?? Number.MAX_SAFE_INTEGER
     const descending = options.descending === true
     if (limit <= 0 || lowestTime(range) > range.to) return empty()
-    const { runs, lists } = this.#snapshot(ns, stream, range)
-    return this.#readLinesSnapshot(runs, lists, range, descending, limit)
+    const { runs, slices } = this.#snapshot(ns, stream, range)
+    return this.#readLinesSnapshot(runs, slices, range, descending, limit)
   }
 
-  async * #readLinesSnapshot (runs: RunInfo[], lists: StoredEvent[][], range: EventRange, descending: boolean, limit: number): AsyncGenerator<Buffer[]> {
+  async * #readLinesSnapshot (runs: RunInfo[], slices: MemtableSlice[], range: EventRange, descending: boolean, limit: number): AsyncGenerator<Buffer[]> {
     try {
       const sources = [
         ...runs.map((run) => runSource(run, range, descending, this.#countedOpen(run))),
-        ...lists.map((list) => listSource(list, descending))
+        ...slices.map((slice) => memtableSource(slice, descending))
       ]
       yield * readLines(sources, descending, limit)
     } finally {
@@ -264,13 +264,19 @@ export class EventStore implements EventBackend {
 
   /**
    * What a read of the range sees, taken now: the runs that can hold its
-   * events (kept from deletion until #release) and the memtables' events.
+   * events (kept from deletion until #release) and the memtables' slices
+   * (their slots in range, 4 bytes an event: events are made as the read
+   * goes, so a get that is never read holds no event objects).
    */
-  #snapshot (ns: string, stream: string, range: EventRange): { runs: RunInfo[], lists: StoredEvent[][] } {
+  #snapshot (ns: string, stream: string, range: EventRange): { runs: RunInfo[], slices: MemtableSlice[] } {
     const runs = this.#index.runs.filter((r) => runMayHold(r, ns, stream, range))
-    const lists = [this.#memtable, ...this.#frozen].map((m) => m.select(ns, stream, range)).filter((l) => l.length > 0)
+    const slices: MemtableSlice[] = []
+    for (const table of [this.#memtable, ...this.#frozen]) {
+      const slice = table.slice(ns, stream, range)
+      if (slice !== undefined) slices.push(slice)
+    }
     for (const r of runs) this.#readers.set(r.file, (this.#readers.get(r.file) ?? 0) + 1)
-    return { runs, lists }
+    return { runs, slices }
   }
 
   /** readBatches(), one event at a time (the snapshot is taken now too). */
@@ -278,11 +284,11 @@ export class EventStore implements EventBackend {
     return flatten(this.readBatches(ns, stream, range, options))
   }
 
-  async * #readSnapshot (runs: RunInfo[], lists: StoredEvent[][], range: EventRange, descending: boolean, limit: number): AsyncGenerator<StoredEvent[]> {
+  async * #readSnapshot (runs: RunInfo[], slices: MemtableSlice[], range: EventRange, descending: boolean, limit: number): AsyncGenerator<StoredEvent[]> {
     try {
       const sources: Array<AsyncIterator<StoredEvent[]>> = [
         ...runs.map((run) => this.#countedRun(run, range, descending)),
-        ...lists.map((list) => inBlocks(descending ? list.reverse() : list))
+        ...slices.map((slice) => slice.blocks(descending))
       ]
       yield * mergeLimited(sources, compareKeys, descending, limit)
     } finally {

@@ -11,9 +11,20 @@
  * scavenger copy every one of them twice (GC was ~11% of the server's busy
  * time). Event objects are made again only for what a read or a flush asks
  * for, a batch at a time.
+ *
+ * A get reads a MemtableSlice: the range's live slots in (time, id) order,
+ * fixed when the get starts, and the columns they are read from. A slot's
+ * contents never change once written (a put writes past `count`, #grow()
+ * copies into new arrays, a delete only sets a flag, which the slice has
+ * already applied), so the slice costs 4 bytes per event (none when no
+ * event of the stream was deleted: a view of the order) and a get holds one
+ * block of event objects or texts at a time. select() made every event of
+ * the range up front (~11 MiB for a full 16 MiB memtable), for as long as
+ * the get lived: 300 gets whose clients stopped reading took a server past
+ * its 4 GB heap (bench/RESULTS.md, "serve: stalled gets and memory").
  */
 import { LOW_WORD, type PutRows } from './put-rows.js'
-import { inRange, type EventRange, type StoredEvent } from './stored-event.js'
+import { inRange, type EventKey, type EventRange, type StoredEvent } from './stored-event.js'
 
 /**
  * Per event, what the memtable's size counts beyond the text: its columns
@@ -29,7 +40,7 @@ const OVERHEAD = 64
  */
 const STREAM_OVERHEAD = 1024
 
-/** Events per batch handed to a flush. */
+/** Events per batch handed to a flush, and per block of a get's slice. */
 const BATCH = 1024
 
 /** An event as a read of the memtable gives it: where it is, so that a delete can remove exactly it. */
@@ -53,7 +64,7 @@ class StreamColumns {
   /** The ArrayBuffers texts lie in (a put's body or its stamped copy), each once per run of slots. */
   readonly memory: ArrayBuffer[] = []
   removed: Uint8Array | undefined
-  /** Slots in (time, id) order; undefined while they are in slot order already. */
+  /** Every slot in (time, id) order, made when a read or a flush first asks after a put (never written once made). */
   order: Uint32Array | undefined
   sorted = true
   #lastMemory: ArrayBufferLike | undefined
@@ -122,15 +133,46 @@ class StreamColumns {
 
   /** The live slots in (time, id) order. */
   * slots (): Generator<number> {
-    if (!this.sorted && this.order === undefined) this.#sort()
-    const order = this.order
-    for (let k = 0; k < this.count; k++) {
-      const i = order === undefined ? k : order[k]
+    const order = this.#ordered()
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]
       if (!this.isRemoved(i)) yield i
     }
   }
 
-  #sort (): void {
+  /** The live slots in the range, in (time, id) order, as they are now (later puts and deletes do not show). */
+  slice (range: EventRange): MemtableSlice | undefined {
+    const order = this.#ordered()
+    // The range is one run of the order: its ends by binary search (a few bigints, not one per event).
+    const after = range.after
+    const lo = firstIndex(order, after === undefined ? (i) => this.times[i] >= range.from : (i) => this.#compareTo(i, after) > 0)
+    const hi = firstIndex(order, (i) => this.times[i] > range.to, lo)
+    if (lo >= hi) return undefined
+    let slots = order.subarray(lo, hi)
+    const removed = this.removed
+    if (removed !== undefined) {
+      const live = new Uint32Array(slots.length)
+      let n = 0
+      for (const i of slots) if (removed[i] !== 1) live[n++] = i
+      if (n === 0) return undefined
+      slots = n === live.length ? live : live.slice(0, n)
+    }
+    return new MemtableSlice(this.times, this.ids, this.where, this.memory, slots)
+  }
+
+  /** compareKeys(slot i, key). */
+  #compareTo (i: number, key: EventKey): number {
+    const time = this.times[i]
+    if (time !== key.time) return time < key.time ? -1 : 1
+    return this.ids.compare(key.id, 8, 16, i * 16 + 8, i * 16 + 16)
+  }
+
+  #ordered (): Uint32Array {
+    this.order ??= this.sorted ? slotOrder(this.count) : this.#sorted()
+    return this.order
+  }
+
+  #sorted (): Uint32Array {
     const slots = Array.from({ length: this.count }, (_, i) => i)
     const times = this.times
     const ids = this.ids
@@ -140,7 +182,7 @@ class StreamColumns {
       if (ta !== tb) return ta < tb ? -1 : 1
       return ids.compare(ids, b * 16 + 8, b * 16 + 16, a * 16 + 8, a * 16 + 16)
     })
-    this.order = Uint32Array.from(slots)
+    return Uint32Array.from(slots)
   }
 
   #grow (): void {
@@ -160,6 +202,96 @@ class StreamColumns {
       this.removed = removed
     }
   }
+}
+
+/**
+ * A get's events of one memtable stream (StreamColumns.slice()): its slots
+ * and the columns as they were when the get started. Event objects, or
+ * just texts, are made a block at a time as the get reads.
+ */
+export class MemtableSlice {
+  readonly #times: BigInt64Array
+  readonly #words: Uint32Array
+  readonly #ids: Buffer
+  readonly #where: Uint32Array
+  /** The stream's `memory`, shared: later puts only append to it, and the slots name none of theirs. */
+  readonly #memory: readonly ArrayBuffer[]
+  readonly #slots: Uint32Array
+
+  constructor (times: BigInt64Array, ids: Buffer, where: Uint32Array, memory: readonly ArrayBuffer[], slots: Uint32Array) {
+    this.#times = times
+    this.#words = new Uint32Array(times.buffer, times.byteOffset, times.length * 2)
+    this.#ids = ids
+    this.#where = where
+    this.#memory = memory
+    this.#slots = slots
+  }
+
+  /** How many events (copies of a key included). */
+  get size (): number {
+    return this.#slots.length
+  }
+
+  /** Its k-th event in (time, id) order. */
+  event (k: number): StoredEvent {
+    const i = this.#slots[k]
+    return { time: this.#times[i], id: this.#ids.subarray(i * 16, i * 16 + 16), body: this.#text(i) }
+  }
+
+  /** Its events in (time, id) order or the reverse, a block at a time (copies of a key included, as a merge's source). */
+  async * blocks (descending: boolean): AsyncGenerator<StoredEvent[]> {
+    const n = this.#slots.length
+    for (let start = 0; start < n; start += BATCH) {
+      const block: StoredEvent[] = []
+      for (let k = start; k < Math.min(n, start + BATCH); k++) block.push(this.event(descending ? n - 1 - k : k))
+      yield block
+    }
+  }
+
+  /**
+   * Its texts in (time, id) order or the reverse, one per key (the first
+   * copy in that order, as distinct() keeps), a block at a time: no event
+   * object, for a get whose range no other source overlaps.
+   */
+  async * lines (descending: boolean): AsyncGenerator<Buffer[]> {
+    const slots = this.#slots
+    const n = slots.length
+    let block: Buffer[] = []
+    for (let k = 0; k < n; k++) {
+      const i = slots[descending ? n - 1 - k : k]
+      if (k > 0 && compareSlots(this.#words, this.#ids, slots[descending ? n - k : k - 1], i) === 0) continue
+      block.push(this.#text(i))
+      if (block.length === BATCH) {
+        yield block
+        block = []
+      }
+    }
+    if (block.length > 0) yield block
+  }
+
+  #text (i: number): Buffer {
+    const w = this.#where
+    return Buffer.from(this.#memory[w[i * 3]], w[i * 3 + 1], w[i * 3 + 2])
+  }
+}
+
+/** Slots 0..n-1: the order of a stream whose events came in order. */
+function slotOrder (n: number): Uint32Array {
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[i] = i
+  return order
+}
+
+/** The first k from `start` with `past(order[k])`, for a `past` false then true along the order. */
+function firstIndex (order: Uint32Array, past: (slot: number) => boolean, start = 0): number {
+  let lo = start
+  let hi = order.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (past(order[mid])) hi = mid
+    else lo = mid + 1
+  }
+  return lo
 }
 
 /** compareKeys(slot a, slot b) from the times' 32-bit words (no bigint made). */
@@ -210,6 +342,11 @@ export class Memtable {
       if (inRange(event, range)) out.push(event)
     }
     return out
+  }
+
+  /** What a get of the stream's range reads, fixed now (undefined: no event). */
+  slice (ns: string, stream: string, range: EventRange): MemtableSlice | undefined {
+    return this.#streams.get(streamKey(ns, stream))?.slice(range)
   }
 
   /** Remove exactly these events (a delete decided at one point in the log), as select() gave them. */

@@ -1,6 +1,6 @@
 /**
  * A get's events as their texts (get-endpoint.ts), from a snapshot's runs
- * and memtable lists. Merging every source event by event (a key per event:
+ * and memtable slices. Merging every source event by event (a key per event:
  * a bigint, an id buffer, an object; a heap step and distinct()'s compare)
  * cost the server more than reading the records, while runs mostly do not
  * overlap: a flush writes the memtable's events after the runs before it,
@@ -8,19 +8,20 @@
  * their lowest key and cut into groups that share no key (one group's
  * highest key is below the next group's lowest): a group of one run goes
  * out through readRunLines (its texts straight from the checked records), a
- * group of one memtable list as its events' texts, and only a group of
+ * group of one memtable slice as its texts, and only a group of
  * overlapping sources is merged event by event, as before (mergeLimited).
  * Groups are read one after the other (last first when descending), so the
  * order, one event per (time, id) and the limit are those of mergeLimited()
  * over all the sources, and at most one group's sources are open at a time.
  */
-import { distinct, inBlocks, mergeBlocks } from './merge.js'
+import { distinct, mergeBlocks } from './merge.js'
+import type { MemtableSlice } from './memtable.js'
 import { firstKey, lastKey, readRunBlocks, type BlockReader, type RunInfo } from './run-file.js'
 import { readRunLines } from './run-lines.js'
 import { compareKeys, type EventKey, type EventRange, type StoredEvent } from './stored-event.js'
 
 export interface LineSource {
-  /** The lowest and highest key the source can hold (a run's index entry, a list's ends). */
+  /** The lowest and highest key the source can hold (a run's index entry, a slice's ends). */
   low: EventKey
   high: EventKey
   /** Its events in the read's order, for a merge with overlapping sources. */
@@ -39,15 +40,13 @@ export function runSource (run: RunInfo, range: EventRange, descending: boolean,
   }
 }
 
-/** A sorted memtable list (ascending) as a source. */
-export function listSource (list: StoredEvent[], descending: boolean): LineSource {
-  const ordered = descending ? [...list].reverse() : list
-  const events = (): AsyncGenerator<StoredEvent[]> => inBlocks(ordered)
+/** A memtable's slice (not empty) as a source: its events or texts made a block at a time. */
+export function memtableSource (slice: MemtableSlice, descending: boolean): LineSource {
   return {
-    low: list[0],
-    high: list[list.length - 1],
-    events,
-    lines: () => texts(distinct(events(), descending ? (a, b) => compareKeys(b, a) : compareKeys))
+    low: slice.event(0),
+    high: slice.event(slice.size - 1),
+    events: () => slice.blocks(descending),
+    lines: () => slice.lines(descending)
   }
 }
 

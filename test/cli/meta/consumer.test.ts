@@ -41,6 +41,9 @@ t.test('update, inspect, query, get', async (t) => {
   t.same(rows.map((r) => [r.content_hash, r.pages, r.public]), [['a1', 12, true], ['0012', null, null]], '"0012" is a key; pages typed int')
   const ordered = jsonLines((await cli(['meta', 'query', '--metadir', dir, '--order', 'content_hash', '--limit', '2'])).stdout) as Array<Record<string, unknown>>
   t.same(ordered.map((r) => r.content_hash), ['0012', 'a1'])
+  const noColumn = await cli(['meta', 'query', '--metadir', dir, '--order', 'nope'])
+  t.equal(noColumn.code, 2)
+  t.match(noColumn.stderr.toString(), /^shoebox meta: --order: no column 'nope' in \S+state\.db\n/, 'the flag the user typed, not the API\'s orderBy')
   t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, 'retrieved_at>=2026-11-21', 'public=false'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['b2'])
   t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, '--null', 'pages'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['0012'])
   t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'document_type~con%'])).stdout.toString(), '2\n')
@@ -107,6 +110,13 @@ t.test('push and pull through a file:// store', async (t) => {
   t.equal((await cli(['meta', 'pull', target, '--metadir', consumer])).code, 0)
   t.equal((await cli(['meta', 'update', '--metadir', consumer])).stdout.toString(), 'added 3, updated 0, deleted 0, skipped 0, invalid 0\n')
   t.equal((await cli(['meta', 'push', '--metadir', dir])).code, 2)
+  // A mistyped URL or directory copies nothing: one line saying so, exit 1 (was "0 files copied", exit 0).
+  const typo = await cli(['meta', 'pull', `${target}-typo`, '--metadir', consumer])
+  t.same([typo.code, typo.stdout.toString()], [1, ''])
+  t.match(typo.stderr.toString(), /^shoebox meta: \S+-typo: no metadir there \(nothing under _mmmeta\/\); nothing copied\n$/)
+  const nowhere = await cli(['meta', 'push', target, '--metadir', path.join(dir, 'db')])
+  t.equal(nowhere.code, 1)
+  t.match(nowhere.stderr.toString(), /^shoebox meta: \S+_mmmeta: no metadir here \(no such directory\); nothing copied\n$/)
 })
 
 t.test('update reports invalid rows and unreadable history rows on stderr; --replace and --cleanup', async (t) => {
