@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Metadata } from '../record.js'
 import { InvalidOptionError, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { keyDict } from '../key-dict.js'
+import { parseDuration } from '../units.js'
 import { usage } from './io.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
@@ -65,6 +66,11 @@ function decimalInteger (option: string, value: unknown, min: number, what: stri
   const n = Number(text)
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw usage(`${option} must be ${what}, got '${text}'`)
   return n
+}
+
+/** A duration option (--timeout 10s): milliseconds, as parseDuration() reads them; undefined when not given. */
+export function duration (option: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : asUsage(() => parseDuration(String(value), option))
 }
 
 export function oneOf<T extends string> (option: string, value: unknown, allowed: readonly T[], fallback: T): T {

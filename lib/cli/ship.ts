@@ -3,7 +3,7 @@ import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
-import { asUsage, oneOf, parse, positiveInteger } from './options.js'
+import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 import { plural } from '../plural.js'
@@ -42,6 +42,8 @@ Options:
                          it, also by the next run after a crash
   --queue N              events queued before --on-overflow applies (default 10000)
   --attempts N           give up on a batch after N tries (default: keep trying)
+  --timeout T            a put with no byte of answer for T is tried again
+                         (default 30s; 10s, 500ms; 0 waits for ever)
   -h, --help             show this help`
 
 /** A run whose batches have failed this long (and no ack since) says so on stderr; again at most this often. */
@@ -57,6 +59,7 @@ const SHIP_FLAGS = {
   spill: '--spill',
   queueEvents: '--queue',
   'retry.attempts': '--attempts',
+  timeout: '--timeout',
   stream: '--stream',
   streamField: '--stream-field',
   timeField: '--time-field',
@@ -77,7 +80,8 @@ export const shipCommand: Command = {
       'on-overflow': { type: 'string' },
       spill: { type: 'string' },
       queue: { type: 'string' },
-      attempts: { type: 'string' }
+      attempts: { type: 'string' },
+      timeout: { type: 'string' }
     }, true)
     if (positionals.length !== 1) throw usage('ship needs exactly one URL')
     const stream = values.stream as string | undefined
@@ -92,6 +96,7 @@ export const shipCommand: Command = {
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
     const queueEvents = positiveInteger('--queue', values.queue)
     const attempts = positiveInteger('--attempts', values.attempts)
+    const timeout = duration('--timeout', values.timeout)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
     const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent, WholeLines }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js')])
@@ -101,6 +106,7 @@ export const shipCommand: Command = {
       spill: values.spill as string | undefined,
       queueEvents,
       retry: { attempts },
+      timeout,
       // The signals are this command's (below): the shipper's own SIGTERM hook would end it while stdin still feeds it.
       exitHooks: false
     }), { flags: SHIP_FLAGS })

@@ -36,6 +36,7 @@ import { parseEvent, scanEvent, type JsonValue } from './event-text.js'
 import { formatKronosTime, type KronosTime } from './kronos-time.js'
 import { isRetryable, KronosError, send, statusError, type KronosTarget } from './client-request.js'
 import { AnswerLines } from './answer-lines.js'
+import { describeAt } from '../json/json-scan.js'
 import { plural } from '../plural.js'
 
 export interface GetRequest {
@@ -308,7 +309,7 @@ export class KronosGetStream extends Readable {
     if (this.#remaining() <= 0) return
     const shown = this.#target.shown + PATH
     const res = await send(this.#target, 'POST', PATH, this.#body(), signal)
-    if (res.statusCode !== 200) throw await statusError(res, 'POST', shown)
+    if (res.statusCode !== 200) throw await statusError(res, 'POST', shown, this.#target.timeoutMs)
     const resumedFrom = this.#yielded > 0 ? this.#lastId : undefined
     await new Promise<void>((resolve, reject) => {
       this.#response = res
@@ -333,9 +334,9 @@ export class KronosGetStream extends Readable {
       res.on('data', (chunk: Buffer) => {
         if (settled) return
         if (!lines.write(chunk)) {
-          // The limit is reached, or a line was bad (finish has the error).
+          // The limit is reached, or a line was bad (finish has the error), or too long.
           res.destroy()
-          finish()
+          finish(this.#linesFailure(shown, lines))
           return
         }
         if (this.#queue.length - this.#head + this.readableLength >= HIGH_WATER) {
@@ -346,7 +347,7 @@ export class KronosGetStream extends Readable {
       })
       res.once('end', () => {
         if (!settled) lines.end()
-        finish()
+        finish(this.#linesFailure(shown, lines))
         this.#wake?.()
       })
       const broken = (err?: Error): void => {
@@ -356,6 +357,16 @@ export class KronosGetStream extends Readable {
       res.once('error', broken)
       res.once('close', () => { if (!res.complete) broken() })
     })
+  }
+
+  /** A line the answer's lines stopped at (not retried: the server would send it again), or undefined. */
+  #linesFailure (shown: string, lines: AnswerLines): KronosError | undefined {
+    if (lines.failure === undefined) return undefined
+    const line = `POST ${shown}: line ${lines.lineNo + 1} of the answer`
+    const before = `${plural(this.#yielded, 'event')} before it yielded`
+    return lines.failure === 'line too long'
+      ? new KronosError('SHOEBOX_EVENTS_FAILED', `${line} is longer than ${lines.maxLine} characters (not an event this client takes); ${before}`)
+      : new KronosError('SHOEBOX_INVALID_EVENT', `${line} is not valid UTF-8; ${before}`)
   }
 
   /** One event line: parse, drop what a resume re-sends, push. False once the limit is reached. */
@@ -369,7 +380,11 @@ export class KronosGetStream extends Readable {
       event = line
     } else {
       event = parseEvent(line)
-      id = event !== null && typeof event === 'object' && !Array.isArray(event) ? event['@id'] : undefined
+      // As scanEvent() refuses it in format 'text': a line that is not an object is no event.
+      if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+        throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is a JSON object, got ${describeAt(line, line.search(/\S/))}`)
+      }
+      id = event['@id']
     }
     if (isEventId(id)) {
       if (resumedFrom !== undefined) {

@@ -14,6 +14,8 @@ import type https from 'node:https'
 import { createRequire } from 'node:module'
 import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
+import { parseRetryAfter } from './retry-after.js'
+import { unaskedEncoding } from './unasked-encoding.js'
 
 /** Where requests go and how: shared by every call of one client. */
 export interface KronosTarget {
@@ -83,6 +85,12 @@ export function send (target: KronosTarget, method: 'GET' | 'POST', path: string
       req.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${method} ${target.shown}${path}: no answer for ${target.timeoutMs} ms`))
     })
     req.once('response', (res) => {
+      const encoding = unaskedEncoding(res.headers)
+      if (res.statusCode === 200 && encoding !== undefined) {
+        res.destroy()
+        reject(new KronosError('SHOEBOX_EVENTS_FAILED', `${method} ${target.shown}${path}: HTTP 200 with Content-Encoding ${encoding}, which was not asked for`, { status: 200 }))
+        return
+      }
       // The idle timeout keeps watching the body: a stalled stream is a broken one.
       res.setTimeout(target.timeoutMs, () => {
         res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${method} ${target.shown}${path}: the answer stalled for ${target.timeoutMs} ms`))
@@ -104,10 +112,19 @@ export function networkError (err: unknown, method: string, shownUrl: string): S
 
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
-/** The whole body as text (capped: a JSON answer is small). */
-export async function readText (res: IncomingMessage, shownUrl: string): Promise<string> {
+/**
+ * The whole body as text (capped: a JSON answer is small). It must come
+ * within twice the timeout: one trickled a byte at a time, each within the
+ * idle timeout, held the call for ever. Twice: a body that stops is the
+ * idle timeout's, and says so.
+ */
+export async function readText (res: IncomingMessage, shownUrl: string, timeoutMs: number): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
+  const wholeMs = 2 * timeoutMs
+  const whole = wholeMs > 0
+    ? setTimeout(() => { res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${shownUrl}: the answer's body took over ${wholeMs} ms`)) }, wholeMs)
+    : undefined
   try {
     for await (const chunk of res) {
       size += (chunk as Buffer).length
@@ -119,6 +136,8 @@ export async function readText (res: IncomingMessage, shownUrl: string): Promise
     }
   } catch (err) {
     throw networkError(err, 'reading', shownUrl)
+  } finally {
+    clearTimeout(whole)
   }
   return Buffer.concat(chunks).toString('utf8')
 }
@@ -139,21 +158,15 @@ export function collectErrors (value: JsonValue | undefined, out: string[] = [])
   return out
 }
 
-function retryAfter (res: IncomingMessage): number | undefined {
-  const header = res.headers['retry-after']
-  if (header === undefined) return undefined
-  const seconds = Number(header)
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 60_000)
-  const at = Date.parse(header)
-  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - Date.now()), 60_000)
-}
+/** The longest Retry-After a call waits: a get or a JSON call should not sit still for minutes. */
+const MAX_RETRY_AFTER_MS = 60_000
 
 /** The error for an answer whose status is not 200 (its body read for @errors). */
-export async function statusError (res: IncomingMessage, method: string, shownUrl: string): Promise<KronosError> {
+export async function statusError (res: IncomingMessage, method: string, shownUrl: string, timeoutMs: number): Promise<KronosError> {
   const status = res.statusCode ?? 0
   let text = ''
   try {
-    text = await readText(res, shownUrl)
+    text = await readText(res, shownUrl, timeoutMs)
   } catch {
     // The status says enough.
   }
@@ -167,7 +180,7 @@ export async function statusError (res: IncomingMessage, method: string, shownUr
   const detail = errors.length > 0 ? errors.join('; ') : text.trim().slice(0, 200)
   const code: ShoeboxErrorCode = status === 429 || status === 503 ? 'SHOEBOX_THROTTLED' : 'SHOEBOX_EVENTS_FAILED'
   return new KronosError(code, `${method} ${shownUrl}: HTTP ${status}${detail === '' ? '' : `: ${detail}`}`,
-    { status, errors, retryAfterMs: retryAfter(res), response })
+    { status, errors, retryAfterMs: parseRetryAfter(res.headers['retry-after'], MAX_RETRY_AFTER_MS), response })
 }
 
 /** A JSON answer: status 200 and `@success` not false, else a KronosError. */
@@ -175,8 +188,8 @@ export async function requestJson (target: KronosTarget, method: 'GET' | 'POST',
   signal: AbortSignal | undefined): Promise<{ [key: string]: JsonValue }> {
   const shown = target.shown + path
   const res = await send(target, method, path, body, signal)
-  if (res.statusCode !== 200) throw await statusError(res, method, shown)
-  const text = await readText(res, shown)
+  if (res.statusCode !== 200) throw await statusError(res, method, shown, target.timeoutMs)
+  const text = await readText(res, shown, target.timeoutMs)
   let answer: JsonValue
   try {
     answer = parseEvent(text)

@@ -118,8 +118,8 @@ export class KronosClient {
     const shown = this.#target.shown + path
     return await this.#retrying(async (signal) => {
       const res = await send(this.#target, 'POST', path, body, signal)
-      if (res.statusCode !== 200) throw await statusError(res, 'POST', shown)
-      const text = await readText(res, shown)
+      if (res.statusCode !== 200) throw await statusError(res, 'POST', shown, this.#target.timeoutMs)
+      const text = await readText(res, shown, this.#target.timeoutMs)
       return text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line.trim() !== '')
     })
   }

@@ -6,8 +6,10 @@
  * per event: a 200 whose stream reports num_inserted equal to the events
  * sent acknowledges all of them; fewer, a backend failure (-1), or a stream
  * missing from the answer (an invalid name) rejects them with the server's
- * errors. Other answers are failures of the whole request: 429, 503, other
- * 5xx and broken connections are worth another try (Retry-After honoured),
+ * errors; a count above the events sent, or not an integer, does not fit
+ * the batch: nothing is acknowledged, nothing sent again (maybe stored).
+ * Other answers are failures of the whole request: 429, 503, other 5xx
+ * and broken connections are worth another try (Retry-After honoured),
  * any other status (400 NamespaceMissing, 403 serving mode, 404, 413) is not,
  * and its events are rejected rather than tried forever; except that the
  * shipper splits a batch refused with 413 (its `status` says so) and sends
@@ -20,6 +22,8 @@ import { ShoeboxError } from '../errors.js'
 import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
+import { parseRetryAfter } from './retry-after.js'
+import { unaskedEncoding } from './unasked-encoding.js'
 
 /**
  * node:http, or node:https for an https: URL. https (and TLS under it) is
@@ -89,15 +93,6 @@ export function putBody (batch: Batch): Buffer {
   return batch.body()
 }
 
-/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
-export function parseRetryAfter (value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined
-  const text = value.trim()
-  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now
-  if (!Number.isFinite(ms)) return undefined
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms))
-}
-
 export interface PutRequestOptions {
   agent: http.Agent
   /** Give up on an answer after this long (ms); a retryable failure. */
@@ -112,7 +107,7 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
   const { status, headers, text } = await post(url, body, options, where)
   if (status !== 200) {
     const retryable = status === 429 || status >= 500
-    const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after'] as string | undefined) : undefined
+    const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after'], MAX_RETRY_AFTER_MS) : undefined
     throw new PutError(`${where}: HTTP ${status}${serverErrors(text)}`, { status, retryable, retryAfterMs })
   }
   let answer: unknown
@@ -122,11 +117,11 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
     // A 200 we cannot read may still have stored the events: not retried, so never sent twice.
     throw new PutError(`${where}: HTTP 200 with a body that is not JSON (${text.slice(0, 80)})`, { status, retryable: false, cause: err })
   }
-  return { ...readAnswer(answer, batch), bytes: body.length }
+  return { ...readAnswer(answer, batch, where), bytes: body.length }
 }
 
-/** The per-event meaning of a 200 answer for this batch's stream. */
-export function readAnswer (answer: unknown, batch: Batch): Omit<PutOutcome, 'bytes'> {
+/** The per-event meaning of a 200 answer for this batch's stream; a PutError (not retryable) for a count that cannot be. */
+export function readAnswer (answer: unknown, batch: Batch, where: string): Omit<PutOutcome, 'bytes'> {
   const sent = batch.count
   const top = isObject(answer) ? answer : {}
   const errors = stringList(top['@errors'])
@@ -141,6 +136,12 @@ export function readAnswer (answer: unknown, batch: Batch): Omit<PutOutcome, 'by
       continue
     }
     if (!isObject(value) || typeof value.num_inserted !== 'number') continue
+    // More than was sent, or not a count: the answer is not this batch's. Not acknowledged, and not
+    // sent again (the server may have stored it): as a 200 whose body is not JSON.
+    if (value.num_inserted > sent || !Number.isInteger(value.num_inserted)) {
+      throw new PutError(`${where}: HTTP 200 whose answer does not fit the batch: ${name} num_inserted ${value.num_inserted} for ${plural(sent, 'event')} sent`,
+        { status: 200, retryable: false })
+    }
     backends++
     inserted = Math.min(inserted, Math.max(0, value.num_inserted))
     backendErrors.push(...stringList(value['@errors']).map((e) => `${name}: ${e}`))
@@ -181,8 +182,13 @@ const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 async function post (url: URL, body: Buffer, options: PutRequestOptions, where: string): Promise<Answer> {
   const { request } = httpFor(url)
   return await new Promise<Answer>((resolve, reject) => {
-    const failed = (cause: Error, what: string): void => {
-      reject(new PutError(`${where}: ${what}: ${cause.message}`, { retryable: true, cause }))
+    /** The answer's status, once its head came: a failure from then on is the answer's. */
+    let status: number | undefined
+    const failed = (cause: Error): void => {
+      // After a 200 the events may be stored: its body breaking or stalling is not retried (never sent twice).
+      reject(status === undefined
+        ? new PutError(`${where}: request failed: ${cause.message}`, { retryable: true, cause })
+        : new PutError(`${where}: answer broken: ${cause.message}`, { status, retryable: status !== 200, cause }))
     }
     const req = request(url, {
       method: 'POST',
@@ -191,6 +197,21 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
       signal: options.signal,
       timeout: options.timeoutMs
     }, (res) => {
+      status = res.statusCode ?? 0
+      const encoding = unaskedEncoding(res.headers)
+      if (status === 200 && encoding !== undefined) {
+        res.destroy()
+        reject(new PutError(`${where}: HTTP 200 with Content-Encoding ${encoding}, which was not asked for`, { status, retryable: false }))
+        return
+      }
+      // A put's answer is a few hundred bytes: one trickled a byte at a time, each within the
+      // idle timeout, would hold the batch for ever. The whole body gets twice timeoutMs (twice:
+      // a body that stops is the idle timeout's, and says so).
+      const wholeMs = 2 * options.timeoutMs
+      const whole = wholeMs > 0
+        ? setTimeout(() => { req.destroy(new Error(`the answer's body took over ${wholeMs} ms`)) }, wholeMs)
+        : undefined
+      res.once('close', () => { clearTimeout(whole) })
       const parts: Buffer[] = []
       let size = 0
       res.on('data', (part: Buffer) => {
@@ -201,16 +222,16 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
         }
         parts.push(part)
       })
-      // After a 200 the events may be stored: such a break is not retried (never sent twice).
-      res.on('error', (err) => {
-        reject(new PutError(`${where}: answer broken: ${err.message}`, { status: res.statusCode, retryable: res.statusCode !== 200, cause: err }))
-      })
+      res.on('error', failed)
       res.on('end', () => {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString('utf8') })
       })
     })
-    req.on('timeout', () => { req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)) })
-    req.on('error', (err) => { failed(err, 'request failed') })
+    // The socket's idle timeout: no head, or a body that stops, for timeoutMs.
+    req.on('timeout', () => {
+      req.destroy(new Error(status === undefined ? `no answer within ${options.timeoutMs} ms` : `the answer stalled for ${options.timeoutMs} ms`))
+    })
+    req.on('error', failed)
     req.end(body)
   })
 }

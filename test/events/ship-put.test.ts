@@ -1,7 +1,7 @@
-/** The put request's pure parts: URL, body, Retry-After, and what an answer means per event. */
+/** The put request's pure parts: URL, body, and what an answer means per event. */
 import t from 'tap'
 import { Batch } from '../../lib/events/ship-batcher.js'
-import { parseRetryAfter, putBody, putUrl, readAnswer, safeUrl } from '../../lib/events/ship-put.js'
+import { PutError, putBody, putUrl, readAnswer, safeUrl } from '../../lib/events/ship-put.js'
 
 function batch (stream: string, texts: string[], namespace?: string): Batch {
   const b = new Batch(stream, namespace, stream, 0)
@@ -22,26 +22,27 @@ t.test('putBody: json.dumps separators, event texts as they are, namespace only 
   t.same(JSON.parse(putBody(batch('s', ['{"é":"ü"}'], 'n')).toString()), { events: { s: [{ é: 'ü' }] }, namespace: 'n' })
 })
 
-t.test('parseRetryAfter: seconds or an HTTP date, capped, garbage ignored', async (t) => {
-  t.equal(parseRetryAfter('2'), 2000)
-  t.equal(parseRetryAfter(' 0.5 '), 500)
-  t.equal(parseRetryAfter(new Date(10_000 + 3000).toUTCString(), 10_000), 3000)
-  t.equal(parseRetryAfter(new Date(0).toUTCString(), 10_000), 0, 'a date past is now')
-  t.equal(parseRetryAfter('99999'), 300_000, 'at most five minutes')
-  t.equal(parseRetryAfter('soon'), undefined)
-  t.equal(parseRetryAfter(undefined), undefined)
-})
-
 t.test('readAnswer: per stream and backend, as Kronos answers (spec §5.2)', async (t) => {
   const b = batch('s', ['{}', '{}', '{}'])
-  t.same(readAnswer({ s: { memory: { num_inserted: 3 } }, '@success': true }, b), { inserted: 3, errors: [] })
-  t.same(readAnswer({ s: { memory: { num_inserted: 3 } }, other: { memory: { num_inserted: 0 } }, '@success': false, '@errors': ["InvalidStreamName(u'x y',)"] }, b),
+  t.same(readAnswer({ s: { memory: { num_inserted: 3 } }, '@success': true }, b, 'http://h/1.0/events/put'), { inserted: 3, errors: [] })
+  t.same(readAnswer({ s: { memory: { num_inserted: 3 } }, other: { memory: { num_inserted: 0 } }, '@success': false, '@errors': ["InvalidStreamName(u'x y',)"] }, b, 'http://h/1.0/events/put'),
     { inserted: 3, errors: [] }, 'errors of other streams are not this batch\'s')
-  t.same(readAnswer({ s: { memory: { num_inserted: 2 } }, '@success': false, '@errors': ['InvalidEventTime(1.5,)'] }, b),
+  t.same(readAnswer({ s: { memory: { num_inserted: 2 } }, '@success': false, '@errors': ['InvalidEventTime(1.5,)'] }, b, 'http://h/1.0/events/put'),
     { inserted: 2, errors: ['InvalidEventTime(1.5,)'] })
-  t.same(readAnswer({ s: { memory: { num_inserted: 3 }, cassandra: { num_inserted: -1, '@errors': ['Timeout()'] } }, '@success': false }, b),
+  t.same(readAnswer({ s: { memory: { num_inserted: 3 }, cassandra: { num_inserted: -1, '@errors': ['Timeout()'] } }, '@success': false }, b, 'http://h/1.0/events/put'),
     { inserted: 0, errors: ['cassandra: Timeout()'] }, 'a failed backend: not stored everywhere')
-  t.same(readAnswer({ '@success': false, '@errors': ["InvalidStreamName(u's',)"] }, b), { inserted: 0, errors: ["InvalidStreamName(u's',)"] })
-  t.same(readAnswer([1, 2], b), { inserted: 0, errors: ['the answer does not list the stream'] })
-  t.same(readAnswer({ s: {} }, b), { inserted: 0, errors: ['the server stored 0 of 3 events'] })
+  t.same(readAnswer({ '@success': false, '@errors': ["InvalidStreamName(u's',)"] }, b, 'http://h/1.0/events/put'), { inserted: 0, errors: ["InvalidStreamName(u's',)"] })
+  t.same(readAnswer([1, 2], b, 'http://h/1.0/events/put'), { inserted: 0, errors: ['the answer does not list the stream'] })
+  t.same(readAnswer({ s: {} }, b, 'http://h/1.0/events/put'), { inserted: 0, errors: ['the server stored 0 of 3 events'] })
+})
+
+t.test('readAnswer: a count the batch cannot have (more than sent, not an integer) is no acknowledgement: a PutError after a 200, not retried', async (t) => {
+  const b = batch('s', ['{}', '{}', '{}'])
+  for (const [count, shown] of [[4, '4'], [1e9, '1000000000'], [2.5, '2.5'], [3.5, '3.5']] as const) {
+    const read = (): unknown => readAnswer({ s: { memory: { num_inserted: count } }, '@success': true }, b, 'http://h/1.0/events/put')
+    t.throws(read, new PutError(`http://h/1.0/events/put: HTTP 200 whose answer does not fit the batch: memory num_inserted ${shown} for 3 events sent`, { status: 200, retryable: false }))
+    t.throws(read, { status: 200, retryable: false, code: 'SHOEBOX_UNREACHABLE' })
+  }
+  t.throws(() => readAnswer({ s: { memory: { num_inserted: 3 }, other: { num_inserted: 7 } } }, b, 'http://h/1.0/events/put'), { message: /other num_inserted 7 for 3 events/ }, 'any backend')
+  t.same(readAnswer({ s: { memory: { num_inserted: 3 } } }, b, 'http://h/1.0/events/put'), { inserted: 3, errors: [] }, 'the count sent is still all')
 })

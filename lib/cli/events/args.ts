@@ -3,13 +3,16 @@ import { kronos, type KronosClient } from '../../events/client.js'
 import { kronosTimeNow, toKronosTime, type KronosTime } from '../../events/kronos-time.js'
 import { checkStreamName } from '../../events/stream-name.js'
 import { usage } from '../io.js'
-import { asUsage, positiveInteger, type OptionSpec } from '../options.js'
+import { asUsage, duration, positiveInteger, type OptionSpec } from '../options.js'
 
-/** The options of every events subcommand: which namespace, and how long to keep trying. */
-export const clientSpec: OptionSpec = { namespace: { type: 'string' }, attempts: { type: 'string' } }
+/** The options of every events subcommand: which namespace, how long to keep trying and to wait. */
+export const clientSpec: OptionSpec = { namespace: { type: 'string' }, attempts: { type: 'string' }, timeout: { type: 'string' } }
 export const clientHelp = '  --namespace NS    the namespace (default: the server\'s default namespace)\n' +
   '  --attempts N      give up after N tries (default 10, backing off up to 5 s\n' +
-  '                    between tries: about 15 s when nobody answers)'
+  '                    between tries: about 15 s when the connection is refused)\n' +
+  '  --timeout T       a try that gets no byte for T fails (default 60s; 10s,\n' +
+  '                    500ms; 0 waits for ever): a server that takes the\n' +
+  '                    connection and never answers costs T a try'
 export const timeHelp = 'Times are ISO 8601 (2026-12-03T10:00:00Z; no offset means UTC), kronos time\n' +
   '(an integer count of 100 ns ticks since the epoch), or now.'
 
@@ -21,7 +24,10 @@ export function asUsageArg<T> (check: () => T): T {
 export function client (url: string, values: Record<string, unknown>): KronosClient {
   const namespace = values.namespace as string | undefined
   const attempts = positiveInteger('--attempts', values.attempts)
-  return asUsageArg(() => kronos(url, { ...(namespace === undefined ? {} : { namespace }), ...(attempts === undefined ? {} : { attempts }) }))
+  const timeout = duration('--timeout', values.timeout)
+  return asUsageArg(() => kronos(url, {
+    ...(namespace === undefined ? {} : { namespace }), ...(attempts === undefined ? {} : { attempts }), ...(timeout === undefined ? {} : { timeout })
+  }))
 }
 
 export function time (option: string, value: unknown, fallback: () => KronosTime): KronosTime {
