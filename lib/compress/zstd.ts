@@ -361,8 +361,8 @@ export class ZstdDecompressStage extends Transform {
         this.#refuse(extent)
         continue
       }
-      // Room for this frame's content among those ahead (a rewind walks again).
-      if (this.#ahead.length > 0 && aheadBound(this.#ahead) + extent.bound > AHEAD_BYTES && !await this.#deliver(this.#ahead.length - 1)) continue
+      // Room for this frame's content among those ahead: the oldest delivered until it fits (a rewind walks again).
+      if (!await this.#makeRoom(extent.bound)) continue
       const start = this.#base
       const frame = this.#take(extent.end, true)
       if (extent.skippable) {
@@ -377,6 +377,14 @@ export class ZstdDecompressStage extends Transform {
       }
       if (this.#ahead.length > FRAMES_AHEAD) await this.#deliver(FRAMES_AHEAD)
     }
+  }
+
+  /** Deliver the oldest frames ahead until `bound` more fits in AHEAD_BYTES, or none is left; false after a rewind (see #deliver). */
+  async #makeRoom (bound: number): Promise<boolean> {
+    while (this.#ahead.length > 0 && aheadBound(this.#ahead) + bound > AHEAD_BYTES) {
+      if (!await this.#deliver(this.#ahead.length - 1)) return false
+    }
+    return true
   }
 
   /**
