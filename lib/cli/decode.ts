@@ -10,7 +10,7 @@ import { endOnFailure, feed } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
-import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { plural } from '../plural.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
@@ -45,6 +45,7 @@ export const decodeCommand: Command = {
     const payloadOnly = values['payload-only'] === true
     const lenient = values.lenient === true
     const maxRecordSize = maxRecordSizeFrom(values)
+    const maxFrameSize = maxFrameSizeFrom(values)
     let damaged = 0
     for (const name of inputs) {
       const file = name === '-' ? 'stdin' : name
@@ -55,7 +56,7 @@ export const decodeCommand: Command = {
       })
       // Damage (or an input failure) fails the decoder only after every record
       // before it; that ends this file's output cleanly, and is thrown after it is written.
-      const stages = decompressStages({ file, mode: lenient ? 'lenient' : 'strict' })
+      const stages = decompressStages({ file, mode: lenient ? 'lenient' : 'strict', maxFrameSize })
       for (const stage of stages) {
         stage.on('corrupt', (info: ZstdCorruptInfo) => {
           damaged++

@@ -6,7 +6,7 @@ import { keyValues, metaFields, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
-import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
@@ -44,7 +44,7 @@ export const encodeCommand: Command = {
       validate: { type: 'boolean' },
       'on-invalid': { type: 'string' },
       ...compressOptionSpec,
-      ...readOptionSpec
+      ...recordSizeOptionSpec
     }, true)
     if (positionals.length > 0) throw usage(`encode reads stdin and takes no file arguments, got '${positionals[0]}'`)
     const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')

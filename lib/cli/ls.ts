@@ -6,7 +6,7 @@ import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, Transf
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
-import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive } from './scan.js'
 import { plural } from '../plural.js'
 
@@ -34,6 +34,7 @@ export const lsCommand: Command = {
     const { values, positionals } = parse(argv, { ...readOptionSpec, ...storeOptionSpec }, true)
     if (positionals.length !== 1) throw usage('ls needs exactly one PATTERN (quote globs)')
     const maxRecordSize = maxRecordSizeFrom(values)
+    const maxFrameSize = maxFrameSizeFrom(values)
     const { store, ...glob } = openGlob(storeUrlArg(positionals[0]), { storeOptions: storeOptionsFrom(values) })
     // Statistics are what a user of a remote store wants to see; for a directory they are noise.
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox ls', () => store.stats()) : null
@@ -47,7 +48,7 @@ export const lsCommand: Command = {
       // A file others may still write is read as it is; an S3 object as the version listed.
       const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
       for (const file of files) {
-        const { stats: s, compression: bad, codec } = await scanArchive(store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize)
+        const { stats: s, compression: bad, codec } = await scanArchive(store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize, maxFrameSize)
         const compression = bad === null ? '' : `${codec} damaged at compressed byte ${bad.offset}`
         records += s.records
         bytes += file.size

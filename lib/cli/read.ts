@@ -9,7 +9,7 @@ import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
-import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { parsePositionText } from '../source/position-text.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
 import { isRemote } from '../store/open-store.js'
@@ -63,6 +63,7 @@ export const readCommand: Command = {
     const source = archiveSource(storeUrlArg(positionals[0]), {
       mode: lenient ? 'lenient' : 'strict',
       maxRecordSize: maxRecordSizeFrom(values),
+      maxFrameSize: maxFrameSizeFrom(values),
       positions: values.positions === true,
       from: typeof values.from === 'string' ? parsePosition(values.from) : undefined,
       follow: values.follow === true,

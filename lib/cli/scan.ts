@@ -17,14 +17,14 @@ export interface Scan {
   codec: CodecName
 }
 
-export async function scanArchive (input: Readable, file: string, maxRecordSize?: number): Promise<Scan> {
+export async function scanArchive (input: Readable, file: string, maxRecordSize?: number, maxFrameSize?: number): Promise<Scan> {
   const decoder = decode({ mode: 'lenient', file, maxRecordSize })
   const damage: DecodedCorruptInfo[] = []
   decoder.on('corrupt', (info: DecodedCorruptInfo) => { damage.push(info) })
   let compression: CorruptArchiveError | null = null
   const sniff = new Sniff()
   try {
-    await pipeline(input, sniff, ...decompressStages({ file }), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
+    await pipeline(input, sniff, ...decompressStages({ file, maxFrameSize }), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
   } catch (err) {
     if (!(err instanceof CorruptArchiveError && err.reason === 'bad-compression')) throw err
     compression = err.inFile(file)

@@ -4,7 +4,7 @@ import { unpack } from '../pack/unpack.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
-import { maxRecordSizeFrom, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionSpec } from './read-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
 import { plural } from '../plural.js'
 
@@ -31,6 +31,8 @@ Options:
                         stops the unpack)
   --max-record-size SIZE  largest record read (default 64MiB); raise it for
                         archives packed with a larger maxFileSize
+  --max-frame-size SIZE   largest zstd frame decompressed (default 256MiB); a
+                        frame that could hold more is refused unread
 ${storeOptionHelp}
   -h, --help            show this help`
 
@@ -54,6 +56,7 @@ export const unpackCommand: Command = {
       out,
       overwrite: values.overwrite === true,
       maxRecordSize,
+      maxFrameSize: maxFrameSizeFrom(values),
       storeOptions: storeOptionsFrom(values)
     })
     const seconds = ((Date.now() - started) / 1000).toFixed(1)

@@ -3,7 +3,7 @@ import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { openInput, usage } from './io.js'
 import { parse } from './options.js'
-import { maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
 import { plural } from '../plural.js'
 
@@ -28,12 +28,13 @@ export const verifyCommand: Command = {
     const { values, positionals } = parse(argv, readOptionSpec, true)
     if (positionals.length === 0) throw usage('verify needs at least one file')
     const maxRecordSize = maxRecordSizeFrom(values)
+    const maxFrameSize = maxFrameSizeFrom(values)
     let failed = 0
     for (const name of positionals) {
       const file = name === '-' ? 'stdin' : name
       let scan: Scan
       try {
-        scan = await scanArchive(await openInput(io, name), file, maxRecordSize)
+        scan = await scanArchive(await openInput(io, name), file, maxRecordSize, maxFrameSize)
       } catch (err) {
         if (!(err instanceof ShoeboxError)) throw err
         failed++

@@ -12,7 +12,7 @@ import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type 
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, feedFile, usage } from './io.js'
-import { maxRecordSizeFrom, readOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
@@ -92,7 +92,7 @@ export const writeCommand: Command = {
       to: { type: 'string' },
       'delete-local': { type: 'boolean' },
       'upload-concurrency': { type: 'string' },
-      ...readOptionSpec,
+      ...recordSizeOptionSpec,
       ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('write needs exactly one directory')

@@ -78,7 +78,7 @@ export function gunzipMembers (options?: GunzipOptions): GunzipStage {
  * loads open-at.ts on its first call: only resuming reads need it, and each
  * module the package's import loads costs start-up time (test/startup-lazy.test.ts).
  */
-export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip'): Promise<OpenedAt> {
+export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip', maxFrameSize?: number): Promise<OpenedAt> {
   const { openAt } = await import('./open-at.js')
-  return await openAt(position, open, codec)
+  return await openAt(position, open, codec, maxFrameSize)
 }

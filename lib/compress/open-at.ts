@@ -31,12 +31,12 @@ export interface OpenedAt {
  * end. If no gzip member starts there (the file was replaced), the stream
  * fails with 'bad-compression' at that offset rather than reading garbage.
  */
-export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip'): Promise<OpenedAt> {
+export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip', maxFrameSize?: number): Promise<OpenedAt> {
   const start = memberStart(position)
   if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member or zstd frame`)
   const input = await open(start.compressed)
   // Either stage names it as damage at that offset when no member or frame starts there.
-  const stream = codec === 'zstd' ? zstdDecompress({ start, file: position.file }) : new GunzipStage({ start })
+  const stream = codec === 'zstd' ? zstdDecompress({ start, file: position.file, maxFrameSize }) : new GunzipStage({ start })
   // A failed read reaches `stream` after the bytes before it, and fails it after delivering
   // what it made of them (pipeline() would destroy it at once, dropping them).
   feed(input, stream)

@@ -25,12 +25,25 @@ export interface FrameExtent {
   end: number
   /** A skippable frame: no content. */
   skippable: boolean
+  /**
+   * The most bytes the frame's content can be, from its headers alone (0 for
+   * a skippable frame): what decompressing it would cost, known before it is
+   * decompressed (see FrameWalker).
+   */
+  bound: number
 }
 
 /**
  * Walks the frame starting at `start` of a growing buffer. step() resumes
  * where the last call stopped, so a frame arriving in many chunks is read
  * once, not again from its start for each chunk.
+ *
+ * On the way it bounds the frame's content (RFC 8878 3.1.1.2): a raw or RLE
+ * block regenerates exactly its Block_Size bytes, a compressed block at most
+ * Block_Maximum_Size = min(Window_Size, 128 KiB); and a Frame_Content_Size,
+ * when the header has one, is exactly the content (the decompressor checks
+ * it). So a 36 KB frame of a gigabyte of zeros is known for what it is
+ * before anything is decompressed.
  */
 export class FrameWalker {
   readonly start: number
@@ -38,6 +51,12 @@ export class FrameWalker {
   #cursor: number
   #phase: 'magic' | 'blocks' = 'magic'
   #checksum = false
+  /** What one compressed block can regenerate at most: min(Window_Size, 128 KiB). */
+  #blockMax = BLOCK_MAX
+  /** Frame_Content_Size, when the header has one. */
+  #contentSize = Infinity
+  /** The content of the blocks walked so far, at most. */
+  #blocksBound = 0
 
   constructor (start: number) {
     this.start = start
@@ -57,11 +76,21 @@ export class FrameWalker {
       if (isSkippableMagic(magic)) {
         if (length < at + 8) return NEED_MORE
         const end = at + 8 + u32(at + 4)
-        return length < end ? NEED_MORE : { end, skippable: true }
+        return length < end ? NEED_MORE : { end, skippable: true, bound: 0 }
       }
       if (magic !== MAGIC) return 'no zstd frame starts here'
       const header = frameHeader(byte(at + 4))
       if (typeof header === 'string') return header
+      if (length < at + header.length) return NEED_MORE
+      const uint = (from: number, size: number): number => {
+        let value = 0
+        for (let i = size - 1; i >= 0; i--) value = value * 256 + byte(from + i)
+        return value
+      }
+      if (header.fcsSize > 0) this.#contentSize = contentSize(header, uint(at + header.length - header.fcsSize, header.fcsSize))
+      // A single-segment frame's window is its content size.
+      const window = header.single ? this.#contentSize : windowSize(byte(at + 5))
+      this.#blockMax = Math.min(window, BLOCK_MAX)
       this.#checksum = header.checksum
       this.#cursor = at + header.length
       this.#phase = 'blocks'
@@ -72,15 +101,18 @@ export class FrameWalker {
       const block = blockHeader(at, byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16)
       if (typeof block === 'string') return block
       const { last } = block
+      const regenerates = block.type === 2 ? this.#blockMax : block.size
+      this.#blocksBound += regenerates
       this.#cursor = block.end
       if (last) {
         const end = this.#cursor + (this.#checksum ? 4 : 0)
         if (length < end) {
           // Resume at the last block's end next time: only the checksum is missing.
           this.#cursor = at
+          this.#blocksBound -= regenerates
           return NEED_MORE
         }
-        return { end, skippable: false }
+        return { end, skippable: false, bound: Math.min(this.#contentSize, this.#blocksBound) }
       }
     }
   }
@@ -124,6 +156,10 @@ function frameHeader (fhd: number): FrameHeader | string {
 
 interface BlockHeader {
   last: boolean
+  /** 0 raw, 1 RLE, 2 compressed. */
+  type: number
+  /** Block_Size: the content of a raw or RLE block, the compressed bytes of a compressed one. */
+  size: number
   /** Offset just past the block. */
   end: number
 }
@@ -135,7 +171,18 @@ function blockHeader (at: number, header: number): BlockHeader | string {
   if (type === 3) return `block at compressed byte ${at} has the reserved type`
   if (size > BLOCK_MAX) return `block at compressed byte ${at} claims ${size} bytes, over zstd's 128 KiB`
   // An RLE block (type 1) holds one byte, repeated `size` times.
-  return { last: (header & 1) === 1, end: at + 3 + (type === 1 ? 1 : size) }
+  return { last: (header & 1) === 1, type, size, end: at + 3 + (type === 1 ? 1 : size) }
+}
+
+/** Frame_Content_Size from its field's value (`raw`, little-endian): a 2-byte field counts from 256. */
+function contentSize (header: FrameHeader, raw: number): number {
+  return raw + (header.fcsSize === 2 ? 256 : 0)
+}
+
+/** The Window_Size a Window_Descriptor byte says: 2^(10 + exponent) plus mantissa eighths of it (RFC 8878 3.1.1.1.2). */
+function windowSize (descriptor: number): number {
+  const base = 2 ** (10 + (descriptor >> 3))
+  return base + base / 8 * (descriptor & 7)
 }
 
 /** A frame's leading whole blocks, and a frame of their own made of the first k of them (see leadingBlocks()). */
@@ -167,7 +214,7 @@ export function leadingBlocks (bytes: Buffer): LeadingBlocks | null {
   let window: number
   if (header.single) {
     const fcsAt = header.length - header.fcsSize
-    const size = header.fcsSize === 8 ? Number(bytes.readBigUInt64LE(fcsAt)) : bytes.readUIntLE(fcsAt, header.fcsSize) + (header.fcsSize === 2 ? 256 : 0)
+    const size = contentSize(header, header.fcsSize === 8 ? Number(bytes.readBigUInt64LE(fcsAt)) : bytes.readUIntLE(fcsAt, header.fcsSize))
     window = windowDescriptor(size)
   } else {
     window = bytes[5]

@@ -160,6 +160,31 @@ export interface ZstdDecompressOptions {
    * passed through. Default: the start of the file.
    */
   start?: { compressed: number, decompressed: number }
+  /**
+   * The most content one frame may hold, by its headers (zstd-frame.ts),
+   * before it is decompressed: a frame that could hold more is refused as
+   * damage at its offset, never decompressed (a few KB of zstd can say a
+   * gigabyte of zeros). Default DEFAULT_MAX_FRAME_SIZE (256 MiB).
+   */
+  maxFrameSize?: number
+}
+
+/**
+ * 256 MiB: a frame is decompressed whole, in one buffer (the backends have no
+ * streaming API on Node 20), so this is what one frame may cost in memory.
+ * Far above the 1 MiB frames shoebox writes, and above what the `zstd`
+ * command puts in a frame for any file that size or smaller (it writes a
+ * file as one frame); a larger file from elsewhere is read with a larger
+ * maxFrameSize (--max-frame-size) once it is trusted. The decompressors
+ * check a frame's content size, so the bound holds.
+ */
+export const DEFAULT_MAX_FRAME_SIZE = 256 * 1024 * 1024
+
+/** maxFrameSize checked: a positive integer. */
+export function checkMaxFrameSize (value: number | undefined): number {
+  const size = value ?? DEFAULT_MAX_FRAME_SIZE
+  if (!Number.isSafeInteger(size) || size < 1) throw invalidOption('maxFrameSize', `must be a positive integer (bytes), got ${String(value)}`)
+  return size
 }
 
 /** What a lenient zstdDecompress() tells about a frame it skipped. */
@@ -174,10 +199,20 @@ export interface ZstdCorruptInfo {
 /** Frames decompressing while the oldest is decoded downstream: enough for the backend's two jobs and two more. */
 const FRAMES_AHEAD = 4
 
+/**
+ * The content of the frames decompressing ahead, by their bounds: past it, a
+ * frame starts only once those before it are delivered, so big frames (up to
+ * maxFrameSize each) are not also multiplied by FRAMES_AHEAD. Our 1 MiB
+ * frames stay four ahead.
+ */
+const AHEAD_BYTES = 32 * 1024 * 1024
+
 /** A frame walked: its bytes, and its decompression (null: a skippable frame). */
 interface Ahead {
   start: number
   frame: Buffer
+  /** Its content at most (zstd-frame.ts). */
+  bound: number
   content: Promise<Buffer> | null
   settled: boolean
 }
@@ -210,10 +245,12 @@ export class ZstdDecompressStage extends Transform {
   /** Lenient: where the walk was lost (reported once the next frame is found). */
   #lostAt = 0
   #lostDetail = ''
+  readonly #maxFrameSize: number
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
     this.#options = { ...options }
+    this.#maxFrameSize = checkMaxFrameSize(options.maxFrameSize)
     this.#base = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
     this.#mustBeZstd = options.start !== undefined
@@ -318,13 +355,21 @@ export class ZstdDecompressStage extends Transform {
         continue
       }
       this.#walker = null
+      if (extent.bound > this.#maxFrameSize) {
+        // As damage: after the frames before it, which may be damaged themselves.
+        if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
+        this.#refuse(extent)
+        continue
+      }
+      // Room for this frame's content among those ahead: the oldest delivered until it fits (a rewind walks again).
+      if (!await this.#makeRoom(extent.bound)) continue
       const start = this.#base
       const frame = this.#take(extent.end, true)
       if (extent.skippable) {
-        this.#ahead.push({ start, frame, content: null, settled: true })
+        this.#ahead.push({ start, frame, bound: 0, content: null, settled: true })
       } else {
         this.#backend ??= await requireZstd(this.#options.file ?? 'zstd input', this.#options.backend)
-        const ahead: Ahead = { start, frame, content: this.#backend.decompress(frame), settled: false }
+        const ahead: Ahead = { start, frame, bound: extent.bound, content: this.#backend.decompress(frame), settled: false }
         // Also keeps a rejection from counting as "unhandled": #deliver awaits it in order.
         const settle = (): void => { ahead.settled = true; this.#finished() }
         ahead.content?.then(settle, settle)
@@ -332,6 +377,14 @@ export class ZstdDecompressStage extends Transform {
       }
       if (this.#ahead.length > FRAMES_AHEAD) await this.#deliver(FRAMES_AHEAD)
     }
+  }
+
+  /** Deliver the oldest frames ahead until `bound` more fits in AHEAD_BYTES, or none is left; false after a rewind (see #deliver). */
+  async #makeRoom (bound: number): Promise<boolean> {
+    while (this.#ahead.length > 0 && aheadBound(this.#ahead) + bound > AHEAD_BYTES) {
+      if (!await this.#deliver(this.#ahead.length - 1)) return false
+    }
+    return true
   }
 
   /**
@@ -403,6 +456,22 @@ export class ZstdDecompressStage extends Transform {
     this.#take(1, true)
   }
 
+  /**
+   * The frame the held bytes start with could hold more than maxFrameSize:
+   * it is not decompressed, nor salvaged (which decompresses). Strict
+   * throws; lenient skips exactly the frame (its extent is sound) and
+   * reports it.
+   */
+  #refuse (extent: ZstdFrame.FrameExtent): void {
+    const offset = this.#base
+    const detail = frameTooLarge(offset, extent.bound, this.#maxFrameSize)
+    const err = new CorruptArchiveError('bad-compression', offset, detail, this.#options.file)
+    if (this.#options.mode !== 'lenient') throw err
+    // The walk counts from the held bytes' start.
+    this.#take(extent.end, true)
+    this.emit('corrupt', { offset, bytesSkipped: extent.end, reason: 'bad-compression', detail: err.detail } satisfies ZstdCorruptInfo)
+  }
+
   /** Lenient, after a lost walk: drop bytes up to the next frame magic. False: none in sight yet. */
   #resync (ending: boolean): boolean {
     const held = this.#take(this.#heldLength, false)
@@ -449,6 +518,19 @@ export class ZstdDecompressStage extends Transform {
     }
     return 0
   }
+}
+
+/** The content the frames ahead can hold at most. */
+function aheadBound (ahead: Ahead[]): number {
+  let bound = 0
+  for (const frame of ahead) bound += frame.bound
+  return bound
+}
+
+/** Why the frame at `offset`, which could hold `bound` bytes, is not decompressed: for errors, with what raises the limit. */
+export function frameTooLarge (offset: number, bound: number, max: number): string {
+  return `zstd data: the frame at compressed byte ${offset} could hold up to ${plural(bound, 'byte')} (by its headers), over maxFrameSize ${max}; ` +
+    'not decompressed (a decompression bomb, or a frame from elsewhere larger than shoebox writes: raise maxFrameSize, --max-frame-size, to read it)'
 }
 
 /** What still decodes of a damaged or torn frame: the content of its first `blocks` of `of` whole blocks. */

@@ -48,6 +48,8 @@ export interface UnpackOptions {
   fsync?: boolean
   /** Largest record read (as in decode()); raise it for archives packed with a larger maxFileSize. */
   maxRecordSize?: number
+  /** Most content one zstd frame may hold before it is decompressed (as in archiveSource()). Default 256 MiB. */
+  maxFrameSize?: number
   /** Each file once it is in place (twice for a path an `overwrite` replaced). */
   onFile?: (event: UnpackedFile) => void
 }
@@ -83,6 +85,7 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   const source = archiveSource(pattern, {
     storeOptions: options.storeOptions,
     maxRecordSize: options.maxRecordSize,
+    maxFrameSize: options.maxFrameSize,
     positions: true
   })
   let out: string

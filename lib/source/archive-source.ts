@@ -11,7 +11,7 @@ import { SNIFF_BYTES, sniffCodec, type CodecName } from '../compress/codecs.js'
 import { gunzipMembers, memberStart, openAt } from '../compress/gzip.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
-import { zstdDecompress, ZstdDecompressStage } from '../compress/zstd.js'
+import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage } from '../compress/zstd.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
@@ -36,6 +36,8 @@ export interface ArchiveSourceOptions {
   /** 'strict' (default) or 'lenient', as in decode(). */
   mode?: DecodeMode
   maxRecordSize?: number
+  /** Most content one zstd frame may hold before it is decompressed, as in zstdDecompress(). Default 256 MiB. */
+  maxFrameSize?: number
   /**
    * true: give each record a `position` {file, offset, member?}; implied by `from`.
    * An array of positions: exactly those records, in that order, each read
@@ -93,6 +95,7 @@ export class ArchiveSource extends Readable {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
     super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
+    checkMaxFrameSize(options.maxFrameSize)
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
     if (this.#fetch !== undefined) {
       // order and pollInterval do not apply, and are not read.
@@ -209,7 +212,7 @@ export class ArchiveSource extends Readable {
   async #run (): Promise<void> {
     if (this.#fetch !== undefined) {
       const { fetchPositions } = await import('./fetch-records.js')
-      await fetchPositions(this.#glob, this.#pattern, this.#fetch, this.#options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE, async (record) => await this.#deliver(record))
+      await fetchPositions(this.#glob, this.#pattern, this.#fetch, this.#options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE, this.#options.maxFrameSize, async (record) => await this.#deliver(record))
       return
     }
     await this.#load()
@@ -296,7 +299,7 @@ export class ArchiveSource extends Readable {
       }
       // The member's own first bytes say gzip or zstd: no second request.
       const { head, stream } = await (this.#peekHead as typeof peekHead)(this.#open(file, member.compressed), SNIFF_BYTES)
-      const opened = await openAt(from as Position, () => stream, sniffCodec(head).name === 'zstd' ? 'zstd' : 'gzip')
+      const opened = await openAt(from as Position, () => stream, sniffCodec(head).name === 'zstd' ? 'zstd' : 'gzip', this.#options.maxFrameSize)
       return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
     }
     const compressed = after >= 0 && !plain && await this.#codecOf(file) !== 'none'
@@ -308,7 +311,7 @@ export class ArchiveSource extends Readable {
     // position also names its member (one ranged read fetches it later).
     const { head, stream: input } = await (this.#peekHead as typeof peekHead)(this.#open(file, start), SNIFF_BYTES)
     const bytes = start === 0 && sniffCodec(head).name === 'zstd'
-      ? zstdDecompress({ file: file.path })
+      ? zstdDecompress({ file: file.path, maxFrameSize: this.#options.maxFrameSize })
       : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes passed through
     return { input, stages: [bytes], bytes, start }
   }

@@ -26,7 +26,7 @@ import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { isGzip, memberStart } from '../compress/gzip.js'
 import { FrameWalker, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
-import { salvagedDetail, salvageFrame } from '../compress/zstd.js'
+import { DEFAULT_MAX_FRAME_SIZE, frameTooLarge, salvagedDetail, salvageFrame } from '../compress/zstd.js'
 import { requireZstd } from '../compress/zstd-loader.js'
 import { CorruptArchiveError, ShoeboxError } from '../errors.js'
 import { readRecord } from '../format/codec.js'
@@ -95,7 +95,7 @@ export interface FetchRecords extends Readable {
  * order, handing each to `deliver`, which resolves once there is room for
  * more: true to go on, false when the reader has stopped.
  */
-export async function fetchPositions (glob: StoreGlob, pattern: string, positions: readonly Position[], maxRecordSize: number,
+export async function fetchPositions (glob: StoreGlob, pattern: string, positions: readonly Position[], maxRecordSize: number, maxFrameSize: number | undefined,
   deliver: (record: ShoeboxRecord) => Promise<boolean>): Promise<void> {
   // Loaded here, not at import, as the lister does.
   const { Minimatch } = await import('minimatch')
@@ -114,13 +114,13 @@ export async function fetchPositions (glob: StoreGlob, pattern: string, position
       }
       return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
     }
-    const found = await fetchRecord(read, position, where, maxRecordSize)
+    const found = await fetchRecord(read, position, where, maxRecordSize, maxFrameSize)
     if (!await deliver({ metadata: found.metadata, payload: found.payload, position })) return
   }
 }
 
 /** The record at `position`, read through `read` (`where` names the file in errors). */
-export async function fetchRecord (read: ReadRange, position: Position, where: string, maxRecordSize = DEFAULT_MAX_RECORD_SIZE): Promise<ShoeboxRecord> {
+export async function fetchRecord (read: ReadRange, position: Position, where: string, maxRecordSize = DEFAULT_MAX_RECORD_SIZE, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): Promise<ShoeboxRecord> {
   const member = memberStart(position)
   if (member === undefined) return await plainRecord(read, position, where, maxRecordSize)
   const window = new Window(read, member.compressed)
@@ -130,7 +130,7 @@ export async function fetchRecord (read: ReadRange, position: Position, where: s
   }
   const skip = position.offset - member.decompressed
   if (isGzip(window.bytes)) return await gzipRecord(window, skip, position, where, maxRecordSize)
-  if (isZstd(window.bytes)) return await zstdRecord(window, skip, position, where, maxRecordSize)
+  if (isZstd(window.bytes)) return await zstdRecord(window, skip, position, where, maxRecordSize, maxFrameSize)
   throw new CorruptArchiveError('bad-compression', member.compressed, 'no gzip member or zstd frame starts here (was the file replaced?)', where)
 }
 
@@ -186,7 +186,7 @@ async function gzipRecord (window: Window, skip: number, position: Position, whe
   }
 }
 
-async function zstdRecord (window: Window, skip: number, position: Position, where: string, maxRecordSize: number): Promise<ShoeboxRecord> {
+async function zstdRecord (window: Window, skip: number, position: Position, where: string, maxRecordSize: number, maxFrameSize: number): Promise<ShoeboxRecord> {
   const compressed = (position.member as { offset: number }).offset
   const backend = await requireZstd(where)
   const frames: Buffer[] = []
@@ -206,6 +206,11 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
       throw new CorruptArchiveError('truncated', position.offset, 'the file ends inside the record', where)
     }
     let damage: string | undefined = extent === NEED_MORE ? 'is cut short (the file ends inside it)' : typeof extent === 'string' ? `is damaged (${extent})` : undefined
+    if (typeof extent === 'object' && extent.bound > maxFrameSize) {
+      // Never decompressed, nor salvaged (which decompresses): it may be a bomb.
+      const at = compressed + walker.start
+      throw new CorruptArchiveError('bad-compression', at, frameTooLarge(at, extent.bound, maxFrameSize), where)
+    }
     if (typeof extent === 'object' && !extent.skippable) {
       // Whole frames only: a frame is decompressed once it is all there.
       try {
