@@ -6,10 +6,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { Test } from 'tap'
 import {
   ArchiveDecoder, decode, ShoeboxError, type DecodeOptions, type DecoderOptions, type DecodedCorruptInfo, type RecordInput, type ShoeboxRecord
 } from '../lib/index.js'
+import { zstdDecompress, type ZstdCorruptInfo } from '../lib/compress/zstd.js'
 
 /** The repository root (this file is <root>/test/helpers.ts). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -277,4 +279,22 @@ export function zstdBlockEnds (bytes: Buffer): number[] {
     ends.push(at)
     if ((header & 1) === 1) return ends
   }
+}
+
+export interface UnzstdOutcome { data: Buffer, error?: Error & { code?: string, offset?: number, cutShort?: boolean }, corrupt: ZstdCorruptInfo[] }
+
+/** `input` through zstdDecompress() in chunks of `size`: what came out, the error if any, the corrupt events. */
+export async function unzstd (input: Buffer, size: number, mode: 'strict' | 'lenient' = 'strict', options: { file?: string, maxFrameSize?: number } = {}): Promise<UnzstdOutcome> {
+  const stage = zstdDecompress({ mode, file: options.file ?? 'f.zst', maxFrameSize: options.maxFrameSize })
+  const corrupt: ZstdCorruptInfo[] = []
+  stage.on('corrupt', (info: ZstdCorruptInfo) => corrupt.push(info))
+  const out: Buffer[] = []
+  try {
+    await pipeline(Readable.from(chunkIter(input, size)), stage, async (source: AsyncIterable<Buffer>) => {
+      for await (const c of source) out.push(c)
+    })
+  } catch (err) {
+    return { data: Buffer.concat(out), error: err as UnzstdOutcome['error'], corrupt }
+  }
+  return { data: Buffer.concat(out), corrupt }
 }

@@ -13,11 +13,11 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC, type ZstdCorruptInfo } from '../../lib/compress/zstd.js'
+import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC } from '../../lib/compress/zstd.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
-import { chunkIter, decodeRecords, zstdBlockEnds } from '../helpers.js'
+import { chunkIter, decodeRecords, unzstd, zstdBlockEnds, type UnzstdOutcome } from '../helpers.js'
 import { decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
 import { recordEnds } from '../../lib/format/walk.js'
 
@@ -35,22 +35,6 @@ async function compressBlocks (level: number): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-interface Outcome { data: Buffer, error?: Error & { code?: string, offset?: number, cutShort?: boolean }, corrupt: ZstdCorruptInfo[] }
-
-async function unzstd (input: Buffer, size: number, mode: 'strict' | 'lenient' = 'strict'): Promise<Outcome> {
-  const stage = zstdDecompress({ mode, file: 'f.zst' })
-  const corrupt: ZstdCorruptInfo[] = []
-  stage.on('corrupt', (info: ZstdCorruptInfo) => corrupt.push(info))
-  const out: Buffer[] = []
-  try {
-    await pipeline(Readable.from(chunkIter(input, size)), stage, async (source: AsyncIterable<Buffer>) => {
-      for await (const c of source) out.push(c)
-    })
-  } catch (err) {
-    return { data: Buffer.concat(out), error: err as Outcome['error'], corrupt }
-  }
-  return { data: Buffer.concat(out), corrupt }
-}
 
 t.test('a zstd backend loads here', async (t) => {
   const backend = await loadZstd()
@@ -280,12 +264,12 @@ t.test('an install where zstd cannot load: SHOEBOX_UNSUPPORTED naming the file',
   t.ok((await unzstdWith(zstdDecompress({ backend: '0' }), text)).data.equals(text))
 })
 
-async function unzstdWith (stage: ReturnType<typeof zstdDecompress>, input: Buffer): Promise<Outcome> {
+async function unzstdWith (stage: ReturnType<typeof zstdDecompress>, input: Buffer): Promise<UnzstdOutcome> {
   const out: Buffer[] = []
   try {
     await pipeline(Readable.from([input]), stage, async (source: AsyncIterable<Buffer>) => { for await (const c of source) out.push(c) })
   } catch (err) {
-    return { data: Buffer.concat(out), error: err as Outcome['error'], corrupt: [] }
+    return { data: Buffer.concat(out), error: err as UnzstdOutcome['error'], corrupt: [] }
   }
   return { data: Buffer.concat(out), corrupt: [] }
 }

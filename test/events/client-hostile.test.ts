@@ -13,7 +13,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { kronos, type KronosClient } from '../../lib/events/client.js'
-import type { KronosGetStream } from '../../lib/events/client-get.js'
+import { all } from './fixtures/get-all.js'
 
 const ID1 = '00000000-0000-1000-8000-000000000001'
 
@@ -35,16 +35,6 @@ async function hostile (t: Test, answer: (req: http.IncomingMessage, res: http.S
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
   return { client, url, requests: () => requests }
-}
-
-async function all (stream: KronosGetStream): Promise<{ events: unknown[], error?: { code?: string, message: string } }> {
-  const events: unknown[] = []
-  try {
-    for await (const e of stream) events.push(e)
-  } catch (err) {
-    return { events, error: err as { code?: string, message: string } }
-  }
-  return { events }
 }
 
 t.test('get: a line that never ends is refused past 64 Mi characters, typed, the events before it kept, not retried', async (t) => {

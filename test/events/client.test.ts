@@ -11,18 +11,8 @@ import t, { type Test } from 'tap'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { kronos, type KronosClient } from '../../lib/events/client.js'
-import type { KronosGetStream } from '../../lib/events/client-get.js'
+import { all } from './fixtures/get-all.js'
 import { startKronosFixture, type KronosFixture } from './fixtures/kronos-fixture.js'
-
-async function all (stream: KronosGetStream): Promise<{ events: unknown[], error?: { code?: string, message: string, status?: number } }> {
-  const events: unknown[] = []
-  try {
-    for await (const e of stream) events.push(e)
-  } catch (err) {
-    return { events, error: err as { code?: string, message: string } }
-  }
-  return { events }
-}
 
 const ids = (events: unknown[]): string[] => events.map((e) => (e as { '@id': string })['@id'])
 const nums = (events: unknown[]): unknown[] => events.map((e) => (e as { n: unknown }).n)

@@ -11,6 +11,7 @@ import type { Test } from 'tap'
 import { parseEvent, type JsonValue } from '../../lib/events/event-text.js'
 import { serveEvents, type EventServer, type ServeEventsOptions } from '../../lib/events/server/serve-events.js'
 import { BIN } from '../cli-run.js'
+import { startS3, type TestS3 } from '../s3-server.js'
 import { transpileTree } from '../transpile.js'
 
 export type KronosEvent = { [key: string]: JsonValue }
@@ -33,6 +34,18 @@ export async function start (t: Test, options: Partial<ServeEventsOptions> = {})
   const server = await serveEvents({ data, port: 0, namespaces: ['kronos', 'namespace1', 'namespace2'], ...options })
   t.teardown(async () => { await server.close() })
   return server
+}
+
+/** A test S3 server with bucket `events`, and the serveEvents() options that share `s3://events/PREFIX` on it. */
+export async function sharedStore (t: Test, prefix = 'p'): Promise<{ s3: TestS3, shared: Pick<ServeEventsOptions, 'store' | 'storeOptions' | 'namespaces'> }> {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  const shared = {
+    store: `s3://events/${prefix}`,
+    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
+    namespaces: ['kronos']
+  }
+  return { s3, shared }
 }
 
 export async function request (url: string, path: string, init: { method?: string, body?: string, headers?: Record<string, string> } = {}): Promise<Reply> {

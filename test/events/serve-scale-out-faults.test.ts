@@ -11,7 +11,7 @@ import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
 import { serveEvents } from '../../lib/events/server/serve-events.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { get, post, put, spawnServe, start, streams, type ServeProcess } from './conformance-kit.js'
+import { get, post, put, sharedStore, spawnServe, start, streams, type ServeProcess } from './conformance-kit.js'
 
 /** What the child prints on stderr, as it prints it. */
 function stderrOf (serve: ServeProcess): () => string {
@@ -88,13 +88,7 @@ t.test('shoebox serve says on stderr when the shared store refuses a publish or 
 })
 
 t.test('index objects that are not a collector\'s index: a reader refuses to start naming them, a running one serves the rest and says so', async (t) => {
-  const s3 = await startS3({ bucket: 'events' })
-  t.teardown(async () => { await s3.stop() })
-  const shared = {
-    store: 's3://events/p',
-    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
-    namespaces: ['kronos']
-  }
+  const { s3, shared } = await sharedStore(t)
   const a = await start(t, { ...shared, mode: 'collector', collectorId: 'a' })
   const b = await start(t, { ...shared, mode: 'collector', collectorId: 'b' })
   await put(t, a.url, { s: [{ '@time': 1, from: 'a' }] })
@@ -134,13 +128,7 @@ t.test('index objects that are not a collector\'s index: a reader refuses to sta
 })
 
 t.test('two data directories under one collector id: one is refused, and it overwrites none of the other\'s runs or index', async (t) => {
-  const s3 = await startS3({ bucket: 'events' })
-  t.teardown(async () => { await s3.stop() })
-  const shared = {
-    store: 's3://events/p',
-    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
-    namespaces: ['kronos']
-  }
+  const { shared } = await sharedStore(t)
   const taken = { code: 'SHOEBOX_INVALID_OPTION', message: /collector id x is taken in s3:\/\/events\/p: index\/x\.json is published by another data directory .*nothing was uploaded/ }
   const first = await start(t, { ...shared, mode: 'collector', collectorId: 'x' })
   await t.rejects(start(t, { ...shared, mode: 'collector', collectorId: 'x' }), taken, 'a second directory (another host, a wiped disk) under the id is refused at start')
@@ -167,13 +155,7 @@ t.test('two data directories under one collector id: one is refused, and it over
 })
 
 t.test('two collectors taking puts into one stream at the same times: a reader gets every acknowledged event once', async (t) => {
-  const s3 = await startS3({ bucket: 'events' })
-  t.teardown(async () => { await s3.stop() })
-  const shared = {
-    store: 's3://events/p',
-    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
-    namespaces: ['kronos']
-  }
+  const { shared } = await sharedStore(t)
   // Small memtables: many flushes and merges on both sides while the puts go on.
   const collectors = await Promise.all(['a', 'b'].map(async (id) => await start(t, { ...shared, mode: 'collector', collectorId: id, memtableSize: '2KiB' })))
   await Promise.all(collectors.map(async (c, who) => {
@@ -208,13 +190,7 @@ t.test('a collector id that would not name keys of its own is refused before any
 })
 
 t.test('retention on a collector: expired buckets leave its index, then the store; a reader that polled since serves without them', async (t) => {
-  const s3 = await startS3({ bucket: 'events' })
-  t.teardown(async () => { await s3.stop() })
-  const shared = {
-    store: 's3://events/p',
-    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
-    namespaces: ['kronos']
-  }
+  const { s3, shared } = await sharedStore(t)
   const collector = await start(t, { ...shared, mode: 'collector', collectorId: 'c', retention: '1d', sweepAfter: 0 })
   const store = collector.store as EventStore
   const day = 86_400_000

@@ -11,16 +11,10 @@ import type { EventStore } from '../../lib/events/store/event-store.js'
 import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { get, json, post, put, spawnServe, start, streams } from './conformance-kit.js'
+import { get, json, post, put, sharedStore, spawnServe, start, streams } from './conformance-kit.js'
 
 t.test('two collectors and one reader share an S3 bucket', async (t) => {
-  const s3 = await startS3({ bucket: 'events' })
-  t.teardown(async () => { await s3.stop() })
-  const shared = {
-    store: 's3://events/kronos-shared',
-    storeOptions: { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials },
-    namespaces: ['kronos']
-  }
+  const { s3, shared } = await sharedStore(t, 'kronos-shared')
   const a = await start(t, { ...shared, mode: 'collector', collectorId: 'a' })
   const b = await start(t, { ...shared, mode: 'collector', collectorId: 'b' })
   await put(t, a.url, { s: [1, 3, 5].map((time) => ({ '@time': time, from: 'a' })), only_a: [{ '@time': 1 }] })
