@@ -91,6 +91,8 @@ export class ArchiveSource extends Readable {
   #peekHead: typeof peekHead | undefined
   /** With `positions: [...]`: those positions (checked, copied), fetched by fetch-records.ts instead of reading files whole. */
   readonly #fetch: Position[] | undefined
+  /** Following: the compressed offsets of the zstd frames skipped as damage in each file, so that a read again reports none twice. */
+  readonly #skippedFrames = new Map<string, Set<number>>()
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
@@ -395,9 +397,17 @@ export class ArchiveSource extends Readable {
       this.emit('corrupt', { ...info, path: file.path })
     })
     // A lenient zstd stage skips a damaged frame and goes on at the next: its offset is compressed.
+    // A followed file is read again from its last record as it grows, which may come before a frame
+    // skipped last time: each is reported once (a read from the file's start begins afresh).
+    if (!resume.followed) this.#skippedFrames.delete(name)
     if (bytes instanceof ZstdDecompressStage) {
       bytes.on('corrupt', (info: ZstdCorruptInfo) => {
         damaged = true
+        if (gate !== null) {
+          const skipped = this.#skippedFrames.get(name) ?? new Set<number>()
+          if (skipped.has(info.offset)) return
+          this.#skippedFrames.set(name, skipped.add(info.offset))
+        }
         this.emit('corrupt', { ...info, file: name, path: file.path })
       })
     }

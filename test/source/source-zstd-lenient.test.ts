@@ -115,6 +115,22 @@ t.test('damage in the last frame: the four before it, one corrupt to the end of 
   t.same(ends, [{ name: 'a.shoebox.zst', records: 80 }, { name: 'b.shoebox', records: 1 }])
 })
 
+t.test('a frame over maxFrameSize in the middle: lenient skips exactly it, unread, and reads the frames after it', async (t) => {
+  const dir = path.join(tmp, 'too-big')
+  fs.mkdirSync(dir)
+  // Records of about 1.8 KB: frames 1 and 3 are one block (bounded at 128 KiB at most, by their headers),
+  // frame 2 three (bounded at 384 KiB).
+  const { bytes, frames } = await framed([20, 200, 20], 600)
+  t.equal(zstdBlockEnds(bytes.subarray(frames[1].start)).length, 3)
+  const file = path.join(dir, 'e.shoebox.zst')
+  fs.writeFileSync(file, bytes)
+  const { records, corrupt } = await read(file, { mode: 'lenient', maxFrameSize: 200 * 1024, positions: true })
+  t.same(numbers(records), [...range(0, 20), ...range(220, 20)])
+  t.same(corrupt.map((c) => [c.path, c.offset, c.bytesSkipped, c.reason]), [[file, frames[1].start, frames[1].length, 'bad-compression']])
+  t.match(corrupt[0].detail, /over maxFrameSize 204800/)
+  t.same([...new Set(records.slice(20).map((r) => r.position?.member?.offset))], [frames[2].start], 'frame 3\'s records name frame 3')
+})
+
 t.test('a damaged frame of several blocks in the middle: its leading whole blocks salvaged, then the frames after it', async (t) => {
   const dir = path.join(tmp, 'salvage')
   fs.mkdirSync(dir)
@@ -190,4 +206,30 @@ t.test('following leniently: a damaged frame skipped once, a torn last frame rea
   t.equal(error, null)
   t.same(seen, [...range(0, 30), ...range(60, 90)], 'every record of the good frames once, in order')
   t.same(corrupt.map((c) => [c.path, c.offset, c.bytesSkipped]), [[file, frames[1].start, frames[1].length]], 'the damaged frame only: the torn one was not damage')
+})
+
+t.test('following leniently: a damaged frame right before the torn last one is reported once, though read again', async (t) => {
+  const { bytes, frames } = await framed([30, 30, 30, 30])
+  garble(bytes, frames[2])
+  const dir = path.join(tmp, 'follow-again')
+  fs.mkdirSync(dir)
+  const file = path.join(dir, 'g.shoebox.zst')
+  // Torn inside the fourth frame: no record after the damaged third, so the file is read again from the second.
+  place(file, bytes.subarray(0, frames[3].start + Math.floor(frames[3].length / 2)), true)
+  const source = archiveSource(path.join(dir, '*.zst'), { follow: true, mode: 'lenient', pollInterval: 20 })
+  const corrupt: Corrupt[] = []
+  source.on('corrupt', (info: Corrupt) => corrupt.push(info))
+  const seen: number[] = []
+  const error = await new Promise<unknown>((resolve) => {
+    source.on('data', (record: ShoeboxRecord) => {
+      seen.push(Number(record.metadata.n))
+      if (seen.length === 60) place(file, bytes, false)
+      if (seen.length === 90) source.stop()
+    })
+    source.once('end', () => { resolve(null) })
+    source.once('error', resolve)
+  })
+  t.equal(error, null)
+  t.same(seen, [...range(0, 60), ...range(90, 30)], 'every record of the good frames once, in order')
+  t.same(corrupt.map((c) => [c.path, c.offset, c.bytesSkipped]), [[file, frames[2].start, frames[2].length]], 'the damaged frame once')
 })
