@@ -402,7 +402,6 @@ export class ArchiveSource extends Readable {
     if (!resume.followed) this.#skippedFrames.delete(name)
     if (bytes instanceof ZstdDecompressStage) {
       bytes.on('corrupt', (info: ZstdCorruptInfo) => {
-        damaged = true
         if (gate !== null) {
           const skipped = this.#skippedFrames.get(name) ?? new Set<number>()
           if (skipped.has(info.offset)) return
