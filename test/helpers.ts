@@ -268,9 +268,7 @@ export async function expectCode (t: Test, promise: Promise<unknown>, code: stri
  * for tests that damage or tear a frame at a block (RFC 8878).
  */
 export function zstdBlockEnds (bytes: Buffer): number[] {
-  const fhd = bytes[4]
-  const single = (fhd & 0x20) !== 0
-  let at = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + ((fhd >> 6) === 0 ? (single ? 1 : 0) : 1 << (fhd >> 6))
+  let at = zstdFirstBlock(bytes)
   const ends: number[] = []
   for (;;) {
     const header = bytes.readUIntLE(at, 3)
@@ -297,4 +295,26 @@ export async function unzstd (input: Buffer, size: number, mode: 'strict' | 'len
     return { data: Buffer.concat(out), error: err as UnzstdOutcome['error'], corrupt }
   }
   return { data: Buffer.concat(out), corrupt }
+}
+
+/** Where the first block header of the zstd frame `bytes` starts with is: after magic, descriptor, window, dictionary id, content size. */
+function zstdFirstBlock (bytes: Buffer): number {
+  const fhd = bytes[4]
+  const single = (fhd & 0x20) !== 0
+  return 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + ((fhd >> 6) === 0 ? (single ? 1 : 0) : 1 << (fhd >> 6))
+}
+
+/**
+ * Damage the zstd frame of one block at `frame.start` in place: 'content' flips its block's first content byte
+ * (the decompressor fails on it: the frames of Node 20's backend carry no
+ * content checksum, so damage deeper in may decode to other bytes, which the
+ * records' checksums would catch instead); 'header' makes its block header
+ * a reserved block type (the walk itself is lost there). Nothing of it decodes.
+ */
+export function garbleZstdFrame (bytes: Buffer, frame: { start: number }, how: 'content' | 'header' = 'content'): void {
+  const end = zstdBlockEnds(bytes.subarray(frame.start))
+  const block = frame.start + zstdFirstBlock(bytes.subarray(frame.start))
+  if (end.length !== 1) throw new Error(`a frame of ${end.length} blocks`)
+  if (how === 'header') bytes[block] |= 0x06
+  else bytes[block + 3] ^= 0xff
 }

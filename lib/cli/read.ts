@@ -74,7 +74,9 @@ export const readCommand: Command = {
     let damaged = 0
     source.on('corrupt', (info: DecodedCorruptInfo & { path: string }) => {
       damaged++
-      io.stderr.write(`shoebox read: ${info.path}: skipped ${plural(info.bytesSkipped, 'damaged byte')} at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
+      // Damaged gzip or zstd is skipped, and placed, in compressed bytes (as decode says it).
+      const where = info.reason === 'bad-compression' ? `${plural(info.bytesSkipped, 'damaged compressed byte')} at compressed byte` : `${plural(info.bytesSkipped, 'damaged byte')} at byte`
+      io.stderr.write(`shoebox read: ${info.path}: skipped ${where} ${info.offset} (${info.reason}: ${info.detail})\n`)
     })
     source.on('skipped', (info: SkippedEvent) => {
       damaged++

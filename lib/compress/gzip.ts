@@ -9,7 +9,7 @@ import type { Duplex, Readable } from 'node:stream'
 import { invalidOption } from '../errors.js'
 import { CHUNK, GunzipStage, nodeZlib, type GunzipOptions } from './member-gunzip.js'
 import type { Position } from '../record.js'
-import type { OpenedAt } from './open-at.js'
+import type { OpenAtZstdOptions, OpenedAt } from './open-at.js'
 
 export { GunzipStage, type GunzipOptions } from './member-gunzip.js'
 export { MemberMap, type MemberLookup, type MemberPosition } from './member-map.js'
@@ -78,7 +78,7 @@ export function gunzipMembers (options?: GunzipOptions): GunzipStage {
  * loads open-at.ts on its first call: only resuming reads need it, and each
  * module the package's import loads costs start-up time (test/startup-lazy.test.ts).
  */
-export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip', maxFrameSize?: number): Promise<OpenedAt> {
+export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip', zstdOptions?: OpenAtZstdOptions): Promise<OpenedAt> {
   const { openAt } = await import('./open-at.js')
-  return await openAt(position, open, codec, maxFrameSize)
+  return await openAt(position, open, codec, zstdOptions)
 }

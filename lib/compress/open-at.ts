@@ -14,7 +14,7 @@ import { feed } from '../stream/deliver-then-fail.js'
 import type { Position } from '../record.js'
 import { GunzipStage } from './member-gunzip.js'
 import { memberStart } from './member-map.js'
-import { zstdDecompress, type ZstdDecompressStage } from './zstd.js'
+import { zstdDecompress, type ZstdDecompressOptions, type ZstdDecompressStage } from './zstd.js'
 
 export interface OpenedAt {
   /** Decompressed bytes from the start of the position's member on; its `members` feeds decode(). */
@@ -25,18 +25,21 @@ export interface OpenedAt {
   compressedOffset: number
 }
 
+/** What a zstd file is read with from there (see zstdDecompress()); gzip takes none. */
+export type OpenAtZstdOptions = Pick<ZstdDecompressOptions, 'maxFrameSize' | 'mode' | 'growing'>
+
 /**
  * The decompressed stream of a gzip file from the member holding `position`
  * on. `open(offset)` returns the compressed file's bytes from `offset` to its
  * end. If no gzip member starts there (the file was replaced), the stream
  * fails with 'bad-compression' at that offset rather than reading garbage.
  */
-export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip', maxFrameSize?: number): Promise<OpenedAt> {
+export async function openAt (position: Position, open: (offset: number) => Readable | Promise<Readable>, codec: 'gzip' | 'zstd' = 'gzip', zstdOptions: OpenAtZstdOptions = {}): Promise<OpenedAt> {
   const start = memberStart(position)
   if (start === undefined) throw invalidOption('from', `position ${JSON.stringify(position)} names no gzip member or zstd frame`)
   const input = await open(start.compressed)
   // Either stage names it as damage at that offset when no member or frame starts there.
-  const stream = codec === 'zstd' ? zstdDecompress({ start, file: position.file, maxFrameSize }) : new GunzipStage({ start })
+  const stream = codec === 'zstd' ? zstdDecompress({ ...zstdOptions, start, file: position.file }) : new GunzipStage({ start })
   // A failed read reaches `stream` after the bytes before it, and fails it after delivering
   // what it made of them (pipeline() would destroy it at once, dropping them).
   feed(input, stream)

@@ -167,6 +167,13 @@ export interface ZstdDecompressOptions {
    * gigabyte of zeros). Default DEFAULT_MAX_FRAME_SIZE (256 MiB).
    */
   maxFrameSize?: number
+  /**
+   * The input may still be growing (a followed file being written): a frame
+   * cut short by the end of the input fails (CorruptArchiveError `cutShort`)
+   * even when lenient, for the reader to read it again once it has grown,
+   * rather than being skipped as damage. Default false.
+   */
+  growing?: boolean
 }
 
 /**
@@ -445,11 +452,12 @@ export class ZstdDecompressStage extends Transform {
    * Damage in the frame the held bytes start with: strict throws; lenient
    * goes on at the next frame magic after its first byte (a damaged frame's
    * own lengths are not to be trusted) and reports the bytes skipped there.
+   * A torn last frame of a growing input is not damage yet: it throws.
    */
   #damage (detail: string, cutShort = false): void {
     const offset = this.#base
     const err = new CorruptArchiveError('bad-compression', offset, `zstd data: ${detail}; the offset is in the compressed file`, this.#options.file, { cutShort })
-    if (this.#options.mode !== 'lenient') throw err
+    if (this.#options.mode !== 'lenient' || (cutShort && this.#options.growing === true)) throw err
     this.#state = 'lost'
     this.#lostAt = offset
     this.#lostDetail = err.detail

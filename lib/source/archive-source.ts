@@ -9,9 +9,10 @@ import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { SNIFF_BYTES, sniffCodec, type CodecName } from '../compress/codecs.js'
 import { gunzipMembers, memberStart, openAt } from '../compress/gzip.js'
+import type { OpenAtZstdOptions } from '../compress/open-at.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
-import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage } from '../compress/zstd.js'
+import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
 import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
@@ -90,6 +91,8 @@ export class ArchiveSource extends Readable {
   #peekHead: typeof peekHead | undefined
   /** With `positions: [...]`: those positions (checked, copied), fetched by fetch-records.ts instead of reading files whole. */
   readonly #fetch: Position[] | undefined
+  /** Following: the compressed offsets of the zstd frames skipped as damage in each file, so that a read again reports none twice. */
+  readonly #skippedFrames = new Map<string, Set<number>>()
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
@@ -299,7 +302,7 @@ export class ArchiveSource extends Readable {
       }
       // The member's own first bytes say gzip or zstd: no second request.
       const { head, stream } = await (this.#peekHead as typeof peekHead)(this.#open(file, member.compressed), SNIFF_BYTES)
-      const opened = await openAt(from as Position, () => stream, sniffCodec(head).name === 'zstd' ? 'zstd' : 'gzip', this.#options.maxFrameSize)
+      const opened = await openAt(from as Position, () => stream, sniffCodec(head).name === 'zstd' ? 'zstd' : 'gzip', this.#zstdOptions)
       return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
     }
     const compressed = after >= 0 && !plain && await this.#codecOf(file) !== 'none'
@@ -311,9 +314,19 @@ export class ArchiveSource extends Readable {
     // position also names its member (one ranged read fetches it later).
     const { head, stream: input } = await (this.#peekHead as typeof peekHead)(this.#open(file, start), SNIFF_BYTES)
     const bytes = start === 0 && sniffCodec(head).name === 'zstd'
-      ? zstdDecompress({ file: file.path, maxFrameSize: this.#options.maxFrameSize })
+      ? zstdDecompress({ ...this.#zstdOptions, file: file.path })
       : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes passed through
     return { input, stages: [bytes], bytes, start }
+  }
+
+  /**
+   * How a zstd file is decompressed: lenient skips a damaged frame alone (its
+   * 'corrupt' is reported by #readFile) and goes on at the next, which gzip,
+   * with no sync marker, cannot. Following, the file may still be growing: a
+   * torn last frame is read again when it grows, never skipped as damage.
+   */
+  get #zstdOptions (): OpenAtZstdOptions {
+    return { maxFrameSize: this.#options.maxFrameSize, mode: this.#options.mode, growing: this.#gate !== null }
   }
 
   /** Positions are needed: asked for, or following (a changed file is read again from its last record). */
@@ -383,6 +396,20 @@ export class ArchiveSource extends Readable {
       }
       this.emit('corrupt', { ...info, path: file.path })
     })
+    // A lenient zstd stage skips a damaged frame and goes on at the next: its offset is compressed.
+    // A followed file is read again from its last record as it grows, which may come before a frame
+    // skipped last time: each is reported once (a read from the file's start begins afresh).
+    if (!resume.followed) this.#skippedFrames.delete(name)
+    if (bytes instanceof ZstdDecompressStage) {
+      bytes.on('corrupt', (info: ZstdCorruptInfo) => {
+        if (gate !== null) {
+          const skipped = this.#skippedFrames.get(name) ?? new Set<number>()
+          if (skipped.has(info.offset)) return
+          this.#skippedFrames.set(name, skipped.add(info.offset))
+        }
+        this.emit('corrupt', { ...info, file: name, path: file.path })
+      })
+    }
     // The bytes read from this file (decompressed), to tell a position past its end.
     let decompressed = start
     if (after >= 0) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
@@ -428,7 +455,8 @@ export class ArchiveSource extends Readable {
         return
       }
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
-        // The records before the damage came through; report the rest of the file as skipped and go on.
+        // The records before the damage came through; report the rest of the file as skipped and go on
+        // (gzip; a zstd stage skips a damaged frame itself, and fails only where no frame starts at a position).
         this.emit('corrupt', { file: name, path: file.path, offset: err.offset, reason: err.reason, detail: err.detail, bytesSkipped: file.size - err.offset })
         return
       }
