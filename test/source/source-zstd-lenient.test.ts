@@ -181,12 +181,14 @@ function place (file: string, bytes: Buffer, old: boolean): void {
   fs.renameSync(`${file}.tmp`, file)
 }
 
-t.test('following leniently: a damaged frame skipped once, a torn last frame read again when completed, never skipped', async (t) => {
-  const { bytes, frames } = await framed([30, 30, 30, 30, 30])
-  garble(bytes, frames[1])
-  const dir = path.join(tmp, 'follow')
+/**
+ * Follow `bytes` written to DIR/NAME leniently: torn inside `frames[3]` at first, completed once `completeAt`
+ * records came; stopped after `stopAt`. The records' n and the corrupt events.
+ */
+async function followTorn (name: string, bytes: Buffer, frames: Array<{ start: number, length: number }>, completeAt: number, stopAt: number): Promise<{ file: string, error: unknown, seen: number[], corrupt: Corrupt[] }> {
+  const dir = path.join(tmp, `follow-${name}`)
   fs.mkdirSync(dir)
-  const file = path.join(dir, 'f.shoebox.zst')
+  const file = path.join(dir, name)
   // Torn inside the fourth frame, as a reader sees it while it is written.
   place(file, bytes.subarray(0, frames[3].start + Math.floor(frames[3].length / 2)), true)
   const source = archiveSource(path.join(dir, '*.zst'), { follow: true, mode: 'lenient', pollInterval: 20 })
@@ -196,13 +198,20 @@ t.test('following leniently: a damaged frame skipped once, a torn last frame rea
   const error = await new Promise<unknown>((resolve) => {
     source.on('data', (record: ShoeboxRecord) => {
       seen.push(Number(record.metadata.n))
-      // Frames 1 and 3 delivered: the file is completed.
-      if (seen.length === 60) place(file, bytes, false)
-      if (seen.length === 120) source.stop()
+      if (seen.length === completeAt) place(file, bytes, false)
+      if (seen.length === stopAt) source.stop()
     })
     source.once('end', () => { resolve(null) })
     source.once('error', resolve)
   })
+  return { file, error, seen, corrupt }
+}
+
+t.test('following leniently: a damaged frame skipped once, a torn last frame read again when completed, never skipped', async (t) => {
+  const { bytes, frames } = await framed([30, 30, 30, 30, 30])
+  garble(bytes, frames[1])
+  // Frames 1 and 3 delivered: the file is completed.
+  const { file, error, seen, corrupt } = await followTorn('f.shoebox.zst', bytes, frames, 60, 120)
   t.equal(error, null)
   t.same(seen, [...range(0, 30), ...range(60, 90)], 'every record of the good frames once, in order')
   t.same(corrupt.map((c) => [c.path, c.offset, c.bytesSkipped]), [[file, frames[1].start, frames[1].length]], 'the damaged frame only: the torn one was not damage')
@@ -211,24 +220,8 @@ t.test('following leniently: a damaged frame skipped once, a torn last frame rea
 t.test('following leniently: a damaged frame right before the torn last one is reported once, though read again', async (t) => {
   const { bytes, frames } = await framed([30, 30, 30, 30])
   garble(bytes, frames[2])
-  const dir = path.join(tmp, 'follow-again')
-  fs.mkdirSync(dir)
-  const file = path.join(dir, 'g.shoebox.zst')
-  // Torn inside the fourth frame: no record after the damaged third, so the file is read again from the second.
-  place(file, bytes.subarray(0, frames[3].start + Math.floor(frames[3].length / 2)), true)
-  const source = archiveSource(path.join(dir, '*.zst'), { follow: true, mode: 'lenient', pollInterval: 20 })
-  const corrupt: Corrupt[] = []
-  source.on('corrupt', (info: Corrupt) => corrupt.push(info))
-  const seen: number[] = []
-  const error = await new Promise<unknown>((resolve) => {
-    source.on('data', (record: ShoeboxRecord) => {
-      seen.push(Number(record.metadata.n))
-      if (seen.length === 60) place(file, bytes, false)
-      if (seen.length === 90) source.stop()
-    })
-    source.once('end', () => { resolve(null) })
-    source.once('error', resolve)
-  })
+  // No record after the damaged third frame, so the file is read again from the second.
+  const { file, error, seen, corrupt } = await followTorn('g.shoebox.zst', bytes, frames, 60, 90)
   t.equal(error, null)
   t.same(seen, [...range(0, 60), ...range(90, 30)], 'every record of the good frames once, in order')
   t.same(corrupt.map((c) => [c.path, c.offset, c.bytesSkipped]), [[file, frames[2].start, frames[2].length]], 'the damaged frame once')
