@@ -41,7 +41,8 @@ t.test('runs flushed while the store refused are published once it answers again
   t.teardown(async () => { await proxy.close() })
   const collector = await start(t, {
     store: 's3://events/p',
-    storeOptions: { endpoint: proxy.endpoint, region: s3.region, credentials: s3.credentials },
+    // One SDK try a request: the flush below waits for the publish to fail, through the uploader's own retries.
+    storeOptions: { endpoint: proxy.endpoint, region: s3.region, credentials: s3.credentials, maxAttempts: 1 },
     mode: 'collector',
     collectorId: 'c',
     flushInterval: '100ms'
@@ -63,8 +64,13 @@ t.test('shoebox serve says on stderr when the shared store refuses a publish or 
   const s3 = await startS3({ bucket: 'events' })
   t.teardown(async () => { await s3.stop() })
   let refuse = false
+  // The uploads refused outright (403: no SDK retries), so the collector gives up on its publish in seconds: with
+  // 503s, the SDK's and the uploader's retries took ~30 s, past this test's wait on a loaded CI machine.
   const proxy = await startFaultProxy(s3.endpoint, [{
-    match: (r) => refuse && (r.op === 'PutObject' || r.op === 'ListObjectsV2'),
+    match: (r) => refuse && r.op === 'PutObject',
+    fault: { kind: 'status', status: 403, code: 'AccessDenied' }
+  }, {
+    match: (r) => refuse && r.op === 'ListObjectsV2',
     fault: { kind: 'status', status: 503, code: 'SlowDown' }
   }])
   t.teardown(async () => { await proxy.close() })
