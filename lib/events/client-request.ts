@@ -14,6 +14,7 @@ import type https from 'node:https'
 import { createRequire } from 'node:module'
 import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
+import { answerDeadline } from './answer-deadline.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 
@@ -113,18 +114,13 @@ export function networkError (err: unknown, method: string, shownUrl: string): S
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 /**
- * The whole body as text (capped: a JSON answer is small). It must come
- * within twice the timeout: one trickled a byte at a time, each within the
- * idle timeout, held the call for ever. Twice: a body that stops is the
- * idle timeout's, and says so.
+ * The whole body as text (capped: a JSON answer is small), within
+ * answerDeadline().
  */
 export async function readText (res: IncomingMessage, shownUrl: string, timeoutMs: number): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
-  const wholeMs = 2 * timeoutMs
-  const whole = wholeMs > 0
-    ? setTimeout(() => { res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${shownUrl}: the answer's body took over ${wholeMs} ms`)) }, wholeMs)
-    : undefined
+  const cancel = answerDeadline(timeoutMs, (ms) => { res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${shownUrl}: the answer's body took over ${ms} ms`)) })
   try {
     for await (const chunk of res) {
       size += (chunk as Buffer).length
@@ -137,7 +133,7 @@ export async function readText (res: IncomingMessage, shownUrl: string, timeoutM
   } catch (err) {
     throw networkError(err, 'reading', shownUrl)
   } finally {
-    clearTimeout(whole)
+    cancel()
   }
   return Buffer.concat(chunks).toString('utf8')
 }

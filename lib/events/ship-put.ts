@@ -22,6 +22,7 @@ import { ShoeboxError } from '../errors.js'
 import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
+import { answerDeadline } from './answer-deadline.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 
@@ -204,14 +205,8 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
         reject(new PutError(`${where}: HTTP 200 with Content-Encoding ${encoding}, which was not asked for`, { status, retryable: false }))
         return
       }
-      // A put's answer is a few hundred bytes: one trickled a byte at a time, each within the
-      // idle timeout, would hold the batch for ever. The whole body gets twice timeoutMs (twice:
-      // a body that stops is the idle timeout's, and says so).
-      const wholeMs = 2 * options.timeoutMs
-      const whole = wholeMs > 0
-        ? setTimeout(() => { req.destroy(new Error(`the answer's body took over ${wholeMs} ms`)) }, wholeMs)
-        : undefined
-      res.once('close', () => { clearTimeout(whole) })
+      // A put's answer is a few hundred bytes: one trickled a byte at a time would hold the batch for ever.
+      res.once('close', answerDeadline(options.timeoutMs, (ms) => { req.destroy(new Error(`the answer's body took over ${ms} ms`)) }))
       const parts: Buffer[] = []
       let size = 0
       res.on('data', (part: Buffer) => {
