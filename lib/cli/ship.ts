@@ -91,8 +91,6 @@ export const shipCommand: Command = {
     if (values.spill === '') throw usage('--spill needs a directory')
     if (onOverflow === 'spill' && values.spill === undefined) throw usage('--on-overflow spill needs --spill DIR')
     if (onOverflow !== 'spill' && values.spill !== undefined) throw usage(`--spill goes with --on-overflow spill (its default), not ${onOverflow}`)
-    // An empty namespace is none the server has: every batch would be refused, and retried.
-    if (values.namespace === '') throw usage('--namespace needs a name')
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
     const queueEvents = positiveInteger('--queue', values.queue)
     const attempts = positiveInteger('--attempts', values.attempts)

@@ -20,7 +20,7 @@ import { parseDuration, positiveCount } from '../units.js'
 import { isEventId } from './event-id.js'
 import type { JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
-import { checkStreamName } from './stream-name.js'
+import { checkNamespaceOption, checkStreamName } from './stream-name.js'
 import { isRetryable, KronosError, makeTarget, requestJson, send, readText, statusError, type KronosTarget } from './client-request.js'
 import { KronosGetStream, type RetryPolicy } from './client-get.js'
 
@@ -76,7 +76,7 @@ export class KronosClient {
     parseDuration(this.#retry.maxDelay, 'maxDelay')
     this.#target = makeTarget(url, { timeoutMs: parseDuration(opts.timeout ?? 60_000, 'timeout'), maxSockets })
     this.url = this.#target.shown
-    if (opts.namespace !== undefined && typeof opts.namespace !== 'string') throw invalidOption('namespace', 'must be a string')
+    checkNamespaceOption(opts.namespace)
     this.namespace = opts.namespace
   }
 

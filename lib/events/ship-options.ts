@@ -4,6 +4,7 @@
  * the shipper runs with. The caller's object is copied, never changed.
  */
 import { invalidOption } from '../errors.js'
+import { checkNamespaceOption } from './stream-name.js'
 import type { BatcherLimits } from './ship-batcher.js'
 import { shoeboxLibrary, type Library, type PrepareDefaults } from './ship-event.js'
 import { parseDuration, parseSize, positiveCount } from '../units.js'
@@ -84,6 +85,7 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
   if (onOverflow === 'spill' && (typeof options.spill !== 'string' || options.spill === '')) throw invalidOption('spill', "onOverflow 'spill' needs a spill directory")
   if (options.spill !== undefined && onOverflow !== 'spill') throw invalidOption('spill', "a spill directory is used only with onOverflow 'spill'")
   if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === '')) throw invalidOption('stream', 'must be a stream name')
+  checkNamespaceOption(options.namespace)
   const attempts = options.retry?.attempts ?? Infinity
   if (attempts !== Infinity) positiveCount(attempts, 1, 'retry.attempts')
   const library = options.library ?? shoeboxLibrary()

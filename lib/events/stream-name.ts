@@ -5,7 +5,7 @@
  * trailing newline, so it accepts "x\n". That is a defect, fixed here: a
  * trailing newline (or any other character outside the set) is refused.
  */
-import { ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
 
 export const MAX_STREAM_NAME_LENGTH = 2048
 
@@ -33,4 +33,11 @@ export function checkStreamName (name: unknown): string {
 
 function invalid (message: string): never {
   throw new ShoeboxError('SHOEBOX_INVALID_STREAM_NAME', message)
+}
+
+/** A client's or shipper's `namespace` option: absent (the server's default) or a name; '' is no namespace a server has, and every call would be refused. */
+export function checkNamespaceOption (namespace: unknown): void {
+  if (namespace !== undefined && (typeof namespace !== 'string' || namespace === '')) {
+    throw invalidOption('namespace', 'must be a non-empty name (an empty one is no namespace a server has)')
+  }
 }

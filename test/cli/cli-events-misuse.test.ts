@@ -41,6 +41,12 @@ t.test('--attempts must be a positive integer', async (t) => {
   }
 })
 
+t.test('--namespace \'\': a usage error naming the flag (kronos() refuses an empty namespace, as ship() does)', async (t) => {
+  const r = await cli(['events', 'streams', 'http://127.0.0.1:1', '--namespace', ''])
+  t.equal(r.code, 2)
+  t.equal(r.stderr.split('\n')[0], 'shoebox events: --namespace: must be a non-empty name (an empty one is no namespace a server has)')
+})
+
 t.test('--to before --from: a usage error naming both, for get (either order) and delete; nothing is asked of the server', async (t) => {
   for (const args of [
     ['get', 's', '--from', '2021-01-01', '--to', '2020-01-01'],

@@ -124,7 +124,7 @@ t.test('option mistakes are usage errors naming the flags typed, never the API\'
     [['--stream', 's', '--on-overflow', 'spill'], '--on-overflow spill needs --spill DIR'],
     [['--stream', 's', '--on-overflow', 'drop', '--spill', 'x'], '--spill goes with --on-overflow spill (its default), not drop'],
     // An empty namespace is one no server has: every batch was refused and retried for ever.
-    [['--stream', 's', '--namespace', ''], '--namespace needs a name']
+    [['--stream', 's', '--namespace', ''], '--namespace: must be a non-empty name (an empty one is no namespace a server has)']
   ] as const) {
     const r = await cli(['ship', 'http://127.0.0.1:9/', ...args], '{"n":1}\n')
     t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox ship: ${line}`], args.join(' '))

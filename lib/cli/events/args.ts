@@ -18,8 +18,11 @@ export const timeHelp = 'Times are ISO 8601 (2026-12-03T10:00:00Z; no offset mea
 
 /** A refused argument (bad name, time, id, URL or option) is the user's mistake: a usage error, exit 2. */
 export function asUsageArg<T> (check: () => T): T {
-  return asUsage(check, { also: ['SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_ID'] })
+  return asUsage(check, { also: ['SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_ID'], flags: CLIENT_FLAGS })
 }
+
+/** The flag each of kronos()'s options comes from, for the line that refuses it. */
+const CLIENT_FLAGS = { namespace: '--namespace', attempts: '--attempts', timeout: '--timeout' }
 
 export function client (url: string, values: Record<string, unknown>): KronosClient {
   const namespace = values.namespace as string | undefined
