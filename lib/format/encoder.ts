@@ -198,12 +198,30 @@ export class ArchiveEncoder {
     const metadata = record.metadata
     if (metadata != null && typeof metadata === 'object' && !Array.isArray(metadata)) {
       // The usual form, written straight from the object (see measureMetadata).
-      measureMetadata(metadata as Metadata, this.#size)
+      this.#measure(metadata as Metadata)
       this.#append(metadata as Metadata, NO_PAIRS, this.#size, payload, 0, end, contentType)
     } else {
       const flat = this.#flat
-      const count = flattenInto(metadata, flat)
+      const count = this.#flatten(metadata, flat)
       this.#append(null, flat, measureFlat(flat, count, this.#size), payload, 0, end, contentType)
+    }
+  }
+
+  /** measureMetadata, its refusal naming the record as the encoder's own do. */
+  #measure (metadata: Metadata): void {
+    try {
+      measureMetadata(metadata, this.#size)
+    } catch (err) {
+      throw this.#refusedBy(err)
+    }
+  }
+
+  /** flattenInto, its refusal naming the record. */
+  #flatten (metadata: RecordInput['metadata'], flat: string[]): number {
+    try {
+      return flattenInto(metadata, flat)
+    } catch (err) {
+      throw this.#refusedBy(err)
     }
   }
 
@@ -329,6 +347,11 @@ export class ArchiveEncoder {
   /** The record just given cannot be encoded: nothing of it is written, and the encoder goes on. */
   #refused (reason: string): ShoeboxError {
     return new ShoeboxError('SHOEBOX_INVALID_RECORD', `record ${this.#given - 1}: ${reason}; not written (the records before it are)`)
+  }
+
+  /** A refusal from the metadata checks, as #refused; anything else as it is. */
+  #refusedBy (err: unknown): unknown {
+    return err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_RECORD' ? this.#refused(err.message) : err
   }
 
   /** Whether some buffer is full (takeFull() has something to give). */

@@ -77,6 +77,10 @@ t.test('a record that cannot be encoded is a typed error naming its index and wh
     // A bare event written where a record goes: the keys say what it was.
     [{ a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 }, 'a record must be an object with a payload ({ payload, metadata? }), got an object with keys "a", "b", "c", "d", "e", ...'],
     [{}, 'a record must be an object with a payload ({ payload, metadata? }), got an empty object'],
+    [{ payload: 'p', metadata: { a: { b: '1' } } }, 'metadata value of "a" must be a string, got object'],
+    [{ payload: 'p', metadata: { a: undefined } }, 'metadata value of "a" must be a string, got undefined'],
+    [{ payload: 'p', metadata: [['k', 1]] }, 'metadata value of "k" must be a string, got number'],
+    [{ payload: 'p', metadata: 'k=v' }, 'metadata must be an object, got string'],
     [7, 'a record must be an object with a payload, got number'],
     [null, 'a record must be an object with a payload, got null']
   ] as const) {
