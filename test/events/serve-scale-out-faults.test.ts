@@ -224,11 +224,18 @@ t.test('retention on a collector: expired buckets leave its index, then the stor
   t.same(await streams(reader.url), ['s'], 'the stream stays listed, as after a delete in Kronos')
 })
 
-t.test('a collector refuses to start on a bucket that does not exist; one whose store is down starts, takes puts and says so', async (t) => {
+t.test('a collector refuses to start on a bucket that does not exist or with refused credentials; one whose store is down starts, takes puts and says so', async (t) => {
   const s3 = await startS3({ bucket: 'events' })
   t.teardown(async () => { await s3.stop() })
   const storeOptions = { endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials }
   await t.rejects(start(t, { store: 's3://no-such-bucket/p', storeOptions, mode: 'collector', collectorId: 'c' }), { code: 'SHOEBOX_NO_BUCKET', message: /s3:\/\/no-such-bucket\/p/ })
+
+  // Credentials the store refuses (fauxqs takes any: a proxy answers 403 for it) stop the start too, naming the store, not the secret.
+  const denying = await startFaultProxy(s3.endpoint, [{ match: () => true, fault: { kind: 'status', status: 403, code: 'AccessDenied' } }])
+  t.teardown(async () => { await denying.close() })
+  const denied = await start(t, { store: 's3://events/p', storeOptions: { ...storeOptions, endpoint: denying.endpoint }, mode: 'collector', collectorId: 'c' }).then(() => undefined, (err: Error) => err)
+  t.match(denied, { code: 'SHOEBOX_DENIED', message: /s3:\/\/events\/p/ }, 'refused credentials stop the start')
+  t.notMatch(denied?.message, s3.credentials.secretAccessKey, 'without the secret')
 
   const proxy = await startFaultProxy(s3.endpoint, [{ match: () => true, fault: { kind: 'status', status: 503, code: 'ServiceUnavailable' } }])
   t.teardown(async () => { await proxy.close() })
