@@ -9,6 +9,7 @@ import { CorruptArchiveError, invalidOption, type DamageReason } from '../errors
 import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { readRecord } from './codec.js'
+import { describeForeignData, FOREIGN_LOOK_BYTES } from './foreign-data.js'
 import type { Damage, NeedMore } from './result.js'
 import { KeyCache } from './text.js'
 import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES, PREAMBLE_SIZE } from './constants.js'
@@ -170,9 +171,15 @@ export class ArchiveDecoder {
         return at
       }
       const reason: DamageReason = result.kind === 'need' ? 'truncated' : result.reason
-      const detail = result.kind === 'need'
+      // Not an archive at all? Wait for enough of its start to say what it is (describeForeignData).
+      if (reason === 'bad-magic' && base + at === 0 && !this.#final && end - at < FOREIGN_LOOK_BYTES) {
+        this.#needed = FOREIGN_LOOK_BYTES
+        return at
+      }
+      let detail = result.kind === 'need'
         ? `input ends after ${end - at} of the ${result.size} bytes the record needs`
         : result.detail
+      if (reason === 'bad-magic' && base + at === 0) detail += describeForeignData(view, at, end)
       if (this.mode === 'strict') throw new CorruptArchiveError(reason, base + at, detail)
       if (this.#damage === null) this.#damage = { offset: base + at, reason, detail }
       at += resyncSkip(result)
