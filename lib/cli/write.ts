@@ -192,10 +192,18 @@ function keptLine (kept: KeptReport, read: number): string {
     ? `no file sealed in ${kept.dir}`
     : `${plural(kept.sealedFiles, 'file')} sealed (${plural(kept.sealedRecords, 'record')}) in ${kept.dir}`]
   const unsealed = kept.unsealed?.records ?? 0
-  if (kept.unsealed !== null && unsealed > 0) {
-    parts.push(`${plural(unsealed, 'record')} in the unsealed file ${kept.unsealed.path} will be recovered on the next start (or by shoebox recover)`)
+  const inPart = kept.unsealed?.inPart ?? 0
+  if (kept.unsealed !== null && unsealed + inPart > 0) {
+    // A write that failed part way (a full disk) left some of its records whole in the file: recovery keeps those.
+    const file = kept.unsealed.path
+    const what = inPart === 0
+      ? `${plural(unsealed, 'record')} in the unsealed file ${file}`
+      : unsealed === 0
+        ? `up to ${plural(inPart, 'record')} written in part to the unsealed file ${file}`
+        : `${plural(unsealed, 'record')} in the unsealed file ${file}, and up to ${inPart} more written to it in part,`
+    parts.push(`${what} will be recovered on the next start (or by shoebox recover)`)
   }
-  const lost = read - kept.sealedRecords - unsealed
+  const lost = read - kept.sealedRecords - unsealed - inPart
   if (lost > 0) parts.push(`${plural(lost, 'record')} read from stdin never reached a file`)
   return parts.join(', ')
 }

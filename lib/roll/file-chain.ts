@@ -72,7 +72,12 @@ export interface KeptReport {
   started: boolean
   sealedFiles: number
   sealedRecords: number
-  unsealed: { path: string, records: number } | null
+  /**
+   * The temporary file being written: `records` reached it whole (recovery
+   * seals them); `inPart` more were in the write that failed part way (a full
+   * disk takes what fits), of which recovery keeps those that landed whole.
+   */
+  unsealed: { path: string, records: number, inPart: number } | null
 }
 
 /** A block to write: raw archive bytes of `file`, and whether the file ends with it. */
@@ -105,6 +110,8 @@ interface DiskFile {
   hash: Hash
   bytes: number
   records: number
+  /** Records of the block a failed write left in part (see KeptReport). */
+  inPart: number
   /** Bytes written since the last datasync started. */
   unsynced: number
   /** The datasync under way, if any: awaited before the next sync, and its failure is the file's (a failed fsync need not fail twice). */
@@ -188,7 +195,7 @@ export class FileChain {
       started,
       sealedFiles: this.#sealedFiles,
       sealedRecords: this.#sealedRecords,
-      unsealed: open === null ? null : { path: open.tempPath, records: open.records }
+      unsealed: open === null ? null : { path: open.tempPath, records: open.records, inPart: open.inPart }
     }
   }
 
@@ -236,7 +243,10 @@ export class FileChain {
     // On a failure, the blocks before it that reached the file whole count as written (and flushed).
     for (const block of batch) {
       const length = (block.bytes as Buffer).length
-      if (failure !== null && written < length) break
+      if (failure !== null && written < length) {
+        if (written > 0) disk.inPart = block.records
+        break
+      }
       written -= length
       await this.#wrote(disk, block)
     }
@@ -296,7 +306,7 @@ export class FileChain {
     const handle = await orIoError(fs.open(tempPath, 'wx'), 'cannot create', tempPath)
     // node:crypto (~3-5 ms to load) is required here, not as the sink starts: the first block's compression is
     // under way on the thread pool by now, while before it the second core has nothing to do.
-    const disk: DiskFile = { file, tempPath, handle, hash: nodeCrypto().createHash('sha256'), bytes: 0, records: 0, unsynced: 0, syncing: null }
+    const disk: DiskFile = { file, tempPath, handle, hash: nodeCrypto().createHash('sha256'), bytes: 0, records: 0, inPart: 0, unsynced: 0, syncing: null }
     this.#open = disk
     // A synced block is only durable if the file's directory entry is too.
     if (this.#fsync === 'always' || this.#fsync === 'interval') await orIoError(syncDir(this.#dir), 'cannot fsync directory', this.#dir)

@@ -151,7 +151,7 @@ for (const compress of ['none', 'gzip'] as const) {
     t.equal(failures.length, 1, 'the chain failed once')
     t.match(failures[0], { code: 'SHOEBOX_IO', message: `cannot write ${temp}: no space left on device (ENOSPC)` })
     t.same(flushes.map((e) => [e.totalRecords, e.bytes]), [[40, onDisk[0].length], [80, onDisk[1].length]], 'the two blocks that reached the file whole are flushed')
-    t.same(chain.kept(true).unsealed, { path: temp, records: 80 })
+    t.same(chain.kept(true).unsealed, { path: temp, records: 80, inPart: 40 }, 'two blocks whole, the third in part')
     t.equal(fs.statSync(temp).size, fits, 'the file holds what fitted')
     const callsAtFailure = calls.length
     chain.push({ file, data: blocks[4], records: 40, seal: true, timed: false })

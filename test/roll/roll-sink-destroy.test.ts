@@ -59,7 +59,7 @@ for (const gzip of [false, true]) {
       const temps = tempNames(dir)
       t.equal(temps.length, 1, 'the file being written is left under its temporary name')
       t.same(openPaths().filter((p) => p.startsWith(fs.realpathSync(dir))), [], 'no file in the directory left open')
-      t.same(sink.kept(), { dir, started: true, sealedFiles: 2, sealedRecords: 50, unsealed: { path: path.join(dir, temps[0]), records: flushed - 50 } })
+      t.same(sink.kept(), { dir, started: true, sealedFiles: 2, sealedRecords: 50, unsealed: { path: path.join(dir, temps[0]), records: flushed - 50, inPart: 0 } })
       // This process is the temporary file's writer, and alive: recovery must be forced.
       const recovered = await recoverDirectory(dir, { force: true })
       t.same(recovered.map((r) => [r.records, r.bytesDropped, r.damaged]), [[flushed - 50, 0, false]], 'recovery seals every flushed record of it, nothing dropped')

@@ -535,7 +535,7 @@ t.test('a filesystem error mid-write surfaces as a stream error; sealed files st
   t.equal(err.code, 'SHOEBOX_IO', 'the filesystem error surfaces as SHOEBOX_IO')
   t.equal((err.cause as NodeJS.ErrnoException).code, 'ENOTDIR', 'with the errno error as its cause')
   t.match(err.message, /^cannot \w+ .*e-000003\.shoebox~.*\.part: not a directory \(ENOTDIR\)$/, 'naming the file')
-  t.same(s.kept(), { dir, started: true, sealedFiles: 3, sealedRecords: 30, unsealed: { path: ev.opened[3].path, records: 10 } }, 'kept() says what is on disk')
+  t.same(s.kept(), { dir, started: true, sealedFiles: 3, sealedRecords: 30, unsealed: { path: ev.opened[3].path, records: 10, inPart: 0 } }, 'kept() says what is on disk')
   t.ok(s.destroyed, 'the sink is destroyed')
   t.equal(ev.sealed.length, 3, 'nothing sealed after the error')
   // The sealed files are intact.
