@@ -6,7 +6,11 @@ import { describeIoError } from '../fs/io-error.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, parse } from './options.js'
+import { quietRepeats } from './repeat-quieter.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
+
+/** The same failure line (a full disk refuses every put) is written at most this often. */
+const REPEAT_EVERY_MS = 30_000
 
 const help = `Usage: shoebox serve [options]
 
@@ -24,6 +28,9 @@ every --flush-interval), and any number of --mode readonly servers answer
 from every collector's runs, reading the indexes again every --poll-interval.
 A publish or a poll the store refuses is printed on stderr (one line, naming
 the store) and tried again at the next interval.
+A put the data directory cannot take (a full disk) is answered 503 and said
+on stderr; the same line at most every 30s. If the last flush fails when it
+stops, it says so and exits 1: those events stay in DIR/wal for the next start.
 
 Options:
   --data DIR            the event store's directory (default ./shoebox-events)
@@ -88,6 +95,7 @@ export const serveCommand: Command = {
     const data = typeof values.data === 'string' ? path.resolve(values.data) : store !== undefined && mode === 'readonly' ? undefined : path.resolve('shoebox-events')
     const { serveEvents } = await import('../events/server/serve-events.js')
     // A refused option value (a bad size or duration) is a usage error, as elsewhere.
+    const tell = quietRepeats((line) => { io.stderr.write(`shoebox serve: ${line}\n`) }, REPEAT_EVERY_MS)
     const server = await serveEvents({
       data,
       port,
@@ -106,8 +114,8 @@ export const serveCommand: Command = {
       flushInterval: values['flush-interval'] as string | undefined,
       pollInterval: values['poll-interval'] as string | undefined,
       sweepAfter: values['sweep-after'] as string | undefined,
-      // The server carries on (and tries again); the operator is told each time.
-      onBackgroundError: (err) => { io.stderr.write(`shoebox serve: ${err.message}\n`) }
+      // The server carries on (and tries again); the operator is told, the same line at most every 30 s.
+      onBackgroundError: (err) => { tell(err.message) }
     }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {
@@ -119,7 +127,13 @@ export const serveCommand: Command = {
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
     })
-    await server.close()
+    try {
+      await server.close()
+    } catch (err) {
+      // Stopped all the same; nothing acknowledged is lost, but what the last flush left undone is said, and the exit is 1.
+      io.stderr.write(`shoebox serve: stopped; ${(err as Error).message}\n`)
+      return 1
+    }
     io.stderr.write('shoebox serve: stopped\n')
     return 0
   }

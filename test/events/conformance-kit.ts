@@ -121,9 +121,9 @@ function binary (): string {
   return transpiled
 }
 
-/** Start the real `shoebox serve` binary on port 0 (with `env` added to this process's); resolves once it printed its URL. */
-export async function spawnServe (args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [binary(), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+/** Start the real `shoebox serve` binary on port 0 (with `env` added to this process's, and `nodeArgs` before it); resolves once it printed its URL. */
+export async function spawnServe (args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, binary(), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let stderr = ''
   child.stderr?.on('data', (b: Buffer) => { stderr += b.toString() })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>((resolve) => {

@@ -1,9 +1,10 @@
 /**
  * A preload (`node --import enospc.js ...`) that makes the disk look full:
  * once SHOEBOX_TEST_ENOSPC_AFTER bytes have been written to temporary
- * (.part) files, the write that would pass that budget writes what still
- * fits (a short write, as a filling disk does) and the next one fails with
- * a real-shaped ENOSPC error. The real sink code path meets it: only the
+ * (.part) files (or files whose path SHOEBOX_TEST_ENOSPC_FILES, a regular
+ * expression, matches), the write that would pass that budget writes what
+ * still fits (a short write, as a filling disk does) and the next one fails
+ * with a real-shaped ENOSPC error. The real code path meets it: only the
  * FileHandle's write and writev are changed, reached through the first
  * handle opened.
  */
@@ -11,6 +12,7 @@ import fs from 'node:fs/promises'
 
 let budget = Number(process.env.SHOEBOX_TEST_ENOSPC_AFTER ?? 'NaN')
 if (!Number.isFinite(budget)) throw new Error('enospc.ts: set SHOEBOX_TEST_ENOSPC_AFTER to a byte count')
+const filling = new RegExp(process.env.SHOEBOX_TEST_ENOSPC_FILES ?? '\\.part$')
 
 type Write = (this: fs.FileHandle, ...args: unknown[]) => Promise<{ bytesWritten: number, buffer: unknown }>
 type Writev = (this: fs.FileHandle, buffers: Buffer[], position?: number | null) => Promise<{ bytesWritten: number, buffers: unknown }>
@@ -64,6 +66,6 @@ fs.open = async function (...args: Parameters<typeof fs.open>) {
     patched = true
     patch(Object.getPrototypeOf(handle) as { write: Write, writev: Writev })
   }
-  if (String(args[0]).endsWith('.part')) parts.add(handle)
+  if (filling.test(String(args[0]))) parts.add(handle)
   return handle
 }

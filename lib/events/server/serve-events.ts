@@ -93,9 +93,10 @@ export interface ServeEventsOptions {
    */
   sendTimeout?: number | string
   /**
-   * Told of each failure of background work the server carries on past, and
-   * tries again: a flush, a collector's publish to the shared store, a
-   * reader's poll of it (also kept in `store.lastError`). Default: none.
+   * Told of each failure the server carries on past, and tries again: a
+   * flush, a collector's publish to the shared store, a reader's poll of it,
+   * a put whose log append failed (answered 503) (also kept in
+   * `store.lastError`). Default: none.
    */
   onBackgroundError?: (err: Error) => void
 }
@@ -108,7 +109,7 @@ export interface EventServer {
   /** The local EventStore, or (readonly on a shared store) the published runs, RemoteRuns. */
   readonly store: EventBackend
   readonly server: http.Server
-  /** Stop accepting, finish the requests in flight (cut after `closeGrace`), flush the store. */
+  /** Stop accepting, finish the requests in flight (cut after `closeGrace`), flush the store; rejects, once closed, if that flush failed. */
   close (): Promise<void>
 }
 

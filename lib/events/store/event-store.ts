@@ -24,6 +24,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { encodeRecords } from '../../format/encoder.js'
+import { ShoeboxError } from '../../errors.js'
 import { ensureDir } from '../../fs/durable.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
@@ -71,7 +72,7 @@ export interface EventStoreOptions {
   flushIntervalMs?: number
   /** Upload runs and the index after every change of runs (a collector on a shared store). */
   publisher?: RunPublisher
-  /** Told of each failure of background work the store carries on past (a flush, a publish, retention); also kept in lastError. */
+  /** Told of each failure the store carries on past (a flush, a publish, retention, a put's log append); also kept in lastError. */
   onError?: (err: Error) => void
 }
 
@@ -212,12 +213,19 @@ export class EventStore implements EventBackend {
     // most 1 + MEMTABLE_SLACK tables are held. Waiting already at one full table stalled
     // 3-9% of puts for a whole flush (0.2-1.1 s) and the server sat idle meanwhile.
     while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize * MEMTABLE_SLACK) await this.#flushing
-    await this.#wal.append(records, () => {
-      for (const { stream, rows } of groups) {
-        this.#memtable.add(ns, stream, rows)
-        if (rows.count > 0) this.#known(ns, stream)
-      }
-    })
+    try {
+      await this.#wal.append(records, () => {
+        for (const { stream, rows } of groups) {
+          this.#memtable.add(ns, stream, rows)
+          if (rows.count > 0) this.#known(ns, stream)
+        }
+      })
+    } catch (err) {
+      // The put is refused (its caller answers 503); whoever runs the store is told too, or a full disk
+      // refuses every put while nothing but the clients knows.
+      this.#failed(err as Error)
+      throw err
+    }
     if (this.#memtableFull()) this.#scheduleFlush()
   }
 
@@ -450,14 +458,22 @@ export class EventStore implements EventBackend {
     return { ...this.#stats, runs: this.#index.runs.length, memtableBytes: this.#memtable.bytes }
   }
 
-  /** Flush the memtable and close the log. Everything acknowledged was durable already. */
+  /**
+   * Flush the memtable and close the log. Everything acknowledged was durable
+   * already: if the last flush fails (a full disk), the store still closes,
+   * and then rejects saying so; its events are in the log, replayed on the next open.
+   */
   async close (): Promise<void> {
     this.#closing = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
     if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer)
-    await this.flush().catch((err: Error) => { this.#failed(err) })
+    const flushFailed = await this.flush().then(() => undefined, (err: Error) => err)
     await this.#serially(async () => { await this.#wal.close() })
     await this.#unlock?.()
+    if (flushFailed !== undefined) {
+      const code = flushFailed instanceof ShoeboxError ? flushFailed.code : 'SHOEBOX_IO'
+      throw new ShoeboxError(code, `${flushFailed.message}; the last flush failed: the acknowledged events not yet in run files stay in the write-ahead log ${path.join(this.dir, 'wal')}, replayed on the next start`, { cause: flushFailed })
+    }
   }
 
   /**

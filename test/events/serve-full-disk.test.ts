@@ -1,0 +1,69 @@
+/**
+ * `shoebox serve` on a disk that fills (a preload makes the store's writes
+ * fail with ENOSPC past a budget): puts are refused with 503 and never lost
+ * once acknowledged; the operator is told on stderr once, not once a put; a
+ * stop whose last flush fails says where the events are and exits 1; the
+ * next start has every acknowledged event.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import t from 'tap'
+import { transpileTree } from '../transpile.js'
+import { get, json, post, spawnServe } from './conformance-kit.js'
+
+const ENOSPC_TS = fileURLToPath(new URL('../fixtures-roll/enospc.ts', import.meta.url))
+const preloadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-serve-full-'))
+process.once('exit', () => { fs.rmSync(preloadDir, { recursive: true, force: true }) })
+const preload = pathToFileURL(transpileTree(ENOSPC_TS, preloadDir)).href
+
+t.test('a full disk: puts refused with 503 and said once, acknowledged ones kept, the failed last flush said at stop (exit 1)', async (t) => {
+  const data = path.join(t.testdir(), 'events')
+  const full = await spawnServe(['--data', data], {
+    SHOEBOX_TEST_ENOSPC_AFTER: String(64 * 1024),
+    // The log and the run files: every file the store writes events to.
+    SHOEBOX_TEST_ENOSPC_FILES: `${path.sep}(wal|runs)${path.sep}`
+  }, ['--import', preload])
+  t.teardown(() => { full.child.kill('SIGKILL') })
+  let said = ''
+  full.child.stderr?.on('data', (b: Buffer) => { said += b.toString() })
+  const pad = 'x'.repeat(1000)
+  const statuses: number[] = []
+  const refusals: string[] = []
+  for (let i = 0; i < 120; i++) {
+    const events = { s: Array.from({ length: 10 }, (_, j) => ({ '@time': i * 10 + j + 1, i, j, pad })) }
+    const reply = await post(full.url, '/1.0/events/put', { events })
+    statuses.push(reply.status)
+    if (reply.status !== 200) {
+      refusals.push(`${reply.headers.get('retry-after') ?? 'no Retry-After'} ${String(((json(reply).s as Record<string, Record<string, unknown>>).shoebox['@errors'] as string[])[0])}`)
+    }
+  }
+  const acked = 10 * statuses.indexOf(503)
+  t.same(statuses, [...Array(acked / 10).fill(200), ...Array(120 - acked / 10).fill(503)], 'puts are acknowledged until the disk is full, then answered 503')
+  t.ok(acked > 0 && refusals.length > 10, `some puts acknowledged (${acked} events), then refused (${refusals.length})`)
+  t.match(refusals[0], /^1 StorageError\('cannot append to event log .*wal.*: no space left on device \(ENOSPC\)',\)$/, 'the refusal names the log and the errno, with Retry-After')
+  t.equal((await get(t, full.url, 's', 0, 100_000)).length, acked, 'a get while full serves every acknowledged event')
+
+  t.match(said, /^shoebox serve: cannot append to event log \S+wal\S+: no space left on device \(ENOSPC\)\n$/, 'the operator is told while it runs, once')
+
+  full.child.kill('SIGTERM')
+  const stopped = await full.exited
+  const lines = stopped.stderr.split('\n').filter((l) => l !== '')
+  t.equal(lines.filter((l) => l.startsWith('shoebox serve: cannot append to event log')).length, 1, `the full log is said once, not once a put: ${stopped.stderr}`)
+  t.match(lines.at(-1), new RegExp(`^shoebox serve: stopped; .*no space left on device \\(ENOSPC\\); the last flush failed: the acknowledged events not yet in run files stay in the write-ahead log ${escape(path.join(data, 'wal'))}, replayed on the next start$`), 'the stop says the last flush failed, and where the events are')
+  t.equal(stopped.code, 1, 'exit 1')
+
+  const again = await spawnServe(['--data', data])
+  t.teardown(() => { again.child.kill('SIGKILL') })
+  const back = await get(t, again.url, 's', 0, 100_000)
+  t.equal(back.length, acked, 'the next start has every acknowledged event')
+  t.equal(new Set(back.map((e) => `${String(e.i)}.${String(e.j)}`)).size, acked, 'each once')
+  again.child.kill('SIGTERM')
+  const clean = await again.exited
+  t.equal(clean.code, 0, `a clean stop exits 0: ${clean.stderr}`)
+})
+
+function escape (s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
