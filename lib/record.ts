@@ -21,6 +21,24 @@ export interface MemberLookup {
 }
 
 /**
+ * A member (gzip) or frame (zstd) whole: what a damage report names, so that
+ * the damaged stretches a reader finds in one zstd frame can be told as one.
+ */
+export interface MemberSpan {
+  /** Compressed offset of its first byte in the file. */
+  offset: number
+  /** Its compressed length, when known as it is added (a zstd frame walked whole); undefined for a gzip member or a salvaged zstd frame. */
+  length: number | undefined
+  /** Decompressed offset of its first content byte. */
+  start: number
+}
+
+/** Finds the member (frame) holding a decompressed offset, whole (decode()'s `frames`). */
+export interface SpanLookup {
+  span (offset: number): MemberSpan | undefined
+}
+
+/**
  * Where a record sits: its file and the byte offset of its first byte (in the
  * decompressed stream for .gz). In a gzip file read with gunzipMembers(),
  * also the gzip member it starts in (a record spanning two members, possible

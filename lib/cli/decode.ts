@@ -1,7 +1,6 @@
 /** shoebox decode: archives (files or stdin) to NDJSON on stdout. */
 import { pipeline } from 'node:stream/promises'
-import { decompressStages } from '../compress/codecs.js'
-import type { ZstdCorruptInfo } from '../compress/zstd.js'
+import { decompressStages, zstdFrames } from '../compress/codecs.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import { CorruptArchiveError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
@@ -11,7 +10,7 @@ import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
-import { plural } from '../plural.js'
+import { DamageLines, skippedLine } from './damage-lines.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
 
@@ -49,22 +48,24 @@ export const decodeCommand: Command = {
     let damaged = 0
     for (const name of inputs) {
       const file = name === '-' ? 'stdin' : name
-      const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file })
-      decoder.on('corrupt', (info: DecodedCorruptInfo) => {
+      // Damage in a zstd file names its frame (one line per damaged frame); the stages' own are frames skipped whole.
+      const stages = decompressStages({ file, mode: lenient ? 'lenient' : 'strict', maxFrameSize })
+      const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file, frames: zstdFrames(stages) })
+      const damage = new DamageLines<DecodedCorruptInfo>((text) => { io.stderr.write(`shoebox decode: ${file}: ${text}\n`) }, skippedLine)
+      const corrupt = (info: DecodedCorruptInfo): void => {
         damaged++
-        io.stderr.write(`shoebox decode: ${file}: skipped ${plural(info.bytesSkipped, 'damaged byte')} at byte ${info.offset} (${info.reason}: ${info.detail})\n`)
-      })
+        damage.add(info)
+      }
+      decoder.on('corrupt', corrupt)
+      for (const stage of stages) stage.on('corrupt', corrupt)
       // Damage (or an input failure) fails the decoder only after every record
       // before it; that ends this file's output cleanly, and is thrown after it is written.
-      const stages = decompressStages({ file, mode: lenient ? 'lenient' : 'strict', maxFrameSize })
-      for (const stage of stages) {
-        stage.on('corrupt', (info: ZstdCorruptInfo) => {
-          damaged++
-          io.stderr.write(`shoebox decode: ${file}: skipped ${info.bytesSkipped} damaged compressed bytes at compressed byte ${info.offset} (${info.reason}: ${info.detail})\n`)
-        })
-      }
       const records = endOnFailure(feed(await openInput(io, name), ...stages, decoder))
-      await pipeline(records, new RecordsToNdjson({ payloadOnly }), io.stdout, { end: false })
+      try {
+        await pipeline(records, new RecordsToNdjson({ payloadOnly }), io.stdout, { end: false })
+      } finally {
+        damage.end()
+      }
       const failure = records.failure
       if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(file)
       if (failure !== null) throw ioError(failure, 'cannot read', file)

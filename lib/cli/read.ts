@@ -13,7 +13,7 @@ import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } f
 import { parsePositionText } from '../source/position-text.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
 import { isRemote } from '../store/open-store.js'
-import { plural } from '../plural.js'
+import { DamageLines, skippedLine } from './damage-lines.js'
 
 const help = `Usage: shoebox read PATTERN [options]
 
@@ -72,16 +72,19 @@ export const readCommand: Command = {
     })
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox read', () => source.stats()) : null
     let damaged = 0
-    source.on('corrupt', (info: DecodedCorruptInfo & { path: string }) => {
+    type Damage = DecodedCorruptInfo & { path: string }
+    const damage = new DamageLines<Damage>((text, info) => { io.stderr.write(`shoebox read: ${info.path}: ${text}\n`) }, skippedLine)
+    source.on('corrupt', (info: Damage) => {
       damaged++
-      // Damaged gzip or zstd is skipped, and placed, in compressed bytes (as decode says it).
-      const where = info.reason === 'bad-compression' ? `${plural(info.bytesSkipped, 'damaged compressed byte')} at compressed byte` : `${plural(info.bytesSkipped, 'damaged byte')} at byte`
-      io.stderr.write(`shoebox read: ${info.path}: skipped ${where} ${info.offset} (${info.reason}: ${info.detail})\n`)
+      damage.add(info)
     })
     source.on('skipped', (info: SkippedEvent) => {
       damaged++
       io.stderr.write(`shoebox read: ${info.path}: skipped: ${info.reason}\n`)
     })
+    // A file's damage lines end with it (its last frame's line, what the cap left out).
+    source.on('file', () => { damage.end() })
+    source.on('fileEnd', () => { damage.end() })
     const stop = (): void => { source.stop() }
     process.once('SIGINT', stop)
     // The source fails only after handing over every record before the damage;
@@ -94,6 +97,7 @@ export const readCommand: Command = {
       streamed = records.failure === null || records.failure instanceof CorruptArchiveError
     } finally {
       process.off('SIGINT', stop)
+      damage.end()
       // A failed read says so in its one error line, without a statistics line before it.
       transfers?.stop(streamed && records.failure === null)
     }

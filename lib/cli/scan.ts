@@ -2,14 +2,14 @@
 import type { Readable } from 'node:stream'
 import { Transform, Writable, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { decompressStages, sniffCodec, SNIFF_BYTES, type CodecName } from '../compress/codecs.js'
+import { decompressStages, sniffCodec, SNIFF_BYTES, zstdFrames, type CodecName } from '../compress/codecs.js'
 import { CorruptArchiveError } from '../errors.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import type { DecoderStats } from '../format/decoder.js'
 
 export interface Scan {
   stats: Readonly<DecoderStats>
-  /** Damaged stretches of the archive bytes. */
+  /** Damaged stretches of the archive bytes (in a zstd file each names its frame). */
   damage: DecodedCorruptInfo[]
   /** The compression layer (gzip or zstd) was damaged or cut short: records after it could not be read. */
   compression: CorruptArchiveError | null
@@ -18,13 +18,15 @@ export interface Scan {
 }
 
 export async function scanArchive (input: Readable, file: string, maxRecordSize?: number, maxFrameSize?: number): Promise<Scan> {
-  const decoder = decode({ mode: 'lenient', file, maxRecordSize })
+  const stages = decompressStages({ file, maxFrameSize })
+  // Damage in a zstd file names its frame, for a report by frame (damage-lines.ts).
+  const decoder = decode({ mode: 'lenient', file, maxRecordSize, frames: zstdFrames(stages) })
   const damage: DecodedCorruptInfo[] = []
   decoder.on('corrupt', (info: DecodedCorruptInfo) => { damage.push(info) })
   let compression: CorruptArchiveError | null = null
   const sniff = new Sniff()
   try {
-    await pipeline(input, sniff, ...decompressStages({ file, maxFrameSize }), decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
+    await pipeline(input, sniff, ...stages, decoder, new Writable({ objectMode: true, write: (_r, _e, cb) => { cb() } }))
   } catch (err) {
     if (!(err instanceof CorruptArchiveError && err.reason === 'bad-compression')) throw err
     compression = err.inFile(file)

@@ -6,15 +6,20 @@ import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
 import { plural } from '../plural.js'
+import type { DecodedCorruptInfo } from '../format/decode.js'
+import { DAMAGE_LINES_PER_FILE, DamageLines } from './damage-lines.js'
 
 const help = `Usage: shoebox verify file ...
 
 Reads every record of each archive ('-' is stdin; plain, gzip or zstd), proves each v2 record by its
 checksum (v1 records carry none and are checked for structure only), and
 prints one line per file with its record counts (and its codec, if
-compressed), then one line per damaged
-stretch (byte offset, reason, bytes skipped). Exits 1 if any file is damaged
-or unreadable, 0 if all are intact.
+compressed), then one line per damaged stretch (byte offset, reason, bytes
+skipped), except that the stretches within one zstd frame are one line
+naming the frame (its compressed offset and length, the bytes its stretches
+span, how many, bytes skipped); at most ${DAMAGE_LINES_PER_FILE} lines per file, then one
+line counting the rest. Exits 1 if any file is damaged or unreadable, 0 if
+all are intact.
 
 Options:
 ${readOptionHelp}
@@ -55,10 +60,15 @@ export const verifyCommand: Command = {
       }
       failed++
       io.stdout.write(`${file}: DAMAGED: ${counts} readable, ${plural(damage.length, 'damaged stretch', 'damaged stretches')}, ${plural(s.bytesSkipped, 'byte')} skipped\n`)
-      for (const d of damage) {
-        io.stdout.write(`${file}:   at byte ${d.offset}: ${d.reason}: ${d.detail} (${plural(d.bytesSkipped, 'byte')} skipped)\n`)
-      }
+      const lines = new DamageLines<DecodedCorruptInfo>((text) => { io.stdout.write(`${file}:   ${text}\n`) }, stretchLine)
+      for (const d of damage) lines.add(d)
+      lines.end()
     }
     return failed > 0 ? 1 : 0
   }
+}
+
+/** A damaged stretch outside any zstd frame: where, why, how much. */
+function stretchLine (d: DecodedCorruptInfo): string {
+  return `at byte ${d.offset}: ${d.reason}: ${d.detail} (${plural(d.bytesSkipped, 'byte')} skipped)`
 }

@@ -8,7 +8,8 @@
 import { type Duplex, PassThrough, type Transform } from 'node:stream'
 import { invalidOption } from '../errors.js'
 import { gunzip, gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
-import { isZstd, requireZstd, zstd, zstdDecompress, zstdFrame, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
+import { isZstd, requireZstd, zstd, zstdDecompress, ZstdDecompressStage, zstdFrame, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
+import type { SpanLookup } from '../record.js'
 
 export type CodecName = 'none' | 'gzip' | 'zstd'
 
@@ -129,4 +130,10 @@ export function compressionOf (compress: CompressOption | undefined, gzip?: bool
 export function decompressStages (options: DecompressOptions = {}): [...Duplex[], Duplex] {
   const stages = Object.values(codecs).filter((c) => c.name !== 'none').map((c) => c.decompress({ ...options }))
   return stages as [...Duplex[], Duplex]
+}
+
+/** The zstd frames of decompressStages(), for decode({ frames }): damage reported by the frame it is in. */
+export function zstdFrames (stages: Duplex[]): SpanLookup | undefined {
+  for (const stage of stages) if (stage instanceof ZstdDecompressStage) return stage.members
+  return undefined
 }

@@ -7,25 +7,32 @@
  */
 
 import { invalidOption } from '../errors.js'
-import type { MemberLookup, MemberPosition, Position } from '../record.js'
+import type { MemberLookup, MemberPosition, MemberSpan, Position, SpanLookup } from '../record.js'
 
-export type { MemberLookup, MemberPosition }
+export type { MemberLookup, MemberPosition, MemberSpan, SpanLookup }
 
 /** Entries kept behind the last lookup before the lists are compacted. */
 const COMPACT_AFTER = 1024
 
-export class MemberMap implements MemberLookup {
+export class MemberMap implements MemberLookup, SpanLookup {
   /** Decompressed offset of each member's first byte, increasing. */
   #starts: number[] = []
   /** Compressed offset of each member's header. */
   #offsets: number[] = []
+  /** Compressed length of each member, where known when it was added. */
+  #lengths: Array<number | undefined> = []
   /** Index of the member found by the last lookup; lookups never go back before it. */
   #head = 0
 
-  /** Record a member that starts at `compressed` in the file and whose first byte is decompressed byte `decompressed`. */
-  add (decompressed: number, compressed: number): void {
+  /**
+   * Record a member that starts at `compressed` in the file and whose first
+   * byte is decompressed byte `decompressed`; `length`, its compressed length
+   * if known.
+   */
+  add (decompressed: number, compressed: number, length?: number): void {
     this.#starts.push(decompressed)
     this.#offsets.push(compressed)
+    this.#lengths.push(length)
   }
 
   /** Members added so far and still held. */
@@ -41,19 +48,32 @@ export class MemberMap implements MemberLookup {
    * Undefined for an offset before the members still held.
    */
   at (offset: number): MemberPosition | undefined {
+    const i = this.#find(offset)
+    return i < 0 ? undefined : { offset: this.#offsets[i], skip: offset - this.#starts[i] }
+  }
+
+  /** The member holding decompressed byte `offset`, whole; lookups in non-decreasing order, shared with at(). */
+  span (offset: number): MemberSpan | undefined {
+    const i = this.#find(offset)
+    return i < 0 ? undefined : { offset: this.#offsets[i], length: this.#lengths[i], start: this.#starts[i] }
+  }
+
+  /** Index of the member holding `offset` (-1: none held), moving the head to it. */
+  #find (offset: number): number {
     const starts = this.#starts
     let i = this.#head
-    if (i >= starts.length || offset < starts[i]) return undefined
+    if (i >= starts.length || offset < starts[i]) return -1
     // Empty members share a start with the next: take the last one at or before `offset`, which holds its byte.
     while (i + 1 < starts.length && starts[i + 1] <= offset) i++
     this.#head = i
     if (i >= COMPACT_AFTER) {
       starts.splice(0, i)
       this.#offsets.splice(0, i)
+      this.#lengths.splice(0, i)
       this.#head = 0
       i = 0
     }
-    return { offset: this.#offsets[i], skip: offset - starts[i] }
+    return i
   }
 }
 

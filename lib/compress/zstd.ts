@@ -243,7 +243,11 @@ export class ZstdDecompressStage extends Transform {
   /** A delivery of finished frames is queued. */
   #kicked = false
   #backend: ZstdBackend | null = null
-  /** The frames read so far (for decode({ positions: true, members })); empty for plain input. */
+  /**
+   * The frames read so far, for decode({ positions: true, members }) and
+   * decode({ frames }) (damage reported by frame); a frame walked whole
+   * knows its compressed length, a salvaged one not. Empty for plain input.
+   */
   readonly members = new MemberMap()
   /** Decompressed offset of the next byte out. */
   #out = 0
@@ -419,7 +423,7 @@ export class ZstdDecompressStage extends Transform {
       }
       this.#ahead.shift()
       if (content === null) continue
-      this.members.add(this.#out, frame.start)
+      this.members.add(this.#out, frame.start, frame.frame.length)
       this.#out += content.length
       if (content.length > 0) this.push(content)
     }

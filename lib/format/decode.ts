@@ -4,7 +4,7 @@ import type { TransformCallback } from 'node:stream'
 import { CorruptArchiveError } from '../errors.js'
 import { isBreakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
-import type { MemberLookup, Position, ShoeboxRecord } from '../record.js'
+import type { MemberLookup, MemberSpan, Position, ShoeboxRecord, SpanLookup } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
 
 export interface DecodeOptions extends DecoderOptions {
@@ -14,16 +14,27 @@ export interface DecodeOptions extends DecoderOptions {
   positions?: boolean
   /** With positions: the `members` of the gunzipMembers() stage before this decoder, so positions in gzip files also name their member. */
   members?: MemberLookup
+  /**
+   * The `members` of the zstdDecompress() stage before this decoder (with or
+   * without positions): each `corrupt` then names the zstd frame its stretch
+   * starts in (`frame`). A damaged frame that still decompresses (its
+   * content checksum is optional, and @mongodb-js/zstd writes none) gives garbage to
+   * its end, among which the records that prove themselves are read: one
+   * damaged frame shows as many stretches, which a reader reports as one.
+   */
+  frames?: SpanLookup
 }
 
 export interface DecodedCorruptInfo extends CorruptInfo {
   file?: string
+  /** The zstd frame the stretch starts in (decode({ frames })): its compressed offset and length, and its first decompressed byte. */
+  frame?: MemberSpan
 }
 
 /**
  * Records out, in order. Payloads are views of the input chunks (no copy):
  * copy one (Buffer.from(payload)) if you keep it long after reading.
- * Emits `corrupt` ({offset, reason, detail, bytesSkipped, file}) in lenient mode.
+ * Emits `corrupt` ({offset, reason, detail, bytesSkipped, file, frame?}) in lenient mode.
  */
 export class DecodeStream extends LazyTransform {
   readonly file: string | undefined
@@ -34,6 +45,7 @@ export class DecodeStream extends LazyTransform {
     this.file = options.file
     const file = options.file ?? ''
     const members = options.members
+    const frames = options.frames
     const position = (offset: number): Position => {
       const member = members?.at(offset)
       return member === undefined ? { file, offset } : { file, offset, member }
@@ -43,7 +55,9 @@ export class DecodeStream extends LazyTransform {
         ? (record: ShoeboxRecord, _version, offset) => { this.push({ ...record, position: position(offset) }) }
         : (record: ShoeboxRecord) => { this.push(record) },
       corrupt: (info: CorruptInfo) => {
-        this.emit('corrupt', this.file === undefined ? info : { ...info, file: this.file })
+        const frame = frames?.span(info.offset)
+        const named: DecodedCorruptInfo = this.file === undefined ? info : { ...info, file: this.file }
+        this.emit('corrupt', frame === undefined ? named : { ...named, frame })
       }
     }, options)
   }

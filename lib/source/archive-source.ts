@@ -371,6 +371,8 @@ export class ArchiveSource extends Readable {
       file: name,
       positions: this.#tracking,
       members: this.#tracking && (bytes instanceof GunzipStage || bytes instanceof ZstdDecompressStage) ? bytes.members : undefined,
+      // Damage in a zstd file names its frame: a damaged frame that still decompresses may hold many stretches.
+      frames: bytes instanceof ZstdDecompressStage ? bytes.members : undefined,
       baseOffset: start
     })
     const gate = this.#gate

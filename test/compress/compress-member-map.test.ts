@@ -27,6 +27,19 @@ t.test('lookups: the last member starting at or before the offset, with its skip
   t.equal(map.at(10), undefined, 'behind the last lookup: forgotten, not answered wrongly')
 })
 
+t.test('span(): the member whole, its length where known, sharing at()\'s order', async (t) => {
+  const map = new MemberMap()
+  map.add(0, 0, 40) // a zstd frame walked whole knows its length
+  map.add(100, 40) // a gzip member (or a salvaged frame) does not
+  map.add(250, 150, 30)
+  t.same(map.span(5), { offset: 0, length: 40, start: 0 })
+  t.same(map.at(99), { offset: 0, skip: 99 })
+  t.same(map.span(120), { offset: 40, length: undefined, start: 100 })
+  t.same(map.at(120), { offset: 40, skip: 20 }, 'the same member again')
+  t.same(map.span(251), { offset: 150, length: 30, start: 250 })
+  t.equal(map.span(99), undefined, 'behind the last lookup: forgotten')
+})
+
 t.test('thousands of lookups: old members are forgotten, answers stay right', async (t) => {
   const map = new MemberMap()
   for (let i = 0; i < 5000; i++) map.add(i * 10, i * 3)

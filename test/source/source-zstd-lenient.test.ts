@@ -13,9 +13,9 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { archiveSource, encodeRecords, rollingSink, type Position, type ShoeboxRecord } from '../../lib/index.js'
+import { archiveSource, encodeRecords, rollingSink, type MemberSpan, type Position, type ShoeboxRecord } from '../../lib/index.js'
 import { zstdFrame } from '../../lib/compress/zstd.js'
-import { garbleZstdFrame as garble, zstdBlockEnds } from '../helpers.js'
+import { damagedZstdArchive, garbleZstdFrame as garble, zstdBlockEnds } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-source-zstd-lenient-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -42,7 +42,7 @@ async function framed (counts: number[], size?: number, from = 0): Promise<{ byt
 const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
 const numbers = (rs: ShoeboxRecord[]): number[] => rs.map((r) => Number(r.metadata.n))
 
-interface Corrupt { file: string, path: string, offset: number, bytesSkipped: number, reason: string, detail: string }
+interface Corrupt { file: string, path: string, offset: number, bytesSkipped: number, reason: string, detail: string, frame?: MemberSpan }
 
 async function read (pattern: string, options: Parameters<typeof archiveSource>[1] = {}): Promise<{ records: ShoeboxRecord[], corrupt: Corrupt[] }> {
   const source = archiveSource(pattern, options)
@@ -171,6 +171,29 @@ t.test('plain, gzip and damaged zstd files in one lenient read: every record but
   const { records, corrupt } = await read(path.join(dir, '*/*'), { mode: 'lenient' })
   t.same(numbers(records), [...range(0, 250), ...range(275, 50), ...range(400, 10)])
   t.same(corrupt.map((c) => [c.path, c.offset, c.bytesSkipped]), [[zfile, shifted.frames[2].start, shifted.frames[2].length]])
+})
+
+t.test('a flipped byte that still decompresses: each stretch its garbage holds names its frame (offset, length, content start)', async (t) => {
+  const dir = path.join(tmp, 'garbage')
+  fs.mkdirSync(dir)
+  const { bytes, frames, damaged } = await damagedZstdArchive()
+  const file = path.join(dir, 'g.shoebox.zst')
+  fs.writeFileSync(file, bytes)
+  const frameOf = (offset: number): number => frames.findIndex((f) => offset >= f.contentStart && offset < f.contentStart + f.contentLength)
+  for (const positions of [false, true]) {
+    const { records, corrupt } = await read(file, { mode: 'lenient', positions })
+    // The damage meant: many stretches, all in the two flipped frames.
+    t.ok(corrupt.length > damaged.length, `${corrupt.length} stretches`)
+    t.same([...new Set(corrupt.map((c) => frameOf(c.offset)))], damaged, 'in the flipped frames')
+    t.same(corrupt.map((c) => c.frame), corrupt.map((c) => {
+      const f = frames[frameOf(c.offset)]
+      return { offset: f.start, length: f.length, start: f.contentStart }
+    }), `positions ${String(positions)}: each names the frame it starts in`)
+    if (positions) {
+      // The frame lookups share the positions' map: records still name their own frames.
+      t.same(records.map((r) => r.position?.member?.offset), records.map((r) => frames[frameOf(r.position?.offset ?? -1)].start), 'positions name their frames')
+    }
+  }
 })
 
 /** Put `bytes` at `file` whole: written beside it under a name the pattern does not match, then renamed. */
