@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { encodeRecords } from '../../lib/format/encoder.js'
 import { WriteAheadLog } from '../../lib/events/store/write-ahead-log.js'
 import { writevAll } from '../../lib/fs/durable.js'
@@ -94,5 +94,90 @@ t.test('a failed write refuses that group, everything queued and every later app
   }
   await t.rejects(log.append(record(7), () => { applied.push(7) }), { code: 'SHOEBOX_IO' }, 'a later append is refused at once')
   t.same(applied, [0, 1, 2], 'only the appends that were written and synced were applied')
+  await log.close()
+})
+
+type HandleProto = {
+  write: (this: fs.FileHandle, ...args: unknown[]) => Promise<{ bytesWritten: number }>
+  writev: (this: fs.FileHandle, buffers: Buffer[], position?: number) => Promise<{ bytesWritten: number }>
+  datasync: (this: fs.FileHandle) => Promise<void>
+}
+
+/** FileHandle's own methods, to change for a test (every handle shares them) and put back after. */
+async function handleMethods (t: Test, dir: string): Promise<HandleProto> {
+  const probe = await fs.open(dir, 'r')
+  const proto = Object.getPrototypeOf(probe) as HandleProto
+  await probe.close()
+  const { write, writev, datasync } = proto
+  t.teardown(() => { Object.assign(proto, { write, writev, datasync }) })
+  return proto
+}
+
+function errno (code: string, syscall: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${syscall} failed`), { code, syscall })
+}
+
+const walRecord = (i: number): Buffer => encodeRecords([{ metadata: { n: String(i) }, payload: 'y'.repeat(300) }])
+
+t.test('a full disk: the partly written appends are refused and cut off the file, and appends are taken again once there is room', async (t) => {
+  const dir = t.testdir()
+  const proto = await handleMethods(t, dir)
+  const { log } = await WriteAheadLog.open(dir, 0, true, () => {})
+  const applied: number[] = []
+  await Promise.all([0, 1, 2].map(async (i) => { await log.append(walRecord(i), () => { applied.push(i) }) }))
+  const file = path.join(dir, '0000000000.shoebox')
+  const settled = (await fs.stat(file)).size
+
+  // The disk fills half-way into the next write: part of it lands, then ENOSPC (as a filling disk does).
+  const { write, writev } = proto
+  let room = walRecord(3).length + 100
+  proto.write = async function (this: fs.FileHandle, ...args: unknown[]) {
+    const [data, offset, length] = args as [Buffer, number, number]
+    if (room <= 0) throw errno('ENOSPC', 'write')
+    const n = Math.min(length, room)
+    room -= n
+    return await write.call(this, data, offset, n)
+  }
+  proto.writev = async function (this: fs.FileHandle, buffers: Buffer[], position?: number) {
+    if (room <= 0) throw errno('ENOSPC', 'writev')
+    const parts: Buffer[] = []
+    for (const b of buffers) {
+      if (room <= 0) break
+      parts.push(b.subarray(0, room))
+      room -= Math.min(room, b.length)
+    }
+    return await writev.call(this, parts, position)
+  }
+  const refused = await Promise.allSettled([3, 4, 5].map(async (i) => { await log.append(walRecord(i), () => { applied.push(i) }) }))
+  t.same(refused.map((r) => r.status), ['rejected', 'rejected', 'rejected'], 'the appends of the failed write are refused')
+  t.match((refused[0] as PromiseRejectedResult).reason, { code: 'SHOEBOX_IO', message: /cannot append to event log .*0000000000\.shoebox: no space left on device \(ENOSPC\)/ })
+  t.equal((await fs.stat(file)).size, settled, 'what the failed write left is cut off: the file ends at its last settled append')
+  await t.rejects(log.append(walRecord(6), () => { applied.push(6) }), { code: 'SHOEBOX_IO' }, 'still full: refused, and cut back again')
+  t.equal((await fs.stat(file)).size, settled)
+
+  Object.assign(proto, { write, writev })
+  await log.append(walRecord(7), () => { applied.push(7) })
+  t.same(applied, [0, 1, 2, 7], 'with room again, appends are taken: no restart needed')
+  await log.rotate(() => {})
+  await log.append(walRecord(8), () => { applied.push(8) })
+  await log.close()
+
+  const replayed: string[] = []
+  const reopened = await WriteAheadLog.open(dir, 0, true, (record) => { replayed.push(record.metadata.n) })
+  t.same(replayed, ['0', '1', '2', '7', '8'], 'a restart replays what was acknowledged, and nothing refused')
+  t.same(reopened.report, { files: [file, path.join(dir, '0000000001.shoebox')], records: 5, bytesDropped: 0, damaged: 0 })
+  await reopened.log.close()
+})
+
+t.test('a failed fsync is not recovered from: every later append is refused until the log is opened again', async (t) => {
+  const dir = t.testdir()
+  const proto = await handleMethods(t, dir)
+  const { log } = await WriteAheadLog.open(dir, 0, true, () => {})
+  await log.append(walRecord(0), () => {})
+  const { datasync } = proto
+  proto.datasync = async function () { throw errno('EIO', 'fdatasync') }
+  await t.rejects(log.append(walRecord(1), () => {}), { code: 'SHOEBOX_IO', message: /i\/o error|EIO/i })
+  proto.datasync = datasync
+  await t.rejects(log.append(walRecord(2), () => {}), { code: 'SHOEBOX_IO' }, 'refused for good, even once fsync works')
   await log.close()
 })

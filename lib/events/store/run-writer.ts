@@ -75,10 +75,10 @@ export class RunWriter {
     this.#info.maxTime = last.time.toString()
     this.#info.lastId = last.idText ?? formatEventId(last.id)
     try {
-      if (this.#fsync) await this.#handle.sync()
+      if (this.#fsync) await orIoError(this.#handle.sync(), 'cannot fsync event run', this.#temp)
       await this.#handle.close()
-      await fs.rename(this.#temp, this.#target)
-      if (this.#fsync) await syncDir(path.dirname(this.#target))
+      await orIoError(fs.rename(this.#temp, this.#target), 'cannot name event run', this.#target)
+      if (this.#fsync) await orIoError(syncDir(path.dirname(this.#target)), 'cannot fsync directory', path.dirname(this.#target))
     } catch (err) {
       await this.abort()
       throw err
@@ -113,8 +113,8 @@ export class RunWriter {
     if (blocks.length === 0 || this.#handle === undefined) return
     this.#unwritten = []
     this.#unwrittenBytes = 0
-    if (blocks.length === 1) await writeAll(this.#handle, blocks[0])
-    else await writevAll(this.#handle, blocks)
+    // A full disk names the run file it could not write (the events stay in the write-ahead log).
+    await orIoError(blocks.length === 1 ? writeAll(this.#handle, blocks[0]) : writevAll(this.#handle, blocks), 'cannot write event run', this.#temp)
   }
 }
 

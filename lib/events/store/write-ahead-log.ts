@@ -19,9 +19,18 @@
  * Appends are settled in log order: an append's `apply` runs once its own
  * sync and every earlier one succeeded, and before any later rotation, so
  * what is in memory always equals what the log files hold. After a failed
- * write or sync nothing more is written (a part of the failed group may be
- * on disk, and replay would read it as belonging to whatever came next):
- * every append not yet settled, and every later one, is refused.
+ * write or sync every append not yet settled is refused, and nothing more
+ * is written: a part of the failed group may be on disk, and replay would
+ * read it as stored (the refused put's events, sent again by its client,
+ * would then be stored twice) and as belonging to whatever came next.
+ * A disk that is full (ENOSPC, EDQUOT) is the one failure the log recovers
+ * from by itself: the file is cut back to its last settled append and
+ * fsynced, and only then are the unsettled appends refused and later ones
+ * taken again, so a collector whose disk filled takes puts once there is
+ * room, without a restart, and nothing refused is ever replayed. A failed
+ * fsync is never recovered from (after one, the kernel may have dropped the
+ * pages it could not write, and marked them clean): every later append is
+ * refused until the store is opened again, which replays what is on disk.
  *
  * On open, the files are read back (replay); a torn tail (a crash during a
  * write) is cut back to the last whole record, as lib/roll/recover.ts does
@@ -64,6 +73,8 @@ const SYNCS_IN_FLIGHT = 2
 interface Written {
   group: Pending[]
   synced: boolean
+  /** Bytes the write added to the file. */
+  bytes: number
 }
 
 /** One log file: the descriptor writes go through, and those syncs use (none without fsync). */
@@ -88,11 +99,16 @@ export class WriteAheadLog {
   #rotating = false
   #failed: Error | undefined
   #fsync: boolean
+  /** A failure the log does not recover from happened (a failed fsync): appends stay refused. */
+  #stuck = false
+  /** The current file's length through its last settled append: where a full disk's failed write is cut back to. */
+  #settledBytes: number
 
-  private constructor (dir: string, seq: number, file: LogFile, fsync: boolean) {
+  private constructor (dir: string, seq: number, file: LogFile, fsync: boolean, size: number) {
     this.dir = dir
     this.#seq = seq
     this.#file = file
+    this.#settledBytes = size
     this.#idleSyncers = [...file.syncers]
     this.#fsync = fsync
   }
@@ -129,7 +145,8 @@ export class WriteAheadLog {
     // Appends continue in the last file (its tail is whole now), or a new one when none is left.
     const seq = Math.max(from, seqs[seqs.length - 1] ?? 0)
     const file = await openLogFile(dir, seq, fsync)
-    return { log: new WriteAheadLog(dir, seq, file, fsync), report }
+    const size = await fileSize(file, path.join(dir, fileName(seq)))
+    return { log: new WriteAheadLog(dir, seq, file, fsync, size), report }
   }
 
   /** Append `bytes` (whole records); resolves once they are durable and `apply` has run. */
@@ -158,6 +175,8 @@ export class WriteAheadLog {
   /** Wait for queued appends, then close the file. */
   async close (): Promise<void> {
     await this.#enqueue(Buffer.alloc(0), () => {}).catch(() => {})
+    // For good: a full disk's recovery still under way must not open it again.
+    this.#stuck = true
     this.#failed ??= new ShoeboxError('SHOEBOX_IO', `event log ${this.dir} is closed`)
     await closeLogFile(this.#file)
   }
@@ -187,18 +206,21 @@ export class WriteAheadLog {
       while (n < this.#queue.length && this.#queue[n].bytes !== null) n++
       const group = this.#queue.splice(0, n)
       this.#writing = true
-      this.#write(group).then(() => {
+      this.#write(group).then((bytes) => {
         this.#writing = false
         if (this.#failed !== undefined) {
           // A sync failed while this group was being written: it is refused with the rest.
           for (const p of group) p.reject(this.#failed)
           return
         }
-        const written = { group, synced: false }
+        const written = { group, synced: false, bytes }
         this.#unsettled.push(written)
         this.#unsynced.push(written)
         this.#advance()
-      }, (err: unknown) => { this.#fail(err, group) })
+      }, (err: unknown) => {
+        this.#writing = false
+        this.#fail(err, group, isDiskFull(err))
+      })
     }
     if (this.#unsynced.length > 0 && (!this.#fsync || this.#idleSyncers.length > 0)) {
       // One sync covers every write finished before it starts.
@@ -219,7 +241,8 @@ export class WriteAheadLog {
         this.#advance()
       }, (err: unknown) => {
         this.#rotating = false
-        this.#fail(err, [head])
+        // Nothing was written to the current file: a full disk is recovered from as after a write.
+        this.#fail(err, [head], isDiskFull(err))
       })
     }
   }
@@ -227,29 +250,61 @@ export class WriteAheadLog {
   /** Settle, in log order, the appends whose sync and every earlier one succeeded. */
   #settle (): void {
     while (this.#unsettled.length > 0 && this.#unsettled[0].synced) {
-      for (const p of (this.#unsettled.shift() as Written).group) {
+      const written = this.#unsettled.shift() as Written
+      this.#settledBytes += written.bytes
+      for (const p of written.group) {
         p.apply()
         p.resolve()
       }
     }
   }
 
-  /** A write or sync failed: `group` and everything not settled yet is refused, and so is every later append. */
-  #fail (err: unknown, group: Pending[]): void {
-    // A failed write may have left part of the group on disk: no later append may
-    // follow it (replay would read it as theirs), so the log refuses from now on.
-    this.#failed ??= ioError(err, 'cannot append to event log', path.join(this.dir, fileName(this.#seq)))
+  /**
+   * A write, sync or rotation failed: `group` and everything not settled yet
+   * is refused, and so is every later append; unless `recoverable` (a full
+   * disk) and the file can be cut back to its last settled append, after
+   * which appends are taken again.
+   */
+  #fail (err: unknown, group: Pending[], recoverable = false): void {
+    // A failure that is not recovered from also stops a recovery under way.
+    if (!recoverable) this.#stuck = true
+    if (this.#failed !== undefined) {
+      for (const p of group) p.reject(this.#failed)
+      return
+    }
+    const failed = ioError(err, 'cannot append to event log', path.join(this.dir, fileName(this.#seq)))
+    this.#failed = failed
     const refused = [...group, ...this.#unsettled.splice(0).flatMap((w) => w.group), ...this.#queue.splice(0)]
     this.#unsynced = []
-    for (const p of refused) p.reject(this.#failed)
+    const refuse = (): void => { for (const p of refused) p.reject(failed) }
+    if (!recoverable) {
+      refuse()
+      return
+    }
+    // Refused only once what they may have left on disk is gone: a crash before the cut
+    // answers nothing, and after it replays nothing of theirs.
+    this.#cutBack().then(() => {
+      if (this.#failed === failed && !this.#stuck) this.#failed = undefined
+      refuse()
+      this.#advance()
+    }, () => { refuse() })
   }
 
-  async #write (group: Pending[]): Promise<void> {
+  /** Cut the current file back to its last settled append (a full disk's partial write), durably. */
+  async #cutBack (): Promise<void> {
+    const writer = this.#file.writer
+    await writer.truncate(this.#settledBytes)
+    if (this.#fsync) await writer.sync()
+  }
+
+  /** Write the group's appends; resolves to the bytes written. */
+  async #write (group: Pending[]): Promise<number> {
     const parts = group.map((p) => p.bytes as Buffer).filter((b) => b.length > 0)
-    if (parts.length === 0) return
+    if (parts.length === 0) return 0
     // One writev for the group: no copy of the queued puts into one buffer first.
     if (parts.length === 1) await writeAll(this.#file.writer, parts[0])
     else await writevAll(this.#file.writer, parts)
+    return parts.reduce((n, b) => n + b.length, 0)
   }
 
   async #sync (): Promise<void> {
@@ -264,10 +319,16 @@ export class WriteAheadLog {
 
   async #switchFile (): Promise<void> {
     const next = await openLogFile(this.dir, this.#seq + 1, this.#fsync)
+    // A rotation that failed after creating the file before may have left it there, empty.
+    const size = await fileSize(next, path.join(this.dir, fileName(this.#seq + 1))).catch(async (err: unknown) => {
+      await closeLogFile(next)
+      throw err
+    })
     await closeLogFile(this.#file)
     this.#file = next
     this.#idleSyncers = [...next.syncers]
     this.#seq++
+    this.#settledBytes = size
   }
 }
 
@@ -289,6 +350,18 @@ async function openLogFile (dir: string, seq: number, fsync: boolean): Promise<L
     throw err
   }
   return { writer, syncers }
+}
+
+async function fileSize (file: LogFile, name: string): Promise<number> {
+  return (await orIoError(file.writer.stat(), 'cannot stat event log', name)).size
+}
+
+/** The disk (or the user's quota) is full: the one failure of a write the log recovers from. */
+function isDiskFull (err: unknown): boolean {
+  // The errno error itself, or the one a ShoeboxError from orIoError() carries as its cause.
+  const errno = err instanceof ShoeboxError ? err.cause : err
+  const code = (errno as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 async function closeLogFile (file: LogFile): Promise<void> {
