@@ -18,7 +18,6 @@ import { Transform, type Duplex, type Readable, type TransformCallback } from 'n
 import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Shipper } from '../events/ship.js'
-import { plural } from '../plural.js'
 
 /** Bytes through, cut after each chunk's last newline: a partial last line waits for its end. */
 export class WholeLines extends Transform {
@@ -165,14 +164,21 @@ function isVerdict (error: Error): boolean {
   return error instanceof ShoeboxError && (error.code === 'SHOEBOX_EVENT_REJECTED' || error.code.startsWith('SHOEBOX_INVALID_'))
 }
 
-/** Events never sent written to the spill directory, after everything spilled before them. */
-export async function spillUnsent (dir: string, namespace: string | undefined, unsent: StampedEventRecord[]): Promise<void> {
+/**
+ * Events never sent written to the spill directory, after everything spilled
+ * before them: how many are on disk there, and why the others are not (a full disk).
+ */
+export async function spillUnsent (dir: string, namespace: string | undefined, unsent: StampedEventRecord[]): Promise<{ kept: number, failure: Error | null }> {
   const [{ Spill }, { prepareEvent, preparedText }, { shipSettings }] = await Promise.all([
     import('../events/ship-spill.js'), import('../events/ship-event.js'), import('../events/ship-options.js')])
   const { defaults } = shipSettings({ namespace })
   let failed: Error | null = null
   const spill = new Spill({ dir, onError: (err) => { failed ??= err } })
-  await spill.open()
+  try {
+    await spill.open()
+  } catch (err) {
+    return { kept: 0, failure: err as Error }
+  }
   for (const record of unsent) {
     // Prepared as the shipper prepares what it sends or spills (@id, @library): the same text.
     const event = prepareEvent(record, defaults)
@@ -184,6 +190,6 @@ export async function spillUnsent (dir: string, namespace: string | undefined, u
     })
     if (failed !== null) break
   }
-  await spill.close()
-  if (failed !== null) throw new ShoeboxError('SHOEBOX_IO', `cannot spill ${plural(unsent.length, 'unsent event')} to ${dir}: ${(failed as Error).message}`, { cause: failed })
+  await spill.close().catch((err: unknown) => { failed ??= err as Error })
+  return { kept: spill.onDisk, failure: failed ?? spill.failure ?? null }
 }

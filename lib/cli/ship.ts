@@ -200,14 +200,16 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   spill: string | undefined
   namespace: string | undefined
   badLines: number
-  spillUnsent: (dir: string, namespace: string | undefined, events: StampedEventRecord[]) => Promise<void>
+  spillUnsent: (dir: string, namespace: string | undefined, events: StampedEventRecord[]) => Promise<{ kept: number, failure: Error | null }>
 }): Promise<ShoeboxError> {
   const { read, acked, rejected, held, leftover } = outcome
   const canSpill = o.spill !== undefined && failure instanceof ShoeboxError && failure.code === 'SHOEBOX_UNREACHABLE'
   // Giving up with a spill, the shipper put what it held there itself, with the @ids it sent
   // (ship.ts's _destroy): what is left is what never reached it.
   const unsent = canSpill ? leftover : []
-  if (o.spill !== undefined && unsent.length > 0) await o.spillUnsent(o.spill, o.namespace, unsent)
+  const spilledUnsent = o.spill !== undefined && unsent.length > 0 ? await o.spillUnsent(o.spill, o.namespace, unsent) : { kept: 0, failure: null }
+  // Never sent, and the spill could not take them (a full disk): not kept, and certainly not on the server.
+  const unsentLost = unsent.length - spilledUnsent.kept
   const lines = read + o.badLines
   // Neither acknowledged nor refused: spilled, or unconfirmed. Not "not stored": a batch whose answer was lost
   // (a reset, a timeout) may be stored, and a user who sent those lines again would store them twice.
@@ -218,8 +220,9 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
     parts.push(`${rest} unconfirmed (not kept; the server may or may not have them)`)
   } else {
     const unconfirmed = held + (canSpill ? 0 : leftover.length)
-    parts.push(`${rest - unconfirmed} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
+    parts.push(`${rest - unconfirmed - unsentLost} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
     if (unconfirmed > 0) parts.push(`${unconfirmed} unconfirmed (not kept; the server may or may not have them)`)
+    if (unsentLost > 0) parts.push(`${unsentLost} never sent and not kept (the spill could not take them: ${spilledUnsent.failure?.message ?? 'unknown'})`)
   }
   const partial = outcome.partialBytes > 0 ? `; an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''
   return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${parts.join(', ')}${partial}`, { cause: failure })

@@ -23,7 +23,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../errors.js'
-import { ensureDir, writeFileDurably } from '../fs/durable.js'
+import { ensureDir, syncFile, writeFileDurably } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import { decode } from '../format/decode.js'
 import type { ShoeboxRecord } from '../record.js'
@@ -99,6 +99,17 @@ export class SpillFile {
 
 const SPILL_SUFFIX = '.shoebox'
 
+/** What of one sink's events is on disk: they go to it in seq order, and its flushes (fsync 'always') count them in that order. */
+interface SinkWritten {
+  /** The seq of its first event. */
+  firstSeq: number
+  /** How many of its events are fsynced in its files. */
+  durable: number
+  /** The file its last flush went to, and how many bytes of it are flushed. */
+  file: string
+  fileBytes: number
+}
+
 export class Spill {
   readonly dir: string
   readonly #options: SpillOptions
@@ -113,6 +124,11 @@ export class Spill {
   readonly #pending: string[] = []
   readonly #done = new Map<number, (error: Error | null) => void>()
   #sink: RollingSink | null = null
+  /** Every sink of this run, in order: what of its events is on disk (see SinkWritten). */
+  readonly #sinks: SinkWritten[] = []
+  readonly #written = new Map<RollingSink, SinkWritten>()
+  /** The first failure of a sink: the events it did not get on disk are not kept. */
+  failure: Error | undefined
   /** Sinks being ended (sealed) by a rotation: close() waits for them too. */
   readonly #ending = new Set<Promise<void>>()
   #sinkRecords = 0
@@ -146,12 +162,14 @@ export class Spill {
 
   /** Spill one event; `written` is called when the sink has room for more (backpressure). */
   write (namespace: string | undefined, stream: string, text: string, done: ((error: Error | null) => void) | undefined, written: (error?: Error | null) => void): void {
+    // The sink first: a new one starts at the seq about to be taken (#onDisk counts from there).
+    const sink = this.#currentSink()
     const seq = this.#seq++
     if (done !== undefined) this.#done.set(seq, done)
     const metadata: Record<string, string> = { stream, run: this.#run, seq: String(seq) }
     if (namespace !== undefined) metadata.namespace = namespace
     this.#sinkRecords++
-    this.#currentSink().write({ metadata, payload: Buffer.from(text, 'utf8') }, written)
+    sink.write({ metadata, payload: Buffer.from(text, 'utf8') }, written)
   }
 
   /** The write callback of an event spilled by this run, handed over at replay (once). */
@@ -225,7 +243,17 @@ export class Spill {
     if (sink === null) return
     const ending = new Promise<void>((resolve, reject) => {
       sink.once('error', reject)
-      sink.end(resolve)
+      // end()'s callback hears the sink's failure too (a full disk at the seal), maybe before 'error' is emitted.
+      sink.end((err?: Error | null) => {
+        if (err !== null && err !== undefined) {
+          this.failure ??= err
+          // What the failed write left past the last flush goes: the spill holds exactly the events it
+          // says are on disk (recovery would otherwise seal the whole records of a part-written block).
+          void this.#cutToDurable(sink).finally(() => { reject(err) })
+        } else {
+          resolve()
+        }
+      })
     })
     this.#ending.add(ending)
     try {
@@ -235,9 +263,20 @@ export class Spill {
     }
   }
 
+  /** Cut a failed sink's unsealed file back to its flushed (fsynced) bytes; best effort. */
+  async #cutToDurable (sink: RollingSink): Promise<void> {
+    const unsealed = sink.kept().unsealed
+    const written = this.#written.get(sink)
+    if (unsealed === null || written === undefined) return
+    const keep = unsealed.path === written.file ? written.fileBytes : 0
+    await fs.truncate(unsealed.path, keep).then(async () => { await syncFile(unsealed.path) }).catch(() => {})
+  }
+
   #currentSink (): RollingSink {
     if (this.#sink !== null) return this.#sink
     const generation = String(this.#generation++).padStart(6, '0')
+    const written: SinkWritten = { firstSeq: this.#seq, durable: 0, file: '', fileBytes: 0 }
+    this.#sinks.push(written)
     const sink = rollingSink({
       dir: this.dir,
       template: `spill-${this.#started}-${generation}-{pid}-{seq}${SPILL_SUFFIX}`,
@@ -247,8 +286,21 @@ export class Spill {
       recover: false
     })
     sink.on('sealed', (event: SealedEvent) => { this.#pending.push(event.path) })
-    sink.on('flush', (event: FlushEvent) => { this.#options.onDurable?.(event) })
-    sink.on('error', (err: Error) => { this.#options.onError?.(err) })
+    sink.on('flush', (event: FlushEvent) => {
+      // Events go to a sink in seq order, and its flushes count them in that order (fsync 'always': on disk).
+      written.durable = event.totalRecords
+      if (event.path !== written.file) {
+        written.file = event.path
+        written.fileBytes = 0
+      }
+      written.fileBytes += event.bytes
+      this.#options.onDurable?.(event)
+    })
+    sink.on('error', (err: Error) => {
+      this.failure ??= err
+      this.#options.onError?.(err)
+    })
+    this.#written.set(sink, written)
     this.#sink = sink
     return sink
   }
@@ -259,12 +311,30 @@ export class Spill {
       `${failure.message}; the event stays spilled in ${this.dir} for the next run`, { cause: failure })
   }
 
-  /** The shipper failed: spilled events' callbacks hear it (the events stay on disk for the next run). */
+  /**
+   * The shipper failed, and the spill is closed: its events' callbacks hear
+   * `failure`, those on disk (for the next run) with keptError(), those a
+   * failed sink did not get there (a full disk) as they are: not kept.
+   */
   abandon (failure: Error): void {
-    const error = this.keptError(failure)
-    const done = [...this.#done.values()]
+    const kept = this.keptError(failure)
+    const done = [...this.#done]
     this.#done.clear()
-    for (const callback of done) callback(error)
+    for (const [seq, callback] of done) callback(this.#onDisk(seq) ? kept : failure)
+  }
+
+  /** How many of this run's events are in spill files, fsynced. */
+  get onDisk (): number {
+    return this.#sinks.reduce((n, sink) => n + sink.durable, 0)
+  }
+
+  /** Whether this run's event `seq` is in a spill file, fsynced. */
+  #onDisk (seq: number): boolean {
+    for (let i = this.#sinks.length - 1; i >= 0; i--) {
+      const sink = this.#sinks[i]
+      if (seq >= sink.firstSeq) return seq - sink.firstSeq < sink.durable
+    }
+    return false
   }
 
   /** Seal what is spilled (kept for the next run) and stop. */

@@ -641,11 +641,23 @@ export class Shipper extends Writable {
       if (spill === undefined) settle(written, failure)
       else this.#spillUnsent(spill, written)
     }
-    this.#spill?.abandon(failure)
     this.#release()
     this.#checkIdle()
-    const closing = this.#spill?.close() ?? Promise.resolve()
-    closing.then(() => { callback(err) }, () => { callback(err) })
+    const spillOf = this.#spill
+    if (spillOf === undefined) {
+      callback(err)
+      return
+    }
+    // Spilled events hear their fate once the spill is sealed: on disk for the next run, or,
+    // where the spill could not write (a full disk), not kept, and the error says why.
+    spillOf.close().then(() => undefined, (closeError: unknown) => closeError as Error).then((closeError) => {
+      const spillFailure = spillOf.failure ?? closeError
+      const final = spillFailure === undefined || spillFailure === failure
+        ? failure
+        : new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; the spill could not keep every event: ${spillFailure.message}`, { cause: failure })
+      spillOf.abandon(final)
+      callback(err === null && final === failure ? err : final)
+    })
   }
 
   /** A written event counted and prepared; undefined (its callback told, `invalid` emitted) when it is not an event. */

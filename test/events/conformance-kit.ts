@@ -28,11 +28,15 @@ const testDirs = new WeakMap<Test, string>()
 
 /** A server on port 0 with its own data directory (several may run in one test). */
 export async function start (t: Test, options: Partial<ServeEventsOptions> = {}): Promise<EventServer> {
+  // Registered before t.testdir() is first called: tap then removes the directory after the teardowns,
+  // not before them, and close() flushes into it (a flush into a removed directory fails the close).
+  const started: { server?: EventServer } = {}
+  t.teardown(async () => { await started.server?.close() })
   let dir = testDirs.get(t)
   if (dir === undefined) testDirs.set(t, dir = t.testdir())
   const data = path.join(dir, `server-${++servers}`)
   const server = await serveEvents({ data, port: 0, namespaces: ['kronos', 'namespace1', 'namespace2'], ...options })
-  t.teardown(async () => { await server.close() })
+  started.server = server
   return server
 }
 

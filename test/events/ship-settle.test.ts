@@ -192,7 +192,9 @@ async function startAnswerEater (t: Test, target: string): Promise<string> {
 }
 
 t.test('giving up with a spill: batches sent but unanswered are spilled with their @ids, so the next run stores them once', async (t) => {
-  const spillDir = path.join(t.testdir(), 'spill')
+  // Not under t.testdir(): start() keeps that directory for the server's data until its close.
+  const spillDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-settle-')), 'spill')
+  t.teardown(() => { fs.rmSync(path.dirname(spillDir), { recursive: true, force: true }) })
   const server = await start(t)
   const first = ship(await startAnswerEater(t, server.url), { stream: 's', batchEvents: 5, batchAge: 5, retry: { ...fast, attempts: 2 }, onOverflow: 'spill', spill: spillDir, exitHooks: false })
   const errors: Error[] = []
