@@ -164,7 +164,9 @@ export interface ZstdDecompressOptions {
    * The most content one frame may hold, by its headers (zstd-frame.ts),
    * before it is decompressed: a frame that could hold more is refused as
    * damage at its offset, never decompressed (a few KB of zstd can say a
-   * gigabyte of zeros). Default DEFAULT_MAX_FRAME_SIZE (256 MiB).
+   * gigabyte of zeros), and as soon as its headers pass the limit, so about
+   * this much of it is held at most (a 5 GB frame is not held first).
+   * Default DEFAULT_MAX_FRAME_SIZE (256 MiB).
    */
   maxFrameSize?: number
   /**
@@ -224,8 +226,19 @@ interface Ahead {
   settled: boolean
 }
 
-/** sniff: zstd or not; plain: passing through; frames: walking frames; lost: lenient, looking for the next magic. */
-type State = 'sniff' | 'plain' | 'frames' | 'lost'
+/**
+ * sniff: zstd or not; plain: passing through; frames: walking frames; lost: lenient, looking for the next magic;
+ * skipping: lenient, walking past a frame refused for its size.
+ */
+type State = 'sniff' | 'plain' | 'frames' | 'lost' | 'skipping'
+
+/** A refused frame being skipped: its walker, compressed offset, bytes dropped so far, and what is reported. */
+interface Skipping {
+  walker: ZstdFrame.FrameWalker
+  offset: number
+  dropped: number
+  detail: string
+}
 
 export class ZstdDecompressStage extends Transform {
   readonly #options: ZstdDecompressOptions
@@ -253,6 +266,7 @@ export class ZstdDecompressStage extends Transform {
   #lostAt = 0
   #lostDetail = ''
   readonly #maxFrameSize: number
+  #skipping: Skipping | null = null
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
@@ -345,9 +359,14 @@ export class ZstdDecompressStage extends Transform {
         }
       }
       if (this.#state === 'lost' && !this.#resync(ending)) return
+      if (this.#state === 'skipping') {
+        if (!this.#skipRefused(ending)) return
+        // Past it, or lost (and looking for the next magic).
+        continue
+      }
       if (this.#heldLength === 0) return
       frames ??= await import('./zstd-frame.js')
-      const walker = this.#walker ??= new frames.FrameWalker(0)
+      const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize)
       const extent = walker.step(this.#heldLength, (at) => this.#byte(at))
       // The one symbol step() returns is NEED_MORE.
       if (typeof extent === 'symbol' && !ending) return
@@ -361,13 +380,14 @@ export class ZstdDecompressStage extends Transform {
         this.#damage(problem + await this.#salvage(this.#base, this.#take(this.#heldLength, false)), cutShort)
         continue
       }
-      this.#walker = null
-      if (extent.bound > this.#maxFrameSize) {
-        // As damage: after the frames before it, which may be damaged themselves.
+      if (frames.isTooLarge(extent)) {
+        // Refused as soon as its headers pass maxFrameSize, before the rest of it arrives. As damage: after the
+        // frames before it, which may be damaged themselves (a rewind walks again, and refuses it again).
         if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
-        this.#refuse(extent)
+        this.#refuse(walker, extent)
         continue
       }
+      this.#walker = null
       // Room for this frame's content among those ahead: the oldest delivered until it fits (a rewind walks again).
       if (!await this.#makeRoom(extent.bound)) continue
       const start = this.#base
@@ -465,19 +485,52 @@ export class ZstdDecompressStage extends Transform {
   }
 
   /**
-   * The frame the held bytes start with could hold more than maxFrameSize:
-   * it is not decompressed, nor salvaged (which decompresses). Strict
-   * throws; lenient skips exactly the frame (its extent is sound) and
-   * reports it.
+   * The frame the held bytes start with passes maxFrameSize (`walker` has
+   * refused it): it is not decompressed, nor salvaged (which decompresses).
+   * Strict throws; lenient skips the frame by its block headers, its bytes
+   * dropped as they arrive, never held (#skipRefused), and reports it there.
    */
-  #refuse (extent: ZstdFrame.FrameExtent): void {
+  #refuse (walker: ZstdFrame.FrameWalker, refusal: ZstdFrame.FrameTooLarge): void {
     const offset = this.#base
-    const detail = frameTooLarge(offset, extent.bound, this.#maxFrameSize)
-    const err = new CorruptArchiveError('bad-compression', offset, detail, this.#options.file)
+    const err = new CorruptArchiveError('bad-compression', offset, frameTooLarge(offset, refusal), this.#options.file)
     if (this.#options.mode !== 'lenient') throw err
-    // The walk counts from the held bytes' start.
-    this.#take(extent.end, true)
-    this.emit('corrupt', { offset, bytesSkipped: extent.end, reason: 'bad-compression', detail: err.detail } satisfies ZstdCorruptInfo)
+    this.#walker = null
+    this.#skipping = { walker, offset, dropped: 0, detail: err.detail }
+    this.#state = 'skipping'
+  }
+
+  /**
+   * Lenient, past a refused frame: walk on through its block headers,
+   * dropping the bytes walked. At its end, report it once (the frame
+   * skipped, exactly) and go on. If the input ends inside it, or its walk
+   * is lost, go on at the next frame magic as for damage, reported once from
+   * its start; a growing input's frame cut short is read again later
+   * (#damage). False: it needs more input.
+   */
+  #skipRefused (ending: boolean): boolean {
+    const skip = this.#skipping as Skipping
+    const extent = skip.walker.step(this.#heldLength + skip.dropped, (at) => this.#byte(at - skip.dropped))
+    if (typeof extent === 'object' && 'end' in extent) {
+      this.#take(extent.end - skip.dropped, true)
+      this.#skipping = null
+      this.#state = 'frames'
+      this.emit('corrupt', { offset: skip.offset, bytesSkipped: extent.end, reason: 'bad-compression', detail: skip.detail } satisfies ZstdCorruptInfo)
+      return true
+    }
+    // The walker reads block headers only: its cursor may be past the bytes that have arrived.
+    const walked = Math.min(skip.walker.cursor - skip.dropped, this.#heldLength)
+    this.#take(walked, true)
+    skip.dropped += walked
+    if (typeof extent === 'symbol' && !ending) return false
+    const cutShort = typeof extent === 'symbol'
+    if (cutShort && this.#options.growing === true) {
+      throw new CorruptArchiveError('bad-compression', skip.offset, `zstd data: the frame at compressed byte ${skip.offset} is cut short (the file ends inside it); the offset is in the compressed file`, this.#options.file, { cutShort })
+    }
+    this.#skipping = null
+    this.#state = 'lost'
+    this.#lostAt = skip.offset
+    this.#lostDetail = `${skip.detail}; then ${cutShort ? 'the file ends inside it' : String(extent)}`
+    return true
   }
 
   /** Lenient, after a lost walk: drop bytes up to the next frame magic. False: none in sight yet. */
@@ -535,9 +588,9 @@ function aheadBound (ahead: Ahead[]): number {
   return bound
 }
 
-/** Why the frame at `offset`, which could hold `bound` bytes, is not decompressed: for errors, with what raises the limit. */
-export function frameTooLarge (offset: number, bound: number, max: number): string {
-  return `zstd data: the frame at compressed byte ${offset} could hold up to ${plural(bound, 'byte')} (by its headers), over maxFrameSize ${max}; ` +
+/** Why the frame at `offset` (refused by its walker, zstd-frame.ts) is not decompressed: for errors, with what raises the limit. */
+export function frameTooLarge (offset: number, refusal: ZstdFrame.FrameTooLarge): string {
+  return `zstd data: the frame at compressed byte ${offset} ${refusal.tooLarge}; ` +
     'not decompressed (a decompression bomb, or a frame from elsewhere larger than shoebox writes: raise maxFrameSize, --max-frame-size, to read it)'
 }
 

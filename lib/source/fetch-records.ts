@@ -25,7 +25,7 @@ import type { Readable } from 'node:stream'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { isGzip, memberStart } from '../compress/gzip.js'
-import { FrameWalker, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
+import { FrameWalker, isTooLarge, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
 import { DEFAULT_MAX_FRAME_SIZE, frameTooLarge, salvagedDetail, salvageFrame } from '../compress/zstd.js'
 import { requireZstd } from '../compress/zstd-loader.js'
 import { CorruptArchiveError, ShoeboxError } from '../errors.js'
@@ -186,12 +186,18 @@ async function gzipRecord (window: Window, skip: number, position: Position, whe
   }
 }
 
+/**
+ * The record at `skip` into the content of the frames from the window's
+ * start. Each frame is walked with maxFrameSize as its limit (zstd-frame.ts),
+ * so a frame over it is refused as soon as its headers show it, with about
+ * maxFrameSize read (the windows double: twice that at most).
+ */
 async function zstdRecord (window: Window, skip: number, position: Position, where: string, maxRecordSize: number, maxFrameSize: number): Promise<ShoeboxRecord> {
   const compressed = (position.member as { offset: number }).offset
   const backend = await requireZstd(where)
   const frames: Buffer[] = []
   let held = 0
-  let walker = new FrameWalker(0)
+  let walker = new FrameWalker(0, maxFrameSize)
   for (;;) {
     const bytes = window.bytes
     const extent = walker.step(bytes.length, (at) => bytes[at])
@@ -205,12 +211,12 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
       }
       throw new CorruptArchiveError('truncated', position.offset, 'the file ends inside the record', where)
     }
-    let damage: string | undefined = extent === NEED_MORE ? 'is cut short (the file ends inside it)' : typeof extent === 'string' ? `is damaged (${extent})` : undefined
-    if (typeof extent === 'object' && extent.bound > maxFrameSize) {
+    if (isTooLarge(extent)) {
       // Never decompressed, nor salvaged (which decompresses): it may be a bomb.
       const at = compressed + walker.start
-      throw new CorruptArchiveError('bad-compression', at, frameTooLarge(at, extent.bound, maxFrameSize), where)
+      throw new CorruptArchiveError('bad-compression', at, frameTooLarge(at, extent), where)
     }
+    let damage: string | undefined = extent === NEED_MORE ? 'is cut short (the file ends inside it)' : typeof extent === 'string' ? `is damaged (${extent})` : undefined
     if (typeof extent === 'object' && !extent.skippable) {
       // Whole frames only: a frame is decompressed once it is all there.
       try {
@@ -231,7 +237,7 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
       if (typeof extent === 'string' && salvaged === null) throw new CorruptArchiveError('bad-compression', at, extent, where)
       throw new CorruptArchiveError('bad-compression', at, `zstd data: the frame at compressed byte ${at} ${damage}${salvagedDetail(salvaged)}, and the record at ${position.offset} is not in them`, where)
     }
-    walker = new FrameWalker((extent as { end: number }).end)
+    walker = new FrameWalker((extent as { end: number }).end, maxFrameSize)
     if (held < skip) continue
     const out = frames.length === 1 ? frames[0] : Buffer.concat(frames)
     const result = readRecord(out, skip, out.length, maxRecordSize)
