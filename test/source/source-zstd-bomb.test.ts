@@ -121,6 +121,21 @@ t.test('a fetch by position refuses a frame over maxFrameSize without reading to
   t.equal(ranges.furthest(), first.length + 2 * 1024 * 1024, `read to ${ranges.furthest()} of ${file.length}`)
 })
 
+t.test('a fetch walks on through frames only as far as a record can reach from its own', async (t) => {
+  const first = await zstdFrame(encodeRecords(records(0, 1)), 1)
+  const empty = await zstdFrame(Buffer.alloc(0), 1)
+  const file = Buffer.concat([first, ...Array.from({ length: 60000 }, () => empty)])
+  const ranges = rangesOf(file)
+  // A position past its frame's content (not one a read gives): frames of no content follow, to the end.
+  const position: Position = { file: 'empty.zst', offset: 1e6, member: { offset: 0, skip: 1e6 } }
+  await t.rejects(fetchRecord(ranges.read, position, 'empty.zst', 4096, 200 * 1024), {
+    code: 'SHOEBOX_NOT_FOUND',
+    message: /^empty\.zst: offset 1000000 is not in reach of its frame at compressed byte 0 \(the frames from compressed byte 0 to \d+ hold \d+ bytes, the position skips 1000000\)/
+  })
+  // Frames are walked to 200 KiB and a record's 4 KiB (and their headers) past the position's frame: the 256 KiB window holds them.
+  t.equal(ranges.furthest(), 256 * 1024, `read to ${ranges.furthest()} of ${file.length}`)
+})
+
 t.test('maxFrameSize is checked at once', async (t) => {
   t.throws(() => archiveSource(path.join(tmp, '*.zst'), { maxFrameSize: 0 }), { code: 'SHOEBOX_INVALID_OPTION', message: /maxFrameSize/ })
   t.throws(() => archiveSource(path.join(tmp, '*.zst'), { maxFrameSize: -5, positions: [] }), { code: 'SHOEBOX_INVALID_OPTION', message: /maxFrameSize/ })
