@@ -511,7 +511,7 @@ export class ZstdDecompressStage extends Transform {
     const skip = this.#skipping as Skipping
     const extent = skip.walker.step(this.#heldLength + skip.dropped, (at) => this.#byte(at - skip.dropped))
     if (typeof extent === 'object' && 'end' in extent) {
-      this.#take(extent.end - skip.dropped, true)
+      this.#drop(extent.end - skip.dropped)
       this.#skipping = null
       this.#state = 'frames'
       this.emit('corrupt', { offset: skip.offset, bytesSkipped: extent.end, reason: 'bad-compression', detail: skip.detail } satisfies ZstdCorruptInfo)
@@ -519,7 +519,7 @@ export class ZstdDecompressStage extends Transform {
     }
     // The walker reads block headers only: its cursor may be past the bytes that have arrived.
     const walked = Math.min(skip.walker.cursor - skip.dropped, this.#heldLength)
-    this.#take(walked, true)
+    this.#drop(walked)
     skip.dropped += walked
     if (typeof extent === 'symbol' && !ending) return false
     const cutShort = typeof extent === 'symbol'
@@ -568,6 +568,17 @@ export class ZstdDecompressStage extends Transform {
       this.#base += n
     }
     return taken
+  }
+
+  /** Drop the first `n` held bytes (advancing #base) without joining the chunks (#take would copy a refused frame's whole). */
+  #drop (n: number): void {
+    let left = n
+    let whole = 0
+    while (whole < this.#held.length && this.#held[whole].length <= left) left -= this.#held[whole++].length
+    this.#held.splice(0, whole)
+    if (left > 0 && this.#held.length > 0) this.#held[0] = this.#held[0].subarray(left)
+    this.#heldLength -= n
+    this.#base += n
   }
 
   /** One held byte, by offset from #base; chunks are joined lazily, only when a header straddles them. */
