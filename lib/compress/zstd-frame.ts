@@ -266,6 +266,13 @@ function windowSize (descriptor: number): number {
 export interface LeadingBlocks {
   /** Whole blocks present: up to the end of the bytes, the first bad block header, or the frame's last block. */
   count: number
+  /**
+   * bounds[k - 1]: the most content the first k blocks regenerate, by their
+   * headers (as FrameWalker counts). The frame of them has no
+   * Frame_Content_Size to hold it to less: a frame's may understate its
+   * blocks, which then fail to decompress whole, but do as a salvage.
+   */
+  bounds: number[]
   /** The first `k` blocks (1 to count) as a complete frame. */
   frame: (k: number) => Buffer
 }
@@ -300,16 +307,20 @@ export function leadingBlocks (bytes: Buffer): LeadingBlocks | null {
   const head = Buffer.concat([bytes.subarray(0, 4), Buffer.from([fhd & 0x03, window]), bytes.subarray(header.dictAt, header.dictAt + header.dictSize)])
   const ends: number[] = []
   const starts: number[] = []
+  const bounds: number[] = []
+  const blockMax = Math.min(windowSize(window), BLOCK_MAX)
   for (let at = header.length; at + 3 <= bytes.length;) {
     const block = blockHeader(at, bytes.readUIntLE(at, 3))
     if (typeof block === 'string' || block.end > bytes.length) break
     starts.push(at)
     ends.push(block.end)
+    bounds.push((bounds.length > 0 ? bounds[bounds.length - 1] : 0) + (block.type === 2 ? blockMax : block.size))
     if (block.last) break
     at = block.end
   }
   return {
     count: ends.length,
+    bounds,
     frame: (k: number): Buffer => {
       const frame = Buffer.concat([head, bytes.subarray(header.length, ends[k - 1])])
       frame[head.length + starts[k - 1] - header.length] |= 1

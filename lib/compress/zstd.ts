@@ -457,7 +457,7 @@ export class ZstdDecompressStage extends Transform {
     // No frame starts here (garbage after a frame): nothing to salvage, or to say about it.
     if (bytes.length >= 4 && bytes.readUInt32LE(0) !== ZSTD_FRAME_MAGIC) return ''
     this.#backend ??= await requireZstd(this.#options.file ?? 'zstd input', this.#options.backend)
-    const salvaged = await salvageFrame(bytes, this.#backend)
+    const salvaged = await salvageFrame(bytes, this.#backend, this.#maxFrameSize)
     if (salvaged !== null) {
       const { content } = salvaged
       this.members.add(this.#out, start)
@@ -617,13 +617,18 @@ export interface SalvagedFrame {
  * `bytes` starts with (damaged, or torn) that decompresses, trying all of
  * them first, then one fewer each time; null when none does or the frame
  * header is bad (zstd-frame.ts, leadingBlocks()). A damaged frame of a 1 MiB
- * flush block has about 9 blocks: only damage pays for the tries.
+ * flush block has about 9 blocks: only damage pays for the tries. Only
+ * blocks whose bound is within `maxFrameSize` are tried: a frame whose
+ * Frame_Content_Size understates its blocks passed the walker's bound, and
+ * its blocks, without it, could hold a gigabyte in a few KB.
  */
-export async function salvageFrame (bytes: Buffer, backend: ZstdBackend): Promise<SalvagedFrame | null> {
+export async function salvageFrame (bytes: Buffer, backend: ZstdBackend, maxFrameSize: number): Promise<SalvagedFrame | null> {
   frames ??= await import('./zstd-frame.js')
   const leading = frames.leadingBlocks(bytes)
   if (leading === null) return null
-  for (let k = leading.count; k >= 1; k--) {
+  let within = leading.count
+  while (within >= 1 && leading.bounds[within - 1] > maxFrameSize) within--
+  for (let k = within; k >= 1; k--) {
     try {
       return { content: await backend.decompress(leading.frame(k)), blocks: k, of: leading.count }
     } catch {

@@ -238,7 +238,7 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
     }
     if (damage !== undefined) {
       // A read delivers the records of a damaged frame's leading whole blocks (zstd.ts), with positions: fetch them so too.
-      const salvaged = await salvageFrame(bytes.subarray(walker.start, typeof extent === 'object' ? extent.end : bytes.length), backend)
+      const salvaged = await salvageFrame(bytes.subarray(walker.start, typeof extent === 'object' ? extent.end : bytes.length), backend, maxFrameSize)
       const out = Buffer.concat(salvaged === null ? frames : [...frames, salvaged.content])
       const result = out.length > skip ? readRecord(out, skip, out.length, maxRecordSize) : undefined
       if (result?.kind === 'record') return result.record

@@ -134,3 +134,19 @@ t.test('a frame just within the limit, incompressible, still reads', async (t) =
   t.equal(back.error, undefined)
   t.ok(back.data.equals(Buffer.concat([content, text.subarray(50000)])))
 })
+
+t.test('a Frame_Content_Size that understates its blocks: the salvage decompresses only blocks within the limit', async (t) => {
+  // Frame_Content_Size 1000 (so the walker's bound is 1000), then 16 RLE blocks of 128 KiB: 2 MiB in 74 bytes.
+  // The frame fails whole (its content is not 1000 bytes); its salvage, without the content size, would hold 2 MiB.
+  const header = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x80, 10 << 3, 0xe8, 0x03, 0, 0])
+  const blocks = Array.from({ length: 16 }, (_, i) => {
+    const block = Buffer.from([0, 0, 0, 0x61])
+    block.writeUIntLE(131072 << 3 | 1 << 1 | (i === 15 ? 1 : 0), 0, 3)
+    return block
+  })
+  const back = await unzstd(Buffer.concat([header, ...blocks, after]), 65536, 'lenient', { maxFrameSize: MiB })
+  t.equal(back.error, undefined)
+  t.ok(back.data.equals(Buffer.concat([Buffer.alloc(MiB, 0x61), text.subarray(50000)])), 'its first 8 blocks (1 MiB), then the frame after it')
+  t.equal(back.corrupt.length, 1)
+  t.match(back.corrupt[0].detail, /its first 1048576 bytes \(8 of 16 whole blocks\) were read/)
+})
