@@ -504,8 +504,8 @@ export class ZstdDecompressStage extends Transform {
    * dropping the bytes walked. At its end, report it once (the frame
    * skipped, exactly) and go on. If the input ends inside it, or its walk
    * is lost, go on at the next frame magic as for damage, reported once from
-   * its start; a growing input's frame cut short is read again later
-   * (#damage). False: it needs more input.
+   * its start; a growing input's frame cut short fails cutShort, to be read
+   * again once it grows (as in #damage). False: it needs more input.
    */
   #skipRefused (ending: boolean): boolean {
     const skip = this.#skipping as Skipping
