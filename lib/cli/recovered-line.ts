@@ -8,5 +8,5 @@ import type { RecoveredFile } from '../roll/recover.js'
 import { plural } from '../plural.js'
 
 export function recoveredLine (r: RecoveredFile): string {
-  return `recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${plural(r.records, 'record')} kept, ${plural(r.bytesDropped, 'byte')} dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}`
+  return `recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${plural(r.records, 'record')} kept, ${plural(r.bytesDropped, 'byte')} dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}${r.tooLarge === undefined ? '' : `; kept whole after them: ${r.tooLarge}`}`
 }

@@ -10,6 +10,7 @@
  * frame of their own (leadingBlocks()), which zstd.ts salvages.
  */
 
+import { plural } from '../plural.js'
 import { isSkippableMagic, isZstd, ZSTD_FRAME_MAGIC as MAGIC, ZSTD_MAGIC } from './zstd.js'
 
 // The magic numbers live in zstd.ts, so that sniffing a codec does not load the frame walker.
@@ -34,6 +35,28 @@ export interface FrameExtent {
 }
 
 /**
+ * A frame refused by FrameWalker's limit, as soon as its headers show it
+ * passes it (see FrameWalker): how, worded to follow "the frame at
+ * compressed byte N" (zstd.ts frameTooLarge()).
+ */
+export interface FrameTooLarge {
+  tooLarge: string
+}
+
+/**
+ * The most compressed bytes a frame whose content is within `limit` takes:
+ * the content (a compressed block is smaller than what it regenerates, RFC
+ * 8878 3.1.1.2.3, or it is sent raw), 3 bytes of block header per KiB (an
+ * encoder's blocks are far larger: 128 KiB, or a split of one), its header
+ * (18 bytes at most) and checksum (4). What a refused frame can have had
+ * held: a frame's bound alone does not cap it (blocks of no content, or
+ * blocks past a Frame_Content_Size, cost bytes without raising the bound).
+ */
+export function compressedLimit (limit: number): number {
+  return limit + 3 * Math.ceil(limit / 1024) + 22
+}
+
+/**
  * Walks the frame starting at `start` of a growing buffer. step() resumes
  * where the last call stopped, so a frame arriving in many chunks is read
  * once, not again from its start for each chunk.
@@ -44,6 +67,14 @@ export interface FrameExtent {
  * when the header has one, is exactly the content (the decompressor checks
  * it). So a 36 KB frame of a gigabyte of zeros is known for what it is
  * before anything is decompressed.
+ *
+ * With a `limit` (maxFrameSize), step() refuses the frame (FrameTooLarge) as
+ * soon as its headers pass it, not once the whole frame has arrived: a
+ * Frame_Content_Size over it at the header, else as soon as the blocks
+ * walked could hold more, or take more compressed bytes than a frame within
+ * it can (compressedLimit()). So a caller that holds the frame's bytes until
+ * its end holds about `limit` at most before it is refused. After a refusal
+ * the walk goes on without the limit, to skip the frame by its headers.
  */
 export class FrameWalker {
   readonly start: number
@@ -57,17 +88,36 @@ export class FrameWalker {
   #contentSize = Infinity
   /** The content of the blocks walked so far, at most. */
   #blocksBound = 0
+  #blocks = 0
+  /** The frame's extent, once its last block is walked (a refusal there comes first). */
+  #extent: FrameExtent | null = null
+  /** The most content the frame may hold, and compressed bytes it may take (Infinity once it has been refused). */
+  #limit: number
+  #compressedLimit: number
 
-  constructor (start: number) {
+  constructor (start: number, limit = Infinity) {
     this.start = start
     this.#cursor = start
+    this.#limit = limit
+    this.#compressedLimit = compressedLimit(limit)
+  }
+
+  /**
+   * The offset the walk has reached (the next header; only headers are
+   * read, so it may be past the bytes available): a caller skipping the
+   * frame no longer needs the bytes before it.
+   */
+  get cursor (): number {
+    return this.#cursor
   }
 
   /**
    * With `length` bytes available (read through `byte`), the frame's extent,
-   * NEED_MORE, or why the bytes at `start` are not a zstd frame.
+   * NEED_MORE, why the bytes at `start` are not a zstd frame, or (once) why
+   * it is over the limit.
    */
-  step (length: number, byte: (at: number) => number): FrameExtent | typeof NEED_MORE | string {
+  step (length: number, byte: (at: number) => number): FrameExtent | typeof NEED_MORE | string | FrameTooLarge {
+    if (this.#extent !== null) return this.#extent
     const u32 = (at: number): number => (byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16 | byte(at + 3) << 24) >>> 0
     if (this.#phase === 'magic') {
       const at = this.start
@@ -94,6 +144,9 @@ export class FrameWalker {
       this.#checksum = header.checksum
       this.#cursor = at + header.length
       this.#phase = 'blocks'
+      if (this.#contentSize !== Infinity && this.#contentSize > this.#limit) {
+        return this.#refuse(`holds ${plural(this.#contentSize, 'byte')} by its Frame_Content_Size`)
+      }
     }
     for (;;) {
       const at = this.#cursor
@@ -103,19 +156,41 @@ export class FrameWalker {
       const { last } = block
       const regenerates = block.type === 2 ? this.#blockMax : block.size
       this.#blocksBound += regenerates
+      this.#blocks++
       this.#cursor = block.end
-      if (last) {
-        const end = this.#cursor + (this.#checksum ? 4 : 0)
-        if (length < end) {
-          // Resume at the last block's end next time: only the checksum is missing.
-          this.#cursor = at
-          this.#blocksBound -= regenerates
-          return NEED_MORE
-        }
-        return { end, skippable: false, bound: Math.min(this.#contentSize, this.#blocksBound) }
+      const bound = Math.min(this.#contentSize, this.#blocksBound)
+      const end = this.#cursor + (last && this.#checksum ? 4 : 0)
+      if (last && length < end) {
+        // Resume at the last block's end next time: only the checksum is missing.
+        this.#cursor = at
+        this.#blocksBound -= regenerates
+        this.#blocks--
+        return NEED_MORE
       }
+      if (last) this.#extent = { end, skippable: false, bound }
+      if (bound > this.#limit) {
+        const by = last ? '(by its headers)' : `(by the headers of its first ${plural(this.#blocks, 'block')})`
+        return this.#refuse(`could hold ${last ? 'up to' : 'at least'} ${plural(bound, 'byte')} ${by}`)
+      }
+      if (this.#cursor - this.start > this.#compressedLimit) {
+        return this.#refuse(`takes ${plural(this.#cursor - this.start, 'compressed byte')} in its first ${plural(this.#blocks, 'block')} (which could hold ${plural(bound, 'byte')}), more than a frame within the limit takes`)
+      }
+      if (this.#extent !== null) return this.#extent
     }
   }
+
+  /** Refuse the frame, once: `how` it passes the limit. The walk goes on without it (to skip the frame). */
+  #refuse (how: string): FrameTooLarge {
+    const tooLarge = `${how}, over maxFrameSize ${this.#limit}`
+    this.#limit = Infinity
+    this.#compressedLimit = Infinity
+    return { tooLarge }
+  }
+}
+
+/** step()'s answer is a refusal. */
+export function isTooLarge (answer: FrameExtent | typeof NEED_MORE | string | FrameTooLarge): answer is FrameTooLarge {
+  return typeof answer === 'object' && 'tooLarge' in answer
 }
 
 /** The frames of a whole buffer from `start`: complete ones, then where the walk stopped and why. */
@@ -126,6 +201,8 @@ export function walkFrames (data: Buffer, start = 0): { frames: Array<{ start: n
     const extent = new FrameWalker(at).step(data.length, (i) => data[i])
     if (extent === NEED_MORE) return { frames, stop: at, problem: 'cut short' }
     if (typeof extent === 'string') return { frames, stop: at, problem: extent }
+    // Never without a limit; for the type.
+    if (isTooLarge(extent)) return { frames, stop: at, problem: extent.tooLarge }
     frames.push({ start: at, ...extent })
     at = extent.end
   }
@@ -189,6 +266,13 @@ function windowSize (descriptor: number): number {
 export interface LeadingBlocks {
   /** Whole blocks present: up to the end of the bytes, the first bad block header, or the frame's last block. */
   count: number
+  /**
+   * bounds[k - 1]: the most content the first k blocks regenerate, by their
+   * headers (as FrameWalker counts). The frame of them has no
+   * Frame_Content_Size to hold it to less: a frame's may understate its
+   * blocks, which then fail to decompress whole, but do as a salvage.
+   */
+  bounds: number[]
   /** The first `k` blocks (1 to count) as a complete frame. */
   frame: (k: number) => Buffer
 }
@@ -223,16 +307,20 @@ export function leadingBlocks (bytes: Buffer): LeadingBlocks | null {
   const head = Buffer.concat([bytes.subarray(0, 4), Buffer.from([fhd & 0x03, window]), bytes.subarray(header.dictAt, header.dictAt + header.dictSize)])
   const ends: number[] = []
   const starts: number[] = []
+  const bounds: number[] = []
+  const blockMax = Math.min(windowSize(window), BLOCK_MAX)
   for (let at = header.length; at + 3 <= bytes.length;) {
     const block = blockHeader(at, bytes.readUIntLE(at, 3))
     if (typeof block === 'string' || block.end > bytes.length) break
     starts.push(at)
     ends.push(block.end)
+    bounds.push((bounds.length > 0 ? bounds[bounds.length - 1] : 0) + (block.type === 2 ? blockMax : block.size))
     if (block.last) break
     at = block.end
   }
   return {
     count: ends.length,
+    bounds,
     frame: (k: number): Buffer => {
       const frame = Buffer.concat([head, bytes.subarray(header.length, ends[k - 1])])
       frame[head.length + starts[k - 1] - header.length] |= 1

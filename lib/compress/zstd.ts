@@ -164,7 +164,9 @@ export interface ZstdDecompressOptions {
    * The most content one frame may hold, by its headers (zstd-frame.ts),
    * before it is decompressed: a frame that could hold more is refused as
    * damage at its offset, never decompressed (a few KB of zstd can say a
-   * gigabyte of zeros). Default DEFAULT_MAX_FRAME_SIZE (256 MiB).
+   * gigabyte of zeros), and as soon as its headers pass the limit, so about
+   * this much of it is held at most (a 5 GB frame is not held first).
+   * Default DEFAULT_MAX_FRAME_SIZE (256 MiB).
    */
   maxFrameSize?: number
   /**
@@ -224,8 +226,19 @@ interface Ahead {
   settled: boolean
 }
 
-/** sniff: zstd or not; plain: passing through; frames: walking frames; lost: lenient, looking for the next magic. */
-type State = 'sniff' | 'plain' | 'frames' | 'lost'
+/**
+ * sniff: zstd or not; plain: passing through; frames: walking frames; lost: lenient, looking for the next magic;
+ * skipping: lenient, walking past a frame refused for its size.
+ */
+type State = 'sniff' | 'plain' | 'frames' | 'lost' | 'skipping'
+
+/** A refused frame being skipped: its walker, compressed offset, bytes dropped so far, and what is reported. */
+interface Skipping {
+  walker: ZstdFrame.FrameWalker
+  offset: number
+  dropped: number
+  detail: string
+}
 
 export class ZstdDecompressStage extends Transform {
   readonly #options: ZstdDecompressOptions
@@ -257,6 +270,7 @@ export class ZstdDecompressStage extends Transform {
   #lostAt = 0
   #lostDetail = ''
   readonly #maxFrameSize: number
+  #skipping: Skipping | null = null
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
@@ -349,9 +363,14 @@ export class ZstdDecompressStage extends Transform {
         }
       }
       if (this.#state === 'lost' && !this.#resync(ending)) return
+      if (this.#state === 'skipping') {
+        if (!this.#skipRefused(ending)) return
+        // Past it, or lost (and looking for the next magic).
+        continue
+      }
       if (this.#heldLength === 0) return
       frames ??= await import('./zstd-frame.js')
-      const walker = this.#walker ??= new frames.FrameWalker(0)
+      const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize)
       const extent = walker.step(this.#heldLength, (at) => this.#byte(at))
       // The one symbol step() returns is NEED_MORE.
       if (typeof extent === 'symbol' && !ending) return
@@ -365,13 +384,14 @@ export class ZstdDecompressStage extends Transform {
         this.#damage(problem + await this.#salvage(this.#base, this.#take(this.#heldLength, false)), cutShort)
         continue
       }
-      this.#walker = null
-      if (extent.bound > this.#maxFrameSize) {
-        // As damage: after the frames before it, which may be damaged themselves.
+      if (frames.isTooLarge(extent)) {
+        // Refused as soon as its headers pass maxFrameSize, before the rest of it arrives. As damage: after the
+        // frames before it, which may be damaged themselves (a rewind walks again, and refuses it again).
         if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
-        this.#refuse(extent)
+        this.#refuse(walker, extent)
         continue
       }
+      this.#walker = null
       // Room for this frame's content among those ahead: the oldest delivered until it fits (a rewind walks again).
       if (!await this.#makeRoom(extent.bound)) continue
       const start = this.#base
@@ -441,7 +461,7 @@ export class ZstdDecompressStage extends Transform {
     // No frame starts here (garbage after a frame): nothing to salvage, or to say about it.
     if (bytes.length >= 4 && bytes.readUInt32LE(0) !== ZSTD_FRAME_MAGIC) return ''
     this.#backend ??= await requireZstd(this.#options.file ?? 'zstd input', this.#options.backend)
-    const salvaged = await salvageFrame(bytes, this.#backend)
+    const salvaged = await salvageFrame(bytes, this.#backend, this.#maxFrameSize)
     if (salvaged !== null) {
       const { content } = salvaged
       this.members.add(this.#out, start)
@@ -469,19 +489,52 @@ export class ZstdDecompressStage extends Transform {
   }
 
   /**
-   * The frame the held bytes start with could hold more than maxFrameSize:
-   * it is not decompressed, nor salvaged (which decompresses). Strict
-   * throws; lenient skips exactly the frame (its extent is sound) and
-   * reports it.
+   * The frame the held bytes start with passes maxFrameSize (`walker` has
+   * refused it): it is not decompressed, nor salvaged (which decompresses).
+   * Strict throws; lenient skips the frame by its block headers, its bytes
+   * dropped as they arrive, never held (#skipRefused), and reports it there.
    */
-  #refuse (extent: ZstdFrame.FrameExtent): void {
+  #refuse (walker: ZstdFrame.FrameWalker, refusal: ZstdFrame.FrameTooLarge): void {
     const offset = this.#base
-    const detail = frameTooLarge(offset, extent.bound, this.#maxFrameSize)
-    const err = new CorruptArchiveError('bad-compression', offset, detail, this.#options.file)
+    const err = new CorruptArchiveError('bad-compression', offset, frameTooLarge(offset, refusal), this.#options.file)
     if (this.#options.mode !== 'lenient') throw err
-    // The walk counts from the held bytes' start.
-    this.#take(extent.end, true)
-    this.emit('corrupt', { offset, bytesSkipped: extent.end, reason: 'bad-compression', detail: err.detail } satisfies ZstdCorruptInfo)
+    this.#walker = null
+    this.#skipping = { walker, offset, dropped: 0, detail: err.detail }
+    this.#state = 'skipping'
+  }
+
+  /**
+   * Lenient, past a refused frame: walk on through its block headers,
+   * dropping the bytes walked. At its end, report it once (the frame
+   * skipped, exactly) and go on. If the input ends inside it, or its walk
+   * is lost, go on at the next frame magic as for damage, reported once from
+   * its start; a growing input's frame cut short fails cutShort, to be read
+   * again once it grows (as in #damage). False: it needs more input.
+   */
+  #skipRefused (ending: boolean): boolean {
+    const skip = this.#skipping as Skipping
+    const extent = skip.walker.step(this.#heldLength + skip.dropped, (at) => this.#byte(at - skip.dropped))
+    if (typeof extent === 'object' && 'end' in extent) {
+      this.#drop(extent.end - skip.dropped)
+      this.#skipping = null
+      this.#state = 'frames'
+      this.emit('corrupt', { offset: skip.offset, bytesSkipped: extent.end, reason: 'bad-compression', detail: skip.detail } satisfies ZstdCorruptInfo)
+      return true
+    }
+    // The walker reads block headers only: its cursor may be past the bytes that have arrived.
+    const walked = Math.min(skip.walker.cursor - skip.dropped, this.#heldLength)
+    this.#drop(walked)
+    skip.dropped += walked
+    if (typeof extent === 'symbol' && !ending) return false
+    const cutShort = typeof extent === 'symbol'
+    if (cutShort && this.#options.growing === true) {
+      throw new CorruptArchiveError('bad-compression', skip.offset, `zstd data: the frame at compressed byte ${skip.offset} is cut short (the file ends inside it); the offset is in the compressed file`, this.#options.file, { cutShort })
+    }
+    this.#skipping = null
+    this.#state = 'lost'
+    this.#lostAt = skip.offset
+    this.#lostDetail = `${skip.detail}; then ${cutShort ? 'the file ends inside it' : String(extent)}`
+    return true
   }
 
   /** Lenient, after a lost walk: drop bytes up to the next frame magic. False: none in sight yet. */
@@ -521,6 +574,17 @@ export class ZstdDecompressStage extends Transform {
     return taken
   }
 
+  /** Drop the first `n` held bytes (advancing #base) without joining the chunks (#take would copy a refused frame's whole). */
+  #drop (n: number): void {
+    let left = n
+    let whole = 0
+    while (whole < this.#held.length && this.#held[whole].length <= left) left -= this.#held[whole++].length
+    this.#held.splice(0, whole)
+    if (left > 0 && this.#held.length > 0) this.#held[0] = this.#held[0].subarray(left)
+    this.#heldLength -= n
+    this.#base += n
+  }
+
   /** One held byte, by offset from #base; chunks are joined lazily, only when a header straddles them. */
   #byte (at: number): number {
     let offset = at
@@ -539,9 +603,9 @@ function aheadBound (ahead: Ahead[]): number {
   return bound
 }
 
-/** Why the frame at `offset`, which could hold `bound` bytes, is not decompressed: for errors, with what raises the limit. */
-export function frameTooLarge (offset: number, bound: number, max: number): string {
-  return `zstd data: the frame at compressed byte ${offset} could hold up to ${plural(bound, 'byte')} (by its headers), over maxFrameSize ${max}; ` +
+/** Why the frame at `offset` (refused by its walker, zstd-frame.ts) is not decompressed: for errors, with what raises the limit. */
+export function frameTooLarge (offset: number, refusal: ZstdFrame.FrameTooLarge): string {
+  return `zstd data: the frame at compressed byte ${offset} ${refusal.tooLarge}; ` +
     'not decompressed (a decompression bomb, or a frame from elsewhere larger than shoebox writes: raise maxFrameSize, --max-frame-size, to read it)'
 }
 
@@ -557,13 +621,18 @@ export interface SalvagedFrame {
  * `bytes` starts with (damaged, or torn) that decompresses, trying all of
  * them first, then one fewer each time; null when none does or the frame
  * header is bad (zstd-frame.ts, leadingBlocks()). A damaged frame of a 1 MiB
- * flush block has about 9 blocks: only damage pays for the tries.
+ * flush block has about 9 blocks: only damage pays for the tries. Only
+ * blocks whose bound is within `maxFrameSize` are tried: a frame whose
+ * Frame_Content_Size understates its blocks passed the walker's bound, and
+ * its blocks, without it, could hold a gigabyte in a few KB.
  */
-export async function salvageFrame (bytes: Buffer, backend: ZstdBackend): Promise<SalvagedFrame | null> {
+export async function salvageFrame (bytes: Buffer, backend: ZstdBackend, maxFrameSize: number): Promise<SalvagedFrame | null> {
   frames ??= await import('./zstd-frame.js')
   const leading = frames.leadingBlocks(bytes)
   if (leading === null) return null
-  for (let k = leading.count; k >= 1; k--) {
+  let within = leading.count
+  while (within >= 1 && leading.bounds[within - 1] > maxFrameSize) within--
+  for (let k = within; k >= 1; k--) {
     try {
       return { content: await backend.decompress(leading.frame(k)), blocks: k, of: leading.count }
     } catch {

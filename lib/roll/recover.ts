@@ -6,14 +6,18 @@
  * stretch, the file is sealed whole and reported as damaged instead of cut.
  * The file is read whole, so a record is judged by its checksum and by
  * fitting in it, not by a maxRecordSize: the writer's limit is not known here
- * and may be above the default (a record over it is not damage).
+ * and may be above the default (a record over it is not damage). A zstd
+ * frame is walked with maxFrameSize's default as its limit, as a read does:
+ * one over it (never a writer's, whose frames are about its blockSize) is
+ * not decompressed; the good part ends there, and it is kept, not cut.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { crc32 } from '../checksum.js'
 import { isGzip } from '../compress/gzip.js'
-import { FrameWalker, isZstd, NEED_MORE, ZSTD_MAGIC } from '../compress/zstd-frame.js'
+import { DEFAULT_MAX_FRAME_SIZE, frameTooLarge } from '../compress/zstd.js'
+import { FrameWalker, type FrameTooLarge, isTooLarge, isZstd, NEED_MORE, ZSTD_MAGIC } from '../compress/zstd-frame.js'
 import { requireZstd, type ZstdBackend } from '../compress/zstd-loader.js'
 import { ShoeboxError } from '../errors.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
@@ -32,6 +36,13 @@ export interface RecoveredFile {
   bytesDropped: number
   /** Readable data followed a damaged stretch, so nothing was cut; `shoebox verify` shows where. */
   damaged: boolean
+  /**
+   * Why the good part ends at a zstd frame too large to be one a sink writes
+   * (by its headers over maxFrameSize, 256 MiB; a sink's are about its
+   * blockSize, 1 MiB): never decompressed, and kept, not cut, as it may read
+   * with a larger maxFrameSize. Absent otherwise.
+   */
+  tooLarge?: string
 }
 
 export interface SkippedTemp {
@@ -91,7 +102,8 @@ export async function recoverFile (dir: string, temp: string, finalName: string)
   const data = await orIoError(fs.readFile(temp), 'cannot read', temp)
   const scan = isGzip(data) ? scanGzip(data) : isZstd(data) ? await scanZstd(data, await requireZstd(temp)) : scanPlain(data)
   const result: RecoveredFile = { temp, path: null, records: scan.records, bytesDropped: 0, damaged: false }
-  if (scan.end === 0 && !scan.moreAfter) {
+  if (scan.tooLarge !== null) result.tooLarge = scan.tooLarge
+  if (scan.end === 0 && !scan.moreAfter && scan.tooLarge === null) {
     // No whole record (an empty file too): nothing to seal.
     result.bytesDropped = data.length
     await orIoError(fs.unlink(temp), 'cannot remove', temp)
@@ -100,7 +112,7 @@ export async function recoverFile (dir: string, temp: string, finalName: string)
   if (scan.end < data.length) {
     if (scan.moreAfter) {
       result.damaged = true
-    } else {
+    } else if (scan.tooLarge === null) {
       result.bytesDropped = data.length - scan.end
       await orIoError(fs.truncate(temp, scan.end), 'cannot truncate', temp)
     }
@@ -117,6 +129,8 @@ interface Scan {
   records: number
   /** Readable data exists after the first damage. */
   moreAfter: boolean
+  /** The first damage is a zstd frame refused for its size: why (see RecoveredFile). */
+  tooLarge: string | null
 }
 
 /** Whole records from the start up to the first damage, and whether any follow it. */
@@ -140,8 +154,8 @@ function scanPlain (data: Buffer): Scan {
   }, { mode: 'lenient', maxRecordSize: fitsIn(data) })
   decoder.write(data)
   decoder.end()
-  if (damageAt < 0) return { end: data.length, records, moreAfter: false }
-  return { end, records: moreAfter ? decoder.stats.records : records, moreAfter }
+  if (damageAt < 0) return { end: data.length, records, moreAfter: false, tooLarge: null }
+  return { end, records: moreAfter ? decoder.stats.records : records, moreAfter, tooLarge: null }
 }
 
 /** Complete gzip members from the start whose contents are whole records. */
@@ -172,7 +186,7 @@ function scanGzip (data: Buffer): Scan {
       }
     }
   }
-  return { end: pos, records: records + recordsAfter, moreAfter }
+  return { end: pos, records: records + recordsAfter, moreAfter, tooLarge: null }
 }
 
 /**
@@ -181,14 +195,19 @@ function scanGzip (data: Buffer): Scan {
  * salvage its leading whole blocks (compress/zstd.ts): its flush block was
  * never completely written, so none of its records was promised (a record
  * survives from its flush point on), and a sealed file holds only complete
- * frames.
+ * frames. A frame over maxFrameSize ends the good part too, unread.
  */
 async function scanZstd (data: Buffer, zstd: ZstdBackend): Promise<Scan> {
   let pos = 0
   let records = 0
+  let tooLarge: string | null = null
   while (pos < data.length) {
     const frame = await readFrame(data, pos, zstd)
     if (frame === undefined) break
+    if ('tooLarge' in frame) {
+      tooLarge = frameTooLarge(pos, frame)
+      break
+    }
     const n = countWholeRecords(frame.content)
     if (n < 0) break
     records += n
@@ -198,7 +217,8 @@ async function scanZstd (data: Buffer, zstd: ZstdBackend): Promise<Scan> {
   let recordsAfter = 0
   if (pos < data.length) {
     for (let at = data.indexOf(ZSTD_MAGIC, pos + 1); at >= 0;) {
-      const frame = await readFrame(data, at, zstd)
+      const read = await readFrame(data, at, zstd)
+      const frame = read === undefined || 'tooLarge' in read ? undefined : read
       const n = frame === undefined ? -1 : countWholeRecords(frame.content)
       if (frame !== undefined && n > 0) {
         moreAfter = true
@@ -209,13 +229,18 @@ async function scanZstd (data: Buffer, zstd: ZstdBackend): Promise<Scan> {
       }
     }
   }
-  return { end: pos, records: records + recordsAfter, moreAfter }
+  return { end: pos, records: records + recordsAfter, moreAfter, tooLarge }
 }
 
-/** One complete zstd frame at `pos` that decompresses (a skippable frame: no content), or undefined. */
-async function readFrame (data: Buffer, pos: number, zstd: ZstdBackend): Promise<{ content: Buffer, end: number } | undefined> {
-  const extent = new FrameWalker(pos).step(data.length, (i) => data[i])
+/**
+ * One complete zstd frame at `pos` that decompresses (a skippable frame: no
+ * content), undefined, or its refusal when its headers pass maxFrameSize:
+ * a sink's frames are far smaller, and a frame from elsewhere may be a bomb.
+ */
+async function readFrame (data: Buffer, pos: number, zstd: ZstdBackend): Promise<{ content: Buffer, end: number } | FrameTooLarge | undefined> {
+  const extent = new FrameWalker(pos, DEFAULT_MAX_FRAME_SIZE).step(data.length, (i) => data[i])
   if (extent === NEED_MORE || typeof extent === 'string') return undefined
+  if (isTooLarge(extent)) return extent
   if (extent.skippable) return { content: Buffer.alloc(0), end: extent.end }
   try {
     return { content: await zstd.decompress(data.subarray(pos, extent.end)), end: extent.end }

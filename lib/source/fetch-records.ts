@@ -25,13 +25,14 @@ import type { Readable } from 'node:stream'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { isGzip, memberStart } from '../compress/gzip.js'
-import { FrameWalker, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
+import { compressedLimit, FrameWalker, isTooLarge, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
 import { DEFAULT_MAX_FRAME_SIZE, frameTooLarge, salvagedDetail, salvageFrame } from '../compress/zstd.js'
 import { requireZstd } from '../compress/zstd-loader.js'
 import { CorruptArchiveError, ShoeboxError } from '../errors.js'
 import { readRecord } from '../format/codec.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import type { ReadResult } from '../format/result.js'
+import { plural } from '../plural.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
@@ -186,13 +187,28 @@ async function gzipRecord (window: Window, skip: number, position: Position, whe
   }
 }
 
+/**
+ * The record at `skip` into the content of the frames from the window's
+ * start. Each frame is walked with maxFrameSize as its limit (zstd-frame.ts),
+ * so a frame over it is refused as soon as its headers show it, with about
+ * maxFrameSize read (the windows double: twice that at most). And frames are
+ * walked on only as far as a record can reach: the record starts in the
+ * first frame (what a position names), and goes on for maxRecordSize at
+ * most, so frames starting past compressedLimit() of both are not read.
+ */
 async function zstdRecord (window: Window, skip: number, position: Position, where: string, maxRecordSize: number, maxFrameSize: number): Promise<ShoeboxRecord> {
   const compressed = (position.member as { offset: number }).offset
   const backend = await requireZstd(where)
+  const reach = compressedLimit(maxFrameSize) + compressedLimit(maxRecordSize)
   const frames: Buffer[] = []
   let held = 0
-  let walker = new FrameWalker(0)
+  let walker = new FrameWalker(0, maxFrameSize)
   for (;;) {
+    if (walker.start > reach) {
+      const read = `the frames from compressed byte ${compressed} to ${compressed + walker.start} hold ${plural(held, 'byte')}`
+      if (held < skip) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${where}: offset ${position.offset} is not in reach of its frame at compressed byte ${compressed} (${read}, the position skips ${skip})`)
+      throw new CorruptArchiveError('bad-compression', position.offset, `the record goes on past what a record of maxRecordSize ${maxRecordSize} can reach (${read})`, where)
+    }
     const bytes = window.bytes
     const extent = walker.step(bytes.length, (at) => bytes[at])
     if (extent === NEED_MORE && !window.eof) {
@@ -205,12 +221,12 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
       }
       throw new CorruptArchiveError('truncated', position.offset, 'the file ends inside the record', where)
     }
-    let damage: string | undefined = extent === NEED_MORE ? 'is cut short (the file ends inside it)' : typeof extent === 'string' ? `is damaged (${extent})` : undefined
-    if (typeof extent === 'object' && extent.bound > maxFrameSize) {
+    if (isTooLarge(extent)) {
       // Never decompressed, nor salvaged (which decompresses): it may be a bomb.
       const at = compressed + walker.start
-      throw new CorruptArchiveError('bad-compression', at, frameTooLarge(at, extent.bound, maxFrameSize), where)
+      throw new CorruptArchiveError('bad-compression', at, frameTooLarge(at, extent), where)
     }
+    let damage: string | undefined = extent === NEED_MORE ? 'is cut short (the file ends inside it)' : typeof extent === 'string' ? `is damaged (${extent})` : undefined
     if (typeof extent === 'object' && !extent.skippable) {
       // Whole frames only: a frame is decompressed once it is all there.
       try {
@@ -222,7 +238,7 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
     }
     if (damage !== undefined) {
       // A read delivers the records of a damaged frame's leading whole blocks (zstd.ts), with positions: fetch them so too.
-      const salvaged = await salvageFrame(bytes.subarray(walker.start, typeof extent === 'object' ? extent.end : bytes.length), backend)
+      const salvaged = await salvageFrame(bytes.subarray(walker.start, typeof extent === 'object' ? extent.end : bytes.length), backend, maxFrameSize)
       const out = Buffer.concat(salvaged === null ? frames : [...frames, salvaged.content])
       const result = out.length > skip ? readRecord(out, skip, out.length, maxRecordSize) : undefined
       if (result?.kind === 'record') return result.record
@@ -231,7 +247,7 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
       if (typeof extent === 'string' && salvaged === null) throw new CorruptArchiveError('bad-compression', at, extent, where)
       throw new CorruptArchiveError('bad-compression', at, `zstd data: the frame at compressed byte ${at} ${damage}${salvagedDetail(salvaged)}, and the record at ${position.offset} is not in them`, where)
     }
-    walker = new FrameWalker((extent as { end: number }).end)
+    walker = new FrameWalker((extent as { end: number }).end, maxFrameSize)
     if (held < skip) continue
     const out = frames.length === 1 ? frames[0] : Buffer.concat(frames)
     const result = readRecord(out, skip, out.length, maxRecordSize)
