@@ -1,9 +1,10 @@
 /**
  * `shoebox serve` under a flood of idle connections, with the common small
  * descriptor limit (issue 10). Without a cap the flood took every
- * descriptor, the event log could not open its next file (EMFILE), and
+ * descriptor, and the event log could not open its next file (EMFILE):
  * every put after that was refused (503) until a restart, flood over or
- * not. With the default cap (half the limit) the store keeps its share:
+ * not (now only the flush fails, store-event-store.test.ts; its files
+ * still ran out). With the default cap (half the limit) the store keeps its share:
  * puts over a connection the server already holds are stored while the
  * flood lasts, the operator is told once, and when the flood ends new
  * clients are served and every acknowledged event is there.

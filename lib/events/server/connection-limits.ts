@@ -5,9 +5,10 @@
  * Every connection is a file descriptor. Without a cap, a flood of idle
  * connections (a slowloris, a health checker gone wrong, a client pool that
  * leaks) took every descriptor the process may open, and the store's own
- * file work failed with EMFILE: the event log could not open its next file,
- * and refused every put after that (503) until a restart. With the cap the
- * store keeps its share: a connection beyond it is closed at once (Node's
+ * file work failed with EMFILE: the event log could not open its next file
+ * (and then refused every put until a restart; now only the flush fails, and
+ * is tried again), a flush its run files. With the cap the store keeps its
+ * share: a connection beyond it is closed at once (Node's
  * `server.maxConnections`; an idle keep-alive connection counts too).
  *
  * Node's own timeouts end what a capped slot is held by: a connection that

@@ -140,7 +140,9 @@ export class WriteAheadLog {
   /**
    * Switch to a new file after every append queued so far; `apply` runs at
    * that point (the store freezes its memtable there). Resolves to the
-   * first file number whose records came after `apply`.
+   * first file number whose records came after `apply`; rejects, without
+   * running `apply`, when the next file cannot be opened (appends go on in
+   * the current one).
    */
   async rotate (apply: () => void): Promise<number> {
     await this.#enqueue(null, apply)
@@ -218,8 +220,14 @@ export class WriteAheadLog {
         head.resolve()
         this.#advance()
       }, (err: unknown) => {
+        // The next file could not be opened (EMFILE when something took every
+        // descriptor, a full disk): nothing was written and the current file
+        // is as it was, so only the rotation is refused, and appends go on in
+        // that file. Refusing every later append, as after a failed write,
+        // stopped the store taking puts until a restart.
         this.#rotating = false
-        this.#fail(err, [head])
+        head.reject(err as Error)
+        this.#advance()
       })
     }
   }
@@ -262,6 +270,7 @@ export class WriteAheadLog {
     }
   }
 
+  /** Fails only in opening the next file, before anything changed. */
   async #switchFile (): Promise<void> {
     const next = await openLogFile(this.dir, this.#seq + 1, this.#fsync)
     await closeLogFile(this.#file)
