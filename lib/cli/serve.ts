@@ -5,7 +5,7 @@ import { ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
-import { asUsage, oneOf, parse } from './options.js'
+import { asUsage, oneOf, parse, positiveInteger } from './options.js'
 import { quietRepeats } from './repeat-quieter.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
 
@@ -20,7 +20,9 @@ kronos.js) and shoebox's own client and shipper work against it unchanged.
 Events are stored in DIR: a put is answered once its events are fsynced.
 Prints the URL it listens on. SIGINT or SIGTERM stop it cleanly (requests in
 flight get 5s, then their connections are cut). A get whose client takes no
-data for 60s is cut (clients resume after their last @id).
+data for 60s is cut (clients resume after their last @id). A connection that
+sends no request head within 20s, or no whole request within the time
+--max-body takes at 64 KiB/s (at least 30s more), is answered 408 and closed.
 
 Scale-out: with --store (s3://bucket/prefix, or a directory), a --mode
 collector server uploads its sorted runs and its index there (at the latest
@@ -42,6 +44,8 @@ Options:
   --cors-origin O       let this browser origin read answers (repeatable, exact)
   --max-body SIZE       largest request body (default 16MiB, at most 256MiB;
                         413 above it)
+  --max-connections N   connections open at once; more are closed at once
+                        (default: half the open-file limit, at most 1000)
   --backend-name NAME   the storage name in put/delete answers (default shoebox)
   --gzip                compress the sorted run files (gzip, one member per block)
   --memtable-size SIZE  events held in memory (and in the log) before they are
@@ -71,6 +75,7 @@ export const serveCommand: Command = {
       retention: { type: 'string' },
       'cors-origin': { type: 'string', multiple: true },
       'max-body': { type: 'string' },
+      'max-connections': { type: 'string' },
       'backend-name': { type: 'string' },
       'memtable-size': { type: 'string' },
       gzip: { type: 'boolean' },
@@ -105,6 +110,7 @@ export const serveCommand: Command = {
       retention: values.retention as string | undefined,
       corsOrigins: values['cors-origin'] as string[] | undefined,
       maxBody: values['max-body'] as string | undefined,
+      maxConnections: positiveInteger('--max-connections', values['max-connections']),
       backendName: values['backend-name'] as string | undefined,
       memtableSize: values['memtable-size'] as string | undefined,
       gzip: values.gzip === true,
@@ -115,7 +121,8 @@ export const serveCommand: Command = {
       pollInterval: values['poll-interval'] as string | undefined,
       sweepAfter: values['sweep-after'] as string | undefined,
       // The server carries on (and tries again); the operator is told, the same line at most every 30 s.
-      onBackgroundError: (err) => { tell(err.message) }
+      onBackgroundError: (err) => { tell(err.message) },
+      onConnectionCap: (max) => { io.stderr.write(`shoebox serve: ${max} connections open, the most --max-connections allows: new ones are closed until some end\n`) }
     }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => {
@@ -149,6 +156,7 @@ const SERVE_FLAGS = {
   retention: '--retention',
   corsOrigins: '--cors-origin',
   maxBody: '--max-body',
+  maxConnections: '--max-connections',
   backendName: '--backend-name',
   memtableSize: '--memtable-size',
   collectorId: '--collector-id',

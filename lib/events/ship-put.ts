@@ -8,8 +8,10 @@
  * missing from the answer (an invalid name) rejects them with the server's
  * errors; a count above the events sent, or not an integer, does not fit
  * the batch: nothing is acknowledged, nothing sent again (maybe stored).
- * Other answers are failures of the whole request: 429, 503, other 5xx
- * and broken connections are worth another try (Retry-After honoured),
+ * Other answers are failures of the whole request: 408 (the server timed
+ * the request out: shoebox serve does for a body slower than its
+ * requestTimeout), 429, 503, other 5xx and broken connections are worth
+ * another try (Retry-After honoured), as the client's are (client-request.ts),
  * any other status (400 NamespaceMissing, 403 serving mode, 404, 413) is not,
  * and its events are rejected rather than tried forever; except that the
  * shipper splits a batch refused with 413 (its `status` says so) and sends
@@ -107,7 +109,7 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
   const where = safeUrl(url)
   const { status, headers, text } = await post(url, body, options, where)
   if (status !== 200) {
-    const retryable = status === 429 || status >= 500
+    const retryable = status === 408 || status === 429 || status >= 500
     const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after'], MAX_RETRY_AFTER_MS) : undefined
     throw new PutError(`${where}: HTTP ${status}${serverErrors(text)}`, { status, retryable, retryAfterMs })
   }

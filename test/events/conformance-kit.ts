@@ -125,9 +125,16 @@ function binary (): string {
   return transpiled
 }
 
-/** Start the real `shoebox serve` binary on port 0 (with `env` added to this process's, and `nodeArgs` before it); resolves once it printed its URL. */
-export async function spawnServe (args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, binary(), 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+/**
+ * Start the real `shoebox serve` binary on port 0 (with `env` added to this
+ * process's; `nodeArgs` before the script; under `fdLimit` open files, as
+ * `ulimit -n` sets it); resolves once it printed its URL.
+ */
+export async function spawnServe (args: string[], env: Record<string, string> = {}, options: { fdLimit?: number, nodeArgs?: string[] } = {}): Promise<ServeProcess> {
+  const command = [process.execPath, ...(options.nodeArgs ?? []), binary(), 'serve', '--port', '0', ...args]
+  // exec: the shell becomes the server (one pid, signals reach it).
+  const limited = options.fdLimit === undefined ? command : ['/bin/sh', '-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, ...command]
+  const child = spawn(limited[0], limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let stderr = ''
   child.stderr?.on('data', (b: Buffer) => { stderr += b.toString() })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>((resolve) => {
@@ -143,4 +150,21 @@ export async function spawnServe (args: string[], env: Record<string, string> = 
     void exited.then((e) => { reject(new Error(`shoebox serve exited (${e.code ?? e.signal}) before listening: ${e.stderr}`)) })
   })
   return { child, url, exited }
+}
+
+/** What the child prints on stderr, as it prints it. */
+export function stderrOf (serve: ServeProcess): () => string {
+  let text = ''
+  serve.child.stderr?.on('data', (b: Buffer) => { text += b.toString() })
+  return () => text
+}
+
+/** Wait until `done()` holds, checking every 50 ms; false after `ms`. */
+export async function eventually (done: () => boolean | Promise<boolean>, ms = 30_000): Promise<boolean> {
+  const until = Date.now() + ms
+  while (!await done()) {
+    if (Date.now() > until) return false
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return true
 }

@@ -1,11 +1,13 @@
 /**
  * `shoebox serve`'s flags as a user gives them (issue 10, item 7), beyond
- * serve-cli.test.ts: --host binds where it says, --port the port given, and
- * --retention drops whole expired days when the server starts again.
+ * serve-cli.test.ts: --host binds where it says, --port the port given,
+ * --retention drops whole expired days when the server starts again, and
+ * --max-connections closes connections beyond it (serve-flood.test.ts has
+ * the default, under a small descriptor limit).
  */
 import net, { type AddressInfo } from 'node:net'
 import t from 'tap'
-import { get, put, spawnServe } from './conformance-kit.js'
+import { eventually, get, put, spawnServe, stderrOf } from './conformance-kit.js'
 
 async function freePort (): Promise<number> {
   const server = net.createServer()
@@ -52,4 +54,25 @@ t.test('--retention 30d: a restart drops the expired days, keeps the recent ones
   t.same((await get(t, second.url, 's', 0, recent + 1)).map((e) => e.what), ['recent'], 'the 1998 day dropped')
   second.child.kill('SIGTERM')
   t.equal((await second.exited).code, 0)
+})
+
+t.test('--max-connections 2: a third connection is closed unanswered, and stderr says so once', async (t) => {
+  const served = await spawnServe(['--data', t.testdir(), '--max-connections', '2'])
+  const said = stderrOf(served)
+  t.teardown(() => { served.child.kill('SIGKILL') })
+  const port = Number(new URL(served.url).port)
+  // Two clients that began a request head and went quiet (the server holds them for its 20 s headers timeout).
+  const quiet = [0, 1].map(() => net.connect(port, '127.0.0.1', function (this: net.Socket) { this.write('POST /1.0/events/put HTTP/1.1\r\n') }).on('error', () => {}))
+  t.teardown(() => { for (const s of quiet) s.destroy() })
+  await Promise.all(quiet.map(async (s) => await new Promise((resolve) => s.once('connect', resolve))))
+  for (let i = 0; i < 3; i++) {
+    const third = await fetch(served.url + '/1.0/index').then((r) => r.status, (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message)
+    t.not(third, 200, `connection ${i + 3} is not served: ${String(third)}`)
+  }
+  t.ok(await eventually(() => /--max-connections/.test(said()), 10_000))
+  for (const s of quiet) s.destroy()
+  t.ok(await eventually(async () => await fetch(served.url + '/1.0/index').then((r) => r.status === 200, () => false), 10_000), 'served again once they go')
+  served.child.kill('SIGTERM')
+  const end = await served.exited
+  t.same(end.stderr.split('\n').filter((l) => l.includes('--max-connections')), ['shoebox serve: 2 connections open, the most --max-connections allows: new ones are closed until some end'], 'once, naming the cap and the flag')
 })

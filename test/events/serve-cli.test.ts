@@ -32,7 +32,7 @@ t.test('serve, stop with SIGTERM, restart: the events are there', async (t) => {
 })
 
 t.test('usage errors', async (t) => {
-  for (const args of [['--mode', 'fast'], ['--port', 'x'], ['--max-body', 'lots'], ['--retention', '30'], ['extra'], ['--store', 'shared'], ['--mode', 'readonly', '--store', 'shared', '--poll-interval', 'often']]) {
+  for (const args of [['--mode', 'fast'], ['--port', 'x'], ['--max-body', 'lots'], ['--max-connections', '0'], ['--max-connections', '1e3'], ['--retention', '30'], ['extra'], ['--store', 'shared'], ['--mode', 'readonly', '--store', 'shared', '--poll-interval', 'often']]) {
     const r = await cli(['serve', '--data', t.testdir(), ...args])
     t.equal(r.code, 2, `${args.join(' ')} is a usage error`)
     t.equal(r.stderr.split('\n')[0].startsWith('shoebox serve: '), true, r.stderr)

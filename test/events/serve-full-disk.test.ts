@@ -24,7 +24,7 @@ t.test('a full disk: puts refused with 503 and said once, acknowledged ones kept
     SHOEBOX_TEST_ENOSPC_AFTER: String(64 * 1024),
     // The log and the run files: every file the store writes events to.
     SHOEBOX_TEST_ENOSPC_FILES: `${path.sep}(wal|runs)${path.sep}`
-  }, ['--import', preload])
+  }, { nodeArgs: ['--import', preload] })
   t.teardown(() => { full.child.kill('SIGKILL') })
   let said = ''
   full.child.stderr?.on('data', (b: Buffer) => { said += b.toString() })

@@ -11,24 +11,7 @@ import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
 import { serveEvents } from '../../lib/events/server/serve-events.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { get, post, put, sharedStore, spawnServe, start, streams, type ServeProcess } from './conformance-kit.js'
-
-/** What the child prints on stderr, as it prints it. */
-function stderrOf (serve: ServeProcess): () => string {
-  let text = ''
-  serve.child.stderr?.on('data', (b: Buffer) => { text += b.toString() })
-  return () => text
-}
-
-/** Wait until `done()` holds, checking every 50 ms; false after `ms`. */
-async function eventually (done: () => boolean | Promise<boolean>, ms = 30_000): Promise<boolean> {
-  const until = Date.now() + ms
-  while (!await done()) {
-    if (Date.now() > until) return false
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return true
-}
+import { eventually, get, post, put, sharedStore, spawnServe, start, stderrOf, streams } from './conformance-kit.js'
 
 t.test('runs flushed while the store refused are published once it answers again, with no new put', async (t) => {
   const s3 = await startS3({ bucket: 'events' })

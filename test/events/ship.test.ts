@@ -137,6 +137,17 @@ t.test('{ stream, event } items: several streams, namespaces, text kept as given
   t.same(collector.stored[1].event['@library'], { name: 'mine', version: '1' })
 })
 
+t.test('a 408 (the server timed the request out, as shoebox serve does for a body slower than its requestTimeout) is tried again, not a refusal', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.failNext(2, 408)
+  const shipper = ship(collector.url, { stream: 's', retry: fast })
+  await writeAcked(shipper, { seq: 1 })
+  t.equal(collector.requests, 3, 'two 408s, then the put that succeeded')
+  t.same(collector.stored.map((e) => e.event.seq), [1])
+  shipper.destroy()
+})
+
 t.test('a write\'s callback fires only after the server stored its event; an age cut sends a lone event', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })

@@ -329,6 +329,33 @@ t.test('a failed background flush keeps the events in the log; the next put afte
   await reopened.close()
 })
 
+t.test('a log file that cannot be opened fails the flush, not the puts: they go on in the current log file, and the next put after it flushes them', async (t) => {
+  const dir = t.testdir()
+  const memtableSize = 8 * 1024
+  const store = await EventStore.open({ dir, memtableSize })
+  const wal = path.join(dir, 'wal')
+  const current = Math.max(...fs.readdirSync(wal).map((name) => Number(/^(\d{10})\.shoebox$/.exec(name)?.[1] ?? -1)))
+  // A directory where the next log file goes: its open fails (EISDIR), as an EMFILE would, before anything is written.
+  const next = path.join(wal, `${String(current + 1).padStart(10, '0')}.shoebox`)
+  fs.mkdirSync(next)
+  const { put, putTen: putSome } = tenAtATime(store, 'w')
+  while (store.lastError === undefined) await putSome()
+  t.match(store.lastError.message, /cannot open event log .*0+\d\.shoebox/, `the failure names the log file: ${store.lastError.message}`)
+  // Before the fix, every put from here on was refused (503) until a restart.
+  for (let i = 0; i < 5; i++) await putSome()
+  t.equal(store.stats().flushes, 0)
+  const sorted = (): StoredEvent[] => [...put].sort(compareKeys)
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'every answered event readable')
+  fs.rmdirSync(next)
+  while (store.stats().flushes === 0) await putSome()
+  t.ok(store.stats().runs > 0, 'the next flush wrote runs')
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'and every event is readable')
+  await store.close()
+  const reopened = await EventStore.open({ dir, memtableSize })
+  t.same(keys(await all(reopened.read('kronos', 's', everything))), keys(sorted()), 'after a restart too')
+  await reopened.close()
+})
+
 t.test('a damaged run file fails the read naming the file and offset; the log is not touched', async (t) => {
   const dir = t.testdir()
   const store = await EventStore.open({ dir })

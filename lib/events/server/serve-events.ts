@@ -14,13 +14,14 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { invalidOption, type ShoeboxError } from '../../errors.js'
-import { parseDuration, parseSize } from '../../units.js'
+import { parseDuration, parseSize, positiveCount } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
 import { EventStore } from '../store/event-store.js'
 import { RemoteRuns } from '../store/remote-runs.js'
 import { RunPublisher } from '../store/run-publisher.js'
+import { capConnections, CONNECTIONS_CHECK_MS, DEFAULT_HEADERS_TIMEOUT_MS, defaultMaxConnections, defaultRequestTimeout } from './connection-limits.js'
 import { applyCors } from './cors.js'
 import { handleDelete } from './delete-endpoint.js'
 import { failure, sendJson, sendNotFound } from './envelope.js'
@@ -93,6 +94,22 @@ export interface ServeEventsOptions {
    */
   sendTimeout?: number | string
   /**
+   * The most connections open at once; one more is closed at once (keep-alive
+   * ones count while open). Default: half the process's open-file limit, at
+   * most 1000, leaving the rest to the store's own files (connection-limits.ts).
+   */
+  maxConnections?: number
+  /** Told when connections beyond maxConnections start being closed, once per burst (again after a minute without one). Default: none. */
+  onConnectionCap?: (maxConnections: number) => void
+  /** How long a connection may take to send a request's head (then 408, closed). Default '20s'. */
+  headersTimeout?: number | string
+  /**
+   * How long a connection may take to send a whole request, head and body
+   * (then 408, closed: nothing of it is stored). Default: headersTimeout and
+   * the time for maxBody at 64 KiB/s, at least 30 s (16MiB: 276 s).
+   */
+  requestTimeout?: number | string
+  /**
    * Told of each failure the server carries on past, and tries again: a
    * flush, a collector's publish to the shared store, a reader's poll of it,
    * a put whose log append failed (answered 503) (also kept in
@@ -161,6 +178,12 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   // (~2.2 KB/s) is cut, and a get so cut resumes after its last @id (client-get.ts).
   const sendTimeoutMs = parseDuration(o.sendTimeout ?? '60s', 'sendTimeout')
   if (sendTimeoutMs > MAX_TIMER_MS) throw invalidOption('sendTimeout', `at most ${MAX_TIMER_MS} ms (a timer's limit), got ${sendTimeoutMs}`)
+  const maxConnections = positiveCount(o.maxConnections, defaultMaxConnections(), 'maxConnections')
+  // Node reads 0 as "never": a connection that sends nothing would hold its slot for ever.
+  const headersTimeoutMs = parseDuration(o.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeout')
+  if (headersTimeoutMs < 1) throw invalidOption('headersTimeout', 'must be at least 1ms')
+  const requestTimeoutMs = o.requestTimeout === undefined ? defaultRequestTimeout(maxBody, headersTimeoutMs) : parseDuration(o.requestTimeout, 'requestTimeout')
+  if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${requestTimeoutMs} ms`)
   const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
   const ctx: ServerContext = {
     store,
@@ -173,12 +196,13 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     nodeId: nodeId()
   }
   const cors = new Set(o.corsOrigins ?? [])
-  const server = http.createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
+  const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, (req, res) => {
     handle(ctx, mode, cors, maxBody, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, failure([storageError(err)]), process.hrtime.bigint())
       else res.destroy()
     })
   })
+  capConnections(server, maxConnections, o.onConnectionCap)
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)

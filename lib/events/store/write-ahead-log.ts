@@ -157,7 +157,9 @@ export class WriteAheadLog {
   /**
    * Switch to a new file after every append queued so far; `apply` runs at
    * that point (the store freezes its memtable there). Resolves to the
-   * first file number whose records came after `apply`.
+   * first file number whose records came after `apply`; rejects, without
+   * running `apply`, when the next file cannot be opened (appends go on in
+   * the current one).
    */
   async rotate (apply: () => void): Promise<number> {
     await this.#enqueue(null, apply)
@@ -240,9 +242,14 @@ export class WriteAheadLog {
         head.resolve()
         this.#advance()
       }, (err: unknown) => {
+        // The next file could not be opened (EMFILE when something took every
+        // descriptor, a full disk): nothing was written and the current file
+        // is as it was, so only the rotation is refused, and appends go on in
+        // that file. Refusing every later append, as after a failed write,
+        // stopped the store taking puts until a restart.
         this.#rotating = false
-        // Nothing was written to the current file: a full disk is recovered from as after a write.
-        this.#fail(err, [head], isDiskFull(err))
+        head.reject(err as Error)
+        this.#advance()
       })
     }
   }
@@ -317,6 +324,7 @@ export class WriteAheadLog {
     }
   }
 
+  /** Fails only in opening the next file (and reading its size), before anything changed. */
   async #switchFile (): Promise<void> {
     const next = await openLogFile(this.dir, this.#seq + 1, this.#fsync)
     // A rotation that failed after creating the file before may have left it there, empty.
