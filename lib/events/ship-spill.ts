@@ -126,7 +126,7 @@ export class Spill {
   #sink: RollingSink | null = null
   /** Every sink of this run, in order: what of its events is on disk (see SinkWritten). */
   readonly #sinks: SinkWritten[] = []
-  readonly #written = new Map<RollingSink, SinkWritten>()
+  readonly #written = new WeakMap<RollingSink, SinkWritten>()
   /** The first failure of a sink: the events it did not get on disk are not kept. */
   failure: Error | undefined
   /** Sinks being ended (sealed) by a rotation: close() waits for them too. */
@@ -276,6 +276,9 @@ export class Spill {
     if (this.#sink !== null) return this.#sink
     const generation = String(this.#generation++).padStart(6, '0')
     const written: SinkWritten = { firstSeq: this.#seq, durable: 0, file: '', fileBytes: 0 }
+    // Sinks whose events are all settled (replayed, or told) are forgotten: a long run rotates often.
+    const oldest = this.#done.keys().next().value ?? this.#seq
+    while (this.#sinks.length > 0 && (this.#sinks[1]?.firstSeq ?? this.#seq) <= oldest) this.#sinks.shift()
     this.#sinks.push(written)
     const sink = rollingSink({
       dir: this.dir,
@@ -323,7 +326,7 @@ export class Spill {
     for (const [seq, callback] of done) callback(this.#onDisk(seq) ? kept : failure)
   }
 
-  /** How many of this run's events are in spill files, fsynced. */
+  /** How many of this run's events are in spill files, fsynced (of the sinks not forgotten: all, for a spill never replayed). */
   get onDisk (): number {
     return this.#sinks.reduce((n, sink) => n + sink.durable, 0)
   }
