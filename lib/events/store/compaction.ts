@@ -102,7 +102,8 @@ async function concatRuns (dir: string, file: string, runs: readonly RunInfo[], 
   const target = path.join(dir, file)
   const out = await openRunFile(target)
   try {
-    const buf = Buffer.allocUnsafe(COPY_BYTES)
+    // No larger than the largest run: a flush's 10,000 merges of runs of a few hundred bytes each took 1 MiB.
+    const buf = Buffer.allocUnsafe(Math.min(COPY_BYTES, Math.max(1, ...runs.map((r) => r.bytes))))
     for (const run of runs) {
       const name = path.join(dir, run.file)
       const input = await orIoError(fs.open(name, 'r'), 'cannot open event run', name)
