@@ -59,13 +59,14 @@ const MEMTABLE_SLACK = 1.5
 /**
  * Run files a flush or a compaction writes at once. With one at a time a
  * flush of 10,000 one-event streams waited on its fsyncs one after the
- * other. Three, not more: libuv's thread pool has four threads, and the
- * log's writes queue behind the writers' calls; with 8 writers a put during
- * such a flush took a median 1.8-1.9 ms against 0.8-1.0 with 3, and the
- * flush was no faster (bench/RESULTS.md, "serve: many streams"). Each
- * writer holds at most ~1 MiB of blocks (run-writer.ts).
+ * other. 8 against 3, interleaved, with puts timed meanwhile: the flush
+ * took a median 4.6 s against 6.9 s, and a put during it 1.5 ms against
+ * 0.9 ms (the log's writes queue behind the writers' calls in libuv's
+ * 4-thread pool; bench/RESULTS.md, "serve: many streams"). The flush is
+ * what must keep up with its interval. Each writer holds at most ~1 MiB of
+ * blocks (run-writer.ts), so 8 hold ~8 MiB.
  */
-const RUN_WRITERS = 3
+const RUN_WRITERS = 8
 
 /** Replaced run files removed at once (#doom): two of the thread pool's four threads stay free for the log's writes. */
 const FILE_REMOVERS = 2
