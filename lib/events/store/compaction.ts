@@ -102,7 +102,7 @@ async function concatRuns (dir: string, file: string, runs: readonly RunInfo[], 
   const target = path.join(dir, file)
   const out = await openRunFile(target)
   try {
-    // No larger than the largest run: a flush's 10,000 merges of runs of a few hundred bytes each took 1 MiB.
+    // No larger than the largest run: a flush's 10,000 merges of runs of a few hundred bytes took 1 MiB each.
     const buf = Buffer.allocUnsafe(Math.min(COPY_BYTES, Math.max(1, ...runs.map((r) => r.bytes))))
     for (const run of runs) {
       const name = path.join(dir, run.file)
