@@ -228,27 +228,27 @@ t.test('group commit: concurrent puts share fsyncs, and each is answered after o
 
 t.test('while a flush runs, puts go on into the new memtable up to 1.5 times its size, then wait for the flush', async (t) => {
   const dir = t.testdir()
-  // The flush is held where its first run file is renamed into place (a slow disk, in effect),
-  // before its index swap. (Not at a collector's publish: a flush no longer waits for that.)
+  // The flush is held where it creates its run files (a slow disk, in effect), before its
+  // index swap. (Not at a collector's publish: a flush no longer waits for that.)
   let gate: Promise<void> = Promise.resolve()
   let open = (): void => {}
   let held = false
-  const rename = fs.promises.rename
-  fs.promises.rename = async (from, to) => {
-    if (String(to).endsWith('.shoebox')) {
+  const openFile = fs.promises.open
+  fs.promises.open = async (file, ...rest) => {
+    if (String(file).includes(`${path.sep}runs${path.sep}`) && String(file).endsWith('.shoebox')) {
       held = true
       await gate
     }
-    await rename(from, to)
+    return await openFile(file, ...rest)
   }
-  t.teardown(() => { fs.promises.rename = rename })
+  t.teardown(() => { fs.promises.open = openFile })
   const memtableSize = 16 * 1024
   const store = await EventStore.open({ dir: path.join(dir, 'data'), memtableSize })
   gate = new Promise((resolve) => { open = resolve })
   const { put, putTen: putOne } = tenAtATime(store, 'x')
   const stalled = Symbol('stalled')
   const unstalled = async (p: Promise<void>): Promise<unknown> => await Promise.race([p, new Promise((resolve) => setTimeout(resolve, 5000, stalled))])
-  // The first flush is held at its rename: the new memtable fills past one, then 1.5 memtables' worth.
+  // The first flush is held at its run files: the new memtable fills past one, then 1.5 memtables' worth.
   while (!held || store.stats().memtableBytes < memtableSize * 1.5) {
     t.not(await unstalled(putOne()), stalled, `a put at ${store.stats().memtableBytes} bytes goes on while the flush runs`)
     if (!t.passing()) break

@@ -10,11 +10,11 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../../errors.js'
-import { syncDir, tempBeside, writeAll } from '../../fs/durable.js'
+import { writeAll } from '../../fs/durable.js'
 import { orIoError } from '../../fs/io-error.js'
 import { distinct, mergeBlocks } from './merge.js'
 import { firstKey, lastKey, readRun, type RunInfo } from './run-file.js'
-import { BLOCK_BYTES, RunWriter } from './run-writer.js'
+import { BLOCK_BYTES, openRunFile, RunWriter } from './run-writer.js'
 import { compareKeys, type EventRange } from './stored-event.js'
 
 export const COMPACT_AT = 4
@@ -25,11 +25,32 @@ function tier (run: RunInfo): number {
   return Math.floor(Math.log(Math.max(run.bytes, BLOCK_BYTES)) / Math.log(4))
 }
 
-/** Runs of one stream and bucket that should be merged now, or undefined. */
-export function pickCompaction (runs: readonly RunInfo[], ns: string, stream: string, bucket: string): RunInfo[] | undefined {
+/** The key of a run's stream and bucket: the runs compaction may merge together share it. */
+export function bucketKey (run: Pick<RunInfo, 'ns' | 'stream' | 'bucket'>): string {
+  return JSON.stringify([run.ns, run.stream, run.bucket])
+}
+
+/**
+ * The runs of each of `keys` (bucketKey()), in index order, in one pass over
+ * `runs`: a flush that added a run to each of 10,000 streams looked up each
+ * stream's runs with a scan of the whole index, 10,000 scans of 10,000 runs.
+ */
+export function runsByBucket (runs: readonly RunInfo[], keys: ReadonlySet<string>): Map<string, RunInfo[]> {
+  const groups = new Map<string, RunInfo[]>()
+  for (const run of runs) {
+    const key = bucketKey(run)
+    if (!keys.has(key)) continue
+    const list = groups.get(key)
+    if (list === undefined) groups.set(key, [run])
+    else list.push(run)
+  }
+  return groups
+}
+
+/** Runs of one stream and bucket (`runs` holds only those) that should be merged now, or undefined. */
+export function pickCompaction (runs: readonly RunInfo[]): RunInfo[] | undefined {
   const tiers = new Map<number, RunInfo[]>()
   for (const run of runs) {
-    if (run.ns !== ns || run.stream !== stream || run.bucket !== bucket) continue
     const list = tiers.get(tier(run)) ?? []
     list.push(run)
     if (list.length >= COMPACT_AT) return list
@@ -69,7 +90,7 @@ export function disjointOrder (runs: readonly RunInfo[]): RunInfo[] | undefined 
 
 const COPY_BYTES = 1024 * 1024
 
-/** One run file that is `runs` (sorted, disjoint) one after the other, written as RunWriter does: temp file, fsync, rename. */
+/** One run file that is `runs` (sorted, disjoint) one after the other, written as RunWriter does: under its final name, fsynced (the directory is the caller's). */
 async function concatRuns (dir: string, file: string, runs: readonly RunInfo[], options: { gzip: boolean, fsync: boolean }): Promise<RunInfo> {
   const first = runs[0]
   const last = runs[runs.length - 1]
@@ -79,10 +100,10 @@ async function concatRuns (dir: string, file: string, runs: readonly RunInfo[], 
   }
   if (options.gzip) info.gzip = true
   const target = path.join(dir, file)
-  const temp = tempBeside(target)
-  const out = await orIoError(fs.open(temp, 'wx'), 'cannot create event run', temp)
+  const out = await openRunFile(target)
   try {
-    const buf = Buffer.allocUnsafe(COPY_BYTES)
+    // No larger than the largest run: a flush's 10,000 merges of runs of a few hundred bytes took 1 MiB each.
+    const buf = Buffer.allocUnsafe(Math.min(COPY_BYTES, Math.max(1, ...runs.map((r) => r.bytes))))
     for (const run of runs) {
       const name = path.join(dir, run.file)
       const input = await orIoError(fs.open(name, 'r'), 'cannot open event run', name)
@@ -102,11 +123,9 @@ async function concatRuns (dir: string, file: string, runs: readonly RunInfo[], 
     }
     if (options.fsync) await out.sync()
     await out.close()
-    await fs.rename(temp, target)
-    if (options.fsync) await syncDir(dir)
   } catch (err) {
     await out.close().catch(() => {})
-    await fs.unlink(temp).catch(() => {})
+    await fs.unlink(target).catch(() => {})
     throw err
   }
   return info

@@ -10,8 +10,9 @@
  *   index.json          the runs, the log files they replace, the streams (run-index.ts)
  *
  * Puts land in the log and the memtable (memtable.ts); past `memtableSize`
- * the memtable is frozen at a log rotation, written out as runs, the index
- * swapped, and the old log files removed. A get merges the overlapping runs
+ * the memtable is frozen at a log rotation, written out as runs (RUN_WRITERS
+ * files at once, one directory fsync for all), the index swapped, the old
+ * log files removed, and the merges that made due swapped in together. A get merges the overlapping runs
  * and the memtables lazily (merge.ts). One log for all streams, not one per
  * stream: a put naming ten streams costs one fsync, not ten.
  *
@@ -29,16 +30,17 @@ import { ensureDir } from '../../fs/durable.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { decodePutRecord, encodePutRecords, isPutRecord } from './put-records.js'
-import { Memtable, type MemtableSlice } from './memtable.js'
+import { Memtable, streamKey, type MemtableSlice } from './memtable.js'
 import { PutRows, rowsOf, type PutBatch } from './put-rows.js'
 import { inBlocks, mergeLimited } from './merge.js'
-import { mergeRuns, pickCompaction } from './compaction.js'
+import { bucketKey, mergeRuns, pickCompaction, runsByBucket } from './compaction.js'
+import { inParallel } from './in-parallel.js'
 import { lockDir } from './dir-lock.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import type { RunPublisher } from './run-publisher.js'
 import { eventOf, localReader, readRun, readWholeRun, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
 import { memtableSource, readLines, runSource } from './read-lines.js'
-import { writeBucketRuns, writeRun } from './run-writer.js'
+import { syncRunsDir, writeBucketRuns, writeRun } from './run-writer.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, inRange, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
@@ -54,6 +56,21 @@ const TICKS_PER_MS = 10_000n
  * the 250 MB it is held to (bench/RESULTS.md, "Ingest wall time, third pass").
  */
 const MEMTABLE_SLACK = 1.5
+
+/**
+ * Run files a flush or a compaction writes at once. With one at a time a
+ * flush of 10,000 one-event streams waited on its fsyncs one after the
+ * other. 8 against 3, interleaved, with puts timed meanwhile: the flush
+ * took a median 4.6 s against 6.9 s, and a put during it 1.5 ms against
+ * 0.9 ms (the log's writes queue behind the writers' calls in libuv's
+ * 4-thread pool; bench/RESULTS.md, "serve: many streams"). The flush is
+ * what must keep up with its interval. Each writer holds at most ~1 MiB of
+ * blocks (run-writer.ts), so 8 hold ~8 MiB.
+ */
+const RUN_WRITERS = 8
+
+/** Replaced run files removed at once (#doom): two of the thread pool's four threads stay free for the log's writes. */
+const FILE_REMOVERS = 2
 
 export interface EventStoreOptions {
   /** The data directory (created if missing). */
@@ -84,6 +101,8 @@ export interface EventStoreStats {
   flushes: number
   /** Merges of runs (compaction.ts). */
   compactions: number
+  /** Writes of index.json since the store opened: one per flush, one for a flush's compactions, one per delete or expiry that changed runs. */
+  indexWrites: number
   replay: ReplayReport
 }
 
@@ -116,12 +135,14 @@ export class EventStore implements EventBackend {
   #closing = false
   #timer: NodeJS.Timeout | undefined
   #unlock: (() => Promise<void>) | undefined
-  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
   /** The last publish to the shared store failed: the flush timer tries again, even with no new events. */
   #publishFailed = false
   /** The publish running in the background, if any, and whether the runs changed since it began. */
   #publishing: Promise<void> | undefined
   #publishAgain = false
+  /** The index's runs by stream (streamKey()), made once per index: a get's choice of runs scanned every run of every stream. */
+  #byStream: { index: RunIndex, runs: Map<string, RunInfo[]> } | undefined
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
 
@@ -153,7 +174,8 @@ export class EventStore implements EventBackend {
     this.#unlock = await lockDir(this.dir)
     this.#index = await loadIndex(this.dir)
     for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
-    // Run files not in the index were written by a flush or delete that crashed before its index swap.
+    // Run files not in the index were written by a flush, merge or delete that crashed before its index
+    // swap (run files are written under their final names: run-writer.ts), or are older versions' temporary files.
     // The scale-out uploader's markers stay: it drops those of gone files itself, and an `.uploading`
     // one names a multipart upload that only it can abort (roll/uploader.ts, resume()).
     const listed = new Set(this.#index.runs.map((r) => r.file))
@@ -191,7 +213,7 @@ export class EventStore implements EventBackend {
       // Runs are older than any log record replayed: applying the delete again is exact.
       const rewritten = await this.#rewriteRuns(m.ns, m.s, range)
       if (rewritten.changed) {
-        await saveIndex(this.dir, rewritten.index, this.#fsync)
+        await this.#saveIndex(rewritten.index)
         this.#index = rewritten.index
         for (const file of rewritten.removed) await fs.unlink(path.join(this.#runsDir, file)).catch(() => {})
       }
@@ -287,7 +309,7 @@ export class EventStore implements EventBackend {
    * goes, so a get that is never read holds no event objects).
    */
   #snapshot (ns: string, stream: string, range: EventRange): { runs: RunInfo[], slices: MemtableSlice[] } {
-    const runs = this.#index.runs.filter((r) => runMayHold(r, ns, stream, range))
+    const runs = this.#streamRuns(ns, stream).filter((r) => runMayHold(r, ns, stream, range))
     const slices: MemtableSlice[] = []
     for (const table of [this.#memtable, ...this.#frozen]) {
       const slice = table.slice(ns, stream, range)
@@ -331,12 +353,13 @@ export class EventStore implements EventBackend {
       })
       const count = await this.#countDistinct(ns, stream, range, victims.map(([, events]) => [...events]))
       const rewritten = await this.#rewriteRuns(ns, stream, range)
-      if (rewritten.changed) await saveIndex(this.dir, rewritten.index, this.#fsync)
+      if (rewritten.changed) await this.#saveIndex(rewritten.index)
       // One synchronous step: readers see none of the delete, or all of it.
       this.#index = rewritten.index
       for (const [table, events] of victims) table.remove(ns, stream, events)
-      this.#doom(rewritten.removed)
+      const removing = this.#doom(rewritten.removed)
       if (rewritten.changed) this.#requestPublish()
+      await removing
       return count
     })
   }
@@ -348,7 +371,7 @@ export class EventStore implements EventBackend {
    * run and the memtable. A lazy merge, not a set of keys: memory stays one block per run.
    */
   async #countDistinct (ns: string, stream: string, range: EventRange, memtableLists: StoredEvent[][]): Promise<number> {
-    const runs = this.#index.runs.filter((r) => runMayHold(r, ns, stream, range))
+    const runs = this.#streamRuns(ns, stream).filter((r) => runMayHold(r, ns, stream, range))
     const sources: Array<AsyncIterator<StoredEvent[]>> = [
       ...runs.map((run) => readRun(this.#runsDir, run, range, false)),
       ...memtableLists.filter((l) => l.length > 0).map((list) => inBlocks(list.sort(compareKeys)))
@@ -358,22 +381,29 @@ export class EventStore implements EventBackend {
     return count
   }
 
-  /** The stream's runs without the range's events (an index copy; nothing visible changes yet). */
+  /** The stream's runs without the range's events (an index copy and durable run files; nothing visible changes yet). */
   async #rewriteRuns (ns: string, stream: string, range: EventRange): Promise<{ index: RunIndex, removed: string[], changed: boolean }> {
     const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
     const removed: string[] = []
-    for (const run of this.#index.runs) {
-      if (!runMayHold(run, ns, stream, range)) continue
-      const events = await readWholeRun(this.#runsDir, run)
-      const kept = events.filter((e) => !inRange(e, range))
-      if (kept.length === events.length) continue
-      const at = index.runs.indexOf(run)
-      if (kept.length === 0) {
-        index.runs.splice(at, 1)
-      } else {
-        index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, BigInt(run.bucket), kept, this.#runOptions)
+    const firstSeq = index.runSeq
+    try {
+      for (const run of this.#streamRuns(ns, stream)) {
+        if (!runMayHold(run, ns, stream, range)) continue
+        const events = await readWholeRun(this.#runsDir, run)
+        const kept = events.filter((e) => !inRange(e, range))
+        if (kept.length === events.length) continue
+        const at = index.runs.indexOf(run)
+        if (kept.length === 0) {
+          index.runs.splice(at, 1)
+        } else {
+          index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, BigInt(run.bucket), kept, this.#runOptions)
+        }
+        removed.push(run.file)
       }
-      removed.push(run.file)
+      if (index.runSeq > firstSeq) await syncRunsDir(this.#runsDir, this.#fsync)
+    } catch (err) {
+      await this.#removeRunFiles(firstSeq, index.runSeq)
+      throw err
     }
     return { index, removed, changed: removed.length > 0 }
   }
@@ -405,36 +435,94 @@ export class EventStore implements EventBackend {
       if (this.#frozen.length === 0) return
       const frozen = [...this.#frozen]
       const index: RunIndex = { ...this.#index, walSeq: this.#frozenUpTo, runs: [...this.#index.runs] }
-      for (const table of frozen) {
-        for (const { ns, stream, batches } of table.streams()) {
-          const nextFile = (): string => runFileName(index.runSeq++, this.#gzip)
-          index.runs.push(...await writeBucketRuns(this.#runsDir, nextFile, ns, stream, this.#bucket, batches, this.#runOptions))
+      // RUN_WRITERS streams written at once, each fsynced; one fsync of the directory for all, then the swap.
+      const firstSeq = index.runSeq
+      const nextFile = (): string => runFileName(index.runSeq++, this.#gzip)
+      try {
+        for (const table of frozen) {
+          const written = await inParallel(table.streams(), RUN_WRITERS, async ({ ns, stream, batches }) =>
+            await writeBucketRuns(this.#runsDir, nextFile, ns, stream, this.#bucket, batches, this.#runOptions))
+          for (const runs of written) index.runs.push(...runs)
         }
+        await syncRunsDir(this.#runsDir, this.#fsync)
+      } catch (err) {
+        await this.#removeRunFiles(firstSeq, index.runSeq)
+        throw err
       }
       const added = index.runs.slice(this.#index.runs.length)
       index.streams = Object.fromEntries([...this.#streams].map(([ns, names]) => [ns, [...names]]))
-      await saveIndex(this.dir, index, this.#fsync)
+      await this.#saveIndex(index)
       this.#index = index
       this.#frozen = this.#frozen.filter((t) => !frozen.includes(t))
       this.#stats.flushes++
       await this.#wal.removeBefore(index.walSeq)
-      for (const run of added) await this.#compact(run.ns, run.stream, run.bucket)
+      await this.#compact(added)
       this.#requestPublish()
     })
     await this.dropExpired()
   }
 
-  /** Merge the bucket's runs while a tier is full (under #serially); each merge is its own index swap. */
-  async #compact (ns: string, stream: string, bucket: string): Promise<void> {
-    for (let runs = pickCompaction(this.#index.runs, ns, stream, bucket); runs !== undefined; runs = pickCompaction(this.#index.runs, ns, stream, bucket)) {
-      const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
-      const merged = await mergeRuns(this.#runsDir, runFileName(index.runSeq++, this.#gzip), runs, this.#runOptions)
-      index.runs = [...index.runs.filter((r) => !runs.includes(r)), merged]
-      await saveIndex(this.dir, index, this.#fsync)
-      this.#index = index
-      this.#stats.compactions++
-      this.#doom(runs.map((r) => r.file))
+  /**
+   * Merge the runs of the buckets the flush added to while a tier is full
+   * (under #serially), all in one index swap: the buckets' runs found in one
+   * pass over the index, the buckets merged RUN_WRITERS at a time (each
+   * merge one block per run in memory), one directory fsync, one saveIndex.
+   * Each merge was its own swap: once a tier filled, 10,000 streams rewrote
+   * a 2.5 MB index.json 10,000 times.
+   */
+  async #compact (added: readonly RunInfo[]): Promise<void> {
+    const groups = runsByBucket(this.#index.runs, new Set(added.map(bucketKey)))
+    const index: RunIndex = { ...this.#index }
+    const firstSeq = index.runSeq
+    const replaced = new Set<string>()
+    const merged: RunInfo[] = []
+    try {
+      await inParallel(groups.values(), RUN_WRITERS, async (runs) => {
+        // A merged run may complete a higher tier and be merged again, before any index names it.
+        for (let picked = pickCompaction(runs); picked !== undefined; picked = pickCompaction(runs)) {
+          const run = await mergeRuns(this.#runsDir, runFileName(index.runSeq++, this.#gzip), picked, this.#runOptions)
+          for (const r of picked) replaced.add(r.file)
+          runs.splice(0, runs.length, ...runs.filter((r) => !replaced.has(r.file)), run)
+          merged.push(run)
+        }
+      })
+      if (merged.length === 0) return
+      await syncRunsDir(this.#runsDir, this.#fsync)
+    } catch (err) {
+      await this.#removeRunFiles(firstSeq, index.runSeq)
+      throw err
     }
+    index.runs = [...this.#index.runs, ...merged].filter((r) => !replaced.has(r.file))
+    await this.#saveIndex(index)
+    this.#index = index
+    this.#stats.compactions += merged.length
+    await this.#doom([...replaced])
+  }
+
+  /** Write the index (the commit point of a change of runs); counted in stats().indexWrites. */
+  async #saveIndex (index: RunIndex): Promise<void> {
+    await saveIndex(this.dir, index, this.#fsync)
+    this.#stats.indexWrites++
+  }
+
+  /** Remove the run files numbered from `first` to before `end`: written by a change that failed before its index swap, so no index names them. */
+  async #removeRunFiles (first: number, end: number): Promise<void> {
+    for (let seq = first; seq < end; seq++) await fs.unlink(path.join(this.#runsDir, runFileName(seq, this.#gzip))).catch(() => {})
+  }
+
+  /** The index's runs of one stream, in index order. */
+  #streamRuns (ns: string, stream: string): readonly RunInfo[] {
+    if (this.#byStream?.index !== this.#index) {
+      const runs = new Map<string, RunInfo[]>()
+      for (const run of this.#index.runs) {
+        const key = streamKey(run.ns, run.stream)
+        const list = runs.get(key)
+        if (list === undefined) runs.set(key, [run])
+        else list.push(run)
+      }
+      this.#byStream = { index: this.#index, runs }
+    }
+    return this.#byStream.runs.get(streamKey(ns, stream)) ?? []
   }
 
   /** Drop whole buckets older than the retention (none without one); resolves to the runs dropped. */
@@ -443,14 +531,15 @@ export class EventStore implements EventBackend {
     if (retention === undefined) return 0
     const cutoff = BigInt(nowMs) * TICKS_PER_MS - retention
     return await this.#serially(async () => {
-      const expired = this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= cutoff)
-      if (expired.length === 0) return 0
-      const index: RunIndex = { ...this.#index, runs: this.#index.runs.filter((r) => !expired.includes(r)) }
-      await saveIndex(this.dir, index, this.#fsync)
+      const expired = new Set(this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= cutoff))
+      if (expired.size === 0) return 0
+      const index: RunIndex = { ...this.#index, runs: this.#index.runs.filter((r) => !expired.has(r)) }
+      await this.#saveIndex(index)
       this.#index = index
-      this.#doom(expired.map((r) => r.file))
+      const removing = this.#doom([...expired].map((r) => r.file))
       this.#requestPublish()
-      return expired.length
+      await removing
+      return expired.size
     })
   }
 
@@ -569,11 +658,20 @@ export class EventStore implements EventBackend {
     return result
   }
 
-  #doom (files: string[]): void {
-    for (const file of files) {
-      if ((this.#readers.get(file) ?? 0) > 0) this.#doomed.add(file)
-      else void fs.unlink(path.join(this.#runsDir, file)).catch(() => {})
-    }
+  /**
+   * Remove replaced run files: those a reader holds when it lets go (marked
+   * now, synchronously), the others now, FILE_REMOVERS at a time. Not all
+   * at once: a flush's 10,000 merges replaced 40,000 files, and 40,000
+   * unlinks queued in the thread pool at once held the log's writes behind
+   * them (the next put took 3.5 s; bench/RESULTS.md, "serve: many streams").
+   */
+  async #doom (files: string[]): Promise<void> {
+    const free = files.filter((file) => {
+      if ((this.#readers.get(file) ?? 0) === 0) return true
+      this.#doomed.add(file)
+      return false
+    })
+    await inParallel(free, FILE_REMOVERS, async (file) => { await fs.unlink(path.join(this.#runsDir, file)).catch(() => {}) })
   }
 
   #release (file: string): void {

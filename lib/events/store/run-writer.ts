@@ -2,14 +2,21 @@
  * Writing a run file (run-file.ts describes the layout) from sorted events
  * given in any number of batches, so a compaction of large runs never holds
  * more than a block: records are encoded into ~64 KiB blocks (gzip members
- * when compressed), appended to a temporary file beside the target, and the
- * file is fsynced and renamed only when complete. Run file names are unique
- * (numbered by the index), so the rename never replaces a live file.
+ * when compressed) and appended to the file, which is fsynced when complete.
+ *
+ * The file is written under its final name, with no temporary name and
+ * rename: run files are numbered by the index, and a number the index does
+ * not name yet is no reader's (a read takes its runs from the index) and no
+ * publisher's (it uploads the index's runs). The index swap that names it is
+ * the commit point; the caller fsyncs the runs directory once for all the
+ * files of a change before that swap (syncRunsDir), not once per file. A
+ * crash before the swap leaves files the index does not list, which the
+ * store removes when it opens; a failed change removes its own.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { syncDir, tempBeside, writeAll, writevAll } from '../../fs/durable.js'
+import { syncDir, writeAll, writevAll } from '../../fs/durable.js'
 import { orIoError } from '../../fs/io-error.js'
 import { formatEventId } from '../event-id.js'
 import { encodeEventRecords } from './event-records.js'
@@ -32,7 +39,6 @@ const RECORD_OVERHEAD = 80
 
 export class RunWriter {
   readonly #target: string
-  readonly #temp: string
   readonly #gzip: boolean
   readonly #fsync: boolean
   readonly #info: RunInfo
@@ -46,7 +52,6 @@ export class RunWriter {
 
   constructor (dir: string, file: string, ns: string, stream: string, bucket: bigint, options: { gzip: boolean, fsync: boolean }) {
     this.#target = path.join(dir, file)
-    this.#temp = tempBeside(this.#target)
     this.#gzip = options.gzip
     this.#fsync = options.fsync
     this.#info = { file, ns, stream, bucket: bucket.toString(), minTime: '', maxTime: '', firstId: '', lastId: '', count: 0, bytes: 0, blocks: [] }
@@ -66,7 +71,7 @@ export class RunWriter {
     }
   }
 
-  /** Write the rest, fsync, give the file its name; resolves to what the index keeps. */
+  /** Write the rest and fsync (not the directory: syncRunsDir); resolves to what the index keeps. */
   async finish (): Promise<RunInfo> {
     if (this.#pending.length > 0) await this.#writeBlock()
     await this.#writeOut()
@@ -75,10 +80,8 @@ export class RunWriter {
     this.#info.maxTime = last.time.toString()
     this.#info.lastId = last.idText ?? formatEventId(last.id)
     try {
-      if (this.#fsync) await orIoError(this.#handle.sync(), 'cannot fsync event run', this.#temp)
+      if (this.#fsync) await orIoError(this.#handle.sync(), 'cannot fsync event run', this.#target)
       await this.#handle.close()
-      await orIoError(fs.rename(this.#temp, this.#target), 'cannot name event run', this.#target)
-      if (this.#fsync) await orIoError(syncDir(path.dirname(this.#target)), 'cannot fsync directory', path.dirname(this.#target))
     } catch (err) {
       await this.abort()
       throw err
@@ -86,10 +89,10 @@ export class RunWriter {
     return this.#info
   }
 
-  /** Remove the temporary file (a failed flush or compaction). */
+  /** Remove the file (a failed flush or compaction). */
   async abort (): Promise<void> {
     await this.#handle?.close().catch(() => {})
-    await fs.unlink(this.#temp).catch(() => {})
+    await fs.unlink(this.#target).catch(() => {})
   }
 
   async #writeBlock (): Promise<void> {
@@ -98,7 +101,7 @@ export class RunWriter {
     this.#pendingBytes = 0
     const records = encodeEventRecords([{ prefix: [], events }])
     const block = this.#gzip ? zlib.gzipSync(records) : records
-    this.#handle ??= await orIoError(fs.open(this.#temp, 'wx'), 'cannot create event run', this.#temp)
+    this.#handle ??= await openRunFile(this.#target)
     this.#info.blocks.push([this.#info.bytes, events[0].time.toString()])
     this.#unwritten.push(block)
     this.#unwrittenBytes += block.length
@@ -114,11 +117,26 @@ export class RunWriter {
     this.#unwritten = []
     this.#unwrittenBytes = 0
     // A full disk names the run file it could not write (the events stay in the write-ahead log).
-    await orIoError(blocks.length === 1 ? writeAll(this.#handle, blocks[0]) : writevAll(this.#handle, blocks), 'cannot write event run', this.#temp)
+    await orIoError(blocks.length === 1 ? writeAll(this.#handle, blocks[0]) : writevAll(this.#handle, blocks), 'cannot write event run', this.#target)
   }
 }
 
-/** Write sorted events as one run file (durably) and describe it. */
+/**
+ * Create (or truncate) a run file under its final name. Not 'wx': a file of a
+ * number the index does not name is what a failed change left behind (its
+ * removal is best effort), never a live run, and must not block the change
+ * that takes the number next.
+ */
+export async function openRunFile (file: string): Promise<fs.FileHandle> {
+  return await orIoError(fs.open(file, 'w'), 'cannot create event run', file)
+}
+
+/** After a change's run files are written and fsynced, before the index swap that names them: one fsync of the directory for all of them. */
+export async function syncRunsDir (dir: string, fsync: boolean): Promise<void> {
+  if (fsync) await orIoError(syncDir(dir), 'cannot fsync event runs directory', dir)
+}
+
+/** Write sorted events as one run file (fsynced; the directory is the caller's, syncRunsDir) and describe it. */
 export async function writeRun (
   dir: string, file: string, ns: string, stream: string, bucket: bigint, events: readonly StoredEvent[], options: { gzip: boolean, fsync: boolean }
 ): Promise<RunInfo> {
