@@ -17,7 +17,9 @@ Uploads each FILE to the store URL (s3://bucket/prefix, file:///dir or a
 directory) under the key of its file name, as a multipart upload on S3, and
 verifies it (each part's CRC32 as sent against the bytes read, and the
 stored size). Prints one line per file to stdout and the transfer statistics to
-stderr. A failed upload leaves no multipart upload behind.
+stderr. A failed upload leaves no multipart upload behind. Two FILEs with the
+same name (a/x.gz b/x.gz) would be one key: that is refused before anything
+is uploaded.
 
 Options:
   --to URL              the store to upload into (required)
@@ -42,6 +44,7 @@ export const uploadCommand: Command = {
     if (positionals.length === 0) throw usage('upload needs at least one FILE')
     if (typeof values.to !== 'string') throw usage('upload needs --to URL')
     const queueSize = positiveInteger('--queue-size', values['queue-size'])
+    refuseSharedKeys(positionals)
     const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     let uploaded = false
@@ -70,5 +73,23 @@ export const uploadCommand: Command = {
       await store.close()
     }
     return 0
+  }
+}
+
+/**
+ * Each file goes to the key of its base name, so two files of one name
+ * (logs/a/x.gz logs/b/x.gz) would be one object: the second upload replaced
+ * the first, and with --delete-local both local copies went, the first's
+ * bytes with nothing left anywhere. Refused before any upload starts.
+ */
+function refuseSharedKeys (files: string[]): void {
+  const byKey = new Map<string, string>()
+  for (const file of files) {
+    const key = path.basename(file)
+    const earlier = byKey.get(key)
+    if (earlier !== undefined) {
+      throw usage(`${earlier} and ${file} would both be uploaded as ${JSON.stringify(key)} (the second replacing the first); upload them to different --to prefixes`)
+    }
+    byKey.set(key, file)
   }
 }

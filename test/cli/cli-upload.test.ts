@@ -71,3 +71,21 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     t.equal(r.stderr.trim().split('\n').length, code === 2 ? 2 : 1, 'one line')
   }
 })
+
+t.test('two files of one name are refused before anything is uploaded (the second would replace the first)', async (t) => {
+  // With --delete-local, the first file's bytes were gone from disk and from the store.
+  const a = path.join(tmp, 'a', 'same.gz')
+  const b = path.join(tmp, 'b', 'same.gz')
+  fs.mkdirSync(path.dirname(a))
+  fs.mkdirSync(path.dirname(b))
+  fs.writeFileSync(a, 'first')
+  fs.writeFileSync(b, 'second')
+  const r = await cli(['upload', a, b, '--to', `s3://${s3.bucket}/twice`, '--delete-local'])
+  t.equal(r.code, 2, r.stderr)
+  t.match(r.stderr, `shoebox upload: ${a} and ${b} would both be uploaded as "same.gz"`)
+  t.equal(r.stdout.length, 0)
+  t.equal(fs.readFileSync(a, 'utf8'), 'first', 'the first file is kept')
+  t.equal(fs.readFileSync(b, 'utf8'), 'second', 'the second file is kept')
+  t.equal(s3.object('twice/same.gz'), undefined, 'nothing uploaded')
+  t.equal(s3.openMultipartUploads(), 0)
+})
