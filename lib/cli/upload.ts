@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { ShoeboxError } from '../errors.js'
+import { abortReason, ShoeboxError, throwIfAborted } from '../errors.js'
 import { openStore } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
@@ -10,6 +10,7 @@ import { describeIoError, quotedGlobHint, usage } from './io.js'
 import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg, TransferReporter } from './store-options.js'
 import { plural } from '../plural.js'
+import { untilInterrupted } from './interrupt.js'
 
 const help = `Usage: shoebox upload FILE... --to URL [options]
 
@@ -48,26 +49,40 @@ export const uploadCommand: Command = {
     const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     let uploaded = false
+    let done = 0
     try {
-      for (const file of positionals) {
-        const key = path.basename(file)
-        let size: number
-        try {
-          const st = await fs.promises.stat(file)
-          if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
-          size = st.size
-        } catch (err) {
-          throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
+      await untilInterrupted(async (signal) => {
+        for (const file of positionals) {
+          throwIfAborted(signal)
+          const key = path.basename(file)
+          let size: number
+          try {
+            const st = await fs.promises.stat(file)
+            if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
+            size = st.size
+          } catch (err) {
+            throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
+          }
+          const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }), { flags: { partSize: '--part-size' } })
+          // An abort destroys the writer, which aborts its multipart upload.
+          await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer, { signal }).catch((err: unknown) => {
+            throw signal.aborted ? abortReason(signal) : err
+          })
+          const stored = await store.stat(key)
+          if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}`)
+          const etag = writer.result?.etag ?? stored.etag
+          if (values['delete-local'] === true) await fs.promises.unlink(file)
+          io.stdout.write(`${file}\t${store.url}/${key}\t${plural(size, 'byte')}\t${etag}\n`)
+          done++
         }
-        const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }), { flags: { partSize: '--part-size' } })
-        await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer)
-        const stored = await store.stat(key)
-        if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}`)
-        const etag = writer.result?.etag ?? stored.etag
-        if (values['delete-local'] === true) await fs.promises.unlink(file)
-        io.stdout.write(`${file}\t${store.url}/${key}\t${plural(size, 'byte')}\t${etag}\n`)
-      }
+      })
       uploaded = true
+    } catch (err) {
+      // Interrupted: say what stays (the files listed on stdout); the file under way left nothing behind.
+      if (err instanceof ShoeboxError && err.code === 'SHOEBOX_ABORTED') {
+        err.message += done === 0 ? `; nothing was uploaded to ${store.url}` : `; ${plural(done, 'file')} uploaded to ${store.url} before it (listed above)`
+      }
+      throw err
     } finally {
       transfers.stop(uploaded)
       await store.close()

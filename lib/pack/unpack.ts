@@ -27,7 +27,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { abortReason, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
 import { ensureDir, writeAll } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
@@ -52,6 +52,13 @@ export interface UnpackOptions {
   maxFrameSize?: number
   /** Each file once it is in place (twice for a path an `overwrite` replaced). */
   onFile?: (event: UnpackedFile) => void
+  /**
+   * Stops the unpack when aborted (the CLI's SIGINT/SIGTERM), as a refusal
+   * does: no new file is started, the writes under way finish (so no
+   * temporary file is left), and unpack() rejects (SHOEBOX_ABORTED, or the
+   * signal's reason when it is a ShoeboxError) saying how many files were restored.
+   */
+  signal?: AbortSignal
 }
 
 export interface UnpackedFile {
@@ -82,6 +89,8 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   if (options === null || typeof options !== 'object' || typeof options.out !== 'string' || options.out === '') {
     throw invalidOption('out', 'a directory to unpack into is required')
   }
+  const signal = options.signal
+  throwIfAborted(signal)
   const source = archiveSource(pattern, {
     storeOptions: options.storeOptions,
     maxRecordSize: options.maxRecordSize,
@@ -107,6 +116,10 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   // failure no new write starts (those under way finish).
   const running = new Map<string, Promise<void>>()
   let failure: unknown
+  // An abort ends the reading of records; the failure path below then runs as for a refusal.
+  const abort = (): void => { source.destroy(abortReason(signal as AbortSignal)) }
+  signal?.addEventListener('abort', abort, { once: true })
+  if (signal?.aborted === true) abort()
   try {
     for await (const record of source as AsyncIterable<ShoeboxRecord>) {
       if (failure !== undefined) break
@@ -133,6 +146,8 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   } catch (err) {
     // A damaged or unreadable archive: the writes under way still finish first.
     failure ??= err
+  } finally {
+    signal?.removeEventListener('abort', abort)
   }
   await Promise.all(running.values())
   if (failure !== undefined) {
