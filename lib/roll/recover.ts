@@ -19,7 +19,7 @@ import { ShoeboxError } from '../errors.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { ArchiveDecoder } from '../format/decoder.js'
 import { syncDir, syncFile } from '../fs/durable.js'
-import { orIoError } from '../fs/io-error.js'
+import { ioError, orIoError } from '../fs/io-error.js'
 import { hostName, isAlive, parseTempName, sealName } from './names.js'
 
 export interface RecoveredFile {
@@ -56,6 +56,15 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
     const parts = parseTempName(name)
     if (parts === undefined) continue
     const temp = path.join(dir, name)
+    // Only a regular file is a writer's: a directory of that name stopped the
+    // recovery of every file after it (and a sink's start), and a symbolic link
+    // was read and truncated through, whatever it pointed at.
+    const kind = await kindOf(temp)
+    if (kind === 'gone') continue
+    if (kind !== 'file') {
+      options.onSkip?.({ temp, reason: `${kind}, not a file a writer left` })
+      continue
+    }
     if (options.force !== true) {
       if (parts.host !== host) {
         options.onSkip?.({ temp, reason: `written by host ${parts.host}; recover with force if that writer is gone` })
@@ -83,6 +92,17 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
     options.onRecover?.(recovered)
   }
   return out
+}
+
+/** What is at `file`, not following a link. */
+async function kindOf (file: string): Promise<'file' | 'gone' | 'a symbolic link' | 'a directory' | 'not a regular file'> {
+  try {
+    const st = await fs.lstat(file)
+    return st.isFile() ? 'file' : st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a directory' : 'not a regular file'
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+    throw ioError(err, 'cannot recover', file)
+  }
 }
 
 /** Recover one temporary file into `dir` under `finalName` (or the next free alternative). */
