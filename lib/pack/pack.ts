@@ -14,6 +14,7 @@ import { abortReason, invalidOption, ShoeboxError, throwIfAborted } from '../err
 import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import { SealedUploader, type UploadErrorEvent, type UploadEvent, type UploadOptions } from '../roll/uploader.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
+import { fileUrlPath, schemeOf } from '../store/store-url.js'
 import { parseSize } from '../units.js'
 import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } from './pack-source.js'
 import type { ReadProgress } from './read-file.js'
@@ -91,7 +92,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   }
   const signal = options.signal
   throwIfAborted(signal)
-  const source = packFiles(dir, options)
+  const source = packFiles(dir, { ...options, destination: localDirectory(options.to) })
   // A bad URL or option fails here, before any file is read.
   await openStore(options.to, options.storeOptions).close()
   const rollSize = parseSize(options.rollSize ?? DEFAULT_ROLL_SIZE, 'rollSize')
@@ -159,6 +160,12 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${plural(uploaded, 'archive')} uploaded to ${options.to} before it ${uploaded === 1 ? 'stays' : 'stay'} there`
     }
   }
+}
+
+/** The directory a store URL names, when it is local (a path or file://). */
+function localDirectory (to: string): string | undefined {
+  const scheme = schemeOf(to)
+  return scheme === undefined ? to : scheme === 'file' ? fileUrlPath(to) : undefined
 }
 
 /**
