@@ -155,3 +155,15 @@ t.test('--out where a file is in the way: one line saying so, nothing unpacked',
   }
   t.equal(fs.readFileSync(file, 'utf8'), 'keep me')
 })
+
+t.test('a name longer than the filesystem takes: one line in words, the name not repeated raw', async (t) => {
+  // Was "...: ENAMETOOLONG: name too long, lstat '<the 300-byte path again>'".
+  const base = tempDir(t)
+  const long = 'n'.repeat(300)
+  craft(path.join(base, 'archives', 'a.shoebox'), [packRecord('short.txt', 'fine'), packRecord(`d/${long}`, 'too long')])
+  const out = path.join(base, 'out')
+  const err = await expectCode(t, unpack(path.join(base, 'archives', '*'), { out }), 'SHOEBOX_IO', 'a long name')
+  t.match(err?.message, `cannot restore "d/${long}" as ${path.join(fs.realpathSync(out), 'd', long)}: file name too long (ENAMETOOLONG); 1 file restored before it stays in `)
+  t.notMatch(err?.message, /lstat|open '/, 'no raw syscall text')
+  t.same(listAll(out), ['d/', 'short.txt'])
+})
