@@ -20,7 +20,8 @@ verifies it (each part's CRC32 as sent against the bytes read, and the
 stored size). Prints one line per file to stdout and the transfer statistics to
 stderr. A failed upload leaves no multipart upload behind. Two FILEs with the
 same name (a/x.gz b/x.gz) would be one key: that is refused before anything
-is uploaded.
+is uploaded. With --delete-local, a file that changed during its upload is
+kept, and the command fails naming it.
 
 Options:
   --to URL              the store to upload into (required)
@@ -55,11 +56,10 @@ export const uploadCommand: Command = {
         for (const file of positionals) {
           throwIfAborted(signal)
           const key = path.basename(file)
-          let size: number
+          let before: fs.Stats
           try {
-            const st = await fs.promises.stat(file)
-            if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
-            size = st.size
+            before = await fs.promises.stat(file)
+            if (!before.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
           } catch (err) {
             throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
           }
@@ -68,10 +68,14 @@ export const uploadCommand: Command = {
           await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer, { signal }).catch((err: unknown) => {
             throw signal.aborted ? abortReason(signal) : err
           })
+          const size = before.size
           const stored = await store.stat(key)
           if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}`)
           const etag = writer.result?.etag ?? stored.etag
-          if (values['delete-local'] === true) await fs.promises.unlink(file)
+          if (values['delete-local'] === true) {
+            await keepIfChanged(file, before, `${store.url}/${key}`)
+            await fs.promises.unlink(file)
+          }
           io.stdout.write(`${file}\t${store.url}/${key}\t${plural(size, 'byte')}\t${etag}\n`)
           done++
         }
@@ -106,5 +110,29 @@ function refuseSharedKeys (files: string[]): void {
       throw usage(`${earlier} and ${file} would both be uploaded as ${JSON.stringify(key)} (the second replacing the first); upload them to different --to prefixes`)
     }
     byKey.set(key, file)
+  }
+}
+
+/**
+ * --delete-local deletes a file only as it was uploaded: one appended to (a
+ * live log) or rewritten after its bytes were read and before the unlink
+ * (the store's size check passes, it was taken at the first stat) lost
+ * those bytes with the file. If its size, mtime, ctime or inode moved since
+ * the upload began, it is kept and the upload fails, naming it.
+ */
+async function keepIfChanged (file: string, before: fs.Stats, object: string): Promise<void> {
+  let now: fs.Stats
+  try {
+    now = await fs.promises.stat(file)
+  } catch (err) {
+    throw new ShoeboxError('SHOEBOX_IO', `cannot delete ${file} after its upload to ${object}: ${describeIoError(err)}`, { cause: err })
+  }
+  const moved: string[] = []
+  if (now.ino !== before.ino) moved.push('replaced by another file')
+  if (now.size !== before.size) moved.push(`size ${before.size} -> ${now.size}`)
+  if (now.mtimeMs !== before.mtimeMs) moved.push('mtime moved')
+  else if (now.ctimeMs !== before.ctimeMs) moved.push('ctime moved')
+  if (moved.length > 0) {
+    throw new ShoeboxError('SHOEBOX_IO', `${file} changed while it was uploaded (${moved.join(', ')}): ${object} holds it as it was, and the file is kept (not deleted)`)
   }
 }

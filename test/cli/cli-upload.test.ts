@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { cli } from '../cli-run.js'
+import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-upload-'))
@@ -88,4 +89,25 @@ t.test('two files of one name are refused before anything is uploaded (the secon
   t.equal(fs.readFileSync(b, 'utf8'), 'second', 'the second file is kept')
   t.equal(s3.object('twice/same.gz'), undefined, 'nothing uploaded')
   t.equal(s3.openMultipartUploads(), 0)
+})
+
+t.test('--delete-local keeps a file that changed while it was uploaded (a live log appended to)', async (t) => {
+  // The store held the bytes as first read, and the size check passed (taken at the first stat):
+  // the file was deleted, and what was appended meanwhile was gone.
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 300 }, times: 1 }])
+  t.teardown(async () => { await proxy.close() })
+  const endpoint = process.env.SHOEBOX_S3_ENDPOINT
+  process.env.SHOEBOX_S3_ENDPOINT = proxy.endpoint
+  t.teardown(() => { process.env.SHOEBOX_S3_ENDPOINT = endpoint })
+  const file = path.join(tmp, 'live.log')
+  fs.writeFileSync(file, 'line 1\n')
+  const run = cli(['upload', file, '--to', `s3://${s3.bucket}/live`, '--delete-local'])
+  // The upload is under way (its bytes read, the put held by the proxy): the writer appends.
+  while (proxy.count('PutObject') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  fs.appendFileSync(file, 'line 2\n')
+  const r = await run
+  t.equal(r.code, 1, r.stderr)
+  t.match(r.stderr, new RegExp(`^shoebox upload: ${file} changed while it was uploaded \\(size 7 -> 14[^)]*\\): s3://${s3.bucket}/live/live\\.log holds it as it was, and the file is kept \\(not deleted\\)\n$`))
+  t.equal(fs.readFileSync(file, 'utf8'), 'line 1\nline 2\n', 'the file is kept, with what was appended')
+  t.equal(s3.object('live/live.log')?.toString(), 'line 1\n')
 })
