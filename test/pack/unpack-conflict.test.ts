@@ -167,3 +167,26 @@ t.test('a name longer than the filesystem takes: one line in words, the name not
   t.notMatch(err?.message, /lstat|open '/, 'no raw syscall text')
   t.same(listAll(out), ['d/', 'short.txt'])
 })
+
+t.test('two unpacks into one directory at once, without overwrite: each path is written once, never replaced unasked', async (t) => {
+  // The check that a file exists came before the write, and a rename put the file in place:
+  // both unpacks passed the check and the later rename replaced the earlier file, both "restoring" all 50.
+  const base = tempDir(t)
+  for (const version of ['A', 'B']) {
+    craft(path.join(base, version, 'x.shoebox'), Array.from({ length: 50 }, (_, i) => packRecord(`f${i}`, `${version} ${i}`)))
+  }
+  const out = path.join(base, 'out')
+  const written = new Map<string, string[]>()
+  const results = await Promise.allSettled(['A', 'B'].map(async (version) => await unpack(path.join(base, version, '*'), {
+    out,
+    onFile: (f) => { written.set(f.path, [...(written.get(f.path) ?? []), version]) }
+  })))
+  // (Each stops at its first path the other has taken: how many each restored depends on the interleaving.)
+  t.same(fs.readdirSync(out).sort(), [...written.keys()].sort(), 'every file there was reported by the unpack that wrote it, and nothing else is there')
+  t.same([...written.values()].filter((versions) => versions.length > 1), [], 'no path written by both')
+  for (const [rel, [version]] of written) t.equal(fs.readFileSync(path.join(out, rel), 'utf8'), `${version} ${rel.slice(1)}`, rel)
+  const failed = results.filter((r) => r.status === 'rejected')
+  t.ok(failed.length >= 1, 'at least one of them stopped')
+  for (const r of failed) t.match((r as PromiseRejectedResult).reason, { code: 'SHOEBOX_IO', message: /exists in .* \(overwrite to replace it\)/ })
+  t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')), [], 'no temporary file left')
+})
