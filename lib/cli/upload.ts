@@ -59,10 +59,11 @@ export const uploadCommand: Command = {
           let before: fs.Stats
           try {
             before = await fs.promises.stat(file)
-            if (!before.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
           } catch (err) {
             throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
           }
+          // (A FIFO or a device was called a directory: its size is not its content, so neither is uploaded.)
+          if (!before.isFile()) throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${before.isDirectory() ? 'is a directory' : 'not a regular file'}`)
           const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }), { flags: { partSize: '--part-size' } })
           // An abort destroys the writer, which aborts its multipart upload.
           await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer, { signal }).catch((err: unknown) => {

@@ -60,7 +60,8 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     [['upload', small, '--to', `s3://${s3.bucket}`, '--queue-size', '0'], 2, /--queue-size must be a positive integer/],
     [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /^shoebox upload: --part-size: must be at least 5MiB/],
     [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],
-    [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory/],
+    [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory$/m],
+    [['upload', '/dev/null', '--to', `s3://${s3.bucket}`], 1, /^shoebox upload: cannot read \/dev\/null: not a regular file$/m],
     [['upload', small, '--to', 's3://no-such-bucket/x'], 1, /s3:\/\/no-such-bucket\/x: put small\.bin: the bucket does not exist/]
   ]
   for (const [args, code, message] of cases) {
