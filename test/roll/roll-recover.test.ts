@@ -118,6 +118,18 @@ t.test('a temporary file with no whole record is removed (path null)', async (t)
   }
 })
 
+t.test('a file under a temporary name that is no archive is left as it is (onSkip), not removed', async (t) => {
+  // Another program's file, named like ours: it held no whole record, so it was deleted.
+  const dir = tempDir(t)
+  const notes = Buffer.from('my notes, not an archive\n')
+  const theirs = leaveTemp(dir, 'notes.txt', notes)
+  const skipped: SkippedTemp[] = []
+  const result = await recoverDirectory(dir, { onSkip: (s) => { skipped.push(s) } })
+  t.same(result, [])
+  t.same(skipped, [{ temp: theirs, reason: "not an archive (its first bytes are not a record's, a gzip member's or a zstd frame's); left as it is" }])
+  t.ok(fs.readFileSync(theirs).equals(notes), 'kept, unchanged')
+})
+
 t.test("a live writer's file (this pid) or another host's is skipped, unless force", async (t) => {
   const dir = tempDir(t)
   const { data, offsets } = archive(8)
