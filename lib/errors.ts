@@ -40,6 +40,7 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_META_SCHEMA'
   | 'SHOEBOX_EVENT_REJECTED'
   | 'SHOEBOX_EVENT_DROPPED'
+  | 'SHOEBOX_ABORTED'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode
@@ -49,6 +50,23 @@ export class ShoeboxError extends Error {
     this.name = 'ShoeboxError'
     this.code = code
   }
+}
+
+/**
+ * Why an operation given an AbortSignal stopped: the signal's reason when
+ * it is a ShoeboxError (the CLI aborts with one naming the signal), else
+ * SHOEBOX_ABORTED. A fresh error each call: callers add what was kept to
+ * its message.
+ */
+export function abortReason (signal: AbortSignal): ShoeboxError {
+  const reason: unknown = signal.reason
+  if (reason instanceof ShoeboxError) return new ShoeboxError(reason.code, reason.message, { cause: reason })
+  return new ShoeboxError('SHOEBOX_ABORTED', reason instanceof Error && reason.name !== 'AbortError' ? `aborted: ${reason.message}` : 'aborted', { cause: reason })
+}
+
+/** Throw abortReason() if `signal` is aborted (no signal: never). */
+export function throwIfAborted (signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw abortReason(signal)
 }
 
 /** Why a stretch of archive bytes could not be read as a record. */

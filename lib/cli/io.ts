@@ -1,6 +1,6 @@
 /** Shared CLI plumbing: standard streams, opening inputs, and one-line errors. */
 import fs from 'node:fs'
-import type { Readable, Writable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 
@@ -53,7 +53,7 @@ export async function openInput (io: Io, name: string): Promise<Readable> {
 export function processIo (): Io {
   const stdinIsFile = isFile(0)
   return {
-    stdin: stdinIsFile ? fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }) : process.stdin,
+    stdin: stdinIsFile ? fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }) : isDirectory(0) ? directoryStdin() : process.stdin,
     stdout: isFile(1) ? fs.createWriteStream('', { fd: 1, autoClose: false, highWaterMark: READ_CHUNK }) : process.stdout,
     stderr: process.stderr,
     stdinFile: stdinIsFile ? 0 : undefined
@@ -132,6 +132,28 @@ function isFile (fd: number): boolean {
   } catch {
     return false
   }
+}
+
+function isDirectory (fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Standard input that is a directory (`shoebox decode < archives/`): Node's
+ * process.stdin reads it as empty, with no error, so `encode` wrote an empty
+ * archive, `decode` printed nothing, and both exited 0. As openInput() does
+ * for a named directory, the first read fails instead, naming it.
+ */
+function directoryStdin (): Readable {
+  return new Readable({
+    read () {
+      this.destroy(new ShoeboxError('SHOEBOX_IO', 'cannot read stdin: is a directory'))
+    }
+  })
 }
 
 /**

@@ -8,6 +8,7 @@ import { asUsage, parse } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
 import { plural } from '../plural.js'
+import { untilInterrupted } from './interrupt.js'
 
 const help = `Usage: shoebox pack DIR --to URL [options]
 
@@ -76,7 +77,7 @@ export const packCommand: Command = {
     const verbose = values.verbose === true
     const byReason = new Map<SkipReason, number>()
     const started = Date.now()
-    const summary = await pack(positionals[0], {
+    const summary = await untilInterrupted(async (signal) => await pack(positionals[0], {
       to,
       include: includes,
       dot: values.dot === true,
@@ -89,8 +90,9 @@ export const packCommand: Command = {
       onSkip: (entry) => {
         byReason.set(entry.reason, (byReason.get(entry.reason) ?? 0) + 1)
         if (verbose) io.stderr.write(`shoebox pack: skipped ${path.join(dir, ...entry.path.split('/'))} (${entry.reason}${entry.detail === undefined ? '' : `: ${entry.detail}`})\n`)
-      }
-    })
+      },
+      signal
+    }))
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     const reasons = [...byReason].map(([reason, count]) => `${reason}: ${count}`).join(', ')
     const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped (${reasons})` : ''

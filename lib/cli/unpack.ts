@@ -7,6 +7,7 @@ import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionSpec } from './read-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
 import { plural } from '../plural.js'
+import { untilInterrupted } from './interrupt.js'
 
 const help = `Usage: shoebox unpack PATTERN --out DIR [options]
 
@@ -52,13 +53,15 @@ export const unpackCommand: Command = {
     if (typeof out !== 'string' || out === '') throw usage('unpack needs --out DIR')
     const maxRecordSize = maxRecordSizeFrom(values)
     const started = Date.now()
-    const summary = await unpack(storeUrlArg(positionals[0]), {
+    const pattern = storeUrlArg(positionals[0])
+    const summary = await untilInterrupted(async (signal) => await unpack(pattern, {
       out,
       overwrite: values.overwrite === true,
       maxRecordSize,
       maxFrameSize: maxFrameSizeFrom(values),
-      storeOptions: storeOptionsFrom(values)
-    })
+      storeOptions: storeOptionsFrom(values),
+      signal
+    }))
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     io.stderr.write(`shoebox unpack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${plural(summary.archives, 'archive')} into ${path.resolve(out)}, ${seconds} s\n`)
     return 0

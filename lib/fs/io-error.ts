@@ -18,7 +18,9 @@ const WORDS: Record<string, string> = {
   EROFS: 'read-only file system',
   EMFILE: 'too many open files',
   EFBIG: 'file too large',
-  EIO: 'input/output error'
+  EIO: 'input/output error',
+  ENAMETOOLONG: 'file name too long',
+  ELOOP: 'too many levels of symbolic links'
 }
 
 /** An errno error in words ('permission denied'), or its message when it has no code we know. */

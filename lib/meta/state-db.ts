@@ -171,6 +171,8 @@ export class StateDb {
 
   /** Add the columns that are missing (types recorded), in one go. */
   addColumns (wanted: ReadonlyMap<string, ColumnType>): void {
+    if ([...wanted.keys()].every((name) => this.#types.has(name))) return
+    this.#learnColumnsAdded()
     // Checked before the first ALTER: none of them is added rather than some (and SQLite's raw error).
     const added = [...wanted.keys()].filter((name) => !this.#types.has(name)).length
     if (this.#types.size + added > SQLITE_MAX_COLUMNS) {
@@ -181,6 +183,29 @@ export class StateDb {
       this.db.prepare(`ALTER TABLE ${TABLE} ADD COLUMN ${quote(name)} ${SQL_TYPE[type]}`).run()
       this.#recordType(name, type)
     }
+  }
+
+  /**
+   * Columns another process added since this one read the table (two
+   * `meta update`s at once on a new state db: the second, once it had the
+   * write lock, added __state_added again and failed with SQLite's
+   * "duplicate column name"). Taken with the type that process recorded.
+   * Called inside the write transaction, so what it sees stays true.
+   */
+  #learnColumnsAdded (): void {
+    const recorded = this.#recordedTypes()
+    for (const column of this.#tableInfo()) {
+      if (!this.#types.has(column.name)) this.#types.set(column.name, this.#typeOfExisting(column, recorded.get(column.name)))
+    }
+  }
+
+  /** The column types recorded in the types table (an unknown type is left out). */
+  #recordedTypes (): Map<string, ColumnType> {
+    const recorded = new Map<string, ColumnType>()
+    for (const { name, type } of this.db.prepare(`SELECT name, type FROM ${TYPES_TABLE}`).all() as Array<{ name: string, type: string }>) {
+      if ((COLUMN_TYPES as readonly string[]).includes(type)) recorded.set(name, type as ColumnType)
+    }
+    return recorded
   }
 
   #recordType (name: string, type: ColumnType): void {
@@ -244,10 +269,7 @@ export class StateDb {
 
   #prepare (): void {
     if (!this.#schemaNames().has(TYPES_TABLE)) this.db.exec(`CREATE TABLE ${TYPES_TABLE} (name TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL)`)
-    const recorded = new Map<string, ColumnType>()
-    for (const { name, type } of this.db.prepare(`SELECT name, type FROM ${TYPES_TABLE}`).all() as Array<{ name: string, type: string }>) {
-      if ((COLUMN_TYPES as readonly string[]).includes(type)) recorded.set(name, type as ColumnType)
-    }
+    const recorded = this.#recordedTypes()
     let info = this.#tableInfo()
     if (info.length === 0) {
       const unique = this.schema.unique

@@ -75,6 +75,8 @@ export class EncodeNdjson extends Transform {
   #parse: boolean
   #onInvalid: OnInvalid
   #maxLine: number
+  /** Whether maxLineLength was an option (else it comes from maxRecordSize, and errors say so). */
+  readonly #maxLineGiven: boolean
   /**
    * The pieces of a line that has not ended yet, each copied once (its
    * producer may reuse the chunk), joined once when its newline arrives: a
@@ -112,6 +114,7 @@ export class EncodeNdjson extends Transform {
     this.#encoder = new ArchiveEncoder(encoderOptions, frame ? { ...internals, exactSizes: true } : internals)
     this.#onInvalid = onInvalid
     this.#maxLine = options.maxLineLength ?? this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE
+    this.#maxLineGiven = options.maxLineLength !== undefined
     this.source = options.source ?? 'input'
     if (frame && this.#encoder.canFrameLines) {
       const size = measureFlat(this.#flat, this.#flat.length, { pairs: 0, chars: 0, bound: 0 })
@@ -220,7 +223,11 @@ export class EncodeNdjson extends Transform {
   }
 
   #tooLong (line: number): ShoeboxError {
-    return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${line}: longer than maxLineLength ${this.#maxLine}`)
+    // By default the limit comes from maxRecordSize: name that (and its flag), not an option the user never set.
+    const limit = this.#maxLineGiven
+      ? `maxLineLength ${this.#maxLine}`
+      : `${this.#maxLine} bytes, the longest line a record of maxRecordSize ${this.#encoder.maxRecordSize} holds (--max-record-size raises it)`
+    return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${line}: longer than ${limit}`)
   }
 
   /**

@@ -56,10 +56,17 @@ export interface PackFilesOptions {
    * skipped. Default 3.
    */
   readAttempts?: number
+  /**
+   * The directory the archives are written to, when it is local (pack()
+   * sets it from `to`). If it lies inside the directory packed, it is not
+   * walked into (one `skip`, reason 'destination'): the archives written
+   * there during the walk would otherwise be packed too, as files.
+   */
+  destination?: string
 }
 
 /** Why an entry was not packed. 'unreadable' and 'changed while read' only with skipUnreadable. */
-export type SkipReason = 'symlink' | 'not a regular file' | 'vanished' | 'unsafe name' | 'unreadable' | 'changed while read'
+export type SkipReason = 'symlink' | 'not a regular file' | 'vanished' | 'unsafe name' | 'unreadable' | 'changed while read' | 'destination'
 
 /** Something under the directory that was not packed. */
 export interface SkippedEntry {
@@ -86,7 +93,7 @@ export class PackSource extends Readable {
   files = 0
   /** Payload bytes packed so far. */
   bytes = 0
-  /** Entries left out so far (symlinks, special files, unsafe names, files gone mid-walk). */
+  /** Entries left out so far (symlinks, special files, unsafe names, files gone mid-walk, the destination). */
   skipped = 0
   readonly #globs: string[]
   readonly #dot: boolean
@@ -95,6 +102,9 @@ export class PackSource extends Readable {
   readonly #maxFileSize: number
   readonly #skipUnreadable: boolean
   readonly #readAttempts: number
+  readonly #destination: string | undefined
+  /** The destination's real path, relative to the real path of `dir` ('/'-separated), if inside it. */
+  #destinationRel: string | undefined
   readonly #records: AsyncGenerator<PackRecord>
 
   constructor (dir: string, options: PackFilesOptions = {}) {
@@ -113,6 +123,7 @@ export class PackSource extends Readable {
     const attempts = options.readAttempts ?? DEFAULT_READ_ATTEMPTS
     if (!Number.isSafeInteger(attempts) || attempts < 1) throw invalidOption('readAttempts', `must be a whole number of reads, 1 or more, got ${String(attempts)}`)
     this.#readAttempts = attempts
+    this.#destination = options.destination === undefined ? undefined : path.resolve(options.destination)
     this.#records = this.#walk()
   }
 
@@ -153,6 +164,11 @@ export class PackSource extends Readable {
     // of Node's own start, which a program that never packs should not pay.
     const { Minimatch } = await import('minimatch')
     this.#include = this.#globs.map((g) => new Minimatch(g, { dot: this.#dot }))
+    if (this.#destination !== undefined) {
+      // Compared as real paths: the walk follows no link, so a directory's real path is the root's plus its relative one.
+      const inside = path.relative(await fs.realpath(this.dir), await realPathSoFar(this.#destination))
+      if (inside !== '' && !inside.startsWith('..') && !path.isAbsolute(inside)) this.#destinationRel = inside.split(path.sep).join('/')
+    }
     yield * this.#walkDir(this.dir, '')
   }
 
@@ -181,7 +197,8 @@ export class PackSource extends Readable {
       const kind = await kindOf(entry, childAbs)
       if (kind === 'gone') continue
       if (kind === 'dir') {
-        if (this.#reaches(childRel)) yield * this.#walkDir(childAbs, childRel)
+        if (childRel === this.#destinationRel) this.#skip({ path: childRel, reason: 'destination' })
+        else if (this.#reaches(childRel)) yield * this.#walkDir(childAbs, childRel)
         continue
       }
       if (kind === 'file' ? !this.#matches(childRel) : !(this.#matches(childRel) || this.#reaches(childRel))) continue
@@ -292,6 +309,16 @@ function unsafeName (rel: string): string | undefined {
     return undefined
   } catch (err) {
     return (err as Error).message
+  }
+}
+
+/** The real path of `p`, or of its deepest existing parent joined with the rest (a destination not made yet). */
+async function realPathSoFar (p: string): Promise<string> {
+  try {
+    return await fs.realpath(p)
+  } catch {
+    const parent = path.dirname(p)
+    return parent === p ? p : path.join(await realPathSoFar(parent), path.basename(p))
   }
 }
 

@@ -10,10 +10,11 @@ import os from 'node:os'
 import path from 'node:path'
 import type { GzipOptions } from '../compress/gzip.js'
 import type { CompressOption } from '../compress/codecs.js'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { abortReason, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
 import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import { SealedUploader, type UploadErrorEvent, type UploadEvent, type UploadOptions } from '../roll/uploader.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
+import { fileUrlPath, schemeOf } from '../store/store-url.js'
 import { parseSize } from '../units.js'
 import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } from './pack-source.js'
 import type { ReadProgress } from './read-file.js'
@@ -48,6 +49,13 @@ export interface PackOptions extends PackFilesOptions {
   onSealed?: (event: SealedEvent) => void
   /** Each archive once the store has it (and has verified it). */
   onUpload?: (event: UploadEvent) => void
+  /**
+   * Stops the pack when aborted (the CLI's SIGINT/SIGTERM): the walk ends,
+   * uploads under way are aborted, the staging directory is removed, and
+   * pack() rejects (SHOEBOX_ABORTED, or the signal's reason when it is a
+   * ShoeboxError) saying how many archives the store kept.
+   */
+  signal?: AbortSignal
 }
 
 export interface PackSummary {
@@ -82,7 +90,9 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   if (options === null || typeof options !== 'object' || typeof options.to !== 'string' || options.to === '') {
     throw invalidOption('to', 'a destination (s3://bucket/prefix, file:///dir or a directory) is required')
   }
-  const source = packFiles(dir, options)
+  const signal = options.signal
+  throwIfAborted(signal)
+  const source = packFiles(dir, { ...options, destination: localDirectory(options.to) })
   // A bad URL or option fails here, before any file is read.
   await openStore(options.to, options.storeOptions).close()
   const rollSize = parseSize(options.rollSize ?? DEFAULT_ROLL_SIZE, 'rollSize')
@@ -93,7 +103,16 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   let sink: RollingSink | undefined
   let uploaded = 0
   let failure: unknown
+  // An abort fails the walk and the sink (the walk may be over, the uploads not);
+  // the failure path below then cleans up as for any other error.
+  const abort = (): void => {
+    const reason = abortReason(signal as AbortSignal)
+    source.destroy(reason)
+    sink?.destroy(reason)
+  }
+  signal?.addEventListener('abort', abort, { once: true })
   try {
+    throwIfAborted(signal)
     sink = rollingSink({
       dir: staging,
       gzip: options.gzip,
@@ -127,6 +146,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     failure = err
     throw err
   } finally {
+    signal?.removeEventListener('abort', abort)
     source.destroy()
     if (sink !== undefined && !sink.closed) {
       // On failure: uploads under way are aborted; wait for that before the staging files go.
@@ -140,6 +160,12 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${plural(uploaded, 'archive')} uploaded to ${options.to} before it ${uploaded === 1 ? 'stays' : 'stay'} there`
     }
   }
+}
+
+/** The directory a store URL names, when it is local (a path or file://). */
+function localDirectory (to: string): string | undefined {
+  const scheme = schemeOf(to)
+  return scheme === undefined ? to : scheme === 'file' ? fileUrlPath(to) : undefined
 }
 
 /**

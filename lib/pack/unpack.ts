@@ -7,7 +7,10 @@
  * link planted there could lead a write outside). The payload is checked
  * against the record's size and sha256 before the file is created; it is
  * written under a temporary name, given its mode and mtime, and renamed
- * into place, so a file is either whole or not there.
+ * into place, so a file is either whole or not there. Without `overwrite`
+ * it is linked into place instead (../fs/link.ts), which fails where a file
+ * exists: one made after the check (another unpack into the same
+ * directory) is never replaced unasked.
  *
  * Paths must also agree with each other across all the archives: a path
  * that is a file in one record and a directory on another's path (`fd` and
@@ -27,8 +30,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { abortReason, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
 import { ensureDir, writeAll } from '../fs/durable.js'
+import { moveNoReplace } from '../fs/link.js'
 import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
 import { archiveSource } from '../source/archive-source.js'
@@ -52,6 +56,13 @@ export interface UnpackOptions {
   maxFrameSize?: number
   /** Each file once it is in place (twice for a path an `overwrite` replaced). */
   onFile?: (event: UnpackedFile) => void
+  /**
+   * Stops the unpack when aborted (the CLI's SIGINT/SIGTERM), as a refusal
+   * does: no new file is started, the writes under way finish (so no
+   * temporary file is left), and unpack() rejects (SHOEBOX_ABORTED, or the
+   * signal's reason when it is a ShoeboxError) saying how many files were restored.
+   */
+  signal?: AbortSignal
 }
 
 export interface UnpackedFile {
@@ -82,6 +93,8 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   if (options === null || typeof options !== 'object' || typeof options.out !== 'string' || options.out === '') {
     throw invalidOption('out', 'a directory to unpack into is required')
   }
+  const signal = options.signal
+  throwIfAborted(signal)
   const source = archiveSource(pattern, {
     storeOptions: options.storeOptions,
     maxRecordSize: options.maxRecordSize,
@@ -107,6 +120,10 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   // failure no new write starts (those under way finish).
   const running = new Map<string, Promise<void>>()
   let failure: unknown
+  // An abort ends the reading of records; the failure path below then runs as for a refusal.
+  const abort = (): void => { source.destroy(abortReason(signal as AbortSignal)) }
+  signal?.addEventListener('abort', abort, { once: true })
+  if (signal?.aborted === true) abort()
   try {
     for await (const record of source as AsyncIterable<ShoeboxRecord>) {
       if (failure !== undefined) break
@@ -133,6 +150,8 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   } catch (err) {
     // A damaged or unreadable archive: the writes under way still finish first.
     failure ??= err
+  } finally {
+    signal?.removeEventListener('abort', abort)
   }
   await Promise.all(running.values())
   if (failure !== undefined) {
@@ -266,11 +285,10 @@ class Restorer {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target)
     }
+    const exists = (): ShoeboxError => new ShoeboxError('SHOEBOX_IO', `${where}: ${JSON.stringify(rel)} exists in ${this.#root} (overwrite to replace it)`)
     if (existing !== undefined) {
       if (existing.isDirectory()) throw new ShoeboxError('SHOEBOX_IO', `${where}: cannot restore ${JSON.stringify(rel)}: a directory is in the way`)
-      if (this.#options.overwrite !== true) {
-        throw new ShoeboxError('SHOEBOX_IO', `${where}: ${JSON.stringify(rel)} exists in ${this.#root} (overwrite to replace it)`)
-      }
+      if (this.#options.overwrite !== true) throw exists()
       // A symlink there is replaced by the rename, never written through.
     }
     const temp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'))
@@ -285,9 +303,16 @@ class Restorer {
       if (mtime !== undefined) await handle.utimes(new Date(), mtime)
       if (this.#options.fsync === true) await handle.sync()
       await handle.close()
-      await fs.rename(temp, target)
+      if (this.#options.overwrite === true) {
+        await fs.rename(temp, target)
+      } else if (!await moveNoReplace(temp, target)) {
+        // Made since the check above (another unpack into the same directory, a
+        // program writing there): a rename would have replaced it unasked.
+        throw exists()
+      }
       renamed = true
     } catch (err) {
+      if (err instanceof ShoeboxError) throw err
       throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target)
     } finally {
       if (!renamed) {

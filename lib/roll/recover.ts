@@ -15,15 +15,15 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { crc32 } from '../checksum.js'
-import { isGzip } from '../compress/gzip.js'
+import { GZIP_MAGIC, isGzip } from '../compress/gzip.js'
 import { DEFAULT_MAX_FRAME_SIZE, frameTooLarge } from '../compress/zstd.js'
 import { FrameWalker, type FrameTooLarge, isTooLarge, isZstd, NEED_MORE, ZSTD_MAGIC } from '../compress/zstd-frame.js'
 import { requireZstd, type ZstdBackend } from '../compress/zstd-loader.js'
 import { ShoeboxError } from '../errors.js'
-import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES } from '../format/constants.js'
 import { ArchiveDecoder } from '../format/decoder.js'
 import { syncDir, syncFile } from '../fs/durable.js'
-import { orIoError } from '../fs/io-error.js'
+import { ioError, orIoError } from '../fs/io-error.js'
 import { hostName, isAlive, parseTempName, sealName } from './names.js'
 
 export interface RecoveredFile {
@@ -67,6 +67,15 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
     const parts = parseTempName(name)
     if (parts === undefined) continue
     const temp = path.join(dir, name)
+    // Only a regular file is a writer's: a directory of that name stopped the
+    // recovery of every file after it (and a sink's start), and a symbolic link
+    // was read and truncated through, whatever it pointed at.
+    const kind = await kindOf(temp)
+    if (kind === 'gone') continue
+    if (kind !== 'file') {
+      options.onSkip?.({ temp, reason: `${kind}, not a file a writer left` })
+      continue
+    }
     if (options.force !== true) {
       if (parts.host !== host) {
         options.onSkip?.({ temp, reason: `written by host ${parts.host}; recover with force if that writer is gone` })
@@ -83,8 +92,8 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
     } catch (err) {
       // Gone meanwhile: another recovery (another writer starting) sealed it.
       if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue
-      // A zstd file where this install has no zstd: left as it is, for one that has.
-      if (err instanceof ShoeboxError && err.code === 'SHOEBOX_UNSUPPORTED') {
+      // A zstd file where this install has no zstd: left as it is, for one that has; so is a file that is no archive.
+      if (err instanceof ShoeboxError && (err.code === 'SHOEBOX_UNSUPPORTED' || err.code === 'SHOEBOX_BAD_MAGIC')) {
         options.onSkip?.({ temp, reason: err.message })
         continue
       }
@@ -96,6 +105,17 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
   return out
 }
 
+/** What is at `file`, not following a link. */
+async function kindOf (file: string): Promise<'file' | 'gone' | 'a symbolic link' | 'a directory' | 'not a regular file'> {
+  try {
+    const st = await fs.lstat(file)
+    return st.isFile() ? 'file' : st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a directory' : 'not a regular file'
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+    throw ioError(err, 'cannot recover', file)
+  }
+}
+
 /** Recover one temporary file into `dir` under `finalName` (or the next free alternative). */
 export async function recoverFile (dir: string, temp: string, finalName: string): Promise<RecoveredFile> {
   // Every failure names the file (or directory) it happened to: SHOEBOX_IO, errno in `cause`.
@@ -104,6 +124,10 @@ export async function recoverFile (dir: string, temp: string, finalName: string)
   const result: RecoveredFile = { temp, path: null, records: scan.records, bytesDropped: 0, damaged: false }
   if (scan.tooLarge !== null) result.tooLarge = scan.tooLarge
   if (scan.end === 0 && !scan.moreAfter && scan.tooLarge === null) {
+    // Not begun by a writer of ours (another program's file under a name like ours): not ours to delete.
+    if (!startsAsArchive(data)) {
+      throw new ShoeboxError('SHOEBOX_BAD_MAGIC', `not an archive (its first bytes are not a record's, a gzip member's or a zstd frame's); left as it is`)
+    }
     // No whole record (an empty file too): nothing to seal.
     result.bytesDropped = data.length
     await orIoError(fs.unlink(temp), 'cannot remove', temp)
@@ -272,6 +296,14 @@ function readMember (data: Buffer, pos: number): { content: Buffer, end: number 
   const content = inflated.buffer
   if (data.readUInt32LE(end - 8) !== crc32(content) || data.readUInt32LE(end - 4) !== (content.length >>> 0)) return undefined
   return { content, end }
+}
+
+/** Does `data` begin as a writer of ours begins a file (a record, a gzip member, a zstd frame), or is it empty? */
+function startsAsArchive (data: Buffer): boolean {
+  return [MAGIC_BYTES, GZIP_MAGIC, ZSTD_MAGIC].some((magic) => {
+    const n = Math.min(magic.length, data.length)
+    return data.subarray(0, n).equals(magic.subarray(0, n))
+  })
 }
 
 /** A maxRecordSize that lets any record held in `data` be read (see the header). */

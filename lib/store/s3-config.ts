@@ -49,6 +49,13 @@ export function parseS3Url (url: string): S3Location {
     throw new ShoeboxError('SHOEBOX_BAD_URL', `s3://${bucket}: not a valid bucket name (3-63 of a-z, 0-9, '.', '-')`)
   }
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '')
+  // S3 keeps '.' and '..' in a key as they are: s3://b/logs/../x wrote keys
+  // 'logs/../x/...', which no read of s3://b/x finds, and which a copy of the
+  // bucket to disk (aws s3 sync) turns into paths that climb out of it.
+  const dots = prefix.split('/').find((segment) => segment === '.' || segment === '..')
+  if (dots !== undefined) {
+    throw new ShoeboxError('SHOEBOX_BAD_URL', `${s3StoreUrl({ bucket, prefix })}: the key prefix has a '${dots}' segment, which S3 keeps in the key as it is`)
+  }
   return { bucket, prefix }
 }
 

@@ -32,6 +32,8 @@ const badStores: Array<[string, RegExp]> = [
   [`gs://key:${SECRET}@bucket/logs`, /unknown store URL scheme 'gs:\/\/' in gs:\/\/bucket\/logs/],
   ['s3://Bad_Bucket/logs', /s3:\/\/Bad_Bucket: not a valid bucket name/],
   [`s3://key:${SECRET}@bucket/logs`, /s3:\/\/ URL must not carry credentials/],
+  ['s3://bucket/logs/../other', /s3:\/\/bucket\/logs\/\.\.\/other\S*: the key prefix has a '\.\.' segment/],
+  ['s3://bucket/./logs', /s3:\/\/bucket\/\.\/logs\S*: the key prefix has a '\.' segment/],
   ['file://host/logs', /file:\/\/host\/logs\S*: File URL host must be "localhost" or empty/]
 ]
 

@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { cli } from '../cli-run.js'
+import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-upload-'))
@@ -59,7 +60,8 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     [['upload', small, '--to', `s3://${s3.bucket}`, '--queue-size', '0'], 2, /--queue-size must be a positive integer/],
     [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /^shoebox upload: --part-size: must be at least 5MiB/],
     [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],
-    [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory/],
+    [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory$/m],
+    [['upload', '/dev/null', '--to', `s3://${s3.bucket}`], 1, /^shoebox upload: cannot read \/dev\/null: not a regular file$/m],
     [['upload', small, '--to', 's3://no-such-bucket/x'], 1, /s3:\/\/no-such-bucket\/x: put small\.bin: the bucket does not exist/]
   ]
   for (const [args, code, message] of cases) {
@@ -70,4 +72,43 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     // One line (a usage mistake adds the '--help' hint).
     t.equal(r.stderr.trim().split('\n').length, code === 2 ? 2 : 1, 'one line')
   }
+})
+
+t.test('two files of one name are refused before anything is uploaded (the second would replace the first)', async (t) => {
+  // With --delete-local, the first file's bytes were gone from disk and from the store.
+  const a = path.join(tmp, 'a', 'same.gz')
+  const b = path.join(tmp, 'b', 'same.gz')
+  fs.mkdirSync(path.dirname(a))
+  fs.mkdirSync(path.dirname(b))
+  fs.writeFileSync(a, 'first')
+  fs.writeFileSync(b, 'second')
+  const r = await cli(['upload', a, b, '--to', `s3://${s3.bucket}/twice`, '--delete-local'])
+  t.equal(r.code, 2, r.stderr)
+  t.match(r.stderr, `shoebox upload: ${a} and ${b} would both be uploaded as "same.gz"`)
+  t.equal(r.stdout.length, 0)
+  t.equal(fs.readFileSync(a, 'utf8'), 'first', 'the first file is kept')
+  t.equal(fs.readFileSync(b, 'utf8'), 'second', 'the second file is kept')
+  t.equal(s3.object('twice/same.gz'), undefined, 'nothing uploaded')
+  t.equal(s3.openMultipartUploads(), 0)
+})
+
+t.test('--delete-local keeps a file that changed while it was uploaded (a live log appended to)', async (t) => {
+  // The store held the bytes as first read, and the size check passed (taken at the first stat):
+  // the file was deleted, and what was appended meanwhile was gone.
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 300 }, times: 1 }])
+  t.teardown(async () => { await proxy.close() })
+  const endpoint = process.env.SHOEBOX_S3_ENDPOINT
+  process.env.SHOEBOX_S3_ENDPOINT = proxy.endpoint
+  t.teardown(() => { process.env.SHOEBOX_S3_ENDPOINT = endpoint })
+  const file = path.join(tmp, 'live.log')
+  fs.writeFileSync(file, 'line 1\n')
+  const run = cli(['upload', file, '--to', `s3://${s3.bucket}/live`, '--delete-local'])
+  // The upload is under way (its bytes read, the put held by the proxy): the writer appends.
+  while (proxy.count('PutObject') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  fs.appendFileSync(file, 'line 2\n')
+  const r = await run
+  t.equal(r.code, 1, r.stderr)
+  t.match(r.stderr, new RegExp(`^shoebox upload: ${file} changed while it was uploaded \\(size 7 -> 14[^)]*\\): s3://${s3.bucket}/live/live\\.log holds it as it was, and the file is kept \\(not deleted\\)\n$`))
+  t.equal(fs.readFileSync(file, 'utf8'), 'line 1\nline 2\n', 'the file is kept, with what was appended')
+  t.equal(s3.object('live/live.log')?.toString(), 'line 1\n')
 })

@@ -122,3 +122,22 @@ t.test('opening takes no lock when nothing changes; a config type change wins ov
   t.equal(back.typeOf('tags'), 'string', 'no longer configured: the type last recorded')
   back.close()
 })
+
+t.test('two processes adding the same column: the second, its table read before, takes it as added, not twice', async (t) => {
+  // Two `meta update`s at once on a new state db: each read the table at open; the second, once it
+  // had the write lock, added __state_added again and failed ("duplicate column name").
+  const file = path.join(t.testdir(), 'state.db')
+  const first = await openStateDb(file, schema)
+  const second = await openStateDb(file, schema)
+  const bookkeeping = new Map([['__state_added', 'timestamp'], ['__deleted', 'bool']] as const)
+  first.db.exec('BEGIN IMMEDIATE')
+  first.addColumns(bookkeeping)
+  first.db.exec('COMMIT')
+  second.db.exec('BEGIN IMMEDIATE')
+  second.addColumns(bookkeeping)
+  second.db.exec('COMMIT')
+  t.equal(second.typeOf('__state_added'), 'timestamp')
+  t.equal(second.typeOf('__deleted'), 'bool')
+  first.close()
+  second.close()
+})

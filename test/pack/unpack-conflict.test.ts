@@ -155,3 +155,38 @@ t.test('--out where a file is in the way: one line saying so, nothing unpacked',
   }
   t.equal(fs.readFileSync(file, 'utf8'), 'keep me')
 })
+
+t.test('a name longer than the filesystem takes: one line in words, the name not repeated raw', async (t) => {
+  // Was "...: ENAMETOOLONG: name too long, lstat '<the 300-byte path again>'".
+  const base = tempDir(t)
+  const long = 'n'.repeat(300)
+  craft(path.join(base, 'archives', 'a.shoebox'), [packRecord('short.txt', 'fine'), packRecord(`d/${long}`, 'too long')])
+  const out = path.join(base, 'out')
+  const err = await expectCode(t, unpack(path.join(base, 'archives', '*'), { out }), 'SHOEBOX_IO', 'a long name')
+  t.match(err?.message, `cannot restore "d/${long}" as ${path.join(fs.realpathSync(out), 'd', long)}: file name too long (ENAMETOOLONG); 1 file restored before it stays in `)
+  t.notMatch(err?.message, /lstat|open '/, 'no raw syscall text')
+  t.same(listAll(out), ['d/', 'short.txt'])
+})
+
+t.test('two unpacks into one directory at once, without overwrite: each path is written once, never replaced unasked', async (t) => {
+  // The check that a file exists came before the write, and a rename put the file in place:
+  // both unpacks passed the check and the later rename replaced the earlier file, both "restoring" all 50.
+  const base = tempDir(t)
+  for (const version of ['A', 'B']) {
+    craft(path.join(base, version, 'x.shoebox'), Array.from({ length: 50 }, (_, i) => packRecord(`f${i}`, `${version} ${i}`)))
+  }
+  const out = path.join(base, 'out')
+  const written = new Map<string, string[]>()
+  const results = await Promise.allSettled(['A', 'B'].map(async (version) => await unpack(path.join(base, version, '*'), {
+    out,
+    onFile: (f) => { written.set(f.path, [...(written.get(f.path) ?? []), version]) }
+  })))
+  // (Each stops at its first path the other has taken: how many each restored depends on the interleaving.)
+  t.same(fs.readdirSync(out).sort(), [...written.keys()].sort(), 'every file there was reported by the unpack that wrote it, and nothing else is there')
+  t.same([...written.values()].filter((versions) => versions.length > 1), [], 'no path written by both')
+  for (const [rel, [version]] of written) t.equal(fs.readFileSync(path.join(out, rel), 'utf8'), `${version} ${rel.slice(1)}`, rel)
+  const failed = results.filter((r) => r.status === 'rejected')
+  t.ok(failed.length >= 1, 'at least one of them stopped')
+  for (const r of failed) t.match((r as PromiseRejectedResult).reason, { code: 'SHOEBOX_IO', message: /exists in .* \(overwrite to replace it\)/ })
+  t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')), [], 'no temporary file left')
+})

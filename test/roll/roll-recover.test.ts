@@ -118,6 +118,18 @@ t.test('a temporary file with no whole record is removed (path null)', async (t)
   }
 })
 
+t.test('a file under a temporary name that is no archive is left as it is (onSkip), not removed', async (t) => {
+  // Another program's file, named like ours: it held no whole record, so it was deleted.
+  const dir = tempDir(t)
+  const notes = Buffer.from('my notes, not an archive\n')
+  const theirs = leaveTemp(dir, 'notes.txt', notes)
+  const skipped: SkippedTemp[] = []
+  const result = await recoverDirectory(dir, { onSkip: (s) => { skipped.push(s) } })
+  t.same(result, [])
+  t.same(skipped, [{ temp: theirs, reason: "not an archive (its first bytes are not a record's, a gzip member's or a zstd frame's); left as it is" }])
+  t.ok(fs.readFileSync(theirs).equals(notes), 'kept, unchanged')
+})
+
 t.test("a live writer's file (this pid) or another host's is skipped, unless force", async (t) => {
   const dir = tempDir(t)
   const { data, offsets } = archive(8)
@@ -146,6 +158,33 @@ t.test("a live writer's file (this pid) or another host's is skipped, unless for
     { name: 'other.shoebox', records: 5, bytesDropped: 3, damaged: false }
   ], 'force recovers both')
   t.same(tempNames(dir), [])
+})
+
+t.test('a directory or a symbolic link with a temporary name is skipped, never read, truncated or sealed', async (t) => {
+  // A directory stopped the recovery of every file after it (EISDIR), and the sink's start with it;
+  // a link was read and cut back through, whatever file it pointed at.
+  const dir = tempDir(t)
+  const elsewhere = tempDir(t)
+  const { data, offsets } = archive(8)
+  const torn = data.subarray(0, offsets[5] + 3)
+  const target = path.join(elsewhere, 'not-yours.shoebox')
+  fs.writeFileSync(target, torn)
+  const asDir = path.join(dir, tempName('a.shoebox', hostName(), dead))
+  fs.mkdirSync(asDir)
+  const asLink = path.join(dir, tempName('b.shoebox', hostName(), dead))
+  fs.symlinkSync(target, asLink)
+  const mine = leaveTemp(dir, 'c.shoebox', torn)
+  const skipped: SkippedTemp[] = []
+  const result = await recoverDirectory(dir, { onSkip: (s) => { skipped.push(s) } })
+  t.same(result.map(summary), [{ name: 'c.shoebox', records: 5, bytesDropped: 3, damaged: false }], 'the real temporary file is recovered')
+  t.same(skipped, [
+    { temp: asDir, reason: 'a directory, not a file a writer left' },
+    { temp: asLink, reason: 'a symbolic link, not a file a writer left' }
+  ])
+  t.ok(fs.readFileSync(target).equals(torn), "the link's target is untouched")
+  t.ok(fs.lstatSync(asLink).isSymbolicLink() && fs.statSync(asDir).isDirectory(), 'both left where they are')
+  t.notOk(fs.existsSync(mine))
+  t.notOk(fs.existsSync(path.join(dir, 'b.shoebox')), 'nothing sealed for the link')
 })
 
 t.test('damage in the middle followed by readable records: sealed whole, damaged, nothing deleted', async (t) => {

@@ -1,0 +1,129 @@
+/**
+ * Ctrl-C (SIGINT) and SIGTERM of the commands that leave things behind when
+ * killed outright: `pack` (its staging directory of archives not yet
+ * uploaded), `upload` (a multipart upload left open on S3, which S3 bills
+ * until a lifecycle rule clears it) and `unpack` (a temporary file beside
+ * its target). Each is run as a process, held mid-run by an upload or a
+ * download the fault proxy stalls, and stopped by the signal: it cleans up,
+ * exits 1 with one line saying what was kept, and leaves nothing behind.
+ */
+import { spawn } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { BIN } from '../cli-run.js'
+import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
+import { startS3, type TestS3 } from '../s3-server.js'
+
+const MiB = 1024 * 1024
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-interrupt-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+
+let s3: TestS3
+let proxy: FaultProxy
+t.before(async () => {
+  s3 = await startS3()
+  proxy = await startFaultProxy(s3.endpoint, [])
+})
+t.teardown(async () => {
+  await proxy.close()
+  await s3.stop()
+})
+
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Run the CLI through the proxy; once `ready()` holds, send `signal`. */
+async function interrupt (args: string[], ready: () => boolean, signal: NodeJS.Signals, env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn(process.execPath, [...process.execArgv, BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...s3.env, SHOEBOX_S3_ENDPOINT: proxy.endpoint, ...env }
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => { resolve([code, sig]) }))
+  const deadline = Date.now() + 60_000
+  while (!ready() && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  child.kill(signal)
+  const [code, sig] = await exited
+  return { code, signal: sig, stdout, stderr }
+}
+
+/**
+ * A request held long enough for the signal to arrive while it is under way.
+ * (Not for ever: the uploader's close waits for a request it cannot cancel,
+ * a HEAD after a put, which a store that never answers holds until the
+ * SDK's request timeout.)
+ */
+const stall = { kind: 'latency', ms: 2000 } as const
+
+t.test('SIGINT during pack: uploads aborted, staging directory removed, exit 1 saying what the store kept', async (t) => {
+  const src = path.join(tmp, 'pack-src')
+  fs.mkdirSync(src)
+  for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(src, `f${i}`), crypto.randomBytes(MiB))
+  const staging = path.join(tmp, 'pack-tmp')
+  fs.mkdirSync(staging)
+  proxy.log.length = 0
+  proxy.rules = [{ match: (r) => r.op === 'PutObject' || r.op === 'UploadPart', fault: stall }]
+  const uploading = (): boolean => proxy.log.some((r) => r.op === 'PutObject' || r.op === 'UploadPart')
+  const r = await interrupt(['pack', src, '--to', `s3://${s3.bucket}/packed`, '--roll-size', '1MiB'], uploading, 'SIGINT', { TMPDIR: staging })
+  t.ok(uploading(), 'an upload was under way')
+  t.equal(r.code, 1, r.stderr)
+  t.equal(r.signal, null, 'exited, not killed by the signal')
+  const stored = s3.keys().filter((k) => k.startsWith('packed/')).length
+  t.ok(stored < 4, 'not every archive was stored')
+  const kept = stored === 0 ? 'nothing was uploaded to' : `${stored} archive${stored === 1 ? '' : 's'} uploaded to`
+  t.match(r.stderr, new RegExp(`^shoebox pack: interrupted by SIGINT; ${kept} s3://${s3.bucket}/packed( before it stays? there)?\n$`), 'one line: the signal and what the store kept')
+  // (The TMPDIR holds what the TypeScript loader caches there too.)
+  t.same(fs.readdirSync(staging).filter((n) => n.startsWith('shoebox-pack-')), [], 'no staging directory left')
+  t.equal(s3.openMultipartUploads(), 0, 'no multipart upload left open')
+})
+
+t.test('SIGTERM during upload: the multipart upload under way is aborted, the files before it are named', async (t) => {
+  const first = path.join(tmp, 'first.bin')
+  const second = path.join(tmp, 'second.bin')
+  fs.writeFileSync(first, 'small')
+  fs.writeFileSync(second, crypto.randomBytes(6 * MiB))
+  proxy.log.length = 0
+  proxy.rules = [{ match: (r) => r.op === 'UploadPart', fault: stall }]
+  const uploadingPart = (): boolean => proxy.log.some((r) => r.op === 'UploadPart')
+  const r = await interrupt(['upload', first, second, '--to', `s3://${s3.bucket}/up`, '--part-size', '5MiB'], uploadingPart, 'SIGTERM')
+  t.ok(uploadingPart(), 'a part was under way')
+  t.equal(r.code, 1, r.stderr)
+  t.match(r.stdout, /^.*first\.bin\t.*\n$/, 'the file uploaded before is listed')
+  t.match(r.stderr, `shoebox upload: interrupted by SIGTERM; 1 file uploaded to s3://${s3.bucket}/up before it (listed above)\n`)
+  t.equal(s3.object('up/first.bin')?.toString(), 'small')
+  t.equal(s3.object('up/second.bin'), undefined)
+  t.equal(s3.openMultipartUploads(), 0, 'no multipart upload left open')
+})
+
+t.test('SIGINT during unpack: no new file is started, no temporary file is left, exit 1 naming what was restored', async (t) => {
+  // Two archives, one file each, made by pack straight to the store.
+  const src = path.join(tmp, 'unpack-src')
+  fs.mkdirSync(src)
+  fs.writeFileSync(path.join(src, 'a'), crypto.randomBytes(MiB))
+  fs.writeFileSync(path.join(src, 'b'), crypto.randomBytes(MiB))
+  proxy.rules = []
+  const packed = await interrupt(['pack', src, '--to', `s3://${s3.bucket}/two`, '--roll-size', '1MiB'], () => false, 'SIGTERM')
+  t.equal(packed.code, 0, packed.stderr)
+  t.equal(s3.keys().filter((k) => k.startsWith('two/')).length, 2, 'two archives')
+  const out = path.join(tmp, 'unpack-out')
+  proxy.log.length = 0
+  // The second archive's download stalls: the first archive's file is restored by then.
+  let gets = 0
+  proxy.rules = [{ match: (r) => r.op === 'GetObject' && ++gets === 2, fault: stall }]
+  const restored = (): boolean => fs.existsSync(path.join(out, 'a')) && gets >= 2
+  const r = await interrupt(['unpack', `s3://${s3.bucket}/two/*`, '--out', out], restored, 'SIGINT')
+  t.equal(r.code, 1, r.stderr)
+  t.equal(r.stderr, `shoebox unpack: interrupted by SIGINT; 1 file restored before it stays in ${fs.realpathSync(out)}\n`)
+  t.same(fs.readdirSync(out), ['a'], 'the restored file, and no temporary file')
+  t.ok(fs.readFileSync(path.join(out, 'a')).equals(fs.readFileSync(path.join(src, 'a'))))
+})

@@ -1,0 +1,79 @@
+/**
+ * pack() and unpack() given an AbortSignal (what the CLI's SIGINT/SIGTERM
+ * use, test/cli/cli-interrupt.test.ts): an abort mid-run stops them as a
+ * failure does, cleaning up (pack's staging directory, unpack's temporary
+ * files), and rejects with SHOEBOX_ABORTED saying what was kept.
+ */
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { ShoeboxError } from '../../lib/index.js'
+import { expectCode } from '../helpers.js'
+import { pack } from '../../lib/pack/pack.js'
+import { unpack } from '../../lib/pack/unpack.js'
+
+function tempDir (t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-abort-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/** A tree of `n` files of 1 KiB each, packed one archive per file (roll size 1 byte). */
+function tree (root: string, n: number): string {
+  const src = path.join(root, 'src')
+  fs.mkdirSync(src)
+  for (let i = 0; i < n; i++) fs.writeFileSync(path.join(src, `f${String(i).padStart(2, '0')}`), Buffer.alloc(1024, i))
+  return src
+}
+
+t.test('pack: an abort after the first upload stops it, keeps what the store has, removes the staging directory', async (t) => {
+  const root = tempDir(t)
+  const src = tree(root, 20)
+  const staging = path.join(root, 'tmp')
+  fs.mkdirSync(staging)
+  const to = path.join(root, 'store')
+  const controller = new AbortController()
+  const err = await expectCode(t, pack(src, {
+    to,
+    rollSize: 1,
+    tmpDir: staging,
+    concurrency: 1,
+    signal: controller.signal,
+    onUpload: () => { controller.abort() }
+  }), 'SHOEBOX_ABORTED', 'aborted')
+  const stored = fs.readdirSync(to).filter((n) => n.endsWith('.shoebox'))
+  t.ok(stored.length >= 1 && stored.length < 20, `some archives stored, not all (${stored.length})`)
+  t.match(err?.message, new RegExp(`^aborted; ${stored.length} archives? uploaded to ${to} before it stays? there$`))
+  t.same(fs.readdirSync(staging), [], 'staging directory removed')
+})
+
+t.test('pack and unpack: an aborted signal stops them before anything is done', async (t) => {
+  const root = tempDir(t)
+  const src = tree(root, 2)
+  const reason = new ShoeboxError('SHOEBOX_ABORTED', 'interrupted by SIGINT')
+  const packErr = await expectCode(t, pack(src, { to: path.join(root, 'store'), signal: AbortSignal.abort(reason) }), 'SHOEBOX_ABORTED', 'pack')
+  t.equal(packErr?.message, 'interrupted by SIGINT', "the signal's own reason")
+  t.notOk(fs.existsSync(path.join(root, 'store')), 'no store made')
+  const out = path.join(root, 'out')
+  const unpackErr = await expectCode(t, unpack(path.join(src, '*'), { out, signal: AbortSignal.abort() }), 'SHOEBOX_ABORTED', 'unpack')
+  t.equal(unpackErr?.message, 'aborted')
+})
+
+t.test('unpack: an abort mid-run restores no new file and leaves no temporary file', async (t) => {
+  const root = tempDir(t)
+  const src = tree(root, 20)
+  const store = path.join(root, 'store')
+  await pack(src, { to: store, rollSize: 1 })
+  const out = path.join(root, 'out')
+  const controller = new AbortController()
+  const err = await expectCode(t, unpack(path.join(store, '*.shoebox'), {
+    out,
+    signal: controller.signal,
+    onFile: () => { controller.abort() }
+  }), 'SHOEBOX_ABORTED', 'unpack')
+  const names = fs.readdirSync(out)
+  t.ok(names.length >= 1 && names.length < 20, `some files restored, not all (${names.length})`)
+  t.same(names.filter((n) => n.startsWith('.')), [], 'no temporary file')
+  t.match(err?.message, new RegExp(`^aborted; ${names.length} files? restored before it stays? in `))
+})

@@ -1,0 +1,65 @@
+/**
+ * pack() into a directory inside the one it packs (`shoebox pack src --to
+ * src/archives`): the destination is not walked into. Before, the archives
+ * written there during the walk were packed again as files (a tree of 40
+ * MB packed as 76 MB, 18 of its own archives inside it), and so was every
+ * earlier run's output.
+ */
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { pack, type SkippedEntry } from '../../lib/pack/pack.js'
+import { unpack } from '../../lib/pack/unpack.js'
+
+function tempDir (t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-destination-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/** src/a/f0..f9, and src/zz/ holding an earlier run's archive (zz is walked after a). */
+function tree (root: string): string {
+  const src = path.join(root, 'src')
+  fs.mkdirSync(path.join(src, 'a'), { recursive: true })
+  for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(src, 'a', `f${i}`), Buffer.alloc(4096, i))
+  fs.mkdirSync(path.join(src, 'zz'))
+  fs.writeFileSync(path.join(src, 'zz', 'earlier.shoebox'), 'an earlier run')
+  return src
+}
+
+const destinations: Array<[string, (src: string) => string]> = [
+  ['a path', (src) => path.join(src, 'zz')],
+  ['a file:// URL', (src) => pathToFileURL(path.join(src, 'zz')).href],
+  ['a path through a symbolic link to the tree', (src) => {
+    const link = path.join(path.dirname(src), 'link')
+    fs.symlinkSync(src, link)
+    return path.join(link, 'zz')
+  }]
+]
+
+for (const [what, destination] of destinations) {
+  t.test(`the destination inside the tree is not packed (${what})`, async (t) => {
+    const root = tempDir(t)
+    const src = tree(root)
+    const skipped: SkippedEntry[] = []
+    const summary = await pack(src, { to: destination(src), rollSize: 1, onSkip: (entry) => { skipped.push(entry) } })
+    t.equal(summary.files, 10, 'the ten files, nothing from the destination')
+    t.same(skipped, [{ path: 'zz', reason: 'destination' }])
+    const out = path.join(root, 'out')
+    await unpack(path.join(src, 'zz', '*-*.shoebox'), { out })
+    t.same(fs.readdirSync(out), ['a'], 'no archive inside an archive')
+  })
+}
+
+t.test('a destination elsewhere, or the packed directory itself, skips nothing', async (t) => {
+  const root = tempDir(t)
+  const src = tree(root)
+  const skipped: SkippedEntry[] = []
+  const elsewhere = await pack(src, { to: path.join(root, 'store'), onSkip: (entry) => { skipped.push(entry) } })
+  t.equal(elsewhere.files, 11)
+  const itself = await pack(src, { to: src, onSkip: (entry) => { skipped.push(entry) } })
+  t.equal(itself.files, 11, 'its archives are written after its listing')
+  t.same(skipped, [])
+})
