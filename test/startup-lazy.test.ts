@@ -37,11 +37,13 @@ import { ROOT, transpileTree } from './transpile.js'
  * without the stores) and json/own-key.ts (the "__proto__" key rule the
  * metadata block shares with the JSON parsers); 51 with stream/content-break.ts
  * (the mark a lenient zstd salvage puts on its last chunk, which decode()
- * looks for on every chunk, so it loads with decode()); plus one of margin. Raise it
+ * looks for on every chunk, so it loads with decode()); 52 with
+ * format/foreign-data.ts (what data that is not an archive looks like, for the
+ * decoder's error at byte 0); plus one of margin. Raise it
  * only on purpose: events and the metadir have entry points of their own for
  * this reason.
  */
-const MAX_OWN_MODULES = 52
+const MAX_OWN_MODULES = 53
 
 /** Modules that load when first used, never at import (each names the file that loads it, or whose start does). */
 const DEFERRED = [

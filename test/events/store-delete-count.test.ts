@@ -32,6 +32,8 @@ async function keysOf (store: EventStore, range: EventRange): Promise<string[]> 
 
 /** A data directory whose index lists runs written by the store's own run writer, as an older version left it. */
 async function oldData (t: Test, runs: StoredEvent[][]): Promise<string> {
+  // A teardown registered before t.testdir(): tap then removes the directory after the store's close, whose flush writes there.
+  t.teardown(() => {})
   const dir = t.testdir()
   fs.mkdirSync(path.join(dir, 'runs'))
   const infos = []
