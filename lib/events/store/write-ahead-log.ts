@@ -366,9 +366,8 @@ async function fileSize (file: LogFile, name: string): Promise<number> {
 
 /** The disk (or the user's quota) is full: the one failure of a write the log recovers from. */
 function isDiskFull (err: unknown): boolean {
-  // The errno error itself, or the one a ShoeboxError from orIoError() carries as its cause.
-  const errno = err instanceof ShoeboxError ? err.cause : err
-  const code = (errno as NodeJS.ErrnoException | undefined)?.code
+  // A write's own errno error (writeAll/writevAll do not wrap it).
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
   return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
