@@ -9,8 +9,9 @@
  * event-text.ts), so nothing else about the event changes on its way.
  *
  * stampNdjson(): the same from NDJSON bytes, a Duplex built with pumpify over
- * a UTF-8 check (utf8-line-check.ts), split2 (LF or CRLF lines, blank lines
- * skipped but counted) and stamp.
+ * a byte order mark at the start dropped (leading-bom.ts), a UTF-8 check
+ * (utf8-line-check.ts), split2 (LF or CRLF lines, blank lines skipped but
+ * counted) and stamp.
  *
  * A bad event (bad JSON, not valid UTF-8, not an object, bad @time, bad or missing stream)
  * is reported with its line (the n-th chunk for stamp()): by default the
@@ -24,6 +25,7 @@ import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { stripLeadingBom } from '../stream/leading-bom.js'
 import {
   kronosTimeFromDate, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeNow, toKronosTime, type KronosTime
 } from './kronos-time.js'
@@ -281,7 +283,7 @@ export function stampNdjson (options: StampOptions = {}): Duplex {
     if (text.trim() === '') return undefined
     return new NumberedLine(line, text, check.badLines.delete(line))
   })
-  const duplex = new Ctor(check, lines, stamper)
+  const duplex = new Ctor(stripLeadingBom(), check, lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
   return duplex
 }

@@ -14,6 +14,7 @@ import { isUtf8 } from 'node:buffer'
 import { Transform, type TransformCallback } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
 import type { Metadata } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
@@ -86,6 +87,8 @@ export class EncodeNdjson extends Transform {
   #held = 0
   #copied = 0
   #ended = false
+  /** Until the input's first bytes are known: a byte order mark there is dropped. */
+  #bom: LeadingBom | undefined = new LeadingBom()
   /**
    * The metadata block every line's record carries, laid out once, when
    * lines are framed a chunk at a time: the native framer is built, lines
@@ -138,6 +141,14 @@ export class EncodeNdjson extends Transform {
       callback()
       return
     }
+    if (this.#bom !== undefined) {
+      chunk = this.#bom.strip(chunk)
+      if (this.#bom.decided) this.#bom = undefined
+      if (chunk.length === 0) {
+        callback()
+        return
+      }
+    }
     let start = 0
     try {
       if (this.#held > 0) {
@@ -172,6 +183,10 @@ export class EncodeNdjson extends Transform {
       return
     }
     try {
+      // An input of only the start of a byte order mark: those bytes are its last line.
+      const rest = this.#bom?.end()
+      this.#bom = undefined
+      if (rest !== undefined && rest.length > 0) this.#hold(rest, 0)
       if (this.#held > 0) {
         const line = this.#join(EMPTY, 0)
         this.#line(line, 0, line.length)

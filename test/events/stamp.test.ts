@@ -144,6 +144,25 @@ t.test('stampNdjson: every split point of CRLF/blank/unicode input gives the sam
   t.same(records.map((r) => r.time), [17_000_000_000_000_000n, 17_000_000_000_000_001n, 17_000_000_000_000_000n, 17_000_000_000_000_000n])
 })
 
+t.test('stampNdjson: a byte order mark at the start is dropped, however cut; one later makes its line invalid', async (t) => {
+  const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"n":1}\n{"n":2}\n')])
+  for (let cut = 0; cut <= 5; cut++) {
+    const s = stampNdjson({ stream: 's', now: clock })
+    const done = collect(s)
+    s.write(bytes.subarray(0, cut))
+    s.end(bytes.subarray(cut))
+    const { records, error } = await done
+    t.equal(error, undefined, `cut at ${cut}`)
+    t.same(records.map((r) => (JSON.parse(r.event) as { n: number }).n), [1, 2])
+  }
+  const later = stampNdjson({ stream: 's', now: clock })
+  const done = collect(later)
+  later.end(Buffer.from('{"n":1}\n\uFEFF{"n":2}\n'))
+  const { records, error } = await done
+  t.same(records.map((r) => r.line), [1])
+  t.match(error, { code: 'SHOEBOX_INVALID_JSON', message: /^line 2: / })
+})
+
 t.test('stampNdjson error mode: all good lines reach a slow reader, then the error names the line', async (t) => {
   const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ n: i }))
   lines.push('{"n":', '{"n":"after"}')

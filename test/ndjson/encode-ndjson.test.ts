@@ -180,3 +180,22 @@ t.test('a line of exactly maxLineLength passes, LF or CRLF, whole or split; one 
     }
   }
 })
+
+t.test('a byte order mark at the start is dropped, however the chunks cut it; one later is content', async (t) => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf])
+  const input = Buffer.concat([bom, Buffer.from('{"i":1}\n{"i":2}')])
+  for (let at = 0; at <= input.length; at++) {
+    const { records } = await run([input.subarray(0, at), input.subarray(at)])
+    t.same(records.map((r) => r.payload), ['{"i":1}', '{"i":2}'], `split at ${at}`)
+  }
+  for (let at = 0; at <= input.length; at++) {
+    const { records, error } = await run([input.subarray(0, at), input.subarray(at)], { validate: true })
+    t.equal(error, undefined, `validated, split at ${at}`)
+    t.same(records.map((r) => r.payload), ['{"i":1}', '{"i":2}'])
+  }
+  t.same((await run([Buffer.from('{"i":1}\n\uFEFF{"i":2}\n')])).records.map((r) => r.payload), ['{"i":1}', '\uFEFF{"i":2}'])
+  // An input that is only the start of a mark is a line like any other.
+  const short = await run([bom.subarray(0, 1), bom.subarray(1, 2)])
+  t.equal(short.records.length, 1)
+  t.equal(short.records[0].payload, bom.subarray(0, 2).toString())
+})
