@@ -6,6 +6,7 @@ import { describeIoError } from '../fs/io-error.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, parse, positiveInteger } from './options.js'
+import { connectionCapWarning, openFileLimit } from '../events/server/connection-limits.js'
 import { quietRepeats } from './repeat-quieter.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
 
@@ -101,6 +102,9 @@ export const serveCommand: Command = {
     const { serveEvents } = await import('../events/server/serve-events.js')
     // A refused option value (a bad size or duration) is a usage error, as elsewhere.
     const tell = quietRepeats((line) => { io.stderr.write(`shoebox serve: ${line}\n`) }, REPEAT_EVERY_MS)
+    const maxConnections = positiveInteger('--max-connections', values['max-connections'])
+    const capWarning = maxConnections === undefined ? undefined : connectionCapWarning(maxConnections, openFileLimit())
+    if (capWarning !== undefined) io.stderr.write(`shoebox serve: ${capWarning}\n`)
     const server = await serveEvents({
       data,
       port,
@@ -110,7 +114,7 @@ export const serveCommand: Command = {
       retention: values.retention as string | undefined,
       corsOrigins: values['cors-origin'] as string[] | undefined,
       maxBody: values['max-body'] as string | undefined,
-      maxConnections: positiveInteger('--max-connections', values['max-connections']),
+      maxConnections,
       backendName: values['backend-name'] as string | undefined,
       memtableSize: values['memtable-size'] as string | undefined,
       gzip: values.gzip === true,

@@ -103,3 +103,14 @@ t.test(`ulimit -n ${FD_LIMIT}, ${FLOOD} idle connections: puts are stored or ref
   t.match(end.stderr, `shoebox serve: ${FD_LIMIT / 2} connections open, the most --max-connections allows: new ones are closed until some end\n`, 'the cap, by default half the descriptor limit, and the flag')
   t.notMatch(end.stderr, /too many open files|EMFILE/, 'the store never ran out of descriptors')
 })
+
+t.test(`ulimit -n ${FD_LIMIT}: --max-connections above half of it is taken, and said at start; at half, nothing is said`, async (t) => {
+  for (const [max, warned] of [[FD_LIMIT, true], [FD_LIMIT / 2, false]] as const) {
+    const serve = await spawnServe(['--data', t.testdir(), '--max-connections', String(max)], {}, { fdLimit: FD_LIMIT })
+    serve.child.kill('SIGTERM')
+    const end = await serve.exited
+    t.equal(end.code, 0, `--max-connections ${max}: started and stopped`)
+    if (warned) t.match(end.stderr, `shoebox serve: --max-connections ${max} is more than half of the ${FD_LIMIT} files this process may open (ulimit -n)`)
+    else t.notMatch(end.stderr, /--max-connections/, `--max-connections ${max}: nothing said`)
+  }
+})

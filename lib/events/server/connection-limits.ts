@@ -72,6 +72,20 @@ export function defaultMaxConnections (fdLimit = openFileLimit()): number {
   return Math.max(1, Math.min(DEFAULT_MAX_CONNECTIONS, Math.floor(fdLimit / 2)))
 }
 
+/**
+ * What to tell the operator of a --max-connections above the default's
+ * share (half the descriptor limit), or undefined: such a cap lets a flood
+ * take the descriptors the store needs, which the cap is there to prevent.
+ * Taken all the same: the operator may know the store needs few (or raise
+ * the limit before the flood comes).
+ */
+export function connectionCapWarning (max: number, fdLimit: number | undefined): string | undefined {
+  if (fdLimit === undefined || max <= defaultMaxConnections(fdLimit)) return undefined
+  return `--max-connections ${max} is more than half of the ${fdLimit} files this process may open (ulimit -n): ` +
+    'a flood of connections could leave the store none, and its puts would fail (EMFILE) until connections end; ' +
+    `raise ulimit -n to ${2 * max} or more, or leave --max-connections at its default (${defaultMaxConnections(fdLimit)})`
+}
+
 /** The default time for a whole request: its head's time, and its body's at the slowest rate allowed for --max-body. */
 export function defaultRequestTimeout (maxBody: number, headersTimeoutMs: number): number {
   return headersTimeoutMs + Math.max(LEAST_BODY_MS, Math.ceil(maxBody / SLOWEST_BODY_BYTES_PER_S * 1000))

@@ -7,7 +7,7 @@
  */
 import net from 'node:net'
 import t from 'tap'
-import { defaultMaxConnections, defaultRequestTimeout, openFileLimit, openFileLimitIn } from '../../../lib/events/server/connection-limits.js'
+import { connectionCapWarning, defaultMaxConnections, defaultRequestTimeout, openFileLimit, openFileLimitIn } from '../../../lib/events/server/connection-limits.js'
 import { serveEvents } from '../../../lib/events/server/serve-events.js'
 import { get, put, start } from '../conformance-kit.js'
 
@@ -74,6 +74,15 @@ t.test('defaults: half the open-file limit, at most 1000; the request time from 
   t.equal(defaultMaxConnections(undefined), 1000, 'an unknown limit')
   t.equal(defaultRequestTimeout(16 * 2 ** 20, 20_000), 276_000, '16MiB at 64 KiB/s, after the head')
   t.equal(defaultRequestTimeout(2 ** 20, 20_000), 50_000, 'at least 30 s for a body')
+})
+
+t.test('a cap above half the open-file limit is warned about, with the limit and what to do; one at or under it is not', async (t) => {
+  t.equal(connectionCapWarning(128, 256), undefined, 'the default share')
+  t.equal(connectionCapWarning(5000, undefined), undefined, 'an unknown limit: nothing to compare')
+  t.equal(connectionCapWarning(1000, 1_048_576), undefined)
+  t.equal(connectionCapWarning(129, 256),
+    '--max-connections 129 is more than half of the 256 files this process may open (ulimit -n): a flood of connections could leave the store none, ' +
+    'and its puts would fail (EMFILE) until connections end; raise ulimit -n to 258 or more, or leave --max-connections at its default (128)')
 })
 
 t.test('options are checked', async (t) => {
