@@ -66,7 +66,8 @@ export class FileWindow {
   /** Where `pattern` next occurs at or after `from`, or -1; reads a window at a time. */
   async find (pattern: Buffer, from: number): Promise<number> {
     for (let at = from; at + pattern.length <= this.size;) {
-      const view = await this.bytes(at, Math.max(this.window, pattern.length))
+      // The rest of the window held, if it holds the pattern's length: a scan goes on where the last one stopped, reading nothing again.
+      const view = await this.bytes(at, pattern.length)
       const found = view.indexOf(pattern)
       if (found >= 0) return at + found
       // The next window overlaps this one by all but one byte of the pattern: it may straddle the two.

@@ -187,7 +187,9 @@ async function scanZstd (file: FileWindow, zstd: ZstdBackend): Promise<Judged> {
  */
 async function readFrame (file: FileWindow, pos: number, zstd: ZstdBackend): Promise<{ content: Buffer, end: number } | FrameTooLarge | undefined> {
   const walker = new FrameWalker(pos, DEFAULT_MAX_FRAME_SIZE)
-  let want = file.window
+  // Ask for a header's length (the rest of the window held comes with it):
+  // asking for a window would read one again at each frame, 8 MiB for each of a sink's ~300 KB frames.
+  let want = HEADER_BYTES
   for (;;) {
     const from = walker.cursor
     const view = await file.bytes(from, want)
@@ -206,9 +208,12 @@ async function readFrame (file: FileWindow, pos: number, zstd: ZstdBackend): Pro
     // Torn: the file ends inside the frame.
     if (from + view.length >= file.size) return undefined
     // No header passed: what the walker needs is longer than the bytes from it (a skippable frame, a last block and its checksum).
-    want = walker.cursor === from ? view.length * 2 : file.window
+    want = walker.cursor === from ? view.length * 2 : HEADER_BYTES
   }
 }
+
+/** A frame header (18 bytes at most) or a block header and a checksum. */
+const HEADER_BYTES = 32
 
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08])
 
