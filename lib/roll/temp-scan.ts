@@ -6,8 +6,8 @@
  * `shoebox write` has no default roll size, so a temporary file may be over
  * 2 GiB, which fs.readFile refuses (and a sink's start then failed), and
  * even a smaller one held whole was a needless spike of memory. What is held
- * is a window, plus the one record, gzip member's content or zstd frame
- * being judged.
+ * is a window, plus the one record or zstd frame being judged (a gzip
+ * member's content is judged as it is inflated, not held).
  *
  * A record is judged by its checksum and by fitting in the file (or in its
  * member's or frame's content), not by a maxRecordSize: the writer's limit
