@@ -283,6 +283,8 @@ async function inflateMember (file: FileWindow, from: number): Promise<Inflated 
       const before = inflater.bytesWritten
       // The write's callback comes once the inflater is done with the chunk: all of it used, or its stream ended.
       await Promise.race([new Promise<void>((resolve) => { inflater.write(chunk, () => { resolve() }) }), done])
+      // Content that is not whole records makes the member no good, wherever it ends: no need to inflate the rest.
+      if (content.broken()) return undefined
       const used = inflater.bytesWritten - before
       at += used
       if (used < chunk.length) {
@@ -303,8 +305,12 @@ async function inflateMember (file: FileWindow, from: number): Promise<Inflated 
   }
 }
 
-/** A strict decoder counting the records of content fed to it in pieces; end(): their number, or -1 if it is not whole records and nothing else. */
-function wholeRecords (): { write: (chunk: Buffer) => void, end: () => number } {
+/**
+ * A strict decoder counting the records of content fed to it in pieces;
+ * end(): their number, or -1 if it is not whole records and nothing else;
+ * broken(): damage already seen (end() will be -1).
+ */
+function wholeRecords (): { write: (chunk: Buffer) => void, end: () => number, broken: () => boolean } {
   let n = 0
   let whole = true
   // No limit but the content's own length (see the header): a record that does not fit in it is cut short at end().
@@ -318,6 +324,7 @@ function wholeRecords (): { write: (chunk: Buffer) => void, end: () => number } 
         whole = false
       }
     },
+    broken: () => !whole,
     end () {
       if (!whole) return -1
       try {

@@ -127,6 +127,21 @@ for (const codec of ['plain', 'gzip', 'zstd'] as const) {
   })
 }
 
+for (const codec of ['gzip', 'zstd'] as const) {
+  t.test(`${codec}: a complete block whose content is not records is damage, judged before its end`, async (t) => {
+    const dir = tempDir(t)
+    const u = await units(codec)
+    const text = Buffer.from('not a record, '.repeat(2000))
+    const foreign = codec === 'gzip' ? zlib.gzipSync(text) : await zstdFrame(text, 1)
+    const after = Buffer.concat([u.first, foreign, u.last])
+    const last = Buffer.concat([u.first, foreign])
+    for (const window of WINDOWS) {
+      t.same(await recoverWith(dir, codec, after, window), { records: 5, bytesDropped: 0, damaged: true, sealed: after }, `records after it, window ${window}`)
+      t.same(await recoverWith(dir, codec, last, window), { records: 3, bytesDropped: foreign.length, damaged: false, sealed: u.first }, `last, window ${window}`)
+    }
+  })
+}
+
 t.test('plain: records each split at a window edge, and torn right at one', async (t) => {
   const dir = tempDir(t)
   const records = Array.from({ length: 10 }, (_, i) => small(i))
