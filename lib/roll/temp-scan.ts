@@ -70,7 +70,8 @@ export async function scanTemp (temp: string, options: ScanOptions = {}): Promis
       const judged = isGzip(head) ? await scanGzip(file) : isZstd(head) ? await scanZstd(file, await requireZstd(temp)) : await scanPlain(file)
       return { size, ...judged, begunAsArchive: startsAsArchive(head) }
     } catch (err) {
-      if (attempt < ATTEMPTS && size >= 0 && (await handle.stat()).size !== size) continue
+      // (A failing stat here keeps the scan's own error, which names the file.)
+      if (attempt < ATTEMPTS && size >= 0 && await handle.stat().then((now) => now.size, () => size) !== size) continue
       throw err
     } finally {
       await handle.close()
