@@ -345,8 +345,9 @@ const TIME_DIGIT_COUNT = 15
 export function compareEventIdTexts (a: string, b: string): number {
   for (let k = 0; k < ORDER_DIGITS.length; k++) {
     const i = ORDER_DIGITS[k]
-    const x = HEX_VALUE[a.charCodeAt(i)]
-    const y = HEX_VALUE[b.charCodeAt(i)]
+    // | 0x20 lower-cases A-F and leaves 0-9 as they are; then character order is digit order ('9' < 'a').
+    const x = a.charCodeAt(i) | 0x20
+    const y = b.charCodeAt(i) | 0x20
     if (x !== y) return (x < y ? -1 : 1) * (k < TIME_DIGIT_COUNT ? 2 : 1)
   }
   return 0
