@@ -15,6 +15,13 @@
  * yielded at that time, and drops those (ids >= the last one, which come
  * first in descending order).
  *
+ * Every event is checked against what was asked as it is taken
+ * (get-answer-order.ts): @time within the range, @id after start_id and
+ * strictly past the last one in the order asked. A resume goes on from the
+ * last @id, so an answer out of order made it repeat or skip events. An
+ * event that breaks the rules fails the get after the events before it,
+ * and is never asked again (the server would send it again).
+ *
  * Parsed events wait in a queue of their own, and go from there either to
  * the Readable's buffer (when read(), 'data' or pipe() ask: _read) or
  * straight to `for await`: the stream's own async iterator takes them from
@@ -31,7 +38,8 @@ import { setTimeout as sleepFor } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { retry, type RetryEvent } from '../transfer/retry.js'
-import { compareEventIds, eventIdTime, isEventId } from './event-id.js'
+import { compareEventIdTexts, eventIdTime, isEventId } from './event-id.js'
+import { GetAnswerOrder, unaskedEvent } from './get-answer-order.js'
 import { parseEvent, scanEvent, type JsonValue } from './event-text.js'
 import { formatKronosTime, type KronosTime } from './kronos-time.js'
 import { isRetryable, KronosError, send, statusError, type KronosTarget } from './client-request.js'
@@ -76,9 +84,10 @@ export class KronosGetStream extends Readable {
   #started = false
   #response: IncomingMessage | undefined
   #yielded = 0
-  #lastId: string | undefined
-  /** Events yielded with the time of #lastId (re-sent by a descending resume). */
-  #sameTime = 0
+  /** The range and order every event is checked against; its last @id is where a resume goes on from. */
+  readonly #order: GetAnswerOrder
+  /** A descending resume's answer is re-sending the events at the last @id's time already yielded (dropped). */
+  #resending = false
   /** An event without a usable @id was yielded: a resume could not know where it stands. */
   #unresumable = false
   #retryAfterMs = 0
@@ -103,6 +112,7 @@ export class KronosGetStream extends Readable {
     this.#target = target
     this.#request = { ...request }
     this.#retry = { ...retryPolicy }
+    this.#order = new GetAnswerOrder(request.order)
   }
 
   /** Events yielded so far. */
@@ -286,17 +296,21 @@ export class KronosGetStream extends Readable {
 
   #body (): string {
     const r = this.#request
-    const resuming = this.#yielded > 0 && this.#lastId !== undefined
+    const lastId = this.#order.last
+    const resuming = this.#yielded > 0 && lastId !== undefined
     const remaining = this.#remaining()
     let startId = r.startId
     let end = r.end
     let limit = remaining
     if (resuming && r.order === 'ascending') {
-      startId = this.#lastId
+      startId = lastId
     } else if (resuming) {
-      end = eventIdTime(this.#lastId as string)
-      limit = remaining + this.#sameTime
+      end = eventIdTime(lastId)
+      limit = remaining + this.#order.sameTime
     }
+    // What this answer's events are checked against (past the last @id: the order check sees to that).
+    this.#order.ask({ start: r.startId === undefined ? r.start : undefined, end, startId: r.startId })
+    this.#resending = resuming && r.order === 'descending'
     let body = `{"stream":${JSON.stringify(r.stream)}`
     body += startId === undefined ? `,"start_time":${formatKronosTime(r.start)}` : `,"start_id":${JSON.stringify(startId)}`
     body += `,"end_time":${formatKronosTime(end)},"order":"${r.order}"`
@@ -310,7 +324,6 @@ export class KronosGetStream extends Readable {
     const shown = this.#target.shown + PATH
     const res = await send(this.#target, 'POST', PATH, this.#body(), signal)
     if (res.statusCode !== 200) throw await statusError(res, 'POST', shown, this.#target.timeoutMs)
-    const resumedFrom = this.#yielded > 0 ? this.#lastId : undefined
     await new Promise<void>((resolve, reject) => {
       this.#response = res
       this.#socketPaused = false
@@ -324,7 +337,7 @@ export class KronosGetStream extends Readable {
       }
       const lines: AnswerLines = new AnswerLines((line) => {
         try {
-          return this.#take(line, resumedFrom)
+          return this.#take(line)
         } catch (err) {
           finish(new ShoeboxError((err as ShoeboxError).code ?? 'SHOEBOX_INVALID_JSON',
             `POST ${shown}: line ${lines.lineNo} of the answer: ${(err as Error).message}`, { cause: err }))
@@ -369,14 +382,19 @@ export class KronosGetStream extends Readable {
       : new KronosError('SHOEBOX_INVALID_EVENT', `${line} is not valid UTF-8; ${before}`)
   }
 
-  /** One event line: parse, drop what a resume re-sends, push. False once the limit is reached. */
-  #take (line: string, resumedFrom: string | undefined): boolean {
+  /**
+   * One event line: parse, check it is what was asked (range, order), drop
+   * what a descending resume re-sends, push. False once the limit is reached.
+   */
+  #take (line: string): boolean {
     let event: GetEvent
     let id: unknown
+    let time: unknown
     if (this.#request.format === 'text') {
       const scan = scanEvent(line)
       const member = scan.idMembers[scan.idMembers.length - 1]
       id = member === undefined ? undefined : JSON.parse(line.slice(member.valueStart, member.valueEnd))
+      time = scan.time ?? undefined
       event = line
     } else {
       event = parseEvent(line)
@@ -385,17 +403,18 @@ export class KronosGetStream extends Readable {
         throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is a JSON object, got ${describeAt(line, line.search(/\S/))}`)
       }
       id = event['@id']
+      time = event['@time']
     }
+    const wrongTime = this.#order.timeProblem(time)
+    if (wrongTime !== undefined) throw unaskedEvent(this.#request.stream, this.#yielded, wrongTime)
     if (isEventId(id)) {
-      if (resumedFrom !== undefined) {
-        const order = compareEventIds(id, resumedFrom)
-        // Already yielded before the break: at or past where we were.
-        if (this.#request.order === 'ascending' ? order <= 0 : order >= 0) return true
+      if (this.#resending) {
+        // Asked again from the last @id's time, the ids yielded at that time come first: at or past the last one.
+        if (compareEventIdTexts(id, this.#order.last as string) >= 0) return true
+        this.#resending = false
       }
-      // The time's bigint is only needed by a resume: per event, compare the id's time digits.
-      if (this.#lastId !== undefined && sameIdTime(id, this.#lastId)) this.#sameTime++
-      else this.#sameTime = 1
-      this.#lastId = id
+      const wrongId = this.#order.take(id)
+      if (wrongId !== undefined) throw unaskedEvent(this.#request.stream, this.#yielded, wrongId)
     } else {
       this.#unresumable = true
     }
@@ -404,16 +423,4 @@ export class KronosGetStream extends Readable {
     else this.#queue.push(event)
     return this.#remaining() > 0
   }
-}
-
-/** Where a UUID's 60-bit time is in its text: time_low, time_mid, time_hi (after the version digit). */
-const TIME_DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 15, 16, 17]
-
-/** Whether two ids (isEventId) carry the same time, digits compared in any case. */
-function sameIdTime (a: string, b: string): boolean {
-  for (const i of TIME_DIGITS) {
-    // | 0x20 lower-cases A-F and leaves 0-9 as they are.
-    if ((a.charCodeAt(i) | 0x20) !== (b.charCodeAt(i) | 0x20)) return false
-  }
-  return true
 }

@@ -127,6 +127,27 @@ t.test('events get from a server that dies mid-answer: every event received is w
   t.match(r.stderr, new RegExp(`^shoebox events: POST ${url}/1\\.0/events/get: [^\\n]*; 3 events written, the last @id ${ids[2]} \\(--start-id ${ids[2]} goes on after it\\)\\n$`))
 })
 
+t.test('events get from a server answering out of order: the events before it written, then one line naming the line, the stream and the ids, exit 1', async (t) => {
+  const ids = [1, 3, 2, 4].map((n) => `a747c000-2c29-11ea-8db9-90c3a61ddf0${n}`)
+  let requests = 0
+  const server = http.createServer((req, res) => {
+    requests++
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(ids.map((id) => `{"@time":5,"@id":"${id}"}\r\n`).join(''))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+  const r = await cli(['events', 'get', url, 'web.click', '--to', '10'])
+  t.equal(r.code, 1)
+  t.same(r.stdout.toString().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { '@id': string })['@id']), ids.slice(0, 2))
+  t.equal(r.stderr, `shoebox events: POST ${url}/1.0/events/get: line 3 of the answer: stream web.click, event 3: @id ${ids[2]} is before the last one, ${ids[1]} (order ascending); 2 events before it yielded; 2 events written, the last @id ${ids[1]} (--start-id ${ids[1]} goes on after it)\n`)
+  t.equal(requests, 1, 'not asked again')
+})
+
 t.test("a subcommand's usage mistake points at the subcommand's help, which has its options", async (t) => {
   const cases: Array<[string[], string]> = [
     [['events', 'get', 'http://127.0.0.1:1', 's', '--order', 'up'], 'events get'],

@@ -8,34 +8,13 @@
  * the client must end with a typed error naming the URL (never its
  * credentials) and what was kept, with bounded memory, and never crash.
  */
-import t, { type Test } from 'tap'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import type http from 'node:http'
 import { gzipSync } from 'node:zlib'
-import { kronos, type KronosClient } from '../../lib/events/client.js'
 import { all } from './fixtures/get-all.js'
+import { hostile } from './fixtures/hostile-server.js'
 
 const ID1 = '00000000-0000-1000-8000-000000000001'
-
-/** A server that answers every request with `answer`; its URL carries credentials that must never show. */
-async function hostile (t: Test, answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
-  options: Parameters<typeof kronos>[1] = {}): Promise<{ client: KronosClient, url: string, requests: () => number }> {
-  let requests = 0
-  const server = http.createServer((req, res) => {
-    requests++
-    req.resume()
-    req.on('end', () => { answer(req, res) })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const client = kronos(url.replace('http://', 'http://user:s3cret@'), { baseDelay: 1, maxDelay: 5, ...options })
-  t.teardown(async () => {
-    client.close()
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
-  return { client, url, requests: () => requests }
-}
 
 t.test('get: a line that never ends is refused past 64 Mi characters, typed, the events before it kept, not retried', async (t) => {
   const { client, url, requests } = await hostile(t, (_req, res) => {
@@ -90,11 +69,14 @@ t.test('get: a line that is not JSON is refused (SHOEBOX_INVALID_JSON, its line 
 
 t.test('get: a server sending more than limit, or without end: never more than limit yielded, the answer cut there', async (t) => {
   const closed: Array<Promise<unknown>> = []
-  const { client } = await hostile(t, (_req, res) => {
+  const { client } = await hostile(t, (_req, res, body) => {
     res.writeHead(200)
     closed.push(new Promise((resolve) => res.on('close', resolve)))
+    // In the order asked (the client checks it): descending ids count down.
+    const descending = (JSON.parse(body) as { order: string }).order === 'descending'
+    const line = (n: number): string => descending ? event(n).replace(/[0-9]{12}"/, `${String(1e11 - n).padStart(12, '0')}"`) : event(n)
     let n = 0
-    const pump = (): void => { while (!res.destroyed && res.write(`${event(++n)}\r\n`)); }
+    const pump = (): void => { while (!res.destroyed && res.write(`${line(++n)}\r\n`)); }
     res.on('drain', pump)
     pump()
   })

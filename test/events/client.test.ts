@@ -129,10 +129,13 @@ t.test('get: an event without a usable @id, last or earlier, makes a break final
     let requests = 0
     const server = http.createServer((req, res) => {
       requests++
-      req.resume()
+      let body = ''
+      req.setEncoding('utf8').on('data', (s: string) => { body += s })
       req.on('end', () => {
         res.writeHead(200, { 'content-type': 'application/json' })
-        res.write(lines.join('\r\n') + '\r\n', () => res.destroy())
+        // In the order asked (the client checks it).
+        const answer = body.includes('"descending"') ? [...lines].reverse() : lines
+        res.write(answer.join('\r\n') + '\r\n', () => res.destroy())
       })
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

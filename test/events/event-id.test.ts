@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import {
-  compareEventIds, eventIdFromSortKey, eventIdSortKey, eventIdTime, eventIdWords, formatEventId, highestEventId, isEventId, lowestEventId,
+  compareEventIds, compareEventIdTexts, eventIdFromSortKey, eventIdSortKey, eventIdTime, eventIdWords, formatEventId, highestEventId, isEventId, lowestEventId,
   newEventId, newEventIdBytes, newEventIdWords, newEventIdWordsFromDecimal, parseEventId, writeEventIdText
 } from '../../lib/events/event-id.js'
 import { MAX_KRONOS_TIME, MIN_KRONOS_TIME } from '../../lib/events/kronos-time.js'
@@ -116,6 +116,26 @@ t.test('order: time first, then bytes 8..15 unsigned; the sort key agrees', asyn
   }
   for (const id of ids) if (eventIdFromSortKey(eventIdSortKey(id)) !== id) t.fail(`sort key round trip ${id}`)
   t.equal(code(() => eventIdFromSortKey(Buffer.alloc(3))), 'SHOEBOX_INVALID_EVENT_ID')
+})
+
+t.test('compareEventIdTexts orders as compareEventIds (any case, version digit ignored), and says whether the times differ', async (t) => {
+  const times = [MIN_KRONOS_TIME, -5n, 0n, 1n, 2n ** 32n - 0x13814001n, 2n ** 32n - 0x13814000n, 2n ** 32n, 2n ** 48n, 2n ** 53n + 1n, 17_000_000_000_000_000n, MAX_KRONOS_TIME]
+  const ids = times.flatMap((time) => [lowestEventId(time), newEventId(time), newEventId(time), highestEventId(time)])
+  ids.push(ids[5].toUpperCase(), `${ids[5].slice(0, 14)}4${ids[5].slice(15)}`)
+  const sign = (n: number): number => n < 0 ? -1 : n > 0 ? 1 : 0
+  let pairs = 0
+  for (const a of ids) {
+    for (const b of ids) {
+      const c = compareEventIdTexts(a, b)
+      if (sign(c) !== sign(compareEventIds(a, b))) t.fail(`${a} vs ${b}: ${c}, compareEventIds ${compareEventIds(a, b)}`)
+      if ((Math.abs(c) === 2) !== (eventIdTime(a) !== eventIdTime(b))) t.fail(`${a} vs ${b}: ${c} says the times ${Math.abs(c) === 2 ? 'differ' : 'agree'}`)
+      pairs++
+    }
+  }
+  t.equal(pairs, ids.length ** 2)
+  t.equal(compareEventIdTexts(ids[5], ids[5].toUpperCase()), 0, 'upper-case hex is the same id')
+  t.equal(compareEventIdTexts(ids[5], `${ids[5].slice(0, 14)}4${ids[5].slice(15)}`), 0, 'the version digit does not count')
+  t.equal(compareEventIdTexts('1381400a-1dd2-11b2-8000-00000000000f', '1381400a-1dd2-11b2-80f0-000000000000'), -1, 'the same time, suffixes differ')
 })
 
 t.test('1M ids for one time are distinct, inside LOWEST..HIGHEST, and sort after an earlier time', async (t) => {

@@ -1,0 +1,101 @@
+/**
+ * What the events of a get answer must be (spec §3.2, §5.3), checked one
+ * event at a time as the client takes them: an integer @time within
+ * [start_time, end_time], both inclusive (no start_time when a start_id
+ * replaces it); an @id after start_id, which is a lower bound in both
+ * orders; and each @id strictly past the one before it in the order asked,
+ * (time, id) ascending or its exact reverse, so no id comes twice.
+ *
+ * Why: the client took each line as the next event. A buggy or hostile
+ * server, or a proxy replaying a cached answer, fed the consumer events it
+ * did not ask for, and a resume (which goes on from the last @id) repeated
+ * or skipped events when the order was wrong: a descending get answered in
+ * ascending order and broken after 1, 2, 3 yielded 1, 2, 3, 1, 2, 1 and
+ * never 4 or 5.
+ *
+ * Cheap, as the get is the benchmark's hot path: a bigint comparison per
+ * bound (an @time above 2^53 is a bigint already) and one digit-by-digit
+ * comparison of two id texts (compareEventIdTexts), which also says
+ * whether the time is the same as the last one's, as a descending resume
+ * needs to know.
+ */
+import { ShoeboxError } from '../errors.js'
+import { plural } from '../plural.js'
+import { compareEventIdTexts } from './event-id.js'
+import { stringifyEvent } from './event-text.js'
+import type { KronosTime } from './kronos-time.js'
+
+export type GetOrder = 'ascending' | 'descending'
+
+/** What one request asked for. */
+export interface AskedRange {
+  /** Undefined when a start_id replaces it. */
+  start: KronosTime | undefined
+  end: KronosTime
+  startId: string | undefined
+}
+
+export class GetAnswerOrder {
+  readonly #order: GetOrder
+  #asked: AskedRange = { start: undefined, end: 0n, startId: undefined }
+  /** The last @id taken: the next one must be past it, in this answer or the next (a resume goes on from it). */
+  last: string | undefined
+  /** Events taken with the time of `last` (a descending resume asks for them again). */
+  sameTime = 0
+
+  constructor (order: GetOrder) {
+    this.#order = order
+  }
+
+  /** The range of the next request (a descending resume narrows end_time). */
+  ask (asked: AskedRange): void {
+    this.#asked = { ...asked }
+  }
+
+  /** Why an event's @time (undefined: it has none) is not one the request asked for; undefined when it is. */
+  timeProblem (time: unknown): string | undefined {
+    if (typeof time !== 'bigint' && !Number.isInteger(time)) {
+      return time === undefined ? '@time is missing' : `@time ${describe(time)} is not an integer`
+    }
+    const t = time as number | bigint
+    if (t > this.#asked.end) return `@time ${t} is after end_time ${this.#asked.end}`
+    if (this.#asked.start !== undefined && t < this.#asked.start) return `@time ${t} is before start_time ${this.#asked.start}`
+    return undefined
+  }
+
+  /** Why `id` (isEventId) cannot come next; undefined when it can, and it is then the last one. */
+  take (id: string): string | undefined {
+    const last = this.last
+    const startId = this.#asked.startId
+    if (last !== undefined) {
+      const c = compareEventIdTexts(id, last)
+      if (c === 0) return `@id ${id} is the same as the last one (order ${this.#order})`
+      if (this.#order === 'ascending' ? c < 0 : c > 0) {
+        return `@id ${id} is ${c < 0 ? 'before' : 'after'} the last one, ${last} (order ${this.#order})`
+      }
+      // Ascending, past the last one is past start_id too.
+      if (startId !== undefined && this.#order === 'descending' && compareEventIdTexts(id, startId) <= 0) return notAfter(id, startId)
+      this.sameTime = c === 1 || c === -1 ? this.sameTime + 1 : 1
+    } else {
+      if (startId !== undefined && compareEventIdTexts(id, startId) <= 0) return notAfter(id, startId)
+      this.sameTime = 1
+    }
+    this.last = id
+    return undefined
+  }
+}
+
+/** The error for an event that is not what was asked: typed, naming the stream and how many events came before it. */
+export function unaskedEvent (stream: string, yielded: number, problem: string): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_INVALID_EVENT', `stream ${stream}, event ${yielded + 1}: ${problem}; ${plural(yielded, 'event')} before it yielded`)
+}
+
+function notAfter (id: string, startId: string): string {
+  return `@id ${id} is not after start_id ${startId}`
+}
+
+/** A value for a message: its JSON, cut short. */
+function describe (value: unknown): string {
+  const text = stringifyEvent(value)
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text
+}
