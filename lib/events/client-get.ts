@@ -16,8 +16,8 @@
  * first in descending order).
  *
  * Every event is checked against what was asked as it is taken
- * (get-answer-order.ts): @time within the range, @id after start_id and
- * strictly past the last one in the order asked. A resume goes on from the
+ * (get-answer-order.ts): @time within the range, @id after start_id, its
+ * time at or past the last one's in the order asked. A resume goes on from the
  * last @id, so an answer out of order made it repeat or skip events. An
  * event that breaks the rules fails the get after the events before it,
  * and is never asked again (the server would send it again).

@@ -3,8 +3,15 @@
  * event at a time as the client takes them: an integer @time within
  * [start_time, end_time], both inclusive (no start_time when a start_id
  * replaces it); an @id after start_id, which is a lower bound in both
- * orders; and each @id strictly past the one before it in the order asked,
- * (time, id) ascending or its exact reverse, so no id comes twice.
+ * orders; and each @id's time at or past the one before it in the order
+ * asked, and no @id twice in a row.
+ *
+ * Within one time the order of the ids is the server's: the memcmp rule of
+ * spec §3.2 is shoebox serve's and the reference's, but the spec warns that
+ * Cassandra's own timeuuid order for equal times may differ, and a real
+ * Kronos on Cassandra must not have every get fail at its first tie. So an
+ * id at the same time as the last one (or as start_id) passes in either
+ * order; one equal to it does not.
  *
  * Why: the client took each line as the next event. A buggy or hostile
  * server, or a proxy replaying a cached answer, fed the consumer events it
@@ -67,17 +74,19 @@ export class GetAnswerOrder {
   take (id: string): string | undefined {
     const last = this.last
     const startId = this.#asked.startId
+    // compareEventIdTexts: ±2 when the times differ, ±1 when only the ids of one time do (see the header).
+    if (startId !== undefined) {
+      const s = compareEventIdTexts(id, startId)
+      if (s === 0 || s === -2) return `@id ${id} is not after start_id ${startId}`
+    }
     if (last !== undefined) {
       const c = compareEventIdTexts(id, last)
       if (c === 0) return `@id ${id} is the same as the last one (order ${this.#order})`
-      if (this.#order === 'ascending' ? c < 0 : c > 0) {
+      if (c === (this.#order === 'ascending' ? -2 : 2)) {
         return `@id ${id} is ${c < 0 ? 'before' : 'after'} the last one, ${last} (order ${this.#order})`
       }
-      // Ascending, past the last one is past start_id too.
-      if (startId !== undefined && this.#order === 'descending' && compareEventIdTexts(id, startId) <= 0) return notAfter(id, startId)
       this.sameTime = c === 1 || c === -1 ? this.sameTime + 1 : 1
     } else {
-      if (startId !== undefined && compareEventIdTexts(id, startId) <= 0) return notAfter(id, startId)
       this.sameTime = 1
     }
     this.last = id
@@ -88,10 +97,6 @@ export class GetAnswerOrder {
 /** The error for an event that is not what was asked: typed, naming the stream and how many events came before it. */
 export function unaskedEvent (stream: string, yielded: number, problem: string): ShoeboxError {
   return new ShoeboxError('SHOEBOX_INVALID_EVENT', `stream ${stream}, event ${yielded + 1}: ${problem}; ${plural(yielded, 'event')} before it yielded`)
-}
-
-function notAfter (id: string, startId: string): string {
-  return `@id ${id} is not after start_id ${startId}`
 }
 
 /** A value for a message: its JSON, cut short. */
