@@ -161,19 +161,6 @@ export function localReader (dir: string, run: RunInfo): () => Promise<BlockRead
   }
 }
 
-/** Every event of a run, ascending (for rewriting it after a delete). */
-export async function readWholeRun (dir: string, run: RunInfo): Promise<StoredEvent[]> {
-  const file = path.join(dir, run.file)
-  const data = await fs.readFile(file)
-  const out: StoredEvent[] = []
-  for (let i = 0; i < run.blocks.length; i++) {
-    const start = run.blocks[i][0]
-    const end = i + 1 < run.blocks.length ? run.blocks[i + 1][0] : run.bytes
-    out.push(...parseBlock(unpack(run, data.subarray(start, end), file, start), file, start))
-  }
-  return out
-}
-
 /** A block's record bytes (gunzipped when the run is compressed). */
 function unpack (run: RunInfo, block: Buffer, file: string, offset: number): Buffer {
   if (run.gzip !== true) return block
