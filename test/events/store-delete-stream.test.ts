@@ -135,6 +135,21 @@ t.test('the rewrite reads a run a span of blocks at a time, never whole', async 
   for await (const batch of readRun(dir, after.run, EVERY_TIME, false)) out.push(...batch)
   t.same(keys(out), keys(all.filter((e) => !inRange(e, range))))
   t.equal(after.run.count, all.length - 4)
+  // The blocks before the range are copied as they are: the same offsets, times and bytes.
+  const cut = run.blocks.findIndex(([, time]) => BigInt(time) >= range.from) - 1
+  t.ok(cut > 5, `the range starts in block ${cut}`)
+  t.same(after.run.blocks.slice(0, cut), run.blocks.slice(0, cut), 'the blocks before it are where they were')
+  t.same(fs.readFileSync(path.join(dir, 'new.shoebox')).subarray(0, run.blocks[cut][0]), fs.readFileSync(path.join(dir, 'r.shoebox')).subarray(0, run.blocks[cut][0]), 'byte for byte')
+  t.ok(run.bytes - after.run.bytes > 0 && run.bytes - after.run.bytes < 2000, `the run is ${run.bytes - after.run.bytes} bytes shorter: four events`)
+
+  // A store whose gzip option changed since the run was written rewrites every block in its own packing.
+  const packed = await deleteFromRun(dir, run, range, 'gz.shoebox', { gzip: true, fsync: false })
+  t.equal(packed.kind, 'rewritten')
+  if (packed.kind !== 'rewritten') return
+  t.equal(packed.run.gzip, true)
+  const back: StoredEvent[] = []
+  for await (const batch of readRun(dir, packed.run, EVERY_TIME, false)) back.push(...batch)
+  t.same(keys(back), keys(out), 'a plain run rewritten as gzip holds the same events')
 
   const gapReads: number[] = []
   const gap = await deleteFromRun(dir, run, { from: all[100].time + 1n, to: all[100].time + 2n }, 'gap.shoebox', { gzip: false, fsync: false }, countedReader(dir, run, gapReads))

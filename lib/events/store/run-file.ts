@@ -82,6 +82,8 @@ export async function * readRunBlocks (run: RunInfo, range: EventRange, descendi
 /** One block of a run as read: its record bytes (gunzipped), its number, where it starts in the file. */
 export interface BlockBytes {
   bytes: Buffer
+  /** The block as it is in the file (a gzip member when the run is compressed). */
+  packed: Buffer
   index: number
   offset: number
   /** The file or object, for messages. */
@@ -118,7 +120,7 @@ export async function * readBlockBytes (run: RunInfo, range: EventRange, descend
       for (let k = i; descending ? k >= j : k <= j; k += step) {
         const start = run.blocks[k][0]
         const block = buf.subarray(start - spanStart, blockEnd(run, k) - spanStart)
-        yield { bytes: unpack(run, block, reader.name, start), index: k, offset: start, name: reader.name }
+        yield { bytes: unpack(run, block, reader.name, start), packed: block, index: k, offset: start, name: reader.name }
       }
       i = j + step
     }
@@ -178,7 +180,8 @@ function unpack (run: RunInfo, block: Buffer, file: string, offset: number): Buf
  */
 const keys = new KeyCache()
 
-function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
+/** A block's events (its record bytes, checked), in file order. */
+export function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
   const out: StoredEvent[] = []
   let at = 0
   while (at < buf.length) {
