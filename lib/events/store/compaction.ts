@@ -15,11 +15,9 @@ import { orIoError } from '../../fs/io-error.js'
 import { distinct, mergeBlocks } from './merge.js'
 import { firstKey, lastKey, readRun, type RunInfo } from './run-file.js'
 import { BLOCK_BYTES, openRunFile, RunWriter } from './run-writer.js'
-import { compareKeys, type EventRange } from './stored-event.js'
+import { compareKeys, EVERY_TIME } from './stored-event.js'
 
 export const COMPACT_AT = 4
-
-const EVERYTHING: EventRange = { from: -(2n ** 63n), to: 2n ** 63n }
 
 function tier (run: RunInfo): number {
   return Math.floor(Math.log(Math.max(run.bytes, BLOCK_BYTES)) / Math.log(4))
@@ -71,7 +69,7 @@ export async function mergeRuns (dir: string, file: string, runs: readonly RunIn
   const { ns, stream, bucket } = runs[0]
   const writer = new RunWriter(dir, file, ns, stream, BigInt(bucket), options)
   try {
-    for await (const batch of distinct(mergeBlocks(runs.map((r) => readRun(dir, r, EVERYTHING, false)), compareKeys), compareKeys)) await writer.add(batch)
+    for await (const batch of distinct(mergeBlocks(runs.map((r) => readRun(dir, r, EVERY_TIME, false)), compareKeys), compareKeys)) await writer.add(batch)
   } catch (err) {
     await writer.abort()
     throw err

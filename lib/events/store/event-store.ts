@@ -38,11 +38,12 @@ import { inParallel } from './in-parallel.js'
 import { lockDir } from './dir-lock.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import type { RunPublisher } from './run-publisher.js'
-import { eventOf, localReader, readRun, readWholeRun, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
+import { eventOf, localReader, readRun, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
 import { memtableSource, readLines, runSource } from './read-lines.js'
-import { syncRunsDir, writeBucketRuns, writeRun } from './run-writer.js'
+import { syncRunsDir, writeBucketRuns } from './run-writer.js'
+import { deleteFromRun } from './run-delete.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
-import { compareKeys, inRange, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
+import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
 
 /** 100 ns ticks per millisecond. */
@@ -389,14 +390,16 @@ export class EventStore implements EventBackend {
     try {
       for (const run of this.#streamRuns(ns, stream)) {
         if (!runMayHold(run, ns, stream, range)) continue
-        const events = await readWholeRun(this.#runsDir, run)
-        const kept = events.filter((e) => !inRange(e, range))
-        if (kept.length === events.length) continue
+        // The number is taken only for a file kept (deleteFromRun removes a file it does not return; #removeRunFiles, those taken).
+        const file = runFileName(index.runSeq, this.#gzip)
+        const after = await deleteFromRun(this.#runsDir, run, range, file, this.#runOptions)
+        if (after.kind === 'untouched') continue
         const at = index.runs.indexOf(run)
-        if (kept.length === 0) {
+        if (after.kind === 'empty') {
           index.runs.splice(at, 1)
         } else {
-          index.runs[at] = await writeRun(this.#runsDir, runFileName(index.runSeq++, this.#gzip), ns, stream, BigInt(run.bucket), kept, this.#runOptions)
+          index.runSeq++
+          index.runs[at] = after.run
         }
         removed.push(run.file)
       }

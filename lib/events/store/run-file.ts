@@ -82,6 +82,8 @@ export async function * readRunBlocks (run: RunInfo, range: EventRange, descendi
 /** One block of a run as read: its record bytes (gunzipped), its number, where it starts in the file. */
 export interface BlockBytes {
   bytes: Buffer
+  /** The block as it is in the file (a gzip member when the run is compressed). */
+  packed: Buffer
   index: number
   offset: number
   /** The file or object, for messages. */
@@ -118,7 +120,7 @@ export async function * readBlockBytes (run: RunInfo, range: EventRange, descend
       for (let k = i; descending ? k >= j : k <= j; k += step) {
         const start = run.blocks[k][0]
         const block = buf.subarray(start - spanStart, blockEnd(run, k) - spanStart)
-        yield { bytes: unpack(run, block, reader.name, start), index: k, offset: start, name: reader.name }
+        yield { bytes: unpack(run, block, reader.name, start), packed: block, index: k, offset: start, name: reader.name }
       }
       i = j + step
     }
@@ -161,19 +163,6 @@ export function localReader (dir: string, run: RunInfo): () => Promise<BlockRead
   }
 }
 
-/** Every event of a run, ascending (for rewriting it after a delete). */
-export async function readWholeRun (dir: string, run: RunInfo): Promise<StoredEvent[]> {
-  const file = path.join(dir, run.file)
-  const data = await fs.readFile(file)
-  const out: StoredEvent[] = []
-  for (let i = 0; i < run.blocks.length; i++) {
-    const start = run.blocks[i][0]
-    const end = i + 1 < run.blocks.length ? run.blocks[i + 1][0] : run.bytes
-    out.push(...parseBlock(unpack(run, data.subarray(start, end), file, start), file, start))
-  }
-  return out
-}
-
 /** A block's record bytes (gunzipped when the run is compressed). */
 function unpack (run: RunInfo, block: Buffer, file: string, offset: number): Buffer {
   if (run.gzip !== true) return block
@@ -191,7 +180,8 @@ function unpack (run: RunInfo, block: Buffer, file: string, offset: number): Buf
  */
 const keys = new KeyCache()
 
-function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
+/** A block's events (its record bytes, checked), in file order. */
+export function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
   const out: StoredEvent[] = []
   let at = 0
   while (at < buf.length) {

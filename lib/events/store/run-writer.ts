@@ -71,6 +71,23 @@ export class RunWriter {
     }
   }
 
+  /**
+   * Add a block of another run as it is (a gzip member if this run is
+   * compressed, plain records if not) holding `count` events from `first` to
+   * `last`, which sort after every event added before: a delete copies the
+   * blocks its range misses instead of encoding (and gzipping) their events again.
+   */
+  async addBlock (packed: Buffer, first: StoredEvent, last: StoredEvent, count: number): Promise<void> {
+    if (this.#pending.length > 0) await this.#writeBlock()
+    if (this.#info.count === 0) {
+      this.#info.minTime = first.time.toString()
+      this.#info.firstId = first.idText ?? formatEventId(first.id)
+    }
+    this.#info.count += count
+    this.#handle ??= await openRunFile(this.#target)
+    await this.#append(packed, first, last)
+  }
+
   /** Write the rest and fsync (not the directory: syncRunsDir); resolves to what the index keeps. */
   async finish (): Promise<RunInfo> {
     if (this.#pending.length > 0) await this.#writeBlock()
@@ -102,11 +119,16 @@ export class RunWriter {
     const records = encodeEventRecords([{ prefix: [], events }])
     const block = this.#gzip ? zlib.gzipSync(records) : records
     this.#handle ??= await openRunFile(this.#target)
-    this.#info.blocks.push([this.#info.bytes, events[0].time.toString()])
+    await this.#append(block, events[0], events[events.length - 1])
+  }
+
+  /** Index a block of the file (its offset and first time) and queue its bytes. */
+  async #append (block: Buffer, first: StoredEvent, last: StoredEvent): Promise<void> {
+    this.#info.blocks.push([this.#info.bytes, first.time.toString()])
     this.#unwritten.push(block)
     this.#unwrittenBytes += block.length
     this.#info.bytes += block.length
-    this.#last = events[events.length - 1]
+    this.#last = last
     // Gzip blocks can be tiny: a cap on their count keeps a writev far below IOV_MAX.
     if (this.#unwrittenBytes >= WRITE_BYTES || this.#unwritten.length >= MAX_WRITE_BLOCKS) await this.#writeOut()
   }

@@ -34,6 +34,9 @@ export interface EventRange {
   after?: EventKey
 }
 
+/** Every time there is: what compaction and a delete's rewrite read a whole run with. */
+export const EVERY_TIME: EventRange = { from: -(2n ** 63n), to: 2n ** 63n }
+
 /** The lowest time an event of the range can have. */
 export function lowestTime (range: EventRange): bigint {
   return range.after === undefined ? range.from : range.after.time
