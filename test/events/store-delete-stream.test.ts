@@ -163,7 +163,7 @@ t.test('the rewrite reads a run a span of blocks at a time, never whole', async 
   t.same(wholeReads, [], 'without reading it')
 })
 
-t.test('a delete whose run cannot be read to its end fails, naming the file, and changes nothing', async (t) => {
+t.test('a delete whose run cannot be read to its end fails, naming the file, and changes nothing; a start replaying it opens, and says so', async (t) => {
   const dir = t.testdir()
   let store = await EventStore.open({ dir, fsync: false })
   const all = events(12000)
@@ -182,6 +182,22 @@ t.test('a delete whose run cannot be read to its end fails, naming the file, and
   const front: StoredEvent[] = []
   for await (const e of store.read('kronos', 's', { from: all[0].time, to: all[100].time })) front.push(e)
   t.same(keys(front), keys(all.slice(0, 102)), 'the range\'s events are still read')
+  await store.close()
+
+  // The delete is in the log: a start replays it. That failed every start; now the damaged run keeps its events, and it is said.
+  const told: Error[] = []
+  store = await EventStore.open({ dir, fsync: false, onError: (err) => { told.push(err) } })
+  t.equal(told.length, 1, 'the start is told once')
+  t.match(told[0], { code: 'SHOEBOX_BAD_RECORD', message: new RegExp(`^replaying the delete of stream s \\(namespace kronos\\) from ${range.from} to ${range.to}: .*${run.file}: at byte \\d+: shorter than its index says.*; that run keeps its events in the range, the store opens without it$`) })
+  t.equal(store.lastError, told[0])
+  const again: StoredEvent[] = []
+  for await (const e of store.read('kronos', 's', { from: all[0].time, to: all[100].time })) again.push(e)
+  t.same(keys(again), keys(all.slice(0, 102)), 'what the run held is read as before')
+  const later = events(10, T0 + 1_000_000n)
+  await store.put('kronos', [{ stream: 's', events: later }])
+  const back: StoredEvent[] = []
+  for await (const e of store.read('kronos', 's', { from: later[0].time, to: later[9].time })) back.push(e)
+  t.same(keys(back), keys(later), 'it takes puts')
   await store.close()
 })
 

@@ -211,8 +211,12 @@ export class EventStore implements EventBackend {
       const range = rangeOf(m)
       const victims = new Set(this.#memtable.select(m.ns, m.s, range))
       this.#memtable.remove(m.ns, m.s, victims)
-      // Runs are older than any log record replayed: applying the delete again is exact.
-      const rewritten = await this.#rewriteRuns(m.ns, m.s, range)
+      // Runs are older than any log record replayed: applying the delete again is exact. A run
+      // it cannot read (damaged) keeps its events, and is said: failing here failed every start.
+      const rewritten = await this.#rewriteRuns(m.ns, m.s, range, (run, err) => {
+        this.#failed(new ShoeboxError('SHOEBOX_BAD_RECORD',
+          `replaying the delete of stream ${m.s} (namespace ${m.ns}) from ${range.from} to ${range.to}: ${err.message}; that run keeps its events in the range, the store opens without it`, { cause: err }))
+      })
       if (rewritten.changed) {
         await this.#saveIndex(rewritten.index)
         this.#index = rewritten.index
@@ -382,8 +386,11 @@ export class EventStore implements EventBackend {
     return count
   }
 
-  /** The stream's runs without the range's events (an index copy and durable run files; nothing visible changes yet). */
-  async #rewriteRuns (ns: string, stream: string, range: EventRange): Promise<{ index: RunIndex, removed: string[], changed: boolean }> {
+  /**
+   * The stream's runs without the range's events (an index copy and durable run files; nothing visible changes yet).
+   * With `onDamaged`, a run that cannot be read (SHOEBOX_BAD_RECORD) is told to it and left as it is; else it fails the rewrite.
+   */
+  async #rewriteRuns (ns: string, stream: string, range: EventRange, onDamaged?: (run: RunInfo, err: ShoeboxError) => void): Promise<{ index: RunIndex, removed: string[], changed: boolean }> {
     const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
     const removed: string[] = []
     const firstSeq = index.runSeq
@@ -392,7 +399,14 @@ export class EventStore implements EventBackend {
         if (!runMayHold(run, ns, stream, range)) continue
         // The number is taken only for a file kept (deleteFromRun removes a file it does not return; #removeRunFiles, those taken).
         const file = runFileName(index.runSeq, this.#gzip)
-        const after = await deleteFromRun(this.#runsDir, run, range, file, this.#runOptions)
+        let after
+        try {
+          after = await deleteFromRun(this.#runsDir, run, range, file, this.#runOptions)
+        } catch (err) {
+          if (onDamaged === undefined || !(err instanceof ShoeboxError) || err.code !== 'SHOEBOX_BAD_RECORD') throw err
+          onDamaged(run, err)
+          continue
+        }
         if (after.kind === 'untouched') continue
         const at = index.runs.indexOf(run)
         if (after.kind === 'empty') {
