@@ -154,3 +154,24 @@ export class InvalidOptionError extends ShoeboxError {
 export function invalidOption (option: string, reason: string): InvalidOptionError {
   return new InvalidOptionError(option, reason)
 }
+
+/**
+ * Spread into the options of a stream whose events users listen to (with
+ * listenerRejected as its captureRejectionSymbol method): an async listener
+ * that rejects then fails the stream with its error, as a listener that
+ * throws does, rather than end the process with an unhandled rejection (the
+ * README's own 'sealed' listener is async). Typed `object`: @types/node's
+ * stream options do not list Node's `captureRejections`.
+ */
+export const LISTENER_REJECTIONS_FAIL_THE_STREAM: object = { captureRejections: true }
+
+/**
+ * A listener's rejection: the stream fails with it. One that comes after the
+ * stream failed (another listener's, say) is dropped: that failure is
+ * reported already. One that comes after the stream ended cleanly is left
+ * unhandled, as without captureRejections, rather than dropped unseen.
+ */
+export function listenerRejected (stream: { readonly destroyed: boolean, readonly errored: unknown, destroy: (error: Error) => unknown }, err: unknown): void {
+  if (!stream.destroyed) stream.destroy(err as Error)
+  else if (stream.errored == null) void Promise.reject(err)
+}

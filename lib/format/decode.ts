@@ -1,7 +1,8 @@
 /** decode(): a Transform from archive bytes to records. */
+import { captureRejectionSymbol } from 'node:events'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
-import { CorruptArchiveError } from '../errors.js'
+import { CorruptArchiveError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { isBreakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { MemberLookup, MemberSpan, Position, ShoeboxRecord, SpanLookup } from '../record.js'
@@ -41,7 +42,7 @@ export class DecodeStream extends LazyTransform {
   #decoder: ArchiveDecoder
 
   constructor (options: DecodeOptions = {}) {
-    super({ readableObjectMode: true, writableObjectMode: false })
+    super({ readableObjectMode: true, writableObjectMode: false, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     this.file = options.file
     const file = options.file ?? ''
     const members = options.members
@@ -60,6 +61,11 @@ export class DecodeStream extends LazyTransform {
         this.emit('corrupt', frame === undefined ? named : { ...named, frame })
       }
     }, options)
+  }
+
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
   }
 
   /** Records, versions, bytes and damage seen so far. */

@@ -7,12 +7,13 @@
  * With the native part built, lines that need no parsing are framed a whole
  * chunk at a time (ArchiveEncoder.frameLines), the same bytes in fewer steps.
  */
+import { captureRejectionSymbol } from 'node:events'
 import { isUtf8 } from 'node:buffer'
 // node:stream's Transform, not readable-stream's (the other format stages'): `shoebox write` runs
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { setOwnKey } from '../json/own-key.js'
 import type { Metadata } from '../record.js'
@@ -95,9 +96,14 @@ export class EncodeNdjson extends Transform {
   #block: Buffer | null = null
   #framed: FramedLines = { next: 0, lines: 0, records: 0, refused: false }
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncodeNdjsonOptions = {}, internals?: EncoderInternals) {
-    super({ writableObjectMode: false, readableObjectMode: false })
+    super({ writableObjectMode: false, readableObjectMode: false, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     const { metadata = {}, metadataFromFields = {}, validate = false, onInvalid = 'error' } = options
     if (!['error', 'skip', 'end'].includes(onInvalid)) throw invalidOption('onInvalid', `must be 'error', 'skip' or 'end', got ${String(onInvalid)}`)
     this.#metadata = { ...metadata }

@@ -11,11 +11,12 @@
  * buffered or queued.
  */
 // node:stream rather than readable-stream here: _construct (async start-up) is typed there.
+import { captureRejectionSymbol } from 'node:events'
 import fs from 'node:fs/promises'
 import { Writable } from 'node:stream'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
@@ -131,9 +132,14 @@ export class RollingSink extends Writable {
   /** The store opened from `upload.to` when it is a URL (closed with the sink). */
   readonly #uploadStore: Store | undefined
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   constructor (options: RollingSinkOptions, uploadParts?: UploadParts) {
     // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
-    super({ objectMode: true, highWaterMark: 16 })
+    super({ objectMode: true, highWaterMark: 16, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     this.#startup = new Promise((resolve) => { this.#startupDone = resolve })
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
       throw invalidOption('dir', 'a directory to write into is required')

@@ -5,6 +5,7 @@
  * With `from`, it continues exactly after a saved position; with `follow`,
  * it keeps watching for newly sealed files, like `tail -F`, until destroyed.
  */
+import { captureRejectionSymbol } from 'node:events'
 import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { SNIFF_BYTES, sniffCodec, type CodecName } from '../compress/codecs.js'
@@ -13,7 +14,7 @@ import type { OpenAtZstdOptions } from '../compress/open-at.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
-import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
+import { CorruptArchiveError, invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
@@ -94,9 +95,14 @@ export class ArchiveSource extends Readable {
   /** Following: the compressed offsets of the zstd frames skipped as damage in each file, so that a read again reports none twice. */
   readonly #skippedFrames = new Map<string, Set<number>>()
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
-    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
+    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     checkMaxFrameSize(options.maxFrameSize)
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
