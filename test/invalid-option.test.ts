@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { compressionOf } from '../lib/compress/codecs.js'
-import { InvalidOptionError, ShoeboxError } from '../lib/index.js'
+import { InvalidOptionError, openStore as openStoreFor, ShoeboxError } from '../lib/index.js'
 import { parseSize } from '../lib/units.js'
 import { cli } from './cli-run.js'
 
@@ -62,4 +62,27 @@ t.test('a count option refused anywhere in the API: one wording, naming the opti
     t.match(err, { option, reason: /^must be a positive integer, got -?[\d.]+$/ }, what)
   }
   await t.rejects(retry(async () => 1, { attempts: 0 }), { code: 'SHOEBOX_INVALID_OPTION', option: 'attempts', reason: 'must be a positive integer, got 0' }, 'retry attempts')
+})
+
+t.test('a yes/no option given anything but true or false is refused naming it, not read by its truthiness (gzip: \'false\' wrote gzip)', async (t) => {
+  const { rollingSink, archiveSource } = await import('../lib/index.js')
+  const { SealedUploader } = await import('../lib/roll/uploader.js')
+  const dir = '/nonexistent/shoebox-flag-test' // nothing is created: each is refused in its constructor
+  const store = openStoreFor(dir)
+  const cases: Array<[string, () => unknown, string, string]> = [
+    ['gzip \'false\'', () => rollingSink({ dir, gzip: 'false' as unknown as boolean }), 'gzip', 'must be true, false or { level }, got "false"'],
+    ['gzip \'yes\'', () => rollingSink({ dir, gzip: 'yes' as unknown as boolean }), 'gzip', 'must be true, false or { level }, got "yes"'],
+    ['gzip 0', () => rollingSink({ dir, gzip: 0 as unknown as boolean }), 'gzip', 'must be true, false or { level }, got 0'],
+    ['gzip null', () => rollingSink({ dir, gzip: null as unknown as boolean }), 'gzip', 'must be true, false or { level }, got null'],
+    ['recover \'no\'', () => rollingSink({ dir, recover: 'no' as unknown as boolean }), 'recover', 'must be true or false, got "no"'],
+    ['roll.align 1', () => rollingSink({ dir, roll: { age: '1h', align: 1 as unknown as boolean } }), 'roll.align', 'must be true or false, got 1'],
+    ['upload.deleteLocal \'true\'', () => new SealedUploader(dir, store, { deleteLocal: 'true' as unknown as boolean }), 'upload.deleteLocal', 'must be true or false, got "true"'],
+    ['upload.early \'false\'', () => new SealedUploader(dir, store, { early: 'false' as unknown as boolean }), 'upload.early', 'must be true or false, got "false"'],
+    ['follow \'false\'', () => archiveSource(`${dir}/*`, { follow: 'false' as unknown as boolean }), 'follow', 'must be true or false, got "false"'],
+    ['allowEmpty \'true\'', () => archiveSource(`${dir}/*`, { allowEmpty: 'true' as unknown as boolean }), 'allowEmpty', 'must be true or false, got "true"']
+  ]
+  for (const [what, fn, option, reason] of cases) {
+    t.match(refusal(fn), { code: 'SHOEBOX_INVALID_OPTION', option, reason }, what)
+  }
+  await store.close()
 })

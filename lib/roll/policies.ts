@@ -3,7 +3,7 @@
  * complete. Combine several; the file rolls when any of them fires.
  */
 import { invalidOption } from '../errors.js'
-import { parseDuration, parseSize } from '../units.js'
+import { checkFlag, parseDuration, parseSize } from '../units.js'
 
 /** What a policy sees of the file being written. */
 export interface RollFile {
@@ -119,6 +119,7 @@ export interface RollOptions {
 export function rollPolicy (options: RollOptions = {}): RollPolicy | undefined {
   const policies: RollPolicy[] = []
   if (options.size !== undefined) policies.push(sizePolicy(options.size))
+  checkFlag(options.align, 'roll.align')
   if (options.age !== undefined) policies.push(agePolicy(options.age, options.align ?? false))
   if (options.records !== undefined) policies.push(countPolicy(options.records))
   if (options.policy !== undefined) {

@@ -20,7 +20,7 @@ import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, liste
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
-import { parseDuration, parseSize } from '../units.js'
+import { checkFlag, parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
@@ -167,6 +167,7 @@ export class RollingSink extends Writable {
     // Exact sizes: the size policies count each record's bytes as it is written.
     this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, blockSize) }, { exactSizes: true })
     this.#clock = options.clock ?? Date.now
+    checkFlag(options.recover, 'recover')
     this.#recover = options.recover ?? true
     if (options.upload !== undefined) {
       // Only a caller inside the package can get here without them (see UploadParts).

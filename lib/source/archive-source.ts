@@ -22,7 +22,7 @@ import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { parseDuration } from '../units.js'
+import { checkFlag, parseDuration } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
@@ -105,6 +105,8 @@ export class ArchiveSource extends Readable {
     super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     checkMaxFrameSize(options.maxFrameSize)
+    checkFlag(options.follow, 'follow')
+    checkFlag(options.allowEmpty, 'allowEmpty')
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
     if (this.#fetch !== undefined) {
       // order and pollInterval do not apply, and are not read.
