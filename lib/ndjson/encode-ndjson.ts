@@ -13,13 +13,15 @@ import { isUtf8 } from 'node:buffer'
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
+import { invalidOption, isBytes, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected, refuseNotBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { setOwnKey } from '../json/own-key.js'
 import type { Metadata } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
 import { flattenMetadata, measureFlat, writeMetadata } from '../format/metadata-block.js'
+
+type WriteCallback = (error?: Error | null) => void
 
 export type OnInvalid = 'error' | 'skip' | 'end'
 
@@ -137,6 +139,12 @@ export class EncodeNdjson extends Transform {
   /** Bytes copied to hold and join lines that span chunks (at most twice their length). */
   get lineBytesCopied (): number {
     return this.#copied
+  }
+
+  /** Objects written here fail the stream with a message that says so (see refuseNotBytes). */
+  override write (chunk: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
+    if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
+    return refuseNotBytes(this, 'encodeNdjson()', chunk, 'it takes NDJSON lines; encode() takes records', encoding, callback)
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
