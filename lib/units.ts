@@ -76,6 +76,18 @@ export function checkFlag (value: unknown, option: string): void {
 }
 
 /**
+ * Refuse a key of `options` that is not one of `known`, naming it (with
+ * `prefix`, as 'roll.' or 'upload.'): a misspelt option ({ rollSize: '10MB' }
+ * for roll.size, upload.deleteLocaly) was ignored, and its default taken
+ * silently instead (one file until end(), every file kept).
+ */
+export function checkKnownOptions (options: object, known: readonly string[], what: string, prefix = ''): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw invalidOption(`${prefix}${key}`, `is not an option of ${what} (those are ${known.join(', ')})`)
+  }
+}
+
+/**
  * A count option (attempts, queueSize, maxSockets...): `value`, or
  * `fallback` when undefined, checked to be an integer from 1; anything else
  * refused naming the option and the value given.

@@ -86,3 +86,49 @@ t.test('a yes/no option given anything but true or false is refused naming it, n
   }
   await store.close()
 })
+
+t.test('a misspelt rollingSink option is refused naming it, not ignored ({ rollSize } wrote one file until end())', async (t) => {
+  const { rollingSink } = await import('../lib/index.js')
+  const dir = '/nonexistent/shoebox-unknown-option-test' // nothing is created: each is refused in the constructor
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ rollSize: '10MB' }, 'rollSize'],
+    [{ gz: true }, 'gz'],
+    [{ roll: { maxSize: '10MB' } }, 'roll.maxSize'],
+    [{ roll: { size: '10MB', recordCount: 5 } }, 'roll.recordCount'],
+    [{ upload: { to: dir, deleteLocaly: true } }, 'upload.deleteLocaly']
+  ]
+  for (const [options, option] of cases) {
+    t.match(refusal(() => rollingSink({ dir, ...options })), { code: 'SHOEBOX_INVALID_OPTION', option, reason: /^is not an option of / }, option)
+  }
+  t.match(refusal(() => rollingSink({ dir, roll: '10MB' as unknown as { size: string } })), { option: 'roll', reason: /^must be an object/ }, 'roll as a string')
+})
+
+t.test('every documented rollingSink option is known', async (t) => {
+  const { rollingSink } = await import('../lib/index.js')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'shoebox-known-options-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const sink = rollingSink({
+    dir,
+    template: 'x-{seq}.shoebox',
+    roll: { size: '1MiB', age: '1h', align: true, records: 10, policy: { check: () => false } },
+    gzip: false,
+    compress: 'none',
+    flushInterval: 0,
+    fsync: 'never',
+    blockSize: '64KiB',
+    maxPending: '1MiB',
+    recover: false,
+    clock: Date.now,
+    format: 'v2',
+    checksum: 'crc32',
+    maxRecordSize: 1 << 20,
+    chunkSize: 4096,
+    upload: { to: join(dir, 'up'), storeOptions: {}, concurrency: 1, deleteLocal: false, attempts: 1, retryDelay: '1s', partSize: '5MiB', queueSize: 1, early: false }
+  } as Parameters<typeof rollingSink>[0] & { chunkSize: number })
+  sink.end({ payload: 'a' })
+  await new Promise((resolve, reject) => { sink.on('close', resolve); sink.on('error', reject) })
+  t.pass('accepted, and the sink ran')
+})

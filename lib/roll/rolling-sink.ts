@@ -20,7 +20,7 @@ import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, liste
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
-import { checkFlag, parseDuration, parseSize } from '../units.js'
+import { checkFlag, checkKnownOptions, parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
@@ -83,6 +83,13 @@ export interface UploadParts {
 
 const FSYNC_POLICIES: readonly FsyncPolicy[] = ['never', 'onClose', 'interval', 'always']
 
+/** Every option rollingSink() takes (RollingSinkOptions and the encoder's), and `upload`'s (UploadOptions). */
+const OPTIONS = [
+  'dir', 'template', 'roll', 'gzip', 'compress', 'flushInterval', 'fsync', 'blockSize', 'maxPending', 'recover', 'clock', 'upload',
+  'format', 'checksum', 'maxRecordSize', 'chunkSize'
+] as const
+const UPLOAD_OPTIONS = ['to', 'storeOptions', 'concurrency', 'deleteLocal', 'attempts', 'retryDelay', 'partSize', 'queueSize', 'early'] as const
+
 export class RollingSink extends Writable {
   readonly dir: string
   readonly template: string
@@ -144,6 +151,7 @@ export class RollingSink extends Writable {
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
       throw invalidOption('dir', 'a directory to write into is required')
     }
+    checkKnownOptions(options, OPTIONS, 'rollingSink()')
     const { fsync = 'onClose' } = options
     if (!FSYNC_POLICIES.includes(fsync)) throw invalidOption('fsync', `must be one of ${FSYNC_POLICIES.join(', ')}, got ${String(fsync)}`)
     this.dir = options.dir
@@ -173,6 +181,7 @@ export class RollingSink extends Writable {
       // Only a caller inside the package can get here without them (see UploadParts).
       if (uploadParts === undefined) throw invalidOption('upload', 'needs the uploader: use the package\'s rollingSink()')
       // A URL is opened here and closed with the sink; a Store given is the caller's to close.
+      if (options.upload !== null && typeof options.upload === 'object') checkKnownOptions(options.upload, UPLOAD_OPTIONS, 'upload', 'upload.')
       const { to, storeOptions } = options.upload
       const opened = typeof to === 'string' ? uploadParts.openStore(to, storeOptions) : undefined
       this.#uploadStore = opened
