@@ -132,3 +132,10 @@ t.test('every documented rollingSink option is known', async (t) => {
   await new Promise((resolve, reject) => { sink.on('close', resolve); sink.on('error', reject) })
   t.pass('accepted, and the sink ran')
 })
+
+t.test('positions of another type is refused, not read as false (positions: \'yes\' gave records without positions)', async (t) => {
+  const { archiveSource, decode } = await import('../lib/index.js')
+  t.match(refusal(() => archiveSource('/nonexistent/shoebox-positions-test/*', { positions: 'yes' as unknown as boolean })),
+    { code: 'SHOEBOX_INVALID_OPTION', option: 'positions', reason: 'must be true, false or a list of positions, got "yes"' }, 'archiveSource')
+  t.match(refusal(() => decode({ positions: 1 as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: 'positions', reason: 'must be true or false, got 1' }, 'decode')
+})

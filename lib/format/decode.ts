@@ -1,5 +1,6 @@
 /** decode(): a Transform from archive bytes to records. */
 import { captureRejectionSymbol } from 'node:events'
+import { checkFlag } from '../units.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import { CorruptArchiveError, isBytes, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected, refuseNotBytes } from '../errors.js'
@@ -45,6 +46,7 @@ export class DecodeStream extends LazyTransform {
 
   constructor (options: DecodeOptions = {}) {
     super({ readableObjectMode: true, writableObjectMode: false, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    checkFlag(options.positions, 'positions')
     this.file = options.file
     const file = options.file ?? ''
     const members = options.members

@@ -106,6 +106,11 @@ export class ArchiveSource extends Readable {
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     checkMaxFrameSize(options.maxFrameSize)
     checkFlag(options.follow, 'follow')
+    const { positions } = options
+    if (positions !== undefined && typeof positions !== 'boolean' && !Array.isArray(positions)) {
+      // positions: 'yes' gave records without positions, and an index built from them had none.
+      throw invalidOption('positions', `must be true, false or a list of positions, got ${JSON.stringify(positions) ?? typeof positions}`)
+    }
     checkFlag(options.allowEmpty, 'allowEmpty')
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
     if (this.#fetch !== undefined) {
