@@ -61,6 +61,13 @@ export interface ArchiveSourceOptions {
   storeOptions?: StoreOptions
 }
 
+/**
+ * Payload bytes of records read ahead of the reader before reading stops for
+ * room, whatever the highWaterMark (1024 records) says: a reader that stalls
+ * over records of megabytes (pack()'s files) held up to 1024 of them.
+ */
+const HELD_BYTES = 16 * 1024 * 1024
+
 export interface FileEvent { path: string, name: string }
 export interface FileEndEvent { path: string, name: string, records: number }
 export interface SkippedEvent { path: string, name: string, reason: string }
@@ -73,6 +80,8 @@ export class ArchiveSource extends Readable {
   #compare: (a: ListedFile, b: ListedFile) => number
   #positions: boolean
   #resume: (() => void) | null = null
+  /** Payload bytes of the records in the stream's buffer (pushed, not yet read): see HELD_BYTES. */
+  #heldBytes = 0
   #started = false
   #done = new Set<string>()
   /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
@@ -153,10 +162,31 @@ export class ArchiveSource extends Readable {
     }
   }
 
-  override _read (): void {
+  /**
+   * A record leaves the buffer (Node's own reads for 'data' and for-await come
+   * here too): its bytes no longer count against HELD_BYTES, and reading held
+   * back for them goes on once under it (_read is not called again meanwhile).
+   */
+  override read (size?: number): ShoeboxRecord | null {
+    const record = super.read(size) as ShoeboxRecord | null
+    if (record !== null && this.#heldBytes > 0) {
+      this.#heldBytes = Math.max(0, this.#heldBytes - record.payload.length)
+      if (this.#heldBytes <= HELD_BYTES) this.#resumeReading()
+    }
+    return record
+  }
+
+  #resumeReading (): void {
     const resume = this.#resume
     this.#resume = null
     resume?.()
+  }
+
+
+  override _read (): void {
+    // Node asks for more while fewer than highWaterMark records wait; over HELD_BYTES, read() resumes instead.
+    if (this.#heldBytes > HELD_BYTES) return
+    this.#resumeReading()
     if (this.#started) return
     this.#started = true
     this.#run().then(() => {
@@ -447,7 +477,11 @@ export class ArchiveSource extends Readable {
       if (at !== undefined && at <= after) return
       count++
       last = record
-      if (!this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })) {
+      const buffered = this.readableLength
+      const room = this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })
+      // Counted only when it waits in the buffer (a flowing reader with none waiting is handed it at once).
+      if (this.readableLength > buffered) this.#heldBytes += record.payload.length
+      if (!room || this.#heldBytes > HELD_BYTES) {
         decoder.pause()
         this.#resume = () => { decoder.resume() }
       }
