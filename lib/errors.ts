@@ -154,3 +154,49 @@ export class InvalidOptionError extends ShoeboxError {
 export function invalidOption (option: string, reason: string): InvalidOptionError {
   return new InvalidOptionError(option, reason)
 }
+
+/**
+ * Spread into the options of a stream whose events users listen to (with
+ * listenerRejected as its captureRejectionSymbol method): an async listener
+ * that rejects then fails the stream with its error, as a listener that
+ * throws does, rather than end the process with an unhandled rejection (the
+ * README's own 'sealed' listener is async). Typed `object`: @types/node's
+ * stream options do not list Node's `captureRejections`.
+ */
+export const LISTENER_REJECTIONS_FAIL_THE_STREAM: object = { captureRejections: true }
+
+/**
+ * A listener's rejection: the stream fails with it. One that comes after the
+ * stream failed (another listener's, say) is dropped: that failure is
+ * reported already. One that comes after the stream ended cleanly is left
+ * unhandled, as without captureRejections, rather than dropped unseen.
+ */
+export function listenerRejected (stream: { readonly destroyed: boolean, readonly errored: unknown, destroy: (error: Error) => unknown }, err: unknown): void {
+  if (!stream.destroyed) stream.destroy(err as Error)
+  else if (stream.errored == null) void Promise.reject(err)
+}
+
+/**
+ * write() of a byte stage (decode(), encodeNdjson()) given something other
+ * than bytes or text (records from archiveSource(), objects): Node's own
+ * error is thrown from write(), inside whatever wrote (a pipe's 'data'
+ * handler: an uncaught exception that ends the process), and names neither
+ * the stage nor the mistake. The stage calls this instead: the stream fails
+ * with a SHOEBOX_USAGE error that does, and write() returns false.
+ */
+export function refuseNotBytes (
+  stream: { destroy: (error: Error) => unknown }, stage: string, chunk: unknown, hint: string,
+  encoding?: unknown, callback?: (error?: Error | null) => void
+): false {
+  const got = chunk === null ? 'null' : Array.isArray(chunk) ? 'an array' : typeof chunk === 'object' ? 'an object' : typeof chunk
+  const err = new ShoeboxError('SHOEBOX_USAGE', `${stage} takes bytes (a Buffer, Uint8Array or string), got ${got}; ${hint}`)
+  stream.destroy(err)
+  const done = typeof encoding === 'function' ? encoding as (error?: Error | null) => void : callback
+  if (done !== undefined) process.nextTick(done, err)
+  return false
+}
+
+/** Whether a chunk is what a byte stage takes (see refuseNotBytes). */
+export function isBytes (chunk: unknown): chunk is string | Uint8Array {
+  return typeof chunk === 'string' || chunk instanceof Uint8Array
+}

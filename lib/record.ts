@@ -59,13 +59,14 @@ export interface ShoeboxRecord {
 }
 
 /**
- * What encoders accept. Metadata may also be a list of [key, value] pairs,
- * which keeps an exact on-disk order even for integer-like keys (a plain
- * object lists those first). The payload may be a Buffer (written as is), a
- * string (UTF-8) or any JSON-serialisable value.
+ * What encoders accept. Metadata may also be a list of [key, value] pairs
+ * or a Map, which keep an exact on-disk order even for integer-like keys (a
+ * plain object lists those first). The payload may be a Buffer (written as
+ * is), any other ArrayBuffer view or an ArrayBuffer (their bytes), a string
+ * (UTF-8) or any JSON-serialisable value.
  */
 export interface RecordInput {
-  metadata?: Metadata | ReadonlyArray<readonly [string, string]>
+  metadata?: Metadata | ReadonlyArray<readonly [string, string]> | ReadonlyMap<string, string>
   payload: unknown
 }
 

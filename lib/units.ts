@@ -67,6 +67,27 @@ export function parseDuration (value: number | string, option = 'duration'): num
 }
 
 /**
+ * A yes/no option: true, false, or undefined (its default). Anything else is
+ * refused naming the option, rather than read by its truthiness: 'false' and
+ * 'no' (from an environment variable, a config file) are truthy, 0 is not.
+ */
+export function checkFlag (value: unknown, option: string): void {
+  if (value !== undefined && typeof value !== 'boolean') throw invalidOption(option, `must be true or false, got ${JSON.stringify(value) ?? typeof value}`)
+}
+
+/**
+ * Refuse a key of `options` that is not one of `known`, naming it (with
+ * `prefix`, as 'roll.' or 'upload.'): a misspelt option ({ rollSize: '10MB' }
+ * for roll.size, upload.deleteLocaly) was ignored, and its default taken
+ * silently instead (one file until end(), every file kept).
+ */
+export function checkKnownOptions (options: object, known: readonly string[], what: string, prefix = ''): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw invalidOption(`${prefix}${key}`, `is not an option of ${what} (those are ${known.join(', ')})`)
+  }
+}
+
+/**
  * A count option (attempts, queueSize, maxSockets...): `value`, or
  * `fallback` when undefined, checked to be an integer from 1; anything else
  * refused naming the option and the value given.

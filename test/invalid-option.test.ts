@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { compressionOf } from '../lib/compress/codecs.js'
-import { InvalidOptionError, ShoeboxError } from '../lib/index.js'
+import { InvalidOptionError, openStore as openStoreFor, ShoeboxError } from '../lib/index.js'
 import { parseSize } from '../lib/units.js'
 import { cli } from './cli-run.js'
 
@@ -62,4 +62,80 @@ t.test('a count option refused anywhere in the API: one wording, naming the opti
     t.match(err, { option, reason: /^must be a positive integer, got -?[\d.]+$/ }, what)
   }
   await t.rejects(retry(async () => 1, { attempts: 0 }), { code: 'SHOEBOX_INVALID_OPTION', option: 'attempts', reason: 'must be a positive integer, got 0' }, 'retry attempts')
+})
+
+t.test('a yes/no option given anything but true or false is refused naming it, not read by its truthiness (gzip: \'false\' wrote gzip)', async (t) => {
+  const { rollingSink, archiveSource } = await import('../lib/index.js')
+  const { SealedUploader } = await import('../lib/roll/uploader.js')
+  const dir = '/nonexistent/shoebox-flag-test' // nothing is created: each is refused in its constructor
+  const store = openStoreFor(dir)
+  const cases: Array<[string, () => unknown, string, string]> = [
+    ['gzip \'false\'', () => rollingSink({ dir, gzip: 'false' as unknown as boolean }), 'gzip', 'must be true, false or { level }, got "false"'],
+    ['gzip \'yes\'', () => rollingSink({ dir, gzip: 'yes' as unknown as boolean }), 'gzip', 'must be true, false or { level }, got "yes"'],
+    ['gzip 0', () => rollingSink({ dir, gzip: 0 as unknown as boolean }), 'gzip', 'must be true, false or { level }, got 0'],
+    ['gzip null', () => rollingSink({ dir, gzip: null as unknown as boolean }), 'gzip', 'must be true, false or { level }, got null'],
+    ['recover \'no\'', () => rollingSink({ dir, recover: 'no' as unknown as boolean }), 'recover', 'must be true or false, got "no"'],
+    ['roll.align 1', () => rollingSink({ dir, roll: { age: '1h', align: 1 as unknown as boolean } }), 'roll.align', 'must be true or false, got 1'],
+    ['upload.deleteLocal \'true\'', () => new SealedUploader(dir, store, { deleteLocal: 'true' as unknown as boolean }), 'upload.deleteLocal', 'must be true or false, got "true"'],
+    ['upload.early \'false\'', () => new SealedUploader(dir, store, { early: 'false' as unknown as boolean }), 'upload.early', 'must be true or false, got "false"'],
+    ['follow \'false\'', () => archiveSource(`${dir}/*`, { follow: 'false' as unknown as boolean }), 'follow', 'must be true or false, got "false"'],
+    ['allowEmpty \'true\'', () => archiveSource(`${dir}/*`, { allowEmpty: 'true' as unknown as boolean }), 'allowEmpty', 'must be true or false, got "true"']
+  ]
+  for (const [what, fn, option, reason] of cases) {
+    t.match(refusal(fn), { code: 'SHOEBOX_INVALID_OPTION', option, reason }, what)
+  }
+  await store.close()
+})
+
+t.test('a misspelt rollingSink option is refused naming it, not ignored ({ rollSize } wrote one file until end())', async (t) => {
+  const { rollingSink } = await import('../lib/index.js')
+  const dir = '/nonexistent/shoebox-unknown-option-test' // nothing is created: each is refused in the constructor
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ rollSize: '10MB' }, 'rollSize'],
+    [{ gz: true }, 'gz'],
+    [{ roll: { maxSize: '10MB' } }, 'roll.maxSize'],
+    [{ roll: { size: '10MB', recordCount: 5 } }, 'roll.recordCount'],
+    [{ upload: { to: dir, deleteLocaly: true } }, 'upload.deleteLocaly']
+  ]
+  for (const [options, option] of cases) {
+    t.match(refusal(() => rollingSink({ dir, ...options })), { code: 'SHOEBOX_INVALID_OPTION', option, reason: /^is not an option of / }, option)
+  }
+  t.match(refusal(() => rollingSink({ dir, roll: '10MB' as unknown as { size: string } })), { option: 'roll', reason: /^must be an object/ }, 'roll as a string')
+})
+
+t.test('every documented rollingSink option is known', async (t) => {
+  const { rollingSink } = await import('../lib/index.js')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'shoebox-known-options-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const sink = rollingSink({
+    dir,
+    template: 'x-{seq}.shoebox',
+    roll: { size: '1MiB', age: '1h', align: true, records: 10, policy: { check: () => false } },
+    gzip: false,
+    compress: 'none',
+    flushInterval: 0,
+    fsync: 'never',
+    blockSize: '64KiB',
+    maxPending: '1MiB',
+    recover: false,
+    clock: Date.now,
+    format: 'v2',
+    checksum: 'crc32',
+    maxRecordSize: 1 << 20,
+    chunkSize: 4096,
+    upload: { to: join(dir, 'up'), storeOptions: {}, concurrency: 1, deleteLocal: false, attempts: 1, retryDelay: '1s', partSize: '5MiB', queueSize: 1, early: false }
+  } as Parameters<typeof rollingSink>[0] & { chunkSize: number })
+  sink.end({ payload: 'a' })
+  await new Promise((resolve, reject) => { sink.on('close', resolve); sink.on('error', reject) })
+  t.pass('accepted, and the sink ran')
+})
+
+t.test('positions of another type is refused, not read as false (positions: \'yes\' gave records without positions)', async (t) => {
+  const { archiveSource, decode } = await import('../lib/index.js')
+  t.match(refusal(() => archiveSource('/nonexistent/shoebox-positions-test/*', { positions: 'yes' as unknown as boolean })),
+    { code: 'SHOEBOX_INVALID_OPTION', option: 'positions', reason: 'must be true, false or a list of positions, got "yes"' }, 'archiveSource')
+  t.match(refusal(() => decode({ positions: 1 as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: 'positions', reason: 'must be true or false, got 1' }, 'decode')
 })

@@ -25,6 +25,10 @@ export interface GzipOptions {
 
 export function gzipLevel (options: boolean | GzipOptions | undefined): number | undefined {
   if (options === undefined || options === false) return undefined
+  // 'yes', 'false' or 0 wrote gzip (a string's or a number's .level is undefined: the default level).
+  if (options !== true && (options === null || typeof options !== 'object')) {
+    throw invalidOption('gzip', `must be true, false or { level }, got ${JSON.stringify(options) ?? typeof options}`)
+  }
   const level = options === true ? 6 : options.level ?? 6
   if (!Number.isInteger(level) || level < 1 || level > 9) throw invalidOption('gzip.level', `must be an integer from 1 to 9, got ${String(level)}`)
   return level

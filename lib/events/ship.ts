@@ -38,10 +38,11 @@
  * failing flush loses nothing and stops no later one (pykronos's defects,
  * spec §8).
  */
+import { captureRejectionSymbol } from 'node:events'
 import type http from 'node:http'
 import { Writable } from 'node:stream'
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { ShoeboxError } from '../errors.js'
+import { ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { Batcher, type Batch } from './ship-batcher.js'
@@ -174,8 +175,13 @@ export class Shipper extends Writable {
   #failed: Error | null = null
   #exitFlush: ExitFlush | null = null
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   constructor (url: string, options: ShipOptions = {}) {
-    super({ objectMode: true, highWaterMark: 64 })
+    super({ objectMode: true, highWaterMark: 64, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     this.url = putUrl(url)
     this.#where = safeUrl(this.url)
     const settings = shipSettings(options)

@@ -19,11 +19,12 @@
  * before it; with `onInvalid: 'event'` an `invalid` event {line, text, error}
  * is emitted and stamping goes on. Good events are never dropped.
  */
+import { captureRejectionSymbol } from 'node:events'
 import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
 import {
@@ -98,7 +99,7 @@ export class StampStream extends Transform {
   #count = 0
 
   constructor (options: StampOptions = {}, failInBand = false) {
-    super({ objectMode: true })
+    super({ objectMode: true, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     const opts = { ...options }
     if (opts.stream !== undefined) {
       try {
@@ -117,6 +118,11 @@ export class StampStream extends Transform {
     this.#options = opts
     this.#failInBand = failInBand
     this.#needsObject = opts.streamField !== undefined || opts.timeField !== undefined || opts.time !== undefined
+  }
+
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
   }
 
   override _transform (chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -1,11 +1,15 @@
 /** decode(): a Transform from archive bytes to records. */
+import { captureRejectionSymbol } from 'node:events'
+import { checkFlag } from '../units.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
-import { CorruptArchiveError } from '../errors.js'
+import { CorruptArchiveError, isBytes, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected, refuseNotBytes } from '../errors.js'
 import { isBreakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { MemberLookup, MemberSpan, Position, ShoeboxRecord, SpanLookup } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
+
+type WriteCallback = (error?: Error | null) => void
 
 export interface DecodeOptions extends DecoderOptions {
   /** File name to put in errors, `corrupt` events and positions. */
@@ -41,7 +45,8 @@ export class DecodeStream extends LazyTransform {
   #decoder: ArchiveDecoder
 
   constructor (options: DecodeOptions = {}) {
-    super({ readableObjectMode: true, writableObjectMode: false })
+    super({ readableObjectMode: true, writableObjectMode: false, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    checkFlag(options.positions, 'positions')
     this.file = options.file
     const file = options.file ?? ''
     const members = options.members
@@ -60,6 +65,17 @@ export class DecodeStream extends LazyTransform {
         this.emit('corrupt', frame === undefined ? named : { ...named, frame })
       }
     }, options)
+  }
+
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
+  /** Records written here (from archiveSource(), say) fail the stream with a message that says so (see refuseNotBytes). */
+  override write (chunk: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
+    if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
+    return refuseNotBytes(this, 'decode()', chunk, 'archiveSource() and decode() give records already, and encode() takes them', encoding, callback)
   }
 
   /** Records, versions, bytes and damage seen so far. */

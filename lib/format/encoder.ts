@@ -180,8 +180,12 @@ export class ArchiveEncoder {
     } else if (typeof value === 'string') {
       payload = value
       contentType = CONTENT_TEXT
-    } else if (value instanceof Uint8Array) {
+    } else if (ArrayBuffer.isView(value)) {
+      // Any view's bytes (a Uint8Array, a Float64Array, a DataView), not its JSON ({"0":...} or {}).
       payload = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+    } else if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
+      // What fetch's arrayBuffer() gives: its bytes; JSON.stringify would write {} and lose them.
+      payload = Buffer.from(value)
     } else {
       let json: string | undefined
       try {
@@ -199,12 +203,16 @@ export class ArchiveEncoder {
     if (metadata != null && typeof metadata === 'object' && !Array.isArray(metadata)) {
       // The usual form, written straight from the object (see measureMetadata).
       this.#measure(metadata as Metadata)
-      this.#append(metadata as Metadata, NO_PAIRS, this.#size, payload, 0, end, contentType)
-    } else {
-      const flat = this.#flat
-      const count = this.#flatten(metadata, flat)
-      this.#append(null, flat, measureFlat(flat, count, this.#size), payload, 0, end, contentType)
+      // A Map has no own keys for that path to see: its entries go as pairs (below) rather than be lost.
+      // Asked only of metadata without keys, so the usual form pays nothing for it.
+      if (this.#size.pairs > 0 || !(metadata instanceof Map)) {
+        this.#append(metadata as Metadata, NO_PAIRS, this.#size, payload, 0, end, contentType)
+        return
+      }
     }
+    const flat = this.#flat
+    const count = this.#flatten(metadata, flat)
+    this.#append(null, flat, measureFlat(flat, count, this.#size), payload, 0, end, contentType)
   }
 
   /** measureMetadata, its refusal naming the record as the encoder's own do. */

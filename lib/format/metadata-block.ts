@@ -45,7 +45,8 @@ export function flattenMetadata (metadata: RecordInput['metadata'], into: string
 export function flattenInto (metadata: RecordInput['metadata'], flat: string[]): number {
   if (metadata == null) return 0
   let n = 0
-  if (Array.isArray(metadata)) {
+  // A Map's entries are [key, value] pairs too, in insertion order.
+  if (Array.isArray(metadata) || metadata instanceof Map) {
     for (const pair of metadata as Pairs) {
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new ShoeboxError('SHOEBOX_INVALID_RECORD', 'metadata pairs must be [key, value] arrays')

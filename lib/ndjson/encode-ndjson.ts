@@ -7,25 +7,29 @@
  * With the native part built, lines that need no parsing are framed a whole
  * chunk at a time (ArchiveEncoder.frameLines), the same bytes in fewer steps.
  */
+import { captureRejectionSymbol } from 'node:events'
 import { isUtf8 } from 'node:buffer'
 // node:stream's Transform, not readable-stream's (the other format stages'): `shoebox write` runs
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { invalidOption, isBytes, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected, refuseNotBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
-import type { Metadata } from '../record.js'
+import { positiveCount } from '../units.js'
+import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
 import { flattenMetadata, measureFlat, writeMetadata } from '../format/metadata-block.js'
+
+type WriteCallback = (error?: Error | null) => void
 
 export type OnInvalid = 'error' | 'skip' | 'end'
 
 export interface EncodeNdjsonOptions extends EncoderOptions {
   /** Metadata given to every record. */
-  metadata?: Metadata
+  metadata?: RecordInput['metadata']
   /** Metadata keys taken from each line's JSON: key -> dotted field path. Implies parsing. */
   metadataFromFields?: Record<string, string>
   /** Parse each line and check it is JSON. Default false. */
@@ -98,14 +102,19 @@ export class EncodeNdjson extends Transform {
   #block: Buffer | null = null
   #framed: FramedLines = { next: 0, lines: 0, records: 0, refused: false }
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncodeNdjsonOptions = {}, internals?: EncoderInternals) {
-    super({ writableObjectMode: false, readableObjectMode: false })
+    super({ writableObjectMode: false, readableObjectMode: false, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     const { metadata = {}, metadataFromFields = {}, validate = false, onInvalid = 'error' } = options
     if (!['error', 'skip', 'end'].includes(onInvalid)) throw invalidOption('onInvalid', `must be 'error', 'skip' or 'end', got ${String(onInvalid)}`)
-    this.#metadata = { ...metadata }
+    this.#metadata = metadataObject(metadata)
     this.#flat = flattenMetadata(this.#metadata)
-    this.#fields = Object.entries(metadataFromFields).map(([key, path]) => [key, path.split('.')])
+    this.#fields = fieldPaths(metadataFromFields)
     this.#parse = validate || this.#fields.length > 0
     // Lines framed a chunk at a time (when the encoder can): the few lines that still take the
     // per-line path (one spanning two chunks, the last) write their metadata strings at once, so
@@ -116,7 +125,7 @@ export class EncodeNdjson extends Transform {
     const encoderOptions = { ...options, chunkSize: options.chunkSize ?? SLAB_SIZE }
     this.#encoder = new ArchiveEncoder(encoderOptions, frame ? { ...internals, exactSizes: true } : internals)
     this.#onInvalid = onInvalid
-    this.#maxLine = options.maxLineLength ?? this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE
+    this.#maxLine = positiveCount(options.maxLineLength, this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE, 'maxLineLength')
     this.#maxLineGiven = options.maxLineLength !== undefined
     this.source = options.source ?? 'input'
     if (frame && this.#encoder.canFrameLines) {
@@ -134,6 +143,12 @@ export class EncodeNdjson extends Transform {
   /** Bytes copied to hold and join lines that span chunks (at most twice their length). */
   get lineBytesCopied (): number {
     return this.#copied
+  }
+
+  /** Objects written here fail the stream with a message that says so (see refuseNotBytes). */
+  override write (chunk: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
+    if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
+    return refuseNotBytes(this, 'encodeNdjson()', chunk, 'it takes NDJSON lines; encode() takes records', encoding, callback)
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -337,4 +352,34 @@ function pick (value: unknown, path: string[]): unknown {
 
 export function encodeNdjson (options?: EncodeNdjsonOptions): EncodeNdjson {
   return new EncodeNdjson(options)
+}
+
+/**
+ * The `metadata` option as an object. An object, [key, value] pairs or a Map
+ * (as a record's metadata may be); anything else is refused: it was spread
+ * into an object, so a string gave every record the keys '0', '1'... of its
+ * characters, and a Map gave none of its entries.
+ */
+function metadataObject (metadata: unknown): Metadata {
+  if (Array.isArray(metadata) || metadata instanceof Map) {
+    const flat = flattenMetadata(metadata as Map<string, string>)
+    const object: Metadata = {}
+    for (let i = 0; i < flat.length; i += 2) setOwnKey(object, flat[i], flat[i + 1])
+    return object
+  }
+  if (metadata === null || typeof metadata !== 'object') {
+    throw invalidOption('metadata', `must be an object of string values, got ${JSON.stringify(metadata) ?? typeof metadata}`)
+  }
+  return { ...metadata as Metadata }
+}
+
+/** The `metadataFromFields` option's paths, checked: a string given for the object was taken as no field at all. */
+function fieldPaths (fields: unknown): Array<[string, string[]]> {
+  if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
+    throw invalidOption('metadataFromFields', `must be an object of { key: 'dotted.path' }, got ${JSON.stringify(fields) ?? typeof fields}`)
+  }
+  return Object.entries(fields).map(([key, path]) => {
+    if (typeof path !== 'string' || path === '') throw invalidOption(`metadataFromFields.${key}`, `must be a field's dotted path, got ${JSON.stringify(path) ?? typeof path}`)
+    return [key, path.split('.')]
+  })
 }

@@ -42,13 +42,13 @@ export interface PackOptions extends PackFilesOptions {
   /** Where the staging directory is made. Default os.tmpdir(). */
   tmpDir?: string
   /** Each entry not packed (symlinks, special files, unsafe names; with skipUnreadable, what could not be read). */
-  onSkip?: (entry: SkippedEntry) => void
+  onSkip?: (entry: SkippedEntry) => void | Promise<void>
   /** After each megabyte read of a file (the PackSource's `progress` event). */
-  onProgress?: (progress: ReadProgress) => void
+  onProgress?: (progress: ReadProgress) => void | Promise<void>
   /** Each archive once it is sealed in the staging directory. */
-  onSealed?: (event: SealedEvent) => void
+  onSealed?: (event: SealedEvent) => void | Promise<void>
   /** Each archive once the store has it (and has verified it). */
-  onUpload?: (event: UploadEvent) => void
+  onUpload?: (event: UploadEvent) => void | Promise<void>
   /**
    * Stops the pack when aborted (the CLI's SIGINT/SIGTERM): the walk ends,
    * uploads under way are aborted, the staging directory is removed, and
@@ -111,6 +111,10 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     sink?.destroy(reason)
   }
   signal?.addEventListener('abort', abort, { once: true })
+  const callbacks = new CallbackResults((err) => {
+    source.destroy(err)
+    sink?.destroy(err)
+  })
   try {
     throwIfAborted(signal)
     sink = rollingSink({
@@ -132,19 +136,21 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     sink.on('sealed', (event: SealedEvent) => {
       archives++
       archiveBytes += event.bytes
-      options.onSealed?.(event)
+      callbacks.call(options.onSealed, event)
     })
     sink.on('upload', (event: UploadEvent) => {
       uploaded++
-      options.onUpload?.(event)
+      callbacks.call(options.onUpload, event)
     })
-    if (options.onSkip !== undefined) source.on('skip', options.onSkip)
-    if (options.onProgress !== undefined) source.on('progress', options.onProgress)
+    source.on('skip', (entry: SkippedEntry) => { callbacks.call(options.onSkip, entry) })
+    source.on('progress', (progress: ReadProgress) => { callbacks.call(options.onProgress, progress) })
     await feed(source, sink)
+    await callbacks.settled()
     return { files: source.files, bytes: source.bytes, archives, archiveBytes, skipped: source.skipped }
   } catch (err) {
-    failure = err
-    throw err
+    // A callback's rejection failed the sink or the walk: the pack fails with it, not with what that did to a write.
+    failure = callbacks.failure ?? err
+    throw failure
   } finally {
     signal?.removeEventListener('abort', abort)
     source.destroy()
@@ -196,4 +202,42 @@ async function feed (source: PackSource, sink: RollingSink): Promise<void> {
   }
   sink.end()
   await Promise.race([failed, finished])
+}
+
+/**
+ * pack()'s callbacks may be async. What one returns is awaited before the
+ * pack resolves, and a rejection fails the pack at once (`fail`) with its
+ * error: it was an unhandled rejection, which ends the process, and an
+ * onUpload of the last archive could not fail the pack even through the
+ * sink, which had finished by then.
+ */
+class CallbackResults {
+  readonly #fail: (err: Error) => void
+  readonly #pending: Array<Promise<void>> = []
+  #failure: Error | undefined
+
+  constructor (fail: (err: Error) => void) {
+    this.#fail = fail
+  }
+
+  call<T> (callback: ((event: T) => void | Promise<void>) | undefined, event: T): void {
+    const result = callback?.(event)
+    if (!(result instanceof Promise)) return
+    this.#pending.push(result.catch((err: unknown) => {
+      if (this.#failure !== undefined) return
+      this.#failure = err instanceof Error ? err : new Error(String(err))
+      this.#fail(this.#failure)
+    }))
+  }
+
+  /** The first rejection, if any. */
+  get failure (): Error | undefined {
+    return this.#failure
+  }
+
+  /** Once every callback has settled; throws the first rejection. */
+  async settled (): Promise<void> {
+    await Promise.all(this.#pending)
+    if (this.#failure !== undefined) throw this.#failure
+  }
 }

@@ -55,7 +55,7 @@ export interface UnpackOptions {
   /** Most content one zstd frame may hold before it is decompressed (as in archiveSource()). Default 256 MiB. */
   maxFrameSize?: number
   /** Each file once it is in place (twice for a path an `overwrite` replaced). */
-  onFile?: (event: UnpackedFile) => void
+  onFile?: (event: UnpackedFile) => void | Promise<void>
   /**
    * Stops the unpack when aborted (the CLI's SIGINT/SIGTERM), as a refusal
    * does: no new file is started, the writes under way finish (so no
@@ -249,7 +249,8 @@ class Restorer {
     }
     await this.#write(job.target, dir, rel, job.payload, job.meta, where)
     this.#restored.set(rel, job.payload.length)
-    this.#options.onFile?.({ path: rel, bytes: job.payload.length, archive: job.archive })
+    // Awaited: an async callback that rejects fails the unpack (it was an unhandled rejection, which ends the process).
+    await this.#options.onFile?.({ path: rel, bytes: job.payload.length, archive: job.archive })
   }
 
   /** Make sure `dir` is a real directory (not a link to one), making it if missing. */

@@ -29,12 +29,11 @@
  */
 import type { Hash } from 'node:crypto'
 import fs from 'node:fs/promises'
-import path from 'node:path'
 import type { Compression } from '../compress/codecs.js'
 import { releaseSlabBytes } from '../format/slab-pool.js'
 import { nodeCrypto, syncDir, writevAll } from '../fs/durable.js'
 import { ioError, orIoError } from '../fs/io-error.js'
-import { sealName, tempName } from './names.js'
+import { createTemp, sealName } from './names.js'
 import type { PlannedFile } from './planner.js'
 
 /** Bytes written to a file between the datasyncs started as it grows (see above). */
@@ -105,6 +104,8 @@ export interface ChainListener {
 
 interface DiskFile {
   file: PlannedFile
+  /** The name it is sealed under: the planned one, or its alternative when another writer of this process had that (createTemp). */
+  name: string
   tempPath: string
   handle: fs.FileHandle
   hash: Hash
@@ -302,15 +303,14 @@ export class FileChain {
   }
 
   async #create (file: PlannedFile): Promise<DiskFile> {
-    const tempPath = path.join(this.#dir, tempName(file.name))
-    const handle = await orIoError(fs.open(tempPath, 'wx'), 'cannot create', tempPath)
+    const { handle, tempPath, name } = await createTemp(this.#dir, file.name)
     // node:crypto (~3-5 ms to load) is required here, not as the sink starts: the first block's compression is
     // under way on the thread pool by now, while before it the second core has nothing to do.
-    const disk: DiskFile = { file, tempPath, handle, hash: nodeCrypto().createHash('sha256'), bytes: 0, records: 0, inPart: 0, unsynced: 0, syncing: null }
+    const disk: DiskFile = { file, name, tempPath, handle, hash: nodeCrypto().createHash('sha256'), bytes: 0, records: 0, inPart: 0, unsynced: 0, syncing: null }
     this.#open = disk
     // A synced block is only durable if the file's directory entry is too.
     if (this.#fsync === 'always' || this.#fsync === 'interval') await orIoError(syncDir(this.#dir), 'cannot fsync directory', this.#dir)
-    this.#on.open({ path: tempPath, name: file.name })
+    this.#on.open({ path: tempPath, name })
     return disk
   }
 
@@ -319,7 +319,7 @@ export class FileChain {
     // (No datasync is started as a file grows with fsync 'never'.)
     if (this.#fsync !== 'never') await this.#fsyncBeside(disk)
     await orIoError(disk.handle.close(), 'cannot close', disk.tempPath)
-    const finalPath = await orIoError(sealName(this.#dir, disk.tempPath, file.name), 'cannot seal', disk.tempPath)
+    const finalPath = await orIoError(sealName(this.#dir, disk.tempPath, disk.name), 'cannot seal', disk.tempPath)
     this.#open = null
     this.#sealedFiles++
     this.#sealedRecords += file.records

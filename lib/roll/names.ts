@@ -9,8 +9,10 @@
  * (../fs/link.ts: a hard link, which fails if that name exists): two writers
  * can never share a name, and a sealed file is never replaced.
  */
+import fs, { type FileHandle } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { ioError } from '../fs/io-error.js'
 import { moveNoReplace } from '../fs/link.js'
 
 const PART = /^\.(.+)~([^~]*)~(\d+)\.part$/
@@ -61,5 +63,29 @@ export async function sealName (dir: string, tempPath: string, finalName: string
   for (let n = 0; ; n++) {
     const candidate = path.join(dir, n === 0 ? finalName : alternativeName(finalName, n))
     if (await moveNoReplace(tempPath, candidate)) return candidate
+  }
+}
+
+/** How many alternatives createTemp tries past a taken temporary name before it gives up. */
+const MAX_TEMP_ALTERNATIVES = 1000
+
+/**
+ * Create the temporary file for `finalName` in `dir` ('wx': never an
+ * existing file). The temporary name names the process, not the writer: two
+ * sinks of one process on one directory planning the same name (a template
+ * without {seq} and the time, or one millisecond) asked for the same
+ * temporary file, and the second failed with EEXIST. A taken temporary name
+ * moves the file to the name's next alternative, as sealName does for a
+ * taken final name; `name` is the name the file is then planned under.
+ */
+export async function createTemp (dir: string, finalName: string): Promise<{ handle: FileHandle, tempPath: string, name: string }> {
+  for (let n = 0; ; n++) {
+    const name = n === 0 ? finalName : alternativeName(finalName, n)
+    const tempPath = path.join(dir, tempName(name))
+    try {
+      return { handle: await fs.open(tempPath, 'wx'), tempPath, name }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n === MAX_TEMP_ALTERNATIVES) throw ioError(err, 'cannot create', tempPath)
+    }
   }
 }

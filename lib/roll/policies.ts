@@ -3,7 +3,7 @@
  * complete. Combine several; the file rolls when any of them fires.
  */
 import { invalidOption } from '../errors.js'
-import { parseDuration, parseSize } from '../units.js'
+import { checkFlag, checkKnownOptions, parseDuration, parseSize } from '../units.js'
 
 /** What a policy sees of the file being written. */
 export interface RollFile {
@@ -115,10 +115,15 @@ export interface RollOptions {
   policy?: RollPolicy
 }
 
+const ROLL_OPTIONS = ['size', 'age', 'align', 'records', 'policy'] as const
+
 /** The policy for a sink's `roll` option; undefined means one file until end(). */
 export function rollPolicy (options: RollOptions = {}): RollPolicy | undefined {
+  if (options === null || typeof options !== 'object') throw invalidOption('roll', `must be an object such as { size: '100MiB', age: '10m' }, got ${JSON.stringify(options) ?? typeof options}`)
+  checkKnownOptions(options, ROLL_OPTIONS, 'roll', 'roll.')
   const policies: RollPolicy[] = []
   if (options.size !== undefined) policies.push(sizePolicy(options.size))
+  checkFlag(options.align, 'roll.align')
   if (options.age !== undefined) policies.push(agePolicy(options.age, options.align ?? false))
   if (options.records !== undefined) policies.push(countPolicy(options.records))
   if (options.policy !== undefined) {

@@ -11,15 +11,16 @@
  * buffered or queued.
  */
 // node:stream rather than readable-stream here: _construct (async start-up) is typed there.
+import { captureRejectionSymbol } from 'node:events'
 import fs from 'node:fs/promises'
 import { Writable } from 'node:stream'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
-import { parseDuration, parseSize } from '../units.js'
+import { checkFlag, checkKnownOptions, parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
@@ -82,6 +83,13 @@ export interface UploadParts {
 
 const FSYNC_POLICIES: readonly FsyncPolicy[] = ['never', 'onClose', 'interval', 'always']
 
+/** Every option rollingSink() takes (RollingSinkOptions and the encoder's), and `upload`'s (UploadOptions). */
+const OPTIONS = [
+  'dir', 'template', 'roll', 'gzip', 'compress', 'flushInterval', 'fsync', 'blockSize', 'maxPending', 'recover', 'clock', 'upload',
+  'format', 'checksum', 'maxRecordSize', 'chunkSize'
+] as const
+const UPLOAD_OPTIONS = ['to', 'storeOptions', 'concurrency', 'deleteLocal', 'attempts', 'retryDelay', 'partSize', 'queueSize', 'early'] as const
+
 export class RollingSink extends Writable {
   readonly dir: string
   readonly template: string
@@ -131,13 +139,19 @@ export class RollingSink extends Writable {
   /** The store opened from `upload.to` when it is a URL (closed with the sink). */
   readonly #uploadStore: Store | undefined
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   constructor (options: RollingSinkOptions, uploadParts?: UploadParts) {
     // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
-    super({ objectMode: true, highWaterMark: 16 })
+    super({ objectMode: true, highWaterMark: 16, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     this.#startup = new Promise((resolve) => { this.#startupDone = resolve })
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
       throw invalidOption('dir', 'a directory to write into is required')
     }
+    checkKnownOptions(options, OPTIONS, 'rollingSink()')
     const { fsync = 'onClose' } = options
     if (!FSYNC_POLICIES.includes(fsync)) throw invalidOption('fsync', `must be one of ${FSYNC_POLICIES.join(', ')}, got ${String(fsync)}`)
     this.dir = options.dir
@@ -161,11 +175,13 @@ export class RollingSink extends Writable {
     // Exact sizes: the size policies count each record's bytes as it is written.
     this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, blockSize) }, { exactSizes: true })
     this.#clock = options.clock ?? Date.now
+    checkFlag(options.recover, 'recover')
     this.#recover = options.recover ?? true
     if (options.upload !== undefined) {
       // Only a caller inside the package can get here without them (see UploadParts).
       if (uploadParts === undefined) throw invalidOption('upload', 'needs the uploader: use the package\'s rollingSink()')
       // A URL is opened here and closed with the sink; a Store given is the caller's to close.
+      if (options.upload !== null && typeof options.upload === 'object') checkKnownOptions(options.upload, UPLOAD_OPTIONS, 'upload', 'upload.')
       const { to, storeOptions } = options.upload
       const opened = typeof to === 'string' ? uploadParts.openStore(to, storeOptions) : undefined
       this.#uploadStore = opened

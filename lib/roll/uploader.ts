@@ -28,7 +28,7 @@ import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { parseDuration, parseSize } from '../units.js'
+import { checkFlag, parseDuration, parseSize } from '../units.js'
 import type { EarlyUpload } from './early-upload.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
@@ -140,6 +140,8 @@ export class SealedUploader extends EventEmitter {
     if (!Number.isInteger(this.#attempts) || this.#attempts < 1) throw invalidOption('upload.attempts', 'must be a positive integer')
     this.#retryDelay = parseDuration(options.retryDelay ?? 1000, 'upload.retryDelay')
     this.#partSize = parseSize(options.partSize ?? DEFAULT_PART_SIZE, 'upload.partSize')
+    checkFlag(options.deleteLocal, 'upload.deleteLocal')
+    checkFlag(options.early, 'upload.early')
   }
 
   /**

@@ -5,6 +5,7 @@
  * With `from`, it continues exactly after a saved position; with `follow`,
  * it keeps watching for newly sealed files, like `tail -F`, until destroyed.
  */
+import { captureRejectionSymbol } from 'node:events'
 import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { SNIFF_BYTES, sniffCodec, type CodecName } from '../compress/codecs.js'
@@ -13,7 +14,7 @@ import type { OpenAtZstdOptions } from '../compress/open-at.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
-import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
+import { CorruptArchiveError, invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
@@ -21,7 +22,7 @@ import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { parseDuration } from '../units.js'
+import { checkFlag, parseDuration } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
@@ -60,6 +61,13 @@ export interface ArchiveSourceOptions {
   storeOptions?: StoreOptions
 }
 
+/**
+ * Payload bytes of records read ahead of the reader before reading stops for
+ * room, whatever the highWaterMark (1024 records) says: a reader that stalls
+ * over records of megabytes (pack()'s files) held up to 1024 of them.
+ */
+const HELD_BYTES = 16 * 1024 * 1024
+
 export interface FileEvent { path: string, name: string }
 export interface FileEndEvent { path: string, name: string, records: number }
 export interface SkippedEvent { path: string, name: string, reason: string }
@@ -72,6 +80,8 @@ export class ArchiveSource extends Readable {
   #compare: (a: ListedFile, b: ListedFile) => number
   #positions: boolean
   #resume: (() => void) | null = null
+  /** Payload bytes of the records in the stream's buffer (pushed, not yet read): see HELD_BYTES. */
+  #heldBytes = 0
   #started = false
   #done = new Set<string>()
   /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
@@ -94,11 +104,23 @@ export class ArchiveSource extends Readable {
   /** Following: the compressed offsets of the zstd frames skipped as damage in each file, so that a read again reports none twice. */
   readonly #skippedFrames = new Map<string, Set<number>>()
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
-    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
+    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     checkMaxFrameSize(options.maxFrameSize)
+    checkFlag(options.follow, 'follow')
+    const { positions } = options
+    if (positions !== undefined && typeof positions !== 'boolean' && !Array.isArray(positions)) {
+      // positions: 'yes' gave records without positions, and an index built from them had none.
+      throw invalidOption('positions', `must be true, false or a list of positions, got ${JSON.stringify(positions) ?? typeof positions}`)
+    }
+    checkFlag(options.allowEmpty, 'allowEmpty')
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
     if (this.#fetch !== undefined) {
       // order and pollInterval do not apply, and are not read.
@@ -140,10 +162,31 @@ export class ArchiveSource extends Readable {
     }
   }
 
-  override _read (): void {
+  /**
+   * A record leaves the buffer (Node's own reads for 'data' and for-await come
+   * here too): its bytes no longer count against HELD_BYTES, and reading held
+   * back for them goes on once under it (_read is not called again meanwhile).
+   */
+  override read (size?: number): ShoeboxRecord | null {
+    const record = super.read(size) as ShoeboxRecord | null
+    if (record !== null && this.#heldBytes > 0) {
+      this.#heldBytes = Math.max(0, this.#heldBytes - record.payload.length)
+      if (this.#heldBytes <= HELD_BYTES) this.#resumeReading()
+    }
+    return record
+  }
+
+  #resumeReading (): void {
     const resume = this.#resume
     this.#resume = null
     resume?.()
+  }
+
+
+  override _read (): void {
+    // Node asks for more while fewer than highWaterMark records wait; over HELD_BYTES, read() resumes instead.
+    if (this.#heldBytes > HELD_BYTES) return
+    this.#resumeReading()
     if (this.#started) return
     this.#started = true
     this.#run().then(() => {
@@ -434,7 +477,11 @@ export class ArchiveSource extends Readable {
       if (at !== undefined && at <= after) return
       count++
       last = record
-      if (!this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })) {
+      const buffered = this.readableLength
+      const room = this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })
+      // Counted only when it waits in the buffer (a flowing reader with none waiting is handed it at once).
+      if (this.readableLength > buffered) this.#heldBytes += record.payload.length
+      if (!room || this.#heldBytes > HELD_BYTES) {
         decoder.pause()
         this.#resume = () => { decoder.resume() }
       }

@@ -5,10 +5,12 @@
  * complete and fsynced, so a reader sees the old object or the new one,
  * never half of one.
  */
+import { captureRejectionSymbol } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
+import { LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { makeDirs, randomSuffix, syncDir } from '../fs/durable.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
@@ -201,8 +203,13 @@ class FileWriter extends Writable implements ObjectWriter {
   #handle: fsp.FileHandle | undefined
   #bytes = 0
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   constructor (store: FileStore, key: string, target: string, parent: TransferStats) {
-    super({ highWaterMark: 1024 * 1024 })
+    super({ highWaterMark: 1024 * 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     this.#store = store
     this.key = key
     this.#target = target

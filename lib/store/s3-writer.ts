@@ -27,7 +27,9 @@
  * - The writer is returned at once; _construct() waits for the store's
  *   first request to load the SDK (s3-client.ts), and writes wait for it.
  */
+import { captureRejectionSymbol } from 'node:events'
 import { Writable } from 'node:stream'
+import { LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
 import { PartCheck } from './part-check.js'
 import type { S3Connection } from './s3-client.js'
@@ -85,8 +87,13 @@ export class S3Writer extends Writable implements ObjectWriter {
   readonly #check: PartCheck | undefined
   readonly #transfer: TransferContext
 
+  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
+  override [captureRejectionSymbol] (err: unknown): void {
+    listenerRejected(this, err)
+  }
+
   constructor (store: S3WriterHost, key: string, objectKey: string, options: WriterOptions) {
-    super({ highWaterMark: 1024 * 1024 })
+    super({ highWaterMark: 1024 * 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     this.#store = store
     this.key = key
     this.#objectKey = objectKey

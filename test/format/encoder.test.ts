@@ -125,6 +125,42 @@ t.test('payload forms: Buffer, string, JSON value, Uint8Array', async (t) => {
   t.same(payloadJson((await decodeRecords(encodeRecords([inputs[2]])))[0]), inputs[2].payload, 'payloadJson parses a JSON payload')
 })
 
+t.test('payloads of bytes in any binary form are their bytes, not their JSON (an ArrayBuffer was written as {})', async (t) => {
+  const backing = Buffer.from('xxhello bytesyy')
+  const exact = new Uint8Array(backing).buffer // an ArrayBuffer of exactly those bytes, as fetch's arrayBuffer() gives
+  const inputs: RecordInput[] = [
+    { payload: exact },
+    { payload: new DataView(backing.buffer, backing.byteOffset + 2, 11) },
+    { payload: new Uint16Array([0x6968, 0x2121]) },
+    { payload: new Float64Array([1.5]) },
+    { payload: new SharedArrayBuffer(3) },
+    { payload: new ArrayBuffer(0) }
+  ]
+  const expected: PlainRecord[] = [
+    backing, Buffer.from('hello bytes'), Buffer.from(new Uint16Array([0x6968, 0x2121]).buffer), Buffer.from(new Float64Array([1.5]).buffer),
+    Buffer.alloc(3), Buffer.alloc(0)
+  ].map((payload) => ({ pairs: [], payload }))
+  for (const format of ['v1', 'v2'] as const) {
+    const archive = encodeRecords(inputs, { format })
+    t.equal(firstMismatch(await decodeRecords(archive), expected), undefined, `${format}: each payload decodes to its bytes`)
+    t.ok(Buffer.concat(await encodeChunks(inputs, { format })).equals(archive), `${format}: encode() gives the same bytes`)
+  }
+  t.same(inputs.map((input) => encodeRecords([input], { format: 'v2' })[7] & 0x0f), [0, 0, 0, 0, 0, 0], 'v2 content type: bytes')
+})
+
+t.test('metadata given as a Map is written as its entries, in order (it was written as no metadata at all)', async (t) => {
+  const pairs: Array<[string, string]> = [['source', 'crm'], ['2', 'two'], ['1', 'one']]
+  const metadata = new Map(pairs)
+  for (const format of ['v1', 'v2'] as const) {
+    const archive = encodeRecords([{ metadata, payload: 'x' }], { format })
+    t.ok(archive.equals(encodeRecords([{ metadata: pairs, payload: 'x' }], { format })), `${format}: the bytes of its entries as [key, value] pairs, in insertion order`)
+    t.same((await decodeRecords(archive))[0].metadata, { source: 'crm', 2: 'two', 1: 'one' }, `${format}: every entry reads back`)
+    t.ok(Buffer.concat(await encodeChunks([{ metadata, payload: 'x' }], { format })).equals(archive), `${format}: encode() gives the same bytes`)
+  }
+  t.equal(firstMismatch(await decodeRecords(encodeRecords([{ metadata: new Map(), payload: 'x' }])), [{ pairs: [], payload: Buffer.from('x') }]), undefined, 'an empty Map: no metadata')
+  t.equal(thrownCode(() => encodeRecords([{ metadata: new Map([['n', 1]]) as unknown as Map<string, string>, payload: 'x' }])), 'SHOEBOX_INVALID_RECORD', 'a Map with a non-string value is refused like any metadata')
+})
+
 t.test('metadata of varying size from record to record', async (t) => {
   // The encoder reuses one array for every record's flattened metadata and
   // leaves stale entries past the current record's pairs: none may leak.

@@ -99,6 +99,31 @@ t.test('bad options throw at once', async (t) => {
   t.throws(() => encodeNdjson({ format: 'v9' as 'v1' }), { code: 'SHOEBOX_INVALID_OPTION' })
 })
 
+t.test('metadata, metadataFromFields and maxLineLength of the wrong type are refused naming them (a string metadata wrote keys "0", "1"... into every record)', async (t) => {
+  const cases: Array<[string, EncodeNdjsonOptions, string]> = [
+    ['metadata a string', { metadata: 'src=crm' as unknown as Record<string, string> }, 'metadata'],
+    ['metadata null', { metadata: null as unknown as Record<string, string> }, 'metadata'],
+    ['metadataFromFields a string', { metadataFromFields: 'type' as unknown as Record<string, string> }, 'metadataFromFields'],
+    ['metadataFromFields an array', { metadataFromFields: ['type'] as unknown as Record<string, string> }, 'metadataFromFields'],
+    ['a field path not a string', { metadataFromFields: { type: 1 as unknown as string } }, 'metadataFromFields.type'],
+    ['a field path empty', { metadataFromFields: { type: '' } }, 'metadataFromFields.type'],
+    ['maxLineLength -1', { maxLineLength: -1 }, 'maxLineLength'],
+    ['maxLineLength NaN', { maxLineLength: NaN }, 'maxLineLength'],
+    ['maxLineLength a string', { maxLineLength: '1MiB' as unknown as number }, 'maxLineLength']
+  ]
+  for (const [what, options, option] of cases) {
+    t.throws(() => encodeNdjson(options), { code: 'SHOEBOX_INVALID_OPTION', option }, what)
+  }
+})
+
+t.test('metadata given as a Map or as pairs is every record\'s metadata (a Map gave none)', async (t) => {
+  const line = [Buffer.from('{"type":"a"}\n')]
+  for (const metadata of [new Map([['src', 'crm'], ['env', 'prod']]), [['src', 'crm'], ['env', 'prod']]] as const) {
+    const { records } = await run(line, { metadata: metadata as unknown as Record<string, string>, metadataFromFields: { type: 'type' } })
+    t.same(records.map((r) => r.metadata), [{ src: 'crm', env: 'prod', type: 'a' }], metadata instanceof Map ? 'a Map' : 'pairs')
+  }
+})
+
 /** The archive bytes encodeNdjson() makes of `chunks`, and the stage (for its counters). */
 async function encodeBytes (chunks: Iterable<Buffer>, options?: EncodeNdjsonOptions): Promise<{ bytes: Buffer, stage: EncodeNdjson }> {
   const stage = encodeNdjson(options)

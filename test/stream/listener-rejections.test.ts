@@ -1,0 +1,129 @@
+/**
+ * An async listener that rejects fails the stream it listens to, with its
+ * own error, as a listener that throws does: it never becomes an unhandled
+ * rejection, which ends the process (Node's default since 15). The README's
+ * own 'sealed' example is an async listener; a rename that fails there ended
+ * the ETL job while the pipeline resolved as if nothing had happened.
+ */
+import { once } from 'node:events'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import t, { type Test } from 'tap'
+import { archiveSource, decode, encodeNdjson, encodeRecords, openStore, rollingSink, uploadSink, type RecordInput } from '../../lib/index.js'
+import { ship } from '../../lib/events/ship.js'
+import { stamp } from '../../lib/events/stamp.js'
+
+function tempDir (t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-listener-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/** Any unhandled rejection while `fn` runs, to fail the test with rather than the process. */
+async function withoutUnhandled (t: Test, fn: () => Promise<void>): Promise<void> {
+  const unhandled: unknown[] = []
+  const note = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', note)
+  try {
+    await fn()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  } finally {
+    process.off('unhandledRejection', note)
+  }
+  t.same(unhandled, [], 'no unhandled rejection')
+}
+
+const drain = (): Writable => new Writable({ objectMode: true, write (_chunk, _enc, done) { done() } })
+
+/**
+ * The chunks, then a pause before the end: the listener's rejection comes
+ * while the stream still runs. (One that comes after the stream has ended is
+ * left unhandled, as before: listenerRejected.)
+ */
+async function * thenAPause (chunks: unknown[]): AsyncGenerator<unknown> {
+  yield * chunks
+  await new Promise((resolve) => setTimeout(resolve, 50))
+}
+
+t.test("rollingSink: an async 'sealed' listener that rejects fails the sink with its error; the file stays sealed", async (t) => {
+  const dir = tempDir(t)
+  await withoutUnhandled(t, async () => {
+    const failure = new Error('rename: no such directory')
+    const sink = rollingSink({ dir, roll: { records: 2 } })
+    sink.on('sealed', async () => { await Promise.resolve(); throw failure })
+    // The first file is sealed while the sink still runs: 'c' waits in the second.
+    async function * records (): AsyncGenerator<RecordInput> {
+      yield * [{ payload: 'a' }, { payload: 'b' }, { payload: 'c' }]
+      await once(sink, 'sealed')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    await t.rejects(pipeline(records, sink), failure, 'the pipeline fails with the listener\'s own error')
+  })
+  const sealed = fs.readdirSync(dir).filter((name) => !name.startsWith('.'))
+  t.equal(sealed.length, 1, 'the file the listener was told of is sealed')
+})
+
+t.test("archiveSource: an async 'file' listener that rejects fails the source", async (t) => {
+  const dir = tempDir(t)
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), encodeRecords([{ payload: 'a' }]))
+  await withoutUnhandled(t, async () => {
+    const failure = new Error('could not note the file')
+    const source = archiveSource(path.join(dir, '*.shoebox'))
+    source.on('file', async () => { throw failure })
+    await t.rejects(pipeline(source, drain()), failure)
+  })
+})
+
+t.test("decode: an async 'corrupt' listener that rejects fails the stream", async (t) => {
+  await withoutUnhandled(t, async () => {
+    const failure = new Error('could not log the damage')
+    const damaged = Buffer.concat([encodeRecords([{ payload: 'a' }]), Buffer.from('garbage garbage'), encodeRecords([{ payload: 'b' }])])
+    const stream = decode({ mode: 'lenient' })
+    stream.on('corrupt', async () => { throw failure })
+    await t.rejects(pipeline(Readable.from(thenAPause([damaged])), stream, drain()), failure)
+  })
+})
+
+t.test("encodeNdjson: an async 'invalid' listener that rejects fails the stream", async (t) => {
+  await withoutUnhandled(t, async () => {
+    const failure = new Error('could not log the line')
+    const stream = encodeNdjson({ validate: true, onInvalid: 'skip' })
+    stream.on('invalid', async () => { throw failure })
+    await t.rejects(pipeline(Readable.from(thenAPause([Buffer.from('{"a":1}\nnot json\n{"b":2}\n')])), stream, drain()), failure)
+  })
+})
+
+t.test("stamp: an async 'invalid' listener that rejects fails the stream", async (t) => {
+  await withoutUnhandled(t, async () => {
+    const failure = new Error('could not log the event')
+    const stream = stamp({ stream: 's', onInvalid: 'event' })
+    stream.on('invalid', async () => { throw failure })
+    await t.rejects(pipeline(Readable.from(thenAPause(['not json'])), stream, drain()), failure)
+  })
+})
+
+t.test("uploadSink: an async 'progress' listener that rejects fails the upload", async (t) => {
+  const dir = tempDir(t)
+  const store = openStore(dir)
+  t.teardown(async () => { await store.close() })
+  await withoutUnhandled(t, async () => {
+    const failure = new Error('could not report progress')
+    const sink = uploadSink(store, 'k.bin')
+    sink.on('progress', async () => { throw failure })
+    await t.rejects(pipeline(Readable.from([Buffer.alloc(1000)]), sink), failure)
+  })
+  t.equal(await store.exists('k.bin'), false, 'no object is left')
+})
+
+t.test("ship: an async 'invalid' listener that rejects fails the stream", async (t) => {
+  await withoutUnhandled(t, async () => {
+    const failure = new Error('could not log the event')
+    // Refused before any request: no server is needed, and nothing is sent.
+    const shipper = ship('http://127.0.0.1:9', { stream: 's', retry: { attempts: 1 } })
+    shipper.on('invalid', async () => { throw failure })
+    await t.rejects(pipeline(Readable.from([[1, 2]]), shipper), failure)
+  })
+})
