@@ -14,6 +14,7 @@ import type http from 'node:http'
 import { lowestEventId } from '../../lib/events/event-id.js'
 import { all } from './fixtures/get-all.js'
 import { hostile } from './fixtures/hostile-server.js'
+import { GetAnswerOrder } from '../../lib/events/get-answer-order.js'
 
 /** The id of kronos time `time` with suffix `n` (ids of one time sort by n). */
 const idAt = (time: number, n = 1): string => lowestEventId(BigInt(time)).slice(0, 24) + n.toString(16).padStart(12, '0')
@@ -180,4 +181,24 @@ t.test('get: an answer in the wrong order, then a break: no event repeated, none
   t.same(times(events), [1], 'the first event only: the second is out of order')
   t.equal(error?.code, 'SHOEBOX_INVALID_EVENT')
   t.equal(requests(), 1, 'not resumed')
+})
+
+t.test('GetAnswerOrder.timeProblem: number and bigint times against bounds on either side of 2^53, exactly', async (t) => {
+  const safe = BigInt(Number.MAX_SAFE_INTEGER)
+  const order = new GetAnswerOrder('ascending')
+  order.ask({ start: 5n, end: safe, startId: undefined })
+  t.equal(order.timeProblem(5), undefined, 'start, inclusive')
+  t.equal(order.timeProblem(Number.MAX_SAFE_INTEGER), undefined, 'end, inclusive')
+  t.equal(order.timeProblem(4), '@time 4 is before start_time 5')
+  t.equal(order.timeProblem(safe + 1n), `@time ${safe + 1n} is after end_time ${safe}`)
+  order.ask({ start: safe + 1n, end: 2n ** 60n, startId: undefined })
+  t.equal(order.timeProblem(Number.MAX_SAFE_INTEGER), `@time ${Number.MAX_SAFE_INTEGER} is before start_time ${safe + 1n}`, 'a number below a bigint start')
+  t.equal(order.timeProblem(2n ** 60n), undefined)
+  t.equal(order.timeProblem(2n ** 60n + 1n), `@time ${2n ** 60n + 1n} is after end_time ${2n ** 60n}`)
+  order.ask({ start: -(2n ** 60n), end: -(2n ** 55n), startId: undefined })
+  t.equal(order.timeProblem(-1), `@time -1 is after end_time ${-(2n ** 55n)}`, 'a number above a negative bigint end')
+  t.equal(order.timeProblem(-(2n ** 56n)), undefined)
+  order.ask({ start: undefined, end: 10n, startId: 'x' })
+  t.equal(order.timeProblem(-(2n ** 60n)), undefined, 'no start_time with a start_id')
+  t.equal(order.timeProblem(Number.MIN_SAFE_INTEGER), undefined)
 })
