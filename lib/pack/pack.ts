@@ -42,13 +42,13 @@ export interface PackOptions extends PackFilesOptions {
   /** Where the staging directory is made. Default os.tmpdir(). */
   tmpDir?: string
   /** Each entry not packed (symlinks, special files, unsafe names; with skipUnreadable, what could not be read). */
-  onSkip?: (entry: SkippedEntry) => void | Promise<void>
+  onSkip?: (entry: SkippedEntry) => unknown
   /** After each megabyte read of a file (the PackSource's `progress` event). */
-  onProgress?: (progress: ReadProgress) => void | Promise<void>
+  onProgress?: (progress: ReadProgress) => unknown
   /** Each archive once it is sealed in the staging directory. */
-  onSealed?: (event: SealedEvent) => void | Promise<void>
+  onSealed?: (event: SealedEvent) => unknown
   /** Each archive once the store has it (and has verified it). */
-  onUpload?: (event: UploadEvent) => void | Promise<void>
+  onUpload?: (event: UploadEvent) => unknown
   /**
    * Stops the pack when aborted (the CLI's SIGINT/SIGTERM): the walk ends,
    * uploads under way are aborted, the staging directory is removed, and
@@ -220,7 +220,7 @@ class CallbackResults {
     this.#fail = fail
   }
 
-  call<T> (callback: ((event: T) => void | Promise<void>) | undefined, event: T): void {
+  call<T> (callback: ((event: T) => unknown) | undefined, event: T): void {
     const result = callback?.(event)
     if (!(result instanceof Promise)) return
     this.#pending.push(result.catch((err: unknown) => {

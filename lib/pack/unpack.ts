@@ -55,7 +55,7 @@ export interface UnpackOptions {
   /** Most content one zstd frame may hold before it is decompressed (as in archiveSource()). Default 256 MiB. */
   maxFrameSize?: number
   /** Each file once it is in place (twice for a path an `overwrite` replaced). */
-  onFile?: (event: UnpackedFile) => void | Promise<void>
+  onFile?: (event: UnpackedFile) => unknown
   /**
    * Stops the unpack when aborted (the CLI's SIGINT/SIGTERM), as a refusal
    * does: no new file is started, the writes under way finish (so no

@@ -43,10 +43,14 @@ export interface SkippedTemp {
 export interface RecoverOptions {
   /** Also recover files of writers on other hosts, or of live pids (only when you know they are gone). */
   force?: boolean
-  /** Told about temporary files left alone (a live writer's, or another host's). */
-  onSkip?: (skipped: SkippedTemp) => void
+  /**
+   * Told about temporary files left alone (a live writer's, or another host's). What it returns is
+   * awaited (so are onRecover's): an async callback that rejects fails the recovery with its error,
+   * where it was an unhandled rejection, which ends the process.
+   */
+  onSkip?: (skipped: SkippedTemp) => unknown
   /** Told about each file as soon as it is sealed (so a failure later still leaves a record of it). */
-  onRecover?: (recovered: RecoveredFile) => void
+  onRecover?: (recovered: RecoveredFile) => unknown
 }
 
 export async function recoverDirectory (dir: string, options: RecoverOptions = {}): Promise<RecoveredFile[]> {
@@ -63,16 +67,16 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
     const kind = await kindOf(temp)
     if (kind === 'gone') continue
     if (kind !== 'file') {
-      options.onSkip?.({ temp, reason: `${kind}, not a file a writer left` })
+      await options.onSkip?.({ temp, reason: `${kind}, not a file a writer left` })
       continue
     }
     if (options.force !== true) {
       if (parts.host !== host) {
-        options.onSkip?.({ temp, reason: `written by host ${parts.host}; recover with force if that writer is gone` })
+        await options.onSkip?.({ temp, reason: `written by host ${parts.host}; recover with force if that writer is gone` })
         continue
       }
       if (isAlive(parts.pid)) {
-        options.onSkip?.({ temp, reason: `pid ${parts.pid} is still writing it` })
+        await options.onSkip?.({ temp, reason: `pid ${parts.pid} is still writing it` })
         continue
       }
     }
@@ -84,13 +88,13 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
       if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue
       // A zstd file where this install has no zstd: left as it is, for one that has; so is a file that is no archive.
       if (err instanceof ShoeboxError && (err.code === 'SHOEBOX_UNSUPPORTED' || err.code === 'SHOEBOX_BAD_MAGIC')) {
-        options.onSkip?.({ temp, reason: err.message })
+        await options.onSkip?.({ temp, reason: err.message })
         continue
       }
       throw err
     }
     out.push(recovered)
-    options.onRecover?.(recovered)
+    await options.onRecover?.(recovered)
   }
   return out
 }

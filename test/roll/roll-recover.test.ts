@@ -301,3 +301,33 @@ t.test('a writer killed between linking the final name and removing the temporar
   t.same(fs.readdirSync(dir), ['k.shoebox'], 'no second copy (k_1.shoebox), no temporary name')
   t.ok(fs.readFileSync(final).equals(data))
 })
+
+t.test('async onRecover and onSkip are awaited: one that rejects fails the recovery with its error, after the files before it', async (t) => {
+  // Without the await, a rejecting callback was an unhandled rejection (which ends the process) while recoverDirectory resolved.
+  const dir = tempDir(t)
+  const first = leaveTemp(dir, 'a.shoebox', archive(3).data)
+  leaveTemp(dir, 'b.shoebox', archive(3).data)
+  const seen: string[] = []
+  const failing = new Error('my index is down')
+  await t.rejects(recoverDirectory(dir, {
+    onRecover: async (r) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      seen.push(r.temp)
+      if (seen.length === 1) throw failing
+    }
+  }), failing)
+  t.same(seen, [first], 'the second file is not recovered after the failure')
+  t.same(fs.readdirSync(dir).map((n) => n.endsWith('.shoebox')).sort(), [false, true], 'the first sealed, the second still under its temporary name')
+  const order: string[] = []
+  await recoverDirectory(dir, {
+    onSkip: async () => {},
+    onRecover: async (r) => {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      order.push(`end ${path.basename(r.path ?? '')}`)
+    }
+  })
+  t.same(order, ['end b.shoebox'], 'the callback ran to its end before recoverDirectory resolved')
+  const other = leaveTemp(dir, 'c.shoebox', archive(1).data, process.pid)
+  await t.rejects(recoverDirectory(dir, { onSkip: async () => { throw failing } }), failing)
+  t.ok(fs.existsSync(other), 'a live writer\'s file is left')
+})
