@@ -364,3 +364,17 @@ function withoutContentChecksum (frame: Buffer): Buffer {
   copy[4] &= ~0x04
   return copy
 }
+
+/** Runs `fn`, then fails `t` with any unhandled rejection seen meanwhile (or within 50 ms after), rather than the process. */
+export async function withoutUnhandled (t: Test, fn: () => Promise<void>): Promise<void> {
+  const unhandled: unknown[] = []
+  const note = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', note)
+  try {
+    await fn()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  } finally {
+    process.off('unhandledRejection', note)
+  }
+  t.same(unhandled, [], 'no unhandled rejection')
+}

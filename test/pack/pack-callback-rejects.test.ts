@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { pack, unpack } from '../../lib/index.js'
+import { withoutUnhandled } from '../helpers.js'
 
 function tree (t: Test): { src: string, to: string, root: string } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-callback-'))
@@ -18,19 +19,6 @@ function tree (t: Test): { src: string, to: string, root: string } {
   fs.writeFileSync(path.join(src, 'b.txt'), 'b'.repeat(2 << 20)) // over a megabyte: a progress report
   fs.symlinkSync('a.txt', path.join(src, 'link')) // skipped
   return { src, to: path.join(root, 'archives'), root }
-}
-
-async function withoutUnhandled (t: Test, fn: () => Promise<void>): Promise<void> {
-  const unhandled: unknown[] = []
-  const note = (reason: unknown): void => { unhandled.push(reason) }
-  process.on('unhandledRejection', note)
-  try {
-    await fn()
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  } finally {
-    process.off('unhandledRejection', note)
-  }
-  t.same(unhandled, [], 'no unhandled rejection')
 }
 
 for (const callback of ['onSkip', 'onProgress', 'onSealed', 'onUpload'] as const) {

@@ -15,25 +15,12 @@ import t, { type Test } from 'tap'
 import { archiveSource, decode, encodeNdjson, encodeRecords, openStore, rollingSink, uploadSink, type RecordInput } from '../../lib/index.js'
 import { ship } from '../../lib/events/ship.js'
 import { stamp } from '../../lib/events/stamp.js'
+import { withoutUnhandled } from '../helpers.js'
 
 function tempDir (t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-listener-'))
   t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
   return dir
-}
-
-/** Any unhandled rejection while `fn` runs, to fail the test with rather than the process. */
-async function withoutUnhandled (t: Test, fn: () => Promise<void>): Promise<void> {
-  const unhandled: unknown[] = []
-  const note = (reason: unknown): void => { unhandled.push(reason) }
-  process.on('unhandledRejection', note)
-  try {
-    await fn()
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  } finally {
-    process.off('unhandledRejection', note)
-  }
-  t.same(unhandled, [], 'no unhandled rejection')
 }
 
 const drain = (): Writable => new Writable({ objectMode: true, write (_chunk, _enc, done) { done() } })
