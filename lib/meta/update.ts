@@ -153,6 +153,10 @@ export async function mergeHistoryFiles (state: StateDb, files: readonly History
 async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (merge: Merge, tick: Tick, hadRows: boolean) => Promise<() => void>): Promise<UpdateResult> {
   const every = options.progressEvery ?? 10_000
   const db = state.db
+  // the columns this run adds are undone by a rollback: so must be what the StateDb knows of them
+  // (else the next update on this handle fails with "no such column")
+  const types = state.snapshotTypes()
+  let committed = false
   db.exec('BEGIN IMMEDIATE')
   try {
     if (options.replace === true) state.reset()
@@ -167,10 +171,14 @@ async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (
     const configured = (c: string): boolean => c.startsWith('_') || keys === undefined || keys.includes(c) || c in state.schema.types
     const dropped = options.cleanup === true ? state.cleanup(configured) : []
     db.exec('COMMIT')
+    committed = true
     options.onProgress?.(n)
     return { ...merge.counts, invalidRows: merge.invalidRows, dropped }
   } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK')
+    if (!committed) {
+      if (db.inTransaction) db.exec('ROLLBACK')
+      state.restoreTypes(types)
+    }
     throw err
   }
 }
