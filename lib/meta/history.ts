@@ -24,6 +24,7 @@ import path from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
+import { CallbackResults } from '../callback-results.js'
 import { metaPaths, type MetaConfig } from './config.js'
 import { CsvParser, type CsvCell, type CsvRow } from './csv.js'
 import type { MetaRow } from './flatten.js'
@@ -50,8 +51,12 @@ export interface HistoryProblem {
 }
 
 export interface ReplayOptions {
-  /** Told about each row skipped; by default they are skipped silently. */
-  onProblem?: (problem: HistoryProblem) => void
+  /**
+   * Told about each row skipped; by default they are skipped silently. What
+   * it returns is awaited (before the next rows are read), and a rejection
+   * fails the replay with its error.
+   */
+  onProblem?: (problem: HistoryProblem) => unknown
 }
 
 function kindOf (name: string): HistoryKind | null {
@@ -188,6 +193,8 @@ export async function * readHistoryBatches (file: string, unique: string, option
   const parser = new CsvParser(file)
   const decoder = new StringDecoder('utf8')
   const input = createReadStream(file, { highWaterMark: 256 * 1024 })
+  // the parse loop cannot await: what onProblem returns is settled before its batch is given out
+  const problems = new CallbackResults()
   const take = (rows: readonly CsvRow[]): HistoryCells[] => {
     const out: HistoryCells[] = []
     for (const { cells, line } of rows) {
@@ -201,12 +208,12 @@ export async function * readHistoryBatches (file: string, unique: string, option
         continue
       }
       if (cells.length > header.length) {
-        options.onProblem?.({ file, line, reason: `${cells.length} cells for ${header.length} columns` })
+        problems.call(options.onProblem, { file, line, reason: `${cells.length} cells for ${header.length} columns` })
         continue
       }
       const uid = cells[uniqueAt] ?? null
       if (uid === null || uid === '') {
-        options.onProblem?.({ file, line, reason: `no value for the unique key '${unique}'` })
+        problems.call(options.onProblem, { file, line, reason: `no value for the unique key '${unique}'` })
         continue
       }
       const listed = keysAt >= 0 ? cells[keysAt] ?? null : null
@@ -218,14 +225,17 @@ export async function * readHistoryBatches (file: string, unique: string, option
     try {
       for await (const chunk of input) {
         const batch = take(parser.push(decoder.write(chunk as Buffer)))
+        if (problems.waiting) await problems.settled()
         if (batch.length > 0) yield batch
       }
     } catch (err) {
-      if (err instanceof ShoeboxError) throw err
+      // onProblem's own rejection is the replay's error, as it is
+      if (err instanceof ShoeboxError || err === problems.failure) throw err
       throw ioError(err, 'cannot read', file)
     }
     const rest = decoder.end()
     const last = take([...(rest.length > 0 ? parser.push(rest) : []), ...parser.end()])
+    if (problems.waiting) await problems.settled()
     if (last.length > 0) yield last
   } finally {
     input.destroy()

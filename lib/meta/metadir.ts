@@ -25,7 +25,7 @@ export interface MetadirOptions {
 
 export interface MetadirUpdateOptions extends UpdateOptions {
   /** Told about each history row that could not be applied (file, line, reason). */
-  onProblem?: (problem: HistoryProblem) => void
+  onProblem?: (problem: HistoryProblem) => unknown
 }
 
 export class Metadir {

@@ -24,8 +24,12 @@ import { metaPaths } from './config.js'
 export interface PublishLockOptions {
   /** How long to wait for a live holder, in ms (default 60000; 0: fail at once). */
   wait?: number
-  /** Told once when the lock is held by a live process and this call starts waiting. */
-  onWait?: (holder: LockHolder) => void
+  /**
+   * Told once when the lock is held by a live process and this call starts
+   * waiting. What it returns is awaited; a rejection fails the call with its
+   * error (the lock not taken).
+   */
+  onWait?: (holder: LockHolder) => unknown
 }
 
 export interface LockHolder {
@@ -116,7 +120,7 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
       }
       if (!told && holder !== null) {
         told = true
-        options.onWait?.(holder)
+        await options.onWait?.(holder)
       }
       await sleep(Math.min(pause, Math.max(1, deadline - Date.now())))
       pause = Math.min(pause * 2, 250)

@@ -26,7 +26,7 @@ export interface SquashOptions {
   fsync?: boolean
   /** The snapshot's time, µs since the epoch (default now). */
   micros?: number
-  onProblem?: (problem: HistoryProblem) => void
+  onProblem?: (problem: HistoryProblem) => unknown
 }
 
 export interface SquashResult {

@@ -169,6 +169,16 @@ export class StateDb {
     }
   }
 
+  /** The columns' types as they are, for restoreTypes() after a ROLLBACK (which undoes ALTER TABLE too). */
+  snapshotTypes (): ReadonlyMap<string, ColumnType> {
+    return new Map(this.#types)
+  }
+
+  /** Back to what snapshotTypes() gave, once the transaction that changed the columns is rolled back. */
+  restoreTypes (types: ReadonlyMap<string, ColumnType>): void {
+    this.#types = new Map(types)
+  }
+
   /** Add the columns that are missing (types recorded), in one go. */
   addColumns (wanted: ReadonlyMap<string, ColumnType>): void {
     if ([...wanted.keys()].every((name) => this.#types.has(name))) return

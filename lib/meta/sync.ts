@@ -31,8 +31,12 @@ import type { ObjectInfo, Store } from '../store/store.js'
 import { STORE_DIR, STORE_LAST_UPDATED, STORE_TYPES_DIR } from './kv-store.js'
 
 export interface SyncOptions extends StoreOptions {
-  /** Told about each file copied, as it completes. */
-  onFile?: (file: SyncedFile) => void
+  /**
+   * Told about each file copied, as it completes. What it returns is awaited
+   * before the next file; a rejection fails the sync with its error (the
+   * files copied before it stay).
+   */
+  onFile?: (file: SyncedFile) => unknown
 }
 
 export interface SyncedFile {
@@ -144,7 +148,7 @@ export async function pushMetadir (base: string, target: string | Store, options
       } else {
         await store.put(entry.key, createReadStream(file))
       }
-      copied(result, { key: entry.key, bytes: entry.size, kind: entry.kind }, options)
+      await copied(result, { key: entry.key, bytes: entry.size, kind: entry.kind }, options)
     }
   } finally {
     if (owned) await store.close()
@@ -180,7 +184,7 @@ export async function pullMetadir (base: string, source: string | Store, options
         }
         await writeFileDurably(file, body).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
       }
-      copied(result, { key: entry.key, bytes: entry.size, kind: entry.kind }, options)
+      await copied(result, { key: entry.key, bytes: entry.size, kind: entry.kind }, options)
     }
   } finally {
     if (owned) await store.close()
@@ -201,10 +205,10 @@ async function mustBeMetadir (base: string): Promise<void> {
   if (!stat.isDirectory()) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${dir}: no metadir here (not a directory); nothing copied`)
 }
 
-function copied (result: SyncResult, file: SyncedFile, options: SyncOptions): void {
+async function copied (result: SyncResult, file: SyncedFile, options: SyncOptions): Promise<void> {
   result.copied.push(file)
   result.bytes += file.bytes
-  options.onFile?.(file)
+  await options.onFile?.(file)
 }
 
 /** A history file written beside its name (a dot-name history ignores), fsynced, then renamed: never half there. */

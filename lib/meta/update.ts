@@ -23,6 +23,7 @@ import { ReplayTable, replayInto } from './replay-table.js'
 import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
 import { keyDict } from '../key-dict.js'
+import { CallbackResults } from '../callback-results.js'
 
 /** One replayed history row: column -> cell text, null for an empty cell. */
 export type HistoryRow = Readonly<Record<string, string | null>>
@@ -37,8 +38,13 @@ export interface UpdateOptions {
   cleanup?: boolean
   /** The time stamped on what this run changes (default: now). */
   now?: Date
-  /** Called with the number of history rows merged so far, every `progressEvery` rows and at the end. */
-  onProgress?: (rows: number) => void
+  /**
+   * Called with the number of history rows merged so far, every
+   * `progressEvery` rows and at the end (after the commit). What it returns
+   * is awaited; a rejection fails the update with its error, rolled back
+   * when it comes before the commit.
+   */
+  onProgress?: (rows: number) => unknown
   /** Default 10000. */
   progressEvery?: number
 }
@@ -87,8 +93,8 @@ export async function mergeHistory (state: StateDb, rows: AsyncIterable<HistoryR
 }
 
 export interface MergeFilesOptions extends UpdateOptions {
-  /** Told about each history row that could not be applied (file, line, reason). */
-  onProblem?: (problem: HistoryProblem) => void
+  /** Told about each history row that could not be applied (file, line, reason); awaited as ReplayOptions.onProblem. */
+  onProblem?: (problem: HistoryProblem) => unknown
 }
 
 const REPLAY_TABLE = 'shoebox_replay'
@@ -153,6 +159,10 @@ export async function mergeHistoryFiles (state: StateDb, files: readonly History
 async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (merge: Merge, tick: Tick, hadRows: boolean) => Promise<() => void>): Promise<UpdateResult> {
   const every = options.progressEvery ?? 10_000
   const db = state.db
+  // the columns this run adds are undone by a rollback: so must be what the StateDb knows of them
+  // (else the next update on this handle fails with "no such column")
+  const types = state.snapshotTypes()
+  let committed = false
   db.exec('BEGIN IMMEDIATE')
   try {
     if (options.replace === true) state.reset()
@@ -160,17 +170,30 @@ async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (
     const hadRows = state.db.prepare(`SELECT 1 FROM ${TABLE} LIMIT 1`).get() !== undefined
     const merge = new Merge(state, options.now ?? new Date())
     let n = 0
-    const tick = Object.assign(() => { if (++n % every === 0) options.onProgress?.(n) }, { restart: () => { n = 0 } })
+    // ticks come from synchronous loops over SQLite rows: what onProgress returns is settled before the
+    // commit, and a rejection already seen stops the merge at the next report
+    const progress = new CallbackResults()
+    const tick = Object.assign(() => {
+      if (++n % every !== 0) return
+      if (progress.failure !== undefined) throw progress.failure
+      progress.call(options.onProgress, n)
+    }, { restart: () => { n = 0 } })
     const missing = await body(merge, tick, hadRows)
     if (hadRows) missing()
     const keys = state.schema.keys
     const configured = (c: string): boolean => c.startsWith('_') || keys === undefined || keys.includes(c) || c in state.schema.types
     const dropped = options.cleanup === true ? state.cleanup(configured) : []
+    await progress.settled()
     db.exec('COMMIT')
-    options.onProgress?.(n)
+    committed = true
+    // committed: a rejection of the last report fails the update, whose changes stay
+    await options.onProgress?.(n)
     return { ...merge.counts, invalidRows: merge.invalidRows, dropped }
   } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK')
+    if (!committed) {
+      if (db.inTransaction) db.exec('ROLLBACK')
+      state.restoreTypes(types)
+    }
     throw err
   }
 }

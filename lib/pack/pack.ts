@@ -19,6 +19,7 @@ import { parseSize } from '../units.js'
 import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } from './pack-source.js'
 import type { ReadProgress } from './read-file.js'
 import { plural } from '../plural.js'
+import { CallbackResults } from '../callback-results.js'
 
 // The walk's API is part of pack's: lib/index.ts and the CLI import it from here.
 export { packFiles, PackSource, PACK_KEYS, type PackFilesOptions, type PackRecord, type SkippedEntry, type SkipReason } from './pack-source.js'
@@ -111,6 +112,8 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     sink?.destroy(reason)
   }
   signal?.addEventListener('abort', abort, { once: true })
+  // Async callbacks are settled before pack resolves; a rejection fails the pack at once (an onUpload
+  // of the last archive could not fail it through the sink, which has finished by then).
   const callbacks = new CallbackResults((err) => {
     source.destroy(err)
     sink?.destroy(err)
@@ -202,42 +205,4 @@ async function feed (source: PackSource, sink: RollingSink): Promise<void> {
   }
   sink.end()
   await Promise.race([failed, finished])
-}
-
-/**
- * pack()'s callbacks may be async. What one returns is awaited before the
- * pack resolves, and a rejection fails the pack at once (`fail`) with its
- * error: it was an unhandled rejection, which ends the process, and an
- * onUpload of the last archive could not fail the pack even through the
- * sink, which had finished by then.
- */
-class CallbackResults {
-  readonly #fail: (err: Error) => void
-  readonly #pending: Array<Promise<void>> = []
-  #failure: Error | undefined
-
-  constructor (fail: (err: Error) => void) {
-    this.#fail = fail
-  }
-
-  call<T> (callback: ((event: T) => unknown) | undefined, event: T): void {
-    const result = callback?.(event)
-    if (!(result instanceof Promise)) return
-    this.#pending.push(result.catch((err: unknown) => {
-      if (this.#failure !== undefined) return
-      this.#failure = err instanceof Error ? err : new Error(String(err))
-      this.#fail(this.#failure)
-    }))
-  }
-
-  /** The first rejection, if any. */
-  get failure (): Error | undefined {
-    return this.#failure
-  }
-
-  /** Once every callback has settled; throws the first rejection. */
-  async settled (): Promise<void> {
-    await Promise.all(this.#pending)
-    if (this.#failure !== undefined) throw this.#failure
-  }
 }

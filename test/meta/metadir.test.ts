@@ -153,3 +153,15 @@ t.test('an empty metadir: no history, no config keys beyond the defaults', async
   t.equal(await md.lastTouched(), null, 'nothing touched yet is null, not a TypeError')
   t.ok(fs.existsSync(path.join(md.path, '_store')) && fs.existsSync(path.join(md.path, 'db')))
 })
+
+t.test('an update that fails midway is rolled back, and the next update on the same handle works', async (t) => {
+  const md = await metadir(base(t))
+  t.teardown(() => md.close())
+  // the first update adds every column, then a progress report throws: the ALTER TABLEs are rolled back too
+  const err = await md.update({ progressEvery: 1, onProgress: (n) => { if (n === 2) throw new Error('stop') } }).catch((e: unknown) => e)
+  t.match(err, { message: 'stop' })
+  const result = await md.update()
+  t.equal(result.added, 4, 'no row was kept: every row added by the next update (it failed with "no such column")')
+  t.equal(md.files.count(), 4)
+  t.equal(md.files.get('c3')?.get('pages'), 12)
+})
