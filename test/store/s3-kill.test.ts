@@ -244,10 +244,25 @@ async function killWriter (
   return { flushed: onDisk.length, sealedBefore, filesBefore: filesBefore.length, fed, openAtKill, markerAtKill, uploadingAtKill }
 }
 
-/** The writer has flushed records into the file it is writing (a temporary file with data). */
+/**
+ * The file being written holds at least one whole gzip member (records past a flush point): another member's
+ * header follows the first. A temporary file with data is not enough: a member is written in pieces, and a kill
+ * before its last piece leaves nothing readable (CI saw "0 records kept, 524288 bytes dropped").
+ */
 function writing (dir: string): boolean {
-  return fs.readdirSync(dir).some((n) => n.endsWith('.part') && (fs.statSync(path.join(dir, n), { throwIfNoEntry: false })?.size ?? 0) !== 0)
+  return fs.readdirSync(dir).filter((n) => n.endsWith('.part')).some((n) => {
+    let bytes: Buffer
+    try {
+      bytes = fs.readFileSync(path.join(dir, n))
+    } catch {
+      return false // sealed (renamed) since the listing
+    }
+    return bytes.length > GZIP_HEADER_SIZE && bytes.indexOf(bytes.subarray(0, GZIP_HEADER_SIZE), 1) > 0
+  })
 }
+
+/** Node's gzip header, 10 bytes, the same at the start of every member a writer writes. */
+const GZIP_HEADER_SIZE = 10
 
 /** Objects of the writer with this pid in the bucket (the default template puts the pid in every name). */
 function uploadedCount (s3: TestS3, prefix: string, pid: number): number {
