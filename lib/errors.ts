@@ -161,7 +161,7 @@ export function invalidOption (option: string, reason: string): InvalidOptionErr
  * listenerRejected as its captureRejectionSymbol method): an async listener
  * that rejects then fails the stream with its error, as a listener that
  * throws does, rather than end the process with an unhandled rejection.
- * (The rolling sink's 'sealed' and 'upload' listeners are awaited as well:
+ * (The rolling sink's 'sealed', 'recover' and 'upload' listeners are awaited:
  * roll/awaited-listeners.ts.) Typed `object`: @types/node's stream options
  * do not list Node's `captureRejections`.
  */

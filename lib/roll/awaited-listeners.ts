@@ -1,7 +1,7 @@
 /**
  * The rolling sink's per-file events whose listeners do work on the file:
  * `sealed` (rename, move, delete, run a command, upload: the README's
- * callbacks) and `upload`. Emitted as plain events, an async listener's work
+ * callbacks), `recover` and `upload`. Emitted as plain events, an async listener's work
  * outlived the sink: `await pipeline(src, sink)` resolved while the last
  * file was still under its old name, and a rejection after `finish` was an
  * unhandled rejection that ended the process.

@@ -129,11 +129,11 @@ export class RollingSink extends Writable {
   #clock: () => number
   #recover: boolean
   #failed: Error | null = null
-  /** A 'sealed' or 'upload' listener failed while records still came: the sink seals what it took, then fails with this. */
+  /** A 'sealed', 'recover' or 'upload' listener failed while records still came: the sink seals what it took, then fails with this. */
   #stopping: Error | null = null
   /** end() was called: _final reports a listener's failure. */
   #ending = false
-  /** The 'sealed' and 'upload' listeners, whose work the sink waits for (awaited-listeners.ts); made by #start. */
+  /** The 'sealed', 'recover' and 'upload' listeners, whose work the sink waits for (awaited-listeners.ts); made by #start. */
   #awaited: AwaitedListeners | undefined
   #started = false
   /** Set once the constructor has checked every option (see _construct). */
@@ -304,7 +304,10 @@ export class RollingSink extends Writable {
       // Loaded only when there is something to recover (with its decoder and frame walker: start-up).
       const { recoverDirectory } = await import('./recover.js')
       this.recovered = await recoverDirectory(this.dir)
-      for (const r of this.recovered) this.emit('recover', r)
+      // A recovered file is a sealed file too: its listeners' work (move it, alert) is awaited as a seal's.
+      for (const r of this.recovered) {
+        this.#listeners.emit(this, 'recover', r, r.path ?? r.temp, r.path === null ? 'it held no whole record and was removed' : 'the file is recovered, sealed and kept')
+      }
     }
     // Files sealed before (by a run that stopped or crashed) go first.
     await this.uploader?.resume()
@@ -368,7 +371,7 @@ export class RollingSink extends Writable {
   }
 
   /**
-   * A 'sealed' or 'upload' listener failed while the sink runs: it takes no
+   * A 'sealed', 'recover' or 'upload' listener failed while the sink runs: it takes no
    * more records, seals the file it was writing (its listeners are called
    * too), waits for the listeners at work, and fails with the error. So every
    * record it took is in a sealed file. After end(), _final reports it.

@@ -10,7 +10,8 @@
  * file, its cause the listener's error, and every record the sink took is in
  * a sealed file that stays; once() is called once and awaited; at most
  * MAX_RUNNING files' listeners run at once; destroy() while they run closes
- * the sink; the uploader still ships each file once.
+ * the sink; the uploader still ships each file once; 'upload' and 'recover'
+ * listeners are awaited the same way.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -19,8 +20,10 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { rollingSink, type RecordInput, type SealedEvent, type UploadEvent } from '../../lib/index.js'
+import { encodeRecords, rollingSink, type RecordInput, type RecoveredFile, type SealedEvent, type UploadEvent } from '../../lib/index.js'
 import { MAX_RUNNING } from '../../lib/roll/awaited-listeners.js'
+import { hostName, tempName } from '../../lib/roll/names.js'
+import { deadPid } from '../fixtures-roll/util.js'
 import { decodeRecords, withoutUnhandled } from '../helpers.js'
 
 function tempDir (t: Test): string {
@@ -241,4 +244,33 @@ t.test("with upload: an 'upload' listener that rejects fails the sink, naming th
     t.equal(err?.message, `'upload' listener failed for ${path.join(dir, name)} (the file is uploaded as ${name}): cannot note the upload`)
   })
   t.equal(sealedNames(to).length, 1, 'the file is in the store')
+})
+
+t.test("'recover' listeners are awaited too (a recovered file is a sealed file); a rejection names the file", async (t) => {
+  const leftover = async (dir: string): Promise<void> => {
+    fs.writeFileSync(path.join(dir, tempName('a-000000.shoebox', hostName(), await deadPid())), encodeRecords([{ payload: 'left over' }]))
+  }
+  const dir = tempDir(t)
+  await leftover(dir)
+  const sink = rollingSink({ dir, template: 'b-{seq}.shoebox', flushInterval: 0 })
+  sink.on('recover', async ({ path: file }: RecoveredFile) => {
+    await sleep(50)
+    await fs.promises.rename(file as string, file + '.moved')
+  })
+  await pipeline(Readable.from(records(1)), sink)
+  t.same(sealedNames(dir), ['a-000000.shoebox.moved', 'b-000000.shoebox'], 'moved when pipeline resolves')
+
+  const dir2 = tempDir(t)
+  await leftover(dir2)
+  const failure = new Error('cannot alert')
+  await withoutUnhandled(t, async () => {
+    const sink2 = rollingSink({ dir: dir2, template: 'b-{seq}.shoebox', flushInterval: 0 })
+    sink2.on('recover', async () => { await sleep(20); throw failure })
+    await t.rejects(pipeline(Readable.from(records(2)), sink2), {
+      code: 'SHOEBOX_LISTENER_FAILED',
+      cause: failure,
+      message: `'recover' listener failed for ${path.join(dir2, 'a-000000.shoebox')} (the file is recovered, sealed and kept): cannot alert`
+    })
+  })
+  t.same(await sealedPayloads(dir2), ['left over', 'r0', 'r1'], 'every record is in a sealed file')
 })
