@@ -69,11 +69,6 @@ export class AwaitedListeners {
     this.#results.keep(settled)
   }
 
-  /** The first failure, if any. */
-  get failure (): Error | undefined {
-    return this.#results.failure
-  }
-
   /** Once every listener called so far has settled; throws the first failure. */
   async settled (): Promise<void> {
     await this.#results.settled()
