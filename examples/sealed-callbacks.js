@@ -12,3 +12,5 @@ sink.on('sealed', async ({ path }) => {
   // execFile('upload-it', [path])                                  // run a command
 })
 await pipeline(Readable.from([{ payload: 'a' }, { payload: 'b' }, { payload: 'c' }]), sink)
+// The sink waited for its listeners: every file is renamed by now.
+console.log(fs.readdirSync('events').filter((name) => !name.startsWith('.')).sort().join('\n'))

@@ -6,11 +6,13 @@
  *
  * For call sites that cannot await (an event listener, a parse loop): call()
  * costs nothing more than the call when the callback returns no promise.
- * Used by pack() and the metadir's history replay and update.
+ * Used by pack(), the metadir's history replay and update, and the rolling
+ * sink's 'sealed', 'recover' and 'upload' listeners (roll/awaited-listeners.ts).
  */
 export class CallbackResults {
   readonly #fail: ((err: Error) => void) | undefined
-  #pending: Array<Promise<void>> = []
+  /** Promises not yet settled; each leaves once it has (a sink that runs for days keeps no trail of them). */
+  readonly #pending = new Set<Promise<void>>()
   #failure: Error | undefined
 
   /** `fail` is told of the first rejection at once (to stop the work early). */
@@ -20,12 +22,18 @@ export class CallbackResults {
 
   call<T> (callback: ((event: T) => unknown) | undefined, event: T): void {
     const result = callback?.(event)
-    if (!(result instanceof Promise)) return
-    this.#pending.push(result.catch((err: unknown) => {
+    if (result instanceof Promise) this.keep(result)
+  }
+
+  /** Settle `result` with the rest: its rejection is the failure, if it is the first. */
+  keep (result: Promise<unknown>): void {
+    const kept: Promise<void> = result.then(() => { this.#pending.delete(kept) }, (err: unknown) => {
+      this.#pending.delete(kept)
       if (this.#failure !== undefined) return
       this.#failure = err instanceof Error ? err : new Error(String(err))
       this.#fail?.(this.#failure)
-    }))
+    })
+    this.#pending.add(kept)
   }
 
   /** The first rejection, if any. */
@@ -33,16 +41,14 @@ export class CallbackResults {
     return this.#failure
   }
 
-  /** Whether a returned promise is not yet settled (or not yet looked at by settled()). */
+  /** Whether settled() has anything to wait for or to throw: a returned promise not yet settled, or a rejection. */
   get waiting (): boolean {
-    return this.#pending.length > 0
+    return this.#pending.size > 0 || this.#failure !== undefined
   }
 
   /** Once every callback so far has settled; throws the first rejection. */
   async settled (): Promise<void> {
-    const pending = this.#pending
-    this.#pending = []
-    await Promise.all(pending)
+    await Promise.all(this.#pending)
     if (this.#failure !== undefined) throw this.#failure
   }
 }

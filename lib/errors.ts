@@ -41,6 +41,7 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_EVENT_REJECTED'
   | 'SHOEBOX_EVENT_DROPPED'
   | 'SHOEBOX_ABORTED'
+  | 'SHOEBOX_LISTENER_FAILED'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode
@@ -159,9 +160,10 @@ export function invalidOption (option: string, reason: string): InvalidOptionErr
  * Spread into the options of a stream whose events users listen to (with
  * listenerRejected as its captureRejectionSymbol method): an async listener
  * that rejects then fails the stream with its error, as a listener that
- * throws does, rather than end the process with an unhandled rejection (the
- * README's own 'sealed' listener is async). Typed `object`: @types/node's
- * stream options do not list Node's `captureRejections`.
+ * throws does, rather than end the process with an unhandled rejection.
+ * (The rolling sink's 'sealed', 'recover' and 'upload' listeners are awaited:
+ * roll/awaited-listeners.ts.) Typed `object`: @types/node's stream options
+ * do not list Node's `captureRejections`.
  */
 export const LISTENER_REJECTIONS_FAIL_THE_STREAM: object = { captureRejections: true }
 

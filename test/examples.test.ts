@@ -113,10 +113,11 @@ const runners: Record<string, (t: Test) => Promise<void>> = {
   },
 
   async 'sealed-callbacks.js' (t) {
-    const { cwd } = await runExample('sealed-callbacks.js')
+    const { cwd, stdout } = await runExample('sealed-callbacks.js')
     const names = fs.readdirSync(path.join(cwd, 'events')).filter((n) => !n.startsWith('.')).sort()
     t.equal(names.length, 2, 'two files (a roll every 2 records)')
     t.ok(names.every((n) => n.endsWith('.shoebox.done')), 'each renamed by the sealed listener')
+    t.same(lines(stdout), names, 'renamed already when the pipeline resolved (the sink awaits its listeners)')
   },
 
   async 'events.js' (t) {

@@ -3,7 +3,8 @@
  * (gzip or zstd: one independent member/frame per block, started off the main
  * thread as soon as the block is cut, so encoding and compression overlap), writes, fsyncs
  * as the policy says, and seals: fsync, close, link to the final name, fsync
- * the directory, and only then `sealed`. A file is created with its first
+ * the directory, and only then `sealed` (which may ask it to wait: the
+ * sink's listeners of earlier files still at work). A file is created with its first
  * block, so no file is ever empty. A crash loses at most the blocks not yet
  * written; everything written is recoverable (recover.ts). Every filesystem
  * failure is a SHOEBOX_IO error naming the file or directory, and kept() says
@@ -93,7 +94,8 @@ export interface BlockToWrite {
 export interface ChainListener {
   open: (event: OpenEvent) => void
   flush: (event: FlushEvent) => void
-  sealed: (event: SealedEvent) => void
+  /** A promise when the chain is to seal no more until it settles (the sink's listeners of earlier files are still at work). */
+  sealed: (event: SealedEvent) => Promise<void> | void
   /** `raw` bytes of `file` were written as `disk` bytes (before any fsync). */
   written: (file: PlannedFile, raw: number, disk: number) => void
   /** A block was written, or the chain failed: writers waiting for room may go on (or fail). */
@@ -324,7 +326,7 @@ export class FileChain {
     this.#sealedFiles++
     this.#sealedRecords += file.records
     if (this.#fsync !== 'never') await orIoError(syncDir(this.#dir), 'cannot fsync directory', this.#dir)
-    this.#on.sealed({
+    const room = this.#on.sealed({
       path: finalPath,
       bytes: disk.bytes,
       records: file.records,
@@ -332,5 +334,6 @@ export class FileChain {
       lastAt: file.lastAt,
       sha256: disk.hash.digest('hex')
     })
+    if (room instanceof Promise) await room
   }
 }

@@ -17,11 +17,13 @@ import { expandTemplate } from './template.js'
  * - 'deadline': the file is past its age deadline, seen by its timer or by the next record (sealed);
  * - 'end': end() was called (sealed);
  * - 'refused': a record was refused (over maxRecordSize, not encodable): the
- *   records before it are written, then the sink fails, leaving the file to recovery.
+ *   records before it are written, then the sink fails, leaving the file to recovery;
+ * - 'listener-failed': a 'sealed' or 'upload' listener failed: the sink takes no more
+ *   records, and fails once the file is sealed (sealed).
  */
-export type CutReason = 'full-block' | 'timer' | 'policy' | 'deadline' | 'end' | 'refused'
+export type CutReason = 'full-block' | 'timer' | 'policy' | 'deadline' | 'end' | 'refused' | 'listener-failed'
 
-const SEALS: Record<CutReason, boolean> = { 'full-block': false, timer: false, policy: true, deadline: true, end: true, refused: false }
+const SEALS: Record<CutReason, boolean> = { 'full-block': false, timer: false, policy: true, deadline: true, end: true, refused: false, 'listener-failed': true }
 
 /** Cuts the clock asked for: fsync 'interval' syncs after these. */
 export function isTimed (reason: CutReason): boolean {

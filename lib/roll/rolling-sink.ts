@@ -23,12 +23,13 @@ import type { RecordInput } from '../record.js'
 import { checkFlag, checkKnownOptions, parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
+import type { AwaitedListeners } from './awaited-listeners.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
 import type { CutReason, PlannedRun, PlannerOptions, RollPlanner } from './planner.js'
 import { rollPolicy, type RollOptions } from './policies.js'
 import type { RecoveredFile } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE } from './template.js'
-import type { SealedUploader, UploadOptions } from './uploader.js'
+import type { SealedUploader, UploadEvent, UploadOptions } from './uploader.js'
 import type { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
@@ -128,6 +129,12 @@ export class RollingSink extends Writable {
   #clock: () => number
   #recover: boolean
   #failed: Error | null = null
+  /** A 'sealed', 'recover' or 'upload' listener failed while records still came: the sink seals what it took, then fails with this. */
+  #stopping: Error | null = null
+  /** end() was called: _final reports a listener's failure. */
+  #ending = false
+  /** The 'sealed', 'recover' and 'upload' listeners, whose work the sink waits for (awaited-listeners.ts); made by #start. */
+  #awaited: AwaitedListeners | undefined
   #started = false
   /** Set once the constructor has checked every option (see _construct). */
   #checked = false
@@ -193,7 +200,7 @@ export class RollingSink extends Writable {
         void opened?.close()
         throw err
       }
-      uploader.on('upload', (event) => this.emit('upload', event))
+      uploader.on('upload', (event: UploadEvent) => { this.#listeners.emit(this, 'upload', event, event.path, `the file is uploaded as ${event.key}`) })
       uploader.on('uploadError', (event) => this.emit('uploadError', event))
       this.uploader = uploader
     }
@@ -215,8 +222,10 @@ export class RollingSink extends Writable {
         this.emit('flush', event)
       },
       sealed: (event) => {
-        this.emit('sealed', event)
+        this.#listeners.emit(this, 'sealed', event, event.path, 'the file is sealed and kept')
         this.uploader?.sealed(writing, event.path, event.bytes)
+        // Too many files' listeners still at work: the chain seals no more (and writes wait) until one is done.
+        return this.#listeners.room()
       },
       written: (file, raw, disk) => { this.#plan.written(file, raw, disk) },
       progress: () => { this.#release() },
@@ -231,6 +240,11 @@ export class RollingSink extends Writable {
   /** The chain and the planner, once #start has made them: writes, the end and the timers all come after that. */
   get #files (): FileChain {
     return this.#chain as FileChain
+  }
+
+  /** So are the listeners, and seals and uploads. */
+  get #listeners (): AwaitedListeners {
+    return this.#awaited as AwaitedListeners
   }
 
   get #plan (): RollPlanner {
@@ -274,8 +288,10 @@ export class RollingSink extends Writable {
 
   async #start (): Promise<void> {
     // Loaded here, not at import: importing the package must stay about as fast as starting Node.
-    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { joinSlabParts }] =
-      await Promise.all([import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js')])
+    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { joinSlabParts }, { AwaitedListeners }] = await Promise.all([
+      import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js'), import('./awaited-listeners.js')
+    ])
+    this.#awaited = new AwaitedListeners((err) => { this.#listenerFailed(err) })
     this.#joinSlabParts = joinSlabParts
     this.#planner = new RollPlanner(this.#plannerOptions)
     this.#isTimed = isTimed
@@ -288,7 +304,10 @@ export class RollingSink extends Writable {
       // Loaded only when there is something to recover (with its decoder and frame walker: start-up).
       const { recoverDirectory } = await import('./recover.js')
       this.recovered = await recoverDirectory(this.dir)
-      for (const r of this.recovered) this.emit('recover', r)
+      // A recovered file is a sealed file too: its listeners' work (move it, alert) is awaited as a seal's.
+      for (const r of this.recovered) {
+        this.#listeners.emit(this, 'recover', r, r.path ?? r.temp, r.path === null ? 'it held no whole record and was removed' : 'the file is recovered, sealed and kept')
+      }
     }
     // Files sealed before (by a run that stopped or crashed) go first.
     await this.uploader?.resume()
@@ -309,6 +328,11 @@ export class RollingSink extends Writable {
       callback(this.#failed)
       return
     }
+    if (this.#stopping !== null) {
+      // Not taken: the sink fails once what it took is sealed (#listenerFailed).
+      this.#waiting.push(() => { callback(this.#failed) })
+      return
+    }
     try {
       const now = this.#clock()
       if (Array.isArray(chunk)) {
@@ -327,17 +351,43 @@ export class RollingSink extends Writable {
   }
 
   override _final (callback: (error?: Error | null) => void): void {
+    this.#ending = true
     this.#stopTimers()
     this.#cut('end')
-    const uploaded = async (): Promise<void> => {
+    const finished = async (): Promise<void> => {
       await this.#files.settled()
-      if (this.#failed !== null || this.uploader === undefined) return
-      // Every record is on disk; a file whose upload failed stays queued there for the next start.
-      const failure = await this.uploader.drain()
-      await this.#closeUploads()
+      if (this.#failed !== null) return
+      let failure: Error | undefined
+      if (this.uploader !== undefined) {
+        // Every record is on disk; a file whose upload failed stays queued there for the next start.
+        failure = await this.uploader.drain()
+        await this.#closeUploads()
+      }
+      // The listeners' work on the last files (a rename, a move) is part of the sink's: `finish` comes after it.
+      await this.#listeners.settled().catch((err: Error) => { failure ??= err })
       if (failure !== undefined) throw failure
     }
-    uploaded().then(() => { callback(this.#failed) }, callback)
+    finished().then(() => { callback(this.#failed) }, callback)
+  }
+
+  /**
+   * A 'sealed', 'recover' or 'upload' listener failed while the sink runs: it takes no
+   * more records, seals the file it was writing (its listeners are called
+   * too), waits for the listeners at work, and fails with the error. So every
+   * record it took is in a sealed file. After end(), _final reports it.
+   */
+  #listenerFailed (err: Error): void {
+    if (this.#failed !== null || this.#stopping !== null || this.#ending) return
+    this.#stopping = err
+    this.#stopTimers()
+    this.#cut('listener-failed')
+    this.#files.settled()
+      .then(async () => { await this.#listeners.settled() })
+      .catch(() => {})
+      .then(() => {
+        this.destroy(err)
+        this.#release()
+      }, () => {})
   }
 
   /** Transfer statistics of the uploads, when `upload` is set. */
@@ -349,6 +399,8 @@ export class RollingSink extends Writable {
     this.#stopTimers()
     this.#failed ??= err ?? new Error('rolling sink destroyed')
     this.#chain?.stop(this.#failed)
+    // A chain waiting for a listener to finish goes on (to stop); the listeners themselves are not waited for.
+    this.#awaited?.stop()
     // Leave the file being written as it is: a temporary file, recoverable later.
     // (No chain: the sink failed to start, or never did.)
     Promise.resolve(this.#chain?.close())
@@ -478,7 +530,8 @@ export class RollingSink extends Writable {
   }
 
   #release (): void {
-    if (this.#failed === null && this.#full()) return
+    // (Stopping: writes held are let go, with the error, once the sink fails.)
+    if (this.#failed === null && (this.#stopping !== null || this.#full())) return
     const waiting = this.#waiting
     this.#waiting = []
     for (const resume of waiting) resume()

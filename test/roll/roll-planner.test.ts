@@ -34,7 +34,7 @@ t.test('reasons: full-block and policy after records, timer and end from outside
   t.equal(p.cut('end'), null, 'nothing to cut without a file')
   t.equal(p.fileAt(10).name, 'f-000001.shoebox', 'the next file gets the next sequence number')
   const expectations: Array<[CutReason, boolean, boolean]> = [
-    ['full-block', false, false], ['timer', false, true], ['policy', true, false], ['deadline', true, true], ['end', true, false], ['refused', false, false]
+    ['full-block', false, false], ['timer', false, true], ['policy', true, false], ['deadline', true, true], ['end', true, false], ['refused', false, false], ['listener-failed', true, false]
   ]
   for (const [reason, seals, timed] of expectations) {
     const q = planner(undefined)

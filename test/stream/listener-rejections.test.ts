@@ -3,7 +3,9 @@
  * own error, as a listener that throws does: it never becomes an unhandled
  * rejection, which ends the process (Node's default since 15). The README's
  * own 'sealed' example is an async listener; a rename that fails there ended
- * the ETL job while the pipeline resolved as if nothing had happened.
+ * the ETL job while the pipeline resolved as if nothing had happened. (The
+ * rolling sink's 'sealed' and 'upload' listeners are awaited, and their error
+ * is wrapped to name the file: SHOEBOX_LISTENER_FAILED.)
  */
 import { once } from 'node:events'
 import fs from 'node:fs'
@@ -35,7 +37,7 @@ async function * thenAPause (chunks: unknown[]): AsyncGenerator<unknown> {
   await new Promise((resolve) => setTimeout(resolve, 50))
 }
 
-t.test("rollingSink: an async 'sealed' listener that rejects fails the sink with its error; the file stays sealed", async (t) => {
+t.test("rollingSink: an async 'sealed' listener that rejects fails the sink, naming the file; every record it took is sealed", async (t) => {
   const dir = tempDir(t)
   await withoutUnhandled(t, async () => {
     const failure = new Error('rename: no such directory')
@@ -47,10 +49,11 @@ t.test("rollingSink: an async 'sealed' listener that rejects fails the sink with
       await once(sink, 'sealed')
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    await t.rejects(pipeline(records, sink), failure, 'the pipeline fails with the listener\'s own error')
+    // (More in test/roll/sealed-listeners.test.ts: the sink awaits these listeners.)
+    await t.rejects(pipeline(records, sink), { code: 'SHOEBOX_LISTENER_FAILED', cause: failure }, 'the pipeline fails with the listener\'s error as its cause')
   })
   const sealed = fs.readdirSync(dir).filter((name) => !name.startsWith('.'))
-  t.equal(sealed.length, 1, 'the file the listener was told of is sealed')
+  t.equal(sealed.length, 2, 'the file the listener was told of stays sealed, and the one being written is sealed too')
 })
 
 t.test("archiveSource: an async 'file' listener that rejects fails the source", async (t) => {
