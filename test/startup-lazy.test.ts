@@ -200,7 +200,7 @@ t.test('recoverDirectory() loads its module on its first call, and recovers', as
   t.ok(own.includes(path.join('lib', 'roll', 'recover.js')), 'the check sees a module loaded on demand')
 })
 
-t.test('shoebox write without --to loads no uploader or store module, and no recovery in a fresh directory', async (t) => {
+t.test('shoebox write without --to loads no uploader, store or transfer module, and no recovery in a fresh directory', async (t) => {
   const root = path.join(tmp, 'cli')
   const bin = transpileTree(path.join(ROOT, 'lib', 'cli', 'bin.ts'), root)
   const input = path.join(tmp, 'lines.ndjson')
@@ -212,11 +212,13 @@ t.test('shoebox write without --to loads no uploader or store module, and no rec
     return loadedFrom(stderr.split('\n').filter((line) => !line.startsWith('shoebox write: ')).join('\n'), root, 'cli write')
   }
   const uploadModules = ['roll/uploader.js', 'roll/early-upload.js', 'store/open-store.js', 'store/file-store.js', 'store/lazy-store.js', 'store/store.js']
+  // What a store URL is and the transfer line (cli/store-url-arg.ts, cli/transfer-reporter.ts): only with --to.
+  const transferModules = ['store/store-url.js', 'store/s3-config.js', 'transfer/stats.js', 'cli/transfer-reporter.js']
   const recoverModules = ['roll/recover.js', 'format/decoder.js']
   const dir = path.join(tmp, 'cli-written')
   const plain = await write(dir, '--zstd')
   t.ok(plain.own.includes(path.join('lib', 'roll', 'file-chain.js')), 'the check sees the sink start')
-  t.same(plain.own.filter((m) => [...uploadModules, ...recoverModules].some((u) => m === path.join('lib', u))), [], `loaded: ${plain.own.join(' ')}`)
+  t.same(plain.own.filter((m) => [...uploadModules, ...transferModules, ...recoverModules].some((u) => m === path.join('lib', u))), [], `loaded: ${plain.own.join(' ')}`)
   t.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.shoebox.zst')).length, 1, 'and wrote its file')
   // A leftover temporary file of a dead writer (no process has pid 999999999) is recovered: recover.ts loads then.
   const host = os.hostname().replace(/[~/\\:\s\0]/g, '_')
@@ -227,5 +229,6 @@ t.test('shoebox write without --to loads no uploader or store module, and no rec
   t.notOk(fs.readdirSync(dir).includes(leftover), 'and the leftover file was recovered')
   const uploading = await write(path.join(tmp, 'cli-uploaded'), '--to', path.join(tmp, 'cli-store'))
   t.ok(uploading.own.includes(path.join('lib', 'roll', 'uploader.js')), 'with --to, the uploader loads')
+  t.ok(uploading.own.includes(path.join('lib', 'cli', 'transfer-reporter.js')), 'and the transfer line')
   t.equal(fs.readdirSync(path.join(tmp, 'cli-store')).length, 1, 'and uploads')
 })

@@ -8,7 +8,8 @@ import { usage } from './io.js'
 import { asUsage, oneOf, parse, positiveInteger } from './options.js'
 import { connectionCapWarning, openFileLimit } from '../events/server/connection-limits.js'
 import { quietRepeats } from './repeat-quieter.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from './store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { storeUrlArg } from './store-url-arg.js'
 
 /** The same failure line (a full disk refuses every put) is written at most this often. */
 const REPEAT_EVERY_MS = 30_000

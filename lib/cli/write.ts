@@ -15,7 +15,8 @@ import { describeIoError, feedFile, usage } from './io.js'
 import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
-import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom, TransferReporter } from './store-options.js'
+import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import type { TransferReporter } from './transfer-reporter.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
 import { recoveredLine } from './recovered-line.js'
 import { plural } from '../plural.js'
@@ -111,8 +112,9 @@ export const writeCommand: Command = {
     const concurrency = positiveInteger('--upload-concurrency', values['upload-concurrency'])
     if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
     if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
-    // Loaded only with --to: a plain write loads none of the uploader's and stores' modules (start-up).
-    const uploadParts = typeof values.to === 'string' ? await loadUploadParts() : undefined
+    // Loaded only with --to: a plain write loads none of the uploader's, stores' and transfer line's modules
+    // (start-up; test/startup-lazy.test.ts).
+    const upload = typeof values.to === 'string' ? await loadUpload() : undefined
     // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
     const sink: RollingSink = asUsage(() => rollingSink({
         dir,
@@ -131,7 +133,7 @@ export const writeCommand: Command = {
         upload: typeof values.to === 'string'
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined
-    }, uploadParts), { flags: WRITE_FLAGS })
+    }, upload?.parts), { flags: WRITE_FLAGS })
     // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
     // the encoder's slabs are used again (format/slab-pool.ts: peak RSS, page faults).
     const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' }, { slabs: new SlabPool() })
@@ -152,7 +154,7 @@ export const writeCommand: Command = {
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
     const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
-    const transfers = sink.uploader === undefined ? null : new TransferReporter(io, 'shoebox write', () => sink.stats())
+    const transfers = upload === undefined ? null : new upload.TransferReporter(io, 'shoebox write', () => sink.stats())
     try {
       if (io.stdinFile !== undefined) {
         // A file on stdin is read into reused buffers (see feedFile), from once the sink has started
@@ -214,10 +216,11 @@ function summary (records: number, sealed: SealedEvent[], started: number): stri
   return `${plural(records, 'record')}, ${plural(sealed.length, 'file')} sealed, ${plural(bytes, 'byte')}, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
 }
 
-/** The uploader and the store opener a sink with `upload` needs (see rolling-sink.ts's UploadParts). */
-async function loadUploadParts (): Promise<UploadParts> {
-  const [{ SealedUploader }, { openStore }] = await Promise.all([import('../roll/uploader.js'), import('../store/open-store.js')])
-  return { SealedUploader, openStore }
+/** What a write with --to needs: the uploader and the store opener for the sink (rolling-sink.ts's UploadParts), and the transfer line. */
+async function loadUpload (): Promise<{ parts: UploadParts, TransferReporter: typeof TransferReporter }> {
+  const [{ SealedUploader }, { openStore }, { TransferReporter }] =
+    await Promise.all([import('../roll/uploader.js'), import('../store/open-store.js'), import('./transfer-reporter.js')])
+  return { parts: { SealedUploader, openStore }, TransferReporter }
 }
 
 async function loadPolicy (module: string): Promise<RollPolicy> {

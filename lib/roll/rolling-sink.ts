@@ -287,9 +287,13 @@ export class RollingSink extends Writable {
   }
 
   async #start (): Promise<void> {
-    // Loaded here, not at import: importing the package must stay about as fast as starting Node.
+    // Loaded here, not at import: importing the package must stay about as fast as starting Node. The codec
+    // loads beside them (zstd: its loader module and native binding, ~4 ms of the main thread) while their
+    // files are read on the thread pool: one wait rather than two in a row, before the first block can be
+    // compressed. A codec this install cannot load (zstd is optional) fails here, before any file exists.
     const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { joinSlabParts }, { AwaitedListeners }] = await Promise.all([
-      import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js'), import('./awaited-listeners.js')
+      import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js'), import('./awaited-listeners.js'),
+      this.#compression?.codec.ready(this.dir)
     ])
     this.#awaited = new AwaitedListeners((err) => { this.#listenerFailed(err) })
     this.#joinSlabParts = joinSlabParts
@@ -297,8 +301,6 @@ export class RollingSink extends Writable {
     this.#isTimed = isTimed
     this.#chain = this.#makeChain(FileChain)
     this.#recordEnds = recordEnds
-    // A codec this install cannot load (zstd is optional) fails here, before any file exists.
-    await this.#compression?.codec.ready(this.dir)
     await ensureDir(this.dir)
     if (this.#recover && await hasTempFiles(this.dir)) {
       // Loaded only when there is something to recover (with its decoder and frame walker: start-up).

@@ -4,7 +4,7 @@
  * 2), as the README's exit codes have it, before it reads, creates or sends
  * anything, and without echoing credentials. Store URLs: write, upload,
  * read, ls, pack, unpack, meta push/pull/index, serve --store (checked by
- * storeUrlArg(), lib/cli/store-options.ts); server URLs: ship, events.
+ * storeUrlArg(), lib/cli/store-url-arg.ts); server URLs: ship, events.
  * (A store that fails once asked, a missing bucket or an unreachable
  * endpoint, is a runtime failure, exit 1: test/cli/cli-store.test.ts.)
  */

@@ -7,7 +7,8 @@ import { pullMetadir, pushMetadir } from '../../meta/sync.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom, storeUrlArg } from '../store-options.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { storeUrlArg } from '../store-url-arg.js'
 import { plural } from '../../plural.js'
 
 const DIRECTIONS = {
