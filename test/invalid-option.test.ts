@@ -87,6 +87,16 @@ t.test('a yes/no option given anything but true or false is refused naming it, n
   await store.close()
 })
 
+t.test("pack's dot and skipUnreadable, unpack's overwrite and fsync: yes/no too (a string 'true' was quietly read as no)", async (t) => {
+  const { packFiles, pack, unpack } = await import('../lib/index.js')
+  const dir = '/nonexistent/shoebox-flag-test' // nothing is created: each is refused before any file is touched
+  t.match(refusal(() => packFiles(dir, { dot: 'true' as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: 'dot', reason: 'must be true or false, got "true"' })
+  t.match(refusal(() => packFiles(dir, { skipUnreadable: 1 as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: 'skipUnreadable', reason: 'must be true or false, got 1' })
+  await t.rejects(pack(dir, { to: `${dir}/out`, dot: 'false' as unknown as boolean }), { code: 'SHOEBOX_INVALID_OPTION', option: 'dot' }, 'pack() refuses it through packFiles()')
+  await t.rejects(unpack(`${dir}/*`, { out: `${dir}/out`, overwrite: 'true' as unknown as boolean }), { code: 'SHOEBOX_INVALID_OPTION', option: 'overwrite', reason: 'must be true or false, got "true"' })
+  await t.rejects(unpack(`${dir}/*`, { out: `${dir}/out`, fsync: 'yes' as unknown as boolean }), { code: 'SHOEBOX_INVALID_OPTION', option: 'fsync', reason: 'must be true or false, got "yes"' })
+})
+
 t.test('a misspelt rollingSink option is refused naming it, not ignored ({ rollSize } wrote one file until end())', async (t) => {
   const { rollingSink } = await import('../lib/index.js')
   const dir = '/nonexistent/shoebox-unknown-option-test' // nothing is created: each is refused in the constructor

@@ -5,7 +5,7 @@ import { ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
-import { asUsage, oneOf, parse, positiveInteger } from './options.js'
+import { asUsage, oneOf, parse, positiveInteger, wholeNumber } from './options.js'
 import { connectionCapWarning, openFileLimit } from '../events/server/connection-limits.js'
 import { quietRepeats } from './repeat-quieter.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -89,8 +89,9 @@ export const serveCommand: Command = {
       ...storeOptionSpec
     }, false)
     if (positionals.length > 0) throw usage('serve takes no arguments')
-    const port = values.port === undefined ? 8150 : Number(values.port)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got '${String(values.port)}'`)
+    // Decimal digits, as every count option: Number() alone took '1e3' (port 1000), ' 5' and '0x10'.
+    const port = wholeNumber('--port', values.port) ?? 8150
+    if (port > 65535) throw usage(`--port must be 0..65535, got '${String(values.port)}'`)
     // --retention 0 reads like "keep everything" but would drop every finished
     // day of events: refused, leaving --retention out keeps everything.
     if (values.retention !== undefined && asUsage(() => parseDuration(values.retention as string, '--retention')) === 0) {

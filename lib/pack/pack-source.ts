@@ -20,7 +20,7 @@ import { invalidOption, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected, S
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
 import { checkKey } from '../store/keys.js'
-import { parseSize } from '../units.js'
+import { checkFlag, parseSize } from '../units.js'
 import type { ReadOutcome } from './read-file.js'
 import { plural } from '../plural.js'
 
@@ -123,6 +123,9 @@ export class PackSource extends Readable {
     }
     this.dir = path.resolve(dir)
     this.#globs = [...globs]
+    // 'true' (a string) was quietly no (=== true): refused, as every yes/no option is.
+    checkFlag(options.dot, 'dot')
+    checkFlag(options.skipUnreadable, 'skipUnreadable')
     this.#dot = options.dot === true
     this.#maxFileSize = parseSize(options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, 'maxFileSize')
     this.#skipUnreadable = options.skipUnreadable === true

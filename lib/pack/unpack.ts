@@ -40,6 +40,7 @@ import { checkKey } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { PathClaims } from './paths.js'
 import { plural } from '../plural.js'
+import { checkFlag } from '../units.js'
 
 export interface UnpackOptions {
   /** Directory to restore into; created if missing. */
@@ -93,6 +94,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   if (options === null || typeof options !== 'object' || typeof options.out !== 'string' || options.out === '') {
     throw invalidOption('out', 'a directory to unpack into is required')
   }
+  // 'true' for overwrite or fsync was quietly no (=== true): refused, before the pattern is listed.
+  checkFlag(options.overwrite, 'overwrite')
+  checkFlag(options.fsync, 'fsync')
   const signal = options.signal
   throwIfAborted(signal)
   const source = archiveSource(pattern, {

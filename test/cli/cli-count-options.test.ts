@@ -24,11 +24,14 @@ const positive: Array<[string[], string]> = [
   [['upload', file, '--to', path.join(dir, 'store')], '--queue-size'],
   [['ship', nobody, '--stream', 's'], '--queue'],
   [['ship', nobody, '--stream', 's'], '--attempts'],
-  [['events', 'streams', nobody], '--attempts']
+  [['events', 'streams', nobody], '--attempts'],
+  [['serve', '--data', path.join(dir, 'served')], '--max-connections']
 ]
 const whole: Array<[string[], string]> = [
   [['events', 'get', nobody, 's'], '--limit'],
-  [['meta', 'query', '--metadir', dir], '--limit']
+  [['meta', 'query', '--metadir', dir], '--limit'],
+  // A port is a count from 0 too: Number() took '1e3' as port 1000 and ' 5' as port 5, and listened there.
+  [['serve', '--data', path.join(dir, 'served')], '--port']
 ]
 
 function usageLine (args: string[], message: string): RegExp {
@@ -59,6 +62,13 @@ t.test('a limit option (0 allowed) refuses the same shapes, in its own one wordi
       t.match(r.stderr, usageLine(args, `${flag} must be a whole number, got '${bad}'`), what)
     }
   }
+  t.notOk(fs.existsSync(path.join(dir, 'served')), 'serve refused before creating its data directory')
+})
+
+t.test('serve --port past 65535 is refused in its own words', async (t) => {
+  const r = await cli(['serve', '--data', path.join(dir, 'served'), '--port', '65536'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, usageLine(['serve'], "--port must be 0..65535, got '65536'"))
 })
 
 t.test('a good count is taken: write --roll-records 2 seals a file per two lines', async (t) => {
