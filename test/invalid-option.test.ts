@@ -97,6 +97,21 @@ t.test("pack's dot and skipUnreadable, unpack's overwrite and fsync: yes/no too 
   await t.rejects(unpack(`${dir}/*`, { out: `${dir}/out`, fsync: 'yes' as unknown as boolean }), { code: 'SHOEBOX_INVALID_OPTION', option: 'fsync', reason: 'must be true or false, got "yes"' })
 })
 
+t.test("recoverDirectory's force, metaIngest's replace/ensure/ensureFiles/fsync, ship()'s exitHooks: yes/no too (read with === true or by truthiness)", async (t) => {
+  const { recoverDirectory } = await import('../lib/index.js')
+  const { metaIngest } = await import('../lib/meta/index.js')
+  const { ship } = await import('../lib/events/index.js')
+  const dir = '/nonexistent/shoebox-flag-test' // nothing is created: each is refused before any file is touched
+  await t.rejects(recoverDirectory(dir, { force: 'true' as unknown as boolean }), { code: 'SHOEBOX_INVALID_OPTION', option: 'force', reason: 'must be true or false, got "true"' })
+  for (const flag of ['replace', 'ensure', 'ensureFiles', 'fsync'] as const) {
+    t.match(refusal(() => metaIngest(dir, { [flag]: 'false' as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: flag, reason: 'must be true or false, got "false"' }, `metaIngest ${flag}`)
+  }
+  t.match(refusal(() => ship('http://127.0.0.1:9', { exitHooks: 'false' as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: 'exitHooks', reason: 'must be true or false, got "false"' })
+  // Refused before the stream exists: no half-made stream fails later with an 'error' nobody listens for (that crashed).
+  t.throws(() => metaIngest(''), { code: 'SHOEBOX_INVALID_OPTION', message: /needs the metadir base path/ })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+})
+
 t.test('a misspelt rollingSink option is refused naming it, not ignored ({ rollSize } wrote one file until end())', async (t) => {
   const { rollingSink } = await import('../lib/index.js')
   const dir = '/nonexistent/shoebox-unknown-option-test' // nothing is created: each is refused in the constructor

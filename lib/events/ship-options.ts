@@ -7,7 +7,7 @@ import { invalidOption } from '../errors.js'
 import { checkNamespaceOption } from './stream-name.js'
 import type { BatcherLimits } from './ship-batcher.js'
 import { shoeboxLibrary, type Library, type PrepareDefaults } from './ship-event.js'
-import { parseDuration, parseSize, positiveCount } from '../units.js'
+import { checkFlag, parseDuration, parseSize, positiveCount } from '../units.js'
 
 export type OverflowPolicy = 'block' | 'drop' | 'spill'
 
@@ -109,6 +109,12 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
       maxDelay: parseDuration(options.retry?.maxDelay ?? 30_000, 'retry.maxDelay')
     },
     timeoutMs: parseDuration(options.timeout ?? 30_000, 'timeout'),
-    exitHooks: options.exitHooks ?? true
+    exitHooks: exitHooksFrom(options.exitHooks)
   }
+}
+
+/** exitHooks: 'false' (a string) was read by its truthiness, as yes: refused, as every yes/no option is. */
+function exitHooksFrom (value: boolean | undefined): boolean {
+  checkFlag(value, 'exitHooks')
+  return value ?? true
 }

@@ -38,6 +38,7 @@ import { acquirePublishLock, type LockHolder, type PublishLock } from './publish
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
 import { keyDict } from '../key-dict.js'
 import { checkKeyCount } from './key-limit.js'
+import { checkFlag } from '../units.js'
 
 export interface InvalidMetadata extends MetaOrigin {
   uid?: string
@@ -91,8 +92,12 @@ export class MetaIngest extends Writable {
   readonly #counts = { added: 0, updated: 0, deleted: 0, skipped: 0, invalid: 0 }
 
   constructor (base: string, options: MetaIngestOptions = {}) {
-    super({ objectMode: true, highWaterMark: 64 })
+    // Checked before super(): the stream's _construct would otherwise still run, on a half-made object, and fail
+    // with an 'error' nobody listens for (metaIngest('') threw, then crashed the process). A yes/no option given
+    // 'true' (a string) was quietly no (=== true), and fsync: 'false' quietly yes: refused, as every one is.
     if (typeof base !== 'string' || base === '') throw new ShoeboxError('SHOEBOX_INVALID_OPTION', 'metaIngest needs the metadir base path')
+    for (const flag of ['replace', 'ensure', 'ensureFiles', 'fsync'] as const) checkFlag(options[flag], flag)
+    super({ objectMode: true, highWaterMark: 64 })
     this.base = base
     this.#options = { ...options }
     this.#config = options.config

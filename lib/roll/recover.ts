@@ -13,6 +13,7 @@ import path from 'node:path'
 import { ShoeboxError } from '../errors.js'
 import { syncDir, syncFile } from '../fs/durable.js'
 import { ioError, orIoError } from '../fs/io-error.js'
+import { checkFlag } from '../units.js'
 import { hostName, isAlive, parseTempName, sealName } from './names.js'
 import { type ScanOptions, scanTemp } from './temp-scan.js'
 
@@ -54,6 +55,8 @@ export interface RecoverOptions {
 }
 
 export async function recoverDirectory (dir: string, options: RecoverOptions = {}): Promise<RecoveredFile[]> {
+  // force: 'true' (a string) was quietly no (=== true): refused, as every yes/no option is.
+  checkFlag(options.force, 'force')
   const out: RecoveredFile[] = []
   const host = hostName()
   const names = await orIoError(fs.readdir(dir), 'cannot recover', dir)
