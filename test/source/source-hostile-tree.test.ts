@@ -1,0 +1,56 @@
+/**
+ * archiveSource over a tree as a busy machine presents it (the walk itself
+ * is tested in test/store/file-store-walk.test.ts): each record read once
+ * however links loop, and an archive whose name is not UTF-8 read, not
+ * skipped, and resumed from.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-source-tree-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+
+function archive (...payloads: string[]): Buffer {
+  return encodeRecords(payloads.map((payload) => ({ payload })))
+}
+
+async function payloads (pattern: string, options: Parameters<typeof archiveSource>[1] = {}): Promise<{ texts: string[], records: ShoeboxRecord[] }> {
+  const records = await archiveSource(pattern, { cwd: tmp, ...options }).toArray() as ShoeboxRecord[]
+  return { texts: records.map((r) => r.payload.toString()), records }
+}
+
+t.test('a tree with link loops and a name that is not UTF-8: every record once, in name order, and resumable', async (t) => {
+  fs.mkdirSync(path.join(tmp, 'logs', 'sub'), { recursive: true })
+  fs.writeFileSync(path.join(tmp, 'logs', 'a.shoebox'), archive('a1', 'a2'))
+  fs.writeFileSync(Buffer.concat([Buffer.from(path.join(tmp, 'logs', 'b')), Buffer.from([0xe9]), Buffer.from('.shoebox')]), archive('b1', 'b2'))
+  fs.writeFileSync(path.join(tmp, 'logs', 'sub', 'c.shoebox'), archive('c1'))
+  fs.symlinkSync('..', path.join(tmp, 'logs', 'sub', 'up')) // a loop: Node's recursive readdir listed c.shoebox 20 times
+  fs.symlinkSync(path.join(tmp, 'logs'), path.join(tmp, 'logs', 'sub', 'root'))
+
+  const { texts, records } = await payloads('logs/**/*.shoebox', { positions: true })
+  t.same(texts, ['a1', 'a2', 'b1', 'b2', 'c1'])
+  t.same(records.map((r) => r.position?.file), ['a.shoebox', 'a.shoebox', 'b\uFFFD.shoebox', 'b\uFFFD.shoebox', 'sub/c.shoebox'])
+
+  // A position in the file with the undecodable name resumes there, as any other.
+  const from = records[2].position
+  t.same((await payloads('logs/**/*.shoebox', { from })).texts, ['b2', 'c1'])
+})
+
+t.test('a file deleted between the listing and its opening fails the read naming it, after the records before it', async (t) => {
+  const dir = path.join(tmp, 'gone')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, '1.shoebox'), archive('one'))
+  fs.writeFileSync(path.join(dir, '2.shoebox'), archive('two'))
+  const source = archiveSource('gone/*.shoebox', { cwd: tmp })
+  // Listed by now: the first file is being opened; the second goes before its turn.
+  source.once('file', () => { fs.unlinkSync(path.join(dir, '2.shoebox')) })
+  const texts: string[] = []
+  const err = await (async () => {
+    for await (const record of source) texts.push((record as ShoeboxRecord).payload.toString())
+  })().then(() => undefined, (e: unknown) => e)
+  t.same(texts, ['one'], 'the records before it are delivered')
+  t.match(err, { code: 'SHOEBOX_NOT_FOUND', message: /2\.shoebox: no such file or directory \(ENOENT\)$/ })
+})
