@@ -39,13 +39,14 @@ const SEP = Buffer.from(path.sep)
 
 /**
  * Every name below `root` that is not a directory (files, links, and the
- * rest: the caller stats them), depth first, in no particular order. A root
- * that does not exist, or is not a directory, has none (ENOENT and ENOTDIR
- * are thrown, for the caller to decide).
+ * rest: the caller stats them), at most `depth` segments deep (directories
+ * deeper are not read), depth first, in no particular order. A root that
+ * does not exist, or is not a directory, has none (ENOENT and ENOTDIR are
+ * thrown, for the caller to decide).
  */
-export async function walkNames (root: string): Promise<WalkedName[]> {
+export async function walkNames (root: string, depth = Infinity): Promise<WalkedName[]> {
   const out: WalkedName[] = []
-  const pending: WalkedName[] = [{ name: '', path: root }]
+  const pending: Array<WalkedName & { depth: number }> = [{ name: '', path: root, depth: 0 }]
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     let entries
     try {
@@ -64,10 +65,11 @@ export async function walkNames (root: string): Promise<WalkedName[]> {
       const name = dir.name === '' ? text : `${dir.name}/${text}`
       const found = {
         name,
+        depth: dir.depth + 1,
         path: exact && typeof dir.path === 'string' ? path.join(dir.path, text) : Buffer.concat([Buffer.from(dir.path), SEP, raw])
       }
-      if (entry.isDirectory()) pending.push(found)
-      else out.push(found)
+      if (!entry.isDirectory()) out.push({ name: found.name, path: found.path })
+      else if (found.depth < depth) pending.push(found)
     }
   }
   return out

@@ -18,7 +18,7 @@ import { describeIoError } from '../fs/io-error.js'
 import type { WalkedName, WalkFailure } from '../fs/walk.js'
 import { classify, storeError, StoreError } from './store-error.js'
 import {
-  putThrough, type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions
+  putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
 
 /** Temporary files of unfinished writes: hidden, and never listed. */
@@ -124,18 +124,20 @@ export class FileStore implements Store {
 
   /**
    * Walks only below the prefix's directory ('logs/2024/' never reads the rest
-   * of the tree), as walk.ts says (linked directories are not descended into),
-   * and stats a few files ahead of the one it yields: a listing of many files
+   * of the tree) and no deeper than `depth`, as walk.ts says (linked
+   * directories are not descended into), stats only the files `want`s (an
+   * unrelated file that cannot be looked at fails nothing), and stats a few
+   * files ahead of the one it yields: a listing of many files
    * waits on one stat at a time otherwise. Only regular files (and links to
    * them) are listed: a FIFO, socket or device is not an object to read.
    */
-  async * list (prefix = ''): AsyncIterable<ObjectInfo> {
+  async * list (prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1)
     let walked: WalkedName[]
     try {
       // Loaded when a listing starts, not at import (test/startup-lazy.test.ts).
       const { walkNames } = await import('../fs/walk.js')
-      walked = await walkNames(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)))
+      walked = await walkNames(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)), options.depth)
     } catch (err) {
       const failure = err as WalkFailure
       if (failure.dir === '' && (failure.code === 'ENOENT' || (failure.code === 'ENOTDIR' && dir !== ''))) return
@@ -144,7 +146,7 @@ export class FileStore implements Store {
     }
     const found = walked
       .map((w) => ({ key: dir + w.name, path: w.path }))
-      .filter((f) => f.key.startsWith(prefix) && !f.key.endsWith(TEMP_SUFFIX))
+      .filter((f) => f.key.startsWith(prefix) && !f.key.endsWith(TEMP_SUFFIX) && (options.want?.(f.key) ?? true))
       .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
     for (let i = 0; i < found.length; i++) {
       const { key, path: bytes } = found[i]

@@ -54,3 +54,18 @@ t.test('a file deleted between the listing and its opening fails the read naming
   t.same(texts, ['one'], 'the records before it are delivered')
   t.match(err, { code: 'SHOEBOX_NOT_FOUND', message: /2\.shoebox: no such file or directory \(ENOENT\)$/ })
 })
+
+t.test('a glob without ** does not walk below its depth: what lies deeper (a link loop, an unreadable directory) fails nothing', async (t) => {
+  const dir = path.join(tmp, 'shallow')
+  for (const sub of ['x', 'y/z/w']) fs.mkdirSync(path.join(dir, sub), { recursive: true })
+  fs.writeFileSync(path.join(dir, 'top.shoebox'), archive('top'))
+  fs.writeFileSync(path.join(dir, 'x', '1.shoebox'), archive('x1'))
+  fs.writeFileSync(path.join(dir, 'y', 'z', '2.shoebox'), archive('z2'))
+  fs.writeFileSync(path.join(dir, 'y', 'z', 'w', '3.shoebox'), archive('w3'))
+  fs.symlinkSync('self.shoebox', path.join(dir, 'y', 'z', 'w', 'self.shoebox'))
+  fs.symlinkSync('notes.txt', path.join(dir, 'notes.txt')) // at the depth, but not matched: never looked at
+  t.same((await payloads('shallow/*.shoebox')).texts, ['top'])
+  t.same((await payloads('shallow/{x,y/z}/*.shoebox')).texts, ['x1', 'z2'], 'brace expansions of different depths')
+  // Within reach, the loop fails the read, naming it.
+  await t.rejects(payloads('shallow/**/*.shoebox'), { message: /list y\/z\/w\/self\.shoebox: too many levels of symbolic links \(ELOOP\)$/ })
+})

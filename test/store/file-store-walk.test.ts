@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { StoreError, type ObjectInfo } from '../../lib/index.js'
+import type { ListOptions } from '../../lib/store/store.js'
 import { FileStore } from '../../lib/store/file-store.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-walk-'))
@@ -167,4 +168,23 @@ t.test('10,000 files in one directory and a tree 1,000 directories deep: all lis
   const listed = await keys(new FileStore(deep))
   t.equal(listed.length, 1000)
   t.same(listed, expected.sort())
+})
+
+t.test('depth and want: directories deeper than asked are not read, and files not wanted are not looked at', async (t) => {
+  const root = fresh()
+  write(root, 'a.shoebox')
+  write(root, 'sub/b.shoebox')
+  fs.symlinkSync('self.txt', path.join(root, 'self.txt')) // looks at nothing it may fail on (ELOOP) ...
+  fs.symlinkSync('loop.shoebox', path.join(root, 'sub', 'loop.shoebox')) // ... below the depth asked
+  const store = new FileStore(root)
+  const listed = async (options: ListOptions): Promise<string[]> => {
+    const out: string[] = []
+    for await (const info of store.list('', options)) out.push(info.key)
+    return out
+  }
+  t.same(await listed({ depth: 1, want: (key) => key.endsWith('.shoebox') }), ['a.shoebox'])
+  t.same(await listed({ depth: 2, want: (key) => key.endsWith('.shoebox') && key !== 'sub/loop.shoebox' }), ['a.shoebox', 'sub/b.shoebox'])
+  // Asked for, each fails the listing, naming it.
+  await t.rejects(listed({ depth: 1 }), { message: /: list self\.txt: too many levels of symbolic links \(ELOOP\)$/ })
+  await t.rejects(listed({ want: (key) => key.endsWith('.shoebox') }), { message: /: list sub\/loop\.shoebox: too many levels/ })
 })
