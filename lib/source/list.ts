@@ -6,7 +6,8 @@
  * bucket), then matches the rest against keys relative to the store's root
  * (not './'-prefixed joins, the original shoebox's bug). Temporary files of
  * writers (dotfiles) are not matched unless the pattern asks for them, but
- * the lister tells the follow gate about them.
+ * the lister tells the follow gate about them. Empty folder markers ('a/b/')
+ * are not archives.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -46,6 +47,9 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>): Promise
   }
   for await (const object of glob.store.list(prefix, options)) {
     const name = object.key
+    // A folder marker (an empty 'logs/2024/', as S3 consoles create for a folder) is no archive, as a
+    // directory is none: '**' matched it, and the read failed on its key. One that holds bytes is read (and refused).
+    if (name.endsWith('/') && object.size === 0) continue
     if (sealing !== undefined) {
       const sealed = sealedAs(name)
       if (sealed !== undefined) sealing.add(sealed)

@@ -5,10 +5,12 @@
  * skipped, and resumed from.
  */
 import fs from 'node:fs'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-source-tree-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -68,4 +70,18 @@ t.test('a glob without ** does not walk below its depth: what lies deeper (a lin
   t.same((await payloads('shallow/{x,y/z}/*.shoebox')).texts, ['x1', 'z2'], 'brace expansions of different depths')
   // Within reach, the loop fails the read, naming it.
   await t.rejects(payloads('shallow/**/*.shoebox'), { message: /list y\/z\/w\/self\.shoebox: too many levels of symbolic links \(ELOOP\)$/ })
+})
+
+t.test('S3: empty folder markers (\'d/e/\', as consoles make them) are passed over; NFC and NFD names are two objects, each read once', async (t) => {
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const client = s3.client()
+  const keys = ['d/a.shoebox', 'd/caf\u00e9.shoebox', 'd/cafe\u0301.shoebox', 'd/e/', 'd/e/f.shoebox', 'd/g.shoebox/']
+  for (const key of keys) {
+    const body = key.endsWith('/') ? Buffer.alloc(0) : archive(key)
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }))
+  }
+  const storeOptions = { endpoint: s3.endpoint, credentials: s3.credentials }
+  t.same((await payloads(`s3://${s3.bucket}/d/**`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox', 'd/e/f.shoebox'])
+  t.same((await payloads(`s3://${s3.bucket}/d/*.shoebox`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox'])
 })
