@@ -85,3 +85,30 @@ t.test('S3: empty folder markers (\'d/e/\', as consoles make them) are passed ov
   t.same((await payloads(`s3://${s3.bucket}/d/**`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox', 'd/e/f.shoebox'])
   t.same((await payloads(`s3://${s3.bucket}/d/*.shoebox`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox'])
 })
+
+t.test('following: a file deleted between its listing and its opening is reported skipped, and the follow goes on', async (t) => {
+  const dir = path.join(tmp, 'follow-gone')
+  fs.mkdirSync(dir)
+  const old = new Date(Date.now() - 60_000) // settled long ago: read at the first listing
+  for (const [name, text] of [['1.shoebox', 'one'], ['2.shoebox', 'two']]) {
+    fs.writeFileSync(path.join(dir, name), archive(text))
+    fs.utimesSync(path.join(dir, name), old, old)
+  }
+  const source = archiveSource('follow-gone/*.shoebox', { cwd: tmp, follow: true, pollInterval: 20 })
+  const skipped: unknown[] = []
+  source.on('skipped', (info) => {
+    skipped.push(info)
+    // The follow goes on: a file written after it is read.
+    fs.writeFileSync(path.join(dir, '3.shoebox'), archive('three'))
+    fs.utimesSync(path.join(dir, '3.shoebox'), old, old)
+  })
+  // Listed by now: the first file is being opened; the second goes before its turn (an uploader's --delete-local).
+  source.once('file', () => { fs.unlinkSync(path.join(dir, '2.shoebox')) })
+  const texts: string[] = []
+  for await (const record of source) {
+    texts.push((record as ShoeboxRecord).payload.toString())
+    if (texts.length === 2) source.stop()
+  }
+  t.same(texts, ['one', 'three'])
+  t.match(skipped, [{ name: '2.shoebox', path: path.join(dir, '2.shoebox'), reason: 'deleted before it could be read' }])
+})
