@@ -89,7 +89,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
   } catch (err) {
     if (isBrokenPipe(err)) return 0
     if (err instanceof ShoeboxError) {
-      io.stderr.write(`shoebox ${command.name}: ${err.message}\n`)
+      io.stderr.write(`shoebox ${command.name}: ${oneLine(err.message)}\n`)
       if (err.code === 'SHOEBOX_USAGE') {
         io.stderr.write(`(try 'shoebox ${err instanceof SubcommandUsageError ? err.command : command.name} --help')\n`)
         return 2
@@ -98,7 +98,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
     }
     const code = (err as NodeJS.ErrnoException).code
     if (typeof code === 'string') {
-      io.stderr.write(`shoebox ${command.name}: ${describeIoError(err)}\n`)
+      io.stderr.write(`shoebox ${command.name}: ${oneLine(describeIoError(err))}\n`)
       return 1
     }
     io.stderr.write(`shoebox ${command.name}: internal error: ${(err as Error).stack ?? String(err)}\n`)
@@ -109,4 +109,14 @@ export async function main (argv: string[], io: Io): Promise<number> {
 /** A reader that went away (e.g. `| head`) is not a failure of ours. */
 function isBrokenPipe (err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE'
+}
+
+/**
+ * A failure as the one line a CLI prints: a control character in it (a file
+ * named 'a\nb.shoebox' in a path) is written as an escape, not as a second line.
+ */
+export function oneLine (text: string): string {
+  // Control characters are exactly what this looks for.
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }

@@ -21,6 +21,7 @@ import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/de
 import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
+import { StoreError } from '../store/store-error.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { checkFlag, parseDuration } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
@@ -403,7 +404,21 @@ export class ArchiveSource extends Readable {
     this.emit('file', { path: file.path, name } satisfies FileEvent)
     const resume = this.#resumeAt(file, from)
     const after = resume.position?.offset ?? -1
-    const { input, stages, bytes, start } = await this.#openFile(file, resume.position, resume.plain)
+    let opened: OpenedFile
+    try {
+      opened = await this.#openFile(file, resume.position, resume.plain)
+    } catch (err) {
+      // Following a directory others clean up (an uploader deleting what it shipped): a file deleted between
+      // its listing and its opening has nothing left to read, which fails no follow. Said, and read if it comes back.
+      if (this.#gate !== null && err instanceof StoreError && err.kind === 'not-found') {
+        this.#gate.forget(name)
+        this.#done.delete(name)
+        this.emit('skipped', { path: file.path, name, reason: 'deleted before it could be read' } satisfies SkippedEvent)
+        return
+      }
+      throw err
+    }
+    const { input, stages, bytes, start } = opened
     if (this.destroyed || this.#stopped) {
       input.destroy()
       return

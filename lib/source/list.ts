@@ -6,7 +6,8 @@
  * bucket), then matches the rest against keys relative to the store's root
  * (not './'-prefixed joins, the original shoebox's bug). Temporary files of
  * writers (dotfiles) are not matched unless the pattern asks for them, but
- * the lister tells the follow gate about them.
+ * the lister tells the follow gate about them. Empty folder markers ('a/b/')
+ * are not archives.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -28,21 +29,45 @@ export { openGlob, splitGlob, localPattern, type GlobRoot, type StoreGlob, type 
  */
 export async function listGlob (glob: StoreGlob, sealing?: Set<string>): Promise<ListedFile[]> {
   // Loaded here, not at import: a command that lists nothing does not pay for it.
-  const { Minimatch } = await import('minimatch')
+  const { Minimatch, GLOBSTAR } = await import('minimatch')
   // Compiled once, not per key (minimatch() compiles its pattern on every call).
   const matcher = new Minimatch(glob.pattern)
   const out: ListedFile[] = []
-  for await (const object of glob.store.list(literalPrefix(glob.pattern))) {
+  const prefix = literalPrefix(glob.pattern)
+  /** A writer's temporary file whose final name matches: its final name (sealed by a link when it appears). */
+  const sealedAs = (name: string): string | undefined => {
+    const slash = name.lastIndexOf('/') + 1
+    const temp = parseTempName(name.slice(slash))
+    return temp !== undefined && matcher.match(name.slice(0, slash) + temp.finalName) ? name.slice(0, slash) + temp.finalName : undefined
+  }
+  // The store need not look deeper than the pattern reaches ('*.gz' never walks the subdirectories), nor at other files.
+  const options = {
+    depth: matcher.negate ? Infinity : patternDepth(matcher.set, GLOBSTAR) - (prefix.split('/').length - 1),
+    want: (name: string) => matcher.match(name) || (sealing !== undefined && sealedAs(name) !== undefined)
+  }
+  for await (const object of glob.store.list(prefix, options)) {
     const name = object.key
+    // A folder marker (an empty 'logs/2024/', as S3 consoles create for a folder) is no archive, as a
+    // directory is none: '**' matched it, and the read failed on its key. One that holds bytes is read (and refused).
+    if (name.endsWith('/') && object.size === 0) continue
     if (sealing !== undefined) {
-      const slash = name.lastIndexOf('/') + 1
-      const temp = parseTempName(name.slice(slash))
-      if (temp !== undefined && matcher.match(name.slice(0, slash) + temp.finalName)) sealing.add(name.slice(0, slash) + temp.finalName)
+      const sealed = sealedAs(name)
+      if (sealed !== undefined) sealing.add(sealed)
     }
     if (!matcher.match(name)) continue
     out.push({ name, path: glob.where(name), size: object.size, mtimeMs: object.mtimeMs ?? object.mtime.getTime(), etag: object.etag })
   }
   return out
+}
+
+/** The most segments a key the pattern matches can have (of each of its brace expansions), or Infinity where one has a '**'. */
+function patternDepth (set: ReadonlyArray<readonly unknown[]>, globstar: symbol): number {
+  let depth = 0
+  for (const parts of set) {
+    if (parts.includes(globstar)) return Infinity
+    depth = Math.max(depth, parts.length)
+  }
+  return depth
 }
 
 /** The files under a local directory matching a glob (listGlob over a FileStore there). */

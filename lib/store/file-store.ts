@@ -15,9 +15,10 @@ import { makeDirs, randomSuffix, syncDir } from '../fs/durable.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
+import type { WalkedName, WalkFailure } from '../fs/walk.js'
 import { classify, storeError, StoreError } from './store-error.js'
 import {
-  putThrough, type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions
+  putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
 
 /** Temporary files of unfinished writes: hidden, and never listed. */
@@ -47,6 +48,8 @@ export class FileStore implements Store {
   readonly #stats = new TransferStats()
 
   readonly #platformNames: boolean
+  /** Listed keys whose file names are not UTF-8, and the bytes that name their files (see walk.ts). */
+  readonly #byteNames = new Map<string, Buffer>()
 
   constructor (root: string, options: FileStoreOptions = {}) {
     this.root = path.resolve(root)
@@ -62,6 +65,11 @@ export class FileStore implements Store {
     return path.join(this.root, ...key.split('/'))
   }
 
+  /** The path to open a key's file by: its name's bytes where the listing found it under a name that is not UTF-8. */
+  #fileOf (key: string): string | Buffer {
+    return this.#byteNames.get(key) ?? this.pathOf(key)
+  }
+
   async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
     return await putThrough(this.writer(key, options), body)
   }
@@ -71,9 +79,9 @@ export class FileStore implements Store {
   }
 
   get (key: string, options: GetOptions = {}): Readable {
-    let file: string
+    let file: string | Buffer
     try {
-      file = this.pathOf(key)
+      file = this.#fileOf(key)
     } catch (err) {
       return Readable.from([]).destroy(err as Error)
     }
@@ -116,36 +124,65 @@ export class FileStore implements Store {
 
   /**
    * Walks only below the prefix's directory ('logs/2024/' never reads the rest
-   * of the tree), and stats a few files ahead of the one it yields: a listing
-   * of many files waits on one stat at a time otherwise.
+   * of the tree) and no deeper than `depth`, as walk.ts says (linked
+   * directories are not descended into), stats only the files `want`s (an
+   * unrelated file that cannot be looked at fails nothing), and stats a few
+   * files ahead of the one it yields: a listing of many files
+   * waits on one stat at a time otherwise. Only regular files (and links to
+   * them) are listed: a FIFO, socket or device is not an object to read.
    */
-  async * list (prefix = ''): AsyncIterable<ObjectInfo> {
+  async * list (prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1)
-    let entries: string[]
+    let walked: WalkedName[]
     try {
-      entries = await fsp.readdir(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)), { recursive: true })
+      // Loaded when a listing starts, not at import (test/startup-lazy.test.ts).
+      const { walkNames } = await import('../fs/walk.js')
+      walked = await walkNames(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)), options.depth)
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || (code === 'ENOTDIR' && dir !== '')) return
-      throw this.#fail(err, 'list', prefix === '' ? undefined : prefix)
+      const failure = err as WalkFailure
+      if (failure.dir === '' && (failure.code === 'ENOENT' || (failure.code === 'ENOTDIR' && dir !== ''))) return
+      const where = failure.dir === undefined || failure.dir === '' ? prefix : dir + failure.dir
+      throw this.#fail(err, 'list', where === '' ? undefined : where)
     }
-    const keys = entries
-      .map((entry) => dir + entry.split(path.sep).join('/'))
-      .filter((key) => key.startsWith(prefix) && !key.endsWith(TEMP_SUFFIX))
-      .sort()
-    const statOf = async (key: string): Promise<fs.Stats | undefined> => await fsp.stat(path.join(this.root, key)).catch(() => undefined)
+    const found = walked
+      .map((w) => ({ key: dir + w.name, path: w.path }))
+      .filter((f) => f.key.startsWith(prefix) && !f.key.endsWith(TEMP_SUFFIX) && (options.want?.(f.key) ?? true))
+      .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    for (let i = 0; i < found.length; i++) {
+      const { key, path: bytes } = found[i]
+      if (typeof bytes === 'string') continue
+      // Two names that are not UTF-8 may decode to one key: which file it means is unknowable.
+      if (found[i + 1]?.key === key || found[i - 1]?.key === key) {
+        throw new StoreError('other', this.url, 'list', key, 'two file names that are not UTF-8 read as this same key: rename them')
+      }
+      this.#byteNames.set(key, bytes)
+    }
+    const statOf = async (file: string | Buffer): Promise<fs.Stats | undefined> => await fsp.stat(file).catch((err: NodeJS.ErrnoException) => {
+      // Gone between the walk and the stat (a writer sealing, a cleaner), or a dangling link: nothing to read.
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
+      throw err
+    })
     const ahead: Array<Promise<fs.Stats | undefined>> = []
-    for (let i = 0; i < keys.length; i++) {
-      while (ahead.length < STATS_AHEAD && i + ahead.length < keys.length) ahead.push(statOf(keys[i + ahead.length]))
-      // Undefined: gone between the listing and the stat (a writer sealing, a cleaner).
-      const st = await ahead.shift()
+    for (let i = 0; i < found.length; i++) {
+      while (ahead.length < STATS_AHEAD && i + ahead.length < found.length) {
+        const stat = statOf(found[i + ahead.length].path)
+        stat.catch(() => {}) // awaited in turn: a failure ahead of it must not be an unhandled rejection meanwhile
+        ahead.push(stat)
+      }
+      let st: fs.Stats | undefined
+      try {
+        st = await ahead.shift()
+      } catch (err) {
+        // Not gone, but it cannot be looked at (a link loop, a directory without search permission): say which.
+        throw this.#fail(err, 'list', found[i].key)
+      }
       if (st === undefined || !st.isFile()) continue
-      yield { key: keys[i], size: st.size, mtime: st.mtime, mtimeMs: st.mtimeMs, etag: fileEtag(st.size, st.mtimeMs) }
+      yield { key: found[i].key, size: st.size, mtime: st.mtime, mtimeMs: st.mtimeMs, etag: fileEtag(st.size, st.mtimeMs) }
     }
   }
 
   async stat (key: string): Promise<ObjectInfo> {
-    const file = this.pathOf(key)
+    const file = this.#fileOf(key)
     let st: fs.Stats
     try {
       st = await fsp.stat(file)

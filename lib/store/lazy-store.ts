@@ -20,7 +20,7 @@ import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { checkKey } from './keys.js'
 import { parseS3Url, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
 import type { S3Store } from './s3-store.js'
-import type { GetOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions } from './store.js'
+import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions } from './store.js'
 
 export class LazyS3Store implements Store {
   readonly url: string
@@ -78,8 +78,8 @@ export class LazyS3Store implements Store {
     return new DeferredRead(async () => (await this.loaded()).get(key, options))
   }
 
-  async * list (prefix?: string): AsyncIterable<ObjectInfo> {
-    yield * (await this.loaded()).list(prefix)
+  async * list (prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
+    yield * (await this.loaded()).list(prefix, options)
   }
 
   async stat (key: string): Promise<ObjectInfo> {

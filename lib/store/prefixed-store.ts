@@ -8,7 +8,7 @@
  */
 import type { Readable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
-import type { GetOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions } from './store.js'
+import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions } from './store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 
 export function prefixedStore (store: Store, prefix: string): Store {
@@ -30,8 +30,11 @@ export function prefixedStore (store: Store, prefix: string): Store {
     get (key: string, options?: GetOptions): Readable {
       return store.get(full(key), options)
     },
-    async * list (listPrefix = ''): AsyncIterable<ObjectInfo> {
-      for await (const info of store.list(full(listPrefix))) yield strip(info)
+    async * list (listPrefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+      // The depth counts below the prefix's directory, the same in both stores; the keys `want` sees are this store's.
+      const want = options.want
+      const inner = { depth: options.depth, want: want === undefined ? undefined : (key: string) => want(key.slice(folder.length + 1)) }
+      for await (const info of store.list(full(listPrefix), inner)) yield strip(info)
     },
     async stat (key: string): Promise<ObjectInfo> {
       return strip(await store.stat(full(key)))

@@ -19,7 +19,7 @@ import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-con
 import { withTransfer } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
 import { statusOf, storeError, type StoreError } from './store-error.js'
-import { putThrough, type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
+import { putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
 
 export type { TransferContext, PartChecksum } from './s3-context.js'
 
@@ -126,7 +126,8 @@ export class S3Store implements Store {
     })
   }
 
-  async * list (prefix = ''): AsyncIterable<ObjectInfo> {
+  /** A listing's pages hold every key below the prefix with its size: `_options` (depth, want) save nothing here. */
+  async * list (prefix = '', _options?: ListOptions): AsyncIterable<ObjectInfo> {
     const base = this.prefix === '' ? '' : this.prefix + '/'
     let token: string | undefined
     do {

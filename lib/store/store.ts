@@ -81,6 +81,19 @@ export interface GetOptions {
   etag?: string
 }
 
+/**
+ * What a lister wants of a listing, so a store may do less: a store that
+ * walks directories (a FileStore) need not enter deeper ones nor look at
+ * other files; one that lists anyway (S3) may ignore it. The caller still
+ * filters what it gets.
+ */
+export interface ListOptions {
+  /** The most '/'-separated segments a wanted key has below the prefix's directory (its part up to its last '/'). */
+  depth?: number
+  /** Whether a key (the store's, as listed) is wanted. */
+  want?: (key: string) => boolean
+}
+
 export interface Store {
   /** The store's URL, without credentials, as errors and logs name it. */
   readonly url: string
@@ -97,8 +110,8 @@ export interface Store {
   writer (key: string, options?: WriterOptions): ObjectWriter
   /** Read an object (or a range of it) as a stream of Buffers. */
   get (key: string, options?: GetOptions): Readable
-  /** Every object whose key starts with `prefix`, in key order. */
-  list (prefix?: string): AsyncIterable<ObjectInfo>
+  /** Every object whose key starts with `prefix`, in key order (of those `options` want: at least those). */
+  list (prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
   /** An object's info; a StoreError with code SHOEBOX_NOT_FOUND if there is none. */
   stat (key: string): Promise<ObjectInfo>
   exists (key: string): Promise<boolean>

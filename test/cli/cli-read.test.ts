@@ -95,3 +95,15 @@ t.test('a damaged gzip layer: the records before it, then the error (read and de
     t.equal(r.code, 1)
   }
 })
+
+t.test('a failure naming a file with a newline (or another control character) in its name is still one line', async (t) => {
+  const dir = path.join(tmp, 'control-names')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), encodeRecords([{ payload: 'kept' }]))
+  fs.writeFileSync(path.join(dir, 'b\nrm -rf\t\x1b[31m.shoebox'), 'not an archive at all')
+  const r = await cli(['read', path.join(dir, '*.shoebox')])
+  t.equal(r.code, 1)
+  t.match(r.stdout.toString(), /^\{[^\n]*kept[^\n]*\}\n$/, 'the record before it')
+  t.equal(r.stderr.split('\n').length, 2, `one line: ${JSON.stringify(r.stderr)}`)
+  t.match(r.stderr, /^shoebox read: .*\/b\\nrm -rf\\t\\x1b\[31m\.shoebox: /)
+})

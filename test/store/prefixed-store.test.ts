@@ -29,6 +29,14 @@ t.test('keys go under the prefix and come back without it', async (t) => {
   const listed: string[] = []
   for await (const info of runs.list()) listed.push(info.key)
   t.same(listed, ['1.shoebox', '2.shoebox'], 'only the folder, keys without the prefix')
+  fs.mkdirSync(path.join(dir, 'runs', 'c1', 'deep'))
+  fs.writeFileSync(path.join(dir, 'runs', 'c1', 'deep', '3.shoebox'), 'deeper')
+  const asked: string[] = []
+  const wanted: string[] = []
+  for await (const info of runs.list('', { depth: 1, want: (key) => { asked.push(key); return key !== '1.shoebox' } })) wanted.push(info.key)
+  t.same(wanted, ['2.shoebox'], 'depth and want: counted and asked in the view\'s own keys')
+  t.same(asked.sort(), ['1.shoebox', '2.shoebox'])
+  fs.rmSync(path.join(dir, 'runs', 'c1', 'deep'), { recursive: true })
   t.equal((await runs.stat('2.shoebox')).key, '2.shoebox')
   t.equal((await runs.stat('2.shoebox')).size, 3)
   t.equal(await runs.exists('1.shoebox'), true)

@@ -1,0 +1,114 @@
+/**
+ * archiveSource over a tree as a busy machine presents it (the walk itself
+ * is tested in test/store/file-store-walk.test.ts): each record read once
+ * however links loop, and an archive whose name is not UTF-8 read, not
+ * skipped, and resumed from.
+ */
+import fs from 'node:fs'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { startS3 } from '../s3-server.js'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-source-tree-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+
+function archive (...payloads: string[]): Buffer {
+  return encodeRecords(payloads.map((payload) => ({ payload })))
+}
+
+async function payloads (pattern: string, options: Parameters<typeof archiveSource>[1] = {}): Promise<{ texts: string[], records: ShoeboxRecord[] }> {
+  const records = await archiveSource(pattern, { cwd: tmp, ...options }).toArray() as ShoeboxRecord[]
+  return { texts: records.map((r) => r.payload.toString()), records }
+}
+
+t.test('a tree with link loops and a name that is not UTF-8: every record once, in name order, and resumable', async (t) => {
+  fs.mkdirSync(path.join(tmp, 'logs', 'sub'), { recursive: true })
+  fs.writeFileSync(path.join(tmp, 'logs', 'a.shoebox'), archive('a1', 'a2'))
+  fs.writeFileSync(Buffer.concat([Buffer.from(path.join(tmp, 'logs', 'b')), Buffer.from([0xe9]), Buffer.from('.shoebox')]), archive('b1', 'b2'))
+  fs.writeFileSync(path.join(tmp, 'logs', 'sub', 'c.shoebox'), archive('c1'))
+  fs.symlinkSync('..', path.join(tmp, 'logs', 'sub', 'up')) // a loop: Node's recursive readdir listed c.shoebox 20 times
+  fs.symlinkSync(path.join(tmp, 'logs'), path.join(tmp, 'logs', 'sub', 'root'))
+
+  const { texts, records } = await payloads('logs/**/*.shoebox', { positions: true })
+  t.same(texts, ['a1', 'a2', 'b1', 'b2', 'c1'])
+  t.same(records.map((r) => r.position?.file), ['a.shoebox', 'a.shoebox', 'b\uFFFD.shoebox', 'b\uFFFD.shoebox', 'sub/c.shoebox'])
+
+  // A position in the file with the undecodable name resumes there, as any other.
+  const from = records[2].position
+  t.same((await payloads('logs/**/*.shoebox', { from })).texts, ['b2', 'c1'])
+})
+
+t.test('a file deleted between the listing and its opening fails the read naming it, after the records before it', async (t) => {
+  const dir = path.join(tmp, 'gone')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, '1.shoebox'), archive('one'))
+  fs.writeFileSync(path.join(dir, '2.shoebox'), archive('two'))
+  const source = archiveSource('gone/*.shoebox', { cwd: tmp })
+  // Listed by now: the first file is being opened; the second goes before its turn.
+  source.once('file', () => { fs.unlinkSync(path.join(dir, '2.shoebox')) })
+  const texts: string[] = []
+  const err = await (async () => {
+    for await (const record of source) texts.push((record as ShoeboxRecord).payload.toString())
+  })().then(() => undefined, (e: unknown) => e)
+  t.same(texts, ['one'], 'the records before it are delivered')
+  t.match(err, { code: 'SHOEBOX_NOT_FOUND', message: /2\.shoebox: no such file or directory \(ENOENT\)$/ })
+})
+
+t.test('a glob without ** does not walk below its depth: what lies deeper (a link loop, an unreadable directory) fails nothing', async (t) => {
+  const dir = path.join(tmp, 'shallow')
+  for (const sub of ['x', 'y/z/w']) fs.mkdirSync(path.join(dir, sub), { recursive: true })
+  fs.writeFileSync(path.join(dir, 'top.shoebox'), archive('top'))
+  fs.writeFileSync(path.join(dir, 'x', '1.shoebox'), archive('x1'))
+  fs.writeFileSync(path.join(dir, 'y', 'z', '2.shoebox'), archive('z2'))
+  fs.writeFileSync(path.join(dir, 'y', 'z', 'w', '3.shoebox'), archive('w3'))
+  fs.symlinkSync('self.shoebox', path.join(dir, 'y', 'z', 'w', 'self.shoebox'))
+  fs.symlinkSync('notes.txt', path.join(dir, 'notes.txt')) // at the depth, but not matched: never looked at
+  t.same((await payloads('shallow/*.shoebox')).texts, ['top'])
+  t.same((await payloads('shallow/{x,y/z}/*.shoebox')).texts, ['x1', 'z2'], 'brace expansions of different depths')
+  // Within reach, the loop fails the read, naming it.
+  await t.rejects(payloads('shallow/**/*.shoebox'), { message: /list y\/z\/w\/self\.shoebox: too many levels of symbolic links \(ELOOP\)$/ })
+})
+
+t.test('S3: empty folder markers (\'d/e/\', as consoles make them) are passed over; NFC and NFD names are two objects, each read once', async (t) => {
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const client = s3.client()
+  const keys = ['d/a.shoebox', 'd/caf\u00e9.shoebox', 'd/cafe\u0301.shoebox', 'd/e/', 'd/e/f.shoebox', 'd/g.shoebox/']
+  for (const key of keys) {
+    const body = key.endsWith('/') ? Buffer.alloc(0) : archive(key)
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }))
+  }
+  const storeOptions = { endpoint: s3.endpoint, credentials: s3.credentials }
+  t.same((await payloads(`s3://${s3.bucket}/d/**`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox', 'd/e/f.shoebox'])
+  t.same((await payloads(`s3://${s3.bucket}/d/*.shoebox`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox'])
+})
+
+t.test('following: a file deleted between its listing and its opening is reported skipped, and the follow goes on', async (t) => {
+  const dir = path.join(tmp, 'follow-gone')
+  fs.mkdirSync(dir)
+  const old = new Date(Date.now() - 60_000) // settled long ago: read at the first listing
+  for (const [name, text] of [['1.shoebox', 'one'], ['2.shoebox', 'two']]) {
+    fs.writeFileSync(path.join(dir, name), archive(text))
+    fs.utimesSync(path.join(dir, name), old, old)
+  }
+  const source = archiveSource('follow-gone/*.shoebox', { cwd: tmp, follow: true, pollInterval: 20 })
+  const skipped: unknown[] = []
+  source.on('skipped', (info) => {
+    skipped.push(info)
+    // The follow goes on: a file written after it is read.
+    fs.writeFileSync(path.join(dir, '3.shoebox'), archive('three'))
+    fs.utimesSync(path.join(dir, '3.shoebox'), old, old)
+  })
+  // Listed by now: the first file is being opened; the second goes before its turn (an uploader's --delete-local).
+  source.once('file', () => { fs.unlinkSync(path.join(dir, '2.shoebox')) })
+  const texts: string[] = []
+  for await (const record of source) {
+    texts.push((record as ShoeboxRecord).payload.toString())
+    if (texts.length === 2) source.stop()
+  }
+  t.same(texts, ['one', 'three'])
+  t.match(skipped, [{ name: '2.shoebox', path: path.join(dir, '2.shoebox'), reason: 'deleted before it could be read' }])
+})
