@@ -88,6 +88,10 @@ export class FileStore implements Store {
     const range = options.range
     if (range !== undefined && range.end !== undefined && range.end <= range.start) return Readable.from([])
     const stream = fs.createReadStream(file, {
+      // Non-blocking, so that a FIFO (a name fetched by position, never listed) opens at once instead of holding
+      // a thread-pool thread until some writer comes; the open handler below then refuses anything but a file.
+      // (The stream hands its flags to fs.open, which takes numbers; @types/node types the option as a string.)
+      flags: (fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0)) as unknown as string,
       start: range?.start ?? 0,
       end: range?.end === undefined ? undefined : range.end - 1,
       highWaterMark: 1024 * 1024
@@ -101,14 +105,26 @@ export class FileStore implements Store {
         callback(err)
       }
     })
-    stream.once('open', () => {
-      if (options.etag === undefined) return
-      // A version pin: the file must still be the one listed.
-      fs.fstat((stream as unknown as { fd: number }).fd, (err, st) => {
-        if (err === null && fileEtag(st.size, st.mtimeMs) !== options.etag) {
-          out.destroy(storeError(Object.assign(new Error('the object changed since it was listed'), { name: 'PreconditionFailed' }), this.url, 'get', key))
-        }
-      })
+    stream.once('open', (fd: number) => {
+      // Synchronous (one fstat of an open descriptor): the stream's first read is queued after this handler runs,
+      // so nothing of a FIFO, socket or device is read before it is refused.
+      let st: fs.Stats
+      try {
+        st = fs.fstatSync(fd)
+      } catch (err) {
+        out.destroy(this.#fail(err, 'get', key))
+        return
+      }
+      if (!st.isFile()) {
+        // A directory is refused as its read would have been (EISDIR); the others in words ('ENOTFILE' is ours, not an errno).
+        const notFile = st.isDirectory()
+          ? Object.assign(new Error('illegal operation on a directory'), { code: 'EISDIR' })
+          : Object.assign(new Error('not a regular file (a FIFO, socket or device): not read'), { code: 'ENOTFILE' })
+        out.destroy(this.#fail(notFile, 'get', key))
+      } else if (options.etag !== undefined && fileEtag(st.size, st.mtimeMs) !== options.etag) {
+        // A version pin: the file must still be the one listed.
+        out.destroy(storeError(Object.assign(new Error('the object changed since it was listed'), { name: 'PreconditionFailed' }), this.url, 'get', key))
+      }
     })
     stream.on('data', (chunk: string | Buffer) => {
       stats.downloadedBytes(chunk.length)

@@ -103,6 +103,25 @@ t.test('FIFOs, sockets and directories are not listed, and listing never opens t
   t.same(await keys(new FileStore(root)), ['a.shoebox'])
 })
 
+t.test('get of a FIFO (a name fetched by position, never listed) fails at once, naming it; it never waits for a writer', async (t) => {
+  const root = fresh()
+  execFileSync('mkfifo', [path.join(root, 'fifo.shoebox')])
+  fs.symlinkSync('fifo.shoebox', path.join(root, 'link-to-fifo.shoebox'))
+  fs.mkdirSync(path.join(root, 'dir.shoebox'))
+  const store = new FileStore(root)
+  for (const key of ['fifo.shoebox', 'link-to-fifo.shoebox']) {
+    // Without O_NONBLOCK the open waits for a writer for ever (and holds a thread-pool thread): the timer fails it.
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise((resolve) => { timer = setTimeout(resolve, 5000, 'still waiting after 5 s') })
+    const outcome = await Promise.race([store.get(key).toArray().then(() => 'read as empty', (err: unknown) => err), late])
+    clearTimeout(timer)
+    t.type(outcome, StoreError, `${key}: a StoreError`)
+    t.match(String((outcome as Error).message), /not a regular file/, `${key}: says why`)
+    t.match(String((outcome as Error).message), key, `${key}: names it`)
+  }
+  await t.rejects(store.get('dir.shoebox').toArray(), StoreError, 'a directory: refused too')
+})
+
 t.test('special names: newline, glob characters, spaces, unicode', async (t) => {
   const root = fresh()
   const names = ['a\nb.txt', '[x]*?.txt', ' lead and trail ', 'naïve/日本語.txt', '-dash.txt', 'back\\slash.txt']
