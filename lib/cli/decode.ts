@@ -11,6 +11,7 @@ import { openInput } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
 
@@ -51,7 +52,7 @@ export const decodeCommand: Command = {
       // Damage in a zstd file names its frame (one line per damaged frame); the stages' own are frames skipped whole.
       const stages = decompressStages({ file, mode: lenient ? 'lenient' : 'strict', maxFrameSize })
       const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file, frames: zstdFrames(stages) })
-      const damage = new DamageLines<DecodedCorruptInfo>((text) => { io.stderr.write(`shoebox decode: ${file}: ${text}\n`) }, skippedLine)
+      const damage = new DamageLines<DecodedCorruptInfo>((text) => { io.stderr.write(`shoebox decode: ${oneLine(file)}: ${text}\n`) }, skippedLine)
       const corrupt = (info: DecodedCorruptInfo): void => {
         damaged++
         damage.add(info)

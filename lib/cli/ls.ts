@@ -11,6 +11,7 @@ import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive } from './scan.js'
 import { plural } from '../plural.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox ls PATTERN
 
@@ -57,7 +58,7 @@ export const lsCommand: Command = {
         const damage = [s.corrupt > 0 ? `${plural(s.bytesSkipped, 'byte')} unreadable` : '', compression].filter((d) => d !== '').join(', ')
         if (damage !== '') damaged++
         const mark = damage === '' ? '' : `  DAMAGED (${damage})`
-        io.stdout.write(`${file.name}\t${plural(s.records, 'record')}\t${plural(file.size, 'byte')}\t${codec === 'none' ? 'plain' : codec}\t${plural(s.bytes, 'archive byte')}\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
+        io.stdout.write(`${oneLine(file.name)}\t${plural(s.records, 'record')}\t${plural(file.size, 'byte')}\t${codec === 'none' ? 'plain' : codec}\t${plural(s.bytes, 'archive byte')}\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
       }
       const times = files.map((f) => f.mtimeMs)
       const range = files.length === 0 ? '' : `, ${new Date(Math.min(...times)).toISOString()} .. ${new Date(Math.max(...times)).toISOString()}`

@@ -1,5 +1,6 @@
 /** The `shoebox` command: dispatches to one file per subcommand (bin.ts runs it). */
 import { readFileSync } from 'node:fs'
+import { oneLine } from './one-line.js'
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { SubcommandUsageError } from './command-group.js'
@@ -109,14 +110,4 @@ export async function main (argv: string[], io: Io): Promise<number> {
 /** A reader that went away (e.g. `| head`) is not a failure of ours. */
 function isBrokenPipe (err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE'
-}
-
-/**
- * A failure as the one line a CLI prints: a control character in it (a file
- * named 'a\nb.shoebox' in a path) is written as an escape, not as a second line.
- */
-export function oneLine (text: string): string {
-  // Control characters are exactly what this looks for.
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }

@@ -16,6 +16,7 @@ import { storeUrlArg } from './store-url-arg.js'
 import { TransferReporter } from './transfer-reporter.js'
 import { isRemote } from '../store/open-store.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox read PATTERN [options]
 
@@ -75,14 +76,14 @@ export const readCommand: Command = {
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox read', () => source.stats()) : null
     let damaged = 0
     type Damage = DecodedCorruptInfo & { path: string }
-    const damage = new DamageLines<Damage>((text, info) => { io.stderr.write(`shoebox read: ${info.path}: ${text}\n`) }, skippedLine)
+    const damage = new DamageLines<Damage>((text, info) => { io.stderr.write(`shoebox read: ${oneLine(info.path)}: ${text}\n`) }, skippedLine)
     source.on('corrupt', (info: Damage) => {
       damaged++
       damage.add(info)
     })
     source.on('skipped', (info: SkippedEvent) => {
       damaged++
-      io.stderr.write(`shoebox read: ${info.path}: skipped: ${info.reason}\n`)
+      io.stderr.write(`shoebox read: ${oneLine(info.path)}: skipped: ${info.reason}\n`)
     })
     // A file's damage lines end with it (its last frame's line, what the cap left out).
     source.on('file', () => { damage.end() })

@@ -8,6 +8,7 @@ import { scanArchive, type Scan } from './scan.js'
 import { plural } from '../plural.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
 import { DAMAGE_LINES_PER_FILE, DamageLines } from './damage-lines.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox verify file ...
 
@@ -37,30 +38,32 @@ export const verifyCommand: Command = {
     let failed = 0
     for (const name of positionals) {
       const file = name === '-' ? 'stdin' : name
+      // As printed: one line each, whatever the name holds (a newline, an escape sequence).
+      const shown = oneLine(file)
       let scan: Scan
       try {
         scan = await scanArchive(await openInput(io, name), file, maxRecordSize, maxFrameSize)
       } catch (err) {
         if (!(err instanceof ShoeboxError)) throw err
         failed++
-        io.stdout.write(`${file}: UNREADABLE: ${err.message}\n`)
+        io.stdout.write(`${shown}: UNREADABLE: ${oneLine(err.message)}\n`)
         continue
       }
       const { stats: s, damage, compression } = scan
       const codec = scan.codec === 'none' ? '' : `, ${scan.codec}`
       if (compression !== null) {
         failed++
-        io.stdout.write(`${file}: DAMAGED: ${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
+        io.stdout.write(`${shown}: DAMAGED: ${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
         continue
       }
       const counts = `${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}), ${plural(s.bytes, 'byte')}${codec}`
       if (damage.length === 0) {
-        io.stdout.write(`${file}: OK: ${counts}\n`)
+        io.stdout.write(`${shown}: OK: ${counts}\n`)
         continue
       }
       failed++
-      io.stdout.write(`${file}: DAMAGED: ${counts} readable, ${plural(damage.length, 'damaged stretch', 'damaged stretches')}, ${plural(s.bytesSkipped, 'byte')} skipped\n`)
-      const lines = new DamageLines<DecodedCorruptInfo>((text) => { io.stdout.write(`${file}:   ${text}\n`) }, stretchLine)
+      io.stdout.write(`${shown}: DAMAGED: ${counts} readable, ${plural(damage.length, 'damaged stretch', 'damaged stretches')}, ${plural(s.bytesSkipped, 'byte')} skipped\n`)
+      const lines = new DamageLines<DecodedCorruptInfo>((text) => { io.stdout.write(`${shown}:   ${text}\n`) }, stretchLine)
       for (const d of damage) lines.add(d)
       lines.end()
     }

@@ -107,3 +107,28 @@ t.test('a failure naming a file with a newline (or another control character) in
   t.equal(r.stderr.split('\n').length, 2, `one line: ${JSON.stringify(r.stderr)}`)
   t.match(r.stderr, /^shoebox read: .*\/b\\nrm -rf\\t\\x1b\[31m\.shoebox: /)
 })
+
+t.test('every per-file line of read --lenient, verify, ls and decode --lenient stays one line for a name with control characters', async (t) => {
+  const dir = path.join(tmp, 'control-lines')
+  fs.mkdirSync(dir)
+  const name = 'c\nd\t\x1b[31m.shoebox'
+  const good = encodeRecords([{ payload: 'first' }, { payload: 'second' }])
+  // Damage in the middle of the second record: the first reads, the rest is a damaged stretch.
+  const damaged = Buffer.concat([good.subarray(0, good.length - 3), Buffer.from('zzz')])
+  fs.writeFileSync(path.join(dir, name), damaged)
+  const file = path.join(dir, name)
+  const shown = file.replace('\n', '\\n').replace('\t', '\\t').replace('\x1b', '\\x1b')
+  const outputs: Record<string, string> = {
+    'read --lenient': (await cli(['read', path.join(dir, '*.shoebox'), '--lenient'])).stderr,
+    verify: (await cli(['verify', file])).stdout.toString(),
+    ls: (await cli(['ls', path.join(dir, '*.shoebox')])).stdout.toString(),
+    'decode --lenient': (await cli(['decode', file, '--lenient'])).stderr
+  }
+  for (const [command, text] of Object.entries(outputs)) {
+    t.notOk(text.includes('\x1b'), `${command}: no raw escape`)
+    const lines = text.split('\n').filter((l) => l !== '')
+    t.ok(lines.length > 0 && lines.every((l) => !l.startsWith('d\t') && !l.startsWith('d\\t')), `${command}: the name never splits a line: ${JSON.stringify(text)}`)
+  }
+  t.match(outputs.verify, `${shown}: DAMAGED`)
+  t.match(outputs.ls, `${name.replace('\n', '\\n').replace('\t', '\\t').replace('\x1b', '\\x1b')}\t`)
+})
