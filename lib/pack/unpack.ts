@@ -43,7 +43,7 @@ import { plural } from '../plural.js'
 import { checkFlag } from '../units.js'
 
 export interface UnpackOptions {
-  /** Directory to restore into; created if missing. */
+  /** Directory to restore into; created if missing (and removed again if the unpack fails before restoring a file). */
   out: string
   /** For an s3:// pattern: endpoint, region, credentials... */
   storeOptions?: StoreOptions
@@ -106,6 +106,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
     positions: true
   })
   let out: string
+  // A directory this unpack makes is removed again if it fails with nothing restored ('nothing/*' matched no
+  // archive: the directory was made before the pattern was listed).
+  const made = !await fs.stat(options.out).then(() => true, () => false)
   try {
     await ensureDir(options.out, 'cannot unpack into')
     out = await fs.realpath(options.out)
@@ -161,6 +164,8 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   if (failure !== undefined) {
     // Say what was kept: the files restored before the failure stay (none restored: nothing to say).
     if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${plural(restorer.files, 'file')} restored before it ${restorer.files === 1 ? 'stays' : 'stay'} in ${out}`
+    // (rmdir removes only an empty directory: anything in it, ours or not, keeps it.)
+    if (made && restorer.files === 0) await fs.rmdir(out).catch(() => {})
     throw failure
   }
   return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }

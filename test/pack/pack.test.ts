@@ -296,6 +296,10 @@ t.test('gzip, a small roll size, a name; an empty tree packs to nothing', async 
   t.same(await pack(empty, { to: path.join(base, 'store2') }), { files: 0, bytes: 0, archives: 0, archiveBytes: 0, skipped: 0 })
   // Nothing to unpack is an error, not an empty success (issue 9 A8: a mistyped pattern looks the same).
   await expectCode(t, unpack(path.join(base, 'store2', '*'), { out: path.join(base, 'out2') }), 'SHOEBOX_NOT_FOUND', 'an empty store: no archive matches')
+  t.notOk(fs.existsSync(path.join(base, 'out2')), 'and the output directory it would have made is not left behind')
+  fs.mkdirSync(path.join(base, 'out3'))
+  await expectCode(t, unpack(path.join(base, 'store2', '*'), { out: path.join(base, 'out3') }), 'SHOEBOX_NOT_FOUND', 'the same into a directory that was there')
+  t.ok(fs.existsSync(path.join(base, 'out3')), 'which stays')
 
   await expectCode(t, pack(src, { to: 'ftp://host/x' }), 'SHOEBOX_BAD_URL', 'an unknown store scheme fails before any file is read')
   await expectCode(t, pack(src, { to: '' }), 'SHOEBOX_INVALID_OPTION', 'no destination')
