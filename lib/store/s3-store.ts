@@ -12,6 +12,7 @@
 import { Readable } from 'node:stream'
 import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
+import { ShoeboxError } from '../errors.js'
 import { checkKey, joinKey } from './keys.js'
 import { resumableRead } from './resumable-read.js'
 import type { S3Connection } from './s3-client.js'
@@ -62,9 +63,17 @@ export class S3Store implements Store {
     return (await this.connect()).client
   }
 
-  /** The full S3 key of a store key. */
+  /**
+   * The full S3 key of a store key. One this store will not address (an empty,
+   * '.' or '..' segment: S3 itself holds 'd//c') is refused naming the store,
+   * as its other errors are: the key alone said nothing of which bucket.
+   */
   objectKey (key: string): string {
-    return joinKey(this.prefix, checkKey(key))
+    try {
+      return joinKey(this.prefix, checkKey(key))
+    } catch (err) {
+      throw new ShoeboxError('SHOEBOX_BAD_KEY', `${this.url}: ${(err as Error).message}`, { cause: err })
+    }
   }
 
 

@@ -86,6 +86,22 @@ t.test('S3: empty folder markers (\'d/e/\', as consoles make them) are passed ov
   t.same((await payloads(`s3://${s3.bucket}/d/*.shoebox`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox'])
 })
 
+t.test('S3: a key with an empty segment (e/z//c, which S3 holds): the records before it, then an error naming the bucket', async (t) => {
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const client = s3.client()
+  for (const key of ['e/a.shoebox', 'e/z//c.shoebox']) {
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: archive(key) }))
+  }
+  const source = archiveSource(`s3://${s3.bucket}/e/**`, { storeOptions: { endpoint: s3.endpoint, credentials: s3.credentials } })
+  const got: string[] = []
+  const failed = await (async () => {
+    for await (const record of source as AsyncIterable<ShoeboxRecord>) got.push(record.payload.toString())
+  })().then(() => undefined, (err: unknown) => err)
+  t.same(got, ['e/a.shoebox'], 'the good object first')
+  t.match(failed, { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}: key "e/z//c.shoebox": has an empty segment` })
+})
+
 t.test('following: a file deleted between its listing and its opening is reported skipped, and the follow goes on', async (t) => {
   const dir = path.join(tmp, 'follow-gone')
   fs.mkdirSync(dir)
