@@ -112,8 +112,9 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     sink?.destroy(reason)
   }
   signal?.addEventListener('abort', abort, { once: true })
-  // Async callbacks are settled before pack resolves; a rejection fails the pack at once (an onUpload
-  // of the last archive could not fail it through the sink, which has finished by then).
+  // Async callbacks are settled before pack resolves; a rejection fails the pack at once, with the callback's own
+  // error (the walk's skip and progress events are not the sink's; the sink would wrap a rejection of its 'sealed'
+  // and 'upload' listeners as SHOEBOX_LISTENER_FAILED, so these four take one path, and the listeners stay sync).
   const callbacks = new CallbackResults((err) => {
     source.destroy(err)
     sink?.destroy(err)
