@@ -10,6 +10,7 @@ import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-opti
 import { storeUrlArg } from './store-url-arg.js'
 import { plural } from '../plural.js'
 import { untilInterrupted } from './interrupt.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox pack DIR --to URL [options]
 
@@ -90,14 +91,14 @@ export const packCommand: Command = {
       storeOptions: storeOptionsFrom(values),
       onSkip: (entry) => {
         byReason.set(entry.reason, (byReason.get(entry.reason) ?? 0) + 1)
-        if (verbose) io.stderr.write(`shoebox pack: skipped ${path.join(dir, ...entry.path.split('/'))} (${entry.reason}${entry.detail === undefined ? '' : `: ${entry.detail}`})\n`)
+        if (verbose) io.stderr.write(`shoebox pack: skipped ${oneLine(`${path.join(dir, ...entry.path.split('/'))} (${entry.reason}${entry.detail === undefined ? '' : `: ${entry.detail}`})`)}\n`)
       },
       signal
     }))
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     const reasons = [...byReason].map(([reason, count]) => `${reason}: ${count}`).join(', ')
     const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped (${reasons})` : ''
-    io.stderr.write(`shoebox pack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${dir} into ${plural(summary.archives, 'archive')} (${plural(summary.archiveBytes, 'byte')}) at ${to}${skipped}, ${seconds} s\n`)
+    io.stderr.write(`shoebox pack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${oneLine(dir)} into ${plural(summary.archives, 'archive')} (${plural(summary.archiveBytes, 'byte')}) at ${oneLine(to)}${skipped}, ${seconds} s\n`)
     return 0
   }
 }

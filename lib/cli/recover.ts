@@ -6,6 +6,7 @@ import { usage } from './io.js'
 import { parse } from './options.js'
 import { plural } from '../plural.js'
 import { recoveredLine } from './recovered-line.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox recover DIR [--force]
 
@@ -33,7 +34,7 @@ export const recoverCommand: Command = {
       // One line per file as soon as it is sealed: a failure later leaves those lines true.
       await recoverDirectory(dir, {
         force: values.force === true,
-        onSkip: (s: SkippedTemp) => { io.stdout.write(`skipped ${s.temp}: ${s.reason}\n`) },
+        onSkip: (s: SkippedTemp) => { io.stdout.write(`skipped ${oneLine(s.temp)}: ${oneLine(s.reason)}\n`) },
         onRecover: (r: RecoveredFile) => {
           done++
           io.stdout.write(`${recoveredLine(r)}\n`)

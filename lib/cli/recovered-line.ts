@@ -6,7 +6,8 @@
  */
 import type { RecoveredFile } from '../roll/recover.js'
 import { plural } from '../plural.js'
+import { oneLine } from './one-line.js'
 
 export function recoveredLine (r: RecoveredFile): string {
-  return `recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${plural(r.records, 'record')} kept, ${plural(r.bytesDropped, 'byte')} dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}${r.tooLarge === undefined ? '' : `; kept whole after them: ${r.tooLarge}`}`
+  return oneLine(`recovered ${r.temp} -> ${r.path ?? '(nothing readable; removed)'}: ${plural(r.records, 'record')} kept, ${plural(r.bytesDropped, 'byte')} dropped${r.damaged ? ', damage inside (see shoebox verify)' : ''}${r.tooLarge === undefined ? '' : `; kept whole after them: ${r.tooLarge}`}`)
 }

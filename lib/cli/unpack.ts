@@ -9,6 +9,7 @@ import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-opti
 import { storeUrlArg } from './store-url-arg.js'
 import { plural } from '../plural.js'
 import { untilInterrupted } from './interrupt.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox unpack PATTERN --out DIR [options]
 
@@ -64,7 +65,7 @@ export const unpackCommand: Command = {
       signal
     }))
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
-    io.stderr.write(`shoebox unpack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${plural(summary.archives, 'archive')} into ${path.resolve(out)}, ${seconds} s\n`)
+    io.stderr.write(`shoebox unpack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${plural(summary.archives, 'archive')} into ${oneLine(path.resolve(out))}, ${seconds} s\n`)
     return 0
   }
 }

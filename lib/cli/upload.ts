@@ -13,6 +13,7 @@ import { storeUrlArg } from './store-url-arg.js'
 import { TransferReporter } from './transfer-reporter.js'
 import { plural } from '../plural.js'
 import { untilInterrupted } from './interrupt.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox upload FILE... --to URL [options]
 
@@ -79,7 +80,7 @@ export const uploadCommand: Command = {
             await keepIfChanged(file, before, `${store.url}/${key}`)
             await fs.promises.unlink(file)
           }
-          io.stdout.write(`${file}\t${store.url}/${key}\t${plural(size, 'byte')}\t${etag}\n`)
+          io.stdout.write(`${oneLine(file)}\t${oneLine(`${store.url}/${key}`)}\t${plural(size, 'byte')}\t${etag}\n`)
           done++
         }
       })

@@ -21,6 +21,7 @@ import type { UploadErrorEvent } from '../roll/uploader.js'
 import { recoveredLine } from './recovered-line.js'
 import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
+import { oneLine } from './one-line.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 
@@ -140,7 +141,7 @@ export const writeCommand: Command = {
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
     sink.on('uploadError', (e: UploadErrorEvent) => {
-      io.stderr.write(`shoebox write: upload of ${e.path} failed${e.willRetry ? ' (will retry)' : '; it stays queued in the directory'}: ${e.error.message}\n`)
+      io.stderr.write(`shoebox write: ${oneLine(`upload of ${e.path} failed${e.willRetry ? ' (will retry)' : '; it stays queued in the directory'}: ${e.error.message}`)}\n`)
     })
     sink.on('recover', (r: RecoveredFile) => {
       io.stderr.write(`shoebox write: ${recoveredLine(r)}\n`)
@@ -183,7 +184,7 @@ export const writeCommand: Command = {
       if (progress !== null) clearInterval(progress)
       transfers?.stop()
     }
-    io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${path.resolve(dir)}\n`)
+    io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}\n`)
     return 0
   }
 }
