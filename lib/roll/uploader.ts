@@ -35,7 +35,7 @@ import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { checkFlag, parseDuration, parseSize } from '../units.js'
-import type { AwaitedListeners } from './awaited-listeners.js'
+import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { EarlyUpload } from './early-upload.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
@@ -321,7 +321,7 @@ export class SealedUploader extends EventEmitter {
     let attempt = 0
     try {
       // Loaded with the first upload, not when the package is imported (bench/startup.js).
-      const [{ retry }, { AwaitedListeners }] = await Promise.all([import('../transfer/retry.js'), import('./awaited-listeners.js')])
+      const [{ retry }, { AwaitedListeners }] = await Promise.all([import('../transfer/retry.js'), import('../stream/awaited-listeners.js')])
       const listeners = this.#listeners ??= new AwaitedListeners()
       const uploaded = await retry(async (n) => {
         attempt = n

@@ -1,8 +1,9 @@
 /**
  * Per-file events whose listeners do work on the file: the rolling sink's
  * `sealed` (rename, move, delete, run a command, upload: the README's
- * callbacks), `recover` and `upload`, and a SealedUploader's `upload` when
- * it is used on its own. Emitted as plain events, an async listener's work
+ * callbacks), `recover` and `upload`; a SealedUploader's `upload` when
+ * it is used on its own; archiveSource's `file`, `fileEnd`, `skipped` and
+ * `corrupt` (note the file as read). Emitted as plain events, an async listener's work
  * outlived the sink: `await pipeline(src, sink)` resolved while the last
  * file was still under its old name, and a rejection after `finish` was an
  * unhandled rejection that ended the process.
@@ -10,7 +11,8 @@
  * So the emitter calls these listeners through here, as emit() would (in order,
  * `this` the emitter, once() ones removed as they are called; a listener that
  * throws stops the ones after it), and keeps what they return: its end
- * (the sink's `_final`, the uploader's drain()) waits for them, and a throw
+ * (the sink's `_final`, the uploader's drain(), the source's push(null))
+ * waits for them, and a throw
  * or a rejection is a SHOEBOX_LISTENER_FAILED naming the file (the
  * listener's error is its `cause`). A sync listener is called exactly when
  * it was; a listener that returns nothing costs nothing more.
@@ -18,7 +20,8 @@
  * At most MAX_RUNNING events' listeners are pending at once: past that,
  * room() is a promise the emitter awaits before its next file (the file
  * chain after a seal, so writes wait on the chain's backpressure, as they do
- * for a slow disk; the uploader before its next upload).
+ * for a slow disk; the uploader before its next upload; the source before
+ * its next file).
  */
 import type { EventEmitter } from 'node:events'
 import { CallbackResults } from '../callback-results.js'
