@@ -2,14 +2,16 @@
  * archiveSource over a tree as a busy machine presents it (the walk itself
  * is tested in test/store/file-store-walk.test.ts): each record read once
  * however links loop, and an archive whose name is not UTF-8 read, not
- * skipped, and resumed from.
+ * skipped, and resumed from; on S3, objects whose keys a path would refuse
+ * ('e/z//c', 'a/../b': S3 holds them) read by their own names.
  */
 import fs from 'node:fs'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { archiveSource, encodeRecords, openStore, type Position, type ShoeboxRecord } from '../../lib/index.js'
+import { decodeRecords } from '../helpers.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-source-tree-'))
@@ -86,20 +88,43 @@ t.test('S3: empty folder markers (\'d/e/\', as consoles make them) are passed ov
   t.same((await payloads(`s3://${s3.bucket}/d/*.shoebox`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox'])
 })
 
-t.test('S3: a key with an empty segment (e/z//c, which S3 holds): the records before it, then an error naming the bucket', async (t) => {
+t.test('S3: a key with an empty segment (e/z//c, which S3 holds) is read as listed, and fetched by its position', async (t) => {
   const s3 = await startS3()
   t.teardown(() => s3.stop())
   const client = s3.client()
-  for (const key of ['e/a.shoebox', 'e/z//c.shoebox']) {
+  for (const key of ['e/a.shoebox', 'e/z//c.shoebox', 'e/z/c.shoebox']) {
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: archive(key) }))
   }
-  const source = archiveSource(`s3://${s3.bucket}/e/**`, { storeOptions: { endpoint: s3.endpoint, credentials: s3.credentials } })
-  const got: string[] = []
-  const failed = await (async () => {
-    for await (const record of source as AsyncIterable<ShoeboxRecord>) got.push(record.payload.toString())
-  })().then(() => undefined, (err: unknown) => err)
-  t.same(got, ['e/a.shoebox'], 'the good object first')
-  t.match(failed, { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}: key "e/z//c.shoebox": has an empty segment` })
+  const storeOptions = { endpoint: s3.endpoint, credentials: s3.credentials }
+  // It failed the read when its turn came ('key "e/z//c.shoebox": has an empty segment'), losing the rest.
+  const { texts, records } = await payloads(`s3://${s3.bucket}/e/**`, { storeOptions, positions: true })
+  t.same(texts, ['e/a.shoebox', 'e/z//c.shoebox', 'e/z/c.shoebox'], 'every object, each its own records (e/z/c is another object)')
+  const position = records[1].position
+  t.match(position, { file: 'z//c.shoebox' })
+  t.same((await payloads(`s3://${s3.bucket}/e/**`, { storeOptions, positions: [position as Position] })).texts, ['e/z//c.shoebox'], 'fetched by its position')
+})
+
+t.test("S3: a store reads, stats and deletes any name S3 holds ('.' and '..' segments too), each by its own name; writing one is refused naming the store", async (t) => {
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const client = s3.client()
+  // Each odd name beside the key a path normaliser would make of it: a read must get its own object's bytes.
+  const keys = ['e/z/./d.shoebox', 'e/z/d.shoebox', 'e/z/../f.shoebox', 'e/f.shoebox', 'e/../g.shoebox', 'g.shoebox', 'e//h.shoebox']
+  for (const key of keys) await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: archive(key) }))
+  const store = openStore(`s3://${s3.bucket}/e`, { endpoint: s3.endpoint, credentials: s3.credentials })
+  t.teardown(() => store.close())
+  const listed: string[] = []
+  for await (const info of store.list()) listed.push(info.key)
+  t.same(listed.sort(), ['../g.shoebox', '/h.shoebox', 'f.shoebox', 'z/../f.shoebox', 'z/./d.shoebox', 'z/d.shoebox'])
+  for (const key of listed) {
+    const bytes = Buffer.concat(await store.get(key).toArray() as Buffer[])
+    t.same((await decodeRecords(bytes)).map((r) => r.payload.toString()), [`e/${key}`], `${key}: its own object`)
+    t.equal((await store.stat(key)).size, bytes.length, `${key}: stat`)
+  }
+  await t.rejects(store.put('z/../f.shoebox', 'x'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/e: key "z/../f.shoebox": has a '..' segment` })
+  await store.delete('z/../f.shoebox')
+  await store.delete('/h.shoebox')
+  t.same(s3.keys(), ['e/../g.shoebox', 'e/f.shoebox', 'e/z/./d.shoebox', 'e/z/d.shoebox', 'g.shoebox'], 'each deleted by its own name, nothing else')
 })
 
 t.test('following: a file deleted between its listing and its opening is reported skipped, and the follow goes on', async (t) => {
