@@ -164,6 +164,12 @@ export class FileStore implements Store {
       .map((w) => ({ key: dir + w.name, path: w.path }))
       .filter((f) => f.key.startsWith(prefix) && !f.key.endsWith(TEMP_SUFFIX) && (options.want?.(f.key) ?? true))
       .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    // What this walk covers, it says again: a name gone since (deleted, renamed, or now under a UTF-8 name that
+    // reads as the same key) is forgotten. A follower lists for days, and a stale entry opened the old bytes.
+    const depth = options.depth ?? Infinity
+    for (const key of this.#byteNames.keys()) {
+      if (key.startsWith(dir) && key.slice(dir.length).split('/').length <= depth) this.#byteNames.delete(key)
+    }
     for (let i = 0; i < found.length; i++) {
       const { key, path: bytes } = found[i]
       if (typeof bytes === 'string') continue

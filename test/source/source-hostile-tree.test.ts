@@ -41,6 +41,25 @@ t.test('a tree with link loops and a name that is not UTF-8: every record once, 
   // A position in the file with the undecodable name resumes there, as any other.
   const from = records[2].position
   t.same((await payloads('logs/**/*.shoebox', { from })).texts, ['b2', 'c1'])
+  // And is fetched by position (a source of its own, which has listed nothing: it was NOT_FOUND).
+  t.same((await payloads('logs/**/*.shoebox', { positions: [records[3].position as Position, records[0].position as Position] })).texts, ['b2', 'a1'])
+})
+
+t.test('a file store forgets a name that is not UTF-8 once a listing no longer finds it: the key opens what is there now', async (t) => {
+  const dir = path.join(tmp, 'renamed')
+  fs.mkdirSync(dir)
+  const bytes = Buffer.concat([Buffer.from(path.join(dir, 'd')), Buffer.from([0xe9]), Buffer.from('.shoebox')])
+  fs.writeFileSync(bytes, archive('old'))
+  const store = openStore(dir)
+  const keys = async (): Promise<string[]> => { const out: string[] = []; for await (const info of store.list()) out.push(info.key); return out }
+  const read = async (key: string): Promise<string[]> => (await decodeRecords(Buffer.concat(await store.get(key).toArray() as Buffer[]))).map((r) => r.payload.toString())
+  t.same(await keys(), ['d\uFFFD.shoebox'])
+  t.same(await read('d\uFFFD.shoebox'), ['old'])
+  // Another program renames it to the name it reads as (U+FFFD, in UTF-8): the same key, another file.
+  fs.renameSync(bytes, path.join(dir, 'd\uFFFD.shoebox'))
+  fs.writeFileSync(path.join(dir, 'd\uFFFD.shoebox'), archive('new'))
+  t.same(await keys(), ['d\uFFFD.shoebox'])
+  t.same(await read('d\uFFFD.shoebox'), ['new'], 'the file under that name now, not the bytes of the one gone')
 })
 
 t.test('a file deleted between the listing and its opening fails the read naming it, after the records before it', async (t) => {
