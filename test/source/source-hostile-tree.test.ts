@@ -60,6 +60,19 @@ t.test('a file store forgets a name that is not UTF-8 once a listing no longer f
   fs.writeFileSync(path.join(dir, 'd\uFFFD.shoebox'), archive('new'))
   t.same(await keys(), ['d\uFFFD.shoebox'])
   t.same(await read('d\uFFFD.shoebox'), ['new'], 'the file under that name now, not the bytes of the one gone')
+
+  // A directory listed and then removed: its names are forgotten too (its listing is empty).
+  const sub = path.join(dir, 'sub')
+  fs.mkdirSync(sub)
+  const subBytes = Buffer.concat([Buffer.from(path.join(sub, 'e')), Buffer.from([0xe9]), Buffer.from('.shoebox')])
+  fs.writeFileSync(subBytes, archive('old'))
+  const inSub = async (): Promise<string[]> => { const out: string[] = []; for await (const info of store.list('sub/')) out.push(info.key); return out }
+  t.same(await inSub(), ['sub/e\uFFFD.shoebox'])
+  fs.rmSync(sub, { recursive: true })
+  t.same(await inSub(), [])
+  fs.mkdirSync(sub)
+  fs.writeFileSync(path.join(sub, 'e\uFFFD.shoebox'), archive('new'))
+  t.same(await read('sub/e\uFFFD.shoebox'), ['new'], 'read by its name, no listing since')
 })
 
 t.test('a file deleted between the listing and its opening fails the read naming it, after the records before it', async (t) => {
