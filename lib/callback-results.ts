@@ -6,8 +6,8 @@
  *
  * For call sites that cannot await (an event listener, a parse loop): call()
  * costs nothing more than the call when the callback returns no promise.
- * Used by pack(), the metadir's history replay and update, and the rolling
- * sink's 'sealed', 'recover' and 'upload' listeners (roll/awaited-listeners.ts).
+ * Used by pack(), the metadir's history replay and update, and the listeners
+ * whose work a stream awaits (stream/awaited-listeners.ts).
  */
 export class CallbackResults {
   readonly #fail: ((err: Error) => void) | undefined

@@ -161,8 +161,9 @@ export function invalidOption (option: string, reason: string): InvalidOptionErr
  * listenerRejected as its captureRejectionSymbol method): an async listener
  * that rejects then fails the stream with its error, as a listener that
  * throws does, rather than end the process with an unhandled rejection.
- * (The rolling sink's 'sealed', 'recover' and 'upload' listeners are awaited:
- * roll/awaited-listeners.ts.) Typed `object`: @types/node's stream options
+ * (The rolling sink's 'sealed', 'recover' and 'upload' listeners, and
+ * archiveSource's 'file', 'fileEnd', 'skipped' and 'corrupt' ones, are
+ * awaited: stream/awaited-listeners.ts.) Typed `object`: @types/node's stream options
  * do not list Node's `captureRejections`.
  */
 export const LISTENER_REJECTIONS_FAIL_THE_STREAM: object = { captureRejections: true }

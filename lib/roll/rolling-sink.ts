@@ -23,7 +23,7 @@ import type { RecordInput } from '../record.js'
 import { checkFlag, checkKnownOptions, parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
-import type { AwaitedListeners } from './awaited-listeners.js'
+import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
 import type { CutReason, PlannedRun, PlannerOptions, RollPlanner } from './planner.js'
 import { rollPolicy, type RollOptions } from './policies.js'
@@ -292,7 +292,7 @@ export class RollingSink extends Writable {
     // files are read on the thread pool: one wait rather than two in a row, before the first block can be
     // compressed. A codec this install cannot load (zstd is optional) fails here, before any file exists.
     const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { joinSlabParts }, { AwaitedListeners }] = await Promise.all([
-      import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js'), import('./awaited-listeners.js'),
+      import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js'), import('../stream/awaited-listeners.js'),
       this.#compression?.codec.ready(this.dir)
     ])
     this.#awaited = new AwaitedListeners((err) => { this.#listenerFailed(err) })

@@ -17,6 +17,12 @@
  * The uploader is given a Store and never closes it: whoever opened it (the
  * rolling sink, from its `upload.to`) does. Tries and pauses come from
  * transfer/retry.ts.
+ *
+ * Its `upload` listeners are awaited as the rolling sink's are
+ * (awaited-listeners.ts): drain() resolves once they have settled too, and
+ * one that throws or rejects is what drain() resolves with (used on its own;
+ * in a rolling sink, the sink's listener only passes the event on to the
+ * sink's, which the sink awaits).
  */
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
@@ -29,6 +35,7 @@ import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { checkFlag, parseDuration, parseSize } from '../units.js'
+import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { EarlyUpload } from './early-upload.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
@@ -125,6 +132,8 @@ export class SealedUploader extends EventEmitter {
   readonly #growing = new Map<string, EarlyUpload>()
   /** Sealed files whose early upload is completing, by name: their first try awaits it. */
   readonly #sealedEarly = new Map<string, { upload: EarlyUpload, result: Promise<PutResult> }>()
+  /** The `upload` listeners, whose work drain() waits for (made with the first upload: its module loads then). */
+  #listeners: AwaitedListeners | undefined
 
   constructor (dir: string, store: Store, options: UploaderOptions = {}) {
     super()
@@ -256,11 +265,18 @@ export class SealedUploader extends EventEmitter {
     return this.#queue.length + this.#running
   }
 
-  /** Wait until nothing is queued or running; resolves with the last failure if a file was left behind. */
+  /**
+   * Wait until nothing is queued or running and every `upload` listener has
+   * settled; resolves with the last failure if a file was left behind, else
+   * with the first listener's throw or rejection (SHOEBOX_LISTENER_FAILED
+   * naming the file), if any.
+   */
   async drain (): Promise<Error | undefined> {
     if (this.pending > 0) await new Promise<void>((resolve) => { this.#idle.push(resolve) })
+    let listenerFailure: Error | undefined
+    if (this.#listeners?.waiting === true) await this.#listeners.settled().catch((err: Error) => { listenerFailure = err })
     const failures = [...this.failed.values()]
-    return failures.length === 0 ? undefined : failures[failures.length - 1]
+    return failures.length === 0 ? listenerFailure : failures[failures.length - 1]
   }
 
   stats (): TransferSnapshot {
@@ -271,6 +287,8 @@ export class SealedUploader extends EventEmitter {
   async close (): Promise<void> {
     this.#closed = true
     this.#stop.abort()
+    // An upload waiting for room among the listeners ends (the listeners still running are left to finish).
+    this.#listeners?.stop()
     this.#queue = []
     for (const writer of this.#writers) writer.destroy()
     const early = [...this.#growing.values(), ...[...this.#sealedEarly.values()].map((e) => e.upload)]
@@ -303,10 +321,11 @@ export class SealedUploader extends EventEmitter {
     let attempt = 0
     try {
       // Loaded with the first upload, not when the package is imported (bench/startup.js).
-      const { retry } = await import('../transfer/retry.js')
-      await retry(async (n) => {
+      const [{ retry }, { AwaitedListeners }] = await Promise.all([import('../transfer/retry.js'), import('../stream/awaited-listeners.js')])
+      const listeners = this.#listeners ??= new AwaitedListeners()
+      const uploaded = await retry(async (n) => {
         attempt = n
-        await this.#uploadOnce(name, file)
+        return await this.#uploadOnce(name, file)
       }, {
         attempts: this.#attempts,
         baseDelay: this.#retryDelay,
@@ -318,6 +337,10 @@ export class SealedUploader extends EventEmitter {
         }
       })
       this.failed.delete(name)
+      // Too many files' listeners still at work: this one's wait (each slot's in turn: one woken may find none free).
+      for (let room = listeners.room(); room !== undefined; room = listeners.room()) await room
+      // After the retries: a listener that threw there failed the try, and the file was uploaded again. drain() reports it.
+      listeners.emit(this, 'upload', uploaded, file, `the file is uploaded as ${name}`)
     } catch (err) {
       // Uploaded and removed by another writer sharing the directory; or stopped by close().
       if (isGone(err) || this.#closed) return
@@ -331,7 +354,8 @@ export class SealedUploader extends EventEmitter {
     return { partSize: this.#options.partSize, queueSize: this.#options.queueSize, contentType: codecOfName(name).contentType }
   }
 
-  async #uploadOnce (name: string, file: string): Promise<void> {
+  /** One try: upload `name`, verify it, mark it done (or delete it); what its `upload` event says. */
+  async #uploadOnce (name: string, file: string): Promise<UploadEvent> {
     const early = this.#sealedEarly.get(name)
     this.#sealedEarly.delete(name)
     const started = early?.upload.started ?? Date.now()
@@ -351,7 +375,7 @@ export class SealedUploader extends EventEmitter {
       await fsp.writeFile(temp, JSON.stringify({ key: name, etag: result.etag, bytes: size, at: new Date().toISOString() }) + '\n')
       await fsp.rename(temp, marker)
     }
-    this.emit('upload', { key: name, path: file, bytes: size, etag: result.etag, ms: Date.now() - started } satisfies UploadEvent)
+    return { key: name, path: file, bytes: size, etag: result.etag, ms: Date.now() - started }
   }
 
   /** Upload a sealed file whole. */

@@ -4,6 +4,14 @@
  * templates is write order), gzip or plain, v1 or v2, strict or lenient.
  * With `from`, it continues exactly after a saved position; with `follow`,
  * it keeps watching for newly sealed files, like `tail -F`, until destroyed.
+ *
+ * The listeners of its own events (`file`, `fileEnd`, `skipped`, `corrupt`)
+ * are awaited (stream/awaited-listeners.ts): one that notes a file as read
+ * in a database was still at work on the last file when the stream ended,
+ * and `await pipeline(source, ...)` resolved first. The stream ends once
+ * they have settled; a throw or rejection stops the read and fails the
+ * stream (SHOEBOX_LISTENER_FAILED naming the file) after the records read
+ * before it; the next file waits while MAX_RUNNING files' listeners are at work.
  */
 import { captureRejectionSymbol } from 'node:events'
 import { type Duplex, Readable } from 'node:stream'
@@ -17,6 +25,7 @@ import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorrup
 import { CorruptArchiveError, invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
+import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
 import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
@@ -73,6 +82,9 @@ export interface FileEvent { path: string, name: string }
 export interface FileEndEvent { path: string, name: string, records: number }
 export interface SkippedEvent { path: string, name: string, reason: string }
 
+/** What a listener's failure leaves, for its error. */
+const LISTENER_KEPT = 'the records read before it are delivered'
+
 export class ArchiveSource extends Readable {
   readonly glob: GlobRoot
   /** The pattern as given, for errors. */
@@ -104,6 +116,8 @@ export class ArchiveSource extends Readable {
   readonly #fetch: Position[] | undefined
   /** Following: the compressed offsets of the zstd frames skipped as damage in each file, so that a read again reports none twice. */
   readonly #skippedFrames = new Map<string, Set<number>>()
+  /** The listeners of `file`, `fileEnd`, `skipped` and `corrupt`, whose work the end waits for (made by #load). */
+  #listeners: AwaitedListeners | undefined
 
   /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
   override [captureRejectionSymbol] (err: unknown): void {
@@ -153,9 +167,10 @@ export class ArchiveSource extends Readable {
    * starting Node: bench/startup.js, test/startup-lazy.test.ts).
    */
   async #load (): Promise<void> {
-    const [lister, peek] = await Promise.all([import('./list.js'), import('../compress/peek.js')])
+    const [lister, peek, { AwaitedListeners }] = await Promise.all([import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js')])
     this.#lister = lister
     this.#peekHead = peek.peekHead
+    this.#listeners = new AwaitedListeners((err) => { this.#listenerFailed(err) })
     // S3 objects appear whole; local files may be written while listed.
     if (this.#options.follow === true && this.#glob.store.writtenInPlace === true) {
       const { FollowGate } = await import('./follow.js')
@@ -191,7 +206,7 @@ export class ArchiveSource extends Readable {
     if (this.#started) return
     this.#started = true
     this.#run().then(() => {
-      if (!this.#stopped && !this.destroyed) this.push(null)
+      if (!this.#stopped && !this.destroyed) this.#end()
     }, (err: Error) => {
       // Damage or a failed read: the records before it (in this stream's buffer) go out first.
       if (!this.#stopped && !this.destroyed) failAfterDelivery(this, err)
@@ -209,10 +224,36 @@ export class ArchiveSource extends Readable {
     this.#stopped = true
     this.#started = true
     this.#closeCurrent()
-    this.push(null)
+    // Called from a listener, the emit calling it has not yet kept what the listeners before it returned.
+    queueMicrotask(() => { this.#end() })
+  }
+
+  /** End the stream once the listeners called so far have settled (at once when none is at work). */
+  #end (): void {
+    const listeners = this.#listeners
+    if (listeners === undefined || !listeners.waiting) {
+      this.push(null)
+      return
+    }
+    listeners.settled().then(() => { if (!this.destroyed) this.push(null) }, (err: Error) => { failAfterDelivery(this, err) })
+  }
+
+  /** Call `name`'s listeners (as emit() would), their work awaited before the stream ends. */
+  #tell<Event extends { path: string }> (name: string, event: Event): void {
+    (this.#listeners as AwaitedListeners).emit(this, name, event, event.path, LISTENER_KEPT)
+  }
+
+  /** A listener threw or rejected: no record is pushed after this, the ones buffered go out, then the error. */
+  #listenerFailed (err: Error): void {
+    if (this.destroyed) return
+    this.#stopped = true
+    this.#closeCurrent()
+    failAfterDelivery(this, err)
   }
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
+    // A read waiting for the listeners to make room goes on (to stop); the listeners themselves are not waited for.
+    this.#listeners?.stop()
     this.#closeCurrent()
     void this.#glob.store.close()
     callback(err)
@@ -283,6 +324,9 @@ export class ArchiveSource extends Readable {
       let waiting = false
       const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(f) ?? false)).sort(this.#compare)
       for (const file of files) {
+        // Too many files' listeners still at work: the next file waits for one (destroy() ends the wait).
+        const room = this.#listeners?.room()
+        if (room !== undefined) await room
         if (this.destroyed || this.#stopped) return
         if (gate !== null && !gate.ready(file, listedAt)) {
           waiting = true
@@ -401,7 +445,7 @@ export class ArchiveSource extends Readable {
   /** Read one file; after `from` (a position in it), only the records after that one. */
   async #readFile (file: ListedFile, from: Position | undefined): Promise<void> {
     const { name } = file
-    this.emit('file', { path: file.path, name } satisfies FileEvent)
+    this.#tell('file', { path: file.path, name } satisfies FileEvent)
     const resume = this.#resumeAt(file, from)
     const after = resume.position?.offset ?? -1
     let opened: OpenedFile
@@ -413,7 +457,7 @@ export class ArchiveSource extends Readable {
       if (this.#gate !== null && err instanceof StoreError && err.kind === 'not-found') {
         this.#gate.forget(name)
         this.#done.delete(name)
-        this.emit('skipped', { path: file.path, name, reason: 'deleted before it could be read' } satisfies SkippedEvent)
+        this.#tell('skipped', { path: file.path, name, reason: 'deleted before it could be read' } satisfies SkippedEvent)
         return
       }
       throw err
@@ -454,7 +498,7 @@ export class ArchiveSource extends Readable {
         skippedFile = true
         return
       }
-      this.emit('corrupt', { ...info, path: file.path })
+      this.#tell('corrupt', { ...info, path: file.path })
     })
     // A lenient zstd stage skips a damaged frame and goes on at the next: its offset is compressed.
     // A followed file is read again from its last record as it grows, which may come before a frame
@@ -467,7 +511,7 @@ export class ArchiveSource extends Readable {
           if (skipped.has(info.offset)) return
           this.#skippedFrames.set(name, skipped.add(info.offset))
         }
-        this.emit('corrupt', { ...info, file: name, path: file.path })
+        this.#tell('corrupt', { ...info, file: name, path: file.path })
       })
     }
     // The bytes read from this file (decompressed), to tell a position past its end.
@@ -521,7 +565,7 @@ export class ArchiveSource extends Readable {
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
         // The records before the damage came through; report the rest of the file as skipped and go on
         // (gzip; a zstd stage skips a damaged frame itself, and fails only where no frame starts at a position).
-        this.emit('corrupt', { file: name, path: file.path, offset: err.offset, reason: err.reason, detail: err.detail, bytesSkipped: file.size - err.offset })
+        this.#tell('corrupt', { file: name, path: file.path, offset: err.offset, reason: err.reason, detail: err.detail, bytesSkipped: file.size - err.offset })
         return
       }
       if (err instanceof CorruptArchiveError) throw err.inFile(file.path)
@@ -536,10 +580,10 @@ export class ArchiveSource extends Readable {
     if (truncated) return
     if (decompressed < after) throw pastEnd(file, after, decompressed)
     if (skippedFile && damaged) {
-      this.emit('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
+      this.#tell('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
       return
     }
-    this.emit('fileEnd', { path: file.path, name, records: count } satisfies FileEndEvent)
+    this.#tell('fileEnd', { path: file.path, name, records: count } satisfies FileEndEvent)
   }
 }
 

@@ -65,6 +65,18 @@ export class FileStore implements Store {
     return path.join(this.root, ...key.split('/'))
   }
 
+  /**
+   * Forget the names that are not UTF-8 a walk of `dir` to `depth` covers, for
+   * it to say again which are still there: a name gone since (deleted,
+   * renamed, or now under a UTF-8 name that reads as the same key) is
+   * forgotten. A follower lists for days, and a stale entry opened the old bytes.
+   */
+  #forgetByteNames (dir: string, depth = Infinity): void {
+    for (const key of this.#byteNames.keys()) {
+      if (key.startsWith(dir) && key.slice(dir.length).split('/').length <= depth) this.#byteNames.delete(key)
+    }
+  }
+
   /** The path to open a key's file by: its name's bytes where the listing found it under a name that is not UTF-8. */
   #fileOf (key: string): string | Buffer {
     return this.#byteNames.get(key) ?? this.pathOf(key)
@@ -156,7 +168,10 @@ export class FileStore implements Store {
       walked = await walkNames(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)), options.depth)
     } catch (err) {
       const failure = err as WalkFailure
-      if (failure.dir === '' && (failure.code === 'ENOENT' || (failure.code === 'ENOTDIR' && dir !== ''))) return
+      if (failure.dir === '' && (failure.code === 'ENOENT' || (failure.code === 'ENOTDIR' && dir !== ''))) {
+        this.#forgetByteNames(dir, options.depth)
+        return
+      }
       const where = failure.dir === undefined || failure.dir === '' ? prefix : dir + failure.dir
       throw this.#fail(err, 'list', where === '' ? undefined : where)
     }
@@ -164,6 +179,7 @@ export class FileStore implements Store {
       .map((w) => ({ key: dir + w.name, path: w.path }))
       .filter((f) => f.key.startsWith(prefix) && !f.key.endsWith(TEMP_SUFFIX) && (options.want?.(f.key) ?? true))
       .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    this.#forgetByteNames(dir, options.depth)
     for (let i = 0; i < found.length; i++) {
       const { key, path: bytes } = found[i]
       if (typeof bytes === 'string') continue

@@ -1,7 +1,8 @@
 /**
  * Object keys. A key is '/'-separated, relative, and never climbs out of its
  * store's root: a key read from an archive or a request is checked before it
- * becomes a path or an S3 key.
+ * becomes a path or an S3 key (checkKey). An S3 key is a name, not a path:
+ * one S3 holds is read by that name however it looks (checkObjectName).
  */
 import { ShoeboxError } from '../errors.js'
 
@@ -19,6 +20,20 @@ export function checkKey (key: string): string {
     if (segment === '..' || segment === '.') throw badKey(key, `has a '${segment}' segment`)
     if (segment === '') throw badKey(key, 'has an empty segment')
   }
+  return key
+}
+
+/**
+ * Throw unless `key` can name an object a store of names (S3) already holds.
+ * S3 holds 'e/z//c', 'a/./b' and 'a/../b' (a path join gone wrong, another
+ * tool's upload), and a listing hands them back: sent as they are (the SDK
+ * and S3 normalise nothing; a store of paths refuses them with checkKey),
+ * they name that object and climb nowhere, so reading, stat and delete take
+ * them. Writes keep to checkKey: what shoebox writes, any store can hold.
+ */
+export function checkObjectName (key: string): string {
+  if (typeof key !== 'string' || key === '') throw badKey(String(key), 'must be a non-empty string')
+  if (key.includes('\0')) throw badKey(key, 'contains NUL')
   return key
 }
 

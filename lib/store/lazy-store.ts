@@ -17,7 +17,7 @@ import { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
-import { checkKey } from './keys.js'
+import { checkKey, checkObjectName } from './keys.js'
 import { parseS3Url, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
 import type { S3Store } from './s3-store.js'
 import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions } from './store.js'
@@ -70,7 +70,7 @@ export class LazyS3Store implements Store {
   get (key: string, options: GetOptions = {}): Readable {
     if (this.#store !== undefined) return this.#store.get(key, options)
     try {
-      checkKey(key)
+      checkObjectName(key)
     } catch (err) {
       // As from the S3Store: a stream that fails, for the consumer's error path.
       return Readable.from([]).destroy(err as Error)

@@ -13,7 +13,7 @@ import { Readable } from 'node:stream'
 import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { ShoeboxError } from '../errors.js'
-import { checkKey, joinKey } from './keys.js'
+import { checkKey, checkObjectName, joinKey } from './keys.js'
 import { resumableRead } from './resumable-read.js'
 import type { S3Connection } from './s3-client.js'
 import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
@@ -64,13 +64,28 @@ export class S3Store implements Store {
   }
 
   /**
-   * The full S3 key of a store key. One this store will not address (an empty,
-   * '.' or '..' segment: S3 itself holds 'd//c') is refused naming the store,
-   * as its other errors are: the key alone said nothing of which bucket.
+   * The full S3 key of a store key to write: a portable key (keys.ts checkKey:
+   * no empty, '.' or '..' segment...), so that what shoebox writes any store
+   * can hold. One refused names the store, as its other errors do: the key
+   * alone said nothing of which bucket.
    */
   objectKey (key: string): string {
+    return this.#named(key, checkKey)
+  }
+
+  /**
+   * The full S3 key of an object to read, stat or delete: any name S3 holds
+   * ('e/z//c', 'a/../b', listed by this store or not; keys.ts
+   * checkObjectName). A read over a listing that held one failed there, losing
+   * the rest of the read.
+   */
+  #existingKey (key: string): string {
+    return this.#named(key, checkObjectName)
+  }
+
+  #named (key: string, check: (key: string) => string): string {
     try {
-      return joinKey(this.prefix, checkKey(key))
+      return joinKey(this.prefix, check(key))
     } catch (err) {
       throw new ShoeboxError('SHOEBOX_BAD_KEY', `${this.url}: ${(err as Error).message}`, { cause: err })
     }
@@ -105,7 +120,7 @@ export class S3Store implements Store {
   get (key: string, options: GetOptions = {}): Readable {
     let objectKey: string
     try {
-      objectKey = this.objectKey(key)
+      objectKey = this.#existingKey(key)
     } catch (err) {
       // As from the file store: a stream that fails, for the consumer's error path.
       return Readable.from([]).destroy(err as Error)
@@ -157,7 +172,7 @@ export class S3Store implements Store {
   }
 
   async stat (key: string): Promise<ObjectInfo> {
-    const request = { Bucket: this.bucket, Key: this.objectKey(key) }
+    const request = { Bucket: this.bucket, Key: this.#existingKey(key) }
     const out = await this.send('stat', key, async ({ client, sdk }) => await client.send(new sdk.HeadObjectCommand(request)))
     return { key, size: out.ContentLength ?? 0, mtime: out.LastModified ?? new Date(0), etag: out.ETag ?? '' }
   }
@@ -173,12 +188,12 @@ export class S3Store implements Store {
   }
 
   async delete (key: string): Promise<void> {
-    const request = { Bucket: this.bucket, Key: this.objectKey(key) }
+    const request = { Bucket: this.bucket, Key: this.#existingKey(key) }
     await this.send('delete', key, async ({ client, sdk }) => await client.send(new sdk.DeleteObjectCommand(request)))
   }
 
   async abortUpload (key: string, uploadId: string): Promise<void> {
-    const request = { Bucket: this.bucket, Key: this.objectKey(key), UploadId: uploadId }
+    const request = { Bucket: this.bucket, Key: this.#existingKey(key), UploadId: uploadId }
     try {
       const { client, sdk } = await this.connect()
       await client.send(new sdk.AbortMultipartUploadCommand(request))

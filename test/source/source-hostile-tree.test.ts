@@ -2,14 +2,16 @@
  * archiveSource over a tree as a busy machine presents it (the walk itself
  * is tested in test/store/file-store-walk.test.ts): each record read once
  * however links loop, and an archive whose name is not UTF-8 read, not
- * skipped, and resumed from.
+ * skipped, and resumed from; on S3, objects whose keys a path would refuse
+ * ('e/z//c', 'a/../b': S3 holds them) read by their own names.
  */
 import fs from 'node:fs'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { archiveSource, encodeRecords, openStore, type Position, type ShoeboxRecord } from '../../lib/index.js'
+import { decodeRecords } from '../helpers.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-source-tree-'))
@@ -39,6 +41,38 @@ t.test('a tree with link loops and a name that is not UTF-8: every record once, 
   // A position in the file with the undecodable name resumes there, as any other.
   const from = records[2].position
   t.same((await payloads('logs/**/*.shoebox', { from })).texts, ['b2', 'c1'])
+  // And is fetched by position (a source of its own, which has listed nothing: it was NOT_FOUND).
+  t.same((await payloads('logs/**/*.shoebox', { positions: [records[3].position as Position, records[0].position as Position] })).texts, ['b2', 'a1'])
+})
+
+t.test('a file store forgets a name that is not UTF-8 once a listing no longer finds it: the key opens what is there now', async (t) => {
+  const dir = path.join(tmp, 'renamed')
+  fs.mkdirSync(dir)
+  const bytes = Buffer.concat([Buffer.from(path.join(dir, 'd')), Buffer.from([0xe9]), Buffer.from('.shoebox')])
+  fs.writeFileSync(bytes, archive('old'))
+  const store = openStore(dir)
+  const keys = async (): Promise<string[]> => { const out: string[] = []; for await (const info of store.list()) out.push(info.key); return out }
+  const read = async (key: string): Promise<string[]> => (await decodeRecords(Buffer.concat(await store.get(key).toArray() as Buffer[]))).map((r) => r.payload.toString())
+  t.same(await keys(), ['d\uFFFD.shoebox'])
+  t.same(await read('d\uFFFD.shoebox'), ['old'])
+  // Another program renames it to the name it reads as (U+FFFD, in UTF-8): the same key, another file.
+  fs.renameSync(bytes, path.join(dir, 'd\uFFFD.shoebox'))
+  fs.writeFileSync(path.join(dir, 'd\uFFFD.shoebox'), archive('new'))
+  t.same(await keys(), ['d\uFFFD.shoebox'])
+  t.same(await read('d\uFFFD.shoebox'), ['new'], 'the file under that name now, not the bytes of the one gone')
+
+  // A directory listed and then removed: its names are forgotten too (its listing is empty).
+  const sub = path.join(dir, 'sub')
+  fs.mkdirSync(sub)
+  const subBytes = Buffer.concat([Buffer.from(path.join(sub, 'e')), Buffer.from([0xe9]), Buffer.from('.shoebox')])
+  fs.writeFileSync(subBytes, archive('old'))
+  const inSub = async (): Promise<string[]> => { const out: string[] = []; for await (const info of store.list('sub/')) out.push(info.key); return out }
+  t.same(await inSub(), ['sub/e\uFFFD.shoebox'])
+  fs.rmSync(sub, { recursive: true })
+  t.same(await inSub(), [])
+  fs.mkdirSync(sub)
+  fs.writeFileSync(path.join(sub, 'e\uFFFD.shoebox'), archive('new'))
+  t.same(await read('sub/e\uFFFD.shoebox'), ['new'], 'read by its name, no listing since')
 })
 
 t.test('a file deleted between the listing and its opening fails the read naming it, after the records before it', async (t) => {
@@ -86,20 +120,43 @@ t.test('S3: empty folder markers (\'d/e/\', as consoles make them) are passed ov
   t.same((await payloads(`s3://${s3.bucket}/d/*.shoebox`, { storeOptions })).texts, ['d/a.shoebox', 'd/cafe\u0301.shoebox', 'd/caf\u00e9.shoebox'])
 })
 
-t.test('S3: a key with an empty segment (e/z//c, which S3 holds): the records before it, then an error naming the bucket', async (t) => {
+t.test('S3: a key with an empty segment (e/z//c, which S3 holds) is read as listed, and fetched by its position', async (t) => {
   const s3 = await startS3()
   t.teardown(() => s3.stop())
   const client = s3.client()
-  for (const key of ['e/a.shoebox', 'e/z//c.shoebox']) {
+  for (const key of ['e/a.shoebox', 'e/z//c.shoebox', 'e/z/c.shoebox']) {
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: archive(key) }))
   }
-  const source = archiveSource(`s3://${s3.bucket}/e/**`, { storeOptions: { endpoint: s3.endpoint, credentials: s3.credentials } })
-  const got: string[] = []
-  const failed = await (async () => {
-    for await (const record of source as AsyncIterable<ShoeboxRecord>) got.push(record.payload.toString())
-  })().then(() => undefined, (err: unknown) => err)
-  t.same(got, ['e/a.shoebox'], 'the good object first')
-  t.match(failed, { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}: key "e/z//c.shoebox": has an empty segment` })
+  const storeOptions = { endpoint: s3.endpoint, credentials: s3.credentials }
+  // It failed the read when its turn came ('key "e/z//c.shoebox": has an empty segment'), losing the rest.
+  const { texts, records } = await payloads(`s3://${s3.bucket}/e/**`, { storeOptions, positions: true })
+  t.same(texts, ['e/a.shoebox', 'e/z//c.shoebox', 'e/z/c.shoebox'], 'every object, each its own records (e/z/c is another object)')
+  const position = records[1].position
+  t.match(position, { file: 'z//c.shoebox' })
+  t.same((await payloads(`s3://${s3.bucket}/e/**`, { storeOptions, positions: [position as Position] })).texts, ['e/z//c.shoebox'], 'fetched by its position')
+})
+
+t.test("S3: a store reads, stats and deletes any name S3 holds ('.' and '..' segments too), each by its own name; writing one is refused naming the store", async (t) => {
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const client = s3.client()
+  // Each odd name beside the key a path normaliser would make of it: a read must get its own object's bytes.
+  const keys = ['e/z/./d.shoebox', 'e/z/d.shoebox', 'e/z/../f.shoebox', 'e/f.shoebox', 'e/../g.shoebox', 'g.shoebox', 'e//h.shoebox']
+  for (const key of keys) await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: archive(key) }))
+  const store = openStore(`s3://${s3.bucket}/e`, { endpoint: s3.endpoint, credentials: s3.credentials })
+  t.teardown(() => store.close())
+  const listed: string[] = []
+  for await (const info of store.list()) listed.push(info.key)
+  t.same(listed.sort(), ['../g.shoebox', '/h.shoebox', 'f.shoebox', 'z/../f.shoebox', 'z/./d.shoebox', 'z/d.shoebox'])
+  for (const key of listed) {
+    const bytes = Buffer.concat(await store.get(key).toArray() as Buffer[])
+    t.same((await decodeRecords(bytes)).map((r) => r.payload.toString()), [`e/${key}`], `${key}: its own object`)
+    t.equal((await store.stat(key)).size, bytes.length, `${key}: stat`)
+  }
+  await t.rejects(store.put('z/../f.shoebox', 'x'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/e: key "z/../f.shoebox": has a '..' segment` })
+  await store.delete('z/../f.shoebox')
+  await store.delete('/h.shoebox')
+  t.same(s3.keys(), ['e/../g.shoebox', 'e/f.shoebox', 'e/z/./d.shoebox', 'e/z/d.shoebox', 'g.shoebox'], 'each deleted by its own name, nothing else')
 })
 
 t.test('following: a file deleted between its listing and its opening is reported skipped, and the follow goes on', async (t) => {

@@ -183,22 +183,33 @@ t.test('stat, exists, delete', async (t) => {
   t.same(store.stats().errors, {}, 'a missing object asked about is not an error')
 })
 
-t.test('bad keys are refused before any request', async (t) => {
+t.test('keys that are no portable path are refused for writes before any request; reads refuse only the empty key and NUL', async (t) => {
   const { store, proxy } = await setup(t)
+  const check = (err: unknown, what: string): void => {
+    t.ok(err instanceof ShoeboxError && err.code === 'SHOEBOX_BAD_KEY', `${what}: SHOEBOX_BAD_KEY`)
+    t.match((err as Error).message, /^s3:\/\/test-bucket\/pfx: key /, `${what}: the message names the store`)
+  }
   for (const key of ['../x', 'a/../../b', '/abs', 'a\0b', 'a\\b', 'C:x', 'a//b', '', 'a/./b']) {
     const label = JSON.stringify(key)
-    const check = (err: unknown, op: string): void => {
-      t.ok(err instanceof ShoeboxError && err.code === 'SHOEBOX_BAD_KEY', `${op} ${label}: SHOEBOX_BAD_KEY`)
-    }
-    check(await errorOf(store.put(key, 'x')), 'put')
-    check(await errorOf(store.stat(key)), 'stat')
-    check(await errorOf(store.exists(key)), 'exists')
-    check(await errorOf(store.delete(key)), 'delete')
+    check(await errorOf(store.put(key, 'x')), `put ${label}`)
+    check(await errorOf((async () => store.writer(key))()), `writer ${label}`)
+  }
+  for (const key of ['a\0b', '']) {
+    const label = JSON.stringify(key)
+    check(await errorOf(store.stat(key)), `stat ${label}`)
+    check(await errorOf(store.exists(key)), `exists ${label}`)
+    check(await errorOf(store.delete(key)), `delete ${label}`)
     // get may throw at once or fail the stream; either way, with BAD_KEY
-    check(await errorOf((async () => await readAll(store.get(key)))()), 'get')
-    check(await errorOf((async () => store.writer(key))()), 'writer')
+    check(await errorOf((async () => await readAll(store.get(key)))()), `get ${label}`)
   }
   t.same(proxy.log, [], 'nothing was sent')
+  // S3 holds these names (a key is a name, not a path: sent as it is, it climbs nowhere); none is stored here.
+  for (const key of ['../x', 'a/../../b', '/abs', 'a\\b', 'a//b', 'a/./b']) {
+    const label = JSON.stringify(key)
+    t.match(await errorOf(store.stat(key)), { code: 'SHOEBOX_NOT_FOUND', key }, `stat ${label}: asked, not found`)
+    t.equal(await store.exists(key), false, `exists ${label}`)
+    t.match(await errorOf((async () => await readAll(store.get(key)))()), { code: 'SHOEBOX_NOT_FOUND' }, `get ${label}: asked, not found`)
+  }
 })
 
 t.test('content type and user metadata are stored', async (t) => {

@@ -4,7 +4,8 @@
  * rejection, which ends the process (Node's default since 15). The README's
  * own 'sealed' example is an async listener; a rename that fails there ended
  * the ETL job while the pipeline resolved as if nothing had happened. (The
- * rolling sink's 'sealed' and 'upload' listeners are awaited, and their error
+ * rolling sink's 'sealed' and 'upload' listeners and archiveSource's 'file',
+ * 'fileEnd', 'skipped' and 'corrupt' listeners are awaited, and their error
  * is wrapped to name the file: SHOEBOX_LISTENER_FAILED.)
  */
 import { once } from 'node:events'
@@ -56,14 +57,15 @@ t.test("rollingSink: an async 'sealed' listener that rejects fails the sink, nam
   t.equal(sealed.length, 2, 'the file the listener was told of stays sealed, and the one being written is sealed too')
 })
 
-t.test("archiveSource: an async 'file' listener that rejects fails the source", async (t) => {
+t.test("archiveSource: an async 'file' listener that rejects fails the source, naming the file", async (t) => {
   const dir = tempDir(t)
   fs.writeFileSync(path.join(dir, 'a.shoebox'), encodeRecords([{ payload: 'a' }]))
   await withoutUnhandled(t, async () => {
     const failure = new Error('could not note the file')
     const source = archiveSource(path.join(dir, '*.shoebox'))
     source.on('file', async () => { throw failure })
-    await t.rejects(pipeline(source, drain()), failure)
+    // (More in test/source/source-listeners.test.ts: the source awaits these listeners.)
+    await t.rejects(pipeline(source, drain()), { code: 'SHOEBOX_LISTENER_FAILED', cause: failure })
   })
 })
 

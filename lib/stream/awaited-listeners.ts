@@ -1,22 +1,27 @@
 /**
- * The rolling sink's per-file events whose listeners do work on the file:
+ * Per-file events whose listeners do work on the file: the rolling sink's
  * `sealed` (rename, move, delete, run a command, upload: the README's
- * callbacks), `recover` and `upload`. Emitted as plain events, an async listener's work
+ * callbacks), `recover` and `upload`; a SealedUploader's `upload` when
+ * it is used on its own; archiveSource's `file`, `fileEnd`, `skipped` and
+ * `corrupt` (note the file as read). Emitted as plain events, an async listener's work
  * outlived the sink: `await pipeline(src, sink)` resolved while the last
  * file was still under its old name, and a rejection after `finish` was an
  * unhandled rejection that ended the process.
  *
- * So the sink calls these listeners itself, as emit() would (in order,
- * `this` the sink, once() ones removed as they are called; a listener that
- * throws stops the ones after it), and keeps what they return: its `_final`
- * waits for them, and a throw or a rejection fails the sink with a
- * SHOEBOX_LISTENER_FAILED naming the file (the listener's error is its
- * `cause`). A sync listener is called exactly when it was; a listener that
- * returns nothing costs nothing more.
+ * So the emitter calls these listeners through here, as emit() would (in order,
+ * `this` the emitter, once() ones removed as they are called; a listener that
+ * throws stops the ones after it), and keeps what they return: its end
+ * (the sink's `_final`, the uploader's drain(), the source's push(null))
+ * waits for them, and a throw
+ * or a rejection is a SHOEBOX_LISTENER_FAILED naming the file (the
+ * listener's error is its `cause`). A sync listener is called exactly when
+ * it was; a listener that returns nothing costs nothing more.
  *
  * At most MAX_RUNNING events' listeners are pending at once: past that,
- * room() is a promise the file chain awaits after a seal, so writes wait on
- * the chain's backpressure, as they do for a slow disk.
+ * room() is a promise the emitter awaits before its next file (the file
+ * chain after a seal, so writes wait on the chain's backpressure, as they do
+ * for a slow disk; the uploader before its next upload; the source before
+ * its next file).
  */
 import type { EventEmitter } from 'node:events'
 import { CallbackResults } from '../callback-results.js'
@@ -33,9 +38,9 @@ export class AwaitedListeners {
   #waiting: Array<() => void> = []
   #stopped = false
 
-  /** `fail` is told of the first failure at once. */
-  constructor (fail: (err: ShoeboxError) => void) {
-    this.#results = new CallbackResults((err) => { fail(err as ShoeboxError) })
+  /** `fail`, if given, is told of the first failure at once (to stop the work early). */
+  constructor (fail?: (err: ShoeboxError) => void) {
+    this.#results = new CallbackResults((err) => { fail?.(err as ShoeboxError) })
   }
 
   /**
@@ -67,6 +72,11 @@ export class AwaitedListeners {
       for (const outcome of outcomes) if (outcome.status === 'rejected') throw listenerFailed(name, path, kept, outcome.reason)
     })
     this.#results.keep(settled)
+  }
+
+  /** Whether settled() has anything to wait for or to throw. */
+  get waiting (): boolean {
+    return this.#results.waiting
   }
 
   /** Once every listener called so far has settled; throws the first failure. */
