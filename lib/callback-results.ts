@@ -51,4 +51,16 @@ export class CallbackResults {
     await Promise.all(this.#pending)
     if (this.#failure !== undefined) throw this.#failure
   }
+
+  /**
+   * Once every callback so far has settled: the first rejection since the
+   * last take(), which is then forgotten (a caller that reports failures
+   * again and again, each once: SealedUploader's drain()).
+   */
+  async take (): Promise<Error | undefined> {
+    await Promise.all(this.#pending)
+    const failure = this.#failure
+    this.#failure = undefined
+    return failure
+  }
 }

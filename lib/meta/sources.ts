@@ -29,7 +29,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
-import type { ShoeboxRecord } from '../record.js'
+import type { Position, ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
@@ -212,18 +212,28 @@ function arrayAssembler (file: string): Transform {
   })
 }
 
-/** The metadata of every record of the archives matching `pattern`; origin: the archive and the record's number. */
+/**
+ * The metadata of every record of the archives matching `pattern`; origin: the archive and the record's number.
+ * Each record's archive is its position's: a 'file' event comes as the read moves on, while the records of
+ * the archive before may still wait for a slow consumer (an ingest), and were told as the next archive's.
+ */
 export function archiveMetadataSource (pattern: string, options: ArchiveSourceOptions = {}): Readable {
-  const records = archiveSource(pattern, { ...options })
+  const records = archiveSource(pattern, { ...options, positions: Array.isArray(options.positions) ? options.positions : true })
+  // Each archive's path by its name (a position names it relative to the pattern's root).
+  const paths = new Map<string, string>()
+  records.on('file', (event: { path: string, name: string }) => { paths.set(event.name, event.path) })
+  let name: string | undefined
   let current = ''
   let count = 0
-  records.on('file', (event: { path: string }) => {
-    current = event.path
-    count = 0
-  })
   const toObjects = new Transform({
     objectMode: true,
     transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback) {
+      const file = (record.position as Position).file
+      if (file !== name) {
+        name = file
+        current = paths.get(file) ?? file
+        count = 0
+      }
       count++
       callback(null, withOrigin({ ...record.metadata }, { file: current, line: count }))
     }

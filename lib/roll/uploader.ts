@@ -268,13 +268,14 @@ export class SealedUploader extends EventEmitter {
   /**
    * Wait until nothing is queued or running and every `upload` listener has
    * settled; resolves with the last failure if a file was left behind, else
-   * with the first listener's throw or rejection (SHOEBOX_LISTENER_FAILED
-   * naming the file), if any.
+   * with the first listener's throw or rejection since the drain() before
+   * (SHOEBOX_LISTENER_FAILED naming the file), if any. Once reported, a
+   * listener's failure is forgotten: every later drain() reported the first
+   * one again, and never a later one.
    */
   async drain (): Promise<Error | undefined> {
     if (this.pending > 0) await new Promise<void>((resolve) => { this.#idle.push(resolve) })
-    let listenerFailure: Error | undefined
-    if (this.#listeners?.waiting === true) await this.#listeners.settled().catch((err: Error) => { listenerFailure = err })
+    const listenerFailure = await this.#listeners?.take()
     const failures = [...this.failed.values()]
     return failures.length === 0 ? listenerFailure : failures[failures.length - 1]
   }

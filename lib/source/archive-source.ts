@@ -105,6 +105,8 @@ export class ArchiveSource extends Readable {
   /** The file being read: its input and its decoder. */
   #current: { input: Readable, decoder: DecodeStream } | null = null
   #stopped = false
+  /** The read failed (#readFailed): its error is the stream's, once the listeners at work have settled. */
+  #readFailure = false
   /** Ends the wait between two listings of `follow` early (stop, destroy). */
   #wake: (() => void) | null = null
   /** Following files others write in place: which are complete and stable, and which to read again (made by #load). */
@@ -208,8 +210,7 @@ export class ArchiveSource extends Readable {
     this.#run().then(() => {
       if (!this.#stopped && !this.destroyed) this.#end()
     }, (err: Error) => {
-      // Damage or a failed read: the records before it (in this stream's buffer) go out first.
-      if (!this.#stopped && !this.destroyed) failAfterDelivery(this, err)
+      if (!this.#stopped && !this.destroyed) this.#readFailed(err)
     })
   }
 
@@ -243,9 +244,26 @@ export class ArchiveSource extends Readable {
     (this.#listeners as AwaitedListeners).emit(this, name, event, event.path, LISTENER_KEPT)
   }
 
+  /**
+   * Damage or a failed read: nothing is read after it; once the listeners at work on the files before it
+   * have settled, the records buffered go out, then the error. The stream failed at once, and `await
+   * pipeline(source, ...)` rejected while a 'fileEnd' listener was still noting the last good file as read:
+   * a process exiting then lost the note. A listener that fails meanwhile is dropped: the read's error is reported.
+   */
+  #readFailed (err: Error): void {
+    this.#stopped = true
+    this.#readFailure = true
+    const listeners = this.#listeners
+    if (listeners === undefined || !listeners.waiting) {
+      failAfterDelivery(this, err)
+      return
+    }
+    listeners.settled().catch(() => {}).then(() => { failAfterDelivery(this, err) }, () => {})
+  }
+
   /** A listener threw or rejected: no record is pushed after this, the ones buffered go out, then the error. */
   #listenerFailed (err: Error): void {
-    if (this.destroyed) return
+    if (this.destroyed || this.#readFailure) return
     this.#stopped = true
     this.#closeCurrent()
     failAfterDelivery(this, err)

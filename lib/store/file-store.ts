@@ -66,14 +66,19 @@ export class FileStore implements Store {
   }
 
   /**
-   * Forget the names that are not UTF-8 a walk of `dir` to `depth` covers, for
-   * it to say again which are still there: a name gone since (deleted,
-   * renamed, or now under a UTF-8 name that reads as the same key) is
-   * forgotten. A follower lists for days, and a stale entry opened the old bytes.
+   * Forget the names that are not UTF-8 a listing of `prefix` (its walk of
+   * `dir` to `depth`, the keys it `want`s) could find, for it to say again
+   * which are still there: a name gone since (deleted, renamed, or now under a
+   * UTF-8 name that reads as the same key) is forgotten. A follower lists for
+   * days, and a stale entry opened the old bytes. Only those: a listing of one
+   * name (a fetch by position) forgot its neighbours, still there, and the
+   * next record of one was NOT_FOUND.
    */
-  #forgetByteNames (dir: string, depth = Infinity): void {
+  #forgetByteNames (dir: string, prefix: string, options: ListOptions): void {
+    const depth = options.depth ?? Infinity
     for (const key of this.#byteNames.keys()) {
-      if (key.startsWith(dir) && key.slice(dir.length).split('/').length <= depth) this.#byteNames.delete(key)
+      if (!key.startsWith(prefix) || key.slice(dir.length).split('/').length > depth) continue
+      if (options.want?.(key) ?? true) this.#byteNames.delete(key)
     }
   }
 
@@ -169,7 +174,7 @@ export class FileStore implements Store {
     } catch (err) {
       const failure = err as WalkFailure
       if (failure.dir === '' && (failure.code === 'ENOENT' || (failure.code === 'ENOTDIR' && dir !== ''))) {
-        this.#forgetByteNames(dir, options.depth)
+        this.#forgetByteNames(dir, prefix, options)
         return
       }
       const where = failure.dir === undefined || failure.dir === '' ? prefix : dir + failure.dir
@@ -179,7 +184,7 @@ export class FileStore implements Store {
       .map((w) => ({ key: dir + w.name, path: w.path }))
       .filter((f) => f.key.startsWith(prefix) && !f.key.endsWith(TEMP_SUFFIX) && (options.want?.(f.key) ?? true))
       .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-    this.#forgetByteNames(dir, options.depth)
+    this.#forgetByteNames(dir, prefix, options)
     for (let i = 0; i < found.length; i++) {
       const { key, path: bytes } = found[i]
       if (typeof bytes === 'string') continue

@@ -84,6 +84,15 @@ export class AwaitedListeners {
     await this.#results.settled()
   }
 
+  /**
+   * Once every listener called so far has settled: the first failure since
+   * the last take(), which is then forgotten (SealedUploader's drain(), called
+   * again and again: each reports what failed since the one before).
+   */
+  async take (): Promise<ShoeboxError | undefined> {
+    return await this.#results.take() as ShoeboxError | undefined
+  }
+
   /** Undefined while there is room for another event's listeners; else resolves once there is (or stop()). */
   room (): Promise<void> | undefined {
     if (this.#running < MAX_RUNNING || this.#stopped) return undefined

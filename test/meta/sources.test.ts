@@ -154,6 +154,27 @@ t.test('archiveMetadataSource: record metadata with archive and record number', 
   ])
 })
 
+t.test('archiveMetadataSource behind a slow consumer: each record keeps its own archive and number', async (t) => {
+  const dir = tmp(t)
+  const names = ['a.sbx', 'b.sbx', 'c.sbx']
+  for (const name of names) {
+    const records = Array.from({ length: 3000 }, (_, i) => ({ metadata: { id: `${name}:${i + 1}` }, payload: Buffer.from('x') }))
+    await pipeline(Readable.from(records, { objectMode: true }), encode(), fs.createWriteStream(path.join(dir, name)))
+  }
+  // The next archive's 'file' event came while the records of the one before still waited in the
+  // source's buffer (the consumer, an ingest, slower than the read): they were told as the next archive's.
+  const wrong: string[] = []
+  let seen = 0
+  for await (const item of archiveMetadataSource(path.join(dir, '*.sbx'))) {
+    const origin = originOf(item)
+    const { id } = item as { id: string }
+    if (`${path.basename(origin?.file ?? '')}:${origin?.line}` !== id) wrong.push(`${id} as ${JSON.stringify(origin)}`)
+    if (++seen % 500 === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  t.equal(seen, 9000)
+  t.same(wrong.slice(0, 3), [], 'every origin right')
+})
+
 t.test('fileStatSource (--no-meta): every file but _mmmeta, with size, UTC times and SHA-1', async (t) => {
   const root = tmp(t)
   fs.mkdirSync(path.join(root, 'sub'))

@@ -110,3 +110,20 @@ t.test(`at most ${MAX_RUNNING} files' upload listeners run at once; every file i
   t.same(done.sort(), names, 'each listener finished before drain() resolved')
   await uploader.close()
 })
+
+t.test('each drain() reports the listener failures since the one before: a later failure is not masked by the first, nor the first repeated', async (t) => {
+  const { dir, store } = sealedFiles(t, 1)
+  const uploader = new SealedUploader(dir, store)
+  uploader.on('upload', async (event: UploadEvent) => {
+    await sleep(10)
+    if (event.key !== 'b.shoebox') throw new Error(`cannot note ${event.key}`)
+  })
+  await uploader.resume()
+  t.match(await uploader.drain(), { code: 'SHOEBOX_LISTENER_FAILED', message: /a\.shoebox.*: cannot note a\.shoebox$/ })
+  for (const name of ['b.shoebox', 'c.shoebox']) fs.writeFileSync(path.join(dir, name), encodeRecords([{ payload: name }]))
+  uploader.enqueue(path.join(dir, 'b.shoebox'))
+  t.equal(await uploader.drain(), undefined, "b's listener did its work: nothing failed since")
+  uploader.enqueue(path.join(dir, 'c.shoebox'))
+  t.match(await uploader.drain(), { code: 'SHOEBOX_LISTENER_FAILED', message: /c\.shoebox.*: cannot note c\.shoebox$/ }, "c's failure, not a's again")
+  await uploader.close()
+})

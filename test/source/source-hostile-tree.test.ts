@@ -75,6 +75,19 @@ t.test('a file store forgets a name that is not UTF-8 once a listing no longer f
   t.same(await read('sub/e\uFFFD.shoebox'), ['new'], 'read by its name, no listing since')
 })
 
+t.test('a fetch by positions of two names that are not UTF-8, back and forth: listing one kept the other openable', async (t) => {
+  const dir = path.join(tmp, 'bytes2')
+  fs.mkdirSync(dir)
+  for (const [byte, text] of [[0xe9, 'f'], [0xe8, 'g']] as const) {
+    fs.writeFileSync(Buffer.concat([Buffer.from(path.join(dir, text)), Buffer.from([byte]), Buffer.from('.shoebox')]), archive(`${text}1`, `${text}2`))
+  }
+  const { records } = await payloads('bytes2/*.shoebox', { positions: true })
+  t.same(records.map((r) => r.payload.toString()), ['f1', 'f2', 'g1', 'g2'])
+  const at = (i: number): Position => records[i].position as Position
+  // The listing made for the second name (want: that name alone) forgot the first one's bytes: its next record was NOT_FOUND.
+  t.same((await payloads('bytes2/*.shoebox', { positions: [at(0), at(2), at(1), at(3)] })).texts, ['f1', 'g1', 'f2', 'g2'])
+})
+
 t.test('a file deleted between the listing and its opening fails the read naming it, after the records before it', async (t) => {
   const dir = path.join(tmp, 'gone')
   fs.mkdirSync(dir)

@@ -162,3 +162,33 @@ t.test(`at most ${MAX_RUNNING} files' listeners run at once: the next file waits
   t.same(done.sort(), [...names].sort())
   t.equal(seen.length, names.length * 2, 'every record')
 })
+
+t.test("a read that fails (damage, strict) fails the stream only once the listeners of the files before it have settled", async (t) => {
+  const { dir, pattern } = archives(t, 1)
+  fs.writeFileSync(path.join(dir, '2.shoebox'), 'not an archive at all, but long enough to be looked at\n')
+  const noted: string[] = []
+  const source = archiveSource(pattern)
+  source.on('fileEnd', async (event: { name: string }) => {
+    await sleep(100)
+    noted.push(event.name)
+  })
+  const seen: string[] = []
+  const err = await pipeline(source, collect(seen)).then(() => undefined, (e: unknown) => e as Failure)
+  t.equal(err?.code, 'SHOEBOX_BAD_MAGIC', 'the damage is the error')
+  t.same(seen, ['1:0', '1:1'], 'the records before it first')
+  t.same(noted, ['1.shoebox'], "the last good file's note is taken when the pipeline rejects (a process exiting then keeps it)")
+})
+
+t.test('a listener that rejects after the read failed leaves the read\'s error, and no unhandled rejection', async (t) => {
+  const { dir, pattern } = archives(t, 1)
+  fs.writeFileSync(path.join(dir, '2.shoebox'), 'not an archive at all, but long enough to be looked at\n')
+  await withoutUnhandled(t, async () => {
+    const source = archiveSource(pattern)
+    source.on('fileEnd', async () => {
+      await sleep(50)
+      throw new Error('the database is locked')
+    })
+    await t.rejects(pipeline(source, collect([])), { code: 'SHOEBOX_BAD_MAGIC' })
+    await sleep(100)
+  })
+})
