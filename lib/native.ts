@@ -51,8 +51,12 @@ export interface NativeZstd {
   zstdOpen: (library?: string) => number
   /** One complete frame of `data`, on the thread pool. Throws a RangeError for a level outside the library's. */
   zstdCompress: (data: Uint8Array, level: number) => Promise<Buffer>
-  /** The content of the complete frames in `data`, on the thread pool; rejects with the library's error name. */
-  zstdDecompress: (data: Uint8Array) => Promise<Buffer>
+  /**
+   * The content of the complete frames in `data`, on the thread pool;
+   * rejects with the library's error name. `bound`: the most content they
+   * can hold, by their headers: decompressed into that much room in one pass.
+   */
+  zstdDecompress: (data: Uint8Array, bound?: number) => Promise<Buffer>
 }
 
 /** The addon as built, or null when it is not built or switched off in `env`. */

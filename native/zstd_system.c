@@ -175,6 +175,7 @@ typedef struct {
   const uint8_t *src;
   size_t size;
   int level;
+  size_t bound; /* decompress: the room for one pass (NO_BOUND: none given) */
   uint8_t *out; /* malloc'd; handed to the Buffer, which frees it */
   size_t out_size;
   const char *error; /* a static string (ours, or ZSTD_getErrorName's) */
@@ -218,18 +219,44 @@ static void compress_execute (napi_env env, void *data) {
   shrink(job);
 }
 
-/* Room for `more` bytes past job->out_size in job->out (of *capacity); 0 when there is none to be had. */
-static int reserve (job_t *job, size_t *capacity, size_t more, int exactly) {
-  if (more > CONTENT_MAX - job->out_size) { fail(job, "the content is larger than a Buffer can hold"); return 0; }
+/* Room for `more` bytes past job->out_size in job->out (of *capacity), within `limit`; 0 when there is none to be had. */
+static int reserve (job_t *job, size_t *capacity, size_t more, int exactly, size_t limit) {
+  if (more > limit - job->out_size) {
+    fail(job, limit == CONTENT_MAX ? "the content is larger than a Buffer can hold" : "the frames hold more than the bound their headers give");
+    return 0;
+  }
   size_t need = job->out_size + more;
   if (need <= *capacity && *capacity > 0) return 1;
   size_t grown = exactly ? need : (*capacity * 2 > need ? *capacity * 2 : need);
-  if (grown > CONTENT_MAX) grown = CONTENT_MAX;
+  if (grown > limit) grown = need;
   if (grown == 0) grown = 1;
   uint8_t *out = realloc(job->out, grown);
   if (out == NULL) { fail(job, "out of memory"); return 0; }
   job->out = out;
   *capacity = grown;
+  return 1;
+}
+
+#define NO_BOUND SIZE_MAX
+
+/*
+ * The frames in job->src decompressed into job->bound bytes of room, in one
+ * call: straight into the output, where a frame without a content size
+ * would otherwise stream through the library's window and be copied out of
+ * it. 0 when that fails (damage: the frame-by-frame path below then says
+ * what the library says of it, in the package's words).
+ */
+static int decompress_in_one_pass (job_t *job) {
+  job->out = malloc(job->bound > 0 ? job->bound : 1);
+  if (job->out == NULL) return 0;
+  size_t got = lib.decompressDCtx(thread_dctx, job->out, job->bound, job->src, job->size);
+  if (lib.isError(got)) {
+    free(job->out);
+    job->out = NULL;
+    return 0;
+  }
+  job->out_size = got;
+  shrink(job);
   return 1;
 }
 
@@ -240,7 +267,8 @@ static int reserve (job_t *job, size_t *capacity, size_t more, int exactly) {
  * growing (the bound lib/compress/zstd-frame.ts relies on). A frame without
  * one (other encoders', and the frames of a salvage) is streamed into a
  * buffer that grows: its blocks bound it, and the reader has checked that
- * bound against maxFrameSize before handing the frame here.
+ * bound against maxFrameSize before handing the frame here. Given a bound,
+ * the content never grows past it: a frame that would is an error.
  */
 static void decompress_execute (napi_env env, void *data) {
   (void)env;
@@ -248,6 +276,8 @@ static void decompress_execute (napi_env env, void *data) {
   if (job->size == 0) { fail(job, "incomplete frame"); return; } /* as @mongodb-js/zstd says */
   if (thread_dctx == NULL) thread_dctx = lib.createDCtx();
   if (thread_dctx == NULL) { fail(job, "out of memory (ZSTD_createDCtx)"); return; }
+  if (job->bound != NO_BOUND && decompress_in_one_pass(job)) return;
+  const size_t limit = job->bound != NO_BOUND ? job->bound : CONTENT_MAX;
   size_t capacity = 0;
   size_t at = 0;
   while (at < job->size) {
@@ -257,7 +287,7 @@ static void decompress_execute (napi_env env, void *data) {
     unsigned long long content = lib.isError(length) ? ZSTD_CONTENTSIZE_ERROR : lib.getFrameContentSize(frame, left);
     if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != ZSTD_CONTENTSIZE_ERROR) {
       if (content > CONTENT_MAX) { fail(job, "the content is larger than a Buffer can hold"); return; }
-      if (!reserve(job, &capacity, (size_t)content, 1)) return;
+      if (!reserve(job, &capacity, (size_t)content, 1, limit)) return;
       size_t got = lib.decompressDCtx(thread_dctx, job->out + job->out_size, (size_t)content, frame, length);
       if (lib.isError(got)) { fail(job, lib.getErrorName(got)); return; }
       job->out_size += got;
@@ -270,9 +300,14 @@ static void decompress_execute (napi_env env, void *data) {
     for (;;) {
       if (job->out_size == capacity) {
         size_t guess = left * 8 < ((size_t)128 << 10) ? ((size_t)128 << 10) : left * 8;
-        if (!reserve(job, &capacity, capacity == 0 ? guess : capacity, 0)) return;
+        size_t more = capacity == 0 ? guess : capacity;
+        /* At the bound: no room, and the frame must end without more content (below). */
+        if (more > limit - job->out_size) more = limit - job->out_size;
+        if (!reserve(job, &capacity, more, 0, limit)) return;
       }
-      zstd_out_buffer out = { job->out + job->out_size, capacity - job->out_size, 0 };
+      /* (A bound of 0 still has 1 byte allocated: the room given is the bound's.) */
+      zstd_out_buffer out = { job->out + job->out_size, (capacity < limit ? capacity : limit) - job->out_size, 0 };
+      size_t before = in.pos;
       size_t hint = lib.decompressStream(thread_dctx, &out, &in);
       job->out_size += out.pos;
       if (lib.isError(hint)) {
@@ -281,6 +316,11 @@ static void decompress_execute (napi_env env, void *data) {
         return;
       }
       if (hint == 0) break; /* the frame is decoded and flushed */
+      if (out.size == 0 && in.pos == before) {
+        lib.DCtx_reset(thread_dctx, ZSTD_RESET_SESSION_ONLY);
+        fail(job, "the frames hold more than the bound their headers give");
+        return;
+      }
       if (in.pos == in.size && out.pos < out.size) {
         lib.DCtx_reset(thread_dctx, ZSTD_RESET_SESSION_ONLY);
         fail(job, "incomplete frame");
@@ -333,7 +373,7 @@ static void complete (napi_env env, napi_status status, void *data) {
 }
 
 /* Queue `execute` over argument 0 (a Uint8Array) on the pool; returns its promise, or throws (argument, memory). */
-static napi_value start (napi_env env, napi_value input, int level, napi_async_execute_callback execute, const char *usage) {
+static napi_value start (napi_env env, napi_value input, int level, size_t bound, napi_async_execute_callback execute, const char *usage) {
   bool is_typedarray = false;
   napi_typedarray_type type;
   void *src = NULL;
@@ -348,6 +388,7 @@ static napi_value start (napi_env env, napi_value input, int level, napi_async_e
   job->src = src;
   job->size = size;
   job->level = level;
+  job->bound = bound;
   napi_value promise, name;
   if (napi_create_reference(env, input, 1, &job->input) != napi_ok) { free(job); return NULL; }
   if (napi_create_string_utf8(env, "shoebox:zstd", NAPI_AUTO_LENGTH, &name) != napi_ok ||
@@ -406,22 +447,37 @@ static napi_value zstd_compress (napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, message);
     return NULL;
   }
-  return start(env, argv[0], (int)level, compress_execute, "zstdCompress: data must be a Uint8Array");
+  return start(env, argv[0], (int)level, NO_BOUND, compress_execute, "zstdCompress: data must be a Uint8Array");
 }
 
 /*
- * zstdDecompress(data: Uint8Array): Promise<Buffer>
+ * zstdDecompress(data: Uint8Array, bound?: number): Promise<Buffer>
  * The content of the complete frames in `data` (skippable frames skipped);
  * rejects with the library's error name, or "incomplete frame" when `data`
- * ends inside one (empty too), as @mongodb-js/zstd does.
+ * ends inside one (empty too), as @mongodb-js/zstd does. `bound`, the most
+ * content the frames can hold by their headers (the reader's walker knows
+ * it): room to decompress them into in one pass.
  */
 static napi_value zstd_decompress (napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (!require_open(env)) return NULL;
-  if (argc != 1) { napi_throw_type_error(env, NULL, "zstdDecompress(data)"); return NULL; }
-  return start(env, argv[0], 0, decompress_execute, "zstdDecompress: data must be a Uint8Array");
+  if (argc < 1 || argc > 2) { napi_throw_type_error(env, NULL, "zstdDecompress(data, bound?)"); return NULL; }
+  size_t bound = NO_BOUND;
+  napi_valuetype type = napi_undefined;
+  if (argc == 2 && napi_typeof(env, argv[1], &type) != napi_ok) return NULL;
+  if (type != napi_undefined) {
+    double value;
+    /* A bound past what a Buffer holds (Infinity too) is no help: decompressed frame by frame. */
+    if (type != napi_number || napi_get_value_double(env, argv[1], &value) != napi_ok || !(value >= 0) ||
+        (value <= (double)CONTENT_MAX && value != (double)(size_t)value)) {
+      napi_throw_range_error(env, NULL, "zstdDecompress: bound must be a whole number of bytes");
+      return NULL;
+    }
+    if (value <= (double)CONTENT_MAX) bound = (size_t)value;
+  }
+  return start(env, argv[0], 0, bound, decompress_execute, "zstdDecompress: data must be a Uint8Array");
 }
 
 napi_value zstd_system_export (napi_env env, napi_value exports) {

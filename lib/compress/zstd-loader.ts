@@ -36,8 +36,14 @@ export interface ZstdBackend {
   readonly name: 'node:zlib' | 'libzstd' | '@mongodb-js/zstd'
   /** One complete frame of `data`. */
   compress: (data: Buffer, level: number) => Promise<Buffer>
-  /** The content of one or more complete frames. */
-  decompress: (data: Buffer) => Promise<Buffer>
+  /**
+   * The content of one or more complete frames. `bound`: the most content
+   * they can hold, by their headers (zstd-frame.ts), when the caller walked
+   * them: the libzstd backend decompresses into that much room in one pass
+   * (frames without a content size otherwise stream through the library's
+   * window); the others need no hint.
+   */
+  decompress: (data: Buffer, bound?: number) => Promise<Buffer>
 }
 
 export type ZstdChoice = 'auto' | 'zlib' | 'libzstd' | 'package' | '0'
@@ -107,7 +113,7 @@ function limited (backend: ZstdBackend | null): ZstdBackend | null {
   return {
     name: backend.name,
     compress: async (data, level) => await gate.run(async () => await backend.compress(data, level)),
-    decompress: async (data) => await gate.run(async () => await backend.decompress(data))
+    decompress: async (data, bound) => await gate.run(async () => await backend.decompress(data, bound))
   }
 }
 
@@ -177,7 +183,7 @@ function libzstdBackend (): ZstdBackend | null {
   return {
     name: 'libzstd',
     compress: async (data, level) => await native.zstdCompress(data, level),
-    decompress: async (data) => await native.zstdDecompress(data)
+    decompress: async (data, bound) => await native.zstdDecompress(data, bound)
   }
 }
 

@@ -119,6 +119,41 @@ t.test(`the zstd command reads libzstd's frames, and libzstd reads the command's
   }
 })
 
+t.test('libzstd with the walker\'s bound: the content in one pass, and never more than the bound', async (t) => {
+  const [[, libzstd], [, pkg]] = await backends()
+  const dir = t.testdir({})
+  fs.writeFileSync(path.join(dir, 'many'), many)
+  const sized = haveCommand ? execFileSync('zstd', ['-c', '-3', path.join(dir, 'many')]) : await pkg.compress(many, 3)
+  const empty = await libzstd.compress(Buffer.alloc(0), 1)
+  for (const [name, frames, content] of [
+    ['the package\'s frame (no content size)', await pkg.compress(many, 1), many],
+    ['libzstd\'s frame (no content size)', await libzstd.compress(many, 1), many],
+    ['the zstd command\'s frame (a content size)', sized, many],
+    ['two frames', Buffer.concat([await pkg.compress(many, 1), await libzstd.compress(many.subarray(0, 10), 1)]), Buffer.concat([many, many.subarray(0, 10)])],
+    ['an empty frame', empty, Buffer.alloc(0)]
+  ] as Array<[string, Buffer, Buffer]>) {
+    const bound = walkFrames(frames).frames.reduce((sum, f) => sum + f.bound, 0)
+    t.ok(bound >= content.length, `${name}: bound ${bound} >= ${content.length}`)
+    t.ok((await libzstd.decompress(frames, bound)).equals(content), `${name}: with its bound`)
+    t.ok((await libzstd.decompress(frames, content.length)).equals(content), `${name}: with exactly its content's room`)
+    if (content.length > 0) {
+      await t.rejects(libzstd.decompress(frames, content.length - 1), { message: 'the frames hold more than the bound their headers give' }, `${name}: one byte less`)
+      await t.rejects(libzstd.decompress(frames, 0), { message: 'the frames hold more than the bound their headers give' }, `${name}: none`)
+    }
+  }
+  t.equal(await verdict(libzstd, Buffer.alloc(0)), 'error incomplete frame', 'empty input, with or without a bound')
+  await t.rejects(libzstd.decompress(Buffer.alloc(0), 10), { message: 'incomplete frame' })
+  for (const bad of [-1, 1.5, Number.NaN]) await t.rejects(libzstd.decompress(empty, bad), RangeError, `bound ${bad}`)
+  t.ok((await libzstd.decompress(empty, Infinity)).equals(Buffer.alloc(0)), 'a bound past any Buffer: as none')
+  // Damage with a bound: the same words as without (the one pass fails, the frame-by-frame pass says why).
+  const garbled = await libzstd.compress(many, 1)
+  garbled[zstdBlockEnds(garbled)[2] + 3] ^= 0xff
+  const theirs = await verdict(pkg, garbled)
+  t.match(theirs, /^error /)
+  t.equal(await verdict(libzstd, garbled), theirs)
+  await t.rejects(libzstd.decompress(garbled, many.length), { message: theirs.slice('error '.length) })
+})
+
 /** What a backend's decompress() makes of `input`: its content's length, or its error's message. */
 async function verdict (b: ZstdBackend, input: Buffer): Promise<string> {
   try {
