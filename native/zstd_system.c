@@ -6,9 +6,10 @@
  * Why this exists: on Node 20 shoebox otherwise compresses through
  * @mongodb-js/zstd, whose binding (Rust, napi-rs) makes a new compression
  * context for every call and copies every input block before compressing
- * it; over 200 MB of event NDJSON in 1 MiB blocks at level 1 that costs
- * ~17% more CPU than the same libzstd with one context reused (0.52-0.54
- * against 0.43-0.44 CPU-seconds, bench/RESULTS.md). Here each pool thread
+ * it; over 200 MB of event NDJSON in 1 MiB blocks at level 1, one call at
+ * a time, that costs 0.48-0.52 CPU-seconds against 0.44-0.47 here, and a
+ * whole `shoebox write --zstd` of it 0.055-0.09 more (bench/RESULTS.md).
+ * Here each pool thread
  * keeps its own contexts (thread-local, made on its first job, reused for
  * the life of the process), compresses straight from the caller's buffer
  * (a reference keeps it alive; nothing is copied in), and the frame goes
