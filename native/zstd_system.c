@@ -144,10 +144,13 @@ static napi_value zstd_open (napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&open_lock);
   if (!opened) {
     void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    /* What a missing function is said after: the library's name. */
+    size_t named = (size_t)snprintf(why, sizeof why, "%s: ", name);
+    if (named >= sizeof why) named = sizeof why - 1;
     if (handle == NULL) {
       const char *error = dlerror();
       snprintf(why, sizeof why, "%s", error != NULL ? error : name);
-    } else if (!resolve(handle, why + snprintf(why, sizeof why, "%s: ", name), sizeof why - strlen(why))) {
+    } else if (!resolve(handle, why + named, sizeof why - named)) {
       dlclose(handle);
     } else if (lib.versionNumber() < 10400) {
       unsigned v = lib.versionNumber();
@@ -314,7 +317,8 @@ static void decompress_execute (napi_env env, void *data) {
     zstd_in_buffer in = { frame, left, 0 };
     for (;;) {
       if (job->out_size == capacity) {
-        size_t guess = left * 8 < ((size_t)128 << 10) ? ((size_t)128 << 10) : left * 8;
+        /* 8x the compressed bytes, from 128 KiB to 64 MiB, then doubled as needed. */
+        size_t guess = left < ((size_t)16 << 10) ? ((size_t)128 << 10) : left < ((size_t)8 << 20) ? left * 8 : ((size_t)64 << 20);
         size_t more = capacity == 0 ? guess : capacity;
         /* At the bound: no room, and the frame must end without more content (below). */
         if (more > limit - job->out_size) more = limit - job->out_size;
