@@ -1,8 +1,8 @@
 /**
  * The zstd backends against each other (lib/compress/zstd-loader.ts): the
  * system's libzstd through the native addon (native/zstd_system.c, the
- * default here, on Node 20 with the addon built, so the other zstd test
- * files run on it) and @mongodb-js/zstd. Each reads the other's frames and
+ * default on Node 20 with the addon built, so the other zstd test files
+ * run on it there) and @mongodb-js/zstd. Each reads the other's frames and
  * the `zstd` command's (with and without a content size or checksum), and
  * the command reads ours; every level boundary; empty, 1-byte and
  * many-block inputs; damaged, torn and lying frames fail alike, and the
@@ -17,6 +17,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import zlib from 'node:zlib'
 import t from 'tap'
 import { loadZstd, zstd, zstdFrame, type ZstdBackend } from '../../lib/compress/zstd.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
@@ -40,6 +41,11 @@ const randomLines = (bytes: number): Buffer => {
 const many = randomLines(5 * BLOCK + 5000)
 const inputs: Array<[string, Buffer]> = [['empty', Buffer.alloc(0)], ['1 byte', Buffer.from('x')], ['1000 bytes', many.subarray(0, 1000)], ['6 blocks', many]]
 
+/** Node >= 22.15: node:zlib has zstd, and comes first under auto. */
+const nodeHasZstd = typeof (zlib as unknown as { zstdCompress?: unknown }).zstdCompress === 'function'
+/** What auto picks here when the backends before it are `next`: node:zlib where Node has zstd. */
+const underAuto = (next: string | null): string | null => nodeHasZstd ? 'node:zlib' : next
+
 const haveCommand = ((): boolean => {
   try {
     execFileSync('zstd', ['--version'], { stdio: 'ignore' })
@@ -53,7 +59,7 @@ t.test('the addon is built here, and both backends load', async (t) => {
   t.ok(loadNativeZstd() !== null, 'the addon has the zstd functions')
   t.equal((await loadZstd('libzstd'))?.name, 'libzstd')
   t.equal((await loadZstd('package'))?.name, '@mongodb-js/zstd')
-  t.equal((await loadZstd('auto'))?.name, 'libzstd', 'auto on Node 20: the system library before the package')
+  t.equal((await loadZstd('auto'))?.name, underAuto('libzstd'), 'auto: node:zlib where Node has zstd, else the system library before the package')
 })
 
 async function backends (): Promise<Array<[string, ZstdBackend]>> {
@@ -311,10 +317,10 @@ console.log(JSON.stringify({ name: backend?.name ?? null, ok, unsupported }))`
 
 t.test('libzstd unavailable: auto falls back to the package without a word; SHOEBOX_ZSTD=libzstd then has none', async (t) => {
   const cases: Array<[string, NodeJS.ProcessEnv, string | null]> = [
-    ['the default', {}, 'libzstd'],
-    ['SHOEBOX_LIBZSTD naming a missing file', { SHOEBOX_LIBZSTD: path.join(tmp, 'missing.so') }, '@mongodb-js/zstd'],
-    ['SHOEBOX_LIBZSTD naming a library that is not zstd', { SHOEBOX_LIBZSTD: 'libc.so.6' }, '@mongodb-js/zstd'],
-    ['SHOEBOX_NATIVE=0', { SHOEBOX_NATIVE: '0' }, '@mongodb-js/zstd'],
+    ['the default', {}, underAuto('libzstd')],
+    ['SHOEBOX_LIBZSTD naming a missing file', { SHOEBOX_LIBZSTD: path.join(tmp, 'missing.so') }, underAuto('@mongodb-js/zstd')],
+    ['SHOEBOX_LIBZSTD naming a library that is not zstd', { SHOEBOX_LIBZSTD: 'libc.so.6' }, underAuto('@mongodb-js/zstd')],
+    ['SHOEBOX_NATIVE=0', { SHOEBOX_NATIVE: '0' }, underAuto('@mongodb-js/zstd')],
     ['SHOEBOX_ZSTD=package', { SHOEBOX_ZSTD: 'package' }, '@mongodb-js/zstd'],
     ['SHOEBOX_ZSTD=libzstd', { SHOEBOX_ZSTD: 'libzstd' }, 'libzstd'],
     ['SHOEBOX_ZSTD=libzstd, SHOEBOX_NATIVE=0', { SHOEBOX_ZSTD: 'libzstd', SHOEBOX_NATIVE: '0' }, null],
