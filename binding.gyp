@@ -2,8 +2,11 @@
   "targets": [
     {
       "target_name": "shoebox_native",
-      "sources": ["native/record_crc.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra"]
+      "sources": ["native/addon.c", "native/record_crc.c", "native/zstd_system.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "conditions": [
+        ["OS=='linux'", { "libraries": ["-ldl", "-lpthread"] }]
+      ]
     }
   ]
 }

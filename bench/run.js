@@ -27,6 +27,7 @@ import { zstdNotes, zstdTargets } from './zstd.js'
 import { metaIndexNotes, metaIndexTargets } from './meta-index.js'
 import { checksumImplementation } from '../dist/checksum.js'
 import { nativeRecords } from '../dist/native.js'
+import { loadZstd } from '../dist/compress/zstd-loader.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 
@@ -146,8 +147,8 @@ if (metaIndex !== null) {
   for (const line of metaIndexNotes(metaIndex)) console.log(line)
   console.log()
 }
-// Which code did the work: the encoder's speed depends on whether the native part was built.
-console.log(`Checksums: ${checksumImplementation()}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}.`)
+// Which code did the work: the encoder's speed depends on whether the native part was built, zstd's on the backend.
+console.log(`Checksums: ${checksumImplementation()}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}; zstd: ${(await loadZstd())?.name ?? 'none'} (SHOEBOX_ZSTD=${process.env.SHOEBOX_ZSTD ?? 'auto'}).`)
 console.log()
 console.log('Targets:')
 for (const line of targets(codec, cli)) console.log(line)

@@ -1,6 +1,8 @@
 /**
- * The optional native part of shoebox (native/record_crc.c, built by
- * `npm install` through scripts/build-native.js): two functions that work
+ * The optional native part of shoebox (native/, built by `npm install`
+ * through scripts/build-native.js), one addon of two independent parts.
+ *
+ * The record functions (native/record_crc.c): two functions that work
  * on a whole slab of encoded records in one call, so that the encoder pays
  * for one crossing into native code per slab instead of one per record
  * (that crossing costs more than hashing a record). Everything works
@@ -34,16 +36,52 @@ export interface NativeRecords {
   frameLines?: (input: Uint8Array, slab: Uint8Array, block: Uint8Array, ends: Uint32Array, state: Uint32Array) => void
 }
 
-/** Load the native functions: null when they are not built, not usable on this CPU, or switched off in `env`. */
-export function loadNative (env: NodeJS.ProcessEnv = process.env): NativeRecords | null {
+/**
+ * zstd through the system's libzstd (native/zstd_system.c), for
+ * lib/compress/zstd-loader.ts. Absent on Windows and from a build that
+ * predates it.
+ */
+export interface NativeZstd {
+  /**
+   * Open the system's libzstd (`library`: a file name or path; default its
+   * soname, libzstd.so.1 or libzstd.1.dylib) and return its
+   * ZSTD_versionNumber(). Throws why not: not found, not zstd, older than
+   * 1.4.0. The first library opened is the process's.
+   */
+  zstdOpen: (library?: string) => number
+  /** One complete frame of `data`, on the thread pool. Throws a RangeError for a level outside the library's. */
+  zstdCompress: (data: Uint8Array, level: number) => Promise<Buffer>
+  /**
+   * The content of the complete frames in `data`, on the thread pool;
+   * rejects with the library's error name. `bound`: the most content they
+   * can hold, by their headers: decompressed into that much room in one pass.
+   */
+  zstdDecompress: (data: Uint8Array, bound?: number) => Promise<Buffer>
+}
+
+/** The addon as built, or null when it is not built or switched off in `env`. */
+function loadAddon (env: NodeJS.ProcessEnv): Partial<NativeRecords & NativeZstd> | null {
   if (env.SHOEBOX_NATIVE === '0') return null
   try {
     // From lib/ (tests) and dist/ (the package) alike, the build is one level up.
-    const addon = createRequire(import.meta.url)('../build/Release/shoebox_native.node') as Partial<NativeRecords>
-    return typeof addon.seal === 'function' && typeof addon.place === 'function' ? addon as NativeRecords : null
+    return createRequire(import.meta.url)('../build/Release/shoebox_native.node') as Partial<NativeRecords & NativeZstd>
   } catch {
     return null // not built (no compiler at install) or built for another platform
   }
+}
+
+/** Load the native functions: null when they are not built, not usable on this CPU, or switched off in `env`. */
+export function loadNative (env: NodeJS.ProcessEnv = process.env): NativeRecords | null {
+  const addon = loadAddon(env)
+  return typeof addon?.seal === 'function' && typeof addon.place === 'function' ? addon as NativeRecords : null
+}
+
+/** The addon's zstd functions (libzstd not opened yet): null when not built, not on this platform, or switched off in `env`. */
+export function loadNativeZstd (env: NodeJS.ProcessEnv = process.env): NativeZstd | null {
+  const addon = loadAddon(env)
+  return typeof addon?.zstdOpen === 'function' && typeof addon.zstdCompress === 'function' && typeof addon.zstdDecompress === 'function'
+    ? addon as NativeZstd
+    : null
 }
 
 /** The native slab functions, or null when they are not available here. */

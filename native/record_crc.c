@@ -20,6 +20,7 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "addon.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -398,7 +399,7 @@ static napi_value frame_lines (napi_env env, napi_callback_info info) {
 
 #endif /* SHOEBOX_X86_64 */
 
-static napi_value init (napi_env env, napi_value exports) {
+napi_value record_crc_export (napi_env env, napi_value exports) {
 #ifdef SHOEBOX_X86_64
   if (cpu_has_crc_instructions()) {
     pthread_once(&crc32_table_once, make_crc32_table);
@@ -414,5 +415,3 @@ static napi_value init (napi_env env, napi_value exports) {
   (void)env;
   return exports;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

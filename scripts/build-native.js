@@ -1,10 +1,11 @@
 /**
- * The package's install step: build the optional native record checksummer
- * (native/record_crc.c, see lib/native.ts) with node-gyp. shoebox works
- * without it, so a machine that cannot build it (no C compiler, no Python,
- * no Node headers) still installs: this prints one line saying so and exits 0,
- * and records are then checksummed one at a time through @node-rs/crc32.
- * SHOEBOX_NATIVE=0 skips the build.
+ * The package's install step: build the optional native part (native/, see
+ * lib/native.ts: the record checksummer and zstd through the system's
+ * libzstd) with node-gyp. shoebox works without it, so a machine that
+ * cannot build it (no C compiler, no Python, no Node headers) still
+ * installs: this prints one line saying so and exits 0; records are then
+ * checksummed one at a time through @node-rs/crc32, and zstd goes through
+ * node:zlib or @mongodb-js/zstd. SHOEBOX_NATIVE=0 skips the build.
  */
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
@@ -24,5 +25,5 @@ if (result.status !== 0) {
   const reason = result.error !== undefined
     ? result.error.message
     : (result.stderr.split('\n').find((line) => /error/i.test(line) && !/^gyp info/.test(line)) ?? `node-gyp exited with ${String(result.status)}`)
-  process.stderr.write(`shoebox: native record checksummer not built (${reason.trim()}); using @node-rs/crc32 per record instead\n`)
+  process.stderr.write(`shoebox: native part not built (${reason.trim()}); using @node-rs/crc32 per record, and @mongodb-js/zstd rather than the system's libzstd, instead\n`)
 }

@@ -37,7 +37,7 @@ t.test('a failed build still installs, with one line saying why', async (t) => {
   t.equal(status, 0, 'exit 0')
   t.equal(fs.readFileSync(called, 'utf8'), 'rebuild', 'node-gyp was asked to rebuild')
   t.same(stderr.split('\n').filter(Boolean), [
-    'shoebox: native record checksummer not built (gyp ERR! stack Error: not found: make); using @node-rs/crc32 per record instead'
+    'shoebox: native part not built (gyp ERR! stack Error: not found: make); using @node-rs/crc32 per record, and @mongodb-js/zstd rather than the system\'s libzstd, instead'
   ], 'one line, with the first error node-gyp printed')
 })
 

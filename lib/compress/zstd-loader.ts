@@ -5,35 +5,50 @@
  *
  * - node:zlib, where the runtime has zstd (Node >= 22.15): nothing extra to
  *   install, and frames carry their content checksum.
+ * - 'libzstd': the system's libzstd (>= 1.4.0), called from shoebox's own
+ *   optional native addon (native/zstd_system.c), where the addon was built
+ *   at install and the library is there (SHOEBOX_LIBZSTD names another file
+ *   than its soname). Each pool thread reuses its own context and reads the
+ *   caller's buffer in place: a `write --zstd` of 200 MB of event NDJSON
+ *   at level 1 costs 6-9% less CPU than with the package below
+ *   (bench/RESULTS.md). Its frames, as the package's, have no content size.
  * - @mongodb-js/zstd (an optionalDependency): prebuilt binaries inside
  *   per-platform registry packages, nothing compiled or downloaded at
  *   install; the work runs on its native thread pool. Its index.js (1.2.2)
  *   drops the level argument, so the binding module underneath is used, which
  *   takes it.
  *
- * Neither may load (another platform, an install without optional
- * dependencies): then gzip and plain archives still work, and anything zstd
- * fails with SHOEBOX_UNSUPPORTED naming its file or directory. The
- * SHOEBOX_ZSTD environment variable chooses: 'auto' (default), 'zlib',
- * 'package', or '0' (none: how the tests see an install without zstd).
+ * None may load (another platform, an install without optional
+ * dependencies nor a compiler or libzstd): then gzip and plain archives
+ * still work, and anything zstd fails with SHOEBOX_UNSUPPORTED naming its
+ * file or directory. The SHOEBOX_ZSTD environment variable chooses: 'auto'
+ * (default), 'zlib', 'libzstd', 'package', or '0' (none: how the tests see
+ * an install without zstd).
  */
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import zlib from 'node:zlib'
 import { ShoeboxError } from '../errors.js'
+import { loadNativeZstd } from '../native.js'
 
 export interface ZstdBackend {
-  readonly name: 'node:zlib' | '@mongodb-js/zstd'
+  readonly name: 'node:zlib' | 'libzstd' | '@mongodb-js/zstd'
   /** One complete frame of `data`. */
   compress: (data: Buffer, level: number) => Promise<Buffer>
-  /** The content of one or more complete frames. */
-  decompress: (data: Buffer) => Promise<Buffer>
+  /**
+   * The content of one or more complete frames. `bound`: the most content
+   * they can hold, by their headers (zstd-frame.ts), when the caller walked
+   * them: the libzstd backend decompresses into that much room in one pass
+   * (frames without a content size otherwise stream through the library's
+   * window); the others need no hint.
+   */
+  decompress: (data: Buffer, bound?: number) => Promise<Buffer>
 }
 
-export type ZstdChoice = 'auto' | 'zlib' | 'package' | '0'
+export type ZstdChoice = 'auto' | 'zlib' | 'libzstd' | 'package' | '0'
 
-const CHOICES: readonly ZstdChoice[] = ['auto', 'zlib', 'package', '0']
+const CHOICES: readonly ZstdChoice[] = ['auto', 'zlib', 'libzstd', 'package', '0']
 
 const loaded = new Map<ZstdChoice, Promise<ZstdBackend | null>>()
 
@@ -58,20 +73,25 @@ export async function requireZstd (what: string, choice?: ZstdChoice): Promise<Z
   const backend = await loadZstd(choice)
   if (backend !== null) return backend
   throw new ShoeboxError('SHOEBOX_UNSUPPORTED',
-    `${what}: zstd is not available in this install (Node < 22.15 and the optional @mongodb-js/zstd package did not load${zstdChoice() === '0' ? ', or SHOEBOX_ZSTD=0' : ''}); gzip and plain archives still work`)
+    `${what}: zstd is not available in this install (Node < 22.15, no system libzstd through the native addon, and the optional @mongodb-js/zstd package did not load${zstdChoice() === '0' ? ', or SHOEBOX_ZSTD=0' : ''}); gzip and plain archives still work`)
 }
 
+/** The first backend `choice` allows that loads (auto: in the order above). */
 async function load (choice: ZstdChoice): Promise<ZstdBackend | null> {
   if (choice === '0') return null
-  if (choice !== 'package') {
+  if (choice === 'auto' || choice === 'zlib') {
     const fromZlib = zlibBackend()
     if (fromZlib !== null || choice === 'zlib') return limited(fromZlib)
+  }
+  if (choice === 'auto' || choice === 'libzstd') {
+    const fromLibzstd = libzstdBackend()
+    if (fromLibzstd !== null || choice === 'libzstd') return limited(fromLibzstd)
   }
   return limited(await packageBackend())
 }
 
 /**
- * Jobs one backend runs at once. Both backends run on libuv's thread pool
+ * Jobs one backend runs at once. Every backend runs on libuv's thread pool
  * (UV_THREADPOOL_SIZE, default 4), where file reads and writes wait too: the
  * rolling sink starts a compression per flush block as soon as it is cut, and
  * with every pool thread compressing, the read of the next stdin chunk queued
@@ -93,7 +113,7 @@ function limited (backend: ZstdBackend | null): ZstdBackend | null {
   return {
     name: backend.name,
     compress: async (data, level) => await gate.run(async () => await backend.compress(data, level)),
-    decompress: async (data) => await gate.run(async () => await backend.decompress(data))
+    decompress: async (data, bound) => await gate.run(async () => await backend.decompress(data, bound))
   }
 }
 
@@ -142,6 +162,28 @@ function zlibBackend (): ZstdBackend | null {
     decompress: async (data) => await new Promise((resolve, reject) => {
       zstdDecompress(data, (err, out) => { if (err !== null) reject(err); else resolve(out) })
     })
+  }
+}
+
+/**
+ * The system's libzstd through the native addon: null when the addon is not
+ * built or is switched off (SHOEBOX_NATIVE=0), or the library does not open
+ * (absent, not zstd, older than 1.4.0); the next backend is then used,
+ * without a word, as when the package is not installed.
+ */
+function libzstdBackend (): ZstdBackend | null {
+  const native = loadNativeZstd()
+  if (native === null) return null
+  try {
+    const library = process.env.SHOEBOX_LIBZSTD
+    native.zstdOpen(library === undefined || library === '' ? undefined : library)
+  } catch {
+    return null
+  }
+  return {
+    name: 'libzstd',
+    compress: async (data, level) => await native.zstdCompress(data, level),
+    decompress: async (data, bound) => await native.zstdDecompress(data, bound)
   }
 }
 

@@ -400,7 +400,7 @@ export class ZstdDecompressStage extends Transform {
         this.#ahead.push({ start, frame, bound: 0, content: null, settled: true })
       } else {
         this.#backend ??= await requireZstd(this.#options.file ?? 'zstd input', this.#options.backend)
-        const ahead: Ahead = { start, frame, bound: extent.bound, content: this.#backend.decompress(frame), settled: false }
+        const ahead: Ahead = { start, frame, bound: extent.bound, content: this.#backend.decompress(frame, extent.bound), settled: false }
         // Also keeps a rejection from counting as "unhandled": #deliver awaits it in order.
         const settle = (): void => { ahead.settled = true; this.#finished() }
         ahead.content?.then(settle, settle)
@@ -634,7 +634,7 @@ export async function salvageFrame (bytes: Buffer, backend: ZstdBackend, maxFram
   while (within >= 1 && leading.bounds[within - 1] > maxFrameSize) within--
   for (let k = within; k >= 1; k--) {
     try {
-      return { content: await backend.decompress(leading.frame(k)), blocks: k, of: leading.count }
+      return { content: await backend.decompress(leading.frame(k), leading.bounds[k - 1]), blocks: k, of: leading.count }
     } catch {
       // Damage within these blocks: try one fewer.
     }

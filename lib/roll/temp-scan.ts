@@ -201,7 +201,7 @@ async function readFrame (file: FileWindow, pos: number, zstd: ZstdBackend): Pro
       if (extent.skippable) return { content: Buffer.alloc(0), end: extent.end }
       try {
         const frame = (await file.bytes(pos, extent.end - pos)).subarray(0, extent.end - pos)
-        return { content: await zstd.decompress(frame), end: extent.end }
+        return { content: await zstd.decompress(frame, extent.bound), end: extent.end }
       } catch {
         return undefined
       }

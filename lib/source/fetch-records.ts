@@ -237,7 +237,7 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
     if (typeof extent === 'object' && !extent.skippable) {
       // Whole frames only: a frame is decompressed once it is all there.
       try {
-        frames.push(await backend.decompress(bytes.subarray(walker.start, extent.end)))
+        frames.push(await backend.decompress(bytes.subarray(walker.start, extent.end), extent.bound))
         held += frames[frames.length - 1].length
       } catch (err) {
         damage = `is damaged (${(err as Error).message})`

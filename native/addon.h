@@ -1,0 +1,11 @@
+/* The addon's parts (native/addon.c registers them): each adds its functions to `exports`, or none where it cannot work. */
+#ifndef SHOEBOX_ADDON_H
+#define SHOEBOX_ADDON_H
+#include <node_api.h>
+
+/* seal(), place(), frameLines(): native/record_crc.c (x86-64 with PCLMULQDQ and SSE4.2 only). */
+napi_value record_crc_export (napi_env env, napi_value exports);
+/* zstdOpen(), zstdCompress(), zstdDecompress(): native/zstd_system.c (not on Windows). */
+napi_value zstd_system_export (napi_env env, napi_value exports);
+
+#endif

@@ -1,0 +1,521 @@
+/*
+ * zstd through the system's libzstd (see lib/compress/zstd-loader.ts, the
+ * 'libzstd' backend): compress one block into one frame, decompress frames,
+ * on libuv's thread pool.
+ *
+ * Why this exists: on Node 20 shoebox otherwise compresses through
+ * @mongodb-js/zstd, whose binding (Rust, napi-rs) makes a new compression
+ * context for every call and copies every input block before compressing
+ * it; over 200 MB of event NDJSON in 1 MiB blocks at level 1, one call at
+ * a time, that costs 0.48-0.52 CPU-seconds against 0.44-0.47 here, and a
+ * whole `shoebox write --zstd` of it 0.055-0.09 more (bench/RESULTS.md).
+ * Here each pool thread
+ * keeps its own contexts (thread-local, made on its first job, reused for
+ * the life of the process), compresses straight from the caller's buffer
+ * (a reference keeps it alive; nothing is copied in), and the frame goes
+ * out in a Buffer of its own size (its room shrunk in place).
+ *
+ * The library is opened at run time (dlopen by soname: libzstd.so.1, or
+ * libzstd.1.dylib), not linked: users' machines have the library far more
+ * often than its header, and a machine without it must still load this
+ * addon (the record functions live in it too). So the few functions used
+ * are declared here by hand: all of zstd's stable API, whose ABI has not
+ * changed since 1.4.0 (ZSTD_compress2 and the parameters are from 1.4.0), and the library is refused below that version. No
+ * Windows: nothing is exported there, as on a failed open, and shoebox uses
+ * the next backend.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include "addon.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The stable API's types, as zstd.h (>= 1.4.0) declares them. */
+typedef struct { const void *src; size_t size; size_t pos; } zstd_in_buffer;
+typedef struct { void *dst; size_t size; size_t pos; } zstd_out_buffer;
+#define ZSTD_CONTENTSIZE_UNKNOWN (0ULL - 1)
+#define ZSTD_CONTENTSIZE_ERROR (0ULL - 2)
+#define ZSTD_RESET_SESSION_ONLY 1
+#define ZSTD_RESET_SESSION_AND_PARAMETERS 3
+#define ZSTD_C_COMPRESSION_LEVEL 100
+#define ZSTD_C_CONTENT_SIZE_FLAG 200
+
+/* The library's functions, resolved once by zstd_open(). */
+static struct {
+  unsigned (*versionNumber) (void);
+  int (*minCLevel) (void);
+  int (*maxCLevel) (void);
+  size_t (*compressBound) (size_t);
+  unsigned (*isError) (size_t);
+  const char *(*getErrorName) (size_t);
+  void *(*createCCtx) (void);
+  size_t (*CCtx_reset) (void *cctx, int directive);
+  size_t (*CCtx_setParameter) (void *cctx, int parameter, int value);
+  size_t (*compress2) (void *cctx, void *dst, size_t capacity, const void *src, size_t size);
+  void *(*createDCtx) (void);
+  size_t (*DCtx_reset) (void *dctx, int directive);
+  size_t (*decompressDCtx) (void *dctx, void *dst, size_t capacity, const void *src, size_t size);
+  unsigned long long (*getFrameContentSize) (const void *src, size_t size);
+  size_t (*findFrameCompressedSize) (const void *src, size_t size);
+  size_t (*decompressStream) (void *dctx, zstd_out_buffer *out, zstd_in_buffer *in);
+} lib;
+
+/* One library per process, opened by the first zstdOpen() that succeeds (worker threads load this addon too). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static int opened = 0;
+static int level_min, level_max;
+
+/* Each pool thread's contexts: a thread runs one job at a time, so no lock, and no context made per call. */
+static __thread void *thread_cctx = NULL;
+static __thread void *thread_dctx = NULL;
+
+/* The most content one decompress() returns: a Buffer's limit on 64-bit Node (4 GiB), far past maxFrameSize. */
+#define CONTENT_MAX ((size_t)1 << 32)
+
+#if defined(__APPLE__)
+#define DEFAULT_LIBRARY "libzstd.1.dylib"
+#else
+#define DEFAULT_LIBRARY "libzstd.so.1"
+#endif
+
+/* Resolve every function or none; on failure `why` says which is missing. */
+static int resolve (void *handle, char *why, size_t why_size) {
+  struct { const char *name; void **slot; } table[] = {
+    { "ZSTD_versionNumber", (void **)&lib.versionNumber },
+    { "ZSTD_minCLevel", (void **)&lib.minCLevel },
+    { "ZSTD_maxCLevel", (void **)&lib.maxCLevel },
+    { "ZSTD_compressBound", (void **)&lib.compressBound },
+    { "ZSTD_isError", (void **)&lib.isError },
+    { "ZSTD_getErrorName", (void **)&lib.getErrorName },
+    { "ZSTD_createCCtx", (void **)&lib.createCCtx },
+    { "ZSTD_CCtx_reset", (void **)&lib.CCtx_reset },
+    { "ZSTD_CCtx_setParameter", (void **)&lib.CCtx_setParameter },
+    { "ZSTD_compress2", (void **)&lib.compress2 },
+    { "ZSTD_createDCtx", (void **)&lib.createDCtx },
+    { "ZSTD_DCtx_reset", (void **)&lib.DCtx_reset },
+    { "ZSTD_decompressDCtx", (void **)&lib.decompressDCtx },
+    { "ZSTD_getFrameContentSize", (void **)&lib.getFrameContentSize },
+    { "ZSTD_findFrameCompressedSize", (void **)&lib.findFrameCompressedSize },
+    { "ZSTD_decompressStream", (void **)&lib.decompressStream }
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    *table[i].slot = dlsym(handle, table[i].name);
+    if (*table[i].slot == NULL) {
+      snprintf(why, why_size, "it has no %s", table[i].name);
+      memset(&lib, 0, sizeof lib);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/*
+ * zstdOpen(library?: string): number
+ * Open the system's libzstd (`library`: a file name or path, default the
+ * platform's soname) and return its ZSTD_versionNumber(); throws why not
+ * (not found, not zstd, older than 1.4.0). Once one has opened, later calls
+ * return its version whatever they name: the contexts of the pool threads
+ * belong to it.
+ */
+static napi_value zstd_open (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[4096] = DEFAULT_LIBRARY;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1 && napi_typeof(env, argv[0], &type) != napi_ok) return NULL;
+  if (type == napi_string) {
+    size_t length;
+    if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &length) != napi_ok) return NULL;
+    if (length >= sizeof name - 1) { napi_throw_range_error(env, NULL, "zstdOpen: the library's path is too long"); return NULL; }
+  } else if (type != napi_undefined) {
+    napi_throw_type_error(env, NULL, "zstdOpen(library?: string)");
+    return NULL;
+  }
+  char why[4352] = "";
+  pthread_mutex_lock(&open_lock);
+  if (!opened) {
+    void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    /* What a missing function is said after: the library's name. */
+    size_t named = (size_t)snprintf(why, sizeof why, "%s: ", name);
+    if (named >= sizeof why) named = sizeof why - 1;
+    if (handle == NULL) {
+      const char *error = dlerror();
+      snprintf(why, sizeof why, "%s", error != NULL ? error : name);
+    } else if (!resolve(handle, why + named, sizeof why - named)) {
+      dlclose(handle);
+    } else if (lib.versionNumber() < 10400) {
+      unsigned v = lib.versionNumber();
+      snprintf(why, sizeof why, "%s: zstd %u.%u.%u is older than 1.4.0", name, v / 10000, v / 100 % 100, v % 100);
+      memset(&lib, 0, sizeof lib);
+      dlclose(handle);
+    } else {
+      level_min = lib.minCLevel();
+      level_max = lib.maxCLevel();
+      opened = 1; /* the handle stays open for the life of the process */
+    }
+  }
+  int ok = opened;
+  pthread_mutex_unlock(&open_lock);
+  if (!ok) { napi_throw_error(env, NULL, why); return NULL; }
+  napi_value version;
+  if (napi_create_uint32(env, lib.versionNumber(), &version) != napi_ok) return NULL;
+  return version;
+}
+
+/* One compression or decompression on the pool, from its call to its promise. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref input; /* keeps the caller's buffer alive while the pool reads it */
+  const uint8_t *src;
+  size_t size;
+  int level;
+  size_t bound; /* decompress: the room for one pass (NO_BOUND: none given) */
+  uint8_t *out; /* malloc'd; handed to the Buffer, which frees it */
+  size_t out_size;
+  const char *error; /* a static string (ours, or ZSTD_getErrorName's) */
+} job_t;
+
+static const uint8_t nothing[1] = { 0 };
+
+static void fail (job_t *job, const char *error) {
+  free(job->out);
+  job->out = NULL;
+  job->out_size = 0;
+  job->error = error;
+}
+
+/* Shrink `job->out` to its content, in place (realloc of a smaller size does not move it in practice). */
+static void shrink (job_t *job) {
+  if (job->out_size == 0) {
+    free(job->out);
+    job->out = NULL;
+    return;
+  }
+  uint8_t *smaller = realloc(job->out, job->out_size);
+  if (smaller != NULL) job->out = smaller;
+}
+
+static void compress_execute (napi_env env, void *data) {
+  (void)env;
+  job_t *job = data;
+  if (thread_cctx == NULL) thread_cctx = lib.createCCtx();
+  if (thread_cctx == NULL) { fail(job, "out of memory (ZSTD_createCCtx)"); return; }
+  size_t capacity = lib.compressBound(job->size);
+  job->out = malloc(capacity);
+  if (job->out == NULL) { fail(job, "out of memory"); return; }
+  /* No content size in the frame header, as @mongodb-js/zstd writes them (see zstdCompress below). */
+  size_t written = lib.CCtx_reset(thread_cctx, ZSTD_RESET_SESSION_AND_PARAMETERS);
+  if (!lib.isError(written)) written = lib.CCtx_setParameter(thread_cctx, ZSTD_C_COMPRESSION_LEVEL, job->level);
+  if (!lib.isError(written)) written = lib.CCtx_setParameter(thread_cctx, ZSTD_C_CONTENT_SIZE_FLAG, 0);
+  if (!lib.isError(written)) written = lib.compress2(thread_cctx, job->out, capacity, job->size > 0 ? job->src : nothing, job->size);
+  if (lib.isError(written)) { fail(job, lib.getErrorName(written)); return; }
+  job->out_size = written;
+  /*
+   * Right-sized: a frame is about a fifth of its room, and frames wait in
+   * the sink's queue. (A per-thread room, the frame copied out, made fewer
+   * page faults but no measurable CPU difference, and ~10 MB more RSS.)
+   */
+  shrink(job);
+}
+
+/* Room for `more` bytes past job->out_size in job->out (of *capacity), within `limit`; 0 when there is none to be had. */
+static int reserve (job_t *job, size_t *capacity, size_t more, int exactly, size_t limit) {
+  if (more > limit - job->out_size) {
+    fail(job, limit == CONTENT_MAX ? "the content is larger than a Buffer can hold" : "the frames hold more than the bound their headers give");
+    return 0;
+  }
+  size_t need = job->out_size + more;
+  if (need <= *capacity && *capacity > 0) return 1;
+  size_t grown = exactly ? need : (*capacity * 2 > need ? *capacity * 2 : need);
+  if (grown > limit) grown = need;
+  if (grown == 0) grown = 1;
+  uint8_t *out = realloc(job->out, grown);
+  if (out == NULL) { fail(job, "out of memory"); return 0; }
+  job->out = out;
+  *capacity = grown;
+  return 1;
+}
+
+#define NO_BOUND SIZE_MAX
+
+/*
+ * The frames in job->src decompressed into job->bound bytes of room, in one
+ * call: straight into the output, where a frame without a content size
+ * would otherwise stream through the library's window and be copied out of
+ * it. 0 when that fails (damage: the frame-by-frame path below then says
+ * what the library says of it, in the package's words).
+ */
+static int decompress_in_one_pass (job_t *job) {
+  job->out = malloc(job->bound > 0 ? job->bound : 1);
+  if (job->out == NULL) return 0;
+  size_t got = lib.decompressDCtx(thread_dctx, job->out, job->bound, job->src, job->size);
+  if (lib.isError(got)) {
+    free(job->out);
+    job->out = NULL;
+    return 0;
+  }
+  job->out_size = got;
+  /*
+   * Shrunk only when much of the room is left over (a bound far above the
+   * content: blocks of little content each). Shrinking a frame's few KB of
+   * slack cost more than it saved: glibc serves a 1 MiB allocation by mmap,
+   * and once the smaller chunk is freed its threshold follows that size, so
+   * the next frame's room is a fresh mapping again, its pages faulted in
+   * anew (reading the 200 MB benchmark: ~60k page faults against ~40k, and
+   * a median 0.92 CPU-s against 0.86 over 6 interleaved pairs).
+   */
+  if (job->bound - got > got / 4) shrink(job);
+  return 1;
+}
+
+/*
+ * The content of the frames in job->src, one frame at a time. A frame whose
+ * header gives its content size is decompressed in one call into exactly
+ * that much room, so a frame whose blocks hold more fails rather than
+ * growing (the bound lib/compress/zstd-frame.ts relies on). A frame without
+ * one (other encoders', and the frames of a salvage) is streamed into a
+ * buffer that grows: its blocks bound it, and the reader has checked that
+ * bound against maxFrameSize before handing the frame here. Given a bound,
+ * the content never grows past it: a frame that would is an error.
+ */
+static void decompress_execute (napi_env env, void *data) {
+  (void)env;
+  job_t *job = data;
+  if (job->size == 0) { fail(job, "incomplete frame"); return; } /* as @mongodb-js/zstd says */
+  if (thread_dctx == NULL) thread_dctx = lib.createDCtx();
+  if (thread_dctx == NULL) { fail(job, "out of memory (ZSTD_createDCtx)"); return; }
+  if (job->bound != NO_BOUND && decompress_in_one_pass(job)) return;
+  const size_t limit = job->bound != NO_BOUND ? job->bound : CONTENT_MAX;
+  size_t capacity = 0;
+  size_t at = 0;
+  while (at < job->size) {
+    const uint8_t *frame = job->src + at;
+    size_t left = job->size - at;
+    size_t length = lib.findFrameCompressedSize(frame, left);
+    unsigned long long content = lib.isError(length) ? ZSTD_CONTENTSIZE_ERROR : lib.getFrameContentSize(frame, left);
+    if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != ZSTD_CONTENTSIZE_ERROR) {
+      if (content > CONTENT_MAX) { fail(job, "the content is larger than a Buffer can hold"); return; }
+      if (!reserve(job, &capacity, (size_t)content, 1, limit)) return;
+      size_t got = lib.decompressDCtx(thread_dctx, job->out + job->out_size, (size_t)content, frame, length);
+      if (lib.isError(got)) { fail(job, lib.getErrorName(got)); return; }
+      job->out_size += got;
+      at += length;
+      continue;
+    }
+    /* Streamed: an unknown size, or a header or length the library could not read (its error comes from here). */
+    lib.DCtx_reset(thread_dctx, ZSTD_RESET_SESSION_ONLY);
+    zstd_in_buffer in = { frame, left, 0 };
+    for (;;) {
+      if (job->out_size == capacity) {
+        /* 8x the compressed bytes, from 128 KiB to 64 MiB, then doubled as needed. */
+        size_t guess = left < ((size_t)16 << 10) ? ((size_t)128 << 10) : left < ((size_t)8 << 20) ? left * 8 : ((size_t)64 << 20);
+        size_t more = capacity == 0 ? guess : capacity;
+        /* At the bound: no room, and the frame must end without more content (below). */
+        if (more > limit - job->out_size) more = limit - job->out_size;
+        if (!reserve(job, &capacity, more, 0, limit)) return;
+      }
+      /* (A bound of 0 still has 1 byte allocated: the room given is the bound's.) */
+      zstd_out_buffer out = { job->out + job->out_size, (capacity < limit ? capacity : limit) - job->out_size, 0 };
+      size_t before = in.pos;
+      size_t hint = lib.decompressStream(thread_dctx, &out, &in);
+      job->out_size += out.pos;
+      if (lib.isError(hint)) {
+        lib.DCtx_reset(thread_dctx, ZSTD_RESET_SESSION_ONLY);
+        fail(job, lib.getErrorName(hint));
+        return;
+      }
+      if (hint == 0) break; /* the frame is decoded and flushed */
+      if (out.size == 0 && in.pos == before) {
+        lib.DCtx_reset(thread_dctx, ZSTD_RESET_SESSION_ONLY);
+        fail(job, "the frames hold more than the bound their headers give");
+        return;
+      }
+      if (in.pos == in.size && out.pos < out.size) {
+        lib.DCtx_reset(thread_dctx, ZSTD_RESET_SESSION_ONLY);
+        fail(job, "incomplete frame");
+        return;
+      }
+    }
+    at += in.pos;
+  }
+  shrink(job);
+}
+
+static void free_content (napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* Settle the job's promise: its output as a Buffer that owns it, or an Error with the library's words. */
+static void complete (napi_env env, napi_status status, void *data) {
+  job_t *job = data;
+  napi_delete_reference(env, job->input);
+  napi_value result = NULL;
+  int rejected = 1;
+  if (status == napi_cancelled) job->error = "cancelled";
+  if (job->error == NULL) {
+    if (job->out == NULL) {
+      if (napi_create_buffer(env, 0, NULL, &result) == napi_ok) rejected = 0;
+    } else if (napi_create_external_buffer(env, job->out_size, job->out, free_content, NULL, &result) == napi_ok) {
+      job->out = NULL; /* the Buffer owns it now */
+      rejected = 0;
+    } else {
+      /* A runtime without external buffers: one copy. */
+      void *copy;
+      if (napi_create_buffer_copy(env, job->out_size, job->out, &copy, &result) == napi_ok) rejected = 0;
+    }
+    if (rejected) job->error = "out of memory (no Buffer for the output)";
+  }
+  free(job->out);
+  if (rejected) {
+    napi_value message;
+    if (napi_create_string_utf8(env, job->error, NAPI_AUTO_LENGTH, &message) == napi_ok) {
+      napi_create_error(env, NULL, message, &result);
+    }
+    napi_reject_deferred(env, job->deferred, result);
+  } else {
+    napi_resolve_deferred(env, job->deferred, result);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/* Queue `execute` over argument 0 (a Uint8Array) on the pool; returns its promise, or throws (argument, memory). */
+static napi_value start (napi_env env, napi_value input, int level, size_t bound, napi_async_execute_callback execute, const char *usage) {
+  bool is_typedarray = false;
+  napi_typedarray_type type;
+  void *src = NULL;
+  size_t size = 0;
+  if (napi_is_typedarray(env, input, &is_typedarray) != napi_ok || !is_typedarray ||
+      napi_get_typedarray_info(env, input, &type, &size, &src, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  job_t *job = calloc(1, sizeof *job);
+  if (job == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  job->src = src;
+  job->size = size;
+  job->level = level;
+  job->bound = bound;
+  napi_value promise, name;
+  if (napi_create_reference(env, input, 1, &job->input) != napi_ok) { free(job); return NULL; }
+  if (napi_create_string_utf8(env, "shoebox:zstd", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    napi_delete_reference(env, job->input);
+    free(job);
+    return NULL;
+  }
+  if (napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    /* The promise is rejected rather than left pending. */
+    job->error = "could not queue the work";
+    napi_value message, error;
+    napi_create_string_utf8(env, job->error, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+    napi_delete_reference(env, job->input);
+    free(job);
+  }
+  return promise;
+}
+
+static int require_open (napi_env env) {
+  pthread_mutex_lock(&open_lock);
+  int ok = opened;
+  pthread_mutex_unlock(&open_lock);
+  if (ok) return 1;
+  napi_throw_error(env, NULL, "libzstd is not open (zstdOpen() first)");
+  return 0;
+}
+
+/*
+ * zstdCompress(data: Uint8Array, level: number): Promise<Buffer>
+ * One complete frame of `data`, without content size or checksum, as
+ * @mongodb-js/zstd writes them (its bytes differ a little: another zstd
+ * version, and a window not fitted to the input): what a reader meets does
+ * not depend on the backend that wrote it. A content size would cost the
+ * lenient reader: a frame torn inside that field takes the next frame's
+ * magic for its size, is refused as too large and skipped by its "blocks",
+ * and the next frame with it (test/compress/zstd.test.ts tears our frames
+ * at every byte). A
+ * level outside the library's range throws a RangeError (the library
+ * would clamp it).
+ */
+static napi_value zstd_compress (napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (!require_open(env)) return NULL;
+  if (argc != 2) { napi_throw_type_error(env, NULL, "zstdCompress(data, level)"); return NULL; }
+  double level;
+  if (napi_get_value_double(env, argv[1], &level) != napi_ok) { napi_throw_type_error(env, NULL, "zstdCompress: level must be a number"); return NULL; }
+  if (!(level >= level_min && level <= level_max) || level != (double)(int)level) {
+    char message[128];
+    snprintf(message, sizeof message, "zstdCompress: level must be an integer from %d to %d, got %g", level_min, level_max, level);
+    napi_throw_range_error(env, NULL, message);
+    return NULL;
+  }
+  return start(env, argv[0], (int)level, NO_BOUND, compress_execute, "zstdCompress: data must be a Uint8Array");
+}
+
+/*
+ * zstdDecompress(data: Uint8Array, bound?: number): Promise<Buffer>
+ * The content of the complete frames in `data` (skippable frames skipped);
+ * rejects with the library's error name, or "incomplete frame" when `data`
+ * ends inside one (empty too), as @mongodb-js/zstd does. `bound`, the most
+ * content the frames can hold by their headers (the reader's walker knows
+ * it): room to decompress them into in one pass.
+ */
+static napi_value zstd_decompress (napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (!require_open(env)) return NULL;
+  if (argc < 1 || argc > 2) { napi_throw_type_error(env, NULL, "zstdDecompress(data, bound?)"); return NULL; }
+  size_t bound = NO_BOUND;
+  napi_valuetype type = napi_undefined;
+  if (argc == 2 && napi_typeof(env, argv[1], &type) != napi_ok) return NULL;
+  if (type != napi_undefined) {
+    double value;
+    /* A bound past what a Buffer holds (Infinity too) is no help: decompressed frame by frame. */
+    if (type != napi_number || napi_get_value_double(env, argv[1], &value) != napi_ok || !(value >= 0) ||
+        (value <= (double)CONTENT_MAX && value != (double)(size_t)value)) {
+      napi_throw_range_error(env, NULL, "zstdDecompress: bound must be a whole number of bytes");
+      return NULL;
+    }
+    if (value <= (double)CONTENT_MAX) bound = (size_t)value;
+  }
+  return start(env, argv[0], 0, bound, decompress_execute, "zstdDecompress: data must be a Uint8Array");
+}
+
+napi_value zstd_system_export (napi_env env, napi_value exports) {
+  struct { const char *name; napi_callback fn; } table[] = {
+    { "zstdOpen", zstd_open }, { "zstdCompress", zstd_compress }, { "zstdDecompress", zstd_decompress }
+  };
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    napi_value fn;
+    if (napi_create_function(env, table[i].name, NAPI_AUTO_LENGTH, table[i].fn, NULL, &fn) != napi_ok) return NULL;
+    if (napi_set_named_property(env, exports, table[i].name, fn) != napi_ok) return NULL;
+  }
+  return exports;
+}
+
+#else
+
+napi_value zstd_system_export (napi_env env, napi_value exports) {
+  (void)env;
+  return exports;
+}
+
+#endif
