@@ -41,6 +41,8 @@ export interface FrameExtent {
  */
 export interface FrameTooLarge {
   tooLarge: string
+  /** Refused by its Frame_Content_Size: the header's length (from the frame's start); the size read may be another frame's bytes. */
+  header?: number
 }
 
 /**
@@ -145,7 +147,7 @@ export class FrameWalker {
       this.#cursor = at + header.length
       this.#phase = 'blocks'
       if (this.#contentSize !== Infinity && this.#contentSize > this.#limit) {
-        return this.#refuse(`holds ${plural(this.#contentSize, 'byte')} by its Frame_Content_Size`)
+        return { ...this.#refuse(`holds ${plural(this.#contentSize, 'byte')} by its Frame_Content_Size`), header: header.length }
       }
     }
     for (;;) {

@@ -388,6 +388,21 @@ export class ZstdDecompressStage extends Transform {
         // Refused as soon as its headers pass maxFrameSize, before the rest of it arrives. As damage: after the
         // frames before it, which may be damaged themselves (a rewind walks again, and refuses it again).
         if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
+        // A header cut short by another frame (`cat torn.zst whole.zst`), whose magic starts inside it: its size
+        // was read from that magic, so it is over any limit. Skipped by its "blocks", the walk went on through the
+        // next frame and lost it: this is damage, and the next frame is read.
+        const seen = extent.header === undefined ? 0 : extent.header + ZSTD_MAGIC.length - 1
+        if (this.#heldLength < seen && !ending) {
+          // Not enough held to tell yet: walk the header again when more has come.
+          this.#walker = null
+          return
+        }
+        const next = extent.header === undefined ? -1 : this.#take(Math.min(seen, this.#heldLength), false).indexOf(ZSTD_MAGIC, 1)
+        if (next > 0) {
+          this.#walker = null
+          this.#damage(`the frame header is cut short: another frame starts at compressed byte ${this.#base + next}`)
+          continue
+        }
         this.#refuse(walker, extent)
         continue
       }

@@ -168,6 +168,33 @@ t.test('a torn last frame: strict fails at its offset after the frames before it
   t.same(lenient.corrupt.map((c) => [c.offset, c.bytesSkipped]), [[last.start, torn.length - last.start]])
 })
 
+t.test('a frame torn inside its header, then a whole frame (`cat torn.zst whole.zst`): the next frame is read, not walked through as blocks', async (t) => {
+  // The zstd command's frames of a file carry a 4-byte Frame_Content_Size here (bytes 5-8): cut inside it, the size is
+  // read from the next frame's magic, ~4 GB, over any limit. Skipping the torn frame by its "blocks" lost the next one.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-zstd-torn-header-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const frameOf = (input: Buffer, name: string): Buffer => {
+    fs.writeFileSync(path.join(dir, name), input)
+    return execFileSync('zstd', ['-1', '-q', '-c', path.join(dir, name)])
+  }
+  const first = frameOf(text.subarray(0, 100000), 'first')
+  const second = frameOf(text.subarray(100000), 'second')
+  t.equal(first[4] >> 6, 2, 'a 4-byte content size')
+  for (const cut of [6, 7, 8]) {
+    const data = Buffer.concat([first.subarray(0, cut), second])
+    for (const size of [1, 5, 4096]) {
+      const lenient = await unzstd(data, size, 'lenient')
+      t.equal(lenient.error, undefined, `cut at ${cut}, chunks of ${size}: no error`)
+      t.ok(lenient.data.equals(text.subarray(100000)), `cut at ${cut}, chunks of ${size}: the second frame read whole`)
+      t.same(lenient.corrupt.map((c) => [c.offset, c.bytesSkipped]), [[0, cut]], 'the torn header reported, and only it')
+    }
+    const strict = await unzstd(data, 4096)
+    t.equal(strict.error?.code, 'SHOEBOX_BAD_COMPRESSION')
+    t.equal(strict.error?.offset, 0)
+    t.match(strict.error?.message, /cut short/, `cut at ${cut}: strict says the header is cut short, not that the frame is too large: ${strict.error?.message}`)
+  }
+})
+
 t.test('a damaged frame: strict fails at it; lenient skips it and reads the rest', async (t) => {
   const data = Buffer.from(await compressBlocks(3))
   const frames = walkFrames(data).frames
