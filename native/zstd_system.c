@@ -444,13 +444,10 @@ static int require_open (napi_env env) {
  * One complete frame of `data`, without content size or checksum, as
  * @mongodb-js/zstd writes them (its bytes differ a little: another zstd
  * version, and a window not fitted to the input): what a reader meets does
- * not depend on the backend that wrote it. A content size would cost the
- * lenient reader: a frame torn inside that field takes the next frame's
- * magic for its size, is refused as too large and skipped by its "blocks",
- * and the next frame with it (test/compress/zstd.test.ts tears our frames
- * at every byte). A
- * level outside the library's range throws a RangeError (the library
- * would clamp it).
+ * not depend on the backend that wrote it (the reader's tests tear and
+ * damage our frames at every byte, test/compress/zstd.test.ts). A level
+ * outside the library's range throws a RangeError (the library would
+ * clamp it).
  */
 static napi_value zstd_compress (napi_env env, napi_callback_info info) {
   size_t argc = 2;
