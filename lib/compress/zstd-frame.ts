@@ -153,7 +153,7 @@ export class FrameWalker {
     for (;;) {
       const at = this.#cursor
       if (length < at + 3) return NEED_MORE
-      const block = blockHeader(at, byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16)
+      const block = blockHeader(at, byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16, this.#blockMax)
       if (typeof block === 'string') return block
       const { last } = block
       const regenerates = block.type === 2 ? this.#blockMax : block.size
@@ -243,12 +243,20 @@ interface BlockHeader {
   end: number
 }
 
-/** The block whose 3-byte header (`header`, little-endian) is at `at`, or why it cannot be one. */
-function blockHeader (at: number, header: number): BlockHeader | string {
+/**
+ * The block whose 3-byte header (`header`, little-endian) is at `at`, or why
+ * it cannot be one. `blockMax`: the frame's Block_Maximum_Size, which a raw
+ * or RLE block's Block_Size (its content) may not pass. The streaming
+ * decompressors refuse such a block, but libzstd's one-pass call (the
+ * libzstd backend given a bound; 1.5.4 at least) regenerates it whole: so
+ * it is refused here, by its header, whatever the backend.
+ */
+function blockHeader (at: number, header: number, blockMax: number): BlockHeader | string {
   const type = (header >> 1) & 3
   const size = header >>> 3
   if (type === 3) return `block at compressed byte ${at} has the reserved type`
   if (size > BLOCK_MAX) return `block at compressed byte ${at} claims ${size} bytes, over zstd's 128 KiB`
+  if (type !== 2 && size > blockMax) return `block at compressed byte ${at} claims ${size} bytes, over its frame's ${blockMax}-byte block maximum (its window)`
   // An RLE block (type 1) holds one byte, repeated `size` times.
   return { last: (header & 1) === 1, type, size, end: at + 3 + (type === 1 ? 1 : size) }
 }
@@ -312,7 +320,7 @@ export function leadingBlocks (bytes: Buffer): LeadingBlocks | null {
   const bounds: number[] = []
   const blockMax = Math.min(windowSize(window), BLOCK_MAX)
   for (let at = header.length; at + 3 <= bytes.length;) {
-    const block = blockHeader(at, bytes.readUIntLE(at, 3))
+    const block = blockHeader(at, bytes.readUIntLE(at, 3), blockMax)
     if (typeof block === 'string' || block.end > bytes.length) break
     starts.push(at)
     ends.push(block.end)
