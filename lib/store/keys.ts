@@ -28,8 +28,9 @@ export function checkKey (key: string): string {
  * S3 holds 'e/z//c', 'a/./b' and 'a/../b' (a path join gone wrong, another
  * tool's upload), and a listing hands them back: sent as they are (the SDK
  * and S3 normalise nothing; a store of paths refuses them with checkKey),
- * they name that object and climb nowhere, so reading, stat and delete take
- * them. Writes keep to checkKey: what shoebox writes, any store can hold.
+ * they name that object and climb nowhere, so reading and stat take them.
+ * Writes and deletes keep to checkKey: what shoebox writes, any store can
+ * hold, and a change never rests on no server or proxy normalising '..'.
  */
 export function checkObjectName (key: string): string {
   if (typeof key !== 'string' || key === '') throw badKey(String(key), 'must be a non-empty string')

@@ -64,7 +64,7 @@ export class S3Store implements Store {
   }
 
   /**
-   * The full S3 key of a store key to write: a portable key (keys.ts checkKey:
+   * The full S3 key of a store key to write or delete: a portable key (keys.ts checkKey:
    * no empty, '.' or '..' segment...), so that what shoebox writes any store
    * can hold. One refused names the store, as its other errors do: the key
    * alone said nothing of which bucket.
@@ -74,7 +74,7 @@ export class S3Store implements Store {
   }
 
   /**
-   * The full S3 key of an object to read, stat or delete: any name S3 holds
+   * The full S3 key of an object to read or stat: any name S3 holds
    * ('e/z//c', 'a/../b', listed by this store or not; keys.ts
    * checkObjectName). A read over a listing that held one failed there, losing
    * the rest of the read.
@@ -188,12 +188,13 @@ export class S3Store implements Store {
   }
 
   async delete (key: string): Promise<void> {
-    const request = { Bucket: this.bucket, Key: this.#existingKey(key) }
+    // A change, so a portable key only: a server or proxy that normalised '..' in the URL would delete outside the prefix.
+    const request = { Bucket: this.bucket, Key: this.objectKey(key) }
     await this.send('delete', key, async ({ client, sdk }) => await client.send(new sdk.DeleteObjectCommand(request)))
   }
 
   async abortUpload (key: string, uploadId: string): Promise<void> {
-    const request = { Bucket: this.bucket, Key: this.#existingKey(key), UploadId: uploadId }
+    const request = { Bucket: this.bucket, Key: this.objectKey(key), UploadId: uploadId }
     try {
       const { client, sdk } = await this.connect()
       await client.send(new sdk.AbortMultipartUploadCommand(request))

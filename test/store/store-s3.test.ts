@@ -183,7 +183,7 @@ t.test('stat, exists, delete', async (t) => {
   t.same(store.stats().errors, {}, 'a missing object asked about is not an error')
 })
 
-t.test('keys that are no portable path are refused for writes before any request; reads refuse only the empty key and NUL', async (t) => {
+t.test('keys that are no portable path are refused for writes and deletes before any request; reads refuse only the empty key and NUL', async (t) => {
   const { store, proxy } = await setup(t)
   const check = (err: unknown, what: string): void => {
     t.ok(err instanceof ShoeboxError && err.code === 'SHOEBOX_BAD_KEY', `${what}: SHOEBOX_BAD_KEY`)
@@ -193,6 +193,8 @@ t.test('keys that are no portable path are refused for writes before any request
     const label = JSON.stringify(key)
     check(await errorOf(store.put(key, 'x')), `put ${label}`)
     check(await errorOf((async () => store.writer(key))()), `writer ${label}`)
+    check(await errorOf(store.delete(key)), `delete ${label}`)
+    check(await errorOf(store.abortUpload(key, 'upload-id')), `abortUpload ${label}`)
   }
   for (const key of ['a\0b', '']) {
     const label = JSON.stringify(key)
