@@ -2,6 +2,7 @@
  * Shared test helpers: where the shared vectors live, chunk splitting, and a
  * decode() runner that collects records, corrupt events and the final error.
  */
+import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -383,3 +384,34 @@ export async function withoutUnhandled (t: Test, fn: () => Promise<void>): Promi
   }
   t.same(unhandled, [], 'no unhandled rejection')
 }
+
+/**
+ * A seeded pseudo-random source (an LCG: the same numbers on every machine),
+ * and text lines made from it that zstd cannot shrink much, so that a few
+ * hundred KB make a frame of several compressed blocks. `lines` draws from
+ * the same source as `random`.
+ */
+export function seededText (seed: number): { random: () => number, lines: (bytes: number, tail?: string) => Buffer } {
+  let state = seed
+  const random = (): number => { state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff; return state }
+  const lines = (bytes: number, tail = ''): Buffer => {
+    const out: string[] = []
+    for (let n = 0; n < bytes;) {
+      const line = `{"r":"${random().toString(36)}","s":"${random().toString(16)}${tail}"}\n`
+      out.push(line)
+      n += Buffer.byteLength(line)
+    }
+    return Buffer.from(out.join(''))
+  }
+  return { random, lines }
+}
+
+/** Whether the `zstd` command is on PATH (the CI image has it; tests that compare with it say so when it is not). */
+export const haveZstdCommand = ((): boolean => {
+  try {
+    execFileSync('zstd', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()

@@ -22,22 +22,12 @@ import t from 'tap'
 import { loadZstd, zstd, zstdFrame, type ZstdBackend } from '../../lib/compress/zstd.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { loadNativeZstd } from '../../lib/native.js'
-import { unzstd, zstdBlockEnds, type UnzstdOutcome } from '../helpers.js'
+import { haveZstdCommand, seededText, unzstd, type UnzstdOutcome, zstdBlockEnds } from '../helpers.js'
 import { ROOT, transpileTree } from '../transpile.js'
 
 const BLOCK = 128 * 1024
-let seed = 7
-const random = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed }
 /** Lines zstd shrinks only a little: a few hundred KB make several compressed blocks. */
-const randomLines = (bytes: number): Buffer => {
-  const lines: string[] = []
-  for (let n = 0; n < bytes;) {
-    const line = `{"r":"${random().toString(36)}","s":"${random().toString(16)} é✓"}\n`
-    lines.push(line)
-    n += Buffer.byteLength(line)
-  }
-  return Buffer.from(lines.join(''))
-}
+const randomLines = (bytes: number): Buffer => seededText(7).lines(bytes, ' é✓')
 const many = randomLines(5 * BLOCK + 5000)
 const inputs: Array<[string, Buffer]> = [['empty', Buffer.alloc(0)], ['1 byte', Buffer.from('x')], ['1000 bytes', many.subarray(0, 1000)], ['6 blocks', many]]
 
@@ -46,14 +36,7 @@ const nodeHasZstd = typeof (zlib as unknown as { zstdCompress?: unknown }).zstdC
 /** What auto picks here when the backends before it are `next`: node:zlib where Node has zstd. */
 const underAuto = (next: string | null): string | null => nodeHasZstd ? 'node:zlib' : next
 
-const haveCommand = ((): boolean => {
-  try {
-    execFileSync('zstd', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+const haveCommand = haveZstdCommand
 
 t.test('the addon is built here, and both backends load', async (t) => {
   t.ok(loadNativeZstd() !== null, 'the addon has the zstd functions')

@@ -11,16 +11,9 @@ import { execFileSync } from 'node:child_process'
 import t from 'tap'
 import { DEFAULT_MAX_FRAME_SIZE, zstdDecompress, zstdFrame } from '../../lib/compress/zstd.js'
 import { FrameWalker, isTooLarge, leadingBlocks, NEED_MORE, walkFrames } from '../../lib/compress/zstd-frame.js'
-import { unzstd } from '../helpers.js'
+import { haveZstdCommand, unzstd } from '../helpers.js'
 
-const haveCommand = (() => {
-  try {
-    execFileSync('zstd', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+const haveCommand = haveZstdCommand
 
 const text = Buffer.from(Array.from({ length: 4000 }, (_, i) => `{"i":${i},"k":"é✓ ${'x'.repeat(i % 50)}"}\n`).join(''))
 

@@ -17,7 +17,7 @@ import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC } from '../../lib
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
-import { chunkIter, decodeRecords, unzstd, zstdBlockEnds, type UnzstdOutcome } from '../helpers.js'
+import { chunkIter, decodeRecords, haveZstdCommand, seededText, unzstd, type UnzstdOutcome, zstdBlockEnds } from '../helpers.js'
 import { decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
 import { recordEnds } from '../../lib/format/walk.js'
 
@@ -256,14 +256,7 @@ t.test('decompressStages() read plain, gzip and zstd alike (and sniffCodec names
   }
 })
 
-const haveCommand = ((): boolean => {
-  try {
-    execFileSync('zstd', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+const haveCommand = haveZstdCommand
 
 t.test(`files the library writes, and (only when zstd is on PATH: ${haveCommand ? 'it is' : 'it is not'}) the zstd command's own`, async (t) => {
   const ours = await compressBlocks(19)
@@ -313,18 +306,10 @@ const BLOCK = 128 * 1024
 /** The content of a frame's first `k` blocks, when each block but the last holds 128 KiB of it. */
 const firstBlocks = (content: Buffer, k: number): Buffer => content.subarray(0, Math.min(k * BLOCK, content.length))
 
-let seed = 12
-const random = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed }
+const seeded = seededText(12)
+const random = seeded.random
 /** Pseudo-random text lines: zstd cannot shrink them much, so a frame holds several compressed blocks. */
-const randomLines = (bytes: number): Buffer => {
-  const lines: string[] = []
-  for (let n = 0; n < bytes;) {
-    const line = `{"r":"${random().toString(36)}","s":"${random().toString(16)} é"}\n`
-    lines.push(line)
-    n += Buffer.byteLength(line)
-  }
-  return Buffer.from(lines.join(''))
-}
+const randomLines = (bytes: number): Buffer => seeded.lines(bytes, ' é')
 /** Repetitive lines: five blocks in about 1.3 KB of frame, so a tear can be tried at every byte. */
 const repetitive = Buffer.from(Array.from({ length: 40000 }, (_, i) => `line ${i % 97} ${'ab'.repeat(i % 7)}\n`).join(''))
 
