@@ -101,16 +101,9 @@ export async function fetchPositions (glob: StoreGlob, pattern: string, position
   // Loaded here, not at import, as the lister does.
   const { Minimatch } = await import('minimatch')
   const matcher = new Minimatch(glob.pattern)
-  const listed = new Set<string>()
   for (const position of positions) {
     // A position outside the pattern is refused as `from` refuses one: the pattern says what may be read.
     if (!matcher.match(position.file)) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `positions: no archive named ${position.file} matches ${pattern}`)
-    if (position.file.includes('\uFFFD') && !listed.has(position.file)) {
-      // A file name that is not UTF-8 reads as this (each bad byte U+FFFD), and only the bytes a listing finds
-      // open it (file-store.ts): list it first, once. Never listed, it was NOT_FOUND.
-      listed.add(position.file)
-      for await (const info of glob.store.list(position.file, { depth: 1, want: (key) => key === position.file })) void info
-    }
     const where = glob.where(position.file)
     const read: ReadRange = async (start, end) => {
       const chunks: Buffer[] = []

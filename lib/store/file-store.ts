@@ -87,6 +87,29 @@ export class FileStore implements Store {
     return this.#byteNames.get(key) ?? this.pathOf(key)
   }
 
+  /** Whether #fileOf(key) may not be the file yet: a key that may stand for a name not UTF-8 that no listing has found. */
+  #unlisted (key: string, file: string | Buffer): boolean {
+    return typeof file === 'string' && key.includes('\uFFFD')
+  }
+
+  /**
+   * #fileOf(key), after finding the bytes of a name that is not UTF-8 (each
+   * bad byte reads as U+FFFD) when no listing has: a key given without one (a
+   * fetch by position, a stat) opened nothing and was NOT_FOUND. A UTF-8
+   * name that holds U+FFFD itself is taken as it is; else the key alone is
+   * listed, from its first such segment down (its directories may be such
+   * names too).
+   */
+  async #locate (key: string): Promise<string | Buffer> {
+    const file = this.#fileOf(key)
+    if (!this.#unlisted(key, file) || await fsp.lstat(file).then(() => true, () => false)) return file
+    const segments = key.split('/')
+    const first = segments.findIndex((segment) => segment.includes('\uFFFD'))
+    const prefix = segments.slice(0, first).map((segment) => `${segment}/`).join('')
+    for await (const listed of this.list(prefix, { depth: segments.length - first, want: (k) => k === key })) void listed
+    return this.#fileOf(key)
+  }
+
   async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
     return await putThrough(this.writer(key, options), body)
   }
@@ -104,6 +127,27 @@ export class FileStore implements Store {
     }
     const range = options.range
     if (range !== undefined && range.end !== undefined && range.end <= range.start) return Readable.from([])
+    let stream: fs.ReadStream | undefined
+    const out = new Readable({
+      highWaterMark: 1024 * 1024,
+      read () { stream?.resume() },
+      destroy (err, callback) {
+        stream?.destroy()
+        callback(err)
+      }
+    })
+    if (!this.#unlisted(key, file)) this.#read(key, file, options, out, (opened) => { stream = opened })
+    else {
+      this.#locate(key).then((located) => {
+        if (!out.destroyed) this.#read(key, located, options, out, (opened) => { stream = opened })
+      }, (err: unknown) => { out.destroy(this.#fail(err, 'get', key)) })
+    }
+    return out
+  }
+
+  /** get()'s read of `file` into `out`, once the file is known: `opened` is told the stream. */
+  #read (key: string, file: string | Buffer, options: GetOptions, out: Readable, opened: (stream: fs.ReadStream) => void): void {
+    const range = options.range
     const stream = fs.createReadStream(file, {
       // Non-blocking, so that a FIFO (a name fetched by position, never listed) opens at once instead of holding
       // a thread-pool thread until some writer comes; the open handler below then refuses anything but a file.
@@ -113,15 +157,8 @@ export class FileStore implements Store {
       end: range?.end === undefined ? undefined : range.end - 1,
       highWaterMark: 1024 * 1024
     })
+    opened(stream)
     const stats = this.#stats
-    const out = new Readable({
-      highWaterMark: 1024 * 1024,
-      read () { stream.resume() },
-      destroy (err, callback) {
-        stream.destroy()
-        callback(err)
-      }
-    })
     stream.once('open', (fd: number) => {
       // Synchronous (one fstat of an open descriptor): the stream's first read is queued after this handler runs,
       // so nothing of a FIFO, socket or device is read before it is refused.
@@ -152,7 +189,6 @@ export class FileStore implements Store {
       out.push(null)
     })
     stream.once('error', (err) => { out.destroy(this.#fail(err, 'get', key)) })
-    return out
   }
 
   /**
@@ -219,7 +255,7 @@ export class FileStore implements Store {
   }
 
   async stat (key: string): Promise<ObjectInfo> {
-    const file = this.#fileOf(key)
+    const file = await this.#locate(key)
     let st: fs.Stats
     try {
       st = await fsp.stat(file)
@@ -231,7 +267,7 @@ export class FileStore implements Store {
   }
 
   async exists (key: string): Promise<boolean> {
-    const file = this.pathOf(key) // a bad key is SHOEBOX_BAD_KEY, not a store failure
+    const file = await this.#locate(key) // a bad key is SHOEBOX_BAD_KEY, not a store failure
     try {
       return (await fsp.stat(file)).isFile()
     } catch (err) {
@@ -241,7 +277,8 @@ export class FileStore implements Store {
   }
 
   async delete (key: string): Promise<void> {
-    const file = this.pathOf(key)
+    // Not pathOf: a listed name that is not UTF-8 was "deleted" by its decoded path, which names no file (ENOENT: done).
+    const file = await this.#locate(key)
     try {
       await fsp.unlink(file)
     } catch (err) {

@@ -92,6 +92,29 @@ t.test('names that are not UTF-8: listed as they decode, and read by their bytes
   t.match(err, { message: /: list bad\uFFFD\.txt: two file names that are not UTF-8 read as this same key: rename them$/ })
 })
 
+t.test('names that are not UTF-8, never listed: get, stat, exists and delete find them by their key (a fetch by position)', async (t) => {
+  const root = fresh()
+  const bytes = (...parts: Array<string | number[]>): Buffer => Buffer.concat(parts.map((p) => Buffer.from(p)))
+  fs.writeFileSync(bytes(root, '/bad', [0xff], '.txt'), 'latin')
+  fs.mkdirSync(bytes(root, '/d', [0xe9]))
+  fs.writeFileSync(bytes(root, '/d', [0xe9], '/in', [0xfe], '.txt'), 'nested')
+  write(root, 'real-\uFFFD.txt', 'replacement')
+  const fresh1 = new FileStore(root, { platformNames: true })
+  t.equal((await fresh1.get('bad\uFFFD.txt').toArray()).join(''), 'latin', 'get, never listed')
+  const fresh2 = new FileStore(root, { platformNames: true })
+  t.equal((await fresh2.stat('d\uFFFD/in\uFFFD.txt')).size, 6, 'stat, in a directory whose own name is not UTF-8')
+  t.equal((await fresh2.get('d\uFFFD/in\uFFFD.txt', { range: { start: 2 } }).toArray()).join(''), 'sted', 'get, a range')
+  t.equal(await new FileStore(root, { platformNames: true }).exists('bad\uFFFD.txt'), true, 'exists')
+  t.equal((await new FileStore(root, { platformNames: true }).get('real-\uFFFD.txt').toArray()).join(''), 'replacement', 'a UTF-8 name holding U+FFFD itself')
+  await t.rejects(new FileStore(root).stat('gone\uFFFD.txt'), { code: 'SHOEBOX_NOT_FOUND' }, 'none: not found, as before')
+  // Deleted by its bytes: its decoded path names no file, and the delete "succeeded" leaving it there.
+  const listed = new FileStore(root, { platformNames: true })
+  t.same(await keys(listed), ['bad\uFFFD.txt', 'd\uFFFD/in\uFFFD.txt', 'real-\uFFFD.txt'])
+  await listed.delete('bad\uFFFD.txt')
+  t.notOk(fs.existsSync(bytes(root, '/bad', [0xff], '.txt')), 'deleted')
+  t.same(await keys(listed), ['d\uFFFD/in\uFFFD.txt', 'real-\uFFFD.txt'])
+})
+
 t.test('FIFOs, sockets and directories are not listed, and listing never opens them', async (t) => {
   const root = fresh()
   write(root, 'a.shoebox')
