@@ -78,11 +78,13 @@ export const multipartCommand: Command = {
     try {
       for await (const upload of store.listUploads()) {
         open++
-        if (olderThan !== undefined && now - upload.initiated.getTime() <= olderThan) {
+        // An upload whose age the server does not give is never taken for an old one.
+        const began = upload.initiated?.getTime() ?? now
+        if (olderThan !== undefined && now - began <= olderThan) {
           younger++
           continue
         }
-        const line = `${oneLine(upload.key)}\t${upload.uploadId}\t${upload.initiated.toISOString()}`
+        const line = `${oneLine(upload.key)}\t${upload.uploadId}\t${upload.initiated?.toISOString() ?? 'began at an unknown time'}`
         if (!abort) {
           io.stdout.write(line + '\n')
           continue

@@ -194,7 +194,7 @@ export class S3Store implements Store {
       const uploads = page.Uploads ?? []
       for (const upload of uploads) {
         if (upload.Key === undefined || upload.UploadId === undefined || !upload.Key.startsWith(base)) continue
-        yield { key: upload.Key.slice(base.length), uploadId: upload.UploadId, initiated: upload.Initiated ?? new Date(0) }
+        yield { key: upload.Key.slice(base.length), uploadId: upload.UploadId, initiated: upload.Initiated }
       }
       if (page.IsTruncated !== true) return
       // S3 names where to go on; a server that does not, from the last upload listed.

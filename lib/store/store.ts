@@ -29,8 +29,8 @@ export interface OpenUpload {
   /** Key relative to the store's root. */
   key: string
   uploadId: string
-  /** When the server began it, by the server's clock. */
-  initiated: Date
+  /** When the server began it, by the server's clock; absent if the server does not say. */
+  initiated?: Date
 }
 
 /** Bytes [start, end) of an object; end defaults to the object's end. */
