@@ -3,7 +3,7 @@ import type { buildApp } from 'fauxqs'
 /** The parts of fauxqs's S3Store the tests look into (its .d.ts marks them private). */
 export interface FauxS3Store {
   buckets: Map<string, Map<string, { key: string, body: Buffer }>>
-  multipartUploads: Map<string, { uploadId: string, bucket: string, key: string }>
+  multipartUploads: Map<string, { uploadId: string, bucket: string, key: string, initiated: Date }>
   multipartUploadsByBucket: Map<string, Set<string>>
   createBucket (name: string): void
 }
@@ -16,4 +16,13 @@ export interface FauxS3 {
   port: number
 }
 
-export function startFauxS3 (options?: { bucket?: string }): Promise<FauxS3>
+export interface FauxS3Options {
+  /** Created at start; default 'test-bucket'. */
+  bucket?: string
+  /** false: no ListMultipartUploads (fauxqs answers it as a listing of objects); default true. */
+  listUploads?: boolean
+  /** The most uploads one ListMultipartUploads page holds; default 1000. */
+  maxUploads?: number
+}
+
+export function startFauxS3 (options?: FauxS3Options): Promise<FauxS3>

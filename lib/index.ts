@@ -44,7 +44,7 @@ export type { FetchRecords, FetchRecordsOptions } from './source/fetch-records.j
 export { parseSize, parseDuration } from './units.js'
 export { openStore, uploadSink, type StoreOptions } from './store/open-store.js'
 export type {
-  Store, ObjectInfo, ObjectWriter, PutOptions, PutResult, GetOptions, ListOptions, WriterOptions, ByteRange, ProgressEvent
+  Store, ObjectInfo, ObjectWriter, OpenUpload, PutOptions, PutResult, GetOptions, ListOptions, WriterOptions, ByteRange, ProgressEvent
 } from './store/store.js'
 export type { S3Store, TransferContext } from './store/s3-store.js'
 export type { S3StoreOptions, S3Location } from './store/s3-config.js'

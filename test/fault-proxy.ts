@@ -69,6 +69,18 @@ export interface FaultProxy {
   close (): Promise<void>
 }
 
+/**
+ * Resolves with the first request the proxy sees that `match` accepts: an
+ * event to wait on (a part of a given file reaching the server), from a rule
+ * that never faults.
+ */
+export function seen (proxy: FaultProxy, match: (r: RequestInfo) => boolean): Promise<RequestInfo> {
+  return new Promise((resolve) => {
+    // First: it never applies, so the rules after it still do.
+    proxy.rules.unshift({ match: (r) => { if (match(r)) resolve(r); return false }, fault: { kind: 'latency', ms: 0 } })
+  })
+}
+
 /** Guess the S3 operation of a path-style request. */
 export function guessOp (method: string, url: string): string {
   const u = new URL(url, 'http://proxy.invalid')

@@ -11,7 +11,7 @@ import { Readable, type Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import {
   AbortMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadBucketCommand,
-  PutObjectCommand, S3Client, type S3ClientConfig
+  ListMultipartUploadsCommand, PutObjectCommand, S3Client, type S3ClientConfig
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import t, { type Test } from 'tap'
@@ -239,6 +239,50 @@ t.test('openMultipartUploads counts uploads neither completed nor aborted', asyn
   t.equal(s3.openMultipartUploads(), 0)
   t.equal(s3.openMultipartUploads(s3.bucket), 0)
   t.same(s3.keys(), [])
+})
+
+t.test('ListMultipartUploads (added to fauxqs): by key then initiation, under a prefix, page after page from the markers', async (t) => {
+  const s3 = await startS3({ maxUploads: 2 })
+  t.teardown(() => s3.stop())
+  const client = s3.client()
+  const begin = async (key: string): Promise<string> =>
+    (await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }))).UploadId ?? ''
+  const late = await begin('p/a')
+  const b = await begin('p/b')
+  const early = await begin('p/a')
+  const c = await begin('p/c')
+  await begin('q/d')
+  // Initiation, not creation order nor upload id, orders two uploads of one key.
+  s3.setUploadInitiated(late, new Date('2026-01-02T00:00:00.000Z'))
+  s3.setUploadInitiated(early, new Date('2026-01-01T00:00:00.000Z'))
+  t.same(s3.openUploads().filter((u) => u.key.startsWith('p/')).map((u) => u.uploadId), [early, late, b, c], 'openUploads(): by key then initiation')
+
+  const first = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: 'p/' }))
+  t.equal(first.Bucket, s3.bucket)
+  t.same(first.Uploads?.map((u) => [u.Key, u.UploadId]), [['p/a', early], ['p/a', late]], 'a page of 2, by key then initiation')
+  t.same(first.Uploads?.map((u) => u.Initiated?.toISOString()), ['2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z'], 'each with when it began')
+  t.match(first, { IsTruncated: true, NextKeyMarker: 'p/a', NextUploadIdMarker: late })
+  // A client that aborts what it lists asks for the page after an upload that is gone.
+  await client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: 'p/a', UploadId: late }))
+  const second = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: 'p/', KeyMarker: 'p/a', UploadIdMarker: late }))
+  t.same(second.Uploads?.map((u) => u.UploadId), [b, c], 'the next page starts after the marker, gone or not')
+  t.equal(second.IsTruncated, false)
+  const afterKey = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, KeyMarker: 'p/b', MaxUploads: 1 }))
+  t.same(afterKey.Uploads?.map((u) => u.Key), ['p/c'], 'a key-marker alone: after every upload of that key; max-uploads below the cap')
+  t.equal(afterKey.IsTruncated, true)
+
+  await t.rejects(client.send(new ListMultipartUploadsCommand({ Bucket: 'no-such-bucket' })), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } })
+})
+
+t.test('started with listUploads: false, the server answers ListMultipartUploads as fauxqs does: a listing of objects, no bucket named', async (t) => {
+  const s3 = await startS3({ listUploads: false })
+  t.teardown(() => s3.stop())
+  const client = s3.client()
+  await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: 'p/a' }))
+  const page = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }))
+  t.equal(page.Bucket, undefined)
+  t.same(page.Uploads ?? [], [])
+  t.equal(s3.openMultipartUploads(), 1)
 })
 
 t.test('latency delays a request', async (t) => {

@@ -31,6 +31,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./recover.js')).recoverCommand
   },
   { name: 'upload', summary: 'upload files to a store, verified', load: async () => (await import('./upload.js')).uploadCommand },
+  {
+    name: 'multipart',
+    summary: 'list the multipart uploads left open under an s3:// URL; abort old ones',
+    load: async () => (await import('./multipart.js')).multipartCommand
+  },
   { name: 'pack', summary: 'a directory of files into a few large archives in a store', load: async () => (await import('./pack.js')).packCommand },
   {
     name: 'unpack',

@@ -18,7 +18,7 @@ import { describeIoError } from '../fs/io-error.js'
 import type { WalkedName, WalkFailure } from '../fs/walk.js'
 import { classify, storeError, StoreError } from './store-error.js'
 import {
-  putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions
+  putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
 
 /** Temporary files of unfinished writes: hidden, and never listed. */
@@ -286,6 +286,13 @@ export class FileStore implements Store {
       throw storeError(err, this.url, 'delete', key)
     }
   }
+
+  /**
+   * None: a file store has no multipart uploads. A writer's unfinished file
+   * is a hidden temporary file in the directory, sealed or cut back by
+   * recoverDirectory() or the next writer there.
+   */
+  async * listUploads (): AsyncIterable<OpenUpload> {}
 
   async abortUpload (): Promise<void> {}
 

@@ -20,7 +20,7 @@ import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { checkKey, checkObjectName } from './keys.js'
 import { parseS3Url, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
 import type { S3Store } from './s3-store.js'
-import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions } from './store.js'
+import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, OpenUpload, PutOptions, PutResult, Store, WriterOptions } from './store.js'
 
 export class LazyS3Store implements Store {
   readonly url: string
@@ -92,6 +92,10 @@ export class LazyS3Store implements Store {
 
   async delete (key: string): Promise<void> {
     await (await this.loaded()).delete(key)
+  }
+
+  async * listUploads (prefix?: string): AsyncIterable<OpenUpload> {
+    yield * (await this.loaded()).listUploads(prefix)
   }
 
   async abortUpload (key: string, uploadId: string): Promise<void> {

@@ -8,7 +8,7 @@
  */
 import type { Readable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
-import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, PutOptions, PutResult, Store, WriterOptions } from './store.js'
+import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, OpenUpload, PutOptions, PutResult, Store, WriterOptions } from './store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 
 export function prefixedStore (store: Store, prefix: string): Store {
@@ -44,6 +44,9 @@ export function prefixedStore (store: Store, prefix: string): Store {
     },
     async delete (key: string): Promise<void> {
       await store.delete(full(key))
+    },
+    async * listUploads (listPrefix = ''): AsyncIterable<OpenUpload> {
+      for await (const upload of store.listUploads(full(listPrefix))) yield { ...upload, key: upload.key.slice(folder.length + 1) }
     },
     async abortUpload (key: string, uploadId: string): Promise<void> {
       await store.abortUpload(full(key), uploadId)

@@ -10,7 +10,7 @@
  * synchronous and a program that never talks to S3 never loads the SDK.
  */
 import { Readable } from 'node:stream'
-import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3'
+import type { ListMultipartUploadsCommandOutput, ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { ShoeboxError } from '../errors.js'
 import { checkKey, checkObjectName, joinKey } from './keys.js'
@@ -20,7 +20,7 @@ import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-con
 import { withTransfer } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
 import { statusOf, storeError, type StoreError } from './store-error.js'
-import { putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
+import { putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
 
 export type { TransferContext, PartChecksum } from './s3-context.js'
 
@@ -169,6 +169,44 @@ export class S3Store implements Store {
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined
     } while (token !== undefined)
+  }
+
+  /**
+   * ListMultipartUploads, page after page (1000 uploads each), from the key
+   * and upload id where the last page stopped. A server that answers it as
+   * a listing of objects (an S3 look-alike without it, such as fauxqs) gives
+   * back no bucket name, where S3 always names one: taken for "no upload
+   * open", that answer would hide every one, so it is refused.
+   */
+  async * listUploads (prefix = ''): AsyncIterable<OpenUpload> {
+    const base = this.prefix === '' ? '' : this.prefix + '/'
+    const named = prefix === '' ? undefined : prefix
+    let keyMarker: string | undefined
+    let uploadIdMarker: string | undefined
+    for (;;) {
+      const request = { Bucket: this.bucket, Prefix: base + prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }
+      const page: ListMultipartUploadsCommandOutput = await this.send('list uploads', named,
+        async ({ client, sdk }) => await client.send(new sdk.ListMultipartUploadsCommand(request)))
+      if (page.Bucket === undefined) {
+        throw new ShoeboxError('SHOEBOX_UNSUPPORTED', `${this.url}: list uploads: the server does not list multipart uploads ` +
+          '(its answer to ListMultipartUploads names no bucket; an S3 look-alike without it?)')
+      }
+      const uploads = page.Uploads ?? []
+      for (const upload of uploads) {
+        if (upload.Key === undefined || upload.UploadId === undefined || !upload.Key.startsWith(base)) continue
+        yield { key: upload.Key.slice(base.length), uploadId: upload.UploadId, initiated: upload.Initiated }
+      }
+      if (page.IsTruncated !== true) return
+      // S3 names where to go on; a server that does not, from the last upload listed.
+      const last = uploads.at(-1)
+      const nextKey = page.NextKeyMarker ?? last?.Key
+      const nextId = page.NextUploadIdMarker ?? last?.UploadId
+      if (nextKey === undefined || (nextKey === keyMarker && nextId === uploadIdMarker)) {
+        throw this.fail(new Error('the server said its listing goes on but not from where'), 'list uploads', named)
+      }
+      keyMarker = nextKey
+      uploadIdMarker = nextId
+    }
   }
 
   async stat (key: string): Promise<ObjectInfo> {

@@ -19,6 +19,20 @@ export interface ObjectInfo {
   etag: string
 }
 
+/**
+ * A multipart upload begun and neither completed nor aborted (S3): what a
+ * writer leaves open when it dies and never restarts in its directory to
+ * abort it (roll/uploader.ts). The server keeps its parts, and bills them,
+ * until someone aborts it.
+ */
+export interface OpenUpload {
+  /** Key relative to the store's root. */
+  key: string
+  uploadId: string
+  /** When the server began it, by the server's clock; absent if the server does not say. */
+  initiated?: Date
+}
+
 /** Bytes [start, end) of an object; end defaults to the object's end. */
 export interface ByteRange {
   start: number
@@ -117,6 +131,13 @@ export interface Store {
   exists (key: string): Promise<boolean>
   /** Remove an object; removing one that does not exist is not an error. */
   delete (key: string): Promise<void>
+  /**
+   * The multipart uploads open under `prefix`, in key order (S3). A file store
+   * has none (a writer's unfinished object is a hidden temporary file in the
+   * directory, which `recoverDirectory` and a restarted writer deal with): it
+   * lists nothing.
+   */
+  listUploads (prefix?: string): AsyncIterable<OpenUpload>
   /** Abort a multipart upload left by a crashed writer (no-op where there are none, or it is gone). */
   abortUpload (key: string, uploadId: string): Promise<void>
   /** Transfer statistics of everything done through this store. */

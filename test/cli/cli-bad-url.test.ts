@@ -3,7 +3,7 @@
  * mistake: every command says so as a usage error (one line, the hint, exit
  * 2), as the README's exit codes have it, before it reads, creates or sends
  * anything, and without echoing credentials. Store URLs: write, upload,
- * read, ls, pack, unpack, meta push/pull/index, serve --store (checked by
+ * multipart, read, ls, pack, unpack, meta push/pull/index, serve --store (checked by
  * storeUrlArg(), lib/cli/store-url-arg.ts); server URLs: ship, events.
  * (A store that fails once asked, a missing bucket or an unreachable
  * endpoint, is a runtime failure, exit 1: test/cli/cli-store.test.ts.)
@@ -41,6 +41,7 @@ const badStores: Array<[string, RegExp]> = [
 const storeCommands: Array<[string, (url: string) => string[], string[]]> = [
   ['write', (url) => ['write', created('w'), '--to', url], [created('w')]],
   ['upload', (url) => ['upload', file, '--to', url], []],
+  ['multipart', (url) => ['multipart', url, '--older-than', '7d', '--abort'], []],
   ['read', (url) => ['read', `${url}/*.gz`], []],
   ['ls', (url) => ['ls', `${url}/*.gz`], []],
   ['pack', (url) => ['pack', src, '--to', url], []],

@@ -22,7 +22,7 @@ function flags (text: string): string[] {
 /** Each README section, by the words after `shoebox` its heading starts with, and the --help runs it covers. */
 const commands: Array<[string, string[][]]> = [
   ['encode', [['encode']]], ['decode', [['decode']]], ['verify', [['verify']]], ['write', [['write']]], ['read', [['read']]],
-  ['ls', [['ls']]], ['recover', [['recover']]], ['upload', [['upload']]], ['pack', [['pack']]], ['unpack', [['unpack']]],
+  ['ls', [['ls']]], ['recover', [['recover']]], ['upload', [['upload']]], ['multipart', [['multipart']]], ['pack', [['pack']]], ['unpack', [['unpack']]],
   ['ship', [['ship']]], ['serve', [['serve']]],
   ['events', [['events', 'get'], ['events', 'delete'], ['events', 'streams'], ['events', 'schema']]],
   ['meta generate', [['meta', 'generate'], ['meta', 'squash'], ['meta', 'dump'], ['meta', 'index']]],

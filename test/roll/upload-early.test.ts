@@ -26,7 +26,7 @@ import path from 'node:path'
 import { finished } from 'node:stream/promises'
 import t, { type Test } from 'tap'
 import { rollingSink, type FlushEvent, type OpenEvent, type RollingSink, type SealedEvent, type UploadErrorEvent, type UploadEvent } from '../../lib/index.js'
-import { startFaultProxy, type FaultProxy, type RequestInfo } from '../fault-proxy.js'
+import { seen, startFaultProxy, type FaultProxy, type RequestInfo } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 import { buildCli, cliEnv, runCli } from '../fixtures-s3/cli-build.js'
 import { archiveNames } from '../fixtures-roll/util.js'
@@ -48,14 +48,6 @@ async function setup (t: Test): Promise<Setup> {
   const proxy = await startFaultProxy(s3.endpoint, [])
   t.teardown(() => proxy.close())
   return { s3, proxy, url: `s3://${s3.bucket}/${PREFIX}`, storeOptions: { endpoint: proxy.endpoint, credentials: s3.credentials, maxAttempts: 3 } }
-}
-
-/** Resolves with the first request the proxy sees that `match` accepts (a rule that never faults). */
-function seen (proxy: FaultProxy, match: (r: RequestInfo) => boolean): Promise<RequestInfo> {
-  return new Promise((resolve) => {
-    // First: it never applies, so the rules after it still do.
-    proxy.rules.unshift({ match: (r) => { if (match(r)) resolve(r); return false }, fault: { kind: 'latency', ms: 0 } })
-  })
 }
 
 const isPart = (r: RequestInfo, name: string, part?: number): boolean =>

@@ -21,7 +21,7 @@ import { finished } from 'node:stream/promises'
 import t from 'tap'
 import {
   encodeRecords, rollingSink, SealedUploader,
-  type GetOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store,
+  type GetOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store,
   type TransferSnapshot, type UploadErrorEvent, type UploadEvent, type WriterOptions
 } from '../../lib/index.js'
 import { FileStore } from '../../lib/store/file-store.js'
@@ -51,6 +51,7 @@ class MisreportingStore implements Store {
   list (prefix?: string): AsyncIterable<ObjectInfo> { return this.inner.list(prefix) }
   async exists (key: string): Promise<boolean> { return await this.inner.exists(key) }
   async delete (key: string): Promise<void> { await this.inner.delete(key) }
+  listUploads (prefix?: string): AsyncIterable<OpenUpload> { return this.inner.listUploads(prefix) }
   async abortUpload (key: string, uploadId: string): Promise<void> { await this.inner.abortUpload(key, uploadId) }
   stats (): TransferSnapshot { return this.inner.stats() }
   async close (): Promise<void> { await this.inner.close() }
