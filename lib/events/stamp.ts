@@ -19,12 +19,11 @@
  * before it; with `onInvalid: 'event'` an `invalid` event {line, text, error}
  * is emitted and stamping goes on. Good events are never dropped.
  */
-import { captureRejectionSymbol } from 'node:events'
 import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
 import {
@@ -33,6 +32,7 @@ import {
 import { checkStreamName } from './stream-name.js'
 import { parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from './utf8-line-check.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type TimeValue = KronosTime | Date | number | string
 
@@ -92,14 +92,14 @@ class InBandFailure {
 
 const TIME_UNITS = ['kronos', 'ms', 's']
 
-export class StampStream extends Transform {
+export class StampStream extends failsOnListenerRejection(Transform) {
   readonly #options: StampOptions
   readonly #failInBand: boolean
   readonly #needsObject: boolean
   #count = 0
 
   constructor (options: StampOptions = {}, failInBand = false) {
-    super({ objectMode: true, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ objectMode: true })
     const opts = { ...options }
     if (opts.stream !== undefined) {
       try {
@@ -118,11 +118,6 @@ export class StampStream extends Transform {
     this.#options = opts
     this.#failInBand = failInBand
     this.#needsObject = opts.streamField !== undefined || opts.timeField !== undefined || opts.time !== undefined
-  }
-
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
   }
 
   override _transform (chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {

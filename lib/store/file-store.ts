@@ -5,12 +5,10 @@
  * complete and fsynced, so a reader sees the old object or the new one,
  * never half of one.
  */
-import { captureRejectionSymbol } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import { LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { makeDirs, randomSuffix, syncDir } from '../fs/durable.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
@@ -20,6 +18,7 @@ import { classify, storeError, StoreError } from './store-error.js'
 import {
   putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 /** Temporary files of unfinished writes: hidden, and never listed. */
 const TEMP_SUFFIX = '.shoebox-tmp'
@@ -304,7 +303,7 @@ export class FileStore implements Store {
 }
 
 /** Writes into a hidden temporary file, then fsyncs and renames it over the key's path. */
-class FileWriter extends Writable implements ObjectWriter {
+class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWriter {
   readonly key: string
   result: PutResult | undefined
   readonly #store: FileStore
@@ -314,13 +313,8 @@ class FileWriter extends Writable implements ObjectWriter {
   #handle: fsp.FileHandle | undefined
   #bytes = 0
 
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  override [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
-  }
-
   constructor (store: FileStore, key: string, target: string, parent: TransferStats) {
-    super({ highWaterMark: 1024 * 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ highWaterMark: 1024 * 1024 })
     this.#store = store
     this.key = key
     this.#target = target
