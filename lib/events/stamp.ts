@@ -24,6 +24,7 @@ import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
+import { oneOf } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
 import {
@@ -108,12 +109,8 @@ export class StampStream extends failsOnListenerRejection(Transform) {
         throw invalidOption('stream', (err as Error).message)
       }
     }
-    if (opts.timeUnit !== undefined && !TIME_UNITS.includes(opts.timeUnit)) {
-      throw invalidOption('timeUnit', `must be one of ${TIME_UNITS.join(', ')}, got ${String(opts.timeUnit)}`)
-    }
-    if (opts.onInvalid !== undefined && opts.onInvalid !== 'error' && opts.onInvalid !== 'event') {
-      throw invalidOption('onInvalid', `must be 'error' or 'event', got ${String(opts.onInvalid)}`)
-    }
+    if (opts.timeUnit !== undefined) oneOf(opts.timeUnit, TIME_UNITS, 'timeUnit')
+    if (opts.onInvalid !== undefined) oneOf(opts.onInvalid, ['error', 'event'], 'onInvalid')
     if (opts.time !== undefined && typeof opts.time !== 'function') throw invalidOption('time', 'must be a function')
     this.#options = opts
     this.#failInBand = failInBand

@@ -17,7 +17,7 @@ import { invalidOption, isBytes, ShoeboxError, refuseNotBytes } from '../errors.
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
-import { positiveCount } from '../units.js'
+import { oneOf, positiveCount } from '../units.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
@@ -106,7 +106,7 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
   constructor (options: EncodeNdjsonOptions = {}, internals?: EncoderInternals) {
     super({ writableObjectMode: false, readableObjectMode: false })
     const { metadata = {}, metadataFromFields = {}, validate = false, onInvalid = 'error' } = options
-    if (!['error', 'skip', 'end'].includes(onInvalid)) throw invalidOption('onInvalid', `must be 'error', 'skip' or 'end', got ${String(onInvalid)}`)
+    oneOf(onInvalid, ['error', 'skip', 'end'], 'onInvalid')
     this.#metadata = metadataObject(metadata)
     this.#flat = flattenMetadata(this.#metadata)
     this.#fields = fieldPaths(metadataFromFields)

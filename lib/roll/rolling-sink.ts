@@ -19,7 +19,7 @@ import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
-import { checkFlag, checkKnownOptions, parseDuration, parseSize } from '../units.js'
+import { checkFlag, checkKnownOptions, oneOf, parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -155,7 +155,7 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     }
     checkKnownOptions(options, OPTIONS, 'rollingSink()')
     const { fsync = 'onClose' } = options
-    if (!FSYNC_POLICIES.includes(fsync)) throw invalidOption('fsync', `must be one of ${FSYNC_POLICIES.join(', ')}, got ${String(fsync)}`)
+    oneOf(fsync, FSYNC_POLICIES, 'fsync')
     this.dir = options.dir
     const compression = compressionOf(options.compress, options.gzip)
     this.#compression = compression
