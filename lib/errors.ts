@@ -157,29 +157,6 @@ export function invalidOption (option: string, reason: string): InvalidOptionErr
 }
 
 /**
- * Spread into the options of a stream whose events users listen to (with
- * listenerRejected as its captureRejectionSymbol method): an async listener
- * that rejects then fails the stream with its error, as a listener that
- * throws does, rather than end the process with an unhandled rejection.
- * (The rolling sink's 'sealed', 'recover' and 'upload' listeners, and
- * archiveSource's 'file', 'fileEnd', 'skipped' and 'corrupt' ones, are
- * awaited: stream/awaited-listeners.ts.) Typed `object`: @types/node's stream options
- * do not list Node's `captureRejections`.
- */
-export const LISTENER_REJECTIONS_FAIL_THE_STREAM: object = { captureRejections: true }
-
-/**
- * A listener's rejection: the stream fails with it. One that comes after the
- * stream failed (another listener's, say) is dropped: that failure is
- * reported already. One that comes after the stream ended cleanly is left
- * unhandled, as without captureRejections, rather than dropped unseen.
- */
-export function listenerRejected (stream: { readonly destroyed: boolean, readonly errored: unknown, destroy: (error: Error) => unknown }, err: unknown): void {
-  if (!stream.destroyed) stream.destroy(err as Error)
-  else if (stream.errored == null) void Promise.reject(err)
-}
-
-/**
  * write() of a byte stage (decode(), encodeNdjson()) given something other
  * than bytes or text (records from archiveSource(), objects): Node's own
  * error is thrown from write(), inside whatever wrote (a pipe's 'data'

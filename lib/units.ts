@@ -88,6 +88,19 @@ export function checkKnownOptions (options: object, known: readonly string[], wh
 }
 
 /**
+ * An option that takes one of a few values (format, mode, onInvalid,
+ * fsync...): `value` if it is one of `allowed`, else refused naming the
+ * option, the values it takes and the value given, in one wording
+ * ("must be 'v1' or 'v2', got \"v3\"") wherever the option is.
+ */
+export function oneOf<T> (value: unknown, allowed: readonly T[], option: string): T {
+  if (allowed.includes(value as T)) return value as T
+  const names = allowed.map((a) => typeof a === 'string' ? `'${a}'` : String(a))
+  const choices = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`
+  throw invalidOption(option, `must be ${choices}, got ${JSON.stringify(value) ?? typeof value}`)
+}
+
+/**
  * A count option (attempts, queueSize, maxSockets...): `value`, or
  * `fallback` when undefined, checked to be an integer from 1; anything else
  * refused naming the option and the value given.

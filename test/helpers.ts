@@ -373,6 +373,11 @@ function withoutContentChecksum (frame: Buffer): Buffer {
 
 /** Runs `fn`, then fails `t` with any unhandled rejection seen meanwhile (or within 50 ms after), rather than the process. */
 export async function withoutUnhandled (t: Test, fn: () => Promise<void>): Promise<void> {
+  t.same(await unhandledDuring(fn), [], 'no unhandled rejection')
+}
+
+/** The rejections left unhandled while `fn` ran (and for 50 ms after), in order. */
+export async function unhandledDuring (fn: () => Promise<void>): Promise<unknown[]> {
   const unhandled: unknown[] = []
   const note = (reason: unknown): void => { unhandled.push(reason) }
   process.on('unhandledRejection', note)
@@ -382,7 +387,7 @@ export async function withoutUnhandled (t: Test, fn: () => Promise<void>): Promi
   } finally {
     process.off('unhandledRejection', note)
   }
-  t.same(unhandled, [], 'no unhandled rejection')
+  return unhandled
 }
 
 /**

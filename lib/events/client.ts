@@ -16,7 +16,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { invalidOption } from '../errors.js'
 import { retry } from '../transfer/retry.js'
-import { parseDuration, positiveCount } from '../units.js'
+import { oneOf, parseDuration, positiveCount } from '../units.js'
 import { isEventId } from './event-id.js'
 import type { JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
@@ -84,11 +84,11 @@ export class KronosClient {
   get (stream: string, start: TimeInput, end: TimeInput, options: KronosGetOptions = {}): KronosGetStream {
     checkStreamName(stream)
     const order = options.order ?? 'ascending'
-    if (order !== 'ascending' && order !== 'descending') throw invalidOption('order', `must be 'ascending' or 'descending', got ${String(order)}`)
+    oneOf(order, ['ascending', 'descending'], 'order')
     const limit = options.limit
     if (limit !== undefined && (!Number.isSafeInteger(limit))) throw invalidOption('limit', `must be an integer, got ${String(limit)}`)
     const format = options.format ?? 'object'
-    if (format !== 'object' && format !== 'text') throw invalidOption('format', `must be 'object' or 'text', got ${String(format)}`)
+    oneOf(format, ['object', 'text'], 'format')
     return new KronosGetStream(this.#target, {
       stream,
       start: toKronosTime(start),

@@ -7,7 +7,7 @@ import { invalidOption } from '../errors.js'
 import { checkNamespaceOption } from './stream-name.js'
 import type { BatcherLimits } from './ship-batcher.js'
 import { shoeboxLibrary, type Library, type PrepareDefaults } from './ship-event.js'
-import { checkFlag, parseDuration, parseSize, positiveCount } from '../units.js'
+import { checkFlag, oneOf, parseDuration, parseSize, positiveCount } from '../units.js'
 
 export type OverflowPolicy = 'block' | 'drop' | 'spill'
 
@@ -81,7 +81,7 @@ const POLICIES: readonly OverflowPolicy[] = ['block', 'drop', 'spill']
 
 export function shipSettings (options: ShipOptions = {}): ShipSettings {
   const onOverflow = options.onOverflow ?? 'block'
-  if (!POLICIES.includes(onOverflow)) throw invalidOption('onOverflow', `must be one of ${POLICIES.join(', ')}, got ${String(onOverflow)}`)
+  oneOf(onOverflow, POLICIES, 'onOverflow')
   if (onOverflow === 'spill' && (typeof options.spill !== 'string' || options.spill === '')) throw invalidOption('spill', "onOverflow 'spill' needs a spill directory")
   if (options.spill !== undefined && onOverflow !== 'spill') throw invalidOption('spill', "a spill directory is used only with onOverflow 'spill'")
   if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === '')) throw invalidOption('stream', 'must be a stream name')

@@ -38,11 +38,10 @@
  * failing flush loses nothing and stops no later one (pykronos's defects,
  * spec §8).
  */
-import { captureRejectionSymbol } from 'node:events'
 import type http from 'node:http'
 import { Writable } from 'node:stream'
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
+import { ShoeboxError } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { Batcher, type Batch } from './ship-batcher.js'
@@ -53,6 +52,7 @@ import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings 
 import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
 import { Spill, type SpillFile, type SpillOrigin } from './ship-spill.js'
 import { plural } from '../plural.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type { ShipItem, Library, ShipOptions, OverflowPolicy }
 
@@ -137,7 +137,7 @@ class Flight {
   }
 }
 
-export class Shipper extends Writable {
+export class Shipper extends failsOnListenerRejection(Writable) {
   readonly url: URL
   readonly onOverflow: OverflowPolicy
   readonly #where: string
@@ -175,13 +175,8 @@ export class Shipper extends Writable {
   #failed: Error | null = null
   #exitFlush: ExitFlush | null = null
 
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  override [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
-  }
-
   constructor (url: string, options: ShipOptions = {}) {
-    super({ objectMode: true, highWaterMark: 64, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ objectMode: true, highWaterMark: 64 })
     this.url = putUrl(url)
     this.#where = safeUrl(this.url)
     const settings = shipSettings(options)

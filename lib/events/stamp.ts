@@ -19,12 +19,12 @@
  * before it; with `onInvalid: 'event'` an `invalid` event {line, text, error}
  * is emitted and stamping goes on. Good events are never dropped.
  */
-import { captureRejectionSymbol } from 'node:events'
 import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
+import { oneOf } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
 import {
@@ -33,6 +33,7 @@ import {
 import { checkStreamName } from './stream-name.js'
 import { parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from './utf8-line-check.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type TimeValue = KronosTime | Date | number | string
 
@@ -92,14 +93,14 @@ class InBandFailure {
 
 const TIME_UNITS = ['kronos', 'ms', 's']
 
-export class StampStream extends Transform {
+export class StampStream extends failsOnListenerRejection(Transform) {
   readonly #options: StampOptions
   readonly #failInBand: boolean
   readonly #needsObject: boolean
   #count = 0
 
   constructor (options: StampOptions = {}, failInBand = false) {
-    super({ objectMode: true, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ objectMode: true })
     const opts = { ...options }
     if (opts.stream !== undefined) {
       try {
@@ -108,21 +109,12 @@ export class StampStream extends Transform {
         throw invalidOption('stream', (err as Error).message)
       }
     }
-    if (opts.timeUnit !== undefined && !TIME_UNITS.includes(opts.timeUnit)) {
-      throw invalidOption('timeUnit', `must be one of ${TIME_UNITS.join(', ')}, got ${String(opts.timeUnit)}`)
-    }
-    if (opts.onInvalid !== undefined && opts.onInvalid !== 'error' && opts.onInvalid !== 'event') {
-      throw invalidOption('onInvalid', `must be 'error' or 'event', got ${String(opts.onInvalid)}`)
-    }
+    if (opts.timeUnit !== undefined) oneOf(opts.timeUnit, TIME_UNITS, 'timeUnit')
+    if (opts.onInvalid !== undefined) oneOf(opts.onInvalid, ['error', 'event'], 'onInvalid')
     if (opts.time !== undefined && typeof opts.time !== 'function') throw invalidOption('time', 'must be a function')
     this.#options = opts
     this.#failInBand = failInBand
     this.#needsObject = opts.streamField !== undefined || opts.timeField !== undefined || opts.time !== undefined
-  }
-
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
   }
 
   override _transform (chunk: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {

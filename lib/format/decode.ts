@@ -1,13 +1,13 @@
 /** decode(): a Transform from archive bytes to records. */
-import { captureRejectionSymbol } from 'node:events'
 import { checkFlag } from '../units.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
-import { CorruptArchiveError, isBytes, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected, refuseNotBytes } from '../errors.js'
+import { CorruptArchiveError, isBytes, refuseNotBytes } from '../errors.js'
 import { isBreakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { MemberLookup, MemberSpan, Position, ShoeboxRecord, SpanLookup } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 type WriteCallback = (error?: Error | null) => void
 
@@ -40,12 +40,12 @@ export interface DecodedCorruptInfo extends CorruptInfo {
  * copy one (Buffer.from(payload)) if you keep it long after reading.
  * Emits `corrupt` ({offset, reason, detail, bytesSkipped, file, frame?}) in lenient mode.
  */
-export class DecodeStream extends LazyTransform {
+export class DecodeStream extends failsOnListenerRejection(LazyTransform) {
   readonly file: string | undefined
   #decoder: ArchiveDecoder
 
   constructor (options: DecodeOptions = {}) {
-    super({ readableObjectMode: true, writableObjectMode: false, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ readableObjectMode: true, writableObjectMode: false })
     checkFlag(options.positions, 'positions')
     this.file = options.file
     const file = options.file ?? ''
@@ -65,11 +65,6 @@ export class DecodeStream extends LazyTransform {
         this.emit('corrupt', frame === undefined ? named : { ...named, frame })
       }
     }, options)
-  }
-
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
   }
 
   /** Records written here (from archiveSource(), say) fail the stream with a message that says so (see refuseNotBytes). */

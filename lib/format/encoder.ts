@@ -14,6 +14,7 @@
  */
 import type { ChecksumAlgorithm } from '../checksum.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
+import { oneOf } from '../units.js'
 import { nativeRecords, type NativeRecords } from '../native.js'
 import type { Metadata, RecordInput } from '../record.js'
 import {
@@ -144,8 +145,8 @@ export class ArchiveEncoder {
   constructor (options: EncoderOptions = {}, internals: EncoderInternals = {}) {
     const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
     const { native = nativeRecords, exactSizes = false, slabs } = internals
-    if (format !== 'v1' && format !== 'v2') throw invalidOption('format', `must be 'v1' or 'v2', got ${String(format)}`)
-    if (checksum !== 'crc32' && checksum !== 'crc32c') throw invalidOption('checksum', `must be 'crc32' or 'crc32c', got ${String(checksum)}`)
+    oneOf(format, ['v1', 'v2'], 'format')
+    oneOf(checksum, ['crc32', 'crc32c'], 'checksum')
     // Rather than write v1 records without the checksum that was asked for.
     if (format === 'v1' && checksum !== 'crc32') throw invalidOption('checksum', `v1 records carry no checksum; '${checksum}' needs format 'v2'`)
     if (!Number.isInteger(chunkSize) || chunkSize < 64) throw invalidOption('chunkSize', `must be an integer >= 64, got ${String(chunkSize)}`)

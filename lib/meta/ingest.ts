@@ -23,7 +23,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Writable } from 'node:stream'
-import { ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
 import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } from './config.js'
@@ -95,7 +95,7 @@ export class MetaIngest extends Writable {
     // Checked before super(): the stream's _construct would otherwise still run, on a half-made object, and fail
     // with an 'error' nobody listens for (metaIngest('') threw, then crashed the process). A yes/no option given
     // 'true' (a string) was quietly no (=== true), and fsync: 'false' quietly yes: refused, as every one is.
-    if (typeof base !== 'string' || base === '') throw new ShoeboxError('SHOEBOX_INVALID_OPTION', 'metaIngest needs the metadir base path')
+    if (typeof base !== 'string' || base === '') throw invalidOption('base', 'the metadir base path is required')
     for (const flag of ['replace', 'ensure', 'ensureFiles', 'fsync'] as const) checkFlag(options[flag], flag)
     super({ objectMode: true, highWaterMark: 64 })
     this.base = base

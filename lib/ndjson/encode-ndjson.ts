@@ -7,17 +7,17 @@
  * With the native part built, lines that need no parsing are framed a whole
  * chunk at a time (ArchiveEncoder.frameLines), the same bytes in fewer steps.
  */
-import { captureRejectionSymbol } from 'node:events'
 import { isUtf8 } from 'node:buffer'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 // node:stream's Transform, not readable-stream's (the other format stages'): `shoebox write` runs
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { invalidOption, isBytes, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected, refuseNotBytes } from '../errors.js'
+import { invalidOption, isBytes, ShoeboxError, refuseNotBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
-import { positiveCount } from '../units.js'
+import { oneOf, positiveCount } from '../units.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
@@ -65,7 +65,7 @@ const EMPTY = Buffer.alloc(0)
 const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
 const CR = 0x0d
 
-export class EncodeNdjson extends Transform {
+export class EncodeNdjson extends failsOnListenerRejection(Transform) {
   readonly source: string
   /** Lines read so far (blank lines included). */
   lines = 0
@@ -102,16 +102,11 @@ export class EncodeNdjson extends Transform {
   #block: Buffer | null = null
   #framed: FramedLines = { next: 0, lines: 0, records: 0, refused: false }
 
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  override [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
-  }
-
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncodeNdjsonOptions = {}, internals?: EncoderInternals) {
-    super({ writableObjectMode: false, readableObjectMode: false, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ writableObjectMode: false, readableObjectMode: false })
     const { metadata = {}, metadataFromFields = {}, validate = false, onInvalid = 'error' } = options
-    if (!['error', 'skip', 'end'].includes(onInvalid)) throw invalidOption('onInvalid', `must be 'error', 'skip' or 'end', got ${String(onInvalid)}`)
+    oneOf(onInvalid, ['error', 'skip', 'end'], 'onInvalid')
     this.#metadata = metadataObject(metadata)
     this.#flat = flattenMetadata(this.#metadata)
     this.#fields = fieldPaths(metadataFromFields)

@@ -10,19 +10,19 @@
  * unpack.ts). One file is read at a time, hashed as it is read, and read
  * again if it changed meanwhile (read-file.ts).
  */
-import { captureRejectionSymbol } from 'node:events'
 import type { Dirent, Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import type { Minimatch } from 'minimatch'
-import { invalidOption, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected, ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
 import { checkKey } from '../store/keys.js'
 import { checkFlag, parseSize } from '../units.js'
 import type { ReadOutcome } from './read-file.js'
 import { plural } from '../plural.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 /** The metadata keys of a packed file's record, in the order they are written. */
 export const PACK_KEYS = ['path', 'size', 'mtime', 'mode', 'sha256'] as const
@@ -88,7 +88,7 @@ const DEFAULT_READ_ATTEMPTS = 3
  * file (and once for an empty file); `files`, `bytes` and `skipped` count
  * as it goes.
  */
-export class PackSource extends Readable {
+export class PackSource extends failsOnListenerRejection(Readable) {
   readonly dir: string
   /** Files packed so far. */
   files = 0
@@ -108,14 +108,9 @@ export class PackSource extends Readable {
   #destinationRel: string | undefined
   readonly #records: AsyncGenerator<PackRecord>
 
-  /** An async listener that rejects (pack()'s onSkip, onProgress) fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  override [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
-  }
-
   constructor (dir: string, options: PackFilesOptions = {}) {
     // One record at a time: a record holds a whole file.
-    super({ objectMode: true, highWaterMark: 1, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ objectMode: true, highWaterMark: 1 })
     if (typeof dir !== 'string' || dir === '') throw invalidOption('dir', 'a directory to pack is required')
     const globs = options.include === undefined ? ['**'] : Array.isArray(options.include) ? options.include : [options.include]
     if (globs.length === 0 || globs.some((g) => typeof g !== 'string' || g === '')) {

@@ -11,16 +11,15 @@
  * buffered or queued.
  */
 // node:stream rather than readable-stream here: _construct (async start-up) is typed there.
-import { captureRejectionSymbol } from 'node:events'
 import fs from 'node:fs/promises'
 import { Writable } from 'node:stream'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
-import { invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
+import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
-import { checkFlag, checkKnownOptions, parseDuration, parseSize } from '../units.js'
+import { checkFlag, checkKnownOptions, oneOf, parseDuration, parseSize } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -33,6 +32,7 @@ import type { SealedUploader, UploadEvent, UploadOptions } from './uploader.js'
 import type { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type { FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent }
 
@@ -91,7 +91,7 @@ const OPTIONS = [
 ] as const
 const UPLOAD_OPTIONS = ['to', 'storeOptions', 'concurrency', 'deleteLocal', 'attempts', 'retryDelay', 'partSize', 'queueSize', 'early'] as const
 
-export class RollingSink extends Writable {
+export class RollingSink extends failsOnListenerRejection(Writable) {
   readonly dir: string
   readonly template: string
   /** The gzip level, when the codec is gzip. */
@@ -146,21 +146,16 @@ export class RollingSink extends Writable {
   /** The store opened from `upload.to` when it is a URL (closed with the sink). */
   readonly #uploadStore: Store | undefined
 
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  override [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
-  }
-
   constructor (options: RollingSinkOptions, uploadParts?: UploadParts) {
     // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
-    super({ objectMode: true, highWaterMark: 16, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ objectMode: true, highWaterMark: 16 })
     this.#startup = new Promise((resolve) => { this.#startupDone = resolve })
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
       throw invalidOption('dir', 'a directory to write into is required')
     }
     checkKnownOptions(options, OPTIONS, 'rollingSink()')
     const { fsync = 'onClose' } = options
-    if (!FSYNC_POLICIES.includes(fsync)) throw invalidOption('fsync', `must be one of ${FSYNC_POLICIES.join(', ')}, got ${String(fsync)}`)
+    oneOf(fsync, FSYNC_POLICIES, 'fsync')
     this.dir = options.dir
     const compression = compressionOf(options.compress, options.gzip)
     this.#compression = compression

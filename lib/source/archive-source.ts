@@ -13,7 +13,6 @@
  * stream (SHOEBOX_LISTENER_FAILED naming the file) after the records read
  * before it; the next file waits while MAX_RUNNING files' listeners are at work.
  */
-import { captureRejectionSymbol } from 'node:events'
 import { type Duplex, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { SNIFF_BYTES, sniffCodec, type CodecName } from '../compress/codecs.js'
@@ -22,7 +21,7 @@ import type { OpenAtZstdOptions } from '../compress/open-at.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
-import { CorruptArchiveError, invalidOption, ShoeboxError, LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
+import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -39,6 +38,7 @@ import type { FollowGate } from './follow.js'
 import type * as Lister from './list.js'
 import type { FetchRecords } from './fetch-records.js'
 import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export interface ArchiveSourceOptions {
   /** Directory relative patterns are resolved against. Default process.cwd(). */
@@ -85,7 +85,7 @@ export interface SkippedEvent { path: string, name: string, reason: string }
 /** What a listener's failure leaves, for its error. */
 const LISTENER_KEPT = 'the records read before it are delivered'
 
-export class ArchiveSource extends Readable {
+export class ArchiveSource extends failsOnListenerRejection(Readable) {
   readonly glob: GlobRoot
   /** The pattern as given, for errors. */
   readonly #pattern: string
@@ -121,14 +121,9 @@ export class ArchiveSource extends Readable {
   /** The listeners of `file`, `fileEnd`, `skipped` and `corrupt`, whose work the end waits for (made by #load). */
   #listeners: AwaitedListeners | undefined
 
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  override [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
-  }
-
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
-    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     checkMaxFrameSize(options.maxFrameSize)
     checkFlag(options.follow, 'follow')
@@ -199,7 +194,6 @@ export class ArchiveSource extends Readable {
     this.#resume = null
     resume?.()
   }
-
 
   override _read (): void {
     // Node asks for more while fewer than highWaterMark records wait; over HELD_BYTES, read() resumes instead.

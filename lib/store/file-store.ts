@@ -5,21 +5,21 @@
  * complete and fsynced, so a reader sees the old object or the new one,
  * never half of one.
  */
-import { captureRejectionSymbol } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import { LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import { makeDirs, randomSuffix, syncDir } from '../fs/durable.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
-import type { WalkedName, WalkFailure } from '../fs/walk.js'
+import type { WalkedName, WalkFailure, walkNames } from '../fs/walk.js'
+import { ByteNames } from './byte-names.js'
 import { classify, storeError, StoreError } from './store-error.js'
 import {
   putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 /** Temporary files of unfinished writes: hidden, and never listed. */
 const TEMP_SUFFIX = '.shoebox-tmp'
@@ -40,6 +40,12 @@ export interface FileStoreOptions {
   platformNames?: boolean
 }
 
+/** For shoebox's own tests. */
+export interface FileStoreInternals {
+  /** The walk a listing makes (default: fs/walk.ts's, loaded when the first listing starts). */
+  walkNames?: typeof walkNames
+}
+
 export class FileStore implements Store {
   readonly url: string
   readonly root: string
@@ -49,12 +55,15 @@ export class FileStore implements Store {
 
   readonly #platformNames: boolean
   /** Listed keys whose file names are not UTF-8, and the bytes that name their files (see walk.ts). */
-  readonly #byteNames = new Map<string, Buffer>()
+  readonly #byteNames = new ByteNames()
+  readonly #walkNames: typeof walkNames | undefined
 
-  constructor (root: string, options: FileStoreOptions = {}) {
+  /** `internals` is for shoebox's own tests (see FileStoreInternals). */
+  constructor (root: string, options: FileStoreOptions = {}, internals: FileStoreInternals = {}) {
     this.root = path.resolve(root)
     this.url = `file://${this.root.split(path.sep).join('/')}`
     this.#platformNames = options.platformNames === true && path.sep === '/'
+    this.#walkNames = internals.walkNames
   }
 
   /** The path of a key, after checking it cannot leave the root. */
@@ -66,20 +75,18 @@ export class FileStore implements Store {
   }
 
   /**
-   * Forget the names that are not UTF-8 a listing of `prefix` (its walk of
-   * `dir` to `depth`, the keys it `want`s) could find, for it to say again
-   * which are still there: a name gone since (deleted, renamed, or now under a
-   * UTF-8 name that reads as the same key) is forgotten. A follower lists for
-   * days, and a stale entry opened the old bytes. Only those: a listing of one
-   * name (a fetch by position) forgot its neighbours, still there, and the
-   * next record of one was NOT_FOUND.
+   * The keys a listing of `prefix` (its walk of `dir` to `depth`, the keys it
+   * `want`s) could find: the names that are not UTF-8 it decides. One it does
+   * not find is gone since (deleted, renamed, or now under a UTF-8 name that
+   * reads as the same key) and forgotten: a follower lists for days, and a
+   * stale entry opened the old bytes. Only those: a listing of one name (a
+   * fetch by position) forgot its neighbours, still there, and the next
+   * record of one was NOT_FOUND.
    */
-  #forgetByteNames (dir: string, prefix: string, options: ListOptions): void {
+  #covered (dir: string, prefix: string, options: ListOptions): (key: string) => boolean {
     const depth = options.depth ?? Infinity
-    for (const key of this.#byteNames.keys()) {
-      if (!key.startsWith(prefix) || key.slice(dir.length).split('/').length > depth) continue
-      if (options.want?.(key) ?? true) this.#byteNames.delete(key)
-    }
+    const want = options.want
+    return (key) => key.startsWith(prefix) && key.slice(dir.length).split('/').length <= depth && (want?.(key) ?? true)
   }
 
   /** The path to open a key's file by: its name's bytes where the listing found it under a name that is not UTF-8. */
@@ -202,17 +209,21 @@ export class FileStore implements Store {
    */
   async * list (prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1)
+    const covered = this.#covered(dir, prefix, options)
     let walked: WalkedName[]
+    // Numbered before the walk: another listing may start and finish while it runs (see byte-names.ts).
+    const listing = this.#byteNames.begin()
     try {
       // Loaded when a listing starts, not at import (test/startup-lazy.test.ts).
-      const { walkNames } = await import('../fs/walk.js')
-      walked = await walkNames(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)), options.depth)
+      const walk = this.#walkNames ?? (await import('../fs/walk.js')).walkNames
+      walked = await walk(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)), options.depth)
     } catch (err) {
       const failure = err as WalkFailure
       if (failure.dir === '' && (failure.code === 'ENOENT' || (failure.code === 'ENOTDIR' && dir !== ''))) {
-        this.#forgetByteNames(dir, prefix, options)
+        this.#byteNames.settle(listing, covered, new Map())
         return
       }
+      this.#byteNames.abandon(listing)
       const where = failure.dir === undefined || failure.dir === '' ? prefix : dir + failure.dir
       throw this.#fail(err, 'list', where === '' ? undefined : where)
     }
@@ -220,15 +231,18 @@ export class FileStore implements Store {
       .map((w) => ({ key: dir + w.name, path: w.path }))
       .filter((f) => f.key.startsWith(prefix) && !f.key.endsWith(TEMP_SUFFIX) && (options.want?.(f.key) ?? true))
       .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-    this.#forgetByteNames(dir, prefix, options)
+    const byteNames = new Map<string, Buffer>()
+    let ambiguous: string | undefined
     for (let i = 0; i < found.length; i++) {
       const { key, path: bytes } = found[i]
       if (typeof bytes === 'string') continue
       // Two names that are not UTF-8 may decode to one key: which file it means is unknowable.
-      if (found[i + 1]?.key === key || found[i - 1]?.key === key) {
-        throw new StoreError('other', this.url, 'list', key, 'two file names that are not UTF-8 read as this same key: rename them')
-      }
-      this.#byteNames.set(key, bytes)
+      if (found[i + 1]?.key === key || found[i - 1]?.key === key) ambiguous ??= key
+      else byteNames.set(key, bytes)
+    }
+    this.#byteNames.settle(listing, covered, byteNames)
+    if (ambiguous !== undefined) {
+      throw new StoreError('other', this.url, 'list', ambiguous, 'two file names that are not UTF-8 read as this same key: rename them')
     }
     const statOf = async (file: string | Buffer): Promise<fs.Stats | undefined> => await fsp.stat(file).catch((err: NodeJS.ErrnoException) => {
       // Gone between the walk and the stat (a writer sealing, a cleaner), or a dangling link: nothing to read.
@@ -311,7 +325,7 @@ export class FileStore implements Store {
 }
 
 /** Writes into a hidden temporary file, then fsyncs and renames it over the key's path. */
-class FileWriter extends Writable implements ObjectWriter {
+class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWriter {
   readonly key: string
   result: PutResult | undefined
   readonly #store: FileStore
@@ -321,13 +335,8 @@ class FileWriter extends Writable implements ObjectWriter {
   #handle: fsp.FileHandle | undefined
   #bytes = 0
 
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  override [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
-  }
-
   constructor (store: FileStore, key: string, target: string, parent: TransferStats) {
-    super({ highWaterMark: 1024 * 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ highWaterMark: 1024 * 1024 })
     this.#store = store
     this.key = key
     this.#target = target

@@ -27,9 +27,7 @@
  * - The writer is returned at once; _construct() waits for the store's
  *   first request to load the SDK (s3-client.ts), and writes wait for it.
  */
-import { captureRejectionSymbol } from 'node:events'
 import { Writable } from 'node:stream'
-import { LISTENER_REJECTIONS_FAIL_THE_STREAM, listenerRejected } from '../errors.js'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
 import { PartCheck } from './part-check.js'
 import type { S3Connection } from './s3-client.js'
@@ -37,6 +35,7 @@ import { s3WriterSettings } from './s3-config.js'
 import { withTransfer, type TransferContext } from './s3-context.js'
 import { StoreError } from './store-error.js'
 import type { ObjectWriter, PutResult, WriterOptions } from './store.js'
+import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 /** What a writer needs of its store (S3Store), named here so the two modules do not import each other. */
 export interface S3WriterHost {
@@ -54,7 +53,7 @@ const MAX_PARTS = 10_000
 
 interface CompletedPart { PartNumber: number, ETag: string, ChecksumCRC32?: string }
 
-export class S3Writer extends Writable implements ObjectWriter {
+export class S3Writer extends failsOnListenerRejection(Writable) implements ObjectWriter {
   readonly key: string
   readonly partSize: number
   readonly queueSize: number
@@ -87,13 +86,8 @@ export class S3Writer extends Writable implements ObjectWriter {
   readonly #check: PartCheck | undefined
   readonly #transfer: TransferContext
 
-  /** An async listener that rejects fails the stream (see LISTENER_REJECTIONS_FAIL_THE_STREAM). */
-  override [captureRejectionSymbol] (err: unknown): void {
-    listenerRejected(this, err)
-  }
-
   constructor (store: S3WriterHost, key: string, objectKey: string, options: WriterOptions) {
-    super({ highWaterMark: 1024 * 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
+    super({ highWaterMark: 1024 * 1024 })
     this.#store = store
     this.key = key
     this.#objectKey = objectKey

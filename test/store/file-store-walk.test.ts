@@ -115,6 +115,64 @@ t.test('names that are not UTF-8, never listed: get, stat, exists and delete fin
   t.same(await keys(listed), ['d\uFFFD/in\uFFFD.txt', 'real-\uFFFD.txt'])
 })
 
+for (const order of ['the older listing finishes last', 'the newer listing finishes last'] as const) {
+  t.test(`names that are not UTF-8, two listings at once, renamed and removed between their walks (${order}): each name found as the newer saw it`, async (t) => {
+    const root = fresh()
+    const bytes = (...parts: Array<string | number[]>): Buffer => Buffer.concat(parts.map((p) => Buffer.from(p)))
+    fs.writeFileSync(bytes(root, '/moved', [0xff], '.txt'), 'moving') // renamed to moved\xfe.txt: the same key, other bytes
+    fs.writeFileSync(bytes(root, '/old', [0xff], '.txt'), 'renamed') // renamed to new\xff.txt: another key
+    fs.writeFileSync(bytes(root, '/gone', [0xff], '.txt'), 'removed')
+    fs.writeFileSync(bytes(root, '/kept', [0xff], '.txt'), 'kept')
+    // The real walk; a listing's result waits for its gate, so the test says which listing applies its walk first.
+    const gates: Array<Promise<void>> = []
+    const walks: Array<() => void> = []
+    const { walkNames } = await import('../../lib/fs/walk.js')
+    const store = new FileStore(root, { platformNames: true }, {
+      walkNames: async (dir, depth) => {
+        const walked = await walkNames(dir, depth)
+        walks.shift()?.()
+        await gates.shift()
+        return walked
+      }
+    })
+    let openOlder = (): void => {}
+    let openNewer = (): void => {}
+    gates.push(new Promise((resolve) => { openOlder = resolve }), new Promise((resolve) => { openNewer = resolve }))
+    const olderWalked = new Promise<void>((resolve) => { walks.push(resolve) })
+    const older = keys(store)
+    await olderWalked
+    fs.renameSync(bytes(root, '/moved', [0xff], '.txt'), bytes(root, '/moved', [0xfe], '.txt'))
+    fs.writeFileSync(bytes(root, '/moved', [0xfe], '.txt'), 'moved')
+    fs.renameSync(bytes(root, '/old', [0xff], '.txt'), bytes(root, '/new', [0xff], '.txt'))
+    fs.unlinkSync(bytes(root, '/gone', [0xff], '.txt'))
+    const newerWalked = new Promise<void>((resolve) => { walks.push(resolve) })
+    const newer = keys(store)
+    await newerWalked
+    const expected = ['kept\uFFFD.txt', 'moved\uFFFD.txt', 'new\uFFFD.txt']
+    if (order === 'the older listing finishes last') {
+      openNewer()
+      t.same(await newer, expected)
+      openOlder()
+      t.same(await older, ['kept\uFFFD.txt'], 'the older listing lists what it walked and is still there (the rest fail its stats)')
+    } else {
+      openOlder()
+      await older
+      openNewer()
+      t.same(await newer, expected)
+    }
+    t.equal((await store.get('moved\uFFFD.txt').toArray()).join(''), 'moved', 'the file renamed to other bytes of the same key is read')
+    t.equal((await store.stat('moved\uFFFD.txt')).size, 5)
+    t.equal(await store.exists('moved\uFFFD.txt'), true)
+    t.equal((await store.get('new\uFFFD.txt').toArray()).join(''), 'renamed', 'the file under its new key is read')
+    t.equal((await store.get('kept\uFFFD.txt').toArray()).join(''), 'kept')
+    await t.rejects(store.get('old\uFFFD.txt').toArray(), { code: 'SHOEBOX_NOT_FOUND' }, 'the old key is gone')
+    await t.rejects(store.stat('gone\uFFFD.txt'), { code: 'SHOEBOX_NOT_FOUND' }, 'the removed file is gone')
+    t.equal(await store.exists('gone\uFFFD.txt'), false)
+    await store.delete('moved\uFFFD.txt')
+    t.notOk(fs.existsSync(bytes(root, '/moved', [0xfe], '.txt')), 'delete removes the file the key names now')
+  })
+}
+
 t.test('FIFOs, sockets and directories are not listed, and listing never opens them', async (t) => {
   const root = fresh()
   write(root, 'a.shoebox')

@@ -18,7 +18,9 @@ import t, { type Test } from 'tap'
 import { archiveSource, decode, encodeNdjson, encodeRecords, openStore, rollingSink, uploadSink, type RecordInput } from '../../lib/index.js'
 import { ship } from '../../lib/events/ship.js'
 import { stamp } from '../../lib/events/stamp.js'
-import { withoutUnhandled } from '../helpers.js'
+import { failsOnListenerRejection } from '../../lib/stream/listener-rejections.js'
+import { LazyTransform } from '../../lib/stream/lazy-transform.js'
+import { unhandledDuring, withoutUnhandled } from '../helpers.js'
 
 function tempDir (t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-listener-'))
@@ -31,7 +33,7 @@ const drain = (): Writable => new Writable({ objectMode: true, write (_chunk, _e
 /**
  * The chunks, then a pause before the end: the listener's rejection comes
  * while the stream still runs. (One that comes after the stream has ended is
- * left unhandled, as before: listenerRejected.)
+ * left unhandled, as before: lib/stream/listener-rejections.ts.)
  */
 async function * thenAPause (chunks: unknown[]): AsyncGenerator<unknown> {
   yield * chunks
@@ -118,4 +120,76 @@ t.test("ship: an async 'invalid' listener that rejects fails the stream", async 
     shipper.on('invalid', async () => { throw failure })
     await t.rejects(pipeline(Readable.from([[1, 2]]), shipper), failure)
   })
+})
+
+class Told extends failsOnListenerRejection(Writable) {
+  constructor () {
+    super({ objectMode: true, highWaterMark: 3 })
+  }
+
+  override _write (chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.emit('told', chunk)
+    done()
+  }
+}
+
+t.test('failsOnListenerRejection: the stream keeps the options its class gives, and captures rejections on top', async (t) => {
+  const told = new Told()
+  t.equal(told.writableHighWaterMark, 3)
+  t.equal(told.writableObjectMode, true)
+  t.ok(told instanceof Writable)
+  const failure = new Error('listener failed')
+  const unhandled = await unhandledDuring(async () => {
+    told.on('told', async () => { throw failure })
+    told.write('a')
+    const [err] = await once(told, 'error')
+    t.equal(err, failure, 'the listener\'s rejection is the stream\'s error')
+  })
+  t.same(unhandled, [], 'and it is not also an unhandled rejection')
+})
+
+t.test('failsOnListenerRejection: over a LazyTransform (readable-stream) as over node:stream', async (t) => {
+  class Passing extends failsOnListenerRejection(LazyTransform) {
+    constructor () {
+      super({ objectMode: true })
+    }
+
+    override _transform (chunk: unknown, _encoding: BufferEncoding, done: (error?: Error | null, data?: unknown) => void): void {
+      this.emit('seen', chunk)
+      done(null, chunk)
+    }
+  }
+  const failure = new Error('could not note it')
+  const unhandled = await unhandledDuring(async () => {
+    const stream = new Passing()
+    stream.on('seen', async () => { throw failure })
+    await t.rejects(pipeline(Readable.from(thenAPause(['a'])), stream, drain()), failure)
+  })
+  t.same(unhandled, [])
+})
+
+t.test('failsOnListenerRejection: a second rejection after the stream failed is dropped; the first is the error', async (t) => {
+  const told = new Told()
+  const first = new Error('first')
+  const second = new Error('second')
+  const unhandled = await unhandledDuring(async () => {
+    told.on('told', async () => { throw first })
+    told.on('told', async () => { await new Promise((resolve) => setTimeout(resolve, 10)); throw second })
+    told.write('a')
+    const [err] = await once(told, 'error')
+    t.equal(err, first)
+  })
+  t.same(unhandled, [], 'the second is not reported again')
+})
+
+t.test('failsOnListenerRejection: a rejection after the stream ended cleanly is left unhandled, not dropped unseen', async (t) => {
+  const told = new Told()
+  const late = new Error('late')
+  const unhandled = await unhandledDuring(async () => {
+    told.on('told', async () => { await new Promise((resolve) => setTimeout(resolve, 20)); throw late })
+    told.end('a')
+    await once(told, 'close')
+    t.equal(told.errored, null, 'the stream ended without error')
+  })
+  t.same(unhandled, [late])
 })

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { invalidOption, type ShoeboxError } from '../../errors.js'
-import { parseDuration, parseSize, positiveCount } from '../../units.js'
+import { oneOf, parseDuration, parseSize, positiveCount } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
@@ -147,7 +147,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 export async function serveEvents (options: ServeEventsOptions): Promise<EventServer> {
   const o = { ...options }
   const mode = o.mode ?? 'all'
-  if (!SERVING_MODES.includes(mode)) throw invalidOption('mode', `must be one of ${SERVING_MODES.join(', ')}, got '${String(mode)}'`)
+  oneOf(mode, SERVING_MODES, 'mode')
   // It names keys (runs/<id>/, index/<id>.json): a '/' would nest one collector's keys in another's listing.
   if (o.collectorId !== undefined && (typeof o.collectorId !== 'string' || !COLLECTOR_ID.test(o.collectorId) || /^\.+$/.test(o.collectorId))) {
     throw invalidOption('collectorId', `letters, digits, '_', '.' and '-' (1 to 200, not dots only), as it names keys in the store; got ${JSON.stringify(o.collectorId)}`)
