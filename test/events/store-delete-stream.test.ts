@@ -163,6 +163,34 @@ t.test('the rewrite reads a run a span of blocks at a time, never whole', async 
   t.same(wholeReads, [], 'without reading it')
 })
 
+t.test('deletes that cut most of a block leave no small blocks: what they keep is packed with the next block', async (t) => {
+  const dir = t.testdir()
+  let kept = events(6000)
+  let run = await writeRun(dir, 'r0.shoebox', 'kronos', 's', 0n, kept, { gzip: false, fsync: false })
+  const blocksAtFirst = run.blocks.length
+  t.ok(blocksAtFirst >= 20, `a run of ${blocksAtFirst} blocks`)
+  const sizes = (r: RunInfo): number[] => r.blocks.map(([offset], k) => (k + 1 < r.blocks.length ? r.blocks[k + 1][0] : r.bytes) - offset)
+  // Twelve deletes, each of all but the first few and last few events of one block (spread over the run).
+  for (let n = 1; n <= 12; n++) {
+    const k = Math.floor((n * (run.blocks.length - 2)) / 13)
+    const range: EventRange = { from: BigInt(run.blocks[k][1]) + 30n, to: BigInt(run.blocks[k + 1][1]) - 60n }
+    const expected = kept.filter((e) => !inRange(e, range))
+    t.ok(kept.length - expected.length > 100, `delete ${n} takes ${kept.length - expected.length} events of block ${k}`)
+    const after = await deleteFromRun(dir, run, range, `r${n}.shoebox`, { gzip: false, fsync: false })
+    if (after.kind !== 'rewritten') throw new Error(`delete ${n}: ${after.kind}`)
+    run = after.run
+    kept = expected
+  }
+  const out: StoredEvent[] = []
+  for await (const batch of readRun(dir, run, EVERY_TIME, false)) out.push(...batch)
+  t.same(keys(out), keys(kept), 'exactly the events outside the ranges are left')
+  t.equal(run.count, kept.length)
+  const small = sizes(run).slice(0, -1).filter((size) => size < 32 * 1024)
+  t.same(small, [], 'no block but the last is under half a block')
+  t.ok(Math.max(...sizes(run)) <= 96 * 1024 + 1024, `none over one and a half (largest ${Math.max(...sizes(run))} bytes)`)
+  t.ok(run.blocks.length <= Math.ceil(run.bytes / (32 * 1024)), `${run.blocks.length} blocks for ${run.bytes} bytes`)
+})
+
 t.test('a delete whose run cannot be read to its end fails, naming the file, and changes nothing; a start replaying it opens, and says so', async (t) => {
   const dir = t.testdir()
   let store = await EventStore.open({ dir, fsync: false })
