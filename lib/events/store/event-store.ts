@@ -44,7 +44,7 @@ import { syncRunsDir, writeBucketRuns } from './run-writer.js'
 import { deleteFromRun } from './run-delete.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
-import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
+import { WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
 
 /** 100 ns ticks per millisecond. */
 const TICKS_PER_MS = 10_000n
@@ -144,6 +144,8 @@ export class EventStore implements EventBackend {
   #publishAgain = false
   /** The index's runs by stream (streamKey()), made once per index: a get's choice of runs scanned every run of every stream. */
   #byStream: { index: RunIndex, runs: Map<string, RunInfo[]> } | undefined
+  /** A flush during replay failed: the rest of the replay goes to memory (#flushReplayed). */
+  #replayFlushFailed = false
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
 
@@ -187,8 +189,10 @@ export class EventStore implements EventBackend {
     for (const name of await fs.readdir(this.dir)) {
       if (name.startsWith(`.${INDEX_FILE}.`) && name.endsWith('.tmp')) await fs.unlink(path.join(this.dir, name)).catch(() => {})
     }
-    const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), this.#index.walSeq, this.#fsync, async (record) => {
+    const from = { seq: this.#index.walSeq, end: this.#index.walOffset ?? 0 }
+    const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), from, this.#fsync, async (record, at) => {
       await this.#replay(record)
+      if (this.#memtableFull() && !this.#replayFlushFailed) await this.#flushReplayed(at)
     })
     this.#wal = log
     this.#stats.replay = report
@@ -228,6 +232,34 @@ export class EventStore implements EventBackend {
     const events = isPutRecord(m) ? decodePutRecord(m, record.payload) : [eventOf({ t: m.t, id: m.id }, record.payload)]
     this.#memtable.add(m.ns, m.s, PutRows.fromEvents(events))
     this.#known(m.ns, m.s)
+  }
+
+  /**
+   * During replay, a memtable full of replayed events is written as runs at
+   * once, with an index saying the log up to `at` is in them: the logs to
+   * replay can hold far more than a memtable (flushes that failed, one after
+   * each rotation, or a log that grew while rotations failed), and were all
+   * replayed into one memtable before the first flush. Safe mid-file too:
+   * a delete replayed later is applied to runs holding only events before
+   * it, as replay always did, and a restart replays from `at` on.
+   */
+  async #flushReplayed (at: LogPosition): Promise<void> {
+    const table = this.#memtable
+    this.#frozen.push(table)
+    this.#memtable = new Memtable()
+    let added: RunInfo[]
+    try {
+      added = await this.#writeFrozen(at)
+    } catch (err) {
+      // A full disk must not stop every start: the rest is replayed into memory, as before, and said.
+      this.#frozen = this.#frozen.filter((t) => t !== table)
+      this.#memtable = table
+      this.#replayFlushFailed = true
+      this.#failed(new ShoeboxError(err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO',
+        `${(err as Error).message}; the replay of the write-ahead log goes on in memory (its events stay in the log, flushed with the next)`, { cause: err }))
+      return
+    }
+    await this.#compact(added).catch((err: Error) => { this.#failed(err) })
   }
 
   /** Store events (already stamped); resolves once they are durable. */
@@ -450,33 +482,45 @@ export class EventStore implements EventBackend {
         })
       }
       if (this.#frozen.length === 0) return
-      const frozen = [...this.#frozen]
-      const index: RunIndex = { ...this.#index, walSeq: this.#frozenUpTo, runs: [...this.#index.runs] }
-      // RUN_WRITERS streams written at once, each fsynced; one fsync of the directory for all, then the swap.
-      const firstSeq = index.runSeq
-      const nextFile = (): string => runFileName(index.runSeq++, this.#gzip)
-      try {
-        for (const table of frozen) {
-          const written = await inParallel(table.streams(), RUN_WRITERS, async ({ ns, stream, batches }) =>
-            await writeBucketRuns(this.#runsDir, nextFile, ns, stream, this.#bucket, batches, this.#runOptions))
-          for (const runs of written) index.runs.push(...runs)
-        }
-        await syncRunsDir(this.#runsDir, this.#fsync)
-      } catch (err) {
-        await this.#removeRunFiles(firstSeq, index.runSeq)
-        throw err
-      }
-      const added = index.runs.slice(this.#index.runs.length)
-      index.streams = Object.fromEntries([...this.#streams].map(([ns, names]) => [ns, [...names]]))
-      await this.#saveIndex(index)
-      this.#index = index
-      this.#frozen = this.#frozen.filter((t) => !frozen.includes(t))
-      this.#stats.flushes++
-      await this.#wal.removeBefore(index.walSeq)
+      // A rotation starts a new file: every record of the ones before it is in the frozen tables.
+      const added = await this.#writeFrozen({ seq: this.#frozenUpTo, end: 0 })
+      await this.#wal.removeBefore(this.#index.walSeq)
       await this.#compact(added)
       this.#requestPublish()
     })
     await this.dropExpired()
+  }
+
+  /**
+   * Write the frozen tables as runs and swap in the index that names them
+   * and says the log up to `upTo` is in runs; resolves to the runs added.
+   */
+  async #writeFrozen (upTo: LogPosition): Promise<RunInfo[]> {
+    const frozen = [...this.#frozen]
+    const index: RunIndex = { ...this.#index, walSeq: upTo.seq, runs: [...this.#index.runs] }
+    if (upTo.end > 0) index.walOffset = upTo.end
+    else delete index.walOffset
+    // RUN_WRITERS streams written at once, each fsynced; one fsync of the directory for all, then the swap.
+    const firstSeq = index.runSeq
+    const nextFile = (): string => runFileName(index.runSeq++, this.#gzip)
+    try {
+      for (const table of frozen) {
+        const written = await inParallel(table.streams(), RUN_WRITERS, async ({ ns, stream, batches }) =>
+          await writeBucketRuns(this.#runsDir, nextFile, ns, stream, this.#bucket, batches, this.#runOptions))
+        for (const runs of written) index.runs.push(...runs)
+      }
+      await syncRunsDir(this.#runsDir, this.#fsync)
+    } catch (err) {
+      await this.#removeRunFiles(firstSeq, index.runSeq)
+      throw err
+    }
+    const added = index.runs.slice(this.#index.runs.length)
+    index.streams = Object.fromEntries([...this.#streams].map(([ns, names]) => [ns, [...names]]))
+    await this.#saveIndex(index)
+    this.#index = index
+    this.#frozen = this.#frozen.filter((t) => !frozen.includes(t))
+    this.#stats.flushes++
+    return added
   }
 
   /**
