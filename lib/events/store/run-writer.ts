@@ -29,9 +29,10 @@ export const BLOCK_BYTES = 64 * 1024
  * addBlock(): events waiting for a block, under this size, are encoded with
  * the copied block's events instead of written as a small block; the
  * joined block is cut in two past MAX_JOINED_BYTES. So a block a delete
- * writes holds at least half a block's bytes, and at most one and a half
- * (or one event), and a get reads at most about twice the blocks it would
- * in a run written at once, however many deletes cut it.
+ * writes (but a run's last) holds at least half a block's bytes, and at
+ * most one and a half or one event (by the estimate add() fills blocks by),
+ * and a get reads at most about twice the blocks it would in a run written
+ * at once, however many deletes cut it.
  */
 export const MIN_BLOCK_BYTES = BLOCK_BYTES / 2
 const MAX_JOINED_BYTES = BLOCK_BYTES + BLOCK_BYTES / 2
