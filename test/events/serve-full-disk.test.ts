@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
+import { escapeRegExp } from '../helpers.js'
 import { transpileTree } from '../transpile.js'
 import { get, json, post, spawnServe } from './conformance-kit.js'
 
@@ -51,7 +52,7 @@ t.test('a full disk: puts refused with 503 and said once, acknowledged ones kept
   const stopped = await full.exited
   const lines = stopped.stderr.split('\n').filter((l) => l !== '')
   t.equal(lines.filter((l) => l.startsWith('shoebox serve: cannot append to event log')).length, 1, `the full log is said once, not once a put: ${stopped.stderr}`)
-  t.match(lines.at(-1), new RegExp(`^shoebox serve: stopped; .*no space left on device \\(ENOSPC\\); the last flush failed: the acknowledged events not yet in run files stay in the write-ahead log ${escape(path.join(data, 'wal'))}, replayed on the next start$`), 'the stop says the last flush failed, and where the events are')
+  t.match(lines.at(-1), new RegExp(`^shoebox serve: stopped; .*no space left on device \\(ENOSPC\\); the last flush failed: the acknowledged events not yet in run files stay in the write-ahead log ${escapeRegExp(path.join(data, 'wal'))}, replayed on the next start$`), 'the stop says the last flush failed, and where the events are')
   t.equal(stopped.code, 1, 'exit 1')
 
   const again = await spawnServe(['--data', data])
@@ -63,7 +64,3 @@ t.test('a full disk: puts refused with 503 and said once, acknowledged ones kept
   const clean = await again.exited
   t.equal(clean.code, 0, `a clean stop exits 0: ${clean.stderr}`)
 })
-
-function escape (s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-}
