@@ -59,6 +59,17 @@ const TICKS_PER_MS = 10_000n
 const MEMTABLE_SLACK = 1.5
 
 /**
+ * The most events held in memory while flushes fail, in memtable sizes: the
+ * frozen tables not yet written as runs and the new one. The peak a flush in
+ * progress allows (1 + MEMTABLE_SLACK), so failing flushes cost no more
+ * memory than a slow one, whose bound the benchmarks hold to. Without it, a
+ * flush that failed (a full disk) left its table in memory and the next table
+ * froze beside it: memory grew by a table per memtableSize of puts until a
+ * flush succeeded (33 tables after 80 puts in the test).
+ */
+const MAX_HELD = 1 + MEMTABLE_SLACK
+
+/**
  * Run files a flush or a compaction writes at once. With one at a time a
  * flush of 10,000 one-event streams waited on its fsyncs one after the
  * other. 8 against 3, interleaved, with puts timed meanwhile: the flush
@@ -99,6 +110,8 @@ export interface EventStoreStats {
   runFilesOpened: number
   runs: number
   memtableBytes: number
+  /** Bytes of the frozen memtables not yet written as runs (one while a flush runs; more while flushes fail). */
+  frozenBytes: number
   flushes: number
   /** Merges of runs (compaction.ts). */
   compactions: number
@@ -131,12 +144,14 @@ export class EventStore implements EventBackend {
   #exclusive: Promise<void> = Promise.resolve()
   #readers = new Map<string, number>()
   #doomed = new Set<string>()
-  /** The background flush in progress, if any. */
-  #flushing: Promise<void> | undefined
+  /** The background flush in progress, if any; resolves to its failure, or undefined once the tables are runs. */
+  #flushing: Promise<Error | undefined> | undefined
+  /** The last flush failed (none succeeded since): puts are held to MAX_HELD (#roomToHold). */
+  #flushFailed = false
   #closing = false
   #timer: NodeJS.Timeout | undefined
   #unlock: (() => Promise<void>) | undefined
-  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, frozenBytes: 0, flushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
   /** The last publish to the shared store failed: the flush timer tries again, even with no new events. */
   #publishFailed = false
   /** The publish running in the background, if any, and whether the runs changed since it began. */
@@ -255,6 +270,8 @@ export class EventStore implements EventBackend {
       this.#frozen = this.#frozen.filter((t) => t !== table)
       this.#memtable = table
       this.#replayFlushFailed = true
+      // And puts past MAX_HELD are refused until a flush succeeds: the replay may already hold more.
+      this.#flushFailed = true
       this.#failed(new ShoeboxError(err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO',
         `${(err as Error).message}; the replay of the write-ahead log goes on in memory (its events stay in the log, flushed with the next)`, { cause: err }))
       return
@@ -272,6 +289,7 @@ export class EventStore implements EventBackend {
     // most 1 + MEMTABLE_SLACK tables are held. Waiting already at one full table stalled
     // 3-9% of puts for a whole flush (0.2-1.1 s) and the server sat idle meanwhile.
     while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize * MEMTABLE_SLACK) await this.#flushing
+    await this.#roomToHold()
     try {
       await this.#wal.append(records, () => {
         for (const { stream, rows } of groups) {
@@ -286,6 +304,40 @@ export class EventStore implements EventBackend {
       throw err
     }
     if (this.#memtableFull()) this.#scheduleFlush()
+  }
+
+  /**
+   * Memory is bounded whatever the disk does: while flushes fail and
+   * MAX_HELD memtables' worth are held, a put waits for a flush (started now
+   * when none runs: after a failure only a put tries again) and is refused
+   * when it fails too, before its log append, so nothing of it is stored.
+   * SHOEBOX_THROTTLED, as a server's 503 is to a client: the same put is
+   * taken once a flush succeeds (room on the disk), without a restart.
+   * (While flushes succeed, the wait in put() holds the same bound.)
+   */
+  async #roomToHold (): Promise<void> {
+    while (this.#flushFailed && this.#overfull()) {
+      if (this.#flushing === undefined) this.#scheduleFlush()
+      const failure = await this.#flushing
+      if (failure !== undefined && this.#flushFailed && this.#overfull()) {
+        throw new ShoeboxError('SHOEBOX_THROTTLED',
+          `event store ${this.dir} cannot write its memtables as runs (${failure.message}), and holds ${this.#heldBytes()} bytes of events in memory, ` +
+          `the most it holds (${MAX_HELD} memtables of ${this.#memtableSize} bytes); this put is refused, nothing of it stored: ` +
+          `the acknowledged events are kept (in the write-ahead log ${path.join(this.dir, 'wal')} and in memory), and puts are taken again once a flush succeeds`,
+          { cause: failure })
+      }
+    }
+  }
+
+  /** The events held reach MAX_HELD memtables' worth (and are some: with memtableSize 0, an empty store is not full). */
+  #overfull (): boolean {
+    const held = this.#heldBytes()
+    return held > 0 && held >= this.#memtableSize * MAX_HELD
+  }
+
+  /** Bytes of events in memory only: the memtable and the frozen tables not yet runs. */
+  #heldBytes (): number {
+    return this.#memtable.bytes + this.#frozenBytes()
   }
 
   /** Time to flush: the table holds events (with memtableSize 0 an empty one was "full": a flush loop for ever) and reached its size. */
@@ -475,15 +527,23 @@ export class EventStore implements EventBackend {
   /** flush() without waiting for the publish (a background flush: the puts waiting for it do not wait for the shared store). */
   async #flushRuns (): Promise<void> {
     await this.#serially(async () => {
-      if (!this.#memtable.empty) {
-        this.#frozenUpTo = await this.#wal.rotate(() => {
-          this.#frozen.push(this.#memtable)
-          this.#memtable = new Memtable()
-        })
+      let added: RunInfo[] | undefined
+      try {
+        if (!this.#memtable.empty) {
+          this.#frozenUpTo = await this.#wal.rotate(() => {
+            this.#frozen.push(this.#memtable)
+            this.#memtable = new Memtable()
+          })
+        }
+        // A rotation starts a new file: every record of the ones before it is in the frozen tables.
+        if (this.#frozen.length > 0) added = await this.#writeFrozen({ seq: this.#frozenUpTo, end: 0 })
+      } catch (err) {
+        // A rotation or a run write that failed leaves the tables held in memory.
+        this.#flushFailed = true
+        throw err
       }
-      if (this.#frozen.length === 0) return
-      // A rotation starts a new file: every record of the ones before it is in the frozen tables.
-      const added = await this.#writeFrozen({ seq: this.#frozenUpTo, end: 0 })
+      this.#flushFailed = false
+      if (added === undefined) return
       await this.#wal.removeBefore(this.#index.walSeq)
       await this.#compact(added)
       this.#requestPublish()
@@ -605,7 +665,7 @@ export class EventStore implements EventBackend {
   }
 
   stats (): EventStoreStats {
-    return { ...this.#stats, runs: this.#index.runs.length, memtableBytes: this.#memtable.bytes }
+    return { ...this.#stats, runs: this.#index.runs.length, memtableBytes: this.#memtable.bytes, frozenBytes: this.#frozenBytes() }
   }
 
   /**
@@ -690,14 +750,15 @@ export class EventStore implements EventBackend {
 
   #scheduleFlush (): void {
     if (this.#flushing !== undefined) return
-    this.#flushing = this.#flushRuns().then(() => true, (err: Error) => {
+    this.#flushing = this.#flushRuns().then(() => undefined, (err: Error) => {
       this.#failed(err)
-      return false
-    }).then((flushed) => {
+      return err
+    }).then((failure) => {
       this.#flushing = undefined
       // The table that filled while this flush ran is next, without waiting for another put;
       // after a failure, only the next put tries again (no loop of failing flushes).
-      if (flushed && this.#memtableFull() && !this.#closing) this.#scheduleFlush()
+      if (failure === undefined && this.#memtableFull() && !this.#closing) this.#scheduleFlush()
+      return failure
     })
   }
 
@@ -705,6 +766,12 @@ export class EventStore implements EventBackend {
   #failed (err: Error): void {
     this.lastError = err
     this.#onError?.(err)
+  }
+
+  #frozenBytes (): number {
+    let bytes = 0
+    for (const table of this.#frozen) bytes += table.bytes
+    return bytes
   }
 
   #known (ns: string, stream: string): void {
