@@ -420,3 +420,8 @@ export const haveZstdCommand = ((): boolean => {
     return false
   }
 })()
+
+/** `s` matched literally inside a RegExp (a path in an expected message). */
+export function escapeRegExp (s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

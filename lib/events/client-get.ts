@@ -17,8 +17,10 @@
  *
  * Every event is checked against what was asked as it is taken
  * (get-answer-order.ts): @time within the range, @id after start_id, its
- * time at or past the last one's in the order asked. A resume goes on from the
- * last @id, so an answer out of order made it repeat or skip events. An
+ * time at or past the last one's in the order asked, and @id carrying @time
+ * (spec §3: its UUID time is @time + 0x01B21DD213814000). A resume goes on
+ * from the last @id, so an answer out of order, or an @id whose time is not
+ * its event's (a broken server or store), made it repeat or skip events. An
  * event that breaks the rules fails the get after the events before it,
  * and is never asked again (the server would send it again).
  *
@@ -38,7 +40,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { retry, type RetryEvent } from '../transfer/retry.js'
-import { compareEventIdTexts, eventIdTime, isEventId } from './event-id.js'
+import { compareEventIdTexts, eventIdHasTime, eventIdTime, isEventId } from './event-id.js'
 import { GetAnswerOrder, unaskedEvent } from './get-answer-order.js'
 import { parseEvent, scanEvent, type JsonValue } from './event-text.js'
 import { formatKronosTime, type KronosTime } from './kronos-time.js'
@@ -408,6 +410,10 @@ export class KronosGetStream extends Readable {
     const wrongTime = this.#order.timeProblem(time)
     if (wrongTime !== undefined) throw unaskedEvent(this.#request.stream, this.#yielded, wrongTime)
     if (isEventId(id)) {
+      // timeProblem() let only an integer through.
+      if (!eventIdHasTime(id, time as number | bigint)) {
+        throw unaskedEvent(this.#request.stream, this.#yielded, `@id ${id} carries time ${eventIdTime(id)}, not its @time ${String(time)}`)
+      }
       if (this.#resending) {
         // Asked again from the last @id's time, the ids yielded at that time come first: at or past the last one.
         if (compareEventIdTexts(id, this.#order.last as string) >= 0) return true

@@ -314,6 +314,42 @@ export function eventIdTime (id: string | Uint8Array): KronosTime {
 }
 
 /**
+ * Whether the id's text (isEventId) carries the kronos time `time` (an
+ * integer: a number, or a bigint beyond 2^53), as spec §3 requires of an
+ * event's @id and @time. The get client asks it of every event, so it is
+ * integer work only: the id's 60-bit time read from its 15 hex digits as
+ * two words (no parse into bytes, no bigint), and `time` split into the
+ * same words: a number by a division by 2^32, a bigint by one `&` and two
+ * conversions (Number(time) is rounded above 2^53, but only by far less
+ * than 2^32, so its high word still comes out exact).
+ */
+export function eventIdHasTime (id: string, time: number | bigint): boolean {
+  let lo = 0
+  for (let i = 0; i < 8; i++) lo = lo * 16 + HEX_VALUE[id.charCodeAt(i) & 0xFF]
+  let hi = HEX_VALUE[id.charCodeAt(15) & 0xFF]
+  hi = hi * 16 + HEX_VALUE[id.charCodeAt(16) & 0xFF]
+  hi = hi * 16 + HEX_VALUE[id.charCodeAt(17) & 0xFF]
+  for (let i = 9; i < 13; i++) hi = hi * 16 + HEX_VALUE[id.charCodeAt(i) & 0xFF]
+  // The id's kronos time as (signed high word, low word): its UUID time minus the epoch offset.
+  lo -= OFFSET_LO
+  hi -= OFFSET_HI
+  if (lo < 0) {
+    lo += TWO_32
+    hi--
+  }
+  let timeLo: number
+  let timeHi: number
+  if (typeof time === 'number') {
+    timeHi = Math.floor(time / TWO_32)
+    timeLo = time - timeHi * TWO_32
+  } else {
+    timeLo = Number(time & 0xFFFF_FFFFn)
+    timeHi = Math.round((Number(time) - timeLo) / TWO_32)
+  }
+  return timeLo === lo && timeHi === hi
+}
+
+/**
  * Kronos order: 60-bit time, then bytes 8..15 unsigned. Negative, 0 or
  * positive, for Array.prototype.sort; negate it (or swap the arguments) for
  * descending.

@@ -11,13 +11,11 @@
  */
 import t from 'tap'
 import type http from 'node:http'
-import { lowestEventId } from '../../lib/events/event-id.js'
 import { all } from './fixtures/get-all.js'
 import { hostile } from './fixtures/hostile-server.js'
+import { idAt } from './fixtures/event-ids.js'
 import { GetAnswerOrder } from '../../lib/events/get-answer-order.js'
 
-/** The id of kronos time `time` with suffix `n` (ids of one time sort by n). */
-const idAt = (time: number, n = 1): string => lowestEventId(BigInt(time)).slice(0, 24) + n.toString(16).padStart(12, '0')
 const line = (time: number, n = 1, extra = ''): string => `{"@id":"${idAt(time, n)}","@time":${time}${extra}}`
 const times = (events: unknown[]): unknown[] => events.map((e) => {
   const event = typeof e === 'string' ? JSON.parse(e) as { '@time': unknown } : e as { '@time': unknown }
@@ -59,7 +57,9 @@ const cases: Case[] = [
   { name: 'start_id itself', order: 'ascending', startId: idAt(5), lines: [line(5), line(6)], good: 0, wrong: `@id ${idAt(5)} is not after start_id ${idAt(5)}` },
   { name: 'before start_id, descending (a lower bound there too)', order: 'descending', startId: idAt(5), lines: [line(7), line(6), line(4)], good: 2, wrong: `@id ${idAt(4)} is not after start_id ${idAt(5)}` },
   { name: 'start_id itself, descending', order: 'descending', startId: idAt(5), lines: [line(7), line(5, 2), line(5)], good: 2, wrong: `@id ${idAt(5)} is not after start_id ${idAt(5)}` },
-  { name: 'a duplicate @id in a tie', order: 'ascending', lines: [line(3, 2), line(3, 1), line(3, 1)], good: 2, wrong: `@id ${idAt(3, 1)} is the same as the last one (order ascending)` }
+  { name: 'a duplicate @id in a tie', order: 'ascending', lines: [line(3, 2), line(3, 1), line(3, 1)], good: 2, wrong: `@id ${idAt(3, 1)} is the same as the last one (order ascending)` },
+  { name: 'an @id of another time than its @time', order: 'ascending', lines: [line(1), `{"@id":"${idAt(2)}","@time":3}`, line(4)], good: 1, wrong: `@id ${idAt(2)} carries time 2, not its @time 3` },
+  { name: 'an @id of another time, descending', order: 'descending', lines: [line(9), `{"@time":5,"@id":"${idAt(6)}"}`], good: 1, wrong: `@id ${idAt(6)} carries time 6, not its @time 5` }
 ]
 
 t.test('get: an answer outside the range or order asked fails after the events before it, typed and named, not retried, in both formats', async (t) => {
@@ -95,7 +95,6 @@ t.test('get: an @time that is no integer (text, a fraction, null, an object) is 
 
 t.test('get: the range and order hold at their edges: both bounds inclusive, equal times in the server\'s order, big times exact', async (t) => {
   const big = 17962947001234567n
-  const bigId = (n: number): string => lowestEventId(big).slice(0, 24) + n.toString(16).padStart(12, '0')
   const answers: Record<string, string[]> = {
     ascending: [line(2, 1), line(2, 2), line(5, 0xfff), line(10, 1), line(10, 2)],
     descending: [line(10, 2), line(10, 1), line(5, 0xfff), line(2, 2), line(2, 1)]
@@ -103,7 +102,7 @@ t.test('get: the range and order hold at their edges: both bounds inclusive, equ
   const { client } = await hostile(t, (_req, res, body) => {
     const asked = JSON.parse(body) as { order: string }
     res.writeHead(200)
-    if (body.includes(`"end_time":${big}`)) res.end(`{"@id":"${bigId(1)}","@time":${big}}\r\n{"@id":"${bigId(2)}","@time":${big}}\r\n`)
+    if (body.includes(`"end_time":${big}`)) res.end(`{"@id":"${idAt(big, 1)}","@time":${big}}\r\n{"@id":"${idAt(big, 2)}","@time":${big}}\r\n`)
     else res.end(answers[asked.order].map((l) => `${l}\r\n`).join(''))
   })
   for (const order of ['ascending', 'descending'] as const) {
@@ -131,7 +130,7 @@ t.test('get: the range and order hold at their edges: both bounds inclusive, equ
     }
   }
   // Upper-case hex is the same id (compared by digit value, not by character).
-  const { events, error } = await all(client.get('s', big, big, { startId: bigId(0).toUpperCase() }))
+  const { events, error } = await all(client.get('s', big, big, { startId: idAt(big, 0).toUpperCase() }))
   t.equal(error, undefined)
   t.same(times(events), [big, big])
 })
@@ -201,4 +200,27 @@ t.test('GetAnswerOrder.timeProblem: number and bigint times against bounds on ei
   order.ask({ start: undefined, end: 10n, startId: 'x' })
   t.equal(order.timeProblem(-(2n ** 60n)), undefined, 'no start_time with a start_id')
   t.equal(order.timeProblem(Number.MIN_SAFE_INTEGER), undefined)
+})
+
+t.test('get: an @id whose time is not its @time fails the get there, after the events before it, at Kronos times (above 2^53) too', async (t) => {
+  // 2^54 + 4 and 2^54 + 5 are one number to Number(): the check must be exact.
+  const base = 2n ** 54n
+  const bigLine = (time: bigint, idTime = time): string => `{"@time":${time},"@id":"${idAt(idTime)}","n":1}`
+  const lines = [bigLine(base + 1n), bigLine(base + 2n), bigLine(base + 5n, base + 4n), bigLine(base + 6n)]
+  const { client, url, requests } = await hostile(t, answering(lines))
+  for (const format of ['object', 'text'] as const) {
+    const before = requests()
+    const stream = client.get('s', base, base + 10n, { format })
+    const { events, error } = await all(stream)
+    t.same(times(events), [base + 1n, base + 2n].map((time) => format === 'object' ? time : Number(time)), `${format}: the events before it`)
+    t.equal(error?.code, 'SHOEBOX_INVALID_EVENT', format)
+    t.equal(error?.message, `POST ${url}/1.0/events/get: line 3 of the answer: stream s, event 3: @id ${idAt(base + 4n)} carries time ${base + 4n}, not its @time ${base + 5n}; 2 events before it yielded`, format)
+    t.equal(requests() - before, 1, `${format}: not asked again`)
+  }
+  // Times before 1970 (negative) and the ids' hex digits in upper case are read alike.
+  const fine = [-(2n ** 40n) - 7n, -1n, 0n].map((time) => bigLine(time).toUpperCase().replace('@TIME', '@time').replace('@ID', '@id').replace('"N"', '"n"'))
+  const ok = await hostile(t, answering(fine))
+  const { events, error } = await all(ok.client.get('s', -(2n ** 41n), 10, { format: 'object' }))
+  t.equal(error, undefined, 'matching ids pass')
+  t.equal(events.length, 3)
 })

@@ -12,6 +12,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { kronos, type KronosClient } from '../../lib/events/client.js'
 import { all } from './fixtures/get-all.js'
+import { idAt } from './fixtures/event-ids.js'
 import { startKronosFixture, type KronosFixture } from './fixtures/kronos-fixture.js'
 
 const ids = (events: unknown[]): string[] => events.map((e) => (e as { '@id': string })['@id'])
@@ -61,7 +62,7 @@ t.test('get: big integers exact, text as received, unicode', async (t) => {
 })
 
 t.test('get: CRLF lines and UTF-8 split at every byte, from a server writing one byte at a time', async (t) => {
-  const lines = ['{"@id":"00000000-0000-1000-8000-000000000001","@time":1,"u":"é😀"}', '{"@id":"00000000-0000-1000-8000-000000000002","@time":2}']
+  const lines = [`{"@id":"${idAt(1)}","@time":1,"u":"é😀"}`, `{"@id":"${idAt(2)}","@time":2}`]
   const body = Buffer.from(lines.map((l) => `${l}\r\n`).join(''))
   const server = http.createServer((req, res) => {
     req.resume()
@@ -116,14 +117,14 @@ t.test('get descending resumes after a break inside a run of equal times: end_ti
 })
 
 t.test('get: an event without a usable @id, last or earlier, makes a break final: no resume, the events before are kept', async (t) => {
-  const id = (n: number): string => `0000000${n}-0000-1000-8000-000000000000`
+  const id = (n: number): string => idAt(n, 0)
   const answers: Record<string, string[]> = {
     last: [`{"@time":1,"@id":"${id(1)}"}`, '{"@time":2,"n":2}'],
     earlier: [`{"@time":1,"@id":"${id(1)}"}`, '{"@time":2,"@id":"not-a-uuid"}', `{"@time":3,"@id":"${id(3)}"}`],
     // Two UUIDs in one @id, a line feed between (ids are checked a chunk at a time, joined by line feeds).
     'two in one': [`{"@time":1,"@id":"${id(1)}"}`, `{"@time":2,"@id":"${id(2)}\\n${id(2)}"}`, `{"@time":3,"@id":"${id(3)}"}`],
     // An id of the right length whose digits are not hex, before two good ones at one time.
-    'not hex': ['{"@time":1,"@id":"0000000g-0000-1000-8000-000000000000"}', `{"@time":3,"@id":"${id(3)}"}`, `{"@time":3,"@id":"${id(3).replace(/0$/, '1')}"}`]
+    'not hex': [`{"@time":1,"@id":"${id(1).replace(/^./, 'g')}"}`, `{"@time":3,"@id":"${id(3)}"}`, `{"@time":3,"@id":"${id(3).replace(/0$/, '1')}"}`]
   }
   for (const [name, lines] of Object.entries(answers)) {
     let requests = 0

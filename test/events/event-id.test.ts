@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import {
-  compareEventIds, compareEventIdTexts, eventIdFromSortKey, eventIdSortKey, eventIdTime, eventIdWords, formatEventId, highestEventId, isEventId, lowestEventId,
+  compareEventIds, compareEventIdTexts, eventIdFromSortKey, eventIdHasTime, eventIdSortKey, eventIdTime, eventIdWords, formatEventId, highestEventId, isEventId, lowestEventId,
   newEventId, newEventIdBytes, newEventIdWords, newEventIdWordsFromDecimal, parseEventId, writeEventIdText
 } from '../../lib/events/event-id.js'
 import { MAX_KRONOS_TIME, MIN_KRONOS_TIME } from '../../lib/events/kronos-time.js'
@@ -49,6 +49,30 @@ t.test('time decodes over the whole range, odd ticks and above 2^53', async (t) 
   t.equal(highestEventId(MAX_KRONOS_TIME), 'ffffffff-ffff-1fff-8fff-ffffffffffff')
   t.equal(code(() => newEventId(MAX_KRONOS_TIME + 1n)), 'SHOEBOX_INVALID_EVENT_TIME')
   t.equal(code(() => newEventId(MIN_KRONOS_TIME - 1n)), 'SHOEBOX_INVALID_EVENT_TIME')
+})
+
+t.test('eventIdHasTime: an id carries exactly its own time, as a number or a bigint, over the whole range', async (t) => {
+  const times = [MIN_KRONOS_TIME, MIN_KRONOS_TIME + 1n, -(2n ** 53n) - 1n, -(2n ** 32n), -1n, 0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n,
+    2n ** 53n + 1n, 17_962_947_001_234_567n, 2n ** 54n + 3n, MAX_KRONOS_TIME - 1n, MAX_KRONOS_TIME]
+  for (let i = 0; i < 200; i++) times.push(BigInt(Math.floor(Math.random() * 2 ** 31)) * 2n ** 28n + BigInt(Math.floor(Math.random() * 2 ** 28)) + MIN_KRONOS_TIME)
+  const mismatches: string[] = []
+  for (const time of times) {
+    const id = newEventId(time)
+    for (const text of [id, id.toUpperCase()]) {
+      const forms: Array<number | bigint> = [time]
+      if (Number.isSafeInteger(Number(time))) forms.push(Number(time))
+      for (const form of forms) {
+        if (!eventIdHasTime(text, form)) mismatches.push(`${text} refused its own time ${typeof form} ${form}`)
+        // Off by one tick, by one 2^32 step, and by a step Number() cannot tell from it above 2^53.
+        for (const off of [1n, -1n, 2n, 2n ** 32n, -(2n ** 32n)]) {
+          const other = time + off
+          if (eventIdHasTime(text, other)) mismatches.push(`${text} (time ${time}) took ${other}`)
+          if (Number.isSafeInteger(Number(other)) && eventIdHasTime(text, Number(other))) mismatches.push(`${text} (time ${time}) took the number ${other}`)
+        }
+      }
+    }
+  }
+  t.same(mismatches, [], `${times.length} times, each against its neighbours`)
 })
 
 t.test('parse: any UUID text in any case and version; garbage refused', async (t) => {

@@ -13,7 +13,8 @@ import path from 'node:path'
 import t from 'tap'
 import { EventStore } from '../../lib/events/store/event-store.js'
 import { deleteFromRun } from '../../lib/events/store/run-delete.js'
-import { localReader, readRun, type BlockReader, type RunInfo } from '../../lib/events/store/run-file.js'
+import { localReader, readBlockBytes, readRun, type BlockReader, type RunInfo } from '../../lib/events/store/run-file.js'
+import { mergeRuns } from '../../lib/events/store/compaction.js'
 import { INDEX_FILE, type RunIndex } from '../../lib/events/store/run-index.js'
 import { writeRun } from '../../lib/events/store/run-writer.js'
 import { compareKeys, EVERY_TIME, inRange, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
@@ -161,6 +162,77 @@ t.test('the rewrite reads a run a span of blocks at a time, never whole', async 
   const whole = await deleteFromRun(dir, run, { from: all[0].time, to: all[all.length - 1].time }, 'whole.shoebox', { gzip: false, fsync: false }, countedReader(dir, run, wholeReads))
   t.equal(whole.kind, 'empty', 'a range holding both ends empties the run')
   t.same(wholeReads, [], 'without reading it')
+})
+
+t.test('deletes that cut most of a block leave no small blocks: what they keep is packed with the next block', async (t) => {
+  const dir = t.testdir()
+  let kept = events(6000)
+  let run = await writeRun(dir, 'r0.shoebox', 'kronos', 's', 0n, kept, { gzip: false, fsync: false })
+  const blocksAtFirst = run.blocks.length
+  t.ok(blocksAtFirst >= 20, `a run of ${blocksAtFirst} blocks`)
+  const sizes = (r: RunInfo): number[] => r.blocks.map(([offset], k) => (k + 1 < r.blocks.length ? r.blocks[k + 1][0] : r.bytes) - offset)
+  // Twelve deletes, each of all but the first few and last few events of one block (spread over the run).
+  for (let n = 1; n <= 12; n++) {
+    const k = Math.floor((n * (run.blocks.length - 2)) / 13)
+    const range: EventRange = { from: BigInt(run.blocks[k][1]) + 30n, to: BigInt(run.blocks[k + 1][1]) - 60n }
+    const expected = kept.filter((e) => !inRange(e, range))
+    t.ok(kept.length - expected.length > 100, `delete ${n} takes ${kept.length - expected.length} events of block ${k}`)
+    const after = await deleteFromRun(dir, run, range, `r${n}.shoebox`, { gzip: false, fsync: false })
+    if (after.kind !== 'rewritten') throw new Error(`delete ${n}: ${after.kind}`)
+    run = after.run
+    kept = expected
+  }
+  const out: StoredEvent[] = []
+  for await (const batch of readRun(dir, run, EVERY_TIME, false)) out.push(...batch)
+  t.same(keys(out), keys(kept), 'exactly the events outside the ranges are left')
+  t.equal(run.count, kept.length)
+  const small = sizes(run).slice(0, -1).filter((size) => size < 32 * 1024)
+  t.same(small, [], 'no block but the last is under half a block')
+  t.ok(Math.max(...sizes(run)) <= 96 * 1024 + 1024, `none over one and a half (largest ${Math.max(...sizes(run))} bytes)`)
+  t.ok(run.blocks.length <= Math.ceil(run.bytes / (32 * 1024)), `${run.blocks.length} blocks for ${run.bytes} bytes`)
+})
+
+t.test('a delete repacks the small blocks it meets, and a block joined again and again is cut in two past one and a half blocks (plain and gzip)', async (t) => {
+  for (const gzip of [false, true]) {
+    const dir = t.testdir()
+    // A hundred disjoint runs of ~9 KB concatenated (as compaction does): one run of a hundred small blocks.
+    const all = events(3000)
+    const parts: RunInfo[] = []
+    for (let k = 0; k < 100; k++) parts.push(await writeRun(dir, `p${k}.shoebox`, 'kronos', 's', 0n, all.slice(k * 30, k * 30 + 30), { gzip, fsync: false }))
+    let run = await mergeRuns(dir, 'small.shoebox', parts, { gzip, fsync: false })
+    t.equal(run.blocks.length, 100, `gzip ${gzip}: a hundred blocks`)
+    let kept = all
+    const range: EventRange = { from: all[1500].time, to: all[1500].time }
+    let after = await deleteFromRun(dir, run, range, 'packed.shoebox', { gzip, fsync: false })
+    if (after.kind !== 'rewritten') throw new Error(after.kind)
+    kept = kept.filter((e) => !inRange(e, range))
+    run = after.run
+    t.ok(run.blocks.length <= 20, `gzip ${gzip}: repacked into ${run.blocks.length} blocks`)
+    // Cut most of the block before the one the last cut joined, again and again: that block grows, then is split.
+    const counts = [run.blocks.length]
+    for (let n = 0; n < 14; n++) {
+      // From the block before the last full one down: each cut joins the block the one before made.
+      const k = 14 - n
+      const first = kept.findIndex((e) => e.time >= BigInt(run.blocks[k][1]))
+      const next = kept.findIndex((e) => e.time >= BigInt(run.blocks[k + 1][1]))
+      const cut: EventRange = { from: kept[first + 4].time, to: kept[next - 6].time }
+      after = await deleteFromRun(dir, run, cut, `again${n}.shoebox`, { gzip, fsync: false })
+      if (after.kind !== 'rewritten') throw new Error(after.kind)
+      kept = kept.filter((e) => !inRange(e, cut))
+      run = after.run
+      counts.push(run.blocks.length)
+    }
+    // A cut block joined to the next one takes a block away; joined and then cut in two, it does not.
+    t.ok(counts.some((c, i) => i > 0 && c === counts[i - 1]), `gzip ${gzip}: the grown block was cut in two (blocks after each delete: ${counts.join(', ')})`)
+    const out: StoredEvent[] = []
+    for await (const batch of readRun(dir, run, EVERY_TIME, false)) out.push(...batch)
+    t.same(keys(out), keys(kept), `gzip ${gzip}: exactly the events outside the ranges`)
+    const sizes: number[] = []
+    for await (const { bytes } of readBlockBytes(run, EVERY_TIME, false, localReader(dir, run))) sizes.push(bytes.length)
+    // The writer sizes blocks by an estimate of their records' bytes: a full one holds sizes[0] (~70 KB here).
+    t.ok(Math.max(...sizes) <= 1.5 * sizes[0] + 1024, `gzip ${gzip}: the largest block holds ${Math.max(...sizes)} bytes of records, a full one ${sizes[0]}`)
+    t.same(sizes.slice(0, -1).filter((size) => size < 32 * 1024), [], `gzip ${gzip}: none but the last under half a block (${sizes.join(', ')})`)
+  }
 })
 
 t.test('a delete whose run cannot be read to its end fails, naming the file, and changes nothing; a start replaying it opens, and says so', async (t) => {

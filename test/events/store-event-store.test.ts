@@ -8,13 +8,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import t from 'tap'
+import { ShoeboxError } from '../../lib/errors.js'
 import { EventStore } from '../../lib/events/store/event-store.js'
 import { indexKey } from '../../lib/events/store/published-index.js'
 import { RunPublisher } from '../../lib/events/store/run-publisher.js'
 import { FileStore } from '../../lib/store/file-store.js'
 import type { PutOptions, PutResult } from '../../lib/store/store.js'
 import { compareKeys, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
-import { mulberry32 } from '../helpers.js'
+import { escapeRegExp, mulberry32 } from '../helpers.js'
 
 function event (time: bigint, extra = ''): StoredEvent {
   const id = randomBytes(16)
@@ -329,6 +330,45 @@ t.test('a failed background flush keeps the events in the log; the next put afte
   await reopened.close()
 })
 
+t.test('while flushes fail, the events held stay within 2.5 memtables: a put past that is refused (SHOEBOX_THROTTLED, naming the flush\'s error), nothing acknowledged is lost, and puts are taken again once a flush succeeds', async (t) => {
+  const dir = t.testdir()
+  const memtableSize = 8 * 1024
+  const store = await EventStore.open({ dir, memtableSize })
+  const runs = path.join(dir, 'runs')
+  // The runs directory replaced by a file: every flush fails (ENOTDIR), the log still takes puts.
+  fs.rmSync(runs, { recursive: true })
+  fs.writeFileSync(runs, 'not a directory')
+  const { put, putTen } = tenAtATime(store, 'r')
+  const held = (): number => store.stats().memtableBytes + store.stats().frozenBytes
+  let refused: unknown
+  let most = 0
+  // Twenty memtables' worth: before the bound every put was taken, each flush that failed left its table in memory.
+  for (let i = 0; i < 80 && refused === undefined; i++) {
+    const before = put.length
+    await putTen().catch((err: unknown) => { refused = err; put.splice(before) })
+    most = Math.max(most, held())
+  }
+  t.ok(refused instanceof ShoeboxError, `a put is refused (${most} bytes held at most): ${String(refused)}`)
+  const err = refused as ShoeboxError
+  t.equal(err.code, 'SHOEBOX_THROTTLED', 'as backpressure: try again later')
+  t.match(err.message, new RegExp(`event store ${escapeRegExp(dir)} cannot write its memtables as runs \\(.*${escapeRegExp(runs)}.*ENOTDIR.*this put is refused`), `the refusal names the store, the flush's error and its directory: ${err.message}`)
+  // A put is let in while under the bound, so one put (ten events of ~260 bytes) may pass it.
+  t.ok(most <= memtableSize * 2.5 + 4096, `at most 2.5 memtables held, and one put (${most} bytes)`)
+  for (let i = 0; i < 3; i++) await t.rejects(putTen().finally(() => put.splice(-10)), { code: 'SHOEBOX_THROTTLED' }, 'puts stay refused while flushes fail')
+  t.ok(held() <= most, 'and take no memory')
+  const sorted = (): StoredEvent[] => [...put].sort(compareKeys)
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'every acknowledged event readable, no refused one')
+  fs.rmSync(runs)
+  fs.mkdirSync(runs)
+  await putTen()
+  t.ok(store.stats().flushes > 0 && store.stats().frozenBytes === 0, 'the put flushed the held tables first, and was taken')
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'every acknowledged event readable')
+  await store.close()
+  const reopened = await EventStore.open({ dir, memtableSize })
+  t.same(keys(await all(reopened.read('kronos', 's', everything))), keys(sorted()), 'after a restart too')
+  await reopened.close()
+})
+
 t.test('a log file that cannot be opened fails the flush, not the puts: they go on in the current log file, and the next put after it flushes them', async (t) => {
   const dir = t.testdir()
   const memtableSize = 8 * 1024
@@ -341,8 +381,9 @@ t.test('a log file that cannot be opened fails the flush, not the puts: they go 
   const { put, putTen: putSome } = tenAtATime(store, 'w')
   while (store.lastError === undefined) await putSome()
   t.match(store.lastError.message, /cannot open event log .*0+\d\.shoebox/, `the failure names the log file: ${store.lastError.message}`)
-  // Before the fix, every put from here on was refused (503) until a restart.
-  for (let i = 0; i < 5; i++) await putSome()
+  // Before the fix, every put from here on was refused (503) until a restart. (Until 2.5 memtables
+  // are held: three puts of ten events stay under it.)
+  for (let i = 0; i < 3; i++) await putSome()
   t.equal(store.stats().flushes, 0)
   const sorted = (): StoredEvent[] => [...put].sort(compareKeys)
   t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'every answered event readable')

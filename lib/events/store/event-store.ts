@@ -44,7 +44,7 @@ import { syncRunsDir, writeBucketRuns } from './run-writer.js'
 import { deleteFromRun } from './run-delete.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
-import { WriteAheadLog, type ReplayReport } from './write-ahead-log.js'
+import { WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
 
 /** 100 ns ticks per millisecond. */
 const TICKS_PER_MS = 10_000n
@@ -57,6 +57,17 @@ const TICKS_PER_MS = 10_000n
  * the 250 MB it is held to (bench/RESULTS.md, "Ingest wall time, third pass").
  */
 const MEMTABLE_SLACK = 1.5
+
+/**
+ * The most events held in memory while flushes fail, in memtable sizes: the
+ * frozen tables not yet written as runs and the new one. The peak a flush in
+ * progress allows (1 + MEMTABLE_SLACK), so failing flushes cost no more
+ * memory than a slow one, whose bound the benchmarks hold to. Without it, a
+ * flush that failed (a full disk) left its table in memory and the next table
+ * froze beside it: memory grew by a table per memtableSize of puts until a
+ * flush succeeded (33 tables after 80 puts in the test).
+ */
+const MAX_HELD = 1 + MEMTABLE_SLACK
 
 /**
  * Run files a flush or a compaction writes at once. With one at a time a
@@ -99,6 +110,8 @@ export interface EventStoreStats {
   runFilesOpened: number
   runs: number
   memtableBytes: number
+  /** Bytes of the frozen memtables not yet written as runs (one while a flush runs; more while flushes fail). */
+  frozenBytes: number
   flushes: number
   /** Merges of runs (compaction.ts). */
   compactions: number
@@ -131,12 +144,14 @@ export class EventStore implements EventBackend {
   #exclusive: Promise<void> = Promise.resolve()
   #readers = new Map<string, number>()
   #doomed = new Set<string>()
-  /** The background flush in progress, if any. */
-  #flushing: Promise<void> | undefined
+  /** The background flush in progress, if any; resolves to its failure, or undefined once the tables are runs. */
+  #flushing: Promise<Error | undefined> | undefined
+  /** The last flush failed (none succeeded since): puts are held to MAX_HELD (#roomToHold). */
+  #flushFailed = false
   #closing = false
   #timer: NodeJS.Timeout | undefined
   #unlock: (() => Promise<void>) | undefined
-  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, flushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, frozenBytes: 0, flushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
   /** The last publish to the shared store failed: the flush timer tries again, even with no new events. */
   #publishFailed = false
   /** The publish running in the background, if any, and whether the runs changed since it began. */
@@ -144,6 +159,8 @@ export class EventStore implements EventBackend {
   #publishAgain = false
   /** The index's runs by stream (streamKey()), made once per index: a get's choice of runs scanned every run of every stream. */
   #byStream: { index: RunIndex, runs: Map<string, RunInfo[]> } | undefined
+  /** A flush during replay failed: the rest of the replay goes to memory (#flushReplayed). */
+  #replayFlushFailed = false
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
 
@@ -187,8 +204,10 @@ export class EventStore implements EventBackend {
     for (const name of await fs.readdir(this.dir)) {
       if (name.startsWith(`.${INDEX_FILE}.`) && name.endsWith('.tmp')) await fs.unlink(path.join(this.dir, name)).catch(() => {})
     }
-    const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), this.#index.walSeq, this.#fsync, async (record) => {
+    const from = { seq: this.#index.walSeq, end: this.#index.walOffset ?? 0 }
+    const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), from, this.#fsync, async (record, at) => {
       await this.#replay(record)
+      if (this.#memtableFull() && !this.#replayFlushFailed) await this.#flushReplayed(at)
     })
     this.#wal = log
     this.#stats.replay = report
@@ -230,6 +249,36 @@ export class EventStore implements EventBackend {
     this.#known(m.ns, m.s)
   }
 
+  /**
+   * During replay, a memtable full of replayed events is written as runs at
+   * once, with an index saying the log up to `at` is in them: the logs to
+   * replay can hold far more than a memtable (flushes that failed, one after
+   * each rotation, or a log that grew while rotations failed), and were all
+   * replayed into one memtable before the first flush. Safe mid-file too:
+   * a delete replayed later is applied to runs holding only events before
+   * it, as replay always did, and a restart replays from `at` on.
+   */
+  async #flushReplayed (at: LogPosition): Promise<void> {
+    const table = this.#memtable
+    this.#frozen.push(table)
+    this.#memtable = new Memtable()
+    let added: RunInfo[]
+    try {
+      added = await this.#writeFrozen(at)
+    } catch (err) {
+      // A full disk must not stop every start: the rest is replayed into memory, as before, and said.
+      this.#frozen = this.#frozen.filter((t) => t !== table)
+      this.#memtable = table
+      this.#replayFlushFailed = true
+      // And puts past MAX_HELD are refused until a flush succeeds: the replay may already hold more.
+      this.#flushFailed = true
+      this.#failed(new ShoeboxError(err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO',
+        `${(err as Error).message}; the replay of the write-ahead log goes on in memory (its events stay in the log, flushed with the next)`, { cause: err }))
+      return
+    }
+    await this.#compact(added).catch((err: Error) => { this.#failed(err) })
+  }
+
   /** Store events (already stamped); resolves once they are durable. */
   async put (ns: string, batches: readonly PutBatch[]): Promise<void> {
     const groups = batches.map((b) => ({ stream: b.stream, rows: rowsOf(b) }))
@@ -240,6 +289,7 @@ export class EventStore implements EventBackend {
     // most 1 + MEMTABLE_SLACK tables are held. Waiting already at one full table stalled
     // 3-9% of puts for a whole flush (0.2-1.1 s) and the server sat idle meanwhile.
     while (this.#flushing !== undefined && this.#memtable.bytes >= this.#memtableSize * MEMTABLE_SLACK) await this.#flushing
+    await this.#roomToHold()
     try {
       await this.#wal.append(records, () => {
         for (const { stream, rows } of groups) {
@@ -254,6 +304,40 @@ export class EventStore implements EventBackend {
       throw err
     }
     if (this.#memtableFull()) this.#scheduleFlush()
+  }
+
+  /**
+   * Memory is bounded whatever the disk does: while flushes fail and
+   * MAX_HELD memtables' worth are held, a put waits for a flush (started now
+   * when none runs: after a failure only a put tries again) and is refused
+   * when it fails too, before its log append, so nothing of it is stored.
+   * SHOEBOX_THROTTLED, as a server's 503 is to a client: the same put is
+   * taken once a flush succeeds (room on the disk), without a restart.
+   * (While flushes succeed, the wait in put() holds the same bound.)
+   */
+  async #roomToHold (): Promise<void> {
+    while (this.#flushFailed && this.#overfull()) {
+      if (this.#flushing === undefined) this.#scheduleFlush()
+      const failure = await this.#flushing
+      if (failure !== undefined && this.#flushFailed && this.#overfull()) {
+        throw new ShoeboxError('SHOEBOX_THROTTLED',
+          `event store ${this.dir} cannot write its memtables as runs (${failure.message}), and holds ${this.#heldBytes()} bytes of events in memory, ` +
+          `the most it holds (${MAX_HELD} memtables of ${this.#memtableSize} bytes); this put is refused, nothing of it stored: ` +
+          `the acknowledged events are kept (in the write-ahead log ${path.join(this.dir, 'wal')} and in memory), and puts are taken again once a flush succeeds`,
+          { cause: failure })
+      }
+    }
+  }
+
+  /** The events held reach MAX_HELD memtables' worth (and are some: with memtableSize 0, an empty store is not full). */
+  #overfull (): boolean {
+    const held = this.#heldBytes()
+    return held > 0 && held >= this.#memtableSize * MAX_HELD
+  }
+
+  /** Bytes of events in memory only: the memtable and the frozen tables not yet runs. */
+  #heldBytes (): number {
+    return this.#memtable.bytes + this.#frozenBytes()
   }
 
   /** Time to flush: the table holds events (with memtableSize 0 an empty one was "full": a flush loop for ever) and reached its size. */
@@ -443,40 +527,60 @@ export class EventStore implements EventBackend {
   /** flush() without waiting for the publish (a background flush: the puts waiting for it do not wait for the shared store). */
   async #flushRuns (): Promise<void> {
     await this.#serially(async () => {
-      if (!this.#memtable.empty) {
-        this.#frozenUpTo = await this.#wal.rotate(() => {
-          this.#frozen.push(this.#memtable)
-          this.#memtable = new Memtable()
-        })
-      }
-      if (this.#frozen.length === 0) return
-      const frozen = [...this.#frozen]
-      const index: RunIndex = { ...this.#index, walSeq: this.#frozenUpTo, runs: [...this.#index.runs] }
-      // RUN_WRITERS streams written at once, each fsynced; one fsync of the directory for all, then the swap.
-      const firstSeq = index.runSeq
-      const nextFile = (): string => runFileName(index.runSeq++, this.#gzip)
+      let added: RunInfo[] | undefined
       try {
-        for (const table of frozen) {
-          const written = await inParallel(table.streams(), RUN_WRITERS, async ({ ns, stream, batches }) =>
-            await writeBucketRuns(this.#runsDir, nextFile, ns, stream, this.#bucket, batches, this.#runOptions))
-          for (const runs of written) index.runs.push(...runs)
+        if (!this.#memtable.empty) {
+          this.#frozenUpTo = await this.#wal.rotate(() => {
+            this.#frozen.push(this.#memtable)
+            this.#memtable = new Memtable()
+          })
         }
-        await syncRunsDir(this.#runsDir, this.#fsync)
+        // A rotation starts a new file: every record of the ones before it is in the frozen tables.
+        if (this.#frozen.length > 0) added = await this.#writeFrozen({ seq: this.#frozenUpTo, end: 0 })
       } catch (err) {
-        await this.#removeRunFiles(firstSeq, index.runSeq)
+        // A rotation or a run write that failed leaves the tables held in memory.
+        this.#flushFailed = true
         throw err
       }
-      const added = index.runs.slice(this.#index.runs.length)
-      index.streams = Object.fromEntries([...this.#streams].map(([ns, names]) => [ns, [...names]]))
-      await this.#saveIndex(index)
-      this.#index = index
-      this.#frozen = this.#frozen.filter((t) => !frozen.includes(t))
-      this.#stats.flushes++
-      await this.#wal.removeBefore(index.walSeq)
+      this.#flushFailed = false
+      if (added === undefined) return
+      await this.#wal.removeBefore(this.#index.walSeq)
       await this.#compact(added)
       this.#requestPublish()
     })
     await this.dropExpired()
+  }
+
+  /**
+   * Write the frozen tables as runs and swap in the index that names them
+   * and says the log up to `upTo` is in runs; resolves to the runs added.
+   */
+  async #writeFrozen (upTo: LogPosition): Promise<RunInfo[]> {
+    const frozen = [...this.#frozen]
+    const index: RunIndex = { ...this.#index, walSeq: upTo.seq, runs: [...this.#index.runs] }
+    if (upTo.end > 0) index.walOffset = upTo.end
+    else delete index.walOffset
+    // RUN_WRITERS streams written at once, each fsynced; one fsync of the directory for all, then the swap.
+    const firstSeq = index.runSeq
+    const nextFile = (): string => runFileName(index.runSeq++, this.#gzip)
+    try {
+      for (const table of frozen) {
+        const written = await inParallel(table.streams(), RUN_WRITERS, async ({ ns, stream, batches }) =>
+          await writeBucketRuns(this.#runsDir, nextFile, ns, stream, this.#bucket, batches, this.#runOptions))
+        for (const runs of written) index.runs.push(...runs)
+      }
+      await syncRunsDir(this.#runsDir, this.#fsync)
+    } catch (err) {
+      await this.#removeRunFiles(firstSeq, index.runSeq)
+      throw err
+    }
+    const added = index.runs.slice(this.#index.runs.length)
+    index.streams = Object.fromEntries([...this.#streams].map(([ns, names]) => [ns, [...names]]))
+    await this.#saveIndex(index)
+    this.#index = index
+    this.#frozen = this.#frozen.filter((t) => !frozen.includes(t))
+    this.#stats.flushes++
+    return added
   }
 
   /**
@@ -561,7 +665,7 @@ export class EventStore implements EventBackend {
   }
 
   stats (): EventStoreStats {
-    return { ...this.#stats, runs: this.#index.runs.length, memtableBytes: this.#memtable.bytes }
+    return { ...this.#stats, runs: this.#index.runs.length, memtableBytes: this.#memtable.bytes, frozenBytes: this.#frozenBytes() }
   }
 
   /**
@@ -646,14 +750,15 @@ export class EventStore implements EventBackend {
 
   #scheduleFlush (): void {
     if (this.#flushing !== undefined) return
-    this.#flushing = this.#flushRuns().then(() => true, (err: Error) => {
+    this.#flushing = this.#flushRuns().then(() => undefined, (err: Error) => {
       this.#failed(err)
-      return false
-    }).then((flushed) => {
+      return err
+    }).then((failure) => {
       this.#flushing = undefined
       // The table that filled while this flush ran is next, without waiting for another put;
       // after a failure, only the next put tries again (no loop of failing flushes).
-      if (flushed && this.#memtableFull() && !this.#closing) this.#scheduleFlush()
+      if (failure === undefined && this.#memtableFull() && !this.#closing) this.#scheduleFlush()
+      return failure
     })
   }
 
@@ -661,6 +766,12 @@ export class EventStore implements EventBackend {
   #failed (err: Error): void {
     this.lastError = err
     this.#onError?.(err)
+  }
+
+  #frozenBytes (): number {
+    let bytes = 0
+    for (const table of this.#frozen) bytes += table.bytes
+    return bytes
   }
 
   #known (ns: string, stream: string): void {

@@ -3,7 +3,11 @@
  * block by block (run-file.ts) and written through the RunWriter flushes and
  * compaction use, so a delete holds a few blocks whatever the run's size.
  * The blocks the range misses (all but one or two, for a small range) are
- * copied as they are; only those it cuts are encoded again.
+ * copied as they are; only those it cuts are encoded again, and what they
+ * keep is packed into blocks of at least half the usual size (with the next
+ * block's events when it is less: RunWriter.addBlock), as are blocks under
+ * that size: left as they came, a run deleted from often became mostly
+ * small blocks, which nothing else repacks.
  * A delete read the whole file and made an object of every event: a 511 MB run took
  * 1.16 GB of RSS to delete 99 events, and a run over 2 GiB could not be read
  * at all (bench/RESULTS.md, "A delete streams its runs").
@@ -13,7 +17,7 @@
  * removes the file if the delete fails before that.
  */
 import { firstKey, lastKey, localReader, parseBlock, readBlockBytes, readRunBlocks, type BlockReader, type RunInfo } from './run-file.js'
-import { RunWriter } from './run-writer.js'
+import { MIN_BLOCK_BYTES, RunWriter } from './run-writer.js'
 import { EVERY_TIME, inRange, type EventRange } from './stored-event.js'
 
 /** What a delete leaves of a run: the run as it was, nothing (drop it), or a new run file. */
@@ -42,8 +46,9 @@ export async function deleteFromRun (
       const events = parseBlock(bytes, name, offset)
       const outside = events.filter((e) => !inRange(e, range))
       kept += outside.length
-      if (copy && outside.length === events.length && events.length > 0) {
-        await writer.addBlock(packed, events[0], events[events.length - 1], events.length)
+      // A small block (one an older version's delete left) is packed with its neighbours instead.
+      if (copy && outside.length === events.length && events.length > 0 && bytes.length >= MIN_BLOCK_BYTES) {
+        await writer.addBlock(packed, events)
       } else if (outside.length > 0) {
         await writer.add(outside)
       }

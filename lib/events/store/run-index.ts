@@ -16,6 +16,12 @@ export interface RunIndex {
   version: 1
   /** Log files numbered below this are folded into runs. */
   walSeq: number
+  /**
+   * And so are the records of file `walSeq` that end at or before this byte
+   * offset: a replay whose log held more than a memtable wrote runs as it
+   * went (event-store.ts). Absent: none of that file's.
+   */
+  walOffset?: number
   /** The next run file number. */
   runSeq: number
   runs: RunInfo[]

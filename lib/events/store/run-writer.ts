@@ -26,6 +26,18 @@ import { bucketOf, type StoredEvent } from './stored-event.js'
 export const BLOCK_BYTES = 64 * 1024
 
 /**
+ * addBlock(): events waiting for a block, under this size, are encoded with
+ * the copied block's events instead of written as a small block; the
+ * joined block is cut in two past MAX_JOINED_BYTES. So a block a delete
+ * writes (but a run's last) holds at least half a block's bytes, and at
+ * most one and a half or one event (by the estimate add() fills blocks by),
+ * and a get reads at most about twice the blocks it would in a run written
+ * at once, however many deletes cut it.
+ */
+export const MIN_BLOCK_BYTES = BLOCK_BYTES / 2
+const MAX_JOINED_BYTES = BLOCK_BYTES + BLOCK_BYTES / 2
+
+/**
  * Blocks are written to the file this many bytes at a time (one writev):
  * one write per 64 KiB block cost a thread-pool round trip and a syscall
  * each, ~3x the CPU of the same bytes in 1 MiB writes. The index still
@@ -73,19 +85,52 @@ export class RunWriter {
 
   /**
    * Add a block of another run as it is (a gzip member if this run is
-   * compressed, plain records if not) holding `count` events from `first` to
-   * `last`, which sort after every event added before: a delete copies the
-   * blocks its range misses instead of encoding (and gzipping) their events again.
+   * compressed, plain records if not), holding `events` (its events, sorted
+   * after every event added before): a delete copies the blocks its range
+   * misses instead of encoding (and gzipping) their events again.
+   *
+   * Events added before and not yet written (what a delete kept of the
+   * blocks it cut) go out first as a block of their own, unless they are
+   * under MIN_BLOCK_BYTES: then they and this block's events are encoded as
+   * one block (two when that passes MAX_JOINED_BYTES). Written alone, they
+   * left a small block in the run at nearly every delete, which nothing
+   * repacked (compaction concatenates disjoint runs block for block), so a
+   * run deleted from often became mostly small blocks and a get read many
+   * more of them than it needed.
    */
-  async addBlock (packed: Buffer, first: StoredEvent, last: StoredEvent, count: number): Promise<void> {
-    if (this.#pending.length > 0) await this.#writeBlock()
-    if (this.#info.count === 0) {
-      this.#info.minTime = first.time.toString()
-      this.#info.firstId = first.idText ?? formatEventId(first.id)
+  async addBlock (packed: Buffer, events: readonly StoredEvent[]): Promise<void> {
+    if (this.#pending.length > 0) {
+      if (this.#pendingBytes < MIN_BLOCK_BYTES) {
+        await this.#join(events)
+        return
+      }
+      await this.#writeBlock()
     }
-    this.#info.count += count
+    if (this.#info.count === 0) {
+      this.#info.minTime = events[0].time.toString()
+      this.#info.firstId = events[0].idText ?? formatEventId(events[0].id)
+    }
+    this.#info.count += events.length
     this.#handle ??= await openRunFile(this.#target)
-    await this.#append(packed, first, last)
+    await this.#append(packed, events[0], events[events.length - 1])
+  }
+
+  /** The pending events and `events` (which follow them) as one block, or two of about half each past MAX_JOINED_BYTES. */
+  async #join (events: readonly StoredEvent[]): Promise<void> {
+    for (const e of events) {
+      this.#pending.push(e)
+      this.#pendingBytes += e.body.length + RECORD_OVERHEAD
+    }
+    this.#info.count += events.length
+    if (this.#pendingBytes > MAX_JOINED_BYTES) {
+      const all = this.#pending
+      let cut = 0
+      for (let bytes = 0; cut < all.length - 1 && bytes < this.#pendingBytes / 2; cut++) bytes += all[cut].body.length + RECORD_OVERHEAD
+      this.#pending = all.slice(0, cut)
+      await this.#writeBlock()
+      this.#pending = all.slice(cut)
+    }
+    await this.#writeBlock()
   }
 
   /** Write the rest and fsync (not the directory: syncRunsDir); resolves to what the index keeps. */

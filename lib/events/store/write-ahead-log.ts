@@ -32,9 +32,14 @@
  * pages it could not write, and marked them clean): every later append is
  * refused until the store is opened again, which replays what is on disk.
  *
- * On open, the files are read back (replay); a torn tail (a crash during a
- * write) is cut back to the last whole record, as lib/roll/recover.ts does
- * for rolled files. Data after a damaged stretch is kept, never cut.
+ * On open, the files are read back (replay), a chunk at a time, each
+ * record handed on with where it ends, so the store can write what it has
+ * replayed as runs as it goes; a torn tail (a crash during a write) is cut
+ * back to the last whole record, as lib/roll/recover.ts does for rolled
+ * files. Data after a damaged stretch is kept, never cut. A file was read
+ * whole: replay held every log file's bytes at once, which is not bounded
+ * by the memtable's size (a log grows past it while flushes fail, and many
+ * logs pile up while flushes fail after each rotation).
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -51,6 +56,15 @@ interface Pending {
   resolve: () => void
   reject: (err: Error) => void
 }
+
+/** Where a replayed record ends: its log file's number and the byte offset after it. */
+export interface LogPosition {
+  seq: number
+  end: number
+}
+
+/** Bytes of a log file read at once in replay (a record larger than this is put together from several). */
+const REPLAY_CHUNK = 1024 * 1024
 
 export interface ReplayReport {
   /** Log files read, oldest first. */
@@ -120,30 +134,30 @@ export class WriteAheadLog {
 
   /**
    * Read every log file numbered `from` or above (handing each record to
-   * `onRecord`, oldest first), cut a torn tail, then open the last file for
-   * appends (or file `from` when there is none).
+   * `onRecord`, oldest first; given a position, not the records of its file
+   * that end at or before its `end`: already in runs), cut a torn tail, then
+   * open the last file for appends (or file `from` when there is none).
    */
   static async open (
-    dir: string, from: number, fsync: boolean, onRecord: (record: ShoeboxRecord) => Promise<void> | void
+    dir: string, start: number | LogPosition, fsync: boolean, onRecord: (record: ShoeboxRecord, at: LogPosition) => Promise<void> | void
   ): Promise<{ log: WriteAheadLog, report: ReplayReport }> {
+    const from: LogPosition = typeof start === 'number' ? { seq: start, end: 0 } : start
     await ensureDir(dir)
     const seqs = (await orIoError(fs.readdir(dir), 'cannot list', dir))
       .map((name) => /^(\d{10})\.shoebox$/.exec(name)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b)
     const report: ReplayReport = { files: [], records: 0, bytesDropped: 0, damaged: 0 }
     for (const seq of seqs) {
-      if (seq < from) {
+      if (seq < from.seq) {
         // Left by a crash between the index write and the removal: its events are in runs.
         await fs.unlink(path.join(dir, fileName(seq))).catch(() => {})
         continue
       }
       const file = path.join(dir, fileName(seq))
       report.files.push(file)
-      const records = await readLogFile(file, report)
-      for (const record of records) await onRecord(record)
-      report.records += records.length
+      await replayLogFile(file, seq, seq === from.seq ? from.end : 0, report, onRecord)
     }
     // Appends continue in the last file (its tail is whole now), or a new one when none is left.
-    const seq = Math.max(from, seqs[seqs.length - 1] ?? 0)
+    const seq = Math.max(from.seq, seqs[seqs.length - 1] ?? 0)
     const file = await openLogFile(dir, seq, fsync)
     const size = await fileSize(file, path.join(dir, fileName(seq)))
     return { log: new WriteAheadLog(dir, seq, file, fsync, size), report }
@@ -375,33 +389,62 @@ async function closeLogFile (file: LogFile): Promise<void> {
   for (const handle of [file.writer, ...file.syncers]) await handle.close().catch(() => {})
 }
 
-/** The records of one log file; a torn tail is cut off the file (and fsynced). */
-async function readLogFile (file: string, report: ReplayReport): Promise<ShoeboxRecord[]> {
-  const data = await orIoError(fs.readFile(file), 'cannot read event log', file)
-  const records: ShoeboxRecord[] = []
+/**
+ * Hand the records of one log file that end after `skipTo` to `onRecord`,
+ * reading REPLAY_CHUNK bytes at a time (each chunk a buffer of its own:
+ * the records handed on keep pointing into it); a torn tail is cut off the
+ * file (and fsynced).
+ */
+async function replayLogFile (
+  file: string, seq: number, skipTo: number, report: ReplayReport, onRecord: (record: ShoeboxRecord, at: LogPosition) => Promise<void> | void
+): Promise<void> {
+  const handle = await orIoError(fs.open(file, 'r'), 'cannot read event log', file)
+  let size: number
   let end = 0
-  let damageAt = -1
   let damaged = 0
-  const decoder = new ArchiveDecoder({
-    record (record, _version, offset, size) {
-      records.push(record)
-      if (damageAt < 0) end = offset + size
-      else end = -1
-    },
-    corrupt (info) {
-      if (damageAt < 0) damageAt = info.offset
-      damaged++
+  try {
+    size = (await orIoError(handle.stat(), 'cannot read event log', file)).size
+    let damageAt = -1
+    let ready: Array<{ record: ShoeboxRecord, end: number }> = []
+    const decoder = new ArchiveDecoder({
+      record (record, _version, offset, recordSize) {
+        ready.push({ record, end: offset + recordSize })
+        if (damageAt < 0) end = offset + recordSize
+        else end = -1
+      },
+      corrupt (info) {
+        if (damageAt < 0) damageAt = info.offset
+        damaged++
+      }
+    }, { mode: 'lenient', maxRecordSize: Math.max(size, 64) })
+    const handOn = async (): Promise<void> => {
+      const records = ready
+      ready = []
+      for (const r of records) {
+        if (r.end <= skipTo) continue
+        await onRecord(r.record, { seq, end: r.end })
+        report.records++
+      }
     }
-  }, { mode: 'lenient', maxRecordSize: Math.max(data.length, 64) })
-  decoder.write(data)
-  decoder.end()
-  if (end >= 0 && end < data.length) {
+    for (let at = 0; at < size;) {
+      const chunk = Buffer.allocUnsafe(Math.min(REPLAY_CHUNK, size - at))
+      const { bytesRead } = await orIoError(handle.read(chunk, 0, chunk.length, at), 'cannot read event log', file)
+      if (bytesRead === 0) break
+      at += bytesRead
+      decoder.write(chunk.subarray(0, bytesRead))
+      await handOn()
+    }
+    decoder.end()
+    await handOn()
+  } finally {
+    await handle.close()
+  }
+  if (end >= 0 && end < size) {
     // Only a torn tail: nothing readable follows, so cutting loses nothing acknowledged.
     damaged = 0
-    report.bytesDropped += data.length - end
+    report.bytesDropped += size - end
     await orIoError(fs.truncate(file, end), 'cannot truncate event log', file)
     await orIoError(syncFile(file), 'cannot fsync', file)
   }
   report.damaged += damaged
-  return records
 }

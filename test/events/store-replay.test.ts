@@ -1,0 +1,77 @@
+/**
+ * Replay writes runs as it goes (event-store.ts #flushReplayed): the log
+ * files to replay can hold far more than a memtable (flushes that failed,
+ * or a log that grew while rotations failed), and were all replayed into
+ * one memtable, read a whole file at a time. Here a log of ~40 memtables
+ * replays with the memtable never past its size and a put; every event
+ * comes back, a delete in the middle of the log removes exactly what it
+ * removed the first time (events put after it in its range stay), and a
+ * start after a flush made mid-file replays only what followed it.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { EventStore } from '../../lib/events/store/event-store.js'
+import { INDEX_FILE, type RunIndex } from '../../lib/events/store/run-index.js'
+import { EVERY_TIME, type StoredEvent } from '../../lib/events/store/stored-event.js'
+
+const T0 = 17_000_000_000_000_000n
+
+function event (time: bigint, i: number): StoredEvent {
+  const id = randomBytes(16)
+  id[8] = (id[8] | 0x80) & 0x8f
+  return { time, id, body: Buffer.from(JSON.stringify({ '@time': String(time), i, pad: 'é'.repeat(120) })) }
+}
+
+async function stored (store: EventStore): Promise<string[]> {
+  const out: string[] = []
+  for await (const e of store.read('kronos', 's', EVERY_TIME)) out.push(`${e.time}:${e.id.toString('hex')}:${e.body.toString()}`)
+  return out
+}
+
+t.test('a log of many memtables replays into runs as it goes, exactly, and a start after that replays from where it stopped', async (t) => {
+  const source = t.testdir()
+  // A memtable larger than everything: one log file, no flush (as when every flush failed).
+  const first = await EventStore.open({ dir: path.join(source, 'a'), fsync: false, memtableSize: 256 * 1024 * 1024 })
+  let i = 0
+  for (let put = 0; put < 120; put++) {
+    // Times spread over the whole run, so a delete's range takes events of many puts.
+    const events = Array.from({ length: 40 }, () => event(T0 + BigInt((i * 7919) % 100_000), i++))
+    await first.put('kronos', [{ stream: 's', events }])
+    if (put === 60) await first.delete('kronos', 's', { from: T0 + 20_000n, to: T0 + 40_000n })
+  }
+  // One event more: the replay's last flush comes before it, so the restart below has a record to replay.
+  await first.put('kronos', [{ stream: 's', events: [event(T0 + 30_000n, i++)] }])
+  const expected = await stored(first)
+  t.ok(expected.length < 120 * 40 && expected.length > 100 * 40, `${expected.length} of ${120 * 40 + 1} events left after the delete`)
+  const logs = fs.readdirSync(path.join(source, 'a', 'wal'))
+  t.equal(logs.length, 1, 'one log file')
+  const logBytes = fs.statSync(path.join(source, 'a', 'wal', logs[0])).size
+  // The data directory as a crash before any flush left it: the log only.
+  const data = path.join(source, 'b')
+  fs.mkdirSync(data)
+  fs.cpSync(path.join(source, 'a', 'wal'), path.join(data, 'wal'), { recursive: true })
+  await first.close()
+
+  const memtableSize = 32 * 1024
+  t.ok(logBytes > 30 * memtableSize, `a log of ${logBytes} bytes, ${Math.floor(logBytes / memtableSize)} memtables`)
+  const store = await EventStore.open({ dir: data, fsync: false, memtableSize })
+  const stats = store.stats()
+  t.ok(stats.memtableBytes < memtableSize + 40 * 400, `after replay the memtable holds ${stats.memtableBytes} bytes`)
+  t.ok(stats.flushes >= 20, `${stats.flushes} flushes during the replay`)
+  t.same(await stored(store), expected, 'every event back, the delete applied as it was')
+  const index = JSON.parse(fs.readFileSync(path.join(data, INDEX_FILE), 'utf8')) as RunIndex
+  t.equal(index.walSeq, Number(logs[0].slice(0, 10)), 'the index names the log file the replay stopped in')
+  t.ok((index.walOffset ?? 0) > 0 && (index.walOffset ?? 0) < logBytes, `and the byte it was flushed up to (${index.walOffset})`)
+
+  // Killed now (a copy of the directory as it is): the next start replays the log from that byte on.
+  const copy = path.join(source, 'c')
+  fs.cpSync(data, copy, { recursive: true })
+  await store.close()
+  const again = await EventStore.open({ dir: copy, fsync: false, memtableSize })
+  const replayed = again.stats().replay.records
+  t.ok(replayed >= 1 && replayed < 10, `${replayed} log records replayed, of 122`)
+  t.same(await stored(again), expected, 'the same events, none twice')
+  await again.close()
+})
