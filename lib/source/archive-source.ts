@@ -406,9 +406,11 @@ export class ArchiveSource extends Readable {
       if (member.compressed >= file.size) {
         throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the member (gzip member or zstd frame) at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
       }
-      // The member's own first bytes say gzip or zstd: no second request.
+      // The member's own first bytes say gzip or zstd: no second request. When they say neither (the file
+      // has changed since), the file's first bytes do, so that the damage names the file's codec.
       const { head, stream } = await (this.#peekHead as typeof peekHead)(this.#open(file, member.compressed), SNIFF_BYTES)
-      const opened = await openAt(from as Position, () => stream, sniffCodec(head).name === 'zstd' ? 'zstd' : 'gzip', this.#zstdOptions)
+      const codec = sniffCodec(head).name === 'none' ? await this.#codecOf(file) : sniffCodec(head).name
+      const opened = await openAt(from as Position, () => stream, codec === 'zstd' ? 'zstd' : 'gzip', this.#zstdOptions)
       return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
     }
     const compressed = after >= 0 && !plain && await this.#codecOf(file) !== 'none'
