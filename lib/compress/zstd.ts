@@ -21,6 +21,7 @@ import { CorruptArchiveError, invalidOption } from '../errors.js'
 import { breakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { plural } from '../plural.js'
+import { checkDecodeMode } from '../units.js'
 import { MemberMap } from './member-map.js'
 import type * as ZstdFrame from './zstd-frame.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
@@ -275,6 +276,7 @@ export class ZstdDecompressStage extends Transform {
   constructor (options: ZstdDecompressOptions = {}) {
     super()
     this.#options = { ...options }
+    checkDecodeMode(options.mode)
     this.#maxFrameSize = checkMaxFrameSize(options.maxFrameSize)
     this.#base = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0

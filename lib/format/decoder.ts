@@ -5,7 +5,8 @@
  * itself (a v2 checksum, or a v1 record whose lengths fit exactly), reports
  * each damaged stretch once and goes on.
  */
-import { CorruptArchiveError, invalidOption, type DamageReason } from '../errors.js'
+import { CorruptArchiveError, type DamageReason } from '../errors.js'
+import { checkDecodeMode } from '../units.js'
 import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { readRecord } from './codec.js'
@@ -70,7 +71,7 @@ export class ArchiveDecoder {
 
   constructor (events: DecoderEvents, options: DecoderOptions = {}) {
     const { mode = 'strict', maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
-    if (mode !== 'strict' && mode !== 'lenient') throw invalidOption('mode', `must be 'strict' or 'lenient', got ${String(mode)}`)
+    checkDecodeMode(mode)
     checkMaxRecordSize(maxRecordSize)
     this.mode = mode
     this.maxRecordSize = maxRecordSize

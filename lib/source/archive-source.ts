@@ -32,7 +32,7 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { checkFlag, parseDuration } from '../units.js'
+import { checkDecodeMode, checkFlag, parseDuration } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
@@ -130,6 +130,7 @@ export class ArchiveSource extends Readable {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
     super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024, ...LISTENER_REJECTIONS_FAIL_THE_STREAM })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
+    checkDecodeMode(options.mode)
     checkMaxFrameSize(options.maxFrameSize)
     checkFlag(options.follow, 'follow')
     const { positions } = options

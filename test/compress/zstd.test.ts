@@ -18,7 +18,7 @@ import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
 import { chunkIter, decodeRecords, haveZstdCommand, seededText, unzstd, type UnzstdOutcome, zstdBlockEnds } from '../helpers.js'
-import { decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { archiveSource, decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
 import { recordEnds } from '../../lib/format/walk.js'
 
 const text = Buffer.from(Array.from({ length: 3000 }, (_, i) => `{"i":${i},"k":"é✓ ${'x'.repeat(i % 50)}"}\n`).join(''))
@@ -67,6 +67,18 @@ t.test('levels out of range are refused with the option named', async (t) => {
   t.same(compressionOf('zstd')?.level, 1)
   t.same(compressionOf({ codec: 'gzip', level: 1 })?.codec.name, 'gzip')
   t.equal(compressionOf('none'), undefined)
+})
+
+t.test('a mode other than strict or lenient is refused at once, as decode() and archiveSource() refuse it (not read as strict)', async (t) => {
+  for (const mode of ['LENIENT', 'skip', '', null, true]) {
+    const options = { mode: mode as 'lenient' }
+    const refused = { code: 'SHOEBOX_INVALID_OPTION', option: 'mode' }
+    t.throws(() => zstdDecompress(options), refused, `zstdDecompress ${JSON.stringify(mode)}`)
+    t.throws(() => decompressStages(options), refused, `decompressStages ${JSON.stringify(mode)}`)
+    t.throws(() => decode(options), refused, `decode ${JSON.stringify(mode)}`)
+    t.throws(() => archiveSource('*.zst', options), refused, `archiveSource ${JSON.stringify(mode)}`)
+  }
+  for (const mode of [undefined, 'strict', 'lenient'] as const) t.doesNotThrow(() => zstdDecompress({ mode }), `${mode ?? 'no'} mode`)
 })
 
 t.test('higher levels compress smaller (the level reaches the compressor)', async (t) => {
