@@ -139,6 +139,9 @@ export class FrameWalker {
         for (let i = size - 1; i >= 0; i--) value = value * 256 + byte(from + i)
         return value
       }
+      // Not damage: the frame is sound, but no backend is given a dictionary, and each would call it a mismatch.
+      const dictionary = header.dictSize > 0 ? uint(at + header.dictAt, header.dictSize) : 0
+      if (dictionary !== 0) return `the frame needs zstd dictionary ${dictionary}, which shoebox does not read (\`zstd -d -D DICTIONARY\` does)`
       if (header.fcsSize > 0) this.#contentSize = contentSize(header, uint(at + header.length - header.fcsSize, header.fcsSize))
       // A single-segment frame's window is its content size.
       const window = header.single ? this.#contentSize : windowSize(byte(at + 5))

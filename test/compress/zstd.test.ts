@@ -502,3 +502,26 @@ t.test('bytes after a frame that start no frame: damage, and no word of a salvag
   t.equal(out.error?.offset, frame.length)
   t.match(out.error?.message, /no zstd frame starts here; the offset/)
 })
+
+t.test('a frame that needs a dictionary: its id named, not "damaged"; lenient reads the frames around it', async (t) => {
+  const before = await zstdFrame(Buffer.from('{"before":1}\n'), 1)
+  const after = await zstdFrame(Buffer.from('{"after":1}\n'), 1)
+  // A frame as `zstd -D` writes one: the descriptor's Dictionary_ID_Flag 3, a 4-byte id after the window byte.
+  const plainFrame = await zstdFrame(Buffer.from('{"needs":"a dictionary"}\n'), 1)
+  const fhd = plainFrame[4]
+  t.equal(fhd & 0x23, 0, 'a frame with a window byte and no dictionary id to start from')
+  const id = Buffer.alloc(4)
+  id.writeUInt32LE(1779911997)
+  const withDictionary = Buffer.concat([plainFrame.subarray(0, 4), Buffer.from([fhd | 3, plainFrame[5]]), id, plainFrame.subarray(6)])
+  const input = Buffer.concat([before, withDictionary, after])
+  for (const size of [1, 7, input.length]) {
+    const strict = await unzstd(input, size)
+    t.equal(strict.data.toString(), '{"before":1}\n', `strict, chunks of ${size}: the frame before it`)
+    t.match(strict.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: before.length, message: /f\.zst.*the frame needs zstd dictionary 1779911997, which shoebox does not read/ }, `strict, chunks of ${size}`)
+    t.notMatch(strict.error?.message, /damaged/, `strict, chunks of ${size}: not called damaged`)
+    const lenient = await unzstd(input, size, 'lenient')
+    t.equal(lenient.error, undefined)
+    t.equal(lenient.data.toString(), '{"before":1}\n{"after":1}\n', `lenient, chunks of ${size}: the frames around it`)
+    t.match(lenient.corrupt, [{ offset: before.length, bytesSkipped: withDictionary.length, detail: /needs zstd dictionary 1779911997/ }])
+  }
+})
