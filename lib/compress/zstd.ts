@@ -372,7 +372,8 @@ export class ZstdDecompressStage extends Transform {
       }
       if (this.#heldLength === 0) return
       frames ??= await import('./zstd-frame.js')
-      const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize)
+      // The held bytes start at #base, where the frame starts: the walker names blocks by their offset in the file.
+      const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize, this.#base)
       const extent = walker.step(this.#heldLength, (at) => this.#byte(at))
       // The one symbol step() returns is NEED_MORE.
       if (typeof extent === 'symbol' && !ending) return

@@ -17,7 +17,7 @@ import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC } from '../../lib
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
-import { chunkIter, decodeRecords, haveZstdCommand, seededText, unzstd, type UnzstdOutcome, zstdBlockEnds } from '../helpers.js'
+import { chunkIter, decodeRecords, garbleZstdFrame, haveZstdCommand, seededText, unzstd, type UnzstdOutcome, zstdBlockEnds, zstdFirstBlock } from '../helpers.js'
 import { archiveSource, decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
 import { recordEnds } from '../../lib/format/walk.js'
 
@@ -523,5 +523,22 @@ t.test('a frame that needs a dictionary: its id named, not "damaged"; lenient re
     t.equal(lenient.error, undefined)
     t.equal(lenient.data.toString(), '{"before":1}\n{"after":1}\n', `lenient, chunks of ${size}: the frames around it`)
     t.match(lenient.corrupt, [{ offset: before.length, bytesSkipped: withDictionary.length, detail: /needs zstd dictionary 1779911997/ }])
+  }
+})
+
+t.test('a bad block header in a later frame is named at its offset in the file, not in its frame', async (t) => {
+  const frames = await Promise.all(['{"one":1}\n', '{"two":2}\n', '{"three":3}\n'].map(async (s) => await zstdFrame(Buffer.from(s), 1)))
+  const input = Buffer.concat(frames)
+  const second = frames[0].length
+  // The second frame's first block header, given the reserved block type.
+  garbleZstdFrame(input, { start: second }, 'header')
+  const header = second + zstdFirstBlock(frames[1])
+  for (const size of [1, input.length]) {
+    const strict = await unzstd(input, size)
+    t.equal(strict.data.toString(), '{"one":1}\n')
+    t.match(strict.error, { offset: second, message: new RegExp(`block at compressed byte ${header} has the reserved type`) }, `chunks of ${size}`)
+    const lenient = await unzstd(input, size, 'lenient')
+    t.equal(lenient.data.toString(), '{"one":1}\n{"three":3}\n')
+    t.match(lenient.corrupt, [{ offset: second, detail: new RegExp(`block at compressed byte ${header} has the reserved type`) }], `lenient, chunks of ${size}`)
   }
 })
