@@ -184,6 +184,18 @@ t.test('an install without zstd (SHOEBOX_ZSTD=0): zstd fails naming the file; gz
   t.match(verify.stdout.toString(), /UNREADABLE: .*zstd is not available/)
 })
 
+t.test('pack --zstd without zstd (SHOEBOX_ZSTD=0): one line naming the destination (not a staging directory), nothing stored', async (t) => {
+  const tree = path.join(tmp, 'pack-nozstd-tree')
+  fs.mkdirSync(tree)
+  fs.writeFileSync(path.join(tree, 'a.txt'), 'hello\n')
+  const to = path.join(tmp, 'pack-nozstd-to')
+  withoutZstd(t)
+  const r = await cli(['pack', tree, '--to', to, '--zstd'])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox pack: ${to}: zstd is not available in this install (Node < 22.15, no system libzstd through the native addon, and the optional @mongodb-js/zstd package did not load, or SHOEBOX_ZSTD=0); gzip and plain archives still work; nothing was uploaded to ${to}\n`)
+  t.notOk(fs.existsSync(to), 'nothing made at the destination')
+})
+
 t.test('ls without zstd (SHOEBOX_ZSTD=0): the zstd file marked UNREADABLE, the files after it still listed, exit 1', async (t) => {
   const dir = path.join(tmp, 'ls-nozstd')
   fs.mkdirSync(dir)
