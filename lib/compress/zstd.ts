@@ -107,6 +107,15 @@ export async function zstdFrame (block: Buffer, level: number, what = 'zstd', ba
 /** Frames compressing at once in zstd(): enough to keep both cores busy while the next chunk arrives. */
 const IN_FLIGHT = 4
 
+/**
+ * The most of a chunk zstd() puts in one frame: a larger chunk (a 300 MB
+ * Buffer written at once) becomes several frames, which read back as the
+ * same bytes. One frame of it would pass the readers' default maxFrameSize
+ * (DEFAULT_MAX_FRAME_SIZE, 256 MiB) and be refused as a bomb; and this is
+ * what decompressing one of zstd()'s frames costs at most.
+ */
+export const ZSTD_MAX_FRAME_CONTENT = 64 * 1024 * 1024
+
 export class ZstdCompressStage extends Transform {
   readonly level: number
   readonly #options: ZstdOptions
@@ -123,9 +132,11 @@ export class ZstdCompressStage extends Transform {
       callback()
       return
     }
-    const frame = zstdFrame(chunk, this.level, this.#options.file ?? 'zstd()', this.#options.backend)
-    frame.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
-    this.#queue.push(frame)
+    for (let at = 0; at < chunk.length; at += ZSTD_MAX_FRAME_CONTENT) {
+      const frame = zstdFrame(chunk.subarray(at, at + ZSTD_MAX_FRAME_CONTENT), this.level, this.#options.file ?? 'zstd()', this.#options.backend)
+      frame.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
+      this.#queue.push(frame)
+    }
     this.#drain(IN_FLIGHT - 1).then(() => { callback() }, callback)
   }
 

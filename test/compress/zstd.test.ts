@@ -13,7 +13,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC } from '../../lib/compress/zstd.js'
+import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC, ZSTD_MAX_FRAME_CONTENT } from '../../lib/compress/zstd.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
@@ -541,4 +541,18 @@ t.test('a bad block header in a later frame is named at its offset in the file, 
     t.equal(lenient.data.toString(), '{"one":1}\n{"three":3}\n')
     t.match(lenient.corrupt, [{ offset: second, detail: new RegExp(`block at compressed byte ${header} has the reserved type`) }], `lenient, chunks of ${size}`)
   }
+})
+
+t.test('a chunk larger than a frame holds: several frames, read back whole within the default maxFrameSize', async (t) => {
+  // Past four frames' worth, so that the frames of one chunk also outnumber those compressing at once.
+  const big = Buffer.alloc(4 * ZSTD_MAX_FRAME_CONTENT + 5, 'shoebox ')
+  big.write('the end', big.length - 7)
+  const out: Buffer[] = []
+  await pipeline(Readable.from([Buffer.from('first'), big, Buffer.from('last')]), zstd(), async (source: AsyncIterable<Buffer>) => { for await (const c of source) out.push(c) })
+  const data = Buffer.concat(out)
+  t.same(walkFrames(data).frames.map((f) => f.bound > 0), [true, true, true, true, true, true, true], 'a frame for each small chunk, five for the big one')
+  const back = await unzstd(data, data.length)
+  t.equal(back.error, undefined, 'read back with the default maxFrameSize')
+  t.equal(back.data.length, big.length + 9)
+  t.ok(back.data.equals(Buffer.concat([Buffer.from('first'), big, Buffer.from('last')])), 'the same bytes, in order')
 })
