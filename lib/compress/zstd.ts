@@ -283,6 +283,8 @@ export class ZstdDecompressStage extends Transform {
   #lostDetail = ''
   readonly #maxFrameSize: number
   #skipping: Skipping | null = null
+  /** A skippable frame longer than what was held when it was met: where it starts, and its bytes still to drop. */
+  #skippable: { start: number, left: number } | null = null
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
@@ -381,7 +383,21 @@ export class ZstdDecompressStage extends Transform {
         // Past it, or lost (and looking for the next magic).
         continue
       }
+      if (this.#skippable !== null) {
+        if (!this.#dropSkippable(ending)) return
+        continue
+      }
       if (this.#heldLength === 0) return
+      // The held bytes start at the frame being walked (its walker may have waited for its first 8 bytes).
+      const skippable = this.#skippableLength()
+      if (skippable !== undefined && skippable > this.#heldLength) {
+        // Its bytes are dropped as they come, not held until its end (its length is anyone's: 4 GB of them would
+        // all be held). The frames before it go first: a rewind to damage among them needs the bytes after them.
+        if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
+        this.#walker = null
+        this.#skippable = { start: this.#base, left: skippable }
+        continue
+      }
       frames ??= await import('./zstd-frame.js')
       // The held bytes start at #base, where the frame starts: the walker names blocks by their offset in the file.
       const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize, this.#base)
@@ -563,6 +579,37 @@ export class ZstdDecompressStage extends Transform {
     this.#state = 'lost'
     this.#lostAt = skip.offset
     this.#lostDetail = `${skip.detail}; then ${cutShort ? 'the file ends inside it' : String(extent)}`
+    return true
+  }
+
+  /** The length of the skippable frame the held bytes start with (its header included), if they start with one. */
+  #skippableLength (): number | undefined {
+    if (this.#heldLength < 8) return undefined
+    const u32 = (at: number): number => (this.#byte(at) | this.#byte(at + 1) << 8 | this.#byte(at + 2) << 16 | this.#byte(at + 3) << 24) >>> 0
+    return isSkippableMagic(u32(0)) ? 8 + u32(4) : undefined
+  }
+
+  /**
+   * Drop what is held of the skippable frame being passed over. At its end,
+   * go on; if the input ends inside it, that is a frame cut short, as for
+   * any frame: strict (or growing) fails at its start, lenient reports it
+   * there and ends. False: it needs more input.
+   */
+  #dropSkippable (ending: boolean): boolean {
+    const skip = this.#skippable as { start: number, left: number }
+    const n = Math.min(skip.left, this.#heldLength)
+    this.#drop(n)
+    skip.left -= n
+    if (skip.left === 0) {
+      this.#skippable = null
+      return true
+    }
+    if (!ending) return false
+    this.#skippable = null
+    const detail = `zstd data: the skippable frame at compressed byte ${skip.start} is cut short (the file ends inside it); the offset is in the compressed file`
+    const err = new CorruptArchiveError('bad-compression', skip.start, detail, this.#options.file, { cutShort: true })
+    if (this.#options.mode !== 'lenient' || this.#options.growing === true) throw err
+    this.emit('corrupt', { offset: skip.start, bytesSkipped: this.#base - skip.start, reason: 'bad-compression', detail: err.detail } satisfies ZstdCorruptInfo)
     return true
   }
 
