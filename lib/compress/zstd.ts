@@ -104,6 +104,21 @@ export async function zstdFrame (block: Buffer, level: number, what = 'zstd', ba
   return await (await requireZstd(what, backend)).compress(block, level)
 }
 
+/**
+ * `block` as complete, independent frames of at most ZSTD_MAX_FRAME_CONTENT
+ * each (one for a block that size or smaller), joined: what the rolling
+ * sink writes for a flush block, so that a block larger than the readers'
+ * default maxFrameSize (a blockSize of '300MiB') still reads back.
+ */
+export async function zstdBlockFrames (block: Buffer, level: number, what = 'zstd', backend?: ZstdChoice): Promise<Buffer> {
+  if (block.length <= ZSTD_MAX_FRAME_CONTENT) return await zstdFrame(block, level, what, backend)
+  const frames: Array<Promise<Buffer>> = []
+  for (let at = 0; at < block.length; at += ZSTD_MAX_FRAME_CONTENT) {
+    frames.push(zstdFrame(block.subarray(at, at + ZSTD_MAX_FRAME_CONTENT), level, what, backend))
+  }
+  return Buffer.concat(await Promise.all(frames))
+}
+
 /** Frames compressing at once in zstd(): enough to keep both cores busy while the next chunk arrives. */
 const IN_FLIGHT = 4
 
