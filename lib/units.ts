@@ -76,6 +76,16 @@ export function checkFlag (value: unknown, option: string): void {
 }
 
 /**
+ * The `mode` every reader takes, 'strict' (the default: undefined) or
+ * 'lenient', checked in one place: decode(), zstdDecompress() and
+ * archiveSource() refuse anything else at once, so a mistyped 'LENIENT' is
+ * not read as strict without a word.
+ */
+export function checkDecodeMode (mode: unknown): void {
+  if (mode !== undefined) oneOf(mode, ['strict', 'lenient'], 'mode')
+}
+
+/**
  * Refuse a key of `options` that is not one of `known`, naming it (with
  * `prefix`, as 'roll.' or 'upload.'): a misspelt option ({ rollSize: '10MB' }
  * for roll.size, upload.deleteLocaly) was ignored, and its default taken

@@ -299,7 +299,7 @@ export async function unzstd (input: Buffer, size: number, mode: 'strict' | 'len
 }
 
 /** Where the first block header of the zstd frame `bytes` starts with is: after magic, descriptor, window, dictionary id, content size. */
-function zstdFirstBlock (bytes: Buffer): number {
+export function zstdFirstBlock (bytes: Buffer): number {
   const fhd = bytes[4]
   const single = (fhd & 0x20) !== 0
   return 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + ((fhd >> 6) === 0 ? (single ? 1 : 0) : 1 << (fhd >> 6))

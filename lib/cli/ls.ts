@@ -9,7 +9,8 @@ import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
-import { scanArchive } from './scan.js'
+import { scanArchive, type Scan } from './scan.js'
+import { ShoeboxError } from '../errors.js'
 import { plural } from '../plural.js'
 import { oneLine } from './one-line.js'
 
@@ -19,8 +20,9 @@ Lists the archives matching the glob PATTERN in read order, one per line:
 name, records, bytes stored, codec (plain, gzip, zstd), archive bytes
 (uncompressed), modification time;
 then a total with the time range the files were written over.
-Damaged files are counted leniently and marked DAMAGED, and make the exit
-status 1. A pattern that matches nothing is an error. PATTERN may be a store
+Damaged files are counted leniently and marked DAMAGED, files that cannot be
+read at all (zstd where this install has none) UNREADABLE; either makes the
+exit status 1. A pattern that matches nothing is an error. PATTERN may be a store
 URL ('s3://bucket/logs/*.shoebox.gz'): each object is read to count its
 records, and the transfer statistics go to stderr.
 
@@ -51,7 +53,19 @@ export const lsCommand: Command = {
       // A file others may still write is read as it is; an S3 object as the version listed.
       const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
       for (const file of files) {
-        const { stats: s, compression: bad, codec } = await scanArchive(store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize, maxFrameSize)
+        let scan: Scan
+        try {
+          scan = await scanArchive(store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize, maxFrameSize)
+        } catch (err) {
+          // As verify: a file that cannot be read at all (zstd where this install has none, gone since listed)
+          // is marked, and the files after it are still listed.
+          if (!(err instanceof ShoeboxError)) throw err
+          damaged++
+          bytes += file.size
+          io.stdout.write(`${oneLine(file.name)}\tUNREADABLE (${oneLine(err.message)})\n`)
+          continue
+        }
+        const { stats: s, compression: bad, codec } = scan
         const compression = bad === null ? '' : `${codec} damaged at compressed byte ${bad.offset}`
         records += s.records
         bytes += file.size

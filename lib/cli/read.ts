@@ -21,7 +21,7 @@ import { oneLine } from './one-line.js'
 const help = `Usage: shoebox read PATTERN [options]
 
 Reads every archive matching the glob PATTERN (quote it), in natural name
-order (which is write order for shoebox's own names), gzip or plain, and
+order (which is write order for shoebox's own names), plain, gzip or zstd, and
 writes one JSON object per record to stdout, as 'shoebox decode' does.
 PATTERN may be a store URL: 's3://bucket/logs/**/*.shoebox.gz' lists the keys
 under the pattern's literal prefix and streams each object (a broken download

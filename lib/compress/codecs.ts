@@ -8,7 +8,7 @@
 import { type Duplex, PassThrough, type Transform } from 'node:stream'
 import { invalidOption } from '../errors.js'
 import { gunzip, gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
-import { isZstd, requireZstd, zstd, zstdDecompress, ZstdDecompressStage, zstdFrame, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
+import { isZstd, requireZstd, zstd, zstdDecompress, ZstdDecompressStage, zstdBlockFrames, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
 import type { SpanLookup } from '../record.js'
 
 export type CodecName = 'none' | 'gzip' | 'zstd'
@@ -27,7 +27,7 @@ export interface Codec {
   level: (level: number | undefined) => number
   /** Fails (SHOEBOX_UNSUPPORTED naming `what`) when the codec cannot load in this install. */
   ready: (what: string) => Promise<void>
-  /** One block as one complete, independent member/frame (off the main thread where the codec can). */
+  /** One block as one complete, independent member/frame (zstd: frames of 64 MiB at most), off the main thread where the codec can. */
   compressBlock: (block: Buffer, level: number, what: string) => Promise<Buffer>
   /** A stage compressing a byte stream (gzip: one member; zstd: a frame per chunk). */
   compress: (level: number) => Transform
@@ -70,7 +70,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     sniff: isZstd,
     level: zstdLevel,
     ready: async (what) => { await requireZstd(what) },
-    compressBlock: async (block, level, what) => await zstdFrame(block, level, what),
+    compressBlock: async (block, level, what) => await zstdBlockFrames(block, level, what),
     compress: (level) => zstd({ level }),
     decompress: (options) => zstdDecompress(options)
   }

@@ -96,12 +96,20 @@ export class FrameWalker {
   /** The most content the frame may hold, and compressed bytes it may take (Infinity once it has been refused). */
   #limit: number
   #compressedLimit: number
+  /** The compressed offset in the file of the bytes' offset 0, for the offsets its answers name. */
+  readonly #origin: number
 
-  constructor (start: number, limit = Infinity) {
+  /**
+   * `origin`: where offset 0 of the bytes walked is in the compressed file,
+   * when they are not the file from its start (a reader holds the bytes from
+   * the frame on), so that a damaged block is named at its place in the file.
+   */
+  constructor (start: number, limit = Infinity, origin = 0) {
     this.start = start
     this.#cursor = start
     this.#limit = limit
     this.#compressedLimit = compressedLimit(limit)
+    this.#origin = origin
   }
 
   /**
@@ -139,6 +147,9 @@ export class FrameWalker {
         for (let i = size - 1; i >= 0; i--) value = value * 256 + byte(from + i)
         return value
       }
+      // Not damage: the frame is sound, but no backend is given a dictionary, and each would call it a mismatch.
+      const dictionary = header.dictSize > 0 ? uint(at + header.dictAt, header.dictSize) : 0
+      if (dictionary !== 0) return `the frame needs zstd dictionary ${dictionary}, which shoebox does not read (\`zstd -d -D DICTIONARY\` does)`
       if (header.fcsSize > 0) this.#contentSize = contentSize(header, uint(at + header.length - header.fcsSize, header.fcsSize))
       // A single-segment frame's window is its content size.
       const window = header.single ? this.#contentSize : windowSize(byte(at + 5))
@@ -153,7 +164,7 @@ export class FrameWalker {
     for (;;) {
       const at = this.#cursor
       if (length < at + 3) return NEED_MORE
-      const block = blockHeader(at, byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16, this.#blockMax)
+      const block = blockHeader(at, byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16, this.#blockMax, this.#origin)
       if (typeof block === 'string') return block
       const { last } = block
       const regenerates = block.type === 2 ? this.#blockMax : block.size
@@ -251,12 +262,13 @@ interface BlockHeader {
  * libzstd backend given a bound; 1.5.4 at least) regenerates it whole: so
  * it is refused here, by its header, whatever the backend.
  */
-function blockHeader (at: number, header: number, blockMax: number): BlockHeader | string {
+function blockHeader (at: number, header: number, blockMax: number, origin = 0): BlockHeader | string {
   const type = (header >> 1) & 3
   const size = header >>> 3
-  if (type === 3) return `block at compressed byte ${at} has the reserved type`
-  if (size > BLOCK_MAX) return `block at compressed byte ${at} claims ${size} bytes, over zstd's 128 KiB`
-  if (type !== 2 && size > blockMax) return `block at compressed byte ${at} claims ${size} bytes, over its frame's ${blockMax}-byte block maximum (its window)`
+  const where = `block at compressed byte ${origin + at}`
+  if (type === 3) return `${where} has the reserved type`
+  if (size > BLOCK_MAX) return `${where} claims ${size} bytes, over zstd's 128 KiB`
+  if (type !== 2 && size > blockMax) return `${where} claims ${size} bytes, over its frame's ${blockMax}-byte block maximum (its window)`
   // An RLE block (type 1) holds one byte, repeated `size` times.
   return { last: (header & 1) === 1, type, size, end: at + 3 + (type === 1 ? 1 : size) }
 }

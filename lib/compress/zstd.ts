@@ -21,6 +21,7 @@ import { CorruptArchiveError, invalidOption } from '../errors.js'
 import { breakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { plural } from '../plural.js'
+import { checkDecodeMode } from '../units.js'
 import { MemberMap } from './member-map.js'
 import type * as ZstdFrame from './zstd-frame.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
@@ -103,8 +104,32 @@ export async function zstdFrame (block: Buffer, level: number, what = 'zstd', ba
   return await (await requireZstd(what, backend)).compress(block, level)
 }
 
+/**
+ * `block` as complete, independent frames of at most ZSTD_MAX_FRAME_CONTENT
+ * each (one for a block that size or smaller), joined: what the rolling
+ * sink writes for a flush block, so that a block larger than the readers'
+ * default maxFrameSize (a blockSize of '300MiB') still reads back.
+ */
+export async function zstdBlockFrames (block: Buffer, level: number, what = 'zstd', backend?: ZstdChoice): Promise<Buffer> {
+  if (block.length <= ZSTD_MAX_FRAME_CONTENT) return await zstdFrame(block, level, what, backend)
+  const frames: Array<Promise<Buffer>> = []
+  for (let at = 0; at < block.length; at += ZSTD_MAX_FRAME_CONTENT) {
+    frames.push(zstdFrame(block.subarray(at, at + ZSTD_MAX_FRAME_CONTENT), level, what, backend))
+  }
+  return Buffer.concat(await Promise.all(frames))
+}
+
 /** Frames compressing at once in zstd(): enough to keep both cores busy while the next chunk arrives. */
 const IN_FLIGHT = 4
+
+/**
+ * The most of a chunk zstd() puts in one frame: a larger chunk (a 300 MB
+ * Buffer written at once) becomes several frames, which read back as the
+ * same bytes. One frame of it would pass the readers' default maxFrameSize
+ * (DEFAULT_MAX_FRAME_SIZE, 256 MiB) and be refused as a bomb; and this is
+ * what decompressing one of zstd()'s frames costs at most.
+ */
+export const ZSTD_MAX_FRAME_CONTENT = 64 * 1024 * 1024
 
 export class ZstdCompressStage extends Transform {
   readonly level: number
@@ -122,9 +147,11 @@ export class ZstdCompressStage extends Transform {
       callback()
       return
     }
-    const frame = zstdFrame(chunk, this.level, this.#options.file ?? 'zstd()', this.#options.backend)
-    frame.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
-    this.#queue.push(frame)
+    for (let at = 0; at < chunk.length; at += ZSTD_MAX_FRAME_CONTENT) {
+      const frame = zstdFrame(chunk.subarray(at, at + ZSTD_MAX_FRAME_CONTENT), this.level, this.#options.file ?? 'zstd()', this.#options.backend)
+      frame.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
+      this.#queue.push(frame)
+    }
     this.#drain(IN_FLIGHT - 1).then(() => { callback() }, callback)
   }
 
@@ -271,10 +298,13 @@ export class ZstdDecompressStage extends Transform {
   #lostDetail = ''
   readonly #maxFrameSize: number
   #skipping: Skipping | null = null
+  /** A skippable frame longer than what was held when it was met: where it starts, and its bytes still to drop. */
+  #skippable: { start: number, left: number } | null = null
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
     this.#options = { ...options }
+    checkDecodeMode(options.mode)
     this.#maxFrameSize = checkMaxFrameSize(options.maxFrameSize)
     this.#base = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
@@ -368,9 +398,24 @@ export class ZstdDecompressStage extends Transform {
         // Past it, or lost (and looking for the next magic).
         continue
       }
+      if (this.#skippable !== null) {
+        if (!this.#dropSkippable(ending)) return
+        continue
+      }
       if (this.#heldLength === 0) return
+      // The held bytes start at the frame being walked (its walker may have waited for its first 8 bytes).
+      const skippable = this.#skippableLength()
+      if (skippable !== undefined && skippable > this.#heldLength) {
+        // Its bytes are dropped as they come, not held until its end (its length is anyone's: 4 GB of them would
+        // all be held). The frames before it go first: a rewind to damage among them needs the bytes after them.
+        if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
+        this.#walker = null
+        this.#skippable = { start: this.#base, left: skippable }
+        continue
+      }
       frames ??= await import('./zstd-frame.js')
-      const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize)
+      // The held bytes start at #base, where the frame starts: the walker names blocks by their offset in the file.
+      const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize, this.#base)
       const extent = walker.step(this.#heldLength, (at) => this.#byte(at))
       // The one symbol step() returns is NEED_MORE.
       if (typeof extent === 'symbol' && !ending) return
@@ -549,6 +594,37 @@ export class ZstdDecompressStage extends Transform {
     this.#state = 'lost'
     this.#lostAt = skip.offset
     this.#lostDetail = `${skip.detail}; then ${cutShort ? 'the file ends inside it' : String(extent)}`
+    return true
+  }
+
+  /** The length of the skippable frame the held bytes start with (its header included), if they start with one. */
+  #skippableLength (): number | undefined {
+    if (this.#heldLength < 8) return undefined
+    const u32 = (at: number): number => (this.#byte(at) | this.#byte(at + 1) << 8 | this.#byte(at + 2) << 16 | this.#byte(at + 3) << 24) >>> 0
+    return isSkippableMagic(u32(0)) ? 8 + u32(4) : undefined
+  }
+
+  /**
+   * Drop what is held of the skippable frame being passed over. At its end,
+   * go on; if the input ends inside it, that is a frame cut short, as for
+   * any frame: strict (or growing) fails at its start, lenient reports it
+   * there and ends. False: it needs more input.
+   */
+  #dropSkippable (ending: boolean): boolean {
+    const skip = this.#skippable as { start: number, left: number }
+    const n = Math.min(skip.left, this.#heldLength)
+    this.#drop(n)
+    skip.left -= n
+    if (skip.left === 0) {
+      this.#skippable = null
+      return true
+    }
+    if (!ending) return false
+    this.#skippable = null
+    const detail = `zstd data: the skippable frame at compressed byte ${skip.start} is cut short (the file ends inside it); the offset is in the compressed file`
+    const err = new CorruptArchiveError('bad-compression', skip.start, detail, this.#options.file, { cutShort: true })
+    if (this.#options.mode !== 'lenient' || this.#options.growing === true) throw err
+    this.emit('corrupt', { offset: skip.start, bytesSkipped: this.#base - skip.start, reason: 'bad-compression', detail: err.detail } satisfies ZstdCorruptInfo)
     return true
   }
 

@@ -6,7 +6,7 @@
  * each damaged stretch once and goes on.
  */
 import { CorruptArchiveError, type DamageReason } from '../errors.js'
-import { oneOf } from '../units.js'
+import { checkDecodeMode } from '../units.js'
 import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { readRecord } from './codec.js'
@@ -71,7 +71,7 @@ export class ArchiveDecoder {
 
   constructor (events: DecoderEvents, options: DecoderOptions = {}) {
     const { mode = 'strict', maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
-    oneOf(mode, ['strict', 'lenient'], 'mode')
+    checkDecodeMode(mode)
     checkMaxRecordSize(maxRecordSize)
     this.mode = mode
     this.maxRecordSize = maxRecordSize

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { GzipOptions } from '../compress/gzip.js'
-import type { CompressOption } from '../compress/codecs.js'
+import { compressionOf, type CompressOption } from '../compress/codecs.js'
 import { abortReason, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
 import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import { SealedUploader, type UploadErrorEvent, type UploadEvent, type UploadOptions } from '../roll/uploader.js'
@@ -121,6 +121,8 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   })
   try {
     throwIfAborted(signal)
+    // A codec this install lacks (zstd) fails here, naming the destination: the sink would name its staging directory.
+    await compressionOf(options.compress, options.gzip)?.codec.ready(options.to)
     sink = rollingSink({
       dir: staging,
       gzip: options.gzip,

@@ -31,7 +31,7 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { checkFlag, parseDuration } from '../units.js'
+import { checkDecodeMode, checkFlag, parseDuration } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
@@ -125,6 +125,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
     super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
+    checkDecodeMode(options.mode)
     checkMaxFrameSize(options.maxFrameSize)
     checkFlag(options.follow, 'follow')
     const { positions } = options
@@ -400,9 +401,11 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       if (member.compressed >= file.size) {
         throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the member (gzip member or zstd frame) at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
       }
-      // The member's own first bytes say gzip or zstd: no second request.
+      // The member's own first bytes say gzip or zstd: no second request. When they say neither (the file
+      // has changed since), the file's first bytes do, so that the damage names the file's codec.
       const { head, stream } = await (this.#peekHead as typeof peekHead)(this.#open(file, member.compressed), SNIFF_BYTES)
-      const opened = await openAt(from as Position, () => stream, sniffCodec(head).name === 'zstd' ? 'zstd' : 'gzip', this.#zstdOptions)
+      const codec = sniffCodec(head).name === 'none' ? await this.#codecOf(file) : sniffCodec(head).name
+      const opened = await openAt(from as Position, () => stream, codec === 'zstd' ? 'zstd' : 'gzip', this.#zstdOptions)
       return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
     }
     const compressed = after >= 0 && !plain && await this.#codecOf(file) !== 'none'

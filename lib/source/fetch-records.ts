@@ -202,7 +202,8 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
   const reach = compressedLimit(maxFrameSize) + compressedLimit(maxRecordSize)
   const frames: Buffer[] = []
   let held = 0
-  let walker = new FrameWalker(0, maxFrameSize)
+  // The window starts at the frame (`compressed`): the walker names blocks by their offset in the file.
+  let walker = new FrameWalker(0, maxFrameSize, compressed)
   for (;;) {
     if (walker.start > reach) {
       const read = `the frames from compressed byte ${compressed} to ${compressed + walker.start} hold ${plural(held, 'byte')}`
@@ -247,7 +248,7 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
       if (typeof extent === 'string' && salvaged === null) throw new CorruptArchiveError('bad-compression', at, extent, where)
       throw new CorruptArchiveError('bad-compression', at, `zstd data: the frame at compressed byte ${at} ${damage}${salvagedDetail(salvaged)}, and the record at ${position.offset} is not in them`, where)
     }
-    walker = new FrameWalker((extent as { end: number }).end, maxFrameSize)
+    walker = new FrameWalker((extent as { end: number }).end, maxFrameSize, compressed)
     if (held < skip) continue
     const out = frames.length === 1 ? frames[0] : Buffer.concat(frames)
     const result = readRecord(out, skip, out.length, maxRecordSize)

@@ -8,6 +8,8 @@
  * just that frame.
  */
 import { execFileSync } from 'node:child_process'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import t from 'tap'
 import { DEFAULT_MAX_FRAME_SIZE, zstdDecompress, zstdFrame } from '../../lib/compress/zstd.js'
 import { FrameWalker, isTooLarge, leadingBlocks, NEED_MORE, walkFrames } from '../../lib/compress/zstd-frame.js'
@@ -155,3 +157,45 @@ function execFileSyncOr (args: string[], input: Buffer): Buffer | null {
   if (!haveCommand) return null
   return execFileSync('zstd', args, { input, maxBuffer: 1 << 26 })
 }
+
+t.test('a skippable frame is dropped as it arrives, never held: 4 GiB of one passes, and the frame after it reads', async (t) => {
+  const after = await zstdFrame(Buffer.from('{"after":1}\n'), 1)
+  // The largest length a skippable frame can say: more bytes than one Buffer can hold, so held, they could not be joined.
+  const header = Buffer.alloc(8)
+  header.writeUInt32LE(0x184d2a5e, 0)
+  header.writeUInt32LE(0xffffffff, 4)
+  const chunk = Buffer.alloc(64 * 1024 * 1024) // the same bytes written again and again: nothing new is allocated
+  async function * input (): AsyncGenerator<Buffer> {
+    yield header
+    let left = 0xffffffff
+    while (left > 0) {
+      const n = Math.min(left, chunk.length)
+      yield chunk.subarray(0, n)
+      left -= n
+    }
+    yield after
+  }
+  const stage = zstdDecompress()
+  const out: Buffer[] = []
+  await pipeline(Readable.from(input()), stage, async (source: AsyncIterable<Buffer>) => { for await (const c of source) out.push(c) })
+  t.equal(Buffer.concat(out).toString(), '{"after":1}\n')
+  t.equal(stage.members.size, 1)
+  t.match(stage.members.span(0), { offset: 8 + 0xffffffff, length: after.length }, 'the frame after it, at its offset')
+})
+
+t.test('a skippable frame cut short: strict fails at its start after the frames before it; lenient reports it', async (t) => {
+  const before = await zstdFrame(Buffer.from('{"before":1}\n'), 1)
+  const header = Buffer.alloc(8)
+  header.writeUInt32LE(0x184d2a50, 0)
+  header.writeUInt32LE(1024 * 1024, 4)
+  const input = Buffer.concat([before, header, Buffer.alloc(1000)])
+  for (const size of [1, 100, input.length]) {
+    const strict = await unzstd(input, size)
+    t.equal(strict.data.toString(), '{"before":1}\n', `strict, chunks of ${size}`)
+    t.match(strict.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: before.length, cutShort: true, message: new RegExp(`f\\.zst.*the skippable frame at compressed byte ${before.length} is cut short`) }, `strict, chunks of ${size}`)
+    const lenient = await unzstd(input, size, 'lenient')
+    t.equal(lenient.error, undefined)
+    t.equal(lenient.data.toString(), '{"before":1}\n')
+    t.match(lenient.corrupt, [{ offset: before.length, bytesSkipped: 1008, reason: 'bad-compression' }], `lenient, chunks of ${size}`)
+  }
+})

@@ -13,12 +13,12 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC } from '../../lib/compress/zstd.js'
+import { loadZstd, zstd, zstdDecompress, zstdFrame, ZSTD_MAGIC, ZSTD_MAX_FRAME_CONTENT } from '../../lib/compress/zstd.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { compressionOf, decompressStages, sniffCodec } from '../../lib/compress/codecs.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
-import { chunkIter, decodeRecords, haveZstdCommand, seededText, unzstd, type UnzstdOutcome, zstdBlockEnds } from '../helpers.js'
-import { decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
+import { chunkIter, decodeRecords, garbleZstdFrame, haveZstdCommand, seededText, unzstd, type UnzstdOutcome, zstdBlockEnds, zstdFirstBlock } from '../helpers.js'
+import { archiveSource, decode, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
 import { recordEnds } from '../../lib/format/walk.js'
 
 const text = Buffer.from(Array.from({ length: 3000 }, (_, i) => `{"i":${i},"k":"é✓ ${'x'.repeat(i % 50)}"}\n`).join(''))
@@ -67,6 +67,18 @@ t.test('levels out of range are refused with the option named', async (t) => {
   t.same(compressionOf('zstd')?.level, 1)
   t.same(compressionOf({ codec: 'gzip', level: 1 })?.codec.name, 'gzip')
   t.equal(compressionOf('none'), undefined)
+})
+
+t.test('a mode other than strict or lenient is refused at once, as decode() and archiveSource() refuse it (not read as strict)', async (t) => {
+  for (const mode of ['LENIENT', 'skip', '', null, true]) {
+    const options = { mode: mode as 'lenient' }
+    const refused = { code: 'SHOEBOX_INVALID_OPTION', option: 'mode' }
+    t.throws(() => zstdDecompress(options), refused, `zstdDecompress ${JSON.stringify(mode)}`)
+    t.throws(() => decompressStages(options), refused, `decompressStages ${JSON.stringify(mode)}`)
+    t.throws(() => decode(options), refused, `decode ${JSON.stringify(mode)}`)
+    t.throws(() => archiveSource('*.zst', options), refused, `archiveSource ${JSON.stringify(mode)}`)
+  }
+  for (const mode of [undefined, 'strict', 'lenient'] as const) t.doesNotThrow(() => zstdDecompress({ mode }), `${mode ?? 'no'} mode`)
 })
 
 t.test('higher levels compress smaller (the level reaches the compressor)', async (t) => {
@@ -489,4 +501,58 @@ t.test('bytes after a frame that start no frame: damage, and no word of a salvag
   t.equal(out.data.toString(), '{"a":1}\n')
   t.equal(out.error?.offset, frame.length)
   t.match(out.error?.message, /no zstd frame starts here; the offset/)
+})
+
+t.test('a frame that needs a dictionary: its id named, not "damaged"; lenient reads the frames around it', async (t) => {
+  const before = await zstdFrame(Buffer.from('{"before":1}\n'), 1)
+  const after = await zstdFrame(Buffer.from('{"after":1}\n'), 1)
+  // A frame as `zstd -D` writes one: the descriptor's Dictionary_ID_Flag 3, a 4-byte id after the window byte.
+  const plainFrame = await zstdFrame(Buffer.from('{"needs":"a dictionary"}\n'), 1)
+  const fhd = plainFrame[4]
+  t.equal(fhd & 0x23, 0, 'a frame with a window byte and no dictionary id to start from')
+  const id = Buffer.alloc(4)
+  id.writeUInt32LE(1779911997)
+  const withDictionary = Buffer.concat([plainFrame.subarray(0, 4), Buffer.from([fhd | 3, plainFrame[5]]), id, plainFrame.subarray(6)])
+  const input = Buffer.concat([before, withDictionary, after])
+  for (const size of [1, 7, input.length]) {
+    const strict = await unzstd(input, size)
+    t.equal(strict.data.toString(), '{"before":1}\n', `strict, chunks of ${size}: the frame before it`)
+    t.match(strict.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: before.length, message: /f\.zst.*the frame needs zstd dictionary 1779911997, which shoebox does not read/ }, `strict, chunks of ${size}`)
+    t.notMatch(strict.error?.message, /damaged/, `strict, chunks of ${size}: not called damaged`)
+    const lenient = await unzstd(input, size, 'lenient')
+    t.equal(lenient.error, undefined)
+    t.equal(lenient.data.toString(), '{"before":1}\n{"after":1}\n', `lenient, chunks of ${size}: the frames around it`)
+    t.match(lenient.corrupt, [{ offset: before.length, bytesSkipped: withDictionary.length, detail: /needs zstd dictionary 1779911997/ }])
+  }
+})
+
+t.test('a bad block header in a later frame is named at its offset in the file, not in its frame', async (t) => {
+  const frames = await Promise.all(['{"one":1}\n', '{"two":2}\n', '{"three":3}\n'].map(async (s) => await zstdFrame(Buffer.from(s), 1)))
+  const input = Buffer.concat(frames)
+  const second = frames[0].length
+  // The second frame's first block header, given the reserved block type.
+  garbleZstdFrame(input, { start: second }, 'header')
+  const header = second + zstdFirstBlock(frames[1])
+  for (const size of [1, input.length]) {
+    const strict = await unzstd(input, size)
+    t.equal(strict.data.toString(), '{"one":1}\n')
+    t.match(strict.error, { offset: second, message: new RegExp(`block at compressed byte ${header} has the reserved type`) }, `chunks of ${size}`)
+    const lenient = await unzstd(input, size, 'lenient')
+    t.equal(lenient.data.toString(), '{"one":1}\n{"three":3}\n')
+    t.match(lenient.corrupt, [{ offset: second, detail: new RegExp(`block at compressed byte ${header} has the reserved type`) }], `lenient, chunks of ${size}`)
+  }
+})
+
+t.test('a chunk larger than a frame holds: several frames, read back whole within the default maxFrameSize', async (t) => {
+  // Past four frames' worth, so that the frames of one chunk also outnumber those compressing at once.
+  const big = Buffer.alloc(4 * ZSTD_MAX_FRAME_CONTENT + 5, 'shoebox ')
+  big.write('the end', big.length - 7)
+  const out: Buffer[] = []
+  await pipeline(Readable.from([Buffer.from('first'), big, Buffer.from('last')]), zstd(), async (source: AsyncIterable<Buffer>) => { for await (const c of source) out.push(c) })
+  const data = Buffer.concat(out)
+  t.same(walkFrames(data).frames.map((f) => f.bound > 0), [true, true, true, true, true, true, true], 'a frame for each small chunk, five for the big one')
+  const back = await unzstd(data, data.length)
+  t.equal(back.error, undefined, 'read back with the default maxFrameSize')
+  t.equal(back.data.length, big.length + 9)
+  t.ok(back.data.equals(Buffer.concat([Buffer.from('first'), big, Buffer.from('last')])), 'the same bytes, in order')
 })

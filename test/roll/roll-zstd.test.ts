@@ -164,3 +164,20 @@ t.test('upload ships .shoebox.zst files as written (a directory store)', async (
   const records = (await Promise.all(names.map(async (n) => await readFile(path.join(to, n))))).flat()
   t.same(records.map(seqOf), range(250))
 })
+
+t.test('a flush block larger than a frame holds (blockSize 300MiB): frames of 64 MiB, read back within the default maxFrameSize', async (t) => {
+  const dir = tempDir(t)
+  const sink = rollingSink({ dir, compress: 'zstd', blockSize: '300MiB', flushInterval: 0 })
+  // 270 records of 1 MiB: one block of 270 MiB, past the readers' default maxFrameSize (256 MiB).
+  const payload = Buffer.alloc(1024 * 1024, 'shoebox ')
+  const flushes: FlushEvent[] = []
+  sink.on('flush', (e: FlushEvent) => flushes.push(e))
+  await writeAll(sink, range(270).map((seq) => ({ metadata: { seq: String(seq) }, payload })))
+  t.equal(flushes.length, 1, 'one flush block')
+  const [name] = archiveNames(dir)
+  const frames = walkFrames(fs.readFileSync(path.join(dir, name))).frames
+  t.equal(frames.length, 5, 'five frames for the block')
+  t.ok(frames.every((f) => f.bound <= 64 * 1024 * 1024), 'each of 64 MiB at most')
+  const records = await readFile(path.join(dir, name))
+  t.same(records.map((r) => r.metadata.seq), range(270).map(String), 'every record, read with the default maxFrameSize')
+})

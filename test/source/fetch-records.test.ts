@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { archiveSource, rollingSink, type ArchiveSourceOptions, type Position, type ShoeboxRecord } from '../../lib/index.js'
-import { zstdBlockEnds } from '../helpers.js'
+import { zstdBlockEnds, zstdFirstBlock } from '../helpers.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-fetch-records-'))
@@ -196,6 +196,21 @@ t.test('a zstd file torn inside a frame: the records a read salvages from it are
   const past = await read(path.join(dir, '*'), { positions: [torn.records[0].position as Position, beyond] })
   t.same(past.records.map((r) => r.metadata.n), ['0'])
   t.match(past.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: 0, message: new RegExp(`${name}: at byte 0: .*is cut short.*\\(3 of 3 whole blocks\\) were read, and the record at ${beyond.offset} is not in them`) })
+})
+
+t.test('a fetch from a frame whose block header is bad names the block at its offset in the file', async (t) => {
+  const records = full.get('zstd') as ShoeboxRecord[]
+  const target = records[1200].position as Required<Position>
+  t.ok(target.member.offset > 0, 'a frame after the first')
+  const dir = path.join(tmp, 'bad-block')
+  fs.mkdirSync(dir)
+  const bytes = fs.readFileSync(path.join(dirOf('zstd'), target.file))
+  const header = target.member.offset + zstdFirstBlock(bytes.subarray(target.member.offset))
+  bytes[header] |= 0x06 // the reserved block type
+  fs.writeFileSync(path.join(dir, target.file), bytes)
+  const got = await read(path.join(dir, '*'), { positions: [records[0].position as Position, target] })
+  t.same(got.records.map((r) => r.metadata.n), ['0'])
+  t.match(got.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: target.member.offset, message: new RegExp(`block at compressed byte ${header} has the reserved type`) })
 })
 
 t.test('malformed positions are refused at once', async (t) => {

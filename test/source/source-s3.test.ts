@@ -3,7 +3,9 @@
  * the fault proxy): the same records, in the same order, with the same damage
  * handling as reading the same files locally; listing by the pattern's
  * literal prefix; `from` resume; a connection broken mid-object resumed at
- * the byte where it stopped, so every record comes once; transfer statistics.
+ * the byte where it stopped, so every record comes once; transfer statistics;
+ * and the same for zstd objects (from a frame's ranged GET, fetch by positions,
+ * a damaged frame and a torn object).
  */
 // Before any SDK client exists: its Node-version notice is not what these tests look at.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
@@ -21,6 +23,7 @@ import {
 } from '../../lib/index.js'
 import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
+import { garbleZstdFrame } from '../helpers.js'
 
 const MiB = 1024 * 1024
 
@@ -359,4 +362,77 @@ t.test('damage: strict and lenient behave as for the same files locally', async 
   t.same(shape(strictRemote), shape(strictLocal), 'strict: the same records before it, the same error')
   t.same(numbers(strictRemote.records), seq(0, 15), 'the records before the damage')
   t.match((strictRemote.error as Error).message, /s3:\/\/test-bucket\/d\/a-2\.shoebox/, 'the error names the object')
+})
+
+t.test('zstd objects: from a record in frame 2 of 3, a fetch by positions, a broken connection, a damaged frame and a torn object, as locally', async (t) => {
+  const { zstdFrame } = await import('../../lib/compress/zstd.js')
+  const s = await setup(t)
+  /** Records from..to-1 as zstd frames of `perFrame` records each (incompressible payloads of `size` bytes when given). */
+  const zstdArchive = async (from: number, to: number, perFrame: number, size?: number): Promise<Buffer> => {
+    const frames: Buffer[] = []
+    for (let i = from; i < to; i += perFrame) {
+      frames.push(await zstdFrame(encodeRecords(Array.from({ length: Math.min(perFrame, to - i) }, (_, k) => record(i + k, size))), 1))
+    }
+    return Buffer.concat(frames)
+  }
+  await s.put('z/a-1.shoebox.zst', await zstdArchive(0, 30, 10))
+  await s.put('z/a-2.shoebox.zst', await zstdArchive(30, 2030, 500, 1000))
+  await s.put('z/a-3.shoebox', archive(2030, 2040))
+  const url = `s3://${s.s3.bucket}/z/*`
+  const localPattern = path.join(s.mirror, 'z', '*')
+  const all = await read(url, { storeOptions: s.storeOptions, positions: true })
+  const local = await read(localPattern, { positions: true })
+  t.equal(all.error, undefined)
+  t.same(numbers(all.records), seq(0, 2040))
+  t.same(plain(all.records), plain(local.records), 'the same records and offsets as locally')
+
+  // From record 15, in the second of a-1's three frames: one ranged GET from that frame on.
+  s.proxy.log.length = 0
+  const from = all.records[15].position
+  const member = from?.member
+  if (from === undefined || member === undefined) throw new Error('no frame in the position')
+  t.ok(member.offset > 0 && member.skip > 0, 'inside a frame after the first')
+  const rest = await read(url, { storeOptions: s.storeOptions, from })
+  t.equal(rest.error, undefined)
+  t.same(numbers(rest.records), seq(16, 2040), 'every later record once')
+  const gets = s.proxy.log.filter((e) => e.op === 'GetObject').map((e) => [e.url.replace(/\?.*$/, '').split('/').pop(), e.headers.range])
+  t.same(gets, [['a-1.shoebox.zst', `bytes=${member.offset}-`], ['a-2.shoebox.zst', undefined], ['a-3.shoebox', undefined]], 'a-1 from its frame on, the later objects whole')
+
+  // Fetched by positions: each record from its own frame.
+  const wanted = [5, 25, 1200, 2035]
+  const fetched = await read(url, { storeOptions: s.storeOptions, positions: wanted.map((i) => all.records[i].position as NonNullable<ShoeboxRecord['position']>) })
+  t.equal(fetched.error, undefined)
+  t.same(numbers(fetched.records), wanted, 'the records the positions name')
+
+  // A connection broken in the middle of a-2 (incompressible: about 2 MB): resumed where it stopped.
+  s.proxy.rules.push({ match: (r) => r.op === 'GetObject' && r.url.includes('a-2.shoebox.zst'), fault: { kind: 'drop-response', afterBytes: 700_000 }, times: 1 })
+  const resumed = await read(url, { storeOptions: s.storeOptions, positions: true })
+  t.equal(resumed.error, undefined)
+  t.ok(s.proxy.rules.every((r) => r.times === 0), 'the break happened')
+  t.same(plain(resumed.records), plain(all.records), 'every record once, in order')
+
+  // a-1's second frame damaged; a-2 torn inside its third frame.
+  const damaged = Buffer.from(s.s3.object('z/a-1.shoebox.zst') as Buffer)
+  garbleZstdFrame(damaged, { start: member.offset }, 'header')
+  await s.put('z/a-1.shoebox.zst', damaged)
+  const whole = s.s3.object('z/a-2.shoebox.zst') as Buffer
+  await s.put('z/a-2.shoebox.zst', whole.subarray(0, Math.floor(whole.length * 0.6)))
+  const shape = (c: Collected): unknown => ({
+    records: plain(c.records),
+    events: c.events.map((e) => ({ type: e.type, ...e.info, path: undefined, name: undefined, file: undefined })),
+    error: c.error instanceof CorruptArchiveError ? { reason: c.error.reason, offset: c.error.offset, code: c.error.code } : c.error
+  })
+  const lenientRemote = await read(url, { storeOptions: s.storeOptions, mode: 'lenient', positions: true })
+  const lenientLocal = await read(localPattern, { mode: 'lenient', positions: true })
+  t.equal(lenientRemote.error, undefined)
+  t.same(shape(lenientRemote), shape(lenientLocal), 'lenient: the same records and events as locally')
+  const n = numbers(lenientRemote.records)
+  t.ok(n.includes(9) && !n.includes(15) && n.includes(20) && n.includes(1030) && !n.includes(2029) && n.includes(2039), 'the damaged frame and the torn tail are skipped; the rest comes')
+  // The torn frame's whole blocks are salvaged: the record they end inside is reported truncated there.
+  t.same(lenientRemote.events.filter((e) => e.type === 'corrupt').map((e) => [e.info.file, e.info.reason]),
+    [['z/a-1.shoebox.zst', 'bad-compression'], ['z/a-2.shoebox.zst', 'bad-compression'], ['z/a-2.shoebox.zst', 'truncated']], 'the damaged frame, the torn frame, the record cut by the tear')
+  const strictRemote = await read(url, { storeOptions: s.storeOptions })
+  t.same(shape(strictRemote), shape(await read(localPattern)), 'strict: the same records before it and the same error as locally')
+  t.same(numbers(strictRemote.records), seq(0, 10), 'the records of the frame before the damage')
+  t.match(strictRemote.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: member.offset, message: /s3:\/\/test-bucket\/z\/a-1\.shoebox\.zst/ })
 })

@@ -65,6 +65,23 @@ t.test('from a record in a zstd file: read from its frame on, the same records a
   }
 })
 
+t.test('from a position whose frame offset starts no frame (the file changed since): damage there, naming zstd, not gzip', async (t) => {
+  const dir = path.join(tmp, 'moved')
+  await pipeline(Readable.from(records(0, 300)), rollingSink({ dir, compress: 'zstd', blockSize: 4096, flushInterval: 0 }))
+  const pattern = path.join(dir, '*.zst')
+  const full = await read(pattern, { positions: true })
+  const from = full.records[200].position as Position
+  const member = from.member
+  if (member === undefined) throw new Error('record 200: no frame in its position')
+  // One byte on from the frame's start: inside it, where no frame begins.
+  const moved = { ...from, member: { ...member, offset: member.offset + 1 } }
+  await t.rejects(read(pattern, { from: moved }), {
+    code: 'SHOEBOX_BAD_COMPRESSION',
+    offset: member.offset + 1,
+    message: new RegExp(`${from.file}.*no zstd frame starts here`)
+  })
+})
+
 /** 128 KiB: zstd cuts a frame's content into blocks of this much. */
 const BLOCK = 128 * 1024
 
