@@ -12,6 +12,7 @@ import net from 'node:net'
 import t from 'tap'
 import { BIN, cli } from '../cli-run.js'
 import { put, spawnServe } from '../events/conformance-kit.js'
+import { idAt } from '../events/fixtures/event-ids.js'
 
 /** A usage failure: the message on one line, then the hint. */
 const usageLines = /^shoebox \w+: [^\n]+\n\(try 'shoebox \w+(?: \w+)? --help'\)\n$/
@@ -106,7 +107,8 @@ t.test('serve: a port in use, and a --host that is not this machine: one line sa
 })
 
 t.test('events get from a server that dies mid-answer: every event received is written, and the error line says how many and the last @id', async (t) => {
-  const ids = [1, 2, 3].map((n) => `a747c000-2c29-11ea-8db9-90c3a61ddf0${n}`)
+  // Each @id carries its @time (spec §3), as the client checks.
+  const ids = [1, 2, 3].map((time) => idAt(time))
   const server = http.createServer((req, res) => {
     req.resume()
     req.on('end', () => {
@@ -128,15 +130,16 @@ t.test('events get from a server that dies mid-answer: every event received is w
 })
 
 t.test('events get from a server answering out of order: the events before it written, then one line naming the line, the stream and the ids, exit 1', async (t) => {
-  // Times 1, 3, 2, 4 (time_low's first digit): the third goes back in time. (Ids of one time may come in any order.)
-  const ids = [1, 3, 2, 4].map((n) => `a747c00${n}-2c29-11ea-8db9-90c3a61ddf01`)
+  // Times 1, 3, 2, 4, each @id carrying its @time: the third goes back in time. (Ids of one time may come in any order.)
+  const times = [1, 3, 2, 4]
+  const ids = times.map((time) => idAt(time))
   let requests = 0
   const server = http.createServer((req, res) => {
     requests++
     req.resume()
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(ids.map((id) => `{"@time":5,"@id":"${id}"}\r\n`).join(''))
+      res.end(ids.map((id, n) => `{"@time":${times[n]},"@id":"${id}"}\r\n`).join(''))
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
