@@ -83,7 +83,7 @@ export const readCommand: Command = {
     })
     source.on('skipped', (info: SkippedEvent) => {
       damaged++
-      io.stderr.write(`shoebox read: ${oneLine(info.path)}: skipped: ${info.reason}\n`)
+      io.stderr.write(`shoebox read: ${oneLine(info.path)}: skipped: ${info.reason}${info.code === undefined ? '' : ` (${info.code})`}\n`)
     })
     // A file's damage lines end with it (its last frame's line, what the cap left out).
     source.on('file', () => { damage.end() })

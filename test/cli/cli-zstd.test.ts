@@ -212,3 +212,22 @@ t.test('ls without zstd (SHOEBOX_ZSTD=0): the zstd file marked UNREADABLE, the f
   t.match(lines[2], /^c\.shoebox\.gz\t\d+ records\t.*\tgzip\t/)
   t.match(lines[3], /^3 files, /)
 })
+
+t.test('read --lenient without zstd (SHOEBOX_ZSTD=0): the zstd file skipped in one line, the files after it read, exit 1; strict stops there', async (t) => {
+  const dir = path.join(tmp, 'read-nozstd')
+  fs.mkdirSync(dir)
+  const plain = (await cli(['encode'], INPUT)).stdout
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), plain)
+  fs.writeFileSync(path.join(dir, 'b.shoebox.zst'), (await cli(['encode', '--zstd'], INPUT)).stdout)
+  fs.writeFileSync(path.join(dir, 'c.shoebox.gz'), (await cli(['encode', '--gzip'], INPUT)).stdout)
+  fs.writeFileSync(path.join(dir, 'd.shoebox'), plain)
+  withoutZstd(t)
+  const lenient = await cli(['read', '--lenient', '--payload-only', path.join(dir, '*')])
+  t.equal(lenient.code, 1, 'exit 1, as for damage')
+  t.equal(lenient.stdout.toString(), INPUT.repeat(3), 'a, c and d: every record that can be read')
+  t.equal(lenient.stderr, `shoebox read: ${path.join(dir, 'b.shoebox.zst')}: skipped: zstd is not available in this install (Node < 22.15, no system libzstd through the native addon, and the optional @mongodb-js/zstd package did not load, or SHOEBOX_ZSTD=0); gzip and plain archives still work (SHOEBOX_UNSUPPORTED)\n`)
+  const strict = await cli(['read', '--payload-only', path.join(dir, '*')])
+  t.equal(strict.code, 1)
+  t.equal(strict.stdout.toString(), INPUT, 'the records before it, then the error')
+  t.match(strict.stderr, /^shoebox read: \S*b\.shoebox\.zst: zstd is not available in this install[^\n]*\n$/)
+})
