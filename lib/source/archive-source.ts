@@ -21,7 +21,7 @@ import type { OpenAtZstdOptions } from '../compress/open-at.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
-import { CorruptArchiveError, invalidOption, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { CorruptArchiveError, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -585,9 +585,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       }
       if (err instanceof ShoeboxError && err.code === 'SHOEBOX_UNSUPPORTED' && this.#options.mode === 'lenient') {
         // zstd where this install has none: nothing of this file can be read, but the files after it can (as ls and
-        // verify go on past it). Its message begins with the file's path, which the event has apart.
-        const reason = err.message.startsWith(`${file.path}: `) ? err.message.slice(file.path.length + 2) : err.message
-        this.#tell('skipped', { path: file.path, name, reason, code: err.code } satisfies SkippedEvent)
+        // verify go on past it).
+        this.#tell('skipped', { path: file.path, name, reason: reasonIn(err, file.path), code: err.code } satisfies SkippedEvent)
         return
       }
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
