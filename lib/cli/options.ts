@@ -38,7 +38,7 @@ function argumentMistake (err: NodeJS.ErrnoException): string {
       if (/argument is ambiguous/.test(message)) return `${option}'s value starts with '-': give it as ${option}=VALUE`
     }
   }
-  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted !== undefined) return `unexpected argument '${quoted}': this command takes none`
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted !== undefined) return `unexpected argument '${quoted}' (this command takes options only)`
   return message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ')
 }
 

@@ -49,7 +49,7 @@ t.test('an unknown option, a missing value, a value where none is taken: one lin
     [['write', 'dir', '--roll-size'], '--roll-size needs a value'],
     [['read', 'x', '--lenient=yes'], '--lenient takes no value'],
     [['read', 'x', '--max-frame-size', '-1'], "--max-frame-size's value starts with '-': give it as --max-frame-size=VALUE"],
-    [['serve', 'dir'], "unexpected argument 'dir': this command takes none"],
+    [['serve', 'dir'], "unexpected argument 'dir' (this command takes options only)"],
     [['unpack', 'x', '--to'], "unknown option '--to'"]
   ] as const) {
     const r = await cli([...args])
