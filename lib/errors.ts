@@ -54,6 +54,14 @@ export class ShoeboxError extends Error {
 }
 
 /**
+ * An error's message without the `${file}: ` it begins with, for a line or
+ * event that names the file apart ('PATH: skipped: REASON').
+ */
+export function reasonIn (err: Error, file: string): string {
+  return err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message
+}
+
+/**
  * Why an operation given an AbortSignal stopped: the signal's reason when
  * it is a ShoeboxError (the CLI aborts with one naming the signal), else
  * SHOEBOX_ABORTED. A fresh error each call: callers add what was kept to

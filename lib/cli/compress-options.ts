@@ -45,11 +45,11 @@ export function compressFrom (values: Record<string, unknown>): CompressOption |
     option = values.compress as CodecName
   }
   /** The level flag as typed, and the API option it sets. */
-  let levelFlag: { flag: string, option: string } | undefined
+  let levelFlag: { flag: string, typed: string, option: string } | undefined
   for (const codec of ['gzip', 'zstd'] as const) {
     if (values[codec] !== true) continue
     const level = values[`${codec}-level`] as string | undefined
-    levelFlag = { flag: `--${codec}=${level ?? ''}`, option: `${codec}.level` }
+    levelFlag = { flag: `--${codec}=${level ?? ''}`, typed: level?.trim() ?? '', option: `${codec}.level` }
     // Number('') is 0 and Number('abc') NaN: the error would name a level nobody typed.
     if (level !== undefined && !/^\s*-?\d+\s*$/.test(level)) throw usage(`${levelFlag.flag}: the level must be an integer, got '${level}'`)
     option = { codec, level: level === undefined ? undefined : Number(level) }
@@ -59,7 +59,10 @@ export function compressFrom (values: Record<string, unknown>): CompressOption |
     compressionOf(option)
   } catch (err) {
     // The API names its option (zstd.level); the user typed the flag, so the line names that.
-    if (err instanceof InvalidOptionError && err.option === levelFlag?.option) throw usage(`${levelFlag.flag}: the level ${err.reason}`)
+    // Its reason ends with the number it was given, which Number() rounds (99999999999999999999 is 1e20): what was typed instead.
+    if (err instanceof InvalidOptionError && err.option === levelFlag?.option) {
+      throw usage(`${levelFlag.flag}: the level ${err.reason.replace(/, got [^,]*$/, '')}, got ${levelFlag.typed}`)
+    }
     asUsage(() => { throw err })
   }
   return option

@@ -2,7 +2,7 @@
 import { pipeline } from 'node:stream/promises'
 import { decompressStages, zstdFrames } from '../compress/codecs.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
-import { CorruptArchiveError } from '../errors.js'
+import { CorruptArchiveError, reasonIn, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { endOnFailure, feed } from '../stream/deliver-then-fail.js'
@@ -27,7 +27,8 @@ string and "payloadEncoding" says how to read it: "utf8" (text) or "base64"
 Options:
   --payload-only    print only each payload's bytes, one per line
   --lenient         skip damaged stretches (reported on stderr) instead of failing
-                    (a damaged zstd frame too; damaged gzip ends the file)
+                    (a damaged zstd frame too; damaged gzip ends the file; a zstd
+                    file where this install has no zstd is skipped whole)
 ${readOptionHelp}
   -h, --help        show this help`
 
@@ -68,6 +69,12 @@ export const decodeCommand: Command = {
         damage.end()
       }
       const failure = records.failure
+      if (lenient && failure instanceof ShoeboxError && failure.code === 'SHOEBOX_UNSUPPORTED') {
+        // zstd where this install has none: this file is unread, the files after it are not (as read --lenient).
+        damaged++
+        io.stderr.write(`shoebox decode: ${oneLine(file)}: skipped: ${oneLine(reasonIn(failure, file))} (${failure.code})\n`)
+        continue
+      }
       if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(file)
       if (failure !== null) throw ioError(failure, 'cannot read', file)
     }

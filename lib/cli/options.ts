@@ -12,10 +12,34 @@ export function parse (argv: string[], options: OptionSpec, allowPositionals: bo
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true })
   } catch (err) {
-    // node:util's messages run to several lines ('--limit -1': ambiguous, did you
-    // forget..., use --limit=-XYZ); a CLI failure is one line.
-    throw usage((err as Error).message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' '))
+    throw usage(argumentMistake(err as NodeJS.ErrnoException))
   }
+}
+
+/**
+ * node:util's refusal in our words, on one line: its messages run to
+ * several lines ('--limit -1': ambiguous, did you forget..., use
+ * --limit=-XYZ), and its unknown-option hint ends with an unbalanced quote
+ * ('as in \'-- "--nope"'). The option is taken from between its quotes;
+ * a message of another shape (another Node) is passed on, joined into one line.
+ */
+function argumentMistake (err: NodeJS.ErrnoException): string {
+  const message = err.message
+  const quoted = /^[^']*'(.+?)'(?:[. ]|$)/.exec(message)?.[1]
+  // '-t, --to <value>': the long name, as the help lists it.
+  const option = quoted === undefined ? undefined : /(?:^|, )(--?[^\s,]+)(?: <value>)?$/.exec(quoted)?.[1]
+  if (option !== undefined) {
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      return `unknown option '${option}'`
+    }
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      if (/argument missing$/.test(message)) return `${option} needs a value`
+      if (/does not take an argument$/.test(message)) return `${option} takes no value`
+      if (/argument is ambiguous/.test(message)) return `${option}'s value starts with '-': give it as ${option}=VALUE`
+    }
+  }
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted !== undefined) return `unexpected argument '${quoted}' (this command takes options only)`
+  return message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ')
 }
 
 /** ['k=v', ...] to {k: v}; an entry without '=' is a usage error naming the option. */

@@ -51,6 +51,8 @@ function sizeFrom (values: Record<string, unknown>, flag: string, least: number)
   } catch (err) {
     if (!(err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION')) throw err
   }
+  // '99999999999999999999' is 1e20 to Number(): no size a Buffer or a file offset can be.
+  if (!Number.isSafeInteger(size)) throw usage(`--${flag}: '${value}' is more bytes than any size (at most ${Number.MAX_SAFE_INTEGER})`)
   if (size < least) throw usage(`--${flag} expects a size of at least ${plural(least, 'byte')} such as 100MiB, got '${value}'`)
   return size
 }

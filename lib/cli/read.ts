@@ -38,7 +38,8 @@ Options:
                      starts at that member
   --follow           keep watching for new files until interrupted
   --order name|mtime file order (default name)
-  --lenient          skip damage (reported on stderr) and files that are not archives
+  --lenient          skip damage (reported on stderr), files that are not archives,
+                     and zstd files where this install has no zstd
   --payload-only     print only each payload's bytes, one per line
 ${readOptionHelp}
 ${storeOptionHelp}
@@ -83,7 +84,7 @@ export const readCommand: Command = {
     })
     source.on('skipped', (info: SkippedEvent) => {
       damaged++
-      io.stderr.write(`shoebox read: ${oneLine(info.path)}: skipped: ${info.reason}\n`)
+      io.stderr.write(`shoebox read: ${oneLine(info.path)}: skipped: ${info.reason}${info.code === undefined ? '' : ` (${info.code})`}\n`)
     })
     // A file's damage lines end with it (its last frame's line, what the cap left out).
     source.on('file', () => { damage.end() })

@@ -300,6 +300,8 @@ export class ZstdDecompressStage extends Transform {
   #skipping: Skipping | null = null
   /** A skippable frame longer than what was held when it was met: where it starts, and its bytes still to drop. */
   #skippable: { start: number, left: number } | null = null
+  /** Set while a frame's content waits in a full read buffer (#pushContent): _read (or destroy) resolves it. */
+  #wake: (() => void) | null = null
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
@@ -325,6 +327,32 @@ export class ZstdDecompressStage extends Transform {
 
   override _flush (callback: TransformCallback): void {
     this.#serially(async () => { await this.#consume(true) }, callback)
+  }
+
+  override _read (size: number): void {
+    const wake = this.#wake
+    this.#wake = null
+    wake?.()
+    super._read(size)
+  }
+
+  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#wake?.()
+    this.#wake = null
+    super._destroy(err, callback)
+  }
+
+  /**
+   * Push a frame's content, then, when the reader's buffer is full, wait
+   * until it asks for more: nothing more is walked, decompressed or taken
+   * in meanwhile (the write callback waits with the work). Without it,
+   * frames went on being pushed while the reader was busy: a file of 256 MiB
+   * frames held five of them at once. One promise per frame that fills
+   * the buffer, no copy.
+   */
+  async #pushContent (content: Buffer): Promise<void> {
+    if (this.push(content) || this.destroyed) return
+    await new Promise<void>((resolve) => { this.#wake = resolve })
   }
 
   /**
@@ -505,7 +533,7 @@ export class ZstdDecompressStage extends Transform {
       if (content === null) continue
       this.members.add(this.#out, frame.start, frame.frame.length)
       this.#out += content.length
-      if (content.length > 0) this.push(content)
+      if (content.length > 0) await this.#pushContent(content)
     }
     return true
   }
@@ -527,7 +555,7 @@ export class ZstdDecompressStage extends Transform {
       this.members.add(this.#out, start)
       this.#out += content.length
       // Lenient: the next frame's content follows, which does not continue this (stream/content-break.ts).
-      if (content.length > 0) this.push(this.#options.mode === 'lenient' ? breakAfter(content) : content)
+      if (content.length > 0) await this.#pushContent(this.#options.mode === 'lenient' ? breakAfter(content) : content)
     }
     return salvagedDetail(salvaged)
   }

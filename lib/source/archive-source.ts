@@ -21,7 +21,7 @@ import type { OpenAtZstdOptions } from '../compress/open-at.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
-import { CorruptArchiveError, invalidOption, ShoeboxError } from '../errors.js'
+import { CorruptArchiveError, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -80,7 +80,13 @@ const HELD_BYTES = 16 * 1024 * 1024
 
 export interface FileEvent { path: string, name: string }
 export interface FileEndEvent { path: string, name: string, records: number }
-export interface SkippedEvent { path: string, name: string, reason: string }
+export interface SkippedEvent {
+  path: string
+  name: string
+  reason: string
+  /** Why it could not be read, when that is an error's: SHOEBOX_UNSUPPORTED (zstd where this install has none). */
+  code?: ShoeboxErrorCode
+}
 
 /** What a listener's failure leaves, for its error. */
 const LISTENER_KEPT = 'the records read before it are delivered'
@@ -575,6 +581,12 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         // blocks' records came through). Read again from the last record delivered, which may be one of
         // those: none twice, none skipped.
         gate.read(file, last)
+        return
+      }
+      if (err instanceof ShoeboxError && err.code === 'SHOEBOX_UNSUPPORTED' && this.#options.mode === 'lenient') {
+        // zstd where this install has none: nothing of this file can be read, but the files after it can (as ls and
+        // verify go on past it).
+        this.#tell('skipped', { path: file.path, name, reason: reasonIn(err, file.path), code: err.code } satisfies SkippedEvent)
         return
       }
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {

@@ -24,3 +24,36 @@ t.test('a command\'s own --help loads it; an unknown one is a usage error', asyn
   t.equal(unknown.code, 2)
   t.equal(unknown.stderr, "shoebox: unknown command 'nope' (try 'shoebox --help')\n")
 })
+
+t.test('an unknown option, a missing value, a value where none is taken: one line naming the option, for every command', async (t) => {
+  // Every command and subcommand: each parses its arguments through lib/cli/options.ts parse().
+  const groups: Record<string, string[]> = {
+    events: ['get', 'delete', 'streams', 'schema'],
+    meta: ['generate', 'squash', 'dump', 'index', 'update', 'inspect', 'query', 'get', 'store', 'push']
+  }
+  const names = commands.flatMap((c) => (groups[c.name] ?? ['']).map((sub) => sub === '' ? c.name : `${c.name} ${sub}`))
+  for (const name of names) {
+    for (const [args, message] of [
+      [['--nope'], "unknown option '--nope'"],
+      [['--nope=3'], "unknown option '--nope'"],
+      [['-Z'], "unknown option '-Z'"]
+    ] as const) {
+      const r = await cli([...name.split(' '), ...args])
+      t.equal(r.code, 2, `${name} ${args.join(' ')}: exit 2`)
+      // The line names the top command (main.ts); the hint, the subcommand.
+      t.equal(r.stderr, `shoebox ${name.split(' ')[0]}: ${message}\n(try 'shoebox ${name} --help')\n`, `${name} ${args.join(' ')}`)
+    }
+  }
+  for (const [args, message] of [
+    [['pack', 'dir', '--to'], '--to needs a value'],
+    [['write', 'dir', '--roll-size'], '--roll-size needs a value'],
+    [['read', 'x', '--lenient=yes'], '--lenient takes no value'],
+    [['read', 'x', '--max-frame-size', '-1'], "--max-frame-size's value starts with '-': give it as --max-frame-size=VALUE"],
+    [['serve', 'dir'], "unexpected argument 'dir' (this command takes options only)"],
+    [['unpack', 'x', '--to'], "unknown option '--to'"]
+  ] as const) {
+    const r = await cli([...args])
+    t.equal(r.code, 2, args.join(' '))
+    t.equal(r.stderr, `shoebox ${args[0]}: ${message}\n(try 'shoebox ${args[0]} --help')\n`, args.join(' '))
+  }
+})

@@ -74,4 +74,8 @@ t.test('--max-frame-size sets the limit; a bad size is a usage error', async (t)
     t.equal(r.code, 2, bad)
     t.match(r.stderr, /--max-frame-size expects a size/)
   }
+  // 1e23 to Number(): refused as a usage error quoting what was typed, not as maxFrameSize's 'got 1e+23' (exit 1).
+  const huge = await cli(['decode', '--max-frame-size=99999999999999999999999', file])
+  t.equal(huge.code, 2, 'a size past any size: exit 2')
+  t.equal(huge.stderr, "shoebox decode: --max-frame-size: '99999999999999999999999' is more bytes than any size (at most 9007199254740991)\n(try 'shoebox decode --help')\n")
 })

@@ -11,6 +11,7 @@ import t from 'tap'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { naturalCompare } from '../../lib/index.js'
 import { cli } from '../cli-run.js'
+import { escapeRegExp } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-zstd-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -211,4 +212,28 @@ t.test('ls without zstd (SHOEBOX_ZSTD=0): the zstd file marked UNREADABLE, the f
   t.match(lines[1], /^b\.shoebox\.zst\tUNREADABLE \(\S*b\.shoebox\.zst: zstd is not available in this install/)
   t.match(lines[2], /^c\.shoebox\.gz\t\d+ records\t.*\tgzip\t/)
   t.match(lines[3], /^3 files, /)
+})
+
+t.test('read --lenient without zstd (SHOEBOX_ZSTD=0): the zstd file skipped in one line, the files after it read, exit 1; strict stops there', async (t) => {
+  const dir = path.join(tmp, 'read-nozstd')
+  fs.mkdirSync(dir)
+  const plain = (await cli(['encode'], INPUT)).stdout
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), plain)
+  fs.writeFileSync(path.join(dir, 'b.shoebox.zst'), (await cli(['encode', '--zstd'], INPUT)).stdout)
+  fs.writeFileSync(path.join(dir, 'c.shoebox.gz'), (await cli(['encode', '--gzip'], INPUT)).stdout)
+  fs.writeFileSync(path.join(dir, 'd.shoebox'), plain)
+  withoutZstd(t)
+  const lenient = await cli(['read', '--lenient', '--payload-only', path.join(dir, '*')])
+  t.equal(lenient.code, 1, 'exit 1, as for damage')
+  t.equal(lenient.stdout.toString(), INPUT.repeat(3), 'a, c and d: every record that can be read')
+  t.equal(lenient.stderr, `shoebox read: ${path.join(dir, 'b.shoebox.zst')}: skipped: zstd is not available in this install (Node < 22.15, no system libzstd through the native addon, and the optional @mongodb-js/zstd package did not load, or SHOEBOX_ZSTD=0); gzip and plain archives still work (SHOEBOX_UNSUPPORTED)\n`)
+  const files = ['a.shoebox', 'b.shoebox.zst', 'c.shoebox.gz', 'd.shoebox'].map((n) => path.join(dir, n))
+  const decoded = await cli(['decode', '--lenient', '--payload-only', ...files])
+  t.equal(decoded.code, 1, 'decode --lenient: exit 1')
+  t.equal(decoded.stdout.toString(), INPUT.repeat(3), 'decode --lenient: the files after it decoded too')
+  t.match(decoded.stderr, new RegExp(`^shoebox decode: ${escapeRegExp(files[1])}: skipped: zstd is not available in this install [^\\n]*\\(SHOEBOX_UNSUPPORTED\\)\\n$`))
+  const strict = await cli(['read', '--payload-only', path.join(dir, '*')])
+  t.equal(strict.code, 1)
+  t.equal(strict.stdout.toString(), INPUT, 'the records before it, then the error')
+  t.match(strict.stderr, /^shoebox read: \S*b\.shoebox\.zst: zstd is not available in this install[^\n]*\n$/)
 })

@@ -150,7 +150,7 @@ t.test('missing files, bad options and unknown commands fail with one clear line
   }
   const usage: Array<[string[], RegExp]> = [
     [['encode', '--format', 'v3'], /--format must be one of v1, v2/],
-    [['encode', '--nope'], /Unknown option '--nope'/],
+    [['encode', '--nope'], /unknown option '--nope'\n/],
     [['encode', 'file.ndjson'], /takes no file arguments/],
     [['encode', '--meta', 'novalue'], /--meta expects key=value/],
     [['verify'], /needs at least one file/],

@@ -113,3 +113,40 @@ t.test('jobs at once: one more than the cores, a pool thread left to file I/O, a
   t.equal(zstdConcurrency(1, 1), 1)
   t.equal(zstdConcurrency(Number.NaN, 8), 3, 'a UV_THREADPOOL_SIZE that is not a number: libuv\'s 4')
 })
+
+t.test('a reader that is not reading: one frame waits in its buffer, and the stage takes nothing more until it reads', async (t) => {
+  const MiB = 1024 * 1024
+  const content = Buffer.alloc(MiB, text)
+  const count = 24
+  const frame = await zstdFrame(content, 1)
+  const input = Buffer.concat(Array.from({ length: count }, () => frame))
+  const stage = zstdDecompress({ file: 'paused.zst' })
+  // Every frame at once, and nothing read: before, each was pushed as it finished decompressing (all 24 MiB held).
+  stage.write(input)
+  const check = (): void => { if (stage.readableLength > content.length) pushedPastOne() }
+  let pushedPastOne = (): void => {}
+  const pastOne = new Promise<void>((resolve) => { pushedPastOne = resolve })
+  stage.on('readable', check)
+  // As long as the whole input takes another stage to decompress twice, read as it comes (the same backend).
+  const settled = (async () => {
+    for (let round = 0; round < 2; round++) {
+      const other = await unzstd(input, input.length, 'strict')
+      if (other.error !== undefined) throw other.error
+    }
+  })()
+  await Promise.race([pastOne, settled])
+  t.equal(stage.readableLength, content.length, 'one frame\'s content waits in the read buffer, no more')
+  stage.off('readable', check)
+  // Then read: the rest comes, a frame each time the reader asks, never more than one waiting.
+  const out: Buffer[] = []
+  let most = 0
+  stage.end()
+  for await (const chunk of stage) {
+    // A read takes all that waits in the buffer.
+    out.push(chunk as Buffer)
+    most = Math.max(most, (chunk as Buffer).length)
+  }
+  t.ok(most <= content.length, `at most one frame waiting while read (${most} bytes)`)
+  t.equal(Buffer.concat(out).length, count * content.length)
+  t.ok(Buffer.concat(out).equals(Buffer.concat(Array.from({ length: count }, () => content))), 'every frame, in order')
+})

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { archiveSource, encodeRecords, rollingSink, type MemberSpan, type Position, type ShoeboxRecord } from '../../lib/index.js'
+import { archiveSource, encodeRecords, rollingSink, type MemberSpan, type Position, type ShoeboxRecord, type SkippedEvent } from '../../lib/index.js'
 import { zstdFrame } from '../../lib/compress/zstd.js'
 import { damagedZstdArchive, garbleZstdFrame as garble, zstdBlockEnds } from '../helpers.js'
 
@@ -248,4 +248,30 @@ t.test('following leniently: a damaged frame right before the torn last one is r
   t.equal(error, null)
   t.same(seen, [...range(0, 60), ...range(90, 30)], 'every record of the good frames once, in order')
   t.same(corrupt.map((c) => [c.path, c.offset, c.bytesSkipped]), [[file, frames[2].start, frames[2].length]], 'the damaged frame once')
+})
+
+t.test('without zstd (SHOEBOX_ZSTD=0): lenient reports the zstd file as skipped (SHOEBOX_UNSUPPORTED) and reads the files after it; strict fails there', async (t) => {
+  const dir = path.join(tmp, 'nozstd')
+  fs.mkdirSync(dir)
+  const plain = (n: number): Buffer => encodeRecords(range(n, 10).map((i) => record(i)))
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), plain(0))
+  fs.writeFileSync(path.join(dir, 'b.shoebox.zst'), (await framed([10], undefined, 10)).bytes)
+  fs.writeFileSync(path.join(dir, 'c.shoebox'), plain(20))
+  const before = process.env.SHOEBOX_ZSTD
+  process.env.SHOEBOX_ZSTD = '0'
+  t.teardown(() => {
+    if (before === undefined) delete process.env.SHOEBOX_ZSTD
+    else process.env.SHOEBOX_ZSTD = before
+  })
+  const source = archiveSource(path.join(dir, '*'), { mode: 'lenient' })
+  const skipped: SkippedEvent[] = []
+  source.on('skipped', (info: SkippedEvent) => skipped.push(info))
+  const records: ShoeboxRecord[] = []
+  for await (const r of source) records.push(r as ShoeboxRecord)
+  t.same(numbers(records), [...range(0, 10), ...range(20, 10)], 'the files before and after it')
+  t.same(skipped.map(({ path, name, code }) => ({ path, name, code })), [{ path: path.join(dir, 'b.shoebox.zst'), name: 'b.shoebox.zst', code: 'SHOEBOX_UNSUPPORTED' }])
+  t.match(skipped[0].reason, /^zstd is not available in this install/, 'why, without the path again')
+
+  const strict = await read(path.join(dir, '*')).catch((err: Error & { code?: string }) => err)
+  t.equal((strict as { code?: string }).code, 'SHOEBOX_UNSUPPORTED', 'strict fails at it, as before')
 })
