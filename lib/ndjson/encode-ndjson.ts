@@ -17,6 +17,8 @@ import { invalidOption, isBytes, ShoeboxError, refuseNotBytes } from '../errors.
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
+import { compactJson } from '../json/compact-json.js'
+import { jsonFieldSpan } from '../json/json-field.js'
 import { oneOf, positiveCount } from '../units.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
@@ -280,9 +282,9 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     }
     // toString() would turn bytes that are not UTF-8 into U+FFFD and JSON.parse would accept them.
     if (!isUtf8(buf.subarray(start, end))) return this.#invalid('not valid UTF-8')
-    let value: unknown
+    const text = buf.toString('utf8', start, end)
     try {
-      value = JSON.parse(buf.toString('utf8', start, end))
+      JSON.parse(text)
     } catch (err) {
       return this.#invalid((err as Error).message)
     }
@@ -290,8 +292,13 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     if (this.#fields.length > 0) {
       const metadata = { ...this.#metadata }
       for (const [key, path] of this.#fields) {
-        const field = pick(value, path)
-        if (field !== undefined) setOwnKey(metadata, key, typeof field === 'string' ? field : JSON.stringify(field))
+        let field: string | undefined
+        try {
+          field = fieldText(text, path)
+        } catch (err) {
+          return this.#invalid(`field ${path.join('.')}: ${(err as Error).message}`)
+        }
+        if (field !== undefined) setOwnKey(metadata, key, field)
       }
       flat = flattenMetadata(metadata)
     }
@@ -335,15 +342,26 @@ function isBlank (buf: Buffer, start: number, end: number): boolean {
   return true
 }
 
-function pick (value: unknown, path: string[]): unknown {
-  let v = value
-  for (const key of path) {
-    // own keys only: a line without "constructor" has no field "constructor" (not Object's)
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined
-    v = (v as Record<string, unknown>)[key]
-  }
-  return v
+/**
+ * A field of a line's JSON as metadata text: a string as itself, any other
+ * value as its JSON text as written (whitespace aside), not parsed and
+ * stringified again, which rounded 9007199254740993 and made 1e400 "null"
+ * (and overflowed the stack on a deeply nested value). A line's own keys
+ * only: one without "constructor" has no field "constructor". Throws for a
+ * string with a lone surrogate (\ud800), which metadata, being UTF-8, would
+ * hold as U+FFFD.
+ */
+function fieldText (text: string, path: string[]): string | undefined {
+  const span = jsonFieldSpan(text, path)
+  if (span === undefined) return undefined
+  if (text.charCodeAt(span.start) !== 0x22) return compactJson(text, span.start, span.end)
+  const value = JSON.parse(text.slice(span.start, span.end)) as string
+  if (LONE_SURROGATE.test(value)) throw new ShoeboxError('SHOEBOX_INVALID_JSON', 'a lone surrogate (\\u escape) is not UTF-8 text that metadata can hold')
+  return value
 }
+
+/** A surrogate not part of a pair: in a /u pattern, a pair is one code point and does not match. */
+const LONE_SURROGATE = /\p{Cs}/u
 
 export function encodeNdjson (options?: EncodeNdjsonOptions): EncodeNdjson {
   return new EncodeNdjson(options)
