@@ -137,7 +137,9 @@ export const writeCommand: Command = {
     }, upload?.parts), { flags: WRITE_FLAGS })
     // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
     // the encoder's slabs are used again (format/slab-pool.ts: peak RSS, page faults).
-    const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' }, { slabs: new SlabPool() })
+    // A line --meta-from-field cannot parse ends the input there ('end'), so that the sink seals the records
+    // before it; failing the pipeline destroyed the sink, and with it the records not yet in a sealed file.
+    const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, onInvalid: 'end', source: 'stdin' }, { slabs: new SlabPool() })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
     sink.on('uploadError', (e: UploadErrorEvent) => {
@@ -152,6 +154,8 @@ export const writeCommand: Command = {
       gate.close()
       io.stdin.destroy()
     }
+    // After the line that ends the input, stdin is read no further (a producer that never ends is no hang).
+    lines.once('invalid', stop)
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
     const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
@@ -170,6 +174,9 @@ export const writeCommand: Command = {
         await pipeline(gate, lines, sink)
       }
     } catch (err) {
+      // The pipeline rejects as soon as a stage fails, while the sink may still be sealing a file it had
+      // rolled: counted before it closes, that file was "no file sealed" and its records "never reached a file".
+      if (!sink.closed) await new Promise((resolve) => { sink.once('close', resolve) })
       const kept = sink.kept()
       // Once the sink has started, the one error line also says what survived.
       // (A bare errno error keeps its words; anything else unexpected stays an internal error.)
@@ -183,6 +190,11 @@ export const writeCommand: Command = {
       process.off('SIGTERM', stop)
       if (progress !== null) clearInterval(progress)
       transfers?.stop()
+    }
+    const bad = lines.invalid[0]
+    if (bad !== undefined) {
+      if (progress !== null) io.stderr.write('\r')
+      throw new ShoeboxError('SHOEBOX_INVALID_JSON', `stdin: line ${bad.line}: invalid JSON: ${bad.message}; ${keptLine(sink.kept(), lines.records)}`)
     }
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}\n`)
     return 0
