@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { checkJsonText } from '../json/json-scan.js'
-import { compactJson } from '../json/compact-json.js'
+import { compactJson } from '../json/as-written.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import type { ShoeboxRecord } from '../record.js'

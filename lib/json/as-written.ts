@@ -1,9 +1,10 @@
 /**
- * jsonFieldSpan(): where a field (a path of keys) of a JSON object text is,
- * as the span of its value's text, so that a caller can take the value as
- * written (compact-json.ts) rather than as JSON.parse rounds it. Keys repeat
- * as JSON.parse has them: the last one wins. Only objects are descended
- * into; a path through anything else finds nothing.
+ * JSON text as written, for callers that must not round it through
+ * JSON.parse and JSON.stringify (which round an integer past 2^53, make 1e400
+ * null, drop a repeated key, move integer-like keys first, and recurse):
+ * jsonFieldSpan() finds where a field's value is in an object's text, and
+ * compactJson() takes the whitespace out of a text and changes nothing else.
+ * Both are non-recursive, so any depth costs no stack.
  */
 import { skipJsonValue, skipString, skipWs } from './json-scan.js'
 
@@ -42,4 +43,28 @@ export function jsonFieldSpan (s: string, path: readonly string[]): JsonSpan | u
   }
   if (span.end < 0) span.end = skipJsonValue(s, span.start, NO_DEPTH_LIMIT)
   return span
+}
+
+/** s[start, end), a JSON text already validated (json-scan.ts), without whitespace outside its strings. */
+export function compactJson (s: string, start = 0, end = s.length): string {
+  let out = ''
+  let from = start
+  let i = start
+  while (i < end) {
+    const c = s.charCodeAt(i)
+    if (c === 0x22) {
+      i = skipString(s, i)
+    } else if (c === 0x20 || c === 0x0A || c === 0x0D || c === 0x09) {
+      out += s.slice(from, i)
+      while (i < end && isWs(s.charCodeAt(i))) i++
+      from = i
+    } else {
+      i++
+    }
+  }
+  return out + s.slice(from, end)
+}
+
+function isWs (c: number): boolean {
+  return c === 0x20 || c === 0x0A || c === 0x0D || c === 0x09
 }

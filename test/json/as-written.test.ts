@@ -1,6 +1,10 @@
-/** jsonFieldSpan: a field's value text, found as JSON.parse would find it, at any depth. */
+/**
+ * as-written.ts: jsonFieldSpan finds a field's value text as JSON.parse would
+ * find the field, and compactJson takes whitespace out and nothing else, at
+ * any depth.
+ */
 import t from 'tap'
-import { jsonFieldSpan } from '../../lib/json/json-field.js'
+import { compactJson, jsonFieldSpan } from '../../lib/json/as-written.js'
 
 const field = (text: string, path: string): string | undefined => {
   const span = jsonFieldSpan(text, path.split('.'))
@@ -27,4 +31,12 @@ t.test('members nested far past MAX_JSON_DEPTH are skipped or found without a st
   const text = `{"d":${nested},"k":"v","o":{"d":${nested}}}`
   t.equal(field(text, 'k'), '"v"')
   t.equal(field(text, 'o.d'), nested)
+})
+
+t.test('whitespace between tokens goes, strings and numbers stay as written', async (t) => {
+  t.equal(compactJson(' {\n\t"a b" : [ 1.50 , 9007199254740993 ,\r\n1e400 ] ,"a b":"x \\" y" }\n'), '{"a b":[1.50,9007199254740993,1e400],"a b":"x \\" y"}')
+  t.equal(compactJson('"  \\u00e9 \\ud800 "'), '"  \\u00e9 \\ud800 "')
+  t.equal(compactJson('xx[ 1, {} ]yy', 2, 11), '[1,{}]', 'a span of a larger text')
+  const deep = '[ '.repeat(100000) + ' ]'.repeat(100000)
+  t.equal(compactJson(deep), '['.repeat(100000) + ']'.repeat(100000), 'no stack to overflow')
 })
