@@ -1,6 +1,6 @@
 /** shoebox encode: NDJSON on stdin to an archive on stdout. */
 import { pipeline } from 'node:stream/promises'
-import { encodeNdjson } from '../ndjson/encode-ndjson.js'
+import { encodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import type { Command } from './command.js'
 import { keyValues, metaFields, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
@@ -76,10 +76,10 @@ export const encodeCommand: Command = {
     if (lines.invalid.length === 0) return 0
     if (onInvalid === 'fail') {
       const bad = lines.invalid[0]
-      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: invalid JSON: ${bad.message} (${plural(lines.records, 'record')} before it written)\n`)
+      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: ${invalidWhat(bad)} (${plural(lines.records, 'record')} before it written)\n`)
       return 1
     }
-    for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: invalid JSON: ${bad.message}\n`)
+    for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)
     io.stderr.write(`shoebox encode: ${plural(lines.records, 'record')} written, ${plural(lines.invalid.length, 'invalid line')} skipped\n`)
     return 0
   }

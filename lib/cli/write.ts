@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url'
 // node:stream's Transform: loading readable-stream would cost ~30 ms of start-up (see encode-ndjson.ts).
 import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { EncodeNdjson } from '../ndjson/encode-ndjson.js'
+import { EncodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import { SlabPool } from '../format/slab-pool.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
@@ -137,8 +137,9 @@ export const writeCommand: Command = {
     }, upload?.parts), { flags: WRITE_FLAGS })
     // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
     // the encoder's slabs are used again (format/slab-pool.ts: peak RSS, page faults).
-    // A line --meta-from-field cannot parse ends the input there ('end'), so that the sink seals the records
-    // before it; failing the pipeline destroyed the sink, and with it the records not yet in a sealed file.
+    // A line --meta-from-field cannot parse, or one too long, ends the input there ('end'), so that the sink
+    // seals the records before it; failing the pipeline destroyed the sink, and with it the records not yet in
+    // a sealed file.
     const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, onInvalid: 'end', source: 'stdin' }, { slabs: new SlabPool() })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
@@ -194,7 +195,7 @@ export const writeCommand: Command = {
     const bad = lines.invalid[0]
     if (bad !== undefined) {
       if (progress !== null) io.stderr.write('\r')
-      throw new ShoeboxError('SHOEBOX_INVALID_JSON', `stdin: line ${bad.line}: invalid JSON: ${bad.message}; ${keptLine(sink.kept(), lines.records)}`)
+      throw new ShoeboxError(bad.code, `stdin: line ${bad.line}: ${invalidWhat(bad)}; ${keptLine(sink.kept(), lines.records)}`)
     }
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}\n`)
     return 0

@@ -38,7 +38,9 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
   /**
    * What a line that is not JSON does (when parsing): 'error' (default) fails
    * the stream; 'skip' drops it and emits `invalid`; 'end' ends the output
-   * cleanly before it, everything earlier encoded and flushed, and emits `invalid`.
+   * cleanly before it, everything earlier encoded and flushed, and emits
+   * `invalid`. 'end' ends before a line too long too (which otherwise fails
+   * the stream), so that a sink downstream keeps the lines before it.
    */
   onInvalid?: OnInvalid
   /**
@@ -51,11 +53,25 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
   source?: string
 }
 
-/** A line that was not JSON. */
+/** A line that was not JSON, or (with onInvalid 'end') too long. */
 export interface InvalidLine {
   source: string
   line: number
   message: string
+  /** SHOEBOX_INVALID_JSON, or SHOEBOX_INVALID_RECORD for a line too long (onInvalid 'end' only). */
+  code: 'SHOEBOX_INVALID_JSON' | 'SHOEBOX_INVALID_RECORD'
+}
+
+/** What is wrong with a line in `invalid`, for a message: not JSON, or (onInvalid 'end') too long. */
+export function invalidWhat (bad: InvalidLine): string {
+  return bad.code === 'SHOEBOX_INVALID_JSON' ? `invalid JSON: ${bad.message}` : bad.message
+}
+
+/** A line refused as a record (too long, or over maxRecordSize with its metadata); with onInvalid 'end' the output ends cleanly before it instead. */
+class LineRefused extends ShoeboxError {
+  constructor (readonly source: string, readonly line: number, readonly reason: string, cause?: unknown) {
+    super('SHOEBOX_INVALID_RECORD', `${source}: line ${line}: ${reason}`, cause === undefined ? undefined : { cause })
+  }
 }
 
 const NEWLINE = 0x0a
@@ -216,8 +232,15 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     callback()
   }
 
-  /** Lines before the bad one still go out before the error. */
+  /** Lines before the bad one still go out before the error (or, for a line too long with 'end', before the end). */
   #fail (err: Error, callback: TransformCallback): void {
+    if (err instanceof LineRefused && this.#onInvalid === 'end') {
+      this.#pieces = []
+      this.#held = 0
+      this.#endBefore({ source: err.source, line: err.line, message: err.reason, code: 'SHOEBOX_INVALID_RECORD' })
+      this.#finish(callback)
+      return
+    }
     for (const buf of this.#encoder.take()) this.push(buf)
     failAfterDelivery(this, err, callback)
   }
@@ -248,12 +271,12 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     return Buffer.concat(pieces, length)
   }
 
-  #tooLong (line: number): ShoeboxError {
+  #tooLong (line: number): LineRefused {
     // By default the limit comes from maxRecordSize: name that (and its flag), not an option the user never set.
     const limit = this.#maxLineGiven
       ? `maxLineLength ${this.#maxLine}`
       : `${this.#maxLine} bytes, the longest line a record of maxRecordSize ${this.#encoder.maxRecordSize} holds (--max-record-size raises it)`
-    return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${line}: longer than ${limit}`)
+    return new LineRefused(this.source, line, `longer than ${limit}`)
   }
 
   /**
@@ -310,21 +333,30 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     try {
       this.#encoder.writeRange(flat, buf, start, end, contentType)
     } catch (err) {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines}: ${(err as Error).message}`, { cause: err })
+      throw new LineRefused(this.source, this.lines, (err as Error).message, err)
     }
     this.records++
   }
 
   #invalid (message: string): boolean {
-    const info: InvalidLine = { source: this.source, line: this.lines, message }
+    const info: InvalidLine = { source: this.source, line: this.lines, message, code: 'SHOEBOX_INVALID_JSON' }
     if (this.#onInvalid === 'error') {
       throw new ShoeboxError('SHOEBOX_INVALID_JSON', `${info.source}: line ${info.line}: invalid JSON: ${message}`)
     }
+    if (this.#onInvalid === 'skip') {
+      this.invalid.push(info)
+      this.emit('invalid', info)
+      return true
+    }
+    this.#endBefore(info)
+    return false
+  }
+
+  /** onInvalid 'end': the output ends before this line. */
+  #endBefore (info: InvalidLine): void {
     this.invalid.push(info)
     this.emit('invalid', info)
-    if (this.#onInvalid === 'skip') return true
     this.#ended = true
-    return false
   }
 }
 

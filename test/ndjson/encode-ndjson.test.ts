@@ -110,6 +110,26 @@ t.test('onInvalid: skip and end', async (t) => {
   t.same(end.invalid.map((i) => i.line), [2])
 })
 
+t.test('onInvalid end: a line too long ends the output cleanly before it too, whole or split, framed or parsed', async (t) => {
+  const data = Buffer.from('{"ok":1}\n{"ok":2}\n' + 'y'.repeat(100) + '\n{"ok":3}\n')
+  for (const chunks of [[data], chunked(data, 7)]) {
+    for (const validate of [false, true]) {
+      // It failed the stream, so a sink downstream (shoebox write) was destroyed with the lines before it.
+      const out = await run(chunks, { maxLineLength: 50, validate, onInvalid: 'end', source: 'in' })
+      const how = `chunks ${chunks.length}, validate ${String(validate)}`
+      t.equal(out.error, undefined, how)
+      t.same(out.records.map((r) => r.payload), ['{"ok":1}', '{"ok":2}'], how)
+      t.same(out.invalid, [{ source: 'in', line: 3, message: 'longer than maxLineLength 50', code: 'SHOEBOX_INVALID_RECORD' }], how)
+    }
+  }
+  // With metadata the record is over maxRecordSize though the line is short enough: the same.
+  const meta = await run([Buffer.from('{"k":"a"}\n{"k":"' + 'z'.repeat(900) + '"}\n')], { maxRecordSize: 1024, metadataFromFields: { k: 'k' }, onInvalid: 'end' })
+  t.equal(meta.error, undefined)
+  t.same(meta.records.map((r) => r.metadata), [{ k: 'a' }])
+  t.same(meta.invalid.map((i) => [i.line, i.code]), [[2, 'SHOEBOX_INVALID_RECORD']])
+  t.match(meta.invalid[0].message, /over maxRecordSize 1024/)
+})
+
 t.test('a line longer than maxLineLength fails, whole or split', async (t) => {
   const long = Buffer.from('{"a":1}\n' + 'y'.repeat(100) + '\n')
   for (const chunks of [[long], chunked(long, 10)]) {
