@@ -6,6 +6,7 @@ import { keyValues, metaFields, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
+import { Gate } from './stdin-gate.js'
 import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
 
@@ -71,8 +72,14 @@ export const encodeCommand: Command = {
       maxRecordSize,
       source: 'stdin'
     })
-    if (compression === undefined) await pipeline(io.stdin, lines, io.stdout)
-    else await pipeline(io.stdin, lines, compression.codec.compress(compression.level), io.stdout)
+    // A bad line ends the output ('end'); stdin is then read no further: a producer that never ends (tail -f)
+    // kept the command reading, and the line unreported, for ever.
+    const gate = new Gate()
+    lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop(io.stdin) })
+    // A read error of stdin destroys the gate with it, and so fails the pipeline below.
+    pipeline(io.stdin, gate).catch(() => {})
+    if (compression === undefined) await pipeline(gate, lines, io.stdout)
+    else await pipeline(gate, lines, compression.codec.compress(compression.level), io.stdout)
     if (lines.invalid.length === 0) return 0
     if (onInvalid === 'fail') {
       const bad = lines.invalid[0]

@@ -1,8 +1,6 @@
 /** shoebox write: NDJSON on stdin into rolling archive files in a directory. */
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-// node:stream's Transform: loading readable-stream would cost ~30 ms of start-up (see encode-ndjson.ts).
-import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { EncodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import { SlabPool } from '../format/slab-pool.js'
@@ -12,6 +10,7 @@ import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type 
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, feedFile, usage } from './io.js'
+import { Gate } from './stdin-gate.js'
 import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
@@ -251,25 +250,4 @@ async function loadPolicy (module: string): Promise<RollPolicy> {
     throw usage(`--roll-policy: ${module} must export a policy object with check(file, now), or a function returning one`)
   }
   return policy as RollPolicy
-}
-
-/** Passes bytes through until closed; then ends its output, ignoring the rest. */
-class Gate extends Transform {
-  #closed = false
-
-  /** close() was called (a signal). */
-  get stopped (): boolean {
-    return this.#closed
-  }
-
-  close (): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.push(null)
-  }
-
-  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (!this.#closed) this.push(chunk)
-    callback()
-  }
 }
