@@ -1,11 +1,12 @@
 /** shoebox encode: NDJSON on stdin to an archive on stdout. */
 import { pipeline } from 'node:stream/promises'
-import { encodeNdjson } from '../ndjson/encode-ndjson.js'
+import { encodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import type { Command } from './command.js'
 import { keyValues, metaFields, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
+import { Gate } from './stdin-gate.js'
 import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
 
@@ -71,15 +72,21 @@ export const encodeCommand: Command = {
       maxRecordSize,
       source: 'stdin'
     })
-    if (compression === undefined) await pipeline(io.stdin, lines, io.stdout)
-    else await pipeline(io.stdin, lines, compression.codec.compress(compression.level), io.stdout)
+    // A bad line ends the output ('end'); stdin is then read no further: a producer that never ends (tail -f)
+    // kept the command reading, and the line unreported, for ever.
+    const gate = new Gate()
+    lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop(io.stdin) })
+    // A read error of stdin destroys the gate with it, and so fails the pipeline below.
+    pipeline(io.stdin, gate).catch(() => {})
+    if (compression === undefined) await pipeline(gate, lines, io.stdout)
+    else await pipeline(gate, lines, compression.codec.compress(compression.level), io.stdout)
     if (lines.invalid.length === 0) return 0
     if (onInvalid === 'fail') {
       const bad = lines.invalid[0]
-      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: invalid JSON: ${bad.message} (${plural(lines.records, 'record')} before it written)\n`)
+      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: ${invalidWhat(bad)} (${plural(lines.records, 'record')} before it written)\n`)
       return 1
     }
-    for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: invalid JSON: ${bad.message}\n`)
+    for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)
     io.stderr.write(`shoebox encode: ${plural(lines.records, 'record')} written, ${plural(lines.invalid.length, 'invalid line')} skipped\n`)
     return 0
   }

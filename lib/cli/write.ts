@@ -1,10 +1,8 @@
 /** shoebox write: NDJSON on stdin into rolling archive files in a directory. */
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-// node:stream's Transform: loading readable-stream would cost ~30 ms of start-up (see encode-ndjson.ts).
-import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { EncodeNdjson } from '../ndjson/encode-ndjson.js'
+import { EncodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import { SlabPool } from '../format/slab-pool.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
@@ -12,6 +10,7 @@ import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type 
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, feedFile, usage } from './io.js'
+import { Gate } from './stdin-gate.js'
 import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
@@ -137,7 +136,10 @@ export const writeCommand: Command = {
     }, upload?.parts), { flags: WRITE_FLAGS })
     // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
     // the encoder's slabs are used again (format/slab-pool.ts: peak RSS, page faults).
-    const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, source: 'stdin' }, { slabs: new SlabPool() })
+    // A line --meta-from-field cannot parse, or one too long, ends the input there ('end'), so that the sink
+    // seals the records before it; failing the pipeline destroyed the sink, and with it the records not yet in
+    // a sealed file.
+    const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, onInvalid: 'end', source: 'stdin' }, { slabs: new SlabPool() })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
     sink.on('uploadError', (e: UploadErrorEvent) => {
@@ -152,6 +154,8 @@ export const writeCommand: Command = {
       gate.close()
       io.stdin.destroy()
     }
+    // After the line that ends the input, stdin is read no further (a producer that never ends is no hang).
+    lines.once('invalid', stop)
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
     const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
@@ -170,6 +174,9 @@ export const writeCommand: Command = {
         await pipeline(gate, lines, sink)
       }
     } catch (err) {
+      // The pipeline rejects as soon as a stage fails, while the sink may still be sealing a file it had
+      // rolled: counted before it closes, that file was "no file sealed" and its records "never reached a file".
+      if (!sink.closed) await new Promise((resolve) => { sink.once('close', resolve) })
       const kept = sink.kept()
       // Once the sink has started, the one error line also says what survived.
       // (A bare errno error keeps its words; anything else unexpected stays an internal error.)
@@ -183,6 +190,11 @@ export const writeCommand: Command = {
       process.off('SIGTERM', stop)
       if (progress !== null) clearInterval(progress)
       transfers?.stop()
+    }
+    const bad = lines.invalid[0]
+    if (bad !== undefined) {
+      if (progress !== null) io.stderr.write('\r')
+      throw new ShoeboxError(bad.code, `stdin: line ${bad.line}: ${invalidWhat(bad)}; ${keptLine(sink.kept(), lines.records)}`)
     }
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}\n`)
     return 0
@@ -238,25 +250,4 @@ async function loadPolicy (module: string): Promise<RollPolicy> {
     throw usage(`--roll-policy: ${module} must export a policy object with check(file, now), or a function returning one`)
   }
   return policy as RollPolicy
-}
-
-/** Passes bytes through until closed; then ends its output, ignoring the rest. */
-class Gate extends Transform {
-  #closed = false
-
-  /** close() was called (a signal). */
-  get stopped (): boolean {
-    return this.#closed
-  }
-
-  close (): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.push(null)
-  }
-
-  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (!this.#closed) this.push(chunk)
-    callback()
-  }
 }

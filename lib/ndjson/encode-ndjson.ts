@@ -17,6 +17,7 @@ import { invalidOption, isBytes, ShoeboxError, refuseNotBytes } from '../errors.
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
+import { compactJson, jsonFieldSpan } from '../json/as-written.js'
 import { oneOf, positiveCount } from '../units.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
@@ -37,7 +38,9 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
   /**
    * What a line that is not JSON does (when parsing): 'error' (default) fails
    * the stream; 'skip' drops it and emits `invalid`; 'end' ends the output
-   * cleanly before it, everything earlier encoded and flushed, and emits `invalid`.
+   * cleanly before it, everything earlier encoded and flushed, and emits
+   * `invalid`. 'end' ends before a line too long too (which otherwise fails
+   * the stream), so that a sink downstream keeps the lines before it.
    */
   onInvalid?: OnInvalid
   /**
@@ -50,11 +53,25 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
   source?: string
 }
 
-/** A line that was not JSON. */
+/** A line that was not JSON, or (with onInvalid 'end') too long. */
 export interface InvalidLine {
   source: string
   line: number
   message: string
+  /** SHOEBOX_INVALID_JSON, or SHOEBOX_INVALID_RECORD for a line too long (onInvalid 'end' only). */
+  code: 'SHOEBOX_INVALID_JSON' | 'SHOEBOX_INVALID_RECORD'
+}
+
+/** What is wrong with a line in `invalid`, for a message: not JSON, or (onInvalid 'end') too long. */
+export function invalidWhat (bad: InvalidLine): string {
+  return bad.code === 'SHOEBOX_INVALID_JSON' ? `invalid JSON: ${bad.message}` : bad.message
+}
+
+/** A line refused as a record (too long, or over maxRecordSize with its metadata); with onInvalid 'end' the output ends cleanly before it instead. */
+class LineRefused extends ShoeboxError {
+  constructor (readonly source: string, readonly line: number, readonly reason: string, cause?: unknown) {
+    super('SHOEBOX_INVALID_RECORD', `${source}: line ${line}: ${reason}`, cause === undefined ? undefined : { cause })
+  }
 }
 
 const NEWLINE = 0x0a
@@ -215,8 +232,15 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     callback()
   }
 
-  /** Lines before the bad one still go out before the error. */
+  /** Lines before the bad one still go out before the error (or, for a line too long with 'end', before the end). */
   #fail (err: Error, callback: TransformCallback): void {
+    if (err instanceof LineRefused && this.#onInvalid === 'end') {
+      this.#pieces = []
+      this.#held = 0
+      this.#endBefore({ source: err.source, line: err.line, message: err.reason, code: 'SHOEBOX_INVALID_RECORD' })
+      this.#finish(callback)
+      return
+    }
     for (const buf of this.#encoder.take()) this.push(buf)
     failAfterDelivery(this, err, callback)
   }
@@ -247,12 +271,12 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     return Buffer.concat(pieces, length)
   }
 
-  #tooLong (line: number): ShoeboxError {
+  #tooLong (line: number): LineRefused {
     // By default the limit comes from maxRecordSize: name that (and its flag), not an option the user never set.
     const limit = this.#maxLineGiven
       ? `maxLineLength ${this.#maxLine}`
       : `${this.#maxLine} bytes, the longest line a record of maxRecordSize ${this.#encoder.maxRecordSize} holds (--max-record-size raises it)`
-    return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${line}: longer than ${limit}`)
+    return new LineRefused(this.source, line, `longer than ${limit}`)
   }
 
   /**
@@ -280,9 +304,9 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     }
     // toString() would turn bytes that are not UTF-8 into U+FFFD and JSON.parse would accept them.
     if (!isUtf8(buf.subarray(start, end))) return this.#invalid('not valid UTF-8')
-    let value: unknown
+    const text = buf.toString('utf8', start, end)
     try {
-      value = JSON.parse(buf.toString('utf8', start, end))
+      JSON.parse(text)
     } catch (err) {
       return this.#invalid((err as Error).message)
     }
@@ -290,8 +314,13 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     if (this.#fields.length > 0) {
       const metadata = { ...this.#metadata }
       for (const [key, path] of this.#fields) {
-        const field = pick(value, path)
-        if (field !== undefined) setOwnKey(metadata, key, typeof field === 'string' ? field : JSON.stringify(field))
+        let field: string | undefined
+        try {
+          field = fieldText(text, path)
+        } catch (err) {
+          return this.#invalid(`field ${path.join('.')}: ${(err as Error).message}`)
+        }
+        if (field !== undefined) setOwnKey(metadata, key, field)
       }
       flat = flattenMetadata(metadata)
     }
@@ -304,21 +333,30 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
     try {
       this.#encoder.writeRange(flat, buf, start, end, contentType)
     } catch (err) {
-      throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `${this.source}: line ${this.lines}: ${(err as Error).message}`, { cause: err })
+      throw new LineRefused(this.source, this.lines, (err as Error).message, err)
     }
     this.records++
   }
 
   #invalid (message: string): boolean {
-    const info: InvalidLine = { source: this.source, line: this.lines, message }
+    const info: InvalidLine = { source: this.source, line: this.lines, message, code: 'SHOEBOX_INVALID_JSON' }
     if (this.#onInvalid === 'error') {
       throw new ShoeboxError('SHOEBOX_INVALID_JSON', `${info.source}: line ${info.line}: invalid JSON: ${message}`)
     }
+    if (this.#onInvalid === 'skip') {
+      this.invalid.push(info)
+      this.emit('invalid', info)
+      return true
+    }
+    this.#endBefore(info)
+    return false
+  }
+
+  /** onInvalid 'end': the output ends before this line. */
+  #endBefore (info: InvalidLine): void {
     this.invalid.push(info)
     this.emit('invalid', info)
-    if (this.#onInvalid === 'skip') return true
     this.#ended = true
-    return false
   }
 }
 
@@ -335,15 +373,26 @@ function isBlank (buf: Buffer, start: number, end: number): boolean {
   return true
 }
 
-function pick (value: unknown, path: string[]): unknown {
-  let v = value
-  for (const key of path) {
-    // own keys only: a line without "constructor" has no field "constructor" (not Object's)
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined
-    v = (v as Record<string, unknown>)[key]
-  }
-  return v
+/**
+ * A field of a line's JSON as metadata text: a string as itself, any other
+ * value as its JSON text as written (whitespace aside), not parsed and
+ * stringified again, which rounded 9007199254740993 and made 1e400 "null"
+ * (and overflowed the stack on a deeply nested value). A line's own keys
+ * only: one without "constructor" has no field "constructor". Throws for a
+ * string with a lone surrogate (\ud800), which metadata, being UTF-8, would
+ * hold as U+FFFD.
+ */
+function fieldText (text: string, path: string[]): string | undefined {
+  const span = jsonFieldSpan(text, path)
+  if (span === undefined) return undefined
+  if (text.charCodeAt(span.start) !== 0x22) return compactJson(text, span.start, span.end)
+  const value = JSON.parse(text.slice(span.start, span.end)) as string
+  if (LONE_SURROGATE.test(value)) throw new ShoeboxError('SHOEBOX_INVALID_JSON', 'a lone surrogate (\\u escape) is not UTF-8 text that metadata can hold')
+  return value
 }
+
+/** A surrogate not part of a pair: in a /u pattern, a pair is one code point and does not match. */
+const LONE_SURROGATE = /\p{Cs}/u
 
 export function encodeNdjson (options?: EncodeNdjsonOptions): EncodeNdjson {
   return new EncodeNdjson(options)

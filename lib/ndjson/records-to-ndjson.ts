@@ -5,6 +5,8 @@
  * payloadOnly, each payload's raw bytes and a newline.
  */
 import { isUtf8 } from 'node:buffer'
+import { checkJsonText } from '../json/json-scan.js'
+import { compactJson } from '../json/as-written.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import type { ShoeboxRecord } from '../record.js'
@@ -68,7 +70,12 @@ export class RecordsToNdjson extends LazyTransform {
 const BATCH = 256 * 1024
 const NEWLINE = Buffer.from('\n')
 
-/** One record as a JSON line; a record's position, when it has one, comes along. */
+/**
+ * One record as a JSON line; a record's position, when it has one, comes
+ * along. A JSON payload goes in as written, less the whitespace between its
+ * tokens (which may be newlines): parsed and stringified again, 9007199254740993
+ * printed as 9007199254740992, 1e400 as null, and of a repeated key only the last.
+ */
 export function recordJson (record: ShoeboxRecord): string {
   const { payload, metadata, position } = record
   if (!isUtf8(payload)) {
@@ -76,8 +83,10 @@ export function recordJson (record: ShoeboxRecord): string {
   }
   const text = payload.toString('utf8')
   try {
-    return JSON.stringify({ metadata, payload: JSON.parse(text), position })
+    checkJsonText(text)
   } catch {
     return JSON.stringify({ metadata, payload: text, payloadEncoding: 'utf8', position })
   }
+  const at = position === undefined ? '' : `,"position":${JSON.stringify(position)}`
+  return `{"metadata":${JSON.stringify(metadata)},"payload":${compactJson(text)}${at}}`
 }

@@ -29,6 +29,13 @@ t.test('--on-invalid without a parse is a usage error naming the flags', async (
   t.match(failing.stderr, /stdin: line 2: invalid JSON: .* \(1 record before it written\)/)
 })
 
+t.test('a line too long: every line before it written, one line naming it and counting them, exit 1', async (t) => {
+  const r = await cli(['encode', '--max-record-size', '1KiB'], '{"a":1}\n' + 'x'.repeat(2000) + '\n{"b":2}\n')
+  t.equal(r.code, 1)
+  t.equal(r.stderr, 'shoebox encode: stdin: line 2: longer than 992 bytes, the longest line a record of maxRecordSize 1024 holds (--max-record-size raises it) (1 record before it written)\n')
+  t.same((await decodeRecords(r.stdout)).map((rec) => rec.payload.toString()), ['{"a":1}'])
+})
+
 t.test('--checksum with --format v1 is a usage error; the library refuses it too', async (t) => {
   for (const checksum of ['crc32c', 'crc32']) {
     const r = await cli(['encode', '--format', 'v1', '--checksum', checksum], '{"a":1}\n')
@@ -71,7 +78,7 @@ t.test('validate: a line that is not UTF-8 is invalid, whole or split across chu
     for (const size of [1, 2, 3, 7, input.length]) {
       const { payloads, invalid } = await ndjson(chunked(input, size), { validate: true, onInvalid: 'skip', source: 'in' })
       t.same(payloads, [good, good], `${name}, chunks of ${size}: skipped; the valid multi-byte lines around it kept`)
-      t.same(invalid, [{ source: 'in', line: 2, message: 'not valid UTF-8' }], `${name}, chunks of ${size}: reported`)
+      t.same(invalid, [{ source: 'in', line: 2, message: 'not valid UTF-8', code: 'SHOEBOX_INVALID_JSON' }], `${name}, chunks of ${size}: reported`)
     }
   }
   // Without --validate bytes are bytes: nothing is parsed, nothing refused.

@@ -66,6 +66,32 @@ t.test('metadata and fields lifted from JSON', async (t) => {
   ])
 })
 
+t.test('metadataFromFields takes a field as written: big and huge numbers, repeated keys and key order unchanged', async (t) => {
+  const line = '{"id": 9007199254740993, "big": 1e400, "price": 1.50, "o": {"b": 1, "2": [1, 2], "b": 3}, "s": "\\u00e9\\ud83d\\ude00"}\n'
+  const { records, error } = await run([Buffer.from(line)], { metadataFromFields: { id: 'id', big: 'big', price: 'price', o: 'o', s: 's' } })
+  t.equal(error, undefined)
+  // JSON.parse + JSON.stringify gave "9007199254740992", "null", "1.5" and {"2":[1,2],"b":3}.
+  t.same(records.map((r) => r.metadata), [{ id: '9007199254740993', big: '1e400', price: '1.50', o: '{"b":1,"2":[1,2],"b":3}', s: 'é😀' }])
+  t.equal(records[0].payload, line.slice(0, -1), 'the payload as-is')
+})
+
+t.test('metadataFromFields: a deeply nested field is its text, a lone surrogate an invalid line naming the field', async (t) => {
+  const nested = '['.repeat(100000) + ']'.repeat(100000)
+  const deep = `{"k":"x","d":${nested}}`
+  const lines = ['{"k":"a"}', deep, '{"k":"\\ud800"}', '{"k":"b"}'].join('\n') + '\n'
+  // The deep line crashed with a RangeError (stack overflow) from JSON.stringify; the surrogate was stored as U+FFFD.
+  const skipped = await run([Buffer.from(lines)], { metadataFromFields: { k: 'k', d: 'd' }, onInvalid: 'skip', source: 'in.ndjson' })
+  t.equal(skipped.error, undefined)
+  t.same(skipped.records.map((r) => r.metadata), [{ k: 'a' }, { k: 'x', d: nested }, { k: 'b' }])
+  t.same(skipped.invalid.map((i) => [i.line, i.message]), [
+    [3, 'field k: a lone surrogate (\\u escape) is not UTF-8 text that metadata can hold']
+  ])
+  const failed = await run([Buffer.from(lines)], { metadataFromFields: { k: 'k' }, source: 'in.ndjson' })
+  t.equal(failed.error?.code, 'SHOEBOX_INVALID_JSON')
+  t.equal(failed.error?.message, 'in.ndjson: line 3: invalid JSON: field k: a lone surrogate (\\u escape) is not UTF-8 text that metadata can hold')
+  t.same(failed.records.map((r) => r.metadata), [{ k: 'a' }, { k: 'x' }], 'the lines before it kept')
+})
+
 t.test('onInvalid: error fails naming the line, after the lines before it', async (t) => {
   const out = await run([Buffer.from('{"ok":1}\n{nope\n{"ok":2}\n')], { validate: true, source: 'in.ndjson' })
   t.equal(out.error?.code, 'SHOEBOX_INVALID_JSON')
@@ -82,6 +108,26 @@ t.test('onInvalid: skip and end', async (t) => {
   t.equal(end.error, undefined)
   t.same(end.records.map((r) => r.payload), ['{"ok":1}'])
   t.same(end.invalid.map((i) => i.line), [2])
+})
+
+t.test('onInvalid end: a line too long ends the output cleanly before it too, whole or split, framed or parsed', async (t) => {
+  const data = Buffer.from('{"ok":1}\n{"ok":2}\n' + 'y'.repeat(100) + '\n{"ok":3}\n')
+  for (const chunks of [[data], chunked(data, 7)]) {
+    for (const validate of [false, true]) {
+      // It failed the stream, so a sink downstream (shoebox write) was destroyed with the lines before it.
+      const out = await run(chunks, { maxLineLength: 50, validate, onInvalid: 'end', source: 'in' })
+      const how = `chunks ${chunks.length}, validate ${String(validate)}`
+      t.equal(out.error, undefined, how)
+      t.same(out.records.map((r) => r.payload), ['{"ok":1}', '{"ok":2}'], how)
+      t.same(out.invalid, [{ source: 'in', line: 3, message: 'longer than maxLineLength 50', code: 'SHOEBOX_INVALID_RECORD' }], how)
+    }
+  }
+  // With metadata the record is over maxRecordSize though the line is short enough: the same.
+  const meta = await run([Buffer.from('{"k":"a"}\n{"k":"' + 'z'.repeat(900) + '"}\n')], { maxRecordSize: 1024, metadataFromFields: { k: 'k' }, onInvalid: 'end' })
+  t.equal(meta.error, undefined)
+  t.same(meta.records.map((r) => r.metadata), [{ k: 'a' }])
+  t.same(meta.invalid.map((i) => [i.line, i.code]), [[2, 'SHOEBOX_INVALID_RECORD']])
+  t.match(meta.invalid[0].message, /over maxRecordSize 1024/)
 })
 
 t.test('a line longer than maxLineLength fails, whole or split', async (t) => {

@@ -26,6 +26,18 @@ t.test('recordJson: JSON parsed, text as utf8, binary as base64, position along'
   t.equal(recordJson(rec('1', {}, { file: 'a.shoebox', offset: 42 })), '{"metadata":{},"payload":1,"position":{"file":"a.shoebox","offset":42}}')
 })
 
+t.test('recordJson: a JSON payload as written, less whitespace: big numbers, repeated keys and key order kept, newlines gone', async (t) => {
+  // Parsed and stringified again, these printed 9007199254740992, null, 1.5, one "b" and "2" first.
+  t.equal(recordJson(rec('{"id": 9007199254740993, "big": 1e400, "p": 1.50,\n "o": {"b": 1, "2": "x y", "b": 3}}\n')),
+    '{"metadata":{},"payload":{"id":9007199254740993,"big":1e400,"p":1.50,"o":{"b":1,"2":"x y","b":3}}}')
+  t.equal(recordJson(rec(' "\\ud800" ', { k: 'v' }, { file: 'a', offset: 1 })), '{"metadata":{"k":"v"},"payload":"\\ud800","position":{"file":"a","offset":1}}')
+  t.equal(recordJson(rec('{"__proto__": {"x": 1}}')), '{"metadata":{},"payload":{"__proto__":{"x":1}}}')
+  // Past the depth limit (1000) it is text, as other non-JSON: no stack overflow either way.
+  const deep = '['.repeat(100000) + ']'.repeat(100000)
+  t.equal(recordJson(rec(deep)), JSON.stringify({ metadata: {}, payload: deep, payloadEncoding: 'utf8' }))
+  t.equal(recordJson(rec('{"a":1} x')), '{"metadata":{},"payload":"{\\"a\\":1} x","payloadEncoding":"utf8"}')
+})
+
 t.test('the stream: one line per record, in order, batched; payloadOnly gives the raw bytes', async (t) => {
   const records = Array.from({ length: 20000 }, (_, i) => rec(`{"n":${i},"s":"${'x'.repeat(i % 50)}"}`))
   const { text, chunks } = await run(records)
