@@ -8,7 +8,8 @@
  *
  * - jsonFilesSource(root): every `*.json` under root, walked in sorted order
  *   (each directory's names in code-unit order), skipping `_mmmeta/` and
- *   dot-names; one object per file.
+ *   dot-names; one object per file. A file that is not UTF-8 is unreadable
+ *   (decoded, its bad bytes would be U+FFFD: values changed without a word).
  * - jsonArraySource(file): a big file holding a top-level array, streamed in
  *   constant memory with stream-json (imported on first use).
  * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2.
@@ -20,6 +21,7 @@
  *
  * Numbers keep their digits throughout (json-exact.ts, NumberText).
  */
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
@@ -44,37 +46,60 @@ function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof NumberText)
 }
 
-/** The `*.json` paths under `root`, in sorted order, lazily. */
-export async function * walkJsonFiles (root: string): AsyncGenerator<string> {
+/**
+ * A `*.json` file of the walk: `file` its path as text (the origin, and what
+ * messages name), `opens` the path that opens it: a Buffer where a name on
+ * the way is not UTF-8, since the text (each bad byte as U+FFFD) names no
+ * file, and the file was skipped without a word.
+ */
+interface FoundJson {
+  file: string
+  opens: string | Buffer
+}
+
+const SEP = Buffer.from(path.sep)
+
+/** The `*.json` files under `dir`, in sorted order, lazily. */
+async function * walkJsonFiles (dir: FoundJson): AsyncGenerator<FoundJson> {
   let entries
   try {
-    entries = await fs.readdir(root, { withFileTypes: true })
+    entries = await fs.readdir(dir.opens, { withFileTypes: true, encoding: 'buffer' })
   } catch (err) {
-    throw ioError(err, 'cannot list', root)
+    throw ioError(err, 'cannot list', dir.file)
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  for (const entry of entries) {
-    if (entry.name.startsWith('.') || entry.name === '_mmmeta') continue
-    const full = path.join(root, entry.name)
-    if (entry.isDirectory()) yield * walkJsonFiles(full)
-    else if (entry.isFile() && entry.name.endsWith('.json')) yield full
+  const named = entries.map((entry) => {
+    const raw = entry.name as unknown as Buffer
+    return { entry, raw, name: raw.toString() }
+  })
+  named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const { entry, raw, name } of named) {
+    if (name.startsWith('.') || name === '_mmmeta') continue
+    const file = path.join(dir.file, name)
+    const opens = typeof dir.opens === 'string' && isUtf8(raw) ? file : Buffer.concat([Buffer.from(dir.opens), SEP, raw])
+    if (entry.isDirectory()) yield * walkJsonFiles({ file, opens })
+    else if (entry.isFile() && name.endsWith('.json')) yield { file, opens }
   }
 }
 
 /** One object per `*.json` file under `root` (see above). */
 export function jsonFilesSource (root: string): Readable {
   async function * objects (): AsyncGenerator<object> {
-    for await (const file of walkJsonFiles(root)) {
-      let text: string
+    for await (const { file, opens } of walkJsonFiles({ file: root, opens: root })) {
+      let bytes: Buffer
       try {
-        text = await fs.readFile(file, 'utf8')
+        bytes = await fs.readFile(opens)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed while walking
         throw ioError(err, 'cannot read', file)
       }
+      // Decoded, bytes that are not UTF-8 would be U+FFFD: the values changed without a word.
+      if (!isUtf8(bytes)) {
+        yield new UnreadableMetadata({ file }, `not valid UTF-8 (from byte ${firstBadUtf8Byte(bytes)})`)
+        continue
+      }
       let value: unknown
       try {
-        value = parseJsonExact(text, file)
+        value = parseJsonExact(bytes.toString())
       } catch (err) {
         yield new UnreadableMetadata({ file }, reasonOf(err))
         continue
@@ -83,6 +108,22 @@ export function jsonFilesSource (root: string): Readable {
     }
   }
   return Readable.from(objects(), { objectMode: true, highWaterMark: 16 })
+}
+
+/** The offset of the first byte of `bytes` (not valid UTF-8) that does not decode. */
+function firstBadUtf8Byte (bytes: Buffer): number {
+  // Up to its first U+FFFD the text decodes exactly, so the bytes of that prefix are the offset;
+  // a U+FFFD that is really in the bytes (EF BF BD) is passed over.
+  const text = bytes.toString()
+  let offset = 0
+  let from = 0
+  for (let at = text.indexOf('\uFFFD'); at !== -1; at = text.indexOf('\uFFFD', at + 1)) {
+    offset += Buffer.byteLength(text.slice(from, at))
+    if (!(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)) return offset
+    offset += 3
+    from = at + 1
+  }
+  return offset
 }
 
 /** NDJSON lines as objects; blank lines are skipped; `name` is the origin's file ('-' for stdin). */
@@ -95,7 +136,7 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
       if (text.trim() === '') return callback()
       const origin = { file: name, line }
       try {
-        const value = parseJsonExact(text, `${name}: line ${line}`)
+        const value = parseJsonExact(text)
         callback(null, isObject(value) ? withOrigin(value, origin) : new UnreadableMetadata(origin, 'not a JSON object'))
       } catch (err) {
         callback(null, new UnreadableMetadata(origin, reasonOf(err)))

@@ -91,13 +91,23 @@ t.test('jsonFilesSource: sorted walk, skips, origins, unreadable files', async (
   put('c.json', '[1, 2]')
   put('d.json', '{"content_hash": ')
   put('e.txt', '{}')
+  // 'café' in Latin-1: decoded, the é would become U+FFFD; a real U+FFFD (EF BF BD) before it is no fault
+  fs.writeFileSync(path.join(root, 'f.json'), Buffer.concat([Buffer.from('{"content_hash": "f", "t": "\uFFFD caf'), Buffer.from([0xe9]), Buffer.from('"}')]))
+  // names that are not UTF-8 (a file, and a directory on the way) are read, not skipped
+  const raw = (rel: string): Buffer => Buffer.concat([Buffer.from(root), Buffer.from(rel, 'latin1')])
+  fs.writeFileSync(raw('/g\xff.json'), '{"content_hash": "g"}')
+  fs.mkdirSync(raw('/h\xfe'))
+  fs.writeFileSync(raw('/h\xfe/1.json'), '{"content_hash": "h"}')
   const items = describe(await collect(jsonFilesSource(root)))
   t.same(items, [
     { origin: { file: path.join(root, 'a.json') }, row: { content_hash: 'a', n: '90071992547409931' } },
     { origin: { file: path.join(root, 'b/1.json') }, row: { content_hash: 'b1', 'x:y_z': '0' } },
     { origin: { file: path.join(root, 'b/2.json') }, row: { content_hash: 'b2' } },
     { unreadable: { file: path.join(root, 'c.json') }, reason: 'not a JSON object' },
-    { unreadable: { file: path.join(root, 'd.json') }, reason: `${path.join(root, 'd.json')}: column 18: unexpected end of text` }
+    { unreadable: { file: path.join(root, 'd.json') }, reason: 'column 18: unexpected end of text' },
+    { unreadable: { file: path.join(root, 'f.json') }, reason: 'not valid UTF-8 (from byte 35)' },
+    { origin: { file: path.join(root, 'g\uFFFD.json') }, row: { content_hash: 'g' } },
+    { origin: { file: path.join(root, 'h\uFFFD/1.json') }, row: { content_hash: 'h' } }
   ])
   await t.rejects(collect(jsonFilesSource(path.join(root, 'missing'))), { code: 'SHOEBOX_IO' })
 })
@@ -111,7 +121,7 @@ t.test('ndjsonSource: lines, CRLF, blank lines, bad lines, UTF-8 split across ch
   t.same(items, [
     { origin: { file: 'in.ndjson', line: 1 }, row: { content_hash: 'a', t: 'Grüße' } },
     { origin: { file: 'in.ndjson', line: 3 }, row: { content_hash: 'b', big: '12345678901234567890' } },
-    { unreadable: { file: 'in.ndjson', line: 4 }, reason: 'in.ndjson: line 4: column 1: unexpected character "n"' },
+    { unreadable: { file: 'in.ndjson', line: 4 }, reason: 'column 1: unexpected character "n"' },
     { unreadable: { file: 'in.ndjson', line: 5 }, reason: 'not a JSON object' },
     { origin: { file: 'in.ndjson', line: 6 }, row: { content_hash: 'c' } }
   ])

@@ -97,7 +97,7 @@ t.test('sources: NDJSON on stdin, invalid objects reported, --on-invalid fail', 
   const input = '{"content_hash":"a","n":0}\n{"n":1}\nnot json\n{"content_hash":"b","n":12345678901234567890}\n'
   let r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], input)
   t.equal(r.code, 0)
-  t.equal(r.stderr, 'invalid -:2: missing keys: content_hash\ninvalid -:3: -: line 3: column 1: unexpected character "n"\n')
+  t.equal(r.stderr, 'invalid -:2: missing keys: content_hash\ninvalid -:3: column 1: unexpected character "n"\n')
   t.match(r.stdout.toString(), 'Added 2 new files.')
   t.match(r.stdout.toString(), '2 invalid files.')
   t.equal((await loadHistory(base, { unique: 'content_hash' })).value('b', 'n'), '12345678901234567890')
