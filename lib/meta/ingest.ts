@@ -191,6 +191,15 @@ export class MetaIngest extends Writable {
       this.#invalid(object, `the key '${comma}' holds a comma, which the meta db cannot list in __mmmeta_keys`, uid)
       return undefined
     }
+    const unkept = Object.keys(row).find((key) => key === MMMETA_KEYS || key.includes('\0'))
+    if (unkept !== undefined) {
+      // __mmmeta_keys is the diff's own column (the value was dropped, the header named it twice);
+      // no state db column name holds a NUL (every update of the metadir would fail)
+      this.#invalid(object, unkept === MMMETA_KEYS
+        ? `the key '${MMMETA_KEYS}' is the meta db's list of changed keys, not a key an object can have`
+        : `the key ${JSON.stringify(unkept)} holds a NUL character, which no state db column name can`, uid)
+      return undefined
+    }
     if (uid.includes('\n') || uid.includes('\r')) {
       // the state db and every listing are line-based: refuse rather than break them
       this.#invalid(object, `the unique key '${config.unique}' holds a line break`, uid)

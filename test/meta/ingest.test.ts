@@ -89,19 +89,23 @@ t.test('invalid objects are reported with their origin; every valid one is kept'
     withOrigin({ content_hash: 'a', title: 'ok' }, { file: 'a.json' }),
     withOrigin({ content_hash: 'b', title: '' }, { file: 'in.ndjson', line: 2 }),
     withOrigin({ title: 'no uid' }, { file: 'in.ndjson', line: 3 }),
-    new UnreadableMetadata({ file: 'bad.json' }, 'bad.json: line 1 column 2: expected a key'),
+    new UnreadableMetadata({ file: 'bad.json' }, 'line 1 column 2: expected a key'),
     withOrigin({ content_hash: 'c', title: 'also ok' }, { file: 'c.json' }),
     withOrigin({ content_hash: 'd', title: 'x', 'a,b': 1 }, { file: 'd.json' }),
-    withOrigin({ content_hash: 'e\nf', title: 'x' }, { file: 'e.json' })
+    withOrigin({ content_hash: 'e\nf', title: 'x' }, { file: 'e.json' }),
+    withOrigin({ content_hash: 'g', title: 'x', __mmmeta_keys: 'y' }, { file: 'g.json' }),
+    withOrigin({ content_hash: 'h', title: 'x', 'n\u0000l': 1 }, { file: 'h.json' })
   ]
   const r = await ingest(base, objects, { config }, invalid)
-  t.same([r.added, r.invalid], [2, 5])
+  t.same([r.added, r.invalid], [2, 7])
   t.same(invalid, [
     { file: 'in.ndjson', line: 2, uid: 'b', reason: 'missing keys: title' },
     { file: 'in.ndjson', line: 3, reason: 'missing keys: content_hash' },
-    { file: 'bad.json', reason: 'bad.json: line 1 column 2: expected a key' },
+    { file: 'bad.json', reason: 'line 1 column 2: expected a key' },
     { file: 'd.json', uid: 'd', reason: "the key 'a,b' holds a comma, which the meta db cannot list in __mmmeta_keys" },
-    { file: 'e.json', uid: 'e\nf', reason: "the unique key 'content_hash' holds a line break" }
+    { file: 'e.json', uid: 'e\nf', reason: "the unique key 'content_hash' holds a line break" },
+    { file: 'g.json', uid: 'g', reason: "the key '__mmmeta_keys' is the meta db's list of changed keys, not a key an object can have" },
+    { file: 'h.json', uid: 'h', reason: 'the key "n\\u0000l" holds a NUL character, which no state db column name can' }
   ])
   t.same([...(await loadHistory(base, config)).uids()].sort(), ['a', 'c'])
 })
