@@ -24,7 +24,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { ensureDir, writeFileDurably } from '../fs/durable.js'
+import { ensureDir } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } from './config.js'
 import { flattenMetadata, type MetaRow } from './flatten.js'
@@ -38,6 +38,7 @@ import { acquirePublishLock, type LockHolder, type PublishLock } from './publish
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
 import { keyDict } from '../key-dict.js'
 import { checkKeyCount } from './key-limit.js'
+import { MetaStore } from './kv-store.js'
 import { checkFlag } from '../units.js'
 
 export interface InvalidMetadata extends MetaOrigin {
@@ -404,15 +405,12 @@ export class MetaIngest extends Writable {
     for (const file of files) await fs.unlink(file.path).catch((err: unknown) => { throw ioError(err, 'cannot remove', file.path) })
   }
 
-  /** `_store/meta_last_updated` and `store_last_updated`, as mmmeta's touch(), in UTC. */
+  /**
+   * `_store/meta_last_updated` and `store_last_updated`, as mmmeta's touch(), in UTC, typed
+   * timestamp: written untyped, meta_last_updated read back as a string beside update's Date.
+   */
   async #touch (): Promise<void> {
-    const store = metaPaths(this.base).store
-    await ensureDir(store, 'cannot create')
-    const value = metaTimestamp(this.#micros, 'T')
-    for (const key of ['meta_last_updated', 'store_last_updated']) {
-      const file = path.join(store, key)
-      await writeFileDurably(file, value, { fsync: this.#options.fsync }).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
-    }
+    await new MetaStore(metaPaths(this.base).metadir).touchText('meta_last_updated', metaTimestamp(this.#micros, 'T'), { fsync: this.#options.fsync })
   }
 
   async #release (): Promise<void> {

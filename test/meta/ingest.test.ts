@@ -16,6 +16,7 @@ import { listHistoryFiles, loadHistory } from '../../lib/meta/history.js'
 import { metaIngest, type InvalidMetadata, type MetaIngestOptions, type MetaIngestResult } from '../../lib/meta/ingest.js'
 import { UnreadableMetadata, withOrigin } from '../../lib/meta/origin.js'
 import { NumberText } from '../../lib/meta/flatten.js'
+import { MetaStore } from '../../lib/meta/kv-store.js'
 
 const T1 = Date.UTC(2026, 11, 3, 10, 0, 0) * 1000
 const TS1 = '2026-12-03 10:00:00.000000'
@@ -56,6 +57,10 @@ t.test('first run: exact values, one deterministic .append', async (t) => {
     content_hash: 'bbb', __meta_added: TS1, __meta_last_updated: TS1, big: '12345678901234567890', blank: '', code: '0012', file_name: 'b.pdf', n: '0', ok: 'false', 'publisher:name': 'Grüße\r\n"Q"', tags: '["x"]'
   })
   t.same(fs.readFileSync(path.join(metaPaths(base).store, 'meta_last_updated'), 'utf8'), '2026-12-03T10:00:00.000000')
+  // typed as update's state_last_updated is, so the two compare (a string beside a Date never did)
+  const store = new MetaStore(metaPaths(base).metadir)
+  t.same(await store.get('meta_last_updated'), new Date(T1 / 1000), 'meta_last_updated reads back as a Date')
+  t.same(await store.get('store_last_updated'), new Date(T1 / 1000), 'so does store_last_updated')
   t.notOk(fs.existsSync(path.join(metaPaths(base).metadir, '.publish.lock')), 'the lock is released')
 })
 
