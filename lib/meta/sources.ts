@@ -12,7 +12,8 @@
  *   (decoded, its bad bytes would be U+FFFD: values changed without a word).
  * - jsonArraySource(file): a big file holding a top-level array, streamed in
  *   constant memory with stream-json (imported on first use).
- * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2.
+ * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2; a
+ *   line that is not UTF-8 is unreadable (ndjson/utf8-line-check.ts).
  * - archiveMetadataSource(pattern): the metadata of the records of shoebox
  *   archives (archiveSource), origin = archive file and record number.
  * - fileStatSource(root): mmmeta's --no-meta, one record per file (any name)
@@ -30,6 +31,7 @@ import { pipeline } from 'node:stream/promises'
 import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
+import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
@@ -129,12 +131,16 @@ function firstBadUtf8Byte (bytes: Buffer): number {
 /** NDJSON lines as objects; blank lines are skipped; `name` is the origin's file ('-' for stdin). */
 export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readable {
   let line = 0
+  // split2 decodes bad bytes to U+FFFD without a word: such a line is unreadable, not a changed object
+  const check = new Utf8LineCheck()
   const toObjects = new Transform({
     objectMode: true,
     transform (text: string, _encoding: BufferEncoding, callback: TransformCallback) {
       line++
+      const notUtf8 = check.badLines.delete(line)
       if (text.trim() === '') return callback()
       const origin = { file: name, line }
+      if (notUtf8) return callback(null, new UnreadableMetadata(origin, 'not valid UTF-8'))
       try {
         const value = parseJsonExact(text)
         callback(null, isObject(value) ? withOrigin(value, origin) : new UnreadableMetadata(origin, 'not a JSON object'))
@@ -149,7 +155,7 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
   input.once('error', early)
   // split2 (loaded on first use) splits on \n; a \r before it is part of the JSON's whitespace
   import('split2')
-    .then(async ({ default: split2 }) => { await pipeline(input, split2(), toObjects) })
+    .then(async ({ default: split2 }) => { await pipeline(input, check, split2(), toObjects) })
     .catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))
   return toObjects
 }

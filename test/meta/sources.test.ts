@@ -125,6 +125,17 @@ t.test('ndjsonSource: lines, CRLF, blank lines, bad lines, UTF-8 split across ch
     { unreadable: { file: 'in.ndjson', line: 5 }, reason: 'not a JSON object' },
     { origin: { file: 'in.ndjson', line: 6 }, row: { content_hash: 'c' } }
   ])
+  // a Latin-1 line is unreadable (decoded, 'café' would be stored as 'caf\uFFFD'); the lines around it are read
+  const latin1 = Buffer.concat([Buffer.from('{"content_hash":"x"}\n\n{"content_hash":"y","t":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n{"content_hash":"z","t":"Grüße"}\n')])
+  for (const size of [1, 3, 64]) {
+    const parts: Buffer[] = []
+    for (let i = 0; i < latin1.length; i += size) parts.push(latin1.subarray(i, i + size))
+    t.same(describe(await collect(ndjsonSource(Readable.from(parts), 'l.ndjson'))), [
+      { origin: { file: 'l.ndjson', line: 1 }, row: { content_hash: 'x' } },
+      { unreadable: { file: 'l.ndjson', line: 3 }, reason: 'not valid UTF-8' },
+      { origin: { file: 'l.ndjson', line: 4 }, row: { content_hash: 'z', t: 'Grüße' } }
+    ], `Latin-1 line, chunks of ${size}`)
+  }
 })
 
 t.test('jsonArraySource: elements of a top-level array, exact, in constant memory', async (t) => {
