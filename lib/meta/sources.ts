@@ -8,7 +8,9 @@
  *
  * - jsonFilesSource(root): every `*.json` under root, walked in sorted order
  *   (each directory's names in code-unit order), skipping `_mmmeta/` and
- *   dot-names; one object per file. A file that is not UTF-8 is unreadable
+ *   dot-names; one object per file, a symbolic link read as the file it
+ *   names (a linked directory is not descended into, as os.walk does
+ *   not). A file that is not UTF-8 is unreadable
  *   (decoded, its bad bytes would be U+FFFD: values changed without a word).
  * - jsonArraySource(file): a big file holding a top-level array, streamed in
  *   constant memory with stream-json (imported on first use).
@@ -79,8 +81,13 @@ async function * walkJsonFiles (dir: FoundJson): AsyncGenerator<FoundJson> {
     const file = path.join(dir.file, name)
     const opens = typeof dir.opens === 'string' && isUtf8(raw) ? file : Buffer.concat([Buffer.from(dir.opens), SEP, raw])
     if (entry.isDirectory()) yield * walkJsonFiles({ file, opens })
-    else if (entry.isFile() && name.endsWith('.json')) yield { file, opens }
+    // a link is read as the file it names (as mmmeta's os.walk lists it), a linked directory not descended into
+    else if ((entry.isFile() || (entry.isSymbolicLink() && !await isDirectory(opens))) && name.endsWith('.json')) yield { file, opens }
   }
+}
+
+async function isDirectory (file: string | Buffer): Promise<boolean> {
+  return (await fs.stat(file).catch(() => null))?.isDirectory() === true
 }
 
 /** One object per `*.json` file under `root` (see above). */
@@ -91,7 +98,11 @@ export function jsonFilesSource (root: string): Readable {
       try {
         bytes = await fs.readFile(opens)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed while walking
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          // removed while walking: nothing to read; a link to nothing is the user's to mend
+          if ((await fs.lstat(opens).catch(() => null))?.isSymbolicLink() === true) yield new UnreadableMetadata({ file }, 'a symbolic link to no file')
+          continue
+        }
         throw ioError(err, 'cannot read', file)
       }
       // Decoded, bytes that are not UTF-8 would be U+FFFD: the values changed without a word.

@@ -98,6 +98,13 @@ t.test('jsonFilesSource: sorted walk, skips, origins, unreadable files', async (
   fs.writeFileSync(raw('/g\xff.json'), '{"content_hash": "g"}')
   fs.mkdirSync(raw('/h\xfe'))
   fs.writeFileSync(raw('/h\xfe/1.json'), '{"content_hash": "h"}')
+  // links: to a file (read, as mmmeta's os.walk lists it), to a directory and to '.' (not descended into), to nothing (reported)
+  const outside = tmp(t)
+  fs.writeFileSync(path.join(outside, 'o.json'), '{"content_hash": "o"}')
+  fs.symlinkSync(path.join(outside, 'o.json'), path.join(root, 'i.json'))
+  fs.symlinkSync(outside, path.join(root, 'j'))
+  fs.symlinkSync('.', path.join(root, 'k'))
+  fs.symlinkSync('nowhere.json', path.join(root, 'l.json'))
   const items = describe(await collect(jsonFilesSource(root)))
   t.same(items, [
     { origin: { file: path.join(root, 'a.json') }, row: { content_hash: 'a', n: '90071992547409931' } },
@@ -107,7 +114,9 @@ t.test('jsonFilesSource: sorted walk, skips, origins, unreadable files', async (
     { unreadable: { file: path.join(root, 'd.json') }, reason: 'column 18: unexpected end of text' },
     { unreadable: { file: path.join(root, 'f.json') }, reason: 'not valid UTF-8 (from byte 35)' },
     { origin: { file: path.join(root, 'g\uFFFD.json') }, row: { content_hash: 'g' } },
-    { origin: { file: path.join(root, 'h\uFFFD/1.json') }, row: { content_hash: 'h' } }
+    { origin: { file: path.join(root, 'h\uFFFD/1.json') }, row: { content_hash: 'h' } },
+    { origin: { file: path.join(root, 'i.json') }, row: { content_hash: 'o' } },
+    { unreadable: { file: path.join(root, 'l.json') }, reason: 'a symbolic link to no file' }
   ])
   await t.rejects(collect(jsonFilesSource(path.join(root, 'missing'))), { code: 'SHOEBOX_IO' })
 })
