@@ -51,20 +51,26 @@ function isObject (value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * A `*.json` file of the walk: `file` its path as text (the origin, and what
- * messages name), `opens` the path that opens it: a Buffer where a name on
- * the way is not UTF-8, since the text (each bad byte as U+FFFD) names no
- * file, and the file was skipped without a word.
+ * A file of a walk: `file` its path as text (the origin, and what messages
+ * name), `opens` the path that opens it: a Buffer where a name on the way is
+ * not UTF-8, since the text (each bad byte as U+FFFD) names no file, and the
+ * file was skipped without a word (a directory failed the whole run).
  */
-interface FoundJson {
+interface Found {
   file: string
   opens: string | Buffer
 }
 
 const SEP = Buffer.from(path.sep)
 
-/** The `*.json` files under `dir`, in sorted order, lazily. */
-async function * walkJsonFiles (dir: FoundJson): AsyncGenerator<FoundJson> {
+/**
+ * The files under `dir` that `wanted(name)` takes, in sorted order (each
+ * directory's names in code-unit order), lazily; a name (file or
+ * directory) that `skip(name, file)` takes is passed over. A symbolic link
+ * is taken as the file it names (as mmmeta's os.walk lists it); a linked
+ * directory is not descended into (a link to '.' would loop).
+ */
+async function * walkTree (dir: Found, skip: (name: string, file: string) => boolean, wanted: (name: string) => boolean): AsyncGenerator<Found> {
   let entries
   try {
     entries = await fs.readdir(dir.opens, { withFileTypes: true, encoding: 'buffer' })
@@ -77,13 +83,17 @@ async function * walkJsonFiles (dir: FoundJson): AsyncGenerator<FoundJson> {
   })
   named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   for (const { entry, raw, name } of named) {
-    if (name.startsWith('.') || name === '_mmmeta') continue
     const file = path.join(dir.file, name)
+    if (skip(name, file)) continue
     const opens = typeof dir.opens === 'string' && isUtf8(raw) ? file : Buffer.concat([Buffer.from(dir.opens), SEP, raw])
-    if (entry.isDirectory()) yield * walkJsonFiles({ file, opens })
-    // a link is read as the file it names (as mmmeta's os.walk lists it), a linked directory not descended into
-    else if ((entry.isFile() || (entry.isSymbolicLink() && !await isDirectory(opens))) && name.endsWith('.json')) yield { file, opens }
+    if (entry.isDirectory()) yield * walkTree({ file, opens }, skip, wanted)
+    else if ((entry.isFile() || (entry.isSymbolicLink() && !await isDirectory(opens))) && wanted(name)) yield { file, opens }
   }
+}
+
+/** The `*.json` files under `root`, dot-names and `_mmmeta/` left out. */
+function walkJsonFiles (root: string): AsyncGenerator<Found> {
+  return walkTree({ file: root, opens: root }, (name) => name.startsWith('.') || name === '_mmmeta', (name) => name.endsWith('.json'))
 }
 
 async function isDirectory (file: string | Buffer): Promise<boolean> {
@@ -93,7 +103,7 @@ async function isDirectory (file: string | Buffer): Promise<boolean> {
 /** One object per `*.json` file under `root` (see above). */
 export function jsonFilesSource (root: string): Readable {
   async function * objects (): AsyncGenerator<object> {
-    for await (const { file, opens } of walkJsonFiles({ file: root, opens: root })) {
+    for await (const { file, opens } of walkJsonFiles(root)) {
       let bytes: Buffer
       try {
         bytes = await fs.readFile(opens)
@@ -300,23 +310,6 @@ export function archiveMetadataSource (pattern: string, options: ArchiveSourceOp
   return toObjects
 }
 
-/** Every file under `root` (sorted walk) whose path has no `_mmmeta` in it. */
-async function * walkFiles (root: string, dir = root): AsyncGenerator<string> {
-  let entries
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true })
-  } catch (err) {
-    throw ioError(err, 'cannot list', dir)
-  }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name)
-    if (full.includes('_mmmeta')) continue
-    if (entry.isDirectory()) yield * walkFiles(root, full)
-    else if (entry.isFile()) yield full
-  }
-}
-
 async function sha1Of (file: string): Promise<string> {
   const hash = createHash('sha1')
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hash)
@@ -332,7 +325,13 @@ async function sha1Of (file: string): Promise<string> {
  */
 export function fileStatSource (root: string): Readable {
   async function * records (): AsyncGenerator<object> {
-    for await (const file of walkFiles(path.resolve(root))) {
+    // every file whose path has no `_mmmeta` in it, as mmmeta's --no-meta
+    for await (const { file, opens } of walkTree({ file: path.resolve(root), opens: path.resolve(root) }, (_name, file) => file.includes('_mmmeta'), () => true)) {
+      if (typeof opens !== 'string') {
+        // its file_name would name no file (each bad byte U+FFFD), for --ensure-files and every consumer
+        yield new UnreadableMetadata({ file }, 'its name is not valid UTF-8, which a file_name in the meta db cannot hold')
+        continue
+      }
       let stat
       let hash
       try {

@@ -220,4 +220,16 @@ t.test('fileStatSource (--no-meta): every file but _mmmeta, with size, UTC times
   t.same(items[1].modified_at, '2024-05-09 10:00:00.500000')
   t.same(items[1].file_path, path.join(root, 'sub', 'b.pdf'))
   t.same(originOf(items[1]), { file: path.join(root, 'sub', 'b.pdf') })
+  // names that are not UTF-8 (a file, a directory on the way) are reported, not skipped, nor the run failed
+  const raw = (rel: string): Buffer => Buffer.concat([Buffer.from(root), Buffer.from(rel, 'latin1')])
+  fs.writeFileSync(raw('/c\xff.pdf'), 'x')
+  fs.mkdirSync(raw('/d\xfe'))
+  fs.writeFileSync(raw('/d\xfe/e.pdf'), 'y')
+  const more = describe(await collect(fileStatSource(root)))
+  const reason = 'its name is not valid UTF-8, which a file_name in the meta db cannot hold'
+  t.same(more.filter((i) => typeof i === 'object' && i !== null && 'unreadable' in i), [
+    { unreadable: { file: path.join(root, 'c\uFFFD.pdf') }, reason },
+    { unreadable: { file: path.join(root, 'd\uFFFD/e.pdf') }, reason }
+  ])
+  t.equal(more.length, 4, 'a.json and sub/b.pdf as before')
 })
