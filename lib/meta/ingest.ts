@@ -342,7 +342,7 @@ export class MetaIngest extends Writable {
       file = await writeHistoryFile(this.base, 'append', header, rows, write)
     }
     const { added, updated, invalid, deleted } = this.#counts
-    if (added + updated + invalid + deleted > 0) await this.#touch()
+    if (added + updated + invalid + deleted > 0) await this.#touch(file)
     this.#result = { ...this.#counts, file, rows: table.count() }
     if (file !== null) this.emit('written', file)
     await this.#release()
@@ -356,7 +356,7 @@ export class MetaIngest extends Writable {
     checkKeyCount(`the metadata of ${this.base}`, header, 'nothing was written')
     const file = await writeHistoryLines(this.base, 'append', header, fresh.diffLines(header), { micros: this.#micros, fsync: this.#options.fsync })
     const { added, updated, invalid, deleted } = this.#counts
-    if (added + updated + invalid + deleted > 0) await this.#touch()
+    if (added + updated + invalid + deleted > 0) await this.#touch(file)
     this.#result = { ...this.#counts, file, rows: fresh.count }
     if (file !== null) this.emit('written', file)
     await this.#release()
@@ -408,9 +408,16 @@ export class MetaIngest extends Writable {
   /**
    * `_store/meta_last_updated` and `store_last_updated`, as mmmeta's touch(), in UTC, typed
    * timestamp: written untyped, meta_last_updated read back as a string beside update's Date.
+   * Its failure (a file in the way of `_store/`) says the history file `written` stays.
    */
-  async #touch (): Promise<void> {
-    await new MetaStore(metaPaths(this.base).metadir).touchText('meta_last_updated', metaTimestamp(this.#micros, 'T'), { fsync: this.#options.fsync })
+  async #touch (written: WrittenHistoryFile | null): Promise<void> {
+    try {
+      await new MetaStore(metaPaths(this.base).metadir).touchText('meta_last_updated', metaTimestamp(this.#micros, 'T'), { fsync: this.#options.fsync })
+    } catch (err) {
+      if (!(err instanceof ShoeboxError)) throw err
+      const kept = written === null ? 'nothing was written to the meta db' : `${written.path} was written (${written.rows} rows) and stays`
+      throw new ShoeboxError(err.code, `${err.message}; ${kept}, only the store's meta_last_updated was not updated`, { cause: err })
+    }
   }
 
   async #release (): Promise<void> {

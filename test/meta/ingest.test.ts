@@ -207,3 +207,14 @@ t.test('the replay scratch db in _mmmeta/ is gone after a run and after a failed
   t.same(scratch(), [], 'a stale one is removed by the next publisher')
   t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()].sort(), ['a', 'c'])
 })
+
+t.test('a store that cannot be touched (a file in the way of _store/) fails saying the new history file stays', async (t) => {
+  const base = metadir(t)
+  fs.mkdirSync(metaPaths(base).metadir)
+  fs.writeFileSync(metaPaths(base).store, 'in the way')
+  const err = await ingest(base, [{ content_hash: 'a' }], { micros: T1 }).then(() => undefined, (e: unknown) => e as Error & { code?: string })
+  const written = path.join(metaPaths(base).db, '2026-12-03T10:00:00.000000.append')
+  t.equal(err?.code, 'SHOEBOX_IO')
+  t.match(err?.message, `a file is in the way (EEXIST); ${written} was written (1 rows) and stays, only the store's meta_last_updated was not updated`)
+  t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()], ['a'], 'the row is in the meta db')
+})
