@@ -203,6 +203,8 @@ t.test('the replay scratch db in _mmmeta/ is gone after a run and after a failed
   await t.rejects(pipeline(failing, metaIngest(base, { fsync: false })), /source broke/)
   t.same(scratch(), [], 'removed after a failed run')
   fs.writeFileSync(path.join(metaPaths(base).metadir, '.replay.0123456789ab.tmp'), 'left by a killed run')
+  // and the rollback journal SQLite keeps beside it (a generate killed with SIGKILL left one, kept for good)
+  fs.writeFileSync(path.join(metaPaths(base).metadir, '.replay.0123456789ab.tmp-journal'), 'left by a killed run')
   await ingest(base, [{ content_hash: 'c', v: '3' }], { micros: T1 + 1 })
   t.same(scratch(), [], 'a stale one is removed by the next publisher')
   t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()].sort(), ['a', 'c'])
