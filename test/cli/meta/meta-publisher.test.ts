@@ -131,6 +131,17 @@ t.test('squash and dump', async (t) => {
   t.same(again.stdout.toString().split('\r\n').slice(1), lines.slice(1), 'the same rows after the squash')
 })
 
+t.test('squash: a row it skips is one stderr line, and --prune keeps its file', async (t) => {
+  const base = metadir(t)
+  const db = path.join(base, '_mmmeta', 'db')
+  fs.mkdirSync(db, { recursive: true })
+  fs.writeFileSync(path.join(db, '2026-01-01T00:00:00.000000.append'), 'content_hash,a\r\nx,1,extra\r\nz,5\r\n')
+  const r = await cli(['meta', 'squash', '--metadir', base, '--prune'])
+  t.equal(r.code, 0)
+  t.equal(r.stderr, `skipped ${path.join(db, '2026-01-01T00:00:00.000000.append')}: line 2: 3 cells for 2 columns\n`)
+  t.same((await listHistoryFiles(base)).map((f) => f.kind), ['append', 'squashed'], 'the file holding row x stays')
+})
+
 t.test('an empty metadir; usage errors exit 2', async (t) => {
   const base = metadir(t)
   let r = await cli(['meta', 'dump', '--metadir', base])
