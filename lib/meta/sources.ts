@@ -39,6 +39,7 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
+import { firstBadUtf8Byte } from './utf8-bytes.js'
 import { parseJsonExact } from './json-exact.js'
 import { keyDict } from '../key-dict.js'
 
@@ -131,22 +132,6 @@ export function jsonFilesSource (root: string): Readable {
     }
   }
   return Readable.from(objects(), { objectMode: true, highWaterMark: 16 })
-}
-
-/** The offset of the first byte of `bytes` (not valid UTF-8) that does not decode. */
-function firstBadUtf8Byte (bytes: Buffer): number {
-  // Up to its first U+FFFD the text decodes exactly, so the bytes of that prefix are the offset;
-  // a U+FFFD that is really in the bytes (EF BF BD) is passed over.
-  const text = bytes.toString()
-  let offset = 0
-  let from = 0
-  for (let at = text.indexOf('\uFFFD'); at !== -1; at = text.indexOf('\uFFFD', at + 1)) {
-    offset += Buffer.byteLength(text.slice(from, at))
-    if (!(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)) return offset
-    offset += 3
-    from = at + 1
-  }
-  return offset
 }
 
 /** NDJSON lines as objects; blank lines are skipped; `name` is the origin's file ('-' for stdin). */
