@@ -32,7 +32,7 @@ import {
 } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
 import { parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
-import { Utf8LineCheck } from './utf8-line-check.js'
+import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type TimeValue = KronosTime | Date | number | string

@@ -3,7 +3,7 @@
  * chunks allowed, and where the first bad byte is. StringDecoder turns bad
  * bytes into U+FFFD without a word: a get would yield an event the server
  * never stored (shoebox serve refuses a body that is not UTF-8; the shipper
- * refuses such lines too, utf8-line-check.ts).
+ * refuses such lines too, ndjson/utf8-line-check.ts).
  *
  * A chunk costs one isUtf8() (simdutf); only a chunk that fails it is
  * looked at closer: one that ends inside a character, or continues one, is

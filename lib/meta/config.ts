@@ -71,6 +71,9 @@ export function metaPaths (base: string): MetaPaths {
   }
 }
 
+/** The settings under `metadata:`: mmmeta's four, then shoebox's two. */
+const METADATA_SETTINGS: readonly string[] = ['unique', 'file_name', 'required', 'include', 'types', 'index']
+
 function configError (source: string, message: string): ShoeboxError {
   return new ShoeboxError('SHOEBOX_META_CONFIG', `${source}: ${message}`)
 }
@@ -103,6 +106,9 @@ export function metaConfigFrom (doc: unknown, source = 'config.yml'): MetaConfig
   const root = (doc ?? {}) as Record<string, unknown>
   const metadata = root.metadata ?? {}
   if (!isPlainObject(metadata)) throw configError(source, 'metadata must be a mapping')
+  // A misspelt setting (uniqe, inlcude, type) was ignored without a word: every key kept, values untyped.
+  const unknown = Object.keys(metadata).find((key) => !METADATA_SETTINGS.includes(key))
+  if (unknown !== undefined) throw configError(source, `metadata.${unknown} is not a setting (one of ${METADATA_SETTINGS.join(', ')})`)
   const remoteDoc = root.remote ?? {}
   if (!isPlainObject(remoteDoc)) throw configError(source, 'remote must be a mapping')
 
@@ -138,7 +144,9 @@ export async function parseMetaConfig (text: string, source = 'config.yml'): Pro
   try {
     doc = parse(text)
   } catch (err) {
-    throw new ShoeboxError('SHOEBOX_META_CONFIG', `${source}: not valid YAML: ${(err as Error).message}`, { cause: err })
+    // the yaml package's message goes on with a picture of the line: one line of it is the error's
+    const first = (err as Error).message.split('\n')[0].replace(/:$/, '')
+    throw new ShoeboxError('SHOEBOX_META_CONFIG', `${source}: not valid YAML: ${first}`, { cause: err })
   }
   return metaConfigFrom(doc, source)
 }

@@ -29,6 +29,7 @@ import { metaPaths, type MetaConfig } from './config.js'
 import { CsvParser, type CsvCell, type CsvRow } from './csv.js'
 import type { MetaRow } from './flatten.js'
 import { keyDict } from '../key-dict.js'
+import { Utf8StreamCheck } from './utf8-bytes.js'
 
 export type HistoryKind = 'append' | 'squashed'
 
@@ -192,6 +193,9 @@ export async function * readHistoryBatches (file: string, unique: string, option
   let uniqueAt = -1
   const parser = new CsvParser(file)
   const decoder = new StringDecoder('utf8')
+  const utf8 = new Utf8StreamCheck()
+  const notUtf8 = (offset: number): ShoeboxError => new ShoeboxError('SHOEBOX_META_HISTORY',
+    `${file}: byte ${offset} is not valid UTF-8 (written in another encoding?); decoded, its values would be stored changed`)
   const input = createReadStream(file, { highWaterMark: 256 * 1024 })
   // the parse loop cannot await: what onProblem returns is settled before its batch is given out
   const problems = new CallbackResults()
@@ -224,6 +228,8 @@ export async function * readHistoryBatches (file: string, unique: string, option
   try {
     try {
       for await (const chunk of input) {
+        const bad = utf8.check(chunk as Buffer)
+        if (bad >= 0) throw notUtf8(bad)
         const batch = take(parser.push(decoder.write(chunk as Buffer)))
         if (problems.waiting) await problems.settled()
         if (batch.length > 0) yield batch
@@ -233,6 +239,7 @@ export async function * readHistoryBatches (file: string, unique: string, option
       if (err instanceof ShoeboxError || err === problems.failure) throw err
       throw ioError(err, 'cannot read', file)
     }
+    if (utf8.end() >= 0) throw notUtf8(utf8.end())
     const rest = decoder.end()
     const last = take([...(rest.length > 0 ? parser.push(rest) : []), ...parser.end()])
     if (problems.waiting) await problems.settled()

@@ -25,8 +25,12 @@ import { checkKeyCount, historyKeys } from './key-limit.js'
 export const BEFORE = '_b'
 export const SEEN = '_s'
 
-/** A name the stale-temporaries sweep recognises (history-writer.ts). */
-export const SCRATCH_NAME = /^\.replay\.[0-9a-f]{12}\.tmp$/
+/**
+ * A name the stale-temporaries sweep recognises (history-writer.ts): the
+ * scratch db and the files SQLite keeps beside it (a killed generate left
+ * its `-journal`, which no later run removed).
+ */
+export const SCRATCH_NAME = /^\.replay\.[0-9a-f]{12}\.tmp(-journal|-wal|-shm)?$/
 
 /** The scratch db's page cache: bounded, and most of the key index of a million rows. */
 const CACHE_KIB = 64 * 1024

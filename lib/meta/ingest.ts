@@ -24,7 +24,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { ensureDir, writeFileDurably } from '../fs/durable.js'
+import { ensureDir } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } from './config.js'
 import { flattenMetadata, type MetaRow } from './flatten.js'
@@ -38,6 +38,7 @@ import { acquirePublishLock, type LockHolder, type PublishLock } from './publish
 import { originOf, UnreadableMetadata, type MetaOrigin } from './origin.js'
 import { keyDict } from '../key-dict.js'
 import { checkKeyCount } from './key-limit.js'
+import { MetaStore } from './kv-store.js'
 import { checkFlag } from '../units.js'
 
 export interface InvalidMetadata extends MetaOrigin {
@@ -191,6 +192,15 @@ export class MetaIngest extends Writable {
       this.#invalid(object, `the key '${comma}' holds a comma, which the meta db cannot list in __mmmeta_keys`, uid)
       return undefined
     }
+    const unkept = Object.keys(row).find((key) => key === MMMETA_KEYS || key.includes('\0'))
+    if (unkept !== undefined) {
+      // __mmmeta_keys is the diff's own column (the value was dropped, the header named it twice);
+      // no state db column name holds a NUL (every update of the metadir would fail)
+      this.#invalid(object, unkept === MMMETA_KEYS
+        ? `the key '${MMMETA_KEYS}' is the meta db's list of changed keys, not a key an object can have`
+        : `the key ${JSON.stringify(unkept)} holds a NUL character, which no state db column name can`, uid)
+      return undefined
+    }
     if (uid.includes('\n') || uid.includes('\r')) {
       // the state db and every listing are line-based: refuse rather than break them
       this.#invalid(object, `the unique key '${config.unique}' holds a line break`, uid)
@@ -332,7 +342,7 @@ export class MetaIngest extends Writable {
       file = await writeHistoryFile(this.base, 'append', header, rows, write)
     }
     const { added, updated, invalid, deleted } = this.#counts
-    if (added + updated + invalid + deleted > 0) await this.#touch()
+    if (added + updated + invalid + deleted > 0) await this.#touch(file)
     this.#result = { ...this.#counts, file, rows: table.count() }
     if (file !== null) this.emit('written', file)
     await this.#release()
@@ -346,7 +356,7 @@ export class MetaIngest extends Writable {
     checkKeyCount(`the metadata of ${this.base}`, header, 'nothing was written')
     const file = await writeHistoryLines(this.base, 'append', header, fresh.diffLines(header), { micros: this.#micros, fsync: this.#options.fsync })
     const { added, updated, invalid, deleted } = this.#counts
-    if (added + updated + invalid + deleted > 0) await this.#touch()
+    if (added + updated + invalid + deleted > 0) await this.#touch(file)
     this.#result = { ...this.#counts, file, rows: fresh.count }
     if (file !== null) this.emit('written', file)
     await this.#release()
@@ -395,14 +405,18 @@ export class MetaIngest extends Writable {
     for (const file of files) await fs.unlink(file.path).catch((err: unknown) => { throw ioError(err, 'cannot remove', file.path) })
   }
 
-  /** `_store/meta_last_updated` and `store_last_updated`, as mmmeta's touch(), in UTC. */
-  async #touch (): Promise<void> {
-    const store = metaPaths(this.base).store
-    await ensureDir(store, 'cannot create')
-    const value = metaTimestamp(this.#micros, 'T')
-    for (const key of ['meta_last_updated', 'store_last_updated']) {
-      const file = path.join(store, key)
-      await writeFileDurably(file, value, { fsync: this.#options.fsync }).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
+  /**
+   * `_store/meta_last_updated` and `store_last_updated`, as mmmeta's touch(), in UTC, typed
+   * timestamp: written untyped, meta_last_updated read back as a string beside update's Date.
+   * Its failure (a file in the way of `_store/`) says the history file `written` stays.
+   */
+  async #touch (written: WrittenHistoryFile | null): Promise<void> {
+    try {
+      await new MetaStore(metaPaths(this.base).metadir).touchText('meta_last_updated', metaTimestamp(this.#micros, 'T'), { fsync: this.#options.fsync })
+    } catch (err) {
+      if (!(err instanceof ShoeboxError)) throw err
+      const kept = written === null ? 'nothing was written to the meta db' : `${written.path} was written (${written.rows} rows) and stays`
+      throw new ShoeboxError(err.code, `${err.message}; ${kept}, only the store's meta_last_updated was not updated`, { cause: err })
     }
   }
 

@@ -88,8 +88,13 @@ function parseCanonical (body: string): unknown {
   return value !== null && typeof value === 'object' && numbersAreCanonical(body) ? value : undefined
 }
 
-/** Parse one JSON text, numbers kept exact (see above); a leading BOM is skipped. */
-export function parseJsonExact (text: string, source = 'JSON'): unknown {
+/**
+ * Parse one JSON text, numbers kept exact (see above); a leading BOM is
+ * skipped. `source` opens the error's message; without it the message is
+ * the place and the reason alone (for a caller that names the source
+ * itself, as an UnreadableMetadata's origin does).
+ */
+export function parseJsonExact (text: string, source?: string): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
   const fast = parseCanonical(body)
   if (fast !== undefined) return fast
@@ -97,10 +102,10 @@ export function parseJsonExact (text: string, source = 'JSON'): unknown {
     return parseJsonText(body, exactNumber)
   } catch (err) {
     if (!(err instanceof InvalidJsonError)) throw err
-    // An NDJSON line's source names its line already: then only the column is news.
+    // One line of text (an NDJSON line) needs only its column.
     const before = body.slice(0, err.offset)
     const column = err.offset - before.lastIndexOf('\n')
     const where = body.includes('\n') ? `line ${before.split('\n').length} column ${column}` : `column ${column}`
-    throw new ShoeboxError('SHOEBOX_INVALID_JSON', `${source}: ${where}: ${err.why}`, { cause: err })
+    throw new ShoeboxError('SHOEBOX_INVALID_JSON', `${source === undefined ? '' : `${source}: `}${where}: ${err.why}`, { cause: err })
   }
 }

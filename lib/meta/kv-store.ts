@@ -127,6 +127,17 @@ export class MetaStore {
     return now
   }
 
+  /**
+   * touch() with a time already written out (isoUtc's form: a generate's
+   * microseconds, the same as its history file's name), recorded as a
+   * timestamp as touch() records it, so it reads back as a Date.
+   */
+  async touchText (key: string, stamp: string, options: { fsync?: boolean } = {}): Promise<void> {
+    checkStoreKey(key)
+    await this.#write(key, stamp, 'timestamp', options.fsync)
+    if (key !== STORE_LAST_UPDATED) await this.#write(STORE_LAST_UPDATED, stamp, 'timestamp', options.fsync)
+  }
+
   /** Remove `key`; removing a missing key is not an error. */
   async delete (key: string): Promise<void> {
     checkStoreKey(key)
@@ -159,11 +170,11 @@ export class MetaStore {
     return out
   }
 
-  async #write (key: string, text: string, type: StoreValueType): Promise<void> {
+  async #write (key: string, text: string, type: StoreValueType, fsync = true): Promise<void> {
     for (const [dir, data] of [[this.#values, text], [this.#types, type]]) {
       await ensureDir(dir)
       const file = path.join(dir, key)
-      await writeFileDurably(file, data).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
+      await writeFileDurably(file, data, { fsync }).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
     }
   }
 

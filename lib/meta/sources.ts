@@ -8,10 +8,14 @@
  *
  * - jsonFilesSource(root): every `*.json` under root, walked in sorted order
  *   (each directory's names in code-unit order), skipping `_mmmeta/` and
- *   dot-names; one object per file.
+ *   dot-names; one object per file, a symbolic link read as the file it
+ *   names (a linked directory is not descended into, as os.walk does
+ *   not). A file that is not UTF-8 is unreadable
+ *   (decoded, its bad bytes would be U+FFFD: values changed without a word).
  * - jsonArraySource(file): a big file holding a top-level array, streamed in
  *   constant memory with stream-json (imported on first use).
- * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2.
+ * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2; a
+ *   line that is not UTF-8 is unreadable (ndjson/utf8-line-check.ts).
  * - archiveMetadataSource(pattern): the metadata of the records of shoebox
  *   archives (archiveSource), origin = archive file and record number.
  * - fileStatSource(root): mmmeta's --no-meta, one record per file (any name)
@@ -20,6 +24,7 @@
  *
  * Numbers keep their digits throughout (json-exact.ts, NumberText).
  */
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
@@ -28,11 +33,13 @@ import { pipeline } from 'node:stream/promises'
 import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
+import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
+import { firstBadUtf8Byte } from './utf8-bytes.js'
 import { parseJsonExact } from './json-exact.js'
 import { keyDict } from '../key-dict.js'
 
@@ -44,37 +51,79 @@ function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof NumberText)
 }
 
-/** The `*.json` paths under `root`, in sorted order, lazily. */
-export async function * walkJsonFiles (root: string): AsyncGenerator<string> {
+/**
+ * A file of a walk: `file` its path as text (the origin, and what messages
+ * name), `opens` the path that opens it: a Buffer where a name on the way is
+ * not UTF-8, since the text (each bad byte as U+FFFD) names no file, and the
+ * file was skipped without a word (a directory failed the whole run).
+ */
+interface Found {
+  file: string
+  opens: string | Buffer
+}
+
+const SEP = Buffer.from(path.sep)
+
+/**
+ * The files under `dir` that `wanted(name)` takes, in sorted order (each
+ * directory's names in code-unit order), lazily; a name (file or
+ * directory) that `skip(name, file)` takes is passed over. A symbolic link
+ * is taken as the file it names (as mmmeta's os.walk lists it); a linked
+ * directory is not descended into (a link to '.' would loop).
+ */
+async function * walkTree (dir: Found, skip: (name: string, file: string) => boolean, wanted: (name: string) => boolean): AsyncGenerator<Found> {
   let entries
   try {
-    entries = await fs.readdir(root, { withFileTypes: true })
+    entries = await fs.readdir(dir.opens, { withFileTypes: true, encoding: 'buffer' })
   } catch (err) {
-    throw ioError(err, 'cannot list', root)
+    throw ioError(err, 'cannot list', dir.file)
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  for (const entry of entries) {
-    if (entry.name.startsWith('.') || entry.name === '_mmmeta') continue
-    const full = path.join(root, entry.name)
-    if (entry.isDirectory()) yield * walkJsonFiles(full)
-    else if (entry.isFile() && entry.name.endsWith('.json')) yield full
+  const named = entries.map((entry) => {
+    const raw = entry.name as unknown as Buffer
+    return { entry, raw, name: raw.toString() }
+  })
+  named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  for (const { entry, raw, name } of named) {
+    const file = path.join(dir.file, name)
+    if (skip(name, file)) continue
+    const opens = typeof dir.opens === 'string' && isUtf8(raw) ? file : Buffer.concat([Buffer.from(dir.opens), SEP, raw])
+    if (entry.isDirectory()) yield * walkTree({ file, opens }, skip, wanted)
+    else if ((entry.isFile() || (entry.isSymbolicLink() && !await isDirectory(opens))) && wanted(name)) yield { file, opens }
   }
+}
+
+/** The `*.json` files under `root`, dot-names and `_mmmeta/` left out. */
+function walkJsonFiles (root: string): AsyncGenerator<Found> {
+  return walkTree({ file: root, opens: root }, (name) => name.startsWith('.') || name === '_mmmeta', (name) => name.endsWith('.json'))
+}
+
+async function isDirectory (file: string | Buffer): Promise<boolean> {
+  return (await fs.stat(file).catch(() => null))?.isDirectory() === true
 }
 
 /** One object per `*.json` file under `root` (see above). */
 export function jsonFilesSource (root: string): Readable {
   async function * objects (): AsyncGenerator<object> {
-    for await (const file of walkJsonFiles(root)) {
-      let text: string
+    for await (const { file, opens } of walkJsonFiles(root)) {
+      let bytes: Buffer
       try {
-        text = await fs.readFile(file, 'utf8')
+        bytes = await fs.readFile(opens)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed while walking
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          // removed while walking: nothing to read; a link to nothing is the user's to mend
+          if ((await fs.lstat(opens).catch(() => null))?.isSymbolicLink() === true) yield new UnreadableMetadata({ file }, 'a symbolic link to no file')
+          continue
+        }
         throw ioError(err, 'cannot read', file)
+      }
+      // Decoded, bytes that are not UTF-8 would be U+FFFD: the values changed without a word.
+      if (!isUtf8(bytes)) {
+        yield new UnreadableMetadata({ file }, `not valid UTF-8 (from byte ${firstBadUtf8Byte(bytes)})`)
+        continue
       }
       let value: unknown
       try {
-        value = parseJsonExact(text, file)
+        value = parseJsonExact(bytes.toString())
       } catch (err) {
         yield new UnreadableMetadata({ file }, reasonOf(err))
         continue
@@ -88,14 +137,18 @@ export function jsonFilesSource (root: string): Readable {
 /** NDJSON lines as objects; blank lines are skipped; `name` is the origin's file ('-' for stdin). */
 export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readable {
   let line = 0
+  // split2 decodes bad bytes to U+FFFD without a word: such a line is unreadable, not a changed object
+  const check = new Utf8LineCheck()
   const toObjects = new Transform({
     objectMode: true,
     transform (text: string, _encoding: BufferEncoding, callback: TransformCallback) {
       line++
+      const notUtf8 = check.badLines.delete(line)
       if (text.trim() === '') return callback()
       const origin = { file: name, line }
+      if (notUtf8) return callback(null, new UnreadableMetadata(origin, 'not valid UTF-8'))
       try {
-        const value = parseJsonExact(text, `${name}: line ${line}`)
+        const value = parseJsonExact(text)
         callback(null, isObject(value) ? withOrigin(value, origin) : new UnreadableMetadata(origin, 'not a JSON object'))
       } catch (err) {
         callback(null, new UnreadableMetadata(origin, reasonOf(err)))
@@ -108,7 +161,7 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
   input.once('error', early)
   // split2 (loaded on first use) splits on \n; a \r before it is part of the JSON's whitespace
   import('split2')
-    .then(async ({ default: split2 }) => { await pipeline(input, split2(), toObjects) })
+    .then(async ({ default: split2 }) => { await pipeline(input, check, split2(), toObjects) })
     .catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))
   return toObjects
 }
@@ -242,23 +295,6 @@ export function archiveMetadataSource (pattern: string, options: ArchiveSourceOp
   return toObjects
 }
 
-/** Every file under `root` (sorted walk) whose path has no `_mmmeta` in it. */
-async function * walkFiles (root: string, dir = root): AsyncGenerator<string> {
-  let entries
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true })
-  } catch (err) {
-    throw ioError(err, 'cannot list', dir)
-  }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name)
-    if (full.includes('_mmmeta')) continue
-    if (entry.isDirectory()) yield * walkFiles(root, full)
-    else if (entry.isFile()) yield full
-  }
-}
-
 async function sha1Of (file: string): Promise<string> {
   const hash = createHash('sha1')
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hash)
@@ -274,7 +310,13 @@ async function sha1Of (file: string): Promise<string> {
  */
 export function fileStatSource (root: string): Readable {
   async function * records (): AsyncGenerator<object> {
-    for await (const file of walkFiles(path.resolve(root))) {
+    // every file whose path has no `_mmmeta` in it, as mmmeta's --no-meta
+    for await (const { file, opens } of walkTree({ file: path.resolve(root), opens: path.resolve(root) }, (_name, file) => file.includes('_mmmeta'), () => true)) {
+      if (typeof opens !== 'string') {
+        // its file_name would name no file (each bad byte U+FFFD), for --ensure-files and every consumer
+        yield new UnreadableMetadata({ file }, 'its name is not valid UTF-8, which a file_name in the meta db cannot hold')
+        continue
+      }
       let stat
       let hash
       try {

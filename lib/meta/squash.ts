@@ -5,8 +5,10 @@
  * order, as Python sorts), so two squashes
  * of one history are byte-identical. As in mmmeta the older files stay,
  * unless `prune`: then, once the snapshot is durable, the files it covers
- * (those listed before it was written, all sorting before it) are removed.
- * A file another tool adds meanwhile is never removed.
+ * (those listed before it was written, all sorting before it) are removed,
+ * but for a file holding a row the replay skipped (onProblem): the snapshot
+ * lacks that row, and pruning deleted its only copy without a word. A file
+ * another tool adds meanwhile is never removed.
  */
 import fs from 'node:fs/promises'
 import { ensureDir, syncDir } from '../fs/durable.js'
@@ -46,7 +48,13 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
     await removeStaleTemporaries(base)
     const files = await listHistoryFiles(base)
     // replayed into a scratch db (ingest-scratch.ts), not memory: a squash of a million rows holds a page cache
-    const scratch = await IngestScratch.open(base, config.unique, replaySet(files), { onProblem: options.onProblem })
+    // a file holding a row the replay skipped (ragged, no unique key) is not covered by the snapshot: never pruned
+    const skippedIn = new Set<string>()
+    const onProblem = async (problem: HistoryProblem): Promise<unknown> => {
+      skippedIn.add(problem.file)
+      return await options.onProblem?.(problem)
+    }
+    const scratch = await IngestScratch.open(base, config.unique, replaySet(files), { onProblem })
     let file: WrittenHistoryFile | null
     let count: number
     try {
@@ -62,7 +70,7 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
     }
     const pruned: string[] = []
     if (file !== null && options.prune === true) {
-      for (const old of files.filter((f: HistoryFile) => f.name < file.name)) {
+      for (const old of files.filter((f: HistoryFile) => f.name < file.name && !skippedIn.has(f.path))) {
         await fs.unlink(old.path).catch((err: unknown) => {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, 'cannot remove', old.path)
         })

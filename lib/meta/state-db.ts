@@ -64,6 +64,11 @@ export const BOOKKEEPING: Readonly<Record<string, ColumnType>> = keyDict<ColumnT
 export const TABLE = 'files'
 const TYPES_TABLE = '_shoebox_columns'
 
+/** SQLite's case folding of names: ASCII letters only. */
+function asciiLower (name: string): string {
+  return name.replace(/[A-Z]/g, (c) => c.toLowerCase())
+}
+
 export function quote (name: string): string {
   return `"${name.replace(/"/g, '""')}"`
 }
@@ -188,10 +193,34 @@ export class StateDb {
     if (this.#types.size + added > SQLITE_MAX_COLUMNS) {
       throw tooManyKeys(`the state db ${this.file}`, `${this.#types.size + added}`, `its ${TABLE} table is unchanged`)
     }
+    this.#checkNames([...wanted.keys()].filter((name) => !this.#types.has(name)))
     for (const [name, type] of wanted) {
       if (this.#types.has(name)) continue
       this.db.prepare(`ALTER TABLE ${TABLE} ADD COLUMN ${quote(name)} ${SQL_TYPE[type]}`).run()
       this.#recordType(name, type)
+    }
+  }
+
+  /**
+   * Refuse names SQLite cannot hold as columns of their own, before the
+   * first ALTER: it compares column names without regard to ASCII case
+   * (keys "A" and "a" are one column: its raw "duplicate column name: a"),
+   * and a NUL ends a name ("unrecognized token"). Both failed every
+   * update of the metadir with SQLite's words alone.
+   */
+  #checkNames (added: readonly string[]): void {
+    const folded = new Map<string, string>()
+    for (const name of this.#types.keys()) folded.set(asciiLower(name), name)
+    for (const name of added) {
+      const kept = `the state db ${this.file} is unchanged`
+      if (name.includes('\0')) {
+        throw new ShoeboxError('SHOEBOX_META_SCHEMA', `key ${JSON.stringify(name)} holds a NUL character, which no SQLite column name can; ${kept}. Rename the key, or leave it out with metadata.include in _mmmeta/config.yml`)
+      }
+      const other = folded.get(asciiLower(name))
+      if (other !== undefined) {
+        throw new ShoeboxError('SHOEBOX_META_SCHEMA', `keys ${JSON.stringify(other)} and ${JSON.stringify(name)} differ only in case, and SQLite takes them as one column of ${TABLE}; ${kept}. Rename one, or keep one with metadata.include in _mmmeta/config.yml`)
+      }
+      folded.set(asciiLower(name), name)
     }
   }
 

@@ -68,13 +68,18 @@ t.test('refused configs name the file and the key', async (t) => {
     ['metadata:\n  types: { a: integer }\n', "metadata.types.a: 'integer' is not a type"],
     ['metadata:\n  required: [{a: 1}]\n', 'metadata.required[0]'],
     ['remote:\n  url: [x]\n', 'remote.url must be a template string'],
-    ['metadata: {unique: [\n', 'not valid YAML']
+    ['metadata: {unique: [\n', 'not valid YAML'],
+    ['metadata:\n  uniqe: uid\n', 'metadata.uniqe is not a setting (one of unique, file_name, required, include, types, index)'],
+    ['metadata:\n  type: { a: int }\n', 'metadata.type is not a setting']
   ]
   for (const [text, message] of cases) {
     const err = await expectCode(t, parseMetaConfig(text, '/m/_mmmeta/config.yml'), 'SHOEBOX_META_CONFIG', message)
     t.match(err?.message, message)
     t.match(err?.message, '/m/_mmmeta/config.yml')
+    t.notMatch(err?.message, '\n', 'one line')
   }
+  const err = await expectCode(t, parseMetaConfig(': : :\n', 'c.yml'), 'SHOEBOX_META_CONFIG', 'bad YAML')
+  t.equal(err?.message, 'c.yml: not valid YAML: Nested mappings are not allowed in compact mappings at line 1, column 3')
 })
 
 t.test('an unreadable config is an IO error naming it', async (t) => {

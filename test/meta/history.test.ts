@@ -116,6 +116,31 @@ t.test('readHistoryFile of a missing file is an IO error naming it', async (t) =
   t.match(err?.message, 'gone.append')
 })
 
+t.test('a history file that is not UTF-8 is refused naming the byte, not read with U+FFFD for its bytes', async (t) => {
+  const dir = metadir(t)
+  const read = async (file: string): Promise<unknown[]> => {
+    const out: unknown[] = []
+    for await (const entry of readHistoryFile(file, 'content_hash')) out.push(entry.values)
+    return out
+  }
+  // a Latin-1 'café' (mmmeta on a cp1252 machine), past a real U+FFFD and a 4-byte character
+  const latin1 = path.join(dir, 'latin1.append')
+  fs.writeFileSync(latin1, Buffer.concat([Buffer.from('content_hash,x\r\na,\uFFFD\u{1F600}\r\nb,caf'), Buffer.from([0xe9]), Buffer.from('\r\n')]))
+  const err = await expectCode(t, read(latin1), 'SHOEBOX_META_HISTORY', 'Latin-1')
+  t.equal(err?.message, `${latin1}: byte 32 is not valid UTF-8 (written in another encoding?); decoded, its values would be stored changed`)
+  // one cut short at the end
+  const cut = path.join(dir, 'cut.append')
+  fs.writeFileSync(cut, Buffer.concat([Buffer.from('content_hash,x\r\na,'), Buffer.from('é').subarray(0, 1)]))
+  t.match((await expectCode(t, read(cut), 'SHOEBOX_META_HISTORY', 'cut short'))?.message, 'byte 18 is not valid UTF-8')
+  // characters split between read chunks (256 KiB) are whole: read as written
+  const big = path.join(dir, 'big.append')
+  const rows = Array.from({ length: 40000 }, (_, i) => `u${i},Grüße 日本 \u{1F600}\r\n`).join('')
+  fs.writeFileSync(big, `content_hash,x\r\n${rows}`)
+  const got = await read(big)
+  t.equal(got.length, 40000)
+  t.same(got[39999], { content_hash: 'u39999', x: 'Grüße 日本 \u{1F600}' })
+})
+
 t.test('names: UTC, microseconds always, never at or before an existing name', async (t) => {
   const micros = Date.UTC(2026, 11, 3, 10, 45, 7) * 1000
   t.equal(metaTimestamp(micros), '2026-12-03 10:45:07.000000')

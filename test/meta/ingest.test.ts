@@ -16,6 +16,7 @@ import { listHistoryFiles, loadHistory } from '../../lib/meta/history.js'
 import { metaIngest, type InvalidMetadata, type MetaIngestOptions, type MetaIngestResult } from '../../lib/meta/ingest.js'
 import { UnreadableMetadata, withOrigin } from '../../lib/meta/origin.js'
 import { NumberText } from '../../lib/meta/flatten.js'
+import { MetaStore } from '../../lib/meta/kv-store.js'
 
 const T1 = Date.UTC(2026, 11, 3, 10, 0, 0) * 1000
 const TS1 = '2026-12-03 10:00:00.000000'
@@ -56,6 +57,10 @@ t.test('first run: exact values, one deterministic .append', async (t) => {
     content_hash: 'bbb', __meta_added: TS1, __meta_last_updated: TS1, big: '12345678901234567890', blank: '', code: '0012', file_name: 'b.pdf', n: '0', ok: 'false', 'publisher:name': 'Grüße\r\n"Q"', tags: '["x"]'
   })
   t.same(fs.readFileSync(path.join(metaPaths(base).store, 'meta_last_updated'), 'utf8'), '2026-12-03T10:00:00.000000')
+  // typed as update's state_last_updated is, so the two compare (a string beside a Date never did)
+  const store = new MetaStore(metaPaths(base).metadir)
+  t.same(await store.get('meta_last_updated'), new Date(T1 / 1000), 'meta_last_updated reads back as a Date')
+  t.same(await store.get('store_last_updated'), new Date(T1 / 1000), 'so does store_last_updated')
   t.notOk(fs.existsSync(path.join(metaPaths(base).metadir, '.publish.lock')), 'the lock is released')
 })
 
@@ -89,19 +94,23 @@ t.test('invalid objects are reported with their origin; every valid one is kept'
     withOrigin({ content_hash: 'a', title: 'ok' }, { file: 'a.json' }),
     withOrigin({ content_hash: 'b', title: '' }, { file: 'in.ndjson', line: 2 }),
     withOrigin({ title: 'no uid' }, { file: 'in.ndjson', line: 3 }),
-    new UnreadableMetadata({ file: 'bad.json' }, 'bad.json: line 1 column 2: expected a key'),
+    new UnreadableMetadata({ file: 'bad.json' }, 'line 1 column 2: expected a key'),
     withOrigin({ content_hash: 'c', title: 'also ok' }, { file: 'c.json' }),
     withOrigin({ content_hash: 'd', title: 'x', 'a,b': 1 }, { file: 'd.json' }),
-    withOrigin({ content_hash: 'e\nf', title: 'x' }, { file: 'e.json' })
+    withOrigin({ content_hash: 'e\nf', title: 'x' }, { file: 'e.json' }),
+    withOrigin({ content_hash: 'g', title: 'x', __mmmeta_keys: 'y' }, { file: 'g.json' }),
+    withOrigin({ content_hash: 'h', title: 'x', 'n\u0000l': 1 }, { file: 'h.json' })
   ]
   const r = await ingest(base, objects, { config }, invalid)
-  t.same([r.added, r.invalid], [2, 5])
+  t.same([r.added, r.invalid], [2, 7])
   t.same(invalid, [
     { file: 'in.ndjson', line: 2, uid: 'b', reason: 'missing keys: title' },
     { file: 'in.ndjson', line: 3, reason: 'missing keys: content_hash' },
-    { file: 'bad.json', reason: 'bad.json: line 1 column 2: expected a key' },
+    { file: 'bad.json', reason: 'line 1 column 2: expected a key' },
     { file: 'd.json', uid: 'd', reason: "the key 'a,b' holds a comma, which the meta db cannot list in __mmmeta_keys" },
-    { file: 'e.json', uid: 'e\nf', reason: "the unique key 'content_hash' holds a line break" }
+    { file: 'e.json', uid: 'e\nf', reason: "the unique key 'content_hash' holds a line break" },
+    { file: 'g.json', uid: 'g', reason: "the key '__mmmeta_keys' is the meta db's list of changed keys, not a key an object can have" },
+    { file: 'h.json', uid: 'h', reason: 'the key "n\\u0000l" holds a NUL character, which no state db column name can' }
   ])
   t.same([...(await loadHistory(base, config)).uids()].sort(), ['a', 'c'])
 })
@@ -194,7 +203,20 @@ t.test('the replay scratch db in _mmmeta/ is gone after a run and after a failed
   await t.rejects(pipeline(failing, metaIngest(base, { fsync: false })), /source broke/)
   t.same(scratch(), [], 'removed after a failed run')
   fs.writeFileSync(path.join(metaPaths(base).metadir, '.replay.0123456789ab.tmp'), 'left by a killed run')
+  // and the rollback journal SQLite keeps beside it (a generate killed with SIGKILL left one, kept for good)
+  fs.writeFileSync(path.join(metaPaths(base).metadir, '.replay.0123456789ab.tmp-journal'), 'left by a killed run')
   await ingest(base, [{ content_hash: 'c', v: '3' }], { micros: T1 + 1 })
   t.same(scratch(), [], 'a stale one is removed by the next publisher')
   t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()].sort(), ['a', 'c'])
+})
+
+t.test('a store that cannot be touched (a file in the way of _store/) fails saying the new history file stays', async (t) => {
+  const base = metadir(t)
+  fs.mkdirSync(metaPaths(base).metadir)
+  fs.writeFileSync(metaPaths(base).store, 'in the way')
+  const err = await ingest(base, [{ content_hash: 'a' }], { micros: T1 }).then(() => undefined, (e: unknown) => e as Error & { code?: string })
+  const written = path.join(metaPaths(base).db, '2026-12-03T10:00:00.000000.append')
+  t.equal(err?.code, 'SHOEBOX_IO')
+  t.match(err?.message, `a file is in the way (EEXIST); ${written} was written (1 rows) and stays, only the store's meta_last_updated was not updated`)
+  t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()], ['a'], 'the row is in the meta db')
 })

@@ -165,3 +165,13 @@ t.test('an update that fails midway is rolled back, and the next update on the s
   t.equal(md.files.count(), 4)
   t.equal(md.files.get('c3')?.get('pages'), 12)
 })
+
+t.test('update: a store that cannot be touched fails saying the update is committed', async (t) => {
+  const dir = base(t)
+  fs.mkdirSync(path.join(dir, '_mmmeta', '_store', 'state_last_updated', 'x'), { recursive: true })
+  const md = await metadir(dir)
+  t.teardown(async () => { await md.close() })
+  const err = await expectCode(t, md.update(), 'SHOEBOX_IO', 'state_last_updated is a directory')
+  t.match(err?.message, `(EISDIR); the update of ${path.join(dir, '_mmmeta', 'state.db')} is committed (added 4, updated 0, deleted 0), only the store's state_last_updated was not updated`)
+  t.equal(await md.files.count({}), 4, 'the rows are in the state db')
+})

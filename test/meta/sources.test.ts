@@ -91,13 +91,32 @@ t.test('jsonFilesSource: sorted walk, skips, origins, unreadable files', async (
   put('c.json', '[1, 2]')
   put('d.json', '{"content_hash": ')
   put('e.txt', '{}')
+  // 'café' in Latin-1: decoded, the é would become U+FFFD; a real U+FFFD (EF BF BD) before it is no fault
+  fs.writeFileSync(path.join(root, 'f.json'), Buffer.concat([Buffer.from('{"content_hash": "f", "t": "\uFFFD caf'), Buffer.from([0xe9]), Buffer.from('"}')]))
+  // names that are not UTF-8 (a file, and a directory on the way) are read, not skipped
+  const raw = (rel: string): Buffer => Buffer.concat([Buffer.from(root), Buffer.from(rel, 'latin1')])
+  fs.writeFileSync(raw('/g\xff.json'), '{"content_hash": "g"}')
+  fs.mkdirSync(raw('/h\xfe'))
+  fs.writeFileSync(raw('/h\xfe/1.json'), '{"content_hash": "h"}')
+  // links: to a file (read, as mmmeta's os.walk lists it), to a directory and to '.' (not descended into), to nothing (reported)
+  const outside = tmp(t)
+  fs.writeFileSync(path.join(outside, 'o.json'), '{"content_hash": "o"}')
+  fs.symlinkSync(path.join(outside, 'o.json'), path.join(root, 'i.json'))
+  fs.symlinkSync(outside, path.join(root, 'j'))
+  fs.symlinkSync('.', path.join(root, 'k'))
+  fs.symlinkSync('nowhere.json', path.join(root, 'l.json'))
   const items = describe(await collect(jsonFilesSource(root)))
   t.same(items, [
     { origin: { file: path.join(root, 'a.json') }, row: { content_hash: 'a', n: '90071992547409931' } },
     { origin: { file: path.join(root, 'b/1.json') }, row: { content_hash: 'b1', 'x:y_z': '0' } },
     { origin: { file: path.join(root, 'b/2.json') }, row: { content_hash: 'b2' } },
     { unreadable: { file: path.join(root, 'c.json') }, reason: 'not a JSON object' },
-    { unreadable: { file: path.join(root, 'd.json') }, reason: `${path.join(root, 'd.json')}: column 18: unexpected end of text` }
+    { unreadable: { file: path.join(root, 'd.json') }, reason: 'column 18: unexpected end of text' },
+    { unreadable: { file: path.join(root, 'f.json') }, reason: 'not valid UTF-8 (from byte 35)' },
+    { origin: { file: path.join(root, 'g\uFFFD.json') }, row: { content_hash: 'g' } },
+    { origin: { file: path.join(root, 'h\uFFFD/1.json') }, row: { content_hash: 'h' } },
+    { origin: { file: path.join(root, 'i.json') }, row: { content_hash: 'o' } },
+    { unreadable: { file: path.join(root, 'l.json') }, reason: 'a symbolic link to no file' }
   ])
   await t.rejects(collect(jsonFilesSource(path.join(root, 'missing'))), { code: 'SHOEBOX_IO' })
 })
@@ -111,10 +130,21 @@ t.test('ndjsonSource: lines, CRLF, blank lines, bad lines, UTF-8 split across ch
   t.same(items, [
     { origin: { file: 'in.ndjson', line: 1 }, row: { content_hash: 'a', t: 'Grüße' } },
     { origin: { file: 'in.ndjson', line: 3 }, row: { content_hash: 'b', big: '12345678901234567890' } },
-    { unreadable: { file: 'in.ndjson', line: 4 }, reason: 'in.ndjson: line 4: column 1: unexpected character "n"' },
+    { unreadable: { file: 'in.ndjson', line: 4 }, reason: 'column 1: unexpected character "n"' },
     { unreadable: { file: 'in.ndjson', line: 5 }, reason: 'not a JSON object' },
     { origin: { file: 'in.ndjson', line: 6 }, row: { content_hash: 'c' } }
   ])
+  // a Latin-1 line is unreadable (decoded, 'café' would be stored as 'caf\uFFFD'); the lines around it are read
+  const latin1 = Buffer.concat([Buffer.from('{"content_hash":"x"}\n\n{"content_hash":"y","t":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n{"content_hash":"z","t":"Grüße"}\n')])
+  for (const size of [1, 3, 64]) {
+    const parts: Buffer[] = []
+    for (let i = 0; i < latin1.length; i += size) parts.push(latin1.subarray(i, i + size))
+    t.same(describe(await collect(ndjsonSource(Readable.from(parts), 'l.ndjson'))), [
+      { origin: { file: 'l.ndjson', line: 1 }, row: { content_hash: 'x' } },
+      { unreadable: { file: 'l.ndjson', line: 3 }, reason: 'not valid UTF-8' },
+      { origin: { file: 'l.ndjson', line: 4 }, row: { content_hash: 'z', t: 'Grüße' } }
+    ], `Latin-1 line, chunks of ${size}`)
+  }
 })
 
 t.test('jsonArraySource: elements of a top-level array, exact, in constant memory', async (t) => {
@@ -190,4 +220,16 @@ t.test('fileStatSource (--no-meta): every file but _mmmeta, with size, UTC times
   t.same(items[1].modified_at, '2024-05-09 10:00:00.500000')
   t.same(items[1].file_path, path.join(root, 'sub', 'b.pdf'))
   t.same(originOf(items[1]), { file: path.join(root, 'sub', 'b.pdf') })
+  // names that are not UTF-8 (a file, a directory on the way) are reported, not skipped, nor the run failed
+  const raw = (rel: string): Buffer => Buffer.concat([Buffer.from(root), Buffer.from(rel, 'latin1')])
+  fs.writeFileSync(raw('/c\xff.pdf'), 'x')
+  fs.mkdirSync(raw('/d\xfe'))
+  fs.writeFileSync(raw('/d\xfe/e.pdf'), 'y')
+  const more = describe(await collect(fileStatSource(root)))
+  const reason = 'its name is not valid UTF-8, which a file_name in the meta db cannot hold'
+  t.same(more.filter((i) => typeof i === 'object' && i !== null && 'unreadable' in i), [
+    { unreadable: { file: path.join(root, 'c\uFFFD.pdf') }, reason },
+    { unreadable: { file: path.join(root, 'd\uFFFD/e.pdf') }, reason }
+  ])
+  t.equal(more.length, 4, 'a.json and sub/b.pdf as before')
 })

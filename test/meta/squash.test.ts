@@ -76,3 +76,16 @@ t.test('--prune removes what the snapshot covers, and is byte-stable', async (t)
   t.equal(fs.readFileSync(again.file?.path as string, 'utf8'), text, 'a squash of a squash is the same bytes')
   t.same(fs.readdirSync(metaPaths(dir).db), ['2026-12-03T12:00:00.000001.squashed'])
 })
+
+t.test('--prune keeps a file holding a row the replay skipped, and reports the row', async (t) => {
+  const dir = metadir(t)
+  put(dir, '2026-01-01T00:00:00.000000.append', 'content_hash,a\r\nx,1,extra\r\nz,5\r\n')
+  put(dir, '2026-01-02T00:00:00.000000.append', 'content_hash,a\r\ny,2\r\n')
+  const problems: unknown[] = []
+  const result = await squashHistory(dir, { micros, prune: true, onProblem: (p) => { problems.push(p) } })
+  const ragged = path.join(metaPaths(dir).db, '2026-01-01T00:00:00.000000.append')
+  t.same(problems, [{ file: ragged, line: 2, reason: '3 cells for 2 columns' }])
+  t.same(result.pruned, ['2026-01-02T00:00:00.000000.append'], 'the file with the skipped row is not pruned')
+  t.equal(fs.readFileSync(ragged, 'utf8'), 'content_hash,a\r\nx,1,extra\r\nz,5\r\n', 'its only copy of row x stays')
+  t.equal(fs.readFileSync(result.file?.path as string, 'utf8'), 'content_hash,a\r\ny,2\r\nz,5\r\n')
+})

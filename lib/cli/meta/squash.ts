@@ -12,6 +12,7 @@ readers start from. As with mmmeta the older files are kept, unless --prune.
 Options:
 ${metadirOptionHelp}
   --prune            remove the files the snapshot covers, once it is written
+                     (a file holding a row it skipped is kept)
   --json             print the result as one JSON object
   -h, --help         show this help`
 
@@ -22,7 +23,11 @@ export const squashCommand: Command = {
   async run (argv, io) {
     const { values } = parse(argv, { ...metadirOptionSpec, prune: { type: 'boolean' }, json: { type: 'boolean' } }, false)
     const { base } = metadirFrom(values)
-    const result = await squashHistory(base, { prune: values.prune === true })
+    const result = await squashHistory(base, {
+      prune: values.prune === true,
+      // as update words it: a row left out of the snapshot is never left out without a word
+      onProblem: (p) => { io.stderr.write(`skipped ${p.file}: line ${p.line}: ${p.reason}\n`) }
+    })
     if (values.json === true) {
       io.stdout.write(JSON.stringify({ file: result.file?.path ?? null, rows: result.rows, pruned: result.pruned }) + '\n')
     } else if (result.file === null) {

@@ -97,7 +97,7 @@ t.test('sources: NDJSON on stdin, invalid objects reported, --on-invalid fail', 
   const input = '{"content_hash":"a","n":0}\n{"n":1}\nnot json\n{"content_hash":"b","n":12345678901234567890}\n'
   let r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], input)
   t.equal(r.code, 0)
-  t.equal(r.stderr, 'invalid -:2: missing keys: content_hash\ninvalid -:3: -: line 3: column 1: unexpected character "n"\n')
+  t.equal(r.stderr, 'invalid -:2: missing keys: content_hash\ninvalid -:3: column 1: unexpected character "n"\n')
   t.match(r.stdout.toString(), 'Added 2 new files.')
   t.match(r.stdout.toString(), '2 invalid files.')
   t.equal((await loadHistory(base, { unique: 'content_hash' })).value('b', 'n'), '12345678901234567890')
@@ -129,6 +129,17 @@ t.test('squash and dump', async (t) => {
   const again = await cli(['meta', 'dump', '--metadir', base])
   t.equal(again.stdout.toString(), (await cli(['meta', 'dump', '--metadir', base])).stdout.toString())
   t.same(again.stdout.toString().split('\r\n').slice(1), lines.slice(1), 'the same rows after the squash')
+})
+
+t.test('squash: a row it skips is one stderr line, and --prune keeps its file', async (t) => {
+  const base = metadir(t)
+  const db = path.join(base, '_mmmeta', 'db')
+  fs.mkdirSync(db, { recursive: true })
+  fs.writeFileSync(path.join(db, '2026-01-01T00:00:00.000000.append'), 'content_hash,a\r\nx,1,extra\r\nz,5\r\n')
+  const r = await cli(['meta', 'squash', '--metadir', base, '--prune'])
+  t.equal(r.code, 0)
+  t.equal(r.stderr, `skipped ${path.join(db, '2026-01-01T00:00:00.000000.append')}: line 2: 3 cells for 2 columns\n`)
+  t.same((await listHistoryFiles(base)).map((f) => f.kind), ['append', 'squashed'], 'the file holding row x stays')
 })
 
 t.test('an empty metadir; usage errors exit 2', async (t) => {

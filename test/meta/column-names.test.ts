@@ -1,0 +1,60 @@
+/**
+ * Keys SQLite cannot hold as state columns of their own: names that differ
+ * only in ASCII case (SQLite takes them as one column) and names holding a
+ * NUL. update refuses them with one SHOEBOX_META_SCHEMA error naming the
+ * keys, the state db unchanged; it failed with SQLite's raw "duplicate
+ * column name: a" or "unrecognized token", naming nothing.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import Sqlite from 'better-sqlite3'
+import t, { type Test } from 'tap'
+import { metadir } from '../../lib/meta/metadir.js'
+import { expectCode } from '../helpers.js'
+
+const FIRST = 'content_hash,Title,__meta_added,__meta_last_updated\r\n' +
+  'a1,One,2026-11-22 12:17:55.295840,2026-11-22 12:17:55.295840\r\n'
+
+function base (t: Test, later: string): string {
+  return t.testdir({
+    _mmmeta: {
+      db: { '2026-11-22T12:17:55.295840.append': FIRST, '2026-11-23T09:00:00.123456.append': later }
+    }
+  })
+}
+
+function stateRows (dir: string): unknown[] {
+  const db = new Sqlite(path.join(dir, '_mmmeta', 'state.db'), { readonly: true })
+  try {
+    return db.prepare('SELECT content_hash, Title FROM files ORDER BY content_hash').all()
+  } finally {
+    db.close()
+  }
+}
+
+t.test('update: a key differing from another only in case is refused, the state db unchanged', async (t) => {
+  const dir = base(t, 'content_hash,title,__meta_last_updated,__mmmeta_keys\r\nb2,two,2026-11-23 09:00:00.123456,"title,__meta_last_updated"\r\n')
+  // the first file alone, updated: the state db holds a1
+  const later = path.join(dir, '_mmmeta', 'db', '2026-11-23T09:00:00.123456.append')
+  const held = fs.readFileSync(later)
+  fs.rmSync(later)
+  const md = await metadir(dir)
+  t.teardown(async () => { await md.close() })
+  t.match(await md.update(), { added: 1 })
+  fs.writeFileSync(later, held)
+  const err = await expectCode(t, md.update(), 'SHOEBOX_META_SCHEMA', 'keys Title and title')
+  t.equal(err?.message, `keys "Title" and "title" differ only in case, and SQLite takes them as one column of files; the state db ${path.join(dir, '_mmmeta', 'state.db')} is unchanged. Rename one, or keep one with metadata.include in _mmmeta/config.yml`)
+  t.same(stateRows(dir), [{ content_hash: 'a1', Title: 'One' }], 'the state db as it was')
+  // a consumer column of its own is refused the same way
+  const file = await md.files.get('a1')
+  await expectCode(t, (file?.set('TITLE', 'x').save() ?? Promise.resolve()), 'SHOEBOX_META_SCHEMA', 'a consumer column TITLE')
+  t.same(stateRows(dir), [{ content_hash: 'a1', Title: 'One' }], 'the state db as it was')
+})
+
+t.test('update: a key holding a NUL is refused, naming it', async (t) => {
+  const dir = base(t, 'content_hash,"n\u0000l",__meta_last_updated,__mmmeta_keys\r\nb2,x,2026-11-23 09:00:00.123456,"n\u0000l,__meta_last_updated"\r\n')
+  const md = await metadir(dir)
+  t.teardown(async () => { await md.close() })
+  const err = await expectCode(t, md.update(), 'SHOEBOX_META_SCHEMA', 'a NUL key')
+  t.match(err?.message, /^key "n\\u0000l" holds a NUL character, which no SQLite column name can; the state db .* is unchanged/)
+})
