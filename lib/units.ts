@@ -41,6 +41,23 @@ const TIME_UNITS: Record<string, number> = {
 }
 
 /**
+ * The longest delay setTimeout() and setInterval() take (about 24.8 days). A
+ * longer one is taken as 1 ms, with a TimeoutOverflowWarning: a roll age of
+ * 30d sealed a file after every record, and a flush interval of 100d flushed
+ * every millisecond.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * `ms` for a timer that may as well fire at MAX_TIMER_MS: a flush interval,
+ * a poll, a timeout (one of 24.8 days is as good as a longer one). A timer
+ * that must not fire before its time (a roll deadline) is chained instead.
+ */
+export function timerMs (ms: number): number {
+  return Math.min(ms, MAX_TIMER_MS)
+}
+
+/**
  * Milliseconds from a number or a string such as '10m', '1h', '30s', '250ms',
  * '1h30m'. A bare '0' is 0 (options such as flushInterval take 0 as "off");
  * any other number needs its unit, which is ambiguous without one.

@@ -4,11 +4,12 @@
  * trickles a byte at a time, each within it, hold the caller for ever;
  * twice, so that a body that simply stops is the idle timeout's, and says so.
  */
+import { timerMs } from '../units.js'
 
 /** Calls `expired(ms)` once the body has taken longer than twice `timeoutMs` (0: never); the cancel to call once it is read. */
 export function answerDeadline (timeoutMs: number, expired: (ms: number) => void): () => void {
   const ms = 2 * timeoutMs
   if (ms <= 0) return () => {}
-  const timer = setTimeout(() => { expired(ms) }, ms)
+  const timer = setTimeout(() => { expired(ms) }, timerMs(ms))
   return () => { clearTimeout(timer) }
 }

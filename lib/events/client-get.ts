@@ -48,6 +48,7 @@ import { isRetryable, KronosError, send, statusError, type KronosTarget } from '
 import { AnswerLines } from './answer-lines.js'
 import { describeAt } from '../json/json-scan.js'
 import { plural } from '../plural.js'
+import { timerMs } from '../units.js'
 
 export interface GetRequest {
   stream: string
@@ -288,7 +289,7 @@ export class KronosGetStream extends Readable {
         this.emit('retry', { ...event, delayMs: Math.max(event.delayMs, this.#retryAfterMs), yielded: this.#yielded })
       },
       // A server's Retry-After wins over a shorter backoff.
-      sleep: async (ms, signal) => { await sleepFor(Math.max(ms, this.#retryAfterMs), undefined, { signal }) }
+      sleep: async (ms, signal) => { await sleepFor(timerMs(Math.max(ms, this.#retryAfterMs)), undefined, { signal }) }
     })
   }
 

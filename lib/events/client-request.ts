@@ -17,6 +17,7 @@ import { parseEvent, type JsonValue } from './event-text.js'
 import { answerDeadline } from './answer-deadline.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
+import { timerMs } from '../units.js'
 
 /** Where requests go and how: shared by every call of one client. */
 export interface KronosTarget {
@@ -82,7 +83,7 @@ export function send (target: KronosTarget, method: 'GET' | 'POST', path: string
     }
     if (target.authorization !== undefined) headers.authorization = target.authorization
     const req = target.transport.request(url, { method, headers, agent: target.agent, signal })
-    req.setTimeout(target.timeoutMs, () => {
+    req.setTimeout(timerMs(target.timeoutMs), () => {
       req.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${method} ${target.shown}${path}: no answer for ${target.timeoutMs} ms`))
     })
     req.once('response', (res) => {
@@ -93,7 +94,7 @@ export function send (target: KronosTarget, method: 'GET' | 'POST', path: string
         return
       }
       // The idle timeout keeps watching the body: a stalled stream is a broken one.
-      res.setTimeout(target.timeoutMs, () => {
+      res.setTimeout(timerMs(target.timeoutMs), () => {
         res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${method} ${target.shown}${path}: the answer stalled for ${target.timeoutMs} ms`))
       })
       resolve(res)

@@ -16,7 +16,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { invalidOption } from '../errors.js'
 import { retry } from '../transfer/retry.js'
-import { oneOf, parseDuration, positiveCount } from '../units.js'
+import { oneOf, parseDuration, positiveCount, timerMs } from '../units.js'
 import { isEventId } from './event-id.js'
 import type { JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
@@ -159,7 +159,7 @@ export class KronosClient {
       maxDelay: this.#retry.maxDelay,
       retryable: isRetryable,
       onRetry: (event) => { retryAfterMs = (event.error as KronosError).retryAfterMs ?? 0 },
-      sleep: async (ms, signal) => { await sleepFor(Math.max(ms, retryAfterMs), undefined, { signal }) }
+      sleep: async (ms, signal) => { await sleepFor(timerMs(Math.max(ms, retryAfterMs)), undefined, { signal }) }
     })
   }
 }

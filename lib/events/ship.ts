@@ -53,6 +53,7 @@ import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
 import { Spill, type SpillFile, type SpillOrigin } from './ship-spill.js'
 import { plural } from '../plural.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
+import { timerMs } from '../units.js'
 
 export type { ShipItem, Library, ShipOptions, OverflowPolicy }
 
@@ -379,7 +380,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
       for (const batch of this.#batcher.due(Date.now())) this.#ready.push(batch)
       this.#pump()
       this.#schedule()
-    }, Math.max(0, due - Date.now()))
+    }, timerMs(Math.max(0, due - Date.now())))
     if (this.#exitFlush !== null) this.#timer.unref()
   }
 
@@ -447,7 +448,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
           this.#transfer.failed((error as PutError).status === undefined ? 'network' : (error as PutError).code === 'SHOEBOX_THROTTLED' ? 'throttled' : 'server')
           this.emit('retry', { namespace, stream, events, attempt, delayMs: Math.max(delayMs, retryAfterMs), error })
         },
-        sleep: async (ms, signal) => { await sleepFor(Math.max(ms, retryAfterMs), undefined, { signal }) }
+        sleep: async (ms, signal) => { await sleepFor(timerMs(Math.max(ms, retryAfterMs)), undefined, { signal }) }
       })
       this.#transfer.uploadedBytes(outcome.bytes)
       if (outcome.inserted === events) return { kind: 'acked', bytes: outcome.bytes }

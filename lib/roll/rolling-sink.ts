@@ -19,7 +19,7 @@ import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
-import { checkFlag, checkKnownOptions, oneOf, parseDuration, parseSize } from '../units.js'
+import { checkFlag, checkKnownOptions, MAX_TIMER_MS, oneOf, parseDuration, parseSize, timerMs } from '../units.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -309,7 +309,7 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     // Files sealed before (by a run that stopped or crashed) go first.
     await this.uploader?.resume()
     if (this.#flushInterval > 0) {
-      this.#flushTimer = setInterval(() => { this.#cut('timer') }, this.#flushInterval)
+      this.#flushTimer = setInterval(() => { this.#cut('timer') }, timerMs(this.#flushInterval))
       this.#flushTimer.unref()
     }
     this.#started = true
@@ -494,14 +494,19 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     const open = this.#plan.file
     if (open !== null) return open
     const file = this.#plan.fileAt(now)
-    if (file.deadline !== undefined) {
-      this.#ageTimer = setTimeout(() => {
-        this.#ageTimer = null
-        if (this.#plan.file === file) this.#cut('deadline')
-      }, Math.max(0, file.deadline - now))
-      this.#ageTimer.unref()
-    }
+    if (file.deadline !== undefined) this.#armAgeTimer(file, Math.max(0, file.deadline - now))
     return file
+  }
+
+  /** Seal `file` in `wait` ms if it is still open: in steps of MAX_TIMER_MS past a timer's limit (a roll age of 30d). */
+  #armAgeTimer (file: NonNullable<RollPlanner['file']>, wait: number): void {
+    this.#ageTimer = setTimeout(() => {
+      this.#ageTimer = null
+      if (this.#plan.file !== file) return
+      if (wait > MAX_TIMER_MS) this.#armAgeTimer(file, wait - MAX_TIMER_MS)
+      else this.#cut('deadline')
+    }, Math.min(wait, MAX_TIMER_MS))
+    this.#ageTimer.unref()
   }
 
   /** End the current flush block for `reason` (see CutReason) and queue it for the chain. */

@@ -31,7 +31,7 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { checkDecodeMode, checkFlag, parseDuration } from '../units.js'
+import { checkDecodeMode, checkFlag, parseDuration, timerMs } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
@@ -363,7 +363,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         const timer = setTimeout(() => {
           this.#wake = null
           resolve()
-        }, waiting && gate !== null ? gate.settle : this.#pollInterval)
+        }, timerMs(waiting && gate !== null ? gate.settle : this.#pollInterval))
         this.#wake = () => {
           clearTimeout(timer)
           resolve()

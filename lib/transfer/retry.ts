@@ -12,7 +12,7 @@
  * are injectable, so tests check every delay without waiting.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { parseDuration, positiveCount } from '../units.js'
+import { parseDuration, positiveCount, timerMs } from '../units.js'
 
 export interface RetryEvent {
   /** The error of the try that failed. */
@@ -49,7 +49,7 @@ export function backoffDelay (attempt: number, baseDelay: number, maxDelay: numb
 }
 
 async function defaultSleep (ms: number, signal: AbortSignal | undefined): Promise<void> {
-  await sleepFor(ms, undefined, { signal })
+  await sleepFor(timerMs(ms), undefined, { signal })
 }
 
 /**

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { invalidOption, type ShoeboxError } from '../../errors.js'
-import { oneOf, parseDuration, parseSize, positiveCount } from '../../units.js'
+import { MAX_TIMER_MS, oneOf, parseDuration, parseSize, positiveCount, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
@@ -141,9 +141,6 @@ const REFUSED_AT_START: readonly string[] = ['SHOEBOX_INVALID_OPTION', 'SHOEBOX_
 /** Kronos's flush size for streamed bodies. */
 const FLUSH_SIZE = 131072
 
-/** The longest setTimeout() (a longer one fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
 export async function serveEvents (options: ServeEventsOptions): Promise<EventServer> {
   const o = { ...options }
   const mode = o.mode ?? 'all'
@@ -232,7 +229,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
         // server open for ever: after the grace its connection is cut. A get
         // cut so resumes after its last @id; a put cut before its answer was
         // not acknowledged, and the shipper sends it again.
-        const cut = setTimeout(() => { server.closeAllConnections() }, closeGraceMs)
+        const cut = setTimeout(() => { server.closeAllConnections() }, timerMs(closeGraceMs))
         await closed
         clearTimeout(cut)
         await store.close()

@@ -45,6 +45,7 @@ import { deleteFromRun } from './run-delete.js'
 import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
+import { timerMs } from '../../units.js'
 
 /** 100 ns ticks per millisecond. */
 const TICKS_PER_MS = 10_000n
@@ -215,7 +216,7 @@ export class EventStore implements EventBackend {
     this.#requestPublish()
     await this.#published()
     if (this.#flushIntervalMs !== undefined && this.#flushIntervalMs > 0) {
-      this.#flushTimer = setInterval(() => { this.#flushTick() }, this.#flushIntervalMs)
+      this.#flushTimer = setInterval(() => { this.#flushTick() }, timerMs(this.#flushIntervalMs))
       this.#flushTimer.unref()
     }
     if (this.#retention !== undefined) {

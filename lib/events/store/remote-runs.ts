@@ -14,6 +14,7 @@ import { readLines, runSource } from './read-lines.js'
 import { readRunBlocks, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
 import { parsePublishedIndex, runKey, type PublishedIndex } from './published-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
+import { timerMs } from '../../units.js'
 
 interface RemoteRun {
   collector: string
@@ -42,7 +43,7 @@ export class RemoteRuns implements EventBackend {
   static async open (store: Store, pollMs: number, onError?: (err: Error) => void): Promise<RemoteRuns> {
     const remote = new RemoteRuns(store)
     await remote.refresh()
-    remote.#timer = setInterval(() => { void remote.#poll(pollMs, onError) }, pollMs)
+    remote.#timer = setInterval(() => { void remote.#poll(pollMs, onError) }, timerMs(pollMs))
     remote.#timer.unref()
     return remote
   }
