@@ -6,6 +6,7 @@
  * reached the disk, which is what size policies see with gzip on.
  */
 import zlib from 'node:zlib'
+import { invalidOption } from '../errors.js'
 import { isMonotone, type RollFile, type RollPolicy } from './policies.js'
 import { expandTemplate } from './template.js'
 
@@ -96,6 +97,12 @@ export class RollPlanner {
     this.#monotone = options.policy === undefined || isMonotone(options.policy)
   }
 
+  /** The policy's check(): true to seal (its throw refused as asked() says). */
+  #check (file: PlannedFile, now: number): boolean {
+    const policy = this.#policy as RollPolicy
+    return asked('check()', () => policy.check(file, now)) === true
+  }
+
   /** The file records go to now, if one is open. */
   get file (): PlannedFile | null {
     return this.#file
@@ -132,8 +139,9 @@ export class RollPlanner {
       deadline: undefined
     }
     this.#file = file
-    this.#policy?.start?.(file)
-    file.deadline = this.#policy?.deadline?.(file)
+    const policy = this.#policy
+    if (policy?.start !== undefined) asked('start()', () => { policy.start?.(file) })
+    if (policy?.deadline !== undefined) file.deadline = asked('deadline()', () => policy.deadline?.(file))
     return file
   }
 
@@ -163,6 +171,7 @@ export class RollPlanner {
 
   /** Count one record of `bytes` into the block and the file; a cut, if the policy or a full block asks for one. */
   add (file: PlannedFile, bytes: number, now: number): 'policy' | 'full-block' | null {
+    const { firstAt, lastAt, bytes: estimated } = file
     this.#blockBytes += bytes
     this.#blockRecords++
     if (file.records === 0) file.firstAt = now
@@ -170,7 +179,21 @@ export class RollPlanner {
     file.rawBytes += bytes
     file.lastAt = now
     file.bytes = this.#estimate(file)
-    if (this.#policy?.check(file, now) === true) return 'policy'
+    if (this.#policy !== undefined) {
+      try {
+        if (this.#check(file, now)) return 'policy'
+      } catch (err) {
+        // Refused (asked()): not counted, as it is not written.
+        file.records--
+        file.rawBytes -= bytes
+        file.firstAt = firstAt
+        file.lastAt = lastAt
+        file.bytes = estimated
+        this.#blockBytes -= bytes
+        this.#blockRecords--
+        throw err
+      }
+    }
     return this.#blockBytes >= this.#blockSize ? 'full-block' : null
   }
 
@@ -191,6 +214,8 @@ export class RollPlanner {
     if (!this.#monotone) {
       let prev = start
       for (let i = from; i < to; i++) {
+        // A policy that throws (asked()): the records before this one are counted, for the sink to write.
+        run.records = i - from
         const reason = this.add(file, ends[i] - prev, now)
         prev = ends[i]
         if (reason !== null) {
@@ -214,7 +239,7 @@ export class RollPlanner {
       file.firstAt = firstAt
       file.lastAt = now
       file.bytes = this.#estimate(file)
-      if (this.#policy?.check(file, now) === true) return 'policy'
+      if (this.#policy !== undefined && this.#check(file, now)) return 'policy'
       return this.#blockBytes + bytes >= this.#blockSize ? 'full-block' : null
     }
     let count = to - from
@@ -263,5 +288,21 @@ export class RollPlanner {
     this.#diskWritten += disk
     this.#ratio = this.#diskWritten / this.#rawWritten
     this.#ratioSeeded = true
+  }
+}
+
+/**
+ * A policy's function (a custom roll.policy's check(), start() or
+ * deadline()) that throws is refused as the option it came in, its message
+ * kept: it was an internal error with a stack trace. The sink fails as for a
+ * refused record, after the records before it are written.
+ */
+function asked<T> (what: string, call: () => T): T {
+  try {
+    return call()
+  } catch (err) {
+    const refused = invalidOption('roll.policy', `its ${what} threw: ${err instanceof Error ? err.message : String(err)}`)
+    refused.cause = err
+    throw refused
   }
 }

@@ -436,7 +436,16 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
       for (const part of parts) this.#raw.push(part)
       planner.seedRatio(parts.length === 1 ? parts[0] : Buffer.concat(this.#raw))
     }
-    const reason = planner.add(file, bytes, now)
+    let reason: CutReason | null
+    try {
+      reason = planner.add(file, bytes, now)
+    } catch (err) {
+      // A policy of the user's threw (planner.ts, asked()): this record is not written, as a refused one is not; those before it are.
+      const parts = this.#encoder.take()
+      const pending = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+      if (pending.length > bytes) this.#raw.push(pending.subarray(0, pending.length - bytes))
+      throw err
+    }
     if (reason !== null) this.#cut(reason)
   }
 
@@ -470,7 +479,16 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
       // One record at a time unless the planner batches (a user's policy; a ratio sample due).
       const batches = planner.batches
       if (!batches && planner.needsRatio(ends[i] - start)) planner.seedRatio(buf.subarray(segment, ends[i]))
-      planner.addRun(file, ends, i, batches ? over : i + 1, start, now, run)
+      try {
+        planner.addRun(file, ends, i, batches ? over : i + 1, start, now, run)
+      } catch (err) {
+        // A policy of the user's threw (planner.ts, asked()): the records before it are written, as a refused
+        // record's are. Its records are asked one at a time, and run.records counts those before the one that threw.
+        const taken = run.records
+        if (i + taken > 0 && ends[i + taken - 1] > segment) this.#raw.push(buf.subarray(segment, ends[i + taken - 1]))
+        this.#given += taken
+        throw err
+      }
       i += run.records
       this.#given += run.records
       start = ends[i - 1]
