@@ -75,6 +75,15 @@ function archive (from: number, to: number, gzip: false | 'one' | number = false
   return Buffer.concat(members)
 }
 
+/** What a read gave, with the names that differ between a bucket and its local mirror left out. */
+function shape (c: Collected): unknown {
+  return {
+    records: plain(c.records),
+    events: c.events.map((e) => ({ type: e.type, ...e.info, path: undefined, name: undefined, file: undefined })),
+    error: c.error instanceof CorruptArchiveError ? { reason: c.error.reason, offset: c.error.offset, code: c.error.code } : c.error
+  }
+}
+
 /** Comparable form of records: metadata, payload and (if any) the offset of the position. */
 function plain (records: ShoeboxRecord[]): Array<{ metadata: Record<string, string>, payload: string, offset?: number }> {
   return records.map((r) => ({
@@ -339,11 +348,6 @@ t.test('damage: strict and lenient behave as for the same files locally', async 
 
   const url = `s3://${s.s3.bucket}/d/*`
   const localPattern = path.join(s.mirror, 'd', '*')
-  const shape = (c: Collected): unknown => ({
-    records: plain(c.records),
-    events: c.events.map((e) => ({ type: e.type, ...e.info, path: undefined, name: undefined, file: undefined })),
-    error: c.error instanceof CorruptArchiveError ? { reason: c.error.reason, offset: c.error.offset, code: c.error.code } : c.error
-  })
 
   const lenientRemote = await read(url, { storeOptions: s.storeOptions, mode: 'lenient', positions: true })
   const lenientLocal = await read(localPattern, { mode: 'lenient', positions: true })
@@ -417,11 +421,6 @@ t.test('zstd objects: from a record in frame 2 of 3, a fetch by positions, a bro
   await s.put('z/a-1.shoebox.zst', damaged)
   const whole = s.s3.object('z/a-2.shoebox.zst') as Buffer
   await s.put('z/a-2.shoebox.zst', whole.subarray(0, Math.floor(whole.length * 0.6)))
-  const shape = (c: Collected): unknown => ({
-    records: plain(c.records),
-    events: c.events.map((e) => ({ type: e.type, ...e.info, path: undefined, name: undefined, file: undefined })),
-    error: c.error instanceof CorruptArchiveError ? { reason: c.error.reason, offset: c.error.offset, code: c.error.code } : c.error
-  })
   const lenientRemote = await read(url, { storeOptions: s.storeOptions, mode: 'lenient', positions: true })
   const lenientLocal = await read(localPattern, { mode: 'lenient', positions: true })
   t.equal(lenientRemote.error, undefined)
