@@ -13,7 +13,8 @@
  *   not). A file that is not UTF-8 is unreadable
  *   (decoded, its bad bytes would be U+FFFD: values changed without a word).
  * - jsonArraySource(file): a big file holding a top-level array, streamed in
- *   constant memory with stream-json (imported on first use).
+ *   constant memory with stream-json (imported on first use); a file that is
+ *   not UTF-8 is refused (SHOEBOX_INVALID_JSON naming the byte).
  * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2; a
  *   line that is not UTF-8 is unreadable (ndjson/utf8-line-check.ts).
  * - archiveMetadataSource(pattern): the metadata of the records of shoebox
@@ -39,7 +40,7 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
-import { firstBadUtf8Byte } from './utf8-bytes.js'
+import { firstBadUtf8Byte, Utf8StreamCheck } from './utf8-bytes.js'
 import { parseJsonExact } from './json-exact.js'
 import { keyDict } from '../key-dict.js'
 
@@ -183,7 +184,7 @@ export function jsonArraySource (file: string): Readable {
   async function * items (): AsyncGenerator<object> {
     const { default: parserStream } = await import('stream-json')
     const assemble = arrayAssembler(file)
-    const done = pipeline(createReadStream(file), parserStream({ packValues: true, streamValues: false }), assemble)
+    const done = pipeline(createReadStream(file), utf8Checked(file), parserStream({ packValues: true, streamValues: false }), assemble)
     done.catch(() => {}) // its failure reaches the loop below through `assemble`
     try {
       for await (const item of assemble) yield item as object
@@ -195,6 +196,29 @@ export function jsonArraySource (file: string): Readable {
     }
   }
   return Readable.from(items(), { objectMode: true, highWaterMark: 16 })
+}
+
+/**
+ * The bytes of `file` passed on once checked: stream-json decodes bytes that
+ * are not UTF-8 to U+FFFD without a word, and the values would be stored
+ * changed. Which element holds the byte is not known to the bytes, so the
+ * file is refused (as one that does not parse), naming the byte.
+ */
+function utf8Checked (file: string): Transform {
+  const utf8 = new Utf8StreamCheck()
+  const notUtf8 = (offset: number): ShoeboxError => new ShoeboxError('SHOEBOX_INVALID_JSON',
+    `${file}: byte ${offset} is not valid UTF-8 (written in another encoding?); decoded, its values would be stored changed`)
+  return new Transform({
+    transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      const bad = utf8.check(chunk)
+      if (bad < 0) callback(null, chunk)
+      else callback(notUtf8(bad))
+    },
+    flush (callback: TransformCallback) {
+      const bad = utf8.end()
+      callback(bad < 0 ? null : notUtf8(bad))
+    }
+  })
 }
 
 /** stream-json tokens (packed values) -> the top-level array's elements. */
