@@ -21,7 +21,8 @@
  *   archives (archiveSource), origin = archive file and record number.
  * - fileStatSource(root): mmmeta's --no-meta, one record per file (any name)
  *   under root, its path not containing `_mmmeta`: name, path, size, times
- *   and the SHA-1 of its content.
+ *   and the SHA-1 of its content; a symbolic link to nothing is
+ *   unreadable, as for jsonFilesSource.
  *
  * Numbers keep their digits throughout (json-exact.ts, NumberText).
  */
@@ -102,6 +103,16 @@ async function isDirectory (file: string | Buffer): Promise<boolean> {
   return (await fs.stat(file).catch(() => null))?.isDirectory() === true
 }
 
+/**
+ * After ENOENT on a walked file: a symbolic link to nothing is reported
+ * (the user's to mend; os.walk lists it among the files, as mmmeta reads them),
+ * null for a file removed while walking (nothing to read).
+ */
+async function danglingLink (file: string, opens: string | Buffer): Promise<UnreadableMetadata | null> {
+  const isLink = (await fs.lstat(opens).catch(() => null))?.isSymbolicLink() === true
+  return isLink ? new UnreadableMetadata({ file }, 'a symbolic link to no file') : null
+}
+
 /** One object per `*.json` file under `root` (see above). */
 export function jsonFilesSource (root: string): Readable {
   async function * objects (): AsyncGenerator<object> {
@@ -110,12 +121,10 @@ export function jsonFilesSource (root: string): Readable {
       try {
         bytes = await fs.readFile(opens)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          // removed while walking: nothing to read; a link to nothing is the user's to mend
-          if ((await fs.lstat(opens).catch(() => null))?.isSymbolicLink() === true) yield new UnreadableMetadata({ file }, 'a symbolic link to no file')
-          continue
-        }
-        throw ioError(err, 'cannot read', file)
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, 'cannot read', file)
+        const dangling = await danglingLink(file, opens)
+        if (dangling !== null) yield dangling
+        continue
       }
       // Decoded, bytes that are not UTF-8 would be U+FFFD: the values changed without a word.
       if (!isUtf8(bytes)) {
@@ -347,8 +356,10 @@ export function fileStatSource (root: string): Readable {
         stat = await fs.stat(file, { bigint: true }) // ns: microseconds without float rounding
         hash = await sha1Of(file)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed while walking
-        throw ioError(err, 'cannot read', file)
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, 'cannot read', file)
+        const dangling = await danglingLink(file, opens)
+        if (dangling !== null) yield dangling
+        continue
       }
       const name = path.relative(path.resolve(root), file).split(path.sep).join('/')
       yield withOrigin({

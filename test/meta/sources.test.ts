@@ -248,4 +248,11 @@ t.test('fileStatSource (--no-meta): every file but _mmmeta, with size, UTC times
     { unreadable: { file: path.join(root, 'd\uFFFD/e.pdf') }, reason }
   ])
   t.equal(more.length, 4, 'a.json and sub/b.pdf as before')
+  // a link to nothing is reported as --no-meta's *.json sibling reports it, not passed over without a word
+  fs.symlinkSync('nowhere.pdf', path.join(root, 'f.pdf'))
+  const linked = describe(await collect(fileStatSource(root)))
+  t.same(linked.filter((i) => typeof i === 'object' && i !== null && 'unreadable' in i && (i.unreadable as { file: string }).file.endsWith('f.pdf')), [
+    { unreadable: { file: path.join(root, 'f.pdf') }, reason: 'a symbolic link to no file' }
+  ])
+  t.equal(linked.length, 5, 'the four before, and the link')
 })
