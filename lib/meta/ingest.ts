@@ -40,6 +40,7 @@ import { keyDict } from '../key-dict.js'
 import { checkKeyCount } from './key-limit.js'
 import { MetaStore } from './kv-store.js'
 import { checkFlag } from '../units.js'
+import { asciiLower } from './state-db.js'
 
 export interface InvalidMetadata extends MetaOrigin {
   uid?: string
@@ -91,6 +92,9 @@ export class MetaIngest extends Writable {
   #processed = 0
   #result: MetaIngestResult | undefined
   readonly #counts = { added: 0, updated: 0, deleted: 0, skipped: 0, invalid: 0 }
+  /** Every key spelling the meta db holds (replayed, or kept in this run), and each one's case folding's first spelling. */
+  readonly #spellings = new Set<string>()
+  readonly #firstSpelling = new Map<string, string>()
 
   constructor (base: string, options: MetaIngestOptions = {}) {
     // Checked before super(): the stream's _construct would otherwise still run, on a half-made object, and fail
@@ -134,12 +138,14 @@ export class MetaIngest extends Writable {
     this.#previous = await listHistoryFiles(this.base)
     // the replayed history lives in a scratch SQLite file, not in memory (ingest-scratch.ts)
     const files = this.#options.replace === true ? [] : replaySet(this.#previous)
+    this.#rememberKeys([this.#config.unique])
     if (files.length === 0 && this.#options.replace !== true) {
       // nothing to replay or diff against: every row is new (fresh-scratch.ts)
       this.#fresh = await FreshScratch.open(this.base, this.#config.unique)
       return
     }
     this.#scratch = await IngestScratch.open(this.base, this.#config.unique, files, { onProblem: (p: HistoryProblem) => this.emit('history-problem', p) })
+    this.#rememberKeys(this.#scratch.table.columns())
   }
 
   override _write (object: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -206,12 +212,42 @@ export class MetaIngest extends Writable {
       this.#invalid(object, `the unique key '${config.unique}' holds a line break`, uid)
       return undefined
     }
+    const clash = this.#caseClash(row)
+    if (clash !== undefined) {
+      // SQLite takes the two as one column: every later update of the metadir would refuse the meta db
+      // (mmmeta's dataset matches column names regardless of case, and stored the value under the first)
+      this.#invalid(object, `the keys ${JSON.stringify(clash[0])} and ${JSON.stringify(clash[1])} differ only in case, which the state db takes as one column (the first is kept)`, uid)
+      return undefined
+    }
+    this.#rememberKeys(Object.keys(row))
     if (this.#options.ensureFiles === true) {
       const name = row[config.fileName] as string
       return this.#originalExists(name).then((exists) => this.#upsert(uid, row, exists ? null : 'original-missing'))
     }
     this.#upsert(uid, row, null)
     return undefined
+  }
+
+  /** The first key of `row` that differs only in ASCII case from one known (or one before it in `row`): [known, its]. */
+  #caseClash (row: MetaRow): [string, string] | undefined {
+    let within: Map<string, string> | undefined
+    for (const key of Object.keys(row)) {
+      if (this.#spellings.has(key)) continue // a spelling known is its folding's first
+      const folded = asciiLower(key)
+      const other = this.#firstSpelling.get(folded) ?? within?.get(folded)
+      if (other !== undefined) return [other, key]
+      ;(within ??= new Map()).set(folded, key)
+    }
+    return undefined
+  }
+
+  #rememberKeys (keys: Iterable<string>): void {
+    for (const key of keys) {
+      if (this.#spellings.has(key)) continue
+      this.#spellings.add(key)
+      const folded = asciiLower(key)
+      if (!this.#firstSpelling.has(folded)) this.#firstSpelling.set(folded, key)
+    }
   }
 
   async #originalExists (name: string): Promise<boolean> {

@@ -13,14 +13,16 @@
  *   not). A file that is not UTF-8 is unreadable
  *   (decoded, its bad bytes would be U+FFFD: values changed without a word).
  * - jsonArraySource(file): a big file holding a top-level array, streamed in
- *   constant memory with stream-json (imported on first use).
+ *   constant memory with stream-json (imported on first use); a file that is
+ *   not UTF-8 is refused (SHOEBOX_INVALID_JSON naming the byte).
  * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2; a
  *   line that is not UTF-8 is unreadable (ndjson/utf8-line-check.ts).
  * - archiveMetadataSource(pattern): the metadata of the records of shoebox
  *   archives (archiveSource), origin = archive file and record number.
  * - fileStatSource(root): mmmeta's --no-meta, one record per file (any name)
  *   under root, its path not containing `_mmmeta`: name, path, size, times
- *   and the SHA-1 of its content.
+ *   and the SHA-1 of its content; a symbolic link to nothing is
+ *   unreadable, as for jsonFilesSource.
  *
  * Numbers keep their digits throughout (json-exact.ts, NumberText).
  */
@@ -39,7 +41,7 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
-import { firstBadUtf8Byte } from './utf8-bytes.js'
+import { firstBadUtf8Byte, Utf8StreamCheck } from './utf8-bytes.js'
 import { parseJsonExact } from './json-exact.js'
 import { keyDict } from '../key-dict.js'
 
@@ -101,6 +103,16 @@ async function isDirectory (file: string | Buffer): Promise<boolean> {
   return (await fs.stat(file).catch(() => null))?.isDirectory() === true
 }
 
+/**
+ * After ENOENT on a walked file: a symbolic link to nothing is reported
+ * (the user's to mend; os.walk lists it among the files, as mmmeta reads them),
+ * null for a file removed while walking (nothing to read).
+ */
+async function danglingLink (file: string, opens: string | Buffer): Promise<UnreadableMetadata | null> {
+  const isLink = (await fs.lstat(opens).catch(() => null))?.isSymbolicLink() === true
+  return isLink ? new UnreadableMetadata({ file }, 'a symbolic link to no file') : null
+}
+
 /** One object per `*.json` file under `root` (see above). */
 export function jsonFilesSource (root: string): Readable {
   async function * objects (): AsyncGenerator<object> {
@@ -109,12 +121,10 @@ export function jsonFilesSource (root: string): Readable {
       try {
         bytes = await fs.readFile(opens)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          // removed while walking: nothing to read; a link to nothing is the user's to mend
-          if ((await fs.lstat(opens).catch(() => null))?.isSymbolicLink() === true) yield new UnreadableMetadata({ file }, 'a symbolic link to no file')
-          continue
-        }
-        throw ioError(err, 'cannot read', file)
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, 'cannot read', file)
+        const dangling = await danglingLink(file, opens)
+        if (dangling !== null) yield dangling
+        continue
       }
       // Decoded, bytes that are not UTF-8 would be U+FFFD: the values changed without a word.
       if (!isUtf8(bytes)) {
@@ -183,7 +193,7 @@ export function jsonArraySource (file: string): Readable {
   async function * items (): AsyncGenerator<object> {
     const { default: parserStream } = await import('stream-json')
     const assemble = arrayAssembler(file)
-    const done = pipeline(createReadStream(file), parserStream({ packValues: true, streamValues: false }), assemble)
+    const done = pipeline(createReadStream(file), utf8Checked(file), parserStream({ packValues: true, streamValues: false }), assemble)
     done.catch(() => {}) // its failure reaches the loop below through `assemble`
     try {
       for await (const item of assemble) yield item as object
@@ -195,6 +205,29 @@ export function jsonArraySource (file: string): Readable {
     }
   }
   return Readable.from(items(), { objectMode: true, highWaterMark: 16 })
+}
+
+/**
+ * The bytes of `file` passed on once checked: stream-json decodes bytes that
+ * are not UTF-8 to U+FFFD without a word, and the values would be stored
+ * changed. Which element holds the byte is not known to the bytes, so the
+ * file is refused (as one that does not parse), naming the byte.
+ */
+function utf8Checked (file: string): Transform {
+  const utf8 = new Utf8StreamCheck()
+  const notUtf8 = (offset: number): ShoeboxError => new ShoeboxError('SHOEBOX_INVALID_JSON',
+    `${file}: byte ${offset} is not valid UTF-8 (written in another encoding?); decoded, its values would be stored changed`)
+  return new Transform({
+    transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      const bad = utf8.check(chunk)
+      if (bad < 0) callback(null, chunk)
+      else callback(notUtf8(bad))
+    },
+    flush (callback: TransformCallback) {
+      const bad = utf8.end()
+      callback(bad < 0 ? null : notUtf8(bad))
+    }
+  })
 }
 
 /** stream-json tokens (packed values) -> the top-level array's elements. */
@@ -323,8 +356,10 @@ export function fileStatSource (root: string): Readable {
         stat = await fs.stat(file, { bigint: true }) // ns: microseconds without float rounding
         hash = await sha1Of(file)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed while walking
-        throw ioError(err, 'cannot read', file)
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, 'cannot read', file)
+        const dangling = await danglingLink(file, opens)
+        if (dangling !== null) yield dangling
+        continue
       }
       const name = path.relative(path.resolve(root), file).split(path.sep).join('/')
       yield withOrigin({

@@ -65,7 +65,7 @@ export const TABLE = 'files'
 const TYPES_TABLE = '_shoebox_columns'
 
 /** SQLite's case folding of names: ASCII letters only. */
-function asciiLower (name: string): string {
+export function asciiLower (name: string): string {
   return name.replace(/[A-Z]/g, (c) => c.toLowerCase())
 }
 

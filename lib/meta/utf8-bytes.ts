@@ -1,5 +1,5 @@
 /**
- * Bytes that must be UTF-8 (metadata files, history CSVs), checked before
+ * Bytes that must be UTF-8 (metadata files, JSON arrays, history CSVs), checked before
  * they are decoded: a decoder turns each bad byte into U+FFFD without a
  * word, and the value would be stored changed (a Latin-1 'café' as
  * 'caf\uFFFD'). The checks are native (isUtf8); only a failure is looked at

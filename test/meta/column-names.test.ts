@@ -3,13 +3,19 @@
  * only in ASCII case (SQLite takes them as one column) and names holding a
  * NUL. update refuses them with one SHOEBOX_META_SCHEMA error naming the
  * keys, the state db unchanged; it failed with SQLite's raw "duplicate
- * column name: a" or "unrecognized token", naming nothing.
+ * column name: a" or "unrecognized token", naming nothing. generate
+ * reports an object bringing a case-colliding key as invalid (the first
+ * spelling seen kept), so the meta db it writes is one update can take.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import t, { type Test } from 'tap'
+import { metaIngest, type InvalidMetadata } from '../../lib/meta/ingest.js'
 import { metadir } from '../../lib/meta/metadir.js'
+import { withOrigin } from '../../lib/meta/origin.js'
 import { expectCode } from '../helpers.js'
 
 const FIRST = 'content_hash,Title,__meta_added,__meta_last_updated\r\n' +
@@ -57,4 +63,36 @@ t.test('update: a key holding a NUL is refused, naming it', async (t) => {
   t.teardown(async () => { await md.close() })
   const err = await expectCode(t, md.update(), 'SHOEBOX_META_SCHEMA', 'a NUL key')
   t.match(err?.message, /^key "n\\u0000l" holds a NUL character, which no SQLite column name can; the state db .* is unchanged/)
+})
+
+t.test('generate: a key differing only in case from one seen before is an invalid object, the first spelling kept', async (t) => {
+  const dir = t.testdir({})
+  const generate = async (objects: object[]): Promise<InvalidMetadata[]> => {
+    const invalid: InvalidMetadata[] = []
+    const sink = metaIngest(dir, { fsync: false })
+    sink.on('invalid', (info: InvalidMetadata) => invalid.push(info))
+    await pipeline(Readable.from(objects, { objectMode: true }), sink)
+    return invalid
+  }
+  const reason = (first: string, second: string): string =>
+    `the keys "${first}" and "${second}" differ only in case, which the state db takes as one column (the first is kept)`
+  t.same(await generate([
+    withOrigin({ content_hash: 'a1', Title: 'One' }, { file: 'a.ndjson', line: 1 }),
+    withOrigin({ content_hash: 'b2', title: 'two' }, { file: 'a.ndjson', line: 2 }),
+    withOrigin({ content_hash: 'c3', k: '1', K: '2' }, { file: 'c.json' }),
+    withOrigin({ content_hash: 'd4', Title: 'Four', k: '4' }, { file: 'd.json' })
+  ]), [
+    { file: 'a.ndjson', line: 2, uid: 'b2', reason: reason('Title', 'title') },
+    { file: 'c.json', uid: 'c3', reason: reason('k', 'K') }
+  ])
+  // the next run knows the spellings from the history it replays
+  t.same(await generate([
+    withOrigin({ content_hash: 'e5', TITLE: 'five' }, { file: 'e.json' }),
+    withOrigin({ content_hash: 'a1', Title: 'Uno' }, { file: 'a.json' })
+  ]), [{ file: 'e.json', uid: 'e5', reason: reason('Title', 'TITLE') }])
+  // and update takes the meta db generate wrote
+  const md = await metadir(dir)
+  t.teardown(async () => { await md.close() })
+  t.match(await md.update(), { added: 2 })
+  t.same(stateRows(dir), [{ content_hash: 'a1', Title: 'Uno' }, { content_hash: 'd4', Title: 'Four' }])
 })

@@ -172,6 +172,22 @@ t.test('jsonArraySource: elements of a top-level array, exact, in constant memor
   await t.rejects(collect(jsonArraySource(path.join(dir, 'none.json'))), { code: 'SHOEBOX_IO' })
 })
 
+t.test('jsonArraySource: a file that is not UTF-8 is refused naming the byte, not read with U+FFFD', async (t) => {
+  const dir = tmp(t)
+  // a UTF-8 'é' split by the first read chunk's edge (64 KiB) is read whole; the Latin-1 'café' after it is refused
+  const start = '[{"content_hash":"a","pad":"'
+  const head = start + 'x'.repeat(65536 - start.length - 1) + 'é"},\n{"content_hash":"b","t":"caf'
+  const file = path.join(dir, 'latin1.json')
+  fs.writeFileSync(file, Buffer.concat([Buffer.from(head), Buffer.from([0xe9]), Buffer.from('"}]')]))
+  const err = await expectCode(t, collect(jsonArraySource(file)), 'SHOEBOX_INVALID_JSON', 'refused')
+  t.match(err?.message, `${file}: byte ${Buffer.byteLength(head)} is not valid UTF-8`)
+  // cut short inside a character at the end
+  const cut = path.join(dir, 'cut.json')
+  fs.writeFileSync(cut, Buffer.concat([Buffer.from('[{"content_hash":"a"}]'), Buffer.from([0xc3])]))
+  const short = await expectCode(t, collect(jsonArraySource(cut)), 'SHOEBOX_INVALID_JSON', 'ends inside a character')
+  t.match(short?.message, `${cut}: byte 22 is not valid UTF-8`)
+})
+
 t.test('archiveMetadataSource: record metadata with archive and record number', async (t) => {
   const dir = tmp(t)
   const file = path.join(dir, 'a.sbx')
@@ -232,4 +248,11 @@ t.test('fileStatSource (--no-meta): every file but _mmmeta, with size, UTC times
     { unreadable: { file: path.join(root, 'd\uFFFD/e.pdf') }, reason }
   ])
   t.equal(more.length, 4, 'a.json and sub/b.pdf as before')
+  // a link to nothing is reported as --no-meta's *.json sibling reports it, not passed over without a word
+  fs.symlinkSync('nowhere.pdf', path.join(root, 'f.pdf'))
+  const linked = describe(await collect(fileStatSource(root)))
+  t.same(linked.filter((i) => typeof i === 'object' && i !== null && 'unreadable' in i && (i.unreadable as { file: string }).file.endsWith('f.pdf')), [
+    { unreadable: { file: path.join(root, 'f.pdf') }, reason: 'a symbolic link to no file' }
+  ])
+  t.equal(linked.length, 5, 'the four before, and the link')
 })
