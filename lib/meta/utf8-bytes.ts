@@ -5,7 +5,7 @@
  * 'caf\uFFFD'). The checks are native (isUtf8); only a failure is looked at
  * byte by byte, to name where.
  */
-import { isUtf8 } from 'node:buffer'
+import { BEFORE_CHUNK, Utf8Chunks } from '../events/utf8-chunks.js'
 
 /** The offset of the first byte of `bytes` (not valid UTF-8) that does not decode. */
 export function firstBadUtf8Byte (bytes: Buffer): number {
@@ -25,38 +25,26 @@ export function firstBadUtf8Byte (bytes: Buffer): number {
 
 /**
  * Chunks of a stream checked as they come: a character split between two
- * chunks is checked whole. check() returns -1, or the offset in the stream
- * of the first byte that is not UTF-8; end() the same for a stream that
- * ends inside a character.
+ * chunks is checked whole (events/utf8-chunks.ts, which this counts stream
+ * offsets over). check() returns -1, or the offset in the stream of the
+ * first byte that is not UTF-8; end() the same for a stream that ends
+ * inside a character.
  */
 export class Utf8StreamCheck {
-  /** The bytes of a character the last chunk began. */
-  #carry: Buffer = Buffer.alloc(0)
-  /** The stream offset of #carry's first byte. */
+  readonly #chunks = new Utf8Chunks()
+  /** Bytes checked so far. */
   #offset = 0
 
   check (chunk: Buffer): number {
-    const bytes = this.#carry.length > 0 ? Buffer.concat([this.#carry, chunk]) : chunk
-    const cut = wholeCharactersEnd(bytes)
-    const whole = bytes.subarray(0, cut)
-    if (!isUtf8(whole)) return this.#offset + firstBadUtf8Byte(whole)
-    this.#carry = Buffer.from(bytes.subarray(cut))
-    this.#offset += cut
+    const bad = this.#chunks.check(chunk)
+    // A sequence begun in an earlier chunk: it starts with the bytes carried from there.
+    if (bad === BEFORE_CHUNK) return this.#offset - this.#chunks.carried.length
+    if (bad !== -1) return this.#offset + bad
+    this.#offset += chunk.length
     return -1
   }
 
   end (): number {
-    return this.#carry.length > 0 ? this.#offset : -1
+    return this.#chunks.unfinished() ? this.#offset - this.#chunks.carried.length : -1
   }
-}
-
-/** Where the last character of `bytes` begins when it is cut short (its lead byte wants more), else the length. */
-function wholeCharactersEnd (bytes: Buffer): number {
-  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 4); i--) {
-    const b = bytes[i]
-    if ((b & 0xc0) === 0x80) continue // a continuation byte: the lead is further back
-    const wants = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
-    return bytes.length - i < wants ? i : bytes.length
-  }
-  return bytes.length
 }
