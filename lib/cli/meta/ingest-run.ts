@@ -4,7 +4,6 @@
  * item and a progress line on a terminal, then print the counts (text, or
  * one JSON object) and fail after the valid items were written when asked to.
  */
-import { once } from 'node:events'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../../errors.js'
@@ -43,12 +42,22 @@ export async function runIngest (io: Io, source: Readable, sink: MetaIngest, opt
   })
   sink.on('wait', (holder: { pid: number }) => io.stderr.write(`waiting for another publisher (pid ${holder.pid})\n`))
   const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${sink.processed} ${options.progress}`) }, 1000) : null
+  // Whether the input failed first (then the sink never came to write its diff file), or the sink did.
+  let inputFailed = false
+  let sinkFailed = false
+  source.once('error', () => { inputFailed ||= !sinkFailed })
+  sink.once('error', () => { sinkFailed = true })
   try {
     await pipeline(source, sink)
   } catch (err) {
     // pipeline() rejects as soon as the source fails, while the sink may still be starting (its
     // directories, the publisher lock): the command ends once the sink has closed, lock released.
-    if (!sink.closed) await once(sink, 'close')
+    // (Not once(sink, 'close'): it rejects at the sink's 'error', which comes first.)
+    if (!sink.closed) await new Promise<void>((resolve) => { sink.once('close', () => { resolve() }) })
+    // The input failed, so the sink wrote no diff file: say so (the invalid items' lines above were not written either).
+    if (err instanceof ShoeboxError && inputFailed && sink.result === undefined) {
+      err.message += "; nothing written, the meta db is as it was"
+    }
     throw err
   } finally {
     if (progress !== null) {
