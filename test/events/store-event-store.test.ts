@@ -16,6 +16,7 @@ import { FileStore } from '../../lib/store/file-store.js'
 import type { PutOptions, PutResult } from '../../lib/store/store.js'
 import { compareKeys, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
 import { escapeRegExp, mulberry32 } from '../helpers.js'
+import { eventually } from './conformance-kit.js'
 
 function event (time: bigint, extra = ''): StoredEvent {
   const id = randomBytes(16)
@@ -367,6 +368,33 @@ t.test('while flushes fail, the events held stay within 2.5 memtables: a put pas
   const reopened = await EventStore.open({ dir, memtableSize })
   t.same(keys(await all(reopened.read('kronos', 's', everything))), keys(sorted()), 'after a restart too')
   await reopened.close()
+})
+
+t.test("a collector's flush timer tries a failed flush again with no new put: once the disk has room, the held events reach runs and the published index", async (t) => {
+  const dir = path.join(t.testdir(), 'data')
+  const shared = path.join(path.dirname(dir), 'shared')
+  const runs = path.join(dir, 'runs')
+  const store = await EventStore.open({ dir, memtableSize: 1024 * 1024, flushIntervalMs: 20, publisher: new RunPublisher(new FileStore(shared), 'c', runs, { instance: 'i' }) })
+  // The runs directory replaced by a file: every flush fails (ENOTDIR) after its log rotation, which froze the memtable.
+  fs.rmSync(runs, { recursive: true })
+  fs.writeFileSync(runs, 'not a directory')
+  const { put, putTen } = tenAtATime(store, 'i')
+  await putTen()
+  const held = (): boolean => store.stats().frozenBytes > 0 && store.stats().memtableBytes === 0
+  t.ok(await eventually(() => store.lastError !== undefined && held(), 10_000), `a tick's flush failed: ${String(store.lastError)}`)
+  t.ok(held(), 'its events are held in a frozen table; the memtable is empty')
+  fs.rmSync(runs)
+  fs.mkdirSync(runs)
+  // Before, a tick with an empty memtable did nothing: the frozen table stayed in memory (and the log) until the next put.
+  t.ok(await eventually(() => store.stats().flushes > 0, 10_000), 'a tick flushed the held table, with no put')
+  t.equal(store.stats().frozenBytes, 0, 'nothing held in memory')
+  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { runs: Array<{ file: string }> }
+  t.ok(index.runs.length > 0 && index.runs.every((r) => fs.existsSync(path.join(runs, r.file))), 'the index names the runs written')
+  const published = (): string[] => (JSON.parse(fs.readFileSync(path.join(shared, 'index', 'c.json'), 'utf8')) as { runs: Array<{ file: string }> }).runs.map((r) => r.file)
+  t.ok(await eventually(() => published().length > 0, 10_000), 'and they are published')
+  t.same(published(), index.runs.map((r) => r.file), 'the published index names the same runs')
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(put), 'every event readable, from the runs')
+  await store.close()
 })
 
 t.test('while flushes fail, the puts refused past 2.5 memtables try the flush at most once a second between them, not once each; the first put after room is made is taken', async (t) => {

@@ -110,7 +110,7 @@ export interface EventStoreOptions {
   fsync?: boolean
   /** Compress run files (one gzip member per block). Default false. */
   gzip?: boolean
-  /** Flush the memtable at least this often, in ms (a collector's events reach the shared store). Default: only by size. */
+  /** Flush the memtable at least this often, in ms (a collector's events reach the shared store), and try a failed flush again as often (at most once a second). Default: only by size. */
   flushIntervalMs?: number
   /** Upload runs and the index after every change of runs (a collector on a shared store). */
   publisher?: RunPublisher
@@ -784,14 +784,16 @@ export class EventStore implements EventBackend {
   }
 
   /**
-   * Every flush interval: flush what the memtable holds (which publishes; not
-   * while the pause after a failed flush runs), or else publish again after a
-   * failed publish (unless one runs). Without the second, runs flushed while
-   * the shared store was down stayed local (and invisible to readers) until
-   * the next put, or for ever if the puts had stopped.
+   * Every flush interval: flush what the memtable and the frozen tables a
+   * failed flush left hold (which publishes; not while the pause after the
+   * failure runs), or else publish again after a failed publish (unless one
+   * runs). Without the second, runs flushed while the shared store was down
+   * stayed local (and invisible to readers) until the next put, or for ever
+   * if the puts had stopped; without the frozen tables, so did the events of
+   * a failed flush once the disk had room again, in memory and the log.
    */
   #flushTick (): void {
-    if (!this.#memtable.empty) {
+    if (!this.#memtable.empty || this.#frozen.length > 0) {
       if (this.#flushDue()) this.#scheduleFlush()
     } else if (this.#publishFailed && this.#publishing === undefined) {
       this.#requestPublish()
@@ -806,7 +808,7 @@ export class EventStore implements EventBackend {
     }).then((failure) => {
       this.#flushing = undefined
       // The table that filled while this flush ran is next, without waiting for another put;
-      // after a failure, a put (a full table, or past MAX_HELD) or a flush tick of a non-empty table tries again once FLUSH_RETRY_PAUSE_MS is over (no loop of failing flushes).
+      // after a failure, a put (a full table, or past MAX_HELD) or a flush tick tries again once FLUSH_RETRY_PAUSE_MS is over (no loop of failing flushes).
       if (failure === undefined && this.#memtableFull() && !this.#closing) this.#scheduleFlush()
       return failure
     })
