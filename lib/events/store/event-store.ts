@@ -163,8 +163,9 @@ export class EventStore implements EventBackend {
   #flushing: Promise<Error | undefined> | undefined
   /** The last flush failed (none succeeded since): puts are held to MAX_HELD (#roomToHold). */
   #flushFailed = false
-  /** When (Date.now()) the last flush failed: the next attempt waits FLUSH_RETRY_PAUSE_MS from then. */
+  /** When (Date.now()) the last flush failed, and why: the next attempt waits FLUSH_RETRY_PAUSE_MS from then. */
   #flushFailedAt = 0
+  #flushFailure: Error | undefined
   /** The attempt puts past MAX_HELD wait for while the pause after a failed flush runs (#flushAgain). */
   #flushRetry: Promise<Error | undefined> | undefined
   #closing = false
@@ -290,7 +291,7 @@ export class EventStore implements EventBackend {
       this.#memtable = table
       this.#replayFlushFailed = true
       // And puts past MAX_HELD are refused until a flush succeeds: the replay may already hold more.
-      this.#flushFailedNow()
+      this.#flushFailedNow(err as Error)
       this.#failed(new ShoeboxError(err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO',
         `${(err as Error).message}; the replay of the write-ahead log goes on in memory (its events stay in the log, flushed with the next)`, { cause: err }))
       return
@@ -355,13 +356,18 @@ export class EventStore implements EventBackend {
    */
   async #flushAgain (): Promise<Error | undefined> {
     if (this.#flushing !== undefined) return await this.#flushing
+    // A flush succeeded meanwhile (a flush tick's): nothing to try again.
+    if (!this.#flushFailed) return undefined
     const pause = this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS - Date.now()
-    if (pause <= 0 || !this.#flushFailed) {
+    if (pause <= 0) {
       this.#scheduleFlush()
       return await this.#flushing
     }
+    const failedAt = this.#flushFailedAt
     this.#flushRetry ??= sleepFor(pause).then(async () => {
       this.#flushRetry = undefined
+      // An attempt made meanwhile (a flush tick) that failed is the one waited for, not a reason to wait again.
+      if (this.#flushing === undefined && this.#flushFailed && this.#flushFailedAt !== failedAt) return this.#flushFailure
       return await this.#flushAgain()
     })
     return await this.#flushRetry
@@ -372,8 +378,9 @@ export class EventStore implements EventBackend {
     return !this.#flushFailed || Date.now() >= this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS
   }
 
-  #flushFailedNow (): void {
+  #flushFailedNow (err: Error): void {
     this.#flushFailed = true
+    this.#flushFailure = err
     this.#flushFailedAt = Date.now()
     this.#stats.failedFlushes++
   }
@@ -588,7 +595,7 @@ export class EventStore implements EventBackend {
         if (this.#frozen.length > 0) added = await this.#writeFrozen({ seq: this.#frozenUpTo, end: 0 })
       } catch (err) {
         // A rotation or a run write that failed leaves the tables held in memory.
-        this.#flushFailedNow()
+        this.#flushFailedNow(err as Error)
         throw err
       }
       this.#flushFailed = false
