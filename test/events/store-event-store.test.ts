@@ -16,6 +16,7 @@ import { FileStore } from '../../lib/store/file-store.js'
 import type { PutOptions, PutResult } from '../../lib/store/store.js'
 import { compareKeys, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
 import { escapeRegExp, mulberry32 } from '../helpers.js'
+import { eventually } from './conformance-kit.js'
 
 function event (time: bigint, extra = ''): StoredEvent {
   const id = randomBytes(16)
@@ -367,6 +368,69 @@ t.test('while flushes fail, the events held stay within 2.5 memtables: a put pas
   const reopened = await EventStore.open({ dir, memtableSize })
   t.same(keys(await all(reopened.read('kronos', 's', everything))), keys(sorted()), 'after a restart too')
   await reopened.close()
+})
+
+t.test("a collector's flush timer tries a failed flush again with no new put: once the disk has room, the held events reach runs and the published index", async (t) => {
+  const dir = path.join(t.testdir(), 'data')
+  const shared = path.join(path.dirname(dir), 'shared')
+  const runs = path.join(dir, 'runs')
+  const store = await EventStore.open({ dir, memtableSize: 1024 * 1024, flushIntervalMs: 20, publisher: new RunPublisher(new FileStore(shared), 'c', runs, { instance: 'i' }) })
+  // The runs directory replaced by a file: every flush fails (ENOTDIR) after its log rotation, which froze the memtable.
+  fs.rmSync(runs, { recursive: true })
+  fs.writeFileSync(runs, 'not a directory')
+  const { put, putTen } = tenAtATime(store, 'i')
+  await putTen()
+  const held = (): boolean => store.stats().frozenBytes > 0 && store.stats().memtableBytes === 0
+  t.ok(await eventually(() => store.lastError !== undefined && held(), 10_000), `a tick's flush failed: ${String(store.lastError)}`)
+  t.ok(held(), 'its events are held in a frozen table; the memtable is empty')
+  fs.rmSync(runs)
+  fs.mkdirSync(runs)
+  // Before, a tick with an empty memtable did nothing: the frozen table stayed in memory (and the log) until the next put.
+  t.ok(await eventually(() => store.stats().flushes > 0, 10_000), 'a tick flushed the held table, with no put')
+  t.equal(store.stats().frozenBytes, 0, 'nothing held in memory')
+  const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { runs: Array<{ file: string }> }
+  t.ok(index.runs.length > 0 && index.runs.every((r) => fs.existsSync(path.join(runs, r.file))), 'the index names the runs written')
+  const published = (): string[] => (JSON.parse(fs.readFileSync(path.join(shared, 'index', 'c.json'), 'utf8')) as { runs: Array<{ file: string }> }).runs.map((r) => r.file)
+  t.ok(await eventually(() => published().length > 0, 10_000), 'and they are published')
+  t.same(published(), index.runs.map((r) => r.file), 'the published index names the same runs')
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(put), 'every event readable, from the runs')
+  await store.close()
+})
+
+t.test('while flushes fail, the puts refused past 2.5 memtables try the flush at most once a second between them, not once each; the first put after room is made is taken', async (t) => {
+  const dir = t.testdir()
+  const memtableSize = 8 * 1024
+  const store = await EventStore.open({ dir, memtableSize })
+  const runs = path.join(dir, 'runs')
+  fs.rmSync(runs, { recursive: true })
+  fs.writeFileSync(runs, 'not a directory')
+  const { put, putTen } = tenAtATime(store, 'a')
+  let refused: unknown
+  for (let i = 0; i < 80 && refused === undefined; i++) {
+    const before = put.length
+    await putTen().catch((err: unknown) => { refused = err; put.splice(before) })
+  }
+  t.match(refused, { code: 'SHOEBOX_THROTTLED' }, 'a put past 2.5 memtables is refused')
+  // A client that ignores Retry-After: puts one after the other, and ten at once. Before, each
+  // refused put tried the flush (on a full disk, writing until ENOSPC and removing its files).
+  const attempts = store.stats().failedFlushes
+  const began = Date.now()
+  for (let i = 0; i < 3; i++) await t.rejects(putTen().finally(() => put.splice(-10)), { code: 'SHOEBOX_THROTTLED', message: /ENOTDIR.*this put is refused/ }, 'refused, naming the last failure')
+  const atOnce = await Promise.allSettled(Array.from({ length: 10 }, async () => await putTen()))
+  put.splice(-100)
+  t.ok(atOnce.every((r) => r.status === 'rejected' && (r.reason as ShoeboxError).code === 'SHOEBOX_THROTTLED'), 'ten puts at once are refused')
+  const elapsed = Date.now() - began
+  const made = store.stats().failedFlushes - attempts
+  // Attempts start at least 1 s after the last one failed: n of them take (n - 1) s at least, however slow the machine.
+  t.ok(made >= 1 && made <= 1 + Math.floor(elapsed / 1000), `${made} flush attempts for 13 refused puts in ${elapsed} ms: at most one a second`)
+  t.ok(store.stats().flushes === 0, 'no flush succeeded')
+  fs.rmSync(runs)
+  fs.mkdirSync(runs)
+  await putTen()
+  t.ok(store.stats().flushes > 0 && store.stats().frozenBytes === 0, 'the first put after room is made waited for the next attempt, which flushed the held tables, and was taken')
+  const sorted = (): StoredEvent[] => [...put].sort(compareKeys)
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys(sorted()), 'every acknowledged event readable, no refused one')
+  await store.close()
 })
 
 t.test('a log file that cannot be opened fails the flush, not the puts: they go on in the current log file, and the next put after it flushes them', async (t) => {

@@ -24,6 +24,7 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { setTimeout as sleepFor } from 'node:timers/promises'
 import { encodeRecords } from '../../format/encoder.js'
 import { ShoeboxError } from '../../errors.js'
 import { ensureDir } from '../../fs/durable.js'
@@ -71,6 +72,17 @@ const MEMTABLE_SLACK = 1.5
 const MAX_HELD = 1 + MEMTABLE_SLACK
 
 /**
+ * After a flush fails, the next attempt waits this long (ms): puts past
+ * MAX_HELD wait for it (one attempt for all of them) and the flush timer
+ * skips its ticks meanwhile. Each put tried once: a client ignoring
+ * Retry-After made one attempt per request, each writing on a full disk
+ * until ENOSPC and removing its files. 1 s is the Retry-After the server
+ * sends with its 503, so a put waits no longer than its retry would have,
+ * and the first put after room is made is taken (within 1 s).
+ */
+const FLUSH_RETRY_PAUSE_MS = 1000
+
+/**
  * Run files a flush or a compaction writes at once. With one at a time a
  * flush of 10,000 one-event streams waited on its fsyncs one after the
  * other. 8 against 3, interleaved, with puts timed meanwhile: the flush
@@ -98,7 +110,7 @@ export interface EventStoreOptions {
   fsync?: boolean
   /** Compress run files (one gzip member per block). Default false. */
   gzip?: boolean
-  /** Flush the memtable at least this often, in ms (a collector's events reach the shared store). Default: only by size. */
+  /** Flush the memtable at least this often, in ms (a collector's events reach the shared store), and try a failed flush again as often (at most once a second). Default: only by size. */
   flushIntervalMs?: number
   /** Upload runs and the index after every change of runs (a collector on a shared store). */
   publisher?: RunPublisher
@@ -114,6 +126,8 @@ export interface EventStoreStats {
   /** Bytes of the frozen memtables not yet written as runs (one while a flush runs; more while flushes fail). */
   frozenBytes: number
   flushes: number
+  /** Flushes that failed (a full disk): at most one a second while they fail (FLUSH_RETRY_PAUSE_MS). */
+  failedFlushes: number
   /** Merges of runs (compaction.ts). */
   compactions: number
   /** Writes of index.json since the store opened: one per flush, one for a flush's compactions, one per delete or expiry that changed runs. */
@@ -149,10 +163,15 @@ export class EventStore implements EventBackend {
   #flushing: Promise<Error | undefined> | undefined
   /** The last flush failed (none succeeded since): puts are held to MAX_HELD (#roomToHold). */
   #flushFailed = false
+  /** When (Date.now()) the last flush failed, and why: the next attempt waits FLUSH_RETRY_PAUSE_MS from then. */
+  #flushFailedAt = 0
+  #flushFailure: Error | undefined
+  /** The attempt puts past MAX_HELD wait for while the pause after a failed flush runs (#flushAgain). */
+  #flushRetry: Promise<Error | undefined> | undefined
   #closing = false
   #timer: NodeJS.Timeout | undefined
   #unlock: (() => Promise<void>) | undefined
-  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, frozenBytes: 0, flushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, frozenBytes: 0, flushes: 0, failedFlushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
   /** The last publish to the shared store failed: the flush timer tries again, even with no new events. */
   #publishFailed = false
   /** The publish running in the background, if any, and whether the runs changed since it began. */
@@ -272,7 +291,7 @@ export class EventStore implements EventBackend {
       this.#memtable = table
       this.#replayFlushFailed = true
       // And puts past MAX_HELD are refused until a flush succeeds: the replay may already hold more.
-      this.#flushFailed = true
+      this.#flushFailedNow(err as Error)
       this.#failed(new ShoeboxError(err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO',
         `${(err as Error).message}; the replay of the write-ahead log goes on in memory (its events stay in the log, flushed with the next)`, { cause: err }))
       return
@@ -304,22 +323,21 @@ export class EventStore implements EventBackend {
       this.#failed(err as Error)
       throw err
     }
-    if (this.#memtableFull()) this.#scheduleFlush()
+    if (this.#memtableFull() && this.#flushDue()) this.#scheduleFlush()
   }
 
   /**
    * Memory is bounded whatever the disk does: while flushes fail and
-   * MAX_HELD memtables' worth are held, a put waits for a flush (started now
-   * when none runs: after a failure only a put tries again) and is refused
-   * when it fails too, before its log append, so nothing of it is stored.
+   * MAX_HELD memtables' worth are held, a put waits for a flush (the one
+   * running, or the next attempt: #flushAgain) and is refused when it fails
+   * too, before its log append, so nothing of it is stored.
    * SHOEBOX_THROTTLED, as a server's 503 is to a client: the same put is
    * taken once a flush succeeds (room on the disk), without a restart.
    * (While flushes succeed, the wait in put() holds the same bound.)
    */
   async #roomToHold (): Promise<void> {
     while (this.#flushFailed && this.#overfull()) {
-      if (this.#flushing === undefined) this.#scheduleFlush()
-      const failure = await this.#flushing
+      const failure = await this.#flushAgain()
       if (failure !== undefined && this.#flushFailed && this.#overfull()) {
         throw new ShoeboxError('SHOEBOX_THROTTLED',
           `event store ${this.dir} cannot write its memtables as runs (${failure.message}), and holds ${this.#heldBytes()} bytes of events in memory, ` +
@@ -328,6 +346,43 @@ export class EventStore implements EventBackend {
           { cause: failure })
       }
     }
+  }
+
+  /**
+   * The flush attempt a put past MAX_HELD waits for: the one running, else
+   * one started now, or, while the pause after the last failure runs, one
+   * started when it ends, shared by every put arriving meanwhile. Resolves
+   * to its failure, or undefined once the tables are runs.
+   */
+  async #flushAgain (): Promise<Error | undefined> {
+    if (this.#flushing !== undefined) return await this.#flushing
+    // A flush succeeded meanwhile (a flush tick's): nothing to try again.
+    if (!this.#flushFailed) return undefined
+    const pause = this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS - Date.now()
+    if (pause <= 0) {
+      this.#scheduleFlush()
+      return await this.#flushing
+    }
+    const failedAt = this.#flushFailedAt
+    this.#flushRetry ??= sleepFor(pause).then(async () => {
+      this.#flushRetry = undefined
+      // An attempt made meanwhile (a flush tick) that failed is the one waited for, not a reason to wait again.
+      if (this.#flushing === undefined && this.#flushFailed && this.#flushFailedAt !== failedAt) return this.#flushFailure
+      return await this.#flushAgain()
+    })
+    return await this.#flushRetry
+  }
+
+  /** A flush may start: none failed since the last success, or the pause after the failure is over. */
+  #flushDue (): boolean {
+    return !this.#flushFailed || Date.now() >= this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS
+  }
+
+  #flushFailedNow (err: Error): void {
+    this.#flushFailed = true
+    this.#flushFailure = err
+    this.#flushFailedAt = Date.now()
+    this.#stats.failedFlushes++
   }
 
   /** The events held reach MAX_HELD memtables' worth (and are some: with memtableSize 0, an empty store is not full). */
@@ -540,7 +595,7 @@ export class EventStore implements EventBackend {
         if (this.#frozen.length > 0) added = await this.#writeFrozen({ seq: this.#frozenUpTo, end: 0 })
       } catch (err) {
         // A rotation or a run write that failed leaves the tables held in memory.
-        this.#flushFailed = true
+        this.#flushFailedNow(err as Error)
         throw err
       }
       this.#flushFailed = false
@@ -736,14 +791,17 @@ export class EventStore implements EventBackend {
   }
 
   /**
-   * Every flush interval: flush what the memtable holds (which publishes), or
-   * else publish again after a failed publish (unless one runs). Without the
-   * second, runs flushed while the shared store was down stayed local (and
-   * invisible to readers) until the next put, or for ever if the puts had stopped.
+   * Every flush interval: flush what the memtable and the frozen tables a
+   * failed flush left hold (which publishes; not while the pause after the
+   * failure runs), or else publish again after a failed publish (unless one
+   * runs). Without the second, runs flushed while the shared store was down
+   * stayed local (and invisible to readers) until the next put, or for ever
+   * if the puts had stopped; without the frozen tables, so did the events of
+   * a failed flush once the disk had room again, in memory and the log.
    */
   #flushTick (): void {
-    if (!this.#memtable.empty) {
-      this.#scheduleFlush()
+    if (!this.#memtable.empty || this.#frozen.length > 0) {
+      if (this.#flushDue()) this.#scheduleFlush()
     } else if (this.#publishFailed && this.#publishing === undefined) {
       this.#requestPublish()
     }
@@ -757,7 +815,7 @@ export class EventStore implements EventBackend {
     }).then((failure) => {
       this.#flushing = undefined
       // The table that filled while this flush ran is next, without waiting for another put;
-      // after a failure, only the next put tries again (no loop of failing flushes).
+      // after a failure, a put (a full table, or past MAX_HELD) or a flush tick tries again once FLUSH_RETRY_PAUSE_MS is over (no loop of failing flushes).
       if (failure === undefined && this.#memtableFull() && !this.#closing) this.#scheduleFlush()
       return failure
     })
