@@ -83,9 +83,11 @@ export const encodeCommand: Command = {
     // encoder or the compressor was. A second signal finds no handler: Node's default ends the process at once.
     let signal: NodeJS.Signals | undefined
     const onSignal = (name: NodeJS.Signals): void => {
-      signal = name
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      // After the end of stdin (all of it read) a signal cuts nothing: the output is finished as without it.
+      if (gate.writableEnded) return
+      signal = name
       gate.closeAndStop(io.stdin)
     }
     process.once('SIGINT', onSignal)

@@ -158,10 +158,12 @@ export const writeCommand: Command = {
     lines.once('invalid', stop)
     let signal: NodeJS.Signals | undefined
     const onSignal = (name: NodeJS.Signals): void => {
-      signal = name
       // A second signal (either) finds no handler: Node's default ends the process at once.
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it.
+      if (gate.writableEnded || lines.writableEnded) return
+      signal = name
       stop()
     }
     process.once('SIGINT', onSignal)
