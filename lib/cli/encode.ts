@@ -13,7 +13,9 @@ import { plural } from '../plural.js'
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
 
 Turns each line of NDJSON on stdin into one record; the line's bytes are the
-payload as-is (no parse). Blank lines are ignored.
+payload as-is (no parse). Blank lines are ignored. SIGINT or SIGTERM stop
+reading stdin after its last whole line: the output ends after its record
+(exit 1); a second signal quits at once.
 
 Options:
   --format v1|v2             record format (default v2; v1 is the legacy StackTach format)
@@ -76,18 +78,42 @@ export const encodeCommand: Command = {
     // kept the command reading, and the line unreported, for ever.
     const gate = new Gate()
     lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop(io.stdin) })
-    // A read error of stdin destroys the gate with it, and so fails the pipeline below.
-    pipeline(io.stdin, gate).catch(() => {})
-    if (compression === undefined) await pipeline(gate, lines, io.stdout)
-    else await pipeline(gate, lines, compression.codec.compress(compression.level), io.stdout)
-    if (lines.invalid.length === 0) return 0
-    if (onInvalid === 'fail') {
+    // SIGINT or SIGTERM end the input after its last whole line, so that the output ends as at a real end: whole
+    // records (and a complete compressed stream), never half of one. Killed by the signal, it ended wherever the
+    // encoder or the compressor was. A second signal finds no handler: Node's default ends the process at once.
+    let signal: NodeJS.Signals | undefined
+    const onSignal = (name: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      // After the end of stdin (all of it read) a signal cuts nothing: the output is finished as without it.
+      if (gate.writableEnded) return
+      signal = name
+      gate.closeAndStop(io.stdin)
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    try {
+      // A read error of stdin destroys the gate with it, and so fails the pipeline below.
+      pipeline(io.stdin, gate).catch(() => {})
+      if (compression === undefined) await pipeline(gate, lines, io.stdout)
+      else await pipeline(gate, lines, compression.codec.compress(compression.level), io.stdout)
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+    if (onInvalid === 'fail' && lines.invalid.length > 0) {
       const bad = lines.invalid[0]
       io.stderr.write(`shoebox encode: stdin: line ${bad.line}: ${invalidWhat(bad)} (${plural(lines.records, 'record')} before it written)\n`)
       return 1
     }
     for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)
-    io.stderr.write(`shoebox encode: ${plural(lines.records, 'record')} written, ${plural(lines.invalid.length, 'invalid line')} skipped\n`)
+    const skipped = lines.invalid.length > 0 ? `, ${plural(lines.invalid.length, 'invalid line')} skipped` : ''
+    if (signal !== undefined) {
+      const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not encoded` : ''
+      io.stderr.write(`shoebox encode: interrupted by ${signal}; ${plural(lines.records, 'record')} written${skipped}${partial}, the rest of stdin was not read\n`)
+      return 1
+    }
+    if (skipped !== '') io.stderr.write(`shoebox encode: ${plural(lines.records, 'record')} written${skipped}\n`)
     return 0
   }
 }

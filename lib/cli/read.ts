@@ -36,7 +36,8 @@ Options:
                      pattern's directory, as --positions prints it); in a gzip or
                      zstd file FILE:OFFSET@MEMBER+SKIP (as meta index stores it)
                      starts at that member
-  --follow           keep watching for new files until interrupted
+  --follow           keep watching for new files until interrupted (SIGINT or
+                     SIGTERM end the output after a whole record, exit 0)
   --order name|mtime file order (default name)
   --lenient          skip damage (reported on stderr), files that are not archives,
                      and zstd files where this install has no zstd
@@ -89,8 +90,15 @@ export const readCommand: Command = {
     // A file's damage lines end with it (its last frame's line, what the cap left out).
     source.on('file', () => { damage.end() })
     source.on('fileEnd', () => { damage.end() })
-    const stop = (): void => { source.stop() }
+    // SIGINT or SIGTERM end the output after the record being printed (killed by SIGTERM, a reader could see half a
+    // line); a second one finds no handler and quits at once.
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      source.stop()
+    }
     process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
     // The source fails only after handing over every record before the damage;
     // the failure ends the output cleanly (all of it written) and is thrown after.
     const records = endOnFailure(source)
@@ -101,6 +109,7 @@ export const readCommand: Command = {
       streamed = records.failure === null || records.failure instanceof CorruptArchiveError
     } finally {
       process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
       damage.end()
       // A failed read says so in its one error line, without a statistics line before it.
       transfers?.stop(streamed && records.failure === null)

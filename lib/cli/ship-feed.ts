@@ -14,51 +14,13 @@
  */
 import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
-import { Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
+import type { WholeLines } from './whole-lines.js'
 import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Shipper } from '../events/ship.js'
 
-/** Bytes through, cut after each chunk's last newline: a partial last line waits for its end. */
-export class WholeLines extends Transform {
-  #held: Buffer[] = []
-  #heldBytes = 0
-  /** Set before end() when stdin was cut: a held partial line is not a line, it stays out. */
-  cut = false
-
-  /** Bytes of a partial last line held back. */
-  get heldBytes (): number {
-    return this.#heldBytes
-  }
-
-  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const end = chunk.lastIndexOf(10) + 1
-    if (end === 0) {
-      this.#held.push(chunk)
-      this.#heldBytes += chunk.length
-      callback()
-      return
-    }
-    // Views, not copies: split2 joins the pieces of a line itself.
-    for (const piece of this.#held) this.push(piece)
-    this.#held = []
-    this.#heldBytes = 0
-    if (end === chunk.length) {
-      this.push(chunk)
-    } else {
-      this.push(chunk.subarray(0, end))
-      this.#held.push(chunk.subarray(end))
-      this.#heldBytes = chunk.length - end
-    }
-    callback()
-  }
-
-  override _flush (callback: TransformCallback): void {
-    // At the end of the input a last line without a newline is a line.
-    if (!this.cut) for (const piece of this.#held) this.push(piece)
-    callback()
-  }
-}
+export { WholeLines } from './whole-lines.js'
 
 export interface FeedOutcome {
   /** The shipper's failure, or null when it finished. */

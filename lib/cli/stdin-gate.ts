@@ -1,14 +1,16 @@
 /**
- * Gate: standard input's bytes passed through until closed, then an end, the
- * rest ignored. A command feeds it from stdin in a pipeline of its own and
- * reads it in another, so that it can end its input cleanly where stdin has
- * not ended (a signal; a bad line): the stages after it finish as at a real
- * end, and stdin, which may never end (tail -f), is read no further.
+ * Gate: standard input's whole lines passed through until closed, then an
+ * end, the rest ignored. A command feeds it from stdin in a pipeline of its
+ * own and reads it in another, so that it can end its input cleanly where
+ * stdin has not ended (a signal; a bad line): the stages after it finish as
+ * at a real end, and stdin, which may never end (tail -f), is read no
+ * further. A line whose end had not been read when the gate closed is left
+ * out (heldBytes): given to the encoder, it became a record cut short.
  */
-// node:stream's Transform: loading readable-stream would cost ~30 ms of start-up (see encode-ndjson.ts).
-import { Transform, type Readable, type TransformCallback } from 'node:stream'
+import type { Readable, TransformCallback } from 'node:stream'
+import { WholeLines } from './whole-lines.js'
 
-export class Gate extends Transform {
+export class Gate extends WholeLines {
   #closed = false
 
   /** close() was called. */
@@ -19,6 +21,7 @@ export class Gate extends Transform {
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    this.cut = true
     this.push(null)
   }
 
@@ -33,8 +36,11 @@ export class Gate extends Transform {
     this.close()
   }
 
-  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (!this.#closed) this.push(chunk)
-    callback()
+  override _transform (chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#closed) {
+      callback()
+      return
+    }
+    super._transform(chunk, encoding, callback)
   }
 }

@@ -28,7 +28,8 @@ Writes each NDJSON line on stdin as one record into archive files in DIR,
 starting a new file whenever a roll policy fires. A file is written under a
 hidden temporary name and sealed (fsynced, renamed) when it rolls or at the
 end. Leftover temporary files of crashed writers are recovered first.
-SIGINT or SIGTERM seal the current file before exiting.
+SIGINT or SIGTERM stop reading stdin at its last whole line and seal every
+line read before exiting; a second signal quits at once.
 
 With --to, each sealed file is also uploaded (s3://bucket/prefix, or a
 directory) under its own name, verified, and marked done (or deleted with
@@ -150,14 +151,23 @@ export const writeCommand: Command = {
     })
     const started = Date.now()
     const gate = new Gate()
-    const stop = (): void => {
-      gate.close()
-      io.stdin.destroy()
-    }
-    // After the line that ends the input, stdin is read no further (a producer that never ends is no hang).
+    // After the line that ends the input, or a signal, stdin is read no further (a producer that never ends is
+    // no hang). stdin is destroyed only once the gate's end has been read (closeAndStop): destroyed at once, its
+    // pipeline destroyed the gate with lines still in it, and the write failed with "Premature close".
+    const stop = (): void => { gate.closeAndStop(io.stdin) }
     lines.once('invalid', stop)
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    let signal: NodeJS.Signals | undefined
+    const onSignal = (name: NodeJS.Signals): void => {
+      // A second signal (either) finds no handler: Node's default ends the process at once.
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it.
+      if (gate.writableEnded || lines.writableEnded) return
+      signal = name
+      stop()
+    }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
     const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
     const transfers = upload === undefined ? null : new upload.TransferReporter(io, 'shoebox write', () => sink.stats())
     try {
@@ -186,8 +196,8 @@ export const writeCommand: Command = {
       const message = err instanceof ShoeboxError ? err.message : describeIoError(err)
       throw new ShoeboxError(code, `${message}; ${keptLine(kept, lines.records)}`, { cause: err })
     } finally {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
       if (progress !== null) clearInterval(progress)
       transfers?.stop()
     }
@@ -196,7 +206,9 @@ export const writeCommand: Command = {
       if (progress !== null) io.stderr.write('\r')
       throw new ShoeboxError(bad.code, `stdin: line ${bad.line}: ${invalidWhat(bad)}; ${keptLine(sink.kept(), lines.records)}`)
     }
-    io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}\n`)
+    const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not stored` : ''
+    const stopped = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${partial}, the rest of stdin was not read`
+    io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}${stopped}\n`)
     return 0
   }
 }

@@ -51,3 +51,22 @@ t.test('read --follow prints new files as they are sealed, and SIGINT ends it wi
   t.equal(stderr, '')
   t.same(stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown), Array.from({ length: 30 }, (_, n) => ({ n })), 'every record once, in order')
 })
+
+t.test('SIGTERM ends read --follow cleanly too: exit 0, every record printed whole', async (t) => {
+  const bin = buildCli(path.join(tmp, 'cli-term'))
+  const dir = path.join(tmp, 'term')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), archive(0, 10))
+  const child = spawn(process.execPath, [bin, 'read', path.join(dir, '*.shoebox'), '--follow', '--payload-only'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, sig) => { resolve([code, sig]) }))
+  const deadline = Date.now() + 60_000
+  while (stdout.split('\n').length - 1 < 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
+  child.kill('SIGTERM')
+  t.same(await exited, [0, null], 'exit 0, not killed by the signal')
+  t.equal(stderr, '')
+  t.same(stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown), Array.from({ length: 10 }, (_, n) => ({ n })), 'every record once, in order')
+})
