@@ -18,38 +18,58 @@ t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 const archive = (from: number, to: number): Buffer =>
   encodeRecords(Array.from({ length: to - from }, (_, k) => ({ metadata: { n: String(from + k) }, payload: { n: from + k } })))
 
-t.test('read --follow prints new files as they are sealed, and SIGINT ends it with exit 0', async (t) => {
-  const bin = buildCli(path.join(tmp, 'cli'))
-  const dir = path.join(tmp, 'events')
-  fs.mkdirSync(dir)
-  fs.writeFileSync(path.join(dir, 'a.shoebox'), archive(0, 10))
+/** `shoebox read DIR/*.shoebox --follow --payload-only` as a child process, its output collected. */
+function follow (bin: string, dir: string): {
+  stdout: () => string
+  stderr: () => string
+  until: (lines: number) => Promise<number>
+  exited: Promise<[number | null, NodeJS.Signals | null]>
+  kill: (signal: NodeJS.Signals) => void
+} {
   const child = spawn(process.execPath, [bin, 'read', path.join(dir, '*.shoebox'), '--follow', '--payload-only'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
   child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-  const exited = new Promise<number | null>((resolve) => child.once('close', resolve))
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, sig) => { resolve([code, sig]) }))
   const lines = (): number => stdout.split('\n').length - 1
-  const until = async (n: number): Promise<void> => {
-    const deadline = Date.now() + 60_000
-    while (lines() < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    // The lines printed once there are `n` (or a minute has passed).
+    until: async (n) => {
+      const deadline = Date.now() + 60_000
+      while (lines() < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
+      return lines()
+    },
+    exited,
+    kill: (signal) => { child.kill(signal) }
   }
+}
 
-  await until(10)
-  t.equal(lines(), 10, 'the file already there')
+/** The printed payloads, parsed. */
+const printed = (stdout: string): unknown[] => stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown)
+
+t.test('read --follow prints new files as they are sealed, and SIGINT ends it with exit 0', async (t) => {
+  const bin = buildCli(path.join(tmp, 'cli'))
+  const dir = path.join(tmp, 'events')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), archive(0, 10))
+  const reader = follow(bin, dir)
+
+  t.equal(await reader.until(10), 10, 'the file already there')
   // A writer's way: a hidden temporary name first (never matched), then the final name.
   const temp = path.join(dir, '.b.shoebox.part')
   fs.writeFileSync(temp, archive(10, 25))
   fs.renameSync(temp, path.join(dir, 'b.shoebox'))
-  await until(25)
-  t.equal(lines(), 25, 'a file sealed while following')
+  t.equal(await reader.until(25), 25, 'a file sealed while following')
   fs.writeFileSync(path.join(dir, 'c.shoebox'), archive(25, 30))
-  await until(30)
+  await reader.until(30)
 
-  child.kill('SIGINT')
-  t.equal(await exited, 0, 'SIGINT ends it cleanly')
-  t.equal(stderr, '')
-  t.same(stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown), Array.from({ length: 30 }, (_, n) => ({ n })), 'every record once, in order')
+  reader.kill('SIGINT')
+  t.same(await reader.exited, [0, null], 'SIGINT ends it cleanly')
+  t.equal(reader.stderr(), '')
+  t.same(printed(reader.stdout()), Array.from({ length: 30 }, (_, n) => ({ n })), 'every record once, in order')
 })
 
 t.test('SIGTERM ends read --follow cleanly too: exit 0, every record printed whole', async (t) => {
@@ -57,16 +77,10 @@ t.test('SIGTERM ends read --follow cleanly too: exit 0, every record printed who
   const dir = path.join(tmp, 'term')
   fs.mkdirSync(dir)
   fs.writeFileSync(path.join(dir, 'a.shoebox'), archive(0, 10))
-  const child = spawn(process.execPath, [bin, 'read', path.join(dir, '*.shoebox'), '--follow', '--payload-only'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (code, sig) => { resolve([code, sig]) }))
-  const deadline = Date.now() + 60_000
-  while (stdout.split('\n').length - 1 < 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
-  child.kill('SIGTERM')
-  t.same(await exited, [0, null], 'exit 0, not killed by the signal')
-  t.equal(stderr, '')
-  t.same(stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown), Array.from({ length: 10 }, (_, n) => ({ n })), 'every record once, in order')
+  const reader = follow(bin, dir)
+  await reader.until(10)
+  reader.kill('SIGTERM')
+  t.same(await reader.exited, [0, null], 'exit 0, not killed by the signal')
+  t.equal(reader.stderr(), '')
+  t.same(printed(reader.stdout()), Array.from({ length: 10 }, (_, n) => ({ n })), 'every record once, in order')
 })
