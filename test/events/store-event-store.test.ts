@@ -306,14 +306,19 @@ t.test("a collector's publish held by the shared store holds no put: flushes go 
   await store.close()
 })
 
+/** The runs directory replaced by a file: writing a run fails (ENOTDIR) until it is a directory again. */
+function blockRuns (runs: string): void {
+  fs.rmSync(runs, { recursive: true })
+  fs.writeFileSync(runs, 'not a directory')
+}
+
 t.test('a failed background flush keeps the events in the log; the next put after it flushes them', async (t) => {
   const dir = t.testdir()
   const memtableSize = 8 * 1024
   const store = await EventStore.open({ dir, memtableSize })
   const runs = path.join(dir, 'runs')
-  // The runs directory replaced by a file: writing a run fails (ENOTDIR).
-  fs.rmSync(runs, { recursive: true })
-  fs.writeFileSync(runs, 'not a directory')
+  // Writing a run fails (ENOTDIR).
+  blockRuns(runs)
   const { put, putTen: putSome } = tenAtATime(store, 'z')
   while (store.lastError === undefined) await putSome()
   t.match(store.lastError.message, /runs/, `the failure names the runs directory: ${store.lastError.message}`)
@@ -336,9 +341,8 @@ t.test('while flushes fail, the events held stay within 2.5 memtables: a put pas
   const memtableSize = 8 * 1024
   const store = await EventStore.open({ dir, memtableSize })
   const runs = path.join(dir, 'runs')
-  // The runs directory replaced by a file: every flush fails (ENOTDIR), the log still takes puts.
-  fs.rmSync(runs, { recursive: true })
-  fs.writeFileSync(runs, 'not a directory')
+  // Every flush fails (ENOTDIR), the log still takes puts.
+  blockRuns(runs)
   const { put, putTen } = tenAtATime(store, 'r')
   const held = (): number => store.stats().memtableBytes + store.stats().frozenBytes
   let refused: unknown
@@ -375,9 +379,8 @@ t.test("a collector's flush timer tries a failed flush again with no new put: on
   const shared = path.join(path.dirname(dir), 'shared')
   const runs = path.join(dir, 'runs')
   const store = await EventStore.open({ dir, memtableSize: 1024 * 1024, flushIntervalMs: 20, publisher: new RunPublisher(new FileStore(shared), 'c', runs, { instance: 'i' }) })
-  // The runs directory replaced by a file: every flush fails (ENOTDIR) after its log rotation, which froze the memtable.
-  fs.rmSync(runs, { recursive: true })
-  fs.writeFileSync(runs, 'not a directory')
+  // Every flush fails (ENOTDIR) after its log rotation, which froze the memtable.
+  blockRuns(runs)
   const { put, putTen } = tenAtATime(store, 'i')
   await putTen()
   const held = (): boolean => store.stats().frozenBytes > 0 && store.stats().memtableBytes === 0
@@ -402,8 +405,7 @@ t.test('while flushes fail, the puts refused past 2.5 memtables try the flush at
   const memtableSize = 8 * 1024
   const store = await EventStore.open({ dir, memtableSize })
   const runs = path.join(dir, 'runs')
-  fs.rmSync(runs, { recursive: true })
-  fs.writeFileSync(runs, 'not a directory')
+  blockRuns(runs)
   const { put, putTen } = tenAtATime(store, 'a')
   let refused: unknown
   for (let i = 0; i < 80 && refused === undefined; i++) {
