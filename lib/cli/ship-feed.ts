@@ -20,8 +20,6 @@ import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Shipper } from '../events/ship.js'
 
-export { WholeLines } from './whole-lines.js'
-
 export interface FeedOutcome {
   /** The shipper's failure, or null when it finished. */
   failure: Error | null

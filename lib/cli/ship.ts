@@ -96,8 +96,8 @@ export const shipCommand: Command = {
     const attempts = positiveInteger('--attempts', values.attempts)
     const timeout = duration('--timeout', values.timeout)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
-    const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent, WholeLines }] = await Promise.all([
-      import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js')])
+    const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent }, { WholeLines }] = await Promise.all([
+      import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js'), import('./whole-lines.js')])
     const shipper = asUsage(() => ship(positionals[0], {
       namespace: values.namespace as string | undefined,
       onOverflow,

@@ -54,7 +54,7 @@ export function compactJson (s: string, start = 0, end = s.length): string {
     const c = s.charCodeAt(i)
     if (c === 0x22) {
       i = skipString(s, i)
-    } else if (c === 0x20 || c === 0x0A || c === 0x0D || c === 0x09) {
+    } else if (isWs(c)) {
       out += s.slice(from, i)
       while (i < end && isWs(s.charCodeAt(i))) i++
       from = i
