@@ -123,9 +123,9 @@ export async function zstdBlockFrames (block: Buffer, level: number, what = 'zst
 const IN_FLIGHT = 4
 
 /**
- * The most of a chunk zstd() puts in one frame: a larger chunk (a 300 MB
- * Buffer written at once) becomes several frames, which read back as the
- * same bytes. One frame of it would pass the readers' default maxFrameSize
+ * The most zstdBlockFrames() (so zstd() and the rolling sink) puts in one
+ * frame: a larger chunk (a 300 MB Buffer written at once) becomes several
+ * frames, which read back as the same bytes. One frame of it would pass the readers' default maxFrameSize
  * (DEFAULT_MAX_FRAME_SIZE, 256 MiB) and be refused as a bomb; and this is
  * what decompressing one of zstd()'s frames costs at most.
  */
@@ -147,11 +147,9 @@ export class ZstdCompressStage extends Transform {
       callback()
       return
     }
-    for (let at = 0; at < chunk.length; at += ZSTD_MAX_FRAME_CONTENT) {
-      const frame = zstdFrame(chunk.subarray(at, at + ZSTD_MAX_FRAME_CONTENT), this.level, this.#options.file ?? 'zstd()', this.#options.backend)
-      frame.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
-      this.#queue.push(frame)
-    }
+    const frames = zstdBlockFrames(chunk, this.level, this.#options.file ?? 'zstd()', this.#options.backend)
+    frames.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
+    this.#queue.push(frames)
     this.#drain(IN_FLIGHT - 1).then(() => { callback() }, callback)
   }
 
