@@ -161,11 +161,13 @@ export class EventStore implements EventBackend {
   #doomed = new Set<string>()
   /** The background flush in progress, if any; resolves to its failure, or undefined once the tables are runs. */
   #flushing: Promise<Error | undefined> | undefined
-  /** The last flush failed (none succeeded since): puts are held to MAX_HELD (#roomToHold). */
-  #flushFailed = false
-  /** When (Date.now()) the last flush failed, and why: the next attempt waits FLUSH_RETRY_PAUSE_MS from then. */
-  #flushFailedAt = 0
+  /**
+   * Why the last flush failed, while none has succeeded since (then puts are
+   * held to MAX_HELD, #roomToHold), and when (Date.now()): the next attempt
+   * waits FLUSH_RETRY_PAUSE_MS from then.
+   */
   #flushFailure: Error | undefined
+  #flushFailedAt = 0
   /** The attempt puts past MAX_HELD wait for while the pause after a failed flush runs (#flushAgain). */
   #flushRetry: Promise<Error | undefined> | undefined
   #closing = false
@@ -179,8 +181,6 @@ export class EventStore implements EventBackend {
   #publishAgain = false
   /** The index's runs by stream (streamKey()), made once per index: a get's choice of runs scanned every run of every stream. */
   #byStream: { index: RunIndex, runs: Map<string, RunInfo[]> } | undefined
-  /** A flush during replay failed: the rest of the replay goes to memory (#flushReplayed). */
-  #replayFlushFailed = false
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
 
@@ -227,7 +227,8 @@ export class EventStore implements EventBackend {
     const from = { seq: this.#index.walSeq, end: this.#index.walOffset ?? 0 }
     const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), from, this.#fsync, async (record, at) => {
       await this.#replay(record)
-      if (this.#memtableFull() && !this.#replayFlushFailed) await this.#flushReplayed(at)
+      // After a flush that failed, the rest of the replay goes to memory (#flushReplayed).
+      if (this.#memtableFull() && this.#flushFailure === undefined) await this.#flushReplayed(at)
     })
     this.#wal = log
     this.#stats.replay = report
@@ -289,7 +290,6 @@ export class EventStore implements EventBackend {
       // A full disk must not stop every start: the rest is replayed into memory, as before, and said.
       this.#frozen = this.#frozen.filter((t) => t !== table)
       this.#memtable = table
-      this.#replayFlushFailed = true
       // And puts past MAX_HELD are refused until a flush succeeds: the replay may already hold more.
       this.#flushFailedNow(err as Error)
       this.#failed(new ShoeboxError(err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO',
@@ -336,9 +336,9 @@ export class EventStore implements EventBackend {
    * (While flushes succeed, the wait in put() holds the same bound.)
    */
   async #roomToHold (): Promise<void> {
-    while (this.#flushFailed && this.#overfull()) {
+    while (this.#flushFailure !== undefined && this.#overfull()) {
       const failure = await this.#flushAgain()
-      if (failure !== undefined && this.#flushFailed && this.#overfull()) {
+      if (failure !== undefined && this.#flushFailure !== undefined && this.#overfull()) {
         throw new ShoeboxError('SHOEBOX_THROTTLED',
           `event store ${this.dir} cannot write its memtables as runs (${failure.message}), and holds ${this.#heldBytes()} bytes of events in memory, ` +
           `the most it holds (${MAX_HELD} memtables of ${this.#memtableSize} bytes); this put is refused, nothing of it stored: ` +
@@ -357,7 +357,7 @@ export class EventStore implements EventBackend {
   async #flushAgain (): Promise<Error | undefined> {
     if (this.#flushing !== undefined) return await this.#flushing
     // A flush succeeded meanwhile (a flush tick's): nothing to try again.
-    if (!this.#flushFailed) return undefined
+    if (this.#flushFailure === undefined) return undefined
     const pause = this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS - Date.now()
     if (pause <= 0) {
       this.#scheduleFlush()
@@ -367,7 +367,7 @@ export class EventStore implements EventBackend {
     this.#flushRetry ??= sleepFor(pause).then(async () => {
       this.#flushRetry = undefined
       // An attempt made meanwhile (a flush tick) that failed is the one waited for, not a reason to wait again.
-      if (this.#flushing === undefined && this.#flushFailed && this.#flushFailedAt !== failedAt) return this.#flushFailure
+      if (this.#flushing === undefined && this.#flushFailure !== undefined && this.#flushFailedAt !== failedAt) return this.#flushFailure
       return await this.#flushAgain()
     })
     return await this.#flushRetry
@@ -375,11 +375,10 @@ export class EventStore implements EventBackend {
 
   /** A flush may start: none failed since the last success, or the pause after the failure is over. */
   #flushDue (): boolean {
-    return !this.#flushFailed || Date.now() >= this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS
+    return this.#flushFailure === undefined || Date.now() >= this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS
   }
 
   #flushFailedNow (err: Error): void {
-    this.#flushFailed = true
     this.#flushFailure = err
     this.#flushFailedAt = Date.now()
     this.#stats.failedFlushes++
@@ -598,7 +597,7 @@ export class EventStore implements EventBackend {
         this.#flushFailedNow(err as Error)
         throw err
       }
-      this.#flushFailed = false
+      this.#flushFailure = undefined
       if (added === undefined) return
       await this.#wal.removeBefore(this.#index.walSeq)
       await this.#compact(added)
