@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { Readable, type Writable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
+import { fileReadSize } from '../fs/read-size.js'
 
 export { describeIoError }
 
@@ -41,7 +42,7 @@ export async function openInput (io: Io, name: string): Promise<Readable> {
     await handle.close()
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: is a directory`)
   }
-  return handle.createReadStream({ highWaterMark: READ_CHUNK })
+  return handle.createReadStream({ highWaterMark: fileReadSize(stat.size) })
 }
 
 /**
