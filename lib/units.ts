@@ -1,5 +1,5 @@
 /** '100MiB'-style sizes, '10m'-style durations and counts, as options accept them. */
-import { invalidOption } from './errors.js'
+import { givenValue, invalidOption } from './errors.js'
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -89,7 +89,7 @@ export function parseDuration (value: number | string, option = 'duration'): num
  * 'no' (from an environment variable, a config file) are truthy, 0 is not.
  */
 export function checkFlag (value: unknown, option: string): void {
-  if (value !== undefined && typeof value !== 'boolean') throw invalidOption(option, `must be true or false, got ${JSON.stringify(value) ?? typeof value}`)
+  if (value !== undefined && typeof value !== 'boolean') throw invalidOption(option, `must be true or false, got ${givenValue(value)}`)
 }
 
 /**
@@ -124,7 +124,7 @@ export function oneOf<T> (value: unknown, allowed: readonly T[], option: string)
   if (allowed.includes(value as T)) return value as T
   const names = allowed.map((a) => typeof a === 'string' ? `'${a}'` : String(a))
   const choices = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`
-  throw invalidOption(option, `must be ${choices}, got ${JSON.stringify(value) ?? typeof value}`)
+  throw invalidOption(option, `must be ${choices}, got ${givenValue(value)}`)
 }
 
 /**
