@@ -51,7 +51,8 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
 /**
  * `ms` for a timer that may as well fire at MAX_TIMER_MS: a flush interval,
  * a poll, a timeout (one of 24.8 days is as good as a longer one). A timer
- * that must not fire before its time (a roll deadline) is chained instead.
+ * that must not fire before its time (a roll deadline) is chained instead
+ * (long-timeout.ts).
  */
 export function timerMs (ms: number): number {
   return Math.min(ms, MAX_TIMER_MS)
