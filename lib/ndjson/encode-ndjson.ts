@@ -13,7 +13,7 @@ import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { invalidOption, isBytes, ShoeboxError, refuseNotBytes } from '../errors.js'
+import { givenValue, invalidOption, isBytes, ShoeboxError, refuseNotBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
@@ -412,7 +412,7 @@ function metadataObject (metadata: unknown): Metadata {
     return object
   }
   if (metadata === null || typeof metadata !== 'object') {
-    throw invalidOption('metadata', `must be an object of string values, got ${JSON.stringify(metadata) ?? typeof metadata}`)
+    throw invalidOption('metadata', `must be an object of string values, got ${givenValue(metadata)}`)
   }
   return { ...metadata as Metadata }
 }
@@ -420,10 +420,10 @@ function metadataObject (metadata: unknown): Metadata {
 /** The `metadataFromFields` option's paths, checked: a string given for the object was taken as no field at all. */
 function fieldPaths (fields: unknown): Array<[string, string[]]> {
   if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
-    throw invalidOption('metadataFromFields', `must be an object of { key: 'dotted.path' }, got ${JSON.stringify(fields) ?? typeof fields}`)
+    throw invalidOption('metadataFromFields', `must be an object of { key: 'dotted.path' }, got ${givenValue(fields)}`)
   }
   return Object.entries(fields).map(([key, path]) => {
-    if (typeof path !== 'string' || path === '') throw invalidOption(`metadataFromFields.${key}`, `must be a field's dotted path, got ${JSON.stringify(path) ?? typeof path}`)
+    if (typeof path !== 'string' || path === '') throw invalidOption(`metadataFromFields.${key}`, `must be a field's dotted path, got ${givenValue(path)}`)
     return [key, path.split('.')]
   })
 }

@@ -9,7 +9,8 @@
  * store), upload id and when it began, in key then initiation order, under
  * a prefix and through a prefixed view; more than one page (1000 uploads a
  * page, as S3; and small pages aborted as they are listed, as `shoebox
- * multipart --abort` does); a missing bucket. Started without it, the
+ * multipart --abort` does; and from a server that names no next-page
+ * markers, from the last upload given); a missing bucket. Started without it, the
  * server answers as fauxqs does, with a listing of objects, which the SDK
  * reads as a page with no upload on it: that answer is refused
  * (SHOEBOX_UNSUPPORTED) rather than taken for "none open", with the uploads
@@ -108,6 +109,27 @@ t.test('S3: pages after uploads aborted as they were listed (as shoebox multipar
     aborted.push(upload.uploadId)
   }
   t.same(aborted, ids, 'each listed and aborted, once, in order')
+  t.equal(s3.openMultipartUploads(), 0, 'none left open')
+})
+
+t.test('S3: a server that says a page is truncated but not where the next begins: listing goes on from the last upload given, every upload once, in order', async (t) => {
+  const s3 = await startS3({ maxUploads: 2, nextMarkers: false })
+  t.teardown(() => s3.stop())
+  // 'k/b' three times: one key across a page boundary, which a key marker alone would skip the rest of.
+  const keys = ['k/a', 'k/b', 'k/b', 'k/b', 'k/c', 'k/d', 'k/d']
+  const ids: string[] = []
+  for (const key of keys) ids.push(await begin(s3, key))
+  ids.forEach((id, i) => { s3.setUploadInitiated(id, new Date(Date.UTC(2026, 0, 1, 0, i))) })
+  const store = openStore(`s3://${s3.bucket}`, { endpoint: s3.endpoint, credentials: s3.credentials })
+  t.teardown(() => store.close())
+  const listed = await uploads(store, 'k/')
+  t.same(listed.map((u) => [u.key, u.uploadId]), keys.map((key, i) => [key, ids[i]]), 'each upload once, in order, across four pages')
+  const aborted: string[] = []
+  for await (const upload of store.listUploads('k/')) {
+    await store.abortUpload(upload.key, upload.uploadId)
+    aborted.push(upload.uploadId)
+  }
+  t.same(aborted, ids, 'aborted as they are listed: each once, in order')
   t.equal(s3.openMultipartUploads(), 0, 'none left open')
 })
 
