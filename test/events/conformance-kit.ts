@@ -52,6 +52,11 @@ export async function sharedStore (t: Test, prefix = 'p'): Promise<{ s3: TestS3,
   return { s3, shared }
 }
 
+/** The run and pack objects collectors published under `s3://events/PREFIX`, sorted. */
+export function storedObjects (s3: TestS3, prefix = 'p'): string[] {
+  return s3.keys('events').filter((k) => k.startsWith(`${prefix}/runs/`) || k.startsWith(`${prefix}/packs/`))
+}
+
 export async function request (url: string, path: string, init: { method?: string, body?: string, headers?: Record<string, string> } = {}): Promise<Reply> {
   const res = await fetch(url + path, { method: init.method ?? 'POST', body: init.body, headers: init.headers })
   return { status: res.status, headers: res.headers, text: await res.text() }

@@ -8,10 +8,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import type { EventStore } from '../../lib/events/store/event-store.js'
+import { runObject, type PublishedIndex } from '../../lib/events/store/published-index.js'
 import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { get, json, post, put, sharedStore, spawnServe, start, streams } from './conformance-kit.js'
+import { get, json, post, put, sharedStore, spawnServe, start, storedObjects, streams } from './conformance-kit.js'
 
 t.test('two collectors and one reader share an S3 bucket', async (t) => {
   const { s3, shared } = await sharedStore(t, 'kronos-shared')
@@ -23,7 +24,7 @@ t.test('two collectors and one reader share an S3 bucket', async (t) => {
   t.equal(blocked.status, 403, 'a collector takes no gets')
   await (a.store as EventStore).flush()
   await (b.store as EventStore).flush()
-  t.ok(s3.keys('events').some((k) => k.startsWith('kronos-shared/runs/a/')), 'collector a uploaded its runs')
+  t.ok(s3.keys('events').some((k) => k.startsWith('kronos-shared/packs/a/')), 'collector a uploaded its runs (small: in a pack)')
   t.ok(s3.keys('events').includes('kronos-shared/index/b.json'), 'collector b published its index')
 
   const reader = await start(t, { ...shared, mode: 'readonly', data: undefined, pollInterval: '1h' })
@@ -57,8 +58,8 @@ t.test('a collector removes the runs it replaced from the store once they are ol
     await store.flush()
   }
   t.ok(store.stats().compactions >= 1, 'four flushes into one bucket were merged')
-  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as { runs: Array<{ file: string }> }
-  t.same(s3.keys('events').filter((k) => k.startsWith('p/runs/')), published.runs.map((r) => `p/runs/c/${r.file}`).sort(), 'only the live runs are left')
+  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as PublishedIndex
+  t.same(storedObjects(s3), [...new Set(published.runs.map((r) => `p/${runObject('c', r).key}`))].sort(), 'only the objects of the live runs are left')
 })
 
 t.test("a collector killed between a run's fsync and its upload uploads the run after restart", async (t) => {
@@ -70,7 +71,7 @@ t.test("a collector killed between a run's fsync and its upload uploads the run 
   const refused = new Promise<void>((resolve) => { refusedOnce = resolve })
   const proxy = await startFaultProxy(s3.endpoint, [{
     match: (r) => {
-      if (!refuse || r.op !== 'PutObject' || !r.url.includes('/runs/')) return false
+      if (!refuse || r.op !== 'PutObject' || !r.url.includes('/packs/')) return false
       refusedOnce()
       return true
     },
@@ -86,7 +87,7 @@ t.test("a collector killed between a run's fsync and its upload uploads the run 
   await refused
   collector.child.kill('SIGKILL')
   t.equal((await collector.exited).signal, 'SIGKILL')
-  t.same(s3.keys('events').filter((k) => k.startsWith('p/runs/')), [], 'no run reached the store')
+  t.same(storedObjects(s3), [], 'no run reached the store')
   t.ok(fs.readdirSync(path.join(data, 'runs')).some((f) => f.endsWith('.shoebox')), 'the run is on local disk')
 
   refuse = false
@@ -96,10 +97,10 @@ t.test("a collector killed between a run's fsync and its upload uploads the run 
     await collector.exited
   })
   // A collector publishes while it opens, before it listens.
-  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as { runs: Array<{ file: string }> }
+  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as PublishedIndex
   t.ok(published.runs.length > 0, 'the index lists the run')
   for (const run of published.runs) {
-    t.ok(s3.keys('events').includes(`p/runs/c/${run.file}`), `run ${run.file} uploaded after the restart`)
+    t.ok(s3.keys('events').includes(`p/${runObject('c', run).key}`), `run ${run.file} uploaded after the restart`)
     t.ok(fs.existsSync(path.join(data, 'runs', `.${run.file}.uploaded`)), 'by the sealed-file uploader (its marker)')
   }
   const reader = await start(t, {
@@ -112,3 +113,4 @@ t.test("a collector killed between a run's fsync and its upload uploads the run 
   })
   t.equal((await get(t, reader.url, 's', 0, 100)).length, 20, 'a reader gets every event')
 })
+
