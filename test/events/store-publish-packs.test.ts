@@ -9,7 +9,7 @@
  * The stores run with fsync off (a flush of 500 streams would fsync 500 run
  * files): nothing here is about the local disk's durability.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
@@ -26,7 +26,7 @@ import type { EventRange, StoredEvent } from '../../lib/events/store/stored-even
 import { openStore } from '../../lib/store/open-store.js'
 import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
-import { storedObjects } from './conformance-kit.js'
+import { packsNamedByContent, storedObjects } from './conformance-kit.js'
 
 /**
  * The requests of a publish of new runs after the first: the GET of its own
@@ -77,14 +77,6 @@ async function bucket (t: Test): Promise<Bucket> {
 async function collector (b: Bucket, dir: string, sweepAfterMs = 3_600_000): Promise<EventStore> {
   const publisher = new RunPublisher(b.store(), 'c', path.join(dir, 'runs'), { instance: 'i', sweepAfterMs })
   return await EventStore.open({ dir, fsync: false, publisher })
-}
-
-/** Every pack in the bucket is named by its content: a key never holds two contents. */
-function packsNamedByContent (t: Test, s3: TestS3): void {
-  for (const key of s3.keys('events').filter((k) => k.startsWith('p/packs/'))) {
-    const hash = createHash('sha256').update(s3.object(key, 'events') as Buffer).digest('hex').slice(0, 32)
-    t.equal(path.basename(key), `${hash}.pack`, `${key} holds the bytes its name says`)
-  }
 }
 
 t.test('a publish of 500 one-event streams costs a constant number of requests, not one per run', async (t) => {
