@@ -223,6 +223,28 @@ t.test('a publish cut between its pack and its index, then more runs before the 
   await publishedWhole(t, b, dir, store, ['s0', 's19', 'late'])
 })
 
+t.test('a packed run whose marker cannot be written is not published: the next publish packs it again, and every run the index names has its marker', async (t) => {
+  const b = await bucket(t)
+  const dir = t.testdir()
+  // A directory where the first run's marker goes (the event store keeps what looks like a marker at open).
+  const marker = path.join(dir, 'runs', '.0000000001.shoebox.uploaded')
+  fs.mkdirSync(marker, { recursive: true })
+  const store = await collector(b, dir, 0)
+  t.teardown(async () => { await store.close() })
+  await store.put('kronos', [{ stream: 'a', events: [event(T0)] }])
+  await store.flush()
+  t.match(store.lastError, { code: 'SHOEBOX_STORE_FAILED', message: /1 run file of collector c not uploaded .*the index object was not changed: cannot mark a packed run uploaded .*\.0000000001\.shoebox\.uploaded: is a directory \(EISDIR\); its pack packs\/c\/[0-9a-f]{32}\.pack is stored, and its runs are packed again by the next publish/ })
+  t.same(b.published().runs, [], 'no index names the run')
+
+  fs.rmdirSync(marker)
+  await store.put('kronos', [{ stream: 'b', events: [event(T0)] }])
+  await store.flush()
+  const published = b.published()
+  t.same(published.runs.map((r) => r.stream), ['a', 'b'], 'the next publish names both runs')
+  for (const run of published.runs) t.ok(fs.statSync(path.join(dir, 'runs', `.${run.file}.uploaded`)).isFile(), `${run.file} has its marker`)
+  t.same(storedObjects(b.s3), [...new Set(published.runs.map((r) => `p/${runObject('c', r).key}`))].sort(), 'the first pack, named by no index, is swept (sweepAfter 0)')
+})
+
 t.test('a pack leaves the store only once all its runs have been out of the index for sweepAfter', async (t) => {
   const b = await bucket(t)
   const dir = t.testdir()

@@ -222,7 +222,7 @@ export class RunPublisher {
         failure ??= this.#packUploader.failed.get(pack.name)
         this.#packUploader.failed.delete(pack.name)
       }
-      for (const pack of uploaded) await this.#packed(pack)
+      for (const pack of uploaded) await this.#packed(pack).catch((err: Error) => { failure ??= err })
     } finally {
       // A pack that failed is made again by the next publish (one uploaded is removed by its uploader).
       for (const pack of packs) await fsp.rm(pack.path, { force: true })
@@ -231,20 +231,26 @@ export class RunPublisher {
   }
 
   /**
-   * `pack` is uploaded and verified: its runs are stored, and get their
-   * markers (as a run uploaded alone does from the uploader). A marker that
-   * cannot be written fails the publish (SHOEBOX_IO naming it); the runs
-   * are stored all the same, and the next publish names them.
+   * `pack` is uploaded and verified: its runs get their markers (as a run
+   * uploaded alone does from the uploader), then count as stored. A marker
+   * that cannot be written (SHOEBOX_IO naming it) leaves the pack's runs
+   * unstored: a run the index names always has its marker, and the next
+   * publish packs them again (the same pack, if they are the same runs).
    */
   async #packed (pack: PackFile): Promise<void> {
     const key = packKey(this.#collector, pack.name)
     this.#objects.set(key, undefined)
-    for (const { run, offset } of pack.runs) this.#stored.set(run.file, { key, pack: { file: pack.name, offset } })
     const at = new Date().toISOString()
-    await inParallel(pack.runs, MARKER_WRITERS, async ({ run, offset }) => {
-      const marker = uploadedMarker(this.#runsDir, run.file)
-      await orIoError(fsp.writeFile(marker, JSON.stringify({ key, offset, bytes: run.bytes, at }) + '\n'), 'cannot mark a packed run uploaded', marker)
-    })
+    try {
+      await inParallel(pack.runs, MARKER_WRITERS, async ({ run, offset }) => {
+        const marker = uploadedMarker(this.#runsDir, run.file)
+        await orIoError(fsp.writeFile(marker, JSON.stringify({ key, offset, bytes: run.bytes, at }) + '\n'), 'cannot mark a packed run uploaded', marker)
+      })
+    } catch (err) {
+      const error = err as ShoeboxError
+      throw new ShoeboxError(error.code, `${error.message}; its pack ${key} is stored, and its runs are packed again by the next publish`, { cause: err })
+    }
+    for (const { run, offset } of pack.runs) this.#stored.set(run.file, { key, pack: { file: pack.name, offset } })
   }
 
   async #sweep (index: RunIndex, now = Date.now()): Promise<void> {
