@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream'
 import t from 'tap'
 import { ShoeboxError } from '../../lib/errors.js'
 import { EventStore } from '../../lib/events/store/event-store.js'
-import { indexKey } from '../../lib/events/store/published-index.js'
+import { indexKey, runObject, type PublishedIndex } from '../../lib/events/store/published-index.js'
 import { RunPublisher } from '../../lib/events/store/run-publisher.js'
 import { FileStore } from '../../lib/store/file-store.js'
 import type { PutOptions, PutResult } from '../../lib/store/store.js'
@@ -295,13 +295,13 @@ t.test("a collector's publish held by the shared store holds no put: flushes go 
     t.not(await unstalled(putTen()), stalled, `a put after ${store.stats().flushes} flushes goes on while the publish is held`)
     if (!t.passing()) return
   }
-  const published = (): { runs: Array<{ file: string }> } => JSON.parse(fs.readFileSync(path.join(shared, 'index', 'c.json'), 'utf8')) as { runs: Array<{ file: string }> }
+  const published = (): PublishedIndex => JSON.parse(fs.readFileSync(path.join(shared, 'index', 'c.json'), 'utf8')) as PublishedIndex
   t.same(published().runs, [], 'the index object is still the one published at open')
   open()
   await store.flush()
   const local = JSON.parse(fs.readFileSync(path.join(dir, 'data', 'index.json'), 'utf8')) as { runs: Array<{ file: string }> }
   t.same(published().runs.map((r) => r.file), local.runs.map((r) => r.file), 'once the store answers, the index published is the latest')
-  for (const run of local.runs) t.ok(fs.existsSync(path.join(shared, 'runs', 'c', run.file)), `run ${run.file} uploaded`)
+  for (const run of published().runs) t.ok(fs.existsSync(path.join(shared, runObject('c', run).key)), `run ${run.file} uploaded`)
   t.equal((await all(store.read('kronos', 's', everything))).length, put.length, 'every event readable')
   await store.close()
 })

@@ -213,7 +213,8 @@ export class EventStore implements EventBackend {
     this.#index = await loadIndex(this.dir)
     for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
     // Run files not in the index were written by a flush, merge or delete that crashed before its index
-    // swap (run files are written under their final names: run-writer.ts), or are older versions' temporary files.
+    // swap (run files are written under their final names: run-writer.ts), or are older versions' temporary files,
+    // or a collector's pack files a crash left (run-pack.ts: the next publish makes them again).
     // The scale-out uploader's markers stay: it drops those of gone files itself, and an `.uploading`
     // one names a multipart upload that only it can abort (roll/uploader.ts, resume()).
     const listed = new Set(this.#index.runs.map((r) => r.file))
