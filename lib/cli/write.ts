@@ -21,6 +21,7 @@ import { recoveredLine } from './recovered-line.js'
 import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
 import { oneLine } from './one-line.js'
+import { stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 
@@ -29,7 +30,8 @@ starting a new file whenever a roll policy fires. A file is written under a
 hidden temporary name and sealed (fsynced, renamed) when it rolls or at the
 end. Leftover temporary files of crashed writers are recovered first.
 SIGINT or SIGTERM stop reading stdin at its last whole line and seal every
-line read before exiting; a second signal quits at once.
+line read before exiting 0 (a regular file on stdin: 128 + the signal, 130
+or 143, as the input was cut short); a second signal quits at once.
 
 With --to, each sealed file is also uploaded (s3://bucket/prefix, or a
 directory) under its own name, verified, and marked done (or deleted with
@@ -209,7 +211,8 @@ export const writeCommand: Command = {
     const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not stored` : ''
     const stopped = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${partial}, the rest of stdin was not read`
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}${stopped}\n`)
-    return 0
+    // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
+    return signal === undefined ? 0 : stdinStoppedExitCode(io, signal)
   }
 }
 
