@@ -166,6 +166,9 @@ export const writeCommand: Command = {
       // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it.
       if (gate.writableEnded || lines.writableEnded) return
       signal = name
+      // A file on stdin goes to the lines straight (feedFile), in reads that end anywhere in a line: the line
+      // its last read cut is no line either. (From a pipe the gate passes whole lines only.)
+      lines.cut = true
       stop()
     }
     process.once('SIGINT', onSignal)
@@ -208,7 +211,8 @@ export const writeCommand: Command = {
       if (progress !== null) io.stderr.write('\r')
       throw new ShoeboxError(bad.code, `stdin: line ${bad.line}: ${invalidWhat(bad)}; ${keptLine(sink.kept(), lines.records)}`)
     }
-    const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not stored` : ''
+    const held = gate.heldBytes + lines.bufferedLineBytes
+    const partial = held > 0 ? `, an incomplete last line (${plural(held, 'byte')}) not stored` : ''
     const stopped = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${partial}, the rest of stdin was not read`
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}${stopped}\n`)
     // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
