@@ -102,10 +102,6 @@ export const readCommand: Command = {
       damage.end()
       reading = { path: e.path, ended: true }
     })
-    // Every record the source hands over is printed (a stop keeps those buffered); the source is paused and
-    // resumed by endOnFailure(), which this listener leaves so.
-    let written = 0
-    source.on('data', () => { written++ })
     // SIGINT or SIGTERM end the output after the record being printed (killed by SIGTERM, a reader could see half a
     // line); a second one finds no handler and quits at once.
     let signal: NodeJS.Signals | undefined
@@ -122,6 +118,10 @@ export const readCommand: Command = {
     // The source fails only after handing over every record before the damage;
     // the failure ends the output cleanly (all of it written) and is thrown after.
     const records = endOnFailure(source)
+    // Every record the source hands over is printed (a stop keeps those buffered). Added after endOnFailure()
+    // paused the source, this listener leaves it paused: endOnFailure() resumes it as the output takes records.
+    let written = 0
+    source.on('data', () => { written++ })
     let streamed = false
     try {
       await pipeline(records, new RecordsToNdjson({ payloadOnly: values['payload-only'] === true }), io.stdout)
