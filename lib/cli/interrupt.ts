@@ -2,8 +2,8 @@
  * SIGINT and SIGTERM, and what a command's exit says after one. The rule
  * (README, "CLI reference"), kept here once:
  *
- * - A command whose job a signal cuts short (a read of archives, a pack, an
- *   upload) ends cleanly, says in one line what it did and that it was
+ * - A command whose job a signal cuts short (a read or decode of archives, a
+ *   pack, an upload) ends cleanly, says in one line what it did and that it was
  *   interrupted, and exits 128 + the signal's number, as a shell reports a
  *   process the signal killed (130 SIGINT, 143 SIGTERM): `shoebox read ... >
  *   out && upload out` must not take a cut output for a whole one.

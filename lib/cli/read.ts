@@ -118,10 +118,6 @@ export const readCommand: Command = {
     // The source fails only after handing over every record before the damage;
     // the failure ends the output cleanly (all of it written) and is thrown after.
     const records = endOnFailure(source)
-    // Every record the source hands over is printed (a stop keeps those buffered). Added after endOnFailure()
-    // paused the source, this listener leaves it paused: endOnFailure() resumes it as the output takes records.
-    let written = 0
-    source.on('data', () => { written++ })
     let streamed = false
     try {
       await pipeline(records, new RecordsToNdjson({ payloadOnly: values['payload-only'] === true }), io.stdout)
@@ -136,6 +132,8 @@ export const readCommand: Command = {
     }
     if (records.failure !== null) throw records.failure
     if (signal !== undefined) {
+      // Every record the source handed over was printed (a stop keeps those it had buffered).
+      const written = records.delivered
       const where = reading === undefined ? '' : `, stopped ${reading.ended ? 'after' : 'in'} ${oneLine(reading.path)}`
       // Following, a signal is how the read ends; otherwise it cut the read short (interrupt.ts).
       if (values.follow !== true) throw new Interrupted(signal, `interrupted by ${signal}; ${plural(written, 'record')} written${where}; the output is incomplete`)

@@ -1,10 +1,11 @@
 /**
- * SIGINT or SIGTERM during `shoebox read` without --follow cuts the read
- * short: the output still ends after a whole record, and one line on stderr
- * says how many records were written, where it stopped and that the output
- * is incomplete; the exit code is 128 + the signal's number, so that
- * `shoebox read ... > out && upload out` does not take it for a whole read.
- * (With --follow a signal is the normal end: cli-read-follow.test.ts.)
+ * SIGINT or SIGTERM during `shoebox read` without --follow, or `shoebox
+ * decode`, cuts the read short: the output still ends after a whole record,
+ * and one line on stderr says how many records were written, where it
+ * stopped and that the output is incomplete; the exit code is 128 + the
+ * signal's number, so that `shoebox read ... > out && upload out` does not
+ * take it for a whole read. (With --follow a signal is the normal end:
+ * cli-read-follow.test.ts.)
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -26,9 +27,17 @@ for (let f = 0; f < FILES; f++) {
   fs.writeFileSync(path.join(dir, `f${f}.shoebox`), encodeRecords(records))
 }
 
-for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  t.test(`${signal} during read: whole records, one line saying the output is incomplete, exit ${exitCode}`, async (t) => {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'read', path.join(dir, '*.shoebox'), '--payload-only'], { stdio: ['ignore', 'pipe', 'pipe'] })
+const archives = Array.from({ length: FILES }, (_, f) => path.join(dir, `f${f}.shoebox`))
+const commands = [
+  ['read', ['read', path.join(dir, '*.shoebox'), '--payload-only'], 'SIGINT', 130],
+  ['read', ['read', path.join(dir, '*.shoebox'), '--payload-only'], 'SIGTERM', 143],
+  ['decode', ['decode', '--payload-only', ...archives], 'SIGINT', 130],
+  ['decode', ['decode', '--payload-only', ...archives], 'SIGTERM', 143]
+] as const
+
+for (const [command, args, signal, exitCode] of commands) {
+  t.test(`${signal} during ${command}: whole records, one line saying the output is incomplete, exit ${exitCode}`, async (t) => {
+    const child = spawn(process.execPath, [...process.execArgv, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
@@ -53,6 +62,6 @@ for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const got = text.split('\n').slice(0, -1).map((line) => (JSON.parse(line) as { n: number }).n)
     t.ok(got.length > 0 && got.length < FILES * PER_FILE, `stopped mid-way (${got.length} records)`)
     t.same(got, Array.from({ length: got.length }, (_, n) => n), 'whole records, in order, none missing')
-    t.match(stderr, new RegExp(`^shoebox read: interrupted by ${signal}; ${got.length} records written, stopped (in|after) \\S+f\\d\\.shoebox; the output is incomplete\\n$`))
+    t.match(stderr, new RegExp(`^shoebox ${command}: interrupted by ${signal}; ${got.length} records written, stopped (in|after) \\S+f\\d\\.shoebox; the output is incomplete\\n$`))
   })
 }
