@@ -74,7 +74,9 @@ const FEED_BUFFERS = 4
  * reference to a chunk after that, as encodeNdjson copies lines out), so the
  * buffers bound what is in flight, as backpressure would. A read error
  * destroys `into` with it; `stopped()` (a signal) ends `into` cleanly after the
- * read under way. Never rejects: the pipeline `into` is part of reports.
+ * read under way, whose bytes are dropped: the reads before it end anywhere in
+ * a line, so the caller marks `into` cut (EncodeNdjson.cut) for the line the
+ * last of them cut. Never rejects: the pipeline `into` is part of reports.
  */
 export async function feedFile (fd: number, into: Writable, stopped: () => boolean): Promise<void> {
   const free: Buffer[] = []

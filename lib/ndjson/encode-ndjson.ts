@@ -88,6 +88,12 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
   lines = 0
   /** Records encoded. */
   records = 0
+  /**
+   * Set before end() when the input was cut short (a signal), not ended: an
+   * unfinished last line, whose end was never read, is no line. It is left
+   * out, and bufferedLineBytes keeps its length. (At a real end it is a line.)
+   */
+  cut = false
   /** Invalid lines seen (skipped, or the one that ended the stream). */
   readonly invalid: InvalidLine[] = []
   #encoder: ArchiveEncoder
@@ -214,7 +220,7 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
       const rest = this.#bom?.end()
       this.#bom = undefined
       if (rest !== undefined && rest.length > 0) this.#hold(rest, 0)
-      if (this.#held > 0) {
+      if (this.#held > 0 && !this.cut) {
         const line = this.#join(EMPTY, 0)
         this.#line(line, 0, line.length)
       }
