@@ -68,7 +68,7 @@ t.test('a limit option (0 allowed) refuses the same shapes, in its own one wordi
 t.test('serve --port past 65535 is refused in its own words', async (t) => {
   const r = await cli(['serve', '--data', path.join(dir, 'served'), '--port', '65536'])
   t.equal(r.code, 2)
-  t.match(r.stderr, usageLine(['serve'], "--port must be 0..65535, got '65536'"))
+  t.match(r.stderr, usageLine(['serve'], '--port: must be 0..65535, got "65536"'))
 })
 
 t.test('a good count is taken: write --roll-records 2 seals a file per two lines', async (t) => {

@@ -395,7 +395,7 @@ t.test('usage errors exit 2 with a one-line message', async (t) => {
   t.notOk(fs.existsSync(dir), 'no directory made by a write that was refused')
   usageError(t, await cli(['read']), 'read', /read needs exactly one PATTERN/)
   usageError(t, await cli(['read', pattern, pattern]), 'read', /read needs exactly one PATTERN/)
-  usageError(t, await cli(['read', pattern, '--order', 'bad']), 'read', /--order must be name or mtime, got 'bad'/)
+  usageError(t, await cli(['read', pattern, '--order', 'bad']), 'read', /--order: must be 'name' or 'mtime', got "bad"/)
   usageError(t, await cli(['read', pattern, '--from', 'nocolon']), 'read', /--from expects FILE:OFFSET, got 'nocolon'/)
   usageError(t, await cli(['read', pattern, '--from', 'f:-1']), 'read', /--from expects FILE:OFFSET/)
   usageError(t, await cli(['read', pattern, '--from', ':5']), 'read', /--from expects FILE:OFFSET/)
