@@ -65,7 +65,7 @@ t.test('a collector removes the runs it replaced from the store once they are ol
 
 t.test('a collector that takes no more events still removes the objects its last change replaced, once they are old enough', async (t) => {
   const { s3, shared } = await sharedStore(t)
-  const collector = await start(t, { ...shared, mode: 'collector', collectorId: 'c', sweepAfter: '300ms', flushInterval: '50ms' })
+  const collector = await start(t, { ...shared, mode: 'collector', collectorId: 'c', sweepAfter: '2s', flushInterval: '50ms' })
   const store = collector.store as EventStore
   for (let i = 0; i < 4; i++) {
     await put(t, collector.url, { s: [{ '@time': i }] })
@@ -75,7 +75,7 @@ t.test('a collector that takes no more events still removes the objects its last
   const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as PublishedIndex
   const live = [...new Set(published.runs.map((r) => `p/${runObject('c', r).key}`))].sort()
   t.ok(storedObjects(s3).length > live.length, 'the replaced objects are still stored right after the last publish')
-  t.ok(await eventually(() => storedObjects(s3).length === live.length, 10_000), 'then swept with no put, no flush, no publish')
+  t.ok(await eventually(() => storedObjects(s3).length === live.length, 15_000), 'then swept with no put, no flush, no publish')
   t.same(storedObjects(s3), live, 'only the objects of the live runs are left')
   t.same(JSON.parse(String(s3.object('p/index/c.json', 'events'))), published, 'the index object is as published')
 })
