@@ -167,9 +167,11 @@ export function invalidOption (option: string, reason: string): InvalidOptionErr
 /**
  * The value an option was given, as a refusal quotes it ("got ..."): its
  * JSON ("v3", 0, null, {"a":1}), so a string is told from a number, or its
- * type where JSON has none (a function, undefined).
+ * type where JSON has none (a function, undefined). A number JSON cannot
+ * spell (NaN, Infinity) is written as JavaScript does: JSON would say null.
  */
 export function givenValue (value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
   return JSON.stringify(value) ?? typeof value
 }
 

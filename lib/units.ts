@@ -135,6 +135,6 @@ export function oneOf<T> (value: unknown, allowed: readonly T[], option: string)
  */
 export function positiveCount (value: number | undefined, fallback: number, option: string): number {
   const n = value ?? fallback
-  if (!Number.isInteger(n) || n < 1) throw invalidOption(option, `must be a positive integer, got ${String(value)}`)
+  if (!Number.isInteger(n) || n < 1) throw invalidOption(option, `must be a positive integer, got ${givenValue(value)}`)
   return n
 }

@@ -64,6 +64,32 @@ t.test('a count option refused anywhere in the API: one wording, naming the opti
   await t.rejects(retry(async () => 1, { attempts: 0 }), { code: 'SHOEBOX_INVALID_OPTION', option: 'attempts', reason: 'must be a positive integer, got 0' }, 'retry attempts')
 })
 
+t.test('a count refused by the API quotes the value as oneOf() does: a string told from a number, NaN and Infinity by name (positiveCount)', async (t) => {
+  const { kronos } = await import('../lib/events/client.js')
+  const { ship } = await import('../lib/events/ship.js')
+  const cases: Array<[string, () => unknown, string, string]> = [
+    ['kronos attempts \'3\'', () => kronos('http://127.0.0.1:1', { attempts: '3' as unknown as number }), 'attempts', 'must be a positive integer, got "3"'],
+    ['kronos maxSockets NaN', () => kronos('http://127.0.0.1:1', { maxSockets: NaN }), 'maxSockets', 'must be a positive integer, got NaN'],
+    ['ship maxInFlight Infinity', () => ship('http://127.0.0.1:1', { stream: 's', maxInFlight: Infinity }), 'maxInFlight', 'must be a positive integer, got Infinity']
+  ]
+  for (const [what, fn, option, reason] of cases) {
+    t.match(refusal(fn), { code: 'SHOEBOX_INVALID_OPTION', option, reason, message: `option ${option}: ${reason}` }, what)
+  }
+})
+
+t.test('a CLI count flag is refused in the same shape, naming the flag and quoting what was typed (lib/cli/options.ts positiveInteger)', async (t) => {
+  for (const [args, line] of [
+    [['ship', 'http://127.0.0.1:1', '--stream', 's', '--attempts', 'abc'], '--attempts: must be a positive integer, got "abc"'],
+    [['ship', 'http://127.0.0.1:1', '--stream', 's', '--queue=0'], '--queue: must be a positive integer, got "0"'],
+    [['events', 'get', 'http://127.0.0.1:1', 's', '--limit=-1'], '--limit: must be a whole number, got "-1"']
+  ] as const) {
+    const r = await cli([...args])
+    const name = args[0] === 'events' ? `${args[0]} ${args[1]}` : args[0]
+    t.equal(r.code, 2, args.join(' '))
+    t.equal(r.stderr, `shoebox ${args[0]}: ${line}\n(try 'shoebox ${name} --help')\n`, args.join(' '))
+  }
+})
+
 t.test('an option that takes one of a few values, refused anywhere in the API: one wording, naming the values and the one given (oneOf, lib/units.ts)', async (t) => {
   const { rollingSink, decode, encode, encodeNdjson, openStore } = await import('../lib/index.js')
   const { kronos } = await import('../lib/events/client.js')

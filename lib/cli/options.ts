@@ -1,7 +1,7 @@
 /** Option parsing shared by the subcommands, on node:util parseArgs. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Metadata } from '../record.js'
-import { InvalidOptionError, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { givenValue, InvalidOptionError, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { keyDict } from '../key-dict.js'
 import { oneOf as checkOneOf, parseDuration } from '../units.js'
 import { usage } from './io.js'
@@ -73,7 +73,8 @@ export function metaFields (entries: string[] | undefined): Record<string, strin
  * A count option (--queue N, --attempts N, --roll-records N...): a whole
  * number from 1, in decimal digits; undefined when not given. Anything else
  * ('0', '-1', '1.5', '1e3', ' 5', '') is a usage error naming the flag and
- * what was typed (Number() alone would take '1e3' and ' 5', and read '' as 0).
+ * what was typed (Number() alone would take '1e3' and ' 5', and read '' as 0),
+ * in the API's words: "--queue: must be a positive integer, got \"abc\"".
  */
 export function positiveInteger (option: string, value: unknown): number | undefined {
   return decimalInteger(option, value, 1, 'a positive integer')
@@ -88,7 +89,7 @@ function decimalInteger (option: string, value: unknown, min: number, what: stri
   if (value === undefined) return undefined
   const text = String(value)
   const n = Number(text)
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw usage(`${option} must be ${what}, got '${text}'`)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw usage(`${option}: must be ${what}, got ${givenValue(text)}`)
   return n
 }
 

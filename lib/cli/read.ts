@@ -8,7 +8,7 @@ import { endOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
-import { parse } from './options.js'
+import { oneOf, parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { parsePositionText } from '../source/position-text.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -66,8 +66,7 @@ export const readCommand: Command = {
       ...storeOptionSpec
     }, true)
     if (positionals.length !== 1) throw usage('read needs exactly one PATTERN (quote globs)')
-    const order = values.order ?? 'name'
-    if (order !== 'name' && order !== 'mtime') throw usage(`--order must be name or mtime, got '${String(order)}'`)
+    const order = oneOf('--order', values.order, ['name', 'mtime'], 'name')
     const lenient = values.lenient === true
     const source = archiveSource(storeUrlArg(positionals[0]), {
       mode: lenient ? 'lenient' : 'strict',

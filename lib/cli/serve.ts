@@ -1,7 +1,7 @@
 /** shoebox serve: the Kronos-compatible event server on a local event store. */
 import path from 'node:path'
 import type { Command } from './command.js'
-import { ShoeboxError } from '../errors.js'
+import { givenValue, ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
@@ -92,7 +92,7 @@ export const serveCommand: Command = {
     if (positionals.length > 0) throw usage('serve takes no arguments')
     // Decimal digits, as every count option: Number() alone took '1e3' (port 1000), ' 5' and '0x10'.
     const port = wholeNumber('--port', values.port) ?? 8150
-    if (port > 65535) throw usage(`--port must be 0..65535, got '${String(values.port)}'`)
+    if (port > 65535) throw usage(`--port: must be 0..65535, got ${givenValue(String(values.port))}`)
     // --retention 0 reads like "keep everything" but would drop every finished
     // day of events: refused, leaving --retention out keeps everything.
     if (values.retention !== undefined && asUsage(() => parseDuration(values.retention as string, '--retention')) === 0) {

@@ -16,13 +16,20 @@
  *   U+FFFD), with the bytes that open it: a string path would name no file,
  *   and the file was skipped without a word.
  *
+ * - A name whose listing gives no type (some filesystems do not) is asked
+ *   for it (lstat, following no link): else a directory there was listed as
+ *   'other' and not descended into. One gone before it is asked is passed over.
+ *
  * Any other failure (a directory that cannot be read) fails the walk; the
- * error carries the directory's name.
+ * error carries the directory's name. `onUnreadable` may decide otherwise
+ * (pack() skips such a directory when asked, and says so).
  *
  * The one walker of the library: FileStore lists with walkNames() (all at
  * once, then sorted by key); the metadir's sources walk() lazily, each
- * directory in sorted order and with names skipped, as mmmeta's os.walk.
+ * directory in sorted order and with names skipped, as mmmeta's os.walk;
+ * pack() walks sorted, pruning the directories no include glob reaches.
  */
+import type { Dirent } from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 
@@ -53,8 +60,20 @@ export interface WalkOptions {
    * mmmeta lists files); else in the order the directory gives them.
    */
   sorted?: boolean
-  /** A name to pass over (a directory with everything under it): its own name, and its path as text. */
-  skip?: (name: string, file: string) => boolean
+  /**
+   * A name to pass over (a directory with everything under it): its own
+   * name, its path as text, and its name from the root ('/'-separated) and
+   * whether it is a directory (not a link to one).
+   */
+  skip?: (name: string, file: string, entry: { name: string, directory: boolean }) => boolean
+  /**
+   * A directory that cannot be read (the root's `dir` is ''): 'skip' passes
+   * over it, 'fail' fails the walk with `failure` (or throw another error).
+   * Default: one below the root that is gone (ENOENT, ENOTDIR: removed, or
+   * replaced by a file, since its parent was read) is skipped, as it has
+   * nothing left to list; any other fails.
+   */
+  onUnreadable?: (failure: WalkFailure) => 'skip' | 'fail'
 }
 
 const SEP = Buffer.from(path.sep)
@@ -73,7 +92,7 @@ interface Pending {
  * caller to decide).
  */
 export async function * walk (root: string, options: WalkOptions = {}): AsyncGenerator<WalkedName> {
-  const { depth = Infinity, sorted = false, skip } = options
+  const { depth = Infinity, sorted = false, skip, onUnreadable = passOverGone } = options
   const pending: Pending[] = [{ found: { name: '', file: root, path: root, kind: 'other' }, depth: 0, isDirectory: true }]
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     if (!next.isDirectory) {
@@ -85,10 +104,9 @@ export async function * walk (root: string, options: WalkOptions = {}): AsyncGen
     try {
       entries = await fsp.readdir(dir.path, { withFileTypes: true, encoding: 'buffer' })
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      // Gone, or replaced by a file, since its parent was read: nothing in it to list.
-      if (dir.name !== '' && (code === 'ENOENT' || code === 'ENOTDIR')) continue
-      throw Object.assign(err as Error, { dir: dir.name })
+      const failure: WalkFailure = Object.assign(err as NodeJS.ErrnoException, { dir: dir.name })
+      if (onUnreadable(failure) === 'skip') continue
+      throw failure
     }
     const named = entries.map((entry) => {
       const raw = entry.name as unknown as Buffer
@@ -98,21 +116,30 @@ export async function * walk (root: string, options: WalkOptions = {}): AsyncGen
     const children: Pending[] = []
     for (const { entry, raw, text } of named) {
       const file = path.join(dir.file, text)
-      if (skip?.(text, file) === true) continue
+      const name = dir.name === '' ? text : `${dir.name}/${text}`
       // U+FFFD stands for bytes that are not UTF-8, unless the name really holds one (EF BF BD).
       const exact = !text.includes('\uFFFD') || Buffer.from(text).equals(raw)
-      const found: WalkedName = {
-        name: dir.name === '' ? text : `${dir.name}/${text}`,
-        file,
-        path: exact && typeof dir.path === 'string' ? file : Buffer.concat([Buffer.from(dir.path), SEP, raw]),
-        kind: entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other'
-      }
-      const isDirectory = entry.isDirectory()
+      const opens = exact && typeof dir.path === 'string' ? file : Buffer.concat([Buffer.from(dir.path), SEP, raw])
+      const type = hasType(entry) ? entry : await fsp.lstat(opens).catch(() => undefined)
+      if (type === undefined) continue // gone before it was asked
+      const isDirectory = type.isDirectory()
+      if (skip?.(text, file, { name, directory: isDirectory }) === true) continue
+      const found: WalkedName = { name, file, path: opens, kind: type.isFile() ? 'file' : type.isSymbolicLink() ? 'symlink' : 'other' }
       if (!isDirectory || next.depth + 1 < depth) children.push({ found, depth: next.depth + 1, isDirectory })
     }
     // Last to first: the stack gives them back in order.
     for (let i = children.length - 1; i >= 0; i--) pending.push(children[i])
   }
+}
+
+/** The default of `onUnreadable`: a directory below the root that is gone has nothing left to list. */
+function passOverGone (failure: WalkFailure): 'skip' | 'fail' {
+  return failure.dir !== '' && (failure.code === 'ENOENT' || failure.code === 'ENOTDIR') ? 'skip' : 'fail'
+}
+
+/** Whether the listing said what `entry` is (DT_UNKNOWN: it says none of these). */
+function hasType (entry: Pick<Dirent, 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isBlockDevice' | 'isCharacterDevice'>): boolean {
+  return entry.isFile() || entry.isDirectory() || entry.isSymbolicLink() || entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice()
 }
 
 /** walk()'s names at most `depth` segments deep, all at once, in no particular order. */

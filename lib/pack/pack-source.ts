@@ -3,14 +3,15 @@
  * a directory into one record, its metadata the file's relative path, size,
  * mtime, mode and sha256, its payload the file's bytes.
  *
- * The walk is depth first, each directory's entries sorted by name (UTF-16
- * code units), so the same tree always packs in the same order. Symbolic
+ * The walk is fs/walk.ts's, depth first, each directory's entries sorted by
+ * name (UTF-16 code units), so the same tree always packs in the same order;
+ * a directory no include glob reaches is not read. Symbolic
  * links are never followed: they are skipped and counted, as are sockets,
  * FIFOs, devices and names that could not be restored safely (see
  * unpack.ts). One file is read at a time, hashed as it is read, and read
  * again if it changed meanwhile (read-file.ts).
  */
-import type { Dirent, Stats } from 'node:fs'
+import type { Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
@@ -18,6 +19,7 @@ import type { Minimatch } from 'minimatch'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
+import type { WalkFailure } from '../fs/walk.js'
 import { checkKey } from '../store/keys.js'
 import { checkFlag, parseSize } from '../units.js'
 import type { ReadOutcome } from './read-file.js'
@@ -173,54 +175,58 @@ export class PackSource extends failsOnListenerRejection(Readable) {
       const inside = path.relative(await fs.realpath(this.dir), await realPathSoFar(this.#destination))
       if (inside !== '' && !inside.startsWith('..') && !path.isAbsolute(inside)) this.#destinationRel = inside.split(path.sep).join('/')
     }
-    yield * this.#walkDir(this.dir, '')
-  }
-
-  async * #walkDir (abs: string, rel: string): AsyncGenerator<PackRecord> {
-    let entries: Dirent[]
-    try {
-      entries = await fs.readdir(abs, { withFileTypes: true })
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (rel !== '' && (code === 'ENOENT' || code === 'ENOTDIR')) {
-        this.#skip({ path: rel, reason: 'vanished' })
-        return
-      }
-      // The directory being packed is never skipped: it is the whole pack.
-      if (rel !== '' && this.#skipUnreadable) {
-        this.#skip({ path: rel, reason: 'unreadable', detail: describeIoError(err) })
-        return
-      }
-      const failure = ioError(err, 'cannot read directory', abs)
-      throw rel === '' ? failure : withHint(failure)
-    }
-    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-    for (const entry of entries) {
-      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`
-      const childAbs = path.join(abs, entry.name)
-      const kind = await kindOf(entry, childAbs)
-      if (kind === 'gone') continue
-      if (kind === 'dir') {
-        if (childRel === this.#destinationRel) this.#skip({ path: childRel, reason: 'destination' })
-        else if (this.#reaches(childRel)) yield * this.#walkDir(childAbs, childRel)
+    // Loaded when a pack runs, as FileStore loads it when a listing starts (test/startup-lazy.test.ts).
+    const { walk } = await import('../fs/walk.js')
+    const names = walk(this.dir, {
+      sorted: true,
+      skip: (_name, _file, { name: rel, directory }) => {
+        // A file no glob matches, a directory no glob reaches; a link or special file either (then it is skipped, and said).
+        if (!directory) return !(this.#matches(rel) || this.#reaches(rel))
+        if (rel !== this.#destinationRel) return !this.#reaches(rel)
+        this.#skip({ path: rel, reason: 'destination' })
+        return true
+      },
+      onUnreadable: (failure) => this.#unreadableDir(failure)
+    })
+    for await (const found of names) {
+      const rel = found.name
+      if (found.kind === 'file' && !this.#matches(rel)) continue
+      if (found.kind !== 'file') {
+        this.#skip({ path: rel, reason: found.kind === 'symlink' ? 'symlink' : 'not a regular file' })
         continue
       }
-      if (kind === 'file' ? !this.#matches(childRel) : !(this.#matches(childRel) || this.#reaches(childRel))) continue
-      if (kind !== 'file') {
-        this.#skip({ path: childRel, reason: kind === 'symlink' ? 'symlink' : 'not a regular file' })
-        continue
-      }
-      const unsafe = unsafeName(childRel)
+      // A name that is not UTF-8 (walk() opens it by its bytes): its record's path would name another file.
+      const unsafe = typeof found.path === 'string' ? unsafeName(rel) : 'not valid UTF-8: its name as it decodes names another file'
       if (unsafe !== undefined) {
-        this.#skip({ path: childRel, reason: 'unsafe name', detail: unsafe })
+        this.#skip({ path: rel, reason: 'unsafe name', detail: unsafe })
         continue
       }
-      const record = await this.#readFile(childAbs, childRel)
+      const record = await this.#readFile(found.file, rel)
       if (record === null) continue
       this.files++
       this.bytes += record.payload.length
       yield record
     }
+  }
+
+  /**
+   * A directory of the walk that cannot be read: one gone since its parent
+   * was read is skipped ('vanished'), as is any other below the top with
+   * skipUnreadable; else the pack fails naming it. The directory being
+   * packed is never skipped: it is the whole pack.
+   */
+  #unreadableDir (failure: WalkFailure): 'skip' {
+    const rel = failure.dir
+    if (rel !== '' && (failure.code === 'ENOENT' || failure.code === 'ENOTDIR')) {
+      this.#skip({ path: rel, reason: 'vanished' })
+      return 'skip'
+    }
+    if (rel !== '' && this.#skipUnreadable) {
+      this.#skip({ path: rel, reason: 'unreadable', detail: describeIoError(failure) })
+      return 'skip'
+    }
+    const error = ioError(failure, 'cannot read directory', rel === '' ? this.dir : path.join(this.dir, rel))
+    throw rel === '' ? error : withHint(error)
   }
 
   /**
@@ -288,22 +294,6 @@ export class PackSource extends failsOnListenerRejection(Readable) {
 function withHint (err: ShoeboxError): ShoeboxError {
   err.message += '; skipUnreadable (--skip-unreadable) would skip it'
   return err
-}
-
-type Kind = 'file' | 'dir' | 'symlink' | 'other' | 'gone'
-
-async function kindOf (entry: Dirent, abs: string): Promise<Kind> {
-  if (entry.isFile()) return 'file'
-  if (entry.isDirectory()) return 'dir'
-  if (entry.isSymbolicLink()) return 'symlink'
-  if (entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice()) return 'other'
-  // Some filesystems report no type in the listing: ask, without following links.
-  try {
-    const st = await fs.lstat(abs)
-    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other'
-  } catch {
-    return 'gone'
-  }
 }
 
 /** Why unpack would refuse this relative path (a backslash, a drive letter...), or undefined. */

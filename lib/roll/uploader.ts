@@ -158,28 +158,47 @@ export class SealedUploader extends EventEmitter {
    * again (#uploadOnce), with that upload's retries.
    */
   async resume (): Promise<void> {
-    const [{ EarlyUpload }, { parseTempName }] = await Promise.all([import('./early-upload.js'), import('./names.js')])
+    const { EarlyUpload } = await import('./early-upload.js')
     this.#EarlyUpload = EarlyUpload
-    const entries = await fsp.readdir(this.dir)
-    const present = new Set(entries)
-    // Files still being written (recovery has sealed the dead writers'): a live writer may be uploading them already.
-    const writing = new Set(entries.map((e) => parseTempName(e)?.finalName))
-    for (const entry of entries) {
-      if (!entry.startsWith('.')) continue
-      if (entry.endsWith(UPLOADING) && !present.has(entry.slice(1, -UPLOADING.length)) && !writing.has(entry.slice(1, -UPLOADING.length))) {
-        const name = entry.slice(1, -UPLOADING.length)
-        try {
-          await this.#abortNoted(name)
-        } catch (err) {
-          // The store is down: writing must not wait for it. Keep the marker for the next start; finish reports it.
-          this.failed.set(name, err as Error)
-          this.emit('uploadError', { path: path.join(this.dir, name), key: name, error: err as Error, attempt: 1, willRetry: false } satisfies UploadErrorEvent)
-        }
-      } else if (entry.endsWith(UPLOADED) && !present.has(entry.slice(1, -UPLOADED.length))) {
-        await fsp.rm(path.join(this.dir, entry), { force: true })
-      }
+    for (const [name, err] of await this.dropLeftMarkers()) {
+      // The store is down (or a marker is stuck): writing must not wait for it. Kept for the next start; finish reports it.
+      this.failed.set(name, err)
+      this.emit('uploadError', { path: path.join(this.dir, name), key: name, error: err, attempt: 1, willRetry: false } satisfies UploadErrorEvent)
     }
     for (const name of await pendingUploads(this.dir)) this.enqueue(path.join(this.dir, name))
+  }
+
+  /**
+   * The markers a killed process left for files that are gone: the
+   * multipart upload an `.uploading` one names is aborted (or it stays open,
+   * and billed, for ever) and the marker removed; an `.uploaded` one is
+   * removed. `owns` picks this uploader's names where two share a
+   * directory (the event store's publisher: runs and packs, each to its own
+   * prefix, so only the right one can abort an upload). Resolves with the
+   * names whose abort failed (the store is down) or whose marker could not
+   * be removed, their markers kept.
+   */
+  async dropLeftMarkers (owns: (name: string) => boolean = () => true): Promise<Map<string, Error>> {
+    const { parseTempName } = await import('./names.js')
+    const entries = await fsp.readdir(this.dir)
+    const present = new Set(entries)
+    const writing = new Set(entries.map((e) => parseTempName(e)?.finalName))
+    const failures = new Map<string, Error>()
+    for (const entry of entries) {
+      if (!entry.startsWith('.')) continue
+      const suffix = entry.endsWith(UPLOADING) ? UPLOADING : entry.endsWith(UPLOADED) ? UPLOADED : undefined
+      if (suffix === undefined) continue
+      const name = entry.slice(1, -suffix.length)
+      // A file still being written (recovery has sealed the dead writers'): a live writer may be uploading it already.
+      if (present.has(name) || !owns(name) || (suffix === UPLOADING && writing.has(name))) continue
+      try {
+        if (suffix === UPLOADED) await fsp.rm(path.join(this.dir, entry), { force: true })
+        else await this.#abortNoted(name)
+      } catch (err) {
+        failures.set(name, err as Error)
+      }
+    }
+    return failures
   }
 
   /**

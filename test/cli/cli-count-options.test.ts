@@ -46,7 +46,7 @@ t.test('a positive-integer option refuses anything but decimal digits from 1, in
       const r = await cli([...args, `${flag}=${bad}`])
       const what = `${args.slice(0, 2).join(' ')} ${flag}=${JSON.stringify(bad)}`
       t.equal(r.code, 2, what)
-      t.match(r.stderr, usageLine(args, `${flag} must be a positive integer, got '${bad}'`), what)
+      t.match(r.stderr, usageLine(args, `${flag}: must be a positive integer, got ${JSON.stringify(bad)}`), what)
     }
   }
   t.notOk(fs.existsSync(path.join(dir, 'w')), 'write refused before creating its directory')
@@ -59,7 +59,7 @@ t.test('a limit option (0 allowed) refuses the same shapes, in its own one wordi
       const r = await cli([...args, `${flag}=${bad}`])
       const what = `${args.slice(0, 2).join(' ')} ${flag}=${JSON.stringify(bad)}`
       t.equal(r.code, 2, what)
-      t.match(r.stderr, usageLine(args, `${flag} must be a whole number, got '${bad}'`), what)
+      t.match(r.stderr, usageLine(args, `${flag}: must be a whole number, got ${JSON.stringify(bad)}`), what)
     }
   }
   t.notOk(fs.existsSync(path.join(dir, 'served')), 'serve refused before creating its data directory')
@@ -68,7 +68,7 @@ t.test('a limit option (0 allowed) refuses the same shapes, in its own one wordi
 t.test('serve --port past 65535 is refused in its own words', async (t) => {
   const r = await cli(['serve', '--data', path.join(dir, 'served'), '--port', '65536'])
   t.equal(r.code, 2)
-  t.match(r.stderr, usageLine(['serve'], "--port must be 0..65535, got '65536'"))
+  t.match(r.stderr, usageLine(['serve'], '--port: must be 0..65535, got "65536"'))
 })
 
 t.test('a good count is taken: write --roll-records 2 seals a file per two lines', async (t) => {

@@ -38,7 +38,7 @@ t.test('--attempts must be a positive integer', async (t) => {
   for (const bad of ['0', '-1', 'x', '1.5']) {
     const r = await cli(['events', 'streams', 'http://127.0.0.1:1', `--attempts=${bad}`])
     t.equal(r.code, 2, bad)
-    t.match(r.stderr, /--attempts must be a positive integer/, bad)
+    t.match(r.stderr, /--attempts: must be a positive integer/, bad)
   }
 })
 

@@ -4,15 +4,16 @@
  * loopback; a readonly server answers gets and stream listings from every
  * collector's runs, with ranged reads, once it polls again.
  */
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import type { EventStore } from '../../lib/events/store/event-store.js'
 import { runObject, type PublishedIndex } from '../../lib/events/store/published-index.js'
 import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
-import { startFaultProxy } from '../fault-proxy.js'
+import { seen, startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { get, json, packsNamedByContent, post, put, sharedStore, spawnServe, start, storedObjects, streams } from './conformance-kit.js'
+import { eventually, get, json, packsNamedByContent, post, put, sharedStore, spawnServe, start, storedObjects, streams } from './conformance-kit.js'
 
 t.test('two collectors and one reader share an S3 bucket', async (t) => {
   const { s3, shared } = await sharedStore(t, 'kronos-shared')
@@ -60,6 +61,62 @@ t.test('a collector removes the runs it replaced from the store once they are ol
   t.ok(store.stats().compactions >= 1, 'four flushes into one bucket were merged')
   const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as PublishedIndex
   t.same(storedObjects(s3), [...new Set(published.runs.map((r) => `p/${runObject('c', r).key}`))].sort(), 'only the objects of the live runs are left')
+})
+
+t.test('a collector that takes no more events still removes the objects its last change replaced, once they are old enough', async (t) => {
+  const { s3, shared } = await sharedStore(t)
+  const collector = await start(t, { ...shared, mode: 'collector', collectorId: 'c', sweepAfter: '2s', flushInterval: '50ms' })
+  const store = collector.store as EventStore
+  for (let i = 0; i < 4; i++) {
+    await put(t, collector.url, { s: [{ '@time': i }] })
+    await store.flush()
+  }
+  t.ok(store.stats().compactions >= 1, 'four flushes into one bucket were merged')
+  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as PublishedIndex
+  const live = [...new Set(published.runs.map((r) => `p/${runObject('c', r).key}`))].sort()
+  t.ok(storedObjects(s3).length > live.length, 'the replaced objects are still stored right after the last publish')
+  t.ok(await eventually(() => storedObjects(s3).length === live.length, 15_000), 'then swept with no put, no flush, no publish')
+  t.same(storedObjects(s3), live, 'only the objects of the live runs are left')
+  t.same(JSON.parse(String(s3.object('p/index/c.json', 'events'))), published, 'the index object is as published')
+})
+
+t.test('a collector killed while a pack over the part size uploads leaves no multipart upload open after its restart', async (t) => {
+  const s3 = await startS3({ bucket: 'events' })
+  t.teardown(async () => { await s3.stop() })
+  // The pack's parts are held until the collector is killed: its multipart upload is open, noted in `.NAME.uploading`.
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'UploadPart' && r.url.includes('/packs/'), fault: { kind: 'latency', ms: 3_600_000 } }])
+  t.teardown(async () => { await proxy.close() })
+  const partHeld = seen(proxy, (r) => r.op === 'UploadPart' && r.url.includes('/packs/'))
+  const data = t.testdir()
+  const runs = path.join(data, 'runs')
+  const args = ['--data', data, '--mode', 'collector', '--store', 's3://events/p', '--collector-id', 'c', '--memtable-size', '1KiB', '--flush-interval', '1h', '--sweep-after', '0']
+  let collector = await spawnServe(args, { ...s3.env, SHOEBOX_S3_ENDPOINT: proxy.endpoint })
+  // Three streams of ~3 MiB: three runs packed (each under 4 MiB) into one pack past the 8 MiB part size.
+  const events = (n: number): Array<Record<string, unknown>> => Array.from({ length: n }, (_, i) => ({ '@time': i, pad: randomBytes(512).toString('hex') }))
+  t.equal((await post(collector.url, '/1.0/events/put', { events: { a: events(3000), b: events(3000), c: events(3000) } })).status, 200, 'the put is durable (and starts a flush)')
+  await partHeld
+  const noted = fs.readdirSync(runs).filter((f) => f.endsWith('.pack.uploading'))
+  t.equal(noted.length, 1, 'the pack\'s upload is noted')
+  // Another run, flushed while the pack uploads: the restart packs four runs, another pack, so no upload of the old one aborts it.
+  t.equal((await post(collector.url, '/1.0/events/put', { events: { d: events(1) } })).status, 200)
+  t.ok(await eventually(() => (JSON.parse(fs.readFileSync(path.join(data, 'index.json'), 'utf8')) as { runs: unknown[] }).runs.length === 4), 'the fourth run is flushed')
+  collector.child.kill('SIGKILL')
+  t.equal((await collector.exited).signal, 'SIGKILL')
+  t.equal(s3.openMultipartUploads('events'), 1, 'the killed collector left its pack\'s upload open')
+
+  collector = await spawnServe(args, s3.env)
+  t.teardown(async () => {
+    collector.child.kill('SIGKILL')
+    await collector.exited
+  })
+  t.equal(s3.openMultipartUploads('events'), 0, 'the restart aborted it')
+  t.same(fs.readdirSync(runs).filter((f) => f.endsWith('.uploading')), [], 'and removed its note')
+  const local = JSON.parse(fs.readFileSync(path.join(data, 'index.json'), 'utf8')) as { runs: Array<{ file: string }> }
+  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as PublishedIndex
+  t.same(published.runs.map((r) => r.file), local.runs.map((r) => r.file), 'the index object lists every run')
+  for (const run of published.runs) t.ok(s3.keys('events').includes(`p/${runObject('c', run).key}`), `run ${run.file} is published`)
+  t.notOk(noted.some((name) => s3.keys('events').includes(`p/packs/c/${name.slice(1, -'.uploading'.length)}`)), 'under another pack than the one killed')
+  packsNamedByContent(t, s3)
 })
 
 // Killed with its pack's PUT refused (nothing of the publish reached the store), or its index's (the pack did, and no index names it).

@@ -1,6 +1,7 @@
 /**
- * walk() (lib/fs/walk.ts), the one walker FileStore listings and the
- * metadir's sources share: its options (sorted, skip, depth), what each name
+ * walk() (lib/fs/walk.ts), the one walker FileStore listings, the
+ * metadir's sources and pack() share: its options (sorted, skip, depth,
+ * onUnreadable), what each name
  * is, and that it reads a directory only when it reaches it. FileStore's
  * use is tested in test/store/file-store-walk.test.ts, the metadir's in
  * test/meta/sources.test.ts.
@@ -9,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { walk, walkNames, type WalkedName } from '../../lib/fs/walk.js'
+import { walk, walkNames, type WalkedName, type WalkFailure } from '../../lib/fs/walk.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-fs-walk-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -58,6 +59,32 @@ t.test('skip: a skipped directory is not read; skip is given the name and its pa
   t.same(found.map((f) => f.name), ['a/x', 'a.json', 'g'])
   // a's names are asked when a is read, after the root's; b's never are
   t.same(asked, [['.f', '.f'], ['a', 'a'], ['a.json', 'a.json'], ['b', 'b'], ['g', 'g'], ['x', path.join('a', 'x')]])
+})
+
+t.test('skip is also given the name from the root and whether it is a directory (a link to one is not)', async (t) => {
+  const root = tree()
+  const asked: Array<[string, boolean]> = []
+  await all(walk(root, { sorted: true, skip: (_name, _file, { name, directory }) => { asked.push([name, directory]); return false } }))
+  t.same(asked, [['.f', false], ['a', true], ['a.json', false], ['b', true], ['g', false], ['a/x', false], ['b/c', true], ['b/e', false], ['b/c/d', false]])
+})
+
+t.test('onUnreadable decides for a directory that cannot be read: skip it, or fail the walk with it', async (t) => {
+  const failures: Array<[string, string | undefined]> = []
+  const removingB = async (onUnreadable: (failure: WalkFailure) => 'skip' | 'fail'): Promise<string[]> => {
+    const root = tree()
+    const names: string[] = []
+    for await (const found of walk(root, { sorted: true, onUnreadable })) {
+      names.push(found.name)
+      if (found.name === 'a.json') fs.rmSync(path.join(root, 'b'), { recursive: true })
+    }
+    return names
+  }
+  t.same(await removingB((failure) => { failures.push([failure.dir, failure.code]); return 'skip' }), ['.f', 'a/x', 'a.json', 'g'], 'skipped: the walk goes on')
+  t.same(failures, [['b', 'ENOENT']], 'told which directory and why')
+  await t.rejects(removingB(() => 'fail'), { code: 'ENOENT', dir: 'b' }, 'failed: the walk fails with it')
+  const root = tree()
+  t.same(await all(walk(path.join(root, 'none'), { onUnreadable: (failure) => { failures.push([failure.dir, failure.code]); return 'skip' } })), [], 'the root too: skipped, it has no names')
+  t.same(failures.at(-1), ['', 'ENOENT'])
 })
 
 t.test('depth: names at most that many segments deep', async (t) => {

@@ -220,8 +220,8 @@ export class EventStore implements EventBackend {
     // Run files not in the index were written by a flush, merge or delete that crashed before its index
     // swap (run files are written under their final names: run-writer.ts), or are older versions' temporary files,
     // or a collector's pack files a crash left (run-pack.ts: the next publish makes them again).
-    // The scale-out uploader's markers stay: it drops those of gone files itself, and an `.uploading`
-    // one names a multipart upload that only it can abort (roll/uploader.ts, resume()).
+    // The scale-out uploader's markers stay: the publisher's first publish drops those of gone files, and an
+    // `.uploading` one names a multipart upload that only it can abort (run-publisher.ts, #abortLeftUploads()).
     const listed = new Set(this.#index.runs.map((r) => r.file))
     for (const name of await fs.readdir(this.#runsDir)) {
       if (!listed.has(name) && !isUploaderMarker(name)) await fs.unlink(path.join(this.#runsDir, name)).catch(() => {})
@@ -823,13 +823,35 @@ export class EventStore implements EventBackend {
    * stayed local (and invisible to readers) until the next put, or for ever
    * if the puts had stopped; without the frozen tables, so did the events of
    * a failed flush once the disk had room again, in memory and the log.
+   * Or else, once an object whose runs all left the index is due to go
+   * (the publisher's sweepAfterMs), sweep: only a publish swept, so a
+   * collector that took no more events kept the objects its last merge
+   * replaced for ever.
    */
   #flushTick (): void {
     if (!this.#memtable.empty || this.#frozen.length > 0) {
       if (this.#flushDue()) this.#scheduleFlush()
-    } else if (this.#publishFailed && this.#publishing === undefined) {
+    } else if (this.#publishing !== undefined) {
+      // A publish runs: it sweeps, or a failed one is tried again by a later tick.
+    } else if (this.#publishFailed) {
       this.#requestPublish()
+    } else if ((this.#publisher?.sweepDueAt() ?? Infinity) <= Date.now()) {
+      this.#requestSweep()
     }
+  }
+
+  /**
+   * The publisher's sweep, in the place of a publish (one at a time, as
+   * publishes are); a change meanwhile is published after it. A failure is
+   * kept in lastError, and the next tick tries again.
+   */
+  #requestSweep (): void {
+    const publisher = this.#publisher
+    if (publisher === undefined || this.#publishing !== undefined) return
+    this.#publishing = publisher.sweep().catch((err: Error) => { this.#failed(err) }).finally(() => {
+      this.#publishing = undefined
+      if (this.#publishAgain) this.#requestPublish()
+    })
   }
 
   #scheduleFlush (): void {

@@ -62,7 +62,7 @@ import type { Store } from '../../store/store.js'
 import { inParallel } from './in-parallel.js'
 import { checkPublishedIndex, indexKey, packKey, runKey, type PackPlace, type PublishedIndex, type PublishedRun } from './published-index.js'
 import type { RunIndex } from './run-index.js'
-import { PACK_ALONE_BYTES, planPacks, writePack, type PackFile } from './run-pack.js'
+import { PACK_ALONE_BYTES, PACK_NAME, planPacks, writePack, type PackFile } from './run-pack.js'
 import type { RunInfo } from './run-file.js'
 
 export interface PublisherOptions {
@@ -99,6 +99,8 @@ export class RunPublisher {
   /** Packs the pack uploader has uploaded and verified, not yet taken by publish(). */
   readonly #packsUploaded = new Set<string>()
   #learnt = false
+  /** The multipart uploads a killed process left open are aborted (#abortLeftUploads). */
+  #leftAborted = false
 
   constructor (store: Store, collector: string, runsDir: string, options: PublisherOptions) {
     this.#store = store
@@ -119,6 +121,7 @@ export class RunPublisher {
   /** Upload what `index` has that the store lacks, then the index object (runs first: a reader never sees a run it cannot fetch). */
   async publish (index: RunIndex): Promise<void> {
     const previous = await this.claim()
+    const leftOpen = this.#leftAborted ? undefined : await this.#abortLeftUploads()
     if (!this.#learnt) {
       await this.#learn(previous)
       this.#learnt = true
@@ -138,6 +141,57 @@ export class RunPublisher {
     const published: PublishedIndex = { collector: this.#collector, instance: this.#instance, runs, streams: index.streams }
     await this.#store.put(indexKey(this.#collector), JSON.stringify(published), { contentType: 'application/json' })
     await this.#sweep(index)
+    // Said once the runs are published: an abort that failed holds up no run.
+    if (leftOpen !== undefined) throw leftOpen
+  }
+
+  /**
+   * When the first object whose runs all left the index (as of the last
+   * publish) is due to be deleted (ms since the epoch), if any: a collector
+   * with no new events sweeps then (sweep()), as a publish would.
+   */
+  sweepDueAt (): number | undefined {
+    let due: number | undefined
+    for (const deadSince of this.#objects.values()) {
+      if (deadSince !== undefined && (due === undefined || deadSince + this.#sweepAfterMs < due)) due = deadSince + this.#sweepAfterMs
+    }
+    return due
+  }
+
+  /**
+   * Delete the objects due (sweepDueAt()) without publishing: a collector
+   * that takes no events would otherwise keep them for ever, since only a
+   * publish swept. Claims the collector id first (claim()), as a publish
+   * does: a data directory whose id another has taken deletes nothing.
+   * Not while a publish runs (the event store runs one at a time).
+   */
+  async sweep (now = Date.now()): Promise<void> {
+    await this.claim()
+    await this.#deleteDue(now)
+  }
+
+  /**
+   * After a restart: abort the multipart uploads the last life left open
+   * (a collector killed while a pack or a run over the part size uploaded),
+   * which no later upload would (a pack's file is removed at open, and the
+   * next publish may pack other runs). Each uploader aborts those of its own
+   * files, by their `.uploading` notes (roll/uploader.ts): a pack's upload is
+   * under `packs/<id>/`, a run's under `runs/<id>/`. A failure is returned,
+   * to be thrown once the publish is done, and tried again by the next.
+   */
+  async #abortLeftUploads (): Promise<ShoeboxError | undefined> {
+    const isPack = (name: string): boolean => PACK_NAME.test(name)
+    const failures = [
+      ...await this.#packUploader.dropLeftMarkers(isPack),
+      ...await this.#runUploader.dropLeftMarkers((name) => !isPack(name))
+    ]
+    if (failures.length === 0) {
+      this.#leftAborted = true
+      return undefined
+    }
+    const [name, err] = failures[0]
+    return new ShoeboxError('SHOEBOX_STORE_FAILED', `the uploader's markers of ${plural(failures.length, 'file')} gone from ${this.#runsDir} not cleared (first: ${name}'s; ` +
+      `one naming a multipart upload collector ${this.#collector} left open in ${this.#store.url} aborts it): ${err.message}; the runs are published, the markers kept, and the next publish tries again`, { cause: err })
   }
 
   /**
@@ -265,16 +319,14 @@ export class RunPublisher {
       // The run file itself is gone (or going) from the runs directory; its marker goes too.
       await fsp.rm(uploadedMarker(this.#runsDir, file), { force: true })
     }
+    for (const [key, deadSince] of this.#objects) this.#objects.set(key, live.has(key) ? undefined : deadSince ?? now)
+    await this.#deleteDue(now)
+  }
+
+  /** Delete every object whose runs have all been out of the index for sweepAfterMs by `now`. */
+  async #deleteDue (now: number): Promise<void> {
     for (const [key, deadSince] of this.#objects) {
-      if (live.has(key)) {
-        this.#objects.set(key, undefined)
-        continue
-      }
-      const since = deadSince ?? now
-      if (now - since < this.#sweepAfterMs) {
-        this.#objects.set(key, since)
-        continue
-      }
+      if (deadSince === undefined || now - deadSince < this.#sweepAfterMs) continue
       await this.#store.delete(key)
       this.#objects.delete(key)
     }
