@@ -90,6 +90,32 @@ function isItem (chunk: unknown): chunk is ShipItem {
   return typeof item.stream === 'string' && 'event' in item && (typeof item.event === 'string' || (typeof item.event === 'object' && item.event !== null))
 }
 
+/**
+ * What put() keeps of a chunk: the event as it is at the call. put() returns
+ * at once, while the chunk may wait in the stream's buffer (before the
+ * shipper has started, behind a blocked write) until prepareEvent() reads
+ * it; a caller that fills the same object or Buffer again for its next put,
+ * as a logger's caller may, would have that one shipped in its place. So an
+ * object event becomes its JSON text now (prepareEvent() would make the same
+ * text of it later) and a Buffer a copy; a string cannot change, and a chunk
+ * that is no event is left as it is, for prepareEvent() to refuse by name.
+ */
+export function eventAsPut (chunk: unknown): unknown {
+  if (!isItem(chunk)) return eventNow(chunk)
+  const event = eventNow(chunk.event)
+  return event === chunk.event ? chunk : { ...chunk, event }
+}
+
+function eventNow (event: unknown): unknown {
+  if (Buffer.isBuffer(event)) return Buffer.from(event)
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return event
+  try {
+    return stringifyEvent(event)
+  } catch {
+    return event // not JSON (a cycle): refused when prepared, naming why
+  }
+}
+
 /** A top-level "@library" key (a nested one counts too: then none is added, which is harmless). */
 const LIBRARY_KEY = /"@library"\s*:/
 

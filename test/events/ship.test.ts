@@ -360,6 +360,32 @@ t.test('put(): returns at once; a failing flush loses nothing and later flushes 
   t.equal(process.listenerCount('beforeExit'), hooks, 'and removed at the end')
 })
 
+t.test('put() takes the event as it is at the call: a caller that fills the same object or Buffer again ships each event once', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  // Put before the shipper has started: the stream's buffer holds the puts until it has.
+  const shipper = ship(collector.url, { stream: 's', exitHooks: false })
+  const event = { seq: 0 }
+  for (let seq = 0; seq < 3; seq++) {
+    event.seq = seq
+    shipper.put(event)
+  }
+  const line = Buffer.alloc(16, ' ')
+  for (let seq = 3; seq < 6; seq++) {
+    line.fill(' ').write(`{"seq":${seq}}`)
+    shipper.put(line)
+  }
+  const item = { stream: 's', event: { seq: 0 } }
+  for (let seq = 6; seq < 9; seq++) {
+    item.event.seq = seq
+    shipper.put(item)
+  }
+  await shipper.flush()
+  t.same(seqs(collector.stored), [0, 1, 2, 3, 4, 5, 6, 7, 8], 'each event as it was put, in order')
+  shipper.end()
+  await once(shipper, 'finish')
+})
+
 t.test('retry.attempts: a server that never answers fails the shipper, naming it and what was not acknowledged', async (t) => {
   const collector = await startCollector()
   await collector.stop()
