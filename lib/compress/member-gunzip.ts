@@ -15,7 +15,7 @@
 import { createRequire } from 'node:module'
 import { Duplex } from 'node:stream'
 import type zlib from 'node:zlib'
-import { CorruptArchiveError } from '../errors.js'
+import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
 import type * as MemberHeader from './member-header.js'
@@ -78,7 +78,7 @@ interface Member {
   done: Promise<void>
 }
 
-export class GunzipStage extends Duplex {
+export class GunzipStage extends takesBytes(Duplex, 'gunzip()', DECOMPRESS_HINT) {
   /** The members seen so far, for decode({ positions: true, members }). Empty for plain input. */
   readonly members = new MemberMap()
   #state: State = 'sniff'

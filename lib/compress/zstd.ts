@@ -17,7 +17,7 @@
  * itself is lost, to the next frame magic) and emits 'corrupt'.
  */
 import { Transform, type TransformCallback } from 'node:stream'
-import { CorruptArchiveError, invalidOption } from '../errors.js'
+import { COMPRESS_HINT, CorruptArchiveError, DECOMPRESS_HINT, invalidOption, takesBytes } from '../errors.js'
 import { breakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { plural } from '../plural.js'
@@ -131,7 +131,7 @@ const IN_FLIGHT = 4
  */
 export const ZSTD_MAX_FRAME_CONTENT = 64 * 1024 * 1024
 
-export class ZstdCompressStage extends Transform {
+export class ZstdCompressStage extends takesBytes(Transform, 'zstd()', COMPRESS_HINT) {
   readonly level: number
   readonly #options: ZstdOptions
   #queue: Array<Promise<Buffer>> = []
@@ -265,7 +265,7 @@ interface Skipping {
   detail: string
 }
 
-export class ZstdDecompressStage extends Transform {
+export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()', DECOMPRESS_HINT) {
   readonly #options: ZstdDecompressOptions
   #state: State = 'sniff'
   /** Input not yet handled, starting at compressed offset #base. */

@@ -23,7 +23,7 @@ import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { oneOf } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
@@ -250,7 +250,8 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
     const require = createRequire(import.meta.url)
     split2 = require('split2') as Split2
     const Pumpify = (require('pumpify') as { obj: PumpifyCtor }).obj
-    StampNdjsonClass = class StampNdjson extends Pumpify {
+    // Objects written here fail the stream naming the mistake (takesBytes), not the process with split2's TypeError.
+    StampNdjsonClass = class StampNdjson extends takesBytes(Pumpify, 'stampNdjson()', 'it takes NDJSON lines; stamp() takes events') {
       // Failures arrive in line with the records: the error is raised only
       // once the reader has taken every record before it (pumpify would
       // destroy at once and drop what it still buffers).
