@@ -271,6 +271,8 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
   /** Input not yet handled, starting at compressed offset #base. */
   #held: Buffer[] = []
   #heldLength = 0
+  /** The memory of the chunk being consumed, the writer's (see #own); null between writes. */
+  #writer: ArrayBufferLike | null = null
   #base = 0
   #walker: ZstdFrame.FrameWalker | null = null
   /** Frames walked and decompressing (null content: a skippable frame), oldest first; contiguous, ending at #base. */
@@ -320,7 +322,27 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
       this.#held.push(chunk)
       this.#heldLength += chunk.length
     }
-    this.#serially(async () => { await this.#consume(false) }, callback)
+    this.#serially(async () => {
+      this.#writer = chunk.buffer
+      await this.#consume(false)
+      // What is still held of it (a frame not yet whole) is copied before the write is called back.
+      const held = this.#held
+      for (let i = 0; i < held.length; i++) held[i] = this.#own(held[i])
+      this.#writer = null
+    }, callback)
+  }
+
+  /**
+   * `bytes` as bytes of this stage's own, if they are the writer's (a view
+   * of the chunk being consumed). They are kept past the write's callback
+   * (a frame decompressing on the thread pool or waiting its turn, bytes of
+   * a frame not yet whole), and the writer may fill its buffer again then
+   * (a reader with one buffer): the frame would be read from the new bytes.
+   * Bytes of earlier chunks were copied before their callbacks, and joined
+   * ones are ours: each compressed byte is copied once at most.
+   */
+  #own (bytes: Buffer): Buffer {
+    return bytes.buffer === this.#writer ? Buffer.from(bytes) : bytes
   }
 
   override _flush (callback: TransformCallback): void {
@@ -481,7 +503,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
       // Room for this frame's content among those ahead: the oldest delivered until it fits (a rewind walks again).
       if (!await this.#makeRoom(extent.bound)) continue
       const start = this.#base
-      const frame = this.#take(extent.end, true)
+      const frame = this.#own(this.#take(extent.end, true))
       if (extent.skippable) {
         this.#ahead.push({ start, frame, bound: 0, content: null, settled: true })
       } else {
