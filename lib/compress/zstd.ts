@@ -147,7 +147,10 @@ export class ZstdCompressStage extends takesBytes(Transform, 'zstd()', COMPRESS_
       callback()
       return
     }
-    const frames = zstdBlockFrames(chunk, this.level, this.#options.file ?? 'zstd()', this.#options.backend)
+    // A copy: the write is called back while its frame may still be compressing on the thread pool (up to
+    // IN_FLIGHT at once), and a writer may then fill the same buffer again (a reader with one buffer): the
+    // frame was compressed from the new bytes, valid zstd of the wrong data.
+    const frames = zstdBlockFrames(Buffer.from(chunk), this.level, this.#options.file ?? 'zstd()', this.#options.backend)
     frames.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
     this.#queue.push(frames)
     this.#drain(IN_FLIGHT - 1).then(() => { callback() }, callback)

@@ -5,15 +5,17 @@
  * it had called back for read the new bytes in their place: gunzip() and
  * gunzipMembers() held a header or trailer split across writes, and
  * zstdDecompress() a frame not yet whole, so every such read failed as
- * damaged (or, had the new bytes checked out, gave other data). decode()
- * and encodeNdjson(), which copy what they hold, are checked beside them.
+ * damaged (or, had the new bytes checked out, gave other data); zstd()
+ * called back while the chunk's frame was still compressing, and wrote
+ * valid zstd of the new bytes. decode(), encodeNdjson() and gzip(), which
+ * are done with a write's bytes when they call back, are checked beside them.
  */
 import { Writable, type Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import zlib from 'node:zlib'
 import { Readable } from 'node:stream'
 import t from 'tap'
-import { decode, encodeNdjson, encodeRecords, gunzip, gunzipMembers, payloadText, zstd, zstdDecompress, type ShoeboxRecord } from '../../lib/index.js'
+import { decode, encodeNdjson, encodeRecords, gunzip, gunzipMembers, gzip, payloadText, zstd, zstdDecompress, type ShoeboxRecord } from '../../lib/index.js'
 
 const records = Array.from({ length: 600 }, (_, i) => ({ metadata: { i: String(i) }, payload: 'p'.repeat(i % 300) + String(i) }))
 const archive = encodeRecords(records)
@@ -68,5 +70,15 @@ t.test('decode() and encodeNdjson() copy what they hold across writes too', asyn
     const encoded = Buffer.concat(await throughOneBuffer(encodeNdjson(), lines, size) as Buffer[])
     const back = await throughOneBuffer(decode(), encoded, 65536)
     t.same(back, records.map((r) => JSON.stringify({ p: r.payload })), `encodeNdjson(), ${size}-byte writes`)
+  }
+})
+
+t.test('the compressing stages compress what was written: zstd() called back before its frames were compressed', async (t) => {
+  for (const size of [4096, 65536]) {
+    for (const [name, compress, decompress] of [['zstd()', zstd, zstdDecompress], ['gzip()', gzip, gunzip]] as const) {
+      const compressed = Buffer.concat(await throughOneBuffer(compress(), archive, size) as Buffer[])
+      const back = Buffer.concat(await throughOneBuffer(decompress(), compressed, 65536) as Buffer[])
+      t.ok(back.equals(archive), `${name}, ${size}-byte writes`)
+    }
   }
 })
