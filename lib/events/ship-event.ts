@@ -9,10 +9,11 @@
  * added, the latter only when the caller set none (pykronos always
  * overwrites it; a caller's own is kept here).
  */
+import { isUtf8 } from 'node:buffer'
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
 import { eventIdWords, newEventId, newEventIdWords, newEventIdWordsFromDecimal } from './event-id.js'
-import { scanEvent, stringifyEvent } from './event-text.js'
+import { NOT_UTF8_EVENT, scanEvent, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
 import { IdTail } from './ship-body.js'
@@ -144,7 +145,11 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (checkedStreams.size >= 256) checkedStreams.clear()
     checkedStreams.add(stream)
   }
-  if (Buffer.isBuffer(event)) event = event.toString('utf8')
+  if (Buffer.isBuffer(event)) {
+    // Decoded, bytes that are not UTF-8 would be shipped with U+FFFD in their place (stamp() refuses them too).
+    if (!isUtf8(event)) throw invalidEvent(NOT_UTF8_EVENT)
+    event = event.toString('utf8')
+  }
   let text: string
   let hasLibrary: boolean
   if (typeof event === 'string') {

@@ -31,7 +31,7 @@ import {
   kronosTimeFromDate, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeNow, toKronosTime, type KronosTime
 } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
-import { parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
+import { NOT_UTF8_EVENT, parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
@@ -83,7 +83,7 @@ export class NumberedLine {
 
 /** Decoding would put U+FFFD in place of the bad bytes, and ship an event the sender never wrote. */
 function notUtf8 (): ShoeboxError {
-  return new ShoeboxError('SHOEBOX_INVALID_EVENT', 'not valid UTF-8 (left out rather than shipped with U+FFFD in place of its bytes)')
+  return new ShoeboxError('SHOEBOX_INVALID_EVENT', NOT_UTF8_EVENT)
 }
 
 /** A failure travelling in line with the records (stampNdjson's error mode). */

@@ -291,6 +291,8 @@ t.test('invalid events are refused before sending, with an invalid event', async
   const chunks = [
     { seq: 1 }, { stream: 's', event: 'not json' }, { stream: 's', event: '[1]' }, { stream: 's', event: 5 },
     { stream: 'bad name', event: {} }, { stream: 's', event: '{"@time": 1.5}' }, { stream: 's', event: { '@time': 2 ** 62 } },
+    // Bytes that are not UTF-8 were shipped with U+FFFD in their place; stamp() refused them.
+    { stream: 's', event: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]) },
     { stream: 's', event: '{"ok":1, "@time": 16000000000000000}' }
   ]
   for (const chunk of chunks) {
@@ -298,9 +300,9 @@ t.test('invalid events are refused before sending, with an invalid event', async
   }
   t.same(codes, [
     'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_JSON', 'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_EVENT',
-    'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_TIME', null
+    'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT', null
   ])
-  t.equal(invalid.length, 7)
+  t.equal(invalid.length, 8)
   t.equal(collector.requests, 1, 'only the good event was sent')
   t.same(collector.stored.map((e) => e.event['@time']), [16000000000000000], 'its own @time kept')
   shipper.destroy()
