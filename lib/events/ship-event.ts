@@ -109,13 +109,25 @@ export function eventAsPut (chunk: unknown): unknown {
 
 function eventNow (event: unknown): unknown {
   if (Buffer.isBuffer(event)) return Buffer.from(event)
-  if (event === null || typeof event !== 'object' || Array.isArray(event)) return event
+  if (event === null || typeof event !== 'object' || Array.isArray(event) || isArchiveRecord(event)) return event
   try {
     return stringifyEvent(event)
   } catch {
     return event // not JSON (a cycle): refused when prepared, naming why
   }
 }
+
+/**
+ * A record read from an archive (archiveSource(), decode()) written where an
+ * event goes, replaying archived events: its JSON would be sent, the payload
+ * as {"type":"Buffer","data":[...]}. No event has bytes for a value (JSON
+ * has none), so a `payload` of bytes marks one.
+ */
+function isArchiveRecord (event: object): boolean {
+  return ArrayBuffer.isView((event as { payload?: unknown }).payload)
+}
+
+const ARCHIVE_RECORD = 'an archive record ({ metadata, payload }), not an event: write its payload (the event\'s JSON text) instead'
 
 /** A top-level "@library" key (a nested one counts too: then none is added, which is harmless). */
 const LIBRARY_KEY = /"@library"\s*:/
@@ -158,6 +170,7 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, quick, (quick & HAS_LIBRARY) !== 0, defaults, now, newId)
     hasLibrary = LIBRARY_KEY.test(text)
   } else if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
+    if (isArchiveRecord(event)) throw invalidEvent(ARCHIVE_RECORD)
     text = stringifyEvent(event)
     hasLibrary = Object.hasOwn(event, '@library')
     const quick = quickCheckEvent(text)

@@ -293,6 +293,8 @@ t.test('invalid events are refused before sending, with an invalid event', async
     { stream: 'bad name', event: {} }, { stream: 's', event: '{"@time": 1.5}' }, { stream: 's', event: { '@time': 2 ** 62 } },
     // Bytes that are not UTF-8 were shipped with U+FFFD in their place; stamp() refused them.
     { stream: 's', event: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]) },
+    // A record read from an archive (replaying events): its payload was sent as {"type":"Buffer","data":[...]}.
+    { stream: 's', event: { metadata: { type: 'click' }, payload: Buffer.from('{"page":"/a"}') } },
     { stream: 's', event: '{"ok":1, "@time": 16000000000000000}' }
   ]
   for (const chunk of chunks) {
@@ -300,9 +302,9 @@ t.test('invalid events are refused before sending, with an invalid event', async
   }
   t.same(codes, [
     'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_JSON', 'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_EVENT',
-    'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT', null
+    'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_EVENT', null
   ])
-  t.equal(invalid.length, 8)
+  t.equal(invalid.length, 9)
   t.equal(collector.requests, 1, 'only the good event was sent')
   t.same(collector.stored.map((e) => e.event['@time']), [16000000000000000], 'its own @time kept')
   shipper.destroy()
@@ -382,8 +384,11 @@ t.test('put() takes the event as it is at the call: a caller that fills the same
     item.event.seq = seq
     shipper.put(item)
   }
+  // A record read from an archive is refused when put too (its text was taken before the check).
+  const refused = new Promise<unknown>((resolve) => { shipper.put({ metadata: {}, payload: Buffer.from('{"seq":9}') }, resolve) })
   await shipper.flush()
   t.same(seqs(collector.stored), [0, 1, 2, 3, 4, 5, 6, 7, 8], 'each event as it was put, in order')
+  t.match(await refused, { code: 'SHOEBOX_INVALID_EVENT', message: /an archive record \(\{ metadata, payload \}\), not an event/ })
   shipper.end()
   await once(shipper, 'finish')
 })
