@@ -60,11 +60,16 @@ function isPlainObject (value: unknown): value is Record<string, unknown> {
  * object's toJSON() (an ObjectId as its hex, a URL as its href, a Date as
  * its ISO text, or null when invalid), where walking its fields gave the
  * internals of an ObjectId or `{}`. A Map or Set, which JSON writes as `{}`
- * (its entries lost), is refused. NumberText's toJSON() is its literal,
+ * (its entries lost), is refused, and so are bytes (a Buffer's JSON is
+ * { type, data }: an archive record's payload, ingested whole). NumberText's toJSON() is its literal,
  * which the callers take directly.
  */
 function asJson (value: unknown, where: string): unknown {
   if (typeof value !== 'object' || value === null || value instanceof NumberText) return value
+  if (ArrayBuffer.isView(value)) {
+    // A Buffer's toJSON() is { type, data }: a record from an archive ingested whole put its payload there.
+    throw new ShoeboxError('SHOEBOX_META_INVALID', `${where}: bytes are not a metadata value (JSON has none): give their text; archiveMetadataSource() reads archive records' metadata`)
+  }
   if (value instanceof Map || value instanceof Set) {
     throw new ShoeboxError('SHOEBOX_META_INVALID', `${where}: a ${value instanceof Map ? 'Map' : 'Set'} is not a metadata value (as JSON it would be {}, its entries lost): give an object or a list`)
   }

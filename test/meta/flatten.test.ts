@@ -92,6 +92,12 @@ t.test('objects of a class are taken as JSON has them (toJSON()); a Map or Set i
     t.throws(() => flattenMetadata({ k: value }), { code: 'SHOEBOX_META_INVALID', message: `k: a ${what} is not a metadata value (as JSON it would be {}, its entries lost): give an object or a list` })
     t.throws(() => flattenMetadata({ k: [value] }), { code: 'SHOEBOX_META_INVALID', message: new RegExp(`^k\\[0\\]: a ${what} is not`) })
   }
+  // Bytes as a value: a record from an archive ingested whole, its payload a Buffer (written as "payload:type": "Buffer").
+  t.throws(() => flattenMetadata({ metadata: { k: 'v' }, payload: Buffer.from('{}') }), {
+    code: 'SHOEBOX_META_INVALID',
+    message: 'payload: bytes are not a metadata value (JSON has none): give their text; archiveMetadataSource() reads archive records\' metadata'
+  })
+  t.throws(() => flattenMetadata({ k: [new Uint8Array(1)] }), { code: 'SHOEBOX_META_INVALID', message: /^k\[0\]: bytes are not a metadata value/ })
   // Bytes (an NDJSON line not parsed) are not metadata, though a Buffer's toJSON() is an object.
   t.throws(() => flattenMetadata(Buffer.from('{"a":1}')), { code: 'SHOEBOX_META_INVALID', message: 'metadata must be a JSON object, not 7 bytes: NDJSON goes through ndjsonSource()' })
   class Empty {}
