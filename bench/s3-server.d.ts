@@ -23,6 +23,8 @@ export interface FauxS3Options {
   listUploads?: boolean
   /** The most uploads one ListMultipartUploads page holds; default 1000. */
   maxUploads?: number
+  /** false: a truncated ListMultipartUploads page names no NextKeyMarker nor NextUploadIdMarker (a server that sets only IsTruncated); default true. */
+  nextMarkers?: boolean
 }
 
 export function startFauxS3 (options?: FauxS3Options): Promise<FauxS3>

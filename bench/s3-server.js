@@ -32,8 +32,11 @@ async function loadFauxqsPart (file) {
  * (at most `maxUploads`, S3's 1000 by default; a test makes it small to
  * page), `key-marker` and `upload-id-marker`, uploads by key then by
  * initiation. A delimiter (grouping into CommonPrefixes) is not answered.
+ * Without `nextMarkers`, a truncated page names no NextKeyMarker and
+ * NextUploadIdMarker, as a server that only sets IsTruncated answers: the
+ * client goes on from the last upload it was given.
  */
-async function listUploadsHook (store, maxUploads) {
+async function listUploadsHook (store, maxUploads, nextMarkers) {
   const { S3Error } = await loadFauxqsPart('./common/errors.js')
   const { escapeXml } = await loadFauxqsPart('./common/xml.js')
   const order = (a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)) ||
@@ -62,7 +65,7 @@ async function listUploadsHook (store, maxUploads) {
     const element = (name, value) => `<${name}>${escapeXml(String(value))}</${name}>`
     return '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
       element('Bucket', bucket) + element('KeyMarker', keyMarker) + element('UploadIdMarker', idMarker) +
-      (last === undefined ? '' : element('NextKeyMarker', last.key) + element('NextUploadIdMarker', last.uploadId)) +
+      (last === undefined || !nextMarkers ? '' : element('NextKeyMarker', last.key) + element('NextUploadIdMarker', last.uploadId)) +
       element('Prefix', prefix) + element('MaxUploads', asked) + element('IsTruncated', truncated) +
       page.map((u) => '<Upload>' + element('Key', u.key) + element('UploadId', u.uploadId) +
         element('StorageClass', 'STANDARD') + element('Initiated', u.initiated.toISOString()) + '</Upload>').join('') +
@@ -89,15 +92,16 @@ async function listUploadsHook (store, maxUploads) {
  * Start the server and create `bucket` (default 'test-bucket').
  * `listUploads: false` leaves fauxqs's own answer to ListMultipartUploads
  * (a listing of objects), as an S3 look-alike without it gives;
- * `maxUploads` caps a page of uploads (default 1000, as S3).
+ * `maxUploads` caps a page of uploads (default 1000, as S3); `nextMarkers:
+ * false` leaves out where the next page starts (default: named, as S3).
  * Returns { app, store, endpoint, port }; stop with app.close().
  */
-export async function startFauxS3 ({ bucket = 'test-bucket', listUploads = true, maxUploads = 1000 } = {}) {
+export async function startFauxS3 ({ bucket = 'test-bucket', listUploads = true, maxUploads = 1000, nextMarkers = true } = {}) {
   const { S3Store } = await loadFauxqsPart('./s3/s3Store.js')
   const store = new S3Store()
   store.createBucket(bucket)
   const app = buildApp({ logger: false, stores: { s3Store: store } })
-  if (listUploads) app.addHook('onRequest', await listUploadsHook(store, maxUploads))
+  if (listUploads) app.addHook('onRequest', await listUploadsHook(store, maxUploads, nextMarkers))
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address()
   return { app, store, endpoint: `http://127.0.0.1:${port}`, port }

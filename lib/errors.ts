@@ -165,6 +165,15 @@ export function invalidOption (option: string, reason: string): InvalidOptionErr
 }
 
 /**
+ * The value an option was given, as a refusal quotes it ("got ..."): its
+ * JSON ("v3", 0, null, {"a":1}), so a string is told from a number, or its
+ * type where JSON has none (a function, undefined).
+ */
+export function givenValue (value: unknown): string {
+  return JSON.stringify(value) ?? typeof value
+}
+
+/**
  * write() of a byte stage (decode(), encodeNdjson(), the compression stages,
  * stampNdjson()) given something other than bytes or text (records from
  * archiveSource(), objects): Node's own error is thrown from write(), inside

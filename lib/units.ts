@@ -1,5 +1,5 @@
 /** '100MiB'-style sizes, '10m'-style durations and counts, as options accept them. */
-import { invalidOption } from './errors.js'
+import { givenValue, invalidOption } from './errors.js'
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -51,7 +51,8 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
 /**
  * `ms` for a timer that may as well fire at MAX_TIMER_MS: a flush interval,
  * a poll, a timeout (one of 24.8 days is as good as a longer one). A timer
- * that must not fire before its time (a roll deadline) is chained instead.
+ * that must not fire before its time (a roll deadline) is chained instead
+ * (long-timeout.ts).
  */
 export function timerMs (ms: number): number {
   return Math.min(ms, MAX_TIMER_MS)
@@ -89,7 +90,7 @@ export function parseDuration (value: number | string, option = 'duration'): num
  * 'no' (from an environment variable, a config file) are truthy, 0 is not.
  */
 export function checkFlag (value: unknown, option: string): void {
-  if (value !== undefined && typeof value !== 'boolean') throw invalidOption(option, `must be true or false, got ${JSON.stringify(value) ?? typeof value}`)
+  if (value !== undefined && typeof value !== 'boolean') throw invalidOption(option, `must be true or false, got ${givenValue(value)}`)
 }
 
 /**
@@ -124,7 +125,7 @@ export function oneOf<T> (value: unknown, allowed: readonly T[], option: string)
   if (allowed.includes(value as T)) return value as T
   const names = allowed.map((a) => typeof a === 'string' ? `'${a}'` : String(a))
   const choices = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`
-  throw invalidOption(option, `must be ${choices}, got ${JSON.stringify(value) ?? typeof value}`)
+  throw invalidOption(option, `must be ${choices}, got ${givenValue(value)}`)
 }
 
 /**

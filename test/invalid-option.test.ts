@@ -91,6 +91,37 @@ t.test('an option that takes one of a few values, refused anywhere in the API: o
   await t.rejects(serveEvents({ data: dir, mode: 'both' as 'all' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'mode', reason: `must be 'all', 'readonly' or 'collector', got "both"` }, 'serveEvents mode')
 })
 
+t.test('roll.size and roll.age of 0, stamp\'s time, ship\'s stream: refused naming the value given, as oneOf() quotes it', async (t) => {
+  const { rollingSink } = await import('../lib/index.js')
+  const { ship } = await import('../lib/events/ship.js')
+  const { stamp } = await import('../lib/events/stamp.js')
+  const dir = '/nonexistent/shoebox-value-test' // nothing is created: each is refused in its constructor
+  const cases: Array<[string, () => unknown, string, string]> = [
+    ['roll.size 0', () => rollingSink({ dir, roll: { size: 0 } }), 'roll.size', 'must be above 0, got 0'],
+    ['roll.size \'0KiB\'', () => rollingSink({ dir, roll: { size: '0KiB' } }), 'roll.size', 'must be above 0, got "0KiB"'],
+    ['roll.age \'0s\'', () => rollingSink({ dir, roll: { age: '0s' } }), 'roll.age', 'must be above 0, got "0s"'],
+    ['roll.records \'5\'', () => rollingSink({ dir, roll: { records: '5' as unknown as number } }), 'roll.records', 'must be a positive integer, got "5"'],
+    ['stamp time \'now\'', () => stamp({ stream: 's', time: 'now' as unknown as () => number }), 'time', 'must be a function, got "now"'],
+    ['ship stream \'\'', () => ship('http://127.0.0.1:1', { stream: '' }), 'stream', 'must be a stream name, got ""'],
+    ['ship stream 5', () => ship('http://127.0.0.1:1', { stream: 5 as unknown as string }), 'stream', 'must be a stream name, got 5']
+  ]
+  for (const [what, fn, option, reason] of cases) {
+    t.match(refusal(fn), { code: 'SHOEBOX_INVALID_OPTION', option, reason, message: `option ${option}: ${reason}` }, what)
+  }
+})
+
+t.test('a CLI flag that takes one of a few values is refused in the API\'s words, naming the flag (lib/cli/options.ts oneOf)', async (t) => {
+  for (const [args, line] of [
+    [['encode', '--format', 'v3'], '--format: must be \'v1\' or \'v2\', got "v3"'],
+    [['encode', '--compress', 'brotli'], '--compress: must be \'none\', \'gzip\' or \'zstd\', got "brotli"'],
+    [['ship', 'http://127.0.0.1:1', '--stream', 's', '--on-overflow', 'wait'], '--on-overflow: must be \'block\', \'drop\' or \'spill\', got "wait"']
+  ] as const) {
+    const r = await cli([...args])
+    t.equal(r.code, 2, args.join(' '))
+    t.equal(r.stderr, `shoebox ${args[0]}: ${line}\n(try 'shoebox ${args[0]} --help')\n`, args.join(' '))
+  }
+})
+
 t.test('the uploader\'s counts are refused as every count is, naming the value', async (t) => {
   const { SealedUploader } = await import('../lib/roll/uploader.js')
   const { FileStore } = await import('../lib/store/file-store.js')

@@ -274,6 +274,20 @@ t.test('ListMultipartUploads (added to fauxqs): by key then initiation, under a 
   await t.rejects(client.send(new ListMultipartUploadsCommand({ Bucket: 'no-such-bucket' })), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } })
 })
 
+t.test('started with nextMarkers: false, a truncated ListMultipartUploads page says so but not where the next begins; the markers still work', async (t) => {
+  const s3 = await startS3({ maxUploads: 2, nextMarkers: false })
+  t.teardown(() => s3.stop())
+  const client = s3.client()
+  const ids: string[] = []
+  for (const key of ['p/a', 'p/b', 'p/c']) ids.push((await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }))).UploadId ?? '')
+  const first = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }))
+  t.match(first, { IsTruncated: true, NextKeyMarker: undefined, NextUploadIdMarker: undefined })
+  t.same(first.Uploads?.map((u) => u.UploadId), ids.slice(0, 2))
+  const second = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, KeyMarker: 'p/b', UploadIdMarker: ids[1] }))
+  t.same(second.Uploads?.map((u) => u.UploadId), ids.slice(2))
+  t.equal(second.IsTruncated, false)
+})
+
 t.test('started with listUploads: false, the server answers ListMultipartUploads as fauxqs does: a listing of objects, no bucket named', async (t) => {
   const s3 = await startS3({ listUploads: false })
   t.teardown(() => s3.stop())

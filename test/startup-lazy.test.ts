@@ -57,7 +57,7 @@ const DEFERRED = [
   'pack/pack.js', 'pack/unpack.js', 'roll/recover.js', // index.ts
   'store/s3-store.js', 'store/s3-writer.js', 'store/s3-context.js', 'store/part-check.js', 'store/resumable-read.js', // store/lazy-store.ts
   'source/list.js', 'source/follow.js', 'compress/peek.js', // source/archive-source.ts, as it starts reading
-  'roll/file-chain.js', 'roll/planner.js', 'format/walk.js', // roll/rolling-sink.ts, as it starts
+  'roll/file-chain.js', 'roll/planner.js', 'format/walk.js', 'long-timeout.js', // roll/rolling-sink.ts, as it starts
   'transfer/retry.js', // roll/uploader.ts, with the first upload
   'pack/read-file.js', // pack/pack-source.ts, with the first file
   'source/fetch-records.js', // source/archive-source.ts, as it starts reading with positions: [...]

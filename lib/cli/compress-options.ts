@@ -6,7 +6,7 @@
 import { codecs, compressionOf, type CodecName, type CompressOption } from '../compress/codecs.js'
 import { InvalidOptionError } from '../errors.js'
 import { usage } from './io.js'
-import { asUsage, type OptionSpec } from './options.js'
+import { asUsage, oneOf, type OptionSpec } from './options.js'
 
 export const compressOptionSpec: OptionSpec = {
   gzip: { type: 'boolean' },
@@ -41,8 +41,7 @@ export function compressFrom (values: Record<string, unknown>): CompressOption |
   }
   let option: CompressOption | undefined
   if (typeof values.compress === 'string') {
-    if (!Object.hasOwn(codecs, values.compress)) throw usage(`--compress must be one of ${Object.keys(codecs).join(', ')}, got '${values.compress}'`)
-    option = values.compress as CodecName
+    option = oneOf('--compress', values.compress, Object.keys(codecs) as CodecName[], 'none')
   }
   /** The level flag as typed, and the API option it sets. */
   let levelFlag: { flag: string, typed: string, option: string } | undefined

@@ -5,13 +5,15 @@ import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import { CorruptArchiveError, reasonIn, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
-import { endOnFailure, feed } from '../stream/deliver-then-fail.js'
+import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
+import { Interrupted } from './interrupt.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
 
@@ -22,7 +24,8 @@ their magic bytes) from the files given, or stdin (also '-'), and writes one JSO
 
 The payload is the parsed JSON when the payload is JSON; otherwise it is a
 string and "payloadEncoding" says how to read it: "utf8" (text) or "base64"
-(binary).
+(binary). SIGINT or SIGTERM end the output after a whole record, with one
+line saying it is incomplete, and exit 130 or 143 (128 + the signal).
 
 Options:
   --payload-only    print only each payload's bytes, one per line
@@ -48,7 +51,48 @@ export const decodeCommand: Command = {
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
     let damaged = 0
-    for (const name of inputs) {
+    // SIGINT or SIGTERM end the output after the record being printed, and the files after it are not read: the
+    // decode was cut short (interrupt.ts). Killed by the signal, the output could end inside a line. A second
+    // signal finds no handler and quits at once.
+    let signal: NodeJS.Signals | undefined
+    let current: { records: EndOnFailure, last: boolean } | undefined
+    const stop = (name: NodeJS.Signals): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      // The last file's records all printed: the output is whole whatever comes.
+      if (current?.last === true && current.records.readableEnded) return
+      signal = name
+      current?.records.stop()
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    let written = 0
+    let reading = ''
+    try {
+      for (const [index, name] of inputs.entries()) {
+        const file = name === '-' ? 'stdin' : name
+        reading = file
+        const failure = await decodeOne(name, index === inputs.length - 1)
+        if (signal !== undefined) break
+        if (lenient && failure instanceof ShoeboxError && failure.code === 'SHOEBOX_UNSUPPORTED') {
+          // zstd where this install has none: this file is unread, the files after it are not (as read --lenient).
+          damaged++
+          io.stderr.write(`shoebox decode: ${oneLine(file)}: skipped: ${oneLine(reasonIn(failure, file))} (${failure.code})\n`)
+          continue
+        }
+        if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(file)
+        if (failure !== null) throw ioError(failure, 'cannot read', file)
+      }
+    } finally {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    }
+    io.stdout.end()
+    if (signal !== undefined) throw new Interrupted(signal, `interrupted by ${signal}; ${plural(written, 'record')} written, stopped in ${oneLine(reading)}; the output is incomplete`)
+    return damaged > 0 ? 1 : 0
+
+    /** Decode one input to stdout; resolves to its failure (damage, a read error), after every record before it is written. */
+    async function decodeOne (name: string, last: boolean): Promise<Error | null> {
       const file = name === '-' ? 'stdin' : name
       // Damage in a zstd file names its frame (one line per damaged frame); the stages' own are frames skipped whole.
       const stages = decompressStages({ file, mode: lenient ? 'lenient' : 'strict', maxFrameSize })
@@ -63,22 +107,16 @@ export const decodeCommand: Command = {
       // Damage (or an input failure) fails the decoder only after every record
       // before it; that ends this file's output cleanly, and is thrown after it is written.
       const records = endOnFailure(feed(await openInput(io, name), ...stages, decoder))
+      current = { records, last }
+      // A signal while the input was being opened.
+      if (signal !== undefined) records.stop()
       try {
         await pipeline(records, new RecordsToNdjson({ payloadOnly }), io.stdout, { end: false })
       } finally {
         damage.end()
+        written += records.delivered
       }
-      const failure = records.failure
-      if (lenient && failure instanceof ShoeboxError && failure.code === 'SHOEBOX_UNSUPPORTED') {
-        // zstd where this install has none: this file is unread, the files after it are not (as read --lenient).
-        damaged++
-        io.stderr.write(`shoebox decode: ${oneLine(file)}: skipped: ${oneLine(reasonIn(failure, file))} (${failure.code})\n`)
-        continue
-      }
-      if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(file)
-      if (failure !== null) throw ioError(failure, 'cannot read', file)
+      return records.failure
     }
-    io.stdout.end()
-    return damaged > 0 ? 1 : 0
   }
 }

@@ -9,13 +9,15 @@ import { usage } from './io.js'
 import { Gate } from './stdin-gate.js'
 import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
+import { stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
 
 Turns each line of NDJSON on stdin into one record; the line's bytes are the
 payload as-is (no parse). Blank lines are ignored. SIGINT or SIGTERM stop
-reading stdin after its last whole line: the output ends after its record
-(exit 1); a second signal quits at once.
+reading stdin after its last whole line: the output ends after its record,
+exit 0 (a regular file on stdin: 128 + the signal, 130 or 143, as the input
+was cut short); a second signal quits at once.
 
 Options:
   --format v1|v2             record format (default v2; v1 is the legacy StackTach format)
@@ -111,7 +113,8 @@ export const encodeCommand: Command = {
     if (signal !== undefined) {
       const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not encoded` : ''
       io.stderr.write(`shoebox encode: interrupted by ${signal}; ${plural(lines.records, 'record')} written${skipped}${partial}, the rest of stdin was not read\n`)
-      return 1
+      // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
+      return stdinStoppedExitCode(io, signal)
     }
     if (skipped !== '') io.stderr.write(`shoebox encode: ${plural(lines.records, 'record')} written${skipped}\n`)
     return 0

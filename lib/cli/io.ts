@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { Readable, type Writable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
+import { fileReadSize } from '../fs/read-size.js'
 
 export { describeIoError }
 
@@ -41,7 +42,7 @@ export async function openInput (io: Io, name: string): Promise<Readable> {
     await handle.close()
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: is a directory`)
   }
-  return handle.createReadStream({ highWaterMark: READ_CHUNK })
+  return handle.createReadStream({ highWaterMark: fileReadSize(stat.size) })
 }
 
 /**
@@ -73,7 +74,9 @@ const FEED_BUFFERS = 4
  * reference to a chunk after that, as encodeNdjson copies lines out), so the
  * buffers bound what is in flight, as backpressure would. A read error
  * destroys `into` with it; `stopped()` (a signal) ends `into` cleanly after the
- * read under way. Never rejects: the pipeline `into` is part of reports.
+ * read under way, whose bytes are dropped: the reads before it end anywhere in
+ * a line, so the caller marks `into` cut (EncodeNdjson.cut) for the line the
+ * last of them cut. Never rejects: the pipeline `into` is part of reports.
  */
 export async function feedFile (fd: number, into: Writable, stopped: () => boolean): Promise<void> {
   const free: Buffer[] = []

@@ -5,6 +5,7 @@ import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { SubcommandUsageError } from './command-group.js'
 import { describeIoError, type Io } from './io.js'
+import { Interrupted, interruptedExitCode } from './interrupt.js'
 
 /**
  * Each subcommand is imported only when it runs: `shoebox --help` and a
@@ -100,7 +101,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
         io.stderr.write(`(try 'shoebox ${err instanceof SubcommandUsageError ? err.command : command.name} --help')\n`)
         return 2
       }
-      return 1
+      return err instanceof Interrupted ? interruptedExitCode(err.signal) : 1
     }
     const code = (err as NodeJS.ErrnoException).code
     if (typeof code === 'string') {

@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Metadata } from '../record.js'
 import { InvalidOptionError, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { keyDict } from '../key-dict.js'
-import { parseDuration } from '../units.js'
+import { oneOf as checkOneOf, parseDuration } from '../units.js'
 import { usage } from './io.js'
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>
@@ -97,10 +97,14 @@ export function duration (option: string, value: unknown): number | undefined {
   return value === undefined ? undefined : asUsage(() => parseDuration(String(value), option))
 }
 
+/**
+ * A flag that takes one of a few values (--format v1|v2): `fallback` when
+ * not given; a value it does not take is refused in the API's words
+ * (units.ts oneOf()), naming the flag: "--format: must be 'v1' or 'v2', got \"v3\"".
+ */
 export function oneOf<T extends string> (option: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback
-  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T
-  throw usage(`${option} must be one of ${allowed.join(', ')}, got '${String(value)}'`)
+  return asUsage(() => checkOneOf(value, allowed, option))
 }
 
 /** What the user typed is the mistake: a refused option value, or a store or server URL that is none. */

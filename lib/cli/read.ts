@@ -1,7 +1,7 @@
 /** shoebox read: every archive a glob matches, as one NDJSON stream. */
 import { pipeline } from 'node:stream/promises'
 import type { Position } from '../record.js'
-import { archiveSource, type SkippedEvent } from '../source/archive-source.js'
+import { archiveSource, type FileEndEvent, type FileEvent, type SkippedEvent } from '../source/archive-source.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
 import { CorruptArchiveError } from '../errors.js'
 import { endOnFailure } from '../stream/deliver-then-fail.js'
@@ -17,6 +17,8 @@ import { TransferReporter } from './transfer-reporter.js'
 import { isRemote } from '../store/open-store.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
+import { Interrupted } from './interrupt.js'
+import { plural } from '../plural.js'
 
 const help = `Usage: shoebox read PATTERN [options]
 
@@ -29,6 +31,8 @@ resumes where it stopped); transfer statistics go to stderr.
 Damage stops the read after every record before it is written, with one
 error line and exit 1 (--lenient skips it and goes on, and exits 1 too).
 A pattern that matches nothing is an error, unless following.
+Without --follow, SIGINT or SIGTERM end the output after a whole record, with
+one line saying it is incomplete, and exit 130 or 143 (128 + the signal).
 
 Options:
   --positions        add each record's "position" {file, offset}, to resume from
@@ -36,8 +40,8 @@ Options:
                      pattern's directory, as --positions prints it); in a gzip or
                      zstd file FILE:OFFSET@MEMBER+SKIP (as meta index stores it)
                      starts at that member
-  --follow           keep watching for new files until interrupted (SIGINT or
-                     SIGTERM end the output after a whole record, exit 0)
+  --follow           keep watching for new files until SIGINT or SIGTERM, which
+                     end the output after a whole record (exit 0)
   --order name|mtime file order (default name)
   --lenient          skip damage (reported on stderr), files that are not archives,
                      and zstd files where this install has no zstd
@@ -87,14 +91,26 @@ export const readCommand: Command = {
       damaged++
       io.stderr.write(`shoebox read: ${oneLine(info.path)}: skipped: ${info.reason}${info.code === undefined ? '' : ` (${info.code})`}\n`)
     })
-    // A file's damage lines end with it (its last frame's line, what the cap left out).
-    source.on('file', () => { damage.end() })
-    source.on('fileEnd', () => { damage.end() })
+    // A file's damage lines end with it (its last frame's line, what the cap left out). The file being read,
+    // or the last one read, is where a signal stops the read.
+    let reading: { path: string, ended: boolean } | undefined
+    source.on('file', (e: FileEvent) => {
+      damage.end()
+      reading = { path: e.path, ended: false }
+    })
+    source.on('fileEnd', (e: FileEndEvent) => {
+      damage.end()
+      reading = { path: e.path, ended: true }
+    })
     // SIGINT or SIGTERM end the output after the record being printed (killed by SIGTERM, a reader could see half a
     // line); a second one finds no handler and quits at once.
-    const stop = (): void => {
+    let signal: NodeJS.Signals | undefined
+    const stop = (name: NodeJS.Signals): void => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
+      // Once the source has delivered its end, the output is whole whatever comes.
+      if (source.readableEnded) return
+      signal = name
       source.stop()
     }
     process.once('SIGINT', stop)
@@ -115,6 +131,14 @@ export const readCommand: Command = {
       transfers?.stop(streamed && records.failure === null)
     }
     if (records.failure !== null) throw records.failure
+    if (signal !== undefined) {
+      // Every record the source handed over was printed (a stop keeps those it had buffered).
+      const written = records.delivered
+      const where = reading === undefined ? '' : `, stopped ${reading.ended ? 'after' : 'in'} ${oneLine(reading.path)}`
+      // Following, a signal is how the read ends; otherwise it cut the read short (interrupt.ts).
+      if (values.follow !== true) throw new Interrupted(signal, `interrupted by ${signal}; ${plural(written, 'record')} written${where}; the output is incomplete`)
+      io.stderr.write(`shoebox read: stopped by ${signal}; ${plural(written, 'record')} written${where}\n`)
+    }
     return damaged > 0 ? 1 : 0
   }
 }

@@ -58,8 +58,9 @@ Options:
                         directory per id: another directory's id is refused
   --flush-interval T    a collector publishes at least this often (default 10s)
   --poll-interval T     a reader looks for new runs this often (default 10s)
-  --sweep-after T       a collector removes runs it replaced from the store
-                        after this long (default 1h; readers may still read them)
+  --sweep-after T       a collector removes a pack or run object whose runs it
+                        all replaced from the store after this long (default 1h;
+                        readers may still read them)
 ${storeOptionHelp}
   -h, --help            show this help`
 

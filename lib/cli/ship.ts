@@ -7,6 +7,7 @@ import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 import { plural } from '../plural.js'
+import { stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox ship URL [options] < events.ndjson
 
@@ -20,7 +21,8 @@ Exits once every event is acknowledged, with a summary line on stderr
 (live progress too, on a terminal). Exit 1 if any event was refused (a bad
 line, or rejected by the server), 2 for a usage mistake. SIGINT or SIGTERM
 end the input there: the lines read are shipped, and the summary says where
-it stopped; a second signal quits at once. While no batch is acknowledged
+it stopped (a regular file on stdin: exit 128 + the signal, 130 or 143, as
+the input was cut short); a second signal quits at once. While no batch is acknowledged
 for 5 s (a wrong URL, a server down) it says so on stderr, every 30 s.
 
 If it gives up (--attempts), it stops reading stdin and says how many
@@ -187,7 +189,9 @@ export const shipCommand: Command = {
       ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${outcome.partialBytes > 0 ? `, an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''}`
       : ''
     io.stderr.write(`shoebox ship: ${summary(stats, invalid)}${stopped}\n`)
-    return invalid > 0 || stats.events.rejected > 0 ? 1 : 0
+    // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
+    const cut = outcome.stopped && signal !== undefined ? stdinStoppedExitCode(io, signal) : 0
+    return cut !== 0 ? cut : invalid > 0 || stats.events.rejected > 0 ? 1 : 0
   }
 }
 

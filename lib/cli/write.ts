@@ -21,6 +21,7 @@ import { recoveredLine } from './recovered-line.js'
 import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
 import { oneLine } from './one-line.js'
+import { stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 
@@ -29,7 +30,8 @@ starting a new file whenever a roll policy fires. A file is written under a
 hidden temporary name and sealed (fsynced, renamed) when it rolls or at the
 end. Leftover temporary files of crashed writers are recovered first.
 SIGINT or SIGTERM stop reading stdin at its last whole line and seal every
-line read before exiting; a second signal quits at once.
+line read before exiting 0 (a regular file on stdin: 128 + the signal, 130
+or 143, as the input was cut short); a second signal quits at once.
 
 With --to, each sealed file is also uploaded (s3://bucket/prefix, or a
 directory) under its own name, verified, and marked done (or deleted with
@@ -164,6 +166,9 @@ export const writeCommand: Command = {
       // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it.
       if (gate.writableEnded || lines.writableEnded) return
       signal = name
+      // A file on stdin goes to the lines straight (feedFile), in reads that end anywhere in a line: the line
+      // its last read cut is no line either. (From a pipe the gate passes whole lines only.)
+      lines.cut = true
       stop()
     }
     process.once('SIGINT', onSignal)
@@ -206,10 +211,12 @@ export const writeCommand: Command = {
       if (progress !== null) io.stderr.write('\r')
       throw new ShoeboxError(bad.code, `stdin: line ${bad.line}: ${invalidWhat(bad)}; ${keptLine(sink.kept(), lines.records)}`)
     }
-    const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not stored` : ''
+    const held = gate.heldBytes + lines.bufferedLineBytes
+    const partial = held > 0 ? `, an incomplete last line (${plural(held, 'byte')}) not stored` : ''
     const stopped = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${partial}, the rest of stdin was not read`
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}${stopped}\n`)
-    return 0
+    // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
+    return signal === undefined ? 0 : stdinStoppedExitCode(io, signal)
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import type zlib from 'node:zlib'
 import type { Duplex, Readable } from 'node:stream'
-import { COMPRESS_HINT, invalidOption, takesBytes } from '../errors.js'
+import { COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
 import { CHUNK, GunzipStage, nodeZlib, type GunzipOptions } from './member-gunzip.js'
 import type { Position } from '../record.js'
 import type { OpenAtZstdOptions, OpenedAt } from './open-at.js'
@@ -27,7 +27,7 @@ export function gzipLevel (options: boolean | GzipOptions | undefined): number |
   if (options === undefined || options === false) return undefined
   // 'yes', 'false' or 0 wrote gzip (a string's or a number's .level is undefined: the default level).
   if (options !== true && (options === null || typeof options !== 'object')) {
-    throw invalidOption('gzip', `must be true, false or { level }, got ${JSON.stringify(options) ?? typeof options}`)
+    throw invalidOption('gzip', `must be true, false or { level }, got ${givenValue(options)}`)
   }
   const level = options === true ? 6 : options.level ?? 6
   if (!Number.isInteger(level) || level < 1 || level > 9) throw invalidOption('gzip.level', `must be an integer from 1 to 9, got ${String(level)}`)

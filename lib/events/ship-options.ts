@@ -3,7 +3,7 @@
  * once, in the constructor, naming the option), resolved into the settings
  * the shipper runs with. The caller's object is copied, never changed.
  */
-import { invalidOption } from '../errors.js'
+import { givenValue, invalidOption } from '../errors.js'
 import { checkNamespaceOption } from './stream-name.js'
 import type { BatcherLimits } from './ship-batcher.js'
 import { shoeboxLibrary, type Library, type PrepareDefaults } from './ship-event.js'
@@ -84,7 +84,7 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
   oneOf(onOverflow, POLICIES, 'onOverflow')
   if (onOverflow === 'spill' && (typeof options.spill !== 'string' || options.spill === '')) throw invalidOption('spill', "onOverflow 'spill' needs a spill directory")
   if (options.spill !== undefined && onOverflow !== 'spill') throw invalidOption('spill', "a spill directory is used only with onOverflow 'spill'")
-  if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === '')) throw invalidOption('stream', 'must be a stream name')
+  if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === '')) throw invalidOption('stream', `must be a stream name, got ${givenValue(options.stream)}`)
   checkNamespaceOption(options.namespace)
   const attempts = options.retry?.attempts ?? Infinity
   if (attempts !== Infinity) positiveCount(attempts, 1, 'retry.attempts')

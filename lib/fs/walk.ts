@@ -18,15 +18,24 @@
  *
  * Any other failure (a directory that cannot be read) fails the walk; the
  * error carries the directory's name.
+ *
+ * The one walker of the library: FileStore lists with walkNames() (all at
+ * once, then sorted by key); the metadir's sources walk() lazily, each
+ * directory in sorted order and with names skipped, as mmmeta's os.walk.
  */
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 
-/** A name found by the walk: '/'-separated and relative to the root, and the path to open it by. */
+/** A name found by the walk. */
 export interface WalkedName {
+  /** '/'-separated and relative to the root. */
   name: string
-  /** A Buffer where some part of the name is not UTF-8 (its decoded name opens nothing). */
+  /** Its path as text: the root joined with the decoded names (what a message names). */
+  file: string
+  /** The path to open it by: a Buffer where some part of the name is not UTF-8 (its decoded name opens nothing). */
   path: string | Buffer
+  /** What the directory says it is; a symbolic link is not followed (it may name a file, a directory, or nothing). */
+  kind: 'file' | 'symlink' | 'other'
 }
 
 /** A failure to read a directory of the walk (EACCES...): the errno error, and which directory. */
@@ -35,19 +44,43 @@ export interface WalkFailure extends NodeJS.ErrnoException {
   dir: string
 }
 
+export interface WalkOptions {
+  /** At most this many segments deep: directories deeper are not read. Default: no limit. */
+  depth?: number
+  /**
+   * Each directory's names in code-unit order of their decoded text, a
+   * directory's names where its own name sorts (os.walk's order, sorted, as
+   * mmmeta lists files); else in the order the directory gives them.
+   */
+  sorted?: boolean
+  /** A name to pass over (a directory with everything under it): its own name, and its path as text. */
+  skip?: (name: string, file: string) => boolean
+}
+
 const SEP = Buffer.from(path.sep)
+
+interface Pending {
+  found: WalkedName
+  depth: number
+  isDirectory: boolean
+}
 
 /**
  * Every name below `root` that is not a directory (files, links, and the
- * rest: the caller stats them), at most `depth` segments deep (directories
- * deeper are not read), depth first, in no particular order. A root that
- * does not exist, or is not a directory, has none (ENOENT and ENOTDIR are
- * thrown, for the caller to decide).
+ * rest: the caller stats them), depth first, as the caller reads them: a
+ * directory is read when the walk reaches it. A root that does not exist,
+ * or is not a directory, has none (ENOENT and ENOTDIR are thrown, for the
+ * caller to decide).
  */
-export async function walkNames (root: string, depth = Infinity): Promise<WalkedName[]> {
-  const out: WalkedName[] = []
-  const pending: Array<WalkedName & { depth: number }> = [{ name: '', path: root, depth: 0 }]
-  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+export async function * walk (root: string, options: WalkOptions = {}): AsyncGenerator<WalkedName> {
+  const { depth = Infinity, sorted = false, skip } = options
+  const pending: Pending[] = [{ found: { name: '', file: root, path: root, kind: 'other' }, depth: 0, isDirectory: true }]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (!next.isDirectory) {
+      yield next.found
+      continue
+    }
+    const dir = next.found
     let entries
     try {
       entries = await fsp.readdir(dir.path, { withFileTypes: true, encoding: 'buffer' })
@@ -57,20 +90,34 @@ export async function walkNames (root: string, depth = Infinity): Promise<Walked
       if (dir.name !== '' && (code === 'ENOENT' || code === 'ENOTDIR')) continue
       throw Object.assign(err as Error, { dir: dir.name })
     }
-    for (const entry of entries) {
+    const named = entries.map((entry) => {
       const raw = entry.name as unknown as Buffer
-      const text = raw.toString()
+      return { entry, raw, text: raw.toString() }
+    })
+    if (sorted) named.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0))
+    const children: Pending[] = []
+    for (const { entry, raw, text } of named) {
+      const file = path.join(dir.file, text)
+      if (skip?.(text, file) === true) continue
       // U+FFFD stands for bytes that are not UTF-8, unless the name really holds one (EF BF BD).
       const exact = !text.includes('\uFFFD') || Buffer.from(text).equals(raw)
-      const name = dir.name === '' ? text : `${dir.name}/${text}`
-      const found = {
-        name,
-        depth: dir.depth + 1,
-        path: exact && typeof dir.path === 'string' ? path.join(dir.path, text) : Buffer.concat([Buffer.from(dir.path), SEP, raw])
+      const found: WalkedName = {
+        name: dir.name === '' ? text : `${dir.name}/${text}`,
+        file,
+        path: exact && typeof dir.path === 'string' ? file : Buffer.concat([Buffer.from(dir.path), SEP, raw]),
+        kind: entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other'
       }
-      if (!entry.isDirectory()) out.push({ name: found.name, path: found.path })
-      else if (found.depth < depth) pending.push(found)
+      const isDirectory = entry.isDirectory()
+      if (!isDirectory || next.depth + 1 < depth) children.push({ found, depth: next.depth + 1, isDirectory })
     }
+    // Last to first: the stack gives them back in order.
+    for (let i = children.length - 1; i >= 0; i--) pending.push(children[i])
   }
+}
+
+/** walk()'s names at most `depth` segments deep, all at once, in no particular order. */
+export async function walkNames (root: string, depth = Infinity): Promise<WalkedName[]> {
+  const out: WalkedName[] = []
+  for await (const found of walk(root, { depth })) out.push(found)
   return out
 }

@@ -23,14 +23,12 @@
  * each row at a random place of each index.
  */
 import type { Statement } from 'better-sqlite3'
-import { readHistoryBatches, type HistoryCells, type HistoryFile } from './history.js'
+import { isMetadata, readHistoryBatches, type HistoryCells, type HistoryFile } from './history.js'
 import { appliedCells } from './replay-table.js'
 import { TABLE, quote, type StateDb } from './state-db.js'
 import { keyDict } from '../key-dict.js'
 import { type ColumnType, type SqlValue, sqlFromText } from './state-db-values.js'
 
-/** Columns of the history that are not data (update.ts: mmmeta's diff marker and its scratch table's auto id). */
-const NOT_DATA = new Set(['__mmmeta_keys', 'id'])
 
 /** How one kind of row (a header and its `__mmmeta_keys`) is inserted. */
 interface Shape {
@@ -120,7 +118,7 @@ function shapeOf (state: StateDb, row: HistoryCells, required: readonly string[]
   const cells = appliedCells(row.header, row.keysAt, unique, row.listed)
   const asObject: Record<string, number> = keyDict({ [unique]: -1 })
   for (const [name, at] of cells) asObject[name] = at
-  const keys = Object.keys(asObject).filter((k) => !NOT_DATA.has(k))
+  const keys = Object.keys(asObject).filter((k) => isMetadata(k, unique))
   if (keys.some((k) => state.needsRetype(k))) return null
   const types = keys.map((k) => state.ensureColumn(k))
   const columns = [...keys, '__state_added', '__state_last_updated']

@@ -44,6 +44,24 @@ export interface HistoryFile {
 /** The bookkeeping column of a diff row naming the keys it changes (comma-joined). */
 export const MMMETA_KEYS = '__mmmeta_keys'
 
+/**
+ * The row id column mmmeta's tables get from dataset: its squashed snapshots
+ * and state dbs carry it beside the metadata, numbering rows. Never a
+ * metadata key (unless it is the unique key): update leaves it out, and
+ * generate refuses an object bringing a key of that name in any case
+ * (mmmeta's dataset matches column names regardless of case, and would write
+ * such a key over its row numbers).
+ */
+export const MMMETA_ROW_ID = 'id'
+
+/** History columns that are not metadata: the diff's list of changed keys, and mmmeta's row id. */
+export const NOT_METADATA = new Set([MMMETA_KEYS, MMMETA_ROW_ID])
+
+/** Whether history column `name` is metadata of a metadir whose unique key is `unique` (which may be `id`). */
+export function isMetadata (name: string, unique: string): boolean {
+  return name === unique || !NOT_METADATA.has(name)
+}
+
 /** A history row that could not be applied (no unique value, more cells than the header). */
 export interface HistoryProblem {
   file: string

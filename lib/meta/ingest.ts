@@ -28,7 +28,7 @@ import { ensureDir } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } from './config.js'
 import { flattenMetadata, type MetaRow } from './flatten.js'
-import { listHistoryFiles, MMMETA_KEYS, metaTimestamp, nowMicros, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
+import { listHistoryFiles, MMMETA_KEYS, MMMETA_ROW_ID, metaTimestamp, nowMicros, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
 import { BEFORE, IngestScratch, SEEN } from './ingest-scratch.js'
 import { ADDED, DELETED, DELETED_AT, DELETED_REASON, LAST_UPDATED, isDeleted, mergeObject } from './ingest-merge.js'
 import type { RawRow, ReplayTable } from './replay-table.js'
@@ -205,6 +205,12 @@ export class MetaIngest extends Writable {
       this.#invalid(object, unkept === MMMETA_KEYS
         ? `the key '${MMMETA_KEYS}' is the meta db's list of changed keys, not a key an object can have`
         : `the key ${JSON.stringify(unkept)} holds a NUL character, which no state db column name can`, uid)
+      return undefined
+    }
+    const rowId = Object.keys(row).find((key) => asciiLower(key) === MMMETA_ROW_ID && key !== config.unique)
+    if (rowId !== undefined) {
+      // update leaves the column out of every row, and mmmeta (whose dataset matches names regardless of case) would write it over its row numbers
+      this.#invalid(object, `the key '${rowId}' is the row id column mmmeta adds to its tables, which update leaves out; rename it, or make it the unique key`, uid)
       return undefined
     }
     if (uid.includes('\n') || uid.includes('\r')) {

@@ -15,7 +15,7 @@ import { createReadStream } from 'node:fs'
 import { StringDecoder } from 'node:string_decoder'
 import { ShoeboxError } from '../errors.js'
 import { CsvParser } from './csv.js'
-import type { HistoryFile } from './history.js'
+import { NOT_METADATA, type HistoryFile } from './history.js'
 
 /** SQLite's columns per table (SQLITE_MAX_COLUMN). */
 export const SQLITE_MAX_COLUMNS = 2000
@@ -23,8 +23,6 @@ export const SQLITE_MAX_COLUMNS = 2000
 /** Columns update adds to every state row beside the metadata keys. */
 const STATE_BOOKKEEPING = ['__state_added', '__state_last_updated', '__deleted', '__deleted_at', '__deleted_reason']
 
-/** History columns that are not keys: mmmeta's diff marker and its scratch table's auto id (never state columns). */
-const NOT_KEYS = new Set(['__mmmeta_keys', 'id'])
 
 /** Metadata keys a metadir can have: the unique key included, the state's bookkeeping columns left out. */
 export const MAX_METADATA_KEYS = SQLITE_MAX_COLUMNS - STATE_BOOKKEEPING.length
@@ -32,7 +30,7 @@ export const MAX_METADATA_KEYS = SQLITE_MAX_COLUMNS - STATE_BOOKKEEPING.length
 /** The state `files` columns these keys need (bookkeeping and `others`, e.g. a consumer's own columns, included). */
 export function stateColumnsNeeded (keys: Iterable<string>, others: Iterable<string> = []): number {
   const columns = new Set(STATE_BOOKKEEPING)
-  for (const key of keys) if (!NOT_KEYS.has(key)) columns.add(key)
+  for (const key of keys) if (!NOT_METADATA.has(key)) columns.add(key)
   for (const column of others) columns.add(column)
   return columns.size
 }

@@ -35,6 +35,7 @@ import { pipeline } from 'node:stream/promises'
 import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
+import { walk, type WalkedName, type WalkFailure } from '../fs/walk.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
 import type { Position, ShoeboxRecord } from '../record.js'
@@ -54,49 +55,33 @@ function isObject (value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * A file of a walk: `file` its path as text (the origin, and what messages
- * name), `opens` the path that opens it: a Buffer where a name on the way is
- * not UTF-8, since the text (each bad byte as U+FFFD) names no file, and the
- * file was skipped without a word (a directory failed the whole run).
+ * The files under `root` that `wanted(name)` takes, as mmmeta's os.walk
+ * lists them (fs/walk.ts): each directory's names in code-unit order,
+ * lazily; a name (file or directory) that `skip(name, file)` takes is passed
+ * over. A symbolic link is taken as the file it names; a linked directory is
+ * not descended into (a link to '.' would loop), nor is anything else that
+ * is not a file (a FIFO would never end). A found file's `file` is its path
+ * as text (the origin, and what messages name), its `path` what opens it:
+ * a Buffer where a name on the way is not UTF-8, since the text (each bad
+ * byte as U+FFFD) names no file, and the file was skipped without a word (a
+ * directory failed the whole run). A directory that cannot be listed fails
+ * the walk naming it; one removed while walking has nothing left to read.
  */
-interface Found {
-  file: string
-  opens: string | Buffer
-}
-
-const SEP = Buffer.from(path.sep)
-
-/**
- * The files under `dir` that `wanted(name)` takes, in sorted order (each
- * directory's names in code-unit order), lazily; a name (file or
- * directory) that `skip(name, file)` takes is passed over. A symbolic link
- * is taken as the file it names (as mmmeta's os.walk lists it); a linked
- * directory is not descended into (a link to '.' would loop).
- */
-async function * walkTree (dir: Found, skip: (name: string, file: string) => boolean, wanted: (name: string) => boolean): AsyncGenerator<Found> {
-  let entries
+async function * walkFiles (root: string, skip: (name: string, file: string) => boolean, wanted: (name: string) => boolean): AsyncGenerator<WalkedName> {
   try {
-    entries = await fs.readdir(dir.opens, { withFileTypes: true, encoding: 'buffer' })
+    for await (const found of walk(root, { sorted: true, skip })) {
+      if (found.kind === 'other' || !wanted(path.basename(found.file))) continue
+      if (found.kind === 'file' || !await isDirectory(found.path)) yield found
+    }
   } catch (err) {
-    throw ioError(err, 'cannot list', dir.file)
-  }
-  const named = entries.map((entry) => {
-    const raw = entry.name as unknown as Buffer
-    return { entry, raw, name: raw.toString() }
-  })
-  named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  for (const { entry, raw, name } of named) {
-    const file = path.join(dir.file, name)
-    if (skip(name, file)) continue
-    const opens = typeof dir.opens === 'string' && isUtf8(raw) ? file : Buffer.concat([Buffer.from(dir.opens), SEP, raw])
-    if (entry.isDirectory()) yield * walkTree({ file, opens }, skip, wanted)
-    else if ((entry.isFile() || (entry.isSymbolicLink() && !await isDirectory(opens))) && wanted(name)) yield { file, opens }
+    const dir = (err as Partial<WalkFailure>).dir
+    throw dir === undefined ? err : ioError(err, 'cannot list', dir === '' ? root : path.join(root, dir))
   }
 }
 
 /** The `*.json` files under `root`, dot-names and `_mmmeta/` left out. */
-function walkJsonFiles (root: string): AsyncGenerator<Found> {
-  return walkTree({ file: root, opens: root }, (name) => name.startsWith('.') || name === '_mmmeta', (name) => name.endsWith('.json'))
+function walkJsonFiles (root: string): AsyncGenerator<WalkedName> {
+  return walkFiles(root, (name) => name.startsWith('.') || name === '_mmmeta', (name) => name.endsWith('.json'))
 }
 
 async function isDirectory (file: string | Buffer): Promise<boolean> {
@@ -116,7 +101,7 @@ async function danglingLink (file: string, opens: string | Buffer): Promise<Unre
 /** One object per `*.json` file under `root` (see above). */
 export function jsonFilesSource (root: string): Readable {
   async function * objects (): AsyncGenerator<object> {
-    for await (const { file, opens } of walkJsonFiles(root)) {
+    for await (const { file, path: opens } of walkJsonFiles(root)) {
       let bytes: Buffer
       try {
         bytes = await fs.readFile(opens)
@@ -344,7 +329,7 @@ async function sha1Of (file: string): Promise<string> {
 export function fileStatSource (root: string): Readable {
   async function * records (): AsyncGenerator<object> {
     // every file whose path has no `_mmmeta` in it, as mmmeta's --no-meta
-    for await (const { file, opens } of walkTree({ file: path.resolve(root), opens: path.resolve(root) }, (_name, file) => file.includes('_mmmeta'), () => true)) {
+    for await (const { file, path: opens } of walkFiles(path.resolve(root), (_name, file) => file.includes('_mmmeta'), () => true)) {
       if (typeof opens !== 'string') {
         // its file_name would name no file (each bad byte U+FFFD), for --ensure-files and every consumer
         yield new UnreadableMetadata({ file }, 'its name is not valid UTF-8, which a file_name in the meta db cannot hold')

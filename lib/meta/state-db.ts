@@ -24,6 +24,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { keyDict } from '../key-dict.js'
+import { MMMETA_ROW_ID } from './history.js'
 import { SQLITE_MAX_COLUMNS, tooManyKeys } from './key-limit.js'
 import {
   type ColumnType, type MetaValue, SQL_TYPE, declaredFits, fromSql, toSql, typeOfDeclared, COLUMN_TYPES
@@ -223,6 +224,10 @@ export class StateDb {
     for (const name of this.#types.keys()) folded.set(asciiLower(name), name)
     for (const name of added) {
       const kept = `the state db ${this.file} is unchanged`
+      if (name === MMMETA_ROW_ID && name !== this.schema.unique) {
+        // Every read of the state db leaves mmmeta's row id out (decodeCells): a value saved there would never be seen
+        throw new ShoeboxError('SHOEBOX_META_SCHEMA', `key "${MMMETA_ROW_ID}" is the row id column mmmeta adds to its tables, which every read of the state db leaves out; ${kept}. Rename the key`)
+      }
       if (name.includes('\0')) {
         throw new ShoeboxError('SHOEBOX_META_SCHEMA', `key ${JSON.stringify(name)} holds a NUL character, which no SQLite column name can; ${kept}. Rename the key, or leave it out with metadata.include in _mmmeta/config.yml`)
       }
@@ -276,7 +281,7 @@ export class StateDb {
     const row: Record<string, MetaValue> = keyDict()
     for (let i = 0; i < columns.length; i++) {
       const key = columns[i]
-      if (key === 'id' && key !== this.schema.unique) continue
+      if (key === MMMETA_ROW_ID && key !== this.schema.unique) continue
       row[key] = fromSql(this.typeOf(key), cells[i])
     }
     return row

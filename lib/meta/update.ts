@@ -17,7 +17,7 @@
  *   and unchanged), invalid.
  */
 import type { Statement } from 'better-sqlite3'
-import type { HistoryFile, HistoryProblem } from './history.js'
+import { isMetadata, type HistoryFile, type HistoryProblem } from './history.js'
 import { loadIntoEmptyState } from './direct-load.js'
 import { ReplayTable, replayInto } from './replay-table.js'
 import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
@@ -69,8 +69,6 @@ export interface UpdateResult extends UpdateCounts {
   dropped: string[]
 }
 
-/** Columns of the history that are not data: mmmeta's diff marker and its scratch table's auto id. */
-const NOT_DATA = new Set(['__mmmeta_keys', 'id'])
 const MAX_INVALID_LISTED = 100
 
 /** Merge replayed history rows into the state db in one transaction. */
@@ -249,7 +247,7 @@ class Merge {
     const columns: string[] = []
     const values: SqlValue[] = []
     for (const key in row) {
-      if (NOT_DATA.has(key)) continue
+      if (!isMetadata(key, this.#unique)) continue
       const type = this.#types.get(key) ?? this.#column(key)
       const cast = sqlFromText(type, row[key])
       if (!cast.ok) return this.#invalid(uid, `${key}: ${cast.reason} (${type})`)

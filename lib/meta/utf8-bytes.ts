@@ -3,24 +3,16 @@
  * they are decoded: a decoder turns each bad byte into U+FFFD without a
  * word, and the value would be stored changed (a Latin-1 'café' as
  * 'caf\uFFFD'). The checks are native (isUtf8); only a failure is looked at
- * byte by byte, to name where.
+ * byte by byte, to name where (events/utf8-chunks.ts decides, for a whole
+ * file as for a stream).
  */
 import { BEFORE_CHUNK, Utf8Chunks } from '../events/utf8-chunks.js'
 
-/** The offset of the first byte of `bytes` (not valid UTF-8) that does not decode. */
+/** The offset of the first byte of `bytes` (not valid UTF-8) that does not decode: the stream check, over one chunk. */
 export function firstBadUtf8Byte (bytes: Buffer): number {
-  // Up to its first U+FFFD the text decodes exactly, so the bytes of that prefix are the offset;
-  // a U+FFFD that is really in the bytes (EF BF BD) is passed over.
-  const text = bytes.toString()
-  let offset = 0
-  let from = 0
-  for (let at = text.indexOf('\uFFFD'); at !== -1; at = text.indexOf('\uFFFD', at + 1)) {
-    offset += Buffer.byteLength(text.slice(from, at))
-    if (!(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)) return offset
-    offset += 3
-    from = at + 1
-  }
-  return offset
+  const check = new Utf8StreamCheck()
+  const bad = check.check(bytes)
+  return bad === -1 ? check.end() : bad
 }
 
 /**

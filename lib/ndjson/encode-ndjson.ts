@@ -13,7 +13,7 @@ import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { invalidOption, ShoeboxError, takesBytes } from '../errors.js'
+import { givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
@@ -89,6 +89,12 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   lines = 0
   /** Records encoded. */
   records = 0
+  /**
+   * Set before end() when the input was cut short (a signal), not ended: an
+   * unfinished last line, whose end was never read, is no line. It is left
+   * out, and bufferedLineBytes keeps its length. (At a real end it is a line.)
+   */
+  cut = false
   /** Invalid lines seen (skipped, or the one that ended the stream). */
   readonly invalid: InvalidLine[] = []
   #encoder: ArchiveEncoder
@@ -209,7 +215,7 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
       const rest = this.#bom?.end()
       this.#bom = undefined
       if (rest !== undefined && rest.length > 0) this.#hold(rest, 0)
-      if (this.#held > 0) {
+      if (this.#held > 0 && !this.cut) {
         const line = this.#join(EMPTY, 0)
         this.#line(line, 0, line.length)
       }
@@ -407,7 +413,7 @@ function metadataObject (metadata: unknown): Metadata {
     return object
   }
   if (metadata === null || typeof metadata !== 'object') {
-    throw invalidOption('metadata', `must be an object of string values, got ${JSON.stringify(metadata) ?? typeof metadata}`)
+    throw invalidOption('metadata', `must be an object of string values, got ${givenValue(metadata)}`)
   }
   return { ...metadata as Metadata }
 }
@@ -415,10 +421,10 @@ function metadataObject (metadata: unknown): Metadata {
 /** The `metadataFromFields` option's paths, checked: a string given for the object was taken as no field at all. */
 function fieldPaths (fields: unknown): Array<[string, string[]]> {
   if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
-    throw invalidOption('metadataFromFields', `must be an object of { key: 'dotted.path' }, got ${JSON.stringify(fields) ?? typeof fields}`)
+    throw invalidOption('metadataFromFields', `must be an object of { key: 'dotted.path' }, got ${givenValue(fields)}`)
   }
   return Object.entries(fields).map(([key, path]) => {
-    if (typeof path !== 'string' || path === '') throw invalidOption(`metadataFromFields.${key}`, `must be a field's dotted path, got ${JSON.stringify(path) ?? typeof path}`)
+    if (typeof path !== 'string' || path === '') throw invalidOption(`metadataFromFields.${key}`, `must be a field's dotted path, got ${givenValue(path)}`)
     return [key, path.split('.')]
   })
 }

@@ -7,13 +7,15 @@
  * line mapper counts them) are noted in `badLines`, which the mapper reads
  * for each line after this stage has seen it.
  *
- * A line begun in an earlier chunk is joined and checked alone; the rest of
- * the chunk, when valid UTF-8 as a whole, costs one isUtf8 over it plus a
- * newline count; only a rest that is not is checked line by line. Newline bytes never occur inside a
- * multi-byte sequence, so lines are checked on whole-character boundaries.
+ * Whether the bytes are UTF-8, a character split across chunks allowed, is
+ * decided by events/utf8-chunks.ts, as for every other stream check; this
+ * stage only maps its first bad byte to a line. A newline byte never occurs
+ * inside a multi-byte sequence (one cut short by a newline is bad at its
+ * start), so the bad byte's line is the bad line; the check starts afresh
+ * after that line's newline. A valid chunk costs one isUtf8 and a newline count.
  */
-import { isUtf8 } from 'node:buffer'
 import { Transform, type TransformCallback } from 'node:stream'
+import { BEFORE_CHUNK, Utf8Chunks } from '../events/utf8-chunks.js'
 
 const NEWLINE = 10
 
@@ -22,59 +24,48 @@ export class Utf8LineCheck extends Transform {
   readonly badLines = new Set<number>()
   /** The number of the line the next byte belongs to. */
   #line = 1
-  /** The current line's bytes from earlier chunks (views, not copies). */
-  #partial: Buffer[] = []
+  /** The check of the current line's bytes (and the lines after it, while they are valid). */
+  #utf8 = new Utf8Chunks()
+  /** Whether the current line is already known bad: its bytes up to the newline are not checked. */
+  #lineBad = false
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     let rest = chunk
-    if (this.#partial.length > 0) {
-      // Finish the line an earlier chunk began; the rest of this chunk starts a line.
-      const nl = chunk.indexOf(NEWLINE)
-      if (nl === -1) {
-        this.#partial.push(chunk)
-        callback(null, chunk)
-        return
+    while (rest.length > 0) {
+      if (this.#lineBad) {
+        const nl = rest.indexOf(NEWLINE)
+        if (nl === -1) break
+        this.#nextLine()
+        rest = rest.subarray(nl + 1)
+        continue
       }
-      this.#partial.push(chunk.subarray(0, nl))
-      this.#check(Buffer.concat(this.#partial))
-      this.#partial = []
-      this.#line++
-      rest = chunk.subarray(nl + 1)
+      const bad = this.#utf8.check(rest)
+      // A sequence begun in an earlier chunk is in the current line: no newline ends a character.
+      const badAt = bad === BEFORE_CHUNK ? 0 : bad
+      this.#countLines(bad === -1 ? rest : rest.subarray(0, badAt))
+      if (bad === -1) break
+      this.badLines.add(this.#line)
+      this.#lineBad = true
+      rest = rest.subarray(badAt)
     }
-    if (isUtf8(rest)) this.#count(rest)
-    else this.#checkLines(rest)
     callback(null, chunk)
   }
 
   override _flush (callback: TransformCallback): void {
-    // A last line without a newline is a line.
-    if (this.#partial.length > 0) this.#check(Buffer.concat(this.#partial))
-    this.#partial = []
+    // A last line without a newline is a line: one that ends inside a character is bad.
+    if (!this.#lineBad && this.#utf8.unfinished()) this.badLines.add(this.#line)
     callback()
   }
 
-  /** A valid chunk: count its newlines, and keep its unfinished last line for the next chunk's check. */
-  #count (chunk: Buffer): void {
-    let from = 0
-    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
-      this.#line++
-      from = nl + 1
-    }
-    if (from < chunk.length) this.#partial.push(chunk.subarray(from))
+  /** Counts the newlines of valid bytes. */
+  #countLines (bytes: Buffer): void {
+    for (let nl = bytes.indexOf(NEWLINE); nl !== -1; nl = bytes.indexOf(NEWLINE, nl + 1)) this.#line++
   }
 
-  /** A chunk (starting a line) that is not valid as a whole: check its whole lines one by one. */
-  #checkLines (chunk: Buffer): void {
-    let from = 0
-    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
-      this.#check(chunk.subarray(from, nl))
-      this.#line++
-      from = nl + 1
-    }
-    if (from < chunk.length) this.#partial.push(chunk.subarray(from))
-  }
-
-  #check (line: Buffer): void {
-    if (!isUtf8(line)) this.badLines.add(this.#line)
+  /** Past the newline of a bad line: the next line is checked from its first byte. */
+  #nextLine (): void {
+    this.#line++
+    this.#lineBad = false
+    this.#utf8 = new Utf8Chunks()
   }
 }

@@ -2,7 +2,7 @@
  * Roll policies: small objects that decide when the file being written is
  * complete. Combine several; the file rolls when any of them fires.
  */
-import { invalidOption } from '../errors.js'
+import { givenValue, invalidOption } from '../errors.js'
 import { checkFlag, checkKnownOptions, parseDuration, parseSize } from '../units.js'
 
 /** What a policy sees of the file being written. */
@@ -53,12 +53,12 @@ function builtIn (policy: RollPolicy): RollPolicy {
 
 export function sizePolicy (size: number | string): RollPolicy {
   const limit = parseSize(size, 'roll.size')
-  if (limit <= 0) throw invalidOption('roll.size', 'must be above 0')
+  if (limit <= 0) throw invalidOption('roll.size', `must be above 0, got ${givenValue(size)}`)
   return builtIn({ check: (file) => file.bytes >= limit })
 }
 
 export function countPolicy (records: number): RollPolicy {
-  if (!Number.isInteger(records) || records <= 0) throw invalidOption('roll.records', `must be a positive integer, got ${records}`)
+  if (!Number.isInteger(records) || records <= 0) throw invalidOption('roll.records', `must be a positive integer, got ${givenValue(records)}`)
   return builtIn({ check: (file) => file.records >= records })
 }
 
@@ -68,7 +68,7 @@ export function countPolicy (records: number): RollPolicy {
  */
 export function agePolicy (age: number | string, align = false): RollPolicy {
   const ms = parseDuration(age, 'roll.age')
-  if (ms <= 0) throw invalidOption('roll.age', 'must be above 0')
+  if (ms <= 0) throw invalidOption('roll.age', `must be above 0, got ${givenValue(age)}`)
   const deadline = (file: RollFile): number => align
     ? (Math.floor(file.openedAt / ms) + 1) * ms
     : file.openedAt + ms
@@ -119,7 +119,7 @@ const ROLL_OPTIONS = ['size', 'age', 'align', 'records', 'policy'] as const
 
 /** The policy for a sink's `roll` option; undefined means one file until end(). */
 export function rollPolicy (options: RollOptions = {}): RollPolicy | undefined {
-  if (options === null || typeof options !== 'object') throw invalidOption('roll', `must be an object such as { size: '100MiB', age: '10m' }, got ${JSON.stringify(options) ?? typeof options}`)
+  if (options === null || typeof options !== 'object') throw invalidOption('roll', `must be an object such as { size: '100MiB', age: '10m' }, got ${givenValue(options)}`)
   checkKnownOptions(options, ROLL_OPTIONS, 'roll', 'roll.')
   const policies: RollPolicy[] = []
   if (options.size !== undefined) policies.push(sizePolicy(options.size))

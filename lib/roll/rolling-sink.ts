@@ -19,7 +19,8 @@ import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
-import { checkFlag, checkKnownOptions, MAX_TIMER_MS, oneOf, parseDuration, parseSize, timerMs } from '../units.js'
+import { checkFlag, checkKnownOptions, oneOf, parseDuration, parseSize, timerMs } from '../units.js'
+import type { longTimeout } from '../long-timeout.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -111,6 +112,8 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
   #chain: FileChain | undefined
   /** slab-pool.ts's joinSlabParts, loaded by #start: a block's parts as one buffer. */
   #joinSlabParts: ((parts: Buffer[]) => Buffer) | undefined
+  /** long-timeout.ts's longTimeout, loaded by #start: the open file's age timer. */
+  #longTimeout: typeof longTimeout | undefined
   /** walk.ts's recordEnds, loaded by #start, for encode()'s bytes. */
   #recordEnds: typeof recordEnds | undefined
   #encoder: ArchiveEncoder
@@ -125,7 +128,8 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
   #waiting: Array<() => void> = []
   #flushInterval: number
   #flushTimer: ReturnType<typeof setInterval> | null = null
-  #ageTimer: ReturnType<typeof setTimeout> | null = null
+  /** Cancels the open file's age timer. */
+  #cancelAgeTimer: (() => void) | null = null
   #clock: () => number
   #recover: boolean
   #failed: Error | null = null
@@ -286,14 +290,16 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     // loads beside them (zstd: its loader module and native binding, ~4 ms of the main thread) while their
     // files are read on the thread pool: one wait rather than two in a row, before the first block can be
     // compressed. A codec this install cannot load (zstd is optional) fails here, before any file exists.
-    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { joinSlabParts }, { AwaitedListeners }] = await Promise.all([
+    const [{ FileChain }, { recordEnds }, { RollPlanner, isTimed }, { joinSlabParts }, { AwaitedListeners }, { longTimeout }] = await Promise.all([
       import('./file-chain.js'), import('../format/walk.js'), import('./planner.js'), import('../format/slab-pool.js'), import('../stream/awaited-listeners.js'),
+      import('../long-timeout.js'),
       this.#compression?.codec.ready(this.dir)
     ])
     this.#awaited = new AwaitedListeners((err) => { this.#listenerFailed(err) })
     this.#joinSlabParts = joinSlabParts
     this.#planner = new RollPlanner(this.#plannerOptions)
     this.#isTimed = isTimed
+    this.#longTimeout = longTimeout
     this.#chain = this.#makeChain(FileChain)
     this.#recordEnds = recordEnds
     await ensureDir(this.dir)
@@ -525,15 +531,12 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     return file
   }
 
-  /** Seal `file` in `wait` ms if it is still open: in steps of MAX_TIMER_MS past a timer's limit (a roll age of 30d). */
+  /** Seal `file` in `wait` ms if it is still open: chained past a timer's limit (a roll age of 30d), long-timeout.ts. */
   #armAgeTimer (file: NonNullable<RollPlanner['file']>, wait: number): void {
-    this.#ageTimer = setTimeout(() => {
-      this.#ageTimer = null
-      if (this.#plan.file !== file) return
-      if (wait > MAX_TIMER_MS) this.#armAgeTimer(file, wait - MAX_TIMER_MS)
-      else this.#cut('deadline')
-    }, Math.min(wait, MAX_TIMER_MS))
-    this.#ageTimer.unref()
+    this.#cancelAgeTimer = (this.#longTimeout as typeof longTimeout)(() => {
+      this.#cancelAgeTimer = null
+      if (this.#plan.file === file) this.#cut('deadline')
+    }, wait, { unref: true })
   }
 
   /** End the current flush block for `reason` (see CutReason) and queue it for the chain. */
@@ -543,9 +546,9 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     const parts = this.#raw
     for (const part of this.#encoder.take()) parts.push(part)
     this.#raw = []
-    if (cut.seal && this.#ageTimer !== null) {
-      clearTimeout(this.#ageTimer)
-      this.#ageTimer = null
+    if (cut.seal && this.#cancelAgeTimer !== null) {
+      this.#cancelAgeTimer()
+      this.#cancelAgeTimer = null
     }
     if (parts.length === 0 && !cut.seal) return
     // Parts it copies are given back at once; the chain gives back the block's own bytes once compressed or
@@ -568,9 +571,9 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
 
   #stopTimers (): void {
     if (this.#flushTimer !== null) clearInterval(this.#flushTimer)
-    if (this.#ageTimer !== null) clearTimeout(this.#ageTimer)
+    this.#cancelAgeTimer?.()
     this.#flushTimer = null
-    this.#ageTimer = null
+    this.#cancelAgeTimer = null
   }
 }
 

@@ -21,7 +21,7 @@ import type { OpenAtZstdOptions } from '../compress/open-at.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
-import { CorruptArchiveError, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -137,7 +137,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     const { positions } = options
     if (positions !== undefined && typeof positions !== 'boolean' && !Array.isArray(positions)) {
       // positions: 'yes' gave records without positions, and an index built from them had none.
-      throw invalidOption('positions', `must be true, false or a list of positions, got ${JSON.stringify(positions) ?? typeof positions}`)
+      throw invalidOption('positions', `must be true, false or a list of positions, got ${givenValue(positions)}`)
     }
     checkFlag(options.allowEmpty, 'allowEmpty')
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined

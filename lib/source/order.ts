@@ -1,5 +1,5 @@
 /** Orders for reading files: natural by name (default), by mtime, or the caller's. */
-import { invalidOption } from '../errors.js'
+import { givenValue, invalidOption } from '../errors.js'
 
 export interface ListedFile {
   /** Path relative to the source's root, with '/' separators. */
@@ -55,6 +55,6 @@ export function comparator (order: FileOrder = 'name'): (a: ListedFile, b: Liste
   if (typeof order === 'function') return order
   if (order === 'mtime') return (a, b) => a.mtimeMs - b.mtimeMs || naturalCompare(a.name, b.name)
   // Anything else is a mistake ('time', 'date'), not quietly the name order.
-  if (order !== 'name') throw invalidOption('order', `must be 'name', 'mtime' or a function, got ${JSON.stringify(order)}`)
+  if (order !== 'name') throw invalidOption('order', `must be 'name', 'mtime' or a function, got ${givenValue(order)}`)
   return (a, b) => naturalCompare(a.name, b.name)
 }

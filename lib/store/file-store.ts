@@ -10,6 +10,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { makeDirs, randomSuffix, syncDir } from '../fs/durable.js'
+import { fileReadSize } from '../fs/read-size.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
@@ -152,41 +153,69 @@ export class FileStore implements Store {
     return out
   }
 
-  /** get()'s read of `file` into `out`, once the file is known: `opened` is told the stream. */
+  /**
+   * get()'s read of `file` into `out`, once the file is known: `opened` is
+   * told the stream. The file is opened and checked first, so that its
+   * stream reads with buffers its size (read-size.ts).
+   */
   #read (key: string, file: string | Buffer, options: GetOptions, out: Readable, opened: (stream: fs.ReadStream) => void): void {
     const range = options.range
-    const stream = fs.createReadStream(file, {
-      // Non-blocking, so that a FIFO (a name fetched by position, never listed) opens at once instead of holding
-      // a thread-pool thread until some writer comes; the open handler below then refuses anything but a file.
-      // (The stream hands its flags to fs.open, which takes numbers; @types/node types the option as a string.)
-      flags: (fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0)) as unknown as string,
-      start: range?.start ?? 0,
-      end: range?.end === undefined ? undefined : range.end - 1,
-      highWaterMark: 1024 * 1024
-    })
-    opened(stream)
-    const stats = this.#stats
-    stream.once('open', (fd: number) => {
-      // Synchronous (one fstat of an open descriptor): the stream's first read is queued after this handler runs,
-      // so nothing of a FIFO, socket or device is read before it is refused.
-      let st: fs.Stats
-      try {
-        st = fs.fstatSync(fd)
-      } catch (err) {
+    const start = range?.start ?? 0
+    // Non-blocking, so that a FIFO (a name fetched by position, never listed) opens at once instead of holding
+    // a thread-pool thread until some writer comes; it is then refused, as anything but a file is.
+    fs.open(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0), (err, fd) => {
+      if (err !== null) {
         out.destroy(this.#fail(err, 'get', key))
         return
       }
-      if (!st.isFile()) {
-        // A directory is refused as its read would have been (EISDIR); the others in words ('ENOTFILE' is ours, not an errno).
-        const notFile = st.isDirectory()
-          ? Object.assign(new Error('illegal operation on a directory'), { code: 'EISDIR' })
-          : Object.assign(new Error('not a regular file (a FIFO, socket or device): not read'), { code: 'ENOTFILE' })
-        out.destroy(this.#fail(notFile, 'get', key))
-      } else if (options.etag !== undefined && fileEtag(st.size, st.mtimeMs) !== options.etag) {
-        // A version pin: the file must still be the one listed.
-        out.destroy(storeError(Object.assign(new Error('the object changed since it was listed'), { name: 'PreconditionFailed' }), this.url, 'get', key))
+      let size: number
+      try {
+        size = this.#checkOpened(fd, key, options).size
+      } catch (refused) {
+        fs.close(fd, () => {})
+        out.destroy(refused as Error)
+        return
       }
+      if (out.destroyed) {
+        fs.close(fd, () => {})
+        return
+      }
+      const stream = fs.createReadStream(file, {
+        fd,
+        start,
+        end: range?.end === undefined ? undefined : range.end - 1,
+        highWaterMark: fileReadSize(Math.min(range?.end ?? size, size) - start)
+      })
+      opened(stream)
+      this.#pipeRead(key, stream, out)
     })
+  }
+
+  /** The open `fd`'s stats; throws the StoreError to fail the get with when it is no regular file, or not the version asked for. */
+  #checkOpened (fd: number, key: string, options: GetOptions): fs.Stats {
+    let st: fs.Stats
+    try {
+      st = fs.fstatSync(fd)
+    } catch (err) {
+      throw this.#fail(err, 'get', key)
+    }
+    if (!st.isFile()) {
+      // A directory is refused as its read would have been (EISDIR); the others in words ('ENOTFILE' is ours, not an errno).
+      const notFile = st.isDirectory()
+        ? Object.assign(new Error('illegal operation on a directory'), { code: 'EISDIR' })
+        : Object.assign(new Error('not a regular file (a FIFO, socket or device): not read'), { code: 'ENOTFILE' })
+      throw this.#fail(notFile, 'get', key)
+    }
+    if (options.etag !== undefined && fileEtag(st.size, st.mtimeMs) !== options.etag) {
+      // A version pin: the file must still be the one listed.
+      throw storeError(Object.assign(new Error('the object changed since it was listed'), { name: 'PreconditionFailed' }), this.url, 'get', key)
+    }
+    return st
+  }
+
+  /** The read of an open file into get()'s `out`. */
+  #pipeRead (key: string, stream: fs.ReadStream, out: Readable): void {
+    const stats = this.#stats
     stream.on('data', (chunk: string | Buffer) => {
       stats.downloadedBytes(chunk.length)
       if (!out.push(chunk)) stream.pause()

@@ -232,7 +232,9 @@ export class S3Store implements Store {
   }
 
   async abortUpload (key: string, uploadId: string): Promise<void> {
-    const request = { Bucket: this.bucket, Key: this.objectKey(key), UploadId: uploadId }
+    // Any key S3 holds, as listUploads() lists it ('e/z//c', 'a/../b'): the upload id pins the upload, so a server or
+    // proxy that normalised the key would abort nothing else (NoSuchUpload), unlike a delete.
+    const request = { Bucket: this.bucket, Key: this.#existingKey(key), UploadId: uploadId }
     try {
       const { client, sdk } = await this.connect()
       await client.send(new sdk.AbortMultipartUploadCommand(request))

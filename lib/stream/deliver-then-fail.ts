@@ -145,16 +145,21 @@ function link (upstream: Readable, stage: Stage, fail: (err: Error) => void): vo
 export class EndOnFailure extends Readable {
   #upstream: Readable
   #failure: Error | null = null
+  #delivered = 0
+  #stopped = false
 
   constructor (upstream: Readable) {
     // As deep as the source's own buffer: a shallow one would pause and resume upstream for every record.
     super({ objectMode: true, highWaterMark: 1024 })
     this.#upstream = upstream
     upstream.on('data', (item: unknown) => {
+      if (this.#stopped) return
+      this.#delivered++
       if (!this.push(item)) upstream.pause()
     })
-    upstream.once('end', () => { this.push(null) })
-    upstream.once('error', (err: Error) => {
+    upstream.once('end', () => { if (!this.#stopped) this.push(null) })
+    upstream.on('error', (err: Error) => {
+      if (this.#stopped || this.#failure !== null) return
       this.#failure = err
       this.push(null)
     })
@@ -164,6 +169,24 @@ export class EndOnFailure extends Readable {
   /** The error upstream failed with, once it has; null if it ended cleanly (or not yet). */
   get failure (): Error | null {
     return this.#failure
+  }
+
+  /** Items taken from upstream and pushed on: once the output has ended, each was written. */
+  get delivered (): number {
+    return this.#delivered
+  }
+
+  /**
+   * End the output here, cleanly, as at upstream's end: the items taken so
+   * far go out, none after them; upstream is destroyed (what it still holds
+   * is dropped). For a command stopped by a signal whose upstream has no
+   * stop of its own (archiveSource() has: it also closes its files).
+   */
+  stop (): void {
+    if (this.#stopped || this.readableEnded) return
+    this.#stopped = true
+    this.push(null)
+    this.#upstream.destroy()
   }
 
   override _read (): void {

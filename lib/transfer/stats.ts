@@ -138,7 +138,14 @@ export class TransferStats {
   }
 }
 
-const MB = 1e6
+/** SI steps of bytes, largest first. */
+const STEPS = [[1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']] as const
+
+/** Bytes in the largest SI unit they fill, one decimal: '24.1 MB', '49.0 kB', '512 B' (a count of small files is not '0.0 MB'). */
+function amount (bytes: number): string {
+  for (const [size, unit] of STEPS) if (bytes >= size) return `${(bytes / size).toFixed(1)} ${unit}`
+  return `${Math.round(bytes)} B`
+}
 
 /**
  * One line for a terminal or a log: "uploaded 3 objects, 24.1 MB at 80.2 MB/s;
@@ -150,7 +157,7 @@ export function formatStats (s: TransferSnapshot, which: 'live' | 'final' = 'fin
   const side = (verb: string, d: DirectionStats): void => {
     if (d.objects === 0 && d.bytes === 0) return
     const rate = which === 'live' ? d.mbPerSec : d.averageMbPerSec
-    parts.push(`${verb} ${plural(d.objects, 'object')}, ${(d.bytes / MB).toFixed(1)} MB at ${rate.toFixed(1)} MB/s`)
+    parts.push(`${verb} ${plural(d.objects, 'object')}, ${amount(d.bytes)} at ${amount(rate * 1e6)}/s`)
   }
   side('uploaded', s.uploaded)
   side('downloaded', s.downloaded)

@@ -5,7 +5,8 @@
  * until a lifecycle rule clears it) and `unpack` (a temporary file beside
  * its target). Each is run as a process, held mid-run by an upload or a
  * download the fault proxy stalls, and stopped by the signal: it cleans up,
- * exits 1 with one line saying what was kept, and leaves nothing behind.
+ * exits 128 + the signal's number (130 SIGINT, 143 SIGTERM) with one line
+ * saying what was kept, and leaves nothing behind.
  */
 import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
@@ -65,7 +66,7 @@ async function interrupt (args: string[], ready: () => boolean, signal: NodeJS.S
  */
 const stall = { kind: 'latency', ms: 2000 } as const
 
-t.test('SIGINT during pack: uploads aborted, staging directory removed, exit 1 saying what the store kept', async (t) => {
+t.test('SIGINT during pack: uploads aborted, staging directory removed, exit 130 saying what the store kept', async (t) => {
   const src = path.join(tmp, 'pack-src')
   fs.mkdirSync(src)
   for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(src, `f${i}`), crypto.randomBytes(MiB))
@@ -76,7 +77,7 @@ t.test('SIGINT during pack: uploads aborted, staging directory removed, exit 1 s
   const uploading = (): boolean => proxy.log.some((r) => r.op === 'PutObject' || r.op === 'UploadPart')
   const r = await interrupt(['pack', src, '--to', `s3://${s3.bucket}/packed`, '--roll-size', '1MiB'], uploading, 'SIGINT', { TMPDIR: staging })
   t.ok(uploading(), 'an upload was under way')
-  t.equal(r.code, 1, r.stderr)
+  t.equal(r.code, 130, r.stderr)
   t.equal(r.signal, null, 'exited, not killed by the signal')
   const stored = s3.keys().filter((k) => k.startsWith('packed/')).length
   t.ok(stored < 4, 'not every archive was stored')
@@ -97,7 +98,7 @@ t.test('SIGTERM during upload: the multipart upload under way is aborted, the fi
   const uploadingPart = (): boolean => proxy.log.some((r) => r.op === 'UploadPart')
   const r = await interrupt(['upload', first, second, '--to', `s3://${s3.bucket}/up`, '--part-size', '5MiB'], uploadingPart, 'SIGTERM')
   t.ok(uploadingPart(), 'a part was under way')
-  t.equal(r.code, 1, r.stderr)
+  t.equal(r.code, 143, r.stderr)
   t.match(r.stdout, /^.*first\.bin\t.*\n$/, 'the file uploaded before is listed')
   t.match(r.stderr, `shoebox upload: interrupted by SIGTERM; 1 file uploaded to s3://${s3.bucket}/up before it (listed above)\n`)
   t.equal(s3.object('up/first.bin')?.toString(), 'small')
@@ -105,7 +106,7 @@ t.test('SIGTERM during upload: the multipart upload under way is aborted, the fi
   t.equal(s3.openMultipartUploads(), 0, 'no multipart upload left open')
 })
 
-t.test('SIGINT during unpack: no new file is started, no temporary file is left, exit 1 naming what was restored', async (t) => {
+t.test('SIGINT during unpack: no new file is started, no temporary file is left, exit 130 naming what was restored', async (t) => {
   // Two archives, one file each, made by pack straight to the store.
   const src = path.join(tmp, 'unpack-src')
   fs.mkdirSync(src)
@@ -122,7 +123,7 @@ t.test('SIGINT during unpack: no new file is started, no temporary file is left,
   proxy.rules = [{ match: (r) => r.op === 'GetObject' && ++gets === 2, fault: stall }]
   const restored = (): boolean => fs.existsSync(path.join(out, 'a')) && gets >= 2
   const r = await interrupt(['unpack', `s3://${s3.bucket}/two/*`, '--out', out], restored, 'SIGINT')
-  t.equal(r.code, 1, r.stderr)
+  t.equal(r.code, 130, r.stderr)
   t.equal(r.stderr, `shoebox unpack: interrupted by SIGINT; 1 file restored before it stays in ${fs.realpathSync(out)}\n`)
   t.same(fs.readdirSync(out), ['a'], 'the restored file, and no temporary file')
   t.ok(fs.readFileSync(path.join(out, 'a')).equals(fs.readFileSync(path.join(src, 'a'))))

@@ -140,6 +140,26 @@ t.test('lists the open uploads with a count; --older-than the old ones; --abort 
   t.same(s3.openUploads().map((u) => u.uploadId), [d, e], 'none aborted')
 })
 
+t.test('keys a path would refuse (an empty, a . or a .. segment: S3 holds them) are listed and aborted by their own names', async (t) => {
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const shoebox = multipartRunner(t, s3)
+  const keys = ['w/z//a.shoebox', 'w/z/./b.shoebox', 'w/z/../c.shoebox', 'w//d.shoebox']
+  const ids: string[] = []
+  for (const key of keys) ids.push(await begin(s3, key))
+  t.same(s3.openUploads().map((u) => u.key).sort(), [...keys].sort(), 'the server holds each under its own key')
+  for (const id of ids) s3.setUploadInitiated(id, new Date(Date.now() - 2 * DAY))
+  const lines = ids.map((id) => lineOf(s3, 'w', id))
+  const url = 's3://test-bucket/w'
+  const r = await shoebox([url, '--older-than', '1d', '--abort'])
+  t.equal(r.stderr, '', 'nothing on stderr (each used to be refused: "has an empty segment", "has a . segment")')
+  t.equal(r.code, 0, 'exit 0')
+  const out = r.stdout.toString().split('\n')
+  t.same(out.slice(0, -2).sort(), lines.map((l) => `${l}\taborted`).sort(), 'each listed as aborted')
+  t.equal(out.at(-2), `4 multipart uploads aborted under ${url} begun over 1d ago`)
+  t.same(s3.openUploads(), [], 'none left open')
+})
+
 t.test('more than one page, aborted as listed: every old upload, once, one key across pages too', async (t) => {
   // Two uploads a page: the listing goes on from uploads aborted since.
   const s3 = await startS3({ maxUploads: 2 })

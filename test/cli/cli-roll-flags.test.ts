@@ -49,7 +49,7 @@ t.test('--fsync: each value is accepted and syncs as it says; a bad one is a usa
   t.same(counted, expected, 'fsync calls per value')
   const bad = await cli(['write', path.join(tempDir(t), 'never-made'), '--fsync', 'sometimes'], input)
   t.equal(bad.code, 2)
-  t.match(bad.stderr, /^shoebox write: --fsync must be one of never, onClose, interval, always, got 'sometimes'\n/)
+  t.match(bad.stderr, /^shoebox write: --fsync: must be 'never', 'onClose', 'interval' or 'always', got "sometimes"\n/)
 })
 
 t.test('--meta-from-field lifts metadata from each line\'s JSON into the written records', async (t) => {

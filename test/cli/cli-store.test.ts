@@ -62,7 +62,7 @@ function noSecret (t: Test, r: RunResult): void {
 }
 
 const STATS = (command: string, verb: string, n: number): RegExp =>
-  new RegExp(`^shoebox ${command}: ${verb} ${n} objects?, \\d+\\.\\d MB at \\d+\\.\\d MB/s$`)
+  new RegExp(`^shoebox ${command}: ${verb} ${n} objects?, (\\d+ B|\\d+\\.\\d [kMG]B) at (\\d+ B|\\d+\\.\\d [kMG]B)/s$`)
 
 t.test('write --to s3://, then read and ls from the bucket give what the local directory gives', async (t) => {
   const dir = newDir('w')

@@ -37,7 +37,7 @@ t.test('uploads each file under its own name, prints one line per file and the s
   t.equal(lines.length, 2)
   t.match(lines[0], new RegExp(`^${small}\\ts3://${s3.bucket}/up/small\\.bin\\t1000 bytes\\t"[0-9a-f]{32}"$`))
   t.match(lines[1], /\t11534336 bytes\t"[0-9a-f]{32}-3"$/, 'a three-part upload')
-  t.match(r.stderr, /^shoebox upload: uploaded 2 objects, 11\.5 MB at [\d.]+ MB\/s\n$/)
+  t.match(r.stderr, /^shoebox upload: uploaded 2 objects, 11\.5 MB at [\d.]+ [kMG]?B\/s\n$/)
   t.ok(s3.object('up/small.bin')?.equals(fs.readFileSync(small)))
   t.ok(s3.object('up/large.bin')?.equals(fs.readFileSync(large)))
   t.ok(fs.existsSync(small) && fs.existsSync(large), 'local files kept without --delete-local')

@@ -149,7 +149,7 @@ t.test('missing files, bad options and unknown commands fail with one clear line
     t.match(r.stdout.toString() + r.stderr, `cannot read ${missing}: no such file or directory`)
   }
   const usage: Array<[string[], RegExp]> = [
-    [['encode', '--format', 'v3'], /--format must be one of v1, v2/],
+    [['encode', '--format', 'v3'], /--format: must be 'v1' or 'v2', got "v3"\n/],
     [['encode', '--nope'], /unknown option '--nope'\n/],
     [['encode', 'file.ndjson'], /takes no file arguments/],
     [['encode', '--meta', 'novalue'], /--meta expects key=value/],

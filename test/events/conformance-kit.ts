@@ -4,6 +4,7 @@
  * (the helpers of Kronos's own kronos/tests/server.py, with their checks).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -50,6 +51,19 @@ export async function sharedStore (t: Test, prefix = 'p'): Promise<{ s3: TestS3,
     namespaces: ['kronos']
   }
   return { s3, shared }
+}
+
+/** The run and pack objects collectors published under `s3://events/PREFIX`, sorted. */
+export function storedObjects (s3: TestS3, prefix = 'p'): string[] {
+  return s3.keys('events').filter((k) => k.startsWith(`${prefix}/runs/`) || k.startsWith(`${prefix}/packs/`))
+}
+
+/** Every pack collectors published under `s3://events/PREFIX` is named by its content (run-pack.ts): a key never holds two contents. */
+export function packsNamedByContent (t: Test, s3: TestS3, prefix = 'p'): void {
+  for (const key of s3.keys('events').filter((k) => k.startsWith(`${prefix}/packs/`))) {
+    const hash = createHash('sha256').update(s3.object(key, 'events') as Buffer).digest('hex').slice(0, 32)
+    t.equal(path.basename(key), `${hash}.pack`, `${key} holds the bytes its name says`)
+  }
 }
 
 export async function request (url: string, path: string, init: { method?: string, body?: string, headers?: Record<string, string> } = {}): Promise<Reply> {

@@ -9,9 +9,10 @@ import t from 'tap'
 import type { EventStore } from '../../lib/events/store/event-store.js'
 import type { RemoteRuns } from '../../lib/events/store/remote-runs.js'
 import { serveEvents } from '../../lib/events/server/serve-events.js'
+import { runObject, type PackPlace, type PublishedIndex } from '../../lib/events/store/published-index.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { eventually, get, post, put, sharedStore, spawnServe, start, stderrOf, streams } from './conformance-kit.js'
+import { eventually, get, post, put, sharedStore, spawnServe, start, stderrOf, storedObjects, streams } from './conformance-kit.js'
 
 t.test('runs flushed while the store refused are published once it answers again, with no new put', async (t) => {
   const s3 = await startS3({ bucket: 'events' })
@@ -38,9 +39,9 @@ t.test('runs flushed while the store refused are published once it answers again
 
   refuse = false
   if (!t.ok(await eventually(() => s3.keys('events').includes('p/index/c.json')), 'the index is published on a flush tick')) return
-  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as { runs: Array<{ file: string }> }
+  const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as PublishedIndex
   t.equal(published.runs.length, 1)
-  t.ok(s3.keys('events').includes(`p/runs/c/${published.runs[0].file}`), 'with its run')
+  t.ok(s3.keys('events').includes(`p/${runObject('c', published.runs[0]).key}`), 'with its run')
 })
 
 t.test('shoebox serve says on stderr when the shared store refuses a publish or a poll, naming it, without credentials', async (t) => {
@@ -85,7 +86,8 @@ t.test('index objects that are not a collector\'s index: a reader refuses to sta
   await (a.store as EventStore).flush()
   await (b.store as EventStore).flush()
   const good = String(s3.object('p/index/a.json', 'events'))
-  const index = JSON.parse(good) as { runs: Array<Record<string, unknown>> }
+  const index = JSON.parse(good) as PublishedIndex
+  const pack = index.runs[0].pack as PackPlace
   const client = s3.client()
   const write = async (key: string, body: string): Promise<void> => { await client.send(new PutObjectCommand({ Bucket: 'events', Key: key, Body: body })) }
   const damaged: Array<[string, string, string, RegExp]> = [
@@ -93,6 +95,10 @@ t.test('index objects that are not a collector\'s index: a reader refuses to sta
     ['a foreign JSON file', 'p/index/notes.json', '{"hello": 1}', /index\/notes\.json is not the index of collector notes: it names collector undefined/],
     ['another collector\'s copy', 'p/index/z.json', good, /index\/z\.json .* it names collector "a"/],
     ['a run key outside the collector\'s runs', 'p/index/a.json', JSON.stringify({ ...index, runs: [{ ...index.runs[0], file: '../b/0000000001.shoebox' }] }), /run 0: file "\.\.\/b\/0000000001\.shoebox" is not a run file name/],
+    ['a pack key outside the collector\'s packs', 'p/index/a.json', JSON.stringify({ ...index, runs: [{ ...index.runs[0], pack: { ...pack, file: '../../runs/b/0000000001.shoebox' } }] }), /run 0: pack "\.\.\/\.\.\/runs\/b\/0000000001\.shoebox" is not a pack name/],
+    ['a negative pack offset', 'p/index/a.json', JSON.stringify({ ...index, runs: [{ ...index.runs[0], pack: { ...pack, offset: -1 } }] }), /run 0: pack offset -1 is not a byte offset/],
+    ['a fractional pack offset', 'p/index/a.json', JSON.stringify({ ...index, runs: [{ ...index.runs[0], pack: { ...pack, offset: 1.5 } }] }), /run 0: pack offset 1\.5 is not a byte offset/],
+    ['a pack that is not an object', 'p/index/a.json', JSON.stringify({ ...index, runs: [{ ...index.runs[0], pack: 'x.pack' }] }), /run 0: pack "x\.pack" is not a pack name/],
     ['a time that is not an integer', 'p/index/a.json', JSON.stringify({ ...index, runs: [{ ...index.runs[0], minTime: 'soon' }] }), /run 0: minTime is not an integer/],
     ['no runs', 'p/index/a.json', JSON.stringify({ collector: 'a', streams: {} }), /no list of runs/]
   ]
@@ -189,19 +195,20 @@ t.test('retention on a collector: expired buckets leave its index, then the stor
   await store.flush()
   const reader = await start(t, { ...shared, mode: 'readonly', data: undefined, pollInterval: '1h' })
   t.same((await get(t, reader.url, 's', 0, String(now + 100n))).map((e) => e.age), ['new'], 'the old day was dropped by the flush already')
-  const runs = (): string[] => s3.keys('events').filter((k) => k.startsWith('p/runs/'))
-  t.equal(runs().length, 1, 'and its run is gone from the store (sweepAfter 0)')
+  // The old day's run, packed with the new day's or not, is in no object of its own.
+  const live = (JSON.parse(String(s3.object('p/index/c.json', 'events'))) as PublishedIndex).runs.map((run) => `p/${runObject('c', run).key}`)
+  t.same(storedObjects(s3), live, 'the store holds only the object of the new day\'s run (sweepAfter 0)')
 
   // Three days on, the new day expires too.
   t.equal(await store.dropExpired(Date.now() + 3 * day), 1)
   await store.flush()
   const published = JSON.parse(String(s3.object('p/index/c.json', 'events'))) as { runs: unknown[] }
   t.same(published.runs, [], 'the index lists no run')
-  t.same(runs(), [], 'no run object is left')
+  t.same(storedObjects(s3), [], 'no run or pack object is left')
   // Swept before the reader polled (sweepAfter shorter than its poll: docs/EVENT-STORE.md): an error naming the object, not a silent hole.
   const stale = await post(reader.url, '/1.0/events/get', { stream: 's', start_time: 0, end_time: String(now + 100n) })
   t.equal(stale.status, 500)
-  t.match(stale.text, /s3:\/\/events\/p: get runs\/c\/\d+\.shoebox: no such object/, 'the stale reader names the run it cannot find')
+  t.match(stale.text, new RegExp(`s3://events/p: get ${live[0].slice('p/'.length)}: no such object`), 'the stale reader names the object it cannot find')
   await (reader.store as RemoteRuns).refresh()
   t.same(await get(t, reader.url, 's', 0, String(now + 100n)), [], 'the reader, polled again, serves none')
   t.same(await streams(reader.url), ['s'], 'the stream stays listed, as after a delete in Kronos')

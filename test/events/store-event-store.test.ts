@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream'
 import t from 'tap'
 import { ShoeboxError } from '../../lib/errors.js'
 import { EventStore } from '../../lib/events/store/event-store.js'
-import { indexKey } from '../../lib/events/store/published-index.js'
+import { indexKey, runObject, type PublishedIndex } from '../../lib/events/store/published-index.js'
 import { RunPublisher } from '../../lib/events/store/run-publisher.js'
 import { FileStore } from '../../lib/store/file-store.js'
 import type { PutOptions, PutResult } from '../../lib/store/store.js'
@@ -295,13 +295,13 @@ t.test("a collector's publish held by the shared store holds no put: flushes go 
     t.not(await unstalled(putTen()), stalled, `a put after ${store.stats().flushes} flushes goes on while the publish is held`)
     if (!t.passing()) return
   }
-  const published = (): { runs: Array<{ file: string }> } => JSON.parse(fs.readFileSync(path.join(shared, 'index', 'c.json'), 'utf8')) as { runs: Array<{ file: string }> }
+  const published = (): PublishedIndex => JSON.parse(fs.readFileSync(path.join(shared, 'index', 'c.json'), 'utf8')) as PublishedIndex
   t.same(published().runs, [], 'the index object is still the one published at open')
   open()
   await store.flush()
   const local = JSON.parse(fs.readFileSync(path.join(dir, 'data', 'index.json'), 'utf8')) as { runs: Array<{ file: string }> }
   t.same(published().runs.map((r) => r.file), local.runs.map((r) => r.file), 'once the store answers, the index published is the latest')
-  for (const run of local.runs) t.ok(fs.existsSync(path.join(shared, 'runs', 'c', run.file)), `run ${run.file} uploaded`)
+  for (const run of published().runs) t.ok(fs.existsSync(path.join(shared, runObject('c', run).key)), `run ${run.file} uploaded`)
   t.equal((await all(store.read('kronos', 's', everything))).length, put.length, 'every event readable')
   await store.close()
 })
@@ -398,6 +398,47 @@ t.test("a collector's flush timer tries a failed flush again with no new put: on
   t.same(published(), index.runs.map((r) => r.file), 'the published index names the same runs')
   t.same(keys(await all(store.read('kronos', 's', everything))), keys(put), 'every event readable, from the runs')
   await store.close()
+})
+
+t.test('a local store (no flush interval) tries a failed flush again on its own: once the disk has room, the held tables are written with no new put', async (t) => {
+  const dir = t.testdir()
+  const memtableSize = 8 * 1024
+  const store = await EventStore.open({ dir, memtableSize })
+  const runs = path.join(dir, 'runs')
+  blockRuns(runs)
+  const { put, putTen } = tenAtATime(store, 'l')
+  while (store.lastError === undefined) await putTen()
+  t.ok(store.stats().frozenBytes > 0 && store.stats().flushes === 0, `a flush failed and its table is held: ${store.lastError.message}`)
+  fs.rmSync(runs)
+  fs.mkdirSync(runs)
+  // Before, the held tables waited for the next put (serve --data: a client's), however long that took.
+  t.ok(await eventually(() => store.stats().flushes > 0 && store.stats().frozenBytes === 0, 10_000), 'the held tables were flushed, with no put')
+  t.ok(store.stats().runs > 0, 'as runs')
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys([...put].sort(compareKeys)), 'every event readable')
+
+  await store.close()
+})
+
+t.test('a local store closed while its flushes fail (the close\'s own flush fails too) tries no more after the close', async (t) => {
+  const closedDir = t.testdir()
+  const memtableSize = 8 * 1024
+  const closing = await EventStore.open({ dir: closedDir, memtableSize })
+  const closedRuns = path.join(closedDir, 'runs')
+  blockRuns(closedRuns)
+  const more = tenAtATime(closing, 'c')
+  while (closing.lastError === undefined) await more.putTen()
+  const failed = closing.stats().failedFlushes
+  await t.rejects(closing.close(), /the last flush failed/)
+  const afterClose = closing.stats().failedFlushes
+  t.ok(afterClose > failed, 'the close tried the flush, and it failed')
+  fs.rmSync(closedRuns)
+  fs.mkdirSync(closedRuns)
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  t.equal(closing.stats().failedFlushes, afterClose, 'no attempt after the close')
+  t.same(fs.readdirSync(closedRuns), [], 'nothing written after the close')
+  const reopened = await EventStore.open({ dir: closedDir, memtableSize })
+  t.same(keys(await all(reopened.read('kronos', 's', everything))), keys([...more.put].sort(compareKeys)), 'every event there after a restart (from the log)')
+  await reopened.close()
 })
 
 t.test('while flushes fail, the puts refused past 2.5 memtables try the flush at most once a second between them, not once each; the first put after room is made is taken', async (t) => {

@@ -6,6 +6,8 @@
  * column name: a" or "unrecognized token", naming nothing. generate
  * reports an object bringing a case-colliding key as invalid (the first
  * spelling seen kept), so the meta db it writes is one update can take.
+ * A key named id is mmmeta's row id column, which update leaves out: it was
+ * dropped without a word, and as the unique key it failed update.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -95,4 +97,49 @@ t.test('generate: a key differing only in case from one seen before is an invali
   t.teardown(async () => { await md.close() })
   t.match(await md.update(), { added: 2 })
   t.same(stateRows(dir), [{ content_hash: 'a1', Title: 'Uno' }, { content_hash: 'd4', Title: 'Four' }])
+})
+
+t.test("generate: a key named id (any case) is an invalid object: mmmeta's row id column, which update leaves out", async (t) => {
+  const dir = t.testdir({})
+  const invalid: InvalidMetadata[] = []
+  const sink = metaIngest(dir, { fsync: false })
+  sink.on('invalid', (info: InvalidMetadata) => invalid.push(info))
+  await pipeline(Readable.from([
+    withOrigin({ content_hash: 'a1', id: 'abc', Title: 'One' }, { file: 'a.json' }),
+    withOrigin({ content_hash: 'b2', ID: 7, Title: 'Two' }, { file: 'b.json' }),
+    withOrigin({ content_hash: 'c3', ident: 'x', Title: 'Three' }, { file: 'c.json' })
+  ], { objectMode: true }), sink)
+  const reason = (key: string): string => `the key '${key}' is the row id column mmmeta adds to its tables, which update leaves out; rename it, or make it the unique key`
+  t.same(invalid, [{ file: 'a.json', uid: 'a1', reason: reason('id') }, { file: 'b.json', uid: 'b2', reason: reason('ID') }])
+  const md = await metadir(dir)
+  t.teardown(async () => { await md.close() })
+  t.match(await md.update(), { added: 1 })
+  t.same(stateRows(dir), [{ content_hash: 'c3', Title: 'Three' }])
+})
+
+t.test('generate and update: id as the unique key is kept', async (t) => {
+  const dir = t.testdir({ _mmmeta: { 'config.yml': 'metadata:\n  unique: id\n' } })
+  const sink = metaIngest(dir, { fsync: false })
+  await pipeline(Readable.from([withOrigin({ id: 'k1', Title: 'One' }, { file: 'a.json' })], { objectMode: true }), sink)
+  const md = await metadir(dir)
+  t.teardown(async () => { await md.close() })
+  t.match(await md.update(), { added: 1 })
+  t.match((await md.files.get('k1'))?.data, { id: 'k1', Title: 'One' })
+  // a second history file goes the general way (the TEMP replay table), not the first update's direct load
+  await pipeline(Readable.from([withOrigin({ id: 'k1', Title: 'Uno' }, { file: 'a.json' }), withOrigin({ id: 'k2', Title: 'Two' }, { file: 'b.json' })], { objectMode: true }),
+    metaIngest(dir, { fsync: false }))
+  t.match(await md.update(), { added: 1, updated: 1 })
+  t.match((await md.files.get('k1'))?.data, { id: 'k1', Title: 'Uno' })
+  t.match((await md.files.get('k2'))?.data, { id: 'k2', Title: 'Two' })
+})
+
+t.test("a consumer's own column named id is refused: every read of the state db leaves it out", async (t) => {
+  const dir = base(t, 'content_hash,__meta_last_updated\r\n')
+  const md = await metadir(dir)
+  t.teardown(async () => { await md.close() })
+  t.match(await md.update(), { added: 1 })
+  const file = await md.files.get('a1')
+  const err = await expectCode(t, (file?.set('id', 'x').save() ?? Promise.resolve()), 'SHOEBOX_META_SCHEMA', 'a consumer column id')
+  t.equal(err?.message, `key "id" is the row id column mmmeta adds to its tables, which every read of the state db leaves out; the state db ${path.join(dir, '_mmmeta', 'state.db')} is unchanged. Rename the key`)
+  t.same(stateRows(dir), [{ content_hash: 'a1', Title: 'One' }], 'the state db as it was')
 })

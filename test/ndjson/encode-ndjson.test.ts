@@ -270,3 +270,26 @@ t.test('a byte order mark at the start is dropped, however the chunks cut it; on
   t.equal(short.records.length, 1)
   t.equal(short.records[0].payload, bom.subarray(0, 2).toString())
 })
+
+t.test('cut: an input cut short leaves its unfinished last line out, and says how long it was', async (t) => {
+  const input = Buffer.from('{"a":1}\n{"b":"é世"}\n{"c":')
+  for (const size of [1, 5, 64]) {
+    const stage = encodeNdjson()
+    const parts: Buffer[] = []
+    stage.on('data', (b: Buffer) => parts.push(Buffer.from(b)))
+    for (const chunk of chunked(input, size)) stage.write(chunk)
+    stage.cut = true
+    stage.end()
+    await new Promise((resolve) => stage.once('end', resolve))
+    const records: string[] = []
+    await pipeline(Readable.from([Buffer.concat(parts)]), decode(), async (source: AsyncIterable<ShoeboxRecord>) => {
+      for await (const rec of source) records.push(rec.payload.toString())
+    })
+    t.same(records, ['{"a":1}', '{"b":"é世"}'], `chunks of ${size}: the whole lines only`)
+    t.equal(stage.records, 2)
+    t.equal(stage.bufferedLineBytes, 5, 'the unfinished line\'s bytes')
+  }
+  // Not cut, the same last line is a line: the input ended there.
+  const { records } = await run([input])
+  t.same(records.map((r) => r.payload), ['{"a":1}', '{"b":"é世"}', '{"c":'])
+})

@@ -301,8 +301,12 @@ t.test('formatStats', async (t) => {
   t.equal(formatStats(snap({ downloaded: side(1_000_000, 1, 1, 1), retries: 1 })), 'downloaded 1 object, 1.0 MB at 1.0 MB/s; 1 retry')
   t.equal(
     formatStats(snap({ uploaded: side(0, 1, 0, 0), downloaded: side(2_500_000, 2, 0, 0.5), errors: { network: 1, server: 3 } })),
-    'uploaded 1 object, 0.0 MB at 0.0 MB/s; downloaded 2 objects, 2.5 MB at 0.5 MB/s; errors: network 1, server 3'
+    'uploaded 1 object, 0 B at 0 B/s; downloaded 2 objects, 2.5 MB at 500.0 kB/s; errors: network 1, server 3'
   )
+  // each figure in the largest unit it fills: 1,000 small files are not '0.0 MB'
+  t.equal(formatStats(snap({ uploaded: side(49_000, 1000, 0, 0.012_25) })), 'uploaded 1000 objects, 49.0 kB at 12.3 kB/s')
+  t.equal(formatStats(snap({ uploaded: side(999, 1, 0, 0.000_5) })), 'uploaded 1 object, 999 B at 500 B/s')
+  t.equal(formatStats(snap({ uploaded: side(3_210_000_000, 1, 0, 1500) })), 'uploaded 1 object, 3.2 GB at 1.5 GB/s')
   t.equal(formatStats(snap({ retries: 5 })), 'nothing transferred; 5 retries')
   // from a real store's snapshot
   const store = open(t, `s3://${s3.bucket}/fmt`, { endpoint: s3.endpoint })

@@ -110,6 +110,36 @@ t.test('ranges', async (t) => {
   }
 })
 
+t.test('a get reads with a buffer the size of the file: small files are not read through 1 MiB buffers', async (t) => {
+  const { store } = fresh()
+  const small = Buffer.from('{"x":1}\n')
+  for (let i = 0; i < 20; i++) await store.put(`s${i}`, small)
+  const big = Buffer.alloc(3 * 1024 * 1024 + 5, 7)
+  await store.put('big', big)
+  // fs.ReadStream takes each read's buffer from Buffer.allocUnsafeSlow, the last read (which finds the end) too:
+  // with 1 MiB reads, every small file cost 2 MiB that V8 counts, and a read of many small files spent much of
+  // its time collecting them.
+  const sizes: number[] = []
+  const allocUnsafeSlow = Buffer.allocUnsafeSlow
+  Buffer.allocUnsafeSlow = (size: number) => {
+    sizes.push(size)
+    return allocUnsafeSlow(size)
+  }
+  let got: Buffer[]
+  let gotBig: Buffer
+  try {
+    got = await Promise.all(Array.from({ length: 20 }, async (_, i) => await readAll(store.get(`s${i}`))))
+    gotBig = await readAll(store.get('big'))
+  } finally {
+    Buffer.allocUnsafeSlow = allocUnsafeSlow
+  }
+  t.ok(got.every((b) => b.equals(small)), 'each small file whole')
+  t.ok(gotBig.equals(big), 'the big file whole')
+  const reads = sizes.filter((n) => n >= 4096)
+  t.ok(reads.filter((n) => n === 1024 * 1024).length >= 3, 'the big file in 1 MiB reads')
+  t.equal(reads.filter((n) => n === 16 * 1024).length, 40, "each small file's two reads (its bytes, then its end) with 16 KiB")
+})
+
 t.test('list: by prefix, sorted, temp files and directories never listed', async (t) => {
   const { store, root } = fresh()
   const keys = ['logs/2024/b.txt', 'logs/2024/a.txt', 'other.txt', 'logs/2023/z.txt', 'logs-x', 'a/deep/er/key']

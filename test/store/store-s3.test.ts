@@ -183,7 +183,7 @@ t.test('stat, exists, delete', async (t) => {
   t.same(store.stats().errors, {}, 'a missing object asked about is not an error')
 })
 
-t.test('keys that are no portable path are refused for writes and deletes before any request; reads refuse only the empty key and NUL', async (t) => {
+t.test('keys that are no portable path are refused for writes and deletes before any request; reads and aborts refuse only the empty key and NUL', async (t) => {
   const { store, proxy } = await setup(t)
   const check = (err: unknown, what: string): void => {
     t.ok(err instanceof ShoeboxError && err.code === 'SHOEBOX_BAD_KEY', `${what}: SHOEBOX_BAD_KEY`)
@@ -194,13 +194,13 @@ t.test('keys that are no portable path are refused for writes and deletes before
     check(await errorOf(store.put(key, 'x')), `put ${label}`)
     check(await errorOf((async () => store.writer(key))()), `writer ${label}`)
     check(await errorOf(store.delete(key)), `delete ${label}`)
-    check(await errorOf(store.abortUpload(key, 'upload-id')), `abortUpload ${label}`)
   }
   for (const key of ['a\0b', '']) {
     const label = JSON.stringify(key)
     check(await errorOf(store.stat(key)), `stat ${label}`)
     check(await errorOf(store.exists(key)), `exists ${label}`)
     check(await errorOf(store.delete(key)), `delete ${label}`)
+    check(await errorOf(store.abortUpload(key, 'upload-id')), `abortUpload ${label}`)
     // get may throw at once or fail the stream; either way, with BAD_KEY
     check(await errorOf((async () => await readAll(store.get(key)))()), `get ${label}`)
   }
@@ -211,6 +211,10 @@ t.test('keys that are no portable path are refused for writes and deletes before
     t.match(await errorOf(store.stat(key)), { code: 'SHOEBOX_NOT_FOUND', key }, `stat ${label}: asked, not found`)
     t.equal(await store.exists(key), false, `exists ${label}`)
     t.match(await errorOf((async () => await readAll(store.get(key)))()), { code: 'SHOEBOX_NOT_FOUND' }, `get ${label}: asked, not found`)
+    // The upload id pins what an abort touches: asked, and no such upload is no failure.
+    const asked = proxy.log.length
+    await store.abortUpload(key, 'no-such-upload')
+    t.ok(proxy.log.length > asked, `abortUpload ${label}: asked`)
   }
 })
 

@@ -9,7 +9,8 @@
  * store), upload id and when it began, in key then initiation order, under
  * a prefix and through a prefixed view; more than one page (1000 uploads a
  * page, as S3; and small pages aborted as they are listed, as `shoebox
- * multipart --abort` does); a missing bucket. Started without it, the
+ * multipart --abort` does; and from a server that names no next-page
+ * markers, from the last upload given); a missing bucket. Started without it, the
  * server answers as fauxqs does, with a listing of objects, which the SDK
  * reads as a page with no upload on it: that answer is refused
  * (SHOEBOX_UNSUPPORTED) rather than taken for "none open", with the uploads
@@ -19,7 +20,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { openStore, type OpenUpload, type Store } from '../../lib/index.js'
 import { prefixedStore } from '../../lib/store/prefixed-store.js'
 import { startS3, type TestS3 } from '../s3-server.js'
@@ -45,6 +46,31 @@ t.test('a file store has no multipart uploads: it lists none, beside a writer\'s
   t.same(await uploads(prefixedStore(store, 'logs')), [])
   await store.close()
 })
+
+/**
+ * Seven uploads under k/, begun a minute apart ('k/b' three times: one key across a page boundary of two, which a
+ * key marker alone would skip the rest of), and a store on the server.
+ */
+async function beginSeven (t: Test, s3: TestS3): Promise<{ keys: string[], ids: string[], store: Store }> {
+  const keys = ['k/a', 'k/b', 'k/b', 'k/b', 'k/c', 'k/d', 'k/d']
+  const ids: string[] = []
+  for (const key of keys) ids.push(await begin(s3, key))
+  // Two uploads begun in one millisecond are ordered by id: these are apart.
+  ids.forEach((id, i) => { s3.setUploadInitiated(id, new Date(Date.UTC(2026, 0, 1, 0, i))) })
+  const store = openStore(`s3://${s3.bucket}`, { endpoint: s3.endpoint, credentials: s3.credentials })
+  t.teardown(() => store.close())
+  return { keys, ids, store }
+}
+
+/** Abort each upload under k/ as the listing gives it (as shoebox multipart --abort does); the ids aborted. */
+async function abortAsListed (store: Store): Promise<string[]> {
+  const aborted: string[] = []
+  for await (const upload of store.listUploads('k/')) {
+    await store.abortUpload(upload.key, upload.uploadId)
+    aborted.push(upload.uploadId)
+  }
+  return aborted
+}
 
 async function begin (s3: TestS3, key: string, part?: Buffer): Promise<string> {
   const raw = s3.client()
@@ -95,19 +121,18 @@ t.test('S3: more than one page (1000 uploads a page, as S3 gives): every upload,
 t.test('S3: pages after uploads aborted as they were listed (as shoebox multipart --abort does), one key across pages too', async (t) => {
   const s3 = await startS3({ maxUploads: 2 })
   t.teardown(() => s3.stop())
-  const keys = ['k/a', 'k/b', 'k/b', 'k/b', 'k/c', 'k/d', 'k/d']
-  const ids: string[] = []
-  for (const key of keys) ids.push(await begin(s3, key))
-  // Two uploads begun in one millisecond are ordered by id: these are apart.
-  ids.forEach((id, i) => { s3.setUploadInitiated(id, new Date(Date.UTC(2026, 0, 1, 0, i))) })
-  const store = openStore(`s3://${s3.bucket}`, { endpoint: s3.endpoint, credentials: s3.credentials })
-  t.teardown(() => store.close())
-  const aborted: string[] = []
-  for await (const upload of store.listUploads('k/')) {
-    await store.abortUpload(upload.key, upload.uploadId)
-    aborted.push(upload.uploadId)
-  }
-  t.same(aborted, ids, 'each listed and aborted, once, in order')
+  const { ids, store } = await beginSeven(t, s3)
+  t.same(await abortAsListed(store), ids, 'each listed and aborted, once, in order')
+  t.equal(s3.openMultipartUploads(), 0, 'none left open')
+})
+
+t.test('S3: a server that says a page is truncated but not where the next begins: listing goes on from the last upload given, every upload once, in order', async (t) => {
+  const s3 = await startS3({ maxUploads: 2, nextMarkers: false })
+  t.teardown(() => s3.stop())
+  const { keys, ids, store } = await beginSeven(t, s3)
+  const listed = await uploads(store, 'k/')
+  t.same(listed.map((u) => [u.key, u.uploadId]), keys.map((key, i) => [key, ids[i]]), 'each upload once, in order, across four pages')
+  t.same(await abortAsListed(store), ids, 'aborted as they are listed: each once, in order')
   t.equal(s3.openMultipartUploads(), 0, 'none left open')
 })
 

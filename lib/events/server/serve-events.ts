@@ -67,7 +67,7 @@ export interface ServeEventsOptions {
   backendName?: string
   /**
    * A shared store (s3://bucket/prefix, or a directory) for scale-out: a
-   * `collector` uploads its runs and index there; a `readonly` server answers
+   * `collector` uploads its runs (packed, run-publisher.ts) and index there; a `readonly` server answers
    * from every collector's published runs (no data directory needed).
    */
   store?: string
@@ -77,7 +77,7 @@ export interface ServeEventsOptions {
   pollInterval?: number | string
   /** How often a collector flushes (and publishes) at the latest. Default '10s'. */
   flushInterval?: number | string
-  /** How long a collector keeps a run it replaced in the shared store (readers may still be reading it). Default '1h'. */
+  /** How long a collector keeps an object (a pack, or a run of its own) in the shared store once it replaced all its runs (readers may still be reading them). Default '1h'. */
   sweepAfter?: number | string
   /** A collector's name in the shared store (its own run and index keys). Default: made once and kept in the data directory. */
   collectorId?: string

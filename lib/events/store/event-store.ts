@@ -110,7 +110,11 @@ export interface EventStoreOptions {
   fsync?: boolean
   /** Compress run files (one gzip member per block). Default false. */
   gzip?: boolean
-  /** Flush the memtable at least this often, in ms (a collector's events reach the shared store), and try a failed flush again as often (at most once a second). Default: only by size. */
+  /**
+   * Flush the memtable at least this often, in ms (a collector's events reach the shared store), and try a failed
+   * flush again as often (at most once a second). Default: only by size, and a failed flush is tried again every
+   * second until one succeeds.
+   */
   flushIntervalMs?: number
   /** Upload runs and the index after every change of runs (a collector on a shared store). */
   publisher?: RunPublisher
@@ -148,7 +152,8 @@ export class EventStore implements EventBackend {
   readonly #publisher: RunPublisher | undefined
   readonly #flushIntervalMs: number | undefined
   readonly #onError: ((err: Error) => void) | undefined
-  #flushTimer: NodeJS.Timeout | undefined
+  /** The flush timer (#flushTick) and its period: see #setFlushTimer. */
+  #flushTimer: { timer: NodeJS.Timeout, ms: number } | undefined
   #wal!: WriteAheadLog
   #index!: RunIndex
   #memtable = new Memtable()
@@ -213,7 +218,8 @@ export class EventStore implements EventBackend {
     this.#index = await loadIndex(this.dir)
     for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
     // Run files not in the index were written by a flush, merge or delete that crashed before its index
-    // swap (run files are written under their final names: run-writer.ts), or are older versions' temporary files.
+    // swap (run files are written under their final names: run-writer.ts), or are older versions' temporary files,
+    // or a collector's pack files a crash left (run-pack.ts: the next publish makes them again).
     // The scale-out uploader's markers stay: it drops those of gone files itself, and an `.uploading`
     // one names a multipart upload that only it can abort (roll/uploader.ts, resume()).
     const listed = new Set(this.#index.runs.map((r) => r.file))
@@ -235,10 +241,7 @@ export class EventStore implements EventBackend {
     await this.dropExpired()
     this.#requestPublish()
     await this.#published()
-    if (this.#flushIntervalMs !== undefined && this.#flushIntervalMs > 0) {
-      this.#flushTimer = setInterval(() => { this.#flushTick() }, timerMs(this.#flushIntervalMs))
-      this.#flushTimer.unref()
-    }
+    this.#setFlushTimer()
     if (this.#retention !== undefined) {
       this.#timer = setInterval(() => { this.dropExpired().catch((err: Error) => { this.#failed(err) }) }, 3_600_000)
       this.#timer.unref()
@@ -382,6 +385,28 @@ export class EventStore implements EventBackend {
     this.#flushFailure = err
     this.#flushFailedAt = Date.now()
     this.#stats.failedFlushes++
+    this.#setFlushTimer()
+  }
+
+  /**
+   * The flush timer ticks (#flushTick) every flushIntervalMs when it is set (a
+   * collector: its events reach the shared store in time), and otherwise
+   * every FLUSH_RETRY_PAUSE_MS while flushes fail, so that the tables held
+   * are written once the disk has room: without it a local store (`shoebox
+   * serve --data`) tried again only at its next put, however long that took.
+   * None once closing. Called when the period may have changed: at open, and
+   * when a flush fails or succeeds.
+   */
+  #setFlushTimer (): void {
+    const byInterval = this.#flushIntervalMs !== undefined && this.#flushIntervalMs > 0 ? this.#flushIntervalMs : undefined
+    const ms = this.#closing ? undefined : byInterval ?? (this.#flushFailure !== undefined ? FLUSH_RETRY_PAUSE_MS : undefined)
+    if (this.#flushTimer?.ms === ms) return
+    if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer.timer)
+    this.#flushTimer = undefined
+    if (ms === undefined) return
+    const timer = setInterval(() => { this.#flushTick() }, timerMs(ms))
+    timer.unref()
+    this.#flushTimer = { timer, ms }
   }
 
   /** The events held reach MAX_HELD memtables' worth (and are some: with memtableSize 0, an empty store is not full). */
@@ -598,6 +623,7 @@ export class EventStore implements EventBackend {
         throw err
       }
       this.#flushFailure = undefined
+      this.#setFlushTimer()
       if (added === undefined) return
       await this.#wal.removeBefore(this.#index.walSeq)
       await this.#compact(added)
@@ -731,7 +757,7 @@ export class EventStore implements EventBackend {
   async close (): Promise<void> {
     this.#closing = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    if (this.#flushTimer !== undefined) clearInterval(this.#flushTimer)
+    this.#setFlushTimer()
     const flushFailed = await this.flush().then(() => undefined, (err: Error) => err)
     await this.#serially(async () => { await this.#wal.close() })
     await this.#unlock?.()

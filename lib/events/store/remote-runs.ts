@@ -1,7 +1,9 @@
 /**
  * A `readonly` server's view of a shared store (S3): every collector's
  * published runs (run-publisher.ts), refreshed by polling the index objects,
- * read block by block with ranged GETs and merged like local runs. Events
+ * read block by block with ranged GETs and merged like local runs. A packed
+ * run's blocks are ranges of its pack, at the run's offset in it plus the
+ * block's; a run of its own is its own object (published-index.ts). Events
  * still in a collector's memtable are not visible until it flushes and
  * publishes (collectors flush at least every flush interval).
  */
@@ -11,14 +13,14 @@ import type { Store } from '../../store/store.js'
 import type { EventBackend, ReadOptions } from './event-backend.js'
 import { mergeLimited } from './merge.js'
 import { readLines, runSource } from './read-lines.js'
-import { readRunBlocks, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
-import { parsePublishedIndex, runKey, type PublishedIndex } from './published-index.js'
+import { readRunBlocks, runMayHold, type BlockReader } from './run-file.js'
+import { parsePublishedIndex, runObject, type PublishedIndex, type PublishedRun } from './published-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { timerMs } from '../../units.js'
 
 interface RemoteRun {
   collector: string
-  run: RunInfo
+  run: PublishedRun
 }
 
 export class RemoteRuns implements EventBackend {
@@ -140,12 +142,12 @@ export class RemoteRuns implements EventBackend {
       : this.#runs.filter((r) => runMayHold(r.run, ns, stream, range))
   }
 
-  /** Ranged GETs of the run's object. */
+  /** Ranged GETs of the run's object, or of its part of its pack. */
   #opener (r: RemoteRun): () => Promise<BlockReader> {
-    const key = runKey(r.collector, r.run.file)
+    const { key, offset: at } = runObject(r.collector, r.run)
     return async () => ({
-      name: `${this.#store.url}/${key}`,
-      read: async (start: number, end: number) => await buffer(this.#store.get(key, { range: { start, end } })),
+      name: r.run.pack === undefined ? `${this.#store.url}/${key}` : `${this.#store.url}/${key} (run ${r.run.file}, from byte ${at})`,
+      read: async (start: number, end: number) => await buffer(this.#store.get(key, { range: { start: at + start, end: at + end } })),
       close: async () => {}
     })
   }
