@@ -7,7 +7,7 @@ import { encodeNdjson } from 'shoebox'
 
 const url = process.argv[2] ?? 'http://127.0.0.1:8080/crm/events.ndjson'
 const response = await fetch(url)
-if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`)
+if (!response.ok || response.body === null) throw new Error(`${url}: HTTP ${response.status}`)
 
 await pipeline(
   Readable.fromWeb(response.body),               // NDJSON from anywhere

@@ -176,12 +176,13 @@ export function givenValue (value: unknown): string {
 }
 
 /**
- * write() of a byte stage (decode(), encodeNdjson()) given something other
- * than bytes or text (records from archiveSource(), objects): Node's own
- * error is thrown from write(), inside whatever wrote (a pipe's 'data'
- * handler: an uncaught exception that ends the process), and names neither
- * the stage nor the mistake. The stage calls this instead: the stream fails
- * with a SHOEBOX_USAGE error that does, and write() returns false.
+ * write() of a byte stage (decode(), encodeNdjson(), the compression stages,
+ * stampNdjson()) given something other than bytes or text (records from
+ * archiveSource(), objects): Node's own error is thrown from write(), inside
+ * whatever wrote (a pipe's 'data' handler: an uncaught exception that ends
+ * the process), and names neither the stage nor the mistake. The stage calls
+ * this instead (see takesBytes): the stream fails with a SHOEBOX_USAGE error
+ * that does, and write() returns false.
  */
 export function refuseNotBytes (
   stream: { destroy: (error: Error) => unknown }, stage: string, chunk: unknown, hint: string,
@@ -199,3 +200,32 @@ export function refuseNotBytes (
 export function isBytes (chunk: unknown): chunk is string | Uint8Array {
   return typeof chunk === 'string' || chunk instanceof Uint8Array
 }
+
+type WriteCallback = (error?: Error | null) => void
+
+/** A stream class whose instances have write() and destroy() (node:stream's, readable-stream's, zlib's). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TypeScript's rule for a mixin: its base takes (...args: any[])
+type ByteStageClass = new (...args: any[]) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as the stream classes declare it
+  write (chunk: any, encoding?: any, callback?: any): boolean
+  destroy (error?: Error): unknown
+}
+
+/**
+ * `Base`, a stream that takes bytes, whose write() refuses anything else by
+ * name (refuseNotBytes): `class X extends takesBytes(Transform, 'x()', hint)`.
+ * `hint` says where such a chunk goes instead.
+ */
+export function takesBytes<Base extends ByteStageClass> (base: Base, stage: string, hint: string): Base {
+  return class TakesBytes extends base {
+    override write (chunk: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
+      if (isBytes(chunk)) return super.write(chunk, encoding, callback)
+      return refuseNotBytes(this, stage, chunk, hint, encoding, callback)
+    }
+  }
+}
+
+/** What a compressing stage (gzip(), zstd()) given records says: they are encoded first. */
+export const COMPRESS_HINT = 'it compresses bytes, such as encode()\'s output: records go through encode() first'
+/** What a decompressing stage (gunzip(), zstdDecompress()) given records says: they come decompressed already. */
+export const DECOMPRESS_HINT = 'it decompresses bytes; archiveSource() and decode() give records already'

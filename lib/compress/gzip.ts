@@ -6,7 +6,7 @@
  */
 import type zlib from 'node:zlib'
 import type { Duplex, Readable } from 'node:stream'
-import { givenValue, invalidOption } from '../errors.js'
+import { COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
 import { CHUNK, GunzipStage, nodeZlib, type GunzipOptions } from './member-gunzip.js'
 import type { Position } from '../record.js'
 import type { OpenAtZstdOptions, OpenedAt } from './open-at.js'
@@ -34,8 +34,14 @@ export function gzipLevel (options: boolean | GzipOptions | undefined): number |
   return level
 }
 
+/** zlib's Gzip, refusing records by name (takesBytes); made on first use, as node:zlib is loaded. */
+let GzipStage: (new (options: zlib.ZlibOptions) => zlib.Gzip) | undefined
+
 export function gzip (options: GzipOptions = {}): zlib.Gzip {
-  return nodeZlib().createGzip({ level: gzipLevel(options), chunkSize: CHUNK })
+  const level = gzipLevel(options)
+  // zlib.Gzip is a constructor at run time; @types/node declares it as an interface only.
+  GzipStage ??= takesBytes(nodeZlib().Gzip as unknown as new (options: zlib.ZlibOptions) => zlib.Gzip, 'gzip()', COMPRESS_HINT)
+  return new GzipStage({ level, chunkSize: CHUNK })
 }
 
 /** Compress one block into a complete, independent gzip member, on the threadpool. */

@@ -15,7 +15,7 @@
 import { createRequire } from 'node:module'
 import { Duplex } from 'node:stream'
 import type zlib from 'node:zlib'
-import { CorruptArchiveError } from '../errors.js'
+import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
 import type * as MemberHeader from './member-header.js'
@@ -78,7 +78,7 @@ interface Member {
   done: Promise<void>
 }
 
-export class GunzipStage extends Duplex {
+export class GunzipStage extends takesBytes(Duplex, 'gunzip()', DECOMPRESS_HINT) {
   /** The members seen so far, for decode({ positions: true, members }). Empty for plain input. */
   readonly members = new MemberMap()
   #state: State = 'sniff'
@@ -147,7 +147,7 @@ export class GunzipStage extends Duplex {
       switch (this.#state) {
         case 'sniff':
           if (buf.length < 2) {
-            this.#held = buf
+            this.#hold(buf)
             return
           }
           this.#state = buf[0] === 0x1f && buf[1] === 0x8b ? 'header' : 'plain'
@@ -164,7 +164,7 @@ export class GunzipStage extends Duplex {
           memberHeader ??= await import('./member-header.js')
           const size = memberHeader.parseMemberHeader(buf)
           if (size === memberHeader.NEED_MORE) {
-            this.#held = buf
+            this.#hold(buf)
             return
           }
           if (typeof size === 'string') throw new CorruptArchiveError('bad-compression', this.#in, `${size}; the offset is in the compressed file`)
@@ -184,7 +184,7 @@ export class GunzipStage extends Duplex {
         }
         case 'trailer':
           if (buf.length < TRAILER_SIZE) {
-            this.#held = buf
+            this.#hold(buf)
             return
           }
           this.#checkTrailer(buf)
@@ -200,6 +200,16 @@ export class GunzipStage extends Duplex {
         }
       }
     }
+  }
+
+  /**
+   * Keep the start of a header, trailer or magic split across writes, as a
+   * copy: `buf` may be the writer's own buffer, which it may fill again once
+   * its write is called back (a reader with one buffer), and the member
+   * would be read from the new bytes. A few bytes, and only at a split.
+   */
+  #hold (buf: Buffer): void {
+    this.#held = Buffer.from(buf)
   }
 
   /** End of input: anything but a whole last member (or plain bytes) is a cut-short file. */

@@ -17,7 +17,7 @@
  * itself is lost, to the next frame magic) and emits 'corrupt'.
  */
 import { Transform, type TransformCallback } from 'node:stream'
-import { CorruptArchiveError, invalidOption } from '../errors.js'
+import { COMPRESS_HINT, CorruptArchiveError, DECOMPRESS_HINT, invalidOption, takesBytes } from '../errors.js'
 import { breakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { plural } from '../plural.js'
@@ -131,7 +131,7 @@ const IN_FLIGHT = 4
  */
 export const ZSTD_MAX_FRAME_CONTENT = 64 * 1024 * 1024
 
-export class ZstdCompressStage extends Transform {
+export class ZstdCompressStage extends takesBytes(Transform, 'zstd()', COMPRESS_HINT) {
   readonly level: number
   readonly #options: ZstdOptions
   #queue: Array<Promise<Buffer>> = []
@@ -147,7 +147,10 @@ export class ZstdCompressStage extends Transform {
       callback()
       return
     }
-    const frames = zstdBlockFrames(chunk, this.level, this.#options.file ?? 'zstd()', this.#options.backend)
+    // A copy: the write is called back while its frame may still be compressing on the thread pool (up to
+    // IN_FLIGHT at once), and a writer may then fill the same buffer again (a reader with one buffer): the
+    // frame was compressed from the new bytes, valid zstd of the wrong data.
+    const frames = zstdBlockFrames(Buffer.from(chunk), this.level, this.#options.file ?? 'zstd()', this.#options.backend)
     frames.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
     this.#queue.push(frames)
     this.#drain(IN_FLIGHT - 1).then(() => { callback() }, callback)
@@ -265,12 +268,14 @@ interface Skipping {
   detail: string
 }
 
-export class ZstdDecompressStage extends Transform {
+export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()', DECOMPRESS_HINT) {
   readonly #options: ZstdDecompressOptions
   #state: State = 'sniff'
   /** Input not yet handled, starting at compressed offset #base. */
   #held: Buffer[] = []
   #heldLength = 0
+  /** The memory of the chunk being consumed, the writer's (see #own); null between writes. */
+  #writer: ArrayBufferLike | null = null
   #base = 0
   #walker: ZstdFrame.FrameWalker | null = null
   /** Frames walked and decompressing (null content: a skippable frame), oldest first; contiguous, ending at #base. */
@@ -320,7 +325,27 @@ export class ZstdDecompressStage extends Transform {
       this.#held.push(chunk)
       this.#heldLength += chunk.length
     }
-    this.#serially(async () => { await this.#consume(false) }, callback)
+    this.#serially(async () => {
+      this.#writer = chunk.buffer
+      await this.#consume(false)
+      // What is still held of it (a frame not yet whole) is copied before the write is called back.
+      const held = this.#held
+      for (let i = 0; i < held.length; i++) held[i] = this.#own(held[i])
+      this.#writer = null
+    }, callback)
+  }
+
+  /**
+   * `bytes` as bytes of this stage's own, if they are the writer's (a view
+   * of the chunk being consumed). They are kept past the write's callback
+   * (a frame decompressing on the thread pool or waiting its turn, bytes of
+   * a frame not yet whole), and the writer may fill its buffer again then
+   * (a reader with one buffer): the frame would be read from the new bytes.
+   * Bytes of earlier chunks were copied before their callbacks, and joined
+   * ones are ours: each compressed byte is copied once at most.
+   */
+  #own (bytes: Buffer): Buffer {
+    return bytes.buffer === this.#writer ? Buffer.from(bytes) : bytes
   }
 
   override _flush (callback: TransformCallback): void {
@@ -481,7 +506,7 @@ export class ZstdDecompressStage extends Transform {
       // Room for this frame's content among those ahead: the oldest delivered until it fits (a rewind walks again).
       if (!await this.#makeRoom(extent.bound)) continue
       const start = this.#base
-      const frame = this.#take(extent.end, true)
+      const frame = this.#own(this.#take(extent.end, true))
       if (extent.skippable) {
         this.#ahead.push({ start, frame, bound: 0, content: null, settled: true })
       } else {

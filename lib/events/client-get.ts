@@ -42,7 +42,7 @@ import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { retry, type RetryEvent } from '../transfer/retry.js'
 import { compareEventIdTexts, eventIdHasTime, eventIdTime, isEventId } from './event-id.js'
 import { GetAnswerOrder, unaskedEvent } from './get-answer-order.js'
-import { parseEvent, scanEvent, type JsonValue } from './event-text.js'
+import { parseEvent, scanEvent, type EventObject } from './event-text.js'
 import { formatKronosTime, type KronosTime } from './kronos-time.js'
 import { isRetryable, KronosError, send, statusError, type KronosTarget } from './client-request.js'
 import { AnswerLines } from './answer-lines.js'
@@ -77,9 +77,15 @@ const RESUME_AT = HIGH_WATER / 2
 /** #pull(): no event yet. */
 const NOTHING = Symbol('nothing')
 
-type GetEvent = JsonValue | string
+/** An event as get() yields it: an object (format 'object', the default), or its line (format 'text'). */
+type GetEvent = EventObject | string
 
-export class KronosGetStream extends Readable {
+/**
+ * The events of a get(), typed by its format: KronosGetStream<EventObject>
+ * (the default) or KronosGetStream<string> (format 'text'), so a TypeScript
+ * consumer can read `event['@time']` without narrowing a JsonValue first.
+ */
+export class KronosGetStream<Event extends GetEvent = GetEvent> extends Readable {
   readonly #target: KronosTarget
   readonly #request: GetRequest
   readonly #retry: RetryPolicy
@@ -95,7 +101,7 @@ export class KronosGetStream extends Readable {
   #unresumable = false
   #retryAfterMs = 0
   /** Parsed events not handed on yet: #queue[#head...]. */
-  #queue: GetEvent[] = []
+  #queue: Array<GetEvent | null> = []
   #head = 0
   /** _read asked for events the queue did not have: the next ones are pushed at once. */
   #wanting = false
@@ -142,13 +148,13 @@ export class KronosGetStream extends Readable {
     process.nextTick(() => this.#wake?.())
   }
 
-  override [Symbol.asyncIterator] (): NodeJS.AsyncIterator<GetEvent> {
+  override [Symbol.asyncIterator] (): NodeJS.AsyncIterator<Event> {
     // The iterator reports errors from next(); without a listener an 'error' would be uncaught.
     const ignore = (): void => {}
     this.on('error', ignore)
-    const iterator: NodeJS.AsyncIterator<GetEvent> = {
-      // Not an async function: one promise per event, not three.
-      next: () => this.#next(),
+    const iterator: NodeJS.AsyncIterator<Event> = {
+      // Not an async function: one promise per event, not three (each event is of the format asked: #take).
+      next: () => this.#next() as Promise<IteratorResult<Event, undefined>>,
       // As Node's iterator does: leaving the loop early destroys the stream (and ends the request).
       return: async () => {
         this.#wake = undefined
@@ -224,7 +230,7 @@ export class KronosGetStream extends Readable {
   }
 
   #shift (): GetEvent {
-    const event = this.#queue[this.#head]
+    const event = this.#queue[this.#head] as GetEvent
     this.#queue[this.#head++] = null // the consumer may keep the event; the queue should not
     return event
   }
@@ -400,13 +406,14 @@ export class KronosGetStream extends Readable {
       time = scan.time ?? undefined
       event = line
     } else {
-      event = parseEvent(line)
+      const parsed = parseEvent(line)
       // As scanEvent() refuses it in format 'text': a line that is not an object is no event.
-      if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
         throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is a JSON object, got ${describeAt(line, line.search(/\S/))}`)
       }
-      id = event['@id']
-      time = event['@time']
+      event = parsed
+      id = parsed['@id']
+      time = parsed['@time']
     }
     const wrongTime = this.#order.timeProblem(time)
     if (wrongTime !== undefined) throw unaskedEvent(this.#request.stream, this.#yielded, wrongTime)

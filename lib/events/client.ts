@@ -18,7 +18,7 @@ import { invalidOption } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { oneOf, parseDuration, positiveCount, timerMs } from '../units.js'
 import { isEventId } from './event-id.js'
-import type { JsonValue } from './event-text.js'
+import type { EventObject, JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
 import { checkNamespaceOption, checkStreamName } from './stream-name.js'
 import { isRetryable, KronosError, makeTarget, requestJson, send, readText, statusError, type KronosTarget } from './client-request.js'
@@ -80,7 +80,10 @@ export class KronosClient {
     this.namespace = opts.namespace
   }
 
-  /** The events of `stream` with start <= @time <= end (or after startId), streamed. */
+  /** The events of `stream` with start <= @time <= end (or after startId), streamed: objects, or with format 'text' their lines. */
+  get (stream: string, start: TimeInput, end: TimeInput, options: KronosGetOptions & { format: 'text' }): KronosGetStream<string>
+  get (stream: string, start: TimeInput, end: TimeInput, options?: KronosGetOptions & { format?: 'object' }): KronosGetStream<EventObject>
+  get (stream: string, start: TimeInput, end: TimeInput, options?: KronosGetOptions): KronosGetStream
   get (stream: string, start: TimeInput, end: TimeInput, options: KronosGetOptions = {}): KronosGetStream {
     checkStreamName(stream)
     const order = options.order ?? 'ascending'

@@ -252,3 +252,10 @@ export function stampEventText (text: string, options: StampTextOptions = {}): S
   return { text: out, time, id }
 }
 
+
+/**
+ * Why an event given as bytes that are not UTF-8 is refused (stamp(),
+ * ship()): decoded, it would hold U+FFFD in place of the bad bytes, an
+ * event the sender never wrote.
+ */
+export const NOT_UTF8_EVENT = 'not valid UTF-8 (left out rather than shipped with U+FFFD in place of its bytes)'

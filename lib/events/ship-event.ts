@@ -9,10 +9,11 @@
  * added, the latter only when the caller set none (pykronos always
  * overwrites it; a caller's own is kept here).
  */
+import { isUtf8 } from 'node:buffer'
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
 import { eventIdWords, newEventId, newEventIdWords, newEventIdWordsFromDecimal } from './event-id.js'
-import { scanEvent, stringifyEvent } from './event-text.js'
+import { NOT_UTF8_EVENT, scanEvent, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
 import { IdTail } from './ship-body.js'
@@ -90,6 +91,44 @@ function isItem (chunk: unknown): chunk is ShipItem {
   return typeof item.stream === 'string' && 'event' in item && (typeof item.event === 'string' || (typeof item.event === 'object' && item.event !== null))
 }
 
+/**
+ * What put() keeps of a chunk: the event as it is at the call. put() returns
+ * at once, while the chunk may wait in the stream's buffer (before the
+ * shipper has started, behind a blocked write) until prepareEvent() reads
+ * it; a caller that fills the same object or Buffer again for its next put,
+ * as a logger's caller may, would have that one shipped in its place. So an
+ * object event becomes its JSON text now (prepareEvent() would make the same
+ * text of it later) and a Buffer a copy; a string cannot change, and a chunk
+ * that is no event is left as it is, for prepareEvent() to refuse by name.
+ */
+export function eventAsPut (chunk: unknown): unknown {
+  if (!isItem(chunk)) return eventNow(chunk)
+  const event = eventNow(chunk.event)
+  return event === chunk.event ? chunk : { ...chunk, event }
+}
+
+function eventNow (event: unknown): unknown {
+  if (Buffer.isBuffer(event)) return Buffer.from(event)
+  if (event === null || typeof event !== 'object' || Array.isArray(event) || isArchiveRecord(event)) return event
+  try {
+    return stringifyEvent(event)
+  } catch {
+    return event // not JSON (a cycle): refused when prepared, naming why
+  }
+}
+
+/**
+ * A record read from an archive (archiveSource(), decode()) written where an
+ * event goes, replaying archived events: its JSON would be sent, the payload
+ * as {"type":"Buffer","data":[...]}. No event has bytes for a value (JSON
+ * has none), so a `payload` of bytes marks one.
+ */
+function isArchiveRecord (event: object): boolean {
+  return ArrayBuffer.isView((event as { payload?: unknown }).payload)
+}
+
+const ARCHIVE_RECORD = 'an archive record ({ metadata, payload }), not an event: write its payload (the event\'s JSON text) instead'
+
 /** A top-level "@library" key (a nested one counts too: then none is added, which is harmless). */
 const LIBRARY_KEY = /"@library"\s*:/
 
@@ -118,7 +157,11 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (checkedStreams.size >= 256) checkedStreams.clear()
     checkedStreams.add(stream)
   }
-  if (Buffer.isBuffer(event)) event = event.toString('utf8')
+  if (Buffer.isBuffer(event)) {
+    // Decoded, bytes that are not UTF-8 would be shipped with U+FFFD in their place (stamp() refuses them too).
+    if (!isUtf8(event)) throw invalidEvent(NOT_UTF8_EVENT)
+    event = event.toString('utf8')
+  }
   let text: string
   let hasLibrary: boolean
   if (typeof event === 'string') {
@@ -127,6 +170,7 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, quick, (quick & HAS_LIBRARY) !== 0, defaults, now, newId)
     hasLibrary = LIBRARY_KEY.test(text)
   } else if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
+    if (isArchiveRecord(event)) throw invalidEvent(ARCHIVE_RECORD)
     text = stringifyEvent(event)
     hasLibrary = Object.hasOwn(event, '@library')
     const quick = quickCheckEvent(text)

@@ -46,7 +46,7 @@ import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { Batcher, type Batch } from './ship-batcher.js'
 import type { IdTail } from './ship-body.js'
-import { lineOf, prepareEvent, preparedText, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
+import { eventAsPut, lineOf, prepareEvent, preparedText, type Library, type PreparedEvent, type ShipItem } from './ship-event.js'
 import { ExitFlush } from './ship-exit.js'
 import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
 import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
@@ -241,7 +241,8 @@ export class Shipper extends failsOnListenerRejection(Writable) {
       if (done !== undefined) process.nextTick(done, error)
       return
     }
-    this.write(chunk, done ?? forgotten)
+    // Taken as it is now: the caller may reuse the object or Buffer at once (see eventAsPut).
+    this.write(eventAsPut(chunk), done ?? forgotten)
   }
 
   /** Send every open batch now; resolves once everything queued so far is acknowledged or settled otherwise. */

@@ -23,7 +23,7 @@ import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { givenValue, invalidOption, ShoeboxError } from '../errors.js'
+import { givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { oneOf } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
@@ -31,7 +31,7 @@ import {
   kronosTimeFromDate, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeNow, toKronosTime, type KronosTime
 } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
-import { parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
+import { NOT_UTF8_EVENT, parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
@@ -83,7 +83,7 @@ export class NumberedLine {
 
 /** Decoding would put U+FFFD in place of the bad bytes, and ship an event the sender never wrote. */
 function notUtf8 (): ShoeboxError {
-  return new ShoeboxError('SHOEBOX_INVALID_EVENT', 'not valid UTF-8 (left out rather than shipped with U+FFFD in place of its bytes)')
+  return new ShoeboxError('SHOEBOX_INVALID_EVENT', NOT_UTF8_EVENT)
 }
 
 /** A failure travelling in line with the records (stampNdjson's error mode). */
@@ -250,7 +250,8 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
     const require = createRequire(import.meta.url)
     split2 = require('split2') as Split2
     const Pumpify = (require('pumpify') as { obj: PumpifyCtor }).obj
-    StampNdjsonClass = class StampNdjson extends Pumpify {
+    // Objects written here fail the stream naming the mistake (takesBytes), not the process with split2's TypeError.
+    StampNdjsonClass = class StampNdjson extends takesBytes(Pumpify, 'stampNdjson()', 'it takes NDJSON lines; stamp() takes events') {
       // Failures arrive in line with the records: the error is raised only
       // once the reader has taken every record before it (pumpify would
       // destroy at once and drop what it still buffers).

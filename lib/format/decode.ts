@@ -2,14 +2,12 @@
 import { checkFlag } from '../units.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
-import { CorruptArchiveError, isBytes, refuseNotBytes } from '../errors.js'
+import { CorruptArchiveError, takesBytes } from '../errors.js'
 import { isBreakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { MemberLookup, MemberSpan, Position, ShoeboxRecord, SpanLookup } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
-
-type WriteCallback = (error?: Error | null) => void
 
 export interface DecodeOptions extends DecoderOptions {
   /** File name to put in errors, `corrupt` events and positions. */
@@ -40,7 +38,10 @@ export interface DecodedCorruptInfo extends CorruptInfo {
  * copy one (Buffer.from(payload)) if you keep it long after reading.
  * Emits `corrupt` ({offset, reason, detail, bytesSkipped, file, frame?}) in lenient mode.
  */
-export class DecodeStream extends failsOnListenerRejection(LazyTransform) {
+/** Records written here (from archiveSource(), say) fail the stream with a message that says so (see refuseNotBytes). */
+const DecodeBase = takesBytes(LazyTransform, 'decode()', 'archiveSource() and decode() give records already, and encode() takes them')
+
+export class DecodeStream extends failsOnListenerRejection(DecodeBase) {
   readonly file: string | undefined
   #decoder: ArchiveDecoder
 
@@ -65,12 +66,6 @@ export class DecodeStream extends failsOnListenerRejection(LazyTransform) {
         this.emit('corrupt', frame === undefined ? named : { ...named, frame })
       }
     }, options)
-  }
-
-  /** Records written here (from archiveSource(), say) fail the stream with a message that says so (see refuseNotBytes). */
-  override write (chunk: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
-    if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
-    return refuseNotBytes(this, 'decode()', chunk, 'archiveSource() and decode() give records already, and encode() takes them', encoding, callback)
   }
 
   /** Records, versions, bytes and damage seen so far. */

@@ -170,9 +170,7 @@ export class ArchiveEncoder {
   /** Append one record. Throws a ShoeboxError (SHOEBOX_INVALID_RECORD) for a record it cannot encode. */
   write (record: RecordInput): void {
     this.#given++
-    if (record === null || typeof record !== 'object') {
-      throw this.#refused(`a record must be an object with a payload, got ${record === null ? 'null' : typeof record}`)
-    }
+    if (record === null || typeof record !== 'object' || ArrayBuffer.isView(record)) throw this.#refused(notARecord(record))
     const value = record.payload
     let payload: Payload
     let contentType = CONTENT_BYTES
@@ -437,6 +435,20 @@ export function encodeRecords (records: Iterable<RecordInput>, options?: Encoder
   for (const record of records) encoder.write(record)
   const parts = encoder.take()
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+}
+
+/**
+ * Not an object, or bytes: what was given, and where it goes instead. Bytes
+ * (a file or a response piped into encode()) have keys "0", "1"... that
+ * would say nothing; the usual mistake is NDJSON, which encodeNdjson() takes.
+ */
+function notARecord (record: unknown): string {
+  const what = 'a record must be an object with a payload'
+  if (ArrayBuffer.isView(record)) {
+    return `${what}, got ${record.byteLength} bytes (a ${Buffer.isBuffer(record) ? 'Buffer' : record.constructor.name}): NDJSON bytes go through encodeNdjson()`
+  }
+  if (typeof record === 'string') return `${what}, got a string: a text payload goes as { payload: text }, NDJSON text through encodeNdjson()`
+  return `${what}, got ${record === null ? 'null' : typeof record}`
 }
 
 /**

@@ -55,20 +55,42 @@ function isPlainObject (value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null || proto === KEY_DICT_PROTOTYPE
 }
 
+/**
+ * `value` as JSON would have it, as the JSON file mmmeta reads would: an
+ * object's toJSON() (an ObjectId as its hex, a URL as its href, a Date as
+ * its ISO text, or null when invalid), where walking its fields gave the
+ * internals of an ObjectId or `{}`. A Map or Set, which JSON writes as `{}`
+ * (its entries lost), is refused, and so are bytes (a Buffer's JSON is
+ * { type, data }: an archive record's payload, ingested whole). NumberText's toJSON() is its literal,
+ * which the callers take directly.
+ */
+function asJson (value: unknown, where: string): unknown {
+  if (typeof value !== 'object' || value === null || value instanceof NumberText) return value
+  if (ArrayBuffer.isView(value)) {
+    // A Buffer's toJSON() is { type, data }: a record from an archive ingested whole put its payload there.
+    throw new ShoeboxError('SHOEBOX_META_INVALID', `${where}: bytes are not a metadata value (JSON has none): give their text; archiveMetadataSource() reads archive records' metadata`)
+  }
+  if (value instanceof Map || value instanceof Set) {
+    throw new ShoeboxError('SHOEBOX_META_INVALID', `${where}: a ${value instanceof Map ? 'Map' : 'Set'} is not a metadata value (as JSON it would be {}, its entries lost): give an object or a list`)
+  }
+  const toJSON = (value as { toJSON?: unknown }).toJSON
+  return typeof toJSON === 'function' ? (toJSON as () => unknown).call(value) : value
+}
+
 function numberString (value: number, where: string): string {
   if (!Number.isFinite(value)) throw new ShoeboxError('SHOEBOX_META_INVALID', `${where}: ${String(value)} is not a JSON number`)
   return String(value)
 }
 
 /** JSON text of a list or nested value, keeping NumberText and bigint digits exactly. */
-export function jsonText (value: unknown, where = 'value'): string {
+export function jsonText (given: unknown, where = 'value'): string {
+  const value = asJson(given, where)
   if (value === null || value === undefined) return 'null'
   if (typeof value === 'string') return JSON.stringify(value)
   if (typeof value === 'number') return numberString(value, where)
   if (typeof value === 'bigint') return value.toString()
   if (typeof value === 'boolean') return value ? 'true' : 'false'
   if (value instanceof NumberText) return value.text
-  if (value instanceof Date) return JSON.stringify(value.toISOString())
   if (Array.isArray(value)) return '[' + value.map((item, i) => jsonText(item, `${where}[${i}]`)).join(',') + ']'
   if (typeof value === 'object') {
     const parts: string[] = []
@@ -82,14 +104,14 @@ export function jsonText (value: unknown, where = 'value'): string {
 }
 
 /** One leaf value as its exact string; null/undefined -> null. */
-export function metaValue (value: unknown, where = 'value'): string | null {
+export function metaValue (given: unknown, where = 'value'): string | null {
+  const value = asJson(given, where)
   if (value === null || value === undefined) return null
   if (typeof value === 'string') return value
   if (typeof value === 'number') return numberString(value, where)
   if (typeof value === 'bigint') return value.toString()
   if (typeof value === 'boolean') return value ? 'true' : 'false'
   if (value instanceof NumberText) return value.text
-  if (value instanceof Date) return value.toISOString()
   return jsonText(value, where)
 }
 
@@ -99,9 +121,15 @@ export function metaValue (value: unknown, where = 'value'): string | null {
  * (as in mmmeta). Two source keys that flatten to one name (`a-b` and `a_b`)
  * keep the later one, as mmmeta's dict would.
  */
-export function flattenMetadata (object: unknown): MetaRow {
+export function flattenMetadata (given: unknown): MetaRow {
+  // Bytes first: a Buffer's toJSON() is an object ({ type, data }), which would be taken as metadata.
+  if (ArrayBuffer.isView(given)) {
+    throw new ShoeboxError('SHOEBOX_META_INVALID', `metadata must be a JSON object, not ${given.byteLength} bytes: NDJSON goes through ndjsonSource()`)
+  }
+  // An object of a class (a database driver's document) as JSON would have it.
+  const object = isPlainObject(given) ? given : asJson(given, 'metadata')
   if (!isPlainObject(object)) {
-    const what = Array.isArray(object) ? 'a list' : object === null ? 'null' : `a ${typeof object}`
+    const what = Array.isArray(object) ? 'a list' : object === null ? 'null' : typeof object === 'object' ? `an instance of ${describeClass(object)}` : `a ${typeof object}`
     throw new ShoeboxError('SHOEBOX_META_INVALID', `metadata must be a JSON object, not ${what}`)
   }
   const row: MetaRow = keyDict()
@@ -109,13 +137,21 @@ export function flattenMetadata (object: unknown): MetaRow {
   return row
 }
 
+/** The name of an object's class, for a message. */
+function describeClass (object: object): string {
+  const name = (object.constructor as { name?: unknown } | undefined)?.name
+  return typeof name === 'string' && name !== '' ? name : 'a class'
+}
+
 function walk (row: MetaRow, node: Record<string, unknown>, prefix: string): void {
   // Object.keys and a loop, not Object.entries: no [key, value] array per key (this runs for every key of every object)
   const keys = Object.keys(node)
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]
-    const value = node[key]
+    const given = node[key]
     const name = prefix === '' ? metaKeySegment(key) : prefix + metaKeySegment(key)
+    // An object with toJSON() is walked as what it gives (a driver's { $numberDecimal: ... } is keys, as in JSON).
+    const value = typeof given === 'object' && given !== null && !isPlainObject(given) ? asJson(given, name) : given
     if (typeof value === 'string') row[name] = value
     else if (isPlainObject(value)) walk(row, value, name + ':')
     else if (value !== undefined) row[name] = metaValue(value, name)

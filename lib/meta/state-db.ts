@@ -82,7 +82,7 @@ interface ColumnInfo {
 
 export class StateDb {
   readonly file: string
-  readonly db: Database
+  readonly #db: Database
   readonly schema: StateSchema
   /** Column name -> explicit type, for every column of `files`. */
   #types = new Map<string, ColumnType>()
@@ -91,8 +91,18 @@ export class StateDb {
 
   constructor (file: string, db: Database, schema: StateSchema) {
     this.file = file
-    this.db = db
+    this.#db = db
     this.schema = schema
+  }
+
+  /**
+   * The connection. Once closed, every use (a find(), a save(), update())
+   * is a SHOEBOX_USAGE error naming the file, rather than better-sqlite3's
+   * TypeError "The database connection is not open", which names nothing.
+   */
+  get db (): Database {
+    if (this.#closed) throw new ShoeboxError('SHOEBOX_USAGE', `the state db ${this.file} is closed (its metadir's close() was called): open the metadir again to use it`)
+    return this.#db
   }
 
   /** Every column of `files`, in table order. */
@@ -476,9 +486,9 @@ export class StateDb {
     this.#closed = true
     for (const reader of this.#readers) this.closeReader(reader)
     try {
-      if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)')
+      if (!this.#db.readonly) this.#db.pragma('wal_checkpoint(TRUNCATE)')
     } finally {
-      this.db.close()
+      this.#db.close()
     }
   }
 }

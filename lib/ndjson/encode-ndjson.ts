@@ -13,7 +13,7 @@ import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { givenValue, invalidOption, isBytes, ShoeboxError, refuseNotBytes } from '../errors.js'
+import { givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
@@ -23,8 +23,6 @@ import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
 import { flattenMetadata, measureFlat, writeMetadata } from '../format/metadata-block.js'
-
-type WriteCallback = (error?: Error | null) => void
 
 export type OnInvalid = 'error' | 'skip' | 'end'
 
@@ -82,7 +80,10 @@ const EMPTY = Buffer.alloc(0)
 const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
 const CR = 0x0d
 
-export class EncodeNdjson extends failsOnListenerRejection(Transform) {
+/** Objects written here fail the stream with a message that says so (see refuseNotBytes). */
+const EncodeNdjsonBase = takesBytes(Transform, 'encodeNdjson()', 'it takes NDJSON lines; encode() takes records')
+
+export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   readonly source: string
   /** Lines read so far (blank lines included). */
   lines = 0
@@ -161,12 +162,6 @@ export class EncodeNdjson extends failsOnListenerRejection(Transform) {
   /** Bytes copied to hold and join lines that span chunks (at most twice their length). */
   get lineBytesCopied (): number {
     return this.#copied
-  }
-
-  /** Objects written here fail the stream with a message that says so (see refuseNotBytes). */
-  override write (chunk: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
-    if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
-    return refuseNotBytes(this, 'encodeNdjson()', chunk, 'it takes NDJSON lines; encode() takes records', encoding, callback)
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -9,7 +9,9 @@ import { checkJsonText } from '../json/json-scan.js'
 import { compactJson } from '../json/as-written.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
+import { ShoeboxError } from '../errors.js'
 import type { ShoeboxRecord } from '../record.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 
 export interface RecordsToNdjsonOptions {
   /** Each payload's raw bytes and a newline instead of a JSON line. Default false. */
@@ -26,6 +28,8 @@ export class RecordsToNdjson extends LazyTransform {
   #text = ''
   #size = 0
   #scheduled: ReturnType<typeof setImmediate> | null = null
+  /** Records written so far: the next one's index. */
+  #given = 0
 
   constructor (options: RecordsToNdjsonOptions = {}) {
     super({ writableObjectMode: true, readableObjectMode: false })
@@ -33,6 +37,15 @@ export class RecordsToNdjson extends LazyTransform {
   }
 
   override _transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const index = this.#given++
+    const refused = notARecord(record)
+    if (refused !== undefined) {
+      // Thrown from here, Node's TypeError left through the writer (a pipe's 'data' handler: an uncaught
+      // exception): the stream fails instead, once the lines before it are out.
+      this.#out()
+      failAfterDelivery(this, new ShoeboxError('SHOEBOX_INVALID_RECORD', `RecordsToNdjson: record ${index}: ${refused}; not written (the records before it are)`), callback)
+      return
+    }
     if (this.#payloadOnly) {
       this.#parts.push(record.payload, NEWLINE)
       this.#size += record.payload.length + 1
@@ -67,6 +80,26 @@ export class RecordsToNdjson extends LazyTransform {
   }
 }
 
+/**
+ * Why `record` is not one as decode() and archiveSource() give them (metadata
+ * an object, or none; payload a Buffer), or undefined. A record made in code
+ * with a string payload is the usual one: encode() takes it, this does not.
+ */
+function notARecord (record: unknown): string | undefined {
+  const what = 'a record is an object with a Buffer payload'
+  if (ArrayBuffer.isView(record)) return `${what}, got ${record.byteLength} bytes: archive bytes go through decode() first`
+  if (record === null || typeof record !== 'object') return `${what}, got ${record === null ? 'null' : typeof record}`
+  const { payload, metadata } = record as { payload?: unknown, metadata?: unknown }
+  if (!Buffer.isBuffer(payload)) {
+    const got = payload === null ? 'null' : ArrayBuffer.isView(payload) ? payload.constructor.name : typeof payload
+    return `its payload must be a Buffer (as decode() and archiveSource() give), got ${got}`
+  }
+  if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
+    return `its metadata must be an object, got ${metadata === null ? 'null' : Array.isArray(metadata) ? 'an array' : typeof metadata}`
+  }
+  return undefined
+}
+
 const BATCH = 256 * 1024
 const NEWLINE = Buffer.from('\n')
 
@@ -77,7 +110,9 @@ const NEWLINE = Buffer.from('\n')
  * printed as 9007199254740992, 1e400 as null, and of a repeated key only the last.
  */
 export function recordJson (record: ShoeboxRecord): string {
-  const { payload, metadata, position } = record
+  const { payload, position } = record
+  // A record made in code may have none; the line has {} (JSON.stringify(undefined) would make it no JSON).
+  const metadata = record.metadata ?? {}
   if (!isUtf8(payload)) {
     return JSON.stringify({ metadata, payload: payload.toString('base64'), payloadEncoding: 'base64', position })
   }

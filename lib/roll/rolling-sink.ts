@@ -326,7 +326,7 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     return this.#chain?.kept(this.#started) ?? { dir: this.dir, started: false, sealedFiles: 0, sealedRecords: 0, unsealed: null }
   }
 
-  override _write (chunk: RecordInput | RecordInput[] | Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  override _write (chunk: RecordInput | RecordInput[] | Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.#failed !== null) {
       callback(this.#failed)
       return
@@ -417,8 +417,8 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     await this.#uploadStore?.close()
   }
 
-  #add (item: RecordInput | Buffer, now: number): void {
-    if (Buffer.isBuffer(item)) {
+  #add (item: RecordInput | Uint8Array, now: number): void {
+    if (item instanceof Uint8Array) {
       this.#addEncoded(item, now)
       return
     }
@@ -461,11 +461,20 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
    * records is cut exactly where it says; runs of records between cuts stay
    * one slice. A record over maxRecordSize is refused as the encoder refuses
    * one: the records before it are kept, nothing of it or after it.
+   *
+   * The sink holds the bytes until their block is cut (up to flushInterval
+   * after write() called back), so bytes that are not an encoder's own are
+   * copied first: their writer may fill the same buffer again once its write
+   * is called back (a reader with one buffer), and the sink would then write
+   * the new bytes in place of these. An encoder's own output (encode(),
+   * encodeNdjson()), which nobody refills, is taken as it is.
    */
-  #addEncoded (buf: Buffer, now: number): void {
+  #addEncoded (bytes: Uint8Array, now: number): void {
     const planner = this.#plan
-    // An encoder's own output comes with its record ends (encode(), encodeNdjson()); anything else is walked.
-    const ends: ArrayLike<number> = encodedRecordEnds(buf) ?? (this.#recordEnds as typeof recordEnds)(buf)
+    // An encoder's own output comes with its record ends; anything else is copied and walked.
+    const own = encodedRecordEnds(bytes)
+    const buf = own === undefined ? Buffer.from(bytes) : bytes as Buffer
+    const ends: ArrayLike<number> = own ?? (this.#recordEnds as typeof recordEnds)(buf)
     for (const part of this.#encoder.take()) this.#raw.push(part)
     // The first record over maxRecordSize, if any: the records before it are taken, then it is refused.
     const max = this.#encoder.maxRecordSize

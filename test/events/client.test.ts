@@ -11,6 +11,7 @@ import t, { type Test } from 'tap'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { kronos, type KronosClient } from '../../lib/events/client.js'
+import type { JsonValue } from '../../lib/events/event-text.js'
 import { all } from './fixtures/get-all.js'
 import { idAt } from './fixtures/event-ids.js'
 import { startKronosFixture, type KronosFixture } from './fixtures/kronos-fixture.js'
@@ -59,6 +60,18 @@ t.test('get: big integers exact, text as received, unicode', async (t) => {
   t.equal(event['@id'], stored.id)
   const text = (await all(client.get('big', 0n, 17962947001234567n, { format: 'text' }))).events
   t.same(text, [stored.text], 'the line as the server sent it (2.0, 1e3 kept)')
+})
+
+t.test('get: typed by its format, so TypeScript reads an event\'s members as the README does (event[\'@time\'], event.page)', async (t) => {
+  // The events were typed JsonValue | string: `event['@time']` did not compile without a cast (tsc --noEmit checks this file).
+  const { fx, client } = await setup(t)
+  const [stored] = fx.put('pages', ['{"@time":7,"page":"/docs"}'])
+  const pages: Array<[JsonValue, JsonValue]> = []
+  for await (const event of client.get('pages', 0, 10)) pages.push([event['@time'], event.page])
+  t.same(pages, [[7, '/docs']])
+  const lines: string[] = []
+  for await (const line of client.get('pages', 0, 10, { format: 'text' })) lines.push(line.trim())
+  t.same(lines, [stored.text])
 })
 
 t.test('get: CRLF lines and UTF-8 split at every byte, from a server writing one byte at a time', async (t) => {

@@ -291,6 +291,10 @@ t.test('invalid events are refused before sending, with an invalid event', async
   const chunks = [
     { seq: 1 }, { stream: 's', event: 'not json' }, { stream: 's', event: '[1]' }, { stream: 's', event: 5 },
     { stream: 'bad name', event: {} }, { stream: 's', event: '{"@time": 1.5}' }, { stream: 's', event: { '@time': 2 ** 62 } },
+    // Bytes that are not UTF-8 were shipped with U+FFFD in their place; stamp() refused them.
+    { stream: 's', event: Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]) },
+    // A record read from an archive (replaying events): its payload was sent as {"type":"Buffer","data":[...]}.
+    { stream: 's', event: { metadata: { type: 'click' }, payload: Buffer.from('{"page":"/a"}') } },
     { stream: 's', event: '{"ok":1, "@time": 16000000000000000}' }
   ]
   for (const chunk of chunks) {
@@ -298,9 +302,9 @@ t.test('invalid events are refused before sending, with an invalid event', async
   }
   t.same(codes, [
     'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_JSON', 'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_EVENT',
-    'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_TIME', null
+    'SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT', 'SHOEBOX_INVALID_EVENT', null
   ])
-  t.equal(invalid.length, 7)
+  t.equal(invalid.length, 9)
   t.equal(collector.requests, 1, 'only the good event was sent')
   t.same(collector.stored.map((e) => e.event['@time']), [16000000000000000], 'its own @time kept')
   shipper.destroy()
@@ -358,6 +362,35 @@ t.test('put(): returns at once; a failing flush loses nothing and later flushes 
   shipper.end()
   await once(shipper, 'finish')
   t.equal(process.listenerCount('beforeExit'), hooks, 'and removed at the end')
+})
+
+t.test('put() takes the event as it is at the call: a caller that fills the same object or Buffer again ships each event once', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  // Put before the shipper has started: the stream's buffer holds the puts until it has.
+  const shipper = ship(collector.url, { stream: 's', exitHooks: false })
+  const event = { seq: 0 }
+  for (let seq = 0; seq < 3; seq++) {
+    event.seq = seq
+    shipper.put(event)
+  }
+  const line = Buffer.alloc(16, ' ')
+  for (let seq = 3; seq < 6; seq++) {
+    line.fill(' ').write(`{"seq":${seq}}`)
+    shipper.put(line)
+  }
+  const item = { stream: 's', event: { seq: 0 } }
+  for (let seq = 6; seq < 9; seq++) {
+    item.event.seq = seq
+    shipper.put(item)
+  }
+  // A record read from an archive is refused when put too (its text was taken before the check).
+  const refused = new Promise<unknown>((resolve) => { shipper.put({ metadata: {}, payload: Buffer.from('{"seq":9}') }, resolve) })
+  await shipper.flush()
+  t.same(seqs(collector.stored), [0, 1, 2, 3, 4, 5, 6, 7, 8], 'each event as it was put, in order')
+  t.match(await refused, { code: 'SHOEBOX_INVALID_EVENT', message: /an archive record \(\{ metadata, payload \}\), not an event/ })
+  shipper.end()
+  await once(shipper, 'finish')
 })
 
 t.test('retry.attempts: a server that never answers fails the shipper, naming it and what was not acknowledged', async (t) => {

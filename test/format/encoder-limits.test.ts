@@ -82,6 +82,10 @@ t.test('a record that cannot be encoded is a typed error naming its index and wh
     [{ payload: 'p', metadata: [['k', 1]] }, 'metadata value of "k" must be a string, got number'],
     [{ payload: 'p', metadata: 'k=v' }, 'metadata must be an object, got string'],
     [7, 'a record must be an object with a payload, got number'],
+    // Bytes or text written where records go (a file piped into encode()): not "an object with keys "0", "1"...".
+    [Buffer.from('{"a":1}\n'), 'a record must be an object with a payload, got 8 bytes (a Buffer): NDJSON bytes go through encodeNdjson()'],
+    [new Uint8Array(3), 'a record must be an object with a payload, got 3 bytes (a Uint8Array): NDJSON bytes go through encodeNdjson()'],
+    ['{"a":1}', 'a record must be an object with a payload, got a string: a text payload goes as { payload: text }, NDJSON text through encodeNdjson()'],
     [null, 'a record must be an object with a payload, got null']
   ] as const) {
     const encoder = new ArchiveEncoder({})

@@ -154,6 +154,27 @@ t.test('an empty metadir: no history, no config keys beyond the defaults', async
   t.ok(fs.existsSync(path.join(md.path, '_store')) && fs.existsSync(path.join(md.path, 'db')))
 })
 
+t.test('close() twice is fine; a metadir used after close() is a SHOEBOX_USAGE error naming its state db', async (t) => {
+  // better-sqlite3's own TypeError ("The database connection is not open") named neither the metadir nor the mistake.
+  const dir = base(t)
+  const md = await metadir(dir)
+  await md.update()
+  const [file] = await all(md)
+  const row = md.files.get(file)
+  const count = md.files.count()
+  md.close()
+  md.close()
+  const closed = { code: 'SHOEBOX_USAGE', message: `the state db ${path.join(dir, '_mmmeta', 'state.db')} is closed (its metadir's close() was called): open the metadir again to use it` }
+  t.throws(() => md.files.count(), closed, 'count()')
+  await t.rejects(md.update(), closed, 'update()')
+  await t.rejects(all(md), closed, 'find()')
+  row?.set('imported', true)
+  await t.rejects(async () => { await row?.save() }, closed, 'save()')
+  const again = await metadir(dir)
+  t.teardown(() => again.close())
+  t.equal(again.files.count(), count, 'opened again, it works')
+})
+
 t.test('an update that fails midway is rolled back, and the next update on the same handle works', async (t) => {
   const md = await metadir(base(t))
   t.teardown(() => md.close())

@@ -47,3 +47,33 @@ t.test('the stream: one line per record, in order, batched; payloadOnly gives th
   t.same(raw.text, Buffer.from([0xff, 0x0a, 0x0a, 0xc3, 0xbc, 0x0a, 0x0a]))
   t.equal((await run([])).text.length, 0, 'no records, no output')
 })
+
+t.test('what is not a record (a string payload made in code, bytes, no payload) fails the stream after the lines before it, never the process', async (t) => {
+  // Each threw Node's TypeError out of _transform, through the pipe's 'data' handler: an uncaught exception.
+  const refusals: Array<[unknown, string]> = [
+    [{ metadata: {}, payload: 'text' }, 'its payload must be a Buffer (as decode() and archiveSource() give), got string'],
+    [{ a: 1 }, 'its payload must be a Buffer (as decode() and archiveSource() give), got undefined'],
+    [{ payload: new Uint8Array(2) }, 'its payload must be a Buffer (as decode() and archiveSource() give), got Uint8Array'],
+    [{ metadata: 'k=v', payload: Buffer.from('x') }, 'its metadata must be an object, got string'],
+    [Buffer.from('abc'), 'a record is an object with a Buffer payload, got 3 bytes: archive bytes go through decode() first'],
+    ['text', 'a record is an object with a Buffer payload, got string']
+  ]
+  for (const payloadOnly of [false, true]) {
+    for (const [bad, why] of refusals) {
+      const out: string[] = []
+      const done = pipeline(Readable.from([rec('"before"'), bad], { objectMode: true }), new RecordsToNdjson({ payloadOnly }), new Writable({
+        write (chunk: Buffer, _encoding, callback) {
+          out.push(chunk.toString())
+          callback()
+        }
+      }))
+      await t.rejects(done, { code: 'SHOEBOX_INVALID_RECORD', message: `RecordsToNdjson: record 1: ${why}; not written (the records before it are)` }, why)
+      t.same(out.join(''), payloadOnly ? '"before"\n' : '{"metadata":{},"payload":"before"}\n', `${why}: the line before it is written`)
+    }
+  }
+})
+
+t.test('recordJson: a record made in code without metadata still makes a JSON line', async (t) => {
+  // JSON.stringify(undefined) put "metadata":undefined in the line.
+  t.equal(recordJson({ payload: Buffer.from('{"a":1}') } as ShoeboxRecord), '{"metadata":{},"payload":{"a":1}}')
+})
