@@ -42,7 +42,8 @@ export async function openInput (io: Io, name: string): Promise<Readable> {
     await handle.close()
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: is a directory`)
   }
-  return handle.createReadStream({ highWaterMark: fileReadSize(stat.size) })
+  // A FIFO or device (/dev/stdin on a pipe) tells no size: full chunks for it.
+  return handle.createReadStream({ highWaterMark: stat.isFile() ? fileReadSize(stat.size) : READ_CHUNK })
 }
 
 /**
