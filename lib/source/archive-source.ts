@@ -37,6 +37,7 @@ import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
 import type * as Lister from './list.js'
 import type { FetchRecords } from './fetch-records.js'
+import { READ_AHEAD, ReadAhead } from './read-ahead.js'
 import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
@@ -126,6 +127,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   readonly #skippedFrames = new Map<string, Set<number>>()
   /** The listeners of `file`, `fileEnd`, `skipped` and `corrupt`, whose work the end waits for (made by #load). */
   #listeners: AwaitedListeners | undefined
+  /** The next files to be read whole, opened while the current one is decoded (read-ahead.ts). */
+  readonly #ahead = new ReadAhead((file) => this.#open(file, 0))
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
@@ -208,7 +211,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     this.#resumeReading()
     if (this.#started) return
     this.#started = true
-    this.#run().then(() => {
+    // Files opened ahead and not read (the read failed, or a listing's files were all passed by) are closed.
+    this.#run().finally(() => { this.#ahead.clear() }).then(() => {
       if (!this.#stopped && !this.destroyed) this.#end()
     }, (err: Error) => {
       if (!this.#stopped && !this.destroyed) this.#readFailed(err)
@@ -284,6 +288,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     this.#current = null
     current?.decoder.destroy()
     current?.input.destroy()
+    this.#ahead.clear()
     this.#resume = null
     const wake = this.#wake
     this.#wake = null
@@ -342,7 +347,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       const gate = this.#gate
       let waiting = false
       const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(f) ?? false)).sort(this.#compare)
-      for (const file of files) {
+      for (const [index, file] of files.entries()) {
         // Too many files' listeners still at work: the next file waits for one (destroy() ends the wait).
         const room = this.#listeners?.room()
         if (room !== undefined) await room
@@ -356,7 +361,9 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         }
         this.#done.add(file.name)
         if (from !== undefined && this.#before(file, from)) continue
-        await this.#readFile(file, from !== undefined && file.name === from.file ? from : undefined)
+        // Following, whether and where a file is read is decided as its turn comes (the gate): none is opened ahead.
+        const upcoming = gate === null ? this.#wholeReads(files, index + 1, from) : []
+        await this.#readFile(file, from !== undefined && file.name === from.file ? from : undefined, upcoming)
       }
       if (this.#options.follow !== true || this.destroyed || this.#stopped) return
       await new Promise<void>((resolve) => {
@@ -369,6 +376,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
           resolve()
         }
       })
+    }
+  }
+
+  /** The files from files[start] on that will be read whole (not `from`'s, nor those before it), lazily: the read-ahead takes a few. */
+  * #wholeReads (files: ListedFile[], start: number, from: Position | undefined): Generator<ListedFile> {
+    for (let i = start; i < files.length && i < start + 4 * READ_AHEAD; i++) {
+      const file = files[i]
+      if (from === undefined || (file.name !== from.file && !this.#before(file, from))) yield file
     }
   }
 
@@ -421,7 +436,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // The codec is read from the file's own first bytes (no second request). The
     // decompressors know their members/frames: with positions, a compressed record's
     // position also names its member (one ranged read fetches it later).
-    const { head, stream: input } = await (this.#peekHead as typeof peekHead)(this.#open(file, start), SNIFF_BYTES)
+    const opened = (start === 0 ? this.#ahead.take(file) : undefined) ?? this.#open(file, start)
+    const { head, stream: input } = await (this.#peekHead as typeof peekHead)(opened, SNIFF_BYTES)
     const bytes = start === 0 && sniffCodec(head).name === 'zstd'
       ? zstdDecompress({ ...this.#zstdOptions, file: file.path })
       : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes passed through
@@ -463,10 +479,16 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     await this.#readFile(file, undefined)
   }
 
-  /** Read one file; after `from` (a position in it), only the records after that one. */
-  async #readFile (file: ListedFile, from: Position | undefined): Promise<void> {
+  /**
+   * Read one file; after `from` (a position in it), only the records after
+   * that one. The `upcoming` files (to be read whole next) are opened ahead
+   * once this one's 'file' is told: a file deleted by then fails the read
+   * naming it, as it did when files were opened in their turn.
+   */
+  async #readFile (file: ListedFile, from: Position | undefined, upcoming: Iterable<ListedFile> = []): Promise<void> {
     const { name } = file
     this.#tell('file', { path: file.path, name } satisfies FileEvent)
+    this.#ahead.ahead(upcoming)
     const resume = this.#resumeAt(file, from)
     const after = resume.position?.offset ?? -1
     let opened: OpenedFile
