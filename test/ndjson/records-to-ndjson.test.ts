@@ -1,4 +1,5 @@
 /** RecordsToNdjson and recordJson (issue 9 C5): the form decode and read print, now in lib/ndjson. */
+import { once } from 'node:events'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
@@ -46,4 +47,26 @@ t.test('the stream: one line per record, in order, batched; payloadOnly gives th
   const raw = await run([rec(Buffer.from([0xff, 0x0a])), rec('ü'), rec('')], true)
   t.same(raw.text, Buffer.from([0xff, 0x0a, 0x0a, 0xc3, 0xbc, 0x0a, 0x0a]))
   t.equal((await run([])).text.length, 0, 'no records, no output')
+})
+
+t.test('a record that comes alone goes out without the input ending, and records that come apart go out together', async (t) => {
+  const stream = new RecordsToNdjson({ payloadOnly: true })
+  const chunks: string[] = []
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
+  stream.write(rec('first'))
+  await once(stream, 'data')
+  t.same(chunks, ['first\n'], 'printed while the input is still open (read --follow, read | head -1)')
+  // One record per turn of the event loop, as reading many small files gives them: still batched (each went out
+  // alone when a batch ended at the loop's next turn). Fewer chunks than records, not one: the machine may pause us.
+  chunks.length = 0
+  const expected: string[] = []
+  for (let i = 0; i < 100; i++) {
+    stream.write(rec(String(i)))
+    expected.push(`${i}\n`)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  stream.end()
+  await once(stream, 'end')
+  t.equal(chunks.join(''), expected.join(''), 'every record, in order')
+  t.ok(chunks.length < 50, `batched: ${chunks.length} chunks for 100 records`)
 })
