@@ -438,9 +438,13 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // position also names its member (one ranged read fetches it later).
     const opened = (start === 0 ? this.#ahead.take(file) : undefined) ?? this.#open(file, start)
     const { head, stream: input } = await (this.#peekHead as typeof peekHead)(opened, SNIFF_BYTES)
-    const bytes = start === 0 && sniffCodec(head).name === 'zstd'
+    const codec = sniffCodec(head).name
+    // A plain file goes to the decoder as it is: a stage passing its bytes through cost every file of a
+    // read of thousands of small ones a stream, its listeners and a hop per chunk.
+    if (start === 0 && codec === 'none') return { input, stages: [], bytes: input, start }
+    const bytes = start === 0 && codec === 'zstd'
       ? zstdDecompress({ ...this.#zstdOptions, file: file.path })
-      : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes passed through
+      : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes after a position passed through
     return { input, stages: [bytes], bytes, start }
   }
 
