@@ -1,7 +1,7 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
 import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
 import { comparator } from '../source/order.js'
-import { READ_AHEAD, ReadAhead } from '../source/read-ahead.js'
+import { LOOK_AHEAD, ReadAhead } from '../source/read-ahead.js'
 import { isRemote } from '../store/open-store.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -59,7 +59,7 @@ export const lsCommand: Command = {
       for (const [index, file] of files.entries()) {
         let scan: Scan
         try {
-          ahead.ahead(files.slice(index + 1, index + 1 + 4 * READ_AHEAD))
+          ahead.ahead(files.slice(index + 1, index + 1 + LOOK_AHEAD))
           scan = await scanArchive(ahead.take(file) ?? store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize, maxFrameSize)
         } catch (err) {
           // As verify: a file that cannot be read at all (zstd where this install has none, gone since listed)

@@ -37,7 +37,7 @@ import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
 import type * as Lister from './list.js'
 import type { FetchRecords } from './fetch-records.js'
-import { READ_AHEAD, ReadAhead } from './read-ahead.js'
+import type { ReadAhead } from './read-ahead.js'
 import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
@@ -127,8 +127,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   readonly #skippedFrames = new Map<string, Set<number>>()
   /** The listeners of `file`, `fileEnd`, `skipped` and `corrupt`, whose work the end waits for (made by #load). */
   #listeners: AwaitedListeners | undefined
-  /** The next files to be read whole, opened while the current one is decoded (read-ahead.ts). */
-  readonly #ahead = new ReadAhead((file) => this.#open(file, 0))
+  /** The next files to be read whole, opened while the current one is decoded (read-ahead.ts; made by #load). */
+  #ahead: ReadAhead | undefined
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
@@ -174,7 +174,10 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * starting Node: bench/startup.js, test/startup-lazy.test.ts).
    */
   async #load (): Promise<void> {
-    const [lister, peek, { AwaitedListeners }] = await Promise.all([import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js')])
+    const [lister, peek, { AwaitedListeners }, { ReadAhead }] = await Promise.all([
+      import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js'), import('./read-ahead.js')
+    ])
+    this.#ahead = new ReadAhead((file) => this.#open(file, 0))
     this.#lister = lister
     this.#peekHead = peek.peekHead
     this.#listeners = new AwaitedListeners((err) => { this.#listenerFailed(err) })
@@ -212,7 +215,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     if (this.#started) return
     this.#started = true
     // Files opened ahead and not read (the read failed, or a listing's files were all passed by) are closed.
-    this.#run().finally(() => { this.#ahead.clear() }).then(() => {
+    this.#run().finally(() => { this.#ahead?.clear() }).then(() => {
       if (!this.#stopped && !this.destroyed) this.#end()
     }, (err: Error) => {
       if (!this.#stopped && !this.destroyed) this.#readFailed(err)
@@ -288,7 +291,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     this.#current = null
     current?.decoder.destroy()
     current?.input.destroy()
-    this.#ahead.clear()
+    this.#ahead?.clear()
     this.#resume = null
     const wake = this.#wake
     this.#wake = null
@@ -381,7 +384,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
 
   /** The files from files[start] on that will be read whole (not `from`'s, nor those before it), lazily: the read-ahead takes a few. */
   * #wholeReads (files: ListedFile[], start: number, from: Position | undefined): Generator<ListedFile> {
-    for (let i = start; i < files.length && i < start + 4 * READ_AHEAD; i++) {
+    for (let i = start; i < files.length; i++) {
       const file = files[i]
       if (from === undefined || (file.name !== from.file && !this.#before(file, from))) yield file
     }
@@ -436,7 +439,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // The codec is read from the file's own first bytes (no second request). The
     // decompressors know their members/frames: with positions, a compressed record's
     // position also names its member (one ranged read fetches it later).
-    const opened = (start === 0 ? this.#ahead.take(file) : undefined) ?? this.#open(file, start)
+    const opened = (start === 0 ? this.#ahead?.take(file) : undefined) ?? this.#open(file, start)
     const { head, stream: input } = await (this.#peekHead as typeof peekHead)(opened, SNIFF_BYTES)
     const codec = sniffCodec(head).name
     // A plain file goes to the decoder as it is: a stage passing its bytes through cost every file of a
@@ -492,7 +495,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   async #readFile (file: ListedFile, from: Position | undefined, upcoming: Iterable<ListedFile> = []): Promise<void> {
     const { name } = file
     this.#tell('file', { path: file.path, name } satisfies FileEvent)
-    this.#ahead.ahead(upcoming)
+    this.#ahead?.ahead(upcoming)
     const resume = this.#resumeAt(file, from)
     const after = resume.position?.offset ?? -1
     let opened: OpenedFile

@@ -19,6 +19,8 @@ import type { ListedFile } from './order.js'
 export const READ_AHEAD = 4
 /** The largest file (as listed) opened ahead. */
 export const READ_AHEAD_BYTES = 256 * 1024
+/** How many of the next files are looked at for those to open: a run of big ones is not walked to its end for every file. */
+export const LOOK_AHEAD = 4 * READ_AHEAD
 
 export class ReadAhead {
   readonly #open: (file: ListedFile) => Readable
@@ -32,12 +34,14 @@ export class ReadAhead {
 
   /**
    * Open the first READ_AHEAD of `next` not opened yet: the files to be read
-   * whole after the current one, in order (those too big are passed over).
+   * whole after the current one, in order (those too big are passed over;
+   * no further than LOOK_AHEAD files are looked at).
    */
   ahead (next: Iterable<ListedFile>): void {
     let count = 0
+    let seen = 0
     for (const file of next) {
-      if (count === READ_AHEAD) break
+      if (count === READ_AHEAD || seen++ === LOOK_AHEAD) break
       if (file.size > READ_AHEAD_BYTES) continue
       count++
       if (this.#opened.has(file.name)) continue
