@@ -1,12 +1,12 @@
 /**
- * The benchmark suite: bench/codec.js, bench/cli.js, bench/write.js, bench/upload.js, bench/startup.js, then bench/meta.js, bench/events.js, bench/zstd.js
- * and bench/meta-index.js,
+ * The benchmark suite: bench/codec.js, bench/cli.js, bench/write.js, bench/upload.js, bench/startup.js, then bench/meta.js, bench/events.js, bench/zstd.js,
+ * bench/meta-index.js and bench/many-files.js,
  * each in its own child process (so none's heap or JIT state colours the
  * others), then the Markdown tables, the data sizes, the RSS lines and the
  * targets, on stdout. Progress goes to stderr. `npm run bench` builds first,
  * then runs this. Each part also runs alone: `node bench/<part>.js`.
  *
- *   node bench/run.js [--no-rss] [--only=codec,cli,write,upload,startup,meta,events,zstd,meta-index] [--objects=N (meta)] [--events=N (events)]
+ *   node bench/run.js [--no-rss] [--only=codec,cli,write,upload,startup,meta,events,zstd,meta-index,many-files] [--objects=N (meta)] [--events=N (events)]
  *
  * The raw results are also written to bench/.data/last-run.json.
  */
@@ -25,6 +25,7 @@ import { metaNotes, metaTargets } from './meta.js'
 import { eventsNotes, eventsTargets } from './events.js'
 import { zstdNotes, zstdTargets } from './zstd.js'
 import { metaIndexNotes, metaIndexTargets } from './meta-index.js'
+import { manyFilesNotes, manyFilesTable, manyFilesTargets } from './many-files.js'
 import { checksumImplementation } from '../dist/checksum.js'
 import { nativeRecords } from '../dist/native.js'
 import { loadZstd } from '../dist/compress/zstd-loader.js'
@@ -75,7 +76,7 @@ function targets (codec, cli) {
   return lines
 }
 
-const PARTS = ['codec', 'cli', 'write', 'upload', 'startup', 'meta', 'events', 'zstd', 'meta-index']
+const PARTS = ['codec', 'cli', 'write', 'upload', 'startup', 'meta', 'events', 'zstd', 'meta-index', 'many-files']
 const onlyArg = process.argv.slice(2).find((a) => a.startsWith('--only='))
 const parts = onlyArg === undefined ? PARTS : onlyArg.slice('--only='.length).split(',')
 for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--only: unknown part '${p}' (parts: ${PARTS.join(', ')})`)
@@ -93,9 +94,10 @@ const events = parts.includes('events') ? await runJson([path.join(HERE, 'events
 const zstd = parts.includes('zstd') ? await runJson([path.join(HERE, 'zstd.js'), '--json']) : null
 const sizeArgs = process.argv.slice(2).filter((a) => a.startsWith('--size=') || a.startsWith('--block-size='))
 const metaIndex = parts.includes('meta-index') ? await runJson([path.join(HERE, 'meta-index.js'), '--json', ...sizeArgs]) : null
+const manyFiles = parts.includes('many-files') ? await runJson([path.join(HERE, 'many-files.js'), '--json']) : null
 
 fs.mkdirSync(DATA_DIR, { recursive: true })
-fs.writeFileSync(path.join(DATA_DIR, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, codec, cli, write, upload, startup, meta, events, zstd, metaIndex }, null, 2) + '\n')
+fs.writeFileSync(path.join(DATA_DIR, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, codec, cli, write, upload, startup, meta, events, zstd, metaIndex, manyFiles }, null, 2) + '\n')
 
 if (codec !== null || cli !== null) {
   console.log(markdownTable([...(codec?.rows ?? []), ...(cli?.rows ?? [])]))
@@ -147,6 +149,12 @@ if (metaIndex !== null) {
   for (const line of metaIndexNotes(metaIndex)) console.log(line)
   console.log()
 }
+if (manyFiles !== null) {
+  console.log(manyFilesTable(manyFiles))
+  console.log()
+  for (const line of manyFilesNotes(manyFiles)) console.log(line)
+  console.log()
+}
 // Which code did the work: the encoder's speed depends on whether the native part was built, zstd's on the backend.
 console.log(`Checksums: ${checksumImplementation()}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}; zstd: ${(await loadZstd())?.name ?? 'none'} (SHOEBOX_ZSTD=${process.env.SHOEBOX_ZSTD ?? 'auto'}).`)
 console.log()
@@ -159,3 +167,4 @@ if (meta !== null) for (const line of metaTargets(meta)) console.log(line)
 if (events !== null) for (const line of eventsTargets(events)) console.log(line)
 if (zstd !== null) for (const line of zstdTargets(zstd)) console.log(line)
 if (metaIndex !== null) for (const line of metaIndexTargets(metaIndex)) console.log(line)
+if (manyFiles !== null) for (const line of manyFilesTargets(manyFiles)) console.log(line)

@@ -42,6 +42,7 @@ import { fileURLToPath } from 'node:url'
 import { CLI } from './cli.js'
 import { DATA_DIR, DEFAULT_FILE_BYTES, ensureNdjsonFile } from './data.js'
 import { log, markdownTable, median, row, timeRoundRobin } from './util.js'
+import { GNU_TIME, timedRunner } from './timed-child.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const BASELINE_COUNT = path.join(HERE, 'baseline-split2-count.js')
@@ -50,7 +51,6 @@ const WORK = path.join(DATA_DIR, 'zstd')
 const RUNS = Math.max(3, Number(process.env.BENCH_ZSTD_RUNS ?? 5))
 const ROLL = '32MiB'
 const BUCKET = 'bench'
-const GNU_TIME = '/usr/bin/time'
 const RSS_LIMIT_MB = 200
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1' }
 const CHILD_ENV = { ...process.env, ...CREDENTIALS, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }
@@ -63,49 +63,7 @@ const SB_READ = 'shoebox read --payload-only (zstd)'
 const ZSTD_DC = 'zstd -dc | split2 count'
 const SB_UP = 'shoebox write --zstd --to s3://'
 
-/** Per candidate: { cpu: [s], rssMB: [MB] } of every run, warm-up included (dropped before use). */
-const usage = new Map()
-const usageOf = (name) => {
-  if (!usage.has(name)) usage.set(name, { cpu: [], rssMB: [] })
-  return usage.get(name)
-}
-
-/**
- * Run `cmd args` under GNU time, stdin from `stdinFile`, stdout to
- * `stdoutFile`, captured, or /dev/null; its CPU seconds and peak RSS go to
- * `usageOf(name)`. Fails unless it exits 0. Resolves to { stdout, stderr }.
- */
-async function run (name, cmd, args, { stdinFile, stdoutFile, captureStdout = false } = {}) {
-  const timeFile = path.join(WORK, `.time-${process.pid}`)
-  const r = await spawnRun(GNU_TIME, ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { stdinFile, stdoutFile, captureStdout })
-  if (r.code !== 0) throw new Error(`${name} exited with ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 2000)}`)
-  const [user, sys, maxKiB] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number)
-  fs.rmSync(timeFile, { force: true })
-  const u = usageOf(name)
-  u.cpu.push(user + sys)
-  u.rssMB.push(maxKiB * 1024 / 1e6)
-  return r
-}
-
-function spawnRun (cmd, args, { stdinFile, stdoutFile, captureStdout }) {
-  return new Promise((resolve, reject) => {
-    const inFd = stdinFile === undefined ? 'ignore' : fs.openSync(stdinFile, 'r')
-    const outFd = stdoutFile === undefined ? (captureStdout ? 'pipe' : 'ignore') : fs.openSync(stdoutFile, 'w')
-    let child
-    try {
-      child = spawn(cmd, args, { stdio: [inFd, outFd, 'pipe'], env: CHILD_ENV })
-    } finally {
-      if (typeof inFd === 'number') fs.closeSync(inFd)
-      if (typeof outFd === 'number') fs.closeSync(outFd)
-    }
-    let stderr = ''
-    let stdout = ''
-    child.stderr.setEncoding('utf8').on('data', (s) => { stderr += s })
-    if (captureStdout) child.stdout.setEncoding('utf8').on('data', (s) => { stdout += s })
-    child.once('error', reject)
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-}
+const { run, usage } = timedRunner({ dir: WORK, env: CHILD_ENV })
 
 const empty = (p) => fs.rmSync(p, { recursive: true, force: true })
 /** The archive files of `dir` (not the uploader's dot-file markers). */

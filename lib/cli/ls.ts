@@ -1,6 +1,7 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
 import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
 import { comparator } from '../source/order.js'
+import { LOOK_AHEAD, ReadAhead } from '../source/read-ahead.js'
 import { isRemote } from '../store/open-store.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -47,15 +48,19 @@ export const lsCommand: Command = {
     let bytes = 0
     let listed = false
     let damaged = 0
+    let ahead: ReadAhead | undefined
     try {
       const files = (await listGlob({ store, ...glob })).sort(comparator('name'))
       if (files.length === 0) throw noArchiveMatches(positionals[0])
       // A file others may still write is read as it is; an S3 object as the version listed.
       const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
-      for (const file of files) {
+      // The next few small files are opened while one is scanned (read-ahead.ts): their opens overlap.
+      ahead = new ReadAhead((file) => store.get(file.name, { etag: pin(file.etag) }))
+      for (const [index, file] of files.entries()) {
         let scan: Scan
         try {
-          scan = await scanArchive(store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize, maxFrameSize)
+          ahead.ahead(files.slice(index + 1, index + 1 + LOOK_AHEAD))
+          scan = await scanArchive(ahead.take(file) ?? store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize, maxFrameSize)
         } catch (err) {
           // As verify: a file that cannot be read at all (zstd where this install has none, gone since listed)
           // is marked, and the files after it are still listed.
@@ -79,6 +84,7 @@ export const lsCommand: Command = {
       io.stdout.write(`${plural(files.length, 'file')}, ${plural(records, 'record')}, ${plural(bytes, 'byte')}${range}\n`)
       listed = true
     } finally {
+      ahead?.clear()
       transfers?.stop(listed)
       await store.close()
     }

@@ -37,6 +37,7 @@ import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
 import type * as Lister from './list.js'
 import type { FetchRecords } from './fetch-records.js'
+import type { ReadAhead } from './read-ahead.js'
 import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
@@ -126,6 +127,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   readonly #skippedFrames = new Map<string, Set<number>>()
   /** The listeners of `file`, `fileEnd`, `skipped` and `corrupt`, whose work the end waits for (made by #load). */
   #listeners: AwaitedListeners | undefined
+  /** The next files to be read whole, opened while the current one is decoded (read-ahead.ts; made by #load). */
+  #ahead: ReadAhead | undefined
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
@@ -171,7 +174,10 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * starting Node: bench/startup.js, test/startup-lazy.test.ts).
    */
   async #load (): Promise<void> {
-    const [lister, peek, { AwaitedListeners }] = await Promise.all([import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js')])
+    const [lister, peek, { AwaitedListeners }, { ReadAhead }] = await Promise.all([
+      import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js'), import('./read-ahead.js')
+    ])
+    this.#ahead = new ReadAhead((file) => this.#open(file, 0))
     this.#lister = lister
     this.#peekHead = peek.peekHead
     this.#listeners = new AwaitedListeners((err) => { this.#listenerFailed(err) })
@@ -208,7 +214,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     this.#resumeReading()
     if (this.#started) return
     this.#started = true
-    this.#run().then(() => {
+    // Files opened ahead and not read (the read failed, or a listing's files were all passed by) are closed.
+    this.#run().finally(() => { this.#ahead?.clear() }).then(() => {
       if (!this.#stopped && !this.destroyed) this.#end()
     }, (err: Error) => {
       if (!this.#stopped && !this.destroyed) this.#readFailed(err)
@@ -284,6 +291,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     this.#current = null
     current?.decoder.destroy()
     current?.input.destroy()
+    this.#ahead?.clear()
     this.#resume = null
     const wake = this.#wake
     this.#wake = null
@@ -342,7 +350,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       const gate = this.#gate
       let waiting = false
       const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(f) ?? false)).sort(this.#compare)
-      for (const file of files) {
+      for (const [index, file] of files.entries()) {
         // Too many files' listeners still at work: the next file waits for one (destroy() ends the wait).
         const room = this.#listeners?.room()
         if (room !== undefined) await room
@@ -356,7 +364,9 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         }
         this.#done.add(file.name)
         if (from !== undefined && this.#before(file, from)) continue
-        await this.#readFile(file, from !== undefined && file.name === from.file ? from : undefined)
+        // Following, whether and where a file is read is decided as its turn comes (the gate): none is opened ahead.
+        const upcoming = gate === null ? this.#wholeReads(files, index + 1, from) : []
+        await this.#readFile(file, from !== undefined && file.name === from.file ? from : undefined, upcoming)
       }
       if (this.#options.follow !== true || this.destroyed || this.#stopped) return
       await new Promise<void>((resolve) => {
@@ -369,6 +379,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
           resolve()
         }
       })
+    }
+  }
+
+  /** The files from files[start] on that will be read whole (not `from`'s, nor those before it), lazily: the read-ahead takes a few. */
+  * #wholeReads (files: ListedFile[], start: number, from: Position | undefined): Generator<ListedFile> {
+    for (let i = start; i < files.length; i++) {
+      const file = files[i]
+      if (from === undefined || (file.name !== from.file && !this.#before(file, from))) yield file
     }
   }
 
@@ -421,10 +439,15 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // The codec is read from the file's own first bytes (no second request). The
     // decompressors know their members/frames: with positions, a compressed record's
     // position also names its member (one ranged read fetches it later).
-    const { head, stream: input } = await (this.#peekHead as typeof peekHead)(this.#open(file, start), SNIFF_BYTES)
-    const bytes = start === 0 && sniffCodec(head).name === 'zstd'
+    const opened = (start === 0 ? this.#ahead?.take(file) : undefined) ?? this.#open(file, start)
+    const { head, stream: input } = await (this.#peekHead as typeof peekHead)(opened, SNIFF_BYTES)
+    const codec = sniffCodec(head).name
+    // A plain file goes to the decoder as it is: a stage passing its bytes through cost every file of a
+    // read of thousands of small ones a stream, its listeners and a hop per chunk.
+    if (start === 0 && codec === 'none') return { input, stages: [], bytes: input, start }
+    const bytes = start === 0 && codec === 'zstd'
       ? zstdDecompress({ ...this.#zstdOptions, file: file.path })
-      : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes passed through
+      : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes after a position passed through
     return { input, stages: [bytes], bytes, start }
   }
 
@@ -463,10 +486,16 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     await this.#readFile(file, undefined)
   }
 
-  /** Read one file; after `from` (a position in it), only the records after that one. */
-  async #readFile (file: ListedFile, from: Position | undefined): Promise<void> {
+  /**
+   * Read one file; after `from` (a position in it), only the records after
+   * that one. The `upcoming` files (to be read whole next) are opened ahead
+   * once this one's 'file' is told: a file deleted by then fails the read
+   * naming it, as it did when files were opened in their turn.
+   */
+  async #readFile (file: ListedFile, from: Position | undefined, upcoming: Iterable<ListedFile> = []): Promise<void> {
     const { name } = file
     this.#tell('file', { path: file.path, name } satisfies FileEvent)
+    this.#ahead?.ahead(upcoming)
     const resume = this.#resumeAt(file, from)
     const after = resume.position?.offset ?? -1
     let opened: OpenedFile

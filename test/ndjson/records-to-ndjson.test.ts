@@ -1,4 +1,5 @@
 /** RecordsToNdjson and recordJson (issue 9 C5): the form decode and read print, now in lib/ndjson. */
+import { once } from 'node:events'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
@@ -76,4 +77,26 @@ t.test('what is not a record (a string payload made in code, bytes, no payload) 
 t.test('recordJson: a record made in code without metadata still makes a JSON line', async (t) => {
   // JSON.stringify(undefined) put "metadata":undefined in the line.
   t.equal(recordJson({ payload: Buffer.from('{"a":1}') } as ShoeboxRecord), '{"metadata":{},"payload":{"a":1}}')
+})
+
+t.test('a record that comes alone goes out without the input ending, and records that come apart go out together', async (t) => {
+  const stream = new RecordsToNdjson({ payloadOnly: true })
+  const chunks: string[] = []
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
+  stream.write(rec('first'))
+  await once(stream, 'data')
+  t.same(chunks, ['first\n'], 'printed while the input is still open (read --follow, read | head -1)')
+  // One record per turn of the event loop, as reading many small files gives them: still batched (each went out
+  // alone when a batch ended at the loop's next turn). Fewer chunks than records, not one: the machine may pause us.
+  chunks.length = 0
+  const expected: string[] = []
+  for (let i = 0; i < 100; i++) {
+    stream.write(rec(String(i)))
+    expected.push(`${i}\n`)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  stream.end()
+  await once(stream, 'end')
+  t.equal(chunks.join(''), expected.join(''), 'every record, in order')
+  t.ok(chunks.length < 50, `batched: ${chunks.length} chunks for 100 records`)
 })
