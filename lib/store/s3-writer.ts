@@ -53,11 +53,14 @@ export interface S3WriterHost {
 const MAX_PARTS = 10_000
 
 /**
- * The first part's buffer, which doubles as it fills up to the part size:
- * V8 counts a part-sized buffer (8 MiB by default) against its heap, and
- * uploading many small files, each with one of its own, spent a quarter of
- * its time in the garbage collector. A part handed out is always whole, so
- * the buffers parts are sent from and reused are part-sized.
+ * The first part's buffer when the first write is smaller: it doubles as it
+ * fills, up to the part size. V8 counts a part-sized buffer (8 MiB by
+ * default) against its heap, and uploading many small files, each with one
+ * of its own, spent a quarter of its time in the garbage collector. A first
+ * write this big or bigger (a file read in 1 MiB chunks, a rolling sink's
+ * blocks) gets a part-sized buffer at once, sparing the copies and the
+ * garbage of growing. A part handed out is always whole, so the buffers
+ * parts are sent from and reused are part-sized.
  */
 const FIRST_BUFFER = 64 * 1024
 
@@ -148,7 +151,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     let at = 0
     while (at < chunk.length) {
       if (this.#filled === this.partSize) await this.#handOut()
-      this.#fill ??= this.#spare.pop() ?? Buffer.allocUnsafeSlow(Math.min(this.partSize, FIRST_BUFFER))
+      // Small first: only an object that starts with a small write may stay small (a file or a stream of blocks does not).
+      this.#fill ??= this.#spare.pop() ?? Buffer.allocUnsafeSlow(chunk.length - at < FIRST_BUFFER ? Math.min(this.partSize, FIRST_BUFFER) : this.partSize)
       if (this.#filled === this.#fill.length) this.#fill = grown(this.#fill, this.partSize)
       const n = chunk.copy(this.#fill, this.#filled, at)
       this.#filled += n

@@ -159,21 +159,29 @@ t.test('a small object takes a small buffer, not a part-sized one; a big one sti
     sizes.push(size)
     return allocUnsafeSlow(size)
   }
+  let blockSizes: number[]
   try {
     const small = uploadSink(store, 'tiny.bin', { partSize: 5 * MiB })
     const done = settled(small)
     await feed(small, data.subarray(0, 1000), [300])
     t.equal(await done, undefined)
+    blockSizes = sizes.splice(0)
+    // A first write of a block or more (a file read in 1 MiB chunks) takes a part-sized buffer at once: no growing.
+    const blocks = uploadSink(store, 'blocks.bin', { partSize: 5 * MiB })
+    const written = settled(blocks)
+    await feed(blocks, data.subarray(0, 2 * MiB), [MiB])
+    t.equal(await written, undefined)
   } finally {
     Buffer.allocUnsafeSlow = allocUnsafeSlow
   }
   t.ok(s3.object('pfx/tiny.bin')?.equals(data.subarray(0, 1000)), 'stored whole')
-  t.same(sizes.filter((n) => n >= 64 * 1024), [64 * 1024], 'one 64 KiB buffer')
-  // Growing the first part (64 KiB, doubled as it fills) ends at the part size: parts are whole.
+  t.same(blockSizes.filter((n) => n >= 64 * 1024), [64 * 1024], 'one 64 KiB buffer')
+  t.same(sizes.filter((n) => n >= 64 * 1024), [5 * MiB], 'written in 1 MiB blocks: one part-sized buffer')
+  // Growing the first part (64 KiB after a small first write, doubled as it fills) ends at the part size: parts are whole.
   const body = data.subarray(0, 11 * MiB + 7)
   const big = uploadSink(store, 'grown.bin', { partSize: 5 * MiB })
   const done = settled(big)
-  await feed(big, body, [100_000, 3 * MiB])
+  await feed(big, body, [1000, 3 * MiB])
   t.equal(await done, undefined)
   t.ok(s3.object('pfx/grown.bin')?.equals(body), 'stored whole')
   t.equal(big.result?.etag, multipartEtag(body, 5 * MiB), 'in parts of exactly the part size')
