@@ -12,7 +12,7 @@ import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
-import { Interrupted } from './interrupt.js'
+import { Interrupted, onFirstSignal } from './interrupt.js'
 import { plural } from '../plural.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
@@ -56,16 +56,12 @@ export const decodeCommand: Command = {
     // signal finds no handler and quits at once.
     let signal: NodeJS.Signals | undefined
     let current: { records: EndOnFailure, last: boolean } | undefined
-    const stop = (name: NodeJS.Signals): void => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
+    const offSignals = onFirstSignal((name) => {
       // The last file's records all printed: the output is whole whatever comes.
       if (current?.last === true && current.records.readableEnded) return
       signal = name
       current?.records.stop()
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    })
     let written = 0
     let reading = ''
     try {
@@ -84,8 +80,7 @@ export const decodeCommand: Command = {
         if (failure !== null) throw ioError(failure, 'cannot read', file)
       }
     } finally {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
+      offSignals()
     }
     io.stdout.end()
     if (signal !== undefined) throw new Interrupted(signal, `interrupted by ${signal}; ${plural(written, 'record')} written, stopped in ${oneLine(reading)}; the output is incomplete`)

@@ -9,7 +9,7 @@ import { usage } from './io.js'
 import { Gate } from './stdin-gate.js'
 import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
-import { stdinStoppedExitCode } from './interrupt.js'
+import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
 
@@ -84,24 +84,19 @@ export const encodeCommand: Command = {
     // records (and a complete compressed stream), never half of one. Killed by the signal, it ended wherever the
     // encoder or the compressor was. A second signal finds no handler: Node's default ends the process at once.
     let signal: NodeJS.Signals | undefined
-    const onSignal = (name: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+    const offSignals = onFirstSignal((name) => {
       // After the end of stdin (all of it read) a signal cuts nothing: the output is finished as without it.
       if (gate.writableEnded) return
       signal = name
       gate.closeAndStop(io.stdin)
-    }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    })
     try {
       // A read error of stdin destroys the gate with it, and so fails the pipeline below.
       pipeline(io.stdin, gate).catch(() => {})
       if (compression === undefined) await pipeline(gate, lines, io.stdout)
       else await pipeline(gate, lines, compression.codec.compress(compression.level), io.stdout)
     } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      offSignals()
     }
     if (onInvalid === 'fail' && lines.invalid.length > 0) {
       const bad = lines.invalid[0]

@@ -57,15 +57,33 @@ export function stdinStoppedExitCode (io: Io, signal: NodeJS.Signals): number {
   return io.stdinFile === undefined ? 0 : interruptedExitCode(signal)
 }
 
+/**
+ * Call `onSignal` at the first SIGINT or SIGTERM, once: both handlers go
+ * then, so a second signal of either kind finds none and Node's default ends
+ * the process at once. Returns the removal of the handlers, for the
+ * command's end (no signal came).
+ */
+export function onFirstSignal (onSignal: (name: NodeJS.Signals) => void): () => void {
+  const off = (): void => {
+    process.off('SIGINT', handler)
+    process.off('SIGTERM', handler)
+  }
+  const handler = (name: NodeJS.Signals): void => {
+    off()
+    onSignal(name)
+  }
+  process.once('SIGINT', handler)
+  process.once('SIGTERM', handler)
+  return off
+}
+
 export async function untilInterrupted<T> (run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController()
   let signal: NodeJS.Signals | undefined
-  const stop = (name: NodeJS.Signals): void => {
+  const off = onFirstSignal((name) => {
     signal = name
     controller.abort(new ShoeboxError('SHOEBOX_ABORTED', `interrupted by ${name}`))
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  })
   try {
     return await run(controller.signal)
   } catch (err) {
@@ -75,7 +93,6 @@ export async function untilInterrupted<T> (run: (signal: AbortSignal) => Promise
     }
     throw err
   } finally {
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
+    off()
   }
 }

@@ -17,7 +17,7 @@ import { TransferReporter } from './transfer-reporter.js'
 import { isRemote } from '../store/open-store.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
-import { Interrupted } from './interrupt.js'
+import { Interrupted, onFirstSignal } from './interrupt.js'
 import { plural } from '../plural.js'
 
 const help = `Usage: shoebox read PATTERN [options]
@@ -104,16 +104,12 @@ export const readCommand: Command = {
     // SIGINT or SIGTERM end the output after the record being printed (killed by SIGTERM, a reader could see half a
     // line); a second one finds no handler and quits at once.
     let signal: NodeJS.Signals | undefined
-    const stop = (name: NodeJS.Signals): void => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
+    const offSignals = onFirstSignal((name) => {
       // Once the source has delivered its end, the output is whole whatever comes.
       if (source.readableEnded) return
       signal = name
       source.stop()
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    })
     // The source fails only after handing over every record before the damage;
     // the failure ends the output cleanly (all of it written) and is thrown after.
     const records = endOnFailure(source)
@@ -123,8 +119,7 @@ export const readCommand: Command = {
       // The transfer totals mean something after damage, not after a failed transfer.
       streamed = records.failure === null || records.failure instanceof CorruptArchiveError
     } finally {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
+      offSignals()
       damage.end()
       // A failed read says so in its one error line, without a statistics line before it.
       transfers?.stop(streamed && records.failure === null)

@@ -10,6 +10,7 @@ import { connectionCapWarning, openFileLimit } from '../events/server/connection
 import { quietRepeats } from './repeat-quieter.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
+import { onFirstSignal } from './interrupt.js'
 
 /** The same failure line (a full disk refuses every put) is written at most this often. */
 const REPEAT_EVERY_MS = 30_000
@@ -132,15 +133,7 @@ export const serveCommand: Command = {
       onConnectionCap: (max) => { io.stderr.write(`shoebox serve: ${max} connections open, the most --max-connections allows: new ones are closed until some end\n`) }
     }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.once('SIGINT', stop)
-      process.once('SIGTERM', stop)
-    })
+    await new Promise<void>((resolve) => { onFirstSignal(() => { resolve() }) })
     try {
       await server.close()
     } catch (err) {

@@ -7,7 +7,7 @@ import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 import { plural } from '../plural.js'
-import { stdinStoppedExitCode } from './interrupt.js'
+import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox ship URL [options] < events.ndjson
 
@@ -157,23 +157,18 @@ export const shipCommand: Command = {
     const stop = new AbortController()
     let signal: NodeJS.Signals | undefined
     let stopping: NodeJS.Timeout | undefined
-    const onSignal = (name: NodeJS.Signals): void => {
+    const offSignals = onFirstSignal((name) => {
       signal = name
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
       stop.abort()
       // Most runs finish at once; one still waiting for its server says what it waits for.
       stopping = setTimeout(() => { note(`${name}: stopped reading stdin; still shipping the lines read (a second ${name} quits at once)`) }, STOPPING_NOTE_AFTER_MS)
       stopping.unref()
-    }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    })
     let outcome
     try {
       outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper, stop.signal)
     } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      offSignals()
       clearTimeout(stopping)
       if (live !== null) {
         clearInterval(live)

@@ -21,7 +21,7 @@ import { recoveredLine } from './recovered-line.js'
 import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
 import { oneLine } from './one-line.js'
-import { stdinStoppedExitCode } from './interrupt.js'
+import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 
@@ -159,10 +159,8 @@ export const writeCommand: Command = {
     const stop = (): void => { gate.closeAndStop(io.stdin) }
     lines.once('invalid', stop)
     let signal: NodeJS.Signals | undefined
-    const onSignal = (name: NodeJS.Signals): void => {
-      // A second signal (either) finds no handler: Node's default ends the process at once.
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+    // A second signal (either) finds no handler: Node's default ends the process at once.
+    const offSignals = onFirstSignal((name) => {
       // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it.
       if (gate.writableEnded || lines.writableEnded) return
       signal = name
@@ -170,9 +168,7 @@ export const writeCommand: Command = {
       // its last read cut is no line either. (From a pipe the gate passes whole lines only.)
       lines.cut = true
       stop()
-    }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    })
     const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
     const transfers = upload === undefined ? null : new upload.TransferReporter(io, 'shoebox write', () => sink.stats())
     try {
@@ -201,8 +197,7 @@ export const writeCommand: Command = {
       const message = err instanceof ShoeboxError ? err.message : describeIoError(err)
       throw new ShoeboxError(code, `${message}; ${keptLine(kept, lines.records)}`, { cause: err })
     } finally {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      offSignals()
       if (progress !== null) clearInterval(progress)
       transfers?.stop()
     }
