@@ -18,7 +18,7 @@ import { crc32Continue } from '../checksum.js'
 import type { TransferStats } from '../transfer/stats.js'
 import { transferOf, type TransferContext } from './s3-context.js'
 import { clientConfig, type S3StoreOptions } from './s3-config.js'
-import { classify } from './store-error.js'
+import { classifyAttempt, noteThrottledBefore } from './store-error.js'
 
 /**
  * The SDK (CommonJS) through require(), not import: imported from an ES
@@ -81,7 +81,9 @@ const CHECKSUMMED_PUTS = new Set(['UploadPartCommand', 'PutObjectCommand'])
 
 /** Where a request's transfer is kept on its middleware context (a symbol: no SDK key can clash). */
 const TRANSFER = Symbol('shoebox.transfer')
-interface Tagged { [TRANSFER]?: TransferContext }
+/** Set on a request's context once one of its attempts was throttled (see noteThrottledBefore()). */
+const THROTTLED = Symbol('shoebox.throttled')
+interface Tagged { [TRANSFER]?: TransferContext, [THROTTLED]?: boolean }
 
 /**
  * May a put that carries its CRC32 (x-amz-checksum-crc32, which the server
@@ -123,6 +125,7 @@ export function instrument (client: S3ClientType, fallback: TransferStats): void
       return out
     } catch (err) {
       stats(context).retried(((err as HasMetadata).$metadata?.attempts ?? 1) - 1)
+      if ((context as Tagged)[THROTTLED] === true) noteThrottledBefore(err)
       throw err
     }
   }, { step: 'initialize', name: 'shoeboxCountRetries', override: true })
@@ -132,8 +135,9 @@ export function instrument (client: S3ClientType, fallback: TransferStats): void
       return await next(args)
     } catch (err) {
       // A missing object asked about is an answer, not a failure.
-      const kind = classify(err)
+      const kind = classifyAttempt(err)
       if (kind !== 'not-found') stats(context).failed(kind)
+      if (kind === 'throttled') (context as Tagged)[THROTTLED] = true
       throw err
     }
   }, { step: 'deserialize', priority: 'high', name: 'shoeboxCountFailures', override: true }) // outside the deserializer, to see the S3 errors it throws

@@ -67,6 +67,24 @@ const NETWORK = new Set([
   'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'RequestTimeout'
 ])
 
+/**
+ * Marks an error whose request a server throttled on an earlier attempt
+ * (s3-client.ts notes it): when retries run out on a broken connection or
+ * a server error after 503 SlowDown answers, the throttling is what the user
+ * can act on, not the last attempt's reset (a kept-alive connection the
+ * server closed while the client waited out its backoff).
+ */
+const THROTTLED_BEFORE = Symbol('shoebox.throttledBefore')
+
+/** Note that an earlier attempt of the request that failed with `err` was throttled. */
+export function noteThrottledBefore (err: unknown): void {
+  if (typeof err === 'object' && err !== null) (err as Record<symbol, unknown>)[THROTTLED_BEFORE] = true
+}
+
+function throttledBefore (err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[THROTTLED_BEFORE] === true
+}
+
 export function statusOf (err: unknown): number | undefined {
   const e = err as ErrorLike
   return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode
@@ -74,6 +92,13 @@ export function statusOf (err: unknown): number | undefined {
 
 /** Sort any error from an SDK call, a socket or the file system into a kind. */
 export function classify (err: unknown): FailureKind {
+  const kind = classifyAttempt(err)
+  // After throttled attempts, only an answer that says more (a refusal, a missing bucket...) outranks the throttling.
+  return throttledBefore(err) && (kind === 'network' || kind === 'unreachable' || kind === 'server' || kind === 'other') ? 'throttled' : kind
+}
+
+/** The kind of one attempt's failure, by the error itself. */
+export function classifyAttempt (err: unknown): FailureKind {
   if (err instanceof StoreError) return err.kind
   const e = (err ?? {}) as ErrorLike
   const name = e.Code ?? e.name ?? ''
@@ -124,6 +149,7 @@ export function storeError (
   const said = redact(String(e.message ?? ''), secrets).replace(/\s+/g, ' ').trim().slice(0, 200)
   const tag = status === undefined ? name : `${name}, HTTP ${status}`
   const informative = said !== '' && said !== name && said !== 'UnknownError'
-  detail += informative ? ` (${tag}: ${said})` : ` (${tag})`
+  const last = kind === 'throttled' && classifyAttempt(err) !== 'throttled' ? 'last attempt: ' : ''
+  detail += informative ? ` (${last}${tag}: ${said})` : ` (${last}${tag})`
   return new StoreError(kind, store, operation, key, detail, status)
 }

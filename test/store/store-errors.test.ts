@@ -157,6 +157,32 @@ t.test('a throttling server', async (t) => {
   t.equal(formatStats(stats), 'nothing transferred; 4 retries; errors: throttled 8')
 })
 
+t.test('throttled, then a broken connection on the last attempt: still reported as throttling', async (t) => {
+  // A retry after a 503 can meet a reset (a kept-alive connection the server closed during the backoff); the
+  // throttling is what the user can act on, so the line says so and names the last attempt's failure.
+  const proxy = await proxied(t, [
+    { match: (r) => r.op === 'PutObject', fault: { kind: 'status', status: 503, code: 'SlowDown' }, times: 1 },
+    { match: (r) => r.op === 'PutObject', fault: { kind: 'drop-request' } }
+  ])
+  const store = open(t, `s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, maxAttempts: 2 })
+  const err = await errorOf(store.put('k', 'v'))
+  checkError(t, err, 'SHOEBOX_THROTTLED', store, 'put', 'k')
+  t.match((err as Error).message, /throttling requests and retries ran out \(last attempt: .*(ECONNRESET|socket hang up)/i)
+  t.equal(proxy.count('PutObject'), 2, 'tried maxAttempts times')
+  t.same(store.stats().errors, { throttled: 1, network: 1 }, 'each attempt counted as what it was')
+})
+
+t.test('throttled, then refused: the refusal is reported', async (t) => {
+  const proxy = await proxied(t, [
+    { match: (r) => r.op === 'PutObject', fault: { kind: 'status', status: 503, code: 'SlowDown' }, times: 1 },
+    { match: (r) => r.op === 'PutObject', fault: { kind: 'status', status: 403, code: 'AccessDenied' } }
+  ])
+  const store = open(t, `s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, maxAttempts: 2 })
+  const err = await errorOf(store.put('k', 'v'))
+  checkError(t, err, 'SHOEBOX_DENIED', store, 'put', 'k')
+  t.equal(proxy.count('PutObject'), 2, 'the 503 was retried')
+})
+
 t.test('a missing object', async (t) => {
   const store = open(t, `s3://${s3.bucket}/p`, { endpoint: s3.endpoint })
   checkError(t, await errorOf(store.stat('no/such')), 'SHOEBOX_NOT_FOUND', store, 'stat', 'no/such')
