@@ -2,7 +2,7 @@
  * Child processes timed by GNU time (/usr/bin/time): their CPU seconds (user
  * + sys, children included) and peak RSS, per candidate name, beside the
  * wall time timeRoundRobin (util.js) takes. Shared by bench/zstd.js and
- * bench/many-files.js.
+ * bench/many-files.js; spawnRun() by bench/write.js too.
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -38,7 +38,12 @@ export function timedRunner ({ dir, env = process.env }) {
   return { run, usage }
 }
 
-function spawnRun (cmd, args, { stdinFile, stdoutFile, captureStdout, env }) {
+/**
+ * Spawn `cmd args`; stdin from `stdinFile` (or nothing), stdout to
+ * `stdoutFile`, captured (`captureStdout`), or /dev/null. `onSpawn` gets the
+ * child first (for RSS polling). Resolves to { code, signal, stdout, stderr }.
+ */
+export function spawnRun (cmd, args, { stdinFile, stdoutFile, captureStdout = false, env = process.env, onSpawn } = {}) {
   return new Promise((resolve, reject) => {
     const inFd = stdinFile === undefined ? 'ignore' : fs.openSync(stdinFile, 'r')
     const outFd = stdoutFile === undefined ? (captureStdout ? 'pipe' : 'ignore') : fs.openSync(stdoutFile, 'w')
@@ -49,6 +54,7 @@ function spawnRun (cmd, args, { stdinFile, stdoutFile, captureStdout, env }) {
       if (typeof inFd === 'number') fs.closeSync(inFd)
       if (typeof outFd === 'number') fs.closeSync(outFd)
     }
+    onSpawn?.(child)
     let stderr = ''
     let stdout = ''
     child.stderr.setEncoding('utf8').on('data', (s) => { stderr += s })

@@ -40,6 +40,7 @@ import { fileURLToPath } from 'node:url'
 import { CLI } from './cli.js'
 import { DATA_DIR, DEFAULT_FILE_BYTES, ensureNdjsonFile } from './data.js'
 import { log, markdownTable, median, row, timeRoundRobin } from './util.js'
+import { spawnRun } from './timed-child.js'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const RFS_WRITE = path.join(HERE, 'rfs-write.js')
@@ -65,27 +66,6 @@ async function run (cmd, args, { stdinFile, stdoutFile, captureStdout = false, o
   fs.rmSync(timeFile, { force: true })
   cpu.push(user + sys)
   return result
-}
-
-function spawnRun (cmd, args, { stdinFile, stdoutFile, captureStdout, onSpawn }) {
-  return new Promise((resolve, reject) => {
-    const inFd = stdinFile === undefined ? 'ignore' : fs.openSync(stdinFile, 'r')
-    const outFd = stdoutFile === undefined ? (captureStdout ? 'pipe' : 'ignore') : fs.openSync(stdoutFile, 'w')
-    let child
-    try {
-      child = spawn(cmd, args, { stdio: [inFd, outFd, 'pipe'] })
-    } finally {
-      if (typeof inFd === 'number') fs.closeSync(inFd)
-      if (typeof outFd === 'number') fs.closeSync(outFd)
-    }
-    onSpawn?.(child)
-    let stderr = ''
-    let stdout = ''
-    child.stderr.setEncoding('utf8').on('data', (s) => { stderr += s })
-    if (captureStdout) child.stdout.setEncoding('utf8').on('data', (s) => { stdout += s })
-    child.once('error', reject)
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
 }
 
 function check (name, result) {
