@@ -123,7 +123,8 @@ export class TransferStats {
   snapshot (): TransferSnapshot {
     const now = this.#clock()
     const seconds = Math.max(now - this.#start, 1) / 1000
-    const mb = (bytesPerSec: number): number => Math.round(bytesPerSec / 1e4) / 100
+    // In MB/s to the byte per second: rounder steps made a slow transfer of small objects "0 B/s".
+    const mb = (bytesPerSec: number): number => Math.round(bytesPerSec) / 1e6
     const side = (totals: { bytes: number, objects: number }, rate: RateWindow): DirectionStats => ({
       ...totals, mbPerSec: mb(rate.rate(now, this.#start)), averageMbPerSec: mb(totals.bytes / seconds)
     })

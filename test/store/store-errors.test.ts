@@ -243,6 +243,21 @@ t.test('classify and storeError', async (t) => {
   t.equal(same, multi, 'a StoreError passes through')
 })
 
+t.test('TransferStats: a slow, small transfer is not rounded to nothing', async (t) => {
+  // 300 one-record files, 19.3 kB in 4 s, were summed up as "at 0 B/s": rates were kept in steps of 10 kB/s.
+  let now = 0
+  const stats = new TransferStats({ clock: () => now, windowMs: 5000 })
+  for (let i = 0; i < 300; i++) {
+    stats.uploadedBytes(64)
+    stats.uploadedObject()
+    now += 13.3
+  }
+  const s = stats.snapshot()
+  t.equal(s.uploaded.averageMbPerSec, 0.004812, '19,200 B in 3.99 s')
+  t.equal(formatStats(s), 'uploaded 300 objects, 19.2 kB at 4.8 kB/s')
+  t.equal(formatStats(s, 'live'), 'uploaded 300 objects, 19.2 kB at 4.8 kB/s', 'the window holds the whole transfer')
+})
+
 t.test('TransferStats: totals, sliding-window rates, parents', async (t) => {
   let now = 1_000_000
   const clock = (): number => now
