@@ -31,6 +31,7 @@ import os from 'node:os'
 import zlib from 'node:zlib'
 import { ShoeboxError } from '../errors.js'
 import { loadNativeZstd } from '../native.js'
+import { Slots } from '../slots.js'
 
 export interface ZstdBackend {
   readonly name: 'node:zlib' | 'libzstd' | '@mongodb-js/zstd'
@@ -109,35 +110,11 @@ export function zstdConcurrency (poolSize = Number(process.env.UV_THREADPOOL_SIZ
 
 function limited (backend: ZstdBackend | null): ZstdBackend | null {
   if (backend === null) return null
-  const gate = new Gate(zstdConcurrency())
+  const gate = new Slots(zstdConcurrency())
   return {
     name: backend.name,
     compress: async (data, level) => await gate.run(async () => await backend.compress(data, level)),
     decompress: async (data, bound) => await gate.run(async () => await backend.decompress(data, bound))
-  }
-}
-
-/** At most `limit` jobs running; the rest wait in order. */
-class Gate {
-  readonly #limit: number
-  #running = 0
-  readonly #waiting: Array<() => void> = []
-
-  constructor (limit: number) {
-    this.#limit = limit
-  }
-
-  async run<T> (job: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#limit) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
-    else this.#running++
-    try {
-      return await job()
-    } finally {
-      // Hand the slot straight to the next job (the count stays), or free it.
-      const next = this.#waiting.shift()
-      if (next !== undefined) next()
-      else this.#running--
-    }
   }
 }
 

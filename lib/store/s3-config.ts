@@ -105,7 +105,7 @@ function nonEmpty (value: string | undefined): string | undefined {
 }
 
 const MIN_PART_SIZE = 5 * 1024 * 1024
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024
 const DEFAULT_QUEUE_SIZE = 4
 
 /** An S3 writer's settings from its options (WriterOptions says what each means). */

@@ -112,3 +112,82 @@ t.test('--delete-local keeps a file that changed while it was uploaded (a live l
   t.equal(fs.readFileSync(file, 'utf8'), 'line 1\nline 2\n', 'the file is kept, with what was appended')
   t.equal(s3.object('live/live.log')?.toString(), 'line 1\n')
 })
+
+t.test('--concurrency: small files overlap their requests; lines come in the order the files were given', async (t) => {
+  const dir = path.join(tmp, 'many')
+  fs.mkdirSync(dir)
+  const files = Array.from({ length: 6 }, (_, i) => path.join(dir, `f${i}.bin`))
+  files.forEach((f, i) => { fs.writeFileSync(f, `file ${i}\n`) })
+  // Each PutObject waits 1.5 s at the proxy; note how many had been answered when each arrived.
+  const answeredAtArrival: number[] = []
+  const proxy = await startFaultProxy(s3.endpoint, [])
+  t.teardown(() => proxy.close())
+  const answered = (): number => proxy.log.filter((e) => e.op === 'PutObject' && e.status !== undefined).length
+  proxy.rules.push({
+    match: (r) => {
+      if (r.op !== 'PutObject') return false
+      answeredAtArrival.push(answered())
+      return true
+    },
+    fault: { kind: 'latency', ms: 1500 }
+  })
+  // The last file is answered first: its line still comes last.
+  proxy.rules.unshift({ match: (r) => r.op === 'PutObject' && r.url.includes('f5.bin'), fault: { kind: 'latency', ms: 10 } })
+  const r = await cli(['upload', ...files, '--to', `s3://${s3.bucket}/many`, '--endpoint', proxy.endpoint, '--concurrency', '4'])
+  t.equal(r.code, 0, r.stderr)
+  t.same(r.stdout.toString().trim().split('\n').map((l) => l.split('\t')[0]), files, 'one line per file, in the order given')
+  t.same(answeredAtArrival.slice(0, 4), [0, 0, 0, 0], 'four uploads under way at once')
+  for (const [i, f] of files.entries()) t.equal(s3.object(`many/f${i}.bin`)?.toString(), fs.readFileSync(f, 'utf8'))
+
+  answeredAtArrival.length = 0
+  proxy.rules.shift()
+  const earlier = answered()
+  const one = await cli(['upload', ...files.slice(0, 3), '--to', `s3://${s3.bucket}/one`, '--endpoint', proxy.endpoint, '--concurrency', '1'])
+  t.equal(one.code, 0, one.stderr)
+  t.same(answeredAtArrival.map((n) => n - earlier), [0, 1, 2], '--concurrency 1: one after the other')
+})
+
+t.test('--concurrency: a file of more than one part is uploaded alone', async (t) => {
+  const dir = path.join(tmp, 'mixed')
+  fs.mkdirSync(dir)
+  const before = path.join(dir, 'a.bin')
+  const after = path.join(dir, 'c.bin')
+  const big = path.join(dir, 'b.bin')
+  fs.writeFileSync(before, 'a')
+  fs.writeFileSync(after, 'c')
+  fs.writeFileSync(big, crypto.randomBytes(6 * 1024 * 1024))
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 300 } }])
+  t.teardown(() => proxy.close())
+  const r = await cli(['upload', before, big, after, '--to', `s3://${s3.bucket}/mixed`, '--endpoint', proxy.endpoint, '--part-size', '5MiB'])
+  t.equal(r.code, 0, r.stderr)
+  // In arrival order: a's PutObject is answered before b's upload begins, and c waits for b's completion.
+  const ops = proxy.log.filter((e) => e.op !== 'HeadObject').map((e) => `${e.op} ${path.basename(e.url.split('?')[0])}`)
+  t.same(ops, ['PutObject a.bin', 'CreateMultipartUpload b.bin', 'UploadPart b.bin', 'UploadPart b.bin', 'CompleteMultipartUpload b.bin', 'PutObject c.bin'])
+  t.ok(s3.object('mixed/b.bin')?.equals(fs.readFileSync(big)))
+})
+
+t.test('a failed file: the files under way finish and are listed, no other is started, the line says what was uploaded', async (t) => {
+  const dir = path.join(tmp, 'failing')
+  fs.mkdirSync(dir)
+  const files = Array.from({ length: 8 }, (_, i) => path.join(dir, `g${i}.bin`))
+  files.forEach((f, i) => { fs.writeFileSync(f, `file ${i}\n`) })
+  const proxy = await startFaultProxy(s3.endpoint, [
+    { match: (r) => r.op === 'PutObject' && r.url.includes('g1.bin'), fault: { kind: 'status', status: 403, code: 'AccessDenied' } },
+    { match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 500 } }
+  ])
+  t.teardown(() => proxy.close())
+  const r = await cli(['upload', ...files, '--to', `s3://${s3.bucket}/failing`, '--endpoint', proxy.endpoint, '--concurrency', '3'])
+  t.equal(r.code, 1)
+  const listed = r.stdout.toString().trim().split('\n').filter((l) => l !== '').map((l) => l.split('\t')[0])
+  t.same(listed, [files[0], files[2]], 'the two under way beside the failed one, in order')
+  t.match(r.stderr, new RegExp(`put g1\\.bin: credentials refused.*; 2 files uploaded to s3://${s3.bucket}/failing \\(listed on stdout\\)`))
+  t.equal(proxy.count('PutObject'), 3, 'no file started after the failure')
+  t.equal(s3.object('failing/g0.bin')?.toString(), 'file 0\n')
+  t.equal(s3.object('failing/g3.bin'), undefined)
+})
+
+t.test('--concurrency must be a positive integer', async (t) => {
+  const r = await cli(['upload', small, '--to', `s3://${s3.bucket}/up`, '--concurrency', '0'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /--concurrency: must be a positive integer, got "0"/)
+})
