@@ -8,9 +8,10 @@
  *
  * Bounded: at most READ_AHEAD files at a time, each at most READ_AHEAD_BYTES
  * as listed (opening is most of the cost of a small file only), so at most
- * about READ_AHEAD x READ_AHEAD_BYTES are held. A stream opened ahead reads as
- * soon as its store's get() does: a local file at once, an S3 object not
- * before its first read (so there, nothing is fetched early).
+ * about READ_AHEAD x READ_AHEAD_BYTES are held. Each stream opened ahead is
+ * asked for its first bytes at once (read(0)): an S3 object's GET starts only
+ * then, so reading many small objects one request after another waited out
+ * every round trip in turn.
  */
 import type { Readable } from 'node:stream'
 import type { ListedFile } from './order.js'
@@ -48,6 +49,7 @@ export class ReadAhead {
       const stream = this.#open(file)
       // It may fail before it is taken (deleted, refused): take() throws that error, so none goes unheard.
       stream.on('error', () => {})
+      stream.read(0) // start fetching (a lazy stream, such as an S3 object's, starts on its first read)
       this.#opened.set(file.name, stream)
     }
   }
