@@ -81,6 +81,25 @@ export function seen (proxy: FaultProxy, match: (r: RequestInfo) => boolean): Pr
   })
 }
 
+/**
+ * Hold each `op` request `ms` at the proxy (a rule added last), and note, as
+ * each arrives, how many `op` requests had been answered by then: the array
+ * returned fills as they arrive. [0, 0, 0] means three under way at once;
+ * [0, 1, 2], one after another.
+ */
+export function answeredAtArrival (proxy: FaultProxy, op: string, ms: number): number[] {
+  const counts: number[] = []
+  proxy.rules.push({
+    match: (r) => {
+      if (r.op !== op) return false
+      counts.push(proxy.log.filter((e) => e.op === op && e.status !== undefined).length)
+      return true
+    },
+    fault: { kind: 'latency', ms }
+  })
+  return counts
+}
+
 /** Guess the S3 operation of a path-style request. */
 export function guessOp (method: string, url: string): string {
   const u = new URL(url, 'http://proxy.invalid')

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { cli } from '../cli-run.js'
-import { startFaultProxy } from '../fault-proxy.js'
+import { answeredAtArrival, startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-upload-'))
@@ -118,33 +118,23 @@ t.test('--concurrency: small files overlap their requests; lines come in the ord
   fs.mkdirSync(dir)
   const files = Array.from({ length: 6 }, (_, i) => path.join(dir, `f${i}.bin`))
   files.forEach((f, i) => { fs.writeFileSync(f, `file ${i}\n`) })
-  // Each PutObject waits 1.5 s at the proxy; note how many had been answered when each arrived.
-  const answeredAtArrival: number[] = []
   const proxy = await startFaultProxy(s3.endpoint, [])
   t.teardown(() => proxy.close())
-  const answered = (): number => proxy.log.filter((e) => e.op === 'PutObject' && e.status !== undefined).length
-  proxy.rules.push({
-    match: (r) => {
-      if (r.op !== 'PutObject') return false
-      answeredAtArrival.push(answered())
-      return true
-    },
-    fault: { kind: 'latency', ms: 1500 }
-  })
+  const overlap = answeredAtArrival(proxy, 'PutObject', 1500)
   // The last file is answered first: its line still comes last.
   proxy.rules.unshift({ match: (r) => r.op === 'PutObject' && r.url.includes('f5.bin'), fault: { kind: 'latency', ms: 10 } })
   const r = await cli(['upload', ...files, '--to', `s3://${s3.bucket}/many`, '--endpoint', proxy.endpoint, '--concurrency', '4'])
   t.equal(r.code, 0, r.stderr)
   t.same(r.stdout.toString().trim().split('\n').map((l) => l.split('\t')[0]), files, 'one line per file, in the order given')
-  t.same(answeredAtArrival.slice(0, 4), [0, 0, 0, 0], 'four uploads under way at once')
+  t.same(overlap.slice(0, 4), [0, 0, 0, 0], 'four uploads under way at once')
   for (const [i, f] of files.entries()) t.equal(s3.object(`many/f${i}.bin`)?.toString(), fs.readFileSync(f, 'utf8'))
 
-  answeredAtArrival.length = 0
   proxy.rules.shift()
-  const earlier = answered()
+  const seenBefore = overlap.length
+  const answeredBefore = proxy.count('PutObject')
   const one = await cli(['upload', ...files.slice(0, 3), '--to', `s3://${s3.bucket}/one`, '--endpoint', proxy.endpoint, '--concurrency', '1'])
   t.equal(one.code, 0, one.stderr)
-  t.same(answeredAtArrival.map((n) => n - earlier), [0, 1, 2], '--concurrency 1: one after the other')
+  t.same(overlap.slice(seenBefore).map((n) => n - answeredBefore), [0, 1, 2], '--concurrency 1: one after the other')
 })
 
 t.test('--concurrency: a file of more than one part is uploaded alone', async (t) => {

@@ -21,7 +21,7 @@ import {
   archiveSource, CorruptArchiveError, encodeRecords,
   type ArchiveSource, type ArchiveSourceOptions, type ShoeboxRecord, type StoreOptions
 } from '../../lib/index.js'
-import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
+import { answeredAtArrival, startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 import { garbleZstdFrame } from '../helpers.js'
 
@@ -445,20 +445,10 @@ t.test('zstd objects: from a record in frame 2 of 3, a fetch by positions, a bro
 t.test('many small objects: the next ones are fetched while one is read, not one round trip after another', async (t) => {
   const { s3, proxy, storeOptions, put } = await setup(t)
   for (let i = 0; i < 8; i++) await put(`small/o${i}.shoebox`, archive(i, i + 1))
-  // Each GetObject waits 600 ms at the proxy; note how many had been answered when each arrived.
-  const answered = (): number => proxy.log.filter((e) => e.op === 'GetObject' && e.status !== undefined).length
-  const answeredAtArrival: number[] = []
-  proxy.rules.push({
-    match: (r) => {
-      if (r.op !== 'GetObject') return false
-      answeredAtArrival.push(answered())
-      return true
-    },
-    fault: { kind: 'latency', ms: 600 }
-  })
+  const overlap = answeredAtArrival(proxy, 'GetObject', 600)
   const c = await read(`s3://${s3.bucket}/small/*.shoebox`, { storeOptions })
   t.equal(c.error, undefined)
   t.same(numbers(c.records), seq(0, 8), 'every record, in order')
-  t.equal(answeredAtArrival.length, 8, 'one GET per object')
-  t.ok(answeredAtArrival.filter((n) => n === 0).length >= 3, `several GETs under way before the first answer (${answeredAtArrival.join(' ')})`)
+  t.equal(overlap.length, 8, 'one GET per object')
+  t.ok(overlap.filter((n) => n === 0).length >= 3, `several GETs under way before the first answer (${overlap.join(' ')})`)
 })
