@@ -73,6 +73,6 @@ export const generateCommand: Command = {
       ensureFiles: values['ensure-files'] === true,
       filesRoot
     })
-    return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'metadata objects', progress: 'objects read', where })
+    return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'metadata objects', counted: 'files', progress: 'objects read', where })
   }
 }

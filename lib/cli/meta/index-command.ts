@@ -59,6 +59,6 @@ export const indexCommand: Command = {
     checkIndexConfig(config)
     const source = recordIndexSource(storeUrlArg(positionals[0]), { base, storeOptions: storeOptionsFrom(values) })
     const sink = metaIngest(base, { config, replace: values.replace === true, ensure: values.ensure === true, filesRoot })
-    return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'records', progress: 'records indexed', where })
+    return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'records', counted: 'records', progress: 'records indexed', where })
   }
 }

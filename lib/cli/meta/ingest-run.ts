@@ -16,21 +16,27 @@ export interface IngestRunOptions {
   json: boolean
   /** What an item is called in messages: 'metadata objects', 'records'. */
   items: string
+  /** What the summary counts: mmmeta's 'files' (generate), or 'records' (index). */
+  counted: 'files' | 'records'
   /** The progress line after the count: 'objects read'. */
   progress: string
   /** Where an invalid item came from, for its line on stderr. */
   where: (info: InvalidMetadata) => string
 }
 
-export function summaryLines (r: MetaIngestResult): string[] {
+/**
+ * The counts in mmmeta's generate words ("Added 3 new files."), the items
+ * named as `items` says: mmmeta's files for generate, records for index.
+ */
+export function summaryLines (r: MetaIngestResult, items: 'files' | 'records' = 'files'): string[] {
   return [
-    `Added ${r.added} new files.`,
-    `Updated ${r.updated} files.`,
-    `Skipped ${r.skipped} not changed files.`,
-    ...(r.deleted > 0 ? [`${r.deleted} soft deleted files.`] : []),
-    ...(r.invalid > 0 ? [`${r.invalid} invalid files.`] : []),
+    `Added ${r.added} new ${items}.`,
+    `Updated ${r.updated} ${items}.`,
+    `Skipped ${r.skipped} not changed ${items}.`,
+    ...(r.deleted > 0 ? [`${r.deleted} soft deleted ${items}.`] : []),
+    ...(r.invalid > 0 ? [`${r.invalid} invalid ${items}.`] : []),
     r.file === null ? 'Nothing changed: no file written.' : `Wrote ${r.file.path} (${r.file.rows} rows).`,
-    `Now ${r.rows} files in meta database.`
+    `Now ${r.rows} ${items} in meta database.`
   ]
 }
 
@@ -69,7 +75,7 @@ export async function runIngest (io: Io, source: Readable, sink: MetaIngest, opt
   if (options.json) {
     io.stdout.write(JSON.stringify({ ...result, file: result.file?.path ?? null }) + '\n')
   } else {
-    io.stdout.write(summaryLines(result).join('\n') + '\n')
+    io.stdout.write(summaryLines(result, options.counted).join('\n') + '\n')
   }
   if (options.onInvalid === 'fail' && firstInvalid !== undefined) {
     throw new ShoeboxError('SHOEBOX_META_INVALID', `${result.invalid} invalid ${options.items}, the first ${options.where(firstInvalid)}: ${firstInvalid.reason} (the valid ones were written)`)

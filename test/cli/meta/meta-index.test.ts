@@ -170,3 +170,17 @@ t.test('archives on S3: indexed by URL, fetched with ranged reads', async (t) =>
   const printed = jsonLines(await ok(t, ['meta', 'query', '--metadir', base, 'kind=rare', '--order', 'uid', '--records'])) as Printed[]
   t.same(printed.map((p) => p.payload.n), [0, 100, 200, 300, 400, 500])
 })
+
+t.test('the counts name records, and every record without the unique key is reported, none written', async (t) => {
+  const { base } = await archives(t, 'none')
+  const pattern = path.join(base, 'archives', '*')
+  const text = (await ok(t, ['meta', 'index', pattern, '--metadir', base])).toString()
+  t.match(text, /^Added 600 new records\.\nUpdated 0 records\.\nSkipped 0 not changed records\.\nWrote .+ \(600 rows\)\.\nNow 600 records in meta database\.\n$/)
+  // Without a config.yml the unique key is mmmeta's content_hash, which these records lack.
+  const other = path.join(base, 'other')
+  fs.mkdirSync(path.join(other, '_mmmeta'), { recursive: true })
+  const r = await cli(['meta', 'index', pattern, '--metadir', other])
+  t.equal(r.code, 0, 'report: a line each, exit 0')
+  t.match(r.stdout.toString(), /^Added 0 new records\.\nUpdated 0 records\.\nSkipped 0 not changed records\.\n600 invalid records\.\nNothing changed: no file written\.\nNow 0 records in meta database\.\n$/)
+  t.match(r.stderr.toString(), /^invalid \S+ record 1: missing keys: content_hash\n/)
+})
