@@ -7,6 +7,7 @@ import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 import { plural } from '../plural.js'
+import { siBytes } from '../transfer/stats.js'
 import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox ship URL [options] < events.ndjson
@@ -236,10 +237,10 @@ interface Summary {
   events: { acked: number, rejected: number, invalid: number, dropped: number, spilled: number, replayed: number }
 }
 
-/** "shipped 1000 events in 2 batches (0.3 MB) in 0.4 s; 2 retries; 1 invalid" */
+/** "shipped 1000 events in 2 batches (312.5 kB) in 0.4 s; 2 retries; 1 invalid" */
 function summary (s: Summary, invalidLines = 0): string {
   const e = s.events
-  const parts = [`shipped ${plural(e.acked, 'event')} in ${plural(s.uploaded.objects, 'batch', 'batches')} (${(s.uploaded.bytes / 1e6).toFixed(1)} MB) in ${(s.elapsedMs / 1000).toFixed(1)} s`]
+  const parts = [`shipped ${plural(e.acked, 'event')} in ${plural(s.uploaded.objects, 'batch', 'batches')} (${siBytes(s.uploaded.bytes)}) in ${(s.elapsedMs / 1000).toFixed(1)} s`]
   if (s.retries > 0) parts.push(plural(s.retries, 'retry', 'retries'))
   if (s.splits > 0) parts.push(`${plural(s.splits, 'batch', 'batches')} split (413 too large; now at most ${s.batchBytes} bytes)`)
   const refused = invalidLines

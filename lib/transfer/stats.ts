@@ -143,7 +143,8 @@ export class TransferStats {
 const STEPS = [[1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']] as const
 
 /** Bytes in the largest SI unit they fill, one decimal: '24.1 MB', '49.0 kB', '512 B' (a count of small files is not '0.0 MB'). */
-function amount (bytes: number): string {
+/** Bytes in the largest SI unit they fill, one decimal: '950 B', '19.3 kB', '24.1 MB'. */
+export function siBytes (bytes: number): string {
   for (const [size, unit] of STEPS) if (bytes >= size) return `${(bytes / size).toFixed(1)} ${unit}`
   return `${Math.round(bytes)} B`
 }
@@ -158,7 +159,7 @@ export function formatStats (s: TransferSnapshot, which: 'live' | 'final' = 'fin
   const side = (verb: string, d: DirectionStats): void => {
     if (d.objects === 0 && d.bytes === 0) return
     const rate = which === 'live' ? d.mbPerSec : d.averageMbPerSec
-    parts.push(`${verb} ${plural(d.objects, 'object')}, ${amount(d.bytes)} at ${amount(rate * 1e6)}/s`)
+    parts.push(`${verb} ${plural(d.objects, 'object')}, ${siBytes(d.bytes)} at ${siBytes(rate * 1e6)}/s`)
   }
   side('uploaded', s.uploaded)
   side('downloaded', s.downloaded)

@@ -39,6 +39,6 @@ t.test('live progress on a terminal, then the summary', async (t) => {
   input.end()
   const [code] = await exited
   t.equal(code, 0, screen)
-  t.match(screen, new RegExp(`${escape(REDRAW)}shoebox ship: shipped 10 events in 1 batch \\(0\\.0 MB\\) in [\\d.]+ s\\r?\\n$`), 'the live line cleared, then the summary')
+  t.match(screen, new RegExp(`${escape(REDRAW)}shoebox ship: shipped 10 events in 1 batch \\(\\d+(\\.\\d)? [k]?B\\) in [\\d.]+ s\\r?\\n$`), 'the live line cleared, then the summary')
   t.equal(collector.stored.length, 10)
 })

@@ -19,7 +19,7 @@ t.test('ships every line, stamped, with the stream from a field and the time fro
   const lines = Array.from({ length: 300 }, (_, seq) => JSON.stringify({ seq, kind: seq % 2 === 0 ? 'even' : 'odd', at: `2024-01-02T03:04:05.${String(seq).padStart(3, '0')}Z` }))
   const result = await cli(['ship', collector.url, '--stream-field', 'kind', '--time-field', 'at', '--namespace', 'namespace1'], lines.join('\r\n') + '\n\n')
   t.equal(result.code, 0, result.stderr)
-  t.match(result.stderr, /^shoebox ship: shipped 300 events in \d+ batch(es)? \(0\.\d MB\) in [\d.]+ s; 2 retries\n$/)
+  t.match(result.stderr, /^shoebox ship: shipped 300 events in \d+ batch(es)? \(\d+\.\d kB\) in [\d.]+ s; 2 retries\n$/)
   t.equal(collector.stored.length, 300)
   t.same(new Set(collector.stored.map((e) => e.event.seq)).size, 300)
   const first = collector.stored.find((e) => e.event.seq === 0)
@@ -35,7 +35,7 @@ t.test('a body limit below the batch (413): every line shipped, the summary name
   const lines = Array.from({ length: 10 }, (_, seq) => JSON.stringify({ seq, pad: 'x'.repeat(500) }))
   const result = await cli(['ship', collector.url, '--stream', 's'], lines.join('\n') + '\n')
   t.equal(result.code, 0, result.stderr)
-  t.match(result.stderr, /^shoebox ship: shipped 10 events in \d+ batches \(0\.\d MB\) in [\d.]+ s; [1-9]\d* batch(es)? split \(413 too large; now at most \d+ bytes\)\n$/)
+  t.match(result.stderr, /^shoebox ship: shipped 10 events in \d+ batches \(\d+(\.\d)? k?B\) in [\d.]+ s; [1-9]\d* batch(es)? split \(413 too large; now at most \d+ bytes\)\n$/)
   t.same(collector.stored.map((e) => e.event.seq as number).sort((a, b) => a - b), lines.map((_, seq) => seq), 'each line once')
 })
 
