@@ -24,7 +24,7 @@ t.test('the error names the option and the reason; the message is the two joined
   for (const [fn, option, reason] of [
     [() => compressionOf({ codec: 'gzip', level: 12 }), 'gzip.level', 'must be an integer from 1 to 9, got 12'],
     [() => compressionOf({ codec: 'zstd', level: 0 }), 'zstd.level', 'must be an integer from -131072 to 22, not 0, got 0'],
-    [() => parseSize('ten', '--roll-size'), '--roll-size', "expected a size such as 100MiB, 10MB or 4096, got 'ten'"]
+    [() => parseSize('ten', '--roll-size'), '--roll-size', "expected a size such as 100MiB, 10MB or 4096, got \"ten\""]
   ] as const) {
     const err = refusal(fn)
     t.ok(err instanceof ShoeboxError, `${option}: a ShoeboxError`)

@@ -62,7 +62,7 @@ t.test('write --flush-interval: negative, unitless and garbage values are usage 
     const dir = path.join(tempDir(t), 'never-made')
     const r = await cli(['write', dir, `--flush-interval=${bad}`], '{"a":1}\n')
     t.equal(r.code, 2, `--flush-interval '${bad}': exit 2`)
-    t.match(r.stderr, /^shoebox write: --flush-interval: (expected a duration such as 10m, 1h, 30s or 250ms, got '.*'|must be).*\n/, `--flush-interval '${bad}'`)
+    t.match(r.stderr, /^shoebox write: --flush-interval: (expected a duration such as 10m, 1h, 30s or 250ms, got ".*"|must be).*\n/, `--flush-interval '${bad}'`)
     t.notOk(fs.existsSync(dir), 'no directory made')
   }
 })
