@@ -9,7 +9,7 @@
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { oneOf, parseSize, positiveCount } from '../units.js'
+import { oneOf, positiveCount, sizeOption } from '../units.js'
 import type { WriterOptions } from './store.js'
 
 export interface S3StoreOptions {
@@ -121,9 +121,9 @@ export interface S3WriterSettings {
  * at once, as the writer does, before the writer's code has loaded.
  */
 export function s3WriterSettings (options: WriterOptions): S3WriterSettings {
-  const partSize = parseSize(options.partSize ?? DEFAULT_PART_SIZE, 'partSize')
+  const partSize = sizeOption(options.partSize, DEFAULT_PART_SIZE, 'partSize')
   if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${partSize}`)
   const queueSize = positiveCount(options.queueSize, DEFAULT_QUEUE_SIZE, 'queueSize')
-  const verify = oneOf(options.verify ?? 'checksum', ['checksum', 'etag', false, true] as const, 'verify')
+  const verify = oneOf(options.verify === undefined ? 'checksum' : options.verify, ['checksum', 'etag', false, true] as const, 'verify')
   return { partSize, queueSize, verify: verify === true ? 'checksum' : verify }
 }
