@@ -34,9 +34,9 @@ t.test('the error names the option and the reason; the message is the two joined
 
 t.test('the CLI names the flag as typed, from the fields: the API option name never shows', async (t) => {
   for (const [command, flag, line] of [
-    ['encode', '--zstd=0', "--zstd=0: the level must be an integer from -131072 to 22, not 0, got 0"],
-    ['encode', '--gzip=12', '--gzip=12: the level must be an integer from 1 to 9, got 12'],
-    ['pack', '--zstd=99', '--zstd=99: the level must be an integer from -131072 to 22, not 0, got 99']
+    ['encode', '--zstd=0', '--zstd: the level must be an integer from -131072 to 22, not 0, got "0"'],
+    ['encode', '--gzip=12', '--gzip: the level must be an integer from 1 to 9, got "12"'],
+    ['pack', '--zstd=99', '--zstd: the level must be an integer from -131072 to 22, not 0, got "99"']
   ]) {
     const args = command === 'pack' ? ['pack', '.', '--to', 'x', flag] : [command, flag]
     const r = await cli(args)

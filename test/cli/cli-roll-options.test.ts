@@ -69,12 +69,12 @@ t.test('write --flush-interval: negative, unitless and garbage values are usage 
 
 /** Each malformed shape, with the message that must name the flag and the value. */
 const BAD_META: Array<[string[], RegExp]> = [
-  [['--meta-from-field', '=x'], /--meta-from-field expects \[key=\]path with a key before '=', got '=x'/],
-  [['--meta-from-field', 'k='], /--meta-from-field expects \[key=\]path, got 'k='/],
-  [['--meta-from-field', '='], /--meta-from-field expects \[key=\]path with a key before '=', got '='/],
-  [['--meta-from-field='], /--meta-from-field expects \[key=\]path, got ''/],
-  [['--meta', '=v'], /--meta expects key=value, got '=v'/],
-  [['--meta', 'k'], /--meta expects key=value, got 'k'/]
+  [['--meta-from-field', '=x'], /--meta-from-field: must be \[key=\]path with a key before '=', got "=x"/],
+  [['--meta-from-field', 'k='], /--meta-from-field: must be \[key=\]path, got "k="/],
+  [['--meta-from-field', '='], /--meta-from-field: must be \[key=\]path with a key before '=', got "="/],
+  [['--meta-from-field='], /--meta-from-field: must be \[key=\]path, got ""/],
+  [['--meta', '=v'], /--meta: must be key=value, got "=v"/],
+  [['--meta', 'k'], /--meta: must be key=value, got "k"/]
 ]
 
 for (const command of ['write', 'encode'] as const) {
