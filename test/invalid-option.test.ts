@@ -278,6 +278,9 @@ t.test('an explicit null is refused as a bad value, not taken as "not given": un
     ['s3 writer partSize', () => openStore('s3://bucket-x').writer('k', { partSize: null as unknown as number }), 'partSize', 'expected a size such as 100MiB, 10MB or 4096, got null'],
     ['ship batchBytes', () => ship('http://127.0.0.1:1', { stream: 's', batchBytes: null as unknown as number }), 'batchBytes', 'expected a size such as 100MiB, 10MB or 4096, got null'],
     ['kronos timeout', () => kronos('http://127.0.0.1:1', { timeout: null as unknown as number }), 'timeout', 'expected a duration such as 10m, 1h, 30s or 250ms, got null'],
+    ['kronos baseDelay', () => kronos('http://127.0.0.1:1', { baseDelay: null as unknown as number }), 'baseDelay', 'expected a duration such as 10m, 1h, 30s or 250ms, got null'],
+    ['s3 maxAttempts', () => openStore('s3://bucket-x', { maxAttempts: null as unknown as number }), 'maxAttempts', 'must be a positive integer, got null'],
+    ['s3 requestTimeout', () => openStore('s3://bucket-x', { requestTimeout: null as unknown as number }), 'requestTimeout', 'expected a duration such as 10m, 1h, 30s or 250ms, got null'],
     // One of a few values, and levels.
     ['ship onOverflow', () => ship('http://127.0.0.1:1', { stream: 's', onOverflow: null as unknown as 'block' }), 'onOverflow', "must be 'block', 'drop' or 'spill', got null"],
     ['kronos get order', () => client.get('s', 0, 1, { order: null as unknown as 'ascending' }), 'order', "must be 'ascending' or 'descending', got null"],
@@ -301,4 +304,15 @@ t.test("packFiles' readAttempts is a count, refused in positiveCount()'s words (
   for (const [value, reason] of [[0, 'must be a positive integer, got 0'], [1.5, 'must be a positive integer, got 1.5'], ['3', 'must be a positive integer, got "3"'], [NaN, 'must be a positive integer, got NaN']] as const) {
     t.match(refusal(() => packFiles(dir, { readAttempts: value as number })), { code: 'SHOEBOX_INVALID_OPTION', option: 'readAttempts', reason, message: `option readAttempts: ${reason}` }, String(value))
   }
+})
+
+t.test("openStore('s3://...') checks maxAttempts (a count) and requestTimeout (a duration) at once, not when the first request makes the client", async (t) => {
+  const { openStore } = await import('../lib/index.js')
+  const { clientConfig } = await import('../lib/store/s3-config.js')
+  t.match(refusal(() => openStore('s3://bucket-x', { maxAttempts: 0 })), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxAttempts', reason: 'must be a positive integer, got 0' })
+  t.match(refusal(() => openStore('s3://bucket-x', { requestTimeout: 'soon' })), { code: 'SHOEBOX_INVALID_OPTION', option: 'requestTimeout', reason: 'expected a duration such as 10m, 1h, 30s or 250ms, got "soon"' })
+  // A duration string is read as the milliseconds it names, as every duration option takes it.
+  const config = clientConfig({ requestTimeout: '2m', maxAttempts: 3, env: {} })
+  t.same({ maxAttempts: config.maxAttempts, requestTimeout: (config.requestHandler as { requestTimeout: number }).requestTimeout }, { maxAttempts: 3, requestTimeout: 120_000 })
+  t.same(clientConfig({ env: {} }).maxAttempts, 5, 'the default, when not given')
 })

@@ -16,7 +16,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { givenValue, invalidOption } from '../errors.js'
 import { retry } from '../transfer/retry.js'
-import { durationOption, oneOf, parseDuration, positiveCount, timerMs } from '../units.js'
+import { durationOption, oneOf, positiveCount, timerMs } from '../units.js'
 import { isEventId } from './event-id.js'
 import type { EventObject, JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
@@ -71,9 +71,7 @@ export class KronosClient {
     const opts = { ...options }
     const attempts = positiveCount(opts.attempts, 10, 'attempts')
     const maxSockets = positiveCount(opts.maxSockets, 8, 'maxSockets')
-    this.#retry = { attempts, baseDelay: opts.baseDelay ?? 100, maxDelay: opts.maxDelay ?? 5000 }
-    parseDuration(this.#retry.baseDelay, 'baseDelay')
-    parseDuration(this.#retry.maxDelay, 'maxDelay')
+    this.#retry = { attempts, baseDelay: durationOption(opts.baseDelay, 100, 'baseDelay'), maxDelay: durationOption(opts.maxDelay, 5000, 'maxDelay') }
     this.#target = makeTarget(url, { timeoutMs: durationOption(opts.timeout, 60_000, 'timeout'), maxSockets })
     this.url = this.#target.shown
     checkNamespaceOption(opts.namespace)
