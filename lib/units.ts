@@ -18,18 +18,40 @@ const SIZE_UNITS: Record<string, number> = {
   tib: 1024 ** 4
 }
 
-/** Bytes from a number or a string such as '100MiB', '1.5GB', '64k' (k/m/g alone are binary). */
-export function parseSize (value: number | string, option = 'size'): number {
+/**
+ * Bytes from a number or a string such as '100MiB', '1.5GB', '64k' (k/m/g
+ * alone are binary), for every option that is a size (roll.size, blockSize,
+ * maxRecordSize, maxFrameSize...) and the CLI's size flags: one rule and one
+ * wording, with the value quoted as given (givenValue). `least` is the
+ * smallest size the option takes. A size past Number.MAX_SAFE_INTEGER
+ * ('99999999999999999999', 1e20 to Number()) is refused: no Buffer or file
+ * offset is that large, and it would not be exact.
+ */
+export function parseSize (value: number | string, option = 'size', least = 0): number {
+  let bytes: number
   if (typeof value === 'number') {
-    if (Number.isFinite(value) && value >= 0) return Math.floor(value)
-    throw invalidOption(option, `must be a non-negative number of bytes, got ${value}`)
+    if (!Number.isFinite(value) || value < 0) throw invalidOption(option, `must be a non-negative number of bytes, got ${givenValue(value)}`)
+    bytes = Math.floor(value)
+  } else {
+    const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value) : null
+    const unit = m === null ? undefined : SIZE_UNITS[m[2].toLowerCase()]
+    if (m === null || unit === undefined) {
+      throw invalidOption(option, `expected a size such as 100MiB, 10MB or 4096, got ${givenValue(value)}`)
+    }
+    bytes = Math.floor(Number(m[1]) * unit)
   }
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(value))
-  const unit = m === null ? undefined : SIZE_UNITS[m[2].toLowerCase()]
-  if (m === null || unit === undefined) {
-    throw invalidOption(option, `expected a size such as 100MiB, 10MB or 4096, got '${String(value)}'`)
-  }
-  return Math.floor(Number(m[1]) * unit)
+  if (bytes > Number.MAX_SAFE_INTEGER) throw invalidOption(option, `must be at most ${Number.MAX_SAFE_INTEGER} bytes, got ${givenValue(value)}`)
+  if (bytes < least) throw invalidOption(option, `must be at least ${least} ${least === 1 ? 'byte' : 'bytes'}, got ${givenValue(value)}`)
+  return bytes
+}
+
+/**
+ * A size option: parseSize(value) with its default when undefined (not
+ * given). null is a value, refused like any other that is not a size: a
+ * caller's `null` is a mistake, not a request for the default.
+ */
+export function sizeOption (value: unknown, fallback: number | string, option: string, least = 0): number {
+  return parseSize((value === undefined ? fallback : value) as number | string, option, least)
 }
 
 const TIME_UNITS: Record<string, number> = {
@@ -66,7 +88,7 @@ export function timerMs (ms: number): number {
 export function parseDuration (value: number | string, option = 'duration'): number {
   if (typeof value === 'number') {
     if (Number.isFinite(value) && value >= 0) return value
-    throw invalidOption(option, `must be a non-negative number of milliseconds, got ${value}`)
+    throw invalidOption(option, `must be a non-negative number of milliseconds, got ${givenValue(value)}`)
   }
   const text = String(value).trim().toLowerCase()
   if (/^0+(?:\.0+)?$/.test(text)) return 0
@@ -79,7 +101,7 @@ export function parseDuration (value: number | string, option = 'duration'): num
   }
   if (text === '' || matched !== text.length) {
     const hint = /^\d+(?:\.\d+)?$/.test(text) ? ' (a number other than 0 needs a unit: ms, s, m, h or d)' : ''
-    throw invalidOption(option, `expected a duration such as 10m, 1h, 30s or 250ms, got '${String(value)}'${hint}`)
+    throw invalidOption(option, `expected a duration such as 10m, 1h, 30s or 250ms, got ${givenValue(value)}${hint}`)
   }
   return total
 }
@@ -130,11 +152,17 @@ export function oneOf<T> (value: unknown, allowed: readonly T[], option: string)
 
 /**
  * A count option (attempts, queueSize, maxSockets...): `value`, or
- * `fallback` when undefined, checked to be an integer from 1; anything else
- * refused naming the option and the value given.
+ * `fallback` when undefined (not given), checked to be an integer from 1;
+ * anything else refused naming the option and the value given. null too: a
+ * caller's explicit null is a mistake, not a request for the default.
  */
-export function positiveCount (value: number | undefined, fallback: number, option: string): number {
-  const n = value ?? fallback
-  if (!Number.isInteger(n) || n < 1) throw invalidOption(option, `must be a positive integer, got ${givenValue(value)}`)
+export function positiveCount (value: unknown, fallback: number, option: string): number {
+  const n = value === undefined ? fallback : value
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw invalidOption(option, `must be a positive integer, got ${givenValue(n)}`)
   return n
+}
+
+/** A duration option: parseDuration(value) with its default when undefined (not given); null is refused, as in sizeOption(). */
+export function durationOption (value: unknown, fallback: number | string, option: string): number {
+  return parseDuration((value === undefined ? fallback : value) as number | string, option)
 }

@@ -24,7 +24,7 @@ t.test('the error names the option and the reason; the message is the two joined
   for (const [fn, option, reason] of [
     [() => compressionOf({ codec: 'gzip', level: 12 }), 'gzip.level', 'must be an integer from 1 to 9, got 12'],
     [() => compressionOf({ codec: 'zstd', level: 0 }), 'zstd.level', 'must be an integer from -131072 to 22, not 0, got 0'],
-    [() => parseSize('ten', '--roll-size'), '--roll-size', "expected a size such as 100MiB, 10MB or 4096, got 'ten'"]
+    [() => parseSize('ten', '--roll-size'), '--roll-size', "expected a size such as 100MiB, 10MB or 4096, got \"ten\""]
   ] as const) {
     const err = refusal(fn)
     t.ok(err instanceof ShoeboxError, `${option}: a ShoeboxError`)
@@ -34,9 +34,9 @@ t.test('the error names the option and the reason; the message is the two joined
 
 t.test('the CLI names the flag as typed, from the fields: the API option name never shows', async (t) => {
   for (const [command, flag, line] of [
-    ['encode', '--zstd=0', "--zstd=0: the level must be an integer from -131072 to 22, not 0, got 0"],
-    ['encode', '--gzip=12', '--gzip=12: the level must be an integer from 1 to 9, got 12'],
-    ['pack', '--zstd=99', '--zstd=99: the level must be an integer from -131072 to 22, not 0, got 99']
+    ['encode', '--zstd=0', '--zstd: the level must be an integer from -131072 to 22, not 0, got "0"'],
+    ['encode', '--gzip=12', '--gzip: the level must be an integer from 1 to 9, got "12"'],
+    ['pack', '--zstd=99', '--zstd: the level must be an integer from -131072 to 22, not 0, got "99"']
   ]) {
     const args = command === 'pack' ? ['pack', '.', '--to', 'x', flag] : [command, flag]
     const r = await cli(args)
@@ -255,4 +255,64 @@ t.test('positions of another type is refused, not read as false (positions: \'ye
   t.match(refusal(() => archiveSource('/nonexistent/shoebox-positions-test/*', { positions: 'yes' as unknown as boolean })),
     { code: 'SHOEBOX_INVALID_OPTION', option: 'positions', reason: 'must be true, false or a list of positions, got "yes"' }, 'archiveSource')
   t.match(refusal(() => decode({ positions: 1 as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: 'positions', reason: 'must be true or false, got 1' }, 'decode')
+})
+
+t.test('an explicit null is refused as a bad value, not taken as "not given": undefined alone means the default', async (t) => {
+  const { rollingSink, openStore, packFiles, zstd, gzip, encode } = await import('../lib/index.js')
+  const { kronos } = await import('../lib/events/client.js')
+  const { ship } = await import('../lib/events/ship.js')
+  const { serveEvents } = await import('../lib/events/server/serve-events.js')
+  const { retry } = await import('../lib/transfer/retry.js')
+  const dir = '/nonexistent/shoebox-null-test' // nothing is created: each is refused before
+  const client = kronos('http://127.0.0.1:1')
+  const cases: Array<[string, () => unknown, string, string]> = [
+    // Counts (positiveCount).
+    ['kronos attempts', () => kronos('http://127.0.0.1:1', { attempts: null as unknown as number }), 'attempts', 'must be a positive integer, got null'],
+    ['ship maxInFlight', () => ship('http://127.0.0.1:1', { stream: 's', maxInFlight: null as unknown as number }), 'maxInFlight', 'must be a positive integer, got null'],
+    ['ship retry.attempts', () => ship('http://127.0.0.1:1', { stream: 's', retry: { attempts: null as unknown as number } }), 'retry.attempts', 'must be a positive integer, got null'],
+    ['s3 writer queueSize', () => openStore('s3://bucket-x').writer('k', { queueSize: null as unknown as number }), 'queueSize', 'must be a positive integer, got null'],
+    ['packFiles readAttempts', () => packFiles(dir, { readAttempts: null as unknown as number }), 'readAttempts', 'must be a positive integer, got null'],
+    // Sizes and durations (sizeOption, durationOption).
+    ['rollingSink blockSize', () => rollingSink({ dir, blockSize: null as unknown as number }), 'blockSize', 'expected a size such as 100MiB, 10MB or 4096, got null'],
+    ['rollingSink flushInterval', () => rollingSink({ dir, flushInterval: null as unknown as number }), 'flushInterval', 'expected a duration such as 10m, 1h, 30s or 250ms, got null'],
+    ['s3 writer partSize', () => openStore('s3://bucket-x').writer('k', { partSize: null as unknown as number }), 'partSize', 'expected a size such as 100MiB, 10MB or 4096, got null'],
+    ['ship batchBytes', () => ship('http://127.0.0.1:1', { stream: 's', batchBytes: null as unknown as number }), 'batchBytes', 'expected a size such as 100MiB, 10MB or 4096, got null'],
+    ['kronos timeout', () => kronos('http://127.0.0.1:1', { timeout: null as unknown as number }), 'timeout', 'expected a duration such as 10m, 1h, 30s or 250ms, got null'],
+    ['kronos baseDelay', () => kronos('http://127.0.0.1:1', { baseDelay: null as unknown as number }), 'baseDelay', 'expected a duration such as 10m, 1h, 30s or 250ms, got null'],
+    ['s3 maxAttempts', () => openStore('s3://bucket-x', { maxAttempts: null as unknown as number }), 'maxAttempts', 'must be a positive integer, got null'],
+    ['s3 requestTimeout', () => openStore('s3://bucket-x', { requestTimeout: null as unknown as number }), 'requestTimeout', 'expected a duration such as 10m, 1h, 30s or 250ms, got null'],
+    // One of a few values, and levels.
+    ['ship onOverflow', () => ship('http://127.0.0.1:1', { stream: 's', onOverflow: null as unknown as 'block' }), 'onOverflow', "must be 'block', 'drop' or 'spill', got null"],
+    ['kronos get order', () => client.get('s', 0, 1, { order: null as unknown as 'ascending' }), 'order', "must be 'ascending' or 'descending', got null"],
+    ['s3 writer verify', () => openStore('s3://bucket-x').writer('k', { verify: null as unknown as 'etag' }), 'verify', "must be 'checksum', 'etag', false or true, got null"],
+    ['zstd level', () => zstd({ level: null as unknown as number }), 'zstd.level', 'must be an integer from -131072 to 22, not 0, got null'],
+    ['gzip level', () => gzip({ level: null as unknown as number }), 'gzip.level', 'must be an integer from 1 to 9, got null'],
+    ['encode maxRecordSize', () => encode({ maxRecordSize: null as unknown as number }), 'maxRecordSize', 'expected a size such as 100MiB, 10MB or 4096, got null']
+  ]
+  for (const [what, fn, option, reason] of cases) {
+    t.match(refusal(fn), { code: 'SHOEBOX_INVALID_OPTION', option, reason, message: `option ${option}: ${reason}` }, what)
+  }
+  await t.rejects(retry(async () => 1, { attempts: null as unknown as number }), { code: 'SHOEBOX_INVALID_OPTION', option: 'attempts', reason: 'must be a positive integer, got null' }, 'retry attempts')
+  await t.rejects(serveEvents({ data: dir, port: null as unknown as number }), { code: 'SHOEBOX_INVALID_OPTION', option: 'port', reason: 'must be 0..65535, got null' }, 'serveEvents port')
+  await t.rejects(serveEvents({ data: dir, mode: null as unknown as 'all' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'mode', reason: "must be 'all', 'readonly' or 'collector', got null" }, 'serveEvents mode')
+  await t.rejects(serveEvents({ data: dir, maxBody: null as unknown as string }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxBody', reason: 'expected a size such as 100MiB, 10MB or 4096, got null' }, 'serveEvents maxBody')
+})
+
+t.test("packFiles' readAttempts is a count, refused in positiveCount()'s words (it quoted with String())", async (t) => {
+  const { packFiles } = await import('../lib/index.js')
+  const dir = '/nonexistent/shoebox-read-attempts-test'
+  for (const [value, reason] of [[0, 'must be a positive integer, got 0'], [1.5, 'must be a positive integer, got 1.5'], ['3', 'must be a positive integer, got "3"'], [NaN, 'must be a positive integer, got NaN']] as const) {
+    t.match(refusal(() => packFiles(dir, { readAttempts: value as number })), { code: 'SHOEBOX_INVALID_OPTION', option: 'readAttempts', reason, message: `option readAttempts: ${reason}` }, String(value))
+  }
+})
+
+t.test("openStore('s3://...') checks maxAttempts (a count) and requestTimeout (a duration) at once, not when the first request makes the client", async (t) => {
+  const { openStore } = await import('../lib/index.js')
+  const { clientConfig } = await import('../lib/store/s3-config.js')
+  t.match(refusal(() => openStore('s3://bucket-x', { maxAttempts: 0 })), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxAttempts', reason: 'must be a positive integer, got 0' })
+  t.match(refusal(() => openStore('s3://bucket-x', { requestTimeout: 'soon' })), { code: 'SHOEBOX_INVALID_OPTION', option: 'requestTimeout', reason: 'expected a duration such as 10m, 1h, 30s or 250ms, got "soon"' })
+  // A duration string is read as the milliseconds it names, as every duration option takes it.
+  const config = clientConfig({ requestTimeout: '2m', maxAttempts: 3, env: {} })
+  t.same({ maxAttempts: config.maxAttempts, requestTimeout: (config.requestHandler as { requestTimeout: number }).requestTimeout }, { maxAttempts: 3, requestTimeout: 120_000 })
+  t.same(clientConfig({ env: {} }).maxAttempts, 5, 'the default, when not given')
 })

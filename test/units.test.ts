@@ -35,9 +35,9 @@ t.test('parseDuration: negative, unitless and garbage values are refused naming 
   }
   for (const bad of ['-1s', '-0', '1', '5', '0.5', '', '  ', 'abc', '1x', '1s 2', 's', '0x10', '1e3ms', '∞']) {
     t.match(refusal(() => parseDuration(bad, 'flushInterval')),
-      /^SHOEBOX_INVALID_OPTION: option flushInterval: expected a duration such as 10m, 1h, 30s or 250ms, got '/, JSON.stringify(bad))
+      /^SHOEBOX_INVALID_OPTION: option flushInterval: expected a duration such as 10m, 1h, 30s or 250ms, got "/, JSON.stringify(bad))
   }
-  t.match(refusal(() => parseDuration('5', 'flushInterval')), /got '5' \(a number other than 0 needs a unit: ms, s, m, h or d\)$/)
+  t.match(refusal(() => parseDuration('5', 'flushInterval')), /got "5" \(a number other than 0 needs a unit: ms, s, m, h or d\)$/)
 })
 
 t.test('parseSize: units, and refusals naming the option', async (t) => {
@@ -50,4 +50,38 @@ t.test('parseSize: units, and refusals naming the option', async (t) => {
   for (const bad of ['-1', '', 'abc', '10 MiBs', '1e3']) {
     t.match(refusal(() => parseSize(bad, 'blockSize')), /^SHOEBOX_INVALID_OPTION: option blockSize: expected a size such as 100MiB/, JSON.stringify(bad))
   }
+})
+
+t.test('parseSize: the least an option takes, no more than a safe integer, the value quoted as given (givenValue)', async (t) => {
+  t.equal(parseSize('1KiB', 'maxRecordSize', 26), 1024)
+  t.equal(parseSize(26, 'maxRecordSize', 26), 26)
+  t.equal(parseSize(Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER)
+  for (const [value, least, reason] of [
+    ['25B', 26, 'must be at least 26 bytes, got "25B"'],
+    [25, 26, 'must be at least 26 bytes, got 25'],
+    [0, 1, 'must be at least 1 byte, got 0'],
+    ['99999999999999999999', 0, 'must be at most 9007199254740991 bytes, got "99999999999999999999"'],
+    ['9PiB', 0, 'expected a size such as 100MiB, 10MB or 4096, got "9PiB"'],
+    [2 ** 60, 0, `must be at most 9007199254740991 bytes, got ${2 ** 60}`],
+    ['ten', 0, 'expected a size such as 100MiB, 10MB or 4096, got "ten"'],
+    [null, 0, 'expected a size such as 100MiB, 10MB or 4096, got null'],
+    [{ size: 1 }, 0, 'expected a size such as 100MiB, 10MB or 4096, got {"size":1}'],
+    [Number.NEGATIVE_INFINITY, 0, 'must be a non-negative number of bytes, got -Infinity']
+  ] as const) {
+    t.equal(refusal(() => parseSize(value as string, 'maxRecordSize', least)), `SHOEBOX_INVALID_OPTION: option maxRecordSize: ${reason}`, JSON.stringify(value))
+  }
+  t.equal(refusal(() => parseDuration('often', 'pollInterval')), 'SHOEBOX_INVALID_OPTION: option pollInterval: expected a duration such as 10m, 1h, 30s or 250ms, got "often"')
+  t.equal(refusal(() => parseDuration(-1, 'pollInterval')), 'SHOEBOX_INVALID_OPTION: option pollInterval: must be a non-negative number of milliseconds, got -1')
+})
+
+t.test('sizeOption, durationOption, positiveCount: undefined takes the default, null is refused as a value', async (t) => {
+  const { sizeOption, durationOption, positiveCount } = await import('../lib/units.js')
+  t.equal(sizeOption(undefined, '1MiB', 'blockSize'), 1024 * 1024)
+  t.equal(sizeOption('2KiB', '1MiB', 'blockSize'), 2048)
+  t.equal(durationOption(undefined, '10s', 'timeout'), 10_000)
+  t.equal(positiveCount(undefined, 3, 'attempts'), 3)
+  t.equal(refusal(() => sizeOption(null, '1MiB', 'blockSize')), 'SHOEBOX_INVALID_OPTION: option blockSize: expected a size such as 100MiB, 10MB or 4096, got null')
+  t.equal(refusal(() => durationOption(null, '10s', 'timeout')), 'SHOEBOX_INVALID_OPTION: option timeout: expected a duration such as 10m, 1h, 30s or 250ms, got null')
+  t.equal(refusal(() => positiveCount(null, 3, 'attempts')), 'SHOEBOX_INVALID_OPTION: option attempts: must be a positive integer, got null')
+  t.equal(refusal(() => sizeOption('1KiB', 0, 'maxRecordSize', 2048)), 'SHOEBOX_INVALID_OPTION: option maxRecordSize: must be at least 2048 bytes, got "1KiB"')
 })

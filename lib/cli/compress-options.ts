@@ -4,7 +4,7 @@
  * the codec table. At most one of them: two would leave one silently unused.
  */
 import { codecs, compressionOf, type CodecName, type CompressOption } from '../compress/codecs.js'
-import { InvalidOptionError } from '../errors.js'
+import { givenValue, InvalidOptionError } from '../errors.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, type OptionSpec } from './options.js'
 
@@ -43,14 +43,14 @@ export function compressFrom (values: Record<string, unknown>): CompressOption |
   if (typeof values.compress === 'string') {
     option = oneOf('--compress', values.compress, Object.keys(codecs) as CodecName[], 'none')
   }
-  /** The level flag as typed, and the API option it sets. */
+  /** The level flag, the level as typed, and the API option it sets. */
   let levelFlag: { flag: string, typed: string, option: string } | undefined
   for (const codec of ['gzip', 'zstd'] as const) {
     if (values[codec] !== true) continue
     const level = values[`${codec}-level`] as string | undefined
-    levelFlag = { flag: `--${codec}=${level ?? ''}`, typed: level?.trim() ?? '', option: `${codec}.level` }
+    levelFlag = { flag: `--${codec}`, typed: level ?? '', option: `${codec}.level` }
     // Number('') is 0 and Number('abc') NaN: the error would name a level nobody typed.
-    if (level !== undefined && !/^\s*-?\d+\s*$/.test(level)) throw usage(`${levelFlag.flag}: the level must be an integer, got '${level}'`)
+    if (level !== undefined && !/^\s*-?\d+\s*$/.test(level)) throw usage(`${levelFlag.flag}: the level must be an integer, got ${givenValue(level)}`)
     option = { codec, level: level === undefined ? undefined : Number(level) }
   }
   // Checked now, so a bad level is refused before anything is read or created.
@@ -60,7 +60,7 @@ export function compressFrom (values: Record<string, unknown>): CompressOption |
     // The API names its option (zstd.level); the user typed the flag, so the line names that.
     // Its reason ends with the number it was given, which Number() rounds (99999999999999999999 is 1e20): what was typed instead.
     if (err instanceof InvalidOptionError && err.option === levelFlag?.option) {
-      throw usage(`${levelFlag.flag}: the level ${err.reason.replace(/, got [^,]*$/, '')}, got ${levelFlag.typed}`)
+      throw usage(`${levelFlag.flag}: the level ${err.reason.replace(/, got [^,]*$/, '')}, got ${givenValue(levelFlag.typed)}`)
     }
     asUsage(() => { throw err })
   }

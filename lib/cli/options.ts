@@ -47,7 +47,7 @@ export function keyValues (option: string, entries: string[] | undefined): Metad
   const out: Metadata = keyDict()
   for (const entry of entries ?? []) {
     const eq = entry.indexOf('=')
-    if (eq <= 0) throw usage(`${option} expects key=value, got '${entry}'`)
+    if (eq <= 0) throw usage(`${option}: must be key=value, got ${givenValue(entry)}`)
     out[entry.slice(0, eq)] = entry.slice(eq + 1)
   }
   return out
@@ -61,9 +61,9 @@ export function metaFields (entries: string[] | undefined): Record<string, strin
   const fields: Record<string, string> = keyDict()
   for (const spec of entries ?? []) {
     const eq = spec.indexOf('=')
-    if (eq === 0) throw usage(`--meta-from-field expects [key=]path with a key before '=', got '${spec}'`)
+    if (eq === 0) throw usage(`--meta-from-field: must be [key=]path with a key before '=', got ${givenValue(spec)}`)
     const [key, path] = eq > 0 ? [spec.slice(0, eq), spec.slice(eq + 1)] : [spec, spec]
-    if (path === '') throw usage(`--meta-from-field expects [key=]path, got '${spec}'`)
+    if (path === '') throw usage(`--meta-from-field: must be [key=]path, got ${givenValue(spec)}`)
     fields[key] = path
   }
   return fields

@@ -4,12 +4,9 @@
  * the readers' alone (the largest zstd frame decompressed).
  */
 import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
-import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
-import { ShoeboxError } from '../errors.js'
-import { plural } from '../plural.js'
+import { DEFAULT_MAX_RECORD_SIZE, MIN_MAX_RECORD_SIZE } from '../format/constants.js'
 import { parseSize } from '../units.js'
-import { usage } from './io.js'
-import type { OptionSpec } from './options.js'
+import { asUsage, type OptionSpec } from './options.js'
 
 /** The writers' options (encode, write). */
 export const recordSizeOptionSpec: OptionSpec = {
@@ -31,28 +28,19 @@ export const readOptionHelp = `  --max-record-size SIZE  largest record accepted
   --max-frame-size SIZE   largest zstd frame decompressed (default ${DEFAULT_MAX_FRAME_SIZE / (1024 * 1024)}MiB): a frame
                           that could hold more is refused unread, as damage`
 
-/** --max-record-size as bytes, or undefined for the default; a bad size is a usage error. */
+/** --max-record-size as bytes, or undefined for the default; a bad size is a usage error, in parseSize()'s words. */
 export function maxRecordSizeFrom (values: Record<string, unknown>): number | undefined {
-  // 26 bytes: the smallest record there is (the decoder refuses less).
-  return sizeFrom(values, 'max-record-size', 26)
+  return sizeFrom(values, 'max-record-size', MIN_MAX_RECORD_SIZE)
 }
 
-/** --max-frame-size as bytes, or undefined for the default; a bad size is a usage error. */
+/** --max-frame-size as bytes, or undefined for the default; a bad size is a usage error, in parseSize()'s words. */
 export function maxFrameSizeFrom (values: Record<string, unknown>): number | undefined {
   return sizeFrom(values, 'max-frame-size', 1)
 }
 
+/** The flag's size as the API reads it (the least it takes, and at most Number.MAX_SAFE_INTEGER), refusals naming the flag. */
 function sizeFrom (values: Record<string, unknown>, flag: string, least: number): number | undefined {
   const value = values[flag]
   if (typeof value !== 'string') return undefined
-  let size = 0
-  try {
-    size = parseSize(value, `--${flag}`)
-  } catch (err) {
-    if (!(err instanceof ShoeboxError && err.code === 'SHOEBOX_INVALID_OPTION')) throw err
-  }
-  // '99999999999999999999' is 1e20 to Number(): no size a Buffer or a file offset can be.
-  if (!Number.isSafeInteger(size)) throw usage(`--${flag}: '${value}' is more bytes than any size (at most ${Number.MAX_SAFE_INTEGER})`)
-  if (size < least) throw usage(`--${flag} expects a size of at least ${plural(least, 'byte')} such as 100MiB, got '${value}'`)
-  return size
+  return asUsage(() => parseSize(value, `--${flag}`, least))
 }

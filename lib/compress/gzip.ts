@@ -29,8 +29,9 @@ export function gzipLevel (options: boolean | GzipOptions | undefined): number |
   if (options !== true && (options === null || typeof options !== 'object')) {
     throw invalidOption('gzip', `must be true, false or { level }, got ${givenValue(options)}`)
   }
-  const level = options === true ? 6 : options.level ?? 6
-  if (!Number.isInteger(level) || level < 1 || level > 9) throw invalidOption('gzip.level', `must be an integer from 1 to 9, got ${String(level)}`)
+  // Only undefined is "the default": a null level is refused as any other that is not one.
+  const level: unknown = options === true || options.level === undefined ? 6 : options.level
+  if (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > 9) throw invalidOption('gzip.level', `must be an integer from 1 to 9, got ${givenValue(level)}`)
   return level
 }
 

@@ -17,11 +17,11 @@
  * itself is lost, to the next frame magic) and emits 'corrupt'.
  */
 import { Transform, type TransformCallback } from 'node:stream'
-import { COMPRESS_HINT, CorruptArchiveError, DECOMPRESS_HINT, invalidOption, takesBytes } from '../errors.js'
+import { COMPRESS_HINT, CorruptArchiveError, DECOMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
 import { breakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { plural } from '../plural.js'
-import { checkDecodeMode } from '../units.js'
+import { checkDecodeMode, sizeOption } from '../units.js'
 import { MemberMap } from './member-map.js'
 import type * as ZstdFrame from './zstd-frame.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
@@ -91,10 +91,11 @@ export interface ZstdOptions {
   file?: string
 }
 
-export function zstdLevel (level: number | undefined): number {
-  const value = level ?? ZSTD_DEFAULT_LEVEL
-  if (!Number.isInteger(value) || value < ZSTD_MIN_LEVEL || value > ZSTD_MAX_LEVEL || value === 0) {
-    throw invalidOption('zstd.level', `must be an integer from ${ZSTD_MIN_LEVEL} to ${ZSTD_MAX_LEVEL}, not 0, got ${String(level)}`)
+export function zstdLevel (level: unknown): number {
+  // Only undefined is "the default": a null level is refused as any other that is not one.
+  const value = level === undefined ? ZSTD_DEFAULT_LEVEL : level
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < ZSTD_MIN_LEVEL || value > ZSTD_MAX_LEVEL || value === 0) {
+    throw invalidOption('zstd.level', `must be an integer from ${ZSTD_MIN_LEVEL} to ${ZSTD_MAX_LEVEL}, not 0, got ${givenValue(value)}`)
   }
   return value
 }
@@ -196,7 +197,7 @@ export interface ZstdDecompressOptions {
    * this much of it is held at most (a 5 GB frame is not held first).
    * Default DEFAULT_MAX_FRAME_SIZE (256 MiB).
    */
-  maxFrameSize?: number
+  maxFrameSize?: number | string
   /**
    * The input may still be growing (a followed file being written): a frame
    * cut short by the end of the input fails (CorruptArchiveError `cutShort`)
@@ -217,11 +218,9 @@ export interface ZstdDecompressOptions {
  */
 export const DEFAULT_MAX_FRAME_SIZE = 256 * 1024 * 1024
 
-/** maxFrameSize checked: a positive integer. */
-export function checkMaxFrameSize (value: number | undefined): number {
-  const size = value ?? DEFAULT_MAX_FRAME_SIZE
-  if (!Number.isSafeInteger(size) || size < 1) throw invalidOption('maxFrameSize', `must be a positive integer (bytes), got ${String(value)}`)
-  return size
+/** The maxFrameSize option in bytes: a size as parseSize() takes it (1024, '1GiB'), at least 1; DEFAULT_MAX_FRAME_SIZE when not given. */
+export function maxFrameSizeOption (value: unknown): number {
+  return sizeOption(value, DEFAULT_MAX_FRAME_SIZE, 'maxFrameSize', 1)
 }
 
 /** What a lenient zstdDecompress() tells about a frame it skipped. */
@@ -310,7 +309,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
     super()
     this.#options = { ...options }
     checkDecodeMode(options.mode)
-    this.#maxFrameSize = checkMaxFrameSize(options.maxFrameSize)
+    this.#maxFrameSize = maxFrameSizeOption(options.maxFrameSize)
     this.#base = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
     this.#mustBeZstd = options.start !== undefined

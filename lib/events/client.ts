@@ -14,9 +14,9 @@
  * keep-alive pool per client; close() ends its idle connections.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { invalidOption } from '../errors.js'
+import { givenValue, invalidOption } from '../errors.js'
 import { retry } from '../transfer/retry.js'
-import { oneOf, parseDuration, positiveCount, timerMs } from '../units.js'
+import { durationOption, oneOf, positiveCount, timerMs } from '../units.js'
 import { isEventId } from './event-id.js'
 import type { EventObject, JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
@@ -71,10 +71,8 @@ export class KronosClient {
     const opts = { ...options }
     const attempts = positiveCount(opts.attempts, 10, 'attempts')
     const maxSockets = positiveCount(opts.maxSockets, 8, 'maxSockets')
-    this.#retry = { attempts, baseDelay: opts.baseDelay ?? 100, maxDelay: opts.maxDelay ?? 5000 }
-    parseDuration(this.#retry.baseDelay, 'baseDelay')
-    parseDuration(this.#retry.maxDelay, 'maxDelay')
-    this.#target = makeTarget(url, { timeoutMs: parseDuration(opts.timeout ?? 60_000, 'timeout'), maxSockets })
+    this.#retry = { attempts, baseDelay: durationOption(opts.baseDelay, 100, 'baseDelay'), maxDelay: durationOption(opts.maxDelay, 5000, 'maxDelay') }
+    this.#target = makeTarget(url, { timeoutMs: durationOption(opts.timeout, 60_000, 'timeout'), maxSockets })
     this.url = this.#target.shown
     checkNamespaceOption(opts.namespace)
     this.namespace = opts.namespace
@@ -86,11 +84,11 @@ export class KronosClient {
   get (stream: string, start: TimeInput, end: TimeInput, options?: KronosGetOptions): KronosGetStream
   get (stream: string, start: TimeInput, end: TimeInput, options: KronosGetOptions = {}): KronosGetStream {
     checkStreamName(stream)
-    const order = options.order ?? 'ascending'
+    const order = options.order === undefined ? 'ascending' : options.order
     oneOf(order, ['ascending', 'descending'], 'order')
     const limit = options.limit
-    if (limit !== undefined && (!Number.isSafeInteger(limit))) throw invalidOption('limit', `must be an integer, got ${String(limit)}`)
-    const format = options.format ?? 'object'
+    if (limit !== undefined && (!Number.isSafeInteger(limit))) throw invalidOption('limit', `must be an integer, got ${givenValue(limit)}`)
+    const format = options.format === undefined ? 'object' : options.format
     oneOf(format, ['object', 'text'], 'format')
     return new KronosGetStream(this.#target, {
       stream,

@@ -7,7 +7,7 @@ import { givenValue, invalidOption } from '../errors.js'
 import { checkNamespaceOption } from './stream-name.js'
 import type { BatcherLimits } from './ship-batcher.js'
 import { shoeboxLibrary, type Library, type PrepareDefaults } from './ship-event.js'
-import { checkFlag, oneOf, parseDuration, parseSize, positiveCount } from '../units.js'
+import { checkFlag, durationOption, oneOf, positiveCount, sizeOption } from '../units.js'
 
 export type OverflowPolicy = 'block' | 'drop' | 'spill'
 
@@ -80,13 +80,13 @@ export interface ShipSettings {
 const POLICIES: readonly OverflowPolicy[] = ['block', 'drop', 'spill']
 
 export function shipSettings (options: ShipOptions = {}): ShipSettings {
-  const onOverflow = options.onOverflow ?? 'block'
+  const onOverflow = options.onOverflow === undefined ? 'block' : options.onOverflow
   oneOf(onOverflow, POLICIES, 'onOverflow')
   if (onOverflow === 'spill' && (typeof options.spill !== 'string' || options.spill === '')) throw invalidOption('spill', "onOverflow 'spill' needs a spill directory")
   if (options.spill !== undefined && onOverflow !== 'spill') throw invalidOption('spill', "a spill directory is used only with onOverflow 'spill'")
   if (options.stream !== undefined && (typeof options.stream !== 'string' || options.stream === '')) throw invalidOption('stream', `must be a stream name, got ${givenValue(options.stream)}`)
   checkNamespaceOption(options.namespace)
-  const attempts = options.retry?.attempts ?? Infinity
+  const attempts = options.retry?.attempts === undefined ? Infinity : options.retry.attempts
   if (attempts !== Infinity) positiveCount(attempts, 1, 'retry.attempts')
   const library = options.library ?? shoeboxLibrary()
   const maxInFlight = positiveCount(options.maxInFlight, 8, 'maxInFlight')
@@ -94,21 +94,21 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
     defaults: { stream: options.stream, namespace: options.namespace, library: library === false ? false : { ...library } },
     batch: {
       maxEvents: positiveCount(options.batchEvents, 500, 'batchEvents'),
-      maxBytes: parseSize(options.batchBytes ?? 1024 * 1024, 'batchBytes'),
-      maxAgeMs: parseDuration(options.batchAge ?? 100, 'batchAge')
+      maxBytes: sizeOption(options.batchBytes, 1024 * 1024, 'batchBytes'),
+      maxAgeMs: durationOption(options.batchAge, 100, 'batchAge')
     },
     maxInFlight,
     maxInFlightPerStream: positiveCount(options.maxInFlightPerStream, maxInFlight, 'maxInFlightPerStream'),
     queueEvents: positiveCount(options.queueEvents, 10_000, 'queueEvents'),
-    queueBytes: parseSize(options.queueBytes ?? 16 * 1024 * 1024, 'queueBytes'),
+    queueBytes: sizeOption(options.queueBytes, 16 * 1024 * 1024, 'queueBytes'),
     onOverflow,
     spill: onOverflow === 'spill' ? options.spill : undefined,
     retry: {
       attempts: attempts === Infinity ? Number.MAX_SAFE_INTEGER : attempts,
-      baseDelay: parseDuration(options.retry?.baseDelay ?? 200, 'retry.baseDelay'),
-      maxDelay: parseDuration(options.retry?.maxDelay ?? 30_000, 'retry.maxDelay')
+      baseDelay: durationOption(options.retry?.baseDelay, 200, 'retry.baseDelay'),
+      maxDelay: durationOption(options.retry?.maxDelay, 30_000, 'retry.maxDelay')
     },
-    timeoutMs: parseDuration(options.timeout ?? 30_000, 'timeout'),
+    timeoutMs: durationOption(options.timeout, 30_000, 'timeout'),
     exitHooks: exitHooksFrom(options.exitHooks)
   }
 }

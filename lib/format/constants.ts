@@ -1,5 +1,5 @@
 /** Facts shared by every version of the record format (docs/FORMAT.md). */
-import { invalidOption } from '../errors.js'
+import { sizeOption } from '../units.js'
 
 /** The beginning-of-record magic as a little-endian uint32: bytes 84 78 86 69. */
 export const MAGIC = 0x69867884
@@ -32,9 +32,11 @@ export const DEFAULT_MAX_RECORD_SIZE = 64 * 1024 * 1024
 /** The smallest maxRecordSize allowed: an empty v1 record (18-byte header, 4-byte metadata count, 4-byte payload length). */
 export const MIN_MAX_RECORD_SIZE = 26
 
-/** maxRecordSize must be an integer no smaller than the smallest record; the same rule for writers and readers. */
-export function checkMaxRecordSize (value: unknown): void {
-  if (!Number.isInteger(value) || (value as number) < MIN_MAX_RECORD_SIZE) {
-    throw invalidOption('maxRecordSize', `must be an integer >= ${MIN_MAX_RECORD_SIZE}, got ${String(value)}`)
-  }
+/**
+ * The maxRecordSize option in bytes: a size as parseSize() takes it (1024,
+ * '100MiB'), no smaller than the smallest record, DEFAULT_MAX_RECORD_SIZE
+ * when not given; the same rule for writers and readers.
+ */
+export function maxRecordSizeOption (value: unknown): number {
+  return sizeOption(value, DEFAULT_MAX_RECORD_SIZE, 'maxRecordSize', MIN_MAX_RECORD_SIZE)
 }

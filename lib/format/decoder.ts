@@ -13,15 +13,15 @@ import { readRecord } from './codec.js'
 import { describeForeignData, FOREIGN_LOOK_BYTES } from './foreign-data.js'
 import type { Damage, NeedMore } from './result.js'
 import { KeyCache } from './text.js'
-import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES, PREAMBLE_SIZE } from './constants.js'
+import { MAGIC_BYTES, maxRecordSizeOption, PREAMBLE_SIZE } from './constants.js'
 
 export type DecodeMode = 'strict' | 'lenient'
 
 export interface DecoderOptions {
   /** 'strict' (default) fails at the first damage; 'lenient' skips it and reports a `corrupt` event. */
   mode?: DecodeMode
-  /** Largest record accepted, in bytes; guards against corrupt lengths. Default 64 MiB. */
-  maxRecordSize?: number
+  /** Largest record accepted, in bytes or a size string ('100MiB'); guards against corrupt lengths. Default 64 MiB. */
+  maxRecordSize?: number | string
   /** Offset of the first input byte within its file (when reading from the middle); offsets reported count from it. Default 0. */
   baseOffset?: number
 }
@@ -70,11 +70,10 @@ export class ArchiveDecoder {
   #final = false
 
   constructor (events: DecoderEvents, options: DecoderOptions = {}) {
-    const { mode = 'strict', maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
+    const { mode = 'strict' } = options
     checkDecodeMode(mode)
-    checkMaxRecordSize(maxRecordSize)
     this.mode = mode
-    this.maxRecordSize = maxRecordSize
+    this.maxRecordSize = maxRecordSizeOption(options.maxRecordSize)
     this.#queue = new ChunkQueue(options.baseOffset ?? 0)
     this.#events = events
   }

@@ -14,11 +14,11 @@
  */
 import type { ChecksumAlgorithm } from '../checksum.js'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { oneOf } from '../units.js'
+import { oneOf, sizeOption } from '../units.js'
 import { nativeRecords, type NativeRecords } from '../native.js'
 import type { Metadata, RecordInput } from '../record.js'
 import {
-  checkMaxRecordSize, CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, DEFAULT_MAX_RECORD_SIZE, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE
+  CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, maxRecordSizeOption, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
 import {
   flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureFlat, measureMetadata, metadataBytes, metadataStringsAt,
@@ -42,10 +42,11 @@ export interface EncoderOptions {
    * Largest record written, in bytes (header, metadata, payload and
    * checksum); a larger one is refused with SHOEBOX_INVALID_RECORD. Default
    * 64 MiB, the readers' default, so that what is written can be read back.
+   * Bytes, or a size string ('100MiB') as parseSize() takes it.
    */
-  maxRecordSize?: number
-  /** Target size of each output buffer in bytes. Default 1 MiB. */
-  chunkSize?: number
+  maxRecordSize?: number | string
+  /** Target size of each output buffer: bytes or a size string ('4MiB'), at least 64. Default 1 MiB. */
+  chunkSize?: number | string
 }
 
 /** Constructor settings for shoebox's own modules and tests; not exported from the package. */
@@ -143,14 +144,14 @@ export class ArchiveEncoder {
 
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncoderOptions = {}, internals: EncoderInternals = {}) {
-    const { format = 'v2', checksum = 'crc32', chunkSize = DEFAULT_CHUNK, maxRecordSize = DEFAULT_MAX_RECORD_SIZE } = options
+    const { format = 'v2', checksum = 'crc32' } = options
     const { native = nativeRecords, exactSizes = false, slabs } = internals
     oneOf(format, ['v1', 'v2'], 'format')
     oneOf(checksum, ['crc32', 'crc32c'], 'checksum')
     // Rather than write v1 records without the checksum that was asked for.
     if (format === 'v1' && checksum !== 'crc32') throw invalidOption('checksum', `v1 records carry no checksum; '${checksum}' needs format 'v2'`)
-    if (!Number.isInteger(chunkSize) || chunkSize < 64) throw invalidOption('chunkSize', `must be an integer >= 64, got ${String(chunkSize)}`)
-    checkMaxRecordSize(maxRecordSize)
+    const chunkSize = sizeOption(options.chunkSize, DEFAULT_CHUNK, 'chunkSize', 64)
+    const maxRecordSize = maxRecordSizeOption(options.maxRecordSize)
     this.format = format
     this.checksum = checksum
     this.chunkSize = chunkSize

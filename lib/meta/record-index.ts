@@ -40,7 +40,8 @@ export interface RecordIndexOptions {
   base?: string
   /** For an s3:// pattern: endpoint, region, credentials... (see openStore). */
   storeOptions?: StoreOptions
-  maxRecordSize?: number
+  /** Largest record read, as in archiveSource(): bytes or a size string ('100MiB'). */
+  maxRecordSize?: number | string
 }
 
 /** Refuse a config that would drop the index's columns (SHOEBOX_META_CONFIG), before any archive is read. */

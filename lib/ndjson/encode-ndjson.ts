@@ -18,7 +18,7 @@ import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
 import { compactJson, jsonFieldSpan } from '../json/as-written.js'
-import { oneOf, positiveCount } from '../units.js'
+import { oneOf, sizeOption } from '../units.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
@@ -45,8 +45,9 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
    * Longest line accepted, in bytes. Default: maxRecordSize less a record's
    * overhead without metadata (64 MiB - 32), so that a line accepted makes a
    * record the readers accept; with metadata, maxRecordSize still applies.
+   * Bytes or a size string ('1MiB'), at least 1.
    */
-  maxLineLength?: number
+  maxLineLength?: number | string
   /** Name of the input, for messages. Default 'input'. */
   source?: string
 }
@@ -141,10 +142,10 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     const frame = !this.#parse && this.#flat.every(isAscii)
     // Slabs several flush blocks long: the rolling sink's blocks are then mostly views of one slab
     // (one piece per chunk, handed out one after another), joined without a copy.
-    const encoderOptions = { ...options, chunkSize: options.chunkSize ?? SLAB_SIZE }
+    const encoderOptions = { ...options, chunkSize: options.chunkSize === undefined ? SLAB_SIZE : options.chunkSize }
     this.#encoder = new ArchiveEncoder(encoderOptions, frame ? { ...internals, exactSizes: true } : internals)
     this.#onInvalid = onInvalid
-    this.#maxLine = positiveCount(options.maxLineLength, this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE, 'maxLineLength')
+    this.#maxLine = sizeOption(options.maxLineLength, Math.max(1, this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE), 'maxLineLength', 1)
     this.#maxLineGiven = options.maxLineLength !== undefined
     this.source = options.source ?? 'input'
     if (frame && this.#encoder.canFrameLines) {

@@ -21,7 +21,7 @@ import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
 import type { WalkFailure } from '../fs/walk.js'
 import { checkKey } from '../store/keys.js'
-import { checkFlag, parseSize } from '../units.js'
+import { checkFlag, positiveCount, sizeOption } from '../units.js'
 import type { ReadOutcome } from './read-file.js'
 import { plural } from '../plural.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
@@ -124,11 +124,9 @@ export class PackSource extends failsOnListenerRejection(Readable) {
     checkFlag(options.dot, 'dot')
     checkFlag(options.skipUnreadable, 'skipUnreadable')
     this.#dot = options.dot === true
-    this.#maxFileSize = parseSize(options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE, 'maxFileSize')
+    this.#maxFileSize = sizeOption(options.maxFileSize, DEFAULT_MAX_FILE_SIZE, 'maxFileSize')
     this.#skipUnreadable = options.skipUnreadable === true
-    const attempts = options.readAttempts ?? DEFAULT_READ_ATTEMPTS
-    if (!Number.isSafeInteger(attempts) || attempts < 1) throw invalidOption('readAttempts', `must be a whole number of reads, 1 or more, got ${String(attempts)}`)
-    this.#readAttempts = attempts
+    this.#readAttempts = positiveCount(options.readAttempts, DEFAULT_READ_ATTEMPTS, 'readAttempts')
     this.#destination = options.destination === undefined ? undefined : path.resolve(options.destination)
     this.#records = this.#walk()
   }

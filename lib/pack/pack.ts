@@ -15,7 +15,7 @@ import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling
 import { SealedUploader, type UploadErrorEvent, type UploadEvent, type UploadOptions } from '../roll/uploader.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
 import { fileUrlPath, schemeOf } from '../store/store-url.js'
-import { parseSize } from '../units.js'
+import { sizeOption } from '../units.js'
 import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } from './pack-source.js'
 import type { ReadProgress } from './read-file.js'
 import { plural } from '../plural.js'
@@ -96,7 +96,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   const source = packFiles(dir, { ...options, destination: localDirectory(options.to) })
   // A bad URL or option fails here, before any file is read.
   await openStore(options.to, options.storeOptions).close()
-  const rollSize = parseSize(options.rollSize ?? DEFAULT_ROLL_SIZE, 'rollSize')
+  const rollSize = sizeOption(options.rollSize, DEFAULT_ROLL_SIZE, 'rollSize')
   const name = packName(options.name ?? path.basename(source.dir))
   const staging = await fs.mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'shoebox-pack-'))
   const upload: UploadOptions = { to: options.to, deleteLocal: true, storeOptions: options.storeOptions }

@@ -51,10 +51,10 @@ export interface UnpackOptions {
   overwrite?: boolean
   /** fsync each file before it is renamed into place. Default false. */
   fsync?: boolean
-  /** Largest record read (as in decode()); raise it for archives packed with a larger maxFileSize. */
-  maxRecordSize?: number
-  /** Most content one zstd frame may hold before it is decompressed (as in archiveSource()). Default 256 MiB. */
-  maxFrameSize?: number
+  /** Largest record read (as in decode()), bytes or a size string; raise it for archives packed with a larger maxFileSize. */
+  maxRecordSize?: number | string
+  /** Most content one zstd frame may hold before it is decompressed (as in archiveSource()): bytes or a size string. Default 256 MiB. */
+  maxFrameSize?: number | string
   /** Each file once it is in place (twice for a path an `overwrite` replaced). */
   onFile?: (event: UnpackedFile) => unknown
   /**

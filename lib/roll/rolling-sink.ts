@@ -19,7 +19,7 @@ import { invalidOption, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
-import { checkFlag, checkKnownOptions, oneOf, parseDuration, parseSize, timerMs } from '../units.js'
+import { checkFlag, checkKnownOptions, durationOption, oneOf, sizeOption, timerMs } from '../units.js'
 import type { longTimeout } from '../long-timeout.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
@@ -170,14 +170,14 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     if (compression !== undefined && !template.endsWith(compression.codec.suffix)) template += compression.codec.suffix
     this.template = template
     this.fsync = fsync
-    const blockSize = parseSize(options.blockSize ?? 1024 * 1024, 'blockSize')
+    const blockSize = sizeOption(options.blockSize, 1024 * 1024, 'blockSize')
     // The planner estimates compressed sizes with deflate; for zstd, level 1's ratio is near enough
     // until the first blocks come back with the real sizes.
     const estimateLevel = compression === undefined ? undefined : this.gzipLevel ?? 1
     this.#plannerOptions = { template, policy: rollPolicy(options.roll), blockSize, gzipLevel: estimateLevel }
     // At least two blocks, so one can be written while the next fills.
-    this.#maxPending = Math.max(2 * blockSize, parseSize(options.maxPending ?? 8 * 1024 * 1024, 'maxPending'))
-    this.#flushInterval = parseDuration(options.flushInterval ?? 1000, 'flushInterval')
+    this.#maxPending = Math.max(2 * blockSize, sizeOption(options.maxPending, 8 * 1024 * 1024, 'maxPending'))
+    this.#flushInterval = durationOption(options.flushInterval, 1000, 'flushInterval')
     // Exact sizes: the size policies count each record's bytes as it is written.
     this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, blockSize) }, { exactSizes: true })
     this.#clock = options.clock ?? Date.now

@@ -34,7 +34,7 @@ import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { checkFlag, parseDuration, parseSize, positiveCount } from '../units.js'
+import { checkFlag, durationOption, positiveCount, sizeOption } from '../units.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { EarlyUpload } from './early-upload.js'
 
@@ -145,8 +145,8 @@ export class SealedUploader extends EventEmitter {
     this.#options = { ...options }
     this.#concurrency = positiveCount(options.concurrency, 2, 'upload.concurrency')
     this.#attempts = positiveCount(options.attempts, 3, 'upload.attempts')
-    this.#retryDelay = parseDuration(options.retryDelay ?? 1000, 'upload.retryDelay')
-    this.#partSize = parseSize(options.partSize ?? DEFAULT_PART_SIZE, 'upload.partSize')
+    this.#retryDelay = durationOption(options.retryDelay, 1000, 'upload.retryDelay')
+    this.#partSize = sizeOption(options.partSize, DEFAULT_PART_SIZE, 'upload.partSize')
     checkFlag(options.deleteLocal, 'upload.deleteLocal')
     checkFlag(options.early, 'upload.early')
   }

@@ -20,7 +20,7 @@ import { gunzipMembers, memberStart, openAt } from '../compress/gzip.js'
 import type { OpenAtZstdOptions } from '../compress/open-at.js'
 import { GunzipStage } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
-import { checkMaxFrameSize, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
+import { maxFrameSizeOption, zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd.js'
 import { CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
@@ -31,14 +31,14 @@ import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { checkDecodeMode, checkFlag, parseDuration, timerMs } from '../units.js'
+import { checkDecodeMode, checkFlag, durationOption, timerMs } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
 import { comparator, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
 import type * as Lister from './list.js'
 import type { FetchRecords } from './fetch-records.js'
 import type { ReadAhead } from './read-ahead.js'
-import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
+import { maxRecordSizeOption } from '../format/constants.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export interface ArchiveSourceOptions {
@@ -48,9 +48,10 @@ export interface ArchiveSourceOptions {
   order?: FileOrder
   /** 'strict' (default) or 'lenient', as in decode(). */
   mode?: DecodeMode
-  maxRecordSize?: number
-  /** Most content one zstd frame may hold before it is decompressed, as in zstdDecompress(). Default 256 MiB. */
-  maxFrameSize?: number
+  /** Largest record read, as in decode(): bytes or a size string ('100MiB'). Default 64 MiB. */
+  maxRecordSize?: number | string
+  /** Most content one zstd frame may hold before it is decompressed, as in zstdDecompress(): bytes or a size string. Default 256 MiB. */
+  maxFrameSize?: number | string
   /**
    * true: give each record a `position` {file, offset, member?}; implied by `from`.
    * An array of positions: exactly those records, in that order, each read
@@ -97,6 +98,9 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   /** The pattern as given, for errors. */
   readonly #pattern: string
   #options: ArchiveSourceOptions
+  /** maxRecordSize and maxFrameSize in bytes (the options may be strings). */
+  readonly #maxRecordSize: number
+  readonly #maxFrameSize: number
   #compare: (a: ListedFile, b: ListedFile) => number
   #positions: boolean
   #resume: (() => void) | null = null
@@ -135,7 +139,9 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     checkDecodeMode(options.mode)
-    checkMaxFrameSize(options.maxFrameSize)
+    // Sizes in bytes from here on: a string ('100MiB') is read once, and a bad one refused before any file is read.
+    this.#maxRecordSize = maxRecordSizeOption(options.maxRecordSize)
+    this.#maxFrameSize = maxFrameSizeOption(options.maxFrameSize)
     checkFlag(options.follow, 'follow')
     const { positions } = options
     if (positions !== undefined && typeof positions !== 'boolean' && !Array.isArray(positions)) {
@@ -165,7 +171,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     this.#options = { ...options }
     this.#compare = comparator(options.order)
     this.#positions = options.positions === true || options.from !== undefined
-    this.#pollInterval = parseDuration(options.pollInterval ?? 1000, 'pollInterval')
+    this.#pollInterval = durationOption(options.pollInterval, 1000, 'pollInterval')
   }
 
   /**
@@ -327,7 +333,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   async #run (): Promise<void> {
     if (this.#fetch !== undefined) {
       const { fetchPositions } = await import('./fetch-records.js')
-      await fetchPositions(this.#glob, this.#pattern, this.#fetch, this.#options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE, this.#options.maxFrameSize, async (record) => await this.#deliver(record))
+      await fetchPositions(this.#glob, this.#pattern, this.#fetch, this.#maxRecordSize, this.#maxFrameSize, async (record) => await this.#deliver(record))
       return
     }
     await this.#load()
@@ -458,7 +464,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * torn last frame is read again when it grows, never skipped as damage.
    */
   get #zstdOptions (): OpenAtZstdOptions {
-    return { maxFrameSize: this.#options.maxFrameSize, mode: this.#options.mode, growing: this.#gate !== null }
+    return { maxFrameSize: this.#maxFrameSize, mode: this.#options.mode, growing: this.#gate !== null }
   }
 
   /** Positions are needed: asked for, or following (a changed file is read again from its last record). */
@@ -519,7 +525,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     }
     const decoder = decode({
       mode: this.#options.mode,
-      maxRecordSize: this.#options.maxRecordSize,
+      maxRecordSize: this.#maxRecordSize,
       file: name,
       positions: this.#tracking,
       members: this.#tracking && (bytes instanceof GunzipStage || bytes instanceof ZstdDecompressStage) ? bytes.members : undefined,
@@ -659,8 +665,8 @@ function pastEnd (file: ListedFile, offset: number, size: number): ShoeboxError 
 
 /**
  * `positions: [...]`, checked at once (a malformed position fails here, not
- * after the records before it), and copied; with `maxRecordSize` checked, and
- * the reading options that cannot apply refused rather than ignored.
+ * after the records before it), and copied, with the reading options that
+ * cannot apply refused rather than ignored.
  */
 function checkPositions (positions: readonly Position[], options: ArchiveSourceOptions): Position[] {
   for (const key of ['from', 'follow'] as const) {
@@ -674,7 +680,6 @@ function checkPositions (positions: readonly Position[], options: ArchiveSourceO
     memberStart(p)
     return p.member === undefined ? { file: p.file, offset: p.offset } : { file: p.file, offset: p.offset, member: { offset: p.member.offset, skip: p.member.skip } }
   })
-  checkMaxRecordSize(options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE)
   return copied
 }
 

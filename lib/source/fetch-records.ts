@@ -46,7 +46,8 @@ const gunzipAsync = promisify<zlib.InputType, zlib.ZlibOptions, Buffer>(zlib.gun
 export interface FetchRecordsOptions {
   /** Directory relative patterns are resolved against. Default process.cwd(). */
   cwd?: string
-  maxRecordSize?: number
+  /** Largest record read, as in decode(): bytes or a size string ('100MiB'). Default 64 MiB. */
+  maxRecordSize?: number | string
   /** For an s3:// pattern: endpoint, region, credentials... (see openStore). */
   storeOptions?: StoreOptions
 }
@@ -96,7 +97,7 @@ export interface FetchRecords extends Readable {
  * order, handing each to `deliver`, which resolves once there is room for
  * more: true to go on, false when the reader has stopped.
  */
-export async function fetchPositions (glob: StoreGlob, pattern: string, positions: readonly Position[], maxRecordSize: number, maxFrameSize: number | undefined,
+export async function fetchPositions (glob: StoreGlob, pattern: string, positions: readonly Position[], maxRecordSize: number, maxFrameSize: number,
   deliver: (record: ShoeboxRecord) => Promise<boolean>): Promise<void> {
   // Loaded here, not at import, as the lister does.
   const { Minimatch } = await import('minimatch')

@@ -11,7 +11,7 @@
  * (S3 keys often do): the text is read from its end, where only digits and
  * the three separators can be, so every position has exactly one reading.
  */
-import { ShoeboxError } from '../errors.js'
+import { givenValue, ShoeboxError } from '../errors.js'
 import type { Position } from '../record.js'
 
 const POSITION = /^(.+):(\d+)(?:@(\d+)\+(\d+))?$/s
@@ -30,7 +30,7 @@ export function parsePositionText (text: string, what = 'position'): Position {
   const m = POSITION.exec(text)
   const numbers = m === null ? [] : [m[2], m[3], m[4]].filter((n) => n !== undefined).map(Number)
   if (m === null || !numbers.every(Number.isSafeInteger)) {
-    throw new ShoeboxError('SHOEBOX_INVALID_OPTION', `${what} expects FILE:OFFSET, got '${text}' (or FILE:OFFSET@MEMBER+SKIP in a compressed file)`)
+    throw new ShoeboxError('SHOEBOX_INVALID_OPTION', `${what}: must be FILE:OFFSET (or FILE:OFFSET@MEMBER+SKIP in a compressed file), got ${givenValue(text)}`)
   }
   const [offset, memberOffset, skip] = numbers
   if (memberOffset === undefined) return { file: m[1], offset }

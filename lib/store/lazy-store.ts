@@ -18,7 +18,7 @@ import { finished } from 'node:stream/promises'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { checkKey, checkObjectName } from './keys.js'
-import { parseS3Url, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
+import { parseS3Url, s3ClientSettings, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
 import type { S3Store } from './s3-store.js'
 import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, OpenUpload, PutOptions, PutResult, Store, WriterOptions } from './store.js'
 
@@ -39,6 +39,8 @@ export class LazyS3Store implements Store {
     this.url = s3StoreUrl(location)
     this.#given = url
     this.#options = { ...options }
+    // Refused now, as a bad URL is, rather than when the first request makes the client.
+    if (options.client === undefined) s3ClientSettings(options)
   }
 
   /** The S3Store, its modules loaded on the first call. A failed load is not kept, so a later call tries again. */

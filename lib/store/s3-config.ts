@@ -9,7 +9,7 @@
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { oneOf, parseSize, positiveCount } from '../units.js'
+import { durationOption, oneOf, positiveCount, sizeOption } from '../units.js'
 import type { WriterOptions } from './store.js'
 
 export interface S3StoreOptions {
@@ -23,8 +23,8 @@ export interface S3StoreOptions {
   credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
   /** Attempts per request, the first included (retries use the SDK's jittered exponential backoff). Default 5. */
   maxAttempts?: number
-  /** Milliseconds a request may stall before it is retried. Default 120000. */
-  requestTimeout?: number
+  /** How long a request may stall before it is retried: milliseconds or a duration string ('2m'). Default 120000. */
+  requestTimeout?: number | string
   /** An S3Client to use as is (its configuration wins). */
   client?: S3Client
   /** Environment to read (tests). Default process.env. */
@@ -67,6 +67,18 @@ export function s3StoreUrl ({ bucket, prefix }: S3Location): string {
 const DEFAULT_MAX_ATTEMPTS = 5
 const DEFAULT_REQUEST_TIMEOUT = 120_000
 
+/**
+ * maxAttempts and requestTimeout checked and defaulted. openStore() checks
+ * them at once (lazy-store.ts), not when the first request makes the client:
+ * a maxAttempts of 0 or null reached the SDK as it was.
+ */
+export function s3ClientSettings (options: S3StoreOptions): { maxAttempts: number, requestTimeout: number } {
+  return {
+    maxAttempts: positiveCount(options.maxAttempts, DEFAULT_MAX_ATTEMPTS, 'maxAttempts'),
+    requestTimeout: durationOption(options.requestTimeout, DEFAULT_REQUEST_TIMEOUT, 'requestTimeout')
+  }
+}
+
 /** Values of the environment a message must never show. */
 export function secretsOf (options: S3StoreOptions): string[] {
   const env = options.env ?? process.env
@@ -78,6 +90,7 @@ export function secretsOf (options: S3StoreOptions): string[] {
 
 /** The S3Client configuration of options without a client of their own (s3-client.ts builds the client: the SDK loads only then). */
 export function clientConfig (options: S3StoreOptions): S3ClientConfig {
+  const settings = s3ClientSettings(options)
   const env = options.env ?? process.env
   const endpoint = options.endpoint ?? nonEmpty(env.SHOEBOX_S3_ENDPOINT)
   const pathStyleEnv = nonEmpty(env.SHOEBOX_S3_PATH_STYLE)
@@ -88,9 +101,9 @@ export function clientConfig (options: S3StoreOptions): S3ClientConfig {
   const config: S3ClientConfig = {
     forcePathStyle: pathStyle,
     followRegionRedirects: true,
-    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    maxAttempts: settings.maxAttempts,
     requestHandler: {
-      requestTimeout: options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
+      requestTimeout: settings.requestTimeout,
       connectionTimeout: 10_000
     }
   }
@@ -121,9 +134,9 @@ export interface S3WriterSettings {
  * at once, as the writer does, before the writer's code has loaded.
  */
 export function s3WriterSettings (options: WriterOptions): S3WriterSettings {
-  const partSize = parseSize(options.partSize ?? DEFAULT_PART_SIZE, 'partSize')
+  const partSize = sizeOption(options.partSize, DEFAULT_PART_SIZE, 'partSize')
   if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${partSize}`)
   const queueSize = positiveCount(options.queueSize, DEFAULT_QUEUE_SIZE, 'queueSize')
-  const verify = oneOf(options.verify ?? 'checksum', ['checksum', 'etag', false, true] as const, 'verify')
+  const verify = oneOf(options.verify === undefined ? 'checksum' : options.verify, ['checksum', 'etag', false, true] as const, 'verify')
   return { partSize, queueSize, verify: verify === true ? 'checksum' : verify }
 }

@@ -12,7 +12,7 @@
  * are injectable, so tests check every delay without waiting.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { parseDuration, positiveCount, timerMs } from '../units.js'
+import { durationOption, positiveCount, timerMs } from '../units.js'
 
 export interface RetryEvent {
   /** The error of the try that failed. */
@@ -59,8 +59,8 @@ async function defaultSleep (ms: number, signal: AbortSignal | undefined): Promi
  */
 export async function retry<T> (operation: (attempt: number, signal: AbortSignal | undefined) => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const attempts = positiveCount(options.attempts, 3, 'attempts')
-  const baseDelay = parseDuration(options.baseDelay ?? 1000, 'baseDelay')
-  const maxDelay = options.maxDelay === Infinity ? Infinity : parseDuration(options.maxDelay ?? 30_000, 'maxDelay')
+  const baseDelay = durationOption(options.baseDelay, 1000, 'baseDelay')
+  const maxDelay = options.maxDelay === Infinity ? Infinity : durationOption(options.maxDelay, 30_000, 'maxDelay')
   const { signal } = options
   const sleep = options.sleep ?? defaultSleep
   const random = options.random ?? Math.random

@@ -110,10 +110,15 @@ t.test('--max-record-size: a 70 MiB record fails by default and reads with 100Mi
   const ls = await cli(['ls', '--max-record-size', '100MiB', path.join(d, '*')])
   t.match(ls.stdout.toString(), /big\.shoebox\t2 records/)
   t.equal(ls.code, 0)
-  for (const bad of ['lots', '0', '10', '-5MiB']) {
+  for (const [bad, reason] of [
+    ['lots', 'expected a size such as 100MiB, 10MB or 4096, got "lots"'],
+    ['0', 'must be at least 26 bytes, got "0"'],
+    ['10', 'must be at least 26 bytes, got "10"'],
+    ['-5MiB', 'expected a size such as 100MiB, 10MB or 4096, got "-5MiB"']
+  ]) {
     const r = await cli(['read', path.join(d, '*'), `--max-record-size=${bad}`])
     t.equal(r.code, 2, `--max-record-size ${bad} is a usage error`)
-    t.match(r.stderr, /^shoebox read: --max-record-size expects a size/)
+    t.equal(r.stderr, `shoebox read: --max-record-size: ${reason}\n(try 'shoebox read --help')\n`, bad)
   }
 })
 

@@ -62,19 +62,19 @@ t.test('write --flush-interval: negative, unitless and garbage values are usage 
     const dir = path.join(tempDir(t), 'never-made')
     const r = await cli(['write', dir, `--flush-interval=${bad}`], '{"a":1}\n')
     t.equal(r.code, 2, `--flush-interval '${bad}': exit 2`)
-    t.match(r.stderr, /^shoebox write: --flush-interval: (expected a duration such as 10m, 1h, 30s or 250ms, got '.*'|must be).*\n/, `--flush-interval '${bad}'`)
+    t.match(r.stderr, /^shoebox write: --flush-interval: (expected a duration such as 10m, 1h, 30s or 250ms, got ".*"|must be).*\n/, `--flush-interval '${bad}'`)
     t.notOk(fs.existsSync(dir), 'no directory made')
   }
 })
 
 /** Each malformed shape, with the message that must name the flag and the value. */
 const BAD_META: Array<[string[], RegExp]> = [
-  [['--meta-from-field', '=x'], /--meta-from-field expects \[key=\]path with a key before '=', got '=x'/],
-  [['--meta-from-field', 'k='], /--meta-from-field expects \[key=\]path, got 'k='/],
-  [['--meta-from-field', '='], /--meta-from-field expects \[key=\]path with a key before '=', got '='/],
-  [['--meta-from-field='], /--meta-from-field expects \[key=\]path, got ''/],
-  [['--meta', '=v'], /--meta expects key=value, got '=v'/],
-  [['--meta', 'k'], /--meta expects key=value, got 'k'/]
+  [['--meta-from-field', '=x'], /--meta-from-field: must be \[key=\]path with a key before '=', got "=x"/],
+  [['--meta-from-field', 'k='], /--meta-from-field: must be \[key=\]path, got "k="/],
+  [['--meta-from-field', '='], /--meta-from-field: must be \[key=\]path with a key before '=', got "="/],
+  [['--meta-from-field='], /--meta-from-field: must be \[key=\]path, got ""/],
+  [['--meta', '=v'], /--meta: must be key=value, got "=v"/],
+  [['--meta', 'k'], /--meta: must be key=value, got "k"/]
 ]
 
 for (const command of ['write', 'encode'] as const) {

@@ -137,9 +137,9 @@ t.test('--gzip and --gzip=LEVEL', async (t) => {
     t.equal(r.stdout.toString('utf8'), INPUT, `${flag}: round-trips`)
   }
   const refusals: Array<[string, RegExp]> = [
-    ['0', /--gzip=0: the level must be an integer from 1 to 9, got 0$/],
-    ['10', /--gzip=10: the level must be an integer from 1 to 9, got 10$/],
-    ['x', /--gzip=x: the level must be an integer, got 'x'$/]
+    ['0', /--gzip: the level must be an integer from 1 to 9, got "0"$/],
+    ['10', /--gzip: the level must be an integer from 1 to 9, got "10"$/],
+    ['x', /--gzip: the level must be an integer, got "x"$/]
   ]
   for (const [level, message] of refusals) {
     const dir = newDir('gzip-bad')
@@ -380,9 +380,9 @@ t.test('usage errors exit 2 with a one-line message', async (t) => {
   usageError(t, await cli(['write', dir, '--roll-records', '0']), 'write', /--roll-records: must be a positive integer, got "0"/)
   usageError(t, await cli(['write', dir, '--fsync', 'sometimes']), 'write', /--fsync: must be 'never', 'onClose', 'interval' or 'always', got "sometimes"$/)
   usageError(t, await cli(['write', dir, '--format', 'v3']), 'write', /--format: must be 'v1' or 'v2', got "v3"$/)
-  usageError(t, await cli(['write', dir, '--meta', 'novalue']), 'write', /--meta expects key=value/)
+  usageError(t, await cli(['write', dir, '--meta', 'novalue']), 'write', /--meta: must be key=value, got "novalue"/)
   usageError(t, await cli(['write', dir, '--nope']), 'write', /unknown option '--nope'$/)
-  usageError(t, await cli(['write', dir, '--meta-from-field', 'k=']), 'write', /--meta-from-field expects \[key=\]path/)
+  usageError(t, await cli(['write', dir, '--meta-from-field', 'k=']), 'write', /--meta-from-field: must be \[key=\]path, got "k="/)
   // Values the rolling sink refuses are usage errors too.
   usageError(t, await cli(['write', dir, '--roll-size', 'abc']), 'write', /^shoebox write: --roll-size: expected a size such as 100MiB/)
   usageError(t, await cli(['write', dir, '--roll-age', '5 parsecs']), 'write', /^shoebox write: --roll-age: expected a duration/)
@@ -396,9 +396,9 @@ t.test('usage errors exit 2 with a one-line message', async (t) => {
   usageError(t, await cli(['read']), 'read', /read needs exactly one PATTERN/)
   usageError(t, await cli(['read', pattern, pattern]), 'read', /read needs exactly one PATTERN/)
   usageError(t, await cli(['read', pattern, '--order', 'bad']), 'read', /--order: must be 'name' or 'mtime', got "bad"/)
-  usageError(t, await cli(['read', pattern, '--from', 'nocolon']), 'read', /--from expects FILE:OFFSET, got 'nocolon'/)
-  usageError(t, await cli(['read', pattern, '--from', 'f:-1']), 'read', /--from expects FILE:OFFSET/)
-  usageError(t, await cli(['read', pattern, '--from', ':5']), 'read', /--from expects FILE:OFFSET/)
+  usageError(t, await cli(['read', pattern, '--from', 'nocolon']), 'read', /--from: must be FILE:OFFSET \(or FILE:OFFSET@MEMBER\+SKIP in a compressed file\), got "nocolon"/)
+  usageError(t, await cli(['read', pattern, '--from', 'f:-1']), 'read', /--from: must be FILE:OFFSET .*, got "f:-1"/)
+  usageError(t, await cli(['read', pattern, '--from', ':5']), 'read', /--from: must be FILE:OFFSET .*, got ":5"/)
   usageError(t, await cli(['ls']), 'ls', /ls needs exactly one PATTERN/)
   usageError(t, await cli(['recover']), 'recover', /recover needs exactly one directory/)
 })

@@ -152,7 +152,7 @@ t.test('missing files, bad options and unknown commands fail with one clear line
     [['encode', '--format', 'v3'], /--format: must be 'v1' or 'v2', got "v3"\n/],
     [['encode', '--nope'], /unknown option '--nope'\n/],
     [['encode', 'file.ndjson'], /takes no file arguments/],
-    [['encode', '--meta', 'novalue'], /--meta expects key=value/],
+    [['encode', '--meta', 'novalue'], /--meta: must be key=value, got "novalue"/],
     [['verify'], /needs at least one file/],
     [['frobnicate'], /unknown command 'frobnicate'/]
   ]

@@ -146,10 +146,11 @@ t.test('frames bigger than the budget ahead come out whole and in order', async 
   t.ok(back.data.equals(Buffer.concat(parts)))
 })
 
-t.test('maxFrameSize must be a positive integer', async (t) => {
-  for (const bad of [0, -1, 1.5, Number.NaN]) {
-    t.throws(() => zstdDecompress({ maxFrameSize: bad }), { code: 'SHOEBOX_INVALID_OPTION', message: /maxFrameSize/ })
+t.test('maxFrameSize must be a size of at least 1 byte (bytes, or a string such as 64KiB)', async (t) => {
+  for (const bad of [0, -1, 0.5, Number.NaN, 'lots', '0KiB', null]) {
+    t.throws(() => zstdDecompress({ maxFrameSize: bad as number }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxFrameSize' }, String(bad))
   }
+  t.doesNotThrow(() => zstdDecompress({ maxFrameSize: '64KiB' }).destroy())
 })
 
 /** The zstd command's output for `input`, or null when it is not on PATH. */

@@ -133,7 +133,7 @@ t.test('the writers\' default is the readers\': DEFAULT_MAX_RECORD_SIZE', async 
 })
 
 t.test('maxRecordSize is checked at construction', async (t) => {
-  for (const bad of [0, 25, 1.5, -1, '1KiB', Number.NaN]) {
+  for (const bad of [0, 25, 1.5, -1, '25B', 'lots', Number.NaN, null]) {
     const options = { maxRecordSize: bad as number }
     t.match(thrown(() => new ArchiveEncoder(options)), /^SHOEBOX_INVALID_OPTION: option maxRecordSize/, `ArchiveEncoder ${String(bad)}`)
     t.match(thrown(() => encode(options)), /^SHOEBOX_INVALID_OPTION/, `encode() ${String(bad)}`)

@@ -155,7 +155,8 @@ t.test('metadata, metadataFromFields and maxLineLength of the wrong type are ref
     ['a field path empty', { metadataFromFields: { type: '' } }, 'metadataFromFields.type'],
     ['maxLineLength -1', { maxLineLength: -1 }, 'maxLineLength'],
     ['maxLineLength NaN', { maxLineLength: NaN }, 'maxLineLength'],
-    ['maxLineLength a string', { maxLineLength: '1MiB' as unknown as number }, 'maxLineLength']
+    ['maxLineLength not a size', { maxLineLength: 'long' }, 'maxLineLength'],
+    ['maxLineLength null', { maxLineLength: null as unknown as number }, 'maxLineLength']
   ]
   for (const [what, options, option] of cases) {
     t.throws(() => encodeNdjson(options), { code: 'SHOEBOX_INVALID_OPTION', option }, what)

@@ -4,6 +4,7 @@ import { metaJson, type MetaFiles } from '../../meta/files.js'
 import type { Filter, FilterOperators, FilterValue } from '../../meta/query.js'
 import { fromText } from '../../meta/state-db-values.js'
 import { keyDict } from '../../key-dict.js'
+import { givenValue } from '../../errors.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { asUsage, parse, wholeNumber } from '../options.js'
@@ -43,7 +44,7 @@ export function filterFrom (files: MetaFiles, conditions: string[], isNull: stri
   }
   for (const text of conditions) {
     const m = CONDITION.exec(text)
-    if (m === null) throw usage(`a condition is KEY OP VALUE (OP one of = != < <= > >= ~), got '${text}'`)
+    if (m === null) throw usage(`a condition must be KEY OP VALUE (OP one of = != < <= > >= ~), got ${givenValue(text)}`)
     const [, key, op, raw] = m
     if (op === '~') {
       add(key, 'like', raw)

@@ -13,8 +13,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { invalidOption, type ShoeboxError } from '../../errors.js'
-import { MAX_TIMER_MS, oneOf, parseDuration, parseSize, positiveCount, timerMs } from '../../units.js'
+import { givenValue, invalidOption, type ShoeboxError } from '../../errors.js'
+import { durationOption, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
@@ -143,7 +143,7 @@ const FLUSH_SIZE = 131072
 
 export async function serveEvents (options: ServeEventsOptions): Promise<EventServer> {
   const o = { ...options }
-  const mode = o.mode ?? 'all'
+  const mode = o.mode === undefined ? 'all' : o.mode
   oneOf(mode, SERVING_MODES, 'mode')
   // It names keys (runs/<id>/, index/<id>.json): a '/' would nest one collector's keys in another's listing.
   if (o.collectorId !== undefined && (typeof o.collectorId !== 'string' || !COLLECTOR_ID.test(o.collectorId) || /^\.+$/.test(o.collectorId))) {
@@ -152,32 +152,34 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const remoteReader = o.store !== undefined && mode === 'readonly'
   if (o.store !== undefined && mode === 'all') throw invalidOption('store', "a shared store is for mode 'collector' (puts) or 'readonly' (reads)")
   if (!remoteReader && (typeof o.data !== 'string' || o.data === '')) throw invalidOption('data', 'the data directory is required')
+  // Only undefined is "not given": a null option is refused as any other value it does not take.
+  if (o.namespaces !== undefined && !Array.isArray(o.namespaces)) throw invalidOption('namespaces', `a list of non-empty names, got ${givenValue(o.namespaces)}`)
   const namespaces = [...(o.namespaces ?? ['kronos'])]
   if (namespaces.length === 0 || namespaces.some((n) => typeof n !== 'string' || n === '')) throw invalidOption('namespaces', 'a list of non-empty names')
-  const defaultNamespace = o.defaultNamespace ?? (namespaces.includes('kronos') ? 'kronos' : namespaces[0])
+  const defaultNamespace = o.defaultNamespace === undefined ? (namespaces.includes('kronos') ? 'kronos' : namespaces[0]) : o.defaultNamespace
   if (!namespaces.includes(defaultNamespace)) throw invalidOption('defaultNamespace', `'${defaultNamespace}' is not one of the namespaces`)
-  const port = o.port ?? 8150
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', `must be 0..65535, got ${port}`)
-  const maxBody = parseSize(o.maxBody ?? '16MiB', 'maxBody')
+  const port = o.port === undefined ? 8150 : o.port
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', `must be 0..65535, got ${givenValue(port)}`)
+  const maxBody = sizeOption(o.maxBody, '16MiB', 'maxBody')
   // A body is read whole into memory, and its events are held beside it until stored: a cap of '1TB' is no cap.
   if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${maxBody} bytes`)
-  const maxEventSize = parseSize(o.maxEventSize ?? '1MiB', 'maxEventSize')
+  const maxEventSize = sizeOption(o.maxEventSize, '1MiB', 'maxEventSize')
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
-  const bucketMs = parseDuration(o.bucket ?? '1d', 'bucket')
+  const bucketMs = durationOption(o.bucket, '1d', 'bucket')
   if (bucketMs < 1) throw invalidOption('bucket', 'must be at least 1ms')
-  const memtableSize = parseSize(o.memtableSize ?? '16MiB', 'memtableSize')
+  const memtableSize = sizeOption(o.memtableSize, '16MiB', 'memtableSize')
   const host = o.host ?? '127.0.0.1'
 
-  const pollMs = parseDuration(o.pollInterval ?? '10s', 'pollInterval')
-  const flushMs = parseDuration(o.flushInterval ?? '10s', 'flushInterval')
-  const closeGraceMs = parseDuration(o.closeGrace ?? '5s', 'closeGrace')
+  const pollMs = durationOption(o.pollInterval, '10s', 'pollInterval')
+  const flushMs = durationOption(o.flushInterval, '10s', 'flushInterval')
+  const closeGraceMs = durationOption(o.closeGrace, '5s', 'closeGrace')
   // 60 s, nginx's send_timeout: only a client taking less than one 128 KiB chunk a minute
   // (~2.2 KB/s) is cut, and a get so cut resumes after its last @id (client-get.ts).
-  const sendTimeoutMs = parseDuration(o.sendTimeout ?? '60s', 'sendTimeout')
+  const sendTimeoutMs = durationOption(o.sendTimeout, '60s', 'sendTimeout')
   if (sendTimeoutMs > MAX_TIMER_MS) throw invalidOption('sendTimeout', `at most ${MAX_TIMER_MS} ms (a timer's limit), got ${sendTimeoutMs}`)
   const maxConnections = positiveCount(o.maxConnections, defaultMaxConnections(), 'maxConnections')
   // Node reads 0 as "never": a connection that sends nothing would hold its slot for ever.
-  const headersTimeoutMs = parseDuration(o.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeout')
+  const headersTimeoutMs = durationOption(o.headersTimeout, DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeout')
   if (headersTimeoutMs < 1) throw invalidOption('headersTimeout', 'must be at least 1ms')
   const requestTimeoutMs = o.requestTimeout === undefined ? defaultRequestTimeout(maxBody, headersTimeoutMs) : parseDuration(o.requestTimeout, 'requestTimeout')
   if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${requestTimeoutMs} ms`)
@@ -251,7 +253,7 @@ async function openBackend (
     await ensureDir(data)
     const collector = o.collectorId ?? await keptName(path.join(data, 'collector-id'), () => `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`)
     const instance = await keptName(path.join(data, 'collector-instance'), () => randomBytes(8).toString('hex'))
-    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), { instance, sweepAfterMs: parseDuration(o.sweepAfter ?? '1h', 'sweepAfter') })
+    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), { instance, sweepAfterMs: durationOption(o.sweepAfter, '1h', 'sweepAfter') })
     // An id another data directory publishes under, a bucket that does not exist, credentials refused: said now, not
     // at each publish behind the server's back. A store that cannot answer yet is no reason not to take puts: the
     // publishes try again.

@@ -60,6 +60,9 @@ t.test('update, inspect, query, get', async (t) => {
     const r = await cli(['meta', ...args, '--metadir', dir])
     t.equal(r.code, 2, `usage error: ${args.join(' ')}`)
   }
+  // A condition that is none, quoted as typed (givenValue(), as every option value is).
+  const bad = await cli(['meta', 'query', 'bad', '--metadir', dir])
+  t.equal(bad.stderr, "shoebox meta: a condition must be KEY OP VALUE (OP one of = != < <= > >= ~), got \"bad\"\n(try 'shoebox meta query --help')\n")
 })
 
 t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', async (t) => {
