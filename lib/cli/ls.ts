@@ -1,6 +1,7 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
+import type { Readable } from 'node:stream'
 import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
-import { comparator } from '../source/order.js'
+import { comparator, type ListedFile } from '../source/order.js'
 import { LOOK_AHEAD, ReadAhead } from '../source/read-ahead.js'
 import { isRemote } from '../store/open-store.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -48,14 +49,14 @@ export const lsCommand: Command = {
     let bytes = 0
     let listed = false
     let damaged = 0
-    let ahead: ReadAhead | undefined
+    let ahead: ReadAhead<ListedFile, Readable> | undefined
     try {
       const files = (await listGlob({ store, ...glob })).sort(comparator('name'))
       if (files.length === 0) throw noArchiveMatches(positionals[0])
       // A file others may still write is read as it is; an S3 object as the version listed.
       const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
       // The next few small files are opened while one is scanned (read-ahead.ts): their opens overlap.
-      ahead = new ReadAhead((file) => store.get(file.name, { etag: pin(file.etag) }))
+      ahead = new ReadAhead<ListedFile, Readable>((file) => store.get(file.name, { etag: pin(file.etag) }))
       for (const [index, file] of files.entries()) {
         let scan: Scan
         try {
