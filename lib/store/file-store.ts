@@ -29,6 +29,20 @@ const TEMP_SUFFIX = '.shoebox-tmp'
 /** Stats a listing keeps in flight. */
 const STATS_AHEAD = 32
 
+/**
+ * Close a regular file opened only for reading and read to its end, at once:
+ * such a close waits on no disk, and an asynchronous one cost every small
+ * file of a read of thousands a thread-pool round trip and its callback (a
+ * tenth of the main thread's time reading 10,000 one-record files).
+ */
+function closeReadFile (fd: number): void {
+  try {
+    fs.closeSync(fd)
+  } catch {
+    // EBADF or EIO on close: the bytes were read whole already; nothing to keep.
+  }
+}
+
 function fileEtag (size: number, mtimeMs: number): string {
   return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
 }
@@ -143,7 +157,7 @@ export class FileStore implements Store {
     } catch (err) {
       throw this.#fail(err, 'get', key)
     } finally {
-      fs.close(fd, () => {})
+      closeReadFile(fd)
     }
   }
 
@@ -245,14 +259,14 @@ export class FileStore implements Store {
   /** get()'s read of a small file, open as `fd`, from `start` to its end (`length` bytes as fstat saw it) into `out`. */
   #readSmall (key: string, fd: number, start: number, length: number, out: Readable): void {
     readWhole(fd, start, length).then((bytes) => {
-      fs.close(fd, () => {})
+      closeReadFile(fd)
       if (out.destroyed) return
       this.#stats.downloadedBytes(bytes.length)
       if (bytes.length > 0) out.push(bytes)
       this.#stats.downloadedObject()
       out.push(null)
     }, (err: unknown) => {
-      fs.close(fd, () => {})
+      closeReadFile(fd)
       out.destroy(this.#fail(err, 'get', key))
     })
   }
