@@ -31,6 +31,12 @@ export interface Io {
  * each.
  */
 export async function openInput (io: Io, name: string): Promise<Readable> {
+  const opened = await openInputWhole(io, name)
+  return Buffer.isBuffer(opened) ? Readable.from([opened], { objectMode: false }) : opened
+}
+
+/** openInput(), with a small file's bytes as they were read (one Buffer), for a reader that takes them whole (verify). */
+export async function openInputWhole (io: Io, name: string): Promise<Readable | Buffer> {
   if (name === '-') return io.stdin
   let handle: fs.promises.FileHandle
   try {
@@ -48,7 +54,7 @@ export async function openInput (io: Io, name: string): Promise<Readable> {
   }
   if (stat.isFile() && stat.size <= SMALL_FILE_BYTES) {
     try {
-      return Readable.from([await readWhole(handle.fd, 0, stat.size)], { objectMode: false })
+      return await readWhole(handle.fd, 0, stat.size)
     } catch (err) {
       throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}`, { cause: err })
     } finally {

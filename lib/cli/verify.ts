@@ -1,7 +1,7 @@
 /** shoebox verify: check archives end to end and report damage. */
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
-import { openInput, usage, type Io } from './io.js'
+import { openInputWhole, usage, type Io } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
@@ -40,11 +40,11 @@ export const verifyCommand: Command = {
     let failed = 0
     // The next few files are opened (and, if small, read) while one is scanned, as ls and read do (read-ahead.ts):
     // their opens overlap. Their sizes are unknown until opened: a big one is opened, not read. Not stdin.
-    const ahead = new ReadAhead<{ name: string }, Promise<Readable>>((file) => openInput(io, file.name))
+    const ahead = new ReadAhead<{ name: string }, Promise<Readable | Buffer>>((file) => openInputWhole(io, file.name))
     try {
       for (const [index, name] of positionals.entries()) {
         ahead.ahead(positionals.slice(index + 1, index + 1 + LOOK_AHEAD).filter((next) => next !== '-').map((next) => ({ name: next })))
-        const opened = (name === '-' ? undefined : ahead.take({ name })) ?? openInput(io, name)
+        const opened = (name === '-' ? undefined : ahead.take({ name })) ?? openInputWhole(io, name)
         if (!await verifyOne(io, name, opened, maxRecordSize, maxFrameSize)) failed++
       }
     } finally {
@@ -55,7 +55,7 @@ export const verifyCommand: Command = {
 }
 
 /** Verify one input, opened as `opened`, and print its lines: whether it is intact. */
-async function verifyOne (io: Io, name: string, opened: Promise<Readable>, maxRecordSize: number | undefined, maxFrameSize: number | undefined): Promise<boolean> {
+async function verifyOne (io: Io, name: string, opened: Promise<Readable | Buffer>, maxRecordSize: number | undefined, maxFrameSize: number | undefined): Promise<boolean> {
   const file = name === '-' ? 'stdin' : name
   // As printed: one line each, whatever the name holds (a newline, an escape sequence).
   const shown = oneLine(file)
