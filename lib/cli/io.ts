@@ -4,7 +4,7 @@ import { Readable, type Writable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 import { fileReadSize } from '../fs/read-size.js'
-import { readWhole, SMALL_FILE_BYTES } from '../fs/read-whole.js'
+import { readWhole, SMALL_FILE_BYTES } from '../fs/read-size.js'
 
 export { describeIoError }
 
@@ -26,7 +26,7 @@ export interface Io {
  * Open a named input ('-' is standard input), reporting a missing file or a
  * directory as one clear line before any streaming starts (a directory opens
  * fine on Linux and fails only at the first read, with a bare EISDIR). A
- * small regular file is read whole at once, in one read (fs/read-whole.ts):
+ * small regular file is read whole at once, in one read (fs/read-size.ts):
  * `verify` of thousands of small files spent a read stream and two reads on
  * each.
  */

@@ -38,7 +38,6 @@ import type { FollowGate } from './follow.js'
 import type * as Lister from './list.js'
 import type { FetchRecords } from './fetch-records.js'
 import type { ReadAhead } from './read-ahead.js'
-import { READ_AHEAD_BYTES } from './read-ahead.js'
 import { checkMaxRecordSize, DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
@@ -130,6 +129,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   #listeners: AwaitedListeners | undefined
   /** The next files to be read whole, opened while the current one is decoded (read-ahead.ts; made by #load). */
   #ahead: ReadAhead<ListedFile, Readable | Promise<Buffer>> | undefined
+  /** The largest file read whole (read-ahead.ts's READ_AHEAD_BYTES; set by #load, which loads that module). */
+  #wholeBytes = 0
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
@@ -175,9 +176,10 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * starting Node: bench/startup.js, test/startup-lazy.test.ts).
    */
   async #load (): Promise<void> {
-    const [lister, peek, { AwaitedListeners }, { ReadAhead }] = await Promise.all([
+    const [lister, peek, { AwaitedListeners }, { ReadAhead, READ_AHEAD_BYTES }] = await Promise.all([
       import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js'), import('./read-ahead.js')
     ])
+    this.#wholeBytes = READ_AHEAD_BYTES
     this.#ahead = new ReadAhead<ListedFile, Readable | Promise<Buffer>>((file) => this.#openWhole(file) ?? this.#open(file, 0))
     this.#lister = lister
     this.#peekHead = peek.peekHead
@@ -326,7 +328,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    */
   #openWhole (file: ListedFile): Promise<Buffer> | undefined {
     const store = this.#glob.store
-    if (store.getWhole === undefined || this.#options.follow === true || file.size > READ_AHEAD_BYTES) return undefined
+    if (store.getWhole === undefined || this.#options.follow === true || file.size > this.#wholeBytes) return undefined
     return store.getWhole(file.name, { size: file.size, etag: store.writtenInPlace === true ? undefined : file.etag })
   }
 

@@ -18,7 +18,7 @@
  * reads only a small one whole).
  */
 import { Readable } from 'node:stream'
-import { SMALL_FILE_BYTES } from '../fs/read-whole.js'
+import { SMALL_FILE_BYTES } from '../fs/read-size.js'
 
 /** Files opened ahead of the one being read. */
 export const READ_AHEAD = 4

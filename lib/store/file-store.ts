@@ -11,7 +11,7 @@ import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { makeDirs, randomSuffix, syncDir } from '../fs/durable.js'
 import { fileReadSize } from '../fs/read-size.js'
-import { readWhole, SMALL_FILE_BYTES } from '../fs/read-whole.js'
+import { readWhole, SMALL_FILE_BYTES } from '../fs/read-size.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
@@ -142,7 +142,7 @@ export class FileStore implements Store {
   }
 
   /**
-   * A small file's bytes as one Buffer (fs/read-whole.ts): no stream, one
+   * A small file's bytes as one Buffer (fs/read-size.ts): no stream, one
    * read where `size` (the listing's) still holds. archiveSource() takes the
    * files of a listing so, and decodes each in one call.
    */
@@ -206,7 +206,7 @@ export class FileStore implements Store {
   /**
    * get()'s read of `file` into `out`, once the file is known: `opened` is
    * told the stream, if one is made. The file is opened and checked first:
-   * a small one read to its end is one read (fs/read-whole.ts), any other
+   * a small one read to its end is one read (fs/read-size.ts), any other
    * is streamed in reads of its size (read-size.ts).
    */
   #read (key: string, file: string | Buffer, options: GetOptions, out: Readable, opened: (stream: fs.ReadStream) => void): void {
@@ -219,7 +219,7 @@ export class FileStore implements Store {
       }
       const length = Math.max(0, Math.min(range?.end ?? size, size) - start)
       if (range?.end === undefined && length <= SMALL_FILE_BYTES) {
-        // A small file to its end: one read (fs/read-whole.ts), no fs.ReadStream.
+        // A small file to its end: one read (fs/read-size.ts), no fs.ReadStream.
         this.#readSmall(key, fd, start, length, out)
         return
       }
