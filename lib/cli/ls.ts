@@ -1,7 +1,8 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
+import type { Readable } from 'node:stream'
 import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
-import { comparator } from '../source/order.js'
-import { LOOK_AHEAD, ReadAhead } from '../source/read-ahead.js'
+import { comparator, type ListedFile } from '../source/order.js'
+import { LOOK_AHEAD, READ_AHEAD_BYTES, ReadAhead } from '../source/read-ahead.js'
 import { isRemote } from '../store/open-store.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -48,19 +49,23 @@ export const lsCommand: Command = {
     let bytes = 0
     let listed = false
     let damaged = 0
-    let ahead: ReadAhead | undefined
+    let ahead: ReadAhead<ListedFile, Readable | Promise<Buffer>> | undefined
     try {
       const files = (await listGlob({ store, ...glob })).sort(comparator('name'))
       if (files.length === 0) throw noArchiveMatches(positionals[0])
       // A file others may still write is read as it is; an S3 object as the version listed.
       const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
+      // A small file is read whole where the store can (a FileStore: one read), and scanned in one call.
+      const open = (file: ListedFile): Readable | Promise<Buffer> => store.getWhole !== undefined && file.size <= READ_AHEAD_BYTES
+        ? store.getWhole(file.name, { size: file.size, etag: pin(file.etag) })
+        : store.get(file.name, { etag: pin(file.etag) })
       // The next few small files are opened while one is scanned (read-ahead.ts): their opens overlap.
-      ahead = new ReadAhead((file) => store.get(file.name, { etag: pin(file.etag) }))
+      ahead = new ReadAhead<ListedFile, Readable | Promise<Buffer>>(open)
       for (const [index, file] of files.entries()) {
         let scan: Scan
         try {
           ahead.ahead(files.slice(index + 1, index + 1 + LOOK_AHEAD))
-          scan = await scanArchive(ahead.take(file) ?? store.get(file.name, { etag: pin(file.etag) }), file.path, maxRecordSize, maxFrameSize)
+          scan = await scanArchive(await (ahead.take(file) ?? open(file)), file.path, maxRecordSize, maxFrameSize)
         } catch (err) {
           // As verify: a file that cannot be read at all (zstd where this install has none, gone since listed)
           // is marked, and the files after it are still listed.

@@ -1,11 +1,10 @@
 /** Read one archive to its end, counting records and collecting damage (verify and ls). */
-import type { Readable } from 'node:stream'
-import { Writable } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { codecs, sniffCodec, SNIFF_BYTES, zstdFrames, type CodecName } from '../compress/codecs.js'
 import { peekHead } from '../compress/peek.js'
 import { CorruptArchiveError } from '../errors.js'
-import { decode, type DecodedCorruptInfo } from '../format/decode.js'
+import { decode, WholeDecoder, type DecodedCorruptInfo } from '../format/decode.js'
 import type { DecoderStats } from '../format/decoder.js'
 
 export interface Scan {
@@ -18,7 +17,12 @@ export interface Scan {
   codec: CodecName
 }
 
-export async function scanArchive (input: Readable, file: string, maxRecordSize?: number, maxFrameSize?: number): Promise<Scan> {
+/** Scan `input`: a stream, or a file's bytes read whole (a plain one is then decoded in one call, no stream). */
+export async function scanArchive (input: Readable | Buffer, file: string, maxRecordSize?: number, maxFrameSize?: number): Promise<Scan> {
+  if (Buffer.isBuffer(input)) {
+    if (sniffCodec(input).name === 'none') return scanWhole(input, file, maxRecordSize)
+    input = Readable.from([input], { objectMode: false })
+  }
   // The file's first bytes say its codec; only that codec's stage is built (none for a plain file). All three
   // stages, each passing the others' bytes through, and a stage to sniff, cost every file of an ls of thousands
   // of small ones five streams and their hops.
@@ -37,4 +41,17 @@ export async function scanArchive (input: Readable, file: string, maxRecordSize?
     compression = err.inFile(file)
   }
   return { stats: decoder.stats, damage, compression, codec }
+}
+
+/**
+ * A plain file's bytes, whole, scanned by the same decoder in one call
+ * (WholeDecoder): what the stream gives, without a DecodeStream, a pipeline
+ * and a sink for each of thousands of small files. Lenient: damage is
+ * collected, never thrown.
+ */
+function scanWhole (bytes: Buffer, file: string, maxRecordSize?: number): Scan {
+  const damage: DecodedCorruptInfo[] = []
+  const decoder = new WholeDecoder({ mode: 'lenient', file, maxRecordSize }, { record: () => {}, corrupt: (info) => { damage.push(info) } })
+  decoder.decode(bytes)
+  return { stats: decoder.stats, damage, compression: null, codec: 'none' }
 }

@@ -1,7 +1,7 @@
 /** shoebox verify: check archives end to end and report damage. */
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
-import { openInput, usage } from './io.js'
+import { openInputWhole, usage, type Io } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
@@ -9,6 +9,8 @@ import { plural } from '../plural.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
 import { DAMAGE_LINES_PER_FILE, DamageLines } from './damage-lines.js'
 import { oneLine } from './one-line.js'
+import { LOOK_AHEAD, ReadAhead } from '../source/read-ahead.js'
+import type { Readable } from 'node:stream'
 
 const help = `Usage: shoebox verify file ...
 
@@ -36,39 +38,51 @@ export const verifyCommand: Command = {
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
     let failed = 0
-    for (const name of positionals) {
-      const file = name === '-' ? 'stdin' : name
-      // As printed: one line each, whatever the name holds (a newline, an escape sequence).
-      const shown = oneLine(file)
-      let scan: Scan
-      try {
-        scan = await scanArchive(await openInput(io, name), file, maxRecordSize, maxFrameSize)
-      } catch (err) {
-        if (!(err instanceof ShoeboxError)) throw err
-        failed++
-        io.stdout.write(`${shown}: UNREADABLE: ${oneLine(err.message)}\n`)
-        continue
+    // The next few files are opened (and, if small, read) while one is scanned, as ls and read do (read-ahead.ts):
+    // their opens overlap. Their sizes are unknown until opened: a big one is opened, not read. Not stdin.
+    const ahead = new ReadAhead<{ name: string }, Promise<Readable | Buffer>>((file) => openInputWhole(io, file.name))
+    try {
+      for (const [index, name] of positionals.entries()) {
+        ahead.ahead(positionals.slice(index + 1, index + 1 + LOOK_AHEAD).filter((next) => next !== '-').map((next) => ({ name: next })))
+        const opened = (name === '-' ? undefined : ahead.take({ name })) ?? openInputWhole(io, name)
+        if (!await verifyOne(io, name, opened, maxRecordSize, maxFrameSize)) failed++
       }
-      const { stats: s, damage, compression } = scan
-      const codec = scan.codec === 'none' ? '' : `, ${scan.codec}`
-      if (compression !== null) {
-        failed++
-        io.stdout.write(`${shown}: DAMAGED: ${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
-        continue
-      }
-      const counts = `${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}), ${plural(s.bytes, 'byte')}${codec}`
-      if (damage.length === 0) {
-        io.stdout.write(`${shown}: OK: ${counts}\n`)
-        continue
-      }
-      failed++
-      io.stdout.write(`${shown}: DAMAGED: ${counts} readable, ${plural(damage.length, 'damaged stretch', 'damaged stretches')}, ${plural(s.bytesSkipped, 'byte')} skipped\n`)
-      const lines = new DamageLines<DecodedCorruptInfo>((text) => { io.stdout.write(`${shown}:   ${text}\n`) }, stretchLine)
-      for (const d of damage) lines.add(d)
-      lines.end()
+    } finally {
+      ahead.clear()
     }
     return failed > 0 ? 1 : 0
   }
+}
+
+/** Verify one input, opened as `opened`, and print its lines: whether it is intact. */
+async function verifyOne (io: Io, name: string, opened: Promise<Readable | Buffer>, maxRecordSize: number | undefined, maxFrameSize: number | undefined): Promise<boolean> {
+  const file = name === '-' ? 'stdin' : name
+  // As printed: one line each, whatever the name holds (a newline, an escape sequence).
+  const shown = oneLine(file)
+  let scan: Scan
+  try {
+    scan = await scanArchive(await opened, file, maxRecordSize, maxFrameSize)
+  } catch (err) {
+    if (!(err instanceof ShoeboxError)) throw err
+    io.stdout.write(`${shown}: UNREADABLE: ${oneLine(err.message)}\n`)
+    return false
+  }
+  const { stats: s, damage, compression } = scan
+  const codec = scan.codec === 'none' ? '' : `, ${scan.codec}`
+  if (compression !== null) {
+    io.stdout.write(`${shown}: DAMAGED: ${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
+    return false
+  }
+  const counts = `${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}), ${plural(s.bytes, 'byte')}${codec}`
+  if (damage.length === 0) {
+    io.stdout.write(`${shown}: OK: ${counts}\n`)
+    return true
+  }
+  io.stdout.write(`${shown}: DAMAGED: ${counts} readable, ${plural(damage.length, 'damaged stretch', 'damaged stretches')}, ${plural(s.bytesSkipped, 'byte')} skipped\n`)
+  const lines = new DamageLines<DecodedCorruptInfo>((text) => { io.stdout.write(`${shown}:   ${text}\n`) }, stretchLine)
+  for (const d of damage) lines.add(d)
+  lines.end()
+  return false
 }
 
 /** A damaged stretch outside any zstd frame: where, why, how much. */

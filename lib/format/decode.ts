@@ -41,31 +41,51 @@ export interface DecodedCorruptInfo extends CorruptInfo {
 /** Records written here (from archiveSource(), say) fail the stream with a message that says so (see refuseNotBytes). */
 const DecodeBase = takesBytes(LazyTransform, 'decode()', 'archiveSource() and decode() give records already, and encode() takes them')
 
+/** What decode() hands out: records (with their positions if asked) and damage (named by file and frame). */
+export interface DecodedEvents {
+  record: (record: ShoeboxRecord) => void
+  corrupt: (info: DecodedCorruptInfo) => void
+}
+
+/** The decoder behind both decode() and WholeDecoder: records and damage as `options` ask them told to `events`. */
+function archiveDecoder (options: DecodeOptions, events: DecodedEvents): ArchiveDecoder {
+  checkFlag(options.positions, 'positions')
+  const file = options.file ?? ''
+  const members = options.members
+  const frames = options.frames
+  const position = (offset: number): Position => {
+    const member = members?.at(offset)
+    return member === undefined ? { file, offset } : { file, offset, member }
+  }
+  return new ArchiveDecoder({
+    record: options.positions === true
+      ? (record: ShoeboxRecord, _version, offset) => { events.record({ ...record, position: position(offset) }) }
+      : (record: ShoeboxRecord) => { events.record(record) },
+    corrupt: (info: CorruptInfo) => {
+      const frame = frames?.span(info.offset)
+      const named: DecodedCorruptInfo = options.file === undefined ? info : { ...info, file: options.file }
+      events.corrupt(frame === undefined ? named : { ...named, frame })
+    }
+  }, options)
+}
+
+/** Damage thrown names the file decoded, where one was given. */
+function named (err: unknown, file: string | undefined): unknown {
+  if (err instanceof CorruptArchiveError && file !== undefined) err.inFile(file)
+  return err
+}
+
 export class DecodeStream extends failsOnListenerRejection(DecodeBase) {
   readonly file: string | undefined
   #decoder: ArchiveDecoder
 
   constructor (options: DecodeOptions = {}) {
     super({ readableObjectMode: true, writableObjectMode: false })
-    checkFlag(options.positions, 'positions')
     this.file = options.file
-    const file = options.file ?? ''
-    const members = options.members
-    const frames = options.frames
-    const position = (offset: number): Position => {
-      const member = members?.at(offset)
-      return member === undefined ? { file, offset } : { file, offset, member }
-    }
-    this.#decoder = new ArchiveDecoder({
-      record: options.positions === true
-        ? (record: ShoeboxRecord, _version, offset) => { this.push({ ...record, position: position(offset) }) }
-        : (record: ShoeboxRecord) => { this.push(record) },
-      corrupt: (info: CorruptInfo) => {
-        const frame = frames?.span(info.offset)
-        const named: DecodedCorruptInfo = this.file === undefined ? info : { ...info, file: this.file }
-        this.emit('corrupt', frame === undefined ? named : { ...named, frame })
-      }
-    }, options)
+    this.#decoder = archiveDecoder(options, {
+      record: (record) => { this.push(record) },
+      corrupt: (info) => { this.emit('corrupt', info) }
+    })
   }
 
   /** Records, versions, bytes and damage seen so far. */
@@ -88,9 +108,8 @@ export class DecodeStream extends failsOnListenerRejection(DecodeBase) {
     try {
       step()
     } catch (err) {
-      if (err instanceof CorruptArchiveError && this.file !== undefined) err.inFile(this.file)
       // The records decoded before the damage are delivered first; the held callback takes no more input.
-      failAfterDelivery(this, err as Error, callback)
+      failAfterDelivery(this, named(err, this.file) as Error, callback)
       return
     }
     callback()
@@ -99,4 +118,38 @@ export class DecodeStream extends failsOnListenerRejection(DecodeBase) {
 
 export function decode (options?: DecodeOptions): DecodeStream {
   return new DecodeStream(options)
+}
+
+/**
+ * decode() of bytes that are all there (a whole small file: a FileStore's
+ * getWhole()), in one call and without a stream: for thousands of small
+ * files, a DecodeStream each, its listeners and a hop per chunk were much of
+ * the cost. The same decoder, so the same records, positions, damage and
+ * errors: `events` are told them synchronously, as decode() would push and
+ * emit them, and damage in strict mode is thrown after the records before it
+ * were told.
+ */
+export class WholeDecoder {
+  readonly file: string | undefined
+  readonly #decoder: ArchiveDecoder
+
+  constructor (options: DecodeOptions, events: DecodedEvents) {
+    this.file = options.file
+    this.#decoder = archiveDecoder(options, events)
+  }
+
+  /** Records, versions, bytes and damage seen so far. */
+  get stats (): Readonly<DecoderStats> {
+    return this.#decoder.stats
+  }
+
+  /** Decode `bytes`, the whole of the input. Throws CorruptArchiveError (strict) naming the file. */
+  decode (bytes: Buffer): void {
+    try {
+      this.#decoder.write(bytes)
+      this.#decoder.end()
+    } catch (err) {
+      throw named(err, this.file)
+    }
+  }
 }

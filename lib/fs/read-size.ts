@@ -1,4 +1,10 @@
 /**
+ * A file's reads sized to what it holds: a stream's read size
+ * (fileReadSize), and a small file whole in one read (readWhole).
+ */
+import fs from 'node:fs'
+
+/**
  * How many bytes a file stream reads at a time. fs.ReadStream allocates a
  * whole highWaterMark for every read, the last one (which finds the end)
  * included, and V8 counts that memory: read through 1 MiB buffers, each
@@ -9,4 +15,44 @@
  */
 export function fileReadSize (bytes: number): number {
   return Math.min(1024 * 1024, Math.max(16 * 1024, bytes))
+}
+
+/** The largest file (as sized beforehand) read whole in one read: as many as a few of these are held at once (read-ahead.ts). */
+export const SMALL_FILE_BYTES = 256 * 1024
+
+/**
+ * The bytes of the open file `fd` from `start` to its end, `expected` of them
+ * as sized beforehand. Does not close `fd`.
+ *
+ * Reading thousands of one-record archives, each file through an
+ * fs.ReadStream cost a stream object, its listeners and two reads on libuv's
+ * thread pool: one for the bytes and one more to find the end. Where the size
+ * is known (a listing's, or fstat's), one positioned read into a buffer one
+ * byte larger does both: fewer bytes than the buffer holds is the end (a file
+ * that shrank since gives what it still holds; a regular file's read returns
+ * short only at its end); the last byte filled says the file grew since it
+ * was sized, and it is read on to its end as a stream would.
+ */
+export async function readWhole (fd: number, start: number, expected: number): Promise<Buffer> {
+  const first = Buffer.allocUnsafe(expected + 1)
+  const n = await readAt(fd, first, start)
+  if (n <= expected) return first.subarray(0, n)
+  // Grown since it was sized: read on, in the reads a stream over it would make.
+  const chunks = [first]
+  let at = start + n
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(fileReadSize(at - start))
+    const read = await readAt(fd, chunk, at)
+    if (read === 0) break
+    chunks.push(read === chunk.length ? chunk : chunk.subarray(0, read))
+    at += read
+  }
+  return Buffer.concat(chunks, at - start)
+}
+
+/** One positioned read into `buf`, as many bytes as it holds or the file has. */
+async function readAt (fd: number, buf: Buffer, position: number): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    fs.read(fd, buf, 0, buf.length, position, (err, n) => { if (err !== null) reject(err); else resolve(n) })
+  })
 }

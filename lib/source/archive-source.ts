@@ -25,7 +25,7 @@ import { CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError,
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
-import { decode, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
+import { decode, WholeDecoder, type DecodedCorruptInfo, type DecodeStream } from '../format/decode.js'
 import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
@@ -132,7 +132,9 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   /** The listeners of `file`, `fileEnd`, `skipped` and `corrupt`, whose work the end waits for (made by #load). */
   #listeners: AwaitedListeners | undefined
   /** The next files to be read whole, opened while the current one is decoded (read-ahead.ts; made by #load). */
-  #ahead: ReadAhead | undefined
+  #ahead: ReadAhead<ListedFile, Readable | Promise<Buffer>> | undefined
+  /** The largest file read whole (read-ahead.ts's READ_AHEAD_BYTES; set by #load, which loads that module). */
+  #wholeBytes = 0
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
@@ -180,10 +182,11 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * starting Node: bench/startup.js, test/startup-lazy.test.ts).
    */
   async #load (): Promise<void> {
-    const [lister, peek, { AwaitedListeners }, { ReadAhead }] = await Promise.all([
+    const [lister, peek, { AwaitedListeners }, { ReadAhead, READ_AHEAD_BYTES }] = await Promise.all([
       import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js'), import('./read-ahead.js')
     ])
-    this.#ahead = new ReadAhead((file) => this.#open(file, 0))
+    this.#wholeBytes = READ_AHEAD_BYTES
+    this.#ahead = new ReadAhead<ListedFile, Readable | Promise<Buffer>>((file) => this.#openWhole(file) ?? this.#open(file, 0))
     this.#lister = lister
     this.#peekHead = peek.peekHead
     this.#listeners = new AwaitedListeners((err) => { this.#listenerFailed(err) })
@@ -323,6 +326,18 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     return this.#glob.store.get(file.name, { range: { start, end }, etag })
   }
 
+  /**
+   * The bytes of a small file, whole, in one read (a FileStore's getWhole()),
+   * or undefined where its store reads no object whole or it is too big to
+   * hold. Not while following: a file there may still be growing, and is read
+   * as a stream (the follow gate reads it again as it grows).
+   */
+  #openWhole (file: ListedFile): Promise<Buffer> | undefined {
+    const store = this.#glob.store
+    if (store.getWhole === undefined || this.#options.follow === true || file.size > this.#wholeBytes) return undefined
+    return store.getWhole(file.name, { size: file.size, etag: store.writtenInPlace === true ? undefined : file.etag })
+  }
+
   /** The codec of `file`, by its magic bytes: one small ranged read (needed only where reading does not start at 0). */
   async #codecOf (file: ListedFile): Promise<CodecName> {
     const chunks: Buffer[] = []
@@ -399,15 +414,19 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   /** Push a fetched record; resolves once there is room for more: false when the stream has stopped or been destroyed. */
   async #deliver (record: ShoeboxRecord): Promise<boolean> {
     if (this.destroyed || this.#stopped) return false
-    if (!this.push(record)) {
-      // _read resumes it; stop() and destroy() wake it (#closeCurrent).
-      await new Promise<void>((resolve) => {
-        this.#resume = resolve
-        this.#wake = resolve
-      })
-      this.#wake = null
-    }
+    if (!this.push(record)) await this.#room()
     return !this.destroyed && !this.#stopped
+  }
+
+  /** Resolves once the reader has room for more (_read, or read() under HELD_BYTES), or the stream stops or is destroyed. */
+  async #room (): Promise<void> {
+    if (this.destroyed || this.#stopped) return
+    // _read resumes it; stop() and destroy() wake it (#closeCurrent).
+    await new Promise<void>((resolve) => {
+      this.#resume = resolve
+      this.#wake = resolve
+    })
+    this.#wake = null
   }
 
   /** Does `file` come before the file of `from` (and so is already read)? */
@@ -445,9 +464,20 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // The codec is read from the file's own first bytes (no second request). The
     // decompressors know their members/frames: with positions, a compressed record's
     // position also names its member (one ranged read fetches it later).
-    const opened = (start === 0 ? this.#ahead?.take(file) : undefined) ?? this.#open(file, start)
-    const { head, stream: input } = await (this.#peekHead as typeof peekHead)(opened, SNIFF_BYTES)
-    const codec = sniffCodec(head).name
+    const opened = start === 0 ? this.#ahead?.take(file) ?? this.#openWhole(file) ?? this.#open(file, 0) : this.#open(file, start)
+    let input: Readable
+    let codec: CodecName
+    if (opened instanceof Promise) {
+      // Read whole: a plain file is decoded in one call (WholeDecoder), with no stream.
+      const whole = await opened
+      codec = sniffCodec(whole).name
+      if (codec === 'none') return { whole, start }
+      input = Readable.from([whole], { objectMode: false })
+    } else {
+      const peeked = await (this.#peekHead as typeof peekHead)(opened, SNIFF_BYTES)
+      input = peeked.stream
+      codec = sniffCodec(peeked.head).name
+    }
     // A plain file goes to the decoder as it is: a stage passing its bytes through cost every file of a
     // read of thousands of small ones a stream, its listeners and a hop per chunk.
     if (start === 0 && codec === 'none') return { input, stages: [], bytes: input, start }
@@ -518,12 +548,15 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       }
       throw err
     }
-    const { input, stages, bytes, start } = opened
+    const { start } = opened
+    const streamed = 'whole' in opened ? undefined : opened
+    const whole = 'whole' in opened ? opened.whole : undefined
     if (this.destroyed || this.#stopped) {
-      input.destroy()
+      streamed?.input.destroy()
       return
     }
-    const decoder = decode({
+    const bytes = streamed?.bytes
+    const decodeOptions = {
       mode: this.#options.mode,
       maxRecordSize: this.#maxRecordSize,
       file: name,
@@ -532,7 +565,11 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       // Damage in a zstd file names its frame: a damaged frame that still decompresses may hold many stretches.
       frames: bytes instanceof ZstdDecompressStage ? bytes.members : undefined,
       baseOffset: start
-    })
+    }
+    // A plain file read whole is decoded in one call, by the same decoder and with the same handlers as a stream.
+    const decoder = streamed === undefined
+      ? new WholeDecoder(decodeOptions, { record: (record) => { onRecord(record) }, corrupt: (info) => { onCorrupt(info) } })
+      : decode(decodeOptions)
     const gate = this.#gate
     // The last record delivered from this file, where a followed file that changes is read again from.
     let last: ShoeboxRecord | undefined
@@ -543,7 +580,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     let damaged = false
     let skippedFile = false
     let truncated = false
-    decoder.on('corrupt', (info: DecodedCorruptInfo) => {
+    const onCorrupt = (info: DecodedCorruptInfo): void => {
       if (gate !== null && info.reason === 'truncated') {
         // Followed: the file may still be growing; it is read again when it changes.
         truncated = true
@@ -555,7 +592,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         return
       }
       this.#tell('corrupt', { ...info, path: file.path })
-    })
+    }
     // A lenient zstd stage skips a damaged frame and goes on at the next: its offset is compressed.
     // A followed file is read again from its last record as it grows, which may come before a frame
     // skipped last time: each is reported once (a read from the file's start begins afresh).
@@ -571,21 +608,21 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       })
     }
     // The bytes read from this file (decompressed), to tell a position past its end.
-    let decompressed = start
-    if (after >= 0) bytes.on('data', (chunk: Buffer) => { decompressed += chunk.length })
-    // Failures of the input or of gzip reach the decoder after the records it already holds.
-    feed(input, ...stages, decoder)
+    let decompressed = start + (whole?.length ?? 0)
+    if (after >= 0) bytes?.on('data', (chunk: Buffer) => { decompressed += chunk.length })
     let count = 0
-    // 'data' with pause/resume rather than for-await: no promise per record.
-    decoder.on('data', (record: ShoeboxRecord) => {
+    // Set when the reader has no room: a stream pauses until it has; a file read whole hands over all its
+    // records, then the read waits for room before the next file.
+    let full = false
+    const onRecord = (record: ShoeboxRecord): void => {
       if (this.#stopped || replaced) return
       const at = record.position?.offset
       if (!verified && at !== undefined && at >= after) {
         verified = at === after && (gate as FollowGate).isLast(name, record)
         if (!verified) {
           replaced = true
-          decoder.destroy()
-          input.destroy()
+          if (!(decoder instanceof WholeDecoder)) decoder.destroy()
+          streamed?.input.destroy()
           return
         }
       }
@@ -597,16 +634,29 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       // Counted only when it waits in the buffer (a flowing reader with none waiting is handed it at once).
       if (this.readableLength > buffered) this.#heldBytes += record.payload.length
       if (!room || this.#heldBytes > HELD_BYTES) {
+        full = true
+        if (decoder instanceof WholeDecoder) return
         decoder.pause()
         this.#resume = () => { decoder.resume() }
       }
-    })
-    this.#current = { input, decoder }
+    }
     try {
-      // Done when the decoder's output has ended, not when its input has: under
-      // backpressure records may still wait in it, and must come before the next file's.
-      // A failure comes only after the decoder has handed over every record before it.
-      await finished(decoder)
+      if (decoder instanceof WholeDecoder) {
+        decoder.decode(whole as Buffer)
+        if (full) await this.#room()
+        if (this.destroyed) return
+      } else {
+        decoder.on('corrupt', onCorrupt)
+        // Failures of the input or of gzip reach the decoder after the records it already holds.
+        feed((streamed as StreamedFile).input, ...(streamed as StreamedFile).stages, decoder)
+        // 'data' with pause/resume rather than for-await: no promise per record.
+        decoder.on('data', onRecord)
+        this.#current = { input: (streamed as StreamedFile).input, decoder }
+        // Done when the decoder's output has ended, not when its input has: under
+        // backpressure records may still wait in it, and must come before the next file's.
+        // A failure comes only after the decoder has handed over every record before it.
+        await finished(decoder)
+      }
     } catch (err) {
       if (this.destroyed || this.#stopped) return
       // Damage or an early end before the record it resumes at: the bytes there are not the file read before.
@@ -649,12 +699,23 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   }
 }
 
-/** A file opened for reading: its bytes, the stages that decompress them, and the decompressed offset they start at. */
-interface OpenedFile {
+/**
+ * A file opened for reading: its bytes, the stages that decompress them, and
+ * the decompressed offset they start at; or a plain file's bytes, read whole.
+ */
+type OpenedFile = StreamedFile | WholeFile
+
+interface StreamedFile {
   input: Readable
   stages: Duplex[]
   /** The decompressed bytes: the last stage, or the input itself. */
   bytes: Readable
+  start: number
+}
+
+interface WholeFile {
+  /** The plain file's bytes from `start` to its end. */
+  whole: Buffer
   start: number
 }
 

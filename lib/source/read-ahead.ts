@@ -12,24 +12,38 @@
  * asked for its first bytes at once (read(0)): an S3 object's GET starts only
  * then, so reading many small objects one request after another waited out
  * every round trip in turn.
+ *
+ * What "opened" is, is the caller's: a stream (get()), a promise of a file's
+ * bytes (a FileStore's getWhole()), or a promise of a stream (verify's
+ * inputs, whose sizes no listing gave: all are opened ahead, and openInput()
+ * reads only a small one whole).
  */
-import type { Readable } from 'node:stream'
-import type { ListedFile } from './order.js'
+import { Readable } from 'node:stream'
+import { SMALL_FILE_BYTES } from '../fs/read-size.js'
 
 /** Files opened ahead of the one being read. */
 export const READ_AHEAD = 4
-/** The largest file (as listed) opened ahead. */
-export const READ_AHEAD_BYTES = 256 * 1024
+/** The largest file (as listed) opened ahead: what is read whole in one read. */
+export const READ_AHEAD_BYTES = SMALL_FILE_BYTES
 /** How many of the next files are looked at for those to open: a run of big ones is not walked to its end for every file. */
 export const LOOK_AHEAD = 4 * READ_AHEAD
 
-export class ReadAhead {
-  readonly #open: (file: ListedFile) => Readable
-  /** By name: streams opened ahead, not yet taken. */
-  readonly #opened = new Map<string, Readable>()
+/** A file to open ahead: its name, and its size where a listing gave it (unknown: opened whatever its size). */
+export interface AheadFile {
+  name: string
+  size?: number
+}
+
+/** A file opened: its stream, or a promise of its bytes or stream (which fails with the open's error). */
+export type Opened = Readable | Promise<Buffer | Readable>
+
+export class ReadAhead<File extends AheadFile = AheadFile, Open extends Opened = Opened> {
+  readonly #open: (file: File) => Open
+  /** By name: files opened ahead, not yet taken. */
+  readonly #opened = new Map<string, Open>()
 
   /** `open` gives a file's bytes from its start, as the reader would open it. */
-  constructor (open: (file: ListedFile) => Readable) {
+  constructor (open: (file: File) => Open) {
     this.#open = open
   }
 
@@ -38,42 +52,51 @@ export class ReadAhead {
    * whole after the current one, in order (those too big are passed over;
    * no further than LOOK_AHEAD files are looked at).
    */
-  ahead (next: Iterable<ListedFile>): void {
+  ahead (next: Iterable<File>): void {
     let count = 0
     let seen = 0
     for (const file of next) {
       if (count === READ_AHEAD || seen++ === LOOK_AHEAD) break
-      if (file.size > READ_AHEAD_BYTES) continue
+      if (file.size !== undefined && file.size > READ_AHEAD_BYTES) continue
       count++
       if (this.#opened.has(file.name)) continue
-      const stream = this.#open(file)
-      // It may fail before it is taken (deleted, refused): take() throws that error, so none goes unheard.
-      stream.on('error', () => {})
-      stream.read(0) // start fetching (a lazy stream, such as an S3 object's, starts on its first read)
-      this.#opened.set(file.name, stream)
+      const opened = this.#open(file)
+      // It may fail before it is taken (deleted, refused): take() throws that error (or the promise
+      // rejects when awaited), so none goes unheard.
+      if (opened instanceof Readable) {
+        opened.on('error', () => {})
+        opened.read(0) // start fetching (a lazy stream, such as an S3 object's, starts on its first read)
+      } else {
+        opened.catch(() => {})
+      }
+      this.#opened.set(file.name, opened)
     }
   }
 
   /**
-   * The stream opened ahead for `file`, now the caller's, or undefined if
-   * none was. Throws its error if it has already failed: its 'error' event
-   * may have gone by, and a reader attaching now would wait for its end forever.
+   * What was opened ahead for `file`, now the caller's, or undefined if
+   * nothing was. Throws a stream's error if it has already failed: its
+   * 'error' event may have gone by, and a reader attaching now would wait
+   * for its end forever.
    */
-  take (file: ListedFile): Readable | undefined {
-    const stream = this.#opened.get(file.name)
-    if (stream === undefined) return undefined
+  take (file: File): Open | undefined {
+    const opened = this.#opened.get(file.name)
+    if (opened === undefined) return undefined
     this.#opened.delete(file.name)
-    if (stream.errored !== null) throw stream.errored
-    return stream
+    if (opened instanceof Readable && opened.errored !== null) throw opened.errored
+    return opened
   }
 
-  /** Close every stream opened ahead and not taken (the read stopped, failed or ended). */
+  /** Close every file opened ahead and not taken (the read stopped, failed or ended); bytes read whole are dropped. */
   clear (): void {
-    for (const stream of this.#opened.values()) stream.destroy()
+    for (const opened of this.#opened.values()) {
+      if (opened instanceof Readable) opened.destroy()
+      else opened.then((settled) => { if (settled instanceof Readable) settled.destroy() }, () => {})
+    }
     this.#opened.clear()
   }
 
-  /** Streams opened ahead and not taken, for tests. */
+  /** Files opened ahead and not taken, for tests. */
   get size (): number {
     return this.#opened.size
   }

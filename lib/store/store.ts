@@ -95,6 +95,11 @@ export interface GetOptions {
   etag?: string
 }
 
+export interface GetWholeOptions extends GetOptions {
+  /** The object's size as listed: what the one read expects (a file grown since is read on to its end). */
+  size: number
+}
+
 /**
  * What a lister wants of a listing, so a store may do less: a store that
  * walks directories (a FileStore) need not enter deeper ones nor look at
@@ -124,6 +129,12 @@ export interface Store {
   writer (key: string, options?: WriterOptions): ObjectWriter
   /** Read an object (or a range of it) as a stream of Buffers. */
   get (key: string, options?: GetOptions): Readable
+  /**
+   * Read a small object whole, as one Buffer (a file store: one read, no
+   * stream). Optional: a reader falls back to get() where a store has none.
+   * Not for large objects: the whole object is held in memory.
+   */
+  getWhole? (key: string, options: GetWholeOptions): Promise<Buffer>
   /** Every object whose key starts with `prefix`, in key order (of those `options` want: at least those). */
   list (prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
   /** An object's info; a StoreError with code SHOEBOX_NOT_FOUND if there is none. */

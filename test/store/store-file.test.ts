@@ -110,7 +110,22 @@ t.test('ranges', async (t) => {
   }
 })
 
-t.test('a get reads with a buffer the size of the file: small files are not read through 1 MiB buffers', async (t) => {
+/** Run `body` with every fs.read recorded (its length asked), as the store makes them. */
+async function recordingReads<T> (body: () => Promise<T>): Promise<{ result: T, reads: number[] }> {
+  const reads: number[] = []
+  const read = fs.read
+  fs.read = ((fd: number, buffer: Buffer, offset: number, length: number, position: number | null, callback: (err: Error | null, n: number, b: Buffer) => void) => {
+    reads.push(length)
+    read(fd, buffer, offset, length, position, callback)
+  }) as typeof fs.read
+  try {
+    return { result: await body(), reads }
+  } finally {
+    fs.read = read
+  }
+}
+
+t.test('a get reads with a buffer the size of the file: a small file is one read, a big one is not read through small buffers', async (t) => {
   const { store } = fresh()
   const small = Buffer.from('{"x":1}\n')
   for (let i = 0; i < 20; i++) await store.put(`s${i}`, small)
@@ -118,7 +133,7 @@ t.test('a get reads with a buffer the size of the file: small files are not read
   await store.put('big', big)
   // fs.ReadStream takes each read's buffer from Buffer.allocUnsafeSlow, the last read (which finds the end) too:
   // with 1 MiB reads, every small file cost 2 MiB that V8 counts, and a read of many small files spent much of
-  // its time collecting them.
+  // its time collecting them. A small file is now one read of its size + 1 (the + 1 finds its end), no stream.
   const sizes: number[] = []
   const allocUnsafeSlow = Buffer.allocUnsafeSlow
   Buffer.allocUnsafeSlow = (size: number) => {
@@ -127,17 +142,56 @@ t.test('a get reads with a buffer the size of the file: small files are not read
   }
   let got: Buffer[]
   let gotBig: Buffer
+  let reads: number[]
   try {
-    got = await Promise.all(Array.from({ length: 20 }, async (_, i) => await readAll(store.get(`s${i}`))))
+    ({ result: got, reads } = await recordingReads(async () => await Promise.all(Array.from({ length: 20 }, async (_, i) => await readAll(store.get(`s${i}`))))))
     gotBig = await readAll(store.get('big'))
   } finally {
     Buffer.allocUnsafeSlow = allocUnsafeSlow
   }
   t.ok(got.every((b) => b.equals(small)), 'each small file whole')
   t.ok(gotBig.equals(big), 'the big file whole')
-  const reads = sizes.filter((n) => n >= 4096)
-  t.ok(reads.filter((n) => n === 1024 * 1024).length >= 3, 'the big file in 1 MiB reads')
-  t.equal(reads.filter((n) => n === 16 * 1024).length, 40, "each small file's two reads (its bytes, then its end) with 16 KiB")
+  t.same(reads, Array(20).fill(small.length + 1), 'each small file: one read of its size + 1')
+  t.ok(sizes.filter((n) => n === 1024 * 1024).length >= 3, 'the big file in 1 MiB reads')
+  t.equal(sizes.filter((n) => n >= 4096 && n < 1024 * 1024).length, 0, 'no small file read through a stream\'s buffers')
+})
+
+t.test('getWhole: one read of the listed size + 1; a file grown since is read to its end, one shrunk gives what it holds', async (t) => {
+  const { root } = fresh()
+  const store = new FileStore(root)
+  fs.mkdirSync(root)
+  const content = Buffer.from('0123456789abcdef')
+  await store.put('f', content)
+  const whole = await recordingReads(async () => await store.getWhole('f', { size: content.length }))
+  t.same(whole.result, content)
+  t.same(whole.reads, [content.length + 1], 'one read: none more to find the end')
+  // Listed at 4 bytes, since grown to 16 (and to 100 KiB): read on to the end, as a stream would.
+  t.same((await recordingReads(async () => await store.getWhole('f', { size: 4 }))).result, content)
+  const grown = Buffer.alloc(100 * 1024, 3)
+  fs.writeFileSync(path.join(root, 'g'), grown)
+  t.same(await store.getWhole('g', { size: 10 }), grown, 'grown well past its listed size: every byte')
+  // Listed at 100 bytes, now 16: what it holds.
+  t.same(await store.getWhole('f', { size: 100 }), content)
+  fs.writeFileSync(path.join(root, 'empty'), '')
+  t.same(await store.getWhole('empty', { size: 0 }), Buffer.alloc(0))
+  const before = store.stats()
+  await store.getWhole('f', { size: content.length })
+  t.equal(store.stats().downloaded.bytes - before.downloaded.bytes, content.length, 'counted in the transfer stats')
+})
+
+t.test('getWhole refuses as get does: missing, a directory, a FIFO, a changed version, an escaping key', async (t) => {
+  const { root } = fresh()
+  const store = new FileStore(root)
+  fs.mkdirSync(root)
+  await store.put('f', 'abc')
+  await t.rejects(store.getWhole('missing', { size: 3 }), { name: 'StoreError', kind: 'not-found', key: 'missing' })
+  fs.mkdirSync(path.join(root, 'dir'))
+  await t.rejects(store.getWhole('dir', { size: 3 }), { name: 'StoreError', key: 'dir' })
+  const { execFileSync } = await import('node:child_process')
+  execFileSync('mkfifo', [path.join(root, 'fifo')])
+  await t.rejects(store.getWhole('fifo', { size: 3 }), { name: 'StoreError', key: 'fifo', message: /not a regular file/ })
+  await t.rejects(store.getWhole('f', { size: 3, etag: '"0-0"' }), { name: 'StoreError', key: 'f', message: /changed since it was listed/ })
+  await t.rejects(store.getWhole('../x', { size: 3 }), { code: 'SHOEBOX_BAD_KEY' })
 })
 
 t.test('list: by prefix, sorted, temp files and directories never listed', async (t) => {
