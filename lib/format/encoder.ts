@@ -26,7 +26,7 @@ import {
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { RecordSealer } from './record-sealer.js'
-import { loneSurrogateReason } from './lone-surrogate.js'
+import { loneSurrogateReason } from './text.js'
 import type { SlabPool } from './slab-pool.js'
 import { relayoutV2 } from './relayout.js'
 import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
@@ -279,7 +279,7 @@ export class ArchiveEncoder {
           ? layoutObjectMetadata(buf, metaStart, metadata, size, 2)
           : layoutFlatMetadata(buf, metaStart, flat, 2 * size.pairs, 2)
         // Before the record is noted: one check of its strings joined (flattened here rather than
-        // when the slab's strings are written, so it costs about nothing; see lone-surrogate.ts).
+        // when the slab's strings are written, so it costs about nothing; see text.ts).
         if (!text.isWellFormed()) checkMetadataText(metadata, flat, 2 * size.pairs)
         const textAt = metadataStringsAt(metaStart, size.pairs)
         sealer.noteText(textAt, text)

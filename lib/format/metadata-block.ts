@@ -13,8 +13,7 @@
 import type { Metadata, RecordInput } from '../record.js'
 import { ShoeboxError } from '../errors.js'
 import { setOwnKey } from '../json/own-key.js'
-import { KeyCache, utf8 } from './text.js'
-import { loneSurrogateAt, loneSurrogateReason, metadataStringName } from './lone-surrogate.js'
+import { KeyCache, loneSurrogateAt, loneSurrogateReason, metadataStringName, utf8 } from './text.js'
 
 export type Pairs = ReadonlyArray<readonly [string, string]>
 
@@ -223,7 +222,7 @@ export function putUint32 (buf: Buffer, at: number, value: number): void {
 
 /**
  * Write a string as UTF-8 at `at`; returns its byte length, or -1 when it
- * has a lone surrogate (see lone-surrogate.ts: written as U+FFFD, which the
+ * has a lone surrogate (see text.ts: written as U+FFFD, which the
  * caller refuses). Short ASCII strings are copied in JS: Buffer#write costs
  * a native call whose fixed overhead dominates a dozen bytes.
  */

@@ -23,7 +23,7 @@ import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
 import { flattenMetadata, measureFlat, writeMetadata } from '../format/metadata-block.js'
-import { loneSurrogateAt, loneSurrogateReason, metadataStringName } from '../format/lone-surrogate.js'
+import { loneSurrogateAt, loneSurrogateReason, metadataStringName } from '../format/text.js'
 
 export type OnInvalid = 'error' | 'skip' | 'end'
 
