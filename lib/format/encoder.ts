@@ -202,7 +202,7 @@ export class ArchiveEncoder {
       if (json.includes('{}')) {
         const lost = mapOrSetIn(value)
         if (lost !== undefined) throw this.#refused(lost)
-      } else if (json === 'null' && value !== null) {
+      } else if (typeof value === 'number' && json === 'null') {
         throw this.#refused(`payload is ${String(value)}, which JSON writes as null`)
       }
       payload = json

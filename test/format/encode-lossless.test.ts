@@ -64,6 +64,8 @@ t.test('what JSON and UTF-8 keep is still written: a Date as its ISO text, an em
     { payload: date },
     { payload: { a: {}, b: [{}], s: 'template {}' } },
     { payload: null },
+    // Asked for: a toJSON that gives null is null.
+    { payload: { toJSON: () => null } },
     { metadata: { ['k😀']: '😀v', long: '😀'.repeat(40) }, payload: '😀 text' },
     // JSON.stringify writes a lone surrogate in a JSON payload as its escape: nothing is lost.
     { payload: { s: 'a\ud800' } }
@@ -73,8 +75,9 @@ t.test('what JSON and UTF-8 keep is still written: a Date as its ISO text, an em
   t.same(payloadJson(records[0]), date.toISOString())
   t.same(payloadJson(records[1]), { a: {}, b: [{}], s: 'template {}' })
   t.equal(payloadJson(records[2]), null)
-  t.same([records[3].metadata, payloadText(records[3])], [{ ['k😀']: '😀v', long: '😀'.repeat(40) }, '😀 text'])
-  t.same(payloadJson(records[4]), { s: 'a\ud800' })
+  t.equal(payloadJson(records[3]), null)
+  t.same([records[4].metadata, payloadText(records[4])], [{ ['k😀']: '😀v', long: '😀'.repeat(40) }, '😀 text'])
+  t.same(payloadJson(records[5]), { s: 'a\ud800' })
 })
 
 t.test('encode() fails the stream with the same error, after the records before it', async (t) => {
