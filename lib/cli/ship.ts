@@ -1,4 +1,6 @@
 /** shoebox ship: NDJSON events on stdin, stamped and shipped to a Kronos-protocol server. */
+import fs from 'node:fs'
+import type { Readable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
@@ -43,7 +45,8 @@ Options:
                          events (counted), or spills them to --spill
   --spill DIR            spill directory: events are replayed in order from
                          it, also by the next run after a crash
-  --queue N              events queued before --on-overflow applies (default 10000)
+  --queue N              events queued before --on-overflow applies (default 10000;
+                         with a file on stdin and block, one batch: 500)
   --attempts N           give up on a batch after N tries (default: keep trying)
   --timeout T            a put with no byte of answer for T is tried again
                          (default 30s; 10s, 500ms; 0 waits for ever)
@@ -95,17 +98,23 @@ export const shipCommand: Command = {
     if (onOverflow === 'spill' && values.spill === undefined) throw usage('--on-overflow spill needs --spill DIR')
     if (onOverflow !== 'spill' && values.spill !== undefined) throw usage(`--spill goes with --on-overflow spill (its default), not ${onOverflow}`)
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
+    // A regular file on stdin is a queue of its own, on disk: the shipper's holds one batch of it, so that a
+    // server that stalls stops the reading there (and a signal ships no more than that). From a pipe, the
+    // queue (--queue, default 10,000) is what keeps its producer going while the server is slow.
+    const fileBlocks = io.stdinFile !== undefined && onOverflow === 'block'
+    const fileQueue = fileBlocks && values.queue === undefined
     const queueEvents = positiveInteger('--queue', values.queue)
     const attempts = positiveInteger('--attempts', values.attempts)
     const timeout = duration('--timeout', values.timeout)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
-    const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent }, { WholeLines }] = await Promise.all([
-      import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js'), import('./whole-lines.js')])
+    const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent }, { WholeLines }, { DEFAULT_BATCH_EVENTS, DEFAULT_BATCH_BYTES }] = await Promise.all([
+      import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js'), import('./whole-lines.js'), import('../events/ship-options.js')])
     const shipper = asUsage(() => ship(positionals[0], {
       namespace: values.namespace as string | undefined,
       onOverflow,
       spill: values.spill as string | undefined,
-      queueEvents,
+      queueEvents: fileQueue ? DEFAULT_BATCH_EVENTS : queueEvents,
+      queueBytes: fileQueue ? DEFAULT_BATCH_BYTES : undefined,
       retry: { attempts },
       timeout,
       // The signals are this command's (below): the shipper's own SIGTERM hook would end it while stdin still feeds it.
@@ -167,7 +176,7 @@ export const shipCommand: Command = {
     })
     let outcome
     try {
-      outcome = await feedShipper(io.stdin, new WholeLines(), stamper, shipper, stop.signal)
+      outcome = await feedShipper(fileBlocks ? fileStdin(io.stdinFile as number) : io.stdin, new WholeLines(), stamper, shipper, stop.signal)
     } finally {
       offSignals()
       clearTimeout(stopping)
@@ -189,6 +198,19 @@ export const shipCommand: Command = {
     const cut = outcome.stopped && signal !== undefined ? stdinStoppedExitCode(io, signal) : 0
     return cut !== 0 ? cut : invalid > 0 || stats.events.rejected > 0 ? 1 : 0
   }
+}
+
+/**
+ * Reads of a regular file on stdin that a full queue holds (--on-overflow block): each stage between
+ * stdin and the shipper holds a read or two, so reads of 1 MiB (io.ts's) had ~12 MiB read ahead of a
+ * stalled server; these keep the stages under a MiB. (With drop or spill, a full queue does not hold
+ * stdin, and the file is read as fast as it goes.)
+ */
+const FILE_READ = 64 * 1024
+
+/** Standard input, a regular file, read in FILE_READ pieces (io.stdin, which reads the same file, is then left unread: io.ts). */
+function fileStdin (fd: number): Readable {
+  return fs.createReadStream('', { fd, highWaterMark: FILE_READ, autoClose: false })
 }
 
 /**

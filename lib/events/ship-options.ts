@@ -79,6 +79,10 @@ export interface ShipSettings {
 
 const POLICIES: readonly OverflowPolicy[] = ['block', 'drop', 'spill']
 
+/** batchEvents's and batchBytes's defaults: one batch, as `shoebox ship` sizes its queue for a file on stdin. */
+export const DEFAULT_BATCH_EVENTS = 500
+export const DEFAULT_BATCH_BYTES = 1024 * 1024
+
 export function shipSettings (options: ShipOptions = {}): ShipSettings {
   const onOverflow = options.onOverflow === undefined ? 'block' : options.onOverflow
   oneOf(onOverflow, POLICIES, 'onOverflow')
@@ -93,8 +97,8 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
   return {
     defaults: { stream: options.stream, namespace: options.namespace, library: library === false ? false : { ...library } },
     batch: {
-      maxEvents: positiveCount(options.batchEvents, 500, 'batchEvents'),
-      maxBytes: sizeOption(options.batchBytes, 1024 * 1024, 'batchBytes'),
+      maxEvents: positiveCount(options.batchEvents, DEFAULT_BATCH_EVENTS, 'batchEvents'),
+      maxBytes: sizeOption(options.batchBytes, DEFAULT_BATCH_BYTES, 'batchBytes'),
       maxAgeMs: durationOption(options.batchAge, 100, 'batchAge')
     },
     maxInFlight,

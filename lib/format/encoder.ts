@@ -21,11 +21,12 @@ import {
   CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, maxRecordSizeOption, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
 import {
-  flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureFlat, measureMetadata, metadataBytes, metadataStringsAt,
+  checkMetadataText, flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureFlat, measureMetadata, metadataBytes, metadataStringsAt,
   writeMetadata, writeObjectMetadata, type MetadataSize
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { RecordSealer } from './record-sealer.js'
+import { loneSurrogateReason } from './text.js'
 import type { SlabPool } from './slab-pool.js'
 import { relayoutV2 } from './relayout.js'
 import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
@@ -178,6 +179,8 @@ export class ArchiveEncoder {
     if (Buffer.isBuffer(value)) {
       payload = value
     } else if (typeof value === 'string') {
+      // Written as UTF-8, a lone surrogate would come back as U+FFFD (for a one-byte string, no scan).
+      if (!value.isWellFormed()) throw this.#refused(`payload has ${loneSurrogateReason(value)}`)
       payload = value
       contentType = CONTENT_TEXT
     } else if (ArrayBuffer.isView(value)) {
@@ -195,6 +198,14 @@ export class ArchiveEncoder {
         throw this.#refused(`payload is not JSON-serialisable (${(err as Error).message.split('\n')[0]})`)
       }
       if (json === undefined) throw this.#refused(value === undefined ? noPayload(record) : `payload is not JSON-serialisable (${typeof value})`)
+      // What JSON text loses silently, looked for only where it can be: a Map or Set is written as {}
+      // (so only a text with {} in it is walked), NaN or Infinity as null.
+      if (json.includes('{}')) {
+        const lost = mapOrSetIn(value)
+        if (lost !== undefined) throw this.#refused(lost)
+      } else if (typeof value === 'number' && json === 'null') {
+        throw this.#refused(`payload is ${String(value)}, which JSON writes as null`)
+      }
       payload = json
       contentType = CONTENT_JSON
     }
@@ -262,19 +273,28 @@ export class ArchiveEncoder {
     const metaStart = at + (v2 ? V2_METADATA_OFFSET : V1_METADATA_OFFSET)
     const sealer = this.#sealer
     let metaEnd: number
-    if (this.#deferText) {
-      // v2 with the native functions: the strings are written for the whole slab at once (see RecordSealer).
-      const text = metadata !== null
-        ? layoutObjectMetadata(buf, metaStart, metadata, size, 2)
-        : layoutFlatMetadata(buf, metaStart, flat, 2 * size.pairs, 2)
-      const textAt = metadataStringsAt(metaStart, size.pairs)
-      sealer.noteText(textAt, text)
-      metaEnd = textAt + text.length
-    } else {
-      const version = v2 ? 2 : 1
-      metaEnd = metadata !== null
-        ? writeObjectMetadata(buf, metaStart, metadata, size, version)
-        : writeMetadata(buf, metaStart, flat, version, 2 * size.pairs)
+    try {
+      if (this.#deferText) {
+        // v2 with the native functions: the strings are written for the whole slab at once (see RecordSealer).
+        const text = metadata !== null
+          ? layoutObjectMetadata(buf, metaStart, metadata, size, 2)
+          : layoutFlatMetadata(buf, metaStart, flat, 2 * size.pairs, 2)
+        // Before the record is noted: one check of its strings joined (flattened here rather than
+        // when the slab's strings are written, so it costs about nothing; see text.ts).
+        if (!text.isWellFormed()) checkMetadataText(metadata, flat, 2 * size.pairs)
+        const textAt = metadataStringsAt(metaStart, size.pairs)
+        sealer.noteText(textAt, text)
+        metaEnd = textAt + text.length
+      } else {
+        // These refuse a lone surrogate themselves, where they find a string not ASCII.
+        const version = v2 ? 2 : 1
+        metaEnd = metadata !== null
+          ? writeObjectMetadata(buf, metaStart, metadata, size, version)
+          : writeMetadata(buf, metaStart, flat, version, 2 * size.pairs)
+      }
+    } catch (err) {
+      // Nothing of the record is kept: #pos has not moved, and the sealer has not noted it.
+      throw this.#refusedBy(err)
     }
     const payloadStart = v2 ? metaEnd : v1PayloadStart(metaEnd)
     const payloadEnd = payloadStart + writePayload(buf, payloadStart, payload, start, end)
@@ -461,4 +481,28 @@ function noPayload (record: object): string {
   const keys = Object.keys(record)
   const shown = keys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ') + (keys.length > 5 ? ', ...' : '')
   return `a record must be an object with a payload ({ payload, metadata? }), got ${keys.length === 0 ? 'an empty object' : `an object with keys ${shown}`}`
+}
+
+/**
+ * Where `value` (whose JSON text has a {} in it) holds a Map or a Set, which
+ * JSON.stringify writes as {} and so loses; undefined when it holds none (the
+ * {} was an empty object, or inside a string). Walked as JSON.stringify walks
+ * it (own enumerable keys; a value with toJSON is what that gives, as a Date
+ * is its ISO text), without recursion: the value may be as deep as JSON allows.
+ */
+function mapOrSetIn (value: unknown): string | undefined {
+  const stack: Array<[unknown, string]> = [[value, 'payload']]
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [v, path] = next
+    if (v === null || typeof v !== 'object' || typeof (v as { toJSON?: unknown }).toJSON === 'function') continue
+    if (v instanceof Map) return `${path} is a Map, which JSON writes as {} (its entries lost): give Object.fromEntries(map) or [...map]`
+    if (v instanceof Set) return `${path} is a Set, which JSON writes as {} (its values lost): give [...set]`
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`])
+    } else {
+      const keys = Object.keys(v)
+      for (let i = keys.length - 1; i >= 0; i--) stack.push([(v as Record<string, unknown>)[keys[i]], `${path}.${keys[i]}`])
+    }
+  }
+  return undefined
 }

@@ -13,7 +13,7 @@
 import type { Metadata, RecordInput } from '../record.js'
 import { ShoeboxError } from '../errors.js'
 import { setOwnKey } from '../json/own-key.js'
-import { KeyCache, utf8 } from './text.js'
+import { KeyCache, loneSurrogateAt, loneSurrogateReason, metadataStringName, utf8 } from './text.js'
 
 export type Pairs = ReadonlyArray<readonly [string, string]>
 
@@ -195,9 +195,11 @@ function writeObjectStrings (buf: Buffer, table: number, metadata: Metadata, pai
     const value: unknown = metadata[key]
     if (typeof value !== 'string' || i === pairs || pos + 3 * (key.length + value.length) > limit) throw metadataChanged()
     const keyLength = writeString(buf, pos, key)
+    if (keyLength < 0) throw notUtf8(key, key, false)
     putUint32(buf, table + 8 * i, keyLength)
     pos += keyLength
     const valueLength = writeString(buf, pos, value)
+    if (valueLength < 0) throw notUtf8(value, key, true)
     putUint32(buf, table + 8 * i + 4, valueLength)
     pos += valueLength
     i++
@@ -219,9 +221,10 @@ export function putUint32 (buf: Buffer, at: number, value: number): void {
 }
 
 /**
- * Write a string as UTF-8 at `at`; returns its byte length. Short ASCII
- * strings are copied in JS: Buffer#write costs a native call whose fixed
- * overhead dominates a dozen bytes.
+ * Write a string as UTF-8 at `at`; returns its byte length, or -1 when it
+ * has a lone surrogate (see text.ts: written as U+FFFD, which the
+ * caller refuses). Short ASCII strings are copied in JS: Buffer#write costs
+ * a native call whose fixed overhead dominates a dozen bytes.
  */
 function writeString (buf: Buffer, at: number, s: string): number {
   const n = s.length
@@ -234,7 +237,33 @@ function writeString (buf: Buffer, at: number, s: string): number {
     }
     if (i === n) return n
   }
-  return buf.write(s, at)
+  const written = buf.write(s, at)
+  // As many bytes as units: all ASCII, nothing to look for. Otherwise it may hold a lone surrogate.
+  return written === n || s.isWellFormed() ? written : -1
+}
+
+/** A metadata string with a lone surrogate (`key`'s key itself, or its value), refused. */
+function notUtf8 (s: string, key: string, isValue: boolean): ShoeboxError {
+  return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${metadataStringName(key, isValue)} has ${loneSurrogateReason(s)}`)
+}
+
+/**
+ * Refuse, naming it, the first metadata string with a lone surrogate: of a
+ * measured object, or, when `metadata` is null, of flat[0 .. count). For an
+ * encoder whose check of a record's strings at once (joined) failed.
+ */
+export function checkMetadataText (metadata: Metadata | null, flat: string[], count: number): void {
+  if (metadata !== null) {
+    for (const key in metadata) {
+      if (!hasOwnProperty.call(metadata, key)) continue
+      if (loneSurrogateAt(key) >= 0) throw notUtf8(key, key, false)
+      if (loneSurrogateAt(metadata[key]) >= 0) throw notUtf8(metadata[key], key, true)
+    }
+    return
+  }
+  for (let i = 0; i < count; i++) {
+    if (loneSurrogateAt(flat[i]) >= 0) throw notUtf8(flat[i], flat[i - (i % 2)], i % 2 === 1)
+  }
 }
 
 /**
@@ -254,6 +283,7 @@ export function writeMetadata (buf: Buffer, at: number, flat: string[], version:
   let pos = strings
   for (let i = 0; i < count; i++) {
     const len = writeString(buf, pos, flat[i])
+    if (len < 0) throw notUtf8(flat[i], flat[i - (i % 2)], i % 2 === 1)
     putUint32(buf, at + 4 + 4 * i, len)
     pos += len
   }
@@ -302,7 +332,8 @@ export function readMetadata (
  * of lengths are written as if every character were one byte (ASCII), and
  * the strings are returned joined, to be written at
  * at + 4 + 4 * (number of strings). The block ends there plus the joined
- * length.
+ * length. A string ending in a lone surrogate is refused here; the caller
+ * checks the joined text for any other (see endsInHighSurrogate).
  */
 
 /**
@@ -319,6 +350,8 @@ export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadat
     if (!hasOwnProperty.call(metadata, key)) continue
     const value: unknown = metadata[key]
     if (typeof value !== 'string' || i === pairs) throw metadataChanged()
+    if (endsInHighSurrogate(key)) throw notUtf8(key, key, false)
+    if (endsInHighSurrogate(value)) throw notUtf8(value, key, true)
     joined += key
     joined += value
     putUint32(buf, table + 8 * i, key.length)
@@ -336,10 +369,22 @@ export function layoutFlatMetadata (buf: Buffer, at: number, flat: string[], cou
   putCount(buf, at, count / 2, version)
   let joined = ''
   for (let i = 0; i < count; i++) {
+    if (endsInHighSurrogate(flat[i])) throw notUtf8(flat[i], flat[i - (i % 2)], i % 2 === 1)
     joined += flat[i]
     putUint32(buf, table + 4 * i, flat[i].length)
   }
   return joined
+}
+
+/**
+ * Whether `s` ends in the first half of a pair, with nothing after it: a
+ * lone surrogate, which joined to the next string (starting with a second
+ * half) would look like a pair. The joined strings' own check (the encoder's
+ * isWellFormed()) finds every other lone surrogate. One unit per string.
+ */
+function endsInHighSurrogate (s: string): boolean {
+  // charCodeAt(-1) of '' is NaN, and NaN & 0xfc00 is 0.
+  return (s.charCodeAt(s.length - 1) & 0xfc00) === 0xd800
 }
 
 /**

@@ -23,6 +23,7 @@ import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
 import { flattenMetadata, measureFlat, writeMetadata } from '../format/metadata-block.js'
+import { loneSurrogateAt, loneSurrogateReason, metadataStringName } from '../format/text.js'
 
 export type OnInvalid = 'error' | 'skip' | 'end'
 
@@ -134,6 +135,7 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     oneOf(onInvalid, ['error', 'skip', 'end'], 'onInvalid')
     this.#metadata = metadataObject(metadata)
     this.#flat = flattenMetadata(this.#metadata)
+    checkMetadataOption(this.#flat)
     this.#fields = fieldPaths(metadataFromFields)
     this.#parse = validate || this.#fields.length > 0
     // Lines framed a chunk at a time (when the encoder can): the few lines that still take the
@@ -389,12 +391,9 @@ function fieldText (text: string, path: string[]): string | undefined {
   if (span === undefined) return undefined
   if (text.charCodeAt(span.start) !== 0x22) return compactJson(text, span.start, span.end)
   const value = JSON.parse(text.slice(span.start, span.end)) as string
-  if (LONE_SURROGATE.test(value)) throw new ShoeboxError('SHOEBOX_INVALID_JSON', 'a lone surrogate (\\u escape) is not UTF-8 text that metadata can hold')
+  if (loneSurrogateAt(value) >= 0) throw new ShoeboxError('SHOEBOX_INVALID_JSON', `its text has ${loneSurrogateReason(value)}`)
   return value
 }
-
-/** A surrogate not part of a pair: in a /u pattern, a pair is one code point and does not match. */
-const LONE_SURROGATE = /\p{Cs}/u
 
 export function encodeNdjson (options?: EncodeNdjsonOptions): EncodeNdjson {
   return new EncodeNdjson(options)
@@ -417,6 +416,16 @@ function metadataObject (metadata: unknown): Metadata {
     throw invalidOption('metadata', `must be an object of string values, got ${givenValue(metadata)}`)
   }
   return { ...metadata as Metadata }
+}
+
+/** The `metadata` option's strings (flattened), refused at once for a lone surrogate, as encode() refuses a record's. */
+function checkMetadataOption (flat: string[]): void {
+  for (let i = 0; i < flat.length; i++) {
+    if (loneSurrogateAt(flat[i]) >= 0) {
+      const name = metadataStringName(flat[i - (i % 2)], i % 2 === 1).replace(/^metadata /, '')
+      throw invalidOption('metadata', `${name} has ${loneSurrogateReason(flat[i])}`)
+    }
+  }
 }
 
 /** The `metadataFromFields` option's paths, checked: a string given for the object was taken as no field at all. */

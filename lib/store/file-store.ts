@@ -186,14 +186,19 @@ export class FileStore implements Store {
     const range = options.range
     if (range !== undefined && range.end !== undefined && range.end <= range.start) return Readable.from([])
     let stream: fs.ReadStream | undefined
+    const stats = this.#stats
     const out = new Readable({
       highWaterMark: 1024 * 1024,
       read () { stream?.resume() },
       destroy (err, callback) {
         stream?.destroy()
+        // Read from the file but never taken by a reader (a file opened ahead, then dropped: read-ahead.ts): not downloaded.
+        if (!out.readableEnded) stats.downloadedBytesUnread(out.readableLength)
         callback(err)
       }
     })
+    // An object is downloaded once its reader has taken it to its end, not when its file is read.
+    out.once('end', () => { stats.downloadedObject() })
     if (!this.#unlisted(key, file)) this.#read(key, file, options, out, (opened) => { stream = opened })
     else {
       this.#locate(key).then((located) => {
@@ -278,10 +283,7 @@ export class FileStore implements Store {
       stats.downloadedBytes(chunk.length)
       if (!out.push(chunk)) stream.pause()
     })
-    stream.once('end', () => {
-      stats.downloadedObject()
-      out.push(null)
-    })
+    stream.once('end', () => { out.push(null) })
     stream.once('error', (err) => { out.destroy(this.#fail(err, 'get', key)) })
   }
 

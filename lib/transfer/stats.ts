@@ -104,6 +104,17 @@ export class TransferStats {
     this.#parent?.downloadedBytes(bytes)
   }
 
+  /**
+   * Bytes counted by downloadedBytes that no reader took after all (read
+   * ahead, then dropped): out of the totals again. The rate keeps them: they
+   * were moved.
+   */
+  downloadedBytesUnread (bytes: number): void {
+    if (bytes <= 0) return
+    this.#down.bytes -= bytes
+    this.#parent?.downloadedBytesUnread(bytes)
+  }
+
   downloadedObject (): void {
     this.#down.objects++
     this.#parent?.downloadedObject()

@@ -201,7 +201,7 @@ t.test('metadata strings: short and long, ASCII and not', async (t) => {
     { key: long },
     { key: long + 'é' },
     { ['ké' + long]: 'v' },
-    { a: long, b: '€😀', c: '\ud800 lone surrogate', d: long },
+    { a: long, b: '€😀', c: '\u{10ffff} astral', d: long },
     { [long]: '', '': long },
     { x: '€'.repeat(40) },
     { a: 'x'.repeat(64), b: 'y'.repeat(65), c: 'z'.repeat(10_000) }
@@ -211,11 +211,8 @@ t.test('metadata strings: short and long, ASCII and not', async (t) => {
     { metadata, payload: `p${i}` }, { metadata: Object.entries(metadata), payload: `p${i}` }
   ])
   const expected: PlainRecord[] = metadatas.flatMap((metadata, i) => {
-    const record: PlainRecord = {
-      // A lone surrogate cannot be encoded in UTF-8: it comes back as U+FFFD.
-      pairs: Object.entries(metadata).map(([k, v]) => [k, v.replace('\ud800', '\ufffd')]),
-      payload: Buffer.from(`p${i}`)
-    }
+    // (A lone surrogate, which UTF-8 cannot hold, is refused: test/format/encode-lossless.test.ts.)
+    const record: PlainRecord = { pairs: Object.entries(metadata), payload: Buffer.from(`p${i}`) }
     return [record, record]
   })
   for (const format of ['v1', 'v2'] as const) {

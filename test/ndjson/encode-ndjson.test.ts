@@ -84,11 +84,11 @@ t.test('metadataFromFields: a deeply nested field is its text, a lone surrogate 
   t.equal(skipped.error, undefined)
   t.same(skipped.records.map((r) => r.metadata), [{ k: 'a' }, { k: 'x', d: nested }, { k: 'b' }])
   t.same(skipped.invalid.map((i) => [i.line, i.message]), [
-    [3, 'field k: a lone surrogate (\\u escape) is not UTF-8 text that metadata can hold']
+    [3, 'field k: its text has a lone surrogate (\\ud800 at character 0), which UTF-8 cannot hold (it would be written as U+FFFD)']
   ])
   const failed = await run([Buffer.from(lines)], { metadataFromFields: { k: 'k' }, source: 'in.ndjson' })
   t.equal(failed.error?.code, 'SHOEBOX_INVALID_JSON')
-  t.equal(failed.error?.message, 'in.ndjson: line 3: invalid JSON: field k: a lone surrogate (\\u escape) is not UTF-8 text that metadata can hold')
+  t.equal(failed.error?.message, 'in.ndjson: line 3: invalid JSON: field k: its text has a lone surrogate (\\ud800 at character 0), which UTF-8 cannot hold (it would be written as U+FFFD)')
   t.same(failed.records.map((r) => r.metadata), [{ k: 'a' }, { k: 'x' }], 'the lines before it kept')
 })
 

@@ -143,3 +143,37 @@ t.test('ReadAhead: a file that fails before it is taken throws its error at take
   t.throws(() => ahead.take(gone), { name: 'StoreError', kind: 'not-found' })
   await store.close()
 })
+
+for (const how of ['stop', 'destroy'] as const) {
+  t.test(`${how}() after the first file: the files opened ahead and dropped are not counted as read in stats()`, async (t) => {
+    const dir = path.join(tmp, `counted-${how}`)
+    fs.mkdirSync(dir)
+    // The first file holds more records than the source buffers (1024), so that reading waits in it
+    // while the next files are opened and read ahead (they were counted as read: 5 files, not 1).
+    const first = encodeRecords(Array.from({ length: 2000 }, (_, i) => ({ payload: String(i) })))
+    fs.writeFileSync(path.join(dir, name(0)), first)
+    for (let i = 1; i < FILES; i++) fs.writeFileSync(path.join(dir, name(i)), encodeRecords([{ payload: String(i) }]))
+    const source = archiveSource(path.join(dir, '*.shoebox'))
+    let records = 0
+    const ended = new Promise<void>((resolve) => {
+      source.once('fileEnd', () => {
+        if (how === 'stop') source.stop()
+        else {
+          source.destroy()
+          resolve()
+        }
+      })
+      source.once('end', resolve)
+    })
+    source.on('data', () => {
+      // A pause at the first record: the files opened ahead are read meanwhile.
+      if (records++ === 0) {
+        source.pause()
+        setTimeout(() => { source.resume() }, 200)
+      }
+    })
+    await ended
+    t.equal(records, 2000, 'the first file\'s records, none after')
+    t.same([source.stats().downloaded.objects, source.stats().downloaded.bytes], [1, first.length], 'one file read, and its bytes')
+  })
+}
