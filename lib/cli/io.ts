@@ -53,13 +53,18 @@ export async function openInputWhole (io: Io, name: string): Promise<Readable | 
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: is a directory`)
   }
   if (stat.isFile() && stat.size <= SMALL_FILE_BYTES) {
+    let whole: Buffer | null
     try {
-      return await readWhole(handle.fd, 0, stat.size)
+      whole = await readWhole(handle.fd, 0, stat.size)
     } catch (err) {
-      throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}`, { cause: err })
-    } finally {
       await handle.close()
+      throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}`, { cause: err })
     }
+    if (whole !== null) {
+      await handle.close()
+      return whole
+    }
+    // Grown since its fstat (still being written): read on as a stream, below.
   }
   // A FIFO or device (/dev/stdin on a pipe) tells no size: full chunks for it.
   return handle.createReadStream({ highWaterMark: stat.isFile() ? fileReadSize(stat.size) : READ_CHUNK })

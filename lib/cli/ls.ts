@@ -1,5 +1,6 @@
 /** shoebox ls: the archives a glob matches, with records and sizes. */
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
+import type { WholeObject } from '../store/store.js'
 import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
 import { comparator, type ListedFile } from '../source/order.js'
 import { LOOK_AHEAD, READ_AHEAD_BYTES, ReadAhead } from '../source/read-ahead.js'
@@ -49,23 +50,24 @@ export const lsCommand: Command = {
     let bytes = 0
     let listed = false
     let damaged = 0
-    let ahead: ReadAhead<ListedFile, Readable | Promise<Buffer>> | undefined
+    let ahead: ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>> | undefined
     try {
       const files = (await listGlob({ store, ...glob })).sort(comparator('name'))
       if (files.length === 0) throw noArchiveMatches(positionals[0])
       // A file others may still write is read as it is; an S3 object as the version listed.
       const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
       // A small file is read whole where the store can (a FileStore: one read), and scanned in one call.
-      const open = (file: ListedFile): Readable | Promise<Buffer> => store.getWhole !== undefined && file.size <= READ_AHEAD_BYTES
+      const open = (file: ListedFile): Readable | Promise<WholeObject | Readable> => store.getWhole !== undefined && file.size <= READ_AHEAD_BYTES
         ? store.getWhole(file.name, { size: file.size, etag: pin(file.etag) })
         : store.get(file.name, { etag: pin(file.etag) })
       // The next few small files are opened while one is scanned (read-ahead.ts): their opens overlap.
-      ahead = new ReadAhead<ListedFile, Readable | Promise<Buffer>>(open)
+      ahead = new ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>>(open)
       for (const [index, file] of files.entries()) {
         let scan: Scan
         try {
           ahead.ahead(files.slice(index + 1, index + 1 + LOOK_AHEAD))
-          scan = await scanArchive(await (ahead.take(file) ?? open(file)), file.path, maxRecordSize, maxFrameSize)
+          const opened = await ReadAhead.settle(ahead.take(file) ?? open(file))
+          scan = await scanArchive(opened instanceof Readable ? opened : opened.take(), file.path, maxRecordSize, maxFrameSize)
         } catch (err) {
           // As verify: a file that cannot be read at all (zstd where this install has none, gone since listed)
           // is marked, and the files after it are still listed.

@@ -45,7 +45,7 @@ export const verifyCommand: Command = {
       for (const [index, name] of positionals.entries()) {
         ahead.ahead(positionals.slice(index + 1, index + 1 + LOOK_AHEAD).filter((next) => next !== '-').map((next) => ({ name: next })))
         const opened = (name === '-' ? undefined : ahead.take({ name })) ?? openInputWhole(io, name)
-        if (!await verifyOne(io, name, opened, maxRecordSize, maxFrameSize)) failed++
+        if (!await verifyOne(io, name, ReadAhead.settle(opened), maxRecordSize, maxFrameSize)) failed++
       }
     } finally {
       ahead.clear()

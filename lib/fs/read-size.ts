@@ -22,7 +22,10 @@ export const SMALL_FILE_BYTES = 256 * 1024
 
 /**
  * The bytes of the open file `fd` from `start` to its end, `expected` of them
- * as sized beforehand. Does not close `fd`.
+ * as sized beforehand, or null when the file has grown since: the caller
+ * then streams it from `start` (a file still being appended to could grow
+ * without bound while it is read; a stream holds a read of it at a time).
+ * Does not close `fd`.
  *
  * Reading thousands of one-record archives, each file through an
  * fs.ReadStream cost a stream object, its listeners and two reads on libuv's
@@ -30,24 +33,12 @@ export const SMALL_FILE_BYTES = 256 * 1024
  * is known (a listing's, or fstat's), one positioned read into a buffer one
  * byte larger does both: fewer bytes than the buffer holds is the end (a file
  * that shrank since gives what it still holds; a regular file's read returns
- * short only at its end); the last byte filled says the file grew since it
- * was sized, and it is read on to its end as a stream would.
+ * short only at its end); the last byte filled says the file grew.
  */
-export async function readWhole (fd: number, start: number, expected: number): Promise<Buffer> {
-  const first = Buffer.allocUnsafe(expected + 1)
-  const n = await readAt(fd, first, start)
-  if (n <= expected) return first.subarray(0, n)
-  // Grown since it was sized: read on, in the reads a stream over it would make.
-  const chunks = [first]
-  let at = start + n
-  for (;;) {
-    const chunk = Buffer.allocUnsafe(fileReadSize(at - start))
-    const read = await readAt(fd, chunk, at)
-    if (read === 0) break
-    chunks.push(read === chunk.length ? chunk : chunk.subarray(0, read))
-    at += read
-  }
-  return Buffer.concat(chunks, at - start)
+export async function readWhole (fd: number, start: number, expected: number): Promise<Buffer | null> {
+  const buf = Buffer.allocUnsafe(expected + 1)
+  const n = await readAt(fd, buf, start)
+  return n <= expected ? buf.subarray(0, n) : null
 }
 
 /** One positioned read into `buf`, as many bytes as it holds or the file has. */

@@ -30,6 +30,7 @@ import type { DecodeMode } from '../format/decoder.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
+import type { WholeObject } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { checkDecodeMode, checkFlag, durationOption, timerMs } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
@@ -132,7 +133,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   /** The listeners of `file`, `fileEnd`, `skipped` and `corrupt`, whose work the end waits for (made by #load). */
   #listeners: AwaitedListeners | undefined
   /** The next files to be read whole, opened while the current one is decoded (read-ahead.ts; made by #load). */
-  #ahead: ReadAhead<ListedFile, Readable | Promise<Buffer>> | undefined
+  #ahead: ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>> | undefined
   /** The largest file read whole (read-ahead.ts's READ_AHEAD_BYTES; set by #load, which loads that module). */
   #wholeBytes = 0
 
@@ -186,7 +187,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js'), import('./read-ahead.js')
     ])
     this.#wholeBytes = READ_AHEAD_BYTES
-    this.#ahead = new ReadAhead<ListedFile, Readable | Promise<Buffer>>((file) => this.#openWhole(file) ?? this.#open(file, 0))
+    this.#ahead = new ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>>((file) => this.#openWhole(file) ?? this.#open(file, 0))
     this.#lister = lister
     this.#peekHead = peek.peekHead
     this.#listeners = new AwaitedListeners((err) => { this.#listenerFailed(err) })
@@ -332,7 +333,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * hold. Not while following: a file there may still be growing, and is read
    * as a stream (the follow gate reads it again as it grows).
    */
-  #openWhole (file: ListedFile): Promise<Buffer> | undefined {
+  #openWhole (file: ListedFile): Promise<WholeObject | Readable> | undefined {
     const store = this.#glob.store
     if (store.getWhole === undefined || this.#options.follow === true || file.size > this.#wholeBytes) return undefined
     return store.getWhole(file.name, { size: file.size, etag: store.writtenInPlace === true ? undefined : file.etag })
@@ -467,14 +468,17 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     const opened = start === 0 ? this.#ahead?.take(file) ?? this.#openWhole(file) ?? this.#open(file, 0) : this.#open(file, start)
     let input: Readable
     let codec: CodecName
-    if (opened instanceof Promise) {
+    const got = opened instanceof Promise ? await opened : opened
+    // A stream opened ahead (a file grown since listed) that failed meanwhile: its 'error' event has gone by.
+    if (got instanceof Readable && got.errored !== null) throw got.errored
+    if (!(got instanceof Readable)) {
       // Read whole: a plain file is decoded in one call (WholeDecoder), with no stream.
-      const whole = await opened
+      const whole = got.take()
       codec = sniffCodec(whole).name
       if (codec === 'none') return { whole, start }
       input = Readable.from([whole], { objectMode: false })
     } else {
-      const peeked = await (this.#peekHead as typeof peekHead)(opened, SNIFF_BYTES)
+      const peeked = await (this.#peekHead as typeof peekHead)(got, SNIFF_BYTES)
       input = peeked.stream
       codec = sniffCodec(peeked.head).name
     }

@@ -14,12 +14,14 @@
  * every round trip in turn.
  *
  * What "opened" is, is the caller's: a stream (get()), a promise of a file's
- * bytes (a FileStore's getWhole()), or a promise of a stream (verify's
+ * bytes (a FileStore's getWhole(), counted as read only once taken), or a
+ * promise of a stream (verify's
  * inputs, whose sizes no listing gave: all are opened ahead, and openInput()
  * reads only a small one whole).
  */
 import { Readable } from 'node:stream'
 import { SMALL_FILE_BYTES } from '../fs/read-size.js'
+import type { WholeObject } from '../store/store.js'
 
 /** Files opened ahead of the one being read. */
 export const READ_AHEAD = 4
@@ -34,8 +36,8 @@ export interface AheadFile {
   size?: number
 }
 
-/** A file opened: its stream, or a promise of its bytes or stream (which fails with the open's error). */
-export type Opened = Readable | Promise<Buffer | Readable>
+/** A file opened: its stream, or a promise (which fails with the open's error) of its bytes, read whole or as a stream. */
+export type Opened = Readable | Promise<Buffer | WholeObject | Readable>
 
 export class ReadAhead<File extends AheadFile = AheadFile, Open extends Opened = Opened> {
   readonly #open: (file: File) => Open
@@ -67,7 +69,8 @@ export class ReadAhead<File extends AheadFile = AheadFile, Open extends Opened =
         opened.on('error', () => {})
         opened.read(0) // start fetching (a lazy stream, such as an S3 object's, starts on its first read)
       } else {
-        opened.catch(() => {})
+        // A stream it gives (a file grown since listed, a big input) may fail before it is taken too.
+        opened.then((settled) => { if (settled instanceof Readable) settled.on('error', () => {}) }, () => {})
       }
       this.#opened.set(file.name, opened)
     }
@@ -94,6 +97,16 @@ export class ReadAhead<File extends AheadFile = AheadFile, Open extends Opened =
       else opened.then((settled) => { if (settled instanceof Readable) settled.destroy() }, () => {})
     }
     this.#opened.clear()
+  }
+
+  /**
+   * What `opened` (taken, or opened now) gives, once it has: a stream that
+   * failed meanwhile throws its error (its 'error' event has gone by).
+   */
+  static async settle<T extends Buffer | WholeObject | Readable> (opened: T | Promise<T>): Promise<T> {
+    const settled = await opened
+    if (settled instanceof Readable && settled.errored !== null) throw settled.errored
+    return settled
   }
 
   /** Files opened ahead and not taken, for tests. */

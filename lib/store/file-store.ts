@@ -19,7 +19,7 @@ import type { WalkedName, WalkFailure, walkNames } from '../fs/walk.js'
 import { ByteNames } from './byte-names.js'
 import { classify, storeError, StoreError } from './store-error.js'
 import {
-  putThrough, type GetOptions, type GetWholeOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions
+  putThrough, type GetOptions, type GetWholeOptions, type WholeObject, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
@@ -144,20 +144,33 @@ export class FileStore implements Store {
   /**
    * A small file's bytes as one Buffer (fs/read-size.ts): no stream, one
    * read where `size` (the listing's) still holds. archiveSource() takes the
-   * files of a listing so, and decodes each in one call.
+   * files of a listing so, and decodes each in one call. A file grown since
+   * it was listed is given as get() gives it, a stream: it may grow on.
    */
-  async getWhole (key: string, options: GetWholeOptions): Promise<Buffer> {
+  async getWhole (key: string, options: GetWholeOptions): Promise<WholeObject | Readable> {
     const file = await this.#locate(key)
     const { fd } = await this.#openChecked(key, file, options)
+    let bytes: Buffer | null
     try {
-      const bytes = await readWhole(fd, 0, options.size)
-      this.#stats.downloadedBytes(bytes.length)
-      this.#stats.downloadedObject()
-      return bytes
+      bytes = await readWhole(fd, 0, options.size)
     } catch (err) {
       throw this.#fail(err, 'get', key)
     } finally {
       closeReadFile(fd)
+    }
+    if (bytes === null) return this.get(key, { etag: options.etag })
+    const read = bytes
+    const stats = this.#stats
+    let taken = false
+    return {
+      take () {
+        if (!taken) {
+          taken = true
+          stats.downloadedBytes(read.length)
+          stats.downloadedObject()
+        }
+        return read
+      }
     }
   }
 
@@ -225,7 +238,7 @@ export class FileStore implements Store {
       const length = Math.max(0, Math.min(range?.end ?? size, size) - start)
       if (range?.end === undefined && length <= SMALL_FILE_BYTES) {
         // A small file to its end: one read (fs/read-size.ts), no fs.ReadStream.
-        this.#readSmall(key, fd, start, length, out)
+        this.#readSmall(key, fd, file, start, length, out, opened)
         return
       }
       const stream = fs.createReadStream(file, {
@@ -261,14 +274,23 @@ export class FileStore implements Store {
     return st
   }
 
-  /** get()'s read of a small file, open as `fd`, from `start` to its end (`length` bytes as fstat saw it) into `out`. */
-  #readSmall (key: string, fd: number, start: number, length: number, out: Readable): void {
+  /**
+   * get()'s read of a small file, open as `fd`, from `start` to its end
+   * (`length` bytes as fstat saw it) into `out`: one read, or a stream from
+   * `start` if it has grown since. (get()'s 'end' counts the object.)
+   */
+  #readSmall (key: string, fd: number, file: string | Buffer, start: number, length: number, out: Readable, opened: (stream: fs.ReadStream) => void): void {
     readWhole(fd, start, length).then((bytes) => {
+      if (bytes === null) {
+        const stream = fs.createReadStream(file, { fd, start, highWaterMark: fileReadSize(length) })
+        opened(stream)
+        this.#pipeRead(key, stream, out)
+        return
+      }
       closeReadFile(fd)
       if (out.destroyed) return
       this.#stats.downloadedBytes(bytes.length)
       if (bytes.length > 0) out.push(bytes)
-      this.#stats.downloadedObject()
       out.push(null)
     }, (err: unknown) => {
       closeReadFile(fd)

@@ -96,8 +96,18 @@ export interface GetOptions {
 }
 
 export interface GetWholeOptions extends GetOptions {
-  /** The object's size as listed: what the one read expects (a file grown since is read on to its end). */
+  /** The object's size as listed: what the one read expects (a file grown since is given as a stream, as get() gives it). */
   size: number
+}
+
+/**
+ * A small object read whole (getWhole()). Its bytes count as downloaded in
+ * the store's stats() once taken: an object read ahead of its reader and
+ * then dropped (a read stopped) is not counted as read.
+ */
+export interface WholeObject {
+  /** The object's bytes, now counted as downloaded. */
+  take: () => Buffer
 }
 
 /**
@@ -131,10 +141,11 @@ export interface Store {
   get (key: string, options?: GetOptions): Readable
   /**
    * Read a small object whole, as one Buffer (a file store: one read, no
-   * stream). Optional: a reader falls back to get() where a store has none.
-   * Not for large objects: the whole object is held in memory.
+   * stream), or as get() would where it has grown since `size` was listed.
+   * Optional: a reader falls back to get() where a store has none. Not for
+   * large objects: the whole object is held in memory.
    */
-  getWhole? (key: string, options: GetWholeOptions): Promise<Buffer>
+  getWhole? (key: string, options: GetWholeOptions): Promise<WholeObject | Readable>
   /** Every object whose key starts with `prefix`, in key order (of those `options` want: at least those). */
   list (prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
   /** An object's info; a StoreError with code SHOEBOX_NOT_FOUND if there is none. */

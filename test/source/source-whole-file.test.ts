@@ -8,6 +8,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { archiveSource, encodeRecords, type ArchiveSourceOptions, type ShoeboxRecord } from '../../lib/index.js'
@@ -119,4 +120,38 @@ t.test('under backpressure: a reader taking one record at a time gets every reco
     if (seen.length % 500 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
   t.same(seen, Array.from({ length: 3000 }, (_, i) => String(i)))
+})
+
+t.test('a file listed small and grown since is read as a stream, to its end, never held whole', async (t) => {
+  const grow = path.join(tmp, 'grow')
+  fs.mkdirSync(grow)
+  const one = (n: number): Buffer => encodeRecords([{ metadata: { n: String(n) }, payload: `record ${n}` }])
+  for (let i = 0; i < 12; i++) fs.writeFileSync(path.join(grow, `f${String(i).padStart(2, '0')}.shoebox`), one(i))
+  // What getWhole gave for each file: its bytes (read whole), or a stream.
+  const gave = new Map<string, string>()
+  const getWhole = Object.getOwnPropertyDescriptor(FileStore.prototype, 'getWhole') as PropertyDescriptor
+  Object.defineProperty(FileStore.prototype, 'getWhole', {
+    configurable: true,
+    value: async function (this: FileStore, key: string, options: { size: number }) {
+      const got = await getWhole.value.call(this, key, options) as unknown
+      gave.set(key, got instanceof Readable ? 'stream' : 'whole')
+      return got
+    }
+  })
+  t.teardown(() => { Object.defineProperty(FileStore.prototype, 'getWhole', getWhole) })
+  const source = archiveSource(path.join(grow, '*.shoebox'))
+  // Once the listing is done and the first file is under way (the next 4 are opened ahead), the last file grows
+  // from its listed ~40 bytes to ~4 MB.
+  source.once('file', () => {
+    const more: Buffer[] = []
+    for (let k = 0; k < 100_000; k++) more.push(one(1000 + k))
+    fs.appendFileSync(path.join(grow, 'f11.shoebox'), Buffer.concat(more))
+  })
+  const seen: string[] = []
+  for await (const record of source as AsyncIterable<ShoeboxRecord>) seen.push(record.metadata.n as string)
+  t.equal(seen.length, 12 + 100_000, 'every record, those appended since the listing too')
+  t.same(seen.slice(0, 12), Array.from({ length: 12 }, (_, i) => String(i)))
+  t.equal(seen[seen.length - 1], String(1000 + 99_999))
+  t.equal(gave.get('f11.shoebox'), 'stream', 'the grown file: a stream')
+  t.equal(gave.get('f10.shoebox'), 'whole', 'the others: read whole')
 })

@@ -15,6 +15,7 @@ import {
   openStore, ShoeboxError, StoreError, uploadSink, type ObjectInfo, type Store
 } from '../../lib/index.js'
 import { FileStore } from '../../lib/store/file-store.js'
+import type { WholeObject } from '../../lib/store/store.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-store-file-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -156,27 +157,36 @@ t.test('a get reads with a buffer the size of the file: a small file is one read
   t.equal(sizes.filter((n) => n >= 4096 && n < 1024 * 1024).length, 0, 'no small file read through a stream\'s buffers')
 })
 
-t.test('getWhole: one read of the listed size + 1; a file grown since is read to its end, one shrunk gives what it holds', async (t) => {
+t.test('getWhole: one read of the listed size + 1; a file grown since is a stream, one shrunk gives what it holds', async (t) => {
   const { root } = fresh()
   const store = new FileStore(root)
   fs.mkdirSync(root)
   const content = Buffer.from('0123456789abcdef')
   await store.put('f', content)
+  const bytesOf = async (got: WholeObject | Readable): Promise<Buffer> => got instanceof Readable ? await readAll(got) : got.take()
   const whole = await recordingReads(async () => await store.getWhole('f', { size: content.length }))
-  t.same(whole.result, content)
+  t.notOk(whole.result instanceof Readable, 'as listed: read whole')
+  t.same(await bytesOf(whole.result), content)
   t.same(whole.reads, [content.length + 1], 'one read: none more to find the end')
-  // Listed at 4 bytes, since grown to 16 (and to 100 KiB): read on to the end, as a stream would.
-  t.same((await recordingReads(async () => await store.getWhole('f', { size: 4 }))).result, content)
+  // Listed at 4 bytes, since grown to 16 (and to 100 KiB): a stream to its end, never held whole however it grows.
+  const grew = await store.getWhole('f', { size: 4 })
+  t.ok(grew instanceof Readable, 'grown since listed: a stream')
+  t.same(await bytesOf(grew), content)
   const grown = Buffer.alloc(100 * 1024, 3)
   fs.writeFileSync(path.join(root, 'g'), grown)
-  t.same(await store.getWhole('g', { size: 10 }), grown, 'grown well past its listed size: every byte')
+  t.same(await bytesOf(await store.getWhole('g', { size: 10 })), grown, 'grown well past its listed size: every byte')
   // Listed at 100 bytes, now 16: what it holds.
-  t.same(await store.getWhole('f', { size: 100 }), content)
+  t.same(await bytesOf(await store.getWhole('f', { size: 100 })), content)
   fs.writeFileSync(path.join(root, 'empty'), '')
-  t.same(await store.getWhole('empty', { size: 0 }), Buffer.alloc(0))
+  t.same(await bytesOf(await store.getWhole('empty', { size: 0 })), Buffer.alloc(0))
+  // Counted once taken: bytes read ahead and dropped are not counted as downloaded.
   const before = store.stats()
-  await store.getWhole('f', { size: content.length })
-  t.equal(store.stats().downloaded.bytes - before.downloaded.bytes, content.length, 'counted in the transfer stats')
+  const dropped = await store.getWhole('f', { size: content.length })
+  t.equal(store.stats().downloaded.bytes, before.downloaded.bytes, 'not counted until taken')
+  await bytesOf(dropped)
+  await bytesOf(dropped)
+  t.equal(store.stats().downloaded.bytes - before.downloaded.bytes, content.length, 'counted once taken, once')
+  t.equal(store.stats().downloaded.objects - before.downloaded.objects, 1)
 })
 
 t.test('getWhole refuses as get does: missing, a directory, a FIFO, a changed version, an escaping key', async (t) => {
