@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { gzipSync } from 'node:zlib'
 import type { Test } from 'tap'
 import {
   ArchiveDecoder, decode, encodeRecords, ShoeboxError, type DecodeOptions, type DecoderOptions, type DecodedCorruptInfo, type RecordInput, type ShoeboxRecord
@@ -424,4 +425,46 @@ export const haveZstdCommand = ((): boolean => {
 /** `s` matched literally inside a RegExp (a path in an expected message). */
 export function escapeRegExp (s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** Three records: unicode metadata and payloads, an empty payload, a binary one. */
+export const threeRecords = encodeRecords([
+  { metadata: { host: 'web-1', 'ключ': 'значение' }, payload: '{"msg":"héllo wörld ☃ 😀"}' },
+  { metadata: {}, payload: Buffer.alloc(0) },
+  { metadata: { n: '3', emoji: '🦀' }, payload: Buffer.from([0, 1, 2, 255]) }
+])
+/** Where threeRecords' second record starts. */
+export const threeRecordsSecond = encodeRecords([{ metadata: { host: 'web-1', 'ключ': 'значение' }, payload: '{"msg":"héllo wörld ☃ 😀"}' }]).length
+
+/**
+ * Small files, good and damaged in each way a reader meets, by what they are:
+ * for tests that read the same bytes two ways (whole and as a stream) and
+ * compare everything.
+ */
+export function smallArchives (): Array<[string, Buffer]> {
+  const good = threeRecords
+  const second = threeRecordsSecond
+  return [
+    ['three records, unicode metadata and payloads', good],
+    ['empty', Buffer.alloc(0)],
+    ['three bytes', Buffer.from('abc')],
+    ['truncated in the last record', good.subarray(0, good.length - 3)],
+    ['truncated in the first record\'s header', good.subarray(0, 7)],
+    ['a flipped byte in the second record', Buffer.concat([good.subarray(0, second + 20), Buffer.from([good[second + 20] ^ 0xff]), good.subarray(second + 21)])],
+    ['junk between records', Buffer.concat([good.subarray(0, second), Buffer.from('junk junk'), good.subarray(second)])],
+    ['junk after the last record', Buffer.concat([good, Buffer.from('trailing')])],
+    ['not an archive (NDJSON)', Buffer.from('{"a":1}\n{"b":2}\n')],
+    ['gzip', gzipSync(good)],
+    ['gzip cut short', gzipSync(good).subarray(0, 30)]
+  ]
+}
+
+/** What `fn` throws, as 'CODE: message' ('no code' for an error without one), or 'nothing thrown'. */
+export function thrown (fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    return `${(err as { code?: string }).code ?? 'no code'}: ${(err as Error).message}`
+  }
+  return 'nothing thrown'
 }

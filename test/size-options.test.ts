@@ -14,17 +14,7 @@ import {
   type ShoeboxRecord
 } from '../lib/index.js'
 import { tempDir } from './fixtures-roll/util.js'
-import { decodeAll } from './helpers.js'
-
-/** What `fn` throws, as 'CODE: message'. */
-function thrown (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    return `${(err as { code?: string }).code ?? 'no code'}: ${(err as Error).message}`
-  }
-  return 'nothing thrown'
-}
+import { decodeAll, thrown } from './helpers.js'
 
 /** What `promise` rejects with, as 'CODE: message'. */
 async function rejected (promise: Promise<unknown>): Promise<string> {

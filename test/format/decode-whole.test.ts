@@ -6,10 +6,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { decode, encodeRecords, type DecodeOptions, type DecodedCorruptInfo, type ShoeboxRecord } from '../../lib/index.js'
+import { decode, type DecodeOptions, type DecodedCorruptInfo, type ShoeboxRecord } from '../../lib/index.js'
 import { WholeDecoder } from '../../lib/format/decode.js'
 import type { DecoderStats } from '../../lib/format/decoder.js'
-import { haveVectors, vectorDir } from '../helpers.js'
+import { haveVectors, smallArchives, threeRecordsSecond, vectorDir } from '../helpers.js'
 
 interface Outcome {
   records: ShoeboxRecord[]
@@ -61,23 +61,9 @@ const comparable = (o: Outcome): unknown => ({
   records: o.records.map((r) => ({ metadata: r.metadata, payload: r.payload.toString('base64'), position: r.position }))
 })
 
-const good = encodeRecords([
-  { metadata: { host: 'web-1', 'ключ': 'значение' }, payload: '{"msg":"héllo wörld ☃ 😀"}' },
-  { metadata: {}, payload: Buffer.alloc(0) },
-  { metadata: { n: '3', emoji: '🦀' }, payload: Buffer.from([0, 1, 2, 255]) }
-])
-const first = encodeRecords([{ metadata: { host: 'web-1', 'ключ': 'значение' }, payload: '{"msg":"héllo wörld ☃ 😀"}' }]).length
-
-const inputs: Array<[string, Buffer]> = [
-  ['three records, unicode metadata and payloads', good],
-  ['empty', Buffer.alloc(0)],
-  ['truncated in the last record', good.subarray(0, good.length - 3)],
-  ['truncated in the first record\'s header', good.subarray(0, 7)],
-  ['a flipped byte in the second record', Buffer.concat([good.subarray(0, first + 20), Buffer.from([good[first + 20] ^ 0xff]), good.subarray(first + 21)])],
-  ['junk between records', Buffer.concat([good.subarray(0, first), Buffer.from('junk junk'), good.subarray(first)])],
-  ['junk after the last record', Buffer.concat([good, Buffer.from('trailing')])],
-  ['not an archive (NDJSON)', Buffer.from('{"a":1}\n{"b":2}\n')]
-]
+// The gzip ones too: bytes no decoder takes as an archive, refused alike.
+const inputs = smallArchives()
+const flippedInSecond = (): Buffer => (inputs.find(([label]) => label === 'a flipped byte in the second record') as [string, Buffer])[1]
 if (haveVectors) {
   for (const name of ['small.shoebox', 'unicode_empty.shoebox', 'plain_dict_order.shoebox', 'damaged/small_flipped_magic.shoebox', 'damaged/small_truncated_in_payload.shoebox']) {
     inputs.push([`vector ${name}`, fs.readFileSync(path.join(vectorDir, name))])
@@ -101,8 +87,8 @@ for (const [label, bytes] of inputs) {
 }
 
 t.test('a strict failure names the file and the offset, after the records before it', async (t) => {
-  const bytes = inputs[4][1]
+  const bytes = flippedInSecond()
   const outcome = whole(bytes, { file: 'x.shoebox' })
   t.equal(outcome.records.length, 1, 'the first record, then the damage')
-  t.match(outcome.error, { name: 'CorruptArchiveError', file: 'x.shoebox', offset: first, message: /^x\.shoebox: at byte \d+: / })
+  t.match(outcome.error, { name: 'CorruptArchiveError', file: 'x.shoebox', offset: threeRecordsSecond, message: /^x\.shoebox: at byte \d+: / })
 })

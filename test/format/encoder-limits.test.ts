@@ -14,17 +14,7 @@ import {
 } from '../../lib/index.js'
 import { nativeRecords } from '../../lib/native.js'
 import { tempDir } from '../fixtures-roll/util.js'
-import { decodeRecords } from '../helpers.js'
-
-/** The message of what `fn` throws, with its code: 'CODE: message'. */
-function thrown (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    return `${(err as { code?: string }).code ?? 'no code'}: ${(err as Error).message}`
-  }
-  return 'nothing thrown'
-}
+import { decodeRecords, thrown } from '../helpers.js'
 
 const small: RecordInput[] = [{ metadata: { n: '0' }, payload: 'first' }, { metadata: [['n', '1']], payload: Buffer.from('second') }]
 

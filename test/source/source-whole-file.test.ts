@@ -13,16 +13,13 @@ import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { archiveSource, encodeRecords, type ArchiveSourceOptions, type ShoeboxRecord } from '../../lib/index.js'
 import { FileStore } from '../../lib/store/file-store.js'
+import { threeRecords, threeRecordsSecond } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-whole-file-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 
-const good = encodeRecords([
-  { metadata: { host: 'web-1', 'ключ': 'значение' }, payload: '{"msg":"héllo wörld ☃ 😀"}' },
-  { metadata: {}, payload: Buffer.alloc(0) },
-  { metadata: { n: '3', emoji: '🦀' }, payload: Buffer.from([0, 1, 2, 255]) }
-])
-const first = encodeRecords([{ metadata: { host: 'web-1', 'ключ': 'значение' }, payload: '{"msg":"héllo wörld ☃ 😀"}' }]).length
+const good = threeRecords
+const first = threeRecordsSecond
 
 /** Files by name: good ones, damaged ones, one that is no archive, a gzip one (read whole, then decompressed as a stream). */
 const files: Record<string, Buffer> = {
