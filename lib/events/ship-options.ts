@@ -79,9 +79,10 @@ export interface ShipSettings {
 
 const POLICIES: readonly OverflowPolicy[] = ['block', 'drop', 'spill']
 
-/** batchEvents's and batchBytes's defaults: one batch, as `shoebox ship` sizes its queue for a file on stdin. */
+/** batchEvents's, batchBytes's and maxInFlight's defaults (`shoebox ship` sizes its queue for a file on stdin by them). */
 export const DEFAULT_BATCH_EVENTS = 500
 export const DEFAULT_BATCH_BYTES = 1024 * 1024
+export const DEFAULT_MAX_IN_FLIGHT = 8
 
 export function shipSettings (options: ShipOptions = {}): ShipSettings {
   const onOverflow = options.onOverflow === undefined ? 'block' : options.onOverflow
@@ -93,7 +94,7 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
   const attempts = options.retry?.attempts === undefined ? Infinity : options.retry.attempts
   if (attempts !== Infinity) positiveCount(attempts, 1, 'retry.attempts')
   const library = options.library ?? shoeboxLibrary()
-  const maxInFlight = positiveCount(options.maxInFlight, 8, 'maxInFlight')
+  const maxInFlight = positiveCount(options.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight')
   return {
     defaults: { stream: options.stream, namespace: options.namespace, library: library === false ? false : { ...library } },
     batch: {
