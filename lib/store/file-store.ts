@@ -281,14 +281,14 @@ export class FileStore implements Store {
    */
   #readSmall (key: string, fd: number, file: string | Buffer, start: number, length: number, out: Readable, opened: (stream: fs.ReadStream) => void): void {
     readWhole(fd, start, length).then((bytes) => {
-      if (bytes === null) {
+      if (bytes === null && !out.destroyed) {
         const stream = fs.createReadStream(file, { fd, start, highWaterMark: fileReadSize(length) })
         opened(stream)
         this.#pipeRead(key, stream, out)
         return
       }
       closeReadFile(fd)
-      if (out.destroyed) return
+      if (out.destroyed || bytes === null) return
       this.#stats.downloadedBytes(bytes.length)
       if (bytes.length > 0) out.push(bytes)
       out.push(null)
