@@ -66,7 +66,8 @@ export const uploadCommand: Command = {
     if (typeof values.to !== 'string') throw usage('upload needs --to URL')
     const queueSize = positiveInteger('--queue-size', values['queue-size'])
     const concurrency = positiveInteger('--concurrency', values.concurrency) ?? DEFAULT_CONCURRENCY
-    // What "a file of one part" means for --concurrency (the store's writer checks the size itself: S3's minimum).
+    // Parsed once: what "a file of one part" means for --concurrency, and each writer's part size (which the
+    // writer checks against S3's minimum).
     const partSize = asUsage(() => parseSize(values['part-size'] as string | undefined ?? DEFAULT_PART_SIZE, '--part-size'))
     refuseSharedKeys(positionals)
     const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
@@ -75,7 +76,7 @@ export const uploadCommand: Command = {
     let uploaded = false
     const uploadOne = async (file: string, before: fs.Stats, signal: AbortSignal): Promise<string> => {
       const key = path.basename(file)
-      const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined, queueSize }), { flags: { partSize: '--part-size' } })
+      const writer = asUsage(() => store.writer(key, { partSize, queueSize }), { flags: { partSize: '--part-size' } })
       // An abort destroys the writer, which aborts its multipart upload.
       await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer, { signal }).catch((err: unknown) => {
         throw signal.aborted ? abortReason(signal) : err
