@@ -22,7 +22,7 @@ import { EventStore } from '../store/event-store.js'
 import { RemoteRuns } from '../store/remote-runs.js'
 import { RunPublisher } from '../store/run-publisher.js'
 import { capConnections, CONNECTIONS_CHECK_MS, DEFAULT_HEADERS_TIMEOUT_MS, defaultMaxConnections, defaultRequestTimeout } from './connection-limits.js'
-import { applyCors } from './cors.js'
+import { applyCors, corsAllowList } from './cors.js'
 import { handleDelete } from './delete-endpoint.js'
 import { failure, sendJson, sendNotFound } from './envelope.js'
 import { handleGet } from './get-endpoint.js'
@@ -168,7 +168,8 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const bucketMs = durationOption(o.bucket, '1d', 'bucket')
   if (bucketMs < 1) throw invalidOption('bucket', 'must be at least 1ms')
   const memtableSize = sizeOption(o.memtableSize, '16MiB', 'memtableSize')
-  const host = o.host ?? '127.0.0.1'
+  const host = hostOption(o.host)
+  const cors = corsAllowList(o.corsOrigins)
 
   const pollMs = durationOption(o.pollInterval, '10s', 'pollInterval')
   const flushMs = durationOption(o.flushInterval, '10s', 'flushInterval')
@@ -194,7 +195,6 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     maxEventSize,
     nodeId: nodeId()
   }
-  const cors = new Set(o.corsOrigins ?? [])
   const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, (req, res) => {
     handle(ctx, mode, cors, maxBody, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, failure([storageError(err)]), process.hrtime.bigint())
@@ -239,6 +239,20 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
       return closing
     }
   }
+}
+
+/**
+ * The interface to bind: a name or an address, '127.0.0.1' when not given.
+ * Node reads '' (and null) as "every interface": `--host ""` opened the
+ * server to the network without a word. Refused, as a name with spaces
+ * around it (a lookup that fails only once the store is open).
+ */
+function hostOption (value: unknown): string {
+  if (value === undefined) return '127.0.0.1'
+  if (typeof value !== 'string' || value === '' || value.trim() !== value) {
+    throw invalidOption('host', `must be an interface's name or address (such as 127.0.0.1, :: or localhost), got ${givenValue(value)}`)
+  }
+  return value
 }
 
 /** The storage a server answers from: a local store (publishing to a shared one for a collector), or a shared store's runs. */
