@@ -86,7 +86,7 @@ t.test('a CLI count flag is refused in the same shape, naming the flag and quoti
     const r = await cli([...args])
     const name = args[0] === 'events' ? `${args[0]} ${args[1]}` : args[0]
     t.equal(r.code, 2, args.join(' '))
-    t.equal(r.stderr, `shoebox ${args[0]}: ${line}\n(try 'shoebox ${name} --help')\n`, args.join(' '))
+    t.equal(r.stderr, `shoebox ${name}: ${line}\n(try 'shoebox ${name} --help')\n`, args.join(' '))
   }
 })
 

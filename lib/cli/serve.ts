@@ -71,7 +71,7 @@ export const serveCommand: Command = {
   summary: 'a Kronos-compatible event server on a local event store',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, {
+    const { values } = parse(argv, {
       data: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
@@ -91,7 +91,6 @@ export const serveCommand: Command = {
       'sweep-after': { type: 'string' },
       ...storeOptionSpec
     }, false)
-    if (positionals.length > 0) throw usage('serve takes no arguments')
     // Decimal digits, as every count option: Number() alone took '1e3' (port 1000), ' 5' and '0x10'.
     const port = wholeNumber('--port', values.port) ?? 8150
     if (port > 65535) throw usage(`--port: must be 0..65535, got ${givenValue(String(values.port))}`)
