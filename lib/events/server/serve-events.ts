@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { givenValue, invalidOption, type ShoeboxError } from '../../errors.js'
-import { durationOption, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
+import { durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
@@ -162,7 +162,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', `must be 0..65535, got ${givenValue(port)}`)
   const maxBody = sizeOption(o.maxBody, '16MiB', 'maxBody')
   // A body is read whole into memory, and its events are held beside it until stored: a cap of '1TB' is no cap.
-  if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${maxBody} bytes`)
+  if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${givenSize(o.maxBody, maxBody)}`)
   const maxEventSize = sizeOption(o.maxEventSize, '1MiB', 'maxEventSize')
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
   const bucketMs = durationOption(o.bucket, '1d', 'bucket')
@@ -177,13 +177,13 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   // 60 s, nginx's send_timeout: only a client taking less than one 128 KiB chunk a minute
   // (~2.2 KB/s) is cut, and a get so cut resumes after its last @id (client-get.ts).
   const sendTimeoutMs = durationOption(o.sendTimeout, '60s', 'sendTimeout')
-  if (sendTimeoutMs > MAX_TIMER_MS) throw invalidOption('sendTimeout', `at most ${MAX_TIMER_MS} ms (a timer's limit), got ${sendTimeoutMs}`)
+  if (sendTimeoutMs > MAX_TIMER_MS) throw invalidOption('sendTimeout', `must be at most ${MAX_TIMER_MS} ms (a timer's limit), got ${givenDuration(o.sendTimeout, sendTimeoutMs)}`)
   const maxConnections = positiveCount(o.maxConnections, defaultMaxConnections(), 'maxConnections')
   // Node reads 0 as "never": a connection that sends nothing would hold its slot for ever.
   const headersTimeoutMs = durationOption(o.headersTimeout, DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeout')
   if (headersTimeoutMs < 1) throw invalidOption('headersTimeout', 'must be at least 1ms')
   const requestTimeoutMs = o.requestTimeout === undefined ? defaultRequestTimeout(maxBody, headersTimeoutMs) : parseDuration(o.requestTimeout, 'requestTimeout')
-  if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${requestTimeoutMs} ms`)
+  if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${givenDuration(o.requestTimeout, requestTimeoutMs)}`)
   const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
   const ctx: ServerContext = {
     store,
