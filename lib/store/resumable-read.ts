@@ -29,8 +29,13 @@ export interface ResumableReadOptions {
   /** Delay before resume n (1-based), ms. Default jittered 100 ms x 2^(n-1), at most 5 s. */
   backoff?: (attempt: number) => number
   onResume?: (offset: number, kind: FailureKind) => void
+  /**
+   * Told of each chunk as it is handed to the stream (its buffer holds up to
+   * a MiB ahead of the reader): one fetched after the stream was destroyed
+   * is not. What its buffer holds when it is destroyed is the reader's
+   * `readableLength` then: never taken.
+   */
   onBytes?: (bytes: number) => void
-  onEnd?: () => void
 }
 
 /** Failures of a body in flight worth a resume; anything else (a changed object, a refusal) is final. */
@@ -60,6 +65,8 @@ export function resumableRead (open: OpenRange, options: ResumableReadOptions = 
       const expectedEnd = opened.length === undefined ? undefined : offset + opened.length
       try {
         for await (const chunk of opened.body) {
+          // Its reader went away: nothing more is handed on, nor counted (the body is closed by the return).
+          if (out.destroyed) return
           const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
           offset += buffer.length
           failures = 0
@@ -75,7 +82,7 @@ export function resumableRead (open: OpenRange, options: ResumableReadOptions = 
         await sleep(backoff(failures))
       }
     }
-    options.onEnd?.()
   }
-  return Readable.from(chunks(), { objectMode: false, highWaterMark: 1024 * 1024 })
+  const out = Readable.from(chunks(), { objectMode: false, highWaterMark: 1024 * 1024 })
+  return out
 }
