@@ -1,4 +1,5 @@
 /** shoebox upload: files into a store, each under its own name, verified. */
+import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -179,6 +180,9 @@ async function uploadEach (
   files: string[], concurrency: number, partSize: number, signal: AbortSignal,
   upload: (file: string, before: fs.Stats, index: number) => Promise<void>
 ): Promise<void> {
+  // Each file under way listens to `signal` (its pipeline): with --concurrency 11 or more, Node's bound of 10
+  // warned on stderr of a leak that is none (the listeners go with their files).
+  setMaxListeners(0, signal)
   const slots = new Slots(concurrency)
   const running = new Set<Promise<void>>()
   let failure: { error: unknown } | undefined

@@ -200,3 +200,22 @@ t.test('a file that vanishes after it was listed, while another is uploaded: one
   t.equal(r.stderr, `shoebox upload: cannot read ${files[1]}: no such file or directory (ENOENT); 1 file uploaded to s3://${s3.bucket}/vanishing (listed on stdout)\n`)
   t.equal(s3.object('vanishing/v2.bin'), undefined, 'no file started after it')
 })
+
+t.test('--concurrency 16: no warning of a listener leak on stderr (each file under way listens to the interrupt signal)', async (t) => {
+  const dir = path.join(tmp, 'sixteen')
+  fs.mkdirSync(dir)
+  const files = Array.from({ length: 24 }, (_, i) => path.join(dir, `s${i}.bin`))
+  files.forEach((f, i) => { fs.writeFileSync(f, `file ${i}\n`) })
+  const warnings: string[] = []
+  const onWarning = (warning: Error): void => { warnings.push(`${warning.name}: ${warning.message}`) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  // Each PutObject held 200 ms: 16 files under way at once.
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 200 } }])
+  t.teardown(() => proxy.close())
+  const r = await cli(['upload', ...files, '--to', `s3://${s3.bucket}/sixteen`, '--endpoint', proxy.endpoint, '--concurrency', '16'])
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout.toString().trim().split('\n').length, 24)
+  t.same(warnings, [], 'no MaxListenersExceededWarning')
+})
