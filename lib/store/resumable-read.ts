@@ -17,8 +17,12 @@ export interface OpenedRange {
   length: number | undefined
 }
 
-/** Open bytes [start, end) (end undefined: to the object's end), pinned to `etag` when given. */
-export type OpenRange = (start: number, end: number | undefined, etag: string | undefined) => Promise<OpenedRange>
+/**
+ * Open bytes [start, end) (end undefined: to the object's end), pinned to
+ * `etag` when given; `signal` aborts the request (and its body) once the
+ * stream is destroyed.
+ */
+export type OpenRange = (start: number, end: number | undefined, etag: string | undefined, signal: AbortSignal) => Promise<OpenedRange>
 
 export interface ResumableReadOptions {
   start?: number
@@ -53,6 +57,9 @@ class ShortBodyError extends Error {
 export function resumableRead (open: OpenRange, options: ResumableReadOptions = {}): Readable {
   const retries = options.retries ?? 5
   const backoff = options.backoff ?? defaultBackoff
+  // A stream destroyed while its request waits for an answer (a read ahead, then dropped) cuts the request: it held
+  // a socket, and the process, until the server answered.
+  const dropped = new AbortController()
   async function * chunks (): AsyncGenerator<Buffer> {
     let offset = options.start ?? 0
     let etag = options.etag
@@ -60,7 +67,7 @@ export function resumableRead (open: OpenRange, options: ResumableReadOptions = 
     for (;;) {
       if (options.end !== undefined && offset >= options.end) break
       // Opening is retried by the client itself; a failure here is final.
-      const opened = await open(offset, options.end, etag)
+      const opened = await open(offset, options.end, etag, dropped.signal)
       etag ??= opened.etag
       const expectedEnd = opened.length === undefined ? undefined : offset + opened.length
       try {
@@ -83,6 +90,36 @@ export function resumableRead (open: OpenRange, options: ResumableReadOptions = 
       }
     }
   }
-  const out = Readable.from(chunks(), { objectMode: false, highWaterMark: 1024 * 1024 })
+  // Readable.from(chunks()) but for its destroy, which waited for the chunk being fetched (its request answered)
+  // before the stream closed: here the request is cut first.
+  const iterator = chunks()
+  let pumping = false
+  const out = new Readable({
+    highWaterMark: 1024 * 1024,
+    read () {
+      if (pumping) return
+      pumping = true
+      pump().finally(() => { pumping = false })
+    },
+    destroy (err, callback) {
+      dropped.abort()
+      iterator.return(undefined).then(() => { callback(err) }, () => { callback(err) })
+    }
+  })
+  /** Chunks into `out` until its buffer is full, the body ends or it fails. */
+  async function pump (): Promise<void> {
+    try {
+      for (;;) {
+        const { value, done } = await iterator.next()
+        if (done === true) {
+          out.push(null)
+          return
+        }
+        if (!out.push(value)) return
+      }
+    } catch (err) {
+      out.destroy(err as Error)
+    }
+  }
   return out
 }

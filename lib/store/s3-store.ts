@@ -138,13 +138,13 @@ export class S3Store implements Store {
       // As from the file store: a stream that fails, for the consumer's error path.
       return { stream: Readable.from([]).destroy(err as Error), stats }
     }
-    const stream = resumableRead(async (start, end, etag) => {
+    const stream = resumableRead(async (start, end, etag, signal) => {
       const range = start === 0 && end === undefined ? undefined : `bytes=${start}-${end === undefined ? '' : end - 1}`
       const out = await (async () => {
         try {
           // Counted against this read's own stats (s3-context.ts).
           const input = withTransfer({ Bucket: this.bucket, Key: objectKey, Range: range, IfMatch: etag }, { stats })
-          return await this.send('get', key, async ({ client, sdk }) => await client.send(new sdk.GetObjectCommand(input)))
+          return await this.send('get', key, async ({ client, sdk }) => await client.send(new sdk.GetObjectCommand(input), { abortSignal: signal }))
         } catch (err) {
           // Resuming exactly at the end of the object: nothing left, not an error.
           if ((err as StoreError).status === 416 && start > 0) return { Body: [], ETag: etag, ContentLength: 0 }

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { archiveSource, encodeRecords, openStore } from '../../lib/index.js'
+import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
 
 /** Read `key` from `store` until its body has been fetched ahead, take one chunk, and go away: the bytes taken. */
@@ -85,3 +86,24 @@ for (const how of ['stop', 'destroy'] as const) {
     t.same([source.stats().downloaded.objects, source.stats().downloaded.bytes], [1, first.length], 'one object read, and its bytes')
   })
 }
+
+t.test('a get dropped while its request waits for an answer: the request is cut, and counted as no failure', async (t) => {
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  await s3.client().send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'slow.bin', Body: 'slow' }))
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'GetObject', fault: { kind: 'latency', ms: 10_000 } }])
+  t.teardown(() => proxy.close())
+  const store = openStore(`s3://${s3.bucket}`, { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region })
+  t.teardown(async () => { await store.close() })
+  await store.stat('slow.bin') // the S3 code loaded: the get below is the S3Store's own stream
+  const stream = store.get('slow.bin')
+  stream.read(0)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const closed = new Promise((resolve) => stream.once('close', resolve))
+  const started = Date.now()
+  stream.destroy()
+  await closed
+  t.ok(Date.now() - started < 2000, `closed ${Date.now() - started} ms after destroy(), not once answered`)
+  const stats = store.stats()
+  t.same([stats.downloaded.bytes, stats.downloaded.objects, stats.retries, stats.errors], [0, 0, 0, {}], 'nothing downloaded, nothing failed')
+})
