@@ -316,3 +316,14 @@ t.test("openStore('s3://...') checks maxAttempts (a count) and requestTimeout (a
   t.same({ maxAttempts: config.maxAttempts, requestTimeout: (config.requestHandler as { requestTimeout: number }).requestTimeout }, { maxAttempts: 3, requestTimeout: 120_000 })
   t.same(clientConfig({ env: {} }).maxAttempts, 5, 'the default, when not given')
 })
+
+t.test("decode() and ArchiveDecoder's baseOffset: a whole number of bytes, refused at once (a string was joined to every offset reported)", async (t) => {
+  const { ArchiveDecoder, decode } = await import('../lib/index.js')
+  const events = { record: () => {}, corrupt: () => {} }
+  for (const value of ['10', -1, 1.5, Number.NaN, null]) {
+    const reason = `must be a whole number of bytes, got ${typeof value === 'number' && Number.isNaN(value) ? 'NaN' : JSON.stringify(value)}`
+    t.match(refusal(() => new ArchiveDecoder(events, { baseOffset: value as number })), { code: 'SHOEBOX_INVALID_OPTION', option: 'baseOffset', reason }, `ArchiveDecoder ${String(value)}`)
+    t.match(refusal(() => decode({ baseOffset: value as number })), { code: 'SHOEBOX_INVALID_OPTION', option: 'baseOffset', reason }, `decode ${String(value)}`)
+  }
+  t.doesNotThrow(() => new ArchiveDecoder(events, { baseOffset: 4096 }))
+})
