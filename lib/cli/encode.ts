@@ -10,7 +10,7 @@ import { decompressedInput, type DecompressedInput } from '../compress/decompres
 import type { Readable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import { Gate } from './stdin-gate.js'
-import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
 import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
@@ -64,6 +64,7 @@ export const encodeCommand: Command = {
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const validate = values.validate === true
     const maxRecordSize = maxRecordSizeFrom(values)
+    const maxFrameSize = maxFrameSizeFrom(values)
     const compression = compressionOf(compressFrom(values))
     // A codec this install cannot load fails before anything is read.
     await compression?.codec.ready('stdout')
@@ -102,7 +103,7 @@ export const encodeCommand: Command = {
     try {
       // stdin's text feeds the gate: damage ends it at its last whole line, reported below. A read error of
       // plain stdin, or zstd where this install has none, destroys the gate, and so fails the pipeline below.
-      decompressedInput(io.stdin, 'stdin', { onDamage: () => { gate.cut = true } }).then(async (text) => {
+      decompressedInput(io.stdin, 'stdin', { maxFrameSize, onDamage: () => { gate.cut = true } }).then(async (text) => {
         input = text
         source = text.stream
         // Stopped while its first bytes were awaited: stdin is destroyed, and its text is not read.

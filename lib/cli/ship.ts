@@ -5,6 +5,7 @@ import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
 import { describeIoError, usage } from './io.js'
+import { maxFrameSizeFrom } from './read-options.js'
 import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
 import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
@@ -54,6 +55,8 @@ Options:
   --attempts N           give up on a batch after N tries (default: keep trying)
   --timeout T            a put with no byte of answer for T is tried again
                          (default 30s; 10s, 500ms; 0 waits for ever)
+  --max-frame-size SIZE  largest zstd frame of zstd input decompressed (default
+                         256MiB): a frame that could hold more is refused, as damage
   -h, --help             show this help`
 
 /** A run whose batches have failed this long (and no ack since) says so on stderr; again at most this often. */
@@ -91,7 +94,8 @@ export const shipCommand: Command = {
       spill: { type: 'string' },
       queue: { type: 'string' },
       attempts: { type: 'string' },
-      timeout: { type: 'string' }
+      timeout: { type: 'string' },
+      'max-frame-size': { type: 'string' }
     }, true)
     if (positionals.length !== 1) throw usage('ship needs exactly one URL')
     const stream = values.stream as string | undefined
@@ -111,6 +115,7 @@ export const shipCommand: Command = {
     const queueEvents = positiveInteger('--queue', values.queue)
     const attempts = positiveInteger('--attempts', values.attempts)
     const timeout = duration('--timeout', values.timeout)
+    const maxFrameSize = maxFrameSizeFrom(values)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
     const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent }, { WholeLines }, { DEFAULT_BATCH_EVENTS, DEFAULT_BATCH_BYTES, DEFAULT_MAX_IN_FLIGHT }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js'), import('./whole-lines.js'), import('../events/ship-options.js')])
@@ -189,7 +194,7 @@ export const shipCommand: Command = {
       const unsniffed = (): void => { stdin.destroy() }
       stop.signal.addEventListener('abort', unsniffed, { once: true })
       try {
-        input = await decompressedInput(stdin, 'stdin', { onDamage: () => { lines.cut = true } })
+        input = await decompressedInput(stdin, 'stdin', { maxFrameSize, onDamage: () => { lines.cut = true } })
       } catch (err) {
         // zstd where this install has none (or stdin unreadable): nothing was read, the shipper is let go.
         shipper.on('error', () => {})

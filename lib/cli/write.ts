@@ -14,7 +14,7 @@ import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, usage } fr
 import { sniffCodec } from '../compress/codecs.js'
 import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
 import { Gate } from './stdin-gate.js'
-import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -114,6 +114,7 @@ export const writeCommand: Command = {
     const metadata = keyValues('--meta', values.meta as string[] | undefined)
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const maxRecordSize = maxRecordSizeFrom(values)
+    const maxFrameSize = maxFrameSizeFrom(values)
     const compress = compressFrom(values)
     // Parsed here so that the error names the flag; 0 turns the timer off.
     const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
@@ -204,7 +205,7 @@ export const writeCommand: Command = {
         sink.started().then(async () => {
           let text: DecompressedInput
           try {
-            text = await decompressedInput(stdin, 'stdin', { onDamage: () => { gate.cut = true } })
+            text = await decompressedInput(stdin, 'stdin', { maxFrameSize, onDamage: () => { gate.cut = true } })
           } catch (err) {
             gate.destroy(err as Error) // zstd where this install has none
             return

@@ -30,6 +30,8 @@ export interface DecompressedInput {
 }
 
 export interface DecompressedInputOptions {
+  /** The largest zstd frame decompressed (zstdDecompress()'s maxFrameSize; default 256 MiB): each is decompressed whole, in memory. */
+  maxFrameSize?: number
   /**
    * Called at damage, before the text ends: the last line the damage cut
    * has no end, and is no line (WholeLines.cut).
@@ -48,7 +50,7 @@ export async function decompressedInput (input: Readable, what: string, options:
   const codec = sniffCodec(head)
   if (codec.name === 'none') return { stream, codec: codec.name, failure: null }
   await codec.ready(what)
-  const stage = feed(stream, codec.decompress({ file: what }))
+  const stage = feed(stream, codec.decompress({ file: what, maxFrameSize: options.maxFrameSize }))
   const text: EndOnFailure = endOnFailure(stage, { bytes: true })
   // After endOnFailure's own listener (it ends the text), in the same tick: before the end reaches anyone.
   stage.once('error', () => { options.onDamage?.() })

@@ -253,3 +253,16 @@ t.test('zstd input where this install has no zstd (SHOEBOX_ZSTD=0): SHOEBOX_UNSU
   const gz = await run('write', [], zlib.gzipSync(TEXT), 'file')
   t.equal(gz.code, 0, 'gzip still works')
 })
+
+t.test('--max-frame-size bounds a zstd frame of the input: one over it is refused unread, as damage at its offset', async (t) => {
+  const zst = await zstdFrame(TEXT, 3)
+  for (const command of ['write', 'encode'] as const) {
+    const refused = await run(command, ['--max-frame-size', '64KiB'], zst, 'file')
+    t.equal(refused.code, 1)
+    t.match(refused.stderr, new RegExp(`^shoebox ${command}: stdin: at byte 0: bad-compression: zstd data: .*over maxFrameSize 65536; not decompressed.*\\n$`))
+    t.same(await payloads(command, refused), [], 'nothing stored')
+    const taken = await run(command, ['--max-frame-size', '1MiB'], zst, 4096)
+    t.equal(taken.code, 0, taken.stderr)
+    t.same(await payloads(command, taken), LINES)
+  }
+})
