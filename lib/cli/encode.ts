@@ -5,10 +5,9 @@ import type { Command } from './command.js'
 import { keyValues, metaFields, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
-import { describeIoError, usage } from './io.js'
+import { usage } from './io.js'
 import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
 import type { Readable } from 'node:stream'
-import { ShoeboxError } from '../errors.js'
 import { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
@@ -123,9 +122,8 @@ export const encodeCommand: Command = {
     const damage = input?.failure ?? null
     if (damage !== null) {
       // The line the damage cut is not encoded; every whole line before it is.
-      const message = damage instanceof ShoeboxError ? damage.message : `cannot read stdin: ${describeIoError(damage)}`
       const cut = gate.heldBytes > 0 ? `; the last line it cut, ${plural(gate.heldBytes, 'byte')}, not encoded` : ''
-      io.stderr.write(`shoebox encode: ${message} (${plural(lines.records, 'record')} before it written${cut})\n`)
+      io.stderr.write(`shoebox encode: ${damage.message} (${plural(lines.records, 'record')} before it written${cut})\n`)
       return 1
     }
     for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)

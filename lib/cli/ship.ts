@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
-import { describeIoError, usage } from './io.js'
+import { usage } from './io.js'
 import { maxFrameSizeFrom } from './read-options.js'
 import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
 import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
@@ -220,8 +220,7 @@ export const shipCommand: Command = {
     const damage = input.failure
     if (damage !== null) {
       const cut = outcome.partialBytes > 0 ? `; the last line it cut (${plural(outcome.partialBytes, 'byte')}) not shipped` : ''
-      const message = damage instanceof ShoeboxError ? damage.message : `cannot read stdin: ${describeIoError(damage)}`
-      throw new ShoeboxError(damage instanceof ShoeboxError ? damage.code : 'SHOEBOX_IO', `${message}; the lines before it: ${summary(stats, invalid)}${cut}`, { cause: damage })
+      throw new ShoeboxError(damage.code, `${damage.message}; the lines before it: ${summary(stats, invalid)}${cut}`, { cause: damage })
     }
     const stopped = outcome.stopped
       ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${outcome.partialBytes > 0 ? `, an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''}`

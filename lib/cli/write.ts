@@ -207,7 +207,7 @@ export const writeCommand: Command = {
           try {
             text = await decompressedInput(stdin, 'stdin', { maxFrameSize, onDamage: () => { gate.cut = true } })
           } catch (err) {
-            gate.destroy(err as Error) // zstd where this install has none
+            gate.destroy(err as Error) // zstd where this install has none, or stdin unreadable
             return
           }
           input = text
@@ -244,10 +244,8 @@ export const writeCommand: Command = {
     if (damage !== null) {
       // Compressed stdin torn or damaged: every whole line before it is sealed; the line it cut is not stored.
       if (progress !== null) io.stderr.write('\r')
-      const code = damage instanceof ShoeboxError ? damage.code : 'SHOEBOX_IO'
-      const message = damage instanceof ShoeboxError ? damage.message : `cannot read stdin: ${describeIoError(damage)}`
       const cut = gate.heldBytes > 0 ? `, the last line it cut (${plural(gate.heldBytes, 'byte')}) not stored` : ''
-      throw new ShoeboxError(code, `${message}; ${keptLine(sink.kept(), lines.records)}${cut}`, { cause: damage })
+      throw new ShoeboxError(damage.code, `${damage.message}; ${keptLine(sink.kept(), lines.records)}${cut}`, { cause: damage })
     }
     const held = gate.heldBytes + lines.bufferedLineBytes
     const partial = held > 0 ? `, an incomplete last line (${plural(held, 'byte')}) not stored` : ''

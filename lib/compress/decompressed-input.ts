@@ -15,7 +15,8 @@
  * after it, and the lines still in them.
  */
 import type { Readable } from 'node:stream'
-import { CorruptArchiveError } from '../errors.js'
+import { CorruptArchiveError, type ShoeboxError } from '../errors.js'
+import { ioError } from '../fs/io-error.js'
 import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fail.js'
 import { sniffCodec, SNIFF_BYTES, type CodecName } from './codecs.js'
 import { peekHead } from './peek.js'
@@ -25,8 +26,12 @@ export interface DecompressedInput {
   readonly stream: Readable
   /** What the input was compressed with ('none': plain text). */
   readonly codec: CodecName
-  /** The damage or read error that ended a compressed input's text, naming the input; null if none (or not yet ended). */
-  readonly failure: Error | null
+  /**
+   * The damage (SHOEBOX_BAD_COMPRESSION) or read error (SHOEBOX_IO) that
+   * ended a compressed input's text, naming the input; null if none (or not
+   * yet ended).
+   */
+  readonly failure: ShoeboxError | null
 }
 
 export interface DecompressedInputOptions {
@@ -54,13 +59,15 @@ export async function decompressedInput (input: Readable, what: string, options:
   const text: EndOnFailure = endOnFailure(stage, { bytes: true })
   // After endOnFailure's own listener (it ends the text), in the same tick: before the end reaches anyone.
   stage.once('error', () => { options.onDamage?.() })
+  let failure: ShoeboxError | null = null
   return {
     stream: text,
     codec: codec.name,
     get failure () {
-      const failure = text.failure
-      // The gzip stage knows no file name.
-      if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(what)
+      if (failure === null && text.failure !== null) {
+        // The gzip stage knows no file name; a read error is an errno error.
+        failure = text.failure instanceof CorruptArchiveError && text.failure.file === undefined ? text.failure.inFile(what) : ioError(text.failure, 'cannot read', what)
+      }
       return failure
     }
   }

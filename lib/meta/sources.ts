@@ -162,8 +162,7 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
       }
     },
     flush (callback: TransformCallback) {
-      const failure = decompressed?.failure ?? null
-      callback(failure === null || failure instanceof ShoeboxError ? failure : ioError(failure, 'cannot read', name))
+      callback(decompressed?.failure ?? null)
     }
   })
   // The input may fail (a missing file) before the pipeline below is attached: caught here, not an

@@ -56,3 +56,21 @@ t.test('damage: the text ends cleanly after what came before it; onDamage comes 
   t.ok(text.failure instanceof CorruptArchiveError)
   t.match(text.failure, { code: 'SHOEBOX_BAD_COMPRESSION', file: 'in.ndjson.gz', message: /^in\.ndjson\.gz: at byte \d+: bad-compression: gzip data is cut short/ })
 })
+
+t.test('a read error after the first bytes ends the text the same way: SHOEBOX_IO naming the input', async (t) => {
+  const members = [zlib.gzipSync(TEXT.subarray(0, 5000)), zlib.gzipSync(TEXT.subarray(5000))]
+  let sent = false
+  const input = new Readable({
+    read () {
+      if (!sent) {
+        sent = true
+        this.push(members[0])
+        return
+      }
+      this.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }))
+    }
+  })
+  const text = await decompressedInput(input, 'in.ndjson.gz')
+  t.ok((await read(text.stream)).equals(TEXT.subarray(0, 5000)), 'the first member whole')
+  t.match(text.failure, { code: 'SHOEBOX_IO', message: 'cannot read in.ndjson.gz: input/output error (EIO)' })
+})
