@@ -119,15 +119,15 @@ export const encodeCommand: Command = {
       io.stderr.write(`shoebox encode: stdin: line ${bad.line}: ${invalidWhat(bad)} (${plural(lines.records, 'record')} before it written)\n`)
       return 1
     }
-    const damage = input?.failure ?? null
-    if (damage !== null) {
-      // The line the damage cut is not encoded; every whole line before it is.
-      const cut = gate.heldBytes > 0 ? `; the last line it cut, ${plural(gate.heldBytes, 'byte')}, not encoded` : ''
-      io.stderr.write(`shoebox encode: ${damage.message} (${plural(lines.records, 'record')} before it written${cut})\n`)
-      return 1
-    }
     for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)
     const skipped = lines.invalid.length > 0 ? `, ${plural(lines.invalid.length, 'invalid line')} skipped` : ''
+    const damage = input?.failure ?? null
+    if (damage !== null) {
+      // The line the damage cut is not encoded; every whole line before it is (the skipped ones listed above).
+      const cut = gate.heldBytes > 0 ? `; the last line it cut, ${plural(gate.heldBytes, 'byte')}, not encoded` : ''
+      io.stderr.write(`shoebox encode: ${damage.message} (${plural(lines.records, 'record')} before it written${skipped}${cut})\n`)
+      return 1
+    }
     if (signal !== undefined) {
       const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not encoded` : ''
       io.stderr.write(`shoebox encode: interrupted by ${signal}; ${plural(lines.records, 'record')} written${skipped}${partial}, the rest of stdin was not read\n`)

@@ -266,3 +266,12 @@ t.test('--max-frame-size bounds a zstd frame of the input: one over it is refuse
     t.same(await payloads(command, taken), LINES)
   }
 })
+
+t.test('encode --validate --on-invalid skip on a torn gzip input: the skipped lines listed, then the damage line saying what was written', async (t) => {
+  // A gzip stream flushed and not finished (no last block, no trailer): its text ends inside the fourth line.
+  const torn = zlib.gzipSync(Buffer.from('{"a":1}\nnot json\n{"a":3}\n{"a":4,"pad":"xx'), { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+  const r = await run('encode', ['--validate', '--on-invalid', 'skip'], torn, 100)
+  t.equal(r.code, 1)
+  t.same(await payloads('encode', r), ['{"a":1}', '{"a":3}'])
+  t.match(r.stderr, /^shoebox encode: skipped stdin line 2: .*\nshoebox encode: stdin: at byte \d+: bad-compression: gzip data is cut short .*\(2 records before it written, 1 invalid line skipped; the last line it cut, 16 bytes, not encoded\)\n$/)
+})
