@@ -6,15 +6,19 @@ import { keyValues, metaFields, noArguments, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
+import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
+import type { Readable } from 'node:stream'
 import { Gate } from './stdin-gate.js'
-import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
 import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
 
 Turns each line of NDJSON on stdin into one record; the line's bytes are the
-payload as-is (no parse). Blank lines are ignored. SIGINT or SIGTERM stop
+payload as-is (no parse). Blank lines are ignored. gzip or zstd input is
+decompressed (known by its magic bytes); damage in it ends the output after
+every whole line before it, exit 1. SIGINT or SIGTERM stop
 reading stdin after its last whole line: the output ends after its record,
 exit 0 (a regular file on stdin: 128 + the signal, 130 or 143, as the input
 was cut short); a second signal quits at once.
@@ -59,6 +63,7 @@ export const encodeCommand: Command = {
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const validate = values.validate === true
     const maxRecordSize = maxRecordSizeFrom(values)
+    const maxFrameSize = maxFrameSizeFrom(values)
     const compression = compressionOf(compressFrom(values))
     // A codec this install cannot load fails before anything is read.
     await compression?.codec.ready('stdout')
@@ -79,7 +84,11 @@ export const encodeCommand: Command = {
     // A bad line ends the output ('end'); stdin is then read no further: a producer that never ends (tail -f)
     // kept the command reading, and the line unreported, for ever.
     const gate = new Gate()
-    lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop(io.stdin) })
+    /** stdin as text (gzip and zstd decompressed), once its first bytes are known. */
+    let input: DecompressedInput | undefined
+    /** What feeds the gate: stdin, or its text once known. */
+    let source: Readable = io.stdin
+    lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop(source) })
     // SIGINT or SIGTERM end the input after its last whole line, so that the output ends as at a real end: whole
     // records (and a complete compressed stream), never half of one. Killed by the signal, it ended wherever the
     // encoder or the compressor was. A second signal finds no handler: Node's default ends the process at once.
@@ -88,11 +97,18 @@ export const encodeCommand: Command = {
       // After the end of stdin (all of it read) a signal cuts nothing: the output is finished as without it.
       if (gate.writableEnded) return
       signal = name
-      gate.closeAndStop(io.stdin)
+      gate.closeAndStop(source)
     })
     try {
-      // A read error of stdin destroys the gate with it, and so fails the pipeline below.
-      pipeline(io.stdin, gate).catch(() => {})
+      // stdin's text feeds the gate: damage ends it at its last whole line, reported below. A read error of
+      // plain stdin, or zstd where this install has none, destroys the gate, and so fails the pipeline below.
+      decompressedInput(io.stdin, 'stdin', { maxFrameSize, onDamage: () => { gate.cut = true } }).then(async (text) => {
+        input = text
+        source = text.stream
+        // Stopped while its first bytes were awaited: stdin is destroyed, and its text is not read.
+        if (gate.stopped) source.destroy()
+        else await pipeline(source, gate)
+      }, (err: unknown) => { gate.destroy(err as Error) }).catch(() => {})
       if (compression === undefined) await pipeline(gate, lines, io.stdout)
       else await pipeline(gate, lines, compression.codec.compress(compression.level), io.stdout)
     } finally {
@@ -105,6 +121,13 @@ export const encodeCommand: Command = {
     }
     for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)
     const skipped = lines.invalid.length > 0 ? `, ${plural(lines.invalid.length, 'invalid line')} skipped` : ''
+    const damage = input?.failure ?? null
+    if (damage !== null) {
+      // The line the damage cut is not encoded; every whole line before it is (the skipped ones listed above).
+      const cut = gate.heldBytes > 0 ? `; the last line it cut, ${plural(gate.heldBytes, 'byte')}, not encoded` : ''
+      io.stderr.write(`shoebox encode: ${damage.message} (${plural(lines.records, 'record')} before it written${skipped}${cut})\n`)
+      return 1
+    }
     if (signal !== undefined) {
       const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not encoded` : ''
       io.stderr.write(`shoebox encode: interrupted by ${signal}; ${plural(lines.records, 'record')} written${skipped}${partial}, the rest of stdin was not read\n`)

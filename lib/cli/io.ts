@@ -148,6 +148,37 @@ export async function feedFile (fd: number, into: Writable, stopped: () => boole
   }
 }
 
+/**
+ * The next `n` bytes (fewer only at its end) of the regular file open as
+ * `fd`, read from where it stands: its first read, which says what it
+ * starts with (a compressed input's magic) without a stream. The next read
+ * goes on after them. A read error is SHOEBOX_IO naming stdin.
+ */
+export async function readHead (fd: number, n: number): Promise<Buffer> {
+  const head = Buffer.alloc(n)
+  let got = 0
+  try {
+    for (let read = -1; got < n && read !== 0; got += read) read = await readInto(fd, head.subarray(got))
+  } catch (err) {
+    throw new ShoeboxError('SHOEBOX_IO', `cannot read stdin: ${describeIoError(err)}`, { cause: err })
+  }
+  return head.subarray(0, got)
+}
+
+/**
+ * The file system a stream of a descriptor it does not own reads with: a
+ * read stream's destroy() (a signal, damage) closes its descriptor even
+ * with autoClose false; the descriptor's owner closes it.
+ */
+const LEAVE_OPEN = { read: fs.read, close: (_fd: number, callback: (err: null) => void) => { callback(null) } }
+
+/** The regular file open as `fd` as a stream: `head` (readHead()'s bytes), then the rest of it, in 1 MiB reads; `fd` is left open. */
+export function fileStream (fd: number, head: Buffer): Readable {
+  const rest = fs.createReadStream('', { fd, highWaterMark: READ_CHUNK, autoClose: false, fs: LEAVE_OPEN })
+  if (head.length > 0) rest.unshift(head)
+  return rest
+}
+
 async function readInto (fd: number, buf: Buffer): Promise<number> {
   return await new Promise((resolve, reject) => {
     fs.read(fd, buf, 0, buf.length, null, (err, n) => { if (err !== null) reject(err); else resolve(n) })

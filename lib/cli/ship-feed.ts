@@ -95,6 +95,8 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
     stdin.destroy()
   }
   stop?.addEventListener('abort', onStop, { once: true })
+  // Aborted before the feed began (a signal while stdin's first bytes were awaited): cut at once.
+  if (stop?.aborted === true) onStop()
   await done
   stop?.removeEventListener('abort', onStop)
   const partialBytes = lines.cut ? lines.heldBytes : 0

@@ -5,6 +5,8 @@ import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
+import { maxFrameSizeFrom } from './read-options.js'
+import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
 import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
@@ -20,6 +22,8 @@ stream, retried while the server is unreachable or busy (Retry-After
 honoured). Each event gets @time (now, unless it has one or --time-field
 says where it is) and @id; stream names are checked before anything is sent.
 Blank lines are skipped; empty stdin ships nothing (exit 0, as write).
+gzip or zstd input is decompressed (known by its magic bytes); damage in it
+ships every whole line before it, then fails naming the compressed offset.
 Exits once every event is acknowledged, with a summary line on stderr
 (live progress too, on a terminal). Exit 1 if any event was refused (a bad
 line, or rejected by the server), 2 for a usage mistake. SIGINT or SIGTERM
@@ -51,6 +55,8 @@ Options:
   --attempts N           give up on a batch after N tries (default: keep trying)
   --timeout T            a put with no byte of answer for T is tried again
                          (default 30s; 10s, 500ms; 0 waits for ever)
+  --max-frame-size SIZE  largest zstd frame of zstd input decompressed (default
+                         256MiB): a frame that could hold more is refused, as damage
   -h, --help             show this help`
 
 /** A run whose batches have failed this long (and no ack since) says so on stderr; again at most this often. */
@@ -88,7 +94,8 @@ export const shipCommand: Command = {
       spill: { type: 'string' },
       queue: { type: 'string' },
       attempts: { type: 'string' },
-      timeout: { type: 'string' }
+      timeout: { type: 'string' },
+      'max-frame-size': { type: 'string' }
     }, true)
     if (positionals.length !== 1) throw usage('ship needs exactly one URL')
     const stream = values.stream as string | undefined
@@ -108,6 +115,7 @@ export const shipCommand: Command = {
     const queueEvents = positiveInteger('--queue', values.queue)
     const attempts = positiveInteger('--attempts', values.attempts)
     const timeout = duration('--timeout', values.timeout)
+    const maxFrameSize = maxFrameSizeFrom(values)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
     const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent }, { WholeLines }, { DEFAULT_BATCH_EVENTS, DEFAULT_BATCH_BYTES, DEFAULT_MAX_IN_FLIGHT }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js'), import('./whole-lines.js'), import('../events/ship-options.js')])
@@ -177,8 +185,25 @@ export const shipCommand: Command = {
       stopping.unref()
     })
     let outcome
+    let input: DecompressedInput
+    const lines = new WholeLines()
     try {
-      outcome = await feedShipper(fileBlocks ? fileStdin(io.stdinFile as number) : io.stdin, new WholeLines(), stamper, shipper, stop.signal)
+      const stdin = fileBlocks ? fileStdin(io.stdinFile as number) : io.stdin
+      // stdin as text, gzip and zstd decompressed: damage ends it at its last whole line (the one it cut is no
+      // event), reported once what was read is shipped. A signal while its first bytes are awaited ends it.
+      const unsniffed = (): void => { stdin.destroy() }
+      stop.signal.addEventListener('abort', unsniffed, { once: true })
+      try {
+        input = await decompressedInput(stdin, 'stdin', { maxFrameSize, onDamage: () => { lines.cut = true } })
+      } catch (err) {
+        // zstd where this install has none (or stdin unreadable): nothing was read, the shipper is let go.
+        shipper.on('error', () => {})
+        shipper.destroy(err as Error)
+        throw err
+      } finally {
+        stop.signal.removeEventListener('abort', unsniffed)
+      }
+      outcome = await feedShipper(input.stream, lines, stamper, shipper, stop.signal)
     } finally {
       offSignals()
       clearTimeout(stopping)
@@ -192,6 +217,11 @@ export const shipCommand: Command = {
       throw await giveUp(failure, outcome, { spill: values.spill as string | undefined, namespace: values.namespace as string | undefined, badLines, spillUnsent })
     }
     const stats = shipper.stats()
+    const damage = input.failure
+    if (damage !== null) {
+      const cut = outcome.partialBytes > 0 ? `; the last line it cut (${plural(outcome.partialBytes, 'byte')}) not shipped` : ''
+      throw new ShoeboxError(damage.code, `${damage.message}; the lines before it: ${summary(stats, invalid)}${cut}`, { cause: damage })
+    }
     const stopped = outcome.stopped
       ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${outcome.partialBytes > 0 ? `, an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''}`
       : ''

@@ -1,6 +1,7 @@
 /** shoebox write: NDJSON on stdin into rolling archive files in a directory. */
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { EncodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import { SlabPool } from '../format/slab-pool.js'
@@ -9,9 +10,11 @@ import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent, type UploadParts } from '../roll/rolling-sink.js'
 import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
-import { describeIoError, feedFile, usage } from './io.js'
+import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, usage } from './io.js'
+import { sniffCodec } from '../compress/codecs.js'
+import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
 import { Gate } from './stdin-gate.js'
-import { maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -29,6 +32,8 @@ Writes each NDJSON line on stdin as one record into archive files in DIR,
 starting a new file whenever a roll policy fires. A file is written under a
 hidden temporary name and sealed (fsynced, renamed) when it rolls or at the
 end. Leftover temporary files of crashed writers are recovered first.
+gzip or zstd input is decompressed (known by its magic bytes); damage in it
+seals every whole line before it, then fails naming the compressed offset.
 SIGINT or SIGTERM stop reading stdin at its last whole line and seal every
 line read before exiting 0 (a regular file on stdin: 128 + the signal, 130
 or 143, as the input was cut short); a second signal quits at once.
@@ -109,6 +114,7 @@ export const writeCommand: Command = {
     const metadata = keyValues('--meta', values.meta as string[] | undefined)
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const maxRecordSize = maxRecordSizeFrom(values)
+    const maxFrameSize = maxFrameSizeFrom(values)
     const compress = compressFrom(values)
     // Parsed here so that the error names the flag; 0 turns the timer off.
     const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
@@ -118,6 +124,13 @@ export const writeCommand: Command = {
     // Loaded only with --to: a plain write loads none of the uploader's, stores' and transfer line's modules
     // (start-up; test/startup-lazy.test.ts).
     const upload = typeof values.to === 'string' ? await loadUpload() : undefined
+    // A regular file on stdin: its first read says whether it is compressed, before the sink exists (a read
+    // error creates no directory). Plain, it goes to the lines straight (feedFile, its reads going on after this
+    // one, 1 MiB each); compressed, as from a pipe.
+    const fileHead = io.stdinFile === undefined ? undefined : await readHead(io.stdinFile, READ_CHUNK)
+    const plainFile = fileHead !== undefined && sniffCodec(fileHead).name === 'none'
+    // zstd where this install has none: refused before the sink exists, too.
+    if (fileHead !== undefined) await sniffCodec(fileHead).ready('stdin')
     // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
     const sink: RollingSink = asUsage(() => rollingSink({
         dir,
@@ -153,10 +166,15 @@ export const writeCommand: Command = {
     })
     const started = Date.now()
     const gate = new Gate()
+    const stdin = fileHead === undefined || plainFile ? io.stdin : fileStream(io.stdinFile as number, fileHead)
+    /** stdin as text (gzip and zstd decompressed), once its first bytes are known. */
+    let input: DecompressedInput | undefined
+    /** What feeds the gate: stdin, or its text once known. */
+    let source: Readable = stdin
     // After the line that ends the input, or a signal, stdin is read no further (a producer that never ends is
     // no hang). stdin is destroyed only once the gate's end has been read (closeAndStop): destroyed at once, its
     // pipeline destroyed the gate with lines still in it, and the write failed with "Premature close".
-    const stop = (): void => { gate.closeAndStop(io.stdin) }
+    const stop = (): void => { gate.closeAndStop(source) }
     lines.once('invalid', stop)
     let signal: NodeJS.Signals | undefined
     // A second signal (either) finds no handler: Node's default ends the process at once.
@@ -172,16 +190,32 @@ export const writeCommand: Command = {
     const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
     const transfers = upload === undefined ? null : new upload.TransferReporter(io, 'shoebox write', () => sink.stats())
     try {
-      if (io.stdinFile !== undefined) {
-        // A file on stdin is read into reused buffers (see feedFile), from once the sink has started
+      if (plainFile) {
+        // A plain file on stdin is read into reused buffers (see feedFile), from once the sink has started
         // (RollingSink.started: encoding ahead of it delays the first compression); a signal ends the lines cleanly.
-        const stdinFile = io.stdinFile
-        void sink.started().then(async () => { await feedFile(stdinFile, lines, () => gate.stopped) })
+        const stdinFile = io.stdinFile as number
+        void sink.started().then(async () => {
+          if (fileHead.length > 0) lines.write(fileHead)
+          await feedFile(stdinFile, lines, () => gate.stopped)
+        })
         await pipeline(lines, sink)
       } else {
-        // stdin feeds the gate once the sink has started (as above); on a signal the gate ends cleanly, so the
-        // sink seals its file.
-        sink.started().then(async () => { await pipeline(io.stdin, gate) }).catch(() => {})
+        // stdin feeds the gate once the sink has started (as above), decompressed if it is gzip or zstd; on a
+        // signal or damage the gate ends cleanly (at the last whole line), so the sink seals its file.
+        sink.started().then(async () => {
+          let text: DecompressedInput
+          try {
+            text = await decompressedInput(stdin, 'stdin', { maxFrameSize, onDamage: () => { gate.cut = true } })
+          } catch (err) {
+            gate.destroy(err as Error) // zstd where this install has none, or stdin unreadable
+            return
+          }
+          input = text
+          source = text.stream
+          // Stopped while its first bytes were awaited: stdin is destroyed, and its text is not read.
+          if (gate.stopped) source.destroy()
+          else await pipeline(source, gate)
+        }).catch(() => {})
         await pipeline(gate, lines, sink)
       }
     } catch (err) {
@@ -205,6 +239,13 @@ export const writeCommand: Command = {
     if (bad !== undefined) {
       if (progress !== null) io.stderr.write('\r')
       throw new ShoeboxError(bad.code, `stdin: line ${bad.line}: ${invalidWhat(bad)}; ${keptLine(sink.kept(), lines.records)}`)
+    }
+    const damage = input?.failure ?? null
+    if (damage !== null) {
+      // Compressed stdin torn or damaged: every whole line before it is sealed; the line it cut is not stored.
+      if (progress !== null) io.stderr.write('\r')
+      const cut = gate.heldBytes > 0 ? `, the last line it cut (${plural(gate.heldBytes, 'byte')}) not stored` : ''
+      throw new ShoeboxError(damage.code, `${damage.message}; ${keptLine(sink.kept(), lines.records)}${cut}`, { cause: damage })
     }
     const held = gate.heldBytes + lines.bufferedLineBytes
     const partial = held > 0 ? `, an incomplete last line (${plural(held, 'byte')}) not stored` : ''

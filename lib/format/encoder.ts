@@ -111,6 +111,24 @@ const ALGORITHM_ID = { crc32: 1, crc32c: 2 } as const
 
 const NO_PAIRS: string[] = []
 
+/**
+ * One encoder kept for the life of the process, made with the first one
+ * (the smallest chunk: a 64-byte slab) and never used.
+ *
+ * Why: V8 optimises the per-record path (write, #append, the sealer's note,
+ * measureMetadata) for the hidden classes ("maps") of an encoder, its
+ * RecordSealer and its metadata-size object, and holds those maps only
+ * through the objects that have them. Once every encoder was garbage, a
+ * collection freed the maps and threw that code away ("weak objects" in
+ * node --trace-deopt), and the next encoder ran cold: interpreted, profiled
+ * and optimised again over its first thousands of records. A program that
+ * makes an encoder per file or per request, with collections between them,
+ * paid that each time, and so did every timed run of bench/codec.js (which
+ * collects before each run): 15-35% more CPU per record there (bench/RESULTS.md,
+ * Dec 6). This one keeps the maps, and so the code.
+ */
+let shapeKeeper: ArchiveEncoder | null | undefined
+
 export class ArchiveEncoder {
   readonly format: FormatVersion
   readonly checksum: ChecksumAlgorithm
@@ -162,6 +180,10 @@ export class ArchiveEncoder {
     this.#sealer = new RecordSealer(checksum, format === 'v2' ? native : null)
     this.#deferText = this.#sealer.batched && !exactSizes
     this.#frame = format === 'v2' ? native?.frameLines : undefined
+    if (shapeKeeper === undefined) {
+      shapeKeeper = null // while it is made: its own constructor comes here too
+      shapeKeeper = new ArchiveEncoder({ chunkSize: 64 })
+    }
   }
 
   /** Bytes encoded and not yet taken. */

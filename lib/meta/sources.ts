@@ -37,6 +37,7 @@ import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { walk, type WalkedName, type WalkFailure } from '../fs/walk.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
+import type { DecompressedInput } from '../compress/decompressed-input.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
@@ -129,14 +130,25 @@ export function jsonFilesSource (root: string): Readable {
   return Readable.from(objects(), { objectMode: true, highWaterMark: 16 })
 }
 
-/** NDJSON lines as objects; blank lines are skipped; `name` is the origin's file ('-' for stdin). */
+/**
+ * NDJSON lines as objects; blank lines are skipped; `name` is the origin's
+ * file ('-' for stdin). gzip or zstd input (known by its magic bytes) is
+ * decompressed; damage in it fails the source, naming the file and the
+ * compressed offset (the ingest then writes nothing: one diff file per run,
+ * or none).
+ */
 export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readable {
   let line = 0
+  /** The text, once its first bytes are known: its damage fails the source at its end. */
+  let decompressed: DecompressedInput | undefined
+  let damaged = false
   // split2 decodes bad bytes to U+FFFD without a word: such a line is unreadable, not a changed object
   const check = new Utf8LineCheck()
   const toObjects = new Transform({
     objectMode: true,
     transform (text: string, _encoding: BufferEncoding, callback: TransformCallback) {
+      // After damage: the lines still on their way fail with the source, and the one it cut is no line.
+      if (damaged) return callback()
       line++
       const notUtf8 = check.badLines.delete(line)
       if (text.trim() === '') return callback()
@@ -148,15 +160,23 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
       } catch (err) {
         callback(null, new UnreadableMetadata(origin, reasonOf(err)))
       }
+    },
+    flush (callback: TransformCallback) {
+      callback(decompressed?.failure ?? null)
     }
   })
   // The input may fail (a missing file) before the pipeline below is attached: caught here, not an
   // unhandled 'error' that ends the process.
   const early = (err: unknown): void => { toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)) }
   input.once('error', early)
-  // split2 (loaded on first use) splits on \n; a \r before it is part of the JSON's whitespace
-  import('split2')
-    .then(async ({ default: split2 }) => { await pipeline(input, check, split2(), toObjects) })
+  // split2 splits on \n; a \r before it is part of the JSON's whitespace. It and the decompressing stages are
+  // loaded on first use: each module the package's import loads costs start-up.
+  Promise.all([import('split2'), import('../compress/decompressed-input.js')])
+    .then(async ([{ default: split2 }, { decompressedInput }]) => {
+      // (Any stream Node gives is a Readable; one of another kind is read as it is.)
+      const bytes = input instanceof Readable ? (decompressed = await decompressedInput(input, name === '-' ? 'stdin' : name, { onDamage: () => { damaged = true } })).stream : input
+      await pipeline(bytes, check, split2(), toObjects)
+    })
     .catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))
   return toObjects
 }

@@ -148,9 +148,10 @@ export class EndOnFailure extends Readable {
   #delivered = 0
   #stopped = false
 
-  constructor (upstream: Readable) {
+  /** `bytes`: upstream gives bytes (decompressed text), buffered by their length rather than 1024 items of up to 256 KiB each. */
+  constructor (upstream: Readable, options: { bytes?: boolean } = {}) {
     // As deep as the source's own buffer: a shallow one would pause and resume upstream for every record.
-    super({ objectMode: true, highWaterMark: 1024 })
+    super(options.bytes === true ? {} : { objectMode: true, highWaterMark: 1024 })
     this.#upstream = upstream
     upstream.on('data', (item: unknown) => {
       if (this.#stopped) return
@@ -199,6 +200,6 @@ export class EndOnFailure extends Readable {
   }
 }
 
-export function endOnFailure (upstream: Readable): EndOnFailure {
-  return new EndOnFailure(upstream)
+export function endOnFailure (upstream: Readable, options?: { bytes?: boolean }): EndOnFailure {
+  return new EndOnFailure(upstream, options)
 }

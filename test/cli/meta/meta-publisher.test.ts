@@ -7,7 +7,9 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import zlib from 'node:zlib'
 import { cli } from '../../cli-run.js'
+import { zstdFrame } from '../../../lib/compress/zstd.js'
 import { metaPaths } from '../../../lib/meta/config.js'
 import { listHistoryFiles, loadHistory } from '../../../lib/meta/history.js'
 
@@ -105,6 +107,24 @@ t.test('sources: NDJSON on stdin, invalid objects reported, --on-invalid fail', 
   t.equal(r.code, 1)
   t.match(r.stderr, /1 invalid metadata objects, the first -:2: missing keys: content_hash \(the valid ones were written\)/)
   t.ok((await loadHistory(base, { unique: 'content_hash' })).has('c'), 'the valid one was written')
+})
+
+t.test('sources: gzip and zstd NDJSON (stdin or --ndjson FILE) are read as their lines; damage fails the run, nothing written', async (t) => {
+  const text = Buffer.from('{"content_hash":"a","n":1}\n{"content_hash":"b","n":2}\nnot json\n{"content_hash":"c","n":3}')
+  for (const [codec, bytes] of [['gzip', zlib.gzipSync(text)], ['zstd', await zstdFrame(text, 3)]] as const) {
+    const base = metadir(t)
+    let r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], bytes)
+    t.equal(r.code, 0, r.stderr)
+    t.equal(r.stderr, 'invalid -:3: column 1: unexpected character "n"\n', `${codec}: lines numbered in the text`)
+    t.match(r.stdout.toString(), 'Added 3 new files.')
+    const file = path.join(base, `in.ndjson.${codec}`)
+    fs.writeFileSync(file, Buffer.concat([bytes, bytes.subarray(0, 12)]))
+    r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', file])
+    t.equal(r.code, 1)
+    // gzip names the end of the input and the member it cut; zstd the frame's start.
+    t.match(r.stderr, new RegExp(`^shoebox meta: ${file}: at byte \\d+: bad-compression: .*compressed byte ${bytes.length}\\b.*; nothing written, the meta db is as it was\n$`), `${codec}: a torn second member or frame`)
+    t.equal((await listHistoryFiles(base)).length, 1, 'no second diff file')
+  }
 })
 
 t.test('squash and dump', async (t) => {
