@@ -122,7 +122,7 @@ t.test('sources: gzip and zstd NDJSON (stdin or --ndjson FILE) are read as their
     r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', file])
     t.equal(r.code, 1)
     // gzip names the end of the input and the member it cut; zstd the frame's start.
-    t.match(r.stderr, new RegExp(`^shoebox meta: ${file}: at byte \\d+: bad-compression: .*compressed byte ${bytes.length}\\b.*; nothing written, the meta db is as it was\n$`), `${codec}: a torn second member or frame`)
+    t.match(r.stderr, new RegExp(`^shoebox meta generate: ${file}: at byte \\d+: bad-compression: .*compressed byte ${bytes.length}\\b.*; nothing written, the meta db is as it was\n$`), `${codec}: a torn second member or frame`)
     t.equal((await listHistoryFiles(base)).length, 1, 'no second diff file')
   }
 })
