@@ -41,8 +41,24 @@ export function parseSize (value: number | string, option = 'size', least = 0): 
     bytes = Math.floor(Number(m[1]) * unit)
   }
   if (bytes > Number.MAX_SAFE_INTEGER) throw invalidOption(option, `must be at most ${Number.MAX_SAFE_INTEGER} bytes, got ${givenValue(value)}`)
-  if (bytes < least) throw invalidOption(option, `must be at least ${least} ${least === 1 ? 'byte' : 'bytes'}, got ${givenValue(value)}`)
+  if (bytes < least) throw invalidOption(option, `must be at least ${least} ${least === 1 ? 'byte' : 'bytes'}, got ${givenSize(value, bytes)}`)
   return bytes
+}
+
+/**
+ * A size refused by a bound checked once it is parsed (partSize's 5MiB,
+ * maxBody's 256MiB), as the refusal quotes it: what was given, as every
+ * refusal quotes it (givenValue), and the bytes it came to when it was
+ * written with a unit ('"1KiB" (1024 bytes)'), not the bytes alone, which
+ * the user never typed.
+ */
+export function givenSize (value: unknown, bytes: number): string {
+  return typeof value === 'string' && /[a-z]/i.test(value) ? `${givenValue(value)} (${bytes} bytes)` : givenValue(value)
+}
+
+/** A duration refused by a bound checked once it is parsed, quoted as givenSize() quotes a size ('"30d" (2592000000 ms)'). */
+export function givenDuration (value: unknown, ms: number): string {
+  return typeof value === 'string' && /[a-z]/i.test(value) ? `${givenValue(value)} (${ms} ms)` : givenValue(value)
 }
 
 /**

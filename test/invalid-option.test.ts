@@ -86,7 +86,7 @@ t.test('a CLI count flag is refused in the same shape, naming the flag and quoti
     const r = await cli([...args])
     const name = args[0] === 'events' ? `${args[0]} ${args[1]}` : args[0]
     t.equal(r.code, 2, args.join(' '))
-    t.equal(r.stderr, `shoebox ${args[0]}: ${line}\n(try 'shoebox ${name} --help')\n`, args.join(' '))
+    t.equal(r.stderr, `shoebox ${name}: ${line}\n(try 'shoebox ${name} --help')\n`, args.join(' '))
   }
 })
 
@@ -315,4 +315,15 @@ t.test("openStore('s3://...') checks maxAttempts (a count) and requestTimeout (a
   const config = clientConfig({ requestTimeout: '2m', maxAttempts: 3, env: {} })
   t.same({ maxAttempts: config.maxAttempts, requestTimeout: (config.requestHandler as { requestTimeout: number }).requestTimeout }, { maxAttempts: 3, requestTimeout: 120_000 })
   t.same(clientConfig({ env: {} }).maxAttempts, 5, 'the default, when not given')
+})
+
+t.test("decode() and ArchiveDecoder's baseOffset: a whole number of bytes, refused at once (a string was joined to every offset reported)", async (t) => {
+  const { ArchiveDecoder, decode } = await import('../lib/index.js')
+  const events = { record: () => {}, corrupt: () => {} }
+  for (const value of ['10', -1, 1.5, Number.NaN, null]) {
+    const reason = `must be a whole number of bytes, got ${typeof value === 'number' && Number.isNaN(value) ? 'NaN' : JSON.stringify(value)}`
+    t.match(refusal(() => new ArchiveDecoder(events, { baseOffset: value as number })), { code: 'SHOEBOX_INVALID_OPTION', option: 'baseOffset', reason }, `ArchiveDecoder ${String(value)}`)
+    t.match(refusal(() => decode({ baseOffset: value as number })), { code: 'SHOEBOX_INVALID_OPTION', option: 'baseOffset', reason }, `decode ${String(value)}`)
+  }
+  t.doesNotThrow(() => new ArchiveDecoder(events, { baseOffset: 4096 }))
 })

@@ -143,8 +143,8 @@ t.test('a bad size is refused at once, naming the option and quoting the value a
       t.equal(thrown(() => make(value)), `SHOEBOX_INVALID_OPTION: option ${option}: ${reason}`, `${where} ${option} ${String(value)}`)
     }
   }
-  // Each option's least, quoted as given.
-  t.equal(thrown(() => encode({ maxRecordSize: '25B' })), 'SHOEBOX_INVALID_OPTION: option maxRecordSize: must be at least 26 bytes, got "25B"')
+  // Each option's least, quoted as given (and the bytes it came to, for a size with a unit).
+  t.equal(thrown(() => encode({ maxRecordSize: '25B' })), 'SHOEBOX_INVALID_OPTION: option maxRecordSize: must be at least 26 bytes, got "25B" (25 bytes)')
   t.equal(thrown(() => archiveSource(pattern, { maxRecordSize: 25 })), 'SHOEBOX_INVALID_OPTION: option maxRecordSize: must be at least 26 bytes, got 25')
   t.equal(thrown(() => zstdDecompress({ maxFrameSize: 0 })), 'SHOEBOX_INVALID_OPTION: option maxFrameSize: must be at least 1 byte, got 0')
   t.equal(thrown(() => new ArchiveEncoder({ chunkSize: '63' })), 'SHOEBOX_INVALID_OPTION: option chunkSize: must be at least 64 bytes, got "63"')
@@ -152,6 +152,6 @@ t.test('a bad size is refused at once, naming the option and quoting the value a
   // unpack() refuses before it lists or makes anything.
   const out = path.join(dir, 'out')
   t.equal(await rejected(unpack(pattern, { out, maxRecordSize: 'lots' })), 'SHOEBOX_INVALID_OPTION: option maxRecordSize: expected a size such as 100MiB, 10MB or 4096, got "lots"')
-  t.equal(await rejected(unpack(pattern, { out, maxFrameSize: '0KiB' })), 'SHOEBOX_INVALID_OPTION: option maxFrameSize: must be at least 1 byte, got "0KiB"')
+  t.equal(await rejected(unpack(pattern, { out, maxFrameSize: '0KiB' })), 'SHOEBOX_INVALID_OPTION: option maxFrameSize: must be at least 1 byte, got "0KiB" (0 bytes)')
   t.notOk(fs.existsSync(out), 'no directory made')
 })

@@ -57,7 +57,7 @@ t.test('parseSize: the least an option takes, no more than a safe integer, the v
   t.equal(parseSize(26, 'maxRecordSize', 26), 26)
   t.equal(parseSize(Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER)
   for (const [value, least, reason] of [
-    ['25B', 26, 'must be at least 26 bytes, got "25B"'],
+    ['25B', 26, 'must be at least 26 bytes, got "25B" (25 bytes)'],
     [25, 26, 'must be at least 26 bytes, got 25'],
     [0, 1, 'must be at least 1 byte, got 0'],
     ['99999999999999999999', 0, 'must be at most 9007199254740991 bytes, got "99999999999999999999"'],
@@ -83,5 +83,18 @@ t.test('sizeOption, durationOption, positiveCount: undefined takes the default, 
   t.equal(refusal(() => sizeOption(null, '1MiB', 'blockSize')), 'SHOEBOX_INVALID_OPTION: option blockSize: expected a size such as 100MiB, 10MB or 4096, got null')
   t.equal(refusal(() => durationOption(null, '10s', 'timeout')), 'SHOEBOX_INVALID_OPTION: option timeout: expected a duration such as 10m, 1h, 30s or 250ms, got null')
   t.equal(refusal(() => positiveCount(null, 3, 'attempts')), 'SHOEBOX_INVALID_OPTION: option attempts: must be a positive integer, got null')
-  t.equal(refusal(() => sizeOption('1KiB', 0, 'maxRecordSize', 2048)), 'SHOEBOX_INVALID_OPTION: option maxRecordSize: must be at least 2048 bytes, got "1KiB"')
+  t.equal(refusal(() => sizeOption('1KiB', 0, 'maxRecordSize', 2048)), 'SHOEBOX_INVALID_OPTION: option maxRecordSize: must be at least 2048 bytes, got "1KiB" (1024 bytes)')
+})
+
+t.test('a size or duration refused by a bound checked after parsing quotes what was typed, and what it came to when it had a unit', async (t) => {
+  const { openStore } = await import('../lib/index.js')
+  const { serveEvents } = await import('../lib/events/server/serve-events.js')
+  const data = '/nonexistent/shoebox-given-size-test' // nothing is created: each is refused before
+  const writer = (partSize: number | string): unknown => openStore('s3://bucket-x').writer('k', { partSize })
+  t.equal(refusal(() => writer('1KiB')), 'SHOEBOX_INVALID_OPTION: option partSize: must be at least 5MiB (S3\'s minimum part), got "1KiB" (1024 bytes)')
+  t.equal(refusal(() => writer(1024)), 'SHOEBOX_INVALID_OPTION: option partSize: must be at least 5MiB (S3\'s minimum part), got 1024')
+  await t.rejects(serveEvents({ data, maxBody: '1TB' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxBody', reason: 'must be at most 256MiB (a put\'s body is held in memory while it is stored), got "1TB" (1000000000000 bytes)' })
+  await t.rejects(serveEvents({ data, maxBody: 2 ** 30 }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxBody', reason: `must be at most 256MiB (a put's body is held in memory while it is stored), got ${2 ** 30}` })
+  await t.rejects(serveEvents({ data, sendTimeout: '30d' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'sendTimeout', reason: 'must be at most 2147483647 ms (a timer\'s limit), got "30d" (2592000000 ms)' })
+  await t.rejects(serveEvents({ data, headersTimeout: '20s', requestTimeout: '10s' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'requestTimeout', reason: 'must be at least headersTimeout (20000 ms), got "10s" (10000 ms)' })
 })

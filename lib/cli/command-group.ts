@@ -3,20 +3,8 @@
  * each subcommand is its own file, imported only when it runs, as main.ts
  * does for the top-level commands.
  */
-import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
-
-/**
- * A subcommand's usage mistake: main() points the hint at the subcommand's
- * help ('shoebox events get --help'), which has the options; the group's
- * help only lists the subcommands.
- */
-export class SubcommandUsageError extends ShoeboxError {
-  constructor (readonly command: string, message: string, cause: unknown) {
-    super('SHOEBOX_USAGE', message, { cause })
-  }
-}
 
 export interface SubcommandEntry {
   name: string
@@ -43,6 +31,11 @@ export function commandGroup (name: string, summary: string, entries: readonly S
     summary,
     help,
     group: true,
+    // main() names a subcommand's failures and usage hint by it ('shoebox events get: ...', 'shoebox events get --help':
+    // the subcommand's help has the options; the group's only lists the subcommands), the group's own mistakes by the group.
+    typedName (argv) {
+      return entries.some((e) => e.name === argv[0]) ? `${name} ${argv[0]}` : name
+    },
     async run (argv, io) {
       const [sub, ...rest] = argv
       if (sub === '--help' || sub === '-h') {
@@ -57,14 +50,7 @@ export function commandGroup (name: string, summary: string, entries: readonly S
         io.stdout.write(command.help + '\n')
         return 0
       }
-      try {
-        return await command.run(rest, io)
-      } catch (err) {
-        if (err instanceof ShoeboxError && err.code === 'SHOEBOX_USAGE' && !(err instanceof SubcommandUsageError)) {
-          throw new SubcommandUsageError(`${name} ${sub}`, err.message, err)
-        }
-        throw err
-      }
+      return await command.run(rest, io)
     }
   }
 }

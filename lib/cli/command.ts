@@ -7,6 +7,12 @@ export interface Command {
   help: string
   /** A group of subcommands (command-group.ts): it answers `--help` itself, at either level. */
   group?: boolean
+  /**
+   * The command as the user typed it, given the arguments after its name: a
+   * group's is 'events get' for `shoebox events get ...`. Every line main()
+   * prints for it starts with this, and its usage hint names it. Default: `name`.
+   */
+  typedName? (argv: readonly string[]): string
   /** Runs the command; resolves to the exit code. Throws ShoeboxError for one-line failures. */
   run (argv: string[], io: Io): Promise<number>
 }

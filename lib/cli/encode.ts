@@ -2,7 +2,7 @@
 import { pipeline } from 'node:stream/promises'
 import { encodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import type { Command } from './command.js'
-import { keyValues, metaFields, oneOf, parse } from './options.js'
+import { keyValues, metaFields, noArguments, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
@@ -55,7 +55,7 @@ export const encodeCommand: Command = {
       ...compressOptionSpec,
       ...recordSizeOptionSpec
     }, true)
-    if (positionals.length > 0) throw usage(`encode reads stdin and takes no file arguments, got '${positionals[0]}'`)
+    noArguments(positionals, ' (it reads stdin)')
     const format = oneOf('--format', values.format, ['v1', 'v2'] as const, 'v2')
     const checksum = oneOf('--checksum', values.checksum, ['crc32', 'crc32c'] as const, 'crc32')
     const onInvalid = oneOf('--on-invalid', values['on-invalid'], ['fail', 'skip'] as const, 'fail')

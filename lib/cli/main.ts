@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs'
 import { oneLine } from './one-line.js'
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
-import { SubcommandUsageError } from './command-group.js'
 import { describeIoError, type Io } from './io.js'
 import { Interrupted, interruptedExitCode } from './interrupt.js'
 
@@ -91,24 +90,25 @@ export async function main (argv: string[], io: Io): Promise<number> {
     io.stdout.write(command.help + '\n')
     return 0
   }
+  const shown = command.typedName?.(rest) ?? command.name
   try {
     return await command.run(rest, io)
   } catch (err) {
     if (isBrokenPipe(err)) return 0
     if (err instanceof ShoeboxError) {
-      io.stderr.write(`shoebox ${command.name}: ${oneLine(err.message)}\n`)
+      io.stderr.write(`shoebox ${shown}: ${oneLine(err.message)}\n`)
       if (err.code === 'SHOEBOX_USAGE') {
-        io.stderr.write(`(try 'shoebox ${err instanceof SubcommandUsageError ? err.command : command.name} --help')\n`)
+        io.stderr.write(`(try 'shoebox ${shown} --help')\n`)
         return 2
       }
       return err instanceof Interrupted ? interruptedExitCode(err.signal) : 1
     }
     const code = (err as NodeJS.ErrnoException).code
     if (typeof code === 'string') {
-      io.stderr.write(`shoebox ${command.name}: ${oneLine(describeIoError(err))}\n`)
+      io.stderr.write(`shoebox ${shown}: ${oneLine(describeIoError(err))}\n`)
       return 1
     }
-    io.stderr.write(`shoebox ${command.name}: internal error: ${(err as Error).stack ?? String(err)}\n`)
+    io.stderr.write(`shoebox ${shown}: internal error: ${(err as Error).stack ?? String(err)}\n`)
     return 1
   }
 }

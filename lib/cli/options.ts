@@ -38,8 +38,22 @@ function argumentMistake (err: NodeJS.ErrnoException): string {
       if (/argument is ambiguous/.test(message)) return `${option}'s value starts with '-': give it as ${option}=VALUE`
     }
   }
-  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted !== undefined) return `unexpected argument '${quoted}' (this command takes options only)`
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted !== undefined) return noArgumentsLine(quoted)
   return message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join(' ')
+}
+
+/**
+ * Refuse the arguments a command that takes none was given, quoting the
+ * first as every refusal quotes what was typed (`takes no arguments, got
+ * "x"`), whether parseArgs found it or the command (which takes them only to
+ * say why not: `note`, ' (it reads stdin)').
+ */
+export function noArguments (positionals: readonly string[], note = ''): void {
+  if (positionals.length > 0) throw usage(noArgumentsLine(positionals[0], note))
+}
+
+function noArgumentsLine (argument: string, note = ''): string {
+  return `takes no arguments${note}, got ${givenValue(argument)}`
 }
 
 /** ['k=v', ...] to {k: v}; an entry without '=' is a usage error naming the option. */

@@ -44,7 +44,8 @@ Options:
   --mode M              all | readonly | collector (default all)
   --namespace NAME      a namespace to serve (repeatable; default kronos)
   --retention T         drop whole days of events older than T, e.g. 30d (not 0)
-  --cors-origin O       let this browser origin read answers (repeatable, exact)
+  --cors-origin O       let this browser origin read answers (repeatable, exact:
+                        https://app.example.com, no path)
   --max-body SIZE       largest request body (default 16MiB, at most 256MiB;
                         413 above it)
   --max-connections N   connections open at once; more are closed at once
@@ -70,7 +71,7 @@ export const serveCommand: Command = {
   summary: 'a Kronos-compatible event server on a local event store',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, {
+    const { values } = parse(argv, {
       data: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
@@ -90,7 +91,6 @@ export const serveCommand: Command = {
       'sweep-after': { type: 'string' },
       ...storeOptionSpec
     }, false)
-    if (positionals.length > 0) throw usage('serve takes no arguments')
     // Decimal digits, as every count option: Number() alone took '1e3' (port 1000), ' 5' and '0x10'.
     const port = wholeNumber('--port', values.port) ?? 8150
     if (port > 65535) throw usage(`--port: must be 0..65535, got ${givenValue(String(values.port))}`)

@@ -1,4 +1,5 @@
 /** shoebox upload: files into a store, each under its own name, verified. */
+import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -7,6 +8,7 @@ import { openStore } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
 import { describeIoError, quotedGlobHint, usage } from './io.js'
+import { ioError, orIoError } from '../fs/io-error.js'
 import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -78,8 +80,14 @@ export const uploadCommand: Command = {
       const key = path.basename(file)
       const writer = asUsage(() => store.writer(key, { partSize, queueSize }), { flags: { partSize: '--part-size' } })
       // An abort destroys the writer, which aborts its multipart upload.
-      await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), writer, { signal }).catch((err: unknown) => {
-        throw signal.aborted ? abortReason(signal) : err
+      const input = fs.createReadStream(file, { highWaterMark: 1024 * 1024 })
+      let unread: unknown
+      input.once('error', (err) => { unread = err })
+      await pipeline(input, writer, { signal }).catch((err: unknown) => {
+        if (signal.aborted) throw abortReason(signal)
+        // The file gone since it was looked at, or unreadable: named (Node's error names no file), and typed, so
+        // that the line also says what was uploaded.
+        throw err === unread ? ioError(err, 'cannot read', file) : err
       })
       const size = before.size
       const stored = await store.stat(key)
@@ -87,7 +95,7 @@ export const uploadCommand: Command = {
       const etag = writer.result?.etag ?? stored.etag
       if (values['delete-local'] === true) {
         await keepIfChanged(file, before, `${store.url}/${key}`)
-        await fs.promises.unlink(file)
+        await orIoError(fs.promises.unlink(file), `uploaded to ${store.url}/${key}; cannot delete`, file)
       }
       return `${oneLine(file)}\t${oneLine(`${store.url}/${key}`)}\t${plural(size, 'byte')}\t${etag}\n`
     }
@@ -172,6 +180,9 @@ async function uploadEach (
   files: string[], concurrency: number, partSize: number, signal: AbortSignal,
   upload: (file: string, before: fs.Stats, index: number) => Promise<void>
 ): Promise<void> {
+  // Each file under way listens to `signal` (its pipeline): with --concurrency 11 or more, Node's bound of 10
+  // warned on stderr of a leak that is none (the listeners go with their files).
+  setMaxListeners(0, signal)
   const slots = new Slots(concurrency)
   const running = new Set<Promise<void>>()
   let failure: { error: unknown } | undefined

@@ -31,12 +31,17 @@ import { recoverDirectory } from '../roll/recover.js'
 import { rollingSink, type FlushEvent, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import { streamKey } from './ship-batcher.js'
 
+/**
+ * Spill files roll at this size, and spilled events are written (and
+ * fsynced) at least this often. Fixed: neither ship() nor `shoebox ship`
+ * offers them (two options of their own here, which no caller set, went
+ * unchecked to rollingSink).
+ */
+const SPILL_FILE_SIZE = 16 * 1024 * 1024
+const SPILL_FLUSH_MS = 100
+
 export interface SpillOptions {
   dir: string
-  /** Roll spill files at this size. Default '16MiB'. */
-  fileSize?: number | string
-  /** Write (and fsync) spilled events at least this often. Default 100 ms. */
-  flushInterval?: number | string
   /** Told when spilled events are on disk (fsynced). */
   onDurable?: (event: FlushEvent) => void
   /** Told when the spill cannot write (the shipper fails with it). */
@@ -283,9 +288,9 @@ export class Spill {
     const sink = rollingSink({
       dir: this.dir,
       template: `spill-${this.#started}-${generation}-{pid}-{seq}${SPILL_SUFFIX}`,
-      roll: { size: this.#options.fileSize ?? '16MiB' },
+      roll: { size: SPILL_FILE_SIZE },
       fsync: 'always',
-      flushInterval: this.#options.flushInterval ?? 100,
+      flushInterval: SPILL_FLUSH_MS,
       recover: false
     })
     sink.on('sealed', (event: SealedEvent) => { this.#pending.push(event.path) })

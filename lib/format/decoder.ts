@@ -5,7 +5,7 @@
  * itself (a v2 checksum, or a v1 record whose lengths fit exactly), reports
  * each damaged stretch once and goes on.
  */
-import { CorruptArchiveError, type DamageReason } from '../errors.js'
+import { CorruptArchiveError, givenValue, invalidOption, type DamageReason } from '../errors.js'
 import { checkDecodeMode } from '../units.js'
 import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
@@ -74,7 +74,7 @@ export class ArchiveDecoder {
     checkDecodeMode(mode)
     this.mode = mode
     this.maxRecordSize = maxRecordSizeOption(options.maxRecordSize)
-    this.#queue = new ChunkQueue(options.baseOffset ?? 0)
+    this.#queue = new ChunkQueue(baseOffsetOption(options.baseOffset))
     this.#events = events
   }
 
@@ -215,4 +215,11 @@ export class ArchiveDecoder {
 function resyncSkip (result: NeedMore | Damage): number {
   if (result.kind === 'need' || result.reason === 'record-too-large') return 1
   return result.skip || 1
+}
+
+/** baseOffset, 0 when not given: a whole number of bytes (a string was joined to every offset reported, '10' + 5 as '105'). */
+function baseOffsetOption (value: unknown): number {
+  if (value === undefined) return 0
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalidOption('baseOffset', `must be a whole number of bytes, got ${givenValue(value)}`)
+  return value as number
 }

@@ -22,13 +22,15 @@ import { ShoeboxError, invalidOption } from '../errors.js'
 import type { MetaConfig } from './config.js'
 import { compileFilter, type Filter } from './query.js'
 import { TABLE, quote, type StateDb } from './state-db.js'
+import { limitOption } from './run-options.js'
+import { positiveCount } from '../units.js'
 import { type ColumnType, type MetaValue, typeOfValue } from './state-db-values.js'
 import { keyDict } from '../key-dict.js'
 
 export interface FindOptions {
   /** Include soft-deleted rows (default false). */
   deleted?: boolean
-  /** At most this many rows. */
+  /** At most this many rows (a whole number; 0 finds none). */
   limit?: number
   /** Sort by this column (ascending); default: the order SQLite finds the rows in. */
   orderBy?: string
@@ -127,7 +129,9 @@ export class MetaFiles {
     const condition = compileFilter(this.state, filter, options.deleted === true)
     if (options.orderBy !== undefined && !this.state.has(options.orderBy)) throw invalidOption('orderBy', `no column '${options.orderBy}' in ${this.state.file}`)
     const order = options.orderBy === undefined ? '' : ` ORDER BY ${quote(options.orderBy)}`
-    const limit = options.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(options.limit))}`
+    const rowLimit = limitOption(options.limit)
+    const highWaterMark = positiveCount(options.highWaterMark, 64, 'highWaterMark')
+    const limit = rowLimit === undefined ? '' : ` LIMIT ${rowLimit}`
     const sql = `SELECT * FROM ${TABLE} WHERE ${condition.sql}${order}${limit}`
     const rows = async function * (this: MetaFiles): AsyncGenerator<MetaFile> {
       const reader = this.state.openReader()
@@ -141,7 +145,7 @@ export class MetaFiles {
         this.state.closeReader(reader)
       }
     }
-    return Readable.from(rows.call(this), { objectMode: true, highWaterMark: options.highWaterMark ?? 64 })
+    return Readable.from(rows.call(this), { objectMode: true, highWaterMark })
   }
 
   /** How many rows match (soft-deleted ones only with `deleted`). */

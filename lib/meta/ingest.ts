@@ -40,6 +40,7 @@ import { keyDict } from '../key-dict.js'
 import { checkKeyCount } from './key-limit.js'
 import { MetaStore } from './kv-store.js'
 import { checkFlag } from '../units.js'
+import { lockWaitOption, microsOption } from './run-options.js'
 import { asciiLower } from './state-db.js'
 
 export interface InvalidMetadata extends MetaOrigin {
@@ -58,11 +59,11 @@ export interface MetaIngestOptions {
   ensureFiles?: boolean
   /** Where the actual files live (default `base`). */
   filesRoot?: string
-  /** How long to wait for another publisher's lock, in ms (default 60000). */
-  lockWait?: number
+  /** How long to wait for another publisher's lock: ms or a duration ('30s'). Default 60000. */
+  lockWait?: number | string
   /** fsync the new file and db/ (default true). */
   fsync?: boolean
-  /** The run's time, µs since the epoch (default now). */
+  /** The run's time, µs since the epoch, a whole number (default now). */
   micros?: number
 }
 
@@ -102,11 +103,13 @@ export class MetaIngest extends Writable {
     // 'true' (a string) was quietly no (=== true), and fsync: 'false' quietly yes: refused, as every one is.
     if (typeof base !== 'string' || base === '') throw invalidOption('base', 'the metadir base path is required')
     for (const flag of ['replace', 'ensure', 'ensureFiles', 'fsync'] as const) checkFlag(options[flag], flag)
+    const lockWait = lockWaitOption(options.lockWait)
+    const micros = microsOption(options.micros)
     super({ objectMode: true, highWaterMark: 64 })
     this.base = base
-    this.#options = { ...options }
+    this.#options = { ...options, lockWait }
     this.#config = options.config
-    this.#micros = options.micros ?? nowMicros()
+    this.#micros = micros ?? nowMicros()
     this.#ts = metaTimestamp(this.#micros)
   }
 
@@ -131,7 +134,7 @@ export class MetaIngest extends Writable {
     // Destroyed meanwhile (its source failed as it opened): no lock, no scratch db; closing waits for this.
     if (this.destroyed) return
     this.#lock = await acquirePublishLock(this.base, {
-      wait: this.#options.lockWait,
+      wait: this.#options.lockWait as number,
       onWait: (holder: LockHolder) => this.emit('wait', holder)
     })
     await removeStaleTemporaries(this.base)

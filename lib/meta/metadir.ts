@@ -18,6 +18,7 @@ import { MetaStore } from './kv-store.js'
 import { openStateDb, type StateDb, type StateSchema } from './state-db.js'
 import { mergeHistoryFiles, type UpdateOptions, type UpdateResult } from './update.js'
 import { checkKeyCount, historyKeys } from './key-limit.js'
+import { checkUpdateOptions } from './run-options.js'
 
 export interface MetadirOptions {
   /** Where the actual files live (default MMMETA_FILES_ROOT, else the base). */
@@ -57,6 +58,7 @@ export class Metadir {
 
   /** Merge the meta history into the state db, in one transaction. */
   async update (options: MetadirUpdateOptions = {}): Promise<UpdateResult> {
+    checkUpdateOptions(options)
     const { onProblem, ...merge } = options
     const files = replaySet(await listHistoryFiles(this.base))
     // Refused before the state db is touched when its files table could not have a column per key.

@@ -18,13 +18,15 @@ import { listHistoryFiles, replaySet, type HistoryFile, type HistoryProblem } fr
 import { IngestScratch } from './ingest-scratch.js'
 import { removeStaleTemporaries, writeHistoryFile, type WrittenHistoryFile } from './history-writer.js'
 import { acquirePublishLock } from './publish-lock.js'
+import { lockWaitOption, microsOption } from './run-options.js'
+import { checkFlag } from '../units.js'
 
 export interface SquashOptions {
   config?: MetaConfig
   /** Remove the files the snapshot covers (default false, as mmmeta). */
   prune?: boolean
-  /** How long to wait for another publisher's lock, in ms (default 60000). */
-  lockWait?: number
+  /** How long to wait for another publisher's lock: ms or a duration ('30s'). Default 60000. */
+  lockWait?: number | string
   fsync?: boolean
   /** The snapshot's time, µs since the epoch (default now). */
   micros?: number
@@ -40,10 +42,14 @@ export interface SquashResult {
 }
 
 export async function squashHistory (base: string, options: SquashOptions = {}): Promise<SquashResult> {
+  // Checked before the lock is taken: a bad value failed late (NaN named the snapshot 'NaN-NaN-...'), or not at all.
+  const wait = lockWaitOption(options.lockWait)
+  const micros = microsOption(options.micros)
+  for (const flag of ['prune', 'fsync'] as const) checkFlag(options[flag], flag)
   const config = options.config ?? await loadMetaConfig(base)
   const db = metaPaths(base).db
   await ensureDir(db, 'cannot create')
-  const lock = await acquirePublishLock(base, { wait: options.lockWait })
+  const lock = await acquirePublishLock(base, { wait })
   try {
     await removeStaleTemporaries(base)
     const files = await listHistoryFiles(base)
@@ -63,7 +69,7 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
       const rows = function * (): Generator<Array<string | null>> {
         for (const raw of table.rows('uid')) yield columns.map((key) => table.cell(raw, key) ?? null)
       }
-      file = await writeHistoryFile(base, 'squashed', columns, rows(), { micros: options.micros, fsync: options.fsync })
+      file = await writeHistoryFile(base, 'squashed', columns, rows(), { micros, fsync: options.fsync })
       count = table.count()
     } finally {
       await scratch.close()

@@ -15,6 +15,7 @@ import { readWhole, SMALL_FILE_BYTES } from '../fs/read-size.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
+import { givenValue, invalidOption } from '../errors.js'
 import type { WalkedName, WalkFailure, walkNames } from '../fs/walk.js'
 import { ByteNames } from './byte-names.js'
 import { classify, storeError, StoreError } from './store-error.js'
@@ -148,6 +149,11 @@ export class FileStore implements Store {
    * it was listed is given as get() gives it, a stream: it may grow on.
    */
   async getWhole (key: string, options: GetWholeOptions): Promise<WholeObject | Readable> {
+    const size: unknown = options.size
+    if (!Number.isSafeInteger(size) || (size as number) < 0) throw invalidOption('size', `must be a whole number of bytes, got ${givenValue(size)}`)
+    // The size is the caller's word (a listing's): a Buffer of it is asked for at once. Past a small file's, the file
+    // is streamed as get() streams it (1 TB was a RangeError; 2 GiB, allocated).
+    if ((size as number) > SMALL_FILE_BYTES) return this.get(key, { etag: options.etag })
     const file = await this.#locate(key)
     const { fd } = await this.#openChecked(key, file, options)
     let bytes: Buffer | null

@@ -16,7 +16,7 @@
 import { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
+import { countTaken, TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { checkKey, checkObjectName } from './keys.js'
 import { parseS3Url, s3ClientSettings, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
 import type { S3Store } from './s3-store.js'
@@ -77,7 +77,7 @@ export class LazyS3Store implements Store {
       // As from the S3Store: a stream that fails, for the consumer's error path.
       return Readable.from([]).destroy(err as Error)
     }
-    return new DeferredRead(async () => (await this.loaded()).get(key, options))
+    return new DeferredRead(async () => (await this.loaded()).openRead(key, options))
   }
 
   async * list (prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
@@ -124,17 +124,19 @@ export class LazyS3Store implements Store {
  * the network), as destroying the S3Store's own stream would.
  */
 class DeferredRead extends Readable {
-  readonly #open: () => Promise<Readable>
+  readonly #open: () => Promise<{ stream: Readable, stats: TransferStats }>
   #inner: Readable | undefined
 
-  constructor (open: () => Promise<Readable>) {
+  constructor (open: () => Promise<{ stream: Readable, stats: TransferStats }>) {
     super({ highWaterMark: 1024 * 1024 })
     this.#open = open
   }
 
   override _construct (callback: (err?: Error | null) => void): void {
-    this.#open().then((inner) => {
+    this.#open().then(({ stream: inner, stats }) => {
       this.#inner = inner
+      // Counted as this stream is taken, not the inner one: what both buffer when it closes early was never read.
+      countTaken(this, stats, () => this.readableLength + inner.readableLength)
       inner.on('data', (chunk: Buffer) => { if (!this.push(chunk)) inner.pause() })
       inner.once('end', () => { this.push(null) })
       inner.once('error', (err: Error) => { this.destroy(err) })
@@ -148,6 +150,8 @@ class DeferredRead extends Readable {
   }
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    // Paused first: a resume() asked for by the last read would hand its buffer on, into this destroyed stream, on the next tick.
+    this.#inner?.pause()
     this.#inner?.destroy()
     callback(err)
   }

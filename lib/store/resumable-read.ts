@@ -17,8 +17,12 @@ export interface OpenedRange {
   length: number | undefined
 }
 
-/** Open bytes [start, end) (end undefined: to the object's end), pinned to `etag` when given. */
-export type OpenRange = (start: number, end: number | undefined, etag: string | undefined) => Promise<OpenedRange>
+/**
+ * Open bytes [start, end) (end undefined: to the object's end), pinned to
+ * `etag` when given; `signal` aborts the request (and its body) once the
+ * stream is destroyed.
+ */
+export type OpenRange = (start: number, end: number | undefined, etag: string | undefined, signal: AbortSignal) => Promise<OpenedRange>
 
 export interface ResumableReadOptions {
   start?: number
@@ -29,8 +33,13 @@ export interface ResumableReadOptions {
   /** Delay before resume n (1-based), ms. Default jittered 100 ms x 2^(n-1), at most 5 s. */
   backoff?: (attempt: number) => number
   onResume?: (offset: number, kind: FailureKind) => void
+  /**
+   * Told of each chunk as it is handed to the stream (its buffer holds up to
+   * a MiB ahead of the reader): one fetched after the stream was destroyed
+   * is not. What its buffer holds when it is destroyed is the reader's
+   * `readableLength` then: never taken.
+   */
   onBytes?: (bytes: number) => void
-  onEnd?: () => void
 }
 
 /** Failures of a body in flight worth a resume; anything else (a changed object, a refusal) is final. */
@@ -48,6 +57,9 @@ class ShortBodyError extends Error {
 export function resumableRead (open: OpenRange, options: ResumableReadOptions = {}): Readable {
   const retries = options.retries ?? 5
   const backoff = options.backoff ?? defaultBackoff
+  // A stream destroyed while its request waits for an answer (a read ahead, then dropped) cuts the request: it held
+  // a socket, and the process, until the server answered.
+  const dropped = new AbortController()
   async function * chunks (): AsyncGenerator<Buffer> {
     let offset = options.start ?? 0
     let etag = options.etag
@@ -55,11 +67,13 @@ export function resumableRead (open: OpenRange, options: ResumableReadOptions = 
     for (;;) {
       if (options.end !== undefined && offset >= options.end) break
       // Opening is retried by the client itself; a failure here is final.
-      const opened = await open(offset, options.end, etag)
+      const opened = await open(offset, options.end, etag, dropped.signal)
       etag ??= opened.etag
       const expectedEnd = opened.length === undefined ? undefined : offset + opened.length
       try {
         for await (const chunk of opened.body) {
+          // Its reader went away: nothing more is handed on, nor counted (the body is closed by the return).
+          if (out.destroyed) return
           const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
           offset += buffer.length
           failures = 0
@@ -75,7 +89,37 @@ export function resumableRead (open: OpenRange, options: ResumableReadOptions = 
         await sleep(backoff(failures))
       }
     }
-    options.onEnd?.()
   }
-  return Readable.from(chunks(), { objectMode: false, highWaterMark: 1024 * 1024 })
+  // Readable.from(chunks()) but for its destroy, which waited for the chunk being fetched (its request answered)
+  // before the stream closed: here the request is cut first.
+  const iterator = chunks()
+  let pumping = false
+  const out = new Readable({
+    highWaterMark: 1024 * 1024,
+    read () {
+      if (pumping) return
+      pumping = true
+      pump().finally(() => { pumping = false })
+    },
+    destroy (err, callback) {
+      dropped.abort()
+      iterator.return(undefined).then(() => { callback(err) }, () => { callback(err) })
+    }
+  })
+  /** Chunks into `out` until its buffer is full, the body ends or it fails. */
+  async function pump (): Promise<void> {
+    try {
+      for (;;) {
+        const { value, done } = await iterator.next()
+        if (done === true) {
+          out.push(null)
+          return
+        }
+        if (!out.push(value)) return
+      }
+    } catch (err) {
+      out.destroy(err as Error)
+    }
+  }
+  return out
 }

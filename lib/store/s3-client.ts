@@ -134,7 +134,8 @@ export function instrument (client: S3ClientType, fallback: TransferStats): void
     try {
       return await next(args)
     } catch (err) {
-      // A missing object asked about is an answer, not a failure.
+      // A missing object asked about is an answer, not a failure; nor is a request its caller cut (a read dropped).
+      if ((err as Error).name === 'AbortError') throw err
       const kind = classifyAttempt(err)
       if (kind !== 'not-found') stats(context).failed(kind)
       if (kind === 'throttled') (context as Tagged)[THROTTLED] = true

@@ -9,7 +9,7 @@
  */
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { invalidOption, ShoeboxError } from '../errors.js'
-import { durationOption, oneOf, positiveCount, sizeOption } from '../units.js'
+import { durationOption, givenSize, oneOf, positiveCount, sizeOption } from '../units.js'
 import type { WriterOptions } from './store.js'
 
 export interface S3StoreOptions {
@@ -135,7 +135,7 @@ export interface S3WriterSettings {
  */
 export function s3WriterSettings (options: WriterOptions): S3WriterSettings {
   const partSize = sizeOption(options.partSize, DEFAULT_PART_SIZE, 'partSize')
-  if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${partSize}`)
+  if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${givenSize(options.partSize, partSize)}`)
   const queueSize = positiveCount(options.queueSize, DEFAULT_QUEUE_SIZE, 'queueSize')
   const verify = oneOf(options.verify === undefined ? 'checksum' : options.verify, ['checksum', 'etag', false, true] as const, 'verify')
   return { partSize, queueSize, verify: verify === true ? 'checksum' : verify }

@@ -11,7 +11,7 @@
  */
 import { Readable } from 'node:stream'
 import type { ListMultipartUploadsCommandOutput, ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3'
-import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
+import { countTaken, TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { ShoeboxError } from '../errors.js'
 import { checkKey, checkObjectName, joinKey } from './keys.js'
 import { resumableRead } from './resumable-read.js'
@@ -118,21 +118,33 @@ export class S3Store implements Store {
   }
 
   get (key: string, options: GetOptions = {}): Readable {
+    const { stream, stats } = this.openRead(key, options)
+    countTaken(stream, stats, () => stream.readableLength)
+    return stream
+  }
+
+  /**
+   * get()'s read, its bytes counted in `stats` as they are fetched, but
+   * neither its object nor what a reader that went away left unread
+   * (countTaken() does that, on the stream the reader has: get()'s, or the
+   * LazyS3Store's around it).
+   */
+  openRead (key: string, options: GetOptions = {}): { stream: Readable, stats: TransferStats } {
+    const stats = this.newStats()
     let objectKey: string
     try {
       objectKey = this.#existingKey(key)
     } catch (err) {
       // As from the file store: a stream that fails, for the consumer's error path.
-      return Readable.from([]).destroy(err as Error)
+      return { stream: Readable.from([]).destroy(err as Error), stats }
     }
-    const stats = this.newStats()
-    return resumableRead(async (start, end, etag) => {
+    const stream = resumableRead(async (start, end, etag, signal) => {
       const range = start === 0 && end === undefined ? undefined : `bytes=${start}-${end === undefined ? '' : end - 1}`
       const out = await (async () => {
         try {
           // Counted against this read's own stats (s3-context.ts).
           const input = withTransfer({ Bucket: this.bucket, Key: objectKey, Range: range, IfMatch: etag }, { stats })
-          return await this.send('get', key, async ({ client, sdk }) => await client.send(new sdk.GetObjectCommand(input)))
+          return await this.send('get', key, async ({ client, sdk }) => await client.send(new sdk.GetObjectCommand(input), { abortSignal: signal }))
         } catch (err) {
           // Resuming exactly at the end of the object: nothing left, not an error.
           if ((err as StoreError).status === 416 && start > 0) return { Body: [], ETag: etag, ContentLength: 0 }
@@ -145,9 +157,9 @@ export class S3Store implements Store {
       end: options.range?.end,
       etag: options.etag,
       onBytes: (n) => { stats.downloadedBytes(n) },
-      onResume: () => { stats.retried() },
-      onEnd: () => { stats.downloadedObject() }
+      onResume: () => { stats.retried() }
     })
+    return { stream, stats }
   }
 
   /** A listing's pages hold every key below the prefix with its size: `_options` (depth, want) save nothing here. */

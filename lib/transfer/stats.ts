@@ -180,3 +180,23 @@ export function formatStats (s: TransferSnapshot, which: 'live' | 'final' = 'fin
   if (errors.length > 0) parts.push(`errors: ${errors.join(', ')}`)
   return parts.join('; ')
 }
+
+/** What countTaken() watches: a stream's end, close and buffer, as a Readable has them. */
+interface TakenReader {
+  once (event: 'end' | 'close', listener: () => void): unknown
+  readonly readableEnded: boolean
+}
+
+/**
+ * Count a read as its reader takes it, as the stores do (file-store.ts,
+ * s3-store.ts): `stats` were told each chunk as it was fetched
+ * (downloadedBytes); the object is counted once `reader` has ended (taken to
+ * its end), and what was fetched but is still buffered when it closes
+ * before that (`buffered()`: its own buffer, and any it reads from) is taken
+ * back out: a reader that went away (a file read ahead, then dropped) did
+ * not download it.
+ */
+export function countTaken (reader: TakenReader, stats: TransferStats, buffered: () => number): void {
+  reader.once('end', () => { stats.downloadedObject() })
+  reader.once('close', () => { if (!reader.readableEnded) stats.downloadedBytesUnread(buffered()) })
+}

@@ -53,8 +53,7 @@ const storeCommands: Array<[string, (url: string) => string[], string[]]> = [
 ]
 
 function usageLines (command: string, line: RegExp): RegExp {
-  const top = command.split(' ')[0]
-  return new RegExp(`^shoebox ${top}: ${line.source}[^\\n]*\\n\\(try 'shoebox ${command} --help'\\)\\n$`)
+  return new RegExp(`^shoebox ${command}: ${line.source}[^\\n]*\\n\\(try 'shoebox ${command} --help'\\)\\n$`)
 }
 
 t.test('a store URL that names no store: a usage error, exit 2, nothing done, no secret echoed', async (t) => {

@@ -37,7 +37,7 @@ const whole: Array<[string[], string]> = [
 function usageLine (args: string[], message: string): RegExp {
   const name = args[0] === 'events' || args[0] === 'meta' ? `${args[0]} ${args[1]}` : args[0]
   const escaped = message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return new RegExp(`^shoebox ${args[0]}: ${escaped}\\n\\(try 'shoebox ${name} --help'\\)\\n$`)
+  return new RegExp(`^shoebox ${name}: ${escaped}\\n\\(try 'shoebox ${name} --help'\\)\\n$`)
 }
 
 t.test('a positive-integer option refuses anything but decimal digits from 1, in one wording', async (t) => {

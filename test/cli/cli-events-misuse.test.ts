@@ -15,7 +15,7 @@ import { put, spawnServe } from '../events/conformance-kit.js'
 import { idAt } from '../events/fixtures/event-ids.js'
 
 /** A usage failure: the message on one line, then the hint. */
-const usageLines = /^shoebox \w+: [^\n]+\n\(try 'shoebox \w+(?: \w+)? --help'\)\n$/
+const usageLines = /^shoebox (\w+(?: \w+)?): [^\n]+\n\(try 'shoebox \1 --help'\)\n$/
 
 t.test('an option value the parser refuses (--limit -1) is one line, not its three', async (t) => {
   const r = await cli(['events', 'get', 'http://127.0.0.1:1', 's', '--limit', '-1'])
@@ -29,7 +29,7 @@ t.test('a URL with nobody behind it (given up after --attempts 2): one line nami
     const [sub, ...rest] = args
     const r = await cli(['events', sub, 'http://alice:s3cret@127.0.0.1:1/prefix', '--attempts', '2', ...rest])
     t.equal(r.code, 1, sub)
-    t.match(r.stderr, /^shoebox events: POST http:\/\/127\.0\.0\.1:1\/prefix\/1\.0\/\S+: connect ECONNREFUSED[^\n]*\n$/, sub)
+    t.match(r.stderr, new RegExp(`^shoebox events ${sub}: POST http://127\\.0\\.0\\.1:1/prefix/1\\.0/\\S+: connect ECONNREFUSED[^\\n]*\\n$`), sub)
     t.notMatch(r.stderr, /alice|s3cret/, `${sub}: credentials never echoed`)
   }
 })
@@ -45,7 +45,7 @@ t.test('--attempts must be a positive integer', async (t) => {
 t.test('--namespace \'\': a usage error naming the flag (kronos() refuses an empty namespace, as ship() does)', async (t) => {
   const r = await cli(['events', 'streams', 'http://127.0.0.1:1', '--namespace', ''])
   t.equal(r.code, 2)
-  t.equal(r.stderr.split('\n')[0], 'shoebox events: --namespace: must be a non-empty name (an empty one is no namespace a server has)')
+  t.equal(r.stderr.split('\n')[0], 'shoebox events streams: --namespace: must be a non-empty name (an empty one is no namespace a server has)')
 })
 
 t.test('--to before --from: a usage error naming both, for get (either order) and delete; nothing is asked of the server', async (t) => {
@@ -126,7 +126,7 @@ t.test('events get from a server that dies mid-answer: every event received is w
   const r = await cli(['events', 'get', url, 's', '--to', '10', '--attempts', '2'])
   t.equal(r.code, 1)
   t.same(r.stdout.toString().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { '@id': string })['@id']), ids)
-  t.match(r.stderr, new RegExp(`^shoebox events: POST ${url}/1\\.0/events/get: [^\\n]*; 3 events written, the last @id ${ids[2]} \\(--start-id ${ids[2]} goes on after it\\)\\n$`))
+  t.match(r.stderr, new RegExp(`^shoebox events get: POST ${url}/1\\.0/events/get: [^\\n]*; 3 events written, the last @id ${ids[2]} \\(--start-id ${ids[2]} goes on after it\\)\\n$`))
 })
 
 t.test('events get from a server answering out of order: the events before it written, then one line naming the line, the stream and the ids, exit 1', async (t) => {
@@ -148,7 +148,7 @@ t.test('events get from a server answering out of order: the events before it wr
   const r = await cli(['events', 'get', url, 'web.click', '--to', '10'])
   t.equal(r.code, 1)
   t.same(r.stdout.toString().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { '@id': string })['@id']), ids.slice(0, 2))
-  t.equal(r.stderr, `shoebox events: POST ${url}/1.0/events/get: line 3 of the answer: stream web.click, event 3: @id ${ids[2]} is before the last one, ${ids[1]} (order ascending); 2 events before it yielded; 2 events written, the last @id ${ids[1]} (--start-id ${ids[1]} goes on after it)\n`)
+  t.equal(r.stderr, `shoebox events get: POST ${url}/1.0/events/get: line 3 of the answer: stream web.click, event 3: @id ${ids[2]} is before the last one, ${ids[1]} (order ascending); 2 events before it yielded; 2 events written, the last @id ${ids[1]} (--start-id ${ids[1]} goes on after it)\n`)
   t.equal(requests, 1, 'not asked again')
 })
 

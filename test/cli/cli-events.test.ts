@@ -42,7 +42,7 @@ t.test('events get: a stream the server does not list is an error; an empty rang
   let r = await cli(['events', 'get', fx.url, 'web.pagevew'])
   t.equal(r.code, 1)
   t.equal(r.stdout.length, 0)
-  t.equal(r.stderr, `shoebox events: ${fx.url}: no stream web.pagevew in the default namespace (shoebox events streams lists them); nothing written\n`)
+  t.equal(r.stderr, `shoebox events get: ${fx.url}: no stream web.pagevew in the default namespace (shoebox events streams lists them); nothing written\n`)
   r = await cli(['events', 'get', fx.url, 'web.pagevew', '--namespace', 'namespace1'])
   t.equal(r.code, 1)
   t.match(r.stderr, /no stream web\.pagevew in namespace namespace1 /)
@@ -82,11 +82,13 @@ t.test('usage errors exit 2, server errors exit 1, each one line', async (t) => 
   for (const args of usage) {
     const r = await cli(args)
     t.equal(r.code, 2, args.join(' '))
-    t.match(r.stderr, /^shoebox events: .+\n\(try 'shoebox events(?: \w+)? --help'\)\n$/, args.join(' '))
+    const name = ['get', 'delete', 'streams', 'schema'].includes(args[1]) ? `events ${args[1]}` : 'events'
+    t.equal(r.stderr.split('\n').slice(1).join('\n'), `(try 'shoebox ${name} --help')\n`, args.join(' '))
+    t.ok(r.stderr.startsWith(`shoebox ${name}: `), `${args.join(' ')}: the line names ${name} as the hint does`)
   }
   const r = await cli(['events', 'streams', fx.url, '--namespace', 'nope'])
   t.equal(r.code, 1)
-  t.match(r.stderr, new RegExp(`^shoebox events: POST ${fx.url}/1.0/streams: HTTP 400: NamespaceMissing.*\n$`))
+  t.match(r.stderr, new RegExp(`^shoebox events streams: POST ${fx.url}/1.0/streams: HTTP 400: NamespaceMissing.*\n$`))
   const help = await cli(['events', '--help'])
   t.match(help.stdout.toString(), /get +a time range of a stream, as NDJSON/)
   const getHelp = await cli(['events', 'get', '--help'])
@@ -101,7 +103,7 @@ t.test('events get: a failure after some events writes them all, then one error 
   const r = await cli(['events', 'get', fx.url, 's', '--to', '10'])
   t.equal(r.code, 1)
   t.same(lines(r.stdout), stored.slice(0, 3).map((e) => e.text))
-  t.equal(r.stderr, `shoebox events: POST ${fx.url}/1.0/events/get: HTTP 403: the server is readonly; 3 events written, the last @id ${stored[2].id} (--start-id ${stored[2].id} goes on after it)\n`)
+  t.equal(r.stderr, `shoebox events get: POST ${fx.url}/1.0/events/get: HTTP 403: the server is readonly; 3 events written, the last @id ${stored[2].id} (--start-id ${stored[2].id} goes on after it)\n`)
 })
 
 t.test('the real binary streams events and exits (no keep-alive socket holds it)', async (t) => {

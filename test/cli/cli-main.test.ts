@@ -40,8 +40,8 @@ t.test('an unknown option, a missing value, a value where none is taken: one lin
     ] as const) {
       const r = await cli([...name.split(' '), ...args])
       t.equal(r.code, 2, `${name} ${args.join(' ')}: exit 2`)
-      // The line names the top command (main.ts); the hint, the subcommand.
-      t.equal(r.stderr, `shoebox ${name.split(' ')[0]}: ${message}\n(try 'shoebox ${name} --help')\n`, `${name} ${args.join(' ')}`)
+      // The line and the hint both name the (sub)command as typed.
+      t.equal(r.stderr, `shoebox ${name}: ${message}\n(try 'shoebox ${name} --help')\n`, `${name} ${args.join(' ')}`)
     }
   }
   for (const [args, message] of [
@@ -49,7 +49,7 @@ t.test('an unknown option, a missing value, a value where none is taken: one lin
     [['write', 'dir', '--roll-size'], '--roll-size needs a value'],
     [['read', 'x', '--lenient=yes'], '--lenient takes no value'],
     [['read', 'x', '--max-frame-size', '-1'], "--max-frame-size's value starts with '-': give it as --max-frame-size=VALUE"],
-    [['serve', 'dir'], "unexpected argument 'dir' (this command takes options only)"],
+    [['serve', 'dir'], 'takes no arguments, got "dir"'],
     [['unpack', 'x', '--to'], "unknown option '--to'"]
   ] as const) {
     const r = await cli([...args])

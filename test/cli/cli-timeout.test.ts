@@ -35,7 +35,7 @@ t.test('events get|streams|delete|schema --timeout: each try fails after T, then
     const before = requests()
     const r = await cli(['events', ...args, '--timeout', '100ms', '--attempts', '2'])
     t.equal(r.code, 1, args[0])
-    t.equal(r.stderr, `shoebox events: ${message}\n`, args[0])
+    t.equal(r.stderr, `shoebox events ${args[0]}: ${message}\n`, args[0])
     t.equal(r.stdout.length, 0)
     t.equal(requests() - before, 2, `${args[0]}: --attempts tries`)
   }
@@ -46,7 +46,7 @@ t.test('--timeout is checked: a duration with its unit, else a usage error (exit
   for (const args of [['events', 'get', typed, 's', '--timeout', '5'], ['events', 'streams', typed, '--timeout', 'soon'], ['ship', typed, '--stream', 's', '--timeout=-1s']]) {
     const r = await cli(args)
     t.equal(r.code, 2, args.join(' '))
-    t.match(r.stderr, /^shoebox (events|ship): --timeout: expected a duration such as 10m, 1h, 30s or 250ms, got "[^"]*".*\n\(try 'shoebox (events \w+|ship) --help'\)\n$/, args.join(' '))
+    t.match(r.stderr, /^shoebox (events \w+|ship): --timeout: expected a duration such as 10m, 1h, 30s or 250ms, got "[^"]*".*\n\(try 'shoebox \1 --help'\)\n$/, args.join(' '))
   }
 })
 

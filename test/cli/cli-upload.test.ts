@@ -181,3 +181,41 @@ t.test('--concurrency must be a positive integer', async (t) => {
   t.equal(r.code, 2)
   t.match(r.stderr, /--concurrency: must be a positive integer, got "0"/)
 })
+
+t.test('a file that vanishes after it was listed, while another is uploaded: one line naming it and what was uploaded', async (t) => {
+  const dir = path.join(tmp, 'vanishing')
+  fs.mkdirSync(dir)
+  const files = ['v0.bin', 'v1.bin', 'v2.bin'].map((name) => path.join(dir, name))
+  files.forEach((f, i) => { fs.writeFileSync(f, `file ${i}\n`) })
+  // v0's PutObject is held 500 ms; v1 is looked at meanwhile (waiting for the one slot), then removed.
+  const proxy = await startFaultProxy(s3.endpoint, [
+    { match: (r) => r.op === 'PutObject' && r.url.includes('v0.bin'), fault: { kind: 'latency', ms: 500 } }
+  ])
+  t.teardown(() => proxy.close())
+  const removed = new Promise<void>((resolve) => setTimeout(() => { fs.rmSync(files[1]); resolve() }, 250))
+  const r = await cli(['upload', ...files, '--to', `s3://${s3.bucket}/vanishing`, '--endpoint', proxy.endpoint, '--concurrency', '1'])
+  await removed
+  t.equal(r.code, 1)
+  t.same(r.stdout.toString().trim().split('\n').map((l) => l.split('\t')[0]), [files[0]], 'the file uploaded before it')
+  t.equal(r.stderr, `shoebox upload: cannot read ${files[1]}: no such file or directory (ENOENT); 1 file uploaded to s3://${s3.bucket}/vanishing (listed on stdout)\n`)
+  t.equal(s3.object('vanishing/v2.bin'), undefined, 'no file started after it')
+})
+
+t.test('--concurrency 16: no warning of a listener leak on stderr (each file under way listens to the interrupt signal)', async (t) => {
+  const dir = path.join(tmp, 'sixteen')
+  fs.mkdirSync(dir)
+  const files = Array.from({ length: 24 }, (_, i) => path.join(dir, `s${i}.bin`))
+  files.forEach((f, i) => { fs.writeFileSync(f, `file ${i}\n`) })
+  const warnings: string[] = []
+  const onWarning = (warning: Error): void => { warnings.push(`${warning.name}: ${warning.message}`) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  // Each PutObject held 200 ms: 16 files under way at once.
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 200 } }])
+  t.teardown(() => proxy.close())
+  const r = await cli(['upload', ...files, '--to', `s3://${s3.bucket}/sixteen`, '--endpoint', proxy.endpoint, '--concurrency', '16'])
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout.toString().trim().split('\n').length, 24)
+  t.same(warnings, [], 'no MaxListenersExceededWarning')
+})

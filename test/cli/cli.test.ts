@@ -151,7 +151,7 @@ t.test('missing files, bad options and unknown commands fail with one clear line
   const usage: Array<[string[], RegExp]> = [
     [['encode', '--format', 'v3'], /--format: must be 'v1' or 'v2', got "v3"\n/],
     [['encode', '--nope'], /unknown option '--nope'\n/],
-    [['encode', 'file.ndjson'], /takes no file arguments/],
+    [['encode', 'file.ndjson'], /takes no arguments \(it reads stdin\), got "file.ndjson"/],
     [['encode', '--meta', 'novalue'], /--meta: must be key=value, got "novalue"/],
     [['verify'], /needs at least one file/],
     [['frobnicate'], /unknown command 'frobnicate'/]

@@ -40,7 +40,7 @@ t.test('usage errors', async (t) => {
   // The line names the flag typed, never the API's option (maxBody, memtableSize, namespaces, pollInterval).
   for (const [args, line] of [
     [['--max-body', 'lots'], "--max-body: expected a size such as 100MiB, 10MB or 4096, got \"lots\""],
-    [['--max-body', '1TB'], "--max-body: must be at most 256MiB (a put's body is held in memory while it is stored), got 1000000000000 bytes"],
+    [['--max-body', '1TB'], "--max-body: must be at most 256MiB (a put's body is held in memory while it is stored), got \"1TB\" (1000000000000 bytes)"],
     [['--memtable-size', 'big'], "--memtable-size: expected a size such as 100MiB, 10MB or 4096, got \"big\""],
     [['--namespace', ''], '--namespace: a list of non-empty names'],
     [['--retention', '30'], "--retention: expected a duration such as 10m, 1h, 30s or 250ms, got \"30\" (a number other than 0 needs a unit: ms, s, m, h or d)"],

@@ -20,11 +20,22 @@ function refusal (encoder: ArchiveEncoder, record: unknown): { code: string, mes
   return { code: 'nothing thrown', message: '' }
 }
 
+class Point {
+  constructor (readonly x: number, readonly y: number) {}
+}
+
 const LOST = [
   ['a Map payload', { payload: new Map([['a', '1']]) }, /^record 1: payload is a Map, which JSON writes as \{\} \(its entries lost\): give Object\.fromEntries\(map\) or \[\.\.\.map\]; not written/],
   ['a Set payload', { payload: new Set([1, 2]) }, /^record 1: payload is a Set, which JSON writes as \{\} \(its values lost\): give \[\.\.\.set\]; not written/],
   ['a Map inside a JSON payload', { payload: { a: [1, { m: new Map() }] } }, /^record 1: payload\.a\[1\]\.m is a Map, which JSON writes as \{\}/],
   ['NaN', { payload: NaN }, /^record 1: payload is NaN, which JSON writes as null; not written/],
+  ['NaN inside a JSON payload', { payload: { a: NaN } }, /^record 1: payload\.a is NaN, which JSON writes as null; not written/],
+  ['Infinity in an array, beside a null', { payload: { list: [null, 1, Infinity] } }, /^record 1: payload\.list\[2\] is Infinity, which JSON writes as null; not written/],
+  ['a boxed NaN', { payload: { n: Object(NaN) as number } }, /^record 1: payload\.n is NaN, which JSON writes as null/],
+  ['a RegExp inside', { payload: { r: /x+/g } }, /^record 1: payload\.r is a RegExp, which JSON writes as \{\} \(nothing of it kept\); not written/],
+  ['an Error inside', { payload: { e: new Error('boom') } }, /^record 1: payload\.e is an Error, which JSON writes as \{\} \(its message lost\): give \{ message: err\.message \}; not written/],
+  ['a WeakMap inside', { payload: [{ w: new WeakMap() }] }, /^record 1: payload\[0\]\.w is a WeakMap, which JSON writes as \{\}/],
+  ['a RegExp payload', { payload: /x/ }, /^record 1: payload is a RegExp, which JSON writes as \{\}/],
   ['Infinity', { payload: -Infinity }, /^record 1: payload is -Infinity, which JSON writes as null; not written/],
   ['a BigInt (JSON.stringify throws its own TypeError)', { payload: { n: 1n } }, /^record 1: payload is not JSON-serialisable \(Do not know how to serialize a BigInt\); not written/],
   ['a function payload', { payload: () => 1 }, /^record 1: payload is not JSON-serialisable \(function\); not written/],
@@ -68,7 +79,10 @@ t.test('what JSON and UTF-8 keep is still written: a Date as its ISO text, an em
     { payload: { toJSON: () => null } },
     { metadata: { ['k😀']: '😀v', long: '😀'.repeat(40) }, payload: '😀 text' },
     // JSON.stringify writes a lone surrogate in a JSON payload as its escape: nothing is lost.
-    { payload: { s: 'a\ud800' } }
+    { payload: { s: 'a\ud800' } },
+    // null, 'NaN' and '{}' in strings, an empty plain or prototype-less object, a class instance's own fields:
+    // JSON keeps all of them. An undefined property is left out, as JSON does: read back, it is undefined still.
+    { payload: { a: null, b: [null, {}], c: 'NaN null {}', d: Object.create(null) as object, e: undefined, p: new Point(1, 2) } }
   ]
   for (const record of kept) encoder.write(record)
   const records = await decodeRecords(Buffer.concat(encoder.take()))
@@ -78,6 +92,7 @@ t.test('what JSON and UTF-8 keep is still written: a Date as its ISO text, an em
   t.equal(payloadJson(records[3]), null)
   t.same([records[4].metadata, payloadText(records[4])], [{ ['k😀']: '😀v', long: '😀'.repeat(40) }, '😀 text'])
   t.same(payloadJson(records[5]), { s: 'a\ud800' })
+  t.same(payloadJson(records[6]), { a: null, b: [null, {}], c: 'NaN null {}', d: {}, p: { x: 1, y: 2 } })
 })
 
 t.test('encode() fails the stream with the same error, after the records before it', async (t) => {

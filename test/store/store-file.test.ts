@@ -189,6 +189,21 @@ t.test('getWhole: one read of the listed size + 1; a file grown since is a strea
   t.equal(store.stats().downloaded.objects - before.downloaded.objects, 1)
 })
 
+t.test('getWhole: a size that is no byte count is refused; one past a small file\'s is never allocated, the file is streamed', async (t) => {
+  const { root } = fresh()
+  const store = new FileStore(root)
+  fs.mkdirSync(root)
+  const content = Buffer.from('0123456789abcdef')
+  await store.put('f', content)
+  for (const size of [-1, 1.5, Number.NaN, '16', null]) {
+    await t.rejects(store.getWhole('f', { size: size as number }), { code: 'SHOEBOX_INVALID_OPTION', option: 'size', reason: `must be a whole number of bytes, got ${size === null || typeof size === 'string' ? JSON.stringify(size) : String(size)}` }, String(size))
+  }
+  // A listing's size is the caller's word: 1 TB was a Buffer of 1 TB asked for (a RangeError), 2 GiB one allocated.
+  const huge = await store.getWhole('f', { size: 1e12 })
+  t.ok(huge instanceof Readable, 'past a small file\'s size: a stream, as get() gives it')
+  t.same(await readAll(huge as Readable), content)
+})
+
 t.test('getWhole refuses as get does: missing, a directory, a FIFO, a changed version, an escaping key', async (t) => {
   const { root } = fresh()
   const store = new FileStore(root)

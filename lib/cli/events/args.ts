@@ -2,6 +2,7 @@
 import { kronos, type KronosClient } from '../../events/client.js'
 import { kronosTimeNow, toKronosTime, type KronosTime } from '../../events/kronos-time.js'
 import { checkStreamName } from '../../events/stream-name.js'
+import { givenValue } from '../../errors.js'
 import { usage } from '../io.js'
 import { asUsage, duration, positiveInteger, type OptionSpec } from '../options.js'
 
@@ -62,10 +63,27 @@ export function streamName (value: string): string {
 /** The options of the subcommands that take a time range of a stream (get, delete). */
 export const rangeSpec: OptionSpec = { from: { type: 'string' }, to: { type: 'string' }, 'start-id': { type: 'string' } }
 
-/** URL STREAM, the stream name checked (get, delete, schema). */
-export function urlAndStream (positionals: string[]): { url: string, stream: string } {
-  const [url, name] = positionalArgs(positionals, 'URL STREAM', 2)
-  return { url, stream: streamName(name) }
+/** The subcommands that take a stream (get, delete, schema) take it as `shoebox ship` does too: --stream NAME. */
+export const streamSpec: OptionSpec = { stream: { type: 'string' } }
+export const streamHelp = '  --stream NAME     the stream, as the STREAM argument (as shoebox ship takes it)'
+
+/**
+ * URL STREAM, or URL --stream STREAM, the stream name checked (get, delete,
+ * schema). Both the same is one stream; both different is refused, naming
+ * both, rather than one of them taken without a word.
+ */
+export function urlAndStream (positionals: string[], values: Record<string, unknown>): { url: string, stream: string } {
+  const form = 'URL STREAM (or URL --stream STREAM)'
+  const flag = values.stream as string | undefined
+  if (flag === undefined) {
+    const [url, name] = positionalArgs(positionals, form, 2)
+    return { url, stream: streamName(name) }
+  }
+  if (positionals.length !== 1 && positionals.length !== 2) throw usage(`expected ${form}`)
+  if (positionals.length === 2 && positionals[1] !== flag) {
+    throw usage(`the stream is given twice, as ${givenValue(positionals[1])} and as --stream ${givenValue(flag)}: give it once`)
+  }
+  return { url: positionals[0], stream: streamName(flag) }
 }
 
 /** URL and STREAM, or URL alone; anything else is a usage error naming the form. */

@@ -3,7 +3,7 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
 import { stringifyEvent } from '../../events/event-text.js'
-import { asUsageArg, checkRange, client, clientHelp, clientSpec, rangeSpec, time, timeHelp, urlAndStream } from './args.js'
+import { asUsageArg, checkRange, client, clientHelp, clientSpec, rangeSpec, streamHelp, streamSpec, time, timeHelp, urlAndStream } from './args.js'
 
 const help = `Usage: shoebox events delete URL STREAM (--from TIME | --start-id ID) --to TIME [options]
 
@@ -13,6 +13,7 @@ one JSON line. Both ends are required: nothing is deleted by default.
 ${timeHelp}
 
 Options:
+${streamHelp}
   --from TIME       the earliest @time to delete (inclusive)
   --to TIME         the latest @time to delete (inclusive)
   --start-id ID     delete strictly after this event id (replaces --from)
@@ -24,8 +25,8 @@ export const deleteCommand: Command = {
   summary: 'delete a time range of a stream',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, { ...rangeSpec, ...clientSpec }, true)
-    const { url, stream } = urlAndStream(positionals)
+    const { values, positionals } = parse(argv, { ...rangeSpec, ...clientSpec, ...streamSpec }, true)
+    const { url, stream } = urlAndStream(positionals, values)
     const startId = values['start-id'] as string | undefined
     if (values.to === undefined) throw usage('delete needs --to (nothing is deleted by default)')
     if (values.from === undefined && startId === undefined) throw usage('delete needs --from or --start-id (nothing is deleted by default)')

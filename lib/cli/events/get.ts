@@ -7,7 +7,7 @@ import { oneOf, parse, wholeNumber } from '../options.js'
 import type { KronosClient } from '../../events/client.js'
 import { kronosTimeNow } from '../../events/kronos-time.js'
 import { endOnFailure } from '../../stream/deliver-then-fail.js'
-import { asUsageArg, checkRange, client, clientHelp, clientSpec, rangeSpec, time, timeHelp, urlAndStream } from './args.js'
+import { asUsageArg, checkRange, client, clientHelp, clientSpec, rangeSpec, streamHelp, streamSpec, time, timeHelp, urlAndStream } from './args.js'
 import { plural } from '../../plural.js'
 
 const help = `Usage: shoebox events get URL STREAM [options]
@@ -21,6 +21,7 @@ the server does not list is an error (exit 1); an empty range of one it
 does is not. ${timeHelp}
 
 Options:
+${streamHelp}
   --from TIME       the earliest @time (inclusive; default 0, the epoch)
   --to TIME         the latest @time (inclusive; default now)
   --start-id ID     start strictly after this event id (replaces --from)
@@ -71,8 +72,8 @@ export const getCommand: Command = {
   summary: 'a time range of a stream, as NDJSON',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, { ...rangeSpec, limit: { type: 'string' }, order: { type: 'string' }, ...clientSpec }, true)
-    const { url, stream } = urlAndStream(positionals)
+    const { values, positionals } = parse(argv, { ...rangeSpec, limit: { type: 'string' }, order: { type: 'string' }, ...clientSpec, ...streamSpec }, true)
+    const { url, stream } = urlAndStream(positionals, values)
     const from = time('--from', values.from, () => 0n)
     const to = time('--to', values.to, kronosTimeNow)
     checkRange(from, to, values)

@@ -2,7 +2,7 @@
 import type { Command } from '../command.js'
 import { parse } from '../options.js'
 import { stringifyEvent } from '../../events/event-text.js'
-import { client, clientHelp, clientSpec, urlAndStream } from './args.js'
+import { client, clientHelp, clientSpec, streamHelp, streamSpec, urlAndStream } from './args.js'
 
 const help = `Usage: shoebox events schema URL STREAM [options]
 
@@ -10,6 +10,7 @@ Writes the JSON schema the server infers from the 100 most recent events of
 STREAM (Kronos's infer_schema) as one JSON line.
 
 Options:
+${streamHelp}
 ${clientHelp}
   -h, --help        show this help`
 
@@ -18,8 +19,8 @@ export const schemaCommand: Command = {
   summary: 'the JSON schema inferred from a stream',
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, { ...clientSpec }, true)
-    const { url, stream } = urlAndStream(positionals)
+    const { values, positionals } = parse(argv, { ...clientSpec, ...streamSpec }, true)
+    const { url, stream } = urlAndStream(positionals, values)
     const kronos = client(url, values)
     try {
       const answer = await kronos.inferSchema(stream)

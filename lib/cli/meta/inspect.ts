@@ -3,8 +3,7 @@ import { metadir } from '../../meta/metadir.js'
 import { metaJson } from '../../meta/files.js'
 import { sqlTimestamp } from '../../meta/state-db-values.js'
 import type { Command } from '../command.js'
-import { usage } from '../io.js'
-import { parse } from '../options.js'
+import { noArguments, parse } from '../options.js'
 
 const help = `Usage: shoebox meta inspect [--metadir DIR] [--json]
 
@@ -23,7 +22,7 @@ export const inspectCommand: Command = {
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, { metadir: { type: 'string' }, json: { type: 'boolean' } }, true)
-    if (positionals.length > 0) throw usage(`meta inspect takes no arguments, got '${positionals[0]}'`)
+    noArguments(positionals)
     const md = await metadir(values.metadir as string | undefined)
     try {
       const files = md.files.count({}, { deleted: true })

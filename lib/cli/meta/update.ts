@@ -1,8 +1,7 @@
 /** shoebox meta update: merge the meta history into the consumer's state db. */
 import { metadir } from '../../meta/metadir.js'
 import type { Command } from '../command.js'
-import { usage } from '../io.js'
-import { parse } from '../options.js'
+import { noArguments, parse } from '../options.js'
 import { isTerminal } from '../store-options.js'
 
 const help = `Usage: shoebox meta update [--metadir DIR] [--replace] [--cleanup] [--json]
@@ -30,7 +29,7 @@ export const updateCommand: Command = {
     const { values, positionals } = parse(argv, {
       metadir: { type: 'string' }, replace: { type: 'boolean' }, cleanup: { type: 'boolean' }, json: { type: 'boolean' }
     }, true)
-    if (positionals.length > 0) throw usage(`meta update takes no arguments, got '${positionals[0]}'`)
+    noArguments(positionals)
     const md = await metadir(values.metadir as string | undefined)
     const live = isTerminal(io)
     try {

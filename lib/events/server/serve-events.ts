@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { givenValue, invalidOption, type ShoeboxError } from '../../errors.js'
-import { durationOption, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
+import { durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
@@ -22,7 +22,7 @@ import { EventStore } from '../store/event-store.js'
 import { RemoteRuns } from '../store/remote-runs.js'
 import { RunPublisher } from '../store/run-publisher.js'
 import { capConnections, CONNECTIONS_CHECK_MS, DEFAULT_HEADERS_TIMEOUT_MS, defaultMaxConnections, defaultRequestTimeout } from './connection-limits.js'
-import { applyCors } from './cors.js'
+import { applyCors, corsAllowList } from './cors.js'
 import { handleDelete } from './delete-endpoint.js'
 import { failure, sendJson, sendNotFound } from './envelope.js'
 import { handleGet } from './get-endpoint.js'
@@ -162,13 +162,14 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidOption('port', `must be 0..65535, got ${givenValue(port)}`)
   const maxBody = sizeOption(o.maxBody, '16MiB', 'maxBody')
   // A body is read whole into memory, and its events are held beside it until stored: a cap of '1TB' is no cap.
-  if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${maxBody} bytes`)
+  if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${givenSize(o.maxBody, maxBody)}`)
   const maxEventSize = sizeOption(o.maxEventSize, '1MiB', 'maxEventSize')
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
   const bucketMs = durationOption(o.bucket, '1d', 'bucket')
   if (bucketMs < 1) throw invalidOption('bucket', 'must be at least 1ms')
   const memtableSize = sizeOption(o.memtableSize, '16MiB', 'memtableSize')
-  const host = o.host ?? '127.0.0.1'
+  const host = hostOption(o.host)
+  const cors = corsAllowList(o.corsOrigins)
 
   const pollMs = durationOption(o.pollInterval, '10s', 'pollInterval')
   const flushMs = durationOption(o.flushInterval, '10s', 'flushInterval')
@@ -176,13 +177,13 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   // 60 s, nginx's send_timeout: only a client taking less than one 128 KiB chunk a minute
   // (~2.2 KB/s) is cut, and a get so cut resumes after its last @id (client-get.ts).
   const sendTimeoutMs = durationOption(o.sendTimeout, '60s', 'sendTimeout')
-  if (sendTimeoutMs > MAX_TIMER_MS) throw invalidOption('sendTimeout', `at most ${MAX_TIMER_MS} ms (a timer's limit), got ${sendTimeoutMs}`)
+  if (sendTimeoutMs > MAX_TIMER_MS) throw invalidOption('sendTimeout', `must be at most ${MAX_TIMER_MS} ms (a timer's limit), got ${givenDuration(o.sendTimeout, sendTimeoutMs)}`)
   const maxConnections = positiveCount(o.maxConnections, defaultMaxConnections(), 'maxConnections')
   // Node reads 0 as "never": a connection that sends nothing would hold its slot for ever.
   const headersTimeoutMs = durationOption(o.headersTimeout, DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeout')
   if (headersTimeoutMs < 1) throw invalidOption('headersTimeout', 'must be at least 1ms')
   const requestTimeoutMs = o.requestTimeout === undefined ? defaultRequestTimeout(maxBody, headersTimeoutMs) : parseDuration(o.requestTimeout, 'requestTimeout')
-  if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${requestTimeoutMs} ms`)
+  if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${givenDuration(o.requestTimeout, requestTimeoutMs)}`)
   const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
   const ctx: ServerContext = {
     store,
@@ -194,7 +195,6 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     maxEventSize,
     nodeId: nodeId()
   }
-  const cors = new Set(o.corsOrigins ?? [])
   const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, (req, res) => {
     handle(ctx, mode, cors, maxBody, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, failure([storageError(err)]), process.hrtime.bigint())
@@ -239,6 +239,20 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
       return closing
     }
   }
+}
+
+/**
+ * The interface to bind: a name or an address, '127.0.0.1' when not given.
+ * Node reads '' (and null) as "every interface": `--host ""` opened the
+ * server to the network without a word. Refused, as a name with spaces
+ * around it (a lookup that fails only once the store is open).
+ */
+function hostOption (value: unknown): string {
+  if (value === undefined) return '127.0.0.1'
+  if (typeof value !== 'string' || value === '' || value.trim() !== value) {
+    throw invalidOption('host', `must be an interface's name or address (such as 127.0.0.1, :: or localhost), got ${givenValue(value)}`)
+  }
+  return value
 }
 
 /** The storage a server answers from: a local store (publishing to a shared one for a collector), or a shared store's runs. */

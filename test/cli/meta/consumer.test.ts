@@ -43,7 +43,7 @@ t.test('update, inspect, query, get', async (t) => {
   t.same(ordered.map((r) => r.content_hash), ['0012', 'a1'])
   const noColumn = await cli(['meta', 'query', '--metadir', dir, '--order', 'nope'])
   t.equal(noColumn.code, 2)
-  t.match(noColumn.stderr.toString(), /^shoebox meta: --order: no column 'nope' in \S+state\.db\n/, 'the flag the user typed, not the API\'s orderBy')
+  t.match(noColumn.stderr.toString(), /^shoebox meta query: --order: no column 'nope' in \S+state\.db\n/, 'the flag the user typed, not the API\'s orderBy')
   t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, 'retrieved_at>=2026-11-21', 'public=false'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['b2'])
   t.same(jsonLines((await cli(['meta', 'query', '--metadir', dir, '--null', 'pages'])).stdout).map((r) => (r as { content_hash: string }).content_hash), ['0012'])
   t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'document_type~con%'])).stdout.toString(), '2\n')
@@ -53,7 +53,7 @@ t.test('update, inspect, query, get', async (t) => {
   t.same([got[0].retrieved_at, got[0].remote], ['2026-11-20T10:00:00.000Z', { url: 'https://bucket.example/a1.pdf' }])
   const missing = await cli(['meta', 'get', '--metadir', dir, 'a1', 'nope'])
   t.equal(missing.code, 1)
-  t.match(missing.stderr, /^shoebox meta: not in .*state\.db: nope\n$/)
+  t.match(missing.stderr, /^shoebox meta get: not in .*state\.db: nope\n$/)
   t.equal(jsonLines(missing.stdout).length, 1, 'the rows found are printed first')
 
   for (const args of [['query', 'pages>many'], ['query', 'bad'], ['update', 'extra'], ['get'], ['store', '--type', 'nope', 'k', 'v']]) {
@@ -62,7 +62,7 @@ t.test('update, inspect, query, get', async (t) => {
   }
   // A condition that is none, quoted as typed (givenValue(), as every option value is).
   const bad = await cli(['meta', 'query', 'bad', '--metadir', dir])
-  t.equal(bad.stderr, "shoebox meta: a condition must be KEY OP VALUE (OP one of = != < <= > >= ~), got \"bad\"\n(try 'shoebox meta query --help')\n")
+  t.equal(bad.stderr, "shoebox meta query: a condition must be KEY OP VALUE (OP one of = != < <= > >= ~), got \"bad\"\n(try 'shoebox meta query --help')\n")
 })
 
 t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', async (t) => {
@@ -79,7 +79,7 @@ t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', a
   t.match(listed, /^count: 7\nlocal_last_updated: .*\nn: 0012\nstore_last_updated: .*\n$/)
   t.equal((await cli(['meta', 'store', '--delete', 'n'])).code, 0)
   const gone = await cli(['meta', 'store', 'n'])
-  t.same([gone.code, gone.stderr], [1, `shoebox meta: no store key n in ${path.join(dir, '_mmmeta')}\n`], 'a missing key is one line and exit 1')
+  t.same([gone.code, gone.stderr], [1, `shoebox meta store: no store key n in ${path.join(dir, '_mmmeta')}\n`], 'a missing key is one line and exit 1')
   t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'count'), 'utf8'), '7')
 })
 
@@ -98,7 +98,7 @@ t.test('store list | get KEY | set KEY VALUE | touch KEY | delete KEY: the summa
   for (const args of [['get'], ['set', 'k'], ['list', 'x'], ['delete', 'a', 'b'], ['touch', 'k', '--delete']]) {
     const r = await store(...args)
     t.equal(r.code, 2, args.join(' '))
-    t.match(r.stderr, /^shoebox meta: meta store .+\n\(try 'shoebox meta store --help'\)\n$/, args.join(' '))
+    t.match(r.stderr, /^shoebox meta store: meta store .+\n\(try 'shoebox meta store --help'\)\n$/, args.join(' '))
   }
 })
 
@@ -116,10 +116,10 @@ t.test('push and pull through a file:// store', async (t) => {
   // A mistyped URL or directory copies nothing: one line saying so, exit 1 (was "0 files copied", exit 0).
   const typo = await cli(['meta', 'pull', `${target}-typo`, '--metadir', consumer])
   t.same([typo.code, typo.stdout.toString()], [1, ''])
-  t.match(typo.stderr.toString(), /^shoebox meta: \S+-typo: no metadir there \(nothing under _mmmeta\/\); nothing copied\n$/)
+  t.match(typo.stderr.toString(), /^shoebox meta pull: \S+-typo: no metadir there \(nothing under _mmmeta\/\); nothing copied\n$/)
   const nowhere = await cli(['meta', 'push', target, '--metadir', path.join(dir, 'db')])
   t.equal(nowhere.code, 1)
-  t.match(nowhere.stderr.toString(), /^shoebox meta: \S+_mmmeta: no metadir here \(no such directory\); nothing copied\n$/)
+  t.match(nowhere.stderr.toString(), /^shoebox meta push: \S+_mmmeta: no metadir here \(no such directory\); nothing copied\n$/)
 })
 
 t.test('update reports invalid rows and unreadable history rows on stderr; --replace and --cleanup', async (t) => {

@@ -122,7 +122,7 @@ t.test('sources: gzip and zstd NDJSON (stdin or --ndjson FILE) are read as their
     r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', file])
     t.equal(r.code, 1)
     // gzip names the end of the input and the member it cut; zstd the frame's start.
-    t.match(r.stderr, new RegExp(`^shoebox meta: ${file}: at byte \\d+: bad-compression: .*compressed byte ${bytes.length}\\b.*; nothing written, the meta db is as it was\n$`), `${codec}: a torn second member or frame`)
+    t.match(r.stderr, new RegExp(`^shoebox meta generate: ${file}: at byte \\d+: bad-compression: .*compressed byte ${bytes.length}\\b.*; nothing written, the meta db is as it was\n$`), `${codec}: a torn second member or frame`)
     t.equal((await listHistoryFiles(base)).length, 1, 'no second diff file')
   }
 })
@@ -184,14 +184,14 @@ t.test('an empty metadir; usage errors exit 2', async (t) => {
   const before = fs.readdirSync(path.join(base, '_mmmeta', 'db')).sort()
   r = await cli(['meta', 'generate', '--metadir', base, '--json-array', torn])
   t.equal(r.code, 1)
-  t.match(r.stderr, /^shoebox meta: .*torn\.json: .*; nothing written, the meta db is as it was\n$/)
+  t.match(r.stderr, /^shoebox meta generate: .*torn\.json: .*; nothing written, the meta db is as it was\n$/)
   t.same(fs.readdirSync(path.join(base, '_mmmeta', 'db')).sort(), before, 'no diff file written')
   fs.rmSync(torn)
   // A missing NDJSON file fails as it opens, before the lines' pipeline is attached: one line, not a crash.
   const none = path.join(base, 'none.ndjson')
   r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', none])
   t.equal(r.code, 1)
-  t.equal(r.stderr, `shoebox meta: cannot read ${none}: no such file or directory (ENOENT); nothing written, the meta db is as it was\n`)
+  t.equal(r.stderr, `shoebox meta generate: cannot read ${none}: no such file or directory (ENOENT); nothing written, the meta db is as it was\n`)
   // ...and ends only once the sink has closed: nothing in the metadir changes after it returned (it did,
   // every time, while the sink went on starting in the background; this test's teardown then met ENOTEMPTY).
   const listing = (): string => JSON.stringify(fs.readdirSync(base, { recursive: true }).sort())
@@ -203,7 +203,7 @@ t.test('an empty metadir; usage errors exit 2', async (t) => {
   fs.writeFileSync(file, 'x')
   r = await cli(['meta', 'generate', '--metadir', file, '--ndjson', '-'])
   t.equal(r.code, 1)
-  t.equal(r.stderr, `shoebox meta: cannot create ${path.join(file, '_mmmeta', 'db')}: a file is in the way (ENOTDIR)\n`)
+  t.equal(r.stderr, `shoebox meta generate: cannot create ${path.join(file, '_mmmeta', 'db')}: a file is in the way (ENOTDIR)\n`)
   r = await cli(['meta', '--help'])
   t.match(r.stdout.toString(), 'generate')
 })

@@ -1,0 +1,52 @@
+/**
+ * serveEvents()'s host and corsOrigins, checked where they enter: an empty
+ * host bound every interface (Node reads '' as "any"), a string for
+ * corsOrigins was read as a list of its characters, and an origin written as
+ * a browser never sends it (a trailing '/', a path, capitals) matched no
+ * request, without a word. Each is refused naming the option and the value.
+ */
+import t from 'tap'
+import { serveEvents } from '../../../lib/events/server/serve-events.js'
+import { cli } from '../../cli-run.js'
+
+t.test('host: anything but a non-empty name or address is refused, before the store is opened or a port bound', async (t) => {
+  const data = t.testdir()
+  for (const [value, reason] of [
+    ['', 'must be an interface\'s name or address (such as 127.0.0.1, :: or localhost), got ""'],
+    [null, 'must be an interface\'s name or address (such as 127.0.0.1, :: or localhost), got null'],
+    [8150, 'must be an interface\'s name or address (such as 127.0.0.1, :: or localhost), got 8150'],
+    [' 127.0.0.1', 'must be an interface\'s name or address (such as 127.0.0.1, :: or localhost), got " 127.0.0.1"']
+  ] as const) {
+    await t.rejects(serveEvents({ data, port: 0, host: value as string }), { code: 'SHOEBOX_INVALID_OPTION', option: 'host', reason }, JSON.stringify(value))
+  }
+})
+
+t.test('corsOrigins: a list of origins as browsers send them; anything else is refused, saying the origin meant', async (t) => {
+  const data = t.testdir()
+  for (const [value, option, reason] of [
+    ['https://app.example.com', 'corsOrigins', 'must be a list of origins (such as [\'https://app.example.com\']), got "https://app.example.com"'],
+    [null, 'corsOrigins', 'must be a list of origins (such as [\'https://app.example.com\']), got null'],
+    [['https://app.example.com/'], 'corsOrigins', 'a browser sends the origin "https://app.example.com" (scheme, host and port, lower case, no path), got "https://app.example.com/"'],
+    [['https://App.Example.com:443'], 'corsOrigins', 'a browser sends the origin "https://app.example.com" (scheme, host and port, lower case, no path), got "https://App.Example.com:443"'],
+    [['app.example.com'], 'corsOrigins', 'must be an origin such as \'https://app.example.com\', got "app.example.com"'],
+    [['*'], 'corsOrigins', 'must be an origin such as \'https://app.example.com\', got "*"'],
+    [[7], 'corsOrigins', 'must be an origin such as \'https://app.example.com\', got 7']
+  ] as const) {
+    await t.rejects(serveEvents({ data, port: 0, corsOrigins: value as unknown as string[] }), { code: 'SHOEBOX_INVALID_OPTION', option, reason }, JSON.stringify(value))
+  }
+  const server = await serveEvents({ data, port: 0, corsOrigins: ['https://app.example.com', 'http://127.0.0.1:8080'] })
+  t.teardown(async () => { await server.close() })
+  const answer = await fetch(`${server.url}/1.0/index`, { headers: { origin: 'http://127.0.0.1:8080' } })
+  await answer.arrayBuffer()
+  t.equal(answer.headers.get('access-control-allow-origin'), 'http://127.0.0.1:8080', 'a listed origin still gets its headers')
+})
+
+t.test('the CLI: --host "" and a --cors-origin with a path are usage errors naming the flag', async (t) => {
+  for (const [args, line] of [
+    [['--host', ''], '--host: must be an interface\'s name or address (such as 127.0.0.1, :: or localhost), got ""'],
+    [['--cors-origin', 'https://app.example.com/x'], '--cors-origin: a browser sends the origin "https://app.example.com" (scheme, host and port, lower case, no path), got "https://app.example.com/x"']
+  ] as const) {
+    const r = await cli(['serve', '--data', t.testdir(), '--port', '0', ...args])
+    t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox serve: ${line}`], args.join(' '))
+  }
+})
