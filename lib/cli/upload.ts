@@ -39,7 +39,9 @@ upload behind; after a failure no other file is started, those under way
 finish, and the error line says how many were uploaded. Two FILEs with the
 same name (a/x.gz b/x.gz) would be one key: that is refused before anything
 is uploaded. With --delete-local, a file that changed during its upload is
-kept, and the command fails naming it.
+kept, and the command fails naming it. A stored size unlike the file's at
+its look (it grew or was cut before its read) fails too: the object is left
+as stored, the file is kept.
 
 Options:
   --to URL              the store to upload into (required)
@@ -91,7 +93,7 @@ export const uploadCommand: Command = {
       })
       const size = before.size
       const stored = await store.stat(key)
-      if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}`)
+      if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}${await sizeMismatchCause(file, size)}; the object is left as stored, the file is kept`)
       const etag = writer.result?.etag ?? stored.etag
       if (values['delete-local'] === true) {
         await keepIfChanged(file, before, `${store.url}/${key}`)
@@ -142,6 +144,17 @@ function refuseSharedKeys (files: string[]): void {
     }
     byKey.set(key, file)
   }
+}
+
+/**
+ * Why a stored size may differ from the file's at its listing: the file
+ * changed meanwhile (a live log appended to, or cut), which is then said;
+ * otherwise the store answered another size than it was sent.
+ */
+async function sizeMismatchCause (file: string, listed: number): Promise<string> {
+  const now = await fs.promises.stat(file).catch(() => undefined)
+  if (now === undefined) return ` (${file} is gone since)`
+  return now.size === listed ? '' : ` (${file} changed while it was uploaded: size ${listed} -> ${now.size})`
 }
 
 /**

@@ -30,7 +30,7 @@ t.test('a stored size unlike the file\'s fails the command and keeps the file', 
   const bad = await runCli(bin, ['upload', file, '--to', url, '--endpoint', proxy.endpoint, '--delete-local'], { env: s3.env })
   t.equal(bad.code, 1)
   t.equal(bad.stdout.toString(), '', 'no line claims the file uploaded')
-  t.equal(bad.stderr, `shoebox upload: ${url}: upload données.bin: stored 3 bytes of 10000\n`)
+  t.equal(bad.stderr, `shoebox upload: ${url}: upload données.bin: stored 3 bytes of 10000; the object is left as stored, the file is kept\n`)
   t.ok(fs.existsSync(file), '--delete-local kept the file that failed the check')
 
   proxy.rules.length = 0

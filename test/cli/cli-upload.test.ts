@@ -113,6 +113,30 @@ t.test('--delete-local keeps a file that changed while it was uploaded (a live l
   t.equal(s3.object('live/live.log')?.toString(), 'line 1\n')
 })
 
+t.test('a file that grows between its look and its read fails the size check, and the line says the file changed and what was kept', async (t) => {
+  // --concurrency 1: the second file is looked at (stat) while the first one's put is held, and read after it.
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 300 }, times: 1 }])
+  t.teardown(async () => { await proxy.close() })
+  const endpoint = process.env.SHOEBOX_S3_ENDPOINT
+  process.env.SHOEBOX_S3_ENDPOINT = proxy.endpoint
+  t.teardown(() => { process.env.SHOEBOX_S3_ENDPOINT = endpoint })
+  const dir = path.join(tmp, 'grows')
+  fs.mkdirSync(dir)
+  const first = path.join(dir, 'first.log')
+  const second = path.join(dir, 'second.log')
+  fs.writeFileSync(first, 'one\n')
+  fs.writeFileSync(second, 'line 1\n')
+  const run = cli(['upload', first, second, '--to', `s3://${s3.bucket}/grows`, '--concurrency', '1'])
+  while (proxy.count('PutObject') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  fs.appendFileSync(second, 'line 2\n')
+  const r = await run
+  t.equal(r.code, 1, r.stderr)
+  t.match(r.stdout.toString(), new RegExp(`^${first}\\ts3://${s3.bucket}/grows/first\\.log\\t4 bytes\\t\\S+\\n$`), 'the first file is listed, the second not')
+  t.match(r.stderr, `s3://${s3.bucket}/grows: upload second.log: stored 14 bytes of 7 (${second} changed while it was uploaded: size 7 -> 14); the object is left as stored, the file is kept; 1 file uploaded`)
+  t.equal(s3.object('grows/second.log')?.toString(), 'line 1\nline 2\n', 'the object holds what was read')
+  t.equal(fs.readFileSync(second, 'utf8'), 'line 1\nline 2\n', 'the file is kept')
+})
+
 t.test('--concurrency: small files overlap their requests; lines come in the order the files were given', async (t) => {
   const dir = path.join(tmp, 'many')
   fs.mkdirSync(dir)
