@@ -372,6 +372,16 @@ function withoutContentChecksum (frame: Buffer): Buffer {
   return copy
 }
 
+/** For the rest of test `t`: no zstd in this process (SHOEBOX_ZSTD=0, an install where none loads), restored at its teardown. */
+export function withoutZstd (t: { teardown: (fn: () => void) => void }): void {
+  const before = process.env.SHOEBOX_ZSTD
+  process.env.SHOEBOX_ZSTD = '0'
+  t.teardown(() => {
+    if (before === undefined) delete process.env.SHOEBOX_ZSTD
+    else process.env.SHOEBOX_ZSTD = before
+  })
+}
+
 /** Runs `fn`, then fails `t` with any unhandled rejection seen meanwhile (or within 50 ms after), rather than the process. */
 export async function withoutUnhandled (t: Test, fn: () => Promise<void>): Promise<void> {
   t.same(await unhandledDuring(fn), [], 'no unhandled rejection')

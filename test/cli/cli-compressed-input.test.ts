@@ -17,7 +17,7 @@ import zlib from 'node:zlib'
 import t from 'tap'
 import { main } from '../../lib/cli/main.js'
 import { zstdFrame } from '../../lib/compress/zstd.js'
-import { chunked, decodeRecords, garbleZstdFrame, seededText } from '../helpers.js'
+import { chunked, decodeRecords, garbleZstdFrame, seededText, withoutZstd } from '../helpers.js'
 import { readDir } from '../fixtures-roll/util.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-compressed-input-'))
@@ -235,12 +235,7 @@ t.test('text that merely starts like nothing compressed is untouched (no false s
 
 t.test('zstd input where this install has no zstd (SHOEBOX_ZSTD=0): SHOEBOX_UNSUPPORTED naming stdin, exit 1', async (t) => {
   const zst = await zstdFrame(TEXT, 3)
-  const before = process.env.SHOEBOX_ZSTD
-  process.env.SHOEBOX_ZSTD = '0'
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SHOEBOX_ZSTD
-    else process.env.SHOEBOX_ZSTD = before
-  })
+  withoutZstd(t)
   for (const command of ['write', 'encode'] as const) {
     for (const how of [65536, 'file'] as const) {
       const r = await run(command, [], zst, how)

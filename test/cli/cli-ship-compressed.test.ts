@@ -13,7 +13,7 @@ import zlib from 'node:zlib'
 import t from 'tap'
 import { main } from '../../lib/cli/main.js'
 import { zstdFrame } from '../../lib/compress/zstd.js'
-import { chunked } from '../helpers.js'
+import { chunked, withoutZstd } from '../helpers.js'
 import { startCollector } from '../events/fixtures/collector.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-compressed-'))
@@ -81,12 +81,7 @@ t.test('a torn gzip input: the whole lines before the tear are shipped, then one
 
 t.test('zstd on stdin where this install has none (SHOEBOX_ZSTD=0): SHOEBOX_UNSUPPORTED naming stdin, nothing shipped', async (t) => {
   const zst = await zstdFrame(TEXT, 3)
-  const before = process.env.SHOEBOX_ZSTD
-  process.env.SHOEBOX_ZSTD = '0'
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SHOEBOX_ZSTD
-    else process.env.SHOEBOX_ZSTD = before
-  })
+  withoutZstd(t)
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   const r = await ship(collector.url, zst, 4096)

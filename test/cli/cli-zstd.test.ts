@@ -11,7 +11,7 @@ import t from 'tap'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { naturalCompare } from '../../lib/index.js'
 import { cli } from '../cli-run.js'
-import { escapeRegExp } from '../helpers.js'
+import { escapeRegExp, withoutZstd } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-zstd-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -22,15 +22,6 @@ const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd])
 
 function sealed (dir: string): string[] {
   return fs.readdirSync(dir).filter((n) => !n.startsWith('.')).sort(naturalCompare).map((n) => path.join(dir, n))
-}
-
-function withoutZstd (t: { teardown: (fn: () => void) => void }): void {
-  const before = process.env.SHOEBOX_ZSTD
-  process.env.SHOEBOX_ZSTD = '0'
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SHOEBOX_ZSTD
-    else process.env.SHOEBOX_ZSTD = before
-  })
 }
 
 t.test('encode --zstd / --zstd=LEVEL / --compress, read back by decode', async (t) => {

@@ -16,6 +16,7 @@ import { ZSTD_DEFAULT_LEVEL, zstdFrame } from '../../lib/compress/zstd.js'
 import { recoverDirectory, recoverFile, type SkippedTemp } from '../../lib/roll/recover.js'
 import { feed } from '../../lib/stream/deliver-then-fail.js'
 import { archiveNames, range, seqOf, tempDir, writeAll } from '../fixtures-roll/util.js'
+import { withoutZstd } from '../helpers.js'
 
 function rec (seq: number): RecordInput {
   return { metadata: { src: 'zstd', tag: `t-${seq}` }, payload: { seq, text: 'héllo 📦 '.repeat(1 + (seq % 5)) } }
@@ -101,12 +102,7 @@ t.test('recovery: a damaged frame followed by a good one is kept whole and repor
 })
 
 t.test('an install without zstd (SHOEBOX_ZSTD=0)', async (t) => {
-  const before = process.env.SHOEBOX_ZSTD
-  process.env.SHOEBOX_ZSTD = '0'
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SHOEBOX_ZSTD
-    else process.env.SHOEBOX_ZSTD = before
-  })
+  withoutZstd(t)
   const dir = path.join(tempDir(t), 'events')
   const sink = rollingSink({ dir, compress: 'zstd' })
   const failed = new Promise<Error>((resolve) => sink.once('error', resolve))

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises'
 import t from 'tap'
 import { archiveSource, encodeRecords, rollingSink, type MemberSpan, type Position, type ShoeboxRecord, type SkippedEvent } from '../../lib/index.js'
 import { zstdFrame } from '../../lib/compress/zstd.js'
-import { damagedZstdArchive, garbleZstdFrame as garble, zstdBlockEnds } from '../helpers.js'
+import { damagedZstdArchive, garbleZstdFrame as garble, withoutZstd, zstdBlockEnds } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-source-zstd-lenient-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -257,12 +257,7 @@ t.test('without zstd (SHOEBOX_ZSTD=0): lenient reports the zstd file as skipped 
   fs.writeFileSync(path.join(dir, 'a.shoebox'), plain(0))
   fs.writeFileSync(path.join(dir, 'b.shoebox.zst'), (await framed([10], undefined, 10)).bytes)
   fs.writeFileSync(path.join(dir, 'c.shoebox'), plain(20))
-  const before = process.env.SHOEBOX_ZSTD
-  process.env.SHOEBOX_ZSTD = '0'
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SHOEBOX_ZSTD
-    else process.env.SHOEBOX_ZSTD = before
-  })
+  withoutZstd(t)
   const source = archiveSource(path.join(dir, '*'), { mode: 'lenient' })
   const skipped: SkippedEvent[] = []
   source.on('skipped', (info: SkippedEvent) => skipped.push(info))
