@@ -40,7 +40,7 @@ export const lsCommand: Command = {
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, { ...readOptionSpec, ...storeOptionSpec }, true)
-    if (positionals.length !== 1) throw usage('ls needs exactly one PATTERN (quote globs)')
+    if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
     const { store, ...glob } = openGlob(storeUrlArg(positionals[0]), { storeOptions: storeOptionsFrom(values) })

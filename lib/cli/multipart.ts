@@ -55,10 +55,10 @@ export const multipartCommand: Command = {
       force: { type: 'boolean' },
       ...storeOptionSpec
     }, true)
-    if (positionals.length !== 1) throw usage('multipart needs exactly one s3:// URL')
+    if (positionals.length !== 1) throw usage('needs exactly one s3:// URL')
     const url = storeUrlArg(positionals[0])
     if (schemeOf(url) !== 's3') {
-      throw usage(`multipart needs an s3:// URL, got ${url}: a directory has no multipart uploads (a writer's unfinished files there are hidden temporary files, sealed by 'shoebox recover')`)
+      throw usage(`needs an s3:// URL, got ${url}: a directory has no multipart uploads (a writer's unfinished files there are hidden temporary files, sealed by 'shoebox recover')`)
     }
     const olderThan = duration('--older-than', values['older-than'])
     const abort = values.abort === true

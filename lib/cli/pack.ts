@@ -62,9 +62,9 @@ export const packCommand: Command = {
       verbose: { type: 'boolean' },
       ...storeOptionSpec
     }, true)
-    if (positionals.length !== 1) throw usage('pack needs exactly one directory')
+    if (positionals.length !== 1) throw usage('needs exactly one directory')
     const to = values.to
-    if (typeof to !== 'string' || to === '') throw usage('pack needs --to URL (s3://bucket/prefix, file:///dir or a directory)')
+    if (typeof to !== 'string' || to === '') throw usage('needs --to URL (s3://bucket/prefix, file:///dir or a directory)')
     storeUrlArg(to)
     const includes = values.include as string[] | undefined
     if (includes?.some((g) => g === '') === true) throw usage('--include needs a glob')

@@ -65,7 +65,7 @@ export const readCommand: Command = {
       ...readOptionSpec,
       ...storeOptionSpec
     }, true)
-    if (positionals.length !== 1) throw usage('read needs exactly one PATTERN (quote globs)')
+    if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const order = oneOf('--order', values.order, ['name', 'mtime'], 'name')
     const lenient = values.lenient === true
     const source = archiveSource(storeUrlArg(positionals[0]), {

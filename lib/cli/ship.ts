@@ -97,7 +97,7 @@ export const shipCommand: Command = {
       timeout: { type: 'string' },
       'max-frame-size': { type: 'string' }
     }, true)
-    if (positionals.length !== 1) throw usage('ship needs exactly one URL')
+    if (positionals.length !== 1) throw usage('needs exactly one URL')
     const stream = values.stream as string | undefined
     const streamField = values['stream-field'] as string | undefined
     if (stream === undefined && streamField === undefined) throw usage('give --stream NAME or --stream-field F')

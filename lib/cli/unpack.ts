@@ -50,9 +50,9 @@ export const unpackCommand: Command = {
       ...readOptionSpec,
       ...storeOptionSpec
     }, true)
-    if (positionals.length !== 1) throw usage('unpack needs exactly one PATTERN (quote globs)')
+    if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const out = values.out
-    if (typeof out !== 'string' || out === '') throw usage('unpack needs --out DIR')
+    if (typeof out !== 'string' || out === '') throw usage('needs --out DIR')
     const maxRecordSize = maxRecordSizeFrom(values)
     const started = Date.now()
     const pattern = storeUrlArg(positionals[0])

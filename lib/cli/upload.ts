@@ -66,8 +66,8 @@ export const uploadCommand: Command = {
       concurrency: { type: 'string' },
       ...storeOptionSpec
     }, true)
-    if (positionals.length === 0) throw usage('upload needs at least one FILE')
-    if (typeof values.to !== 'string') throw usage('upload needs --to URL')
+    if (positionals.length === 0) throw usage('needs at least one FILE')
+    if (typeof values.to !== 'string') throw usage('needs --to URL')
     const queueSize = positiveInteger('--queue-size', values['queue-size'])
     const concurrency = positiveInteger('--concurrency', values.concurrency) ?? DEFAULT_CONCURRENCY
     // Parsed once: what "a file of one part" means for --concurrency, and each writer's part size (which the

@@ -34,7 +34,7 @@ export const verifyCommand: Command = {
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, readOptionSpec, true)
-    if (positionals.length === 0) throw usage('verify needs at least one file')
+    if (positionals.length === 0) throw usage('needs at least one file')
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
     let failed = 0

@@ -104,7 +104,7 @@ export const writeCommand: Command = {
       ...recordSizeOptionSpec,
       ...storeOptionSpec
     }, true)
-    if (positionals.length !== 1) throw usage('write needs exactly one directory')
+    if (positionals.length !== 1) throw usage('needs exactly one directory')
     const dir = positionals[0]
     const records = positiveInteger('--roll-records', values['roll-records'])
     const policy = typeof values['roll-policy'] === 'string' ? await loadPolicy(values['roll-policy']) : undefined

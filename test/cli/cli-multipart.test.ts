@@ -83,10 +83,10 @@ function usageError (t: Test, r: { code: number | null, stdout: Buffer, stderr: 
 
 t.test('usage mistakes are refused before any request, exit 2', async (t) => {
   const cases: Array<[string[], RegExp, string]> = [
-    [[], /multipart needs exactly one s3:\/\/ URL/, 'no URL'],
-    [['s3://test-bucket/a', 's3://test-bucket/b'], /multipart needs exactly one s3:\/\/ URL/, 'two URLs'],
-    [[tmp], /multipart needs an s3:\/\/ URL, got .*: a directory has no multipart uploads/, 'a directory'],
-    [[`file://${tmp}`], /multipart needs an s3:\/\/ URL, got file:\/\/.*: a directory has no multipart uploads/, 'a file:// URL'],
+    [[], /needs exactly one s3:\/\/ URL/, 'no URL'],
+    [['s3://test-bucket/a', 's3://test-bucket/b'], /needs exactly one s3:\/\/ URL/, 'two URLs'],
+    [[tmp], /needs an s3:\/\/ URL, got .*: a directory has no multipart uploads/, 'a directory'],
+    [[`file://${tmp}`], /needs an s3:\/\/ URL, got file:\/\/.*: a directory has no multipart uploads/, 'a file:// URL'],
     [['s3://test-bucket/p', '--abort'], /--abort needs --older-than AGE \(at least 1d\)/, '--abort alone'],
     [['s3://test-bucket/p', '--abort', '--older-than', '12h'], /--older-than 12h is under 1d: a running writer may own a younger upload; give --force/, 'too young to abort'],
     [['s3://test-bucket/p', '--force', '--older-than', '1h'], /--force goes with --abort/, '--force without --abort'],

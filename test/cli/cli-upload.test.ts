@@ -55,8 +55,8 @@ t.test('--delete-local removes each file once its upload is verified', async (t)
 
 t.test('mistakes are one line and a non-zero exit', async (t) => {
   const cases: Array<[string[], number, RegExp]> = [
-    [['upload', small], 2, /upload needs --to URL/],
-    [['upload', '--to', `s3://${s3.bucket}`], 2, /upload needs at least one FILE/],
+    [['upload', small], 2, /^shoebox upload: needs --to URL/],
+    [['upload', '--to', `s3://${s3.bucket}`], 2, /^shoebox upload: needs at least one FILE/],
     [['upload', small, '--to', `s3://${s3.bucket}`, '--queue-size', '0'], 2, /--queue-size: must be a positive integer/],
     [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /^shoebox upload: --part-size: must be at least 5MiB/],
     [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],

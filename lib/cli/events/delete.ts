@@ -28,8 +28,8 @@ export const deleteCommand: Command = {
     const { values, positionals } = parse(argv, { ...rangeSpec, ...clientSpec, ...streamSpec }, true)
     const { url, stream } = urlAndStream(positionals, values)
     const startId = values['start-id'] as string | undefined
-    if (values.to === undefined) throw usage('delete needs --to (nothing is deleted by default)')
-    if (values.from === undefined && startId === undefined) throw usage('delete needs --from or --start-id (nothing is deleted by default)')
+    if (values.to === undefined) throw usage('needs --to (nothing is deleted by default)')
+    if (values.from === undefined && startId === undefined) throw usage('needs --from or --start-id (nothing is deleted by default)')
     const from = time('--from', values.from, () => 0n)
     const to = time('--to', values.to, () => 0n)
     checkRange(from, to, values)

@@ -26,7 +26,7 @@ export const getCommand: Command = {
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, { metadir: { type: 'string' }, records: { type: 'boolean' }, ...storeOptionSpec }, true)
-    if (positionals.length === 0) throw usage('meta get needs at least one UID')
+    if (positionals.length === 0) throw usage('needs at least one UID')
     const md = await metadir(values.metadir as string | undefined)
     const missing: string[] = []
     // With --records: the rows found, whose records are printed once the state db is closed.

@@ -52,7 +52,7 @@ export const indexCommand: Command = {
       'on-invalid': { type: 'string' },
       json: { type: 'boolean' }
     }, true)
-    if (positionals.length !== 1) throw usage('meta index needs one PATTERN (quote it, so the shell leaves the glob alone)')
+    if (positionals.length !== 1) throw usage('needs one PATTERN (quote it, so the shell leaves the glob alone)')
     const onInvalid = oneOf('--on-invalid', values['on-invalid'], ['report', 'fail'] as const, 'report')
     const { base, filesRoot } = metadirFrom(values)
     const config = await loadMetaConfig(base)

@@ -47,11 +47,11 @@ function storeArgs (positionals: string[], touchFlag: boolean, deleteFlag: boole
   const action = Object.hasOwn(ACTIONS, positionals[0] ?? '') ? positionals[0] : undefined
   if (action !== undefined) {
     const { args, form } = ACTIONS[action]
-    if (positionals.length !== args + 1) throw usage(`meta store ${form}: expected ${args === 0 ? 'nothing' : form.slice(action.length + 1)} after ${action}`)
-    if (touchFlag || deleteFlag) throw usage(`meta store ${action} takes no --touch or --delete`)
+    if (positionals.length !== args + 1) throw usage(`${form}: expected ${args === 0 ? 'nothing' : form.slice(action.length + 1)} after ${action}`)
+    if (touchFlag || deleteFlag) throw usage(`${action} takes no --touch or --delete`)
     return { key: positionals[1], raw: positionals[2], touch: action === 'touch', remove: action === 'delete' }
   }
-  if (positionals.length > 2) throw usage('meta store takes at most KEY and VALUE')
+  if (positionals.length > 2) throw usage('takes at most KEY and VALUE')
   const [key, raw] = positionals
   if ((touchFlag || deleteFlag) && (key === undefined || raw !== undefined)) throw usage('--touch and --delete take exactly one KEY')
   return { key, raw, touch: touchFlag, remove: deleteFlag }
