@@ -6,8 +6,6 @@ import { keyValues, metaFields, noArguments, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
-import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
-import type { Readable } from 'node:stream'
 import { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
@@ -84,11 +82,7 @@ export const encodeCommand: Command = {
     // A bad line ends the output ('end'); stdin is then read no further: a producer that never ends (tail -f)
     // kept the command reading, and the line unreported, for ever.
     const gate = new Gate()
-    /** stdin as text (gzip and zstd decompressed), once its first bytes are known. */
-    let input: DecompressedInput | undefined
-    /** What feeds the gate: stdin, or its text once known. */
-    let source: Readable = io.stdin
-    lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop(source) })
+    lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop() })
     // SIGINT or SIGTERM end the input after its last whole line, so that the output ends as at a real end: whole
     // records (and a complete compressed stream), never half of one. Killed by the signal, it ended wherever the
     // encoder or the compressor was. A second signal finds no handler: Node's default ends the process at once.
@@ -97,18 +91,12 @@ export const encodeCommand: Command = {
       // After the end of stdin (all of it read) a signal cuts nothing: the output is finished as without it.
       if (gate.writableEnded) return
       signal = name
-      gate.closeAndStop(source)
+      gate.closeAndStop()
     })
     try {
       // stdin's text feeds the gate: damage ends it at its last whole line, reported below. A read error of
       // plain stdin, or zstd where this install has none, destroys the gate, and so fails the pipeline below.
-      decompressedInput(io.stdin, 'stdin', { maxFrameSize, onDamage: () => { gate.cut = true } }).then(async (text) => {
-        input = text
-        source = text.stream
-        // Stopped while its first bytes were awaited: stdin is destroyed, and its text is not read.
-        if (gate.stopped) source.destroy()
-        else await pipeline(source, gate)
-      }, (err: unknown) => { gate.destroy(err as Error) }).catch(() => {})
+      gate.feed(io.stdin, { maxFrameSize })
       if (compression === undefined) await pipeline(gate, lines, io.stdout)
       else await pipeline(gate, lines, compression.codec.compress(compression.level), io.stdout)
     } finally {
@@ -121,7 +109,7 @@ export const encodeCommand: Command = {
     }
     for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)
     const skipped = lines.invalid.length > 0 ? `, ${plural(lines.invalid.length, 'invalid line')} skipped` : ''
-    const damage = input?.failure ?? null
+    const damage = gate.failure
     if (damage !== null) {
       // The line the damage cut is not encoded; every whole line before it is (the skipped ones listed above).
       const cut = gate.heldBytes > 0 ? `; the last line it cut, ${plural(gate.heldBytes, 'byte')}, not encoded` : ''

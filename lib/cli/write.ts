@@ -1,7 +1,6 @@
 /** shoebox write: NDJSON on stdin into rolling archive files in a directory. */
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { EncodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import { SlabPool } from '../format/slab-pool.js'
@@ -12,7 +11,6 @@ import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, usage } from './io.js'
 import { sniffCodec } from '../compress/codecs.js'
-import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
 import { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
@@ -167,14 +165,10 @@ export const writeCommand: Command = {
     const started = Date.now()
     const gate = new Gate()
     const stdin = fileHead === undefined || plainFile ? io.stdin : fileStream(io.stdinFile as number, fileHead)
-    /** stdin as text (gzip and zstd decompressed), once its first bytes are known. */
-    let input: DecompressedInput | undefined
-    /** What feeds the gate: stdin, or its text once known. */
-    let source: Readable = stdin
     // After the line that ends the input, or a signal, stdin is read no further (a producer that never ends is
     // no hang). stdin is destroyed only once the gate's end has been read (closeAndStop): destroyed at once, its
     // pipeline destroyed the gate with lines still in it, and the write failed with "Premature close".
-    const stop = (): void => { gate.closeAndStop(source) }
+    const stop = (): void => { gate.closeAndStop(stdin) }
     lines.once('invalid', stop)
     let signal: NodeJS.Signals | undefined
     // A second signal (either) finds no handler: Node's default ends the process at once.
@@ -202,20 +196,7 @@ export const writeCommand: Command = {
       } else {
         // stdin feeds the gate once the sink has started (as above), decompressed if it is gzip or zstd; on a
         // signal or damage the gate ends cleanly (at the last whole line), so the sink seals its file.
-        sink.started().then(async () => {
-          let text: DecompressedInput
-          try {
-            text = await decompressedInput(stdin, 'stdin', { maxFrameSize, onDamage: () => { gate.cut = true } })
-          } catch (err) {
-            gate.destroy(err as Error) // zstd where this install has none, or stdin unreadable
-            return
-          }
-          input = text
-          source = text.stream
-          // Stopped while its first bytes were awaited: stdin is destroyed, and its text is not read.
-          if (gate.stopped) source.destroy()
-          else await pipeline(source, gate)
-        }).catch(() => {})
+        sink.started().then(() => { gate.feed(stdin, { maxFrameSize }) }).catch(() => {})
         await pipeline(gate, lines, sink)
       }
     } catch (err) {
@@ -240,7 +221,7 @@ export const writeCommand: Command = {
       if (progress !== null) io.stderr.write('\r')
       throw new ShoeboxError(bad.code, `stdin: line ${bad.line}: ${invalidWhat(bad)}; ${keptLine(sink.kept(), lines.records)}`)
     }
-    const damage = input?.failure ?? null
+    const damage = gate.failure
     if (damage !== null) {
       // Compressed stdin torn or damaged: every whole line before it is sealed; the line it cut is not stored.
       if (progress !== null) io.stderr.write('\r')
