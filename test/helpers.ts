@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises'
 import { gzipSync } from 'node:zlib'
 import type { Test } from 'tap'
 import {
-  ArchiveDecoder, decode, encodeRecords, ShoeboxError, type DecodeOptions, type DecoderOptions, type DecodedCorruptInfo, type RecordInput, type ShoeboxRecord
+  ArchiveDecoder, decode, encodeRecords, ShoeboxError, type ArchiveSource, type DecodeOptions, type DecoderOptions, type DecodedCorruptInfo, type RecordInput, type ShoeboxRecord
 } from '../lib/index.js'
 import { loadZstd, zstdDecompress, zstdFrame, type ZstdChoice, type ZstdCorruptInfo } from '../lib/compress/zstd.js'
 
@@ -370,6 +370,36 @@ function withoutContentChecksum (frame: Buffer): Buffer {
   const copy = Buffer.from(frame.subarray(0, frame.length - 4))
   copy[4] &= ~0x04
   return copy
+}
+
+/**
+ * The read-ahead scenario of the stats tests: a first archive of more records
+ * than a source buffers (1024), so reading waits in it while the next are
+ * fetched ahead, then `how` at its end (stop() or destroy()). Resolves to the
+ * records read, once the source has ended or closed.
+ */
+export async function readFirstArchiveThen (source: ArchiveSource, how: 'stop' | 'destroy', pauseMs: number): Promise<number> {
+  let records = 0
+  const ended = new Promise<void>((resolve) => {
+    source.once('fileEnd', () => {
+      if (how === 'stop') source.stop()
+      else {
+        source.destroy()
+        resolve()
+      }
+    })
+    source.once('end', resolve)
+    source.once('close', resolve)
+  })
+  source.on('data', () => {
+    // A pause at the first record: the archives opened ahead are read meanwhile.
+    if (records++ === 0) {
+      source.pause()
+      setTimeout(() => { source.resume() }, pauseMs)
+    }
+  })
+  await ended
+  return records
 }
 
 /** For the rest of test `t`: no zstd in this process (SHOEBOX_ZSTD=0, an install where none loads), restored at its teardown. */

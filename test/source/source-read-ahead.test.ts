@@ -8,6 +8,7 @@ import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/inde
 import { READ_AHEAD, READ_AHEAD_BYTES, ReadAhead } from '../../lib/source/read-ahead.js'
 import type { ListedFile } from '../../lib/source/order.js'
 import { FileStore } from '../../lib/store/file-store.js'
+import { readFirstArchiveThen } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-read-ahead-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -154,25 +155,7 @@ for (const how of ['stop', 'destroy'] as const) {
     fs.writeFileSync(path.join(dir, name(0)), first)
     for (let i = 1; i < FILES; i++) fs.writeFileSync(path.join(dir, name(i)), encodeRecords([{ payload: String(i) }]))
     const source = archiveSource(path.join(dir, '*.shoebox'))
-    let records = 0
-    const ended = new Promise<void>((resolve) => {
-      source.once('fileEnd', () => {
-        if (how === 'stop') source.stop()
-        else {
-          source.destroy()
-          resolve()
-        }
-      })
-      source.once('end', resolve)
-    })
-    source.on('data', () => {
-      // A pause at the first record: the files opened ahead are read meanwhile.
-      if (records++ === 0) {
-        source.pause()
-        setTimeout(() => { source.resume() }, 200)
-      }
-    })
-    await ended
+    const records = await readFirstArchiveThen(source, how, 200)
     t.equal(records, 2000, 'the first file\'s records, none after')
     t.same([source.stats().downloaded.objects, source.stats().downloaded.bytes], [1, first.length], 'one file read, and its bytes')
   })

@@ -10,6 +10,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { archiveSource, encodeRecords, openStore } from '../../lib/index.js'
 import { startFaultProxy } from '../fault-proxy.js'
+import { readFirstArchiveThen } from '../helpers.js'
 import { startS3 } from '../s3-server.js'
 
 /** Read `key` from `store` until its body has been fetched ahead, take one chunk, and go away: the bytes taken. */
@@ -62,25 +63,7 @@ for (const how of ['stop', 'destroy'] as const) {
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'a/000.shoebox', Body: first }))
     for (let i = 1; i < 6; i++) await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `a/00${i}.shoebox`, Body: encodeRecords([{ payload: String(i) }]) }))
     const source = archiveSource(`s3://${s3.bucket}/a/*.shoebox`, { storeOptions: { endpoint: s3.endpoint, credentials: s3.credentials, region: s3.region } })
-    let records = 0
-    const ended = new Promise<void>((resolve) => {
-      source.once('fileEnd', () => {
-        if (how === 'stop') source.stop()
-        else {
-          source.destroy()
-          resolve()
-        }
-      })
-      source.once('end', resolve)
-      source.once('close', resolve)
-    })
-    source.on('data', () => {
-      if (records++ === 0) {
-        source.pause()
-        setTimeout(() => { source.resume() }, 300)
-      }
-    })
-    await ended
+    const records = await readFirstArchiveThen(source, how, 300)
     await new Promise((resolve) => setTimeout(resolve, 100))
     t.equal(records, 2000, 'the first object\'s records, none after')
     t.same([source.stats().downloaded.objects, source.stats().downloaded.bytes], [1, first.length], 'one object read, and its bytes')
