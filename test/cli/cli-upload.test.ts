@@ -7,9 +7,9 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { cli } from '../cli-run.js'
-import { answeredAtArrival, startFaultProxy } from '../fault-proxy.js'
+import { answeredAtArrival, startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-upload-'))
@@ -92,14 +92,20 @@ t.test('two files of one name are refused before anything is uploaded (the secon
   t.equal(s3.openMultipartUploads(), 0)
 })
 
-t.test('--delete-local keeps a file that changed while it was uploaded (a live log appended to)', async (t) => {
-  // The store held the bytes as first read, and the size check passed (taken at the first stat):
-  // the file was deleted, and what was appended meanwhile was gone.
+/** For the rest of test `t`, the CLI's requests go through a proxy that holds the first PutObject 300 ms. */
+async function firstPutHeld (t: Test): Promise<FaultProxy> {
   const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 300 }, times: 1 }])
   t.teardown(async () => { await proxy.close() })
   const endpoint = process.env.SHOEBOX_S3_ENDPOINT
   process.env.SHOEBOX_S3_ENDPOINT = proxy.endpoint
   t.teardown(() => { process.env.SHOEBOX_S3_ENDPOINT = endpoint })
+  return proxy
+}
+
+t.test('--delete-local keeps a file that changed while it was uploaded (a live log appended to)', async (t) => {
+  // The store held the bytes as first read, and the size check passed (taken at the first stat):
+  // the file was deleted, and what was appended meanwhile was gone.
+  const proxy = await firstPutHeld(t)
   const file = path.join(tmp, 'live.log')
   fs.writeFileSync(file, 'line 1\n')
   const run = cli(['upload', file, '--to', `s3://${s3.bucket}/live`, '--delete-local'])
@@ -115,11 +121,7 @@ t.test('--delete-local keeps a file that changed while it was uploaded (a live l
 
 t.test('a file that grows between its look and its read fails the size check, and the line says the file changed and what was kept', async (t) => {
   // --concurrency 1: the second file is looked at (stat) while the first one's put is held, and read after it.
-  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 300 }, times: 1 }])
-  t.teardown(async () => { await proxy.close() })
-  const endpoint = process.env.SHOEBOX_S3_ENDPOINT
-  process.env.SHOEBOX_S3_ENDPOINT = proxy.endpoint
-  t.teardown(() => { process.env.SHOEBOX_S3_ENDPOINT = endpoint })
+  const proxy = await firstPutHeld(t)
   const dir = path.join(tmp, 'grows')
   fs.mkdirSync(dir)
   const first = path.join(dir, 'first.log')
