@@ -57,6 +57,40 @@ export interface NativeZstd {
    * can hold, by their headers: decompressed into that much room in one pass.
    */
   zstdDecompress: (data: Uint8Array, bound?: number) => Promise<Buffer>
+  /**
+   * A streaming decoder (an opaque handle owning a ZSTD_DCtx) refusing
+   * frames whose window is over 2^windowLogMax bytes. Absent from a build
+   * that predates it (input is then decompressed a frame at a time).
+   */
+  zstdStreamOpen?: (windowLogMax: number) => object
+  /**
+   * Decode from `input`, on the thread pool, until it is taken or a piece
+   * of content (1 MiB) is full; one call at a time per decoder (a second
+   * throws). Damage resolves with `error` and the content before it.
+   */
+  zstdStreamDecode?: (decoder: object, input: Uint8Array) => Promise<ZstdStreamPiece>
+  /** Free the decoder's context (once its running call completes); idempotent. */
+  zstdStreamFree?: (decoder: object) => void
+}
+
+/** What one zstdStreamDecode() call gives. */
+export interface ZstdStreamPiece {
+  /** Content decoded, at most 1 MiB. */
+  content: Buffer
+  /** Bytes of the input taken (the library may hold some of them until more comes). */
+  consumed: number
+  /** The piece is full: call again (without input too) for more content. */
+  full: boolean
+  /** Bytes of a frame were taken and its end not reached: at the end of input, it is cut short. */
+  inFrame: boolean
+  /** The compressed offset of the frame being decoded (or of the next one). */
+  frameStart: number
+  /** Compressed bytes taken in all. */
+  position: number
+  /** The library's name for the damage met; the decoder is spent. */
+  error?: string
+  /** The damage lies before this compressed offset. */
+  errorBy?: number
 }
 
 /** The addon as built, or null when it is not built or switched off in `env`. */

@@ -5,7 +5,7 @@
 
 /* seal(), place(), frameLines(): native/record_crc.c (x86-64 with PCLMULQDQ and SSE4.2 only). */
 napi_value record_crc_export (napi_env env, napi_value exports);
-/* zstdOpen(), zstdCompress(), zstdDecompress(): native/zstd_system.c (not on Windows). */
+/* zstdOpen(), zstdCompress(), zstdDecompress(), zstdStreamOpen/Decode/Free(): native/zstd_system.c (not on Windows). */
 napi_value zstd_system_export (napi_env env, napi_value exports);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * zstd through the system's libzstd (see lib/compress/zstd-loader.ts, the
  * 'libzstd' backend): compress one block into one frame, decompress frames,
- * on libuv's thread pool.
+ * on libuv's thread pool; and a streaming decoder for text input (below).
  *
  * Why this exists: on Node 20 shoebox otherwise compresses through
  * @mongodb-js/zstd, whose binding (Rust, napi-rs) makes a new compression
@@ -47,6 +47,7 @@ typedef struct { void *dst; size_t size; size_t pos; } zstd_out_buffer;
 #define ZSTD_RESET_SESSION_AND_PARAMETERS 3
 #define ZSTD_C_COMPRESSION_LEVEL 100
 #define ZSTD_C_CONTENT_SIZE_FLAG 200
+#define ZSTD_D_WINDOW_LOG_MAX 100
 
 /* The library's functions, resolved once by zstd_open(). */
 static struct {
@@ -66,6 +67,8 @@ static struct {
   unsigned long long (*getFrameContentSize) (const void *src, size_t size);
   size_t (*findFrameCompressedSize) (const void *src, size_t size);
   size_t (*decompressStream) (void *dctx, zstd_out_buffer *out, zstd_in_buffer *in);
+  size_t (*DCtx_setParameter) (void *dctx, int parameter, int value);
+  size_t (*freeDCtx) (void *dctx);
 } lib;
 
 /* One library per process, opened by the first zstdOpen() that succeeds (worker threads load this addon too). */
@@ -104,7 +107,9 @@ static int resolve (void *handle, char *why, size_t why_size) {
     { "ZSTD_decompressDCtx", (void **)&lib.decompressDCtx },
     { "ZSTD_getFrameContentSize", (void **)&lib.getFrameContentSize },
     { "ZSTD_findFrameCompressedSize", (void **)&lib.findFrameCompressedSize },
-    { "ZSTD_decompressStream", (void **)&lib.decompressStream }
+    { "ZSTD_decompressStream", (void **)&lib.decompressStream },
+    { "ZSTD_DCtx_setParameter", (void **)&lib.DCtx_setParameter },
+    { "ZSTD_freeDCtx", (void **)&lib.freeDCtx }
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     *table[i].slot = dlsym(handle, table[i].name);
@@ -496,9 +501,300 @@ static napi_value zstd_decompress (napi_env env, napi_callback_info info) {
   return start(env, argv[0], 0, bound, decompress_execute, "zstdDecompress: data must be a Uint8Array");
 }
 
+/*
+ * The streaming decoder (zstdStreamOpen / zstdStreamDecode / zstdStreamFree):
+ * text input that may be one frame of any size (the `zstd` command writes a
+ * whole file as one), decoded through a window rather than held whole, for
+ * lib/compress/zstd-stream.ts. One ZSTD_DCtx per decoder, fed by one job at
+ * a time on the pool; each job gives at most STREAM_PIECE bytes of content,
+ * so a few bytes of input that say a gigabyte come out a piece per call, as
+ * the reader asks for them. The archive readers keep whole frames (above):
+ * their positions name frame offsets.
+ */
+
+/* The content one job gives at most. */
+#define STREAM_PIECE ((size_t)1 << 20)
+/*
+ * The input one ZSTD_decompressStream() call is given at most. On an error
+ * the library does not say what it wrote in that call, so the content of the
+ * blocks that call completed is lost with it: small slices keep that to the
+ * blocks ending in a few KB of input.
+ */
+#define STREAM_SLICE ((size_t)16 << 10)
+
+typedef struct {
+  void *dctx; /* NULL once freed */
+  int busy; /* a job is on the pool */
+  int free_after; /* zstdStreamFree() came while busy: the job's completion frees */
+  uint64_t position; /* compressed bytes consumed */
+  uint64_t frame_start; /* where the frame being decoded (or the next) starts */
+  int in_frame; /* bytes of a frame consumed, its end not reached */
+} stream_t;
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref input;
+  napi_ref handle; /* keeps the decoder's object (and so its finalizer) away while the pool works */
+  stream_t *stream;
+  const uint8_t *src;
+  size_t size;
+  size_t consumed;
+  uint8_t *out;
+  size_t out_size;
+  int full; /* the piece is full: more content may wait, even without input */
+  const char *error; /* ZSTD_getErrorName's, or ours */
+  uint64_t error_by; /* the damage lies before this compressed offset */
+} stream_job_t;
+
+static const napi_type_tag stream_tag = { 0x73686f65626f787aULL, 0x73747265616d3031ULL };
+
+static void stream_free_dctx (stream_t *s) {
+  if (s->dctx != NULL) lib.freeDCtx(s->dctx);
+  s->dctx = NULL;
+}
+
+static void stream_finalize (napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  stream_t *s = data;
+  /* Never busy here: a job holds a reference to the object. */
+  stream_free_dctx(s);
+  free(s);
+}
+
+/*
+ * zstdStreamOpen(windowLogMax: number): object
+ * A decoder (an opaque handle) that refuses frames whose window is over
+ * 2^windowLogMax bytes, as damage ("Frame requires too much memory for
+ * decoding"), as `zstd -d` does beyond --memory.
+ */
+static napi_value zstd_stream_open (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (!require_open(env)) return NULL;
+  int32_t window_log_max;
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &window_log_max) != napi_ok || window_log_max < 10 || window_log_max > 31) {
+    napi_throw_range_error(env, NULL, "zstdStreamOpen(windowLogMax): an integer from 10 to 31");
+    return NULL;
+  }
+  stream_t *s = calloc(1, sizeof *s);
+  if (s == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  s->dctx = lib.createDCtx();
+  if (s->dctx == NULL) { free(s); napi_throw_error(env, NULL, "out of memory (ZSTD_createDCtx)"); return NULL; }
+  size_t set = lib.DCtx_setParameter(s->dctx, ZSTD_D_WINDOW_LOG_MAX, window_log_max);
+  if (lib.isError(set)) {
+    napi_throw_range_error(env, NULL, lib.getErrorName(set));
+    stream_free_dctx(s);
+    free(s);
+    return NULL;
+  }
+  napi_value handle;
+  if (napi_create_external(env, s, stream_finalize, NULL, &handle) != napi_ok) {
+    stream_free_dctx(s);
+    free(s);
+    return NULL;
+  }
+  if (napi_type_tag_object(env, handle, &stream_tag) != napi_ok) return NULL;
+  return handle;
+}
+
+/* The decoder argument 0 names, or NULL having thrown. */
+static stream_t *stream_of (napi_env env, napi_value handle, const char *usage) {
+  bool ours = false;
+  napi_valuetype type;
+  void *data = NULL;
+  if (napi_typeof(env, handle, &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, handle, &stream_tag, &ours) != napi_ok || !ours ||
+      napi_get_value_external(env, handle, &data) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  return data;
+}
+
+static void stream_execute (napi_env env, void *data) {
+  (void)env;
+  stream_job_t *job = data;
+  stream_t *s = job->stream;
+  job->out = malloc(STREAM_PIECE);
+  if (job->out == NULL) { job->error = "out of memory"; return; }
+  zstd_out_buffer out = { job->out, STREAM_PIECE, 0 };
+  while (out.pos < out.size) {
+    size_t slice = job->size - job->consumed;
+    if (slice > STREAM_SLICE) slice = STREAM_SLICE;
+    zstd_in_buffer in = { slice > 0 ? job->src + job->consumed : nothing, slice, 0 };
+    size_t written = out.pos;
+    size_t hint = lib.decompressStream(s->dctx, &out, &in);
+    if (lib.isError(hint)) {
+      job->error = lib.getErrorName(hint);
+      job->error_by = s->position + slice;
+      out.pos = written; /* what that call wrote is not told */
+      break;
+    }
+    job->consumed += in.pos;
+    s->position += in.pos;
+    if (hint == 0) {
+      s->in_frame = 0;
+      s->frame_start = s->position;
+    } else if (in.pos > 0) {
+      s->in_frame = 1;
+    }
+    /* No progress: the input is taken (the library holds what it could not use yet), or none was given. */
+    if (in.pos == 0 && out.pos == written) break;
+  }
+  job->full = out.pos == out.size;
+  job->out_size = out.pos;
+  if (job->out_size == 0) {
+    free(job->out);
+    job->out = NULL;
+  } else if (job->out_size < STREAM_PIECE / 2) {
+    /* Small pieces (a small input chunk) are kept a while downstream: not at 1 MiB each. */
+    uint8_t *smaller = realloc(job->out, job->out_size);
+    if (smaller != NULL) job->out = smaller;
+  }
+}
+
+static napi_value number (napi_env env, double value) {
+  napi_value result;
+  if (napi_create_double(env, value, &result) != napi_ok) return NULL;
+  return result;
+}
+
+static int set (napi_env env, napi_value object, const char *name, napi_value value) {
+  return value != NULL && napi_set_named_property(env, object, name, value) == napi_ok;
+}
+
+/* Settle the job's promise: { content, consumed, full, inFrame, frameStart, position, error?, errorBy? }; it never rejects for damage. */
+static void stream_complete (napi_env env, napi_status status, void *data) {
+  stream_job_t *job = data;
+  stream_t *s = job->stream;
+  s->busy = 0;
+  if (s->free_after) stream_free_dctx(s);
+  napi_delete_reference(env, job->input);
+  napi_delete_reference(env, job->handle);
+  if (status == napi_cancelled && job->error == NULL) job->error = "cancelled";
+  napi_value result = NULL, content = NULL, flag;
+  int ok = napi_create_object(env, &result) == napi_ok;
+  if (ok && job->out != NULL) {
+    if (napi_create_external_buffer(env, job->out_size, job->out, free_content, NULL, &content) == napi_ok) {
+      job->out = NULL; /* the Buffer owns it now */
+    } else {
+      void *copy;
+      if (napi_create_buffer_copy(env, job->out_size, job->out, &copy, &content) != napi_ok) content = NULL;
+    }
+  } else if (ok && napi_create_buffer(env, 0, NULL, &content) != napi_ok) {
+    content = NULL;
+  }
+  free(job->out);
+  ok = ok && set(env, result, "content", content) && set(env, result, "consumed", number(env, (double)job->consumed)) &&
+    set(env, result, "frameStart", number(env, (double)s->frame_start)) && set(env, result, "position", number(env, (double)s->position));
+  ok = ok && napi_get_boolean(env, job->full, &flag) == napi_ok && set(env, result, "full", flag);
+  ok = ok && napi_get_boolean(env, s->in_frame, &flag) == napi_ok && set(env, result, "inFrame", flag);
+  if (ok && job->error != NULL) {
+    napi_value message;
+    ok = napi_create_string_utf8(env, job->error, NAPI_AUTO_LENGTH, &message) == napi_ok && set(env, result, "error", message) &&
+      set(env, result, "errorBy", number(env, (double)job->error_by));
+  }
+  if (ok) {
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    napi_value message, error = NULL;
+    if (napi_create_string_utf8(env, "out of memory (no result for the decoded piece)", NAPI_AUTO_LENGTH, &message) == napi_ok) {
+      napi_create_error(env, NULL, message, &error);
+    }
+    napi_reject_deferred(env, job->deferred, error);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/*
+ * zstdStreamDecode(decoder, input: Uint8Array): Promise<StreamPiece>
+ * Decode from `input` until it is taken or a piece of content is full; the
+ * caller gives the rest (input.subarray(consumed)) to the next call, and
+ * calls again without input while `full`. Damage resolves with `error` (the
+ * library's words) and the content decoded before it; the decoder is then
+ * spent. Throws while another call on the same decoder is running, or after
+ * zstdStreamFree().
+ */
+static napi_value zstd_stream_decode (napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  const char *usage = "zstdStreamDecode(decoder, input: Uint8Array)";
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc != 2) { napi_throw_type_error(env, NULL, usage); return NULL; }
+  stream_t *s = stream_of(env, argv[0], usage);
+  if (s == NULL) return NULL;
+  if (s->dctx == NULL || s->free_after) { napi_throw_error(env, NULL, "zstdStreamDecode: the decoder is freed"); return NULL; }
+  if (s->busy) { napi_throw_error(env, NULL, "zstdStreamDecode: a call on this decoder is still running"); return NULL; }
+  bool is_typedarray = false;
+  napi_typedarray_type type;
+  void *src = NULL;
+  size_t size = 0;
+  if (napi_is_typedarray(env, argv[1], &is_typedarray) != napi_ok || !is_typedarray ||
+      napi_get_typedarray_info(env, argv[1], &type, &size, &src, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  stream_job_t *job = calloc(1, sizeof *job);
+  if (job == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  job->stream = s;
+  job->src = src;
+  job->size = size;
+  napi_value promise, name;
+  if (napi_create_reference(env, argv[1], 1, &job->input) != napi_ok) { free(job); return NULL; }
+  if (napi_create_reference(env, argv[0], 1, &job->handle) != napi_ok) {
+    napi_delete_reference(env, job->input);
+    free(job);
+    return NULL;
+  }
+  if (napi_create_string_utf8(env, "shoebox:zstdStream", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    napi_delete_reference(env, job->input);
+    napi_delete_reference(env, job->handle);
+    free(job);
+    return NULL;
+  }
+  if (napi_create_async_work(env, NULL, name, stream_execute, stream_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    /* The promise is rejected rather than left pending (as start() does). */
+    napi_value message, error;
+    napi_create_string_utf8(env, "could not queue the work", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+    napi_delete_reference(env, job->input);
+    napi_delete_reference(env, job->handle);
+    free(job);
+    return promise;
+  }
+  s->busy = 1;
+  return promise;
+}
+
+/*
+ * zstdStreamFree(decoder): void
+ * Free the decoder's context now, or when its running call completes (that
+ * call still settles). Idempotent; a decoder never freed is freed when
+ * collected.
+ */
+static napi_value zstd_stream_free (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc != 1) { napi_throw_type_error(env, NULL, "zstdStreamFree(decoder)"); return NULL; }
+  stream_t *s = stream_of(env, argv[0], "zstdStreamFree(decoder)");
+  if (s == NULL) return NULL;
+  if (s->busy) s->free_after = 1;
+  else stream_free_dctx(s);
+  return NULL;
+}
+
 napi_value zstd_system_export (napi_env env, napi_value exports) {
   struct { const char *name; napi_callback fn; } table[] = {
-    { "zstdOpen", zstd_open }, { "zstdCompress", zstd_compress }, { "zstdDecompress", zstd_decompress }
+    { "zstdOpen", zstd_open }, { "zstdCompress", zstd_compress }, { "zstdDecompress", zstd_decompress },
+    { "zstdStreamOpen", zstd_stream_open }, { "zstdStreamDecode", zstd_stream_decode }, { "zstdStreamFree", zstd_stream_free }
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     napi_value fn;

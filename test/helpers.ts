@@ -412,8 +412,13 @@ export async function readFirstArchiveThen (source: ArchiveSource, how: 'stop' |
 
 /** For the rest of test `t`: no zstd in this process (SHOEBOX_ZSTD=0, an install where none loads), restored at its teardown. */
 export function withoutZstd (t: { teardown: (fn: () => void) => void }): void {
+  withZstdChoice(t, '0')
+}
+
+/** For the rest of test `t`: SHOEBOX_ZSTD=`choice` in this process (the zstd backend used), restored at its teardown. */
+export function withZstdChoice (t: { teardown: (fn: () => void) => void }, choice: ZstdChoice): void {
   const before = process.env.SHOEBOX_ZSTD
-  process.env.SHOEBOX_ZSTD = '0'
+  process.env.SHOEBOX_ZSTD = choice
   t.teardown(() => {
     if (before === undefined) delete process.env.SHOEBOX_ZSTD
     else process.env.SHOEBOX_ZSTD = before

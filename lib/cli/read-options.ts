@@ -2,7 +2,9 @@
  * --max-record-size, which the reading commands (read, decode, verify, ls,
  * unpack) and the writing ones (encode, write) share, and --max-frame-size
  * (the largest zstd frame decompressed), the readers' and that of the
- * commands taking NDJSON, which may be zstd (encode, write, ship).
+ * commands taking NDJSON, which may be zstd (encode, write, ship): there it
+ * bounds only input read a frame at a time, where the backend cannot
+ * stream (compress/zstd-stream.ts).
  */
 import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
 import { DEFAULT_MAX_RECORD_SIZE, MIN_MAX_RECORD_SIZE } from '../format/constants.js'
@@ -21,8 +23,9 @@ export const readOptionSpec: OptionSpec = recordSizeOptionSpec
 /** The writers' line: they refuse what readers would refuse. */
 export const writeOptionHelp = `  --max-record-size SIZE  largest record written (default ${DEFAULT_MAX_RECORD_SIZE / (1024 * 1024)}MiB): a longer line fails,
                           naming it; readers need the same --max-record-size to read it back
-  --max-frame-size SIZE   largest zstd frame of zstd input decompressed (default ${DEFAULT_MAX_FRAME_SIZE / (1024 * 1024)}MiB):
-                          a frame that could hold more is refused unread, as damage`
+  --max-frame-size SIZE   largest zstd frame of zstd input read whole where it cannot stream (with
+                          @mongodb-js/zstd; default ${DEFAULT_MAX_FRAME_SIZE / (1024 * 1024)}MiB): a frame that could hold more
+                          is refused unread, as damage`
 
 export const readOptionHelp = `  --max-record-size SIZE  largest record accepted (default ${DEFAULT_MAX_RECORD_SIZE / (1024 * 1024)}MiB); raise it
                           ('100MiB') for archives written with a larger maxRecordSize

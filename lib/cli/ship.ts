@@ -55,8 +55,9 @@ Options:
   --attempts N           give up on a batch after N tries (default: keep trying)
   --timeout T            a put with no byte of answer for T is tried again
                          (default 30s; 10s, 500ms; 0 waits for ever)
-  --max-frame-size SIZE  largest zstd frame of zstd input decompressed (default
-                         256MiB): a frame that could hold more is refused, as damage
+  --max-frame-size SIZE  largest zstd frame of zstd input read whole where it
+                         cannot stream (with @mongodb-js/zstd; default 256MiB): a
+                         frame that could hold more is refused, as damage
   -h, --help             show this help`
 
 /** A run whose batches have failed this long (and no ack since) says so on stderr; again at most this often. */

@@ -5,7 +5,8 @@
  * never starts with either (1f 8b and 28 b5 2f fd are not UTF-8 there), so
  * a plain input is handed on as it is: no stage, no copy. A compressed one
  * goes through its codec's stage (every gzip member; every zstd frame,
- * skippable frames skipped). Without this, `shoebox write < x.ndjson.gz`
+ * skippable frames skipped, streamed through zstd's window where the
+ * backend can: zstd-stream.ts). Without this, `shoebox write < x.ndjson.gz`
  * stored the compressed bytes cut at 0x0a as records, and exited 0.
  *
  * Damage (a torn or corrupt input, a read error) ends the text cleanly
@@ -20,6 +21,7 @@ import { ioError } from '../fs/io-error.js'
 import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fail.js'
 import { sniffCodec, SNIFF_BYTES, type CodecName } from './codecs.js'
 import { peekHead } from './peek.js'
+import { zstdInputStage } from './zstd-stream.js'
 
 export interface DecompressedInput {
   /** The text: the input itself when plain, else its decompressed bytes, ending cleanly at damage. */
@@ -35,7 +37,12 @@ export interface DecompressedInput {
 }
 
 export interface DecompressedInputOptions {
-  /** The largest zstd frame decompressed (zstdDecompress()'s maxFrameSize; default 256 MiB): each is decompressed whole, in memory. */
+  /**
+   * The largest zstd frame decompressed where zstd input is read a frame at
+   * a time, whole, in memory (zstdDecompress()'s maxFrameSize; default
+   * 256 MiB): with @mongodb-js/zstd, which cannot stream. The streaming
+   * decoders (zstd-stream.ts) hold a window, not a frame, and need no bound.
+   */
   maxFrameSize?: number
   /**
    * Called at damage, before the text ends: the last line the damage cut
@@ -55,7 +62,8 @@ export async function decompressedInput (input: Readable, what: string, options:
   const codec = sniffCodec(head)
   if (codec.name === 'none') return { stream, codec: codec.name, failure: null }
   await codec.ready(what)
-  const stage = feed(stream, codec.decompress({ file: what, maxFrameSize: options.maxFrameSize }))
+  // zstd streamed through its window where the backend can (zstd-stream.ts): not the archives' frame at a time.
+  const stage = feed(stream, codec.name === 'zstd' ? await zstdInputStage(what, options) : codec.decompress())
   const text: EndOnFailure = endOnFailure(stage, { bytes: true })
   // After endOnFailure's own listener (it ends the text), in the same tick: before the end reaches anyone.
   stage.once('error', () => { options.onDamage?.() })

@@ -30,7 +30,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import zlib from 'node:zlib'
 import { ShoeboxError } from '../errors.js'
-import { loadNativeZstd } from '../native.js'
+import { loadNativeZstd, type ZstdStreamPiece } from '../native.js'
 import { Slots } from '../slots.js'
 
 export interface ZstdBackend {
@@ -45,6 +45,19 @@ export interface ZstdBackend {
    * window); the others need no hint.
    */
   decompress: (data: Buffer, bound?: number) => Promise<Buffer>
+  /**
+   * A streaming decoder (zstd-stream.ts), whose memory is its window's, not
+   * a frame's: the libzstd backend's, where the addon has it. The package
+   * has no streaming API; node:zlib's stream is a stage of its own
+   * (zstd-stream.ts).
+   */
+  streamDecoder?: (windowLogMax: number) => ZstdStreamDecoder
+}
+
+/** One stream of frames decoded through a window; free() it when done (or it is freed when collected). */
+export interface ZstdStreamDecoder {
+  decode: (input: Buffer) => Promise<ZstdStreamPiece>
+  free: () => void
 }
 
 export type ZstdChoice = 'auto' | 'zlib' | 'libzstd' | 'package' | '0'
@@ -111,10 +124,18 @@ export function zstdConcurrency (poolSize = Number(process.env.UV_THREADPOOL_SIZ
 function limited (backend: ZstdBackend | null): ZstdBackend | null {
   if (backend === null) return null
   const gate = new Slots(zstdConcurrency())
+  const { streamDecoder } = backend
   return {
     name: backend.name,
     compress: async (data, level) => await gate.run(async () => await backend.compress(data, level)),
-    decompress: async (data, bound) => await gate.run(async () => await backend.decompress(data, bound))
+    decompress: async (data, bound) => await gate.run(async () => await backend.decompress(data, bound)),
+    // Its jobs run on the same pool: through the same gate.
+    ...streamDecoder !== undefined && {
+      streamDecoder: (windowLogMax: number) => {
+        const decoder = streamDecoder(windowLogMax)
+        return { decode: async (input) => await gate.run(async () => await decoder.decode(input)), free: () => { decoder.free() } }
+      }
+    }
   }
 }
 
@@ -157,10 +178,18 @@ function libzstdBackend (): ZstdBackend | null {
   } catch {
     return null
   }
+  const { zstdStreamOpen, zstdStreamDecode, zstdStreamFree } = native
   return {
     name: 'libzstd',
     compress: async (data, level) => await native.zstdCompress(data, level),
-    decompress: async (data, bound) => await native.zstdDecompress(data, bound)
+    decompress: async (data, bound) => await native.zstdDecompress(data, bound),
+    // An addon built before the streaming decoder has none: input is then read a frame at a time.
+    ...zstdStreamOpen !== undefined && zstdStreamDecode !== undefined && zstdStreamFree !== undefined && {
+      streamDecoder: (windowLogMax: number) => {
+        const handle = zstdStreamOpen(windowLogMax)
+        return { decode: async (input) => await zstdStreamDecode(handle, input), free: () => { zstdStreamFree(handle) } }
+      }
+    }
   }
 }
 

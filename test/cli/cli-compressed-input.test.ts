@@ -17,7 +17,7 @@ import zlib from 'node:zlib'
 import t from 'tap'
 import { main } from '../../lib/cli/main.js'
 import { zstdFrame } from '../../lib/compress/zstd.js'
-import { chunked, chunkedInTurn, decodeRecords, garbleZstdFrame, seededText, withoutZstd } from '../helpers.js'
+import { chunked, chunkedInTurn, decodeRecords, garbleZstdFrame, seededText, withoutZstd, withZstdChoice } from '../helpers.js'
 import { readDir } from '../fixtures-roll/util.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-compressed-input-'))
@@ -260,8 +260,9 @@ t.test('zstd input where this install has no zstd (SHOEBOX_ZSTD=0): SHOEBOX_UNSU
   t.equal(gz.code, 0, 'gzip still works')
 })
 
-t.test('--max-frame-size bounds a zstd frame of the input: one over it is refused unread, as damage at its offset', async (t) => {
+t.test('--max-frame-size bounds a zstd frame of the input read a frame at a time (SHOEBOX_ZSTD=package): one over it is refused unread, as damage at its offset', async (t) => {
   const zst = await zstdFrame(TEXT, 3)
+  withZstdChoice(t, 'package')
   for (const command of ['write', 'encode'] as const) {
     const refused = await run(command, ['--max-frame-size', '64KiB'], zst, 'file')
     t.equal(refused.code, 1)
@@ -270,6 +271,16 @@ t.test('--max-frame-size bounds a zstd frame of the input: one over it is refuse
     const taken = await run(command, ['--max-frame-size', '1MiB'], zst, 4096)
     t.equal(taken.code, 0, taken.stderr)
     t.same(await payloads(command, taken), LINES)
+  }
+})
+
+t.test('--max-frame-size is accepted and has nothing to bound where zstd input streams (SHOEBOX_ZSTD=libzstd): the frame is read whole', async (t) => {
+  const zst = await zstdFrame(TEXT, 3)
+  withZstdChoice(t, 'libzstd')
+  for (const command of ['write', 'encode'] as const) {
+    const r = await run(command, ['--max-frame-size', '64KiB'], zst, 'file')
+    t.equal(r.code, 0, r.stderr)
+    t.same(await payloads(command, r), LINES)
   }
 })
 

@@ -260,7 +260,8 @@ ${body}
 /** A library with every function the addon looks for, saying it is zstd 1.3.99. */
 function oldLibrary (): string {
   const names = ['minCLevel', 'maxCLevel', 'compressBound', 'isError', 'getErrorName', 'createCCtx', 'CCtx_reset', 'CCtx_setParameter',
-    'compress2', 'createDCtx', 'DCtx_reset', 'decompressDCtx', 'getFrameContentSize', 'findFrameCompressedSize', 'decompressStream']
+    'compress2', 'createDCtx', 'DCtx_reset', 'decompressDCtx', 'getFrameContentSize', 'findFrameCompressedSize', 'decompressStream',
+    'DCtx_setParameter', 'freeDCtx']
   const source = path.join(tmp, 'old.c')
   fs.writeFileSync(source, `unsigned ZSTD_versionNumber (void) { return 10399; }\n${names.map((n) => `int ZSTD_${n} (void) { return 0; }`).join('\n')}\n`)
   const library = path.join(tmp, 'libzstd-old.so')

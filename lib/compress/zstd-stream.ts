@@ -1,0 +1,213 @@
+/**
+ * zstd text input decompressed as a stream, through zstd's window, not a
+ * frame at a time: for decompressedInput() (NDJSON on stdin or from a
+ * file), never for archives (their readers keep frames whole: a position
+ * names its frame's offset, zstd.ts). The `zstd` command writes a whole
+ * file as one frame, so `shoebox write DIR < big.ndjson.zst` held the frame
+ * and its content in memory (~570 MB of RSS for 200 MB of NDJSON), and a
+ * frame that could hold over 256 MiB was refused as damage; `zstd -dc
+ * big.ndjson.zst | shoebox write DIR` ran in constant memory. Now both do.
+ *
+ * Memory is the window's: a frame's header says how large (zstd -19 and
+ * lower: 8 MiB at most; --long: up to 128 MiB or more). Windows over
+ * WINDOW_LOG_MAX are refused as damage at the frame's offset, as `zstd -d`
+ * refuses them beyond its --memory default (the same 128 MiB).
+ *
+ * Which decoder: the libzstd backend's (the native addon's streaming
+ * decoder, a piece of at most 1 MiB per job, so a few bytes that say a
+ * gigabyte come out as the reader asks); node:zlib's stream on Node >=
+ * 22.15 (zlibZstdStage: not run by the tests, which run on Node 20);
+ * else, with @mongodb-js/zstd (no streaming API) or an addon built before
+ * the decoder, zstdDecompress() a frame at a time, bounded by maxFrameSize
+ * as before.
+ */
+import { type Duplex, finished, Transform, type TransformCallback } from 'node:stream'
+import zlib from 'node:zlib'
+import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
+import type { ZstdStreamPiece } from '../native.js'
+import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { requireZstd, zstdDecompress } from './zstd.js'
+import type { ZstdStreamDecoder } from './zstd-loader.js'
+
+/** 2^27 = 128 MiB: the largest window decoded, zstd's own default limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT, `zstd -d` without --memory). */
+export const WINDOW_LOG_MAX = 27
+
+export interface ZstdInputOptions {
+  /** The frame-at-a-time path's bound (zstdDecompress()'s maxFrameSize); the streaming decoders need none. */
+  maxFrameSize?: number
+}
+
+/**
+ * The stage that decompresses zstd input named `what` (in errors): streamed
+ * where the backend can, else a frame at a time. Fails with
+ * SHOEBOX_UNSUPPORTED naming `what` where this install has no zstd.
+ */
+export async function zstdInputStage (what: string, options: ZstdInputOptions = {}): Promise<Duplex> {
+  const backend = await requireZstd(what)
+  if (backend.streamDecoder !== undefined) return new ZstdStreamStage(backend.streamDecoder(WINDOW_LOG_MAX), what)
+  if (backend.name === 'node:zlib') {
+    const stage = zlibZstdStage(what)
+    if (stage !== null) return stage
+  }
+  return zstdDecompress({ file: what, maxFrameSize: options.maxFrameSize })
+}
+
+const NO_INPUT = Buffer.alloc(0)
+
+/** What libzstd says of a frame whose window is over windowLogMax. */
+const WINDOW_TOO_LARGE = 'Frame requires too much memory for decoding'
+
+/**
+ * A stream of zstd frames (skippable ones skipped by the library, empty
+ * ones giving nothing) as their content, through `decoder`. Damage: the
+ * content before it, then a 'bad-compression' error at the offset of the
+ * frame it is in, saying by which compressed byte it was found; an input
+ * ending inside a frame fails there, cut short.
+ */
+export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT) {
+  readonly #decoder: ZstdStreamDecoder
+  readonly #file: string
+  /** The last piece's account of where the input stands. */
+  #at: Pick<ZstdStreamPiece, 'inFrame' | 'frameStart'> = { inFrame: false, frameStart: 0 }
+  /** Set while a piece waits in a full read buffer: _read (or destroy) resolves it. */
+  #wake: (() => void) | null = null
+
+  constructor (decoder: ZstdStreamDecoder, file: string) {
+    super()
+    this.#decoder = decoder
+    this.#file = file
+  }
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    // The write is called back only once the pool has read all of `chunk` (the writer may then fill it again).
+    this.#settle(this.#decode(chunk), callback)
+  }
+
+  override _flush (callback: TransformCallback): void {
+    this.#settle(this.#decode(NO_INPUT).then(() => {
+      const { inFrame, frameStart } = this.#at
+      if (inFrame) {
+        throw new CorruptArchiveError('bad-compression', frameStart,
+          `zstd data: the frame at compressed byte ${frameStart} is cut short (the file ends inside it); the offset is in the compressed file`, this.#file, { cutShort: true })
+      }
+      this.#decoder.free()
+    }), callback)
+  }
+
+  override _read (size: number): void {
+    const wake = this.#wake
+    this.#wake = null
+    wake?.()
+    super._read(size)
+  }
+
+  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#wake?.()
+    this.#wake = null
+    // A job still running frees the context when it completes.
+    this.#decoder.free()
+    super._destroy(err, callback)
+  }
+
+  #settle (work: Promise<void>, callback: TransformCallback): void {
+    work.then(() => { callback() }, (err: Error) => {
+      this.#decoder.free()
+      failAfterDelivery(this, err, callback)
+    })
+  }
+
+  /** Decode `input` whole, a piece per job, each pushed (and waited on when the reader is full) before the next. */
+  async #decode (input: Buffer): Promise<void> {
+    let rest = input
+    for (;;) {
+      if (this.destroyed) return
+      const piece = await this.#decoder.decode(rest)
+      rest = rest.subarray(piece.consumed)
+      this.#at = piece
+      if (piece.content.length > 0) await this.#push(piece.content)
+      if (piece.error !== undefined) throw this.#damage(piece.error, piece.frameStart, piece.errorBy ?? piece.position)
+      if (!piece.full && (rest.length === 0 || (piece.consumed === 0 && piece.content.length === 0))) {
+        // Taken whole; or, never expected, a job that moved nothing (rather than asking again for ever).
+        if (rest.length > 0) throw this.#damage('the decoder took no more input', piece.frameStart, piece.position)
+        return
+      }
+    }
+  }
+
+  async #push (content: Buffer): Promise<void> {
+    if (this.push(content) || this.destroyed) return
+    await new Promise<void>((resolve) => { this.#wake = resolve })
+  }
+
+  #damage (error: string, frameStart: number, by: number): CorruptArchiveError {
+    const what = error === WINDOW_TOO_LARGE
+      ? `needs a window over ${2 ** (WINDOW_LOG_MAX - 20)} MiB (${error}); not decompressed, as zstd -d refuses it without --memory`
+      : `is damaged (${error}), found by compressed byte ${by}`
+    return new CorruptArchiveError('bad-compression', frameStart, `zstd data: the frame at compressed byte ${frameStart} ${what}; the offset is in the compressed file`, this.#file)
+  }
+}
+
+interface ZlibZstd {
+  createZstdDecompress?: (options: { params: Record<number, number> }) => Transform & { bytesWritten: number }
+  constants: Record<string, number | undefined>
+}
+
+/**
+ * Node's own streaming zstd (zlib.createZstdDecompress, Node >= 22.15),
+ * its window capped the same; null where the runtime has none. Not run by
+ * the tests (Node 20 has no zstd in zlib). Its output waits for the reader
+ * (paused while this stage's buffer is full); its failure comes after
+ * what it gave, typed at the compressed bytes it had taken. (Its
+ * maxOutputLength bounds the one-shot calls only: a chunk's content is
+ * what it holds at most, as for gzip.)
+ */
+function zlibZstdStage (file: string): Duplex | null {
+  const z = zlib as unknown as ZlibZstd
+  const windowLogMax = z.constants.ZSTD_d_windowLogMax
+  if (z.createZstdDecompress === undefined || windowLogMax === undefined) return null
+  return new ZlibZstdStage(z.createZstdDecompress({ params: { [windowLogMax]: WINDOW_LOG_MAX } }), file)
+}
+
+class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT) {
+  readonly #inner: Transform & { bytesWritten: number }
+  readonly #file: string
+  #error: Error | null = null
+
+  constructor (inner: Transform & { bytesWritten: number }, file: string) {
+    super()
+    this.#inner = inner
+    this.#file = file
+    inner.on('data', (piece: Buffer) => { if (!this.push(piece)) inner.pause() })
+    inner.on('error', (err) => { this.#error ??= err })
+  }
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#inner.write(chunk, (err) => { this.#settle(err, callback) })
+  }
+
+  override _flush (callback: TransformCallback): void {
+    this.#inner.end()
+    finished(this.#inner, { writable: false }, (err) => { this.#settle(err, callback) })
+  }
+
+  override _read (size: number): void {
+    this.#inner.resume()
+    super._read(size)
+  }
+
+  override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#inner.destroy()
+    super._destroy(err, callback)
+  }
+
+  #settle (err: Error | null | undefined, callback: TransformCallback): void {
+    const failure = err ?? this.#error
+    if (failure === null) {
+      callback()
+      return
+    }
+    const damage = new CorruptArchiveError('bad-compression', this.#inner.bytesWritten,
+      `zstd data: ${failure.message}; the offset is in the compressed file`, this.#file, { cutShort: /end of file/i.test(failure.message) })
+    failAfterDelivery(this, damage, callback)
+  }
+}

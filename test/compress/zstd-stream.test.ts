@@ -1,0 +1,234 @@
+/**
+ * The streaming zstd decoder for text input (lib/compress/zstd-stream.ts,
+ * the native addon's zstdStream*): the same content as `zstd -dc` whatever
+ * the chunks; damage, a bad checksum, a torn input and a window over
+ * 128 MiB each fail at the offset of their frame after the content before
+ * them; a piece is at most 1 MiB, so a few bytes that say a lot come out as
+ * the reader asks; destroying a stage mid-way frees its decoder.
+ */
+import { execFileSync } from 'node:child_process'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import t from 'tap'
+import { decompressedInput } from '../../lib/compress/decompressed-input.js'
+import { loadZstd, zstdFrame, ZstdDecompressStage } from '../../lib/compress/zstd.js'
+import { WINDOW_LOG_MAX, zstdInputStage, ZstdStreamStage } from '../../lib/compress/zstd-stream.js'
+import type { ZstdStreamDecoder } from '../../lib/compress/zstd-loader.js'
+import { CorruptArchiveError } from '../../lib/errors.js'
+import { chunked, seededText, withZstdChoice, zstdBlockEnds } from '../helpers.js'
+
+const MiB = 1024 * 1024
+const backend = await loadZstd('libzstd')
+if (backend?.streamDecoder === undefined) throw new Error('these tests need the native addon built with its streaming decoder (node scripts/build-native.js)')
+const streamDecoder = backend.streamDecoder
+
+/** `zstd -dc` of `bytes`: what the tests compare with. */
+function zstdDc (bytes: Buffer): Buffer {
+  return execFileSync('zstd', ['-dc', '-q'], { input: bytes, maxBuffer: 64 * MiB })
+}
+
+/** `text` compressed by the `zstd` command: one frame, with its content checksum. */
+function zstdC (text: Buffer, ...flags: string[]): Buffer {
+  return execFileSync('zstd', ['-c', '-q', ...flags], { input: text, maxBuffer: 64 * MiB })
+}
+
+/** A skippable frame holding `bytes`. */
+function skippable (bytes: Buffer): Buffer {
+  const head = Buffer.alloc(8)
+  head.writeUInt32LE(0x184d2a5e, 0)
+  head.writeUInt32LE(bytes.length, 4)
+  return Buffer.concat([head, bytes])
+}
+
+/** A frame of no content (one empty raw last block) whose header says a window of 2^windowLog bytes. */
+function emptyFrameWithWindow (windowLog: number): Buffer {
+  return Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (windowLog - 10) << 3, 0x01, 0x00, 0x00])
+}
+
+interface Outcome { content: Buffer, error: CorruptArchiveError | null }
+
+/** `input` in `chunks` through a new stage: the content it gave and the error it ended with. */
+async function through (chunks: Buffer[], decoder: ZstdStreamDecoder = streamDecoder(WINDOW_LOG_MAX)): Promise<Outcome> {
+  const out: Buffer[] = []
+  try {
+    await pipeline(Readable.from(chunks), new ZstdStreamStage(decoder, 'in.zst'), new Writable({ write (chunk: Buffer, _e, cb) { out.push(chunk); cb() } }))
+    return { content: Buffer.concat(out), error: null }
+  } catch (err) {
+    if (!(err instanceof CorruptArchiveError)) throw err
+    return { content: Buffer.concat(out), error: err }
+  }
+}
+
+const small = [Buffer.from('{"a":1}\n{"b":"é"}\n'), Buffer.from('{"c":3}\n'), Buffer.alloc(0), Buffer.from('{"d":"📦"}\n'.repeat(20))]
+const SMALL = Buffer.concat([
+  await zstdFrame(small[0], 3),
+  skippable(Buffer.from('not content')),
+  zstdC(small[1]),
+  await zstdFrame(small[2], 3), // an empty frame
+  zstdC(small[3], '-19'),
+  skippable(Buffer.alloc(0))
+])
+
+t.test('a multi-frame input split at every byte, and in chunks of 1 to 13 and 321 bytes: the content `zstd -dc` gives', async (t) => {
+  const expected = zstdDc(SMALL)
+  t.ok(expected.equals(Buffer.concat(small)), 'zstd -dc agrees with what was compressed')
+  for (let at = 0; at <= SMALL.length; at++) {
+    const { content, error } = await through([SMALL.subarray(0, at), SMALL.subarray(at)])
+    if (error !== null || !content.equals(expected)) t.fail(`split at ${at}: ${error?.message ?? 'other content'}`)
+  }
+  for (const size of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 321]) {
+    t.same(await through(chunked(SMALL, size)), { content: expected, error: null }, `${size}-byte chunks`)
+  }
+})
+
+t.test('a larger input, one frame from the zstd command (and --long): the same as zstd -dc, in pieces of at most 1 MiB', async (t) => {
+  const text = seededText(3).lines(5 * MiB)
+  for (const flags of [['-1'], ['-3', '--long=27']]) {
+    const zst = zstdC(text, ...flags)
+    const pieces: number[] = []
+    const stage = new ZstdStreamStage(streamDecoder(WINDOW_LOG_MAX), 'in.zst')
+    await pipeline(Readable.from(chunked(zst, 65536)), stage, new Writable({ write (chunk: Buffer, _e, cb) { pieces.push(chunk.length); cb() } }))
+    t.equal(pieces.reduce((a, b) => a + b, 0), text.length, `${flags.join(' ')}: all of it`)
+    t.ok(Math.max(...pieces) <= MiB, `${flags.join(' ')}: no piece over 1 MiB (largest ${Math.max(...pieces)})`)
+  }
+})
+
+t.test('damage mid-frame (a bad block header): the content of the blocks before it, then bad-compression at its frame, found by an offset past it', async (t) => {
+  const first = seededText(5).lines(300_000)
+  const second = seededText(6).lines(2 * MiB)
+  const frames = [zstdC(first), zstdC(second, '-3')]
+  const text = Buffer.concat([first, second])
+  for (const [where, frame, block] of [['block 2 of the first frame', 0, 2], ['block 9 of the second frame', 1, 9]] as const) {
+    const frameStart = frame === 0 ? 0 : frames[0].length
+    // Where block `block` (from 0) starts: read from the headers by the tests' own walker.
+    const header = frameStart + zstdBlockEnds(frames[frame])[block - 1]
+    const bytes = Buffer.concat(frames)
+    bytes[header] |= 0x06 // block type 3: reserved, refused as soon as the header is read
+    const { content, error } = await through(chunked(bytes, 4096))
+    t.ok(text.subarray(0, content.length).equals(content), `${where}: what came out is the text's start (${content.length} bytes)`)
+    // zstd's blocks hold 128 KiB each; those ending in the failing call's slice (16 KiB of input) are not told.
+    const before = (frame === 0 ? 0 : first.length) + (block - 1) * 128 * 1024
+    t.ok(content.length >= before, `${where}: at least the blocks before the last one before it (${content.length} >= ${before})`)
+    t.match(error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: frameStart, file: 'in.zst', message: new RegExp(`^in\\.zst: at byte ${frameStart}: bad-compression: zstd data: the frame at compressed byte ${frameStart} is damaged \\(.+\\), found by compressed byte \\d+`) })
+    const by = Number(/found by compressed byte (\d+)/.exec(error?.message ?? '')?.[1])
+    t.ok(by > header && by <= header + 16 * 1024, `${where}: found by ${by}, within a slice after the header at ${header}`)
+  }
+})
+
+t.test('a content checksum that does not match: the frame fails at its offset, after the frame before it', async (t) => {
+  const first = Buffer.from('{"first":true}\n')
+  const second = seededText(8).lines(300_000)
+  const frames = [zstdC(first), zstdC(second)]
+  // `zstd` writes a checksum: the frame's last 4 bytes.
+  frames[1][frames[1].length - 2] ^= 0xff
+  const { content, error } = await through(chunked(Buffer.concat(frames), 1000))
+  t.ok(content.subarray(0, first.length).equals(first), 'the first frame')
+  t.ok(Buffer.concat([first, second]).subarray(0, content.length).equals(content), 'then the second\'s content as far as it was told')
+  t.match(error, { offset: frames[0].length, message: new RegExp(`the frame at compressed byte ${frames[0].length} is damaged \\(Restored data doesn't match checksum\\)`) })
+})
+
+t.test('a torn input: the content before the tear, then cut short at its frame', async (t) => {
+  const text = seededText(9).lines(400_000)
+  const frames = [await zstdFrame(Buffer.from('{"a":1}\n'), 3), zstdC(text)]
+  for (const cut of [4, 5, 9, 200, Math.floor(frames[1].length / 2), frames[1].length - 1]) {
+    const bytes = Buffer.concat([frames[0], frames[1].subarray(0, cut)])
+    const { content, error } = await through(chunked(bytes, 777))
+    t.ok(Buffer.concat([Buffer.from('{"a":1}\n'), text]).subarray(0, content.length).equals(content) && content.length >= 8, `cut at ${cut}: the start of the text`)
+    t.match(error, { offset: frames[0].length, cutShort: true, message: new RegExp(`the frame at compressed byte ${frames[0].length} is cut short \\(the file ends inside it\\)`) }, `cut at ${cut}`)
+  }
+  const skippableTorn = await through([Buffer.concat([frames[0], skippable(Buffer.alloc(100)).subarray(0, 50)])])
+  t.match(skippableTorn.error, { offset: frames[0].length, cutShort: true }, 'a skippable frame cut short too')
+})
+
+t.test('a window over 128 MiB is refused as damage at its frame, after the frames before it; 128 MiB is taken', async (t) => {
+  const first = await zstdFrame(Buffer.from('{"a":1}\n'), 3)
+  const taken = await through([Buffer.concat([first, emptyFrameWithWindow(27), first])])
+  t.same(taken, { content: Buffer.from('{"a":1}\n{"a":1}\n'), error: null })
+  const refused = await through([Buffer.concat([first, emptyFrameWithWindow(28), first])])
+  t.ok(refused.content.equals(Buffer.from('{"a":1}\n')), 'the frame before it')
+  t.match(refused.error, { offset: first.length, message: new RegExp(`the frame at compressed byte ${first.length} needs a window over 128 MiB \\(Frame requires too much memory for decoding\\); not decompressed`) })
+  t.throws(() => streamDecoder(32), /windowLogMax/, 'a limit past zstd\'s own is refused')
+})
+
+t.test('a few bytes that say 200 MB: pieces of 1 MiB as the reader asks, not the whole at once', async (t) => {
+  // 200 MiB of newlines: zstd makes RLE blocks of them, a few KB in all.
+  const bomb = zstdC(Buffer.alloc(200 * MiB, 0x0a), '-1')
+  t.ok(bomb.length < 64 * 1024, `${bomb.length} bytes`)
+  const stage = new ZstdStreamStage(streamDecoder(WINDOW_LOG_MAX), 'bomb.zst')
+  stage.end(bomb)
+  await new Promise((resolve) => stage.once('readable', resolve))
+  // Give the stage every chance to run ahead of a reader that takes nothing more.
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(stage.readableLength <= 2 * MiB, `held while nobody reads: ${stage.readableLength} bytes`)
+  let total = 0
+  for await (const chunk of stage) total += (chunk as Buffer).length
+  t.equal(total, 200 * MiB)
+})
+
+t.test('destroyed mid-way, many times: each decoder freed, each running job settled, nothing thrown', async (t) => {
+  const text = seededText(4).lines(3 * MiB)
+  const zst = zstdC(text)
+  let opened = 0
+  let freed = 0
+  let running = 0
+  const counted = (): ZstdStreamDecoder => {
+    const decoder = streamDecoder(WINDOW_LOG_MAX)
+    opened++
+    let done = false
+    return {
+      decode: async (input) => {
+        running++
+        try { return await decoder.decode(input) } finally { running-- }
+      },
+      free: () => { if (!done) freed++; done = true; decoder.free() }
+    }
+  }
+  for (let i = 0; i < 200; i++) {
+    const stage = new ZstdStreamStage(counted(), 'in.zst')
+    stage.on('error', () => {})
+    stage.write(zst.subarray(0, 200_000 + i * 97))
+    if (i % 2 === 0) await new Promise((resolve) => stage.once('data', resolve))
+    stage.destroy()
+    await new Promise((resolve) => stage.once('close', resolve))
+  }
+  while (running > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(opened, 200)
+  t.equal(freed, 200, 'every decoder freed')
+  // A freed decoder refuses more work rather than touching a freed context.
+  const decoder = streamDecoder(WINDOW_LOG_MAX)
+  decoder.free()
+  await t.rejects(async () => await decoder.decode(zst), /freed/)
+})
+
+t.test('the addon\'s decoder: one call at a time (a second while the first runs throws), and only its own handles', async (t) => {
+  const { loadNativeZstd } = await import('../../lib/native.js')
+  const addon = loadNativeZstd()
+  const { zstdStreamOpen, zstdStreamDecode, zstdStreamFree } = addon ?? {}
+  if (zstdStreamOpen === undefined || zstdStreamDecode === undefined || zstdStreamFree === undefined) throw new Error('no streaming decoder in the addon')
+  const zst = zstdC(seededText(2).lines(MiB))
+  const handle = zstdStreamOpen(WINDOW_LOG_MAX)
+  const running = zstdStreamDecode(handle, zst)
+  t.throws(() => zstdStreamDecode(handle, zst), /still running/)
+  t.ok((await running).consumed > 0, 'the first call ran')
+  zstdStreamFree(handle)
+  t.throws(() => zstdStreamDecode({}, zst), /zstdStreamDecode\(decoder/)
+})
+
+t.test('SHOEBOX_ZSTD=package (no streaming API): zstd input is still read a frame at a time, each bounded by maxFrameSize', async (t) => {
+  withZstdChoice(t, 'package')
+  t.ok(await zstdInputStage('stdin') instanceof ZstdDecompressStage, 'the archives\' frame-at-a-time stage')
+  const text = seededText(11).lines(200_000)
+  const frames = Buffer.concat([await zstdFrame(text.subarray(0, 100_000), 3), await zstdFrame(text.subarray(100_000), 3)])
+  const read = async (maxFrameSize: number): Promise<{ content: Buffer, failure: unknown }> => {
+    const input = await decompressedInput(Readable.from(chunked(frames, 4096)), 'stdin', { maxFrameSize })
+    const out: Buffer[] = []
+    for await (const chunk of input.stream) out.push(chunk as Buffer)
+    return { content: Buffer.concat(out), failure: input.failure }
+  }
+  const whole = await read(MiB)
+  t.ok(whole.content.equals(text), 'both frames')
+  t.equal(whole.failure, null)
+  const refused = await read(64 * 1024)
+  t.equal(refused.content.length, 0)
+  t.match(refused.failure, { code: 'SHOEBOX_BAD_COMPRESSION', offset: 0, message: /over maxFrameSize 65536; not decompressed/ })
+})
