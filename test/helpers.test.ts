@@ -2,14 +2,14 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import t from 'tap'
 import { encodeRecords, type DecodeOptions } from '../lib/index.js'
-import { chunked, chunkIter, decodeAll, decodeDirect, firstMismatch, haveVectors, repoRoot, splitAt, vectorDir, vectorSkip } from './helpers.js'
+import { chunked, chunkedInTurn, chunkIter, decodeAll, decodeDirect, firstMismatch, haveVectors, repoRoot, splitAt, vectorDir, vectorSkip } from './helpers.js'
 
 t.test('helpers: vector location', async (t) => {
   t.equal(vectorDir, join(dirname(repoRoot), 'shared', 'vectors', 'shoebox'), 'the vectors are looked for beside the repo, under shared/')
   t.equal(haveVectors, existsSync(join(vectorDir, 'manifest.json')), 'haveVectors says whether the manifest is there')
   t.equal(vectorSkip === false, haveVectors, 'vectorSkip is a reason exactly when the vectors are missing')
 })
-t.test('helpers: chunked() and splitAt()', async (t) => {
+t.test('helpers: chunked(), chunkedInTurn() and splitAt()', async (t) => {
   const buf = Buffer.from('0123456789abcdef')
   for (const size of [1, 3, 5, 16, 100]) {
     const chunks = chunked(buf, size)
@@ -19,6 +19,10 @@ t.test('helpers: chunked() and splitAt()', async (t) => {
     t.same([...chunkIter(buf, size)], chunks, `size ${size}: chunkIter gives the same chunks`)
   }
   t.same(chunked(Buffer.alloc(0), 4), [], 'an empty buffer has no chunks')
+  t.same(chunkedInTurn(buf, [1, 2, 3]).map(String), ['0', '12', '345', '6', '78', '9ab', 'c', 'de', 'f'], 'chunkedInTurn(): the sizes in turn, the last view shorter')
+  t.same(chunkedInTurn(Buffer.alloc(0), [1, 2]), [], 'chunkedInTurn(): an empty buffer has no chunks')
+  t.throws(() => chunkedInTurn(buf, [2, 0]), RangeError, 'chunkedInTurn(): a size 0 is refused')
+  t.throws(() => chunkedInTurn(buf, []), RangeError, 'chunkedInTurn(): no sizes is refused')
   t.throws(() => chunked(buf, 0), RangeError, 'size 0 is refused')
   t.same(splitAt(buf, 0).map(String), ['0123456789abcdef'], 'split at 0: one chunk')
   t.same(splitAt(buf, 16).map(String), ['0123456789abcdef'], 'split at the end: one chunk')

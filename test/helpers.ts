@@ -136,6 +136,14 @@ export function chunked (buffer: Buffer, size: number): Buffer[] {
   return out
 }
 
+/** Split a buffer into views of sizes[0], sizes[1], ... bytes in turn, starting over after the last (the last view may be shorter). */
+export function chunkedInTurn (buffer: Buffer, sizes: number[]): Buffer[] {
+  if (sizes.length === 0 || !sizes.every((size) => Number.isInteger(size) && size >= 1)) throw new RangeError(`chunk sizes must be >= 1, got [${sizes.join(', ')}]`)
+  const out: Buffer[] = []
+  for (let i = 0, k = 0; i < buffer.length; i += sizes[k], k = (k + 1) % sizes.length) out.push(buffer.subarray(i, Math.min(i + sizes[k], buffer.length)))
+  return out
+}
+
 /** Like chunked(), lazily (for 1-byte chunks of megabyte inputs). */
 export function * chunkIter (buffer: Buffer, size: number): Generator<Buffer> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be >= 1, got ${size}`)

@@ -91,6 +91,13 @@ export class FrameWalker {
   /** The content of the blocks walked so far, at most. */
   #blocksBound = 0
   #blocks = 0
+  /**
+   * Where the last block ends (its checksum included) while its bytes have
+   * not all come: its header is read again only once they have. Reading it
+   * at each step was a walk through every chunk held (the caller's byte())
+   * per chunk: a 100 KB frame written 3 bytes at a time took seconds.
+   */
+  #lastEnd = 0
   /** The frame's extent, once its last block is walked (a refusal there comes first). */
   #extent: FrameExtent | null = null
   /** The most content the frame may hold, and compressed bytes it may take (Infinity once it has been refused). */
@@ -163,7 +170,7 @@ export class FrameWalker {
     }
     for (;;) {
       const at = this.#cursor
-      if (length < at + 3) return NEED_MORE
+      if (length < at + 3 || length < this.#lastEnd) return NEED_MORE
       const block = blockHeader(at, byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16, this.#blockMax, this.#origin)
       if (typeof block === 'string') return block
       const { last } = block
@@ -174,10 +181,11 @@ export class FrameWalker {
       const bound = Math.min(this.#contentSize, this.#blocksBound)
       const end = this.#cursor + (last && this.#checksum ? 4 : 0)
       if (last && length < end) {
-        // Resume at the last block's end next time: only the checksum is missing.
+        // Not all of the last block (or its checksum) has come: its header is read again once it has.
         this.#cursor = at
         this.#blocksBound -= regenerates
         this.#blocks--
+        this.#lastEnd = end
         return NEED_MORE
       }
       if (last) this.#extent = { end, skippable: false, bound }

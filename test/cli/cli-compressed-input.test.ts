@@ -17,7 +17,7 @@ import zlib from 'node:zlib'
 import t from 'tap'
 import { main } from '../../lib/cli/main.js'
 import { zstdFrame } from '../../lib/compress/zstd.js'
-import { chunked, decodeRecords, garbleZstdFrame, seededText, withoutZstd, withZstdChoice } from '../helpers.js'
+import { chunked, chunkedInTurn, decodeRecords, garbleZstdFrame, seededText, withoutZstd, withZstdChoice } from '../helpers.js'
 import { readDir } from '../fixtures-roll/util.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-compressed-input-'))
@@ -59,7 +59,18 @@ async function forms (text: Buffer): Promise<Array<[string, Buffer]>> {
   ]
 }
 
-type How = number | 'file'
+/**
+ * How stdin comes: a pipe in chunks of that many bytes, a pipe in chunks of 1, 2, ... 13 bytes in turn
+ * ('small': every magic, header, trailer and boundary split somewhere, in chunks of several sizes), or a
+ * regular file.
+ */
+type How = number | 'small' | 'file'
+
+const SMALL = Array.from({ length: 13 }, (_, i) => i + 1)
+
+function said (how: How): string {
+  return how === 'file' ? 'a file on stdin' : how === 'small' ? 'a pipe in 1- to 13-byte chunks' : `a pipe in ${how}-byte chunks`
+}
 
 interface Run { code: number, stdout: Buffer, stderr: string, dir: string }
 
@@ -67,7 +78,7 @@ function collect (into: Buffer[]): Writable {
   return new Writable({ write (chunk: Buffer, _e, cb) { into.push(Buffer.from(chunk)); cb() } })
 }
 
-/** `shoebox <command> [DIR] ...args` with `input` on stdin: from a pipe in chunks of `how` bytes, or a regular file. */
+/** `shoebox <command> [DIR] ...args` with `input` on stdin, as `how` says. */
 async function run (command: 'write' | 'encode', args: string[], input: Buffer, how: How): Promise<Run> {
   const dir = path.join(tmp, `out-${++runs}`)
   const out: Buffer[] = []
@@ -85,7 +96,7 @@ async function run (command: 'write' | 'encode', args: string[], input: Buffer, 
       fs.closeSync(fd)
     }
   } else {
-    code = await main(argv, { stdin: Readable.from(chunked(input, how)), stdout: collect(out), stderr: collect(err) })
+    code = await main(argv, { stdin: Readable.from(how === 'small' ? chunkedInTurn(input, SMALL) : chunked(input, how)), stdout: collect(out), stderr: collect(err) })
   }
   return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), dir }
 }
@@ -99,10 +110,10 @@ async function payloads (command: 'write' | 'encode', r: Run): Promise<string[]>
 for (const command of ['write', 'encode'] as const) {
   t.test(`${command}: plain, gzip, multi-member gzip, zstd and multi-frame zstd give the same records, from a pipe and a file`, async (t) => {
     for (const [form, bytes] of await forms(TEXT)) {
-      for (const how of [3, 65536, 'file'] as const) {
+      for (const how of ['small', 65536, 'file'] as const) {
         const r = await run(command, [], bytes, how)
-        t.equal(r.code, 0, `${form}, ${how}: ${r.stderr}`)
-        t.same(await payloads(command, r), LINES, `${form}, ${how === 'file' ? 'a file on stdin' : `a pipe in ${how}-byte chunks`}: every line`)
+        t.equal(r.code, 0, `${form}, ${said(how)}: ${r.stderr}`)
+        t.same(await payloads(command, r), LINES, `${form}, ${said(how)}: every line`)
       }
     }
   })

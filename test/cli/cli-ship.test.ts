@@ -9,8 +9,14 @@ import t from 'tap'
 import { main } from '../../lib/cli/main.js'
 import { decode } from '../../lib/format/decode.js'
 import type { ShoeboxRecord } from '../../lib/record.js'
-import { BIN, cli } from '../cli-run.js'
+import { cli } from '../cli-run.js'
 import { startCollector } from '../events/fixtures/collector.js'
+import { buildCli, cliEnv } from '../fixtures-s3/cli-build.js'
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-ship-'))
+t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+/** The binary for the tests that need a process (signals, a pipe left open), transpiled once: run through the TypeScript loader, each child spent seconds compiling. */
+const bin = buildCli(path.join(tmp, 'build'))
 
 t.test('ships every line, stamped, with the stream from a field and the time from another', async (t) => {
   const collector = await startCollector()
@@ -117,7 +123,7 @@ t.test('stdin split at every byte (multi-byte characters too): every event intac
 
 /** The real binary shipping to `url` (stream s), its stdin a pipe left open, its stderr collected. */
 function spawnShip (url: string, args: string[] = []): { child: ChildProcessWithoutNullStreams, stderr: () => string } {
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', url, '--stream', 's', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [bin, 'ship', url, '--stream', 's', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv() })
   let stderr = ''
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
   child.stdin.on('error', () => {})
@@ -324,7 +330,7 @@ t.test('SIGTERM with a regular file on stdin: the lines read are shipped, and th
   fs.writeFileSync(file, Array.from({ length: count }, (_, seq) => JSON.stringify({ seq, pad: 'x'.repeat(1000) }) + '\n').join(''))
   const fd = fs.openSync(file, 'r')
   t.teardown(() => { fs.closeSync(fd) })
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's', '--queue', '1000'], { stdio: [fd, 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [bin, 'ship', collector.url, '--stream', 's', '--queue', '1000'], { stdio: [fd, 'ignore', 'pipe'], env: cliEnv() })
   const errors = child.stderr as Readable
   let stderr = ''
   errors.on('data', (b: Buffer) => { stderr += b.toString() })
