@@ -8,9 +8,11 @@
  * 24 MiB), and which V8 counted as new external memory until a full
  * collection freed the previous writer's.
  *
- * A writer gives its buffers back only once no request of its own still
- * sends from them (its parts all settled, or aborted and settled), as it
- * reuses them between its own parts. Kept: at most as many as the last
+ * A writer gives a buffer back only once no request of its own still sends
+ * from it (as it reuses them between its own parts): once its last part is
+ * handed out, the spare ones at once and each other one as its request
+ * settles, so the next file's writer, usually under way by then, has them
+ * while this one completes; after a destroy, once every request settled. Kept: at most as many as the last
  * writer that gave held, of its part size, so an idle store holds no more
  * than one writer did; and only for a few seconds after the last writer gave
  * them (or until the store is closed), so a store that uploads rarely does

@@ -95,6 +95,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
   #filled = 0
   /** Part buffers whose request is done, to fill again. */
   readonly #spare: Buffer[] = []
+  /** Set once the last part is handed out: a part's buffer then goes to the store's next writer as its request settles. */
+  #lastPartOut = false
   /** Parts handed out so far (the last one's number). */
   #parts = 0
   readonly #inFlight = new Set<Promise<void>>()
@@ -178,7 +180,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     if (number > MAX_PARTS) throw this.#fail(new Error(`more than ${MAX_PARTS} parts of ${this.partSize} bytes: use a larger partSize`))
     const sending: Promise<void> = this.#sendPart(number, buffer.subarray(0, length)).then(() => {
       this.#inFlight.delete(sending)
-      this.#spare.push(buffer)
+      if (this.#lastPartOut) this.#store.partBuffers.give([buffer], this.partSize, this.queueSize + 1)
+      else this.#spare.push(buffer)
     }, (err: unknown) => {
       this.#inFlight.delete(sending)
       this.#fail(err)
@@ -237,14 +240,14 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
   async #finish (): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure
     const etag = this.#parts === 0 ? await this.#putWhole() : await this.#complete()
-    // Every request has settled: nothing sends from the buffers any more.
+    // Every request has settled: nothing sends from the buffers any more (a PutObject's, or any left).
     this.#giveBuffers()
     await this.#verify(etag)
     this.#stats.uploadedObject()
     this.result = { key: this.key, bytes: this.#bytes, etag }
   }
 
-  /** Leave the part buffers to the store's next writer; only once no request of this writer can still send from them. */
+  /** Leave the spare part buffers (and the one filling) to the store's next writer: only those no request of this writer still sends from. */
   #giveBuffers (): void {
     const buffers = this.#spare.splice(0)
     if (this.#fill !== undefined) buffers.push(this.#fill)
@@ -275,6 +278,10 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
 
   async #complete (): Promise<string> {
     if (this.#filled > 0) await this.#handOut()
+    // Nothing more to fill: the store's next writer (often the next file's, already under way) may have the
+    // buffers no request sends from now, and each of the others once its request has settled.
+    this.#lastPartOut = true
+    this.#giveBuffers()
     while (this.#inFlight.size > 0) await Promise.race(this.#inFlight)
     if (this.#failure !== undefined) throw this.#failure
     const parts = this.#completed.sort((a, b) => a.PartNumber - b.PartNumber)

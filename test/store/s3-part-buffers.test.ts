@@ -6,7 +6,9 @@
  *   on release();
  * - against the test S3 server: a second multipart upload through the same
  *   store fills the very buffers the first one left (and no others), and
- *   both objects are stored as written; a writer destroyed in the middle of
+ *   both objects are stored as written; a writer leaves them as soon as its
+ *   last part is sent, before its completion (the next file's writer, under
+ *   way meanwhile, fills them); a writer destroyed in the middle of
  *   its upload leaves its buffers once its requests have settled, and the
  *   next upload is stored as written; close() lets them go.
  */
@@ -19,6 +21,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
 import { PartBuffers } from '../../lib/store/part-buffers.js'
+import { startFaultProxy } from '../fault-proxy.js'
 import { S3Store } from '../../lib/store/s3-store.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
@@ -73,6 +76,31 @@ t.test('against the test S3 server', async (t) => {
     t.ok(again.every((b) => left.includes(b)), 'the very buffers the first writer left')
     t.ok(s3.object('first')?.equals(first), 'the first object is as written')
     t.ok(s3.object('second')?.equals(second), 'the second object is as written, sent from the first one\'s buffers')
+  })
+
+  t.test('a writer leaves its buffers once its last part is sent: the next writer fills them while its completion is held', async (t) => {
+    store.partBuffers.release()
+    // The completion held at a proxy: the writer has sent every part and not finished.
+    const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'CompleteMultipartUpload', fault: { kind: 'latency', ms: 3000 }, times: 1 }])
+    t.teardown(async () => { await proxy.close() })
+    const held = new S3Store(`s3://${s3.bucket}`, { endpoint: proxy.endpoint, credentials: s3.credentials })
+    t.teardown(async () => { await held.close() })
+    const first = randomBytes(11 * MiB)
+    let firstDone = false
+    const firstUpload = upload(held, 'held-first', first).then(() => { firstDone = true })
+    while (proxy.count('CompleteMultipartUpload') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    const left = keptBuffers(held)
+    t.notOk(firstDone, 'the first upload has not finished')
+    t.ok(left.length >= 2, `its part buffers were left already (${left.length})`)
+    const second = randomBytes(11 * MiB)
+    await upload(held, 'held-second', second)
+    t.notOk(firstDone, 'the second upload finished while the first one\'s completion was held')
+    const after = keptBuffers(held)
+    t.equal(after.length, left.length, 'no buffer allocated beside them')
+    t.ok(after.every((b) => left.includes(b)), 'it filled the buffers the first one left')
+    await firstUpload
+    t.ok(s3.object('held-first')?.equals(first), 'the first object is as written')
+    t.ok(s3.object('held-second')?.equals(second), 'the second object is as written')
   })
 
   t.test('a writer destroyed mid-upload leaves its buffers once its requests settle; the next upload is as written', async (t) => {
