@@ -16,6 +16,7 @@ import { ShoeboxError } from '../errors.js'
 import { checkKey, checkObjectName, joinKey } from './keys.js'
 import { resumableRead } from './resumable-read.js'
 import type { S3Connection } from './s3-client.js'
+import { PartBuffers } from './part-buffers.js'
 import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
 import { withTransfer } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
@@ -28,6 +29,8 @@ export class S3Store implements Store {
   readonly url: string
   readonly bucket: string
   readonly prefix: string
+  /** Part buffers its finished writers left, for the next (part-buffers.ts). */
+  readonly partBuffers = new PartBuffers()
   readonly #options: S3StoreOptions
   readonly #secrets: string[]
   readonly #stats = new TransferStats()
@@ -260,8 +263,9 @@ export class S3Store implements Store {
     return this.#stats.snapshot()
   }
 
-  /** Release the client's connections, if this store made it (a client passed in is the caller's). */
+  /** Let the kept part buffers go, and release the client's connections if this store made it (a client passed in is the caller's). */
   async close (): Promise<void> {
+    this.partBuffers.release()
     const connection = this.#connection
     if (connection === undefined || this.#options.client !== undefined) return
     const { client } = await connection.catch(() => ({ client: undefined }))

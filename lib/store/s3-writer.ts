@@ -9,7 +9,9 @@
  *   at most queueSize parts in flight plus the one filling, so memory is
  *   bounded by part size x (queue size + 1), the same pages every part.
  *   A write waits (its callback held) while every slot is busy: real
- *   backpressure.
+ *   backpressure. Once done, the writer leaves its part buffers to the
+ *   store's next writer (part-buffers.ts), which fills them again instead of
+ *   allocating its own.
  * - Each part carries the CRC32 the SDK computes over the body it sends
  *   (x-amz-checksum-crc32), which the server checks against what it
  *   received (S3 and MinIO refuse a part that does not match); the bytes
@@ -30,6 +32,7 @@
  */
 import { Writable } from 'node:stream'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
+import type { PartBuffers } from './part-buffers.js'
 import { PartCheck } from './part-check.js'
 import type { S3Connection } from './s3-client.js'
 import { s3WriterSettings } from './s3-config.js'
@@ -42,6 +45,8 @@ import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 export interface S3WriterHost {
   readonly url: string
   readonly bucket: string
+  /** Part buffers its finished writers left, for the next. */
+  readonly partBuffers: PartBuffers
   connect (): Promise<S3Connection>
   newStats (): TransferStats
   send<T>(operation: string, key: string | undefined, request: (connection: S3Connection) => Promise<T>): Promise<T>
@@ -90,6 +95,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
   #filled = 0
   /** Part buffers whose request is done, to fill again. */
   readonly #spare: Buffer[] = []
+  /** Set once the last part is handed out: a part's buffer then goes to the store's next writer as its request settles. */
+  #lastPartOut = false
   /** Parts handed out so far (the last one's number). */
   #parts = 0
   readonly #inFlight = new Set<Promise<void>>()
@@ -152,7 +159,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     while (at < chunk.length) {
       if (this.#filled === this.partSize) await this.#handOut()
       // Small first: only an object that starts with a small write may stay small (a file or a stream of blocks does not).
-      this.#fill ??= this.#spare.pop() ?? Buffer.allocUnsafeSlow(chunk.length - at < FIRST_BUFFER ? Math.min(this.partSize, FIRST_BUFFER) : this.partSize)
+      this.#fill ??= this.#spare.pop() ?? this.#store.partBuffers.take(this.partSize) ??
+        Buffer.allocUnsafeSlow(chunk.length - at < FIRST_BUFFER ? Math.min(this.partSize, FIRST_BUFFER) : this.partSize)
       if (this.#filled === this.#fill.length) this.#fill = grown(this.#fill, this.partSize)
       const n = chunk.copy(this.#fill, this.#filled, at)
       this.#filled += n
@@ -172,7 +180,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     if (number > MAX_PARTS) throw this.#fail(new Error(`more than ${MAX_PARTS} parts of ${this.partSize} bytes: use a larger partSize`))
     const sending: Promise<void> = this.#sendPart(number, buffer.subarray(0, length)).then(() => {
       this.#inFlight.delete(sending)
-      this.#spare.push(buffer)
+      if (this.#lastPartOut) this.#store.partBuffers.give([buffer], this.partSize, this.queueSize + 1)
+      else this.#spare.push(buffer)
     }, (err: unknown) => {
       this.#inFlight.delete(sending)
       this.#fail(err)
@@ -231,9 +240,20 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
   async #finish (): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure
     const etag = this.#parts === 0 ? await this.#putWhole() : await this.#complete()
+    // Every request has settled: nothing sends from the buffers any more (a PutObject's, or any left).
+    this.#giveBuffers()
     await this.#verify(etag)
     this.#stats.uploadedObject()
     this.result = { key: this.key, bytes: this.#bytes, etag }
+  }
+
+  /** Leave the spare part buffers (and the one filling) to the store's next writer: only those no request of this writer still sends from. */
+  #giveBuffers (): void {
+    const buffers = this.#spare.splice(0)
+    if (this.#fill !== undefined) buffers.push(this.#fill)
+    this.#fill = undefined
+    this.#filled = 0
+    this.#store.partBuffers.give(buffers, this.partSize, this.queueSize + 1)
   }
 
   /** Everything fit in one part: one PutObject (an empty object too). */
@@ -258,6 +278,10 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
 
   async #complete (): Promise<string> {
     if (this.#filled > 0) await this.#handOut()
+    // Nothing more to fill: the store's next writer (often the next file's, already under way) may have the
+    // buffers no request sends from now, and each of the others once its request has settled.
+    this.#lastPartOut = true
+    this.#giveBuffers()
     while (this.#inFlight.size > 0) await Promise.race(this.#inFlight)
     if (this.#failure !== undefined) throw this.#failure
     const parts = this.#completed.sort((a, b) => a.PartNumber - b.PartNumber)
@@ -296,6 +320,7 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     this.#abort.abort()
     const cleanUp = async (): Promise<void> => {
       await Promise.allSettled([...this.#inFlight, this.#uploadId])
+      this.#giveBuffers()
       const uploadId = this.#knownUploadId
       if (uploadId === undefined) return
       // Its own request, not cancelled by the signal above.
