@@ -240,6 +240,12 @@ t.test('shoebox write without --to loads no uploader, store or transfer module, 
   // node:zlib (~3 ms) loads for the planner's ratio sample of the first 64 KiB (planner.ts), not before; nor does
   // zstd's loader load it on a Node whose zlib has no zstd (zstd-loader.ts).
   t.notOk(plain.node.includes('zlib'), 'a write of two lines loads no node:zlib')
+  // A plain file on stdin goes to the lines straight: no stdin gate, nor the decompressing input's modules, which a
+  // pipe loads.
+  const gateModules = ['cli/stdin-gate.js', 'cli/whole-lines.js', 'compress/decompressed-input.js', 'compress/peek.js'].map((m) => path.join('lib', m))
+  t.same(plain.own.filter((m) => gateModules.includes(m)), [], 'a plain file on stdin loads no stdin gate')
+  const piped = await writeFrom(input, 'pipe', path.join(tmp, 'cli-piped'), '--zstd')
+  t.same(gateModules.filter((m) => !piped.own.includes(m)), [], 'a pipe on stdin loads the gate')
   const sample = path.join(tmp, 'sample.ndjson')
   fs.writeFileSync(sample, `{"n":1,"text":"${'x'.repeat(100)}"}\n`.repeat(1000))
   const sampled = await writeFrom(sample, 'file', path.join(tmp, 'cli-sampled'), '--zstd')
