@@ -29,7 +29,7 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import { ShoeboxError } from '../errors.js'
-import { nodeZlib } from './member-gunzip.js'
+import { nodeZlib } from './gzip.js'
 import { loadNativeZstd } from '../native.js'
 import { Slots } from '../slots.js'
 

@@ -5,7 +5,7 @@
  * file chain (file-chain.ts) does what it decides and reports back what
  * reached the disk, which is what size policies see with gzip on.
  */
-import { nodeZlib } from '../compress/member-gunzip.js'
+import { nodeZlib } from '../compress/gzip.js'
 import { invalidOption } from '../errors.js'
 import { isMonotone, type RollFile, type RollPolicy } from './policies.js'
 import { expandTemplate } from './template.js'
