@@ -33,8 +33,11 @@ export {
   sizePolicy, agePolicy, countPolicy, anyPolicy, type RollPolicy, type RollFile, type RollOptions
 } from './roll/policies.js'
 export type { RecoveredFile, RecoverOptions, SkippedTemp } from './roll/recover.js'
-export { gzip, gunzip, gunzipMembers, type GzipOptions, type GunzipOptions, type GunzipStage, type MemberLookup } from './compress/gzip.js'
-export { zstd, zstdDecompress, type ZstdOptions, type ZstdDecompressOptions, type ZstdCorruptInfo, type ZstdCompressStage, type ZstdDecompressStage } from './compress/zstd.js'
+export { gzip, type GzipOptions } from './compress/gzip.js'
+export { gunzip, gunzipMembers, type GunzipOptions, type GunzipStage } from './compress/member-gunzip.js'
+export type { MemberLookup } from './compress/member-map.js'
+export { zstd, type ZstdOptions, type ZstdCompressStage } from './compress/zstd.js'
+export { zstdDecompress, type ZstdDecompressOptions, type ZstdCorruptInfo, type ZstdDecompressStage } from './compress/zstd-decompress.js'
 export type { CodecName, CompressOption } from './compress/codecs.js'
 export {
   archiveSource, type ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent

@@ -13,7 +13,8 @@ import type { Test } from 'tap'
 import {
   ArchiveDecoder, decode, encodeRecords, ShoeboxError, type ArchiveSource, type DecodeOptions, type DecoderOptions, type DecodedCorruptInfo, type RecordInput, type ShoeboxRecord
 } from '../lib/index.js'
-import { loadZstd, zstdDecompress, zstdFrame, type ZstdChoice, type ZstdCorruptInfo } from '../lib/compress/zstd.js'
+import { loadZstd, zstdFrame, type ZstdChoice } from '../lib/compress/zstd.js'
+import { zstdDecompress, type ZstdCorruptInfo } from '../lib/compress/zstd-decompress.js'
 
 /** The repository root (this file is <root>/test/helpers.ts). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')

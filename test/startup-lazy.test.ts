@@ -46,11 +46,13 @@ import { ROOT, transpileTree } from './transpile.js'
  * constant); 56 with store/byte-names.ts (FileStore's names that are not
  * UTF-8, right whatever order listings finish in); 58 with json/as-written.ts
  * (encodeNdjson's fields and recordJson's payloads as written, not rounded
- * through JSON.parse and JSON.stringify); plus one of margin. Raise it
+ * through JSON.parse and JSON.stringify); 60 with compress/zstd-decompress.ts
+ * (zstd.ts split in two, so that a write loads only its compressing half:
+ * the same code, one module more here); plus one of margin. Raise it
  * only on purpose: events and the metadir have entry points of their own for
  * this reason.
  */
-const MAX_OWN_MODULES = 59
+const MAX_OWN_MODULES = 61
 
 /** Modules that load when first used, never at import (each names the file that loads it, or whose start does). */
 const DEFERRED = [
@@ -87,7 +89,10 @@ import fs from 'node:fs'
 import { createRequire, register } from 'node:module'
 register(${JSON.stringify(pathToFileURL(path.join(tmp, 'hook.mjs')).href)})
 const require = createRequire(import.meta.url)
-process.on('exit', () => { for (const file of Object.keys(require.cache)) fs.writeSync(2, 'CJS ' + file + '\\n') })
+process.on('exit', () => {
+  for (const file of Object.keys(require.cache)) fs.writeSync(2, 'CJS ' + file + '\\n')
+  for (const entry of process.moduleLoadList) if (entry.startsWith('NativeModule ')) fs.writeSync(2, 'NODE ' + entry.slice(13) + '\\n')
+})
 `)
 
 interface Loaded {
@@ -97,6 +102,8 @@ interface Loaded {
   own: string[]
   /** Node's built-in modules imported (as `node:NAME`). */
   builtins: string[]
+  /** Node's own modules loaded by the exit, however (imported, required, or by Node itself): 'zlib', 'internal/...'. */
+  node: string[]
 }
 
 /** Run an ES module that imports the package, then `body` (no top-level await); what it loaded by its exit. */
@@ -111,7 +118,10 @@ async function loaded (name: string, body = ''): Promise<Loaded> {
 function loadedFrom (stderr: string, root: string, name: string): Loaded {
   const files = new Set<string>()
   const builtins = new Set<string>()
+  const node = new Set<string>()
   for (const line of stderr.split('\n')) {
+    if (line.startsWith('NODE ')) node.add(line.slice(5))
+    if (line.startsWith('NODE ')) continue
     if (line.startsWith('ESM node:')) builtins.add(line.slice(4))
     if (line.startsWith('ESM node:')) continue
     if (line.startsWith('ESM file://')) files.add(new URL(line.slice(4)).pathname)
@@ -125,7 +135,7 @@ function loadedFrom (stderr: string, root: string, name: string): Loaded {
     if (m !== null) packages.add(m[1])
     else if (f.startsWith(path.join(root, 'lib') + path.sep)) own.add(path.relative(root, f))
   }
-  return { packages: [...packages].sort(), own: [...own].sort(), builtins: [...builtins].sort() }
+  return { packages: [...packages].sort(), own: [...own].sort(), builtins: [...builtins].sort(), node: [...node].sort() }
 }
 
 const heavyIn = (packages: string[]): string[] => packages.filter((p) => HEAVY.some((h) => p === h || p.startsWith(h + '/')))
@@ -211,10 +221,13 @@ t.test('shoebox write without --to loads no uploader, store or transfer module, 
   const bin = transpileTree(path.join(ROOT, 'lib', 'cli', 'bin.ts'), root)
   const input = path.join(tmp, 'lines.ndjson')
   fs.writeFileSync(input, '{"a":1}\n{"b":"ü"}\n')
-  const write = async (dir: string, ...flags: string[]): Promise<Loaded> => {
+  /** `shoebox write DIR ...flags < from` (a file on stdin), or from a pipe. */
+  const write = async (dir: string, ...flags: string[]): Promise<Loaded> => await writeFrom(input, 'file', dir, ...flags)
+  const writeFrom = async (from: string, stdin: 'file' | 'pipe', dir: string, ...flags: string[]): Promise<Loaded> => {
     const args = ['--no-warnings', '--import', pathToFileURL(path.join(tmp, 'register.mjs')).href, bin, 'write', dir, ...flags]
-    // The shell gives the process the file as its stdin, as `shoebox write DIR < file` does.
-    const { stderr } = await run('/bin/sh', ['-c', 'exec "$@" < "$0"', input, process.execPath, ...args], { cwd: tmp })
+    // The shell gives the process the file as its stdin, as `shoebox write DIR < file` does, or a pipe from cat.
+    const script = stdin === 'file' ? 'exec "$@" < "$0"' : 'cat "$0" | "$@"'
+    const { stderr } = await run('/bin/sh', ['-c', script, from, process.execPath, ...args], { cwd: tmp })
     return loadedFrom(stderr.split('\n').filter((line) => !line.startsWith('shoebox write: ')).join('\n'), root, 'cli write')
   }
   const uploadModules = ['roll/uploader.js', 'roll/early-upload.js', 'store/open-store.js', 'store/file-store.js', 'store/lazy-store.js', 'store/store.js']
@@ -226,6 +239,23 @@ t.test('shoebox write without --to loads no uploader, store or transfer module, 
   t.ok(plain.own.includes(path.join('lib', 'roll', 'file-chain.js')), 'the check sees the sink start')
   t.same(plain.own.filter((m) => [...uploadModules, ...transferModules, ...recoverModules].some((u) => m === path.join('lib', u))), [], `loaded: ${plain.own.join(' ')}`)
   t.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.shoebox.zst')).length, 1, 'and wrote its file')
+  // node:zlib (~3 ms) loads for the planner's ratio sample of the first 64 KiB (planner.ts), not before; nor does
+  // zstd's loader load it on a Node whose zlib has no zstd (zstd-loader.ts).
+  t.notOk(plain.node.includes('zlib'), 'a write of two lines loads no node:zlib')
+  // A plain file on stdin goes to the lines straight: no stdin gate, nor the decompressing input's modules, which a
+  // pipe loads.
+  const gateModules = ['cli/stdin-gate.js', 'cli/whole-lines.js', 'compress/decompressed-input.js', 'compress/peek.js'].map((m) => path.join('lib', m))
+  t.same(plain.own.filter((m) => gateModules.includes(m)), [], 'a plain file on stdin loads no stdin gate')
+  // Nor any decompressing stage (codecs.ts loads one's module when it is made).
+  const decompressModules = ['compress/member-gunzip.js', 'compress/member-map.js', 'compress/zstd-decompress.js', 'stream/content-break.js'].map((m) => path.join('lib', m))
+  t.same(plain.own.filter((m) => decompressModules.includes(m)), [], 'nor a decompressing stage')
+  const piped = await writeFrom(input, 'pipe', path.join(tmp, 'cli-piped'), '--zstd')
+  // (and the decompressing stages, which load while its first bytes are awaited: compress/decompressed-input.ts)
+  t.same([...gateModules, ...decompressModules].filter((m) => !piped.own.includes(m)), [], 'a pipe on stdin loads the gate and the stages')
+  const sample = path.join(tmp, 'sample.ndjson')
+  fs.writeFileSync(sample, `{"n":1,"text":"${'x'.repeat(100)}"}\n`.repeat(1000))
+  const sampled = await writeFrom(sample, 'file', path.join(tmp, 'cli-sampled'), '--zstd')
+  t.ok(sampled.node.includes('zlib'), 'and a write past the ratio sample loads node:zlib')
   // A leftover temporary file of a dead writer (no process has pid 999999999) is recovered: recover.ts loads then.
   const host = os.hostname().replace(/[~/\\:\s\0]/g, '_')
   const leftover = fs.readdirSync(dir)[0].replace(/^(.*)\.shoebox\.zst$/, `.$1-0.shoebox.zst~${host}~999999999.part`)

@@ -1,6 +1,7 @@
 /** shoebox decode: archives (files or stdin) to NDJSON on stdout. */
 import { pipeline } from 'node:stream/promises'
-import { decompressStages, zstdFrames } from '../compress/codecs.js'
+import { decompressStages } from '../compress/codecs.js'
+import { zstdFrames } from '../compress/zstd-decompress.js'
 import { decode, type DecodedCorruptInfo } from '../format/decode.js'
 import { CorruptArchiveError, reasonIn, ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
@@ -90,7 +91,7 @@ export const decodeCommand: Command = {
     async function decodeOne (name: string, last: boolean): Promise<Error | null> {
       const file = name === '-' ? 'stdin' : name
       // Damage in a zstd file names its frame (one line per damaged frame); the stages' own are frames skipped whole.
-      const stages = decompressStages({ file, mode: lenient ? 'lenient' : 'strict', maxFrameSize })
+      const stages = await decompressStages({ file, mode: lenient ? 'lenient' : 'strict', maxFrameSize })
       const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file, frames: zstdFrames(stages) })
       const damage = new DamageLines<DecodedCorruptInfo>((text) => { io.stderr.write(`shoebox decode: ${oneLine(file)}: ${text}\n`) }, skippedLine)
       const corrupt = (info: DecodedCorruptInfo): void => {

@@ -1,7 +1,8 @@
 /** Read one archive to its end, counting records and collecting damage (verify and ls). */
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { codecs, sniffCodec, SNIFF_BYTES, zstdFrames, type CodecName } from '../compress/codecs.js'
+import { codecs, sniffCodec, SNIFF_BYTES, type CodecName } from '../compress/codecs.js'
+import { zstdFrames } from '../compress/zstd-decompress.js'
 import { peekHead } from '../compress/peek.js'
 import { CorruptArchiveError } from '../errors.js'
 import { decode, WholeDecoder, type DecodedCorruptInfo } from '../format/decode.js'
@@ -28,7 +29,7 @@ export async function scanArchive (input: Readable | Buffer, file: string, maxRe
   // of small ones five streams and their hops.
   const { head, stream } = await peekHead(input, SNIFF_BYTES)
   const codec = sniffCodec(head).name
-  const stages = codec === 'none' ? [] : [codecs[codec].decompress({ file, maxFrameSize })]
+  const stages = codec === 'none' ? [] : [(await codecs[codec].decompressor())({ file, maxFrameSize })]
   // Damage in a zstd file names its frame, for a report by frame (damage-lines.ts).
   const decoder = decode({ mode: 'lenient', file, maxRecordSize, frames: zstdFrames(stages) })
   const damage: DecodedCorruptInfo[] = []

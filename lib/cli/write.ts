@@ -11,7 +11,7 @@ import type { RecoveredFile } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, usage } from './io.js'
 import { sniffCodec } from '../compress/codecs.js'
-import { Gate } from './stdin-gate.js'
+import type { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
@@ -129,6 +129,9 @@ export const writeCommand: Command = {
     const plainFile = fileHead !== undefined && sniffCodec(fileHead).name === 'none'
     // zstd where this install has none: refused before the sink exists, too.
     if (fileHead !== undefined) await sniffCodec(fileHead).ready('stdin')
+    // Any other stdin (a pipe, a compressed file) is read through the gate, which loads its modules (and the
+    // decompressing input's) only then: a plain file's write starts without them (test/startup-lazy.test.ts).
+    const gate: Gate | null = plainFile ? null : new (await import('./stdin-gate.js')).Gate()
     // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
     const sink: RollingSink = asUsage(() => rollingSink({
         dir,
@@ -163,18 +166,21 @@ export const writeCommand: Command = {
       io.stderr.write(`shoebox write: ${recoveredLine(r)}\n`)
     })
     const started = Date.now()
-    const gate = new Gate()
     const stdin = fileHead === undefined || plainFile ? io.stdin : fileStream(io.stdinFile as number, fileHead)
     // After the line that ends the input, or a signal, stdin is read no further (a producer that never ends is
     // no hang). stdin is destroyed only once the gate's end has been read (closeAndStop): destroyed at once, its
     // pipeline destroyed the gate with lines still in it, and the write failed with "Premature close".
-    const stop = (): void => { gate.closeAndStop(stdin) }
+    let stopped = false
+    const stop = (): void => {
+      stopped = true
+      gate?.closeAndStop(stdin)
+    }
     lines.once('invalid', stop)
     let signal: NodeJS.Signals | undefined
     // A second signal (either) finds no handler: Node's default ends the process at once.
     const offSignals = onFirstSignal((name) => {
       // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it.
-      if (gate.writableEnded || lines.writableEnded) return
+      if (gate?.writableEnded === true || lines.writableEnded) return
       signal = name
       // A file on stdin goes to the lines straight (feedFile), in reads that end anywhere in a line: the line
       // its last read cut is no line either. (From a pipe the gate passes whole lines only.)
@@ -184,13 +190,14 @@ export const writeCommand: Command = {
     const progress = isTerminal(io) && sink.uploader === undefined ? setInterval(() => { io.stderr.write(`\r${summary(sink.flushedRecords, sealed, started)}`) }, 1000) : null
     const transfers = upload === undefined ? null : new upload.TransferReporter(io, 'shoebox write', () => sink.stats())
     try {
-      if (plainFile) {
+      if (gate === null) {
         // A plain file on stdin is read into reused buffers (see feedFile), from once the sink has started
         // (RollingSink.started: encoding ahead of it delays the first compression); a signal ends the lines cleanly.
         const stdinFile = io.stdinFile as number
+        const head = fileHead as Buffer
         void sink.started().then(async () => {
-          if (fileHead.length > 0) lines.write(fileHead)
-          await feedFile(stdinFile, lines, () => gate.stopped)
+          if (head.length > 0) lines.write(head)
+          await feedFile(stdinFile, lines, () => stopped)
         })
         await pipeline(lines, sink)
       } else {
@@ -221,17 +228,18 @@ export const writeCommand: Command = {
       if (progress !== null) io.stderr.write('\r')
       throw new ShoeboxError(bad.code, `stdin: line ${bad.line}: ${invalidWhat(bad)}; ${keptLine(sink.kept(), lines.records)}`)
     }
-    const damage = gate.failure
+    const damage = gate?.failure ?? null
+    const heldByGate = gate?.heldBytes ?? 0
     if (damage !== null) {
       // Compressed stdin torn or damaged: every whole line before it is sealed; the line it cut is not stored.
       if (progress !== null) io.stderr.write('\r')
-      const cut = gate.heldBytes > 0 ? `, the last line it cut (${plural(gate.heldBytes, 'byte')}) not stored` : ''
+      const cut = heldByGate > 0 ? `, the last line it cut (${plural(heldByGate, 'byte')}) not stored` : ''
       throw new ShoeboxError(damage.code, `${damage.message}; ${keptLine(sink.kept(), lines.records)}${cut}`, { cause: damage })
     }
-    const held = gate.heldBytes + lines.bufferedLineBytes
+    const held = heldByGate + lines.bufferedLineBytes
     const partial = held > 0 ? `, an incomplete last line (${plural(held, 'byte')}) not stored` : ''
-    const stopped = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${partial}, the rest of stdin was not read`
-    io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}${stopped}\n`)
+    const stoppedBy = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${partial}, the rest of stdin was not read`
+    io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}${stoppedBy}\n`)
     // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
     return signal === undefined ? 0 : stdinStoppedExitCode(io, signal)
   }

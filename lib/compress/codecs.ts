@@ -4,12 +4,15 @@
  * its levels, how to compress one block into one independent member/frame,
  * and its decompressing stage. The rolling sink, recovery, pack, the
  * uploader and the CLI ask the table, so a third codec is one more entry.
+ * A decompressing stage's module loads with its codec's first
+ * decompressor() call: a write of a plain file needs none of them, and
+ * each module costs start-up time (test/startup-lazy.test.ts).
  */
 import { type Duplex, PassThrough, type Transform } from 'node:stream'
 import { invalidOption } from '../errors.js'
-import { gunzip, gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
-import { isZstd, requireZstd, zstd, zstdDecompress, ZstdDecompressStage, zstdBlockFrames, zstdLevel, type ZstdDecompressOptions } from './zstd.js'
-import type { SpanLookup } from '../record.js'
+import { gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
+import { isZstd, requireZstd, zstd, zstdBlockFrames, zstdLevel } from './zstd.js'
+import type { ZstdDecompressOptions } from './zstd-decompress.js'
 
 export type CodecName = 'none' | 'gzip' | 'zstd'
 
@@ -31,11 +34,18 @@ export interface Codec {
   compressBlock: (block: Buffer, level: number, what: string) => Promise<Buffer>
   /** A stage compressing a byte stream (gzip: one member; zstd: a frame per chunk). */
   compress: (level: number) => Transform
-  /** A stage that decompresses this codec (and passes anything else through). */
-  decompress: (options?: DecompressOptions) => Duplex
+  /**
+   * What makes a stage that decompresses this codec (and passes anything else
+   * through): its module loads with the first call, and then the stage is made
+   * at once (a stream left waiting between its first bytes and the stage reads on).
+   */
+  decompressor: () => Promise<Decompressor>
 }
 
 export type DecompressOptions = ZstdDecompressOptions
+
+/** A decompressing stage's maker (Codec.decompressor). */
+export type Decompressor = (options?: DecompressOptions) => Duplex
 
 export const codecs: Readonly<Record<CodecName, Codec>> = {
   none: {
@@ -48,7 +58,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     ready: async () => {},
     compressBlock: async (block) => block,
     compress: () => new PassThrough(),
-    decompress: () => new PassThrough()
+    decompressor: async () => () => new PassThrough()
   },
   gzip: {
     name: 'gzip',
@@ -60,7 +70,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     ready: async () => {},
     compressBlock: async (block, level) => await gzipMember(block, level),
     compress: (level) => gzip({ level }),
-    decompress: () => gunzip()
+    decompressor: async () => (await import('./member-gunzip.js')).gunzip
   },
   zstd: {
     name: 'zstd',
@@ -72,7 +82,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     ready: async (what) => { await requireZstd(what) },
     compressBlock: async (block, level, what) => await zstdBlockFrames(block, level, what),
     compress: (level) => zstd({ level }),
-    decompress: (options) => zstdDecompress(options)
+    decompressor: async () => (await import('./zstd-decompress.js')).zstdDecompress
   }
 }
 
@@ -127,13 +137,7 @@ export function compressionOf (compress: CompressOption | undefined, gzip?: bool
  * pipeline) in this order; damage fails the stage that met it, after every
  * byte before it.
  */
-export function decompressStages (options: DecompressOptions = {}): [...Duplex[], Duplex] {
-  const stages = Object.values(codecs).filter((c) => c.name !== 'none').map((c) => c.decompress({ ...options }))
+export async function decompressStages (options: DecompressOptions = {}): Promise<[...Duplex[], Duplex]> {
+  const stages = await Promise.all(Object.values(codecs).filter((c) => c.name !== 'none').map(async (c) => (await c.decompressor())({ ...options })))
   return stages as [...Duplex[], Duplex]
-}
-
-/** The zstd frames of decompressStages(), for decode({ frames }): damage reported by the frame it is in. */
-export function zstdFrames (stages: Duplex[]): SpanLookup | undefined {
-  for (const stage of stages) if (stage instanceof ZstdDecompressStage) return stage.members
-  return undefined
 }

@@ -20,6 +20,7 @@ import { CorruptArchiveError, type ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fail.js'
 import { sniffCodec, SNIFF_BYTES, type CodecName } from './codecs.js'
+import { gunzip } from './member-gunzip.js'
 import { peekHead } from './peek.js'
 import { zstdInputStage } from './zstd-stream.js'
 
@@ -63,7 +64,10 @@ export async function decompressedInput (input: Readable, what: string, options:
   if (codec.name === 'none') return { stream, codec: codec.name, failure: null }
   await codec.ready(what)
   // zstd streamed through its window where the backend can (zstd-stream.ts): not the archives' frame at a time.
-  const stage = feed(stream, codec.name === 'zstd' ? await zstdInputStage(what, options) : codec.decompress())
+  // gzip's stage imported with this module, not through the codec table's decompressor() (which loads it on first
+  // call): the input must not wait on a module load between its first bytes and its stage (a read error meanwhile
+  // destroyed it with those bytes in it). zstdInputStage() waits only on the backend codec.ready() has loaded.
+  const stage = feed(stream, codec.name === 'zstd' ? await zstdInputStage(what, options) : gunzip())
   const text: EndOnFailure = endOnFailure(stage, { bytes: true })
   // After endOnFailure's own listener (it ends the text), in the same tick: before the end reaches anyone.
   stage.once('error', () => { options.onDamage?.() })

@@ -1,20 +1,32 @@
 /**
- * gzip as stages. gzip() compresses a byte stream; gunzip() decompresses one
- * if it starts with the gzip magic and passes it through untouched if not,
- * so a reader accepts compressed and plain archives alike. Multi-member gzip
- * (what the rolling sink writes: one member per flush block) reads as one stream.
+ * gzip as stages: the compressing side. gzip() compresses a byte stream,
+ * gzipMember() one block into one independent member (what the rolling sink
+ * writes: one member per flush block, which reads as one stream). Reading is
+ * member-gunzip.ts (gunzip(), gunzipMembers()), which loads with the first
+ * read: a write starts without it (test/startup-lazy.test.ts).
  */
+import { createRequire } from 'node:module'
 import type zlib from 'node:zlib'
-import type { Duplex, Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
-import { CHUNK, GunzipStage, nodeZlib, type GunzipOptions } from './member-gunzip.js'
 import type { Position } from '../record.js'
 import type { OpenAtZstdOptions, OpenedAt } from './open-at.js'
 
-export { GunzipStage, type GunzipOptions } from './member-gunzip.js'
-export { MemberMap, type MemberLookup, type MemberPosition } from './member-map.js'
-export { memberStart } from './member-map.js'
 export type { OpenedAt } from './open-at.js'
+
+/**
+ * node:zlib, required on first use rather than imported (by every gzip stage, the planner's ratio sample,
+ * recovery): it is a few of Node's own modules that importing the package need not load (start-up,
+ * test/startup-lazy.test.ts), and require keeps the callers synchronous.
+ */
+let zlibModule: typeof zlib | undefined
+export function nodeZlib (): typeof zlib {
+  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof zlib
+  return zlibModule
+}
+
+/** zlib works best fed large writes with a large output chunk (see PERFORMANCE-NOTES). */
+export const CHUNK = 256 * 1024
 
 export const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
 
@@ -55,33 +67,6 @@ export async function gzipMember (block: Buffer, level: number): Promise<Buffer>
 /** Does this start like gzip? */
 export function isGzip (head: Buffer): boolean {
   return head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]
-}
-
-/**
- * Decompress if gzip, pass through if not; damage fails the stage as
- * 'bad-compression' (the offset in the compressed file) only after every
- * byte inflated before it has been read. This is the member-aware stage
- * (gunzipMembers()): zlib's own gunzip stream, on an error later in the
- * file, dropped the output it had inflated but not yet handed on (up to 16 x
- * 256 KiB of good records, for a slow reader). It costs about the CPU of
- * zlib's: on 100 MB of records in 1 MiB members, 0.99-1.10x for the stage
- * alone and 0.93x for a whole read with decoding (process CPU, medians of
- * 5-7 alternating runs on the 2-core machine); CRC32 by zlib.crc32 is cheap.
- */
-export function gunzip (): Duplex {
-  return new GunzipStage({ members: false })
-}
-
-/**
- * gunzip() that knows its members: the same contract (gzip by magic, anything
- * else passed through, damage as 'bad-compression' after everything before
- * it), and its `members` says which gzip member each decompressed byte came
- * from, for decode({ positions: true, members }). It parses headers and
- * trailers itself and checks each member's CRC32 on the main thread
- * (bench/gunzip-members.js). gunzip() is this stage too.
- */
-export function gunzipMembers (options?: GunzipOptions): GunzipStage {
-  return new GunzipStage(options)
 }
 
 /**

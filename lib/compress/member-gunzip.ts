@@ -12,24 +12,13 @@
  * inflater is paused while this stage's reader is behind, so memory stays at
  * about one chunk whatever the compression ratio.
  */
-import { createRequire } from 'node:module'
 import { Duplex } from 'node:stream'
 import type zlib from 'node:zlib'
 import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
+import { CHUNK, nodeZlib } from './gzip.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
 import type * as MemberHeader from './member-header.js'
-
-/**
- * node:zlib, required on first use rather than imported (here and by gzip.ts): it is a few of
- * Node's own modules that importing the package need not load (start-up,
- * test/startup-lazy.test.ts), and require keeps the callers synchronous.
- */
-let zlibModule: typeof zlib | undefined
-export function nodeZlib (): typeof zlib {
-  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof zlib
-  return zlibModule
-}
 
 /**
  * member-header.ts, loaded when the first gzip header is met rather than at
@@ -37,9 +26,6 @@ export function nodeZlib (): typeof zlib {
  * (test/startup-lazy.test.ts), and header parsing happens in async #consume.
  */
 let memberHeader: typeof MemberHeader | undefined
-
-/** zlib works best fed large writes with a large output chunk (see PERFORMANCE-NOTES). */
-export const CHUNK = 256 * 1024
 
 const TRAILER_SIZE = 8
 const EMPTY = Buffer.alloc(0)
@@ -299,4 +285,31 @@ export class GunzipStage extends takesBytes(Duplex, 'gunzip()', DECOMPRESS_HINT)
     }
     return err as Error
   }
+}
+
+/**
+ * Decompress if gzip, pass through if not; damage fails the stage as
+ * 'bad-compression' (the offset in the compressed file) only after every
+ * byte inflated before it has been read. This is the member-aware stage
+ * (gunzipMembers()): zlib's own gunzip stream, on an error later in the
+ * file, dropped the output it had inflated but not yet handed on (up to 16 x
+ * 256 KiB of good records, for a slow reader). It costs about the CPU of
+ * zlib's: on 100 MB of records in 1 MiB members, 0.99-1.10x for the stage
+ * alone and 0.93x for a whole read with decoding (process CPU, medians of
+ * 5-7 alternating runs on the 2-core machine); CRC32 by zlib.crc32 is cheap.
+ */
+export function gunzip (): Duplex {
+  return new GunzipStage({ members: false })
+}
+
+/**
+ * gunzip() that knows its members: the same contract (gzip by magic, anything
+ * else passed through, damage as 'bad-compression' after everything before
+ * it), and its `members` says which gzip member each decompressed byte came
+ * from, for decode({ positions: true, members }). It parses headers and
+ * trailers itself and checks each member's CRC32 on the main thread
+ * (bench/gunzip-members.js). gunzip() is this stage too.
+ */
+export function gunzipMembers (options?: GunzipOptions): GunzipStage {
+  return new GunzipStage(options)
 }

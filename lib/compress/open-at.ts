@@ -14,7 +14,7 @@ import { feed } from '../stream/deliver-then-fail.js'
 import type { Position } from '../record.js'
 import { GunzipStage } from './member-gunzip.js'
 import { memberStart } from './member-map.js'
-import { zstdDecompress, type ZstdDecompressOptions, type ZstdDecompressStage } from './zstd.js'
+import { zstdDecompress, type ZstdDecompressOptions, type ZstdDecompressStage } from './zstd-decompress.js'
 
 export interface OpenedAt {
   /** Decompressed bytes from the start of the position's member on; its `members` feeds decode(). */

@@ -28,8 +28,8 @@
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
-import zlib from 'node:zlib'
 import { ShoeboxError } from '../errors.js'
+import { nodeZlib } from './gzip.js'
 import { loadNativeZstd, type ZstdStreamPiece } from '../native.js'
 import { Slots } from '../slots.js'
 
@@ -93,7 +93,7 @@ export async function requireZstd (what: string, choice?: ZstdChoice): Promise<Z
 /** The first backend `choice` allows that loads (auto: in the order above). */
 async function load (choice: ZstdChoice): Promise<ZstdBackend | null> {
   if (choice === '0') return null
-  if (choice === 'auto' || choice === 'zlib') {
+  if (choice === 'zlib' || (choice === 'auto' && zlibMayHaveZstd())) {
     const fromZlib = zlibBackend()
     if (fromZlib !== null || choice === 'zlib') return limited(fromZlib)
   }
@@ -146,8 +146,18 @@ interface ZlibZstd {
   constants: Record<string, number>
 }
 
+/**
+ * Whether this runtime's node:zlib may have zstd (Node 22.15 and 23.8 on).
+ * On older ones 'auto' does not load node:zlib only to find it has none:
+ * ~3 ms of the main thread before a write's first block can be compressed.
+ */
+export function zlibMayHaveZstd (version = process.versions.node): boolean {
+  const [major, minor] = version.split('.').map(Number)
+  return major > 23 || (major === 23 && minor >= 8) || (major === 22 && minor >= 15)
+}
+
 function zlibBackend (): ZstdBackend | null {
-  const z = zlib as unknown as ZlibZstd
+  const z = nodeZlib() as unknown as ZlibZstd
   const { zstdCompress, zstdDecompress } = z
   const levelParam = z.constants.ZSTD_c_compressionLevel
   const checksumParam = z.constants.ZSTD_c_checksumFlag

@@ -26,7 +26,8 @@ import zlib from 'node:zlib'
 import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import type { ZstdStreamPiece } from '../native.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
-import { requireZstd, zstdDecompress } from './zstd.js'
+import { requireZstd } from './zstd.js'
+import { zstdDecompress } from './zstd-decompress.js'
 import type { ZstdStreamDecoder } from './zstd-loader.js'
 
 /** 2^27 = 128 MiB: the largest window decoded, zstd's own default limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT, `zstd -d` without --memory). */

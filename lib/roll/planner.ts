@@ -5,7 +5,7 @@
  * file chain (file-chain.ts) does what it decides and reports back what
  * reached the disk, which is what size policies see with gzip on.
  */
-import zlib from 'node:zlib'
+import { nodeZlib } from '../compress/gzip.js'
 import { invalidOption } from '../errors.js'
 import { isMonotone, type RollFile, type RollPolicy } from './policies.js'
 import { expandTemplate } from './template.js'
@@ -163,10 +163,12 @@ export class RollPlanner {
   /**
    * Size rolls with gzip need the compression ratio before the first block
    * comes back from the threadpool: compress a sample of the data once.
+   * (node:zlib, ~3 ms of start-up, is required here: a write of less than a
+   * sample never loads it.)
    */
   seedRatio (sample: Buffer): void {
     this.#ratioSeeded = true
-    this.#ratio = zlib.deflateRawSync(sample, { level: this.#gzipLevel }).length / Math.max(1, sample.length)
+    this.#ratio = nodeZlib().deflateRawSync(sample, { level: this.#gzipLevel }).length / Math.max(1, sample.length)
   }
 
   /** Count one record of `bytes` into the block and the file; a cut, if the policy or a full block asks for one. */

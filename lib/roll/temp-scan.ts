@@ -18,10 +18,10 @@
  * about its blockSize) is not decompressed; the good part ends there.
  */
 import fs from 'node:fs/promises'
-import { GZIP_MAGIC, isGzip } from '../compress/gzip.js'
-import { CHUNK, nodeZlib } from '../compress/member-gunzip.js'
+import { CHUNK, GZIP_MAGIC, isGzip, nodeZlib } from '../compress/gzip.js'
 import { MAX_HEADER_SIZE, NEED_MORE as HEADER_NEEDS_MORE, parseMemberHeader } from '../compress/member-header.js'
-import { DEFAULT_MAX_FRAME_SIZE, frameTooLarge } from '../compress/zstd.js'
+import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
+import { frameTooLarge } from '../compress/zstd-decompress.js'
 import { FrameWalker, type FrameTooLarge, isTooLarge, isZstd, NEED_MORE, ZSTD_MAGIC } from '../compress/zstd-frame.js'
 import { requireZstd, type ZstdBackend } from '../compress/zstd-loader.js'
 import { DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES } from '../format/constants.js'

@@ -29,7 +29,7 @@ async function stretches (bytes: Buffer): Promise<{ damage: DecodedCorruptInfo[]
   decoder.on('corrupt', (info: DecodedCorruptInfo) => damage.push(info))
   let records = 0
   const count = new Writable({ objectMode: true, write: (_r, _e, cb) => { records++; cb() } })
-  await pipeline([Readable.from([bytes]), ...decompressStages({ mode: 'lenient' }), decoder, count])
+  await pipeline([Readable.from([bytes]), ...(await decompressStages({ mode: 'lenient' })), decoder, count])
   return { damage, records, recordBytes: decoder.stats.bytes }
 }
 

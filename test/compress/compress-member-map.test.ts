@@ -8,7 +8,7 @@ import zlib from 'node:zlib'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { MemberMap } from '../../lib/compress/gzip.js'
+import { MemberMap } from '../../lib/compress/member-map.js'
 import { decode, encodeRecords, gunzipMembers, type ShoeboxRecord } from '../../lib/index.js'
 
 t.test('lookups: the last member starting at or before the offset, with its skip', async (t) => {

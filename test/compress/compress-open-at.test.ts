@@ -11,7 +11,8 @@ import zlib from 'node:zlib'
 import { PassThrough, Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { memberStart, openAt } from '../../lib/compress/gzip.js'
+import { openAt } from '../../lib/compress/gzip.js'
+import { memberStart } from '../../lib/compress/member-map.js'
 import { decode, encodeRecords, gunzipMembers, rollingSink, type Position, type RecordInput, type ShoeboxRecord } from '../../lib/index.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-open-at-'))

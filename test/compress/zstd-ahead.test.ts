@@ -9,7 +9,8 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { zstdDecompress, zstdFrame, type ZstdCorruptInfo, type ZstdDecompressStage } from '../../lib/compress/zstd.js'
+import { zstdFrame } from '../../lib/compress/zstd.js'
+import { zstdDecompress, type ZstdCorruptInfo, type ZstdDecompressStage } from '../../lib/compress/zstd-decompress.js'
 import { zstdConcurrency } from '../../lib/compress/zstd-loader.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 

@@ -21,6 +21,7 @@ import zlib from 'node:zlib'
 import t from 'tap'
 import { loadZstd, zstd, zstdFrame, type ZstdBackend } from '../../lib/compress/zstd.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
+import { zlibMayHaveZstd } from '../../lib/compress/zstd-loader.js'
 import { loadNativeZstd } from '../../lib/native.js'
 import { haveZstdCommand, seededText, unzstd, type UnzstdOutcome, zstdBlockEnds } from '../helpers.js'
 import { ROOT, transpileTree } from '../transpile.js'
@@ -43,6 +44,12 @@ t.test('the addon is built here, and both backends load', async (t) => {
   t.equal((await loadZstd('libzstd'))?.name, 'libzstd')
   t.equal((await loadZstd('package'))?.name, '@mongodb-js/zstd')
   t.equal((await loadZstd('auto'))?.name, underAuto('libzstd'), 'auto: node:zlib where Node has zstd, else the system library before the package')
+})
+
+t.test('auto asks node:zlib only on a Node whose zlib may have zstd (not loading it for nothing on older ones)', async (t) => {
+  t.ok(zlibMayHaveZstd() || !nodeHasZstd, `this Node (${process.versions.node}) has zstd in zlib only if it says it may`)
+  const versions = ['20.20.2', '22.14.0', '22.15.0', '23.7.0', '23.8.0', '24.0.0', '25.1.0']
+  t.same(versions.filter((v) => zlibMayHaveZstd(v)), ['22.15.0', '23.8.0', '24.0.0', '25.1.0'])
 })
 
 async function backends (): Promise<Array<[string, ZstdBackend]>> {

@@ -84,7 +84,7 @@ async function readBack (dir: string): Promise<{ names: string[], records: Shoeb
   const records: ShoeboxRecord[] = []
   for (const name of names) {
     const file = path.join(dir, name)
-    for await (const r of feed(fs.createReadStream(file), ...decompressStages({ file }), decode({ file }))) records.push(r as ShoeboxRecord)
+    for await (const r of feed(fs.createReadStream(file), ...(await decompressStages({ file })), decode({ file }))) records.push(r as ShoeboxRecord)
   }
   return { names, records }
 }

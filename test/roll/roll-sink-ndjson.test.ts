@@ -22,7 +22,7 @@ const input = Buffer.from(lines.join('\n') + '\n')
 
 async function readAll (file: string): Promise<ShoeboxRecord[]> {
   const out: ShoeboxRecord[] = []
-  for await (const r of feed(fs.createReadStream(file), ...decompressStages({ file }), decode({ file }))) out.push(r as ShoeboxRecord)
+  for await (const r of feed(fs.createReadStream(file), ...(await decompressStages({ file })), decode({ file }))) out.push(r as ShoeboxRecord)
   return out
 }
 

@@ -25,7 +25,7 @@ function rec (seq: number): RecordInput {
 /** Every record of a file of any codec, strictly. */
 async function readFile (file: string): Promise<ShoeboxRecord[]> {
   const out: ShoeboxRecord[] = []
-  const last = feed(fs.createReadStream(file), ...decompressStages({ file }), decode({ file }))
+  const last = feed(fs.createReadStream(file), ...(await decompressStages({ file })), decode({ file }))
   for await (const r of last) out.push(r as ShoeboxRecord)
   return out
 }
