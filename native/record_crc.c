@@ -167,18 +167,6 @@ static int cpu_has_crc_instructions (void) {
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "shoebox native: " #call " failed"); return NULL; } } while (0)
 
-/* The data and element count of argument `value` if it is a typed array of `type`; else throws and returns 0. */
-static int typed_array (napi_env env, napi_value value, napi_typedarray_type type, const char *message, void **data, size_t *length) {
-  bool is_typedarray;
-  napi_typedarray_type actual;
-  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray ||
-      napi_get_typedarray_info(env, value, &actual, length, data, NULL, NULL) != napi_ok || actual != type) {
-    napi_throw_type_error(env, NULL, message);
-    return 0;
-  }
-  return 1;
-}
-
 /* The 4 arguments of a call into `argv`; else throws `usage` and returns 0. */
 static int four_args (napi_env env, napi_callback_info info, napi_value argv[4], const char *usage) {
   size_t argc = 4;

@@ -398,15 +398,9 @@ static void complete (napi_env env, napi_status status, void *data) {
 
 /* Queue `execute` over argument 0 (a Uint8Array) on the pool; returns its promise, or throws (argument, memory). */
 static napi_value start (napi_env env, napi_value input, int level, size_t bound, napi_async_execute_callback execute, const char *usage) {
-  bool is_typedarray = false;
-  napi_typedarray_type type;
   void *src = NULL;
   size_t size = 0;
-  if (napi_is_typedarray(env, input, &is_typedarray) != napi_ok || !is_typedarray ||
-      napi_get_typedarray_info(env, input, &type, &size, &src, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, usage);
-    return NULL;
-  }
+  if (!typed_array(env, input, napi_uint8_array, usage, &src, &size)) return NULL;
   job_t *job = calloc(1, sizeof *job);
   if (job == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
   job->src = src;
@@ -729,15 +723,9 @@ static napi_value zstd_stream_decode (napi_env env, napi_callback_info info) {
   if (s == NULL) return NULL;
   if (s->dctx == NULL || s->free_after) { napi_throw_error(env, NULL, "zstdStreamDecode: the decoder is freed"); return NULL; }
   if (s->busy) { napi_throw_error(env, NULL, "zstdStreamDecode: a call on this decoder is still running"); return NULL; }
-  bool is_typedarray = false;
-  napi_typedarray_type type;
   void *src = NULL;
   size_t size = 0;
-  if (napi_is_typedarray(env, argv[1], &is_typedarray) != napi_ok || !is_typedarray ||
-      napi_get_typedarray_info(env, argv[1], &type, &size, &src, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, usage);
-    return NULL;
-  }
+  if (!typed_array(env, argv[1], napi_uint8_array, usage, &src, &size)) return NULL;
   stream_job_t *job = calloc(1, sizeof *job);
   if (job == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
   job->stream = s;

@@ -17,6 +17,7 @@ import { type Duplex, Transform, type TransformCallback } from 'node:stream'
 import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import { breakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { ReadDemand } from '../stream/read-demand.js'
 import { plural } from '../plural.js'
 import { checkDecodeMode } from '../units.js'
 import { MemberMap } from './member-map.js'
@@ -143,8 +144,11 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
   #skipping: Skipping | null = null
   /** A skippable frame longer than what was held when it was met: where it starts, and its bytes still to drop. */
   #skippable: { start: number, left: number } | null = null
-  /** Set while a frame's content waits in a full read buffer (#pushContent): _read (or destroy) resolves it. */
-  #wake: (() => void) | null = null
+  /**
+   * A frame's content is pushed, then, when the reader's buffer is full, waits until it asks for more: nothing
+   * more is walked, decompressed or taken in meanwhile (stream/read-demand.ts).
+   */
+  readonly #demand = new ReadDemand()
 
   constructor (options: ZstdDecompressOptions = {}) {
     super()
@@ -196,29 +200,13 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
   }
 
   override _read (size: number): void {
-    const wake = this.#wake
-    this.#wake = null
-    wake?.()
+    this.#demand.wake()
     super._read(size)
   }
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
-    this.#wake?.()
-    this.#wake = null
+    this.#demand.wake()
     super._destroy(err, callback)
-  }
-
-  /**
-   * Push a frame's content, then, when the reader's buffer is full, wait
-   * until it asks for more: nothing more is walked, decompressed or taken
-   * in meanwhile (the write callback waits with the work). Without it,
-   * frames went on being pushed while the reader was busy: a file of 256 MiB
-   * frames held five of them at once. One promise per frame that fills
-   * the buffer, no copy.
-   */
-  async #pushContent (content: Buffer): Promise<void> {
-    if (this.push(content) || this.destroyed) return
-    await new Promise<void>((resolve) => { this.#wake = resolve })
   }
 
   /**
@@ -399,7 +387,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
       if (content === null) continue
       this.members.add(this.#out, frame.start, frame.frame.length)
       this.#out += content.length
-      if (content.length > 0) await this.#pushContent(content)
+      if (content.length > 0) await this.#demand.push(this, content)
     }
     return true
   }
@@ -421,7 +409,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
       this.members.add(this.#out, start)
       this.#out += content.length
       // Lenient: the next frame's content follows, which does not continue this (stream/content-break.ts).
-      if (content.length > 0) await this.#pushContent(this.#options.mode === 'lenient' ? breakAfter(content) : content)
+      if (content.length > 0) await this.#demand.push(this, this.#options.mode === 'lenient' ? breakAfter(content) : content)
     }
     return salvagedDetail(salvaged)
   }

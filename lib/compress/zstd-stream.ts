@@ -22,10 +22,11 @@
  * as before.
  */
 import { type Duplex, finished, Transform, type TransformCallback } from 'node:stream'
-import zlib from 'node:zlib'
 import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import type { ZstdStreamPiece } from '../native.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { ReadDemand } from '../stream/read-demand.js'
+import { nodeZlib } from './gzip.js'
 import { requireZstd } from './zstd.js'
 import { zstdDecompress } from './zstd-decompress.js'
 import type { ZstdStreamDecoder } from './zstd-loader.js'
@@ -70,8 +71,8 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   readonly #file: string
   /** The last piece's account of where the input stands. */
   #at: Pick<ZstdStreamPiece, 'inFrame' | 'frameStart'> = { inFrame: false, frameStart: 0 }
-  /** Set while a piece waits in a full read buffer: _read (or destroy) resolves it. */
-  #wake: (() => void) | null = null
+  /** A piece waits while the reader's buffer is full (stream/read-demand.ts). */
+  readonly #demand = new ReadDemand()
 
   constructor (decoder: ZstdStreamDecoder, file: string) {
     super()
@@ -96,15 +97,12 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   }
 
   override _read (size: number): void {
-    const wake = this.#wake
-    this.#wake = null
-    wake?.()
+    this.#demand.wake()
     super._read(size)
   }
 
   override _destroy (err: Error | null, callback: (err?: Error | null) => void): void {
-    this.#wake?.()
-    this.#wake = null
+    this.#demand.wake()
     // A job still running frees the context when it completes.
     this.#decoder.free()
     super._destroy(err, callback)
@@ -125,7 +123,7 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
       const piece = await this.#decoder.decode(rest)
       rest = rest.subarray(piece.consumed)
       this.#at = piece
-      if (piece.content.length > 0) await this.#push(piece.content)
+      if (piece.content.length > 0) await this.#demand.push(this, piece.content)
       if (piece.error !== undefined) throw this.#damage(piece.error, piece.frameStart, piece.errorBy ?? piece.position)
       if (!piece.full && (rest.length === 0 || (piece.consumed === 0 && piece.content.length === 0))) {
         // Taken whole; or, never expected, a job that moved nothing (rather than asking again for ever).
@@ -135,10 +133,6 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
     }
   }
 
-  async #push (content: Buffer): Promise<void> {
-    if (this.push(content) || this.destroyed) return
-    await new Promise<void>((resolve) => { this.#wake = resolve })
-  }
 
   #damage (error: string, frameStart: number, by: number): CorruptArchiveError {
     const what = error === WINDOW_TOO_LARGE
@@ -163,7 +157,7 @@ interface ZlibZstd {
  * what it holds at most, as for gzip.)
  */
 function zlibZstdStage (file: string): Duplex | null {
-  const z = zlib as unknown as ZlibZstd
+  const z = nodeZlib() as unknown as ZlibZstd
   const windowLogMax = z.constants.ZSTD_d_windowLogMax
   if (z.createZstdDecompress === undefined || windowLogMax === undefined) return null
   return new ZlibZstdStage(z.createZstdDecompress({ params: { [windowLogMax]: WINDOW_LOG_MAX } }), file)
