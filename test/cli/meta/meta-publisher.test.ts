@@ -180,7 +180,7 @@ t.test('an empty metadir; usage errors exit 2', async (t) => {
   t.match(r.stderr, 'none.json')
   // An input that breaks off after a valid object: the line says that nothing was written, and nothing was.
   const torn = path.join(base, 'torn.json')
-  fs.writeFileSync(torn, '[{"id": "a", "content_hash": "x"},')
+  fs.writeFileSync(torn, '[{"name": "a", "content_hash": "x"},')
   const before = fs.readdirSync(path.join(base, '_mmmeta', 'db')).sort()
   r = await cli(['meta', 'generate', '--metadir', base, '--json-array', torn])
   t.equal(r.code, 1)
