@@ -22,7 +22,7 @@ import type { ZstdBackend } from '../../lib/compress/zstd.js'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { loadNativeZstd } from '../../lib/native.js'
 import { unzstd, type UnzstdOutcome } from '../helpers.js'
-import { backends, block, FRAME_MAGIC, header, zstdMutations } from './zstd-mutations.js'
+import { backends, block, contentSizes, FRAME_MAGIC, header, oversized, zstdMutations } from './zstd-mutations.js'
 
 const { random, pick, seeds, mutate } = zstdMutations(12)
 
@@ -33,26 +33,6 @@ async function verdict (promise: Promise<Buffer>): Promise<Verdict> {
   } catch (err) {
     return { error: (err as Error).message }
   }
-}
-
-/** The Frame_Content_Size of each frame the walker finds whole (null: none), and why it stopped. */
-function contentSizes (input: Buffer): { sizes: Array<number | null>, problem: string | null } {
-  const { frames, problem } = walkFrames(input)
-  const sizes = frames.filter((f) => !f.skippable).map((f) => {
-    const fhd = input[f.start + 4]
-    const single = (fhd & 0x20) !== 0
-    const fcsSize = fhd >> 6 === 0 ? (single ? 1 : 0) : 1 << (fhd >> 6)
-    if (fcsSize === 0) return null
-    const at = f.start + 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3]
-    const raw = fcsSize === 8 ? Number(input.readBigUInt64LE(at)) : input.readUIntLE(at, fcsSize)
-    return raw + (fcsSize === 2 ? 256 : 0)
-  })
-  return { sizes, problem }
-}
-
-/** The walker stops at a raw or RLE block over its frame's block maximum (or zstd's 128 KiB). */
-function oversized (input: Buffer): boolean {
-  return /^block at compressed byte \d+ claims \d+ bytes, over/.test(contentSizes(input).problem ?? '')
 }
 
 /**

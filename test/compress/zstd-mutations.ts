@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { loadZstd, type ZstdBackend } from '../../lib/compress/zstd.js'
+import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { seededText } from '../helpers.js'
 
 const MAGIC = [0x28, 0xb5, 0x2f, 0xfd]
@@ -37,6 +38,26 @@ export function block (type: number, size: number, last: boolean): Buffer {
   const h = size << 3 | type << 1 | (last ? 1 : 0)
   const body = type === 1 ? Buffer.from([0x62]) : Buffer.alloc(type === 0 ? size : 4, 0x61)
   return Buffer.concat([Buffer.from([h & 0xff, h >> 8 & 0xff, h >> 16 & 0xff]), body])
+}
+
+/** The Frame_Content_Size of each frame the walker finds whole (null: none), and why it stopped. */
+export function contentSizes (input: Buffer): { sizes: Array<number | null>, problem: string | null } {
+  const { frames, problem } = walkFrames(input)
+  const sizes = frames.filter((f) => !f.skippable).map((f) => {
+    const fhd = input[f.start + 4]
+    const single = (fhd & 0x20) !== 0
+    const fcsSize = fhd >> 6 === 0 ? (single ? 1 : 0) : 1 << (fhd >> 6)
+    if (fcsSize === 0) return null
+    const at = f.start + 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3]
+    const raw = fcsSize === 8 ? Number(input.readBigUInt64LE(at)) : input.readUIntLE(at, fcsSize)
+    return raw + (fcsSize === 2 ? 256 : 0)
+  })
+  return { sizes, problem }
+}
+
+/** The walker stops at a raw or RLE block over its frame's block maximum (or zstd's 128 KiB). */
+export function oversized (input: Buffer): boolean {
+  return /^block at compressed byte \d+ claims \d+ bytes, over/.test(contentSizes(input).problem ?? '')
 }
 
 export async function backends (): Promise<{ libzstd: ZstdBackend, pkg: ZstdBackend }> {
