@@ -515,6 +515,18 @@ static napi_value zstd_decompress (napi_env env, napi_callback_info info) {
  * blocks ending in a few KB of input.
  */
 #define STREAM_SLICE ((size_t)16 << 10)
+/*
+ * One outcome whatever the chunks. ZSTD_decompressStream() decodes a frame
+ * in one pass where its call is given the whole frame, from its magic, and
+ * room for its Frame_Content_Size: libzstd 1.5.4 then checks that size
+ * (refusing a frame whose blocks do not fill it) and regenerates a raw or
+ * RLE block over the block maximum, where streamed it does the opposite.
+ * So the same file read or failed by where the reader's chunks fell. A
+ * frame's first byte is given alone (the one pass needs its magic at the
+ * call's start): every frame is streamed, and its content is checked
+ * against its Frame_Content_Size here (stream_size_error()).
+ */
+#define STREAM_FRAME_HEAD 18 /* ZSTD_FRAMEHEADERSIZE_MAX: the bytes that hold Frame_Content_Size */
 
 typedef struct {
   void *dctx; /* NULL once freed */
@@ -523,6 +535,9 @@ typedef struct {
   uint64_t position; /* compressed bytes consumed */
   uint64_t frame_start; /* where the frame being decoded (or the next) starts */
   int in_frame; /* bytes of a frame consumed, its end not reached */
+  uint8_t head[STREAM_FRAME_HEAD]; /* the frame's first bytes consumed, for its Frame_Content_Size */
+  size_t head_size;
+  uint64_t content; /* the frame's content so far */
 } stream_t;
 
 typedef struct {
@@ -608,6 +623,23 @@ static stream_t *stream_of (napi_env env, napi_value handle, const char *usage) 
   return data;
 }
 
+/* Keep the first of `n` bytes just consumed that belong to the frame's head. */
+static void stream_keep_head (stream_t *s, const uint8_t *taken, size_t n) {
+  size_t room = STREAM_FRAME_HEAD - s->head_size;
+  if (n > room) n = room;
+  memcpy(s->head + s->head_size, taken, n);
+  s->head_size += n;
+}
+
+/* Why the frame's content so far (all of it, at its `end`) is not the size its header gives; NULL when it is, or when it gives none. */
+static const char *stream_size_error (const stream_t *s, int end) {
+  unsigned long long size = lib.getFrameContentSize(s->head, s->head_size);
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) return NULL;
+  if (s->content > size) return "the content is over the Frame_Content_Size its header gives";
+  if (end && s->content < size) return "the content is short of the Frame_Content_Size its header gives";
+  return NULL;
+}
+
 static void stream_execute (napi_env env, void *data) {
   (void)env;
   stream_job_t *job = data;
@@ -618,6 +650,7 @@ static void stream_execute (napi_env env, void *data) {
   while (out.pos < out.size) {
     size_t slice = job->size - job->consumed;
     if (slice > STREAM_SLICE) slice = STREAM_SLICE;
+    if (slice > 1 && s->position == s->frame_start) slice = 1; /* a frame's first byte alone: it is streamed (above) */
     zstd_in_buffer in = { slice > 0 ? job->src + job->consumed : nothing, slice, 0 };
     size_t written = out.pos;
     size_t hint = lib.decompressStream(s->dctx, &out, &in);
@@ -627,11 +660,23 @@ static void stream_execute (napi_env env, void *data) {
       out.pos = written; /* what that call wrote is not told */
       break;
     }
+    /* A call ends at a frame's end: what it consumed and wrote is that frame's. */
+    stream_keep_head(s, job->src + job->consumed, in.pos);
+    s->content += out.pos - written;
     job->consumed += in.pos;
     s->position += in.pos;
+    const char *size_error = stream_size_error(s, hint == 0);
+    if (size_error != NULL) {
+      job->error = size_error;
+      job->error_by = s->position;
+      out.pos = written; /* as for the library's errors: not the content that showed it */
+      break;
+    }
     if (hint == 0) {
       s->in_frame = 0;
       s->frame_start = s->position;
+      s->head_size = 0;
+      s->content = 0;
     } else if (in.pos > 0) {
       s->in_frame = 1;
     }

@@ -61,10 +61,11 @@ const WINDOW_TOO_LARGE = 'Frame requires too much memory for decoding'
 
 /**
  * A stream of zstd frames (skippable ones skipped by the library, empty
- * ones giving nothing) as their content, through `decoder`. Damage: the
- * content before it, then a 'bad-compression' error at the offset of the
- * frame it is in, saying by which compressed byte it was found; an input
- * ending inside a frame fails there, cut short.
+ * ones giving nothing) as their content, through `decoder`. Damage (a
+ * frame's content other than its Frame_Content_Size too): the content
+ * before it, then a 'bad-compression' error at the offset of the frame it
+ * is in, saying by which compressed byte it was found; an input ending
+ * inside a frame fails there, cut short.
  */
 export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT) {
   readonly #decoder: ZstdStreamDecoder

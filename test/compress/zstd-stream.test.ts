@@ -3,7 +3,8 @@
  * the native addon's zstdStream*): the same content as `zstd -dc` whatever
  * the chunks; damage, a bad checksum, a torn input and a window over
  * 128 MiB each fail at the offset of their frame after the content before
- * them; a piece is at most 1 MiB, so a few bytes that say a lot come out as
+ * them, as does a frame whose content is not its Frame_Content_Size, in
+ * chunks of any size; a piece is at most 1 MiB, so a few bytes that say a lot come out as
  * the reader asks; destroying a stage mid-way frees its decoder.
  */
 import { execFileSync } from 'node:child_process'
@@ -149,6 +150,24 @@ t.test('a window over 128 MiB is refused as damage at its frame, after the frame
   t.ok(refused.content.equals(Buffer.from('{"a":1}\n')), 'the frame before it')
   t.match(refused.error, { offset: first.length, message: new RegExp(`the frame at compressed byte ${first.length} needs a window over 128 MiB \\(Frame requires too much memory for decoding\\); not decompressed`) })
   t.throws(() => streamDecoder(32), /windowLogMax/, 'a limit past zstd\'s own is refused')
+})
+
+t.test('one outcome whatever the chunks: frames libzstd reads in one pass when a call holds them whole are streamed as any other', async (t) => {
+  // libzstd 1.5.4 checks a Frame_Content_Size, and refuses a block over the block maximum, in one mode each: which one ran depended on where the chunks fell.
+  const magic = [0x28, 0xb5, 0x2f, 0xfd]
+  const after = await zstdFrame(Buffer.from('{"a":1}\n'), 3)
+  for (const [name, frame, words] of [
+    ['a content size of 1, no content (an empty raw block)', Buffer.from([...magic, 0x20, 0x01, 0x01, 0x00, 0x00]), /short of the Frame_Content_Size/],
+    ['a content size of 2, 4 bytes (an RLE block)', Buffer.from([...magic, 0x80, 0x00, 0x02, 0x00, 0x00, 0x00, 0x23, 0x00, 0x00, 0x61]), /Data corruption detected/],
+    ['a content size of 131073, one RLE block of as many (over the 128 KiB maximum)', Buffer.from([...magic, 0xa0, 0x01, 0x00, 0x02, 0x00, 0x0b, 0x00, 0x10, 0x62]), /Data corruption detected/]
+  ] as Array<[string, Buffer, RegExp]>) {
+    const input = Buffer.concat([after, frame, after])
+    for (const size of [input.length, 1, after.length + 1]) {
+      const { content, error } = await through(chunked(input, size))
+      t.ok(content.equals(Buffer.from('{"a":1}\n')), `${name}, ${size}-byte chunks: the frame before it`)
+      t.match(error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: after.length, message: words }, `${name}, ${size}-byte chunks: refused at its frame`)
+    }
+  }
 })
 
 t.test('a few bytes that say 200 MB: pieces of 1 MiB as the reader asks, not the whole at once', async (t) => {
