@@ -134,7 +134,6 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
     }
   }
 
-
   #damage (error: string, frameStart: number, by: number): CorruptArchiveError {
     const what = error === WINDOW_TOO_LARGE
       ? `needs a window over ${2 ** (WINDOW_LOG_MAX - 20)} MiB (${error}); not decompressed, as zstd -d refuses it without --memory`
