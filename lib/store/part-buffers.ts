@@ -23,10 +23,16 @@
 const KEEP_MS = 5000
 
 export class PartBuffers {
+  readonly #keepMs: number
   /** The size of the buffers kept (all one writer's part size). */
   #size = 0
   readonly #free: Buffer[] = []
   #timer: NodeJS.Timeout | undefined
+
+  /** `keepMs`: how long what was given waits for a taker before it is let go. */
+  constructor (keepMs = KEEP_MS) {
+    this.#keepMs = keepMs
+  }
 
   /** A kept buffer of `size` bytes, if there is one (its bytes are a previous upload's). */
   take (size: number): Buffer | undefined {
@@ -45,7 +51,7 @@ export class PartBuffers {
     }
     if (this.#free.length === 0) return
     clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => { this.release() }, KEEP_MS).unref()
+    this.#timer = setTimeout(() => { this.release() }, this.#keepMs).unref()
   }
 
   /** How many are kept. */

@@ -3,7 +3,7 @@
  * (part-buffers.ts):
  *
  * - PartBuffers keeps at most what it is told, of one size, and lets them go
- *   on release();
+ *   on release(), or once no taker came within its keep time of the last give;
  * - against the test S3 server: a second multipart upload through the same
  *   store fills the very buffers the first one left (and no others), and
  *   both objects are stored as written; a writer leaves them as soon as its
@@ -54,6 +54,24 @@ t.test('PartBuffers keeps at most what it is told, of one size, until released',
   pool.release()
   t.equal(pool.kept, 0)
   t.equal(pool.take(16), undefined)
+})
+
+t.test('PartBuffers lets what it keeps go once no taker came for its keep time, counted from the last give', async (t) => {
+  const KEEP = 400
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+  const pool = new PartBuffers(KEEP)
+  const first = performance.now()
+  pool.give([Buffer.alloc(8), Buffer.alloc(8)], 8, 2)
+  await sleep(KEEP / 2)
+  const last = performance.now()
+  pool.give([Buffer.alloc(8)], 8, 3) // starts the wait again
+  while (performance.now() < first + KEEP + 50) await sleep(10)
+  // Past the first give's time; within the last one's unless this process was stalled for a while.
+  if (performance.now() - last < KEEP) t.equal(pool.kept, 3, 'kept past the first give\'s keep time, within the last one\'s')
+  else t.comment('the process stalled past the last give\'s keep time: the restart was not checked')
+  while (pool.kept > 0 && performance.now() < last + 10_000) await sleep(20)
+  t.equal(pool.kept, 0, 'let go after the last give\'s keep time')
+  t.equal(pool.take(8), undefined)
 })
 
 t.test('against the test S3 server', async (t) => {
