@@ -85,7 +85,7 @@ function endsBare (c: number): boolean {
 }
 
 /** A byte as a message shows it: 'x' when printable ASCII, else its value. */
-export function describeByte (c: number): string {
+function describeByte (c: number): string {
   return c > 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16).padStart(2, '0').toUpperCase()}`
 }
 
@@ -102,8 +102,6 @@ export class JsonArraySplitter {
   #taken = 0
   /** Elements handed on. */
   #count = 0
-  /** Whether anything but white space came before the end (for the message of an empty file). */
-  #sawText = false
   // The current element.
   #kind: number = CONTAINER
   #start = 0
@@ -122,11 +120,6 @@ export class JsonArraySplitter {
   constructor (onElement: (element: ArrayElement) => void, options: { maxElementBytes?: number } = {}) {
     this.#onElement = onElement
     this.#maxElementBytes = options.maxElementBytes ?? MAX_ARRAY_ELEMENT_BYTES
-  }
-
-  /** The elements handed on so far. */
-  get count (): number {
-    return this.#count
   }
 
   /** Scans `chunk`, handing on each element it completes; damage ends the scan (later calls do nothing). */
@@ -148,7 +141,7 @@ export class JsonArraySplitter {
     const at = this.#taken
     switch (this.#where) {
       case AFTER_ARRAY: return null
-      case BEFORE_ARRAY: return this.#broken(at, this.#sawText || at > 0 ? 'no JSON array: the file holds only white space' : 'no JSON array: the file is empty')
+      case BEFORE_ARRAY: return this.#broken(at, at > 0 ? 'no JSON array: the file holds only white space' : 'no JSON array: the file is empty')
       case IN_ELEMENT: {
         const inString = this.#inString ? `, inside a string begun at byte ${this.#stringStart}` : ''
         return this.#broken(at, `the file ends inside element ${this.#count + 1}, begun at byte ${this.#start}${inString} (${this.#whole()})`)
@@ -192,7 +185,6 @@ export class JsonArraySplitter {
         case BEFORE_ARRAY: {
           const c = bytes[i]
           if (isSpace(c)) { i++; break }
-          this.#sawText = true
           if (c !== OPEN_ARRAY) return this.#broken(base + i, `not a JSON array at the top: it begins with ${describeByte(c)}`)
           this.#where = ARRAY_START
           i++
