@@ -203,3 +203,35 @@ t.test('200,000 small elements in bounded memory', async (t) => {
   // Held at once, the 200,000 objects (about 8 MB of text) would take tens of MB.
   t.ok(most < 8 * 2 ** 20, `the heap grew by ${(most / 2 ** 20).toFixed(1)} MiB at most`)
 })
+
+t.test('damaged arrays (seeded mutations): one outcome whatever the chunks, a typed error if any', async (t) => {
+  const sample = Buffer.from('[{"content_hash": "a", "s": "],\\"\\\\", "n": [1.0, {"k": null}]},\n 7, "x", {"content_hash": "Grüße 😀"}, {"content_hash": "c"}]')
+  const alphabet = Buffer.from('{}[]",:\\ \n1nx\xe9', 'latin1')
+  let state = 4242
+  const rand = (n: number): number => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff
+    return state % n
+  }
+  let differing = 0
+  let untyped = 0
+  for (let round = 0; round < 300; round++) {
+    const bytes = [...sample]
+    for (let k = 1 + rand(3); k > 0; k--) {
+      const at = rand(bytes.length)
+      const kind = rand(3)
+      if (kind === 0) bytes.splice(at, 1)
+      else if (kind === 1) bytes.splice(at, 0, alphabet[rand(alphabet.length)])
+      else bytes[at] = alphabet[rand(alphabet.length)]
+    }
+    const input = Buffer.from(bytes)
+    const outcomes = []
+    for (const size of [1, 7, 65536]) {
+      const got = await read(jsonArrayElements(chunked(input, size), 'f.json'))
+      if (got.error !== null && got.error.code !== 'SHOEBOX_INVALID_JSON') untyped++
+      outcomes.push(JSON.stringify([got.items, got.error?.message ?? null]))
+    }
+    if (outcomes[0] !== outcomes[1] || outcomes[0] !== outcomes[2]) differing++
+  }
+  t.equal(differing, 0, 'the same items and error in chunks of 1, 7 and 64 KiB')
+  t.equal(untyped, 0, 'every failure SHOEBOX_INVALID_JSON')
+})
