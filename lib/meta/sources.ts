@@ -13,8 +13,9 @@
  *   not). A file that is not UTF-8 is unreadable
  *   (decoded, its bad bytes would be U+FFFD: values changed without a word).
  * - jsonArraySource(file): a big file holding a top-level array, streamed in
- *   constant memory with stream-json (imported on first use); a file that is
- *   not UTF-8 is refused (SHOEBOX_INVALID_JSON naming the byte).
+ *   constant memory (json/array-splitter.ts); an element that is not JSON or
+ *   not UTF-8 is unreadable, damage to the array fails the source naming the
+ *   byte, after every element before it.
  * - ndjsonSource(input): NDJSON text (a file, stdin) split with split2; a
  *   line that is not UTF-8 is unreadable (ndjson/utf8-line-check.ts).
  * - archiveMetadataSource(pattern): the metadata of the records of shoebox
@@ -37,15 +38,17 @@ import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { walk, type WalkedName, type WalkFailure } from '../fs/walk.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
+import { type ArrayDamage, type ArrayElement, JsonArraySplitter } from '../json/array-splitter.js'
+import { InvalidJsonError } from '../json/json-scan.js'
+import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { DecompressedInput } from '../compress/decompressed-input.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
-import { firstBadUtf8Byte, Utf8StreamCheck } from './utf8-bytes.js'
+import { firstBadUtf8Byte } from './utf8-bytes.js'
 import { parseJsonExact } from './json-exact.js'
-import { keyDict } from '../key-dict.js'
 
 function reasonOf (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
@@ -186,121 +189,73 @@ export function ndjsonFileSource (file: string): Readable {
   return ndjsonSource(createReadStream(file), file)
 }
 
-interface Frame { value: unknown[] | Record<string, unknown>, key: string | null }
-
 /**
  * The elements of a file holding one top-level JSON array, in constant
- * memory: stream-json's tokens assembled here so numbers stay exact (its
- * own assembler makes them floats, or strings indistinguishable from
- * strings). Origin: the file and `line` = the element's index + 1.
+ * memory (json/array-splitter.ts), each parsed with exact numbers as a
+ * `*.json` file is. Origin: the file and `line` = the element's index + 1.
+ * An element that is not JSON, not UTF-8 or too large is unreadable on its
+ * own; damage to the array (the file ends inside an element, a stray byte
+ * between elements, text after it) fails the source naming the byte, after
+ * every element before it.
  */
 export function jsonArraySource (file: string): Readable {
-  async function * items (): AsyncGenerator<object> {
-    const { default: parserStream } = await import('stream-json')
-    const assemble = arrayAssembler(file)
-    const done = pipeline(createReadStream(file), utf8Checked(file), parserStream({ packValues: true, streamValues: false }), assemble)
-    done.catch(() => {}) // its failure reaches the loop below through `assemble`
-    try {
-      for await (const item of assemble) yield item as object
-      await done
-    } catch (err) {
-      if (err instanceof ShoeboxError) throw err
-      if (typeof (err as NodeJS.ErrnoException).code === 'string') throw ioError(err, 'cannot read', file)
-      throw new ShoeboxError('SHOEBOX_INVALID_JSON', `${file}: ${reasonOf(err)}`, { cause: err })
-    }
+  return jsonArrayElements(createReadStream(file), file)
+}
+
+/** jsonArraySource() over any bytes (the tests' chunkings); `name` is the origin's file. */
+export function jsonArrayElements (input: Readable, name: string): Readable {
+  return feed(input, new JsonArrayElements(name))
+}
+
+/** Bytes of a JSON array file -> its elements as metadata objects (or UnreadableMetadata). */
+class JsonArrayElements extends Transform {
+  readonly #file: string
+  readonly #splitter: JsonArraySplitter
+
+  constructor (file: string) {
+    super({ readableObjectMode: true, readableHighWaterMark: 16 })
+    this.#file = file
+    this.#splitter = new JsonArraySplitter((element) => { this.push(arrayElementItem(file, element)) })
   }
-  return Readable.from(items(), { objectMode: true, highWaterMark: 16 })
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#settle(this.#splitter.write(chunk), callback)
+  }
+
+  override _flush (callback: TransformCallback): void {
+    this.#settle(this.#splitter.end(), callback)
+  }
+
+  #settle (damage: ArrayDamage | null, callback: TransformCallback): void {
+    if (damage === null) return callback()
+    failAfterDelivery(this, new ShoeboxError('SHOEBOX_INVALID_JSON', `${this.#file}: at byte ${damage.offset}: ${damage.why}`), callback)
+  }
+
+  // A failure of the file's reading (feed() hands it here) names the file.
+  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
+    const errno = err !== null && !(err instanceof ShoeboxError) && typeof (err as NodeJS.ErrnoException).code === 'string'
+    callback(errno ? ioError(err, 'cannot read', this.#file) : err)
+  }
 }
 
-/**
- * The bytes of `file` passed on once checked: stream-json decodes bytes that
- * are not UTF-8 to U+FFFD without a word, and the values would be stored
- * changed. Which element holds the byte is not known to the bytes, so the
- * file is refused (as one that does not parse), naming the byte.
- */
-function utf8Checked (file: string): Transform {
-  const utf8 = new Utf8StreamCheck()
-  const notUtf8 = (offset: number): ShoeboxError => new ShoeboxError('SHOEBOX_INVALID_JSON',
-    `${file}: byte ${offset} is not valid UTF-8 (written in another encoding?); decoded, its values would be stored changed`)
-  return new Transform({
-    transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      const bad = utf8.check(chunk)
-      if (bad < 0) callback(null, chunk)
-      else callback(notUtf8(bad))
-    },
-    flush (callback: TransformCallback) {
-      const bad = utf8.end()
-      callback(bad < 0 ? null : notUtf8(bad))
-    }
-  })
-}
-
-/** stream-json tokens (packed values) -> the top-level array's elements. */
-function arrayAssembler (file: string): Transform {
-  let depth = 0
-  let index = 0
-  const stack: Frame[] = []
-  let seenArray = false
-  return new Transform({
-    objectMode: true,
-    transform (token: { name: string, value?: string }, _encoding: BufferEncoding, callback: TransformCallback) {
-      const put = (value: unknown): void => {
-        const top = stack[stack.length - 1]
-        if (top === undefined) {
-          // a scalar element of the top-level array
-          this.push(new UnreadableMetadata({ file, line: ++index }, 'not a JSON object'))
-        } else if (Array.isArray(top.value)) {
-          top.value.push(value)
-        } else {
-          top.value[top.key as string] = value
-        }
-      }
-      switch (token.name) {
-        case 'startArray':
-        case 'startObject':
-          if (depth === 0) {
-            if (token.name !== 'startArray') return callback(new ShoeboxError('SHOEBOX_INVALID_JSON', `${file}: not a JSON array at the top`))
-            seenArray = true
-          } else {
-            stack.push({ value: token.name === 'startArray' ? [] : keyDict(), key: null })
-          }
-          depth++
-          break
-        case 'endArray':
-        case 'endObject': {
-          depth--
-          if (depth === 0) break
-          const done = stack.pop() as Frame
-          if (stack.length === 0) {
-            index++
-            this.push(isObject(done.value) ? withOrigin(done.value, { file, line: index }) : new UnreadableMetadata({ file, line: index }, 'not a JSON object'))
-          } else {
-            put(done.value)
-          }
-          break
-        }
-        case 'keyValue': {
-          const top = stack[stack.length - 1]
-          if (top !== undefined) top.key = token.value as string
-          break
-        }
-        case 'stringValue': put(token.value); break
-        case 'numberValue': {
-          const n = Number(token.value)
-          put(String(n) === token.value ? n : new NumberText(token.value as string))
-          break
-        }
-        case 'nullValue': put(null); break
-        case 'trueValue': put(true); break
-        case 'falseValue': put(false); break
-        default: break
-      }
-      callback()
-    },
-    flush (callback: TransformCallback) {
-      callback(seenArray ? null : new ShoeboxError('SHOEBOX_INVALID_JSON', `${file}: not a JSON array at the top`))
-    }
-  })
+/** One element as ndjsonSource() takes one line: an object with its origin, or why not. */
+function arrayElementItem (file: string, element: ArrayElement): object {
+  const origin = { file, line: element.index + 1 }
+  if (element.problem !== undefined) return new UnreadableMetadata(origin, element.problem)
+  const { bytes, offset } = element
+  // Decoded, bytes that are not UTF-8 would be U+FFFD: the values changed without a word.
+  if (!isUtf8(bytes)) return new UnreadableMetadata(origin, `not valid UTF-8 (from byte ${offset + firstBadUtf8Byte(bytes)})`)
+  const text = bytes.toString()
+  let value: unknown
+  try {
+    value = parseJsonExact(text)
+  } catch (err) {
+    const cause = (err as Error).cause
+    if (!(cause instanceof InvalidJsonError)) return new UnreadableMetadata(origin, reasonOf(err))
+    // Where in the file, as the array's own damage is named.
+    return new UnreadableMetadata(origin, `byte ${offset + Buffer.byteLength(text.slice(0, cause.offset))}: ${cause.why}`)
+  }
+  return isObject(value) ? withOrigin(value, origin) : new UnreadableMetadata(origin, 'not a JSON object')
 }
 
 /**

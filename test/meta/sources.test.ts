@@ -1,7 +1,7 @@
 /**
  * metaIngest() sources: *.json files walked in sorted order (skipping
- * _mmmeta/ and dot-names), NDJSON, a big top-level JSON array through
- * stream-json, archive record metadata; origins on every object, unreadable
+ * _mmmeta/ and dot-names), NDJSON, a big top-level JSON array (its damage:
+ * json-array-source.test.ts), archive record metadata; origins on every object, unreadable
  * input passed on as UnreadableMetadata, numbers exact; and the exact JSON
  * parser underneath.
  */
@@ -170,22 +170,6 @@ t.test('jsonArraySource: elements of a top-level array, exact, in constant memor
   fs.writeFileSync(path.join(dir, 'broken.json'), '[{"a": 1},')
   await t.rejects(collect(jsonArraySource(path.join(dir, 'broken.json'))), { code: 'SHOEBOX_INVALID_JSON' })
   await t.rejects(collect(jsonArraySource(path.join(dir, 'none.json'))), { code: 'SHOEBOX_IO' })
-})
-
-t.test('jsonArraySource: a file that is not UTF-8 is refused naming the byte, not read with U+FFFD', async (t) => {
-  const dir = tmp(t)
-  // a UTF-8 'é' split by the first read chunk's edge (64 KiB) is read whole; the Latin-1 'café' after it is refused
-  const start = '[{"content_hash":"a","pad":"'
-  const head = start + 'x'.repeat(65536 - start.length - 1) + 'é"},\n{"content_hash":"b","t":"caf'
-  const file = path.join(dir, 'latin1.json')
-  fs.writeFileSync(file, Buffer.concat([Buffer.from(head), Buffer.from([0xe9]), Buffer.from('"}]')]))
-  const err = await expectCode(t, collect(jsonArraySource(file)), 'SHOEBOX_INVALID_JSON', 'refused')
-  t.match(err?.message, `${file}: byte ${Buffer.byteLength(head)} is not valid UTF-8`)
-  // cut short inside a character at the end
-  const cut = path.join(dir, 'cut.json')
-  fs.writeFileSync(cut, Buffer.concat([Buffer.from('[{"content_hash":"a"}]'), Buffer.from([0xc3])]))
-  const short = await expectCode(t, collect(jsonArraySource(cut)), 'SHOEBOX_INVALID_JSON', 'ends inside a character')
-  t.match(short?.message, `${cut}: byte 22 is not valid UTF-8`)
 })
 
 t.test('archiveMetadataSource: record metadata with archive and record number', async (t) => {

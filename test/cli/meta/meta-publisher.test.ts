@@ -178,13 +178,16 @@ t.test('an empty metadir; usage errors exit 2', async (t) => {
   r = await cli(['meta', 'generate', '--metadir', base, '--json-array', path.join(base, 'none.json')])
   t.equal(r.code, 1)
   t.match(r.stderr, 'none.json')
-  // An input that breaks off after a valid object: the line says that nothing was written, and nothing was.
+  // An input that breaks off inside its third object (a writer killed mid-file): one line naming the file,
+  // the byte and the element, and saying that nothing was written; nothing was.
   const torn = path.join(base, 'torn.json')
-  fs.writeFileSync(torn, '[{"name": "a", "content_hash": "x"},')
+  const text = '[{"name": "a", "content_hash": "x"},\n {"name": "b", "content_hash": "y"},\n {"name": "c", "conte'
+  fs.writeFileSync(torn, text)
   const before = fs.readdirSync(path.join(base, '_mmmeta', 'db')).sort()
   r = await cli(['meta', 'generate', '--metadir', base, '--json-array', torn])
   t.equal(r.code, 1)
-  t.match(r.stderr, /^shoebox meta generate: .*torn\.json: .*; nothing written, the meta db is as it was\n$/)
+  t.equal(r.stderr, `shoebox meta generate: ${torn}: at byte ${text.length}: the file ends inside element 3, begun at byte ${text.lastIndexOf('{')}, ` +
+    `inside a string begun at byte ${text.lastIndexOf('"')} (2 whole elements before it); nothing written, the meta db is as it was\n`)
   t.same(fs.readdirSync(path.join(base, '_mmmeta', 'db')).sort(), before, 'no diff file written')
   fs.rmSync(torn)
   // A missing NDJSON file fails as it opens, before the lines' pipeline is attached: one line, not a crash.
