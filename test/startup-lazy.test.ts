@@ -69,7 +69,7 @@ const DEFERRED = [
 ]
 
 /** Packages that importing shoebox must not load. */
-const HEAVY = ['@aws-sdk', 'better-sqlite3', 'stream-json', 'yaml', 'split2', 'pumpify', 'minimatch', 'readable-stream']
+const HEAVY = ['@aws-sdk', 'better-sqlite3', 'yaml', 'split2', 'pumpify', 'minimatch', 'readable-stream']
 
 const run = promisify(execFile)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-startup-'))

@@ -1,7 +1,6 @@
 /**
  * Importing shoebox/meta loads none of the metadir's dependencies (yaml,
- * split2; stream-json, which a JSON array source no longer uses): a program that never touches a metadir does not pay
- * for them. A fresh process imports the package transpiled from the current
+ * split2): a program that never touches a metadir does not pay for them. A fresh process imports the package transpiled from the current
  * sources with a resolve hook noting each module resolved from those
  * packages, before and after using each.
  */
@@ -24,7 +23,7 @@ const hook = path.join(tmp, 'hook.mjs')
 fs.writeFileSync(hook, `import fs from 'node:fs'
 export async function resolve (specifier, context, next) {
   const r = await next(specifier, context)
-  const m = /\\/node_modules\\/(yaml|stream-json|split2)\\//.exec(r.url)
+  const m = /\\/node_modules\\/(yaml|split2)\\//.exec(r.url)
   if (m !== null) fs.appendFileSync(${JSON.stringify(log)}, m[1] + '\\n')
   return r
 }
@@ -37,7 +36,7 @@ fs.writeFileSync(path.join(base, '_mmmeta', 'config.yml'), 'metadata:\n  unique:
 fs.writeFileSync(path.join(tmp, 'a.json'), '[{"id": "x"}]')
 fs.writeFileSync(path.join(tmp, 'a.ndjson'), '{"id": "y"}\n')
 
-t.test('importing shoebox loads no yaml or split2; using them does, and a JSON array loads no stream-json', async (t) => {
+t.test('importing shoebox loads no yaml or split2; using them does', async (t) => {
   const script = path.join(tmp, 'use.mjs')
   fs.writeFileSync(script, `import fs from 'node:fs'
 const loaded = () => [...new Set(fs.existsSync(${JSON.stringify(log)}) ? fs.readFileSync(${JSON.stringify(log)}, 'utf8').split('\\n').filter(Boolean) : [])].sort()
