@@ -5,6 +5,7 @@
  * compiling before it does anything, and dist/ may be older than the sources.
  */
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
@@ -36,4 +37,22 @@ export function transpileTree (entry: string, outDir: string, packageJson: Recor
   const modules = path.join(outDir, 'node_modules')
   if (!fs.existsSync(modules)) fs.symlinkSync(path.join(ROOT, 'node_modules'), modules, 'dir')
   return path.join(outDir, path.relative(ROOT, entry)).replace(/\.ts$/, '.js')
+}
+
+const transpiled = new Map<string, string>()
+
+/**
+ * transpileTree() of `entry`, done once per test process on first use, into a
+ * temporary directory removed as the process exits: for helpers whose every
+ * call starts a child, so that only the first call pays for transpiling.
+ */
+export function transpiledOnce (entry: string, packageJson: Record<string, unknown> = {}): string {
+  let js = transpiled.get(entry)
+  if (js === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-transpiled-'))
+    process.once('exit', () => { fs.rmSync(dir, { recursive: true, force: true }) })
+    js = transpileTree(entry, dir, packageJson)
+    transpiled.set(entry, js)
+  }
+  return js
 }
