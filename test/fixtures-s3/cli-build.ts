@@ -24,7 +24,7 @@ export function buildCli (outDir: string): string {
   return transpileTree(BIN_TS, outDir, packageJson())
 }
 
-/** bin.js as buildCli() makes it, built once per test process on first use (transpiledOnce). */
+/** bin.js from the current sources, built once per test process on first use; its children's lines count in coverage (transpiledOnce). */
 export function cliBinary (): string {
   return transpiledOnce(BIN_TS, packageJson())
 }
