@@ -1,15 +1,13 @@
 /**
  * Runs the CLI as a user would. `cli()` runs main() in this process with
  * in-memory standard streams (fast, and it is the same code the binary runs);
- * `cliProcess()` spawns a real process from source for what only a process
- * shows (exit codes, pipes closing early).
+ * `cliProcess()` spawns a real process of the binary transpiled from the
+ * current sources (cliBinary) for what only a process shows (exit codes,
+ * pipes closing early).
  */
 import { spawn } from 'node:child_process'
 import { Readable, Writable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { main } from '../lib/cli/main.js'
-
-export const BIN = fileURLToPath(new URL('../lib/cli/bin.ts', import.meta.url))
 
 export interface CliResult {
   code: number | null
@@ -37,9 +35,12 @@ export async function cli (args: string[], stdin: Buffer | string = ''): Promise
   return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }
 }
 
-export function cliProcess (args: string[], stdin: Buffer | string = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+export async function cliProcess (args: string[], stdin: Buffer | string = ''): Promise<CliResult> {
+  // Imported here, not above: it loads TypeScript's compiler, which the many tests that only use cli() do without.
+  const { cliBinary } = await import('./fixtures-s3/cli-build.js')
+  const bin = cliBinary()
+  return await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     const err: Buffer[] = []
     child.stdout.on('data', (b: Buffer) => out.push(b))

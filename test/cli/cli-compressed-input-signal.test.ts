@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import t from 'tap'
 import { zstdFrame } from '../../lib/compress/zstd.js'
-import { BIN } from '../cli-run.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { decodeRecords } from '../helpers.js'
 import { readDir, tempNames } from '../fixtures-roll/util.js'
 
@@ -39,7 +39,7 @@ async function compressedSoFar (codec: 'gzip' | 'zstd'): Promise<Buffer> {
 for (const [codec, signal] of [['gzip', 'SIGINT'], ['zstd', 'SIGTERM']] as const) {
   t.test(`${signal} during write of ${codec} from a pipe: the whole lines decompressed are sealed, the cut one is not, exit 0`, async (t) => {
     const dir = path.join(tmp, `write-${codec}`)
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'write', dir, '--flush-interval', '50ms'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [cliBinary(), 'write', dir, '--flush-interval', '50ms'], { stdio: ['pipe', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -59,7 +59,7 @@ for (const [codec, signal] of [['gzip', 'SIGINT'], ['zstd', 'SIGTERM']] as const
 }
 
 t.test('SIGINT during encode of gzip from a pipe: the output ends after the last whole line, exit 0', async (t) => {
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'encode'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [cliBinary(), 'encode'], { stdio: ['pipe', 'pipe', 'pipe'] })
   const out: Buffer[] = []
   let stderr = ''
   child.stdout.on('data', (b: Buffer) => out.push(b))
@@ -89,7 +89,7 @@ t.test('SIGINT during write < a zstd file: only whole lines are sealed, exit 130
   const out = path.join(tmp, 'file-out')
   const fd = fs.openSync(file, 'r')
   t.teardown(() => { fs.closeSync(fd) })
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'write', out, '--template', 'w-{seq}.shoebox', '--roll-records', '500', '--fsync', 'always'],
+  const child = spawn(process.execPath, [cliBinary(), 'write', out, '--template', 'w-{seq}.shoebox', '--roll-records', '500', '--fsync', 'always'],
     { stdio: [fd, 'ignore', 'pipe'] })
   let stderr = ''
   ;(child.stderr as Readable).on('data', (b: Buffer) => { stderr += b.toString() })

@@ -14,7 +14,7 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import zlib from 'node:zlib'
 import t, { type Test } from 'tap'
-import { BIN } from '../cli-run.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { decodeRecords } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-encode-signal-'))
@@ -39,7 +39,7 @@ function stderrLine (signal: string, records: number): RegExp {
 
 for (const [signal, args] of [['SIGINT', []], ['SIGTERM', ['--gzip']]] as const) {
   t.test(`${signal} during encode ${args.join(' ')} from a pipe: the output ends at a record boundary, exit 0 saying how many`, async (t) => {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'encode', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [cliBinary(), 'encode', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     let stderr = ''
     child.stdout.on('data', (b: Buffer) => out.push(b))
@@ -67,7 +67,7 @@ for (const [signal, exitCode, args] of [['SIGINT', 130, ['--gzip']], ['SIGTERM',
     fs.writeFileSync(file, LINES)
     const fd = fs.openSync(file, 'r')
     t.teardown(() => { fs.closeSync(fd) })
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'encode', ...args], { stdio: [fd, 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [cliBinary(), 'encode', ...args], { stdio: [fd, 'pipe', 'pipe'] })
     const [stdout, errors] = [child.stdout as Readable, child.stderr as Readable]
     const out: Buffer[] = []
     let stderr = ''

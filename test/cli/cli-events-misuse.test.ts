@@ -10,9 +10,10 @@ import { spawn } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
-import { BIN, cli } from '../cli-run.js'
+import { cli } from '../cli-run.js'
 import { put, spawnServe } from '../events/conformance-kit.js'
 import { idAt } from '../events/fixtures/event-ids.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 
 /** A usage failure: the message on one line, then the hint. */
 const usageLines = /^shoebox (\w+(?: \w+)?): [^\n]+\n\(try 'shoebox \1 --help'\)\n$/
@@ -75,7 +76,7 @@ t.test('against a real shoebox serve: --limit 0 and an empty range answer nothin
   // events get | head -1: the reader going away is not an error
   await put(t, served.url, { many: Array.from({ length: 5000 }, (_, i) => ({ '@time': i + 1, pad: 'x'.repeat(100) })) })
   const { code, stderr } = await new Promise<{ code: number | null, stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'events', 'get', served.url, 'many', '--to', '100000'])
+    const child = spawn(process.execPath, [cliBinary(), 'events', 'get', served.url, 'many', '--to', '100000'])
     let err = ''
     child.stderr.on('data', (b: Buffer) => { err += b.toString() })
     child.stdout.once('data', () => { child.stdout.destroy() })

@@ -14,8 +14,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { BIN } from '../cli-run.js'
 import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
 const MiB = 1024 * 1024
@@ -42,7 +42,7 @@ interface Run {
 
 /** Run the CLI through the proxy; once `ready()` holds, send `signal`. */
 async function interrupt (args: string[], ready: () => boolean, signal: NodeJS.Signals, env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, [...process.execArgv, BIN, ...args], {
+  const child = spawn(process.execPath, [cliBinary(), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...s3.env, SHOEBOX_S3_ENDPOINT: proxy.endpoint, ...env }
   })
@@ -83,7 +83,7 @@ t.test('SIGINT during pack: uploads aborted, staging directory removed, exit 130
   t.ok(stored < 4, 'not every archive was stored')
   const kept = stored === 0 ? 'nothing was uploaded to' : `${stored} archive${stored === 1 ? '' : 's'} uploaded to`
   t.match(r.stderr, new RegExp(`^shoebox pack: interrupted by SIGINT; ${kept} s3://${s3.bucket}/packed( before it stays? there)?\n$`), 'one line: the signal and what the store kept')
-  // (The TMPDIR holds what the TypeScript loader caches there too.)
+  // (Only pack's own directories: the TMPDIR is the whole process's.)
   t.same(fs.readdirSync(staging).filter((n) => n.startsWith('shoebox-pack-')), [], 'no staging directory left')
   t.equal(s3.openMultipartUploads(), 0, 'no multipart upload left open')
 })

@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { encodeRecords } from '../../lib/format/encoder.js'
-import { BIN } from '../cli-run.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-read-signal-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -37,7 +37,7 @@ const commands = [
 
 for (const [command, args, signal, exitCode] of commands) {
   t.test(`${signal} during ${command}: whole records, one line saying the output is incomplete, exit ${exitCode}`, async (t) => {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [cliBinary(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })

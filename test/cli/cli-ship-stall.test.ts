@@ -13,8 +13,8 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import t from 'tap'
 import { READ_CHUNK } from '../../lib/cli/io.js'
-import { BIN } from '../cli-run.js'
 import { startCollector } from '../events/fixtures/collector.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 
 /** Where the open file description of `fd` stands (shared with a child given it as stdin): the bytes read from it (Linux). */
 function offset (fd: number): number {
@@ -55,7 +55,7 @@ t.test('a regular file on stdin, a stalled server: stdin is read at most a batch
   const size = fs.statSync(file).size
   const fd = fs.openSync(file, 'r')
   t.teardown(() => { fs.closeSync(fd) })
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'ship', collector.url, '--stream', 's'], { stdio: [fd, 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [cliBinary(), 'ship', collector.url, '--stream', 's'], { stdio: [fd, 'ignore', 'pipe'] })
   let stderr = ''
   ;(child.stderr as Readable).on('data', (b: Buffer) => { stderr += b.toString() })
   const closed = once(child, 'close')

@@ -9,8 +9,8 @@ import { once } from 'node:events'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { BIN } from '../cli-run.js'
 import { startCollector } from '../events/fixtures/collector.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 
 /** What the CLI writes before a redrawn line: carriage return, clear to the end of the line. */
 const REDRAW = '\r\u001b[K'
@@ -25,7 +25,7 @@ t.test('live progress on a terminal, then the summary', async (t) => {
   t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
   const fifo = path.join(dir, 'events')
   t.equal(spawnSync('mkfifo', [fifo]).status, 0)
-  const command = [process.execPath, ...process.execArgv, BIN, 'ship', collector.url, '--stream', 's'].map(quote).join(' ') + ` < ${quote(fifo)}`
+  const command = [process.execPath, cliBinary(), 'ship', collector.url, '--stream', 's'].map(quote).join(' ') + ` < ${quote(fifo)}`
   const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let screen = ''
   child.stdout.on('data', (b: Buffer) => { screen += b.toString() })

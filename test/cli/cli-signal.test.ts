@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { BIN } from '../cli-run.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { decodeRecords } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-signal-'))
@@ -12,7 +12,7 @@ t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal} during write seals the current file and exits 0`, async (t) => {
     const dir = path.join(tmp, signal)
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'write', dir, '--flush-interval', '50ms'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [cliBinary(), 'write', dir, '--flush-interval', '50ms'], { stdio: ['pipe', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
@@ -40,7 +40,7 @@ t.test('SIGINT while the sink holds stdin back: every line read is sealed, in or
   // lines wait in the stages before it. stdin used to be destroyed at once, which destroyed the gate with those
   // lines in it: the write failed with "Premature close" and the unsealed file's records were left to recovery.
   const dir = path.join(tmp, 'held-back')
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'write', dir, '--flush-interval', '10ms', '--fsync', 'always', '--roll-records', '2000'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [cliBinary(), 'write', dir, '--flush-interval', '10ms', '--fsync', 'always', '--roll-records', '2000'], { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
   child.stdin.on('error', () => {}) // the child stops reading at the signal

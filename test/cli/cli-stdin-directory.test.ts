@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { BIN } from '../cli-run.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-stdin-dir-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -17,7 +17,7 @@ t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 async function runWithDirectoryStdin (args: string[]): Promise<{ code: number | null, stdout: Buffer, stderr: string }> {
   const fd = fs.openSync(tmp, 'r')
   try {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, ...args], { stdio: [fd, 'pipe', 'pipe'], cwd: tmp })
+    const child = spawn(process.execPath, [cliBinary(), ...args], { stdio: [fd, 'pipe', 'pipe'], cwd: tmp })
     const out: Buffer[] = []
     let stderr = ''
     child.stdout?.on('data', (b: Buffer) => out.push(b))

@@ -15,8 +15,8 @@ import { Readable, Writable } from 'node:stream'
 import t from 'tap'
 import { main } from '../../lib/cli/main.js'
 import type { Io } from '../../lib/cli/io.js'
-import { BIN } from '../cli-run.js'
 import { readDir, tempNames } from '../fixtures-roll/util.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 
 function tmp (t: { teardown: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-file-stdin-'))
@@ -96,7 +96,7 @@ t.test('the binary takes a regular file on stdin this way', async (t) => {
   const out = path.join(base, 'out')
   const fd = fs.openSync(file, 'r')
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'write', out], { stdio: [fd, 'ignore', 'inherit'] })
+    const child = spawn(process.execPath, [cliBinary(), 'write', out], { stdio: [fd, 'ignore', 'inherit'] })
     child.on('error', reject)
     child.on('close', resolve)
   }).finally(() => { fs.closeSync(fd) })
@@ -130,7 +130,7 @@ for (const [into, sealed, signal] of [[0, 1, 'SIGINT'], [1, 1, 'SIGTERM'], [1023
     const out = path.join(base, 'out')
     const fd = fs.openSync(file, 'r')
     t.teardown(() => { fs.closeSync(fd) })
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'write', out, '--template', 'w-{seq}.shoebox', '--roll-records', '500', '--fsync', 'always'],
+    const child = spawn(process.execPath, [cliBinary(), 'write', out, '--template', 'w-{seq}.shoebox', '--roll-records', '500', '--fsync', 'always'],
       { stdio: [fd, 'ignore', 'pipe'] })
     const errors = child.stderr as Readable
     let stderr = ''

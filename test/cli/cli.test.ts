@@ -3,7 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { encodeRecords } from '../../lib/index.js'
-import { BIN, cli, cliProcess, jsonLines } from '../cli-run.js'
+import { cli, cliProcess, jsonLines } from '../cli-run.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -194,7 +195,7 @@ t.test('a reader that goes away early is not an error', async (t) => {
   const file = tmpFile('many.shoebox', (await cli(['encode'], lines)).stdout)
   const { spawn } = await import('node:child_process')
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, BIN, 'decode', file])
+    const child = spawn(process.execPath, [cliBinary(), 'decode', file])
     child.stdout.once('data', () => { child.stdout.destroy() })
     child.on('close', resolve)
   })

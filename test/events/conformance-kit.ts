@@ -5,15 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { parseEvent, type JsonValue } from '../../lib/events/event-text.js'
 import { serveEvents, type EventServer, type ServeEventsOptions } from '../../lib/events/server/serve-events.js'
-import { BIN } from '../cli-run.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { startS3, type TestS3 } from '../s3-server.js'
-import { transpileTree } from '../transpile.js'
 
 export type KronosEvent = { [key: string]: JsonValue }
 
@@ -124,28 +121,13 @@ export interface ServeProcess {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>
 }
 
-let transpiled: string | undefined
-
-/**
- * The CLI transpiled once per test file: a child started with the
- * TypeScript loader spends seconds (tens on a loaded machine) compiling.
- */
-function binary (): string {
-  if (transpiled === undefined) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-serve-bin-'))
-    process.once('exit', () => { fs.rmSync(dir, { recursive: true, force: true }) })
-    transpiled = transpileTree(BIN, dir)
-  }
-  return transpiled
-}
-
 /**
  * Start the real `shoebox serve` binary on port 0 (with `env` added to this
  * process's; `nodeArgs` before the script; under `fdLimit` open files, as
  * `ulimit -n` sets it); resolves once it printed its URL.
  */
 export async function spawnServe (args: string[], env: Record<string, string> = {}, options: { fdLimit?: number, nodeArgs?: string[] } = {}): Promise<ServeProcess> {
-  const command = [process.execPath, ...(options.nodeArgs ?? []), binary(), 'serve', '--port', '0', ...args]
+  const command = [process.execPath, ...(options.nodeArgs ?? []), cliBinary(), 'serve', '--port', '0', ...args]
   // exec: the shell becomes the server (one pid, signals reach it).
   const limited = options.fdLimit === undefined ? command : ['/bin/sh', '-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, ...command]
   const child = spawn(limited[0], limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })

@@ -5,9 +5,10 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import { transpiledOnce } from '../transpile.js'
 
 export async function killUpdateMidway (args: string[]): Promise<void> {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./update-child.ts', import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [transpiledOnce(fileURLToPath(new URL('./update-child.ts', import.meta.url))), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.setEncoding('utf8')
   await new Promise<void>((resolve, reject) => {

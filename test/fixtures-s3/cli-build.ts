@@ -9,15 +9,24 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { ROOT, transpileTree } from '../transpile.js'
+import { ROOT, transpiledOnce, transpileTree } from '../transpile.js'
 
 const BIN_TS = path.join(ROOT, 'lib', 'cli', 'bin.ts')
 
+/** The package.json the transpiled tree needs: main.ts reads the version from ../../package.json. */
+function packageJson (): { version: string } {
+  const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
+  return { version }
+}
+
 /** Transpile bin.ts and its relative imports into `outDir`; returns the path of bin.js. */
 export function buildCli (outDir: string): string {
-  // main.ts reads the version from ../../package.json.
-  const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
-  return transpileTree(BIN_TS, outDir, { version })
+  return transpileTree(BIN_TS, outDir, packageJson())
+}
+
+/** bin.js from the current sources, built once per test process on first use; its children's lines count in coverage (transpiledOnce). */
+export function cliBinary (): string {
+  return transpiledOnce(BIN_TS, packageJson())
 }
 
 export interface RunResult {
