@@ -16,10 +16,12 @@
  * Which decoder: the libzstd backend's (the native addon's streaming
  * decoder, a piece of at most 1 MiB per job, so a few bytes that say a
  * gigabyte come out as the reader asks); node:zlib's stream on Node >=
- * 22.15 (zlibZstdStage: not run by the tests, which run on Node 20);
- * else, with @mongodb-js/zstd (no streaming API) or an addon built before
- * the decoder, zstdDecompress() a frame at a time, bounded by maxFrameSize
- * as before.
+ * 22.15 where it decodes every frame (zlibZstdStage: on Node 24; the tests
+ * run it there, CI on Node 20 does not); on Node 22, whose zlib stops at
+ * the first frame, the addon's decoder where it loads (auto); else, with
+ * @mongodb-js/zstd (no streaming API), an addon built before the decoder,
+ * or Node 22 without the addon, zstdDecompress() a frame at a time, bounded
+ * by maxFrameSize as before.
  */
 import { type Duplex, finished, Transform, type TransformCallback } from 'node:stream'
 import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
@@ -27,7 +29,7 @@ import type { ZstdStreamPiece } from '../native.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { ReadDemand } from '../stream/read-demand.js'
 import { nodeZlib } from './gzip.js'
-import { requireZstd } from './zstd.js'
+import { loadZstd, requireZstd } from './zstd.js'
 import { zstdDecompress } from './zstd-decompress.js'
 import type { ZstdStreamDecoder } from './zstd-loader.js'
 
@@ -50,7 +52,12 @@ export async function zstdInputStage (what: string, options: ZstdInputOptions = 
   if (backend.name === 'node:zlib') {
     const stage = zlibZstdStage(what)
     if (stage !== null) return stage
+    // Node 22's zlib stream drops every frame after the first: the addon's decoder streams them, where it loads.
+    const { zstdChoice } = await import('./zstd-loader.js')
+    const libzstd = zstdChoice() === 'auto' ? await loadZstd('libzstd') : null
+    if (libzstd?.streamDecoder !== undefined) return new ZstdStreamStage(libzstd.streamDecoder(WINDOW_LOG_MAX), what)
   }
+  // A frame at a time: each frame is handed to the backend alone, so Node 22's zlib decodes it whole.
   return zstdDecompress({ file: what, maxFrameSize: options.maxFrameSize })
 }
 
@@ -142,15 +149,43 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   }
 }
 
-interface ZlibZstd {
+interface ZlibZstd extends ZlibZstdSync {
   createZstdDecompress?: (options: { params: Record<number, number> }) => Transform & { bytesWritten: number }
   constants: Record<string, number | undefined>
 }
 
+/** node:zlib's one-shot zstd, as decodesEveryFrame() asks it. */
+export interface ZlibZstdSync {
+  zstdCompressSync?: (data: Buffer) => Buffer
+  zstdDecompressSync?: (data: Buffer) => Buffer
+}
+
+let everyFrame: boolean | undefined
+
+/**
+ * Whether `z` decodes every frame of concatenated input, as the format and
+ * `zstd -d` do. Node 22's zstd (22.23.5, the newest here; nodejs/node#64741)
+ * ends at the end of the first frame and drops the rest of the input without
+ * a word, in its stream as in its one-shot calls: `shoebox write DIR <
+ * x.zst` stored the first frame's lines and exited 0 (or, the stage waiting
+ * on a write never called back, stopped without a word). Node 24's decodes
+ * them all. Asked of two 1-byte frames, once per process (microseconds).
+ */
+export function decodesEveryFrame (z: ZlibZstdSync): boolean {
+  if (z.zstdCompressSync === undefined || z.zstdDecompressSync === undefined) return false
+  try {
+    const two = Buffer.concat([z.zstdCompressSync(Buffer.from('a')), z.zstdCompressSync(Buffer.from('b'))])
+    return z.zstdDecompressSync(two).toString('latin1') === 'ab'
+  } catch {
+    return false
+  }
+}
+
 /**
  * Node's own streaming zstd (zlib.createZstdDecompress, Node >= 22.15),
- * its window capped the same; null where the runtime has none. Not run by
- * the tests (Node 20 has no zstd in zlib). Its output waits for the reader
+ * its window capped the same; null where the runtime has none, or where it
+ * stops at the first frame (decodesEveryFrame()). The tests run it on Node
+ * 24, not on Node 20 (no zstd in zlib). Its output waits for the reader
  * (paused while this stage's buffer is full); its failure comes after
  * what it gave, typed at the compressed bytes it had taken. (Its
  * maxOutputLength bounds the one-shot calls only: a chunk's content is
@@ -160,6 +195,8 @@ function zlibZstdStage (file: string): Duplex | null {
   const z = nodeZlib() as unknown as ZlibZstd
   const windowLogMax = z.constants.ZSTD_d_windowLogMax
   if (z.createZstdDecompress === undefined || windowLogMax === undefined) return null
+  everyFrame ??= decodesEveryFrame(z)
+  if (!everyFrame) return null
   return new ZlibZstdStage(z.createZstdDecompress({ params: { [windowLogMax]: WINDOW_LOG_MAX } }), file)
 }
 
