@@ -15,10 +15,11 @@
  *
  * Which decoder: the libzstd backend's (the native addon's streaming
  * decoder, a piece of at most 1 MiB per job, so a few bytes that say a
- * gigabyte come out as the reader asks); node:zlib's stream on Node >=
- * 22.15 where it decodes every frame (zlibZstdStage: on Node 24; the tests
- * run it there, CI on Node 20 does not); on Node 22, whose zlib stops at
- * the first frame, the addon's decoder where it loads (auto); else, with
+ * gigabyte come out as the reader asks), also under auto where node:zlib
+ * compresses (Node >= 22.15) and the addon loads, so that input fails with
+ * the same errors and offsets on every Node; else node:zlib's stream where
+ * it decodes every frame (zlibZstdStage: Node 24 without the addon, or
+ * SHOEBOX_ZSTD=zlib; Node 22's stops at the first frame); else, with
  * @mongodb-js/zstd (no streaming API), an addon built before the decoder,
  * or Node 22 without the addon, zstdDecompress() a frame at a time, bounded
  * by maxFrameSize as before.
@@ -50,12 +51,13 @@ export async function zstdInputStage (what: string, options: ZstdInputOptions = 
   const backend = await requireZstd(what)
   if (backend.streamDecoder !== undefined) return new ZstdStreamStage(backend.streamDecoder(WINDOW_LOG_MAX), what)
   if (backend.name === 'node:zlib') {
-    const stage = zlibZstdStage(what)
-    if (stage !== null) return stage
-    // Node 22's zlib stream drops every frame after the first: the addon's decoder streams them, where it loads.
+    // Under auto, the addon's decoder where it loads: its errors name the frame's offset as on Node 20 (node:zlib's
+    // stream knows only the bytes it took), and Node 22's zlib stream drops every frame after the first.
     const { zstdChoice } = await import('./zstd-loader.js')
     const libzstd = zstdChoice() === 'auto' ? await loadZstd('libzstd') : null
     if (libzstd?.streamDecoder !== undefined) return new ZstdStreamStage(libzstd.streamDecoder(WINDOW_LOG_MAX), what)
+    const stage = zlibZstdStage(what)
+    if (stage !== null) return stage
   }
   // A frame at a time: each frame is handed to the backend alone, so Node 22's zlib decodes it whole.
   return zstdDecompress({ file: what, maxFrameSize: options.maxFrameSize })
@@ -200,26 +202,39 @@ function zlibZstdStage (file: string): Duplex | null {
   return new ZlibZstdStage(z.createZstdDecompress({ params: { [windowLogMax]: WINDOW_LOG_MAX } }), file)
 }
 
-class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT) {
+export class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT) {
   readonly #inner: Transform & { bytesWritten: number }
   readonly #file: string
   #error: Error | null = null
+  /**
+   * The write or flush callback held while the inner stream works on it.
+   * zlib never calls a write back once it has failed on it: waiting on that
+   * write alone, a damaged input left nothing pending, and `shoebox write DIR
+   * < bad.zst` exited 0 having stored nothing and said nothing (Node 24).
+   * So its error releases the callback too.
+   */
+  #held: TransformCallback | null = null
 
   constructor (inner: Transform & { bytesWritten: number }, file: string) {
     super()
     this.#inner = inner
     this.#file = file
     inner.on('data', (piece: Buffer) => { if (!this.push(piece)) inner.pause() })
-    inner.on('error', (err) => { this.#error ??= err })
+    inner.on('error', (err) => {
+      this.#error ??= err
+      this.#release(err)
+    })
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#inner.write(chunk, (err) => { this.#settle(err, callback) })
+    this.#held = callback
+    this.#inner.write(chunk, (err) => { this.#release(err) })
   }
 
   override _flush (callback: TransformCallback): void {
+    this.#held = callback
     this.#inner.end()
-    finished(this.#inner, { writable: false }, (err) => { this.#settle(err, callback) })
+    finished(this.#inner, { writable: false }, (err) => { this.#release(err) })
   }
 
   override _read (size: number): void {
@@ -232,7 +247,11 @@ class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT)
     super._destroy(err, callback)
   }
 
-  #settle (err: Error | null | undefined, callback: TransformCallback): void {
+  /** Call the held callback, once: with the damage, if the inner stream failed. */
+  #release (err: Error | null | undefined): void {
+    const callback = this.#held
+    if (callback === null) return
+    this.#held = null
     const failure = err ?? this.#error
     if (failure === null) {
       callback()
