@@ -136,7 +136,9 @@ static int resolve (void *handle, char *why, size_t why_size) {
  * RTLD_DEEPBIND puts the library's own definitions first. Only then: it is
  * a glibc extension that AddressSanitizer refuses (the fuzz runs, on Node
  * 20, where no zstd is in the global scope). Where it does not exist
- * (musl) and zstd is already there, the library is not opened (below).
+ * (musl) and zstd is already there, the library is not opened (below). On
+ * macOS a library's calls to itself are bound within it (two-level
+ * namespace): nothing to do.
  */
 static int zstd_in_global_scope (void) {
   return dlsym(RTLD_DEFAULT, "ZSTD_versionNumber") != NULL;
@@ -175,7 +177,7 @@ static napi_value zstd_open (napi_env env, napi_callback_info info) {
   char why[4352] = "";
   pthread_mutex_lock(&open_lock);
   if (!opened) {
-#ifndef RTLD_DEEPBIND
+#if !defined(RTLD_DEEPBIND) && !defined(__APPLE__)
     if (zstd_in_global_scope()) {
       snprintf(why, sizeof why, "%s: not opened, as this process already has zstd functions of its own (Node's), which would take the place of the library's", name);
       pthread_mutex_unlock(&open_lock);
