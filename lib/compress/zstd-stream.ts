@@ -16,10 +16,11 @@
  * Which decoder: the libzstd backend's (the native addon's streaming
  * decoder, a piece of at most 1 MiB per job, so a few bytes that say a
  * gigabyte come out as the reader asks), also under auto where node:zlib
- * compresses (Node >= 22.15) and the addon loads, so that input fails with
- * the same errors and offsets on every Node; else node:zlib's stream where
- * it decodes every frame (zlibZstdStage: Node 24 without the addon, or
- * SHOEBOX_ZSTD=zlib; Node 22's stops at the first frame); else, with
+ * compresses (Node >= 22.15) and the addon loads, so that input goes
+ * through the same decoder on every Node; else node:zlib's stream where it
+ * decodes every frame (zlibZstdStage, written a frame at a time: Node 24
+ * without the addon, or SHOEBOX_ZSTD=zlib; Node 22's stops at the first
+ * frame); else, with
  * @mongodb-js/zstd (no streaming API), an addon built before the decoder,
  * or Node 22 without the addon, zstdDecompress() a frame at a time, bounded
  * by maxFrameSize as before.
@@ -29,6 +30,7 @@ import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import type { ZstdStreamPiece } from '../native.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { ReadDemand } from '../stream/read-demand.js'
+import { FrameEnds, type FramePiece } from './frame-ends.js'
 import { nodeZlib } from './gzip.js'
 import { loadZstd, requireZstd } from './zstd.js'
 import { zstdDecompress } from './zstd-decompress.js'
@@ -51,8 +53,9 @@ export async function zstdInputStage (what: string, options: ZstdInputOptions = 
   const backend = await requireZstd(what)
   if (backend.streamDecoder !== undefined) return new ZstdStreamStage(backend.streamDecoder(WINDOW_LOG_MAX), what)
   if (backend.name === 'node:zlib') {
-    // Under auto, the addon's decoder where it loads: its errors name the frame's offset as on Node 20 (node:zlib's
-    // stream knows only the bytes it took), and Node 22's zlib stream drops every frame after the first.
+    // Under auto, the addon's decoder where it loads: the one fuzzed (test/compress/zstd-stream-fuzz.test.ts), as
+    // on Node 20, whose errors say by which compressed byte exactly; and Node 22's zlib stream drops every frame
+    // after the first.
     const { zstdChoice } = await import('./zstd-loader.js')
     const libzstd = zstdChoice() === 'auto' ? await loadZstd('libzstd') : null
     if (libzstd?.streamDecoder !== undefined) return new ZstdStreamStage(libzstd.streamDecoder(WINDOW_LOG_MAX), what)
@@ -98,10 +101,7 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   override _flush (callback: TransformCallback): void {
     this.#settle(this.#decode(NO_INPUT).then(() => {
       const { inFrame, frameStart } = this.#at
-      if (inFrame) {
-        throw new CorruptArchiveError('bad-compression', frameStart,
-          `zstd data: the frame at compressed byte ${frameStart} is cut short (the file ends inside it); the offset is in the compressed file`, this.#file, { cutShort: true })
-      }
+      if (inFrame) throw cutShort(this.#file, frameStart)
       this.#decoder.free()
     }), callback)
   }
@@ -144,11 +144,22 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   }
 
   #damage (error: string, frameStart: number, by: number): CorruptArchiveError {
-    const what = error === WINDOW_TOO_LARGE
-      ? `needs a window over ${2 ** (WINDOW_LOG_MAX - 20)} MiB (${error}); not decompressed, as zstd -d refuses it without --memory`
-      : `is damaged (${error}), found by compressed byte ${by}`
-    return new CorruptArchiveError('bad-compression', frameStart, `zstd data: the frame at compressed byte ${frameStart} ${what}; the offset is in the compressed file`, this.#file)
+    return frameDamage(this.#file, error, frameStart, by)
   }
+}
+
+/** Damage in the frame at `frameStart` of zstd input `file`, as the decoder's `error` says, found by compressed byte `by`. */
+function frameDamage (file: string, error: string, frameStart: number, by: number): CorruptArchiveError {
+  const what = error === WINDOW_TOO_LARGE
+    ? `needs a window over ${2 ** (WINDOW_LOG_MAX - 20)} MiB (${error}); not decompressed, as zstd -d refuses it without --memory`
+    : `is damaged (${error}), found by compressed byte ${by}`
+  return new CorruptArchiveError('bad-compression', frameStart, `zstd data: the frame at compressed byte ${frameStart} ${what}; the offset is in the compressed file`, file)
+}
+
+/** An input that ends inside the frame at `frameStart`. */
+function cutShort (file: string, frameStart: number): CorruptArchiveError {
+  return new CorruptArchiveError('bad-compression', frameStart,
+    `zstd data: the frame at compressed byte ${frameStart} is cut short (the file ends inside it); the offset is in the compressed file`, file, { cutShort: true })
 }
 
 interface ZlibZstd extends ZlibZstdSync {
@@ -187,9 +198,10 @@ export function decodesEveryFrame (z: ZlibZstdSync): boolean {
  * Node's own streaming zstd (zlib.createZstdDecompress, Node >= 22.15),
  * its window capped the same; null where the runtime has none, or where it
  * stops at the first frame (decodesEveryFrame()). The tests run it on Node
- * 24, not on Node 20 (no zstd in zlib). Its output waits for the reader
- * (paused while this stage's buffer is full); its failure comes after
- * what it gave, typed at the compressed bytes it had taken. (Its
+ * 24 (with SHOEBOX_ZSTD=zlib), not on Node 20 (no zstd in zlib). Its
+ * input is written a frame at a time (frame-ends.ts), its output waits for
+ * the reader (paused while this stage's buffer is full), and its failure
+ * comes after what it gave, typed at the frame it is in. (Its
  * maxOutputLength bounds the one-shot calls only: a chunk's content is
  * what it holds at most, as for gzip.)
  */
@@ -214,6 +226,9 @@ export class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRES
    * So its error releases the callback too.
    */
   #held: TransformCallback | null = null
+  readonly #ends = new FrameEnds()
+  /** The frame the bytes being decoded are in. */
+  #frameStart = 0
 
   constructor (inner: Transform & { bytesWritten: number }, file: string) {
     super()
@@ -228,7 +243,21 @@ export class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRES
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#held = callback
-    this.#inner.write(chunk, (err) => { this.#release(err) })
+    this.#writePieces(this.#ends.cut(chunk))
+  }
+
+  /** A frame's end a write's end (frame-ends.ts): each written once the one before it is decoded. */
+  #writePieces (pieces: FramePiece[]): void {
+    const piece = pieces.shift()
+    if (piece === undefined) {
+      this.#release(null)
+      return
+    }
+    this.#frameStart = piece.frameStart
+    this.#inner.write(piece.bytes, (err) => {
+      if (err !== null && err !== undefined) this.#release(err)
+      else if (this.#held !== null) this.#writePieces(pieces)
+    })
   }
 
   override _flush (callback: TransformCallback): void {
@@ -257,8 +286,10 @@ export class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRES
       callback()
       return
     }
-    const damage = new CorruptArchiveError('bad-compression', this.#inner.bytesWritten,
-      `zstd data: ${failure.message}; the offset is in the compressed file`, this.#file, { cutShort: /end of file/i.test(failure.message) })
+    // zlib says "unexpected end of file" of an input that ends inside a frame.
+    const damage = /end of file/i.test(failure.message)
+      ? cutShort(this.#file, this.#ends.frameStart)
+      : frameDamage(this.#file, failure.message, this.#frameStart, this.#inner.bytesWritten)
     failAfterDelivery(this, damage, callback)
   }
 }
