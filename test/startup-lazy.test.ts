@@ -90,9 +90,18 @@ import fs from 'node:fs'
 import { createRequire, register } from 'node:module'
 register(${JSON.stringify(pathToFileURL(path.join(tmp, 'hook.mjs')).href)})
 const require = createRequire(import.meta.url)
+// stderr may be a non-blocking pipe the parent has not emptied yet (seen on Node 22 under load): EAGAIN is "again".
+const say = (text) => {
+  let rest = Buffer.from(text)
+  while (rest.length > 0) {
+    try { rest = rest.subarray(fs.writeSync(2, rest)) } catch (err) { if (err.code !== 'EAGAIN') throw err }
+  }
+}
 process.on('exit', () => {
-  for (const file of Object.keys(require.cache)) fs.writeSync(2, 'CJS ' + file + '\\n')
-  for (const entry of process.moduleLoadList) if (entry.startsWith('NativeModule ')) fs.writeSync(2, 'NODE ' + entry.slice(13) + '\\n')
+  let text = ''
+  for (const file of Object.keys(require.cache)) text += 'CJS ' + file + '\\n'
+  for (const entry of process.moduleLoadList) if (entry.startsWith('NativeModule ')) text += 'NODE ' + entry.slice(13) + '\\n'
+  say(text)
 })
 `)
 
