@@ -24,6 +24,10 @@
  * Windows: nothing is exported there, as on a failed open, and shoebox uses
  * the next backend.
  */
+/* RTLD_DEEPBIND and RTLD_DEFAULT (glibc declares them only so). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include "addon.h"
@@ -123,6 +127,31 @@ static int resolve (void *handle, char *why, size_t why_size) {
 }
 
 /*
+ * How the library is opened. Node 22.15 and later carry zstd of their own
+ * and export its symbols (ZSTD_freeCDict, ...) from the executable, which
+ * comes first in the global lookup scope: the system library's calls to
+ * its own functions then bound to Node's, another version with other
+ * structures, and the first compression crashed (SIGSEGV in ZSTD_CCtx_reset
+ * -> Node's ZSTD_freeCDict, Node 22.23 and 24.22 over libzstd 1.5.4).
+ * RTLD_DEEPBIND puts the library's own definitions first. Only then: it is
+ * a glibc extension that AddressSanitizer refuses (the fuzz runs, on Node
+ * 20, where no zstd is in the global scope). Where it does not exist
+ * (musl) and zstd is already there, the library is not opened (below). On
+ * macOS a library's calls to itself are bound within it (two-level
+ * namespace): nothing to do.
+ */
+static int zstd_in_global_scope (void) {
+  return dlsym(RTLD_DEFAULT, "ZSTD_versionNumber") != NULL;
+}
+
+static int open_flags (void) {
+#ifdef RTLD_DEEPBIND
+  if (zstd_in_global_scope()) return RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#endif
+  return RTLD_NOW | RTLD_LOCAL;
+}
+
+/*
  * zstdOpen(library?: string): number
  * Open the system's libzstd (`library`: a file name or path, default the
  * platform's soname) and return its ZSTD_versionNumber(); throws why not
@@ -148,7 +177,15 @@ static napi_value zstd_open (napi_env env, napi_callback_info info) {
   char why[4352] = "";
   pthread_mutex_lock(&open_lock);
   if (!opened) {
-    void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+#if !defined(RTLD_DEEPBIND) && !defined(__APPLE__)
+    if (zstd_in_global_scope()) {
+      snprintf(why, sizeof why, "%s: not opened, as this process already has zstd functions of its own (Node's), which would take the place of the library's", name);
+      pthread_mutex_unlock(&open_lock);
+      napi_throw_error(env, NULL, why);
+      return NULL;
+    }
+#endif
+    void *handle = dlopen(name, open_flags());
     /* What a missing function is said after: the library's name. */
     size_t named = (size_t)snprintf(why, sizeof why, "%s: ", name);
     if (named >= sizeof why) named = sizeof why - 1;

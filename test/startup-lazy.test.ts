@@ -21,6 +21,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { zlibMayHaveZstd } from '../lib/compress/zstd-loader.js'
 import { ROOT, transpileTree } from './transpile.js'
 
 /**
@@ -89,9 +90,18 @@ import fs from 'node:fs'
 import { createRequire, register } from 'node:module'
 register(${JSON.stringify(pathToFileURL(path.join(tmp, 'hook.mjs')).href)})
 const require = createRequire(import.meta.url)
+// stderr may be a non-blocking pipe the parent has not emptied yet (seen on Node 22 under load): EAGAIN is "again".
+const say = (text) => {
+  let rest = Buffer.from(text)
+  while (rest.length > 0) {
+    try { rest = rest.subarray(fs.writeSync(2, rest)) } catch (err) { if (err.code !== 'EAGAIN') throw err }
+  }
+}
 process.on('exit', () => {
-  for (const file of Object.keys(require.cache)) fs.writeSync(2, 'CJS ' + file + '\\n')
-  for (const entry of process.moduleLoadList) if (entry.startsWith('NativeModule ')) fs.writeSync(2, 'NODE ' + entry.slice(13) + '\\n')
+  let text = ''
+  for (const file of Object.keys(require.cache)) text += 'CJS ' + file + '\\n'
+  for (const entry of process.moduleLoadList) if (entry.startsWith('NativeModule ')) text += 'NODE ' + entry.slice(13) + '\\n'
+  say(text)
 })
 `)
 
@@ -240,8 +250,10 @@ t.test('shoebox write without --to loads no uploader, store or transfer module, 
   t.same(plain.own.filter((m) => [...uploadModules, ...transferModules, ...recoverModules].some((u) => m === path.join('lib', u))), [], `loaded: ${plain.own.join(' ')}`)
   t.equal(fs.readdirSync(dir).filter((f) => f.endsWith('.shoebox.zst')).length, 1, 'and wrote its file')
   // node:zlib (~3 ms) loads for the planner's ratio sample of the first 64 KiB (planner.ts), not before; nor does
-  // zstd's loader load it on a Node whose zlib has no zstd (zstd-loader.ts).
-  t.notOk(plain.node.includes('zlib'), 'a write of two lines loads no node:zlib')
+  // zstd's loader load it on a Node whose zlib has no zstd (zstd-loader.ts). Where it has (Node >= 22.15), it is the
+  // zstd backend this write compresses with.
+  if (zlibMayHaveZstd()) t.ok(plain.node.includes('zlib'), `node:zlib loads as the zstd backend (Node ${process.versions.node})`)
+  else t.notOk(plain.node.includes('zlib'), 'a write of two lines loads no node:zlib')
   // A plain file on stdin goes to the lines straight: no stdin gate, nor the decompressing input's modules, which a
   // pipe loads.
   const gateModules = ['cli/stdin-gate.js', 'cli/whole-lines.js', 'compress/decompressed-input.js', 'compress/peek.js'].map((m) => path.join('lib', m))

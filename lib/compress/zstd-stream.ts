@@ -15,19 +15,24 @@
  *
  * Which decoder: the libzstd backend's (the native addon's streaming
  * decoder, a piece of at most 1 MiB per job, so a few bytes that say a
- * gigabyte come out as the reader asks); node:zlib's stream on Node >=
- * 22.15 (zlibZstdStage: not run by the tests, which run on Node 20);
- * else, with @mongodb-js/zstd (no streaming API) or an addon built before
- * the decoder, zstdDecompress() a frame at a time, bounded by maxFrameSize
- * as before.
+ * gigabyte come out as the reader asks), also under auto where node:zlib
+ * compresses (Node >= 22.15) and the addon loads, so that input goes
+ * through the same decoder on every Node; else node:zlib's stream where it
+ * decodes every frame (zlibZstdStage, written a frame at a time: Node 24
+ * without the addon, or SHOEBOX_ZSTD=zlib; Node 22's stops at the first
+ * frame); else, with
+ * @mongodb-js/zstd (no streaming API), an addon built before the decoder,
+ * or Node 22 without the addon, zstdDecompress() a frame at a time, bounded
+ * by maxFrameSize as before.
  */
 import { type Duplex, finished, Transform, type TransformCallback } from 'node:stream'
 import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import type { ZstdStreamPiece } from '../native.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { ReadDemand } from '../stream/read-demand.js'
+import { FrameEnds, type FramePiece } from './frame-ends.js'
 import { nodeZlib } from './gzip.js'
-import { requireZstd } from './zstd.js'
+import { loadZstd, requireZstd } from './zstd.js'
 import { zstdDecompress } from './zstd-decompress.js'
 import type { ZstdStreamDecoder } from './zstd-loader.js'
 
@@ -48,9 +53,16 @@ export async function zstdInputStage (what: string, options: ZstdInputOptions = 
   const backend = await requireZstd(what)
   if (backend.streamDecoder !== undefined) return new ZstdStreamStage(backend.streamDecoder(WINDOW_LOG_MAX), what)
   if (backend.name === 'node:zlib') {
+    // Under auto, the addon's decoder where it loads: the one fuzzed (test/compress/zstd-stream-fuzz.test.ts), as
+    // on Node 20, whose errors say by which compressed byte exactly; and Node 22's zlib stream drops every frame
+    // after the first.
+    const { zstdChoice } = await import('./zstd-loader.js')
+    const libzstd = zstdChoice() === 'auto' ? await loadZstd('libzstd') : null
+    if (libzstd?.streamDecoder !== undefined) return new ZstdStreamStage(libzstd.streamDecoder(WINDOW_LOG_MAX), what)
     const stage = zlibZstdStage(what)
     if (stage !== null) return stage
   }
+  // A frame at a time: each frame is handed to the backend alone, so Node 22's zlib decodes it whole.
   return zstdDecompress({ file: what, maxFrameSize: options.maxFrameSize })
 }
 
@@ -89,10 +101,7 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   override _flush (callback: TransformCallback): void {
     this.#settle(this.#decode(NO_INPUT).then(() => {
       const { inFrame, frameStart } = this.#at
-      if (inFrame) {
-        throw new CorruptArchiveError('bad-compression', frameStart,
-          `zstd data: the frame at compressed byte ${frameStart} is cut short (the file ends inside it); the offset is in the compressed file`, this.#file, { cutShort: true })
-      }
+      if (inFrame) throw cutShort(this.#file, frameStart)
       this.#decoder.free()
     }), callback)
   }
@@ -135,24 +144,64 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   }
 
   #damage (error: string, frameStart: number, by: number): CorruptArchiveError {
-    const what = error === WINDOW_TOO_LARGE
-      ? `needs a window over ${2 ** (WINDOW_LOG_MAX - 20)} MiB (${error}); not decompressed, as zstd -d refuses it without --memory`
-      : `is damaged (${error}), found by compressed byte ${by}`
-    return new CorruptArchiveError('bad-compression', frameStart, `zstd data: the frame at compressed byte ${frameStart} ${what}; the offset is in the compressed file`, this.#file)
+    return frameDamage(this.#file, error, frameStart, by)
   }
 }
 
-interface ZlibZstd {
+/** Damage in the frame at `frameStart` of zstd input `file`, as the decoder's `error` says, found by compressed byte `by`. */
+function frameDamage (file: string, error: string, frameStart: number, by: number): CorruptArchiveError {
+  const what = error === WINDOW_TOO_LARGE
+    ? `needs a window over ${2 ** (WINDOW_LOG_MAX - 20)} MiB (${error}); not decompressed, as zstd -d refuses it without --memory`
+    : `is damaged (${error}), found by compressed byte ${by}`
+  return new CorruptArchiveError('bad-compression', frameStart, `zstd data: the frame at compressed byte ${frameStart} ${what}; the offset is in the compressed file`, file)
+}
+
+/** An input that ends inside the frame at `frameStart`. */
+function cutShort (file: string, frameStart: number): CorruptArchiveError {
+  return new CorruptArchiveError('bad-compression', frameStart,
+    `zstd data: the frame at compressed byte ${frameStart} is cut short (the file ends inside it); the offset is in the compressed file`, file, { cutShort: true })
+}
+
+interface ZlibZstd extends ZlibZstdSync {
   createZstdDecompress?: (options: { params: Record<number, number> }) => Transform & { bytesWritten: number }
   constants: Record<string, number | undefined>
 }
 
+/** node:zlib's one-shot zstd, as decodesEveryFrame() asks it. */
+export interface ZlibZstdSync {
+  zstdCompressSync?: (data: Buffer) => Buffer
+  zstdDecompressSync?: (data: Buffer) => Buffer
+}
+
+let everyFrame: boolean | undefined
+
+/**
+ * Whether `z` decodes every frame of concatenated input, as the format and
+ * `zstd -d` do. Node 22's zstd (22.23.5, the newest here; nodejs/node#64741)
+ * ends at the end of the first frame and drops the rest of the input without
+ * a word, in its stream as in its one-shot calls: `shoebox write DIR <
+ * x.zst` stored the first frame's lines and exited 0 (or, the stage waiting
+ * on a write never called back, stopped without a word). Node 24's decodes
+ * them all. Asked of two 1-byte frames, once per process (microseconds).
+ */
+export function decodesEveryFrame (z: ZlibZstdSync): boolean {
+  if (z.zstdCompressSync === undefined || z.zstdDecompressSync === undefined) return false
+  try {
+    const two = Buffer.concat([z.zstdCompressSync(Buffer.from('a')), z.zstdCompressSync(Buffer.from('b'))])
+    return z.zstdDecompressSync(two).toString('latin1') === 'ab'
+  } catch {
+    return false
+  }
+}
+
 /**
  * Node's own streaming zstd (zlib.createZstdDecompress, Node >= 22.15),
- * its window capped the same; null where the runtime has none. Not run by
- * the tests (Node 20 has no zstd in zlib). Its output waits for the reader
- * (paused while this stage's buffer is full); its failure comes after
- * what it gave, typed at the compressed bytes it had taken. (Its
+ * its window capped the same; null where the runtime has none, or where it
+ * stops at the first frame (decodesEveryFrame()). The tests run it on Node
+ * 24 (with SHOEBOX_ZSTD=zlib), not on Node 20 (no zstd in zlib). Its
+ * input is written a frame at a time (frame-ends.ts), its output waits for
+ * the reader (paused while this stage's buffer is full), and its failure
+ * comes after what it gave, typed at the frame it is in. (Its
  * maxOutputLength bounds the one-shot calls only: a chunk's content is
  * what it holds at most, as for gzip.)
  */
@@ -160,29 +209,61 @@ function zlibZstdStage (file: string): Duplex | null {
   const z = nodeZlib() as unknown as ZlibZstd
   const windowLogMax = z.constants.ZSTD_d_windowLogMax
   if (z.createZstdDecompress === undefined || windowLogMax === undefined) return null
+  everyFrame ??= decodesEveryFrame(z)
+  if (!everyFrame) return null
   return new ZlibZstdStage(z.createZstdDecompress({ params: { [windowLogMax]: WINDOW_LOG_MAX } }), file)
 }
 
-class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT) {
+export class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT) {
   readonly #inner: Transform & { bytesWritten: number }
   readonly #file: string
   #error: Error | null = null
+  /**
+   * The write or flush callback held while the inner stream works on it.
+   * zlib never calls a write back once it has failed on it: waiting on that
+   * write alone, a damaged input left nothing pending, and `shoebox write DIR
+   * < bad.zst` exited 0 having stored nothing and said nothing (Node 24).
+   * So its error releases the callback too.
+   */
+  #held: TransformCallback | null = null
+  readonly #ends = new FrameEnds()
+  /** The frame the bytes being decoded are in. */
+  #frameStart = 0
 
   constructor (inner: Transform & { bytesWritten: number }, file: string) {
     super()
     this.#inner = inner
     this.#file = file
     inner.on('data', (piece: Buffer) => { if (!this.push(piece)) inner.pause() })
-    inner.on('error', (err) => { this.#error ??= err })
+    inner.on('error', (err) => {
+      this.#error ??= err
+      this.#release(err)
+    })
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#inner.write(chunk, (err) => { this.#settle(err, callback) })
+    this.#held = callback
+    this.#writePieces(this.#ends.cut(chunk))
+  }
+
+  /** A frame's end a write's end (frame-ends.ts): each written once the one before it is decoded. */
+  #writePieces (pieces: FramePiece[]): void {
+    const piece = pieces.shift()
+    if (piece === undefined) {
+      this.#release(null)
+      return
+    }
+    this.#frameStart = piece.frameStart
+    this.#inner.write(piece.bytes, (err) => {
+      if (err !== null && err !== undefined) this.#release(err)
+      else if (this.#held !== null) this.#writePieces(pieces)
+    })
   }
 
   override _flush (callback: TransformCallback): void {
+    this.#held = callback
     this.#inner.end()
-    finished(this.#inner, { writable: false }, (err) => { this.#settle(err, callback) })
+    finished(this.#inner, { writable: false }, (err) => { this.#release(err) })
   }
 
   override _read (size: number): void {
@@ -195,14 +276,20 @@ class ZlibZstdStage extends takesBytes(Transform, 'zstd input', DECOMPRESS_HINT)
     super._destroy(err, callback)
   }
 
-  #settle (err: Error | null | undefined, callback: TransformCallback): void {
+  /** Call the held callback, once: with the damage, if the inner stream failed. */
+  #release (err: Error | null | undefined): void {
+    const callback = this.#held
+    if (callback === null) return
+    this.#held = null
     const failure = err ?? this.#error
     if (failure === null) {
       callback()
       return
     }
-    const damage = new CorruptArchiveError('bad-compression', this.#inner.bytesWritten,
-      `zstd data: ${failure.message}; the offset is in the compressed file`, this.#file, { cutShort: /end of file/i.test(failure.message) })
+    // zlib says "unexpected end of file" of an input that ends inside a frame.
+    const damage = /end of file/i.test(failure.message)
+      ? cutShort(this.#file, this.#ends.frameStart)
+      : frameDamage(this.#file, failure.message, this.#frameStart, this.#inner.bytesWritten)
     failAfterDelivery(this, damage, callback)
   }
 }

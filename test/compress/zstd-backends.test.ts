@@ -306,6 +306,32 @@ let unsupported = null
 try { await zstd.requireZstd('x.shoebox.zst') } catch (err) { unsupported = err.code + ' ' + err.message }
 console.log(JSON.stringify({ name: backend?.name ?? null, ok, unsupported }))`
 
+/*
+ * Node 22.15 and later export their own zstd's functions from the
+ * executable; the system library's calls to its own functions bound to
+ * those (another version), and the first compression crashed (SIGSEGV in
+ * ZSTD_CCtx_reset). Here a preloaded library stands in for Node's exports
+ * (on Node 20, which has none): its ZSTD_freeCDict, which ZSTD_CCtx_reset
+ * calls, exits the process saying so.
+ */
+t.test('libzstd calls its own functions where the process already has zstd functions (as Node >= 22.15 exports them)', async (t) => {
+  const source = path.join(tmp, 'interposer.c')
+  fs.writeFileSync(source, `#include <unistd.h>
+unsigned ZSTD_versionNumber (void) { return 10507; }
+unsigned long ZSTD_freeCDict (void *cdict) { (void)cdict; static const char said[] = "the process's ZSTD_freeCDict was called\\n"; write(2, said, sizeof said - 1); _exit(70); }
+`)
+  const interposer = path.join(tmp, 'libinterposer.so')
+  execFileSync('cc', ['-shared', '-fPIC', '-o', interposer, source])
+  const r = child(`${ROUND_TRIP}
+const decoder = (await zstd.loadZstd()).streamDecoder(27)
+const piece = await decoder.decode(await (await zstd.loadZstd()).compress(Buffer.from('streamed'), 1))
+decoder.free()
+console.log(piece.content.toString())`, { SHOEBOX_ZSTD: 'libzstd', LD_PRELOAD: interposer })
+  t.equal(r.stderr, '', 'nothing said')
+  t.equal(r.status, 0)
+  t.same(r.stdout.split('\n').filter(Boolean), [JSON.stringify({ name: 'libzstd', ok: true, unsupported: null }), 'streamed'], 'a round trip and a streamed frame through the system library')
+})
+
 t.test('libzstd unavailable: auto falls back to the package without a word; SHOEBOX_ZSTD=libzstd then has none', async (t) => {
   const cases: Array<[string, NodeJS.ProcessEnv, string | null]> = [
     ['the default', {}, underAuto('libzstd')],

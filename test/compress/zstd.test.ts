@@ -395,7 +395,8 @@ function singleSegment (frame: Buffer, size: number): Buffer {
 }
 
 t.test('single-segment frames (the window is the content size): torn, the whole blocks before the tear', async (t) => {
-  const frame = singleSegment(await zstdFrame(repetitive, 1), repetitive.length)
+  // The package's frames, whatever this Node's default backend: node:zlib's carry a checksum, which this rewriting keeps out.
+  const frame = singleSegment(await zstdFrame(repetitive, 1, 'f', 'package'), repetitive.length)
   t.ok((await unzstd(frame, 4096)).data.equals(repetitive), 'the rewritten frame is sound')
   const ends = zstdBlockEnds(frame)
   for (const k of [1, 2, 4]) {
@@ -404,7 +405,7 @@ t.test('single-segment frames (the window is the content size): torn, the whole 
     t.equal(torn.error?.offset, 0)
   }
   // A small one: one block, torn: nothing to salvage, as before.
-  const small = singleSegment(await zstdFrame(Buffer.from('{"a":1}\n'), 1), 8)
+  const small = singleSegment(await zstdFrame(Buffer.from('{"a":1}\n'), 1, 'f', 'package'), 8)
   t.equal((await unzstd(small, 3)).data.toString(), '{"a":1}\n')
   const torn = await unzstd(small.subarray(0, small.length - 2), 3)
   t.equal(torn.data.length, 0)
