@@ -141,8 +141,8 @@ function limited (backend: ZstdBackend | null): ZstdBackend | null {
 
 type Callback = (err: Error | null, out: Buffer) => void
 interface ZlibZstd {
-  zstdCompress?: (buf: Buffer, options: { params: Record<number, number> }, cb: Callback) => void
-  zstdDecompress?: (buf: Buffer, cb: Callback) => void
+  zstdCompress?: (buf: Buffer, options: { params: Record<number, number>, chunkSize: number }, cb: Callback) => void
+  zstdDecompress?: (buf: Buffer, options: { chunkSize: number }, cb: Callback) => void
   constants: Record<string, number>
 }
 
@@ -156,6 +156,13 @@ export function zlibMayHaveZstd (version = process.versions.node): boolean {
   return major > 23 || (major === 23 && minor >= 8) || (major === 22 && minor >= 15)
 }
 
+/**
+ * zlib's output piece for a whole block: at its default (16 KiB) a 1 MiB
+ * block's compression took a pool round trip per piece, and `write --zstd`
+ * of 200 MB cost 1.18-1.25 CPU-s against 0.97-0.98 with this (Node 22).
+ */
+const ZLIB_CHUNK = 1024 * 1024
+
 function zlibBackend (): ZstdBackend | null {
   const z = nodeZlib() as unknown as ZlibZstd
   const { zstdCompress, zstdDecompress } = z
@@ -165,10 +172,10 @@ function zlibBackend (): ZstdBackend | null {
   return {
     name: 'node:zlib',
     compress: async (data, level) => await new Promise((resolve, reject) => {
-      zstdCompress(data, { params: { [levelParam]: level, [checksumParam]: 1 } }, (err, out) => { if (err !== null) reject(err); else resolve(out) })
+      zstdCompress(data, { params: { [levelParam]: level, [checksumParam]: 1 }, chunkSize: ZLIB_CHUNK }, (err, out) => { if (err !== null) reject(err); else resolve(out) })
     }),
     decompress: async (data) => await new Promise((resolve, reject) => {
-      zstdDecompress(data, (err, out) => { if (err !== null) reject(err); else resolve(out) })
+      zstdDecompress(data, { chunkSize: ZLIB_CHUNK }, (err, out) => { if (err !== null) reject(err); else resolve(out) })
     })
   }
 }
