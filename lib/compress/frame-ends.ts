@@ -8,15 +8,18 @@
  * at a time, each frame's content is pushed before the next frame's first
  * byte is decoded; and each piece names the frame it is in, for errors.
  *
- * What is held: the bytes from the walker's next header on (at most a block
- * and a checksum), not a frame. Input that is not a frame where one should
- * start, or a skippable frame over HELD_MAX, ends the cutting: the rest
- * passes whole, for the decoder to say what it makes of it.
+ * What is held: the bytes from the walker's next header on, when they have
+ * come (a header cut by a chunk's end), never a block or a skippable frame's
+ * content. Input that is not a frame where one should start ends the
+ * cutting: the rest passes whole, for the decoder to say what it makes of it.
  */
 import { FrameWalker, isTooLarge, NEED_MORE } from './zstd-frame.js'
 
-/** The most held for the walk (a skippable frame is walked whole): past it, no more cuts. */
-const HELD_MAX = 1024 * 1024
+/**
+ * The most the walker reads from its cursor on: a frame header (magic, 14
+ * header bytes at most), a skippable frame's 8 or a block's 3.
+ */
+const HEADER_MAX = 18
 
 export interface FramePiece {
   bytes: Buffer
@@ -26,7 +29,14 @@ export interface FramePiece {
 
 export class FrameEnds {
   #walker = new FrameWalker(0)
-  /** Bytes from #heldAt on, as far as the input has come. */
+  /**
+   * The first bytes (HEADER_MAX at most) from the walker's cursor on, of
+   * those come before the chunk being cut: a header cut by a chunk's end,
+   * or the header of a last block whose bytes are still coming, which the
+   * walker reads again once they have all come. Only these: holding every
+   * byte from the cursor on (a whole block) and adding each chunk to them
+   * copied a block again for every chunk.
+   */
   #held: Buffer = Buffer.alloc(0)
   #heldAt = 0
   #length = 0
@@ -42,11 +52,12 @@ export class FrameEnds {
     const chunkAt = this.#length
     this.#length += chunk.length
     if (this.#lost) return [{ bytes: chunk, frameStart: this.#walker.start }]
-    this.#held = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk])
+    // The walker reads only at a header it has reached: before the chunk, that header's bytes are held.
+    const byte = (at: number): number => at >= chunkAt ? chunk[at - chunkAt] : this.#held[at - this.#heldAt]
     const pieces: FramePiece[] = []
     let from = chunkAt
     for (;;) {
-      const answer = this.#walker.step(this.#length, (at) => this.#held[at - this.#heldAt])
+      const answer = this.#walker.step(this.#length, byte)
       if (answer === NEED_MORE) break
       if (typeof answer === 'string' || isTooLarge(answer)) {
         this.#lost = true
@@ -57,11 +68,22 @@ export class FrameEnds {
       this.#walker = new FrameWalker(answer.end)
     }
     if (from < this.#length) pieces.push({ bytes: chunk.subarray(from - chunkAt), frameStart: this.#walker.start })
-    const keepFrom = Math.min(this.#walker.cursor, this.#length)
-    this.#held = this.#held.subarray(keepFrom - this.#heldAt)
-    this.#heldAt = keepFrom
-    if (this.#held.length > HELD_MAX) this.#lost = true
-    if (this.#lost) this.#held = Buffer.alloc(0)
+    this.#hold(chunk, chunkAt)
     return pieces
+  }
+
+  /** Keep the first HEADER_MAX bytes from the cursor on that have come (copied: a chunk is the caller's). */
+  #hold (chunk: Buffer, chunkAt: number): void {
+    const from = this.#walker.cursor
+    const to = Math.min(from + HEADER_MAX, this.#length)
+    if (this.#lost || from >= to) {
+      this.#held = Buffer.alloc(0)
+      this.#heldAt = from
+      return
+    }
+    const kept = Buffer.alloc(to - from)
+    for (let at = from; at < to; at++) kept[at - from] = at >= chunkAt ? chunk[at - chunkAt] : this.#held[at - this.#heldAt]
+    this.#held = kept
+    this.#heldAt = from
   }
 }

@@ -82,7 +82,7 @@ export class FrameWalker {
   readonly start: number
   /** The next header to read (frame header, then each block header). */
   #cursor: number
-  #phase: 'magic' | 'blocks' = 'magic'
+  #phase: 'magic' | 'blocks' | 'skippable' = 'magic'
   #checksum = false
   /** What one compressed block can regenerate at most: min(Window_Size, 128 KiB). */
   #blockMax = BLOCK_MAX
@@ -135,6 +135,8 @@ export class FrameWalker {
    */
   step (length: number, byte: (at: number) => number): FrameExtent | typeof NEED_MORE | string | FrameTooLarge {
     if (this.#extent !== null) return this.#extent
+    // A skippable frame's bytes are never read: its end is known from its header.
+    if (this.#phase === 'skippable') return length < this.#cursor ? NEED_MORE : { end: this.#cursor, skippable: true, bound: 0 }
     const u32 = (at: number): number => (byte(at) | byte(at + 1) << 8 | byte(at + 2) << 16 | byte(at + 3) << 24) >>> 0
     if (this.#phase === 'magic') {
       const at = this.start
@@ -142,8 +144,11 @@ export class FrameWalker {
       const magic = u32(at)
       if (isSkippableMagic(magic)) {
         if (length < at + 8) return NEED_MORE
-        const end = at + 8 + u32(at + 4)
-        return length < end ? NEED_MORE : { end, skippable: true, bound: 0 }
+        // The cursor past it at once: a caller holding bytes from the cursor on holds none of it (a skippable
+        // frame may say 4 GiB, and FrameEnds, held from its start, copied it again at each chunk).
+        this.#cursor = at + 8 + u32(at + 4)
+        this.#phase = 'skippable'
+        return length < this.#cursor ? NEED_MORE : { end: this.#cursor, skippable: true, bound: 0 }
       }
       if (magic !== MAGIC) return 'no zstd frame starts here'
       const header = frameHeader(byte(at + 4))

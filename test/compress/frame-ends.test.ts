@@ -55,3 +55,20 @@ t.test('not zstd where a frame should start: the rest passes whole, named at the
     t.same([...new Set(spans(pieces).filter(([from]) => from >= frame.length).map(([, , f]) => f))], [frame.length], `${size}: the rest at the lost frame's offset`)
   }
 })
+
+t.test('a skippable frame of any size is stepped over, not held: frames after 3 MiB of one are still cut at their ends', async (t) => {
+  const size = 3 * 1024 * 1024
+  const big = Buffer.alloc(8 + size)
+  big.writeUInt32LE(0x184d2a5f, 0)
+  big.writeUInt32LE(size, 4)
+  const frames = [big, await zstdFrame(seededText(2).lines(200_000), 1, 'f', 'libzstd'), await zstdFrame(Buffer.from('{"b":2}\n'), 1, 'f', 'libzstd')]
+  const input = Buffer.concat(frames)
+  const frameEnds = frames.map((_, i) => frames.slice(0, i + 1).reduce((sum, f) => sum + f.length, 0))
+  for (const chunk of [4096, 65536]) {
+    const pieces = cutAll(input, chunk)
+    t.ok(Buffer.concat(pieces.map((p) => p.bytes)).equals(input), `${chunk}: whole`)
+    const pieceEnds = new Set(spans(pieces).map(([, end]) => end))
+    // Held from its start (before), the skippable frame passed a 1 MiB limit and the cutting stopped there.
+    t.same(frameEnds.filter((end) => !pieceEnds.has(end)), [], `${chunk}: every frame's end ends a piece`)
+  }
+})
