@@ -206,8 +206,8 @@ async function readFrame (file: FileWindow, pos: number, zstd: ZstdBackend): Pro
         return undefined
       }
     }
-    // Torn: the file ends inside the frame.
-    if (from + view.length >= file.size) return undefined
+    // Torn: the file ends inside the frame (or before the header the walk has reached: past a skippable frame's end).
+    if (from + view.length >= file.size || walker.cursor > file.size) return undefined
     // No header passed: what the walker needs is longer than the bytes from it (a skippable frame, a last block and its checksum).
     want = walker.cursor === from ? view.length * 2 : HEADER_BYTES
   }

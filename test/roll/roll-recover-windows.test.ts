@@ -188,3 +188,19 @@ t.test('an empty file is removed, and a foreign one left alone, with a small win
   await t.rejects(recoverFile(dir, temp, 'y.shoebox', { window: 16 }), { code: 'SHOEBOX_BAD_MAGIC' })
   t.equal(fs.readFileSync(temp, 'utf8'), 'not an archive, '.repeat(100), 'left as it is')
 })
+
+t.test('zstd: a skippable frame torn at the end is cut like any torn frame, at any point of it and any window', async (t) => {
+  const dir = tempDir(t)
+  const u = await units('zstd')
+  const whole = Buffer.concat([u.first, u.last])
+  const skippable = Buffer.alloc(8 + 5000, 0x2a)
+  skippable.writeUInt32LE(0x184d2a53, 0)
+  skippable.writeUInt32LE(5000, 4)
+  t.same(await recoverWith(dir, 'zstd', Buffer.concat([whole, skippable]), 4096), { records: 5, bytesDropped: 0, damaged: false, sealed: Buffer.concat([whole, skippable]) }, 'whole, it is kept')
+  for (const cut of [1, 7, 8, 9, 100, 4999, 5007]) {
+    for (const window of WINDOWS) {
+      t.same(await recoverWith(dir, 'zstd', Buffer.concat([whole, skippable.subarray(0, cut)]), window),
+        { records: 5, bytesDropped: cut, damaged: false, sealed: whole }, `cut after ${cut} bytes, window ${window}`)
+    }
+  }
+})
