@@ -1,6 +1,8 @@
 /**
  * The optional native part of shoebox (native/, built by `npm install`
- * through scripts/build-native.js), one addon of two independent parts.
+ * through scripts/build-native.js), one addon of independent parts: the
+ * record functions, zstd through the system's libzstd, and sync_file_range
+ * (each described at its interface below).
  *
  * The record functions (native/record_crc.c): two functions that work
  * on a whole slab of encoded records in one call, so that the encoder pays
@@ -93,12 +95,25 @@ export interface ZstdStreamPiece {
   errorBy?: number
 }
 
+/** Linux's sync_file_range (native/writeback.c), for lib/fs/writeback.ts. */
+export interface NativeWriteback {
+  /**
+   * Queue the dirty pages of bytes [offset, offset + length) of the open
+   * file `fd` for writing to the disk (SYNC_FILE_RANGE_WRITE), on the
+   * thread pool, without waiting for the writes. Rejects with an Error
+   * carrying the positive `errno` and `syscall`.
+   */
+  startWriteback: (fd: number, offset: number, length: number) => Promise<void>
+}
+
+type Addon = Partial<NativeRecords & NativeZstd & NativeWriteback>
+
 /** The addon as built, or null when it is not built or switched off in `env`. */
-function loadAddon (env: NodeJS.ProcessEnv): Partial<NativeRecords & NativeZstd> | null {
+function loadAddon (env: NodeJS.ProcessEnv): Addon | null {
   if (env.SHOEBOX_NATIVE === '0') return null
   try {
     // From lib/ (tests) and dist/ (the package) alike, the build is one level up.
-    return createRequire(import.meta.url)('../build/Release/shoebox_native.node') as Partial<NativeRecords & NativeZstd>
+    return createRequire(import.meta.url)('../build/Release/shoebox_native.node') as Addon
   } catch {
     return null // not built (no compiler at install) or built for another platform
   }
@@ -116,6 +131,12 @@ export function loadNativeZstd (env: NodeJS.ProcessEnv = process.env): NativeZst
   return typeof addon?.zstdOpen === 'function' && typeof addon.zstdCompress === 'function' && typeof addon.zstdDecompress === 'function'
     ? addon as NativeZstd
     : null
+}
+
+/** The addon's sync_file_range: null when not built, not on Linux, or switched off in `env`. */
+export function loadNativeWriteback (env: NodeJS.ProcessEnv = process.env): NativeWriteback | null {
+  const addon = loadAddon(env)
+  return typeof addon?.startWriteback === 'function' ? addon as NativeWriteback : null
 }
 
 /** The native slab functions, or null when they are not available here. */

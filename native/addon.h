@@ -10,5 +10,7 @@ int typed_array (napi_env env, napi_value value, napi_typedarray_type type, cons
 napi_value record_crc_export (napi_env env, napi_value exports);
 /* zstdOpen(), zstdCompress(), zstdDecompress(), zstdStreamOpen/Decode/Free(): native/zstd_system.c (not on Windows). */
 napi_value zstd_system_export (napi_env env, napi_value exports);
+/* startWriteback(): native/writeback.c (Linux only). */
+napi_value writeback_export (napi_env env, napi_value exports);
 
 #endif

@@ -23,9 +23,10 @@
  * once it is back: a `flush` says its block is in the file, and the blocks
  * after it in the same write may be too.
  *
- * A file's bytes go to the disk as it grows: a datasync per SYNC_AHEAD bytes
- * written, started and not awaited (unless fsync is 'never'). The fsync at a
- * seal then has little left to do: a 32 MiB file's took 50-70 ms here, during
+ * A file's bytes go to the disk as it grows: their writeback is started per
+ * SYNC_AHEAD bytes written (fs/writeback.ts: sync_file_range, else a
+ * datasync), and not awaited (unless fsync is 'never'). The fsync at a seal
+ * then has little left to do: a 32 MiB file's took 50-70 ms here, during
  * which the chain, and at the end of a run the whole process, stood still.
  */
 import type { Hash } from 'node:crypto'
@@ -34,6 +35,7 @@ import type { Compression } from '../compress/codecs.js'
 import { releaseSlabBytes } from '../format/slab-pool.js'
 import { nodeCrypto, syncDir, writevAll } from '../fs/durable.js'
 import { ioError, orIoError } from '../fs/io-error.js'
+import { startWriteback } from '../fs/writeback.js'
 import { createTemp, sealName } from './names.js'
 import type { PlannedFile } from './planner.js'
 
@@ -115,9 +117,9 @@ interface DiskFile {
   records: number
   /** Records of the block a failed write left in part (see KeptReport). */
   inPart: number
-  /** Bytes written since the last datasync started. */
+  /** Bytes written since the last writeback started (the last `unsynced` of its `bytes`). */
   unsynced: number
-  /** The datasync under way, if any: awaited before the next sync, and its failure is the file's (a failed fsync need not fail twice). */
+  /** The writeback under way, if any: awaited before the next sync, and its failure is the file's (a failed fsync need not fail twice). */
   syncing: Promise<void> | null
 }
 
@@ -277,8 +279,8 @@ export class FileChain {
     if (this.#syncsAfter(block)) {
       await this.#fsyncBeside(disk)
     } else if (this.#fsync !== 'never' && disk.unsynced >= SYNC_AHEAD && disk.syncing === null) {
+      const syncing = orIoError(startWriteback(disk.handle, disk.bytes - disk.unsynced, disk.unsynced), 'cannot fsync', disk.tempPath)
       disk.unsynced = 0
-      const syncing = orIoError(disk.handle.datasync(), 'cannot fsync', disk.tempPath)
       disk.syncing = syncing
       // Done: the next may start. Failed: kept, for the next sync or the seal to report.
       syncing.then(() => { if (disk.syncing === syncing) disk.syncing = null }, () => {})
@@ -291,11 +293,12 @@ export class FileChain {
   }
 
   /**
-   * fsync `disk`, beside the datasync started as it grew if one is under way
-   * rather than after it: on ext4 both wait for the same journal commit, so
-   * the seal at the end of a run waited for two commits, one after the other
-   * (tens of ms under load, with nothing else left to do). Either failing
-   * fails the file; both have settled when this returns.
+   * fsync `disk`, beside the writeback started as it grew if one is under
+   * way rather than after it: where that is a datasync (writeback.ts), on
+   * ext4 both wait for the same journal commit, so the seal at the end of a
+   * run waited for two commits, one after the other (tens of ms under load,
+   * with nothing else left to do). Either failing fails the file; both have
+   * settled when this returns.
    */
   async #fsyncBeside (disk: DiskFile): Promise<void> {
     const syncing = disk.syncing
