@@ -50,7 +50,9 @@ async function runExample (name: string, options: { args?: string[], env?: Recor
   fs.copyFileSync(path.join(EXAMPLES, name), script)
   const cwd = fs.mkdtempSync(path.join(tmp, `${name}-`))
   options.setup?.(cwd)
-  const env = cliEnv({ ...options.env, PATH: `${path.join(pkg, 'bin')}:${process.env.PATH ?? ''}` })
+  // TMPDIR in the working directory: quickstart.js and events.js keep what they write under os.tmpdir() (for the
+  // reader to look at), which left a directory in /tmp at every run.
+  const env = cliEnv({ ...options.env, PATH: `${path.join(pkg, 'bin')}:${process.env.PATH ?? ''}`, TMPDIR: cwd })
   const command = name.endsWith('.sh') ? '/bin/sh' : process.execPath
   const { stdout, stderr } = await run(command, [script, ...(options.args ?? [])], { cwd, env, maxBuffer: 64 << 20 })
   return { stdout, stderr, cwd }

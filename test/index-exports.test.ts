@@ -98,6 +98,9 @@ t.test('the streams factories make are types, not values', async (t) => {
   const sink: RollingSink = lib.rollingSink({ dir, recover: false })
   const source: ArchiveSource = lib.archiveSource(path.join(dir, '*.shoebox'))
   for (const stream of [sink, source]) stream.destroy()
+  // A sink destroyed before it started still makes its directory as it starts: wait for its close, or the
+  // directory came back after the teardown had removed it, left in /tmp at every run.
+  await new Promise((resolve) => sink.once('close', resolve))
   const stamper: StampStream = events.stamp({ stream: 's' })
   const client: KronosClient = events.kronos('http://127.0.0.1:9')
   const got: KronosGetStream = client.get('s', 0, 1)

@@ -23,9 +23,11 @@ export const readOptionSpec: OptionSpec = recordSizeOptionSpec
 /** The writers' line: they refuse what readers would refuse. */
 export const writeOptionHelp = `  --max-record-size SIZE  largest record written (default ${DEFAULT_MAX_RECORD_SIZE / (1024 * 1024)}MiB): a longer line fails,
                           naming it; readers need the same --max-record-size to read it back
-  --max-frame-size SIZE   largest zstd frame of zstd input read whole where it cannot stream (with
-                          @mongodb-js/zstd; default ${DEFAULT_MAX_FRAME_SIZE / (1024 * 1024)}MiB): a frame that could hold more
-                          is refused unread, as damage`
+  --max-frame-size SIZE   largest zstd frame of zstd input held whole (default ${DEFAULT_MAX_FRAME_SIZE / (1024 * 1024)}MiB): where
+                          input cannot stream through zstd's window (with @mongodb-js/zstd, or on
+                          Node 22 without the native addon's streaming decoder) each frame is
+                          decompressed whole, and one that could hold more is refused unread, as
+                          damage; streamed input (the addon's decoder, Node 24's zlib) needs no bound`
 
 export const readOptionHelp = `  --max-record-size SIZE  largest record accepted (default ${DEFAULT_MAX_RECORD_SIZE / (1024 * 1024)}MiB); raise it
                           ('100MiB') for archives written with a larger maxRecordSize

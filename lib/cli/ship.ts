@@ -55,9 +55,13 @@ Options:
   --attempts N           give up on a batch after N tries (default: keep trying)
   --timeout T            a put with no byte of answer for T is tried again
                          (default 30s; 10s, 500ms; 0 waits for ever)
-  --max-frame-size SIZE  largest zstd frame of zstd input read whole where it
-                         cannot stream (with @mongodb-js/zstd; default 256MiB): a
-                         frame that could hold more is refused, as damage
+  --max-frame-size SIZE  largest zstd frame of zstd input held whole (default
+                         256MiB): where input cannot stream through zstd's
+                         window (with @mongodb-js/zstd, or on Node 22 without
+                         the native addon's streaming decoder) each frame is
+                         decompressed whole, and one that could hold more is
+                         refused unread, as damage; streamed input (the
+                         addon's decoder, Node 24's zlib) needs no bound
   -h, --help             show this help`
 
 /** A run whose batches have failed this long (and no ack since) says so on stderr; again at most this often. */

@@ -41,8 +41,10 @@ export interface DecompressedInputOptions {
   /**
    * The largest zstd frame decompressed where zstd input is read a frame at
    * a time, whole, in memory (zstdDecompress()'s maxFrameSize; default
-   * 256 MiB): with @mongodb-js/zstd, which cannot stream. The streaming
-   * decoders (zstd-stream.ts) hold a window, not a frame, and need no bound.
+   * 256 MiB): with @mongodb-js/zstd, which cannot stream, and on Node 22
+   * without the addon's streaming decoder (its zlib stream stops at the
+   * first frame: zstd-stream.ts). The streaming decoders hold a window, not
+   * a frame, and need no bound.
    */
   maxFrameSize?: number
   /**

@@ -4,12 +4,11 @@
  * than reading for ever with the line unreported.
  */
 import t from 'tap'
-import { buildCli } from '../fixtures-s3/cli-build.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { startCli } from '../fixtures-roll/cli-child.js'
-import { tempDir } from '../fixtures-roll/util.js'
 import { decodeRecords } from '../helpers.js'
 
-const bin = buildCli(tempDir(t, 'shoebox-cli-open-stdin-bin-'))
+const bin = cliBinary()
 
 t.test('a bad line on a stdin never ended: the lines before it written, one line naming it, exit 1', async (t) => {
   const { child, done } = startCli(t, bin, ['encode', '--validate'])

@@ -29,7 +29,7 @@ import { CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client
 import t, { type Test } from 'tap'
 import { cli } from '../cli-run.js'
 import { seen, startFaultProxy } from '../fault-proxy.js'
-import { buildCli, cliEnv, runCli, type RunResult } from '../fixtures-s3/cli-build.js'
+import { cliBinary, cliEnv, runCli, type RunResult } from '../fixtures-s3/cli-build.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
 const MiB = 1024 * 1024
@@ -43,7 +43,7 @@ t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 
 /** `shoebox multipart ARGS` against `s3`, with a secret and a session token that must never be printed. */
 function multipartRunner (t: Test, s3: TestS3): (args: string[]) => Promise<RunResult> {
-  const bin = buildCli(path.join(tmp, 'build'))
+  const bin = cliBinary()
   // fauxqs does not check signatures: any secret will do.
   const env = { ...s3.env, AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN }
   return async (args) => {
@@ -189,7 +189,7 @@ t.test('the upload a writer killed mid-file left open: listed, kept by --older-t
   // 12 MiB files and the default 8 MiB parts: f-000000's first part leaves before its file is sealed.
   const args = ['write', dir, '--template', 'f-{seq}.shoebox', '--roll-size', '12MiB', '--flush-interval', '0', '--to', url, '--endpoint', proxy.endpoint]
   const partSent = seen(proxy, (r) => r.op === 'UploadPart' && r.url.includes('/killed/f-000000.shoebox?'))
-  const child = spawn(process.execPath, [buildCli(path.join(tmp, 'build')), ...args], { stdio: ['pipe', 'ignore', 'pipe'], env: cliEnv(s3.env) })
+  const child = spawn(process.execPath, [cliBinary(), ...args], { stdio: ['pipe', 'ignore', 'pipe'], env: cliEnv(s3.env) })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   child.stderr.resume()
   child.stdin.on('error', () => {}) // killed while being fed

@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { encodeRecords } from '../../lib/format/encoder.js'
-import { buildCli, cliEnv } from '../fixtures-s3/cli-build.js'
+import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-read-follow-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -19,14 +19,14 @@ const archive = (from: number, to: number): Buffer =>
   encodeRecords(Array.from({ length: to - from }, (_, k) => ({ metadata: { n: String(from + k) }, payload: { n: from + k } })))
 
 /** `shoebox read DIR/*.shoebox --follow --payload-only` as a child process, its output collected. */
-function follow (bin: string, dir: string): {
+function follow (dir: string): {
   stdout: () => string
   stderr: () => string
   until: (lines: number) => Promise<number>
   exited: Promise<[number | null, NodeJS.Signals | null]>
   kill: (signal: NodeJS.Signals) => void
 } {
-  const child = spawn(process.execPath, [bin, 'read', path.join(dir, '*.shoebox'), '--follow', '--payload-only'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [cliBinary(), 'read', path.join(dir, '*.shoebox'), '--follow', '--payload-only'], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
@@ -51,11 +51,10 @@ function follow (bin: string, dir: string): {
 const printed = (stdout: string): unknown[] => stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown)
 
 t.test('read --follow prints new files as they are sealed, and SIGINT ends it with exit 0', async (t) => {
-  const bin = buildCli(path.join(tmp, 'cli'))
   const dir = path.join(tmp, 'events')
   fs.mkdirSync(dir)
   fs.writeFileSync(path.join(dir, 'a.shoebox'), archive(0, 10))
-  const reader = follow(bin, dir)
+  const reader = follow(dir)
 
   t.equal(await reader.until(10), 10, 'the file already there')
   // A writer's way: a hidden temporary name first (never matched), then the final name.
@@ -73,11 +72,10 @@ t.test('read --follow prints new files as they are sealed, and SIGINT ends it wi
 })
 
 t.test('SIGTERM ends read --follow cleanly too: exit 0, every record printed whole', async (t) => {
-  const bin = buildCli(path.join(tmp, 'cli-term'))
   const dir = path.join(tmp, 'term')
   fs.mkdirSync(dir)
   fs.writeFileSync(path.join(dir, 'a.shoebox'), archive(0, 10))
-  const reader = follow(bin, dir)
+  const reader = follow(dir)
   await reader.until(10)
   reader.kill('SIGTERM')
   t.same(await reader.exited, [0, null], 'exit 0, not killed by the signal')

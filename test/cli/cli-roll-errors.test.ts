@@ -28,6 +28,8 @@ function openDir (prefix: string): string {
   return dir
 }
 
+// A copy of its own, not cliBinary()'s: the CLI runs as another user here, and cliBinary()'s directory (mkdtemp,
+// 0700) is closed to them.
 const bin = buildCli(openDir('shoebox-cli-errors-bin-'))
 const preload = transpileTree(ENOSPC_TS, openDir('shoebox-cli-errors-pre-'))
 const root = process.getuid?.() === 0

@@ -14,7 +14,7 @@ import { ArchiveDecoder, naturalCompare, type ShoeboxRecord } from '../../lib/in
 import { cli } from '../cli-run.js'
 import { startCli } from '../fixtures-roll/cli-child.js'
 import { countSyncs, decodeFile, tempDir } from '../fixtures-roll/util.js'
-import { buildCli } from '../fixtures-s3/cli-build.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { transpileTree } from '../transpile.js'
 
 const CLOCK_TS = fileURLToPath(new URL('../fixtures-roll/clock.ts', import.meta.url))
@@ -73,7 +73,7 @@ t.test('--meta-from-field lifts metadata from each line\'s JSON into the written
   t.equal(bad.code, 2, 'an empty key is a usage error')
 })
 
-const bin = buildCli(tempDir(t, 'shoebox-cli-flags-bin-'))
+const bin = cliBinary()
 const clock = transpileTree(CLOCK_TS, tempDir(t, 'shoebox-cli-flags-clock-'))
 
 /** Records in `dir`, sealed or not; -1 while a temporary file is caught mid-write. */

@@ -12,13 +12,13 @@ import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
-import { buildCli } from '../fixtures-s3/cli-build.js'
+import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { tempDir } from '../fixtures-roll/util.js'
 import { transpileTree } from '../transpile.js'
 import { cli } from '../cli-run.js'
 
 const ENOSPC_TS = fileURLToPath(new URL('../fixtures-roll/enospc.ts', import.meta.url))
-const bin = buildCli(tempDir(t, 'shoebox-ship-full-bin-'))
+const bin = cliBinary()
 const preload = pathToFileURL(transpileTree(ENOSPC_TS, tempDir(t, 'shoebox-ship-full-pre-'))).href
 
 /** A loopback port nothing listens on: connections are refused at once. */

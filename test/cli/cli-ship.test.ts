@@ -11,12 +11,10 @@ import { decode } from '../../lib/format/decode.js'
 import type { ShoeboxRecord } from '../../lib/record.js'
 import { cli } from '../cli-run.js'
 import { startCollector } from '../events/fixtures/collector.js'
-import { buildCli, cliEnv } from '../fixtures-s3/cli-build.js'
+import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-ship-'))
-t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 /** The binary for the tests that need a process (signals, a pipe left open), transpiled once: run through the TypeScript loader, each child spent seconds compiling. */
-const bin = buildCli(path.join(tmp, 'build'))
+const bin = cliBinary()
 
 t.test('ships every line, stamped, with the stream from a field and the time from another', async (t) => {
   const collector = await startCollector()

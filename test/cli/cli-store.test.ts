@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { encodeRecords } from '../../lib/index.js'
 import { archiveNames } from '../fixtures-roll/util.js'
-import { buildCli, runCli, type RunResult } from '../fixtures-s3/cli-build.js'
+import { cliBinary, runCli, type RunResult } from '../fixtures-s3/cli-build.js'
 import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
@@ -23,7 +23,7 @@ const TOKEN = 'ToKeN-shoebox-Lm3Np8'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-store-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
-const bin = buildCli(path.join(tmp, 'build'))
+const bin = cliBinary()
 
 let dirs = 0
 function newDir (label: string): string {

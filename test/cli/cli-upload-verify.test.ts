@@ -8,13 +8,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { buildCli, runCli } from '../fixtures-s3/cli-build.js'
+import { cliBinary, runCli } from '../fixtures-s3/cli-build.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-upload-verify-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
-const bin = buildCli(path.join(tmp, 'build'))
+const bin = cliBinary()
 
 t.test('a stored size unlike the file\'s fails the command and keeps the file', async (t) => {
   const s3 = await startS3()

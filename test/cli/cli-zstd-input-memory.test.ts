@@ -16,6 +16,9 @@ import { buildCli, cliEnv } from '../fixtures-s3/cli-build.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-zstd-input-memory-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+// A copy of its own, not cliBinary()'s, for the native addon linked beside it: the input streams through the
+// addon's decoder, which this test measures. cliBinary()'s tree has no addon, and there (Node 24 aside) zstd input
+// is read a frame at a time, this frame refused as over maxFrameSize.
 const bin = buildCli(path.join(tmp, 'cli'))
 // The transpiled lib/native.js finds the addon one level up, as lib/ and dist/ do.
 fs.symlinkSync(path.join(ROOT, 'build'), path.join(tmp, 'cli', 'build'), 'dir')

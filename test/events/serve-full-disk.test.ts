@@ -9,19 +9,17 @@
  * flush succeeds.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
 import { EventStore } from '../../lib/events/store/event-store.js'
+import { tempDir } from '../fixtures-roll/util.js'
 import { escapeRegExp } from '../helpers.js'
 import { transpileTree } from '../transpile.js'
 import { get, json, post, spawnServe, start, type Reply } from './conformance-kit.js'
 
 const ENOSPC_TS = fileURLToPath(new URL('../fixtures-roll/enospc.ts', import.meta.url))
-const preloadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-serve-full-'))
-process.once('exit', () => { fs.rmSync(preloadDir, { recursive: true, force: true }) })
-const preload = pathToFileURL(transpileTree(ENOSPC_TS, preloadDir)).href
+const preload = pathToFileURL(transpileTree(ENOSPC_TS, tempDir(t, 'shoebox-serve-full-'))).href
 
 t.test('a full disk: puts refused with 503 and said once, acknowledged ones kept, the failed last flush said at stop (exit 1)', async (t) => {
   const data = path.join(t.testdir(), 'events')

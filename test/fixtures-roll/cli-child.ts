@@ -32,7 +32,7 @@ export interface CliChild {
   done: Promise<ChildResult>
 }
 
-/** Start `bin` (built by buildCli) with `args`; stdin stays open for the test to write and end. */
+/** Start `bin` (cliBinary() or buildCli()) with `args`; stdin stays open for the test to write and end. */
 export function startCli (t: Teardown, bin: string, args: string[], options: ChildOptions = {}): CliChild {
   const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }
   // Through env(1) without NODE_OPTIONS: tap's spawn hook adds its process-tracking

@@ -19,7 +19,11 @@ function packageJson (): { version: string } {
   return { version }
 }
 
-/** Transpile bin.ts and its relative imports into `outDir`; returns the path of bin.js. */
+/**
+ * Transpile bin.ts and its relative imports into `outDir`; returns the path of
+ * bin.js. For a test that needs a copy of its own (one another user can read,
+ * or one with the native addon linked beside it); the others use cliBinary().
+ */
 export function buildCli (outDir: string): string {
   return transpileTree(BIN_TS, outDir, packageJson())
 }

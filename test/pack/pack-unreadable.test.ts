@@ -27,6 +27,8 @@ const base = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-unreadable-'))
 t.teardown(() => { fs.rmSync(base, { recursive: true, force: true }) })
 // Everything below is for nobody to walk through (mkdtemp makes 0700).
 fs.chmodSync(base, 0o755)
+// A copy of its own, not cliBinary()'s: as root the CLI runs as nobody, and cliBinary()'s directory (mkdtemp,
+// 0700) is closed to them.
 const bin = buildCli(path.join(base, 'cli'))
 
 interface Result {

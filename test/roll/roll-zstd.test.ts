@@ -62,8 +62,12 @@ t.test('the sink refuses a bad codec or level, and compress with gzip', async (t
   t.throws(() => rollingSink({ dir, compress: { codec: 'zstd', level: 99 } }), { code: 'SHOEBOX_INVALID_OPTION' })
   t.throws(() => rollingSink({ dir, compress: 'brotli' as 'zstd' }), { code: 'SHOEBOX_INVALID_OPTION' })
   t.throws(() => rollingSink({ dir, compress: 'zstd', gzip: true }), { code: 'SHOEBOX_INVALID_OPTION' })
-  t.equal(rollingSink({ dir: tempDir(t), compress: 'none' }).compression, undefined)
+  const plain = rollingSink({ dir: tempDir(t), compress: 'none' })
+  t.equal(plain.compression, undefined)
   t.notOk(fs.existsSync(dir))
+  // Closed before the teardown removes its directory: a sink left open made it again as it started, left in /tmp.
+  plain.destroy()
+  await new Promise((resolve) => plain.once('close', resolve))
 })
 
 t.test('recovery: whole frames, then the next frame torn at every byte', async (t) => {

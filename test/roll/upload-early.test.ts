@@ -28,7 +28,7 @@ import t, { type Test } from 'tap'
 import { rollingSink, type FlushEvent, type OpenEvent, type RollingSink, type SealedEvent, type UploadErrorEvent, type UploadEvent } from '../../lib/index.js'
 import { seen, startFaultProxy, type FaultProxy, type RequestInfo } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
-import { buildCli, cliEnv, runCli } from '../fixtures-s3/cli-build.js'
+import { cliBinary, cliEnv, runCli } from '../fixtures-s3/cli-build.js'
 import { archiveNames } from '../fixtures-roll/util.js'
 
 const MiB = 1024 * 1024
@@ -219,7 +219,7 @@ t.test('a file sealed under another name (its name taken meanwhile): uploaded un
 
 t.test('a writer killed mid-file: no object for that file; after recovery it is uploaded and the open upload aborted', async (t) => {
   const s = await setup(t)
-  const bin = buildCli(path.join(tmp, 'build'))
+  const bin = cliBinary()
   const dir = newDir('killed')
   // 12 MiB files and the default 8 MiB parts: f-000001's first part leaves before its file is sealed.
   const args = ['write', dir, '--template', 'f-{seq}.shoebox', '--roll-size', '12MiB', '--flush-interval', '0', '--to', s.url, '--endpoint', s.proxy.endpoint]

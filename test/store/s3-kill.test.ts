@@ -32,7 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
-import { buildCli, cliEnv, runCli } from '../fixtures-s3/cli-build.js'
+import { cliBinary, cliEnv, runCli } from '../fixtures-s3/cli-build.js'
 import { archiveNames, decodeFile, readDir } from '../fixtures-roll/util.js'
 
 // Four writers of 250,000 records, a kill, a restart, and reading a million records back.
@@ -43,7 +43,7 @@ const WRITERS = 4
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-s3-kill-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
-const bin = buildCli(path.join(tmp, 'build'))
+const bin = cliBinary()
 
 type Child = ChildProcessByStdio<Writable, Readable, Readable>
 

@@ -12,13 +12,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
-import { buildCli, cliEnv } from '../fixtures-s3/cli-build.js'
+import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 import { ROOT, transpileTree } from '../transpile.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-lazy-sdk-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
-const bin = buildCli(path.join(tmp, 'cli'))
+const bin = cliBinary()
 const index = transpileTree(path.join(ROOT, 'lib', 'index.ts'), path.join(tmp, 'lib'))
 
 const REPORT_HOOK = path.join(tmp, 'report-aws.mjs')
