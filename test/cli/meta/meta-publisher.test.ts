@@ -109,6 +109,18 @@ t.test('sources: NDJSON on stdin, invalid objects reported, --on-invalid fail', 
   t.ok((await loadHistory(base, { unique: 'content_hash' })).has('c'), 'the valid one was written')
 })
 
+t.test('sources: a --json-array element over 64 MiB is one invalid object, reported; the others are written', async (t) => {
+  const base = metadir(t)
+  const file = path.join(base, 'big.json')
+  const big = `{"content_hash": "big", "pad": "${'x'.repeat(64 * 1024 * 1024)}"}`
+  fs.writeFileSync(file, `[{"content_hash": "a"},\n${big},\n{"content_hash": "c"}]`)
+  const r = await cli(['meta', 'generate', '--metadir', base, '--json-array', file])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stderr, `invalid ${file}:2: larger than 67108864 bytes, the most one element may hold (stepped over, not read)\n`)
+  t.match(r.stdout.toString(), 'Added 2 new files.')
+  t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()].sort(), ['a', 'c'])
+})
+
 t.test('sources: gzip and zstd NDJSON (stdin or --ndjson FILE) are read as their lines; damage fails the run, nothing written', async (t) => {
   const text = Buffer.from('{"content_hash":"a","n":1}\n{"content_hash":"b","n":2}\nnot json\n{"content_hash":"c","n":3}')
   for (const [codec, bytes] of [['gzip', zlib.gzipSync(text)], ['zstd', await zstdFrame(text, 3)]] as const) {
