@@ -7,7 +7,6 @@
  * bounded memory.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { setFlagsFromString } from 'node:v8'
@@ -18,14 +17,13 @@ import { flattenMetadata } from '../../lib/meta/flatten.js'
 import { originOf, UnreadableMetadata } from '../../lib/meta/origin.js'
 import { jsonArrayElements, jsonArraySource } from '../../lib/meta/sources.js'
 import { MAX_ARRAY_ELEMENT_BYTES } from '../../lib/json/array-splitter.js'
+import { tempDir } from '../temp-dir.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
 function tmp (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-json-array-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-json-array-')
 }
 
 function describe (item: unknown): unknown {

@@ -5,18 +5,16 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { cli } from '../../cli-run.js'
 import { zstdFrame } from '../../../lib/compress/zstd.js'
 import { metaPaths } from '../../../lib/meta/config.js'
 import { listHistoryFiles, loadHistory } from '../../../lib/meta/history.js'
+import { tempDir } from '../../temp-dir.js'
 
 function metadir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-cli-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-meta-cli-')
 }
 
 /** Ten documents as mmmeta's testdata has them: hash, file name, nested publisher, int and bool. */
