@@ -83,6 +83,17 @@ t.test('a pipeline whose source fails at once makes no directory', async (t) => 
   t.notOk(fs.existsSync(dir))
 })
 
+t.test('a pipeline whose source cannot open its file: at most the directory, empty', async (t) => {
+  // The open's failure and the start's steps both wait for the thread pool: the destroy lands during the start
+  // (or, rarely, after it); either way nothing but the empty directory may be left.
+  const base = tempDir(t)
+  const dir = path.join(base, 'out')
+  const sink = rollingSink({ dir })
+  await t.rejects(pipeline(fs.createReadStream(path.join(base, 'missing.ndjson')), sink), { code: 'ENOENT' })
+  if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve))
+  t.same(fs.readdirSync(base).map((name) => [name, fs.readdirSync(path.join(base, name))]), fs.existsSync(dir) ? [['out', []]] : [])
+})
+
 t.test('destroy() at once in a directory with a dead writer\'s leftovers: they are left as they are, and the next start recovers them', async (t) => {
   const dir = tempDir(t)
   await leftovers(dir, 2)
