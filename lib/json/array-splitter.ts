@@ -122,6 +122,16 @@ export class JsonArraySplitter {
     this.#maxElementBytes = options.maxElementBytes ?? MAX_ARRAY_ELEMENT_BYTES
   }
 
+  /** Input bytes taken so far. */
+  get taken (): number {
+    return this.#taken
+  }
+
+  /** Elements handed on so far. */
+  get elements (): number {
+    return this.#count
+  }
+
   /** Scans `chunk`, handing on each element it completes; damage ends the scan (later calls do nothing). */
   write (chunk: Buffer): ArrayDamage | null {
     if (this.#where === BROKEN) return null

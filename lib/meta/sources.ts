@@ -35,7 +35,7 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable, Transform, type TransformCallback } from 'node:stream'
 import { ShoeboxError } from '../errors.js'
-import { ioError } from '../fs/io-error.js'
+import { describeIoError, ioError } from '../fs/io-error.js'
 import { walk, type WalkedName, type WalkFailure } from '../fs/walk.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
 import { type ArrayDamage, type ArrayElement, JsonArraySplitter } from '../json/array-splitter.js'
@@ -44,6 +44,7 @@ import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { DecompressedInput } from '../compress/decompressed-input.js'
 import { archiveSource, type ArchiveSourceOptions } from '../source/archive-source.js'
 import type { Position, ShoeboxRecord } from '../record.js'
+import { plural } from '../plural.js'
 import { NumberText } from './flatten.js'
 import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
@@ -196,7 +197,7 @@ export function ndjsonFileSource (file: string): Readable {
  * An element that is not JSON, not UTF-8 or too large is unreadable on its
  * own; damage to the array (the file ends inside an element, a stray byte
  * between elements, text after it) fails the source naming the byte, after
- * every element before it.
+ * every element before it, and so does a read that fails part way.
  */
 export function jsonArraySource (file: string): Readable {
   return jsonArrayElements(createReadStream(file), file)
@@ -231,10 +232,18 @@ class JsonArrayElements extends Transform {
     failAfterDelivery(this, new ShoeboxError('SHOEBOX_INVALID_JSON', `${this.#file}: at byte ${damage.offset}: ${damage.why}`), callback)
   }
 
-  // A failure of the file's reading (feed() hands it here) names the file.
+  // A failure of the file's reading (feed() hands it here, once every element before it is delivered) names the file.
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     const errno = err !== null && !(err instanceof ShoeboxError) && typeof (err as NodeJS.ErrnoException).code === 'string'
-    callback(errno ? ioError(err, 'cannot read', this.#file) : err)
+    callback(errno ? this.#readError(err) : err)
+  }
+
+  /** A read that failed part way also says where, and how many elements came before (as the array's damage does). */
+  #readError (err: Error): ShoeboxError {
+    const taken = this.#splitter.taken
+    if (taken === 0) return ioError(err, 'cannot read', this.#file)
+    return new ShoeboxError('SHOEBOX_IO',
+      `cannot read ${this.#file} at byte ${taken}: ${describeIoError(err)}; ${plural(this.#splitter.elements, 'whole element')} before it`, { cause: err })
   }
 }
 

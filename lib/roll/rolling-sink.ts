@@ -295,6 +295,9 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
       import('../long-timeout.js'),
       this.#compression?.codec.ready(this.dir)
     ])
+    // Destroyed meanwhile (destroy() at once, a pipeline that failed at once): Node calls _destroy only once this
+    // start is over, so it stops itself. Nothing is created: not the directory, not a leftover's recovery.
+    if (this.destroyed) return
     this.#awaited = new AwaitedListeners((err) => { this.#listenerFailed(err) })
     this.#joinSlabParts = joinSlabParts
     this.#planner = new RollPlanner(this.#plannerOptions)
@@ -303,22 +306,45 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     this.#chain = this.#makeChain(FileChain)
     this.#recordEnds = recordEnds
     await ensureDir(this.dir)
-    if (this.#recover && await hasTempFiles(this.dir)) {
-      // Loaded only when there is something to recover (with its decoder and frame walker: start-up).
-      const { recoverDirectory } = await import('./recover.js')
-      this.recovered = await recoverDirectory(this.dir)
-      // A recovered file is a sealed file too: its listeners' work (move it, alert) is awaited as a seal's.
-      for (const r of this.recovered) {
-        this.#listeners.emit(this, 'recover', r, r.path ?? r.temp, r.path === null ? 'it held no whole record and was removed' : 'the file is recovered, sealed and kept')
-      }
-    }
+    // Destroyed while the directory was made: it stays, empty. Removing it could pull it from under another
+    // writer (of this process or another) that found it there meanwhile and is about to open its file in it.
+    if (this.destroyed) return
+    if (this.#recover && await hasTempFiles(this.dir) && !this.destroyed) await this.#recoverLeftovers()
     // Files sealed before (by a run that stopped or crashed) go first.
+    if (this.destroyed) return
     await this.uploader?.resume()
+    if (this.destroyed) return
     if (this.#flushInterval > 0) {
       this.#flushTimer = setInterval(() => { this.#cut('timer') }, timerMs(this.#flushInterval))
       this.#flushTimer.unref()
     }
     this.#started = true
+  }
+
+  /**
+   * Recover the dead writers' leftover files (recover.ts), telling `recover`
+   * listeners of each as it is sealed. A destroy() during the recovery stops
+   * it after the file at hand: each file is recovered whole or not at all,
+   * and those not reached stay as they were, for the next start or `shoebox
+   * recover` (the README's "before writing starts": none does).
+   */
+  async #recoverLeftovers (): Promise<void> {
+    // Loaded only when there is something to recover (with its decoder and frame walker: start-up).
+    const { recoverDirectory } = await import('./recover.js')
+    const stopped = new Error('the rolling sink was destroyed while it recovered')
+    try {
+      await recoverDirectory(this.dir, {
+        onRecover: (r) => {
+          this.recovered.push(r)
+          // A recovered file is a sealed file too: its listeners' work (move it, alert) is awaited as a seal's.
+          this.#listeners.emit(this, 'recover', r, r.path ?? r.temp, r.path === null ? 'it held no whole record and was removed' : 'the file is recovered, sealed and kept')
+          // recoverDirectory() stops where onRecover throws, the files before it recovered.
+          if (this.destroyed) throw stopped
+        }
+      })
+    } catch (err) {
+      if (err !== stopped) throw err
+    }
   }
 
   /** What is on disk so far (see KeptReport). */

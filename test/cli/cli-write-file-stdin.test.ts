@@ -9,7 +9,6 @@
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import t from 'tap'
@@ -17,11 +16,10 @@ import { main } from '../../lib/cli/main.js'
 import type { Io } from '../../lib/cli/io.js'
 import { readDir, tempNames } from '../fixtures-roll/util.js'
 import { cliBinary } from '../fixtures-s3/cli-build.js'
+import { tempDir } from '../temp-dir.js'
 
 function tmp (t: { teardown: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-file-stdin-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-file-stdin-')
 }
 
 function sink (into: Buffer[]): Writable {

@@ -15,16 +15,14 @@
  * runs the acceptance's 1M. The file's time is mostly fixed costs (six
  * server starts, two rounds of Retry-After: 1 per test), not N.
  */
-import fs from 'node:fs'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import t, { type Test } from 'tap'
 import { kronos } from '../../lib/events/client.js'
 import { compareEventIds } from '../../lib/events/event-id.js'
 import { ship, type Shipper } from '../../lib/events/ship.js'
 import { spawnServe, type ServeProcess } from './conformance-kit.js'
+import { tempDir } from '../temp-dir.js'
 
 const N = Number(process.env.SHOEBOX_FAULT_EVENTS ?? 4_000)
 const STREAMS = 4
@@ -129,12 +127,6 @@ class FaultProxy {
     this.counts.dropped++
     res.socket?.destroy()
   }
-}
-
-function tempDir (t: Test, prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
 }
 
 const SERVE_ARGS = ['--memtable-size', '2MiB']

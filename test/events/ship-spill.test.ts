@@ -7,17 +7,15 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { ship } from '../../lib/events/ship.js'
 import { transpileTree } from '../transpile.js'
 import { startCollector, type StoredEvent } from './fixtures/collector.js'
+import { tempDir as testTempDir } from '../temp-dir.js'
 
+/** Kept until the whole file has run. */
 function tempDir (prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return testTempDir(t, prefix)
 }
 
 function seqs (stored: StoredEvent[], stream?: string): number[] {

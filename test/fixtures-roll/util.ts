@@ -6,7 +6,6 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
@@ -16,17 +15,9 @@ import zlib from 'node:zlib'
 import { isGzip } from '../../lib/compress/gzip.js'
 import { ArchiveDecoder, naturalCompare, type RecordInput, type RollingSink, type ShoeboxRecord } from '../../lib/index.js'
 
-/** What a tap test offers that the helpers need (kept structural so any Test fits). */
-export interface Teardown {
-  teardown: (fn: () => void) => void
-}
-
-/** A fresh directory under the OS temp dir, removed when the test ends. */
-export function tempDir (t: Teardown, prefix = 'shoebox-roll-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+// Temporary directories: under the repository's tmp/ (see temp-dir.ts); re-exported for the tests that import them here.
+import { tempDir, type Teardown } from '../temp-dir.js'
+export { tempDir, type Teardown }
 
 /**
  * Count FileHandle.sync() calls (files and directories) made in this process

@@ -7,7 +7,6 @@
  * that throws synchronously fails the operation as it did.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { listHistoryFiles, loadHistory, type HistoryProblem } from '../../lib/meta/history.js'
@@ -17,6 +16,7 @@ import { squashHistory } from '../../lib/meta/squash.js'
 import { pullMetadir, pushMetadir } from '../../lib/meta/sync.js'
 import { metaPaths } from '../../lib/meta/config.js'
 import { withoutUnhandled } from '../helpers.js'
+import { tempDir } from '../temp-dir.js'
 
 const config = { unique: 'content_hash' }
 // Rows 3 and 5 cannot apply (no unique value; a cell too many).
@@ -28,9 +28,7 @@ function base (t: Test): string {
 }
 
 function scratchDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-callbacks-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-meta-callbacks-')
 }
 
 const later = async (): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, 5)) }

@@ -7,7 +7,6 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import {
   historyRows, listHistoryFiles, loadHistory, metaTimestamp, MetaHistory, nextHistoryName, readHistoryFile, replaySet, type HistoryProblem
@@ -15,12 +14,12 @@ import {
 import { metaPaths } from '../../lib/meta/config.js'
 import { formatCsvRow } from '../../lib/meta/csv.js'
 import { expectCode } from '../helpers.js'
+import { tempDir } from '../temp-dir.js'
 
 const config = { unique: 'content_hash' }
 
 function metadir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-history-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const dir = tempDir(t, 'shoebox-meta-history-')
   fs.mkdirSync(metaPaths(dir).db, { recursive: true })
   return dir
 }

@@ -10,7 +10,6 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -19,13 +18,12 @@ import { loadHistory } from '../../lib/meta/history.js'
 import { FreshScratch } from '../../lib/meta/fresh-scratch.js'
 import { metaIngest, type MetaIngestOptions, type MetaIngestResult } from '../../lib/meta/ingest.js'
 import { mulberry32 } from '../helpers.js'
+import { tempDir } from '../temp-dir.js'
 
 const T1 = Date.UTC(2026, 11, 3, 10, 0, 0) * 1000
 
 function metadir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-fresh-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-meta-fresh-')
 }
 
 async function run (base: string, objects: object[], options: MetaIngestOptions): Promise<{ result: MetaIngestResult, text: string }> {

@@ -7,7 +7,6 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -17,15 +16,14 @@ import { metaIngest, type InvalidMetadata, type MetaIngestOptions, type MetaInge
 import { UnreadableMetadata, withOrigin } from '../../lib/meta/origin.js'
 import { NumberText } from '../../lib/meta/flatten.js'
 import { MetaStore } from '../../lib/meta/kv-store.js'
+import { tempDir } from '../temp-dir.js'
 
 const T1 = Date.UTC(2026, 11, 3, 10, 0, 0) * 1000
 const TS1 = '2026-12-03 10:00:00.000000'
 const TS2 = '2026-12-03 11:00:00.000000'
 
 function metadir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-ingest-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-meta-ingest-')
 }
 
 async function ingest (base: string, objects: unknown[], options: MetaIngestOptions = {}, invalid: InvalidMetadata[] = []): Promise<MetaIngestResult> {

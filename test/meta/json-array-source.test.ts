@@ -7,7 +7,6 @@
  * bounded memory.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { setFlagsFromString } from 'node:v8'
@@ -17,14 +16,14 @@ import { ShoeboxError } from '../../lib/errors.js'
 import { flattenMetadata } from '../../lib/meta/flatten.js'
 import { originOf, UnreadableMetadata } from '../../lib/meta/origin.js'
 import { jsonArrayElements, jsonArraySource } from '../../lib/meta/sources.js'
+import { MAX_ARRAY_ELEMENT_BYTES } from '../../lib/json/array-splitter.js'
+import { tempDir } from '../temp-dir.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
 function tmp (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-json-array-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-json-array-')
 }
 
 function describe (item: unknown): unknown {
@@ -234,4 +233,60 @@ t.test('damaged arrays (seeded mutations): one outcome whatever the chunks, a ty
   }
   t.equal(differing, 0, 'the same items and error in chunks of 1, 7 and 64 KiB')
   t.equal(untyped, 0, 'every failure SHOEBOX_INVALID_JSON')
+})
+
+/**
+ * `chunks` of a file, then a read error (EIO). Not a real failing read: none
+ * can be made here mid-file (a FIFO whose writer dies is an end, not an
+ * error; a file truncated meanwhile reads short; a device that fails needs
+ * device-mapper or a FUSE mount, which the tests cannot count on), so this
+ * goes through jsonArrayElements(), which jsonArraySource() is over its
+ * file's read stream, with a Readable that fails as that stream does: a
+ * destroy with the errno error.
+ */
+function failingAfter (chunks: Buffer[]): Readable {
+  let next = 0
+  return new Readable({
+    read () {
+      if (next < chunks.length) this.push(chunks[next++])
+      else this.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', errno: -5, syscall: 'read' }))
+    }
+  })
+}
+
+t.test('a read error part way, after every chunk of 7 bytes: every element complete before it, then one SHOEBOX_IO naming the file, the byte and the elements before it', async (t) => {
+  const name = '/data/meta.json'
+  const elements = ['{"content_hash": "a", "s": "},{"}', '{"content_hash": "b", "n": 1.0}', '{"content_hash": "c"}']
+  const bytes = Buffer.from('[' + elements.join(',\n ') + ']')
+  const ends = elements.map((e) => bytes.indexOf(Buffer.from(e)) + Buffer.byteLength(e))
+  const whole = await read(jsonArrayElements(chunked(bytes, 7), name))
+  t.equal(whole.items.length, 3)
+  const chunks: Buffer[] = []
+  for (let i = 0; i < bytes.length; i += 7) chunks.push(bytes.subarray(i, i + 7))
+  for (let delivered = 0; delivered <= chunks.length; delivered++) {
+    const taken = Math.min(delivered * 7, bytes.length)
+    const complete = ends.filter((end) => end <= taken).length
+    for (const slow of [false, true]) {
+      const got = await read(jsonArrayElements(failingAfter(chunks.slice(0, delivered)), name), slow)
+      const what = `failing after ${taken} bytes${slow ? ', read slowly' : ''}`
+      t.same(got.items, whole.items.slice(0, complete), `${what}: the ${complete} complete elements`)
+      t.same([got.error?.code, got.error?.message], ['SHOEBOX_IO', taken === 0
+        ? `cannot read ${name}: input/output error (EIO)`
+        : `cannot read ${name} at byte ${taken}: input/output error (EIO); ${complete} whole element${complete === 1 ? '' : 's'} before it`], `${what}: one error`)
+      t.equal((got.error?.cause as NodeJS.ErrnoException | undefined)?.code, 'EIO', `${what}: the read's error its cause`)
+    }
+  }
+})
+
+t.test('an element over 64 MiB in a file: unreadable on its own, the elements around it read', async (t) => {
+  const file = path.join(tmp(t), 'big.json')
+  const big = `{"content_hash": "big", "pad": "${'x'.repeat(MAX_ARRAY_ELEMENT_BYTES)}"}`
+  fs.writeFileSync(file, `[{"content_hash": "a"},\n${big},\n{"content_hash": "c"}]`)
+  const got = await read(jsonArraySource(file))
+  t.equal(got.error, null)
+  t.same(got.items, [
+    { origin: { file, line: 1 }, row: { content_hash: 'a' } },
+    { unreadable: { file, line: 2 }, reason: `larger than ${MAX_ARRAY_ELEMENT_BYTES} bytes, the most one element may hold (stepped over, not read)` },
+    { origin: { file, line: 3 }, row: { content_hash: 'c' } }
+  ])
 })

@@ -10,7 +10,6 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -20,10 +19,10 @@ import { metaIngest } from '../../lib/meta/ingest.js'
 import { metadir as openMetadir } from '../../lib/meta/metadir.js'
 import { acquirePublishLock } from '../../lib/meta/publish-lock.js'
 import { squashHistory } from '../../lib/meta/squash.js'
+import { tempDir } from '../temp-dir.js'
 
 function metadir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-options-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const dir = tempDir(t, 'shoebox-meta-options-')
   fs.mkdirSync(metaPaths(dir).db, { recursive: true })
   fs.writeFileSync(path.join(metaPaths(dir).metadir, 'config.yml'), 'unique: content_hash\n')
   fs.writeFileSync(path.join(metaPaths(dir).db, '2026-01-01T00:00:00.000000.append'), 'content_hash,foo\r\nu1,a\r\nu2,b\r\n')

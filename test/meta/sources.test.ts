@@ -7,7 +7,6 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { once } from 'node:events'
 import { Readable } from 'node:stream'
@@ -18,11 +17,10 @@ import { parseJsonExact } from '../../lib/meta/json-exact.js'
 import { flattenMetadata, NumberText } from '../../lib/meta/flatten.js'
 import { originOf, UnreadableMetadata } from '../../lib/meta/origin.js'
 import { expectCode } from '../helpers.js'
+import { tempDir } from '../temp-dir.js'
 
 function tmp (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-src-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-meta-src-')
 }
 
 async function collect (source: Readable): Promise<unknown[]> {

@@ -5,16 +5,15 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { metaPaths } from '../../lib/meta/config.js'
 import { formatCsvRow } from '../../lib/meta/csv.js'
 import { listHistoryFiles, loadHistory } from '../../lib/meta/history.js'
 import { squashHistory } from '../../lib/meta/squash.js'
+import { tempDir } from '../temp-dir.js'
 
 function metadir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-squash-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const dir = tempDir(t, 'shoebox-meta-squash-')
   fs.mkdirSync(metaPaths(dir).db, { recursive: true })
   return dir
 }

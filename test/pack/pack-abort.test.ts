@@ -4,20 +4,14 @@
  * failure does, cleaning up (pack's staging directory, unpack's temporary
  * files), and rejects with SHOEBOX_ABORTED saying what was kept.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { ShoeboxError } from '../../lib/index.js'
 import { expectCode } from '../helpers.js'
 import { pack } from '../../lib/pack/pack.js'
 import { unpack } from '../../lib/pack/unpack.js'
-
-function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-abort-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { tempDir } from '../temp-dir.js'
 
 /** A tree of `n` files of 1 KiB each, packed one archive per file (roll size 1 byte). */
 function tree (root: string, n: number): string {

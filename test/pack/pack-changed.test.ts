@@ -11,21 +11,15 @@
  * The file's mtime is first set into the past so that the rewrite moves it
  * even within one tick of the kernel's file clock.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { expectCode } from '../helpers.js'
 import { pack, packFiles, type PackRecord, type ReadProgress, type SkippedEntry } from '../../lib/pack/pack.js'
 import { READ_CHUNK } from '../../lib/pack/read-file.js'
 import { unpack } from '../../lib/pack/unpack.js'
-
-function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-changed-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { tempDir } from '../temp-dir.js'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 const PAST = new Date('2001-02-03T04:05:06.789Z')

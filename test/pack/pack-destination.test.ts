@@ -5,19 +5,13 @@
  * MB packed as 76 MB, 18 of its own archives inside it), and so was every
  * earlier run's output.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { pack, type SkippedEntry } from '../../lib/pack/pack.js'
 import { unpack } from '../../lib/pack/unpack.js'
-
-function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-destination-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { tempDir } from '../temp-dir.js'
 
 /** src/a/f0..f9, and src/zz/ holding an earlier run's archive (zz is walked after a). */
 function tree (root: string): string {

@@ -3,17 +3,11 @@
  * and dot directories, at the top and deeper, are packed with --dot and left
  * out (not counted as skipped) without it, with and without --include.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { cli } from '../cli-run.js'
-
-function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-dot-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { tempDir } from '../temp-dir.js'
 
 /** Every file under `dir`, '/'-separated, sorted. */
 function files (dir: string, rel = ''): string[] {

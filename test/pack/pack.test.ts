@@ -5,11 +5,10 @@
  * match its sha256 are refused with nothing written; symlinks in the source
  * are skipped, not followed; packing to and unpacking from S3.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { encodeRecords, ShoeboxError, type RecordInput } from '../../lib/index.js'
@@ -21,12 +20,7 @@ import type { Command } from '../../lib/cli/command.js'
 import { cli } from '../cli-run.js'
 import { expectCode, mulberry32 } from '../helpers.js'
 import { startS3 } from '../s3-server.js'
-
-function tempDir (t: Test, prefix = 'shoebox-pack-test-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { tempDir } from '../temp-dir.js'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 

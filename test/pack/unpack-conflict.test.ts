@@ -5,21 +5,15 @@
  * the same path twice is refused, or with overwrite the later replaces the
  * earlier; each restored path is counted once. And `unpack --max-record-size`.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { encodeRecords, type RecordInput } from '../../lib/index.js'
 import { expectCode } from '../helpers.js'
 import { unpack, type UnpackedFile } from '../../lib/pack/unpack.js'
 import { cli } from '../cli-run.js'
-
-function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-unpack-conflict-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { tempDir } from '../temp-dir.js'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 

@@ -65,7 +65,7 @@ t.test('the sink refuses a bad codec or level, and compress with gzip', async (t
   const plain = rollingSink({ dir: tempDir(t), compress: 'none' })
   t.equal(plain.compression, undefined)
   t.notOk(fs.existsSync(dir))
-  // Closed before the teardown removes its directory: a sink left open made it again as it started, left in /tmp.
+  // Closed before the teardown removes its directory: a sink left open made it again as it started, left behind.
   plain.destroy()
   await new Promise((resolve) => plain.once('close', resolve))
 })

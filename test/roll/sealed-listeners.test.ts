@@ -14,23 +14,17 @@
  * listeners are awaited the same way.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { encodeRecords, rollingSink, type RecordInput, type RecoveredFile, type SealedEvent, type UploadEvent } from '../../lib/index.js'
 import { MAX_RUNNING } from '../../lib/stream/awaited-listeners.js'
 import { hostName, tempName } from '../../lib/roll/names.js'
 import { deadPid } from '../fixtures-roll/util.js'
 import { decodeRecords, withoutUnhandled } from '../helpers.js'
-
-function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-sealed-listeners-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { tempDir } from '../temp-dir.js'
 
 const records = (n: number): RecordInput[] => Array.from({ length: n }, (_, i) => ({ payload: `r${i}` }))
 

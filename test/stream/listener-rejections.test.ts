@@ -10,23 +10,17 @@
  */
 import { once } from 'node:events'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { archiveSource, decode, encodeNdjson, encodeRecords, openStore, rollingSink, uploadSink, type RecordInput } from '../../lib/index.js'
 import { ship } from '../../lib/events/ship.js'
 import { stamp } from '../../lib/events/stamp.js'
 import { failsOnListenerRejection } from '../../lib/stream/listener-rejections.js'
 import { LazyTransform } from '../../lib/stream/lazy-transform.js'
 import { unhandledDuring, withoutUnhandled } from '../helpers.js'
-
-function tempDir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-listener-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { tempDir } from '../temp-dir.js'
 
 const drain = (): Writable => new Writable({ objectMode: true, write (_chunk, _enc, done) { done() } })
 

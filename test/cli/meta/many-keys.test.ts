@@ -6,15 +6,14 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { cli, jsonLines } from '../../cli-run.js'
 import { metaPaths } from '../../../lib/meta/config.js'
 import { MAX_METADATA_KEYS } from '../../../lib/meta/key-limit.js'
+import { tempDir } from '../../temp-dir.js'
 
 function metadir (t: Test, config = 'metadata:\n  file_name: _file_name\n'): string {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-keys-'))
-  t.teardown(() => { fs.rmSync(base, { recursive: true, force: true }) })
+  const base = tempDir(t, 'shoebox-meta-keys-')
   fs.mkdirSync(metaPaths(base).metadir, { recursive: true })
   fs.writeFileSync(metaPaths(base).config, config)
   return base

@@ -5,18 +5,16 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { cli } from '../../cli-run.js'
 import { zstdFrame } from '../../../lib/compress/zstd.js'
 import { metaPaths } from '../../../lib/meta/config.js'
 import { listHistoryFiles, loadHistory } from '../../../lib/meta/history.js'
+import { tempDir } from '../../temp-dir.js'
 
 function metadir (t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-meta-cli-'))
-  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
-  return dir
+  return tempDir(t, 'shoebox-meta-cli-')
 }
 
 /** Ten documents as mmmeta's testdata has them: hash, file name, nested publisher, int and bool. */
@@ -107,6 +105,18 @@ t.test('sources: NDJSON on stdin, invalid objects reported, --on-invalid fail', 
   t.equal(r.code, 1)
   t.match(r.stderr, /1 invalid metadata objects, the first -:2: missing keys: content_hash \(the valid ones were written\)/)
   t.ok((await loadHistory(base, { unique: 'content_hash' })).has('c'), 'the valid one was written')
+})
+
+t.test('sources: a --json-array element over 64 MiB is one invalid object, reported; the others are written', async (t) => {
+  const base = metadir(t)
+  const file = path.join(base, 'big.json')
+  const big = `{"content_hash": "big", "pad": "${'x'.repeat(64 * 1024 * 1024)}"}`
+  fs.writeFileSync(file, `[{"content_hash": "a"},\n${big},\n{"content_hash": "c"}]`)
+  const r = await cli(['meta', 'generate', '--metadir', base, '--json-array', file])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stderr, `invalid ${file}:2: larger than 67108864 bytes, the most one element may hold (stepped over, not read)\n`)
+  t.match(r.stdout.toString(), 'Added 2 new files.')
+  t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()].sort(), ['a', 'c'])
 })
 
 t.test('sources: gzip and zstd NDJSON (stdin or --ndjson FILE) are read as their lines; damage fails the run, nothing written', async (t) => {
