@@ -52,6 +52,9 @@ enum {
 };
 #define RESULT_STRIDE 5
 
+/* A path's bytes converted in one call when it fits (longer ones take two). */
+#define PATH_BYTES 4096
+
 typedef struct {
   char *path;          /* NULL: NOT_READ */
   double expected;     /* bytes expected (a listing's size), or < 0: fstat's */
@@ -193,9 +196,17 @@ static int copy_path (napi_env env, napi_value value, char **out) {
   size_t length;
   char *copy;
   if (type == napi_string) {
-    if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) return 0;
-    if ((copy = malloc(length + 1)) == NULL) { napi_throw_error(env, NULL, "out of memory"); return 0; }
-    if (napi_get_value_string_utf8(env, value, copy, length + 1, &length) != napi_ok) { free(copy); return 0; }
+    /* One conversion where the path fits PATH_BYTES (asking for the length first walked every string twice). */
+    char text[PATH_BYTES];
+    if (napi_get_value_string_utf8(env, value, text, sizeof text, &length) != napi_ok) return 0;
+    if (length + 1 < sizeof text) {
+      if ((copy = malloc(length + 1)) == NULL) { napi_throw_error(env, NULL, "out of memory"); return 0; }
+      memcpy(copy, text, length);
+    } else {
+      if (napi_get_value_string_utf8(env, value, NULL, 0, &length) != napi_ok) return 0;
+      if ((copy = malloc(length + 1)) == NULL) { napi_throw_error(env, NULL, "out of memory"); return 0; }
+      if (napi_get_value_string_utf8(env, value, copy, length + 1, &length) != napi_ok) { free(copy); return 0; }
+    }
   } else {
     void *data;
     if (!typed_array(env, value, napi_uint8_array, "readSmallFiles(paths: Array<string | Uint8Array>, expected: Float64Array, cap: number)", &data, &length)) return 0;

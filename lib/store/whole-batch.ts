@@ -76,10 +76,15 @@ export class WholeBatch {
   }
 
   #readBatch (batch: Wanted[]): void {
-    const expected = Float64Array.from(batch, (w) => w.expected ?? -1)
+    const files: Array<string | Buffer> = []
+    const expected = new Float64Array(batch.length)
+    for (const [i, wanted] of batch.entries()) {
+      files.push(wanted.file)
+      expected[i] = wanted.expected ?? -1
+    }
     let call: Promise<{ bytes: Buffer, results: Float64Array }>
     try {
-      call = this.#native.readSmallFiles(batch.map((w) => w.file), expected, this.#cap)
+      call = this.#native.readSmallFiles(files, expected, this.#cap)
     } catch {
       call = Promise.reject(new Error('not queued'))
     }

@@ -227,5 +227,8 @@ t.test('readSmallFiles() itself: each outcome, and the bytes of those read', asy
   t.equal(at(4)[0], SmallFileOutcome.grew, 'more than the 3 bytes expected')
   t.same([at(5)[0], text(5)], [SmallFileOutcome.read, 'beta'], 'a path given as bytes')
   t.equal(at(6)[0], SmallFileOutcome.notRead, 'a path holding a NUL byte is not tried')
+  // A path longer than the one-call conversion's room (4096 bytes) is taken whole: cut there, it named the directory.
+  const long = await native.readSmallFiles([dir + '/.'.repeat(2100) + '/a'], Float64Array.from([-1]), 64)
+  t.same(Array.from(long.results.subarray(0, 3)), [SmallFileOutcome.failed, os.constants.errno.ENAMETOOLONG, 1], 'a path of 4,200 bytes: too long for open, not cut')
   t.throws(() => { void native.readSmallFiles(Array.from({ length: 65 }, () => 'x'), new Float64Array(65), 64) }, RangeError)
 })
