@@ -80,6 +80,8 @@ export class FileStore implements Store {
   readonly #stats = new TransferStats()
 
   readonly #platformNames: boolean
+  /** The root with a separator at its end, that a key's path starts with. */
+  readonly #rootDir: string
   /** Listed keys whose file names are not UTF-8, and the bytes that name their files (see walk.ts). */
   readonly #byteNames = new ByteNames()
   readonly #walkNames: typeof walkNames | undefined
@@ -87,6 +89,7 @@ export class FileStore implements Store {
   /** `internals` is for shoebox's own tests (see FileStoreInternals). */
   constructor (root: string, options: FileStoreOptions = {}, internals: FileStoreInternals = {}) {
     this.root = path.resolve(root)
+    this.#rootDir = this.root.endsWith(path.sep) ? this.root : this.root + path.sep
     this.url = `file://${this.root.split(path.sep).join('/')}`
     this.#platformNames = options.platformNames === true && path.sep === '/'
     this.#walkNames = internals.walkNames
@@ -97,7 +100,9 @@ export class FileStore implements Store {
     // On POSIX a backslash or a leading 'x:' is part of a file name, neither a separator
     // nor a drive; every check that keeps a key inside the root still applies.
     checkKey(this.#platformNames ? key.replace(/\\/g, '_').replace(/^([A-Za-z]):/, '$1_') : key)
-    return path.join(this.root, ...key.split('/'))
+    // What path.join(root, ...segments) gives, without its normalising pass (2-3% of reading 10,000 small
+    // files): the checked key has no '.', '..' or empty segment, and the root is resolved.
+    return this.#rootDir + (path.sep === '/' ? key : key.split('/').join(path.sep))
   }
 
   /**
