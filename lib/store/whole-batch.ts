@@ -13,8 +13,9 @@
  *
  * A file the batch did not read whole (it could not be opened or read, is
  * no regular file, is over the cap, or grew past the size expected), or
- * that was asked for alone in its turn, is given as null: the caller reads it as it would have without the batch,
- * which gives the same error, or the same stream, as it always did.
+ * that was asked for alone in its turn, is given as null: the caller reads
+ * it as it would have without the batch, which gives the same error, or
+ * the same stream, as it always did.
  *
  * Bounded: a batch holds at most `size` x (cap + 1) bytes, in one
  * allocation its files' Buffers share (as Buffer.allocUnsafe's pool is
