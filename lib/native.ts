@@ -1,8 +1,8 @@
 /**
  * The optional native part of shoebox (native/, built by `npm install`
  * through scripts/build-native.js), one addon of independent parts: the
- * record functions, zstd through the system's libzstd, and sync_file_range
- * (each described at its interface below).
+ * record functions, small files read in batches, zstd through the system's
+ * libzstd, and sync_file_range (each described at its interface below).
  *
  * The record functions (native/record_crc.c): two functions that work
  * on a whole slab of encoded records in one call, so that the encoder pays
@@ -75,6 +75,42 @@ export interface NativeZstd {
   zstdStreamFree?: (decoder: object) => void
 }
 
+/**
+ * Small files read whole, several on one thread-pool job
+ * (native/small_files.c), for lib/store/whole-batch.ts. Absent on Windows
+ * and from a build that predates it (each file is then opened and read in
+ * its own round trips).
+ */
+export interface NativeFiles {
+  /**
+   * For each path (at most 64): open (read-only, non-blocking), fstat, one
+   * read of `expected[i]` bytes + 1 (fstat's size where expected[i] < 0),
+   * close; no file over `cap` bytes is read. `results` holds
+   * SMALL_FILE_STRIDE numbers a path, the first a SmallFileOutcome; the
+   * bytes of the files read are ranges of `bytes`.
+   */
+  readSmallFiles: (paths: Array<string | Uint8Array>, expected: Float64Array, cap: number) => Promise<{ bytes: Buffer, results: Float64Array }>
+}
+
+/** What readSmallFiles() says of a path: results[i * SMALL_FILE_STRIDE], then the numbers after it. */
+export const SmallFileOutcome = {
+  /** Read whole: then its offset in `bytes`, its length, fstat's size, and its mtime in ms. */
+  read: 0,
+  /** A call failed: then the errno, and the call (1 open, 2 fstat, 3 read). */
+  failed: 1,
+  /** Not a regular file. */
+  notAFile: 2,
+  /** Larger than the cap: then, after one slot, fstat's size. */
+  overCap: 3,
+  /** More bytes than expected: the file grew since it was sized. */
+  grew: 4,
+  /** Not tried (a path holding a NUL byte). */
+  notRead: 5
+} as const
+
+/** The numbers readSmallFiles() gives a path. */
+export const SMALL_FILE_STRIDE = 5
+
 /** What one zstdStreamDecode() call gives. */
 export interface ZstdStreamPiece {
   /** Content decoded, at most 1 MiB. */
@@ -106,7 +142,7 @@ export interface NativeWriteback {
   startWriteback: (fd: number, offset: number, length: number) => Promise<void>
 }
 
-type Addon = Partial<NativeRecords & NativeZstd & NativeWriteback>
+type Addon = Partial<NativeRecords & NativeZstd & NativeFiles & NativeWriteback>
 
 /** The addon as built, or null when it is not built or switched off in `env`. */
 function loadAddon (env: NodeJS.ProcessEnv): Addon | null {
@@ -137,6 +173,12 @@ export function loadNativeZstd (env: NodeJS.ProcessEnv = process.env): NativeZst
 export function loadNativeWriteback (env: NodeJS.ProcessEnv = process.env): NativeWriteback | null {
   const addon = loadAddon(env)
   return typeof addon?.startWriteback === 'function' ? addon as NativeWriteback : null
+}
+
+/** The addon's readSmallFiles(): null when not built, not on this platform, or switched off in `env`. */
+export function loadNativeFiles (env: NodeJS.ProcessEnv = process.env): NativeFiles | null {
+  const addon = loadAddon(env)
+  return typeof addon?.readSmallFiles === 'function' ? addon as NativeFiles : null
 }
 
 /** The native slab functions, or null when they are not available here. */

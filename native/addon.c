@@ -21,6 +21,7 @@ int typed_array (napi_env env, napi_value value, napi_typedarray_type type, cons
 static napi_value init (napi_env env, napi_value exports) {
   if (record_crc_export(env, exports) == NULL) return NULL;
   if (writeback_export(env, exports) == NULL) return NULL;
+  if (small_files_export(env, exports) == NULL) return NULL;
   return zstd_system_export(env, exports);
 }
 

@@ -8,6 +8,8 @@ int typed_array (napi_env env, napi_value value, napi_typedarray_type type, cons
 
 /* seal(), place(), frameLines(): native/record_crc.c (x86-64 with PCLMULQDQ and SSE4.2 only). */
 napi_value record_crc_export (napi_env env, napi_value exports);
+/* readSmallFiles(): native/small_files.c (not on Windows). */
+napi_value small_files_export (napi_env env, napi_value exports);
 /* zstdOpen(), zstdCompress(), zstdDecompress(), zstdStreamOpen/Decode/Free(): native/zstd_system.c (not on Windows). */
 napi_value zstd_system_export (napi_env env, napi_value exports);
 /* startWriteback(): native/writeback.c (Linux only). */

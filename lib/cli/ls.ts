@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import type { WholeObject } from '../store/store.js'
 import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
 import { comparator, type ListedFile } from '../source/order.js'
-import { LOOK_AHEAD, READ_AHEAD_BYTES, ReadAhead } from '../source/read-ahead.js'
+import { READ_AHEAD_BYTES, ReadAhead } from '../source/read-ahead.js'
 import { isRemote } from '../store/open-store.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -60,12 +60,17 @@ export const lsCommand: Command = {
       const open = (file: ListedFile): Readable | Promise<WholeObject | Readable> => store.getWhole !== undefined && file.size <= READ_AHEAD_BYTES
         ? store.getWhole(file.name, { size: file.size, etag: pin(file.etag) })
         : store.get(file.name, { etag: pin(file.etag) })
-      // The next few small files are opened while one is scanned (read-ahead.ts): their opens overlap.
-      ahead = new ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>>(open)
+      // The next few small files are opened while one is scanned (read-ahead.ts): their opens overlap; where the
+      // store reads them in batches (a FileStore with the native addon), 32 at a time.
+      ahead = new ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>>(open, store.wholeReadsTogether)
+      /** The files after files[index], for the read-ahead to take what it looks at (a slice of each file's window cost a copy a file). */
+      function * after (index: number): Generator<ListedFile> {
+        for (let i = index + 1; i < files.length; i++) yield files[i]
+      }
       for (const [index, file] of files.entries()) {
         let scan: Scan
         try {
-          ahead.ahead(files.slice(index + 1, index + 1 + LOOK_AHEAD))
+          ahead.ahead(after(index))
           const opened = await ReadAhead.settle(ahead.take(file) ?? open(file))
           scan = await scanArchive(opened instanceof Readable ? opened : opened.take(), file.path, maxRecordSize, maxFrameSize)
         } catch (err) {

@@ -36,9 +36,10 @@ import type { WholeObject } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { checkDecodeMode, checkFlag, durationOption, timerMs } from '../units.js'
 import { openGlob, type GlobRoot, type StoreGlob } from './glob.js'
-import { comparator, type FileOrder, type ListedFile } from './order.js'
+import { comparator, naturalCompare, type FileOrder, type ListedFile } from './order.js'
 import type { FollowGate } from './follow.js'
 import type * as Lister from './list.js'
+import type { ListedName } from './list.js'
 import type { FetchRecords } from './fetch-records.js'
 import type { ReadAhead } from './read-ahead.js'
 import { maxRecordSizeOption } from '../format/constants.js'
@@ -104,7 +105,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   /** maxRecordSize and maxFrameSize in bytes (the options may be strings). */
   readonly #maxRecordSize: number
   readonly #maxFrameSize: number
-  #compare: (a: ListedFile, b: ListedFile) => number
+  #compare: (a: ListedName, b: ListedName) => number
+  /**
+   * Whether the listing must give sizes and mtimes: following (the gate
+   * compares them), from a position (its offset is checked against its
+   * file's size) or in an order other than by name. Else no file is stat'ed
+   * to list it (a FileStore): each is sized when it is opened.
+   */
+  #sized = true
   #positions: boolean
   #resume: (() => void) | null = null
   /** Payload bytes of the records in the stream's buffer (pushed, not yet read): see HELD_BYTES. */
@@ -112,7 +120,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   #started = false
   #done = new Set<string>()
   /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
-  #fromFile: ListedFile | undefined
+  #fromFile: ListedName | undefined
   #pollInterval: number
   /** The store the files come from (a FileStore for a local pattern) and the glob over its keys. */
   readonly #glob: StoreGlob
@@ -135,7 +143,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   /** The listeners of `file`, `fileEnd`, `skipped` and `corrupt`, whose work the end waits for (made by #load). */
   #listeners: AwaitedListeners | undefined
   /** The next files to be read whole, opened while the current one is decoded (read-ahead.ts; made by #load). */
-  #ahead: ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>> | undefined
+  #ahead: ReadAhead<ListedName, Readable | Promise<WholeObject | Readable>> | undefined
   /** The largest file read whole (read-ahead.ts's READ_AHEAD_BYTES; set by #load, which loads that module). */
   #wholeBytes = 0
 
@@ -161,7 +169,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       this.glob = { root: this.#glob.root, pattern: this.#glob.pattern }
       this.#pattern = pattern
       this.#options = { ...options }
-      this.#compare = comparator(undefined)
+      this.#compare = byName
       this.#positions = true
       this.#pollInterval = 0
       return
@@ -174,7 +182,9 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     this.glob = { root: this.#glob.root, pattern: this.#glob.pattern }
     this.#pattern = pattern
     this.#options = { ...options }
-    this.#compare = comparator(options.order)
+    const compare = comparator(options.order)
+    this.#sized = options.follow === true || options.from !== undefined || (options.order !== undefined && options.order !== 'name')
+    this.#compare = this.#sized ? (a, b) => compare(sized(a), sized(b)) : byName
     this.#positions = options.positions === true || options.from !== undefined
     this.#pollInterval = durationOption(options.pollInterval, 1000, 'pollInterval')
   }
@@ -189,7 +199,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       import('./list.js'), import('../compress/peek.js'), import('../stream/awaited-listeners.js'), import('./read-ahead.js')
     ])
     this.#wholeBytes = READ_AHEAD_BYTES
-    this.#ahead = new ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>>((file) => this.#openWhole(file) ?? this.#open(file, 0))
+    // Where the store reads files whole in batches, files are opened ahead that many at a time.
+    this.#ahead = new ReadAhead<ListedName, Readable | Promise<WholeObject | Readable>>((file) => this.#openWhole(file) ?? this.#open(file, 0), this.#glob.store.wholeReadsTogether)
     this.#lister = lister
     this.#peekHead = peek.peekHead
     this.#listeners = new AwaitedListeners((err) => { this.#listenerFailed(err) })
@@ -315,8 +326,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     return this.#glob.store.stats()
   }
 
-  async #list (): Promise<ListedFile[]> {
-    return await (this.#lister as typeof Lister).listGlob(this.#glob, this.#gate?.sealing)
+  async #list (): Promise<ListedName[]> {
+    return await (this.#lister as typeof Lister).listGlob(this.#glob, this.#gate?.sealing, this.#sized)
   }
 
   /**
@@ -324,7 +335,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * the listed version where objects appear whole; a local file may still
    * grow, and is read as it is (the follow gate reads it again if it changes).
    */
-  #open (file: ListedFile, start: number, end?: number): Readable {
+  #open (file: ListedName, start: number, end?: number): Readable {
     const etag = this.#glob.store.writtenInPlace === true ? undefined : file.etag
     return this.#glob.store.get(file.name, { range: { start, end }, etag })
   }
@@ -335,14 +346,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * hold. Not while following: a file there may still be growing, and is read
    * as a stream (the follow gate reads it again as it grows).
    */
-  #openWhole (file: ListedFile): Promise<WholeObject | Readable> | undefined {
+  #openWhole (file: ListedName): Promise<WholeObject | Readable> | undefined {
     const store = this.#glob.store
-    if (store.getWhole === undefined || this.#options.follow === true || file.size > this.#wholeBytes) return undefined
+    if (store.getWhole === undefined || this.#options.follow === true || (file.size ?? 0) > this.#wholeBytes) return undefined
     return store.getWhole(file.name, { size: file.size, etag: store.writtenInPlace === true ? undefined : file.etag })
   }
 
   /** The codec of `file`, by its magic bytes: one small ranged read (needed only where reading does not start at 0). */
-  async #codecOf (file: ListedFile): Promise<CodecName> {
+  async #codecOf (file: ListedName): Promise<CodecName> {
     const chunks: Buffer[] = []
     for await (const chunk of this.#open(file, 0, SNIFF_BYTES)) chunks.push(chunk as Buffer)
     return sniffCodec(Buffer.concat(chunks)).name
@@ -373,13 +384,13 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       }
       const gate = this.#gate
       let waiting = false
-      const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(f) ?? false)).sort(this.#compare)
+      const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(sized(f)) ?? false)).sort(this.#compare)
       for (const [index, file] of files.entries()) {
         // Too many files' listeners still at work: the next file waits for one (destroy() ends the wait).
         const room = this.#listeners?.room()
         if (room !== undefined) await room
         if (this.destroyed || this.#stopped) return
-        if (gate !== null && !gate.ready(file, listedAt)) {
+        if (gate !== null && !gate.ready(sized(file), listedAt)) {
           waiting = true
           // Files are read in order: one still being written holds back those after it,
           // except one already read that is changing again.
@@ -407,7 +418,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   }
 
   /** The files from files[start] on that will be read whole (not `from`'s, nor those before it), lazily: the read-ahead takes a few. */
-  * #wholeReads (files: ListedFile[], start: number, from: Position | undefined): Generator<ListedFile> {
+  * #wholeReads (files: ListedName[], start: number, from: Position | undefined): Generator<ListedName> {
     for (let i = start; i < files.length; i++) {
       const file = files[i]
       if (from === undefined || (file.name !== from.file && !this.#before(file, from))) yield file
@@ -433,7 +444,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   }
 
   /** Does `file` come before the file of `from` (and so is already read)? */
-  #before (file: ListedFile, from: Position): boolean {
+  #before (file: ListedName, from: Position): boolean {
     if (file.name === from.file || this.#fromFile === undefined) return false
     return this.#compare(file, this.#fromFile) < 0
   }
@@ -445,24 +456,25 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * members before it are never fetched), or from its start for a position
    * without a member (unless `plain` says the file is not gzip).
    */
-  async #openFile (file: ListedFile, from: Position | undefined, plain: boolean): Promise<OpenedFile> {
+  async #openFile (file: ListedName, from: Position | undefined, plain: boolean): Promise<OpenedFile> {
     const after = from?.offset ?? -1
     const member = from === undefined ? undefined : memberStart(from)
     if (member !== undefined) {
       // A member at or past the end would be reported as damage, and skipped when lenient.
-      if (member.compressed >= file.size) {
-        throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the member (gzip member or zstd frame) at compressed byte ${member.compressed} is past the end of the file (${file.size} bytes)`)
+      const { size } = sized(file)
+      if (member.compressed >= size) {
+        throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the member (gzip member or zstd frame) at compressed byte ${member.compressed} is past the end of the file (${size} bytes)`)
       }
       // The member's own first bytes say gzip or zstd: no second request. When they say neither (the file
       // has changed since), the file's first bytes do, so that the damage names the file's codec.
       const { head, stream } = await (this.#peekHead as typeof peekHead)(this.#open(file, member.compressed), SNIFF_BYTES)
       const codec = sniffCodec(head).name === 'none' ? await this.#codecOf(file) : sniffCodec(head).name
       const opened = await openAt(from as Position, () => stream, codec === 'zstd' ? 'zstd' : 'gzip', this.#zstdOptions)
-      return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset }
+      return { input: opened.stream, stages: [], bytes: opened.stream, start: opened.baseOffset, size }
     }
     const compressed = after >= 0 && !plain && await this.#codecOf(file) !== 'none'
     // A position past the end would read nothing from this file and say nothing.
-    if (after >= 0 && !compressed && after > file.size) throw pastEnd(file, after, file.size)
+    if (after >= 0 && !compressed && after > sized(file).size) throw pastEnd(file, after, sized(file).size)
     const start = after >= 0 && !compressed ? after : 0
     // The codec is read from the file's own first bytes (no second request). The
     // decompressors know their members/frames: with positions, a compressed record's
@@ -470,27 +482,32 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     const opened = start === 0 ? this.#ahead?.take(file) ?? this.#openWhole(file) ?? this.#open(file, 0) : this.#open(file, start)
     let input: Readable
     let codec: CodecName
+    // The file's size: the listing's, or found now (a listing without sizes, #sized, reads from the start).
+    let size = file.size
     const got = opened instanceof Promise ? await opened : opened
     // A stream opened ahead (a file grown since listed) that failed meanwhile: its 'error' event has gone by.
     if (got instanceof Readable && got.errored !== null) throw got.errored
     if (!(got instanceof Readable)) {
       // Read whole: a plain file is decoded in one call (WholeDecoder), with no stream.
       const whole = got.take()
+      size ??= whole.length
       codec = sniffCodec(whole).name
-      if (codec === 'none') return { whole, start }
+      if (codec === 'none') return { whole, start, size }
       input = Readable.from([whole], { objectMode: false })
     } else {
+      // Streamed (too big to read whole, or grown since it was sized): looked up where no listing sized it.
+      size ??= (await this.#glob.store.stat(file.name)).size
       const peeked = await (this.#peekHead as typeof peekHead)(got, SNIFF_BYTES)
       input = peeked.stream
       codec = sniffCodec(peeked.head).name
     }
     // A plain file goes to the decoder as it is: a stage passing its bytes through cost every file of a
     // read of thousands of small ones a stream, its listeners and a hop per chunk.
-    if (start === 0 && codec === 'none') return { input, stages: [], bytes: input, start }
+    if (start === 0 && codec === 'none') return { input, stages: [], bytes: input, start, size }
     const bytes = start === 0 && codec === 'zstd'
       ? zstdDecompress({ ...this.#zstdOptions, file: file.path })
       : gunzipMembers({ members: this.#tracking }) // gzip, and plain bytes after a position passed through
-    return { input, stages: [bytes], bytes, start }
+    return { input, stages: [bytes], bytes, start, size }
   }
 
   /**
@@ -514,16 +531,17 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * must be the same), else after `from` if it names this file. A followed
    * file now shorter than that record was replaced: read whole.
    */
-  #resumeAt (file: ListedFile, from: Position | undefined): { position: Position | undefined, plain: boolean, followed: boolean } {
+  #resumeAt (file: ListedName, from: Position | undefined): { position: Position | undefined, plain: boolean, followed: boolean } {
     const last = this.#gate?.resumeAt(file.name)
     if (last === undefined) return { position: from, plain: false, followed: false }
-    const shrunk = last.member === undefined ? last.offset > file.size : last.member.offset >= file.size
+    const { size } = sized(file)
+    const shrunk = last.member === undefined ? last.offset > size : last.member.offset >= size
     // The gate's positions name a member in every gzip file: one without is of a plain file.
     return { position: shrunk ? undefined : last, plain: last.member === undefined, followed: !shrunk }
   }
 
   /** A followed file was replaced under its name since it was read: read the new one whole. */
-  async #readReplaced (file: ListedFile): Promise<void> {
+  async #readReplaced (file: ListedName): Promise<void> {
     this.#gate?.forget(file.name)
     await this.#readFile(file, undefined)
   }
@@ -534,7 +552,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * once this one's 'file' is told: a file deleted by then fails the read
    * naming it, as it did when files were opened in their turn.
    */
-  async #readFile (file: ListedFile, from: Position | undefined, upcoming: Iterable<ListedFile> = []): Promise<void> {
+  async #readFile (file: ListedName, from: Position | undefined, upcoming: Iterable<ListedName> = []): Promise<void> {
     const { name } = file
     this.#tell('file', { path: file.path, name } satisfies FileEvent)
     this.#ahead?.ahead(upcoming)
@@ -593,7 +611,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         return
       }
       damaged = true
-      if (info.offset === 0 && decoder.stats.records === 0 && info.bytesSkipped === file.size) {
+      if (info.offset === 0 && decoder.stats.records === 0 && info.bytesSkipped === opened.size) {
         skippedFile = true
         return
       }
@@ -671,7 +689,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         // Followed, and cut short (mid-record, or inside the last gzip member or zstd frame, whose whole
         // blocks' records came through). Read again from the last record delivered, which may be one of
         // those: none twice, none skipped.
-        gate.read(file, last)
+        gate.read(sized(file), last)
         return
       }
       if (err instanceof ShoeboxError && err.code === 'SHOEBOX_UNSUPPORTED' && this.#options.mode === 'lenient') {
@@ -683,7 +701,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       if (err instanceof CorruptArchiveError && err.reason === 'bad-compression' && this.#options.mode === 'lenient') {
         // The records before the damage came through; report the rest of the file as skipped and go on
         // (gzip; a zstd stage skips a damaged frame itself, and fails only where no frame starts at a position).
-        this.#tell('corrupt', { file: name, path: file.path, offset: err.offset, reason: err.reason, detail: err.detail, bytesSkipped: file.size - err.offset })
+        this.#tell('corrupt', { file: name, path: file.path, offset: err.offset, reason: err.reason, detail: err.detail, bytesSkipped: opened.size - err.offset })
         return
       }
       if (err instanceof CorruptArchiveError) throw err.inFile(file.path)
@@ -694,7 +712,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     }
     if (this.#stopped) return
     if (!verified) return await this.#readReplaced(file)
-    gate?.read(file, last)
+    gate?.read(sized(file), last)
     if (truncated) return
     if (decompressed < after) throw pastEnd(file, after, decompressed)
     if (skippedFile && damaged) {
@@ -717,16 +735,30 @@ interface StreamedFile {
   /** The decompressed bytes: the last stage, or the input itself. */
   bytes: Readable
   start: number
+  /** The file's size: listed, or found as it was opened. */
+  size: number
 }
 
 interface WholeFile {
   /** The plain file's bytes from `start` to its end. */
   whole: Buffer
   start: number
+  size: number
+}
+
+/** Files in name order (natural): all the default order needs of a listing. */
+function byName (a: ListedName, b: ListedName): number {
+  return naturalCompare(a.name, b.name)
+}
+
+/** A file of a listing with sizes: the only kind there is where one is needed (ArchiveSource's #sized). */
+function sized (file: ListedName): ListedFile {
+  if (file.size === undefined || file.mtimeMs === undefined) throw new Error(`shoebox: ${file.path} was listed without its size, which is needed here`)
+  return file as ListedFile
 }
 
 /** A position beyond what the file holds: the records it meant are not there. */
-function pastEnd (file: ListedFile, offset: number, size: number): ShoeboxError {
+function pastEnd (file: ListedName, offset: number, size: number): ShoeboxError {
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
 }
 

@@ -22,17 +22,26 @@ import type { ListedFile } from './order.js'
 export { openGlob, splitGlob, localPattern, type GlobRoot, type StoreGlob, type OpenGlobOptions } from './glob.js'
 
 /**
+ * A file of a listing without sizes: its size, mtime and etag where the
+ * store gave them anyway (S3, a link), else unknown until it is opened.
+ */
+export type ListedName = Omit<ListedFile, 'size' | 'mtimeMs'> & { size?: number, mtimeMs?: number }
+
+/**
  * The objects matching the glob, in the store's (key) order. With `sealing`,
  * also collect the final names of shoebox writers' temporary files
  * ('.<final>~host~pid.part') whose final name matches: a file that appears
- * under such a name was sealed whole by a link.
+ * under such a name was sealed whole by a link. With `sizes` false, the
+ * store may leave out what it would look each file up for (ListOptions.sizes).
  */
-export async function listGlob (glob: StoreGlob, sealing?: Set<string>): Promise<ListedFile[]> {
+export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes?: true): Promise<ListedFile[]>
+export async function listGlob (glob: StoreGlob, sealing: Set<string> | undefined, sizes: boolean): Promise<ListedName[]>
+export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes = true): Promise<ListedName[]> {
   // Loaded here, not at import: a command that lists nothing does not pay for it.
   const { Minimatch, GLOBSTAR } = await import('minimatch')
   // Compiled once, not per key (minimatch() compiles its pattern on every call).
   const matcher = new Minimatch(glob.pattern)
-  const out: ListedFile[] = []
+  const out: ListedName[] = []
   const prefix = literalPrefix(glob.pattern)
   /** A writer's temporary file whose final name matches: its final name (sealed by a link when it appears). */
   const sealedAs = (name: string): string | undefined => {
@@ -43,7 +52,8 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>): Promise
   // The store need not look deeper than the pattern reaches ('*.gz' never walks the subdirectories), nor at other files.
   const options = {
     depth: matcher.negate ? Infinity : patternDepth(matcher.set, GLOBSTAR) - (prefix.split('/').length - 1),
-    want: (name: string) => matcher.match(name) || (sealing !== undefined && sealedAs(name) !== undefined)
+    want: (name: string) => matcher.match(name) || (sealing !== undefined && sealedAs(name) !== undefined),
+    sizes
   }
   for await (const object of glob.store.list(prefix, options)) {
     const name = object.key
@@ -55,7 +65,7 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>): Promise
       if (sealed !== undefined) sealing.add(sealed)
     }
     if (!matcher.match(name)) continue
-    out.push({ name, path: glob.where(name), size: object.size, mtimeMs: object.mtimeMs ?? object.mtime.getTime(), etag: object.etag })
+    out.push({ name, path: glob.where(name), size: object.size, mtimeMs: object.mtimeMs ?? object.mtime?.getTime(), etag: object.etag })
   }
   return out
 }

@@ -13,6 +13,13 @@
  * then, so reading many small objects one request after another waited out
  * every round trip in turn.
  *
+ * Where the store reads files whole in batches (a FileStore with the native
+ * addon: Store.wholeReadsTogether, 32), files are opened that many at once,
+ * in one turn, so that they make one batch: a new group once no more than
+ * half a group is left, so at most 1.5 groups (48 files of at most
+ * READ_AHEAD_BYTES each) are held. One file at a time, the window slides by
+ * one file: READ_AHEAD files ahead.
+ *
  * What "opened" is, is the caller's: a stream (get()), a promise of a file's
  * bytes (a FileStore's getWhole(), counted as read only once taken), or a
  * promise of a stream (verify's
@@ -43,25 +50,42 @@ export class ReadAhead<File extends AheadFile = AheadFile, Open extends Opened =
   readonly #open: (file: File) => Open
   /** By name: files opened ahead, not yet taken. */
   readonly #opened = new Map<string, Open>()
+  /** Files opened together (see the header), and the most held. */
+  readonly #together: number
+  readonly #most: number
 
-  /** `open` gives a file's bytes from its start, as the reader would open it. */
-  constructor (open: (file: File) => Open) {
+  /**
+   * `open` gives a file's bytes from its start, as the reader would open it;
+   * `together`: how many opens made at once the store serves in one round
+   * trip (Store.wholeReadsTogether; default one).
+   */
+  constructor (open: (file: File) => Open, together = 1) {
     this.#open = open
+    this.#together = Math.max(1, Math.floor(together))
+    this.#most = this.#together === 1 ? READ_AHEAD : this.#together + Math.ceil(this.#together / 2)
   }
 
   /**
-   * Open the first READ_AHEAD of `next` not opened yet: the files to be read
-   * whole after the current one, in order (those too big are passed over;
-   * no further than LOOK_AHEAD files are looked at).
+   * Open the first of `next` not opened yet, up to READ_AHEAD files (or
+   * 1.5 groups, see the header): the files to be read whole after the
+   * current one, in order (those too big are passed over; no further than
+   * LOOK_AHEAD files, or four times the most held, are looked at).
    */
   ahead (next: Iterable<File>): void {
+    // In groups: the next group once no more than half a group is left to take.
+    if (this.#together > 1 && this.#opened.size > this.#most - this.#together) return
+    const lookAhead = Math.max(LOOK_AHEAD, 4 * this.#most)
     let count = 0
     let seen = 0
+    // At most a group at a time (one at a time: as many as are held): a batch holds no more (a 33rd file was a batch of its own).
+    const group = this.#together === 1 ? this.#most : this.#together
+    let opening = 0
     for (const file of next) {
-      if (count === READ_AHEAD || seen++ === LOOK_AHEAD) break
+      if (count === this.#most || opening === group || seen++ === lookAhead) break
       if (file.size !== undefined && file.size > READ_AHEAD_BYTES) continue
       count++
       if (this.#opened.has(file.name)) continue
+      opening++
       const opened = this.#open(file)
       // It may fail before it is taken (deleted, refused): take() throws that error (or the promise
       // rejects when awaited), so none goes unheard.

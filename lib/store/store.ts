@@ -96,8 +96,13 @@ export interface GetOptions {
 }
 
 export interface GetWholeOptions extends GetOptions {
-  /** The object's size as listed: what the one read expects (a file grown since is given as a stream, as get() gives it). */
-  size: number
+  /**
+   * The object's size as listed: what the one read expects (a file grown
+   * since is given as a stream, as get() gives it). Undefined where the
+   * listing gave none (ListOptions.sizes false): the size the store finds
+   * when it opens the object (one too big to hold is streamed).
+   */
+  size: number | undefined
 }
 
 /**
@@ -121,7 +126,20 @@ export interface ListOptions {
   depth?: number
   /** Whether a key (the store's, as listed) is wanted. */
   want?: (key: string) => boolean
+  /**
+   * false: the lister needs no sizes, mtimes nor etags, so a store that
+   * must look each object up for them (a FileStore: a stat per file) may
+   * leave them out where it knows what the object is without (a regular
+   * file by its directory entry): see ListedKey. Default true.
+   */
+  sizes?: boolean
 }
+
+/**
+ * What a listing without sizes (ListOptions.sizes false) gives: an
+ * ObjectInfo, or a key alone where the store did not look the object up.
+ */
+export type ListedKey = ObjectInfo | { key: string, size?: undefined, mtime?: undefined, mtimeMs?: undefined, etag?: undefined }
 
 export interface Store {
   /** The store's URL, without credentials, as errors and logs name it. */
@@ -146,8 +164,15 @@ export interface Store {
    * large objects: the whole object is held in memory.
    */
   getWhole? (key: string, options: GetWholeOptions): Promise<WholeObject | Readable>
+  /**
+   * How many getWhole() calls made together (in one turn of the event loop)
+   * the store reads in one round trip, where it batches them: a reader may
+   * open that many files ahead at once. Absent: each call is its own.
+   */
+  readonly wholeReadsTogether?: number
   /** Every object whose key starts with `prefix`, in key order (of those `options` want: at least those). */
-  list (prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
+  list (prefix?: string, options?: ListOptions & { sizes?: true }): AsyncIterable<ObjectInfo>
+  list (prefix: string | undefined, options: ListOptions): AsyncIterable<ListedKey>
   /** An object's info; a StoreError with code SHOEBOX_NOT_FOUND if there is none. */
   stat (key: string): Promise<ObjectInfo>
   exists (key: string): Promise<boolean>
