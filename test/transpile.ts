@@ -81,7 +81,8 @@ const KEEP_OLD_MS = 2 * 60 * 60 * 1000
  * of its own and renames it into place (a process that loses the race uses
  * the winner's); the others find it made. Transpiling the CLI took 1-3 s,
  * which each of ~30 test files paid before. The trees of older sources are
- * removed once they are KEEP_OLD_MS old.
+ * removed once they are KEEP_OLD_MS old. The native part (build/) is
+ * linked in, as it lies beside an installed package's code.
  *
  * Under the repository's tmp/ (git ignores it), not the system's, and with
  * source maps, so that coverage counts the children's lines for the .ts files
@@ -102,6 +103,10 @@ export function transpiledOnce (entry: string, packageJson: Record<string, unkno
       fs.mkdirSync(tmp, { recursive: true })
       const making = fs.mkdtempSync(path.join(tmp, 'transpiling-'))
       writeTree(entry, tree, making, packageJson, true)
+      // The native part beside the tree, as beside an installed package's dist/: the children then run as the
+      // install does (libzstd, batched small-file reads, sync_file_range), not as one where it could not be built.
+      const build = path.join(ROOT, 'build')
+      if (fs.existsSync(build)) fs.symlinkSync(build, path.join(making, 'build'), 'dir')
       fs.writeFileSync(path.join(making, '.complete'), '')
       try {
         fs.renameSync(making, dir)
