@@ -11,17 +11,14 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { ROOT } from '../transpile.js'
-import { buildCli, cliEnv } from '../fixtures-s3/cli-build.js'
+import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-zstd-input-memory-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
-// A copy of its own, not cliBinary()'s, for the native addon linked beside it: the input streams through the
-// addon's decoder, which this test measures. cliBinary()'s tree has no addon, and there (Node 24 aside) zstd input
-// is read a frame at a time, this frame refused as over maxFrameSize.
-const bin = buildCli(path.join(tmp, 'cli'))
-// The transpiled lib/native.js finds the addon one level up, as lib/ and dist/ do.
-fs.symlinkSync(path.join(ROOT, 'build'), path.join(tmp, 'cli', 'build'), 'dir')
+// The input streams through the addon's decoder, which this test measures: cliBinary()'s tree has the native part
+// linked beside it (without it, Node 24 aside, zstd input is read a frame at a time, this frame refused as over
+// maxFrameSize).
+const bin = cliBinary()
 
 /** 300 MiB of 1 KiB lines: over DEFAULT_MAX_FRAME_SIZE (256 MiB) in one frame, a few hundred KB compressed. */
 const CONTENT = 300 * 1024 * 1024

@@ -21,8 +21,9 @@ function packageJson (): { version: string } {
 
 /**
  * Transpile bin.ts and its relative imports into `outDir`; returns the path of
- * bin.js. For a test that needs a copy of its own (one another user can read,
- * or one with the native addon linked beside it); the others use cliBinary().
+ * bin.js. For a test that needs a copy of its own (one another user can
+ * read); the others use cliBinary(), whose tree has the native addon linked
+ * beside it.
  */
 export function buildCli (outDir: string): string {
   return transpileTree(BIN_TS, outDir, packageJson())
