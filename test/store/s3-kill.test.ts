@@ -89,7 +89,12 @@ function line (w: number, n: number): string {
  * backpressure, pausing `pauseMs` between chunks; stops early if the child
  * dies, else ends its stdin. Resolves with the lines fed.
  */
-async function feed (writer: Writer, w: number, from: number, to: number, options: { chunk?: number, pauseMs?: number } = {}): Promise<number> {
+/**
+ * Write lines `from`..`to` - 1 of writer `w` to its stdin, `chunk` at a time, `pauseMs` apart, then end it; from
+ * line `slowFrom` on, `slowPauseMs` apart. Stops early once the writer has exited. Returns the lines written.
+ */
+async function feed (writer: Writer, w: number, from: number, to: number,
+  options: { chunk?: number, pauseMs?: number, slowFrom?: number, slowPauseMs?: number } = {}): Promise<number> {
   const { child } = writer
   const chunk = options.chunk ?? 2000
   let n = from
@@ -104,7 +109,8 @@ async function feed (writer: Writer, w: number, from: number, to: number, option
       const drained = new Promise<void>((resolve) => { child.stdin.once('drain', resolve) })
       await Promise.race([drained, exited])
     }
-    if (options.pauseMs !== undefined) await sleep(options.pauseMs)
+    const pause = options.slowFrom !== undefined && n >= options.slowFrom ? options.slowPauseMs : options.pauseMs
+    if (pause !== undefined) await sleep(pause)
   }
   if (!child.stdin.destroyed) child.stdin.end()
   return n
@@ -222,7 +228,10 @@ async function killWriter (
     openAtKill = s3.openMultipartUploads()
     filesBefore = archiveNames(dir)
   }, 10)
-  const fed = await feed(writer, w, 0, RECORDS, pace)
+  // The last fifth of the input goes slowly: on a loaded machine the uploads the kill waits for (each 1.5 s
+  // late through the proxy) can fall behind the writing, and an input that ends first leaves nothing to kill.
+  // (Unloaded, the kill comes at about two thirds of the input.)
+  const fed = await feed(writer, w, 0, RECORDS, { ...pace, slowFrom: Math.floor(RECORDS * 0.8), slowPauseMs: 250 })
   const [code, signal] = await writer.exited
   clearInterval(watch)
   t.equal(signal, 'SIGKILL', `writer ${w} was killed mid-way (it was fed ${fed} of ${RECORDS} lines)`)
