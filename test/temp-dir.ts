@@ -13,15 +13,14 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { ROOT } from './transpile.js'
+import { TEST_TMP } from './transpile.js'
 
 /** What a tap test offers that tempDir() needs (kept structural so any Test fits). */
 export interface Teardown {
   teardown: (fn: () => void) => void
 }
 
-/** The repository's tmp/, where tests make their temporary directories. */
-export const TEST_TMP = path.join(ROOT, 'tmp')
+export { TEST_TMP }
 
 /** A fresh directory (mode 0700) under the repository's tmp/, removed when the test ends. */
 export function tempDir (t: Teardown, prefix = 'shoebox-'): string {

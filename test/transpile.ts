@@ -12,6 +12,9 @@ import ts from 'typescript'
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url))
 
+/** The repository's tmp/ (git ignores it): the transpiled trees here, and the tests' temporary directories (temp-dir.ts). */
+export const TEST_TMP = path.join(ROOT, 'tmp')
+
 /**
  * `js` with its source map inline, the map naming `source` by its absolute
  * URL: stack traces then point at the .ts file, and coverage (tap's, which
@@ -95,7 +98,7 @@ export function transpiledOnce (entry: string, packageJson: Record<string, unkno
     const tree = sourceTree(entry)
     const hash = createHash('sha256').update(ts.version).update(JSON.stringify(packageJson))
     for (const [file, source] of [...tree].sort(([a], [b]) => a < b ? -1 : 1)) hash.update(`\0${path.relative(ROOT, file)}\0${source}`)
-    const tmp = path.join(ROOT, 'tmp')
+    const tmp = TEST_TMP
     const prefix = `transpiled-${path.basename(entry, '.ts')}-`
     const dir = path.join(tmp, prefix + hash.digest('hex').slice(0, 16))
     js = path.join(dir, path.relative(ROOT, entry)).replace(/\.ts$/, '.js')
