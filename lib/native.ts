@@ -4,10 +4,11 @@
  * record functions, small files read in batches, zstd through the system's
  * libzstd, and sync_file_range (each described at its interface below).
  *
- * The record functions (native/record_crc.c): two functions that work
- * on a whole slab of encoded records in one call, so that the encoder pays
- * for one crossing into native code per slab instead of one per record
- * (that crossing costs more than hashing a record). Everything works
+ * The record functions (native/record_crc.c): functions that work on a
+ * whole slab of encoded records in one call, so that the encoder (and the
+ * decoder, checking records) pays for one crossing into native code per
+ * slab instead of one per record (that crossing costs more than hashing a
+ * record). Everything works
  * without it; it is used only when it was built and the CPU has the
  * instructions it needs (x86-64 with PCLMULQDQ and SSE4.2), and it is
  * switched off with SHOEBOX_NATIVE=0.
@@ -36,6 +37,13 @@ export interface NativeRecords {
    * (the encoder then frames line by line).
    */
   frameLines?: (input: Uint8Array, slab: Uint8Array, block: Uint8Array, ends: Uint32Array, state: Uint32Array) => void
+  /**
+   * The decoder's fast path: the offset of the first record from `at` on
+   * that is not a whole, sound v2 record before `end` (every check of
+   * format/v2.ts checkV2, within maxSize); `at` itself when there is none.
+   * Absent from a build that predates it (records are then checked one by one).
+   */
+  checkRun?: (buffer: Uint8Array, at: number, end: number, maxSize: number) => number
 }
 
 /**

@@ -109,6 +109,16 @@ export function v2MetadataStart (buf: Buffer, at: number): number {
 export function readV2 (buf: Buffer, at: number, end: number, maxSize: number, keys?: KeyCache): ReadResult {
   const size = checkV2(buf, at, end, maxSize)
   if (typeof size !== 'number') return size
+  return readCheckedV2(buf, at, size, keys)
+}
+
+/** The size of the v2 record at `at`, from its header (the record already checked). */
+export function v2RecordSize (buf: Buffer, at: number): number {
+  return V2_HEADER_SIZE + buf.readUInt16LE(at + 16) + buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) + V2_TRAILER_SIZE
+}
+
+/** Read the v2 record of `size` bytes at `at` that checkV2 (or the native checkRun) passed: its metadata and payload. */
+export function readCheckedV2 (buf: Buffer, at: number, size: number, keys?: KeyCache): ReadResult {
   const metaStart = v2MetadataStart(buf, at)
   const metaEnd = metaStart + buf.readUInt32LE(at + 8)
   const metadata = readMetadata(buf, metaStart, metaEnd, 2, true, keys)
