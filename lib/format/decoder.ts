@@ -10,7 +10,7 @@ import { checkDecodeMode } from '../units.js'
 import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { readRecord } from './codec.js'
-import { readCheckedV2, v2RecordSize } from './v2.js'
+import { readCheckedV2 } from './v2.js'
 import { nativeRecords, type NativeRecords } from '../native.js'
 import { describeForeignData, FOREIGN_LOOK_BYTES } from './foreign-data.js'
 import type { Damage, NeedMore, ReadResult } from './result.js'
@@ -184,7 +184,7 @@ export class ArchiveDecoder {
       }
       // A record the native check stopped at is checked here, which says what is wrong with it, as always.
       const result: ReadResult = at < checkedTo
-        ? readCheckedV2(view, at, v2RecordSize(view, at), this.#keys)
+        ? readCheckedV2(view, at, this.#keys)
         : readRecord(view, at, end, this.maxRecordSize, this.#damage !== null, this.#keys)
       if (result.kind === 'record') {
         if (this.#damage !== null) this.#closeDamage(base + at)

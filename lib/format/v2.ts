@@ -109,20 +109,24 @@ export function v2MetadataStart (buf: Buffer, at: number): number {
 export function readV2 (buf: Buffer, at: number, end: number, maxSize: number, keys?: KeyCache): ReadResult {
   const size = checkV2(buf, at, end, maxSize)
   if (typeof size !== 'number') return size
-  return readCheckedV2(buf, at, size, keys)
+  return readCheckedV2(buf, at, keys)
 }
 
-/** The size of the v2 record at `at`, from its header (the record already checked). */
-export function v2RecordSize (buf: Buffer, at: number): number {
-  return V2_HEADER_SIZE + buf.readUInt16LE(at + 16) + buf.readUInt32LE(at + 8) + buf.readUInt32LE(at + 12) + V2_TRAILER_SIZE
+/** Little-endian uint32 at `at`, without Buffer#readUInt32LE's checks: for a record already checked whole. */
+function uint32At (buf: Buffer, at: number): number {
+  return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000
 }
 
-/** Read the v2 record of `size` bytes at `at` that checkV2 (or the native checkRun) passed: its metadata and payload. */
-export function readCheckedV2 (buf: Buffer, at: number, size: number, keys?: KeyCache): ReadResult {
-  const metaStart = v2MetadataStart(buf, at)
-  const metaEnd = metaStart + buf.readUInt32LE(at + 8)
+/**
+ * Read the v2 record at `at` that checkV2 (or the native checkRun) passed,
+ * so whole in `buf`: its metadata and payload, and its size.
+ */
+export function readCheckedV2 (buf: Buffer, at: number, keys?: KeyCache): ReadResult {
+  const metaStart = at + V2_HEADER_SIZE + (buf[at + 16] | (buf[at + 17] << 8))
+  const metaEnd = metaStart + uint32At(buf, at + 8)
+  const payloadEnd = metaEnd + uint32At(buf, at + 12)
+  const size = payloadEnd + V2_TRAILER_SIZE - at
   const metadata = readMetadata(buf, metaStart, metaEnd, 2, true, keys)
   if (metadata === undefined) return damage('bad-record', 'metadata block is malformed', size)
-  const payload = buf.subarray(metaEnd, at + size - V2_TRAILER_SIZE)
-  return { kind: 'record', record: { metadata, payload }, version: 2, size }
+  return { kind: 'record', record: { metadata, payload: buf.subarray(metaEnd, payloadEnd) }, version: 2, size }
 }
