@@ -11,7 +11,7 @@ import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { readRecord } from './codec.js'
 import { readCheckedV2 } from './v2.js'
-import { nativeRecords, type NativeRecords } from '../native.js'
+import { CheckedRuns, type CheckRun } from './checked-runs.js'
 import { describeForeignData, FOREIGN_LOOK_BYTES } from './foreign-data.js'
 import type { Damage, NeedMore, ReadResult } from './result.js'
 import { KeyCache } from './text.js'
@@ -53,16 +53,9 @@ export interface DecoderEvents {
 }
 
 export interface DecoderInternals {
-  /** The native record check, or null for none (tests compare the decoder with and without it). Default: nativeRecords' checkRun. */
-  checkRun?: NativeRecords['checkRun'] | null
+  /** The native record check (checked-runs.ts), or null for none (tests compare the decoder with and without it). Default: the native part's. */
+  checkRun?: CheckRun | null
 }
-
-/**
- * After the native check vouched for no record (a v1 archive, a record cut
- * by the chunk's end), this many records are read the slow way before it
- * is asked again: a v1 archive pays one call per this many records.
- */
-const CHECK_RUN_BACKOFF = 64
 
 interface OpenDamage {
   offset: number
@@ -82,7 +75,8 @@ export class ArchiveDecoder {
   #damage: OpenDamage | null = null
   #scanning = false
   #final = false
-  readonly #checkRun: ((buffer: Uint8Array, at: number, end: number, maxSize: number) => number) | null
+  /** Records of the view at hand that the native part has checked already. */
+  readonly #checked: CheckedRuns
 
   constructor (events: DecoderEvents, options: DecoderOptions = {}, internals: DecoderInternals = {}) {
     const { mode = 'strict' } = options
@@ -91,8 +85,7 @@ export class ArchiveDecoder {
     this.maxRecordSize = maxRecordSizeOption(options.maxRecordSize)
     this.#queue = new ChunkQueue(baseOffsetOption(options.baseOffset))
     this.#events = events
-    const { checkRun = nativeRecords?.checkRun } = internals
-    this.#checkRun = checkRun ?? null
+    this.#checked = new CheckedRuns(internals.checkRun)
   }
 
   /** Feed bytes. Throws CorruptArchiveError in strict mode. */
@@ -156,11 +149,9 @@ export class ArchiveDecoder {
    */
   #decodeView (view: Buffer, base: number): number {
     const end = view.length
-    const checkRun = this.#checkRun
+    const checked = this.#checked
+    checked.reset()
     let at = 0
-    // Records before this were vouched for by the native check (checkRun): read without checking them again.
-    let checkedTo = 0
-    let slowRecords = 0
     while (at < end) {
       this.#scanning = false
       if (this.#damage !== null) {
@@ -174,16 +165,8 @@ export class ArchiveDecoder {
         }
         at = found
       }
-      if (at >= checkedTo && checkRun !== null && this.#damage === null) {
-        if (slowRecords > 0) {
-          slowRecords--
-        } else {
-          checkedTo = checkRun(view, at, end, this.maxRecordSize)
-          if (checkedTo === at) slowRecords = CHECK_RUN_BACKOFF
-        }
-      }
-      // A record the native check stopped at is checked here, which says what is wrong with it, as always.
-      const result: ReadResult = at < checkedTo
+      // A record the native check did not vouch for is checked here, which says what is wrong with it, as always.
+      const result: ReadResult = this.#damage === null && checked.vouched(view, at, end, this.maxRecordSize)
         ? readCheckedV2(view, at, this.#keys)
         : readRecord(view, at, end, this.maxRecordSize, this.#damage !== null, this.#keys)
       if (result.kind === 'record') {

@@ -117,6 +117,11 @@ function uint32At (buf: Buffer, at: number): number {
   return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000
 }
 
+/** The size of the v2 record at `at` that checkV2 (or the native checkRun) passed, from its header. */
+export function checkedV2Size (buf: Buffer, at: number): number {
+  return V2_HEADER_SIZE + (buf[at + 16] | (buf[at + 17] << 8)) + uint32At(buf, at + 8) + uint32At(buf, at + 12) + V2_TRAILER_SIZE
+}
+
 /**
  * Read the v2 record at `at` that checkV2 (or the native checkRun) passed,
  * so whole in `buf`: its metadata and payload, and its size.

@@ -15,6 +15,8 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { DEFAULT_MAX_RECORD_SIZE } from '../../format/constants.js'
 import { readRecord } from '../../format/codec.js'
+import { CheckedRuns } from '../../format/checked-runs.js'
+import { readCheckedV2 } from '../../format/v2.js'
 import { KeyCache } from '../../format/text.js'
 import { ShoeboxError } from '../../errors.js'
 import { parseEventId } from '../event-id.js'
@@ -180,12 +182,18 @@ function unpack (run: RunInfo, block: Buffer, file: string, offset: number): Buf
  */
 const keys = new KeyCache()
 
+/** A block's records checked in one native call where the native part is built (used synchronously, as `keys`). */
+const checked = new CheckedRuns()
+
 /** A block's events (its record bytes, checked), in file order. */
 export function parseBlock (buf: Buffer, file: string, base: number): StoredEvent[] {
   const out: StoredEvent[] = []
   let at = 0
+  checked.reset()
   while (at < buf.length) {
-    const result = readRecord(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE, false, keys)
+    const result = checked.vouched(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE)
+      ? readCheckedV2(buf, at, keys)
+      : readRecord(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE, false, keys)
     if (result.kind !== 'record') throw damaged(file, base + at, result.kind === 'need' ? 'truncated record' : result.detail)
     out.push(eventOf(result.record.metadata, result.record.payload))
     at += result.size

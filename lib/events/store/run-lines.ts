@@ -6,7 +6,8 @@
  * more than checking the record: bench/RESULTS.md, "get speed, fifth pass").
  *
  * Each record is still checked (header and record checksums) before its
- * text goes out. Blocks whose times the run index puts wholly inside the
+ * text goes out: a block's records in one native call where the native part
+ * is built (format/checked-runs.ts). Blocks whose times the run index puts wholly inside the
  * range are sent without reading a time; the range's edge blocks read each
  * record's time (and, at a start_id's time, its id). One event per (time,
  * id), as distinct() in merge.ts: a record whose time bytes equal the one
@@ -18,7 +19,8 @@
  */
 import { readRecord } from '../../format/codec.js'
 import { DEFAULT_MAX_RECORD_SIZE, MAGIC, PREAMBLE_SIZE, V2_TRAILER_SIZE } from '../../format/constants.js'
-import { checkV2, v2MetadataStart } from '../../format/v2.js'
+import { checkedV2Size, checkV2, v2MetadataStart } from '../../format/v2.js'
+import { CheckedRuns } from '../../format/checked-runs.js'
 import { parseEventId } from '../event-id.js'
 import { damaged, readBlockBytes, type BlockReader, type RunInfo } from './run-file.js'
 import type { EventRange } from './stored-event.js'
@@ -67,6 +69,8 @@ class LineScan {
   /** MARKS numbers per record of the block at hand; T_START -1 for a record in #others. */
   readonly #marks: number[] = []
   readonly #others = new Map<number, OtherRecord>()
+  /** Records of the block at hand that the native part has checked already (one call, not one per record). */
+  readonly #checked = new CheckedRuns()
   // The last event let through: its block and marks, or its strings when it was an OtherRecord.
   #lastBuf: Buffer | undefined
   #lastT = ''
@@ -104,10 +108,14 @@ class LineScan {
     marks.length = 0
     this.#others.clear()
     let count = 0
+    const checked = this.#checked
+    checked.reset()
     for (let at = 0; at < buf.length; count++) {
-      const size = buf.length - at >= PREAMBLE_SIZE && buf.readUInt32LE(at) === MAGIC && buf.readUInt16LE(at + 4) === 2
-        ? checkV2(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE)
-        : undefined
+      const size = checked.vouched(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE)
+        ? checkedV2Size(buf, at)
+        : buf.length - at >= PREAMBLE_SIZE && buf.readUInt32LE(at) === MAGIC && buf.readUInt16LE(at + 4) === 2
+          ? checkV2(buf, at, buf.length, DEFAULT_MAX_RECORD_SIZE)
+          : undefined
       if (typeof size === 'number' && markEventRecord(buf, at, size, marks)) {
         at += size
         continue
