@@ -8,10 +8,9 @@
  * whole slab of encoded records in one call, so that the encoder (and the
  * decoder, checking records) pays for one crossing into native code per
  * slab instead of one per record (that crossing costs more than hashing a
- * record). Everything works
- * without it; it is used only when it was built and the CPU has the
- * instructions it needs (x86-64 with PCLMULQDQ and SSE4.2), and it is
- * switched off with SHOEBOX_NATIVE=0.
+ * record). Everything works without it; it is used only when it was built
+ * and the CPU has the instructions it needs (x86-64 with PCLMULQDQ and
+ * SSE4.2), and it is switched off with SHOEBOX_NATIVE=0.
  */
 import { createRequire } from 'node:module'
 

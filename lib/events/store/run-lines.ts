@@ -7,11 +7,12 @@
  *
  * Each record is still checked (header and record checksums) before its
  * text goes out: a block's records in one native call where the native part
- * is built (format/checked-runs.ts). Blocks whose times the run index puts wholly inside the
- * range are sent without reading a time; the range's edge blocks read each
- * record's time (and, at a start_id's time, its id). One event per (time,
- * id), as distinct() in merge.ts: a record whose time bytes equal the one
- * before it has its id compared too, and a copy of the same key is left out.
+ * is built (format/checked-runs.ts). Blocks whose times the run index puts
+ * wholly inside the range are sent without reading a time; the range's edge
+ * blocks read each record's time (and, at a start_id's time, its id). One
+ * event per (time, id), as distinct() in merge.ts: a record whose time bytes
+ * equal the one before it has its id compared too, and a copy of the same key
+ * is left out.
  *
  * Records are read from their bytes in the layout every run has (metadata
  * `t` then `id`: event-records.ts); a record in any other layout goes
