@@ -199,7 +199,10 @@ static int copy_path (napi_env env, napi_value value, char **out) {
     /* One conversion where the path fits PATH_BYTES (asking for the length first walked every string twice). */
     char text[PATH_BYTES];
     if (napi_get_value_string_utf8(env, value, text, sizeof text, &length) != napi_ok) return 0;
-    if (length + 1 < sizeof text) {
+    /* The conversion stops before a character that does not fit whole (up to 4 bytes in UTF-8), so it may stop
+     * 1-3 bytes short of the room: only with 4 bytes to spare is the string surely all there (else a path of
+     * 4,097 bytes ending in a 3-byte character read as its first 4,094, which can name another file). */
+    if (length + 4 < sizeof text) {
       if ((copy = malloc(length + 1)) == NULL) { napi_throw_error(env, NULL, "out of memory"); return 0; }
       memcpy(copy, text, length);
     } else {
@@ -236,17 +239,14 @@ static napi_value read_small_files (napi_env env, napi_callback_info info) {
   double *expected;
   size_t expected_length;
   double cap;
+  const char *ranges = "readSmallFiles: at most 64 paths, one expected size each, and a cap of at most 64 MiB";
   if (argc != 3 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
       napi_get_array_length(env, argv[0], &count) != napi_ok) {
     napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
-  if (!typed_array(env, argv[1], napi_float64_array, usage, (void **)&expected, &expected_length)) return NULL;
   if (napi_get_value_double(env, argv[2], &cap) != napi_ok) { napi_throw_type_error(env, NULL, usage); return NULL; }
-  if (count > MAX_PATHS || expected_length != count || !(cap >= 0 && cap <= MAX_CAP)) {
-    napi_throw_range_error(env, NULL, "readSmallFiles: at most 64 paths, one expected size each, and a cap of at most 64 MiB");
-    return NULL;
-  }
+  if (count > MAX_PATHS || !(cap >= 0 && cap <= MAX_CAP)) { napi_throw_range_error(env, NULL, ranges); return NULL; }
   batch_t *b = calloc(1, sizeof *b);
   if (b == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
   b->cap = (size_t)cap;
@@ -257,8 +257,12 @@ static napi_value read_small_files (napi_env env, napi_callback_info info) {
       return NULL;
     }
     b->count = i + 1;
-    b->wanted[i].expected = expected[i] > b->cap ? (double)b->cap + 1 : expected[i];
   }
+  /* `expected` is looked at only now: reading an element can run JavaScript (a getter), which could detach or
+   * shrink its buffer under a pointer taken before; from here on none runs until its numbers are copied. */
+  if (!typed_array(env, argv[1], napi_float64_array, usage, (void **)&expected, &expected_length)) { free_batch(b); return NULL; }
+  if (expected_length != count) { free_batch(b); napi_throw_range_error(env, NULL, ranges); return NULL; }
+  for (uint32_t i = 0; i < count; i++) b->wanted[i].expected = expected[i] > b->cap ? (double)b->cap + 1 : expected[i];
   napi_value promise, name;
   if (napi_create_string_utf8(env, "shoebox:smallFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_promise(env, &b->deferred, &promise) != napi_ok) {

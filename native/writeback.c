@@ -14,6 +14,9 @@
  * seal's fsync still does that, and still reports a page that failed to
  * write.
  *
+ * `length` 0 is the call's own "to the end of the file" (the one caller
+ * passes the MiB written since the last push, never 0).
+ *
  * Rejects with an Error carrying `errno` (positive) and `syscall`; a
  * platform without sync_file_range exports nothing (lib/fs/writeback.ts
  * then uses fdatasync).

@@ -26,7 +26,8 @@ const NOT_APPLICABLE = new Set(['ENOSYS', 'EINVAL', 'ESPIPE', 'EOPNOTSUPP'])
  * to the disk. Resolves once they are queued (sync_file_range) or written
  * (fdatasync, the fallback); rejects with an errno error (`code`, `errno`,
  * `syscall`) as node:fs does. `using` is for tests: the native function to
- * call, null for none.
+ * call, null for none. A `length` of 0 is sync_file_range's "to the end of
+ * the file", not nothing (the fallback syncs the whole file in any case).
  */
 export async function startWriteback (handle: FileHandle, offset: number, length: number, using: NativeWriteback | null = native): Promise<void> {
   if (using !== null) {
