@@ -154,10 +154,9 @@ function putCount (buf: Buffer, at: number, pairs: number, version: 1 | 2): void
  * strings, written one at a time by writeString: nothing is allocated on the
  * JS heap per record. Joining a record's strings for one native write (as
  * the encoder once did, then a slab's strings at once with a native copy
- * into place) was cheaper per character but left ~370 bytes of young
- * garbage per record, which grew V8's young generation until it started
- * marking the whole heap of a program holding many records (bench/RESULTS.md,
- * Dec 6, "the encoder's per-record garbage").
+ * into place) cost about the same in all but left ~370 bytes of young
+ * garbage per record, which grew V8's young generation in a program holding
+ * many records (bench/RESULTS.md, Dec 6, "the encoder's per-record garbage").
  */
 export function writeObjectMetadata (
   buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, version: 1 | 2
