@@ -23,12 +23,6 @@ export interface NativeRecords {
    */
   seal (buffer: Uint8Array, ranges: Uint32Array, count: number, algorithm: 1 | 2): void
   /**
-   * For i < count: copy moves[3i + 2] bytes from source[moves[3i]] to
-   * target[moves[3i + 1]]. Throws a RangeError, copying nothing, if any
-   * move lies outside either buffer.
-   */
-  place (target: Uint8Array, source: Uint8Array, moves: Uint32Array, count: number): void
-  /**
    * NDJSON's fast path: the complete lines of input[state[0], state[1]) framed
    * as whole v2 records into slab from state[2], each with the metadata block
    * `block`; stops at the first line it leaves to the caller. The layout of
@@ -165,7 +159,7 @@ function loadAddon (env: NodeJS.ProcessEnv): Addon | null {
 /** Load the native functions: null when they are not built, not usable on this CPU, or switched off in `env`. */
 export function loadNative (env: NodeJS.ProcessEnv = process.env): NativeRecords | null {
   const addon = loadAddon(env)
-  return typeof addon?.seal === 'function' && typeof addon.place === 'function' ? addon as NativeRecords : null
+  return typeof addon?.seal === 'function' ? addon as NativeRecords : null
 }
 
 /** The addon's zstd functions (libzstd not opened yet): null when not built, not on this platform, or switched off in `env`. */

@@ -1,5 +1,5 @@
 /*
- * The encoder's slab functions: record checksums and metadata placement,
+ * The encoder's slab functions: record checksums and NDJSON line framing,
  * many records per call (see lib/native.ts and lib/format/record-sealer.ts);
  * and the decoder's: a run of records checked in one call (checkRun).
  *
@@ -10,8 +10,7 @@
  * time crossing into native code than hashing. seal() takes a whole
  * buffer of encoded records and the [start, end) range of each, computes
  * each range's checksum and stores it little-endian at `end`: one call per
- * ~1 MiB of records. place() does the same for the records' metadata
- * strings, written for the whole slab at once and copied into position.
+ * ~1 MiB of records.
  *
  * Only the hardware paths live here: CRC32 by carry-less multiplication
  * (PCLMULQDQ) and CRC32C by the SSE4.2 instruction, on x86-64. On any
@@ -271,39 +270,6 @@ static napi_value check_run (napi_env env, napi_callback_info info) {
 }
 
 /*
- * place(target: Uint8Array, source: Uint8Array, moves: Uint32Array, count: number)
- * For i < count: copy moves[3i + 2] bytes from source[moves[3i]] to
- * target[moves[3i + 1]]. The encoder writes the metadata strings of a
- * slab's records with one string write into `source`, then puts each
- * record's share in its place with this (see RecordSealer). Every move is
- * checked against both buffers before anything is copied.
- */
-static napi_value place (napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!four_args(env, info, argv, "place(target, source, moves, count)")) return NULL;
-  size_t target_length, source_length, moves_length;
-  void *target_data, *source_data, *moves_data;
-  if (!typed_array(env, argv[0], napi_uint8_array, "place: target must be a Uint8Array", &target_data, &target_length)) return NULL;
-  if (!typed_array(env, argv[1], napi_uint8_array, "place: source must be a Uint8Array", &source_data, &source_length)) return NULL;
-  if (!typed_array(env, argv[2], napi_uint32_array, "place: moves must be a Uint32Array", &moves_data, &moves_length)) return NULL;
-  uint32_t count;
-  CHECK(napi_get_value_uint32(env, argv[3], &count));
-  if ((size_t)count * 3 > moves_length) { napi_throw_range_error(env, NULL, "place: count exceeds the moves given"); return NULL; }
-  const uint32_t *moves = (const uint32_t *)moves_data;
-  for (uint32_t i = 0; i < count; i++) {
-    size_t from = moves[3 * i], to = moves[3 * i + 1], n = moves[3 * i + 2];
-    if (from + n > source_length || to + n > target_length) {
-      napi_throw_range_error(env, NULL, "place: a move lies outside a buffer");
-      return NULL;
-    }
-  }
-  for (uint32_t i = 0; i < count; i++) {
-    memmove((uint8_t *)target_data + moves[3 * i + 1], (const uint8_t *)source_data + moves[3 * i], moves[3 * i + 2]);
-  }
-  return NULL;
-}
-
-/*
  * frame_lines(input: Uint8Array, slab: Uint8Array, block: Uint8Array, ends: Uint32Array, state: Uint32Array)
  *
  * NDJSON's fast path (lib/format/encoder.ts frameLines, used by
@@ -448,8 +414,6 @@ napi_value record_crc_export (napi_env env, napi_value exports) {
     napi_value fn;
     if (napi_create_function(env, "seal", NAPI_AUTO_LENGTH, seal, NULL, &fn) != napi_ok) return NULL;
     if (napi_set_named_property(env, exports, "seal", fn) != napi_ok) return NULL;
-    if (napi_create_function(env, "place", NAPI_AUTO_LENGTH, place, NULL, &fn) != napi_ok) return NULL;
-    if (napi_set_named_property(env, exports, "place", fn) != napi_ok) return NULL;
     if (napi_create_function(env, "frameLines", NAPI_AUTO_LENGTH, frame_lines, NULL, &fn) != napi_ok) return NULL;
     if (napi_set_named_property(env, exports, "frameLines", fn) != napi_ok) return NULL;
     if (napi_create_function(env, "checkRun", NAPI_AUTO_LENGTH, check_run, NULL, &fn) != napi_ok) return NULL;

@@ -3,8 +3,8 @@
  * into a slab; `take()` hands out the bytes written since the last take as a
  * view of the slab, and writing continues after it in the same slab, so a
  * slab is allocated once per `chunkSize` bytes, not once per flush. Bytes
- * leave only complete: v2 records are finished (checksums and, with the
- * native part, metadata strings) a slab at a time as they go (RecordSealer).
+ * leave only complete: with the native part, v2 records are checksummed a
+ * slab at a time as they go (RecordSealer).
  *
  * The encoder knows where each record it wrote ends; every buffer it hands
  * out carries that list (encodedRecordEnds()), so a consumer that must cut
@@ -21,14 +21,12 @@ import {
   CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, maxRecordSizeOption, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
 import {
-  checkMetadataText, flattenInto, layoutFlatMetadata, layoutObjectMetadata, measureFlat, measureMetadata, metadataBytes, metadataStringsAt,
-  writeMetadata, writeObjectMetadata, type MetadataSize
+  flattenInto, measureFlat, measureMetadata, metadataBytes, writeMetadata, writeObjectMetadata, type MetadataSize
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { RecordSealer } from './record-sealer.js'
 import { loneSurrogateReason } from './text.js'
 import type { SlabPool } from './slab-pool.js'
-import { relayoutV2 } from './relayout.js'
 import { finishV1, V1_METADATA_OFFSET, v1PayloadStart } from './v1.js'
 import { V2_METADATA_OFFSET, v2VersionWord, writeV2Header } from './v2.js'
 
@@ -54,15 +52,6 @@ export interface EncoderOptions {
 export interface EncoderInternals {
   /** The native functions, or null for none (tests compare the encoder with and without them). Default: nativeRecords. */
   native?: NativeRecords | null
-  /**
-   * Make `pendingBytes` grow by each record's final size as it is written.
-   * Default false: with the native part built, v2 records are laid out with
-   * one byte per metadata character, and a record whose metadata is not
-   * ASCII grows when its slab is completed (at `take()`). The bytes written
-   * are the same either way; a caller that sizes records one by one (the
-   * rolling sink's size policies) sets this.
-   */
-  exactSizes?: boolean
   /**
    * Take slabs from this pool and say what was handed out of them, so that
    * they are used again once the bytes are given back (see slab-pool.ts:
@@ -146,13 +135,8 @@ export class ArchiveEncoder {
   #size: MetadataSize = { pairs: 0, chars: 0, bound: 0 }
   /** Reused for records whose metadata is a list of pairs: flattened, in #flat[0 .. n) (see flattenInto). */
   #flat: string[] = []
-  /**
-   * v2 records from #start on may lack their checksums and, when
-   * #sealer.batched, their metadata strings, until #sealPending().
-   */
+  /** v2 records from #start on may lack their checksums, when #sealer.batched, until #sealPending(). */
   #sealer: RecordSealer
-  /** Whether metadata strings are left to #sealer (see RecordSealer and EncoderInternals.exactSizes). */
-  #deferText: boolean
   /** End offsets (in #slab) of the records written since #start, in #ends[0 .. #endCount). */
   #ends = new Uint32Array(4096)
   #endCount = 0
@@ -164,7 +148,7 @@ export class ArchiveEncoder {
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncoderOptions = {}, internals: EncoderInternals = {}) {
     const { format = 'v2', checksum = 'crc32' } = options
-    const { native = nativeRecords, exactSizes = false, slabs } = internals
+    const { native = nativeRecords, slabs } = internals
     oneOf(format, ['v1', 'v2'], 'format')
     oneOf(checksum, ['crc32', 'crc32c'], 'checksum')
     // Rather than write v1 records without the checksum that was asked for.
@@ -178,7 +162,6 @@ export class ArchiveEncoder {
     this.#slabs = slabs
     this.#slab = slabs?.take(chunkSize) ?? Buffer.allocUnsafeSlow(chunkSize)
     this.#sealer = new RecordSealer(checksum, format === 'v2' ? native : null)
-    this.#deferText = this.#sealer.batched && !exactSizes
     this.#frame = format === 'v2' ? native?.frameLines : undefined
     if (shapeKeeper === undefined) {
       shapeKeeper = null // while it is made: its own constructor comes here too
@@ -296,27 +279,13 @@ export class ArchiveEncoder {
     const buf = this.#slab
     const at = this.#pos
     const metaStart = at + (v2 ? V2_METADATA_OFFSET : V1_METADATA_OFFSET)
-    const sealer = this.#sealer
     let metaEnd: number
     try {
-      if (this.#deferText) {
-        // v2 with the native functions: the strings are written for the whole slab at once (see RecordSealer).
-        const text = metadata !== null
-          ? layoutObjectMetadata(buf, metaStart, metadata, size, 2)
-          : layoutFlatMetadata(buf, metaStart, flat, 2 * size.pairs, 2)
-        // Before the record is noted: one check of its strings joined (flattened here rather than
-        // when the slab's strings are written, so it costs about nothing; see text.ts).
-        if (!text.isWellFormed()) checkMetadataText(metadata, flat, 2 * size.pairs)
-        const textAt = metadataStringsAt(metaStart, size.pairs)
-        sealer.noteText(textAt, text)
-        metaEnd = textAt + text.length
-      } else {
-        // These refuse a lone surrogate themselves, where they find a string not ASCII.
-        const version = v2 ? 2 : 1
-        metaEnd = metadata !== null
-          ? writeObjectMetadata(buf, metaStart, metadata, size, version)
-          : writeMetadata(buf, metaStart, flat, version, 2 * size.pairs)
-      }
+      // These refuse a lone surrogate themselves, where they find a string not ASCII.
+      const version = v2 ? 2 : 1
+      metaEnd = metadata !== null
+        ? writeObjectMetadata(buf, metaStart, metadata, size, version)
+        : writeMetadata(buf, metaStart, flat, version, 2 * size.pairs)
     } catch (err) {
       // Nothing of the record is kept: #pos has not moved, and the sealer has not noted it.
       throw this.#refusedBy(err)
@@ -326,7 +295,7 @@ export class ArchiveEncoder {
     let recordEnd: number
     if (v2) {
       recordEnd = writeV2Header(buf, at, metaEnd, payloadEnd, this.checksum, contentType)
-      sealer.note(buf, at, payloadEnd)
+      this.#sealer.note(buf, at, payloadEnd)
     } else {
       recordEnd = finishV1(buf, at, metaEnd, payloadEnd)
     }
@@ -336,14 +305,9 @@ export class ArchiveEncoder {
     this.#ends[this.#endCount++] = recordEnd
   }
 
-  /**
-   * Whether frameLines() can frame lines now: the native framer is built,
-   * and no record waits for its metadata strings (a slab whose strings turn
-   * out not to be ASCII is laid out again, which only knows records laid out
-   * that way).
-   */
+  /** Whether frameLines() can frame lines: the native framer is built (v2 only). */
   get canFrameLines (): boolean {
-    return this.#frame !== undefined && !this.#sealer.hasText
+    return this.#frame !== undefined
   }
 
   /**
@@ -357,7 +321,7 @@ export class ArchiveEncoder {
    */
   frameLines (block: Buffer, contentType: number, bytes: Buffer, start: number, end: number, maxLine: number, out: FramedLines): void {
     const frame = this.#frame
-    if (frame === undefined || this.#sealer.hasText) throw new Error('frameLines() without canFrameLines')
+    if (frame === undefined) throw new Error('frameLines() without canFrameLines')
     const state = this.#frameState
     state[0] = start
     state[1] = end
@@ -433,25 +397,17 @@ export class ArchiveEncoder {
   #sealPending (): Buffer {
     const from = this.#start
     const to = this.#pos
-    const unwritten = this.#sealer.seal(this.#slab)
+    this.#sealer.seal(this.#slab)
     const count = this.#endCount
     this.#endCount = 0
-    if (unwritten === null) {
-      this.#start = to
-      const piece = this.#slab.subarray(from, to)
-      const ends = new Uint32Array(count)
-      const written = this.#ends
-      for (let i = 0; i < count; i++) ends[i] = written[i] - from
-      handedOut.set(piece, ends)
-      this.#slabs?.handedOut(this.#slab, piece.length)
-      return piece
-    }
-    // Some metadata was not ASCII: those records are written again, longer, elsewhere,
-    // and their room in the slab is free again.
-    const records = relayoutV2(this.#slab, from, to, unwritten, this.checksum)
-    this.#pendingBytes += records.length - (to - from)
-    this.#pos = from
-    return records
+    this.#start = to
+    const piece = this.#slab.subarray(from, to)
+    const ends = new Uint32Array(count)
+    const written = this.#ends
+    for (let i = 0; i < count; i++) ends[i] = written[i] - from
+    handedOut.set(piece, ends)
+    this.#slabs?.handedOut(this.#slab, piece.length)
+    return piece
   }
 
   #reserve (bound: number): void {

@@ -6,25 +6,17 @@
  * v1 stores count = 4n (the legacy quirk: its reader reads count/2 lengths);
  * v2 stores count = n.
  *
- * This module is the one place that knows that layout: the encoder, the
- * deferred-text path (RecordSealer, relayout.ts) and the readers (v1.ts,
- * v2.ts) measure, write, lay out and read blocks only through it.
+ * This module is the one place that knows that layout: the encoder and the
+ * readers (v1.ts, v2.ts) measure, write and read blocks only through it.
  */
 import type { Metadata, RecordInput } from '../record.js'
 import { ShoeboxError } from '../errors.js'
 import { setOwnKey } from '../json/own-key.js'
-import { KeyCache, loneSurrogateAt, loneSurrogateReason, metadataStringName, utf8 } from './text.js'
+import { KeyCache, loneSurrogateReason, metadataStringName, utf8 } from './text.js'
 
 export type Pairs = ReadonlyArray<readonly [string, string]>
 
 const hasOwnProperty = Object.prototype.hasOwnProperty
-
-/**
- * From this many characters of keys and values in all, a metadata block's
- * strings are joined and written with one native call (writeObjectMetadata,
- * writeMetadata); below, they are copied in JS one at a time.
- */
-const JOIN_MIN_CHARS = 32
 
 /**
  * Metadata as a flat [k1, v1, k2, v2, ...] list, validated. With `into`, that
@@ -159,27 +151,18 @@ function putCount (buf: Buffer, at: number, pairs: number, version: 1 | 2): void
  * write past the room reserved for it.
  *
  * A record's metadata is typically a hundred-odd characters in a few short
- * strings. Copied a character at a time in JS they were the largest cost of
- * encoding; joined into one string and written with one Buffer#write they
- * cost far less (measured: encode() 1.7-2.2x faster on the benchmark's
- * records under load, about even on a quiet machine). When every character
- * is ASCII, the UTF-8 bytes written equal the characters, so each string's
- * byte length is its length; otherwise the strings are written again one at
- * a time.
+ * strings, written one at a time by writeString: nothing is allocated on the
+ * JS heap per record. Joining a record's strings for one native write (as
+ * the encoder once did, then a slab's strings at once with a native copy
+ * into place) cost about the same in all but left ~370 bytes of young
+ * garbage per record, which grew V8's young generation in a program holding
+ * many records (bench/RESULTS.md, Dec 6, "the encoder's per-record garbage").
  */
 export function writeObjectMetadata (
   buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, version: 1 | 2
 ): number {
-  const { pairs, bound } = size
-  const table = at + 4
-  if (size.chars < JOIN_MIN_CHARS) {
-    putCount(buf, at, pairs, version)
-    return writeObjectStrings(buf, table, metadata, pairs, at + bound)
-  }
-  const joined = layoutObjectMetadata(buf, at, metadata, size, version)
-  const strings = metadataStringsAt(at, pairs)
-  const written = buf.write(joined, strings)
-  return written === joined.length ? strings + written : writeObjectStrings(buf, table, metadata, pairs, at + bound)
+  putCount(buf, at, size.pairs, version)
+  return writeObjectStrings(buf, at + 4, metadata, size.pairs, at + size.bound)
 }
 
 /**
@@ -223,8 +206,10 @@ export function putUint32 (buf: Buffer, at: number, value: number): void {
 /**
  * Write a string as UTF-8 at `at`; returns its byte length, or -1 when it
  * has a lone surrogate (see text.ts: written as U+FFFD, which the
- * caller refuses). Short ASCII strings are copied in JS: Buffer#write costs
- * a native call whose fixed overhead dominates a dozen bytes.
+ * caller refuses). Short ASCII strings are copied in JS, a unit at a time,
+ * allocating nothing: Buffer#write costs a native call (~80 ns here) whose
+ * fixed cost is more than copying a few dozen characters. Longer strings,
+ * and any with a unit past ASCII, go to Buffer#write, from the start.
  */
 function writeString (buf: Buffer, at: number, s: string): number {
   const n = s.length
@@ -248,39 +233,14 @@ function notUtf8 (s: string, key: string, isValue: boolean): ShoeboxError {
 }
 
 /**
- * Refuse, naming it, the first metadata string with a lone surrogate: of a
- * measured object, or, when `metadata` is null, of flat[0 .. count). For an
- * encoder whose check of a record's strings at once (joined) failed.
- */
-export function checkMetadataText (metadata: Metadata | null, flat: string[], count: number): void {
-  if (metadata !== null) {
-    for (const key in metadata) {
-      if (!hasOwnProperty.call(metadata, key)) continue
-      if (loneSurrogateAt(key) >= 0) throw notUtf8(key, key, false)
-      if (loneSurrogateAt(metadata[key]) >= 0) throw notUtf8(metadata[key], key, true)
-    }
-    return
-  }
-  for (let i = 0; i < count; i++) {
-    if (loneSurrogateAt(flat[i]) >= 0) throw notUtf8(flat[i], flat[i - (i % 2)], i % 2 === 1)
-  }
-}
-
-/**
  * Write the block of flat[0 .. count) at `at`; returns its end offset (for
- * metadata given as [key, value] pairs, and for writeRange). Joins the
- * strings for one native write when there are enough characters, as
+ * metadata given as [key, value] pairs, and for writeRange). String by
+ * string, each with its own UTF-8 length in the table, as
  * writeObjectMetadata does.
  */
 export function writeMetadata (buf: Buffer, at: number, flat: string[], version: 1 | 2, count = flat.length): number {
-  const strings = metadataStringsAt(at, count / 2)
-  const joined = layoutFlatMetadata(buf, at, flat, count, version)
-  if (joined.length >= JOIN_MIN_CHARS) {
-    const written = buf.write(joined, strings)
-    if (written === joined.length) return strings + written
-  }
-  // Short, or not all ASCII: string by string, each with its own UTF-8 length in the table.
-  let pos = strings
+  putCount(buf, at, count / 2, version)
+  let pos = metadataStringsAt(at, count / 2)
   for (let i = 0; i < count; i++) {
     const len = writeString(buf, pos, flat[i])
     if (len < 0) throw notUtf8(flat[i], flat[i - (i % 2)], i % 2 === 1)
@@ -324,84 +284,4 @@ export function readMetadata (
   }
   if (exact && pos !== end) return undefined
   return metadata
-}
-
-/*
- * Layout without the strings, for an encoder that writes a whole slab's
- * metadata strings at once (see RecordSealer): the pair count and the table
- * of lengths are written as if every character were one byte (ASCII), and
- * the strings are returned joined, to be written at
- * at + 4 + 4 * (number of strings). The block ends there plus the joined
- * length. A string ending in a lone surrogate is refused here; the caller
- * checks the joined text for any other (see endsInHighSurrogate).
- */
-
-/**
- * Lay out the block of a metadata object measured by measureMetadata at `at`;
- * returns its strings, joined, to go at metadataStringsAt(at, size.pairs).
- */
-export function layoutObjectMetadata (buf: Buffer, at: number, metadata: Metadata, size: MetadataSize, version: 1 | 2): string {
-  const { pairs } = size
-  const table = at + 4
-  putCount(buf, at, pairs, version)
-  let joined = ''
-  let i = 0
-  for (const key in metadata) {
-    if (!hasOwnProperty.call(metadata, key)) continue
-    const value: unknown = metadata[key]
-    if (typeof value !== 'string' || i === pairs) throw metadataChanged()
-    if (endsInHighSurrogate(key)) throw notUtf8(key, key, false)
-    if (endsInHighSurrogate(value)) throw notUtf8(value, key, true)
-    joined += key
-    joined += value
-    putUint32(buf, table + 8 * i, key.length)
-    putUint32(buf, table + 8 * i + 4, value.length)
-    i++
-  }
-  // The room reserved was measured: a getter answering differently must not get more into it.
-  if (i !== pairs || joined.length !== size.chars) throw metadataChanged()
-  return joined
-}
-
-/** Lay out the block of flat[0 .. count) at `at`; returns its strings, joined, to go at metadataStringsAt(at, count / 2). */
-export function layoutFlatMetadata (buf: Buffer, at: number, flat: string[], count: number, version: 1 | 2): string {
-  const table = at + 4
-  putCount(buf, at, count / 2, version)
-  let joined = ''
-  for (let i = 0; i < count; i++) {
-    if (endsInHighSurrogate(flat[i])) throw notUtf8(flat[i], flat[i - (i % 2)], i % 2 === 1)
-    joined += flat[i]
-    putUint32(buf, table + 4 * i, flat[i].length)
-  }
-  return joined
-}
-
-/**
- * Whether `s` ends in the first half of a pair, with nothing after it: a
- * lone surrogate, which joined to the next string (starting with a second
- * half) would look like a pair. The joined strings' own check (the encoder's
- * isWellFormed()) finds every other lone surrogate. One unit per string.
- */
-function endsInHighSurrogate (s: string): boolean {
-  // charCodeAt(-1) of '' is NaN, and NaN & 0xfc00 is 0.
-  return (s.charCodeAt(s.length - 1) & 0xfc00) === 0xd800
-}
-
-/**
- * The strings of a v2 block laid out at `at` (by layoutObjectMetadata or
- * layoutFlatMetadata) whose joined strings are text[from ..): split by the
- * block's length table into flat[0 .. n), returning where the next block's
- * strings start in `text`. For records written again when their strings
- * were not ASCII (relayout.ts).
- */
-export function splitLaidOut (buf: Buffer, at: number, text: string, from: number, flat: string[]): number {
-  const strings = 2 * int32(buf, at)
-  flat.length = strings
-  let pos = from
-  for (let i = 0; i < strings; i++) {
-    const chars = int32(buf, at + 4 + 4 * i)
-    flat[i] = text.slice(pos, pos + chars)
-    pos += chars
-  }
-  return pos
 }

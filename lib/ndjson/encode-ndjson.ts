@@ -138,14 +138,12 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     checkMetadataOption(this.#flat)
     this.#fields = fieldPaths(metadataFromFields)
     this.#parse = validate || this.#fields.length > 0
-    // Lines framed a chunk at a time (when the encoder can): the few lines that still take the
-    // per-line path (one spanning two chunks, the last) write their metadata strings at once, so
-    // that no record in the slab waits for them (see ArchiveEncoder.canFrameLines).
+    // Lines framed a chunk at a time (when the encoder can), with one metadata block for all.
     const frame = !this.#parse && this.#flat.every(isAscii)
     // Slabs several flush blocks long: the rolling sink's blocks are then mostly views of one slab
     // (one piece per chunk, handed out one after another), joined without a copy.
     const encoderOptions = { ...options, chunkSize: options.chunkSize === undefined ? SLAB_SIZE : options.chunkSize }
-    this.#encoder = new ArchiveEncoder(encoderOptions, frame ? { ...internals, exactSizes: true } : internals)
+    this.#encoder = new ArchiveEncoder(encoderOptions, internals)
     this.#onInvalid = onInvalid
     this.#maxLine = sizeOption(options.maxLineLength, Math.max(1, this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE), 'maxLineLength', 1)
     this.#maxLineGiven = options.maxLineLength !== undefined

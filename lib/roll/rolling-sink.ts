@@ -178,8 +178,8 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     // At least two blocks, so one can be written while the next fills.
     this.#maxPending = Math.max(2 * blockSize, sizeOption(options.maxPending, 8 * 1024 * 1024, 'maxPending'))
     this.#flushInterval = durationOption(options.flushInterval, 1000, 'flushInterval')
-    // Exact sizes: the size policies count each record's bytes as it is written.
-    this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, blockSize) }, { exactSizes: true })
+    // The size policies count each record's bytes as it is written (pendingBytes: its final size).
+    this.#encoder = new ArchiveEncoder({ ...options, chunkSize: Math.max(64, blockSize) })
     this.#clock = options.clock ?? Date.now
     checkFlag(options.recover, 'recover')
     this.#recover = options.recover ?? true
