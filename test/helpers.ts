@@ -248,6 +248,19 @@ export function firstMismatch (actual: Array<ShoeboxRecord | PlainRecord>, expec
   return undefined
 }
 
+/** A seeded source of numbers uniform in [0, 1), as mulberry32() makes. */
+export type Rng = () => number
+
+/** A whole number from lo to hi (both included), drawn from `rng`. */
+export function randomInt (rng: Rng, lo: number, hi: number): number {
+  return lo + Math.floor(rng() * (hi - lo + 1))
+}
+
+/** One of `items`, drawn from `rng`. */
+export function randomPick<T> (rng: Rng, items: readonly T[]): T {
+  return items[Math.floor(rng() * items.length)]
+}
+
 /** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
 export function mulberry32 (seed: number): () => number {
   let a = seed >>> 0

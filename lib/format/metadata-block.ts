@@ -135,7 +135,7 @@ export function metadataBytes (metadata: Metadata | null, flat: string[], size: 
 }
 
 /** Where the strings of a block at `at` with `pairs` pairs start (after the count and the length table). */
-export function metadataStringsAt (at: number, pairs: number): number {
+function metadataStringsAt (at: number, pairs: number): number {
   return at + 4 + 8 * pairs
 }
 
@@ -253,6 +253,11 @@ export function writeMetadata (buf: Buffer, at: number, flat: string[], version:
 /** Little-endian int32 read without Buffer's range checks (the caller has checked the bounds). */
 function int32 (buf: Buffer, at: number): number {
   return buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)
+}
+
+/** Little-endian uint32 read without Buffer's range checks (the caller has checked the bounds). */
+export function uint32At (buf: Buffer, at: number): number {
+  return int32(buf, at) >>> 0
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   CHECKSUM_CRC32, CHECKSUM_CRC32C, CODEC_NONE, MAGIC,
   V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
-import { putUint32, readMetadata } from './metadata-block.js'
+import { putUint32, readMetadata, uint32At } from './metadata-block.js'
 import type { KeyCache } from './text.js'
 import { damage, need, type Damage, type NeedMore, type ReadResult } from './result.js'
 
@@ -110,11 +110,6 @@ export function readV2 (buf: Buffer, at: number, end: number, maxSize: number, k
   const size = checkV2(buf, at, end, maxSize)
   if (typeof size !== 'number') return size
   return readCheckedV2(buf, at, keys)
-}
-
-/** Little-endian uint32 at `at`, without Buffer#readUInt32LE's checks: for a record already checked whole. */
-function uint32At (buf: Buffer, at: number): number {
-  return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16)) + buf[at + 3] * 0x1000000
 }
 
 /** The size of the v2 record at `at` that checkV2 (or the native checkRun) passed, from its header. */

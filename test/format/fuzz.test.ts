@@ -8,19 +8,15 @@ import {
   CorruptArchiveError, crc32, crc32c, encode, encodeRecords, ShoeboxError,
   type ChecksumAlgorithm, type RecordInput
 } from '../../lib/index.js'
-import { decodeAll, firstMismatch, mulberry32, recordEquals, type DecodeOutcome, type PlainRecord } from '../helpers.js'
+import {
+  decodeAll, firstMismatch, mulberry32, randomInt as int, randomPick as pick, recordEquals, type DecodeOutcome, type PlainRecord, type Rng
+} from '../helpers.js'
 
 const BASE_SEED = Number(process.env.SHOEBOX_FUZZ_SEED ?? 0x5eed)
 const ITERATIONS = process.env.SHOEBOX_FUZZ_ITERATIONS === undefined ? undefined : Number(process.env.SHOEBOX_FUZZ_ITERATIONS)
 const ROUND_TRIP_RUNS = ITERATIONS ?? 150
 const DAMAGE_RUNS = ITERATIONS ?? 300
 const V1_DAMAGE_RUNS = ITERATIONS ?? 100
-
-type Rng = () => number
-
-
-const int = (rng: Rng, lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1))
-const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]
 
 function randomBytes (rng: Rng, n: number): Buffer {
   const b = Buffer.allocUnsafe(n)
