@@ -6,14 +6,14 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { startWriteback } from '../../lib/fs/writeback.js'
 import { loadNative, loadNativeWriteback } from '../../lib/native.js'
+import { tempDir } from '../temp-dir.js'
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-writeback-'))
-t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+// In the checkout (tempDir), on the disk the archives go to, not a tmpfs /tmp.
+const tmp = tempDir(t, 'shoebox-writeback-')
 
 const native = loadNativeWriteback()
 

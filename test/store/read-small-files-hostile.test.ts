@@ -9,17 +9,18 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { tempDir } from '../temp-dir.js'
 import { SMALL_FILE_STRIDE, SmallFileOutcome, loadNativeFiles } from '../../lib/native.js'
 
 const native = loadNativeFiles({})
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-small-hostile-'))
-t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
+const tmp = tempDir(t, 'shoebox-small-hostile-')
 
 t.test('a path of 4,097 UTF-8 bytes ending in a 3-byte character is not read as its first 4,094', async (t) => {
   if (native === null) return
   // Directories to 4,094 bytes with a file there: the path asked for is that file's name and '€' more.
   let dir = tmp
-  while (Buffer.byteLength(dir) + 1 + 200 + 1 + 240 < 4094) dir = path.join(dir, 'd'.repeat(200))
+  // The file's own name within NAME_MAX (255 bytes) wherever the temporary directory is: 40 to 240 bytes.
+  while (4094 - Buffer.byteLength(dir) - 1 > 240) dir = path.join(dir, 'd'.repeat(200))
   fs.mkdirSync(dir, { recursive: true })
   const prefix = path.join(dir, 'f'.repeat(4094 - Buffer.byteLength(dir) - 1))
   t.equal(Buffer.byteLength(prefix), 4094)
