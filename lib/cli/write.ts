@@ -147,6 +147,8 @@ export const writeCommand: Command = {
         fsync,
         flushInterval,
         maxRecordSize,
+        // The command reports no file's hash: spare the pass over every byte written.
+        sha256: false,
         upload: typeof values.to === 'string'
           ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
           : undefined

@@ -291,7 +291,9 @@ export class Spill {
       roll: { size: SPILL_FILE_SIZE },
       fsync: 'always',
       flushInterval: SPILL_FLUSH_MS,
-      recover: false
+      recover: false,
+      // Replay reads the files back by their records' checksums; no file's hash is wanted.
+      sha256: false
     })
     sink.on('sealed', (event: SealedEvent) => { this.#pending.push(event.path) })
     sink.on('flush', (event: FlushEvent) => {

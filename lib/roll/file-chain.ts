@@ -60,7 +60,8 @@ export interface SealedEvent {
   records: number
   firstAt: number
   lastAt: number
-  sha256: string
+  /** The file's SHA-256 (hex), unless the sink was made with `sha256: false`. */
+  sha256?: string
 }
 
 /**
@@ -112,7 +113,8 @@ interface DiskFile {
   name: string
   tempPath: string
   handle: fs.FileHandle
-  hash: Hash
+  /** Null when the sink does not hash its files. */
+  hash: Hash | null
   bytes: number
   records: number
   /** Records of the block a failed write left in part (see KeptReport). */
@@ -133,6 +135,7 @@ export class FileChain {
   readonly #dir: string
   readonly #fsync: FsyncPolicy
   readonly #compression: Compression | undefined
+  readonly #sha256: boolean
   readonly #on: ChainListener
   /** Blocks not yet written, in order. */
   #queue: Queued[] = []
@@ -146,10 +149,11 @@ export class FileChain {
   #sealedFiles = 0
   #sealedRecords = 0
 
-  constructor (dir: string, options: { fsync: FsyncPolicy, compression: Compression | undefined }, listener: ChainListener) {
+  constructor (dir: string, options: { fsync: FsyncPolicy, compression: Compression | undefined, sha256: boolean }, listener: ChainListener) {
     this.#dir = dir
     this.#fsync = options.fsync
     this.#compression = options.compression
+    this.#sha256 = options.sha256
     this.#on = listener
   }
 
@@ -271,7 +275,7 @@ export class FileChain {
   /** `block` is in the file: hash it, say what it became, sync as the policy says, and `flush` it. */
   async #wrote (disk: DiskFile, block: Queued): Promise<void> {
     const bytes = block.bytes as Buffer
-    disk.hash.update(bytes)
+    disk.hash?.update(bytes)
     if (block.compressed === null) releaseSlabBytes(block.data)
     disk.bytes += bytes.length
     disk.unsynced += bytes.length
@@ -311,7 +315,7 @@ export class FileChain {
     const { handle, tempPath, name } = await createTemp(this.#dir, file.name)
     // node:crypto (~3-5 ms to load) is required here, not as the sink starts: the first block's compression is
     // under way on the thread pool by now, while before it the second core has nothing to do.
-    const disk: DiskFile = { file, name, tempPath, handle, hash: nodeCrypto().createHash('sha256'), bytes: 0, records: 0, inPart: 0, unsynced: 0, syncing: null }
+    const disk: DiskFile = { file, name, tempPath, handle, hash: this.#sha256 ? nodeCrypto().createHash('sha256') : null, bytes: 0, records: 0, inPart: 0, unsynced: 0, syncing: null }
     this.#open = disk
     // A synced block is only durable if the file's directory entry is too.
     if (this.#fsync === 'always' || this.#fsync === 'interval') await orIoError(syncDir(this.#dir), 'cannot fsync directory', this.#dir)
@@ -335,7 +339,7 @@ export class FileChain {
       records: file.records,
       firstAt: file.firstAt,
       lastAt: file.lastAt,
-      sha256: disk.hash.digest('hex')
+      ...disk.hash !== null && { sha256: disk.hash.digest('hex') }
     })
     if (room instanceof Promise) await room
   }

@@ -62,11 +62,11 @@ function blockData (i: number): Buffer {
   return encodeRecords(range(40).map((j) => ({ metadata: {}, payload: `${i}:${j}:${'x'.repeat(1000)}` })))
 }
 
-function chainIn (dir: string, compress: 'none' | 'gzip', fsync: 'onClose' | 'always' = 'onClose'): { chain: FileChain, flushes: FlushEvent[], sealed: SealedEvent[], failures: Error[] } {
+function chainIn (dir: string, compress: 'none' | 'gzip', fsync: 'onClose' | 'always' = 'onClose', sha256 = true): { chain: FileChain, flushes: FlushEvent[], sealed: SealedEvent[], failures: Error[] } {
   const flushes: FlushEvent[] = []
   const sealed: SealedEvent[] = []
   const failures: Error[] = []
-  const chain = new FileChain(dir, { fsync, compression: compressionOf(compress) }, {
+  const chain = new FileChain(dir, { fsync, compression: compressionOf(compress), sha256 }, {
     open: () => {},
     flush: (e) => { flushes.push(e) },
     sealed: (e) => { sealed.push(e) },

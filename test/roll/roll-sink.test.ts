@@ -347,6 +347,25 @@ t.test("'sealed' fires after the final name exists and describes the file on dis
   t.equal(s.flushedRecords, 10)
 })
 
+t.test("sha256: false: 'sealed' has no sha256, and the files are the same bytes", async (t) => {
+  const hashed = tempDir(t)
+  const plain = tempDir(t)
+  const records = range(10).map((i) => rec(i))
+  const clock = (): number => Date.UTC(2024, 5, 1)
+  const a = sink(hashed, { roll: { records: 4 }, compress: 'gzip', clock, template: 'f-{seq}.shoebox' })
+  const b = sink(plain, { roll: { records: 4 }, compress: 'gzip', clock, template: 'f-{seq}.shoebox', sha256: false })
+  const [evA, evB] = [events(a), events(b)]
+  await writeAll(a, records)
+  await writeAll(b, records)
+  t.equal(evB.sealed.length, 3)
+  t.ok(evA.sealed.every((e) => typeof e.sha256 === 'string' && e.sha256.length === 64), 'the default hashes every file')
+  t.ok(evB.sealed.every((e) => !('sha256' in e)), 'no sha256 key at all with sha256: false')
+  t.same(evB.sealed.map((e) => [path.basename(e.path), e.bytes, e.records]), evA.sealed.map((e) => [path.basename(e.path), e.bytes, e.records]))
+  for (const e of evB.sealed) {
+    t.ok(fs.readFileSync(e.path).equals(fs.readFileSync(path.join(hashed, path.basename(e.path)))), `${path.basename(e.path)}: the same bytes`)
+  }
+})
+
 t.test('gzip: .gz names, one independent member per flush block, the members decompress to the whole archive', async (t) => {
   const dir = tempDir(t)
   const s = sink(dir, { gzip: true, blockSize: 512, roll: { records: 500 }, template: 'g-{seq}.shoebox' })
@@ -487,6 +506,7 @@ t.test('bad options throw SHOEBOX_INVALID_OPTION at construction', async (t) => 
     ['gzip level 12', { dir, gzip: { level: 12 } }],
     ['flushInterval -5', { dir, flushInterval: -5 }],
     ['blockSize big', { dir, blockSize: 'big' }],
+    ['sha256 yes', { dir, sha256: 'yes' }],
     ['format v3', { dir, format: 'v3' }]
   ]
   for (const [what, options] of bad) {
