@@ -89,6 +89,8 @@ export interface UploadParts {
   openStore: typeof openStore
 }
 
+type WriteCallback = (error: Error | null | undefined) => void
+
 const FSYNC_POLICIES: readonly FsyncPolicy[] = ['never', 'onClose', 'interval', 'always']
 
 /** Every option rollingSink() takes (RollingSinkOptions and the encoder's), and `upload`'s (UploadOptions). */
@@ -144,6 +146,10 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
   #stopping: Error | null = null
   /** end() was called: _final reports a listener's failure. */
   #ending = false
+  /** The first write after end(): refused (see write()); _final fails the sink with it once everything before is sealed. */
+  #lateWrite: Error | null = null
+  /** _final has called back: a write now is refused as Node refuses it (there is nothing left to lose). */
+  #finalDone = false
   /** The 'sealed', 'recover' and 'upload' listeners, whose work the sink waits for (awaited-listeners.ts); made by #start. */
   #awaited: AwaitedListeners | undefined
   #started = false
@@ -361,6 +367,22 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     return this.#chain?.kept(this.#started) ?? { dir: this.dir, started: false, sealedFiles: 0, sealedRecords: 0, unsealed: null }
   }
 
+  /**
+   * A write after end() is refused without taking the sink down: Node's
+   * Writable destroys the stream for it, and with it every record written
+   * before end() that was not yet in a sealed file. The late write is called
+   * back with the error; the sink seals what it took and then fails with it.
+   */
+  override write (chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
+    if (!this.writableEnded || this.destroyed || this.#finalDone) return super.write(chunk, encoding as BufferEncoding, callback)
+    const err = new ShoeboxError('SHOEBOX_USAGE', `rolling sink ${this.dir}: write after end(): the record was not taken; ` +
+      'the records written before end() are sealed, then the sink fails with this error')
+    this.#lateWrite ??= err
+    const done = typeof encoding === 'function' ? encoding : callback
+    if (done !== undefined) process.nextTick(done, err)
+    return false
+  }
+
   override _write (chunk: RecordInput | RecordInput[] | Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.#failed !== null) {
       callback(this.#failed)
@@ -405,7 +427,13 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
       await this.#listeners.settled().catch((err: Error) => { failure ??= err })
       if (failure !== undefined) throw failure
     }
-    finished().then(() => { callback(this.#failed) }, callback)
+    finished().then(() => {
+      this.#finalDone = true
+      callback(this.#failed ?? this.#lateWrite)
+    }, (err: Error) => {
+      this.#finalDone = true
+      callback(err)
+    })
   }
 
   /**
