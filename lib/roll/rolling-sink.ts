@@ -383,6 +383,15 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     return false
   }
 
+  /** end(chunk) after end() refuses the chunk as write() does (Node's end() would write it and destroy the sink). */
+  override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function' || !this.writableEnded) {
+      return super.end(chunk as Buffer, encoding as BufferEncoding, callback)
+    }
+    this.write(chunk, typeof encoding === 'string' ? encoding : undefined)
+    return super.end(typeof encoding === 'function' ? encoding : callback)
+  }
+
   override _write (chunk: RecordInput | RecordInput[] | Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.#failed !== null) {
       callback(this.#failed)

@@ -90,3 +90,18 @@ t.test('a write after finish: refused as Node refuses it (the sink is done and c
   t.match(err?.code, /^ERR_STREAM_(WRITE_AFTER_END|DESTROYED)$/)
   t.same(readDir(dir).records.map(seqOf), [0])
 })
+
+t.test('end(record) after end(): the record is refused as a late write; the ones before are sealed', async (t) => {
+  const dir = tempDir(t)
+  const sink = rollingSink({ dir, flushInterval: 0 })
+  const failed = once(sink, 'error') as Promise<[ShoeboxError]>
+  const closed = new Promise((resolve) => { sink.on('close', resolve) })
+  sink.write(rec(0))
+  sink.end(rec(1))
+  sink.end(rec(2))
+  const [err] = await failed
+  await closed
+  t.equal(err.code, 'SHOEBOX_USAGE')
+  t.match(err.message, /write after end\(\)/)
+  t.same(readDir(dir).records.map(seqOf), [0, 1], 'the record given to the first end() is sealed too')
+})
