@@ -174,6 +174,10 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   #idleWaiters: Array<() => void> = []
   #replay: Promise<void> | null = null
   #failed: Error | null = null
+  /** The first write after end(): refused alone (see write()); _final fails the shipper with it once the rest is sent. */
+  #lateWrite: ShoeboxError | null = null
+  /** _final has called back: a write now is refused as Node refuses it. */
+  #finalDone = false
   #exitFlush: ExitFlush | null = null
 
   constructor (url: string, options: ShipOptions = {}) {
@@ -212,8 +216,17 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   override write (chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
     const done = typeof encoding === 'function' ? encoding : callback
     const written = new Written(chunk, done)
+    if (this.writableEnded && !this.destroyed && !this.#finalDone) {
+      // After end(): refused alone. Node's Writable would destroy the shipper for it, failing every event
+      // written before end() that was not acknowledged yet.
+      const error = new ShoeboxError('SHOEBOX_USAGE', `shipper to ${this.#where}: write after end(): the event was not taken; ` +
+        'the events written before end() are sent, then the shipper fails with this error')
+      this.#lateWrite ??= error
+      process.nextTick(settle, written, error)
+      return false
+    }
     if (this.writableEnded || this.destroyed) {
-      // Refused outright (Node's error after end, or destroyed): the stream's callback says why.
+      // Refused outright (Node's error after the end, or destroyed): the stream's callback says why.
       return super.write(written, (err) => { if (err !== null && err !== undefined) settle(written, err) })
     }
     // Accepted: one shared callback, not a closure per write (with a different callback per write,
@@ -604,7 +617,22 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     this.#whenIdle().then(async () => {
       this.#stop()
       await this.#spill?.close()
-    }).then(() => { callback(this.#unheard.error(this.#where, this.#counts)) }, callback)
+    }).then(() => {
+      this.#finalDone = true
+      callback(this.#unheard.error(this.#where, this.#counts) ?? this.#lateWrite)
+    }, (err: Error) => {
+      this.#finalDone = true
+      callback(err)
+    })
+  }
+
+  /** end(event) after end() refuses the event as write() does (Node's end() would write it and destroy the shipper). */
+  override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function' || !this.writableEnded) {
+      return super.end(chunk as Buffer, encoding as BufferEncoding, callback)
+    }
+    this.write(chunk)
+    return super.end(typeof encoding === 'function' ? encoding : callback)
   }
 
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
