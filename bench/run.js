@@ -156,7 +156,7 @@ if (manyFiles !== null) {
   console.log()
 }
 // Which code did the work: the encoder's speed depends on whether the native part was built, zstd's on the backend.
-console.log(`Checksums: ${checksumImplementation()}; native slab functions (native/record_crc.c): ${nativeRecords !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}; zstd: ${(await loadZstd())?.name ?? 'none'} (SHOEBOX_ZSTD=${process.env.SHOEBOX_ZSTD ?? 'auto'}).`)
+console.log(`Checksums: ${checksumImplementation()}; native slab functions (native/record_crc.c): ${nativeRecords() !== null ? 'in use' : 'not in use (not built, or SHOEBOX_NATIVE=0)'}; zstd: ${(await loadZstd())?.name ?? 'none'} (SHOEBOX_ZSTD=${process.env.SHOEBOX_ZSTD ?? 'auto'}).`)
 console.log()
 console.log('Targets:')
 for (const line of targets(codec, cli)) console.log(line)

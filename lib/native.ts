@@ -182,5 +182,15 @@ export function loadNativeFiles (env: NodeJS.ProcessEnv = process.env): NativeFi
   return typeof addon?.readSmallFiles === 'function' ? addon as NativeFiles : null
 }
 
-/** The native slab functions, or null when they are not available here. */
-export const nativeRecords: NativeRecords | null = loadNative()
+let records: NativeRecords | null | undefined
+
+/**
+ * The native slab functions, or null when they are not available here: the
+ * addon is loaded by the first encoder or decoder that asks (and SHOEBOX_NATIVE
+ * read then), not when the package is imported: dlopen costs about a
+ * millisecond, a fifth of Node's start-up budget for the import (bench/startup.js).
+ */
+export function nativeRecords (): NativeRecords | null {
+  if (records === undefined) records = loadNative()
+  return records
+}

@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { zlibMayHaveZstd } from '../lib/compress/zstd-loader.js'
+import { loadNative } from '../lib/native.js'
 import { ROOT, transpileTree } from './transpile.js'
 
 /**
@@ -77,6 +78,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-startup-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 const pkg = path.join(tmp, 'pkg')
 const index = transpileTree(path.join(ROOT, 'lib', 'index.ts'), pkg)
+// The native part beside the package, as beside an installed one's dist/, so that the check sees when it loads.
+if (fs.existsSync(path.join(ROOT, 'build'))) fs.symlinkSync(path.join(ROOT, 'build'), path.join(pkg, 'build'), 'dir')
 
 fs.writeFileSync(path.join(tmp, 'hook.mjs'), `
 export async function resolve (specifier, context, next) {
@@ -114,6 +117,8 @@ interface Loaded {
   builtins: string[]
   /** Node's own modules loaded by the exit, however (imported, required, or by Node itself): 'zlib', 'internal/...'. */
   node: string[]
+  /** Native addons loaded (their file names): shoebox's own is build/Release/shoebox_native.node. */
+  addons: string[]
 }
 
 /** Run an ES module that imports the package, then `body` (no top-level await); what it loaded by its exit. */
@@ -140,19 +145,23 @@ function loadedFrom (stderr: string, root: string, name: string): Loaded {
   }
   const packages = new Set<string>()
   const own = new Set<string>()
+  const addons = new Set<string>()
   for (const f of files) {
+    if (f.endsWith('.node')) addons.add(path.basename(f))
     const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)
     if (m !== null) packages.add(m[1])
     else if (f.startsWith(path.join(root, 'lib') + path.sep)) own.add(path.relative(root, f))
   }
-  return { packages: [...packages].sort(), own: [...own].sort(), builtins: [...builtins].sort(), node: [...node].sort() }
+  return { packages: [...packages].sort(), own: [...own].sort(), builtins: [...builtins].sort(), node: [...node].sort(), addons: [...addons].sort() }
 }
 
 const heavyIn = (packages: string[]): string[] => packages.filter((p) => HEAVY.some((h) => p === h || p.startsWith(h + '/')))
 
 t.test('importing the package loads none of the heavy packages, and a bounded number of its own modules', async (t) => {
-  const { packages, own, builtins } = await loaded('import-only.mjs', "if (typeof lib.encode !== 'function') throw new Error('no encode')")
+  const { packages, own, builtins, addons } = await loaded('import-only.mjs', "if (typeof lib.encode !== 'function') throw new Error('no encode')")
   t.same(heavyIn(packages), [], `packages loaded: ${packages.join(', ')}`)
+  // dlopen of the native part costs about a millisecond: the first encoder or decoder loads it (native.ts).
+  t.same(addons, [], 'no native addon is loaded at import')
   t.ok(builtins.includes('node:fs'), 'the check sees the built-ins imported')
   // node:crypto pulls about twenty of Node's own modules; only writers need it (fs/durable.ts randomSuffix()).
   // node:zlib only (de)compressing stages and the zlib CRC fallback need (compress/gzip.ts, member-gunzip.ts, checksum.ts).
@@ -202,7 +211,7 @@ t.test('the rolling sink and the archive source (reading, fetching by position, 
 
 t.test('readable-stream loads with the first stream built on it, and that stream works', async (t) => {
   // RecordsToNdjson first: a class users construct with `new`, not through a factory.
-  const { packages } = await loaded('first-stream.mjs', `
+  const { packages, addons } = await loaded('first-stream.mjs', `
     const { Transform } = await import('readable-stream')
     const { Readable } = await import('node:stream')
     const { pipeline } = await import('node:stream/promises')
@@ -215,6 +224,8 @@ t.test('readable-stream loads with the first stream built on it, and that stream
     if (!(encoder instanceof Transform)) throw new Error('encode() is not a Transform')
     encoder.destroy()`)
   t.same(heavyIn(packages), ['readable-stream'], 'the check sees readable-stream once a stream is built')
+  // Where the native part is built and usable here, the first encoder loads it (and the check sees it).
+  t.same(addons, loadNative() === null ? [] : ['shoebox_native.node'], 'the first encoder loads the native part')
 })
 
 t.test('recoverDirectory() loads its module on its first call, and recovers', async (t) => {

@@ -31,7 +31,7 @@ export class CheckedRuns {
   #slow = 0
 
   /** `check`: the native checkRun; default the native part's, none when it is not built (or null, for tests). */
-  constructor (check: CheckRun | null | undefined = nativeRecords?.checkRun) {
+  constructor (check: CheckRun | null | undefined = nativeRecords()?.checkRun) {
     this.#check = check ?? null
   }
 

@@ -148,7 +148,7 @@ export class ArchiveEncoder {
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncoderOptions = {}, internals: EncoderInternals = {}) {
     const { format = 'v2', checksum = 'crc32' } = options
-    const { native = nativeRecords, slabs } = internals
+    const { native = nativeRecords(), slabs } = internals
     oneOf(format, ['v1', 'v2'], 'format')
     oneOf(checksum, ['crc32', 'crc32c'], 'checksum')
     // Rather than write v1 records without the checksum that was asked for.

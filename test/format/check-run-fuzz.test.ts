@@ -21,7 +21,7 @@ import { encodeRecords } from '../../lib/index.js'
 import { nativeRecords } from '../../lib/native.js'
 import { mulberry32, randomInt as int, randomPick as pick, type Rng } from '../helpers.js'
 
-const checkRun = nativeRecords?.checkRun
+const checkRun = nativeRecords()?.checkRun
 const SEED = Number(process.env.SHOEBOX_CHECKRUN_FUZZ_SEED ?? 0x5eed)
 const CASES = Number(process.env.SHOEBOX_CHECKRUN_FUZZ_CASES ?? 3000)
 
@@ -123,7 +123,7 @@ function starts (pieces: Buffer[]): number[] {
 
 t.test(`checkRun stops where the JavaScript checks stop, reading only [at, end) (seed ${SEED}, ${CASES} cases)`, async (t) => {
   if (checkRun === undefined) {
-    t.equal(nativeRecords, null, 'checkRun is missing only where the native part is')
+    t.equal(nativeRecords(), null, 'checkRun is missing only where the native part is')
     return
   }
   const run = checkRun
@@ -169,7 +169,7 @@ t.test(`checkRun stops where the JavaScript checks stop, reading only [at, end) 
 
 t.test('checkRun\'s arguments: offsets, odd buffers', async (t) => {
   if (checkRun === undefined) {
-    t.equal(nativeRecords, null, 'checkRun is missing only where the native part is')
+    t.equal(nativeRecords(), null, 'checkRun is missing only where the native part is')
     return
   }
   const run = checkRun

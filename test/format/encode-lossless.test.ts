@@ -47,7 +47,7 @@ const LOST = [
   ['halves of a pair in a key and its value', { metadata: { ['k\ud83d']: '\ude00v' }, payload: 'x' }, /^record 1: metadata key "k\\ud83d" has a lone surrogate \(\\ud83d at character 1\)/]
 ] as const
 
-for (const native of [nativeRecords, null]) {
+for (const native of [nativeRecords(), null]) {
   for (const format of ['v1', 'v2'] as const) {
     const how = `${format}, ${native === null ? 'without' : 'with'} the native part`
     t.test(`${how}: what JSON or UTF-8 would change is refused, naming the record and the field; the records around it are kept`, async (t) => {

@@ -28,7 +28,7 @@ const bigOnes: Array<[string, RecordInput]> = [
 ]
 
 for (const format of ['v1', 'v2'] as FormatVersion[]) {
-  for (const native of nativeRecords === null ? [null] : [null, nativeRecords]) {
+  for (const native of nativeRecords() === null ? [null] : [null, nativeRecords()]) {
     t.test(`${format}${native === null ? '' : ', native'}: exactly maxRecordSize passes, one byte over is refused naming the record`, async (t) => {
       for (const [name, big] of bigOnes) {
         const size = encodeRecords([big], { format }).length

@@ -238,7 +238,7 @@ t.test('metadata that changes while its record is encoded is rejected, not writt
     }
   })
   // With the native part (strings left to the slab's seal) and without it (written as records come).
-  for (const native of [nativeRecords, null]) {
+  for (const native of [nativeRecords(), null]) {
     for (const [what, metadata] of [['a longer value', growing], ['an added key', adding]] as const) {
       calls = 0
       added = false

@@ -82,7 +82,7 @@ for (const [name, metadata] of byteCases) {
       t.ok(buf2.subarray(3, writeMetadata(buf2, 3, flat, version)).equals(expected), `v${version}: writeMetadata`)
       const offset = version === 1 ? V1_METADATA_OFFSET : V2_METADATA_OFFSET
       const forms: Array<[string, RecordInput['metadata']]> = [['object', metadata], ['pairs', Object.entries(metadata)], ['Map', new Map(Object.entries(metadata))]]
-      for (const native of [null, nativeRecords]) {
+      for (const native of [null, nativeRecords()]) {
         for (const [form, given] of forms) {
           const encoder = new ArchiveEncoder({ format: `v${version}` as FormatVersion }, { native })
           // After a record of other metadata, so that the block is not at the slab's start.
@@ -102,7 +102,7 @@ for (const [name, metadata] of byteCases) {
 t.test('a whole encoding of these blocks, byte for byte as before the strings were written in JS', async (t) => {
   // sha256 of this output from the encoder that joined a record's (or a slab's) strings for one native
   // write (the build before this test, with and without the native part, which agreed): any byte changed fails here.
-  for (const native of [null, nativeRecords]) {
+  for (const native of [null, nativeRecords()]) {
     for (const format of ['v1', 'v2'] as const) {
       const encoder = new ArchiveEncoder({ format, chunkSize: 4096 }, { native })
       const parts: Buffer[] = []
@@ -135,7 +135,7 @@ const loneCases: Array<[string, Record<string, string>, string]> = [
 
 t.test('a lone surrogate in metadata is refused, naming the string, and nothing of the record is written', async (t) => {
   for (const [name, metadata, message] of loneCases) {
-    for (const native of [null, nativeRecords]) {
+    for (const native of [null, nativeRecords()]) {
       for (const format of ['v1', 'v2'] as const) {
         for (const given of [metadata, Object.entries(metadata)]) {
           const encoder = new ArchiveEncoder({ format }, { native })

@@ -26,9 +26,9 @@ function cpuHasCrcInstructions (): boolean {
 t.test('the native checksummer is in use exactly where it was built for this CPU', async (t) => {
   // On x86-64 Linux, `npm install` builds it (scripts/build-native.js) when a compiler is there.
   const switchedOff = process.env.SHOEBOX_NATIVE === '0'
-  t.equal(nativeRecords !== null, built && cpuHasCrcInstructions() && !switchedOff, `built: ${built}, arch: ${process.arch}, SHOEBOX_NATIVE=0: ${switchedOff}`)
+  t.equal(nativeRecords() !== null, built && cpuHasCrcInstructions() && !switchedOff, `built: ${built}, arch: ${process.arch}, SHOEBOX_NATIVE=0: ${switchedOff}`)
   t.equal(loadNative({ SHOEBOX_NATIVE: '0' }), null, 'SHOEBOX_NATIVE=0 switches it off')
-  t.equal(loadNative(process.env) !== null, nativeRecords !== null, 'loads the same way each time')
+  t.equal(loadNative(process.env) !== null, nativeRecords() !== null, 'loads the same way each time')
   t.equal(loadNative({}) !== null, built && cpuHasCrcInstructions(), 'without the switch, in use wherever built for this CPU')
 })
 
@@ -51,7 +51,7 @@ const lengths = [...Array.from({ length: 300 }, (_, i) => i), 1000, 4093, 4096, 
 for (const algorithm of ['crc32', 'crc32c'] as const) {
   t.test(`${algorithm}: batched and record-by-record checksums are the same, for every length`, async (t) => {
     const reference = (data: Buffer): number => algorithm === 'crc32' ? zlib.crc32(data) : crc32c(data)
-    const sealers = [new RecordSealer(algorithm, null), ...(nativeRecords !== null ? [new RecordSealer(algorithm, nativeRecords)] : [])]
+    const sealers = [new RecordSealer(algorithm, null), ...(nativeRecords() !== null ? [new RecordSealer(algorithm, nativeRecords())] : [])]
     for (const sealer of sealers) {
       const { slab, ranges } = slabOf(lengths)
       for (const [start, end] of ranges) sealer.note(slab, start, end)
@@ -67,8 +67,9 @@ for (const algorithm of ['crc32', 'crc32c'] as const) {
 }
 
 // Only where it is built (the first test above says whether it should be).
-if (nativeRecords !== null) {
-  const { seal } = nativeRecords
+const native = nativeRecords()
+if (native !== null) {
+  const { seal } = native
   t.test('the native functions refuse ranges outside the buffers, writing nothing', async (t) => {
     const buf = Buffer.alloc(64)
     const bad: Array<[string, () => void]> = [
@@ -105,7 +106,7 @@ t.test('the encoder writes the same bytes with and without the native functions'
   }
   for (const checksum of ['crc32', 'crc32c'] as const) {
     for (const chunkSize of [64, 4096, 1024 * 1024]) {
-      const encoders = [new ArchiveEncoder({ checksum, chunkSize }, { native: null }), new ArchiveEncoder({ checksum, chunkSize }, { native: nativeRecords })]
+      const encoders = [new ArchiveEncoder({ checksum, chunkSize }, { native: null }), new ArchiveEncoder({ checksum, chunkSize }, { native: nativeRecords() })]
       const outputs = encoders.map((encoder) => {
         const parts: Buffer[] = []
         records.forEach((record, i) => {
@@ -129,7 +130,7 @@ t.test('pendingBytes grows by each record\'s final size as it is written, non-AS
   const records: RecordInput[] = [
     { metadata: { a: 'plain' }, payload: 'x' }, { metadata: { ké: '€😀' }, payload: 'y' }, { metadata: [['ü', 'ß']], payload: '' }
   ]
-  for (const native of [null, nativeRecords]) {
+  for (const native of [null, nativeRecords()]) {
     const encoder = new ArchiveEncoder({}, { native })
     const sizes = records.map((record) => {
       const before = encoder.pendingBytes
