@@ -30,6 +30,7 @@ import type { ShoeboxRecord } from '../record.js'
 import { recoverDirectory } from '../roll/recover.js'
 import { rollingSink, type FlushEvent, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import { streamKey } from './ship-batcher.js'
+import { lockDir } from './store/dir-lock.js'
 
 /**
  * Spill files roll at this size, and spilled events are written (and
@@ -141,6 +142,7 @@ export class Spill {
   #seq = 0
   #replaying = false
   #closed = false
+  #unlock: (() => Promise<void>) | undefined
 
   constructor (options: SpillOptions) {
     this.#options = { ...options }
@@ -150,6 +152,8 @@ export class Spill {
   /** Seal what a crashed run left and queue every spill file for replay. */
   async open (): Promise<void> {
     await ensureDir(this.dir)
+    // One shipper a spill: two would both replay its files (a Kronos server stores such events twice).
+    this.#unlock = await lockDir(this.dir, { file: '.ship.pid', what: 'spill directory', who: 'shoebox ship' })
     await recoverDirectory(this.dir)
     const names = (await orIoError(fs.readdir(this.dir), 'cannot list spill directory', this.dir)).sort()
     const files = new Set(names)
@@ -355,6 +359,7 @@ export class Spill {
     // run's queue, so it must be whole before the shipper says it stopped (a run started at once
     // found it empty, and its recovery raced this sink). Its failure was the replay's to report.
     await Promise.allSettled([...this.#ending])
+    await this.#unlock?.()
   }
 }
 

@@ -12,6 +12,7 @@ import type { ShoeboxRecord } from '../../lib/record.js'
 import { cli } from '../cli-run.js'
 import { startCollector } from '../events/fixtures/collector.js'
 import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
+import { tempDir } from '../temp-dir.js'
 
 /** The binary for the tests that need a process (signals, a pipe left open), transpiled once: run through the TypeScript loader, each child spent seconds compiling. */
 const bin = cliBinary()
@@ -91,6 +92,35 @@ async function spilledSeqs (file: string): Promise<number[]> {
   for await (const record of fs.createReadStream(file).pipe(decode()) as AsyncIterable<ShoeboxRecord>) out.push((JSON.parse(record.payload.toString('utf8')) as { seq: number }).seq)
   return out
 }
+
+t.test('--spill DIR another shipper is using (it replays it now) is refused, naming the directory and the process: both would send the spilled events', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir(t, 'shoebox-ship-cli-')
+  const down = await cli(['ship', collector.url, '--stream', 's', '--spill', dir, '--attempts', '1'], '{"seq":1}\n')
+  t.equal(down.code, 1, down.stderr)
+  await collector.start()
+  // A run that replays the spill and stays (its stdin a pipe left open).
+  const first = spawnShip(collector.url, ['--spill', dir])
+  t.teardown(() => { first.child.kill('SIGKILL') })
+  const deadline = Date.now() + 60_000
+  while (collector.stored.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(collector.stored.length, 1, 'the first run replayed the spill')
+  const second = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '{"seq":2}\n')
+  t.equal(second.code, 1)
+  t.match(second.stderr, new RegExp(`^shoebox ship: spill directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by process ${first.child.pid ?? 0} `))
+  t.equal(second.stderr.split('\n').length, 2, 'one line')
+  t.equal(collector.stored.length, 1, 'nothing sent twice, nothing of the second run sent')
+  const exited = once(first.child, 'exit')
+  first.child.stdin.end()
+  const [code] = await exited
+  t.equal(code, 0, first.stderr())
+  t.same(fs.readdirSync(dir), [], 'the first run left nothing behind')
+  const third = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '{"seq":3}\n')
+  t.equal(third.code, 0, 'a run after it takes the directory')
+  t.same(collector.stored.map((e) => e.event.seq), [1, 3])
+})
 
 t.test('usage mistakes exit 2', async (t) => {
   for (const args of [['ship'], ['ship', 'http://127.0.0.1:1'], ['ship', 'http://127.0.0.1:1', '--stream', 's', '--on-overflow', 'later'],
