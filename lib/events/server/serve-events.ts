@@ -163,7 +163,10 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const maxBody = sizeOption(o.maxBody, '16MiB', 'maxBody')
   // A body is read whole into memory, and its events are held beside it until stored: a cap of '1TB' is no cap.
   if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${givenSize(o.maxBody, maxBody)}`)
+  // 0 is no "no cap" (as a timeout's 0 is "never"): it would refuse every request, or every event.
+  if (maxBody < 1) throw invalidOption('maxBody', `must be above 0 (every request would be refused as too large; there is no unlimited: at most 256MiB), got ${givenSize(o.maxBody, maxBody)}`)
   const maxEventSize = sizeOption(o.maxEventSize, '1MiB', 'maxEventSize')
+  if (maxEventSize < 1) throw invalidOption('maxEventSize', `must be above 0 (every event would be refused as too large), got ${givenSize(o.maxEventSize, maxEventSize)}`)
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
   const bucketMs = durationOption(o.bucket, '1d', 'bucket')
   if (bucketMs < 1) throw invalidOption('bucket', 'must be at least 1ms')

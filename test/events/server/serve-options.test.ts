@@ -8,6 +8,7 @@
 import t from 'tap'
 import { serveEvents } from '../../../lib/events/server/serve-events.js'
 import { cli } from '../../cli-run.js'
+import { tempDir } from '../../temp-dir.js'
 
 t.test('host: anything but a non-empty name or address is refused, before the store is opened or a port bound', async (t) => {
   const data = t.testdir()
@@ -49,4 +50,12 @@ t.test('the CLI: --host "" and a --cors-origin with a path are usage errors nami
     const r = await cli(['serve', '--data', t.testdir(), '--port', '0', ...args])
     t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox serve: ${line}`], args.join(' '))
   }
+})
+
+t.test('maxBody and maxEventSize 0 are refused (every request, or every event, would be refused as too large; 0 is no "no cap")', async (t) => {
+  const data = tempDir(t)
+  await t.rejects(serveEvents({ data, port: 0, maxBody: 0 }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxBody', reason: 'must be above 0 (every request would be refused as too large; there is no unlimited: at most 256MiB), got 0' })
+  await t.rejects(serveEvents({ data, port: 0, maxEventSize: '0KB' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxEventSize', reason: 'must be above 0 (every event would be refused as too large), got "0KB"' })
+  const r = await cli(['serve', '--data', data, '--port', '0', '--max-body', '0'])
+  t.same([r.code, r.stderr.split('\n')[0]], [2, 'shoebox serve: --max-body: must be above 0 (every request would be refused as too large; there is no unlimited: at most 256MiB), got "0"'])
 })
