@@ -159,6 +159,18 @@ export const shipCommand: Command = {
     shipper.on('rejected', (info: { line: number | undefined, error: Error }) => {
       if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${info.error.message}\n`)
     })
+    if (values.spill !== undefined) {
+      // A spill it cannot open (a file in the way, another run using it) fails the run before stdin is read.
+      const quiet = (): void => {}
+      shipper.on('error', quiet)
+      try {
+        await shipper.opened
+      } catch (err) {
+        const failure = err as Error
+        throw new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; nothing read from stdin, nothing shipped`, { cause: failure })
+      }
+      shipper.off('error', quiet)
+    }
     const tty = isTerminal(io)
     const live = tty
       ? setInterval(() => { io.stderr.write(`\r\x1b[Kshoebox ship: ${summary(shipper.stats())}`) }, 1000)

@@ -13,6 +13,7 @@ import { cli } from '../cli-run.js'
 import { startCollector } from '../events/fixtures/collector.js'
 import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
 import { tempDir } from '../temp-dir.js'
+import { escapeRegExp } from '../helpers.js'
 
 /** The binary for the tests that need a process (signals, a pipe left open), transpiled once: run through the TypeScript loader, each child spent seconds compiling. */
 const bin = cliBinary()
@@ -109,7 +110,7 @@ t.test('--spill DIR another shipper is using (it replays it now) is refused, nam
   t.equal(collector.stored.length, 1, 'the first run replayed the spill')
   const second = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '{"seq":2}\n')
   t.equal(second.code, 1)
-  t.match(second.stderr, new RegExp(`^shoebox ship: spill directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by process ${first.child.pid ?? 0} `))
+  t.match(second.stderr, new RegExp(`^shoebox ship: spill directory ${escapeRegExp(dir)} is in use by process ${first.child.pid ?? 0} \\(.*\\); nothing read from stdin, nothing shipped\n$`))
   t.equal(second.stderr.split('\n').length, 2, 'one line')
   t.equal(collector.stored.length, 1, 'nothing sent twice, nothing of the second run sent')
   const exited = once(first.child, 'exit')
@@ -120,6 +121,17 @@ t.test('--spill DIR another shipper is using (it replays it now) is refused, nam
   const third = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '{"seq":3}\n')
   t.equal(third.code, 0, 'a run after it takes the directory')
   t.same(collector.stored.map((e) => e.event.seq), [1, 3])
+})
+
+t.test('a --spill DIR that cannot be opened (a file in the way) fails before stdin is read: one line, nothing said to be unconfirmed', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const file = path.join(tempDir(t, 'shoebox-ship-cli-'), 'file')
+  fs.writeFileSync(file, '')
+  const r = await cli(['ship', collector.url, '--stream', 's', '--spill', file], '{"seq":1}\n{"seq":2}\n')
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox ship: cannot create directory ${file}: a file is in the way (EEXIST); nothing read from stdin, nothing shipped\n`)
+  t.equal(collector.requests, 0)
 })
 
 t.test('usage mistakes exit 2', async (t) => {
