@@ -155,6 +155,12 @@ export const shipCommand: Command = {
     })
     // The shipper hands back the line each event was read from (StampedEventRecord.line), as the stamper names its own.
     shipper.on('invalid', (info: { event: StampedEventRecord, error: Error }) => { complain(`shoebox ship: line ${info.event.line}: ${info.error.message}`) })
+    // A damaged spill file: the events in the damage are lost, said once each; the rest of the spill is shipped.
+    let damaged = 0
+    shipper.on('damaged', (d: { path: string, offset: number, bytesSkipped: number, detail: string }) => {
+      damaged++
+      io.stderr.write(`shoebox ship: spill file ${d.path}: damaged at byte ${d.offset} (${d.detail}), ${plural(d.bytesSkipped, 'byte')} skipped: the events in them are lost; the rest of the spill is shipped\n`)
+    })
     let rejected = 0
     shipper.on('rejected', (info: { line: number | undefined, error: Error }) => {
       if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${info.error.message}\n`)
@@ -245,7 +251,7 @@ export const shipCommand: Command = {
     io.stderr.write(`shoebox ship: ${summary(stats, invalid)}${stopped}\n`)
     // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
     const cut = outcome.stopped && signal !== undefined ? stdinStoppedExitCode(io, signal) : 0
-    return cut !== 0 ? cut : invalid > 0 || stats.events.rejected > 0 ? 1 : 0
+    return cut !== 0 ? cut : invalid > 0 || stats.events.rejected > 0 || damaged > 0 ? 1 : 0
   }
 }
 

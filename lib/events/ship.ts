@@ -201,7 +201,12 @@ export class Shipper extends failsOnListenerRejection(Writable) {
       this.#spill = new Spill({
         dir: settings.spill,
         onDurable: (event) => { this.emit('spill', { path: event.path, events: event.records }) },
-        onError: (err) => { this.destroy(err) }
+        onError: (err) => { this.destroy(err) },
+        onDamage: (damage) => {
+          // Heard ('damaged'), the replay goes on past it; unheard, it fails the shipper, as it always did.
+          if (this.listenerCount('damaged') > 0) this.emit('damaged', damage)
+          else this.destroy(new ShoeboxError('SHOEBOX_BAD_RECORD', `${damage.path}: at byte ${damage.offset}: ${damage.detail}`))
+        }
       })
     }
   }

@@ -134,6 +134,29 @@ t.test('a --spill DIR that cannot be opened (a file in the way) fails before std
   t.equal(collector.requests, 0)
 })
 
+t.test('a damaged spill file: the events around the damage are shipped, the damage named (file, byte) once, exit 1; it no longer blocks every run', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir(t, 'shoebox-ship-cli-')
+  const input = Array.from({ length: 100 }, (_, seq) => JSON.stringify({ seq, pad: 'x'.repeat(200) })).join('\n')
+  const down = await cli(['ship', collector.url, '--stream', 's', '--spill', dir, '--attempts', '1'], input)
+  t.equal(down.code, 1, down.stderr)
+  const [name] = fs.readdirSync(dir).filter((n) => n.endsWith('.shoebox'))
+  const file = path.join(dir, name)
+  const bytes = fs.readFileSync(file)
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff
+  fs.writeFileSync(file, bytes)
+  await collector.start()
+  const r = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '')
+  t.equal(r.code, 1, r.stderr)
+  t.match(r.stderr, new RegExp(`^shoebox ship: spill file ${escapeRegExp(file)}: damaged at byte \\d+ \\([^)]*\\), \\d+ bytes skipped: the events in them are lost; the rest of the spill is shipped\n`))
+  const seqs = collector.stored.map((e) => e.event.seq as number)
+  t.ok(seqs.length > 50 && seqs.length < 100, `${seqs.length} events shipped`)
+  t.equal(new Set(seqs).size, seqs.length, 'each once')
+  t.same(fs.readdirSync(dir), [], 'the spill is settled: the next run does not meet the damage again')
+})
+
 t.test('usage mistakes exit 2', async (t) => {
   for (const args of [['ship'], ['ship', 'http://127.0.0.1:1'], ['ship', 'http://127.0.0.1:1', '--stream', 's', '--on-overflow', 'later'],
     ['ship', 'http://127.0.0.1:1', '--stream', 's', '--on-overflow', 'spill'], ['ship', 'http://127.0.0.1:1', '--stream', 's', '--queue', '0'],
