@@ -13,7 +13,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { givenValue, invalidOption, type ShoeboxError } from '../../errors.js'
+import { givenValue, invalidOption, ShoeboxError } from '../../errors.js'
 import { durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
@@ -187,7 +187,19 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   if (headersTimeoutMs < 1) throw invalidOption('headersTimeout', 'must be at least 1ms')
   const requestTimeoutMs = o.requestTimeout === undefined ? defaultRequestTimeout(maxBody, headersTimeoutMs) : parseDuration(o.requestTimeout, 'requestTimeout')
   if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${givenDuration(o.requestTimeout, requestTimeoutMs)}`)
-  const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
+  // serve.pid keeps another process off the directory, not another server of this one (its pid is ours).
+  const served = remoteReader ? undefined : path.resolve(o.data as string)
+  if (served !== undefined) {
+    if (SERVED_HERE.has(served)) throw new ShoeboxError('SHOEBOX_IO', `event store ${String(o.data)} is in use by this process (a server not closed yet: close() it first)`)
+    SERVED_HERE.add(served)
+  }
+  let store: EventBackend
+  try {
+    store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
+  } catch (err) {
+    if (served !== undefined) SERVED_HERE.delete(served)
+    throw err
+  }
   const ctx: ServerContext = {
     store,
     namespaces: new Set(namespaces),
@@ -215,6 +227,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     })
   } catch (err) {
     await store.close()
+    if (served !== undefined) SERVED_HERE.delete(served)
     throw err
   }
   const address = server.address() as AddressInfo
@@ -237,12 +250,19 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
         const cut = setTimeout(() => { server.closeAllConnections() }, timerMs(closeGraceMs))
         await closed
         clearTimeout(cut)
-        await store.close()
+        try {
+          await store.close()
+        } finally {
+          if (served !== undefined) SERVED_HERE.delete(served)
+        }
       })()
       return closing
     }
   }
 }
+
+/** The data directories (resolved) of this process's servers not closed yet. */
+const SERVED_HERE = new Set<string>()
 
 /**
  * The interface to bind: a name or an address, '127.0.0.1' when not given.
