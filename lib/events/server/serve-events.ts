@@ -151,6 +151,13 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   }
   const remoteReader = o.store !== undefined && mode === 'readonly'
   if (o.store !== undefined && mode === 'all') throw invalidOption('store', "a shared store is for mode 'collector' (puts) or 'readonly' (reads)")
+  // A shared store's servers' own options did nothing on any other server, without a word (--collector-id
+  // on a local server looked like a scale-out set up).
+  for (const [option, role] of [['collectorId', 'collector'], ['sweepAfter', 'collector'], ['pollInterval', 'readonly']] as const) {
+    if (o[option] !== undefined && (o.store === undefined || mode !== role)) {
+      throw invalidOption(option, `is for mode '${role}' with a shared store (store); this server ${o.store === undefined ? 'has none' : `is mode '${mode}'`}`)
+    }
+  }
   if (!remoteReader && (typeof o.data !== 'string' || o.data === '')) throw invalidOption('data', 'the data directory is required')
   // Only undefined is "not given": a null option is refused as any other value it does not take.
   if (o.namespaces !== undefined && !Array.isArray(o.namespaces)) throw invalidOption('namespaces', `a list of non-empty names, got ${givenValue(o.namespaces)}`)
