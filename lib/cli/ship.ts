@@ -43,7 +43,8 @@ Options:
   --stream NAME          the stream of every event (or of those without --stream-field)
   --stream-field F       take each event's stream from its field F
   --time-field F         take @time from field F (kronos ticks, or ISO text)
-  --time-unit kronos|ms|s  what a number in --time-field counts (default kronos)
+  --time-unit kronos|ms|s  what a number in --time-field counts (default kronos;
+                           only with --time-field: @time is always kronos time)
   --namespace NS         the namespace (default: the server's)
   --on-overflow block|drop|spill   a full queue holds stdin (default), drops
                          events (counted), or spills them to --spill
@@ -111,6 +112,10 @@ export const shipCommand: Command = {
     if (onOverflow === 'spill' && values.spill === undefined) throw usage('--on-overflow spill needs --spill DIR')
     if (onOverflow !== 'spill' && values.spill !== undefined) throw usage(`--spill goes with --on-overflow spill (its default), not ${onOverflow}`)
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
+    // Alone it did nothing: an @time in ms, shipped with --time-unit ms, was taken as ticks (1970).
+    if (values['time-unit'] !== undefined && values['time-field'] === undefined) {
+      throw usage('--time-unit goes with --time-field F (what a number in that field counts); @time is always kronos time (100 ns ticks)')
+    }
     // A regular file on stdin is a queue of its own, on disk: the shipper's holds a batch of it for each batch
     // that may be in flight (fewer, and each batch waited for the one before it: shipping a file was 15-25%
     // slower than from a pipe with one), so that a server that stalls stops the reading there (and a signal

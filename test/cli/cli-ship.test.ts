@@ -168,6 +168,15 @@ t.test('usage mistakes exit 2', async (t) => {
   t.match(help.stdout.toString(), /Usage: shoebox ship URL/)
 })
 
+t.test('--time-unit without --time-field is a usage error: @time is read as kronos ticks whatever it says (an @time in ms was shipped as 1970)', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const r = await cli(['ship', collector.url, '--stream', 's', '--time-unit', 'ms'], '{"@time":1700000000000}\n')
+  t.equal(r.code, 2)
+  t.equal(r.stderr.split('\n')[0], 'shoebox ship: --time-unit goes with --time-field F (what a number in that field counts); @time is always kronos time (100 ns ticks)')
+  t.equal(collector.requests, 0, 'nothing shipped')
+})
+
 t.test('stdin split at every byte (multi-byte characters too): every event intact', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
