@@ -101,6 +101,7 @@ export const serveCommand: Command = {
     }
     const mode = oneOf('--mode', values.mode, ['all', 'readonly', 'collector'] as const, 'all')
     const store = values.store === undefined ? undefined : storeUrlArg(values.store as string)
+    if (values.endpoint !== undefined && store === undefined) throw usage('--endpoint goes with --store URL (an S3-compatible endpoint for it)')
     // A reader of a shared store keeps nothing locally.
     const data = typeof values.data === 'string' ? path.resolve(values.data) : store !== undefined && mode === 'readonly' ? undefined : path.resolve('shoebox-events')
     const { serveEvents } = await import('../events/server/serve-events.js')

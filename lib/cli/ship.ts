@@ -43,7 +43,8 @@ Options:
   --stream NAME          the stream of every event (or of those without --stream-field)
   --stream-field F       take each event's stream from its field F
   --time-field F         take @time from field F (kronos ticks, or ISO text)
-  --time-unit kronos|ms|s  what a number in --time-field counts (default kronos)
+  --time-unit kronos|ms|s  what a number in --time-field counts (default kronos;
+                           only with --time-field: @time is always kronos time)
   --namespace NS         the namespace (default: the server's)
   --on-overflow block|drop|spill   a full queue holds stdin (default), drops
                          events (counted), or spills them to --spill
@@ -111,6 +112,10 @@ export const shipCommand: Command = {
     if (onOverflow === 'spill' && values.spill === undefined) throw usage('--on-overflow spill needs --spill DIR')
     if (onOverflow !== 'spill' && values.spill !== undefined) throw usage(`--spill goes with --on-overflow spill (its default), not ${onOverflow}`)
     const timeUnit = oneOf('--time-unit', values['time-unit'], ['kronos', 'ms', 's'] as const, 'kronos')
+    // Alone it did nothing: an @time in ms, shipped with --time-unit ms, was taken as ticks (1970).
+    if (values['time-unit'] !== undefined && values['time-field'] === undefined) {
+      throw usage('--time-unit goes with --time-field F (what a number in that field counts); @time is always kronos time (100 ns ticks)')
+    }
     // A regular file on stdin is a queue of its own, on disk: the shipper's holds a batch of it for each batch
     // that may be in flight (fewer, and each batch waited for the one before it: shipping a file was 15-25%
     // slower than from a pipe with one), so that a server that stalls stops the reading there (and a signal
@@ -155,10 +160,28 @@ export const shipCommand: Command = {
     })
     // The shipper hands back the line each event was read from (StampedEventRecord.line), as the stamper names its own.
     shipper.on('invalid', (info: { event: StampedEventRecord, error: Error }) => { complain(`shoebox ship: line ${info.event.line}: ${info.error.message}`) })
+    // A damaged spill file: the events in the damage are lost, said once each; the rest of the spill is shipped.
+    let damaged = 0
+    shipper.on('damaged', (d: { path: string, offset: number, bytesSkipped: number, detail: string }) => {
+      damaged++
+      io.stderr.write(`shoebox ship: spill file ${d.path}: damaged at byte ${d.offset} (${d.detail}), ${plural(d.bytesSkipped, 'byte')} skipped: the events in them are lost; the rest of the spill is shipped\n`)
+    })
     let rejected = 0
     shipper.on('rejected', (info: { line: number | undefined, error: Error }) => {
       if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${info.error.message}\n`)
     })
+    if (values.spill !== undefined) {
+      // A spill it cannot open (a file in the way, another run using it) fails the run before stdin is read.
+      const quiet = (): void => {}
+      shipper.on('error', quiet)
+      try {
+        await shipper.opened
+      } catch (err) {
+        const failure = err as Error
+        throw new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; nothing read from stdin, nothing shipped`, { cause: failure })
+      }
+      shipper.off('error', quiet)
+    }
     const tty = isTerminal(io)
     const live = tty
       ? setInterval(() => { io.stderr.write(`\r\x1b[Kshoebox ship: ${summary(shipper.stats())}`) }, 1000)
@@ -233,7 +256,7 @@ export const shipCommand: Command = {
     io.stderr.write(`shoebox ship: ${summary(stats, invalid)}${stopped}\n`)
     // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
     const cut = outcome.stopped && signal !== undefined ? stdinStoppedExitCode(io, signal) : 0
-    return cut !== 0 ? cut : invalid > 0 || stats.events.rejected > 0 ? 1 : 0
+    return cut !== 0 ? cut : invalid > 0 || stats.events.rejected > 0 || damaged > 0 ? 1 : 0
   }
 }
 

@@ -20,7 +20,7 @@ import { durationOption, oneOf, positiveCount, timerMs } from '../units.js'
 import { isEventId } from './event-id.js'
 import type { EventObject, JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
-import { checkNamespaceOption, checkStreamName } from './stream-name.js'
+import { checkNamespaceOption, checkStreamName, isValidStreamName } from './stream-name.js'
 import { isRetryable, KronosError, makeTarget, requestJson, send, readText, statusError, type KronosTarget } from './client-request.js'
 import { KronosGetStream, type RetryPolicy } from './client-get.js'
 
@@ -121,7 +121,13 @@ export class KronosClient {
       const res = await send(this.#target, 'POST', path, body, signal)
       if (res.statusCode !== 200) throw await statusError(res, 'POST', shown, this.#target.timeoutMs)
       const text = await readText(res, shown, this.#target.timeoutMs)
-      return text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line.trim() !== '')
+      const lines = text.split('\n').map((line) => line.replace(/\r$/, ''))
+      // A line no stream can be named (a proxy's login page, a wrong URL's answer) is no stream list: refused, not listed.
+      const bad = lines.findIndex((line) => line.trim() !== '' && !isValidStreamName(line))
+      if (bad >= 0) {
+        throw new KronosError('SHOEBOX_EVENTS_FAILED', `POST ${shown}: line ${bad + 1} of the answer is not a stream name: ${JSON.stringify(lines[bad].slice(0, 200))}`, { status: 200 })
+      }
+      return lines.filter((line) => line.trim() !== '')
     })
   }
 

@@ -26,12 +26,21 @@ export interface ExceptionInfo {
 
 /** What an event says about a thrown value. */
 export function exceptionInfo (error: unknown, stackTrace = false): ExceptionInfo {
-  if (!(error instanceof Error)) return { message: String(error), class: typeof error }
+  if (!(error instanceof Error)) return { message: describe(error), class: typeof error }
   const info: ExceptionInfo = { message: error.message, class: error.constructor?.name ?? error.name }
   if (stackTrace && typeof error.stack === 'string') {
     info.stack_trace = error.stack.split('\n').slice(1).map((line) => line.trim()).filter((line) => line !== '')
   }
   return info
+}
+
+/** String(value), or its [object Type] tag where String() throws (no prototype, a toString that throws): the log must not fail. */
+function describe (value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
 }
 
 /** Seconds since `start` (process.hrtime.bigint()). */

@@ -26,10 +26,12 @@ import { ShoeboxError } from '../errors.js'
 import { ensureDir, syncFile, writeFileDurably } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
 import { decode } from '../format/decode.js'
+import type { CorruptInfo } from '../format/decoder.js'
 import type { ShoeboxRecord } from '../record.js'
 import { recoverDirectory } from '../roll/recover.js'
 import { rollingSink, type FlushEvent, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import { streamKey } from './ship-batcher.js'
+import { lockDir } from './store/dir-lock.js'
 
 /**
  * Spill files roll at this size, and spilled events are written (and
@@ -46,6 +48,16 @@ export interface SpillOptions {
   onDurable?: (event: FlushEvent) => void
   /** Told when the spill cannot write (the shipper fails with it). */
   onError?: (error: Error) => void
+  /** Told of each damaged stretch of a spill file being replayed (its events lost; the rest is replayed). */
+  onDamage?: (damage: SpillDamage) => void
+}
+
+/** A damaged stretch of a spill file, skipped by the replay. */
+export interface SpillDamage {
+  path: string
+  offset: number
+  bytesSkipped: number
+  detail: string
 }
 
 /** A replayed event's place in its file, for recording its acknowledgement. */
@@ -141,6 +153,7 @@ export class Spill {
   #seq = 0
   #replaying = false
   #closed = false
+  #unlock: (() => Promise<void>) | undefined
 
   constructor (options: SpillOptions) {
     this.#options = { ...options }
@@ -150,6 +163,8 @@ export class Spill {
   /** Seal what a crashed run left and queue every spill file for replay. */
   async open (): Promise<void> {
     await ensureDir(this.dir)
+    // One shipper a spill: two would both replay its files (a Kronos server stores such events twice).
+    this.#unlock = await lockDir(this.dir, { file: '.ship.pid', what: 'spill directory', who: 'shoebox ship' })
     await recoverDirectory(this.dir)
     const names = (await orIoError(fs.readdir(this.dir), 'cannot list spill directory', this.dir)).sort()
     const files = new Set(names)
@@ -218,7 +233,11 @@ export class Spill {
     const spillFile = new SpillFile(file, skip)
     const left = { ...skip }
     const run = this.#run
-    const records = decode({ file })
+    // Lenient: damage (a bad sector, a stray write) loses the events in it, not the file's others, and does not
+    // fail every run that meets it. Strict, it failed each run at that byte, and the events before it never went out.
+    const records = decode({ file, mode: 'lenient' })
+    const onDamage = this.#options.onDamage
+    records.on('corrupt', (info: CorruptInfo) => { onDamage?.({ path: file, offset: info.offset, bytesSkipped: info.bytesSkipped, detail: info.detail }) })
     const reading = pipeline(createReadStream(file), records).catch((err: unknown) => { records.destroy(err as Error) })
     async function * events (): AsyncGenerator<ReplayedEvent> {
       for await (const record of records as AsyncIterable<ShoeboxRecord>) {
@@ -355,6 +374,7 @@ export class Spill {
     // run's queue, so it must be whole before the shipper says it stopped (a run started at once
     // found it empty, and its recovery raced this sink). Its failure was the replay's to report.
     await Promise.allSettled([...this.#ending])
+    await this.#unlock?.()
   }
 }
 

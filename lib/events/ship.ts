@@ -150,6 +150,13 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   readonly #counts: ShipEventCounts = { written: 0, acked: 0, rejected: 0, invalid: 0, dropped: 0, spilled: 0, replayed: 0, queued: 0 }
   readonly #unheard = new Unheard()
   readonly #spill: Spill | undefined
+  /**
+   * Settles once the shipper can take events: its spill opened (at once
+   * without one), or the reason it could not be (`shoebox ship` waits for it
+   * before reading stdin, so a spill it cannot open costs no line).
+   */
+  readonly opened: Promise<void>
+  #settleOpened: (error?: Error) => void = () => {}
   #queuedBytes = 0
   #splits = 0
   #ready: Batch[] = []
@@ -188,26 +195,41 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     this.#settings = settings
     this.onOverflow = settings.onOverflow
     this.#batcher = new Batcher(settings.batch)
+    this.opened = new Promise((resolve, reject) => {
+      this.#settleOpened = (error) => { if (error === undefined) resolve(); else reject(error) }
+    })
+    // A failure is the stream's 'error' too: one not awaited here is no unhandled rejection.
+    this.opened.catch(() => {})
     this.#agent = new (httpFor(this.url).Agent)({ keepAlive: true, maxSockets: settings.maxInFlight })
     if (settings.spill !== undefined) {
       this.#spill = new Spill({
         dir: settings.spill,
         onDurable: (event) => { this.emit('spill', { path: event.path, events: event.records }) },
-        onError: (err) => { this.destroy(err) }
+        onError: (err) => { this.destroy(err) },
+        onDamage: (damage) => {
+          // Heard ('damaged'), the replay goes on past it; unheard, it fails the shipper, as it always did.
+          if (this.listenerCount('damaged') > 0) this.emit('damaged', damage)
+          else this.destroy(new ShoeboxError('SHOEBOX_BAD_RECORD', `${damage.path}: at byte ${damage.offset}: ${damage.detail}`))
+        }
       })
     }
   }
 
   override _construct (callback: (error?: Error | null) => void): void {
     if (this.#spill === undefined) {
+      this.#settleOpened()
       callback()
       return
     }
     // Spilled events of an earlier run go first.
     this.#spill.open().then(() => {
       if (this.#spill?.active === true) this.#startReplay()
+      this.#settleOpened()
       callback()
-    }, callback)
+    }, (err: Error) => {
+      this.#settleOpened(err)
+      callback(err)
+    })
   }
 
   /** Write an event; `callback` fires once the server acknowledged it (see the module comment). */

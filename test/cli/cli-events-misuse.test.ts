@@ -25,6 +25,15 @@ t.test('an option value the parser refuses (--limit -1) is one line, not its thr
   t.match(r.stderr, /--limit/)
 })
 
+t.test('a --start-id that is no event id: a usage error naming the flag (it named kronos()\'s option startId), for get and delete', async (t) => {
+  for (const args of [['get', 's'], ['delete', 's', '--to', '5']]) {
+    const r = await cli(['events', ...args.slice(0, 1), 'http://127.0.0.1:1', ...args.slice(1), '--start-id', 'not-an-id'])
+    t.equal(r.code, 2, args[0])
+    t.match(r.stderr, usageLines)
+    t.match(r.stderr, new RegExp(`^shoebox events ${args[0]}: --start-id: not a UUID: "not-an-id"\n`))
+  }
+})
+
 t.test('a URL with nobody behind it (given up after --attempts 2): one line naming the URL without its credentials, exit 1', async (t) => {
   for (const args of [['get', 's'], ['streams'], ['schema', 's'], ['delete', 's', '--from', '0', '--to', '5']]) {
     const [sub, ...rest] = args

@@ -53,6 +53,25 @@ t.test('events get: a stream the server does not list is an error; an empty rang
   t.equal(r.code, 0, '--limit 0 asks for nothing')
 })
 
+t.test('events delete and schema: a stream the server does not list is an error, as for get; nothing deleted from one it lists is not', async (t) => {
+  const fx = await fixture(t)
+  fx.put('web.pageview', ['{"@time":10,"a":1}'])
+  let r = await cli(['events', 'delete', fx.url, 'web.pagevew', '--from', '0', '--to', '20'])
+  t.equal(r.code, 1)
+  t.equal(r.stdout.length, 0)
+  t.equal(r.stderr, `shoebox events delete: ${fx.url}: no stream web.pagevew in the default namespace (shoebox events streams lists them); nothing deleted\n`)
+  r = await cli(['events', 'schema', fx.url, 'web.pagevew', '--namespace', 'namespace1'])
+  t.equal(r.code, 1)
+  t.equal(r.stdout.length, 0)
+  t.equal(r.stderr, `shoebox events schema: ${fx.url}: no stream web.pagevew in namespace namespace1 (shoebox events streams lists them); nothing written\n`)
+  r = await cli(['events', 'delete', fx.url, 'web.pageview', '--from', '11', '--to', '20'])
+  t.equal(r.code, 0, r.stderr)
+  t.same(JSON.parse(r.stdout.toString())['web.pageview'], { memory: { num_deleted: 0 } }, 'an empty range of a listed stream: its answer')
+  r = await cli(['events', 'schema', fx.url, 'web.pageview'])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(fx.events('web.pageview').length, 1)
+})
+
 t.test('events streams, schema and delete', async (t) => {
   const fx = await fixture(t)
   fx.put('a.b', ['{"@time":1}', '{"@time":2}', '{"@time":3}'])

@@ -12,6 +12,8 @@ import type { ShoeboxRecord } from '../../lib/record.js'
 import { cli } from '../cli-run.js'
 import { startCollector } from '../events/fixtures/collector.js'
 import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
+import { tempDir } from '../temp-dir.js'
+import { escapeRegExp } from '../helpers.js'
 
 /** The binary for the tests that need a process (signals, a pipe left open), transpiled once: run through the TypeScript loader, each child spent seconds compiling. */
 const bin = cliBinary()
@@ -92,6 +94,69 @@ async function spilledSeqs (file: string): Promise<number[]> {
   return out
 }
 
+t.test('--spill DIR another shipper is using (it replays it now) is refused, naming the directory and the process: both would send the spilled events', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir(t, 'shoebox-ship-cli-')
+  const down = await cli(['ship', collector.url, '--stream', 's', '--spill', dir, '--attempts', '1'], '{"seq":1}\n')
+  t.equal(down.code, 1, down.stderr)
+  await collector.start()
+  // A run that replays the spill and stays (its stdin a pipe left open).
+  const first = spawnShip(collector.url, ['--spill', dir])
+  t.teardown(() => { first.child.kill('SIGKILL') })
+  const deadline = Date.now() + 60_000
+  while (collector.stored.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(collector.stored.length, 1, 'the first run replayed the spill')
+  const second = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '{"seq":2}\n')
+  t.equal(second.code, 1)
+  t.match(second.stderr, new RegExp(`^shoebox ship: spill directory ${escapeRegExp(dir)} is in use by process ${first.child.pid ?? 0} \\(.*\\); nothing read from stdin, nothing shipped\n$`))
+  t.equal(second.stderr.split('\n').length, 2, 'one line')
+  t.equal(collector.stored.length, 1, 'nothing sent twice, nothing of the second run sent')
+  const exited = once(first.child, 'exit')
+  first.child.stdin.end()
+  const [code] = await exited
+  t.equal(code, 0, first.stderr())
+  t.same(fs.readdirSync(dir), [], 'the first run left nothing behind')
+  const third = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '{"seq":3}\n')
+  t.equal(third.code, 0, 'a run after it takes the directory')
+  t.same(collector.stored.map((e) => e.event.seq), [1, 3])
+})
+
+t.test('a --spill DIR that cannot be opened (a file in the way) fails before stdin is read: one line, nothing said to be unconfirmed', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const file = path.join(tempDir(t, 'shoebox-ship-cli-'), 'file')
+  fs.writeFileSync(file, '')
+  const r = await cli(['ship', collector.url, '--stream', 's', '--spill', file], '{"seq":1}\n{"seq":2}\n')
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox ship: cannot create directory ${file}: a file is in the way (EEXIST); nothing read from stdin, nothing shipped\n`)
+  t.equal(collector.requests, 0)
+})
+
+t.test('a damaged spill file: the events around the damage are shipped, the damage named (file, byte) once, exit 1; it no longer blocks every run', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir(t, 'shoebox-ship-cli-')
+  const input = Array.from({ length: 100 }, (_, seq) => JSON.stringify({ seq, pad: 'x'.repeat(200) })).join('\n')
+  const down = await cli(['ship', collector.url, '--stream', 's', '--spill', dir, '--attempts', '1'], input)
+  t.equal(down.code, 1, down.stderr)
+  const [name] = fs.readdirSync(dir).filter((n) => n.endsWith('.shoebox'))
+  const file = path.join(dir, name)
+  const bytes = fs.readFileSync(file)
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff
+  fs.writeFileSync(file, bytes)
+  await collector.start()
+  const r = await cli(['ship', collector.url, '--stream', 's', '--spill', dir], '')
+  t.equal(r.code, 1, r.stderr)
+  t.match(r.stderr, new RegExp(`^shoebox ship: spill file ${escapeRegExp(file)}: damaged at byte \\d+ \\([^)]*\\), \\d+ bytes skipped: the events in them are lost; the rest of the spill is shipped\n`))
+  const seqs = collector.stored.map((e) => e.event.seq as number)
+  t.ok(seqs.length > 50 && seqs.length < 100, `${seqs.length} events shipped`)
+  t.equal(new Set(seqs).size, seqs.length, 'each once')
+  t.same(fs.readdirSync(dir), [], 'the spill is settled: the next run does not meet the damage again')
+})
+
 t.test('usage mistakes exit 2', async (t) => {
   for (const args of [['ship'], ['ship', 'http://127.0.0.1:1'], ['ship', 'http://127.0.0.1:1', '--stream', 's', '--on-overflow', 'later'],
     ['ship', 'http://127.0.0.1:1', '--stream', 's', '--on-overflow', 'spill'], ['ship', 'http://127.0.0.1:1', '--stream', 's', '--queue', '0'],
@@ -101,6 +166,15 @@ t.test('usage mistakes exit 2', async (t) => {
   }
   const help = await cli(['ship', '--help'])
   t.match(help.stdout.toString(), /Usage: shoebox ship URL/)
+})
+
+t.test('--time-unit without --time-field is a usage error: @time is read as kronos ticks whatever it says (an @time in ms was shipped as 1970)', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const r = await cli(['ship', collector.url, '--stream', 's', '--time-unit', 'ms'], '{"@time":1700000000000}\n')
+  t.equal(r.code, 2)
+  t.equal(r.stderr.split('\n')[0], 'shoebox ship: --time-unit goes with --time-field F (what a number in that field counts); @time is always kronos time (100 ns ticks)')
+  t.equal(collector.requests, 0, 'nothing shipped')
 })
 
 t.test('stdin split at every byte (multi-byte characters too): every event intact', async (t) => {

@@ -174,6 +174,18 @@ t.test('streams, schema, index, delete: an answer over 64 MiB is cut there, one 
   await t.rejects(client.delete('s', 0, 1), { code: 'SHOEBOX_EVENTS_FAILED', status: 200, message: `POST ${url}/1.0/events/delete: the answer is not a JSON object` })
 })
 
+t.test('streams: an answer with a line that is no stream name (a proxy\'s login page) is refused naming the line, not listed as a stream; not retried', async (t) => {
+  let answer = (res: http.ServerResponse): void => { res.end('a\r\nb.c\r\n') }
+  const { client, url, requests } = await hostile(t, (_req, res) => { answer(res) })
+  t.same(await client.streams(), ['a', 'b.c'])
+  answer = (res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html><body>Sign in</body></html>\n') }
+  const before = requests()
+  await t.rejects(client.streams(), { code: 'SHOEBOX_EVENTS_FAILED', status: 200, message: `POST ${url}/1.0/streams: line 1 of the answer is not a stream name: "<html><body>Sign in</body></html>"` })
+  t.equal(requests() - before, 1, 'not retried')
+  answer = (res) => { res.end('a\r\nbad name\r\n') }
+  await t.rejects(client.streams(), { message: /line 2 of the answer is not a stream name: "bad name"$/ })
+})
+
 t.test('get: an answer that stops mid-way (the connection kept open) is given up after timeout and resumed after the last event', async (t) => {
   const asked: string[] = []
   const { client } = await hostile(t, (_req, res) => {

@@ -65,6 +65,24 @@ t.test('get: start_id with limit, start_id over start_time, order values, defaul
   t.match(noStart.text, /^\{"@id":"[0-9a-f-]{36}","@time":1\}\r\n/, 'the text as sent (compact here), @id spliced in, one per CRLF line')
 })
 
+t.test('start_id in any form Python\'s uuid.UUID reads (spec §3.1: any parseable UUID string), for get and delete', async (t) => {
+  const { url } = await start(t)
+  await put(t, url, { s: [1, 2, 3, 4].map((time) => ({ '@time': time })) })
+  const ids = (await get(t, url, 's', 0, 10)).map((e) => e['@id'])
+  const id = String(ids[1])
+  const hex = id.replace(/-/g, '')
+  for (const form of [id.toUpperCase(), hex, hex.toUpperCase(), `{${id}}`, `urn:uuid:${id}`, `{${hex}}`, `${hex.slice(0, 5)}-${hex.slice(5)}`]) {
+    t.same(times(await get(t, url, 's', 0, 10, { start_id: form })), [3, 4], form)
+  }
+  for (const form of [hex.slice(1), `${hex}0`, `${hex.slice(1)}g`, `(${id})`, ` ${id}`]) {
+    const reply = await post(url, '/1.0/events/get', { stream: 's', end_time: 10, start_id: form })
+    t.equal(reply.status, 400, `refused: ${form}`)
+    t.same(json(reply)['@errors'], ["ValueError('badly formed hexadecimal UUID string',)"])
+  }
+  t.equal(await del(t, url, 's', 0, 10, { start_id: `urn:uuid:${hex.toUpperCase()}` }), 2, 'delete takes them too')
+  t.same(times(await get(t, url, 's', 0, 10)), [1, 2])
+})
+
 t.test('@time above 2^53 goes out exact; beyond the id\'s 60 bits it is refused', async (t) => {
   const { url } = await start(t)
   const big = 17000000000000000001n

@@ -59,6 +59,18 @@ t.test('exceptionInfo of what is not an Error', async (t) => {
   t.same(exceptionInfo(new RangeError('r')), { message: 'r', class: 'RangeError' })
 })
 
+t.test('a thrown value that String() cannot convert (no prototype, a throwing toString) is recorded and swallowed, not a TypeError out of logScope', async (t) => {
+  t.same(exceptionInfo(Object.create(null)), { message: '[object Object]', class: 'object' })
+  t.same(exceptionInfo({ toString () { throw new Error('no') } }), { message: '[object Object]', class: 'object' })
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url, { batchAge: 5 })
+  t.teardown(() => { shipper.destroy() })
+  t.equal(await logScope(shipper, 'scopes', () => { throw Object.create(null) }), undefined, 'swallowed')
+  await shipper.flush()
+  t.match(collector.stored.map((e) => e.event), [{ exception: { message: '[object Object]', class: 'object' } }])
+})
+
 t.test('put() after end() neither throws nor emits: its callback hears it', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })

@@ -17,6 +17,7 @@ import type { PutOptions, PutResult } from '../../lib/store/store.js'
 import { compareKeys, type EventRange, type StoredEvent } from '../../lib/events/store/stored-event.js'
 import { escapeRegExp, mulberry32 } from '../helpers.js'
 import { eventually } from './conformance-kit.js'
+import { tempDir } from '../temp-dir.js'
 
 function event (time: bigint, extra = ''): StoredEvent {
   const id = randomBytes(16)
@@ -149,6 +150,29 @@ t.test('a torn log tail is cut back to the last whole record', async (t) => {
   t.same(keys(await all(store.read('kronos', 's', everything))), keys(kept.sort(compareKeys)))
   t.ok(store.stats().replay.bytesDropped > 0, 'the torn bytes were reported')
   await store.close()
+})
+
+t.test('damage inside the log (not a torn tail) is said, naming the file and offset; the records around it are replayed', async (t) => {
+  const dir = tempDir(t)
+  let store = await EventStore.open({ dir })
+  const first = [event(1n), event(2n)]
+  await store.put('kronos', [{ stream: 's', events: first }])
+  const wal = path.join(dir, 'wal', fs.readdirSync(path.join(dir, 'wal'))[0])
+  const before = fs.statSync(wal).size
+  await store.put('kronos', [{ stream: 's', events: [event(3n, 'y'.repeat(200))] }])
+  const last = [event(4n)]
+  await store.put('kronos', [{ stream: 's', events: last }])
+  // No close: a crash, and then a byte of the second put's record flipped (a bad sector, a stray write).
+  const bytes = fs.readFileSync(wal)
+  bytes[before + 150] ^= 0xff
+  fs.writeFileSync(wal, bytes)
+  const errors: Error[] = []
+  store = await EventStore.open({ dir, onError: (err) => { errors.push(err) } })
+  t.teardown(async () => { await store.close() })
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys([...first, ...last].sort(compareKeys)), 'the puts before and after the damage')
+  t.equal(errors.length, 1, 'said once')
+  t.match(errors[0], { code: 'SHOEBOX_BAD_RECORD' })
+  t.match(errors[0].message, new RegExp(`^write-ahead log ${escapeRegExp(wal)}: damaged at byte ${before}, \\d+ bytes skipped: the events logged there are lost; 2 records before and after it replayed$`))
 })
 
 t.test('a delete during a read is seen whole or not at all', async (t) => {

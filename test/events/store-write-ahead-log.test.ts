@@ -165,7 +165,7 @@ t.test('a full disk: the partly written appends are refused and cut off the file
   const replayed: string[] = []
   const reopened = await WriteAheadLog.open(dir, 0, true, (record) => { replayed.push(record.metadata.n) })
   t.same(replayed, ['0', '1', '2', '7', '8'], 'a restart replays what was acknowledged, and nothing refused')
-  t.same(reopened.report, { files: [file, path.join(dir, '0000000001.shoebox')], records: 5, bytesDropped: 0, damaged: 0 })
+  t.same(reopened.report, { files: [file, path.join(dir, '0000000001.shoebox')], records: 5, bytesDropped: 0, damaged: 0, damage: [] })
   await reopened.log.close()
 })
 

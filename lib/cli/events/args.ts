@@ -22,8 +22,8 @@ export function asUsageArg<T> (check: () => T): T {
   return asUsage(check, { also: ['SHOEBOX_INVALID_STREAM_NAME', 'SHOEBOX_INVALID_EVENT_TIME', 'SHOEBOX_INVALID_EVENT_ID'], flags: CLIENT_FLAGS })
 }
 
-/** The flag each of kronos()'s options comes from, for the line that refuses it. */
-const CLIENT_FLAGS = { namespace: '--namespace', attempts: '--attempts', timeout: '--timeout' }
+/** The flag each of kronos()'s options (and get's and delete's startId) comes from, for the line that refuses it. */
+const CLIENT_FLAGS = { namespace: '--namespace', attempts: '--attempts', timeout: '--timeout', startId: '--start-id' }
 
 export function client (url: string, values: Record<string, unknown>): KronosClient {
   const namespace = values.namespace as string | undefined

@@ -3,13 +3,15 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
 import { stringifyEvent } from '../../events/event-text.js'
+import { checkStreamExists } from './get.js'
 import { asUsageArg, checkRange, client, clientHelp, clientSpec, rangeSpec, streamHelp, streamSpec, time, timeHelp, urlAndStream } from './args.js'
 
 const help = `Usage: shoebox events delete URL STREAM (--from TIME | --start-id ID) --to TIME [options]
 
 Deletes the events of STREAM with --from <= @time <= --to (or after --start-id,
 exclusive) and writes the server's answer (counts per stream and backend) as
-one JSON line. Both ends are required: nothing is deleted by default.
+one JSON line. Both ends are required: nothing is deleted by default. A
+stream the server does not list is an error (exit 1).
 ${timeHelp}
 
 Options:
@@ -19,6 +21,12 @@ ${streamHelp}
   --start-id ID     delete strictly after this event id (replaces --from)
 ${clientHelp}
   -h, --help        show this help`
+
+/** No backend of the stream's answer ({ backend: { num_deleted } }) deleted anything. */
+function deletedNone (counts: unknown): boolean {
+  if (typeof counts !== 'object' || counts === null) return true
+  return Object.values(counts).every((c: unknown) => typeof c !== 'object' || c === null || (c as { num_deleted?: unknown }).num_deleted === 0)
+}
 
 export const deleteCommand: Command = {
   name: 'delete',
@@ -36,6 +44,7 @@ export const deleteCommand: Command = {
     const kronos = client(url, values)
     try {
       const answer = await asUsageArg(async () => await kronos.delete(stream, from, to, { startId }))
+      if (deletedNone(answer[stream])) await checkStreamExists(kronos, stream, 'nothing deleted')
       io.stdout.write(stringifyEvent(answer) + '\n')
     } finally {
       kronos.close()

@@ -58,13 +58,14 @@ class Lines extends Transform {
  * Nothing came back: an empty range of a stream is an answer, but a stream
  * the server does not know is most often a misspelt name, which Kronos
  * answers with nothing too. One more request (only when nothing came) tells
- * the two apart; if it fails, the empty answer stands.
+ * the two apart; if it fails, the empty answer stands. delete (nothing
+ * deleted) and schema (a null schema) ask the same.
  */
-async function checkStreamExists (kronos: KronosClient, stream: string): Promise<void> {
+export async function checkStreamExists (kronos: KronosClient, stream: string, nothing = 'nothing written'): Promise<void> {
   const names = await kronos.streams().catch(() => null)
   if (names === null || names.includes(stream)) return
   const where = kronos.namespace === undefined ? 'the default namespace' : `namespace ${kronos.namespace}`
-  throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${kronos.url}: no stream ${stream} in ${where} (shoebox events streams lists them); nothing written`)
+  throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${kronos.url}: no stream ${stream} in ${where} (shoebox events streams lists them); ${nothing}`)
 }
 
 export const getCommand: Command = {

@@ -80,13 +80,23 @@ export function rangeParams (body: BodyObject): EventRange {
   // Python truthiness: "", 0, null, false mean "no start_id".
   if (startId !== undefined && startId !== null && startId !== '' && startId !== false && startId !== 0) {
     if (typeof startId !== 'string') throw new BadRequest([badUuid()])
-    let id: Buffer
-    try {
-      id = parseEventId(startId)
-    } catch {
-      throw new BadRequest([badUuid()])
-    }
+    const id = pythonUuid(startId)
+    if (id === undefined) throw new BadRequest([badUuid()])
     range.after = { time: eventIdTime(id), id }
   }
   return range
+}
+
+/**
+ * The 16 bytes of a UUID in any form Python's uuid.UUID(hex) reads (spec
+ * §3.1: any parseable UUID string is a start_id): "urn:" and "uuid:" taken
+ * out, braces stripped from the ends, dashes dropped, then 32 hex digits in
+ * either case. A client may send `uuid.hex` or `urn:uuid:...`, not only the
+ * canonical form an @id has.
+ */
+function pythonUuid (text: string): Buffer | undefined {
+  let hex = text.replaceAll('urn:', '').replaceAll('uuid:', '')
+  hex = hex.replace(/^[{}]+|[{}]+$/g, '').replaceAll('-', '')
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return undefined
+  return parseEventId(`${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`)
 }

@@ -13,7 +13,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { givenValue, invalidOption, type ShoeboxError } from '../../errors.js'
+import { givenValue, invalidOption, ShoeboxError } from '../../errors.js'
 import { durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
@@ -151,6 +151,13 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   }
   const remoteReader = o.store !== undefined && mode === 'readonly'
   if (o.store !== undefined && mode === 'all') throw invalidOption('store', "a shared store is for mode 'collector' (puts) or 'readonly' (reads)")
+  // A shared store's servers' own options did nothing on any other server, without a word (--collector-id
+  // on a local server looked like a scale-out set up).
+  for (const [option, role] of [['collectorId', 'collector'], ['sweepAfter', 'collector'], ['pollInterval', 'readonly']] as const) {
+    if (o[option] !== undefined && (o.store === undefined || mode !== role)) {
+      throw invalidOption(option, `is for mode '${role}' with a shared store (store); this server ${o.store === undefined ? 'has none' : `is mode '${mode}'`}`)
+    }
+  }
   if (!remoteReader && (typeof o.data !== 'string' || o.data === '')) throw invalidOption('data', 'the data directory is required')
   // Only undefined is "not given": a null option is refused as any other value it does not take.
   if (o.namespaces !== undefined && !Array.isArray(o.namespaces)) throw invalidOption('namespaces', `a list of non-empty names, got ${givenValue(o.namespaces)}`)
@@ -163,7 +170,10 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const maxBody = sizeOption(o.maxBody, '16MiB', 'maxBody')
   // A body is read whole into memory, and its events are held beside it until stored: a cap of '1TB' is no cap.
   if (maxBody > MAX_BODY_CEILING) throw invalidOption('maxBody', `must be at most 256MiB (a put's body is held in memory while it is stored), got ${givenSize(o.maxBody, maxBody)}`)
+  // 0 is no "no cap" (as a timeout's 0 is "never"): it would refuse every request, or every event.
+  if (maxBody < 1) throw invalidOption('maxBody', `must be above 0 (every request would be refused as too large; there is no unlimited: at most 256MiB), got ${givenSize(o.maxBody, maxBody)}`)
   const maxEventSize = sizeOption(o.maxEventSize, '1MiB', 'maxEventSize')
+  if (maxEventSize < 1) throw invalidOption('maxEventSize', `must be above 0 (every event would be refused as too large), got ${givenSize(o.maxEventSize, maxEventSize)}`)
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
   const bucketMs = durationOption(o.bucket, '1d', 'bucket')
   if (bucketMs < 1) throw invalidOption('bucket', 'must be at least 1ms')
@@ -184,7 +194,19 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   if (headersTimeoutMs < 1) throw invalidOption('headersTimeout', 'must be at least 1ms')
   const requestTimeoutMs = o.requestTimeout === undefined ? defaultRequestTimeout(maxBody, headersTimeoutMs) : parseDuration(o.requestTimeout, 'requestTimeout')
   if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${givenDuration(o.requestTimeout, requestTimeoutMs)}`)
-  const store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
+  // serve.pid keeps another process off the directory, not another server of this one (its pid is ours).
+  const served = remoteReader ? undefined : path.resolve(o.data as string)
+  if (served !== undefined) {
+    if (SERVED_HERE.has(served)) throw new ShoeboxError('SHOEBOX_IO', `event store ${String(o.data)} is in use by this process (a server not closed yet: close() it first)`)
+    SERVED_HERE.add(served)
+  }
+  let store: EventBackend
+  try {
+    store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
+  } catch (err) {
+    if (served !== undefined) SERVED_HERE.delete(served)
+    throw err
+  }
   const ctx: ServerContext = {
     store,
     namespaces: new Set(namespaces),
@@ -212,6 +234,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     })
   } catch (err) {
     await store.close()
+    if (served !== undefined) SERVED_HERE.delete(served)
     throw err
   }
   const address = server.address() as AddressInfo
@@ -234,12 +257,19 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
         const cut = setTimeout(() => { server.closeAllConnections() }, timerMs(closeGraceMs))
         await closed
         clearTimeout(cut)
-        await store.close()
+        try {
+          await store.close()
+        } finally {
+          if (served !== undefined) SERVED_HERE.delete(served)
+        }
       })()
       return closing
     }
   }
 }
+
+/** The data directories (resolved) of this process's servers not closed yet. */
+const SERVED_HERE = new Set<string>()
 
 /**
  * The interface to bind: a name or an address, '127.0.0.1' when not given.

@@ -178,7 +178,7 @@ export class EventStore implements EventBackend {
   #closing = false
   #timer: NodeJS.Timeout | undefined
   #unlock: (() => Promise<void>) | undefined
-  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, frozenBytes: 0, flushes: 0, failedFlushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0 } }
+  #stats: EventStoreStats = { runFilesOpened: 0, runs: 0, memtableBytes: 0, frozenBytes: 0, flushes: 0, failedFlushes: 0, compactions: 0, indexWrites: 0, replay: { files: [], records: 0, bytesDropped: 0, damaged: 0, damage: [] } }
   /** The last publish to the shared store failed: the flush timer tries again, even with no new events. */
   #publishFailed = false
   /** The publish running in the background, if any, and whether the runs changed since it began. */
@@ -238,6 +238,10 @@ export class EventStore implements EventBackend {
     })
     this.#wal = log
     this.#stats.replay = report
+    // Damage inside the log (a torn tail is only an unanswered put, cut quietly): acknowledged puts are lost, said.
+    for (const d of report.damage) {
+      this.#failed(new ShoeboxError('SHOEBOX_BAD_RECORD', `write-ahead log ${d.file}: damaged at byte ${d.offset}, ${d.bytes} bytes skipped: the events logged there are lost; ${d.records} records before and after it replayed`))
+    }
     await this.dropExpired()
     this.#requestPublish()
     await this.#published()

@@ -74,6 +74,8 @@ export interface ReplayReport {
   bytesDropped: number
   /** Records lost inside damaged stretches (never silent: reported). */
   damaged: number
+  /** Each file damaged inside (not a torn tail): where the damage starts, the bytes skipped, the records replayed from it. */
+  damage: Array<{ file: string, offset: number, bytes: number, records: number }>
 }
 
 /**
@@ -145,7 +147,7 @@ export class WriteAheadLog {
     await ensureDir(dir)
     const seqs = (await orIoError(fs.readdir(dir), 'cannot list', dir))
       .map((name) => /^(\d{10})\.shoebox$/.exec(name)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b)
-    const report: ReplayReport = { files: [], records: 0, bytesDropped: 0, damaged: 0 }
+    const report: ReplayReport = { files: [], records: 0, bytesDropped: 0, damaged: 0, damage: [] }
     for (const seq of seqs) {
       if (seq < from.seq) {
         // Left by a crash between the index write and the removal: its events are in runs.
@@ -402,9 +404,11 @@ async function replayLogFile (
   let size: number
   let end = 0
   let damaged = 0
+  let skipped = 0
+  let replayed = 0
+  let damageAt = -1
   try {
     size = (await orIoError(handle.stat(), 'cannot read event log', file)).size
-    let damageAt = -1
     let ready: Array<{ record: ShoeboxRecord, end: number }> = []
     const decoder = new ArchiveDecoder({
       record (record, _version, offset, recordSize) {
@@ -415,6 +419,7 @@ async function replayLogFile (
       corrupt (info) {
         if (damageAt < 0) damageAt = info.offset
         damaged++
+        skipped += info.bytesSkipped
       }
     }, { mode: 'lenient', maxRecordSize: Math.max(size, 64) })
     const handOn = async (): Promise<void> => {
@@ -424,6 +429,7 @@ async function replayLogFile (
         if (r.end <= skipTo) continue
         await onRecord(r.record, { seq, end: r.end })
         report.records++
+        replayed++
       }
     }
     for (let at = 0; at < size;) {
@@ -447,4 +453,5 @@ async function replayLogFile (
     await orIoError(syncFile(file), 'cannot fsync', file)
   }
   report.damaged += damaged
+  if (damaged > 0) report.damage.push({ file, offset: damageAt, bytes: skipped, records: replayed })
 }

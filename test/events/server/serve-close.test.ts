@@ -9,6 +9,7 @@ import net from 'node:net'
 import t from 'tap'
 import { serveEvents } from '../../../lib/events/server/serve-events.js'
 import { get, put } from '../conformance-kit.js'
+import { tempDir } from '../../temp-dir.js'
 
 /**
  * A raw client: sends `text`, then reads at most one chunk of the answer
@@ -50,4 +51,19 @@ t.test('close() cuts a get nobody reads and a body that stops, then flushes the 
   t.teardown(async () => { await again.close() })
   const events = await get(t, again.url, 'big', 0, 100000)
   t.equal(events.length, 20000, 'every acknowledged event is there after the restart')
+})
+
+t.test('a second server on a data directory this process serves is refused until the first is closed (both took serve.pid: one log, two writers)', async (t) => {
+  const data = tempDir(t)
+  const first = await serveEvents({ data, port: 0 })
+  let firstClosed = false
+  t.teardown(async () => { if (!firstClosed) await first.close() })
+  await put(t, first.url, { s: [{ '@time': 1 }] })
+  await t.rejects(serveEvents({ data: `${data}/.`, port: 0 }), { code: 'SHOEBOX_IO', message: `event store ${data}/. is in use by this process (a server not closed yet: close() it first)` })
+  await put(t, first.url, { s: [{ '@time': 2 }] })
+  await first.close()
+  firstClosed = true
+  const second = await serveEvents({ data, port: 0 })
+  t.teardown(async () => { await second.close() })
+  t.same((await get(t, second.url, 's', 0, 10)).map((e) => e['@time']), [1, 2], 'every put kept')
 })

@@ -8,6 +8,7 @@
 import t from 'tap'
 import { serveEvents } from '../../../lib/events/server/serve-events.js'
 import { cli } from '../../cli-run.js'
+import { tempDir } from '../../temp-dir.js'
 
 t.test('host: anything but a non-empty name or address is refused, before the store is opened or a port bound', async (t) => {
   const data = t.testdir()
@@ -47,6 +48,33 @@ t.test('the CLI: --host "" and a --cors-origin with a path are usage errors nami
     [['--cors-origin', 'https://app.example.com/x'], '--cors-origin: a browser sends the origin "https://app.example.com" (scheme, host and port, lower case, no path), got "https://app.example.com/x"']
   ] as const) {
     const r = await cli(['serve', '--data', t.testdir(), '--port', '0', ...args])
+    t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox serve: ${line}`], args.join(' '))
+  }
+})
+
+t.test('maxBody and maxEventSize 0 are refused (every request, or every event, would be refused as too large; 0 is no "no cap")', async (t) => {
+  const data = tempDir(t)
+  await t.rejects(serveEvents({ data, port: 0, maxBody: 0 }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxBody', reason: 'must be above 0 (every request would be refused as too large; there is no unlimited: at most 256MiB), got 0' })
+  await t.rejects(serveEvents({ data, port: 0, maxEventSize: '0KB' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxEventSize', reason: 'must be above 0 (every event would be refused as too large), got "0KB"' })
+  const r = await cli(['serve', '--data', data, '--port', '0', '--max-body', '0'])
+  t.same([r.code, r.stderr.split('\n')[0]], [2, 'shoebox serve: --max-body: must be above 0 (every request would be refused as too large; there is no unlimited: at most 256MiB), got "0"'])
+})
+
+t.test('the options of a shared store\'s servers, given to a server they do nothing for, are refused naming it (they were ignored without a word)', async (t) => {
+  const data = tempDir(t)
+  for (const [options, option, reason] of [
+    [{ collectorId: 'x' }, 'collectorId', "is for mode 'collector' with a shared store (store); this server has none"],
+    [{ sweepAfter: '1h' }, 'sweepAfter', "is for mode 'collector' with a shared store (store); this server has none"],
+    [{ pollInterval: '5s' }, 'pollInterval', "is for mode 'readonly' with a shared store (store); this server has none"],
+    [{ pollInterval: '5s', mode: 'collector', store: 's3://events/p' }, 'pollInterval', "is for mode 'readonly' with a shared store (store); this server is mode 'collector'"]
+  ] as const) {
+    await t.rejects(serveEvents({ data, port: 0, ...options }), { code: 'SHOEBOX_INVALID_OPTION', option, reason }, JSON.stringify(options))
+  }
+  for (const [args, line] of [
+    [['--collector-id', 'x'], "--collector-id: is for mode 'collector' with a shared store (store); this server has none"],
+    [['--endpoint', 'http://127.0.0.1:9000'], '--endpoint goes with --store URL (an S3-compatible endpoint for it)']
+  ] as const) {
+    const r = await cli(['serve', '--data', data, '--port', '0', ...args])
     t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox serve: ${line}`], args.join(' '))
   }
 })
