@@ -10,8 +10,12 @@
  * write, av: avsc BlockEncoder; default ae x 8), DIST another build's
  * dist/index.js (an absolute path), POOL=1 the encoder's slabs from a SlabPool
  * (given back after each take, as `shoebox write` does) instead of a fresh
- * 1 MiB slab each. Prints each run's wall and CPU milliseconds.
+ * 1 MiB slab each, CHUNK the encoders' chunkSize in bytes (default theirs,
+ * 1 MiB). Prints each run's wall and CPU milliseconds, and on Linux the main
+ * thread's CPU alone (from /proc: the process's CPU also counts V8's helper
+ * threads, which mark and sweep concurrently).
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import avro from 'avsc'
@@ -27,13 +31,18 @@ const n = 200000
 const records = makeRecords(n)
 const avroType = avro.Type.forSchema(AVRO_SCHEMA)
 
+const chunk = process.env.CHUNK === undefined ? {} : { chunkSize: Number(process.env.CHUNK) }
+const schedstat = `/proc/self/task/${process.pid}/schedstat`
+/** The main thread's CPU nanoseconds so far (Linux), else undefined. */
+const mainThreadNs = () => fs.existsSync(schedstat) ? Number(fs.readFileSync(schedstat, 'utf8').split(' ')[0]) : undefined
+
 const taken = (b) => {
   if (slabPool !== null) slabPool.releaseSlabBytes(b)
   return b.length
 }
 const runs = {
   ae: () => {
-    const encoder = new ArchiveEncoder({}, pool === undefined ? {} : { slabs: pool })
+    const encoder = new ArchiveEncoder(chunk, pool === undefined ? {} : { slabs: pool })
     let bytes = 0
     for (let i = 0; i < n; i++) {
       encoder.write(records[i])
@@ -43,7 +52,7 @@ const runs = {
     return bytes
   },
   one: async () => {
-    const stream = encode()
+    const stream = encode(chunk)
     let bytes = 0
     stream.on('data', (b) => { bytes += b.length })
     await drive(stream, records)
@@ -60,10 +69,12 @@ const runs = {
 
 for (const name of (process.env.SEQ ?? 'ae,ae,ae,ae,ae,ae,ae,ae').split(',')) {
   await settle()
+  const m0 = mainThreadNs()
   const c0 = process.cpuUsage()
   const t0 = performance.now()
   await runs[name]()
   const t = performance.now() - t0
   const c = process.cpuUsage(c0)
-  console.log(`${name} ${t.toFixed(0)} ms wall ${((c.user + c.system) / 1000).toFixed(0)} ms cpu`)
+  const m = m0 === undefined ? '' : ` ${((mainThreadNs() - m0) / 1e6).toFixed(0)} ms main thread`
+  console.log(`${name} ${t.toFixed(0)} ms wall ${((c.user + c.system) / 1000).toFixed(0)} ms cpu${m}`)
 }

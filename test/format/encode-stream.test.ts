@@ -103,3 +103,100 @@ t.test('a trickle of single writes still goes out when the event loop turns', as
   stream.end()
   await once(stream, 'end')
 })
+
+t.test('a lone record written into an idle stream is encoded by write() itself: _write sees only the writes that need it', async (t) => {
+  const records = Array.from({ length: 2000 }, (_, i) => record(i))
+  const stream = encode()
+  const seen: unknown[] = []
+  const ownWrite = stream._write.bind(stream)
+  stream._write = (chunk, encoding, callback) => {
+    seen.push(chunk)
+    ownWrite(chunk, encoding, callback)
+  }
+  const done = collect(stream)
+  for (const r of records) t.equal(stream.write(r), true)
+  stream.end()
+  const { out, err } = await done
+  t.equal(err, undefined)
+  t.ok(out.equals(encodeRecords(records)), 'byte-identical')
+  // 2000 short records fill no 1 MiB chunk: nothing needed the Writable machinery (it took every one before).
+  t.equal(seen.length, 0, `_write was called ${seen.length} times`)
+  t.equal(stream.records, records.length)
+})
+
+t.test('a lone record refused on the fast path: the records before it are delivered, then the error naming it', async (t) => {
+  const stream = encode({ maxRecordSize: 1024 })
+  const done = collect(stream)
+  for (let i = 0; i < 5; i++) stream.write({ payload: `ok ${i}` })
+  stream.write({ payload: Buffer.alloc(2000) })
+  stream.write({ payload: 'never' })
+  const { out, err } = await done
+  t.match(err, { code: 'SHOEBOX_INVALID_RECORD', message: /^record 5: 2032 bytes/ })
+  t.same((await decodeRecords(out)).map(payloadText), ['ok 0', 'ok 1', 'ok 2', 'ok 3', 'ok 4'])
+  t.equal(stream.records, 5)
+})
+
+/**
+ * User code that runs while a record is encoded (here a metadata getter)
+ * and acts on the stream: what it does comes after that record, as it did
+ * when every record went through _write (a write then waited its turn).
+ */
+for (const act of ['write', 'write twice', 'end', 'cork, write, uncork'] as const) {
+  t.test(`a metadata getter that does "${act}" on the stream while its record is encoded`, async (t) => {
+    const stream = encode({ chunkSize: 64 })
+    let fired = false
+    const outer: RecordInput = {
+      metadata: {
+        get k () {
+          if (!fired) {
+            fired = true
+            if (act === 'write') stream.write({ payload: 'inner' })
+            if (act === 'write twice') { stream.write({ payload: 'inner' }); stream.write({ payload: 'inner 2' }) }
+            if (act === 'end') stream.end()
+            if (act === 'cork, write, uncork') { stream.cork(); stream.write({ payload: 'inner' }); stream.uncork() }
+          }
+          return 'v'
+        }
+      },
+      payload: 'outer'
+    }
+    const done = collect(stream)
+    stream.write({ payload: 'first' })
+    stream.write(outer)
+    if (act !== 'end') {
+      stream.write({ payload: 'last' })
+      stream.end()
+    }
+    const { out, err } = await done
+    t.equal(err, undefined)
+    const inner = act === 'end' ? [] : act === 'write twice' ? ['inner', 'inner 2'] : ['inner']
+    const payloads = ['first', 'outer', ...inner, ...(act === 'end' ? [] : ['last'])]
+    t.same((await decodeRecords(out)).map(payloadText), payloads)
+    t.same((await decodeRecords(out))[1].metadata, { k: 'v' })
+    t.equal(stream.records, payloads.length)
+  })
+}
+
+t.test('a record refused after its metadata getter wrote to the stream: that write fails with it', async (t) => {
+  const stream = encode({ maxRecordSize: 1024 })
+  let fired = false
+  const outer: RecordInput = {
+    metadata: {
+      get k () {
+        if (!fired) {
+          fired = true
+          stream.write({ payload: 'inner' })
+        }
+        return 'v'
+      }
+    },
+    payload: Buffer.alloc(2000)
+  }
+  const done = collect(stream)
+  stream.write({ payload: 'first' })
+  stream.write(outer)
+  const { out, err } = await done
+  t.match(err, { code: 'SHOEBOX_INVALID_RECORD', message: /^record 1: / })
+  t.same((await decodeRecords(out)).map(payloadText), ['first'])
+  t.equal(stream.records, 1)
+})
