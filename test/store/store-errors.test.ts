@@ -183,6 +183,31 @@ t.test('throttled, then refused: the refusal is reported', async (t) => {
   t.equal(proxy.count('PutObject'), 2, 'the 503 was retried')
 })
 
+t.test('a server that takes a request and never answers: the try is given up after requestTimeout and retried', async (t) => {
+  // The SDK's own requestTimeout only logged a warning (no throwOnRequestTimeout): a stalled server held a
+  // list, a get or a put for ever. requestTimeout is now the socket's idle limit, which fails the try.
+  const stall: FaultRule['fault'] = { kind: 'latency', ms: 10 * 60_000 }
+  const proxy = await proxied(t, [
+    { match: (r) => r.op === 'PutObject', fault: stall, times: 1 },
+    { match: (r) => r.op === 'ListObjectsV2', fault: stall, times: 1 },
+    { match: (r) => r.op === 'GetObject', fault: stall, times: 1 }
+  ])
+  const store = open(t, `s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, maxAttempts: 2, requestTimeout: '300ms' })
+  await store.put('k', 'v')
+  await listAll(store)
+  const got: Buffer[] = []
+  for await (const chunk of store.get('k')) got.push(chunk as Buffer)
+  t.equal(Buffer.concat(got).toString(), 'v')
+  t.same([proxy.count('PutObject'), proxy.count('ListObjectsV2'), proxy.count('GetObject')], [2, 2, 2], 'each stalled try given up and tried again')
+  // A server that stalls every try: a failure naming the store and the operation, not a hang.
+  const always = await proxied(t, [{ match: (r) => r.op === 'HeadObject', fault: stall }])
+  const stalled = open(t, `s3://${s3.bucket}/p`, { endpoint: always.endpoint, maxAttempts: 2, requestTimeout: '300ms' })
+  const err = await errorOf(stalled.stat('k'))
+  t.ok(err instanceof StoreError, 'a StoreError')
+  t.match((err as Error).message, /^s3:\/\/test-bucket\/p: stat k: /)
+  t.equal(always.count('HeadObject'), 2, 'tried maxAttempts times')
+})
+
 t.test('a missing object', async (t) => {
   const store = open(t, `s3://${s3.bucket}/p`, { endpoint: s3.endpoint })
   checkError(t, await errorOf(store.stat('no/such')), 'SHOEBOX_NOT_FOUND', store, 'stat', 'no/such')
