@@ -165,14 +165,24 @@ export class S3Store implements Store {
     return { stream, stats }
   }
 
-  /** A listing's pages hold every key below the prefix with its size: `_options` (depth, want) save nothing here. */
+  /**
+   * A listing's pages hold every key below the prefix with its size: `_options` (depth, want) save nothing here.
+   * An answer that is no listing (S3 always names the bucket: a proxy's or portal's HTML page names none), or a
+   * page that says the listing goes on without saying from where, is refused: taken as the listing's end, it
+   * passed for "no archive matches" or left out every key after the page, unsaid.
+   */
   async * list (prefix = '', _options?: ListOptions): AsyncIterable<ObjectInfo> {
     const base = this.prefix === '' ? '' : this.prefix + '/'
+    const named = prefix === '' ? undefined : prefix
     let token: string | undefined
     do {
       const request = { Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }
-      const page: ListObjectsV2CommandOutput = await this.send('list', prefix === '' ? undefined : prefix,
+      const page: ListObjectsV2CommandOutput = await this.send('list', named,
         async ({ client, sdk }) => await client.send(new sdk.ListObjectsV2Command(request)))
+      if (page.Name === undefined) throw this.fail(new Error('the server\'s answer is not a listing (it names no bucket)'), 'list', named)
+      if (page.IsTruncated === true && (page.NextContinuationToken === undefined || page.NextContinuationToken === token)) {
+        throw this.fail(new Error('the server said its listing goes on but not from where'), 'list', named)
+      }
       for (const item of page.Contents ?? []) {
         if (item.Key === undefined || !item.Key.startsWith(base)) continue
         yield {

@@ -6,6 +6,8 @@
  * (rates over a sliding window, parents) and their one-line summary.
  */
 import { randomBytes } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import util from 'node:util'
 import t, { type Test } from 'tap'
 import {
@@ -206,6 +208,36 @@ t.test('a server that takes a request and never answers: the try is given up aft
   t.ok(err instanceof StoreError, 'a StoreError')
   t.match((err as Error).message, /^s3:\/\/test-bucket\/p: stat k: /)
   t.equal(always.count('HeadObject'), 2, 'tried maxAttempts times')
+})
+
+t.test('a listing answer that is no listing, or a page that goes on from nowhere: refused, not an empty or a short listing', async (t) => {
+  // What a proxy, a portal or an S3 look-alike may answer with 200: an HTML page was taken for an empty
+  // listing ("no archive matches"); a truncated page without a continuation token ended the listing there,
+  // leaving out every key after it, unsaid.
+  const page = (body: string): string => `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${body}</ListBucketResult>`
+  const item = '<Contents><Key>p/a.shoebox</Key><Size>3</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>"e"</ETag></Contents>'
+  const answers: Record<string, string> = {
+    html: '<html><body>Please sign in</body></html>',
+    'no token': page(`<Name>bkt-x</Name><Prefix>p/</Prefix><IsTruncated>true</IsTruncated>${item}`),
+    'same token': page(`<Name>bkt-x</Name><Prefix>p/</Prefix><IsTruncated>true</IsTruncated><NextContinuationToken>t1</NextContinuationToken>${item}`)
+  }
+  let answer = ''
+  const server = http.createServer((req, res) => {
+    req.resume()
+    res.writeHead(200, { 'content-type': answer.startsWith('<html') ? 'text/html' : 'application/xml' })
+    res.end(answer)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  for (const [name, body] of Object.entries(answers)) {
+    answer = body
+    const store = open(t, 's3://bkt-x/p', { endpoint, maxAttempts: 1 })
+    const keys: string[] = []
+    const err = await errorOf((async () => { for await (const info of store.list()) keys.push(info.key) })())
+    t.ok(err instanceof StoreError, `${name}: a StoreError`)
+    t.match((err as Error).message, name === 'html' ? /^s3:\/\/bkt-x\/p: list: .*not a listing/ : /^s3:\/\/bkt-x\/p: list: .*goes on but not from where/, name)
+  }
 })
 
 t.test('a missing object', async (t) => {
