@@ -13,6 +13,7 @@ import { Readable, Writable } from 'node:stream'
 import t from 'tap'
 import { encodeRecords } from '../../lib/format/encoder.js'
 import { main } from '../../lib/cli/main.js'
+import { cli } from '../cli-run.js'
 import { cliBinary } from '../fixtures-s3/cli-build.js'
 import { tempDir } from '../temp-dir.js'
 
@@ -73,3 +74,21 @@ for (const command of ['decode', 'read', 'ls', 'verify']) {
     t.equal(Buffer.concat(err).toString(), `shoebox ${command}: cannot write stdout: no space left on device (ENOSPC); the output is incomplete\n`)
   })
 }
+
+t.test('meta query into a stdout that fills up: exit 1, the line names stdout (it waited for a drain that never came, and exited 0)', async (t) => {
+  const base = path.join(dir, 'metadir')
+  fs.mkdirSync(path.join(base, '_mmmeta'), { recursive: true })
+  fs.writeFileSync(path.join(base, '_mmmeta', 'config.yml'), 'metadata:\n  unique: uid\n')
+  const rows = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ uid: String(i), pad: 'y'.repeat(100) }) + '\n').join('')
+  const generated = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], rows)
+  t.equal(generated.code, 0)
+  t.equal((await cli(['meta', 'update', '--metadir', base])).code, 0)
+  const err: Buffer[] = []
+  const code = await main(['meta', 'query', '--metadir', base], {
+    stdin: Readable.from([]),
+    stdout: fillingStdout(100 * 1024),
+    stderr: new Writable({ write (chunk: Buffer, _encoding, callback) { err.push(chunk); callback() } })
+  })
+  t.equal(code, 1)
+  t.equal(Buffer.concat(err).toString(), 'shoebox meta query: cannot write stdout: no space left on device (ENOSPC); the output is incomplete\n')
+})
