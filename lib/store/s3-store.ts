@@ -36,6 +36,13 @@ export class S3Store implements Store {
   readonly #stats = new TransferStats()
   /** The client and the SDK, once the first request has loaded them. */
   #connection: Promise<S3Connection> | undefined
+  /**
+   * Aborted by close(): the requests of list, listUploads, stat and delete under way then end. Destroying
+   * the client alone does not end them: the SDK takes the closed socket for a broken connection and tries
+   * again on a new one, so a read or unpack stopped by Ctrl-C while a server stalled a listing kept the
+   * process alive until that server answered. A fresh one serves the requests after close().
+   */
+  #closing = new AbortController()
 
   constructor (url: string, options: S3StoreOptions = {}) {
     const { bucket, prefix } = parseS3Url(url)
@@ -178,7 +185,7 @@ export class S3Store implements Store {
     do {
       const request = { Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }
       const page: ListObjectsV2CommandOutput = await this.send('list', named,
-        async ({ client, sdk }) => await client.send(new sdk.ListObjectsV2Command(request)))
+        async ({ client, sdk }) => await client.send(new sdk.ListObjectsV2Command(request), { abortSignal: this.#closing.signal }))
       if (page.Name === undefined) throw this.fail(new Error('the server\'s answer is not a listing (it names no bucket)'), 'list', named)
       if (page.IsTruncated === true && (page.NextContinuationToken === undefined || page.NextContinuationToken === token)) {
         throw this.fail(new Error('the server said its listing goes on but not from where'), 'list', named)
@@ -211,7 +218,7 @@ export class S3Store implements Store {
     for (;;) {
       const request = { Bucket: this.bucket, Prefix: base + prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }
       const page: ListMultipartUploadsCommandOutput = await this.send('list uploads', named,
-        async ({ client, sdk }) => await client.send(new sdk.ListMultipartUploadsCommand(request)))
+        async ({ client, sdk }) => await client.send(new sdk.ListMultipartUploadsCommand(request), { abortSignal: this.#closing.signal }))
       if (page.Bucket === undefined) {
         throw new ShoeboxError('SHOEBOX_UNSUPPORTED', `${this.url}: list uploads: the server does not list multipart uploads ` +
           '(its answer to ListMultipartUploads names no bucket; an S3 look-alike without it?)')
@@ -236,7 +243,7 @@ export class S3Store implements Store {
 
   async stat (key: string): Promise<ObjectInfo> {
     const request = { Bucket: this.bucket, Key: this.#existingKey(key) }
-    const out = await this.send('stat', key, async ({ client, sdk }) => await client.send(new sdk.HeadObjectCommand(request)))
+    const out = await this.send('stat', key, async ({ client, sdk }) => await client.send(new sdk.HeadObjectCommand(request), { abortSignal: this.#closing.signal }))
     return { key, size: out.ContentLength ?? 0, mtime: out.LastModified ?? new Date(0), etag: out.ETag ?? '' }
   }
 
@@ -253,7 +260,7 @@ export class S3Store implements Store {
   async delete (key: string): Promise<void> {
     // A change, so a portable key only: a server or proxy that normalised '..' in the URL would delete outside the prefix.
     const request = { Bucket: this.bucket, Key: this.objectKey(key) }
-    await this.send('delete', key, async ({ client, sdk }) => await client.send(new sdk.DeleteObjectCommand(request)))
+    await this.send('delete', key, async ({ client, sdk }) => await client.send(new sdk.DeleteObjectCommand(request), { abortSignal: this.#closing.signal }))
   }
 
   async abortUpload (key: string, uploadId: string): Promise<void> {
@@ -276,6 +283,8 @@ export class S3Store implements Store {
   /** Let the kept part buffers go, and release the client's connections if this store made it (a client passed in is the caller's). */
   async close (): Promise<void> {
     this.partBuffers.release()
+    this.#closing.abort()
+    this.#closing = new AbortController()
     const connection = this.#connection
     if (connection === undefined || this.#options.client !== undefined) return
     const { client } = await connection.catch(() => ({ client: undefined }))

@@ -16,7 +16,7 @@ import {
 } from '../../lib/index.js'
 import { TransferStats } from '../../lib/transfer/stats.js'
 import { classify, redact, storeError } from '../../lib/store/store-error.js'
-import { startFaultProxy, type FaultProxy, type FaultRule } from '../fault-proxy.js'
+import { seen, startFaultProxy, type FaultProxy, type FaultRule } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
 const MiB = 1024 * 1024
@@ -208,6 +208,25 @@ t.test('a server that takes a request and never answers: the try is given up aft
   t.ok(err instanceof StoreError, 'a StoreError')
   t.match((err as Error).message, /^s3:\/\/test-bucket\/p: stat k: /)
   t.equal(always.count('HeadObject'), 2, 'tried maxAttempts times')
+})
+
+t.test('close() ends a listing, a stat and a delete under way on a server that stalls, without trying them again', async (t) => {
+  // Destroying the client closed the socket, which the SDK took for a broken connection and tried again on a
+  // new one: read or unpack stopped by Ctrl-C (which closes the store) lived on until the server answered.
+  const stall: FaultRule['fault'] = { kind: 'latency', ms: 10 * 60_000 }
+  const proxy = await proxied(t, [{ match: (r) => ['ListObjectsV2', 'HeadObject', 'DeleteObject'].includes(r.op), fault: stall }])
+  const store = open(t, `s3://${s3.bucket}/p`, { endpoint: proxy.endpoint })
+  const arrived = ['ListObjectsV2', 'HeadObject', 'DeleteObject'].map(async (op) => await seen(proxy, (r) => r.op === op))
+  const pending = [listAll(store), store.stat('k'), store.delete('k')].map(errorOf)
+  await Promise.all(arrived)
+  await store.close()
+  for (const err of await Promise.all(pending)) t.ok(err instanceof StoreError, `ended: ${String(err)}`)
+  t.same([proxy.count('ListObjectsV2'), proxy.count('HeadObject'), proxy.count('DeleteObject')], [1, 1, 1], 'none tried again')
+  // The store still serves requests after close(), as before.
+  const direct = open(t, `s3://${s3.bucket}/p`, { endpoint: s3.endpoint })
+  await direct.close()
+  await direct.put('after-close', 'x')
+  t.equal((await direct.stat('after-close')).size, 1)
 })
 
 t.test('a listing answer that is no listing, or a page that goes on from nowhere: refused, not an empty or a short listing', async (t) => {
