@@ -380,6 +380,10 @@ export class SealedUploader extends EventEmitter {
     const size = (await fsp.stat(file)).size
     // A failed early upload is this try's failure: the next try uploads the sealed file.
     const result = early !== undefined ? await early.result : await this.#uploadFile(name, file)
+    // A writer destroyed while it completed (close(): a pack or write stopped by a signal) settles as ended, with
+    // no result. Looked up in the store all the same, a server that stalled the put stalled that stat too, and
+    // the stop waited for it.
+    if ((result as PutResult | undefined) === undefined) throw new StoreError('other', this.store.url, 'upload', name, 'the upload was stopped')
     const stored = await this.store.stat(name)
     if (stored.size !== size || result.bytes !== size) {
       throw new StoreError('verify', this.store.url, 'upload', name,
