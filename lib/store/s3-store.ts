@@ -154,7 +154,20 @@ export class S3Store implements Store {
         try {
           // Counted against this read's own stats (s3-context.ts).
           const input = withTransfer({ Bucket: this.bucket, Key: objectKey, Range: range, IfMatch: etag }, { stats })
-          return await this.send('get', key, async ({ client, sdk }) => await client.send(new sdk.GetObjectCommand(input), { abortSignal: signal }))
+          return await this.send('get', key, async ({ client, sdk }) => {
+            const { abortSignal, release } = this.#untilClosed(signal)
+            try {
+              const got = await client.send(new sdk.GetObjectCommand(input), { abortSignal })
+              // The signal holds for the body too: released once it has closed.
+              const body = got.Body as { once?: (event: string, listener: () => void) => unknown } | undefined
+              if (typeof body?.once === 'function') body.once('close', release)
+              else release()
+              return got
+            } catch (err) {
+              release()
+              throw err
+            }
+          })
         } catch (err) {
           // Resuming exactly at the end of the object: nothing left, not an error.
           if ((err as StoreError).status === 416 && start > 0) return { Body: [], ETag: etag, ContentLength: 0 }
@@ -278,6 +291,27 @@ export class S3Store implements Store {
 
   stats (): TransferSnapshot {
     return this.#stats.snapshot()
+  }
+
+  /**
+   * A signal that `signal` (a read dropped by its reader) or close() aborts, and the release of its
+   * listeners. A read whose stream never saw its reader go (a source stopped by SIGINT closes the store
+   * instead) was left to the client's destroy, which the SDK took for a broken connection and tried again.
+   */
+  #untilClosed (signal: AbortSignal): { abortSignal: AbortSignal, release: () => void } {
+    const closing = this.#closing.signal
+    const either = new AbortController()
+    const abort = (): void => { either.abort() }
+    const release = (): void => {
+      signal.removeEventListener('abort', abort)
+      closing.removeEventListener('abort', abort)
+    }
+    if (signal.aborted || closing.aborted) either.abort()
+    else {
+      signal.addEventListener('abort', abort, { once: true })
+      closing.addEventListener('abort', abort, { once: true })
+    }
+    return { abortSignal: either.signal, release }
   }
 
   /** Let the kept part buffers go, and release the client's connections if this store made it (a client passed in is the caller's). */
