@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { abortReason, ShoeboxError, throwIfAborted } from '../errors.js'
+import { abortReason, ShoeboxError, throwIfAborted, untilAborted } from '../errors.js'
 import { openStore } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
@@ -92,7 +92,8 @@ export const uploadCommand: Command = {
         throw err === unread ? ioError(err, 'cannot read', file) : err
       })
       const size = before.size
-      const stored = await store.stat(key)
+      // A signal does not wait for it: on a server that stalls it, the command lived on (the store's close ends it).
+      const stored = await untilAborted(store.stat(key), signal)
       if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}${await sizeMismatchCause(file, size)}; the object is left as stored, the file is kept`)
       const etag = writer.result?.etag ?? stored.etag
       if (values['delete-local'] === true) {

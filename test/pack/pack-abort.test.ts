@@ -67,6 +67,27 @@ t.test('pack to a server that stalls the put: an abort ends it at once, with no 
   t.same(s3.keys(), [], 'nothing stored')
 })
 
+t.test('pack to a server that stalls the HEAD verifying an upload: an abort ends it at once', async (t) => {
+  // The uploader's stop waited for that stat, as long as the server held it.
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const proxy = await startFaultProxy(s3.endpoint, [])
+  t.teardown(() => proxy.close())
+  const headArrived = seen(proxy, (r) => r.op === 'HeadObject')
+  proxy.rules.push({ match: (r) => r.op === 'HeadObject', fault: { kind: 'latency', ms: 10 * 60_000 } })
+  const root = tempDir(t)
+  const src = tree(root, 2)
+  const controller = new AbortController()
+  void headArrived.then(() => { controller.abort() })
+  await expectCode(t, pack(src, {
+    to: `s3://${s3.bucket}/packed`,
+    storeOptions: { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region },
+    tmpDir: root,
+    signal: controller.signal
+  }), 'SHOEBOX_ABORTED', 'aborted')
+  t.equal(proxy.count('HeadObject'), 1, 'the stat not tried again')
+})
+
 t.test('pack and unpack: an aborted signal stops them before anything is done', async (t) => {
   const root = tempDir(t)
   const src = tree(root, 2)
