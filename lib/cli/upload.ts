@@ -78,6 +78,8 @@ export const uploadCommand: Command = {
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     const listed = new InputOrderLines(io.stdout, positionals.length)
     let uploaded = false
+    /** Objects stored whose check a signal cut short. */
+    const unverified: string[] = []
     const uploadOne = async (file: string, before: fs.Stats, signal: AbortSignal): Promise<string> => {
       const key = path.basename(file)
       const writer = asUsage(() => store.writer(key, { partSize, queueSize }), { flags: { partSize: '--part-size' } })
@@ -93,7 +95,11 @@ export const uploadCommand: Command = {
       })
       const size = before.size
       // A signal does not wait for it: on a server that stalls it, the command lived on (the store's close ends it).
-      const stored = await untilAborted(store.stat(key), signal)
+      // The object is stored then, unchecked: the line says so.
+      const stored = await untilAborted(store.stat(key), signal).catch((err: unknown) => {
+        if (signal.aborted) unverified.push(`${store.url}/${key}`)
+        throw err
+      })
       if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}${await sizeMismatchCause(file, size)}; the object is left as stored, the file is kept`)
       const etag = writer.result?.etag ?? stored.etag
       if (values['delete-local'] === true) {
@@ -116,6 +122,7 @@ export const uploadCommand: Command = {
         const done = listed.count
         if (err.code === 'SHOEBOX_ABORTED') {
           err.message += done === 0 ? `; nothing was uploaded to ${store.url}` : `; ${plural(done, 'file')} uploaded to ${store.url} before it (listed above)`
+          if (unverified.length > 0) err.message += `; stored but not verified, the file kept: ${unverified.map((u) => oneLine(u)).join(', ')}`
         } else if (done > 0) {
           err.message += `; ${plural(done, 'file')} uploaded to ${store.url} (listed on stdout)`
         }
