@@ -130,22 +130,18 @@ export async function main (argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** Resolves once every write given to `out` so far has completed or failed. */
+/**
+ * Resolves once every write given to `out` so far has completed or failed. Polled, not waited for with an
+ * empty write of its own: that one, queued after the command ended stdout (a pipeline does), met the reader
+ * gone (EPIPE) or came after the end; and a write pending on a stdout pipe does not keep the process alive.
+ * The failure of a write that has completed is emitted a tick later, hence the first wait.
+ */
 async function settled (out: Writable): Promise<void> {
-  if (out.destroyed || out.writableFinished) return
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      out.off('error', done)
-      out.off('close', done)
-      out.off('finish', done)
-      resolve()
-    }
-    out.once('error', done)
-    out.once('close', done)
-    // Writes complete in order: an empty one's callback comes after every write before it.
-    if (out.writableEnded) out.once('finish', done)
-    else out.write('', done)
-  })
+  for (;;) {
+    if (out.writableLength === 0) await new Promise<void>((resolve) => { setImmediate(resolve) })
+    else await new Promise<void>((resolve) => { setTimeout(resolve, 10) })
+    if (out.destroyed || out.writableFinished || out.writableLength === 0) return
+  }
 }
 
 /** A reader that went away (e.g. `| head`) is not a failure of ours. */
