@@ -96,8 +96,9 @@ export async function main (argv: string[], io: Io): Promise<number> {
   // event on it, which commands printing line by line (ls, verify, upload) never see, and which a command's
   // last writes, still queued when it returns, raise after it: the output was cut and the exit was 0.
   // It is kept here, and the run fails naming stdout once its writes have settled.
+  // Only a write's own failure: a pipeline also destroys stdout with the error of another stage (damaged input).
   let outFailure: unknown
-  const onOutError = (err: unknown): void => { outFailure ??= err }
+  const onOutError = (err: unknown): void => { if ((err as NodeJS.ErrnoException | undefined)?.syscall === 'write') outFailure ??= err }
   io.stdout.on('error', onOutError)
   const outLine = (): string => `shoebox ${shown}: cannot write stdout: ${oneLine(describeIoError(outFailure))}; the output is incomplete\n`
   try {

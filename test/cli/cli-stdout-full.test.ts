@@ -52,7 +52,7 @@ function fillingStdout (room: number): Writable {
   return new Writable({
     write (chunk: Buffer, _encoding, callback) {
       if (taken + chunk.length > room) {
-        setImmediate(() => { callback(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) })
+        setImmediate(() => { callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })) })
         return
       }
       taken += chunk.length
