@@ -318,7 +318,7 @@ t.test('classify and storeError', async (t) => {
   const multi = storeError(sdk('InternalError', 500, { message: 'line one\nline two\r\n\tthree' }), 's3://b', 'put', 'k')
   t.equal(multi.message, 's3://b: put k: server error (InternalError, HTTP 500: line one line two three)')
   // An answer the SDK cannot parse: its words, not its advice to inspect the error object.
-  const garbled = storeError(sdk('Error', 200, { message: '@aws-sdk XML parse error: expected > at the end of opening tag.\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.' }), 's3://b', 'list')
+  const garbled = storeError(sdk('Error', 200, { message: '@aws-sdk XML parse error: expected > at the end of opening tag.\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.' }), 's3://b', 'list', undefined)
   t.equal(garbled.message, 's3://b: list: failed (Error, HTTP 200: @aws-sdk XML parse error: expected > at the end of opening tag.)')
   const same = storeError(multi, 's3://other', 'get', 'x')
   t.equal(same, multi, 'a StoreError passes through')
