@@ -78,6 +78,27 @@ export function throwIfAborted (signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw abortReason(signal)
 }
 
+/**
+ * `promise`, or abortReason(signal) as soon as `signal` aborts, for a request
+ * that takes no signal of its own (a store's stat): the caller goes on, and
+ * the request ends when its store is closed. Its later failure is not unhandled.
+ */
+export async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  promise.catch(() => {})
+  if (signal === undefined) return await promise
+  throwIfAborted(signal)
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(abortReason(signal)) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
 /** Why a stretch of archive bytes could not be read as a record. */
 export type DamageReason =
   | 'bad-magic'

@@ -313,7 +313,7 @@ t.test("openStore('s3://...') checks maxAttempts (a count) and requestTimeout (a
   t.match(refusal(() => openStore('s3://bucket-x', { requestTimeout: 'soon' })), { code: 'SHOEBOX_INVALID_OPTION', option: 'requestTimeout', reason: 'expected a duration such as 10m, 1h, 30s or 250ms, got "soon"' })
   // A duration string is read as the milliseconds it names, as every duration option takes it.
   const config = clientConfig({ requestTimeout: '2m', maxAttempts: 3, env: {} })
-  t.same({ maxAttempts: config.maxAttempts, requestTimeout: (config.requestHandler as { requestTimeout: number }).requestTimeout }, { maxAttempts: 3, requestTimeout: 120_000 })
+  t.same({ maxAttempts: config.maxAttempts, requestTimeout: (config.requestHandler as { socketTimeout: number }).socketTimeout }, { maxAttempts: 3, requestTimeout: 120_000 })
   t.same(clientConfig({ env: {} }).maxAttempts, 5, 'the default, when not given')
 })
 

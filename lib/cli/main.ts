@@ -1,5 +1,6 @@
 /** The `shoebox` command: dispatches to one file per subcommand (bin.ts runs it). */
 import { readFileSync } from 'node:fs'
+import type { Writable } from 'node:stream'
 import { oneLine } from './one-line.js'
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
@@ -91,10 +92,27 @@ export async function main (argv: string[], io: Io): Promise<number> {
     return 0
   }
   const shown = command.typedName?.(rest) ?? command.name
+  // A write to stdout that fails (a full disk under `> out.ndjson`, /dev/full, an I/O error) is an 'error'
+  // event on it, which commands printing line by line (ls, verify, upload) never see, and which a command's
+  // last writes, still queued when it returns, raise after it: the output was cut and the exit was 0.
+  // It is kept here, and the run fails naming stdout once its writes have settled.
+  // Only a write's own failure: a pipeline also destroys stdout with the error of another stage (damaged input).
+  let outFailure: unknown
+  const onOutError = (err: unknown): void => { if ((err as NodeJS.ErrnoException | undefined)?.syscall === 'write') outFailure ??= err }
+  io.stdout.on('error', onOutError)
+  const outLine = (): string => `shoebox ${shown}: cannot write stdout: ${oneLine(describeIoError(outFailure))}; the output is incomplete\n`
   try {
-    return await command.run(rest, io)
+    const code = await command.run(rest, io)
+    await settled(io.stdout)
+    if (outFailure === undefined || isBrokenPipe(outFailure)) return code
+    io.stderr.write(outLine())
+    return code === 0 ? 1 : code
   } catch (err) {
     if (isBrokenPipe(err)) return 0
+    if (err === outFailure) {
+      io.stderr.write(outLine())
+      return 1
+    }
     if (err instanceof ShoeboxError) {
       io.stderr.write(`shoebox ${shown}: ${oneLine(err.message)}\n`)
       if (err.code === 'SHOEBOX_USAGE') {
@@ -110,6 +128,20 @@ export async function main (argv: string[], io: Io): Promise<number> {
     }
     io.stderr.write(`shoebox ${shown}: internal error: ${(err as Error).stack ?? String(err)}\n`)
     return 1
+  }
+}
+
+/**
+ * Resolves once every write given to `out` so far has completed or failed. Polled, not waited for with an
+ * empty write of its own: that one, queued after the command ended stdout (a pipeline does), met the reader
+ * gone (EPIPE) or came after the end; and a write pending on a stdout pipe does not keep the process alive.
+ * The failure of a write that has completed is emitted a tick later, hence the first wait.
+ */
+async function settled (out: Writable): Promise<void> {
+  for (;;) {
+    if (out.writableLength === 0) await new Promise<void>((resolve) => { setImmediate(resolve) })
+    else await new Promise<void>((resolve) => { setTimeout(resolve, 10) })
+    if (out.destroyed || out.writableFinished || out.writableLength === 0) return
   }
 }
 

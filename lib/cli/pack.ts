@@ -1,5 +1,6 @@
 /** shoebox pack: a directory's files into a few large archives in a store. */
 import path from 'node:path'
+import { ShoeboxError } from '../errors.js'
 import { pack, type SkipReason } from '../pack/pack.js'
 import { parseSize } from '../units.js'
 import type { Command } from './command.js'
@@ -98,6 +99,12 @@ export const packCommand: Command = {
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     const reasons = [...byReason].map(([reason, count]) => `${reason}: ${count}`).join(', ')
     const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped (${reasons})` : ''
+    // Nothing to pack (an --include that matches nothing, a misspelt one, an empty DIR) is said, exit 1, as
+    // read and unpack say a pattern that matches nothing: a summary of 0 files and exit 0 passed for success.
+    if (summary.files === 0) {
+      const matching = includes === undefined ? '' : ` matching --include ${includes.map((g) => JSON.stringify(g)).join(', ')}`
+      throw new ShoeboxError('SHOEBOX_NOT_FOUND', `no file to pack under ${dir}${matching}${skipped}; nothing was uploaded to ${to}`)
+    }
     io.stderr.write(`shoebox pack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${oneLine(dir)} into ${plural(summary.archives, 'archive')} (${plural(summary.archiveBytes, 'byte')}) at ${oneLine(to)}${skipped}, ${seconds} s\n`)
     return 0
   }

@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { abortReason, ShoeboxError, throwIfAborted } from '../errors.js'
+import { abortReason, ShoeboxError, throwIfAborted, untilAborted } from '../errors.js'
 import { openStore } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
@@ -78,6 +78,8 @@ export const uploadCommand: Command = {
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     const listed = new InputOrderLines(io.stdout, positionals.length)
     let uploaded = false
+    /** Objects stored whose check a signal cut short. */
+    const unverified: string[] = []
     const uploadOne = async (file: string, before: fs.Stats, signal: AbortSignal): Promise<string> => {
       const key = path.basename(file)
       const writer = asUsage(() => store.writer(key, { partSize, queueSize }), { flags: { partSize: '--part-size' } })
@@ -92,7 +94,12 @@ export const uploadCommand: Command = {
         throw err === unread ? ioError(err, 'cannot read', file) : err
       })
       const size = before.size
-      const stored = await store.stat(key)
+      // A signal does not wait for it: on a server that stalls it, the command lived on (the store's close ends it).
+      // The object is stored then, unchecked: the line says so.
+      const stored = await untilAborted(store.stat(key), signal).catch((err: unknown) => {
+        if (signal.aborted) unverified.push(`${store.url}/${key}`)
+        throw err
+      })
       if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}${await sizeMismatchCause(file, size)}; the object is left as stored, the file is kept`)
       const etag = writer.result?.etag ?? stored.etag
       if (values['delete-local'] === true) {
@@ -115,6 +122,7 @@ export const uploadCommand: Command = {
         const done = listed.count
         if (err.code === 'SHOEBOX_ABORTED') {
           err.message += done === 0 ? `; nothing was uploaded to ${store.url}` : `; ${plural(done, 'file')} uploaded to ${store.url} before it (listed above)`
+          if (unverified.length > 0) err.message += `; stored but not verified, the file kept: ${unverified.map((u) => oneLine(u)).join(', ')}`
         } else if (done > 0) {
           err.message += `; ${plural(done, 'file')} uploaded to ${store.url} (listed on stdout)`
         }

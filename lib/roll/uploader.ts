@@ -29,7 +29,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { codecOfName } from '../compress/codecs.js'
-import { invalidOption } from '../errors.js'
+import { invalidOption, untilAborted } from '../errors.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
@@ -380,7 +380,12 @@ export class SealedUploader extends EventEmitter {
     const size = (await fsp.stat(file)).size
     // A failed early upload is this try's failure: the next try uploads the sealed file.
     const result = early !== undefined ? await early.result : await this.#uploadFile(name, file)
-    const stored = await this.store.stat(name)
+    // A writer destroyed while it completed (close(): a pack or write stopped by a signal) settles as ended, with
+    // no result. Looked up in the store all the same, a server that stalled the put stalled that stat too, and
+    // the stop waited for it.
+    if ((result as PutResult | undefined) === undefined) throw new StoreError('other', this.store.url, 'upload', name, 'the upload was stopped')
+    // A close() (a signal) does not wait for it: on a server that stalls it, the stop would wait as long.
+    const stored = await untilAborted(this.store.stat(name), this.#stop.signal)
     if (stored.size !== size || result.bytes !== size) {
       throw new StoreError('verify', this.store.url, 'upload', name,
         `stored ${stored.size} bytes, sent ${result.bytes}, the file has ${size}`)

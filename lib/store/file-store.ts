@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import { makeDirs, randomSuffix, syncDir } from '../fs/durable.js'
+import { makeDirs, randomSuffix, syncDir, writevAll } from '../fs/durable.js'
 import { fileReadSize } from '../fs/read-size.js'
 import { readWhole, SMALL_FILE_BYTES } from '../fs/read-size.js'
 import { checkKey } from './keys.js'
@@ -550,7 +550,9 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
     const handle = this.#handle as fsp.FileHandle
     let bytes = 0
     for (const b of buffers) bytes += b.length
-    await handle.writev(buffers)
+    // A short writev (a filling disk writes what fits, and only the next call fails) is continued: taken as
+    // whole, the file was renamed into place with its end missing, a cut object under the key.
+    await writevAll(handle, buffers)
     this.#bytes += bytes
     this.#stats.uploadedBytes(bytes)
     this.emit('progress', { key: this.key, bytes: this.#bytes })

@@ -102,8 +102,13 @@ export function clientConfig (options: S3StoreOptions): S3ClientConfig {
     forcePathStyle: pathStyle,
     followRegionRedirects: true,
     maxAttempts: settings.maxAttempts,
+    // requestTimeout is how long a request may stall: the handler's socketTimeout, no byte either way for that
+    // long fails the try (a TimeoutError, which the SDK retries). Not the handler's own requestTimeout: since
+    // @smithy/node-http-handler 4.x that is a whole-request deadline that only logs a warning unless
+    // throwOnRequestTimeout, so a server that took a request and never answered held the command for ever
+    // (with the SDK's warning on stderr), and as a deadline it would cut a slow upload that is still moving.
     requestHandler: {
-      requestTimeout: settings.requestTimeout,
+      socketTimeout: settings.requestTimeout,
       connectionTimeout: 10_000
     }
   }

@@ -36,6 +36,13 @@ export class S3Store implements Store {
   readonly #stats = new TransferStats()
   /** The client and the SDK, once the first request has loaded them. */
   #connection: Promise<S3Connection> | undefined
+  /**
+   * Aborted by close(): the requests of list, listUploads, stat and delete under way then end. Destroying
+   * the client alone does not end them: the SDK takes the closed socket for a broken connection and tries
+   * again on a new one, so a read or unpack stopped by Ctrl-C while a server stalled a listing kept the
+   * process alive until that server answered. A fresh one serves the requests after close().
+   */
+  #closing = new AbortController()
 
   constructor (url: string, options: S3StoreOptions = {}) {
     const { bucket, prefix } = parseS3Url(url)
@@ -147,7 +154,20 @@ export class S3Store implements Store {
         try {
           // Counted against this read's own stats (s3-context.ts).
           const input = withTransfer({ Bucket: this.bucket, Key: objectKey, Range: range, IfMatch: etag }, { stats })
-          return await this.send('get', key, async ({ client, sdk }) => await client.send(new sdk.GetObjectCommand(input), { abortSignal: signal }))
+          return await this.send('get', key, async ({ client, sdk }) => {
+            const { abortSignal, release } = this.#untilClosed(signal)
+            try {
+              const got = await client.send(new sdk.GetObjectCommand(input), { abortSignal })
+              // The signal holds for the body too: released once it has closed.
+              const body = got.Body as { once?: (event: string, listener: () => void) => unknown } | undefined
+              if (typeof body?.once === 'function') body.once('close', release)
+              else release()
+              return got
+            } catch (err) {
+              release()
+              throw err
+            }
+          })
         } catch (err) {
           // Resuming exactly at the end of the object: nothing left, not an error.
           if ((err as StoreError).status === 416 && start > 0) return { Body: [], ETag: etag, ContentLength: 0 }
@@ -165,14 +185,24 @@ export class S3Store implements Store {
     return { stream, stats }
   }
 
-  /** A listing's pages hold every key below the prefix with its size: `_options` (depth, want) save nothing here. */
+  /**
+   * A listing's pages hold every key below the prefix with its size: `_options` (depth, want) save nothing here.
+   * An answer that is no listing (S3 always names the bucket: a proxy's or portal's HTML page names none), or a
+   * page that says the listing goes on without saying from where, is refused: taken as the listing's end, it
+   * passed for "no archive matches" or left out every key after the page, unsaid.
+   */
   async * list (prefix = '', _options?: ListOptions): AsyncIterable<ObjectInfo> {
     const base = this.prefix === '' ? '' : this.prefix + '/'
+    const named = prefix === '' ? undefined : prefix
     let token: string | undefined
     do {
       const request = { Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }
-      const page: ListObjectsV2CommandOutput = await this.send('list', prefix === '' ? undefined : prefix,
-        async ({ client, sdk }) => await client.send(new sdk.ListObjectsV2Command(request)))
+      const page: ListObjectsV2CommandOutput = await this.send('list', named,
+        async ({ client, sdk }) => await client.send(new sdk.ListObjectsV2Command(request), { abortSignal: this.#closing.signal }))
+      if (page.Name === undefined) throw this.fail(new Error('the server\'s answer is not a listing (it names no bucket)'), 'list', named)
+      if (page.IsTruncated === true && (page.NextContinuationToken === undefined || page.NextContinuationToken === token)) {
+        throw this.fail(new Error('the server said its listing goes on but not from where'), 'list', named)
+      }
       for (const item of page.Contents ?? []) {
         if (item.Key === undefined || !item.Key.startsWith(base)) continue
         yield {
@@ -201,7 +231,7 @@ export class S3Store implements Store {
     for (;;) {
       const request = { Bucket: this.bucket, Prefix: base + prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }
       const page: ListMultipartUploadsCommandOutput = await this.send('list uploads', named,
-        async ({ client, sdk }) => await client.send(new sdk.ListMultipartUploadsCommand(request)))
+        async ({ client, sdk }) => await client.send(new sdk.ListMultipartUploadsCommand(request), { abortSignal: this.#closing.signal }))
       if (page.Bucket === undefined) {
         throw new ShoeboxError('SHOEBOX_UNSUPPORTED', `${this.url}: list uploads: the server does not list multipart uploads ` +
           '(its answer to ListMultipartUploads names no bucket; an S3 look-alike without it?)')
@@ -226,7 +256,7 @@ export class S3Store implements Store {
 
   async stat (key: string): Promise<ObjectInfo> {
     const request = { Bucket: this.bucket, Key: this.#existingKey(key) }
-    const out = await this.send('stat', key, async ({ client, sdk }) => await client.send(new sdk.HeadObjectCommand(request)))
+    const out = await this.send('stat', key, async ({ client, sdk }) => await client.send(new sdk.HeadObjectCommand(request), { abortSignal: this.#closing.signal }))
     return { key, size: out.ContentLength ?? 0, mtime: out.LastModified ?? new Date(0), etag: out.ETag ?? '' }
   }
 
@@ -243,7 +273,7 @@ export class S3Store implements Store {
   async delete (key: string): Promise<void> {
     // A change, so a portable key only: a server or proxy that normalised '..' in the URL would delete outside the prefix.
     const request = { Bucket: this.bucket, Key: this.objectKey(key) }
-    await this.send('delete', key, async ({ client, sdk }) => await client.send(new sdk.DeleteObjectCommand(request)))
+    await this.send('delete', key, async ({ client, sdk }) => await client.send(new sdk.DeleteObjectCommand(request), { abortSignal: this.#closing.signal }))
   }
 
   async abortUpload (key: string, uploadId: string): Promise<void> {
@@ -263,9 +293,32 @@ export class S3Store implements Store {
     return this.#stats.snapshot()
   }
 
+  /**
+   * A signal that `signal` (a read dropped by its reader) or close() aborts, and the release of its
+   * listeners. A read whose stream never saw its reader go (a source stopped by SIGINT closes the store
+   * instead) was left to the client's destroy, which the SDK took for a broken connection and tried again.
+   */
+  #untilClosed (signal: AbortSignal): { abortSignal: AbortSignal, release: () => void } {
+    const closing = this.#closing.signal
+    const either = new AbortController()
+    const abort = (): void => { either.abort() }
+    const release = (): void => {
+      signal.removeEventListener('abort', abort)
+      closing.removeEventListener('abort', abort)
+    }
+    if (signal.aborted || closing.aborted) either.abort()
+    else {
+      signal.addEventListener('abort', abort, { once: true })
+      closing.addEventListener('abort', abort, { once: true })
+    }
+    return { abortSignal: either.signal, release }
+  }
+
   /** Let the kept part buffers go, and release the client's connections if this store made it (a client passed in is the caller's). */
   async close (): Promise<void> {
     this.partBuffers.release()
+    this.#closing.abort()
+    this.#closing = new AbortController()
     const connection = this.#connection
     if (connection === undefined || this.#options.client !== undefined) return
     const { client } = await connection.catch(() => ({ client: undefined }))

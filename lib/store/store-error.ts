@@ -126,6 +126,9 @@ export function redact (text: string, secrets: readonly string[]): string {
   return out
 }
 
+/** What the SDK appends to a deserialization failure. */
+const SDK_RAW_RESPONSE_HINT = /\s*Deserialization error: to see the raw response, inspect the hidden field \{error\}\.\$response on this object\.?/
+
 /** Turn whatever an operation threw into a StoreError naming the store, the operation and the key. */
 export function storeError (
   err: unknown, store: string, operation: string, key: string | undefined, secrets: readonly string[] = []
@@ -146,7 +149,9 @@ export function storeError (
     case 'server': detail = 'server error'; break
     default: detail = 'failed'
   }
-  const said = redact(String(e.message ?? ''), secrets).replace(/\s+/g, ' ').trim().slice(0, 200)
+  // The SDK's advice on an answer it cannot parse (a proxy's page, garbage) is for a programmer holding the error
+  // object, and took a third of the line: the parser's own words stay.
+  const said = redact(String(e.message ?? ''), secrets).replace(SDK_RAW_RESPONSE_HINT, '').replace(/\s+/g, ' ').trim().slice(0, 200)
   const tag = status === undefined ? name : `${name}, HTTP ${status}`
   const informative = said !== '' && said !== name && said !== 'UnknownError'
   const last = kind === 'throttled' && classifyAttempt(err) !== 'throttled' ? 'last attempt: ' : ''

@@ -3,7 +3,7 @@
  * mistake: every command says so as a usage error (one line, the hint, exit
  * 2), as the README's exit codes have it, before it reads, creates or sends
  * anything, and without echoing credentials. Store URLs: write, upload,
- * multipart, read, ls, pack, unpack, meta push/pull/index, serve --store (checked by
+ * multipart, read, ls, pack, unpack, meta push/pull/index, meta generate --archives, serve --store (checked by
  * storeUrlArg(), lib/cli/store-url-arg.ts); server URLs: ship, events.
  * (A store that fails once asked, a missing bucket or an unreachable
  * endpoint, is a runtime failure, exit 1: test/cli/cli-store.test.ts.)
@@ -49,6 +49,7 @@ const storeCommands: Array<[string, (url: string) => string[], string[]]> = [
   ['meta push', (url) => ['meta', 'push', url, '--metadir', metadir], [path.join(metadir, '_mmmeta')]],
   ['meta pull', (url) => ['meta', 'pull', url, '--metadir', metadir], [path.join(metadir, '_mmmeta')]],
   ['meta index', (url) => ['meta', 'index', `${url}/*`, '--metadir', metadir], [path.join(metadir, '_mmmeta')]],
+  ['meta generate', (url) => ['meta', 'generate', '--archives', `${url}/*`, '--metadir', metadir], [path.join(metadir, '_mmmeta')]],
   ['serve', (url) => ['serve', '--store', url, '--mode', 'collector', '--data', created('data'), '--port', '0'], [created('data')]]
 ]
 

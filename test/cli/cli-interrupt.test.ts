@@ -13,6 +13,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { cliBinary } from '../fixtures-s3/cli-build.js'
@@ -127,4 +128,26 @@ t.test('SIGINT during unpack: no new file is started, no temporary file is left,
   t.equal(r.stderr, `shoebox unpack: interrupted by SIGINT; 1 file restored before it stays in ${fs.realpathSync(out)}\n`)
   t.same(fs.readdirSync(out), ['a'], 'the restored file, and no temporary file')
   t.ok(fs.readFileSync(path.join(out, 'a')).equals(fs.readFileSync(path.join(src, 'a'))))
+})
+
+t.test('SIGINT while the server stalls a GET or the HEAD that verifies an upload: read, unpack and upload exit 130 at once', async (t) => {
+  // The store's close destroyed the client, and the SDK tried the request again on a new socket (a GET), or the
+  // command waited for the HEAD: each printed its line (or none) and lived on until the server answered.
+  const forever = { kind: 'latency', ms: 10 * 60_000 } as const
+  const archive = path.join(tmp, 'stall.shoebox')
+  fs.writeFileSync(archive, Buffer.from('not read: the GET stalls'))
+  await s3.client().send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'stall/a.shoebox', Body: fs.readFileSync(archive) }))
+  for (const [args, op, line] of [
+    [['read', `s3://${s3.bucket}/stall/*`], 'GetObject', /shoebox read: interrupted by SIGINT; 0 records written/],
+    [['unpack', `s3://${s3.bucket}/stall/*`, '--out', path.join(tmp, 'stall-out')], 'GetObject', /^shoebox unpack: interrupted by SIGINT\n$/],
+    [['upload', archive, '--to', `s3://${s3.bucket}/stall-up`], 'HeadObject', new RegExp(`^shoebox upload: interrupted by SIGINT; nothing was uploaded to s3://${s3.bucket}/stall-up; stored but not verified, the file kept: s3://${s3.bucket}/stall-up/stall.shoebox\n$`)]
+  ] as Array<[string[], string, RegExp]>) {
+    proxy.log.length = 0
+    proxy.rules = [{ match: (r) => r.op === op, fault: forever }]
+    const r = await interrupt(args, () => proxy.log.some((e) => e.op === op), 'SIGINT')
+    t.equal(r.code, 130, `${args[0]}: exit 130`)
+    t.match(r.stderr, line, args[0])
+    t.equal(proxy.log.filter((e) => e.op === op).length, 1, `${args[0]}: the ${op} not tried again`)
+  }
+  proxy.rules = []
 })

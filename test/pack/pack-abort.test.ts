@@ -12,6 +12,8 @@ import { expectCode } from '../helpers.js'
 import { pack } from '../../lib/pack/pack.js'
 import { unpack } from '../../lib/pack/unpack.js'
 import { tempDir } from '../temp-dir.js'
+import { seen, startFaultProxy } from '../fault-proxy.js'
+import { startS3 } from '../s3-server.js'
 
 /** A tree of `n` files of 1 KiB each, packed one archive per file (roll size 1 byte). */
 function tree (root: string, n: number): string {
@@ -40,6 +42,50 @@ t.test('pack: an abort after the first upload stops it, keeps what the store has
   t.ok(stored.length >= 1 && stored.length < 20, `some archives stored, not all (${stored.length})`)
   t.match(err?.message, new RegExp(`^aborted; ${stored.length} archives? uploaded to ${to} before it stays? there$`))
   t.same(fs.readdirSync(staging), [], 'staging directory removed')
+})
+
+t.test('pack to a server that stalls the put: an abort ends it at once, with no stat of the stopped upload', async (t) => {
+  // The stopped writer settled as ended, and the uploader then asked the store for the object it had not
+  // uploaded: a HEAD the stalling server held too, so a Ctrl-C left pack running until the server answered.
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const proxy = await startFaultProxy(s3.endpoint, [])
+  t.teardown(() => proxy.close())
+  const putArrived = seen(proxy, (r) => r.op === 'PutObject')
+  proxy.rules.push({ match: (r) => r.op === 'PutObject' || r.op === 'HeadObject', fault: { kind: 'latency', ms: 10 * 60_000 } })
+  const root = tempDir(t)
+  const src = tree(root, 2)
+  const controller = new AbortController()
+  void putArrived.then(() => { controller.abort() })
+  await expectCode(t, pack(src, {
+    to: `s3://${s3.bucket}/packed`,
+    storeOptions: { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region },
+    tmpDir: root,
+    signal: controller.signal
+  }), 'SHOEBOX_ABORTED', 'aborted')
+  t.equal(proxy.count('HeadObject'), 0, 'no stat of the stopped upload')
+  t.same(s3.keys(), [], 'nothing stored')
+})
+
+t.test('pack to a server that stalls the HEAD verifying an upload: an abort ends it at once', async (t) => {
+  // The uploader's stop waited for that stat, as long as the server held it.
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const proxy = await startFaultProxy(s3.endpoint, [])
+  t.teardown(() => proxy.close())
+  const headArrived = seen(proxy, (r) => r.op === 'HeadObject')
+  proxy.rules.push({ match: (r) => r.op === 'HeadObject', fault: { kind: 'latency', ms: 10 * 60_000 } })
+  const root = tempDir(t)
+  const src = tree(root, 2)
+  const controller = new AbortController()
+  void headArrived.then(() => { controller.abort() })
+  await expectCode(t, pack(src, {
+    to: `s3://${s3.bucket}/packed`,
+    storeOptions: { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region },
+    tmpDir: root,
+    signal: controller.signal
+  }), 'SHOEBOX_ABORTED', 'aborted')
+  t.equal(proxy.count('HeadObject'), 1, 'the stat not tried again')
 })
 
 t.test('pack and unpack: an aborted signal stops them before anything is done', async (t) => {

@@ -476,6 +476,23 @@ t.test('through main(): exit codes and the one line on stderr', async (t) => {
   t.equal(usage.code, 2, 'a usage error exits 2')
 })
 
+t.test('pack with nothing to pack (an --include matching nothing, an empty directory): one line saying so, exit 1', async (t) => {
+  // It printed "0 files ... into 0 archives" and exited 0: a misspelt --include passed for a pack that worked.
+  const base = tempDir(t)
+  const src = path.join(base, 'src')
+  makeTree(src, 5, 2)
+  const empty = path.join(base, 'empty')
+  fs.mkdirSync(empty)
+  const store = path.join(base, 'store')
+  const none = await cli(['pack', src, '--to', store, '--include', '**/*.jgp'])
+  t.equal(none.code, 1)
+  t.equal(none.stderr, `shoebox pack: no file to pack under ${src} matching --include "**/*.jgp"; nothing was uploaded to ${store}\n`)
+  const bare = await cli(['pack', empty, '--to', store])
+  t.equal(bare.code, 1)
+  t.equal(bare.stderr, `shoebox pack: no file to pack under ${empty}; nothing was uploaded to ${store}\n`)
+  t.notOk(fs.existsSync(store), 'nothing made at the destination')
+})
+
 t.test('pack 1,000 files to S3 and unpack them from there', async (t) => {
   const s3 = await startS3()
   t.teardown(() => s3.stop())

@@ -6,6 +6,8 @@
  * (rates over a sliding window, parents) and their one-line summary.
  */
 import { randomBytes } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import util from 'node:util'
 import t, { type Test } from 'tap'
 import {
@@ -14,7 +16,7 @@ import {
 } from '../../lib/index.js'
 import { TransferStats } from '../../lib/transfer/stats.js'
 import { classify, redact, storeError } from '../../lib/store/store-error.js'
-import { startFaultProxy, type FaultProxy, type FaultRule } from '../fault-proxy.js'
+import { seen, startFaultProxy, type FaultProxy, type FaultRule } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
 const MiB = 1024 * 1024
@@ -183,6 +185,82 @@ t.test('throttled, then refused: the refusal is reported', async (t) => {
   t.equal(proxy.count('PutObject'), 2, 'the 503 was retried')
 })
 
+t.test('a server that takes a request and never answers: the try is given up after requestTimeout and retried', async (t) => {
+  // The SDK's own requestTimeout only logged a warning (no throwOnRequestTimeout): a stalled server held a
+  // list, a get or a put for ever. requestTimeout is now the socket's idle limit, which fails the try.
+  const stall: FaultRule['fault'] = { kind: 'latency', ms: 10 * 60_000 }
+  const proxy = await proxied(t, [
+    { match: (r) => r.op === 'PutObject', fault: stall, times: 1 },
+    { match: (r) => r.op === 'ListObjectsV2', fault: stall, times: 1 },
+    { match: (r) => r.op === 'GetObject', fault: stall, times: 1 }
+  ])
+  const store = open(t, `s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, maxAttempts: 2, requestTimeout: '300ms' })
+  await store.put('k', 'v')
+  await listAll(store)
+  const got: Buffer[] = []
+  for await (const chunk of store.get('k')) got.push(chunk as Buffer)
+  t.equal(Buffer.concat(got).toString(), 'v')
+  t.same([proxy.count('PutObject'), proxy.count('ListObjectsV2'), proxy.count('GetObject')], [2, 2, 2], 'each stalled try given up and tried again')
+  // A server that stalls every try: a failure naming the store and the operation, not a hang.
+  const always = await proxied(t, [{ match: (r) => r.op === 'HeadObject', fault: stall }])
+  const stalled = open(t, `s3://${s3.bucket}/p`, { endpoint: always.endpoint, maxAttempts: 2, requestTimeout: '300ms' })
+  const err = await errorOf(stalled.stat('k'))
+  t.ok(err instanceof StoreError, 'a StoreError')
+  t.match((err as Error).message, /^s3:\/\/test-bucket\/p: stat k: /)
+  t.equal(always.count('HeadObject'), 2, 'tried maxAttempts times')
+})
+
+t.test('close() ends a listing, a stat, a delete and a get under way on a server that stalls, without trying them again', async (t) => {
+  // Destroying the client closed the socket, which the SDK took for a broken connection and tried again on a
+  // new one: read or unpack stopped by Ctrl-C (which closes the store) lived on until the server answered.
+  const stall: FaultRule['fault'] = { kind: 'latency', ms: 10 * 60_000 }
+  const ops = ['ListObjectsV2', 'HeadObject', 'DeleteObject', 'GetObject']
+  const proxy = await proxied(t, [{ match: (r) => ops.includes(r.op), fault: stall }])
+  const store = open(t, `s3://${s3.bucket}/p`, { endpoint: proxy.endpoint })
+  const arrived = ops.map(async (op) => await seen(proxy, (r) => r.op === op))
+  // (A get whose reader stays, as a source's read is when a signal stops the source and closes its store.)
+  const pending = [listAll(store), store.stat('k'), store.delete('k'), drain(store, 'k')].map(errorOf)
+  await Promise.all(arrived)
+  await store.close()
+  for (const err of await Promise.all(pending)) t.ok(err instanceof Error, `ended: ${String(err)}`)
+  t.same(ops.map((op) => proxy.count(op)), [1, 1, 1, 1], 'none tried again')
+  // The store still serves requests after close(), as before.
+  const direct = open(t, `s3://${s3.bucket}/p`, { endpoint: s3.endpoint })
+  await direct.close()
+  await direct.put('after-close', 'x')
+  t.equal((await direct.stat('after-close')).size, 1)
+})
+
+t.test('a listing answer that is no listing, or a page that goes on from nowhere: refused, not an empty or a short listing', async (t) => {
+  // What a proxy, a portal or an S3 look-alike may answer with 200: an HTML page was taken for an empty
+  // listing ("no archive matches"); a truncated page without a continuation token ended the listing there,
+  // leaving out every key after it, unsaid.
+  const page = (body: string): string => `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${body}</ListBucketResult>`
+  const item = '<Contents><Key>p/a.shoebox</Key><Size>3</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>"e"</ETag></Contents>'
+  const answers: Record<string, string> = {
+    html: '<html><body>Please sign in</body></html>',
+    'no token': page(`<Name>bkt-x</Name><Prefix>p/</Prefix><IsTruncated>true</IsTruncated>${item}`),
+    'same token': page(`<Name>bkt-x</Name><Prefix>p/</Prefix><IsTruncated>true</IsTruncated><NextContinuationToken>t1</NextContinuationToken>${item}`)
+  }
+  let answer = ''
+  const server = http.createServer((req, res) => {
+    req.resume()
+    res.writeHead(200, { 'content-type': answer.startsWith('<html') ? 'text/html' : 'application/xml' })
+    res.end(answer)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  for (const [name, body] of Object.entries(answers)) {
+    answer = body
+    const store = open(t, 's3://bkt-x/p', { endpoint, maxAttempts: 1 })
+    const keys: string[] = []
+    const err = await errorOf((async () => { for await (const info of store.list()) keys.push(info.key) })())
+    t.ok(err instanceof StoreError, `${name}: a StoreError`)
+    t.match((err as Error).message, name === 'html' ? /^s3:\/\/bkt-x\/p: list: .*not a listing/ : /^s3:\/\/bkt-x\/p: list: .*goes on but not from where/, name)
+  }
+})
+
 t.test('a missing object', async (t) => {
   const store = open(t, `s3://${s3.bucket}/p`, { endpoint: s3.endpoint })
   checkError(t, await errorOf(store.stat('no/such')), 'SHOEBOX_NOT_FOUND', store, 'stat', 'no/such')
@@ -239,6 +317,9 @@ t.test('classify and storeError', async (t) => {
   t.ok(long.message.length < 400, 'a long server message is cut')
   const multi = storeError(sdk('InternalError', 500, { message: 'line one\nline two\r\n\tthree' }), 's3://b', 'put', 'k')
   t.equal(multi.message, 's3://b: put k: server error (InternalError, HTTP 500: line one line two three)')
+  // An answer the SDK cannot parse: its words, not its advice to inspect the error object.
+  const garbled = storeError(sdk('Error', 200, { message: '@aws-sdk XML parse error: expected > at the end of opening tag.\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.' }), 's3://b', 'list', undefined)
+  t.equal(garbled.message, 's3://b: list: failed (Error, HTTP 200: @aws-sdk XML parse error: expected > at the end of opening tag.)')
   const same = storeError(multi, 's3://other', 'get', 'x')
   t.equal(same, multi, 'a StoreError passes through')
 })

@@ -339,6 +339,42 @@ t.test('atomic writes: a destroyed writer leaves no object and no temp file', as
   t.same(filesBelow(root), ['x/old.bin'])
 })
 
+t.test('a short write is continued; a full disk leaves no object: never a cut object under the key', async (t) => {
+  // A filling disk writes what fits and fails only the next write. The writer took a short writev for a
+  // whole one, so `shoebox upload big --to DIR` on a full disk renamed the first 200 KB of 450 KB into place.
+  fs.writeFileSync(path.join(tmp, 'probe'), '')
+  const probe = await fs.promises.open(path.join(tmp, 'probe'), 'r')
+  const proto = Object.getPrototypeOf(probe) as { writev: (this: unknown, buffers: Buffer[], position?: number | null) => Promise<{ bytesWritten: number, buffers: Buffer[] }> }
+  await probe.close()
+  const writev = proto.writev
+  t.teardown(() => { proto.writev = writev })
+  let room = Infinity
+  proto.writev = async function (buffers, position) {
+    if (room <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })
+    // At most 64 KiB a call, and no more than the room left: short writes, as a kernel may return.
+    let budget = Math.min(room, 64 * 1024)
+    const fitting: Buffer[] = []
+    for (const b of buffers) {
+      if (budget <= 0) break
+      fitting.push(b.subarray(0, budget))
+      budget -= b.length
+    }
+    const result = await writev.call(this, fitting, position)
+    room -= result.bytesWritten
+    return result
+  }
+  const body = Buffer.alloc(450_000, 7)
+  const { store, root } = fresh()
+  const put = await store.put('whole.bin', body)
+  t.equal(put.bytes, body.length)
+  t.ok(fs.readFileSync(path.join(root, 'whole.bin')).equals(body), 'short writes continued: the object is whole')
+  room = 200_000
+  const err = await errorOf(store.put('full.bin', body))
+  t.ok(err instanceof StoreError, 'a full disk fails the put')
+  t.match((err as Error).message, /no space left on device/)
+  t.same(fs.readdirSync(root).sort(), ['whole.bin'], 'no cut object, no temporary file')
+})
+
 t.test('atomic writes: a reader during a slow write sees the old content', async (t) => {
   const { store, root } = fresh()
   await store.put('doc', 'version one')

@@ -6,6 +6,8 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
 import { runIngest } from './ingest-run.js'
+import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { storeUrlArg } from '../store-url-arg.js'
 import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 
 const help = `Usage: shoebox meta generate [options]
@@ -23,6 +25,7 @@ ${metadirOptionHelp}
   --ndjson FILE       read NDJSON instead ('-' for standard input)
   --json-array FILE   read a file holding one top-level JSON array instead
   --archives PATTERN  read the metadata of the records of shoebox archives instead
+                      (local or s3://, with --endpoint URL)
   --no-meta           no JSON: one record per file under the files root (name, path,
                       size, UTC times, SHA-1 as content_hash), as mmmeta's --no-meta
   --replace           start a new history: write one snapshot, then remove the older files
@@ -30,6 +33,7 @@ ${metadirOptionHelp}
   --ensure-files      soft-delete rows whose file is missing under the files root (original-missing)
   --on-invalid MODE   report (default: a line on stderr each, exit 0) or fail (exit 1 after writing the valid ones)
   --json              print the counts as one JSON object
+${storeOptionHelp}
   -h, --help          show this help`
 
 function sourceFor (values: Record<string, unknown>, filesRoot: string, stdin: Readable): Readable {
@@ -37,7 +41,8 @@ function sourceFor (values: Record<string, unknown>, filesRoot: string, stdin: R
   if (chosen.length > 1) throw usage(`choose one source: --${chosen.join(', --')}`)
   if (typeof values.ndjson === 'string') return values.ndjson === '-' ? ndjsonSource(stdin, '-') : ndjsonFileSource(values.ndjson)
   if (typeof values['json-array'] === 'string') return jsonArraySource(values['json-array'])
-  if (typeof values.archives === 'string') return archiveMetadataSource(values.archives)
+  // A store URL is checked before anything is read or written (a bad one is a usage error, as for meta index).
+  if (typeof values.archives === 'string') return archiveMetadataSource(storeUrlArg(values.archives), { storeOptions: storeOptionsFrom(values) })
   if (values['no-meta'] === true) return fileStatSource(filesRoot)
   return jsonFilesSource(filesRoot)
 }
@@ -57,6 +62,7 @@ export const generateCommand: Command = {
       ndjson: { type: 'string' },
       'json-array': { type: 'string' },
       archives: { type: 'string' },
+      ...storeOptionSpec,
       'no-meta': { type: 'boolean' },
       replace: { type: 'boolean' },
       ensure: { type: 'boolean' },

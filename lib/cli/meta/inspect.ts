@@ -1,6 +1,7 @@
 /** shoebox meta inspect: rows, path and store entries, as mmmeta prints them. */
 import { metadir } from '../../meta/metadir.js'
 import { metaJson } from '../../meta/files.js'
+import { oneLine } from '../one-line.js'
 import { sqlTimestamp } from '../../meta/state-db-values.js'
 import type { Command } from '../command.js'
 import { noArguments, parse } from '../options.js'
@@ -30,7 +31,7 @@ export const inspectCommand: Command = {
       if (values.json === true) {
         io.stdout.write(metaJson({ files, path: md.path, store: Object.fromEntries(entries) }) + '\n')
       } else {
-        const lines = [`files: ${files}`, `path: ${md.path}`, ...entries.map(([k, v]) => `${k}: ${v instanceof Date ? sqlTimestamp(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)]
+        const lines = [`files: ${files}`, `path: ${md.path}`, ...entries.map(([k, v]) => `${oneLine(k)}: ${v instanceof Date ? sqlTimestamp(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)]
         io.stdout.write(lines.join('\n') + '\n')
       }
     } finally {

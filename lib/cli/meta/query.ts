@@ -1,4 +1,5 @@
 /** shoebox meta query: state rows matching conditions, as NDJSON. */
+import { once } from 'node:events'
 import { metadir } from '../../meta/metadir.js'
 import { metaJson, type MetaFiles } from '../../meta/files.js'
 import type { Filter, FilterOperators, FilterValue } from '../../meta/query.js'
@@ -100,7 +101,12 @@ export const queryCommand: Command = {
       for await (const file of find) {
         batch += metaJson(file) + '\n'
         if (batch.length > 65536) {
-          if (!io.stdout.write(batch)) await new Promise((resolve) => io.stdout.once('drain', resolve))
+          if (!io.stdout.write(batch)) {
+            // A stdout that failed (a full disk) never drains: its error ends the query (main names stdout);
+            // waiting on 'drain' alone left the process to end with nothing pending, exit 0, the output cut.
+            if (io.stdout.errored !== null) throw io.stdout.errored
+            await once(io.stdout, 'drain')
+          }
           batch = ''
         }
       }

@@ -7,6 +7,7 @@ import { COLUMN_TYPES, type ColumnType, fromText, sqlTimestamp, type MetaValue }
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
+import { oneLine } from '../one-line.js'
 
 const help = `Usage: shoebox meta store [KEY [VALUE]] [options]
        shoebox meta store list | get KEY | set KEY VALUE | touch KEY | delete KEY
@@ -73,7 +74,7 @@ export const storeCommand: Command = {
       const store = md.store
       if (key === undefined) {
         const entries = await store.entries()
-        io.stdout.write(json ? metaJson(Object.fromEntries(entries)) + '\n' : entries.map(([k, v]) => `${k}: ${text(v)}\n`).join(''))
+        io.stdout.write(json ? metaJson(Object.fromEntries(entries)) + '\n' : entries.map(([k, v]) => `${oneLine(k)}: ${text(v)}\n`).join(''))
       } else if (remove) {
         await store.delete(key)
       } else if (touch) {

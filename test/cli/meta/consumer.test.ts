@@ -83,6 +83,19 @@ t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', a
   t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'count'), 'utf8'), '7')
 })
 
+t.test('store list and inspect: a key with a control character is one line, escaped', async (t) => {
+  // A key is a file name in _store/: one holding a newline (or an escape sequence) printed as two lines,
+  // the second passing for another key's entry.
+  const dir = base(t)
+  const key = 'a\nstore_last_updated: 1999-01-01\x1b[31m'
+  t.equal((await cli(['meta', 'store', '--metadir', dir, 'set', key, 'x'])).code, 0)
+  const listed = (await cli(['meta', 'store', '--metadir', dir, 'list'])).stdout.toString()
+  t.match(listed, /^a\\nstore_last_updated: 1999-01-01\\x1b\[31m: x\nstore_last_updated: \d{4}-.*\n$/)
+  const inspected = (await cli(['meta', 'inspect', '--metadir', dir])).stdout.toString()
+  t.match(inspected, /\na\\nstore_last_updated: 1999-01-01\\x1b\[31m: x\n/)
+  t.equal(inspected.split('\n').filter((l) => l.startsWith('store_last_updated')).length, 1, 'one store_last_updated line')
+})
+
 t.test('store list | get KEY | set KEY VALUE | touch KEY | delete KEY: the summary\'s words are actions, never keys', async (t) => {
   const dir = base(t)
   const store = (...args: string[]): ReturnType<typeof cli> => cli(['meta', 'store', '--metadir', dir, ...args])

@@ -171,6 +171,23 @@ t.test('archives on S3: indexed by URL, fetched with ranged reads', async (t) =>
   t.same(printed.map((p) => p.payload.n), [0, 100, 200, 300, 400, 500])
 })
 
+t.test('meta generate --archives on S3 takes --endpoint, as meta index does', async (t) => {
+  // It had no --endpoint: archives on an S3-compatible server could be read only through SHOEBOX_S3_ENDPOINT.
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const saved = { ...process.env }
+  t.teardown(() => { process.env = saved })
+  Object.assign(process.env, s3.env)
+  delete process.env.SHOEBOX_S3_ENDPOINT
+  const { base } = await archives(t, 'gzip')
+  const client = s3.client()
+  for (const name of fs.readdirSync(path.join(base, 'archives'))) {
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `logs/${name}`, Body: fs.readFileSync(path.join(base, 'archives', name)) }))
+  }
+  const text = (await ok(t, ['meta', 'generate', '--archives', `s3://${s3.bucket}/logs/*.gz`, '--endpoint', s3.endpoint, '--metadir', base])).toString()
+  t.match(text, /^Added 600 new files\./)
+})
+
 t.test('the counts name records, and every record without the unique key is reported, none written', async (t) => {
   const { base } = await archives(t, 'none')
   const pattern = path.join(base, 'archives', '*')
