@@ -136,6 +136,23 @@ t.test('a lone record refused on the fast path: the records before it are delive
   t.equal(stream.records, 5)
 })
 
+/** A record whose metadata `k` ('v') is a getter that runs `once` the first time it is read, while the record is encoded. */
+function withGetter (payload: RecordInput['payload'], once: () => void): RecordInput {
+  let fired = false
+  return {
+    metadata: {
+      get k () {
+        if (!fired) {
+          fired = true
+          once()
+        }
+        return 'v'
+      }
+    },
+    payload
+  }
+}
+
 /**
  * User code that runs while a record is encoded (here a metadata getter)
  * and acts on the stream: what it does comes after that record, as it did
@@ -144,22 +161,12 @@ t.test('a lone record refused on the fast path: the records before it are delive
 for (const act of ['write', 'write twice', 'end', 'cork, write, uncork'] as const) {
   t.test(`a metadata getter that does "${act}" on the stream while its record is encoded`, async (t) => {
     const stream = encode({ chunkSize: 64 })
-    let fired = false
-    const outer: RecordInput = {
-      metadata: {
-        get k () {
-          if (!fired) {
-            fired = true
-            if (act === 'write') stream.write({ payload: 'inner' })
-            if (act === 'write twice') { stream.write({ payload: 'inner' }); stream.write({ payload: 'inner 2' }) }
-            if (act === 'end') stream.end()
-            if (act === 'cork, write, uncork') { stream.cork(); stream.write({ payload: 'inner' }); stream.uncork() }
-          }
-          return 'v'
-        }
-      },
-      payload: 'outer'
-    }
+    const outer = withGetter('outer', () => {
+      if (act === 'write') stream.write({ payload: 'inner' })
+      if (act === 'write twice') { stream.write({ payload: 'inner' }); stream.write({ payload: 'inner 2' }) }
+      if (act === 'end') stream.end()
+      if (act === 'cork, write, uncork') { stream.cork(); stream.write({ payload: 'inner' }); stream.uncork() }
+    })
     const done = collect(stream)
     stream.write({ payload: 'first' })
     stream.write(outer)
@@ -179,19 +186,7 @@ for (const act of ['write', 'write twice', 'end', 'cork, write, uncork'] as cons
 
 t.test('a record refused after its metadata getter wrote to the stream: that write fails with it', async (t) => {
   const stream = encode({ maxRecordSize: 1024 })
-  let fired = false
-  const outer: RecordInput = {
-    metadata: {
-      get k () {
-        if (!fired) {
-          fired = true
-          stream.write({ payload: 'inner' })
-        }
-        return 'v'
-      }
-    },
-    payload: Buffer.alloc(2000)
-  }
+  const outer = withGetter(Buffer.alloc(2000), () => { stream.write({ payload: 'inner' }) })
   const done = collect(stream)
   stream.write({ payload: 'first' })
   stream.write(outer)

@@ -4,7 +4,7 @@
  * failure does, cleaning up (pack's staging directory, unpack's temporary
  * files), and rejects with SHOEBOX_ABORTED saying what was kept.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { ShoeboxError } from '../../lib/index.js'
@@ -44,47 +44,43 @@ t.test('pack: an abort after the first upload stops it, keeps what the store has
   t.same(fs.readdirSync(staging), [], 'staging directory removed')
 })
 
-t.test('pack to a server that stalls the put: an abort ends it at once, with no stat of the stopped upload', async (t) => {
-  // The stopped writer settled as ended, and the uploader then asked the store for the object it had not
-  // uploaded: a HEAD the stalling server held too, so a Ctrl-C left pack running until the server answered.
+/**
+ * pack() of two files to the test S3 server through a proxy that holds the
+ * requests `stalled` names for ten minutes, aborted as the first `abortOn`
+ * request arrives: it must reject SHOEBOX_ABORTED at once. The proxy and the
+ * server, for what they saw.
+ */
+async function packAbortedInStall (t: Test, stalled: string[], abortOn: string): Promise<{ proxy: Awaited<ReturnType<typeof startFaultProxy>>, s3: Awaited<ReturnType<typeof startS3>> }> {
   const s3 = await startS3()
   t.teardown(() => s3.stop())
   const proxy = await startFaultProxy(s3.endpoint, [])
   t.teardown(() => proxy.close())
-  const putArrived = seen(proxy, (r) => r.op === 'PutObject')
-  proxy.rules.push({ match: (r) => r.op === 'PutObject' || r.op === 'HeadObject', fault: { kind: 'latency', ms: 10 * 60_000 } })
+  const arrived = seen(proxy, (r) => r.op === abortOn)
+  proxy.rules.push({ match: (r) => stalled.includes(r.op), fault: { kind: 'latency', ms: 10 * 60_000 } })
   const root = tempDir(t)
   const src = tree(root, 2)
   const controller = new AbortController()
-  void putArrived.then(() => { controller.abort() })
+  void arrived.then(() => { controller.abort() })
   await expectCode(t, pack(src, {
     to: `s3://${s3.bucket}/packed`,
     storeOptions: { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region },
     tmpDir: root,
     signal: controller.signal
   }), 'SHOEBOX_ABORTED', 'aborted')
+  return { proxy, s3 }
+}
+
+t.test('pack to a server that stalls the put: an abort ends it at once, with no stat of the stopped upload', async (t) => {
+  // The stopped writer settled as ended, and the uploader then asked the store for the object it had not
+  // uploaded: a HEAD the stalling server held too, so a Ctrl-C left pack running until the server answered.
+  const { proxy, s3 } = await packAbortedInStall(t, ['PutObject', 'HeadObject'], 'PutObject')
   t.equal(proxy.count('HeadObject'), 0, 'no stat of the stopped upload')
   t.same(s3.keys(), [], 'nothing stored')
 })
 
 t.test('pack to a server that stalls the HEAD verifying an upload: an abort ends it at once', async (t) => {
   // The uploader's stop waited for that stat, as long as the server held it.
-  const s3 = await startS3()
-  t.teardown(() => s3.stop())
-  const proxy = await startFaultProxy(s3.endpoint, [])
-  t.teardown(() => proxy.close())
-  const headArrived = seen(proxy, (r) => r.op === 'HeadObject')
-  proxy.rules.push({ match: (r) => r.op === 'HeadObject', fault: { kind: 'latency', ms: 10 * 60_000 } })
-  const root = tempDir(t)
-  const src = tree(root, 2)
-  const controller = new AbortController()
-  void headArrived.then(() => { controller.abort() })
-  await expectCode(t, pack(src, {
-    to: `s3://${s3.bucket}/packed`,
-    storeOptions: { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region },
-    tmpDir: root,
-    signal: controller.signal
-  }), 'SHOEBOX_ABORTED', 'aborted')
+  const { proxy } = await packAbortedInStall(t, ['HeadObject'], 'HeadObject')
   t.equal(proxy.count('HeadObject'), 1, 'the stat not tried again')
 })
 
