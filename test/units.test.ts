@@ -3,6 +3,7 @@
  * value means, and that a negative, unitless (other than 0) or garbage value
  * is refused with SHOEBOX_INVALID_OPTION naming the option.
  */
+import buffer from 'node:buffer'
 import t from 'tap'
 import { parseDuration, parseSize } from '../lib/index.js'
 
@@ -93,6 +94,12 @@ t.test('a size or duration refused by a bound checked after parsing quotes what 
   const writer = (partSize: number | string): unknown => openStore('s3://bucket-x').writer('k', { partSize })
   t.equal(refusal(() => writer('1KiB')), 'SHOEBOX_INVALID_OPTION: option partSize: must be at least 5MiB (S3\'s minimum part), got "1KiB" (1024 bytes)')
   t.equal(refusal(() => writer(1024)), 'SHOEBOX_INVALID_OPTION: option partSize: must be at least 5MiB (S3\'s minimum part), got 1024')
+  // Above S3's largest part (5 GiB) or a Buffer's: refused at once, not after the first part was filled.
+  const largest = Math.min(5 * 1024 ** 3, buffer.constants.MAX_LENGTH)
+  t.match(refusal(() => writer('6GiB')), /^SHOEBOX_INVALID_OPTION: option partSize: must be at most \d+ bytes \(S3's largest part is 5GiB, and a part is held in one Buffer\), got "6GiB" \(6442450944 bytes\)$/)
+  const { s3WriterSettings } = await import('../lib/store/s3-config.js')
+  t.equal(s3WriterSettings({ partSize: largest }).partSize, largest, 'the largest part there can be is taken')
+  t.match(refusal(() => writer(largest + 1)), /must be at most/)
   await t.rejects(serveEvents({ data, maxBody: '1TB' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxBody', reason: 'must be at most 256MiB (a put\'s body is held in memory while it is stored), got "1TB" (1000000000000 bytes)' })
   await t.rejects(serveEvents({ data, maxBody: 2 ** 30 }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxBody', reason: `must be at most 256MiB (a put's body is held in memory while it is stored), got ${2 ** 30}` })
   await t.rejects(serveEvents({ data, sendTimeout: '30d' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'sendTimeout', reason: 'must be at most 2147483647 ms (a timer\'s limit), got "30d" (2592000000 ms)' })

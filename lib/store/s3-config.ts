@@ -7,6 +7,7 @@
  * which also turns on path-style addressing unless told otherwise.
  * Types only from the SDK here: its code loads on first use (s3-client.ts).
  */
+import buffer from 'node:buffer'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { invalidOption, ShoeboxError } from '../errors.js'
 import { durationOption, givenSize, oneOf, positiveCount, sizeOption } from '../units.js'
@@ -123,6 +124,8 @@ function nonEmpty (value: string | undefined): string | undefined {
 }
 
 const MIN_PART_SIZE = 5 * 1024 * 1024
+/** S3's largest part, or the largest Buffer where that is smaller (4 GiB on Node 20). */
+const MAX_PART_SIZE = Math.min(5 * 1024 ** 3, buffer.constants.MAX_LENGTH)
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024
 const DEFAULT_QUEUE_SIZE = 4
 
@@ -141,6 +144,10 @@ export interface S3WriterSettings {
 export function s3WriterSettings (options: WriterOptions): S3WriterSettings {
   const partSize = sizeOption(options.partSize, DEFAULT_PART_SIZE, 'partSize')
   if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${givenSize(options.partSize, partSize)}`)
+  // Larger, S3 refuses the part, or no Buffer can hold it: either only once a part's worth was read.
+  if (partSize > MAX_PART_SIZE) {
+    throw invalidOption('partSize', `must be at most ${MAX_PART_SIZE} bytes (S3's largest part is 5GiB, and a part is held in one Buffer), got ${givenSize(options.partSize, partSize)}`)
+  }
   const queueSize = positiveCount(options.queueSize, DEFAULT_QUEUE_SIZE, 'queueSize')
   const verify = oneOf(options.verify === undefined ? 'checksum' : options.verify, ['checksum', 'etag', false, true] as const, 'verify')
   return { partSize, queueSize, verify: verify === true ? 'checksum' : verify }
