@@ -53,6 +53,7 @@ import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
 import { Spill, type SpillFile, type SpillOrigin } from './ship-spill.js'
 import { plural } from '../plural.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
+import { lateEnd, LateWrites } from '../stream/deliver-then-fail.js'
 import { timerMs } from '../units.js'
 
 export type { ShipItem, Library, ShipOptions, OverflowPolicy }
@@ -181,16 +182,15 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   #idleWaiters: Array<() => void> = []
   #replay: Promise<void> | null = null
   #failed: Error | null = null
-  /** The first write after end(): refused alone (see write()); _final fails the shipper with it once the rest is sent. */
-  #lateWrite: ShoeboxError | null = null
-  /** _final has called back: a write now is refused as Node refuses it. */
-  #finalDone = false
+  /** A write after end(): refused alone, and reported by _final once the rest is sent (deliver-then-fail.ts). */
+  readonly #late: LateWrites
   #exitFlush: ExitFlush | null = null
 
   constructor (url: string, options: ShipOptions = {}) {
     super({ objectMode: true, highWaterMark: 64 })
     this.url = putUrl(url)
     this.#where = safeUrl(this.url)
+    this.#late = new LateWrites(`shipper to ${this.#where}`, 'the events written before end() are sent')
     const settings = shipSettings(options)
     this.#settings = settings
     this.onOverflow = settings.onOverflow
@@ -238,13 +238,10 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   override write (chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
     const done = typeof encoding === 'function' ? encoding : callback
     const written = new Written(chunk, done)
-    if (this.writableEnded && !this.destroyed && !this.#finalDone) {
-      // After end(): refused alone. Node's Writable would destroy the shipper for it, failing every event
-      // written before end() that was not acknowledged yet.
-      const error = new ShoeboxError('SHOEBOX_USAGE', `shipper to ${this.#where}: write after end(): the event was not taken; ` +
-        'the events written before end() are sent, then the shipper fails with this error')
-      this.#lateWrite ??= error
-      process.nextTick(settle, written, error)
+    const refusal = this.#late.refuse(this)
+    if (refusal !== null) {
+      // After end(): refused alone (Node's Writable would destroy the shipper, failing every event not acknowledged).
+      process.nextTick(settle, written, refusal)
       return false
     }
     if (this.writableEnded || this.destroyed) {
@@ -640,19 +637,16 @@ export class Shipper extends failsOnListenerRejection(Writable) {
       this.#stop()
       await this.#spill?.close()
     }).then(() => {
-      this.#finalDone = true
-      callback(this.#unheard.error(this.#where, this.#counts) ?? this.#lateWrite)
+      const late = this.#late.settle()
+      callback(this.#unheard.error(this.#where, this.#counts) ?? late)
     }, (err: Error) => {
-      this.#finalDone = true
+      this.#late.settle()
       callback(err)
     })
   }
 
-  /** end(event) after end() refuses the event as write() does (Node's end() would write it and destroy the shipper). */
   override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function' || !this.writableEnded) {
-      return super.end(chunk as Buffer, encoding as BufferEncoding, callback)
-    }
+    if (!lateEnd(this, chunk)) return super.end(chunk as Buffer, encoding as BufferEncoding, callback)
     this.write(chunk)
     return super.end(typeof encoding === 'function' ? encoding : callback)
   }

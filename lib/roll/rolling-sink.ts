@@ -34,6 +34,7 @@ import type { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
+import { lateEnd, LateWrites } from '../stream/deliver-then-fail.js'
 
 export type { FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent }
 
@@ -146,10 +147,8 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
   #stopping: Error | null = null
   /** end() was called: _final reports a listener's failure. */
   #ending = false
-  /** The first write after end(): refused (see write()); _final fails the sink with it once everything before is sealed. */
-  #lateWrite: Error | null = null
-  /** _final has called back: a write now is refused as Node refuses it (there is nothing left to lose). */
-  #finalDone = false
+  /** A write after end(): refused alone, and reported by _final once everything before is sealed (deliver-then-fail.ts). */
+  readonly #late: LateWrites
   /** The 'sealed', 'recover' and 'upload' listeners, whose work the sink waits for (awaited-listeners.ts); made by #start. */
   #awaited: AwaitedListeners | undefined
   #started = false
@@ -174,6 +173,7 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     const { fsync = 'onClose' } = options
     oneOf(fsync, FSYNC_POLICIES, 'fsync')
     this.dir = options.dir
+    this.#late = new LateWrites(`rolling sink ${this.dir}`, 'the records written before end() are sealed')
     const compression = compressionOf(options.compress, options.gzip)
     this.#compression = compression
     this.compression = compression === undefined ? undefined : { codec: compression.codec.name, level: compression.level }
@@ -367,28 +367,18 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     return this.#chain?.kept(this.#started) ?? { dir: this.dir, started: false, sealedFiles: 0, sealedRecords: 0, unsealed: null }
   }
 
-  /**
-   * A write after end() is refused without taking the sink down: Node's
-   * Writable destroys the stream for it, and with it every record written
-   * before end() that was not yet in a sealed file. The late write is called
-   * back with the error; the sink seals what it took and then fails with it.
-   */
+  /** A write after end() is refused alone: the sink seals what it took, then fails with it (deliver-then-fail.ts). */
   override write (chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
-    if (!this.writableEnded || this.destroyed || this.#finalDone) return super.write(chunk, encoding as BufferEncoding, callback)
-    const err = new ShoeboxError('SHOEBOX_USAGE', `rolling sink ${this.dir}: write after end(): the record was not taken; ` +
-      'the records written before end() are sealed, then the sink fails with this error')
-    this.#lateWrite ??= err
+    const refusal = this.#late.refuse(this)
+    if (refusal === null) return super.write(chunk, encoding as BufferEncoding, callback)
     const done = typeof encoding === 'function' ? encoding : callback
-    if (done !== undefined) process.nextTick(done, err)
+    if (done !== undefined) process.nextTick(done, refusal)
     return false
   }
 
-  /** end(chunk) after end() refuses the chunk as write() does (Node's end() would write it and destroy the sink). */
   override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function' || !this.writableEnded) {
-      return super.end(chunk as Buffer, encoding as BufferEncoding, callback)
-    }
-    this.write(chunk, typeof encoding === 'string' ? encoding : undefined)
+    if (!lateEnd(this, chunk)) return super.end(chunk as Buffer, encoding as BufferEncoding, callback)
+    this.write(chunk)
     return super.end(typeof encoding === 'function' ? encoding : callback)
   }
 
@@ -437,10 +427,10 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
       if (failure !== undefined) throw failure
     }
     finished().then(() => {
-      this.#finalDone = true
-      callback(this.#failed ?? this.#lateWrite)
+      const late = this.#late.settle()
+      callback(this.#failed ?? late)
     }, (err: Error) => {
-      this.#finalDone = true
+      this.#late.settle()
       callback(err)
     })
   }

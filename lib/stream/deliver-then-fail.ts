@@ -23,8 +23,12 @@
  *   downstream (RecordsToNdjson, stdout). This stage ends the output cleanly when
  *   its upstream fails and keeps the error, for the command to throw once the
  *   pipeline has completed: every good record is written, then one error line.
+ * - LateWrites: the same rule on the writing side, for a sink that holds what
+ *   it has taken (the rolling sink, the shipper) when a caller writes after
+ *   end() (see there).
  */
 import { Readable, type Writable } from 'node:stream'
+import { ShoeboxError } from '../errors.js'
 
 /** What both node:stream and readable-stream readables offer. */
 interface Failing {
@@ -202,4 +206,49 @@ export class EndOnFailure extends Readable {
 
 export function endOnFailure (upstream: Readable, options?: { bytes?: boolean }): EndOnFailure {
   return new EndOnFailure(upstream, options)
+}
+
+/**
+ * A write after end(), for a sink that holds what it has taken (the rolling
+ * sink: records not yet in a sealed file; the shipper: events not yet
+ * acknowledged). Node's Writable destroys the stream for that mistake, and
+ * with it everything held. The one rule here: the late write alone is
+ * refused (SHOEBOX_USAGE, to its callback), what came before end() is
+ * delivered, and then the stream fails with that refusal instead of finishing.
+ *
+ * The stream asks refuse() in its write(); passes a late end(chunk) to
+ * write() (lateEnd()); and reports settle()'s error from _final once its
+ * work is done. After that, or once destroyed, Node's own refusal applies:
+ * there is nothing left to lose.
+ */
+export class LateWrites {
+  /** Names the stream ('rolling sink DIR') and what happens to what it holds ('the records written before end() are sealed'). */
+  readonly #what: string
+  readonly #kept: string
+  #first: ShoeboxError | null = null
+  #settled = false
+
+  constructor (what: string, kept: string) {
+    this.#what = what
+    this.#kept = kept
+  }
+
+  /** The refusal for a write to `stream` now, or null where Node's write applies (not ended, destroyed, or done). */
+  refuse (stream: Writable): ShoeboxError | null {
+    if (!stream.writableEnded || stream.destroyed || this.#settled) return null
+    const err = new ShoeboxError('SHOEBOX_USAGE', `${this.#what}: write after end(): it was not taken; ${this.#kept}, then it fails with this error`)
+    this.#first ??= err
+    return err
+  }
+
+  /** _final's work is done: the first refusal, which it fails with (null: none). */
+  settle (): ShoeboxError | null {
+    this.#settled = true
+    return this.#first
+  }
+}
+
+/** end(chunk) after end(): true when `chunk` must go to the stream's write() (refused there) rather than Node's end(), which writes it and destroys the stream. */
+export function lateEnd (stream: Writable, chunk: unknown): boolean {
+  return chunk !== undefined && chunk !== null && typeof chunk !== 'function' && stream.writableEnded
 }
