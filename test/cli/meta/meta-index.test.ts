@@ -149,12 +149,18 @@ t.test('unique: _position gives one row per record, without a key of their own',
   t.equal(row.extra_key, 'dropped by include', 'no include: every key kept (flattened)')
 })
 
-t.test('archives on S3: indexed by URL, fetched with ranged reads', async (t) => {
+/** The test S3 server, its settings in process.env (the CLI reads them there) until the test ends. */
+async function s3WithEnv (t: Test): Promise<Awaited<ReturnType<typeof startS3>>> {
   const s3 = await startS3()
   t.teardown(() => s3.stop())
   const saved = { ...process.env }
   t.teardown(() => { process.env = saved })
   Object.assign(process.env, s3.env)
+  return s3
+}
+
+t.test('archives on S3: indexed by URL, fetched with ranged reads', async (t) => {
+  const s3 = await s3WithEnv(t)
   const { base, full } = await archives(t, 'gzip')
   const client = s3.client()
   for (const name of fs.readdirSync(path.join(base, 'archives'))) {
@@ -173,11 +179,7 @@ t.test('archives on S3: indexed by URL, fetched with ranged reads', async (t) =>
 
 t.test('meta generate --archives on S3 takes --endpoint, as meta index does', async (t) => {
   // It had no --endpoint: archives on an S3-compatible server could be read only through SHOEBOX_S3_ENDPOINT.
-  const s3 = await startS3()
-  t.teardown(() => s3.stop())
-  const saved = { ...process.env }
-  t.teardown(() => { process.env = saved })
-  Object.assign(process.env, s3.env)
+  const s3 = await s3WithEnv(t)
   delete process.env.SHOEBOX_S3_ENDPOINT
   const { base } = await archives(t, 'gzip')
   const client = s3.client()
