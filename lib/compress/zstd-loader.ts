@@ -83,8 +83,17 @@ export async function loadZstd (choice: ZstdChoice = zstdChoice()): Promise<Zstd
   return await backend
 }
 
-/** The backend, or SHOEBOX_UNSUPPORTED naming `what` (the file or directory that needs it). */
+/**
+ * The backend, or SHOEBOX_UNSUPPORTED naming `what` (the file or directory
+ * that needs it). A SHOEBOX_ZSTD that names no choice (a typo: `off`,
+ * `libzst`) is SHOEBOX_USAGE here, where zstd is needed, rather than a
+ * silent 'auto' (loadZstd() never throws, so it reads such a value as 'auto').
+ */
 export async function requireZstd (what: string, choice?: ZstdChoice): Promise<ZstdBackend> {
+  const named = process.env.SHOEBOX_ZSTD
+  if (choice === undefined && named !== undefined && !(CHOICES as readonly string[]).includes(named)) {
+    throw new ShoeboxError('SHOEBOX_USAGE', `${what}: SHOEBOX_ZSTD must be one of ${CHOICES.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(named)}`)
+  }
   const backend = await loadZstd(choice)
   if (backend !== null) return backend
   throw new ShoeboxError('SHOEBOX_UNSUPPORTED',

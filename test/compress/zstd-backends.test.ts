@@ -356,3 +356,16 @@ t.test('libzstd unavailable: auto falls back to the package without a word; SHOE
     }
   }
 })
+
+t.test('a SHOEBOX_ZSTD that names no choice is a usage error where zstd is needed, not a silent auto', async (t) => {
+  const r = child(`const loaded = await zstd.loadZstd()
+let refused = null
+try { await zstd.requireZstd('x.shoebox.zst') } catch (err) { refused = err.code + ' ' + err.message }
+const given = await zstd.requireZstd('y.shoebox.zst', 'package')
+console.log(JSON.stringify({ loaded: loaded === null ? null : loaded.name, refused, given: given.name }))`, { SHOEBOX_ZSTD: 'libzst' })
+  t.equal(r.status, 0, r.stderr)
+  const got = JSON.parse(r.stdout) as { loaded: string | null, refused: string | null, given: string }
+  t.equal(got.loaded, underAuto('libzstd'), 'loadZstd() never throws: it reads the typo as auto')
+  t.equal(got.refused, `SHOEBOX_USAGE x.shoebox.zst: SHOEBOX_ZSTD must be one of 'auto', 'zlib', 'libzstd', 'package', '0', got "libzst"`)
+  t.equal(got.given, '@mongodb-js/zstd', 'a choice given by the caller does not read the variable')
+})
