@@ -13,6 +13,7 @@
  * take a stale lock (11 of 30 pairs did), and one starting while another
  * had created the file but not yet written its pid take it from a live one.
  */
+import { constants as fsConstants } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../../errors.js'
@@ -41,7 +42,7 @@ export async function lockDir (dir: string, lock: { file: string, what: string, 
   try {
     for (let i = 0; i < TRIES; i++) {
       try {
-        await fs.link(own, file)
+        await linkIn(own, file)
         return release
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, 'cannot lock', file)
@@ -61,6 +62,16 @@ export async function lockDir (dir: string, lock: { file: string, what: string, 
   }
 }
 
+/** `from` in place as `to`, failing with EEXIST where `to` exists; where hard links are not supported (vfat, some network shares), an exclusive copy. */
+async function linkIn (from: string, to: string): Promise<void> {
+  try {
+    await fs.link(from, to)
+  } catch (err) {
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err
+    await fs.copyFile(from, to, fsConstants.COPYFILE_EXCL)
+  }
+}
+
 /** Remove the stale lock `seen` was read from; if another process took the lock meanwhile, what was moved goes back. */
 async function takeStale (file: string, seen: string, aside: string): Promise<void> {
   try {
@@ -71,6 +82,6 @@ async function takeStale (file: string, seen: string, aside: string): Promise<vo
   }
   const moved = await fs.readFile(aside, 'utf8').catch(() => undefined)
   // Another process's lock, taken after the read: back in place (unless yet another took the name meanwhile).
-  if (moved !== seen) await fs.link(aside, file).catch(() => {})
+  if (moved !== seen) await linkIn(aside, file).catch(() => {})
   await fs.unlink(aside).catch(() => {})
 }
