@@ -37,6 +37,8 @@ export async function lockDir (dir: string, lock: { file: string, what: string, 
   try {
     await fs.writeFile(own, mine)
   } catch (err) {
+    // A full disk fails the write after the file was made: it goes too.
+    await fs.unlink(own).catch(() => {})
     throw ioError(err, 'cannot lock', file)
   }
   try {
