@@ -7,6 +7,7 @@
  * of 15-20 at a load of 9), though it failed each run tried.
  */
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
@@ -16,14 +17,25 @@ import { transpileTree } from '../transpile.js'
 
 const child = transpileTree(new URL('./fixtures/lock-child.ts', import.meta.url).pathname, tempDir(t, 'shoebox-lock-child-'))
 
-async function tryLock (dir: string, at: number): Promise<string> {
+/** Two processes try to lock `dir` at `at`; each holds what it got until both have answered. */
+async function tryLockTwice (dir: string, at: number): Promise<string[]> {
   const env = { ...process.env }
   delete env.NODE_OPTIONS
-  const proc = spawn(process.execPath, [child, dir, String(at), '300'], { stdio: ['ignore', 'pipe', 'inherit'], env })
-  let out = ''
-  proc.stdout.setEncoding('utf8').on('data', (s: string) => { out += s })
-  await new Promise((resolve) => proc.on('exit', resolve))
-  return out.trim()
+  const procs = [0, 1].map(() => spawn(process.execPath, [child, dir, String(at)], { stdio: ['ignore', 'pipe', 'inherit'], env }))
+  const outs = await Promise.all(procs.map(async (proc) => await new Promise<string>((resolve, reject) => {
+    let out = ''
+    proc.stdout.setEncoding('utf8').on('data', (s: string) => {
+      out += s
+      if (out.endsWith('\n')) resolve(out.trim())
+    })
+    proc.on('exit', () => { reject(new Error(`lock child exited: ${out}`)) })
+  })))
+  await Promise.all(procs.map(async (proc) => {
+    const exited = once(proc, 'exit')
+    proc.kill('SIGKILL')
+    await exited
+  }))
+  return outs
 }
 
 /** A pid no process has: past the largest a Linux pid can be. */
@@ -36,7 +48,7 @@ t.test('two processes at once on a directory with a stale lock: one takes it, th
     const dir = tempDir(t, 'shoebox-lock-')
     fs.writeFileSync(path.join(dir, LOCK_FILE), `${DEAD_PID}\n`)
     const at = Date.now() + 1000
-    const outs = await Promise.all([tryLock(dir, at), tryLock(dir, at)])
+    const outs = await tryLockTwice(dir, at)
     const got = outs.filter((o) => o === 'got').length
     if (got === 2) both++
     t.equal(got, 1, `round ${round}: one took it (${outs.join('; ')})`)
