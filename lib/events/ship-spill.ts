@@ -14,8 +14,17 @@
  * Never sending an acknowledged event twice: the shipper sends one batch of
  * a stream at a time, so the events of one stream in one file are
  * acknowledged in file order. A small sidecar file (<file>.acked) records,
- * per namespace and stream, how many are settled; a replay after a restart
- * skips those. A file and its sidecar go once every event is settled.
+ * per namespace and stream, the seq of the last settled event (under
+ * "positions", with the count it goes with) and how many are settled; a
+ * replay after a restart skips the events up to that seq. A file and its
+ * sidecar go once every event is settled.
+ *
+ * By seq, not by count: the replay reads a damaged file around the damage,
+ * and a count of settled events skipped as many readable ones, so a record
+ * lost among the settled ones cost the first unsettled event (never sent).
+ * The counts stay for an older shoebox, which reads only them; a position
+ * whose count no longer matches was moved on by such a version since, and
+ * the count is taken instead.
  */
 import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -83,13 +92,15 @@ export class SpillFile {
   /** Of those, events acknowledged or rejected (skipped ones included). */
   settled = 0
   readAll = false
-  /** Settled events per namespace and stream: the sidecar's content. */
+  /** Settled events per namespace and stream, and the seq of the last of them (where known): the sidecar's content. */
   readonly settledByKey: Record<string, number>
+  readonly lastSeqByKey: Record<string, number>
   #writes: Promise<void> = Promise.resolve()
 
-  constructor (file: string, settledByKey: Record<string, number>) {
+  constructor (file: string, settled: Sidecar) {
     this.path = file
-    this.settledByKey = { ...settledByKey }
+    this.settledByKey = { ...settled.counts }
+    this.lastSeqByKey = { ...settled.lastSeqs }
   }
 
   get sidecar (): string {
@@ -97,11 +108,17 @@ export class SpillFile {
   }
 
   /** Record settled events; the sidecar writes are serial, and the last one removes the file. */
-  async settle (keys: string[]): Promise<void> {
-    for (const key of keys) this.settledByKey[key] = (this.settledByKey[key] ?? 0) + 1
-    this.settled += keys.length
+  async settle (events: Array<{ key: string, seq: number }>): Promise<void> {
+    for (const { key, seq } of events) {
+      this.settledByKey[key] = (this.settledByKey[key] ?? 0) + 1
+      if (Number.isSafeInteger(seq)) this.lastSeqByKey[key] = seq
+      else delete this.lastSeqByKey[key]
+    }
+    this.settled += events.length
     const finished = this.readAll && this.settled === this.read
-    const content = JSON.stringify(this.settledByKey)
+    const positions: Record<string, [number, number]> = {}
+    for (const [key, seq] of Object.entries(this.lastSeqByKey)) positions[key] = [this.settledByKey[key], seq]
+    const content = JSON.stringify({ ...this.settledByKey, [POSITIONS]: positions })
     this.#writes = this.#writes.then(async () => {
       if (finished) {
         await orIoError(fs.rm(this.path, { force: true }), 'cannot remove replayed spill file', this.path)
@@ -112,6 +129,35 @@ export class SpillFile {
     })
     await this.#writes
   }
+}
+
+/** The sidecar's entry of positions; no stream key (streamKey() puts NULs in each) can take its name. */
+const POSITIONS = 'positions'
+
+/** A sidecar's content: settled counts per stream key, and the seq of the last settled event where it is known. */
+interface Sidecar {
+  counts: Record<string, number>
+  lastSeqs: Record<string, number>
+}
+
+/** Read a sidecar (a missing or unreadable one: nothing settled yet); a position whose count is not the key's was left behind by an older version. */
+async function readSidecar (file: string): Promise<Sidecar> {
+  let content: Record<string, unknown> = {}
+  try {
+    content = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>
+  } catch {
+    // No sidecar: nothing of this file was acknowledged yet.
+  }
+  const counts: Record<string, number> = {}
+  const lastSeqs: Record<string, number> = {}
+  for (const [key, value] of Object.entries(content)) if (key !== POSITIONS && typeof value === 'number') counts[key] = value
+  const positions = content[POSITIONS]
+  if (typeof positions === 'object' && positions !== null) {
+    for (const [key, value] of Object.entries(positions as Record<string, unknown>)) {
+      if (Array.isArray(value) && value[0] === counts[key] && Number.isSafeInteger(value[1])) lastSeqs[key] = value[1] as number
+    }
+  }
+  return { counts, lastSeqs }
 }
 
 const SPILL_SUFFIX = '.shoebox'
@@ -224,14 +270,9 @@ export class Spill {
   }
 
   async #replayFile (file: string): Promise<AsyncGenerator<ReplayedEvent>> {
-    let skip: Record<string, number> = {}
-    try {
-      skip = JSON.parse(await fs.readFile(`${file}.acked`, 'utf8')) as Record<string, number>
-    } catch {
-      // No sidecar: nothing of this file was acknowledged yet.
-    }
+    const skip = await readSidecar(`${file}.acked`)
     const spillFile = new SpillFile(file, skip)
-    const left = { ...skip }
+    const left = { ...skip.counts }
     const run = this.#run
     // Lenient: damage (a bad sector, a stray write) loses the events in it, not the file's others, and does not
     // fail every run that meets it. Strict, it failed each run at that byte, and the events before it never went out.
@@ -244,8 +285,10 @@ export class Spill {
         const { stream, namespace, seq } = record.metadata
         const key = streamKey(namespace, stream)
         spillFile.read++
-        if ((left[key] ?? 0) > 0) {
-          left[key]--
+        // Settled before: up to its last seq where that is known, else the first so many (a sidecar of an older version).
+        const last = skip.lastSeqs[key]
+        if (last !== undefined ? Number(seq) <= last : (left[key] ?? 0) > 0) {
+          if (last === undefined) left[key]--
           spillFile.settled++
           continue
         }

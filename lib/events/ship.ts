@@ -19,7 +19,7 @@
  * its batches were cut (callbacks, `ack` events, the spill's records), so
  * a caller still hears of a stream's events in the order written. A batch
  * of replayed (spilled) events goes alone among its stream's, because the
- * spill records a prefix count of acknowledged events per stream. A batch
+ * spill records acknowledged events per stream as a prefix (its last seq). A batch
  * that got no answer is tried again whole, with jittered backoff and the
  * server's Retry-After; a batch that got one is never sent again, except
  * one refused as too large (413, a server's or a proxy's body limit): it
@@ -129,7 +129,7 @@ type Outcome = Answer | { kind: 'split', parts: Array<{ batch: Batch, answer: An
 class Flight {
   /** Batches sent and not yet settled. */
   sent = 0
-  /** One of them holds replayed events: it goes alone (the spill counts acknowledged events as a prefix). */
+  /** One of them holds replayed events: it goes alone (the spill records acknowledged events as a prefix). */
   replaying = false
   /** Settles after the last batch sent was applied: the next one's outcome waits for it. */
   last: Promise<void> = Promise.resolve()
@@ -573,14 +573,14 @@ export class Shipper extends failsOnListenerRejection(Writable) {
 
   /** Record replayed events as settled in their spill files, so no later run sends them again. */
   async #settleSpilled (batch: Batch): Promise<void> {
-    const byFile = new Map<SpillFile, string[]>()
+    const byFile = new Map<SpillFile, SpillOrigin[]>()
     for (const origin of (batch.origins ?? []) as Array<SpillOrigin | undefined>) {
       if (origin === undefined) continue
-      const keys = byFile.get(origin.file) ?? []
-      keys.push(origin.key)
-      byFile.set(origin.file, keys)
+      const origins = byFile.get(origin.file) ?? []
+      origins.push(origin)
+      byFile.set(origin.file, origins)
     }
-    for (const [file, keys] of byFile) await file.settle(keys)
+    for (const [file, origins] of byFile) await file.settle(origins)
   }
 
   #finished (batch: Batch, flight: Flight): void {

@@ -2,12 +2,15 @@
  * The spill: events the queue has no room for go to a local rolling archive
  * and are replayed in order, in the same process once the server is back,
  * and by the next process after a SIGKILL, never sending an acknowledged
- * event twice (the sidecar of settled counts).
+ * event twice (the sidecar of settled positions).
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import t from 'tap'
+import { decode } from '../../lib/format/decode.js'
+import type { ShoeboxRecord } from '../../lib/record.js'
 import { ship } from '../../lib/events/ship.js'
 import { transpileTree } from '../transpile.js'
 import { startCollector, type StoredEvent } from './fixtures/collector.js'
@@ -137,4 +140,93 @@ t.test('SIGKILL while spilling, SIGKILL while replaying: the next process sends 
   t.equal(firstGap(all, 20), -1, 'the spilled events, in order, from the first one that found the queue full')
   t.ok(all.length > afterSecond, 'the third process sent the rest')
   t.same(fs.readdirSync(dir).filter((name) => !name.startsWith('.')), [], 'the spill is empty')
+})
+
+t.test('a damaged record among the acknowledged ones of a run that stopped: the next run sends every unacknowledged event once, and reports the damage', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir('shoebox-spill-')
+  const n = 60
+  const pad = 'x'.repeat(200)
+
+  async function run (write: number, options: { attempts?: number } = {}): Promise<{ error: Error | undefined, damaged: unknown[] }> {
+    const shipper = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, queueEvents: 20, batchEvents: 10, retry: { ...fast, ...options } })
+    const damaged: unknown[] = []
+    shipper.on('damaged', (d) => { damaged.push(d) })
+    let error: Error | undefined
+    shipper.on('error', (err) => { error = err })
+    for (let seq = 0; seq < write; seq++) shipper.write({ seq, pad }, () => {})
+    shipper.end()
+    await new Promise<void>((resolve) => { shipper.once('finish', resolve).once('close', resolve) })
+    return { error, damaged }
+  }
+
+  // 1: the server is down: every event ends up in the spill.
+  const first = await run(n, { attempts: 1 })
+  t.ok(first.error, 'the first run gave up')
+  // 2: the server acknowledges 30 of them, then refuses; the run gives up and records its progress.
+  await collector.start()
+  collector.on('stored', () => { if (collector.stored.length >= 30) collector.refuseAll(503) })
+  const second = await run(0, { attempts: 2 })
+  t.ok(second.error, 'the second run gave up')
+  const acked = seqs(collector.stored)
+  t.equal(acked.length, 30)
+  t.ok(fs.readdirSync(dir).some((name) => name.endsWith('.acked')), 'progress recorded')
+
+  // An acknowledged event's record is damaged on disk.
+  const record = `{"seq":${acked[3]},`
+  const file = fs.readdirSync(dir).filter((name) => name.endsWith('.shoebox')).map((name) => `${dir}/${name}`)
+    .find((file) => fs.readFileSync(file).includes(record)) ?? ''
+  const bytes = fs.readFileSync(file)
+  const at = bytes.indexOf(record)
+  t.ok(at > 0, 'the record is found in its spill file')
+  bytes[at + 50] ^= 0xff
+  fs.writeFileSync(file, bytes)
+
+  // 3: to the end.
+  collector.removeAllListeners('stored')
+  collector.refuseAll(undefined)
+  const third = await run(0)
+  t.equal(third.error, undefined)
+  t.equal(third.damaged.length, 1, 'the damage is reported')
+  const all = seqs(collector.stored)
+  t.same(all.slice(30).filter((seq) => acked.includes(seq)), [], 'no acknowledged event sent again')
+  t.same([...all].sort((a, b) => a - b), range(0, n), 'every unacknowledged event sent, once')
+  t.same(fs.readdirSync(dir).filter((name) => !name.startsWith('.')), [], 'the spill is empty')
+})
+
+t.test('a sidecar of settled counts alone (an older version\'s), or with a position an older version left behind: replayed by the counts', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir('shoebox-spill-')
+  const first = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, queueEvents: 5, batchEvents: 5, retry: { ...fast, attempts: 1 } })
+  first.on('error', () => {})
+  for (let seq = 0; seq < 20; seq++) first.write({ seq }, () => {})
+  first.end()
+  await new Promise((resolve) => { first.once('close', resolve) })
+  await collector.start()
+  const key = '\u0000-\u0000s'
+  // The first run's events may span two files: the sidecar goes with the one holding most.
+  const files = await Promise.all(fs.readdirSync(dir).filter((name) => name.endsWith('.shoebox')).map(async (name) => {
+    const records = decode({ file: `${dir}/${name}` })
+    const read = pipeline(fs.createReadStream(`${dir}/${name}`), records)
+    const inFile: number[] = []
+    for await (const record of records as AsyncIterable<ShoeboxRecord>) inFile.push((JSON.parse(record.payload.toString('utf8')) as { seq: number }).seq)
+    await read
+    return { name, inFile }
+  }))
+  const { name, inFile } = files.reduce((a, b) => a.inFile.length >= b.inFile.length ? a : b)
+  t.ok(inFile.length > 10, `${inFile.length} events in ${name}`)
+  for (const sidecar of [{ [key]: 7 }, { [key]: 7, positions: { [key]: [3, 2] } }]) {
+    const before = collector.stored.length
+    const copy = tempDir('shoebox-spill-')
+    fs.copyFileSync(`${dir}/${name}`, `${copy}/${name}`)
+    fs.writeFileSync(`${copy}/${name}.acked`, JSON.stringify(sidecar))
+    const shipper = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: copy, retry: fast })
+    shipper.end()
+    await once(shipper, 'finish')
+    t.same(seqs(collector.stored.slice(before)), inFile.slice(7), `${JSON.stringify(sidecar)}: all but the first 7 in the file, once`)
+  }
 })

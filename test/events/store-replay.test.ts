@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { EventStore } from '../../lib/events/store/event-store.js'
-import { INDEX_FILE, type RunIndex } from '../../lib/events/store/run-index.js'
+import { INDEX_FILE, runFileName, type RunIndex } from '../../lib/events/store/run-index.js'
 import { EVERY_TIME, type StoredEvent } from '../../lib/events/store/stored-event.js'
 
 const T0 = 17_000_000_000_000_000n
@@ -74,4 +74,43 @@ t.test('a log of many memtables replays into runs as it goes, exactly, and a sta
   t.ok(replayed >= 1 && replayed < 10, `${replayed} log records replayed, of 122`)
   t.same(await stored(again), expected, 'the same events, none twice')
   await again.close()
+})
+
+t.test('restarts while run files cannot be written: each replay holds what the puts were held to (2.5 memtables and two puts), never more, and puts stay refused', async (t) => {
+  const dir = t.testdir()
+  const memtableSize = 8 * 1024
+  // Every run file name the store will try is a directory: each flush fails (EISDIR), at open's replay too.
+  const runs = path.join(dir, 'runs')
+  for (let seq = 1; seq <= 200; seq++) fs.mkdirSync(path.join(runs, runFileName(seq, false)), { recursive: true })
+  let i = 0
+  const acked: string[] = []
+  const putTen = async (store: EventStore): Promise<void> => {
+    const events = Array.from({ length: 10 }, () => event(T0 + BigInt(i), i++))
+    await store.put('kronos', [{ stream: 's', events }])
+    acked.push(...events.map((e) => `${e.time}:${e.id.toString('hex')}:${e.body.toString()}`))
+  }
+  // A table is frozen, and puts wait for its flush, once past a size, so each of the two may pass it by a put
+  // (its size: the first put's, into an empty store).
+  let bound = 0
+  let atClose = 0
+  for (let start = 0; start < 4; start++) {
+    const store = await EventStore.open({ dir, fsync: false, memtableSize })
+    const held = (): number => store.stats().memtableBytes + store.stats().frozenBytes
+    if (start === 0) {
+      await putTen(store)
+      bound = memtableSize * 2.5 + 2 * held()
+    }
+    t.ok(held() <= bound, `start ${start}: the replay holds ${held()} bytes (at most ${bound})`)
+    let refused: unknown
+    for (let n = 0; n < 40 && refused === undefined; n++) await putTen(store).catch((err: unknown) => { refused = err })
+    t.match(refused, { code: 'SHOEBOX_THROTTLED' }, `start ${start}: puts are refused past the bound`)
+    t.ok(held() <= bound, `start ${start}: ${held()} bytes held`)
+    if (start > 0) t.ok(held() <= atClose, 'no more than the last start held')
+    atClose = held()
+    await store.close().catch(() => {})
+  }
+  fs.rmSync(runs, { recursive: true })
+  const store = await EventStore.open({ dir, fsync: false, memtableSize })
+  t.same((await stored(store)).sort(), acked.sort(), 'once runs can be written, every acknowledged event is there')
+  await store.close()
 })

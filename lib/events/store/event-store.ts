@@ -295,6 +295,10 @@ export class EventStore implements EventBackend {
       added = await this.#writeFrozen(at)
     } catch (err) {
       // A full disk must not stop every start: the rest is replayed into memory, as before, and said.
+      // That is bounded: the log past the index holds only what the writing process held in memory (its
+      // memtable and frozen tables), and puts hold that to MAX_HELD tables and a put or two while flushes
+      // fail (test/events/store-replay.test.ts restarts a store four times so). A log from before that
+      // bound (a4a4083) can hold more, but no more than the process that wrote it held.
       this.#frozen = this.#frozen.filter((t) => t !== table)
       this.#memtable = table
       // And puts past MAX_HELD are refused until a flush succeeds: the replay may already hold more.
