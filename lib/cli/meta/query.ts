@@ -1,6 +1,7 @@
 /** shoebox meta query: state rows matching conditions, as NDJSON. */
 import { once } from 'node:events'
 import { metadir } from '../../meta/metadir.js'
+import { existingMetadir } from './metadir-options.js'
 import { metaJson, type MetaFiles } from '../../meta/files.js'
 import type { Filter, FilterOperators, FilterValue } from '../../meta/query.js'
 import { fromText } from '../../meta/state-db-values.js'
@@ -79,7 +80,7 @@ export const queryCommand: Command = {
     }, true)
     if (values.records === true && values.count === true) throw usage('--records and --count: choose one')
     const limit = wholeNumber('--limit', values.limit)
-    const md = await metadir(values.metadir as string | undefined)
+    const md = await metadir(await existingMetadir(values.metadir as string | undefined))
     try {
       const filter = filterFrom(md.files, positionals, (values.null ?? []) as string[], (values['not-null'] ?? []) as string[])
       const deleted = values.deleted === true

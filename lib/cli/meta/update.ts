@@ -1,5 +1,6 @@
 /** shoebox meta update: merge the meta history into the consumer's state db. */
 import { metadir } from '../../meta/metadir.js'
+import { existingMetadir } from './metadir-options.js'
 import type { Command } from '../command.js'
 import { noArguments, parse } from '../options.js'
 import { isTerminal } from '../store-options.js'
@@ -30,7 +31,7 @@ export const updateCommand: Command = {
       metadir: { type: 'string' }, replace: { type: 'boolean' }, cleanup: { type: 'boolean' }, json: { type: 'boolean' }
     }, true)
     noArguments(positionals)
-    const md = await metadir(values.metadir as string | undefined)
+    const md = await metadir(await existingMetadir(values.metadir as string | undefined))
     const live = isTerminal(io)
     try {
       const result = await md.update({

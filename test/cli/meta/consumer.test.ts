@@ -151,3 +151,20 @@ t.test('update reports invalid rows and unreadable history rows on stderr; --rep
   t.same(jsonLines((await cli(['meta', 'update', '--metadir', dir, '--replace', '--json'])).stdout), [{ added: 3, updated: 0, deleted: 0, skipped: 0, invalid: 0, dropped: [] }])
   t.same((jsonLines((await cli(['meta', 'update', '--metadir', dir, '--cleanup', '--json'])).stdout)[0] as { dropped: string[] }).dropped, [], 'nothing to drop: no include configured keeps every column')
 })
+
+t.test('a --metadir without _mmmeta/ (a typo) is an error naming it, and nothing is made there', async (t) => {
+  const dir = base(t)
+  const typo = path.join(dir, 'archvie')
+  const file = path.join(dir, 'plain')
+  fs.writeFileSync(file, 'x')
+  const commands = [['inspect'], ['query'], ['query', '--count'], ['get', 'a1'], ['update'], ['store'], ['store', 'set', 'k', 'v'], ['dump'], ['squash']]
+  for (const args of commands) {
+    const r = await cli(['meta', ...args, '--metadir', typo])
+    t.same([r.code, r.stdout.toString()], [1, ''], args.join(' '))
+    t.equal(r.stderr, `shoebox meta ${args[0]}: ${path.join(typo, '_mmmeta')}: no metadir here (no such directory); nothing read or created\n`, args.join(' '))
+    t.notOk(fs.existsSync(typo), `${args.join(' ')} made nothing`)
+    const notDir = await cli(['meta', ...args, '--metadir', file])
+    t.equal(notDir.code, 1, `${args.join(' ')} under a file`)
+  }
+  t.equal((await cli(['meta', 'inspect', '--metadir', dir])).code, 0, 'a metadir that is there is read')
+})

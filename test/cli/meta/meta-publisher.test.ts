@@ -174,6 +174,7 @@ t.test('squash: a row it skips is one stderr line, and --prune keeps its file', 
 
 t.test('an empty metadir; usage errors exit 2', async (t) => {
   const base = metadir(t)
+  fs.mkdirSync(path.join(base, '_mmmeta', 'db'), { recursive: true })
   let r = await cli(['meta', 'dump', '--metadir', base])
   t.same([r.code, r.stdout.toString()], [0, 'content_hash\r\n'])
   r = await cli(['meta', 'squash', '--metadir', base])
