@@ -168,3 +168,22 @@ t.test('a --metadir without _mmmeta/ (a typo) is an error naming it, and nothing
   }
   t.equal((await cli(['meta', 'inspect', '--metadir', dir])).code, 0, 'a metadir that is there is read')
 })
+
+t.test('query: a key that is no column (a typo) is a usage error naming it, not "no rows" (or every row)', async (t) => {
+  const dir = base(t)
+  t.equal((await cli(['meta', 'update', '--metadir', dir])).code, 0)
+  const state = path.join(dir, '_mmmeta', 'state.db')
+  const typos: Array<[string[], string]> = [
+    [['documnet_type=contract'], 'documnet_type'], [['documnet_type~con%'], 'documnet_type'], [['--null', 'documnet_type'], 'documnet_type'],
+    [['--not-null', 'documnet_type'], 'documnet_type'], [['--count', 'documnet_type=contract'], 'documnet_type'], [['document_type=contract', 'pagse>1'], 'pagse']
+  ]
+  for (const [args, key] of typos) {
+    const r = await cli(['meta', 'query', '--metadir', dir, ...args])
+    t.same([r.code, r.stdout.toString()], [2, ''], args.join(' '))
+    t.match(r.stderr, `shoebox meta query: no column '${key}' in ${state} (`, args.join(' '))
+  }
+  // A consumer column no row has yet is a column once config.yml types it: imported=false is every row.
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'config.yml'), CONFIG.replace('public: bool', 'public: bool, imported: bool'))
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'imported=false'])).stdout.toString(), '3\n')
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'document_type=contract'])).stdout.toString(), '2\n')
+})
