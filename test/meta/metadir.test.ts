@@ -196,3 +196,11 @@ t.test('update: a store that cannot be touched fails saying the update is commit
   t.match(err?.message, `(EISDIR); the update of ${path.join(dir, '_mmmeta', 'state.db')} is committed (added 4, updated 0, deleted 0), only the store's state_last_updated was not updated`)
   t.equal(await md.files.count({}), 4, 'the rows are in the state db')
 })
+
+t.test('update: a history file that cannot be read fails naming it (here a directory named .append)', async (t) => {
+  const base = t.testdir({ _mmmeta: { db: { '2026-01-01T00:00:00.000001.append': 'content_hash\r\nx\r\n', '2026-01-02T00:00:00.000001.append': {} } } })
+  const md = await metadir(base)
+  t.teardown(() => { md.close() })
+  const err = await expectCode(t, md.update(), 'SHOEBOX_IO', 'a directory in the history')
+  t.match(err?.message, `cannot read ${path.join(base, '_mmmeta', 'db', '2026-01-02T00:00:00.000001.append')}: is a directory`, 'the message names the file (it said only "is a directory (EISDIR)")')
+})
