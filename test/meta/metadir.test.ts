@@ -204,3 +204,17 @@ t.test('update: a history file that cannot be read fails naming it (here a direc
   const err = await expectCode(t, md.update(), 'SHOEBOX_IO', 'a directory in the history')
   t.match(err?.message, `cannot read ${path.join(base, '_mmmeta', 'db', '2026-01-02T00:00:00.000001.append')}: is a directory`, 'the message names the file (it said only "is a directory (EISDIR)")')
 })
+
+t.test('find/count: an in list longer than SQLite has parameters (32766) is taken, each value typed by its column', async (t) => {
+  const dir = base(t)
+  mmmetaState(dir)
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  await md.update()
+  const uids = [...Array.from({ length: 40_000 }, (_, i) => `x${i}`), 'c3', 'a1']
+  t.equal(md.files.count({ content_hash: { in: uids } }), 2, 'it failed with SQLite\'s raw "too many SQL variables"')
+  t.same(await all(md, { content_hash: { in: uids } }, { orderBy: 'content_hash' }), ['a1', 'c3'])
+  t.same(await all(md, { pages: { in: [...Array.from({ length: 40_000 }, (_, i) => 1000 + i), 0, 1] } }), ['b2', 'd4'], 'ints')
+  t.same(await all(md, { retrieved_at: { in: [new Date('2026-11-20T10:00:00Z')] } }), ['a1'], 'a Date by its column type')
+  t.same(await all(md, { reference: { in: ['0012', null] } }), ['a1'], '"0012" as text; null matches nothing, as in SQL')
+})
