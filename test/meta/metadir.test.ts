@@ -218,3 +218,27 @@ t.test('find/count: an in list longer than SQLite has parameters (32766) is take
   t.same(await all(md, { retrieved_at: { in: [new Date('2026-11-20T10:00:00Z')] } }), ['a1'], 'a Date by its column type')
   t.same(await all(md, { reference: { in: ['0012', null] } }), ['a1'], '"0012" as text; null matches nothing, as in SQL')
 })
+
+t.test('an int beyond 64 bits is an invalid row (update) or a refused value (save), not a crash of the whole update', async (t) => {
+  const huge = '123456789012345678901234567890'
+  const dir = t.testdir({
+    _mmmeta: {
+      'config.yml': 'metadata:\n  types: { n: int }\n',
+      db: { '2026-01-01T00:00:00.000001.append': `content_hash,n\r\na,${huge}\r\nb,5\r\nm,-9223372036854775808\r\n` }
+    }
+  })
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  const first = await md.update() // an empty state db: loaded directly
+  t.same([first.added, first.invalid], [2, 1], 'it failed with RangeError "The bound string, buffer, or bigint is too big"')
+  t.match(first.invalidRows, [{ uid: 'a', reason: /^n: "123456789012345678901234567890" is beyond a 64-bit integer/ }])
+  t.equal(md.files.get('m')?.get('n'), -9223372036854775808n, 'the smallest 64-bit integer is one')
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-01-02T00:00:00.000001.append'), `content_hash,n\r\nc,-${huge}\r\nd,9223372036854775807\r\n`)
+  const second = await md.update() // rows merged into a state db that has some
+  t.same([second.added, second.invalid], [1, 2], 'c, and a again')
+  t.equal(md.files.get('d')?.get('n'), 9223372036854775807n)
+  const b = md.files.get('b')
+  b?.set('n', 2n ** 64n)
+  await expectCode(t, Promise.resolve().then(async () => { await b?.save() }), 'SHOEBOX_META_VALUE', 'save() of a bigint beyond 64 bits')
+  t.equal(md.files.get('b')?.get('n'), 5, 'the row as it was')
+})
