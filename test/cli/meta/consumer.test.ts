@@ -4,10 +4,12 @@
  * history is written by hand as mmmeta writes it; --json output, the MMMETA
  * variable, and usage errors (exit 2) vs missing data (exit 1).
  */
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { cli, jsonLines } from '../../cli-run.js'
+import { metadir } from '../../../lib/meta/metadir.js'
 
 const CONFIG = `metadata:
   unique: content_hash
@@ -186,4 +188,31 @@ t.test('query: a key that is no column (a typo) is a usage error naming it, not 
   fs.writeFileSync(path.join(dir, '_mmmeta', 'config.yml'), CONFIG.replace('public: bool', 'public: bool, imported: bool'))
   t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'imported=false'])).stdout.toString(), '3\n')
   t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'document_type=contract'])).stdout.toString(), '2\n')
+})
+
+t.test('a state db whose checkpoint fails on close (a full disk) is one line naming it and saying what was kept', async (t) => {
+  // A file size limit (prlimit --fsize) stands in for a full disk: the child may read state.db but not grow
+  // it, so close()'s checkpoint of the WAL into it fails.
+  const dir = base(t)
+  const rows = (from: number): string => 'content_hash,_file_name,pad\r\n' + Array.from({ length: 3000 }, (_, i) => `u${from + i},u${from + i}.pdf,${'x'.repeat(200)}\r\n`).join('')
+  // state.db big enough (about 1 MB) that the limit below leaves room for the other files a process writes
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'), rows(0))
+  const first = await metadir(dir)
+  await first.update()
+  first.close()
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-24T00:00:00.000000.append'), rows(3000))
+  const md = await metadir(dir)
+  md.files.state.db.pragma('wal_autocheckpoint = 0')
+  t.equal((await md.update()).added, 3000)
+  const state = path.join(dir, '_mmmeta', 'state.db')
+  t.ok(fs.statSync(`${state}-wal`).size > fs.statSync(state).size, 'the rows are in the WAL, not yet in state.db')
+  const { cliBinary } = await import('../../fixtures-s3/cli-build.js')
+  // Node ignores SIGXFSZ, so a write past the limit fails with EFBIG.
+  const r = spawnSync('prlimit', [`--fsize=${fs.statSync(state).size}`, '--', process.execPath, cliBinary(), 'meta', 'inspect', '--metadir', dir], { encoding: 'utf8' })
+  md.close()
+  t.equal(r.status, 1, r.stderr)
+  t.match(r.stdout, /^files: 6003\n/, 'inspect printed what it read')
+  t.match(r.stderr, new RegExp(`^shoebox meta inspect: ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot checkpoint the state db: .+; everything committed is kept \\(in its -wal file, which the next open reads\\)\\n$`),
+    'it said only "database or disk is full"')
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count'])).stdout.toString(), '6003\n', 'nothing lost')
 })
