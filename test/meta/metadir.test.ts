@@ -242,3 +242,19 @@ t.test('an int beyond 64 bits is an invalid row (update) or a refused value (sav
   await expectCode(t, Promise.resolve().then(async () => { await b?.save() }), 'SHOEBOX_META_VALUE', 'save() of a bigint beyond 64 bits')
   t.equal(md.files.get('b')?.get('n'), 5, 'the row as it was')
 })
+
+t.test('update: SQLite failing mid-merge (a full disk) is SHOEBOX_IO naming the state db, rolled back', async (t) => {
+  const dir = base(t)
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  await md.update()
+  const before = md.files.count({}, { deleted: true })
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-24T00:00:00.000000.append'),
+    'content_hash,_file_name,reference,document_type\r\n' + Array.from({ length: 2000 }, (_, i) => `u${i},u${i}.pdf,r,${'x'.repeat(300)}\r\n`).join(''))
+  // no room to grow: as on a full disk, SQLite fails the write with SQLITE_FULL
+  const db = md.files.state.db
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`)
+  const err = await expectCode(t, md.update(), 'SHOEBOX_IO', 'it was SQLite\'s SqliteError "database or disk is full"')
+  t.equal(err?.message, `${path.join(dir, '_mmmeta', 'state.db')}: cannot update the state db: database or disk is full; rolled back, the state db is as it was`)
+  t.equal(md.files.count({}, { deleted: true }), before)
+})

@@ -45,9 +45,16 @@ export const updateCommand: Command = {
       const { added, updated, deleted, skipped, invalid } = result
       if (values.json === true) io.stdout.write(JSON.stringify({ added, updated, deleted, skipped, invalid, dropped: result.dropped }) + '\n')
       else io.stdout.write(`added ${added}, updated ${updated}, deleted ${deleted}, skipped ${skipped}, invalid ${invalid}\n`)
-    } finally {
-      md.close()
+    } catch (err) {
+      // The update's own error says what happened; a close failing after it (its checkpoint, on the same full disk) hid it.
+      try {
+        md.close()
+      } catch {
+        // the update's error is the one to report
+      }
+      throw err
     }
+    md.close()
     return 0
   }
 }

@@ -208,11 +208,17 @@ t.test('a state db whose checkpoint fails on close (a full disk) is one line nam
   t.ok(fs.statSync(`${state}-wal`).size > fs.statSync(state).size, 'the rows are in the WAL, not yet in state.db')
   const { cliBinary } = await import('../../fixtures-s3/cli-build.js')
   // Node ignores SIGXFSZ, so a write past the limit fails with EFBIG.
-  const r = spawnSync('prlimit', [`--fsize=${fs.statSync(state).size}`, '--', process.execPath, cliBinary(), 'meta', 'inspect', '--metadir', dir], { encoding: 'utf8' })
+  const limit = `--fsize=${fs.statSync(state).size}`
+  const r = spawnSync('prlimit', [limit, '--', process.execPath, cliBinary(), 'meta', 'inspect', '--metadir', dir], { encoding: 'utf8' })
+  // An update that cannot grow the WAL either: its own failure is the line, not the checkpoint's after it.
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-25T00:00:00.000000.append'), rows(6000))
+  const u = spawnSync('prlimit', [`--fsize=${fs.statSync(`${state}-wal`).size}`, '--', process.execPath, cliBinary(), 'meta', 'update', '--metadir', dir], { encoding: 'utf8' })
+  t.equal(u.status, 1, u.stderr)
+  t.match(u.stderr, /^shoebox meta update: \S+state\.db: cannot update the state db: .+; rolled back, the state db is as it was\n$/, 'the update\'s own error (a failed checkpoint after it hid it)')
   md.close()
   t.equal(r.status, 1, r.stderr)
   t.match(r.stdout, /^files: 6003\n/, 'inspect printed what it read')
   t.match(r.stderr, new RegExp(`^shoebox meta inspect: ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot checkpoint the state db: .+; everything committed is kept \\(in its -wal file, which the next open reads\\)\\n$`),
     'it said only "database or disk is full"')
-  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count'])).stdout.toString(), '6003\n', 'nothing lost')
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count'])).stdout.toString(), '6003\n', 'nothing lost, nothing half merged')
 })
