@@ -188,18 +188,27 @@ export function missingKeys (config: MetaConfig, row: Readonly<Record<string, st
   })
 }
 
-const PLACEHOLDER = /\{([^{}]*)\}/g
+const PLACEHOLDER = /\{\{|\}\}|\{([^{}]*)\}/g
 
 /**
  * The remote attributes of a row: each `remote` template with `{key}`
- * replaced by the row's value. A key the row lacks (or holds null) gives ''
- * where mmmeta raised KeyError; unlike str.format, flattened keys such as
- * `{publisher:name}` work.
+ * replaced by the row's value and `{{`/`}}` by a brace, as str.format and
+ * the files API's `remote` render it; unlike str.format, flattened keys such
+ * as `{publisher:name}` work. A template naming a key the row lacks (or holds
+ * null) gives null, where mmmeta raised KeyError: a URL with an empty
+ * segment would name another object (`https://bucket/{name}`: the bucket).
  */
-export function renderRemote (config: Pick<MetaConfig, 'remote'>, row: Readonly<Record<string, string | null | undefined>>): Record<string, string> {
-  const out: Record<string, string> = keyDict()
+export function renderRemote (config: Pick<MetaConfig, 'remote'>, row: Readonly<Record<string, string | null | undefined>>): Record<string, string | null> {
+  const out: Record<string, string | null> = keyDict()
   for (const [name, template] of Object.entries(config.remote)) {
-    out[name] = template.replace(PLACEHOLDER, (_match, key: string) => (Object.hasOwn(row, key) ? row[key] : null) ?? '')
+    let missing = false
+    const text = template.replace(PLACEHOLDER, (match, key: string | undefined) => {
+      if (key === undefined) return match[0]
+      const value = Object.hasOwn(row, key) ? row[key] : null
+      if (value === null || value === undefined) missing = true
+      return value ?? ''
+    })
+    out[name] = missing ? null : text
   }
   return out
 }

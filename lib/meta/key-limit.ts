@@ -14,6 +14,7 @@
 import { createReadStream } from 'node:fs'
 import { StringDecoder } from 'node:string_decoder'
 import { ShoeboxError } from '../errors.js'
+import { ioError } from '../fs/io-error.js'
 import { CsvParser } from './csv.js'
 import { NOT_METADATA, type HistoryFile } from './history.js'
 
@@ -72,6 +73,10 @@ async function headerOf (file: string): Promise<string[]> {
     const rows = parser.push(decoder.end())
     const last = rows.length > 0 ? rows : parser.end()
     return last.length > 0 ? last[0].cells.map((c) => c ?? '') : []
+  } catch (err) {
+    // a history file listed and then gone (a concurrent squash --prune) or unreadable: name it, as the replay does
+    if (err instanceof ShoeboxError) throw err
+    throw ioError(err, 'cannot read', file)
   } finally {
     input.destroy()
   }

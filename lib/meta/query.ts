@@ -88,8 +88,10 @@ function condition (state: StateDb, column: string, op: string, value: unknown, 
     case 'in': {
       if (!Array.isArray(value)) throw invalidOption(`filter.${column}.in`, 'must be an array')
       if (value.length === 0) return '0'
-      for (const v of value) params.push(encode(v))
-      return `${c} IN (${value.map(() => '?').join(', ')})`
+      // One parameter however many values: SQLite takes at most 32766, and a consumer's list of uids to look up
+      // can be longer. Compared as the list's own were (the column's affinity applies to json_each's values).
+      params.push(`[${value.map((v) => jsonValue(encode(v))).join(',')}]`)
+      return `${c} IN (SELECT value FROM json_each(?))`
     }
     case 'like':
       if (typeof value !== 'string') throw invalidOption(`filter.${column}.like`, 'must be a string pattern')
@@ -100,4 +102,14 @@ function condition (state: StateDb, column: string, op: string, value: unknown, 
       params.push(encode(value))
       return `${c} ${COMPARE[op]} ?`
   }
+}
+
+/**
+ * An encoded value as JSON text for json_each: a bigint by its digits (JSON.stringify refuses it; read as an
+ * integer), an infinity as 9e999 (SQLite reads it as one; JSON.stringify would write null).
+ */
+function jsonValue (value: SqlValue): string {
+  if (typeof value === 'bigint') return value.toString()
+  if (typeof value === 'number' && !Number.isNaN(value) && !Number.isFinite(value)) return value > 0 ? '9e999' : '-9e999'
+  return JSON.stringify(value)
 }

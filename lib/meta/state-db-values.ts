@@ -70,6 +70,7 @@ export function fromText (type: ColumnType, text: string | null): Cast {
       if (!INT.test(t)) return { ok: false, reason: `${JSON.stringify(text)} is not an integer` }
       const digits = t.replace(/\.0*$/, '')
       const big = BigInt(digits)
+      if (!fitsInt64(big)) return { ok: false, reason: `${JSON.stringify(text)} is beyond a 64-bit integer` }
       return { ok: true, value: safe(big) }
     }
     case 'float': {
@@ -163,6 +164,11 @@ const SPECIAL_FLOATS: Record<string, number> = {
   inf: Infinity, '+inf': Infinity, infinity: Infinity, '+infinity': Infinity, '-inf': -Infinity, '-infinity': -Infinity, nan: NaN
 }
 
+/** Does SQLite's INTEGER (64 bits, signed) hold it? One beyond failed the bind with a RangeError, ending a whole update. */
+function fitsInt64 (big: bigint): boolean {
+  return big >= -(2n ** 63n) && big < 2n ** 63n
+}
+
 function safe (big: bigint): number | bigint {
   return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big
 }
@@ -175,7 +181,10 @@ export function toSql (type: ColumnType, value: unknown): SqlValue {
   switch (type) {
     case 'string': return typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value)
     case 'int':
-      if (typeof value === 'bigint') return value
+      if (typeof value === 'bigint') {
+        if (!fitsInt64(value)) throw new TypeError(`${value} is beyond a 64-bit integer`)
+        return value
+      }
       if (typeof value === 'boolean') return value ? 1 : 0
       if (typeof value === 'number' && Number.isInteger(value)) return value
       return textual(type, value)

@@ -487,6 +487,9 @@ export class StateDb {
     for (const reader of this.#readers) this.closeReader(reader)
     try {
       if (!this.#db.readonly) this.#db.pragma('wal_checkpoint(TRUNCATE)')
+    } catch (err) {
+      // A full disk: SQLite's bare 'database or disk is full' named nothing, and after an update's counts read as a lost update.
+      throw new ShoeboxError('SHOEBOX_IO', `${this.file}: cannot checkpoint the state db: ${(err as Error).message}; everything committed is kept (in its -wal file, which the next open reads)`, { cause: err })
     } finally {
       this.#db.close()
     }

@@ -24,6 +24,7 @@ import path from 'node:path'
 import { buffer } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../errors.js'
+import { plural } from '../plural.js'
 import { ensureDir, syncDir, syncFile, tempBeside, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
@@ -138,15 +139,19 @@ export async function pushMetadir (base: string, target: string | Store, options
         result.unchanged++
         continue
       }
-      if (entry.kind === 'pointer') {
-        const body = await fs.readFile(file)
-        if (there?.size === body.length && (await buffer(store.get(entry.key))).equals(body)) {
-          result.unchanged++
-          continue
+      try {
+        if (entry.kind === 'pointer') {
+          const body = await fs.readFile(file)
+          if (there?.size === body.length && (await buffer(store.get(entry.key))).equals(body)) {
+            result.unchanged++
+            continue
+          }
+          await store.put(entry.key, body)
+        } else {
+          await store.put(entry.key, createReadStream(file))
         }
-        await store.put(entry.key, body)
-      } else {
-        await store.put(entry.key, createReadStream(file))
+      } catch (err) {
+        throw stoppedPartWay(err, result)
       }
       await copied(result, { key: entry.key, bytes: entry.size, kind: entry.kind }, options)
     }
@@ -168,21 +173,25 @@ export async function pullMetadir (base: string, source: string | Store, options
     for (const entry of remote) {
       const file = path.join(base, ...entry.key.split('/'))
       const here = local.get(entry.key)
-      await ensureDir(path.dirname(file))
-      if (entry.kind === 'history') {
-        if (here !== undefined) {
-          if (here.size !== entry.size) throw conflict(entry.key, file)
-          result.unchanged++
-          continue
+      if (entry.kind === 'history' && here !== undefined) {
+        if (here.size !== entry.size) throw conflict(entry.key, file)
+        result.unchanged++
+        continue
+      }
+      try {
+        await ensureDir(path.dirname(file))
+        if (entry.kind === 'history') {
+          await downloadWhole(store, entry.key, file)
+        } else {
+          const body = await buffer(store.get(entry.key))
+          if (here?.size === body.length && (await fs.readFile(file)).equals(body)) {
+            result.unchanged++
+            continue
+          }
+          await writeFileDurably(file, body).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
         }
-        await downloadWhole(store, entry.key, file)
-      } else {
-        const body = await buffer(store.get(entry.key))
-        if (here?.size === body.length && (await fs.readFile(file)).equals(body)) {
-          result.unchanged++
-          continue
-        }
-        await writeFileDurably(file, body).catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
+      } catch (err) {
+        throw stoppedPartWay(err, result)
       }
       await copied(result, { key: entry.key, bytes: entry.size, kind: entry.kind }, options)
     }
@@ -203,6 +212,17 @@ async function mustBeMetadir (base: string): Promise<void> {
     throw ioError(err, 'cannot read', dir)
   }
   if (!stat.isDirectory()) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${dir}: no metadir here (not a directory); nothing copied`)
+}
+
+/**
+ * A copy that failed at one file, saying what was copied before it: those
+ * files stay (each whole), and a rerun copies only the rest. The error named
+ * only the file it failed at, as if nothing had been copied.
+ */
+function stoppedPartWay (err: unknown, result: SyncResult): unknown {
+  if (!(err instanceof ShoeboxError)) return err
+  const kept = result.copied.length === 0 ? 'nothing copied' : `${plural(result.copied.length, 'file')} copied before it ${result.copied.length === 1 ? 'stays' : 'stay'}`
+  return new ShoeboxError(err.code, `${err.message}; ${kept}`, { cause: err })
 }
 
 async function copied (result: SyncResult, file: SyncedFile, options: SyncOptions): Promise<void> {

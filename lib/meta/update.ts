@@ -22,6 +22,7 @@ import { loadIntoEmptyState } from './direct-load.js'
 import { ReplayTable, replayInto } from './replay-table.js'
 import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
+import { ShoeboxError } from '../errors.js'
 import { keyDict } from '../key-dict.js'
 import { CallbackResults } from '../callback-results.js'
 
@@ -191,9 +192,16 @@ async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (
     if (!committed) {
       if (db.inTransaction) db.exec('ROLLBACK')
       state.restoreTypes(types)
+      // SQLite's own failure (a full disk: 'database or disk is full') named nothing and did not say the update was undone
+      if (isSqliteError(err)) throw new ShoeboxError('SHOEBOX_IO', `${state.file}: cannot update the state db: ${err.message}; rolled back, the state db is as it was`, { cause: err })
     }
     throw err
   }
+}
+
+function isSqliteError (err: unknown): err is Error {
+  const code = (err as { code?: unknown } | null)?.code
+  return err instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_')
 }
 
 /** Counts a merged row (progress every `progressEvery`); restart() after an attempt that was given up. */

@@ -22,7 +22,7 @@ t.test('a command that takes no arguments quotes the one given, as every refusal
 })
 
 t.test("a subcommand's line names it as typed, for a usage mistake and for any other failure", async (t) => {
-  const base = t.testdir()
+  const base = t.testdir({ _mmmeta: {} })
   const usageCases = [
     [['events', 'get', 'http://127.0.0.1:1', 's', '--limit=-1'], 'shoebox events get: --limit: must be a whole number, got "-1"', 'events get'],
     [['meta', 'query', '--metadir', base, 'bad'], 'shoebox meta query: a condition must be KEY OP VALUE (OP one of = != < <= > >= ~), got "bad"', 'meta query']

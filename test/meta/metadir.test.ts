@@ -196,3 +196,65 @@ t.test('update: a store that cannot be touched fails saying the update is commit
   t.match(err?.message, `(EISDIR); the update of ${path.join(dir, '_mmmeta', 'state.db')} is committed (added 4, updated 0, deleted 0), only the store's state_last_updated was not updated`)
   t.equal(await md.files.count({}), 4, 'the rows are in the state db')
 })
+
+t.test('update: a history file that cannot be read fails naming it (here a directory named .append)', async (t) => {
+  const base = t.testdir({ _mmmeta: { db: { '2026-01-01T00:00:00.000001.append': 'content_hash\r\nx\r\n', '2026-01-02T00:00:00.000001.append': {} } } })
+  const md = await metadir(base)
+  t.teardown(() => { md.close() })
+  const err = await expectCode(t, md.update(), 'SHOEBOX_IO', 'a directory in the history')
+  t.match(err?.message, `cannot read ${path.join(base, '_mmmeta', 'db', '2026-01-02T00:00:00.000001.append')}: is a directory`, 'the message names the file (it said only "is a directory (EISDIR)")')
+})
+
+t.test('find/count: an in list longer than SQLite has parameters (32766) is taken, each value typed by its column', async (t) => {
+  const dir = base(t)
+  mmmetaState(dir)
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  await md.update()
+  const uids = [...Array.from({ length: 40_000 }, (_, i) => `x${i}`), 'c3', 'a1']
+  t.equal(md.files.count({ content_hash: { in: uids } }), 2, 'it failed with SQLite\'s raw "too many SQL variables"')
+  t.same(await all(md, { content_hash: { in: uids } }, { orderBy: 'content_hash' }), ['a1', 'c3'])
+  t.same(await all(md, { pages: { in: [...Array.from({ length: 40_000 }, (_, i) => 1000 + i), 0, 1] } }), ['b2', 'd4'], 'ints')
+  t.same(await all(md, { retrieved_at: { in: [new Date('2026-11-20T10:00:00Z')] } }), ['a1'], 'a Date by its column type')
+  t.same(await all(md, { reference: { in: ['0012', null] } }), ['a1'], '"0012" as text; null matches nothing, as in SQL')
+})
+
+t.test('an int beyond 64 bits is an invalid row (update) or a refused value (save), not a crash of the whole update', async (t) => {
+  const huge = '123456789012345678901234567890'
+  const dir = t.testdir({
+    _mmmeta: {
+      'config.yml': 'metadata:\n  types: { n: int }\n',
+      db: { '2026-01-01T00:00:00.000001.append': `content_hash,n\r\na,${huge}\r\nb,5\r\nm,-9223372036854775808\r\n` }
+    }
+  })
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  const first = await md.update() // an empty state db: loaded directly
+  t.same([first.added, first.invalid], [2, 1], 'it failed with RangeError "The bound string, buffer, or bigint is too big"')
+  t.match(first.invalidRows, [{ uid: 'a', reason: /^n: "123456789012345678901234567890" is beyond a 64-bit integer/ }])
+  t.equal(md.files.get('m')?.get('n'), -9223372036854775808n, 'the smallest 64-bit integer is one')
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-01-02T00:00:00.000001.append'), `content_hash,n\r\nc,-${huge}\r\nd,9223372036854775807\r\n`)
+  const second = await md.update() // rows merged into a state db that has some
+  t.same([second.added, second.invalid], [1, 2], 'c, and a again')
+  t.equal(md.files.get('d')?.get('n'), 9223372036854775807n)
+  const b = md.files.get('b')
+  b?.set('n', 2n ** 64n)
+  await expectCode(t, Promise.resolve().then(async () => { await b?.save() }), 'SHOEBOX_META_VALUE', 'save() of a bigint beyond 64 bits')
+  t.equal(md.files.get('b')?.get('n'), 5, 'the row as it was')
+})
+
+t.test('update: SQLite failing mid-merge (a full disk) is SHOEBOX_IO naming the state db, rolled back', async (t) => {
+  const dir = base(t)
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  await md.update()
+  const before = md.files.count({}, { deleted: true })
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-24T00:00:00.000000.append'),
+    'content_hash,_file_name,reference,document_type\r\n' + Array.from({ length: 2000 }, (_, i) => `u${i},u${i}.pdf,r,${'x'.repeat(300)}\r\n`).join(''))
+  // no room to grow: as on a full disk, SQLite fails the write with SQLITE_FULL
+  const db = md.files.state.db
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`)
+  const err = await expectCode(t, md.update(), 'SHOEBOX_IO', 'it was SQLite\'s SqliteError "database or disk is full"')
+  t.equal(err?.message, `${path.join(dir, '_mmmeta', 'state.db')}: cannot update the state db: database or disk is full; rolled back, the state db is as it was`)
+  t.equal(md.files.count({}, { deleted: true }), before)
+})

@@ -104,3 +104,19 @@ t.test('file:// both ways, and a history file that changed size is refused', asy
   fs.writeFileSync(path.join(other, '_mmmeta'), 'a file')
   await expectCode(t, pushMetadir(other, url), 'SHOEBOX_NOT_FOUND', 'nor with a file named _mmmeta')
 })
+
+t.test('a copy that fails part way says what was copied before it (those files stay)', async (t) => {
+  const base = await publisher(t)
+  fs.writeFileSync(path.join(base, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'), APPEND_2)
+  // pull: the second history file's place is taken by a directory, so it cannot be written
+  const consumer = fs.mkdtempSync(path.join(base, 'consumer-'))
+  fs.mkdirSync(path.join(consumer, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'), { recursive: true })
+  const pulled = await expectCode(t, pullMetadir(consumer, `file://${base}`), 'SHOEBOX_IO', 'pull')
+  t.match(pulled?.message, /^cannot write \S+2026-11-23T00:00:00\.000000\.append: is a directory \(EISDIR\); 1 file copied before it stays$/, 'it named only the file it failed at')
+  t.ok(fs.existsSync(path.join(consumer, '_mmmeta', 'db', '2026-11-22T12:17:55.295840.append')))
+  // push: the first history file's place at the target is taken by a directory
+  const target = fs.mkdtempSync(path.join(base, 'target-'))
+  fs.mkdirSync(path.join(target, '_mmmeta', 'db', '2026-11-22T12:17:55.295840.append'), { recursive: true })
+  const pushed = await pushMetadir(base, `file://${target}`).catch((err: Error) => err)
+  t.match(pushed, { message: /2026-11-22T12:17:55\.295840\.append: .*; nothing copied$/ }, 'push')
+})

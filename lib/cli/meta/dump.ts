@@ -11,7 +11,7 @@ import { formatCsvRow } from '../../meta/csv.js'
 import { loadHistory } from '../../meta/history.js'
 import type { Command } from '../command.js'
 import { parse } from '../options.js'
-import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
+import { existingMetadir, metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 
 const help = `Usage: shoebox meta dump [options]
 
@@ -33,7 +33,7 @@ export const dumpCommand: Command = {
   help,
   async run (argv, io) {
     const { values } = parse(argv, { ...metadirOptionSpec, json: { type: 'boolean' } }, false)
-    const { base } = metadirFrom(values)
+    const base = await existingMetadir(metadirFrom(values).base)
     const config = await loadMetaConfig(base)
     const history = await loadHistory(base, config, {
       onProblem: (p) => { io.stderr.write(`skipped ${p.file}:${p.line}: ${p.reason}\n`) }

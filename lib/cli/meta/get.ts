@@ -1,6 +1,7 @@
 /** shoebox meta get: one state row by its unique key, as JSON. */
 import { ShoeboxError } from '../../errors.js'
 import { metadir } from '../../meta/metadir.js'
+import { existingMetadir } from './metadir-options.js'
 import { metaJson } from '../../meta/files.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
@@ -27,7 +28,7 @@ export const getCommand: Command = {
   async run (argv, io) {
     const { values, positionals } = parse(argv, { metadir: { type: 'string' }, records: { type: 'boolean' }, ...storeOptionSpec }, true)
     if (positionals.length === 0) throw usage('needs at least one UID')
-    const md = await metadir(values.metadir as string | undefined)
+    const md = await metadir(await existingMetadir(values.metadir as string | undefined))
     const missing: string[] = []
     // With --records: the rows found, whose records are printed once the state db is closed.
     const found: Array<{ uid: string, row: Record<string, unknown> }> = []

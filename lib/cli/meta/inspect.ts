@@ -1,5 +1,6 @@
 /** shoebox meta inspect: rows, path and store entries, as mmmeta prints them. */
 import { metadir } from '../../meta/metadir.js'
+import { existingMetadir } from './metadir-options.js'
 import { metaJson } from '../../meta/files.js'
 import { oneLine } from '../one-line.js'
 import { sqlTimestamp } from '../../meta/state-db-values.js'
@@ -24,7 +25,7 @@ export const inspectCommand: Command = {
   async run (argv, io) {
     const { values, positionals } = parse(argv, { metadir: { type: 'string' }, json: { type: 'boolean' } }, true)
     noArguments(positionals)
-    const md = await metadir(values.metadir as string | undefined)
+    const md = await metadir(await existingMetadir(values.metadir as string | undefined))
     try {
       const files = md.files.count({}, { deleted: true })
       const entries = await md.store.entries()

@@ -1,6 +1,7 @@
 /** shoebox meta query: state rows matching conditions, as NDJSON. */
 import { once } from 'node:events'
 import { metadir } from '../../meta/metadir.js'
+import { existingMetadir } from './metadir-options.js'
 import { metaJson, type MetaFiles } from '../../meta/files.js'
 import type { Filter, FilterOperators, FilterValue } from '../../meta/query.js'
 import { fromText } from '../../meta/state-db-values.js'
@@ -19,7 +20,9 @@ ISO 8601 UTC), in the order SQLite finds them unless --order. A CONDITION is KEY
 of = != < <= > >= ~ (~ is SQL LIKE: % any text, _ one character), e.g.
 document_type=contract 'retrieved_at>=2026-11-01' 'title~%Vertrag%'. VALUE is
 read as the column's type (imported=false also matches rows never imported).
-Soft-deleted rows are left out unless --deleted.
+Soft-deleted rows are left out unless --deleted. A KEY that is no column of
+the state db is an error (a consumer column no row has yet is one once
+config.yml's metadata.types names it).
 
 Options:
   --metadir DIR    the base directory holding _mmmeta/ (default $MMMETA, else the current directory)
@@ -35,10 +38,16 @@ ${recordsOptionHelp}
 const CONDITION = /^([^=!<>~]+)(!=|<=|>=|=|<|>|~)(.*)$/s
 const OPS: Record<string, keyof FilterOperators> = { '=': 'eq', '!=': 'ne', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte', '~': 'like' }
 
-/** CLI conditions to a filter, each value read by its column's type (a column not there yet: as text). */
+/**
+ * CLI conditions to a filter, each value read by its column's type. A key
+ * that is no column is refused, as --order's is: the API reads it as NULL in
+ * every row (a consumer column not saved yet), so a mistyped key matched no
+ * row, or with --null every row, without a word and exit 0.
+ */
 export function filterFrom (files: MetaFiles, conditions: string[], isNull: string[], notNull: string[]): Filter {
   const filter: Record<string, FilterOperators> = keyDict()
   const add = (key: string, op: keyof FilterOperators, value: unknown): void => {
+    if (!files.state.has(key)) throw usage(`no column '${key}' in ${files.state.file} (a column no row has yet can be named in config.yml's metadata.types)`)
     const ops = filter[key] ?? (filter[key] = {})
     if (op in ops) throw usage(`two '${op}' conditions on ${key}`)
     ;(ops as Record<string, unknown>)[op] = value
@@ -51,7 +60,7 @@ export function filterFrom (files: MetaFiles, conditions: string[], isNull: stri
       add(key, 'like', raw)
       continue
     }
-    const type = files.state.has(key) ? files.state.typeOf(key) : 'string'
+    const type = files.state.typeOf(key)
     const cast = fromText(type, raw)
     if (!cast.ok) throw usage(`${text}: ${cast.reason} (${key} is ${type})`)
     add(key, OPS[op], cast.value as FilterValue)
@@ -79,7 +88,7 @@ export const queryCommand: Command = {
     }, true)
     if (values.records === true && values.count === true) throw usage('--records and --count: choose one')
     const limit = wholeNumber('--limit', values.limit)
-    const md = await metadir(values.metadir as string | undefined)
+    const md = await metadir(await existingMetadir(values.metadir as string | undefined))
     try {
       const filter = filterFrom(md.files, positionals, (values.null ?? []) as string[], (values['not-null'] ?? []) as string[])
       const deleted = values.deleted === true

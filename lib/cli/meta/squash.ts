@@ -2,7 +2,7 @@
 import { squashHistory } from '../../meta/squash.js'
 import type { Command } from '../command.js'
 import { parse } from '../options.js'
-import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
+import { existingMetadir, metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 
 const help = `Usage: shoebox meta squash [options]
 
@@ -22,7 +22,7 @@ export const squashCommand: Command = {
   help,
   async run (argv, io) {
     const { values } = parse(argv, { ...metadirOptionSpec, prune: { type: 'boolean' }, json: { type: 'boolean' } }, false)
-    const { base } = metadirFrom(values)
+    const base = await existingMetadir(metadirFrom(values).base)
     const result = await squashHistory(base, {
       prune: values.prune === true,
       // as update words it: a row left out of the snapshot is never left out without a word

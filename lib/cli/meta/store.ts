@@ -1,6 +1,7 @@
 /** shoebox meta store: the metadir's typed key-value store. */
 import { ShoeboxError } from '../../errors.js'
 import { metadir } from '../../meta/metadir.js'
+import { existingMetadir } from './metadir-options.js'
 import { metaJson } from '../../meta/files.js'
 import { STORE_LAST_UPDATED } from '../../meta/kv-store.js'
 import { COLUMN_TYPES, type ColumnType, fromText, sqlTimestamp, type MetaValue } from '../../meta/state-db-values.js'
@@ -69,7 +70,7 @@ export const storeCommand: Command = {
     const { key, raw, touch, remove } = storeArgs(positionals, values.touch === true, values.delete === true)
     const type = values.type === undefined ? undefined : oneOf<ColumnType>('--type', values.type, COLUMN_TYPES, 'string')
     const json = values.json === true
-    const md = await metadir(values.metadir as string | undefined)
+    const md = await metadir(await existingMetadir(values.metadir as string | undefined))
     try {
       const store = md.store
       if (key === undefined) {

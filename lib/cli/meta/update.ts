@@ -1,5 +1,6 @@
 /** shoebox meta update: merge the meta history into the consumer's state db. */
 import { metadir } from '../../meta/metadir.js'
+import { existingMetadir } from './metadir-options.js'
 import type { Command } from '../command.js'
 import { noArguments, parse } from '../options.js'
 import { isTerminal } from '../store-options.js'
@@ -30,7 +31,7 @@ export const updateCommand: Command = {
       metadir: { type: 'string' }, replace: { type: 'boolean' }, cleanup: { type: 'boolean' }, json: { type: 'boolean' }
     }, true)
     noArguments(positionals)
-    const md = await metadir(values.metadir as string | undefined)
+    const md = await metadir(await existingMetadir(values.metadir as string | undefined))
     const live = isTerminal(io)
     try {
       const result = await md.update({
@@ -44,9 +45,16 @@ export const updateCommand: Command = {
       const { added, updated, deleted, skipped, invalid } = result
       if (values.json === true) io.stdout.write(JSON.stringify({ added, updated, deleted, skipped, invalid, dropped: result.dropped }) + '\n')
       else io.stdout.write(`added ${added}, updated ${updated}, deleted ${deleted}, skipped ${skipped}, invalid ${invalid}\n`)
-    } finally {
-      md.close()
+    } catch (err) {
+      // The update's own error says what happened; a close failing after it (its checkpoint, on the same full disk) hid it.
+      try {
+        md.close()
+      } catch {
+        // the update's error is the one to report
+      }
+      throw err
     }
+    md.close()
     return 0
   }
 }

@@ -4,10 +4,12 @@
  * history is written by hand as mmmeta writes it; --json output, the MMMETA
  * variable, and usage errors (exit 2) vs missing data (exit 1).
  */
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { cli, jsonLines } from '../../cli-run.js'
+import { metadir } from '../../../lib/meta/metadir.js'
 
 const CONFIG = `metadata:
   unique: content_hash
@@ -150,4 +152,73 @@ t.test('update reports invalid rows and unreadable history rows on stderr; --rep
   t.equal(saved.stdout.toString(), '3\n')
   t.same(jsonLines((await cli(['meta', 'update', '--metadir', dir, '--replace', '--json'])).stdout), [{ added: 3, updated: 0, deleted: 0, skipped: 0, invalid: 0, dropped: [] }])
   t.same((jsonLines((await cli(['meta', 'update', '--metadir', dir, '--cleanup', '--json'])).stdout)[0] as { dropped: string[] }).dropped, [], 'nothing to drop: no include configured keeps every column')
+})
+
+t.test('a --metadir without _mmmeta/ (a typo) is an error naming it, and nothing is made there', async (t) => {
+  const dir = base(t)
+  const typo = path.join(dir, 'archvie')
+  const file = path.join(dir, 'plain')
+  fs.writeFileSync(file, 'x')
+  const commands = [['inspect'], ['query'], ['query', '--count'], ['get', 'a1'], ['update'], ['store'], ['store', 'set', 'k', 'v'], ['dump'], ['squash']]
+  for (const args of commands) {
+    const r = await cli(['meta', ...args, '--metadir', typo])
+    t.same([r.code, r.stdout.toString()], [1, ''], args.join(' '))
+    t.equal(r.stderr, `shoebox meta ${args[0]}: ${path.join(typo, '_mmmeta')}: no metadir here (no such directory); nothing read or created\n`, args.join(' '))
+    t.notOk(fs.existsSync(typo), `${args.join(' ')} made nothing`)
+    const notDir = await cli(['meta', ...args, '--metadir', file])
+    t.equal(notDir.code, 1, `${args.join(' ')} under a file`)
+  }
+  t.equal((await cli(['meta', 'inspect', '--metadir', dir])).code, 0, 'a metadir that is there is read')
+})
+
+t.test('query: a key that is no column (a typo) is a usage error naming it, not "no rows" (or every row)', async (t) => {
+  const dir = base(t)
+  t.equal((await cli(['meta', 'update', '--metadir', dir])).code, 0)
+  const state = path.join(dir, '_mmmeta', 'state.db')
+  const typos: Array<[string[], string]> = [
+    [['documnet_type=contract'], 'documnet_type'], [['documnet_type~con%'], 'documnet_type'], [['--null', 'documnet_type'], 'documnet_type'],
+    [['--not-null', 'documnet_type'], 'documnet_type'], [['--count', 'documnet_type=contract'], 'documnet_type'], [['document_type=contract', 'pagse>1'], 'pagse']
+  ]
+  for (const [args, key] of typos) {
+    const r = await cli(['meta', 'query', '--metadir', dir, ...args])
+    t.same([r.code, r.stdout.toString()], [2, ''], args.join(' '))
+    t.match(r.stderr, `shoebox meta query: no column '${key}' in ${state} (`, args.join(' '))
+  }
+  // A consumer column no row has yet is a column once config.yml types it: imported=false is every row.
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'config.yml'), CONFIG.replace('public: bool', 'public: bool, imported: bool'))
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'imported=false'])).stdout.toString(), '3\n')
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count', 'document_type=contract'])).stdout.toString(), '2\n')
+})
+
+t.test('a state db whose checkpoint fails on close (a full disk) is one line naming it and saying what was kept', async (t) => {
+  // A file size limit (prlimit --fsize) stands in for a full disk: the child may read state.db but not grow
+  // it, so close()'s checkpoint of the WAL into it fails.
+  const dir = base(t)
+  const rows = (from: number): string => 'content_hash,_file_name,pad\r\n' + Array.from({ length: 3000 }, (_, i) => `u${from + i},u${from + i}.pdf,${'x'.repeat(200)}\r\n`).join('')
+  // state.db big enough (about 1 MB) that the limit below leaves room for the other files a process writes
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'), rows(0))
+  const first = await metadir(dir)
+  await first.update()
+  first.close()
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-24T00:00:00.000000.append'), rows(3000))
+  const md = await metadir(dir)
+  md.files.state.db.pragma('wal_autocheckpoint = 0')
+  t.equal((await md.update()).added, 3000)
+  const state = path.join(dir, '_mmmeta', 'state.db')
+  t.ok(fs.statSync(`${state}-wal`).size > fs.statSync(state).size, 'the rows are in the WAL, not yet in state.db')
+  const { cliBinary } = await import('../../fixtures-s3/cli-build.js')
+  // Node ignores SIGXFSZ, so a write past the limit fails with EFBIG.
+  const limit = `--fsize=${fs.statSync(state).size}`
+  const r = spawnSync('prlimit', [limit, '--', process.execPath, cliBinary(), 'meta', 'inspect', '--metadir', dir], { encoding: 'utf8' })
+  // An update that cannot grow the WAL either: its own failure is the line, not the checkpoint's after it.
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-25T00:00:00.000000.append'), rows(6000))
+  const u = spawnSync('prlimit', [`--fsize=${fs.statSync(`${state}-wal`).size}`, '--', process.execPath, cliBinary(), 'meta', 'update', '--metadir', dir], { encoding: 'utf8' })
+  t.equal(u.status, 1, u.stderr)
+  t.match(u.stderr, /^shoebox meta update: \S+state\.db: cannot update the state db: .+; rolled back, the state db is as it was\n$/, 'the update\'s own error (a failed checkpoint after it hid it)')
+  md.close()
+  t.equal(r.status, 1, r.stderr)
+  t.match(r.stdout, /^files: 6003\n/, 'inspect printed what it read')
+  t.match(r.stderr, new RegExp(`^shoebox meta inspect: ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot checkpoint the state db: .+; everything committed is kept \\(in its -wal file, which the next open reads\\)\\n$`),
+    'it said only "database or disk is full"')
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count'])).stdout.toString(), '6003\n', 'nothing lost, nothing half merged')
 })

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { cli } from '../../cli-run.js'
+import { cli, jsonLines } from '../../cli-run.js'
 import { zstdFrame } from '../../../lib/compress/zstd.js'
 import { metaPaths } from '../../../lib/meta/config.js'
 import { listHistoryFiles, loadHistory } from '../../../lib/meta/history.js'
@@ -147,7 +147,7 @@ t.test('squash and dump', async (t) => {
   t.equal(r.code, 0, r.stderr)
   const lines = r.stdout.toString().split('\r\n')
   t.equal(lines[0], 'content_hash,__meta_added,__meta_last_updated,publisher:name,x,by,url')
-  t.match(lines[1], /^a,[^,]+,[^,]+,,0,"",https:\/\/bucket\.example\/a\.pdf$/)
+  t.match(lines[1], /^a,[^,]+,[^,]+,,0,,https:\/\/bucket\.example\/a\.pdf$/, 'a has no publisher:name: no by')
   t.match(lines[2], /^b,[^,]+,[^,]+,P,"1,2",P,https:\/\/bucket\.example\/b\.pdf$/)
   r = await cli(['meta', 'dump', '--metadir', base, '--json'])
   const rows = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>)
@@ -174,6 +174,7 @@ t.test('squash: a row it skips is one stderr line, and --prune keeps its file', 
 
 t.test('an empty metadir; usage errors exit 2', async (t) => {
   const base = metadir(t)
+  fs.mkdirSync(path.join(base, '_mmmeta', 'db'), { recursive: true })
   let r = await cli(['meta', 'dump', '--metadir', base])
   t.same([r.code, r.stdout.toString()], [0, 'content_hash\r\n'])
   r = await cli(['meta', 'squash', '--metadir', base])
@@ -229,4 +230,19 @@ t.test('generate --no-meta: every file (mmmeta test_generate_no_meta: 20 records
   t.equal((JSON.parse(r.stdout.toString()) as { added: number }).added, 20)
   const rows = [...(await loadHistory(base, { unique: 'content_hash' })).rows()]
   t.ok(rows.every((row) => typeof row.file_size === 'string' && typeof row.modified_at === 'string' && row.content_hash?.length === 40))
+})
+
+t.test('dump: a remote template renders as the files API renders it ({{ }} escapes); one missing a value is empty, not a URL with a hole', async (t) => {
+  const base = metadir(t)
+  fs.mkdirSync(metaPaths(base).metadir, { recursive: true })
+  fs.writeFileSync(metaPaths(base).config, 'remote:\n  url: https://bucket.example/{_file_name}\n  tpl: "{{raw}}/{content_hash}"\n')
+  await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], '{"content_hash":"a","_file_name":"a.pdf"}\n{"content_hash":"b"}\n')
+  const r = await cli(['meta', 'dump', '--metadir', base])
+  t.equal(r.code, 0, r.stderr)
+  const lines = r.stdout.toString().split('\r\n')
+  t.equal(lines[0], 'content_hash,__meta_added,__meta_last_updated,_file_name,tpl,url')
+  t.match(lines[1], /^a,[^,]+,[^,]+,a\.pdf,\{raw\}\/a,https:\/\/bucket\.example\/a\.pdf$/)
+  t.match(lines[2], /^b,[^,]+,[^,]+,,\{raw\}\/b,$/, 'b has no _file_name: no url (it printed https://bucket.example/, the bucket)')
+  const rows = jsonLines((await cli(['meta', 'dump', '--metadir', base, '--json'])).stdout) as Array<Record<string, unknown>>
+  t.same(rows.map((row) => [row.tpl, row.url]), [['{raw}/a', 'https://bucket.example/a.pdf'], ['{raw}/b', null]])
 })
