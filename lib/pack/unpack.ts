@@ -128,6 +128,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   const running = new Map<string, Promise<void>>()
   let failure: unknown
   // An abort ends the reading of records; the failure path below then runs as for a refusal.
+  // Archives opened, records or not: to say how many held nothing, when none held a record.
+  let opened = 0
+  source.on('file', () => { opened++ })
   const abort = (): void => { source.destroy(abortReason(signal as AbortSignal)) }
   signal?.addEventListener('abort', abort, { once: true })
   if (signal?.aborted === true) abort()
@@ -161,6 +164,11 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
     signal?.removeEventListener('abort', abort)
   }
   await Promise.all(running.values())
+  // Archives that hold no record (empty files) restore nothing, as a pattern that matches no archive: an
+  // error, not a summary of 0 files (which the CLI printed with exit 0, leaving an empty directory).
+  if (failure === undefined && archives.size === 0) {
+    failure = new ShoeboxError('SHOEBOX_NOT_FOUND', `no packed file in the ${plural(opened, 'archive')} matching ${pattern}: ${opened === 1 ? 'it holds' : 'they hold'} no record; nothing restored`)
+  }
   if (failure !== undefined) {
     // Say what was kept: the files restored before the failure stay (none restored: nothing to say).
     if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${plural(restorer.files, 'file')} restored before it ${restorer.files === 1 ? 'stays' : 'stay'} in ${out}`
