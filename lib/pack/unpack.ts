@@ -179,6 +179,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }
 }
 
+/** Directories checked, by segment. */
+type DirTree = Map<string, DirTree>
+
 /** Files being written at once. */
 const CONCURRENCY = 8
 
@@ -198,8 +201,11 @@ class Restorer {
   readonly #restored = new Map<string, number>()
   readonly #root: string
   readonly #options: UnpackOptions
-  /** Directories below root already checked (or made) by this unpack: real directories, no links. */
-  readonly #dirs = new Set<string>()
+  /**
+   * Directories below root already checked (or made) by this unpack: real directories, no links. A tree of
+   * segments, as PathClaims keeps: a set of their paths held the square of a deep path's length.
+   */
+  readonly #dirs: DirTree = new Map()
 
   constructor (root: string, options: UnpackOptions) {
     this.#root = root
@@ -260,9 +266,16 @@ class Restorer {
     const refuse = (why: string): ShoeboxError =>
       new ShoeboxError('SHOEBOX_BAD_KEY', `${where}: refusing path ${JSON.stringify(rel)}: ${why}`)
     let dir = this.#root
+    let known = this.#dirs
     for (let i = 0; i < segments.length - 1; i++) {
       dir = path.join(dir, segments[i])
-      await this.#directory(dir, segments.slice(0, i + 1).join('/'), refuse, where)
+      let next = known.get(segments[i])
+      if (next === undefined) {
+        await this.#directory(dir, segments.slice(0, i + 1).join('/'), refuse, where)
+        next = known.get(segments[i]) ?? new Map()
+        known.set(segments[i], next)
+      }
+      known = next
     }
     await this.#write(job.target, dir, rel, job.payload, job.meta, where)
     this.#restored.set(rel, job.payload.length)
@@ -272,7 +285,6 @@ class Restorer {
 
   /** Make sure `dir` is a real directory (not a link to one), making it if missing. */
   async #directory (dir: string, rel: string, refuse: (why: string) => ShoeboxError, where: string): Promise<void> {
-    if (this.#dirs.has(dir)) return
     for (let attempt = 0; ; attempt++) {
       let st
       try {
@@ -291,7 +303,6 @@ class Restorer {
       if (!st.isDirectory()) {
         throw new ShoeboxError('SHOEBOX_IO', `${where}: cannot restore into ${JSON.stringify(rel)}: it exists and is not a directory`)
       }
-      this.#dirs.add(dir)
       return
     }
   }
