@@ -358,9 +358,11 @@ function parseMode (text: string | undefined): number | undefined {
   return parseInt(text, 8) & 0o777
 }
 
-/** An ISO 8601 time or milliseconds since the epoch. */
+/** An ISO 8601 time or milliseconds since the epoch; undefined for one that does not parse or is no date (past ±8.64e15 ms). */
 function parseTime (text: string | undefined): Date | undefined {
   if (typeof text !== 'string' || text === '') return undefined
   const ms = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : Date.parse(text)
-  return Number.isFinite(ms) ? new Date(ms) : undefined
+  // An Invalid Date reached utimes, and failed the unpack (EINVAL).
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? undefined : date
 }

@@ -162,6 +162,22 @@ t.test('a name longer than the filesystem takes: one line in words, the name not
   t.same(listAll(out), ['d/', 'short.txt'])
 })
 
+t.test('an mtime past the range of a date is left unrestored, as an unreadable one is, not a failure', async (t) => {
+  // It reached utimes as an Invalid Date: the unpack stopped with "EINVAL: invalid argument, futime", while an
+  // mtime that does not parse ('garbage') was passed over and the file restored.
+  const base = tempDir(t)
+  const record = (rel: string, mtime: string): RecordInput => {
+    const r = packRecord(rel, rel)
+    return { ...r, metadata: (r.metadata as Array<[string, string]>).map(([k, v]): [string, string] => [k, k === 'mtime' ? mtime : v]) }
+  }
+  craft(path.join(base, 'archives', 'a.shoebox'), [record('far', '99999999999999999'), record('before', '-99999999999999999'), record('garbage', 'garbage'), record('fine', '1580608922002')])
+  const out = path.join(base, 'out')
+  const summary = await unpack(path.join(base, 'archives', '*'), { out })
+  t.equal(summary.files, 4)
+  t.same(listAll(out), ['before', 'far', 'fine', 'garbage'])
+  t.equal(fs.statSync(path.join(out, 'fine')).mtimeMs, 1580608922002, 'a good mtime is restored')
+})
+
 t.test('a path of 100,000 segments (a 200 KB record): refused in one line, not a copy of the path kept per segment', async (t) => {
   // The checks kept every leading part of a path ('a', 'a/a', 'a/a/a', ...): memory and time the square of its
   // length. A 40 KB archive took 9 s and 500 MB, this one ran out of memory before anything was refused.
