@@ -1,4 +1,5 @@
 /** shoebox decode: archives (files or stdin) to NDJSON on stdout. */
+import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { decompressStages } from '../compress/codecs.js'
 import { zstdFrames } from '../compress/zstd-decompress.js'
@@ -107,7 +108,7 @@ export const decodeCommand: Command = {
       // A signal while the input was being opened.
       if (signal !== undefined) records.stop()
       try {
-        await pipeline(records, new RecordsToNdjson({ payloadOnly }), io.stdout, { end: false })
+        await pipeline(records, new RecordsToNdjson({ payloadOnly }), writingOn(io.stdout))
       } finally {
         damage.end()
         written += records.delivered
@@ -115,4 +116,30 @@ export const decodeCommand: Command = {
       return records.failure
     }
   }
+}
+
+/**
+ * A Writable that writes into `out` and leaves it open when it ends: one
+ * file's pipeline of several into stdout. A pipeline into stdout itself with
+ * `{ end: false }` left its listeners there (it waits on for stdout's end),
+ * five more for each file: a MaxListenersExceededWarning on stderr from the
+ * 11th file, and listeners piling up with every file.
+ */
+function writingOn (out: Writable): Writable {
+  const closed = (): Error => out.errored ?? Object.assign(new Error('stdout was closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })
+  return new Writable({
+    decodeStrings: false,
+    write (chunk: Buffer | string, encoding, callback) {
+      if (out.destroyed) return callback(closed())
+      if (out.write(chunk, encoding)) return callback()
+      // Backpressure: on once stdout drains; a stdout that fails meanwhile (EPIPE, ENOSPC) never drains.
+      const done = (): void => {
+        out.off('drain', done)
+        out.off('close', done)
+        callback(out.destroyed ? closed() : null)
+      }
+      out.on('drain', done)
+      out.on('close', done)
+    }
+  })
 }

@@ -5,6 +5,7 @@ import { ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 import { fileReadSize } from '../fs/read-size.js'
 import { readWhole, SMALL_FILE_BYTES } from '../fs/read-size.js'
+import { undecodedPath } from '../fs/undecoded-path.js'
 
 export { describeIoError }
 
@@ -40,7 +41,12 @@ export async function openInputWhole (io: Io, name: string): Promise<Readable | 
   if (name === '-') return io.stdin
   let handle: fs.promises.FileHandle
   try {
-    handle = await fs.promises.open(name, 'r')
+    handle = await fs.promises.open(name, 'r').catch(async (err: unknown) => {
+      // A name that is not UTF-8 arrives decoded (U+FFFD for its bad bytes): open the file it was decoded from.
+      const raw = (err as NodeJS.ErrnoException).code === 'ENOENT' ? await undecodedPath(name) : undefined
+      if (raw === undefined) throw err
+      return await fs.promises.open(raw, 'r')
+    })
   } catch (err) {
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${describeIoError(err)}${quotedGlobHint(name, err)}`, { cause: err })
   }

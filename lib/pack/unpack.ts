@@ -128,6 +128,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   const running = new Map<string, Promise<void>>()
   let failure: unknown
   // An abort ends the reading of records; the failure path below then runs as for a refusal.
+  // Archives opened, records or not: to say how many held nothing, when none held a record.
+  let opened = 0
+  source.on('file', () => { opened++ })
   const abort = (): void => { source.destroy(abortReason(signal as AbortSignal)) }
   signal?.addEventListener('abort', abort, { once: true })
   if (signal?.aborted === true) abort()
@@ -161,6 +164,11 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
     signal?.removeEventListener('abort', abort)
   }
   await Promise.all(running.values())
+  // Archives that hold no record (empty files) restore nothing, as a pattern that matches no archive: an
+  // error, not a summary of 0 files (which the CLI printed with exit 0, leaving an empty directory).
+  if (failure === undefined && archives.size === 0) {
+    failure = new ShoeboxError('SHOEBOX_NOT_FOUND', `no packed file in the ${plural(opened, 'archive')} matching ${pattern}: ${opened === 1 ? 'it holds' : 'they hold'} no record; nothing restored`)
+  }
   if (failure !== undefined) {
     // Say what was kept: the files restored before the failure stay (none restored: nothing to say).
     if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${plural(restorer.files, 'file')} restored before it ${restorer.files === 1 ? 'stays' : 'stay'} in ${out}`
@@ -170,6 +178,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   }
   return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }
 }
+
+/** Directories checked, by segment. */
+type DirTree = Map<string, DirTree>
 
 /** Files being written at once. */
 const CONCURRENCY = 8
@@ -190,8 +201,11 @@ class Restorer {
   readonly #restored = new Map<string, number>()
   readonly #root: string
   readonly #options: UnpackOptions
-  /** Directories below root already checked (or made) by this unpack: real directories, no links. */
-  readonly #dirs = new Set<string>()
+  /**
+   * Directories below root already checked (or made) by this unpack: real directories, no links. A tree of
+   * segments, as PathClaims keeps: a set of their paths held the square of a deep path's length.
+   */
+  readonly #dirs: DirTree = new Map()
 
   constructor (root: string, options: UnpackOptions) {
     this.#root = root
@@ -252,9 +266,16 @@ class Restorer {
     const refuse = (why: string): ShoeboxError =>
       new ShoeboxError('SHOEBOX_BAD_KEY', `${where}: refusing path ${JSON.stringify(rel)}: ${why}`)
     let dir = this.#root
+    let known = this.#dirs
     for (let i = 0; i < segments.length - 1; i++) {
       dir = path.join(dir, segments[i])
-      await this.#directory(dir, segments.slice(0, i + 1).join('/'), refuse, where)
+      let next = known.get(segments[i])
+      if (next === undefined) {
+        await this.#directory(dir, segments.slice(0, i + 1).join('/'), refuse, where)
+        next = known.get(segments[i]) ?? new Map()
+        known.set(segments[i], next)
+      }
+      known = next
     }
     await this.#write(job.target, dir, rel, job.payload, job.meta, where)
     this.#restored.set(rel, job.payload.length)
@@ -264,7 +285,6 @@ class Restorer {
 
   /** Make sure `dir` is a real directory (not a link to one), making it if missing. */
   async #directory (dir: string, rel: string, refuse: (why: string) => ShoeboxError, where: string): Promise<void> {
-    if (this.#dirs.has(dir)) return
     for (let attempt = 0; ; attempt++) {
       let st
       try {
@@ -283,7 +303,6 @@ class Restorer {
       if (!st.isDirectory()) {
         throw new ShoeboxError('SHOEBOX_IO', `${where}: cannot restore into ${JSON.stringify(rel)}: it exists and is not a directory`)
       }
-      this.#dirs.add(dir)
       return
     }
   }
@@ -339,9 +358,11 @@ function parseMode (text: string | undefined): number | undefined {
   return parseInt(text, 8) & 0o777
 }
 
-/** An ISO 8601 time or milliseconds since the epoch. */
+/** An ISO 8601 time or milliseconds since the epoch; undefined for one that does not parse or is no date (past ±8.64e15 ms). */
 function parseTime (text: string | undefined): Date | undefined {
   if (typeof text !== 'string' || text === '') return undefined
   const ms = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : Date.parse(text)
-  return Number.isFinite(ms) ? new Date(ms) : undefined
+  // An Invalid Date reached utimes, and failed the unpack (EINVAL).
+  const date = new Date(ms)
+  return Number.isNaN(date.getTime()) ? undefined : date
 }

@@ -9,6 +9,10 @@
  * is a window, plus the one record or zstd frame being judged (a gzip
  * member's content is judged as it is inflated, not held).
  *
+ * A complete member or frame whose content is records followed by other
+ * bytes ends the good part too, but its records read (a reader gives them):
+ * it counts as readable data after the damage, and the file is kept whole.
+ *
  * A record is judged by its checksum and by fitting in the file (or in its
  * member's or frame's content), not by a maxRecordSize: the writer's limit
  * is not known here and may be above the default (a record over it is not
@@ -112,14 +116,20 @@ async function scanPlain (file: FileWindow): Promise<Judged> {
 async function scanGzip (file: FileWindow): Promise<Judged> {
   let pos = 0
   let records = 0
+  let moreAfter = false
+  let recordsAfter = 0
   while (pos < file.size) {
     const member = await judgeMember(file, pos)
     if (member === undefined) break
+    if (member.records < 0) {
+      // Complete and intact, but its records are followed by other bytes: they read, so the file is kept whole.
+      moreAfter = member.leading > 0
+      recordsAfter += member.leading
+      break
+    }
     records += member.records
     pos = member.end
   }
-  let moreAfter = false
-  let recordsAfter = 0
   if (pos < file.size) {
     // Are there readable members after the damage? (Counted: the file is kept whole, and so are they.)
     for (let at = await file.find(GZIP_HEADER, pos + 1); at >= 0;) {
@@ -148,6 +158,8 @@ async function scanZstd (file: FileWindow, zstd: ZstdBackend): Promise<Judged> {
   let pos = 0
   let records = 0
   let tooLarge: string | null = null
+  let moreAfter = false
+  let recordsAfter = 0
   while (pos < file.size) {
     const frame = await readFrame(file, pos, zstd)
     if (frame === undefined) break
@@ -155,18 +167,21 @@ async function scanZstd (file: FileWindow, zstd: ZstdBackend): Promise<Judged> {
       tooLarge = frameTooLarge(pos, frame)
       break
     }
-    const n = countWholeRecords(frame.content)
-    if (n < 0) break
-    records += n
+    const counted = countRecords(frame.content)
+    if (counted.whole < 0) {
+      // A complete frame whose records are followed by other bytes: they read, so the file is kept whole.
+      moreAfter = counted.leading > 0
+      recordsAfter += counted.leading
+      break
+    }
+    records += counted.whole
     pos = frame.end
   }
-  let moreAfter = false
-  let recordsAfter = 0
   if (pos < file.size) {
     for (let at = await file.find(ZSTD_MAGIC, pos + 1); at >= 0;) {
       const read = await readFrame(file, at, zstd)
       const frame = read === undefined || 'tooLarge' in read ? undefined : read
-      const n = frame === undefined ? -1 : countWholeRecords(frame.content)
+      const n = frame === undefined ? -1 : countRecords(frame.content).whole
       if (frame !== undefined && n > 0) {
         moreAfter = true
         recordsAfter += n
@@ -222,12 +237,14 @@ const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08])
 const MEMBER_MIN = 18
 
 /**
- * The end of the complete, CRC-checked gzip member at `pos` and its records,
- * when its content is whole records; else undefined. The content is
+ * The end of the complete, CRC-checked gzip member at `pos` and its records
+ * (-1 when its content is not whole records, with `leading` the whole
+ * records before the damage in it); undefined when it is not complete and
+ * intact. The content is
  * inflated a window at a time and judged as it comes (its checksum, its
  * length, its records), never held whole.
  */
-async function judgeMember (file: FileWindow, pos: number): Promise<{ end: number, records: number } | undefined> {
+async function judgeMember (file: FileWindow, pos: number): Promise<{ end: number, records: number, leading: number } | undefined> {
   if (file.size - pos < MEMBER_MIN) return undefined
   const header = await memberHeader(file, pos)
   if (header === undefined || pos + header >= file.size) return undefined
@@ -237,8 +254,7 @@ async function judgeMember (file: FileWindow, pos: number): Promise<{ end: numbe
   if (end > file.size) return undefined
   const trailer = await file.bytes(deflated.end, 8)
   if (trailer.readUInt32LE(0) !== deflated.crc >>> 0 || trailer.readUInt32LE(4) !== deflated.size % 2 ** 32) return undefined
-  if (deflated.records < 0) return undefined
-  return { end, records: deflated.records }
+  return { end, records: deflated.records, leading: deflated.leading }
 }
 
 /** The length of the gzip member header at `pos`, or undefined when none is there. */
@@ -260,6 +276,8 @@ interface Inflated {
   size: number
   /** Whole records in the content, or -1 when it is not whole records and nothing else. */
   records: number
+  /** Whole records before the first damage in the content. */
+  leading: number
 }
 
 /** Inflate the deflate data at `from`, judging its content as it comes; undefined if it is damaged or the file ends first. */
@@ -272,7 +290,7 @@ async function inflateMember (file: FileWindow, from: number): Promise<Inflated 
   // Observed below; this keeps an early failure from being "unhandled" meanwhile.
   done.catch(() => {})
   const content = wholeRecords()
-  const out: Inflated = { end: from, crc: 0, size: 0, records: 0 }
+  const out: Inflated = { end: from, crc: 0, size: 0, records: 0, leading: 0 }
   inflater.on('data', (chunk: Buffer) => {
     out.crc = nodeZlib().crc32(chunk, out.crc)
     out.size += chunk.length
@@ -284,8 +302,9 @@ async function inflateMember (file: FileWindow, from: number): Promise<Inflated 
       const before = inflater.bytesWritten
       // The write's callback comes once the inflater is done with the chunk: all of it used, or its stream ended.
       await Promise.race([new Promise<void>((resolve) => { inflater.write(chunk, () => { resolve() }) }), done])
-      // Content that is not whole records makes the member no good, wherever it ends: no need to inflate the rest.
-      if (content.broken()) return undefined
+      // Content that is not whole records makes the member no good, wherever it ends: no need to inflate the rest,
+      // unless records came before the damage (then whether the member is complete decides if they are kept).
+      if (content.broken() && content.leading() === 0) return undefined
       const used = inflater.bytesWritten - before
       at += used
       if (used < chunk.length) {
@@ -293,6 +312,7 @@ async function inflateMember (file: FileWindow, from: number): Promise<Inflated 
         await done
         out.end = from + inflater.bytesWritten
         out.records = content.end()
+        out.leading = content.leading()
         return out
       }
     }
@@ -311,7 +331,7 @@ async function inflateMember (file: FileWindow, from: number): Promise<Inflated 
  * end(): their number, or -1 if it is not whole records and nothing else;
  * broken(): damage already seen (end() will be -1).
  */
-function wholeRecords (): { write: (chunk: Buffer) => void, end: () => number, broken: () => boolean } {
+function wholeRecords (): { write: (chunk: Buffer) => void, end: () => number, broken: () => boolean, leading: () => number } {
   let n = 0
   let whole = true
   // No limit but the content's own length (see the header): a record that does not fit in it is cut short at end().
@@ -326,6 +346,7 @@ function wholeRecords (): { write: (chunk: Buffer) => void, end: () => number, b
       }
     },
     broken: () => !whole,
+    leading: () => n,
     end () {
       if (!whole) return -1
       try {
@@ -351,9 +372,10 @@ function fitsIn (size: number): number {
   return Math.max(DEFAULT_MAX_RECORD_SIZE, size)
 }
 
-/** Records in `content` if it is whole records and nothing else, else -1. */
-function countWholeRecords (content: Buffer): number {
+/** `whole`: records in `content` if it is whole records and nothing else, else -1; `leading`: whole records before any damage. */
+function countRecords (content: Buffer): { whole: number, leading: number } {
   const counter = wholeRecords()
   counter.write(content)
-  return counter.end()
+  const whole = counter.end()
+  return { whole, leading: counter.leading() }
 }

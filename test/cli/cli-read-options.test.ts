@@ -50,6 +50,34 @@ t.test('decode, verify and upload take file names: a quoted glob is named as suc
   t.notMatch(plain.stdout.toString(), 'not a glob', 'a plain missing name gets no hint')
 })
 
+t.test('decode and verify read a file whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD)', async (t) => {
+  // Node decodes arguments: the name arrives with U+FFFD in place of its bytes, and opening that path failed with
+  // ENOENT on a file the shell had just listed (`shoebox verify *.shoebox`), which `read 'dir/*'` reads.
+  const base = Buffer.from(path.join(tmp, 'not-utf8'))
+  const raw = (...parts: Array<string | number[]>): Buffer => Buffer.concat([base, ...parts.map((p) => typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))])
+  fs.mkdirSync(base)
+  fs.mkdirSync(raw('/dir', [0xfe]))
+  const archive = encodeRecords([{ payload: 'one' }, { payload: 'two' }])
+  fs.writeFileSync(raw('/bad', [0xff], '.shoebox'), archive)
+  fs.writeFileSync(raw('/dir', [0xfe], '/in', [0xe9], '.shoebox'), archive)
+  for (const given of [path.join(base.toString(), 'bad\uFFFD.shoebox'), path.join(base.toString(), 'dir\uFFFD', 'in\uFFFD.shoebox')]) {
+    const decoded = await cli(['decode', '--payload-only', given])
+    t.equal(decoded.stderr, '', `decode ${given}`)
+    t.equal(decoded.stdout.toString(), 'one\ntwo\n')
+    t.equal(decoded.code, 0)
+    const verified = await cli(['verify', given])
+    t.equal(verified.stdout.toString(), `${given}: OK: 2 records (v1 0, v2 2), ${archive.length} bytes\n`)
+    t.equal(verified.code, 0)
+  }
+  // Two names that read alike: which one was meant cannot be told, and neither is read.
+  fs.writeFileSync(raw('/twin', [0xff], '.shoebox'), archive)
+  fs.writeFileSync(raw('/twin', [0xfe], '.shoebox'), archive)
+  const twin = path.join(base.toString(), 'twin\uFFFD.shoebox')
+  const both = await cli(['decode', twin])
+  t.equal(both.stderr, `shoebox decode: cannot read ${twin}: no such file or directory (ENOENT)\n`)
+  t.equal(both.code, 1)
+})
+
 t.test('archiveSource: SHOEBOX_NOT_FOUND naming the pattern; allowEmpty gives an empty stream; follow waits', async (t) => {
   const pattern = path.join(tmp, 'none', '*')
   await t.rejects(async () => { for await (const r of archiveSource(pattern)) t.fail(String(r)) }, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches ${pattern}` })

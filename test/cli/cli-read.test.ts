@@ -83,6 +83,21 @@ t.test('strict decode of several files: the first, the good part of the damaged 
   t.equal(r.code, 1)
 })
 
+t.test('decode of 30 files: stdout keeps no listeners of the files before (no MaxListenersExceededWarning)', async (t) => {
+  // Each file was piped into stdout by a pipeline({ end: false }) of its own, which leaves its listeners on
+  // stdout: from the 11th file on, four warnings on stderr, and listeners growing with every file.
+  const warnings: string[] = []
+  const onWarning = (warning: Error): void => { warnings.push(`${warning.name}: ${warning.message}`) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  const files = Array.from({ length: 30 }, () => path.join(K, 'b.shoebox'))
+  const r = await cli(['decode', '--payload-only', ...files])
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout.toString(), lines(files.flatMap(() => payloads('b', 100))))
+  t.same(warnings, [], 'no MaxListenersExceededWarning')
+})
+
 t.test('a damaged gzip layer: the records before it, then the error (read and decode)', async (t) => {
   const gz = zlib.gzipSync(encodeRecords(payloads('g', 20000).map((payload) => ({ payload }))))
   const cut = gz.subarray(0, Math.floor(gz.length / 2))

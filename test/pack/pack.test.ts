@@ -295,6 +295,18 @@ t.test('gzip, a small roll size, a name; an empty tree packs to nothing', async 
   await expectCode(t, unpack(path.join(base, 'store2', '*'), { out: path.join(base, 'out3') }), 'SHOEBOX_NOT_FOUND', 'the same into a directory that was there')
   t.ok(fs.existsSync(path.join(base, 'out3')), 'which stays')
 
+  // Archives that hold no record (an empty file, an archive of nothing) restore nothing either: that was
+  // "0 files from 0 archives", exit 0, and an empty directory left behind.
+  craft(path.join(base, 'store4', 'a.shoebox'), [])
+  fs.writeFileSync(path.join(base, 'store4', 'b.shoebox'), '')
+  const hollow = unpack(path.join(base, 'store4', '*'), { out: path.join(base, 'out4') })
+  await expectCode(t, hollow, 'SHOEBOX_NOT_FOUND', 'archives holding no record: nothing to unpack')
+  await hollow.catch((err: Error) => t.equal(err.message, `no packed file in the 2 archives matching ${path.join(base, 'store4', '*')}: they hold no record; nothing restored`))
+  t.notOk(fs.existsSync(path.join(base, 'out4')), 'no output directory left behind')
+  const hollowCli = await cli(['unpack', path.join(base, 'store4', '*'), '--out', path.join(base, 'out4')])
+  t.equal(hollowCli.code, 1, 'the command exits 1')
+  t.equal(hollowCli.stderr, `shoebox unpack: no packed file in the 2 archives matching ${path.join(base, 'store4', '*')}: they hold no record; nothing restored\n`)
+
   await expectCode(t, pack(src, { to: 'ftp://host/x' }), 'SHOEBOX_BAD_URL', 'an unknown store scheme fails before any file is read')
   await expectCode(t, pack(src, { to: '' }), 'SHOEBOX_INVALID_OPTION', 'no destination')
   await expectCode(t, pack(src, { to: path.join(base, 'store3'), maxFileSize: '1KiB' }), 'SHOEBOX_INVALID_RECORD', 'a file over maxFileSize fails the pack')

@@ -162,6 +162,39 @@ t.test('a name longer than the filesystem takes: one line in words, the name not
   t.same(listAll(out), ['d/', 'short.txt'])
 })
 
+t.test('an mtime past the range of a date is left unrestored, as an unreadable one is, not a failure', async (t) => {
+  // It reached utimes as an Invalid Date: the unpack stopped with "EINVAL: invalid argument, futime", while an
+  // mtime that does not parse ('garbage') was passed over and the file restored.
+  const base = tempDir(t)
+  const record = (rel: string, mtime: string): RecordInput => {
+    const r = packRecord(rel, rel)
+    return { ...r, metadata: (r.metadata as Array<[string, string]>).map(([k, v]): [string, string] => [k, k === 'mtime' ? mtime : v]) }
+  }
+  craft(path.join(base, 'archives', 'a.shoebox'), [record('far', '99999999999999999'), record('before', '-99999999999999999'), record('garbage', 'garbage'), record('fine', '1580608922002')])
+  const out = path.join(base, 'out')
+  const summary = await unpack(path.join(base, 'archives', '*'), { out })
+  t.equal(summary.files, 4)
+  t.same(listAll(out), ['before', 'far', 'fine', 'garbage'])
+  t.equal(fs.statSync(path.join(out, 'fine')).mtimeMs, 1580608922002, 'a good mtime is restored')
+})
+
+t.test('a path of 100,000 segments (a 200 KB record): refused in one line, not a copy of the path kept per segment', async (t) => {
+  // The checks kept every leading part of a path ('a', 'a/a', 'a/a/a', ...): memory and time the square of its
+  // length. A 40 KB archive took 9 s and 500 MB, this one ran out of memory before anything was refused.
+  const base = tempDir(t)
+  const deep = `${'a/'.repeat(100_000)}x`
+  craft(path.join(base, 'archives', 'a.shoebox'), [packRecord('short.txt', 'fine'), packRecord(deep, 'deep')])
+  const out = path.join(base, 'out')
+  // Its first directory is a link, refused before any is made (2,000 nested directories are more than rmSync removes).
+  fs.mkdirSync(path.join(base, 'elsewhere'))
+  fs.mkdirSync(out)
+  fs.symlinkSync(path.join(base, 'elsewhere'), path.join(out, 'a'))
+  const err = await expectCode(t, unpack(path.join(base, 'archives', '*'), { out }), 'SHOEBOX_BAD_KEY', 'the deep path is checked, then refused')
+  t.match(err?.message, /: "a" in .* is a symbolic link; 1 file restored before it stays in /)
+  t.same(listAll(out), ['a', 'short.txt'], 'the file before it is restored')
+  t.same(fs.readdirSync(path.join(base, 'elsewhere')), [], 'nothing written through the link')
+})
+
 t.test('two unpacks into one directory at once, without overwrite: each path is written once, never replaced unasked', async (t) => {
   // The check that a file exists came before the write, and a rename put the file in place:
   // both unpacks passed the check and the later rename replaced the earlier file, both "restoring" all 50.

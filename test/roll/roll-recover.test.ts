@@ -234,6 +234,19 @@ t.test('gzip: a damaged member followed by readable members is sealed whole and 
   t.ok(fs.readFileSync(path.join(dir2, 'e.shoebox.gz')).equals(early), 'sealed byte for byte')
 })
 
+t.test('gzip: a complete member whose records are followed by other bytes keeps its records (kept whole, damaged)', async (t) => {
+  // Its content was judged "not whole records" and the good part ended before it: the file cut back to the
+  // members before it, or removed when it was the only one ("nothing readable"), though its records read.
+  const good = zlib.gzipSync(archive(5, 0).data)
+  const mixed = zlib.gzipSync(Buffer.concat([archive(5, 5).data, Buffer.alloc(100)]))
+  for (const [name, bytes, records] of [['two.shoebox.gz', Buffer.concat([good, mixed]), 10], ['one.shoebox.gz', mixed, 5]] as const) {
+    const dir = tempDir(t)
+    leaveTemp(dir, name, bytes)
+    t.same((await recoverDirectory(dir)).map(summary), [{ name, records, bytesDropped: 0, damaged: true }], name)
+    t.ok(fs.readFileSync(path.join(dir, name)).equals(bytes), `${name}: sealed byte for byte`)
+  }
+})
+
 t.test('plain: damage in the very first record, readable records after it: kept whole, not removed', async (t) => {
   const { data, sizes } = archive(5)
   const bytes = Buffer.from(data)

@@ -105,6 +105,21 @@ t.test('recovery: a damaged frame followed by a good one is kept whole and repor
   t.ok(fs.readFileSync(r.path as string).equals(data), 'nothing cut')
 })
 
+t.test('recovery: a complete frame whose records are followed by other bytes keeps its records (kept whole, damaged)', async (t) => {
+  // Its content was judged "not whole records" and the good part ended before it: the file cut back to the
+  // frames before it, or removed when it was the only one, though its records read (verify, read).
+  const dir = tempDir(t)
+  const good = await zstdFrame(encodeRecords(range(3, 0).map(rec)), 3)
+  const mixed = await zstdFrame(Buffer.concat([encodeRecords(range(4, 3).map(rec)), Buffer.alloc(100)]), 3)
+  for (const [name, data, records] of [['two.shoebox.zst', Buffer.concat([good, mixed]), 7], ['one.shoebox.zst', mixed, 4]] as const) {
+    const temp = path.join(dir, `.${name}~host~1.part`)
+    fs.writeFileSync(temp, data)
+    const r = await recoverFile(dir, temp, name)
+    t.same({ records: r.records, bytesDropped: r.bytesDropped, damaged: r.damaged }, { records, bytesDropped: 0, damaged: true }, name)
+    t.ok(r.path !== null && fs.readFileSync(r.path).equals(data), `${name}: nothing cut`)
+  }
+})
+
 t.test('an install without zstd (SHOEBOX_ZSTD=0)', async (t) => {
   withoutZstd(t)
   const dir = path.join(tempDir(t), 'events')

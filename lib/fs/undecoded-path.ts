@@ -1,0 +1,32 @@
+/**
+ * A file named on the command line whose name is not valid UTF-8. Node hands
+ * arguments over decoded, each bad byte as U+FFFD, and the path so decoded
+ * names no file: `shoebox verify *.shoebox` failed with ENOENT on a file the
+ * shell had just listed, which `shoebox read 'dir/*'` reads (walk.ts keeps
+ * the bytes of such names). Each segment holding U+FFFD is looked up again
+ * among the names of its directory that decode to it.
+ */
+import fsp from 'node:fs/promises'
+
+/**
+ * The path `name` was decoded from, as bytes; undefined when it has no
+ * U+FFFD, or when a segment matches no name or more than one (two names
+ * that read alike: which one was meant cannot be told).
+ */
+export async function undecodedPath (name: string): Promise<Buffer | undefined> {
+  if (!name.includes('\uFFFD')) return undefined
+  // Built a segment at a time: '' for a relative path ('.' to list), '/' joins.
+  let at = Buffer.alloc(0)
+  for (const [i, segment] of name.split('/').entries()) {
+    let raw = Buffer.from(segment)
+    if (segment.includes('\uFFFD')) {
+      const dir = i === 0 ? '.' : at.length === 0 ? '/' : at
+      const entries = await fsp.readdir(dir, { encoding: 'buffer' }).catch(() => [])
+      const alike = entries.filter((entry) => entry.toString() === segment)
+      if (alike.length !== 1) return undefined
+      raw = alike[0]
+    }
+    at = i === 0 ? raw : Buffer.concat([at, Buffer.from('/'), raw])
+  }
+  return at
+}
