@@ -186,6 +186,17 @@ export function invalidOption (option: string, reason: string): InvalidOptionErr
 }
 
 /**
+ * A factory's options argument: left out, or an object. `null`, text, a
+ * number or an array there (`decode(config.decode ?? null)`,
+ * `archiveSource(pattern, 'lenient')`) threw Node's TypeError from inside the
+ * factory ("Cannot read properties of null") or was taken as no options at all.
+ */
+export function checkOptionsObject (options: unknown, factory: string): void {
+  if (options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))) return
+  throw invalidOption('options', `${factory} takes an object of options or none, got ${givenValue(options)}`)
+}
+
+/**
  * The value an option was given, as a refusal quotes it ("got ..."): its
  * JSON ("v3", 0, null, {"a":1}), so a string is told from a number, or its
  * type where JSON has none (a function, undefined). A number JSON cannot

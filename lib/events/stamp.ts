@@ -23,7 +23,7 @@ import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
+import { checkOptionsObject, givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { oneOf } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
@@ -233,6 +233,7 @@ function safeStringify (value: unknown): string {
 
 /** A Transform of events to StampedEventRecords. */
 export function stamp (options?: StampOptions): StampStream {
+  checkOptionsObject(options, 'stamp()')
   return new StampStream(options)
 }
 
@@ -273,6 +274,7 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
  * the returned Duplex.
  */
 export function stampNdjson (options: StampOptions = {}): Duplex {
+  checkOptionsObject(options, 'stampNdjson()')
   const stamper = new StampStream(options, options.onInvalid !== 'event')
   const { split, Ctor } = loadLineStages()
   const check = new Utf8LineCheck()

@@ -2,7 +2,7 @@
 import { checkFlag } from '../units.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
-import { CorruptArchiveError, takesBytes } from '../errors.js'
+import { checkOptionsObject, CorruptArchiveError, takesBytes } from '../errors.js'
 import { isBreakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { MemberLookup, MemberSpan, Position, ShoeboxRecord, SpanLookup } from '../record.js'
@@ -117,6 +117,7 @@ export class DecodeStream extends failsOnListenerRejection(DecodeBase) {
 }
 
 export function decode (options?: DecodeOptions): DecodeStream {
+  checkOptionsObject(options, 'decode()')
   return new DecodeStream(options)
 }
 

@@ -13,7 +13,7 @@ import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
+import { checkOptionsObject, givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
@@ -394,6 +394,7 @@ function fieldText (text: string, path: string[]): string | undefined {
 }
 
 export function encodeNdjson (options?: EncodeNdjsonOptions): EncodeNdjson {
+  checkOptionsObject(options, 'encodeNdjson()')
   return new EncodeNdjson(options)
 }
 

@@ -9,7 +9,7 @@ import { checkJsonText } from '../json/json-scan.js'
 import { compactJson } from '../json/as-written.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
-import { ShoeboxError } from '../errors.js'
+import { checkOptionsObject, ShoeboxError } from '../errors.js'
 import type { ShoeboxRecord } from '../record.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 
@@ -37,6 +37,7 @@ export class RecordsToNdjson extends LazyTransform {
   #given = 0
 
   constructor (options: RecordsToNdjsonOptions = {}) {
+    checkOptionsObject(options, 'RecordsToNdjson')
     super({ writableObjectMode: true, readableObjectMode: false })
     this.#payloadOnly = options.payloadOnly === true
   }

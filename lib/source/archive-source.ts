@@ -23,7 +23,7 @@ import { GunzipStage, gunzipMembers } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { maxFrameSizeOption } from '../compress/zstd.js'
 import { zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd-decompress.js'
-import { CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { checkOptionsObject, CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -785,5 +785,6 @@ function checkPositions (positions: readonly Position[], options: ArchiveSourceO
 export function archiveSource (pattern: string, options: ArchiveSourceOptions & { positions: readonly Position[] }): FetchRecords
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource | FetchRecords {
+  checkOptionsObject(options, 'archiveSource()')
   return new ArchiveSource(pattern, options)
 }
