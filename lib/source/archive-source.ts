@@ -162,6 +162,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       throw invalidOption('positions', `must be true, false or a list of positions, got ${givenValue(positions)}`)
     }
     checkFlag(options.allowEmpty, 'allowEmpty')
+    // A number or a URL here threw Node's ERR_INVALID_ARG_TYPE from path.resolve, naming "paths[0]".
+    if (options.cwd !== undefined && typeof options.cwd !== 'string') throw invalidOption('cwd', `must be a directory path (a string), got ${givenValue(options.cwd)}`)
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
     if (this.#fetch !== undefined) {
       // order and pollInterval do not apply, and are not read.
