@@ -259,5 +259,7 @@ export function takesBytes<Base extends ByteStageClass> (base: Base, stage: stri
 
 /** What a compressing stage (gzip(), zstd()) given records says: they are encoded first. */
 export const COMPRESS_HINT = 'it compresses bytes, such as encode()\'s output: records go through encode() first'
+/** What a store's writer (uploadSink(), store.writer()) given records says: it stores bytes. */
+export const STORE_HINT = 'it stores bytes, such as encode()\'s output: records go through encode() first'
 /** What a decompressing stage (gunzip(), zstdDecompress()) given records says: they come decompressed already. */
 export const DECOMPRESS_HINT = 'it decompresses bytes; archiveSource() and decode() give records already'
