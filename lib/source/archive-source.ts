@@ -640,6 +640,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // Set when the reader has no room: a stream pauses until it has; a file read whole hands over all its
     // records, then the read waits for room before the next file.
     let full = false
+    // What a reader's own 'data' listener threw, from inside push(): its failure, not this file's.
+    let readerThrew: unknown
     const onRecord = (record: ShoeboxRecord): void => {
       if (this.#stopped || replaced) return
       const at = record.position?.offset
@@ -656,7 +658,13 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       count++
       last = record
       const buffered = this.readableLength
-      const room = this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })
+      let room: boolean
+      try {
+        room = this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })
+      } catch (err) {
+        readerThrew = err
+        throw err
+      }
       // Counted only when it waits in the buffer (a flowing reader with none waiting is handed it at once).
       if (this.readableLength > buffered) this.#heldBytes += record.payload.length
       if (!room || this.#heldBytes > HELD_BYTES) {
@@ -707,6 +715,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         return
       }
       if (err instanceof CorruptArchiveError) throw err.inFile(file.path)
+      // A reader's error with a code of its own (a database's ECONNREFUSED) was reported as 'cannot read FILE'.
+      if (err === readerThrew) throw err
       if (!(err instanceof ShoeboxError) && typeof (err as NodeJS.ErrnoException).code === 'string') throw ioError(err, 'cannot read', file.path)
       throw err
     } finally {
