@@ -74,6 +74,27 @@ export function abortReason (signal: AbortSignal): ShoeboxError {
 }
 
 /** Throw abortReason() if `signal` is aborted (no signal: never). */
+/**
+ * A `signal` option: left out, or an AbortSignal (told by its shape, so that one of another realm or a polyfill
+ * passes). Anything else threw "signal?.addEventListener is not a function" from inside pack() or unpack().
+ */
+export function checkSignal (signal: unknown, option = 'signal'): void {
+  if (signal === undefined) return
+  const s = signal as Partial<AbortSignal> | null
+  if (s !== null && typeof s === 'object' && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function') return
+  throw invalidOption(option, `must be an AbortSignal, got ${givenValue(signal)}`)
+}
+
+/** A callback option: left out, or a function. Anything else was called when its first event came, mid-run. */
+export function checkCallback (fn: unknown, option: string): void {
+  if (fn !== undefined && typeof fn !== 'function') throw invalidOption(option, `must be a function, got ${givenValue(fn)}`)
+}
+
+/** A text option (a name, a directory): left out, or a string. A number threw Node's or a String method's TypeError. */
+export function checkText (value: unknown, option: string): void {
+  if (value !== undefined && typeof value !== 'string') throw invalidOption(option, `must be a string, got ${givenValue(value)}`)
+}
+
 export function throwIfAborted (signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw abortReason(signal)
 }
