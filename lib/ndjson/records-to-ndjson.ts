@@ -12,6 +12,7 @@ import type { TransformCallback } from 'node:stream'
 import { checkOptionsObject, ShoeboxError } from '../errors.js'
 import type { ShoeboxRecord } from '../record.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { checkFlag } from '../units.js'
 
 export interface RecordsToNdjsonOptions {
   /** Each payload's raw bytes and a newline instead of a JSON line. Default false. */
@@ -38,6 +39,8 @@ export class RecordsToNdjson extends LazyTransform {
 
   constructor (options: RecordsToNdjsonOptions = {}) {
     checkOptionsObject(options, 'RecordsToNdjson')
+    // payloadOnly: 'true' (a string) was quietly no (=== true): JSON lines came out where raw payloads were asked for.
+    checkFlag(options.payloadOnly, 'payloadOnly')
     super({ writableObjectMode: true, readableObjectMode: false })
     this.#payloadOnly = options.payloadOnly === true
   }
