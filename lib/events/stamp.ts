@@ -143,6 +143,10 @@ export class StampStream extends failsOnListenerRejection(Transform) {
   #stamp (input: unknown, line: number, notUtf8Line: boolean): StampedEventRecord {
     const o = this.#options
     if (notUtf8Line || (Buffer.isBuffer(input) && !isUtf8(input))) throw notUtf8()
+    // As ship() says it: undefined (or a function) was stringified as null, and refused as 'got character "n"'.
+    if (typeof input !== 'string' && (typeof input !== 'object' || input === null)) {
+      throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is an object or its JSON text, got ${input === null ? 'null' : typeof input}`)
+    }
     const text = typeof input === 'string'
       ? input
       : Buffer.isBuffer(input) ? input.toString('utf8') : stringifyEvent(input)
