@@ -23,7 +23,7 @@ import { GunzipStage, gunzipMembers } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { maxFrameSizeOption } from '../compress/zstd.js'
 import { zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd-decompress.js'
-import { checkOptionsObject, CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { checkOptionsObject, checkSignal, CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -75,6 +75,8 @@ export interface ArchiveSourceOptions {
   allowEmpty?: boolean
   /** For an s3:// pattern: endpoint, region, credentials... (see openStore). */
   storeOptions?: StoreOptions
+  /** Aborting it destroys the stream with an AbortError (Node's Readable option), as destroy() would. */
+  signal?: AbortSignal
 }
 
 /**
@@ -148,8 +150,10 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   #wholeBytes = 0
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
+    // Taken and read by nothing: a reader that aborted kept reading, and a followed one never ended.
+    checkSignal(options.signal)
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
-    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
+    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024, signal: options.signal })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     checkDecodeMode(options.mode)
     // Sizes in bytes from here on: a string ('100MiB') is read once, and a bad one refused before any file is read.
