@@ -355,3 +355,12 @@ t.test('an options argument that is null, text, a number or an array is refused 
   await t.rejects(lib.recoverDirectory('/nonexistent/shoebox-options-test', null as unknown as undefined),
     { code: 'SHOEBOX_INVALID_OPTION', option: 'options', reason: 'recoverDirectory() takes an object of options or none, got null' }, 'recoverDirectory()')
 })
+
+t.test("decode()'s file and encodeNdjson()'s source are names: anything but a string is refused, not printed as '[object Object]' in every error", async (t) => {
+  const { decode, encodeNdjson } = await import('../lib/index.js')
+  for (const [given, shown] of [[{ name: 'x' }, '{"name":"x"}'], [5, '5'], [null, 'null']] as const) {
+    t.match(refusal(() => decode({ file: given as unknown as string })), { code: 'SHOEBOX_INVALID_OPTION', option: 'file', reason: `must be a string, got ${shown}` }, `decode file ${shown}`)
+    t.match(refusal(() => encodeNdjson({ source: given as unknown as string })), { code: 'SHOEBOX_INVALID_OPTION', option: 'source', reason: `must be a string, got ${shown}` }, `encodeNdjson source ${shown}`)
+  }
+  t.equal(decode({ file: 'a.shoebox' }).file, 'a.shoebox')
+})
