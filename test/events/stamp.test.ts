@@ -128,6 +128,10 @@ t.test('options are checked at once', async (t) => {
   t.throws(() => stamp({ stream: 'bad name' }), { code: 'SHOEBOX_INVALID_OPTION', message: /option stream: invalid stream name/ })
   t.throws(() => stamp({ stream: 's', timeUnit: 'h' as 's' }), { code: 'SHOEBOX_INVALID_OPTION' })
   t.throws(() => stamp({ stream: 's', onInvalid: 'skip' as 'event' }), { code: 'SHOEBOX_INVALID_OPTION' })
+  // now: 5 failed every event as SHOEBOX_INVALID_EVENT 'Cannot mix BigInt and other types'; a field named by a number or an object was looked up as its text.
+  t.throws(() => stamp({ stream: 's', now: 5 as unknown as () => bigint }), { code: 'SHOEBOX_INVALID_OPTION', message: 'option now: must be a function, got 5' })
+  t.throws(() => stampNdjson({ streamField: 5 as unknown as string }), { code: 'SHOEBOX_INVALID_OPTION', message: 'option streamField: must be a string, got 5' })
+  t.throws(() => stamp({ stream: 's', timeField: {} as unknown as string }), { code: 'SHOEBOX_INVALID_OPTION', message: 'option timeField: must be a string, got {}' })
   const opts = { stream: 's', onInvalid: 'event' as const }
   stamp(opts)
   t.same(opts, { stream: 's', onInvalid: 'event' }, 'options not mutated')
