@@ -74,6 +74,27 @@ export function abortReason (signal: AbortSignal): ShoeboxError {
 }
 
 /** Throw abortReason() if `signal` is aborted (no signal: never). */
+/**
+ * A `signal` option: left out, or an AbortSignal (told by its shape, so that one of another realm or a polyfill
+ * passes). Anything else threw "signal?.addEventListener is not a function" from inside pack() or unpack().
+ */
+export function checkSignal (signal: unknown, option = 'signal'): void {
+  if (signal === undefined) return
+  const s = signal as Partial<AbortSignal> | null
+  if (s !== null && typeof s === 'object' && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function') return
+  throw invalidOption(option, `must be an AbortSignal, got ${givenValue(signal)}`)
+}
+
+/** A callback option: left out, or a function. Anything else was called when its first event came, mid-run. */
+export function checkCallback (fn: unknown, option: string): void {
+  if (fn !== undefined && typeof fn !== 'function') throw invalidOption(option, `must be a function, got ${givenValue(fn)}`)
+}
+
+/** A text option (a name, a directory): left out, or a string. A number threw Node's or a String method's TypeError. */
+export function checkText (value: unknown, option: string): void {
+  if (value !== undefined && typeof value !== 'string') throw invalidOption(option, `must be a string, got ${givenValue(value)}`)
+}
+
 export function throwIfAborted (signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw abortReason(signal)
 }
@@ -186,6 +207,17 @@ export function invalidOption (option: string, reason: string): InvalidOptionErr
 }
 
 /**
+ * A factory's options argument: left out, or an object. `null`, text, a
+ * number or an array there (`decode(config.decode ?? null)`,
+ * `archiveSource(pattern, 'lenient')`) threw Node's TypeError from inside the
+ * factory ("Cannot read properties of null") or was taken as no options at all.
+ */
+export function checkOptionsObject (options: unknown, factory: string): void {
+  if (options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))) return
+  throw invalidOption('options', `${factory} takes an object of options or none, got ${givenValue(options)}`)
+}
+
+/**
  * The value an option was given, as a refusal quotes it ("got ..."): its
  * JSON ("v3", 0, null, {"a":1}), so a string is told from a number, or its
  * type where JSON has none (a function, undefined). A number JSON cannot
@@ -248,5 +280,7 @@ export function takesBytes<Base extends ByteStageClass> (base: Base, stage: stri
 
 /** What a compressing stage (gzip(), zstd()) given records says: they are encoded first. */
 export const COMPRESS_HINT = 'it compresses bytes, such as encode()\'s output: records go through encode() first'
+/** What a store's writer (uploadSink(), store.writer()) given records says: it stores bytes. */
+export const STORE_HINT = 'it stores bytes, such as encode()\'s output: records go through encode() first'
 /** What a decompressing stage (gunzip(), zstdDecompress()) given records says: they come decompressed already. */
 export const DECOMPRESS_HINT = 'it decompresses bytes; archiveSource() and decode() give records already'

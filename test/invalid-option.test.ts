@@ -327,3 +327,40 @@ t.test("decode() and ArchiveDecoder's baseOffset: a whole number of bytes, refus
   }
   t.doesNotThrow(() => new ArchiveDecoder(events, { baseOffset: 4096 }))
 })
+
+t.test('an options argument that is null, text, a number or an array is refused naming the factory, not a TypeError from inside or taken as none', async (t) => {
+  const lib = await import('../lib/index.js')
+  const events = await import('../lib/events/index.js')
+  const factories: Array<[string, (options: unknown) => unknown]> = [
+    ['encode()', (o) => lib.encode(o as undefined)],
+    ['decode()', (o) => lib.decode(o as undefined)],
+    ['encodeNdjson()', (o) => lib.encodeNdjson(o as undefined)],
+    ['RecordsToNdjson', (o) => new lib.RecordsToNdjson(o as undefined)],
+    ['archiveSource()', (o) => lib.archiveSource('/nonexistent/shoebox-options-test/*', o as undefined)],
+    ['zstd()', (o) => lib.zstd(o as undefined)],
+    ['zstdDecompress()', (o) => lib.zstdDecompress(o as undefined)],
+    ['gunzipMembers()', (o) => lib.gunzipMembers(o as undefined)],
+    ['openStore()', (o) => lib.openStore('/nonexistent/shoebox-options-test', o as undefined)],
+    ['uploadSink()', (o) => lib.uploadSink('/nonexistent/shoebox-options-test', 'k', o as undefined)],
+    ['stamp()', (o) => events.stamp(o as undefined)],
+    ['stampNdjson()', (o) => events.stampNdjson(o as undefined)],
+    ['ship()', (o) => events.ship('http://127.0.0.1:1', o as undefined)],
+    ['kronos()', (o) => events.kronos('http://127.0.0.1:1', o as undefined)]
+  ]
+  for (const [factory, make] of factories) {
+    for (const [given, shown] of [[null, 'null'], ['lenient', '"lenient"'], [5, '5'], [[], '[]']] as const) {
+      t.match(refusal(() => make(given)), { code: 'SHOEBOX_INVALID_OPTION', option: 'options', reason: `${factory} takes an object of options or none, got ${shown}` }, `${factory} given ${shown}`)
+    }
+  }
+  await t.rejects(lib.recoverDirectory('/nonexistent/shoebox-options-test', null as unknown as undefined),
+    { code: 'SHOEBOX_INVALID_OPTION', option: 'options', reason: 'recoverDirectory() takes an object of options or none, got null' }, 'recoverDirectory()')
+})
+
+t.test("decode()'s file and encodeNdjson()'s source are names: anything but a string is refused, not printed as '[object Object]' in every error", async (t) => {
+  const { decode, encodeNdjson } = await import('../lib/index.js')
+  for (const [given, shown] of [[{ name: 'x' }, '{"name":"x"}'], [5, '5'], [null, 'null']] as const) {
+    t.match(refusal(() => decode({ file: given as unknown as string })), { code: 'SHOEBOX_INVALID_OPTION', option: 'file', reason: `must be a string, got ${shown}` }, `decode file ${shown}`)
+    t.match(refusal(() => encodeNdjson({ source: given as unknown as string })), { code: 'SHOEBOX_INVALID_OPTION', option: 'source', reason: `must be a string, got ${shown}` }, `encodeNdjson source ${shown}`)
+  }
+  t.equal(decode({ file: 'a.shoebox' }).file, 'a.shoebox')
+})

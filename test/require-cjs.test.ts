@@ -10,6 +10,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
+import ts from 'typescript'
+import { tempDir } from './temp-dir.js'
 import { ROOT, transpileTree } from './transpile.js'
 
 const run = promisify(execFile)
@@ -50,4 +52,42 @@ console.log(JSON.stringify({ time: formatKronosTime(eventIdTime(newEventId(17000
   const out = JSON.parse(stdout) as { time: string, flat: Record<string, unknown> }
   t.equal(out.time, '17000000000000001', 'an id made in CommonJS carries its time exactly')
   t.same(Object.keys(out.flat), ['a_b:c'])
+})
+
+/**
+ * A TypeScript project compiling to CommonJS with `"module": "commonjs"`
+ * resolves with node10 rules, which ignore `exports`: the subpaths' types are
+ * found only through `typesVersions`. The package's own package.json is put
+ * in a temporary node_modules/shoebox with empty declaration files where it
+ * points, and TypeScript's resolver must find each entry's file under both
+ * rules (node16 reads `exports`).
+ */
+t.test('a TypeScript CommonJS consumer (module commonjs, node10 resolution) finds the types of every entry', async (t) => {
+  const dir = tempDir(t)
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string | { types?: string }> }
+  const home = path.join(dir, 'node_modules/shoebox')
+  fs.mkdirSync(home, { recursive: true })
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(home, 'package.json'))
+  const wanted = new Map<string, string>()
+  for (const [entry, target] of Object.entries(pkg.exports)) {
+    if (typeof target === 'string' || target.types === undefined) continue
+    const file = path.join(home, target.types)
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, 'export {}\n')
+    wanted.set(entry === '.' ? 'shoebox' : 'shoebox/' + entry.slice(2), file)
+  }
+  t.same([...wanted.keys()], ['shoebox', 'shoebox/events', 'shoebox/meta'])
+  // The consumer's own package.json: otherwise the nearest is this repository's, named shoebox, and node16 resolves the name to itself.
+  fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"job"}\n')
+  const from = path.join(dir, 'job.ts')
+  const rules: Array<[string, ts.CompilerOptions]> = [
+    ['node10', { module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10 }],
+    ['node16', { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16 }]
+  ]
+  for (const [rule, options] of rules) {
+    for (const [name, file] of wanted) {
+      const { resolvedModule } = ts.resolveModuleName(name, from, options, ts.sys)
+      t.equal(resolvedModule?.resolvedFileName, file, `${rule}: ${name}`)
+    }
+  }
 })

@@ -14,7 +14,7 @@
  */
 import { Duplex } from 'node:stream'
 import type zlib from 'node:zlib'
-import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
+import { checkOptionsObject, CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import { CHUNK, nodeZlib } from './gzip.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
@@ -311,5 +311,6 @@ export function gunzip (): Duplex {
  * (bench/gunzip-members.js). gunzip() is this stage too.
  */
 export function gunzipMembers (options?: GunzipOptions): GunzipStage {
+  checkOptionsObject(options, 'gunzipMembers()')
   return new GunzipStage(options)
 }

@@ -14,7 +14,7 @@
  * is zstd.ts.)
  */
 import { type Duplex, Transform, type TransformCallback } from 'node:stream'
-import { CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
+import { checkOptionsObject, CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import { breakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { ReadDemand } from '../stream/read-demand.js'
@@ -622,6 +622,7 @@ export function salvagedDetail (salvaged: SalvagedFrame | null): string {
 }
 
 export function zstdDecompress (options: ZstdDecompressOptions = {}): ZstdDecompressStage {
+  checkOptionsObject(options, 'zstdDecompress()')
   return new ZstdDecompressStage(options)
 }
 

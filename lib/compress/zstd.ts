@@ -9,7 +9,7 @@
  * sink, `shoebox write`) starts without it (test/startup-lazy.test.ts).
  */
 import { Transform, type TransformCallback } from 'node:stream'
-import { COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
+import { checkOptionsObject, COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
 import { sizeOption } from '../units.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
 
@@ -152,6 +152,7 @@ export class ZstdCompressStage extends takesBytes(Transform, 'zstd()', COMPRESS_
 }
 
 export function zstd (options: ZstdOptions = {}): ZstdCompressStage {
+  checkOptionsObject(options, 'zstd()')
   return new ZstdCompressStage(options)
 }
 

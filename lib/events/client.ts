@@ -14,7 +14,7 @@
  * keep-alive pool per client; close() ends its idle connections.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { givenValue, invalidOption } from '../errors.js'
+import { checkOptionsObject, givenValue, invalidOption } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { durationOption, oneOf, positiveCount, timerMs } from '../units.js'
 import { isEventId } from './event-id.js'
@@ -178,5 +178,6 @@ function checkStartId (startId: string | undefined): string | undefined {
 
 /** A client for the Kronos server at `url` (http or https; a path prefix is kept). */
 export function kronos (url: string | URL, options?: KronosClientOptions): KronosClient {
+  checkOptionsObject(options, 'kronos()')
   return new KronosClient(url, options)
 }

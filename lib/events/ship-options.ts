@@ -93,10 +93,10 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
   checkNamespaceOption(options.namespace)
   const attempts = options.retry?.attempts === undefined ? Infinity : options.retry.attempts
   if (attempts !== Infinity) positiveCount(attempts, 1, 'retry.attempts')
-  const library = options.library ?? shoeboxLibrary()
+  const library = libraryFrom(options.library)
   const maxInFlight = positiveCount(options.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight')
   return {
-    defaults: { stream: options.stream, namespace: options.namespace, library: library === false ? false : { ...library } },
+    defaults: { stream: options.stream, namespace: options.namespace, library },
     batch: {
       maxEvents: positiveCount(options.batchEvents, DEFAULT_BATCH_EVENTS, 'batchEvents'),
       maxBytes: sizeOption(options.batchBytes, DEFAULT_BATCH_BYTES, 'batchBytes'),
@@ -116,6 +116,18 @@ export function shipSettings (options: ShipOptions = {}): ShipSettings {
     timeoutMs: durationOption(options.timeout, 30_000, 'timeout'),
     exitHooks: exitHooksFrom(options.exitHooks)
   }
+}
+
+/**
+ * The `@library` member: { name, version } (two strings), false for none, or shoebox's when left out. Anything
+ * else was spread into every event as it came: library: 'x' sent "@library": {"0":"x"}, true sent {}.
+ */
+function libraryFrom (value: unknown): Library | false {
+  if (value === undefined) return shoeboxLibrary()
+  if (value === false) return false
+  const { name, version } = (value ?? {}) as Partial<Library>
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof name === 'string' && typeof version === 'string') return { ...value as Library }
+  throw invalidOption('library', `must be { name, version } (two strings) or false, got ${givenValue(value)}`)
 }
 
 /** exitHooks: 'false' (a string) was read by its truthiness, as yes: refused, as every yes/no option is. */

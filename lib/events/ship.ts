@@ -41,7 +41,7 @@
 import type http from 'node:http'
 import { Writable } from 'node:stream'
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import { ShoeboxError } from '../errors.js'
+import { checkOptionsObject, ShoeboxError } from '../errors.js'
 import { retry } from '../transfer/retry.js'
 import { TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { Batcher, type Batch } from './ship-batcher.js'
@@ -783,5 +783,6 @@ function settle (written: Written, error: Error | null): void {
 
 /** A shipper of events to the Kronos-protocol server at `url`. */
 export function ship (url: string, options?: ShipOptions): Shipper {
+  checkOptionsObject(options, 'ship()')
   return new Shipper(url, options)
 }

@@ -23,7 +23,7 @@ import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
+import { checkCallback, checkOptionsObject, checkText, givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { oneOf } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
@@ -112,6 +112,10 @@ export class StampStream extends failsOnListenerRejection(Transform) {
     if (opts.timeUnit !== undefined) oneOf(opts.timeUnit, TIME_UNITS, 'timeUnit')
     if (opts.onInvalid !== undefined) oneOf(opts.onInvalid, ['error', 'event'], 'onInvalid')
     if (opts.time !== undefined && typeof opts.time !== 'function') throw invalidOption('time', `must be a function, got ${givenValue(opts.time)}`)
+    // now: 5 failed every event as invalid ('Cannot mix BigInt and other types'), the option never named.
+    checkCallback(opts.now, 'now')
+    checkText(opts.streamField, 'streamField')
+    checkText(opts.timeField, 'timeField')
     this.#options = opts
     this.#failInBand = failInBand
     this.#needsObject = opts.streamField !== undefined || opts.timeField !== undefined || opts.time !== undefined
@@ -143,6 +147,10 @@ export class StampStream extends failsOnListenerRejection(Transform) {
   #stamp (input: unknown, line: number, notUtf8Line: boolean): StampedEventRecord {
     const o = this.#options
     if (notUtf8Line || (Buffer.isBuffer(input) && !isUtf8(input))) throw notUtf8()
+    // As ship() says it: undefined (or a function) was stringified as null, and refused as 'got character "n"'.
+    if (typeof input !== 'string' && (typeof input !== 'object' || input === null)) {
+      throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is an object or its JSON text, got ${input === null ? 'null' : typeof input}`)
+    }
     const text = typeof input === 'string'
       ? input
       : Buffer.isBuffer(input) ? input.toString('utf8') : stringifyEvent(input)
@@ -233,6 +241,7 @@ function safeStringify (value: unknown): string {
 
 /** A Transform of events to StampedEventRecords. */
 export function stamp (options?: StampOptions): StampStream {
+  checkOptionsObject(options, 'stamp()')
   return new StampStream(options)
 }
 
@@ -273,6 +282,7 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
  * the returned Duplex.
  */
 export function stampNdjson (options: StampOptions = {}): Duplex {
+  checkOptionsObject(options, 'stampNdjson()')
   const stamper = new StampStream(options, options.onInvalid !== 'event')
   const { split, Ctor } = loadLineStages()
   const check = new Utf8LineCheck()

@@ -2,7 +2,7 @@
 import { checkFlag } from '../units.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
-import { CorruptArchiveError, takesBytes } from '../errors.js'
+import { checkOptionsObject, checkText, CorruptArchiveError, takesBytes } from '../errors.js'
 import { isBreakAfter } from '../stream/content-break.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { MemberLookup, MemberSpan, Position, ShoeboxRecord, SpanLookup } from '../record.js'
@@ -80,6 +80,8 @@ export class DecodeStream extends failsOnListenerRejection(DecodeBase) {
   #decoder: ArchiveDecoder
 
   constructor (options: DecodeOptions = {}) {
+    // An object here named the file '[object Object]' in every error, and went into each record's position as it was.
+    checkText(options.file, 'file')
     super({ readableObjectMode: true, writableObjectMode: false })
     this.file = options.file
     this.#decoder = archiveDecoder(options, {
@@ -117,6 +119,7 @@ export class DecodeStream extends failsOnListenerRejection(DecodeBase) {
 }
 
 export function decode (options?: DecodeOptions): DecodeStream {
+  checkOptionsObject(options, 'decode()')
   return new DecodeStream(options)
 }
 

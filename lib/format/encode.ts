@@ -16,6 +16,7 @@
  * bookkeeping cost as much per record as a fifth of the encoding.
  */
 import { LazyTransform } from '../stream/lazy-transform.js'
+import { checkOptionsObject } from '../errors.js'
 import type { TransformCallback } from 'node:stream'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import type { RecordInput } from '../record.js'
@@ -236,5 +237,6 @@ export class EncodeStream extends LazyTransform {
 }
 
 export function encode (options?: EncodeOptions): EncodeStream {
+  checkOptionsObject(options, 'encode()')
   return new EncodeStream(options)
 }

@@ -13,7 +13,7 @@ import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
-import { givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
+import { checkOptionsObject, checkText, givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
@@ -133,6 +133,8 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     super({ writableObjectMode: false, readableObjectMode: false })
     const { metadata = {}, metadataFromFields = {}, validate = false, onInvalid = 'error' } = options
     oneOf(onInvalid, ['error', 'skip', 'end'], 'onInvalid')
+    // A number or an object here was put in every error as it printed ('[object Object]: line 3: ...').
+    checkText(options.source, 'source')
     this.#metadata = metadataObject(metadata)
     this.#flat = flattenMetadata(this.#metadata)
     checkMetadataOption(this.#flat)
@@ -394,6 +396,7 @@ function fieldText (text: string, path: string[]): string | undefined {
 }
 
 export function encodeNdjson (options?: EncodeNdjsonOptions): EncodeNdjson {
+  checkOptionsObject(options, 'encodeNdjson()')
   return new EncodeNdjson(options)
 }
 

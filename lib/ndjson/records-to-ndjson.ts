@@ -9,9 +9,10 @@ import { checkJsonText } from '../json/json-scan.js'
 import { compactJson } from '../json/as-written.js'
 import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
-import { ShoeboxError } from '../errors.js'
+import { checkOptionsObject, ShoeboxError } from '../errors.js'
 import type { ShoeboxRecord } from '../record.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { checkFlag } from '../units.js'
 
 export interface RecordsToNdjsonOptions {
   /** Each payload's raw bytes and a newline instead of a JSON line. Default false. */
@@ -37,6 +38,9 @@ export class RecordsToNdjson extends LazyTransform {
   #given = 0
 
   constructor (options: RecordsToNdjsonOptions = {}) {
+    checkOptionsObject(options, 'RecordsToNdjson')
+    // payloadOnly: 'true' (a string) was quietly no (=== true): JSON lines came out where raw payloads were asked for.
+    checkFlag(options.payloadOnly, 'payloadOnly')
     super({ writableObjectMode: true, readableObjectMode: false })
     this.#payloadOnly = options.payloadOnly === true
   }

@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CompressOption } from '../compress/codecs.js'
-import { abortReason, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
+import { abortReason, checkCallback, checkSignal, checkText, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
 import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import { SealedUploader, type UploadErrorEvent, type UploadEvent, type UploadOptions } from '../roll/uploader.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
@@ -91,6 +91,11 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   if (options === null || typeof options !== 'object' || typeof options.to !== 'string' || options.to === '') {
     throw invalidOption('to', 'a destination (s3://bucket/prefix, file:///dir or a directory) is required')
   }
+  // Checked before anything is read: onSkip: 5 was called at the first skip, mid-pack, and failed it there.
+  checkSignal(options.signal)
+  for (const callback of ['onSkip', 'onProgress', 'onSealed', 'onUpload'] as const) checkCallback(options[callback], callback)
+  checkText(options.name, 'name')
+  checkText(options.tmpDir, 'tmpDir')
   const signal = options.signal
   throwIfAborted(signal)
   const source = packFiles(dir, { ...options, destination: localDirectory(options.to) })

@@ -30,7 +30,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { abortReason, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
+import { abortReason, checkCallback, checkSignal, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
 import { ensureDir, writeAll } from '../fs/durable.js'
 import { moveNoReplace } from '../fs/link.js'
 import { ioError } from '../fs/io-error.js'
@@ -97,6 +97,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   // 'true' for overwrite or fsync was quietly no (=== true): refused, before the pattern is listed.
   checkFlag(options.overwrite, 'overwrite')
   checkFlag(options.fsync, 'fsync')
+  // onFile: 'x' was called once the first file was written, failing the unpack with that file restored.
+  checkSignal(options.signal)
+  checkCallback(options.onFile, 'onFile')
   const signal = options.signal
   throwIfAborted(signal)
   const source = archiveSource(pattern, {

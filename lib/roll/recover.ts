@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { ShoeboxError } from '../errors.js'
+import { checkOptionsObject, ShoeboxError } from '../errors.js'
 import { syncDir, syncFile } from '../fs/durable.js'
 import { ioError, orIoError } from '../fs/io-error.js'
 import { checkFlag } from '../units.js'
@@ -55,6 +55,7 @@ export interface RecoverOptions {
 }
 
 export async function recoverDirectory (dir: string, options: RecoverOptions = {}): Promise<RecoveredFile[]> {
+  checkOptionsObject(options, 'recoverDirectory()')
   // force: 'true' (a string) was quietly no (=== true): refused, as every yes/no option is.
   checkFlag(options.force, 'force')
   const out: RecoveredFile[] = []

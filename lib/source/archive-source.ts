@@ -23,7 +23,7 @@ import { GunzipStage, gunzipMembers } from '../compress/member-gunzip.js'
 import type { peekHead } from '../compress/peek.js'
 import { maxFrameSizeOption } from '../compress/zstd.js'
 import { zstdDecompress, ZstdDecompressStage, type ZstdCorruptInfo } from '../compress/zstd-decompress.js'
-import { CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { checkOptionsObject, checkSignal, CorruptArchiveError, givenValue, invalidOption, reasonIn, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
@@ -75,6 +75,8 @@ export interface ArchiveSourceOptions {
   allowEmpty?: boolean
   /** For an s3:// pattern: endpoint, region, credentials... (see openStore). */
   storeOptions?: StoreOptions
+  /** Aborting it destroys the stream with an AbortError (Node's Readable option), as destroy() would. */
+  signal?: AbortSignal
 }
 
 /**
@@ -148,8 +150,10 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   #wholeBytes = 0
 
   constructor (pattern: string, options: ArchiveSourceOptions = {}) {
+    // Taken and read by nothing: a reader that aborted kept reading, and a followed one never ended.
+    checkSignal(options.signal)
     // A fetch by positions reads one record per request: fewer held ahead of the reader.
-    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024 })
+    super({ objectMode: true, highWaterMark: Array.isArray(options.positions) ? 16 : 1024, signal: options.signal })
     if (typeof pattern !== 'string' || pattern === '') throw invalidOption('pattern', 'a glob is required')
     checkDecodeMode(options.mode)
     // Sizes in bytes from here on: a string ('100MiB') is read once, and a bad one refused before any file is read.
@@ -162,6 +166,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       throw invalidOption('positions', `must be true, false or a list of positions, got ${givenValue(positions)}`)
     }
     checkFlag(options.allowEmpty, 'allowEmpty')
+    // A number or a URL here threw Node's ERR_INVALID_ARG_TYPE from path.resolve, naming "paths[0]".
+    if (options.cwd !== undefined && typeof options.cwd !== 'string') throw invalidOption('cwd', `must be a directory path (a string), got ${givenValue(options.cwd)}`)
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
     if (this.#fetch !== undefined) {
       // order and pollInterval do not apply, and are not read.
@@ -638,6 +644,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // Set when the reader has no room: a stream pauses until it has; a file read whole hands over all its
     // records, then the read waits for room before the next file.
     let full = false
+    // What a reader's own 'data' listener threw, from inside push(): its failure, not this file's.
+    let readerThrew: unknown
     const onRecord = (record: ShoeboxRecord): void => {
       if (this.#stopped || replaced) return
       const at = record.position?.offset
@@ -654,7 +662,13 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       count++
       last = record
       const buffered = this.readableLength
-      const room = this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })
+      let room: boolean
+      try {
+        room = this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })
+      } catch (err) {
+        readerThrew = err
+        throw err
+      }
       // Counted only when it waits in the buffer (a flowing reader with none waiting is handed it at once).
       if (this.readableLength > buffered) this.#heldBytes += record.payload.length
       if (!room || this.#heldBytes > HELD_BYTES) {
@@ -705,6 +719,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         return
       }
       if (err instanceof CorruptArchiveError) throw err.inFile(file.path)
+      // A reader's error with a code of its own (a database's ECONNREFUSED) was reported as 'cannot read FILE'.
+      if (err === readerThrew) throw err
       if (!(err instanceof ShoeboxError) && typeof (err as NodeJS.ErrnoException).code === 'string') throw ioError(err, 'cannot read', file.path)
       throw err
     } finally {
@@ -785,5 +801,6 @@ function checkPositions (positions: readonly Position[], options: ArchiveSourceO
 export function archiveSource (pattern: string, options: ArchiveSourceOptions & { positions: readonly Position[] }): FetchRecords
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource | FetchRecords {
+  checkOptionsObject(options, 'archiveSource()')
   return new ArchiveSource(pattern, options)
 }

@@ -15,7 +15,7 @@ import { readWhole, SMALL_FILE_BYTES } from '../fs/read-size.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
-import { givenValue, invalidOption } from '../errors.js'
+import { givenValue, invalidOption, isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
 import type { WalkedName, WalkFailure, walkNames } from '../fs/walk.js'
 import { ByteNames } from './byte-names.js'
 import { loadNativeFiles } from '../native.js'
@@ -530,6 +530,16 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
     this.#target = target
     this.#temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomSuffix()}${TEMP_SUFFIX}`)
     this.#stats = new TransferStats({ parent })
+  }
+
+  /**
+   * Anything but bytes is refused by failing the writer (see refuseNotBytes): Node's ERR_INVALID_ARG_TYPE thrown
+   * from write() left the writer open, its temporary file and handle with it, and inside a pipe it was taken
+   * for the source's failure ('cannot read FILE: The "chunk" argument must be ...').
+   */
+  override write (chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+    if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
+    return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
   }
 
   override _construct (callback: (err?: Error | null) => void): void {

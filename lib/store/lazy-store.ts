@@ -16,6 +16,7 @@
 import { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { S3Client } from '@aws-sdk/client-s3'
+import { isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
 import { countTaken, TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { checkKey, checkObjectName } from './keys.js'
 import { parseS3Url, s3ClientSettings, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
@@ -182,6 +183,16 @@ class DeferredWriter extends Writable implements ObjectWriter {
 
   stats (): TransferSnapshot {
     return this.#inner?.stats() ?? new TransferStats().snapshot()
+  }
+
+  /**
+   * Anything but bytes is refused by failing the writer (see refuseNotBytes): Node's ERR_INVALID_ARG_TYPE thrown
+   * from write() left the writer open, its temporary file and handle with it, and inside a pipe it was taken
+   * for the source's failure ('cannot read FILE: The "chunk" argument must be ...').
+   */
+  override write (chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+    if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
+    return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
   }
 
   override _construct (callback: (err?: Error | null) => void): void {

@@ -3,6 +3,7 @@
  * (a local directory). Any other scheme is an error that names it.
  */
 import path from 'node:path'
+import { checkOptionsObject } from '../errors.js'
 import { FileStore } from './file-store.js'
 import { LazyS3Store } from './lazy-store.js'
 import type { S3StoreOptions } from './s3-config.js'
@@ -14,6 +15,7 @@ export { checkStoreUrl, isRemote, schemeOf } from './store-url.js'
 export type StoreOptions = S3StoreOptions
 
 export function openStore (url: string, options: StoreOptions = {}): Store {
+  checkOptionsObject(options, 'openStore()')
   checkStoreUrl(url)
   const scheme = schemeOf(url)
   if (scheme === undefined) return new FileStore(path.resolve(url))
@@ -27,6 +29,7 @@ export function openStore (url: string, options: StoreOptions = {}): Store {
  * Store or a URL (then `key` is relative to it).
  */
 export function uploadSink (store: Store | string, key: string, options?: WriterOptions & StoreOptions): ObjectWriter {
+  checkOptionsObject(options, 'uploadSink()')
   if (typeof store !== 'string') return store.writer(key, options)
   const opened = openStore(store, options)
   const writer = opened.writer(key, options)

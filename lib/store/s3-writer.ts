@@ -31,6 +31,7 @@
  *   first request to load the SDK (s3-client.ts), and writes wait for it.
  */
 import { Writable } from 'node:stream'
+import { isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
 import type { PartBuffers } from './part-buffers.js'
 import { PartCheck } from './part-check.js'
@@ -144,6 +145,16 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
       this.#checksums = typeof calculation === 'function' && await calculation() === 'WHEN_SUPPORTED'
       callback()
     }).catch((err: unknown) => { callback(this.#store.fail(err, 'put', this.key)) })
+  }
+
+  /**
+   * Anything but bytes is refused by failing the writer (see refuseNotBytes): Node's ERR_INVALID_ARG_TYPE thrown
+   * from write() left the writer open, its temporary file and handle with it, and inside a pipe it was taken
+   * for the source's failure ('cannot read FILE: The "chunk" argument must be ...').
+   */
+  override write (chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+    if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
+    return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
   }
 
   override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {

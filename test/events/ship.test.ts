@@ -426,6 +426,17 @@ t.test('options are checked at once', async (t) => {
   t.same(options, copy, 'options not mutated')
 })
 
+t.test("library is { name, version } or false: anything else is refused, not spread into every event ('x' was sent as {\"0\":\"x\"})", async (t) => {
+  for (const [library, shown] of [['x', '"x"'], [true, 'true'], [null, 'null'], [{ name: 'app' }, '{"name":"app"}'], [{ name: 'app', version: 1 }, '{"name":"app","version":1}']] as const) {
+    t.throws(() => ship('http://127.0.0.1:1', { stream: 's', library: library as unknown as false }),
+      { code: 'SHOEBOX_INVALID_OPTION', option: 'library', message: `option library: must be { name, version } (two strings) or false, got ${shown}` }, shown)
+  }
+  const kept = { name: 'app', version: '1.2' }
+  ship('http://127.0.0.1:1', { stream: 's', library: kept }).destroy()
+  ship('http://127.0.0.1:1', { stream: 's', library: false }).destroy()
+  t.same(kept, { name: 'app', version: '1.2' })
+})
+
 t.test('destroy(): a write held by block and every unacknowledged event are told, once', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })

@@ -110,10 +110,28 @@ t.test('every kind of bad event in event mode: reported with its number, the res
   t.match(invalid[0].error.message, /^event 2: invalid JSON/)
 })
 
+t.test('a value that is neither an object nor JSON text (undefined, a number, a function) is refused saying what it is, as ship() does', async (t) => {
+  const s = stamp({ stream: 's', onInvalid: 'event' })
+  const invalid: InvalidEventInfo[] = []
+  s.on('invalid', (info: InvalidEventInfo) => invalid.push(info))
+  s.on('data', () => {})
+  for (const value of [undefined, 5, true, () => 1]) s.write(value)
+  s.write({ ok: 1 })
+  s.end()
+  await new Promise((resolve) => s.on('end', resolve))
+  // undefined and a function were stringified as null: 'an event is a JSON object, got character "n"'.
+  t.same(invalid.map((i) => i.error.message), ['undefined', 'number', 'boolean', 'function'].map((what, i) => `event ${i + 1}: an event is an object or its JSON text, got ${what}`))
+  t.same(invalid.map((i) => i.error.code), Array(4).fill('SHOEBOX_INVALID_EVENT'))
+})
+
 t.test('options are checked at once', async (t) => {
   t.throws(() => stamp({ stream: 'bad name' }), { code: 'SHOEBOX_INVALID_OPTION', message: /option stream: invalid stream name/ })
   t.throws(() => stamp({ stream: 's', timeUnit: 'h' as 's' }), { code: 'SHOEBOX_INVALID_OPTION' })
   t.throws(() => stamp({ stream: 's', onInvalid: 'skip' as 'event' }), { code: 'SHOEBOX_INVALID_OPTION' })
+  // now: 5 failed every event as SHOEBOX_INVALID_EVENT 'Cannot mix BigInt and other types'; a field named by a number or an object was looked up as its text.
+  t.throws(() => stamp({ stream: 's', now: 5 as unknown as () => bigint }), { code: 'SHOEBOX_INVALID_OPTION', message: 'option now: must be a function, got 5' })
+  t.throws(() => stampNdjson({ streamField: 5 as unknown as string }), { code: 'SHOEBOX_INVALID_OPTION', message: 'option streamField: must be a string, got 5' })
+  t.throws(() => stamp({ stream: 's', timeField: {} as unknown as string }), { code: 'SHOEBOX_INVALID_OPTION', message: 'option timeField: must be a string, got {}' })
   const opts = { stream: 's', onInvalid: 'event' as const }
   stamp(opts)
   t.same(opts, { stream: 's', onInvalid: 'event' }, 'options not mutated')

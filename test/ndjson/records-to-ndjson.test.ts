@@ -100,3 +100,11 @@ t.test('a record that comes alone goes out without the input ending, and records
   t.equal(chunks.join(''), expected.join(''), 'every record, in order')
   t.ok(chunks.length < 50, `batched: ${chunks.length} chunks for 100 records`)
 })
+
+t.test("payloadOnly takes true or false: 'true' or 1 is refused, not read as false (JSON lines where raw payloads were asked for)", async (t) => {
+  for (const [given, shown] of [['true', '"true"'], [1, '1'], [null, 'null']] as const) {
+    t.throws(() => new RecordsToNdjson({ payloadOnly: given as unknown as boolean }),
+      { code: 'SHOEBOX_INVALID_OPTION', option: 'payloadOnly', message: `option payloadOnly: must be true or false, got ${shown}` }, shown)
+  }
+  t.doesNotThrow(() => new RecordsToNdjson({ payloadOnly: false }))
+})

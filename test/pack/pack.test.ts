@@ -535,3 +535,34 @@ t.test('pack 1,000 files to S3 and unpack them from there', async (t) => {
   t.same(listAll(staging), [], 'the staging directory is gone')
   t.equal(s3.openMultipartUploads(), 0)
 })
+
+t.test('pack() and unpack() refuse a signal, a callback or a name of the wrong type at once, before reading or writing anything', async (t) => {
+  const base = tempDir(t)
+  const src = path.join(base, 'src')
+  fs.mkdirSync(src)
+  fs.writeFileSync(path.join(src, 'a.txt'), 'a')
+  const store = path.join(base, 'store')
+  await pack(src, { to: store })
+  const archives = listAll(store)
+  const refused = async (p: Promise<unknown>, option: string, reason: string): Promise<void> => {
+    await t.rejects(p, { code: 'SHOEBOX_INVALID_OPTION', option, reason }, `${option}: ${reason}`)
+  }
+  // Each threw a TypeError from inside ('signal?.addEventListener is not a function', 'name.replace is not a
+  // function', Node's ERR_INVALID_ARG_TYPE for tmpDir), or was called only once its first event came, mid-run.
+  await refused(pack(src, { to: store, signal: 'x' as unknown as AbortSignal }), 'signal', 'must be an AbortSignal, got "x"')
+  await refused(pack(src, { to: store, signal: {} as unknown as AbortSignal }), 'signal', 'must be an AbortSignal, got {}')
+  for (const callback of ['onSkip', 'onProgress', 'onSealed', 'onUpload'] as const) {
+    await refused(pack(src, { to: store, [callback]: 5 }), callback, 'must be a function, got 5')
+  }
+  await refused(pack(src, { to: store, name: 5 as unknown as string }), 'name', 'must be a string, got 5')
+  await refused(pack(src, { to: store, tmpDir: 5 as unknown as string }), 'tmpDir', 'must be a string, got 5')
+  t.same(listAll(store), archives, 'no archive was added')
+  const out = path.join(base, 'out')
+  await refused(unpack(path.join(store, '*'), { out, signal: 'x' as unknown as AbortSignal }), 'signal', 'must be an AbortSignal, got "x"')
+  // onFile: 'x' failed the unpack only after its first file was written.
+  await refused(unpack(path.join(store, '*'), { out, onFile: 'x' as unknown as () => void }), 'onFile', 'must be a function, got "x"')
+  t.notOk(fs.existsSync(out), 'no output directory, no file restored')
+  // A signal of another realm (a polyfill's) is taken: it is told by its shape.
+  const foreign = { aborted: false, reason: undefined, addEventListener () {}, removeEventListener () {} } as unknown as AbortSignal
+  t.same(await unpack(path.join(store, '*'), { out, signal: foreign }), { files: 1, bytes: 1, archives: 1 })
+})

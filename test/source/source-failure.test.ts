@@ -135,3 +135,20 @@ t.test('stop() while following settles, and so does one during a poll wait', asy
   await new Promise((resolve) => source.once('end', resolve))
   t.same(seen, payloads('b', 100))
 })
+
+t.test("a reader's own error with a code, thrown from its 'data' listener, comes out as it was thrown, not as 'cannot read FILE'", async (t) => {
+  const records = payloads('r', 5).map((payload) => ({ payload }))
+  // A plain file is read whole and decoded in one call; a gzip file is read through a stream.
+  const d = dir('reader-throws', { 'a.shoebox': encodeRecords(records), 'b.shoebox.gz': zlib.gzipSync(encodeRecords(records)) })
+  for (const file of ['a.shoebox', 'b.shoebox.gz']) {
+    for (const code of ['ECONNREFUSED', 'ERR_DB_DOWN']) {
+      const source = archiveSource(path.join(d, file))
+      const mine = Object.assign(new Error('the database is down'), { code })
+      let seen = 0
+      source.on('data', () => { if (++seen === 3) throw mine })
+      const failed = await new Promise<unknown>((resolve) => { source.on('error', resolve); source.on('end', () => { resolve('ended') }) })
+      // It was a SHOEBOX_IO 'cannot read .../a.shoebox: the database is down', blaming the archive.
+      t.equal(failed, mine, `${file}, ${code}: the reader's own error`)
+    }
+  }
+})

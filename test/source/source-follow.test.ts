@@ -95,3 +95,31 @@ t.test('a file that stays cut short is not reported, and a later file is still r
   t.ok(before.length > 0, 'the whole records of the cut file came')
   t.same(result.payloads.slice(before.length), Array.from({ length: 20 - before.length }, (_, i) => `b${i}`))
 })
+
+t.test('a signal stops a followed read (an AbortError), and one not following; a signal that is no AbortSignal is refused', async (t) => {
+  const dir = path.join(tmp, 'signal')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), encodeRecords([{ payload: '{"a":1}' }, { payload: '{"a":2}' }]))
+  // The option was taken and read by nothing: the followed read went on for good.
+  for (const follow of [true, false]) {
+    const controller = new AbortController()
+    const source = archiveSource(path.join(dir, '*'), { follow, pollInterval: '10ms', signal: controller.signal })
+    const seen: string[] = []
+    const ended = (async () => {
+      try {
+        for await (const record of source as AsyncIterable<ShoeboxRecord>) {
+          seen.push(record.payload.toString())
+          if (seen.length === 1) controller.abort()
+        }
+        return 'ended'
+      } catch (err) {
+        return (err as Error).name
+      }
+    })()
+    const timer = setTimeout(() => { source.destroy() }, 5000)
+    t.equal(await ended, 'AbortError', `follow ${follow}: the read fails with an AbortError`)
+    clearTimeout(timer)
+    t.same(seen, ['{"a":1}'], `follow ${follow}: nothing after the abort`)
+  }
+  t.throws(() => archiveSource(path.join(dir, '*'), { signal: 'x' as unknown as AbortSignal }), { code: 'SHOEBOX_INVALID_OPTION', option: 'signal' })
+})

@@ -261,6 +261,12 @@ t.test('positions, and resuming after any record', async (t) => {
       t.throws(() => archiveSource(pattern, { order: order as 'name' }), { code: 'SHOEBOX_INVALID_OPTION', message: `option order: must be 'name', 'mtime' or a function, got ${JSON.stringify(order)}` }, order)
     }
   })
+
+  t.test('a cwd that is not a path is refused naming the option, not with Node\'s TypeError from path.resolve', async (t) => {
+    for (const [cwd, shown] of [[5, '5'], [null, 'null'], [new URL('file:///tmp/'), '"file:///tmp/"']] as const) {
+      t.throws(() => archiveSource('*.shoebox', { cwd: cwd as unknown as string }), { code: 'SHOEBOX_INVALID_OPTION', option: 'cwd', message: `option cwd: must be a directory path (a string), got ${shown}` }, shown)
+    }
+  })
 })
 
 t.test('follow picks up files that appear later, until destroyed', async (t) => {

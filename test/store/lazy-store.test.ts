@@ -83,6 +83,19 @@ t.test('a writer asked for before the load and destroyed mid-upload leaves no ob
   t.same(s3.keys().filter((k) => k.startsWith('aborted/')), [], 'no object')
 })
 
+t.test('a writer asked for before the load and given a record, not bytes, fails naming its key and stores nothing', async (t) => {
+  const store = fresh(t, 'records')
+  const writer = store.writer('r.bin')
+  const errored = new Promise<Error>((resolve) => writer.once('error', resolve))
+  const closed = new Promise<void>((resolve) => writer.once('close', resolve))
+  // Node's ERR_INVALID_ARG_TYPE was thrown from write(), and the writer stayed open.
+  t.equal(writer.write({ payload: 'x' }), false)
+  t.match(await errored, { code: 'SHOEBOX_USAGE', message: /^the writer of key "r\.bin" takes bytes \(a Buffer, Uint8Array or string\), got an object; it stores bytes/ })
+  await closed
+  t.equal(s3.openMultipartUploads(), 0)
+  t.same(s3.keys().filter((k) => k.startsWith('records/')), [], 'no object')
+})
+
 t.test('a read asked for before the load: the bytes, a range, an early destroy, a missing object', async (t) => {
   const seed = fresh(t, 'read')
   const body = randomBytes(3 * MiB + 17)

@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import {
@@ -337,6 +338,26 @@ t.test('atomic writes: a destroyed writer leaves no object and no temp file', as
   })
   await t.rejects(store.put('x/failed.bin', failing), { message: 'source broke' })
   t.same(filesBelow(root), ['x/old.bin'])
+})
+
+t.test('a writer given records or numbers, not bytes, fails naming its key and leaves no object, no temp file and no open handle', async (t) => {
+  const { store, root } = fresh()
+  for (const [chunk, got] of [[{ payload: 'x' }, 'an object'], [5, 'number'], [[1], 'an array']] as const) {
+    const writer = store.writer('x/records.bin')
+    const errored = once(writer, 'error')
+    const closed = new Promise((resolve) => writer.once('close', resolve))
+    let called: unknown
+    // Node's ERR_INVALID_ARG_TYPE was thrown here, and the writer stayed open with its temp file.
+    t.equal(writer.write(chunk, (err) => { called = err }), false, `${got}: write() returns false`)
+    const [err] = await errored as [Error]
+    t.match(err, { code: 'SHOEBOX_USAGE', message: `the writer of key "x/records.bin" takes bytes (a Buffer, Uint8Array or string), got ${got}; it stores bytes, such as encode()'s output: records go through encode() first` }, got)
+    await closed
+    t.equal(called, err, `${got}: the write's callback has the error`)
+    t.same(filesBelow(root), [], `${got}: no object, no temp file`)
+  }
+  // Piped, from a stream of records: it was reported as the source's failure ('cannot read ...').
+  await t.rejects(pipeline(Readable.from([{ payload: 'a' }]), uploadSink(root, 'x/piped.bin')), { code: 'SHOEBOX_USAGE', message: /^the writer of key "x\/piped\.bin" takes bytes/ })
+  t.same(filesBelow(root), [])
 })
 
 t.test('a short write is continued; a full disk leaves no object: never a cut object under the key', async (t) => {
