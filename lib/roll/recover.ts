@@ -120,7 +120,8 @@ export async function recoverFile (dir: string, temp: string, finalName: string,
   const found = await scanTemp(temp, scan)
   const result: RecoveredFile = { temp, path: null, records: found.records, bytesDropped: 0, damaged: false }
   if (found.tooLarge !== null) result.tooLarge = found.tooLarge
-  if (found.end === 0 && !found.moreAfter && found.tooLarge === null) {
+  // No record (whole empty gzip members or zstd frames too: they were sealed as an archive of 0 records).
+  if (found.records === 0 && !found.moreAfter && found.tooLarge === null) {
     // Not begun by a writer of ours (another program's file under a name like ours): not ours to delete.
     if (!found.begunAsArchive) {
       throw new ShoeboxError('SHOEBOX_BAD_MAGIC', `not an archive (its first bytes are not a record's, a gzip member's or a zstd frame's); left as it is`)

@@ -107,7 +107,10 @@ t.test('a temporary file with no whole record is removed (path null)', async (t)
     ['part of the first record', 'a.shoebox', data.subarray(0, sizes[0] - 3)],
     ['a few bytes', 'b.shoebox', data.subarray(0, 3)],
     ['part of the first gzip member', 'c.shoebox.gz', member.subarray(0, member.length - 2)],
-    ['an empty file', 'd.shoebox', Buffer.alloc(0)]
+    ['an empty file', 'd.shoebox', Buffer.alloc(0)],
+    // Whole members and frames, but no record in them: sealed as an archive of 0 records, as nothing "whole" was cut.
+    ['empty gzip members only', 'e.shoebox.gz', Buffer.concat([zlib.gzipSync(Buffer.alloc(0)), zlib.gzipSync(Buffer.alloc(0))])],
+    ['empty gzip members, then a torn one', 'f.shoebox.gz', Buffer.concat([zlib.gzipSync(Buffer.alloc(0)), member.subarray(0, 20)])]
   ]
   for (const [what, name, bytes] of cases) {
     const dir = tempDir(t)
