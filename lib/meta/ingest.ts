@@ -372,6 +372,9 @@ export class MetaIngest extends Writable {
       // rows no object named: pages of them (rows() allows writes between its pages)
       for (const raw of table.rows('insertion', unseen)) {
         if (isDeleted(table.cell(raw, DELETED))) continue
+        // An input that brought nothing (an empty file, a files root with no *.json: most likely the wrong one)
+        // is not "every file is gone": that deleted the whole meta db without a word.
+        if (this.#processed === 0) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${this.base}: no metadata objects came in, and ensure would soft-delete every row of the meta db; nothing written, the meta db is as it was`)
         const deletion = { [DELETED]: '1', [DELETED_AT]: this.#ts, [DELETED_REASON]: 'meta-missing', [LAST_UPDATED]: this.#ts }
         const uid = raw[0] as string
         this.#apply(table, uid, deletion, this.#before(table, raw, table.toRow(raw), Object.keys(deletion)), false)

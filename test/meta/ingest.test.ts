@@ -229,3 +229,14 @@ t.test('--ensure: every missing row is written deleted, also in the first run th
   const again = await ingest(base, [{ content_hash: 'a' }], { ensure: true, micros: T1 + 2 })
   t.same([again.deleted, again.file], [0, null], 'nothing left to delete')
 })
+
+t.test('--ensure with no objects at all (an empty input) is refused, not every row soft-deleted', async (t) => {
+  const base = metadir(t)
+  await ingest(base, [{ content_hash: 'a' }, { content_hash: 'b' }], { micros: T1 })
+  const before = (await listHistoryFiles(base)).map((f) => f.name)
+  const err = await ingest(base, [], { ensure: true, micros: T1 + 1 }).catch((e: Error) => e)
+  t.match(err, { code: 'SHOEBOX_NOT_FOUND', message: `${base}: no metadata objects came in, and ensure would soft-delete every row of the meta db; nothing written, the meta db is as it was` })
+  t.same((await listHistoryFiles(base)).map((f) => f.name), before, 'nothing written (it wrote a and b deleted)')
+  const one = await ingest(base, [{ content_hash: 'a' }], { ensure: true, micros: T1 + 2 })
+  t.equal(one.deleted, 1, 'an input that brought something deletes the rest, as before')
+})
