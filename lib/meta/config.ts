@@ -19,6 +19,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
+import { firstBadUtf8Byte } from './utf8-bytes.js'
 import { keyDict } from '../key-dict.js'
 
 /** Explicit per-key value types (spec §6's guessing is what this replaces). */
@@ -154,14 +155,17 @@ export async function parseMetaConfig (text: string, source = 'config.yml'): Pro
 /** Load `<base>/_mmmeta/config.yml`; a missing file gives the defaults (as mmmeta). */
 export async function loadMetaConfig (base: string): Promise<MetaConfig> {
   const file = metaPaths(base).config
-  let text: string
+  let bytes: Buffer
   try {
-    text = await fs.readFile(file, 'utf8')
+    bytes = await fs.readFile(file)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return metaConfigFrom(undefined, file)
     throw ioError(err, 'cannot read', file)
   }
-  return await parseMetaConfig(text, file)
+  // Decoded, a Latin-1 'café' in include: would name the key 'caf\uFFFD', which no object has: its values dropped without a word.
+  const bad = firstBadUtf8Byte(bytes)
+  if (bad >= 0) throw configError(file, `not UTF-8 at byte ${bad}`)
+  return await parseMetaConfig(bytes.toString('utf8'), file)
 }
 
 /**

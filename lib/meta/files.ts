@@ -21,7 +21,7 @@ import { Readable } from 'node:stream'
 import { ShoeboxError, invalidOption } from '../errors.js'
 import type { MetaConfig } from './config.js'
 import { compileFilter, type Filter } from './query.js'
-import { TABLE, quote, type StateDb } from './state-db.js'
+import { TABLE, isSqliteError, quote, type StateDb } from './state-db.js'
 import { limitOption } from './run-options.js'
 import { positiveCount } from '../units.js'
 import { type ColumnType, type MetaValue, typeOfValue } from './state-db-values.js'
@@ -174,7 +174,18 @@ export class MetaFiles {
       this.state.db.prepare(`INSERT INTO ${TABLE} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
         ON CONFLICT(${quote(this.config.unique)}) DO UPDATE SET ${set}`).run(...encoded)
     })
-    write()
+    // A rollback undoes the columns added too: the handle must forget them (it kept them, and every later save
+    // or query of such a key failed with "no such column").
+    const types = this.state.snapshotTypes()
+    try {
+      write()
+    } catch (err) {
+      this.state.restoreTypes(types)
+      if (isSqliteError(err)) {
+        throw new ShoeboxError('SHOEBOX_IO', `${this.state.file}: cannot save ${this.config.unique} ${String(uid)}: ${err.message}; the row is as it was`, { cause: err })
+      }
+      throw err
+    }
   }
 }
 

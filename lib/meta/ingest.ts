@@ -364,9 +364,17 @@ export class MetaIngest extends Writable {
     const table = (this.#scratch as IngestScratch).table
     const config = this.#config as MetaConfig
     if (this.#options.ensure === true) {
+      const unseen = `"${SEEN}" IS NULL`
+      // The deletion's columns exist before the scan: one added during it (the first deletion this meta db
+      // has seen) changes the row layout under the page already read, and every later row of that page was
+      // misread and left out of the diff (counted deleted, written live).
+      if (!table.rows('insertion', unseen).next().done) for (const key of [DELETED, DELETED_AT, DELETED_REASON, LAST_UPDATED]) table.column(key)
       // rows no object named: pages of them (rows() allows writes between its pages)
-      for (const raw of table.rows('insertion', `"${SEEN}" IS NULL`)) {
+      for (const raw of table.rows('insertion', unseen)) {
         if (isDeleted(table.cell(raw, DELETED))) continue
+        // An input that brought nothing (an empty file, a files root with no *.json: most likely the wrong one)
+        // is not "every file is gone": that deleted the whole meta db without a word.
+        if (this.#processed === 0) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${this.base}: no metadata objects came in, and ensure would soft-delete every row of the meta db; nothing written, the meta db is as it was`)
         const deletion = { [DELETED]: '1', [DELETED_AT]: this.#ts, [DELETED_REASON]: 'meta-missing', [LAST_UPDATED]: this.#ts }
         const uid = raw[0] as string
         this.#apply(table, uid, deletion, this.#before(table, raw, table.toRow(raw), Object.keys(deletion)), false)

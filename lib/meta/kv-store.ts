@@ -23,6 +23,7 @@ import path from 'node:path'
 import { ShoeboxError } from '../errors.js'
 import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
+import { firstBadUtf8Byte } from './utf8-bytes.js'
 import { COLUMN_TYPES, type ColumnType, type MetaValue, fromText, typeOfValue } from './state-db-values.js'
 
 export type StoreValueType = ColumnType
@@ -179,11 +180,16 @@ export class MetaStore {
   }
 
   async #read (file: string): Promise<string | undefined> {
+    let bytes: Buffer
     try {
-      return await fs.readFile(file, 'utf8')
+      bytes = await fs.readFile(file)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw ioError(err, 'cannot read', file)
     }
+    // mmmeta writes str(value) in the machine's encoding (cp1252 on Windows): decoded, 'café' read as 'caf\uFFFD'
+    const bad = firstBadUtf8Byte(bytes)
+    if (bad >= 0) throw new ShoeboxError('SHOEBOX_META_VALUE', `${file}: not UTF-8 at byte ${bad}; not read`)
+    return bytes.toString('utf8')
   }
 }

@@ -496,6 +496,12 @@ export class StateDb {
   }
 }
 
+/** SQLite's own failure (better-sqlite3's SqliteError: SQLITE_FULL on a full disk...), to be said with the state db's name. */
+export function isSqliteError (err: unknown): err is Error {
+  const code = (err as { code?: unknown } | null)?.code
+  return err instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_')
+}
+
 export interface OpenStateOptions {
   /** Wait this long for another writer's lock (default 10 s). */
   timeoutMs?: number

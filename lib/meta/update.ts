@@ -20,7 +20,7 @@ import type { Statement } from 'better-sqlite3'
 import { isMetadata, type HistoryFile, type HistoryProblem } from './history.js'
 import { loadIntoEmptyState } from './direct-load.js'
 import { ReplayTable, replayInto } from './replay-table.js'
-import { BOOKKEEPING, TABLE, quote, type StateDb } from './state-db.js'
+import { BOOKKEEPING, TABLE, isSqliteError, quote, type StateDb } from './state-db.js'
 import { type ColumnType, type SqlValue, sqlFromText, sqlTimestamp } from './state-db-values.js'
 import { ShoeboxError } from '../errors.js'
 import { keyDict } from '../key-dict.js'
@@ -199,10 +199,6 @@ async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (
   }
 }
 
-function isSqliteError (err: unknown): err is Error {
-  const code = (err as { code?: unknown } | null)?.code
-  return err instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_')
-}
 
 /** Counts a merged row (progress every `progressEvery`); restart() after an attempt that was given up. */
 type Tick = (() => void) & { restart: () => void }

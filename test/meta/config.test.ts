@@ -89,3 +89,9 @@ t.test('an unreadable config is an IO error naming it', async (t) => {
   const err = await expectCode(t, loadMetaConfig(dir), 'SHOEBOX_IO', 'directory as config')
   t.match(err?.message, 'config.yml')
 })
+
+t.test('a config that is not UTF-8 is refused naming the byte, not read with U+FFFD in a key', async (t) => {
+  const dir = t.testdir({ _mmmeta: { 'config.yml': Buffer.from('metadata:\n  include: [content_hash, caf\xe9]\n', 'latin1') } })
+  const err = await expectCode(t, loadMetaConfig(dir), 'SHOEBOX_META_CONFIG', 'include named "caf\\uFFFD", a key no object has')
+  t.equal(err?.message, `${metaPaths(dir).config}: not UTF-8 at byte 39`)
+})

@@ -218,3 +218,25 @@ t.test('a store that cannot be touched (a file in the way of _store/) fails sayi
   t.match(err?.message, `a file is in the way (EEXIST); ${written} was written (1 rows) and stays, only the store's meta_last_updated was not updated`)
   t.same([...(await loadHistory(base, { unique: 'content_hash' })).uids()], ['a'], 'the row is in the meta db')
 })
+
+t.test('--ensure: every missing row is written deleted, also in the first run that deletes (the columns are new then)', async (t) => {
+  const base = metadir(t)
+  await ingest(base, [{ content_hash: 'a' }, { content_hash: 'b' }, { content_hash: 'c' }, { content_hash: 'd' }], { micros: T1 })
+  const gone = await ingest(base, [{ content_hash: 'a' }], { ensure: true, micros: T1 + 1 })
+  t.same([gone.deleted, gone.file?.rows], [3, 3], 'it counted 3 and wrote 1 row: b; c and d stayed live for every reader')
+  const history = await loadHistory(base, { unique: 'content_hash' })
+  t.same(['a', 'b', 'c', 'd'].map((uid) => history.get(uid)?.__deleted ?? null), [null, '1', '1', '1'])
+  const again = await ingest(base, [{ content_hash: 'a' }], { ensure: true, micros: T1 + 2 })
+  t.same([again.deleted, again.file], [0, null], 'nothing left to delete')
+})
+
+t.test('--ensure with no objects at all (an empty input) is refused, not every row soft-deleted', async (t) => {
+  const base = metadir(t)
+  await ingest(base, [{ content_hash: 'a' }, { content_hash: 'b' }], { micros: T1 })
+  const before = (await listHistoryFiles(base)).map((f) => f.name)
+  const err = await ingest(base, [], { ensure: true, micros: T1 + 1 }).catch((e: Error) => e)
+  t.match(err, { code: 'SHOEBOX_NOT_FOUND', message: `${base}: no metadata objects came in, and ensure would soft-delete every row of the meta db; nothing written, the meta db is as it was` })
+  t.same((await listHistoryFiles(base)).map((f) => f.name), before, 'nothing written (it wrote a and b deleted)')
+  const one = await ingest(base, [{ content_hash: 'a' }], { ensure: true, micros: T1 + 2 })
+  t.equal(one.deleted, 1, 'an input that brought something deletes the rest, as before')
+})

@@ -92,3 +92,14 @@ t.test('an empty or missing store lists nothing', async (t) => {
   t.same(await s.keys(), [])
   t.same(await s.entries(), [])
 })
+
+t.test('a value that is not UTF-8 (mmmeta on a cp1252 machine) is refused naming the file and byte, not read with U+FFFD', async (t) => {
+  const { store: s, dir } = store(t)
+  fs.mkdirSync(path.join(dir, '_store'))
+  const file = path.join(dir, '_store', 'place')
+  fs.writeFileSync(file, Buffer.from('caf\xe9', 'latin1'))
+  const err = await expectCode(t, s.get('place'), 'SHOEBOX_META_VALUE', 'it read back as "caf\\uFFFD"')
+  t.equal(err?.message, `${file}: not UTF-8 at byte 3; not read`)
+  fs.writeFileSync(file, 'café')
+  t.equal(await s.get('place'), 'café', 'UTF-8 is read')
+})

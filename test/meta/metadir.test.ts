@@ -258,3 +258,32 @@ t.test('update: SQLite failing mid-merge (a full disk) is SHOEBOX_IO naming the 
   t.equal(err?.message, `${path.join(dir, '_mmmeta', 'state.db')}: cannot update the state db: database or disk is full; rolled back, the state db is as it was`)
   t.equal(md.files.count({}, { deleted: true }), before)
 })
+
+t.test('save(): a refused value or a full disk leaves the row and the handle as they were', async (t) => {
+  const dir = base(t)
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  await md.update()
+  const uid = (await all(md))[0]
+  const bad = md.files.get(uid) as MetaFile
+  bad.set('checked_at', new Date('not a time'))
+  await expectCode(t, bad.save(), 'SHOEBOX_META_VALUE', 'an invalid Date, in a column save() makes')
+  // The column's ALTER TABLE was rolled back with the row: the handle forgot it too (it kept it, and then every
+  // save and query of checked_at failed with "table files has no column named checked_at").
+  const good = md.files.get(uid) as MetaFile
+  good.set('checked_at', new Date('2026-12-01T00:00:00Z'))
+  await good.save()
+  t.same(md.files.get(uid)?.get('checked_at'), new Date('2026-12-01T00:00:00Z'))
+  t.equal(md.files.count({ checked_at: { isNull: false } }), 1)
+
+  const db = md.files.state.db
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`) // as a full disk: SQLITE_FULL
+  const big = md.files.get(uid) as MetaFile
+  big.set('note', 'x'.repeat(100_000))
+  const err = await expectCode(t, big.save(), 'SHOEBOX_IO', 'it was SQLite\'s bare SqliteError')
+  t.equal(err?.message, `${path.join(dir, '_mmmeta', 'state.db')}: cannot save content_hash ${uid}: database or disk is full; the row is as it was`)
+  t.equal(md.files.get(uid)?.get('note'), undefined)
+  db.pragma('max_page_count = 1073741823')
+  await big.save()
+  t.equal((md.files.get(uid)?.get('note') as string).length, 100_000, 'a later save works')
+})
