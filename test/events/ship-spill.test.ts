@@ -231,7 +231,7 @@ t.test('a sidecar of settled counts alone (an older version\'s), or with a posit
   }
 })
 
-t.test('two shippers of one process on one spill directory: the second is refused, each spilled event is sent once; once the first is closed the directory is free', async (t) => {
+t.test('two shippers of one process on one spill directory (the second through a symlink): the second is refused, each spilled event is sent once; once the first is closed the directory is free', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   await collector.stop()
@@ -243,7 +243,10 @@ t.test('two shippers of one process on one spill directory: the second is refuse
   await new Promise((resolve) => { first.once('close', resolve) })
   await collector.start()
   const a = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, retry: fast })
-  const b = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, retry: fast })
+  // The same directory through a symlink.
+  const link = `${tempDir('shoebox-spill-')}/link`
+  fs.symlinkSync(dir, link)
+  const b = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: link, retry: fast })
   const errors: Record<string, Error> = {}
   a.on('error', (err) => { errors.a = err })
   b.on('error', (err) => { errors.b = err })
@@ -251,7 +254,7 @@ t.test('two shippers of one process on one spill directory: the second is refuse
   b.end()
   await Promise.all([a, b].map(async (s) => { await new Promise((resolve) => { s.once('close', resolve) }) }))
   t.equal(errors.a, undefined)
-  t.match(errors.b, { code: 'SHOEBOX_IO', message: `spill directory ${dir} is in use by this process (a shoebox ship not closed yet: close it first)` })
+  t.match(errors.b, { code: 'SHOEBOX_IO', message: `spill directory ${link} is in use by this process (a shoebox ship not closed yet: close it first)` })
   const all = seqs(collector.stored)
   t.equal(all.length, 200, 'every spilled event sent once, not by both')
   t.same([...all].sort((x, y) => x - y), range(0, 200))

@@ -46,7 +46,8 @@ interface Lock {
 /** Take the directory for this process; resolves to the release function. */
 export async function lockDir (dir: string, lock: Lock = { file: LOCK_FILE, what: 'event store', who: 'shoebox serve' }): Promise<() => Promise<void>> {
   const file = path.join(dir, lock.file)
-  const key = path.resolve(file)
+  // By the directory's real path: through a symlink, the same directory was another.
+  const key = path.join(await fs.realpath(dir).catch(() => path.resolve(dir)), lock.file)
   if (lock.inProcess === true) {
     if (HELD.has(key)) throw new ShoeboxError('SHOEBOX_IO', `${lock.what} ${dir} is in use by this process (a ${lock.who} not closed yet: close it first)`)
     HELD.add(key)
