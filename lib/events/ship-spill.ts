@@ -225,6 +225,8 @@ export class Spill {
       if (name.endsWith(SPILL_SUFFIX) && !name.startsWith('.')) this.#pending.push(path.join(this.dir, name))
       // A sidecar whose file is gone: its file was fully replayed.
       if (name.endsWith('.acked') && !files.has(name.slice(0, -'.acked'.length))) await fs.rm(path.join(this.dir, name), { force: true })
+      // A sidecar's or a lock's temporary file a kill left (the directory is this process's now): each SIGKILL in a write left one for good.
+      if (/^\..+\.acked\.[0-9a-f]+\.tmp$/.test(name) || /^\.\.ship\.pid\.\d+\.[0-9a-f]+\.tmp$/.test(name)) await fs.rm(path.join(this.dir, name), { force: true })
     }
   }
 

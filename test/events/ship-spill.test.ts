@@ -264,3 +264,17 @@ t.test('two shippers of one process on one spill directory (the second through a
   await once(c, 'finish')
   t.same(fs.readdirSync(dir), [], 'the next shipper took the directory, and left it empty')
 })
+
+t.test('the temporary files a kill leaves (a sidecar\'s write, the lock\'s) are removed by the next shipper', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const dir = tempDir('shoebox-spill-')
+  const left = ['.spill-20261207T010203004000Z-000000-123-000000.shoebox.acked.1a2b3c4d.tmp', '..ship.pid.123.0a0b0c0d.tmp']
+  for (const name of left) fs.writeFileSync(`${dir}/${name}`, '{}')
+  fs.writeFileSync(`${dir}/.other.tmp`, 'not ours')
+  const shipper = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, retry: fast })
+  await shipper.opened
+  shipper.end()
+  await once(shipper, 'finish')
+  t.same(fs.readdirSync(dir), ['.other.tmp'], 'gone, and nothing else')
+})
