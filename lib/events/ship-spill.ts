@@ -210,14 +210,23 @@ export class Spill {
   async open (): Promise<void> {
     await ensureDir(this.dir)
     // One shipper a spill: two would both replay its files (a Kronos server stores such events twice).
-    this.#unlock = await lockDir(this.dir, { file: '.ship.pid', what: 'spill directory', who: 'shoebox ship' })
-    await recoverDirectory(this.dir)
-    const names = (await orIoError(fs.readdir(this.dir), 'cannot list spill directory', this.dir)).sort()
+    this.#unlock = await lockDir(this.dir, { file: '.ship.pid', what: 'spill directory', who: 'shoebox ship', inProcess: true })
+    let names: string[]
+    try {
+      await recoverDirectory(this.dir)
+      names = (await orIoError(fs.readdir(this.dir), 'cannot list spill directory', this.dir)).sort()
+    } catch (err) {
+      // Not opened: the directory is free for another try (this process's lock would refuse it).
+      await this.#unlock()
+      throw err
+    }
     const files = new Set(names)
     for (const name of names) {
       if (name.endsWith(SPILL_SUFFIX) && !name.startsWith('.')) this.#pending.push(path.join(this.dir, name))
       // A sidecar whose file is gone: its file was fully replayed.
       if (name.endsWith('.acked') && !files.has(name.slice(0, -'.acked'.length))) await fs.rm(path.join(this.dir, name), { force: true })
+      // A sidecar's or a lock's temporary file a kill left (the directory is this process's now): each SIGKILL in a write left one for good.
+      if (/^\..+\.acked\.[0-9a-f]+\.tmp$/.test(name) || /^\.\.ship\.pid\.\d+\.[0-9a-f]+\.tmp$/.test(name)) await fs.rm(path.join(this.dir, name), { force: true })
     }
   }
 
@@ -412,12 +421,16 @@ export class Spill {
   /** Seal what is spilled (kept for the next run) and stop. */
   async close (): Promise<void> {
     this.#closed = true
-    await this.#rotate()
-    // A rotation the replay started may still be sealing its file: the directory is the next
-    // run's queue, so it must be whole before the shipper says it stopped (a run started at once
-    // found it empty, and its recovery raced this sink). Its failure was the replay's to report.
-    await Promise.allSettled([...this.#ending])
-    await this.#unlock?.()
+    try {
+      await this.#rotate()
+    } finally {
+      // A rotation the replay started may still be sealing its file: the directory is the next
+      // run's queue, so it must be whole before the shipper says it stopped (a run started at once
+      // found it empty, and its recovery raced this sink). Its failure was the replay's to report.
+      await Promise.allSettled([...this.#ending])
+      // Released when the seal fails too (a full disk): the directory is the next shipper's, in this process as in another.
+      await this.#unlock?.()
+    }
   }
 }
 

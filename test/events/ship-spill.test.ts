@@ -230,3 +230,51 @@ t.test('a sidecar of settled counts alone (an older version\'s), or with a posit
     t.same(seqs(collector.stored.slice(before)), inFile.slice(7), `${JSON.stringify(sidecar)}: all but the first 7 in the file, once`)
   }
 })
+
+t.test('two shippers of one process on one spill directory (the second through a symlink): the second is refused, each spilled event is sent once; once the first is closed the directory is free', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  await collector.stop()
+  const dir = tempDir('shoebox-spill-')
+  const first = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, queueEvents: 5, retry: { ...fast, attempts: 1 } })
+  first.on('error', () => {})
+  for (let seq = 0; seq < 200; seq++) first.write({ seq }, () => {})
+  first.end()
+  await new Promise((resolve) => { first.once('close', resolve) })
+  await collector.start()
+  const a = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, retry: fast })
+  // The same directory through a symlink.
+  const link = `${tempDir('shoebox-spill-')}/link`
+  fs.symlinkSync(dir, link)
+  const b = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: link, retry: fast })
+  const errors: Record<string, Error> = {}
+  a.on('error', (err) => { errors.a = err })
+  b.on('error', (err) => { errors.b = err })
+  a.end()
+  b.end()
+  await Promise.all([a, b].map(async (s) => { await new Promise((resolve) => { s.once('close', resolve) }) }))
+  t.equal(errors.a, undefined)
+  t.match(errors.b, { code: 'SHOEBOX_IO', message: `spill directory ${link} is in use by this process (a shoebox ship not closed yet: close it first)` })
+  const all = seqs(collector.stored)
+  t.equal(all.length, 200, 'every spilled event sent once, not by both')
+  t.same([...all].sort((x, y) => x - y), range(0, 200))
+  const c = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, retry: fast })
+  await c.opened
+  c.end()
+  await once(c, 'finish')
+  t.same(fs.readdirSync(dir), [], 'the next shipper took the directory, and left it empty')
+})
+
+t.test('the temporary files a kill leaves (a sidecar\'s write, the lock\'s) are removed by the next shipper', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const dir = tempDir('shoebox-spill-')
+  const left = ['.spill-20261207T010203004000Z-000000-123-000000.shoebox.acked.1a2b3c4d.tmp', '..ship.pid.123.0a0b0c0d.tmp']
+  for (const name of left) fs.writeFileSync(`${dir}/${name}`, '{}')
+  fs.writeFileSync(`${dir}/.other.tmp`, 'not ours')
+  const shipper = ship(collector.url, { stream: 's', onOverflow: 'spill', spill: dir, retry: fast })
+  await shipper.opened
+  shipper.end()
+  await once(shipper, 'finish')
+  t.same(fs.readdirSync(dir), ['.other.tmp'], 'gone, and nothing else')
+})

@@ -181,3 +181,18 @@ t.test('a failed fsync is not recovered from: every later append is refused unti
   await t.rejects(log.append(walRecord(2), () => {}), { code: 'SHOEBOX_IO' }, 'refused for good, even once fsync works')
   await log.close()
 })
+
+t.test('a log file shorter than the position the index names (gone, or cut): appends go to a new file, and a reopen at that position replays them', async (t) => {
+  for (const [name, left] of [['the file is gone', null], ['the file is shorter', 100]] as const) {
+    const dir = t.testdir()
+    const from = { seq: 5, end: 1000 }
+    if (left !== null) await fs.writeFile(path.join(dir, '0000000005.shoebox'), encodeRecords([{ metadata: { n: 'old' }, payload: 'z'.repeat(left) }]))
+    const { log } = await WriteAheadLog.open(dir, from, true, () => {})
+    for (let i = 0; i < 3; i++) await log.append(encodeRecords([{ metadata: { n: String(i) }, payload: 'x'.repeat(200) }]), () => {})
+    await log.close()
+    const replayed: string[] = []
+    const reopened = await WriteAheadLog.open(dir, from, true, (record) => { replayed.push(String(record.metadata.n)) })
+    t.same(replayed, ['0', '1', '2'], `${name}: every acknowledged append replayed`)
+    await reopened.log.close()
+  }
+})

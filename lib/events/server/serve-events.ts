@@ -195,7 +195,8 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const requestTimeoutMs = o.requestTimeout === undefined ? defaultRequestTimeout(maxBody, headersTimeoutMs) : parseDuration(o.requestTimeout, 'requestTimeout')
   if (requestTimeoutMs < headersTimeoutMs) throw invalidOption('requestTimeout', `must be at least headersTimeout (${headersTimeoutMs} ms), got ${givenDuration(o.requestTimeout, requestTimeoutMs)}`)
   // serve.pid keeps another process off the directory, not another server of this one (its pid is ours).
-  const served = remoteReader ? undefined : path.resolve(o.data as string)
+  // By its real path: the same directory through a symlink (or a bind mount's other name) was another.
+  const served = remoteReader ? undefined : await fs.realpath(o.data as string).catch(() => path.resolve(o.data as string))
   if (served !== undefined) {
     if (SERVED_HERE.has(served)) throw new ShoeboxError('SHOEBOX_IO', `event store ${String(o.data)} is in use by this process (a server not closed yet: close() it first)`)
     SERVED_HERE.add(served)

@@ -13,6 +13,7 @@
  * take a stale lock (11 of 30 pairs did), and one starting while another
  * had created the file but not yet written its pid take it from a live one.
  */
+import { randomBytes } from 'node:crypto'
 import { constants as fsConstants } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -25,26 +26,56 @@ export const LOCK_FILE = 'serve.pid'
 /** Tries at taking a lock that others keep moving (each try sees a stale or missing lock); past this, the directory is said busy. */
 const TRIES = 20
 
+/**
+ * Lock files this process holds with `inProcess`. The pid in the file cannot tell two holders in one
+ * process apart: two shippers of one process on one spill directory both took it (a lock with its own
+ * pid passes for one left by an earlier holder of this process) and both replayed it, sending every
+ * spilled event twice. (The event store's lock leaves that to serve-events.ts, which refuses a second
+ * server of a directory; its tests reopen a store they dropped, as a crash would leave it.)
+ */
+const HELD = new Set<string>()
+
+interface Lock {
+  file: string
+  what: string
+  who: string
+  /** One holder in this process too, until released. */
+  inProcess?: boolean
+}
+
 /** Take the directory for this process; resolves to the release function. */
-export async function lockDir (dir: string, lock: { file: string, what: string, who: string } = { file: LOCK_FILE, what: 'event store', who: 'shoebox serve' }): Promise<() => Promise<void>> {
+export async function lockDir (dir: string, lock: Lock = { file: LOCK_FILE, what: 'event store', who: 'shoebox serve' }): Promise<() => Promise<void>> {
   const file = path.join(dir, lock.file)
+  // By the directory's real path: through a symlink, the same directory was another.
+  const key = path.join(await fs.realpath(dir).catch(() => path.resolve(dir)), lock.file)
+  if (lock.inProcess === true) {
+    if (HELD.has(key)) throw new ShoeboxError('SHOEBOX_IO', `${lock.what} ${dir} is in use by this process (a ${lock.who} not closed yet: close it first)`)
+    HELD.add(key)
+  }
   const mine = `${process.pid}\n`
+  let released = false
   const release = async (): Promise<void> => {
+    if (released) return
+    released = true
     if (await fs.readFile(file, 'utf8').catch(() => '') === mine) await fs.unlink(file).catch(() => {})
+    HELD.delete(key)
   }
   // Dot-named: a spill's replay and a store's open pass over dot files.
-  const own = path.join(dir, `.${lock.file}.${process.pid}.tmp`)
+  const own = path.join(dir, `.${lock.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   try {
     await fs.writeFile(own, mine)
   } catch (err) {
+    HELD.delete(key)
     // A full disk fails the write after the file was made: it goes too.
     await fs.unlink(own).catch(() => {})
     throw ioError(err, 'cannot lock', file)
   }
+  let taken = false
   try {
     for (let i = 0; i < TRIES; i++) {
       try {
         await linkIn(own, file)
+        taken = true
         return release
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, 'cannot lock', file)
@@ -60,6 +91,7 @@ export async function lockDir (dir: string, lock: { file: string, what: string, 
     }
     throw new ShoeboxError('SHOEBOX_IO', `${lock.what} ${dir} is being taken by other processes (its lock ${file} kept changing); try again`)
   } finally {
+    if (!taken) HELD.delete(key)
     await fs.unlink(own).catch(() => {})
   }
 }

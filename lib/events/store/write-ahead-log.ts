@@ -159,7 +159,13 @@ export class WriteAheadLog {
       await replayLogFile(file, seq, seq === from.seq ? from.end : 0, report, onRecord)
     }
     // Appends continue in the last file (its tail is whole now), or a new one when none is left.
-    const seq = Math.max(from.seq, seqs[seqs.length - 1] ?? 0)
+    let seq = Math.max(from.seq, seqs[seqs.length - 1] ?? 0)
+    // Unless that is the file the index names a byte of and it ends before that byte (removed, or cut by
+    // hand or by a disk): appends there would end at or before it, and the next replay skip them as in runs.
+    if (seq === from.seq && from.end > 0) {
+      const size = await fs.stat(path.join(dir, fileName(seq))).then((st) => st.size, () => 0)
+      if (size < from.end) seq++
+    }
     const file = await openLogFile(dir, seq, fsync)
     const size = await fileSize(file, path.join(dir, fileName(seq)))
     return { log: new WriteAheadLog(dir, seq, file, fsync, size), report }

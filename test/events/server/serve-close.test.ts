@@ -5,6 +5,7 @@
  * connections are cut after `closeGrace`, and the store is flushed and
  * released as usual.
  */
+import fs from 'node:fs'
 import net from 'node:net'
 import t from 'tap'
 import { serveEvents } from '../../../lib/events/server/serve-events.js'
@@ -60,6 +61,10 @@ t.test('a second server on a data directory this process serves is refused until
   t.teardown(async () => { if (!firstClosed) await first.close() })
   await put(t, first.url, { s: [{ '@time': 1 }] })
   await t.rejects(serveEvents({ data: `${data}/.`, port: 0 }), { code: 'SHOEBOX_IO', message: `event store ${data}/. is in use by this process (a server not closed yet: close() it first)` })
+  // The same directory through a symlink: another name, the same log.
+  const link = `${tempDir(t)}/link`
+  fs.symlinkSync(data, link)
+  await t.rejects(serveEvents({ data: link, port: 0 }), { code: 'SHOEBOX_IO', message: `event store ${link} is in use by this process (a server not closed yet: close() it first)` })
   await put(t, first.url, { s: [{ '@time': 2 }] })
   await first.close()
   firstClosed = true
