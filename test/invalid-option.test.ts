@@ -388,3 +388,11 @@ t.test('an S3 store refuses endpoint, region, pathStyle and credentials of the w
     t.doesNotThrow(() => open(options), JSON.stringify(options))
   }
 })
+
+t.test("encodeNdjson({ validate }) takes true or false: 'false' (a string) was read as yes, and a line that is no JSON failed the stream", async (t) => {
+  const { encodeNdjson } = await import('../lib/index.js')
+  for (const [given, shown] of [['false', '"false"'], [1, '1'], [null, 'null']] as const) {
+    t.match(refusal(() => encodeNdjson({ validate: given as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: 'validate', reason: `must be true or false, got ${shown}` }, shown)
+  }
+  t.doesNotThrow(() => encodeNdjson({ validate: false }))
+})
