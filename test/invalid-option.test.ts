@@ -364,3 +364,35 @@ t.test("decode()'s file and encodeNdjson()'s source are names: anything but a st
   }
   t.equal(decode({ file: 'a.shoebox' }).file, 'a.shoebox')
 })
+
+t.test('an S3 store refuses endpoint, region, pathStyle and credentials of the wrong form at once, never quoting a credential', async (t) => {
+  const { openStore } = await import('../lib/index.js')
+  const open = (options: Record<string, unknown>): unknown => openStore('s3://bucket-x/p', options)
+  // Each was taken, and the first request failed in the SDK's words ('region is not a function', 'Custom
+  // endpoint `undefined//undefinedundefined` was not a valid URI', printed on stderr as well).
+  for (const [options, option, reason] of [
+    [{ endpoint: 5 }, 'endpoint', 'must be an http:// or https:// URL, got 5'],
+    [{ endpoint: 'not a url' }, 'endpoint', 'must be an http:// or https:// URL, got "not a url"'],
+    [{ endpoint: 'localhost:9000' }, 'endpoint', 'must be an http:// or https:// URL, got "localhost:9000"'],
+    [{ region: 5 }, 'region', 'must be a region name such as us-east-1, got 5'],
+    [{ region: '' }, 'region', 'must be a region name such as us-east-1, got ""'],
+    [{ pathStyle: 'yes' }, 'pathStyle', 'must be true or false, got "yes"'],
+    [{ credentials: 'x' }, 'credentials', 'must be { accessKeyId, secretAccessKey, sessionToken? } (strings) or a provider function'],
+    [{ credentials: { accessKeyId: 'AKID', secretAccessKey: 42 } }, 'credentials', 'must be { accessKeyId, secretAccessKey, sessionToken? } (strings) or a provider function']
+  ] as const) {
+    t.match(refusal(() => open(options)), { code: 'SHOEBOX_INVALID_OPTION', option, reason, message: `option ${option}: ${reason}` }, JSON.stringify(options))
+  }
+  const secret = refusal(() => open({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'sEcReT', sessionToken: 7 } }))
+  t.notMatch(secret.message, /sEcReT|AKID/, 'the credentials are not quoted')
+  for (const options of [{ endpoint: 'https://s3.example.com:9000/' }, { region: 'eu-west-1', pathStyle: true }, { credentials: async () => ({ accessKeyId: 'a', secretAccessKey: 'b' }) }]) {
+    t.doesNotThrow(() => open(options), JSON.stringify(options))
+  }
+})
+
+t.test("encodeNdjson({ validate }) takes true or false: 'false' (a string) was read as yes, and a line that is no JSON failed the stream", async (t) => {
+  const { encodeNdjson } = await import('../lib/index.js')
+  for (const [given, shown] of [['false', '"false"'], [1, '1'], [null, 'null']] as const) {
+    t.match(refusal(() => encodeNdjson({ validate: given as unknown as boolean })), { code: 'SHOEBOX_INVALID_OPTION', option: 'validate', reason: `must be true or false, got ${shown}` }, shown)
+  }
+  t.doesNotThrow(() => encodeNdjson({ validate: false }))
+})

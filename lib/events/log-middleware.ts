@@ -18,7 +18,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { keyDict } from '../key-dict.js'
-import { exceptionInfo, secondsSince } from './log-scope.js'
+import { checkLogTarget, exceptionInfo, secondsSince } from './log-scope.js'
+import { checkOptionsObject } from '../errors.js'
 import type { Shipper } from './ship.js'
 
 export interface RequestLogOptions {
@@ -46,6 +47,8 @@ function queryParams (url: URL): Record<string, string | string[]> {
 }
 
 export function logRequests (shipper: Shipper, options: RequestLogOptions, handler?: Handler): Middleware {
+  checkOptionsObject(options, 'logRequests()')
+  checkLogTarget(shipper, options?.stream, handler ?? (() => {}), 'handler')
   const settings = { ...options }
   return (req, res, next) => {
     const start = process.hrtime.bigint()

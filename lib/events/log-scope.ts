@@ -9,6 +9,8 @@
  * wants it back asks with `rethrow: true`.
  */
 import type { Shipper } from './ship.js'
+import { checkCallback, invalidOption } from '../errors.js'
+import { checkStreamName } from './stream-name.js'
 
 export interface LogOptions {
   /** Namespace of the events (else the shipper's). */
@@ -53,6 +55,22 @@ function isPromiseLike (value: unknown): value is PromiseLike<unknown> {
 }
 
 /** Ship one finished call's event. */
+/**
+ * The shipper, the stream and the function of a logging helper, checked when it is called (logFunction: when it
+ * wraps): a stream name the server refuses made every event invalid, which put() reports to no one, and
+ * logFunction(shipper, stream, notAFunction) threw 'fn.apply is not a function' at each call of the wrapper.
+ */
+export function checkLogTarget (shipper: unknown, stream: unknown, fn: unknown, fnName: string): void {
+  if (typeof (shipper as Partial<Shipper> | null)?.put !== 'function') throw invalidOption('shipper', 'must be a shipper, as ship() makes')
+  try {
+    checkStreamName(stream)
+  } catch (err) {
+    throw invalidOption('stream', (err as Error).message)
+  }
+  if (fn === undefined) throw invalidOption(fnName, 'is required')
+  checkCallback(fn, fnName)
+}
+
 function putEvent (shipper: Shipper, stream: string, event: Record<string, unknown>, options: LogOptions): void {
   shipper.put(options.namespace === undefined ? { stream, event } : { stream, event, namespace: options.namespace })
 }
@@ -73,6 +91,7 @@ export async function logScope<T> (
   properties: Record<string, unknown> = {},
   options: ScopeOptions = {}
 ): Promise<T | undefined> {
+  checkLogTarget(shipper, stream, body, 'body')
   const event: Record<string, unknown> = { ...properties }
   const start = process.hrtime.bigint()
   let failure: { error: unknown } | undefined
@@ -101,6 +120,7 @@ export function logFunction<A extends unknown[], R> (
   properties: Record<string, (...args: A) => unknown> = {},
   options: LogOptions = {}
 ): (...args: A) => R {
+  checkLogTarget(shipper, stream, fn, 'fn')
   return function (this: unknown, ...args: A): R {
     const event: Record<string, unknown> = {}
     for (const [name, get] of Object.entries(properties)) event[name] = get(...args)

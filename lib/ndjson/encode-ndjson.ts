@@ -18,7 +18,7 @@ import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
 import { compactJson, jsonFieldSpan } from '../json/as-written.js'
-import { oneOf, sizeOption } from '../units.js'
+import { checkFlag, oneOf, sizeOption } from '../units.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
@@ -133,6 +133,8 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     super({ writableObjectMode: false, readableObjectMode: false })
     const { metadata = {}, metadataFromFields = {}, validate = false, onInvalid = 'error' } = options
     oneOf(onInvalid, ['error', 'skip', 'end'], 'onInvalid')
+    // validate: 'false' (a string) was read by its truthiness, as yes: every line parsed, and one that was no JSON failed the stream.
+    checkFlag(validate, 'validate')
     // A number or an object here was put in every error as it printed ('[object Object]: line 3: ...').
     checkText(options.source, 'source')
     this.#metadata = metadataObject(metadata)

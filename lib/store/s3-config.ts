@@ -9,8 +9,8 @@
  */
 import buffer from 'node:buffer'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
-import { invalidOption, ShoeboxError } from '../errors.js'
-import { durationOption, givenSize, oneOf, positiveCount, sizeOption } from '../units.js'
+import { givenValue, invalidOption, ShoeboxError } from '../errors.js'
+import { checkFlag, durationOption, givenSize, oneOf, positiveCount, sizeOption } from '../units.js'
 import type { WriterOptions } from './store.js'
 
 export interface S3StoreOptions {
@@ -74,9 +74,38 @@ const DEFAULT_REQUEST_TIMEOUT = 120_000
  * a maxAttempts of 0 or null reached the SDK as it was.
  */
 export function s3ClientSettings (options: S3StoreOptions): { maxAttempts: number, requestTimeout: number } {
+  checkClientOptions(options)
   return {
     maxAttempts: positiveCount(options.maxAttempts, DEFAULT_MAX_ATTEMPTS, 'maxAttempts'),
     requestTimeout: durationOption(options.requestTimeout, DEFAULT_REQUEST_TIMEOUT, 'requestTimeout')
+  }
+}
+
+/**
+ * endpoint, region, pathStyle and credentials of the wrong type or form: they were taken, and the first request
+ * failed with the SDK's words ('region is not a function', 'Custom endpoint `undefined//undefinedundefined` was
+ * not a valid URI', with a line of its own on stderr). Credentials are never quoted: they hold the secret.
+ */
+function checkClientOptions (options: S3StoreOptions): void {
+  const { endpoint, region, credentials } = options
+  if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:$/.test(urlProtocol(endpoint)))) {
+    throw invalidOption('endpoint', `must be an http:// or https:// URL, got ${givenValue(endpoint)}`)
+  }
+  if (region !== undefined && (typeof region !== 'string' || region === '')) throw invalidOption('region', `must be a region name such as us-east-1, got ${givenValue(region)}`)
+  checkFlag(options.pathStyle, 'pathStyle')
+  if (credentials !== undefined && typeof credentials !== 'function') {
+    const c = credentials as Partial<NonNullable<S3StoreOptions['credentials']>> | null
+    if (c === null || typeof c !== 'object' || typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string' || (c.sessionToken !== undefined && typeof c.sessionToken !== 'string')) {
+      throw invalidOption('credentials', 'must be { accessKeyId, secretAccessKey, sessionToken? } (strings) or a provider function')
+    }
+  }
+}
+
+function urlProtocol (text: string): string {
+  try {
+    return new URL(text).protocol
+  } catch {
+    return ''
   }
 }
 

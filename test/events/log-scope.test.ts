@@ -81,3 +81,25 @@ t.test('put() after end() neither throws nor emits: its callback hears it', asyn
   t.match(err, { code: 'SHOEBOX_EVENT_DROPPED' })
   await logScope(shipper, 's', () => 1)
 })
+
+t.test('logScope, logFunction and logRequests refuse a stream name the server would refuse, a body/fn/handler that is no function, and no shipper, when called', async (t) => {
+  const { logRequests } = await import('../../lib/events/log-middleware.js')
+  const shipper = ship('http://127.0.0.1:1', { stream: 's', exitHooks: false })
+  t.teardown(() => { shipper.destroy() })
+  const put: unknown[] = []
+  shipper.put = ((item: unknown) => { put.push(item) }) as typeof shipper.put
+  // A bad stream name made each event invalid, which put() tells no one: the helper looked as if it logged.
+  await t.rejects(logScope(shipper, 'bad name', async () => 1), { code: 'SHOEBOX_INVALID_OPTION', option: 'stream', message: /invalid stream name "bad name"/ })
+  await t.rejects(logScope(shipper, 'st', 5 as unknown as () => number), { code: 'SHOEBOX_INVALID_OPTION', option: 'body', message: 'option body: must be a function, got 5' })
+  await t.rejects(logScope(null as unknown as typeof shipper, 'st', async () => 1), { code: 'SHOEBOX_INVALID_OPTION', option: 'shipper' })
+  // logFunction's wrapper threw 'fn.apply is not a function' at each call; it is refused when it wraps.
+  t.throws(() => logFunction(shipper, 'st', 5 as unknown as () => number), { code: 'SHOEBOX_INVALID_OPTION', option: 'fn', message: 'option fn: must be a function, got 5' })
+  t.throws(() => logFunction(shipper, '', () => 1), { code: 'SHOEBOX_INVALID_OPTION', option: 'stream' })
+  t.throws(() => logRequests(shipper, { stream: 'bad/name' }), { code: 'SHOEBOX_INVALID_OPTION', option: 'stream' })
+  t.throws(() => logRequests(shipper, { stream: 'req' }, 5 as unknown as () => void), { code: 'SHOEBOX_INVALID_OPTION', option: 'handler' })
+  t.same(put, [], 'nothing was put')
+  t.equal(await logScope(shipper, 'st', async () => 7), 7)
+  t.equal(logFunction(shipper, 'st', (a: number) => a + 1)(1), 2)
+  t.equal(typeof logRequests(shipper, { stream: 'req' }), 'function')
+  t.equal(put.length, 2, 'good calls put their events')
+})

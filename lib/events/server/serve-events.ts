@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { givenValue, invalidOption, ShoeboxError } from '../../errors.js'
-import { durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
+import { checkKnownOptions, durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
@@ -135,6 +135,13 @@ const MAX_BODY_CEILING = 256 * 1024 * 1024
 
 const COLLECTOR_ID = /^[A-Za-z0-9_.-]{1,200}$/
 
+/** Every option of ServeEventsOptions, for the refusal of one that is not. */
+const SERVE_OPTIONS: ReadonlyArray<keyof ServeEventsOptions> = [
+  'data', 'port', 'host', 'mode', 'namespaces', 'defaultNamespace', 'corsOrigins', 'maxBody', 'maxEventSize', 'retention', 'bucket',
+  'memtableSize', 'backendName', 'store', 'storeOptions', 'pollInterval', 'flushInterval', 'sweepAfter', 'collectorId', 'gzip', 'fsync',
+  'closeGrace', 'sendTimeout', 'maxConnections', 'onConnectionCap', 'headersTimeout', 'requestTimeout', 'onBackgroundError'
+]
+
 /** What a collector's first look at its shared store refuses to start on; any other failure (down, 5xx, slow) is tried again. */
 const REFUSED_AT_START: readonly string[] = ['SHOEBOX_INVALID_OPTION', 'SHOEBOX_NO_BUCKET', 'SHOEBOX_DENIED']
 
@@ -143,6 +150,9 @@ const FLUSH_SIZE = 131072
 
 export async function serveEvents (options: ServeEventsOptions): Promise<EventServer> {
   const o = { ...options }
+  // A misspelt option was ignored: { namespace: 'app' } (the CLI's flag is --namespace) served only 'kronos',
+  // and every put to 'app' was refused as an unknown namespace.
+  checkKnownOptions(o, SERVE_OPTIONS, 'serveEvents()')
   const mode = o.mode === undefined ? 'all' : o.mode
   oneOf(mode, SERVING_MODES, 'mode')
   // It names keys (runs/<id>/, index/<id>.json): a '/' would nest one collector's keys in another's listing.

@@ -78,3 +78,14 @@ t.test('the options of a shared store\'s servers, given to a server they do noth
     t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox serve: ${line}`], args.join(' '))
   }
 })
+
+t.test('an option serveEvents() does not know is refused naming it (namespace for namespaces served only kronos, and every put to the namespace meant was refused)', async (t) => {
+  const data = tempDir(t)
+  for (const option of ['namespace', 'dir', 'maxbody']) {
+    await t.rejects(serveEvents({ data, port: 0, [option]: 'app' } as unknown as Parameters<typeof serveEvents>[0]),
+      { code: 'SHOEBOX_INVALID_OPTION', option, reason: /^is not an option of serveEvents\(\) \(those are data, port, host, mode, namespaces, / }, option)
+  }
+  const server = await serveEvents({ data, port: 0, namespaces: ['app'] })
+  t.teardown(async () => { await server.close() })
+  t.equal(server.url.startsWith('http://127.0.0.1:'), true, 'a server with known options starts')
+})
