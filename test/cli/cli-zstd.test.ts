@@ -12,6 +12,8 @@ import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { naturalCompare } from '../../lib/index.js'
 import { cli } from '../cli-run.js'
 import { escapeRegExp, withoutZstd } from '../helpers.js'
+import { deadPid } from '../fixtures-roll/util.js'
+import { hostName, tempName } from '../../lib/roll/names.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-zstd-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -227,4 +229,19 @@ t.test('read --lenient without zstd (SHOEBOX_ZSTD=0): the zstd file skipped in o
   t.equal(strict.code, 1)
   t.equal(strict.stdout.toString(), INPUT, 'the records before it, then the error')
   t.match(strict.stderr, /^shoebox read: \S*b\.shoebox\.zst: zstd is not available in this install[^\n]*\n$/)
+})
+
+t.test('recover without zstd (SHOEBOX_ZSTD=0): a dead writer\'s zstd file is named, left as it is, and the exit is 1, not "nothing to recover"', async (t) => {
+  const dir = path.join(tmp, 'recover-nozstd')
+  fs.mkdirSync(dir)
+  const temp = path.join(dir, tempName('a-000000.shoebox.zst', hostName(), await deadPid()))
+  const bytes = (await cli(['encode', '--zstd'], INPUT)).stdout
+  fs.writeFileSync(temp, bytes)
+  withoutZstd(t)
+  const r = await cli(['recover', dir])
+  t.equal(r.code, 1, 'the file could not be recovered here')
+  t.match(r.stdout.toString(), `skipped ${temp}: `)
+  t.notMatch(r.stdout.toString(), /nothing to recover/)
+  t.equal(r.stderr, `shoebox recover: ${dir}: 1 file left unrecovered (listed above): zstd is not available in this install; recover it where zstd is (left as it was)\n`)
+  t.same(fs.readFileSync(temp), bytes, 'left as it was')
 })
