@@ -578,8 +578,14 @@ function aheadBound (ahead: Ahead[]): number {
 
 /** Why the frame at `offset` (refused by its walker, zstd-frame.ts) is not decompressed: for errors, with what raises the limit. */
 export function frameTooLarge (offset: number, refusal: ZstdFrame.FrameTooLarge): string {
-  return `zstd data: the frame at compressed byte ${offset} ${refusal.tooLarge}; ` +
-    'not decompressed (a decompression bomb, or a frame from elsewhere larger than shoebox writes: raise maxFrameSize, --max-frame-size, to read it)'
+  return `zstd data: the frame at compressed byte ${offset} ${refusal.tooLarge}; ${NOT_DECOMPRESSED}`
+}
+
+const NOT_DECOMPRESSED = 'not decompressed (a decompression bomb, or a frame from elsewhere larger than shoebox writes: raise maxFrameSize, --max-frame-size, to read it)'
+
+/** Is this damage detail frameTooLarge()'s: a frame refused for its size, not damaged bytes (ls says which). */
+export function isFrameTooLarge (detail: string): boolean {
+  return detail.endsWith(NOT_DECOMPRESSED)
 }
 
 /** What still decodes of a damaged or torn frame: the content of its first `blocks` of `of` whole blocks. */
