@@ -84,7 +84,9 @@ export const lsCommand: Command = {
           io.stdout.write(`${oneLine(file.name)}\tUNREADABLE (${oneLine(err.message)})\n`)
           continue
         }
-        const { stats: s, compression: bad, codec } = scan
+        const { stats: s, codec } = scan
+        // The gzip layer's damage, or the first zstd frame that could not be decompressed (the frames after it counted).
+        const bad = scan.compression ?? scan.damage.find((d) => d.reason === 'bad-compression') ?? null
         // A frame refused for its size is not damage in the file: say so, and what reads it (it was 'zstd damaged').
         const compression = bad === null
           ? ''

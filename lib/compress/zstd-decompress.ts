@@ -585,7 +585,7 @@ const NOT_DECOMPRESSED = 'not decompressed (a decompression bomb, or a frame fro
 
 /** Is this damage detail frameTooLarge()'s: a frame refused for its size, not damaged bytes (ls says which). */
 export function isFrameTooLarge (detail: string): boolean {
-  return detail.endsWith(NOT_DECOMPRESSED)
+  return detail.includes(NOT_DECOMPRESSED)
 }
 
 /** What still decodes of a damaged or torn frame: the content of its first `blocks` of `of` whole blocks. */

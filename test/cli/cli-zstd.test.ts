@@ -103,9 +103,14 @@ t.test('a damaged zstd frame: decode fails at its compressed byte after the fram
   const after = lenient.stdout.toString().split('\n').length - 1
   t.ok(after > printed, `${after} records read past the damaged frame`)
   t.ok(lenient.stdout.toString().endsWith(LINES[999] + '\n'), 'the last frame read')
+  // verify and ls count what read --lenient reads: the frames after the damaged one too (they stopped at it).
   const verify = await cli(['verify', file])
   t.equal(verify.code, 1)
-  t.match(verify.stdout.toString(), `zstd; at compressed byte ${bad.start}: bad-compression`)
+  t.match(verify.stdout.toString(), `${file}: DAMAGED: ${after} records (v1 0, v2 ${after}), `)
+  t.match(verify.stdout.toString(), `${file}:   at compressed byte ${bad.start}: bad-compression: `)
+  const ls = await cli(['ls', file])
+  t.equal(ls.code, 1)
+  t.match(ls.stdout.toString(), new RegExp(`\\t${after} records\\t.*\\tzstd\\t.*DAMAGED \\(zstd damaged at compressed byte ${bad.start}\\)\\n`))
 })
 
 t.test('a torn zstd file is recovered by the next write', async (t) => {
