@@ -250,3 +250,17 @@ t.test('recover without zstd (SHOEBOX_ZSTD=0): a dead writer\'s zstd file is nam
   t.equal(r.stderr, `shoebox recover: ${dir}: 1 file left unrecovered (listed above): zstd is not available in this install; recover it where zstd is (left as it was)\n`)
   t.same(fs.readFileSync(temp), bytes, 'left as it was')
 })
+
+t.test('write without zstd (SHOEBOX_ZSTD=0) into a directory with a dead writer\'s zstd file: one line says it was not recovered, the write goes on', async (t) => {
+  const dir = path.join(tmp, 'write-nozstd-leftover')
+  fs.mkdirSync(dir)
+  const temp = path.join(dir, tempName('a-000000.shoebox.zst', hostName(), await deadPid()))
+  const bytes = (await cli(['encode', '--zstd'], INPUT)).stdout
+  fs.writeFileSync(temp, bytes)
+  withoutZstd(t)
+  const w = await cli(['write', dir, '--template', 'b-{seq}.shoebox'], INPUT)
+  t.equal(w.code, 0, w.stderr)
+  t.match(w.stderr, new RegExp(`^shoebox write: not recovered ${escapeRegExp(temp)}: [^\\n]*zstd is not available in this install[^\\n]*\\n`))
+  t.same(fs.readFileSync(temp), bytes, 'left as it was, for an install with zstd')
+  t.ok(fs.existsSync(path.join(dir, 'b-000000.shoebox')), 'the write went on')
+})
