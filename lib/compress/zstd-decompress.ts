@@ -21,7 +21,7 @@ import { ReadDemand } from '../stream/read-demand.js'
 import { plural } from '../plural.js'
 import { checkDecodeMode } from '../units.js'
 import { MemberMap } from './member-map.js'
-import { isSkippableMagic, isZstd, maxFrameSizeOption, requireZstd, ZSTD_FRAME_MAGIC, ZSTD_MAGIC } from './zstd.js'
+import { isSkippableMagic, isZstd, maxFrameSizeOption, requireZstd, zstdBackendOption, ZSTD_FRAME_MAGIC, ZSTD_MAGIC } from './zstd.js'
 import type * as ZstdFrame from './zstd-frame.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
 import type { SpanLookup } from '../record.js'
@@ -155,6 +155,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
     this.#options = { ...options }
     checkDecodeMode(options.mode)
     this.#maxFrameSize = maxFrameSizeOption(options.maxFrameSize)
+    zstdBackendOption(options.backend)
     this.#base = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
     this.#mustBeZstd = options.start !== undefined

@@ -31,6 +31,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { ShoeboxError } from '../errors.js'
 import { nodeZlib } from './gzip.js'
+import { ZSTD_CHOICES } from './zstd.js'
 import { loadNativeZstd, type ZstdStreamPiece } from '../native.js'
 import { Slots } from '../slots.js'
 
@@ -63,7 +64,7 @@ export interface ZstdStreamDecoder {
 
 export type ZstdChoice = 'auto' | 'zlib' | 'libzstd' | 'package' | '0'
 
-const CHOICES: readonly ZstdChoice[] = ['auto', 'zlib', 'libzstd', 'package', '0']
+const CHOICES = ZSTD_CHOICES
 
 const loaded = new Map<ZstdChoice, Promise<ZstdBackend | null>>()
 
