@@ -13,6 +13,8 @@ import { usage } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
+import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
+import { isFrameTooLarge } from '../compress/zstd-decompress.js'
 import { ShoeboxError } from '../errors.js'
 import { plural } from '../plural.js'
 import { oneLine } from './one-line.js'
@@ -82,8 +84,15 @@ export const lsCommand: Command = {
           io.stdout.write(`${oneLine(file.name)}\tUNREADABLE (${oneLine(err.message)})\n`)
           continue
         }
-        const { stats: s, compression: bad, codec } = scan
-        const compression = bad === null ? '' : `${codec} damaged at compressed byte ${bad.offset}`
+        const { stats: s, codec } = scan
+        // The gzip layer's damage, or the first zstd frame that could not be decompressed (the frames after it counted).
+        const bad = scan.compression ?? scan.damage.find((d) => d.reason === 'bad-compression') ?? null
+        // A frame refused for its size is not damage in the file: say so, and what reads it (it was 'zstd damaged').
+        const compression = bad === null
+          ? ''
+          : isFrameTooLarge(bad.detail)
+            ? `zstd frame at compressed byte ${bad.offset} over --max-frame-size (${plural(maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'byte')}): not read, raise it to read the file`
+            : `${codec} damaged at compressed byte ${bad.offset}`
         records += s.records
         bytes += file.size
         const damage = [s.corrupt > 0 ? `${plural(s.bytesSkipped, 'byte')} unreadable` : '', compression].filter((d) => d !== '').join(', ')

@@ -30,11 +30,15 @@ export const recoverCommand: Command = {
     if (positionals.length !== 1) throw usage('recover needs exactly one directory')
     const dir = positionals[0]
     let done = 0
+    let noZstd = 0
     try {
       // One line per file as soon as it is sealed: a failure later leaves those lines true.
       await recoverDirectory(dir, {
         force: values.force === true,
-        onSkip: (s: SkippedTemp) => { io.stdout.write(`skipped ${oneLine(s.temp)}: ${oneLine(s.reason)}\n`) },
+        onSkip: (s: SkippedTemp) => {
+          if (s.code === 'SHOEBOX_UNSUPPORTED') noZstd++
+          io.stdout.write(`skipped ${oneLine(s.temp)}: ${oneLine(s.reason)}\n`)
+        },
         onRecover: (r: RecoveredFile) => {
           done++
           io.stdout.write(`${recoveredLine(r)}\n`)
@@ -43,6 +47,10 @@ export const recoverCommand: Command = {
     } catch (err) {
       if (done === 0 || !(err instanceof ShoeboxError)) throw err
       throw new ShoeboxError(err.code, `${err.message}; ${plural(done, 'file')} recovered before it (listed above), the rest left as they were`, { cause: err })
+    }
+    // A zstd file this install cannot read still needs recovering: not "nothing to recover", nor exit 0.
+    if (noZstd > 0) {
+      throw new ShoeboxError('SHOEBOX_UNSUPPORTED', `${oneLine(dir)}: ${plural(noZstd, 'file')} left unrecovered (listed above): zstd is not available in this install; recover ${noZstd === 1 ? 'it' : 'them'} where zstd is (left as ${noZstd === 1 ? 'it was' : 'they were'})${done > 0 ? `; ${plural(done, 'file')} recovered` : ''}`)
     }
     if (done === 0) io.stdout.write('nothing to recover\n')
     return 0

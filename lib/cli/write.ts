@@ -7,7 +7,7 @@ import { SlabPool } from '../format/slab-pool.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent, type UploadParts } from '../roll/rolling-sink.js'
-import type { RecoveredFile } from '../roll/recover.js'
+import type { RecoveredFile, SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, usage } from './io.js'
 import { sniffCodec } from '../compress/codecs.js'
@@ -166,6 +166,9 @@ export const writeCommand: Command = {
     })
     sink.on('recover', (r: RecoveredFile) => {
       io.stderr.write(`shoebox write: ${recoveredLine(r)}\n`)
+    })
+    sink.on('recoverSkipped', (s: SkippedTemp) => {
+      io.stderr.write(`shoebox write: not recovered ${oneLine(s.temp)}: ${oneLine(s.reason)}\n`)
     })
     const started = Date.now()
     const stdin = fileHead === undefined || plainFile ? io.stdin : fileStream(io.stdinFile as number, fileHead)

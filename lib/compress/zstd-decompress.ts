@@ -21,7 +21,7 @@ import { ReadDemand } from '../stream/read-demand.js'
 import { plural } from '../plural.js'
 import { checkDecodeMode } from '../units.js'
 import { MemberMap } from './member-map.js'
-import { isSkippableMagic, isZstd, maxFrameSizeOption, requireZstd, ZSTD_FRAME_MAGIC, ZSTD_MAGIC } from './zstd.js'
+import { isSkippableMagic, isZstd, maxFrameSizeOption, requireZstd, zstdBackendOption, ZSTD_FRAME_MAGIC, ZSTD_MAGIC } from './zstd.js'
 import type * as ZstdFrame from './zstd-frame.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
 import type { SpanLookup } from '../record.js'
@@ -155,6 +155,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
     this.#options = { ...options }
     checkDecodeMode(options.mode)
     this.#maxFrameSize = maxFrameSizeOption(options.maxFrameSize)
+    zstdBackendOption(options.backend)
     this.#base = options.start?.compressed ?? 0
     this.#out = options.start?.decompressed ?? 0
     this.#mustBeZstd = options.start !== undefined
@@ -578,8 +579,14 @@ function aheadBound (ahead: Ahead[]): number {
 
 /** Why the frame at `offset` (refused by its walker, zstd-frame.ts) is not decompressed: for errors, with what raises the limit. */
 export function frameTooLarge (offset: number, refusal: ZstdFrame.FrameTooLarge): string {
-  return `zstd data: the frame at compressed byte ${offset} ${refusal.tooLarge}; ` +
-    'not decompressed (a decompression bomb, or a frame from elsewhere larger than shoebox writes: raise maxFrameSize, --max-frame-size, to read it)'
+  return `zstd data: the frame at compressed byte ${offset} ${refusal.tooLarge}; ${NOT_DECOMPRESSED}`
+}
+
+const NOT_DECOMPRESSED = 'not decompressed (a decompression bomb, or a frame from elsewhere larger than shoebox writes: raise maxFrameSize, --max-frame-size, to read it)'
+
+/** Is this damage detail frameTooLarge()'s: a frame refused for its size, not damaged bytes (ls says which). */
+export function isFrameTooLarge (detail: string): boolean {
+  return detail.includes(NOT_DECOMPRESSED)
 }
 
 /** What still decodes of a damaged or torn frame: the content of its first `blocks` of `of` whole blocks. */

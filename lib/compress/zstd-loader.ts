@@ -31,6 +31,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { ShoeboxError } from '../errors.js'
 import { nodeZlib } from './gzip.js'
+import { ZSTD_CHOICES } from './zstd.js'
 import { loadNativeZstd, type ZstdStreamPiece } from '../native.js'
 import { Slots } from '../slots.js'
 
@@ -63,7 +64,7 @@ export interface ZstdStreamDecoder {
 
 export type ZstdChoice = 'auto' | 'zlib' | 'libzstd' | 'package' | '0'
 
-const CHOICES: readonly ZstdChoice[] = ['auto', 'zlib', 'libzstd', 'package', '0']
+const CHOICES = ZSTD_CHOICES
 
 const loaded = new Map<ZstdChoice, Promise<ZstdBackend | null>>()
 
@@ -96,8 +97,21 @@ export async function requireZstd (what: string, choice?: ZstdChoice): Promise<Z
   }
   const backend = await loadZstd(choice)
   if (backend !== null) return backend
+  const chosen = choice ?? zstdChoice()
+  if (chosen === 'auto' || chosen === '0') {
+    throw new ShoeboxError('SHOEBOX_UNSUPPORTED',
+      `${what}: zstd is not available in this install (Node < 22.15, no system libzstd through the native addon, and the optional @mongodb-js/zstd package did not load${chosen === '0' ? ', or SHOEBOX_ZSTD=0' : ''}); gzip and plain archives still work`)
+  }
+  // One backend was asked for: say which and why it is missing, not that all three are (the others were not
+  // tried, and may well load: the old words sent a user with SHOEBOX_ZSTD=zlib on Node 20 to install the package).
+  const asked = choice === undefined ? `SHOEBOX_ZSTD=${chosen}` : `backend '${chosen}'`
+  const why = chosen === 'zlib'
+    ? `this Node's zlib has no zstd (Node ${process.versions.node}; it has from 22.15)`
+    : chosen === 'libzstd'
+      ? 'the system\'s libzstd (1.4.0 or later) through the native addon did not load'
+      : 'the optional @mongodb-js/zstd package did not load'
   throw new ShoeboxError('SHOEBOX_UNSUPPORTED',
-    `${what}: zstd is not available in this install (Node < 22.15, no system libzstd through the native addon, and the optional @mongodb-js/zstd package did not load${zstdChoice() === '0' ? ', or SHOEBOX_ZSTD=0' : ''}); gzip and plain archives still work`)
+    `${what}: zstd is not available in this install through ${asked}: ${why}${choice === undefined ? ' (without SHOEBOX_ZSTD, whichever zstd loads is used)' : ''}; gzip and plain archives still work`)
 }
 
 /** The first backend `choice` allows that loads (auto: in the order above). */

@@ -71,6 +71,18 @@ export interface ZstdOptions {
   file?: string
 }
 
+/** The backends SHOEBOX_ZSTD and the stages' `backend` option name (zstd-loader.ts). */
+export const ZSTD_CHOICES: readonly ZstdChoice[] = ['auto', 'zlib', 'libzstd', 'package', '0']
+
+/**
+ * The stages' `backend` option: undefined (SHOEBOX_ZSTD decides) or one of ZSTD_CHOICES. Any other (a typo,
+ * 'libzst') was taken as the package, the last in the loader's order, without a word.
+ */
+export function zstdBackendOption (backend: unknown): ZstdChoice | undefined {
+  if (backend === undefined || (ZSTD_CHOICES as readonly unknown[]).includes(backend)) return backend as ZstdChoice | undefined
+  throw invalidOption('backend', `must be one of ${ZSTD_CHOICES.map((c) => `'${c}'`).join(', ')}, got ${givenValue(backend)}`)
+}
+
 export function zstdLevel (level: unknown): number {
   // Only undefined is "the default": a null level is refused as any other that is not one.
   const value = level === undefined ? ZSTD_DEFAULT_LEVEL : level
@@ -121,6 +133,7 @@ export class ZstdCompressStage extends takesBytes(Transform, 'zstd()', COMPRESS_
     super()
     this.#options = { ...options }
     this.level = zstdLevel(options.level)
+    zstdBackendOption(options.backend)
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

@@ -39,6 +39,12 @@ export interface RecoveredFile {
 export interface SkippedTemp {
   temp: string
   reason: string
+  /**
+   * Set where the file was read and could not be recovered here: 'SHOEBOX_UNSUPPORTED' (a zstd file where this
+   * install has no zstd: it still needs recovering, elsewhere) or 'SHOEBOX_BAD_MAGIC' (not an archive). Absent for a
+   * file left alone by rule (a live writer's, another host's, not a regular file).
+   */
+  code?: 'SHOEBOX_UNSUPPORTED' | 'SHOEBOX_BAD_MAGIC'
 }
 
 export interface RecoverOptions {
@@ -92,7 +98,7 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
       if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue
       // A zstd file where this install has no zstd: left as it is, for one that has; so is a file that is no archive.
       if (err instanceof ShoeboxError && (err.code === 'SHOEBOX_UNSUPPORTED' || err.code === 'SHOEBOX_BAD_MAGIC')) {
-        await options.onSkip?.({ temp, reason: err.message })
+        await options.onSkip?.({ temp, reason: err.message, code: err.code })
         continue
       }
       throw err

@@ -83,6 +83,9 @@ export function resumableRead (open: OpenRange, options: ResumableReadOptions = 
         if (expectedEnd !== undefined && offset < expectedEnd) throw new ShortBodyError(`body ended at byte ${offset} of ${expectedEnd}`)
         break
       } catch (err) {
+        // Its reader went away while the next chunk was awaited: the drop cut the body, not the network. Counted as
+        // a retry (ls stopped by a zstd frame over --max-frame-size said "1 retry"), it waited a backoff and asked again.
+        if (out.destroyed || dropped.signal.aborted) return
         const kind = classify(err)
         if (!RESUMABLE.has(kind) || ++failures > retries) throw err
         options.onResume?.(offset, kind)

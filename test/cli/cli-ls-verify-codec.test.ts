@@ -95,7 +95,8 @@ t.test('a damaged zstd archive: ls marks it with its codec and offset; verify sa
   const verify = await cli(['verify', file])
   t.equal(verify.code, 1)
   t.match(verify.stdout.toString(), `${file}: DAMAGED: `)
-  t.match(verify.stdout.toString(), `, zstd; at compressed byte ${bad.start}: bad-compression`)
+  t.match(verify.stdout.toString(), `, zstd readable, `)
+  t.match(verify.stdout.toString(), `${file}:   at compressed byte ${bad.start}: bad-compression: `)
 })
 
 t.test('verify shows the codec of archives on stdin', async (t) => {
@@ -106,4 +107,20 @@ t.test('verify shows the codec of archives on stdin', async (t) => {
     t.equal(verify.code, 0, verify.stderr)
     t.match(verify.stdout.toString(), new RegExp(`^stdin: OK: 600 records \\(v1 0, v2 600\\), \\d+ bytes${suffix}\\n$`), flags.join(' ') || 'plain')
   }
+})
+
+t.test('ls --max-frame-size under a frame\'s size: the mark says the frame is over the limit and how to read it, not that the zstd is damaged', async (t) => {
+  const dir = path.join(tmp, 'over-limit')
+  fs.mkdirSync(dir)
+  const file = path.join(dir, 'a.shoebox.zst')
+  const encoded = await cli(['encode', '--zstd'], INPUT.repeat(4))
+  t.equal(encoded.code, 0, encoded.stderr)
+  fs.writeFileSync(file, encoded.stdout)
+  t.equal((await cli(['ls', `${dir}/*`])).code, 0, 'reads within the default limit')
+  const ls = await cli(['ls', `${dir}/*`, '--max-frame-size', '64KiB'])
+  t.equal(ls.code, 1, 'not read: exit 1')
+  const [[, records, codec, mark]] = lsRows(ls.stdout)
+  t.equal(records, '0 records')
+  t.equal(codec, 'zstd')
+  t.equal(mark, 'zstd frame at compressed byte 0 over --max-frame-size (65536 bytes): not read, raise it to read the file')
 })

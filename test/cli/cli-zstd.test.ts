@@ -12,6 +12,8 @@ import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { naturalCompare } from '../../lib/index.js'
 import { cli } from '../cli-run.js'
 import { escapeRegExp, withoutZstd } from '../helpers.js'
+import { deadPid } from '../fixtures-roll/util.js'
+import { hostName, tempName } from '../../lib/roll/names.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-cli-zstd-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -101,9 +103,14 @@ t.test('a damaged zstd frame: decode fails at its compressed byte after the fram
   const after = lenient.stdout.toString().split('\n').length - 1
   t.ok(after > printed, `${after} records read past the damaged frame`)
   t.ok(lenient.stdout.toString().endsWith(LINES[999] + '\n'), 'the last frame read')
+  // verify and ls count what read --lenient reads: the frames after the damaged one too (they stopped at it).
   const verify = await cli(['verify', file])
   t.equal(verify.code, 1)
-  t.match(verify.stdout.toString(), `zstd; at compressed byte ${bad.start}: bad-compression`)
+  t.match(verify.stdout.toString(), `${file}: DAMAGED: ${after} records (v1 0, v2 ${after}), `)
+  t.match(verify.stdout.toString(), `${file}:   at compressed byte ${bad.start}: bad-compression: `)
+  const ls = await cli(['ls', file])
+  t.equal(ls.code, 1)
+  t.match(ls.stdout.toString(), new RegExp(`\\t${after} records\\t.*\\tzstd\\t.*DAMAGED \\(zstd damaged at compressed byte ${bad.start}\\)\\n`))
 })
 
 t.test('a torn zstd file is recovered by the next write', async (t) => {
@@ -227,4 +234,33 @@ t.test('read --lenient without zstd (SHOEBOX_ZSTD=0): the zstd file skipped in o
   t.equal(strict.code, 1)
   t.equal(strict.stdout.toString(), INPUT, 'the records before it, then the error')
   t.match(strict.stderr, /^shoebox read: \S*b\.shoebox\.zst: zstd is not available in this install[^\n]*\n$/)
+})
+
+t.test('recover without zstd (SHOEBOX_ZSTD=0): a dead writer\'s zstd file is named, left as it is, and the exit is 1, not "nothing to recover"', async (t) => {
+  const dir = path.join(tmp, 'recover-nozstd')
+  fs.mkdirSync(dir)
+  const temp = path.join(dir, tempName('a-000000.shoebox.zst', hostName(), await deadPid()))
+  const bytes = (await cli(['encode', '--zstd'], INPUT)).stdout
+  fs.writeFileSync(temp, bytes)
+  withoutZstd(t)
+  const r = await cli(['recover', dir])
+  t.equal(r.code, 1, 'the file could not be recovered here')
+  t.match(r.stdout.toString(), `skipped ${temp}: `)
+  t.notMatch(r.stdout.toString(), /nothing to recover/)
+  t.equal(r.stderr, `shoebox recover: ${dir}: 1 file left unrecovered (listed above): zstd is not available in this install; recover it where zstd is (left as it was)\n`)
+  t.same(fs.readFileSync(temp), bytes, 'left as it was')
+})
+
+t.test('write without zstd (SHOEBOX_ZSTD=0) into a directory with a dead writer\'s zstd file: one line says it was not recovered, the write goes on', async (t) => {
+  const dir = path.join(tmp, 'write-nozstd-leftover')
+  fs.mkdirSync(dir)
+  const temp = path.join(dir, tempName('a-000000.shoebox.zst', hostName(), await deadPid()))
+  const bytes = (await cli(['encode', '--zstd'], INPUT)).stdout
+  fs.writeFileSync(temp, bytes)
+  withoutZstd(t)
+  const w = await cli(['write', dir, '--template', 'b-{seq}.shoebox'], INPUT)
+  t.equal(w.code, 0, w.stderr)
+  t.match(w.stderr, new RegExp(`^shoebox write: not recovered ${escapeRegExp(temp)}: [^\\n]*zstd is not available in this install[^\\n]*\\n`))
+  t.same(fs.readFileSync(temp), bytes, 'left as it was, for an install with zstd')
+  t.ok(fs.existsSync(path.join(dir, 'b-000000.shoebox')), 'the write went on')
 })

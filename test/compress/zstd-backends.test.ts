@@ -353,8 +353,23 @@ t.test('libzstd unavailable: auto falls back to the package without a word; SHOE
       t.equal(got.ok, true, `${name}: round trip`)
     } else {
       t.match(got.unsupported, /^SHOEBOX_UNSUPPORTED x\.shoebox\.zst: zstd is not available in this install/, `${name}: unsupported, naming the file`)
+      // The one backend asked for is named with why; the package, never tried, is not said to have failed.
+      t.match(got.unsupported, / through SHOEBOX_ZSTD=libzstd: the system's libzstd \(1\.4\.0 or later\) through the native addon did not load \(without SHOEBOX_ZSTD, whichever zstd loads is used\); gzip and plain archives still work$/, `${name}: says which`)
+      t.notMatch(got.unsupported, /@mongodb-js\/zstd/, `${name}: not the package`)
     }
   }
+})
+
+t.test('SHOEBOX_ZSTD=zlib on a Node whose zlib has no zstd: the error says that, not that every backend failed', { skip: zlibMayHaveZstd() ? 'this Node\'s zlib may have zstd' : false }, async (t) => {
+  const r = child(`let unsupported = null
+try { await zstd.requireZstd('x.shoebox.zst') } catch (err) { unsupported = err.code + ' ' + err.message }
+let given = null
+try { await zstd.requireZstd('y.shoebox.zst', 'zlib') } catch (err) { given = err.message }
+console.log(JSON.stringify({ unsupported, given }))`, { SHOEBOX_ZSTD: 'zlib' })
+  t.equal(r.status, 0, r.stderr)
+  const got = JSON.parse(r.stdout) as { unsupported: string | null, given: string | null }
+  t.equal(got.unsupported, `SHOEBOX_UNSUPPORTED x.shoebox.zst: zstd is not available in this install through SHOEBOX_ZSTD=zlib: this Node's zlib has no zstd (Node ${process.versions.node}; it has from 22.15) (without SHOEBOX_ZSTD, whichever zstd loads is used); gzip and plain archives still work`)
+  t.equal(got.given, `y.shoebox.zst: zstd is not available in this install through backend 'zlib': this Node's zlib has no zstd (Node ${process.versions.node}; it has from 22.15); gzip and plain archives still work`, 'a backend the caller names is named so')
 })
 
 t.test('a SHOEBOX_ZSTD that names no choice is a usage error where zstd is needed, not a silent auto', async (t) => {

@@ -559,3 +559,16 @@ t.test('a chunk larger than a frame holds: several frames, read back whole withi
   t.equal(back.data.length, big.length + 9)
   t.ok(back.data.equals(Buffer.concat([Buffer.from('first'), big, Buffer.from('last')])), 'the same bytes, in order')
 })
+
+t.test('a backend option that names no backend is refused by both stages, not taken as the package', async (t) => {
+  for (const backend of ['libzst', 'ZLIB', '', 0, null]) {
+    const given = backend as unknown as 'auto'
+    t.throws(() => zstd({ backend: given }), { code: 'SHOEBOX_INVALID_OPTION', message: /option backend: must be one of 'auto', 'zlib', 'libzstd', 'package', '0', got / }, `zstd() ${String(backend)}`)
+    t.throws(() => zstdDecompress({ backend: given }), { code: 'SHOEBOX_INVALID_OPTION', message: /option backend: / }, `zstdDecompress() ${String(backend)}`)
+  }
+  for (const backend of [undefined, 'auto', 'package'] as const) {
+    const [frame] = await Readable.from([Buffer.from('hello')]).pipe(zstd({ backend })).toArray() as Buffer[]
+    const [back] = await Readable.from([frame]).pipe(zstdDecompress({ backend })).toArray() as Buffer[]
+    t.equal(back.toString(), 'hello', `backend ${String(backend)} round trip`)
+  }
+})

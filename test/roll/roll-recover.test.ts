@@ -129,7 +129,7 @@ t.test('a file under a temporary name that is no archive is left as it is (onSki
   const skipped: SkippedTemp[] = []
   const result = await recoverDirectory(dir, { onSkip: (s) => { skipped.push(s) } })
   t.same(result, [])
-  t.same(skipped, [{ temp: theirs, reason: "not an archive (its first bytes are not a record's, a gzip member's or a zstd frame's); left as it is" }])
+  t.same(skipped, [{ temp: theirs, reason: "not an archive (its first bytes are not a record's, a gzip member's or a zstd frame's); left as it is", code: 'SHOEBOX_BAD_MAGIC' }])
   t.ok(fs.readFileSync(theirs).equals(notes), 'kept, unchanged')
 })
 
