@@ -97,8 +97,10 @@ export class EarlyUpload {
       await source.done
     } finally {
       // The writer has completed or aborted its multipart upload either way by now.
-      uploadEnded(this.#uploadId)
-      await fsp.rm(this.#marker, { force: true })
+      await fsp.rm(this.#marker, { force: true }).finally(() => {
+        // Only once the marker is gone: an uploader of this process reading it meanwhile would take it for a dead one's.
+        uploadEnded(this.#uploadId)
+      })
     }
     return writer.result as PutResult
   }

@@ -221,6 +221,9 @@ export class SealedUploader extends EventEmitter {
     }
     const noted = parseUploading(text)
     if (noted?.live === true) return noted.owner
+    // Read while an upload of this process was live, and ended since: its marker went first (see uploadEnded), so
+    // one still here is not that upload's. (Synchronous: nothing of this process runs between the two looks.)
+    if (!fs.existsSync(marker)) return undefined
     if (noted !== undefined) await this.store.abortUpload(noted.key, noted.uploadId)
     await fsp.rm(marker, { force: true })
     return undefined
@@ -408,10 +411,14 @@ export class SealedUploader extends EventEmitter {
   /** Upload a sealed file whole. */
   async #uploadFile (name: string, file: string): Promise<PutResult> {
     // An upload of this file that a killed process left open goes first; its id would be overwritten below.
-    // One a live uploader sharing the directory has in flight is its: the file is left to it (queued here
-    // again at the next start if that upload fails).
-    const owner = await this.#abortNoted(name)
-    if (owner !== undefined) throw new UploadedElsewhere(`${file} is being uploaded by ${owner}`)
+    // One a live uploader sharing the directory has in flight is its: waited for (not a try), then the file
+    // is done if that uploader marked it uploaded, else uploaded here (it abandoned or failed its upload:
+    // an early upload of a file sealed under another name, as two writers of one template do).
+    while (await this.#abortNoted(name) !== undefined) {
+      const { setTimeout: sleep } = await import('node:timers/promises')
+      await sleep(Math.max(this.#retryDelay, 50), undefined, { signal: this.#stop.signal })
+    }
+    if (fs.existsSync(uploadedMarker(this.dir, name))) throw new UploadedElsewhere(`${file} was uploaded by another uploader`)
     const marker = uploadingMarker(this.dir, name)
     let noted: string | undefined
     const { GrowingFile } = await import('./growing-file.js')
@@ -430,12 +437,13 @@ export class SealedUploader extends EventEmitter {
     try {
       copy.end(size)
       await copy.done
+      // The writer has completed its multipart upload (or aborted it, failing above, the marker kept) by now.
+      await fsp.rm(marker, { force: true })
     } finally {
       this.#writers.delete(copy)
-      // The writer has aborted or completed its multipart upload either way by now.
+      // Only once the marker is gone: an uploader of this process reading it meanwhile would take it for a dead one's.
       uploadEnded(noted)
     }
-    await fsp.rm(marker, { force: true })
     return writer.result as PutResult
   }
 }
