@@ -23,6 +23,7 @@ import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import type { ObjectWriter, PutResult, Store, WriterOptions } from '../store/store.js'
 import { GrowingFile } from './growing-file.js'
+import { noteUpload, uploadEnded } from './upload-marker.js'
 
 export class EarlyUpload {
   /** The key: the name the file is planned to be sealed as. */
@@ -38,6 +39,8 @@ export class EarlyUpload {
   #source: GrowingFile | undefined
   #done: Promise<PutResult> | undefined
   #written = 0
+  /** The multipart upload's id, once the server has assigned one. */
+  #uploadId: string | undefined
 
   /**
    * Upload `tempPath` (just created) to `name` once more than `startAt`
@@ -75,7 +78,10 @@ export class EarlyUpload {
     const writer = this.#store.writer(name, {
       ...this.#options,
       // Synchronous on purpose: the id is on disk before any part is sent.
-      onMultipartUpload: (uploadId) => { fs.writeFileSync(marker, JSON.stringify({ key: name, uploadId })) }
+      onMultipartUpload: (uploadId) => {
+        this.#uploadId = uploadId
+        noteUpload(marker, name, uploadId)
+      }
     })
     const source = new GrowingFile(this.tempPath, fd, writer)
     source.grow(this.#written)
@@ -91,7 +97,10 @@ export class EarlyUpload {
       await source.done
     } finally {
       // The writer has completed or aborted its multipart upload either way by now.
-      await fsp.rm(this.#marker, { force: true })
+      await fsp.rm(this.#marker, { force: true }).finally(() => {
+        // Only once the marker is gone: an uploader of this process reading it meanwhile would take it for a dead one's.
+        uploadEnded(this.#uploadId)
+      })
     }
     return writer.result as PutResult
   }

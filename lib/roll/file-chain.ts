@@ -36,7 +36,7 @@ import { releaseSlabBytes } from '../format/slab-pool.js'
 import { nodeCrypto, syncDir, writevAll } from '../fs/durable.js'
 import { ioError, orIoError } from '../fs/io-error.js'
 import { startWriteback } from '../fs/writeback.js'
-import { createTemp, sealName } from './names.js'
+import { createTemp, releaseTemp, sealName } from './names.js'
 import type { PlannedFile } from './planner.js'
 
 /** Bytes written to a file between the datasyncs started as it grows (see above). */
@@ -113,6 +113,8 @@ interface DiskFile {
   name: string
   tempPath: string
   handle: fs.FileHandle
+  /** Its key among the temporary files this process holds (names.ts), released once sealed or closed. */
+  key: string
   /** Null when the sink does not hash its files. */
   hash: Hash | null
   bytes: number
@@ -195,6 +197,7 @@ export class FileChain {
     await this.#writing
     await this.#open?.syncing?.catch(() => {})
     await this.#open?.handle.close().catch(() => {})
+    if (this.#open !== null) releaseTemp(this.#open.key)
   }
 
   kept (started: boolean): KeptReport {
@@ -312,10 +315,10 @@ export class FileChain {
   }
 
   async #create (file: PlannedFile): Promise<DiskFile> {
-    const { handle, tempPath, name } = await createTemp(this.#dir, file.name)
+    const { handle, tempPath, name, key } = await createTemp(this.#dir, file.name)
     // node:crypto (~3-5 ms to load) is required here, not as the sink starts: the first block's compression is
     // under way on the thread pool by now, while before it the second core has nothing to do.
-    const disk: DiskFile = { file, name, tempPath, handle, hash: this.#sha256 ? nodeCrypto().createHash('sha256') : null, bytes: 0, records: 0, inPart: 0, unsynced: 0, syncing: null }
+    const disk: DiskFile = { file, name, tempPath, handle, key, hash: this.#sha256 ? nodeCrypto().createHash('sha256') : null, bytes: 0, records: 0, inPart: 0, unsynced: 0, syncing: null }
     this.#open = disk
     // A synced block is only durable if the file's directory entry is too.
     if (this.#fsync === 'always' || this.#fsync === 'interval') await orIoError(syncDir(this.#dir), 'cannot fsync directory', this.#dir)
@@ -327,8 +330,14 @@ export class FileChain {
     const { file } = disk
     // (No datasync is started as a file grows with fsync 'never'.)
     if (this.#fsync !== 'never') await this.#fsyncBeside(disk)
-    await orIoError(disk.handle.close(), 'cannot close', disk.tempPath)
-    const finalPath = await orIoError(sealName(this.#dir, disk.tempPath, disk.name), 'cannot seal', disk.tempPath)
+    let finalPath: string
+    try {
+      await orIoError(disk.handle.close(), 'cannot close', disk.tempPath)
+      finalPath = await orIoError(sealName(this.#dir, disk.tempPath, disk.name), 'cannot seal', disk.tempPath)
+    } finally {
+      // Held until it has its name: this process's recovery would take a closed temporary file for a dead writer's.
+      releaseTemp(disk.key)
+    }
     this.#open = null
     this.#sealedFiles++
     this.#sealedRecords += file.records

@@ -43,6 +43,38 @@ export function alternativeName (name: string, n: number): string {
   return dot < 0 ? `${name}_${n}` : `${name.slice(0, dot)}_${n}${name.slice(dot)}`
 }
 
+/**
+ * The temporary files this process's sinks hold, by device and inode (one
+ * set however often the package is loaded: its ESM and CommonJS builds).
+ * A temporary name's pid says whether its writer is alive, but a pid comes
+ * back: a container restarted after a kill runs its writer under the same
+ * hostname and, as often as not, the same pid (1), so the file the killed
+ * writer left named this process, and every start skipped it ("still
+ * writing it") for good. For this process's own pid, a file is a live
+ * writer's only if one of its sinks holds it.
+ */
+interface Held { files: Set<string>, creating: Set<Promise<unknown>> }
+const held: Held = ((globalThis as Record<symbol, Held | undefined>)[Symbol.for('shoebox.heldTempFiles')] ??= { files: new Set(), creating: new Set() })
+
+function fileKey (stats: { dev: number, ino: number }): string {
+  return `${stats.dev}:${stats.ino}`
+}
+
+/**
+ * Is the file with these stats a temporary file one of this process's sinks
+ * holds? Creations under way are waited for first: a file just opened is
+ * held only once its inode is known.
+ */
+export async function heldHere (stats: { dev: number, ino: number }): Promise<boolean> {
+  await Promise.allSettled([...held.creating])
+  return held.files.has(fileKey(stats))
+}
+
+/** The sink is done with the temporary file createTemp gave it as `key` (sealed, or closed and left for recovery). */
+export function releaseTemp (key: string): void {
+  held.files.delete(key)
+}
+
 /** True if a process with this pid is running on this host. */
 export function isAlive (pid: number): boolean {
   if (pid === process.pid) return true
@@ -78,14 +110,35 @@ const MAX_TEMP_ALTERNATIVES = 1000
  * moves the file to the name's next alternative, as sealName does for a
  * taken final name; `name` is the name the file is then planned under.
  */
-export async function createTemp (dir: string, finalName: string): Promise<{ handle: FileHandle, tempPath: string, name: string }> {
+export async function createTemp (dir: string, finalName: string): Promise<{ handle: FileHandle, tempPath: string, name: string, key: string }> {
+  // Known to heldHere() from before the file exists until it is held (see `held`), or not created.
+  const creating = openTemp(dir, finalName)
+  held.creating.add(creating)
+  try {
+    return await creating
+  } finally {
+    held.creating.delete(creating)
+  }
+}
+
+async function openTemp (dir: string, finalName: string): Promise<{ handle: FileHandle, tempPath: string, name: string, key: string }> {
   for (let n = 0; ; n++) {
     const name = n === 0 ? finalName : alternativeName(finalName, n)
     const tempPath = path.join(dir, tempName(name))
+    let handle: FileHandle
     try {
-      return { handle: await fs.open(tempPath, 'wx'), tempPath, name }
+      handle = await fs.open(tempPath, 'wx')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n === MAX_TEMP_ALTERNATIVES) throw ioError(err, 'cannot create', tempPath)
+      continue
     }
+    const opened = handle
+    const stats = await opened.stat().catch(async (err: unknown) => {
+      await opened.close().catch(() => {})
+      throw ioError(err, 'cannot create', tempPath)
+    })
+    const key = fileKey(stats)
+    held.files.add(key)
+    return { handle, tempPath, name, key }
   }
 }

@@ -14,7 +14,7 @@ import { checkOptionsObject, ShoeboxError } from '../errors.js'
 import { syncDir, syncFile } from '../fs/durable.js'
 import { ioError, orIoError } from '../fs/io-error.js'
 import { checkFlag } from '../units.js'
-import { hostName, isAlive, parseTempName, sealName } from './names.js'
+import { heldHere, hostName, isAlive, parseTempName, sealName } from './names.js'
 import { type ScanOptions, scanTemp } from './temp-scan.js'
 
 export interface RecoveredFile {
@@ -85,7 +85,8 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
         await options.onSkip?.({ temp, reason: `written by host ${parts.host}; recover with force if that writer is gone` })
         continue
       }
-      if (isAlive(parts.pid)) {
+      // This pid: a file none of this process's sinks holds is a dead writer's that had the pid before (names.ts, `held`).
+      if (parts.pid === process.pid ? await heldHere(await orIoError(fs.lstat(temp), 'cannot recover', temp)) : isAlive(parts.pid)) {
         await options.onSkip?.({ temp, reason: `pid ${parts.pid} is still writing it` })
         continue
       }

@@ -37,6 +37,7 @@ import type { TransferSnapshot } from '../transfer/stats.js'
 import { checkFlag, durationOption, positiveCount, sizeOption } from '../units.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { EarlyUpload } from './early-upload.js'
+import { noteUpload, parseUploading, uploadEnded } from './upload-marker.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
 export interface UploaderOptions {
@@ -206,20 +207,26 @@ export class SealedUploader extends EventEmitter {
    * killed process left open), then remove the marker. Nothing to do without
    * a marker; a marker torn by the crash names no upload it could abort (the
    * lifecycle rule's case) and is just removed. Throws if the abort fails,
-   * keeping the marker.
+   * keeping the marker. A live uploader's upload (upload-marker.ts) is left
+   * alone, marker and all: returns who has it.
    */
-  async #abortNoted (name: string): Promise<void> {
+  async #abortNoted (name: string): Promise<string | undefined> {
     const marker = uploadingMarker(this.dir, name)
     let text: string
     try {
       text = await fsp.readFile(marker, 'utf8')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
     const noted = parseUploading(text)
+    if (noted?.live === true) return noted.owner
+    // Read while an upload of this process was live, and ended since: its marker went first (see uploadEnded), so
+    // one still here is not that upload's. (Synchronous: nothing of this process runs between the two looks.)
+    if (!fs.existsSync(marker)) return undefined
     if (noted !== undefined) await this.store.abortUpload(noted.key, noted.uploadId)
     await fsp.rm(marker, { force: true })
+    return undefined
   }
 
   /** Queue a sealed file (a path in the directory). */
@@ -349,7 +356,7 @@ export class SealedUploader extends EventEmitter {
         baseDelay: this.#retryDelay,
         maxDelay: Infinity,
         signal: this.#stop.signal,
-        retryable: (err) => !isGone(err),
+        retryable: (err) => !isGone(err) && !(err instanceof UploadedElsewhere),
         onRetry: ({ error }) => {
           this.emit('uploadError', { path: file, key: name, error: error as Error, attempt, willRetry: true } satisfies UploadErrorEvent)
         }
@@ -360,8 +367,8 @@ export class SealedUploader extends EventEmitter {
       // After the retries: a listener that threw there failed the try, and the file was uploaded again. drain() reports it.
       listeners.emit(this, 'upload', uploaded, file, `the file is uploaded as ${name}`)
     } catch (err) {
-      // Uploaded and removed by another writer sharing the directory; or stopped by close().
-      if (isGone(err) || this.#closed) return
+      // Uploaded and removed by another writer sharing the directory, or being uploaded by one; or stopped by close().
+      if (isGone(err) || err instanceof UploadedElsewhere || this.#closed) return
       const error = err as Error
       this.emit('uploadError', { path: file, key: name, error, attempt, willRetry: false } satisfies UploadErrorEvent)
       this.failed.set(name, error)
@@ -404,14 +411,25 @@ export class SealedUploader extends EventEmitter {
   /** Upload a sealed file whole. */
   async #uploadFile (name: string, file: string): Promise<PutResult> {
     // An upload of this file that a killed process left open goes first; its id would be overwritten below.
-    await this.#abortNoted(name)
-    const noteUpload = uploadingMarker(this.dir, name)
+    // One a live uploader sharing the directory has in flight is its: waited for (not a try), then the file
+    // is done if that uploader marked it uploaded, else uploaded here (it abandoned or failed its upload:
+    // an early upload of a file sealed under another name, as two writers of one template do).
+    while (await this.#abortNoted(name) !== undefined) {
+      const { setTimeout: sleep } = await import('node:timers/promises')
+      await sleep(Math.max(this.#retryDelay, 50), undefined, { signal: this.#stop.signal })
+    }
+    if (fs.existsSync(uploadedMarker(this.dir, name))) throw new UploadedElsewhere(`${file} was uploaded by another uploader`)
+    const marker = uploadingMarker(this.dir, name)
+    let noted: string | undefined
     const { GrowingFile } = await import('./growing-file.js')
     const { fd, size } = await openToRead(file)
     const writer = this.store.writer(name, {
       ...this.#writerOptions(name),
       // Synchronous on purpose: the id is on disk before any part is sent.
-      onMultipartUpload: (uploadId) => { fs.writeFileSync(noteUpload, JSON.stringify({ key: name, uploadId })) }
+      onMultipartUpload: (uploadId) => {
+        noted = uploadId
+        noteUpload(marker, name, uploadId)
+      }
     })
     // The sealed file as a file that has stopped growing: read into two reused buffers (growing-file.ts says why).
     const copy = new GrowingFile(file, fd, writer)
@@ -419,11 +437,13 @@ export class SealedUploader extends EventEmitter {
     try {
       copy.end(size)
       await copy.done
+      // The writer has completed its multipart upload (or aborted it, failing above, the marker kept) by now.
+      await fsp.rm(marker, { force: true })
     } finally {
       this.#writers.delete(copy)
+      // Only once the marker is gone: an uploader of this process reading it meanwhile would take it for a dead one's.
+      uploadEnded(noted)
     }
-    // The writer has aborted or completed its multipart upload either way by now.
-    await fsp.rm(noteUpload, { force: true })
     return writer.result as PutResult
   }
 }
@@ -439,16 +459,9 @@ async function openToRead (file: string): Promise<{ fd: number, size: number }> 
   })
 }
 
+/** A try that found the file's multipart upload in flight in a live uploader sharing the directory. */
+class UploadedElsewhere extends Error {}
+
 function isGone (err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
-}
-
-function parseUploading (text: string): { key: string, uploadId: string } | undefined {
-  try {
-    const noted = JSON.parse(text) as { key?: unknown, uploadId?: unknown }
-    if (typeof noted.key === 'string' && typeof noted.uploadId === 'string') return { key: noted.key, uploadId: noted.uploadId }
-    return undefined
-  } catch {
-    return undefined
-  }
 }

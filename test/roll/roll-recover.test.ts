@@ -133,11 +133,12 @@ t.test('a file under a temporary name that is no archive is left as it is (onSki
   t.ok(fs.readFileSync(theirs).equals(notes), 'kept, unchanged')
 })
 
-t.test("a live writer's file (this pid) or another host's is skipped, unless force", async (t) => {
+t.test("a live writer's file (a running pid) or another host's is skipped, unless force", async (t) => {
   const dir = tempDir(t)
   const { data, offsets } = archive(8)
   const torn = data.subarray(0, offsets[5] + 3)
-  const live = leaveTemp(dir, 'live.shoebox', torn, process.pid)
+  // The test runner: a live process on this host.
+  const live = leaveTemp(dir, 'live.shoebox', torn, process.ppid)
   const other = leaveTemp(dir, 'other.shoebox', torn, dead, 'some-other-host')
   const mine = leaveTemp(dir, 'mine.shoebox', torn)
   const skipped: SkippedTemp[] = []
@@ -343,7 +344,40 @@ t.test('async onRecover and onSkip are awaited: one that rejects fails the recov
     }
   })
   t.same(order, ['end b.shoebox'], 'the callback ran to its end before recoverDirectory resolved')
-  const other = leaveTemp(dir, 'c.shoebox', archive(1).data, process.pid)
+  const other = leaveTemp(dir, 'c.shoebox', archive(1).data, process.ppid)
   await t.rejects(recoverDirectory(dir, { onSkip: async () => { throw failing } }), failing)
   t.ok(fs.existsSync(other), 'a live writer\'s file is left')
+})
+
+t.test("a file named with this process's pid that none of its sinks holds is a dead writer's: recovered", async (t) => {
+  // A container restarted after a kill: same hostname, and the writer often gets the same pid (1) again. The
+  // file the killed writer left carries this process's pid, and every start (recoverDirectory, a sink's) skipped
+  // it as "pid N is still writing it", for good. A sink of this process writing meanwhile keeps its own file.
+  const dir = tempDir(t)
+  const { data, offsets } = archive(8)
+  const left = leaveTemp(dir, 'left.shoebox', data.subarray(0, offsets[6] + 5), process.pid)
+  const writing = rollingSink({ dir, template: 'w-{seq}.shoebox', flushInterval: '10ms', recover: false })
+  const flushed = new Promise<void>((resolve) => { writing.once('flush', () => { resolve() }) })
+  writing.write(rec(50))
+  // The sink's flush timer does not hold the process open.
+  const keepAlive = setInterval(() => {}, 1000)
+  await flushed
+  clearInterval(keepAlive)
+  t.equal(tempNames(dir).length, 2, "the live sink's temporary file and the one left")
+  const skipped: SkippedTemp[] = []
+  const result = await recoverDirectory(dir, { onSkip: (s) => { skipped.push(s) } })
+  t.same(result.map(summary), [{ name: 'left.shoebox', records: 6, bytesDropped: 5, damaged: false }], 'the left file is recovered')
+  t.same(skipped.map((s) => s.reason), [`pid ${process.pid} is still writing it`], "the live sink's file is skipped")
+  t.notOk(fs.existsSync(left))
+
+  // A sink starting recovers such a file too.
+  const again = leaveTemp(dir, 'again.shoebox', data.subarray(0, offsets[3]), process.pid)
+  const s = rollingSink({ dir, template: 'z-{seq}.shoebox', flushInterval: 0 })
+  await writeAll(s, [rec(100)])
+  t.same(s.recovered.map(summary), [{ name: 'again.shoebox', records: 3, bytesDropped: 0, damaged: false }], 'the starting sink recovered it')
+  t.notOk(fs.existsSync(again))
+
+  await writeAll(writing, [])
+  t.same(tempNames(dir), [], 'the live sink sealed its own file')
+  t.same(decodeFile(path.join(dir, 'w-000000.shoebox')).map((d) => seqOf(d.record)), [50], 'with its record')
 })

@@ -16,15 +16,16 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { finished } from 'node:stream/promises'
-import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3'
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import {
-  naturalCompare, rollingSink, ShoeboxError,
+  naturalCompare, openStore, rollingSink, SealedUploader, ShoeboxError,
   type RollingSinkOptions, type RollingSink, type SealedEvent, type UploadErrorEvent, type UploadEvent, type StoreOptions
 } from '../../lib/index.js'
-import { startFaultProxy, type FaultProxy, type FaultRule } from '../fault-proxy.js'
+import { seen, startFaultProxy, type FaultProxy, type FaultRule } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 import { archiveNames, decodeFile } from '../fixtures-roll/util.js'
+import { hostName } from '../../lib/roll/names.js'
 
 const MiB = 1024 * 1024
 const PREFIX = 'logs/app'
@@ -409,4 +410,73 @@ t.test('a try that fails is an uploadError with willRetry; the next try succeeds
   t.ok(s3.object(`${PREFIX}/${name}`)?.equals(fs.readFileSync(path.join(dir, name))))
   t.equal(run.sink.stats()?.retries, 2)
   t.equal(run.sink.stats()?.errors.server, 3, 'failed attempts counted by kind')
+})
+
+t.test("two uploaders draining one directory: one never aborts the other's multipart upload in flight", async (t) => {
+  // The second uploader (another writer's sink starting, `shoebox upload`, a second SealedUploader) took the
+  // `.NAME.uploading` marker of the first's live upload for one a killed process left, and aborted it: the
+  // first's try failed (NoSuchUpload), its retry aborted the second's in turn, and either could end failed.
+  const { s3, proxy, storeOptions, url } = await setup(t, [{ match: (r) => r.op === 'UploadPart', fault: { kind: 'latency', ms: 300 } }])
+  const dir = newDir('two-uploaders')
+  const src = start({ dir, roll: { size: '6MiB' }, flushInterval: 0 })
+  t.equal(await writeRange(src, 0, 7000, true), undefined)
+  const names = archiveNames(dir)
+  const name = names[0]
+  t.ok(fs.statSync(path.join(dir, name)).size > 5 * MiB, 'a two-part file')
+  const store = await openStore(url, storeOptions)
+  t.teardown(async () => { await store.close() })
+  const first = new SealedUploader(dir, store, { partSize: 5 * MiB, ...fast })
+  const second = new SealedUploader(dir, store, { partSize: 5 * MiB, ...fast })
+  const errors: UploadErrorEvent[] = []
+  for (const u of [first, second]) u.on('uploadError', (e: UploadErrorEvent) => { errors.push(e) })
+  const firstUploads: UploadEvent[] = []
+  first.on('upload', (e: UploadEvent) => { firstUploads.push(e) })
+  const partSent = seen(proxy, (r) => r.op === 'UploadPart')
+  await first.resume()
+  await partSent
+  t.same(hidden(dir, '.uploading'), [`.${name}.uploading`], "the first uploader's upload is in flight")
+  await second.resume()
+  t.same(await Promise.all([first.drain(), second.drain()]), [undefined, undefined], 'neither failed')
+  t.same(errors.map((e) => e.error.message), [], 'no try failed')
+  t.equal(proxy.count('AbortMultipartUpload'), 0, 'nothing was aborted')
+  t.ok(firstUploads.some((e) => e.key === name), 'the first uploaded the file it had in flight')
+  for (const n of names) t.ok(s3.object(`${PREFIX}/${n}`)?.equals(fs.readFileSync(path.join(dir, n))), `${n}: the object is the file`)
+  t.same(hidden(dir, '.uploading'), [])
+  t.same(hidden(dir, '.uploaded'), names.map((n) => `.${n}.uploaded`).sort())
+  t.equal(s3.openMultipartUploads(), 0)
+})
+
+t.test("a file whose upload a live uploader has in flight waits for it; given up there, it is uploaded here", async (t) => {
+  // Two writers of one template both upload the planned name early; the one that loses the name gives its
+  // upload up. The other's uploader waits while that upload is live (never aborting it), then uploads its file.
+  const { s3, proxy, storeOptions, url } = await setup(t)
+  const dir = newDir('live-marker')
+  const src = start({ dir, flushInterval: 0 })
+  t.equal(await writeRange(src, 0, 100), undefined)
+  const [name] = archiveNames(dir)
+  const { UploadId } = await s3.client().send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: `${PREFIX}/${name}` }))
+  const marker = path.join(dir, `.${name}.uploading`)
+  // A live process on this host (the test runner) has it in flight.
+  fs.writeFileSync(marker, JSON.stringify({ key: name, uploadId: UploadId, host: hostName(), pid: process.ppid }))
+  const store = await openStore(url, storeOptions)
+  t.teardown(async () => { await store.close() })
+  const uploader = new SealedUploader(dir, store, fast)
+  const uploads: UploadEvent[] = []
+  const errors: UploadErrorEvent[] = []
+  uploader.on('upload', (e: UploadEvent) => { uploads.push(e) })
+  uploader.on('uploadError', (e: UploadErrorEvent) => { errors.push(e) })
+  await uploader.resume()
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.same(uploads, [], 'waiting while the other upload is live')
+  t.equal(proxy.count('AbortMultipartUpload'), 0, 'the live upload is not aborted')
+  t.same(keysOf(s3), [])
+  // The other gives it up: its writer aborts its upload and removes the marker.
+  await s3.client().send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: `${PREFIX}/${name}`, UploadId }))
+  fs.rmSync(marker)
+  t.equal(await uploader.drain(), undefined)
+  t.same(uploads.map((e) => e.key), [name], 'then uploaded here')
+  t.same(errors, [], 'no try failed')
+  t.ok(s3.object(`${PREFIX}/${name}`)?.equals(fs.readFileSync(path.join(dir, name))))
+  t.same(hidden(dir, '.uploaded'), [`.${name}.uploaded`])
+  t.equal(s3.openMultipartUploads(), 0)
 })
