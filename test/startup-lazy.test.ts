@@ -62,7 +62,7 @@ const DEFERRED = [
   'store/s3-store.js', 'store/s3-writer.js', 'store/s3-context.js', 'store/part-check.js', 'store/resumable-read.js', // store/lazy-store.ts
   'source/list.js', 'source/follow.js', 'compress/peek.js', // source/archive-source.ts, as it starts reading
   'roll/file-chain.js', 'roll/planner.js', 'format/walk.js', 'long-timeout.js', // roll/rolling-sink.ts, as it starts
-  'transfer/retry.js', // roll/uploader.ts, with the first upload
+  'transfer/retry.js', 'roll/upload-marker.js', 'roll/names.js', // roll/uploader.ts, with the first upload
   'pack/read-file.js', // pack/pack-source.ts, with the first file
   'source/fetch-records.js', // source/archive-source.ts, as it starts reading with positions: [...]
   'compress/open-at.js', // compress/gzip.ts's openAt(), on its first call

@@ -37,7 +37,7 @@ import type { TransferSnapshot } from '../transfer/stats.js'
 import { checkFlag, durationOption, positiveCount, sizeOption } from '../units.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { EarlyUpload } from './early-upload.js'
-import { noteUpload, parseUploading, uploadEnded } from './upload-marker.js'
+import type * as UploadMarker from './upload-marker.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
 export interface UploaderOptions {
@@ -219,7 +219,7 @@ export class SealedUploader extends EventEmitter {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
-    const noted = parseUploading(text)
+    const noted = (await uploadMarker()).parseUploading(text)
     if (noted?.live === true) return noted.owner
     // Read while an upload of this process was live, and ended since: its marker went first (see uploadEnded), so
     // one still here is not that upload's. (Synchronous: nothing of this process runs between the two looks.)
@@ -421,7 +421,7 @@ export class SealedUploader extends EventEmitter {
     if (fs.existsSync(uploadedMarker(this.dir, name))) throw new UploadedElsewhere(`${file} was uploaded by another uploader`)
     const marker = uploadingMarker(this.dir, name)
     let noted: string | undefined
-    const { GrowingFile } = await import('./growing-file.js')
+    const [{ GrowingFile }, { noteUpload, uploadEnded }] = await Promise.all([import('./growing-file.js'), uploadMarker()])
     const { fd, size } = await openToRead(file)
     const writer = this.store.writer(name, {
       ...this.#writerOptions(name),
@@ -457,6 +457,11 @@ async function openToRead (file: string): Promise<{ fd: number, size: number }> 
       else fs.close(fd, () => { reject(err) })
     })
   })
+}
+
+/** upload-marker.ts, loaded with the first upload (as names.ts, which it imports): not at `import 'shoebox'`. */
+async function uploadMarker (): Promise<typeof UploadMarker> {
+  return await import('./upload-marker.js')
 }
 
 /** A try that found the file's multipart upload in flight in a live uploader sharing the directory. */
