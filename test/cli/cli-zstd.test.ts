@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { walkFrames } from '../../lib/compress/zstd-frame.js'
 import { naturalCompare } from '../../lib/index.js'
 import { cli } from '../cli-run.js'
@@ -236,13 +236,19 @@ t.test('read --lenient without zstd (SHOEBOX_ZSTD=0): the zstd file skipped in o
   t.match(strict.stderr, /^shoebox read: \S*b\.shoebox\.zst: zstd is not available in this install[^\n]*\n$/)
 })
 
-t.test('recover without zstd (SHOEBOX_ZSTD=0): a dead writer\'s zstd file is named, left as it is, and the exit is 1, not "nothing to recover"', async (t) => {
-  const dir = path.join(tmp, 'recover-nozstd')
+/** A directory `name` holding a dead writer's zstd temporary file (its bytes), in a process without zstd from here on. */
+async function deadZstdLeftover (t: Test, name: string): Promise<{ dir: string, temp: string, bytes: Buffer }> {
+  const dir = path.join(tmp, name)
   fs.mkdirSync(dir)
   const temp = path.join(dir, tempName('a-000000.shoebox.zst', hostName(), await deadPid()))
   const bytes = (await cli(['encode', '--zstd'], INPUT)).stdout
   fs.writeFileSync(temp, bytes)
   withoutZstd(t)
+  return { dir, temp, bytes }
+}
+
+t.test('recover without zstd (SHOEBOX_ZSTD=0): a dead writer\'s zstd file is named, left as it is, and the exit is 1, not "nothing to recover"', async (t) => {
+  const { dir, temp, bytes } = await deadZstdLeftover(t, 'recover-nozstd')
   const r = await cli(['recover', dir])
   t.equal(r.code, 1, 'the file could not be recovered here')
   t.match(r.stdout.toString(), `skipped ${temp}: `)
@@ -252,12 +258,7 @@ t.test('recover without zstd (SHOEBOX_ZSTD=0): a dead writer\'s zstd file is nam
 })
 
 t.test('write without zstd (SHOEBOX_ZSTD=0) into a directory with a dead writer\'s zstd file: one line says it was not recovered, the write goes on', async (t) => {
-  const dir = path.join(tmp, 'write-nozstd-leftover')
-  fs.mkdirSync(dir)
-  const temp = path.join(dir, tempName('a-000000.shoebox.zst', hostName(), await deadPid()))
-  const bytes = (await cli(['encode', '--zstd'], INPUT)).stdout
-  fs.writeFileSync(temp, bytes)
-  withoutZstd(t)
+  const { dir, temp, bytes } = await deadZstdLeftover(t, 'write-nozstd-leftover')
   const w = await cli(['write', dir, '--template', 'b-{seq}.shoebox'], INPUT)
   t.equal(w.code, 0, w.stderr)
   t.match(w.stderr, new RegExp(`^shoebox write: not recovered ${escapeRegExp(temp)}: [^\\n]*zstd is not available in this install[^\\n]*\\n`))
