@@ -23,7 +23,7 @@ import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { checkCallback, checkOptionsObject, checkText, givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
+import { checkCallback, checkOptionsObject, checkText, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
 import { oneOf } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
@@ -111,7 +111,7 @@ export class StampStream extends failsOnListenerRejection(Transform) {
     }
     if (opts.timeUnit !== undefined) oneOf(opts.timeUnit, TIME_UNITS, 'timeUnit')
     if (opts.onInvalid !== undefined) oneOf(opts.onInvalid, ['error', 'event'], 'onInvalid')
-    if (opts.time !== undefined && typeof opts.time !== 'function') throw invalidOption('time', `must be a function, got ${givenValue(opts.time)}`)
+    checkCallback(opts.time, 'time')
     // now: 5 failed every event as invalid ('Cannot mix BigInt and other types'), the option never named.
     checkCallback(opts.now, 'now')
     checkText(opts.streamField, 'streamField')

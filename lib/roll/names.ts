@@ -45,7 +45,8 @@ export function alternativeName (name: string, n: number): string {
 
 /**
  * The temporary files this process's sinks hold, by device and inode (one
- * set however often the package is loaded: its ESM and CommonJS builds).
+ * set however often the package is loaded: two copies of shoebox in one
+ * process, as two dependencies can bring, share it).
  * A temporary name's pid says whether its writer is alive, but a pid comes
  * back: a container restarted after a kill runs its writer under the same
  * hostname and, as often as not, the same pid (1), so the file the killed
