@@ -107,7 +107,6 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   const upload: UploadOptions = { to: options.to, deleteLocal: true, storeOptions: options.storeOptions }
   if (options.concurrency !== undefined) upload.concurrency = options.concurrency
   let sink: RollingSink | undefined
-  let uploaded = 0
   let failure: unknown
   // An abort fails the walk and the sink (the walk may be over, the uploads not);
   // the failure path below then cleans up as for any other error.
@@ -149,10 +148,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       archiveBytes += event.bytes
       callbacks.call(options.onSealed, event)
     })
-    sink.on('upload', (event: UploadEvent) => {
-      uploaded++
-      callbacks.call(options.onUpload, event)
-    })
+    sink.on('upload', (event: UploadEvent) => { callbacks.call(options.onUpload, event) })
     source.on('skip', (entry: SkippedEntry) => { callbacks.call(options.onSkip, entry) })
     source.on('progress', (progress: ReadProgress) => { callbacks.call(options.onProgress, progress) })
     await feed(source, sink)
@@ -172,8 +168,10 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       await closed
     }
     await fs.rm(staging, { recursive: true, force: true })
-    // What was kept (counted once the aborted uploads have settled): the archives the store has.
+    // What was kept (counted once the aborted uploads have settled): the archives the store has, those a stop
+    // caught between their put and its verification (no 'upload' event) included.
     if (failure instanceof ShoeboxError) {
+      const uploaded = sink?.uploader?.stored.size ?? 0
       failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${plural(uploaded, 'archive')} uploaded to ${options.to} before it ${uploaded === 1 ? 'stays' : 'stay'} there`
     }
   }

@@ -129,6 +129,12 @@ export class SealedUploader extends EventEmitter {
   readonly #stop = new AbortController()
   /** Files whose tries ran out this session, with the last error. */
   readonly failed = new Map<string, Error>()
+  /**
+   * Names the store has from this uploader, counted as each put completes, before it is verified: a stop
+   * (close()) between the two leaves the object in the store with no `upload` event, and a caller saying
+   * what a stop kept (pack) counts these.
+   */
+  readonly stored = new Set<string>()
   /** Files being written, uploaded as they grow, by temporary path. */
   readonly #growing = new Map<string, EarlyUpload>()
   /** Sealed files whose early upload is completing, by name: their first try awaits it. */
@@ -391,6 +397,7 @@ export class SealedUploader extends EventEmitter {
     // no result. Looked up in the store all the same, a server that stalled the put stalled that stat too, and
     // the stop waited for it.
     if ((result as PutResult | undefined) === undefined) throw new StoreError('other', this.store.url, 'upload', name, 'the upload was stopped')
+    this.stored.add(name)
     // A close() (a signal) does not wait for it: on a server that stalls it, the stop would wait as long.
     const stored = await untilAborted(this.store.stat(name), this.#stop.signal)
     if (stored.size !== size || result.bytes !== size) {

@@ -50,7 +50,7 @@ t.test('pack: an abort after the first upload stops it, keeps what the store has
  * request arrives: it must reject SHOEBOX_ABORTED at once. The proxy and the
  * server, for what they saw.
  */
-async function packAbortedInStall (t: Test, stalled: string[], abortOn: string): Promise<{ proxy: Awaited<ReturnType<typeof startFaultProxy>>, s3: Awaited<ReturnType<typeof startS3>> }> {
+async function packAbortedInStall (t: Test, stalled: string[], abortOn: string): Promise<{ proxy: Awaited<ReturnType<typeof startFaultProxy>>, s3: Awaited<ReturnType<typeof startS3>>, err: Error | undefined }> {
   const s3 = await startS3()
   t.teardown(() => s3.stop())
   const proxy = await startFaultProxy(s3.endpoint, [])
@@ -61,27 +61,31 @@ async function packAbortedInStall (t: Test, stalled: string[], abortOn: string):
   const src = tree(root, 2)
   const controller = new AbortController()
   void arrived.then(() => { controller.abort() })
-  await expectCode(t, pack(src, {
+  const err = await expectCode(t, pack(src, {
     to: `s3://${s3.bucket}/packed`,
     storeOptions: { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region },
     tmpDir: root,
     signal: controller.signal
   }), 'SHOEBOX_ABORTED', 'aborted')
-  return { proxy, s3 }
+  return { proxy, s3, err }
 }
 
 t.test('pack to a server that stalls the put: an abort ends it at once, with no stat of the stopped upload', async (t) => {
   // The stopped writer settled as ended, and the uploader then asked the store for the object it had not
   // uploaded: a HEAD the stalling server held too, so a Ctrl-C left pack running until the server answered.
-  const { proxy, s3 } = await packAbortedInStall(t, ['PutObject', 'HeadObject'], 'PutObject')
+  const { proxy, s3, err } = await packAbortedInStall(t, ['PutObject', 'HeadObject'], 'PutObject')
   t.equal(proxy.count('HeadObject'), 0, 'no stat of the stopped upload')
   t.same(s3.keys(), [], 'nothing stored')
+  t.match(err?.message, /; nothing was uploaded to s3:\/\//, 'and the message says so')
 })
 
 t.test('pack to a server that stalls the HEAD verifying an upload: an abort ends it at once', async (t) => {
   // The uploader's stop waited for that stat, as long as the server held it.
-  const { proxy } = await packAbortedInStall(t, ['HeadObject'], 'HeadObject')
+  const { proxy, s3, err } = await packAbortedInStall(t, ['HeadObject'], 'HeadObject')
   t.equal(proxy.count('HeadObject'), 1, 'the stat not tried again')
+  // The put had completed: the store keeps that archive, though no upload event was sent for it.
+  t.equal(s3.keys().length, 1, 'the archive whose put completed is in the store')
+  t.match(err?.message, /; 1 archive uploaded to s3:\/\/[^ ]+ before it stays there$/, 'and the message counts it')
 })
 
 t.test('pack and unpack: an aborted signal stops them before anything is done', async (t) => {

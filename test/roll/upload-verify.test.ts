@@ -77,7 +77,7 @@ function sealedDir (label: string): { dir: string, sizes: Record<string, number>
 
 const markers = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.endsWith('.uploaded')).sort()
 
-interface Shipped { failure: Error | undefined, uploads: UploadEvent[], errors: UploadErrorEvent[] }
+interface Shipped { failure: Error | undefined, uploads: UploadEvent[], errors: UploadErrorEvent[], stored: string[] }
 
 async function ship (dir: string, store: Store, options: ConstructorParameters<typeof SealedUploader>[2]): Promise<Shipped> {
   const uploader = new SealedUploader(dir, store, options)
@@ -88,7 +88,7 @@ async function ship (dir: string, store: Store, options: ConstructorParameters<t
   await uploader.resume()
   const failure = await uploader.drain()
   await uploader.close()
-  return { failure, uploads, errors }
+  return { failure, uploads, errors, stored: [...uploader.stored].sort() }
 }
 
 t.test('a stored size unlike the file\'s: no marker, the file stays queued, SHOEBOX_VERIFY_FAILED on every try', async (t) => {
@@ -105,6 +105,7 @@ t.test('a stored size unlike the file\'s: no marker, the file stays queued, SHOE
   t.match(run.errors[0].error.message, `upload a.shoebox: stored ${sizes['a.shoebox'] + 1} bytes, sent ${sizes['a.shoebox']}, the file has ${sizes['a.shoebox']}`)
   t.match(run.failure, { code: 'SHOEBOX_VERIFY_FAILED' }, 'drain() reports the file left behind')
   t.same(run.uploads.map((e) => e.key), ['b.shoebox'], 'only the file that verified is reported uploaded')
+  t.same(run.stored, ['a.shoebox', 'b.shoebox'], 'but stored names both: the store has what each put sent')
   t.same(markers(dir), ['.b.shoebox.uploaded'], 'no marker for the file that failed the check')
   t.same(await pendingUploads(dir), ['a.shoebox'], 'it is still queued')
   t.equal(fs.statSync(path.join(dir, 'a.shoebox')).size, sizes['a.shoebox'], 'and untouched')
