@@ -3,7 +3,10 @@
  * recorded exchanges see it: JSON as `json.dumps` does by default
  * (separators ", " and ": ", non-ASCII as \uXXXX) and exception arguments
  * as `repr()` does (u'...' strings, True/False/None, 1.0 for floats).
+ * Values named in errors come from parseJsonLexical(), so a JsonNumber
+ * keeps the float/int distinction (5.0 is a float) that JSON.parse loses.
  */
+import { JsonNumber } from '../event-json.js'
 
 /** JSON with Python's default separators and ASCII-only output (the envelope, counts, schemas). */
 export function pythonJson (value: unknown): string {
@@ -38,23 +41,42 @@ export function pythonRepr (value: unknown): string {
   if (value === null || value === undefined) return 'None'
   if (typeof value === 'boolean') return value ? 'True' : 'False'
   if (typeof value === 'bigint') return value.toString()
-  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(String(value))
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value)
   if (typeof value === 'string') return unicodeRepr(value)
-  if (typeof value === 'object' && 'text' in value && typeof value.text === 'string') return numberTextRepr(value.text)
+  if (value instanceof JsonNumber) return numberTextRepr(value.text)
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`
   return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${unicodeRepr(k)}: ${pythonRepr(v)}`).join(', ')}}`
 }
 
-/** repr() of a JSON number given as its text: an integer as is, a float as Python prints it (1.0, 1000.0). */
+/** repr() of a JSON number given as its text: an integer as Python reads it (-0 is 0), a float as Python prints it (1.0, 1000.0, 1e+16). */
 export function numberTextRepr (text: string): string {
-  if (!/[.eE]/.test(text)) return text
-  return floatRepr(String(Number(text)))
+  if (!/[.eE]/.test(text)) return BigInt(text).toString()
+  return floatRepr(Number(text))
 }
 
-function floatRepr (js: string): string {
-  if (js === 'Infinity') return 'inf'
-  if (js === '-Infinity') return '-inf'
-  return /[.e]/.test(js) ? js : `${js}.0`
+/**
+ * Python's repr() of a float. The digits are the shortest that read back,
+ * as JS's, but the form differs: Python switches to an exponent from 1e16
+ * up and below 1e-4 (JS from 1e21 and below 1e-6), writes it with a sign
+ * and at least two digits (1e-07), keeps the sign of -0.0, and ends a
+ * whole number with .0. A Python client's float time (1.7651234567891234e+16)
+ * is named in InvalidEventTime as Kronos named it.
+ */
+export function floatRepr (x: number): string {
+  if (Number.isNaN(x)) return 'nan'
+  if (x === Infinity) return 'inf'
+  if (x === -Infinity) return '-inf'
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0'
+  const sign = x < 0 ? '-' : ''
+  // toExponential() without digits: the shortest digits that read back, d.ddde±x
+  const [mantissa, expText] = Math.abs(x).toExponential().split('e')
+  const exp = Number(expText)
+  if (exp >= 16 || exp < -4) return `${sign}${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`
+  const digits = mantissa.replace('.', '')
+  const point = exp + 1 // digits before the decimal point
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}.0`
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`
 }
 
 /** repr() of a Python 2 unicode string. */
@@ -90,6 +112,7 @@ export function pythonTypeName (value: unknown): string {
   if (typeof value === 'boolean') return 'bool'
   if (typeof value === 'bigint') return 'long'
   if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float'
+  if (value instanceof JsonNumber) return !value.isInteger ? 'float' : Number.isSafeInteger(Number(value.text)) ? 'int' : 'long'
   if (typeof value === 'string') return 'unicode'
   if (Array.isArray(value)) return 'list'
   return 'dict'
