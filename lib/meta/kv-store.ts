@@ -24,7 +24,7 @@ import { ShoeboxError } from '../errors.js'
 import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { firstBadUtf8Byte } from './utf8-bytes.js'
-import { COLUMN_TYPES, type ColumnType, type MetaValue, fromText, typeOfValue } from './state-db-values.js'
+import { COLUMN_TYPES, type ColumnType, type MetaValue, exactSqlTimestamp, fromText, typeOfValue } from './state-db-values.js'
 
 export type StoreValueType = ColumnType
 
@@ -55,9 +55,14 @@ export function storeText (type: StoreValueType, value: unknown): string {
       if (typeof value !== 'number') throw badValue(type, value)
       return pythonFloat(value)
     case 'timestamp': {
-      const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null
-      if (date === null || Number.isNaN(date.getTime())) throw badValue(type, value)
-      return isoUtc(date)
+      if (typeof value === 'string') {
+        // Read as the metadir reads a time: no zone is UTC (new Date() took the machine's zone), microseconds kept.
+        const exact = exactSqlTimestamp(value)
+        if (exact === null) throw badValue(type, value)
+        return exact.replace(' ', 'T')
+      }
+      if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw badValue(type, value)
+      return isoUtc(value)
     }
     case 'json':
       return JSON.stringify(value)

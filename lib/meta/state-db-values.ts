@@ -162,7 +162,7 @@ const FRACTION = /:\d\d\.(\d+)/
  * ones are dropped: Python's datetime, so mmmeta's, holds microseconds).
  * null when it is not such a timestamp.
  */
-function exactSqlTimestamp (text: string): string | null {
+export function exactSqlTimestamp (text: string): string | null {
   const date = parseTimestamp(text)
   if (date === null) return null
   const fraction = FRACTION.exec(text)?.[1] ?? ''
