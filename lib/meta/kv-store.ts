@@ -110,6 +110,11 @@ export class MetaStore {
     return cast.value
   }
 
+  /** The text stored under `key`, trimmed (undefined if there is none): a timestamp's microseconds, which its Date drops. */
+  async textOf (key: string): Promise<string | undefined> {
+    return (await this.#read(path.join(this.#values, checkStoreKey(key))))?.trim()
+  }
+
   /** The type `key` was written with, if shoebox wrote it. */
   async typeOf (key: string): Promise<StoreValueType | undefined> {
     const recorded = (await this.#read(path.join(this.#types, checkStoreKey(key))))?.trim()

@@ -98,6 +98,19 @@ t.test('store list and inspect: a key with a control character is one line, esca
   t.equal(inspected.split('\n').filter((l) => l.startsWith('store_last_updated')).length, 1, 'one store_last_updated line')
 })
 
+t.test('store and inspect print a timestamp to the microsecond, as stored (and as mmmeta inspect prints it)', async (t) => {
+  const dir = base(t)
+  t.equal((await cli(['meta', 'store', '--metadir', dir, 'set', 'seen', '2026-11-22T12:17:55.295840Z', '--type', 'timestamp'])).code, 0)
+  t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'seen'), 'utf8'), '2026-11-22T12:17:55.295840', 'set keeps the microseconds')
+  t.equal((await cli(['meta', 'store', '--metadir', dir, 'get', 'seen'])).stdout.toString(), '2026-11-22 12:17:55.295840\n')
+  t.match((await cli(['meta', 'store', '--metadir', dir, 'list'])).stdout.toString(), /^seen: 2026-11-22 12:17:55\.295840\n/)
+  t.match((await cli(['meta', 'inspect', '--metadir', dir])).stdout.toString(), /\nseen: 2026-11-22 12:17:55\.295840\n/)
+  const m = await metadir(dir)
+  await m.store.touchText('meta_last_updated', '2026-11-23T01:02:03.456789')
+  m.close()
+  t.match((await cli(['meta', 'inspect', '--metadir', dir])).stdout.toString(), /\nmeta_last_updated: 2026-11-23 01:02:03\.456789\n/, 'what generate wrote')
+})
+
 t.test('store list | get KEY | set KEY VALUE | touch KEY | delete KEY: the summary\'s words are actions, never keys', async (t) => {
   const dir = base(t)
   const store = (...args: string[]): ReturnType<typeof cli> => cli(['meta', 'store', '--metadir', dir, ...args])
