@@ -24,6 +24,7 @@ import { ShoeboxError } from '../errors.js'
 import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { firstBadUtf8Byte } from './utf8-bytes.js'
+import { pythonFloatRepr } from '../json/python-float.js'
 import { COLUMN_TYPES, type ColumnType, type MetaValue, exactSqlTimestamp, fromText, typeOfValue } from './state-db-values.js'
 
 export type StoreValueType = ColumnType
@@ -53,7 +54,7 @@ export function storeText (type: StoreValueType, value: unknown): string {
       throw badValue(type, value)
     case 'float':
       if (typeof value !== 'number') throw badValue(type, value)
-      return pythonFloat(value)
+      return pythonFloatRepr(value) // str(float): 1.0, 1e-07, 1e+16, -0.0, inf, nan
     case 'timestamp': {
       if (typeof value === 'string') {
         // Read as the metadir reads a time: no zone is UTC (new Date() took the machine's zone), microseconds kept.
@@ -80,13 +81,6 @@ export function isoUtc (date: Date): string {
   return date.toISOString().replace('Z', '000')
 }
 
-/** Python's str(float): 'inf', 'nan', '1.0' for an integral value. */
-function pythonFloat (n: number): string {
-  if (Number.isNaN(n)) return 'nan'
-  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
-  const s = String(n)
-  return /[.e]/.test(s) ? s : `${s}.0`
-}
 
 export class MetaStore {
   /** The `_mmmeta` directory. */

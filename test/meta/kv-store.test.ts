@@ -78,6 +78,16 @@ t.test('a time given as text is UTC without a zone, whatever the machine\'s zone
   await t.rejects(s.set('bad', '2024-02-30T10:00:00', 'timestamp'), { code: 'SHOEBOX_META_VALUE' }, 'a day out of range is no time')
 })
 
+t.test('floats are written as Python 3 str() writes them, so a file reads the same to mmmeta and shoebox', async (t) => {
+  const { store: s, dir } = store(t)
+  const cases: Array<[string, number, string]> = [['tiny', 1e-7, '1e-07'], ['huge', 1e16, '1e+16'], ['negzero', -0, '-0.0'], ['small', 0.0001, '0.0001'], ['exp', 1.5e-5, '1.5e-05'], ['third', 1 / 3, '0.3333333333333333']]
+  for (const [key, value, written] of cases) {
+    await s.set(key, value, 'float')
+    t.equal(fs.readFileSync(path.join(dir, '_store', key), 'utf8'), written, `${key}: ${written}`)
+    t.ok(Object.is(await s.get(key), value), `${key} reads back`)
+  }
+})
+
 t.test('touch writes now in UTC to the key and store_last_updated', async (t) => {
   const { store: s, dir } = store(t)
   const before = Date.now()
