@@ -85,6 +85,17 @@ t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', a
   t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'count'), 'utf8'), '7')
 })
 
+t.test('get: a row its remote template cannot be rendered for is printed without "remote", and stderr says why', async (t) => {
+  const dir = base(t)
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'config.yml'), CONFIG.replace('{_file_name}', '{_file_name}?pages={pages}'))
+  t.equal((await cli(['meta', 'update', '--metadir', dir])).code, 0)
+  const got = await cli(['meta', 'get', '--metadir', dir, 'a1', '0012'])
+  t.equal(got.code, 0)
+  const rows = jsonLines(got.stdout) as Array<Record<string, unknown>>
+  t.same(rows.map((r) => r.remote), [{ url: 'https://bucket.example/a1.pdf?pages=12' }, undefined])
+  t.match(got.stderr.toString(), /^shoebox meta get: 0012: remote\.url "https:\/\/bucket\.example\/\{_file_name\}\?pages=\{pages\}": the row has no value for \{pages\}; printed without "remote"\n$/)
+})
+
 t.test('store list and inspect: a key with a control character is one line, escaped', async (t) => {
   // A key is a file name in _store/: one holding a newline (or an escape sequence) printed as two lines,
   // the second passing for another key's entry.
