@@ -24,7 +24,8 @@ import { ShoeboxError } from '../errors.js'
 import { ensureDir, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { firstBadUtf8Byte } from './utf8-bytes.js'
-import { COLUMN_TYPES, type ColumnType, type MetaValue, fromText, typeOfValue } from './state-db-values.js'
+import { pythonFloatRepr } from '../json/python-float.js'
+import { COLUMN_TYPES, type ColumnType, type MetaValue, exactSqlTimestamp, fromText, typeOfValue } from './state-db-values.js'
 
 export type StoreValueType = ColumnType
 
@@ -53,11 +54,16 @@ export function storeText (type: StoreValueType, value: unknown): string {
       throw badValue(type, value)
     case 'float':
       if (typeof value !== 'number') throw badValue(type, value)
-      return pythonFloat(value)
+      return pythonFloatRepr(value) // str(float): 1.0, 1e-07, 1e+16, -0.0, inf, nan
     case 'timestamp': {
-      const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null
-      if (date === null || Number.isNaN(date.getTime())) throw badValue(type, value)
-      return isoUtc(date)
+      if (typeof value === 'string') {
+        // Read as the metadir reads a time: no zone is UTC (new Date() took the machine's zone), microseconds kept.
+        const exact = exactSqlTimestamp(value)
+        if (exact === null) throw badValue(type, value)
+        return exact.replace(' ', 'T')
+      }
+      if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw badValue(type, value)
+      return isoUtc(value)
     }
     case 'json':
       return JSON.stringify(value)
@@ -75,13 +81,6 @@ export function isoUtc (date: Date): string {
   return date.toISOString().replace('Z', '000')
 }
 
-/** Python's str(float): 'inf', 'nan', '1.0' for an integral value. */
-function pythonFloat (n: number): string {
-  if (Number.isNaN(n)) return 'nan'
-  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
-  const s = String(n)
-  return /[.e]/.test(s) ? s : `${s}.0`
-}
 
 export class MetaStore {
   /** The `_mmmeta` directory. */
@@ -103,6 +102,11 @@ export class MetaStore {
     const cast = fromText(as, as === 'string' ? text.trim() : text)
     if (!cast.ok) throw new ShoeboxError('SHOEBOX_META_VALUE', `store key ${key} in ${this.#values}: ${cast.reason} (${as})`)
     return cast.value
+  }
+
+  /** The text stored under `key`, trimmed (undefined if there is none): a timestamp's microseconds, which its Date drops. */
+  async textOf (key: string): Promise<string | undefined> {
+    return (await this.#read(path.join(this.#values, checkStoreKey(key))))?.trim()
   }
 
   /** The type `key` was written with, if shoebox wrote it. */

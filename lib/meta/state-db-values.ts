@@ -115,7 +115,7 @@ export function sqlFromText (type: ColumnType, text: string | null): SqlCast {
     if (text.length === 26 && SQL_TIMESTAMP.test(text) && fieldsInRange(Number(text.slice(0, 4)), Number(text.slice(5, 7)), Number(text.slice(8, 10)), Number(text.slice(11, 13)), Number(text.slice(14, 16)), Number(text.slice(17, 19)))) {
       return { ok: true, value: text[10] === ' ' ? text : text.slice(0, 10) + ' ' + text.slice(11) }
     }
-    const value = utcTimestampText(text)
+    const value = utcTimestampText(text) ?? exactSqlTimestamp(text)
     if (value !== null) return { ok: true, value }
   }
   if (type === 'int' && CANONICAL_INT.test(text)) return { ok: true, value: Number(text) }
@@ -136,8 +136,8 @@ const UTC_TIMESTAMP = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 /**
- * What parseTimestamp() then sqlTimestamp() make of `text`, by slicing
- * instead of through a Date: only when every field is in its range (so no
+ * What exactSqlTimestamp() makes of `text`, by slicing instead of
+ * through a Date: only when every field is in its range (so no
  * field rolls over into the next; a year before 100, which Date.UTC reads
  * as 19xx, also takes the long way), else null.
  */
@@ -148,8 +148,25 @@ function utcTimestampText (text: string): string | null {
   const month = Number(m[2])
   const day = Number(m[3])
   if (year < 100 || !fieldsInRange(year, month, day, Number(m[4]), Number(m[5]), Number(m[6]))) return null
-  const millis = m[7] === undefined ? '000' : (m[7] + '00').slice(0, 3)
-  return `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}.${millis}000`
+  const micros = m[7] === undefined ? '000000' : (m[7] + '00000').slice(0, 6)
+  return `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}.${micros}`
+}
+
+/** A timestamp text's fraction of a second, its digits after the point. */
+const FRACTION = /:\d\d\.(\d+)/
+
+/**
+ * `text` (any form parseTimestamp() reads) as DATETIME text, microseconds
+ * and all: a Date holds milliseconds, and a zone moves a time by whole
+ * minutes, so the fraction's 4th to 6th digits are the ones written (later
+ * ones are dropped: Python's datetime, so mmmeta's, holds microseconds).
+ * null when it is not such a timestamp.
+ */
+export function exactSqlTimestamp (text: string): string | null {
+  const date = parseTimestamp(text)
+  if (date === null) return null
+  const fraction = FRACTION.exec(text)?.[1] ?? ''
+  return sqlTimestamp(date).slice(0, -3) + (fraction + '000000').slice(3, 6)
 }
 
 /** Is each field of a date and time in its range (no field would roll over into the next)? */
@@ -198,6 +215,7 @@ export function toSql (type: ColumnType, value: unknown): SqlValue {
       return textual(type, value)
     case 'timestamp':
       if (value instanceof Date) return sqlTimestamp(value)
+      if (typeof value === 'string') return exactSqlTimestamp(value) ?? textual(type, value)
       if (typeof value === 'number') return sqlTimestamp(new Date(value))
       return textual(type, value)
     case 'json':

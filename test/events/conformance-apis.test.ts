@@ -102,6 +102,31 @@ t.test('put: bad bodies and namespaces', async (t) => {
   t.equal((json(text)['@errors'] as string[]).length, 4, 'a string\'s characters and non-object elements are refused one by one')
 })
 
+t.test('put: floats in errors are as Python 2 repr() and type() give them', async (t) => {
+  const { url } = await start(t)
+  // a Python client's float time (time.time() * 1e7 sent as 1.7651234567891234e+16), -0.0, tiny and huge floats
+  const times = await post(url, '/1.0/events/put',
+    '{"events": {"s": [{"@time": 1.7651234567891234e+16}, {"@time": 1e16}, {"@time": -0.0}, {"@time": 1e-7}, {"@time": 0.0001}, ' +
+    '{"@time": 123456789.5}, {"@time": [5.0, -0, 1e22]}, {"@time": {"text": "abc"}}]}}')
+  t.same(json(times)['@errors'], [
+    'InvalidEventTime(1.7651234567891234e+16,)', 'InvalidEventTime(1e+16,)', 'InvalidEventTime(-0.0,)', 'InvalidEventTime(1e-07,)',
+    'InvalidEventTime(0.0001,)', 'InvalidEventTime(123456789.5,)', 'InvalidEventTime([5.0, 0, 1e+22],)', "InvalidEventTime({u'text': u'abc'},)"
+  ])
+  const elements = await post(url, '/1.0/events/put', '{"events": {"s": [5.0, 1e3, 7]}}')
+  t.same(json(elements)['@errors'], [
+    "AttributeError(\"'float' object has no attribute 'get'\",)", "AttributeError(\"'float' object has no attribute 'get'\",)",
+    "AttributeError(\"'int' object has no attribute 'get'\",)"
+  ])
+  const notList = await post(url, '/1.0/events/put', '{"events": {"s": 2.5}}')
+  t.same(json(notList)['@errors'], ["TypeError(\"'float' object is not iterable\",)"])
+  const events = await post(url, '/1.0/events/put', '{"events": 1.0}')
+  t.same(json(events)['@errors'], ["AttributeError(\"'float' object has no attribute 'iteritems'\",)"])
+  for (const path of ['/1.0/events/put', '/1.0/events/get']) {
+    const body = await post(url, path, '1.0')
+    t.same(json(body)['@errors'], ["AttributeError(\"'float' object has no attribute 'get'\",)"], `${path}: a float body`)
+  }
+})
+
 t.test('get: intervals, inclusive bounds, start_id, limit, order', async (t) => {
   const { url } = await start(t)
   t.same(await get(t, url, 'nothing', 0, 10), [], 'an empty stream')

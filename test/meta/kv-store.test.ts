@@ -60,6 +60,34 @@ t.test('files mmmeta wrote are strings unless a type is named; naive times are U
   await expectCode(t, s.get('n', 'bool'), 'SHOEBOX_META_VALUE', 'a value that is not of the named type')
 })
 
+t.test('a time given as text is UTC without a zone, whatever the machine\'s zone, and keeps its microseconds', async (t) => {
+  const { store: s, dir } = store(t)
+  const tz = process.env.TZ
+  process.env.TZ = 'Europe/Berlin' // new Date('2024-05-09T10:00:00') is 08:00Z here
+  t.teardown(() => {
+    if (tz === undefined) delete process.env.TZ
+    else process.env.TZ = tz
+  })
+  await s.set('naive', '2024-05-09T10:00:00', 'timestamp')
+  await s.set('spaced', '2024-05-09 10:00:00', 'timestamp')
+  await s.set('micros', '2024-05-09T12:00:00.123456+02:00', 'timestamp')
+  t.equal(fs.readFileSync(path.join(dir, '_store', 'naive'), 'utf8'), '2024-05-09T10:00:00.000000')
+  t.equal(fs.readFileSync(path.join(dir, '_store', 'spaced'), 'utf8'), '2024-05-09T10:00:00.000000')
+  t.equal(fs.readFileSync(path.join(dir, '_store', 'micros'), 'utf8'), '2024-05-09T10:00:00.123456')
+  t.same(await s.get('naive'), new Date('2024-05-09T10:00:00Z'))
+  await t.rejects(s.set('bad', '2024-02-30T10:00:00', 'timestamp'), { code: 'SHOEBOX_META_VALUE' }, 'a day out of range is no time')
+})
+
+t.test('floats are written as Python 3 str() writes them, so a file reads the same to mmmeta and shoebox', async (t) => {
+  const { store: s, dir } = store(t)
+  const cases: Array<[string, number, string]> = [['tiny', 1e-7, '1e-07'], ['huge', 1e16, '1e+16'], ['negzero', -0, '-0.0'], ['small', 0.0001, '0.0001'], ['exp', 1.5e-5, '1.5e-05'], ['third', 1 / 3, '0.3333333333333333']]
+  for (const [key, value, written] of cases) {
+    await s.set(key, value, 'float')
+    t.equal(fs.readFileSync(path.join(dir, '_store', key), 'utf8'), written, `${key}: ${written}`)
+    t.ok(Object.is(await s.get(key), value), `${key} reads back`)
+  }
+})
+
 t.test('touch writes now in UTC to the key and store_last_updated', async (t) => {
   const { store: s, dir } = store(t)
   const before = Date.now()

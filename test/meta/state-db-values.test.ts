@@ -8,6 +8,14 @@ import t from 'tap'
 import { type ColumnType, type SqlCast, fromText, parseTimestamp, sqlFromText, toSql } from '../../lib/meta/state-db-values.js'
 
 function general (type: ColumnType, text: string): SqlCast {
+  if (type === 'timestamp') {
+    // a consumer's text for a timestamp column, kept to the microsecond (a Date would keep milliseconds)
+    try {
+      return { ok: true, value: toSql(type, text) }
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message }
+    }
+  }
   const cast = fromText(type, text)
   return cast.ok ? { ok: true, value: toSql(type, cast.value) } : cast
 }
@@ -30,6 +38,18 @@ t.test('timestamps: the short cut is the general rule', async (t) => {
   t.same(sqlFromText('timestamp', '2023-02-29T00:00:00'), { ok: false, reason: '"2023-02-29T00:00:00" is not an ISO 8601 timestamp' })
   // the older short cut (the stored form itself, zone-less with six digits) keeps its microseconds, which a Date cannot hold
   t.same(sqlFromText('timestamp', '2025-07-15T08:36:10.123456'), { ok: true, value: '2025-07-15 08:36:10.123456' })
+})
+
+t.test('timestamps keep their microseconds in every form, as mmmeta (a Python datetime) keeps them', async (t) => {
+  const same = '2025-07-15 08:36:10.123456'
+  for (const text of ['2025-07-15T08:36:10.123456Z', '2025-07-15 08:36:10.123456Z', '2025-07-15T10:36:10.123456+02:00',
+    '2025-07-15T03:06:10.123456-0530', '2025-07-15T08:36:10.123456789Z', '2025-07-15T08:36:10.1234569']) {
+    t.same(sqlFromText('timestamp', text), { ok: true, value: same }, text)
+    t.equal(toSql('timestamp', text), same, `${text}: a consumer's value too`)
+  }
+  t.same(sqlFromText('timestamp', '2025-07-15T08:36:10.1234Z'), { ok: true, value: '2025-07-15 08:36:10.123400' })
+  t.same(sqlFromText('timestamp', '2025-07-15T00:30:00.000001+01:00'), { ok: true, value: '2025-07-14 23:30:00.000001' }, 'across midnight')
+  t.equal(toSql('timestamp', new Date(Date.UTC(2025, 6, 15, 8, 36, 10, 123))), '2025-07-15 08:36:10.123000', 'a Date has milliseconds')
 })
 
 t.test('timestamps: every day of four years, at random times, short cut = general rule', async (t) => {

@@ -7,13 +7,16 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
 import { storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { oneLine } from '../one-line.js'
 import { printIndexedRecords, recordsOptionHelp } from './print-records.js'
 
 const help = `Usage: shoebox meta get UID... [--metadir DIR] [--records]
 
 Prints the state row of each UID (the configured unique key) as one JSON
 line, soft-deleted or not (its __deleted and __deleted_reason say so), with
-the rendered remote URLs under "remote" when config.yml has templates.
+the rendered remote URLs under "remote" when config.yml has templates (a
+row without a value for a key a template names is printed without, and a
+line on stderr says so).
 A UID that is not in the state db is an error (exit 1), after the rows found.
 
 Options:
@@ -46,8 +49,10 @@ export const getCommand: Command = {
         let remote: Record<string, string> | undefined
         try {
           remote = Object.keys(md.config.remote).length > 0 ? file.remote : undefined
-        } catch {
+        } catch (err) {
+          // a template naming a key the row has no value for (mmmeta's .remote raised KeyError): said, not left out silently
           remote = undefined
+          io.stderr.write(`shoebox meta get: ${oneLine(uid)}: ${oneLine((err as Error).message)}; printed without "remote"\n`)
         }
         io.stdout.write(metaJson(remote === undefined ? file.data : { ...file.data, remote }) + '\n')
       }

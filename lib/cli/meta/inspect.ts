@@ -3,7 +3,7 @@ import { metadir } from '../../meta/metadir.js'
 import { existingMetadir } from './metadir-options.js'
 import { metaJson } from '../../meta/files.js'
 import { oneLine } from '../one-line.js'
-import { sqlTimestamp } from '../../meta/state-db-values.js'
+import { storeValueText } from './store.js'
 import type { Command } from '../command.js'
 import { noArguments, parse } from '../options.js'
 
@@ -32,7 +32,8 @@ export const inspectCommand: Command = {
       if (values.json === true) {
         io.stdout.write(metaJson({ files, path: md.path, store: Object.fromEntries(entries) }) + '\n')
       } else {
-        const lines = [`files: ${files}`, `path: ${md.path}`, ...entries.map(([k, v]) => `${oneLine(k)}: ${v instanceof Date ? sqlTimestamp(v) : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)]
+        const lines = [`files: ${files}`, `path: ${md.path}`]
+        for (const [k, v] of entries) lines.push(`${oneLine(k)}: ${await storeValueText(md.store, k, v)}`)
         io.stdout.write(lines.join('\n') + '\n')
       }
     } finally {

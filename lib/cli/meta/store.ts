@@ -3,8 +3,8 @@ import { ShoeboxError } from '../../errors.js'
 import { metadir } from '../../meta/metadir.js'
 import { existingMetadir } from './metadir-options.js'
 import { metaJson } from '../../meta/files.js'
-import { STORE_LAST_UPDATED } from '../../meta/kv-store.js'
-import { COLUMN_TYPES, type ColumnType, fromText, sqlTimestamp, type MetaValue } from '../../meta/state-db-values.js'
+import { type MetaStore, STORE_LAST_UPDATED } from '../../meta/kv-store.js'
+import { COLUMN_TYPES, type ColumnType, exactSqlTimestamp, fromText, sqlTimestamp, type MetaValue } from '../../meta/state-db-values.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
@@ -33,6 +33,13 @@ Options:
 function text (value: MetaValue): string {
   if (value instanceof Date) return sqlTimestamp(value)
   return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)
+}
+
+/** `key`'s value as printed: a timestamp as its stored text says, to the microsecond (its Date holds milliseconds), as mmmeta prints it. */
+export async function storeValueText (store: MetaStore, key: string, value: MetaValue): Promise<string> {
+  if (!(value instanceof Date)) return text(value)
+  const stored = await store.textOf(key)
+  return (stored === undefined ? null : exactSqlTimestamp(stored)) ?? sqlTimestamp(value)
 }
 
 /** The words the summary names, as actions: `store get KEY` read KEY (it set a key named get, silently). */
@@ -75,7 +82,8 @@ export const storeCommand: Command = {
       const store = md.store
       if (key === undefined) {
         const entries = await store.entries()
-        io.stdout.write(json ? metaJson(Object.fromEntries(entries)) + '\n' : entries.map(([k, v]) => `${oneLine(k)}: ${text(v)}\n`).join(''))
+        if (json) io.stdout.write(metaJson(Object.fromEntries(entries)) + '\n')
+        else for (const [k, v] of entries) io.stdout.write(`${oneLine(k)}: ${await storeValueText(store, k, v)}\n`)
       } else if (remove) {
         await store.delete(key)
       } else if (touch) {
@@ -85,11 +93,12 @@ export const storeCommand: Command = {
         const as = type ?? 'string'
         const cast = fromText(as, raw)
         if (!cast.ok || cast.value === null) throw usage(`${key}: ${cast.ok ? 'an empty value is no ' + as : cast.reason} (${as})`)
-        await store.set(key, cast.value, as)
+        // a timestamp as its text: a Date would drop its microseconds
+        await store.set(key, as === 'timestamp' ? raw : cast.value, as)
       } else {
         const value = await store.get(key, type)
         if (value === undefined) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `no store key ${key} in ${md.path}`)
-        io.stdout.write(json ? metaJson(value) + '\n' : `${text(value)}\n`)
+        io.stdout.write(json ? metaJson(value) + '\n' : `${await storeValueText(store, key, value)}\n`)
       }
     } finally {
       md.close()

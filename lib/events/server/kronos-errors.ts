@@ -3,6 +3,7 @@
  * exceptions, e.g. `InvalidStreamName(u'bad name',)`. Clients show them and
  * recorded exchanges compare them, so they are built here, in one place.
  */
+import { parseJsonLexical } from '../event-json.js'
 import { numberTextRepr, pythonRepr, pythonTypeName, strRepr } from './python-text.js'
 
 export const INVALID_JSON = 'Request body must be valid JSON.'
@@ -23,7 +24,7 @@ export function invalidEventTime (raw: string): string {
   if (/^-?\d/.test(raw)) return repr('InvalidEventTime', numberTextRepr(raw))
   let value: unknown
   try {
-    value = JSON.parse(raw)
+    value = parseJsonLexical(raw) // numbers as their text: [5.0] is a list of a float
   } catch {
     value = raw // not JSON (cannot happen for a validated event): shown as the text
   }

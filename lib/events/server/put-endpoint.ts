@@ -13,7 +13,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer'
 import type { ServerResponse } from 'node:http'
-import { InvalidEventTimeError, parseEvent } from '../event-text.js'
+import { InvalidEventTimeError, JsonNumber, parseEvent, parseJsonLexical } from '../event-text.js'
 import { keyDict } from '../../key-dict.js'
 import { KEEP_IDS_HEADER } from '../kept-event-ids.js'
 import { isValidStreamName } from '../stream-name.js'
@@ -37,7 +37,7 @@ export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerR
   if (firstByte(bytes, 0) !== 0x7B) {
     let value: unknown
     try {
-      value = parseEvent(bytes.toString('utf8'))
+      value = parseJsonLexical(bytes.toString('utf8'))
     } catch {
       throw new BadRequest([INVALID_JSON])
     }
@@ -50,7 +50,7 @@ export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerR
     throw new BadRequest([INVALID_JSON])
   }
   if (body.events === undefined) throw new BadRequest([keyError('events')])
-  if (body.streams === undefined) throw new BadRequest([attributeError(parseEvent(slice(bytes, body.events)), 'iteritems')])
+  if (body.streams === undefined) throw new BadRequest([attributeError(parseJsonLexical(slice(bytes, body.events)), 'iteritems')])
   // A missing namespace is the default; so is null here (Kronos too, for put).
   const ns = body.namespace === undefined ? ctx.defaultNamespace : (parseEvent(slice(bytes, body.namespace)) ?? ctx.defaultNamespace)
 
@@ -107,8 +107,8 @@ function slice (bytes: Buffer, span: Span): string {
  * for the whole put.
  */
 function otherElements (bytes: Buffer, stream: StreamSpan): number {
-  const value = parseEvent(slice(bytes, stream.value))
-  if (value !== null && typeof value === 'object') return Object.keys(value).length
+  const value = parseJsonLexical(slice(bytes, stream.value))
+  if (value !== null && typeof value === 'object' && !(value instanceof JsonNumber)) return Object.keys(value).length
   if (typeof value === 'string') return [...value].length
   throw new BadRequest([notIterable(value)])
 }
@@ -122,7 +122,7 @@ function refuse (errors: string[], value: unknown): undefined {
 /** Element `k` stamped into the next row of `rows`, or its error in `errors`. */
 function stamp (ctx: ServerContext, stamper: PutStamper, bytes: Buffer, elements: ElementSpans, k: number, rows: PutRows, errors: string[]): void {
   if (!elements.isObject(k)) {
-    refuse(errors, parseEvent(bytes.toString('utf8', elements.start(k), elements.end(k))))
+    refuse(errors, parseJsonLexical(bytes.toString('utf8', elements.start(k), elements.end(k))))
     return
   }
   if (stamper.byteLength(elements, k) > ctx.maxEventSize) {

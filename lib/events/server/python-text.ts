@@ -3,7 +3,11 @@
  * recorded exchanges see it: JSON as `json.dumps` does by default
  * (separators ", " and ": ", non-ASCII as \uXXXX) and exception arguments
  * as `repr()` does (u'...' strings, True/False/None, 1.0 for floats).
+ * Values named in errors come from parseJsonLexical(), so a JsonNumber
+ * keeps the float/int distinction (5.0 is a float) that JSON.parse loses.
  */
+import { JsonNumber } from '../event-json.js'
+import { pythonFloatRepr as floatRepr } from '../../json/python-float.js'
 
 /** JSON with Python's default separators and ASCII-only output (the envelope, counts, schemas). */
 export function pythonJson (value: unknown): string {
@@ -38,23 +42,17 @@ export function pythonRepr (value: unknown): string {
   if (value === null || value === undefined) return 'None'
   if (typeof value === 'boolean') return value ? 'True' : 'False'
   if (typeof value === 'bigint') return value.toString()
-  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(String(value))
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value)
   if (typeof value === 'string') return unicodeRepr(value)
-  if (typeof value === 'object' && 'text' in value && typeof value.text === 'string') return numberTextRepr(value.text)
+  if (value instanceof JsonNumber) return numberTextRepr(value.text)
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`
   return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${unicodeRepr(k)}: ${pythonRepr(v)}`).join(', ')}}`
 }
 
-/** repr() of a JSON number given as its text: an integer as is, a float as Python prints it (1.0, 1000.0). */
+/** repr() of a JSON number given as its text: an integer as Python reads it (-0 is 0), a float as Python prints it (1.0, 1000.0, 1e+16). */
 export function numberTextRepr (text: string): string {
-  if (!/[.eE]/.test(text)) return text
-  return floatRepr(String(Number(text)))
-}
-
-function floatRepr (js: string): string {
-  if (js === 'Infinity') return 'inf'
-  if (js === '-Infinity') return '-inf'
-  return /[.e]/.test(js) ? js : `${js}.0`
+  if (!/[.eE]/.test(text)) return BigInt(text).toString()
+  return floatRepr(Number(text))
 }
 
 /** repr() of a Python 2 unicode string. */
@@ -90,6 +88,7 @@ export function pythonTypeName (value: unknown): string {
   if (typeof value === 'boolean') return 'bool'
   if (typeof value === 'bigint') return 'long'
   if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float'
+  if (value instanceof JsonNumber) return !value.isInteger ? 'float' : Number.isSafeInteger(Number(value.text)) ? 'int' : 'long'
   if (typeof value === 'string') return 'unicode'
   if (Array.isArray(value)) return 'list'
   return 'dict'

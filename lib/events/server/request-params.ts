@@ -6,7 +6,7 @@
  * Kronos's error shape (never a 500, which Kronos gave for get and streams).
  */
 import { eventIdTime, parseEventId } from '../event-id.js'
-import { parseEvent, type JsonValue } from '../event-text.js'
+import { parseEvent, parseJsonLexical, type JsonValue } from '../event-text.js'
 import { isValidStreamName } from '../stream-name.js'
 import type { EventRange } from '../store/stored-event.js'
 import { badUuid, INVALID_JSON, attributeError, invalidInteger, invalidStreamName, keyError, namespaceMissing } from './kronos-errors.js'
@@ -39,7 +39,8 @@ export function bodyObject (text: string): BodyObject {
   } catch {
     throw new BadRequest([INVALID_JSON])
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new BadRequest([attributeError(value, 'get')])
+  // named by its Python type, read again with numbers as text (1.0 is a float)
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new BadRequest([attributeError(parseJsonLexical(text), 'get')])
   return value
 }
 

@@ -85,6 +85,17 @@ t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', a
   t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'count'), 'utf8'), '7')
 })
 
+t.test('get: a row its remote template cannot be rendered for is printed without "remote", and stderr says why', async (t) => {
+  const dir = base(t)
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'config.yml'), CONFIG.replace('{_file_name}', '{_file_name}?pages={pages}'))
+  t.equal((await cli(['meta', 'update', '--metadir', dir])).code, 0)
+  const got = await cli(['meta', 'get', '--metadir', dir, 'a1', '0012'])
+  t.equal(got.code, 0)
+  const rows = jsonLines(got.stdout) as Array<Record<string, unknown>>
+  t.same(rows.map((r) => r.remote), [{ url: 'https://bucket.example/a1.pdf?pages=12' }, undefined])
+  t.match(got.stderr.toString(), /^shoebox meta get: 0012: remote\.url "https:\/\/bucket\.example\/\{_file_name\}\?pages=\{pages\}": the row has no value for \{pages\}; printed without "remote"\n$/)
+})
+
 t.test('store list and inspect: a key with a control character is one line, escaped', async (t) => {
   // A key is a file name in _store/: one holding a newline (or an escape sequence) printed as two lines,
   // the second passing for another key's entry.
@@ -96,6 +107,19 @@ t.test('store list and inspect: a key with a control character is one line, esca
   const inspected = (await cli(['meta', 'inspect', '--metadir', dir])).stdout.toString()
   t.match(inspected, /\na\\nstore_last_updated: 1999-01-01\\x1b\[31m: x\n/)
   t.equal(inspected.split('\n').filter((l) => l.startsWith('store_last_updated')).length, 1, 'one store_last_updated line')
+})
+
+t.test('store and inspect print a timestamp to the microsecond, as stored (and as mmmeta inspect prints it)', async (t) => {
+  const dir = base(t)
+  t.equal((await cli(['meta', 'store', '--metadir', dir, 'set', 'seen', '2026-11-22T12:17:55.295840Z', '--type', 'timestamp'])).code, 0)
+  t.equal(fs.readFileSync(path.join(dir, '_mmmeta', '_store', 'seen'), 'utf8'), '2026-11-22T12:17:55.295840', 'set keeps the microseconds')
+  t.equal((await cli(['meta', 'store', '--metadir', dir, 'get', 'seen'])).stdout.toString(), '2026-11-22 12:17:55.295840\n')
+  t.match((await cli(['meta', 'store', '--metadir', dir, 'list'])).stdout.toString(), /^seen: 2026-11-22 12:17:55\.295840\n/)
+  t.match((await cli(['meta', 'inspect', '--metadir', dir])).stdout.toString(), /\nseen: 2026-11-22 12:17:55\.295840\n/)
+  const m = await metadir(dir)
+  await m.store.touchText('meta_last_updated', '2026-11-23T01:02:03.456789')
+  m.close()
+  t.match((await cli(['meta', 'inspect', '--metadir', dir])).stdout.toString(), /\nmeta_last_updated: 2026-11-23 01:02:03\.456789\n/, 'what generate wrote')
 })
 
 t.test('store list | get KEY | set KEY VALUE | touch KEY | delete KEY: the summary\'s words are actions, never keys', async (t) => {
