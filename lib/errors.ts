@@ -159,8 +159,13 @@ export class CorruptArchiveError extends ShoeboxError {
    * once it grows. Not damage in the bytes that are there.
    */
   readonly cutShort: boolean
+  /**
+   * A zstd frame refused for its size (over maxFrameSize), never decompressed: not damage in the bytes, and
+   * raising maxFrameSize reads it. Told by this field, not by the detail's words (which may be reworded).
+   */
+  readonly frameTooLarge: boolean
 
-  constructor (reason: DamageReason, offset: number, detail: string, file?: string, options: { cutShort?: boolean } = {}) {
+  constructor (reason: DamageReason, offset: number, detail: string, file?: string, options: { cutShort?: boolean, frameTooLarge?: boolean } = {}) {
     super(codeForReason[reason], describeDamage(reason, offset, detail, file))
     this.name = 'CorruptArchiveError'
     this.reason = reason
@@ -168,6 +173,7 @@ export class CorruptArchiveError extends ShoeboxError {
     this.detail = detail
     this.file = file
     this.cutShort = options.cutShort ?? reason === 'truncated'
+    this.frameTooLarge = options.frameTooLarge ?? false
   }
 
   /** Attach the file name once the caller knows it (the decoder only sees bytes). */

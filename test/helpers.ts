@@ -303,7 +303,7 @@ export function zstdBlockEnds (bytes: Buffer): number[] {
   }
 }
 
-export interface UnzstdOutcome { data: Buffer, error?: Error & { code?: string, offset?: number, cutShort?: boolean }, corrupt: ZstdCorruptInfo[] }
+export interface UnzstdOutcome { data: Buffer, error?: Error & { code?: string, offset?: number, cutShort?: boolean, frameTooLarge?: boolean }, corrupt: ZstdCorruptInfo[] }
 
 /** `input` through zstdDecompress() in chunks of `size`: what came out, the error if any, the corrupt events. */
 export async function unzstd (input: Buffer, size: number, mode: 'strict' | 'lenient' = 'strict', options: { file?: string, maxFrameSize?: number, backend?: ZstdChoice } = {}): Promise<UnzstdOutcome> {

@@ -14,7 +14,6 @@ import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
 import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
-import { isFrameTooLarge } from '../compress/zstd-decompress.js'
 import { ShoeboxError } from '../errors.js'
 import { plural } from '../plural.js'
 import { oneLine } from './one-line.js'
@@ -90,7 +89,7 @@ export const lsCommand: Command = {
         // A frame refused for its size is not damage in the file: say so, and what reads it (it was 'zstd damaged').
         const compression = bad === null
           ? ''
-          : isFrameTooLarge(bad.detail)
+          : bad.frameTooLarge === true
             ? `zstd frame at compressed byte ${bad.offset} over --max-frame-size (${plural(maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'byte')}): not read, raise it to read the file`
             : `${codec} damaged at compressed byte ${bad.offset}`
         records += s.records

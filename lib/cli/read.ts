@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Position } from '../record.js'
 import { archiveSource, type FileEndEvent, type FileEvent, type SkippedEvent } from '../source/archive-source.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
-import { CorruptArchiveError } from '../errors.js'
+import { CorruptArchiveError, InvalidOptionError } from '../errors.js'
 import { endOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
@@ -68,7 +68,7 @@ export const readCommand: Command = {
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const order = oneOf('--order', values.order, ['name', 'mtime'], 'name')
     const lenient = values.lenient === true
-    const source = archiveSource(storeUrlArg(positionals[0]), {
+    const source = fromRefused(() => archiveSource(storeUrlArg(positionals[0]), {
       mode: lenient ? 'lenient' : 'strict',
       maxRecordSize: maxRecordSizeFrom(values),
       maxFrameSize: maxFrameSizeFrom(values),
@@ -77,7 +77,7 @@ export const readCommand: Command = {
       follow: values.follow === true,
       order,
       storeOptions: storeOptionsFrom(values)
-    })
+    }))
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox read', () => source.stats()) : null
     let damaged = 0
     type Damage = DecodedCorruptInfo & { path: string }
@@ -124,7 +124,7 @@ export const readCommand: Command = {
       // A failed read says so in its one error line, without a statistics line before it.
       transfers?.stop(streamed && records.failure === null)
     }
-    if (records.failure !== null) throw records.failure
+    if (records.failure !== null) throw usageOfFrom(records.failure)
     if (signal !== undefined) {
       // Every record the source handed over was printed (a stop keeps those it had buffered).
       const written = records.delivered
@@ -134,6 +134,22 @@ export const readCommand: Command = {
       io.stderr.write(`shoebox read: stopped by ${signal}; ${plural(written, 'record')} written${where}\n`)
     }
     return damaged > 0 ? 1 : 0
+  }
+}
+
+/**
+ * A `from` the source refuses, at once (a member that cannot be) or once it reads the file (no record where the
+ * position says: an offset and a skip that disagree), is what was typed: a usage error naming --from.
+ */
+function usageOfFrom (err: unknown): unknown {
+  return err instanceof InvalidOptionError && (err.option === 'from' || err.option.startsWith('from.')) ? usage(`--from: ${err.reason}`) : err
+}
+
+function fromRefused<T> (open: () => T): T {
+  try {
+    return open()
+  } catch (err) {
+    throw usageOfFrom(err)
   }
 }
 

@@ -90,5 +90,9 @@ export function memberStart (position: Position): { compressed: number, decompre
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(skip) || skip < 0 || skip > position.offset) {
     throw invalidOption('from.member', `must be { offset, skip } taken from a record's position, with 0 <= skip <= offset, got ${JSON.stringify(member)}`)
   }
+  // The first member's output is the file's first bytes: a pair that says otherwise numbered every record wrong.
+  if (offset === 0 && skip !== position.offset) {
+    throw invalidOption('from.member', `the member at compressed byte 0 starts the file: its skip must equal the offset, got offset ${position.offset} and ${JSON.stringify(member)}`)
+  }
   return { compressed: offset, decompressed: position.offset - skip }
 }

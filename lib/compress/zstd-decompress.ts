@@ -72,6 +72,8 @@ export interface ZstdCorruptInfo {
   bytesSkipped: number
   reason: 'bad-compression'
   detail: string
+  /** The frame was skipped for its size (over maxFrameSize), not for damage (CorruptArchiveError.frameTooLarge). */
+  frameTooLarge?: true
 }
 
 /** Frames decompressing while the oldest is decoded downstream: enough for the backend's two jobs and two more. */
@@ -439,7 +441,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
    */
   #refuse (walker: ZstdFrame.FrameWalker, refusal: ZstdFrame.FrameTooLarge): void {
     const offset = this.#base
-    const err = new CorruptArchiveError('bad-compression', offset, frameTooLarge(offset, refusal), this.#options.file)
+    const err = new CorruptArchiveError('bad-compression', offset, frameTooLarge(offset, refusal), this.#options.file, { frameTooLarge: true })
     if (this.#options.mode !== 'lenient') throw err
     this.#walker = null
     this.#skipping = { walker, offset, dropped: 0, detail: err.detail }
@@ -461,7 +463,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
       this.#drop(extent.end - skip.dropped)
       this.#skipping = null
       this.#state = 'frames'
-      this.emit('corrupt', { offset: skip.offset, bytesSkipped: extent.end, reason: 'bad-compression', detail: skip.detail } satisfies ZstdCorruptInfo)
+      this.emit('corrupt', { offset: skip.offset, bytesSkipped: extent.end, reason: 'bad-compression', detail: skip.detail, frameTooLarge: true } satisfies ZstdCorruptInfo)
       return true
     }
     // The walker reads block headers only: its cursor may be past the bytes that have arrived.
@@ -583,11 +585,6 @@ export function frameTooLarge (offset: number, refusal: ZstdFrame.FrameTooLarge)
 }
 
 const NOT_DECOMPRESSED = 'not decompressed (a decompression bomb, or a frame from elsewhere larger than shoebox writes: raise maxFrameSize, --max-frame-size, to read it)'
-
-/** Is this damage detail frameTooLarge()'s: a frame refused for its size, not damaged bytes (ls says which). */
-export function isFrameTooLarge (detail: string): boolean {
-  return detail.includes(NOT_DECOMPRESSED)
-}
 
 /** What still decodes of a damaged or torn frame: the content of its first `blocks` of `of` whole blocks. */
 export interface SalvagedFrame {

@@ -16,7 +16,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { checkOptionsObject, givenValue, invalidOption } from '../errors.js'
 import { retry } from '../transfer/retry.js'
-import { durationOption, oneOf, positiveCount, timerMs } from '../units.js'
+import { checkKnownOptions, durationOption, oneOf, positiveCount, timerMs } from '../units.js'
 import { isEventId } from './event-id.js'
 import type { EventObject, JsonValue } from './event-text.js'
 import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.js'
@@ -61,6 +61,20 @@ export interface KronosDeleteOptions {
 
 export type KronosAnswer = { [key: string]: JsonValue }
 
+const CLIENT_OPTIONS: ReadonlyArray<keyof KronosClientOptions> = ['namespace', 'attempts', 'baseDelay', 'maxDelay', 'timeout', 'maxSockets']
+const GET_OPTIONS: ReadonlyArray<keyof KronosGetOptions> = ['order', 'limit', 'startId', 'namespace', 'format']
+const DELETE_OPTIONS: ReadonlyArray<keyof KronosDeleteOptions> = ['startId', 'namespace']
+const NAMESPACE_ONLY: readonly string[] = ['namespace']
+
+/**
+ * A call's options: an object (or none) of `known` keys. A misspelt one ({ attempt: 3 }, { limt: 5 }) was
+ * ignored and its default taken without a word (10 tries; every event of the range).
+ */
+function checkCallOptions (options: object, known: readonly string[], what: string): void {
+  checkOptionsObject(options, what)
+  checkKnownOptions(options, known, what)
+}
+
 export class KronosClient {
   readonly url: string
   readonly namespace: string | undefined
@@ -69,6 +83,7 @@ export class KronosClient {
 
   constructor (url: string | URL, options: KronosClientOptions = {}) {
     const opts = { ...options }
+    checkKnownOptions(opts, CLIENT_OPTIONS, 'kronos()')
     const attempts = positiveCount(opts.attempts, 10, 'attempts')
     const maxSockets = positiveCount(opts.maxSockets, 8, 'maxSockets')
     this.#retry = { attempts, baseDelay: durationOption(opts.baseDelay, 100, 'baseDelay'), maxDelay: durationOption(opts.maxDelay, 5000, 'maxDelay') }
@@ -83,6 +98,7 @@ export class KronosClient {
   get (stream: string, start: TimeInput, end: TimeInput, options?: KronosGetOptions & { format?: 'object' }): KronosGetStream<EventObject>
   get (stream: string, start: TimeInput, end: TimeInput, options?: KronosGetOptions): KronosGetStream
   get (stream: string, start: TimeInput, end: TimeInput, options: KronosGetOptions = {}): KronosGetStream {
+    checkCallOptions(options, GET_OPTIONS, 'get()')
     checkStreamName(stream)
     const order = options.order === undefined ? 'ascending' : options.order
     oneOf(order, ['ascending', 'descending'], 'order')
@@ -104,6 +120,7 @@ export class KronosClient {
 
   /** Deletes start <= @time <= end (or after startId); the server's answer ({ [stream]: { backend: { num_deleted } } }). */
   async delete (stream: string, start: TimeInput, end: TimeInput, options: KronosDeleteOptions = {}): Promise<KronosAnswer> {
+    checkCallOptions(options, DELETE_OPTIONS, 'delete()')
     checkStreamName(stream)
     const startId = checkStartId(options.startId)
     let body = `{"stream":${JSON.stringify(stream)}`
@@ -114,6 +131,7 @@ export class KronosClient {
 
   /** The stream names of a namespace, in the server's order. */
   async streams (options: { namespace?: string } = {}): Promise<string[]> {
+    checkCallOptions(options, NAMESPACE_ONLY, 'streams()')
     const body = `{${this.#namespaceMember(options.namespace).slice(1)}}`
     const path = '/1.0/streams'
     const shown = this.#target.shown + path
@@ -133,6 +151,7 @@ export class KronosClient {
 
   /** The server's JSON schema of `stream` (spec §5.6): { stream, namespace, schema }. */
   async inferSchema (stream: string, options: { namespace?: string } = {}): Promise<KronosAnswer> {
+    checkCallOptions(options, NAMESPACE_ONLY, 'inferSchema()')
     checkStreamName(stream)
     // pykronos always sends the key, null meaning the default; so does this.
     const namespace = options.namespace ?? this.namespace ?? null

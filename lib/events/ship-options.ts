@@ -7,7 +7,7 @@ import { givenValue, invalidOption } from '../errors.js'
 import { checkNamespaceOption } from './stream-name.js'
 import type { BatcherLimits } from './ship-batcher.js'
 import { shoeboxLibrary, type Library, type PrepareDefaults } from './ship-event.js'
-import { checkFlag, durationOption, oneOf, positiveCount, sizeOption } from '../units.js'
+import { checkFlag, checkKnownOptions, durationOption, oneOf, positiveCount, sizeOption } from '../units.js'
 
 export type OverflowPolicy = 'block' | 'drop' | 'spill'
 
@@ -84,7 +84,20 @@ export const DEFAULT_BATCH_EVENTS = 500
 export const DEFAULT_BATCH_BYTES = 1024 * 1024
 export const DEFAULT_MAX_IN_FLIGHT = 8
 
+const OPTIONS: ReadonlyArray<keyof ShipOptions> = [
+  'stream', 'namespace', 'batchEvents', 'batchBytes', 'batchAge', 'maxInFlight', 'maxInFlightPerStream', 'queueEvents', 'queueBytes',
+  'onOverflow', 'spill', 'retry', 'timeout', 'library', 'exitHooks'
+]
+const RETRY_OPTIONS: ReadonlyArray<keyof NonNullable<ShipOptions['retry']>> = ['attempts', 'baseDelay', 'maxDelay']
+
 export function shipSettings (options: ShipOptions = {}): ShipSettings {
+  // A misspelt option ({ batchsize: 10 }, retry: { attempt: 3 }) was ignored and its default taken without a word.
+  checkKnownOptions(options, OPTIONS, 'ship()')
+  const retryGiven: unknown = options.retry
+  if (retryGiven !== undefined && (typeof retryGiven !== 'object' || retryGiven === null || Array.isArray(retryGiven))) {
+    throw invalidOption('retry', `must be an object of ${RETRY_OPTIONS.join(', ')}, got ${givenValue(retryGiven)}`)
+  }
+  if (options.retry !== undefined) checkKnownOptions(options.retry, RETRY_OPTIONS, 'retry', 'retry.')
   const onOverflow = options.onOverflow === undefined ? 'block' : options.onOverflow
   oneOf(onOverflow, POLICIES, 'onOverflow')
   if (onOverflow === 'spill' && (typeof options.spill !== 'string' || options.spill === '')) throw invalidOption('spill', "onOverflow 'spill' needs a spill directory")

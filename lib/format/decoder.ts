@@ -36,6 +36,8 @@ export interface CorruptInfo {
   detail: string
   /** Bytes skipped before the next good record (or the end). */
   bytesSkipped: number
+  /** Set on a zstd frame skipped for its size (over maxFrameSize), not for damage (CorruptArchiveError.frameTooLarge). */
+  frameTooLarge?: true
 }
 
 export interface DecoderStats {

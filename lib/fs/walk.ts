@@ -74,6 +74,11 @@ export interface WalkOptions {
    * nothing left to list; any other fails.
    */
   onUnreadable?: (failure: WalkFailure) => 'skip' | 'fail'
+  /**
+   * The bytes `root` was decoded from, when its text opens nothing (a directory named on the command line
+   * whose name is not UTF-8, each bad byte as U+FFFD: fs/undecoded-path.ts). Every name below is opened by its bytes.
+   */
+  rootPath?: Buffer
 }
 
 const SEP = Buffer.from(path.sep)
@@ -92,8 +97,8 @@ interface Pending {
  * caller to decide).
  */
 export async function * walk (root: string, options: WalkOptions = {}): AsyncGenerator<WalkedName> {
-  const { depth = Infinity, sorted = false, skip, onUnreadable = passOverGone } = options
-  const pending: Pending[] = [{ found: { name: '', file: root, path: root, kind: 'other' }, depth: 0, isDirectory: true }]
+  const { depth = Infinity, sorted = false, skip, onUnreadable = passOverGone, rootPath = root } = options
+  const pending: Pending[] = [{ found: { name: '', file: root, path: rootPath, kind: 'other' }, depth: 0, isDirectory: true }]
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     if (!next.isDirectory) {
       yield next.found
@@ -143,8 +148,8 @@ function hasType (entry: Pick<Dirent, 'isFile' | 'isDirectory' | 'isSymbolicLink
 }
 
 /** walk()'s names at most `depth` segments deep, all at once, in no particular order. */
-export async function walkNames (root: string, depth = Infinity): Promise<WalkedName[]> {
+export async function walkNames (root: string, depth = Infinity, rootPath?: Buffer): Promise<WalkedName[]> {
   const out: WalkedName[] = []
-  for await (const found of walk(root, { depth })) out.push(found)
+  for await (const found of walk(root, { depth, rootPath })) out.push(found)
   return out
 }

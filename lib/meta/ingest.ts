@@ -42,6 +42,7 @@ import { MetaStore } from './kv-store.js'
 import { checkFlag } from '../units.js'
 import { lockWaitOption, microsOption } from './run-options.js'
 import { asciiLower } from './state-db.js'
+import { lateEnd, LateWrites } from '../stream/deliver-then-fail.js'
 
 export interface InvalidMetadata extends MetaOrigin {
   uid?: string
@@ -79,6 +80,8 @@ export interface MetaIngestResult {
   rows: number
 }
 
+type WriteCallback = (error: Error | null | undefined) => void
+
 export class MetaIngest extends Writable {
   readonly base: string
   readonly #options: MetaIngestOptions
@@ -96,6 +99,7 @@ export class MetaIngest extends Writable {
   /** Every key spelling the meta db holds (replayed, or kept in this run), and each one's case folding's first spelling. */
   readonly #spellings = new Set<string>()
   readonly #firstSpelling = new Map<string, string>()
+  readonly #late: LateWrites
 
   constructor (base: string, options: MetaIngestOptions = {}) {
     // Checked before super(): the stream's _construct would otherwise still run, on a half-made object, and fail
@@ -111,6 +115,7 @@ export class MetaIngest extends Writable {
     this.#config = options.config
     this.#micros = micros ?? nowMicros()
     this.#ts = metaTimestamp(this.#micros)
+    this.#late = new LateWrites(`meta ingest ${base}`, 'the objects written before end() are written to the meta db')
   }
 
   /** Objects taken so far (valid or not). */
@@ -149,6 +154,24 @@ export class MetaIngest extends Writable {
     }
     this.#scratch = await IngestScratch.open(this.base, this.#config.unique, files, { onProblem: (p: HistoryProblem) => this.emit('history-problem', p) })
     this.#rememberKeys(this.#scratch.table.columns())
+  }
+
+  /**
+   * A write after end() is refused alone: the objects before it are written to the meta db, then the sink fails
+   * with the refusal (deliver-then-fail.ts). Node's own refusal destroyed the sink, its diff file unwritten.
+   */
+  override write (chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
+    const refusal = this.#late.refuse(this)
+    if (refusal === null) return super.write(chunk, encoding as BufferEncoding, callback)
+    const done = typeof encoding === 'function' ? encoding : callback
+    if (done !== undefined) process.nextTick(done, refusal)
+    return false
+  }
+
+  override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (!lateEnd(this, chunk)) return super.end(chunk, encoding as BufferEncoding, callback)
+    this.write(chunk)
+    return super.end(typeof encoding === 'function' ? encoding : callback)
   }
 
   override _write (object: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -353,7 +376,10 @@ export class MetaIngest extends Writable {
   }
 
   override _final (callback: (error?: Error | null) => void): void {
-    this.#finish().then(() => callback(), (err: unknown) => callback(err as Error))
+    this.#finish().then(() => { callback(this.#late.settle()) }, (err: unknown) => {
+      this.#late.settle()
+      callback(err as Error)
+    })
   }
 
   async #finish (): Promise<void> {

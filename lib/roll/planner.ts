@@ -282,6 +282,11 @@ export class RollPlanner {
     return cut
   }
 
+  /** The ratio sample (seedRatio's) compressed with the file's own codec: `raw` bytes as `disk`. Taken until a block is written. */
+  sampled (raw: number, disk: number): void {
+    if (this.#rawWritten === 0 && raw > 0) this.#ratio = disk / raw
+  }
+
   /** The writing stage wrote `raw` bytes of `file` as `disk` bytes: what the size estimate learns from. */
   written (file: PlannedFile, raw: number, disk: number): void {
     file.rawOnDisk += raw

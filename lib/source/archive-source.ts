@@ -607,6 +607,15 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     // if not, it was replaced under its name, and this read stops to read it whole.
     let verified = !resume.followed
     let replaced = false
+    // `from` in a compressed file: its member is decoded from its start, the records numbered from offset - skip.
+    // An offset and a skip that disagree numbered them all wrong, without a word (the saved record came again,
+    // 5 bytes off; or the records after it with offsets off): the record the position names must be found there.
+    const named = !resume.followed && resume.position?.member !== undefined ? resume.position : undefined
+    let found = named === undefined
+    const noRecord = (): ShoeboxError => {
+      const { file: given, offset, member } = named as Position & { member: { offset: number, skip: number } }
+      return invalidOption('from', `${given}:${offset}@${member.offset}+${member.skip} names no record: none starts ${member.skip} bytes into the member at compressed byte ${member.offset} of ${file.path} (its offset and skip disagree, or the file changed since)`)
+    }
     let damaged = false
     let skippedFile = false
     let truncated = false
@@ -654,6 +663,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         if (!verified) {
           replaced = true
           if (!(decoder instanceof WholeDecoder)) decoder.destroy()
+          streamed?.input.destroy()
+          return
+        }
+      }
+      if (!found && at !== undefined && at >= after) {
+        found = at === after
+        if (!found) {
+          if (!(decoder instanceof WholeDecoder)) decoder.destroy(noRecord())
           streamed?.input.destroy()
           return
         }
@@ -731,6 +748,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     gate?.read(sized(file), last)
     if (truncated) return
     if (decompressed < after) throw pastEnd(file, after, decompressed)
+    if (!found) throw noRecord()
     if (skippedFile && damaged) {
       this.#tell('skipped', { path: file.path, name, reason: 'not an archive' } satisfies SkippedEvent)
       return

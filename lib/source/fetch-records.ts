@@ -228,7 +228,7 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
     if (isTooLarge(extent)) {
       // Never decompressed, nor salvaged (which decompresses): it may be a bomb.
       const at = compressed + walker.start
-      throw new CorruptArchiveError('bad-compression', at, frameTooLarge(at, extent), where)
+      throw new CorruptArchiveError('bad-compression', at, frameTooLarge(at, extent), where, { frameTooLarge: true })
     }
     let damage: string | undefined = extent === NEED_MORE ? 'is cut short (the file ends inside it)' : typeof extent === 'string' ? `is damaged (${extent})` : undefined
     if (typeof extent === 'object' && !extent.skippable) {

@@ -396,7 +396,11 @@ export class FileStore implements Store {
     try {
       // Loaded when a listing starts, not at import (test/startup-lazy.test.ts).
       const walk = this.#walkNames ?? (await import('../fs/walk.js')).walkNames
-      walked = await walk(dir === '' ? this.root : this.pathOf(dir.slice(0, -1)), options.depth)
+      const walkDir = dir === '' ? this.root : this.pathOf(dir.slice(0, -1))
+      // A directory named by text that is not UTF-8 (a glob's root from the command line, each bad byte as U+FFFD)
+      // is walked by the bytes it was decoded from: its text names nothing, and the listing was empty.
+      const walkBytes = walkDir.includes('\uFFFD') ? await (await import('../fs/undecoded-path.js')).undecodedPath(walkDir) : undefined
+      walked = await walk(walkDir, options.depth, walkBytes)
     } catch (err) {
       const failure = err as WalkFailure
       if (failure.dir === '' && (failure.code === 'ENOENT' || (failure.code === 'ENOTDIR' && dir !== ''))) {

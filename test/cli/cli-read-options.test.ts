@@ -9,6 +9,7 @@ import t from 'tap'
 import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
 import { cli } from '../cli-run.js'
 import { damagedArchive } from '../fixtures-read/damaged.js'
+import { tempDir } from '../temp-dir.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-read-options-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -76,6 +77,27 @@ t.test('decode and verify read a file whose name is not UTF-8, as the shell pass
   const both = await cli(['decode', twin])
   t.equal(both.stderr, `shoebox decode: cannot read ${twin}: no such file or directory (ENOENT)\n`)
   t.equal(both.code, 1)
+})
+
+t.test('read and ls take a glob whose directory part is not UTF-8, as the shell passes it (each bad byte as U+FFFD)', async (t) => {
+  // The glob's directory was walked by its decoded text, which names nothing: "no archive matches", exit 1.
+  const base = Buffer.from(tempDir(t))
+  const raw = (...parts: Array<string | number[]>): Buffer => Buffer.concat([base, ...parts.map((p) => Buffer.from(p))])
+  fs.mkdirSync(raw('/logs', [0xfe]))
+  fs.mkdirSync(raw('/logs', [0xfe], '/day', [0xe9]))
+  fs.writeFileSync(raw('/logs', [0xfe], '/a.shoebox'), encodeRecords([{ payload: 'one' }, { payload: 'two' }]))
+  fs.writeFileSync(raw('/logs', [0xfe], '/day', [0xe9], '/b', [0xff], '.shoebox'), encodeRecords([{ payload: 'three' }]))
+  const dir = path.join(base.toString(), 'logs\uFFFD')
+  for (const [pattern, payloads] of [[path.join(dir, '*.shoebox'), 'one\ntwo\n'], [path.join(dir, '**', '*.shoebox'), 'one\ntwo\nthree\n'], [path.join(dir, 'day\uFFFD', '*'), 'three\n']]) {
+    const read = await cli(['read', '--payload-only', pattern])
+    t.equal(read.stderr, '', `read ${pattern}`)
+    t.equal(read.stdout.toString(), payloads)
+    t.equal(read.code, 0)
+    const listed = await cli(['ls', pattern])
+    t.equal(listed.stderr, '', `ls ${pattern}`)
+    t.equal(listed.code, 0)
+    t.equal(listed.stdout.toString().split('\n').filter((line) => line.includes('.shoebox')).length, payloads.split('\n').length - 1 === 3 ? 2 : 1, 'a line per archive')
+  }
 })
 
 t.test('archiveSource: SHOEBOX_NOT_FOUND naming the pattern; allowEmpty gives an empty stream; follow waits', async (t) => {

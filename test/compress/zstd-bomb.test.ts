@@ -118,6 +118,24 @@ t.test('lenient skips exactly the frame, reports it, and reads the frames after 
   t.match(back.corrupt[0].detail, /could hold at least 393216 bytes \(by the headers of its first 3 blocks\), over maxFrameSize 300000/)
 })
 
+t.test('a frame refused for its size says so by a field, frameTooLarge, not only in words (ls told it from damage by the message text)', async (t) => {
+  const first = await zstdFrame(text.subarray(0, 60000), 1)
+  const bomb = withoutContentSize(await zstdFrame(Buffer.alloc(400000), 1))
+  const input = Buffer.concat([first, bomb])
+  const lenient = await unzstd(input, 1000, 'lenient', { maxFrameSize: 300000 })
+  t.match(lenient.corrupt, [{ offset: first.length, reason: 'bad-compression', frameTooLarge: true }])
+  const strict = await unzstd(input, 1000, 'strict', { maxFrameSize: 300000 })
+  t.match(strict.error, { code: 'SHOEBOX_BAD_COMPRESSION', offset: first.length, frameTooLarge: true })
+  // Damage is not: the field is false on the error, and absent from the report.
+  const damaged = Buffer.from(input)
+  damaged.fill(0x41, first.length - 40, first.length - 8)
+  const hurt = await unzstd(damaged, 1000, 'lenient', { maxFrameSize: 300000 })
+  t.equal(hurt.corrupt[0].offset, 0)
+  t.equal(hurt.corrupt[0].frameTooLarge, undefined, 'damage has no frameTooLarge')
+  const hurtStrict = await unzstd(damaged, 1000, 'strict', { maxFrameSize: 300000 })
+  t.equal(hurtStrict.error?.frameTooLarge, false)
+})
+
 t.test('the default: a 20 MB frame of the zstd command reads, a gigabyte of zeros in 36 KB does not', async (t) => {
   t.equal(DEFAULT_MAX_FRAME_SIZE, 256 * 1024 * 1024)
   const zeros = Buffer.alloc(20 * 1000 * 1000)

@@ -290,6 +290,18 @@ t.test('arguments are checked before any request', async (t) => {
   t.throws(() => kronos('http://x', { attempts: 0 }), { code: 'SHOEBOX_INVALID_OPTION' })
 })
 
+t.test('an unknown option is refused naming it, not ignored ({ attempt: 3 } tried 10 times, { limt: 5 } got every event)', async (t) => {
+  const unknown = (option: string, what: string): { code: string, option: string, message: RegExp } => ({ code: 'SHOEBOX_INVALID_OPTION', option, message: new RegExp(`option ${option}: is not an option of ${what.replace(/[()]/g, '\\$&')} \\(those are `) })
+  t.throws(() => kronos('http://x', { attempt: 3 } as Record<string, unknown>), unknown('attempt', 'kronos()'))
+  const client = kronos('http://127.0.0.1:9', { namespace: 'n', attempts: 1, baseDelay: 1, maxDelay: 2, timeout: '1s', maxSockets: 2 })
+  t.throws(() => client.get('s', 0, 1, { limt: 5 } as Record<string, unknown>), unknown('limt', 'get()'))
+  await t.rejects(client.delete('s', 0, 1, { startid: 'x' } as Record<string, unknown>), unknown('startid', 'delete()'))
+  await t.rejects(client.streams({ namespac: 'n' } as Record<string, unknown>), unknown('namespac', 'streams()'))
+  await t.rejects(client.inferSchema('s', { namespac: 'n' } as Record<string, unknown>), unknown('namespac', 'inferSchema()'))
+  t.throws(() => client.get('s', 0, 1, null as unknown as object), { code: 'SHOEBOX_INVALID_OPTION', option: 'options' })
+  client.close()
+})
+
 t.test('a reader that stops early ends the request', async (t) => {
   const { fx, client } = await setup(t, 1)
   fx.put('s', Array.from({ length: 200 }, (_, n) => JSON.stringify({ '@time': n, n })))

@@ -426,6 +426,16 @@ t.test('options are checked at once', async (t) => {
   t.same(options, copy, 'options not mutated')
 })
 
+t.test('an unknown option is refused naming it, not ignored ({ batchsize: 10 } shipped batches of 500)', async (t) => {
+  t.throws(() => ship('http://127.0.0.1:1', { stream: 's', batchsize: 10 } as Record<string, unknown>),
+    { code: 'SHOEBOX_INVALID_OPTION', option: 'batchsize', message: /option batchsize: is not an option of ship\(\) \(those are .*batchEvents/ })
+  t.throws(() => ship('http://127.0.0.1:1', { stream: 's', retry: { attempt: 3 } } as Record<string, unknown>),
+    { code: 'SHOEBOX_INVALID_OPTION', option: 'retry.attempt', message: /is not an option of retry/ })
+  t.throws(() => ship('http://127.0.0.1:1', { stream: 's', retry: 3 } as Record<string, unknown>),
+    { code: 'SHOEBOX_INVALID_OPTION', option: 'retry', message: /must be an object of attempts, baseDelay, maxDelay, got 3/ })
+  ship('http://127.0.0.1:1', { stream: 's', batchEvents: 10, retry: { attempts: 2, baseDelay: 1, maxDelay: 2 } }).destroy()
+})
+
 t.test("library is { name, version } or false: anything else is refused, not spread into every event ('x' was sent as {\"0\":\"x\"})", async (t) => {
   for (const [library, shown] of [['x', '"x"'], [true, 'true'], [null, 'null'], [{ name: 'app' }, '{"name":"app"}'], [{ name: 'app', version: 1 }, '{"name":"app","version":1}']] as const) {
     t.throws(() => ship('http://127.0.0.1:1', { stream: 's', library: library as unknown as false }),

@@ -240,3 +240,27 @@ t.test('--ensure with no objects at all (an empty input) is refused, not every r
   const one = await ingest(base, [{ content_hash: 'a' }], { ensure: true, micros: T1 + 2 })
   t.equal(one.deleted, 1, 'an input that brought something deletes the rest, as before')
 })
+
+for (const started of [true, false]) {
+  t.test(`a write after end() (${started ? 'started' : 'not started yet'}) is refused alone: the objects before end() are written, then the sink fails (it was destroyed, and they were lost)`, async (t) => {
+    const base = metadir(t)
+    const sink = metaIngest(base, { fsync: false, micros: T1 })
+    if (started) await new Promise<void>((resolve) => { sink.write({ content_hash: 'aaa', n: 0 }, () => { resolve() }) })
+    else sink.write({ content_hash: 'aaa', n: 0 })
+    const errors: Error[] = []
+    sink.on('error', (err) => { errors.push(err) })
+    const closed = new Promise((resolve) => { sink.on('close', resolve) })
+    sink.write({ content_hash: 'bbb', n: 1 })
+    sink.end()
+    let late: Error | null | undefined
+    const returned = sink.write({ content_hash: 'ccc', n: 2 }, (err) => { late = err })
+    await closed
+    t.equal(returned, false, 'the late write returns false')
+    t.match(late, { code: 'SHOEBOX_USAGE', message: /^meta ingest .*: write after end\(\): it was not taken; the objects written before end\(\) are written to the meta db, then it fails with this error$/ })
+    t.same(errors, [late], 'the sink fails once, with the refusal')
+    t.equal(sink.result?.added, 2, 'the two objects before end() are counted')
+    const history = await loadHistory(base, { unique: 'content_hash' })
+    t.same([...history.uids()].sort(), ['aaa', 'bbb'], 'and written; the late one is not')
+    t.notOk(fs.existsSync(path.join(metaPaths(base).metadir, '.publish.lock')), 'the lock is released')
+  })
+}

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
 import { archiveSource, encodeRecords, rollingSink, type Position, type ShoeboxRecord } from '../../lib/index.js'
+import { cli } from '../cli-run.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-resume-member-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -87,4 +88,35 @@ t.test('a file replaced since the position was taken fails by name, instead of r
 
 t.test('a malformed member in `from` is refused at once', async (t) => {
   t.throws(() => archiveSource(path.join(dir, '*.gz'), { from: { file: 'x.gz', offset: 5, member: { offset: 0, skip: 6 } } }), { code: 'SHOEBOX_INVALID_OPTION' })
+})
+
+t.test('an offset and a skip that disagree are refused naming the position, not read on with shifted positions (a record again, or positions off)', async (t) => {
+  const full = await read({ positions: true })
+  const at = full.records[437].position as Position
+  const member = at.member as { offset: number, skip: number }
+  t.not(member.offset, 0, 'a record past the first member')
+  // The skip lands inside the record before: the read delivered record 437 again, its offset 5 bytes off.
+  for (const skip of [member.skip - 5, member.skip + 1]) {
+    const from = { ...at, member: { ...member, skip } }
+    for (const mode of ['strict', 'lenient'] as const) {
+      const got = await read({ from, mode, positions: true })
+      t.same(view(got.records), [], `skip ${skip} ${mode}: no record`)
+      t.match(got.error, {
+        code: 'SHOEBOX_INVALID_OPTION',
+        option: 'from',
+        message: `option from: ${at.file}:${at.offset}@${member.offset}+${skip} names no record: none starts ${skip} bytes into the member at compressed byte ${member.offset} of ${path.join(dir, at.file)} (its offset and skip disagree, or the file changed since)`
+      }, `skip ${skip} ${mode}`)
+    }
+  }
+  // In the first member (compressed byte 0) a record's offset is its skip: any other pair is refused at once.
+  const first = full.records[3].position as Position
+  t.equal(first.member?.offset, 0)
+  t.throws(() => archiveSource(path.join(dir, '*.gz'), { from: { ...first, offset: first.offset + 7 } }),
+    { code: 'SHOEBOX_INVALID_OPTION', option: 'from.member', message: /the member at compressed byte 0 starts the file: its skip must equal the offset/ })
+  // The CLI: a usage error naming --from (exit 2).
+  const text = `${at.file}:${at.offset}@${member.offset}+${member.skip - 5}`
+  const r = await cli(['read', path.join(dir, '*.gz'), '--from', text, '--payload-only'])
+  t.equal(r.stdout.length, 0)
+  t.match(r.stderr, new RegExp(`^shoebox read: --from: ${text.replace(/[.+]/g, '\\$&')} names no record: `))
+  t.equal(r.code, 2)
 })

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../../errors.js'
 import type { InvalidMetadata, MetaIngest, MetaIngestResult } from '../../meta/ingest.js'
+import { Interrupted, onFirstSignal } from '../interrupt.js'
 import type { Io } from '../io.js'
 import { isTerminal } from '../store-options.js'
 
@@ -53,6 +54,15 @@ export async function runIngest (io: Io, source: Readable, sink: MetaIngest, opt
   let sinkFailed = false
   source.once('error', () => { inputFailed ||= !sinkFailed })
   sink.once('error', () => { sinkFailed = true })
+  // SIGINT or SIGTERM while objects come in: the sink is destroyed, which writes no diff file and releases the
+  // publisher lock (killed outright by Node's default, the run left the lock and its scratch db behind). Once the
+  // input has ended the sink is writing its one diff file: that finishes, whole, and the run ends as it would have.
+  let interrupted: Interrupted | undefined
+  const offSignals = onFirstSignal((name) => {
+    if (sink.writableEnded) return
+    interrupted = new Interrupted(name, `interrupted by ${name}`)
+    sink.destroy(interrupted)
+  })
   try {
     await pipeline(source, sink)
   } catch (err) {
@@ -61,11 +71,12 @@ export async function runIngest (io: Io, source: Readable, sink: MetaIngest, opt
     // (Not once(sink, 'close'): it rejects at the sink's 'error', which comes first.)
     if (!sink.closed) await new Promise<void>((resolve) => { sink.once('close', () => { resolve() }) })
     // The input failed, so the sink wrote no diff file: say so (the invalid items' lines above were not written either).
-    if (err instanceof ShoeboxError && inputFailed && sink.result === undefined) {
+    if (err instanceof ShoeboxError && (inputFailed || err === interrupted) && sink.result === undefined) {
       err.message += "; nothing written, the meta db is as it was"
     }
     throw err
   } finally {
+    offSignals()
     if (progress !== null) {
       clearInterval(progress)
       io.stderr.write('\r\x1b[K')

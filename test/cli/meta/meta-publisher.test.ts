@@ -4,12 +4,15 @@
  * MMMETA and --files-root, sources, --json, --on-invalid, usage errors.
  */
 import t, { type Test } from 'tap'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { cli, jsonLines } from '../../cli-run.js'
 import { zstdFrame } from '../../../lib/compress/zstd.js'
 import { metaPaths } from '../../../lib/meta/config.js'
+import { publishLockPath } from '../../../lib/meta/publish-lock.js'
+import { cliBinary, cliEnv } from '../../fixtures-s3/cli-build.js'
 import { listHistoryFiles, loadHistory } from '../../../lib/meta/history.js'
 import { tempDir } from '../../temp-dir.js'
 
@@ -135,6 +138,30 @@ t.test('sources: gzip and zstd NDJSON (stdin or --ndjson FILE) are read as their
     t.match(r.stderr, new RegExp(`^shoebox meta generate: ${file}: at byte \\d+: bad-compression: .*compressed byte ${bytes.length}\\b.*; nothing written, the meta db is as it was\n$`), `${codec}: a torn second member or frame`)
     t.equal((await listHistoryFiles(base)).length, 1, 'no second diff file')
   }
+})
+
+t.test('generate: Ctrl-C (SIGINT) mid-run releases the publisher lock and says nothing was written (the lock stayed, and the next run waited for it)', async (t) => {
+  const base = metadir(t)
+  configure(base)
+  const child = spawn(process.execPath, [cliBinary(), 'meta', 'generate', '--metadir', base, '--ndjson', '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv() })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdout.resume()
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => { resolve([code, sig]) }))
+  // One object, and stdin kept open: the run holds the lock, waiting for more.
+  child.stdin.write(JSON.stringify({ content_hash: 'a'.repeat(40), _file_name: 'a.pdf', title: 'one' }) + '\n')
+  const deadline = Date.now() + 30_000
+  while (!fs.existsSync(publishLockPath(base)) && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.ok(fs.existsSync(publishLockPath(base)), 'the run holds the lock')
+  child.kill('SIGINT')
+  const [code, sig] = await exited
+  t.same([code, sig], [130, null], stderr)
+  t.match(stderr, /^shoebox meta generate: interrupted by SIGINT; nothing written, the meta db is as it was\n$/)
+  t.notOk(fs.existsSync(publishLockPath(base)), 'the lock is released')
+  t.same(await listHistoryFiles(base), [], 'no diff file')
+  const r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], JSON.stringify({ content_hash: 'b'.repeat(40), _file_name: 'b.pdf', title: 'two' }) + '\n')
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stderr, '', 'the next run waits for no one')
 })
 
 t.test('squash and dump', async (t) => {
