@@ -82,7 +82,8 @@ export const uploadCommand: Command = {
     const unverified: string[] = []
     const uploadOne = async (file: string, before: fs.Stats, signal: AbortSignal): Promise<string> => {
       const key = path.basename(file)
-      const writer = asUsage(() => store.writer(key, { partSize, queueSize }), { flags: { partSize: '--part-size' } })
+      // The flag's text, not its bytes: a part size the writer refuses is named as typed ('"1MiB" (1048576 bytes)').
+      const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined ?? partSize, queueSize }), { flags: { partSize: '--part-size' } })
       // An abort destroys the writer, which aborts its multipart upload.
       const input = fs.createReadStream(file, { highWaterMark: 1024 * 1024 })
       let unread: unknown

@@ -58,7 +58,8 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     [['upload', small], 2, /^shoebox upload: needs --to URL/],
     [['upload', '--to', `s3://${s3.bucket}`], 2, /^shoebox upload: needs at least one FILE/],
     [['upload', small, '--to', `s3://${s3.bucket}`, '--queue-size', '0'], 2, /--queue-size: must be a positive integer/],
-    [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /^shoebox upload: --part-size: must be at least 5MiB/],
+    // The value named as typed, as every other refused value is (it said "got 1048576").
+    [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /^shoebox upload: --part-size: must be at least 5MiB \(S3's minimum part\), got "1MiB" \(1048576 bytes\)$/m],
     [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],
     [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory$/m],
     [['upload', '/dev/null', '--to', `s3://${s3.bucket}`], 1, /^shoebox upload: cannot read \/dev\/null: not a regular file$/m],
