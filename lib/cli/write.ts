@@ -118,7 +118,10 @@ export const writeCommand: Command = {
     const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
     const concurrency = positiveInteger('--upload-concurrency', values['upload-concurrency'])
     if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
-    if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
+    // Each is for the uploads: without --to it would do nothing, without a word (--endpoint did).
+    if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined || values.endpoint !== undefined)) {
+      throw usage('--delete-local, --upload-concurrency and --endpoint go with --to URL (they are for its uploads)')
+    }
     // Loaded only with --to: a plain write loads none of the uploader's, stores' and transfer line's modules
     // (start-up; test/startup-lazy.test.ts).
     const upload = typeof values.to === 'string' ? await loadUpload() : undefined

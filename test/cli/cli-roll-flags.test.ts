@@ -157,3 +157,13 @@ t.test('--roll-align: age rolls fall on the clock\'s period boundaries (UTC)', a
   t.equal(r.code, 2, '--roll-align without --roll-age is a usage error')
   t.match(r.stderr, /^shoebox write: --roll-align needs --roll-age\n/)
 })
+
+t.test('the upload flags without --to are a usage error, and make no directory (--endpoint was ignored without a word)', async (t) => {
+  for (const flags of [['--delete-local'], ['--upload-concurrency', '2'], ['--endpoint', 'http://127.0.0.1:9000']]) {
+    const dir = path.join(tempDir(t), 'never-made')
+    const r = await cli(['write', dir, ...flags], '{}\n')
+    t.equal(r.code, 2, flags.join(' '))
+    t.match(r.stderr, /^shoebox write: --delete-local, --upload-concurrency and --endpoint go with --to URL \(they are for its uploads\)\n/, flags.join(' '))
+    t.notOk(fs.existsSync(dir), 'no directory made')
+  }
+})
