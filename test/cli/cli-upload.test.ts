@@ -246,3 +246,18 @@ t.test('--concurrency 16: no warning of a listener leak on stderr (each file und
   t.equal(r.stdout.toString().trim().split('\n').length, 24)
   t.same(warnings, [], 'no MaxListenersExceededWarning')
 })
+
+t.test('a file whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD), is uploaded, as decode and verify read it', async (t) => {
+  // `shoebox upload *.shoebox` failed on it with "no such file or directory", for a file the shell had just listed.
+  const dir = Buffer.from(path.join(tmp, 'not-utf8'))
+  fs.mkdirSync(dir)
+  const raw = Buffer.concat([dir, Buffer.from('/caf'), Buffer.from([0xe9]), Buffer.from('.bin')])
+  fs.writeFileSync(raw, 'latin-1 named')
+  const given = path.join(dir.toString(), 'caf\uFFFD.bin')
+  const r = await cli(['upload', given, '--to', `s3://${s3.bucket}/latin1`, '--delete-local'])
+  t.equal(r.stderr.split('\n').filter((l) => !l.includes('uploaded 1 object')).join('\n'), '', 'no error')
+  t.equal(r.code, 0)
+  t.equal(r.stdout.toString().split('\t').slice(0, 3).join('\t'), `${given}\ts3://${s3.bucket}/latin1/caf\uFFFD.bin\t13 bytes`)
+  t.equal(s3.object('latin1/caf\uFFFD.bin')?.toString(), 'latin-1 named', 'stored under the name as it reads')
+  t.notOk(fs.existsSync(raw), '--delete-local deleted the file it uploaded')
+})
