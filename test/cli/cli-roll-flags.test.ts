@@ -167,3 +167,17 @@ t.test('the upload flags without --to are a usage error, and make no directory (
     t.notOk(fs.existsSync(dir), 'no directory made')
   }
 })
+
+t.test('a DIR whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD), is refused: the sink would make another directory', async (t) => {
+  // `shoebox write logs-<0xe9>` wrote every record into a new directory named with U+FFFD, beside the one named.
+  const base = tempDir(t)
+  const named = Buffer.concat([Buffer.from(path.join(base, 'caf')), Buffer.from([0xe9])])
+  fs.mkdirSync(named)
+  const given = path.join(base, 'caf\uFFFD')
+  const r = await cli(['write', given], '{"a":1}\n')
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox write: cannot write into ${given}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and a directory of the name as it reads would be another one; nothing written (rename it, or run 'shoebox write .' inside it)\n`)
+  t.same(fs.readdirSync(base), ['caf\uFFFD'], 'only the directory there before (listed as it reads)')
+  t.same(fs.readdirSync(base, { encoding: 'buffer' }), [Buffer.from([0x63, 0x61, 0x66, 0xe9])], 'no other directory made')
+  t.same(fs.readdirSync(named), [], 'nothing written into it either')
+})
