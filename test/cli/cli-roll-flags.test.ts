@@ -181,3 +181,11 @@ t.test('a DIR whose name is not UTF-8, as the shell passes it (each bad byte as 
   t.same(fs.readdirSync(base, { encoding: 'buffer' }), [Buffer.from([0x63, 0x61, 0x66, 0xe9])], 'no other directory made')
   t.same(fs.readdirSync(named), [], 'nothing written into it either')
 })
+
+t.test('--to DIR itself is a usage error, nothing made: each file would be uploaded onto itself, and with --delete-local deleted', async (t) => {
+  const dir = path.join(tempDir(t), 'self')
+  const r = await cli(['write', dir, '--to', dir, '--delete-local'], '{"keep":1}\n')
+  t.equal(r.code, 2)
+  t.equal(r.stderr.split('\n')[0], `shoebox write: --to: is the directory the sealed files are in (${dir}): each would be uploaded onto itself, and then deleted with it; upload to another directory or a store`)
+  t.notOk(fs.existsSync(dir), 'no directory made')
+})
