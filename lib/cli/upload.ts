@@ -76,6 +76,7 @@ export const uploadCommand: Command = {
     const partSize = asUsage(() => parseSize(values['part-size'] as string | undefined ?? DEFAULT_PART_SIZE, '--part-size'))
     refuseSharedKeys(positionals)
     const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
+    refuseUploadOntoItself(positionals, store)
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     const listed = new InputOrderLines(io.stdout, positionals.length)
     let uploaded = false
@@ -155,6 +156,19 @@ function refuseSharedKeys (files: string[]): void {
     }
     byKey.set(key, file)
   }
+}
+
+/**
+ * A directory store where a FILE already is (--to its own directory): its object would be the file itself,
+ * rewritten onto itself, and --delete-local would then delete both (the change check happened to keep it, with a
+ * line saying the file had changed while it was uploaded). Refused before any upload starts.
+ */
+function refuseUploadOntoItself (files: string[], store: object): void {
+  const at = (store as { root?: unknown }).root
+  if (typeof at !== 'string') return
+  const root = path.resolve(at)
+  const file = files.find((f) => path.resolve(path.dirname(f)) === root)
+  if (file !== undefined) throw usage(`${file} is already in ${root}, the --to directory: its object would be the file itself; upload it to another directory or a store`)
 }
 
 /**

@@ -261,3 +261,16 @@ t.test('a file whose name is not UTF-8, as the shell passes it (each bad byte as
   t.equal(s3.object('latin1/caf\uFFFD.bin')?.toString(), 'latin-1 named', 'stored under the name as it reads')
   t.notOk(fs.existsSync(raw), '--delete-local deleted the file it uploaded')
 })
+
+t.test('a FILE already in the --to directory is a usage error, nothing uploaded or deleted: its object would be the file itself', async (t) => {
+  const dir = path.join(tmp, 'onto-itself')
+  fs.mkdirSync(dir)
+  const file = path.join(dir, 'a.bin')
+  fs.writeFileSync(file, 'only copy')
+  for (const to of [dir, `file://${dir}`]) {
+    const r = await cli(['upload', file, '--to', to, '--delete-local'])
+    t.equal(r.code, 2, to)
+    t.equal(r.stderr.split('\n')[0], `shoebox upload: ${file} is already in ${dir}, the --to directory: its object would be the file itself; upload it to another directory or a store`, to)
+    t.equal(fs.readFileSync(file, 'utf8'), 'only copy', 'the file is left as it was')
+  }
+})
