@@ -1,5 +1,4 @@
 /** shoebox write: NDJSON on stdin into rolling archive files in a directory. */
-import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { pipeline } from 'node:stream/promises'
@@ -24,7 +23,7 @@ import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
 import { oneLine } from './one-line.js'
 import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
-import { undecodedPath } from '../fs/undecoded-path.js'
+import { misdecodedDirectory } from '../fs/undecoded-path.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 
@@ -106,11 +105,9 @@ export const writeCommand: Command = {
     }, true)
     if (positionals.length !== 1) throw usage('needs exactly one directory')
     const dir = positionals[0]
-    // A name that is not UTF-8 arrives decoded (U+FFFD for its bad bytes) and names another directory, which the
-    // sink would make: every record went there, beside the directory named, without a word.
-    if (dir.includes('\uFFFD') && !fs.existsSync(dir) && await undecodedPath(dir) !== undefined) {
-      throw new ShoeboxError('SHOEBOX_IO', `cannot write into ${oneLine(dir)}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and a directory of the name as it reads would be another one; nothing written (rename it, or run 'shoebox write .' inside it)`)
-    }
+    // A name that is not UTF-8 names another directory, which the sink would make (misdecodedDirectory()).
+    const misdecoded = await misdecodedDirectory(dir, "'shoebox write .'")
+    if (misdecoded !== undefined) throw misdecoded
     const records = positiveInteger('--roll-records', values['roll-records'])
     const policy = typeof values['roll-policy'] === 'string' ? await loadPolicy(values['roll-policy']) : undefined
     // Every option is checked before the sink exists: a refused command creates no directory.
