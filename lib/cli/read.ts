@@ -39,7 +39,7 @@ Options:
   --from FILE:OFFSET continue right after that position (FILE relative to the
                      pattern's directory, as --positions prints it); in a gzip or
                      zstd file FILE:OFFSET@MEMBER+SKIP (as meta index stores it)
-                     starts at that member
+                     starts at that member; implies --positions
   --follow           keep watching for new files until SIGINT or SIGTERM, which
                      end the output after a whole record (exit 0)
   --order name|mtime file order (default name)

@@ -10,6 +10,7 @@ import { storeUrlArg } from './store-url-arg.js'
 import { plural } from '../plural.js'
 import { untilInterrupted } from './interrupt.js'
 import { oneLine } from './one-line.js'
+import { misdecodedDirectory } from '../fs/undecoded-path.js'
 
 const help = `Usage: shoebox unpack PATTERN --out DIR [options]
 
@@ -53,6 +54,9 @@ export const unpackCommand: Command = {
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const out = values.out
     if (typeof out !== 'string' || out === '') throw usage('needs --out DIR')
+    // A name that is not UTF-8 names another directory, which unpack would make (misdecodedDirectory()).
+    const misdecoded = await misdecodedDirectory(out, "'shoebox unpack ... --out .'")
+    if (misdecoded !== undefined) throw misdecoded
     const maxRecordSize = maxRecordSizeFrom(values)
     const started = Date.now()
     const pattern = storeUrlArg(positionals[0])

@@ -9,6 +9,7 @@ import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
 import { describeIoError, quotedGlobHint, usage } from './io.js'
 import { ioError, orIoError } from '../fs/io-error.js'
+import { undecodedPath } from '../fs/undecoded-path.js'
 import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -75,16 +76,19 @@ export const uploadCommand: Command = {
     const partSize = asUsage(() => parseSize(values['part-size'] as string | undefined ?? DEFAULT_PART_SIZE, '--part-size'))
     refuseSharedKeys(positionals)
     const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
+    refuseUploadOntoItself(positionals, store)
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     const listed = new InputOrderLines(io.stdout, positionals.length)
     let uploaded = false
     /** Objects stored whose check a signal cut short. */
     const unverified: string[] = []
-    const uploadOne = async (file: string, before: fs.Stats, signal: AbortSignal): Promise<string> => {
+    /** `at` opens `file`: its name, or the bytes of a name that is not UTF-8 (regularFile()). */
+    const uploadOne = async (file: string, at: fs.PathLike, before: fs.Stats, signal: AbortSignal): Promise<string> => {
       const key = path.basename(file)
-      const writer = asUsage(() => store.writer(key, { partSize, queueSize }), { flags: { partSize: '--part-size' } })
+      // The flag's text, not its bytes: a part size the writer refuses is named as typed ('"1MiB" (1048576 bytes)').
+      const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined ?? partSize, queueSize }), { flags: { partSize: '--part-size' } })
       // An abort destroys the writer, which aborts its multipart upload.
-      const input = fs.createReadStream(file, { highWaterMark: 1024 * 1024 })
+      const input = fs.createReadStream(at, { highWaterMark: 1024 * 1024 })
       let unread: unknown
       input.once('error', (err) => { unread = err })
       await pipeline(input, writer, { signal }).catch((err: unknown) => {
@@ -100,18 +104,18 @@ export const uploadCommand: Command = {
         if (signal.aborted) unverified.push(`${store.url}/${key}`)
         throw err
       })
-      if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}${await sizeMismatchCause(file, size)}; the object is left as stored, the file is kept`)
+      if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}${await sizeMismatchCause(file, at, size)}; the object is left as stored, the file is kept`)
       const etag = writer.result?.etag ?? stored.etag
       if (values['delete-local'] === true) {
-        await keepIfChanged(file, before, `${store.url}/${key}`)
-        await orIoError(fs.promises.unlink(file), `uploaded to ${store.url}/${key}; cannot delete`, file)
+        await keepIfChanged(file, at, before, `${store.url}/${key}`)
+        await orIoError(fs.promises.unlink(at), `uploaded to ${store.url}/${key}; cannot delete`, file)
       }
       return `${oneLine(file)}\t${oneLine(`${store.url}/${key}`)}\t${plural(size, 'byte')}\t${etag}\n`
     }
     try {
       await untilInterrupted(async (signal) => {
-        await uploadEach(positionals, concurrency, partSize, signal, async (file, before, index) => {
-          listed.set(index, await uploadOne(file, before, signal))
+        await uploadEach(positionals, concurrency, partSize, signal, async (file, at, before, index) => {
+          listed.set(index, await uploadOne(file, at, before, signal))
         })
       })
       uploaded = true
@@ -155,12 +159,25 @@ function refuseSharedKeys (files: string[]): void {
 }
 
 /**
+ * A directory store where a FILE already is (--to its own directory): its object would be the file itself,
+ * rewritten onto itself, and --delete-local would then delete both (the change check happened to keep it, with a
+ * line saying the file had changed while it was uploaded). Refused before any upload starts.
+ */
+function refuseUploadOntoItself (files: string[], store: object): void {
+  const at = (store as { root?: unknown }).root
+  if (typeof at !== 'string') return
+  const root = path.resolve(at)
+  const file = files.find((f) => path.resolve(path.dirname(f)) === root)
+  if (file !== undefined) throw usage(`${file} is already in ${root}, the --to directory: its object would be the file itself; upload it to another directory or a store`)
+}
+
+/**
  * Why a stored size may differ from the file's at its listing: the file
  * changed meanwhile (a live log appended to, or cut), which is then said;
  * otherwise the store answered another size than it was sent.
  */
-async function sizeMismatchCause (file: string, listed: number): Promise<string> {
-  const now = await fs.promises.stat(file).catch(() => undefined)
+async function sizeMismatchCause (file: string, at: fs.PathLike, listed: number): Promise<string> {
+  const now = await fs.promises.stat(at).catch(() => undefined)
   if (now === undefined) return ` (${file} is gone since)`
   return now.size === listed ? '' : ` (${file} changed while it was uploaded: size ${listed} -> ${now.size})`
 }
@@ -172,10 +189,10 @@ async function sizeMismatchCause (file: string, listed: number): Promise<string>
  * those bytes with the file. If its size, mtime, ctime or inode moved since
  * the upload began, it is kept and the upload fails, naming it.
  */
-async function keepIfChanged (file: string, before: fs.Stats, object: string): Promise<void> {
+async function keepIfChanged (file: string, at: fs.PathLike, before: fs.Stats, object: string): Promise<void> {
   let now: fs.Stats
   try {
-    now = await fs.promises.stat(file)
+    now = await fs.promises.stat(at)
   } catch (err) {
     throw new ShoeboxError('SHOEBOX_IO', `cannot delete ${file} after its upload to ${object}: ${describeIoError(err)}`, { cause: err })
   }
@@ -199,7 +216,7 @@ async function keepIfChanged (file: string, before: fs.Stats, object: string): P
  */
 async function uploadEach (
   files: string[], concurrency: number, partSize: number, signal: AbortSignal,
-  upload: (file: string, before: fs.Stats, index: number) => Promise<void>
+  upload: (file: string, at: fs.PathLike, before: fs.Stats, index: number) => Promise<void>
 ): Promise<void> {
   // Each file under way listens to `signal` (its pipeline): with --concurrency 11 or more, Node's bound of 10
   // warned on stderr of a leak that is none (the listeners go with their files).
@@ -210,14 +227,14 @@ async function uploadEach (
   try {
     for (let i = 0; i < files.length && failure === undefined; i++) {
       throwIfAborted(signal)
-      const before = await regularFile(files[i])
+      const { at, stats: before } = await regularFile(files[i])
       const weight = before.size <= partSize ? 1 : concurrency
       await slots.take(weight)
       if (failure !== undefined) {
         slots.give(weight)
         break
       }
-      const job: Promise<void> = upload(files[i], before, i)
+      const job: Promise<void> = upload(files[i], at, before, i)
         .catch((err: unknown) => { failure ??= { error: err } })
         .finally(() => {
           slots.give(weight)
@@ -231,16 +248,27 @@ async function uploadEach (
   if (failure !== undefined) throw failure.error
 }
 
-/** The file's stat, or a typed error naming it: a FIFO or a device (its size is not its content) is not uploaded. */
-async function regularFile (file: string): Promise<fs.Stats> {
+/**
+ * The file's stat and what opens it, or a typed error naming it: a FIFO or a device (its size is not its content)
+ * is not uploaded. A name that is not UTF-8 arrives decoded (U+FFFD for its bad bytes), naming no file: it is
+ * opened by the bytes it was decoded from, as decode and verify open it (`shoebox upload *.shoebox` said "no such
+ * file" of a file the shell had just listed), and uploaded under the name as it reads.
+ */
+async function regularFile (file: string): Promise<{ at: fs.PathLike, stats: fs.Stats }> {
+  let at: fs.PathLike = file
   let stats: fs.Stats
   try {
-    stats = await fs.promises.stat(file)
+    stats = await fs.promises.stat(file).catch(async (err: unknown) => {
+      const raw = (err as NodeJS.ErrnoException).code === 'ENOENT' ? await undecodedPath(file) : undefined
+      if (raw === undefined) throw err
+      at = raw
+      return await fs.promises.stat(raw)
+    })
   } catch (err) {
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
   }
   if (!stats.isFile()) throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${stats.isDirectory() ? 'is a directory' : 'not a regular file'}`)
-  return stats
+  return { at, stats }
 }
 
 /**

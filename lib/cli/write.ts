@@ -23,6 +23,7 @@ import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
 import { oneLine } from './one-line.js'
 import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
+import { misdecodedDirectory } from '../fs/undecoded-path.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 
@@ -104,6 +105,9 @@ export const writeCommand: Command = {
     }, true)
     if (positionals.length !== 1) throw usage('needs exactly one directory')
     const dir = positionals[0]
+    // A name that is not UTF-8 names another directory, which the sink would make (misdecodedDirectory()).
+    const misdecoded = await misdecodedDirectory(dir, "'shoebox write .'")
+    if (misdecoded !== undefined) throw misdecoded
     const records = positiveInteger('--roll-records', values['roll-records'])
     const policy = typeof values['roll-policy'] === 'string' ? await loadPolicy(values['roll-policy']) : undefined
     // Every option is checked before the sink exists: a refused command creates no directory.
@@ -118,7 +122,10 @@ export const writeCommand: Command = {
     const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
     const concurrency = positiveInteger('--upload-concurrency', values['upload-concurrency'])
     if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
-    if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined)) throw usage('--delete-local and --upload-concurrency need --to')
+    // Each is for the uploads: without --to it would do nothing, without a word (--endpoint did).
+    if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined || values.endpoint !== undefined)) {
+      throw usage('--delete-local, --upload-concurrency and --endpoint go with --to URL (they are for its uploads)')
+    }
     // Loaded only with --to: a plain write loads none of the uploader's, stores' and transfer line's modules
     // (start-up; test/startup-lazy.test.ts).
     const upload = typeof values.to === 'string' ? await loadUpload() : undefined

@@ -6,7 +6,9 @@
  * the bytes of such names). Each segment holding U+FFFD is looked up again
  * among the names of its directory that decode to it.
  */
+import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import { ShoeboxError } from '../errors.js'
 
 /**
  * The path `name` was decoded from, as bytes; undefined when it has no
@@ -29,4 +31,17 @@ export async function undecodedPath (name: string): Promise<Buffer | undefined> 
     at = i === 0 ? raw : Buffer.concat([at, Buffer.from('/'), raw])
   }
   return at
+}
+
+/**
+ * A directory named on the command line that a command makes when it is
+ * missing (write's DIR, unpack's --out): a name that is not UTF-8 arrives
+ * decoded, names no directory, and one of the name as it reads would be
+ * made beside the one named, the records or files going there without a
+ * word. The error to refuse it with (`inside` says how to name it instead),
+ * or undefined when `dir` names a directory or no such one exists.
+ */
+export async function misdecodedDirectory (dir: string, inside: string): Promise<ShoeboxError | undefined> {
+  if (!dir.includes('\uFFFD') || fs.existsSync(dir) || await undecodedPath(dir) === undefined) return undefined
+  return new ShoeboxError('SHOEBOX_IO', `cannot write into ${dir}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and a directory of the name as it reads would be another one; nothing written (rename it, or run ${inside} inside it)`)
 }

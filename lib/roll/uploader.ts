@@ -156,6 +156,13 @@ export class SealedUploader extends EventEmitter {
     this.#partSize = sizeOption(options.partSize, DEFAULT_PART_SIZE, 'upload.partSize')
     checkFlag(options.deleteLocal, 'upload.deleteLocal')
     checkFlag(options.early, 'upload.early')
+    // A directory store at the files' own directory: each file "uploaded" onto itself (its object the file), and
+    // with deleteLocal then deleted, the object with it (shoebox write logs --to logs --delete-local lost every
+    // record, exit 0). By the resolved paths; a second name through a symbolic link is not seen here.
+    const root = (store as { root?: unknown }).root
+    if (typeof root === 'string' && path.resolve(root) === path.resolve(dir)) {
+      throw invalidOption('upload.to', `is the directory the sealed files are in (${dir}): each would be uploaded onto itself${options.deleteLocal === true ? ', and then deleted with it' : ''}; upload to another directory or a store`)
+    }
   }
 
   /**

@@ -9,6 +9,7 @@
  * (s3-client.ts): the constructor only parses the URL, so openStore() stays
  * synchronous and a program that never talks to S3 never loads the SDK.
  */
+import { setMaxListeners } from 'node:events'
 import { Readable } from 'node:stream'
 import type { ListMultipartUploadsCommandOutput, ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3'
 import { countTaken, TransferStats, type TransferSnapshot } from '../transfer/stats.js'
@@ -42,7 +43,7 @@ export class S3Store implements Store {
    * again on a new one, so a read or unpack stopped by Ctrl-C while a server stalled a listing kept the
    * process alive until that server answered. A fresh one serves the requests after close().
    */
-  #closing = new AbortController()
+  #closing = closingController()
 
   constructor (url: string, options: S3StoreOptions = {}) {
     const { bucket, prefix } = parseS3Url(url)
@@ -318,10 +319,21 @@ export class S3Store implements Store {
   async close (): Promise<void> {
     this.partBuffers.release()
     this.#closing.abort()
-    this.#closing = new AbortController()
+    this.#closing = closingController()
     const connection = this.#connection
     if (connection === undefined || this.#options.client !== undefined) return
     const { client } = await connection.catch(() => ({ client: undefined }))
     client?.destroy()
   }
+}
+
+/**
+ * The store's close signal: every request under way listens to it (the SDK's retry adds a listener per
+ * request), so 11 at once (shoebox upload --concurrency 16 checking its objects) printed Node's
+ * MaxListenersExceededWarning on the user's stderr. Each listener is removed as its request ends.
+ */
+function closingController (): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(0, controller.signal)
+  return controller
 }

@@ -178,3 +178,18 @@ t.test('decode of a directory: "cannot read DIR: is a directory", one line, exit
   t.equal(r.code, 1)
   t.equal(r.stdout.length, 0)
 })
+
+t.test('unpack --out DIR whose name is not UTF-8 (each bad byte as U+FFFD) is refused: it would restore into another directory, made beside it', async (t) => {
+  const base = path.join(tmp, 'unpack-not-utf8')
+  fs.mkdirSync(path.join(base, 'src'), { recursive: true })
+  fs.writeFileSync(path.join(base, 'src', 'a.txt'), 'a')
+  t.equal((await cli(['pack', path.join(base, 'src'), '--to', path.join(base, 'packed')])).code, 0)
+  const named = Buffer.concat([Buffer.from(path.join(base, 'out')), Buffer.from([0xe9])])
+  fs.mkdirSync(named)
+  const given = path.join(base, 'out\uFFFD')
+  const r = await cli(['unpack', path.join(base, 'packed', '*'), '--out', given])
+  t.equal(r.stderr, `shoebox unpack: cannot write into ${given}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and a directory of the name as it reads would be another one; nothing written (rename it, or run 'shoebox unpack ... --out .' inside it)\n`)
+  t.equal(r.code, 1)
+  t.same(fs.readdirSync(base, { encoding: 'buffer' }).filter((n) => n.subarray(0, 3).toString() === 'out'), [named.subarray(base.length + 1)], 'no other directory made')
+  t.same(fs.readdirSync(named), [], 'nothing restored')
+})

@@ -157,3 +157,35 @@ t.test('--roll-align: age rolls fall on the clock\'s period boundaries (UTC)', a
   t.equal(r.code, 2, '--roll-align without --roll-age is a usage error')
   t.match(r.stderr, /^shoebox write: --roll-align needs --roll-age\n/)
 })
+
+t.test('the upload flags without --to are a usage error, and make no directory (--endpoint was ignored without a word)', async (t) => {
+  for (const flags of [['--delete-local'], ['--upload-concurrency', '2'], ['--endpoint', 'http://127.0.0.1:9000']]) {
+    const dir = path.join(tempDir(t), 'never-made')
+    const r = await cli(['write', dir, ...flags], '{}\n')
+    t.equal(r.code, 2, flags.join(' '))
+    t.match(r.stderr, /^shoebox write: --delete-local, --upload-concurrency and --endpoint go with --to URL \(they are for its uploads\)\n/, flags.join(' '))
+    t.notOk(fs.existsSync(dir), 'no directory made')
+  }
+})
+
+t.test('a DIR whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD), is refused: the sink would make another directory', async (t) => {
+  // `shoebox write logs-<0xe9>` wrote every record into a new directory named with U+FFFD, beside the one named.
+  const base = tempDir(t)
+  const named = Buffer.concat([Buffer.from(path.join(base, 'caf')), Buffer.from([0xe9])])
+  fs.mkdirSync(named)
+  const given = path.join(base, 'caf\uFFFD')
+  const r = await cli(['write', given], '{"a":1}\n')
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox write: cannot write into ${given}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and a directory of the name as it reads would be another one; nothing written (rename it, or run 'shoebox write .' inside it)\n`)
+  t.same(fs.readdirSync(base), ['caf\uFFFD'], 'only the directory there before (listed as it reads)')
+  t.same(fs.readdirSync(base, { encoding: 'buffer' }), [Buffer.from([0x63, 0x61, 0x66, 0xe9])], 'no other directory made')
+  t.same(fs.readdirSync(named), [], 'nothing written into it either')
+})
+
+t.test('--to DIR itself is a usage error, nothing made: each file would be uploaded onto itself, and with --delete-local deleted', async (t) => {
+  const dir = path.join(tempDir(t), 'self')
+  const r = await cli(['write', dir, '--to', dir, '--delete-local'], '{"keep":1}\n')
+  t.equal(r.code, 2)
+  t.equal(r.stderr.split('\n')[0], `shoebox write: --to: is the directory the sealed files are in (${dir}): each would be uploaded onto itself, and then deleted with it; upload to another directory or a store`)
+  t.notOk(fs.existsSync(dir), 'no directory made')
+})

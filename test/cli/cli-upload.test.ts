@@ -58,7 +58,8 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     [['upload', small], 2, /^shoebox upload: needs --to URL/],
     [['upload', '--to', `s3://${s3.bucket}`], 2, /^shoebox upload: needs at least one FILE/],
     [['upload', small, '--to', `s3://${s3.bucket}`, '--queue-size', '0'], 2, /--queue-size: must be a positive integer/],
-    [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /^shoebox upload: --part-size: must be at least 5MiB/],
+    // The value named as typed, as every other refused value is (it said "got 1048576").
+    [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /^shoebox upload: --part-size: must be at least 5MiB \(S3's minimum part\), got "1MiB" \(1048576 bytes\)$/m],
     [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],
     [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory$/m],
     [['upload', '/dev/null', '--to', `s3://${s3.bucket}`], 1, /^shoebox upload: cannot read \/dev\/null: not a regular file$/m],
@@ -244,4 +245,32 @@ t.test('--concurrency 16: no warning of a listener leak on stderr (each file und
   t.equal(r.code, 0, r.stderr)
   t.equal(r.stdout.toString().trim().split('\n').length, 24)
   t.same(warnings, [], 'no MaxListenersExceededWarning')
+})
+
+t.test('a file whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD), is uploaded, as decode and verify read it', async (t) => {
+  // `shoebox upload *.shoebox` failed on it with "no such file or directory", for a file the shell had just listed.
+  const dir = Buffer.from(path.join(tmp, 'not-utf8'))
+  fs.mkdirSync(dir)
+  const raw = Buffer.concat([dir, Buffer.from('/caf'), Buffer.from([0xe9]), Buffer.from('.bin')])
+  fs.writeFileSync(raw, 'latin-1 named')
+  const given = path.join(dir.toString(), 'caf\uFFFD.bin')
+  const r = await cli(['upload', given, '--to', `s3://${s3.bucket}/latin1`, '--delete-local'])
+  t.equal(r.stderr.split('\n').filter((l) => !l.includes('uploaded 1 object')).join('\n'), '', 'no error')
+  t.equal(r.code, 0)
+  t.equal(r.stdout.toString().split('\t').slice(0, 3).join('\t'), `${given}\ts3://${s3.bucket}/latin1/caf\uFFFD.bin\t13 bytes`)
+  t.equal(s3.object('latin1/caf\uFFFD.bin')?.toString(), 'latin-1 named', 'stored under the name as it reads')
+  t.notOk(fs.existsSync(raw), '--delete-local deleted the file it uploaded')
+})
+
+t.test('a FILE already in the --to directory is a usage error, nothing uploaded or deleted: its object would be the file itself', async (t) => {
+  const dir = path.join(tmp, 'onto-itself')
+  fs.mkdirSync(dir)
+  const file = path.join(dir, 'a.bin')
+  fs.writeFileSync(file, 'only copy')
+  for (const to of [dir, `file://${dir}`]) {
+    const r = await cli(['upload', file, '--to', to, '--delete-local'])
+    t.equal(r.code, 2, to)
+    t.equal(r.stderr.split('\n')[0], `shoebox upload: ${file} is already in ${dir}, the --to directory: its object would be the file itself; upload it to another directory or a store`, to)
+    t.equal(fs.readFileSync(file, 'utf8'), 'only copy', 'the file is left as it was')
+  }
 })

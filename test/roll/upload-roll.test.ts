@@ -232,6 +232,20 @@ t.test('a local directory store: same bytes under the same names; deleteLocal', 
   for (const name of stored) t.ok(fs.readFileSync(path.join(new URL(store2).pathname, name)).equals(run2.bytes.get(name) as Buffer))
 })
 
+t.test('upload.to that is the sink\'s own directory is refused: each file would be uploaded onto itself, and with deleteLocal deleted', async (t) => {
+  // shoebox write logs --to logs --delete-local sealed each file, "uploaded" it onto itself and deleted it: every
+  // record gone, exit 0.
+  const dir = newDir('self')
+  for (const [to, deleteLocal] of [[dir, true], [`file://${dir}`, false], [path.join(dir, '.', ''), true]] as const) {
+    t.throws(() => rollingSink({ dir, upload: { to, deleteLocal } }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.to', reason: /^is the directory the sealed files are in \(.*\): each would be uploaded onto itself/ }, `${to} ${deleteLocal}`)
+  }
+  t.throws(() => new SealedUploader(dir, openStore(dir), { deleteLocal: true }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.to' }, 'a SealedUploader too')
+  t.same(fs.existsSync(dir) ? fs.readdirSync(dir) : [], [], 'nothing written there')
+  const run = start({ dir, roll: { records: 250 }, flushInterval: 0, upload: { to: path.join(dir, 'sub'), deleteLocal: true } })
+  t.equal(await writeRange(run, 0, 250), undefined, 'a directory inside it is another store')
+  t.equal(archiveNames(path.join(dir, 'sub')).length, 1)
+})
+
 t.test('a permanent failure leaves every file queued and no multipart upload open; a new sink ships them all', async (t) => {
   const { s3, proxy, storeOptions, url } = await setup(t, [
     { match: (r) => r.op === 'PutObject' || r.op === 'UploadPart', fault: { kind: 'status', status: 500, code: 'InternalError' } }

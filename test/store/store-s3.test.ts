@@ -236,6 +236,27 @@ t.test('content type and user metadata are stored', async (t) => {
   t.same(head2.Metadata, { records: '7' })
 })
 
+t.test('many requests at once on one store print no listener-leak warning (each listens to the store\'s close signal)', async (t) => {
+  // shoebox upload --concurrency 16 checks each object with a HEAD: 11 or more under way printed Node's
+  // MaxListenersExceededWarning on the user's stderr.
+  const { store } = await setup(t, { rules: [{ match: (r) => r.op === 'HeadObject' || r.op === 'ListObjectsV2', fault: { kind: 'latency', ms: 100 } }] })
+  await store.put('one.bin', bytes)
+  const warnings: string[] = []
+  const onWarning = (warning: Error): void => { warnings.push(`${warning.name}: ${warning.message}`) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  const sizes = await Promise.all(Array.from({ length: 16 }, async () => (await store.stat('one.bin')).size))
+  t.same(sizes, Array(16).fill(bytes.length))
+  const listings = await Promise.all(Array.from({ length: 12 }, async () => {
+    let n = 0
+    for await (const _ of store.list()) n++ // eslint-disable-line @typescript-eslint/no-unused-vars
+    return n
+  }))
+  t.same(listings, Array(12).fill(1))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(warnings, [], 'no MaxListenersExceededWarning')
+})
+
 t.test('a broken GetObject body resumes at the byte where it stopped', async (t) => {
   const { store, proxy, s3 } = await setup(t, {
     rules: [

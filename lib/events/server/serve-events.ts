@@ -162,8 +162,8 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   const remoteReader = o.store !== undefined && mode === 'readonly'
   if (o.store !== undefined && mode === 'all') throw invalidOption('store', "a shared store is for mode 'collector' (puts) or 'readonly' (reads)")
   // A shared store's servers' own options did nothing on any other server, without a word (--collector-id
-  // on a local server looked like a scale-out set up).
-  for (const [option, role] of [['collectorId', 'collector'], ['sweepAfter', 'collector'], ['pollInterval', 'readonly']] as const) {
+  // on a local server looked like a scale-out set up; --flush-interval 1s on one wrote no run any sooner).
+  for (const [option, role] of [['collectorId', 'collector'], ['sweepAfter', 'collector'], ['flushInterval', 'collector'], ['pollInterval', 'readonly']] as const) {
     if (o[option] !== undefined && (o.store === undefined || mode !== role)) {
       throw invalidOption(option, `is for mode '${role}' with a shared store (store); this server ${o.store === undefined ? 'has none' : `is mode '${mode}'`}`)
     }

@@ -66,12 +66,16 @@ t.test('the options of a shared store\'s servers, given to a server they do noth
     [{ collectorId: 'x' }, 'collectorId', "is for mode 'collector' with a shared store (store); this server has none"],
     [{ sweepAfter: '1h' }, 'sweepAfter', "is for mode 'collector' with a shared store (store); this server has none"],
     [{ pollInterval: '5s' }, 'pollInterval', "is for mode 'readonly' with a shared store (store); this server has none"],
-    [{ pollInterval: '5s', mode: 'collector', store: 's3://events/p' }, 'pollInterval', "is for mode 'readonly' with a shared store (store); this server is mode 'collector'"]
+    [{ pollInterval: '5s', mode: 'collector', store: 's3://events/p' }, 'pollInterval', "is for mode 'readonly' with a shared store (store); this server is mode 'collector'"],
+    // Only a collector publishes: a local server's runs are written when its memtable fills, whatever the interval.
+    [{ flushInterval: '1s' }, 'flushInterval', "is for mode 'collector' with a shared store (store); this server has none"],
+    [{ flushInterval: '1s', mode: 'readonly', store: 's3://events/p' }, 'flushInterval', "is for mode 'collector' with a shared store (store); this server is mode 'readonly'"]
   ] as const) {
     await t.rejects(serveEvents({ data, port: 0, ...options }), { code: 'SHOEBOX_INVALID_OPTION', option, reason }, JSON.stringify(options))
   }
   for (const [args, line] of [
     [['--collector-id', 'x'], "--collector-id: is for mode 'collector' with a shared store (store); this server has none"],
+    [['--flush-interval', '1s'], "--flush-interval: is for mode 'collector' with a shared store (store); this server has none"],
     [['--endpoint', 'http://127.0.0.1:9000'], '--endpoint goes with --store URL (an S3-compatible endpoint for it)']
   ] as const) {
     const r = await cli(['serve', '--data', data, '--port', '0', ...args])
