@@ -9,6 +9,7 @@
  * (s3-client.ts): the constructor only parses the URL, so openStore() stays
  * synchronous and a program that never talks to S3 never loads the SDK.
  */
+import { setMaxListeners } from 'node:events'
 import { Readable } from 'node:stream'
 import type { ListMultipartUploadsCommandOutput, ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3'
 import { countTaken, TransferStats, type TransferSnapshot } from '../transfer/stats.js'
@@ -24,6 +25,17 @@ import { statusOf, storeError, type StoreError } from './store-error.js'
 import { putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
 
 export type { TransferContext, PartChecksum } from './s3-context.js'
+
+/**
+ * The controller close() aborts. Every request under way listens to its signal (the SDK's retry adds a listener
+ * per request), so more than 10 at once (`shoebox upload --concurrency 16`'s checks) made Node print a
+ * MaxListenersExceededWarning on stderr, of a leak that is none: each listener goes with its request.
+ */
+function closeSignal (): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(0, controller.signal)
+  return controller
+}
 
 export class S3Store implements Store {
   readonly url: string
@@ -42,7 +54,7 @@ export class S3Store implements Store {
    * again on a new one, so a read or unpack stopped by Ctrl-C while a server stalled a listing kept the
    * process alive until that server answered. A fresh one serves the requests after close().
    */
-  #closing = new AbortController()
+  #closing = closeSignal()
 
   constructor (url: string, options: S3StoreOptions = {}) {
     const { bucket, prefix } = parseS3Url(url)
@@ -318,7 +330,7 @@ export class S3Store implements Store {
   async close (): Promise<void> {
     this.partBuffers.release()
     this.#closing.abort()
-    this.#closing = new AbortController()
+    this.#closing = closeSignal()
     const connection = this.#connection
     if (connection === undefined || this.#options.client !== undefined) return
     const { client } = await connection.catch(() => ({ client: undefined }))

@@ -30,6 +30,7 @@
  * - The writer is returned at once; _construct() waits for the store's
  *   first request to load the SDK (s3-client.ts), and writes wait for it.
  */
+import { setMaxListeners } from 'node:events'
 import { Writable } from 'node:stream'
 import { isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
@@ -107,7 +108,10 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
   #knownUploadId: string | undefined
   /** The first failure of any part or request; every later write and the end report it. */
   #failure: Error | undefined
-  /** Cancels the requests in flight on destroy(). */
+  /**
+   * Cancels the requests in flight on destroy(). Each part in flight listens to it: a queueSize over 10 made Node
+   * warn on stderr of a listener leak that is none (setMaxListeners in the constructor).
+   */
   readonly #abort = new AbortController()
   #bytes = 0
   #confirmed = 0
@@ -123,6 +127,7 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     const { partSize, queueSize, verify } = s3WriterSettings(options)
     this.partSize = partSize
     this.queueSize = queueSize
+    setMaxListeners(0, this.#abort.signal)
     this.#stats = store.newStats()
     const check = verify === false ? undefined : new PartCheck(this.partSize, verify)
     this.#check = check

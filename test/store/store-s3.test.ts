@@ -183,6 +183,27 @@ t.test('stat, exists, delete', async (t) => {
   t.same(store.stats().errors, {}, 'a missing object asked about is not an error')
 })
 
+t.test('many requests at once warn of no listener leak (each holds the store\'s close signal, or its writer\'s)', async (t) => {
+  // The latency keeps all 12 under way together: `shoebox upload --concurrency 16` printed Node's
+  // MaxListenersExceededWarning on stderr, 11 abort listeners on one AbortSignal.
+  const { store } = await setup(t, { rules: [{ match: (r) => r.op === 'HeadObject' || r.op === 'UploadPart', fault: { kind: 'latency', ms: 200 } }] })
+  await store.put('a', bytes)
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { if (w.name === 'MaxListenersExceededWarning') warnings.push(w.message) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  const all = await Promise.all(Array.from({ length: 12 }, async () => await store.stat('a')))
+  t.equal(all.length, 12)
+  // One writer's parts in flight (`shoebox upload --queue-size 12`) each listen to its destroy's signal.
+  const parts = Buffer.alloc(12 * 5 * MiB, 7)
+  const writer = store.writer('parts', { partSize: '5MiB', queueSize: 12 })
+  await new Promise<void>((resolve, reject) => { writer.on('error', reject).end(parts, resolve) })
+  t.equal((await store.stat('parts')).size, parts.length)
+  // A warning is emitted on the next tick.
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(warnings, [], 'no listener leak warning')
+})
+
 t.test('keys that are no portable path are refused for writes and deletes before any request; reads and aborts refuse only the empty key and NUL', async (t) => {
   const { store, proxy } = await setup(t)
   const check = (err: unknown, what: string): void => {
