@@ -9,6 +9,7 @@ import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
 import { describeIoError, quotedGlobHint, usage } from './io.js'
 import { ioError, orIoError } from '../fs/io-error.js'
+import { undecodedPath } from '../fs/undecoded-path.js'
 import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -237,6 +238,11 @@ async function regularFile (file: string): Promise<fs.Stats> {
   try {
     stats = await fs.promises.stat(file)
   } catch (err) {
+    // A name that is not UTF-8 reaches Node decoded (U+FFFD for its bad bytes), so names no file. Its key would
+    // be that decoded text, another name (as `pack` skips such a name): refused as what it is, not as missing.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && await undecodedPath(file) !== undefined) {
+      throw new ShoeboxError('SHOEBOX_BAD_KEY', `cannot upload ${file}: its name is not UTF-8, and an object key is text (it would be stored under another name); rename it`)
+    }
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
   }
   if (!stats.isFile()) throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${stats.isDirectory() ? 'is a directory' : 'not a regular file'}`)

@@ -245,3 +245,19 @@ t.test('--concurrency 16: no warning of a listener leak on stderr (each file und
   t.equal(r.stdout.toString().trim().split('\n').length, 24)
   t.same(warnings, [], 'no MaxListenersExceededWarning')
 })
+
+t.test('a file whose name is not UTF-8 is refused by name (an object key is text), not reported missing', async (t) => {
+  // `shoebox upload logs/*` on a Latin-1 name: Node gets it decoded, U+FFFD for the bad byte, and said
+  // "no such file or directory" of a file the shell had just listed.
+  const dir = path.join(tmp, 'latin1')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(Buffer.concat([Buffer.from(dir + '/caf'), Buffer.from([0xe9]), Buffer.from('.log')]), 'bytes\n')
+  fs.writeFileSync(path.join(dir, 'a.log'), 'first\n')
+  const given = path.join(dir, 'caf\uFFFD.log')
+  const r = await cli(['upload', path.join(dir, 'a.log'), given, '--to', `s3://${s3.bucket}/latin1`, '--concurrency', '1', '--delete-local'])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox upload: cannot upload ${given}: its name is not UTF-8, and an object key is text ` +
+    `(it would be stored under another name); rename it; 1 file uploaded to s3://${s3.bucket}/latin1 (listed on stdout)\n`)
+  t.same(s3.keys().filter((k) => k.startsWith('latin1/')), ['latin1/a.log'], 'nothing stored under the decoded name')
+  t.same(fs.readdirSync(dir, { encoding: 'buffer' }).map((n) => n.toString('latin1')), ['caf\u00e9.log'], 'the file is kept')
+})
