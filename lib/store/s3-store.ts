@@ -21,7 +21,7 @@ import { PartBuffers } from './part-buffers.js'
 import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
 import { withTransfer } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
-import { statusOf, storeError, type StoreError } from './store-error.js'
+import { statusOf, storeError, StoreError } from './store-error.js'
 import { putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
 
 export type { TransferContext, PartChecksum } from './s3-context.js'
@@ -186,6 +186,12 @@ export class S3Store implements Store {
           throw err
         }
       })()
+      // A resume is pinned by If-Match; a server that ignores it answers with whatever version it now holds, and
+      // its bytes spliced on gave the reader the head of one version and the tail of another, unsaid.
+      if (start !== (options.range?.start ?? 0) && etag !== undefined && out.ETag !== undefined && out.ETag !== etag) {
+        (out.Body as { destroy?: () => void } | undefined)?.destroy?.()
+        throw new StoreError('other', this.url, 'get', key, `the object changed while it was read (resumed at byte ${start}, the server answered ETag ${out.ETag}, not ${etag}: it ignored If-Match)`)
+      }
       return { body: out.Body as AsyncIterable<Uint8Array>, etag: out.ETag, length: out.ContentLength }
     }, {
       start: options.range?.start,

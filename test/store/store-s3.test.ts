@@ -325,6 +325,31 @@ t.test('a resumed read of an object that changed fails rather than mixing versio
   t.ok(faux.store.buckets.get('versions')?.get('pfx/v.bin')?.body.equals(replacement), 'the object did change')
 })
 
+t.test('a resumed read answered with another version (a server that ignores If-Match) fails rather than mixing versions', async (t) => {
+  // The resume's answer names another ETag than the bytes before it: spliced on, the reader got the
+  // head of one version and the tail of another, with no error.
+  const other = '"0123456789abcdef0123456789abcdef"'
+  const { store, proxy } = await setup(t, {
+    rules: [
+      { match: (r) => r.op === 'GetObject', fault: { kind: 'drop-response', afterBytes: 100_000 }, times: 1 },
+      { match: (r) => r.op === 'GetObject', fault: { kind: 'set-response-header', name: 'etag', value: other }, times: 1 }
+    ]
+  })
+  await store.put('v.bin', big)
+  const received: Buffer[] = []
+  const err = await errorOf((async () => {
+    for await (const chunk of store.get('v.bin')) received.push(chunk as Buffer)
+  })())
+  t.ok(err instanceof StoreError, 'a StoreError')
+  t.match(err, {
+    operation: 'get',
+    key: 'v.bin',
+    message: `s3://test-bucket/pfx: get v.bin: the object changed while it was read (resumed at byte 100000, the server answered ETag ${other}, not ${md5(big)}: it ignored If-Match)`
+  })
+  t.same(Buffer.concat(received), big.subarray(0, 100_000), 'only the bytes of the first answer')
+  t.equal(proxy.log.filter((e) => e.op === 'GetObject').length, 2, 'not retried')
+})
+
 t.test('configuration: endpoint from SHOEBOX_S3_ENDPOINT, region, path style', async (t) => {
   const s3 = await startS3()
   t.teardown(() => s3.stop())
