@@ -36,7 +36,8 @@ directory) under the key of its file name, as a multipart upload on S3, and
 verifies it (each part's CRC32 as sent against the bytes read, and the
 stored size). Prints one line per file to stdout, in the order given, and
 the transfer statistics to stderr. A failed upload leaves no multipart
-upload behind; after a failure no other file is started, those under way
+upload behind (one whose abort the server refuses is named, with its id, as
+open); after a failure no other file is started, those under way
 finish, and the error line says how many were uploaded. Two FILEs with the
 same name (a/x.gz b/x.gz) would be one key: that is refused before anything
 is uploaded. With --delete-local, a file that changed during its upload is

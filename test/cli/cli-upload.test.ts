@@ -7,6 +7,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import { cli } from '../cli-run.js'
 import { answeredAtArrival, startFaultProxy, type FaultProxy } from '../fault-proxy.js'
@@ -260,4 +261,24 @@ t.test('a file whose name is not UTF-8 is refused by name (an object key is text
     `(it would be stored under another name); rename it; 1 file uploaded to s3://${s3.bucket}/latin1 (listed on stdout)\n`)
   t.same(s3.keys().filter((k) => k.startsWith('latin1/')), ['latin1/a.log'], 'nothing stored under the decoded name')
   t.same(fs.readdirSync(dir, { encoding: 'buffer' }).map((n) => n.toString('latin1')), ['caf\u00e9.log'], 'the file is kept')
+})
+
+t.test('a failed upload whose multipart upload cannot be aborted says it stays open', async (t) => {
+  // A policy that refuses the parts often refuses their abort too: the line said only why the part failed, and
+  // the help's "a failed upload leaves no multipart upload open" held no more.
+  const proxy = await startFaultProxy(s3.endpoint, [
+    { match: (r) => r.op === 'UploadPart', fault: { kind: 'status', status: 403, code: 'AccessDenied' } },
+    { match: (r) => r.op === 'AbortMultipartUpload', fault: { kind: 'status', status: 403, code: 'AccessDenied' } }
+  ])
+  t.teardown(() => proxy.close())
+  const r = await cli(['upload', large, '--to', `s3://${s3.bucket}/unaborted`, '--endpoint', proxy.endpoint, '--part-size', '5MiB'])
+  t.equal(r.code, 1)
+  const open = s3.openUploads().filter((u) => u.key === 'unaborted/large.bin')
+  t.equal(open.length, 1, 'the multipart upload is open')
+  t.equal(r.stderr, `shoebox upload: s3://${s3.bucket}/unaborted: put large.bin: credentials refused or missing ` +
+    '(check AWS_ACCESS_KEY_ID / AWS_PROFILE and the key\'s permissions) (AccessDenied, HTTP 403: injected 403 AccessDenied); ' +
+    `its multipart upload ${open[0].uploadId} could not be aborted (AccessDenied, HTTP 403) and stays open ` +
+    `(shoebox multipart s3://${s3.bucket}/unaborted lists it)\n`)
+  t.equal(r.stdout.length, 0)
+  for (const u of open) await s3.client().send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: u.key, UploadId: u.uploadId }))
 })
