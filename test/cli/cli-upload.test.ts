@@ -282,3 +282,19 @@ t.test('a failed upload whose multipart upload cannot be aborted says it stays o
   t.equal(r.stdout.length, 0)
   for (const u of open) await s3.client().send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: u.key, UploadId: u.uploadId }))
 })
+
+t.test('a file that needs more than 10,000 parts at --part-size is refused before any byte is sent', async (t) => {
+  // S3 takes at most 10,000 parts: an 80 GB file at the default 8MiB failed at part 10,001, its 80 GB sent
+  // for nothing. A sparse file: its size is what counts.
+  const huge = path.join(tmp, 'huge.bin')
+  const size = 8 * 1024 * 1024 * 10_000 + 1
+  fs.closeSync(fs.openSync(huge, 'w'))
+  fs.truncateSync(huge, size)
+  t.teardown(() => { fs.rmSync(huge, { force: true }) })
+  const r = await cli(['upload', huge, '--to', `s3://${s3.bucket}/huge`])
+  t.equal(r.code, 2)
+  t.equal(r.stderr, `shoebox upload: ${huge} is ${size} bytes: more than 10000 parts of --part-size 8MiB (S3 takes at most 10000); ` +
+    'give --part-size 9MiB or more\n(try \'shoebox upload --help\')\n')
+  t.same(s3.keys().filter((k) => k.startsWith('huge/')), [], 'nothing stored')
+  t.equal(s3.openUploads().filter((u) => u.key.startsWith('huge/')).length, 0, 'no multipart upload begun')
+})
