@@ -42,9 +42,11 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes = 
   // Compiled once, not per key (minimatch() compiles its pattern on every call).
   const matcher = new Minimatch(glob.pattern)
   const out: ListedName[] = []
-  const prefix = literalPrefix(glob.pattern)
   // A pattern with no wildcard that names a prefix of keys (`shoebox read s3://b/events`): what noArchiveMatches() says.
   const folder = MAGIC_CHARS.test(glob.pattern) ? undefined : glob.pattern.replace(/\/+$/, '') + '/'
+  // On S3 such a pattern is listed from itself (a key prefix is text): from its parent, 's3://b/events' listed
+  // every object of the bucket to find one key. (A directory store lists directories.)
+  const prefix = folder !== undefined && isRemote(glob.root) ? glob.pattern : literalPrefix(glob.pattern)
   let inFolder = false
   /** A writer's temporary file whose final name matches: its final name (sealed by a link when it appears). */
   const sealedAs = (name: string): string | undefined => {

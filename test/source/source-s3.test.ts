@@ -212,8 +212,11 @@ t.test('listing asks only for the literal prefix of the pattern, then filters wi
   // 'data' alone: the line says which pattern matches its objects, as for a local directory; not for a key that
   // only begins as the prefix does.
   for (const given of ['data', 'data/']) {
+    s.proxy.log.length = 0
     const prefix = await read(`s3://${s.s3.bucket}/${given}`, { storeOptions: s.storeOptions })
     t.match(prefix.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches s3://${s.s3.bucket}/${given} (a prefix: 's3://${s.s3.bucket}/data/*' matches the objects under it)` })
+    // A pattern with no wildcard is listed from itself, not from its parent: 'data' listed the whole bucket.
+    t.same(s.proxy.log.filter((e) => e.op === 'ListObjectsV2').map((e) => new URL(e.url, 'http://x').searchParams.get('prefix')), [given])
   }
   const notPrefix = await read(`s3://${s.s3.bucket}/dat`, { storeOptions: s.storeOptions })
   t.equal((notPrefix.error as Error | undefined)?.message, `no archive matches s3://${s.s3.bucket}/dat`, 'no hint for a key that only begins as a prefix does')
