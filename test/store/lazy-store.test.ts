@@ -42,6 +42,9 @@ t.test('before its first use: stats at zero, close() resolves, bad keys and opti
   // contains a backslash', no store, where a later writer's error began with the URL.
   t.throws(() => store.writer('../x'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "../x": has a '..' segment` })
   t.throws(() => store.writer('a\\b'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "a\\\\b": contains a backslash` })
+  // A file named 'k:notes.log' uploaded: 'is absolute' said nothing of why (a Windows drive, where a key is a path).
+  t.throws(() => store.writer('k:notes.log'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "k:notes.log": is absolute (it begins as a Windows drive does, 'k:')` })
+  t.throws(() => store.writer('/abs'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "/abs": is absolute` })
   const read = store.get('a\0b')
   const readError = await new Promise<Error>((resolve) => { read.once('error', resolve) })
   t.match(readError, { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "a\\u0000b": contains NUL` })
