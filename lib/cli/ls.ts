@@ -54,7 +54,7 @@ export const lsCommand: Command = {
     let ahead: ReadAhead<ListedFile, Readable | Promise<WholeObject | Readable>> | undefined
     try {
       const files = (await listGlob({ store, ...glob })).sort(comparator('name'))
-      if (files.length === 0) throw noArchiveMatches(positionals[0])
+      if (files.length === 0) throw noArchiveMatches(positionals[0], files)
       // A file others may still write is read as it is; an S3 object as the version listed.
       const pin = store.writtenInPlace === true ? () => undefined : (etag?: string) => etag
       // A small file is read whole where the store can (a FileStore: one read), and scanned in one call.

@@ -36,7 +36,8 @@ directory) under the key of its file name, as a multipart upload on S3, and
 verifies it (each part's CRC32 as sent against the bytes read, and the
 stored size). Prints one line per file to stdout, in the order given, and
 the transfer statistics to stderr. A failed upload leaves no multipart
-upload behind; after a failure no other file is started, those under way
+upload behind (one whose abort the server refuses is named, with its id, as
+open); after a failure no other file is started, those under way
 finish, and the error line says how many were uploaded. Two FILEs with the
 same name (a/x.gz b/x.gz) would be one key: that is refused before anything
 is uploaded. With --delete-local, a file that changed during its upload is
@@ -82,13 +83,18 @@ export const uploadCommand: Command = {
     let uploaded = false
     /** Objects stored whose check a signal cut short. */
     const unverified: string[] = []
-    /** `at` opens `file`: its name, or the bytes of a name that is not UTF-8 (regularFile()). */
-    const uploadOne = async (file: string, at: fs.PathLike, before: fs.Stats, signal: AbortSignal): Promise<string> => {
+    const uploadOne = async (file: string, before: fs.Stats, signal: AbortSignal): Promise<string> => {
       const key = path.basename(file)
+      // S3 takes at most 10,000 parts: the writer failed at part 10,001, 80 GB sent for nothing at 8MiB parts.
+      if (store.url.startsWith('s3://') && before.size > partSize * S3_MAX_PARTS) {
+        const fits = Math.ceil(before.size / S3_MAX_PARTS / MiB)
+        throw usage(`${file} is ${before.size} bytes: more than ${S3_MAX_PARTS} parts of --part-size ${values['part-size'] as string | undefined ?? `${DEFAULT_PART_SIZE / MiB}MiB`} ` +
+          `(S3 takes at most ${S3_MAX_PARTS}); give --part-size ${fits}MiB or more`)
+      }
       // The flag's text, not its bytes: a part size the writer refuses is named as typed ('"1MiB" (1048576 bytes)').
       const writer = asUsage(() => store.writer(key, { partSize: values['part-size'] as string | undefined ?? partSize, queueSize }), { flags: { partSize: '--part-size' } })
       // An abort destroys the writer, which aborts its multipart upload.
-      const input = fs.createReadStream(at, { highWaterMark: 1024 * 1024 })
+      const input = fs.createReadStream(file, { highWaterMark: 1024 * 1024 })
       let unread: unknown
       input.once('error', (err) => { unread = err })
       await pipeline(input, writer, { signal }).catch((err: unknown) => {
@@ -104,18 +110,18 @@ export const uploadCommand: Command = {
         if (signal.aborted) unverified.push(`${store.url}/${key}`)
         throw err
       })
-      if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}${await sizeMismatchCause(file, at, size)}; the object is left as stored, the file is kept`)
+      if (stored.size !== size) throw new StoreError('verify', store.url, 'upload', key, `stored ${plural(stored.size, 'byte')} of ${size}${await sizeMismatchCause(file, size)}; the object is left as stored, the file is kept`)
       const etag = writer.result?.etag ?? stored.etag
       if (values['delete-local'] === true) {
-        await keepIfChanged(file, at, before, `${store.url}/${key}`)
-        await orIoError(fs.promises.unlink(at), `uploaded to ${store.url}/${key}; cannot delete`, file)
+        await keepIfChanged(file, before, `${store.url}/${key}`)
+        await orIoError(fs.promises.unlink(file), `uploaded to ${store.url}/${key}; cannot delete`, file)
       }
       return `${oneLine(file)}\t${oneLine(`${store.url}/${key}`)}\t${plural(size, 'byte')}\t${etag}\n`
     }
     try {
       await untilInterrupted(async (signal) => {
-        await uploadEach(positionals, concurrency, partSize, signal, async (file, at, before, index) => {
-          listed.set(index, await uploadOne(file, at, before, signal))
+        await uploadEach(positionals, concurrency, partSize, signal, async (file, before, index) => {
+          listed.set(index, await uploadOne(file, before, signal))
         })
       })
       uploaded = true
@@ -139,6 +145,10 @@ export const uploadCommand: Command = {
     return 0
   }
 }
+
+/** The most parts an S3 multipart upload has. */
+const S3_MAX_PARTS = 10_000
+const MiB = 1024 * 1024
 
 /**
  * Each file goes to the key of its base name, so two files of one name
@@ -176,8 +186,8 @@ function refuseUploadOntoItself (files: string[], store: object): void {
  * changed meanwhile (a live log appended to, or cut), which is then said;
  * otherwise the store answered another size than it was sent.
  */
-async function sizeMismatchCause (file: string, at: fs.PathLike, listed: number): Promise<string> {
-  const now = await fs.promises.stat(at).catch(() => undefined)
+async function sizeMismatchCause (file: string, listed: number): Promise<string> {
+  const now = await fs.promises.stat(file).catch(() => undefined)
   if (now === undefined) return ` (${file} is gone since)`
   return now.size === listed ? '' : ` (${file} changed while it was uploaded: size ${listed} -> ${now.size})`
 }
@@ -189,10 +199,10 @@ async function sizeMismatchCause (file: string, at: fs.PathLike, listed: number)
  * those bytes with the file. If its size, mtime, ctime or inode moved since
  * the upload began, it is kept and the upload fails, naming it.
  */
-async function keepIfChanged (file: string, at: fs.PathLike, before: fs.Stats, object: string): Promise<void> {
+async function keepIfChanged (file: string, before: fs.Stats, object: string): Promise<void> {
   let now: fs.Stats
   try {
-    now = await fs.promises.stat(at)
+    now = await fs.promises.stat(file)
   } catch (err) {
     throw new ShoeboxError('SHOEBOX_IO', `cannot delete ${file} after its upload to ${object}: ${describeIoError(err)}`, { cause: err })
   }
@@ -216,7 +226,7 @@ async function keepIfChanged (file: string, at: fs.PathLike, before: fs.Stats, o
  */
 async function uploadEach (
   files: string[], concurrency: number, partSize: number, signal: AbortSignal,
-  upload: (file: string, at: fs.PathLike, before: fs.Stats, index: number) => Promise<void>
+  upload: (file: string, before: fs.Stats, index: number) => Promise<void>
 ): Promise<void> {
   // Each file under way listens to `signal` (its pipeline): with --concurrency 11 or more, Node's bound of 10
   // warned on stderr of a leak that is none (the listeners go with their files).
@@ -227,14 +237,14 @@ async function uploadEach (
   try {
     for (let i = 0; i < files.length && failure === undefined; i++) {
       throwIfAborted(signal)
-      const { at, stats: before } = await regularFile(files[i])
+      const before = await regularFile(files[i])
       const weight = before.size <= partSize ? 1 : concurrency
       await slots.take(weight)
       if (failure !== undefined) {
         slots.give(weight)
         break
       }
-      const job: Promise<void> = upload(files[i], at, before, i)
+      const job: Promise<void> = upload(files[i], before, i)
         .catch((err: unknown) => { failure ??= { error: err } })
         .finally(() => {
           slots.give(weight)
@@ -248,27 +258,21 @@ async function uploadEach (
   if (failure !== undefined) throw failure.error
 }
 
-/**
- * The file's stat and what opens it, or a typed error naming it: a FIFO or a device (its size is not its content)
- * is not uploaded. A name that is not UTF-8 arrives decoded (U+FFFD for its bad bytes), naming no file: it is
- * opened by the bytes it was decoded from, as decode and verify open it (`shoebox upload *.shoebox` said "no such
- * file" of a file the shell had just listed), and uploaded under the name as it reads.
- */
-async function regularFile (file: string): Promise<{ at: fs.PathLike, stats: fs.Stats }> {
-  let at: fs.PathLike = file
+/** The file's stat, or a typed error naming it: a FIFO or a device (its size is not its content) is not uploaded. */
+async function regularFile (file: string): Promise<fs.Stats> {
   let stats: fs.Stats
   try {
-    stats = await fs.promises.stat(file).catch(async (err: unknown) => {
-      const raw = (err as NodeJS.ErrnoException).code === 'ENOENT' ? await undecodedPath(file) : undefined
-      if (raw === undefined) throw err
-      at = raw
-      return await fs.promises.stat(raw)
-    })
+    stats = await fs.promises.stat(file)
   } catch (err) {
+    // A name that is not UTF-8 reaches Node decoded (U+FFFD for its bad bytes), so names no file. Its key would
+    // be that decoded text, another name (as `pack` skips such a name): refused as what it is, not as missing.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && await undecodedPath(file) !== undefined) {
+      throw new ShoeboxError('SHOEBOX_BAD_KEY', `cannot upload ${file}: its name is not UTF-8, and an object key is text (it would be stored under another name); rename it`)
+    }
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
   }
   if (!stats.isFile()) throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${stats.isDirectory() ? 'is a directory' : 'not a regular file'}`)
-  return { at, stats }
+  return stats
 }
 
 /**

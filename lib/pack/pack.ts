@@ -171,7 +171,10 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     // What was kept (counted once the aborted uploads have settled): the archives the store has, those a stop
     // caught between their put and its verification (no 'upload' event) included.
     if (failure instanceof ShoeboxError) {
-      const uploaded = sink?.uploader?.stored.size ?? 0
+      // Less those that failed their check (another size stored): the error names that archive, and "N uploaded
+      // before it" counted it among them.
+      const uploader = sink?.uploader
+      const uploaded = uploader === undefined ? 0 : [...uploader.stored].filter((name) => !uploader.failed.has(name)).length
       failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${plural(uploaded, 'archive')} uploaded to ${options.to} before it ${uploaded === 1 ? 'stays' : 'stay'} there`
     }
   }

@@ -329,6 +329,15 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     if (this.#recover && await hasTempFiles(this.dir) && !this.destroyed) await this.#recoverLeftovers()
     // Files sealed before (by a run that stopped or crashed) go first.
     if (this.destroyed) return
+    // The queue is every file in the directory: one that is no archive is not this sink's (`shoebox write ~/notes
+    // --to s3://... --delete-local` uploaded the user's files and deleted them). Refused before any upload.
+    const foreign = await this.uploader?.notArchives() ?? []
+    if (foreign.length > 0) {
+      const named = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? `, and ${foreign.length - 3} more` : '')
+      throw new ShoeboxError('SHOEBOX_IO', `${this.dir} holds files that are no archives (${named}): the uploader would ship every file there, ` +
+        'and delete it with deleteLocal; write to a directory of its own (nothing was uploaded)')
+    }
+    if (this.destroyed) return
     await this.uploader?.resume()
     if (this.destroyed) return
     if (this.#flushInterval > 0) {

@@ -28,7 +28,8 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { codecOfName } from '../compress/codecs.js'
+import { codecOfName, SNIFF_BYTES, sniffCodec } from '../compress/codecs.js'
+import { MAGIC_BYTES } from '../format/constants.js'
 import { invalidOption, untilAborted } from '../errors.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
@@ -171,6 +172,32 @@ export class SealedUploader extends EventEmitter {
    * that is still here has its killed upload aborted when it is shipped
    * again (#uploadOnce), with that upload's retries.
    */
+  /**
+   * The files resume() would ship that are no archives: neither empty nor beginning as a shoebox, gzip or zstd
+   * file. A rolling sink refuses to start in a directory that holds any (rolling-sink.ts); a SealedUploader
+   * of your own ships what its directory holds.
+   */
+  async notArchives (): Promise<string[]> {
+    const foreign: string[] = []
+    for (const name of await pendingUploads(this.dir)) {
+      const head = Buffer.alloc(Math.max(SNIFF_BYTES, MAGIC_BYTES.length))
+      let read = 0
+      try {
+        const handle = await fsp.open(path.join(this.dir, name), 'r')
+        try {
+          read = (await handle.read(head, 0, head.length, 0)).bytesRead
+        } finally {
+          await handle.close()
+        }
+      } catch {
+        continue // gone, or unreadable: its upload says so
+      }
+      const start = head.subarray(0, read)
+      if (read > 0 && !start.subarray(0, MAGIC_BYTES.length).equals(MAGIC_BYTES) && sniffCodec(start).name === 'none') foreign.push(name)
+    }
+    return foreign
+  }
+
   async resume (): Promise<void> {
     const { EarlyUpload } = await import('./early-upload.js')
     this.#EarlyUpload = EarlyUpload

@@ -378,7 +378,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       const listedAt = Date.now()
       if (this.destroyed || this.#stopped) return
       if (first && listed.length === 0 && this.#options.follow !== true && this.#options.allowEmpty !== true) {
-        throw (this.#lister as typeof Lister).noArchiveMatches(this.#pattern)
+        throw (this.#lister as typeof Lister).noArchiveMatches(this.#pattern, listed)
       }
       if (from !== undefined && first) {
         // A position names a file already read: one not listed (mistyped, or gone) would otherwise

@@ -42,7 +42,12 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes = 
   // Compiled once, not per key (minimatch() compiles its pattern on every call).
   const matcher = new Minimatch(glob.pattern)
   const out: ListedName[] = []
-  const prefix = literalPrefix(glob.pattern)
+  // A pattern with no wildcard that names a prefix of keys (`shoebox read s3://b/events`): what noArchiveMatches() says.
+  const folder = MAGIC_CHARS.test(glob.pattern) ? undefined : glob.pattern.replace(/\/+$/, '') + '/'
+  // On S3 such a pattern is listed from itself (a key prefix is text): from its parent, 's3://b/events' listed
+  // every object of the bucket to find one key. (A directory store lists directories.)
+  const prefix = folder !== undefined && isRemote(glob.root) ? glob.pattern : literalPrefix(glob.pattern)
+  let inFolder = false
   /** A writer's temporary file whose final name matches: its final name (sealed by a link when it appears). */
   const sealedAs = (name: string): string | undefined => {
     const slash = name.lastIndexOf('/') + 1
@@ -59,6 +64,7 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes = 
     const name = object.key
     // A folder marker (an empty 'logs/2024/', as S3 consoles create for a folder) is no archive, as a
     // directory is none: '**' matched it, and the read failed on its key. One that holds bytes is read (and refused).
+    if (folder !== undefined && name.startsWith(folder)) inFolder = true
     if (name.endsWith('/') && object.size === 0) continue
     if (sealing !== undefined) {
       const sealed = sealedAs(name)
@@ -67,8 +73,15 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes = 
     if (!matcher.match(name)) continue
     out.push({ name, path: glob.where(name), size: object.size, mtimeMs: object.mtimeMs ?? object.mtime?.getTime(), etag: object.etag })
   }
+  if (inFolder && out.length === 0) namesAFolder.add(out)
   return out
 }
+
+/** Characters with a meaning in a glob (glob.ts). */
+const MAGIC_CHARS = /[*?[\]{}!()+@]/
+
+/** Empty listings whose pattern named a prefix that holds objects (a remote "directory"), for noArchiveMatches(). */
+const namesAFolder = new WeakSet<object>()
 
 /** The most segments a key the pattern matches can have (of each of its brace expansions), or Infinity where one has a '**'. */
 function patternDepth (set: ReadonlyArray<readonly unknown[]>, globstar: symbol): number {
@@ -92,8 +105,11 @@ export async function listFiles (glob: GlobRoot, sealing?: Set<string>): Promise
  * as the pattern (`shoebox read logs` after `shoebox write logs`) matches
  * only itself, not its files: the line says which pattern does.
  */
-export function noArchiveMatches (pattern: string): ShoeboxError {
-  const hint = isLocalDirectory(pattern) ? ` (a directory: '${pattern.replace(/\/+$/, '')}/*' matches the archives in it)` : ''
+export function noArchiveMatches (pattern: string, listed?: object): ShoeboxError {
+  // On S3 too: `shoebox read s3://b/events` matched the key 'events' only, and said nothing of events/'s objects.
+  const hint = isLocalDirectory(pattern)
+    ? ` (a directory: '${pattern.replace(/\/+$/, '')}/*' matches the archives in it)`
+    : listed !== undefined && namesAFolder.has(listed) ? ` (a prefix: '${pattern.replace(/\/+$/, '')}/*' matches the objects under it)` : ''
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `no archive matches ${pattern}${hint}`)
 }
 

@@ -16,7 +16,7 @@
 import { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
+import { isBytes, refuseNotBytes, ShoeboxError, STORE_HINT } from '../errors.js'
 import { countTaken, TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { checkKey, checkObjectName } from './keys.js'
 import { parseS3Url, s3ClientSettings, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
@@ -59,13 +59,25 @@ export class LazyS3Store implements Store {
     return await (await this.loaded()).client()
   }
 
+  /**
+   * `check(key)`, its refusal naming the store as the S3Store's does (s3-store.ts #named): before the load,
+   * `shoebox upload 'a\\b.log' --to s3://...` said only 'key "a\\\\b.log": contains a backslash'.
+   */
+  #named (key: string, check: (key: string) => string): void {
+    try {
+      check(key)
+    } catch (err) {
+      throw new ShoeboxError('SHOEBOX_BAD_KEY', `${this.url}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
   async put (key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<PutResult> {
     return await (await this.loaded()).put(key, body, options)
   }
 
   writer (key: string, options: WriterOptions = {}): ObjectWriter {
     if (this.#store !== undefined) return this.#store.writer(key, options)
-    checkKey(key)
+    this.#named(key, checkKey)
     const settings = s3WriterSettings(options)
     return new DeferredWriter(key, settings, async () => (await this.loaded()).writer(key, options))
   }
@@ -73,7 +85,7 @@ export class LazyS3Store implements Store {
   get (key: string, options: GetOptions = {}): Readable {
     if (this.#store !== undefined) return this.#store.get(key, options)
     try {
-      checkObjectName(key)
+      this.#named(key, checkObjectName)
     } catch (err) {
       // As from the S3Store: a stream that fails, for the consumer's error path.
       return Readable.from([]).destroy(err as Error)

@@ -21,10 +21,21 @@ import { PartBuffers } from './part-buffers.js'
 import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
 import { withTransfer } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
-import { statusOf, storeError, type StoreError } from './store-error.js'
+import { statusOf, storeError, StoreError } from './store-error.js'
 import { putThrough, type GetOptions, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions } from './store.js'
 
 export type { TransferContext, PartChecksum } from './s3-context.js'
+
+/**
+ * The controller close() aborts. Every request under way listens to its signal (the SDK's retry adds a listener
+ * per request), so more than 10 at once (`shoebox upload --concurrency 16`'s checks) made Node print a
+ * MaxListenersExceededWarning on stderr, of a leak that is none: each listener goes with its request.
+ */
+function closeSignal (): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(0, controller.signal)
+  return controller
+}
 
 export class S3Store implements Store {
   readonly url: string
@@ -43,7 +54,7 @@ export class S3Store implements Store {
    * again on a new one, so a read or unpack stopped by Ctrl-C while a server stalled a listing kept the
    * process alive until that server answered. A fresh one serves the requests after close().
    */
-  #closing = closingController()
+  #closing = closeSignal()
 
   constructor (url: string, options: S3StoreOptions = {}) {
     const { bucket, prefix } = parseS3Url(url)
@@ -175,6 +186,12 @@ export class S3Store implements Store {
           throw err
         }
       })()
+      // A resume is pinned by If-Match; a server that ignores it answers with whatever version it now holds, and
+      // its bytes spliced on gave the reader the head of one version and the tail of another, unsaid.
+      if (start !== (options.range?.start ?? 0) && etag !== undefined && out.ETag !== undefined && out.ETag !== etag) {
+        (out.Body as { destroy?: () => void } | undefined)?.destroy?.()
+        throw new StoreError('other', this.url, 'get', key, `the object changed while it was read (resumed at byte ${start}, the server answered ETag ${out.ETag}, not ${etag}: it ignored If-Match)`)
+      }
       return { body: out.Body as AsyncIterable<Uint8Array>, etag: out.ETag, length: out.ContentLength }
     }, {
       start: options.range?.start,
@@ -319,21 +336,10 @@ export class S3Store implements Store {
   async close (): Promise<void> {
     this.partBuffers.release()
     this.#closing.abort()
-    this.#closing = closingController()
+    this.#closing = closeSignal()
     const connection = this.#connection
     if (connection === undefined || this.#options.client !== undefined) return
     const { client } = await connection.catch(() => ({ client: undefined }))
     client?.destroy()
   }
-}
-
-/**
- * The store's close signal: every request under way listens to it (the SDK's retry adds a listener per
- * request), so 11 at once (shoebox upload --concurrency 16 checking its objects) printed Node's
- * MaxListenersExceededWarning on the user's stderr. Each listener is removed as its request ends.
- */
-function closingController (): AbortController {
-  const controller = new AbortController()
-  setMaxListeners(0, controller.signal)
-  return controller
 }

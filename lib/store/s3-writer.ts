@@ -30,6 +30,7 @@
  * - The writer is returned at once; _construct() waits for the store's
  *   first request to load the SDK (s3-client.ts), and writes wait for it.
  */
+import { setMaxListeners } from 'node:events'
 import { Writable } from 'node:stream'
 import { isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
@@ -38,7 +39,7 @@ import { PartCheck } from './part-check.js'
 import type { S3Connection } from './s3-client.js'
 import { s3WriterSettings } from './s3-config.js'
 import { withTransfer, type TransferContext } from './s3-context.js'
-import { StoreError } from './store-error.js'
+import { statusOf, StoreError } from './store-error.js'
 import type { ObjectWriter, PutResult, WriterOptions } from './store.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
@@ -107,7 +108,10 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
   #knownUploadId: string | undefined
   /** The first failure of any part or request; every later write and the end report it. */
   #failure: Error | undefined
-  /** Cancels the requests in flight on destroy(). */
+  /**
+   * Cancels the requests in flight on destroy(). Each part in flight listens to it: a queueSize over 10 made Node
+   * warn on stderr of a listener leak that is none (setMaxListeners in the constructor).
+   */
   readonly #abort = new AbortController()
   #bytes = 0
   #confirmed = 0
@@ -123,6 +127,7 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     const { partSize, queueSize, verify } = s3WriterSettings(options)
     this.partSize = partSize
     this.queueSize = queueSize
+    setMaxListeners(0, this.#abort.signal)
     this.#stats = store.newStats()
     const check = verify === false ? undefined : new PartCheck(this.partSize, verify)
     this.#check = check
@@ -336,7 +341,19 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
       if (uploadId === undefined) return
       // Its own request, not cancelled by the signal above.
       const { client, sdk } = this.#connection as S3Connection
-      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.#store.bucket, Key: this.#objectKey, UploadId: uploadId })).catch(() => {})
+      await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.#store.bucket, Key: this.#objectKey, UploadId: uploadId }))
+        .catch((abortErr: unknown) => {
+          // Left open (a policy that refuses the parts often refuses their abort too): the error says so, and where
+          // it is found, where it said nothing and the upload stayed open unseen.
+          const status = statusOf(abortErr)
+          const e = abortErr as { name?: string, Code?: string }
+          if (e.name === 'NoSuchUpload' || status === 404) return
+          const reported = err ?? failure
+          const why = `${e.Code ?? e.name ?? 'Error'}${status === undefined ? '' : `, HTTP ${status}`}`
+          if (reported instanceof Error) {
+            reported.message += `; its multipart upload ${uploadId} could not be aborted (${why}) and stays open (shoebox multipart ${this.#store.url} lists it)`
+          }
+        })
     }
     cleanUp().then(() => { callback(err ?? failure ?? null) }, () => { callback(err) })
   }

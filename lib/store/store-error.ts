@@ -63,6 +63,15 @@ const THROTTLED = new Set([
 const UNREACHABLE = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'TimeoutError'
 ])
+
+/**
+ * OpenSSL's words for a server that answered the TLS hello with something else: an https:// endpoint that
+ * speaks plain http (a typo of the scheme). The line quoted OpenSSL's source path and error stack instead.
+ */
+function notTls (err: unknown): boolean {
+  const e = (err ?? {}) as ErrorLike
+  return e.code === 'EPROTO' && /wrong version number|packet length too long|http request/i.test(e.message ?? '')
+}
 const NETWORK = new Set([
   'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'RequestTimeout'
 ])
@@ -111,7 +120,7 @@ export function classifyAttempt (err: unknown): FailureKind {
   // The socket's code first: the SDK renames a reset connection (ECONNRESET, EPIPE) 'TimeoutError'.
   // (Sometimes only its message keeps the code: 'TimeoutError: read ECONNRESET'.)
   if (NETWORK.has(code) || /ECONNRESET|EPIPE|socket hang up|premature close|aborted/i.test(e.message ?? '')) return 'network'
-  if (UNREACHABLE.has(name) || UNREACHABLE.has(code)) return 'unreachable'
+  if (UNREACHABLE.has(name) || UNREACHABLE.has(code) || notTls(err)) return 'unreachable'
   if (NETWORK.has(name)) return 'network'
   if (status !== undefined && status >= 500) return 'server'
   return 'other'
@@ -151,8 +160,10 @@ export function storeError (
   }
   // The SDK's advice on an answer it cannot parse (a proxy's page, garbage) is for a programmer holding the error
   // object, and took a third of the line: the parser's own words stay.
-  const said = redact(String(e.message ?? ''), secrets).replace(SDK_RAW_RESPONSE_HINT, '').replace(/\s+/g, ' ').trim().slice(0, 200)
-  const tag = status === undefined ? name : `${name}, HTTP ${status}`
+  const said = notTls(err)
+    ? 'the endpoint does not speak TLS: an http:// endpoint given as https://?'
+    : redact(String(e.message ?? ''), secrets).replace(SDK_RAW_RESPONSE_HINT, '').replace(/\s+/g, ' ').trim().slice(0, 200)
+  const tag = notTls(err) ? 'EPROTO' : status === undefined ? name : `${name}, HTTP ${status}`
   const informative = said !== '' && said !== name && said !== 'UnknownError'
   const last = kind === 'throttled' && classifyAttempt(err) !== 'throttled' ? 'last attempt: ' : ''
   detail += informative ? ` (${last}${tag}: ${said})` : ` (${last}${tag})`

@@ -7,6 +7,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import { cli } from '../cli-run.js'
 import { answeredAtArrival, startFaultProxy, type FaultProxy } from '../fault-proxy.js'
@@ -247,21 +248,6 @@ t.test('--concurrency 16: no warning of a listener leak on stderr (each file und
   t.same(warnings, [], 'no MaxListenersExceededWarning')
 })
 
-t.test('a file whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD), is uploaded, as decode and verify read it', async (t) => {
-  // `shoebox upload *.shoebox` failed on it with "no such file or directory", for a file the shell had just listed.
-  const dir = Buffer.from(path.join(tmp, 'not-utf8'))
-  fs.mkdirSync(dir)
-  const raw = Buffer.concat([dir, Buffer.from('/caf'), Buffer.from([0xe9]), Buffer.from('.bin')])
-  fs.writeFileSync(raw, 'latin-1 named')
-  const given = path.join(dir.toString(), 'caf\uFFFD.bin')
-  const r = await cli(['upload', given, '--to', `s3://${s3.bucket}/latin1`, '--delete-local'])
-  t.equal(r.stderr.split('\n').filter((l) => !l.includes('uploaded 1 object')).join('\n'), '', 'no error')
-  t.equal(r.code, 0)
-  t.equal(r.stdout.toString().split('\t').slice(0, 3).join('\t'), `${given}\ts3://${s3.bucket}/latin1/caf\uFFFD.bin\t13 bytes`)
-  t.equal(s3.object('latin1/caf\uFFFD.bin')?.toString(), 'latin-1 named', 'stored under the name as it reads')
-  t.notOk(fs.existsSync(raw), '--delete-local deleted the file it uploaded')
-})
-
 t.test('a FILE already in the --to directory is a usage error, nothing uploaded or deleted: its object would be the file itself', async (t) => {
   const dir = path.join(tmp, 'onto-itself')
   fs.mkdirSync(dir)
@@ -273,4 +259,56 @@ t.test('a FILE already in the --to directory is a usage error, nothing uploaded 
     t.equal(r.stderr.split('\n')[0], `shoebox upload: ${file} is already in ${dir}, the --to directory: its object would be the file itself; upload it to another directory or a store`, to)
     t.equal(fs.readFileSync(file, 'utf8'), 'only copy', 'the file is left as it was')
   }
+})
+
+t.test('a file whose name is not UTF-8 is refused by name (an object key is text), not reported missing', async (t) => {
+  // `shoebox upload logs/*` on a Latin-1 name: Node gets it decoded, U+FFFD for the bad byte, and said
+  // "no such file or directory" of a file the shell had just listed.
+  const dir = path.join(tmp, 'latin1')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(Buffer.concat([Buffer.from(dir + '/caf'), Buffer.from([0xe9]), Buffer.from('.log')]), 'bytes\n')
+  fs.writeFileSync(path.join(dir, 'a.log'), 'first\n')
+  const given = path.join(dir, 'caf\uFFFD.log')
+  const r = await cli(['upload', path.join(dir, 'a.log'), given, '--to', `s3://${s3.bucket}/latin1`, '--concurrency', '1', '--delete-local'])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox upload: cannot upload ${given}: its name is not UTF-8, and an object key is text ` +
+    `(it would be stored under another name); rename it; 1 file uploaded to s3://${s3.bucket}/latin1 (listed on stdout)\n`)
+  t.same(s3.keys().filter((k) => k.startsWith('latin1/')), ['latin1/a.log'], 'nothing stored under the decoded name')
+  t.same(fs.readdirSync(dir, { encoding: 'buffer' }).map((n) => n.toString('latin1')), ['caf\u00e9.log'], 'the file is kept')
+})
+
+t.test('a failed upload whose multipart upload cannot be aborted says it stays open', async (t) => {
+  // A policy that refuses the parts often refuses their abort too: the line said only why the part failed, and
+  // the help's "a failed upload leaves no multipart upload open" held no more.
+  const proxy = await startFaultProxy(s3.endpoint, [
+    { match: (r) => r.op === 'UploadPart', fault: { kind: 'status', status: 403, code: 'AccessDenied' } },
+    { match: (r) => r.op === 'AbortMultipartUpload', fault: { kind: 'status', status: 403, code: 'AccessDenied' } }
+  ])
+  t.teardown(() => proxy.close())
+  const r = await cli(['upload', large, '--to', `s3://${s3.bucket}/unaborted`, '--endpoint', proxy.endpoint, '--part-size', '5MiB'])
+  t.equal(r.code, 1)
+  const open = s3.openUploads().filter((u) => u.key === 'unaborted/large.bin')
+  t.equal(open.length, 1, 'the multipart upload is open')
+  t.equal(r.stderr, `shoebox upload: s3://${s3.bucket}/unaborted: put large.bin: credentials refused or missing ` +
+    '(check AWS_ACCESS_KEY_ID / AWS_PROFILE and the key\'s permissions) (AccessDenied, HTTP 403: injected 403 AccessDenied); ' +
+    `its multipart upload ${open[0].uploadId} could not be aborted (AccessDenied, HTTP 403) and stays open ` +
+    `(shoebox multipart s3://${s3.bucket}/unaborted lists it)\n`)
+  t.equal(r.stdout.length, 0)
+  for (const u of open) await s3.client().send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: u.key, UploadId: u.uploadId }))
+})
+
+t.test('a file that needs more than 10,000 parts at --part-size is refused before any byte is sent', async (t) => {
+  // S3 takes at most 10,000 parts: an 80 GB file at the default 8MiB failed at part 10,001, its 80 GB sent
+  // for nothing. A sparse file: its size is what counts.
+  const huge = path.join(tmp, 'huge.bin')
+  const size = 8 * 1024 * 1024 * 10_000 + 1
+  fs.closeSync(fs.openSync(huge, 'w'))
+  fs.truncateSync(huge, size)
+  t.teardown(() => { fs.rmSync(huge, { force: true }) })
+  const r = await cli(['upload', huge, '--to', `s3://${s3.bucket}/huge`])
+  t.equal(r.code, 2)
+  t.equal(r.stderr, `shoebox upload: ${huge} is ${size} bytes: more than 10000 parts of --part-size 8MiB (S3 takes at most 10000); ` +
+    'give --part-size 9MiB or more\n(try \'shoebox upload --help\')\n')
+  t.same(s3.keys().filter((k) => k.startsWith('huge/')), [], 'nothing stored')
+  t.equal(s3.openUploads().filter((u) => u.key.startsWith('huge/')).length, 0, 'no multipart upload begun')
 })

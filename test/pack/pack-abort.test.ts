@@ -88,6 +88,28 @@ t.test('pack to a server that stalls the HEAD verifying an upload: an abort ends
   t.match(err?.message, /; 1 archive uploaded to s3:\/\/[^ ]+ before it stays there$/, 'and the message counts it')
 })
 
+t.test('pack: an archive that fails its check is not counted among those uploaded before it', async (t) => {
+  // The server answers the HEAD after the second archive's put with another size (a server that is no S3, a
+  // proxy): the error named that archive and said "2 archives uploaded ... before it", the failed one counted.
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const proxy = await startFaultProxy(s3.endpoint, [
+    { match: (r) => r.op === 'HeadObject' && r.url.includes('-000001.'), fault: { kind: 'set-response-header', name: 'content-length', value: '7' } }
+  ])
+  t.teardown(() => proxy.close())
+  const root = tempDir(t)
+  const src = tree(root, 4)
+  const err = await expectCode(t, pack(src, {
+    to: `s3://${s3.bucket}/checked`,
+    storeOptions: { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region },
+    rollSize: 1,
+    concurrency: 1,
+    tmpDir: root
+  }), 'SHOEBOX_VERIFY_FAILED', 'the check fails the pack')
+  t.match(err?.message, /upload src-[^ ]*-000001\.shoebox: stored 7 bytes/, 'naming the archive')
+  t.match(err?.message, /; 1 archive uploaded to s3:\/\/test-bucket\/checked before it stays there$/, 'only the archive before it counted')
+})
+
 t.test('pack and unpack: an aborted signal stops them before anything is done', async (t) => {
   const root = tempDir(t)
   const src = tree(root, 2)

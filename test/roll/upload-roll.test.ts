@@ -246,6 +246,29 @@ t.test('upload.to that is the sink\'s own directory is refused: each file would 
   t.equal(archiveNames(path.join(dir, 'sub')).length, 1)
 })
 
+t.test('a directory holding files that are no archives is refused before anything is uploaded or deleted', async (t) => {
+  // `echo '{}' | shoebox write ~/notes --to s3://b/x --delete-local`: the queue took every file there for a sealed
+  // one, uploaded the user's notes.txt and a.jpg, and deleted them.
+  const dir = newDir('foreign')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'my notes\n')
+  fs.writeFileSync(path.join(dir, 'a.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]))
+  // What a writer may leave there: sealed archives (plain, gzip), and an empty file.
+  fs.writeFileSync(path.join(dir, 'earlier.shoebox'), Buffer.from([0x84, 0x78, 0x86, 0x69, 2, 0]))
+  fs.writeFileSync(path.join(dir, 'earlier.shoebox.gz'), Buffer.from([0x1f, 0x8b, 8, 0]))
+  fs.writeFileSync(path.join(dir, 'empty.shoebox'), '')
+  const store = newDir('foreign-store')
+  const run = start({ dir, flushInterval: 0, upload: { to: store, deleteLocal: true } })
+  const err = await writeRange(run, 0, 10)
+  t.match(err, {
+    code: 'SHOEBOX_IO',
+    message: `${dir} holds files that are no archives (a.jpg, notes.txt): the uploader would ship every file there, ` +
+      'and delete it with deleteLocal; write to a directory of its own (nothing was uploaded)'
+  })
+  t.same(fs.readdirSync(dir).sort(), ['a.jpg', 'earlier.shoebox', 'earlier.shoebox.gz', 'empty.shoebox', 'notes.txt'], 'every file kept, no record written')
+  t.notOk(fs.existsSync(store) && fs.readdirSync(store).length > 0, 'nothing uploaded')
+})
+
 t.test('a permanent failure leaves every file queued and no multipart upload open; a new sink ships them all', async (t) => {
   const { s3, proxy, storeOptions, url } = await setup(t, [
     { match: (r) => r.op === 'PutObject' || r.op === 'UploadPart', fault: { kind: 'status', status: 500, code: 'InternalError' } }

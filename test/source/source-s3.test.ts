@@ -208,6 +208,18 @@ t.test('listing asks only for the literal prefix of the pattern, then filters wi
   const none = await read(`s3://${s.s3.bucket}/nothing/here/*.gz`, { storeOptions: s.storeOptions })
   t.match(none.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches s3://${s.s3.bucket}/nothing/here/*.gz` }, 'no match: an error naming the pattern')
   t.same(none.records, [])
+  // A prefix given as the pattern (`shoebox read s3://b/data`, as after `write --to s3://b/data`) matches the key
+  // 'data' alone: the line says which pattern matches its objects, as for a local directory; not for a key that
+  // only begins as the prefix does.
+  for (const given of ['data', 'data/']) {
+    s.proxy.log.length = 0
+    const prefix = await read(`s3://${s.s3.bucket}/${given}`, { storeOptions: s.storeOptions })
+    t.match(prefix.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches s3://${s.s3.bucket}/${given} (a prefix: 's3://${s.s3.bucket}/data/*' matches the objects under it)` })
+    // A pattern with no wildcard is listed from itself, not from its parent: 'data' listed the whole bucket.
+    t.same(s.proxy.log.filter((e) => e.op === 'ListObjectsV2').map((e) => new URL(e.url, 'http://x').searchParams.get('prefix')), [given])
+  }
+  const notPrefix = await read(`s3://${s.s3.bucket}/dat`, { storeOptions: s.storeOptions })
+  t.equal((notPrefix.error as Error | undefined)?.message, `no archive matches s3://${s.s3.bucket}/dat`, 'no hint for a key that only begins as a prefix does')
   const allowed = await read(`s3://${s.s3.bucket}/nothing/here/*.gz`, { storeOptions: s.storeOptions, allowEmpty: true })
   t.equal(allowed.error, undefined)
   t.same(allowed.records, [], 'allowEmpty: no records, no error')

@@ -38,7 +38,16 @@ t.test('before its first use: stats at zero, close() resolves, bad keys and opti
   const stats = store.stats()
   t.equal(stats.uploaded.bytes, 0)
   t.equal(stats.downloaded.bytes, 0)
-  t.throws(() => store.writer('../x'), { code: 'SHOEBOX_BAD_KEY' })
+  // Named as the loaded store names it: `shoebox upload 'a\\b.log' --to s3://...` said only 'key "a\\\\b.log":
+  // contains a backslash', no store, where a later writer's error began with the URL.
+  t.throws(() => store.writer('../x'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "../x": has a '..' segment` })
+  t.throws(() => store.writer('a\\b'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "a\\\\b": contains a backslash` })
+  // A file named 'k:notes.log' uploaded: 'is absolute' said nothing of why (a Windows drive, where a key is a path).
+  t.throws(() => store.writer('k:notes.log'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "k:notes.log": is absolute (it begins as a Windows drive does, 'k:')` })
+  t.throws(() => store.writer('/abs'), { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "/abs": is absolute` })
+  const read = store.get('a\0b')
+  const readError = await new Promise<Error>((resolve) => { read.once('error', resolve) })
+  t.match(readError, { code: 'SHOEBOX_BAD_KEY', message: `s3://${s3.bucket}/unused: key "a\\u0000b": contains NUL` })
   t.throws(() => store.writer('k', { partSize: '4MiB' }), { code: 'SHOEBOX_INVALID_OPTION', message: /partSize/ })
   t.throws(() => store.writer('k', { verify: 'md5' as never }), { code: 'SHOEBOX_INVALID_OPTION', message: /verify/ })
   t.throws(() => openStore('s3://UPPER/x'), { code: 'SHOEBOX_BAD_URL' })

@@ -143,6 +143,15 @@ t.test('an unreachable endpoint', async (t) => {
   t.ok((stats.errors.unreachable ?? 0) >= 8, 'counted as unreachable')
 })
 
+t.test('an https:// endpoint that speaks plain http (a typo of the scheme): unreachable, said in words, not OpenSSL\'s', async (t) => {
+  // The line was 'failed (Error: write EPROTO 803C...:error:0A00010B:SSL routines:ssl3_get_record:wrong version
+  // number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:)'.
+  const store = open(t, `s3://${s3.bucket}/p`, { endpoint: s3.endpoint.replace('http:', 'https:'), maxAttempts: 1 })
+  const err = await errorOf(store.put('k', 'v'))
+  checkError(t, err, 'SHOEBOX_UNREACHABLE', store, 'put', 'k')
+  t.equal((err as Error).message, `s3://${s3.bucket}/p: put k: endpoint unreachable (EPROTO: the endpoint does not speak TLS: an http:// endpoint given as https://?)`)
+})
+
 t.test('a throttling server', async (t) => {
   const proxy = await proxied(t, [{ match: () => true, fault: { kind: 'status', status: 503, code: 'SlowDown', message: `Please reduce your request rate (${SECRET}).` } }])
   const store = open(t, `s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, maxAttempts: 2 })

@@ -183,6 +183,27 @@ t.test('stat, exists, delete', async (t) => {
   t.same(store.stats().errors, {}, 'a missing object asked about is not an error')
 })
 
+t.test('many requests at once warn of no listener leak (each holds the store\'s close signal, or its writer\'s)', async (t) => {
+  // The latency keeps all 12 under way together: `shoebox upload --concurrency 16` printed Node's
+  // MaxListenersExceededWarning on stderr, 11 abort listeners on one AbortSignal.
+  const { store } = await setup(t, { rules: [{ match: (r) => r.op === 'HeadObject' || r.op === 'UploadPart', fault: { kind: 'latency', ms: 200 } }] })
+  await store.put('a', bytes)
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { if (w.name === 'MaxListenersExceededWarning') warnings.push(w.message) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  const all = await Promise.all(Array.from({ length: 12 }, async () => await store.stat('a')))
+  t.equal(all.length, 12)
+  // One writer's parts in flight (`shoebox upload --queue-size 12`) each listen to its destroy's signal.
+  const parts = Buffer.alloc(12 * 5 * MiB, 7)
+  const writer = store.writer('parts', { partSize: '5MiB', queueSize: 12 })
+  await new Promise<void>((resolve, reject) => { writer.on('error', reject).end(parts, resolve) })
+  t.equal((await store.stat('parts')).size, parts.length)
+  // A warning is emitted on the next tick.
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(warnings, [], 'no listener leak warning')
+})
+
 t.test('keys that are no portable path are refused for writes and deletes before any request; reads and aborts refuse only the empty key and NUL', async (t) => {
   const { store, proxy } = await setup(t)
   const check = (err: unknown, what: string): void => {
@@ -323,6 +344,31 @@ t.test('a resumed read of an object that changed fails rather than mixing versio
   t.equal(gets[1].headers.range, 'bytes=100000-')
   t.equal(gets[1].status, 412)
   t.ok(faux.store.buckets.get('versions')?.get('pfx/v.bin')?.body.equals(replacement), 'the object did change')
+})
+
+t.test('a resumed read answered with another version (a server that ignores If-Match) fails rather than mixing versions', async (t) => {
+  // The resume's answer names another ETag than the bytes before it: spliced on, the reader got the
+  // head of one version and the tail of another, with no error.
+  const other = '"0123456789abcdef0123456789abcdef"'
+  const { store, proxy } = await setup(t, {
+    rules: [
+      { match: (r) => r.op === 'GetObject', fault: { kind: 'drop-response', afterBytes: 100_000 }, times: 1 },
+      { match: (r) => r.op === 'GetObject', fault: { kind: 'set-response-header', name: 'etag', value: other }, times: 1 }
+    ]
+  })
+  await store.put('v.bin', big)
+  const received: Buffer[] = []
+  const err = await errorOf((async () => {
+    for await (const chunk of store.get('v.bin')) received.push(chunk as Buffer)
+  })())
+  t.ok(err instanceof StoreError, 'a StoreError')
+  t.match(err, {
+    operation: 'get',
+    key: 'v.bin',
+    message: `s3://test-bucket/pfx: get v.bin: the object changed while it was read (resumed at byte 100000, the server answered ETag ${other}, not ${md5(big)}: it ignored If-Match)`
+  })
+  t.same(Buffer.concat(received), big.subarray(0, 100_000), 'only the bytes of the first answer')
+  t.equal(proxy.log.filter((e) => e.op === 'GetObject').length, 2, 'not retried')
 })
 
 t.test('configuration: endpoint from SHOEBOX_S3_ENDPOINT, region, path style', async (t) => {
