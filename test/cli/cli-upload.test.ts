@@ -259,6 +259,16 @@ t.test('a FILE already in the --to directory is a usage error, nothing uploaded 
     t.equal(r.stderr.split('\n')[0], `shoebox upload: ${file} is already in ${dir}, the --to directory: its object would be the file itself; upload it to another directory or a store`, to)
     t.equal(fs.readFileSync(file, 'utf8'), 'only copy', 'the file is left as it was')
   }
+  // The same directory by another name (a symbolic link to it, or through one): compared by real paths, as
+  // path.resolve() let the alias through and --delete-local deleted the only copy.
+  const alias = path.join(tmp, 'onto-itself-alias')
+  fs.symlinkSync(dir, alias)
+  for (const [given, to] of [[file, alias], [path.join(alias, 'a.bin'), dir], [file, path.join(alias, '..', 'onto-itself-alias')]]) {
+    const r = await cli(['upload', given, '--to', to, '--delete-local'])
+    t.equal(r.code, 2, `${given} --to ${to}`)
+    t.equal(r.stderr.split('\n')[0], `shoebox upload: ${given} is already in ${path.resolve(to)}, the --to directory: its object would be the file itself; upload it to another directory or a store`, to)
+    t.equal(fs.readFileSync(file, 'utf8'), 'only copy', 'the file is left as it was')
+  }
 })
 
 t.test('a file whose name is not UTF-8 is refused by name (an object key is text), not reported missing', async (t) => {
