@@ -18,8 +18,7 @@ import { TransferReporter } from './transfer-reporter.js'
 import { plural } from '../plural.js'
 import { untilInterrupted } from './interrupt.js'
 import { oneLine } from './one-line.js'
-import { DEFAULT_PART_SIZE } from '../store/s3-config.js'
-import { parseSize } from '../units.js'
+import { checkPartSize, DEFAULT_PART_SIZE } from '../store/s3-config.js'
 import { Slots } from '../slots.js'
 
 /**
@@ -73,9 +72,9 @@ export const uploadCommand: Command = {
     if (typeof values.to !== 'string') throw usage('needs --to URL')
     const queueSize = positiveInteger('--queue-size', values['queue-size'])
     const concurrency = positiveInteger('--concurrency', values.concurrency) ?? DEFAULT_CONCURRENCY
-    // Parsed once: what "a file of one part" means for --concurrency, and each writer's part size (which the
-    // writer checks against S3's minimum).
-    const partSize = asUsage(() => parseSize(values['part-size'] as string | undefined ?? DEFAULT_PART_SIZE, '--part-size'))
+    // Parsed once: what "a file of one part" means for --concurrency, and each writer's part size. Checked
+    // against S3's bounds whatever the store: a directory store ignores it, and took --part-size 0 without a word.
+    const partSize = asUsage(() => checkPartSize(values['part-size']), { flags: { partSize: '--part-size' } })
     refuseSharedKeys(positionals)
     const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
     refuseUploadOntoItself(positionals, store)
