@@ -13,6 +13,7 @@
  * SSE4.2), and it is switched off with SHOEBOX_NATIVE=0.
  */
 import { createRequire } from 'node:module'
+import { ShoeboxError } from './errors.js'
 
 export interface NativeRecords {
   /**
@@ -145,9 +146,21 @@ export interface NativeWriteback {
 
 type Addon = Partial<NativeRecords & NativeZstd & NativeFiles & NativeWriteback>
 
-/** The addon as built, or null when it is not built or switched off in `env`. */
+/** SHOEBOX_NATIVE's values: unset or '1' uses the addon where built, '0' switches it off. */
+export const NATIVE_SWITCHES = ['0', '1'] as const
+
+/**
+ * The addon as built, or null when it is not built or switched off in `env`.
+ * Any other SHOEBOX_NATIVE (`off`, `false`, a typo) is SHOEBOX_USAGE, as a
+ * SHOEBOX_ZSTD typo is: read as "on", it silently left the addon in use.
+ * Every loader below comes through here, so this is the one check.
+ */
 function loadAddon (env: NodeJS.ProcessEnv): Addon | null {
-  if (env.SHOEBOX_NATIVE === '0') return null
+  const value = env.SHOEBOX_NATIVE
+  if (value !== undefined && !(NATIVE_SWITCHES as readonly string[]).includes(value)) {
+    throw new ShoeboxError('SHOEBOX_USAGE', `SHOEBOX_NATIVE must be ${NATIVE_SWITCHES.map((c) => `'${c}'`).join(' or ')} (or unset), got ${JSON.stringify(value)}`)
+  }
+  if (value === '0') return null
   try {
     // From lib/ (tests) and dist/ (the package) alike, the build is one level up.
     return createRequire(import.meta.url)('../build/Release/shoebox_native.node') as Addon
@@ -156,7 +169,7 @@ function loadAddon (env: NodeJS.ProcessEnv): Addon | null {
   }
 }
 
-/** Load the native functions: null when they are not built, not usable on this CPU, or switched off in `env`. */
+/** Load the native functions: null when they are not built, not usable on this CPU, or switched off in `env` (SHOEBOX_USAGE: a SHOEBOX_NATIVE not '0' or '1'). */
 export function loadNative (env: NodeJS.ProcessEnv = process.env): NativeRecords | null {
   const addon = loadAddon(env)
   return typeof addon?.seal === 'function' ? addon as NativeRecords : null

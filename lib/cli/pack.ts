@@ -1,6 +1,7 @@
 /** shoebox pack: a directory's files into a few large archives in a store. */
 import path from 'node:path'
 import { ShoeboxError } from '../errors.js'
+import { misdecodedSource } from '../fs/undecoded-path.js'
 import { pack, type SkipReason } from '../pack/pack.js'
 import { parseSize } from '../units.js'
 import type { Command } from './command.js'
@@ -76,6 +77,9 @@ export const packCommand: Command = {
       parseSize(rollSize, '--roll-size')
       if (maxFileSize !== undefined) parseSize(maxFileSize, '--max-file-size')
     })
+    // A name that is not UTF-8 names no directory as it reads: said, not ENOENT (misdecodedSource()).
+    const misdecoded = await misdecodedSource(positionals[0], 'pack', "'shoebox pack . --to ...'")
+    if (misdecoded !== undefined) throw misdecoded
     const dir = path.resolve(positionals[0])
     const verbose = values.verbose === true
     const byReason = new Map<SkipReason, number>()

@@ -1,5 +1,6 @@
 /** shoebox recover: seal what crashed writers left behind. */
 import { ShoeboxError } from '../errors.js'
+import { misdecodedSource } from '../fs/undecoded-path.js'
 import { recoverDirectory, type RecoveredFile, type SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
@@ -29,6 +30,9 @@ export const recoverCommand: Command = {
     const { values, positionals } = parse(argv, { force: { type: 'boolean' } }, true)
     if (positionals.length !== 1) throw usage('recover needs exactly one directory')
     const dir = positionals[0]
+    // A name that is not UTF-8 names no directory as it reads: said, not ENOENT (misdecodedSource()).
+    const misdecoded = await misdecodedSource(dir, 'recover the files in', "'shoebox recover .'")
+    if (misdecoded !== undefined) throw misdecoded
     let done = 0
     let noZstd = 0
     try {

@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { Command } from './command.js'
 import { givenValue, ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
+import { misdecodedDirectory } from '../fs/undecoded-path.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
 import { asUsage, oneOf, parse, positiveInteger, wholeNumber } from './options.js'
@@ -103,6 +104,9 @@ export const serveCommand: Command = {
     const store = values.store === undefined ? undefined : storeUrlArg(values.store as string)
     if (values.endpoint !== undefined && store === undefined) throw usage('--endpoint goes with --store URL (an S3-compatible endpoint for it)')
     // A reader of a shared store keeps nothing locally.
+    // A name that is not UTF-8 names another directory, which the server would make (misdecodedDirectory()).
+    const misdecoded = typeof values.data === 'string' ? await misdecodedDirectory(values.data, "'shoebox serve --data .'") : undefined
+    if (misdecoded !== undefined) throw misdecoded
     const data = typeof values.data === 'string' ? path.resolve(values.data) : store !== undefined && mode === 'readonly' ? undefined : path.resolve('shoebox-events')
     const { serveEvents } = await import('../events/server/serve-events.js')
     // A refused option value (a bad size or duration) is a usage error, as elsewhere.

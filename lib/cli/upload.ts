@@ -10,6 +10,7 @@ import type { Command } from './command.js'
 import { describeIoError, quotedGlobHint, usage } from './io.js'
 import { ioError, orIoError } from '../fs/io-error.js'
 import { undecodedPath } from '../fs/undecoded-path.js'
+import { realPathOf } from '../fs/real-path.js'
 import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -17,8 +18,7 @@ import { TransferReporter } from './transfer-reporter.js'
 import { plural } from '../plural.js'
 import { untilInterrupted } from './interrupt.js'
 import { oneLine } from './one-line.js'
-import { DEFAULT_PART_SIZE } from '../store/s3-config.js'
-import { parseSize } from '../units.js'
+import { checkPartSize, DEFAULT_PART_SIZE } from '../store/s3-config.js'
 import { Slots } from '../slots.js'
 
 /**
@@ -72,9 +72,9 @@ export const uploadCommand: Command = {
     if (typeof values.to !== 'string') throw usage('needs --to URL')
     const queueSize = positiveInteger('--queue-size', values['queue-size'])
     const concurrency = positiveInteger('--concurrency', values.concurrency) ?? DEFAULT_CONCURRENCY
-    // Parsed once: what "a file of one part" means for --concurrency, and each writer's part size (which the
-    // writer checks against S3's minimum).
-    const partSize = asUsage(() => parseSize(values['part-size'] as string | undefined ?? DEFAULT_PART_SIZE, '--part-size'))
+    // Parsed once: what "a file of one part" means for --concurrency, and each writer's part size. Checked
+    // against S3's bounds whatever the store: a directory store ignores it, and took --part-size 0 without a word.
+    const partSize = asUsage(() => checkPartSize(values['part-size']), { flags: { partSize: '--part-size' } })
     refuseSharedKeys(positionals)
     const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
     refuseUploadOntoItself(positionals, store)
@@ -176,9 +176,10 @@ function refuseSharedKeys (files: string[]): void {
 function refuseUploadOntoItself (files: string[], store: object): void {
   const at = (store as { root?: unknown }).root
   if (typeof at !== 'string') return
-  const root = path.resolve(at)
-  const file = files.find((f) => path.resolve(path.dirname(f)) === root)
-  if (file !== undefined) throw usage(`${file} is already in ${root}, the --to directory: its object would be the file itself; upload it to another directory or a store`)
+  // By real paths: a --to that names FILE's directory through a symbolic link is that directory.
+  const root = realPathOf(at)
+  const file = files.find((f) => realPathOf(path.dirname(f)) === root)
+  if (file !== undefined) throw usage(`${file} is already in ${path.resolve(at)}, the --to directory: its object would be the file itself; upload it to another directory or a store`)
 }
 
 /**

@@ -74,7 +74,7 @@ export function zstdChoice (): ZstdChoice {
   return (CHOICES as readonly string[]).includes(value) ? value as ZstdChoice : 'auto'
 }
 
-/** The backend `choice` names (default: SHOEBOX_ZSTD), or null when none loads. Never throws. */
+/** The backend `choice` names (default: SHOEBOX_ZSTD), or null when none loads. Throws only SHOEBOX_USAGE for a SHOEBOX_NATIVE that is not 0 or 1 (native.ts). */
 export async function loadZstd (choice: ZstdChoice = zstdChoice()): Promise<ZstdBackend | null> {
   let backend = loaded.get(choice)
   if (backend === undefined) {

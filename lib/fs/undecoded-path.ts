@@ -42,6 +42,24 @@ export async function undecodedPath (name: string): Promise<Buffer | undefined> 
  * or undefined when `dir` names a directory or no such one exists.
  */
 export async function misdecodedDirectory (dir: string, inside: string): Promise<ShoeboxError | undefined> {
-  if (!dir.includes('\uFFFD') || fs.existsSync(dir) || await undecodedPath(dir) === undefined) return undefined
+  if (!await namesAnother(dir)) return undefined
   return new ShoeboxError('SHOEBOX_IO', `cannot write into ${dir}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and a directory of the name as it reads would be another one; nothing written (rename it, or run ${inside} inside it)`)
+}
+
+/**
+ * A directory named on the command line that a command works in without
+ * making it (recover's and pack's DIR): a name that is not UTF-8 arrives
+ * decoded and names no directory, which read as ENOENT about a directory the
+ * shell had just listed. The error to refuse it with, saying why (`action`:
+ * what the command would have done; `inside`: how to name it instead), or
+ * undefined when `dir` names a directory or no such one exists.
+ */
+export async function misdecodedSource (dir: string, action: string, inside: string): Promise<ShoeboxError | undefined> {
+  if (!await namesAnother(dir)) return undefined
+  return new ShoeboxError('SHOEBOX_IO', `cannot ${action} ${dir}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and the name as it reads is no directory; nothing done (rename it, or run ${inside} inside it)`)
+}
+
+/** Whether `dir`, as it reads, names nothing, but names a directory by the bytes it was decoded from. */
+async function namesAnother (dir: string): Promise<boolean> {
+  return dir.includes('\uFFFD') && !fs.existsSync(dir) && await undecodedPath(dir) !== undefined
 }

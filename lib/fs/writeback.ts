@@ -16,7 +16,13 @@ import type { FileHandle } from 'node:fs/promises'
 import util from 'node:util'
 import { loadNativeWriteback, type NativeWriteback } from '../native.js'
 
-const native = loadNativeWriteback()
+// Loaded at the first call, not at import: a SHOEBOX_NATIVE typo (SHOEBOX_USAGE, native.ts) then fails that call.
+let native: NativeWriteback | null | undefined
+
+function nativeWriteback (): NativeWriteback | null {
+  if (native === undefined) native = loadNativeWriteback()
+  return native
+}
 
 /** errnos saying sync_file_range does not apply here (not that the file is in trouble): fdatasync instead. */
 const NOT_APPLICABLE = new Set(['ENOSYS', 'EINVAL', 'ESPIPE', 'EOPNOTSUPP'])
@@ -29,7 +35,7 @@ const NOT_APPLICABLE = new Set(['ENOSYS', 'EINVAL', 'ESPIPE', 'EOPNOTSUPP'])
  * call, null for none. A `length` of 0 is sync_file_range's "to the end of
  * the file", not nothing (the fallback syncs the whole file in any case).
  */
-export async function startWriteback (handle: FileHandle, offset: number, length: number, using: NativeWriteback | null = native): Promise<void> {
+export async function startWriteback (handle: FileHandle, offset: number, length: number, using: NativeWriteback | null = nativeWriteback()): Promise<void> {
   if (using !== null) {
     try {
       await using.startWriteback(handle.fd, offset, length)

@@ -166,17 +166,28 @@ export interface S3WriterSettings {
 }
 
 /**
+ * A part size (WriterOptions.partSize: a number or a size string; undefined
+ * for the default) in bytes, or SHOEBOX_INVALID_OPTION naming partSize.
+ * Exported for `shoebox upload --part-size`, which checks its flag so for
+ * every store, not only for S3, the one store that uses it.
+ */
+export function checkPartSize (given: unknown): number {
+  const partSize = sizeOption(given, DEFAULT_PART_SIZE, 'partSize')
+  if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${givenSize(given, partSize)}`)
+  // Larger, S3 refuses the part, or no Buffer can hold it: either only once a part's worth was read.
+  if (partSize > MAX_PART_SIZE) {
+    throw invalidOption('partSize', `must be at most ${MAX_PART_SIZE} bytes (S3's largest part is 5GiB, and a part is held in one Buffer), got ${givenSize(given, partSize)}`)
+  }
+  return partSize
+}
+
+/**
  * The writer options checked and defaulted. Here, not in s3-writer.ts, so
  * that the store opened by openStore() (lazy-store.ts) refuses a bad option
  * at once, as the writer does, before the writer's code has loaded.
  */
 export function s3WriterSettings (options: WriterOptions): S3WriterSettings {
-  const partSize = sizeOption(options.partSize, DEFAULT_PART_SIZE, 'partSize')
-  if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${givenSize(options.partSize, partSize)}`)
-  // Larger, S3 refuses the part, or no Buffer can hold it: either only once a part's worth was read.
-  if (partSize > MAX_PART_SIZE) {
-    throw invalidOption('partSize', `must be at most ${MAX_PART_SIZE} bytes (S3's largest part is 5GiB, and a part is held in one Buffer), got ${givenSize(options.partSize, partSize)}`)
-  }
+  const partSize = checkPartSize(options.partSize)
   const queueSize = positiveCount(options.queueSize, DEFAULT_QUEUE_SIZE, 'queueSize')
   const verify = oneOf(options.verify === undefined ? 'checksum' : options.verify, ['checksum', 'etag', false, true] as const, 'verify')
   return { partSize, queueSize, verify: verify === true ? 'checksum' : verify }

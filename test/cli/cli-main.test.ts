@@ -57,3 +57,13 @@ t.test('an unknown option, a missing value, a value where none is taken: one lin
     t.equal(r.stderr, `shoebox ${args[0]}: ${message}\n(try 'shoebox ${args[0]} --help')\n`, args.join(' '))
   }
 })
+
+t.test('SHOEBOX_NATIVE=off is a usage error naming the variable, not the addon left on', async (t) => {
+  const saved = process.env.SHOEBOX_NATIVE
+  process.env.SHOEBOX_NATIVE = 'off'
+  t.teardown(() => { if (saved === undefined) delete process.env.SHOEBOX_NATIVE; else process.env.SHOEBOX_NATIVE = saved })
+  const { code, stdout, stderr } = await cli(['encode'], '{"a":1}\n')
+  t.equal(code, 2)
+  t.match(stderr, /SHOEBOX_NATIVE must be '0' or '1' \(or unset\), got "off"/)
+  t.equal(stdout.length, 0, 'no archive written')
+})

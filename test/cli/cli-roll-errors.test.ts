@@ -166,3 +166,14 @@ t.test('recover that fails part-way: names the file, and says how many were reco
   t.same(fs.readdirSync(dir).sort(), [path.basename(second), 'a.shoebox'].sort(), 'the unreadable file is left as it was')
   t.same(payloads(path.join(dir, 'a.shoebox')), ['a'])
 })
+
+t.test('recover DIR whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD), is refused saying so, not ENOENT', async (t) => {
+  const base = tempDir(t)
+  const named = Buffer.concat([Buffer.from(path.join(base, 'caf')), Buffer.from([0xe9])])
+  fs.mkdirSync(named)
+  const given = path.join(base, 'caf\uFFFD')
+  const r = await cli(['recover', given])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox recover: cannot recover the files in ${given}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and the name as it reads is no directory; nothing done (rename it, or run 'shoebox recover .' inside it)\n`)
+  t.same(fs.readdirSync(base, { encoding: 'buffer' }), [Buffer.from([0x63, 0x61, 0x66, 0xe9])], 'no other directory made')
+})

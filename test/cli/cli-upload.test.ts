@@ -61,6 +61,9 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     [['upload', small, '--to', `s3://${s3.bucket}`, '--queue-size', '0'], 2, /--queue-size: must be a positive integer/],
     // The value named as typed, as every other refused value is (it said "got 1048576").
     [['upload', small, '--to', `s3://${s3.bucket}`, '--part-size', '1MiB'], 2, /^shoebox upload: --part-size: must be at least 5MiB \(S3's minimum part\), got "1MiB" \(1048576 bytes\)$/m],
+    // A part size S3 refuses is refused for a directory store too, which ignores it: the flag is what is checked.
+    ...['0', '1MiB', '6GiB', 'lots'].flatMap((size): Array<[string[], number, RegExp]> => [`s3://${s3.bucket}`, path.join(tmp, 'part-size-store')].map((to) =>
+      [['upload', small, '--to', to, '--part-size', size], 2, /^shoebox upload: --part-size: (must be at least 5MiB|must be at most \d+ bytes|expected a size)/])),
     [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],
     [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory$/m],
     [['upload', '/dev/null', '--to', `s3://${s3.bucket}`], 1, /^shoebox upload: cannot read \/dev\/null: not a regular file$/m],
@@ -74,6 +77,7 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     // One line (a usage mistake adds the '--help' hint).
     t.equal(r.stderr.trim().split('\n').length, code === 2 ? 2 : 1, 'one line')
   }
+  t.notOk(fs.existsSync(path.join(tmp, 'part-size-store')), 'nothing uploaded to the directory store')
 })
 
 t.test('two files of one name are refused before anything is uploaded (the second would replace the first)', async (t) => {
@@ -257,6 +261,16 @@ t.test('a FILE already in the --to directory is a usage error, nothing uploaded 
     const r = await cli(['upload', file, '--to', to, '--delete-local'])
     t.equal(r.code, 2, to)
     t.equal(r.stderr.split('\n')[0], `shoebox upload: ${file} is already in ${dir}, the --to directory: its object would be the file itself; upload it to another directory or a store`, to)
+    t.equal(fs.readFileSync(file, 'utf8'), 'only copy', 'the file is left as it was')
+  }
+  // The same directory by another name (a symbolic link to it, or through one): compared by real paths, as
+  // path.resolve() let the alias through and --delete-local deleted the only copy.
+  const alias = path.join(tmp, 'onto-itself-alias')
+  fs.symlinkSync(dir, alias)
+  for (const [given, to] of [[file, alias], [path.join(alias, 'a.bin'), dir], [file, path.join(alias, '..', 'onto-itself-alias')]]) {
+    const r = await cli(['upload', given, '--to', to, '--delete-local'])
+    t.equal(r.code, 2, `${given} --to ${to}`)
+    t.equal(r.stderr.split('\n')[0], `shoebox upload: ${given} is already in ${path.resolve(to)}, the --to directory: its object would be the file itself; upload it to another directory or a store`, to)
     t.equal(fs.readFileSync(file, 'utf8'), 'only copy', 'the file is left as it was')
   }
 })

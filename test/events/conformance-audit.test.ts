@@ -106,6 +106,21 @@ t.test('namespace null is the default on every endpoint', async (t) => {
   t.equal(await del(t, url, 's', 1, 1, { namespace: null }), 1)
 })
 
+t.test('infer_schema reads its namespace as Kronos does, with Python\'s `or`: "" (or 0, false, [], {}) is the default', async (t) => {
+  const { url } = await start(t)
+  await put(t, url, { s: [{ '@time': 1, a: 1 }] })
+  for (const namespace of ['', 0, false, [], {}]) {
+    const schema = await post(url, '/1.0/streams/infer_schema', { stream: 's', namespace })
+    t.equal(schema.status, 200, JSON.stringify(namespace))
+    t.equal(json(schema).namespace, 'kronos', JSON.stringify(namespace))
+    t.same(Object.keys((json(schema).schema as { properties: object }).properties).sort(), ['@id', '@time', 'a'], 'the default namespace\'s events')
+  }
+  // Elsewhere Kronos takes "" as a name and finds no such namespace (NamespaceMissing): refused, as there.
+  const listed = await post(url, '/1.0/streams', { namespace: '' })
+  t.equal(listed.status, 400)
+  t.match(json(listed)['@errors'], [/NamespaceMissing/])
+})
+
 t.test('OPTIONS: unknown paths are 404, blocked endpoints 403', async (t) => {
   const { url } = await start(t, { mode: 'readonly' })
   const unknown = await request(url, '/1.0/nope', { method: 'OPTIONS' })

@@ -21,6 +21,17 @@ t.test('unknown paths are 404 text; trailing slashes and queries are ignored', a
   t.equal((await request(url, '/1.0/index?x=1', { method: 'GET' })).status, 200, 'query string')
 })
 
+t.test('a path routes with its %XX escapes decoded, as Kronos routes on WSGI\'s PATH_INFO', async (t) => {
+  const { url } = await start(t)
+  for (const path of ['/1.0/%69ndex', '/1.0/%69%6E%64%65%78', '/1.0%2Findex', '/1.0/index%2F', '/1.0/index%2f?x=%20']) {
+    t.equal((await request(url, path, { method: 'GET' })).status, 200, path)
+  }
+  t.equal((await request(url, '/1.0/streams/infer%5Fschema', { method: 'POST', body: '{"stream": "s"}' })).status, 200, 'a POST endpoint too')
+  for (const path of ['/1.0/index%3Fx', '/1.0/%zzindex', '/1.0/%2569ndex']) {
+    t.equal((await request(url, path, { method: 'GET' })).status, 404, `${path}: decoded once, after the query is split off`)
+  }
+})
+
 t.test('a request line in absolute form (as sent through a proxy) routes by its path', async (t) => {
   const { port } = await start(t)
   // fetch() always sends origin form: a raw request line, as an HTTP proxy forwards it.

@@ -5,8 +5,11 @@
  */
 import { once } from 'node:events'
 import net from 'node:net'
+import fs from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import { cli } from '../cli-run.js'
+import { tempDir } from '../temp-dir.js'
 import { get, json, post, put, spawnServe, streams } from './conformance-kit.js'
 
 t.test('serve, stop with SIGTERM, restart: the events are there', async (t) => {
@@ -52,6 +55,19 @@ t.test('usage errors', async (t) => {
   const help = await cli(['serve', '--help'])
   t.equal(help.code, 0)
   t.match(help.stdout.toString(), /--retention T/)
+})
+
+t.test('--data DIR whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD), is refused: the server would make another directory', async (t) => {
+  // `shoebox serve --data events-<0xe9>` made a second directory, named with U+FFFD, and kept the events there.
+  const base = tempDir(t)
+  const named = Buffer.concat([Buffer.from(path.join(base, 'caf')), Buffer.from([0xe9])])
+  fs.mkdirSync(named)
+  const given = path.join(base, 'caf\uFFFD')
+  const r = await cli(['serve', '--data', given, '--port', '0'])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox serve: cannot write into ${given}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and a directory of the name as it reads would be another one; nothing written (rename it, or run 'shoebox serve --data .' inside it)\n`)
+  t.same(fs.readdirSync(base, { encoding: 'buffer' }), [Buffer.from([0x63, 0x61, 0x66, 0xe9])], 'no other directory made')
+  t.same(fs.readdirSync(named), [], 'nothing written into it either')
 })
 
 t.test('SIGTERM waits for a request in flight (up to 5 s); a second signal ends it at once', async (t) => {

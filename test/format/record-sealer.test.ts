@@ -30,6 +30,13 @@ t.test('the native checksummer is in use exactly where it was built for this CPU
   t.equal(loadNative({ SHOEBOX_NATIVE: '0' }), null, 'SHOEBOX_NATIVE=0 switches it off')
   t.equal(loadNative(process.env) !== null, nativeRecords() !== null, 'loads the same way each time')
   t.equal(loadNative({}) !== null, built && cpuHasCrcInstructions(), 'without the switch, in use wherever built for this CPU')
+  t.equal(loadNative({ SHOEBOX_NATIVE: '1' }) !== null, built && cpuHasCrcInstructions(), 'SHOEBOX_NATIVE=1 is the default')
+})
+
+t.test('a SHOEBOX_NATIVE other than 0 or 1 is refused, not read as "on"', async (t) => {
+  for (const value of ['off', 'false', 'no', '', ' 0', 'O']) {
+    t.throws(() => loadNative({ SHOEBOX_NATIVE: value }), { code: 'SHOEBOX_USAGE', message: /SHOEBOX_NATIVE must be '0' or '1'/ }, JSON.stringify(value))
+  }
 })
 
 /** A slab of n records of lengths from `lengths`, each followed by 4 bytes for its checksum. */

@@ -566,3 +566,16 @@ t.test('pack() and unpack() refuse a signal, a callback or a name of the wrong t
   const foreign = { aborted: false, reason: undefined, addEventListener () {}, removeEventListener () {} } as unknown as AbortSignal
   t.same(await unpack(path.join(store, '*'), { out, signal: foreign }), { files: 1, bytes: 1, archives: 1 })
 })
+
+t.test('pack DIR whose name is not UTF-8, as the shell passes it (each bad byte as U+FFFD), is refused saying so, not ENOENT', async (t) => {
+  const base = tempDir(t)
+  const named = Buffer.concat([Buffer.from(path.join(base, 'caf')), Buffer.from([0xe9])])
+  fs.mkdirSync(named)
+  fs.writeFileSync(Buffer.concat([named, Buffer.from('/a.txt')]), 'a')
+  const given = path.join(base, 'caf\uFFFD')
+  const store = path.join(base, 'store')
+  const r = await cli(['pack', given, '--to', store])
+  t.equal(r.code, 1)
+  t.equal(r.stderr, `shoebox pack: cannot pack ${given}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and the name as it reads is no directory; nothing done (rename it, or run 'shoebox pack . --to ...' inside it)\n`)
+  t.notOk(fs.existsSync(store), 'nothing uploaded')
+})

@@ -240,6 +240,18 @@ t.test('upload.to that is the sink\'s own directory is refused: each file would 
     t.throws(() => rollingSink({ dir, upload: { to, deleteLocal } }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.to', reason: /^is the directory the sealed files are in \(.*\): each would be uploaded onto itself/ }, `${to} ${deleteLocal}`)
   }
   t.throws(() => new SealedUploader(dir, openStore(dir), { deleteLocal: true }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.to' }, 'a SealedUploader too')
+  // Another name of the same directory (a symbolic link to it; to a parent, with the directory not made yet):
+  // compared by real paths, where path.resolve() let it through and deleteLocal deleted the only copy.
+  const alias = newDir('self-alias')
+  fs.rmSync(alias, { recursive: true, force: true })
+  fs.symlinkSync(dir, alias)
+  const parentAlias = newDir('self-parent-alias')
+  fs.rmSync(parentAlias, { recursive: true, force: true })
+  fs.symlinkSync(path.dirname(dir), parentAlias)
+  for (const [sinkDir, to] of [[dir, alias], [alias, dir], [dir, path.join(parentAlias, path.basename(dir))]]) {
+    t.throws(() => rollingSink({ dir: sinkDir, upload: { to, deleteLocal: true } }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.to' }, `${sinkDir} to ${to}`)
+    t.throws(() => new SealedUploader(sinkDir, openStore(to), { deleteLocal: true }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.to' }, `SealedUploader ${sinkDir} to ${to}`)
+  }
   t.same(fs.existsSync(dir) ? fs.readdirSync(dir) : [], [], 'nothing written there')
   const run = start({ dir, roll: { records: 250 }, flushInterval: 0, upload: { to: path.join(dir, 'sub'), deleteLocal: true } })
   t.equal(await writeRange(run, 0, 250), undefined, 'a directory inside it is another store')

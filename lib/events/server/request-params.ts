@@ -65,6 +65,13 @@ export function streamParam (body: BodyObject, shape: { noTook?: boolean, noSucc
   return stream
 }
 
+/** Whether Python reads the JSON value as false (`x or default` takes the default): null, "", 0, false, [] and {}. */
+export function pythonFalsy (value: JsonValue | undefined): boolean {
+  if (value === undefined || value === null || value === '' || value === false || value === 0 || value === 0n) return true
+  if (Array.isArray(value)) return value.length === 0
+  return typeof value === 'object' && Object.keys(value).length === 0
+}
+
 export function namespaceParam (body: BodyObject, namespaces: ReadonlySet<string>, fallback: string): string {
   // `namespace: null` means the default everywhere (Kronos only did so for put and infer_schema).
   const ns = body.namespace ?? fallback

@@ -1,7 +1,7 @@
 /**
  * The endpoints, their methods and the serving modes that allow them
- * (spec §4): a path matches with trailing slashes stripped and the query
- * ignored; the mode is checked before the method, as Kronos does.
+ * (spec §4): a path matches with its %XX escapes decoded, trailing slashes
+ * stripped and the query ignored; the mode is checked before the method, as Kronos does.
  */
 export type EndpointName = 'index' | 'put' | 'get' | 'delete' | 'streams' | 'infer_schema'
 
@@ -41,7 +41,9 @@ export function findRoute (url: string | undefined): Route | undefined {
     if (!URL.canParse(target)) return undefined
     target = new URL(target).pathname
   }
-  const pathname = target.split('?')[0].replace(/\/+$/, '')
+  // Kronos routes on WSGI's PATH_INFO, the path with its %XX escapes decoded (the query split off first):
+  // `/1.0/%69ndex` is the index there, and a client that escapes a character must reach the same endpoint.
+  const pathname = target.split('?')[0].replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))).replace(/\/+$/, '')
   return ROUTES.get(pathname)
 }
 

@@ -8,7 +8,7 @@ import { parseJsonLexical } from '../event-text.js'
 import { kronosTimeNow } from '../kronos-time.js'
 import { sendJson } from './envelope.js'
 import { keyError } from './kronos-errors.js'
-import { BadRequest, bodyObject, namespaceParam, streamParam } from './request-params.js'
+import { BadRequest, bodyObject, namespaceParam, pythonFalsy, streamParam } from './request-params.js'
 import { combine, NULL_TYPE, SCHEMA_URI, schemaJson, typeOf } from './schema-lattice.js'
 import type { ServerContext } from './server-context.js'
 
@@ -18,7 +18,9 @@ export async function handleInferSchema (ctx: ServerContext, text: string, res: 
   const body = bodyObject(text)
   if (!Object.hasOwn(body, 'stream')) throw new BadRequest([keyError('stream')])
   const stream = streamParam(body, {})
-  const ns = namespaceParam(body, ctx.namespaces, ctx.defaultNamespace)
+  // Kronos reads this namespace with Python's `or` (spec §5.6): "" (or 0, false, [], {}) is the default here, as
+  // null is everywhere; the other endpoints refuse "" as Kronos does (NamespaceMissing).
+  const ns = namespaceParam({ namespace: pythonFalsy(body.namespace) ? null : body.namespace }, ctx.namespaces, ctx.defaultNamespace)
   let acc = NULL_TYPE
   for await (const e of ctx.store.read(ns, stream, { from: 0n, to: kronosTimeNow() }, { descending: true, limit: SCHEMA_SAMPLE })) {
     acc = combine(acc, typeOf(parseJsonLexical(e.body.toString('utf8'))))
