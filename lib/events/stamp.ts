@@ -277,6 +277,36 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
 }
 
 /**
+ * Bytes through, each line in one chunk: the pieces of a line that spans
+ * chunks are held and joined once its newline (or the end) comes. split2
+ * appends every chunk to the unfinished line's text and splits all of it
+ * again, so a line in n chunks cost n splits of up to its length: a 16 MiB
+ * line took 5 s, a 300 MB one (a file with no newline) over ten minutes.
+ */
+class LinesInOneChunk extends Transform {
+  #held: Buffer[] = []
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const end = chunk.lastIndexOf(10) + 1
+    if (end === 0) {
+      this.#held.push(chunk)
+      callback()
+      return
+    }
+    const lines = chunk.subarray(0, end)
+    this.push(this.#held.length === 0 ? lines : Buffer.concat([...this.#held, lines]))
+    this.#held = end === chunk.length ? [] : [chunk.subarray(end)]
+    callback()
+  }
+
+  override _flush (callback: TransformCallback): void {
+    if (this.#held.length > 0) this.push(Buffer.concat(this.#held))
+    this.#held = []
+    callback()
+  }
+}
+
+/**
  * NDJSON bytes in, StampedEventRecords out (object mode): pumpify over split2
  * and a StampStream. `invalid` events (onInvalid: 'event') are re-emitted on
  * the returned Duplex.
@@ -292,7 +322,7 @@ export function stampNdjson (options: StampOptions = {}): Duplex {
     if (text.trim() === '') return undefined
     return new NumberedLine(line, text, check.badLines.delete(line))
   })
-  const duplex = new Ctor(stripLeadingBom(), check, lines, stamper)
+  const duplex = new Ctor(stripLeadingBom(), check, new LinesInOneChunk(), lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
   return duplex
 }
