@@ -33,6 +33,7 @@ import {
 import { checkStreamName } from './stream-name.js'
 import { NOT_UTF8_EVENT, parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
+import { LinesInOneChunk } from '../ndjson/lines-in-one-chunk.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type TimeValue = KronosTime | Date | number | string
@@ -274,36 +275,6 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
     }
   }
   return { split: split2, Ctor: StampNdjsonClass }
-}
-
-/**
- * Bytes through, each line in one chunk: the pieces of a line that spans
- * chunks are held and joined once its newline (or the end) comes. split2
- * appends every chunk to the unfinished line's text and splits all of it
- * again, so a line in n chunks cost n splits of up to its length: a 16 MiB
- * line took 5 s, a 300 MB one (a file with no newline) over ten minutes.
- */
-class LinesInOneChunk extends Transform {
-  #held: Buffer[] = []
-
-  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const end = chunk.lastIndexOf(10) + 1
-    if (end === 0) {
-      this.#held.push(chunk)
-      callback()
-      return
-    }
-    const lines = chunk.subarray(0, end)
-    this.push(this.#held.length === 0 ? lines : Buffer.concat([...this.#held, lines]))
-    this.#held = end === chunk.length ? [] : [chunk.subarray(end)]
-    callback()
-  }
-
-  override _flush (callback: TransformCallback): void {
-    if (this.#held.length > 0) this.push(Buffer.concat(this.#held))
-    this.#held = []
-    callback()
-  }
 }
 
 /**
