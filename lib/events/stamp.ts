@@ -33,6 +33,7 @@ import {
 import { checkStreamName } from './stream-name.js'
 import { NOT_UTF8_EVENT, parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
+import { LinesInOneChunk } from '../ndjson/lines-in-one-chunk.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type TimeValue = KronosTime | Date | number | string
@@ -292,7 +293,7 @@ export function stampNdjson (options: StampOptions = {}): Duplex {
     if (text.trim() === '') return undefined
     return new NumberedLine(line, text, check.badLines.delete(line))
   })
-  const duplex = new Ctor(stripLeadingBom(), check, lines, stamper)
+  const duplex = new Ctor(stripLeadingBom(), check, new LinesInOneChunk(), lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
   return duplex
 }

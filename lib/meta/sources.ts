@@ -38,6 +38,7 @@ import { ShoeboxError } from '../errors.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
 import { walk, type WalkedName, type WalkFailure } from '../fs/walk.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
+import { LinesInOneChunk } from '../ndjson/lines-in-one-chunk.js'
 import { type ArrayDamage, type ArrayElement, JsonArraySplitter } from '../json/array-splitter.js'
 import { InvalidJsonError } from '../json/json-scan.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
@@ -179,7 +180,7 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
     .then(async ([{ default: split2 }, { decompressedInput }]) => {
       // (Any stream Node gives is a Readable; one of another kind is read as it is.)
       const bytes = input instanceof Readable ? (decompressed = await decompressedInput(input, name === '-' ? 'stdin' : name, { onDamage: () => { damaged = true } })).stream : input
-      await pipeline(bytes, check, split2(), toObjects)
+      await pipeline(bytes, check, new LinesInOneChunk(), split2(), toObjects)
     })
     .catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))
   return toObjects

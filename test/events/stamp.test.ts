@@ -216,3 +216,31 @@ t.test('stampNdjson event mode: invalid lines reported on the duplex, the rest f
   t.same(invalid, [8, 1008, 2008])
   t.equal(count, 2997)
 })
+
+t.test('stampNdjson(): a long line arriving in many chunks is split once, not once a chunk', async (t) => {
+  // split2 appends each chunk to the unfinished line's text and splits all of
+  // it again: a line of n chunks cost n splits of up to its whole length (a
+  // 16 MiB line 5 s, a 300 MB one over ten minutes). Counted here as the
+  // characters String.prototype.split was given, not as time.
+  const piece = Buffer.alloc(4096, 97)
+  const pieces = 256
+  const lineLength = 6 + pieces * piece.length + 2
+  const split = String.prototype.split
+  let scanned = 0
+  String.prototype.split = function (this: string, ...args: Parameters<typeof split>) {
+    scanned += this.length
+    return split.apply(this, args)
+  } as typeof split
+  let result
+  try {
+    const s = stampNdjson({ stream: 's', now: clock })
+    result = await run(s, [Buffer.from('{"a":"'), ...Array<Buffer>(pieces).fill(piece), '"}\n{"b":1}\n'])
+  } finally {
+    String.prototype.split = split
+  }
+  t.equal(result.error, undefined)
+  t.equal(result.records.length, 2)
+  t.ok(result.records[0]?.event.endsWith(`"a":"${'a'.repeat(pieces * piece.length)}"}`), 'the long line is one event, whole')
+  t.ok(result.records[1]?.event.endsWith('"b":1}'))
+  t.ok(scanned < 3 * lineLength, `split scanned ${scanned} characters for a line of ${lineLength}`)
+})

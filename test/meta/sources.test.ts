@@ -145,6 +145,32 @@ t.test('ndjsonSource: lines, CRLF, blank lines, bad lines, UTF-8 split across ch
   }
 })
 
+t.test('ndjsonSource: a long line arriving in many chunks is split once, not once a chunk', async (t) => {
+  // split2 splits the unfinished line's whole text again at each chunk (quadratic in the chunks of a
+  // line): counted as the characters String.prototype.split is given, not as time.
+  const piece = Buffer.alloc(4096, 97)
+  const pieces = 256
+  const lineLength = '{"content_hash":"'.length + pieces * piece.length + 3
+  const chunks = [Buffer.from('{"content_hash":"'), ...Array<Buffer>(pieces).fill(piece), Buffer.from('"}\n{"content_hash":"b"}\n')]
+  const split = String.prototype.split
+  let scanned = 0
+  String.prototype.split = function (this: string, ...args: Parameters<typeof split>) {
+    scanned += this.length
+    return split.apply(this, args)
+  } as typeof split
+  let items
+  try {
+    items = describe(await collect(ndjsonSource(Readable.from(chunks), 'long.ndjson')))
+  } finally {
+    String.prototype.split = split
+  }
+  t.same(items, [
+    { origin: { file: 'long.ndjson', line: 1 }, row: { content_hash: 'a'.repeat(pieces * piece.length) } },
+    { origin: { file: 'long.ndjson', line: 2 }, row: { content_hash: 'b' } }
+  ])
+  t.ok(scanned < 3 * lineLength, `split scanned ${scanned} characters for a line of ${lineLength}`)
+})
+
 t.test('jsonArraySource: elements of a top-level array, exact, in constant memory', async (t) => {
   const dir = tmp(t)
   const file = path.join(dir, 'big.json')
