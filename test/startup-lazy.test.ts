@@ -50,11 +50,14 @@ import { ROOT, transpileTree } from './transpile.js'
  * (encodeNdjson's fields and recordJson's payloads as written, not rounded
  * through JSON.parse and JSON.stringify); 60 with compress/zstd-decompress.ts
  * (zstd.ts split in two, so that a write loads only its compressing half:
- * the same code, one module more here); plus one of margin. Raise it
+ * the same code, one module more here); 61 with fs/real-path.ts (the
+ * uploader's check, in its constructor, that it is not given its own
+ * directory under another name, a symbolic link: --delete-local then deleted
+ * the only copy); plus one of margin. Raise it
  * only on purpose: events and the metadir have entry points of their own for
  * this reason.
  */
-const MAX_OWN_MODULES = 61
+const MAX_OWN_MODULES = 62
 
 /** Modules that load when first used, never at import (each names the file that loads it, or whose start does). */
 const DEFERRED = [
