@@ -104,7 +104,7 @@ export const encodeCommand: Command = {
     }
     if (onInvalid === 'fail' && lines.invalid.length > 0) {
       const bad = lines.invalid[0]
-      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: ${invalidWhat(bad)} (${plural(lines.records, 'record')} before it written)\n`)
+      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: ${invalidWhat(bad)} (${plural(lines.records, 'record')} written before it)\n`)
       return 1
     }
     for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)
@@ -113,7 +113,7 @@ export const encodeCommand: Command = {
     if (damage !== null) {
       // The line the damage cut is not encoded; every whole line before it is (the skipped ones listed above).
       const cut = gate.heldBytes > 0 ? `; the last line it cut, ${plural(gate.heldBytes, 'byte')}, not encoded` : ''
-      io.stderr.write(`shoebox encode: ${damage.message} (${plural(lines.records, 'record')} before it written${skipped}${cut})\n`)
+      io.stderr.write(`shoebox encode: ${damage.message} (${plural(lines.records, 'record')} written before it${skipped}${cut})\n`)
       return 1
     }
     if (signal !== undefined) {
