@@ -9,7 +9,7 @@ import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent, type UploadParts } from '../roll/rolling-sink.js'
 import type { RecoveredFile, SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
-import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, usage } from './io.js'
+import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, STDIN_DIRECTORY, usage } from './io.js'
 import { sniffCodec } from '../compress/codecs.js'
 import type { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
@@ -132,6 +132,9 @@ export const writeCommand: Command = {
     // A regular file on stdin: its first read says whether it is compressed, before the sink exists (a read
     // error creates no directory). Plain, it goes to the lines straight (feedFile, its reads going on after this
     // one, 1 MiB each); compressed, as from a pipe.
+    // A directory on stdin fails at its first read, which comes once the sink has made DIR: refused before,
+    // so that a failed start leaves no empty DIR behind (the sink does not remove a directory it made).
+    if (io.stdinDirectory === true) throw new ShoeboxError('SHOEBOX_IO', `${STDIN_DIRECTORY}; no file sealed in ${dir}`)
     const fileHead = io.stdinFile === undefined ? undefined : await readHead(io.stdinFile, READ_CHUNK)
     const plainFile = fileHead !== undefined && sniffCodec(fileHead).name === 'none'
     // zstd where this install has none: refused before the sink exists, too.
