@@ -83,6 +83,7 @@ export const writeCommand: Command = {
   name: 'write',
   summary: 'NDJSON on stdin into rolling archive files',
   help,
+  flags: { maxRecordSize: '--max-record-size', deleteLocal: '--delete-local' },
   async run (argv, io) {
     const { values, positionals } = parse(expandCompress(argv), {
       template: { type: 'string' },

@@ -32,7 +32,7 @@ t.test('--on-invalid without a parse is a usage error naming the flags', async (
 t.test('a line too long: every line before it written, one line naming it and counting them, exit 1', async (t) => {
   const r = await cli(['encode', '--max-record-size', '1KiB'], '{"a":1}\n' + 'x'.repeat(2000) + '\n{"b":2}\n')
   t.equal(r.code, 1)
-  t.equal(r.stderr, 'shoebox encode: stdin: line 2: longer than 992 bytes, the longest line a record of maxRecordSize 1024 holds (--max-record-size raises it) (1 record written before it)\n')
+  t.equal(r.stderr, 'shoebox encode: stdin: line 2: longer than 992 bytes, the longest line a record of --max-record-size 1024 holds (raise --max-record-size) (1 record written before it)\n')
   t.same((await decodeRecords(r.stdout)).map((rec) => rec.payload.toString()), ['{"a":1}'])
 })
 

@@ -166,3 +166,11 @@ t.test('recover that fails part-way: names the file, and says how many were reco
   t.same(fs.readdirSync(dir).sort(), [path.basename(second), 'a.shoebox'].sort(), 'the unreadable file is left as it was')
   t.same(payloads(path.join(dir, 'a.shoebox')), ['a'])
 })
+
+t.test('recover skips another host\'s file saying the flag that recovers it (--force)', async (t) => {
+  const dir = tempDir(t, 'shoebox-other-host-')
+  fs.writeFileSync(path.join(dir, tempName('o-000000.shoebox', 'elsewhere', 4242)), encodeRecords([{ payload: 'x' }]))
+  const r = await cli(['recover', dir])
+  t.equal(r.code, 0)
+  t.match(r.stdout.toString(), /^skipped .*: written by host elsewhere; recover with --force if that writer is gone\n/)
+})
