@@ -172,8 +172,18 @@ export const writeCommand: Command = {
     const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, onInvalid: 'end', source: 'stdin' }, { slabs: new SlabPool() })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
+    // One line per file once its tries are used up, not one per try (a missing bucket printed three for each file);
+    // and a failure of the whole store (no bucket, refused credentials, no endpoint), which every file meets alike,
+    // one line for the store. (Its kind read by shape: store-error.ts stays unloaded until --to needs it.)
+    const storeFailures = new Set<string>()
     sink.on('uploadError', (e: UploadErrorEvent) => {
-      io.stderr.write(`shoebox write: ${oneLine(`upload of ${e.path} failed${e.willRetry ? ' (will retry)' : '; it stays queued in the directory'}: ${e.error.message}`)}\n`)
+      if (e.willRetry) return
+      const kind = (e.error as { kind?: unknown }).kind
+      const wholeStore = kind === 'no-bucket' || kind === 'denied' || kind === 'unreachable'
+      if (wholeStore && storeFailures.has(kind)) return
+      if (wholeStore) storeFailures.add(kind)
+      const queued = wholeStore ? 'it and every file after it stay queued in the directory' : 'it stays queued in the directory'
+      io.stderr.write(`shoebox write: ${oneLine(`upload of ${e.path} failed; ${queued}: ${e.error.message}`)}\n`)
     })
     sink.on('recover', (r: RecoveredFile) => {
       io.stderr.write(`shoebox write: ${recoveredLine(r)}\n`)

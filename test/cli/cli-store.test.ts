@@ -249,6 +249,11 @@ t.test('write --to a failing store: every record stays on disk, the failure is r
       const tries = lines.filter((l) => l.includes('failed'))
       t.ok(tries.length > 0, 'the failed tries are reported')
       t.ok(tries.every((l) => line.test(l)), 'each try reported names the store and the operation')
+      // Not a line per retry (39 lines for 13 files): at most one per file, and one for the whole store when it is the
+      // store that fails (a missing bucket fails every file alike).
+      const uploadLines = lines.filter((l) => l.startsWith('shoebox write: upload of'))
+      t.notOk(lines.some((l) => l.includes('will retry')), 'no line per retry')
+      t.ok(uploadLines.length <= (what === 'missing bucket' ? 1 : 2), `at most one line per file, one for a missing bucket: ${uploadLines.length}`)
       noSecret(t, r)
       t.equal(archiveNames(dir).length, 2, 'both files sealed, and still queued')
       t.equal(fs.readdirSync(dir).filter((n) => n.endsWith('.uploaded')).length, 0)
