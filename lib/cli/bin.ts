@@ -12,6 +12,10 @@ io.stdout.on('error', (err: NodeJS.ErrnoException) => {
   // A reader that went away (e.g. `| head`) is not a failure of ours.
   if (err.code === 'EPIPE') process.exit(0)
 })
+// A failed write to stderr (its reader gone: `shoebox write 2>&1 | head -1`) has nowhere to be reported,
+// and left unhandled it became an uncaught error that replaced the exit code (a usage error's 2 became 1).
+// The exit code is the command's, whoever reads stderr.
+process.stderr.on('error', () => {})
 main(process.argv.slice(2), io).then((code) => {
   process.exitCode = code
   exitOnceIdle()

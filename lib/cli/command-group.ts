@@ -5,6 +5,7 @@
  */
 import type { Command } from './command.js'
 import { usage } from './io.js'
+import { withFlags } from './options.js'
 
 export interface SubcommandEntry {
   name: string
@@ -50,7 +51,7 @@ export function commandGroup (name: string, summary: string, entries: readonly S
         io.stdout.write(command.help + '\n')
         return 0
       }
-      return await command.run(rest, io)
+      return await withFlags(async () => await command.run(rest, io), command.flags ?? {})
     }
   }
 }

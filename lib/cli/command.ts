@@ -13,6 +13,12 @@ export interface Command {
    * prints for it starts with this, and its usage hint names it. Default: `name`.
    */
   typedName? (argv: readonly string[]): string
+  /**
+   * The CLI flag of each API option that the library's messages it passes on
+   * name ({ overwrite: '--overwrite' }): main() and a group say the flag in
+   * the error line (options.ts withFlags).
+   */
+  flags?: Readonly<Record<string, string>>
   /** Runs the command; resolves to the exit code. Throws ShoeboxError for one-line failures. */
   run (argv: string[], io: Io): Promise<number>
 }

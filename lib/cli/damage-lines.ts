@@ -14,6 +14,8 @@
 import type { DecodedCorruptInfo } from '../format/decode.js'
 import type { MemberSpan } from '../record.js'
 import { plural } from '../plural.js'
+import { inFlags } from './options.js'
+import { READ_FLAGS } from './read-options.js'
 
 /** Damage lines per file before the rest is counted in one summary line. */
 export const DAMAGE_LINES_PER_FILE = 20
@@ -46,7 +48,8 @@ export class DamageLines<T extends DecodedCorruptInfo> {
    * info's file); `line(info)` is the text of a stretch outside any zstd frame.
    */
   constructor (write: (text: string, info: T) => void, line: (info: T) => string, limit = DAMAGE_LINES_PER_FILE) {
-    this.#write = write
+    // A limit named in a reason is the reading commands' flag (--max-record-size), not the API option.
+    this.#write = (text, info) => { write(inFlags(text, READ_FLAGS), info) }
     this.#line = line
     this.#limit = limit
   }

@@ -11,7 +11,7 @@ import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fa
 import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
 import { Interrupted, onFirstSignal } from './interrupt.js'
@@ -41,6 +41,7 @@ export const decodeCommand: Command = {
   name: 'decode',
   summary: 'archives to NDJSON on stdout',
   help,
+  flags: READ_FLAGS,
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       'payload-only': { type: 'boolean' },

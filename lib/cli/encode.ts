@@ -2,7 +2,7 @@
 import { pipeline } from 'node:stream/promises'
 import { encodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import type { Command } from './command.js'
-import { keyValues, metaFields, noArguments, oneOf, parse } from './options.js'
+import { inFlags, keyValues, metaFields, noArguments, oneOf, parse } from './options.js'
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
@@ -38,10 +38,14 @@ ${compressOptionHelp}
 ${writeOptionHelp}
   -h, --help                 show this help`
 
+/** The API options encode's library messages name, said as its flags (options.ts inFlags). */
+const ENCODE_FLAGS = { maxRecordSize: '--max-record-size', maxFrameSize: '--max-frame-size' }
+
 export const encodeCommand: Command = {
   name: 'encode',
   summary: 'NDJSON on stdin to an archive on stdout',
   help,
+  flags: ENCODE_FLAGS,
   async run (argv, io) {
     const { values, positionals } = parse(expandCompress(argv), {
       format: { type: 'string' },
@@ -104,16 +108,16 @@ export const encodeCommand: Command = {
     }
     if (onInvalid === 'fail' && lines.invalid.length > 0) {
       const bad = lines.invalid[0]
-      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: ${invalidWhat(bad)} (${plural(lines.records, 'record')} before it written)\n`)
+      io.stderr.write(`shoebox encode: stdin: line ${bad.line}: ${inFlags(invalidWhat(bad), ENCODE_FLAGS)} (${plural(lines.records, 'record')} written before it)\n`)
       return 1
     }
-    for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${invalidWhat(bad)}\n`)
+    for (const bad of lines.invalid) io.stderr.write(`shoebox encode: skipped stdin line ${bad.line}: ${inFlags(invalidWhat(bad), ENCODE_FLAGS)}\n`)
     const skipped = lines.invalid.length > 0 ? `, ${plural(lines.invalid.length, 'invalid line')} skipped` : ''
     const damage = gate.failure
     if (damage !== null) {
       // The line the damage cut is not encoded; every whole line before it is (the skipped ones listed above).
       const cut = gate.heldBytes > 0 ? `; the last line it cut, ${plural(gate.heldBytes, 'byte')}, not encoded` : ''
-      io.stderr.write(`shoebox encode: ${damage.message} (${plural(lines.records, 'record')} before it written${skipped}${cut})\n`)
+      io.stderr.write(`shoebox encode: ${damage.message} (${plural(lines.records, 'record')} written before it${skipped}${cut})\n`)
       return 1
     }
     if (signal !== undefined) {

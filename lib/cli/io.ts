@@ -21,6 +21,12 @@ export interface Io {
    * for feedFile(). `stdin` reads the same file; use one or the other.
    */
   stdinFile?: number
+  /**
+   * Set when standard input is a directory (`< archives/`): `stdin` fails at
+   * its first read, and a command that would create something first (write's
+   * DIR) refuses before it does.
+   */
+  stdinDirectory?: boolean
 }
 
 /**
@@ -84,11 +90,13 @@ export async function openInputWhole (io: Io, name: string): Promise<Readable | 
  */
 export function processIo (): Io {
   const stdinIsFile = isFile(0)
+  const stdinDirectory = !stdinIsFile && isDirectory(0)
   return {
-    stdin: stdinIsFile ? fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }) : isDirectory(0) ? directoryStdin() : process.stdin,
+    stdin: stdinIsFile ? fs.createReadStream('', { fd: 0, highWaterMark: READ_CHUNK, autoClose: false }) : stdinDirectory ? directoryStdin() : process.stdin,
     stdout: isFile(1) ? fs.createWriteStream('', { fd: 1, autoClose: false, highWaterMark: READ_CHUNK }) : process.stdout,
     stderr: process.stderr,
-    stdinFile: stdinIsFile ? 0 : undefined
+    stdinFile: stdinIsFile ? 0 : undefined,
+    stdinDirectory
   }
 }
 
@@ -207,6 +215,8 @@ function isDirectory (fd: number): boolean {
   }
 }
 
+export const STDIN_DIRECTORY = 'cannot read stdin: is a directory'
+
 /**
  * Standard input that is a directory (`shoebox decode < archives/`): Node's
  * process.stdin reads it as empty, with no error, so `encode` wrote an empty
@@ -216,7 +226,7 @@ function isDirectory (fd: number): boolean {
 function directoryStdin (): Readable {
   return new Readable({
     read () {
-      this.destroy(new ShoeboxError('SHOEBOX_IO', 'cannot read stdin: is a directory'))
+      this.destroy(new ShoeboxError('SHOEBOX_IO', STDIN_DIRECTORY))
     }
   })
 }

@@ -11,7 +11,7 @@ import { TransferReporter } from './transfer-reporter.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
 import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
 import { ShoeboxError } from '../errors.js'
@@ -39,6 +39,7 @@ export const lsCommand: Command = {
   name: 'ls',
   summary: 'list archives with records, bytes and times',
   help,
+  flags: READ_FLAGS,
   async run (argv, io) {
     const { values, positionals } = parse(argv, { ...readOptionSpec, ...storeOptionSpec }, true)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')

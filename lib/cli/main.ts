@@ -5,6 +5,7 @@ import { oneLine } from './one-line.js'
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { describeIoError, type Io } from './io.js'
+import { withFlags } from './options.js'
 import { Interrupted, interruptedExitCode } from './interrupt.js'
 
 /**
@@ -102,7 +103,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
   io.stdout.on('error', onOutError)
   const outLine = (): string => `shoebox ${shown}: cannot write stdout: ${oneLine(describeIoError(outFailure))}; the output is incomplete\n`
   try {
-    const code = await command.run(rest, io)
+    const code = await withFlags(async () => await command.run(rest, io), command.flags ?? {})
     await settled(io.stdout)
     if (outFailure === undefined || isBrokenPipe(outFailure)) return code
     io.stderr.write(outLine())

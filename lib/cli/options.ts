@@ -147,6 +147,38 @@ export interface AsUsageOptions {
  * that checks its options first) refuses by rejecting: its promise is
  * converted alike.
  */
+/**
+ * `text` (a library's message) with each API option that `flags` knows said
+ * as the CLI flag the user types ({ overwrite: '--overwrite' }: "overwrite
+ * lets the later replace ..." becomes "--overwrite lets ..."). Only a whole
+ * word, after a space or '(' and before a space, ')' or ';': a path or host
+ * name that holds the word is left alone, and so is a name a message already
+ * pairs with its flag ('raise maxFrameSize, --max-frame-size, ...'). Give it distinctive names only (not 'stream' or
+ * 'dir', which are words of many messages): it rewrites every match.
+ */
+export function inFlags (text: string, flags: Readonly<Record<string, string>>): string {
+  let said = text
+  for (const [option, flag] of Object.entries(flags)) {
+    const name = option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    said = said.replace(new RegExp(`(?<=^|[\\s(])${name}(?=$|[\\s);])`, 'g'), flag)
+  }
+  return said
+}
+
+/**
+ * Run `work`; a ShoeboxError it fails with says the CLI's flags for the API
+ * options `flags` knows (inFlags), as asUsage's refusals do. The error itself
+ * is kept (its class and code decide the exit), with its message reworded.
+ */
+export async function withFlags<T> (work: () => Promise<T>, flags: Readonly<Record<string, string>>): Promise<T> {
+  try {
+    return await work()
+  } catch (err) {
+    if (err instanceof ShoeboxError) err.message = inFlags(err.message, flags)
+    throw err
+  }
+}
+
 export function asUsage<T> (check: () => T, options: AsUsageOptions = {}): T {
   const { also = [], flags = {} } = options
   const refused = (err: unknown): unknown => {

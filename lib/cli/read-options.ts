@@ -34,6 +34,9 @@ export const readOptionHelp = `  --max-record-size SIZE  largest record accepted
   --max-frame-size SIZE   largest zstd frame decompressed (default ${DEFAULT_MAX_FRAME_SIZE / (1024 * 1024)}MiB): a frame
                           that could hold more is refused unread, as damage`
 
+/** The reading commands' flags for the API options their library messages name (options.ts inFlags). */
+export const READ_FLAGS = { maxRecordSize: '--max-record-size', maxFrameSize: '--max-frame-size' }
+
 /** --max-record-size as bytes, or undefined for the default; a bad size is a usage error, in parseSize()'s words. */
 export function maxRecordSizeFrom (values: Record<string, unknown>): number | undefined {
   return sizeFrom(values, 'max-record-size', MIN_MAX_RECORD_SIZE)

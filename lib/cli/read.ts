@@ -9,7 +9,7 @@ import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
 import { oneOf, parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { parsePositionText } from '../source/position-text.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -54,6 +54,7 @@ export const readCommand: Command = {
   name: 'read',
   summary: 'archives matching a glob, as one NDJSON stream',
   help,
+  flags: READ_FLAGS,
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       positions: { type: 'boolean' },

@@ -4,7 +4,7 @@ import { misdecodedSource } from '../fs/undecoded-path.js'
 import { recoverDirectory, type RecoveredFile, type SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
-import { parse } from './options.js'
+import { inFlags, parse } from './options.js'
 import { plural } from '../plural.js'
 import { recoveredLine } from './recovered-line.js'
 import { oneLine } from './one-line.js'
@@ -41,7 +41,7 @@ export const recoverCommand: Command = {
         force: values.force === true,
         onSkip: (s: SkippedTemp) => {
           if (s.code === 'SHOEBOX_UNSUPPORTED') noZstd++
-          io.stdout.write(`skipped ${oneLine(s.temp)}: ${oneLine(s.reason)}\n`)
+          io.stdout.write(`skipped ${oneLine(s.temp)}: ${oneLine(inFlags(s.reason, { force: '--force' }))}\n`)
         },
         onRecover: (r: RecoveredFile) => {
           done++

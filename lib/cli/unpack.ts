@@ -4,7 +4,7 @@ import { unpack } from '../pack/unpack.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionSpec } from './read-options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
 import { plural } from '../plural.js'
@@ -44,6 +44,7 @@ export const unpackCommand: Command = {
   name: 'unpack',
   summary: 'the files of packed archives back into a directory',
   help,
+  flags: { overwrite: '--overwrite', ...READ_FLAGS },
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       out: { type: 'string' },

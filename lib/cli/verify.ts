@@ -2,8 +2,8 @@
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { openInputWhole, usage, type Io } from './io.js'
-import { parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, readOptionHelp, readOptionSpec } from './read-options.js'
+import { inFlags, parse } from './options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
 import { plural } from '../plural.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
@@ -32,6 +32,7 @@ export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check archives end to end; exit 1 on any damage',
   help,
+  flags: READ_FLAGS,
   async run (argv, io) {
     const { values, positionals } = parse(argv, readOptionSpec, true)
     if (positionals.length === 0) throw usage('needs at least one file')
@@ -70,7 +71,7 @@ async function verifyOne (io: Io, name: string, opened: Promise<Readable | Buffe
   const { stats: s, damage, compression } = scan
   const codec = scan.codec === 'none' ? '' : `, ${scan.codec}`
   if (compression !== null) {
-    io.stdout.write(`${shown}: DAMAGED: ${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${compression.detail}\n`)
+    io.stdout.write(`${shown}: DAMAGED: ${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}) readable before it${codec}; at compressed byte ${compression.offset}: ${compression.reason}: ${inFlags(compression.detail, READ_FLAGS)}\n`)
     return false
   }
   const counts = `${plural(s.records, 'record')} (v1 ${s.v1}, v2 ${s.v2}), ${plural(s.bytes, 'byte')}${codec}`

@@ -9,7 +9,7 @@ import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent, type UploadParts } from '../roll/rolling-sink.js'
 import type { RecoveredFile, SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
-import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, usage } from './io.js'
+import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, STDIN_DIRECTORY, usage } from './io.js'
 import { sniffCodec } from '../compress/codecs.js'
 import type { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
@@ -35,7 +35,9 @@ gzip or zstd input is decompressed (known by its magic bytes); damage in it
 seals every whole line before it, then fails naming the compressed offset.
 SIGINT or SIGTERM stop reading stdin at its last whole line and seal every
 line read before exiting 0 (a regular file on stdin: 128 + the signal, 130
-or 143, as the input was cut short); a second signal quits at once.
+or 143, as the input was cut short); a second signal quits at once. With
+--to, a signal after stdin has ended says that the uploads are awaited, and
+the run goes on; a second one quits, the files not uploaded still in DIR.
 
 With --to, each sealed file is also uploaded (s3://bucket/prefix, or a
 directory) under its own name, verified, and marked done (or deleted with
@@ -83,6 +85,7 @@ export const writeCommand: Command = {
   name: 'write',
   summary: 'NDJSON on stdin into rolling archive files',
   help,
+  flags: { maxRecordSize: '--max-record-size', deleteLocal: '--delete-local' },
   async run (argv, io) {
     const { values, positionals } = parse(expandCompress(argv), {
       template: { type: 'string' },
@@ -132,6 +135,9 @@ export const writeCommand: Command = {
     // A regular file on stdin: its first read says whether it is compressed, before the sink exists (a read
     // error creates no directory). Plain, it goes to the lines straight (feedFile, its reads going on after this
     // one, 1 MiB each); compressed, as from a pipe.
+    // A directory on stdin fails at its first read, which comes once the sink has made DIR: refused before,
+    // so that a failed start leaves no empty DIR behind (the sink does not remove a directory it made).
+    if (io.stdinDirectory === true) throw new ShoeboxError('SHOEBOX_IO', `${STDIN_DIRECTORY}; no file sealed in ${dir}`)
     const fileHead = io.stdinFile === undefined ? undefined : await readHead(io.stdinFile, READ_CHUNK)
     const plainFile = fileHead !== undefined && sniffCodec(fileHead).name === 'none'
     // zstd where this install has none: refused before the sink exists, too.
@@ -168,8 +174,18 @@ export const writeCommand: Command = {
     const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, onInvalid: 'end', source: 'stdin' }, { slabs: new SlabPool() })
     const sealed: SealedEvent[] = []
     sink.on('sealed', (e: SealedEvent) => sealed.push(e))
+    // One line per file once its tries are used up, not one per try (a missing bucket printed three for each file);
+    // and a failure of the whole store (no bucket, refused credentials, no endpoint), which every file meets alike,
+    // one line for the store. (Its kind read by shape: store-error.ts stays unloaded until --to needs it.)
+    const storeFailures = new Set<string>()
     sink.on('uploadError', (e: UploadErrorEvent) => {
-      io.stderr.write(`shoebox write: ${oneLine(`upload of ${e.path} failed${e.willRetry ? ' (will retry)' : '; it stays queued in the directory'}: ${e.error.message}`)}\n`)
+      if (e.willRetry) return
+      const kind = (e.error as { kind?: unknown }).kind
+      const wholeStore = kind === 'no-bucket' || kind === 'denied' || kind === 'unreachable'
+      if (wholeStore && storeFailures.has(kind)) return
+      if (wholeStore) storeFailures.add(kind)
+      const queued = wholeStore ? 'it and every file after it stay queued in the directory' : 'it stays queued in the directory'
+      io.stderr.write(`shoebox write: ${oneLine(`upload of ${e.path} failed; ${queued}: ${e.error.message}`)}\n`)
     })
     sink.on('recover', (r: RecoveredFile) => {
       io.stderr.write(`shoebox write: ${recoveredLine(r)}\n`)
@@ -191,8 +207,15 @@ export const writeCommand: Command = {
     let signal: NodeJS.Signals | undefined
     // A second signal (either) finds no handler: Node's default ends the process at once.
     const offSignals = onFirstSignal((name) => {
-      // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it.
-      if (gate?.writableEnded === true || lines.writableEnded) return
+      // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it. With --to it
+      // may wait long for the uploads: say so, and what a second signal (Node's default, at once) leaves.
+      if (gate?.writableEnded === true || lines.writableEnded) {
+        if (sink.uploader !== undefined) {
+          io.stderr.write(`shoebox write: ${name}: stdin has ended; waiting for the uploads to ${oneLine(String(values.to))} to finish ` +
+            `(a second ${name === 'SIGINT' ? 'Ctrl-C' : name} stops at once: the files not uploaded stay queued in ${oneLine(dir)} for the next run)\n`)
+        }
+        return
+      }
       signal = name
       // A file on stdin goes to the lines straight (feedFile), in reads that end anywhere in a line: the line
       // its last read cut is no line either. (From a pipe the gate passes whole lines only.)

@@ -278,10 +278,10 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   }
 
   #tooLong (line: number): LineRefused {
-    // By default the limit comes from maxRecordSize: name that (and its flag), not an option the user never set.
+    // By default the limit comes from maxRecordSize: name that, not an option the user never set (the CLI says its flag).
     const limit = this.#maxLineGiven
       ? `maxLineLength ${this.#maxLine}`
-      : `${this.#maxLine} bytes, the longest line a record of maxRecordSize ${this.#encoder.maxRecordSize} holds (--max-record-size raises it)`
+      : `${this.#maxLine} bytes, the longest line a record of maxRecordSize ${this.#encoder.maxRecordSize} holds (raise maxRecordSize)`
     return new LineRefused(this.source, line, `longer than ${limit}`)
   }
 

@@ -466,7 +466,7 @@ export class FileStore implements Store {
     try {
       st = await fsp.stat(file)
     } catch (err) {
-      throw storeError(err, this.url, 'stat', key)
+      throw this.#fail(err, 'stat', key)
     }
     if (!st.isFile()) throw storeError(Object.assign(new Error('not a file'), { code: 'ENOENT' }), this.url, 'stat', key)
     return { key, size: st.size, mtime: st.mtime, etag: fileEtag(st.size, st.mtimeMs) }
@@ -478,7 +478,7 @@ export class FileStore implements Store {
       return (await fsp.stat(file)).isFile()
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw storeError(err, this.url, 'exists', key)
+      throw this.#fail(err, 'exists', key)
     }
   }
 
@@ -489,7 +489,7 @@ export class FileStore implements Store {
       await fsp.unlink(file)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw storeError(err, this.url, 'delete', key)
+      throw this.#fail(err, 'delete', key)
     }
   }
 
@@ -508,12 +508,21 @@ export class FileStore implements Store {
 
   async close (): Promise<void> {}
 
-  /** A filesystem failure in words ('permission denied (EACCES)'), not in an S3 store's terms. */
   #fail (err: unknown, operation: string, key: string | undefined): Error {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code
-    if (err instanceof StoreError || typeof code !== 'string') return storeError(err, this.url, operation, key)
-    return new StoreError(classify(err), this.url, operation, key, describeIoError(err))
+    return fileStoreError(err, this.url, operation, key)
   }
+}
+
+/**
+ * A filesystem failure in words ('not a directory (ENOTDIR)'), not in an S3
+ * store's terms: storeError() gave 'failed (Error: ENOTDIR: not a directory,
+ * mkdir ...)', Node's text with the path a second time. The store and key
+ * name where.
+ */
+function fileStoreError (err: unknown, store: string, operation: string, key: string | undefined): StoreError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  if (err instanceof StoreError || typeof code !== 'string') return storeError(err, store, operation, key)
+  return new StoreError(classify(err), store, operation, key, describeIoError(err))
 }
 
 /** Writes into a hidden temporary file, then fsyncs and renames it over the key's path. */
@@ -606,6 +615,6 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
   }
 
   #fail (err: unknown, operation: string): Error {
-    return storeError(err, this.#store.url, operation, this.key)
+    return fileStoreError(err, this.#store.url, operation, this.key)
   }
 }

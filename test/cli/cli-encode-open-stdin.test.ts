@@ -16,7 +16,7 @@ t.test('a bad line on a stdin never ended: the lines before it written, one line
   child.stdin.write('{"a":1}\n{"a":2}\nnope\n{"a":3}\n')
   const r = await done
   t.equal(r.code, 1)
-  t.equal(r.stderr, 'shoebox encode: stdin: line 3: invalid JSON: Unexpected token \'o\', "nope" is not valid JSON (2 records before it written)\n')
+  t.equal(r.stderr, 'shoebox encode: stdin: line 3: invalid JSON: Unexpected token \'o\', "nope" is not valid JSON (2 records written before it)\n')
   t.same((await decodeRecords(r.stdout)).map((rec) => rec.payload.toString()), ['{"a":1}', '{"a":2}'])
 })
 

@@ -26,13 +26,13 @@ t.test('--on-invalid without a parse is a usage error naming the flags', async (
   t.same((await decodeRecords(lifted.stdout)).map((r) => r.metadata.k), ['x', 'y'])
   const failing = await cli(['encode', '--meta-from-field', 'k', '--on-invalid', 'fail'], '{"k":"x"}\nnot json\n')
   t.equal(failing.code, 1)
-  t.match(failing.stderr, /stdin: line 2: invalid JSON: .* \(1 record before it written\)/)
+  t.match(failing.stderr, /stdin: line 2: invalid JSON: .* \(1 record written before it\)/)
 })
 
 t.test('a line too long: every line before it written, one line naming it and counting them, exit 1', async (t) => {
   const r = await cli(['encode', '--max-record-size', '1KiB'], '{"a":1}\n' + 'x'.repeat(2000) + '\n{"b":2}\n')
   t.equal(r.code, 1)
-  t.equal(r.stderr, 'shoebox encode: stdin: line 2: longer than 992 bytes, the longest line a record of maxRecordSize 1024 holds (--max-record-size raises it) (1 record before it written)\n')
+  t.equal(r.stderr, 'shoebox encode: stdin: line 2: longer than 992 bytes, the longest line a record of --max-record-size 1024 holds (raise --max-record-size) (1 record written before it)\n')
   t.same((await decodeRecords(r.stdout)).map((rec) => rec.payload.toString()), ['{"a":1}'])
 })
 
@@ -90,7 +90,7 @@ t.test('encode --validate refuses a line that is not UTF-8, naming it', async (t
   const input = Buffer.concat([Buffer.from('{"ok":1}\n'), notUtf8[0][1], Buffer.from('\n{"ok":2}\n')])
   const r = await cli(['encode', '--validate'], input)
   t.equal(r.code, 1)
-  t.equal(r.stderr, 'shoebox encode: stdin: line 2: invalid JSON: not valid UTF-8 (1 record before it written)\n')
+  t.equal(r.stderr, 'shoebox encode: stdin: line 2: invalid JSON: not valid UTF-8 (1 record written before it)\n')
   t.same((await decodeRecords(r.stdout)).map((rec) => rec.payload.toString()), ['{"ok":1}'])
 })
 

@@ -2,6 +2,8 @@
  * main.ts loads each subcommand only when it runs, so the main help lists
  * names and summaries of its own: they must be the commands' own.
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import t from 'tap'
 import { commands } from '../../lib/cli/main.js'
 import { cli } from '../cli-run.js'
@@ -66,4 +68,15 @@ t.test('SHOEBOX_NATIVE=off is a usage error naming the variable, not the addon l
   t.equal(code, 2)
   t.match(stderr, /SHOEBOX_NATIVE must be '0' or '1' \(or unset\), got "off"/)
   t.equal(stdout.length, 0, 'no archive written')
+})
+
+t.test('a usage error exits 2 even when stderr\'s reader has gone (`shoebox write 2>&1 | head -1`)', async (t) => {
+  // Imported here: it loads TypeScript's compiler, which the tests above do without.
+  const { cliBinary } = await import('../fixtures-s3/cli-build.js')
+  const child = spawn(process.execPath, [cliBinary(), 'write'], { stdio: ['pipe', 'ignore', 'pipe'] })
+  // Our end of its stderr closed before it writes: both lines (the refusal and its hint) meet EPIPE.
+  child.stderr.destroy()
+  child.stdin.end()
+  const [code] = await once(child, 'close') as [number | null]
+  t.equal(code, 2, 'the exit code is the usage error\'s, not the failed write\'s')
 })

@@ -193,3 +193,18 @@ t.test('unpack --out DIR whose name is not UTF-8 (each bad byte as U+FFFD) is re
   t.same(fs.readdirSync(base, { encoding: 'buffer' }).filter((n) => n.subarray(0, 3).toString() === 'out'), [named.subarray(base.length + 1)], 'no other directory made')
   t.same(fs.readdirSync(named), [], 'nothing restored')
 })
+
+t.test('a record over --max-record-size: every reading command names the flag, not the API\'s maxRecordSize', async (t) => {
+  const d = tempDir(t)
+  const file = path.join(d, 'wide.shoebox')
+  fs.writeFileSync(file, encodeRecords([{ payload: 'x'.repeat(5000) }, { payload: 'after' }], { maxRecordSize: 8192 }))
+  const strict = await cli(['decode', '--max-record-size', '4KiB', file])
+  const lenient = await cli(['decode', '--lenient', '--max-record-size', '4KiB', file])
+  const read = await cli(['read', path.join(d, '*'), '--lenient', '--max-record-size', '4KiB'])
+  const verify = await cli(['verify', '--max-record-size', '4KiB', file])
+  for (const [name, text] of [['decode', strict.stderr], ['decode --lenient', lenient.stderr], ['read --lenient', read.stderr], ['verify', verify.stdout.toString()]]) {
+    t.match(text, /record of \d+ bytes exceeds --max-record-size 4096/, name)
+    t.notMatch(text, 'maxRecordSize', name)
+  }
+  t.equal(strict.code, 1)
+})

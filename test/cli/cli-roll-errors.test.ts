@@ -177,3 +177,11 @@ t.test('recover DIR whose name is not UTF-8, as the shell passes it (each bad by
   t.equal(r.stderr, `shoebox recover: cannot recover the files in ${given}: its name is not UTF-8 (each bad byte arrives as U+FFFD), and the name as it reads is no directory; nothing done (rename it, or run 'shoebox recover .' inside it)\n`)
   t.same(fs.readdirSync(base, { encoding: 'buffer' }), [Buffer.from([0x63, 0x61, 0x66, 0xe9])], 'no other directory made')
 })
+
+t.test('recover skips another host\'s file saying the flag that recovers it (--force)', async (t) => {
+  const dir = tempDir(t, 'shoebox-other-host-')
+  fs.writeFileSync(path.join(dir, tempName('o-000000.shoebox', 'elsewhere', 4242)), encodeRecords([{ payload: 'x' }]))
+  const r = await cli(['recover', dir])
+  t.equal(r.code, 0)
+  t.match(r.stdout.toString(), /^skipped .*: written by host elsewhere; recover with --force if that writer is gone\n/)
+})

@@ -38,8 +38,9 @@ for (const command of ['encode', 'decode']) {
   })
 }
 
-t.test('write DIR < DIR: fails naming stdin, seals nothing', async (t) => {
+t.test('write DIR < DIR: fails naming stdin, seals nothing, creates no DIR', async (t) => {
   const r = await runWithDirectoryStdin(['write', 'out'])
   t.equal(r.code, 1)
   t.match(r.stderr, /^shoebox write: cannot read stdin: is a directory; no file sealed in out\n$/)
+  t.notOk(fs.existsSync(path.join(tmp, 'out')), 'the directory it would have written into is not created')
 })

@@ -6,6 +6,8 @@
  * each kind of store failure is one line on stderr naming the store and the
  * operation, never the secret, with a non-zero exit.
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -13,8 +15,8 @@ import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { encodeRecords } from '../../lib/index.js'
 import { archiveNames } from '../fixtures-roll/util.js'
-import { cliBinary, runCli, type RunResult } from '../fixtures-s3/cli-build.js'
-import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
+import { cliBinary, cliEnv, runCli, type RunResult } from '../fixtures-s3/cli-build.js'
+import { seen, startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
 const MiB = 1024 * 1024
@@ -249,6 +251,11 @@ t.test('write --to a failing store: every record stays on disk, the failure is r
       const tries = lines.filter((l) => l.includes('failed'))
       t.ok(tries.length > 0, 'the failed tries are reported')
       t.ok(tries.every((l) => line.test(l)), 'each try reported names the store and the operation')
+      // Not a line per retry (39 lines for 13 files): at most one per file, and one for the whole store when it is the
+      // store that fails (a missing bucket fails every file alike).
+      const uploadLines = lines.filter((l) => l.startsWith('shoebox write: upload of'))
+      t.notOk(lines.some((l) => l.includes('will retry')), 'no line per retry')
+      t.ok(uploadLines.length <= (what === 'missing bucket' ? 1 : 2), `at most one line per file, one for a missing bucket: ${uploadLines.length}`)
       noSecret(t, r)
       t.equal(archiveNames(dir).length, 2, 'both files sealed, and still queued')
       t.equal(fs.readdirSync(dir).filter((n) => n.endsWith('.uploaded')).length, 0)
@@ -256,4 +263,24 @@ t.test('write --to a failing store: every record stays on disk, the failure is r
       t.equal(back.stdout.toString('utf8').split('\n').filter((l) => l !== '').length, 1000, 'every record on disk')
     })
   }
+})
+
+t.test('write --to: a first Ctrl-C while the uploads finish after stdin ended says what it waits for; the run goes on, exit 0', async (t) => {
+  // The upload is held at the proxy until the signal has been sent and answered.
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 3000 } }])
+  t.teardown(async () => { await proxy.close() })
+  const put = seen(proxy, (r) => r.op === 'PutObject')
+  const dir = newDir('wsig')
+  const url = `s3://${s3.bucket}/sig`
+  const child = spawn(process.execPath, [bin, 'write', dir, '--to', url, '--endpoint', proxy.endpoint], { env: cliEnv(env), stdio: ['pipe', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdin.end(INPUT)
+  // The one file is sealed at the end of stdin, and only then uploaded: its PUT arriving means stdin has ended.
+  await put
+  child.kill('SIGINT')
+  const [code] = await once(child, 'close') as [number | null]
+  t.equal(code, 0, stderr)
+  t.match(stderr, new RegExp(`^shoebox write: SIGINT: stdin has ended; waiting for the uploads to ${url} to finish \\(a second Ctrl-C stops at once: the files not uploaded stay queued in ${dir} for the next run\\)\\n`, 'm'))
+  t.equal(proxy.count('PutObject'), 1, 'the upload went on')
 })

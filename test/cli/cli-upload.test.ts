@@ -7,6 +7,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import { cli } from '../cli-run.js'
@@ -325,4 +326,15 @@ t.test('a file that needs more than 10,000 parts at --part-size is refused befor
     'give --part-size 9MiB or more\n(try \'shoebox upload --help\')\n')
   t.same(s3.keys().filter((k) => k.startsWith('huge/')), [], 'nothing stored')
   t.equal(s3.openUploads().filter((u) => u.key.startsWith('huge/')).length, 0, 'no multipart upload begun')
+})
+
+t.test('a file store that cannot write: one line in words, the path once, what was kept; not Node\'s raw error', async (t) => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'blocked-'))
+  fs.writeFileSync(path.join(dir, 'blocker'), '')
+  const to = pathToFileURL(path.join(dir, 'blocker', 'sub')).href
+  const r = await cli(['upload', small, '--to', to])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^shoebox upload: file:\/\/.*\/blocker\/sub: put small\.bin: not a directory \(ENOTDIR\)/)
+  t.notMatch(r.stderr, /Error:|mkdir '/, 'no raw Node error text, no second copy of the path')
+  t.equal(r.stderr.split('\n').length, 2, 'one line')
 })

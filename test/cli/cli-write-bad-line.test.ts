@@ -43,8 +43,8 @@ t.test('a line too long: every line before it sealed, stdin read no further, one
   t.equal(code, 1)
   // It failed the pipeline: "no file sealed in DIR, 250 records read from stdin never reached a file", while the
   // first roll's file, still being sealed, appeared after the command had returned.
-  t.equal(Buffer.concat(err).toString(), 'shoebox write: stdin: line 251: longer than 992 bytes, the longest line a record of maxRecordSize 1024 holds ' +
-    `(--max-record-size raises it); 3 files sealed (250 records) in ${dir}\n`)
+  t.equal(Buffer.concat(err).toString(), 'shoebox write: stdin: line 251: longer than 992 bytes, the longest line a record of --max-record-size 1024 holds ' +
+    `(raise --max-record-size); 3 files sealed (250 records) in ${dir}\n`)
   t.same(sealedPayloads(dir), good, 'the lines before it, nothing after')
   t.same(tempNames(dir), [])
 })

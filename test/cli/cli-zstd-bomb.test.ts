@@ -39,7 +39,7 @@ t.test('decode: the records before the bomb, one error line, exit 1; --lenient g
   t.equal(strict.stdout.toString(), lines(0, 100), 'every record before it')
   const errors = strict.stderr.trim().split('\n')
   t.equal(errors.length, 1, 'one line')
-  t.match(errors[0], new RegExp(`bomb\\.shoebox\\.zst.*byte ${before.stdout.length}.*could hold at least 268566528 bytes \\(by the headers of its first 2049 blocks\\), over maxFrameSize 268435456.*--max-frame-size`))
+  t.match(errors[0], new RegExp(`bomb\\.shoebox\\.zst.*byte ${before.stdout.length}.*could hold at least 268566528 bytes \\(by the headers of its first 2049 blocks\\), over --max-frame-size 268435456.*--max-frame-size`))
 
   const lenient = await cli(['decode', '--payload-only', '--lenient', file])
   t.equal(lenient.code, 1)
@@ -49,12 +49,12 @@ t.test('decode: the records before the bomb, one error line, exit 1; --lenient g
   const read = await cli(['read', '--payload-only', path.join(tmp, '*.zst')])
   t.equal(read.code, 1)
   t.equal(read.stdout.toString(), lines(0, 100))
-  t.match(read.stderr, /over maxFrameSize 268435456/)
+  t.match(read.stderr, /over --max-frame-size 268435456/)
 
   const verify = await cli(['verify', file])
   t.equal(verify.code, 1)
   t.match(verify.stdout.toString(), /DAMAGED/)
-  t.match(verify.stdout.toString() + verify.stderr, /over maxFrameSize 268435456/)
+  t.match(verify.stdout.toString() + verify.stderr, /over --max-frame-size 268435456/)
 })
 
 t.test('--max-frame-size sets the limit; a bad size is a usage error', async (t) => {
@@ -64,7 +64,7 @@ t.test('--max-frame-size sets the limit; a bad size is a usage error', async (t)
   fs.writeFileSync(file, Buffer.concat([records.stdout, zeros(8)]))
   const refused = await cli(['decode', '--max-frame-size', '512KiB', file])
   t.equal(refused.code, 1)
-  t.match(refused.stderr, /at least 655360 bytes \(by the headers of its first 5 blocks\), over maxFrameSize 524288/)
+  t.match(refused.stderr, /at least 655360 bytes \(by the headers of its first 5 blocks\), over --max-frame-size 524288/)
   const read = await cli(['decode', '--max-frame-size', '1MiB', file])
   t.equal(read.code, 1)
   t.notMatch(read.stderr, /maxFrameSize/, 'decompressed, and its zeros are damage of another kind')

@@ -152,7 +152,7 @@ t.test('encodeNdjson: the default maxLineLength makes records within maxRecordSi
   t.equal(ok.error, undefined)
   t.same(ok.payloads.map((p) => p.length), [3, 992])
   const over = await ndjson(`"a"\n${'l'.repeat(993)}\n`, { maxRecordSize: 1024, source: 'in' })
-  t.match(over.error, { code: 'SHOEBOX_INVALID_RECORD', message: /^in: line 2: longer than 992 bytes, the longest line a record of maxRecordSize 1024 holds \(--max-record-size raises it\)$/ })
+  t.match(over.error, { code: 'SHOEBOX_INVALID_RECORD', message: /^in: line 2: longer than 992 bytes, the longest line a record of maxRecordSize 1024 holds \(raise maxRecordSize\)$/ })
   t.same(over.payloads, ['"a"'])
 })
 

@@ -217,3 +217,16 @@ t.test('two unpacks into one directory at once, without overwrite: each path is 
   for (const r of failed) t.match((r as PromiseRejectedResult).reason, { code: 'SHOEBOX_IO', message: /exists in .* \(overwrite to replace it\)/ })
   t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')), [], 'no temporary file left')
 })
+
+t.test('unpack\'s refusals name --overwrite, the flag the user types, not the API option', async (t) => {
+  const base = tempDir(t)
+  craft(path.join(base, 'archives', '1.shoebox'), [packRecord('same.txt', 'old version')])
+  craft(path.join(base, 'archives', '2.shoebox'), [packRecord('same.txt', 'new version')])
+  const out = path.join(base, 'out')
+  const twice = await cli(['unpack', path.join(base, 'archives', '*'), '--out', out])
+  t.equal(twice.code, 1)
+  t.match(twice.stderr, /^shoebox unpack: .*the same path is in .* \(--overwrite lets the later replace the earlier\); /)
+  const exists = await cli(['unpack', path.join(base, 'archives', '1.shoebox'), '--out', out])
+  t.equal(exists.code, 1)
+  t.match(exists.stderr, /^shoebox unpack: .*"same.txt" exists in .* \(--overwrite to replace it\)/)
+})

@@ -56,6 +56,7 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'ingest metadata into the meta db (one new diff file)',
   help,
+  flags: { ensure: '--ensure', ensureFiles: '--ensure-files' },
   async run (argv, io) {
     const { values } = parse(argv, {
       ...metadirOptionSpec,

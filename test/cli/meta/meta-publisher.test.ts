@@ -277,3 +277,15 @@ t.test('dump: a remote template renders as the files API renders it ({{ }} escap
   const rows = jsonLines((await cli(['meta', 'dump', '--metadir', base, '--json'])).stdout) as Array<Record<string, unknown>>
   t.same(rows.map((row) => [row.tpl, row.url]), [['{raw}/a', 'https://bucket.example/a.pdf'], ['{raw}/b', null]])
 })
+
+t.test('generate --ensure of an empty input: refused, naming --ensure (the flag), not the API option', async (t) => {
+  const base = metadir(t)
+  configure(base)
+  scrape(base)
+  t.equal((await cli(['meta', 'generate', '--metadir', base])).code, 0)
+  const empty = path.join(metadir(t), 'empty.ndjson')
+  fs.writeFileSync(empty, '')
+  const r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', empty, '--ensure'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^shoebox meta generate: .*: no metadata objects came in, and --ensure would soft-delete every row of the meta db; nothing written, the meta db is as it was\n$/)
+})
