@@ -136,18 +136,6 @@ export interface AsUsageOptions {
 }
 
 /**
- * Run `check` (an option parser, a URL check, or a constructor that checks
- * its options) on what the command line gave; a value it refuses
- * (SHOEBOX_INVALID_OPTION, SHOEBOX_BAD_URL, and the codes in `also`) is the
- * user's mistake: a usage error (exit 2). Its line names the flag
- * ('--roll-size: expected a size ...') when `flags` knows the option, or the
- * option is a flag already (a CLI's own parseSize(v, '--roll-size')); else
- * it is the refusal's message. Only around arguments: a bad URL met in data
- * (an index row's archive) is bad data, exit 1. An async `check` (a request
- * that checks its options first) refuses by rejecting: its promise is
- * converted alike.
- */
-/**
  * `text` (a library's message) with each API option that `flags` knows said
  * as the CLI flag the user types ({ overwrite: '--overwrite' }: "overwrite
  * lets the later replace ..." becomes "--overwrite lets ..."). Only a whole
@@ -179,6 +167,18 @@ export async function withFlags<T> (work: () => Promise<T>, flags: Readonly<Reco
   }
 }
 
+/**
+ * Run `check` (an option parser, a URL check, or a constructor that checks
+ * its options) on what the command line gave; a value it refuses
+ * (SHOEBOX_INVALID_OPTION, SHOEBOX_BAD_URL, and the codes in `also`) is the
+ * user's mistake: a usage error (exit 2). Its line names the flag
+ * ('--roll-size: expected a size ...') when `flags` knows the option, or the
+ * option is a flag already (a CLI's own parseSize(v, '--roll-size')); else
+ * it is the refusal's message. Only around arguments: a bad URL met in data
+ * (an index row's archive) is bad data, exit 1. An async `check` (a request
+ * that checks its options first) refuses by rejecting: its promise is
+ * converted alike.
+ */
 export function asUsage<T> (check: () => T, options: AsUsageOptions = {}): T {
   const { also = [], flags = {} } = options
   const refused = (err: unknown): unknown => {
