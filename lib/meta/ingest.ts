@@ -161,11 +161,8 @@ export class MetaIngest extends Writable {
    * with the refusal (deliver-then-fail.ts). Node's own refusal destroyed the sink, its diff file unwritten.
    */
   override write (chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
-    const refusal = this.#late.refuse(this)
-    if (refusal === null) return super.write(chunk, encoding as BufferEncoding, callback)
-    const done = typeof encoding === 'function' ? encoding : callback
-    if (done !== undefined) process.nextTick(done, refusal)
-    return false
+    if (this.#late.refusedWrite(this, encoding, callback)) return false
+    return super.write(chunk, encoding as BufferEncoding, callback)
   }
 
   override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {

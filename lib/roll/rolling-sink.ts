@@ -384,11 +384,8 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
 
   /** A write after end() is refused alone: the sink seals what it took, then fails with it (deliver-then-fail.ts). */
   override write (chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
-    const refusal = this.#late.refuse(this)
-    if (refusal === null) return super.write(chunk, encoding as BufferEncoding, callback)
-    const done = typeof encoding === 'function' ? encoding : callback
-    if (done !== undefined) process.nextTick(done, refusal)
-    return false
+    if (this.#late.refusedWrite(this, encoding, callback)) return false
+    return super.write(chunk, encoding as BufferEncoding, callback)
   }
 
   override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {

@@ -241,6 +241,18 @@ export class LateWrites {
     return err
   }
 
+  /**
+   * write()'s check: true when this write is refused (refuse()), its callback (the last function of
+   * `encoding`, `callback`) then called with the refusal on the next tick; false when Node's write applies.
+   */
+  refusedWrite (stream: Writable, encoding: unknown, callback: unknown): boolean {
+    const refusal = this.refuse(stream)
+    if (refusal === null) return false
+    const done = typeof encoding === 'function' ? encoding : callback
+    if (typeof done === 'function') process.nextTick(done, refusal)
+    return true
+  }
+
   /** _final's work is done: the first refusal, which it fails with (null: none). */
   settle (): ShoeboxError | null {
     this.#settled = true
