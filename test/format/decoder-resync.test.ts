@@ -69,7 +69,7 @@ t.test('shoebox verify and decode --lenient report one stretch and recover all 1
   t.equal(verify.code, 1)
   t.same(verify.stdout.toString().split('\n'), [
     `${file}: DAMAGED: 1000 records (v1 0, v2 1000), ${tail.length} bytes readable, 1 damaged stretch, 24 bytes skipped`,
-    `${file}:   at byte 0: record-too-large: record of ${0xfffffff0 + 32} bytes exceeds maxRecordSize 67108864 (24 bytes skipped)`,
+    `${file}:   at byte 0: record-too-large: record of ${0xfffffff0 + 32} bytes exceeds --max-record-size 67108864 (24 bytes skipped)`,
     ''
   ])
   const decoded = await cli(['decode', '--lenient', '--payload-only', file])
