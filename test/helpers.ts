@@ -535,3 +535,21 @@ export function thrown (fn: () => unknown): string {
   }
   return 'nothing thrown'
 }
+
+/**
+ * Run `work`, counting the characters String.prototype.split is given meanwhile: how a test sees split2 splitting
+ * a line's text again per chunk (quadratic in the chunks of a line), without timing anything.
+ */
+export async function countSplitScans<T> (work: () => Promise<T>): Promise<{ result: T, scanned: number }> {
+  const split = String.prototype.split
+  let scanned = 0
+  String.prototype.split = function (this: string, ...args: Parameters<typeof split>) {
+    scanned += this.length
+    return split.apply(this, args)
+  } as typeof split
+  try {
+    return { result: await work(), scanned }
+  } finally {
+    String.prototype.split = split
+  }
+}

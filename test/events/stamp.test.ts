@@ -10,6 +10,7 @@ import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { stamp, stampNdjson, type InvalidEventInfo, type StampedEventRecord } from '../../lib/events/stamp.js'
 import { eventIdTime, isEventId } from '../../lib/events/event-id.js'
+import { countSplitScans } from '../helpers.js'
 
 const clock = (): bigint => 17_000_000_000_000_000n
 
@@ -225,19 +226,10 @@ t.test('stampNdjson(): a long line arriving in many chunks is split once, not on
   const piece = Buffer.alloc(4096, 97)
   const pieces = 256
   const lineLength = 6 + pieces * piece.length + 2
-  const split = String.prototype.split
-  let scanned = 0
-  String.prototype.split = function (this: string, ...args: Parameters<typeof split>) {
-    scanned += this.length
-    return split.apply(this, args)
-  } as typeof split
-  let result
-  try {
+  const { result, scanned } = await countSplitScans(async () => {
     const s = stampNdjson({ stream: 's', now: clock })
-    result = await run(s, [Buffer.from('{"a":"'), ...Array<Buffer>(pieces).fill(piece), '"}\n{"b":1}\n'])
-  } finally {
-    String.prototype.split = split
-  }
+    return await run(s, [Buffer.from('{"a":"'), ...Array<Buffer>(pieces).fill(piece), '"}\n{"b":1}\n'])
+  })
   t.equal(result.error, undefined)
   t.equal(result.records.length, 2)
   t.ok(result.records[0]?.event.endsWith(`"a":"${'a'.repeat(pieces * piece.length)}"}`), 'the long line is one event, whole')
