@@ -171,6 +171,18 @@ export class RollPlanner {
     this.#ratio = nodeZlib().deflateRawSync(sample, { level: this.#gzipLevel }).length / Math.max(1, sample.length)
   }
 
+  /**
+   * The ratio sample is being compressed by a codec with no synchronous call
+   * (zstd): its ratio comes through sampled(), and nothing is planned until
+   * then (the sink holds the records after the sample). Meanwhile the estimate
+   * is the plain size. Deflating the sample as well only to replace its ratio
+   * cost ~1 ms of a zstd write's start, node:zlib's load included.
+   */
+  awaitRatio (): void {
+    this.#ratioSeeded = true
+    this.#ratio = 1
+  }
+
   /** Count one record of `bytes` into the block and the file; a cut, if the policy or a full block asks for one. */
   add (file: PlannedFile, bytes: number, now: number): 'policy' | 'full-block' | null {
     const { firstAt, lastAt, bytes: estimated } = file
