@@ -35,7 +35,7 @@ import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { realPathOf } from '../fs/real-path.js'
+import { directoryStoreAt } from '../fs/real-path.js'
 import { checkFlag, durationOption, positiveCount, sizeOption } from '../units.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { EarlyUpload } from './early-upload.js'
@@ -161,8 +161,7 @@ export class SealedUploader extends EventEmitter {
     // A directory store at the files' own directory: each file "uploaded" onto itself (its object the file), and
     // with deleteLocal then deleted, the object with it (shoebox write logs --to logs --delete-local lost every
     // record, exit 0). By the real paths: a second name through a symbolic link is the same directory.
-    const root = (store as { root?: unknown }).root
-    if (typeof root === 'string' && realPathOf(root) === realPathOf(dir)) {
+    if (directoryStoreAt(store, dir) !== undefined) {
       throw invalidOption('upload.to', `is the directory the sealed files are in (${dir}): each would be uploaded onto itself${options.deleteLocal === true ? ', and then deleted with it' : ''}; upload to another directory or a store`)
     }
   }
