@@ -135,6 +135,8 @@ export class MetaIngest extends Writable {
   }
 
   async #start (): Promise<void> {
+    // Destroyed before it started (Node runs _construct all the same): nothing made, as rollingSink() makes nothing.
+    if (this.destroyed) return
     const paths = metaPaths(this.base)
     await ensureDir(paths.db, 'cannot create')
     this.#config ??= await loadMetaConfig(this.base)

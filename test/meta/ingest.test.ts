@@ -284,3 +284,12 @@ t.test('destroyed while it waits for another publisher\'s lock: the wait ends at
   t.same(await listHistoryFiles(base), [])
   t.same(fs.readdirSync(metaPaths(base).metadir).filter((name) => name !== '.publish.lock' && name.startsWith('.publish.lock')), [])
 })
+
+t.test('destroyed before its first write: nothing made, not even the metadir', async (t) => {
+  // metaIngest() made _mmmeta/db/ even when destroyed at once, as rollingSink() does not.
+  const base = path.join(metadir(t), 'not-made')
+  const sink = metaIngest(base, { fsync: false })
+  sink.destroy()
+  await new Promise((resolve) => sink.once('close', resolve))
+  t.notOk(fs.existsSync(base))
+})
