@@ -1,7 +1,7 @@
 /** shoebox read: every archive a glob matches, as one NDJSON stream. */
 import { pipeline } from 'node:stream/promises'
 import type { Position } from '../record.js'
-import { archiveSource, type FileEndEvent, type FileEvent, type SkippedEvent } from '../source/archive-source.js'
+import { archiveSource, type FileEndEvent, type FileEvent, type ListFailedEvent, type SkippedEvent } from '../source/archive-source.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
 import { CorruptArchiveError, InvalidOptionError } from '../errors.js'
 import { endOnFailure } from '../stream/deliver-then-fail.js'
@@ -90,6 +90,10 @@ export const readCommand: Command = {
     source.on('skipped', (info: SkippedEvent) => {
       damaged++
       io.stderr.write(`shoebox read: ${oneLine(info.path)}: skipped: ${info.reason}${info.code === undefined ? '' : ` (${info.code})`}\n`)
+    })
+    // --follow over a store: a listing lost past the store's retries (a network blip) is said, and the tail goes on.
+    source.on('listFailed', (e: ListFailedEvent) => {
+      io.stderr.write(`shoebox read: ${oneLine(e.path)}: listing failed, trying again in ${e.retryMs / 1000} s (still following): ${oneLine(e.error.message)}\n`)
     })
     // A file's damage lines end with it (its last frame's line, what the cap left out). The file being read,
     // or the last one read, is where a signal stops the read.

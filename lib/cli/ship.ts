@@ -7,7 +7,8 @@ import type { Command } from './command.js'
 import { usage } from './io.js'
 import { maxFrameSizeFrom } from './read-options.js'
 import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
-import { asUsage, duration, oneOf, parse, positiveInteger } from './options.js'
+import { asUsage, duration, inFlags, oneOf, parse, positiveInteger } from './options.js'
+import { parseSize } from '../units.js'
 import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 import { plural } from '../plural.js'
@@ -56,6 +57,9 @@ Options:
   --attempts N           give up on a batch after N tries (default: keep trying)
   --timeout T            a put with no byte of answer for T is tried again
                          (default 30s; 10s, 500ms; 0 waits for ever)
+  --max-line-length SIZE  longest line taken (default 64MiB, far above any event
+                         a server takes): a longer line ends the input there, its
+                         lines before it shipped, and fails naming it (exit 1)
   --max-frame-size SIZE  largest zstd frame of zstd input held whole (default
                          256MiB): where input cannot stream through zstd's
                          window (with @mongodb-js/zstd, or on Node 22 without
@@ -82,7 +86,8 @@ const SHIP_FLAGS = {
   stream: '--stream',
   streamField: '--stream-field',
   timeField: '--time-field',
-  timeUnit: '--time-unit'
+  timeUnit: '--time-unit',
+  maxLineLength: '--max-line-length'
 }
 
 export const shipCommand: Command = {
@@ -101,7 +106,8 @@ export const shipCommand: Command = {
       queue: { type: 'string' },
       attempts: { type: 'string' },
       timeout: { type: 'string' },
-      'max-frame-size': { type: 'string' }
+      'max-frame-size': { type: 'string' },
+      'max-line-length': { type: 'string' }
     }, true)
     if (positionals.length !== 1) throw usage('needs exactly one URL')
     const stream = values.stream as string | undefined
@@ -126,8 +132,10 @@ export const shipCommand: Command = {
     const attempts = positiveInteger('--attempts', values.attempts)
     const timeout = duration('--timeout', values.timeout)
     const maxFrameSize = maxFrameSizeFrom(values)
+    const maxLineText = values['max-line-length'] as string | undefined
+    const maxLineLength = maxLineText === undefined ? undefined : asUsage(() => parseSize(maxLineText, '--max-line-length', 1))
     // Loaded here, not at the top: `shoebox --help` loads no event code.
-    const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent }, { WholeLines }, { DEFAULT_BATCH_EVENTS, DEFAULT_BATCH_BYTES, DEFAULT_MAX_IN_FLIGHT }] = await Promise.all([
+    const [{ ship }, { stampNdjson, DEFAULT_MAX_LINE_LENGTH }, { feedShipper, spillUnsent }, { WholeLines }, { DEFAULT_BATCH_EVENTS, DEFAULT_BATCH_BYTES, DEFAULT_MAX_IN_FLIGHT }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js'), import('./whole-lines.js'), import('../events/ship-options.js')])
     const shipper = asUsage(() => ship(positionals[0], {
       namespace: values.namespace as string | undefined,
@@ -145,6 +153,7 @@ export const shipCommand: Command = {
       streamField,
       timeField: values['time-field'] as string | undefined,
       timeUnit,
+      maxLineLength,
       onInvalid: 'event'
     }), { flags: SHIP_FLAGS })
     let invalid = 0
@@ -214,7 +223,8 @@ export const shipCommand: Command = {
     })
     let outcome
     let input: DecompressedInput
-    const lines = new WholeLines()
+    // No partial line held past the longest the stamper takes (and a CR): it refuses a longer one, naming it.
+    const lines = new WholeLines((maxLineLength ?? DEFAULT_MAX_LINE_LENGTH) + 1)
     try {
       const stdin = fileBlocks ? fileStdin(io.stdinFile as number) : io.stdin
       // stdin as text, gzip and zstd decompressed: damage ends it at its last whole line (the one it cut is no
@@ -249,6 +259,10 @@ export const shipCommand: Command = {
     if (damage !== null) {
       const cut = outcome.partialBytes > 0 ? `; the last line it cut (${plural(outcome.partialBytes, 'byte')}) not shipped` : ''
       throw new ShoeboxError(damage.code, `${damage.message}; the lines before it: ${summary(stats, invalid)}${cut}`, { cause: damage })
+    }
+    if (outcome.tooLong !== null) {
+      const refusal = outcome.tooLong
+      throw new ShoeboxError(refusal.code, `stdin: ${inFlags(refusal.message, SHIP_FLAGS)}; the lines before it: ${summary(stats, invalid)}`, { cause: refusal })
     }
     const stopped = outcome.stopped
       ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${outcome.partialBytes > 0 ? `, an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''}`

@@ -10,7 +10,7 @@ import type { Command } from './command.js'
 import { describeIoError, quotedGlobHint, usage } from './io.js'
 import { ioError, orIoError } from '../fs/io-error.js'
 import { undecodedPath } from '../fs/undecoded-path.js'
-import { realPathOf } from '../fs/real-path.js'
+import { directoryStoreAt } from '../fs/real-path.js'
 import { asUsage, parse, positiveInteger } from './options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -174,12 +174,10 @@ function refuseSharedKeys (files: string[]): void {
  * line saying the file had changed while it was uploaded). Refused before any upload starts.
  */
 function refuseUploadOntoItself (files: string[], store: object): void {
-  const at = (store as { root?: unknown }).root
-  if (typeof at !== 'string') return
-  // By real paths: a --to that names FILE's directory through a symbolic link is that directory.
-  const root = realPathOf(at)
-  const file = files.find((f) => realPathOf(path.dirname(f)) === root)
-  if (file !== undefined) throw usage(`${file} is already in ${path.resolve(at)}, the --to directory: its object would be the file itself; upload it to another directory or a store`)
+  for (const file of files) {
+    const at = directoryStoreAt(store, path.dirname(file))
+    if (at !== undefined) throw usage(`${file} is already in ${path.resolve(at)}, the --to directory: its object would be the file itself; upload it to another directory or a store`)
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ export {
 export { isValidStreamName } from './stream-name.js'
 export { parseEvent, stringifyEvent, type JsonValue, type EventObject } from './event-text.js'
 export {
-  stamp, stampNdjson, type StampStream, type StampOptions, type StampedEventRecord, type InvalidEventInfo, type TimeValue
+  stamp, stampNdjson, type StampStream, type StampOptions, type StampNdjsonOptions, type StampedEventRecord, type InvalidEventInfo, type TimeValue
 } from './stamp.js'
 export {
   kronos, type KronosClient, type KronosClientOptions, type KronosGetOptions, type KronosDeleteOptions, type KronosAnswer, type TimeInput

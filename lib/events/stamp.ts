@@ -13,6 +13,12 @@
  * (utf8-line-check.ts), split2 (LF or CRLF lines, blank lines skipped but
  * counted) and stamp.
  *
+ * A line longer than maxLineLength (default 64 MiB, far above any event a
+ * server takes) ends the input where it starts, in either onInvalid mode:
+ * the events before it are delivered, then the stream fails with a
+ * LineTooLong naming the line. Nothing of it is held past that bound, so a
+ * file without a newline costs no more memory than one long line.
+ *
  * A bad event (bad JSON, not valid UTF-8, not an object, bad @time, bad or missing stream)
  * is reported with its line (the n-th chunk for stamp()): by default the
  * stream fails with that ShoeboxError after delivering every good event
@@ -24,7 +30,7 @@ import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
 import { checkCallback, checkOptionsObject, checkText, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
-import { oneOf } from '../units.js'
+import { oneOf, sizeOption } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
 import {
@@ -57,6 +63,26 @@ export interface StampOptions {
   onInvalid?: 'error' | 'event'
   /** The clock for events without @time. Default kronosTimeNow. */
   now?: () => KronosTime
+}
+
+export interface StampNdjsonOptions extends StampOptions {
+  /**
+   * Longest line taken, in bytes (a CR before the newline not counted):
+   * bytes or a size string ('1MiB'), at least 1. Default 64 MiB
+   * (DEFAULT_MAX_LINE_LENGTH). A longer line ends the input there and fails
+   * the stream (after the events before it), whatever onInvalid says.
+   */
+  maxLineLength?: number | string
+}
+
+/** stampNdjson()'s maxLineLength by default: no event a server takes comes near it (shoebox serve's maxEventSize is 1 MiB by default, its bodies 256 MiB at most). */
+export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024 * 1024
+
+/** A line over maxLineLength: the input ended before it. */
+export class LineTooLong extends ShoeboxError {
+  constructor (readonly line: number, readonly maxLineLength: number) {
+    super('SHOEBOX_INVALID_EVENT', `line ${line}: longer than maxLineLength ${maxLineLength} bytes (raise maxLineLength); nothing after it read`)
+  }
 }
 
 export interface StampedEventRecord {
@@ -99,8 +125,10 @@ export class StampStream extends failsOnListenerRejection(Transform) {
   readonly #failInBand: boolean
   readonly #needsObject: boolean
   #count = 0
+  /** stampNdjson's: at the end of the lines, the failure that ended them early (a line too long), if any. */
+  readonly #endedBy: (() => ShoeboxError | undefined) | undefined
 
-  constructor (options: StampOptions = {}, failInBand = false) {
+  constructor (options: StampOptions = {}, failInBand = false, endedBy?: () => ShoeboxError | undefined) {
     super({ objectMode: true })
     const opts = { ...options }
     if (opts.stream !== undefined) {
@@ -119,6 +147,7 @@ export class StampStream extends failsOnListenerRejection(Transform) {
     checkText(opts.timeField, 'timeField')
     this.#options = opts
     this.#failInBand = failInBand
+    this.#endedBy = endedBy
     this.#needsObject = opts.streamField !== undefined || opts.timeField !== undefined || opts.time !== undefined
   }
 
@@ -143,6 +172,13 @@ export class StampStream extends failsOnListenerRejection(Transform) {
       return
     }
     callback(null, record)
+  }
+
+  override _flush (callback: TransformCallback): void {
+    const failure = this.#endedBy?.()
+    // In line with the records (stampNdjson raises it once they are taken); the callback is held, as for a bad line.
+    if (failure !== undefined) this.push(new InBandFailure(failure))
+    else callback()
   }
 
   #stamp (input: unknown, line: number, notUtf8Line: boolean): StampedEventRecord {
@@ -282,18 +318,21 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
  * and a StampStream. `invalid` events (onInvalid: 'event') are re-emitted on
  * the returned Duplex.
  */
-export function stampNdjson (options: StampOptions = {}): Duplex {
+export function stampNdjson (options: StampNdjsonOptions = {}): Duplex {
   checkOptionsObject(options, 'stampNdjson()')
-  const stamper = new StampStream(options, options.onInvalid !== 'event')
+  const maxLine = sizeOption(options.maxLineLength, DEFAULT_MAX_LINE_LENGTH, 'maxLineLength', 1)
+  const whole = new LinesInOneChunk(maxLine)
+  let line = 0
+  // Every line before the long one has been split and counted by the time the stamper ends: it is the next.
+  const stamper = new StampStream(options, options.onInvalid !== 'event', () => whole.tooLong ? new LineTooLong(line + 1, maxLine) : undefined)
   const { split, Ctor } = loadLineStages()
   const check = new Utf8LineCheck()
-  let line = 0
   const lines = split((text: string) => {
     line++
     if (text.trim() === '') return undefined
     return new NumberedLine(line, text, check.badLines.delete(line))
   })
-  const duplex = new Ctor(stripLeadingBom(), check, new LinesInOneChunk(), lines, stamper)
+  const duplex = new Ctor(stripLeadingBom(), check, whole, lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
   return duplex
 }

@@ -31,3 +31,18 @@ function readLink (name: string): string | undefined {
     return undefined
   }
 }
+
+/**
+ * The root of `store` (as given) when it is a directory store whose
+ * directory is `dir`, else undefined: another directory, or another kind of
+ * store. By real paths, so a second name through a symbolic link is the same
+ * directory. A store that keeps its objects in `dir` would take each file
+ * there "uploaded" onto itself (its object the file), and with deleteLocal
+ * delete the only copy: the uploader and `shoebox upload` refuse that here.
+ * The store's `root` is read by shape (a FileStore's), so this module loads
+ * no store code.
+ */
+export function directoryStoreAt (store: object, dir: string): string | undefined {
+  const root = (store as { root?: unknown }).root
+  return typeof root === 'string' && realPathOf(root) === realPathOf(dir) ? root : undefined
+}

@@ -90,6 +90,8 @@ export class MetaIngest extends Writable {
   /** Instead of #scratch when the meta db is empty (not with `replace`): fresh-scratch.ts. */
   #fresh: FreshScratch | undefined
   #lock: PublishLock | undefined
+  /** Aborted by destroy(): a wait for another publisher's lock (up to lockWait) ends at once. */
+  readonly #stopWaiting = new AbortController()
   #previous: HistoryFile[] = []
   readonly #micros: number
   readonly #ts: string
@@ -133,15 +135,24 @@ export class MetaIngest extends Writable {
   }
 
   async #start (): Promise<void> {
+    // Destroyed before it started (Node runs _construct all the same): nothing made, as rollingSink() makes nothing.
+    if (this.destroyed) return
     const paths = metaPaths(this.base)
     await ensureDir(paths.db, 'cannot create')
     this.#config ??= await loadMetaConfig(this.base)
     // Destroyed meanwhile (its source failed as it opened): no lock, no scratch db; closing waits for this.
     if (this.destroyed) return
-    this.#lock = await acquirePublishLock(this.base, {
-      wait: this.#options.lockWait as number,
-      onWait: (holder: LockHolder) => this.emit('wait', holder)
-    })
+    try {
+      this.#lock = await acquirePublishLock(this.base, {
+        wait: this.#options.lockWait as number,
+        onWait: (holder: LockHolder) => this.emit('wait', holder),
+        signal: this.#stopWaiting.signal
+      })
+    } catch (err) {
+      // Destroyed while it waited: the stream ends with the destroy's error alone (Node would join the two).
+      if (this.#stopWaiting.signal.aborted) return
+      throw err
+    }
     await removeStaleTemporaries(this.base)
     this.#previous = await listHistoryFiles(this.base)
     // the replayed history lives in a scratch SQLite file, not in memory (ingest-scratch.ts)
@@ -504,6 +515,16 @@ export class MetaIngest extends Writable {
     const lock = this.#lock
     this.#lock = undefined
     await lock?.release()
+  }
+
+  /**
+   * Destroyed while it starts (waiting for another publisher's lock), Node
+   * calls _destroy only once the start is over: the wait is ended here, at
+   * once, and the stream ends with `error`, nothing written.
+   */
+  override destroy (error?: Error): this {
+    this.#stopWaiting.abort()
+    return super.destroy(error)
   }
 
   override _destroy (error: Error | null, callback: (error?: Error | null) => void): void {

@@ -30,6 +30,11 @@ export interface PublishLockOptions {
    * error (the lock not taken).
    */
   onWait?: (holder: LockHolder) => unknown
+  /**
+   * Ends a wait at once (the lock not taken), rejecting with
+   * SHOEBOX_ABORTED: a Ctrl-C waited up to `wait` for a pause to end.
+   */
+  signal?: AbortSignal
 }
 
 export interface LockHolder {
@@ -89,6 +94,17 @@ async function breakStale (lock: string, holder: LockHolder): Promise<void> {
   await fs.unlink(aside).catch(() => {})
 }
 
+/** Sleep `ms`, or reject as soon as `signal` aborts. */
+async function pauseUnlessAborted (ms: number, lock: string, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    if (signal?.aborted === true) throw signal.reason
+    await sleep(ms, undefined, { signal })
+  } catch (err) {
+    if (signal?.aborted !== true) throw err
+    throw new ShoeboxError('SHOEBOX_ABORTED', `${lock}: the wait for another publisher was aborted; the lock not taken`, { cause: signal.reason })
+  }
+}
+
 /** Take the publisher lock of the metadir at `base` (its _mmmeta/ must exist). */
 export async function acquirePublishLock (base: string, options: PublishLockOptions = {}): Promise<PublishLock> {
   const lock = publishLockPath(base)
@@ -122,7 +138,7 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
         told = true
         await options.onWait?.(holder)
       }
-      await sleep(Math.min(pause, Math.max(1, deadline - Date.now())))
+      await pauseUnlessAborted(Math.min(pause, Math.max(1, deadline - Date.now())), lock, options.signal)
       pause = Math.min(pause * 2, 250)
     }
   } finally {

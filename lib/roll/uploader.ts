@@ -35,8 +35,9 @@ import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
-import { realPathOf } from '../fs/real-path.js'
-import { checkFlag, durationOption, positiveCount, sizeOption } from '../units.js'
+import { directoryStoreAt } from '../fs/real-path.js'
+import { checkFlag, durationOption, positiveCount } from '../units.js'
+import { checkPartSize } from '../store/s3-config.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { EarlyUpload } from './early-upload.js'
 import type * as UploadMarker from './upload-marker.js'
@@ -86,8 +87,6 @@ export interface UploadErrorEvent {
   willRetry: boolean
 }
 
-/** The stores' default part size (store.ts WriterOptions). */
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024
 const UPLOADED = '.uploaded'
 const UPLOADING = '.uploading'
 
@@ -155,14 +154,14 @@ export class SealedUploader extends EventEmitter {
     this.#concurrency = positiveCount(options.concurrency, 2, 'upload.concurrency')
     this.#attempts = positiveCount(options.attempts, 3, 'upload.attempts')
     this.#retryDelay = durationOption(options.retryDelay, 1000, 'upload.retryDelay')
-    this.#partSize = sizeOption(options.partSize, DEFAULT_PART_SIZE, 'upload.partSize')
+    // Checked as --part-size is, for every store: a directory store's writer reads no part size, and took any.
+    this.#partSize = checkPartSize(options.partSize, 'upload.partSize')
     checkFlag(options.deleteLocal, 'upload.deleteLocal')
     checkFlag(options.early, 'upload.early')
     // A directory store at the files' own directory: each file "uploaded" onto itself (its object the file), and
     // with deleteLocal then deleted, the object with it (shoebox write logs --to logs --delete-local lost every
     // record, exit 0). By the real paths: a second name through a symbolic link is the same directory.
-    const root = (store as { root?: unknown }).root
-    if (typeof root === 'string' && realPathOf(root) === realPathOf(dir)) {
+    if (directoryStoreAt(store, dir) !== undefined) {
       throw invalidOption('upload.to', `is the directory the sealed files are in (${dir}): each would be uploaded onto itself${options.deleteLocal === true ? ', and then deleted with it' : ''}; upload to another directory or a store`)
     }
   }

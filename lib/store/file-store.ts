@@ -556,8 +556,14 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
   }
 
   override _construct (callback: (err?: Error | null) => void): void {
+    // Destroyed before it started (Node runs _construct all the same): nothing made, no directory, no
+    // temporary file, as a rolling sink destroyed at once makes none.
+    if (this.destroyed) {
+      callback()
+      return
+    }
     makeDirs(path.dirname(this.#target))
-      .then(async () => { this.#handle = await fsp.open(this.#temp, 'wx') })
+      .then(async () => { if (!this.destroyed) this.#handle = await fsp.open(this.#temp, 'wx') })
       .then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
   }
 

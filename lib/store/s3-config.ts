@@ -167,16 +167,17 @@ export interface S3WriterSettings {
 
 /**
  * A part size (WriterOptions.partSize: a number or a size string; undefined
- * for the default) in bytes, or SHOEBOX_INVALID_OPTION naming partSize.
- * Exported for `shoebox upload --part-size`, which checks its flag so for
- * every store, not only for S3, the one store that uses it.
+ * for the default) in bytes, or SHOEBOX_INVALID_OPTION naming `option`.
+ * Exported for `shoebox upload --part-size` and the uploader's
+ * upload.partSize, which are checked so for every store, not only for S3,
+ * the one store that uses it.
  */
-export function checkPartSize (given: unknown): number {
-  const partSize = sizeOption(given, DEFAULT_PART_SIZE, 'partSize')
-  if (partSize < MIN_PART_SIZE) throw invalidOption('partSize', `must be at least 5MiB (S3's minimum part), got ${givenSize(given, partSize)}`)
+export function checkPartSize (given: unknown, option = 'partSize'): number {
+  const partSize = sizeOption(given, DEFAULT_PART_SIZE, option)
+  if (partSize < MIN_PART_SIZE) throw invalidOption(option, `must be at least 5MiB (S3's minimum part), got ${givenSize(given, partSize)}`)
   // Larger, S3 refuses the part, or no Buffer can hold it: either only once a part's worth was read.
   if (partSize > MAX_PART_SIZE) {
-    throw invalidOption('partSize', `must be at most ${MAX_PART_SIZE} bytes (S3's largest part is 5GiB, and a part is held in one Buffer), got ${givenSize(given, partSize)}`)
+    throw invalidOption(option, `must be at most ${MAX_PART_SIZE} bytes (S3's largest part is 5GiB, and a part is held in one Buffer), got ${givenSize(given, partSize)}`)
   }
   return partSize
 }

@@ -420,3 +420,30 @@ t.test('SIGTERM with a regular file on stdin: the lines read are shipped, and th
   const shipped = collector.stored.map((e) => e.event.seq as number).sort((a, b) => a - b)
   t.same(shipped, Array.from({ length: read }, (_, seq) => seq), 'the lines read, each shipped once')
 })
+
+t.test('a line over --max-line-length: the lines before it shipped, stdin read no further, one line naming it, exit 1', async (t) => {
+  // A line with no newline was held whole (`yes | tr -d '\n' | shoebox ship` grew until the process died).
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  let pulled = 0
+  async function * stdin (): AsyncGenerator<Buffer> {
+    yield Buffer.from('{"i":1}\n{"i":2}\n{"i":"')
+    for (let i = 0; i < 4096; i++) {
+      pulled++
+      yield Buffer.alloc(4096, 120)
+    }
+  }
+  const err: Buffer[] = []
+  const code = await main(['ship', collector.url, '--stream', 's', '--max-line-length', '64KiB'], {
+    stdin: Readable.from(stdin()),
+    stdout: new Writable({ write (_c, _e, cb) { cb() } }),
+    stderr: new Writable({ write (chunk: Buffer, _e, cb) { err.push(Buffer.from(chunk)); cb() } })
+  })
+  t.equal(code, 1)
+  t.match(Buffer.concat(err).toString(), /^shoebox ship: stdin: line 3: longer than --max-line-length 65536 bytes \(raise --max-line-length\); nothing after it read; the lines before it: shipped 2 events in 1 batch .*\n$/)
+  t.same(collector.stored.map((e) => e.event.i), [1, 2])
+  t.ok(pulled * 4096 < 2 * 1024 * 1024, `stdin read no further than the limit and the stages' buffers (${pulled} pieces of 4 KiB)`)
+  const bad = await cli(['ship', collector.url, '--stream', 's', '--max-line-length', '0'], '')
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /--max-line-length/)
+})

@@ -12,12 +12,14 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import { encodeRecords } from '../../lib/index.js'
 import { archiveNames } from '../fixtures-roll/util.js'
 import { cliBinary, cliEnv, runCli, type RunResult } from '../fixtures-s3/cli-build.js'
 import { seen, startFaultProxy, type FaultProxy } from '../fault-proxy.js'
 import { startS3, type TestS3 } from '../s3-server.js'
+import { escapeRegExp } from '../helpers.js'
 
 const MiB = 1024 * 1024
 const SECRET = 'SeCrEt-shoebox-Qz7Wx9'
@@ -283,4 +285,40 @@ t.test('write --to: a first Ctrl-C while the uploads finish after stdin ended sa
   t.equal(code, 0, stderr)
   t.match(stderr, new RegExp(`^shoebox write: SIGINT: stdin has ended; waiting for the uploads to ${url} to finish \\(a second Ctrl-C stops at once: the files not uploaded stay queued in ${dir} for the next run\\)\\n`, 'm'))
   t.equal(proxy.count('PutObject'), 1, 'the upload went on')
+})
+
+t.test('read --follow over S3: a listing that fails past the retries is one line on stderr, and the tail goes on', async (t) => {
+  // One failed listing (a network blip during a long tail) ended the follow, exit 1.
+  const proxy = await startFaultProxy(s3.endpoint, [])
+  t.teardown(async () => { await proxy.close() })
+  const client = s3.client()
+  const put = async (key: string, from: number, to: number): Promise<void> => {
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: encodeRecords(Array.from({ length: to - from }, (_, k) => ({ metadata: {}, payload: { n: from + k } }))) }))
+  }
+  await put('tail/a-1.shoebox', 0, 3)
+  const pattern = `s3://${s3.bucket}/tail/*.shoebox`
+  const child = spawn(process.execPath, [bin, 'read', pattern, '--follow', '--payload-only', '--endpoint', proxy.endpoint], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  const exited = once(child, 'close') as Promise<[number | null]>
+  const until = async (done: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 60_000
+    while (!done() && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  await until(() => stdout.split('\n').length > 3)
+  // Every try of the listings from now on fails, until the failure has been said.
+  const failing = { match: (r: { op: string }) => r.op === 'ListObjectsV2', fault: { kind: 'status', status: 500, code: 'InternalError' } } as const
+  proxy.rules.push(failing)
+  await until(() => stderr.includes('listing failed'))
+  proxy.rules.splice(proxy.rules.indexOf(failing), 1)
+  await put('tail/a-2.shoebox', 3, 5)
+  await until(() => stdout.split('\n').length > 5)
+  child.kill('SIGINT')
+  const [code] = await exited
+  t.equal(code, 0, stderr)
+  t.same(stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { n: number }).n), [0, 1, 2, 3, 4], 'the records before and after the failed listing')
+  t.match(stderr, new RegExp(`^shoebox read: ${escapeRegExp(pattern)}: listing failed, trying again in 1 s \\(still following\\): s3://${s3.bucket}: list tail/: .*\\n`, 'm'))
+  noSecret(t, { code, signal: null, stdout: Buffer.from(stdout), stderr })
 })

@@ -236,3 +236,37 @@ t.test('stampNdjson(): a long line arriving in many chunks is split once, not on
   t.ok(result.records[1]?.event.endsWith('"b":1}'))
   t.ok(scanned < 3 * lineLength, `split scanned ${scanned} characters for a line of ${lineLength}`)
 })
+
+t.test('stampNdjson(): a line over maxLineLength ends the input there; the events before it are delivered, then it fails naming the line', async (t) => {
+  // A line with no newline in sight was held whole (a 5 GB file without one, until the process died).
+  for (const onInvalid of ['error', 'event'] as const) {
+    let pulled = 0
+    async function * input (): AsyncGenerator<Buffer> {
+      yield Buffer.from('{"a":1}\n\n{"b":2}\r\n{"c":"')
+      for (let i = 0; i < 4096; i++) {
+        pulled++
+        yield Buffer.alloc(4096, 120)
+      }
+    }
+    const s = stampNdjson({ stream: 's', now: clock, maxLineLength: '64KiB', onInvalid })
+    const done = collect(s as unknown as AsyncIterable<unknown>)
+    Readable.from(input()).pipe(s)
+    const { records, error } = await done
+    t.same(records.map((r) => r.line), [1, 3], `${onInvalid}: the events before it`)
+    t.equal(error?.code, 'SHOEBOX_INVALID_EVENT')
+    t.equal(error?.message, 'line 4: longer than maxLineLength 65536 bytes (raise maxLineLength); nothing after it read')
+    t.ok(pulled * 4096 < 1024 * 1024, `${onInvalid}: the input read no further than the limit and the stages' buffers (${pulled} pieces of 4 KiB)`)
+  }
+})
+
+t.test('stampNdjson(): maxLineLength is exact, inside a chunk and across chunks, a CR not counted', async (t) => {
+  const line = (n: number): string => `{"p":"${'x'.repeat(n - 8)}"}`
+  for (const chunk of [1, 7, 100, 10_000]) {
+    const text = `${line(100)}\r\n${line(100)}\n${line(101)}\n${line(10)}\n`
+    const pieces = Array.from({ length: Math.ceil(text.length / chunk) }, (_, i) => Buffer.from(text.slice(i * chunk, (i + 1) * chunk)))
+    const { records, error } = await run(stampNdjson({ stream: 's', now: clock, maxLineLength: 100 }), pieces)
+    t.same(records.map((r) => r.line), [1, 2], `chunks of ${chunk}`)
+    t.equal(error?.message, 'line 3: longer than maxLineLength 100 bytes (raise maxLineLength); nothing after it read', `chunks of ${chunk}`)
+  }
+  t.throws(() => stampNdjson({ stream: 's', maxLineLength: 0 }), { code: 'SHOEBOX_INVALID_OPTION' })
+})

@@ -7,6 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -264,3 +265,31 @@ for (const started of [true, false]) {
     t.notOk(fs.existsSync(path.join(metaPaths(base).metadir, '.publish.lock')), 'the lock is released')
   })
 }
+
+t.test('destroyed while it waits for another publisher\'s lock: the wait ends at once, the stream ends with that error, nothing written', async (t) => {
+  // The wait (lockWait, 60 s by default) ran to its end first: a Ctrl-C of `meta generate` did nothing for a minute.
+  const base = metadir(t)
+  fs.mkdirSync(metaPaths(base).metadir, { recursive: true })
+  const lock = path.join(metaPaths(base).metadir, '.publish.lock')
+  const held = `${process.pid} ${os.hostname()} heldbythetest\n`
+  fs.writeFileSync(lock, held)
+  const sink = metaIngest(base, { fsync: false, lockWait: 600_000 })
+  const stop = new Error('stop')
+  sink.once('wait', () => { sink.destroy(stop) })
+  const errors: Error[] = []
+  sink.on('error', (err) => errors.push(err))
+  await new Promise((resolve) => sink.once('close', resolve))
+  t.same(errors, [stop], 'the destroy\'s error alone')
+  t.equal(fs.readFileSync(lock, 'utf8'), held, 'the other publisher\'s lock untouched')
+  t.same(await listHistoryFiles(base), [])
+  t.same(fs.readdirSync(metaPaths(base).metadir).filter((name) => name !== '.publish.lock' && name.startsWith('.publish.lock')), [])
+})
+
+t.test('destroyed before its first write: nothing made, not even the metadir', async (t) => {
+  // metaIngest() made _mmmeta/db/ even when destroyed at once, as rollingSink() does not.
+  const base = path.join(metadir(t), 'not-made')
+  const sink = metaIngest(base, { fsync: false })
+  sink.destroy()
+  await new Promise((resolve) => sink.once('close', resolve))
+  t.notOk(fs.existsSync(base))
+})

@@ -529,3 +529,18 @@ t.test("a file whose upload a live uploader has in flight waits for it; given up
   t.same(hidden(dir, '.uploaded'), [`.${name}.uploaded`])
   t.equal(s3.openMultipartUploads(), 0)
 })
+
+t.test('upload.partSize is checked for a directory store as for S3 (at least 5MiB, at most 5GiB): it was taken unread', async (t) => {
+  // --part-size is checked for every store (checkPartSize); the library option only by the S3 writer, so a
+  // directory store took partSize: 1 (or 'lots') without a word.
+  const dir = newDir('part-size')
+  const to = newDir('part-size-to')
+  for (const partSize of [1, '1MiB', 6 * 1024 * 1024 * 1024]) {
+    t.throws(() => rollingSink({ dir, upload: { to, partSize } }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.partSize' }, `rollingSink, ${partSize}`)
+    t.throws(() => new SealedUploader(dir, openStore(to), { partSize }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.partSize' }, `SealedUploader, ${partSize}`)
+  }
+  t.throws(() => rollingSink({ dir, upload: { to, partSize: 'lots' } }), { code: 'SHOEBOX_INVALID_OPTION', option: 'upload.partSize' })
+  const sink = rollingSink({ dir, upload: { to, partSize: '5MiB' } })
+  sink.end()
+  await finished(sink)
+})

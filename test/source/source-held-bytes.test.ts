@@ -37,3 +37,34 @@ t.test('a stalled reader over records of 1 MiB: at most 16 MiB of them wait, and
   }
   t.same(seen, Array.from({ length: 100 }, (_, i) => String(i)), 'all 100, in order')
 })
+
+t.test('many tiny files read whole, a reader that takes a record now and then: never more than the highWaterMark and one file waits', async (t) => {
+  // Each record read let the next whole file in (read() resumed reading while under 16 MiB, the buffer full or
+  // not): a slow reader over files of 40 small records saw the buffer grow by 39 a record read, unbounded in records.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-held-'))
+  t.teardown(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  const perFile = 40
+  const files = 100
+  for (let f = 0; f < files; f++) {
+    fs.writeFileSync(path.join(dir, `${f}.shoebox`), encodeRecords(Array.from({ length: perFile }, (_, i) => ({ metadata: { n: String(f * perFile + i) }, payload: Buffer.from(`p${f * perFile + i}`) }))))
+  }
+  const source = archiveSource(path.join(dir, '*.shoebox'))
+  const seen: string[] = []
+  let most = 0
+  source.on('readable', function look () { most = Math.max(most, source.readableLength) })
+  // A paused reader: one record, then a pause long enough for the source to read all it may.
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, seen.length < 200 ? 5 : 0))
+    most = Math.max(most, source.readableLength)
+    const record = source.read() as ShoeboxRecord | null
+    if (record === null) {
+      if (source.readableEnded || seen.length === files * perFile) break
+      await new Promise((resolve) => source.once('readable', resolve))
+      continue
+    }
+    seen.push(record.metadata.n)
+  }
+  t.equal(seen.length, files * perFile, 'every record')
+  t.same(seen, Array.from({ length: files * perFile }, (_, i) => String(i)), 'in order')
+  t.ok(most <= 1024 + perFile, `at most the highWaterMark (1024) and one file's records waited, got ${most}`)
+})

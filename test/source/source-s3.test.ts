@@ -464,3 +464,55 @@ t.test('many small objects: the next ones are fetched while one is read, not one
   t.equal(overlap.length, 8, 'one GET per object')
   t.ok(overlap.filter((n) => n === 0).length >= 3, `several GETs under way before the first answer (${overlap.join(' ')})`)
 })
+
+t.test('follow: a listing that fails past the store\'s retries is said and tried again after a pause; a denied one fails at once', async (t) => {
+  // One failed listing (a network blip during a long tail) ended the follow with its error.
+  const s = await setup(t)
+  await s.put('tail/a-1.shoebox', archive(0, 5))
+  const source = archiveSource(`s3://${s.s3.bucket}/tail/*.shoebox`, { storeOptions: s.storeOptions, follow: true, pollInterval: '20ms' })
+  const failed: Array<{ path: string, code: unknown, retryMs: number }> = []
+  source.on('listFailed', (e: { path: string, error: { code?: unknown }, retryMs: number }) => failed.push({ path: e.path, code: e.error.code, retryMs: e.retryMs }))
+  const got: number[] = []
+  let error: unknown
+  const done = (async () => {
+    try {
+      for await (const r of source) {
+        const n = Number((r as ShoeboxRecord).metadata.n)
+        got.push(n)
+        if (n === 4) {
+          // Every try of the next listing fails (maxAttempts 3), twice over; then a new object comes.
+          s.proxy.rules.push({ match: (req) => req.op === 'ListObjectsV2', fault: { kind: 'status', status: 500, code: 'InternalError' }, times: 6 })
+          setTimeout(() => { void s.put('tail/a-2.shoebox', archive(5, 8)) }, 100)
+        }
+        if (n === 7) break
+      }
+    } catch (err) {
+      error = err
+    }
+  })()
+  await done
+  t.equal(error, undefined)
+  t.same(got, [0, 1, 2, 3, 4, 5, 6, 7], 'every record, the tail going on past the failed listings')
+  t.same(failed, [
+    { path: `s3://${s.s3.bucket}/tail/*.shoebox`, code: 'SHOEBOX_STORE_FAILED', retryMs: 1000 },
+    { path: `s3://${s.s3.bucket}/tail/*.shoebox`, code: 'SHOEBOX_STORE_FAILED', retryMs: 2000 }
+  ], 'each said, the pause growing')
+
+  // Refused credentials do not heal: the follow fails at once, with the store's error.
+  const denied = archiveSource(`s3://${s.s3.bucket}/tail/*.shoebox`, { storeOptions: s.storeOptions, follow: true, pollInterval: '20ms' })
+  const deniedFailures: unknown[] = []
+  denied.on('listFailed', (e) => deniedFailures.push(e))
+  let seen = 0
+  let deniedError: unknown
+  try {
+    for await (const r of denied) {
+      void r
+      if (++seen === 8) s.proxy.rules.push({ match: (req) => req.op === 'ListObjectsV2', fault: { kind: 'status', status: 403, code: 'AccessDenied' } })
+    }
+  } catch (err) {
+    deniedError = err
+  }
+  t.equal(seen, 8)
+  t.match(deniedError, { code: 'SHOEBOX_DENIED' })
+  t.same(deniedFailures, [])
+})

@@ -552,3 +552,20 @@ t.test('platformNames (POSIX): names the platform allows are read; escapes are s
     t.match(await errorOf(readAll(named.get(key))), { code: 'SHOEBOX_BAD_KEY' }, `${JSON.stringify(key)}: still refused`)
   }
 })
+
+t.test('a writer destroyed before its first write leaves nothing behind: no directory, no temporary file', async (t) => {
+  // uploadSink('file://DIR/...') made DIR (and the key's directories) even when destroyed at once, as rollingSink() does not.
+  const { parent } = fresh()
+  const root = path.join(parent, 'not-made')
+  const sink = uploadSink(pathToFileURL(root).href, 'sub/k.bin')
+  sink.destroy()
+  await new Promise((resolve) => sink.once('close', resolve))
+  t.notOk(fs.existsSync(root), 'the store directory not made')
+  const store = openStore(root)
+  const writer = store.writer('a/b/k.bin')
+  writer.destroy(new Error('stop'))
+  writer.on('error', () => {})
+  await new Promise((resolve) => writer.once('close', resolve))
+  t.notOk(fs.existsSync(root), 'nor by a writer of the store')
+  await store.close()
+})

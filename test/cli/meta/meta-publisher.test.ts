@@ -6,6 +6,7 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { cli, jsonLines } from '../../cli-run.js'
@@ -166,6 +167,31 @@ t.test('generate: Ctrl-C (SIGINT) mid-run releases the publisher lock and says n
   const r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], JSON.stringify({ content_hash: 'b'.repeat(40), _file_name: 'b.pdf', title: 'two' }) + '\n')
   t.equal(r.code, 0, r.stderr)
   t.equal(r.stderr, '', 'the next run waits for no one')
+})
+
+t.test('generate: Ctrl-C while waiting for another publisher\'s lock stops the wait at once: exit 130, nothing changed, said so', async (t) => {
+  // The wait (up to 60 s) took the signal only when it ended, then failed as locked.
+  const base = metadir(t)
+  configure(base)
+  // A live holder on this host: this test's own process.
+  const held = `${process.pid} ${os.hostname()} heldbythetest\n`
+  fs.writeFileSync(publishLockPath(base), held)
+  const child = spawn(process.execPath, [cliBinary(), 'meta', 'generate', '--metadir', base, '--ndjson', '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv() })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdout.resume()
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => { resolve([code, sig]) }))
+  child.stdin.write(JSON.stringify({ content_hash: 'a'.repeat(40), _file_name: 'a.pdf', title: 'one' }) + '\n')
+  const deadline = Date.now() + 30_000
+  while (!stderr.includes('waiting for another publisher') && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.match(stderr, `waiting for another publisher (pid ${process.pid})\n`)
+  child.kill('SIGINT')
+  const [code, sig] = await exited
+  t.same([code, sig], [130, null], stderr)
+  t.equal(stderr, `waiting for another publisher (pid ${process.pid})\nshoebox meta generate: interrupted by SIGINT; nothing written, the meta db is as it was\n`)
+  t.equal(fs.readFileSync(publishLockPath(base), 'utf8'), held, 'the other publisher\'s lock untouched')
+  t.same(await listHistoryFiles(base), [], 'no diff file')
+  t.same(fs.readdirSync(metaPaths(base).metadir).filter((name) => name.startsWith('.publish.lock.')), [], 'no lock attempt left behind')
 })
 
 t.test('squash and dump', async (t) => {
