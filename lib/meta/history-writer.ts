@@ -16,6 +16,7 @@ import { moveNoReplace } from '../fs/link.js'
 import { metaPaths } from './config.js'
 import { formatCsvRow, type CsvCell } from './csv.js'
 import { SCRATCH_NAME } from './ingest-scratch.js'
+import { deadWaiterTemp } from './publish-lock.js'
 import { listHistoryFiles, nextHistoryName, nowMicros, type HistoryFile, type HistoryKind } from './history.js'
 
 export interface WriteHistoryOptions {
@@ -34,13 +35,16 @@ const CHUNK = 1024 * 1024
 
 const TEMP = /^\..+\.(append|squashed)\.[0-9a-f]{12}\.tmp$/
 
-/** Remove what killed writers left in _mmmeta/: half history files and generate's scratch dbs (only while holding the publisher lock). */
+/**
+ * Remove what killed writers left in _mmmeta/: half history files and generate's scratch dbs (only while holding
+ * the publisher lock), and the lock's temporaries of publishers killed while they waited for it.
+ */
 export async function removeStaleTemporaries (base: string): Promise<string[]> {
   const dir = metaPaths(base).metadir
   const names = await fs.readdir(dir).catch(() => [] as string[])
   const removed: string[] = []
   for (const name of names) {
-    if (!TEMP.test(name) && !SCRATCH_NAME.test(name)) continue
+    if (!TEMP.test(name) && !SCRATCH_NAME.test(name) && !deadWaiterTemp(name)) continue
     await fs.unlink(path.join(dir, name)).then(() => removed.push(name), () => {})
   }
   return removed

@@ -59,6 +59,16 @@ function parseHolder (text: string): LockHolder | null {
   return { pid: n, host, token }
 }
 
+/**
+ * Is `name` (in _mmmeta/) the temporary of a lock that a publisher killed
+ * while waiting left, its pid gone? Such a file is never linked or removed
+ * by anyone else; a live waiter's is its own.
+ */
+export function deadWaiterTemp (name: string): boolean {
+  const pid = /^\.publish\.lock\.(\d+)\.[0-9a-f]{16}\.tmp$/.exec(name)?.[1]
+  return pid !== undefined && Number(pid) !== process.pid && !alive(Number(pid))
+}
+
 function alive (pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -110,7 +120,8 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
   const lock = publishLockPath(base)
   const wait = options.wait ?? 60000
   const me: LockHolder = { pid: process.pid, host: os.hostname(), token: randomBytes(8).toString('hex') }
-  const temp = `${lock}.${me.token}.tmp`
+  // The pid in the name: a publisher killed while it waits leaves this file, which the next one removes (deadWaiterTemp).
+  const temp = `${lock}.${me.pid}.${me.token}.tmp`
   await fs.writeFile(temp, `${me.pid} ${me.host} ${me.token}\n`).catch((err: unknown) => { throw ioError(err, 'cannot write', temp) })
   const deadline = Date.now() + wait
   let pause = 5

@@ -25,8 +25,9 @@ import { buffer } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
 import { ShoeboxError } from '../errors.js'
 import { plural } from '../plural.js'
-import { ensureDir, syncDir, syncFile, tempBeside, writeFileDurably } from '../fs/durable.js'
+import { ensureDir, randomSuffix, syncDir, syncFile, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
+import { isAlive } from '../roll/names.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
 import type { ObjectInfo, Store } from '../store/store.js'
 import { STORE_DIR, STORE_LAST_UPDATED, STORE_TYPES_DIR } from './kv-store.js'
@@ -166,6 +167,7 @@ export async function pullMetadir (base: string, source: string | Store, options
   const { store, owned } = storeFor(source, options)
   const result: SyncResult = { copied: [], unchanged: 0, bytes: 0 }
   try {
+    await removeDeadDownloads(path.join(base, META, 'db'))
     const local = new Map((await localEntries(base)).map((e) => [e.key, e]))
     const remote = [...(await remoteEntries(store)).values()].map((info): Entry => ({ key: info.key, size: info.size, kind: kindOf(info.key) as Entry['kind'] })).sort(syncOrder)
     // Most likely a mistyped URL (or a publisher that never pushed): say so, rather than "0 files copied".
@@ -231,9 +233,13 @@ async function copied (result: SyncResult, file: SyncedFile, options: SyncOption
   await options.onFile?.(file)
 }
 
-/** A history file written beside its name (a dot-name history ignores), fsynced, then renamed: never half there. */
+/**
+ * A history file written beside its name (a dot-name history ignores), fsynced, then renamed: never half there.
+ * The temporary name holds the pid (`.NAME.<pid>.<hex>.tmp`): one a pull killed mid-download leaves is removed by
+ * the next pull (removeDeadDownloads), where it stayed in db/ for good.
+ */
 async function downloadWhole (store: Store, key: string, file: string): Promise<void> {
-  const temp = tempBeside(file)
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomSuffix()}.tmp`)
   try {
     const out = createWriteStream(temp, { flags: 'wx' })
     await pipeline(store.get(key), out)
@@ -243,5 +249,16 @@ async function downloadWhole (store: Store, key: string, file: string): Promise<
   } catch (err) {
     await fs.unlink(temp).catch(() => {})
     throw ioError(err, 'cannot write', file)
+  }
+}
+
+const DOWNLOAD = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/
+
+/** Remove from `dir` (db/) the history downloads that pulls killed part way left: their pid is gone. */
+async function removeDeadDownloads (dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[])
+  for (const name of names) {
+    const pid = DOWNLOAD.exec(name)?.[1]
+    if (pid !== undefined && !isAlive(Number(pid))) await fs.unlink(path.join(dir, name)).catch(() => {})
   }
 }

@@ -103,7 +103,12 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   await openStore(options.to, options.storeOptions).close()
   const rollSize = sizeOption(options.rollSize, DEFAULT_ROLL_SIZE, 'rollSize')
   const name = packName(options.name ?? path.basename(source.dir))
-  const staging = await fs.mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'shoebox-pack-'))
+  const tmpDir = options.tmpDir ?? os.tmpdir()
+  await removeDeadStaging(tmpDir, options.to, options.storeOptions)
+  // Named with its host and pid, so that one a killed pack leaves is known for dead (removeDeadStaging).
+  const { hostName } = await import('../roll/names.js')
+  const staging = await fs.mkdtemp(path.join(tmpDir, `${STAGING}${hostName()}~${process.pid}~`))
+  await fs.writeFile(path.join(staging, DESTINATION), options.to)
   const upload: UploadOptions = { to: options.to, deleteLocal: true, storeOptions: options.storeOptions }
   if (options.concurrency !== undefined) upload.concurrency = options.concurrency
   let sink: RollingSink | undefined
@@ -176,6 +181,49 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       const uploader = sink?.uploader
       const uploaded = uploader === undefined ? 0 : [...uploader.stored].filter((name) => !uploader.failed.has(name)).length
       failure.message += uploaded === 0 ? `; nothing was uploaded to ${options.to}` : `; ${plural(uploaded, 'archive')} uploaded to ${options.to} before it ${uploaded === 1 ? 'stays' : 'stay'} there`
+    }
+  }
+}
+
+/** Staging directories: `shoebox-pack-HOST~PID~XXXXXX`; beside each archive its `.to` says where the pack went. */
+const STAGING = 'shoebox-pack-'
+const DESTINATION = '.to'
+
+/**
+ * Remove the staging directories of packs on this host that were killed
+ * (their pid is gone): nothing else ever would, and each may hold archives
+ * of up to rollSize. The uploads they had in flight are aborted first
+ * (their `.uploading` notes, as a restarted writer's are) when they went to
+ * `to`, this pack's destination; those to another stay open (see
+ * "Guarantees": the bucket's lifecycle rule aborts them). Best effort: a
+ * failure leaves the directory for the next pack.
+ */
+async function removeDeadStaging (tmpDir: string, to: string, storeOptions: StoreOptions | undefined): Promise<void> {
+  const names = await fs.readdir(tmpDir).catch(() => [] as string[])
+  // Loaded here, not at import (as the rolling sink loads it): importing the package stays small.
+  const { hostName, isAlive } = await import('../roll/names.js')
+  const host = hostName()
+  for (const name of names) {
+    if (!name.startsWith(STAGING)) continue
+    const m = /^(.+)~(\d+)~[^~]{6}$/.exec(name.slice(STAGING.length))
+    if (m === null || m[1] !== host || isAlive(Number(m[2]))) continue
+    const dead = path.join(tmpDir, name)
+    try {
+      if (await fs.readFile(path.join(dead, DESTINATION), 'utf8').catch(() => undefined) === to) {
+        // Its archives go first: the notes of files gone are the ones dropLeftMarkers() aborts.
+        for (const file of await fs.readdir(dead)) {
+          if (!file.endsWith('.uploading') && file !== DESTINATION) await fs.rm(path.join(dead, file), { force: true })
+        }
+        const store = openStore(to, storeOptions)
+        try {
+          await new SealedUploader(dead, store).dropLeftMarkers()
+        } finally {
+          await store.close()
+        }
+      }
+      await fs.rm(dead, { recursive: true, force: true })
+    } catch {
+      // Left for the next pack (the store down, another user's directory).
     }
   }
 }

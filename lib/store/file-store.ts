@@ -152,8 +152,8 @@ export class FileStore implements Store {
     return await putThrough(this.writer(key, options), body)
   }
 
-  writer (key: string, _options?: WriterOptions): ObjectWriter {
-    return new FileWriter(this, key, this.pathOf(key), this.#stats)
+  writer (key: string, options?: WriterOptions): ObjectWriter {
+    return new FileWriter(this, key, this.pathOf(key), this.#stats, options?.onMultipartUpload)
   }
 
   /**
@@ -495,12 +495,27 @@ export class FileStore implements Store {
 
   /**
    * None: a file store has no multipart uploads. A writer's unfinished file
-   * is a hidden temporary file in the directory, sealed or cut back by
-   * recoverDirectory() or the next writer there.
+   * is a hidden temporary file beside its key, which its writer notes as an
+   * upload (onMultipartUpload, the file's random tag as the id) so that an
+   * uploader killed mid-put removes it at its next start (abortUpload).
    */
   async * listUploads (): AsyncIterable<OpenUpload> {}
 
-  async abortUpload (): Promise<void> {}
+  /**
+   * Remove the temporary file a writer of `key` noted as `uploadId` (one a
+   * killed process left: it was never renamed into place, and nothing else
+   * ever removes it). An id that is no writer's tag names nothing: done.
+   */
+  async abortUpload (key: string, uploadId: string): Promise<void> {
+    if (!/^[0-9a-f]{12}$/.test(uploadId)) return
+    const temp = tempOf(this.pathOf(key), uploadId)
+    try {
+      await fsp.unlink(temp)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw this.#fail(err, 'abort upload', key)
+    }
+  }
 
   stats (): ReturnType<TransferStats['snapshot']> {
     return this.#stats.snapshot()
@@ -525,6 +540,11 @@ function fileStoreError (err: unknown, store: string, operation: string, key: st
   return new StoreError(classify(err), store, operation, key, describeIoError(err))
 }
 
+/** The temporary file of a write of `target` tagged `tag` (12 hex digits). */
+function tempOf (target: string, tag: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}${TEMP_SUFFIX}`)
+}
+
 /** Writes into a hidden temporary file, then fsyncs and renames it over the key's path. */
 class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWriter {
   readonly key: string
@@ -533,15 +553,19 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
   readonly #target: string
   readonly #temp: string
   readonly #stats: TransferStats
+  readonly #tag = randomSuffix()
+  /** Told the temporary file's tag before the file is made (WriterOptions.onMultipartUpload), so a crash's is found. */
+  readonly #onOpen: ((tag: string) => void) | undefined
   #handle: fsp.FileHandle | undefined
   #bytes = 0
 
-  constructor (store: FileStore, key: string, target: string, parent: TransferStats) {
+  constructor (store: FileStore, key: string, target: string, parent: TransferStats, onOpen?: (tag: string) => void) {
     super({ highWaterMark: 1024 * 1024 })
     this.#store = store
     this.key = key
     this.#target = target
-    this.#temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomSuffix()}${TEMP_SUFFIX}`)
+    this.#temp = tempOf(target, this.#tag)
+    this.#onOpen = onOpen
     this.#stats = new TransferStats({ parent })
   }
 
@@ -563,7 +587,12 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
       return
     }
     makeDirs(path.dirname(this.#target))
-      .then(async () => { if (!this.destroyed) this.#handle = await fsp.open(this.#temp, 'wx') })
+      .then(async () => {
+        if (this.destroyed) return
+        // Noted before the file exists: a kill at any moment after leaves a note the next uploader acts on.
+        this.#onOpen?.(this.#tag)
+        this.#handle = await fsp.open(this.#temp, 'wx')
+      })
       .then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
   }
 

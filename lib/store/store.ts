@@ -60,6 +60,8 @@ export interface WriterOptions extends PutOptions {
   /**
    * Called synchronously once a multipart upload has its id (S3), so a caller
    * can note it and abort it after a crash. Not called for single-request puts.
+   * A file store calls it for every writer, before it creates its temporary
+   * file, with that file's tag: abortUpload(key, tag) removes the file.
    */
   onMultipartUpload?: (uploadId: string) => void
 }
@@ -180,12 +182,12 @@ export interface Store {
   delete (key: string): Promise<void>
   /**
    * The multipart uploads open under `prefix`, in key order (S3). A file store
-   * has none (a writer's unfinished object is a hidden temporary file in the
-   * directory, which `recoverDirectory` and a restarted writer deal with): it
-   * lists nothing.
+   * has none (a writer's unfinished object is a hidden temporary file beside
+   * the key, noted by onMultipartUpload and removed by abortUpload): it lists
+   * nothing.
    */
   listUploads (prefix?: string): AsyncIterable<OpenUpload>
-  /** Abort a multipart upload left by a crashed writer (no-op where there are none, or it is gone). */
+  /** Abort a multipart upload left by a crashed writer (a file store: remove the temporary file); no-op where it is gone. */
   abortUpload (key: string, uploadId: string): Promise<void>
   /** Transfer statistics of everything done through this store. */
   stats (): TransferSnapshot

@@ -3,7 +3,8 @@
  * interleave (the second diffs against the first's result), a publisher
  * waits for a held lock, and a publisher killed while writing leaves no half
  * file in db/, only a stale lock and temporaries (the half diff, the scratch
- * db) the next run removes.
+ * db) the next run removes; one killed while it waits for the lock leaves
+ * its lock's temporary, which the next run removes too.
  */
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -109,4 +110,36 @@ t.test('a publisher killed while writing leaves no half file in db/', async (t) 
   t.equal(resultOf(next.stdout).added, 5)
   t.same(fs.readdirSync(metaPaths(base).metadir).filter((n) => n.endsWith('.tmp') || n.includes('lock')), [], 'temporaries and the lock are gone')
   t.equal((await loadHistory(base, { unique: 'content_hash' })).size, 5)
+})
+
+t.test('a publisher killed while it waits for the lock: the next publisher removes the temporary of its lock', async (t) => {
+  const base = metadir(t)
+  fs.mkdirSync(metaPaths(base).db, { recursive: true })
+  const lock = await acquirePublishLock(base)
+  const child = start(base, 'w', 10, 'v')
+  const done = finish(child)
+  await new Promise<void>((resolve) => {
+    child.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('waiting')) resolve() })
+  })
+  const lockTemps = (): string[] => fs.readdirSync(metaPaths(base).metadir).filter((n) => n.startsWith('.publish.lock.') && n.endsWith('.tmp'))
+  t.equal(lockTemps().length, 1, 'the waiting publisher holds its lock\'s temporary')
+  child.kill('SIGKILL')
+  t.equal((await done).signal, 'SIGKILL')
+  t.equal(lockTemps().length, 1, 'the kill left it')
+  await lock.release()
+  // A live waiter's temporary is left alone while the next one publishes.
+  const holder = await acquirePublishLock(base)
+  const waiter = start(base, 'x', 3, 'v')
+  const waited = finish(waiter)
+  await new Promise<void>((resolve) => {
+    waiter.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('waiting')) resolve() })
+  })
+  await holder.release()
+  const next = await finish(start(base, 'n', 5, 'v'))
+  t.equal(next.code, 0, next.stderr)
+  const r = await waited
+  t.equal(r.code, 0, r.stderr)
+  t.same(lockTemps(), [], 'no temporary of a lock left')
+  t.same(fs.readdirSync(metaPaths(base).metadir).filter((n) => n.includes('lock')), [])
+  t.equal((await loadHistory(base, { unique: 'content_hash' })).size, 8)
 })

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
 import { pullMetadir, pushMetadir, type SyncedFile } from '../../lib/meta/sync.js'
 import { MetaStore } from '../../lib/meta/kv-store.js'
@@ -12,6 +13,9 @@ import { openStore } from '../../lib/store/open-store.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
 import { expectCode } from '../helpers.js'
+import { tempDir } from '../temp-dir.js'
+import { startCli } from '../fixtures-roll/cli-child.js'
+import { cliBinary, runCli } from '../fixtures-s3/cli-build.js'
 
 const APPEND_1 = 'content_hash,title,__mmmeta_keys\r\na,Grüße,\r\n'
 const APPEND_2 = 'content_hash,title,__mmmeta_keys\r\nb,"x, y",\r\n'
@@ -119,4 +123,38 @@ t.test('a copy that fails part way says what was copied before it (those files s
   fs.mkdirSync(path.join(target, '_mmmeta', 'db', '2026-11-22T12:17:55.295840.append'), { recursive: true })
   const pushed = await pushMetadir(base, `file://${target}`).catch((err: Error) => err)
   t.match(pushed, { message: /2026-11-22T12:17:55\.295840\.append: .*; nothing copied$/ }, 'push')
+})
+
+t.test('a pull killed mid-download: the next pull removes the temporary file it left in db/ (not a live pull\'s)', async (t) => {
+  const base = await publisher(t)
+  const consumer = tempDir(t)
+  const db = path.join(consumer, '_mmmeta', 'db')
+  fs.mkdirSync(db, { recursive: true })
+  // A live pull's download (this process's pid) is left alone.
+  const live = `.2026-01-01T00:00:00.000000.append.${process.pid}.0123456789ab.tmp`
+  fs.writeFileSync(path.join(db, live), 'downloading')
+  // The child's rename of the downloaded history file into place never returns: it is killed there.
+  const hang = path.join(consumer, 'hang.mjs')
+  fs.writeFileSync(hang, [
+    "import fs from 'node:fs/promises'",
+    'const rename = fs.rename',
+    'fs.rename = async function (from, to, ...rest) {',
+    "  if (String(to).endsWith('.append')) { process.stdout.write('hanging\\n'); setInterval(() => {}, 60000); return await new Promise(() => {}) }",
+    '  return await rename.call(this, from, to, ...rest)',
+    '}'
+  ].join('\n'))
+  const args = ['meta', 'pull', `file://${base}`, '--metadir', consumer]
+  const child = startCli(t, cliBinary(), args, { nodeArgs: ['--import', pathToFileURL(hang).href] })
+  child.child.stdin.end()
+  await new Promise<void>((resolve) => { child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() }) })
+  child.child.kill('SIGKILL')
+  await child.done
+  const temps = (): string[] => fs.readdirSync(db).filter((n) => n.endsWith('.tmp') && n !== live)
+  t.equal(temps().length, 1, 'the kill left the downloaded history file under its temporary name')
+
+  const r = await runCli(cliBinary(), args)
+  t.equal(r.code, 0, r.stderr)
+  t.same(temps(), [], 'the next pull removed it')
+  t.ok(fs.existsSync(path.join(db, live)), 'a live pull\'s is left')
+  t.ok(fs.existsSync(path.join(db, '2026-11-22T12:17:55.295840.append')), 'and the history file is pulled')
 })

@@ -2,17 +2,23 @@
  * pack() and unpack() given an AbortSignal (what the CLI's SIGINT/SIGTERM
  * use, test/cli/cli-interrupt.test.ts): an abort mid-run stops them as a
  * failure does, cleaning up (pack's staging directory, unpack's temporary
- * files), and rejects with SHOEBOX_ABORTED saying what was kept.
+ * files), and rejects with SHOEBOX_ABORTED saying what was kept. A pack
+ * SIGKILLed can clean up nothing: the next one removes what it left.
  */
 import t, { type Test } from 'tap'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { ShoeboxError } from '../../lib/index.js'
 import { expectCode } from '../helpers.js'
 import { pack } from '../../lib/pack/pack.js'
 import { unpack } from '../../lib/pack/unpack.js'
 import { tempDir } from '../temp-dir.js'
 import { seen, startFaultProxy } from '../fault-proxy.js'
+import { hostName } from '../../lib/roll/names.js'
+import { startCli } from '../fixtures-roll/cli-child.js'
+import { cliBinary, runCli } from '../fixtures-s3/cli-build.js'
 import { startS3 } from '../s3-server.js'
 
 /** A tree of `n` files of 1 KiB each, packed one archive per file (roll size 1 byte). */
@@ -138,4 +144,49 @@ t.test('unpack: an abort mid-run restores no new file and leaves no temporary fi
   t.ok(names.length >= 1 && names.length < 20, `some files restored, not all (${names.length})`)
   t.same(names.filter((n) => n.startsWith('.')), [], 'no temporary file')
   t.match(err?.message, new RegExp(`^aborted; ${names.length} files? restored before it stays? in `))
+})
+
+t.test('pack: a pack SIGKILLed mid-upload leaves its staging directory; the next pack removes it and the upload it left', async (t) => {
+  const root = tempDir(t)
+  const src = path.join(root, 'src')
+  fs.mkdirSync(src)
+  // 12 MiB: past the 8 MiB part its archive's early upload opens a temporary file in the store.
+  fs.writeFileSync(path.join(src, 'a'), randomBytes(12 * 1024 * 1024))
+  fs.writeFileSync(path.join(src, 'zz-hang'), 'x')
+  const tmp = path.join(root, 'tmp')
+  fs.mkdirSync(tmp)
+  const to = path.join(root, 'store')
+  // A live pack's staging directory (this process's pid) is left alone.
+  const live = path.join(tmp, `shoebox-pack-${hostName()}~${process.pid}~abcdef`)
+  fs.mkdirSync(live)
+  // The child's open of zz-hang never returns: it is killed with the first archive uploading.
+  const hang = path.join(root, 'hang.mjs')
+  fs.writeFileSync(hang, [
+    "import fs from 'node:fs/promises'",
+    'const open = fs.open',
+    'fs.open = async function (file, ...rest) {',
+    "  if (String(file).endsWith('zz-hang')) { process.stdout.write('hanging\\n'); setInterval(() => {}, 60000); return await new Promise(() => {}) }",
+    '  return await open.call(this, file, ...rest)',
+    '}'
+  ].join('\n'))
+  const child = startCli(t, cliBinary(), ['pack', src, '--to', to, '--roll-size', '64MiB'], { nodeArgs: ['--import', pathToFileURL(hang).href], env: { TMPDIR: tmp } })
+  child.child.stdin.end()
+  const storeTemps = (): string[] => (fs.existsSync(to) ? fs.readdirSync(to) : []).filter((n) => n.endsWith('.shoebox-tmp'))
+  const staged = (): string[] => fs.readdirSync(tmp).filter((n) => n.startsWith('shoebox-pack-') && path.join(tmp, n) !== live)
+  await new Promise<void>((resolve) => { child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() }) })
+  while (storeTemps().length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
+  child.child.kill('SIGKILL')
+  await child.done
+  t.equal(staged().length, 1, 'the kill left its staging directory')
+  t.equal(storeTemps().length, 1, 'and its upload\'s temporary file in the store')
+
+  const small = path.join(root, 'small')
+  fs.mkdirSync(small)
+  fs.writeFileSync(path.join(small, 'b'), 'b')
+  const r = await runCli(cliBinary(), ['pack', small, '--to', to], { env: { TMPDIR: tmp } })
+  t.equal(r.code, 0, r.stderr)
+  t.same(staged(), [], 'the dead pack\'s staging directory is removed')
+  t.same(storeTemps(), [], 'so is the temporary file of its upload')
+  t.ok(fs.existsSync(live), 'a live pack\'s is left')
+  t.equal(fs.readdirSync(to).length, 1, 'the store holds the new archive only')
 })

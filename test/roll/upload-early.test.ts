@@ -254,3 +254,33 @@ t.test('a writer killed mid-file: no object for that file; after recovery it is 
   t.equal(s.s3.openMultipartUploads(), 0, 'nothing left open')
   t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.uploading')), [])
 })
+
+t.test('a writer killed mid-file with --to a directory: the next run removes the temporary file it left there', async (t) => {
+  const bin = cliBinary()
+  const dir = newDir('killed-dir')
+  const out = newDir('killed-out')
+  // One 12 MiB file: past the default 8 MiB part its early upload opens a temporary file in `out`.
+  const args = ['write', dir, '--template', 'f-{seq}.shoebox', '--roll-size', '12MiB', '--flush-interval', '0', '--to', out]
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'ignore', 'pipe'], env: cliEnv() })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  child.stderr.resume()
+  child.stdin.on('error', () => {}) // killed while being fed
+  const exited = once(child, 'close')
+  const temps = (): string[] => (fs.existsSync(out) ? fs.readdirSync(out) : []).filter((n) => n.endsWith('.shoebox-tmp'))
+  // About 10 MiB of records; stdin stays open, so the file stays unsealed while its upload copies it.
+  for (let n = 0; n < 9_500; n++) {
+    if (!child.stdin.write(JSON.stringify({ n, pad: randomBytes(768).toString('base64') }) + '\n')) await once(child.stdin, 'drain')
+  }
+  while (temps().length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
+  child.kill('SIGKILL')
+  await exited
+  t.equal(temps().length, 1, 'the kill left the upload\'s temporary file in the directory store')
+
+  const again = await runCli(bin, args)
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stderr, /recovered .*f-000000\.shoebox/)
+  t.same(temps(), [], 'no temporary file left in the store')
+  t.same(fs.readdirSync(out), ['f-000000.shoebox'])
+  t.ok(fs.readFileSync(path.join(out, 'f-000000.shoebox')).equals(fs.readFileSync(path.join(dir, 'f-000000.shoebox'))), 'the object is the file')
+  t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.uploading')), [])
+})

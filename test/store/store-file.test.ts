@@ -569,3 +569,25 @@ t.test('a writer destroyed before its first write leaves nothing behind: no dire
   t.notOk(fs.existsSync(root), 'nor by a writer of the store')
   await store.close()
 })
+
+t.test('a writer notes its temporary file as an upload id; abortUpload removes that file and nothing else', async (t) => {
+  const { store, root, parent } = fresh()
+  const ids: string[] = []
+  const writer = store.writer('d/k.shoebox', { onMultipartUpload: (id) => ids.push(id) })
+  writer.write(Buffer.from('half'))
+  const temps = (): string[] => (fs.existsSync(path.join(root, 'd')) ? fs.readdirSync(path.join(root, 'd')) : []).filter((n) => n.endsWith('.shoebox-tmp'))
+  while (temps().length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.match(ids, [/^[0-9a-f]{12}$/], 'noted once')
+  const temp = path.join(root, 'd', `.k.shoebox.${ids[0]}.shoebox-tmp`)
+  t.same(temps(), [path.basename(temp)], 'the id is the temporary file\'s tag')
+  // As a killed process leaves it: the temporary file stays.
+  fs.writeFileSync(path.join(root, 'd', 'keep'), 'x')
+  fs.writeFileSync(path.join(parent, 'outside'), 'x')
+  for (const id of ['../../outside', '..', '', 'ABCDEF012345']) await store.abortUpload('d/k.shoebox', id)
+  await store.abortUpload('d/../keep', ids[0]).catch(() => {})
+  t.ok(fs.existsSync(temp) && fs.existsSync(path.join(parent, 'outside')) && fs.existsSync(path.join(root, 'd', 'keep')), 'an id that is no tag removes nothing')
+  await store.abortUpload('d/k.shoebox', ids[0])
+  t.notOk(fs.existsSync(temp), 'the noted temporary file is removed')
+  await store.abortUpload('d/k.shoebox', ids[0]) // gone: fine
+  writer.destroy()
+})
