@@ -46,7 +46,8 @@ Options:
   --namespace NAME      a namespace to serve (repeatable; default kronos)
   --retention T         drop whole days of events older than T, e.g. 30d (not 0)
   --cors-origin O       let this browser origin read answers (repeatable, exact:
-                        https://app.example.com, no path)
+                        https://app.example.com, no path); a browser's request
+                        from any other origin is refused (403)
   --max-body SIZE       largest request body (default 16MiB, at most 256MiB;
                         413 above it)
   --max-connections N   connections open at once; more are closed at once

@@ -5,7 +5,7 @@
  */
 import net from 'node:net'
 import t from 'tap'
-import { get, json, post, put, request, start } from './conformance-kit.js'
+import { get, json, post, put, request, start, times } from './conformance-kit.js'
 
 const POST_ENDPOINTS = ['/1.0/events/put', '/1.0/events/get', '/1.0/events/delete', '/1.0/streams', '/1.0/streams/infer_schema']
 
@@ -126,6 +126,28 @@ t.test('OPTIONS and CORS: only listed origins get the headers', async (t) => {
   t.equal(evil.headers.get('access-control-allow-origin'), null, 'no Origin is echoed on a POST either (Kronos echoed any)')
   const good = await request(url, '/1.0/streams', { body: '{}', headers: { Origin: 'https://app.example' } })
   t.equal(good.headers.get('access-control-allow-origin'), 'https://app.example')
+})
+
+t.test('a request a web page of an unlisted origin sends is refused, 403, before it does anything (no cross-site put or delete)', async (t) => {
+  const { url } = await start(t, { corsOrigins: ['https://app.example'] })
+  await put(t, url, { s: [{ '@time': 1 }, { '@time': 2 }] })
+  // What any page the user visits can send to a server on 127.0.0.1 without a preflight: a "simple" text/plain POST.
+  const simple = { 'Content-Type': 'text/plain;charset=UTF-8' }
+  const range = JSON.stringify({ stream: 's', start_time: 0, end_time: 10 })
+  for (const origin of ['https://evil.example', 'null', 'http://127.0.0.1:1']) {
+    const deleted = await request(url, '/1.0/events/delete', { body: range, headers: { ...simple, Origin: origin } })
+    t.equal(deleted.status, 403, `${origin}: delete refused`)
+    t.equal(json(deleted)['@success'], false)
+    t.match(json(deleted)['@errors'], [/OriginNotAllowed.*not in the server's CORS origins/])
+    const stored = await request(url, '/1.0/events/put', { body: JSON.stringify({ events: { s: [{ '@time': 3 }] } }), headers: { ...simple, Origin: origin } })
+    t.equal(stored.status, 403, `${origin}: put refused`)
+    t.equal((await request(url, '/1.0/index', { method: 'GET', headers: { Origin: origin } })).status, 403, `${origin}: index refused`)
+  }
+  t.same(times(await get(t, url, 's', 0, 10)), [1, 2], 'nothing deleted, nothing stored')
+  const listed = await request(url, '/1.0/events/delete', { body: range, headers: { ...simple, Origin: 'https://app.example' } })
+  t.equal(listed.status, 200, 'a listed origin is served')
+  t.equal(json(listed)['@success'], true)
+  t.same(await get(t, url, 's', 0, 10), [], 'and its delete is done')
 })
 
 t.test('request bodies and events are capped', async (t) => {

@@ -2,7 +2,8 @@
  * serveEvents(): a Kronos-compatible event server (spec §4-§6) on shoebox's
  * own event store. Listens on 127.0.0.1 unless told otherwise. Per request:
  * route (404), CORS for listed origins, serving mode (403, before the
- * method, as Kronos), method (405 + Allow), OPTIONS, body with a cap (413),
+ * method, as Kronos), method (405 + Allow), OPTIONS, an unlisted Origin
+ * (403: a web page's request), body with a cap (413),
  * then the endpoint. A bad request is always a 400 JSON answer in Kronos's
  * shape, never a crash.
  */
@@ -22,12 +23,12 @@ import { EventStore } from '../store/event-store.js'
 import { RemoteRuns } from '../store/remote-runs.js'
 import { RunPublisher } from '../store/run-publisher.js'
 import { capConnections, CONNECTIONS_CHECK_MS, DEFAULT_HEADERS_TIMEOUT_MS, defaultMaxConnections, defaultRequestTimeout } from './connection-limits.js'
-import { applyCors, corsAllowList } from './cors.js'
+import { applyCors, corsAllowList, unlistedOrigin } from './cors.js'
 import { handleDelete } from './delete-endpoint.js'
 import { failure, sendJson, sendNotFound } from './envelope.js'
 import { handleGet } from './get-endpoint.js'
 import { handleIndex } from './index-endpoint.js'
-import { BLOCKED, INVALID_JSON, methodNotAllowed, storageError, tooLarge } from './kronos-errors.js'
+import { BLOCKED, INVALID_JSON, methodNotAllowed, originNotAllowed, storageError, tooLarge } from './kronos-errors.js'
 import { handlePut } from './put-endpoint.js'
 import { readBody } from './request-body.js'
 import { BadRequest } from './request-params.js'
@@ -369,6 +370,12 @@ async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<
   if (method === 'OPTIONS') {
     res.statusCode = 200
     res.end()
+    return
+  }
+  const foreign = unlistedOrigin(req, cors)
+  if (foreign !== undefined) {
+    // Before the body is read: a cross-site put or delete does nothing.
+    sendJson(res, 403, failure([originNotAllowed(foreign)]), started)
     return
   }
   if (route.endpoint === 'index') {
