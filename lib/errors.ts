@@ -235,6 +235,18 @@ export function givenValue (value: unknown): string {
 }
 
 /**
+ * A URL given as text that is refused (it does not parse, or is of the wrong
+ * kind), quoted as givenValue() does but with what could be a user name and
+ * password (everything before the last '@', after the scheme's '//') shown
+ * as ***: a refusal must not print credentials, and a text that does not
+ * parse cannot be asked for its username.
+ */
+export function givenUrl (value: unknown): string {
+  if (typeof value !== 'string') return givenValue(value)
+  return JSON.stringify(value.replace(/^((?:[^/@]*\/\/)?)[^]*@/, '$1***@'))
+}
+
+/**
  * write() of a byte stage (decode(), encodeNdjson(), the compression stages,
  * stampNdjson()) given something other than bytes or text (records from
  * archiveSource(), objects): Node's own error is thrown from write(), inside

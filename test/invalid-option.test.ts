@@ -384,6 +384,12 @@ t.test('an S3 store refuses endpoint, region, pathStyle and credentials of the w
   }
   const secret = refusal(() => open({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'sEcReT', sessionToken: 7 } }))
   t.notMatch(secret.message, /sEcReT|AKID/, 'the credentials are not quoted')
+  // An endpoint written with a user name and password (as for MinIO elsewhere) is refused, never quoting them.
+  for (const endpoint of ['ftp://AKID:sEcReT@minio:9000', 'http//AKID:sEcReT@minio:9000', 'minio:9000@AKID:sEcReT@x/y']) {
+    const refused = refusal(() => open({ endpoint }))
+    t.match(refused, { code: 'SHOEBOX_INVALID_OPTION', option: 'endpoint', reason: /^must be an http:\/\/ or https:\/\/ URL, got "[^"]*\*\*\*@[^"]*"$/ }, endpoint)
+    t.notMatch(`${refused.message} ${String(refused.stack)} ${String((refused as { reason?: unknown }).reason)}`, /sEcReT/, `${endpoint}: the password is not quoted`)
+  }
   for (const options of [{ endpoint: 'https://s3.example.com:9000/' }, { region: 'eu-west-1', pathStyle: true }, { credentials: async () => ({ accessKeyId: 'a', secretAccessKey: 'b' }) }]) {
     t.doesNotThrow(() => open(options), JSON.stringify(options))
   }
