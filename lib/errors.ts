@@ -247,6 +247,29 @@ export function givenUrl (value: unknown): string {
 }
 
 /**
+ * Throws SHOEBOX_BAD_URL (naming `shown`, the URL without them) when the user
+ * name or password of `url` has a '%' that is no %XX escape of UTF-8: Basic auth
+ * decodes them (the Kronos client, Node's request for the shipper), and
+ * decodeURIComponent threw 'URI malformed' at the first request.
+ */
+export function checkUrlUserinfo (url: URL, shown: string): void {
+  for (const part of [url.username, url.password]) {
+    if (!canDecode(part)) {
+      throw new ShoeboxError('SHOEBOX_BAD_URL', `${shown}: the user name or password has a '%' that is no %XX escape of UTF-8 text (write % as %25)`)
+    }
+  }
+}
+
+function canDecode (text: string): boolean {
+  try {
+    decodeURIComponent(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
  * write() of a byte stage (decode(), encodeNdjson(), the compression stages,
  * stampNdjson()) given something other than bytes or text (records from
  * archiveSource(), objects): Node's own error is thrown from write(), inside
