@@ -195,6 +195,16 @@ t.test('update reports invalid rows and unreadable history rows on stderr; --rep
   t.same((jsonLines((await cli(['meta', 'update', '--metadir', dir, '--cleanup', '--json'])).stdout)[0] as { dropped: string[] }).dropped, [], 'nothing to drop: no include configured keeps every column')
 })
 
+t.test("update's invalid-row lines print a row's key with its control characters escaped (a history pulled from another's store named it)", async (t) => {
+  const dir = base(t)
+  // The unique key of a row: ESC [2J cleared the terminal, and a newline in it forged a line.
+  const bad = 'content_hash,_file_name,pages\r\n"e\x1b[2J\ninvalid nothing: all fine",e.pdf,many\r\n'
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'), bad)
+  const update = await cli(['meta', 'update', '--metadir', dir])
+  t.equal(update.code, 0)
+  t.equal(update.stderr, 'invalid e\\x1b[2J\\ninvalid nothing: all fine: pages: "many" is not an integer (int)\n')
+})
+
 t.test('a --metadir without _mmmeta/ (a typo) is an error naming it, and nothing is made there', async (t) => {
   const dir = base(t)
   const typo = path.join(dir, 'archvie')
