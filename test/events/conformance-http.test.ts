@@ -150,6 +150,35 @@ t.test('a request a web page of an unlisted origin sends is refused, 403, before
   t.same(await get(t, url, 's', 0, 10), [], 'and its delete is done')
 })
 
+t.test('Expect: 100-continue is answered 100 only for a request that will be read: one refused before its body gets its answer at once', async (t) => {
+  const { port } = await start(t, { maxBody: 4096, corsOrigins: ['https://app.example'] })
+  // What arrives before the client sends any body (curl waits for it before sending a body over 1 MB).
+  const firstAnswer = async (head: string, body?: string): Promise<string> => await new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => { socket.write(head) })
+    let text = ''
+    socket.on('data', (b: Buffer) => {
+      text += b.toString()
+      if (!text.includes('\r\n\r\n')) return
+      const status = text.split('\r\n')[0]
+      if (status === 'HTTP/1.1 100 Continue' && body !== undefined) {
+        text = ''
+        socket.write(body)
+        body = undefined
+        return
+      }
+      resolve(status)
+      socket.destroy()
+    })
+    socket.on('error', reject)
+  })
+  const head = (path: string, length: number, extra = ''): string => `POST ${path} HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\n${extra}\r\n`
+  t.equal(await firstAnswer(head('/1.0/events/put', 100_000)), 'HTTP/1.1 413 Payload Too Large', 'a body over the cap: 413, no 100')
+  t.equal(await firstAnswer(head('/1.0/events/put', 10, 'Origin: https://evil.example\r\n')), 'HTTP/1.1 403 Forbidden', 'an unlisted origin: 403, no 100')
+  t.equal(await firstAnswer(head('/1.0/nothing', 10)), 'HTTP/1.1 404 Not Found', 'no such endpoint: 404, no 100')
+  const body = JSON.stringify({ events: { s: [{ '@time': 1 }] } })
+  t.equal(await firstAnswer(head('/1.0/events/put', Buffer.byteLength(body)), body), 'HTTP/1.1 200 OK', 'a body it takes: 100, then the answer')
+})
+
 t.test('request bodies and events are capped', async (t) => {
   const { url } = await start(t, { maxBody: 4096, maxEventSize: 512 })
   const big = await post(url, '/1.0/events/put', { events: { s: [{ x: 'y'.repeat(5000) }] } })

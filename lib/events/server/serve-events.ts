@@ -229,12 +229,17 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     maxEventSize,
     nodeId: nodeId()
   }
-  const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(ctx, mode, cors, maxBody, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, failure([storageError(err)]), process.hrtime.bigint())
       else res.destroy()
     })
-  })
+  }
+  const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, onRequest)
+  // Expect: 100-continue: Node answers 100 at once unless told otherwise, so a client sent a body over the cap
+  // (or one refused by mode, origin or route) before it heard 413 or 403. handle() sends the 100 (readBody's
+  // onReady) only once the request passed every check that answers without reading the body.
+  server.on('checkContinue', onRequest)
   capConnections(server, maxConnections, o.onConnectionCap)
   try {
     await new Promise<void>((resolve, reject) => {
@@ -382,7 +387,7 @@ async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<
     handleIndex(ctx, res, started)
     return
   }
-  const body = await readBody(req, maxBody)
+  const body = await readBody(req, maxBody, () => { res.writeContinue() })
   if (body.kind === 'aborted') {
     res.destroy()
     return
