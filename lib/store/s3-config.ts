@@ -91,6 +91,11 @@ function checkClientOptions (options: S3StoreOptions): void {
   if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:$/.test(urlProtocol(endpoint)))) {
     throw invalidOption('endpoint', `must be an http:// or https:// URL, got ${givenUrl(endpoint)}`)
   }
+  // The variable is the endpoint's default, and is taken as the option is: checked so, naming it.
+  const fromEnv = endpoint === undefined ? nonEmpty((options.env ?? process.env).SHOEBOX_S3_ENDPOINT) : undefined
+  if (fromEnv !== undefined && !/^https?:$/.test(urlProtocol(fromEnv))) {
+    throw new ShoeboxError('SHOEBOX_BAD_URL', `SHOEBOX_S3_ENDPOINT (the default endpoint) must be an http:// or https:// URL, got ${givenUrl(fromEnv)}`)
+  }
   if (region !== undefined && (typeof region !== 'string' || region === '')) throw invalidOption('region', `must be a region name such as us-east-1, got ${givenValue(region)}`)
   checkFlag(options.pathStyle, 'pathStyle')
   if (credentials !== undefined && typeof credentials !== 'function') {
