@@ -235,6 +235,41 @@ export function givenValue (value: unknown): string {
 }
 
 /**
+ * A URL given as text that is refused (it does not parse, or is of the wrong
+ * kind), quoted as givenValue() does but with what could be a user name and
+ * password (everything before the last '@', after the scheme's '//') shown
+ * as ***: a refusal must not print credentials, and a text that does not
+ * parse cannot be asked for its username.
+ */
+export function givenUrl (value: unknown): string {
+  if (typeof value !== 'string') return givenValue(value)
+  return JSON.stringify(value.replace(/^((?:[^/@]*\/\/)?)[^]*@/, '$1***@'))
+}
+
+/**
+ * Throws SHOEBOX_BAD_URL (naming `shown`, the URL without them) when the user
+ * name or password of `url` has a '%' that is no %XX escape of UTF-8: Basic auth
+ * decodes them (the Kronos client, Node's request for the shipper), and
+ * decodeURIComponent threw 'URI malformed' at the first request.
+ */
+export function checkUrlUserinfo (url: URL, shown: string): void {
+  for (const part of [url.username, url.password]) {
+    if (!canDecode(part)) {
+      throw new ShoeboxError('SHOEBOX_BAD_URL', `${shown}: the user name or password has a '%' that is no %XX escape of UTF-8 text (write % as %25)`)
+    }
+  }
+}
+
+function canDecode (text: string): boolean {
+  try {
+    decodeURIComponent(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
  * write() of a byte stage (decode(), encodeNdjson(), the compression stages,
  * stampNdjson()) given something other than bytes or text (records from
  * archiveSource(), objects): Node's own error is thrown from write(), inside

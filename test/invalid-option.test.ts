@@ -384,6 +384,19 @@ t.test('an S3 store refuses endpoint, region, pathStyle and credentials of the w
   }
   const secret = refusal(() => open({ credentials: { accessKeyId: 'AKID', secretAccessKey: 'sEcReT', sessionToken: 7 } }))
   t.notMatch(secret.message, /sEcReT|AKID/, 'the credentials are not quoted')
+  // An endpoint written with a user name and password (as for MinIO elsewhere) is refused, never quoting them.
+  for (const endpoint of ['ftp://AKID:sEcReT@minio:9000', 'http//AKID:sEcReT@minio:9000', 'minio:9000@AKID:sEcReT@x/y']) {
+    const refused = refusal(() => open({ endpoint }))
+    t.match(refused, { code: 'SHOEBOX_INVALID_OPTION', option: 'endpoint', reason: /^must be an http:\/\/ or https:\/\/ URL, got "[^"]*\*\*\*@[^"]*"$/ }, endpoint)
+    t.notMatch(`${refused.message} ${String(refused.stack)} ${String((refused as { reason?: unknown }).reason)}`, /sEcReT/, `${endpoint}: the password is not quoted`)
+  }
+  // SHOEBOX_S3_ENDPOINT is the endpoint's default: one that is no http(s) URL was taken, and the first request failed
+  // in the SDK's words ('Custom endpoint `htp://minio:9000` was not a valid URI'), naming neither it nor the variable.
+  for (const value of ['htp://AKID:sEcReT@minio:9000', 'minio:9000']) {
+    t.throws(() => open({ env: { SHOEBOX_S3_ENDPOINT: value } }), { code: 'SHOEBOX_BAD_URL', message: /^SHOEBOX_S3_ENDPOINT \(the default endpoint\) must be an http:\/\/ or https:\/\/ URL, got "(htp:\/\/\*\*\*@)?minio:9000"$/ }, value)
+  }
+  t.doesNotThrow(() => open({ env: { SHOEBOX_S3_ENDPOINT: 'htp://x' }, endpoint: 'http://127.0.0.1:9000' }), 'an endpoint given wins over the variable')
+  t.doesNotThrow(() => open({ env: { SHOEBOX_S3_ENDPOINT: 'http://127.0.0.1:9000' } }))
   for (const options of [{ endpoint: 'https://s3.example.com:9000/' }, { region: 'eu-west-1', pathStyle: true }, { credentials: async () => ({ accessKeyId: 'a', secretAccessKey: 'b' }) }]) {
     t.doesNotThrow(() => open(options), JSON.stringify(options))
   }

@@ -6,6 +6,7 @@ import { describeIoError } from '../fs/io-error.js'
 import { misdecodedDirectory } from '../fs/undecoded-path.js'
 import { parseDuration } from '../units.js'
 import { usage } from './io.js'
+import { oneLine } from './one-line.js'
 import { asUsage, oneOf, parse, positiveInteger, wholeNumber } from './options.js'
 import { connectionCapWarning, openFileLimit } from '../events/server/connection-limits.js'
 import { quietRepeats } from './repeat-quieter.js'
@@ -46,7 +47,8 @@ Options:
   --namespace NAME      a namespace to serve (repeatable; default kronos)
   --retention T         drop whole days of events older than T, e.g. 30d (not 0)
   --cors-origin O       let this browser origin read answers (repeatable, exact:
-                        https://app.example.com, no path)
+                        https://app.example.com, no path); a browser's request
+                        from any other origin is refused (403)
   --max-body SIZE       largest request body (default 16MiB, at most 256MiB;
                         413 above it)
   --max-connections N   connections open at once; more are closed at once
@@ -110,7 +112,8 @@ export const serveCommand: Command = {
     const data = typeof values.data === 'string' ? path.resolve(values.data) : store !== undefined && mode === 'readonly' ? undefined : path.resolve('shoebox-events')
     const { serveEvents } = await import('../events/server/serve-events.js')
     // A refused option value (a bad size or duration) is a usage error, as elsewhere.
-    const tell = quietRepeats((line) => { io.stderr.write(`shoebox serve: ${line}\n`) }, REPEAT_EVERY_MS)
+    // A background failure names what the store lists (any writer's keys) and says what it answered: one line, its control characters escaped.
+    const tell = quietRepeats((line) => { io.stderr.write(`shoebox serve: ${oneLine(line)}\n`) }, REPEAT_EVERY_MS)
     const maxConnections = positiveInteger('--max-connections', values['max-connections'])
     const capWarning = maxConnections === undefined ? undefined : connectionCapWarning(maxConnections, openFileLimit())
     if (capWarning !== undefined) io.stderr.write(`shoebox serve: ${capWarning}\n`)
@@ -143,7 +146,7 @@ export const serveCommand: Command = {
       await server.close()
     } catch (err) {
       // Stopped all the same; nothing acknowledged is lost, but what the last flush left undone is said, and the exit is 1.
-      io.stderr.write(`shoebox serve: stopped; ${(err as Error).message}\n`)
+      io.stderr.write(`shoebox serve: stopped; ${oneLine((err as Error).message)}\n`)
       return 1
     }
     io.stderr.write('shoebox serve: stopped\n')

@@ -5,6 +5,7 @@ import { ShoeboxError } from '../errors.js'
 import type { StampedEventRecord } from '../events/stamp.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
+import { oneLine } from './one-line.js'
 import { maxFrameSizeFrom } from './read-options.js'
 import { decompressedInput, type DecompressedInput } from '../compress/decompressed-input.js'
 import { asUsage, duration, inFlags, oneOf, parse, positiveInteger } from './options.js'
@@ -157,8 +158,10 @@ export const shipCommand: Command = {
       onInvalid: 'event'
     }), { flags: SHIP_FLAGS })
     let invalid = 0
+    // Every line below may carry text from the input or the server (its @errors): oneLine() keeps it one line,
+    // its control characters escaped, so a server cannot colour the terminal or print lines of its own.
     const complain = (line: string): void => {
-      if (invalid++ < 10) io.stderr.write(`${line}\n`)
+      if (invalid++ < 10) io.stderr.write(`${oneLine(line)}\n`)
       else if (invalid === 11) io.stderr.write('shoebox ship: more refused events; see the summary\n')
     }
     let badLines = 0
@@ -173,11 +176,11 @@ export const shipCommand: Command = {
     let damaged = 0
     shipper.on('damaged', (d: { path: string, offset: number, bytesSkipped: number, detail: string }) => {
       damaged++
-      io.stderr.write(`shoebox ship: spill file ${d.path}: damaged at byte ${d.offset} (${d.detail}), ${plural(d.bytesSkipped, 'byte')} skipped: the events in them are lost; the rest of the spill is shipped\n`)
+      io.stderr.write(`shoebox ship: ${oneLine(`spill file ${d.path}: damaged at byte ${d.offset} (${d.detail})`)}, ${plural(d.bytesSkipped, 'byte')} skipped: the events in them are lost; the rest of the spill is shipped\n`)
     })
     let rejected = 0
     shipper.on('rejected', (info: { line: number | undefined, error: Error }) => {
-      if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${info.error.message}\n`)
+      if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${oneLine(info.error.message)}\n`)
     })
     if (values.spill !== undefined) {
       // A spill it cannot open (a file in the way, another run using it) fails the run before stdin is read.
@@ -198,7 +201,7 @@ export const shipCommand: Command = {
     live?.unref()
     // A server that stays unreachable or busy is retried for ever by default: say so, or the command
     // sat silent (off a terminal) until the user gave up on it. Not for a blip that a few quick tries cure.
-    const note = (line: string): void => { io.stderr.write(`${tty ? '\r\x1b[K' : ''}shoebox ship: ${line}\n`) }
+    const note = (line: string): void => { io.stderr.write(`${tty ? '\r\x1b[K' : ''}shoebox ship: ${oneLine(line)}\n`) }
     let failingSince: number | undefined
     let notedAt = -Infinity
     shipper.on('ack', () => { failingSince = undefined })

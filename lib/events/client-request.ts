@@ -12,7 +12,7 @@
 import http, { type IncomingMessage } from 'node:http'
 import type https from 'node:https'
 import { createRequire } from 'node:module'
-import { ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { checkUrlUserinfo, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
 import { answerDeadline } from './answer-deadline.js'
 import { parseRetryAfter } from './retry-after.js'
@@ -61,10 +61,11 @@ export function makeTarget (url: string | URL, options: { timeoutMs: number, max
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new ShoeboxError('SHOEBOX_BAD_URL', `unsupported URL scheme ${parsed.protocol} (expected http: or https:)`)
   }
+  const base = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`
+  checkUrlUserinfo(parsed, base)
   const authorization = parsed.username === '' && parsed.password === ''
     ? undefined
     : `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString('base64')}`
-  const base = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`
   // TLS is loaded only for an https URL: importing shoebox stays cheap.
   const transport = parsed.protocol === 'https:' ? createRequire(import.meta.url)('node:https') as typeof https : http
   const agent = new transport.Agent({ keepAlive: true, maxSockets: options.maxSockets })

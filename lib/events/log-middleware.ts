@@ -46,18 +46,31 @@ function queryParams (url: URL): Record<string, string | string[]> {
   return out
 }
 
+/**
+ * The path and query of a request target as a client sent it. Node's parser
+ * passes any target: one in absolute form that no URL parser takes
+ * ('http://[bad/x') made new URL() throw from the server's listener, ending
+ * the process of any server logging its requests. An origin-form target is
+ * parsed after a base, not against one, so '//host/p' stays a path; any other
+ * is taken absolute if it parses, else logged as it is, with no parameters.
+ */
+function requestTarget (target: string): { path: string, params: Record<string, string | string[]> } {
+  const url = target.startsWith('/') ? new URL(`http://localhost${target}`) : URL.canParse(target) ? new URL(target) : undefined
+  return url === undefined ? { path: target, params: keyDict() } : { path: url.pathname, params: queryParams(url) }
+}
+
 export function logRequests (shipper: Shipper, options: RequestLogOptions, handler?: Handler): Middleware {
   checkOptionsObject(options, 'logRequests()')
   checkLogTarget(shipper, options?.stream, handler ?? (() => {}), 'handler')
   const settings = { ...options }
   return (req, res, next) => {
     const start = process.hrtime.bigint()
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    const target = requestTarget(req.url ?? '/')
     const event: Record<string, unknown> = {
       method: req.method,
-      path: url.pathname,
+      path: target.path,
       client_ip: req.socket.remoteAddress,
-      get_params: queryParams(url)
+      get_params: target.params
     }
     let logged = false
     const log = (): void => {

@@ -20,7 +20,7 @@
 import http from 'node:http'
 import type https from 'node:https'
 import { createRequire } from 'node:module'
-import { ShoeboxError } from '../errors.js'
+import { checkUrlUserinfo, givenUrl, ShoeboxError } from '../errors.js'
 import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
@@ -82,9 +82,10 @@ export function putUrl (base: string): URL {
   try {
     url = new URL(base)
   } catch {
-    throw new ShoeboxError('SHOEBOX_BAD_URL', `not a URL: ${JSON.stringify(base)}`)
+    throw new ShoeboxError('SHOEBOX_BAD_URL', `not a URL: ${givenUrl(base)}`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ShoeboxError('SHOEBOX_BAD_URL', `${safeUrl(url)}: only http: and https: are supported`)
+  checkUrlUserinfo(url, safeUrl(url))
   url.pathname = url.pathname.replace(/\/+$/, '') + '/1.0/events/put'
   url.search = ''
   url.hash = ''

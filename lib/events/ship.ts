@@ -140,8 +140,11 @@ class Flight {
 }
 
 export class Shipper extends failsOnListenerRejection(Writable) {
+  /** The put endpoint, without the URL's user name and password (they are sent, never shown). */
   readonly url: URL
   readonly onOverflow: OverflowPolicy
+  /** The put endpoint with them: what requests go to. */
+  readonly #target: URL
   readonly #where: string
   readonly #settings: ShipSettings
   readonly #batcher: Batcher
@@ -188,8 +191,9 @@ export class Shipper extends failsOnListenerRejection(Writable) {
 
   constructor (url: string, options: ShipOptions = {}) {
     super({ objectMode: true, highWaterMark: 64 })
-    this.url = putUrl(url)
-    this.#where = safeUrl(this.url)
+    this.#target = putUrl(url)
+    this.#where = safeUrl(this.#target)
+    this.url = new URL(this.#where)
     this.#late = new LateWrites(`shipper to ${this.#where}`, 'the events written before end() are sent')
     const settings = shipSettings(options)
     this.#settings = settings
@@ -471,7 +475,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     this.emit('batch', { namespace, stream, events, bytes: batch.bytes })
     let retryAfterMs = 0
     try {
-      const outcome = await retry(async (_attempt, signal) => await putBatch(this.url, batch, { agent: this.#agent, timeoutMs: this.#settings.timeoutMs, signal }), {
+      const outcome = await retry(async (_attempt, signal) => await putBatch(this.#target, batch, { agent: this.#agent, timeoutMs: this.#settings.timeoutMs, signal }), {
         ...this.#settings.retry,
         signal: this.#abort.signal,
         retryable: (err) => err instanceof PutError && err.retryable,

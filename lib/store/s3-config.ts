@@ -9,7 +9,7 @@
  */
 import buffer from 'node:buffer'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
-import { givenValue, invalidOption, ShoeboxError } from '../errors.js'
+import { givenUrl, givenValue, invalidOption, ShoeboxError } from '../errors.js'
 import { checkFlag, durationOption, givenSize, oneOf, positiveCount, sizeOption } from '../units.js'
 import type { WriterOptions } from './store.js'
 
@@ -41,7 +41,7 @@ export interface S3Location {
 /** Split 's3://bucket/some/prefix' into bucket and prefix. Credentials in a URL are refused, not echoed. */
 export function parseS3Url (url: string): S3Location {
   const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(url)
-  if (m === null) throw new ShoeboxError('SHOEBOX_BAD_URL', `not an s3:// URL: ${url}`)
+  if (m === null) throw new ShoeboxError('SHOEBOX_BAD_URL', `not an s3:// URL: ${givenUrl(url)}`)
   const bucket = m[1]
   if (bucket.includes('@')) {
     throw new ShoeboxError('SHOEBOX_BAD_URL', 's3:// URL must not carry credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE')
@@ -89,7 +89,12 @@ export function s3ClientSettings (options: S3StoreOptions): { maxAttempts: numbe
 function checkClientOptions (options: S3StoreOptions): void {
   const { endpoint, region, credentials } = options
   if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:$/.test(urlProtocol(endpoint)))) {
-    throw invalidOption('endpoint', `must be an http:// or https:// URL, got ${givenValue(endpoint)}`)
+    throw invalidOption('endpoint', `must be an http:// or https:// URL, got ${givenUrl(endpoint)}`)
+  }
+  // The variable is the endpoint's default, and is taken as the option is: checked so, naming it.
+  const fromEnv = endpoint === undefined ? nonEmpty((options.env ?? process.env).SHOEBOX_S3_ENDPOINT) : undefined
+  if (fromEnv !== undefined && !/^https?:$/.test(urlProtocol(fromEnv))) {
+    throw new ShoeboxError('SHOEBOX_BAD_URL', `SHOEBOX_S3_ENDPOINT (the default endpoint) must be an http:// or https:// URL, got ${givenUrl(fromEnv)}`)
   }
   if (region !== undefined && (typeof region !== 'string' || region === '')) throw invalidOption('region', `must be a region name such as us-east-1, got ${givenValue(region)}`)
   checkFlag(options.pathStyle, 'pathStyle')

@@ -5,6 +5,8 @@
  * that is not http. Every refused line is named once by its number, the good
  * lines are shipped, and the exit status says whether anything was refused.
  */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Readable, Writable } from 'node:stream'
 import t from 'tap'
 import { main } from '../../lib/cli/main.js'
@@ -129,4 +131,21 @@ t.test('option mistakes are usage errors naming the flags typed, never the API\'
     const r = await cli(['ship', 'http://127.0.0.1:9/', ...args], '{"n":1}\n')
     t.same([r.code, r.stderr.split('\n')[0]], [2, `shoebox ship: ${line}`], args.join(' '))
   }
+})
+
+t.test("a server's @errors are printed on one line, control characters escaped: a hostile server coloured the terminal and forged lines", async (t) => {
+  const evil = '\u001b[31mRED\u001b[0m\nshoebox ship: shipped 1 event, all stored\r\u0007'
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => { res.writeHead(400, { 'content-type': 'application/json' }); res.end(JSON.stringify({ '@success': false, '@errors': [evil] })) })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => { server.closeAllConnections(); await new Promise((resolve) => server.close(resolve)) })
+  const r = await cli(['ship', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--stream', 's'], '{"n":1}\n')
+  t.equal(r.code, 1)
+  const lines = r.stderr.split('\n')
+  t.equal(lines.length, 3, `two lines and the end: ${JSON.stringify(r.stderr)}`)
+  t.match(lines[0], /^shoebox ship: line 1: event rejected: \S+: HTTP 400: \\x1b\[31mRED\\x1b\[0m\\nshoebox ship: shipped 1 event, all stored\\r\\x07$/)
+  t.match(lines[1], /^shoebox ship: shipped 0 events .*1 rejected by the server$/)
+  t.notOk([...r.stderr].some((c) => c !== '\n' && c.charCodeAt(0) < 0x20), 'no control character but the line ends')
 })

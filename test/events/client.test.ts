@@ -287,6 +287,13 @@ t.test('arguments are checked before any request', async (t) => {
   t.throws(() => client.get('s', 'soon', 2), { code: 'SHOEBOX_INVALID_EVENT_TIME' })
   t.throws(() => kronos('ftp://x'), { code: 'SHOEBOX_BAD_URL' })
   t.throws(() => kronos('not a url'), { code: 'SHOEBOX_BAD_URL' })
+  // A '%' not starting an escape in the user name or password (a password written as it is): Basic auth
+  // decodes them, and decodeURIComponent threw URIError 'URI malformed' (an internal error and stack in the CLI).
+  for (const url of ['http://user:p%zzSECRET@127.0.0.1:1', 'http://us%er:pw@127.0.0.1:1', 'http://user:p%ffSECRET@127.0.0.1:1']) {
+    t.throws(() => kronos(url), { code: 'SHOEBOX_BAD_URL', message: /^http:\/\/127\.0\.0\.1:1: the user name or password has a '%' that is no %XX escape of UTF-8 text \(write % as %25\)$/ }, url)
+  }
+  const escaped = kronos('http://user:p%25zz@127.0.0.1:1')
+  escaped.close()
   t.throws(() => kronos('http://x', { attempts: 0 }), { code: 'SHOEBOX_INVALID_OPTION' })
 })
 

@@ -5,7 +5,7 @@
  */
 import net from 'node:net'
 import t from 'tap'
-import { get, json, post, put, request, start } from './conformance-kit.js'
+import { get, json, post, put, request, start, times } from './conformance-kit.js'
 
 const POST_ENDPOINTS = ['/1.0/events/put', '/1.0/events/get', '/1.0/events/delete', '/1.0/streams', '/1.0/streams/infer_schema']
 
@@ -126,6 +126,57 @@ t.test('OPTIONS and CORS: only listed origins get the headers', async (t) => {
   t.equal(evil.headers.get('access-control-allow-origin'), null, 'no Origin is echoed on a POST either (Kronos echoed any)')
   const good = await request(url, '/1.0/streams', { body: '{}', headers: { Origin: 'https://app.example' } })
   t.equal(good.headers.get('access-control-allow-origin'), 'https://app.example')
+})
+
+t.test('a request a web page of an unlisted origin sends is refused, 403, before it does anything (no cross-site put or delete)', async (t) => {
+  const { url } = await start(t, { corsOrigins: ['https://app.example'] })
+  await put(t, url, { s: [{ '@time': 1 }, { '@time': 2 }] })
+  // What any page the user visits can send to a server on 127.0.0.1 without a preflight: a "simple" text/plain POST.
+  const simple = { 'Content-Type': 'text/plain;charset=UTF-8' }
+  const range = JSON.stringify({ stream: 's', start_time: 0, end_time: 10 })
+  for (const origin of ['https://evil.example', 'null', 'http://127.0.0.1:1']) {
+    const deleted = await request(url, '/1.0/events/delete', { body: range, headers: { ...simple, Origin: origin } })
+    t.equal(deleted.status, 403, `${origin}: delete refused`)
+    t.equal(json(deleted)['@success'], false)
+    t.match(json(deleted)['@errors'], [/OriginNotAllowed.*not in the server's CORS origins/])
+    const stored = await request(url, '/1.0/events/put', { body: JSON.stringify({ events: { s: [{ '@time': 3 }] } }), headers: { ...simple, Origin: origin } })
+    t.equal(stored.status, 403, `${origin}: put refused`)
+    t.equal((await request(url, '/1.0/index', { method: 'GET', headers: { Origin: origin } })).status, 403, `${origin}: index refused`)
+  }
+  t.same(times(await get(t, url, 's', 0, 10)), [1, 2], 'nothing deleted, nothing stored')
+  const listed = await request(url, '/1.0/events/delete', { body: range, headers: { ...simple, Origin: 'https://app.example' } })
+  t.equal(listed.status, 200, 'a listed origin is served')
+  t.equal(json(listed)['@success'], true)
+  t.same(await get(t, url, 's', 0, 10), [], 'and its delete is done')
+})
+
+t.test('Expect: 100-continue is answered 100 only for a request that will be read: one refused before its body gets its answer at once', async (t) => {
+  const { port } = await start(t, { maxBody: 4096, corsOrigins: ['https://app.example'] })
+  // What arrives before the client sends any body (curl waits for it before sending a body over 1 MB).
+  const firstAnswer = async (head: string, body?: string): Promise<string> => await new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => { socket.write(head) })
+    let text = ''
+    socket.on('data', (b: Buffer) => {
+      text += b.toString()
+      if (!text.includes('\r\n\r\n')) return
+      const status = text.split('\r\n')[0]
+      if (status === 'HTTP/1.1 100 Continue' && body !== undefined) {
+        text = ''
+        socket.write(body)
+        body = undefined
+        return
+      }
+      resolve(status)
+      socket.destroy()
+    })
+    socket.on('error', reject)
+  })
+  const head = (path: string, length: number, extra = ''): string => `POST ${path} HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\n${extra}\r\n`
+  t.equal(await firstAnswer(head('/1.0/events/put', 100_000)), 'HTTP/1.1 413 Payload Too Large', 'a body over the cap: 413, no 100')
+  t.equal(await firstAnswer(head('/1.0/events/put', 10, 'Origin: https://evil.example\r\n')), 'HTTP/1.1 403 Forbidden', 'an unlisted origin: 403, no 100')
+  t.equal(await firstAnswer(head('/1.0/nothing', 10)), 'HTTP/1.1 404 Not Found', 'no such endpoint: 404, no 100')
+  const body = JSON.stringify({ events: { s: [{ '@time': 1 }] } })
+  t.equal(await firstAnswer(head('/1.0/events/put', Buffer.byteLength(body)), body), 'HTTP/1.1 200 OK', 'a body it takes: 100, then the answer')
 })
 
 t.test('request bodies and events are capped', async (t) => {

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import net from 'node:net'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
@@ -70,5 +71,44 @@ t.test('connect-style middleware: logs and calls next; a next() that throws is r
   t.match(collector.stored.map((e) => [e.namespace, e.event]), [
     ['namespace2', { path: '/good', status: 204 }],
     ['namespace2', { path: '/bad', status: 503, exception: { message: 'next failed', class: 'Error' } }]
+  ])
+})
+
+/** One raw request (fetch() sends only origin-form targets); resolves with the status line. */
+async function rawRequest (base: string, target: string, method = 'GET'): Promise<string> {
+  const { port } = new URL(base)
+  return await new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => { socket.end(`${method} ${target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`) })
+    let text = ''
+    socket.on('data', (b: Buffer) => { text += b.toString() })
+    socket.on('end', () => { resolve(text.split('\r\n')[0]) })
+    socket.on('error', reject)
+  })
+}
+
+t.test('a request target no URL parser takes is logged as sent: it threw from the listener and ended the process of any server using logRequests', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url, { batchAge: 5 })
+  t.teardown(() => { shipper.destroy() })
+  const base = await serve(t, logRequests(shipper, { stream: 'requests' }, (req, res) => { res.end('fine') }))
+  const middleware = logRequests(shipper, { stream: 'mw' })
+  const mwBase = await serve(t, (req, res) => { middleware(req, res, () => { res.end('fine') }) })
+  // Node's parser passes an absolute-form target as it is: 'http://[bad/x' (an unclosed IPv6 bracket) made new URL() throw.
+  t.equal(await rawRequest(base, 'http://[bad/x?a=1'), 'HTTP/1.1 200 OK', 'a wrapped handler answers')
+  t.equal(await rawRequest(mwBase, 'http://[bad/y'), 'HTTP/1.1 200 OK', 'middleware too')
+  // An origin-form target starting '//' is a path, not a host to take the path from.
+  t.equal(await rawRequest(base, '//evil.example/p?q=1'), 'HTTP/1.1 200 OK')
+  t.equal(await rawRequest(base, 'http://h/abs?z=2'), 'HTTP/1.1 200 OK', 'an absolute-form target is logged by its path')
+  t.equal(await rawRequest(base, '*', 'OPTIONS'), 'HTTP/1.1 200 OK')
+  await collector.waitFor(5)
+  // Two streams, shipped in batches of their own: compared in path order (code units).
+  const logged = collector.stored.map((e) => [e.event.path, e.event.get_params, e.event.status]).sort((a, b) => String(a[0]) < String(b[0]) ? -1 : 1)
+  t.same(logged, [
+    ['*', {}, 200],
+    ['//evil.example/p', { q: '1' }, 200],
+    ['/abs', { z: '2' }, 200],
+    ['http://[bad/x?a=1', {}, 200],
+    ['http://[bad/y', {}, 200]
   ])
 })

@@ -7,10 +7,11 @@ import { once } from 'node:events'
 import net from 'node:net'
 import fs from 'node:fs'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { cli } from '../cli-run.js'
 import { tempDir } from '../temp-dir.js'
-import { get, json, post, put, spawnServe, streams } from './conformance-kit.js'
+import { eventually, get, json, post, put, spawnServe, stderrOf, streams } from './conformance-kit.js'
 
 t.test('serve, stop with SIGTERM, restart: the events are there', async (t) => {
   const data = t.testdir()
@@ -86,4 +87,17 @@ t.test('SIGTERM waits for a request in flight (up to 5 s); a second signal ends 
   serve.child.kill('SIGTERM')
   const end = await serve.exited
   t.same([end.code, end.signal], [null, 'SIGTERM'], 'the second one ends it, by the signal')
+})
+
+t.test("a background line names a store's key with its control characters escaped: a key of the shared store (any writer's) coloured the operator's terminal", async (t) => {
+  const shared = t.testdir()
+  const serve = await spawnServe(['--mode', 'readonly', '--store', pathToFileURL(path.join(shared, 'p')).href, '--poll-interval', '250ms'])
+  t.teardown(() => { serve.child.kill('SIGKILL') })
+  const stderr = stderrOf(serve)
+  fs.mkdirSync(path.join(shared, 'p', 'index'), { recursive: true })
+  fs.writeFileSync(path.join(shared, 'p', 'index', 'ev\u001b[31mRED\nshoebox serve: forged.json'), 'junk')
+  t.ok(await eventually(() => stderr().includes('is not the index')), 'the bad object is said')
+  const line = stderr().split('\n').find((l) => l.includes('is not the index')) ?? ''
+  t.match(line, /^shoebox serve: file:\/\/\S+\/index\/ev\\x1b\[31mRED\\nshoebox serve: forged\.json is not the index of collector /)
+  t.notOk([...stderr()].some((c) => c !== '\n' && c.charCodeAt(0) < 0x20), 'no control character but the line ends')
 })

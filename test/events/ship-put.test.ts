@@ -14,6 +14,11 @@ t.test('putUrl: /1.0/events/put under the base, a trailing slash dropped, query 
   t.equal(putUrl('http://h:9191/').href, 'http://h:9191/1.0/events/put')
   t.equal(putUrl('https://h/kronos//?x=1#y').href, 'https://h/kronos/1.0/events/put')
   t.equal(safeUrl(putUrl('http://me:pw@h/')), 'http://h/1.0/events/put', 'no credentials in messages')
+  // A URL that does not parse (a port past 65535, a lost ':') is refused without its user name and password.
+  for (const bad of ['http://me:sEcReT@h:99999', 'http//me:sEcReT@h']) {
+    t.throws(() => putUrl(bad), { code: 'SHOEBOX_BAD_URL', message: /^not a URL: "http:?\/\/\*\*\*@h(:99999)?"$/ }, bad)
+    try { putUrl(bad) } catch (err) { t.notMatch(String((err as Error).stack), /sEcReT/, `${bad}: not in the stack either`) }
+  }
 })
 
 t.test('putBody: json.dumps separators, event texts as they are, namespace only when set', async (t) => {

@@ -448,4 +448,9 @@ t.test('parseS3Url', async (t) => {
   }
   t.match(err, { code: 'SHOEBOX_BAD_URL', message: /must not carry credentials/ })
   t.notMatch((err as Error).message, /SECRET-in-url/)
+  // A scheme in capitals (or any text that is no s3:// URL) is refused without its user name and password.
+  for (const url of ['S3://AKID:SECRET-in-url@bucket/x', 'S3://AKID:SECRET-in-url@bucket']) {
+    t.throws(() => parseS3Url(url), { code: 'SHOEBOX_BAD_URL', message: /^not an s3:\/\/ URL: "S3:\/\/\*\*\*@bucket(\/x)?"$/ }, url)
+    t.throws(() => openStore(url), { code: 'SHOEBOX_BAD_URL', message: /^(?!.*SECRET-in-url)/ }, `${url}: openStore`)
+  }
 })

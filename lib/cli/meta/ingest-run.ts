@@ -11,6 +11,7 @@ import type { InvalidMetadata, MetaIngest, MetaIngestResult } from '../../meta/i
 import { Interrupted, onFirstSignal } from '../interrupt.js'
 import type { Io } from '../io.js'
 import { isTerminal } from '../store-options.js'
+import { oneLine } from '../one-line.js'
 
 export interface IngestRunOptions {
   onInvalid: 'report' | 'fail'
@@ -45,7 +46,8 @@ export async function runIngest (io: Io, source: Readable, sink: MetaIngest, opt
   let firstInvalid: InvalidMetadata | undefined
   sink.on('invalid', (info: InvalidMetadata) => {
     firstInvalid ??= info
-    io.stderr.write(`invalid ${options.where(info)}: ${info.reason}\n`)
+    // The row's key and values come from history files (pulled from anyone's store): one line, control characters escaped.
+    io.stderr.write(`${oneLine(`invalid ${options.where(info)}: ${info.reason}`)}\n`)
   })
   sink.on('wait', (holder: { pid: number }) => io.stderr.write(`waiting for another publisher (pid ${holder.pid})\n`))
   const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${sink.processed} ${options.progress}`) }, 1000) : null

@@ -6,6 +6,7 @@
 import { pullMetadir, pushMetadir } from '../../meta/sync.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
+import { oneLine } from '../one-line.js'
 import { parse } from '../options.js'
 import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { storeUrlArg } from '../store-url-arg.js'
@@ -45,7 +46,8 @@ ${storeOptionHelp}
       const json = values.json === true
       const result = await sync(base, storeUrlArg(positionals[0]), {
         ...storeOptionsFrom(values),
-        onFile: json ? undefined : (f) => { io.stdout.write(`${f.key}\t${plural(f.bytes, 'byte')}\n`) }
+        // A key is a file name (of the store pulled from: anyone's): one line, its control characters escaped.
+        onFile: json ? undefined : (f) => { io.stdout.write(`${oneLine(f.key)}\t${plural(f.bytes, 'byte')}\n`) }
       })
       if (json) io.stdout.write(JSON.stringify(result) + '\n')
       else io.stdout.write(`${plural(result.copied.length, 'file')} copied (${plural(result.bytes, 'byte')}), ${result.unchanged} unchanged\n`)

@@ -3,6 +3,7 @@ import { squashHistory } from '../../meta/squash.js'
 import type { Command } from '../command.js'
 import { parse } from '../options.js'
 import { existingMetadir, metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
+import { oneLine } from '../one-line.js'
 
 const help = `Usage: shoebox meta squash [options]
 
@@ -26,7 +27,7 @@ export const squashCommand: Command = {
     const result = await squashHistory(base, {
       prune: values.prune === true,
       // as update words it: a row left out of the snapshot is never left out without a word
-      onProblem: (p) => { io.stderr.write(`skipped ${p.file}: line ${p.line}: ${p.reason}\n`) }
+      onProblem: (p) => { io.stderr.write(`${oneLine(`skipped ${p.file}: line ${p.line}: ${p.reason}`)}\n`) }
     })
     if (values.json === true) {
       io.stdout.write(JSON.stringify({ file: result.file?.path ?? null, rows: result.rows, pruned: result.pruned }) + '\n')

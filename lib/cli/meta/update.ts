@@ -4,6 +4,7 @@ import { existingMetadir } from './metadir-options.js'
 import type { Command } from '../command.js'
 import { noArguments, parse } from '../options.js'
 import { isTerminal } from '../store-options.js'
+import { oneLine } from '../one-line.js'
 
 const help = `Usage: shoebox meta update [--metadir DIR] [--replace] [--cleanup] [--json]
 
@@ -37,11 +38,12 @@ export const updateCommand: Command = {
       const result = await md.update({
         replace: values.replace === true,
         cleanup: values.cleanup === true,
-        onProblem: (p) => { io.stderr.write(`skipped ${p.file}: line ${p.line}: ${p.reason}\n`) },
+        onProblem: (p) => { io.stderr.write(`${oneLine(`skipped ${p.file}: line ${p.line}: ${p.reason}`)}\n`) },
         onProgress: live ? (rows) => { io.stderr.write(`\r\x1b[Kupdate: ${rows} rows merged`) } : undefined
       })
       if (live) io.stderr.write('\r\x1b[K')
-      for (const row of result.invalidRows) io.stderr.write(`invalid ${row.uid ?? '(no uid)'}: ${row.reason}\n`)
+      // A row's uid comes from a history file (pulled from anyone's store): one line, control characters escaped.
+      for (const row of result.invalidRows) io.stderr.write(`${oneLine(`invalid ${row.uid ?? '(no uid)'}: ${row.reason}`)}\n`)
       const { added, updated, deleted, skipped, invalid } = result
       if (values.json === true) io.stdout.write(JSON.stringify({ added, updated, deleted, skipped, invalid, dropped: result.dropped }) + '\n')
       else io.stdout.write(`added ${added}, updated ${updated}, deleted ${deleted}, skipped ${skipped}, invalid ${invalid}\n`)

@@ -2,6 +2,13 @@
  * CORS with an explicit allow-list of origins. Kronos echoes any Origin on
  * non-OPTIONS requests (so any web page could read the answers); here only a
  * listed origin gets the Access-Control-* headers, on every request.
+ *
+ * CORS only keeps a page from reading an answer: a "simple" request (a POST
+ * of text/plain, no preflight) is still sent and acted on. A browser names
+ * the page's origin in every such request, so a request naming an unlisted
+ * one is refused whole (unlistedOrigin): otherwise any page the user opens
+ * could put or delete events on a server that listens on 127.0.0.1.
+ * Clients that are no browser send no Origin.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { givenValue, invalidOption } from '../../errors.js'
@@ -17,6 +24,12 @@ export function applyCors (req: IncomingMessage, res: ServerResponse, allowed: R
   res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS)
   res.setHeader('Access-Control-Allow-Methods', methods)
   res.setHeader('Vary', 'Origin')
+}
+
+/** The request's Origin when it names one not on the list (a web page's request to refuse), else undefined. */
+export function unlistedOrigin (req: IncomingMessage, allowed: ReadonlySet<string>): string | undefined {
+  const origin = req.headers.origin
+  return typeof origin === 'string' && !allowed.has(origin) ? origin : undefined
 }
 
 /**

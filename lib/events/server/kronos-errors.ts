@@ -39,6 +39,11 @@ export function keyError (key: string): string {
   return repr('KeyError', strRepr(key))
 }
 
+/** A request sent by a web page whose origin is not in corsOrigins (see cors.ts's unlistedOrigin). */
+export function originNotAllowed (origin: string): string {
+  return repr('OriginNotAllowed', strRepr(`a request from a web page of ${origin} is refused: that origin is not in the server's CORS origins`))
+}
+
 export function methodNotAllowed (method: string): string {
   return `${method} method not allowed`
 }

@@ -35,9 +35,14 @@ const TOO_LARGE = { kind: 'too-large' } as const
 const ABORTED = { kind: 'aborted' } as const
 const EMPTY = Buffer.alloc(0)
 
-export async function readBody (req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+/**
+ * `sendContinue` is called, when the client sent `Expect: 100-continue` and
+ * waits for it, once a declared length under the cap lets the body be read.
+ */
+export async function readBody (req: IncomingMessage, maxBytes: number, sendContinue?: () => void): Promise<BodyResult> {
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > maxBytes) return TOO_LARGE
+  if (sendContinue !== undefined && req.headers.expect?.toLowerCase() === '100-continue') sendContinue()
   return await new Promise((resolve) => {
     let first: Buffer | undefined
     let parts: Buffer[] | undefined

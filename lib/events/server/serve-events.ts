@@ -2,7 +2,8 @@
  * serveEvents(): a Kronos-compatible event server (spec §4-§6) on shoebox's
  * own event store. Listens on 127.0.0.1 unless told otherwise. Per request:
  * route (404), CORS for listed origins, serving mode (403, before the
- * method, as Kronos), method (405 + Allow), OPTIONS, body with a cap (413),
+ * method, as Kronos), method (405 + Allow), OPTIONS, an unlisted Origin
+ * (403: a web page's request), body with a cap (413),
  * then the endpoint. A bad request is always a 400 JSON answer in Kronos's
  * shape, never a crash.
  */
@@ -22,12 +23,12 @@ import { EventStore } from '../store/event-store.js'
 import { RemoteRuns } from '../store/remote-runs.js'
 import { RunPublisher } from '../store/run-publisher.js'
 import { capConnections, CONNECTIONS_CHECK_MS, DEFAULT_HEADERS_TIMEOUT_MS, defaultMaxConnections, defaultRequestTimeout } from './connection-limits.js'
-import { applyCors, corsAllowList } from './cors.js'
+import { applyCors, corsAllowList, unlistedOrigin } from './cors.js'
 import { handleDelete } from './delete-endpoint.js'
 import { failure, sendJson, sendNotFound } from './envelope.js'
 import { handleGet } from './get-endpoint.js'
 import { handleIndex } from './index-endpoint.js'
-import { BLOCKED, INVALID_JSON, methodNotAllowed, storageError, tooLarge } from './kronos-errors.js'
+import { BLOCKED, INVALID_JSON, methodNotAllowed, originNotAllowed, storageError, tooLarge } from './kronos-errors.js'
 import { handlePut } from './put-endpoint.js'
 import { readBody } from './request-body.js'
 import { BadRequest } from './request-params.js'
@@ -228,12 +229,17 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     maxEventSize,
     nodeId: nodeId()
   }
-  const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(ctx, mode, cors, maxBody, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, failure([storageError(err)]), process.hrtime.bigint())
       else res.destroy()
     })
-  })
+  }
+  const server = http.createServer({ maxHeaderSize: 16 * 1024, headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, onRequest)
+  // Expect: 100-continue: Node answers 100 at once unless told otherwise, so a client sent a body over the cap
+  // (or one refused by mode, origin or route) before it heard 413 or 403. handle() sends the 100 (readBody's
+  // onReady) only once the request passed every check that answers without reading the body.
+  server.on('checkContinue', onRequest)
   capConnections(server, maxConnections, o.onConnectionCap)
   try {
     await new Promise<void>((resolve, reject) => {
@@ -371,11 +377,17 @@ async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<
     res.end()
     return
   }
+  const foreign = unlistedOrigin(req, cors)
+  if (foreign !== undefined) {
+    // Before the body is read: a cross-site put or delete does nothing.
+    sendJson(res, 403, failure([originNotAllowed(foreign)]), started)
+    return
+  }
   if (route.endpoint === 'index') {
     handleIndex(ctx, res, started)
     return
   }
-  const body = await readBody(req, maxBody)
+  const body = await readBody(req, maxBody, () => { res.writeContinue() })
   if (body.kind === 'aborted') {
     res.destroy()
     return

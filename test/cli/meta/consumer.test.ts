@@ -162,6 +162,23 @@ t.test('push and pull through a file:// store', async (t) => {
   t.match(nowhere.stderr.toString(), /^shoebox meta push: \S+_mmmeta: no metadir here \(no such directory\); nothing copied\n$/)
 })
 
+t.test('pull and push: a key with a control character is one line, escaped (a store another publishes named the lines)', async (t) => {
+  const dir = base(t)
+  const target = fs.mkdtempSync(path.join(dir, 'bucket-'))
+  // A publisher's store key (a file name in its _store/): printed as it was, it forged a line of the summary.
+  fs.mkdirSync(path.join(target, '_mmmeta', '_store'), { recursive: true })
+  fs.writeFileSync(path.join(target, '_mmmeta', '_store', 'k\n9 files copied (0 bytes), 0 unchanged\x1b[31m'), '"v"')
+  fs.writeFileSync(path.join(target, '_mmmeta', 'config.yml'), CONFIG)
+  const consumer = fs.mkdtempSync(path.join(dir, 'consumer-'))
+  const pull = await cli(['meta', 'pull', `file://${target}`, '--metadir', consumer])
+  t.equal(pull.code, 0, pull.stderr)
+  t.equal(pull.stdout.toString(), `_mmmeta/config.yml\t${Buffer.byteLength(CONFIG)} bytes\n` +
+    '_mmmeta/_store/k\\n9 files copied (0 bytes), 0 unchanged\\x1b[31m\t3 bytes\n' +
+    `2 files copied (${Buffer.byteLength(CONFIG) + 3} bytes), 0 unchanged\n`)
+  const push = await cli(['meta', 'push', `file://${fs.mkdtempSync(path.join(dir, 'again-'))}`, '--metadir', consumer])
+  t.match(push.stdout.toString(), /^_mmmeta\/_store\/k\\n9 files copied \(0 bytes\), 0 unchanged\\x1b\[31m\t3 bytes$/m, 'push too')
+})
+
 t.test('update reports invalid rows and unreadable history rows on stderr; --replace and --cleanup', async (t) => {
   const dir = base(t)
   const bad = 'content_hash,_file_name,pages\r\ne5,,1\r\nf6,f6.pdf,many\r\n,x.pdf,1\r\n'
@@ -176,6 +193,16 @@ t.test('update reports invalid rows and unreadable history rows on stderr; --rep
   t.equal(saved.stdout.toString(), '3\n')
   t.same(jsonLines((await cli(['meta', 'update', '--metadir', dir, '--replace', '--json'])).stdout), [{ added: 3, updated: 0, deleted: 0, skipped: 0, invalid: 0, dropped: [] }])
   t.same((jsonLines((await cli(['meta', 'update', '--metadir', dir, '--cleanup', '--json'])).stdout)[0] as { dropped: string[] }).dropped, [], 'nothing to drop: no include configured keeps every column')
+})
+
+t.test("update's invalid-row lines print a row's key with its control characters escaped (a history pulled from another's store named it)", async (t) => {
+  const dir = base(t)
+  // The unique key of a row: ESC [2J cleared the terminal, and a newline in it forged a line.
+  const bad = 'content_hash,_file_name,pages\r\n"e\x1b[2J\ninvalid nothing: all fine",e.pdf,many\r\n'
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-23T00:00:00.000000.append'), bad)
+  const update = await cli(['meta', 'update', '--metadir', dir])
+  t.equal(update.code, 0)
+  t.equal(update.stderr, 'invalid e\\x1b[2J\\ninvalid nothing: all fine: pages: "many" is not an integer (int)\n')
 })
 
 t.test('a --metadir without _mmmeta/ (a typo) is an error naming it, and nothing is made there', async (t) => {

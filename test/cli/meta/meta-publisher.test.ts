@@ -111,6 +111,15 @@ t.test('sources: NDJSON on stdin, invalid objects reported, --on-invalid fail', 
   t.ok((await loadHistory(base, { unique: 'content_hash' })).has('c'), 'the valid one was written')
 })
 
+t.test('sources: an invalid object is named on one line, control characters escaped (a file named by another, ESC and a newline in it)', async (t) => {
+  const base = metadir(t)
+  const file = path.join(t.testdir(), 'in\x1b[2J\ninvalid x:1: all fine.ndjson')
+  fs.writeFileSync(file, '{"content_hash":"a"}\n{"n":1}\n')
+  const r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', file])
+  t.equal(r.code, 0)
+  t.equal(r.stderr, `invalid ${file.replace('\x1b', '\\x1b').replace('\n', '\\n')}:2: missing keys: content_hash\n`)
+})
+
 t.test('sources: a --json-array element over 64 MiB is one invalid object, reported; the others are written', async (t) => {
   const base = metadir(t)
   const file = path.join(base, 'big.json')
