@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { openStore } from '../../lib/index.js'
+import { hostName } from '../../lib/roll/names.js'
 import { SealedUploader } from '../../lib/roll/uploader.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
@@ -65,4 +66,22 @@ t.test('a note without an id, left by a kill, has the next start abort that key\
   t.ok(s3.object('up/a.bin')?.equals(body), 'one object, the file\'s bytes')
   t.same(s3.openUploads().map((u) => u.uploadId).sort(), [older.UploadId, other.UploadId].sort(), 'the killed upload aborted; the older one of the key and the other key\'s left')
   t.notOk(fs.existsSync(marker), 'the marker removed')
+})
+
+t.test('a live process\'s note without an id is left alone, and so is its upload', async (t) => {
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const dir = tempDir(t)
+  const created = await s3.client().send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: 'up/b.bin' }))
+  // The parent of this test: alive on this host, as another writer's uploader would be.
+  const marker = path.join(dir, '.b.bin.uploading')
+  const note = JSON.stringify({ key: 'b.bin', intent: 'intent-x-1', since: Date.now() - 1000, host: hostName(), pid: process.ppid })
+  fs.writeFileSync(marker, note)
+  const store = openStore(`s3://${s3.bucket}/up`, { endpoint: s3.endpoint, credentials: s3.credentials, region: s3.region })
+  t.teardown(async () => { await store.close() })
+  const uploader = new SealedUploader(dir, store, { partSize: '5MiB' })
+  await uploader.resume()
+  t.equal(await uploader.drain(), undefined)
+  t.same(s3.openUploads().map((u) => u.uploadId), [created.UploadId], 'its upload open')
+  t.equal(fs.readFileSync(marker, 'utf8'), note, 'its note kept')
 })
