@@ -17,9 +17,10 @@ import { loadMetaConfig, metaPaths, type MetaConfig } from './config.js'
 import { listHistoryFiles, replaySet, type HistoryFile, type HistoryProblem } from './history.js'
 import { IngestScratch } from './ingest-scratch.js'
 import { removeStaleTemporaries, writeHistoryFile, type WrittenHistoryFile } from './history-writer.js'
-import { acquirePublishLock } from './publish-lock.js'
+import { acquirePublishLock, type LockHolder, type PublishLock } from './publish-lock.js'
 import { lockWaitOption, microsOption } from './run-options.js'
 import { checkFlag } from '../units.js'
+import { ShoeboxError } from '../errors.js'
 
 export interface SquashOptions {
   config?: MetaConfig
@@ -31,6 +32,15 @@ export interface SquashOptions {
   /** The snapshot's time, µs since the epoch (default now). */
   micros?: number
   onProblem?: (problem: HistoryProblem) => unknown
+  /** Another publisher holds the lock: called once as the wait for it begins. */
+  onWait?: (holder: LockHolder) => unknown
+  /**
+   * Stops the squash before it writes anything: at once while it waits for
+   * another publisher's lock, else once the history is replayed (the snapshot
+   * being written is finished, and pruned after, as asked). Rejects with
+   * SHOEBOX_ABORTED, the metadir as it was.
+   */
+  signal?: AbortSignal
 }
 
 export interface SquashResult {
@@ -49,7 +59,15 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
   const config = options.config ?? await loadMetaConfig(base)
   const db = metaPaths(base).db
   await ensureDir(db, 'cannot create')
-  const lock = await acquirePublishLock(base, { wait })
+  const signal = options.signal
+  checkStopped(signal)
+  let lock: PublishLock
+  try {
+    lock = await acquirePublishLock(base, { wait, onWait: options.onWait, signal })
+  } catch (err) {
+    checkStopped(signal)
+    throw err
+  }
   try {
     await removeStaleTemporaries(base)
     const files = await listHistoryFiles(base)
@@ -64,6 +82,8 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
     let file: WrittenHistoryFile | null
     let count: number
     try {
+      // The replay of a long history takes a while: stopped meanwhile, the snapshot is not begun.
+      checkStopped(signal)
       const table = scratch.table
       const columns = table.columns()
       const rows = function * (): Generator<Array<string | null>> {
@@ -88,4 +108,11 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
   } finally {
     await lock.release()
   }
+}
+
+/** A squash stopped by `signal` before writing rejects with the signal's reason, and that nothing changed. */
+function checkStopped (signal: AbortSignal | undefined): void {
+  if (signal?.aborted !== true) return
+  const why = signal.reason instanceof Error ? signal.reason.message : 'the squash was aborted'
+  throw new ShoeboxError('SHOEBOX_ABORTED', `${why}; nothing written, the meta db is as it was`, { cause: signal.reason })
 }

@@ -15,15 +15,16 @@
  * against it. Anything else (a failed part, a file sealed under another
  * name because its name was taken, a close) abandons it: the writer aborts
  * its multipart upload, and the sealed file is uploaded as any other. Its
- * upload id is noted in the final name's `.NAME.uploading` marker as the
- * moment it is assigned, so an upload a crash left open is aborted when the
+ * intent, then its upload id, is noted in the final name's
+ * `.NAME.uploading` marker, before the upload is asked for and the moment
+ * its id is assigned, so an upload a crash left open is aborted when the
  * recovered file is shipped at the next start.
  */
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import type { ObjectWriter, PutResult, Store, WriterOptions } from '../store/store.js'
 import { GrowingFile } from './growing-file.js'
-import { noteUpload, uploadEnded } from './upload-marker.js'
+import { noteIntent, noteUpload, uploadEnded } from './upload-marker.js'
 
 export class EarlyUpload {
   /** The key: the name the file is planned to be sealed as. */
@@ -41,6 +42,8 @@ export class EarlyUpload {
   #written = 0
   /** The multipart upload's id, once the server has assigned one. */
   #uploadId: string | undefined
+  /** The marker's note of intent (upload-marker.ts), written before the upload is created. */
+  #intent: string | undefined
 
   /**
    * Upload `tempPath` (just created) to `name` once more than `startAt`
@@ -75,6 +78,13 @@ export class EarlyUpload {
     this.started = Date.now()
     const name = this.name
     const marker = this.#marker
+    try {
+      // Before the upload is asked for: one the server creates but whose id never reaches this process (killed) is found from it.
+      this.#intent = noteIntent(marker, name)
+    } catch {
+      fs.closeSync(fd)
+      return
+    }
     const writer = this.#store.writer(name, {
       ...this.#options,
       // Synchronous on purpose: the id is on disk before any part is sent.
@@ -100,6 +110,7 @@ export class EarlyUpload {
       await fsp.rm(this.#marker, { force: true }).finally(() => {
         // Only once the marker is gone: an uploader of this process reading it meanwhile would take it for a dead one's.
         uploadEnded(this.#uploadId)
+        uploadEnded(this.#intent)
       })
     }
     return writer.result as PutResult

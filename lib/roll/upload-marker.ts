@@ -10,6 +10,14 @@
  * restarted container's writer has the pid of the killed one; see names.ts).
  * A marker without them (written before they were noted), or another host's,
  * is taken for a dead process's, as before.
+ *
+ * Before the upload is created the marker notes the intent alone (noteIntent:
+ * the key and when, no id yet): a process killed after the server created
+ * the upload and before its id reached the disk left that upload open with
+ * nothing naming it. The next start, finding a dead process's note without
+ * an id, lists that key's open uploads and aborts those begun since the note
+ * (uploader.ts). Only where the server lists uploads: elsewhere the note is
+ * advice, removed as a torn marker is.
  */
 import fs from 'node:fs'
 import { hostName, isAlive } from './names.js'
@@ -19,7 +27,10 @@ const inFlight: Set<string> = ((globalThis as Record<symbol, Set<string> | undef
 
 export interface NotedUpload {
   key: string
-  uploadId: string
+  /** Undefined for a note of intent: the process may have died before the server's answer reached it. */
+  uploadId: string | undefined
+  /** When the intent was noted (Date.now() of the noting process), for a note without an id. */
+  since: number | undefined
   /** The noting process is alive on this host and has not ended the upload: leave it. */
   live: boolean
   /** Who noted it, for messages: 'pid N'. */
@@ -32,7 +43,20 @@ export function noteUpload (marker: string, key: string, uploadId: string): void
   fs.writeFileSync(marker, JSON.stringify({ key, uploadId, host: hostName(), pid: process.pid }))
 }
 
-/** This process's writer has completed or aborted `uploadId` (or it was never noted). */
+let intents = 0
+
+/**
+ * Note in `marker`, synchronously, that a multipart upload of `key` is about to be created: no id yet, but when.
+ * Returns the note's own token, live (as an id is) until uploadEnded(token).
+ */
+export function noteIntent (marker: string, key: string): string {
+  const intent = `intent-${process.pid}-${++intents}`
+  inFlight.add(intent)
+  fs.writeFileSync(marker, JSON.stringify({ key, intent, since: Date.now(), host: hostName(), pid: process.pid }))
+  return intent
+}
+
+/** This process's writer has completed or aborted `uploadId` (or it was never noted); also a noteIntent() token. */
 export function uploadEnded (uploadId: string | undefined): void {
   if (uploadId !== undefined) inFlight.delete(uploadId)
 }
@@ -40,11 +64,21 @@ export function uploadEnded (uploadId: string | undefined): void {
 /** What a marker's text says, or undefined when it names no upload (torn by a crash). */
 export function parseUploading (text: string): NotedUpload | undefined {
   try {
-    const noted = JSON.parse(text) as { key?: unknown, uploadId?: unknown, host?: unknown, pid?: unknown }
-    if (typeof noted.key !== 'string' || typeof noted.uploadId !== 'string') return undefined
+    const noted = JSON.parse(text) as { key?: unknown, uploadId?: unknown, intent?: unknown, since?: unknown, host?: unknown, pid?: unknown }
+    if (typeof noted.key !== 'string') return undefined
+    // A note of intent is only one with its time: without it, nothing tells its process's uploads from later ones.
+    const intent = typeof noted.uploadId !== 'string' && typeof noted.intent === 'string' && typeof noted.since === 'number' && Number.isFinite(noted.since)
+    if (typeof noted.uploadId !== 'string' && !intent) return undefined
+    const token = typeof noted.uploadId === 'string' ? noted.uploadId : noted.intent as string
     const pid = typeof noted.pid === 'number' && Number.isSafeInteger(noted.pid) && noted.pid > 0 ? noted.pid : undefined
-    const live = pid !== undefined && noted.host === hostName() && (pid === process.pid ? inFlight.has(noted.uploadId) : isAlive(pid))
-    return { key: noted.key, uploadId: noted.uploadId, live, owner: `pid ${pid ?? '?'}` }
+    const live = pid !== undefined && noted.host === hostName() && (pid === process.pid ? inFlight.has(token) : isAlive(pid))
+    return {
+      key: noted.key,
+      uploadId: intent ? undefined : token,
+      since: intent ? noted.since as number : undefined,
+      live,
+      owner: `pid ${pid ?? '?'}`
+    }
   } catch {
     return undefined
   }

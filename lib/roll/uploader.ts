@@ -10,9 +10,10 @@
  * size), and only then
  * marked done, or deleted when `deleteLocal` asks.
  *
- * A multipart upload in flight is noted in `.NAME.uploading` (its id) the
- * moment the server assigns one, so one left open by a killed process is
- * aborted at the next start.
+ * A multipart upload in flight is noted in `.NAME.uploading`: its intent
+ * before it is asked for, its id the moment the server assigns one, so one
+ * left open by a killed process is aborted at the next start (by its id, or,
+ * killed before the id reached the disk, by listing the key's uploads).
  *
  * The uploader is given a Store and never closes it: whoever opened it (the
  * rolling sink, from its `upload.to`) does. Tries and pauses come from
@@ -259,14 +260,40 @@ export class SealedUploader extends EventEmitter {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
+    const checked = Date.now()
     const noted = (await uploadMarker()).parseUploading(text)
     if (noted?.live === true) return noted.owner
     // Read while an upload of this process was live, and ended since: its marker went first (see uploadEnded), so
     // one still here is not that upload's. (Synchronous: nothing of this process runs between the two looks.)
     if (!fs.existsSync(marker)) return undefined
-    if (noted !== undefined) await this.store.abortUpload(noted.key, noted.uploadId)
+    if (noted?.uploadId !== undefined) await this.store.abortUpload(noted.key, noted.uploadId)
+    else if (noted?.since !== undefined) await this.#abortUnnoted(noted.key, noted.since, checked)
     await fsp.rm(marker, { force: true })
     return undefined
+  }
+
+  /**
+   * A note of intent without an id (upload-marker.ts): its process died
+   * between asking for the upload and noting its id, so any upload of that
+   * exact key the server began from the note on, and before the process was
+   * found dead (`checked`), may be its, open for good. Those are aborted.
+   * The server's clock against ours: its times may be whole seconds, so the
+   * note's second counts whole. A server that does not list uploads leaves
+   * the note advice only (README, Guarantees): it is removed as a torn one is.
+   */
+  async #abortUnnoted (key: string, since: number, checked: number): Promise<void> {
+    const from = Math.floor(since / 1000) * 1000
+    const begun: string[] = []
+    try {
+      for await (const upload of this.store.listUploads(key)) {
+        const at = upload.initiated?.getTime()
+        if (upload.key === key && at !== undefined && at >= from && at <= checked) begun.push(upload.uploadId)
+      }
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'SHOEBOX_UNSUPPORTED') return
+      throw err
+    }
+    for (const uploadId of begun) await this.store.abortUpload(key, uploadId)
   }
 
   /** Queue a sealed file (a path in the directory). */
@@ -462,8 +489,17 @@ export class SealedUploader extends EventEmitter {
     if (fs.existsSync(uploadedMarker(this.dir, name))) throw new UploadedElsewhere(`${file} was uploaded by another uploader`)
     const marker = uploadingMarker(this.dir, name)
     let noted: string | undefined
-    const [{ GrowingFile }, { noteUpload, uploadEnded }] = await Promise.all([import('./growing-file.js'), uploadMarker()])
+    const [{ GrowingFile }, { noteIntent, noteUpload, uploadEnded }] = await Promise.all([import('./growing-file.js'), uploadMarker()])
     const { fd, size } = await openToRead(file)
+    // More than a part is a multipart upload: its intent is on disk before it is asked for, so that one created
+    // by a server whose answer never reached this process (killed meanwhile) is still found at the next start.
+    let intent: string | undefined
+    try {
+      intent = size > this.#partSize ? noteIntent(marker, name) : undefined
+    } catch (err) {
+      fs.closeSync(fd)
+      throw err
+    }
     const writer = this.store.writer(name, {
       ...this.#writerOptions(name),
       // Synchronous on purpose: the id is on disk before any part is sent.
@@ -484,6 +520,7 @@ export class SealedUploader extends EventEmitter {
       this.#writers.delete(copy)
       // Only once the marker is gone: an uploader of this process reading it meanwhile would take it for a dead one's.
       uploadEnded(noted)
+      uploadEnded(intent)
     }
     return writer.result as PutResult
   }

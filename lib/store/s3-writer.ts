@@ -23,7 +23,10 @@
  *   payload is not hashed once more with SHA-256 for the signature
  *   (s3-client.ts, unsignedPayload()).
  * - An object no larger than a part is one PutObject (an empty one too).
- * - Each request is retried by the SDK with jittered backoff. On a failure
+ * - Each request is retried by the SDK with jittered backoff. A
+ *   CreateMultipartUpload tried more than once may have created an upload
+ *   per attempt: the key's uploads begun since are listed and the strays
+ *   aborted before the id is told (onMultipartUpload). On a failure
  *   or destroy() the requests in flight are cancelled and the multipart
  *   upload aborted before the stream reports closed, so no orphaned parts
  *   are left to pay for.
@@ -40,7 +43,7 @@ import type { S3Connection } from './s3-client.js'
 import { s3WriterSettings } from './s3-config.js'
 import { withTransfer, type TransferContext } from './s3-context.js'
 import { statusOf, StoreError } from './store-error.js'
-import type { ObjectWriter, PutResult, WriterOptions } from './store.js'
+import type { ObjectWriter, OpenUpload, PutResult, WriterOptions } from './store.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 /** What a writer needs of its store (S3Store), named here so the two modules do not import each other. */
@@ -54,6 +57,8 @@ export interface S3WriterHost {
   send<T>(operation: string, key: string | undefined, request: (connection: S3Connection) => Promise<T>): Promise<T>
   fail (err: unknown, operation: string, key: string | undefined): StoreError
   delete (key: string): Promise<void>
+  listUploads (prefix?: string): AsyncIterable<OpenUpload>
+  abortUpload (key: string, uploadId: string): Promise<void>
 }
 
 /** S3's limit on the parts of one upload. */
@@ -133,7 +138,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     this.#check = check
     this.#transfer = {
       stats: this.#stats,
-      onMultipartUpload: options.onMultipartUpload,
+      // Not from the request's middleware: told by #startUpload, once the uploads a retried create left are gone.
+      onMultipartUpload: undefined,
       onPart: check === undefined ? undefined : (part) => { check.record(part) }
     }
   }
@@ -226,10 +232,45 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
       Metadata: this.#options.metadata,
       ChecksumAlgorithm: this.#checksums ? 'CRC32' as const : undefined
     }
-    const out = await this.#send<{ UploadId?: string }>((sdk) => new sdk.CreateMultipartUploadCommand(request))
+    const began = Date.now()
+    let out: { UploadId?: string, $metadata?: { attempts?: number } }
+    try {
+      out = await this.#send((sdk) => new sdk.CreateMultipartUploadCommand(request))
+    } catch (err) {
+      // Every attempt failed, but one may have reached the server (an answer lost on the way).
+      if (!this.#abort.signal.aborted) await this.#abortStrays(began, undefined)
+      throw err
+    }
     if (out.UploadId === undefined) throw new Error('the server gave the multipart upload no id')
     this.#knownUploadId = out.UploadId
+    if ((out.$metadata?.attempts ?? 1) > 1) await this.#abortStrays(began, out.UploadId)
+    this.#options.onMultipartUpload?.(out.UploadId)
     return out.UploadId
+  }
+
+  /**
+   * The SDK tried the create more than once: an attempt whose answer was lost
+   * (a dropped connection, a reset, a 5xx from a proxy after the server had
+   * acted) may have created an upload whose id nobody has, open and billed for
+   * good. This key's uploads begun since `began` (the server's times may be
+   * whole seconds: from the start of that second), other than `keep`, are
+   * those: aborted. Another writer of the very same key that began within
+   * that second would lose its upload too; a key has one writer here (a file's
+   * name, an object put). Best effort: a server that does not list uploads,
+   * or fails to, leaves them (README, Guarantees).
+   */
+  async #abortStrays (began: number, keep: string | undefined): Promise<void> {
+    const from = Math.floor(began / 1000) * 1000
+    try {
+      const strays: string[] = []
+      for await (const upload of this.#store.listUploads(this.key)) {
+        const at = upload.initiated?.getTime()
+        if (upload.key === this.key && upload.uploadId !== keep && at !== undefined && at >= from) strays.push(upload.uploadId)
+      }
+      for (const uploadId of strays) await this.#store.abortUpload(this.key, uploadId)
+    } catch {
+      // Not the write's failure: the stray stays open, as it did before (`shoebox multipart` lists it).
+    }
   }
 
   async #sendPart (number: number, body: Buffer): Promise<void> {

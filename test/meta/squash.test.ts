@@ -5,6 +5,7 @@
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { metaPaths } from '../../lib/meta/config.js'
 import { formatCsvRow } from '../../lib/meta/csv.js'
@@ -87,4 +88,27 @@ t.test('--prune keeps a file holding a row the replay skipped, and reports the r
   t.same(result.pruned, ['2026-01-02T00:00:00.000000.append'], 'the file with the skipped row is not pruned')
   t.equal(fs.readFileSync(ragged, 'utf8'), 'content_hash,a\r\nx,1,extra\r\nz,5\r\n', 'its only copy of row x stays')
   t.equal(fs.readFileSync(result.file?.path as string, 'utf8'), 'content_hash,a\r\ny,2\r\nz,5\r\n')
+})
+
+t.test('signal: aborted while it waits for another publisher\'s lock, the wait ends at once, nothing written', async (t) => {
+  // The wait (lockWait, 60 s by default) took no signal: a Ctrl-C of `meta squash` did nothing until it ended.
+  const dir = metadir(t)
+  put(dir, '2026-01-01T00:00:00.000000.append', formatCsvRow(['content_hash', 'foo']) + formatCsvRow(['u1', 'bar']))
+  const lock = path.join(metaPaths(dir).metadir, '.publish.lock')
+  const held = `${process.pid} ${os.hostname()} heldbythetest\n`
+  fs.writeFileSync(lock, held)
+  const controller = new AbortController()
+  const waits: number[] = []
+  const squash = squashHistory(dir, {
+    prune: true,
+    lockWait: 600_000,
+    onWait: (holder) => { waits.push(holder.pid); controller.abort(new Error('stopped by the test')) },
+    signal: controller.signal
+  })
+  await t.rejects(squash, { code: 'SHOEBOX_ABORTED', message: 'stopped by the test; nothing written, the meta db is as it was' })
+  t.same(waits, [process.pid], 'told of the wait, once')
+  t.same((await listHistoryFiles(dir)).map((f) => f.name), ['2026-01-01T00:00:00.000000.append'], 'no snapshot, nothing pruned')
+  t.equal(fs.readFileSync(lock, 'utf8'), held, 'the other publisher\'s lock untouched')
+  t.same(fs.readdirSync(metaPaths(dir).metadir).filter((name) => name.startsWith('.publish.lock.')), [], 'no lock attempt left behind')
+  await t.rejects(squashHistory(dir, { signal: controller.signal }), { code: 'SHOEBOX_ABORTED' }, 'aborted before: not begun')
 })

@@ -1,6 +1,7 @@
 /** shoebox meta squash: the history as one snapshot (mmmeta squash), optionally pruned. */
 import { squashHistory } from '../../meta/squash.js'
 import type { Command } from '../command.js'
+import { untilInterrupted } from '../interrupt.js'
 import { parse } from '../options.js'
 import { existingMetadir, metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 import { oneLine } from '../one-line.js'
@@ -24,11 +25,14 @@ export const squashCommand: Command = {
   async run (argv, io) {
     const { values } = parse(argv, { ...metadirOptionSpec, prune: { type: 'boolean' }, json: { type: 'boolean' } }, false)
     const base = await existingMetadir(metadirFrom(values).base)
-    const result = await squashHistory(base, {
+    // Ctrl-C while it waits for another publisher's lock (up to 60 s) or replays: stopped, nothing written, exit 130.
+    const result = await untilInterrupted(async (signal) => await squashHistory(base, {
       prune: values.prune === true,
       // as update words it: a row left out of the snapshot is never left out without a word
-      onProblem: (p) => { io.stderr.write(`${oneLine(`skipped ${p.file}: line ${p.line}: ${p.reason}`)}\n`) }
-    })
+      onProblem: (p) => { io.stderr.write(`${oneLine(`skipped ${p.file}: line ${p.line}: ${p.reason}`)}\n`) },
+      onWait: (holder) => { io.stderr.write(`waiting for another publisher (pid ${holder.pid})\n`) },
+      signal
+    }))
     if (values.json === true) {
       io.stdout.write(JSON.stringify({ file: result.file?.path ?? null, rows: result.rows, pruned: result.pruned }) + '\n')
     } else if (result.file === null) {

@@ -203,6 +203,38 @@ t.test('generate: Ctrl-C while waiting for another publisher\'s lock stops the w
   t.same(fs.readdirSync(metaPaths(base).metadir).filter((name) => name.startsWith('.publish.lock.')), [], 'no lock attempt left behind')
 })
 
+t.test('squash: Ctrl-C while waiting for another publisher\'s lock stops the wait at once: exit 130, nothing changed, said so', async (t) => {
+  // The wait (up to 60 s) took no signal: Ctrl-C did nothing until it ended, then the squash failed as locked.
+  const base = metadir(t)
+  configure(base)
+  let r = await cli(['meta', 'generate', '--metadir', base, '--ndjson', '-'], JSON.stringify({ content_hash: 'a'.repeat(40), _file_name: 'a.pdf', title: 'one' }) + '\n')
+  t.equal(r.code, 0, r.stderr)
+  const before = (await listHistoryFiles(base)).map((f) => f.name)
+  // A live holder on this host: this test's own process.
+  const held = `${process.pid} ${os.hostname()} heldbythetest\n`
+  fs.writeFileSync(publishLockPath(base), held)
+  const child = spawn(process.execPath, [cliBinary(), 'meta', 'squash', '--metadir', base, '--prune'], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdout.resume()
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => { resolve([code, sig]) }))
+  const deadline = Date.now() + 30_000
+  while (!stderr.includes('waiting for another publisher') && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.match(stderr, `waiting for another publisher (pid ${process.pid})\n`)
+  const signalled = Date.now()
+  child.kill('SIGINT')
+  const [code, sig] = await exited
+  t.same([code, sig], [130, null], stderr)
+  t.ok(Date.now() - signalled < 20_000, 'not after the wait (60 s)')
+  t.equal(stderr, `waiting for another publisher (pid ${process.pid})\nshoebox meta squash: interrupted by SIGINT; nothing written, the meta db is as it was\n`)
+  t.equal(fs.readFileSync(publishLockPath(base), 'utf8'), held, 'the other publisher\'s lock untouched')
+  t.same((await listHistoryFiles(base)).map((f) => f.name), before, 'no snapshot, nothing pruned')
+  t.same(fs.readdirSync(metaPaths(base).metadir).filter((name) => name.startsWith('.publish.lock.')), [], 'no lock attempt left behind')
+  fs.unlinkSync(publishLockPath(base))
+  r = await cli(['meta', 'squash', '--metadir', base])
+  t.equal(r.code, 0, r.stderr)
+})
+
 t.test('squash and dump', async (t) => {
   const base = metadir(t)
   fs.mkdirSync(metaPaths(base).metadir, { recursive: true })

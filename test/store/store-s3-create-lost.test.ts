@@ -1,0 +1,46 @@
+/**
+ * A CreateMultipartUpload whose answer is lost on the way (the server made
+ * the upload; the connection dropped before its id reached the writer) is
+ * tried again by the SDK, and the writer goes on with the second upload. The
+ * first stayed open for good, its id known to no one (2 creates, 1 id noted,
+ * 1 upload open after a write that succeeded): the writer now lists the key's
+ * uploads begun since it asked and aborts the strays before telling its id.
+ */
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { openStore } from '../../lib/index.js'
+import { startFaultProxy } from '../fault-proxy.js'
+import { startS3 } from '../s3-server.js'
+
+const PART = 5 * 1024 * 1024
+
+for (const listUploads of [true, false]) {
+  t.test(`a create whose answer was lost leaves no upload open${listUploads ? '' : ' (server without ListMultipartUploads: still written)'}`, async (t) => {
+    const s3 = await startS3({ listUploads })
+    t.teardown(() => s3.stop())
+    const proxy = await startFaultProxy(s3.endpoint, [
+      { match: (r) => r.op === 'CreateMultipartUpload', fault: { kind: 'drop-response', afterBytes: 0 }, times: 1 }
+    ])
+    t.teardown(() => proxy.close())
+    const store = openStore(`s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region })
+    t.teardown(async () => { await store.close() })
+    const noted: string[] = []
+    const body = randomBytes(2 * PART + 1000)
+    const writer = store.writer('big.bin', { partSize: PART, onMultipartUpload: (id) => { noted.push(id) } })
+    writer.end(body)
+    await new Promise<void>((resolve, reject) => {
+      writer.once('finish', resolve)
+      writer.once('error', reject)
+    })
+    t.equal(proxy.count('CreateMultipartUpload'), 2, 'the create was tried twice (the first answer lost)')
+    t.equal(noted.length, 1, 'one id told')
+    t.same(s3.keys(), ['p/big.bin'], 'exactly one object')
+    t.ok(s3.object('p/big.bin')?.equals(body), 'with the bytes written')
+    if (listUploads) {
+      t.equal(s3.openMultipartUploads(), 0, 'no upload left open')
+      t.equal(proxy.count('AbortMultipartUpload'), 1, 'the stray aborted')
+    } else {
+      t.equal(s3.openMultipartUploads(), 1, 'the stray stays where the server cannot list it (README says so)')
+    }
+  })
+}
