@@ -1,8 +1,8 @@
 /**
  * `shoebox write` and `shoebox encode` options parsed in lib/cli/options.ts
  * and lib/units.ts: `--flush-interval 0` turns the flush timer off (lines
- * given in a trickle over several default periods reach no file before
- * stdin ends), and the key=value flags of write and encode refuse an empty
+ * reach no file before stdin ends, while a run with the default timer
+ * flushes the same lines twice), and the key=value flags of write and encode refuse an empty
  * key, an empty path or a missing '=' by name.
  */
 import fs from 'node:fs'
@@ -18,43 +18,52 @@ function discard (): Writable {
   return new Writable({ write (_chunk, _encoding, callback) { callback() } })
 }
 
-/**
- * Run `shoebox write DIR ...args` in this process, giving it one line per
- * pause of TRICKLE; before stdin ends, `dir`'s file names as they are then.
- */
-async function trickle (dir: string, args: string[], until: (names: string[]) => boolean): Promise<{ code: number, before: string[] }> {
+/** `shoebox write DIR ...args` run in this process: its stdin, and its exit code once done. */
+function startWrite (dir: string, args: string[]): { stdin: PassThrough, running: Promise<number> } {
   const stdin = new PassThrough()
-  const running = main(['write', dir, ...args], { stdin, stdout: discard(), stderr: discard() })
-  for (const [i, pause] of TRICKLE.entries()) {
-    await sleep(pause)
-    stdin.write(`{"i":${i}}\n`)
-  }
-  // Wait for the condition, or long enough for a 1 s timer to have fired twice.
-  for (let waited = 0; waited < 2100 && !until(fs.readdirSync(dir)); waited += 50) await sleep(50)
-  const before = fs.readdirSync(dir)
-  stdin.end()
-  return { code: await running, before }
+  return { stdin, running: main(['write', dir, ...args], { stdin, stdout: discard(), stderr: discard() }) }
 }
 
-const TRICKLE = [0, 300, 300, 300]
+/** The size of `dir`'s temporary file, -1 while it has none. */
+function partSize (dir: string): number {
+  const part = fs.readdirSync(dir).find((n) => n.endsWith('.part'))
+  return part === undefined ? -1 : fs.statSync(path.join(dir, part)).size
+}
 
 t.test('write --flush-interval 0: the timer is off, nothing reaches a file before stdin ends', async (t) => {
   for (const off of ['0', '0s']) {
+    // Beside it, a control run with the default timer (1 s) is given the same lines: once the control's timer has
+    // flushed twice, a timer in the run under test would have fired too. (A fixed wait instead passed a run whose
+    // timer was late under load.)
     const dir = tempDir(t)
-    const r = await trickle(dir, ['--flush-interval', off], (names) => names.length > 0)
-    t.equal(r.code, 0, `--flush-interval ${off}: exit 0`)
-    t.same(r.before, [], `--flush-interval ${off}: no file while stdin is open`)
+    const control = tempDir(t)
+    const runs = [startWrite(dir, ['--flush-interval', off]), startWrite(control, [])]
+    const give = (i: number): void => { for (const r of runs) r.stdin.write(`{"i":${i}}\n`) }
+    give(0)
+    while (partSize(control) <= 0) await sleep(20)
+    const once = partSize(control)
+    give(1)
+    while (partSize(control) === once) await sleep(20)
+    const before = fs.readdirSync(dir)
+    for (const r of runs) r.stdin.end()
+    const [code, controlCode] = await Promise.all(runs.map(async (r) => await r.running))
+    t.same([code, controlCode], [0, 0], `--flush-interval ${off}: exit 0`)
+    t.same(before, [], `--flush-interval ${off}: no file while stdin is open`)
     const names = fs.readdirSync(dir)
     t.equal(names.length, 1)
-    t.same(decodeFile(path.join(dir, names[0])).map((d) => d.record.payload.toString()), TRICKLE.map((_, i) => `{"i":${i}}`))
+    t.same(decodeFile(path.join(dir, names[0])).map((d) => d.record.payload.toString()), ['{"i":0}', '{"i":1}'])
   }
 })
 
 t.test('control: write --flush-interval 100ms writes the temporary file while stdin is open', async (t) => {
   const dir = tempDir(t)
-  const r = await trickle(dir, ['--flush-interval', '100ms'], (names) => names.some((n) => n.endsWith('.part')))
-  t.equal(r.code, 0)
-  t.equal(r.before.filter((n) => n.endsWith('.part')).length, 1, 'the timer flushed the trickle into the temporary file')
+  const { stdin, running } = startWrite(dir, ['--flush-interval', '100ms'])
+  stdin.write('{"i":0}\n')
+  while (partSize(dir) <= 0) await sleep(20)
+  const before = fs.readdirSync(dir)
+  stdin.end()
+  t.equal(await running, 0)
+  t.equal(before.filter((n) => n.endsWith('.part')).length, 1, 'the timer flushed the line into the temporary file')
 })
 
 t.test('write --flush-interval: negative, unitless and garbage values are usage errors naming the option', async (t) => {

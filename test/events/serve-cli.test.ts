@@ -74,16 +74,43 @@ t.test('--data DIR whose name is not UTF-8, as the shell passes it (each bad byt
 t.test('SIGTERM waits for a request in flight (up to 5 s); a second signal ends it at once', async (t) => {
   const data = t.testdir()
   const serve = await spawnServe(['--data', data])
-  // A put whose body stops half-way holds the first stop in its grace.
   const { port } = new URL(serve.url)
-  const socket = net.connect(Number(port), '127.0.0.1', () => { socket.write('POST /1.0/events/put HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"events":') })
-  socket.on('error', () => {})
-  t.teardown(() => { socket.destroy() })
-  await once(socket, 'connect')
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  const body = '{"events":{"s":[{"@time":1}]}}'
+  // Requests in flight when the signal comes: the server has read their heads (it answers 100 Continue) and
+  // waits for their bodies, sent half-way. (A connection whose head it has not read yet is idle, and the
+  // stop closes it at once: a fixed pause before the signal raced the server's accept under load.)
+  const inFlight = async (): Promise<{ socket: net.Socket, until: (re: RegExp) => Promise<string> }> => {
+    const socket = net.connect(Number(port), '127.0.0.1')
+    socket.on('error', () => {})
+    t.teardown(() => { socket.destroy() })
+    let text = ''
+    socket.setEncoding('latin1').on('data', (s: string) => { text += s })
+    const closed = once(socket, 'close')
+    let ended = false
+    void closed.then(() => { ended = true })
+    // What the server sent once it matches `re`, or once it closed the connection.
+    const until = async (re: RegExp): Promise<string> => {
+      while (!re.test(text) && !ended) await Promise.race([once(socket, 'data'), closed])
+      return text
+    }
+    socket.write(`POST /1.0/events/put HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`)
+    t.match(await until(/100 Continue/), /^HTTP\/1\.1 100 Continue\r\n/, 'the head was read')
+    socket.write(body.slice(0, 10))
+    return { socket, until }
+  }
+  // One to finish after the signal, one that holds the stop in its grace.
+  const finishing = await inFlight()
+  await inFlight()
   serve.child.kill('SIGTERM')
-  const first = await Promise.race([serve.exited.then(() => 'exited'), new Promise((resolve) => setTimeout(() => { resolve('running') }, 500))])
-  t.equal(first, 'running', 'one SIGTERM lets the request in flight finish first')
+  // The signal is taken once the server stops listening: a new connection is refused.
+  const refused = async (): Promise<boolean> => await new Promise((resolve) => {
+    const probe = net.connect(Number(port), '127.0.0.1')
+    probe.once('connect', () => { probe.destroy(); resolve(false) }).once('error', () => { resolve(true) })
+  })
+  while (!await refused()) await new Promise((resolve) => setTimeout(resolve, 20))
+  finishing.socket.write(body.slice(10))
+  t.match(await finishing.until(/"@took"/), /HTTP\/1\.1 200 OK[^]*"num_inserted": 1/, 'one SIGTERM lets the requests in flight finish first')
+  t.same([serve.child.exitCode, serve.child.signalCode], [null, null], 'and it runs on while one is unfinished')
   serve.child.kill('SIGTERM')
   const end = await serve.exited
   t.same([end.code, end.signal], [null, 'SIGTERM'], 'the second one ends it, by the signal')

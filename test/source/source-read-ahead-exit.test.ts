@@ -2,8 +2,9 @@
  * A read of S3 objects stopped early leaves no GET behind: archiveSource
  * starts the next objects' GETs ahead of their read (read-ahead.ts), and
  * destroying the source dropped those streams but not their requests, so a
- * process whose read had ended waited for every answer (here held 20 s by
- * the proxy) before it could exit. Run as a process: its exit is the test.
+ * process whose read had ended waited for every answer (here held by the
+ * proxy until the test ends) before it could exit. Run as a process: its
+ * exit is the test.
  */
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
@@ -21,9 +22,13 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-read-ahead-exit-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 const index = transpileTree(path.join(ROOT, 'lib', 'index.ts'), path.join(tmp, 'pkg'))
 
-/** How long a GET of any object but the first is held, and the most the process may take to exit once stopped. */
-const HELD_MS = 20_000
-const PROMPT_MS = 5_000
+/**
+ * A GET of any object but the first is held until the test ends (the proxy's close): a process that waited
+ * for those answers would never exit, and is killed after CHILD_MS. (The test used to allow 5 s from stop to
+ * exit against GETs held 20 s: a timing assertion, where now the exit itself is the event.)
+ */
+const HELD_MS = 600_000
+const CHILD_MS = 90_000
 
 for (const how of ['destroy', 'stop'] as const) {
   t.test(`${how}() after the first object: the GETs started ahead are cut, and the process exits at once`, async (t) => {
@@ -43,13 +48,14 @@ source.once('fileEnd', () => { source.${how}(); console.log('stopped after ' + r
 process.on('exit', () => { console.log('exit at ' + Date.now()) })
 `)
     const started = Date.now()
-    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
-      execFile(process.execPath, [child], { timeout: HELD_MS + 10_000 }, (err, stdout) => { if (err !== null) reject(err); else resolve({ stdout }) })
+    const { error, stdout } = await new Promise<{ error: Error | null, stdout: string }>((resolve) => {
+      execFile(process.execPath, [child], { timeout: CHILD_MS }, (error, stdout) => { resolve({ error, stdout }) })
     })
+    t.equal(error, null, 'the process exited by itself while the GETs started ahead were still held')
     const stopped = Number(/stopped after 1 at (\d+)/.exec(stdout)?.[1])
     const exited = Number(/exit at (\d+)/.exec(stdout)?.[1])
     t.ok(Number.isFinite(stopped) && Number.isFinite(exited), stdout)
     t.ok(proxy.log.some((r) => r.op === 'GetObject' && r.url.includes('001.shoebox')), 'a GET was started ahead')
-    t.ok(exited - stopped < PROMPT_MS, `exited ${exited - stopped} ms after it stopped (${Date.now() - started} ms in all), not after the held GETs' ${HELD_MS} ms`)
+    t.comment(`exited ${exited - stopped} ms after it stopped (${Date.now() - started} ms in all)`)
   })
 }

@@ -28,6 +28,15 @@ function tree (dir: string, damaged?: number): void {
 /** Open file descriptors of this process (Linux). */
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length
 
+/**
+ * Waits until this process has `count` descriptors open again: the files a destroy closes are closed
+ * asynchronously, which under load took longer than a fixed pause. A file left open leaves the wait to
+ * tap's timeout.
+ */
+async function fdsBackTo (count: number): Promise<void> {
+  while (openFds() > count) await new Promise((resolve) => setTimeout(resolve, 10))
+}
+
 const collect = (seen: string[]): Writable => new Writable({
   objectMode: true,
   // One at a time: records waiting in the sink's own buffer would be dropped with it when the pipeline fails.
@@ -60,7 +69,7 @@ t.test('damage fails the read naming its own file, after the records before it, 
   const seen: string[] = []
   await t.rejects(pipeline(source, collect(seen)), { code: 'SHOEBOX_BAD_MAGIC', file: path.join(dir, name(20)) })
   t.same(seen, Array.from({ length: 21 }, (_, i) => String(i)), 'the damaged file\'s own record too, none after')
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await fdsBackTo(before)
   t.equal(openFds(), before, 'no file left open')
 })
 
@@ -91,7 +100,7 @@ t.test('destroy mid-read closes the file being read and those opened ahead', asy
       }
     })
   })
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await fdsBackTo(before)
   t.same(seen, ['0', '1', '2'], 'no record after the destroy')
   t.equal(openFds(), before, 'no file left open')
 })
@@ -137,10 +146,13 @@ t.test('ReadAhead: a file that fails before it is taken throws its error at take
   const dir = path.join(tmp, 'missing')
   fs.mkdirSync(dir)
   const store = new FileStore(dir)
-  const ahead = new ReadAhead((file) => store.get(file.name))
+  let opened: Readable | undefined
+  const ahead = new ReadAhead((file) => (opened = store.get(file.name)))
   const gone: ListedFile = { name: 'gone.shoebox', path: path.join(dir, 'gone.shoebox'), size: 10, mtimeMs: 0 }
   ahead.ahead([gone])
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // Once its open has failed (its stream closed), not after a fixed 50 ms that the open could outlast under load.
+  const stream = opened
+  if (stream !== undefined && !stream.closed) await new Promise((resolve) => stream.once('close', resolve))
   t.throws(() => ahead.take(gone), { name: 'StoreError', kind: 'not-found' })
   await store.close()
 })

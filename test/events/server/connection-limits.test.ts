@@ -105,8 +105,9 @@ t.test('beyond maxConnections a connection is closed at once, told once per burs
   const kept = [await keptClient(server.port), await keptClient(server.port), await keptClient(server.port)]
   const extra = [rawClient(server.port), rawClient(server.port), rawClient(server.port)]
   for (const c of extra) {
-    t.ok(await closesWithin(c, SLACK_MS), 'the connection beyond the cap is closed at once')
-    t.equal(c.received(), '', 'unanswered')
+    // No bound of its own: a connection the cap let in would be answered 408 when its head timed out (20 s).
+    await c.closed
+    t.equal(c.received(), '', 'the connection beyond the cap is closed unanswered')
     c.socket.destroy()
   }
   t.same(told, [3], 'told once, with the cap, for the three closed')
