@@ -12,6 +12,18 @@ export class WholeLines extends Transform {
   #heldBytes = 0
   /** Set before end() when stdin was cut: a held partial line is not a line, it stays out. */
   cut = false
+  /** A partial line held past this many bytes is passed on as it comes (see the constructor). */
+  readonly #longest: number
+
+  /**
+   * `longest`: the longest line the stage after this one takes. A partial line past it is passed on as it
+   * comes, for that stage to refuse as too long, not held whole to its end: a 1.2 GB line with no newline
+   * held 1.3 GB of memory, and a longer one all there was.
+   */
+  constructor (options: { longest?: number } = {}) {
+    super()
+    this.#longest = options.longest ?? Infinity
+  }
 
   /** Bytes of a partial last line held back. */
   get heldBytes (): number {
@@ -23,13 +35,11 @@ export class WholeLines extends Transform {
     if (end === 0) {
       this.#held.push(chunk)
       this.#heldBytes += chunk.length
+      if (this.#heldBytes > this.#longest) this.#passHeld()
       callback()
       return
     }
-    // Views, not copies: split2 joins the pieces of a line itself.
-    for (const piece of this.#held) this.push(piece)
-    this.#held = []
-    this.#heldBytes = 0
+    this.#passHeld()
     if (end === chunk.length) {
       this.push(chunk)
     } else {
@@ -38,6 +48,13 @@ export class WholeLines extends Transform {
       this.#heldBytes = chunk.length - end
     }
     callback()
+  }
+
+  #passHeld (): void {
+    // Views, not copies: split2 joins the pieces of a line itself.
+    for (const piece of this.#held) this.push(piece)
+    this.#held = []
+    this.#heldBytes = 0
   }
 
   override _flush (callback: TransformCallback): void {

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url'
 import { pipeline } from 'node:stream/promises'
 import { EncodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import { SlabPool } from '../format/slab-pool.js'
+import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent, type UploadParts } from '../roll/rolling-sink.js'
@@ -144,7 +145,7 @@ export const writeCommand: Command = {
     if (fileHead !== undefined) await sniffCodec(fileHead).ready('stdin')
     // Any other stdin (a pipe, a compressed file) is read through the gate, which loads its modules (and the
     // decompressing input's) only then: a plain file's write starts without them (test/startup-lazy.test.ts).
-    const gate: Gate | null = plainFile ? null : new (await import('./stdin-gate.js')).Gate()
+    const gate: Gate | null = plainFile ? null : new (await import('./stdin-gate.js')).Gate({ longest: maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE })
     // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
     const sink: RollingSink = asUsage(() => rollingSink({
         dir,
