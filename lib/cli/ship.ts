@@ -127,7 +127,7 @@ export const shipCommand: Command = {
     const timeout = duration('--timeout', values.timeout)
     const maxFrameSize = maxFrameSizeFrom(values)
     // Loaded here, not at the top: `shoebox --help` loads no event code.
-    const [{ ship }, { stampNdjson }, { feedShipper, spillUnsent }, { WholeLines }, { DEFAULT_BATCH_EVENTS, DEFAULT_BATCH_BYTES, DEFAULT_MAX_IN_FLIGHT }] = await Promise.all([
+    const [{ ship }, { stampNdjson, LONGEST_LINE }, { feedShipper, spillUnsent }, { WholeLines }, { DEFAULT_BATCH_EVENTS, DEFAULT_BATCH_BYTES, DEFAULT_MAX_IN_FLIGHT }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js'), import('./whole-lines.js'), import('../events/ship-options.js')])
     const shipper = asUsage(() => ship(positionals[0], {
       namespace: values.namespace as string | undefined,
@@ -214,7 +214,8 @@ export const shipCommand: Command = {
     })
     let outcome
     let input: DecompressedInput
-    const lines = new WholeLines()
+    // A line past the longest stampNdjson() reads is passed on as it comes, to be named and dropped there.
+    const lines = new WholeLines({ longest: LONGEST_LINE })
     try {
       const stdin = fileBlocks ? fileStdin(io.stdinFile as number) : io.stdin
       // stdin as text, gzip and zstd decompressed: damage ends it at its last whole line (the one it cut is no

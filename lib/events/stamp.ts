@@ -33,7 +33,7 @@ import {
 import { checkStreamName } from './stream-name.js'
 import { NOT_UTF8_EVENT, parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
-import { LinesInOneChunk } from '../ndjson/lines-in-one-chunk.js'
+import { LinesInOneChunk, TOO_LONG_LINE } from '../ndjson/lines-in-one-chunk.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type TimeValue = KronosTime | Date | number | string
@@ -78,9 +78,19 @@ export interface InvalidEventInfo {
 
 /** A line of NDJSON with its number (what split2 hands stamp in stampNdjson). */
 export class NumberedLine {
-  /** notUtf8: the line's bytes were not valid UTF-8 (`text` has U+FFFD in their place). */
-  constructor (readonly line: number, readonly text: string, readonly notUtf8 = false) {}
+  /**
+   * notUtf8: the line's bytes were not valid UTF-8 (`text` has U+FFFD in their place). tooLong: the line was
+   * longer than LONGEST_LINE, and its bytes were dropped (`text` is empty).
+   */
+  constructor (readonly line: number, readonly text: string, readonly notUtf8 = false, readonly tooLong = false) {}
 }
+
+/**
+ * The longest NDJSON line stampNdjson() reads, in bytes: more than any server takes (shoebox serve's largest
+ * --max-body; Kronos takes 1 MiB), and less than the longest string V8 makes (0x1fffffe8 characters), which
+ * split2 would try for a longer line and crash the process. A longer line is a bad line, its bytes not held.
+ */
+export const LONGEST_LINE = 256 * 1024 * 1024
 
 /** Decoding would put U+FFFD in place of the bad bytes, and ship an event the sender never wrote. */
 function notUtf8 (): ShoeboxError {
@@ -128,6 +138,7 @@ export class StampStream extends failsOnListenerRejection(Transform) {
     const input = numbered ? chunk.text : chunk
     let record: StampedEventRecord
     try {
+      if (numbered && chunk.tooLong) throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `longer than ${LONGEST_LINE} bytes, the longest line read (its bytes were not kept)`)
       record = this.#stamp(input, line, numbered && chunk.notUtf8)
     } catch (err) {
       const error = lineError(err, numbered ? 'line' : 'event', line)
@@ -291,9 +302,11 @@ export function stampNdjson (options: StampOptions = {}): Duplex {
   const lines = split((text: string) => {
     line++
     if (text.trim() === '') return undefined
-    return new NumberedLine(line, text, check.badLines.delete(line))
+    const notUtf8 = check.badLines.delete(line)
+    if (text === TOO_LONG_LINE) return new NumberedLine(line, '', false, true)
+    return new NumberedLine(line, text, notUtf8)
   })
-  const duplex = new Ctor(stripLeadingBom(), check, new LinesInOneChunk(), lines, stamper)
+  const duplex = new Ctor(stripLeadingBom(), check, new LinesInOneChunk({ longest: LONGEST_LINE }), lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
   return duplex
 }

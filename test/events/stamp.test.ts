@@ -8,7 +8,7 @@
 import t from 'tap'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { stamp, stampNdjson, type InvalidEventInfo, type StampedEventRecord } from '../../lib/events/stamp.js'
+import { LONGEST_LINE, stamp, stampNdjson, type InvalidEventInfo, type StampedEventRecord } from '../../lib/events/stamp.js'
 import { eventIdTime, isEventId } from '../../lib/events/event-id.js'
 import { countSplitScans } from '../helpers.js'
 
@@ -235,4 +235,29 @@ t.test('stampNdjson(): a long line arriving in many chunks is split once, not on
   t.ok(result.records[0]?.event.endsWith(`"a":"${'a'.repeat(pieces * piece.length)}"}`), 'the long line is one event, whole')
   t.ok(result.records[1]?.event.endsWith('"b":1}'))
   t.ok(scanned < 3 * lineLength, `split scanned ${scanned} characters for a line of ${lineLength}`)
+})
+
+// A line held whole to its end: at 600 MB split2 made a string longer than V8 allows and crashed the process
+// (an uncaught 'Cannot create a string longer than 0x1fffffe8 characters', 1.2 GB held).
+t.test('stampNdjson(): a line longer than LONGEST_LINE is a bad line, named, the lines around it stamped', async (t) => {
+  const invalid: InvalidEventInfo[] = []
+  const stamped: StampedEventRecord[] = []
+  const duplex = stampNdjson({ stream: 's', onInvalid: 'event' })
+  duplex.on('invalid', (info: InvalidEventInfo) => invalid.push(info))
+  const piece = Buffer.alloc(1024 * 1024, 'x')
+  async function * input (): AsyncGenerator<Buffer> {
+    yield Buffer.from('{"a":1}\n{"b":"')
+    for (let sent = 0; sent <= LONGEST_LINE; sent += piece.length) yield piece
+    yield Buffer.from('"}\n{"c":3}\n')
+  }
+  await pipeline(Readable.from(input()), duplex, new Writable({
+    objectMode: true,
+    write (record: StampedEventRecord, _encoding, callback) {
+      stamped.push(record)
+      callback()
+    }
+  }))
+  t.same(stamped.map((r) => r.line), [1, 3])
+  t.same(invalid.map((i) => [i.line, i.error.code]), [[2, 'SHOEBOX_INVALID_EVENT']])
+  t.match(invalid[0].error.message, /^line 2: longer than 268435456 bytes/)
 })
