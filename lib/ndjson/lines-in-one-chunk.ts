@@ -15,7 +15,7 @@
  * V8 allows, and split2 crashed the process ('Cannot create a string longer
  * than 0x1fffffe8 characters') with 1.2 GB held. Lines inside one chunk are
  * measured only when the chunk's lines together are longer than `longest`
- * (never for the callers' limits: chunks are smaller), so the limit is exact
+ * (never at the default limits, far above a chunk), so the limit is exact
  * however the input is cut, and the common case scans nothing.
  */
 // node:stream's Transform: loading readable-stream would cost start-up (see encode-ndjson.ts).
