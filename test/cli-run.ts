@@ -24,11 +24,12 @@ function collector (sink: Buffer[]): Writable {
   })
 }
 
-export async function cli (args: string[], stdin: Buffer | string = ''): Promise<CliResult> {
+/** stdin is one chunk, or the chunks given (a pipe's reads: a long line comes in many). */
+export async function cli (args: string[], stdin: Buffer | string | Buffer[] = ''): Promise<CliResult> {
   const out: Buffer[] = []
   const err: Buffer[] = []
   const code = await main(args, {
-    stdin: Readable.from([Buffer.from(stdin)]),
+    stdin: Readable.from(Array.isArray(stdin) ? stdin : [Buffer.from(stdin)]),
     stdout: collector(out),
     stderr: collector(err)
   })

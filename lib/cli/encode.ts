@@ -6,6 +6,7 @@ import { inFlags, keyValues, metaFields, noArguments, oneOf, parse } from './opt
 import { compressionOf } from '../compress/codecs.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { usage } from './io.js'
+import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
@@ -85,7 +86,7 @@ export const encodeCommand: Command = {
     })
     // A bad line ends the output ('end'); stdin is then read no further: a producer that never ends (tail -f)
     // kept the command reading, and the line unreported, for ever.
-    const gate = new Gate()
+    const gate = new Gate({ longest: maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE })
     lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop() })
     // SIGINT or SIGTERM end the input after its last whole line, so that the output ends as at a real end: whole
     // records (and a complete compressed stream), never half of one. Killed by the signal, it ended wherever the

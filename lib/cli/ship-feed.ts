@@ -17,7 +17,7 @@ import { finished } from 'node:stream/promises'
 import type { Duplex, Readable } from 'node:stream'
 import type { WholeLines } from './whole-lines.js'
 import { ShoeboxError } from '../errors.js'
-import { LineTooLong, type StampedEventRecord } from '../events/stamp.js'
+import type { StampedEventRecord } from '../events/stamp.js'
 import type { Shipper } from '../events/ship.js'
 
 export interface FeedOutcome {
@@ -37,8 +37,6 @@ export interface FeedOutcome {
   partialBytes: number
   /** `stop` was aborted: stdin was cut there, and what had been read was shipped. */
   stopped: boolean
-  /** A line over the stamper's maxLineLength ended stdin there: the lines before it were shipped, none after read. */
-  tooLong: LineTooLong | null
 }
 
 /**
@@ -74,19 +72,7 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
   const fail = (err: Error): void => { shipper.destroy(err) }
   stdin.on('error', fail)
   lines.on('error', fail)
-  // A line too long ends stdin there, as its end would (the stamper delivered every event before it): the
-  // shipper ships them and finishes, and the command reports the line.
-  let tooLong: LineTooLong | null = null
-  stamper.on('error', (err: Error) => {
-    if (!(err instanceof LineTooLong) || shipper.destroyed) {
-      fail(err)
-      return
-    }
-    tooLong = err
-    stdin.unpipe(lines)
-    stdin.destroy()
-    shipper.end()
-  })
+  stamper.on('error', fail)
   stamper.on('data', (event: StampedEventRecord) => {
     read++
     // Once the shipper is destroyed a write would only be refused: keep the event instead.
@@ -114,7 +100,7 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
   await done
   stop?.removeEventListener('abort', onStop)
   const partialBytes = lines.cut ? lines.heldBytes : 0
-  if (failure === null) return { failure, read, acked, rejected, held: 0, leftover: [], partialBytes, stopped, tooLong }
+  if (failure === null) return { failure, read, acked, rejected, held: 0, leftover: [], partialBytes, stopped }
 
   // Read nothing more, and let the stages run dry: what stdin has buffered (read from its
   // descriptor already) goes through them too.
@@ -132,7 +118,7 @@ export async function feedShipper (stdin: Readable, lines: WholeLines, stamper: 
   // The events the shipper had in memory when it failed were told its very error (a spilled
   // event hears another: it stays in the spill for the next run).
   const held = toldError.get(failure) ?? 0
-  return { failure, read, acked, rejected, held, leftover, partialBytes: lines.cut ? lines.heldBytes : 0, stopped, tooLong }
+  return { failure, read, acked, rejected, held, leftover, partialBytes: lines.cut ? lines.heldBytes : 0, stopped }
 }
 
 /** Refused by the shipper or rejected by the server: never sent, whatever happens next. */

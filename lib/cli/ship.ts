@@ -58,9 +58,10 @@ Options:
   --attempts N           give up on a batch after N tries (default: keep trying)
   --timeout T            a put with no byte of answer for T is tried again
                          (default 30s; 10s, 500ms; 0 waits for ever)
-  --max-line-length SIZE  longest line taken (default 64MiB, far above any event
-                         a server takes): a longer line ends the input there, its
-                         lines before it shipped, and fails naming it (exit 1)
+  --max-line-length SIZE
+                         longest line taken (default 64MiB, far above any event
+                         a server takes; at most 256MiB): a longer line is a bad
+                         line, named and counted, its bytes not held
   --max-frame-size SIZE  largest zstd frame of zstd input held whole (default
                          256MiB): where input cannot stream through zstd's
                          window (with @mongodb-js/zstd, or on Node 22 without
@@ -90,6 +91,9 @@ const SHIP_FLAGS = {
   timeUnit: '--time-unit',
   maxLineLength: '--max-line-length'
 }
+
+/** Only this flag: the other options' names are words in other invalid lines' messages ('no stream given'). */
+const LINE_FLAG = { maxLineLength: SHIP_FLAGS.maxLineLength }
 
 export const shipCommand: Command = {
   name: 'ship',
@@ -133,8 +137,8 @@ export const shipCommand: Command = {
     const attempts = positiveInteger('--attempts', values.attempts)
     const timeout = duration('--timeout', values.timeout)
     const maxFrameSize = maxFrameSizeFrom(values)
-    const maxLineText = values['max-line-length'] as string | undefined
-    const maxLineLength = maxLineText === undefined ? undefined : asUsage(() => parseSize(maxLineText, '--max-line-length', 1))
+    // Taken as given: stampNdjson() checks it, and its refusal quotes what was typed.
+    const maxLineLength = values['max-line-length'] as string | undefined
     // Loaded here, not at the top: `shoebox --help` loads no event code.
     const [{ ship }, { stampNdjson, DEFAULT_MAX_LINE_LENGTH }, { feedShipper, spillUnsent }, { WholeLines }, { DEFAULT_BATCH_EVENTS, DEFAULT_BATCH_BYTES, DEFAULT_MAX_IN_FLIGHT }] = await Promise.all([
       import('../events/ship.js'), import('../events/stamp.js'), import('./ship-feed.js'), import('./whole-lines.js'), import('../events/ship-options.js')])
@@ -167,8 +171,8 @@ export const shipCommand: Command = {
     let badLines = 0
     stamper.on('invalid', (info: { line: number, error: Error }) => {
       badLines++
-      // The stamper's message names the line already ("line 2: invalid JSON ...").
-      complain(`shoebox ship: ${info.error.message}`)
+      // The stamper's message names the line already ("line 2: invalid JSON ..."); a line too long says the flag.
+      complain(`shoebox ship: ${inFlags(info.error.message, LINE_FLAG)}`)
     })
     // The shipper hands back the line each event was read from (StampedEventRecord.line), as the stamper names its own.
     shipper.on('invalid', (info: { event: StampedEventRecord, error: Error }) => { complain(`shoebox ship: line ${info.event.line}: ${info.error.message}`) })
@@ -226,8 +230,9 @@ export const shipCommand: Command = {
     })
     let outcome
     let input: DecompressedInput
-    // No partial line held past the longest the stamper takes (and a CR): it refuses a longer one, naming it.
-    const lines = new WholeLines((maxLineLength ?? DEFAULT_MAX_LINE_LENGTH) + 1)
+    // A partial line past the longest the stamper takes (and a CR) is passed on as it comes, to be named and
+    // dropped there, not held here. (The stamper took the flag's value, so it is a size.)
+    const lines = new WholeLines({ longest: parseSize(maxLineLength ?? DEFAULT_MAX_LINE_LENGTH) + 1 })
     try {
       const stdin = fileBlocks ? fileStdin(io.stdinFile as number) : io.stdin
       // stdin as text, gzip and zstd decompressed: damage ends it at its last whole line (the one it cut is no
@@ -262,10 +267,6 @@ export const shipCommand: Command = {
     if (damage !== null) {
       const cut = outcome.partialBytes > 0 ? `; the last line it cut (${plural(outcome.partialBytes, 'byte')}) not shipped` : ''
       throw new ShoeboxError(damage.code, `${damage.message}; the lines before it: ${summary(stats, invalid)}${cut}`, { cause: damage })
-    }
-    if (outcome.tooLong !== null) {
-      const refusal = outcome.tooLong
-      throw new ShoeboxError(refusal.code, `stdin: ${inFlags(refusal.message, SHIP_FLAGS)}; the lines before it: ${summary(stats, invalid)}`, { cause: refusal })
     }
     const stopped = outcome.stopped
       ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${outcome.partialBytes > 0 ? `, an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''}`

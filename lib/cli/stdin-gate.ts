@@ -70,6 +70,16 @@ export class Gate extends WholeLines {
     this.close()
   }
 
+  /**
+   * Closed, the gate passes nothing more: a transform under way may still be passing a long line's pieces when
+   * the stage reading them refuses that line (too long) and closes the gate, and a push after the end failed
+   * the run ('stream.push() after EOF'), losing what write had not yet sealed.
+   */
+  override push (chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (this.#closed && chunk !== null) return false
+    return super.push(chunk, encoding)
+  }
+
   override _transform (chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#closed) {
       callback()

@@ -2,9 +2,6 @@
  * WholeLines: bytes through, cut after each chunk's last newline, so that an
  * input cut short (a signal) ends at a line's end: a partial last line, whose
  * end was never read, is no line and stays out. At a real end it is a line.
- * A partial line is held up to `maxHeld` bytes: one longer goes on as it
- * comes, for the next stage to refuse (stampNdjson's maxLineLength), so
- * that input without a newline is not held whole.
  */
 // node:stream's Transform: loading readable-stream would cost ~30 ms of start-up (see encode-ndjson.ts).
 import { Transform, type TransformCallback } from 'node:stream'
@@ -15,11 +12,17 @@ export class WholeLines extends Transform {
   #heldBytes = 0
   /** Set before end() when stdin was cut: a held partial line is not a line, it stays out. */
   cut = false
-  readonly #maxHeld: number
+  /** A partial line held past this many bytes is passed on as it comes (see the constructor). */
+  readonly #longest: number
 
-  constructor (maxHeld = Infinity) {
+  /**
+   * `longest`: the longest line the stage after this one takes. A partial line past it is passed on as it
+   * comes, for that stage to refuse as too long, not held whole to its end: a 1.2 GB line with no newline
+   * held 1.3 GB of memory, and a longer one all there was.
+   */
+  constructor (options: { longest?: number } = {}) {
     super()
-    this.#maxHeld = maxHeld
+    this.#longest = options.longest ?? Infinity
   }
 
   /** Bytes of a partial last line held back. */
@@ -29,25 +32,14 @@ export class WholeLines extends Transform {
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     const end = chunk.lastIndexOf(10) + 1
-    if (end === 0 && this.#heldBytes + chunk.length <= this.#maxHeld) {
+    if (end === 0) {
       this.#held.push(chunk)
       this.#heldBytes += chunk.length
+      if (this.#heldBytes > this.#longest) this.#passHeld()
       callback()
       return
     }
-    if (end === 0) {
-      // Too long to be a line the next stage takes: on it goes, to be refused there, naming it.
-      for (const piece of this.#held) this.push(piece)
-      this.#held = []
-      this.#heldBytes = 0
-      this.push(chunk)
-      callback()
-      return
-    }
-    // Views, not copies: split2 joins the pieces of a line itself.
-    for (const piece of this.#held) this.push(piece)
-    this.#held = []
-    this.#heldBytes = 0
+    this.#passHeld()
     if (end === chunk.length) {
       this.push(chunk)
     } else {
@@ -56,6 +48,13 @@ export class WholeLines extends Transform {
       this.#heldBytes = chunk.length - end
     }
     callback()
+  }
+
+  #passHeld (): void {
+    // Views, not copies: split2 joins the pieces of a line itself.
+    for (const piece of this.#held) this.push(piece)
+    this.#held = []
+    this.#heldBytes = 0
   }
 
   override _flush (callback: TransformCallback): void {

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url'
 import { pipeline } from 'node:stream/promises'
 import { EncodeNdjson, invalidWhat } from '../ndjson/encode-ndjson.js'
 import { SlabPool } from '../format/slab-pool.js'
+import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import type { RollPolicy } from '../roll/policies.js'
 import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent, type UploadParts } from '../roll/rolling-sink.js'
@@ -144,7 +145,7 @@ export const writeCommand: Command = {
     if (fileHead !== undefined) await sniffCodec(fileHead).ready('stdin')
     // Any other stdin (a pipe, a compressed file) is read through the gate, which loads its modules (and the
     // decompressing input's) only then: a plain file's write starts without them (test/startup-lazy.test.ts).
-    const gate: Gate | null = plainFile ? null : new (await import('./stdin-gate.js')).Gate()
+    const gate: Gate | null = plainFile ? null : new (await import('./stdin-gate.js')).Gate({ longest: maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE })
     // A value the sink refuses (--roll-size abc, --gzip=0, --template x-%Q) is a usage error.
     const sink: RollingSink = asUsage(() => rollingSink({
         dir,
@@ -172,8 +173,12 @@ export const writeCommand: Command = {
     // seals the records before it; failing the pipeline destroyed the sink, and with it the records not yet in
     // a sealed file.
     const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, onInvalid: 'end', source: 'stdin' }, { slabs: new SlabPool() })
-    const sealed: SealedEvent[] = []
-    sink.on('sealed', (e: SealedEvent) => sealed.push(e))
+    // Counted, not kept: a write from a pipe that never ends (tail -f) seals files for months.
+    const sealed = { files: 0, bytes: 0 }
+    sink.on('sealed', (e: SealedEvent) => {
+      sealed.files++
+      sealed.bytes += e.bytes
+    })
     // One line per file once its tries are used up, not one per try (a missing bucket printed three for each file);
     // and a failure of the whole store (no bucket, refused credentials, no endpoint), which every file meets alike,
     // one line for the store. (Its kind read by shape: store-error.ts stays unloaded until --to needs it.)
@@ -302,10 +307,9 @@ function keptLine (kept: KeptReport, read: number): string {
   return parts.join(', ')
 }
 
-function summary (records: number, sealed: SealedEvent[], started: number): string {
+function summary (records: number, sealed: { files: number, bytes: number }, started: number): string {
   const seconds = Math.max(0.001, (Date.now() - started) / 1000)
-  const bytes = sealed.reduce((n, e) => n + e.bytes, 0)
-  return `${plural(records, 'record')}, ${plural(sealed.length, 'file')} sealed, ${plural(bytes, 'byte')}, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
+  return `${plural(records, 'record')}, ${plural(sealed.files, 'file')} sealed, ${plural(sealed.bytes, 'byte')}, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
 }
 
 /** What a write with --to needs: the uploader and the store opener for the sink (rolling-sink.ts's UploadParts), and the transfer line. */

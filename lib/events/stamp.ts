@@ -14,10 +14,9 @@
  * counted) and stamp.
  *
  * A line longer than maxLineLength (default 64 MiB, far above any event a
- * server takes) ends the input where it starts, in either onInvalid mode:
- * the events before it are delivered, then the stream fails with a
- * LineTooLong naming the line. Nothing of it is held past that bound, so a
- * file without a newline costs no more memory than one long line.
+ * server takes) is a bad event like any other, named by its line: its bytes
+ * are dropped as they come (lines-in-one-chunk.ts), not held, so a file
+ * without a newline costs no more memory than one line of that length.
  *
  * A bad event (bad JSON, not valid UTF-8, not an object, bad @time, bad or missing stream)
  * is reported with its line (the n-th chunk for stamp()): by default the
@@ -30,7 +29,7 @@ import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
 import { checkCallback, checkOptionsObject, checkText, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
-import { oneOf, sizeOption } from '../units.js'
+import { givenSize, oneOf, sizeOption } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
 import {
@@ -39,7 +38,7 @@ import {
 import { checkStreamName } from './stream-name.js'
 import { NOT_UTF8_EVENT, parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
-import { LinesInOneChunk } from '../ndjson/lines-in-one-chunk.js'
+import { LinesInOneChunk, TOO_LONG_LINE } from '../ndjson/lines-in-one-chunk.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 export type TimeValue = KronosTime | Date | number | string
@@ -68,9 +67,9 @@ export interface StampOptions {
 export interface StampNdjsonOptions extends StampOptions {
   /**
    * Longest line taken, in bytes (a CR before the newline not counted):
-   * bytes or a size string ('1MiB'), at least 1. Default 64 MiB
-   * (DEFAULT_MAX_LINE_LENGTH). A longer line ends the input there and fails
-   * the stream (after the events before it), whatever onInvalid says.
+   * bytes or a size string ('1MiB'), 1 to 256 MiB (MAX_LINE_LENGTH_CEILING).
+   * Default 64 MiB (DEFAULT_MAX_LINE_LENGTH). A longer line is a bad event,
+   * as one of bad JSON is (onInvalid says what then); its bytes are not held.
    */
   maxLineLength?: number | string
 }
@@ -78,12 +77,12 @@ export interface StampNdjsonOptions extends StampOptions {
 /** stampNdjson()'s maxLineLength by default: no event a server takes comes near it (shoebox serve's maxEventSize is 1 MiB by default, its bodies 256 MiB at most). */
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024 * 1024
 
-/** A line over maxLineLength: the input ended before it. */
-export class LineTooLong extends ShoeboxError {
-  constructor (readonly line: number, readonly maxLineLength: number) {
-    super('SHOEBOX_INVALID_EVENT', `line ${line}: longer than maxLineLength ${maxLineLength} bytes (raise maxLineLength); nothing after it read`)
-  }
-}
+/**
+ * The largest maxLineLength: more than any server takes (shoebox serve's largest --max-body), and less than
+ * the longest string V8 makes (0x1fffffe8 characters), which split2 would try for a longer line and crash the
+ * process (a 600 MB line did, with an uncaught ERR_STRING_TOO_LONG).
+ */
+export const MAX_LINE_LENGTH_CEILING = 256 * 1024 * 1024
 
 export interface StampedEventRecord {
   stream: string
@@ -104,8 +103,11 @@ export interface InvalidEventInfo {
 
 /** A line of NDJSON with its number (what split2 hands stamp in stampNdjson). */
 export class NumberedLine {
-  /** notUtf8: the line's bytes were not valid UTF-8 (`text` has U+FFFD in their place). */
-  constructor (readonly line: number, readonly text: string, readonly notUtf8 = false) {}
+  /**
+   * notUtf8: the line's bytes were not valid UTF-8 (`text` has U+FFFD in their place). longerThan: the line
+   * was longer than this maxLineLength, and its bytes were dropped (`text` is empty).
+   */
+  constructor (readonly line: number, readonly text: string, readonly notUtf8 = false, readonly longerThan?: number) {}
 }
 
 /** Decoding would put U+FFFD in place of the bad bytes, and ship an event the sender never wrote. */
@@ -125,10 +127,8 @@ export class StampStream extends failsOnListenerRejection(Transform) {
   readonly #failInBand: boolean
   readonly #needsObject: boolean
   #count = 0
-  /** stampNdjson's: at the end of the lines, the failure that ended them early (a line too long), if any. */
-  readonly #endedBy: (() => ShoeboxError | undefined) | undefined
 
-  constructor (options: StampOptions = {}, failInBand = false, endedBy?: () => ShoeboxError | undefined) {
+  constructor (options: StampOptions = {}, failInBand = false) {
     super({ objectMode: true })
     const opts = { ...options }
     if (opts.stream !== undefined) {
@@ -147,7 +147,6 @@ export class StampStream extends failsOnListenerRejection(Transform) {
     checkText(opts.timeField, 'timeField')
     this.#options = opts
     this.#failInBand = failInBand
-    this.#endedBy = endedBy
     this.#needsObject = opts.streamField !== undefined || opts.timeField !== undefined || opts.time !== undefined
   }
 
@@ -157,6 +156,9 @@ export class StampStream extends failsOnListenerRejection(Transform) {
     const input = numbered ? chunk.text : chunk
     let record: StampedEventRecord
     try {
+      if (numbered && chunk.longerThan !== undefined) {
+        throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `longer than maxLineLength ${chunk.longerThan} bytes (raise maxLineLength)`)
+      }
       record = this.#stamp(input, line, numbered && chunk.notUtf8)
     } catch (err) {
       const error = lineError(err, numbered ? 'line' : 'event', line)
@@ -172,13 +174,6 @@ export class StampStream extends failsOnListenerRejection(Transform) {
       return
     }
     callback(null, record)
-  }
-
-  override _flush (callback: TransformCallback): void {
-    const failure = this.#endedBy?.()
-    // In line with the records (stampNdjson raises it once they are taken); the callback is held, as for a bad line.
-    if (failure !== undefined) this.push(new InBandFailure(failure))
-    else callback()
   }
 
   #stamp (input: unknown, line: number, notUtf8Line: boolean): StampedEventRecord {
@@ -321,18 +316,21 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
 export function stampNdjson (options: StampNdjsonOptions = {}): Duplex {
   checkOptionsObject(options, 'stampNdjson()')
   const maxLine = sizeOption(options.maxLineLength, DEFAULT_MAX_LINE_LENGTH, 'maxLineLength', 1)
-  const whole = new LinesInOneChunk(maxLine)
-  let line = 0
-  // Every line before the long one has been split and counted by the time the stamper ends: it is the next.
-  const stamper = new StampStream(options, options.onInvalid !== 'event', () => whole.tooLong ? new LineTooLong(line + 1, maxLine) : undefined)
+  if (maxLine > MAX_LINE_LENGTH_CEILING) {
+    throw invalidOption('maxLineLength', `must be at most 256MiB (a line becomes one string, and V8 makes none much longer), got ${givenSize(options.maxLineLength, maxLine)}`)
+  }
+  const stamper = new StampStream(options, options.onInvalid !== 'event')
   const { split, Ctor } = loadLineStages()
   const check = new Utf8LineCheck()
+  let line = 0
   const lines = split((text: string) => {
     line++
     if (text.trim() === '') return undefined
-    return new NumberedLine(line, text, check.badLines.delete(line))
+    const notUtf8 = check.badLines.delete(line)
+    if (text === TOO_LONG_LINE) return new NumberedLine(line, '', false, maxLine)
+    return new NumberedLine(line, text, notUtf8)
   })
-  const duplex = new Ctor(stripLeadingBom(), check, whole, lines, stamper)
+  const duplex = new Ctor(stripLeadingBom(), check, new LinesInOneChunk({ longest: maxLine }), lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
   return duplex
 }

@@ -38,8 +38,8 @@ import { ShoeboxError } from '../errors.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
 import { walk, type WalkedName, type WalkFailure } from '../fs/walk.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
-import { LinesInOneChunk } from '../ndjson/lines-in-one-chunk.js'
-import { type ArrayDamage, type ArrayElement, JsonArraySplitter } from '../json/array-splitter.js'
+import { LinesInOneChunk, TOO_LONG_LINE } from '../ndjson/lines-in-one-chunk.js'
+import { type ArrayDamage, type ArrayElement, JsonArraySplitter, MAX_ARRAY_ELEMENT_BYTES } from '../json/array-splitter.js'
 import { InvalidJsonError } from '../json/json-scan.js'
 import { failAfterDelivery, feed } from '../stream/deliver-then-fail.js'
 import type { DecompressedInput } from '../compress/decompressed-input.js'
@@ -158,6 +158,7 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
       const notUtf8 = check.badLines.delete(line)
       if (text.trim() === '') return callback()
       const origin = { file: name, line }
+      if (text === TOO_LONG_LINE) return callback(null, new UnreadableMetadata(origin, `longer than ${MAX_ARRAY_ELEMENT_BYTES} bytes, the most one line may hold (stepped over, not read)`))
       if (notUtf8) return callback(null, new UnreadableMetadata(origin, 'not valid UTF-8'))
       try {
         const value = parseJsonExact(text)
@@ -180,7 +181,9 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
     .then(async ([{ default: split2 }, { decompressedInput }]) => {
       // (Any stream Node gives is a Readable; one of another kind is read as it is.)
       const bytes = input instanceof Readable ? (decompressed = await decompressedInput(input, name === '-' ? 'stdin' : name, { onDamage: () => { damaged = true } })).stream : input
-      await pipeline(bytes, check, new LinesInOneChunk(), split2(), toObjects)
+      // A line past the most a metadata object holds (as a JSON array's element) is stepped over, not held: a
+      // 600 MB one became a string longer than V8 makes, and split2 crashed the process.
+      await pipeline(bytes, check, new LinesInOneChunk({ longest: MAX_ARRAY_ELEMENT_BYTES }), split2(), toObjects)
     })
     .catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))
   return toObjects

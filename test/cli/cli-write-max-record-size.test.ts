@@ -44,3 +44,22 @@ t.test('write --max-record-size', async (t) => {
   t.equal(bad.code, 2, 'a size below the smallest record is a usage error')
   t.notOk(fs.existsSync(path.join(tmp, 'bad')), 'and creates nothing')
 })
+
+// From a pipe a line comes in many reads; the gate held the pieces of a long one and passed them on at its end,
+// where the encoder refused it and closed the gate, which then pushed the rest after its end: 'stream.push()
+// after EOF', the record before it lost by write ('no file sealed').
+t.test('a line over --max-record-size from a pipe, in many reads', async (t) => {
+  const chunks = [Buffer.from('{"a":1}\n')]
+  for (let i = 0; i < 16; i++) chunks.push(Buffer.alloc(64 * 1024, 'x'))
+  chunks.push(Buffer.from('\n{"b":2}\n'))
+  const encoded = await cli(['encode', '--max-record-size', '1KiB'], chunks)
+  t.equal(encoded.code, 1)
+  t.match(encoded.stderr, /^shoebox encode: stdin: line 2: longer than .*\n$/, 'naming its line, in one line')
+  t.same((await decodeRecords(encoded.stdout)).map((r) => r.payload.toString()), ['{"a":1}'], 'after the record before it')
+  const dir = path.join(tmp, 'piped')
+  const written = await cli(['write', dir, '--max-record-size', '1KiB'], chunks)
+  t.equal(written.code, 1)
+  t.match(written.stderr, /^shoebox write: stdin: line 2: longer than .*; 1 file sealed \(1 record\) in .*\n$/, 'naming its line and what was sealed')
+  const files = fs.readdirSync(dir).filter((n) => !n.startsWith('.'))
+  t.same((await decodeRecords(fs.readFileSync(path.join(dir, files[0])))).map((r) => r.payload.toString()), ['{"a":1}'], 'the record before it sealed')
+})

@@ -71,3 +71,21 @@ t.test('closeAndStop() after feed() destroys the text being read, not the stdin 
   t.equal(gate.heldBytes, 4, 'the partial line is counted')
   t.equal(gate.failure, null, 'a stop is no damage')
 })
+
+t.test('a partial line past `longest` is passed on as it comes, not held whole to its end', async (t) => {
+  const gate = new Gate({ longest: 100 * 1024 })
+  let passed = 0
+  gate.on('data', (chunk: Buffer) => { passed += chunk.length })
+  const piece = Buffer.alloc(64 * 1024, 'x')
+  for (let i = 0; i < 16; i++) {
+    gate.write(piece)
+    t.ok(gate.heldBytes <= 100 * 1024 + piece.length, `held ${gate.heldBytes} bytes after ${i + 1} pieces`)
+  }
+  await new Promise((resolve) => setImmediate(resolve))
+  t.ok(passed >= 16 * piece.length - 100 * 1024 - piece.length, `passed on ${passed} bytes before any newline`)
+  const short = new Gate({ longest: 100 * 1024 })
+  const read = drain(short)
+  short.write(piece)
+  short.closeAndStop()
+  t.equal(await read, '', 'a partial line within it is held, and left out when the gate closes')
+})

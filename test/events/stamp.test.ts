@@ -8,7 +8,7 @@
 import t from 'tap'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { stamp, stampNdjson, type InvalidEventInfo, type StampedEventRecord } from '../../lib/events/stamp.js'
+import { DEFAULT_MAX_LINE_LENGTH, MAX_LINE_LENGTH_CEILING, stamp, stampNdjson, type InvalidEventInfo, type StampedEventRecord } from '../../lib/events/stamp.js'
 import { eventIdTime, isEventId } from '../../lib/events/event-id.js'
 import { countSplitScans } from '../helpers.js'
 
@@ -237,36 +237,77 @@ t.test('stampNdjson(): a long line arriving in many chunks is split once, not on
   t.ok(scanned < 3 * lineLength, `split scanned ${scanned} characters for a line of ${lineLength}`)
 })
 
-t.test('stampNdjson(): a line over maxLineLength ends the input there; the events before it are delivered, then it fails naming the line', async (t) => {
+t.test('stampNdjson(): a line over maxLineLength is a bad line, named with the limit; its bytes are not held', async (t) => {
   // A line with no newline in sight was held whole (a 5 GB file without one, until the process died).
   for (const onInvalid of ['error', 'event'] as const) {
-    let pulled = 0
-    async function * input (): AsyncGenerator<Buffer> {
-      yield Buffer.from('{"a":1}\n\n{"b":2}\r\n{"c":"')
-      for (let i = 0; i < 4096; i++) {
-        pulled++
-        yield Buffer.alloc(4096, 120)
-      }
+    const piece = Buffer.alloc(4096, 120)
+    const { result, scanned } = await countSplitScans(async () => {
+      const s = stampNdjson({ stream: 's', now: clock, maxLineLength: '64KiB', onInvalid })
+      const invalid: InvalidEventInfo[] = []
+      s.on('invalid', (info: InvalidEventInfo) => invalid.push(info))
+      const done = collect(s as unknown as AsyncIterable<unknown>)
+      Readable.from([Buffer.from('{"a":1}\n\n{"b":2}\r\n{"c":"'), ...Array<Buffer>(4096).fill(piece), Buffer.from('"}\n{"d":5}\n')]).pipe(s)
+      return { ...await done, invalid }
+    })
+    const message = 'line 4: longer than maxLineLength 65536 bytes (raise maxLineLength)'
+    if (onInvalid === 'error') {
+      t.same(result.records.map((r) => r.line), [1, 3], 'error: the events before it')
+      t.match(result.error, { code: 'SHOEBOX_INVALID_EVENT', message }, 'error: then it fails the stream, naming it')
+    } else {
+      t.equal(result.error, undefined)
+      t.same(result.records.map((r) => r.line), [1, 3, 5], 'event: the events around it, numbered as sent')
+      t.same(result.invalid.map((i) => [i.line, i.text, i.error.code, i.error.message]), [[4, '', 'SHOEBOX_INVALID_EVENT', message]])
     }
-    const s = stampNdjson({ stream: 's', now: clock, maxLineLength: '64KiB', onInvalid })
-    const done = collect(s as unknown as AsyncIterable<unknown>)
-    Readable.from(input()).pipe(s)
-    const { records, error } = await done
-    t.same(records.map((r) => r.line), [1, 3], `${onInvalid}: the events before it`)
-    t.equal(error?.code, 'SHOEBOX_INVALID_EVENT')
-    t.equal(error?.message, 'line 4: longer than maxLineLength 65536 bytes (raise maxLineLength); nothing after it read')
-    t.ok(pulled * 4096 < 1024 * 1024, `${onInvalid}: the input read no further than the limit and the stages' buffers (${pulled} pieces of 4 KiB)`)
+    // Its 16 MiB never reached split2 (held and passed on, they would have been split).
+    t.ok(scanned < 64 * 1024, `${onInvalid}: split scanned ${scanned} characters`)
   }
 })
 
-t.test('stampNdjson(): maxLineLength is exact, inside a chunk and across chunks, a CR not counted', async (t) => {
+t.test('stampNdjson(): maxLineLength is exact, inside a chunk and across chunks, a CR before the newline not counted', async (t) => {
   const line = (n: number): string => `{"p":"${'x'.repeat(n - 8)}"}`
+  // Lines 3 and 5 are over (101 bytes, one with CRLF); 1, 2 and 6 are at the limit; 7, the last, has no newline.
+  const text = `${line(100)}\r\n${line(100)}\n${line(101)}\n${line(10)}\n${line(101)}\r\n${line(100)}\r\n${line(101)}`
   for (const chunk of [1, 7, 100, 10_000]) {
-    const text = `${line(100)}\r\n${line(100)}\n${line(101)}\n${line(10)}\n`
     const pieces = Array.from({ length: Math.ceil(text.length / chunk) }, (_, i) => Buffer.from(text.slice(i * chunk, (i + 1) * chunk)))
-    const { records, error } = await run(stampNdjson({ stream: 's', now: clock, maxLineLength: 100 }), pieces)
-    t.same(records.map((r) => r.line), [1, 2], `chunks of ${chunk}`)
-    t.equal(error?.message, 'line 3: longer than maxLineLength 100 bytes (raise maxLineLength); nothing after it read', `chunks of ${chunk}`)
+    const failing = await run(stampNdjson({ stream: 's', now: clock, maxLineLength: 100 }), pieces)
+    t.same(failing.records.map((r) => r.line), [1, 2], `chunks of ${chunk}: the events before it`)
+    t.equal(failing.error?.message, 'line 3: longer than maxLineLength 100 bytes (raise maxLineLength)', `chunks of ${chunk}`)
+    const s = stampNdjson({ stream: 's', now: clock, maxLineLength: 100, onInvalid: 'event' })
+    const invalid: number[] = []
+    s.on('invalid', (info: InvalidEventInfo) => invalid.push(info.line))
+    const going = await run(s, pieces)
+    t.same([going.records.map((r) => r.line), invalid], [[1, 2, 4, 6], [3, 5, 7]], `chunks of ${chunk}: the others stamped`)
+    t.ok(going.records.every((r) => r.event.endsWith(`"p":"${'x'.repeat(r.line === 4 ? 2 : 92)}"}`)), `chunks of ${chunk}: whole`)
   }
+  const last = await run(stampNdjson({ stream: 's', now: clock, maxLineLength: 100 }), [Buffer.from(line(100))])
+  t.same([last.records.length, last.error], [1, undefined], 'a last line at the limit, without a newline, is taken')
   t.throws(() => stampNdjson({ stream: 's', maxLineLength: 0 }), { code: 'SHOEBOX_INVALID_OPTION' })
+  // Longer, a line could be a string longer than V8 makes, and split2 would crash the process.
+  t.throws(() => stampNdjson({ stream: 's', maxLineLength: '257MiB' }), { code: 'SHOEBOX_INVALID_OPTION', message: /maxLineLength.*at most 256MiB.*"257MiB"/ })
+  t.doesNotThrow(() => stampNdjson({ stream: 's', maxLineLength: MAX_LINE_LENGTH_CEILING }))
+})
+
+// A line held whole to its end: at 600 MB split2 made a string longer than V8 allows and crashed the process
+// (an uncaught 'Cannot create a string longer than 0x1fffffe8 characters', 1.2 GB held).
+t.test('stampNdjson(): a line longer than the default maxLineLength is a bad line, named, the lines around it stamped', async (t) => {
+  const invalid: InvalidEventInfo[] = []
+  const stamped: StampedEventRecord[] = []
+  const duplex = stampNdjson({ stream: 's', onInvalid: 'event' })
+  duplex.on('invalid', (info: InvalidEventInfo) => invalid.push(info))
+  const piece = Buffer.alloc(1024 * 1024, 'x')
+  async function * input (): AsyncGenerator<Buffer> {
+    yield Buffer.from('{"a":1}\n{"b":"')
+    for (let sent = 0; sent <= DEFAULT_MAX_LINE_LENGTH; sent += piece.length) yield piece
+    yield Buffer.from('"}\n{"c":3}\n')
+  }
+  await pipeline(Readable.from(input()), duplex, new Writable({
+    objectMode: true,
+    write (record: StampedEventRecord, _encoding, callback) {
+      stamped.push(record)
+      callback()
+    }
+  }))
+  t.same(stamped.map((r) => r.line), [1, 3])
+  t.same(invalid.map((i) => [i.line, i.error.code]), [[2, 'SHOEBOX_INVALID_EVENT']])
+  t.equal(invalid[0].error.message, 'line 2: longer than maxLineLength 67108864 bytes (raise maxLineLength)')
 })

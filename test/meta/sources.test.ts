@@ -160,6 +160,17 @@ t.test('ndjsonSource: a long line arriving in many chunks is split once, not onc
   t.ok(scanned < 3 * lineLength, `split scanned ${scanned} characters for a line of ${lineLength}`)
 })
 
+// Held whole, a 600 MB line became a string longer than V8 makes: split2 crashed the process (ERR_STRING_TOO_LONG).
+t.test('ndjsonSource: a line over 64 MiB is unreadable on its own, stepped over; the lines around it are read', async (t) => {
+  const piece = Buffer.alloc(1024 * 1024, 97)
+  const chunks = [Buffer.from('{"content_hash":"a"}\n{"content_hash":"'), ...Array<Buffer>(65).fill(piece), Buffer.from('"}\n{"content_hash":"c"}\n')]
+  t.same(describe(await collect(ndjsonSource(Readable.from(chunks), 'big.ndjson'))), [
+    { origin: { file: 'big.ndjson', line: 1 }, row: { content_hash: 'a' } },
+    { unreadable: { file: 'big.ndjson', line: 2 }, reason: 'longer than 67108864 bytes, the most one line may hold (stepped over, not read)' },
+    { origin: { file: 'big.ndjson', line: 3 }, row: { content_hash: 'c' } }
+  ])
+})
+
 t.test('jsonArraySource: elements of a top-level array, exact, in constant memory', async (t) => {
   const dir = tmp(t)
   const file = path.join(dir, 'big.json')
