@@ -39,6 +39,7 @@ import { archiveSource } from '../source/archive-source.js'
 import { checkKey } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { PathClaims } from './paths.js'
+import { hostName, isAlive } from '../roll/names.js'
 import { plural } from '../plural.js'
 import { checkFlag } from '../units.js'
 
@@ -83,8 +84,14 @@ export interface UnpackSummary {
   archives: number
 }
 
-/** Temporary files of this unpack, beside their targets. */
+/**
+ * Temporary files of this unpack, beside their targets:
+ * `.shoebox-unpack-<host>~<pid>~<hex>`. The host and pid say whose it is: one
+ * that an unpack killed outright (SIGKILL) left is removed by the next unpack
+ * that writes into its directory (sweepDeadTemps), never a live one's.
+ */
 const TEMP_PREFIX = '.shoebox-unpack-'
+const TEMP = /^\.shoebox-unpack-(.+)~(\d+)~[0-9a-f]{16}$/
 
 /**
  * Restore the files of every archive `pattern` matches (a local glob, or
@@ -209,6 +216,8 @@ class Restorer {
    * segments, as PathClaims keeps: a set of their paths held the square of a deep path's length.
    */
   readonly #dirs: DirTree = new Map()
+  /** Directories swept of dead unpacks' temporary files (sweepDeadTemps), each once, before its first write. */
+  readonly #swept = new Map<string, Promise<void>>()
 
   constructor (root: string, options: UnpackOptions) {
     this.#root = root
@@ -280,6 +289,12 @@ class Restorer {
       }
       known = next
     }
+    let sweep = this.#swept.get(dir)
+    if (sweep === undefined) {
+      sweep = sweepDeadTemps(dir)
+      this.#swept.set(dir, sweep)
+    }
+    await sweep
     await this.#write(job.target, dir, rel, job.payload, job.meta, where)
     this.#restored.set(rel, job.payload.length)
     // Awaited: an async callback that rejects fails the unpack (it was an unhandled rejection, which ends the process).
@@ -323,7 +338,7 @@ class Restorer {
       if (this.#options.overwrite !== true) throw exists()
       // A symlink there is replaced by the rename, never written through.
     }
-    const temp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'))
+    const temp = path.join(dir, `${TEMP_PREFIX}${hostName()}~${process.pid}~${randomBytes(8).toString('hex')}`)
     // 'wx': O_CREAT|O_EXCL, which never follows a link at the name.
     const handle = await fs.open(temp, 'wx', 0o600).catch((err: unknown) => { throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target) })
     let renamed = false
@@ -352,6 +367,23 @@ class Restorer {
         await fs.unlink(temp).catch(() => {})
       }
     }
+  }
+}
+
+/**
+ * Remove from `dir` the temporary files of unpacks on this host whose
+ * process is gone (killed outright: nothing else ever removes them). One
+ * readdir of a directory this unpack writes into anyway; a live unpack's
+ * (its pid running, this one's included) is left. Best effort: a file that
+ * cannot be removed stays for the next unpack.
+ */
+async function sweepDeadTemps (dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[])
+  const host = hostName()
+  for (const name of names) {
+    const m = name.startsWith(TEMP_PREFIX) ? TEMP.exec(name) : null
+    if (m === null || m[1] !== host || isAlive(Number(m[2]))) continue
+    await fs.unlink(path.join(dir, name)).catch(() => {})
   }
 }
 
