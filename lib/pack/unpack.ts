@@ -39,7 +39,7 @@ import { archiveSource } from '../source/archive-source.js'
 import { checkKey } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { PathClaims } from './paths.js'
-import { hostName, isAlive } from '../roll/names.js'
+import { doneWritingTemp, hostName, leftByDeadWriter, writingTemp } from '../roll/names.js'
 import { plural } from '../plural.js'
 import { checkFlag } from '../units.js'
 
@@ -339,8 +339,13 @@ class Restorer {
       // A symlink there is replaced by the rename, never written through.
     }
     const temp = path.join(dir, `${TEMP_PREFIX}${hostName()}~${process.pid}~${randomBytes(8).toString('hex')}`)
+    // Known to sweeps (sweepDeadTemps) as this process's from before it exists until it is renamed or removed.
+    writingTemp(temp)
     // 'wx': O_CREAT|O_EXCL, which never follows a link at the name.
-    const handle = await fs.open(temp, 'wx', 0o600).catch((err: unknown) => { throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target) })
+    const handle = await fs.open(temp, 'wx', 0o600).catch((err: unknown) => {
+      doneWritingTemp(temp)
+      throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target)
+    })
     let renamed = false
     try {
       await writeAll(handle, payload)
@@ -366,6 +371,7 @@ class Restorer {
         await handle.close().catch(() => {})
         await fs.unlink(temp).catch(() => {})
       }
+      doneWritingTemp(temp)
     }
   }
 }
@@ -374,16 +380,16 @@ class Restorer {
  * Remove from `dir` the temporary files of unpacks on this host whose
  * process is gone (killed outright: nothing else ever removes them). One
  * readdir of a directory this unpack writes into anyway; a live unpack's
- * (its pid running, this one's included) is left. Best effort: a file that
+ * (its pid running; of this process's pid, one this process is writing) is left. Best effort: a file that
  * cannot be removed stays for the next unpack.
  */
 async function sweepDeadTemps (dir: string): Promise<void> {
   const names = await fs.readdir(dir).catch(() => [] as string[])
-  const host = hostName()
   for (const name of names) {
     const m = name.startsWith(TEMP_PREFIX) ? TEMP.exec(name) : null
-    if (m === null || m[1] !== host || isAlive(Number(m[2]))) continue
-    await fs.unlink(path.join(dir, name)).catch(() => {})
+    const file = path.join(dir, name)
+    if (m === null || !leftByDeadWriter(file, m[1], Number(m[2]))) continue
+    await fs.unlink(file).catch(() => {})
   }
 }
 

@@ -564,6 +564,13 @@ function fileStoreError (err: unknown, store: string, operation: string, key: st
   return new StoreError(classify(err), store, operation, key, describeIoError(err))
 }
 
+/** roll/names.ts, loaded by the first writer, not at import (test/startup-lazy.test.ts), as the uploader loads it. */
+let names: typeof import('../roll/names.js') | undefined
+async function loadNames (): Promise<typeof import('../roll/names.js')> {
+  names ??= await import('../roll/names.js')
+  return names
+}
+
 /** The temporary file of a write of `target` tagged `tag` (`<host>~<pid>~<hex>`; or 12 hex digits, the older name). */
 function tempOf (target: string, tag: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}${OLD_TAG.test(tag) ? '.' : '~'}${tag}${TEMP_SUFFIX}`)
@@ -575,19 +582,18 @@ function tempOf (target: string, tag: string): string {
  * `meta push`) left it, no queue noted it, and a file store lists no
  * uploads (listUploads), so nothing else ever would. One readdir of a
  * directory the writer writes into anyway (never a walk of the store); a
- * live writer's (its pid running, this process's included) and another
- * host's stay. Best effort: what cannot be listed or removed stays.
+ * live writer's (its pid running; of this process's pid, one of its
+ * writers') and another host's stay. Best effort: what cannot be listed or removed stays.
  */
 async function sweepDeadTemps (dir: string): Promise<void> {
   const names = await fsp.readdir(dir).catch(() => [] as string[])
-  // Loaded here, not at import (test/startup-lazy.test.ts), as the uploader loads it.
-  const { hostName, isAlive } = await import('../roll/names.js')
-  const host = hostName()
+  const { leftByDeadWriter } = await loadNames()
   for (const name of names) {
     if (!name.startsWith('.') || !name.endsWith(TEMP_SUFFIX)) continue
     const owner = TEMP_OWNER.exec(name)
-    if (owner === null || owner[1] !== host || isAlive(Number(owner[2]))) continue
-    await fsp.unlink(path.join(dir, name)).catch(() => {})
+    const file = path.join(dir, name)
+    if (owner === null || !leftByDeadWriter(file, owner[1], Number(owner[2]))) continue
+    await fsp.unlink(file).catch(() => {})
   }
 }
 
@@ -640,9 +646,11 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
         await this.#sweep(dir)
         if (this.destroyed) return
         // The host and pid in the name: one a kill leaves is known for dead by the next writer here (sweepDeadTemps).
-        const { hostName } = await import('../roll/names.js')
+        const { hostName, writingTemp } = await loadNames()
         const tag = `${hostName()}~${process.pid}~${randomSuffix()}`
         this.#temp = tempOf(this.#target, tag)
+        // Known to sweeps as this process's from before it exists until it is renamed or removed.
+        writingTemp(this.#temp)
         // Noted before the file exists: a kill at any moment after leaves a note the next uploader acts on.
         this.#onOpen?.(tag)
         this.#handle = await fsp.open(this.#temp, 'wx')
@@ -678,6 +686,7 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
       await handle.close()
       this.#handle = undefined
       await fsp.rename(this.#temp as string, this.#target)
+      names?.doneWritingTemp(this.#temp as string)
       await syncDir(path.dirname(this.#target))
       this.#stats.uploadedObject()
       this.result = { key: this.key, bytes: this.#bytes, etag: fileEtag(st.size, st.mtimeMs) }
@@ -695,7 +704,10 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
     const temp = this.#temp
     const cleanUp = async (): Promise<void> => {
       await handle?.close().catch(() => {})
-      if (temp !== undefined) await fsp.unlink(temp).catch(() => {})
+      if (temp !== undefined) {
+        await fsp.unlink(temp).catch(() => {})
+        names?.doneWritingTemp(temp)
+      }
     }
     cleanUp().then(() => { callback(err) }, () => { callback(err) })
   }

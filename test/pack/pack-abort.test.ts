@@ -232,3 +232,19 @@ t.test('unpack: an unpack SIGKILLed mid-write leaves its temporary files; the ne
   t.ok(fs.existsSync(path.join(out, otherHost)), 'so is another host\'s')
   for (const name of fs.readdirSync(src)) t.same(fs.readFileSync(path.join(out, name)), fs.readFileSync(path.join(src, name)), `${name} restored`)
 })
+
+t.test('unpack: a temporary file named with this process\'s pid that none of its writes holds is a dead run\'s (a pid that came back)', async (t) => {
+  const root = tempDir(t)
+  const src = tree(root, 2)
+  const store = path.join(root, 'store')
+  await pack(src, { to: store, rollSize: 1 })
+  const out = path.join(root, 'out')
+  fs.mkdirSync(out)
+  const reused = `.shoebox-unpack-${hostName()}~${process.pid}~0123456789abcdef`
+  const live = `.shoebox-unpack-${hostName()}~${process.ppid}~0123456789abcdef`
+  fs.writeFileSync(path.join(out, reused), 'half')
+  fs.writeFileSync(path.join(out, live), 'writing')
+  const summary = await unpack(path.join(store, '*.shoebox'), { out })
+  t.equal(summary.files, 2)
+  t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')), [live], 'removed; the live process\'s stays')
+})

@@ -30,15 +30,18 @@ t.test('the first writer in a directory removes the dead writers\' temporary fil
   fs.mkdirSync(path.join(root, 'other'))
   const dead = `.k~${host}~${DEAD_PID}~${TAG_HEX}.shoebox-tmp`
   const deadOfAnotherKey = `.x.y~z~${host}~${DEAD_PID}~${TAG_HEX}.shoebox-tmp`
-  const live = `.k~${host}~${process.pid}~${TAG_HEX}.shoebox-tmp`
+  // The test runner's, alive.
+  const live = `.k~${host}~${process.ppid}~${TAG_HEX}.shoebox-tmp`
+  // This process's pid, but none of its writers': a run killed before, whose pid came back (a container's pid 1).
+  const pidReused = `.k~${host}~${process.pid}~${TAG_HEX}.shoebox-tmp`
   // A host that ends as this one does ('x.' + host): its name must not be read as this host's.
   const otherHost = `.k~x.${host}~${DEAD_PID}~${TAG_HEX}.shoebox-tmp`
   const older = `.k.${TAG_HEX}.shoebox-tmp`
-  for (const name of [dead, deadOfAnotherKey, live, otherHost, older]) fs.writeFileSync(path.join(root, 'd', name), 'half')
+  for (const name of [dead, deadOfAnotherKey, live, pidReused, otherHost, older]) fs.writeFileSync(path.join(root, 'd', name), 'half')
   fs.writeFileSync(path.join(root, 'other', dead), 'half')
 
   await store.put('d/new', 'bytes')
-  t.same(temps(path.join(root, 'd')), [live, older, otherHost].sort(), 'the dead ones of this host are gone (any key\'s); a live one, another host\'s and an older name stay')
+  t.same(temps(path.join(root, 'd')), [live, older, otherHost].sort(), 'the dead ones of this host are gone (any key\'s, and one of this pid no writer holds); a live one, another host\'s and an older name stay')
   t.equal(fs.readFileSync(path.join(root, 'd', 'new'), 'utf8'), 'bytes', 'and the put is done')
   t.same(temps(path.join(root, 'other')), [dead], 'a directory it did not write into is not swept')
 
@@ -46,6 +49,20 @@ t.test('the first writer in a directory removes the dead writers\' temporary fil
   fs.writeFileSync(path.join(root, 'd', dead), 'half')
   await store.put('d/again', 'bytes')
   t.ok(fs.existsSync(path.join(root, 'd', dead)), 'swept once per directory')
+
+  // A writer of this process under way: another store's sweep of its directory leaves its file.
+  const writer = store.writer('e/slow')
+  writer.write(Buffer.from('first half, '))
+  while (temps(path.join(root, 'e')).length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  const writing = temps(path.join(root, 'e'))
+  const other = new FileStore(root)
+  await other.put('e/quick', 'bytes')
+  t.same(temps(path.join(root, 'e')), writing, 'a writer of this process keeps its temporary file')
+  writer.end(Buffer.from('second half'))
+  await new Promise((resolve) => writer.once('finish', resolve))
+  t.equal(fs.readFileSync(path.join(root, 'e', 'slow'), 'utf8'), 'first half, second half', 'and finishes its object')
+  t.same(temps(path.join(root, 'e')), [])
+  await other.close()
   await store.close()
 })
 
@@ -79,7 +96,7 @@ t.test('shoebox upload SIGKILLed mid-put into a directory: the next upload there
   fs.writeFileSync(file, Buffer.alloc(100_000, 7))
   const to = path.join(root, 'store')
   fs.mkdirSync(to)
-  // A live writer's temporary file (this process's pid) is left alone.
+  // A live writer's temporary file (this process's pid: alive, not the child's) is left alone.
   const live = `.f.bin~${hostName()}~${process.pid}~${TAG_HEX}.shoebox-tmp`
   fs.writeFileSync(path.join(to, live), 'writing')
   const args = ['upload', file, '--to', to]
