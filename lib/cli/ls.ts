@@ -5,7 +5,7 @@ import { listGlob, noArchiveMatches, openGlob } from '../source/list.js'
 import { comparator, type ListedFile } from '../source/order.js'
 import { READ_AHEAD_BYTES, ReadAhead } from '../source/read-ahead.js'
 import { isRemote } from '../store/open-store.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
 import { TransferReporter } from './transfer-reporter.js'
 import type { Command } from './command.js'
@@ -39,7 +39,7 @@ export const lsCommand: Command = {
   name: 'ls',
   summary: 'list archives with records, bytes and times',
   help,
-  flags: READ_FLAGS,
+  flags: { ...READ_FLAGS, ...STORE_FLAGS },
   async run (argv, io) {
     const { values, positionals } = parse(argv, { ...readOptionSpec, ...storeOptionSpec }, true)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')

@@ -13,7 +13,7 @@ import type { Command } from './command.js'
 import { usage } from './io.js'
 import { oneLine } from './one-line.js'
 import { duration, parse } from './options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
 
 /**
@@ -47,6 +47,7 @@ ${storeOptionHelp}
 export const multipartCommand: Command = {
   name: 'multipart',
   summary: 'list the multipart uploads left open under an s3:// URL; abort old ones',
+  flags: STORE_FLAGS,
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, {

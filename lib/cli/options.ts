@@ -162,7 +162,9 @@ export async function withFlags<T> (work: () => Promise<T>, flags: Readonly<Reco
   try {
     return await work()
   } catch (err) {
-    if (err instanceof ShoeboxError) err.message = inFlags(err.message, flags)
+    // A refused option the flags know is said as asUsage says it ('--endpoint: must be ...', not 'option endpoint: ...').
+    if (err instanceof InvalidOptionError && Object.hasOwn(flags, err.option)) err.message = `${flags[err.option]}: ${err.reason}`
+    else if (err instanceof ShoeboxError) err.message = inFlags(err.message, flags)
     throw err
   }
 }

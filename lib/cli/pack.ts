@@ -8,7 +8,7 @@ import type { Command } from './command.js'
 import { usage } from './io.js'
 import { asUsage, parse } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
 import { plural } from '../plural.js'
 import { untilInterrupted } from './interrupt.js'
@@ -50,6 +50,7 @@ ${storeOptionHelp}
 export const packCommand: Command = {
   name: 'pack',
   summary: 'a directory of files into a few large archives in a store',
+  flags: STORE_FLAGS,
   help,
   async run (argv, io) {
     const { values, positionals } = parse(expandCompress(argv), {

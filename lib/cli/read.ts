@@ -11,7 +11,7 @@ import { usage } from './io.js'
 import { oneOf, parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { parsePositionText } from '../source/position-text.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
 import { TransferReporter } from './transfer-reporter.js'
 import { isRemote } from '../store/open-store.js'
@@ -54,7 +54,7 @@ export const readCommand: Command = {
   name: 'read',
   summary: 'archives matching a glob, as one NDJSON stream',
   help,
-  flags: READ_FLAGS,
+  flags: { ...READ_FLAGS, ...STORE_FLAGS },
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       positions: { type: 'boolean' },

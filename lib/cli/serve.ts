@@ -10,7 +10,7 @@ import { oneLine } from './one-line.js'
 import { asUsage, oneOf, parse, positiveInteger, wholeNumber } from './options.js'
 import { connectionCapWarning, openFileLimit } from '../events/server/connection-limits.js'
 import { quietRepeats } from './repeat-quieter.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
 import { onFirstSignal } from './interrupt.js'
 
@@ -72,6 +72,7 @@ ${storeOptionHelp}
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'a Kronos-compatible event server on a local event store',
+  flags: STORE_FLAGS,
   help,
   async run (argv, io) {
     const { values } = parse(argv, {
@@ -170,7 +171,8 @@ const SERVE_FLAGS = {
   collectorId: '--collector-id',
   flushInterval: '--flush-interval',
   pollInterval: '--poll-interval',
-  sweepAfter: '--sweep-after'
+  sweepAfter: '--sweep-after',
+  ...STORE_FLAGS
 }
 
 /**

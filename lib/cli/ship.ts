@@ -324,7 +324,9 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
     if (unconfirmed > 0) parts.push(`${unconfirmed} unconfirmed (not kept; the server may or may not have them)`)
     if (unsentLost > 0) parts.push(`${unsentLost} never sent and not kept (the spill could not take them: ${spilledUnsent.failure?.message ?? 'unknown'})`)
   }
-  const partial = outcome.partialBytes > 0 ? `; an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''
+  // Giving up cuts stdin where it is: the line it was in the middle of is not incomplete, its end was simply
+  // never read (nor anything after it).
+  const partial = outcome.partialBytes > 0 ? `; stdin read no further: the line it was reading (${plural(outcome.partialBytes, 'byte')} of it read) not stored` : ''
   return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${parts.join(', ')}${partial}`, { cause: failure })
 }
 

@@ -13,6 +13,9 @@ export const storeOptionSpec: OptionSpec = {
   endpoint: { type: 'string' }
 }
 
+/** The flag of each store option (Command.flags): a refused endpoint names --endpoint, not the API's 'endpoint'. */
+export const STORE_FLAGS = { endpoint: '--endpoint' }
+
 export const storeOptionHelp = `  --endpoint URL        an S3-compatible endpoint (default SHOEBOX_S3_ENDPOINT, else AWS);
                         credentials and region come from the standard AWS variables/profiles`
 

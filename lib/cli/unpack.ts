@@ -5,7 +5,7 @@ import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionSpec } from './read-options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
 import { plural } from '../plural.js'
 import { untilInterrupted } from './interrupt.js'
@@ -44,7 +44,7 @@ export const unpackCommand: Command = {
   name: 'unpack',
   summary: 'the files of packed archives back into a directory',
   help,
-  flags: { overwrite: '--overwrite', ...READ_FLAGS },
+  flags: { overwrite: '--overwrite', ...READ_FLAGS, ...STORE_FLAGS },
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       out: { type: 'string' },

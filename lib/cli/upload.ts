@@ -12,7 +12,7 @@ import { ioError, orIoError } from '../fs/io-error.js'
 import { undecodedPath } from '../fs/undecoded-path.js'
 import { directoryStoreAt } from '../fs/real-path.js'
 import { asUsage, parse, positiveInteger } from './options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
 import { TransferReporter } from './transfer-reporter.js'
 import { plural } from '../plural.js'
@@ -58,6 +58,7 @@ ${storeOptionHelp}
 export const uploadCommand: Command = {
   name: 'upload',
   summary: 'upload files to a store, verified',
+  flags: STORE_FLAGS,
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, {

@@ -16,7 +16,7 @@ import type { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
-import { isTerminal, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
+import { isTerminal, STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import type { TransferReporter } from './transfer-reporter.js'
 import type { UploadErrorEvent } from '../roll/uploader.js'
 import { recoveredLine } from './recovered-line.js'
@@ -79,14 +79,15 @@ const WRITE_FLAGS = {
   'roll.policy': '--roll-policy',
   fsync: '--fsync',
   'upload.to': '--to',
-  'upload.concurrency': '--upload-concurrency'
+  'upload.concurrency': '--upload-concurrency',
+  ...STORE_FLAGS
 }
 
 export const writeCommand: Command = {
   name: 'write',
   summary: 'NDJSON on stdin into rolling archive files',
   help,
-  flags: { maxRecordSize: '--max-record-size', deleteLocal: '--delete-local' },
+  flags: { maxRecordSize: '--max-record-size', deleteLocal: '--delete-local', ...STORE_FLAGS },
   async run (argv, io) {
     const { values, positionals } = parse(expandCompress(argv), {
       template: { type: 'string' },

@@ -39,6 +39,7 @@ import { archiveSource } from '../source/archive-source.js'
 import { checkKey } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { PathClaims } from './paths.js'
+import { doneWritingTemp, hostName, leftByDeadWriter, writingTemp } from '../roll/names.js'
 import { plural } from '../plural.js'
 import { checkFlag } from '../units.js'
 
@@ -83,8 +84,14 @@ export interface UnpackSummary {
   archives: number
 }
 
-/** Temporary files of this unpack, beside their targets. */
+/**
+ * Temporary files of this unpack, beside their targets:
+ * `.shoebox-unpack-<host>~<pid>~<hex>`. The host and pid say whose it is: one
+ * that an unpack killed outright (SIGKILL) left is removed by the next unpack
+ * that writes into its directory (sweepDeadTemps), never a live one's.
+ */
 const TEMP_PREFIX = '.shoebox-unpack-'
+const TEMP = /^\.shoebox-unpack-(.+)~(\d+)~[0-9a-f]{16}$/
 
 /**
  * Restore the files of every archive `pattern` matches (a local glob, or
@@ -209,6 +216,8 @@ class Restorer {
    * segments, as PathClaims keeps: a set of their paths held the square of a deep path's length.
    */
   readonly #dirs: DirTree = new Map()
+  /** Directories swept of dead unpacks' temporary files (sweepDeadTemps), each once, before its first write. */
+  readonly #swept = new Map<string, Promise<void>>()
 
   constructor (root: string, options: UnpackOptions) {
     this.#root = root
@@ -280,6 +289,12 @@ class Restorer {
       }
       known = next
     }
+    let sweep = this.#swept.get(dir)
+    if (sweep === undefined) {
+      sweep = sweepDeadTemps(dir)
+      this.#swept.set(dir, sweep)
+    }
+    await sweep
     await this.#write(job.target, dir, rel, job.payload, job.meta, where)
     this.#restored.set(rel, job.payload.length)
     // Awaited: an async callback that rejects fails the unpack (it was an unhandled rejection, which ends the process).
@@ -323,9 +338,14 @@ class Restorer {
       if (this.#options.overwrite !== true) throw exists()
       // A symlink there is replaced by the rename, never written through.
     }
-    const temp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString('hex'))
+    const temp = path.join(dir, `${TEMP_PREFIX}${hostName()}~${process.pid}~${randomBytes(8).toString('hex')}`)
+    // Known to sweeps (sweepDeadTemps) as this process's from before it exists until it is renamed or removed.
+    writingTemp(temp)
     // 'wx': O_CREAT|O_EXCL, which never follows a link at the name.
-    const handle = await fs.open(temp, 'wx', 0o600).catch((err: unknown) => { throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target) })
+    const handle = await fs.open(temp, 'wx', 0o600).catch((err: unknown) => {
+      doneWritingTemp(temp)
+      throw ioError(err, `${where}: cannot restore ${JSON.stringify(rel)} as`, target)
+    })
     let renamed = false
     try {
       await writeAll(handle, payload)
@@ -351,7 +371,25 @@ class Restorer {
         await handle.close().catch(() => {})
         await fs.unlink(temp).catch(() => {})
       }
+      doneWritingTemp(temp)
     }
+  }
+}
+
+/**
+ * Remove from `dir` the temporary files of unpacks on this host whose
+ * process is gone (killed outright: nothing else ever removes them). One
+ * readdir of a directory this unpack writes into anyway; a live unpack's
+ * (its pid running; of this process's pid, one this process is writing) is left. Best effort: a file that
+ * cannot be removed stays for the next unpack.
+ */
+async function sweepDeadTemps (dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[])
+  for (const name of names) {
+    const m = name.startsWith(TEMP_PREFIX) ? TEMP.exec(name) : null
+    const file = path.join(dir, name)
+    if (m === null || !leftByDeadWriter(file, m[1], Number(m[2]))) continue
+    await fs.unlink(file).catch(() => {})
   }
 }
 

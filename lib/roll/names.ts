@@ -88,6 +88,37 @@ export function isAlive (pid: number): boolean {
 }
 
 /**
+ * Temporary files, by path, that this process writes outside a sink (a
+ * directory store's writer, an unpack's file), from before each is created
+ * until it is renamed or removed; one set however often the package is
+ * loaded, as `held`. A sweep that finds this process's pid in a name takes
+ * the file for a live writer's only if it is one of these: a pid comes back
+ * (a container's one-shot command runs as pid 1 every time), and a file a
+ * killed run left named this process.
+ */
+const writing: Set<string> = ((globalThis as Record<symbol, Set<string> | undefined>)[Symbol.for('shoebox.writingTempPaths')] ??= new Set())
+
+/** This process is about to create the temporary file `file` (before the file exists): a sweep leaves it. */
+export function writingTemp (file: string): void {
+  writing.add(file)
+}
+
+/** The temporary file `file` is renamed or removed (writingTemp). */
+export function doneWritingTemp (file: string): void {
+  writing.delete(file)
+}
+
+/**
+ * Was the temporary file `file`, whose name says `host` and `pid`, left by
+ * a writer that is gone? Of this host, and its pid not running; or this
+ * process's pid, and none of this process's writers' (writingTemp).
+ */
+export function leftByDeadWriter (file: string, host: string, pid: number): boolean {
+  if (host !== hostName()) return false
+  return pid === process.pid ? !writing.has(file) : !isAlive(pid)
+}
+
+/**
  * Give `tempPath` its final name in `dir`, never replacing an existing file:
  * if `finalName` is taken, the next free alternative is used. Returns the
  * path it got.

@@ -25,8 +25,20 @@ import {
 } from './store.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
-/** Temporary files of unfinished writes: hidden, and never listed. */
+/**
+ * Temporary files of unfinished writes: hidden, and never listed. Named
+ * `.NAME~<host>~<pid>~<hex>.shoebox-tmp` (its tag is `<host>~<pid>~<hex>`),
+ * as a rolling sink's are (roll/names.ts): whose it is can be told from the
+ * name, so that one a killed process left is removed by the next writer in
+ * its directory (sweepDeadTemps), never a live one's. The host cannot hold a
+ * '~' (hostName()): it is the run before `~<pid>~<hex>`, whatever NAME holds.
+ */
 const TEMP_SUFFIX = '.shoebox-tmp'
+/** A temporary file's tag: `<host>~<pid>~<hex>` (or, written before the host and pid joined it, 12 hex digits). */
+const TAG = /^[^~/\\\0]+~\d+~[0-9a-f]{12}$/
+const OLD_TAG = /^[0-9a-f]{12}$/
+/** The host and pid a temporary file's name holds. */
+const TEMP_OWNER = /~([^~]+)~(\d+)~[0-9a-f]{12}\.shoebox-tmp$/
 
 /** Stats a listing keeps in flight. */
 const STATS_AHEAD = 32
@@ -85,6 +97,8 @@ export class FileStore implements Store {
   /** Listed keys whose file names are not UTF-8, and the bytes that name their files (see walk.ts). */
   readonly #byteNames = new ByteNames()
   readonly #walkNames: typeof walkNames | undefined
+  /** Directories the writers of this store swept of dead writers' temporary files (sweepDeadTemps): once each. */
+  readonly #swept = new Map<string, Promise<void>>()
 
   /** `internals` is for shoebox's own tests (see FileStoreInternals). */
   constructor (root: string, options: FileStoreOptions = {}, internals: FileStoreInternals = {}) {
@@ -153,7 +167,17 @@ export class FileStore implements Store {
   }
 
   writer (key: string, options?: WriterOptions): ObjectWriter {
-    return new FileWriter(this, key, this.pathOf(key), this.#stats, options?.onMultipartUpload)
+    return new FileWriter(this, key, this.pathOf(key), this.#stats, options?.onMultipartUpload, (dir) => this.#sweep(dir))
+  }
+
+  /** sweepDeadTemps(dir), the first time a writer of this store writes into `dir`; after, what that did. */
+  async #sweep (dir: string): Promise<void> {
+    let swept = this.#swept.get(dir)
+    if (swept === undefined) {
+      swept = sweepDeadTemps(dir)
+      this.#swept.set(dir, swept)
+    }
+    await swept
   }
 
   /**
@@ -507,7 +531,7 @@ export class FileStore implements Store {
    * ever removes it). An id that is no writer's tag names nothing: done.
    */
   async abortUpload (key: string, uploadId: string): Promise<void> {
-    if (!/^[0-9a-f]{12}$/.test(uploadId)) return
+    if (!TAG.test(uploadId) && !OLD_TAG.test(uploadId)) return
     const temp = tempOf(this.pathOf(key), uploadId)
     try {
       await fsp.unlink(temp)
@@ -540,9 +564,37 @@ function fileStoreError (err: unknown, store: string, operation: string, key: st
   return new StoreError(classify(err), store, operation, key, describeIoError(err))
 }
 
-/** The temporary file of a write of `target` tagged `tag` (12 hex digits). */
+/** roll/names.ts, loaded by the first writer, not at import (test/startup-lazy.test.ts), as the uploader loads it. */
+let names: typeof import('../roll/names.js') | undefined
+async function loadNames (): Promise<typeof import('../roll/names.js')> {
+  names ??= await import('../roll/names.js')
+  return names
+}
+
+/** The temporary file of a write of `target` tagged `tag` (`<host>~<pid>~<hex>`; or 12 hex digits, the older name). */
 function tempOf (target: string, tag: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}${TEMP_SUFFIX}`)
+  return path.join(path.dirname(target), `.${path.basename(target)}${OLD_TAG.test(tag) ? '.' : '~'}${tag}${TEMP_SUFFIX}`)
+}
+
+/**
+ * Remove from `dir` the temporary files of writers on this host whose
+ * process is gone: a put killed outright (a one-shot `shoebox upload` or
+ * `meta push`) left it, no queue noted it, and a file store lists no
+ * uploads (listUploads), so nothing else ever would. One readdir of a
+ * directory the writer writes into anyway (never a walk of the store); a
+ * live writer's (its pid running; of this process's pid, one of its
+ * writers') and another host's stay. Best effort: what cannot be listed or removed stays.
+ */
+async function sweepDeadTemps (dir: string): Promise<void> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[])
+  const { leftByDeadWriter } = await loadNames()
+  for (const name of names) {
+    if (!name.startsWith('.') || !name.endsWith(TEMP_SUFFIX)) continue
+    const owner = TEMP_OWNER.exec(name)
+    const file = path.join(dir, name)
+    if (owner === null || !leftByDeadWriter(file, owner[1], Number(owner[2]))) continue
+    await fsp.unlink(file).catch(() => {})
+  }
 }
 
 /** Writes into a hidden temporary file, then fsyncs and renames it over the key's path. */
@@ -551,21 +603,23 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
   result: PutResult | undefined
   readonly #store: FileStore
   readonly #target: string
-  readonly #temp: string
+  /** The temporary file, named once its host and pid are known (_construct). */
+  #temp: string | undefined
   readonly #stats: TransferStats
-  readonly #tag = randomSuffix()
   /** Told the temporary file's tag before the file is made (WriterOptions.onMultipartUpload), so a crash's is found. */
   readonly #onOpen: ((tag: string) => void) | undefined
+  /** FileStore's sweep of a directory before its first write there (sweepDeadTemps). */
+  readonly #sweep: (dir: string) => Promise<void>
   #handle: fsp.FileHandle | undefined
   #bytes = 0
 
-  constructor (store: FileStore, key: string, target: string, parent: TransferStats, onOpen?: (tag: string) => void) {
+  constructor (store: FileStore, key: string, target: string, parent: TransferStats, onOpen: ((tag: string) => void) | undefined, sweep: (dir: string) => Promise<void>) {
     super({ highWaterMark: 1024 * 1024 })
     this.#store = store
     this.key = key
     this.#target = target
-    this.#temp = tempOf(target, this.#tag)
     this.#onOpen = onOpen
+    this.#sweep = sweep
     this.#stats = new TransferStats({ parent })
   }
 
@@ -586,11 +640,19 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
       callback()
       return
     }
-    makeDirs(path.dirname(this.#target))
+    const dir = path.dirname(this.#target)
+    makeDirs(dir)
       .then(async () => {
+        await this.#sweep(dir)
         if (this.destroyed) return
+        // The host and pid in the name: one a kill leaves is known for dead by the next writer here (sweepDeadTemps).
+        const { hostName, writingTemp } = await loadNames()
+        const tag = `${hostName()}~${process.pid}~${randomSuffix()}`
+        this.#temp = tempOf(this.#target, tag)
+        // Known to sweeps as this process's from before it exists until it is renamed or removed.
+        writingTemp(this.#temp)
         // Noted before the file exists: a kill at any moment after leaves a note the next uploader acts on.
-        this.#onOpen?.(this.#tag)
+        this.#onOpen?.(tag)
         this.#handle = await fsp.open(this.#temp, 'wx')
       })
       .then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
@@ -623,7 +685,8 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
       const st = await handle.stat()
       await handle.close()
       this.#handle = undefined
-      await fsp.rename(this.#temp, this.#target)
+      await fsp.rename(this.#temp as string, this.#target)
+      names?.doneWritingTemp(this.#temp as string)
       await syncDir(path.dirname(this.#target))
       this.#stats.uploadedObject()
       this.result = { key: this.key, bytes: this.#bytes, etag: fileEtag(st.size, st.mtimeMs) }
@@ -638,9 +701,13 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
       callback(err)
       return
     }
+    const temp = this.#temp
     const cleanUp = async (): Promise<void> => {
       await handle?.close().catch(() => {})
-      await fsp.unlink(this.#temp).catch(() => {})
+      if (temp !== undefined) {
+        await fsp.unlink(temp).catch(() => {})
+        names?.doneWritingTemp(temp)
+      }
     }
     cleanUp().then(() => { callback(err) }, () => { callback(err) })
   }

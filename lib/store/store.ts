@@ -183,8 +183,9 @@ export interface Store {
   /**
    * The multipart uploads open under `prefix`, in key order (S3). A file store
    * has none (a writer's unfinished object is a hidden temporary file beside
-   * the key, noted by onMultipartUpload and removed by abortUpload): it lists
-   * nothing.
+   * the key, noted by onMultipartUpload and removed by abortUpload; one
+   * noted nowhere, a one-shot put killed outright, is removed by the next
+   * writer in its directory: file-store.ts sweepDeadTemps): it lists nothing.
    */
   listUploads (prefix?: string): AsyncIterable<OpenUpload>
   /** Abort a multipart upload left by a crashed writer (a file store: remove the temporary file); no-op where it is gone. */

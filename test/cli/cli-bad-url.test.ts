@@ -88,3 +88,12 @@ t.test('a server URL that is not http(s): a usage error, exit 2, for ship and ev
     }
   }
 })
+
+t.test('a refused --endpoint names the flag, not the API option, for every command that takes it', async (t) => {
+  for (const [command, args] of storeCommands) {
+    const r = await cli([...args('s3://bkt/logs'), '--endpoint', 'ftp://x'])
+    t.not(r.code, 0, command)
+    t.match(r.stderr, new RegExp(`^shoebox ${command}: --endpoint: must be an http:// or https:// URL, got "ftp://x"\\n`), command)
+    t.notMatch(r.stderr, /option endpoint/, `${command}: not the API's name`)
+  }
+})

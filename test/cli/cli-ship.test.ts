@@ -265,23 +265,30 @@ t.test('gives up with --spill while ending (stdin all read): the queue goes to t
   t.same(collector.stored.map((e) => e.event), Array.from({ length: 5 }, (_, seq) => ({ seq, text: 'ünïcode ✓', '@time': collector.stored[seq].event['@time'], '@id': collector.stored[seq].event['@id'], '@library': collector.stored[seq].event['@library'] })))
 })
 
-t.test('gives up while stdin stays open: stops reading, exits, and names a partial last line', async (t) => {
+t.test('gives up while stdin stays open: stops reading, exits, and names the line it stopped in', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   collector.refuseAll(503)
-  // 50 whole lines and the start of another; then nothing, and no end (a `tail -f`).
-  const stdin = new Readable({ read () {} })
-  stdin.push(Array.from({ length: 50 }, (_, seq) => JSON.stringify({ seq }) + '\n').join('') + '{"seq": 5')
-  let stderr = ''
-  const code = await main(['ship', collector.url, '--stream', 's', '--attempts', '1'], {
-    stdin,
-    stdout: new Writable({ write (_c, _e, cb) { cb() } }),
-    stderr: new Writable({ write (c: Buffer, _e, cb) { stderr += c.toString(); cb() } })
-  })
-  t.equal(code, 1, stderr)
-  t.match(giveUpCounts(stderr), { read: 50, acked: 0, unconfirmed: 50 })
-  t.match(stderr, /an incomplete last line \(9 bytes\) not stored\n$/)
-  t.ok(stdin.destroyed, 'stdin is no longer read')
+  const spill = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-ship-cli-'))
+  t.teardown(() => { fs.rmSync(spill, { recursive: true, force: true }) })
+  for (const spillArgs of [[], ['--spill', spill, '--attempts', '1']]) {
+    // 50 whole lines and the start of another; then nothing, and no end (a `tail -f`).
+    const stdin = new Readable({ read () {} })
+    stdin.push(Array.from({ length: 50 }, (_, seq) => JSON.stringify({ seq }) + '\n').join('') + '{"seq": 5')
+    let stderr = ''
+    const code = await main(['ship', collector.url, '--stream', 's', '--attempts', '1', ...spillArgs], {
+      stdin,
+      stdout: new Writable({ write (_c, _e, cb) { cb() } }),
+      stderr: new Writable({ write (c: Buffer, _e, cb) { stderr += c.toString(); cb() } })
+    })
+    const what = spillArgs.length === 0 ? 'no spill' : '--spill'
+    t.equal(code, 1, stderr)
+    t.match(giveUpCounts(stderr), spillArgs.length === 0 ? { read: 50, acked: 0, unconfirmed: 50 } : { read: 50, acked: 0, spilled: 50 }, what)
+    // Not "an incomplete last line": its end was never read, as nothing after it was.
+    t.match(stderr, /; stdin read no further: the line it was reading \(9 bytes of it read\) not stored\n$/, what)
+    t.notMatch(stderr, /incomplete/, what)
+    t.ok(stdin.destroyed, `${what}: stdin is no longer read`)
+  }
 })
 
 t.test('--time-field with --time-unit ms and s: @time in kronos ticks, the field kept', async (t) => {

@@ -190,3 +190,61 @@ t.test('pack: a pack SIGKILLed mid-upload leaves its staging directory; the next
   t.ok(fs.existsSync(live), 'a live pack\'s is left')
   t.equal(fs.readdirSync(to).length, 1, 'the store holds the new archive only')
 })
+
+t.test('unpack: an unpack SIGKILLed mid-write leaves its temporary files; the next unpack into that directory removes them (not a live one\'s)', async (t) => {
+  const root = tempDir(t)
+  const src = tree(root, 4)
+  const store = path.join(root, 'store')
+  await pack(src, { to: store, rollSize: 1 })
+  const out = path.join(root, 'out')
+  fs.mkdirSync(out)
+  // A live unpack's temporary file (this process's pid), and one of another host's: both left alone.
+  const live = `.shoebox-unpack-${hostName()}~${process.pid}~0123456789abcdef`
+  const otherHost = `.shoebox-unpack-${hostName()}x~999999999~0123456789abcdef`
+  fs.writeFileSync(path.join(out, live), 'writing')
+  fs.writeFileSync(path.join(out, otherHost), 'writing')
+  // The child's open of a temporary file creates it, then never returns: it is killed with its files half written.
+  const hang = path.join(root, 'hang.mjs')
+  fs.writeFileSync(hang, [
+    "import fs from 'node:fs/promises'",
+    "import path from 'node:path'",
+    'const open = fs.open',
+    'fs.open = async function (file, ...rest) {',
+    '  const handle = await open.call(this, file, ...rest)',
+    "  if (path.basename(String(file)).startsWith('.shoebox-unpack-')) { process.stdout.write('hanging\\n'); setInterval(() => {}, 60000); return await new Promise(() => {}) }",
+    '  return handle',
+    '}'
+  ].join('\n'))
+  const args = ['unpack', path.join(store, '*.shoebox'), '--out', out]
+  const child = startCli(t, cliBinary(), args, { nodeArgs: ['--import', pathToFileURL(hang).href] })
+  child.child.stdin.end()
+  await new Promise<void>((resolve) => { child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() }) })
+  child.child.kill('SIGKILL')
+  await child.done
+  const temps = (): string[] => fs.readdirSync(out).filter((n) => n.startsWith('.shoebox-unpack-') && n !== live && n !== otherHost)
+  t.ok(temps().length >= 1, `the kill left its temporary files (${temps().length})`)
+  t.match(temps()[0], new RegExp(`^\\.shoebox-unpack-${hostName().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}~${child.pid}~[0-9a-f]{16}$`), 'named with its host and pid')
+
+  const r = await runCli(cliBinary(), args)
+  t.equal(r.code, 0, r.stderr)
+  t.same(temps(), [], 'the next unpack removed them')
+  t.ok(fs.existsSync(path.join(out, live)), 'a live unpack\'s is left')
+  t.ok(fs.existsSync(path.join(out, otherHost)), 'so is another host\'s')
+  for (const name of fs.readdirSync(src)) t.same(fs.readFileSync(path.join(out, name)), fs.readFileSync(path.join(src, name)), `${name} restored`)
+})
+
+t.test('unpack: a temporary file named with this process\'s pid that none of its writes holds is a dead run\'s (a pid that came back)', async (t) => {
+  const root = tempDir(t)
+  const src = tree(root, 2)
+  const store = path.join(root, 'store')
+  await pack(src, { to: store, rollSize: 1 })
+  const out = path.join(root, 'out')
+  fs.mkdirSync(out)
+  const reused = `.shoebox-unpack-${hostName()}~${process.pid}~0123456789abcdef`
+  const live = `.shoebox-unpack-${hostName()}~${process.ppid}~0123456789abcdef`
+  fs.writeFileSync(path.join(out, reused), 'half')
+  fs.writeFileSync(path.join(out, live), 'writing')
+  const summary = await unpack(path.join(store, '*.shoebox'), { out })
+  t.equal(summary.files, 2)
+  t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')), [live], 'removed; the live process\'s stays')
+})

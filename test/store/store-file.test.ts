@@ -17,6 +17,8 @@ import {
 } from '../../lib/index.js'
 import { FileStore } from '../../lib/store/file-store.js'
 import type { WholeObject } from '../../lib/store/store.js'
+import { hostName } from '../../lib/roll/names.js'
+import { escapeRegExp } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-store-file-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -308,7 +310,7 @@ t.test('atomic writes: a destroyed writer leaves no object and no temp file', as
   await once(writer, 'progress')
   const during = filesBelow(root)
   t.equal(during.length, 1)
-  t.match(during[0], /^x\/\.new\.bin\.[0-9a-f]+\.shoebox-tmp$/, 'a hidden temp file beside the target')
+  t.match(during[0], new RegExp(`^x/\\.new\\.bin~${escapeRegExp(hostName())}~${process.pid}~[0-9a-f]{12}\\.shoebox-tmp$`), 'a hidden temp file beside the target, named with its host and pid')
   t.equal(await store.exists('x/new.bin'), false, 'no object before the end')
   writer.destroy()
   await once(writer, 'close')
@@ -577,17 +579,22 @@ t.test('a writer notes its temporary file as an upload id; abortUpload removes t
   writer.write(Buffer.from('half'))
   const temps = (): string[] => (fs.existsSync(path.join(root, 'd')) ? fs.readdirSync(path.join(root, 'd')) : []).filter((n) => n.endsWith('.shoebox-tmp'))
   while (temps().length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
-  t.match(ids, [/^[0-9a-f]{12}$/], 'noted once')
-  const temp = path.join(root, 'd', `.k.shoebox.${ids[0]}.shoebox-tmp`)
+  t.match(ids, [new RegExp(`^${escapeRegExp(hostName())}~${process.pid}~[0-9a-f]{12}$`)], 'noted once')
+  const temp = path.join(root, 'd', `.k.shoebox~${ids[0]}.shoebox-tmp`)
   t.same(temps(), [path.basename(temp)], 'the id is the temporary file\'s tag')
   // As a killed process leaves it: the temporary file stays.
   fs.writeFileSync(path.join(root, 'd', 'keep'), 'x')
   fs.writeFileSync(path.join(parent, 'outside'), 'x')
-  for (const id of ['../../outside', '..', '', 'ABCDEF012345']) await store.abortUpload('d/k.shoebox', id)
+  for (const id of ['../../outside', '..', '', 'ABCDEF012345', '../../outside~1~0123456789ab']) await store.abortUpload('d/k.shoebox', id)
   await store.abortUpload('d/../keep', ids[0]).catch(() => {})
   t.ok(fs.existsSync(temp) && fs.existsSync(path.join(parent, 'outside')) && fs.existsSync(path.join(root, 'd', 'keep')), 'an id that is no tag removes nothing')
   await store.abortUpload('d/k.shoebox', ids[0])
   t.notOk(fs.existsSync(temp), 'the noted temporary file is removed')
   await store.abortUpload('d/k.shoebox', ids[0]) // gone: fine
+  // A note from before the host and pid joined the tag (12 hex digits) still names its file.
+  const old = path.join(root, 'd', '.k.shoebox.0123456789ab.shoebox-tmp')
+  fs.writeFileSync(old, 'half')
+  await store.abortUpload('d/k.shoebox', '0123456789ab')
+  t.notOk(fs.existsSync(old), 'an older note\'s temporary file is removed')
   writer.destroy()
 })

@@ -6,7 +6,7 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
 import { runIngest } from './ingest-run.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { storeUrlArg } from '../store-url-arg.js'
 import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 
@@ -56,7 +56,7 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'ingest metadata into the meta db (one new diff file)',
   help,
-  flags: { ensure: '--ensure', ensureFiles: '--ensure-files' },
+  flags: { ensure: '--ensure', ensureFiles: '--ensure-files', ...STORE_FLAGS },
   async run (argv, io) {
     const { values } = parse(argv, {
       ...metadirOptionSpec,

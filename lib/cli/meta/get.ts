@@ -6,7 +6,7 @@ import { metaJson } from '../../meta/files.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { parse } from '../options.js'
-import { storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { STORE_FLAGS, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { oneLine } from '../one-line.js'
 import { printIndexedRecords, recordsOptionHelp } from './print-records.js'
 
@@ -27,6 +27,7 @@ ${recordsOptionHelp}
 export const getCommand: Command = {
   name: 'get',
   summary: 'state rows by unique key, as JSON',
+  flags: STORE_FLAGS,
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, { metadir: { type: 'string' }, records: { type: 'boolean' }, ...storeOptionSpec }, true)

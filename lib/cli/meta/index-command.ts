@@ -5,7 +5,7 @@ import { checkIndexConfig, recordIndexSource } from '../../meta/record-index.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { storeUrlArg } from '../store-url-arg.js'
 import { runIngest } from './ingest-run.js'
 import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
@@ -42,6 +42,7 @@ function where (info: InvalidMetadata): string {
 export const indexCommand: Command = {
   name: 'index',
   summary: 'index the records of archives (metadata + position) into the meta db',
+  flags: STORE_FLAGS,
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, {

@@ -8,7 +8,7 @@ import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { oneLine } from '../one-line.js'
 import { parse } from '../options.js'
-import { storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { storeUrlArg } from '../store-url-arg.js'
 import { plural } from '../../plural.js'
 
@@ -22,6 +22,7 @@ export function syncCommand (name: keyof typeof DIRECTIONS): Command {
   return {
     name,
     summary,
+    flags: STORE_FLAGS,
     help: `Usage: shoebox meta ${name} URL [--metadir DIR] [--json]
 
 ${what}

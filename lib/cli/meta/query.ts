@@ -10,7 +10,7 @@ import { givenValue } from '../../errors.js'
 import type { Command } from '../command.js'
 import { usage } from '../io.js'
 import { asUsage, parse, wholeNumber } from '../options.js'
-import { storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import { STORE_FLAGS, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
 import { printIndexedRecords, recordsOptionHelp } from './print-records.js'
 
 const help = `Usage: shoebox meta query [CONDITION...] [options]
@@ -73,6 +73,7 @@ export function filterFrom (files: MetaFiles, conditions: string[], isNull: stri
 export const queryCommand: Command = {
   name: 'query',
   summary: 'state rows matching conditions, as NDJSON',
+  flags: STORE_FLAGS,
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
