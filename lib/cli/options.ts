@@ -136,6 +136,14 @@ export interface AsUsageOptions {
 }
 
 /**
+ * Options said as their flag only where one is refused (withFlags, asUsage:
+ * '--endpoint: must be ...'), never in running text: the name is also a word
+ * of other messages ('endpoint unreachable', a store's failure, which became
+ * '--endpoint unreachable' though no --endpoint was given).
+ */
+const REFUSAL_ONLY = new Set(['endpoint'])
+
+/**
  * `text` (a library's message) with each API option that `flags` knows said
  * as the CLI flag the user types ({ overwrite: '--overwrite' }: "overwrite
  * lets the later replace ..." becomes "--overwrite lets ..."). Only a whole
@@ -147,6 +155,7 @@ export interface AsUsageOptions {
 export function inFlags (text: string, flags: Readonly<Record<string, string>>): string {
   let said = text
   for (const [option, flag] of Object.entries(flags)) {
+    if (REFUSAL_ONLY.has(option)) continue
     const name = option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     said = said.replace(new RegExp(`(?<=^|[\\s(])${name}(?=$|[\\s);])`, 'g'), flag)
   }
