@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { metaPaths } from './config.js'
+import { isAlive } from '../roll/names.js'
 
 export interface PublishLockOptions {
   /** How long to wait for a live holder, in ms (default 60000; 0: fail at once). */
@@ -66,16 +67,7 @@ function parseHolder (text: string): LockHolder | null {
  */
 export function deadWaiterTemp (name: string): boolean {
   const pid = /^\.publish\.lock\.(\d+)\.[0-9a-f]{16}\.tmp$/.exec(name)?.[1]
-  return pid !== undefined && Number(pid) !== process.pid && !alive(Number(pid))
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' // exists, owned by someone else
-  }
+  return pid !== undefined && !isAlive(Number(pid))
 }
 
 async function readHolder (file: string): Promise<LockHolder | null | undefined> {
@@ -137,7 +129,7 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
       const holder = await readHolder(lock)
       if (holder === undefined) continue
       // unreadable content is a lock killed between create and write (not possible with link) or foreign: treat as live
-      if (holder !== null && holder.host === me.host && !alive(holder.pid)) {
+      if (holder !== null && holder.host === me.host && !isAlive(holder.pid)) {
         await breakStale(lock, holder)
         continue
       }
