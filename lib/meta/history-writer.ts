@@ -44,7 +44,7 @@ export async function removeStaleTemporaries (base: string): Promise<string[]> {
   const names = await fs.readdir(dir).catch(() => [] as string[])
   const removed: string[] = []
   for (const name of names) {
-    if (!TEMP.test(name) && !SCRATCH_NAME.test(name) && !deadWaiterTemp(name)) continue
+    if (!TEMP.test(name) && !SCRATCH_NAME.test(name) && !await deadWaiterTemp(dir, name)) continue
     await fs.unlink(path.join(dir, name)).then(() => removed.push(name), () => {})
   }
   return removed

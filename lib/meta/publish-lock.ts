@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { metaPaths } from './config.js'
-import { isAlive } from '../roll/names.js'
+import { doneWritingTemp, hostName, isAlive, leftByDeadWriter, writingTemp } from '../roll/names.js'
 
 export interface PublishLockOptions {
   /** How long to wait for a live holder, in ms (default 60000; 0: fail at once). */
@@ -60,14 +60,24 @@ function parseHolder (text: string): LockHolder | null {
   return { pid: n, host, token }
 }
 
+/** A waiter's temporary: `.publish.lock.<pid>.<token>.tmp`, and `.publish.lock.<token>.tmp` as the first versions named it. */
+const WAITER_TEMP = /^\.publish\.lock\.(?:\d+\.)?[0-9a-f]{16}\.tmp$/
+
 /**
- * Is `name` (in _mmmeta/) the temporary of a lock that a publisher killed
- * while waiting left, its pid gone? Such a file is never linked or removed
- * by anyone else; a live waiter's is its own.
+ * Is `name` in `dir` (_mmmeta/) the temporary of a lock that a publisher
+ * killed while waiting left? Such a file is never linked or removed by anyone
+ * else. Judged by what it holds, `<pid> <host> <token>` (every version wrote
+ * that, so a name without the pid is judged too): of this host, and its pid
+ * gone, or this process's pid and not one of its waits (leftByDeadWriter: a
+ * pid comes back, as a container's pid 1 does). One that holds no whole
+ * holder (a waiter killed between creating and writing it) or another host's
+ * stays.
  */
-export function deadWaiterTemp (name: string): boolean {
-  const pid = /^\.publish\.lock\.(\d+)\.[0-9a-f]{16}\.tmp$/.exec(name)?.[1]
-  return pid !== undefined && !isAlive(Number(pid))
+export async function deadWaiterTemp (dir: string, name: string): Promise<boolean> {
+  if (!WAITER_TEMP.test(name)) return false
+  const file = path.resolve(dir, name)
+  const holder = await fs.readFile(file, 'utf8').then(parseHolder, () => null)
+  return holder !== null && holder.host === os.hostname() && leftByDeadWriter(file, hostName(), holder.pid)
 }
 
 async function readHolder (file: string): Promise<LockHolder | null | undefined> {
@@ -112,9 +122,14 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
   const lock = publishLockPath(base)
   const wait = options.wait ?? 60000
   const me: LockHolder = { pid: process.pid, host: os.hostname(), token: randomBytes(8).toString('hex') }
-  // The pid in the name: a publisher killed while it waits leaves this file, which the next one removes (deadWaiterTemp).
-  const temp = `${lock}.${me.pid}.${me.token}.tmp`
-  await fs.writeFile(temp, `${me.pid} ${me.host} ${me.token}\n`).catch((err: unknown) => { throw ioError(err, 'cannot write', temp) })
+  // A publisher killed while it waits leaves this file, which the next one removes (deadWaiterTemp). Registered
+  // (writingTemp) from before it exists until it is removed: this process's pid in it says a live waiter only then.
+  const temp = path.resolve(`${lock}.${me.pid}.${me.token}.tmp`)
+  writingTemp(temp)
+  await fs.writeFile(temp, `${me.pid} ${me.host} ${me.token}\n`).catch((err: unknown) => {
+    doneWritingTemp(temp)
+    throw ioError(err, 'cannot write', temp)
+  })
   const deadline = Date.now() + wait
   let pause = 5
   let told = false
@@ -146,6 +161,7 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
     }
   } finally {
     await fs.unlink(temp).catch(() => {})
+    doneWritingTemp(temp)
   }
   let released = false
   return {

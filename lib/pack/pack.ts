@@ -103,12 +103,11 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   await openStore(options.to, options.storeOptions).close()
   const rollSize = sizeOption(options.rollSize, DEFAULT_ROLL_SIZE, 'rollSize')
   const name = packName(options.name ?? path.basename(source.dir))
-  const tmpDir = options.tmpDir ?? os.tmpdir()
+  // Resolved: this pack registers its staging directory, and a sweep asks for it, by one spelling of its path.
+  const tmpDir = path.resolve(options.tmpDir ?? os.tmpdir())
   await removeDeadStaging(tmpDir, options.to, options.storeOptions)
-  // Named with its host and pid, so that one a killed pack leaves is known for dead (removeDeadStaging).
-  const { hostName } = await import('../roll/names.js')
-  const staging = await fs.mkdtemp(path.join(tmpDir, `${STAGING}${hostName()}~${process.pid}~`))
-  await fs.writeFile(path.join(staging, DESTINATION), options.to)
+  const staging = await makeStaging(tmpDir)
+  const { doneWritingTemp } = await import('../roll/names.js')
   const upload: UploadOptions = { to: options.to, deleteLocal: true, storeOptions: options.storeOptions }
   if (options.concurrency !== undefined) upload.concurrency = options.concurrency
   let sink: RollingSink | undefined
@@ -129,6 +128,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     sink?.destroy(err)
   })
   try {
+    await fs.writeFile(path.join(staging, DESTINATION), options.to)
     throwIfAborted(signal)
     // A codec this install lacks (zstd) fails here, naming the destination: the sink would name its staging directory.
     await compressionOf(options.compress, options.gzip)?.codec.ready(options.to)
@@ -173,6 +173,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
       await closed
     }
     await fs.rm(staging, { recursive: true, force: true })
+    doneWritingTemp(staging)
     // What was kept (counted once the aborted uploads have settled): the archives the store has, those a stop
     // caught between their put and its verification (no 'upload' event) included.
     if (failure instanceof ShoeboxError) {
@@ -190,8 +191,34 @@ const STAGING = 'shoebox-pack-'
 const DESTINATION = '.to'
 
 /**
+ * Make this pack's staging directory in `tmpDir`, `shoebox-pack-HOST~PID~XXXXXX`:
+ * named with its host and pid, so that one a killed pack leaves is known for
+ * dead (removeDeadStaging), and registered (writingTemp) before it exists, so
+ * that a sweep by another pack of this process leaves it: a pid comes back (a
+ * container's command is pid 1 every run), and this process's own pid in the
+ * name says a live pack only for a directory it registered. Not mkdtemp(),
+ * whose name is known only once the directory exists.
+ */
+async function makeStaging (tmpDir: string): Promise<string> {
+  const { doneWritingTemp, hostName, writingTemp } = await import('../roll/names.js')
+  for (let attempt = 1; ; attempt++) {
+    const staging = path.join(tmpDir, `${STAGING}${hostName()}~${process.pid}~${randomBytes(3).toString('hex')}`)
+    writingTemp(staging)
+    try {
+      await fs.mkdir(staging, { mode: 0o700 })
+      return staging
+    } catch (err) {
+      doneWritingTemp(staging)
+      // Taken (one in 16 million, per staging directory of this pid there): another name.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt === 100) throw err
+    }
+  }
+}
+
+/**
  * Remove the staging directories of packs on this host that were killed
- * (their pid is gone): nothing else ever would, and each may hold archives
+ * (their pid is gone; this process's own pid, when none of its packs
+ * registered the directory): nothing else ever would, and each may hold archives
  * of up to rollSize. The uploads they had in flight are aborted first
  * (their `.uploading` notes, as a restarted writer's are) when they went to
  * `to`, this pack's destination; those to another stay open (see
@@ -201,13 +228,13 @@ const DESTINATION = '.to'
 async function removeDeadStaging (tmpDir: string, to: string, storeOptions: StoreOptions | undefined): Promise<void> {
   const names = await fs.readdir(tmpDir).catch(() => [] as string[])
   // Loaded here, not at import (as the rolling sink loads it): importing the package stays small.
-  const { hostName, isAlive } = await import('../roll/names.js')
-  const host = hostName()
+  const { leftByDeadWriter } = await import('../roll/names.js')
   for (const name of names) {
     if (!name.startsWith(STAGING)) continue
+    // One named the older way (shoebox-pack-XXXXXX) names no process: it stays.
     const m = /^(.+)~(\d+)~[^~]{6}$/.exec(name.slice(STAGING.length))
-    if (m === null || m[1] !== host || isAlive(Number(m[2]))) continue
     const dead = path.join(tmpDir, name)
+    if (m === null || !leftByDeadWriter(dead, m[1], Number(m[2]))) continue
     try {
       if (await fs.readFile(path.join(dead, DESTINATION), 'utf8').catch(() => undefined) === to) {
         // Its archives go first: the notes of files gone are the ones dropLeftMarkers() aborts.
