@@ -15,14 +15,12 @@
  * what came before it is stored: a failing stream destroyed the stages
  * after it, and the lines still in them.
  */
-import type { Readable } from 'node:stream'
+import { PassThrough, type Readable } from 'node:stream'
 import { CorruptArchiveError, type ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fail.js'
 import { sniffCodec, SNIFF_BYTES, type CodecName } from './codecs.js'
-import { gunzip } from './member-gunzip.js'
 import { peekHead } from './peek.js'
-import { zstdInputStage } from './zstd-stream.js'
 
 export interface DecompressedInput {
   /** The text: the input itself when plain, else its decompressed bytes, ending cleanly at damage. */
@@ -65,11 +63,16 @@ export async function decompressedInput (input: Readable, what: string, options:
   const codec = sniffCodec(head)
   if (codec.name === 'none') return { stream, codec: codec.name, failure: null }
   await codec.ready(what)
-  // zstd streamed through its window where the backend can (zstd-stream.ts): not the archives' frame at a time.
-  // gzip's stage imported with this module, not through the codec table's decompressor() (which loads it on first
-  // call): the input must not wait on a module load between its first bytes and its stage (a read error meanwhile
-  // destroyed it with those bytes in it). zstdInputStage() waits only on the backend codec.ready() has loaded.
-  const stage = feed(stream, codec.name === 'zstd' ? await zstdInputStage(what, options) : gunzip())
+  // The stage's module loads only now, for a compressed input: a plain one (`shoebox write` from a pipe) loads none
+  // of the eight modules of both stages (start-up: test/startup-lazy.test.ts). The input must not wait on that load
+  // with its first bytes in it (a read error meanwhile destroyed it with them, and its 'error' found no listener):
+  // it is read at once into a holding stage, which keeps its bytes, and its failure after them (feed()), until
+  // the stage is there. zstd streamed through its window where the backend can (zstd-stream.ts): not the archives'
+  // frame at a time.
+  const holding = feed(stream, new PassThrough())
+  const stage = feed(holding, codec.name === 'zstd'
+    ? await (await import('./zstd-stream.js')).zstdInputStage(what, options)
+    : (await import('./member-gunzip.js')).gunzip())
   const text: EndOnFailure = endOnFailure(stage, { bytes: true })
   // After endOnFailure's own listener (it ends the text), in the same tick: before the end reaches anyone.
   stage.once('error', () => { options.onDamage?.() })

@@ -20,6 +20,26 @@ async function read (stream: Readable): Promise<Buffer> {
 
 const TEXT = Buffer.from(Array.from({ length: 3000 }, (_, i) => `{"i":${i}}\n`).join(''))
 
+// First in this file: no test before it has loaded gzip's stage (member-gunzip.ts), which then loads (on the thread
+// pool: several turns of the event loop) while the input fails. Left to wait on that load with its first bytes in it,
+// the input was destroyed with them, and its error found no listener (the test process failed).
+t.test('gzip input read on while its stage loads: a read error meanwhile comes after the first bytes, which are kept', async (t) => {
+  const members = [zlib.gzipSync(TEXT.subarray(0, 5000)), zlib.gzipSync(TEXT.subarray(5000))]
+  let sent = false
+  const input = new Readable({
+    read () {
+      if (sent) return
+      sent = true
+      this.push(members[0])
+      // The next turn of the event loop: once the first bytes are peeked at, before a module load could end.
+      setImmediate(() => { this.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })) })
+    }
+  })
+  const text = await decompressedInput(input, 'in.ndjson.gz')
+  t.ok((await read(text.stream)).equals(TEXT.subarray(0, 5000)), 'the first member whole')
+  t.match(text.failure, { code: 'SHOEBOX_IO', message: 'cannot read in.ndjson.gz: input/output error (EIO)' })
+})
+
 t.test('plain input is the stream given, untouched', async (t) => {
   const input = Readable.from(chunked(TEXT, 100))
   const text = await decompressedInput(input, 'stdin')
