@@ -89,7 +89,9 @@ export async function main (argv: string[], io: Io): Promise<number> {
   }
   const command = await entry.load()
   if (command.group !== true && (rest.includes('--help') || rest.includes('-h'))) {
-    io.stdout.write(command.help + '\n')
+    // Loaded only to print a help, not by every command's start.
+    const { alignOptions } = await import('./help-columns.js')
+    io.stdout.write(alignOptions(command.help) + '\n')
     return 0
   }
   const shown = command.typedName?.(rest) ?? command.name
