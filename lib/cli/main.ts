@@ -67,7 +67,7 @@ function mainHelp (): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    "Run 'shoebox <command> --help' for a command's options."
+    "Run 'shoebox <command> --help' for a command's options, 'shoebox --version' for the version."
   ].join('\n')
 }
 
