@@ -48,7 +48,8 @@ export function commandGroup (name: string, summary: string, entries: readonly S
       if (entry === undefined) throw usage(`unknown subcommand '${name} ${sub}' (one of ${entries.map((e) => e.name).join(', ')})`)
       const command = await entry.load()
       if (rest.includes('--help') || rest.includes('-h')) {
-        io.stdout.write(command.help + '\n')
+        const { alignOptions } = await import('./help-columns.js')
+        io.stdout.write(alignOptions(command.help) + '\n')
         return 0
       }
       return await withFlags(async () => await command.run(rest, io), command.flags ?? {})

@@ -67,7 +67,7 @@ function mainHelp (): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    "Run 'shoebox <command> --help' for a command's options."
+    "Run 'shoebox <command> --help' for a command's options, 'shoebox --version' for the version."
   ].join('\n')
 }
 
@@ -89,7 +89,9 @@ export async function main (argv: string[], io: Io): Promise<number> {
   }
   const command = await entry.load()
   if (command.group !== true && (rest.includes('--help') || rest.includes('-h'))) {
-    io.stdout.write(command.help + '\n')
+    // Loaded only to print a help, not by every command's start.
+    const { alignOptions } = await import('./help-columns.js')
+    io.stdout.write(alignOptions(command.help) + '\n')
     return 0
   }
   const shown = command.typedName?.(rest) ?? command.name

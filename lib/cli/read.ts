@@ -36,13 +36,13 @@ one line saying it is incomplete, and exit 130 or 143 (128 + the signal).
 
 Options:
   --positions        add each record's "position" {file, offset}, to resume from
-  --from FILE:OFFSET continue right after that position (FILE relative to the
+  --from FILE:OFFSET  continue right after that position (FILE relative to the
                      pattern's directory, as --positions prints it); in a gzip or
                      zstd file FILE:OFFSET@MEMBER+SKIP (as meta index stores it)
                      starts at that member; implies --positions
   --follow           keep watching for new files until SIGINT or SIGTERM, which
                      end the output after a whole record (exit 0)
-  --order name|mtime file order (default name)
+  --order name|mtime  file order (default name)
   --lenient          skip damage (reported on stderr), files that are not archives,
                      and zstd files where this install has no zstd
   --payload-only     print only each payload's bytes, one per line

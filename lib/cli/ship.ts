@@ -48,8 +48,10 @@ Options:
   --time-unit kronos|ms|s  what a number in --time-field counts (default kronos;
                            only with --time-field: @time is always kronos time)
   --namespace NS         the namespace (default: the server's)
-  --on-overflow block|drop|spill   a full queue holds stdin (default), drops
-                         events (counted), or spills them to --spill
+  --on-overflow block|drop|spill
+                         a full queue holds stdin (the default without --spill),
+                         drops events (counted), or spills them to --spill (the
+                         default with it)
   --spill DIR            spill directory: events are replayed in order from
                          it, also by the next run after a crash
   --queue N              events queued before --on-overflow applies (default 10000;

@@ -57,7 +57,7 @@ Options:
                         object with check(file, now) (or a function making one)
 ${compressOptionHelp}
   --fsync never|onClose|interval|always   (default onClose)
-  --flush-interval TIME flush buffered records at least this often (default 1s;
+  --flush-interval TIME  flush buffered records at least this often (default 1s;
                         0 turns the timer off: blocks are cut when full or at the end)
   --format v1|v2        record format (default v2)
   --meta key=value      metadata for every record (repeatable)

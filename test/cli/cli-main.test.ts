@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { commands } from '../../lib/cli/main.js'
 import { cli } from '../cli-run.js'
@@ -16,6 +17,15 @@ t.test('every command entry loads the command it names, with the summary the hel
   const help = await cli(['--help'])
   t.equal(help.code, 0)
   for (const entry of commands) t.match(help.stdout.toString(), `  ${entry.name} `, `${entry.name} is in the help`)
+})
+
+t.test('--version and -v print the package\'s version, as the main help and the README say', async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  for (const flag of ['--version', '-v']) {
+    const r = await cli([flag])
+    t.same([r.code, r.stdout.toString(), r.stderr.toString()], [0, `${version}\n`, ''], flag)
+  }
+  t.match((await cli(['--help'])).stdout.toString(), "'shoebox --version' for the version")
 })
 
 t.test('a command\'s own --help loads it; an unknown one is a usage error', async (t) => {

@@ -149,3 +149,12 @@ t.test("a server's @errors are printed on one line, control characters escaped: 
   t.match(lines[1], /^shoebox ship: shipped 0 events .*1 rejected by the server$/)
   t.notOk([...r.stderr].some((c) => c !== '\n' && c.charCodeAt(0) < 0x20), 'no control character but the line ends')
 })
+
+t.test('--help says which --on-overflow is the default: block without --spill, spill with it (--help said block alone, and --spill DIR --on-overflow block is refused)', async (t) => {
+  const help = (await cli(['ship', '--help'])).stdout.toString()
+  const entry = /^ {2}--on-overflow [\s\S]*?(?=^ {2}-)/m.exec(help)?.[0].replace(/\s+/g, ' ') ?? ''
+  t.match(entry, /holds stdin \(the default without --spill\)/)
+  t.match(entry, /spills them to --spill \(the default with it\)/)
+  const r = await cli(['ship', 'http://127.0.0.1:9/', '--stream', 's', '--spill', 'x', '--on-overflow', 'block'], '')
+  t.same([r.code, r.stderr.split('\n')[0]], [2, 'shoebox ship: --spill goes with --on-overflow spill (its default), not block'])
+})
