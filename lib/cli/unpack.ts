@@ -53,6 +53,8 @@ export const unpackCommand: Command = {
       ...readOptionSpec,
       ...storeOptionSpec
     }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const out = values.out
     if (typeof out !== 'string' || out === '') throw usage('needs --out DIR')
@@ -67,7 +69,7 @@ export const unpackCommand: Command = {
       overwrite: values.overwrite === true,
       maxRecordSize,
       maxFrameSize: maxFrameSizeFrom(values),
-      storeOptions: storeOptionsFrom(values),
+      storeOptions,
       signal
     }))
     const seconds = ((Date.now() - started) / 1000).toFixed(1)

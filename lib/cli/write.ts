@@ -126,6 +126,7 @@ export const writeCommand: Command = {
     // Parsed here so that the error names the flag; 0 turns the timer off.
     const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
     const concurrency = positiveInteger('--upload-concurrency', values['upload-concurrency'])
+    const storeOptions = storeOptionsFrom(values)
     if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
     // Each is for the uploads: without --to it would do nothing, without a word (--endpoint did).
     if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined || values.endpoint !== undefined)) {
@@ -165,7 +166,7 @@ export const writeCommand: Command = {
         // The command reports no file's hash: spare the pass over every byte written.
         sha256: false,
         upload: typeof values.to === 'string'
-          ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
+          ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions }
           : undefined
     }, upload?.parts), { flags: WRITE_FLAGS })
     // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
