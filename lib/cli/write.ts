@@ -23,7 +23,7 @@ import { recoveredLine } from './recovered-line.js'
 import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
 import { oneLine } from './one-line.js'
-import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
+import { lineCutBySignal, onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 import { misdecodedDirectory } from '../fs/undecoded-path.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
@@ -279,8 +279,7 @@ export const writeCommand: Command = {
       throw new ShoeboxError(damage.code, `${damage.message}; ${keptLine(sink.kept(), lines.records)}${cut}`, { cause: damage })
     }
     const held = heldByGate + lines.bufferedLineBytes
-    const partial = held > 0 ? `, an incomplete last line (${plural(held, 'byte')}) not stored` : ''
-    const stoppedBy = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${partial}, the rest of stdin was not read`
+    const stoppedBy = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${lineCutBySignal(signal, held, 'stored')}, the rest of stdin was not read`
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}${stoppedBy}\n`)
     // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
     return signal === undefined ? 0 : stdinStoppedExitCode(io, signal)
