@@ -244,7 +244,10 @@ t.test('unpack: a temporary file named with this process\'s pid that none of its
   const live = `.shoebox-unpack-${hostName()}~${process.ppid}~0123456789abcdef`
   fs.writeFileSync(path.join(out, reused), 'half')
   fs.writeFileSync(path.join(out, live), 'writing')
+  // Named the older way (no host, no pid): whose it is cannot be told, so the sweep leaves it (README).
+  const older = '.shoebox-unpack-0123456789abcdef'
+  fs.writeFileSync(path.join(out, older), 'an older unpack\'s')
   const summary = await unpack(path.join(store, '*.shoebox'), { out })
   t.equal(summary.files, 2)
-  t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')), [live], 'removed; the live process\'s stays')
+  t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')).sort(), [live, older].sort(), 'removed; the live process\'s stays, and the one named the older way')
 })
