@@ -1,5 +1,5 @@
-/** '100MiB'-style sizes, '10m'-style durations and counts, as options accept them. */
-import { givenValue, invalidOption } from './errors.js'
+/** '100MiB'-style sizes, '10m'-style durations and counts, an S3 endpoint, as options accept them. */
+import { givenUrl, givenValue, invalidOption } from './errors.js'
 
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
@@ -181,4 +181,25 @@ export function positiveCount (value: unknown, fallback: number, option: string)
 /** A duration option: parseDuration(value) with its default when undefined (not given); null is refused, as in sizeOption(). */
 export function durationOption (value: unknown, fallback: number | string, option: string): number {
   return parseDuration((value === undefined ? fallback : value) as number | string, option)
+}
+
+/** Whether `text` is an http:// or https:// URL, the only endpoints an S3 client takes. */
+export function isHttpUrl (text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * An S3 `endpoint` option that is given and is no http(s) URL is refused
+ * (SHOEBOX_INVALID_OPTION; a password in it masked): the S3 store's check
+ * (s3-config.ts), and the CLI's of --endpoint as it reads its flags
+ * (store-options.ts), which loads no store module.
+ */
+export function checkEndpoint (endpoint: unknown): void {
+  if (endpoint !== undefined && (typeof endpoint !== 'string' || !isHttpUrl(endpoint))) {
+    throw invalidOption('endpoint', `must be an http:// or https:// URL, got ${givenUrl(endpoint)}`)
+  }
 }

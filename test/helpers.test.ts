@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import t from 'tap'
 import { encodeRecords, type DecodeOptions } from '../lib/index.js'
-import { chunked, chunkedInTurn, chunkIter, decodeAll, decodeDirect, firstMismatch, haveVectors, repoRoot, splitAt, vectorDir, vectorSkip } from './helpers.js'
+import { chunked, chunkedInTurn, chunkIter, cliHungAt, decodeAll, decodeDirect, firstMismatch, haveVectors, repoRoot, splitAt, vectorDir, vectorSkip } from './helpers.js'
 
 t.test('helpers: vector location', async (t) => {
   t.equal(vectorDir, join(dirname(repoRoot), 'shared', 'vectors', 'shoebox'), 'the vectors are looked for beside the repo, under shared/')
@@ -50,4 +51,15 @@ t.test('helpers: decodeAll() and decodeDirect()', async (t) => {
     'firstMismatch sees a different value')
   t.notOk(firstMismatch([{ pairs: [['a', '1'], ['b', '2']], payload: Buffer.alloc(0) }], [{ pairs: [['b', '2'], ['a', '1']], payload: Buffer.alloc(0) }]) === undefined,
     'firstMismatch sees a different order')
+})
+
+t.test('helpers: cliHungAt() fails, rather than waiting for ever, when the child never makes the call it is to hang at', async (t) => {
+  // A test whose command no longer makes that call must fail, not pass or time out.
+  // One packed file (path, size, sha256 of 'x'), which unpack writes under a temporary name.
+  const sha256 = createHash('sha256').update('x').digest('hex')
+  const dir = t.testdir({ 'a.shoebox': encodeRecords([{ metadata: { path: 'x.txt', size: '1', sha256 }, payload: 'x' }]) })
+  await t.rejects(cliHungAt(t, ['ls', join(dir, '*.shoebox')], { call: 'rename', path: /never-renamed$/ }), { message: /^shoebox ls .* ended \(exit 0\) without reaching its rename of \/never-renamed\$\// })
+  const hung = await cliHungAt(t, ['unpack', join(dir, '*.shoebox'), '--out', join(dir, 'out')], { call: 'open', path: /\/\.shoebox-unpack-[^/]*$/, after: true })
+  t.ok(hung.pid > 0, 'hung at the call it was told')
+  await hung.kill()
 })

@@ -3,9 +3,9 @@
  * decode() runner that collects records, corrupt events and the final error.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { gzipSync } from 'node:zlib'
@@ -551,5 +551,61 @@ export async function countSplitScans<T> (work: () => Promise<T>): Promise<{ res
     return { result: await work(), scanned }
   } finally {
     String.prototype.split = split
+  }
+}
+
+/** Where a CLI child hangs (cliHungAt): a call of node:fs/promises, and the paths it hangs for. */
+export interface HangAt {
+  /** The function hung: `open` (its path) or `rename` (its target's). */
+  call: 'open' | 'rename'
+  /** The paths whose call hangs; every other call runs as usual. */
+  path: RegExp
+  /** Hang once the call has done its work (the file opened, so it exists), not before it. Default false. */
+  after?: boolean
+}
+
+/** A CLI child hung at a call (cliHungAt): its pid, and its SIGKILL (resolving once it has ended). */
+export interface HungCli {
+  pid: number
+  kill: () => Promise<void>
+}
+
+/**
+ * The `shoebox` binary of the current sources run with `args` and a preload
+ * that makes every `hang.call` for a path `hang.path` matches never
+ * return: resolves once the child is hung there, for the test to look at
+ * what it left so far and kill it (a SIGKILL, at a known point: what a
+ * crash mid-write leaves). Rejects if the child ends without reaching the
+ * call (the call the test means is no longer made, or not for that path).
+ */
+export async function cliHungAt (t: Test, args: string[], hang: HangAt, options: { env?: Record<string, string> } = {}): Promise<HungCli> {
+  // Loaded here, not above: they load TypeScript's compiler, which the many tests that import this file do without.
+  const { cliBinary } = await import('./fixtures-s3/cli-build.js')
+  const { startCli } = await import('./fixtures-roll/cli-child.js')
+  const { tempDir } = await import('./temp-dir.js')
+  const preload = join(tempDir(t, 'shoebox-hang-'), 'hang.mjs')
+  const at = hang.call === 'open' ? 'args[0]' : 'args[1]'
+  const stop = "process.stdout.write('hanging\\n'); setInterval(() => {}, 60000); return await new Promise(() => {})"
+  writeFileSync(preload, [
+    "import fs from 'node:fs/promises'",
+    `const original = fs.${hang.call}`,
+    `const hangs = new RegExp(${JSON.stringify(hang.path.source)}, ${JSON.stringify(hang.path.flags)})`,
+    `fs.${hang.call} = async function (...args) {`,
+    `  if (!hangs.test(String(${at}))) return await original.apply(this, args)`,
+    hang.after === true ? `  await original.apply(this, args); ${stop}` : `  ${stop}`,
+    '}'
+  ].join('\n'))
+  const child = startCli(t, cliBinary(), args, { nodeArgs: ['--import', pathToFileURL(preload).href], env: options.env })
+  child.child.stdin.end()
+  await new Promise<void>((resolve, reject) => {
+    child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() })
+    void child.done.then((r) => { reject(new Error(`shoebox ${args.join(' ')} ended (exit ${String(r.code)}) without reaching its ${hang.call} of ${String(hang.path)}: ${r.stderr}`)) })
+  })
+  return {
+    pid: child.pid,
+    kill: async () => {
+      child.child.kill('SIGKILL')
+      await child.done
+    }
   }
 }

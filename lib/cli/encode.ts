@@ -10,7 +10,7 @@ import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
-import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
+import { lineCutBySignal, onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
 
@@ -122,8 +122,7 @@ export const encodeCommand: Command = {
       return 1
     }
     if (signal !== undefined) {
-      const partial = gate.heldBytes > 0 ? `, an incomplete last line (${plural(gate.heldBytes, 'byte')}) not encoded` : ''
-      io.stderr.write(`shoebox encode: interrupted by ${signal}; ${plural(lines.records, 'record')} written${skipped}${partial}, the rest of stdin was not read\n`)
+      io.stderr.write(`shoebox encode: interrupted by ${signal}; ${plural(lines.records, 'record')} written${skipped}${lineCutBySignal(signal, gate.heldBytes, 'encoded')}, the rest of stdin was not read\n`)
       // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
       return stdinStoppedExitCode(io, signal)
     }

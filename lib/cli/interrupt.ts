@@ -26,6 +26,7 @@
  */
 import { constants } from 'node:os'
 import { ShoeboxError } from '../errors.js'
+import { plural } from '../plural.js'
 import type { Io } from './io.js'
 
 /** The exit code of a command cut short by `signal`: 128 + its number (130 SIGINT, 143 SIGTERM). */
@@ -55,6 +56,17 @@ export class Interrupted extends ShoeboxError {
  */
 export function stdinStoppedExitCode (io: Io, signal: NodeJS.Signals): number {
   return io.stdinFile === undefined ? 0 : interruptedExitCode(signal)
+}
+
+/**
+ * What a command that stopped reading stdin at a signal says of the line it
+ * was in the middle of (`bytes` of it read): empty when none. The signal cut
+ * that line; the input's line may well be whole (it was called "an incomplete
+ * last line", as if the input ended so). `kept` is what became of it ('stored',
+ * 'encoded').
+ */
+export function lineCutBySignal (signal: string, bytes: number, kept: string): string {
+  return bytes > 0 ? `, the line being read when ${signal} came (${plural(bytes, 'byte')} of it read) not ${kept}` : ''
 }
 
 /**

@@ -42,10 +42,12 @@ export const lsCommand: Command = {
   flags: { ...READ_FLAGS, ...STORE_FLAGS },
   async run (argv, io) {
     const { values, positionals } = parse(argv, { ...readOptionSpec, ...storeOptionSpec }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
-    const { store, ...glob } = openGlob(storeUrlArg(positionals[0]), { storeOptions: storeOptionsFrom(values) })
+    const { store, ...glob } = openGlob(storeUrlArg(positionals[0]), { storeOptions })
     // Statistics are what a user of a remote store wants to see; for a directory they are noise.
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox ls', () => store.stats()) : null
     let records = 0

@@ -56,6 +56,8 @@ export const multipartCommand: Command = {
       force: { type: 'boolean' },
       ...storeOptionSpec
     }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one s3:// URL')
     const url = storeUrlArg(positionals[0])
     if (schemeOf(url) !== 's3') {
@@ -69,7 +71,7 @@ export const multipartCommand: Command = {
       throw usage(`--older-than ${String(values['older-than'])} is under ${SAFE_AGE}: a running writer may own a younger upload; give --force to abort them all the same`)
     }
 
-    const store = openStore(url, storeOptionsFrom(values))
+    const store = openStore(url, storeOptions)
     const now = Date.now()
     const age = olderThan === undefined ? '' : ` begun over ${String(values['older-than'])} ago`
     let open = 0

@@ -65,6 +65,8 @@ export const packCommand: Command = {
       verbose: { type: 'boolean' },
       ...storeOptionSpec
     }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one directory')
     const to = values.to
     if (typeof to !== 'string' || to === '') throw usage('needs --to URL (s3://bucket/prefix, file:///dir or a directory)')
@@ -94,7 +96,7 @@ export const packCommand: Command = {
       rollSize,
       maxFileSize,
       skipUnreadable: values['skip-unreadable'] === true,
-      storeOptions: storeOptionsFrom(values),
+      storeOptions,
       onSkip: (entry) => {
         byReason.set(entry.reason, (byReason.get(entry.reason) ?? 0) + 1)
         if (verbose) io.stderr.write(`shoebox pack: skipped ${oneLine(`${path.join(dir, ...entry.path.split('/'))} (${entry.reason}${entry.detail === undefined ? '' : `: ${entry.detail}`})`)}\n`)

@@ -66,6 +66,8 @@ export const readCommand: Command = {
       ...readOptionSpec,
       ...storeOptionSpec
     }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const order = oneOf('--order', values.order, ['name', 'mtime'], 'name')
     const lenient = values.lenient === true
@@ -77,7 +79,7 @@ export const readCommand: Command = {
       from: typeof values.from === 'string' ? parsePosition(values.from) : undefined,
       follow: values.follow === true,
       order,
-      storeOptions: storeOptionsFrom(values)
+      storeOptions
     }))
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox read', () => source.stats()) : null
     let damaged = 0

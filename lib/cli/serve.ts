@@ -106,6 +106,7 @@ export const serveCommand: Command = {
     const mode = oneOf('--mode', values.mode, ['all', 'readonly', 'collector'] as const, 'all')
     const store = values.store === undefined ? undefined : storeUrlArg(values.store as string)
     if (values.endpoint !== undefined && store === undefined) throw usage('--endpoint goes with --store URL (an S3-compatible endpoint for it)')
+    const storeOptions = storeOptionsFrom(values)
     // A reader of a shared store keeps nothing locally.
     // A name that is not UTF-8 names another directory, which the server would make (misdecodedDirectory()).
     const misdecoded = typeof values.data === 'string' ? await misdecodedDirectory(values.data, "'shoebox serve --data .'") : undefined
@@ -132,7 +133,7 @@ export const serveCommand: Command = {
       memtableSize: values['memtable-size'] as string | undefined,
       gzip: values.gzip === true,
       store,
-      storeOptions: storeOptionsFrom(values),
+      storeOptions,
       collectorId: values['collector-id'] as string | undefined,
       flushInterval: values['flush-interval'] as string | undefined,
       pollInterval: values['poll-interval'] as string | undefined,

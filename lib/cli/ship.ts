@@ -14,7 +14,7 @@ import type { FeedOutcome } from './ship-feed.js'
 import { isTerminal } from './store-options.js'
 import { plural } from '../plural.js'
 import { siBytes } from '../transfer/stats.js'
-import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
+import { lineCutBySignal, onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
 const help = `Usage: shoebox ship URL [options] < events.ndjson
 
@@ -271,7 +271,7 @@ export const shipCommand: Command = {
       throw new ShoeboxError(damage.code, `${damage.message}; the lines before it: ${summary(stats, invalid)}${cut}`, { cause: damage })
     }
     const stopped = outcome.stopped
-      ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${outcome.partialBytes > 0 ? `, an incomplete last line (${plural(outcome.partialBytes, 'byte')}) not stored` : ''}`
+      ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${lineCutBySignal(signal ?? 'the signal', outcome.partialBytes, 'stored')}`
       : ''
     io.stderr.write(`shoebox ship: ${summary(stats, invalid)}${stopped}\n`)
     // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.

@@ -5,9 +5,10 @@
  * a store URL's check is in store-url-arg.ts, the transfer line in
  * transfer-reporter.ts).
  */
+import { checkEndpoint } from '../units.js'
 import type { StoreOptions } from '../store/open-store.js'
 import type { Io } from './io.js'
-import type { OptionSpec } from './options.js'
+import { asUsage, type OptionSpec } from './options.js'
 
 export const storeOptionSpec: OptionSpec = {
   endpoint: { type: 'string' }
@@ -19,8 +20,19 @@ export const STORE_FLAGS = { endpoint: '--endpoint' }
 export const storeOptionHelp = `  --endpoint URL        an S3-compatible endpoint (default SHOEBOX_S3_ENDPOINT, else AWS);
                         credentials and region come from the standard AWS variables/profiles`
 
+/**
+ * The store options the flags give. A malformed --endpoint is a usage error
+ * (exit 2) in every command, said here as the flags are read: it was exit 1
+ * where the store refused it at its first use, and 2 where a command checked
+ * its options first. One that cannot be reached is no usage error: the store
+ * fails at its first request (exit 1). Call it before the command makes
+ * anything.
+ */
 export function storeOptionsFrom (values: Record<string, unknown>): StoreOptions {
-  return typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}
+  if (typeof values.endpoint !== 'string') return {}
+  const endpoint = values.endpoint
+  asUsage(() => { checkEndpoint(endpoint) }, { flags: STORE_FLAGS })
+  return { endpoint }
 }
 
 export function isTerminal (io: Io): boolean {

@@ -16,7 +16,8 @@ const help = `Usage: shoebox unpack PATTERN --out DIR [options]
 
 Restores the files that 'shoebox pack' stored in the archives matching
 PATTERN (a glob, quoted, or s3://bucket/prefix/*.shoebox.gz) into DIR, with
-their modes (permission bits) and modification times. Every path is checked
+their modes (permission bits, less the umask as tar does; never setuid,
+setgid or sticky) and modification times. Every path is checked
 first: an absolute path, a '..' segment, a backslash, a drive letter, or a
 directory on the way that is a symbolic link stops the unpack; so does a file
 whose bytes do not match its recorded size and sha256 (nothing is written for
@@ -52,6 +53,8 @@ export const unpackCommand: Command = {
       ...readOptionSpec,
       ...storeOptionSpec
     }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const out = values.out
     if (typeof out !== 'string' || out === '') throw usage('needs --out DIR')
@@ -66,7 +69,7 @@ export const unpackCommand: Command = {
       overwrite: values.overwrite === true,
       maxRecordSize,
       maxFrameSize: maxFrameSizeFrom(values),
-      storeOptions: storeOptionsFrom(values),
+      storeOptions,
       signal
     }))
     const seconds = ((Date.now() - started) / 1000).toFixed(1)

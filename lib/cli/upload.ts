@@ -69,6 +69,8 @@ export const uploadCommand: Command = {
       concurrency: { type: 'string' },
       ...storeOptionSpec
     }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length === 0) throw usage('needs at least one FILE')
     if (typeof values.to !== 'string') throw usage('needs --to URL')
     const queueSize = positiveInteger('--queue-size', values['queue-size'])
@@ -77,7 +79,7 @@ export const uploadCommand: Command = {
     // against S3's bounds whatever the store: a directory store ignores it, and took --part-size 0 without a word.
     const partSize = asUsage(() => checkPartSize(values['part-size']), { flags: { partSize: '--part-size' } })
     refuseSharedKeys(positionals)
-    const store = openStore(storeUrlArg(values.to), storeOptionsFrom(values))
+    const store = openStore(storeUrlArg(values.to), storeOptions)
     refuseUploadOntoItself(positionals, store)
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     const listed = new InputOrderLines(io.stdout, positionals.length)

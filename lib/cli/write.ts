@@ -23,7 +23,7 @@ import { recoveredLine } from './recovered-line.js'
 import { plural } from '../plural.js'
 import { parseDuration } from '../units.js'
 import { oneLine } from './one-line.js'
-import { onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
+import { lineCutBySignal, onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 import { misdecodedDirectory } from '../fs/undecoded-path.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
@@ -126,6 +126,7 @@ export const writeCommand: Command = {
     // Parsed here so that the error names the flag; 0 turns the timer off.
     const flushInterval = values['flush-interval'] === undefined ? undefined : asUsage(() => parseDuration(values['flush-interval'] as string, '--flush-interval'))
     const concurrency = positiveInteger('--upload-concurrency', values['upload-concurrency'])
+    const storeOptions = storeOptionsFrom(values)
     if (values['roll-align'] === true && values['roll-age'] === undefined) throw usage('--roll-align needs --roll-age')
     // Each is for the uploads: without --to it would do nothing, without a word (--endpoint did).
     if (values.to === undefined && (values['delete-local'] === true || concurrency !== undefined || values.endpoint !== undefined)) {
@@ -165,7 +166,7 @@ export const writeCommand: Command = {
         // The command reports no file's hash: spare the pass over every byte written.
         sha256: false,
         upload: typeof values.to === 'string'
-          ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions: storeOptionsFrom(values) }
+          ? { to: values.to, deleteLocal: values['delete-local'] === true, concurrency, storeOptions }
           : undefined
     }, upload?.parts), { flags: WRITE_FLAGS })
     // The sink is the lines' one consumer and gives back each block's bytes once compressed or written:
@@ -278,8 +279,7 @@ export const writeCommand: Command = {
       throw new ShoeboxError(damage.code, `${damage.message}; ${keptLine(sink.kept(), lines.records)}${cut}`, { cause: damage })
     }
     const held = heldByGate + lines.bufferedLineBytes
-    const partial = held > 0 ? `, an incomplete last line (${plural(held, 'byte')}) not stored` : ''
-    const stoppedBy = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${partial}, the rest of stdin was not read`
+    const stoppedBy = signal === undefined ? '' : `; stopped by ${signal}: ${plural(sink.kept().sealedRecords, 'record')} sealed${lineCutBySignal(signal, held, 'stored')}, the rest of stdin was not read`
     io.stderr.write(`${progress !== null ? '\r' : ''}shoebox write: ${summary(lines.records, sealed, started)} into ${oneLine(path.resolve(dir))}${stoppedBy}\n`)
     // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
     return signal === undefined ? 0 : stdinStoppedExitCode(io, signal)

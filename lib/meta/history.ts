@@ -76,6 +76,8 @@ export interface ReplayOptions {
    * fails the replay with its error.
    */
   onProblem?: (problem: HistoryProblem) => unknown
+  /** Stops the replay between two batches of rows (replayInto() rejects with the signal's reason). */
+  signal?: AbortSignal
 }
 
 function kindOf (name: string): HistoryKind | null {

@@ -253,6 +253,8 @@ export async function replayInto (table: ReplayTable, files: readonly HistoryFil
     let header: readonly string[] | null = null
     let shapes = new Map<string | null, Shape>()
     for await (const batch of readHistoryBatches(file.path, table.unique, options)) {
+      // A long history takes a while to replay: a squash stopped meanwhile (Ctrl-C) stops here, not at its end.
+      if (options.signal?.aborted === true) throw options.signal.reason
       for (const row of batch) {
         if (row.header !== header) {
           header = row.header

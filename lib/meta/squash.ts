@@ -36,9 +36,10 @@ export interface SquashOptions {
   onWait?: (holder: LockHolder) => unknown
   /**
    * Stops the squash before it writes anything: at once while it waits for
-   * another publisher's lock, else once the history is replayed (the snapshot
-   * being written is finished, and pruned after, as asked). Rejects with
-   * SHOEBOX_ABORTED, the metadir as it was.
+   * another publisher's lock, between two batches of rows while it replays
+   * the history (the snapshot being written once it is replayed is finished,
+   * and pruned after, as asked). Rejects with SHOEBOX_ABORTED, the metadir as
+   * it was.
    */
   signal?: AbortSignal
 }
@@ -78,11 +79,18 @@ export async function squashHistory (base: string, options: SquashOptions = {}):
       skippedIn.add(problem.file)
       return await options.onProblem?.(problem)
     }
-    const scratch = await IngestScratch.open(base, config.unique, replaySet(files), { onProblem })
+    let scratch: IngestScratch
+    try {
+      // Stopped during the replay, it stops there (the scratch db removed, the lock released below).
+      scratch = await IngestScratch.open(base, config.unique, replaySet(files), { onProblem, signal })
+    } catch (err) {
+      checkStopped(signal)
+      throw err
+    }
     let file: WrittenHistoryFile | null
     let count: number
     try {
-      // The replay of a long history takes a while: stopped meanwhile, the snapshot is not begun.
+      // Stopped after the replay's last batch: the snapshot is not begun.
       checkStopped(signal)
       const table = scratch.table
       const columns = table.columns()

@@ -6,7 +6,7 @@
  * output directory, and no directory on the way may be a symbolic link (a
  * link planted there could lead a write outside). The payload is checked
  * against the record's size and sha256 before the file is created; it is
- * written under a temporary name, given its mode and mtime, and renamed
+ * written under a temporary name, given its mode (less the umask) and mtime, and renamed
  * into place, so a file is either whole or not there. Without `overwrite`
  * it is linked into place instead (../fs/link.ts), which fails where a file
  * exists: one made after the check (another unpack into the same
@@ -109,6 +109,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   checkCallback(options.onFile, 'onFile')
   const signal = options.signal
   throwIfAborted(signal)
+  // Read once, before this unpack does any I/O: reading it sets it to 0 for a moment (then back), and a file or
+  // directory the thread pool made in that moment would miss the umask.
+  const umask = process.umask()
   const source = archiveSource(pattern, {
     storeOptions: options.storeOptions,
     maxRecordSize: options.maxRecordSize,
@@ -127,7 +130,7 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
     if (err instanceof ShoeboxError) throw err
     throw ioError(err, 'cannot unpack into', options.out)
   }
-  const restorer = new Restorer(out, options)
+  const restorer = new Restorer(out, options, umask)
   const claims = new PathClaims(options.overwrite === true)
   const archives = new Set<string>()
   // Positions name archives relative to the pattern's root (a directory, or the store's URL).
@@ -218,10 +221,13 @@ class Restorer {
   readonly #dirs: DirTree = new Map()
   /** Directories swept of dead unpacks' temporary files (sweepDeadTemps), each once, before its first write. */
   readonly #swept = new Map<string, Promise<void>>()
+  /** The process umask when the unpack began, taken from every restored mode. */
+  readonly #umask: number
 
-  constructor (root: string, options: UnpackOptions) {
+  constructor (root: string, options: UnpackOptions, umask: number) {
     this.#root = root
     this.#options = options
+    this.#umask = umask
   }
 
   get files (): number {
@@ -350,7 +356,8 @@ class Restorer {
     try {
       await writeAll(handle, payload)
       const mode = parseMode(meta.mode)
-      if (mode !== undefined) await handle.chmod(mode)
+      // fchmod ignores the umask; tar (for a user other than root) applies it, so a stranger's 0777 is not world-writable here.
+      if (mode !== undefined) await handle.chmod(mode & ~this.#umask)
       const mtime = parseTime(meta.mtime)
       if (mtime !== undefined) await handle.utimes(new Date(), mtime)
       if (this.#options.fsync === true) await handle.sync()
@@ -393,7 +400,10 @@ async function sweepDeadTemps (dir: string): Promise<void> {
   }
 }
 
-/** Permission bits of an octal mode string ('0644'); setuid, setgid and sticky bits are not restored. */
+/**
+ * Permission bits of an octal mode string ('0644'); setuid, setgid and sticky
+ * bits are never restored (an archive is not trusted to make a setuid file).
+ */
 function parseMode (text: string | undefined): number | undefined {
   if (typeof text !== 'string' || !/^[0-7]{1,6}$/.test(text)) return undefined
   return parseInt(text, 8) & 0o777

@@ -116,6 +116,15 @@ const TRANSIENT_LISTING: ReadonlySet<string> = new Set(['network', 'unreachable'
 /** The longest pause between listings that keep failing: the pause doubles from pollInterval (at least 1 s) up to this. */
 const MAX_LIST_PAUSE = 30_000
 
+/**
+ * The pause before the next listing of a follow after `failures` listings in
+ * a row failed (1 for the first): pollInterval (at least 1 s), doubling with
+ * each further failure, at most MAX_LIST_PAUSE (30 s, as the README says).
+ */
+export function listRetryPause (pollIntervalMs: number, failures: number): number {
+  return Math.min(MAX_LIST_PAUSE, Math.max(pollIntervalMs, 1000) * 2 ** (failures - 1))
+}
+
 /** What a listener's failure leaves, for its error. */
 const LISTENER_KEPT = 'the records read before it are delivered'
 
@@ -408,7 +417,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         // A follow is a long tail: a listing lost to a network blip is tried again after a pause, said
         // (listFailed). Not the first: a read that never listed (a wrong endpoint) fails at once.
         if (first || this.#options.follow !== true || !(err instanceof StoreError) || !TRANSIENT_LISTING.has(err.kind)) throw err
-        const retryMs = Math.min(MAX_LIST_PAUSE, Math.max(this.#pollInterval, 1000) * 2 ** listFailures++)
+        const retryMs = listRetryPause(this.#pollInterval, ++listFailures)
         this.#tell('listFailed', { path: this.#pattern, error: err, retryMs } satisfies ListFailedEvent)
         await this.#pause(retryMs)
         if (this.destroyed || this.#stopped) return

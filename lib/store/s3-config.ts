@@ -10,7 +10,7 @@
 import buffer from 'node:buffer'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { givenUrl, givenValue, invalidOption, ShoeboxError } from '../errors.js'
-import { checkFlag, durationOption, givenSize, oneOf, positiveCount, sizeOption } from '../units.js'
+import { checkEndpoint, checkFlag, durationOption, isHttpUrl, givenSize, oneOf, positiveCount, sizeOption } from '../units.js'
 import type { WriterOptions } from './store.js'
 
 export interface S3StoreOptions {
@@ -88,12 +88,10 @@ export function s3ClientSettings (options: S3StoreOptions): { maxAttempts: numbe
  */
 function checkClientOptions (options: S3StoreOptions): void {
   const { endpoint, region, credentials } = options
-  if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:$/.test(urlProtocol(endpoint)))) {
-    throw invalidOption('endpoint', `must be an http:// or https:// URL, got ${givenUrl(endpoint)}`)
-  }
+  checkEndpoint(endpoint)
   // The variable is the endpoint's default, and is taken as the option is: checked so, naming it.
   const fromEnv = endpoint === undefined ? nonEmpty((options.env ?? process.env).SHOEBOX_S3_ENDPOINT) : undefined
-  if (fromEnv !== undefined && !/^https?:$/.test(urlProtocol(fromEnv))) {
+  if (fromEnv !== undefined && !isHttpUrl(fromEnv)) {
     throw new ShoeboxError('SHOEBOX_BAD_URL', `SHOEBOX_S3_ENDPOINT (the default endpoint) must be an http:// or https:// URL, got ${givenUrl(fromEnv)}`)
   }
   if (region !== undefined && (typeof region !== 'string' || region === '')) throw invalidOption('region', `must be a region name such as us-east-1, got ${givenValue(region)}`)
@@ -103,14 +101,6 @@ function checkClientOptions (options: S3StoreOptions): void {
     if (c === null || typeof c !== 'object' || typeof c.accessKeyId !== 'string' || typeof c.secretAccessKey !== 'string' || (c.sessionToken !== undefined && typeof c.sessionToken !== 'string')) {
       throw invalidOption('credentials', 'must be { accessKeyId, secretAccessKey, sessionToken? } (strings) or a provider function')
     }
-  }
-}
-
-function urlProtocol (text: string): string {
-  try {
-    return new URL(text).protocol
-  } catch {
-    return ''
   }
 }
 

@@ -5,10 +5,13 @@
  * anything, and without echoing credentials. Store URLs: write, upload,
  * multipart, read, ls, pack, unpack, meta push/pull/index, meta generate --archives, serve --store (checked by
  * storeUrlArg(), lib/cli/store-url-arg.ts); server URLs: ship, events.
- * (A store that fails once asked, a missing bucket or an unreachable
- * endpoint, is a runtime failure, exit 1: test/cli/cli-store.test.ts.)
+ * A malformed --endpoint is a usage error too, in every command that takes
+ * it. (A store that fails once asked, a missing bucket or an unreachable
+ * endpoint, is a runtime failure, exit 1: here for a few commands, and
+ * test/cli/cli-store.test.ts.)
  */
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -89,11 +92,46 @@ t.test('a server URL that is not http(s): a usage error, exit 2, for ship and ev
   }
 })
 
-t.test('a refused --endpoint names the flag, not the API option, for every command that takes it', async (t) => {
-  for (const [command, args] of storeCommands) {
-    const r = await cli([...args('s3://bkt/logs'), '--endpoint', 'ftp://x'])
-    t.not(r.code, 0, command)
-    t.match(r.stderr, new RegExp(`^shoebox ${command}: --endpoint: must be an http:// or https:// URL, got "ftp://x"\\n`), command)
-    t.notMatch(r.stderr, /option endpoint/, `${command}: not the API's name`)
+/** The commands that take --endpoint: each store command, and meta get and query (for --records' archives). */
+const endpointCommands: Array<[string, string[], string[]]> = [
+  ...storeCommands.map(([command, args, untouched]): [string, string[], string[]] => [command, args('s3://bkt/logs'), untouched]),
+  ['meta get', ['meta', 'get', 'x', '--records', '--metadir', metadir], [path.join(metadir, '_mmmeta')]],
+  ['meta query', ['meta', 'query', '--records', '--metadir', metadir], [path.join(metadir, '_mmmeta')]]
+]
+
+t.test('a malformed --endpoint is a usage error (exit 2) in every command that takes it, said before anything is made, naming the flag', async (t) => {
+  // It was exit 1 in most commands (the store refused it at its first use) and 2 in write and serve; serve made
+  // its --data directory (with its collector-id) first.
+  for (const [command, args, untouched] of endpointCommands) {
+    for (const endpoint of ['ftp://x', 'not a url', `ftp://key:${SECRET}@x`]) {
+      const r = await cli([...args, '--endpoint', endpoint])
+      const what = `${command} --endpoint ${endpoint}`
+      t.equal(r.code, 2, what)
+      t.match(r.stderr, usageLines(command, /--endpoint: must be an http:\/\/ or https:\/\/ URL, got "[^"\n]*"/), what)
+      t.notMatch(r.stderr, /option endpoint/, `${what}: not the API's name`)
+      t.notOk(r.stderr.includes(SECRET), `${what}: the secret is not echoed`)
+      for (const p of untouched) t.notOk(fs.existsSync(p), `${what}: ${path.basename(p)} not created`)
+    }
+  }
+})
+
+t.test('an --endpoint that cannot be reached is no usage error: exit 1, the store\'s failure', async (t) => {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  const saved = { ...process.env }
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'key', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'us-east-1' })
+  t.teardown(() => { process.env = saved })
+  for (const [command, args] of [
+    ['ls', ['ls', 's3://bkt/logs/*.gz']],
+    ['read', ['read', 's3://bkt/logs/*.gz']],
+    ['multipart', ['multipart', 's3://bkt/logs']],
+    ['meta pull', ['meta', 'pull', 's3://bkt/logs', '--metadir', metadir]]
+  ] as Array<[string, string[]]>) {
+    const r = await cli([...args, '--endpoint', `http://127.0.0.1:${port}`])
+    t.equal(r.code, 1, command)
+    t.match(r.stderr, /endpoint unreachable/, command)
+    t.notMatch(r.stderr, /--endpoint|try 'shoebox/, `${command}: not a usage line`)
   }
 })

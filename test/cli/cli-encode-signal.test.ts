@@ -34,7 +34,7 @@ async function encoded (t: Test, output: Buffer, gzip: boolean): Promise<number[
 }
 
 function stderrLine (signal: string, records: number): RegExp {
-  return new RegExp(`^shoebox encode: interrupted by ${signal}; ${records} records? written(, an incomplete last line \\(\\d+ bytes?\\) not encoded)?, the rest of stdin was not read\\n$`)
+  return new RegExp(`^shoebox encode: interrupted by ${signal}; ${records} records? written(, the line being read when ${signal} came \\(\\d+ bytes? of it read\\) not encoded)?, the rest of stdin was not read\\n$`)
 }
 
 for (const [signal, args] of [['SIGINT', []], ['SIGTERM', ['--gzip']]] as const) {

@@ -147,7 +147,7 @@ for (const [into, sealed, signal] of [[0, 1, 'SIGINT'], [1, 1, 'SIGTERM'], [1023
     t.equal(cut, -1, cut === -1 ? 'every record a whole input line, in order' : `record ${cut} is not line ${cut}: ${stored[cut].length} bytes of ${lines[cut].length}`)
     t.equal(code, signal === 'SIGINT' ? 130 : 143, `a file on stdin cut short: ${stderr}`)
     // A read that ended right after a newline cut no line.
-    const partial = into === 0 ? '' : `, an incomplete last line \\(${into} bytes?\\) not stored`
+    const partial = into === 0 ? '' : `, the line being read when ${signal} came \\(${into} bytes? of it read\\) not stored`
     t.match(stderr, new RegExp(`; stopped by ${signal}: ${stored.length} records sealed${partial}, the rest of stdin was not read\\n$`))
   })
 }

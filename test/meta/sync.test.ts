@@ -5,16 +5,14 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
 import { pullMetadir, pushMetadir, type SyncedFile } from '../../lib/meta/sync.js'
 import { MetaStore } from '../../lib/meta/kv-store.js'
 import { openStore } from '../../lib/store/open-store.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
-import { expectCode } from '../helpers.js'
+import { cliHungAt, expectCode } from '../helpers.js'
 import { tempDir } from '../temp-dir.js'
-import { startCli } from '../fixtures-roll/cli-child.js'
 import { cliBinary, runCli } from '../fixtures-s3/cli-build.js'
 
 const APPEND_1 = 'content_hash,title,__mmmeta_keys\r\na,Grüße,\r\n'
@@ -134,21 +132,9 @@ t.test('a pull killed mid-download: the next pull removes the temporary file it 
   const live = `.2026-01-01T00:00:00.000000.append.${process.pid}.0123456789ab.tmp`
   fs.writeFileSync(path.join(db, live), 'downloading')
   // The child's rename of the downloaded history file into place never returns: it is killed there.
-  const hang = path.join(consumer, 'hang.mjs')
-  fs.writeFileSync(hang, [
-    "import fs from 'node:fs/promises'",
-    'const rename = fs.rename',
-    'fs.rename = async function (from, to, ...rest) {',
-    "  if (String(to).endsWith('.append')) { process.stdout.write('hanging\\n'); setInterval(() => {}, 60000); return await new Promise(() => {}) }",
-    '  return await rename.call(this, from, to, ...rest)',
-    '}'
-  ].join('\n'))
   const args = ['meta', 'pull', `file://${base}`, '--metadir', consumer]
-  const child = startCli(t, cliBinary(), args, { nodeArgs: ['--import', pathToFileURL(hang).href] })
-  child.child.stdin.end()
-  await new Promise<void>((resolve) => { child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() }) })
-  child.child.kill('SIGKILL')
-  await child.done
+  const child = await cliHungAt(t, args, { call: 'rename', path: /\.append$/ })
+  await child.kill()
   const temps = (): string[] => fs.readdirSync(db).filter((n) => n.endsWith('.tmp') && n !== live)
   t.equal(temps().length, 1, 'the kill left the downloaded history file under its temporary name')
 

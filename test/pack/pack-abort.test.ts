@@ -9,15 +9,13 @@ import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { ShoeboxError } from '../../lib/index.js'
-import { expectCode } from '../helpers.js'
+import { cliHungAt, expectCode } from '../helpers.js'
 import { pack } from '../../lib/pack/pack.js'
 import { unpack } from '../../lib/pack/unpack.js'
 import { tempDir } from '../temp-dir.js'
 import { seen, startFaultProxy } from '../fault-proxy.js'
 import { hostName } from '../../lib/roll/names.js'
-import { startCli } from '../fixtures-roll/cli-child.js'
 import { cliBinary, runCli } from '../fixtures-s3/cli-build.js'
 import { startS3 } from '../s3-server.js'
 
@@ -160,23 +158,11 @@ t.test('pack: a pack SIGKILLed mid-upload leaves its staging directory; the next
   const live = path.join(tmp, `shoebox-pack-${hostName()}~${process.pid}~abcdef`)
   fs.mkdirSync(live)
   // The child's open of zz-hang never returns: it is killed with the first archive uploading.
-  const hang = path.join(root, 'hang.mjs')
-  fs.writeFileSync(hang, [
-    "import fs from 'node:fs/promises'",
-    'const open = fs.open',
-    'fs.open = async function (file, ...rest) {',
-    "  if (String(file).endsWith('zz-hang')) { process.stdout.write('hanging\\n'); setInterval(() => {}, 60000); return await new Promise(() => {}) }",
-    '  return await open.call(this, file, ...rest)',
-    '}'
-  ].join('\n'))
-  const child = startCli(t, cliBinary(), ['pack', src, '--to', to, '--roll-size', '64MiB'], { nodeArgs: ['--import', pathToFileURL(hang).href], env: { TMPDIR: tmp } })
-  child.child.stdin.end()
+  const child = await cliHungAt(t, ['pack', src, '--to', to, '--roll-size', '64MiB'], { call: 'open', path: /zz-hang$/ }, { env: { TMPDIR: tmp } })
   const storeTemps = (): string[] => (fs.existsSync(to) ? fs.readdirSync(to) : []).filter((n) => n.endsWith('.shoebox-tmp'))
   const staged = (): string[] => fs.readdirSync(tmp).filter((n) => n.startsWith('shoebox-pack-') && path.join(tmp, n) !== live)
-  await new Promise<void>((resolve) => { child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() }) })
   while (storeTemps().length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
-  child.child.kill('SIGKILL')
-  await child.done
+  await child.kill()
   t.equal(staged().length, 1, 'the kill left its staging directory')
   t.equal(storeTemps().length, 1, 'and its upload\'s temporary file in the store')
 
@@ -204,23 +190,9 @@ t.test('unpack: an unpack SIGKILLed mid-write leaves its temporary files; the ne
   fs.writeFileSync(path.join(out, live), 'writing')
   fs.writeFileSync(path.join(out, otherHost), 'writing')
   // The child's open of a temporary file creates it, then never returns: it is killed with its files half written.
-  const hang = path.join(root, 'hang.mjs')
-  fs.writeFileSync(hang, [
-    "import fs from 'node:fs/promises'",
-    "import path from 'node:path'",
-    'const open = fs.open',
-    'fs.open = async function (file, ...rest) {',
-    '  const handle = await open.call(this, file, ...rest)',
-    "  if (path.basename(String(file)).startsWith('.shoebox-unpack-')) { process.stdout.write('hanging\\n'); setInterval(() => {}, 60000); return await new Promise(() => {}) }",
-    '  return handle',
-    '}'
-  ].join('\n'))
   const args = ['unpack', path.join(store, '*.shoebox'), '--out', out]
-  const child = startCli(t, cliBinary(), args, { nodeArgs: ['--import', pathToFileURL(hang).href] })
-  child.child.stdin.end()
-  await new Promise<void>((resolve) => { child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() }) })
-  child.child.kill('SIGKILL')
-  await child.done
+  const child = await cliHungAt(t, args, { call: 'open', path: /\/\.shoebox-unpack-[^/]*$/, after: true })
+  await child.kill()
   const temps = (): string[] => fs.readdirSync(out).filter((n) => n.startsWith('.shoebox-unpack-') && n !== live && n !== otherHost)
   t.ok(temps().length >= 1, `the kill left its temporary files (${temps().length})`)
   t.match(temps()[0], new RegExp(`^\\.shoebox-unpack-${hostName().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}~${child.pid}~[0-9a-f]{16}$`), 'named with its host and pid')
@@ -244,7 +216,10 @@ t.test('unpack: a temporary file named with this process\'s pid that none of its
   const live = `.shoebox-unpack-${hostName()}~${process.ppid}~0123456789abcdef`
   fs.writeFileSync(path.join(out, reused), 'half')
   fs.writeFileSync(path.join(out, live), 'writing')
+  // Named the older way (no host, no pid): whose it is cannot be told, so the sweep leaves it (README).
+  const older = '.shoebox-unpack-0123456789abcdef'
+  fs.writeFileSync(path.join(out, older), 'an older unpack\'s')
   const summary = await unpack(path.join(store, '*.shoebox'), { out })
   t.equal(summary.files, 2)
-  t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')), [live], 'removed; the live process\'s stays')
+  t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')).sort(), [live, older].sort(), 'removed; the live process\'s stays, and the one named the older way')
 })

@@ -9,6 +9,7 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import t from 'tap'
 import { archiveSource, encodeRecords, type ArchiveSource, type ShoeboxRecord } from '../../lib/index.js'
+import { listRetryPause } from '../../lib/source/archive-source.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-follow-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
@@ -122,4 +123,13 @@ t.test('a signal stops a followed read (an AbortError), and one not following; a
     t.same(seen, ['{"a":1}'], `follow ${follow}: nothing after the abort`)
   }
   t.throws(() => archiveSource(path.join(dir, '*'), { signal: 'x' as unknown as AbortSignal }), { code: 'SHOEBOX_INVALID_OPTION', option: 'signal' })
+})
+
+t.test('a follow whose listings keep failing pauses pollInterval (at least 1 s), doubling, and never more than 30 s (README)', async (t) => {
+  // The pauses the listFailed events report (test/source/source-s3.test.ts sees the first two through a failing server).
+  const pauses = (pollMs: number, failures: number): number[] => Array.from({ length: failures }, (_, i) => listRetryPause(pollMs, i + 1))
+  t.same(pauses(20, 8), [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000], 'from 1 s (pollInterval under it), doubling, then 30 s')
+  t.same(pauses(5000, 4), [5000, 10000, 20000, 30000], 'from pollInterval')
+  t.same(pauses(60_000, 2), [30000, 30000], 'a pollInterval over 30 s: 30 s')
+  t.equal(listRetryPause(1000, 5000), 30000, 'a failing store all night: still 30 s (2 ** n is Infinity, not NaN)')
 })

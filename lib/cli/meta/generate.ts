@@ -7,6 +7,7 @@ import { usage } from '../io.js'
 import { oneOf, parse } from '../options.js'
 import { runIngest } from './ingest-run.js'
 import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from '../store-options.js'
+import type { StoreOptions } from '../../store/open-store.js'
 import { storeUrlArg } from '../store-url-arg.js'
 import { metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
 
@@ -36,13 +37,13 @@ ${metadirOptionHelp}
 ${storeOptionHelp}
   -h, --help          show this help`
 
-function sourceFor (values: Record<string, unknown>, filesRoot: string, stdin: Readable): Readable {
+function sourceFor (values: Record<string, unknown>, filesRoot: string, stdin: Readable, storeOptions: StoreOptions): Readable {
   const chosen = ['ndjson', 'json-array', 'archives', 'no-meta'].filter((k) => values[k] !== undefined)
   if (chosen.length > 1) throw usage(`choose one source: --${chosen.join(', --')}`)
   if (typeof values.ndjson === 'string') return values.ndjson === '-' ? ndjsonSource(stdin, '-') : ndjsonFileSource(values.ndjson)
   if (typeof values['json-array'] === 'string') return jsonArraySource(values['json-array'])
   // A store URL is checked before anything is read or written (a bad one is a usage error, as for meta index).
-  if (typeof values.archives === 'string') return archiveMetadataSource(storeUrlArg(values.archives), { storeOptions: storeOptionsFrom(values) })
+  if (typeof values.archives === 'string') return archiveMetadataSource(storeUrlArg(values.archives), { storeOptions })
   if (values['no-meta'] === true) return fileStatSource(filesRoot)
   return jsonFilesSource(filesRoot)
 }
@@ -72,8 +73,10 @@ export const generateCommand: Command = {
       json: { type: 'boolean' }
     }, false)
     const onInvalid = oneOf('--on-invalid', values['on-invalid'], ['report', 'fail'] as const, 'report')
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     const { base, filesRoot } = metadirFrom(values)
-    const source = sourceFor(values, filesRoot, io.stdin)
+    const source = sourceFor(values, filesRoot, io.stdin, storeOptions)
     const sink = metaIngest(base, {
       replace: values.replace === true,
       ensure: values.ensure === true,

@@ -31,6 +31,8 @@ export const getCommand: Command = {
   help,
   async run (argv, io) {
     const { values, positionals } = parse(argv, { metadir: { type: 'string' }, records: { type: 'boolean' }, ...storeOptionSpec }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length === 0) throw usage('needs at least one UID')
     const md = await metadir(await existingMetadir(values.metadir as string | undefined))
     const missing: string[] = []
@@ -61,7 +63,7 @@ export const getCommand: Command = {
       md.close()
     }
     if (values.records === true) {
-      await printIndexedRecords(io, md.base, found.map((f) => f.row), (i) => `${md.config.unique} ${found[i].uid}`, storeOptionsFrom(values))
+      await printIndexedRecords(io, md.base, found.map((f) => f.row), (i) => `${md.config.unique} ${found[i].uid}`, storeOptions)
     }
     if (missing.length > 0) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `not in ${md.paths.state}: ${missing.join(', ')}`)
     return 0

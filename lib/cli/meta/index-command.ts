@@ -53,12 +53,14 @@ export const indexCommand: Command = {
       'on-invalid': { type: 'string' },
       json: { type: 'boolean' }
     }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs one PATTERN (quote it, so the shell leaves the glob alone)')
     const onInvalid = oneOf('--on-invalid', values['on-invalid'], ['report', 'fail'] as const, 'report')
     const { base, filesRoot } = metadirFrom(values)
     const config = await loadMetaConfig(base)
     checkIndexConfig(config)
-    const source = recordIndexSource(storeUrlArg(positionals[0]), { base, storeOptions: storeOptionsFrom(values) })
+    const source = recordIndexSource(storeUrlArg(positionals[0]), { base, storeOptions })
     const sink = metaIngest(base, { config, replace: values.replace === true, ensure: values.ensure === true, filesRoot })
     return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'records', counted: 'records', progress: 'records indexed', where })
   }

@@ -42,11 +42,13 @@ ${storeOptionHelp}
   -h, --help      show this help`,
     async run (argv, io) {
       const { values, positionals } = parse(argv, { ...storeOptionSpec, metadir: { type: 'string' }, json: { type: 'boolean' } }, true)
+      // A malformed --endpoint is a usage error, said before anything is read or made.
+      const storeOptions = storeOptionsFrom(values)
       if (positionals.length !== 1) throw usage(`meta ${name} needs exactly one URL`)
       const base = (values.metadir as string | undefined) ?? process.env.MMMETA ?? process.cwd()
       const json = values.json === true
       const result = await sync(base, storeUrlArg(positionals[0]), {
-        ...storeOptionsFrom(values),
+        ...storeOptions,
         // A key is a file name (of the store pulled from: anyone's): one line, its control characters escaped.
         onFile: json ? undefined : (f) => { io.stdout.write(`${oneLine(f.key)}\t${plural(f.bytes, 'byte')}\n`) }
       })

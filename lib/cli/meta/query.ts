@@ -87,6 +87,8 @@ export const queryCommand: Command = {
       records: { type: 'boolean' },
       ...storeOptionSpec
     }, true)
+    // A malformed --endpoint is a usage error, said before anything is read or made.
+    const storeOptions = storeOptionsFrom(values)
     if (values.records === true && values.count === true) throw usage('--records and --count: choose one')
     const limit = wholeNumber('--limit', values.limit)
     const md = await metadir(await existingMetadir(values.metadir as string | undefined))
@@ -104,7 +106,7 @@ export const queryCommand: Command = {
         for await (const file of find) rows.push(file.data)
         const unique = md.config.unique
         md.close()
-        await printIndexedRecords(io, md.base, rows, (i) => `${unique} ${String(rows[i][unique])}`, storeOptionsFrom(values))
+        await printIndexedRecords(io, md.base, rows, (i) => `${unique} ${String(rows[i][unique])}`, storeOptions)
         return 0
       }
       let batch = ''

@@ -194,6 +194,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
 
   const pollMs = durationOption(o.pollInterval, '10s', 'pollInterval')
   const flushMs = durationOption(o.flushInterval, '10s', 'flushInterval')
+  const sweepAfterMs = durationOption(o.sweepAfter, '1h', 'sweepAfter')
   const closeGraceMs = durationOption(o.closeGrace, '5s', 'closeGrace')
   // 60 s, nginx's send_timeout: only a client taking less than one 128 KiB chunk a minute
   // (~2.2 KB/s) is cut, and a get so cut resumes after its last @id (client-get.ts).
@@ -214,7 +215,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   }
   let store: EventBackend
   try {
-    store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs })
+    store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs, sweepAfterMs })
   } catch (err) {
     if (served !== undefined) SERVED_HERE.delete(served)
     throw err
@@ -304,17 +305,20 @@ function hostOption (value: unknown): string {
 
 /** The storage a server answers from: a local store (publishing to a shared one for a collector), or a shared store's runs. */
 async function openBackend (
-  o: ServeEventsOptions, remoteReader: boolean, n: { memtableSize: number, bucketMs: number, retentionMs: number | undefined, pollMs: number, flushMs: number }
+  o: ServeEventsOptions, remoteReader: boolean, n: { memtableSize: number, bucketMs: number, retentionMs: number | undefined, pollMs: number, flushMs: number, sweepAfterMs: number }
 ): Promise<EventBackend> {
   const { openStore } = await import('../../store/open-store.js')
   if (remoteReader) return await RemoteRuns.open(openStore(o.store as string, o.storeOptions), n.pollMs, o.onBackgroundError)
   const data = o.data as string
   let publisher: RunPublisher | undefined
   if (o.store !== undefined) {
+    // Opened (its URL and options checked) before the data directory is made: a refused endpoint made it, with
+    // the collector's id and instance files in it.
+    const shared = openStore(o.store, o.storeOptions)
     await ensureDir(data)
     const collector = o.collectorId ?? await keptName(path.join(data, 'collector-id'), () => `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`)
     const instance = await keptName(path.join(data, 'collector-instance'), () => randomBytes(8).toString('hex'))
-    publisher = new RunPublisher(openStore(o.store, o.storeOptions), collector, path.join(data, 'runs'), { instance, sweepAfterMs: durationOption(o.sweepAfter, '1h', 'sweepAfter') })
+    publisher = new RunPublisher(shared, collector, path.join(data, 'runs'), { instance, sweepAfterMs: n.sweepAfterMs })
     // An id another data directory publishes under, a bucket that does not exist, credentials refused: said now, not
     // at each publish behind the server's back. A store that cannot answer yet is no reason not to take puts: the
     // publishes try again.

@@ -6,6 +6,8 @@
  * request, without a word. Each is refused naming the option and the value.
  */
 import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
 import { serveEvents } from '../../../lib/events/server/serve-events.js'
 import { cli } from '../../cli-run.js'
 import { tempDir } from '../../temp-dir.js'
@@ -92,4 +94,23 @@ t.test('an option serveEvents() does not know is refused naming it (namespace fo
   const server = await serveEvents({ data, port: 0, namespaces: ['app'] })
   t.teardown(async () => { await server.close() })
   t.equal(server.url.startsWith('http://127.0.0.1:'), true, 'a server with known options starts')
+})
+
+t.test('a collector refused for its store\'s options (endpoint, sweepAfter) makes no data directory: every option is checked first', async (t) => {
+  // The data directory, with its collector-id and collector-instance files, was made before the store was
+  // opened (a bad endpoint) or sweepAfter read.
+  const base = tempDir(t)
+  const data = path.join(base, 'data')
+  for (const [options, option] of [
+    [{ storeOptions: { endpoint: 'ftp://x' } }, 'endpoint'],
+    [{ sweepAfter: 'soon' }, 'sweepAfter']
+  ] as const) {
+    await t.rejects(serveEvents({ data, port: 0, mode: 'collector', store: 's3://events/p', ...options }), { code: 'SHOEBOX_INVALID_OPTION', option }, option)
+    t.notOk(fs.existsSync(data), `${option}: no data directory`)
+  }
+  for (const args of [['--endpoint', 'ftp://x'], ['--sweep-after', 'soon']]) {
+    const r = await cli(['serve', '--store', 's3://events/p', '--mode', 'collector', '--data', data, '--port', '0', ...args])
+    t.same([r.code, r.stderr.split('\n')[0].slice(0, `shoebox serve: ${args[0]}:`.length)], [2, `shoebox serve: ${args[0]}:`], args.join(' '))
+    t.notOk(fs.existsSync(data), `${args.join(' ')}: no --data directory`)
+  }
 })
