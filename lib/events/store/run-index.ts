@@ -10,7 +10,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { writeFileDurably } from '../../fs/durable.js'
 import { ShoeboxError } from '../../errors.js'
-import type { RunInfo } from './run-file.js'
+import { compactRunInfo, type RunInfo } from './run-file.js'
 
 export interface RunIndex {
   version: 1
@@ -47,6 +47,8 @@ export async function loadIndex (dir: string): Promise<RunIndex> {
   try {
     const index = JSON.parse(text) as RunIndex
     if (index.version !== 1 || !Array.isArray(index.runs)) throw new Error(`unknown layout (version ${String(index.version)})`)
+    // Held for as long as the store is open: the copies JSON.parse made of one time or bucket shared (run-file.ts).
+    for (const run of index.runs) if (Array.isArray(run?.blocks)) compactRunInfo(run)
     return index
   } catch (err) {
     throw new ShoeboxError('SHOEBOX_BAD_RECORD', `event index ${file} is damaged: ${(err as Error).message}; nothing was changed`, { cause: err })
