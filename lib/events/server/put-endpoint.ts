@@ -47,7 +47,7 @@ export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerR
   try {
     body = walkPutBody(bytes, ctx.maxPutStreams)
   } catch (err) {
-    // Refused whole, as a body over --max-body is (413: shoebox's shipper splits the batch and sends it again).
+    // Refused whole, as a body over --max-body is (413). shoebox's shipper names one stream a put.
     if (err instanceof TooManyStreams) throw new BadRequest([tooManyStreams(ctx.maxPutStreams)], { status: 413 })
     throw new BadRequest([INVALID_JSON])
   }

@@ -144,8 +144,8 @@ export interface EventServer {
  * maxPutStreams's default. A put naming 300,000 one-event streams (4.4 MB)
  * took a server to 1.4 GB of RSS and wrote 300,000 run files; at 10,000 a
  * put's streams cost the server ~40 MB until they are runs (bench/RESULTS.md,
- * "serve: a put naming many streams"). shoebox's shipper names at most
- * --batch-events (500) streams a put, and splits a batch refused with 413.
+ * "serve: a put naming many streams"). shoebox's shipper names one stream
+ * a put (a batch per stream: ship-batcher.ts).
  */
 const DEFAULT_MAX_PUT_STREAMS = 10_000
 
