@@ -53,6 +53,8 @@ Options:
                         413 above it)
   --max-connections N   connections open at once; more are closed at once
                         (default: half the open-file limit, at most 1000)
+  --max-put-streams N   distinct streams one put may name; a put naming more
+                        is refused whole, 413 (default 10000)
   --backend-name NAME   the storage name in put/delete answers (default shoebox)
   --gzip                compress the sorted run files (gzip, one member per block)
   --memtable-size SIZE  events held in memory (and in the log) before they are
@@ -85,6 +87,7 @@ export const serveCommand: Command = {
       'cors-origin': { type: 'string', multiple: true },
       'max-body': { type: 'string' },
       'max-connections': { type: 'string' },
+      'max-put-streams': { type: 'string' },
       'backend-name': { type: 'string' },
       'memtable-size': { type: 'string' },
       gzip: { type: 'boolean' },
@@ -129,6 +132,7 @@ export const serveCommand: Command = {
       corsOrigins: values['cors-origin'] as string[] | undefined,
       maxBody: values['max-body'] as string | undefined,
       maxConnections,
+      maxPutStreams: positiveInteger('--max-put-streams', values['max-put-streams']),
       backendName: values['backend-name'] as string | undefined,
       memtableSize: values['memtable-size'] as string | undefined,
       gzip: values.gzip === true,
@@ -167,6 +171,7 @@ const SERVE_FLAGS = {
   corsOrigins: '--cors-origin',
   maxBody: '--max-body',
   maxConnections: '--max-connections',
+  maxPutStreams: '--max-put-streams',
   backendName: '--backend-name',
   memtableSize: '--memtable-size',
   collectorId: '--collector-id',

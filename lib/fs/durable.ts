@@ -87,15 +87,18 @@ export interface DurableWriteOptions {
 /**
  * Replace `target` with `data` so that a reader (or a crash) sees the old
  * content or the new, never part of either. The temporary file is removed if
- * anything fails.
+ * anything fails. `data` may come in pieces (an iterable of buffers, each
+ * written as it is made), so a large file is never held whole.
  */
-export async function writeFileDurably (target: string, data: Uint8Array | string, options: DurableWriteOptions = {}): Promise<void> {
+export async function writeFileDurably (target: string, data: Uint8Array | string | Iterable<Uint8Array>, options: DurableWriteOptions = {}): Promise<void> {
   const sync = options.fsync ?? true
   const temp = tempBeside(target)
   const handle = await fs.open(temp, 'wx', options.mode ?? 0o644)
   let renamed = false
   try {
-    await writeAll(handle, typeof data === 'string' ? Buffer.from(data) : data)
+    if (typeof data === 'string') await writeAll(handle, Buffer.from(data))
+    else if (data instanceof Uint8Array) await writeAll(handle, data)
+    else for (const piece of data) await writeAll(handle, piece)
     if (sync) await handle.sync()
     await handle.close()
     await fs.rename(temp, target)

@@ -25,7 +25,8 @@ const positive: Array<[string[], string]> = [
   [['ship', nobody, '--stream', 's'], '--queue'],
   [['ship', nobody, '--stream', 's'], '--attempts'],
   [['events', 'streams', nobody], '--attempts'],
-  [['serve', '--data', path.join(dir, 'served')], '--max-connections']
+  [['serve', '--data', path.join(dir, 'served')], '--max-connections'],
+  [['serve', '--data', path.join(dir, 'served')], '--max-put-streams']
 ]
 const whole: Array<[string[], string]> = [
   [['events', 'get', nobody, 's'], '--limit'],

@@ -3,11 +3,12 @@
  * serve-cli.test.ts: --host binds where it says, --port the port given,
  * --retention drops whole expired days when the server starts again, and
  * --max-connections closes connections beyond it (serve-flood.test.ts has
- * the default, under a small descriptor limit).
+ * the default, under a small descriptor limit), and --max-put-streams
+ * refuses a put naming more streams than it, whole.
  */
 import net, { type AddressInfo } from 'node:net'
 import t from 'tap'
-import { eventually, get, put, spawnServe, stderrOf } from './conformance-kit.js'
+import { eventually, get, json, post, put, spawnServe, stderrOf, streams } from './conformance-kit.js'
 
 async function freePort (): Promise<number> {
   const server = net.createServer()
@@ -75,4 +76,25 @@ t.test('--max-connections 2: a third connection is closed unanswered, and stderr
   served.child.kill('SIGTERM')
   const end = await served.exited
   t.same(end.stderr.split('\n').filter((l) => l.includes('--max-connections')), ['shoebox serve: 2 connections open, the most --max-connections allows: new ones are closed until some end'], 'once, naming the cap and the flag')
+})
+
+t.test('--max-put-streams 3: a put naming 4 streams is refused whole (413, nothing stored), one naming 3 is taken', async (t) => {
+  const served = await spawnServe(['--data', t.testdir(), '--max-put-streams', '3'])
+  t.teardown(() => { served.child.kill('SIGKILL') })
+  const four = { a: [{ '@time': 1 }], b: [{ '@time': 2 }], c: [{ '@time': 3 }], d: [{ '@time': 4 }] }
+  const refused = await post(served.url, '/1.0/events/put', { events: four })
+  t.equal(refused.status, 413)
+  t.same(json(refused)['@errors'], ["RequestTooLarge('a put may name at most 3 streams; this one names more',)"])
+  t.same(await streams(served.url), [], 'nothing of it stored')
+  // A name given twice is one stream (its later value is the one stored, as a JSON object's key goes).
+  const taken = await post(served.url, '/1.0/events/put', '{"events": {"a": [{"@time": 1}], "b": [{"@time": 2}], "a": [{"@time": 5}], "c": [{"@time": 3}]}}')
+  t.equal(taken.status, 200, taken.text)
+  t.same(await streams(served.url), ['a', 'b', 'c'])
+  t.same((await get(t, served.url, 'a', 0, 10)).map((e) => String(e['@time'])), ['5'])
+  served.child.kill('SIGTERM')
+  t.equal((await served.exited).code, 0)
+  for (const bad of ['0', '-1', '1e3', 'x']) {
+    const run = await spawnServe(['--data', t.testdir(), '--max-put-streams', bad]).then(() => 'started', (err: Error) => err.message)
+    t.match(run, /--max-put-streams/, `--max-put-streams ${bad} is a usage error`)
+  }
 })

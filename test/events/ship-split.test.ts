@@ -1,7 +1,8 @@
 /**
  * A batch refused as too large (413: a server's --max-body, a proxy's body
  * limit) is split and sent again, down to an event alone, and later batches
- * are cut under what was refused (issue 10).
+ * are cut under what was refused (issue 10). A server's cap on the streams
+ * a put names never refuses a shipper's puts: each names one stream.
  */
 import t from 'tap'
 import { ship, type Shipper } from '../../lib/events/ship.js'
@@ -71,4 +72,15 @@ t.test('a proxy limit of 5000 bytes: after the first 413s, later batches are cut
   t.ok(stats.batchBytes < 5000, `batches now cut at ${stats.batchBytes} event bytes`)
   t.ok(collector.tooLarge < 30, `${collector.tooLarge} 413s for 30 batches as configured`)
   t.ok(acks > 2 * tooLargeAt[tooLargeAt.length - 1], `the 413s stop early: the last after ${tooLargeAt[tooLargeAt.length - 1]} of ${acks} acknowledged puts`)
+})
+
+t.test('serve maxPutStreams 1: a shipper of 12 streams is unaffected (each of its puts names one stream)', async (t) => {
+  const server = await start(t, { maxPutStreams: 1 })
+  const shipper = ship(server.url, { batchEvents: 12, batchAge: 1000 })
+  let splits = 0
+  shipper.on('split', () => { splits++ })
+  const events = Array.from({ length: 12 }, (_, i) => ({ stream: `s${i}`, event: { '@time': 1000 + i, i } }))
+  t.same(await shipAll(shipper, events), Array(12).fill(null), 'every write callback succeeds')
+  t.equal(splits, 0, 'no put refused')
+  for (const { stream, event } of events) t.same((await get(t, server.url, stream, 0, 1e9)).map((e) => e.i), [event.i], stream)
 })

@@ -183,3 +183,21 @@ t.test('a stream grown one event at a time (its columns sized by its first put, 
   for (const e of list) table.add('kronos', 's', PutRows.fromEvents([e]))
   t.same(keyed(table.select('kronos', 's', { from: -(2n ** 62n), to: 2n ** 62n })), keyed([...list].sort(compareKeys)))
 })
+
+t.test("streams of one event share their columns' buffers (each had three of its own), and still sort apart", async (t) => {
+  const table = new Memtable()
+  const list = events(3000, 17)
+  // Every stream's columns after the first lie at an offset in a shared buffer: two events out of order in each.
+  for (let i = 0; i < list.length; i += 2) table.add('kronos', `s${i}`, PutRows.fromEvents([list[i + 1], list[i]]))
+  const buffers = new Set<ArrayBufferLike>()
+  for (const { stream, batches } of table.streams()) {
+    const got = [...batches].flat()
+    const i = Number(stream.slice(1))
+    t.same(keyed(got), keyed([list[i], list[i + 1]].sort(compareKeys)), stream)
+    for (const e of got) buffers.add(e.id.buffer)
+  }
+  // 1,500 streams of 80 bytes of columns each: two 64 KiB slabs (1,500 buffers before).
+  t.ok(buffers.size <= 2, `${buffers.size} buffers hold the ids of 1,500 streams`)
+  const rows = Array.from({ length: 1000 }, () => new PutRows(1))
+  t.ok(new Set(rows.map((r) => r.ids.buffer)).size <= 2, "a put's rows of 1,000 one-event streams share their buffers too")
+})

@@ -72,6 +72,11 @@ export function tooLarge (what: string, limit: number): string {
   return repr('RequestTooLarge', strRepr(`${what} is larger than ${limit} bytes`))
 }
 
+/** A put naming more distinct streams than maxPutStreams (serve-events.ts says why there is a cap). */
+export function tooManyStreams (limit: number): string {
+  return repr('RequestTooLarge', strRepr(`a put may name at most ${limit} streams; this one names more`))
+}
+
 export function storageError (err: unknown): string {
   return repr('StorageError', strRepr((err as Error).message ?? String(err)))
 }

@@ -250,11 +250,16 @@ interface WalkedStream {
   count: number
 }
 
+/** walkPutBody() met more distinct stream names than it was allowed: the walk stops there. */
+export class TooManyStreams extends Error {}
+
 /**
  * The spans of a put body (valid UTF-8) whose first non-blank byte is '{';
- * SHOEBOX_INVALID_JSON when it is not valid JSON.
+ * SHOEBOX_INVALID_JSON when it is not valid JSON. TooManyStreams as soon as
+ * `events` names more than `maxStreams` distinct streams (before their
+ * spans are all kept).
  */
-export function walkPutBody (b: Buffer): PutBody {
+export function walkPutBody (b: Buffer, maxStreams = Infinity): PutBody {
   const body: PutBody = { namespace: undefined, events: undefined, streams: undefined }
   const members = new EventMembers()
   let walked: Map<string, WalkedStream> | undefined
@@ -267,10 +272,12 @@ export function walkPutBody (b: Buffer): PutBody {
           const base = used
           const end = walkArray(b, valueAt, members)
           streams.set(name, { name, value: { start: valueAt, end }, base, count: (used - base) / SLOTS })
+          if (streams.size > maxStreams) throw new TooManyStreams()
           return end
         }
         const valueEnd = skipValue(b, valueAt, 2)
         streams.set(name, { name, value: { start: valueAt, end: valueEnd }, base: 0, count: -1 })
+        if (streams.size > maxStreams) throw new TooManyStreams()
         return valueEnd
       })
       body.events = { start: at, end: valueEnd }

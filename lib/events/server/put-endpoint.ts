@@ -19,8 +19,8 @@ import { KEEP_IDS_HEADER } from '../kept-event-ids.js'
 import { isValidStreamName } from '../stream-name.js'
 import { PutRows } from '../store/put-rows.js'
 import { sendJson } from './envelope.js'
-import { attributeError, INVALID_JSON, invalidEventTime, invalidStreamName, keyError, namespaceMissing, notIterable, storageError, tooLarge } from './kronos-errors.js'
-import { firstByte, walkPutBody, type ElementSpans, type PutBody, type Span, type StreamSpan } from './put-body.js'
+import { attributeError, INVALID_JSON, invalidEventTime, invalidStreamName, keyError, namespaceMissing, notIterable, storageError, tooLarge, tooManyStreams } from './kronos-errors.js'
+import { firstByte, TooManyStreams, walkPutBody, type ElementSpans, type PutBody, type Span, type StreamSpan } from './put-body.js'
 import { PutStamper } from './put-stamper.js'
 import { BadRequest } from './request-params.js'
 import type { ServerContext } from './server-context.js'
@@ -45,8 +45,10 @@ export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerR
   }
   let body: PutBody
   try {
-    body = walkPutBody(bytes)
-  } catch {
+    body = walkPutBody(bytes, ctx.maxPutStreams)
+  } catch (err) {
+    // Refused whole, as a body over --max-body is (413). shoebox's shipper names one stream a put.
+    if (err instanceof TooManyStreams) throw new BadRequest([tooManyStreams(ctx.maxPutStreams)], { status: 413 })
     throw new BadRequest([INVALID_JSON])
   }
   if (body.events === undefined) throw new BadRequest([keyError('events')])

@@ -58,6 +58,15 @@ export interface ServeEventsOptions {
   maxBody?: number | string
   /** Largest single event text (refused, one by one, above it). Default '1MiB'. */
   maxEventSize?: number | string
+  /**
+   * The most distinct streams one put may name; a put naming more is refused
+   * whole (413, nothing stored). Default 10,000. Each stream a put names
+   * costs the server ~4 KB until it is written out (its columns, its log
+   * record, its run file's writer) and ~600 bytes for good (its run's index
+   * entry), against as little as 10 bytes of body: under the default
+   * maxBody one put could name 1.5 million streams.
+   */
+  maxPutStreams?: number
   /** Drop whole time buckets older than this ('30d'). Default: keep everything. */
   retention?: number | string
   /** Width of a time bucket (one run file per stream and bucket). Default '1d'. */
@@ -131,6 +140,15 @@ export interface EventServer {
   close (): Promise<void>
 }
 
+/**
+ * maxPutStreams's default. A put naming 300,000 one-event streams (4.4 MB)
+ * took a server to 1.4 GB of RSS and wrote 300,000 run files; at 10,000 a
+ * put's streams cost the server ~40 MB until they are runs (bench/RESULTS.md,
+ * "serve: a put naming many streams"). shoebox's shipper names one stream
+ * a put (a batch per stream: ship-batcher.ts).
+ */
+const DEFAULT_MAX_PUT_STREAMS = 10_000
+
 /** The largest maxBody allowed. */
 const MAX_BODY_CEILING = 256 * 1024 * 1024
 
@@ -138,7 +156,7 @@ const COLLECTOR_ID = /^[A-Za-z0-9_.-]{1,200}$/
 
 /** Every option of ServeEventsOptions, for the refusal of one that is not. */
 const SERVE_OPTIONS: ReadonlyArray<keyof ServeEventsOptions> = [
-  'data', 'port', 'host', 'mode', 'namespaces', 'defaultNamespace', 'corsOrigins', 'maxBody', 'maxEventSize', 'retention', 'bucket',
+  'data', 'port', 'host', 'mode', 'namespaces', 'defaultNamespace', 'corsOrigins', 'maxBody', 'maxEventSize', 'maxPutStreams', 'retention', 'bucket',
   'memtableSize', 'backendName', 'store', 'storeOptions', 'pollInterval', 'flushInterval', 'sweepAfter', 'collectorId', 'gzip', 'fsync',
   'closeGrace', 'sendTimeout', 'maxConnections', 'onConnectionCap', 'headersTimeout', 'requestTimeout', 'onBackgroundError'
 ]
@@ -185,6 +203,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   if (maxBody < 1) throw invalidOption('maxBody', `must be above 0 (every request would be refused as too large; there is no unlimited: at most 256MiB), got ${givenSize(o.maxBody, maxBody)}`)
   const maxEventSize = sizeOption(o.maxEventSize, '1MiB', 'maxEventSize')
   if (maxEventSize < 1) throw invalidOption('maxEventSize', `must be above 0 (every event would be refused as too large), got ${givenSize(o.maxEventSize, maxEventSize)}`)
+  const maxPutStreams = positiveCount(o.maxPutStreams, DEFAULT_MAX_PUT_STREAMS, 'maxPutStreams')
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
   const bucketMs = durationOption(o.bucket, '1d', 'bucket')
   if (bucketMs < 1) throw invalidOption('bucket', 'must be at least 1ms')
@@ -228,6 +247,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     flushSize: FLUSH_SIZE,
     sendTimeoutMs,
     maxEventSize,
+    maxPutStreams,
     nodeId: nodeId()
   }
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {

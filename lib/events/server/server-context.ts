@@ -13,6 +13,8 @@ export interface ServerContext {
   sendTimeoutMs: number
   /** Largest event text accepted (larger ones are refused one by one). */
   maxEventSize: number
+  /** The most distinct streams a put may name (a put naming more is refused whole, 413). */
+  maxPutStreams: number
   /** The `id` the index endpoint reports. */
   nodeId: string
 }

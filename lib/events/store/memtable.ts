@@ -23,6 +23,7 @@
  * the get lived: 300 gets whose clients stopped reading took a server past
  * its 4 GB heap (bench/RESULTS.md, "serve: stalled gets and memory").
  */
+import { ColumnSlab } from './column-slab.js'
 import { LOW_WORD, type PutRows } from './put-rows.js'
 import { inRange, type EventKey, type EventRange, type StoredEvent } from './stored-event.js'
 
@@ -35,8 +36,11 @@ const OVERHEAD = 64
 /**
  * Per stream, what the memtable's size counts besides its events: its
  * columns' object, typed arrays and map entry (~1.1 KB of heap, measured
- * with 100,000 one-event streams). Uncounted, a put naming many streams
- * held hundreds of MB while the memtable counted a few, and no flush came.
+ * with 100,000 one-event streams; ~770 bytes since small columns are carved
+ * from shared slabs, column-slab.ts: the rest of 1 KiB is left for the
+ * malloc'd memory and fragmentation RSS shows beside the heap). Uncounted,
+ * a put naming many streams held hundreds of MB while the memtable counted
+ * a few, and no flush came.
  */
 const STREAM_OVERHEAD = 1024
 
@@ -68,14 +72,18 @@ class StreamColumns {
   order: Uint32Array | undefined
   sorted = true
   #lastMemory: ArrayBufferLike | undefined
+  /** The memtable's slab the columns are carved from while small (column-slab.ts). */
+  readonly #slab: ColumnSlab
 
   /** `capacity`: the slots its first put needs; they double from there. */
-  constructor (ns: string, stream: string, capacity: number) {
+  constructor (ns: string, stream: string, capacity: number, slab: ColumnSlab) {
     this.ns = ns
     this.stream = stream
-    this.times = new BigInt64Array(capacity)
-    this.ids = Buffer.allocUnsafeSlow(capacity * 16)
-    this.where = new Uint32Array(capacity * 3)
+    this.#slab = slab
+    const { times, ids, where } = slab.columns(capacity)
+    this.times = times
+    this.ids = ids
+    this.where = where
   }
 
   /** A put's rows, copied column by column (no event object, no bigint made). */
@@ -106,7 +114,7 @@ class StreamColumns {
       w[at + 2] = from[3 * i + 2]
     }
     if (this.sorted) {
-      const words = new Uint32Array(this.times.buffer)
+      const words = new Uint32Array(this.times.buffer, this.times.byteOffset, 2 * this.times.length)
       for (let i = Math.max(1, base); i < base + n && this.sorted; i++) {
         if (compareSlots(words, this.ids, i - 1, i) > 0) this.sorted = false
       }
@@ -187,13 +195,11 @@ class StreamColumns {
 
   #grow (): void {
     const n = this.times.length * 2
-    const times = new BigInt64Array(n)
+    const { times, ids, where } = this.#slab.columns(n)
     times.set(this.times)
     this.times = times
-    const ids = Buffer.allocUnsafeSlow(n * 16)
     this.ids.copy(ids)
     this.ids = ids
-    const where = new Uint32Array(n * 3)
     where.set(this.where)
     this.where = where
     if (this.removed !== undefined) {
@@ -308,6 +314,8 @@ function compareSlots (words: Uint32Array, ids: Buffer, a: number, b: number): n
 export class Memtable {
   #streams = new Map<string, StreamColumns>()
   #bytes = 0
+  /** Its streams' small columns: freed with the memtable once flushed. */
+  readonly #slab = new ColumnSlab()
 
   /** Approximate memory held (event texts plus overhead). */
   get bytes (): number {
@@ -324,7 +332,7 @@ export class Memtable {
     const key = streamKey(ns, stream)
     let columns = this.#streams.get(key)
     if (columns === undefined) {
-      columns = new StreamColumns(ns, stream, rows.count)
+      columns = new StreamColumns(ns, stream, rows.count, this.#slab)
       this.#streams.set(key, columns)
       this.#bytes += STREAM_OVERHEAD
     }

@@ -9,10 +9,14 @@
  * which the scavenger had to trace (GC was ~17% of the server's busy time).
  */
 import { endianness } from 'node:os'
+import { ColumnSlab } from './column-slab.js'
 import type { StoredEvent } from './stored-event.js'
 
 /** Which 32-bit word of an int64 holds its low half. */
 export const LOW_WORD = endianness() === 'LE' ? 0 : 1
+
+/** Every put's rows carve from this one (column-slab.ts): rows live only while their put is stored. */
+const PUT_SLAB = new ColumnSlab()
 
 export class PutRows {
   /** Rows filled (rows past it are scratch). */
@@ -27,10 +31,11 @@ export class PutRows {
   readonly memory: Buffer[] = []
 
   constructor (capacity: number) {
-    this.times = new BigInt64Array(Math.max(1, capacity))
-    this.words = new Uint32Array(this.times.buffer)
-    this.ids = Buffer.allocUnsafeSlow(16 * Math.max(1, capacity))
-    this.where = new Uint32Array(3 * Math.max(1, capacity))
+    const { times, words, ids, where } = PUT_SLAB.columns(capacity)
+    this.times = times
+    this.words = words
+    this.ids = ids
+    this.where = where
   }
 
   /** Rows for event objects (the store's callers that have them: tests, older code). */

@@ -20,7 +20,7 @@ import { syncDir, writeAll, writevAll } from '../../fs/durable.js'
 import { orIoError } from '../../fs/io-error.js'
 import { formatEventId } from '../event-id.js'
 import { encodeEventRecords } from './event-records.js'
-import type { RunInfo } from './run-file.js'
+import { compactRunInfo, type RunInfo } from './run-file.js'
 import { bucketOf, type StoredEvent } from './stored-event.js'
 
 export const BLOCK_BYTES = 64 * 1024
@@ -148,7 +148,7 @@ export class RunWriter {
       await this.abort()
       throw err
     }
-    return this.#info
+    return compactRunInfo(this.#info)
   }
 
   /** Remove the file (a failed flush or compaction). */

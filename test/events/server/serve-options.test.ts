@@ -4,6 +4,8 @@
  * corsOrigins was read as a list of its characters, and an origin written as
  * a browser never sends it (a trailing '/', a path, capitals) matched no
  * request, without a word. Each is refused naming the option and the value.
+ * maxPutStreams: a count, 10,000 by default, past which a put is refused
+ * whole (413) before anything of it is stored.
  */
 import t from 'tap'
 import fs from 'node:fs'
@@ -11,6 +13,7 @@ import path from 'node:path'
 import { serveEvents } from '../../../lib/events/server/serve-events.js'
 import { cli } from '../../cli-run.js'
 import { tempDir } from '../../temp-dir.js'
+import { json, post, start, streams } from '../conformance-kit.js'
 
 t.test('host: anything but a non-empty name or address is refused, before the store is opened or a port bound', async (t) => {
   const data = t.testdir()
@@ -113,4 +116,18 @@ t.test('a collector refused for its store\'s options (endpoint, sweepAfter) make
     t.same([r.code, r.stderr.split('\n')[0].slice(0, `shoebox serve: ${args[0]}:`.length)], [2, `shoebox serve: ${args[0]}:`], args.join(' '))
     t.notOk(fs.existsSync(data), `${args.join(' ')}: no --data directory`)
   }
+})
+
+t.test('maxPutStreams: a positive integer; by default a put naming 10,001 streams is refused whole, 413', async (t) => {
+  const data = t.testdir()
+  for (const value of [0, -1, 1.5, '5', null]) {
+    await t.rejects(serveEvents({ data, port: 0, maxPutStreams: value as number }), { code: 'SHOEBOX_INVALID_OPTION', option: 'maxPutStreams' }, JSON.stringify(value))
+  }
+  const server = await start(t)
+  const events: Record<string, unknown[]> = {}
+  for (let i = 0; i <= 10_000; i++) events[`s${i}`] = [{ '@time': i }]
+  const refused = await post(server.url, '/1.0/events/put', { events })
+  t.equal(refused.status, 413)
+  t.same(json(refused), { '@success': false, '@errors': ["RequestTooLarge('a put may name at most 10000 streams; this one names more',)"], '@took': json(refused)['@took'] })
+  t.same(await streams(server.url), [], 'nothing of it stored')
 })
