@@ -80,3 +80,21 @@ t.test('every package the declarations import has its types among the dependenci
   })
   t.same(untyped, [], 'each is a dependency with its own types or an @types dependency')
 })
+
+t.test('every source map names files that are packed', async (t) => {
+  // Node (--enable-source-maps), debuggers and bundlers' source-map loaders
+  // follow a map to its sources; a source left out of the tarball is a
+  // missing-file warning in every bundle and a stack frame naming no file.
+  const files = await packed
+  const maps = [...files].filter((file) => file.endsWith('.js.map'))
+  t.ok(maps.length > 0, 'the build writes source maps')
+  const unshipped = new Set<string>()
+  for (const map of maps) {
+    const { sources, sourceRoot } = JSON.parse(fs.readFileSync(path.join(ROOT, map), 'utf8')) as { sources: string[], sourceRoot?: string }
+    for (const source of sources) {
+      const file = path.posix.join(path.posix.dirname(map), sourceRoot ?? '', source)
+      if (!files.has(file)) unshipped.add(file)
+    }
+  }
+  t.same([...unshipped].slice(0, 5), [], 'sources missing from the tarball (the first 5)')
+})
