@@ -98,3 +98,12 @@ t.test('every source map names files that are packed', async (t) => {
   }
   t.same([...unshipped].slice(0, 5), [], 'sources missing from the tarball (the first 5)')
 })
+
+t.test('every packed dist/ file is built from a source in lib/', async (t) => {
+  // tsc never deletes output: a module removed from lib/ lived on in dist/
+  // and in every tarball packed from it, until the build cleared dist/ first.
+  const files = await packed
+  const stale = [...files].filter((file) => file.startsWith('dist/'))
+    .filter((file) => !files.has(file.replace(/^dist\//, 'lib/').replace(/(\.d\.ts|\.js|\.js\.map)$/, '.ts')))
+  t.same(stale, [], 'no output without its source (npm run build clears dist/)')
+})
