@@ -3,7 +3,10 @@
  * they are emitted from the current sources (dist/ may be older) into a
  * package laid out as the tarball's, and a file using the README's API is
  * compiled against it with `strict` and `skipLibCheck: false`, under
- * NodeNext and under bundler resolution. The file also asserts that what
+ * NodeNext and under bundler resolution, and a CommonJS one under
+ * `"module": "commonjs"` without `esModuleInterop` (the declarations
+ * default-imported node:http, node:zlib and better-sqlite3, which only
+ * compiled with it). The ES module file also asserts that what
  * the README shows typed (records of a `for await`, events' payloads) is not
  * `any`: Readable's own types give `any` for both.
  */
@@ -59,8 +62,18 @@ export async function readme (): Promise<void> {
 }
 `
 
-/** The package as published, with declarations emitted from lib/ now; node_modules is the repository's. */
-function emitPackage (dir: string): void {
+/** A CommonJS project's file, which names every entry point (node10 resolution finds the subpaths through typesVersions). */
+const CONSUMER_CJS = `
+import { archiveSource, decode, encode, payloadJson, rollingSink } from 'shoebox'
+import { kronos, serveEvents, ship } from 'shoebox/events'
+import { metadir } from 'shoebox/meta'
+export const used = [archiveSource, decode, encode, payloadJson, rollingSink, kronos, serveEvents, ship, metadir]
+`
+
+/** The package as published, at dir/node_modules/shoebox, with declarations emitted from lib/ now; its dependencies are the repository's. */
+function emitPackage (project: string): void {
+  const dir = path.join(project, 'node_modules', 'shoebox')
+  fs.mkdirSync(dir, { recursive: true })
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg))
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
@@ -83,7 +96,9 @@ function emitPackage (dir: string): void {
 }
 
 function diagnostics (file: string, options: ts.CompilerOptions): string[] {
-  const program = ts.createProgram([file], { ...options, strict: true, noEmit: true, skipLibCheck: false, types: ['node'], target: ts.ScriptTarget.ES2022 })
+  const program = ts.createProgram([file], {
+    ...options, strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')], target: ts.ScriptTarget.ES2022
+  })
   return ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file === undefined ? '' : `${path.basename(d.file.fileName)}(${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}): `
     return where + ts.flattenDiagnosticMessageText(d.messageText, '\n').split('\n')[0]
@@ -93,9 +108,16 @@ function diagnostics (file: string, options: ts.CompilerOptions): string[] {
 t.test('a strict TypeScript project compiles the README\'s API against the declarations, with nothing any', async (t) => {
   const dir = tempDir(t, 'consumer-types-')
   emitPackage(dir)
-  // Inside the package, 'shoebox' resolves to itself through package.json's exports, as it would from node_modules.
   const file = path.join(dir, 'consumer.mts')
   fs.writeFileSync(file, CONSUMER)
   t.same(diagnostics(file, { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext }), [], 'NodeNext')
   t.same(diagnostics(file, { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler }), [], 'bundler')
+})
+
+t.test('a CommonJS TypeScript project compiles against the declarations without esModuleInterop', async (t) => {
+  const dir = tempDir(t, 'consumer-types-cjs-')
+  emitPackage(dir)
+  const file = path.join(dir, 'consumer.ts')
+  fs.writeFileSync(file, CONSUMER_CJS)
+  t.same(diagnostics(file, { module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, esModuleInterop: false }), [], 'commonjs, node10')
 })
