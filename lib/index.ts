@@ -40,7 +40,7 @@ export { zstd, type ZstdOptions, type ZstdCompressStage } from './compress/zstd.
 export { zstdDecompress, type ZstdDecompressOptions, type ZstdCorruptInfo, type ZstdDecompressStage } from './compress/zstd-decompress.js'
 export type { CodecName, CompressOption } from './compress/codecs.js'
 export {
-  archiveSource, type ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent, type ListFailedEvent
+  archiveSource, type ArchiveSource, type ArchiveSourceOptions, type FileEvent, type FileEndEvent, type SkippedEvent, type ListFailedEvent, type SourceCorruptEvent
 } from './source/archive-source.js'
 export { naturalCompare, type FileOrder, type ListedFile } from './source/order.js'
 export type { FetchRecords, FetchRecordsOptions } from './source/fetch-records.js'

@@ -6,7 +6,7 @@
  * read: a write starts without it (test/startup-lazy.test.ts).
  */
 import { createRequire } from 'node:module'
-import type zlib from 'node:zlib'
+import type * as zlib from 'node:zlib'
 import type { Readable } from 'node:stream'
 import { COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
 import type { Position } from '../record.js'

@@ -9,8 +9,8 @@
  * A URL's user:password becomes a Basic Authorization header and never
  * appears in an error: errors name the URL as origin + path only.
  */
-import http, { type IncomingMessage } from 'node:http'
-import type https from 'node:https'
+import http, { type Agent, type IncomingMessage } from 'node:http'
+import type * as https from 'node:https'
 import { createRequire } from 'node:module'
 import { checkUrlUserinfo, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
@@ -26,8 +26,9 @@ export interface KronosTarget {
   /** The same for messages (identical; kept apart so nothing secret slips in later). */
   shown: string
   authorization: string | undefined
-  agent: http.Agent
-  transport: typeof http | typeof https
+  agent: Agent
+  /** Not `typeof http`: a default import in the declarations would need esModuleInterop in a consumer's project. */
+  transport: typeof import('node:http') | typeof https
   timeoutMs: number
 }
 

@@ -108,6 +108,11 @@ export class MetaFile {
   }
 }
 
+/** What find() returns: a Readable of MetaFile, typed so that `for await` gives MetaFile (Readable's iterator gives `any`). */
+export interface MetaFileStream extends Readable {
+  [Symbol.asyncIterator] (): NodeJS.AsyncIterator<MetaFile>
+}
+
 export class MetaFiles {
   readonly state: StateDb
   readonly config: MetaConfig
@@ -125,7 +130,7 @@ export class MetaFiles {
    * snapshot, so a query by an indexed key starts at once however many rows
    * match, and save() works while iterating.
    */
-  find (filter: Filter = {}, options: FindOptions = {}): Readable {
+  find (filter: Filter = {}, options: FindOptions = {}): MetaFileStream {
     const condition = compileFilter(this.state, filter, options.deleted === true)
     if (options.orderBy !== undefined && !this.state.has(options.orderBy)) throw invalidOption('orderBy', `no column '${options.orderBy}' in ${this.state.file}`)
     const order = options.orderBy === undefined ? '' : ` ORDER BY ${quote(options.orderBy)}`
@@ -145,7 +150,7 @@ export class MetaFiles {
         this.state.closeReader(reader)
       }
     }
-    return Readable.from(rows.call(this), { objectMode: true, highWaterMark })
+    return Readable.from(rows.call(this), { objectMode: true, highWaterMark }) as MetaFileStream
   }
 
   /** How many rows match (soft-deleted ones only with `deleted`). */

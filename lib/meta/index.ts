@@ -12,7 +12,7 @@ export { loadHistory, historyRows, type MetaHistory, type HistoryProblem } from 
 export { loadMetaConfig, type MetaConfig, type MetaType } from './config.js'
 export { flattenMetadata, NumberText, type MetaRow } from './flatten.js'
 export { metadir, type Metadir, type MetadirOptions, type MetadirUpdateOptions } from './metadir.js'
-export type { MetaFiles, MetaFile, FindOptions, MetaRowValues } from './files.js'
+export type { MetaFiles, MetaFile, MetaFileStream, FindOptions, MetaRowValues } from './files.js'
 export type { Filter, FilterOperators, FilterValue } from './query.js'
 export type { UpdateOptions, UpdateResult, UpdateCounts, InvalidRow } from './update.js'
 export type { MetaStore, StoreValueType } from './kv-store.js'

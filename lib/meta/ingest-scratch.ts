@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type BetterSqlite3 from 'better-sqlite3'
+import type * as BetterSqlite3 from 'better-sqlite3'
 import { ShoeboxError } from '../errors.js'
 import { metaPaths } from './config.js'
 import type { HistoryFile, ReplayOptions } from './history.js'

@@ -15,7 +15,7 @@
  * Rows are read back a page at a time (keyset), so the connection may write
  * between pages (better-sqlite3 allows no statement while one iterates).
  */
-import type BetterSqlite3 from 'better-sqlite3'
+import type * as BetterSqlite3 from 'better-sqlite3'
 import type { CsvCell } from './csv.js'
 import type { MetaRow } from './flatten.js'
 import { readHistoryBatches, type HistoryFile, type ReplayOptions } from './history.js'

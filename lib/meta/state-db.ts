@@ -20,7 +20,7 @@
  * transaction (spec §4.2); rows the new key cannot hold fail it, leaving the
  * table as it was.
  */
-import type BetterSqlite3 from 'better-sqlite3'
+import type * as BetterSqlite3 from 'better-sqlite3'
 import { ShoeboxError } from '../errors.js'
 import { ioError } from '../fs/io-error.js'
 import { keyDict } from '../key-dict.js'

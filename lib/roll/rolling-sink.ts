@@ -27,9 +27,9 @@ import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
 import type { CutReason, PlannedRun, PlannerOptions, RollPlanner } from './planner.js'
 import { rollPolicy, type RollOptions } from './policies.js'
-import type { RecoveredFile } from './recover.js'
+import type { RecoveredFile, SkippedTemp } from './recover.js'
 import { checkTemplate, DEFAULT_TEMPLATE } from './template.js'
-import type { SealedUploader, UploadEvent, UploadOptions } from './uploader.js'
+import type { SealedUploader, UploadErrorEvent, UploadEvent, UploadOptions } from './uploader.js'
 import type { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
@@ -101,6 +101,39 @@ const OPTIONS = [
 ] as const
 const UPLOAD_OPTIONS = ['to', 'storeOptions', 'concurrency', 'deleteLocal', 'attempts', 'retryDelay', 'partSize', 'queueSize', 'early'] as const
 
+/**
+ * The events' payloads, for listeners in TypeScript (declaration merging:
+ * no runtime part). Writable's own `on` names only its own events, so
+ * `sink.on('sealed', (file) => ...)` gave `file` the type any. The
+ * awaited events' listeners may be async (returning anything). The lint
+ * rule below guards against members a class never initialises; these are
+ * overloads of methods it inherits.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface RollingSink {
+  on (event: 'open', listener: (event: OpenEvent) => void): this
+  on (event: 'flush', listener: (event: FlushEvent) => void): this
+  on (event: 'sealed', listener: (event: SealedEvent) => unknown): this
+  on (event: 'recover', listener: (event: RecoveredFile) => unknown): this
+  on (event: 'recoverSkipped', listener: (event: SkippedTemp) => void): this
+  on (event: 'upload', listener: (event: UploadEvent) => unknown): this
+  on (event: 'uploadError', listener: (event: UploadErrorEvent) => void): this
+  on (event: 'error', listener: (err: Error) => void): this
+  on (event: 'close' | 'drain' | 'finish', listener: () => void): this
+  on (event: string | symbol, listener: (...args: never[]) => void): this
+  once (event: 'open', listener: (event: OpenEvent) => void): this
+  once (event: 'flush', listener: (event: FlushEvent) => void): this
+  once (event: 'sealed', listener: (event: SealedEvent) => unknown): this
+  once (event: 'recover', listener: (event: RecoveredFile) => unknown): this
+  once (event: 'recoverSkipped', listener: (event: SkippedTemp) => void): this
+  once (event: 'upload', listener: (event: UploadEvent) => unknown): this
+  once (event: 'uploadError', listener: (event: UploadErrorEvent) => void): this
+  once (event: 'error', listener: (err: Error) => void): this
+  once (event: 'close' | 'drain' | 'finish', listener: () => void): this
+  once (event: string | symbol, listener: (...args: never[]) => void): this
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface above types its events
 export class RollingSink extends failsOnListenerRejection(Writable) {
   readonly dir: string
   readonly template: string

@@ -128,6 +128,40 @@ export function listRetryPause (pollIntervalMs: number, failures: number): numbe
 /** What a listener's failure leaves, for its error. */
 const LISTENER_KEPT = 'the records read before it are delivered'
 
+/** A `corrupt` event (lenient): a damaged stretch of the file at `path`, as decode() or the zstd stage report it. */
+export type SourceCorruptEvent = (DecodedCorruptInfo | (ZstdCorruptInfo & { file: string })) & { path: string }
+
+/**
+ * Records and the events' payloads, for TypeScript (declaration merging: no
+ * runtime part). Readable's own types give `any` for each record of a `for
+ * await` and for every listener's argument. The lint rule below guards
+ * against members a class never initialises; these are overloads of
+ * methods it inherits.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface ArchiveSource {
+  [Symbol.asyncIterator] (): NodeJS.AsyncIterator<ShoeboxRecord>
+  on (event: 'data', listener: (record: ShoeboxRecord) => void): this
+  on (event: 'file', listener: (event: FileEvent) => unknown): this
+  on (event: 'fileEnd', listener: (event: FileEndEvent) => unknown): this
+  on (event: 'skipped', listener: (event: SkippedEvent) => unknown): this
+  on (event: 'listFailed', listener: (event: ListFailedEvent) => unknown): this
+  on (event: 'corrupt', listener: (event: SourceCorruptEvent) => unknown): this
+  on (event: 'error', listener: (err: Error) => void): this
+  on (event: 'close' | 'end' | 'pause' | 'readable' | 'resume', listener: () => void): this
+  on (event: string | symbol, listener: (...args: never[]) => void): this
+  once (event: 'data', listener: (record: ShoeboxRecord) => void): this
+  once (event: 'file', listener: (event: FileEvent) => unknown): this
+  once (event: 'fileEnd', listener: (event: FileEndEvent) => unknown): this
+  once (event: 'skipped', listener: (event: SkippedEvent) => unknown): this
+  once (event: 'listFailed', listener: (event: ListFailedEvent) => unknown): this
+  once (event: 'corrupt', listener: (event: SourceCorruptEvent) => unknown): this
+  once (event: 'error', listener: (err: Error) => void): this
+  once (event: 'close' | 'end' | 'pause' | 'readable' | 'resume', listener: () => void): this
+  once (event: string | symbol, listener: (...args: never[]) => void): this
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface above types its records and events
 export class ArchiveSource extends failsOnListenerRejection(Readable) {
   readonly glob: GlobRoot
   /** The pattern as given, for errors. */

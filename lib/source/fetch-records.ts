@@ -89,6 +89,8 @@ class Window {
  * the positions run at once, in archiveSource()).
  */
 export interface FetchRecords extends Readable {
+  /** Each record, typed (Readable's iterator gives `any`). */
+  [Symbol.asyncIterator] (): NodeJS.AsyncIterator<ShoeboxRecord>
   readonly glob: GlobRoot
   /** Transfer statistics of the source's store (bytes and objects read; for S3 also retries, errors). */
   stats: () => TransferSnapshot

@@ -10,7 +10,7 @@
 import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -135,7 +135,7 @@ export interface EventServer {
   readonly host: string
   /** The local EventStore, or (readonly on a shared store) the published runs, RemoteRuns. */
   readonly store: EventBackend
-  readonly server: http.Server
+  readonly server: Server
   /** Stop accepting, finish the requests in flight (cut after `closeGrace`), flush the store; rejects, once closed, if that flush failed. */
   close (): Promise<void>
 }

@@ -1,0 +1,123 @@
+/**
+ * The declarations as a TypeScript project that installs shoebox meets them:
+ * they are emitted from the current sources (dist/ may be older) into a
+ * package laid out as the tarball's, and a file using the README's API is
+ * compiled against it with `strict` and `skipLibCheck: false`, under
+ * NodeNext and under bundler resolution, and a CommonJS one under
+ * `"module": "commonjs"` without `esModuleInterop` (the declarations
+ * default-imported node:http, node:zlib and better-sqlite3, which only
+ * compiled with it). The ES module file also asserts that what
+ * the README shows typed (records of a `for await`, events' payloads) is not
+ * `any`: Readable's own types give `any` for both.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import ts from 'typescript'
+import { tempDir } from './temp-dir.js'
+import { ROOT } from './transpile.js'
+
+const CONSUMER = `
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import fs from 'node:fs'
+import { archiveSource, decode, encode, payloadJson, rollingSink } from 'shoebox'
+import { kronos } from 'shoebox/events'
+import { metadir } from 'shoebox/meta'
+
+type IsAny<T> = 0 extends (1 & T) ? true : false
+/** Compiles only when \`value\` is not any. */
+function typed<T> (value: T, ok: IsAny<T> extends true ? 'is any' : 'typed'): void { void value; void ok }
+
+export async function readme (): Promise<void> {
+  const sink = rollingSink({ dir: 'events', roll: { size: '100MiB', age: '10m' }, gzip: true })
+  sink.on('sealed', (file) => { typed(file, 'typed'); console.log(file.path, file.records.toFixed()) })
+  sink.on('upload', ({ key, bytes, ms }) => { typed(key, 'typed'); typed(bytes, 'typed'); typed(ms, 'typed') })
+  sink.on('error', (err) => { typed(err, 'typed') })
+  await pipeline(Readable.from([{ metadata: { event: 'order.paid' }, payload: { id: 1 } }]), sink)
+
+  const source = archiveSource('events/*.shoebox.gz')
+  source.on('fileEnd', ({ path, records }) => { typed(path, 'typed'); typed(records, 'typed') })
+  source.on('corrupt', (info) => { typed(info.offset, 'typed') })
+  for await (const record of source) {
+    typed(record, 'typed')
+    console.log(record.metadata.event.length, payloadJson(record))
+  }
+  for await (const record of archiveSource('events/*', { positions: [{ file: 'a', offset: 0 }] })) typed(record, 'typed')
+
+  await pipeline(Readable.from([]), encode(), fs.createWriteStream('events.shoebox'))
+  await pipeline(fs.createReadStream('events.shoebox'), decode(), async function * (records) { for await (const r of records) yield r })
+
+  const client = kronos('http://127.0.0.1:1')
+  for await (const event of client.get('pageviews', '2026-12-03T00:00:00Z', '2026-12-04T00:00:00Z')) typed(event, 'typed')
+  client.close()
+
+  const md = await metadir('archive')
+  for await (const file of md.files.find({ imported: null })) {
+    typed(file, 'typed')
+    file.set('imported', true)
+    await file.save()
+  }
+  md.close()
+}
+`
+
+/** A CommonJS project's file, which names every entry point (node10 resolution finds the subpaths through typesVersions). */
+const CONSUMER_CJS = `
+import { archiveSource, decode, encode, payloadJson, rollingSink } from 'shoebox'
+import { kronos, serveEvents, ship } from 'shoebox/events'
+import { metadir } from 'shoebox/meta'
+export const used = [archiveSource, decode, encode, payloadJson, rollingSink, kronos, serveEvents, ship, metadir]
+`
+
+/** The package as published, at dir/node_modules/shoebox, with declarations emitted from lib/ now; its dependencies are the repository's. */
+function emitPackage (project: string): void {
+  const dir = path.join(project, 'node_modules', 'shoebox')
+  fs.mkdirSync(dir, { recursive: true })
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg))
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+  const entries = ['index.ts', 'events/index.ts', 'meta/index.ts'].map((file) => path.join(ROOT, 'lib', file))
+  const program = ts.createProgram(entries, {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: ['node'],
+    strict: true,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    declaration: true,
+    emitDeclarationOnly: true,
+    rootDir: path.join(ROOT, 'lib'),
+    outDir: path.join(dir, 'dist')
+  })
+  const emitted = program.emit()
+  if (emitted.emitSkipped) throw new Error('declarations not emitted')
+}
+
+function diagnostics (file: string, options: ts.CompilerOptions): string[] {
+  const program = ts.createProgram([file], {
+    ...options, strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')], target: ts.ScriptTarget.ES2022
+  })
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = d.file === undefined ? '' : `${path.basename(d.file.fileName)}(${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}): `
+    return where + ts.flattenDiagnosticMessageText(d.messageText, '\n').split('\n')[0]
+  })
+}
+
+t.test('a strict TypeScript project compiles the README\'s API against the declarations, with nothing any', async (t) => {
+  const dir = tempDir(t, 'consumer-types-')
+  emitPackage(dir)
+  const file = path.join(dir, 'consumer.mts')
+  fs.writeFileSync(file, CONSUMER)
+  t.same(diagnostics(file, { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext }), [], 'NodeNext')
+  t.same(diagnostics(file, { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler }), [], 'bundler')
+})
+
+t.test('a CommonJS TypeScript project compiles against the declarations without esModuleInterop', async (t) => {
+  const dir = tempDir(t, 'consumer-types-cjs-')
+  emitPackage(dir)
+  const file = path.join(dir, 'consumer.ts')
+  fs.writeFileSync(file, CONSUMER_CJS)
+  t.same(diagnostics(file, { module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, esModuleInterop: false }), [], 'commonjs, node10')
+})
