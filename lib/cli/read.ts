@@ -71,7 +71,7 @@ export const readCommand: Command = {
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const order = oneOf('--order', values.order, ['name', 'mtime'], 'name')
     const lenient = values.lenient === true
-    const source = fromRefused(() => archiveSource(storeUrlArg(positionals[0]), {
+    const source = fromRefused(() => archiveSource(storeUrlArg(positionals[0], storeOptions), {
       mode: lenient ? 'lenient' : 'strict',
       maxRecordSize: maxRecordSizeFrom(values),
       maxFrameSize: maxFrameSizeFrom(values),
