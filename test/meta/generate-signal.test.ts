@@ -10,12 +10,14 @@ import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { PassThrough } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import { metaPaths } from '../../lib/meta/config.js'
 import { formatCsvRow } from '../../lib/meta/csv.js'
 import type { HistoryProblem } from '../../lib/meta/history.js'
 import { listHistoryFiles } from '../../lib/meta/history.js'
 import { metaIngest } from '../../lib/meta/ingest.js'
+import { ndjsonSource } from '../../lib/meta/sources.js'
 import { publishLockPath } from '../../lib/meta/publish-lock.js'
 import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
 import { tempDir } from '../temp-dir.js'
@@ -98,4 +100,35 @@ t.test('shoebox meta generate: SIGINT during the replay stops it there: exit 130
   t.ok(replayed.length < files, `the replay stopped before the last file (${replayed.length} of ${files} files begun)`)
   t.same(listing(dir), before, 'no diff file, no scratch db or lock file left')
   t.same((await listHistoryFiles(dir)).length, files)
+})
+
+t.test('ndjsonSource(): destroyed before its input\'s first byte, it lets the input go', async (t) => {
+  const input = new PassThrough()
+  const source = ndjsonSource(input, '-')
+  // Its first bytes are awaited (are they compressed?) once its stages have loaded.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const closed = new Promise<void>((resolve) => { source.once('close', () => { resolve() }) })
+  source.destroy()
+  await closed
+  // The old code kept reading it: a pipe that stayed quiet kept the process alive.
+  t.ok(input.destroyed, 'the input is destroyed with it')
+})
+
+t.test('shoebox meta generate --ndjson -: SIGINT before stdin\'s first byte ends the run, stdin still open', async (t) => {
+  const dir = history(t, 1, 10)
+  const before = listing(dir)
+  const child = spawn(process.execPath, [cliBinary(), 'meta', 'generate', '--metadir', dir, '--ndjson', '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv() })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdout.resume()
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => { resolve([c, s]) }))
+  // Once it holds the lock (its sink has started), and nothing written to stdin, which stays open.
+  while (!fs.existsSync(publishLockPath(dir)) && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20))
+  child.kill('SIGINT')
+  // The old code said its line, then waited for stdin to be written or closed: this wait ended at tap's timeout.
+  const [code, sig] = await exited
+  child.stdin.destroy()
+  t.same([code, sig], [130, null], stderr)
+  t.equal(stderr, 'shoebox meta generate: interrupted by SIGINT; nothing written, the meta db is as it was\n')
+  t.same(listing(dir), before, 'no diff file, no scratch db or lock file left')
 })
