@@ -47,7 +47,7 @@ export const lsCommand: Command = {
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
-    const { store, ...glob } = openGlob(storeUrlArg(positionals[0]), { storeOptions })
+    const { store, ...glob } = openGlob(storeUrlArg(positionals[0], storeOptions), { storeOptions })
     // Statistics are what a user of a remote store wants to see; for a directory they are noise.
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox ls', () => store.stats()) : null
     let records = 0
@@ -80,7 +80,8 @@ export const lsCommand: Command = {
         } catch (err) {
           // As verify: a file that cannot be read at all (zstd where this install has none, gone since listed)
           // is marked, and the files after it are still listed.
-          if (!(err instanceof ShoeboxError)) throw err
+          // A setting at fault (SHOEBOX_ZSTD or SHOEBOX_NATIVE mistyped: SHOEBOX_USAGE) is no fault of the file: the run fails, exit 2.
+          if (!(err instanceof ShoeboxError) || err.code === 'SHOEBOX_USAGE') throw err
           damaged++
           bytes += file.size
           io.stdout.write(`${oneLine(file.name)}\tUNREADABLE (${oneLine(err.message)})\n`)

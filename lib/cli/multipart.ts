@@ -59,7 +59,7 @@ export const multipartCommand: Command = {
     // A malformed --endpoint is a usage error, said before anything is read or made.
     const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one s3:// URL')
-    const url = storeUrlArg(positionals[0])
+    const url = storeUrlArg(positionals[0], storeOptions)
     if (schemeOf(url) !== 's3') {
       throw usage(`needs an s3:// URL, got ${url}: a directory has no multipart uploads (a writer's unfinished files there are hidden temporary files, sealed by 'shoebox recover')`)
     }

@@ -70,7 +70,7 @@ export const packCommand: Command = {
     if (positionals.length !== 1) throw usage('needs exactly one directory')
     const to = values.to
     if (typeof to !== 'string' || to === '') throw usage('needs --to URL (s3://bucket/prefix, file:///dir or a directory)')
-    storeUrlArg(to)
+    storeUrlArg(to, storeOptions)
     const includes = values.include as string[] | undefined
     if (includes?.some((g) => g === '') === true) throw usage('--include needs a glob')
     const rollSize = values['roll-size'] as string | undefined ?? '64MiB'

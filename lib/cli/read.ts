@@ -1,9 +1,9 @@
 /** shoebox read: every archive a glob matches, as one NDJSON stream. */
 import { pipeline } from 'node:stream/promises'
 import type { Position } from '../record.js'
-import { archiveSource, type FileEndEvent, type FileEvent, type ListFailedEvent, type SkippedEvent } from '../source/archive-source.js'
+import { archiveSource, PositionNotFoundError, type FileEndEvent, type FileEvent, type ListFailedEvent, type SkippedEvent } from '../source/archive-source.js'
 import type { DecodedCorruptInfo } from '../format/decode.js'
-import { CorruptArchiveError, InvalidOptionError } from '../errors.js'
+import { CorruptArchiveError, InvalidOptionError, ShoeboxError } from '../errors.js'
 import { endOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
@@ -71,7 +71,7 @@ export const readCommand: Command = {
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
     const order = oneOf('--order', values.order, ['name', 'mtime'], 'name')
     const lenient = values.lenient === true
-    const source = fromRefused(() => archiveSource(storeUrlArg(positionals[0]), {
+    const source = fromRefused(() => archiveSource(storeUrlArg(positionals[0], storeOptions), {
       mode: lenient ? 'lenient' : 'strict',
       maxRecordSize: maxRecordSizeFrom(values),
       maxFrameSize: maxFrameSizeFrom(values),
@@ -146,9 +146,12 @@ export const readCommand: Command = {
 
 /**
  * A `from` the source refuses, at once (a member that cannot be) or once it reads the file (no record where the
- * position says: an offset and a skip that disagree), is what was typed: a usage error naming --from.
+ * position says: an offset and a skip that disagree), is what was typed: a usage error naming --from. One that
+ * names records that are not there (no such file listed, past its end) stays SHOEBOX_NOT_FOUND (exit 1), and names
+ * --from too: the library's message names its option `from`, which no one typed here.
  */
 function usageOfFrom (err: unknown): unknown {
+  if (err instanceof PositionNotFoundError) return new ShoeboxError(err.code, `--from: ${err.detail}`, { cause: err })
   return err instanceof InvalidOptionError && (err.option === 'from' || err.option.startsWith('from.')) ? usage(`--from: ${err.reason}`) : err
 }
 

@@ -107,7 +107,7 @@ export const serveCommand: Command = {
       throw usage('--retention 0 would drop every event of every finished day; leave --retention out to keep everything')
     }
     const mode = oneOf('--mode', values.mode, ['all', 'readonly', 'collector'] as const, 'all')
-    const store = values.store === undefined ? undefined : storeUrlArg(values.store as string)
+    const store = values.store === undefined ? undefined : storeUrlArg(values.store as string, { endpoint: values.endpoint as string | undefined })
     if (values.endpoint !== undefined && store === undefined) throw usage('--endpoint goes with --store URL (an S3-compatible endpoint for it)')
     const storeOptions = storeOptionsFrom(values)
     // A reader of a shared store keeps nothing locally.

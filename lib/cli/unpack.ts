@@ -63,7 +63,7 @@ export const unpackCommand: Command = {
     if (misdecoded !== undefined) throw misdecoded
     const maxRecordSize = maxRecordSizeFrom(values)
     const started = Date.now()
-    const pattern = storeUrlArg(positionals[0])
+    const pattern = storeUrlArg(positionals[0], storeOptions)
     const summary = await untilInterrupted(async (signal) => await unpack(pattern, {
       out,
       overwrite: values.overwrite === true,

@@ -79,7 +79,7 @@ export const uploadCommand: Command = {
     // against S3's bounds whatever the store: a directory store ignores it, and took --part-size 0 without a word.
     const partSize = asUsage(() => checkPartSize(values['part-size']), { flags: { partSize: '--part-size' } })
     refuseSharedKeys(positionals)
-    const store = openStore(storeUrlArg(values.to), storeOptions)
+    const store = openStore(storeUrlArg(values.to, storeOptions), storeOptions)
     refuseUploadOntoItself(positionals, store)
     const transfers = new TransferReporter(io, 'shoebox upload', () => store.stats())
     const listed = new InputOrderLines(io.stdout, positionals.length)

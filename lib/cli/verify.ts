@@ -64,7 +64,8 @@ async function verifyOne (io: Io, name: string, opened: Promise<Readable | Buffe
   try {
     scan = await scanArchive(await opened, file, maxRecordSize, maxFrameSize)
   } catch (err) {
-    if (!(err instanceof ShoeboxError)) throw err
+    // A setting at fault (SHOEBOX_ZSTD or SHOEBOX_NATIVE mistyped: SHOEBOX_USAGE) is no fault of the file: the run fails, exit 2.
+    if (!(err instanceof ShoeboxError) || err.code === 'SHOEBOX_USAGE') throw err
     io.stdout.write(`${shown}: UNREADABLE: ${oneLine(err.message)}\n`)
     return false
   }

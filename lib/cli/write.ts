@@ -263,7 +263,9 @@ export const writeCommand: Command = {
     } finally {
       offSignals()
       if (progress !== null) clearInterval(progress)
-      transfers?.stop()
+      // A write refused before its sink started (a directory holding files that are no archives, a store it cannot
+      // open) transferred nothing: its refusal is the one line, with no 'nothing transferred' line before it.
+      transfers?.stop(sink.kept().started)
     }
     const bad = lines.invalid[0]
     if (bad !== undefined) {

@@ -93,7 +93,8 @@ export async function loadZstd (choice: ZstdChoice = zstdChoice()): Promise<Zstd
 export async function requireZstd (what: string, choice?: ZstdChoice): Promise<ZstdBackend> {
   const named = process.env.SHOEBOX_ZSTD
   if (choice === undefined && named !== undefined && !(CHOICES as readonly string[]).includes(named)) {
-    throw new ShoeboxError('SHOEBOX_USAGE', `${what}: SHOEBOX_ZSTD must be one of ${CHOICES.map((c) => `'${c}'`).join(', ')}, got ${JSON.stringify(named)}`)
+    // The variable is at fault, not `what` (the file or stream that needed zstd: 'stdout' for encode): named alone.
+    throw new ShoeboxError('SHOEBOX_USAGE', `SHOEBOX_ZSTD must be one of ${CHOICES.map((c) => `'${c}'`).join(', ')} (or unset), got ${JSON.stringify(named)}`)
   }
   const backend = await loadZstd(choice)
   if (backend !== null) return backend

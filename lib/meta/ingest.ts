@@ -90,7 +90,7 @@ export class MetaIngest extends Writable {
   /** Instead of #scratch when the meta db is empty (not with `replace`): fresh-scratch.ts. */
   #fresh: FreshScratch | undefined
   #lock: PublishLock | undefined
-  /** Aborted by destroy(): a wait for another publisher's lock (up to lockWait) ends at once. */
+  /** Aborted by destroy(): a wait for another publisher's lock (up to lockWait) ends at once, a replay at its next batch. */
   readonly #stopWaiting = new AbortController()
   #previous: HistoryFile[] = []
   readonly #micros: number
@@ -163,7 +163,17 @@ export class MetaIngest extends Writable {
       this.#fresh = await FreshScratch.open(this.base, this.#config.unique)
       return
     }
-    this.#scratch = await IngestScratch.open(this.base, this.#config.unique, files, { onProblem: (p: HistoryProblem) => this.emit('history-problem', p) })
+    try {
+      // Destroyed during the replay (Ctrl-C in generate): it stops at the next batch of rows, not at the history's
+      // end, the scratch db removed; the stream ends with the destroy's error alone, the lock released by _destroy.
+      this.#scratch = await IngestScratch.open(this.base, this.#config.unique, files, {
+        onProblem: (p: HistoryProblem) => this.emit('history-problem', p),
+        signal: this.#stopWaiting.signal
+      })
+    } catch (err) {
+      if (this.#stopWaiting.signal.aborted) return
+      throw err
+    }
     this.#rememberKeys(this.#scratch.table.columns())
   }
 
@@ -518,9 +528,10 @@ export class MetaIngest extends Writable {
   }
 
   /**
-   * Destroyed while it starts (waiting for another publisher's lock), Node
-   * calls _destroy only once the start is over: the wait is ended here, at
-   * once, and the stream ends with `error`, nothing written.
+   * Destroyed while it starts (waiting for another publisher's lock, or
+   * replaying the history), Node calls _destroy only once the start is over:
+   * the wait or the replay is ended here, at once (the replay at its next
+   * batch of rows), and the stream ends with `error`, nothing written.
    */
   override destroy (error?: Error): this {
     this.#stopWaiting.abort()

@@ -175,6 +175,11 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
   // unhandled 'error' that ends the process.
   const early = (err: unknown): void => { toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)) }
   input.once('error', early)
+  // Destroyed before that pipeline is attached (generate stopped by a signal while no byte has come yet: its first
+  // bytes are awaited, to see whether they are compressed), the input is let go as the pipeline would let it go. It
+  // was read on: a pipe that stayed quiet kept the stopped command alive until its writer wrote or closed.
+  let attached = false
+  toObjects.once('close', () => { if (!attached && input instanceof Readable) input.destroy() })
   // split2 splits on \n; a \r before it is part of the JSON's whitespace. It and the decompressing stages are
   // loaded on first use: each module the package's import loads costs start-up.
   Promise.all([import('split2'), import('../compress/decompressed-input.js')])
@@ -183,6 +188,7 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
       const bytes = input instanceof Readable ? (decompressed = await decompressedInput(input, name === '-' ? 'stdin' : name, { onDamage: () => { damaged = true } })).stream : input
       // A line past the most a metadata object holds (as a JSON array's element) is stepped over, not held: a
       // 600 MB one became a string longer than V8 makes, and split2 crashed the process.
+      attached = true
       await pipeline(bytes, check, new LinesInOneChunk({ longest: MAX_ARRAY_ELEMENT_BYTES }), split2(), toObjects)
     })
     .catch((err: unknown) => toObjects.destroy(err instanceof ShoeboxError ? err : ioError(err, 'cannot read', name)))

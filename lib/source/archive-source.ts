@@ -128,6 +128,20 @@ export function listRetryPause (pollIntervalMs: number, failures: number): numbe
 /** What a listener's failure leaves, for its error. */
 const LISTENER_KEPT = 'the records read before it are delivered'
 
+/**
+ * The records a `from` position names are not there (its file is not listed, or it points past the file's end):
+ * SHOEBOX_NOT_FOUND, the message beginning `from: `, the option's name. `detail` is the rest, for a caller that
+ * knows the option by another name (the CLI's `--from`).
+ */
+export class PositionNotFoundError extends ShoeboxError {
+  readonly detail: string
+
+  constructor (detail: string) {
+    super('SHOEBOX_NOT_FOUND', `from: ${detail}`)
+    this.detail = detail
+  }
+}
+
 /** A `corrupt` event (lenient): a damaged stretch of the file at `path`, as decode() or the zstd stage report it. */
 export type SourceCorruptEvent = (DecodedCorruptInfo | (ZstdCorruptInfo & { file: string })) & { path: string }
 
@@ -468,7 +482,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         // silently skip every file ordered before it, with 'mtime' order every file for good.
         this.#fromFile = listed.find((f) => f.name === from.file)
         if (this.#fromFile === undefined) {
-          throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: no archive named ${from.file} matches ${this.#pattern} (a position names its file relative to ${this.#glob.root}, as positions print it)`)
+          throw new PositionNotFoundError(`no archive named ${from.file} matches ${this.#pattern} (a position names its file relative to ${this.#glob.root}, as positions print it)`)
         }
       }
       const gate = this.#gate
@@ -557,7 +571,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       // A member at or past the end would be reported as damage, and skipped when lenient.
       const { size } = sized(file)
       if (member.compressed >= size) {
-        throw new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: the member (gzip member or zstd frame) at compressed byte ${member.compressed} is past the end of the file (${size} bytes)`)
+        throw new PositionNotFoundError(`${file.path}: the member (gzip member or zstd frame) at compressed byte ${member.compressed} is past the end of the file (${size} bytes)`)
       }
       // The member's own first bytes say gzip or zstd: no second request. When they say neither (the file
       // has changed since), the file's first bytes do, so that the damage names the file's codec.
@@ -881,7 +895,7 @@ function sized (file: ListedName): ListedFile {
 
 /** A position beyond what the file holds: the records it meant are not there. */
 function pastEnd (file: ListedName, offset: number, size: number): ShoeboxError {
-  return new ShoeboxError('SHOEBOX_NOT_FOUND', `from: ${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
+  return new PositionNotFoundError(`${file.path}: offset ${offset} is past the end of the archive (${size} bytes)`)
 }
 
 /**

@@ -82,6 +82,18 @@ export function s3ClientSettings (options: S3StoreOptions): { maxAttempts: numbe
 }
 
 /**
+ * SHOEBOX_S3_ENDPOINT in `env`, which an S3 store without an `endpoint` takes: the variable is the endpoint's
+ * default, and is taken as the option is, so checked so, naming it (SHOEBOX_BAD_URL). Also for a CLI command to
+ * check it before any work, where it opens an S3 store without --endpoint (store-url-arg.ts).
+ */
+export function checkEndpointVariable (env: NodeJS.ProcessEnv = process.env): void {
+  const fromEnv = nonEmpty(env.SHOEBOX_S3_ENDPOINT)
+  if (fromEnv !== undefined && !isHttpUrl(fromEnv)) {
+    throw new ShoeboxError('SHOEBOX_BAD_URL', `SHOEBOX_S3_ENDPOINT (the default endpoint) must be an http:// or https:// URL, got ${givenUrl(fromEnv)}`)
+  }
+}
+
+/**
  * endpoint, region, pathStyle and credentials of the wrong type or form: they were taken, and the first request
  * failed with the SDK's words ('region is not a function', 'Custom endpoint `undefined//undefinedundefined` was
  * not a valid URI', with a line of its own on stderr). Credentials are never quoted: they hold the secret.
@@ -89,11 +101,7 @@ export function s3ClientSettings (options: S3StoreOptions): { maxAttempts: numbe
 function checkClientOptions (options: S3StoreOptions): void {
   const { endpoint, region, credentials } = options
   checkEndpoint(endpoint)
-  // The variable is the endpoint's default, and is taken as the option is: checked so, naming it.
-  const fromEnv = endpoint === undefined ? nonEmpty((options.env ?? process.env).SHOEBOX_S3_ENDPOINT) : undefined
-  if (fromEnv !== undefined && !isHttpUrl(fromEnv)) {
-    throw new ShoeboxError('SHOEBOX_BAD_URL', `SHOEBOX_S3_ENDPOINT (the default endpoint) must be an http:// or https:// URL, got ${givenUrl(fromEnv)}`)
-  }
+  if (endpoint === undefined) checkEndpointVariable(options.env)
   if (region !== undefined && (typeof region !== 'string' || region === '')) throw invalidOption('region', `must be a region name such as us-east-1, got ${givenValue(region)}`)
   checkFlag(options.pathStyle, 'pathStyle')
   if (credentials !== undefined && typeof credentials !== 'function') {

@@ -6,7 +6,8 @@
  * multipart, read, ls, pack, unpack, meta push/pull/index, meta generate --archives, serve --store (checked by
  * storeUrlArg(), lib/cli/store-url-arg.ts); server URLs: ship, events.
  * A malformed --endpoint is a usage error too, in every command that takes
- * it. (A store that fails once asked, a missing bucket or an unreachable
+ * it, and so is a malformed SHOEBOX_S3_ENDPOINT where an S3 store without
+ * --endpoint is opened (never where none is). (A store that fails once asked, a missing bucket or an unreachable
  * endpoint, is a runtime failure, exit 1: here for a few commands, and
  * test/cli/cli-store.test.ts.)
  */
@@ -113,6 +114,33 @@ t.test('a malformed --endpoint is a usage error (exit 2) in every command that t
       for (const p of untouched) t.notOk(fs.existsSync(p), `${what}: ${path.basename(p)} not created`)
     }
   }
+})
+
+t.test('a malformed SHOEBOX_S3_ENDPOINT is a usage error (exit 2) where a command opens an S3 store without --endpoint, said before anything is made, naming the variable; a command that opens none is not refused', async (t) => {
+  // It was exit 2 in write and serve, 1 in the others (the store met it at its first request).
+  const saved = process.env.SHOEBOX_S3_ENDPOINT
+  t.teardown(() => { if (saved === undefined) delete process.env.SHOEBOX_S3_ENDPOINT; else process.env.SHOEBOX_S3_ENDPOINT = saved })
+  for (const value of ['ftp://x', `ftp://key:${SECRET}@x`]) {
+    process.env.SHOEBOX_S3_ENDPOINT = value
+    for (const [command, args, untouched] of storeCommands) {
+      const r = await cli(args('s3://bkt/logs'), '{"n":1}\n')
+      const what = `${command} with SHOEBOX_S3_ENDPOINT=${value}`
+      t.equal(r.code, 2, what)
+      t.match(r.stderr, usageLines(command, /SHOEBOX_S3_ENDPOINT \(the default endpoint\) must be an http:\/\/ or https:\/\/ URL, got "[^"\n]*"/), what)
+      t.notOk(r.stderr.includes(SECRET), `${what}: the secret is not echoed`)
+      for (const p of untouched) t.notOk(fs.existsSync(p), `${what}: ${path.basename(p)} not created`)
+    }
+  }
+  // Where the S3 store has an --endpoint, or there is no S3 store, the variable is not read.
+  const local = created('local')
+  const written = await cli(['write', local], '{"n":1}\n')
+  t.equal(written.code, 0, `write to a directory: ${written.stderr}`)
+  const read = await cli(['read', path.join(local, '*')])
+  t.equal(read.code, 0, `read of a directory: ${read.stderr}`)
+  const packed = await cli(['pack', src, '--to', created('local-pack')])
+  t.equal(packed.code, 0, `pack to a directory: ${packed.stderr}`)
+  const given = await cli(['read', 's3://bkt/logs/*', '--endpoint', 'http://127.0.0.1:1'])
+  t.notMatch(given.stderr, /SHOEBOX_S3_ENDPOINT/, 'read with --endpoint: the variable is not its endpoint')
 })
 
 t.test('an --endpoint that cannot be reached is no usage error: exit 1, the store\'s failure', async (t) => {

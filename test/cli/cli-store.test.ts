@@ -267,6 +267,20 @@ t.test('write --to a failing store: every record stays on disk, the failure is r
   }
 })
 
+t.test('write DIR --to DEST, DIR holding a file that is no archive: the refusal is the one line, exit 1', async (t) => {
+  for (const to of [newDir('wforeign-dest'), `s3://${s3.bucket}/wforeign`]) {
+    const dir = newDir('wforeign')
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'my notes\n')
+    const r = await shoebox(['write', dir, '--to', to], INPUT)
+    t.equal(r.code, 1, `${to}: exit 1`)
+    // The old code said 'shoebox write: nothing transferred' before it.
+    t.same(stderrLines(r), [`shoebox write: ${dir} holds files that are no archives (notes.txt): the uploader would ship every file there, ` +
+      'and delete it with --delete-local; write to a directory of its own (nothing was uploaded)'], `${to}: the refusal alone`)
+    t.same(fs.readdirSync(dir), ['notes.txt'], `${to}: nothing written beside it`)
+  }
+})
+
 t.test('write --to: a first Ctrl-C while the uploads finish after stdin ended says what it waits for; the run goes on, exit 0', async (t) => {
   // The upload is held at the proxy until the signal has been sent and answered.
   const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 3000 } }])

@@ -131,3 +131,33 @@ t.test('unpack of a truncated zstd pack: one line naming the archive, exit 1', a
   t.equal(r.code, 1)
   t.match(r.stderr, new RegExp(`^shoebox unpack: [^\\n]*${name.replace(/\./g, '\\.')}[^\\n]*cut short[^\\n]*\\n$`))
 })
+
+t.test('a mistyped SHOEBOX_ZSTD: every command that needs zstd says the variable is at fault (not a stream or file), exit 2', async (t) => {
+  const dir = t.testdir({ tree: { 'a.json': '{"a":1}' } })
+  // The variable is checked before any zstd is loaded: a file that begins as zstd does is enough.
+  const zst = path.join(dir, 'a.shoebox.zst')
+  fs.writeFileSync(zst, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]))
+  const saved = process.env.SHOEBOX_ZSTD
+  process.env.SHOEBOX_ZSTD = 'libzst'
+  t.teardown(() => { if (saved === undefined) delete process.env.SHOEBOX_ZSTD; else process.env.SHOEBOX_ZSTD = saved })
+  const commands: Array<[string, string[]]> = [
+    ['encode', ['encode', '--zstd']],
+    ['write', ['write', path.join(dir, 'w'), '--zstd']],
+    ['pack', ['pack', path.join(dir, 'tree'), '--to', path.join(dir, 'p'), '--zstd']],
+    ['read', ['read', zst]],
+    ['read', ['read', zst, '--lenient']],
+    ['decode', ['decode', zst]],
+    ['unpack', ['unpack', zst, '--out', path.join(dir, 'out')]],
+    // These two said the file was UNREADABLE, exit 1: the file is not at fault.
+    ['verify', ['verify', zst]],
+    ['ls', ['ls', zst]]
+  ]
+  for (const [name, args] of commands) {
+    const r = await cli(args, INPUT)
+    const what = args.join(' ')
+    t.equal(r.code, 2, what)
+    // encode said 'shoebox encode: stdout: SHOEBOX_ZSTD ...', the others the file or directory.
+    t.match(r.stderr, new RegExp(`^shoebox ${name}: SHOEBOX_ZSTD must be one of 'auto', 'zlib', 'libzstd', 'package', '0' \\(or unset\\), got "libzst"(; nothing was uploaded to \\S+)?\\n\\(try 'shoebox ${name} --help'\\)\\n$`), what)
+    t.equal(r.stdout.length, 0, `${what}: nothing on stdout`)
+  }
+})

@@ -23,6 +23,10 @@ import { buildCli, cliEnv } from '../fixtures-s3/cli-build.js'
 const ROOT = process.getuid?.() === 0
 const NOBODY = 65534
 
+// Everything this file makes is for nobody to read (the CLI's copy, the readable part of the tree), whatever the
+// developer's umask: under 077 the copy was closed to nobody, and every case failed to start the CLI.
+const umask = process.umask(0o022)
+t.teardown(() => { process.umask(umask) })
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-pack-unreadable-'))
 t.teardown(() => { fs.rmSync(base, { recursive: true, force: true }) })
 // Everything below is for nobody to walk through (mkdtemp makes 0700).

@@ -63,9 +63,9 @@ t.test('an offset past the end of a gzip file\'s decompressed bytes is an error'
 
 t.test('shoebox read --from: one stderr line, exit 1', async (t) => {
   const cases: Array<[string, RegExp]> = [
-    ['zz.shoebox:0', /^shoebox read: from: no archive named zz\.shoebox matches /],
-    ['a.shoebox:99999999999', /^shoebox read: from: .*a\.shoebox: offset 99999999999 is past the end/],
-    [`b.shoebox.gz:${gzipDecompressed + 100}`, /^shoebox read: from: .*b\.shoebox\.gz: offset \d+ is past the end/]
+    ['zz.shoebox:0', /^shoebox read: --from: no archive named zz\.shoebox matches /],
+    ['a.shoebox:99999999999', /^shoebox read: --from: .*a\.shoebox: offset 99999999999 is past the end/],
+    [`b.shoebox.gz:${gzipDecompressed + 100}`, /^shoebox read: --from: .*b\.shoebox\.gz: offset \d+ is past the end/]
   ]
   for (const [from, line] of cases) {
     const r = await cli(['read', path.join(dir, '*'), '--from', from, '--payload-only'])

@@ -43,7 +43,7 @@ function sourceFor (values: Record<string, unknown>, filesRoot: string, stdin: R
   if (typeof values.ndjson === 'string') return values.ndjson === '-' ? ndjsonSource(stdin, '-') : ndjsonFileSource(values.ndjson)
   if (typeof values['json-array'] === 'string') return jsonArraySource(values['json-array'])
   // A store URL is checked before anything is read or written (a bad one is a usage error, as for meta index).
-  if (typeof values.archives === 'string') return archiveMetadataSource(storeUrlArg(values.archives), { storeOptions })
+  if (typeof values.archives === 'string') return archiveMetadataSource(storeUrlArg(values.archives, storeOptions), { storeOptions })
   if (values['no-meta'] === true) return fileStatSource(filesRoot)
   return jsonFilesSource(filesRoot)
 }

@@ -60,7 +60,7 @@ export const indexCommand: Command = {
     const { base, filesRoot } = metadirFrom(values)
     const config = await loadMetaConfig(base)
     checkIndexConfig(config)
-    const source = recordIndexSource(storeUrlArg(positionals[0]), { base, storeOptions })
+    const source = recordIndexSource(storeUrlArg(positionals[0], storeOptions), { base, storeOptions })
     const sink = metaIngest(base, { config, replace: values.replace === true, ensure: values.ensure === true, filesRoot })
     return await runIngest(io, source, sink, { onInvalid, json: values.json === true, items: 'records', counted: 'records', progress: 'records indexed', where })
   }

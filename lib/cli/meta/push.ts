@@ -47,7 +47,7 @@ ${storeOptionHelp}
       if (positionals.length !== 1) throw usage(`meta ${name} needs exactly one URL`)
       const base = (values.metadir as string | undefined) ?? process.env.MMMETA ?? process.cwd()
       const json = values.json === true
-      const result = await sync(base, storeUrlArg(positionals[0]), {
+      const result = await sync(base, storeUrlArg(positionals[0], storeOptions), {
         ...storeOptions,
         // A key is a file name (of the store pulled from: anyone's): one line, its control characters escaped.
         onFile: json ? undefined : (f) => { io.stdout.write(`${oneLine(f.key)}\t${plural(f.bytes, 'byte')}\n`) }
