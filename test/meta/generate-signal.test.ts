@@ -6,14 +6,12 @@
  * `shoebox meta generate` sent SIGINT once it has begun to replay the first of
  * many history files (exit 130), as squash-signal.test.ts does for squash.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { pathToFileURL } from 'node:url'
-import { metaPaths } from '../../lib/meta/config.js'
-import { formatCsvRow } from '../../lib/meta/csv.js'
 import type { HistoryProblem } from '../../lib/meta/history.js'
 import { listHistoryFiles } from '../../lib/meta/history.js'
 import { metaIngest } from '../../lib/meta/ingest.js'
@@ -21,28 +19,11 @@ import { ndjsonSource } from '../../lib/meta/sources.js'
 import { publishLockPath } from '../../lib/meta/publish-lock.js'
 import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
 import { tempDir } from '../temp-dir.js'
-
-/** `files` history files, each beginning with a row with no unique key (reported and skipped), then `rows` good rows. */
-function history (t: Test, files: number, rows: number): string {
-  const dir = tempDir(t, 'shoebox-generate-signal-')
-  fs.mkdirSync(metaPaths(dir).db, { recursive: true })
-  fs.writeFileSync(metaPaths(dir).config, 'metadata:\n  include: [title]\n')
-  for (let f = 0; f < files; f++) {
-    let text = formatCsvRow(['content_hash', 'title']) + formatCsvRow(['', 'a row with no key'])
-    for (let i = 0; i < rows; i++) text += formatCsvRow([`u${f}-${i}`, `title ${f} ${i}`])
-    fs.writeFileSync(path.join(metaPaths(dir).db, `2026-01-01T00:00:${String(f).padStart(2, '0')}.000000.append`), text)
-  }
-  return dir
-}
-
-/** Everything under the metadir, relative, sorted: what a stopped generate must leave as it was. */
-function listing (dir: string): string[] {
-  return (fs.readdirSync(metaPaths(dir).metadir, { recursive: true }) as string[]).sort()
-}
+import { historyWithSkippedRows, metadirListing } from './replay-history.js'
 
 t.test('metaIngest(): destroyed during the replay, it stops at the next batch, not after the last file', async (t) => {
-  const dir = history(t, 20, 10)
-  const before = listing(dir)
+  const dir = historyWithSkippedRows(t, 20, 10, 'shoebox-generate-signal-')
+  const before = metadirListing(dir)
   const sink = metaIngest(dir, { fsync: false })
   const told: string[] = []
   sink.on('history-problem', (p: HistoryProblem) => { told.push(path.basename(p.file)); sink.destroy(new Error('stopped by the test')) })
@@ -51,15 +32,15 @@ t.test('metaIngest(): destroyed during the replay, it stops at the next batch, n
   t.match(err, { message: 'stopped by the test' }, 'the destroy\'s error alone')
   // The old code replayed all 20 files (20 reports) and only then saw the destroy.
   t.same(told, ['2026-01-01T00:00:00.000000.append'], 'the replay stopped after the first file\'s batch')
-  t.same(listing(dir), before, 'nothing written, no scratch db left')
+  t.same(metadirListing(dir), before, 'nothing written, no scratch db left')
   t.notOk(fs.existsSync(publishLockPath(dir)), 'the lock released')
 })
 
 t.test('shoebox meta generate: SIGINT during the replay stops it there: exit 130, nothing written, the lock released', async (t) => {
   // 40 files of 5,000 rows: the replay takes a while after the first file is opened.
   const files = 40
-  const dir = history(t, files, 5000)
-  const before = listing(dir)
+  const dir = historyWithSkippedRows(t, files, 5000, 'shoebox-generate-signal-')
+  const before = metadirListing(dir)
   // generate says nothing while it replays: a preload says each history file the child opens to replay.
   const preload = path.join(tempDir(t, 'shoebox-generate-preload-'), 'opens.mjs')
   fs.writeFileSync(preload, [
@@ -98,7 +79,7 @@ t.test('shoebox meta generate: SIGINT during the replay stops it there: exit 130
   const replayed = lines.filter((l) => l.startsWith('replaying '))
   // The old code replayed every file (40 lines) before it looked at the signal.
   t.ok(replayed.length < files, `the replay stopped before the last file (${replayed.length} of ${files} files begun)`)
-  t.same(listing(dir), before, 'no diff file, no scratch db or lock file left')
+  t.same(metadirListing(dir), before, 'no diff file, no scratch db or lock file left')
   t.same((await listHistoryFiles(dir)).length, files)
 })
 
@@ -115,8 +96,8 @@ t.test('ndjsonSource(): destroyed before its input\'s first byte, it lets the in
 })
 
 t.test('shoebox meta generate --ndjson -: SIGINT before stdin\'s first byte ends the run, stdin still open', async (t) => {
-  const dir = history(t, 1, 10)
-  const before = listing(dir)
+  const dir = historyWithSkippedRows(t, 1, 10, 'shoebox-generate-signal-')
+  const before = metadirListing(dir)
   const child = spawn(process.execPath, [cliBinary(), 'meta', 'generate', '--metadir', dir, '--ndjson', '-'], { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv() })
   let stderr = ''
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
@@ -130,5 +111,5 @@ t.test('shoebox meta generate --ndjson -: SIGINT before stdin\'s first byte ends
   child.stdin.destroy()
   t.same([code, sig], [130, null], stderr)
   t.equal(stderr, 'shoebox meta generate: interrupted by SIGINT; nothing written, the meta db is as it was\n')
-  t.same(listing(dir), before, 'no diff file, no scratch db or lock file left')
+  t.same(metadirListing(dir), before, 'no diff file, no scratch db or lock file left')
 })

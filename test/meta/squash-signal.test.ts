@@ -6,39 +6,19 @@
  * through `shoebox meta squash` sent SIGINT once it has said it skipped a
  * row of the first of many files (exit 130).
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { metaPaths } from '../../lib/meta/config.js'
-import { formatCsvRow } from '../../lib/meta/csv.js'
 import { listHistoryFiles } from '../../lib/meta/history.js'
 import { publishLockPath } from '../../lib/meta/publish-lock.js'
 import { squashHistory } from '../../lib/meta/squash.js'
 import { cliBinary, cliEnv } from '../fixtures-s3/cli-build.js'
-import { tempDir } from '../temp-dir.js'
-
-/** `files` history files, each beginning with a row with no unique key (reported and skipped), then `rows` good rows. */
-function history (t: Test, files: number, rows: number): string {
-  const dir = tempDir(t, 'shoebox-squash-signal-')
-  fs.mkdirSync(metaPaths(dir).db, { recursive: true })
-  fs.writeFileSync(metaPaths(dir).config, 'metadata:\n  include: [title]\n')
-  for (let f = 0; f < files; f++) {
-    let text = formatCsvRow(['content_hash', 'title']) + formatCsvRow(['', 'a row with no key'])
-    for (let i = 0; i < rows; i++) text += formatCsvRow([`u${f}-${i}`, `title ${f} ${i}`])
-    fs.writeFileSync(path.join(metaPaths(dir).db, `2026-01-01T00:00:${String(f).padStart(2, '0')}.000000.append`), text)
-  }
-  return dir
-}
-
-/** Everything under the metadir, relative, sorted: what a stopped squash must leave as it was. */
-function listing (dir: string): string[] {
-  return (fs.readdirSync(metaPaths(dir).metadir, { recursive: true }) as string[]).sort()
-}
+import { historyWithSkippedRows, metadirListing } from './replay-history.js'
 
 t.test('squashHistory(): aborted during the replay, it stops at the next batch, not after the last file', async (t) => {
-  const dir = history(t, 20, 10)
-  const before = listing(dir)
+  const dir = historyWithSkippedRows(t, 20, 10, 'shoebox-squash-signal-')
+  const before = metadirListing(dir)
   const controller = new AbortController()
   const told: string[] = []
   const err = await squashHistory(dir, {
@@ -49,7 +29,7 @@ t.test('squashHistory(): aborted during the replay, it stops at the next batch, 
   t.match(err, { code: 'SHOEBOX_ABORTED', message: 'stopped by the test; nothing written, the meta db is as it was' })
   // The old code replayed all 20 files (20 reports) and only then saw the abort.
   t.same(told, ['2026-01-01T00:00:00.000000.append'], 'the replay stopped after the first file\'s batch')
-  t.same(listing(dir), before, 'nothing written, no scratch db left')
+  t.same(metadirListing(dir), before, 'nothing written, no scratch db left')
   t.notOk(fs.existsSync(publishLockPath(dir)), 'the lock released')
   const done = await squashHistory(dir, { fsync: false })
   t.equal(done.rows, 200, 'a squash after it replays everything')
@@ -58,8 +38,8 @@ t.test('squashHistory(): aborted during the replay, it stops at the next batch, 
 t.test('shoebox meta squash: SIGINT during the replay stops it there: exit 130, nothing written, the lock released', async (t) => {
   // 40 files of 5,000 rows: the replay takes a while after the first file's skipped row is said.
   const files = 40
-  const dir = history(t, files, 5000)
-  const before = listing(dir)
+  const dir = historyWithSkippedRows(t, files, 5000, 'shoebox-squash-signal-')
+  const before = metadirListing(dir)
   const child = spawn(process.execPath, [cliBinary(), 'meta', 'squash', '--metadir', dir, '--prune'], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() })
   let stderr = ''
   let signalled = false
@@ -80,6 +60,6 @@ t.test('shoebox meta squash: SIGINT during the replay stops it there: exit 130, 
   const skipped = lines.filter((l) => l.startsWith('skipped '))
   // The old code replayed every file (40 lines) before it looked at the signal.
   t.ok(skipped.length < files, `the replay stopped before the last file (${skipped.length} of ${files} files' rows said)`)
-  t.same(listing(dir), before, 'no snapshot, nothing pruned, no scratch db or lock file left')
+  t.same(metadirListing(dir), before, 'no snapshot, nothing pruned, no scratch db or lock file left')
   t.same((await listHistoryFiles(dir)).length, files)
 })
