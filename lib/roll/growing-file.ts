@@ -19,7 +19,9 @@
  * copied them into its part by then, s3-writer.ts). A fresh 1 MiB buffer per
  * read, as a Readable would hand out, is 50 MB of new external memory per
  * 50 MB uploaded, and that is what started V8's full collections in the
- * middle of the write (bench/RESULTS.md, "zstd to S3, third pass").
+ * middle of the write (bench/RESULTS.md, "zstd to S3, third pass"). For the
+ * same reason a file whose final size is known when a buffer is made gets
+ * one of at most that size: a backlog of small sealed files.
  */
 import fs from 'node:fs'
 import type { Writable } from 'node:stream'
@@ -99,10 +101,12 @@ export class GrowingFile {
       // Both buffers are with the writer: its callback reads on.
       if (this.#allocated === BUFFERS) return
       this.#allocated++
-      buffer = Buffer.allocUnsafeSlow(READ_SIZE)
+      // A sealed file of a few bytes gets a buffer of those bytes: 1 MiB each (V8 counts it) set off a full
+      // collection every ~60 files of a directory's backlog, each marking a heap that holds the whole queue.
+      buffer = Buffer.allocUnsafeSlow(this.#final === undefined ? READ_SIZE : Math.min(READ_SIZE, this.#final - this.#at))
     }
     this.#reading = true
-    const length = Math.min(READ_SIZE, this.#written - this.#at)
+    const length = Math.min(buffer.length, this.#written - this.#at)
     const into = buffer
     fs.read(fd, into, 0, length, this.#at, (err, bytesRead) => {
       this.#reading = false

@@ -31,6 +31,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { codecOfName, SNIFF_BYTES, sniffCodec } from '../compress/codecs.js'
 import { MAGIC_BYTES } from '../format/constants.js'
+import { Fifo } from '../fifo.js'
 import { invalidOption, untilAborted } from '../errors.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
@@ -121,7 +122,7 @@ export class SealedUploader extends EventEmitter {
   /** The store's part size: an early upload starts once a file has more (early-upload.ts). */
   readonly #partSize: number
   /** Names waiting, in order, and every name queued or running (no file twice). */
-  #queue: string[] = []
+  #queue = new Fifo<string>()
   #known = new Set<string>()
   #running = 0
   #writers = new Set<{ destroy: (err?: Error) => void }>()
@@ -381,7 +382,7 @@ export class SealedUploader extends EventEmitter {
     this.#stop.abort()
     // An upload waiting for room among the listeners ends (the listeners still running are left to finish).
     this.#listeners?.stop()
-    this.#queue = []
+    this.#queue.clear()
     for (const writer of this.#writers) writer.destroy()
     const early = [...this.#growing.values(), ...[...this.#sealedEarly.values()].map((e) => e.upload)]
     this.#growing.clear()

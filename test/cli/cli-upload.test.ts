@@ -338,3 +338,23 @@ t.test('a file store that cannot write: one line in words, the path once, what w
   t.notMatch(r.stderr, /Error:|mkdir '/, 'no raw Node error text, no second copy of the path')
   t.equal(r.stderr.split('\n').length, 2, 'one line')
 })
+
+t.test('many small files: each is read in a buffer of its size, not 1 MiB (V8 counts those, and collected every ~30 files)', async (t) => {
+  const dir = path.join(tmp, 'small-many')
+  fs.mkdirSync(dir)
+  const files = Array.from({ length: 40 }, (_, i) => path.join(dir, `s${String(i).padStart(2, '0')}.bin`))
+  files.forEach((f, i) => { fs.writeFileSync(f, `small file ${i}\n`) })
+  // fs.ReadStream takes each read's buffer from Buffer.allocUnsafeSlow (the end-finding read's too): counted here.
+  const allocUnsafeSlow = Buffer.allocUnsafeSlow
+  let allocated = 0
+  Buffer.allocUnsafeSlow = (size: number) => { allocated += size; return allocUnsafeSlow(size) }
+  t.teardown(() => { Buffer.allocUnsafeSlow = allocUnsafeSlow })
+  for (const to of [pathToFileURL(path.join(tmp, 'small-many-out')).href, `s3://${s3.bucket}/small-many`]) {
+    allocated = 0
+    const r = await cli(['upload', ...files, '--to', to])
+    t.equal(r.code, 0, r.stderr)
+    t.equal(r.stdout.toString().trim().split('\n').length, files.length, `${to}: one line per file`)
+    // Now 32 KiB a file (two reads of 16 KiB), 96 KiB to S3 (the writer's first 64 KiB buffer); before, 2 MiB more.
+    t.ok(allocated <= files.length * 128 * 1024, `${to}: ${allocated} bytes allocated for ${files.length} files of 15 bytes`)
+  }
+})

@@ -6,6 +6,7 @@
  * parser underneath.
  */
 import t, { type Test } from 'tap'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { once } from 'node:events'
@@ -227,6 +228,26 @@ t.test('archiveMetadataSource behind a slow consumer: each record keeps its own 
   }
   t.equal(seen, 9000)
   t.same(wrong.slice(0, 3), [], 'every origin right')
+})
+
+t.test('fileStatSource (--no-meta): a small file is hashed through reads of its size, not 1 MiB (V8 counts those)', async (t) => {
+  const root = tmp(t)
+  for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(root, `f${i}.pdf`), `file ${i}`)
+  fs.writeFileSync(path.join(root, 'big.pdf'), Buffer.alloc(3 * 1024 * 1024 + 5, 7))
+  // fs.ReadStream takes each read's buffer from Buffer.allocUnsafeSlow, the one that finds the end too.
+  const allocUnsafeSlow = Buffer.allocUnsafeSlow
+  let allocated = 0
+  Buffer.allocUnsafeSlow = (size: number) => { allocated += size; return allocUnsafeSlow(size) }
+  let items: Array<Record<string, unknown>>
+  try {
+    items = await collect(fileStatSource(root)) as Array<Record<string, unknown>>
+  } finally {
+    Buffer.allocUnsafeSlow = allocUnsafeSlow
+  }
+  t.equal(items.length, 41)
+  t.equal(items.find((i) => i.file_name === 'big.pdf')?.content_hash, createHash('sha1').update(Buffer.alloc(3 * 1024 * 1024 + 5, 7)).digest('hex'), 'a big file hashed whole')
+  // Now 32 KiB a small file and the big file's 4 reads of 1 MiB and its end; before, 2 MiB a small file (80 MiB more).
+  t.ok(allocated <= 40 * 64 * 1024 + 8 * 1024 * 1024, `${allocated} bytes allocated`)
 })
 
 t.test('fileStatSource (--no-meta): every file but _mmmeta, with size, UTC times and SHA-1', async (t) => {
