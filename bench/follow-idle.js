@@ -12,10 +12,21 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-const [dir, pollsArg = '10', dist = new URL('../dist/', import.meta.url).pathname] = process.argv.slice(2)
+const [given, pollsArg = '10', dist = new URL('../dist/', import.meta.url).pathname] = process.argv.slice(2)
 const polls = Number(pollsArg)
 const { archiveSource } = await import(pathToFileURL(path.join(path.resolve(dist), 'index.js')).href)
-const expected = (await fsp.readdir(dir)).filter((n) => !n.startsWith('.')).length
+const names = (await fsp.readdir(given)).filter((n) => !n.startsWith('.'))
+const expected = names.length
+// FOLLOW_SEALED=1: the files appear as a shoebox writer seals them while followed: under their temporary
+// names first (hard links in DIR.sealed, which the follower's first listing sees), then linked into place.
+const sealed = process.env.FOLLOW_SEALED === '1'
+const dir = sealed ? `${given}.sealed` : given
+const temp = (name) => path.join(dir, `.${name}~bench~1.part`)
+if (sealed) {
+  await fsp.rm(dir, { recursive: true, force: true })
+  await fsp.mkdir(dir)
+  for (const name of names) await fsp.link(path.join(given, name), temp(name))
+}
 
 // One mark per listing: the walk reads the directory once a poll.
 const marks = []
@@ -27,6 +38,14 @@ fsp.readdir = async function (...args) {
 
 const source = archiveSource(path.join(dir, '*'), { follow: true, pollInterval: '1s' })
 let records = 0
+if (sealed) {
+  setTimeout(async () => {
+    for (const name of names) {
+      await fsp.link(temp(name), path.join(dir, name))
+      await fsp.unlink(temp(name))
+    }
+  }, 1500)
+}
 const t0 = performance.now()
 await new Promise((resolve, reject) => {
   source.on('data', () => { if (++records === expected) resolve() })
@@ -63,5 +82,6 @@ const b = marks[first + polls - 1]
 const cpuMs = ((b.cpu.user - a.cpu.user) + (b.cpu.system - a.cpu.system)) / 1000 / (polls - 1)
 const wallMs = (b.at - a.at) / (polls - 1)
 source.destroy()
+if (sealed) await fsp.rm(dir, { recursive: true, force: true })
 if (session !== undefined) await fsp.writeFile(profile, JSON.stringify((await session.post('Profiler.stop')).profile))
 console.log(JSON.stringify({ files: expected, readS: +(readMs / 1000).toFixed(1), heapMB: +(heap / 1e6).toFixed(1), cpuMsPerPoll: +cpuMs.toFixed(1), wallMsPerPoll: +wallMs.toFixed(0) }))
