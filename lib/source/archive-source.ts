@@ -415,8 +415,12 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     return this.#glob.store.stats()
   }
 
+  /** Following: the files to stat when listing (FollowGate.mayChange), made once. */
+  readonly #mayChange = (name: string): boolean => (this.#gate as FollowGate).mayChange(name)
+
   async #list (): Promise<ListedName[]> {
-    return await (this.#lister as typeof Lister).listGlob(this.#glob, this.#gate?.sealing, this.#sized)
+    const gate = this.#gate
+    return await (this.#lister as typeof Lister).listGlob(this.#glob, gate?.sealing, gate === null ? this.#sized : this.#mayChange)
   }
 
   /**
@@ -487,7 +491,10 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       }
       const gate = this.#gate
       let waiting = false
-      const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(sized(f)) ?? false)).sort(this.#compare)
+      // A file read before is listed again only to tell whether it changed (listed without a size where it cannot: FollowGate).
+      const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(f) ?? false)).sort(this.#compare)
+      // Not held through the pause below: a follower of many files held a second copy of every name and path meanwhile.
+      listed = []
       for (const [index, file] of files.entries()) {
         // Too many files' listeners still at work: the next file waits for one (destroy() ends the wait).
         const room = this.#listeners?.room()
@@ -822,7 +829,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         // Followed, and cut short (mid-record, or inside the last gzip member or zstd frame, whose whole
         // blocks' records came through). Read again from the last record delivered, which may be one of
         // those: none twice, none skipped.
-        gate.read(sized(file), last)
+        gate.read(sized(file), last, 'cut-short')
         return
       }
       if (err instanceof ShoeboxError && err.code === 'SHOEBOX_UNSUPPORTED' && this.#options.mode === 'lenient') {
@@ -847,7 +854,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     }
     if (this.#stopped) return
     if (!verified) return await this.#readReplaced(file)
-    gate?.read(sized(file), last)
+    gate?.read(sized(file), last, truncated ? 'cut-short' : 'to-end')
     if (truncated) return
     if (decompressed < after) throw pastEnd(file, after, decompressed)
     if (!found) throw noRecord()

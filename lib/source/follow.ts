@@ -12,10 +12,14 @@
  * a file that grows by appends is not decoded again and again. The record
  * read again first must be the one delivered last (same metadata and
  * payload): otherwise the file was replaced under its name, and is read whole.
+ * So every file read is stat'ed again at each listing (and kept as a few
+ * numbers), except one sealed by a shoebox writer and read to its end: it
+ * cannot change, and its name alone is kept (a follower lists for months).
  */
-import { crc32 } from '../checksum.js'
+import { crc32, crc32Continue } from '../checksum.js'
 import type { Position, ShoeboxRecord } from '../record.js'
 import type { ListedFile } from './order.js'
+import type { ListedName } from './list.js'
 
 interface Observation { size: number, mtimeMs: number }
 
@@ -26,6 +30,27 @@ function same (a: Observation, b: Observation): boolean {
 /** The longest a file must stay unchanged to count as stable: a long poll interval need not delay reading. */
 const MAX_SETTLE = 1000
 
+/** How a read of a file ended: at its end, or cut short (mid-record: it may still be growing). */
+export type ReadEnd = 'to-end' | 'cut-short'
+
+/**
+ * A file read, as it was when read, and where a read again starts: the last
+ * record delivered (its offset, its member's or -1 for a plain file, and its
+ * mark; offset -1 for none). Numbers only, in one small object: a follower
+ * keeps one per file it ever read, for months (a Position and a mark string
+ * per file were ~1 KB of heap each).
+ */
+class ReadFile {
+  constructor (
+    readonly size: number,
+    readonly mtimeMs: number,
+    readonly offset: number,
+    readonly memberOffset: number,
+    readonly skip: number,
+    readonly mark: number
+  ) {}
+}
+
 export class FollowGate {
   /** Final names of shoebox writers' temporary files seen so far (filled by the lister). */
   readonly sealing = new Set<string>()
@@ -33,17 +58,29 @@ export class FollowGate {
   readonly settle: number
   /** Files listed but not read yet, as last seen. */
   #observed = new Map<string, Observation>()
-  /** Files read, as they were when read, and the position and mark of the last record delivered from them. */
-  #read = new Map<string, Observation & { last: Position | undefined, mark: string | undefined }>()
+  /** Files read that may still change (see ReadFile). */
+  #read = new Map<string, ReadFile>()
+  /**
+   * Files read to their end that a shoebox writer sealed (their temporary
+   * name was seen): sealing links a finished file into place and never
+   * replaces one (roll/names.ts), so they never change, and need not be
+   * looked at (stat'ed) again: the name alone is kept.
+   */
+  #final = new Set<string>()
 
   constructor (pollInterval: number) {
     this.settle = Math.min(pollInterval, MAX_SETTLE)
   }
 
+  /** Must the listing give `name`'s size and mtime (stat it)? Not for a sealed file read whole: it cannot change. */
+  mayChange (name: string): boolean {
+    return !this.#final.has(name)
+  }
+
   /** Has `file` changed since it was read (so it must be read again)? */
-  changed (file: ListedFile): boolean {
+  changed (file: ListedName): boolean {
     const read = this.#read.get(file.name)
-    return read !== undefined && !same(read, file)
+    return read !== undefined && (read.size !== file.size || read.mtimeMs !== file.mtimeMs)
   }
 
   /** May `file` (listed at `now`, unread or changed) be read now? Once per listing and file. */
@@ -61,33 +98,52 @@ export class FollowGate {
 
   /** The position of the last record earlier reads of `name` delivered: reading it again continues after it. */
   resumeAt (name: string): Position | undefined {
-    return this.#read.get(name)?.last
+    const read = this.#read.get(name)
+    if (read === undefined || read.offset < 0) return undefined
+    return read.memberOffset < 0
+      ? { file: name, offset: read.offset }
+      : { file: name, offset: read.offset, member: { offset: read.memberOffset, skip: read.skip } }
   }
 
   /** Is `record` the last one earlier reads of `name` delivered (so the file there is still the one read)? */
   isLast (name: string, record: ShoeboxRecord): boolean {
     const read = this.#read.get(name)
-    return read?.mark !== undefined && read.mark === markOf(record)
+    return read !== undefined && read.offset >= 0 && read.mark === markOf(record)
   }
 
   /** `file` was read (to its end, or until it ended mid-record); `last` is the last record it delivered, if any. */
-  read (file: ListedFile, last: ShoeboxRecord | undefined): void {
-    const before = this.#read.get(file.name)
-    const kept = last === undefined ? { last: before?.last, mark: before?.mark } : { last: last.position, mark: markOf(last) }
-    this.#read.set(file.name, { size: file.size, mtimeMs: file.mtimeMs, ...kept })
-    this.#observed.delete(file.name)
-    this.sealing.delete(file.name)
+  read (file: ListedFile, last: ShoeboxRecord | undefined, end: ReadEnd): void {
+    const { name } = file
+    this.#observed.delete(name)
+    const sealed = this.sealing.delete(name)
+    if (sealed && end === 'to-end' && !this.#read.has(name)) {
+      this.#final.add(name)
+      return
+    }
+    const before = this.#read.get(name)
+    const position = last?.position
+    this.#read.set(name, position === undefined
+      ? new ReadFile(file.size, file.mtimeMs, before?.offset ?? -1, before?.memberOffset ?? -1, before?.skip ?? 0, before?.mark ?? 0)
+      : new ReadFile(file.size, file.mtimeMs, position.offset, position.member?.offset ?? -1, position.member?.skip ?? 0, markOf(last as ShoeboxRecord)))
   }
 
   /** `name` is no longer the file that was read (it was replaced): its next read starts from its first byte. */
   forget (name: string): void {
     this.#read.delete(name)
   }
+
+  /** How many files are kept as read, and how many of them as final (names alone): for tests. */
+  get kept (): { read: number, final: number } {
+    return { read: this.#read.size, final: this.#final.size }
+  }
 }
 
-/** What tells one record from another cheaply: its payload's length and CRC, and its metadata. */
-function markOf (record: ShoeboxRecord): string {
-  let mark = `${record.payload.length}:${crc32(record.payload)}`
-  for (const key in record.metadata) mark += `\u0000${key}\u0000${record.metadata[key]}`
-  return mark
+/**
+ * What tells one record from another cheaply, as one number: its payload's
+ * length (the low 21 bits) and the CRC32 of its payload and metadata.
+ */
+function markOf (record: ShoeboxRecord): number {
+  let crc = crc32(record.payload)
+  for (const key in record.metadata) crc = crc32Continue(crc, Buffer.from(`\u0000${key}\u0000${record.metadata[key]}`))
+  return (record.payload.length % 0x200000) * 0x100000000 + crc
 }

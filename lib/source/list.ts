@@ -17,6 +17,7 @@ import { FileStore } from '../store/file-store.js'
 import { literalPrefix } from '../store/keys.js'
 import { isRemote } from '../store/store-url.js'
 import { localPattern, type GlobRoot, type StoreGlob } from './glob.js'
+import type { ListOptions } from '../store/store.js'
 import type { ListedFile } from './order.js'
 
 export { openGlob, splitGlob, localPattern, type GlobRoot, type StoreGlob, type OpenGlobOptions } from './glob.js'
@@ -32,11 +33,13 @@ export type ListedName = Omit<ListedFile, 'size' | 'mtimeMs'> & { size?: number,
  * also collect the final names of shoebox writers' temporary files
  * ('.<final>~host~pid.part') whose final name matches: a file that appears
  * under such a name was sealed whole by a link. With `sizes` false, the
- * store may leave out what it would look each file up for (ListOptions.sizes).
+ * store may leave out what it would look each file up for (ListOptions.sizes);
+ * given as a function, only for the keys it says false for (a follower's
+ * files that cannot change).
  */
 export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes?: true): Promise<ListedFile[]>
-export async function listGlob (glob: StoreGlob, sealing: Set<string> | undefined, sizes: boolean): Promise<ListedName[]>
-export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes = true): Promise<ListedName[]> {
+export async function listGlob (glob: StoreGlob, sealing: Set<string> | undefined, sizes: ListOptions['sizes']): Promise<ListedName[]>
+export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes: ListOptions['sizes'] = true): Promise<ListedName[]> {
   // Loaded here, not at import: a command that lists nothing does not pay for it.
   const { Minimatch, GLOBSTAR } = await import('minimatch')
   // Compiled once, not per key (minimatch() compiles its pattern on every call).

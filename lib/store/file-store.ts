@@ -401,7 +401,8 @@ export class FileStore implements Store {
    *
    * Without sizes (`sizes: false`, a reader that opens each file and so
    * learns its size then: archiveSource()), a name its directory says is a
-   * regular file is listed as a key alone, not stat'ed: that stat was 13%
+   * regular file is listed as a key alone, not stat'ed (with `sizes` a
+   * function, a file it says false for): that stat was 13%
    * of reading 10,000 one-record files. A link, or a name of another kind,
    * is stat'ed as always, to list only links to regular files. The same
    * walk, filter, order and stat either way: one listing, which only skips
@@ -458,7 +459,9 @@ export class FileStore implements Store {
       throw err
     })
     // A regular file by its directory entry, for a lister that wants no sizes: not stat'ed.
-    const unsized = (f: { kind: WalkedName['kind'] }): boolean => options.sizes === false && f.kind === 'file'
+    const { sizes } = options
+    const unsized = (f: { key: string, kind: WalkedName['kind'] }): boolean =>
+      f.kind === 'file' && (sizes === false || (typeof sizes === 'function' && !sizes(f.key)))
     const ahead: Array<Promise<fs.Stats | undefined> | null> = []
     for (let i = 0; i < found.length; i++) {
       while (ahead.length < STATS_AHEAD && i + ahead.length < found.length) {

@@ -132,9 +132,11 @@ export interface ListOptions {
    * false: the lister needs no sizes, mtimes nor etags, so a store that
    * must look each object up for them (a FileStore: a stat per file) may
    * leave them out where it knows what the object is without (a regular
-   * file by its directory entry): see ListedKey. Default true.
+   * file by its directory entry): see ListedKey. A function: false for the
+   * keys whose sizes the lister needs not (a follower's files that cannot
+   * change), which such a store may leave out alike. Default true.
    */
-  sizes?: boolean
+  sizes?: boolean | ((key: string) => boolean)
 }
 
 /**
