@@ -15,6 +15,7 @@ import { mergeLimited } from './merge.js'
 import { readLines, runSource } from './read-lines.js'
 import { readRunBlocks, runMayHold, type BlockReader } from './run-file.js'
 import { parsePublishedIndex, runObject, type PublishedIndex, type PublishedRun } from './published-index.js'
+import { RunsByStream } from './run-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { timerMs } from '../../units.js'
 
@@ -27,12 +28,15 @@ export class RemoteRuns implements EventBackend {
   readonly #store: Store
   /** The index objects of the view, by key. */
   #indexes = new Map<string, PublishedIndex>()
-  #runs: RemoteRun[] = []
+  /** Every collector's runs by stream, as the local store chooses a get's runs (run-index.ts). */
+  #runs = new RunsByStream<RemoteRun>([], (r) => r.run)
   #streams = new Map<string, Set<string>>()
   #timer: NodeJS.Timeout | undefined
   #polling = false
   /** The last failed poll (the previous view is kept). */
   lastError: Error | undefined
+  /** Run entries the gets have looked at (their stream's, checked for the time range): for tests and benches. */
+  runsExamined = 0
 
   private constructor (store: Store) {
     this.#store = store
@@ -106,7 +110,7 @@ export class RemoteRuns implements EventBackend {
       }
     }
     this.#indexes = indexes
-    this.#runs = runs
+    this.#runs = new RunsByStream(runs, (r) => r.run)
     this.#streams = streams
     if (damaged.length === 0) return undefined
     return new ShoeboxError('SHOEBOX_BAD_RECORD', damaged.map((e) => e.message).join('; ') +
@@ -137,9 +141,10 @@ export class RemoteRuns implements EventBackend {
   }
 
   #select (ns: string, stream: string, range: EventRange, limit: number): RemoteRun[] {
-    return limit <= 0 || lowestTime(range) > range.to
-      ? []
-      : this.#runs.filter((r) => runMayHold(r.run, ns, stream, range))
+    if (limit <= 0 || lowestTime(range) > range.to) return []
+    const runs = this.#runs.of(ns, stream)
+    this.runsExamined += runs.length
+    return runs.filter((r) => runMayHold(r.run, ns, stream, range))
   }
 
   /** Ranged GETs of the run's object, or of its part of its pack. */
