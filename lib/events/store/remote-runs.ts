@@ -14,7 +14,7 @@ import type { EventBackend, ReadOptions } from './event-backend.js'
 import { mergeLimited } from './merge.js'
 import { readLines, runSource } from './read-lines.js'
 import { readRunBlocks, runMayHold, type BlockReader } from './run-file.js'
-import { parsePublishedIndex, runObject, type PublishedIndex, type PublishedRun } from './published-index.js'
+import { compactPublishedRun, parsePublishedIndex, runObject, type PublishedIndex, type PublishedRun } from './published-index.js'
 import { RunsByStream } from './run-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { timerMs } from '../../units.js'
@@ -92,7 +92,10 @@ export class RemoteRuns implements EventBackend {
       if (!info.key.endsWith('.json')) continue
       const text = (await buffer(this.#store.get(info.key))).toString('utf8')
       try {
-        indexes.set(info.key, parsePublishedIndex(text, this.#store.url, info.key))
+        const published = parsePublishedIndex(text, this.#store.url, info.key)
+        // Held until the next poll replaces it: the strings JSON.parse copied per run shared, as in the local index.
+        for (const run of published.runs) compactPublishedRun(run)
+        indexes.set(info.key, published)
       } catch (err) {
         damaged.push(err as ShoeboxError)
         const previous = this.#indexes.get(info.key)
