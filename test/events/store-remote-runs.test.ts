@@ -4,8 +4,10 @@
  * a get looks only at the runs of its stream, as the local store's does (it
  * looked at every run of every stream), and answers as the collector's own
  * store does; the view's run entries share the strings they repeat, as the
- * local index's do (~720 bytes of heap per run, ~490 now). Nothing is timed:
- * run entries looked at are counted, heap is measured after a full collection.
+ * local index's do (~720 bytes of heap per run, ~490 now); a poll reads
+ * again only the index objects that changed. Nothing is timed: run entries
+ * looked at and index objects read are counted, heap is measured after a
+ * full collection.
  */
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
@@ -105,4 +107,33 @@ t.test('the view\'s run entries share their strings: under 600 bytes of heap a r
   t.equal(got.length, 1, 'and it answers')
   t.match(got[0], /"s":99,"d":99\}$/)
   await reader.close()
+})
+
+t.test('a poll reads again only the index objects that changed, and still says which are damaged', async (t) => {
+  const dir = t.testdir()
+  const { store, url } = await collector(t, dir, 3, 2)
+  t.teardown(async () => { await store.close() })
+  const reader = await RemoteRuns.open(openStore(url), 3_600_000)
+  t.teardown(async () => { await reader.close() })
+  t.equal(reader.indexReads, 1, 'the first read')
+  await reader.refresh()
+  await reader.refresh()
+  t.equal(reader.indexReads, 1, 'nothing read again while nothing changed (2 before)')
+
+  const time = T0 + 5n * DAY
+  await store.put('kronos', [{ stream: 'late', events: [{ time, id: Buffer.from('0123456789abcdef8123456789abcdef', 'hex'), body: Buffer.from('{"late":1}') }] }])
+  await store.flush()
+  const all: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
+  t.same(await texts(reader, 'late', all), [], 'not seen before a poll')
+  await reader.refresh()
+  t.equal(reader.indexReads, 2, 'the published index read again')
+  t.same((await texts(reader, 'late', all)).map((e) => e.split(':').slice(2).join(':')), ['{"late":1}'], 'and its new run served')
+  t.ok(reader.streams('kronos').includes('late'))
+
+  const shared = openStore(url)
+  t.teardown(async () => { await shared.close() })
+  await shared.put('index/x.json', Buffer.from('{"cut'))
+  for (let i = 0; i < 2; i++) await t.rejects(reader.refresh(), { code: 'SHOEBOX_BAD_RECORD', message: /index\/x\.json is not the index of collector x: not JSON/ }, `poll ${i + 1}: the damaged object said`)
+  t.equal(reader.indexReads, 3, 'read once')
+  t.same((await texts(reader, 'late', all)).length, 1, 'the others still served')
 })
