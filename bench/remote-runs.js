@@ -5,6 +5,7 @@
  *
  *   node bench/remote-runs.js make --store=DIR [--streams=S] [--days=D]
  *   node bench/remote-runs.js --store=DIR [--dist=DIR] [--gets=N] [--streams=S] [--days=D]
+ *   node bench/remote-runs.js poll --store=DIR [--dist=DIR]
  *
  * make: one collector (EventStore publishing with RunPublisher, fsync off)
  * takes one event per stream and day, S streams (default 1000) x D days
@@ -16,6 +17,8 @@
  * index, then N gets (default 300) over HTTP, each of a stream chosen in
  * turn over one day (one event), in 3 rounds; the child's CPU
  * (process.cpuUsage()) per get for each round.
+ * poll: RemoteRuns over file://DIR in this process, then the CPU of each of
+ * 5 refresh()es (what a poll does), nothing having changed.
  */
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -56,6 +59,19 @@ if (process.argv[2] === 'make') {
   await store.close()
   fs.rmSync(data, { recursive: true, force: true })
   console.log(`made ${store.stats().runs} runs (${streams} streams x ${days} days) in ${storeDir}`)
+} else if (process.argv[2] === 'poll') {
+  const { RemoteRuns } = await load('events/store/remote-runs.js')
+  const { openStore } = await load('store/open-store.js')
+  const reader = await RemoteRuns.open(openStore(pathToFileURL(path.resolve(arg('store'))).href), 3_600_000)
+  const ms = []
+  for (let i = 0; i < 5; i++) {
+    const start = process.cpuUsage()
+    await reader.refresh()
+    const used = process.cpuUsage(start)
+    ms.push(((used.user + used.system) / 1000).toFixed(0))
+  }
+  console.log(`${dist}: refresh CPU ms ${ms.join(' ')}`)
+  await reader.close()
 } else if (process.argv[2] === '--child') {
   const { serveEvents } = await load('events/index.js')
   const gcd = () => { global.gc(); global.gc(); return process.memoryUsage().heapUsed }
