@@ -43,7 +43,7 @@ import { eventOf, localReader, readRun, runMayHold, type BlockReader, type RunIn
 import { memtableSource, readLines, runSource } from './read-lines.js'
 import { syncRunsDir, writeBucketRuns } from './run-writer.js'
 import { deleteFromRun } from './run-delete.js'
-import { INDEX_FILE, loadIndex, runFileName, saveIndex, type RunIndex } from './run-index.js'
+import { INDEX_FILE, loadIndex, runFileName, RunsByStream, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
 import { timerMs } from '../../units.js'
@@ -184,11 +184,8 @@ export class EventStore implements EventBackend {
   /** The publish running in the background, if any, and whether the runs changed since it began. */
   #publishing: Promise<void> | undefined
   #publishAgain = false
-  /**
-   * The index's runs by namespace and stream, made once per index: a get's choice of runs scanned every run of
-   * every stream. Keyed by the runs' own name strings: a key made per stream (streamKey()) cost ~70 bytes more each.
-   */
-  #byStream: { index: RunIndex, runs: Map<string, Map<string, RunInfo[]>> } | undefined
+  /** The index's runs by namespace and stream, made once per index (run-index.ts). */
+  #byStream: { index: RunIndex, runs: RunsByStream<RunInfo> } | undefined
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
 
@@ -725,18 +722,8 @@ export class EventStore implements EventBackend {
 
   /** The index's runs of one stream, in index order. */
   #streamRuns (ns: string, stream: string): readonly RunInfo[] {
-    if (this.#byStream?.index !== this.#index) {
-      const runs = new Map<string, Map<string, RunInfo[]>>()
-      for (const run of this.#index.runs) {
-        let streams = runs.get(run.ns)
-        if (streams === undefined) runs.set(run.ns, streams = new Map())
-        const list = streams.get(run.stream)
-        if (list === undefined) streams.set(run.stream, [run])
-        else list.push(run)
-      }
-      this.#byStream = { index: this.#index, runs }
-    }
-    return this.#byStream.runs.get(ns)?.get(stream) ?? []
+    if (this.#byStream?.index !== this.#index) this.#byStream = { index: this.#index, runs: new RunsByStream(this.#index.runs, (run) => run) }
+    return this.#byStream.runs.of(ns, stream)
   }
 
   /** Drop whole buckets older than the retention (none without one); resolves to the runs dropped. */

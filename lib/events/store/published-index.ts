@@ -16,7 +16,7 @@
  */
 import { ShoeboxError } from '../../errors.js'
 import type { RunIndex } from './run-index.js'
-import type { RunInfo } from './run-file.js'
+import { compactRunInfo, SharedStrings, type RunInfo } from './run-file.js'
 import { PACK_NAME } from './run-pack.js'
 
 /** Where in a pack a packed run is: the pack's name (its key is packKey()) and the byte the run begins at. */
@@ -37,6 +37,21 @@ export interface PublishedIndex {
   instance?: string
   runs: PublishedRun[]
   streams: RunIndex['streams']
+}
+
+/** Packs of the runs compacted: a pack holds the runs of one publish, many streams' (run-pack.ts). */
+const packs = new SharedStrings(4096)
+
+/**
+ * The run's entry as a readonly server keeps it for as long as its view
+ * lasts: the strings it repeats shared as the local index's are
+ * (compactRunInfo()), and its pack's name with the other runs of the pack.
+ * JSON.parse makes each its own copy. Values are unchanged.
+ */
+export function compactPublishedRun (run: PublishedRun): PublishedRun {
+  compactRunInfo(run)
+  if (run.pack !== undefined) run.pack.file = packs.of(run.pack.file)
+  return run
 }
 
 export function runKey (collector: string, file: string): string {

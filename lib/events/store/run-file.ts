@@ -41,21 +41,47 @@ export interface RunInfo {
   gzip?: boolean
 }
 
-/** The bucket of the run compacted last: runs written one after another mostly share it. */
-let lastBucket = ''
+/**
+ * One copy of each of a few strings that many index entries repeat (a run's
+ * bucket, a published run's pack: published-index.ts), kept for the values
+ * seen last: emptied once it holds `kept`, so that it stays small.
+ */
+export class SharedStrings {
+  readonly #strings = new Map<string, string>()
+  readonly #kept: number
+
+  constructor (kept: number) {
+    this.#kept = kept
+  }
+
+  /** The copy of `text` kept (`text` itself if none was). */
+  of (text: string): string {
+    const kept = this.#strings.get(text)
+    if (kept !== undefined) return kept
+    if (this.#strings.size >= this.#kept) this.#strings.clear()
+    this.#strings.set(text, text)
+    return text
+  }
+}
+
+/**
+ * Buckets of the runs compacted. The run before has another bucket as often
+ * as not (an index lists a stream's runs one after another once they are
+ * merged, and a shared store's view does), yet a store holds few (days).
+ */
+const buckets = new SharedStrings(4096)
 
 /**
  * The run's index entry as the store keeps it in memory for as long as the
  * run lives: the strings it repeats shared (a one-event run's maxTime is its
- * minTime, its first block's time too, its lastId its firstId; a flush's runs
- * one bucket) and its block list sized exactly (one pushed to grew room for
+ * minTime, its first block's time too, its lastId its firstId; runs of one
+ * bucket its one string) and its block list sized exactly (one pushed to grew room for
  * 17). A flush of 50,000 one-event streams kept ~800 bytes of heap per run,
  * for good; 160 of them were copies of one decimal time (bench/RESULTS.md,
  * "serve: a put naming many streams"). Values are unchanged (index.json the same).
  */
 export function compactRunInfo (run: RunInfo): RunInfo {
-  if (run.bucket === lastBucket) run.bucket = lastBucket
-  else lastBucket = run.bucket
+  run.bucket = buckets.of(run.bucket)
   if (run.maxTime === run.minTime) run.maxTime = run.minTime
   if (run.lastId === run.firstId) run.lastId = run.firstId
   const first = run.blocks[0]
