@@ -72,6 +72,9 @@ export const used = [archiveSource, decode, encode, payloadJson, rollingSink, kr
 
 /** The package as published, at dir/node_modules/shoebox, with declarations emitted from lib/ now; its dependencies are the repository's. */
 function emitPackage (project: string): void {
+  // The project's own package.json: without one, the nearest was the repository's (the project is under its tmp/),
+  // named shoebox, and NodeNext and bundler resolution took 'shoebox' as that package naming itself: its dist/.
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
   const dir = path.join(project, 'node_modules', 'shoebox')
   fs.mkdirSync(dir, { recursive: true })
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>
@@ -99,10 +102,14 @@ function diagnostics (file: string, options: ts.CompilerOptions): string[] {
   const program = ts.createProgram([file], {
     ...options, strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')], target: ts.ScriptTarget.ES2022
   })
-  return ts.getPreEmitDiagnostics(program).map((d) => {
+  const messages = ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file === undefined ? '' : `${path.basename(d.file.fileName)}(${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}): `
     return where + ts.flattenDiagnosticMessageText(d.messageText, '\n').split('\n')[0]
   })
+  // The declarations compiled against must be the ones emitted now, not the repository's dist/ (which may be older).
+  const stale = program.getSourceFiles().filter((f) => f.fileName.startsWith(path.join(ROOT, 'dist') + '/'))
+  if (stale.length > 0) messages.push(`read the repository's dist/ (${path.basename(stale[0].fileName)}...), not the package`)
+  return messages
 }
 
 t.test('a strict TypeScript project compiles the README\'s API against the declarations, with nothing any', async (t) => {
