@@ -4,8 +4,8 @@
  * user constructs or catches (ArchiveEncoder, ArchiveDecoder, SealedUploader,
  * the errors), and types. Streams a factory creates (EncodeStream,
  * RollingSink, ArchiveSource...) are exported as types only, so users can
- * name them without constructing them; store classes are reached through
- * openStore(). test/index-exports.test.ts holds the exact list.
+ * name them without constructing them; store classes (S3Store, FileStore)
+ * too, reached through openStore(). test/index-exports.test.ts holds the exact list.
  */
 import type { PackOptions, PackSummary } from './pack/pack.js'
 import type { UnpackOptions, UnpackSummary } from './pack/unpack.js'
@@ -50,6 +50,7 @@ export type {
   Store, ObjectInfo, ObjectWriter, OpenUpload, PutOptions, PutResult, GetOptions, ListOptions, WriterOptions, ByteRange, ProgressEvent
 } from './store/store.js'
 export type { S3Store, TransferContext } from './store/s3-store.js'
+export type { FileStore } from './store/file-store.js'
 export type { S3StoreOptions, S3Location } from './store/s3-config.js'
 export { StoreError, type FailureKind } from './store/store-error.js'
 export { formatStats, type TransferSnapshot, type DirectionStats } from './transfer/stats.js'

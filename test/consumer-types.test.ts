@@ -7,8 +7,9 @@
  * `"module": "commonjs"` without `esModuleInterop` (the declarations
  * default-imported node:http, node:zlib and better-sqlite3, which only
  * compiled with it). The ES module file also asserts that what
- * the README shows typed (records of a `for await`, events' payloads) is not
- * `any`: Readable's own types give `any` for both.
+ * the README shows typed (records of a `for await`, events' payloads,
+ * decode()'s 'data' and 'corrupt') is not `any`: Readable's own types give
+ * `any` for each; and that pipeline() still takes decode() as a middle stage.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -18,10 +19,12 @@ import { tempDir } from './temp-dir.js'
 import { ROOT } from './transpile.js'
 
 const CONSUMER = `
-import { Readable } from 'node:stream'
+import { Readable, Writable, pipeline as pipelineCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import fs from 'node:fs'
-import { archiveSource, decode, encode, payloadJson, rollingSink } from 'shoebox'
+import {
+  archiveSource, decode, encode, gunzip, gunzipMembers, payloadJson, RecordsToNdjson, rollingSink, zstdDecompress, type ShoeboxRecord
+} from 'shoebox'
 import { kronos } from 'shoebox/events'
 import { metadir } from 'shoebox/meta'
 
@@ -48,6 +51,25 @@ export async function readme (): Promise<void> {
   await pipeline(Readable.from([]), encode(), fs.createWriteStream('events.shoebox'))
   await pipeline(fs.createReadStream('events.shoebox'), decode(), async function * (records) { for await (const r of records) yield r })
 
+  // decode()'s listeners get records and damage; every pipeline form with decode() in the middle still compiles
+  // (Node's pipeline() types take a middle stage only if its iterator may yield strings or Buffers).
+  const decoder = fs.createReadStream('events.shoebox').pipe(decode({ mode: 'lenient' }))
+  decoder.on('data', (record) => { typed(record, 'typed'); console.log(record.metadata.event.length, payloadJson(record)) })
+  decoder.once('data', (record) => { typed(record.payload, 'typed') })
+  decoder.on('corrupt', (info) => { typed(info, 'typed'); typed(info.offset, 'typed') })
+  decoder.on('error', (err) => { typed(err, 'typed') })
+  for await (const record of decoder as AsyncIterable<ShoeboxRecord>) typed(record, 'typed')
+  await pipeline(fs.createReadStream('events.shoebox.gz'), gunzip(), decode(), async function (records) { for await (const r of records) console.log(r) })
+  const members = gunzipMembers()
+  await pipeline(fs.createReadStream('events.shoebox.gz'), members, decode({ positions: true, members: members.members }), new RecordsToNdjson(), process.stdout)
+  await pipeline(fs.createReadStream('events.shoebox.zst'), zstdDecompress(), decode(), encode(), fs.createWriteStream('copy.shoebox'))
+  await pipeline(
+    fs.createReadStream('events.shoebox', { highWaterMark: 1 << 20 }),
+    decode(),
+    new Writable({ objectMode: true, write (record, _enc, done) { console.log(payloadJson(record)); done() } })
+  )
+  pipelineCallback(fs.createReadStream('events.shoebox.gz'), gunzip(), decode(), new RecordsToNdjson(), process.stdout, (err) => { if (err !== null) console.error(err) })
+
   const client = kronos('http://127.0.0.1:1')
   for await (const event of client.get('pageviews', '2026-12-03T00:00:00Z', '2026-12-04T00:00:00Z')) typed(event, 'typed')
   client.close()
@@ -72,6 +94,9 @@ export const used = [archiveSource, decode, encode, payloadJson, rollingSink, kr
 
 /** The package as published, at dir/node_modules/shoebox, with declarations emitted from lib/ now; its dependencies are the repository's. */
 function emitPackage (project: string): void {
+  // The project's own package.json: without one, the nearest was the repository's (the project is under its tmp/),
+  // named shoebox, and NodeNext and bundler resolution took 'shoebox' as that package naming itself: its dist/.
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
   const dir = path.join(project, 'node_modules', 'shoebox')
   fs.mkdirSync(dir, { recursive: true })
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>
@@ -99,10 +124,14 @@ function diagnostics (file: string, options: ts.CompilerOptions): string[] {
   const program = ts.createProgram([file], {
     ...options, strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')], target: ts.ScriptTarget.ES2022
   })
-  return ts.getPreEmitDiagnostics(program).map((d) => {
+  const messages = ts.getPreEmitDiagnostics(program).map((d) => {
     const where = d.file === undefined ? '' : `${path.basename(d.file.fileName)}(${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}): `
     return where + ts.flattenDiagnosticMessageText(d.messageText, '\n').split('\n')[0]
   })
+  // The declarations compiled against must be the ones emitted now, not the repository's dist/ (which may be older).
+  const stale = program.getSourceFiles().filter((f) => f.fileName.startsWith(path.join(ROOT, 'dist') + '/'))
+  if (stale.length > 0) messages.push(`read the repository's dist/ (${path.basename(stale[0].fileName)}...), not the package`)
+  return messages
 }
 
 t.test('a strict TypeScript project compiles the README\'s API against the declarations, with nothing any', async (t) => {

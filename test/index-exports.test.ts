@@ -4,17 +4,20 @@
  * or removed by accident fails here, and checks both ways against the
  * README: every runtime export is named in the API section, and every
  * function or class the section documents (its headings, the "Lower level"
- * list, `new X(...)`) is exported. Streams that factories create are
- * exported as types only (the type check of this file proves they exist).
+ * list, `new X(...)`) is exported, and so is every class or type of lib/
+ * the section names in code (as a type at least). Streams that factories
+ * create are exported as types only (the type check of this file proves
+ * they exist).
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import ts from 'typescript'
 import * as lib from '../lib/index.js'
 import * as events from '../lib/events/index.js'
 import * as meta from '../lib/meta/index.js'
-import type { ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, PackSource, RollingSink, S3Store } from '../lib/index.js'
+import type { ArchiveSource, DecodeStream, EncodeNdjson, EncodeStream, FileStore, PackSource, RollingSink, S3Store } from '../lib/index.js'
 import type { KronosClient, KronosGetStream, Shipper, StampStream } from '../lib/events/index.js'
 import { ROOT } from './transpile.js'
 
@@ -82,6 +85,43 @@ t.test('every function and class the API section documents is exported', async (
   t.same([...documented].filter((name) => !(name in ALL)).sort(), [])
 })
 
+/** Every name an entry point exports, types included (its export lists and exported declarations, read from the source). */
+function exportedNames (file: string): Set<string> {
+  const source = ts.createSourceFile(file, fs.readFileSync(path.join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest)
+  const names = new Set<string>()
+  for (const node of source.statements) {
+    if (ts.isExportDeclaration(node) && node.exportClause !== undefined && ts.isNamedExports(node.exportClause)) {
+      for (const element of node.exportClause.elements) names.add(element.name.text)
+    } else if (ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) {
+      const name = (node as ts.DeclarationStatement).name
+      if (name !== undefined && ts.isIdentifier(name)) names.add(name.text)
+    }
+  }
+  return names
+}
+
+/** The classes, interfaces and types lib/ declares and exports from their modules. */
+function declaredTypeNames (dir: string): Set<string> {
+  const names = new Set<string>()
+  for (const file of fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.ts')) continue
+    const text = fs.readFileSync(path.join(dir, file), 'utf8')
+    for (const m of text.matchAll(/^export (?:declare )?(?:abstract )?(?:class|interface|type) (\w+)/gm)) names.add(m[1])
+  }
+  return names
+}
+
+t.test('every class or type of lib/ the API section names in code is exported, as a value or a type', async (t) => {
+  const exported = new Set(['lib/index.ts', 'lib/events/index.ts', 'lib/meta/index.ts'].flatMap((file) => [...exportedNames(file)]))
+  const declared = declaredTypeNames(path.join(ROOT, 'lib'))
+  // Inline code only: the examples' code blocks import what they use, and compile (test/examples.test.ts).
+  const prose = api.replace(/```[\s\S]*?```/g, '')
+  const named = new Set<string>()
+  for (const m of prose.matchAll(/`([^`\n]+)`/g)) for (const n of m[1].matchAll(/\b[A-Z]\w*/g)) named.add(n[0])
+  for (const name of ['ArchiveSource', 'S3Store', 'DecodeStream']) t.ok(named.has(name) && declared.has(name), `found ${name} in the README and lib/`)
+  t.same([...named].filter((name) => declared.has(name) && !exported.has(name)).sort(), [])
+})
+
 t.test('the streams factories make are types, not values', async (t) => {
   const typeOnly = ['EncodeStream', 'DecodeStream', 'EncodeNdjson', 'RollingSink', 'ArchiveSource', 'FetchRecords', 'PackSource', 'S3Store', 'FileStore', 'TransferStats',
     'StampStream', 'KronosClient', 'KronosGetStream', 'Shipper']
@@ -113,4 +153,7 @@ t.test('the streams factories make are types, not values', async (t) => {
   const store = lib.openStore('s3://bucket/prefix') as S3Store
   t.equal(typeof store.client, 'function', 'openStore(s3://...) returns an S3Store')
   await store.close()
+  const fileStore = lib.openStore(dir) as FileStore
+  t.equal(fileStore.root, dir, 'openStore(dir) returns a FileStore')
+  await fileStore.close()
 })

@@ -75,6 +75,33 @@ function named (err: unknown, file: string | undefined): unknown {
   return err
 }
 
+/**
+ * The records and events' payloads of a decode() stream's listeners, for
+ * TypeScript (declaration merging: no runtime part); Readable's own types
+ * give `any` for each. `[Symbol.asyncIterator]` is left as Readable types it
+ * (`any` in a `for await`): @types/node's pipeline() takes a middle stage
+ * only as a NodeJS.ReadWriteStream, whose iterator yields strings or Buffers,
+ * and TypeScript types a `for await` by all of the zero-argument iterator
+ * signatures at once (their results intersected). A record-typed iterator
+ * alone broke `pipeline(input, gunzip(), decode(), sink)` (TS2769); with a
+ * string-or-Buffer overload beside it, the loop's records were typed
+ * `ShoeboxRecord & (string | Buffer)`, which no record is.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface DecodeStream {
+  on (event: 'data', listener: (record: ShoeboxRecord) => void): this
+  on (event: 'corrupt', listener: (info: DecodedCorruptInfo) => unknown): this
+  on (event: 'error', listener: (err: Error) => void): this
+  on (event: 'close' | 'drain' | 'end' | 'finish' | 'pause' | 'readable' | 'resume', listener: () => void): this
+  on (event: string | symbol, listener: (...args: never[]) => void): this
+  once (event: 'data', listener: (record: ShoeboxRecord) => void): this
+  once (event: 'corrupt', listener: (info: DecodedCorruptInfo) => unknown): this
+  once (event: 'error', listener: (err: Error) => void): this
+  once (event: 'close' | 'drain' | 'end' | 'finish' | 'pause' | 'readable' | 'resume', listener: () => void): this
+  once (event: string | symbol, listener: (...args: never[]) => void): this
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface above types its records and events
 export class DecodeStream extends failsOnListenerRejection(DecodeBase) {
   readonly file: string | undefined
   #decoder: ArchiveDecoder

@@ -110,6 +110,7 @@ t.test('shoebox meta generate --ndjson -: SIGINT before stdin\'s first byte ends
   const [code, sig] = await exited
   child.stdin.destroy()
   t.same([code, sig], [130, null], stderr)
-  t.equal(stderr, 'shoebox meta generate: interrupted by SIGINT; nothing written, the meta db is as it was\n')
+  // The history's skipped row is a line of its own when the replay reached it before the signal (skipped-line.ts).
+  t.equal(stderr.replace(/^skipped .*: line 2: no value for the unique key 'content_hash'\n/m, ''), 'shoebox meta generate: interrupted by SIGINT; nothing written, the meta db is as it was\n')
   t.same(metadirListing(dir), before, 'no diff file, no scratch db or lock file left')
 })

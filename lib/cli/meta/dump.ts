@@ -12,7 +12,7 @@ import { loadHistory } from '../../meta/history.js'
 import type { Command } from '../command.js'
 import { parse } from '../options.js'
 import { existingMetadir, metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
-import { oneLine } from '../one-line.js'
+import { skippedRowLine } from './skipped-line.js'
 
 const help = `Usage: shoebox meta dump [options]
 
@@ -37,7 +37,7 @@ export const dumpCommand: Command = {
     const base = await existingMetadir(metadirFrom(values).base)
     const config = await loadMetaConfig(base)
     const history = await loadHistory(base, config, {
-      onProblem: (p) => { io.stderr.write(`${oneLine(`skipped ${p.file}:${p.line}: ${p.reason}`)}\n`) }
+      onProblem: (p) => { io.stderr.write(skippedRowLine(p)) }
     })
     const remotes = Object.keys(config.remote).sort()
     const uids = [...history.uids()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))

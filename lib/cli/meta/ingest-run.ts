@@ -1,7 +1,8 @@
 /**
  * What `meta generate` and `meta index` share once they have a source and a
  * metaIngest sink: run one into the other with a line on stderr per invalid
- * item and a progress line on a terminal, then print the counts (text, or
+ * item and per history row its replay skipped (skipped-line.ts) and a
+ * progress line on a terminal, then print the counts (text, or
  * one JSON object) and fail after the valid items were written when asked to.
  */
 import type { Readable } from 'node:stream'
@@ -12,6 +13,8 @@ import { Interrupted, onFirstSignal } from '../interrupt.js'
 import type { Io } from '../io.js'
 import { isTerminal } from '../store-options.js'
 import { oneLine } from '../one-line.js'
+import { skippedRowLine } from './skipped-line.js'
+import type { HistoryProblem } from '../../meta/history.js'
 
 export interface IngestRunOptions {
   onInvalid: 'report' | 'fail'
@@ -49,6 +52,8 @@ export async function runIngest (io: Io, source: Readable, sink: MetaIngest, opt
     // The row's key and values come from history files (pulled from anyone's store): one line, control characters escaped.
     io.stderr.write(`${oneLine(`invalid ${options.where(info)}: ${info.reason}`)}\n`)
   })
+  // A history row the replay skipped (generate and index replay the history to diff against it): said as squash says it.
+  sink.on('history-problem', (p: HistoryProblem) => { io.stderr.write(skippedRowLine(p)) })
   sink.on('wait', (holder: { pid: number }) => io.stderr.write(`waiting for another publisher (pid ${holder.pid})\n`))
   const progress = isTerminal(io) ? setInterval(() => { io.stderr.write(`\r${sink.processed} ${options.progress}`) }, 1000) : null
   // Whether the input failed first (then the sink never came to write its diff file), or the sink did.

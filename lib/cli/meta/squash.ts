@@ -4,7 +4,7 @@ import type { Command } from '../command.js'
 import { untilInterrupted } from '../interrupt.js'
 import { parse } from '../options.js'
 import { existingMetadir, metadirFrom, metadirOptionHelp, metadirOptionSpec } from './metadir-options.js'
-import { oneLine } from '../one-line.js'
+import { skippedRowLine } from './skipped-line.js'
 
 const help = `Usage: shoebox meta squash [options]
 
@@ -29,7 +29,7 @@ export const squashCommand: Command = {
     const result = await untilInterrupted(async (signal) => await squashHistory(base, {
       prune: values.prune === true,
       // as update words it: a row left out of the snapshot is never left out without a word
-      onProblem: (p) => { io.stderr.write(`${oneLine(`skipped ${p.file}: line ${p.line}: ${p.reason}`)}\n`) },
+      onProblem: (p) => { io.stderr.write(skippedRowLine(p)) },
       onWait: (holder) => { io.stderr.write(`waiting for another publisher (pid ${holder.pid})\n`) },
       signal
     }))

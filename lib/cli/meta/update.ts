@@ -5,6 +5,7 @@ import type { Command } from '../command.js'
 import { noArguments, parse } from '../options.js'
 import { isTerminal } from '../store-options.js'
 import { oneLine } from '../one-line.js'
+import { skippedRowLine } from './skipped-line.js'
 
 const help = `Usage: shoebox meta update [--metadir DIR] [--replace] [--cleanup] [--json]
 
@@ -38,7 +39,7 @@ export const updateCommand: Command = {
       const result = await md.update({
         replace: values.replace === true,
         cleanup: values.cleanup === true,
-        onProblem: (p) => { io.stderr.write(`${oneLine(`skipped ${p.file}: line ${p.line}: ${p.reason}`)}\n`) },
+        onProblem: (p) => { io.stderr.write(skippedRowLine(p)) },
         onProgress: live ? (rows) => { io.stderr.write(`\r\x1b[Kupdate: ${rows} rows merged`) } : undefined
       })
       if (live) io.stderr.write('\r\x1b[K')
