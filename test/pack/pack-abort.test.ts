@@ -27,6 +27,17 @@ function tree (root: string, n: number): string {
   return src
 }
 
+/** A tree of `n` files packed into root/store, one archive each, and root/out, made when `make` (unpack's target). */
+async function packedTree (t: Test, n: number, make: boolean): Promise<{ src: string, store: string, out: string }> {
+  const root = tempDir(t)
+  const src = tree(root, n)
+  const store = path.join(root, 'store')
+  await pack(src, { to: store, rollSize: 1 })
+  const out = path.join(root, 'out')
+  if (make) fs.mkdirSync(out)
+  return { src, store, out }
+}
+
 t.test('pack: an abort after the first upload stops it, keeps what the store has, removes the staging directory', async (t) => {
   const root = tempDir(t)
   const src = tree(root, 20)
@@ -127,11 +138,7 @@ t.test('pack and unpack: an aborted signal stops them before anything is done', 
 })
 
 t.test('unpack: an abort mid-run restores no new file and leaves no temporary file', async (t) => {
-  const root = tempDir(t)
-  const src = tree(root, 20)
-  const store = path.join(root, 'store')
-  await pack(src, { to: store, rollSize: 1 })
-  const out = path.join(root, 'out')
+  const { store, out } = await packedTree(t, 20, false)
   const controller = new AbortController()
   const err = await expectCode(t, unpack(path.join(store, '*.shoebox'), {
     out,
@@ -178,12 +185,7 @@ t.test('pack: a pack SIGKILLed mid-upload leaves its staging directory; the next
 })
 
 t.test('unpack: an unpack SIGKILLed mid-write leaves its temporary files; the next unpack into that directory removes them (not a live one\'s)', async (t) => {
-  const root = tempDir(t)
-  const src = tree(root, 4)
-  const store = path.join(root, 'store')
-  await pack(src, { to: store, rollSize: 1 })
-  const out = path.join(root, 'out')
-  fs.mkdirSync(out)
+  const { src, store, out } = await packedTree(t, 4, true)
   // A live unpack's temporary file (this process's pid), and one of another host's: both left alone.
   const live = `.shoebox-unpack-${hostName()}~${process.pid}~0123456789abcdef`
   const otherHost = `.shoebox-unpack-${hostName()}x~999999999~0123456789abcdef`
@@ -206,12 +208,7 @@ t.test('unpack: an unpack SIGKILLed mid-write leaves its temporary files; the ne
 })
 
 t.test('unpack: a temporary file named with this process\'s pid that none of its writes holds is a dead run\'s (a pid that came back)', async (t) => {
-  const root = tempDir(t)
-  const src = tree(root, 2)
-  const store = path.join(root, 'store')
-  await pack(src, { to: store, rollSize: 1 })
-  const out = path.join(root, 'out')
-  fs.mkdirSync(out)
+  const { store, out } = await packedTree(t, 2, true)
   const reused = `.shoebox-unpack-${hostName()}~${process.pid}~0123456789abcdef`
   const live = `.shoebox-unpack-${hostName()}~${process.ppid}~0123456789abcdef`
   fs.writeFileSync(path.join(out, reused), 'half')
