@@ -415,6 +415,16 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     return this.#glob.store.stats()
   }
 
+  /**
+   * Following: what the follower keeps per file, counted: the names read,
+   * of them those kept as read (may change) and as final (FollowGate), and
+   * the writers' temporary files seen (sealing). For tests; undefined until
+   * the read starts, and when not following.
+   */
+  get followKept (): { names: number, read: number, final: number, sealing: number } | undefined {
+    return this.#gate === null ? undefined : { names: this.#done.size, ...this.#gate.kept, sealing: this.#gate.sealing.size }
+  }
+
   /** Following: the files to stat when listing (FollowGate.mayChange), made once. */
   readonly #mayChange = (name: string): boolean => (this.#gate as FollowGate).mayChange(name)
 
@@ -492,7 +502,15 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       const gate = this.#gate
       let waiting = false
       // A file read before is listed again only to tell whether it changed (listed without a size where it cannot: FollowGate).
-      const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(f) ?? false)).sort(this.#compare)
+      let known = 0
+      const files = listed.filter((f) => {
+        if (!this.#done.has(f.name)) return true
+        known++
+        return gate?.changed(f) ?? false
+      }).sort(this.#compare)
+      // Following, names read before that this listing lacks were deleted: forgotten (counted, so an idle poll pays
+      // no more than it did: a listing's names are unique, so every name read is listed when the counts agree).
+      if (gate !== null && known < this.#done.size) this.#forgetGone(listed, gate)
       // Not held through the pause below: a follower of many files held a second copy of every name and path meanwhile.
       listed = []
       for (const [index, file] of files.entries()) {
@@ -515,6 +533,24 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       }
       if (this.#options.follow !== true || this.destroyed || this.#stopped) return
       await this.#pause(waiting && gate !== null ? gate.settle : this.#pollInterval)
+    }
+  }
+
+  /**
+   * Following: forget the files read whose names `listed` lacks (deleted, as
+   * an uploader's --delete-local deletes what it shipped). A file that comes
+   * under such a name later is new, and read whole: a sealed file read to its
+   * end is never stat'ed again, so one deleted and sealed again under its name
+   * was not read, and a follower of a directory cleaned behind it kept every
+   * name it ever read.
+   */
+  #forgetGone (listed: readonly ListedName[], gate: FollowGate): void {
+    const names = new Set<string>()
+    for (const file of listed) names.add(file.name)
+    for (const name of this.#done) {
+      if (names.has(name)) continue
+      this.#done.delete(name)
+      gate.gone(name)
     }
   }
 

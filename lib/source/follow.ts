@@ -15,6 +15,8 @@
  * So every file read is stat'ed again at each listing (and kept as a few
  * numbers), except one sealed by a shoebox writer and read to its end: it
  * cannot change, and its name alone is kept (a follower lists for months).
+ * A name a listing no longer shows is forgotten (gone()): a file that later
+ * comes under it, a sealed file's replacement too, is a new file, read whole.
  */
 import { crc32, crc32Continue } from '../checksum.js'
 import type { Position, ShoeboxRecord } from '../record.js'
@@ -130,6 +132,16 @@ export class FollowGate {
   /** `name` is no longer the file that was read (it was replaced): its next read starts from its first byte. */
   forget (name: string): void {
     this.#read.delete(name)
+  }
+
+  /**
+   * A listing no longer shows `name`: its file was deleted (or renamed away).
+   * Nothing is kept of it, and a file that comes under the name later is new
+   * (a sealed one was never looked at again: its replacement went unread).
+   */
+  gone (name: string): void {
+    this.#read.delete(name)
+    this.#final.delete(name)
   }
 
   /** How many files are kept as read, and how many of them as final (names alone): for tests. */
