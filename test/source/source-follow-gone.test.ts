@@ -18,7 +18,10 @@ t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 const archive = (tag: string, n: number): Buffer => encodeRecords(Array.from({ length: n }, (_, i) => ({ metadata: { tag }, payload: `${tag}${i}` })))
 
-/** Seal `bytes` as `name` as a shoebox writer does: under its temporary name first (until `f`'s listing saw it), then linked into place. */
+/**
+ * Seal `bytes` as `name` as a shoebox writer does: under its temporary name first (until `f`'s listing saw it:
+ * no other may be pending), then linked into place.
+ */
 async function seal (f: Follower, dir: string, name: string, bytes: Buffer): Promise<boolean> {
   const temp = path.join(dir, `.${name}~host~4242.part`)
   fs.writeFileSync(temp, bytes)
@@ -61,4 +64,34 @@ t.test('a sealed file deleted, then sealed again under its name, is read again w
   t.ok(await f.until(4), 'the new file under the name is read')
   f.source.stop()
   t.same(f.seen, ['a0', 'a1', 'b0', 'b1'])
+})
+
+t.test('a follower of a directory cleaned behind it (an uploader\'s --delete-local) keeps nothing of the files gone', async (t) => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'd-'))
+  const f = follow(dir)
+  // Copied in long ago (read at once, kept as a file that may change), and two sealed files (kept as names).
+  const copied = path.join(dir, 'copied.shoebox')
+  fs.writeFileSync(copied, archive('c', 1))
+  fs.utimesSync(copied, new Date(Date.now() - 60000), new Date(Date.now() - 60000))
+  t.ok(await seal(f, dir, 's1.shoebox', archive('s', 1)))
+  t.ok(await f.until(2)) // read, so that no sealing name is pending when the next is written
+  t.ok(await seal(f, dir, 's2.shoebox', archive('t', 1)))
+  t.ok(await f.until(3))
+  t.ok(await f.kept((k) => k.names === 3 && k.read === 1 && k.final === 2 && k.sealing === 0), 'kept: 3 names, 1 read, 2 final', { kept: f.source.followKept })
+  // A writer's file the uploader took before the follower read it: its temporary name was seen, then both went.
+  const temp = path.join(dir, '.s3.shoebox~host~4242.part')
+  fs.writeFileSync(temp, archive('u', 1))
+  t.ok(await f.kept((k) => k.sealing === 1), 'its temporary name seen')
+  fs.linkSync(temp, path.join(dir, 's3.shoebox'))
+  fs.unlinkSync(temp)
+  fs.unlinkSync(path.join(dir, 's3.shoebox'))
+  for (const name of ['copied.shoebox', 's1.shoebox', 's2.shoebox']) fs.unlinkSync(path.join(dir, name))
+  t.ok(await f.kept((k) => k.names === 0 && k.read === 0 && k.final === 0 && k.sealing === 0 && k.waiting === 0),
+    'nothing kept once the listings show none of them')
+  // A file copied in later under a name read before is new: read whole.
+  fs.writeFileSync(copied, archive('d', 1))
+  t.ok(await f.until(4))
+  f.source.stop()
+  t.same(f.seen.slice(0, 3).sort(), ['c0', 's0', 't0'])
+  t.same(f.seen.slice(3), ['d0'])
 })
