@@ -54,11 +54,31 @@ export class ShoeboxError extends Error {
 }
 
 /**
- * An error's message without the `${file}: ` it begins with, for a line or
- * event that names the file apart ('PATH: skipped: REASON').
+ * An error's message without the file it names, for a line or event that
+ * names the file apart ('PATH: skipped: REASON'): told by the error's
+ * fields (FileFailureError, CorruptArchiveError), not by whether its
+ * message begins with `${file}: `.
  */
 export function reasonIn (err: Error, file: string): string {
-  return err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message
+  if (err instanceof FileFailureError && err.file === file) return err.reason
+  if (err instanceof CorruptArchiveError && err.file === file) return describeDamage(err.reason, err.offset, err.detail)
+  return err.message
+}
+
+/**
+ * A failure of one file or input, said `${file}: ${reason}` (zstd missing
+ * for a .zst file), which keeps both: a line or event that names the file
+ * apart takes `reason` (reasonIn). Named ShoeboxError, as it was.
+ */
+export class FileFailureError extends ShoeboxError {
+  readonly file: string
+  readonly reason: string
+
+  constructor (code: ShoeboxErrorCode, file: string, reason: string) {
+    super(code, `${file}: ${reason}`)
+    this.file = file
+    this.reason = reason
+  }
 }
 
 /**
@@ -205,6 +225,24 @@ export class InvalidOptionError extends ShoeboxError {
     this.name = 'InvalidOptionError'
     this.option = option
     this.reason = reason
+  }
+}
+
+/**
+ * A value of an environment variable refused (SHOEBOX_ZSTD, SHOEBOX_NATIVE,
+ * SHOEBOX_S3_ENDPOINT): `variable` names it. The CLI prints no "(try
+ * 'shoebox X --help')" under it, since a command's flags cannot fix a
+ * setting of the environment; told by this class, kept where a refusal is
+ * made a usage error (asUsage), not by the message's first word: a usage
+ * error about a file named SHOEBOX_NOTES lost its hint.
+ */
+export class VariableRefusedError extends ShoeboxError {
+  readonly variable: string
+
+  constructor (code: ShoeboxErrorCode, variable: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'VariableRefusedError'
+    this.variable = variable
   }
 }
 

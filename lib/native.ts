@@ -13,7 +13,7 @@
  * SSE4.2), and it is switched off with SHOEBOX_NATIVE=0.
  */
 import { createRequire } from 'node:module'
-import { ShoeboxError } from './errors.js'
+import { VariableRefusedError } from './errors.js'
 
 export interface NativeRecords {
   /**
@@ -158,7 +158,7 @@ export const NATIVE_SWITCHES = ['0', '1'] as const
 function loadAddon (env: NodeJS.ProcessEnv): Addon | null {
   const value = env.SHOEBOX_NATIVE
   if (value !== undefined && !(NATIVE_SWITCHES as readonly string[]).includes(value)) {
-    throw new ShoeboxError('SHOEBOX_USAGE', `SHOEBOX_NATIVE must be ${NATIVE_SWITCHES.map((c) => `'${c}'`).join(' or ')} (or unset), got ${JSON.stringify(value)}`)
+    throw new VariableRefusedError('SHOEBOX_USAGE', 'SHOEBOX_NATIVE', `SHOEBOX_NATIVE must be ${NATIVE_SWITCHES.map((c) => `'${c}'`).join(' or ')} (or unset), got ${JSON.stringify(value)}`)
   }
   if (value === '0') return null
   try {

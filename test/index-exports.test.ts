@@ -22,7 +22,7 @@ import type { KronosClient, KronosGetStream, Shipper, StampStream } from '../lib
 import { ROOT } from './transpile.js'
 
 const EXPORTS = [
-  'ArchiveDecoder', 'ArchiveEncoder', 'CorruptArchiveError', 'DEFAULT_MAX_RECORD_SIZE', 'InvalidOptionError', 'RecordsToNdjson', 'SealedUploader', 'ShoeboxError', 'StoreError',
+  'ArchiveDecoder', 'ArchiveEncoder', 'CorruptArchiveError', 'DEFAULT_MAX_RECORD_SIZE', 'InvalidOptionError', 'RecordsToNdjson', 'SealedUploader', 'ShoeboxError', 'StoreError', 'VariableRefusedError',
   'agePolicy', 'anyPolicy', 'archiveSource', 'countPolicy', 'crc32', 'crc32c', 'decode', 'encode', 'encodeNdjson', 'encodeRecords',
   'formatStats', 'gunzip', 'gunzipMembers', 'gzip', 'naturalCompare', 'openStore', 'pack', 'packFiles', 'parseDuration', 'parseSize', 'payloadJson',
   'payloadText', 'readRecord', 'recordJson', 'recoverDirectory', 'rollingSink', 'sizePolicy', 'unpack', 'uploadSink', 'zstd', 'zstdDecompress'

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import type { Writable } from 'node:stream'
 import { oneLine } from './one-line.js'
-import { ShoeboxError } from '../errors.js'
+import { ShoeboxError, VariableRefusedError } from '../errors.js'
 import type { Command } from './command.js'
 import { describeIoError, type Io } from './io.js'
 import { withFlags } from './options.js'
@@ -71,13 +71,6 @@ function mainHelp (): string {
   ].join('\n')
 }
 
-/**
- * A usage error that refuses an environment variable's value ('SHOEBOX_ZSTD must be one of ..., got "off"',
- * SHOEBOX_NATIVE, SHOEBOX_S3_ENDPOINT): its line says what the variable takes, and no "(try 'shoebox X --help')"
- * follows it, since a command's help lists flags, which cannot fix a setting of the environment.
- */
-const VARIABLE_REFUSAL = /^SHOEBOX_[A-Z0-9_]+ /
-
 /** Run the CLI; resolves to the exit code. Every failure becomes one line on stderr. */
 export async function main (argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv
@@ -126,7 +119,9 @@ export async function main (argv: string[], io: Io): Promise<number> {
     if (err instanceof ShoeboxError) {
       io.stderr.write(`shoebox ${shown}: ${oneLine(err.message)}\n`)
       if (err.code === 'SHOEBOX_USAGE') {
-        if (!VARIABLE_REFUSAL.test(err.message)) io.stderr.write(`(try 'shoebox ${shown} --help')\n`)
+        // A refused environment variable's line says what it takes: no "(try 'shoebox X --help')" under it, since a
+        // command's help lists flags, which cannot fix a setting of the environment (VariableRefusedError).
+        if (!(err instanceof VariableRefusedError)) io.stderr.write(`(try 'shoebox ${shown} --help')\n`)
         return 2
       }
       return err instanceof Interrupted ? interruptedExitCode(err.signal) : 1

@@ -1,7 +1,7 @@
 /** Option parsing shared by the subcommands, on node:util parseArgs. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Metadata } from '../record.js'
-import { givenValue, InvalidOptionError, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
+import { givenValue, InvalidOptionError, ShoeboxError, VariableRefusedError, type ShoeboxErrorCode } from '../errors.js'
 import { keyDict } from '../key-dict.js'
 import { oneOf as checkOneOf, parseDuration } from '../units.js'
 import { usage } from './io.js'
@@ -198,6 +198,8 @@ export function asUsage<T> (check: () => T, options: AsUsageOptions = {}): T {
       const flag = Object.hasOwn(flags, err.option) ? flags[err.option] : err.option.startsWith('--') ? err.option : undefined
       if (flag !== undefined) return usage(`${flag}: ${err.reason}`)
     }
+    // Still told as the environment's (no --help hint under it: main.ts).
+    if (err instanceof VariableRefusedError) return new VariableRefusedError('SHOEBOX_USAGE', err.variable, err.message, { cause: err })
     return usage(err.message)
   }
   try {

@@ -29,7 +29,7 @@
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
-import { ShoeboxError } from '../errors.js'
+import { FileFailureError, VariableRefusedError } from '../errors.js'
 import { nodeZlib } from './gzip.js'
 import { ZSTD_CHOICES } from './zstd.js'
 import { loadNativeZstd, type ZstdStreamPiece } from '../native.js'
@@ -94,14 +94,14 @@ export async function requireZstd (what: string, choice?: ZstdChoice): Promise<Z
   const named = process.env.SHOEBOX_ZSTD
   if (choice === undefined && named !== undefined && !(CHOICES as readonly string[]).includes(named)) {
     // The variable is at fault, not `what` (the file or stream that needed zstd: 'stdout' for encode): named alone.
-    throw new ShoeboxError('SHOEBOX_USAGE', `SHOEBOX_ZSTD must be one of ${CHOICES.map((c) => `'${c}'`).join(', ')} (or unset), got ${JSON.stringify(named)}`)
+    throw new VariableRefusedError('SHOEBOX_USAGE', 'SHOEBOX_ZSTD', `SHOEBOX_ZSTD must be one of ${CHOICES.map((c) => `'${c}'`).join(', ')} (or unset), got ${JSON.stringify(named)}`)
   }
   const backend = await loadZstd(choice)
   if (backend !== null) return backend
   const chosen = choice ?? zstdChoice()
   if (chosen === 'auto' || chosen === '0') {
-    throw new ShoeboxError('SHOEBOX_UNSUPPORTED',
-      `${what}: zstd is not available in this install (Node < 22.15, no system libzstd through the native addon, and the optional @mongodb-js/zstd package did not load${chosen === '0' ? ', or SHOEBOX_ZSTD=0' : ''}); gzip and plain archives still work`)
+    throw new FileFailureError('SHOEBOX_UNSUPPORTED', what,
+      `zstd is not available in this install (Node < 22.15, no system libzstd through the native addon, and the optional @mongodb-js/zstd package did not load${chosen === '0' ? ', or SHOEBOX_ZSTD=0' : ''}); gzip and plain archives still work`)
   }
   // One backend was asked for: say which and why it is missing, not that all three are (the others were not
   // tried, and may well load: the old words sent a user with SHOEBOX_ZSTD=zlib on Node 20 to install the package).
@@ -111,8 +111,8 @@ export async function requireZstd (what: string, choice?: ZstdChoice): Promise<Z
     : chosen === 'libzstd'
       ? 'the system\'s libzstd (1.4.0 or later) through the native addon did not load'
       : 'the optional @mongodb-js/zstd package did not load'
-  throw new ShoeboxError('SHOEBOX_UNSUPPORTED',
-    `${what}: zstd is not available in this install through ${asked}: ${why}${choice === undefined ? ' (without SHOEBOX_ZSTD, whichever zstd loads is used)' : ''}; gzip and plain archives still work`)
+  throw new FileFailureError('SHOEBOX_UNSUPPORTED', what,
+    `zstd is not available in this install through ${asked}: ${why}${choice === undefined ? ' (without SHOEBOX_ZSTD, whichever zstd loads is used)' : ''}; gzip and plain archives still work`)
 }
 
 /** The first backend `choice` allows that loads (auto: in the order above). */

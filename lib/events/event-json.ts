@@ -257,6 +257,8 @@ export function stringifyEvent (value: unknown): string {
     return stringifyValue(value)
   } catch (err) {
     // A value that holds itself recurses until the stack runs out (JSON.stringify would throw its own TypeError).
+    // V8's 'Maximum call stack size exceeded' is a RangeError with no code: its words are all that tell it from
+    // another RangeError (an invalid string length), so they are matched.
     if (err instanceof RangeError && /call stack/.test(err.message)) {
       throw new ShoeboxError('SHOEBOX_INVALID_EVENT', 'invalid event: not JSON-serialisable (it holds itself, or nests too deeply)', { cause: err })
     }

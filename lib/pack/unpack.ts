@@ -36,7 +36,7 @@ import { moveNoReplace } from '../fs/link.js'
 import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
 import { archiveSource } from '../source/archive-source.js'
-import { checkKey } from '../store/keys.js'
+import { keyProblem } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { PathClaims } from './paths.js'
 import { doneWritingTemp, hostName, leftByDeadWriter, writingTemp } from '../roll/names.js'
@@ -252,13 +252,8 @@ class Restorer {
     if (typeof rel !== 'string') throw new ShoeboxError('SHOEBOX_BAD_KEY', `${where}: record has no path (not a packed file)`)
     const refuse = (why: string): ShoeboxError =>
       new ShoeboxError('SHOEBOX_BAD_KEY', `${where}: refusing path ${JSON.stringify(rel)}: ${why}`)
-    try {
-      checkKey(rel)
-    } catch (err) {
-      const message = (err as Error).message
-      const prefix = `key ${JSON.stringify(rel)}: `
-      throw refuse(message.startsWith(prefix) ? message.slice(prefix.length) : message)
-    }
+    const unsafe = keyProblem(rel)
+    if (unsafe !== undefined) throw refuse(unsafe)
     if (process.platform === 'win32' && /[:*?"<>|]/.test(rel)) throw refuse('has a character Windows reserves')
     const segments = rel.split('/')
     const target = path.resolve(this.#root, ...segments)

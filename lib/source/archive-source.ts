@@ -415,12 +415,23 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     return this.#glob.store.stats()
   }
 
+  /**
+   * Following: what the follower keeps per file, counted: the names read,
+   * of them those kept as read (may change) and as final (FollowGate), the
+   * files waiting to be stable, the writers' temporary files seen (sealing),
+   * and the files with damaged zstd frames skipped. For tests; undefined
+   * until the read starts, and when not following.
+   */
+  get followKept (): { names: number, read: number, final: number, waiting: number, sealing: number, skippedFrames: number } | undefined {
+    return this.#gate === null ? undefined : { names: this.#done.size, ...this.#gate.kept, skippedFrames: this.#skippedFrames.size }
+  }
+
   /** Following: the files to stat when listing (FollowGate.mayChange), made once. */
   readonly #mayChange = (name: string): boolean => (this.#gate as FollowGate).mayChange(name)
 
   async #list (): Promise<ListedName[]> {
     const gate = this.#gate
-    return await (this.#lister as typeof Lister).listGlob(this.#glob, gate?.sealing, gate === null ? this.#sized : this.#mayChange)
+    return await (this.#lister as typeof Lister).listGlob(this.#glob, gate?.listing(), gate === null ? this.#sized : this.#mayChange)
   }
 
   /**
@@ -492,7 +503,19 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       const gate = this.#gate
       let waiting = false
       // A file read before is listed again only to tell whether it changed (listed without a size where it cannot: FollowGate).
-      const files = listed.filter((f) => !this.#done.has(f.name) || (gate?.changed(f) ?? false)).sort(this.#compare)
+      let known = 0
+      let waited = 0
+      const files = listed.filter((f) => {
+        if (!this.#done.has(f.name)) {
+          if (gate?.waiting(f.name) === true) waited++
+          return true
+        }
+        known++
+        return gate?.changed(f) ?? false
+      }).sort(this.#compare)
+      // Following, names read (or waited on) before that this listing lacks were deleted: forgotten. Counted, so an
+      // idle poll pays no more than it did: a listing's names are unique, so all are listed when the counts agree.
+      if (gate !== null) this.#forgetGone(listed, gate, known < this.#done.size || waited < gate.waitingCount)
       // Not held through the pause below: a follower of many files held a second copy of every name and path meanwhile.
       listed = []
       for (const [index, file] of files.entries()) {
@@ -515,6 +538,34 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       }
       if (this.#options.follow !== true || this.destroyed || this.#stopped) return
       await this.#pause(waiting && gate !== null ? gate.settle : this.#pollInterval)
+    }
+  }
+
+  /**
+   * Following: forget the files read whose names `listed` lacks (deleted, as
+   * an uploader's --delete-local deletes what it shipped). A file that comes
+   * under such a name later is new, and read whole: a sealed file read to its
+   * end is never stat'ed again, so one deleted and sealed again under its name
+   * was not read, and a follower of a directory cleaned behind it kept every
+   * name it ever read.
+   */
+  #forgetGone (listed: readonly ListedName[], gate: FollowGate, someWent: boolean): void {
+    let names: Set<string> | undefined
+    const isListed = (name: string): boolean => {
+      if (names === undefined) {
+        names = new Set<string>()
+        for (const file of listed) names.add(file.name)
+      }
+      return names.has(name)
+    }
+    // Sealing names and files waiting: few, and none when idle.
+    gate.listed(isListed)
+    if (!someWent) return
+    for (const name of this.#done) {
+      if (isListed(name)) continue
+      this.#done.delete(name)
+      this.#skippedFrames.delete(name)
+      gate.gone(name)
     }
   }
 

@@ -15,6 +15,8 @@
  * So every file read is stat'ed again at each listing (and kept as a few
  * numbers), except one sealed by a shoebox writer and read to its end: it
  * cannot change, and its name alone is kept (a follower lists for months).
+ * A name a listing no longer shows is forgotten (gone()): a file that later
+ * comes under it, a sealed file's replacement too, is a new file, read whole.
  */
 import { crc32, crc32Continue } from '../checksum.js'
 import type { Position, ShoeboxRecord } from '../record.js'
@@ -52,8 +54,14 @@ class ReadFile {
 }
 
 export class FollowGate {
-  /** Final names of shoebox writers' temporary files seen so far (filled by the lister). */
+  /**
+   * Final names of shoebox writers' temporary files seen, not yet read:
+   * those of the last listing (see listing()), and those of earlier ones
+   * whose file the last listing shows (sealed, not read yet).
+   */
   readonly sealing = new Set<string>()
+  /** The final names of the temporary files the listing under way sees (filled by the lister). */
+  #seen = new Set<string>()
   /** How long a file must stay unchanged (ms); a file waiting on it is looked at again after this, not a whole poll. */
   readonly settle: number
   /** Files listed but not read yet, as last seen. */
@@ -127,14 +135,52 @@ export class FollowGate {
       : new ReadFile(file.size, file.mtimeMs, position.offset, position.member?.offset ?? -1, position.member?.skip ?? 0, markOf(last as ShoeboxRecord)))
   }
 
+  /** A listing starts: the set its lister fills with the final names of the temporary files it sees. */
+  listing (): Set<string> {
+    this.#seen = new Set()
+    return this.#seen
+  }
+
+  /**
+   * A listing ended (`listed` tells the names it shows): a name sealing
+   * waits on whose temporary file is gone and whose file is not listed was
+   * deleted before it was read (an uploader faster than the follower), or
+   * the writer died: forgotten, as is a file not read yet that went.
+   */
+  listed (listed: (name: string) => boolean): void {
+    for (const name of this.sealing) if (!this.#seen.has(name) && !listed(name)) this.sealing.delete(name)
+    for (const name of this.#seen) this.sealing.add(name)
+    for (const name of this.#observed.keys()) if (!listed(name)) this.#observed.delete(name)
+  }
+
+  /** Is `name` waiting to be stable (listed before, not read yet)? */
+  waiting (name: string): boolean {
+    return this.#observed.has(name)
+  }
+
+  /** How many files wait to be stable. */
+  get waitingCount (): number {
+    return this.#observed.size
+  }
+
   /** `name` is no longer the file that was read (it was replaced): its next read starts from its first byte. */
   forget (name: string): void {
     this.#read.delete(name)
   }
 
-  /** How many files are kept as read, and how many of them as final (names alone): for tests. */
-  get kept (): { read: number, final: number } {
-    return { read: this.#read.size, final: this.#final.size }
+  /**
+   * A listing no longer shows `name`: its file was deleted (or renamed away).
+   * Nothing is kept of it, and a file that comes under the name later is new
+   * (a sealed one was never looked at again: its replacement went unread).
+   */
+  gone (name: string): void {
+    this.#read.delete(name)
+    this.#final.delete(name)
+  }
+
+  /** How many files are kept as read, as final (names alone), waiting to be stable, and sealing names: for tests. */
+  get kept (): { read: number, final: number, waiting: number, sealing: number } {
+    return { read: this.#read.size, final: this.#final.size, waiting: this.#observed.size, sealing: this.sealing.size }
   }
 }
 

@@ -65,8 +65,22 @@ function closeReadFile (fd: number): void {
   }
 }
 
-function fileEtag (size: number, mtimeMs: number): string {
-  return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
+/**
+ * A file's version tag: its inode, size, and mtime and ctime in nanoseconds
+ * (a bigint stat's). Size and mtime in ms were not enough: a filesystem
+ * with 1 s mtimes, or two writes in one mtime tick, gave a rewrite of the
+ * same size the old tag, and a reader polling for changes (a readonly
+ * server's index files) missed it. A file renamed over the old one (how
+ * publishes are written) is another inode, and any write moves the ctime.
+ */
+function fileEtag (st: fs.BigIntStats): string {
+  return `"${st.ino.toString(16)}-${st.size.toString(16)}-${st.mtimeNs.toString(16)}-${st.ctimeNs.toString(16)}"`
+}
+
+/** A bigint stat's mtime in ms as a number stat gives it (sec * 1e3 + nsec / 1e6), and its Date (rounded, as Node's). */
+function mtimeOf (st: fs.BigIntStats): { mtimeMs: number, mtime: Date } {
+  const mtimeMs = Number(st.mtimeNs / 1_000_000_000n) * 1e3 + Number(st.mtimeNs % 1_000_000_000n) / 1e6
+  return { mtimeMs, mtime: new Date(Math.round(mtimeMs)) }
 }
 
 export interface FileStoreOptions {
@@ -348,7 +362,7 @@ export class FileStore implements Store {
         : Object.assign(new Error('not a regular file (a FIFO, socket or device): not read'), { code: 'ENOTFILE' })
       throw this.#fail(notFile, 'get', key)
     }
-    if (options.etag !== undefined && fileEtag(st.size, st.mtimeMs) !== options.etag) {
+    if (options.etag !== undefined && fileEtag(fs.fstatSync(fd, { bigint: true })) !== options.etag) {
       // A version pin: the file must still be the one listed.
       throw storeError(Object.assign(new Error('the object changed since it was listed'), { name: 'PreconditionFailed' }), this.url, 'get', key)
     }
@@ -453,7 +467,7 @@ export class FileStore implements Store {
     if (ambiguous !== undefined) {
       throw new StoreError('other', this.url, 'list', ambiguous, 'two file names that are not UTF-8 read as this same key: rename them')
     }
-    const statOf = async (file: string | Buffer): Promise<fs.Stats | undefined> => await fsp.stat(file).catch((err: NodeJS.ErrnoException) => {
+    const statOf = async (file: string | Buffer): Promise<fs.BigIntStats | undefined> => await fsp.stat(file, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
       // Gone between the walk and the stat (a writer sealing, a cleaner), or a dangling link: nothing to read.
       if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
       throw err
@@ -462,7 +476,7 @@ export class FileStore implements Store {
     const { sizes } = options
     const unsized = (f: { key: string, kind: WalkedName['kind'] }): boolean =>
       f.kind === 'file' && (sizes === false || (typeof sizes === 'function' && !sizes(f.key)))
-    const ahead: Array<Promise<fs.Stats | undefined> | null> = []
+    const ahead: Array<Promise<fs.BigIntStats | undefined> | null> = []
     for (let i = 0; i < found.length; i++) {
       while (ahead.length < STATS_AHEAD && i + ahead.length < found.length) {
         const next = found[i + ahead.length]
@@ -475,7 +489,7 @@ export class FileStore implements Store {
         yield { key: found[i].key }
         continue
       }
-      let st: fs.Stats | undefined
+      let st: fs.BigIntStats | undefined
       try {
         st = await stat
       } catch (err) {
@@ -483,20 +497,20 @@ export class FileStore implements Store {
         throw this.#fail(err, 'list', found[i].key)
       }
       if (st === undefined || !st.isFile()) continue
-      yield { key: found[i].key, size: st.size, mtime: st.mtime, mtimeMs: st.mtimeMs, etag: fileEtag(st.size, st.mtimeMs) }
+      yield { key: found[i].key, size: Number(st.size), ...mtimeOf(st), etag: fileEtag(st) }
     }
   }
 
   async stat (key: string): Promise<ObjectInfo> {
     const file = await this.#locate(key)
-    let st: fs.Stats
+    let st: fs.BigIntStats
     try {
-      st = await fsp.stat(file)
+      st = await fsp.stat(file, { bigint: true })
     } catch (err) {
       throw this.#fail(err, 'stat', key)
     }
     if (!st.isFile()) throw storeError(Object.assign(new Error('not a file'), { code: 'ENOENT' }), this.url, 'stat', key)
-    return { key, size: st.size, mtime: st.mtime, etag: fileEtag(st.size, st.mtimeMs) }
+    return { key, size: Number(st.size), mtime: mtimeOf(st).mtime, etag: fileEtag(st) }
   }
 
   async exists (key: string): Promise<boolean> {
@@ -685,14 +699,15 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
     const handle = this.#handle as fsp.FileHandle
     const finish = async (): Promise<void> => {
       await handle.sync()
-      const st = await handle.stat()
       await handle.close()
       this.#handle = undefined
       await fsp.rename(this.#temp as string, this.#target)
+      // After the rename, which moves its ctime: the tag a listing gives the object.
+      const st = await fsp.stat(this.#target, { bigint: true })
       names?.doneWritingTemp(this.#temp as string)
       await syncDir(path.dirname(this.#target))
       this.#stats.uploadedObject()
-      this.result = { key: this.key, bytes: this.#bytes, etag: fileEtag(st.size, st.mtimeMs) }
+      this.result = { key: this.key, bytes: this.#bytes, etag: fileEtag(st) }
     }
     finish().then(() => { callback() }, (err) => { callback(this.#fail(err, 'put')) })
   }

@@ -12,17 +12,28 @@ export function badKey (key: string, why: string): ShoeboxError {
 
 /** Throw unless `key` is a safe relative key: no '..' or '.' segment, not absolute, no NUL, no backslash. */
 export function checkKey (key: string): string {
-  if (typeof key !== 'string' || key === '') throw badKey(String(key), 'must be a non-empty string')
-  if (key.includes('\0')) throw badKey(key, 'contains NUL')
-  if (key.includes('\\')) throw badKey(key, 'contains a backslash')
-  if (key.startsWith('/')) throw badKey(key, 'is absolute')
-  // Absolute where a key is a path (a directory store on Windows): said, or 'k:notes.log' refused for no visible reason.
-  if (/^[A-Za-z]:/.test(key)) throw badKey(key, `is absolute (it begins as a Windows drive does, '${key.slice(0, 2)}')`)
-  for (const segment of key.split('/')) {
-    if (segment === '..' || segment === '.') throw badKey(key, `has a '${segment}' segment`)
-    if (segment === '') throw badKey(key, 'has an empty segment')
-  }
+  const why = keyProblem(key)
+  if (why !== undefined) throw badKey(String(key), why)
   return key
+}
+
+/**
+ * What makes `key` unsafe (checkKey), in words ('has a '..' segment'), or
+ * undefined for a safe key: for a caller that words its own refusal
+ * (unpack's 'refusing path ...'), which took it from checkKey's message.
+ */
+export function keyProblem (key: string): string | undefined {
+  if (typeof key !== 'string' || key === '') return 'must be a non-empty string'
+  if (key.includes('\0')) return 'contains NUL'
+  if (key.includes('\\')) return 'contains a backslash'
+  if (key.startsWith('/')) return 'is absolute'
+  // Absolute where a key is a path (a directory store on Windows): said, or 'k:notes.log' refused for no visible reason.
+  if (/^[A-Za-z]:/.test(key)) return `is absolute (it begins as a Windows drive does, '${key.slice(0, 2)}')`
+  for (const segment of key.split('/')) {
+    if (segment === '..' || segment === '.') return `has a '${segment}' segment`
+    if (segment === '') return 'has an empty segment'
+  }
+  return undefined
 }
 
 /**

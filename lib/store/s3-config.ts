@@ -9,7 +9,7 @@
  */
 import buffer from 'node:buffer'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
-import { givenUrl, givenValue, invalidOption, ShoeboxError } from '../errors.js'
+import { givenUrl, givenValue, invalidOption, ShoeboxError, VariableRefusedError } from '../errors.js'
 import { checkEndpoint, checkFlag, durationOption, isHttpUrl, givenSize, oneOf, positiveCount, sizeOption } from '../units.js'
 import type { WriterOptions } from './store.js'
 
@@ -89,7 +89,7 @@ export function s3ClientSettings (options: S3StoreOptions): { maxAttempts: numbe
 export function checkEndpointVariable (env: NodeJS.ProcessEnv = process.env): void {
   const fromEnv = nonEmpty(env.SHOEBOX_S3_ENDPOINT)
   if (fromEnv !== undefined && !isHttpUrl(fromEnv)) {
-    throw new ShoeboxError('SHOEBOX_BAD_URL', `SHOEBOX_S3_ENDPOINT (the default endpoint) must be an http:// or https:// URL, got ${givenUrl(fromEnv)}`)
+    throw new VariableRefusedError('SHOEBOX_BAD_URL', 'SHOEBOX_S3_ENDPOINT', `SHOEBOX_S3_ENDPOINT (the default endpoint) must be an http:// or https:// URL, got ${givenUrl(fromEnv)}`)
   }
 }
 

@@ -118,7 +118,8 @@ export function classifyAttempt (err: unknown): FailureKind {
   if (DENIED.has(name) || status === 403 || code === 'EACCES' || code === 'EPERM') return 'denied'
   if (THROTTLED.has(name) || status === 429 || status === 503) return 'throttled'
   // The socket's code first: the SDK renames a reset connection (ECONNRESET, EPIPE) 'TimeoutError'.
-  // (Sometimes only its message keeps the code: 'TimeoutError: read ECONNRESET'.)
+  // (Sometimes only its message keeps the code: 'TimeoutError: read ECONNRESET'. Node's and the SDK's words,
+  // with no field for it: matched, as the only way to tell a dropped connection from a refused request.)
   if (NETWORK.has(code) || /ECONNRESET|EPIPE|socket hang up|premature close|aborted/i.test(e.message ?? '')) return 'network'
   if (UNREACHABLE.has(name) || UNREACHABLE.has(code) || notTls(err)) return 'unreachable'
   if (NETWORK.has(name)) return 'network'

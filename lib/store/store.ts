@@ -15,7 +15,7 @@ export interface ObjectInfo {
   mtime: Date
   /** The modification time in milliseconds where the store keeps it finer than `mtime` (a file's). */
   mtimeMs?: number
-  /** The store's version tag: an S3 ETag, or size and mtime for a file. */
+  /** The store's version tag: an S3 ETag, or a file's inode, size, mtime and ctime (in ns). */
   etag: string
 }
 

@@ -81,6 +81,18 @@ t.test('SHOEBOX_NATIVE=off is a usage error naming the variable, not the addon l
   t.equal(stdout.length, 0, 'no archive written')
 })
 
+t.test('a usage error whose line begins with a file named like a variable (SHOEBOX_NOTES) keeps its --help hint', async (t) => {
+  // The hint was left out by the line's first word ('SHOEBOX_NOTES and ...' looked like 'SHOEBOX_ZSTD must be ...').
+  const dir = t.testdir({ SHOEBOX_NOTES: 'a', sub: { SHOEBOX_NOTES: 'b' }, out: {} })
+  const cwd = process.cwd()
+  process.chdir(dir)
+  t.teardown(() => { process.chdir(cwd) })
+  const r = await cli(['upload', 'SHOEBOX_NOTES', 'sub/SHOEBOX_NOTES', '--to', 'out'])
+  t.equal(r.code, 2)
+  t.equal(r.stderr, 'shoebox upload: SHOEBOX_NOTES and sub/SHOEBOX_NOTES would both be uploaded as "SHOEBOX_NOTES" (the second replacing the first); ' +
+    "upload them to different --to prefixes\n(try 'shoebox upload --help')\n")
+})
+
 t.test('a usage error exits 2 even when stderr\'s reader has gone (`shoebox write 2>&1 | head -1`)', async (t) => {
   // Imported here: it loads TypeScript's compiler, which the tests above do without.
   const { cliBinary } = await import('../fixtures-s3/cli-build.js')

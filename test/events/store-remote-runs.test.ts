@@ -5,11 +5,14 @@
  * looked at every run of every stream), and answers as the collector's own
  * store does; the view's run entries share the strings they repeat, as the
  * local index's do (~720 bytes of heap per run, ~490 now); a poll reads
- * again only the index objects that changed. Nothing is timed: run entries
+ * again only the index objects that changed (a directory store's: another
+ * inode, size, mtime or ctime, so a same-size republish in one mtime tick is
+ * seen too). Nothing is timed: run entries
  * looked at and index objects read are counted, heap is measured after a
  * full collection.
  */
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
@@ -136,4 +139,28 @@ t.test('a poll reads again only the index objects that changed, and still says w
   for (let i = 0; i < 2; i++) await t.rejects(reader.refresh(), { code: 'SHOEBOX_BAD_RECORD', message: /index\/x\.json is not the index of collector x: not JSON/ }, `poll ${i + 1}: the damaged object said`)
   t.equal(reader.indexReads, 3, 'read once')
   t.same((await texts(reader, 'late', all)).length, 1, 'the others still served')
+})
+
+t.test('a same-size republish whose mtime is the one before (a 1 s mtime filesystem, two writes in one tick) is seen at the next poll', async (t) => {
+  const dir = t.testdir()
+  const { store, url } = await collector(t, dir, 2, 1)
+  t.teardown(async () => { await store.close() })
+  const reader = await RemoteRuns.open(openStore(url), 3_600_000)
+  t.teardown(async () => { await reader.close() })
+  t.same(reader.streams('kronos').sort(), ['stream-0', 'stream-1'])
+  const file = path.join(dir, 'shared', 'index', 'c.json')
+  const before = fs.statSync(file)
+  // The same index with a stream renamed to a name of the same length: the same size, other content.
+  const text = fs.readFileSync(file, 'utf8')
+  const renamed = text.replaceAll('"stream-1"', '"stream-Z"')
+  t.not(renamed, text)
+  const shared = openStore(url)
+  t.teardown(async () => { await shared.close() })
+  await shared.put('index/c.json', Buffer.from(renamed)) // renamed over the old, as a publish is written
+  fs.utimesSync(file, before.atimeMs / 1000, before.mtimeMs / 1000)
+  const after = fs.statSync(file)
+  t.same([after.size, Math.floor(after.mtimeMs)], [before.size, Math.floor(before.mtimeMs)], 'size and mtime (ms) as before')
+  await reader.refresh()
+  t.equal(reader.indexReads, 2, 'read again')
+  t.same(reader.streams('kronos').sort(), ['stream-0', 'stream-Z'], 'the new content served')
 })

@@ -82,7 +82,7 @@ t.test('FollowGate keeps a sealed file read whole as its name alone, and numbers
   gate.read(listed('sealed.shoebox', 100), record(80, 'x'), 'to-end')
   gate.read(listed('torn.shoebox', 50), record(10, 'y'), 'cut-short')
   gate.read(listed('copied.shoebox.gz', 70), record(500, 'z', { offset: 40, skip: 12 }), 'to-end')
-  t.same(gate.kept, { read: 2, final: 1 })
+  t.same(gate.kept, { read: 2, final: 1, waiting: 0, sealing: 0 })
   t.same([gate.mayChange('sealed.shoebox'), gate.mayChange('torn.shoebox'), gate.mayChange('copied.shoebox.gz')], [false, true, true])
   t.equal(gate.changed({ name: 'sealed.shoebox', path: '/x/sealed.shoebox' }), false, 'listed without a size: not changed')
   t.equal(gate.changed(listed('copied.shoebox.gz', 70)), false)
@@ -98,4 +98,26 @@ t.test('FollowGate keeps a sealed file read whole as its name alone, and numbers
   t.equal(gate.changed(listed('torn.shoebox', 60)), false)
   gate.forget('torn.shoebox')
   t.equal(gate.resumeAt('torn.shoebox'), undefined)
+})
+
+t.test('FollowGate forgets what a listing no longer shows: a file waiting to be stable, a sealing name whose files went', async (t) => {
+  const gate = new FollowGate(1000)
+  const now = 100000
+  // A file copied in a moment ago: waits to be stable.
+  t.equal(gate.ready(listed('copying.shoebox', 10, now), now), false)
+  t.equal(gate.waiting('copying.shoebox'), true)
+  // A listing sees two writers' temporary files.
+  gate.listing().add('a.shoebox').add('b.shoebox')
+  gate.listed((name) => name === 'copying.shoebox')
+  t.same(gate.kept, { read: 0, final: 0, waiting: 1, sealing: 2 })
+  // The next: a.shoebox sealed (listed, not read yet), b.shoebox's temporary file gone without it, the copy deleted.
+  gate.listing()
+  gate.listed((name) => name === 'a.shoebox')
+  t.same(gate.kept, { read: 0, final: 0, waiting: 0, sealing: 1 })
+  t.equal(gate.ready(listed('a.shoebox', 10, now), now), true, 'a sealed file is read at once')
+  gate.read(listed('a.shoebox', 10, now), record(0, 'x'), 'to-end')
+  t.same(gate.kept, { read: 0, final: 1, waiting: 0, sealing: 0 })
+  gate.gone('a.shoebox')
+  t.same(gate.kept, { read: 0, final: 0, waiting: 0, sealing: 0 })
+  t.equal(gate.mayChange('a.shoebox'), true, 'a file under the name again is looked at')
 })

@@ -178,7 +178,9 @@ t.test('gzip and plain files, v1 and v2 records, as one stream in natural name o
     t.equal(firstMismatch(records, [...range(16, 18), ...range(10, 16), ...range(6, 10), ...range(3, 6), ...range(0, 3)]), undefined)
     const f1 = seen.find((f) => f.name === 'f1.shoebox')
     const st = fs.statSync(path.join(dir, 'f1.shoebox'))
-    t.same(f1, { name: 'f1.shoebox', path: path.join(dir, 'f1.shoebox'), size: st.size, mtimeMs: st.mtimeMs, etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"` },
+    const big = fs.statSync(path.join(dir, 'f1.shoebox'), { bigint: true })
+    const etag = `"${[big.ino, big.size, big.mtimeNs, big.ctimeNs].map((n) => n.toString(16)).join('-')}"`
+    t.same(f1, { name: 'f1.shoebox', path: path.join(dir, 'f1.shoebox'), size: st.size, mtimeMs: st.mtimeMs, etag },
       'the comparator sees name, path, size, mtimeMs and the file store\'s version tag')
   })
 
