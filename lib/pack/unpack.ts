@@ -35,6 +35,7 @@ import { ensureDir, writeAll } from '../fs/durable.js'
 import { moveNoReplace } from '../fs/link.js'
 import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
+import { parseTimestamp } from '../meta/state-db-values.js'
 import { archiveSource } from '../source/archive-source.js'
 import { checkKey } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
@@ -409,10 +410,14 @@ function parseMode (text: string | undefined): number | undefined {
   return parseInt(text, 8) & 0o777
 }
 
-/** An ISO 8601 time or milliseconds since the epoch; undefined for one that does not parse or is no date (past ±8.64e15 ms). */
+/**
+ * An ISO 8601 time (no zone: UTC, as the metadir reads one) or milliseconds since the epoch; undefined for one
+ * that does not parse or is no date (past ±8.64e15 ms). Date.parse read a zone-less time in the machine's zone, so
+ * one archive restored other mtimes under another TZ.
+ */
 function parseTime (text: string | undefined): Date | undefined {
   if (typeof text !== 'string' || text === '') return undefined
-  const ms = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : Date.parse(text)
+  const ms = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : parseTimestamp(text)?.getTime() ?? NaN
   // An Invalid Date reached utimes, and failed the unpack (EINVAL).
   const date = new Date(ms)
   return Number.isNaN(date.getTime()) ? undefined : date
