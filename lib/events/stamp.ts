@@ -51,9 +51,9 @@ export interface StampOptions {
   /** Take @time from this field (which stays in the event too). A missing field is an invalid event. */
   timeField?: string
   /**
-   * What a number (or integer text) in `timeField` counts: 'kronos' (100 ns
-   * ticks, the default), 'ms' or 's' since the epoch. Strings that are not
-   * integers are read as ISO 8601; Dates as themselves.
+   * What a number (or integer text; with 'ms' or 's', decimal text too) in
+   * `timeField` counts: 'kronos' (100 ns ticks, the default), 'ms' or 's'
+   * since the epoch. Other strings are read as ISO 8601; Dates as themselves.
    */
   timeUnit?: 'kronos' | 'ms' | 's'
   /** Compute @time from the event (parsed, big integers as bigint). Wins over timeField. */
@@ -245,6 +245,10 @@ function timeFrom (value: unknown, unit: string): KronosTime {
     if (unit === 'ms') return kronosTimeFromMs(v)
     if (unit === 's') return kronosTimeFromSeconds(v)
     return toKronosTime(v)
+  }
+  // Decimal text in ms or s ('1700000000.123', str(time.time()) in a Python log), exact to the tick: it was read as ISO 8601 and refused.
+  if (typeof value === 'string' && unit !== 'kronos' && /^\s*-?\d+\.\d+\s*$/.test(value)) {
+    return unit === 'ms' ? kronosTimeFromMs(value) : kronosTimeFromSeconds(value)
   }
   if (typeof value === 'string') return toKronosTime(value)
   throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME', `not a time: ${stringifyEvent(value)?.slice(0, 80)}`)
