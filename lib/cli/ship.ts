@@ -212,7 +212,8 @@ export const shipCommand: Command = {
     let notedAt = -Infinity
     shipper.on('ack', () => { failingSince = undefined })
     shipper.on('retry', (info: { attempt: number, delayMs: number, error: Error }) => {
-      const now = Date.now()
+      // Monotonic: on Date.now(), a wall clock stepped back made the time failing negative, and the note never came.
+      const now = performance.now()
       failingSince ??= now
       if (now - failingSince < FAILING_NOTE_AFTER_MS || now - notedAt < FAILING_NOTE_EVERY_MS) return
       notedAt = now
