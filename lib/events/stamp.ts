@@ -225,6 +225,11 @@ export class StampStream extends failsOnListenerRejection(Transform) {
 
 /** timeFrom() for the value of field `name`: its errors name the field, and say what a kronos number must be. */
 function fieldTime (name: string, value: unknown, unit: string): KronosTime {
+  if (unit === 'kronos' && typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    // An integer written as such is a bigint (parseEvent): this one came with a fraction or an exponent (1.7e16).
+    throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME',
+      `time field ${JSON.stringify(name)}: ${value} is written as a float (with a fraction or an exponent) beyond 2^53, where a float is not exact to the tick; write the time as an integer`)
+  }
   if (unit === 'kronos' && typeof value === 'number' && !Number.isSafeInteger(value)) {
     throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME',
       `time field ${JSON.stringify(name)}: ${value} is not a whole number of kronos ticks (100 ns since the epoch); for milliseconds or seconds, give the time unit (ms or s)`)
