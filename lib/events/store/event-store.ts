@@ -836,7 +836,7 @@ export class EventStore implements EventBackend {
       // A publish runs: it sweeps, or a failed one is tried again by a later tick.
     } else if (this.#publishFailed) {
       this.#requestPublish()
-    } else if ((this.#publisher?.sweepDueAt() ?? Infinity) <= Date.now()) {
+    } else if ((this.#publisher?.sweepDueAt() ?? Infinity) <= performance.now()) {
       this.#requestSweep()
     }
   }
