@@ -360,7 +360,7 @@ class Restorer {
       // fchmod ignores the umask; tar (for a user other than root) applies it, so a stranger's 0777 is not world-writable here.
       if (mode !== undefined) await handle.chmod(mode & ~this.#umask)
       const mtime = parseTime(meta.mtime)
-      if (mtime !== undefined) await handle.utimes(new Date(), mtime)
+      if (mtime !== undefined) await handle.utimes(new Date(), utimeSeconds(mtime.getTime()))
       if (this.#options.fsync === true) await handle.sync()
       await handle.close()
       if (this.#options.overwrite === true) {
@@ -399,6 +399,21 @@ async function sweepDeadTemps (dir: string): Promise<void> {
     if (m === null || !leftByDeadWriter(file, m[1], Number(m[2]))) continue
     await fs.unlink(file).catch(() => {})
   }
+}
+
+/**
+ * Epoch ms as the seconds to give utimes(), which truncates them (a double) to the microsecond: a Date gave a
+ * double just under its millisecond for about half of all times (1796644800.001 is 1796644800.000999927...), and
+ * the file came back a millisecond early (packed again as .000Z). Half a microsecond more (two of the double's
+ * steps past 2106, where a step passes that) lands each time on its millisecond, an exact one exactly. Before
+ * 1970 a Date: Node takes a negative number of seconds for now, and the truncation, toward zero, keeps such a
+ * time on its millisecond.
+ */
+function utimeSeconds (ms: number): number | Date {
+  if (ms < 0) return new Date(ms)
+  const seconds = ms / 1000
+  const step = seconds === 0 ? 0 : 2 ** (Math.floor(Math.log2(Math.abs(seconds))) - 52)
+  return seconds + Math.max(5e-7, 2 * step)
 }
 
 /**
