@@ -103,8 +103,14 @@ export const lsCommand: Command = {
         const mark = damage === '' ? '' : `  DAMAGED (${damage})`
         io.stdout.write(`${oneLine(file.name)}\t${plural(s.records, 'record')}\t${plural(file.size, 'byte')}\t${codec === 'none' ? 'plain' : codec}\t${plural(s.bytes, 'archive byte')}\t${new Date(file.mtimeMs).toISOString()}${mark}\n`)
       }
-      const times = files.map((f) => f.mtimeMs)
-      const range = files.length === 0 ? '' : `, ${new Date(Math.min(...times)).toISOString()} .. ${new Date(Math.max(...times)).toISOString()}`
+      // A loop: Math.min(...times) passes every time as an argument, past the stack at ~120,000 files.
+      let first = Infinity
+      let last = -Infinity
+      for (const f of files) {
+        if (f.mtimeMs < first) first = f.mtimeMs
+        if (f.mtimeMs > last) last = f.mtimeMs
+      }
+      const range = files.length === 0 ? '' : `, ${new Date(first).toISOString()} .. ${new Date(last).toISOString()}`
       io.stdout.write(`${plural(files.length, 'file')}, ${plural(records, 'record')}, ${plural(bytes, 'byte')}${range}\n`)
       listed = true
     } finally {

@@ -86,7 +86,8 @@ export const packCommand: Command = {
     const dir = path.resolve(positionals[0])
     const verbose = values.verbose === true
     const byReason = new Map<SkipReason, number>()
-    const started = Date.now()
+    // Monotonic: a wall clock stepped back during the run made the time it took negative.
+    const started = performance.now()
     const summary = await untilInterrupted(async (signal) => await pack(positionals[0], {
       to,
       include: includes,
@@ -103,7 +104,7 @@ export const packCommand: Command = {
       },
       signal
     }))
-    const seconds = ((Date.now() - started) / 1000).toFixed(1)
+    const seconds = ((performance.now() - started) / 1000).toFixed(1)
     const reasons = [...byReason].map(([reason, count]) => `${reason}: ${count}`).join(', ')
     const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped (${reasons})` : ''
     // Nothing to pack (an --include that matches nothing, a misspelt one, an empty DIR) is said, exit 1, as

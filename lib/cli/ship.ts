@@ -45,8 +45,8 @@ Options:
   --stream NAME          the stream of every event (or of those without --stream-field)
   --stream-field F       take each event's stream from its field F
   --time-field F         take @time from field F (kronos ticks, or ISO text)
-  --time-unit kronos|ms|s  what a number in --time-field counts (default kronos;
-                           only with --time-field: @time is always kronos time)
+  --time-unit kronos|ms|s  what a number (or its text) in --time-field counts (default
+                           kronos; only with --time-field: @time is always kronos time)
   --namespace NS         the namespace (default: the server's)
   --on-overflow block|drop|spill
                          a full queue holds stdin (the default without --spill),
@@ -212,7 +212,8 @@ export const shipCommand: Command = {
     let notedAt = -Infinity
     shipper.on('ack', () => { failingSince = undefined })
     shipper.on('retry', (info: { attempt: number, delayMs: number, error: Error }) => {
-      const now = Date.now()
+      // Monotonic: on Date.now(), a wall clock stepped back made the time failing negative, and the note never came.
+      const now = performance.now()
       failingSince ??= now
       if (now - failingSince < FAILING_NOTE_AFTER_MS || now - notedAt < FAILING_NOTE_EVERY_MS) return
       notedAt = now

@@ -62,7 +62,8 @@ export const unpackCommand: Command = {
     const misdecoded = await misdecodedDirectory(out, "'shoebox unpack ... --out .'")
     if (misdecoded !== undefined) throw misdecoded
     const maxRecordSize = maxRecordSizeFrom(values)
-    const started = Date.now()
+    // Monotonic: a wall clock stepped back during the run made the time it took negative.
+    const started = performance.now()
     const pattern = storeUrlArg(positionals[0], storeOptions)
     const summary = await untilInterrupted(async (signal) => await unpack(pattern, {
       out,
@@ -72,7 +73,7 @@ export const unpackCommand: Command = {
       storeOptions,
       signal
     }))
-    const seconds = ((Date.now() - started) / 1000).toFixed(1)
+    const seconds = ((performance.now() - started) / 1000).toFixed(1)
     io.stderr.write(`shoebox unpack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${plural(summary.archives, 'archive')} into ${oneLine(path.resolve(out))}, ${seconds} s\n`)
     return 0
   }

@@ -200,7 +200,8 @@ export const writeCommand: Command = {
     sink.on('recoverSkipped', (s: SkippedTemp) => {
       io.stderr.write(`shoebox write: not recovered ${oneLine(s.temp)}: ${oneLine(s.reason)}\n`)
     })
-    const started = Date.now()
+    // Monotonic: a wall clock stepped back during the run made the time it took 0 and the rate absurd.
+    const started = performance.now()
     const stdin = fileHead === undefined || plainFile ? io.stdin : fileStream(io.stdinFile as number, fileHead)
     // After the line that ends the input, or a signal, stdin is read no further (a producer that never ends is
     // no hang). stdin is destroyed only once the gate's end has been read (closeAndStop): destroyed at once, its
@@ -311,7 +312,7 @@ function keptLine (kept: KeptReport, read: number): string {
 }
 
 function summary (records: number, sealed: { files: number, bytes: number }, started: number): string {
-  const seconds = Math.max(0.001, (Date.now() - started) / 1000)
+  const seconds = Math.max(0.001, (performance.now() - started) / 1000)
   return `${plural(records, 'record')}, ${plural(sealed.files, 'file')} sealed, ${plural(sealed.bytes, 'byte')}, ${seconds.toFixed(1)} s, ${Math.round(records / seconds)} records/s`
 }
 

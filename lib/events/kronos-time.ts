@@ -53,10 +53,11 @@ export function kronosTimeFromDate (date: Date): KronosTime {
   return checkKronosTime(BigInt(ms) * TICKS_PER_MS)
 }
 
-/** From epoch milliseconds (a fractional number is read by its decimal text, exact to the tick). */
-export function kronosTimeFromMs (ms: number | bigint): KronosTime {
+/** From epoch milliseconds: a number (a fractional one read by its decimal text, exact to the tick), a bigint, or decimal text such as '1700000000000.1234'. */
+export function kronosTimeFromMs (ms: number | bigint | string): KronosTime {
   if (typeof ms === 'bigint') return checkKronosTime(ms * TICKS_PER_MS)
-  return checkKronosTime(scaleDecimal(numberText(ms, 'epoch ms'), 4, 'epoch ms'))
+  const text = typeof ms === 'string' ? ms.trim() : numberText(ms, 'epoch ms')
+  return checkKronosTime(scaleDecimal(text, 4, 'epoch ms'))
 }
 
 /** From epoch seconds: a number (by its decimal text), a bigint, or decimal text such as '1700000000.1234567'. */

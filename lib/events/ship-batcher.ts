@@ -26,7 +26,7 @@ export class Batch {
   /** Undefined: the request carries no namespace, so the server's default applies (as pykronos does). */
   readonly namespace: string | undefined
   readonly stream: string
-  /** When its first event arrived (ms). */
+  /** When its first event arrived (ms, on the shipper's monotonic clock: performance.now()). */
   readonly openedAt: number
   /** Sum of the events' UTF-8 text bytes (the separators and the envelope not counted). */
   bytes = 0

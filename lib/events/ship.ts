@@ -378,7 +378,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     line: number | undefined): void {
     this.#counts.queued++
     const ready = this.#ready.length
-    this.#queuedBytes += this.#batcher.add(namespace, stream, text, tail, done, origin, line, Date.now(), this.#ready)
+    this.#queuedBytes += this.#batcher.add(namespace, stream, text, tail, done, origin, line, performance.now(), this.#ready)
     // Only a cut batch can start a request, and an armed timer is due no later than any batch
     // opened since: per event, neither walk is needed (they cost ~5 µs an event).
     if (this.#ready.length > ready) this.#pump()
@@ -406,6 +406,11 @@ export class Shipper extends failsOnListenerRejection(Writable) {
       })
   }
 
+  /**
+   * Batch ages are counted on the monotonic clock (performance.now()), as the timer runs: on Date.now(), a wall
+   * clock stepped back (NTP, a resumed VM) held an open batch until the clock came back to its time, an hour's
+   * step an hour.
+   */
   #schedule (): void {
     const due = this.#batcher.nextDue()
     if (due === undefined) return
@@ -414,10 +419,10 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     this.#timerAt = due
     this.#timer = setTimeout(() => {
       this.#timer = null
-      for (const batch of this.#batcher.due(Date.now())) this.#ready.push(batch)
+      for (const batch of this.#batcher.due(performance.now())) this.#ready.push(batch)
       this.#pump()
       this.#schedule()
-    }, timerMs(Math.max(0, due - Date.now())))
+    }, timerMs(Math.max(0, due - performance.now())))
     if (this.#exitFlush !== null) this.#timer.unref()
   }
 

@@ -51,9 +51,9 @@ export interface StampOptions {
   /** Take @time from this field (which stays in the event too). A missing field is an invalid event. */
   timeField?: string
   /**
-   * What a number (or integer text) in `timeField` counts: 'kronos' (100 ns
-   * ticks, the default), 'ms' or 's' since the epoch. Strings that are not
-   * integers are read as ISO 8601; Dates as themselves.
+   * What a number (or integer text; with 'ms' or 's', decimal text too) in
+   * `timeField` counts: 'kronos' (100 ns ticks, the default), 'ms' or 's'
+   * since the epoch. Other strings are read as ISO 8601; Dates as themselves.
    */
   timeUnit?: 'kronos' | 'ms' | 's'
   /** Compute @time from the event (parsed, big integers as bigint). Wins over timeField. */
@@ -225,6 +225,11 @@ export class StampStream extends failsOnListenerRejection(Transform) {
 
 /** timeFrom() for the value of field `name`: its errors name the field, and say what a kronos number must be. */
 function fieldTime (name: string, value: unknown, unit: string): KronosTime {
+  if (unit === 'kronos' && typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    // An integer written as such is a bigint (parseEvent): this one came with a fraction or an exponent (1.7e16).
+    throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME',
+      `time field ${JSON.stringify(name)}: ${value} is written as a float (with a fraction or an exponent) beyond 2^53, where a float is not exact to the tick; write the time as an integer`)
+  }
   if (unit === 'kronos' && typeof value === 'number' && !Number.isSafeInteger(value)) {
     throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME',
       `time field ${JSON.stringify(name)}: ${value} is not a whole number of kronos ticks (100 ns since the epoch); for milliseconds or seconds, give the time unit (ms or s)`)
@@ -245,6 +250,10 @@ function timeFrom (value: unknown, unit: string): KronosTime {
     if (unit === 'ms') return kronosTimeFromMs(v)
     if (unit === 's') return kronosTimeFromSeconds(v)
     return toKronosTime(v)
+  }
+  // Decimal text in ms or s ('1700000000.123', str(time.time()) in a Python log), exact to the tick: it was read as ISO 8601 and refused.
+  if (typeof value === 'string' && unit !== 'kronos' && /^\s*-?\d+\.\d+\s*$/.test(value)) {
+    return unit === 'ms' ? kronosTimeFromMs(value) : kronosTimeFromSeconds(value)
   }
   if (typeof value === 'string') return toKronosTime(value)
   throw new ShoeboxError('SHOEBOX_INVALID_EVENT_TIME', `not a time: ${stringifyEvent(value)?.slice(0, 80)}`)

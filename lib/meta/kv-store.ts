@@ -63,7 +63,7 @@ export function storeText (type: StoreValueType, value: unknown): string {
         return exact.replace(' ', 'T')
       }
       if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw badValue(type, value)
-      return isoUtc(value)
+      return storeTime(value)
     }
     case 'json':
       return JSON.stringify(value)
@@ -74,6 +74,18 @@ export function storeText (type: StoreValueType, value: unknown): string {
 
 function badValue (type: StoreValueType, value: unknown): ShoeboxError {
   return new ShoeboxError('SHOEBOX_META_VALUE', `store value ${String(value)} is not a ${type}`)
+}
+
+/**
+ * isoUtc() of a time the store can hold: years 1 to 9999, Python's datetime's (mmmeta reads the store with
+ * fromisoformat). Past them toISOString() wrote '+010000-01-01T...', which get() then refused as no timestamp.
+ */
+function storeTime (date: Date): string {
+  const year = date.getUTCFullYear()
+  if (year >= 1 && year <= 9999) return isoUtc(date)
+  throw new ShoeboxError('SHOEBOX_META_VALUE', Number.isNaN(year)
+    ? 'store value Invalid Date is not a timestamp'
+    : `store value ${date.toISOString()} is outside the years 1 to 9999, which a stored timestamp holds (mmmeta reads it with Python's datetime)`)
 }
 
 /** `YYYY-MM-DDTHH:MM:SS.ffffff` in UTC, without a zone (Python's naive isoformat, read by mmmeta's fromisoformat). */
@@ -127,8 +139,9 @@ export class MetaStore {
   /** Write the time now (UTC) under `key` and store_last_updated; returns it. */
   async touch (key: string, now = new Date()): Promise<Date> {
     checkStoreKey(key)
-    await this.#write(key, isoUtc(now), 'timestamp')
-    if (key !== STORE_LAST_UPDATED) await this.#write(STORE_LAST_UPDATED, isoUtc(now), 'timestamp')
+    const text = storeTime(now)
+    await this.#write(key, text, 'timestamp')
+    if (key !== STORE_LAST_UPDATED) await this.#write(STORE_LAST_UPDATED, text, 'timestamp')
     return now
   }
 

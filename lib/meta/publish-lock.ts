@@ -130,7 +130,8 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
     doneWritingTemp(temp)
     throw ioError(err, 'cannot write', temp)
   })
-  const deadline = Date.now() + wait
+  // Monotonic: on Date.now(), a wall clock stepped back while waiting (NTP, a resumed VM) made the wait as much longer.
+  const deadline = performance.now() + wait
   let pause = 5
   let told = false
   try {
@@ -148,7 +149,7 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
         await breakStale(lock, holder)
         continue
       }
-      if (Date.now() >= deadline) {
+      if (performance.now() >= deadline) {
         const who = holder === null ? 'an unknown holder' : `pid ${holder.pid} on ${holder.host}`
         throw new ShoeboxError('SHOEBOX_META_LOCKED', `${lock}: another publisher (${who}) holds the metadir; waited ${wait} ms (remove the file if that process is gone)`)
       }
@@ -156,7 +157,7 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
         told = true
         await options.onWait?.(holder)
       }
-      await pauseUnlessAborted(Math.min(pause, Math.max(1, deadline - Date.now())), lock, options.signal)
+      await pauseUnlessAborted(Math.min(pause, Math.max(1, deadline - performance.now())), lock, options.signal)
       pause = Math.min(pause * 2, 250)
     }
   } finally {

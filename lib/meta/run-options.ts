@@ -35,6 +35,9 @@ export function checkUpdateOptions (options: UpdateOptions): void {
   const now: unknown = options.now
   if (now !== undefined && !(now instanceof Date)) throw invalidOption('now', `must be a Date, got ${givenValue(now)}`)
   if (now instanceof Date && Number.isNaN(now.getTime())) throw invalidOption('now', 'must be a Date, got Invalid Date')
+  if (now instanceof Date && (now.getUTCFullYear() < 1 || now.getUTCFullYear() > 9999)) {
+    throw invalidOption('now', `must be a time in the years 1 to 9999 (a DATETIME cell holds no other), got ${now.toISOString()}`)
+  }
   if (options.progressEvery !== undefined) positiveCount(options.progressEvery, 1, 'progressEvery')
   for (const flag of ['replace', 'cleanup'] as const) checkFlag(options[flag], flag)
 }

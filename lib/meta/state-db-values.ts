@@ -214,13 +214,24 @@ export function toSql (type: ColumnType, value: unknown): SqlValue {
       if (typeof value === 'number' || typeof value === 'bigint') return Number(value) === 0 ? 0 : 1
       return textual(type, value)
     case 'timestamp':
-      if (value instanceof Date) return sqlTimestamp(value)
+      if (value instanceof Date) return sqlTimestamp(datetimeYears(value))
       if (typeof value === 'string') return exactSqlTimestamp(value) ?? textual(type, value)
-      if (typeof value === 'number') return sqlTimestamp(new Date(value))
+      if (typeof value === 'number') return sqlTimestamp(datetimeYears(new Date(value)))
       return textual(type, value)
     case 'json':
       return JSON.stringify(value)
   }
+}
+
+/**
+ * `date` if a DATETIME cell can hold it: years 1 to 9999, Python's datetime's (mmmeta reads the state db with it).
+ * Past them toISOString() writes '+010000-01-01' or '-000001-01-01', which mmmeta's next update failed on, and
+ * which shoebox read back as text. An invalid Date is refused as toISOString() refused it.
+ */
+function datetimeYears (date: Date): Date {
+  const year = date.getUTCFullYear()
+  if (year >= 1 && year <= 9999) return date
+  throw new RangeError(Number.isNaN(year) ? 'Invalid time value' : `${date.toISOString()} is outside the years 1 to 9999, which a DATETIME cell holds (mmmeta reads them with Python's datetime)`)
 }
 
 /** A string given for a typed column is read as that type's text; a value that does not fit is refused. */

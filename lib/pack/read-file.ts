@@ -110,7 +110,9 @@ function changeOf (before: BigIntStats, after: BigIntStats, bytesRead: number): 
   return changes.length === 0 ? undefined : changes.join(', ')
 }
 
+/** ISO 8601 to the nanosecond. The milliseconds floored, so the rest is never negative (before 1970, ns / 10^6 rounds toward zero). */
 function nsTime (ns: bigint): string {
-  const iso = new Date(Number(ns / 1_000_000n)).toISOString()
-  return iso.slice(0, -1) + String(ns % 1_000_000n).padStart(6, '0') + 'Z'
+  const rest = ((ns % 1_000_000n) + 1_000_000n) % 1_000_000n
+  const iso = new Date(Number((ns - rest) / 1_000_000n)).toISOString()
+  return iso.slice(0, -1) + String(rest).padStart(6, '0') + 'Z'
 }

@@ -35,6 +35,7 @@ import { ensureDir, writeAll } from '../fs/durable.js'
 import { moveNoReplace } from '../fs/link.js'
 import { ioError } from '../fs/io-error.js'
 import type { ShoeboxRecord } from '../record.js'
+import { parseTimestamp } from '../meta/state-db-values.js'
 import { archiveSource } from '../source/archive-source.js'
 import { keyProblem } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
@@ -354,7 +355,7 @@ class Restorer {
       // fchmod ignores the umask; tar (for a user other than root) applies it, so a stranger's 0777 is not world-writable here.
       if (mode !== undefined) await handle.chmod(mode & ~this.#umask)
       const mtime = parseTime(meta.mtime)
-      if (mtime !== undefined) await handle.utimes(new Date(), mtime)
+      if (mtime !== undefined) await handle.utimes(new Date(), utimeSeconds(mtime.getTime()))
       if (this.#options.fsync === true) await handle.sync()
       await handle.close()
       if (this.#options.overwrite === true) {
@@ -396,6 +397,21 @@ async function sweepDeadTemps (dir: string): Promise<void> {
 }
 
 /**
+ * Epoch ms as the seconds to give utimes(), which truncates them (a double) to the microsecond: a Date gave a
+ * double just under its millisecond for about half of all times (1796644800.001 is 1796644800.000999927...), and
+ * the file came back a millisecond early (packed again as .000Z). Half a microsecond more (two of the double's
+ * steps past 2106, where a step passes that) lands each time on its millisecond, an exact one exactly. Before
+ * 1970 a Date: Node takes a negative number of seconds for now, and the truncation, toward zero, keeps such a
+ * time on its millisecond.
+ */
+function utimeSeconds (ms: number): number | Date {
+  if (ms < 0) return new Date(ms)
+  const seconds = ms / 1000
+  const step = seconds === 0 ? 0 : 2 ** (Math.floor(Math.log2(Math.abs(seconds))) - 52)
+  return seconds + Math.max(5e-7, 2 * step)
+}
+
+/**
  * Permission bits of an octal mode string ('0644'); setuid, setgid and sticky
  * bits are never restored (an archive is not trusted to make a setuid file).
  */
@@ -404,10 +420,14 @@ function parseMode (text: string | undefined): number | undefined {
   return parseInt(text, 8) & 0o777
 }
 
-/** An ISO 8601 time or milliseconds since the epoch; undefined for one that does not parse or is no date (past ±8.64e15 ms). */
+/**
+ * An ISO 8601 time (no zone: UTC, as the metadir reads one) or milliseconds since the epoch; undefined for one
+ * that does not parse or is no date (past ±8.64e15 ms). Date.parse read a zone-less time in the machine's zone, so
+ * one archive restored other mtimes under another TZ.
+ */
 function parseTime (text: string | undefined): Date | undefined {
   if (typeof text !== 'string' || text === '') return undefined
-  const ms = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : Date.parse(text)
+  const ms = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : parseTimestamp(text)?.getTime() ?? NaN
   // An Invalid Date reached utimes, and failed the unpack (EINVAL).
   const date = new Date(ms)
   return Number.isNaN(date.getTime()) ? undefined : date

@@ -30,7 +30,7 @@ export class EarlyUpload {
   /** The key: the name the file is planned to be sealed as. */
   readonly name: string
   readonly tempPath: string
-  /** When the upload began (Date.now()), once it has. */
+  /** When the upload began (performance.now(): monotonic, for the upload event's ms), once it has. */
   started = 0
   readonly #store: Store
   readonly #marker: string
@@ -75,7 +75,7 @@ export class EarlyUpload {
       // Not uploading early is never an error: the sealed file is uploaded as any other.
       return
     }
-    this.started = Date.now()
+    this.started = performance.now()
     const name = this.name
     const marker = this.#marker
     try {

@@ -451,7 +451,8 @@ export class SealedUploader extends EventEmitter {
   async #uploadOnce (name: string, file: string): Promise<UploadEvent> {
     const early = this.#sealedEarly.get(name)
     this.#sealedEarly.delete(name)
-    const started = early?.upload.started ?? Date.now()
+    // Monotonic, as early uploads' start: on Date.now(), a wall clock stepped back during the upload made its ms negative.
+    const started = early?.upload.started ?? performance.now()
     const size = (await fsp.stat(file)).size
     // A failed early upload is this try's failure: the next try uploads the sealed file.
     const result = early !== undefined ? await early.result : await this.#uploadFile(name, file)
@@ -474,7 +475,7 @@ export class SealedUploader extends EventEmitter {
       await fsp.writeFile(temp, JSON.stringify({ key: name, etag: result.etag, bytes: size, at: new Date().toISOString() }) + '\n')
       await fsp.rename(temp, marker)
     }
-    return { key: name, path: file, bytes: size, etag: result.etag, ms: Date.now() - started }
+    return { key: name, path: file, bytes: size, etag: result.etag, ms: Math.round(performance.now() - started) }
   }
 
   /** Upload a sealed file whole. */

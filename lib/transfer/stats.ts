@@ -79,7 +79,8 @@ export class TransferStats {
   constructor (options: { parent?: TransferStats, windowMs?: number, clock?: () => number } = {}) {
     this.windowMs = options.windowMs ?? 10_000
     this.#parent = options.parent
-    this.#clock = options.clock ?? Date.now
+    // Monotonic: on Date.now(), a wall clock stepped back made elapsedMs negative and the average the bytes over 1 ms.
+    this.#clock = options.clock ?? (() => performance.now())
     this.#start = this.#clock()
     this.#upRate = new RateWindow(this.windowMs)
     this.#downRate = new RateWindow(this.windowMs)
@@ -144,7 +145,7 @@ export class TransferStats {
       downloaded: side(this.#down, this.#downRate),
       retries: this.#retries,
       errors: { ...this.#errors },
-      elapsedMs: now - this.#start,
+      elapsedMs: Math.round(now - this.#start),
       windowMs: this.windowMs
     }
   }

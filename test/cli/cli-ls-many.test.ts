@@ -40,3 +40,19 @@ t.test('ls of many small archives: one line each, in order, counts and damage on
   t.same(rows, Array.from({ length: FILES }, (_, i) => [name(i), `${i + 1} record${i === 0 ? '' : 's'}`, i === DAMAGED]))
   t.match(lines[FILES], new RegExp(`^${FILES} files, ${FILES * (FILES + 1) / 2} records, `))
 })
+
+t.test('ls of 150,000 files ends with its total and time range (Math.min(...times) overflowed the stack past ~120,000)', async (t) => {
+  // Each file was listed, then the total's time range failed: 'internal error: RangeError: Maximum call stack size exceeded', exit 1.
+  const dir = fs.mkdtempSync(path.join(tmp, 'many-'))
+  const count = 150_000
+  for (let i = 0; i < count; i++) fs.writeFileSync(path.join(dir, String(i)), '')
+  fs.utimesSync(path.join(dir, '7'), new Date('1999-01-02T03:04:05.500Z'), new Date('1999-01-02T03:04:05.500Z'))
+  fs.utimesSync(path.join(dir, '8'), new Date('2099-01-02T03:04:05.500Z'), new Date('2099-01-02T03:04:05.500Z'))
+  const r = await cli(['ls', path.join(dir, '*')])
+  t.equal(r.stderr.toString(), '')
+  t.equal(r.code, 0)
+  const lines = r.stdout.toString().trimEnd().split('\n')
+  t.equal(lines.length, count + 1, 'a line each, and the total')
+  t.equal(lines[count], `${count} files, 0 records, 0 bytes, 1999-01-02T03:04:05.500Z .. 2099-01-02T03:04:05.500Z`)
+  fs.rmSync(dir, { recursive: true, force: true })
+})

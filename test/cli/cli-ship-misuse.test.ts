@@ -71,6 +71,15 @@ t.test('--time-field with values that are not times: each line names the field a
   t.same(c.stored.map((e) => [e.event.n, e.event['@time']]), [[4, 17041646450000000]])
 })
 
+t.test('--time-field with a kronos time written as a float (1.7e16): refused as not exact, not as "not a whole number"', async (t) => {
+  const c = await collector(t)
+  const r = await cli(['ship', c.url, '--stream', 's', '--time-field', 'at'], '{"at":1.7041646450000001e16}\n{"at":17041646450000001}\n')
+  t.equal(r.code, 1)
+  // It said '17041646450000000 is not a whole number of kronos ticks': a whole number, and not the one written.
+  t.equal(r.stderr.split('\n')[0], 'shoebox ship: line 1: time field "at": 17041646450000000 is written as a float (with a fraction or an exponent) beyond 2^53, where a float is not exact to the tick; write the time as an integer')
+  t.equal(c.stored.length, 1, 'the integer form shipped')
+})
+
 const invalidUtf8Input = Buffer.concat([
   Buffer.from('{"n":1,"t":"héllo ✓"}\n'),
   Buffer.from('{"n":2,"t":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n'),

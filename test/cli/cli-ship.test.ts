@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Readable, Writable } from 'node:stream'
 import t from 'tap'
 import { main } from '../../lib/cli/main.js'
@@ -355,6 +356,26 @@ t.test('a second signal quits at once, while the lines read still wait for a ser
   child.stdin.destroy()
   t.same([code, signal], [null, 'SIGINT'], 'the second SIGINT ends it, by the signal')
   t.equal(collector.stored.length, 0)
+})
+
+t.test('a server that keeps failing is noted after 5 s of monotonic time: a wall clock stepped back meanwhile does not silence the note', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  collector.refuseAll(503)
+  // A preload that steps the wall clock back an hour half a second into the run (NTP, a resumed VM).
+  const preload = path.join(tempDir(t), 'step-back.mjs')
+  fs.writeFileSync(preload, 'const wall = Date.now\nDate.now = () => wall() - (performance.now() > 500 ? 3_600_000 : 0)\n')
+  const child = spawn(process.execPath, ['--import', pathToFileURL(preload).href, bin, 'ship', collector.url, '--stream', 's'], { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv() })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdin.on('error', () => {})
+  child.stdin.end('{"seq":1}\n')
+  const deadline = performance.now() + 20_000
+  while (!/still trying/.test(stderr) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  // On Date.now(), the time failing came out negative from the step: no note until the wall clock came back, an hour later.
+  t.match(stderr, /no batch acknowledged for \d+ s, still trying/, 'the note came, the clock stepped back')
+  t.notMatch(stderr, /for -\d+ s/)
 })
 
 t.test('a server that keeps failing: a note on stderr while it keeps trying, and another after a first signal', async (t) => {

@@ -4,7 +4,7 @@ import { quietRepeats } from '../../lib/cli/repeat-quieter.js'
 t.test('a line said again within the interval is held back, and counted the next time it is written', async (t) => {
   let now = 1_000_000
   const out: string[] = []
-  const say = quietRepeats((line) => { out.push(line) }, 30_000, () => now)
+  const say = quietRepeats((line) => { out.push(line) }, 30_000, () => now, () => now)
   say('disk full')
   say('store down')
   for (let i = 0; i < 5; i++) {
@@ -29,4 +29,25 @@ t.test('the memory of lines is bounded: past 100 distinct lines it starts over',
   say('line 100')
   say('line 0')
   t.equal(out.length, 102, 'the 101st line cleared the memory: line 0 is new again')
+})
+
+t.test('the interval is counted on the monotonic clock: a wall clock stepped back an hour does not hold the line for an hour', async (t) => {
+  const wallNow = Date.now
+  t.teardown(() => { Date.now = wallNow })
+  let read = false
+  Date.now = () => {
+    const now = wallNow() - (read ? 3_600_000 : 0)
+    read = true
+    return now
+  }
+  const out: string[] = []
+  const say = quietRepeats((line) => { out.push(line) }, 50)
+  say('disk full')
+  say('disk full')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  say('disk full')
+  Date.now = wallNow
+  // On Date.now(), the time since the line was shown came out an hour negative: held back until the clock came back.
+  t.equal(out.length, 2, 'said again once the interval passed')
+  t.match(out[1], /^disk full \(1 more since \d{4}-\d\d-\d\dT[\d:.]+Z, not shown\)$/)
 })

@@ -167,6 +167,27 @@ t.test('a write\'s callback fires only after the server stored its event; an age
   shipper.destroy()
 })
 
+t.test('the wall clock stepped back (NTP, a resumed VM) holds no batch: batchAge is counted on a monotonic clock', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const wallNow = Date.now
+  t.teardown(() => { Date.now = wallNow })
+  const shipper = ship(collector.url, { stream: 's', batchAge: '200ms' })
+  t.teardown(() => { shipper.destroy() })
+  const stored = new Promise<string>((resolve) => {
+    shipper.write({ seq: 1 }, (err) => { resolve(err === null || err === undefined ? 'stored' : String(err)) })
+  })
+  // Once the event's batch is open (the shipper starts before it takes writes), the clock is stepped back an hour.
+  while (shipper.stats().events.queued === 0) await new Promise((resolve) => setImmediate(resolve))
+  Date.now = () => wallNow() - 3_600_000
+  let held: NodeJS.Timeout | undefined
+  const outcome = await Promise.race([stored, new Promise<string>((resolve) => { held = setTimeout(() => { resolve('held') }, 15_000) })])
+  clearTimeout(held)
+  // The batch's age was counted on Date.now(): it was sent once the wall clock came back to its open time plus 200 ms, an hour later.
+  t.equal(outcome, 'stored', 'the lone event is sent after batchAge, whatever the wall clock did')
+  t.equal(collector.stored.length, 1)
+})
+
 t.test('under 503/429 with Retry-After, hang-ups and a restart on the same port: every event once, in order (block, maxInFlightPerStream 1)', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })

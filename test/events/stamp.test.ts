@@ -79,6 +79,13 @@ t.test('time from a field in every unit, from a function; stream from a field', 
   t.same(ms.records.map((r) => r.time), [17_000_000_000_005_000n, 17_000_000_000_010_000n])
   const secs = await run(stamp({ stream: 's', timeField: 't', timeUnit: 's' }), ['{"t":1700000000.1234567}', '{"t":1700000001}'])
   t.same(secs.records.map((r) => r.time), [17_000_000_001_234_567n, 17_000_000_010_000_000n])
+  // Decimal text in the unit, as integer text is (str(time.time()) in a Python log): it was read as ISO 8601 and refused.
+  const texts = await run(stamp({ stream: 's', timeField: 't', timeUnit: 's' }), ['{"t":"1700000000.1234567"}', '{"t":" -1.5 "}', '{"t":"1700000000.0000001"}'])
+  t.equal(texts.error, undefined)
+  t.same(texts.records.map((r) => r.time), [17_000_000_001_234_567n, -15_000_000n, 17_000_000_000_000_001n], 'seconds as decimal text, exact to the tick')
+  const msTexts = await run(stamp({ stream: 's', timeField: 't', timeUnit: 'ms' }), ['{"t":"1700000000000.5"}', '{"t":"1700000000000.0001"}'])
+  t.equal(msTexts.error, undefined)
+  t.same(msTexts.records.map((r) => r.time), [17_000_000_000_005_000n, 17_000_000_000_000_001n], 'milliseconds as decimal text')
   const fn = await run(stamp({ stream: 's', time: (e) => `2023-11-14T22:13:${String(e.sec)}Z` }), ['{"sec":"20","@time":5}'])
   t.equal(fn.records[0].time, 17_000_000_000_000_000n, 'the function wins over @time')
   t.equal(fn.records[0].event, `{"@id":"${fn.records[0].id}","sec":"20","@time":17000000000000000}`)

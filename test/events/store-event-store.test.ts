@@ -448,6 +448,27 @@ t.test('a local store (no flush interval) tries a failed flush again on its own:
   await store.close()
 })
 
+t.test('a failed flush is tried again a second later on the monotonic clock: a wall clock stepped back (NTP, a resumed VM) after the failure holds no table', async (t) => {
+  const dir = t.testdir()
+  const memtableSize = 8 * 1024
+  const store = await EventStore.open({ dir, memtableSize })
+  const runs = path.join(dir, 'runs')
+  blockRuns(runs)
+  const { put, putTen } = tenAtATime(store, 'b')
+  while (store.lastError === undefined) await putTen()
+  t.ok(store.stats().frozenBytes > 0 && store.stats().flushes === 0, 'a flush failed and its table is held')
+  const wallNow = Date.now
+  t.teardown(() => { Date.now = wallNow })
+  Date.now = () => wallNow() - 3_600_000
+  fs.rmSync(runs)
+  fs.mkdirSync(runs)
+  // The pause after the failure was counted on Date.now(): stepped back an hour, no attempt was due for an hour.
+  t.ok(await eventually(() => store.stats().flushes > 0 && store.stats().frozenBytes === 0, 10_000), 'the held tables were flushed a second after the failure, the clock stepped back')
+  Date.now = wallNow
+  t.same(keys(await all(store.read('kronos', 's', everything))), keys([...put].sort(compareKeys)), 'every event readable')
+  await store.close()
+})
+
 t.test('a local store closed while its flushes fail (the close\'s own flush fails too) tries no more after the close', async (t) => {
   const closedDir = t.testdir()
   const memtableSize = 8 * 1024

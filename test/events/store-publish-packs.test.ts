@@ -274,6 +274,14 @@ t.test('a pack leaves the store only once all its runs have been out of the inde
   await kept.delete('kronos', 'a', everything)
   await kept.flush()
   t.same(storedObjects(b.s3), packs, 'kept for the hour after its last run left the index')
+  // A wall clock stepped forward two hours (NTP, a resumed VM): the hour is counted on the monotonic clock. On
+  // Date.now() the pack was deleted at once, under readers still reading it by the index they polled.
+  const wallNow = Date.now
+  t.teardown(() => { Date.now = wallNow })
+  Date.now = () => wallNow() + 7_200_000
+  await held.sweep()
+  Date.now = wallNow
+  t.same(storedObjects(b.s3), packs, 'a wall clock stepped forward two hours sweeps nothing early')
 })
 
 t.test('runs past a pack\'s size limit make more packs, in file-name order, whatever order the index lists them in', async (t) => {

@@ -98,6 +98,20 @@ t.test('touch writes now in UTC to the key and store_last_updated', async (t) =>
   t.equal(fs.readFileSync(path.join(dir, '_store', 'store_last_updated'), 'utf8'), at.toISOString().replace('Z', '000'))
 })
 
+t.test('a time outside the years 1 to 9999 is refused, not written as text get() then refuses', async (t) => {
+  const { store: s, dir } = store(t)
+  // set() wrote '+010000-01-01T00:00:00.000000' and get() failed on it ('is not an ISO 8601 timestamp') until the key was deleted.
+  for (const when of [new Date('+010000-01-01T00:00:00Z'), new Date('-000001-01-01T00:00:00Z'), new Date('0000-06-01T00:00:00Z')]) {
+    const err = await expectCode(t, s.set('far', when), 'SHOEBOX_META_VALUE', `${when.toISOString()} refused`)
+    t.match(err?.message, /outside the years 1 to 9999/)
+    await expectCode(t, s.touch('far', when), 'SHOEBOX_META_VALUE', 'touch() with it too')
+  }
+  await expectCode(t, s.touch('far', new Date('x')), 'SHOEBOX_META_VALUE', 'an invalid Date (a RangeError before)')
+  t.notOk(fs.existsSync(path.join(dir, '_store', 'far')), 'nothing written')
+  await s.set('far', new Date('9999-12-31T23:59:59.999Z'))
+  t.same(await s.get('far'), new Date('9999-12-31T23:59:59.999Z'), 'the last millisecond of 9999 round-trips')
+})
+
 t.test('keys are checked, dots are listed whole, delete removes', async (t) => {
   const { store: s } = store(t)
   for (const bad of ['', 'a/b', '..', '.', '.hidden', 'a\\b', 'a\0b']) {

@@ -89,6 +89,8 @@ t.test("a metadir's update(): now, progressEvery, replace and cleanup refused be
     [{ now: 'yesterday' }, 'now', 'must be a Date, got "yesterday"'],
     [{ now: new Date(NaN) }, 'now', 'must be a Date, got Invalid Date'],
     [{ now: null }, 'now', 'must be a Date, got null'],
+    // Stamped on every row as '+010000-01-01 00:00:00.000000', which mmmeta's next update cannot read back.
+    [{ now: new Date('+010000-01-01T00:00:00Z') }, 'now', 'must be a time in the years 1 to 9999 (a DATETIME cell holds no other), got +010000-01-01T00:00:00.000Z'],
     [{ progressEvery: 0 }, 'progressEvery', 'must be a positive integer, got 0'],
     [{ progressEvery: '100' }, 'progressEvery', 'must be a positive integer, got "100"'],
     [{ replace: 'yes' }, 'replace', 'must be true or false, got "yes"'],

@@ -259,6 +259,36 @@ t.test('update: SQLite failing mid-merge (a full disk) is SHOEBOX_IO naming the 
   t.equal(md.files.count({}, { deleted: true }), before)
 })
 
+t.test('save(): a Date outside years 1 to 9999 is refused, not stored as text mmmeta cannot read back as a DATETIME', async (t) => {
+  const dir = base(t)
+  const md = await metadir(dir)
+  t.teardown(() => md.close())
+  await md.update()
+  const uid = (await all(md))[0]
+  // Stored as '+010000-01-01 00:00:00.000000' and '-000001-...' (toISOString's extended years): SQLAlchemy's DATETIME
+  // parser, so mmmeta's next update, fails on them, and shoebox read them back as text, not as a time.
+  for (const when of [new Date('+010000-01-01T00:00:00Z'), new Date(-62198755200000), new Date(8.64e15)]) {
+    const file = md.files.get(uid) as MetaFile
+    file.set('seen_at', when)
+    const err = await expectCode(t, file.save(), 'SHOEBOX_META_VALUE', `${when.toISOString()} refused`)
+    t.match(err?.message, /outside the years 1 to 9999/)
+  }
+  const numbered = md.files.get(uid) as MetaFile
+  numbered.set('checked_at', new Date(0))
+  await numbered.save()
+  const far = md.files.get(uid) as MetaFile
+  far.set('checked_at', 253402300800000) // 10000-01-01, as epoch ms
+  await expectCode(t, far.save(), 'SHOEBOX_META_VALUE', 'epoch ms past 9999 refused too')
+  const edges = md.files.get(uid) as MetaFile
+  edges.set('checked_at', new Date('9999-12-31T23:59:59.999Z'))
+  await edges.save()
+  t.same(md.files.get(uid)?.get('checked_at'), new Date('9999-12-31T23:59:59.999Z'), 'the last millisecond of 9999 is kept')
+  const first = md.files.get(uid) as MetaFile
+  first.set('checked_at', new Date('0001-01-01T00:00:00Z'))
+  await first.save()
+  t.same(md.files.get(uid)?.get('checked_at'), new Date('0001-01-01T00:00:00Z'), 'and year 1')
+})
+
 t.test('save(): a refused value or a full disk leaves the row and the handle as they were', async (t) => {
   const dir = base(t)
   const md = await metadir(dir)

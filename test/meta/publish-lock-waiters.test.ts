@@ -74,3 +74,21 @@ t.test('a wait of this process keeps its lock temporary while the holder sweeps'
   t.ok(fs.existsSync(lock.path))
   await lock.release()
 })
+
+t.test('the wait for the lock is counted on the monotonic clock: a wall clock stepped back while waiting does not make it longer', async (t) => {
+  const base = metadir(t)
+  const holder = await acquirePublishLock(base)
+  t.teardown(async () => { await holder.release() })
+  const wallNow = Date.now
+  t.teardown(() => { Date.now = wallNow })
+  // Stepped back an hour once the wait has begun (its deadline taken).
+  const waiter = acquirePublishLock(base, { wait: 300, onWait: () => { Date.now = () => wallNow() - 3_600_000 } })
+  let held: NodeJS.Timeout | undefined
+  const outcome = await Promise.race([
+    waiter.then(() => 'took the lock', (err: Error) => err.message),
+    new Promise<string>((resolve) => { held = setTimeout(() => { resolve('still waiting') }, 15_000) })
+  ])
+  clearTimeout(held)
+  // On Date.now(), the 300 ms wait lasted until the wall clock came back to its deadline: an hour.
+  t.match(outcome, /another publisher \(pid \d+ on .*\) holds the metadir; waited 300 ms/, 'given up after its wait')
+})

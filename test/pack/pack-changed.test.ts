@@ -12,6 +12,7 @@
  * even within one tick of the kernel's file clock.
  */
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -168,4 +169,17 @@ t.test('with skipUnreadable, a file that changes during every read is skipped by
   const out = path.join(base, 'out')
   await unpack(path.join(store, '*'), { out })
   t.same(fs.readdirSync(out).sort(), ['a.txt', 'z.txt'], 'the two others, and no directory for the skipped file')
+})
+
+t.test('a change is named with the times as they were, to the nanosecond, before 1970 too', async (t) => {
+  const src = tempDir(t)
+  const file = path.join(src, 'old.txt')
+  fs.writeFileSync(file, 'x'.repeat(100))
+  // Half a millisecond before a whole one, before the epoch: Node sets whole milliseconds only, so touch(1).
+  execFileSync('touch', ['-d', '1969-12-31 23:59:59.9985 UTC', file])
+  const source = packFiles(src, { readAttempts: 1 })
+  source.on('progress', () => { fs.appendFileSync(file, 'more') })
+  const err = await expectCode(t, source.toArray(), 'SHOEBOX_IO', 'changed during its one read')
+  // It said 'mtime 1969-12-31T23:59:59.999-500000Z -> ...': the remainder of a negative count, signed, after the ms rounded toward zero.
+  t.match(err?.message, /size 100 -> \d+, mtime 1969-12-31T23:59:59\.998500000Z -> \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z/)
 })

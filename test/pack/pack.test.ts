@@ -496,6 +496,36 @@ t.test('through main(): exit codes and the one line on stderr', async (t) => {
   t.equal(usage.code, 2, 'a usage error exits 2')
 })
 
+t.test('pack and unpack say how long they took on the monotonic clock: a wall clock stepped back during the run is no negative time', async (t) => {
+  const base = tempDir(t)
+  const src = path.join(base, 'src')
+  makeTree(src, 5, 2)
+  const store = path.join(base, 'store')
+  const wallNow = Date.now
+  t.teardown(() => { Date.now = wallNow })
+  // The wall clock is stepped back an hour after its first reading (NTP, a resumed VM).
+  const stepBack = (): void => {
+    let read = false
+    Date.now = () => {
+      const now = wallNow() - (read ? 3_600_000 : 0)
+      read = true
+      return now
+    }
+  }
+  stepBack()
+  const packed = await cli(['pack', src, '--to', store])
+  Date.now = wallNow
+  t.equal(packed.code, 0)
+  // It said '5 files, ... into 1 archive ..., -3600.0 s'.
+  t.match(packed.stderr, /^shoebox pack: 5 files, .*, \d+\.\d s\b/)
+  t.notMatch(packed.stderr, /-\d+\.\d s/)
+  stepBack()
+  const unpacked = await cli(['unpack', path.join(store, '*'), '--out', path.join(base, 'out')])
+  Date.now = wallNow
+  t.equal(unpacked.code, 0)
+  t.match(unpacked.stderr, /^shoebox unpack: 5 files, .*, \d+\.\d s\n$/)
+})
+
 t.test('pack with nothing to pack (an --include matching nothing, an empty directory): one line saying so, exit 1', async (t) => {
   // It printed "0 files ... into 0 archives" and exited 0: a misspelt --include passed for a pack that worked.
   const base = tempDir(t)

@@ -178,6 +178,44 @@ t.test('an mtime past the range of a date is left unrestored, as an unreadable o
   t.equal(fs.statSync(path.join(out, 'fine')).mtimeMs, 1580608922002, 'a good mtime is restored')
 })
 
+t.test('an mtime written without a zone is UTC, whatever TZ the unpack runs under (as pack writes and the metadir reads times)', async (t) => {
+  // Date.parse read '2024-05-09T10:00:00' in the machine's zone: unpacked under TZ=America/St_Johns the file got 12:30 UTC.
+  const base = tempDir(t)
+  const record = (rel: string, mtime: string): RecordInput => {
+    const r = packRecord(rel, rel)
+    return { ...r, metadata: (r.metadata as Array<[string, string]>).map(([k, v]): [string, string] => [k, k === 'mtime' ? mtime : v]) }
+  }
+  craft(path.join(base, 'archives', 'a.shoebox'), [
+    record('naive', '2024-05-09T10:00:00'), record('spaced', '2024-05-09 10:00:00.250'), record('zoned', '2024-05-09T10:00:00+02:00'), record('utc', '2024-05-09T10:00:00.000Z')
+  ])
+  const zone = process.env.TZ
+  t.teardown(() => { if (zone === undefined) delete process.env.TZ; else process.env.TZ = zone })
+  process.env.TZ = 'America/St_Johns'
+  const out = path.join(base, 'out')
+  await unpack(path.join(base, 'archives', '*'), { out })
+  const mtime = (rel: string): number => fs.statSync(path.join(out, rel)).mtimeMs
+  t.equal(mtime('naive'), Date.UTC(2024, 4, 9, 10), 'no zone: UTC')
+  t.equal(mtime('spaced'), Date.UTC(2024, 4, 9, 10, 0, 0, 250), 'a space for the T, no zone: UTC')
+  t.equal(mtime('zoned'), Date.UTC(2024, 4, 9, 8), 'an offset is kept')
+  t.equal(mtime('utc'), Date.UTC(2024, 4, 9, 10), 'Z')
+})
+
+t.test('an mtime is restored on its millisecond: utimes() truncates a Date\'s seconds to the microsecond, and half came back one ms early', async (t) => {
+  const base = tempDir(t)
+  const at = (i: number): string => new Date(Date.UTC(2026, 11, 7, 12, 0, 0) + i).toISOString()
+  const record = (rel: string, mtime: string): RecordInput => {
+    const r = packRecord(rel, rel)
+    return { ...r, metadata: (r.metadata as Array<[string, string]>).map(([k, v]): [string, string] => [k, k === 'mtime' ? mtime : v]) }
+  }
+  craft(path.join(base, 'archives', 'a.shoebox'), [...Array.from({ length: 100 }, (_, i) => record(`f${i}`, at(i))), record('old', '1901-12-14T00:00:00.123Z')])
+  const out = path.join(base, 'out')
+  await unpack(path.join(base, 'archives', '*'), { out })
+  // 2026-12-07T12:00:00.001Z was set as 1796644800.001 s, a double just under it, truncated to .000999 s: read back (and packed again) as .000Z.
+  const wrong = Array.from({ length: 100 }, (_, i) => i).filter((i) => new Date(fs.statSync(path.join(out, `f${i}`)).mtimeMs).toISOString() !== at(i))
+  t.same(wrong, [], 'every file on the millisecond its archive says')
+  t.equal(new Date(fs.statSync(path.join(out, 'old')).mtimeMs).toISOString(), '1901-12-14T00:00:00.123Z', 'before 1970 too')
+})
+
 t.test('a path of 100,000 segments (a 200 KB record): refused in one line, not a copy of the path kept per segment', async (t) => {
   // The checks kept every leading part of a path ('a', 'a/a', 'a/a/a', ...): memory and time the square of its
   // length. A 40 KB archive took 9 s and 500 MB, this one ran out of memory before anything was refused.

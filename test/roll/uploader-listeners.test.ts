@@ -127,3 +127,22 @@ t.test('each drain() reports the listener failures since the one before: a later
   t.match(await uploader.drain(), { code: 'SHOEBOX_LISTENER_FAILED', message: /c\.shoebox.*: cannot note c\.shoebox$/ }, "c's failure, not a's again")
   await uploader.close()
 })
+
+t.test("an 'upload' event's ms is counted on the monotonic clock: a wall clock stepped back during the upload is no negative time", async (t) => {
+  const { dir, store, names } = sealedFiles(t, 2)
+  const wallNow = Date.now
+  t.teardown(() => { Date.now = wallNow })
+  // A wall clock stepped back an hour at each reading: any two readings around an upload are an hour apart, backwards.
+  let steps = 0
+  Date.now = () => wallNow() - 3_600_000 * steps++
+  const events: UploadEvent[] = []
+  const uploader = new SealedUploader(dir, store)
+  uploader.on('upload', (event: UploadEvent) => { events.push(event) })
+  await uploader.resume()
+  t.equal(await uploader.drain(), undefined)
+  await uploader.close()
+  Date.now = wallNow
+  t.same(events.map((e) => e.key).sort(), names)
+  // It was Date.now() at the end less Date.now() at the start: -3600000 and less.
+  t.ok(events.every((e) => Number.isInteger(e.ms) && e.ms >= 0 && e.ms < 3_600_000), `each upload took what it took: ${events.map((e) => e.ms).join(', ')} ms`)
+})

@@ -63,7 +63,9 @@ export function filterFrom (files: MetaFiles, conditions: string[], isNull: stri
     const type = files.state.typeOf(key)
     const cast = fromText(type, raw)
     if (!cast.ok) throw usage(`${text}: ${cast.reason} (${key} is ${type})`)
-    add(key, OPS[op], cast.value as FilterValue)
+    // A timestamp as its text, which the column's encoding keeps to the microsecond: its Date holds milliseconds,
+    // so '<2026-11-22T12:17:55.295841' was '< .295000' and missed the row stored at .295840.
+    add(key, OPS[op], type === 'timestamp' && cast.value !== null ? raw : cast.value as FilterValue)
   }
   for (const key of isNull) add(key, 'isNull', true)
   for (const key of notNull) add(key, 'isNull', false)

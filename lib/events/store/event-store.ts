@@ -168,8 +168,10 @@ export class EventStore implements EventBackend {
   #flushing: Promise<Error | undefined> | undefined
   /**
    * Why the last flush failed, while none has succeeded since (then puts are
-   * held to MAX_HELD, #roomToHold), and when (Date.now()): the next attempt
-   * waits FLUSH_RETRY_PAUSE_MS from then.
+   * held to MAX_HELD, #roomToHold), and when (performance.now()): the next attempt
+   * waits FLUSH_RETRY_PAUSE_MS from then. Monotonic: on Date.now(), a wall clock
+   * stepped back (NTP, a resumed VM) after a failure held every attempt, and the
+   * tables, for as long as the step.
    */
   #flushFailure: Error | undefined
   #flushFailedAt = 0
@@ -369,7 +371,7 @@ export class EventStore implements EventBackend {
     if (this.#flushing !== undefined) return await this.#flushing
     // A flush succeeded meanwhile (a flush tick's): nothing to try again.
     if (this.#flushFailure === undefined) return undefined
-    const pause = this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS - Date.now()
+    const pause = this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS - performance.now()
     if (pause <= 0) {
       this.#scheduleFlush()
       return await this.#flushing
@@ -386,12 +388,12 @@ export class EventStore implements EventBackend {
 
   /** A flush may start: none failed since the last success, or the pause after the failure is over. */
   #flushDue (): boolean {
-    return this.#flushFailure === undefined || Date.now() >= this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS
+    return this.#flushFailure === undefined || performance.now() >= this.#flushFailedAt + FLUSH_RETRY_PAUSE_MS
   }
 
   #flushFailedNow (err: Error): void {
     this.#flushFailure = err
-    this.#flushFailedAt = Date.now()
+    this.#flushFailedAt = performance.now()
     this.#stats.failedFlushes++
     this.#setFlushTimer()
   }
@@ -834,7 +836,7 @@ export class EventStore implements EventBackend {
       // A publish runs: it sweeps, or a failed one is tried again by a later tick.
     } else if (this.#publishFailed) {
       this.#requestPublish()
-    } else if ((this.#publisher?.sweepDueAt() ?? Infinity) <= Date.now()) {
+    } else if ((this.#publisher?.sweepDueAt() ?? Infinity) <= performance.now()) {
       this.#requestSweep()
     }
   }

@@ -94,7 +94,11 @@ export class RunPublisher {
   readonly #packUploader: SealedUploader
   /** Where each uploaded run still in the index is stored. */
   readonly #stored = new Map<string, StoredRun>()
-  /** Every object of this collector in the store, by key, with since when (ms) none of its runs is in the index, if so. */
+  /**
+   * Every object of this collector in the store, by key, with since when (ms) none of its runs is in the index, if
+   * so. On the monotonic clock (performance.now()), as the wait of sweepAfterMs is: on Date.now(), a wall clock
+   * stepped forward past it deleted them at once, under readers still reading them by the index they last polled.
+   */
   readonly #objects = new Map<string, number | undefined>()
   /** Packs the pack uploader has uploaded and verified, not yet taken by publish(). */
   readonly #packsUploaded = new Set<string>()
@@ -147,7 +151,7 @@ export class RunPublisher {
 
   /**
    * When the first object whose runs all left the index (as of the last
-   * publish) is due to be deleted (ms since the epoch), if any: a collector
+   * publish) is due to be deleted (performance.now()'s ms), if any: a collector
    * with no new events sweeps then (sweep()), as a publish would.
    */
   sweepDueAt (): number | undefined {
@@ -165,7 +169,7 @@ export class RunPublisher {
    * does: a data directory whose id another has taken deletes nothing.
    * Not while a publish runs (the event store runs one at a time).
    */
-  async sweep (now = Date.now()): Promise<void> {
+  async sweep (now = performance.now()): Promise<void> {
     await this.claim()
     await this.#deleteDue(now)
   }
@@ -307,7 +311,7 @@ export class RunPublisher {
     for (const { run, offset } of pack.runs) this.#stored.set(run.file, { key, pack: { file: pack.name, offset } })
   }
 
-  async #sweep (index: RunIndex, now = Date.now()): Promise<void> {
+  async #sweep (index: RunIndex, now = performance.now()): Promise<void> {
     const files = new Set(index.runs.map((r) => r.file))
     const live = new Set<string>()
     for (const [file, stored] of this.#stored) {

@@ -67,6 +67,21 @@ t.test('update, inspect, query, get', async (t) => {
   t.equal(bad.stderr, "shoebox meta query: a condition must be KEY OP VALUE (OP one of = != < <= > >= ~), got \"bad\"\n(try 'shoebox meta query --help')\n")
 })
 
+t.test('query: a timestamp condition is compared to the microsecond, in any zone form (it went through a Date: .295841 was .295000)', async (t) => {
+  const dir = base(t)
+  await cli(['meta', 'update', '--metadir', dir])
+  const count = async (condition: string): Promise<string> => (await cli(['meta', 'query', '--metadir', dir, '--count', condition])).stdout.toString().trim()
+  // Every row's __meta_added is 2026-11-22 12:17:55.295840.
+  t.equal(await count('__meta_added<2026-11-22T12:17:55.295841'), '3', 'before a microsecond later')
+  t.equal(await count('__meta_added<2026-11-22 12:17:55.295841Z'), '3')
+  t.equal(await count('__meta_added<=2026-11-22T13:17:55.295841+01:00'), '3', 'an offset, to the microsecond')
+  t.equal(await count('__meta_added>2026-11-22T12:17:55.295839'), '3', 'after a microsecond before')
+  t.equal(await count('__meta_added>2026-11-22T12:17:55.2958'), '3', '.2958 is .295800')
+  t.equal(await count('__meta_added=2026-11-22T12:17:55.295840'), '3')
+  t.equal(await count('__meta_added=2026-11-22T12:17:55.295'), '0', 'not equal to its millisecond')
+  t.equal(await count('__meta_added>=2026-11-22T12:17:55.295841'), '0')
+})
+
 t.test('store: set typed, get, list, touch, delete; MMMETA names the metadir', async (t) => {
   const dir = base(t)
   const saved = process.env.MMMETA
