@@ -37,6 +37,8 @@ export type Fault =
   | { kind: 'drop-response', afterBytes: number }
   /** Wait, then forward normally. */
   | { kind: 'latency', ms: number }
+  /** Forward at once (the server acts on it); hold its answer this long before sending it on. */
+  | { kind: 'hold-response', ms: number }
   /**
    * Flip one byte of the request body (at `at`, default the middle) on its way to the server. With
    * `checkCrc32`, do what S3 does and the test server does not: compare the x-amz-checksum-crc32
@@ -181,7 +183,7 @@ export async function startFaultProxy (target: string, rules: FaultRule[] = []):
    * response; with `dropAfter`, the response body cut off after that many bytes.
    */
   const forward = (req: IncomingMessage, res: ServerResponse, entry: LogEntry, dropAfter?: number,
-    change: { body?: Buffer, responseHeader?: [string, string] } = {}): void => {
+    change: { body?: Buffer, responseHeader?: [string, string], holdMs?: number } = {}): void => {
     const upstream = http.request({
       protocol: targetUrl.protocol,
       hostname: targetUrl.hostname,
@@ -205,6 +207,17 @@ export async function startFaultProxy (target: string, rules: FaultRule[] = []):
       }
     })
     upstream.on('response', (ures) => {
+      if (change.holdMs !== undefined) {
+        const timer = setTimeout(() => {
+          timers.delete(timer)
+          if (!res.destroyed) answer(ures)
+        }, change.holdMs)
+        timers.add(timer)
+        return
+      }
+      answer(ures)
+    })
+    const answer = (ures: IncomingMessage): void => {
       const status = ures.statusCode ?? 502
       entry.status = status
       const headers = forwardable(ures.headers)
@@ -241,7 +254,7 @@ export async function startFaultProxy (target: string, rules: FaultRule[] = []):
         cut()
       })
       ures.on('end', () => { if (left > 0) res.end() })
-    })
+    }
     // The client went away (or we dropped it): stop the upstream request too.
     res.on('close', () => { if (!upstream.destroyed && !res.writableFinished) upstream.destroy() })
     if (change.body !== undefined) upstream.end(change.body)
@@ -301,6 +314,9 @@ export async function startFaultProxy (target: string, rules: FaultRule[] = []):
         })
         return
       }
+      case 'hold-response':
+        forward(req, res, entry, undefined, { holdMs: fault.ms })
+        return
       case 'set-response-header':
         forward(req, res, entry, undefined, { responseHeader: [fault.name, fault.value] })
         return

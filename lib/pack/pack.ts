@@ -120,6 +120,10 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     sink?.destroy(reason)
   }
   signal?.addEventListener('abort', abort, { once: true })
+  // The walk's errors are the feed's to report. An abort before the feed listens (the staging directory being set
+  // up) destroys the walk with nobody listening: an unhandled 'error' that ended the process. The pack fails with
+  // the abort all the same, by throwIfAborted() below or by the feed's read of the destroyed walk.
+  source.on('error', () => {})
   // Async callbacks are settled before pack resolves; a rejection fails the pack at once, with the callback's own
   // error (the walk's skip and progress events are not the sink's; the sink would wrap a rejection of its 'sealed'
   // and 'upload' listeners as SHOEBOX_LISTENER_FAILED, so these four take one path, and the listeners stay sync).

@@ -216,12 +216,12 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     return this.#failure
   }
 
-  /** A request of this writer's transfer (counted, its parts reported), cancelled by destroy(). */
-  async #send<T>(command: (sdk: S3Connection['sdk']) => object): Promise<T> {
+  /** A request of this writer's transfer (counted, its parts reported), cancelled by destroy() unless `cancellable` is false. */
+  async #send<T>(command: (sdk: S3Connection['sdk']) => object, cancellable = true): Promise<T> {
     const { client, sdk } = this.#connection as S3Connection
     const request = command(sdk) as Parameters<typeof client.send>[0]
     withTransfer(request.input as object, this.#transfer)
-    return await client.send(request, { abortSignal: this.#abort.signal }) as T
+    return await client.send(request, cancellable ? { abortSignal: this.#abort.signal } : {}) as T
   }
 
   async #startUpload (): Promise<string> {
@@ -235,10 +235,13 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     const began = Date.now()
     let out: { UploadId?: string, $metadata?: { attempts?: number } }
     try {
-      out = await this.#send((sdk) => new sdk.CreateMultipartUploadCommand(request))
+      // Not cancelled by destroy(): the server may have made the upload already, and its answer is the only sure
+      // way to learn the id that aborts it (cancelled, the upload stayed open for good, known to no one).
+      // destroy() waits for it, as it waits for the abort.
+      out = await this.#send((sdk) => new sdk.CreateMultipartUploadCommand(request), false)
     } catch (err) {
       // Every attempt failed, but one may have reached the server (an answer lost on the way).
-      if (!this.#abort.signal.aborted) await this.#abortStrays(began, undefined)
+      await this.#abortStrays(began, undefined)
       throw err
     }
     if (out.UploadId === undefined) throw new Error('the server gave the multipart upload no id')

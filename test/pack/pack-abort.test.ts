@@ -220,3 +220,23 @@ t.test('unpack: a temporary file named with this process\'s pid that none of its
   t.equal(summary.files, 2)
   t.same(fs.readdirSync(out).filter((n) => n.startsWith('.')).sort(), [live, older].sort(), 'removed; the live process\'s stays, and the one named the older way')
 })
+
+t.test('pack: an abort before the walk is fed (the staging directory being set up) is a rejection, not an uncaught error', async (t) => {
+  // abort() destroyed the walk with the reason before anything listened to its errors: an 'error' event nobody
+  // handled, which ended the whole process (an ETL job aborting its pack on a deadline). The signal aborts as
+  // pack() registers its listener, the one moment that is sure to fall in that window.
+  const root = tempDir(t)
+  const src = tree(root, 3)
+  const staging = path.join(root, 'tmp')
+  fs.mkdirSync(staging)
+  const controller = new AbortController()
+  const signal = controller.signal
+  signal.addEventListener = (...args: Parameters<AbortSignal['addEventListener']>) => {
+    AbortSignal.prototype.addEventListener.apply(signal, args)
+    controller.abort()
+  }
+  const to = path.join(root, 'store')
+  const err = await expectCode(t, pack(src, { to, tmpDir: staging, signal }), 'SHOEBOX_ABORTED', 'aborted')
+  t.match(err?.message, /^aborted; nothing was uploaded to /)
+  t.same(fs.readdirSync(staging), [], 'staging directory removed')
+})

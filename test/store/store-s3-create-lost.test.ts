@@ -44,3 +44,25 @@ for (const listUploads of [true, false]) {
     }
   })
 }
+
+t.test('a writer destroyed while its create is under way leaves no upload open', async (t) => {
+  // destroy() cancelled the CreateMultipartUpload in flight: the server had made the upload, its id never
+  // reached the writer, and nothing aborted it (1 upload left open per writer so destroyed).
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const proxy = await startFaultProxy(s3.endpoint, [
+    { match: (r) => r.op === 'CreateMultipartUpload', fault: { kind: 'hold-response', ms: 300 }, times: 1 }
+  ])
+  t.teardown(() => proxy.close())
+  const store = openStore(`s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region })
+  t.teardown(async () => { await store.close() })
+  const writer = store.writer('big.bin', { partSize: PART })
+  writer.on('error', () => {})
+  writer.write(randomBytes(PART + 1000))
+  // The server has made the upload; its answer is held at the proxy.
+  while (s3.openMultipartUploads() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  writer.destroy()
+  await new Promise((resolve) => writer.once('close', resolve))
+  t.equal(s3.openMultipartUploads(), 0, 'the upload is aborted before close')
+  t.same(s3.keys(), [], 'nothing stored')
+})
