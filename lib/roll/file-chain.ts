@@ -176,7 +176,13 @@ export class FileChain {
     const queued: Queued = { ...block, compressed, bytes: compressed === null ? block.data : null }
     // Done: it may go out with the write after the one in flight. A rejected compression is handled where
     // the chain awaits it; don't let it count as unhandled meanwhile.
-    compressed?.then((bytes) => { queued.bytes = bytes }, () => {})
+    compressed?.then((bytes) => {
+      queued.bytes = bytes
+      // The raw bytes are done with once compressed (the backend no longer reads them), not once written: an
+      // encoder's pooled slab may be used again (slab-pool.ts) while the frame waits for its write or for a
+      // seal's fsync, instead of a fresh slab taken meanwhile. Once: a promise fulfils once.
+      releaseSlabBytes(block.data)
+    }, () => {})
     this.#pending += block.data.length
     this.#queue.push(queued)
     this.#writing ??= this.#drain()
@@ -246,8 +252,6 @@ export class FileChain {
     let n = 1
     while (n < BLOCKS_PER_WRITE && n < this.#queue.length && !this.#endsBatch(this.#queue[n - 1]) && this.#queue[n].bytes !== null && this.#queue[n].data.length > 0) n++
     const batch = this.#queue.splice(0, n)
-    // The raw bytes are done with once compressed: an encoder's pooled slab may be used again (slab-pool.ts).
-    for (const block of batch) if (block.compressed !== null) releaseSlabBytes(block.data)
     let written = 0
     let failure: Error | null = null
     await writevAll(disk.handle, batch.map((block) => block.bytes as Buffer), (bytes) => { written += bytes })
@@ -279,6 +283,8 @@ export class FileChain {
   async #wrote (disk: DiskFile, block: Queued): Promise<void> {
     const bytes = block.bytes as Buffer
     disk.hash?.update(bytes)
+    // An uncompressed block's bytes are the file's: back to their slab once written (a compressed one's went
+    // back once compressed, in push()).
     if (block.compressed === null) releaseSlabBytes(block.data)
     disk.bytes += bytes.length
     disk.unsynced += bytes.length
