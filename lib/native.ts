@@ -56,6 +56,13 @@ export interface NativeZstd {
   /** One complete frame of `data`, on the thread pool. Throws a RangeError for a level outside the library's. */
   zstdCompress: (data: Uint8Array, level: number) => Promise<Buffer>
   /**
+   * zstdCompress() into `room` (from its start): the frame's length. Rejects
+   * when the room is too small (zstdCompressBound(data.length) always holds
+   * it). `room` is the pool's until the promise settles. Absent from a build
+   * that predates it.
+   */
+  zstdCompressInto?: (data: Uint8Array, level: number, room: Uint8Array) => Promise<number>
+  /**
    * The content of the complete frames in `data`, on the thread pool;
    * rejects with the library's error name. `bound`: the most content they
    * can hold, by their headers: decompressed into that much room in one pass.

@@ -13,7 +13,8 @@
  * keeps its own contexts (thread-local, made on its first job, reused for
  * the life of the process), compresses straight from the caller's buffer
  * (a reference keeps it alive; nothing is copied in), and the frame goes
- * out in a Buffer of its own size (its room shrunk in place).
+ * out in a Buffer of its own size (its room shrunk in place), or into a
+ * room the caller gives and uses again (zstdCompressInto).
  *
  * The library is opened at run time (dlopen by soname: libzstd.so.1, or
  * libzstd.1.dylib), not linked: users' machines have the library far more
@@ -224,6 +225,10 @@ typedef struct {
   size_t bound; /* decompress: the room for one pass (NO_BOUND: none given) */
   uint8_t *out; /* malloc'd; handed to the Buffer, which frees it */
   size_t out_size;
+  /* zstdCompressInto: the caller's room, kept alive by `room` while the pool writes into it (out stays NULL) */
+  napi_ref room;
+  uint8_t *dst;
+  size_t dst_capacity;
   const char *error; /* a static string (ours, or ZSTD_getErrorName's) */
 } job_t;
 
@@ -252,16 +257,21 @@ static void compress_execute (napi_env env, void *data) {
   job_t *job = data;
   if (thread_cctx == NULL) thread_cctx = lib.createCCtx();
   if (thread_cctx == NULL) { fail(job, "out of memory (ZSTD_createCCtx)"); return; }
-  size_t capacity = lib.compressBound(job->size);
-  job->out = malloc(capacity);
-  if (job->out == NULL) { fail(job, "out of memory"); return; }
+  /* zstdCompressInto: the caller's room (a room smaller than the frame fails, "Destination buffer is too small"). */
+  size_t capacity = job->dst != NULL ? job->dst_capacity : lib.compressBound(job->size);
+  uint8_t *out = job->dst;
+  if (out == NULL) {
+    job->out = out = malloc(capacity);
+    if (out == NULL) { fail(job, "out of memory"); return; }
+  }
   /* No content size in the frame header, as @mongodb-js/zstd writes them (see zstdCompress below). */
   size_t written = lib.CCtx_reset(thread_cctx, ZSTD_RESET_SESSION_AND_PARAMETERS);
   if (!lib.isError(written)) written = lib.CCtx_setParameter(thread_cctx, ZSTD_C_COMPRESSION_LEVEL, job->level);
   if (!lib.isError(written)) written = lib.CCtx_setParameter(thread_cctx, ZSTD_C_CONTENT_SIZE_FLAG, 0);
-  if (!lib.isError(written)) written = lib.compress2(thread_cctx, job->out, capacity, job->size > 0 ? job->src : nothing, job->size);
+  if (!lib.isError(written)) written = lib.compress2(thread_cctx, out, capacity, job->size > 0 ? job->src : nothing, job->size);
   if (lib.isError(written)) { fail(job, lib.getErrorName(written)); return; }
   job->out_size = written;
+  if (job->dst != NULL) return;
   /*
    * Right-sized: a frame is about a fifth of its room, and frames wait in
    * the sink's queue. (A per-thread room, the frame copied out, made fewer
@@ -403,11 +413,15 @@ static void free_content (napi_env env, void *data, void *hint) {
 static void complete (napi_env env, napi_status status, void *data) {
   job_t *job = data;
   napi_delete_reference(env, job->input);
+  if (job->room != NULL) napi_delete_reference(env, job->room);
   napi_value result = NULL;
   int rejected = 1;
   if (status == napi_cancelled) job->error = "cancelled";
   if (job->error == NULL) {
-    if (job->out == NULL) {
+    if (job->dst != NULL) {
+      /* zstdCompressInto: the frame's length (a frame is far under 2^53 bytes). */
+      if (napi_create_double(env, (double)job->out_size, &result) == napi_ok) rejected = 0;
+    } else if (job->out == NULL) {
       if (napi_create_buffer(env, 0, NULL, &result) == napi_ok) rejected = 0;
     } else if (napi_create_external_buffer(env, job->out_size, job->out, free_content, NULL, &result) == napi_ok) {
       job->out = NULL; /* the Buffer owns it now */
@@ -434,21 +448,34 @@ static void complete (napi_env env, napi_status status, void *data) {
 }
 
 /* Queue `execute` over argument 0 (a Uint8Array) on the pool; returns its promise, or throws (argument, memory). */
-static napi_value start (napi_env env, napi_value input, int level, size_t bound, napi_async_execute_callback execute, const char *usage) {
+static napi_value start (napi_env env, napi_value input, int level, size_t bound, napi_async_execute_callback execute, const char *usage, napi_value room) {
   void *src = NULL;
   size_t size = 0;
   if (!typed_array(env, input, napi_uint8_array, usage, &src, &size)) return NULL;
+  void *dst = NULL;
+  size_t dst_capacity = 0;
+  if (room != NULL && !typed_array(env, room, napi_uint8_array, "zstdCompressInto: room must be a Uint8Array", &dst, &dst_capacity)) return NULL;
+  /* A frame is never empty: an empty room could not be told from "no room" (out NULL), and could hold no frame. */
+  if (room != NULL && (dst == NULL || dst_capacity == 0)) { napi_throw_range_error(env, NULL, "zstdCompressInto: room is empty"); return NULL; }
   job_t *job = calloc(1, sizeof *job);
   if (job == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
   job->src = src;
   job->size = size;
   job->level = level;
   job->bound = bound;
+  job->dst = dst;
+  job->dst_capacity = dst_capacity;
   napi_value promise, name;
   if (napi_create_reference(env, input, 1, &job->input) != napi_ok) { free(job); return NULL; }
+  if (room != NULL && napi_create_reference(env, room, 1, &job->room) != napi_ok) {
+    napi_delete_reference(env, job->input);
+    free(job);
+    return NULL;
+  }
   if (napi_create_string_utf8(env, "shoebox:zstd", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
     napi_delete_reference(env, job->input);
+    if (job->room != NULL) napi_delete_reference(env, job->room);
     free(job);
     return NULL;
   }
@@ -461,6 +488,7 @@ static napi_value start (napi_env env, napi_value input, int level, size_t bound
     napi_create_error(env, NULL, message, &error);
     napi_reject_deferred(env, job->deferred, error);
     napi_delete_reference(env, job->input);
+    if (job->room != NULL) napi_delete_reference(env, job->room);
     free(job);
   }
   return promise;
@@ -485,21 +513,49 @@ static int require_open (napi_env env) {
  * outside the library's range throws a RangeError (the library would
  * clamp it).
  */
-static napi_value zstd_compress (napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+/* zstdCompress(data, level), or with `into` zstdCompressInto(data, level, room) (below). */
+static napi_value compress_call (napi_env env, napi_callback_info info, int into) {
+  const char *name = into ? "zstdCompressInto" : "zstdCompress";
+  size_t argc = 3;
+  napi_value argv[3];
+  char message[128];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (!require_open(env)) return NULL;
-  if (argc != 2) { napi_throw_type_error(env, NULL, "zstdCompress(data, level)"); return NULL; }
+  if (argc != (size_t)(into ? 3 : 2)) {
+    snprintf(message, sizeof message, into ? "%s(data, level, room)" : "%s(data, level)", name);
+    napi_throw_type_error(env, NULL, message);
+    return NULL;
+  }
   double level;
-  if (napi_get_value_double(env, argv[1], &level) != napi_ok) { napi_throw_type_error(env, NULL, "zstdCompress: level must be a number"); return NULL; }
+  if (napi_get_value_double(env, argv[1], &level) != napi_ok) {
+    snprintf(message, sizeof message, "%s: level must be a number", name);
+    napi_throw_type_error(env, NULL, message);
+    return NULL;
+  }
   if (!(level >= level_min && level <= level_max) || level != (double)(int)level) {
-    char message[128];
-    snprintf(message, sizeof message, "zstdCompress: level must be an integer from %d to %d, got %g", level_min, level_max, level);
+    snprintf(message, sizeof message, "%s: level must be an integer from %d to %d, got %g", name, level_min, level_max, level);
     napi_throw_range_error(env, NULL, message);
     return NULL;
   }
-  return start(env, argv[0], (int)level, NO_BOUND, compress_execute, "zstdCompress: data must be a Uint8Array");
+  snprintf(message, sizeof message, "%s: data must be a Uint8Array", name);
+  return start(env, argv[0], (int)level, NO_BOUND, compress_execute, message, into ? argv[2] : NULL);
+}
+
+static napi_value zstd_compress (napi_env env, napi_callback_info info) {
+  return compress_call(env, info, 0);
+}
+
+/*
+ * zstdCompressInto(data: Uint8Array, level: number, room: Uint8Array): Promise<number>
+ * zstdCompress(), but the frame is written into `room` (from its start) and
+ * the promise gives its length; a room too small for it rejects ("Destination
+ * buffer is too small"; compressBound(data.length) bytes always hold it).
+ * Why: a room used again has its pages already (lib/compress/frame-rooms.ts),
+ * where each frame's own malloc'd room was a fresh mapping. The caller must
+ * not read, write or reuse `room` until the promise settles.
+ */
+static napi_value zstd_compress_into (napi_env env, napi_callback_info info) {
+  return compress_call(env, info, 1);
 }
 
 /*
@@ -529,7 +585,7 @@ static napi_value zstd_decompress (napi_env env, napi_callback_info info) {
     }
     if (value <= (double)CONTENT_MAX) bound = (size_t)value;
   }
-  return start(env, argv[0], 0, bound, decompress_execute, "zstdDecompress: data must be a Uint8Array");
+  return start(env, argv[0], 0, bound, decompress_execute, "zstdDecompress: data must be a Uint8Array", NULL);
 }
 
 /*
@@ -863,7 +919,7 @@ static napi_value zstd_stream_free (napi_env env, napi_callback_info info) {
 
 napi_value zstd_system_export (napi_env env, napi_value exports) {
   struct { const char *name; napi_callback fn; } table[] = {
-    { "zstdOpen", zstd_open }, { "zstdCompress", zstd_compress }, { "zstdDecompress", zstd_decompress },
+    { "zstdOpen", zstd_open }, { "zstdCompress", zstd_compress }, { "zstdCompressInto", zstd_compress_into }, { "zstdDecompress", zstd_decompress },
     { "zstdStreamOpen", zstd_stream_open }, { "zstdStreamDecode", zstd_stream_decode }, { "zstdStreamFree", zstd_stream_free }
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {

@@ -10,6 +10,7 @@
  */
 import { type Duplex, PassThrough, type Transform } from 'node:stream'
 import { invalidOption } from '../errors.js'
+import type { FrameRooms } from './frame-rooms.js'
 import { gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
 import { isZstd, requireZstd, zstd, zstdBlockFrames, zstdLevel } from './zstd.js'
 import type { ZstdDecompressOptions } from './zstd-decompress.js'
@@ -30,8 +31,13 @@ export interface Codec {
   level: (level: number | undefined) => number
   /** Fails (SHOEBOX_UNSUPPORTED naming `what`) when the codec cannot load in this install. */
   ready: (what: string) => Promise<void>
-  /** One block as one complete, independent member/frame (zstd: frames of 64 MiB at most), off the main thread where the codec can. */
-  compressBlock: (block: Buffer, level: number, what: string) => Promise<Buffer>
+  /**
+   * One block as one complete, independent member/frame (zstd: frames of 64
+   * MiB at most), off the main thread where the codec can. With `rooms`, the
+   * output may be a view of one of them, for the caller to give back
+   * (frame-rooms.ts; zstd through libzstd).
+   */
+  compressBlock: (block: Buffer, level: number, what: string, rooms?: FrameRooms) => Promise<Buffer>
   /** A stage compressing a byte stream (gzip: one member; zstd: a frame per chunk). */
   compress: (level: number) => Transform
   /**
@@ -80,7 +86,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     sniff: isZstd,
     level: zstdLevel,
     ready: async (what) => { await requireZstd(what) },
-    compressBlock: async (block, level, what) => await zstdBlockFrames(block, level, what),
+    compressBlock: async (block, level, what, rooms) => await zstdBlockFrames(block, level, what, undefined, rooms),
     compress: (level) => zstd({ level }),
     decompressor: async () => (await import('./zstd-decompress.js')).zstdDecompress
   }

@@ -40,6 +40,12 @@ export interface ZstdBackend {
   /** One complete frame of `data`. */
   compress: (data: Buffer, level: number) => Promise<Buffer>
   /**
+   * compress() into `room` (from its start; zstdCompressBound() bytes always
+   * hold the frame): the frame's length. Only the libzstd backend has it
+   * (see frame-rooms.ts).
+   */
+  compressInto?: (data: Buffer, level: number, room: Buffer) => Promise<number>
+  /**
    * The content of one or more complete frames. `bound`: the most content
    * they can hold, by their headers (zstd-frame.ts), when the caller walked
    * them: the libzstd backend decompresses into that much room in one pass
@@ -149,10 +155,11 @@ export function zstdConcurrency (poolSize = Number(process.env.UV_THREADPOOL_SIZ
 function limited (backend: ZstdBackend | null): ZstdBackend | null {
   if (backend === null) return null
   const gate = new Slots(zstdConcurrency())
-  const { streamDecoder } = backend
+  const { streamDecoder, compressInto } = backend
   return {
     name: backend.name,
     compress: async (data, level) => await gate.run(async () => await backend.compress(data, level)),
+    ...compressInto !== undefined && { compressInto: async (data: Buffer, level: number, room: Buffer) => await gate.run(async () => await compressInto(data, level, room)) },
     decompress: async (data, bound) => await gate.run(async () => await backend.decompress(data, bound)),
     // Its jobs run on the same pool: through the same gate.
     ...streamDecoder !== undefined && {
@@ -222,10 +229,12 @@ function libzstdBackend (): ZstdBackend | null {
   } catch {
     return null
   }
-  const { zstdStreamOpen, zstdStreamDecode, zstdStreamFree } = native
+  const { zstdStreamOpen, zstdStreamDecode, zstdStreamFree, zstdCompressInto } = native
   return {
     name: 'libzstd',
     compress: async (data, level) => await native.zstdCompress(data, level),
+    // An addon built before it has none: frames then come in rooms of their own.
+    ...zstdCompressInto !== undefined && { compressInto: async (data: Buffer, level: number, room: Buffer) => await zstdCompressInto(data, level, room) },
     decompress: async (data, bound) => await native.zstdDecompress(data, bound),
     // An addon built before the streaming decoder has none: input is then read a frame at a time.
     ...zstdStreamOpen !== undefined && zstdStreamDecode !== undefined && zstdStreamFree !== undefined && {

@@ -11,6 +11,7 @@
 import { Transform, type TransformCallback } from 'node:stream'
 import { checkOptionsObject, COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
 import { sizeOption } from '../units.js'
+import type { FrameRooms } from './frame-rooms.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
 
 /** 28 b5 2f fd: what a zstd frame starts with. */
@@ -97,14 +98,34 @@ export async function zstdFrame (block: Buffer, level: number, what = 'zstd', ba
   return await (await requireZstd(what, backend)).compress(block, level)
 }
 
+/** ZSTD_COMPRESSBOUND (zstd.h, stable): the most bytes one frame of `size` bytes takes, so a room that size always holds it. */
+export function zstdCompressBound (size: number): number {
+  const small = 128 * 1024
+  return size + Math.floor(size / 256) + (size < small ? Math.floor((small - size) / 2048) : 0)
+}
+
 /**
  * `block` as complete, independent frames of at most ZSTD_MAX_FRAME_CONTENT
  * each (one for a block that size or smaller), joined: what the rolling
  * sink writes for a flush block, so that a block larger than the readers'
- * default maxFrameSize (a blockSize of '300MiB') still reads back.
+ * default maxFrameSize (a blockSize of '300MiB') still reads back. With
+ * `rooms`, a block of one frame is compressed into one of them where the
+ * backend can (libzstd): the frame is then a view of the room, for the
+ * caller to give back (frame-rooms.ts).
  */
-export async function zstdBlockFrames (block: Buffer, level: number, what = 'zstd', backend?: ZstdChoice): Promise<Buffer> {
-  if (block.length <= ZSTD_MAX_FRAME_CONTENT) return await zstdFrame(block, level, what, backend)
+export async function zstdBlockFrames (block: Buffer, level: number, what = 'zstd', backend?: ZstdChoice, rooms?: FrameRooms): Promise<Buffer> {
+  if (block.length <= ZSTD_MAX_FRAME_CONTENT) {
+    const z = await requireZstd(what, backend)
+    if (rooms === undefined || z.compressInto === undefined) return await z.compress(block, level)
+    const room = rooms.take(zstdCompressBound(block.length))
+    try {
+      return room.subarray(0, await z.compressInto(block, level, room))
+    } catch (err) {
+      // Settled: the pool no longer writes into it.
+      rooms.giveBack(room)
+      throw err
+    }
+  }
   const frames: Array<Promise<Buffer>> = []
   for (let at = 0; at < block.length; at += ZSTD_MAX_FRAME_CONTENT) {
     frames.push(zstdFrame(block.subarray(at, at + ZSTD_MAX_FRAME_CONTENT), level, what, backend))

@@ -32,6 +32,7 @@
 import type { Hash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import type { Compression } from '../compress/codecs.js'
+import { FrameRooms } from '../compress/frame-rooms.js'
 import { releaseSlabBytes } from '../format/slab-pool.js'
 import { nodeCrypto, syncDir, writevAll } from '../fs/durable.js'
 import { ioError, orIoError } from '../fs/io-error.js'
@@ -138,6 +139,8 @@ export class FileChain {
   readonly #fsync: FsyncPolicy
   readonly #compression: Compression | undefined
   readonly #sha256: boolean
+  /** Rooms the frames are compressed into, each given back once written (frame-rooms.ts). */
+  readonly #rooms = new FrameRooms()
   readonly #on: ChainListener
   /** Blocks not yet written, in order. */
   #queue: Queued[] = []
@@ -172,11 +175,17 @@ export class FileChain {
   /** Queue a block; compression starts now, the write once it and the blocks before it are done. */
   push (block: BlockToWrite): void {
     const compression = this.#compression
-    const compressed = compression !== undefined && block.data.length > 0 ? compression.codec.compressBlock(block.data, compression.level, this.#dir) : null
+    const compressed = compression !== undefined && block.data.length > 0 ? compression.codec.compressBlock(block.data, compression.level, this.#dir, this.#rooms) : null
     const queued: Queued = { ...block, compressed, bytes: compressed === null ? block.data : null }
     // Done: it may go out with the write after the one in flight. A rejected compression is handled where
     // the chain awaits it; don't let it count as unhandled meanwhile.
-    compressed?.then((bytes) => { queued.bytes = bytes }, () => {})
+    compressed?.then((bytes) => {
+      queued.bytes = bytes
+      // The raw bytes are done with once compressed (the backend no longer reads them), not once written: an
+      // encoder's pooled slab may be used again (slab-pool.ts) while the compressed bytes wait for a write
+      // or a seal's fsync, instead of a fresh one taken meanwhile. Once: a promise fulfils once.
+      releaseSlabBytes(block.data)
+    }, () => {})
     this.#pending += block.data.length
     this.#queue.push(queued)
     this.#writing ??= this.#drain()
@@ -246,8 +255,6 @@ export class FileChain {
     let n = 1
     while (n < BLOCKS_PER_WRITE && n < this.#queue.length && !this.#endsBatch(this.#queue[n - 1]) && this.#queue[n].bytes !== null && this.#queue[n].data.length > 0) n++
     const batch = this.#queue.splice(0, n)
-    // The raw bytes are done with once compressed: an encoder's pooled slab may be used again (slab-pool.ts).
-    for (const block of batch) if (block.compressed !== null) releaseSlabBytes(block.data)
     let written = 0
     let failure: Error | null = null
     await writevAll(disk.handle, batch.map((block) => block.bytes as Buffer), (bytes) => { written += bytes })
@@ -279,7 +286,10 @@ export class FileChain {
   async #wrote (disk: DiskFile, block: Queued): Promise<void> {
     const bytes = block.bytes as Buffer
     disk.hash?.update(bytes)
+    // In the file and hashed: nothing reads these bytes again. An uncompressed block goes back to its slab (a
+    // compressed one's raw bytes went back once compressed, in push()); a frame, to its room (frame-rooms.ts).
     if (block.compressed === null) releaseSlabBytes(block.data)
+    else FrameRooms.giveBack(bytes)
     disk.bytes += bytes.length
     disk.unsynced += bytes.length
     this.#on.written(block.file, block.data.length, bytes.length)

@@ -198,8 +198,10 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
   readonly #uploadStore: Store | undefined
 
   constructor (options: RollingSinkOptions, uploadParts?: UploadParts) {
-    // A small queue: writes may be whole 1 MiB encoded chunks, and maxPending bounds the rest.
-    super({ objectMode: true, highWaterMark: 16 })
+    // A small queue: it fills only while the sink is full (over maxPending), and counts writes, not bytes.
+    // A write may be a whole encoded chunk (\`shoebox write\`: ~1 MiB, in an encoder's slab), and 16 of them
+    // held at a seal's fsync made the encoder take 2-3 fresh 4 MiB slabs (page faults, ~10 MB of RSS).
+    super({ objectMode: true, highWaterMark: 2 })
     this.#startup = new Promise((resolve) => { this.#startupDone = resolve })
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
       throw invalidOption('dir', 'a directory to write into is required')

@@ -527,6 +527,23 @@ t.test('rolling-sink.ts\'s own factory refuses `upload` without the uploader han
   t.notOk(fs.existsSync(dir), 'no directory created')
 })
 
+t.test('a full sink holds two writes beyond maxPending, however large they are', async (t) => {
+  // Its queue counts writes, not bytes: each of `shoebox write`'s is an encoded chunk in an encoder's slab, and
+  // 16 of them waiting (the queue it had) made the encoder take fresh slabs at every seal.
+  const dir = tempDir(t)
+  const s = rollingSink({ dir, flushInterval: 0, blockSize: '64KiB', maxPending: '128KiB' })
+  await s.started()
+  const chunk = encodeRecords(range(4000).map((i) => rec(i)))
+  t.ok(chunk.length > 128 * 1024, 'one chunk fills the sink')
+  let writes = 1
+  while (s.write(chunk) && writes < 100) writes++
+  t.equal(writes, 2, 'the second write waits')
+  t.equal(s.writableLength, 2)
+  s.end()
+  await finished(s)
+  t.equal(readDir(dir).records.length, 2 * 4000, 'both written')
+})
+
 t.test('fsync never, onClose, interval and always all produce correct files, syncing as they say', async (t) => {
   // Counts of FileHandle.sync() calls (files and the directory) for each mode.
   const syncs = await countSyncs(t)
