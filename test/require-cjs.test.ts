@@ -3,6 +3,8 @@
  * loads an ES module through require() unless it has top-level await). The
  * package is built from the current sources into a directory named like the
  * package, and a .cjs file there requires it by name and round-trips records.
+ * Warnings are left on: the empty stderr is what a CommonJS user sees on the
+ * Node running the suite (none on 20.20, 22.23 or 24.22).
  */
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
@@ -29,7 +31,7 @@ Readable.from([bytes]).pipe(decode())
   .on('data', (r) => out.push([r.metadata, r.payload.toString()]))
   .on('end', () => console.log(JSON.stringify({ out, crc: crc32(Buffer.from('shoebox')) })))
 `)
-  const { stdout, stderr } = await run(process.execPath, ['--no-warnings', path.join(dir, 'job.cjs')], { cwd: dir })
+  const { stdout, stderr } = await run(process.execPath, [path.join(dir, 'job.cjs')], { cwd: dir })
   t.equal(stderr, '', 'nothing on stderr')
   t.same(JSON.parse(stdout), {
     out: [[{ k: 'v' }, '{"n":1}'], [{}, 'two']],
@@ -47,7 +49,7 @@ const { newEventId, eventIdTime, formatKronosTime } = require('shoebox/events')
 const { flattenMetadata } = require('shoebox/meta')
 console.log(JSON.stringify({ time: formatKronosTime(eventIdTime(newEventId(17000000000000001n))), flat: flattenMetadata({ 'a-b': { c: 0 } }) }))
 `)
-  const { stdout, stderr } = await run(process.execPath, ['--no-warnings', path.join(dir, 'job.cjs')], { cwd: dir })
+  const { stdout, stderr } = await run(process.execPath, [path.join(dir, 'job.cjs')], { cwd: dir })
   t.equal(stderr, '', 'nothing on stderr')
   const out = JSON.parse(stdout) as { time: string, flat: Record<string, unknown> }
   t.equal(out.time, '17000000000000001', 'an id made in CommonJS carries its time exactly')

@@ -41,6 +41,16 @@ const EMPTY = Buffer.alloc(0)
 /** The smallest body buffer: a lone small event does not hold a large one. */
 const MIN_CAPACITY = 4096
 
+/**
+ * A body's memory is its own, never a slice of Node's shared pool: only such
+ * a buffer is recycled (Batcher.recycle), and a body in flight must not hold
+ * a pool. Buffer.allocUnsafe pools below half of Buffer.poolSize: 4 KiB on
+ * Node 20 and 22, where MIN_CAPACITY was never pooled, but 32 KiB on Node 24
+ * (its pool is 64 KiB), where every body under that was pooled and none of
+ * them recycled.
+ */
+const ownMemory = (size: number): Buffer => Buffer.allocUnsafeSlow(size)
+
 export class BatchBody {
   /** Room for it is kept free by every append, so sealing never grows the buffer. */
   readonly #suffix: Buffer
@@ -60,7 +70,7 @@ export class BatchBody {
     const prefix = `{"events": {${JSON.stringify(stream)}: [`
     this.#suffix = Buffer.from(namespace === undefined ? ']}}' : `]}, "namespace": ${JSON.stringify(namespace)}}`)
     const size = Math.max(MIN_CAPACITY, capacity, Buffer.byteLength(prefix) + this.#suffix.length + 64)
-    this.#buf = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafe(size)
+    this.#buf = spare !== undefined && spare.length >= size ? spare : ownMemory(size)
     this.#length = this.#buf.write(prefix, 0)
   }
 
@@ -178,7 +188,7 @@ export class BatchBody {
   #reserve (more: number): void {
     const need = this.#length + more + this.#suffix.length
     if (need <= this.#buf.length) return
-    const grown = Buffer.allocUnsafe(Math.max(need, this.#buf.length * 2))
+    const grown = ownMemory(Math.max(need, this.#buf.length * 2))
     this.#buf.copy(grown, 0, 0, this.#length)
     this.#buf = grown
   }

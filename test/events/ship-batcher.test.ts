@@ -104,6 +104,15 @@ t.test('recycle: an acknowledged batch\'s buffer holds a later body, which comes
   const other: Batch[] = []
   for (const text of texts.slice(3)) b.add(undefined, 'o', text, undefined, undefined, undefined, undefined, 0, other)
   t.not(other[0].body().buffer, first.buffer)
+  // A small body (one short event) is recycled too: its memory is its own on every Node, though Node 24's
+  // Buffer.allocUnsafe takes anything under 32 KiB from its shared pool (Node 20's: under 4 KiB).
+  const small = other[0].body().buffer
+  t.ok(small.byteLength < Buffer.poolSize, `its own memory (${small.byteLength} bytes), not Node's shared pool (${Buffer.poolSize})`)
+  b.recycle(other[0])
+  const again: Batch[] = []
+  for (const text of texts.slice(3)) b.add(undefined, 'o', text, undefined, undefined, undefined, undefined, 0, again)
+  t.equal(again[0].body().buffer, small, 'a small body\'s memory is used again')
+  t.equal(again[0].body().toString(), `{"events": {"o": [${texts.slice(3).join(', ')}]}}`)
 })
 
 t.test('split: two halves in order, each event with its callback, origin, line and bytes; shrinkBytes only lowers, to 1 at least', async (t) => {

@@ -30,18 +30,21 @@ async function runChild (child: string, options: { recordSize: number, count: nu
   return JSON.parse(out) as Report
 }
 
-t.test('decode() of 256 MiB of 4 MiB records in small chunks stays within a few records of memory', async (t) => {
+t.test('decode() of 512 MiB of 4 MiB records in small chunks stays within a few records of memory', async (t) => {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-memory-'))
   t.teardown(() => { fs.rmSync(outDir, { recursive: true, force: true }) })
   const child = transpileTree(CHILD_TS, outDir)
   const recordSize = 4 * MiB
-  const count = 64
+  const count = 128
   for (const chunkSize of [4096, 65536]) {
     const r = await runChild(child, { recordSize, count, chunkSize })
     t.equal(r.records, count, `chunks of ${chunkSize}: every record decoded`)
     t.equal(r.payloadBytes, count * (recordSize - 32))
     const growth = r.peak - r.before
-    const bound = 4 * recordSize + 64 * MiB
+    // The slack is the garbage collector's: decoded records wait for it as external memory. Node 24's V8 lets
+    // more of it pile up (peaks of 77-120 MiB for 256 MiB to 4 GiB of input; 42-67 MiB on Node 20; with a forced
+    // collection after each record, 25 MiB on 24 and 18 on 20), still not growing with the input.
+    const bound = 4 * recordSize + 128 * MiB
     t.ok(growth < bound, `chunks of ${chunkSize}: peak RSS grew ${(growth / MiB).toFixed(1)} MiB, under ${bound / MiB} MiB (the input is ${count * recordSize / MiB} MiB)`)
   }
 })

@@ -4,7 +4,7 @@
  * history is written by hand as mmmeta writes it; --json output, the MMMETA
  * variable, and usage errors (exit 2) vs missing data (exit 1).
  */
-import { spawnSync } from 'node:child_process'
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -273,12 +273,15 @@ t.test('a state db whose checkpoint fails on close (a full disk) is one line nam
   const state = path.join(dir, '_mmmeta', 'state.db')
   t.ok(fs.statSync(`${state}-wal`).size > fs.statSync(state).size, 'the rows are in the WAL, not yet in state.db')
   const { cliBinary } = await import('../../fixtures-s3/cli-build.js')
-  // Node ignores SIGXFSZ, so a write past the limit fails with EFBIG.
-  const limit = `--fsize=${fs.statSync(state).size}`
-  const r = spawnSync('prlimit', [limit, '--', process.execPath, cliBinary(), 'meta', 'inspect', '--metadir', dir], { encoding: 'utf8' })
+  // Node ignores SIGXFSZ, so a write past the limit fails with EFBIG. Without NODE_OPTIONS: tap puts its
+  // process-info hook in every child through it, and that hook's signal-exit catches SIGXFSZ and raises it again
+  // once nothing else listens (on Node 24 the update below was killed by it after printing its line, exit null).
+  const limited = (size: number, ...args: string[]): SpawnSyncReturns<string> =>
+    spawnSync('env', ['-u', 'NODE_OPTIONS', 'prlimit', `--fsize=${size}`, '--', process.execPath, cliBinary(), ...args], { encoding: 'utf8' })
+  const r = limited(fs.statSync(state).size, 'meta', 'inspect', '--metadir', dir)
   // An update that cannot grow the WAL either: its own failure is the line, not the checkpoint's after it.
   fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-25T00:00:00.000000.append'), rows(6000))
-  const u = spawnSync('prlimit', [`--fsize=${fs.statSync(`${state}-wal`).size}`, '--', process.execPath, cliBinary(), 'meta', 'update', '--metadir', dir], { encoding: 'utf8' })
+  const u = limited(fs.statSync(`${state}-wal`).size, 'meta', 'update', '--metadir', dir)
   t.equal(u.status, 1, u.stderr)
   t.match(u.stderr, /^shoebox meta update: \S+state\.db: cannot update the state db: .+; rolled back, the state db is as it was\n$/, 'the update\'s own error (a failed checkpoint after it hid it)')
   md.close()
