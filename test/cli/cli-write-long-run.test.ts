@@ -11,6 +11,7 @@ import t from 'tap'
 import { main } from '../../lib/cli/main.js'
 import { RollingSink } from '../../lib/roll/rolling-sink.js'
 import { tempDir } from '../temp-dir.js'
+import { stepWallClockBack } from '../wall-clock.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -56,18 +57,11 @@ t.test('write from an open pipe lets go of each sealed file\'s event', async (t)
 t.test('the summary\'s time and rate are counted on the monotonic clock: a wall clock stepped back during the write is no 0.0 s at a million records/s', async (t) => {
   const { cli } = await import('../cli-run.js')
   const dir = tempDir(t)
-  const wallNow = Date.now
-  t.teardown(() => { Date.now = wallNow })
   // Stepped back an hour after its first reading (NTP, a resumed VM); the files are named by the wall clock as ever.
-  let read = false
-  Date.now = () => {
-    const now = wallNow() - (read ? 3_600_000 : 0)
-    read = true
-    return now
-  }
+  const restoreWallClock = stepWallClockBack(t)
   const input = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i })).join('\n') + '\n'
   const r = await cli(['write', dir, '--flush-interval', '0'], input)
-  Date.now = wallNow
+  restoreWallClock()
   t.equal(r.code, 0)
   const m = /^shoebox write: 3000 records, 1 file sealed, \d+ bytes, (\d+\.\d) s, (\d+) records\/s into /.exec(r.stderr)
   t.ok(m !== null, r.stderr)

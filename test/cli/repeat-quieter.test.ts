@@ -1,5 +1,6 @@
 import t from 'tap'
 import { quietRepeats } from '../../lib/cli/repeat-quieter.js'
+import { stepWallClockBack } from '../wall-clock.js'
 
 t.test('a line said again within the interval is held back, and counted the next time it is written', async (t) => {
   let now = 1_000_000
@@ -32,21 +33,14 @@ t.test('the memory of lines is bounded: past 100 distinct lines it starts over',
 })
 
 t.test('the interval is counted on the monotonic clock: a wall clock stepped back an hour does not hold the line for an hour', async (t) => {
-  const wallNow = Date.now
-  t.teardown(() => { Date.now = wallNow })
-  let read = false
-  Date.now = () => {
-    const now = wallNow() - (read ? 3_600_000 : 0)
-    read = true
-    return now
-  }
+  const restoreWallClock = stepWallClockBack(t)
   const out: string[] = []
   const say = quietRepeats((line) => { out.push(line) }, 50)
   say('disk full')
   say('disk full')
   await new Promise((resolve) => setTimeout(resolve, 100))
   say('disk full')
-  Date.now = wallNow
+  restoreWallClock()
   // On Date.now(), the time since the line was shown came out an hour negative: held back until the clock came back.
   t.equal(out.length, 2, 'said again once the interval passed')
   t.match(out[1], /^disk full \(1 more since \d{4}-\d\d-\d\dT[\d:.]+Z, not shown\)$/)

@@ -4,23 +4,17 @@
  */
 import t from 'tap'
 import { TransferStats } from '../../lib/transfer/stats.js'
+import { stepWallClockBack } from '../wall-clock.js'
 
 t.test('a wall clock stepped back an hour (NTP, a resumed VM) is no negative elapsedMs nor a rate of bytes over a millisecond', async (t) => {
-  const wallNow = Date.now
-  t.teardown(() => { Date.now = wallNow })
   // Stepped back an hour after its first reading (the stats' start).
-  let read = false
-  Date.now = () => {
-    const now = wallNow() - (read ? 3_600_000 : 0)
-    read = true
-    return now
-  }
+  const restoreWallClock = stepWallClockBack(t)
   const stats = new TransferStats()
   stats.uploadedBytes(10_000_000)
   await new Promise((resolve) => setTimeout(resolve, 300))
   stats.uploadedBytes(10_000_000)
   const snapshot = stats.snapshot()
-  Date.now = wallNow
+  restoreWallClock()
   // It said elapsedMs -3599700, averageMbPerSec 20000 (20 MB over the 1 ms the negative time was floored to).
   t.ok(Number.isInteger(snapshot.elapsedMs) && snapshot.elapsedMs >= 250 && snapshot.elapsedMs < 60_000, `elapsedMs ${snapshot.elapsedMs}`)
   t.ok(snapshot.uploaded.averageMbPerSec <= 20 / 0.25, `averageMbPerSec ${snapshot.uploaded.averageMbPerSec}: 20 MB over the time taken`)
