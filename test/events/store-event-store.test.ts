@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ShoeboxError } from '../../lib/errors.js'
 import { EventStore } from '../../lib/events/store/event-store.js'
 import { indexKey, runObject, type PublishedIndex } from '../../lib/events/store/published-index.js'
@@ -429,15 +429,20 @@ t.test("a collector's flush timer tries a failed flush again with no new put: on
   await store.close()
 })
 
-t.test('a local store (no flush interval) tries a failed flush again on its own: once the disk has room, the held tables are written with no new put', async (t) => {
+/** A local store (8 KiB tables) whose runs directory cannot be made: events are put until a flush fails and its table is held. */
+async function storeWithHeldFlush (t: Test, prefix: string): Promise<{ store: EventStore, runs: string, put: StoredEvent[] }> {
   const dir = t.testdir()
-  const memtableSize = 8 * 1024
-  const store = await EventStore.open({ dir, memtableSize })
+  const store = await EventStore.open({ dir, memtableSize: 8 * 1024 })
   const runs = path.join(dir, 'runs')
   blockRuns(runs)
-  const { put, putTen } = tenAtATime(store, 'l')
+  const { put, putTen } = tenAtATime(store, prefix)
   while (store.lastError === undefined) await putTen()
   t.ok(store.stats().frozenBytes > 0 && store.stats().flushes === 0, `a flush failed and its table is held: ${store.lastError.message}`)
+  return { store, runs, put }
+}
+
+t.test('a local store (no flush interval) tries a failed flush again on its own: once the disk has room, the held tables are written with no new put', async (t) => {
+  const { store, runs, put } = await storeWithHeldFlush(t, 'l')
   fs.rmSync(runs)
   fs.mkdirSync(runs)
   // Before, the held tables waited for the next put (serve --data: a client's), however long that took.
@@ -449,14 +454,7 @@ t.test('a local store (no flush interval) tries a failed flush again on its own:
 })
 
 t.test('a failed flush is tried again a second later on the monotonic clock: a wall clock stepped back (NTP, a resumed VM) after the failure holds no table', async (t) => {
-  const dir = t.testdir()
-  const memtableSize = 8 * 1024
-  const store = await EventStore.open({ dir, memtableSize })
-  const runs = path.join(dir, 'runs')
-  blockRuns(runs)
-  const { put, putTen } = tenAtATime(store, 'b')
-  while (store.lastError === undefined) await putTen()
-  t.ok(store.stats().frozenBytes > 0 && store.stats().flushes === 0, 'a flush failed and its table is held')
+  const { store, runs, put } = await storeWithHeldFlush(t, 'b')
   const wallNow = Date.now
   t.teardown(() => { Date.now = wallNow })
   Date.now = () => wallNow() - 3_600_000
