@@ -185,3 +185,24 @@ t.test('recover skips another host\'s file saying the flag that recovers it (--f
   t.equal(r.code, 0)
   t.match(r.stdout.toString(), /^skipped .*: written by host elsewhere; recover with --force if that writer is gone\n/)
 })
+
+t.test('write into a read-only directory holding a dead writer\'s file: says it was recovering that file, that nothing was written and the file is kept', async (t) => {
+  // A preload makes the files of this directory read-only (EROFS on open for writing and on truncate), as a
+  // remount read-only does: the dead writer's torn file cannot be cut back. It said only "cannot truncate ...".
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), openDir('shoebox-cli-errors-erofs-'))
+  const dir = openDir('shoebox-cli-errors-rofs-')
+  const temp = path.join(dir, tempName('x-000000.shoebox', hostName(), await deadPid()))
+  const torn = Buffer.concat([encodeRecords([{ payload: 'kept' }]), Buffer.from('torn')])
+  fs.writeFileSync(temp, torn)
+  const env = { SHOEBOX_TEST_EROFS_FILES: '^' + escape(dir + path.sep) }
+  const r = await run(['write', dir, '--template', 'x-{seq}.shoebox'], '{"a":1}\n', { nodeArgs: ['--import', pathToFileURL(erofs).href], env })
+  t.equal(r.stderr, `shoebox write: cannot truncate ${temp}: read-only file system (EROFS); recovering the files an earlier writer left in ${dir}, ` +
+    'before writing: nothing written, that file left for the next start (or shoebox recover)\n')
+  t.equal(r.code, 1)
+  t.same(fs.readdirSync(dir), [path.basename(temp)], 'nothing written')
+  t.same(fs.readFileSync(temp), torn, 'the file is as it was')
+  // Writable again: the next run recovers the file and writes.
+  const again = await cli(['write', dir, '--template', 'x-{seq}.shoebox'], '{"a":1}\n')
+  t.equal(again.code, 0, again.stderr)
+  t.same(archiveNames(dir).flatMap((name) => payloads(path.join(dir, name))).sort(), ['kept', '{"a":1}'], 'the dead writer\'s record, recovered, and the new one')
+})
