@@ -206,3 +206,18 @@ t.test('write into a read-only directory holding a dead writer\'s file: says it 
   t.equal(again.code, 0, again.stderr)
   t.same(archiveNames(dir).flatMap((name) => payloads(path.join(dir, name))).sort(), ['kept', '{"a":1}'], 'the dead writer\'s record, recovered, and the new one')
 })
+
+t.test('recover of a read-only directory: the line says nothing was recovered and the files are left as they were', async (t) => {
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), openDir('shoebox-cli-errors-erofs-'))
+  const dir = openDir('shoebox-cli-errors-rofs-')
+  const temp = path.join(dir, tempName('x.shoebox', hostName(), await deadPid()))
+  fs.writeFileSync(temp, encodeRecords([{ payload: 'kept' }]))
+  const env = { SHOEBOX_TEST_EROFS_FILES: '^' + escape(dir + path.sep) }
+  const r = await run(['recover', dir], '', { nodeArgs: ['--import', pathToFileURL(erofs).href], env })
+  t.equal(r.stderr, `shoebox recover: cannot fsync ${temp}: read-only file system (EROFS); nothing recovered, the files left as they were\n`)
+  t.equal(r.code, 1)
+  t.same(fs.readdirSync(dir), [path.basename(temp)])
+  const again = await cli(['recover', dir])
+  t.equal(again.code, 0, again.stderr)
+  t.same(payloads(path.join(dir, 'x.shoebox')), ['kept'])
+})
