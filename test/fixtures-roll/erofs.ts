@@ -1,7 +1,7 @@
 /**
  * A preload (`node --import erofs.js ...`) that makes the files whose path
  * SHOEBOX_TEST_EROFS_FILES (a regular expression) matches sit on a read-only
- * mount: opening one for writing and truncating one fail with a real-shaped
+ * mount: opening one for writing, writeFile and truncating one fail with a real-shaped
  * EROFS error, as a remount read-only makes them (reading still works).
  * Tests must not mount; root ignores permission bits, so chmod cannot stand in.
  */
@@ -23,4 +23,9 @@ const truncate = fs.truncate
 fs.truncate = async function (...args: Parameters<typeof fs.truncate>) {
   if (readOnly.test(String(args[0]))) throw erofs('open', args[0])
   return await truncate.apply(fs, args)
+}
+const writeFile = fs.writeFile
+fs.writeFile = async function (...args: Parameters<typeof fs.writeFile>) {
+  if (readOnly.test(String(args[0]))) throw erofs('open', args[0])
+  return await writeFile.apply(fs, args)
 }
