@@ -221,3 +221,25 @@ t.test('recover of a read-only directory: the line says nothing was recovered an
   t.equal(again.code, 0, again.stderr)
   t.same(payloads(path.join(dir, 'x.shoebox')), ['kept'])
 })
+
+t.test('write --to: an .uploaded marker that cannot be written (a full or read-only DIR) is said as such, not tried again; the next run marks the file', async (t) => {
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), openDir('shoebox-cli-errors-erofs-'))
+  const dir = path.join(openDir('shoebox-cli-errors-marker-'), 'data')
+  const store = openDir('shoebox-cli-errors-store-')
+  const input = Array.from({ length: 100 }, (_, i) => JSON.stringify({ i })).join('\n') + '\n'
+  const args = ['write', dir, '--to', pathToFileURL(store).href, '--template', 'm-{seq}.shoebox', '--roll-records', '50']
+  const r = await run(args, input, { nodeArgs: ['--import', pathToFileURL(erofs).href], env: { SHOEBOX_TEST_EROFS_FILES: '\\.uploaded\\.tmp$' } })
+  t.equal(r.code, 1)
+  const lines = r.stderr.split('\n')
+  for (const name of ['m-000000.shoebox', 'm-000001.shoebox']) {
+    const marker = path.join(dir, `.${name}.uploaded`)
+    t.ok(lines.includes(`shoebox write: upload of ${path.join(dir, name)} failed; it stays queued in the directory: ${path.join(dir, name)} is uploaded as ${name}, ` +
+      `but its marker ${marker} cannot be written: read-only file system (EROFS); the next run uploads it again`), `${name}: the marker named, not a bare errno: ${r.stderr}`)
+  }
+  t.match(r.stderr, /^shoebox write: uploaded 2 objects, /m, 'each file uploaded once, not once a try (6 objects)')
+  t.same(fs.readdirSync(store).sort(), ['m-000000.shoebox', 'm-000001.shoebox'], 'both files are in the store')
+  t.same(fs.readdirSync(dir).sort(), ['m-000000.shoebox', 'm-000001.shoebox'], 'no marker, no temporary marker left')
+  const again = await cli(['write', dir, '--to', pathToFileURL(store).href], '')
+  t.equal(again.code, 0, again.stderr)
+  t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.uploaded')).sort(), ['.m-000000.shoebox.uploaded', '.m-000001.shoebox.uploaded'], 'marked by the next run')
+})
