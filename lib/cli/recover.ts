@@ -49,7 +49,13 @@ export const recoverCommand: Command = {
         }
       })
     } catch (err) {
-      if (done === 0 || !(err instanceof ShoeboxError)) throw err
+      if (!(err instanceof ShoeboxError)) throw err
+      // A file that could not be sealed (a read-only directory: EROFS on its fsync) said only "cannot fsync ...".
+      // Not the listing of DIR itself, which names DIR and touched nothing.
+      if (done === 0) {
+        if (err.message.startsWith(`cannot recover ${dir}:`)) throw err
+        throw new ShoeboxError(err.code, `${err.message}; nothing recovered, the files left as they were`, { cause: err })
+      }
       throw new ShoeboxError(err.code, `${err.message}; ${plural(done, 'file')} recovered before it (listed above), the rest left as they were`, { cause: err })
     }
     // A zstd file this install cannot read still needs recovering: not "nothing to recover", nor exit 0.

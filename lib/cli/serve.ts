@@ -145,7 +145,7 @@ export const serveCommand: Command = {
       // The server carries on (and tries again); the operator is told, the same line at most every 30 s.
       onBackgroundError: (err) => { tell(err.message) },
       onConnectionCap: (max) => { io.stderr.write(`shoebox serve: ${max} connections open, the most --max-connections allows: new ones are closed until some end\n`) }
-    }).catch((err: unknown) => asUsage(() => { throw listenError(err, values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
+    }).catch((err: unknown) => asUsage(() => { throw listenError(notStarted(err, data), values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     await new Promise<void>((resolve) => { onFirstSignal(() => { resolve() }) })
     try {
@@ -186,6 +186,15 @@ const SERVE_FLAGS = {
  * in use 127.0.0.1:8150') say neither which flag to change nor how: one line
  * that does. Any other failure is passed on as it is.
  */
+/**
+ * The data directory could not be opened (a read-only mount: EROFS on its lock): the line said only
+ * "cannot lock DIR/serve.pid", not that the server never started nor what became of the events there.
+ */
+function notStarted (err: unknown, data: string | undefined): unknown {
+  if (data === undefined || !(err instanceof ShoeboxError) || err.code !== 'SHOEBOX_IO') return err
+  return new ShoeboxError(err.code, `${err.message}; the server did not start, the events in ${data} are kept as they were`, { cause: err.cause })
+}
+
 function listenError (err: unknown, host: string, port: number): unknown {
   const e = err as NodeJS.ErrnoException
   if (e.syscall !== 'listen' && e.syscall !== 'getaddrinfo') return err

@@ -18,7 +18,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
-import { ioError } from '../fs/io-error.js'
+import { describeIoError, ioError } from '../fs/io-error.js'
 import { metaPaths } from './config.js'
 import { doneWritingTemp, hostName, isAlive, leftByDeadWriter, writingTemp } from '../roll/names.js'
 
@@ -126,9 +126,12 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
   // (writingTemp) from before it exists until it is removed: this process's pid in it says a live waiter only then.
   const temp = path.resolve(`${lock}.${me.pid}.${me.token}.tmp`)
   writingTemp(temp)
-  await fs.writeFile(temp, `${me.pid} ${me.host} ${me.token}\n`).catch((err: unknown) => {
+  await fs.writeFile(temp, `${me.pid} ${me.host} ${me.token}\n`).catch(async (err: unknown) => {
+    // A full disk fails the write after the file was made: it goes too.
+    await fs.unlink(temp).catch(() => {})
     doneWritingTemp(temp)
-    throw ioError(err, 'cannot write', temp)
+    // A read-only or full _mmmeta/: said naming the lock (the temporary one is never there), and what was kept.
+    throw new ShoeboxError('SHOEBOX_IO', `cannot take the publisher lock ${lock}: ${describeIoError(err)}; nothing written, the meta db is as it was`, { cause: err })
   })
   // Monotonic: on Date.now(), a wall clock stepped back while waiting (NTP, a resumed VM) made the wait as much longer.
   const deadline = performance.now() + wait

@@ -20,9 +20,12 @@
  * transaction (spec §4.2); rows the new key cannot hold fail it, leaving the
  * table as it was.
  */
+import { constants } from 'node:fs'
+import { access } from 'node:fs/promises'
+import path from 'node:path'
 import type * as BetterSqlite3 from 'better-sqlite3'
 import { ShoeboxError } from '../errors.js'
-import { ioError } from '../fs/io-error.js'
+import { describeIoError, ioError } from '../fs/io-error.js'
 import { keyDict } from '../key-dict.js'
 import { MMMETA_ROW_ID } from './history.js'
 import { SQLITE_MAX_COLUMNS, tooManyKeys } from './key-limit.js'
@@ -514,7 +517,7 @@ export async function openStateDb (file: string, schema: StateSchema, options: O
   try {
     db = new Sqlite(file, { timeout: options.timeoutMs ?? 10_000 })
   } catch (err) {
-    throw ioError(err, 'cannot open state db', file)
+    throw await whyUnopened(err, file) ?? ioError(err, 'cannot open state db', file)
   }
   const state = new StateDb(file, db, { ...schema, types: keyDict(schema.types), indexes: [...schema.indexes] })
   try {
@@ -524,7 +527,28 @@ export async function openStateDb (file: string, schema: StateSchema, options: O
   } catch (err) {
     db.close()
     if (err instanceof ShoeboxError) throw err
-    throw new ShoeboxError('SHOEBOX_IO', `${file}: cannot open the state db: ${(err as Error).message}`, { cause: err })
+    throw await whyUnopened(err, file) ?? new ShoeboxError('SHOEBOX_IO', `${file}: cannot open the state db: ${(err as Error).message}`, { cause: err })
   }
   return state
+}
+
+/**
+ * SQLite's "unable to open database file" (or "attempt to write a readonly database") for a state db in a
+ * directory this process cannot write (a read-only mount, EROFS, or permission bits, EACCES): in WAL mode SQLite
+ * must create state.db-shm beside it, even to read. Said in the errno's words, naming the file or directory
+ * refused, rather than SQLite's bare words that said neither; undefined for any other failure.
+ */
+async function whyUnopened (err: unknown, file: string): Promise<ShoeboxError | undefined> {
+  const code = String((err as { code?: unknown } | null)?.code)
+  // Extended codes too: SQLITE_READONLY_DIRECTORY, SQLITE_CANTOPEN_...
+  if (!code.startsWith('SQLITE_CANTOPEN') && !code.startsWith('SQLITE_READONLY')) return undefined
+  for (const target of [path.dirname(file), file]) {
+    try {
+      await access(target, constants.W_OK)
+    } catch (why) {
+      if ((why as NodeJS.ErrnoException).code === 'ENOENT') continue
+      return new ShoeboxError('SHOEBOX_IO', `${file}: cannot open the state db: ${target === file ? '' : `its directory ${target}: `}${describeIoError(why)}; the state db is as it was`, { cause: err })
+    }
+  }
+  return undefined
 }

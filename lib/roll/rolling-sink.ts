@@ -23,6 +23,7 @@ import { checkFlag, checkKnownOptions, durationOption, oneOf, sizeOption, timerM
 import type { longTimeout } from '../long-timeout.js'
 import { ensureDir } from '../fs/durable.js'
 import { orIoError } from '../fs/io-error.js'
+import { plural } from '../plural.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { FileChain, FlushEvent, FsyncPolicy, KeptReport, OpenEvent, SealedEvent } from './file-chain.js'
 import type { CutReason, PlannedRun, PlannerOptions, RollPlanner } from './planner.js'
@@ -408,7 +409,13 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
         }
       })
     } catch (err) {
-      if (err !== stopped) throw err
+      if (err === stopped) return
+      // A leftover that cannot be recovered here (a read-only directory: EROFS on its cut or fsync) said only
+      // "cannot fsync .part", for a write that had not begun: now also why this sink touched it and what is kept.
+      const errno = (err as { cause?: { code?: unknown } }).cause?.code
+      if (!(err instanceof ShoeboxError) || err.code !== 'SHOEBOX_IO' || typeof errno !== 'string') throw err
+      const before = this.recovered.length === 0 ? '' : `, ${plural(this.recovered.length, 'file')} recovered before it`
+      throw new ShoeboxError(err.code, `${err.message}; recovering the files an earlier writer left in ${this.dir}, before writing: nothing written, that file left for the next start (or shoebox recover)${before}`, { cause: err.cause })
     }
   }
 

@@ -32,7 +32,8 @@ import path from 'node:path'
 import { codecOfName, SNIFF_BYTES, sniffCodec } from '../compress/codecs.js'
 import { MAGIC_BYTES } from '../format/constants.js'
 import { Fifo } from '../fifo.js'
-import { invalidOption, untilAborted } from '../errors.js'
+import { invalidOption, ShoeboxError, untilAborted } from '../errors.js'
+import { describeIoError } from '../fs/io-error.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { PutResult, Store, WriterOptions } from '../store/store.js'
@@ -424,7 +425,7 @@ export class SealedUploader extends EventEmitter {
         baseDelay: this.#retryDelay,
         maxDelay: Infinity,
         signal: this.#stop.signal,
-        retryable: (err) => !isGone(err) && !(err instanceof UploadedElsewhere),
+        retryable: (err) => !isGone(err) && !(err instanceof UploadedElsewhere) && !(err instanceof MarkerUnwritten),
         onRetry: ({ error }) => {
           this.emit('uploadError', { path: file, key: name, error: error as Error, attempt, willRetry: true } satisfies UploadErrorEvent)
         }
@@ -472,8 +473,16 @@ export class SealedUploader extends EventEmitter {
     } else {
       const marker = uploadedMarker(this.dir, name)
       const temp = `${marker}.tmp`
-      await fsp.writeFile(temp, JSON.stringify({ key: name, etag: result.etag, bytes: size, at: new Date().toISOString() }) + '\n')
-      await fsp.rename(temp, marker)
+      try {
+        await fsp.writeFile(temp, JSON.stringify({ key: name, etag: result.etag, bytes: size, at: new Date().toISOString() }) + '\n')
+        await fsp.rename(temp, marker)
+      } catch (err) {
+        // A full or read-only directory: said as what it is (the raw "ENOSPC: ..., write" read as a failed upload),
+        // and not tried again: each try uploaded the whole file again only to meet the same disk.
+        await fsp.unlink(temp).catch(() => {})
+        throw new MarkerUnwritten('SHOEBOX_IO', `${file} is uploaded as ${name}, but its marker ${marker} cannot be written: ${describeIoError(err)}; ` +
+          'the next run uploads it again', { cause: err })
+      }
     }
     return { key: name, path: file, bytes: size, etag: result.etag, ms: Math.round(performance.now() - started) }
   }
@@ -546,6 +555,9 @@ async function uploadMarker (): Promise<typeof UploadMarker> {
 
 /** A try that found the file's multipart upload in flight in a live uploader sharing the directory. */
 class UploadedElsewhere extends Error {}
+
+/** The file is in the store, but its local `.uploaded` marker could not be written (a full disk): not retried. */
+class MarkerUnwritten extends ShoeboxError {}
 
 function isGone (err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'

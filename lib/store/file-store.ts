@@ -554,6 +554,9 @@ export class FileStore implements Store {
       await fsp.unlink(temp)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      // A read-only mount refuses the unlink (EROFS) before looking the name up: a file never made is still done,
+      // not a failure that replaced the put's own (pack into a read-only directory said 'abort upload ...').
+      if (await fsp.lstat(temp).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT')) return
       throw this.#fail(err, 'abort upload', key)
     }
   }

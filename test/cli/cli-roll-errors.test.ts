@@ -185,3 +185,61 @@ t.test('recover skips another host\'s file saying the flag that recovers it (--f
   t.equal(r.code, 0)
   t.match(r.stdout.toString(), /^skipped .*: written by host elsewhere; recover with --force if that writer is gone\n/)
 })
+
+t.test('write into a read-only directory holding a dead writer\'s file: says it was recovering that file, that nothing was written and the file is kept', async (t) => {
+  // A preload makes the files of this directory read-only (EROFS on open for writing and on truncate), as a
+  // remount read-only does: the dead writer's torn file cannot be cut back. It said only "cannot truncate ...".
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), openDir('shoebox-cli-errors-erofs-'))
+  const dir = openDir('shoebox-cli-errors-rofs-')
+  const temp = path.join(dir, tempName('x-000000.shoebox', hostName(), await deadPid()))
+  const torn = Buffer.concat([encodeRecords([{ payload: 'kept' }]), Buffer.from('torn')])
+  fs.writeFileSync(temp, torn)
+  const env = { SHOEBOX_TEST_EROFS_FILES: '^' + escape(dir + path.sep) }
+  const r = await run(['write', dir, '--template', 'x-{seq}.shoebox'], '{"a":1}\n', { nodeArgs: ['--import', pathToFileURL(erofs).href], env })
+  t.equal(r.stderr, `shoebox write: cannot truncate ${temp}: read-only file system (EROFS); recovering the files an earlier writer left in ${dir}, ` +
+    'before writing: nothing written, that file left for the next start (or shoebox recover)\n')
+  t.equal(r.code, 1)
+  t.same(fs.readdirSync(dir), [path.basename(temp)], 'nothing written')
+  t.same(fs.readFileSync(temp), torn, 'the file is as it was')
+  // Writable again: the next run recovers the file and writes.
+  const again = await cli(['write', dir, '--template', 'x-{seq}.shoebox'], '{"a":1}\n')
+  t.equal(again.code, 0, again.stderr)
+  t.same(archiveNames(dir).flatMap((name) => payloads(path.join(dir, name))).sort(), ['kept', '{"a":1}'], 'the dead writer\'s record, recovered, and the new one')
+})
+
+t.test('recover of a read-only directory: the line says nothing was recovered and the files are left as they were', async (t) => {
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), openDir('shoebox-cli-errors-erofs-'))
+  const dir = openDir('shoebox-cli-errors-rofs-')
+  const temp = path.join(dir, tempName('x.shoebox', hostName(), await deadPid()))
+  fs.writeFileSync(temp, encodeRecords([{ payload: 'kept' }]))
+  const env = { SHOEBOX_TEST_EROFS_FILES: '^' + escape(dir + path.sep) }
+  const r = await run(['recover', dir], '', { nodeArgs: ['--import', pathToFileURL(erofs).href], env })
+  t.equal(r.stderr, `shoebox recover: cannot fsync ${temp}: read-only file system (EROFS); nothing recovered, the files left as they were\n`)
+  t.equal(r.code, 1)
+  t.same(fs.readdirSync(dir), [path.basename(temp)])
+  const again = await cli(['recover', dir])
+  t.equal(again.code, 0, again.stderr)
+  t.same(payloads(path.join(dir, 'x.shoebox')), ['kept'])
+})
+
+t.test('write --to: an .uploaded marker that cannot be written (a full or read-only DIR) is said as such, not tried again; the next run marks the file', async (t) => {
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), openDir('shoebox-cli-errors-erofs-'))
+  const dir = path.join(openDir('shoebox-cli-errors-marker-'), 'data')
+  const store = openDir('shoebox-cli-errors-store-')
+  const input = Array.from({ length: 100 }, (_, i) => JSON.stringify({ i })).join('\n') + '\n'
+  const args = ['write', dir, '--to', pathToFileURL(store).href, '--template', 'm-{seq}.shoebox', '--roll-records', '50']
+  const r = await run(args, input, { nodeArgs: ['--import', pathToFileURL(erofs).href], env: { SHOEBOX_TEST_EROFS_FILES: '\\.uploaded\\.tmp$' } })
+  t.equal(r.code, 1)
+  const lines = r.stderr.split('\n')
+  for (const name of ['m-000000.shoebox', 'm-000001.shoebox']) {
+    const marker = path.join(dir, `.${name}.uploaded`)
+    t.ok(lines.includes(`shoebox write: upload of ${path.join(dir, name)} failed; it stays queued in the directory: ${path.join(dir, name)} is uploaded as ${name}, ` +
+      `but its marker ${marker} cannot be written: read-only file system (EROFS); the next run uploads it again`), `${name}: the marker named, not a bare errno: ${r.stderr}`)
+  }
+  t.match(r.stderr, /^shoebox write: uploaded 2 objects, /m, 'each file uploaded once, not once a try (6 objects)')
+  t.same(fs.readdirSync(store).sort(), ['m-000000.shoebox', 'm-000001.shoebox'], 'both files are in the store')
+  t.same(fs.readdirSync(dir).sort(), ['m-000000.shoebox', 'm-000001.shoebox'], 'no marker, no temporary marker left')
+  const again = await cli(['write', dir, '--to', pathToFileURL(store).href], '')
+  t.equal(again.code, 0, again.stderr)
+  t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.uploaded')).sort(), ['.m-000000.shoebox.uploaded', '.m-000001.shoebox.uploaded'], 'marked by the next run')
+})

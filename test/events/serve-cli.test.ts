@@ -71,6 +71,28 @@ t.test('--data DIR whose name is not UTF-8, as the shell passes it (each bad byt
   t.same(fs.readdirSync(named), [], 'nothing written into it either')
 })
 
+t.test('a --data DIR that is read-only (a remount): one line naming the file, saying the server did not start and the events are kept', async (t) => {
+  const data = tempDir(t)
+  const first = await spawnServe(['--data', data])
+  await put(t, first.url, { s: [{ '@time': 1 }, { '@time': 2 }] })
+  first.child.kill('SIGTERM')
+  t.equal((await first.exited).code, 0)
+  // A preload makes DIR's files read-only (EROFS on writing one), as a remount read-only does: tests must not mount.
+  const { transpileTree } = await import('../transpile.js')
+  const { fileURLToPath } = await import('node:url')
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), tempDir(t))
+  const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const refused = await spawnServe(['--data', data], { SHOEBOX_TEST_EROFS_FILES: '^' + esc(data + path.sep) }, { nodeArgs: ['--import', pathToFileURL(erofs).href] })
+    .then((p) => { p.child.kill('SIGKILL'); return 'started' }, (err: Error) => err.message)
+  t.match(refused, new RegExp(esc(`exited (1) before listening: shoebox serve: cannot lock ${path.join(data, 'serve.pid')}: read-only file system (EROFS); `) +
+    esc(`the server did not start, the events in ${data} are kept as they were\n`) + '$'))
+  // Writable again: the next start serves every event put before.
+  const again = await spawnServe(['--data', data])
+  t.same((await get(t, again.url, 's', 0, 10)).map((e) => e['@time']), [1, 2])
+  again.child.kill('SIGTERM')
+  t.equal((await again.exited).code, 0)
+})
+
 t.test('SIGTERM waits for a request in flight (up to 5 s); a second signal ends it at once', async (t) => {
   const data = t.testdir()
   const serve = await spawnServe(['--data', data])

@@ -572,6 +572,25 @@ t.test('a writer destroyed before its first write leaves nothing behind: no dire
   await store.close()
 })
 
+t.test('abortUpload in a read-only directory: a temporary file that is not there is nothing to abort (EROFS came before the lookup)', async (t) => {
+  // Linux refuses an unlink on a read-only mount with EROFS even for a name that does not exist: the abort of an
+  // upload whose temporary file was never made failed, and its error replaced the put's ('abort upload ...: EROFS').
+  // Fault injection: tests must not mount.
+  const { store, root } = fresh()
+  fs.mkdirSync(path.join(root, 'd'), { recursive: true })
+  const unlink = fs.promises.unlink
+  fs.promises.unlink = async (file) => {
+    if (String(file).startsWith(root + path.sep)) throw Object.assign(new Error(`EROFS: read-only file system, unlink '${String(file)}'`), { code: 'EROFS', syscall: 'unlink' })
+    await unlink(file)
+  }
+  t.teardown(() => { fs.promises.unlink = unlink })
+  const id = `${hostName()}~${process.pid}~0123456789ab`
+  await store.abortUpload('d/k.shoebox', id)
+  t.pass('nothing there: done')
+  fs.writeFileSync(path.join(root, 'd', `.k.shoebox~${id}.shoebox-tmp`), 'half')
+  await t.rejects(store.abortUpload('d/k.shoebox', id), { message: /abort upload d\/k\.shoebox: read-only file system \(EROFS\)/ }, 'one that is there and cannot be removed is still said')
+})
+
 t.test('a writer notes its temporary file as an upload id; abortUpload removes that file and nothing else', async (t) => {
   const { store, root, parent } = fresh()
   const ids: string[] = []

@@ -291,3 +291,39 @@ t.test('a state db whose checkpoint fails on close (a full disk) is one line nam
     'it said only "database or disk is full"')
   t.equal((await cli(['meta', 'query', '--metadir', dir, '--count'])).stdout.toString(), '6003\n', 'nothing lost, nothing half merged')
 })
+
+t.test('a metadir in a directory this user cannot write (a read-only mount) is one line saying so, not SQLite\'s bare "unable to open database file"', async (t) => {
+  // In WAL mode SQLite must make state.db-shm beside the db even to read it. Root ignores permission bits:
+  // the CLI runs as nobody then, from a copy others can read (cliBinary()'s directory is closed to them).
+  const { tempDir } = await import('../../fixtures-roll/util.js')
+  const { buildCli } = await import('../../fixtures-s3/cli-build.js')
+  const { checkReachableByOthers, runCli } = await import('../../fixtures-roll/cli-child.js')
+  const { ROOT } = await import('../../transpile.js')
+  const openDir = (prefix: string): string => {
+    const d = tempDir(t, prefix)
+    fs.chmodSync(d, 0o755)
+    return d
+  }
+  const bin = buildCli(openDir('shoebox-meta-ro-bin-'))
+  const dir = openDir('shoebox-meta-ro-')
+  fs.mkdirSync(path.join(dir, '_mmmeta', 'db'), { recursive: true })
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'config.yml'), CONFIG)
+  fs.writeFileSync(path.join(dir, '_mmmeta', 'db', '2026-11-22T12:17:55.295840.append'), HISTORY)
+  t.equal((await cli(['meta', 'update', '--metadir', dir])).code, 0)
+  const meta = path.join(dir, '_mmmeta')
+  const state = path.join(meta, 'state.db')
+  const before = fs.readFileSync(state)
+  for (const d of [meta, path.join(meta, 'db'), path.join(meta, '_store'), path.join(meta, '_store_types')]) fs.chmodSync(d, 0o555)
+  t.teardown(() => { for (const d of [meta, path.join(meta, 'db'), path.join(meta, '_store'), path.join(meta, '_store_types')]) fs.chmodSync(d, 0o755) })
+  const uid = process.getuid?.() === 0 ? { uid: 65534 } : {}
+  if (uid.uid !== undefined) for (const needed of [bin, path.join(ROOT, 'node_modules', 'better-sqlite3', 'package.json')]) checkReachableByOthers(needed)
+  for (const command of ['update', 'query']) {
+    const r = await runCli(t, bin, ['meta', command, '--metadir', dir], '', uid)
+    t.equal(r.stderr, `shoebox meta ${command}: ${state}: cannot open the state db: its directory ${meta}: permission denied (EACCES); the state db is as it was\n`, command)
+    t.equal(r.code, 1)
+  }
+  t.same(fs.readFileSync(state), before, 'the state db is as it was')
+  t.same(fs.readdirSync(meta).sort(), ['_store', '_store_types', 'config.yml', 'db', 'state.db'], 'nothing made beside it')
+  for (const d of [meta, path.join(meta, 'db'), path.join(meta, '_store'), path.join(meta, '_store_types')]) fs.chmodSync(d, 0o755)
+  t.equal((await cli(['meta', 'query', '--metadir', dir, '--count'])).stdout.toString(), '3\n', 'writable again: the next run works')
+})

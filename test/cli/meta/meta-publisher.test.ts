@@ -356,3 +356,27 @@ t.test('generate --ensure of an empty input: refused, naming --ensure (the flag)
   t.equal(r.code, 1)
   t.match(r.stderr, /^shoebox meta generate: .*: no metadata objects came in, and --ensure would soft-delete every row of the meta db; nothing written, the meta db is as it was\n$/)
 })
+
+t.test('generate on a read-only _mmmeta/ (a remount): one line naming the lock, saying nothing was written; the next run works', async (t) => {
+  // It named the publisher's temporary lock file (.publish.lock.<pid>.<hex>.tmp, never there) and said nothing of
+  // what was kept. A preload makes the files under _mmmeta/ read-only (EROFS), as a remount does: tests must not mount.
+  const { transpileTree } = await import('../../transpile.js')
+  const { runCli } = await import('../../fixtures-roll/cli-child.js')
+  const { fileURLToPath, pathToFileURL } = await import('node:url')
+  const erofs = transpileTree(fileURLToPath(new URL('../../fixtures-roll/erofs.ts', import.meta.url)), tempDir(t))
+  const base = metadir(t)
+  configure(base)
+  scrape(base)
+  const meta = metaPaths(base).metadir
+  const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const r = await runCli(t, cliBinary(), ['meta', 'generate', '--metadir', base], '', {
+    nodeArgs: ['--import', pathToFileURL(erofs).href], env: { SHOEBOX_TEST_EROFS_FILES: '^' + esc(meta + path.sep) }
+  })
+  t.equal(r.stderr, `shoebox meta generate: cannot take the publisher lock ${publishLockPath(base)}: read-only file system (EROFS); nothing written, the meta db is as it was\n`)
+  t.equal(r.code, 1)
+  t.same(await listHistoryFiles(base), [], 'no history file')
+  t.same(fs.readdirSync(meta).filter((n) => n.startsWith('.')), [], 'no lock, no temporary left')
+  const again = await cli(['meta', 'generate', '--metadir', base])
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stdout.toString(), 'Added 10 new files.')
+})
