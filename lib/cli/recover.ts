@@ -1,5 +1,5 @@
 /** shoebox recover: seal what crashed writers left behind. */
-import { ShoeboxError } from '../errors.js'
+import { reworded, ShoeboxError } from '../errors.js'
 import { misdecodedSource } from '../fs/undecoded-path.js'
 import { recoverDirectory, type RecoveredFile, type SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
@@ -50,7 +50,7 @@ export const recoverCommand: Command = {
       })
     } catch (err) {
       if (done === 0 || !(err instanceof ShoeboxError)) throw err
-      throw new ShoeboxError(err.code, `${err.message}; ${plural(done, 'file')} recovered before it (listed above), the rest left as they were`, { cause: err })
+      throw reworded(err, `${err.message}; ${plural(done, 'file')} recovered before it (listed above), the rest left as they were`)
     }
     // A zstd file this install cannot read still needs recovering: not "nothing to recover", nor exit 0.
     if (noZstd > 0) {
