@@ -275,7 +275,14 @@ export class S3Store implements Store {
   async stat (key: string): Promise<ObjectInfo> {
     const request = { Bucket: this.bucket, Key: this.#existingKey(key) }
     const out = await this.send('stat', key, async ({ client, sdk }) => await client.send(new sdk.HeadObjectCommand(request), { abortSignal: this.#closing.signal }))
-    return { key, size: out.ContentLength ?? 0, mtime: out.LastModified ?? new Date(0), etag: out.ETag ?? '' }
+    // S3 answers every HEAD with a Content-Length. An endpoint that is no S3 server (a web page, a captive portal)
+    // answers 200 without one, and taking that as 0 made upload say "stored 0 bytes of 78; the object is left as
+    // stored" where nothing was stored: what is known is that the answer could not be read.
+    if (out.ContentLength === undefined) {
+      throw new StoreError('other', this.url, 'stat', key, `the server's answer (HTTP ${out.$metadata.httpStatusCode ?? '?'}) has no Content-Length, ` +
+        'so it is no S3 answer (is the endpoint an S3 server?); whether the object exists is unknown')
+    }
+    return { key, size: out.ContentLength, mtime: out.LastModified ?? new Date(0), etag: out.ETag ?? '' }
   }
 
   async exists (key: string): Promise<boolean> {
