@@ -18,7 +18,7 @@ import { checkKey, checkObjectName, joinKey } from './keys.js'
 import { resumableRead } from './resumable-read.js'
 import type { S3Connection } from './s3-client.js'
 import { PartBuffers } from './part-buffers.js'
-import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
+import { parseS3Url, s3ClientSettings, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
 import { withTransfer } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
 import { statusOf, storeError, StoreError } from './store-error.js'
@@ -55,6 +55,16 @@ export class S3Store implements Store {
    * process alive until that server answered. A fresh one serves the requests after close().
    */
   #closing = closeSignal()
+
+  /** The request timeout its client was made with (s3ClientSettings): the S3 writer bounds its destroy() by it. */
+  get requestTimeout (): number {
+    try {
+      return s3ClientSettings(this.#options).requestTimeout
+    } catch {
+      // Options the client refuses: it is never made, so no request waits.
+      return 0
+    }
+  }
 
   constructor (url: string, options: S3StoreOptions = {}) {
     const { bucket, prefix } = parseS3Url(url)
