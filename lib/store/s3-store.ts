@@ -258,8 +258,19 @@ export class S3Store implements Store {
     let uploadIdMarker: string | undefined
     for (;;) {
       const request = { Bucket: this.bucket, Prefix: base + prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }
-      const page: ListMultipartUploadsCommandOutput = await this.send('list uploads', named,
-        async ({ client, sdk }) => await client.send(new sdk.ListMultipartUploadsCommand(request), { abortSignal: this.#closing.signal }))
+      let serverSkew: number | undefined
+      const page: ListMultipartUploadsCommandOutput = await this.send('list uploads', named, async ({ client, sdk }) => {
+        const command = new sdk.ListMultipartUploadsCommand(request)
+        // The Date of the answer, for the server's clock (OpenUpload.serverSkew). It has whole seconds: taken as the
+        // middle of its second, it is within half a second of the server's clock, plus the answer's way here.
+        command.middlewareStack.add((next) => async (args) => {
+          const result = await next(args)
+          const date = Date.parse((result.response as { headers?: Record<string, string> }).headers?.date ?? '')
+          serverSkew = Number.isNaN(date) ? undefined : date + 500 - Date.now()
+          return result
+        }, { step: 'finalizeRequest', priority: 'low', name: 'shoeboxServerClock' })
+        return await client.send(command, { abortSignal: this.#closing.signal })
+      })
       if (page.Bucket === undefined) {
         throw new ShoeboxError('SHOEBOX_UNSUPPORTED', `${this.url}: list uploads: the server does not list multipart uploads ` +
           '(its answer to ListMultipartUploads names no bucket; an S3 look-alike without it?)')
@@ -267,7 +278,7 @@ export class S3Store implements Store {
       const uploads = page.Uploads ?? []
       for (const upload of uploads) {
         if (upload.Key === undefined || upload.UploadId === undefined || !upload.Key.startsWith(base)) continue
-        yield { key: upload.Key.slice(base.length), uploadId: upload.UploadId, initiated: upload.Initiated }
+        yield { key: upload.Key.slice(base.length), uploadId: upload.UploadId, initiated: upload.Initiated, ...(serverSkew === undefined ? {} : { serverSkew }) }
       }
       if (page.IsTruncated !== true) return
       // S3 names where to go on; a server that does not, from the last upload listed.

@@ -43,7 +43,7 @@ import type { S3Connection } from './s3-client.js'
 import { s3WriterSettings } from './s3-config.js'
 import { withTransfer, type TransferContext } from './s3-context.js'
 import { statusOf, StoreError } from './store-error.js'
-import type { ObjectWriter, OpenUpload, PutResult, WriterOptions } from './store.js'
+import { initiatedLocally, type ObjectWriter, type OpenUpload, type PutResult, type WriterOptions } from './store.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 /** What a writer needs of its store (S3Store), named here so the two modules do not import each other. */
@@ -296,7 +296,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     try {
       const strays: string[] = []
       for await (const upload of this.#store.listUploads(this.key)) {
-        const at = upload.initiated?.getTime()
+        // By our clock, as `began` is (the server's Initiated moved by its skew).
+        const at = initiatedLocally(upload)
         if (upload.key === this.key && upload.uploadId !== keep && at !== undefined && at >= from) strays.push(upload.uploadId)
       }
       for (const uploadId of strays) await this.#store.abortUpload(this.key, uploadId)
