@@ -54,6 +54,23 @@ export class ShoeboxError extends Error {
 }
 
 /**
+ * `err` with a new message (what a caller adds: where, what was kept), as an
+ * error of the same class with the same fields (code, a VariableRefusedError's
+ * `variable`, a CorruptArchiveError's offset), and `err` as its cause. A
+ * `new ShoeboxError(err.code, ...)` made every such error a plain ShoeboxError,
+ * and what is told by the class (main.ts prints no --help hint under a
+ * VariableRefusedError) was lost.
+ */
+export function reworded<E extends ShoeboxError> (err: E, message: string): E {
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as E
+  Object.assign(copy, err)
+  Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true, enumerable: false })
+  Object.defineProperty(copy, 'cause', { value: err, writable: true, configurable: true, enumerable: false })
+  Error.captureStackTrace(copy, reworded)
+  return copy
+}
+
+/**
  * An error's message without the file it names, for a line or event that
  * names the file apart ('PATH: skipped: REASON'): told by the error's
  * fields (FileFailureError, CorruptArchiveError), not by whether its

@@ -7,6 +7,7 @@
  */
 import { ShoeboxError } from '../errors.js'
 import { openStore } from '../store/open-store.js'
+import { serverNow } from '../store/store.js'
 import { schemeOf } from '../store/store-url.js'
 import { plural } from '../plural.js'
 import type { Command } from './command.js'
@@ -81,9 +82,11 @@ export const multipartCommand: Command = {
     try {
       for await (const upload of store.listUploads()) {
         open++
-        // An upload whose age the server does not give is never taken for an old one.
-        const began = upload.initiated?.getTime() ?? now
-        if (olderThan !== undefined && now - began <= olderThan) {
+        // Aged by the server's clock, as Initiated is (a local clock off from it misjudged them). An upload whose
+        // age the server does not give is never taken for an old one.
+        const serverTime = serverNow(upload, now)
+        const began = upload.initiated?.getTime() ?? serverTime
+        if (olderThan !== undefined && serverTime - began <= olderThan) {
           younger++
           continue
         }

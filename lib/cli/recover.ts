@@ -1,5 +1,5 @@
 /** shoebox recover: seal what crashed writers left behind. */
-import { ShoeboxError } from '../errors.js'
+import { reworded, ShoeboxError } from '../errors.js'
 import { misdecodedSource } from '../fs/undecoded-path.js'
 import { recoverDirectory, type RecoveredFile, type SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
@@ -54,9 +54,9 @@ export const recoverCommand: Command = {
       // Not the listing of DIR itself, which names DIR and touched nothing.
       if (done === 0) {
         if (err.message.startsWith(`cannot recover ${dir}:`)) throw err
-        throw new ShoeboxError(err.code, `${err.message}; nothing recovered, the files left as they were`, { cause: err })
+        throw reworded(err, `${err.message}; nothing recovered, the files left as they were`)
       }
-      throw new ShoeboxError(err.code, `${err.message}; ${plural(done, 'file')} recovered before it (listed above), the rest left as they were`, { cause: err })
+      throw reworded(err, `${err.message}; ${plural(done, 'file')} recovered before it (listed above), the rest left as they were`)
     }
     // A zstd file this install cannot read still needs recovering: not "nothing to recover", nor exit 0.
     if (noZstd > 0) {

@@ -28,7 +28,7 @@ import { isUtf8 } from 'node:buffer'
 import { createRequire } from 'node:module'
 import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
-import { checkCallback, checkOptionsObject, checkText, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
+import { checkCallback, checkOptionsObject, checkText, invalidOption, reworded, ShoeboxError, takesBytes } from '../errors.js'
 import { givenSize, oneOf, sizeOption } from '../units.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
@@ -238,7 +238,7 @@ function fieldTime (name: string, value: unknown, unit: string): KronosTime {
     return timeFrom(value, unit)
   } catch (err) {
     if (!(err instanceof ShoeboxError)) throw err
-    throw new ShoeboxError(err.code, `time field ${JSON.stringify(name)}: ${err.message}`, { cause: err })
+    throw reworded(err, `time field ${JSON.stringify(name)}: ${err.message}`)
   }
 }
 

@@ -23,7 +23,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Writable } from 'node:stream'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { invalidOption, reworded, ShoeboxError } from '../errors.js'
 import { ensureDir } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
 import { loadMetaConfig, metaPaths, missingKeys, projectRow, type MetaConfig } from './config.js'
@@ -513,7 +513,7 @@ export class MetaIngest extends Writable {
     } catch (err) {
       if (!(err instanceof ShoeboxError)) throw err
       const kept = written === null ? 'nothing was written to the meta db' : `${written.path} was written (${written.rows} rows) and stays`
-      throw new ShoeboxError(err.code, `${err.message}; ${kept}, only the store's meta_last_updated was not updated`, { cause: err })
+      throw reworded(err, `${err.message}; ${kept}, only the store's meta_last_updated was not updated`)
     }
   }
 

@@ -10,7 +10,7 @@
  */
 import path from 'node:path'
 import { ensureDir } from '../fs/durable.js'
-import { ShoeboxError } from '../errors.js'
+import { reworded, ShoeboxError } from '../errors.js'
 import { loadMetaConfig, metaPaths, type MetaConfig, type MetaPaths } from './config.js'
 import { listHistoryFiles, replaySet, type HistoryProblem } from './history.js'
 import { MetaFiles } from './files.js'
@@ -69,7 +69,7 @@ export class Metadir {
       // the merge is committed by now: its failure (a file in the way of _store/) must not read as a lost update
       await this.store.touch('state_last_updated').catch((err: unknown) => {
         if (!(err instanceof ShoeboxError)) throw err
-        throw new ShoeboxError(err.code, `${err.message}; the update of ${this.paths.state} is committed (added ${result.added}, updated ${result.updated}, deleted ${result.deleted}), only the store's state_last_updated was not updated`, { cause: err })
+        throw reworded(err, `${err.message}; the update of ${this.paths.state} is committed (added ${result.added}, updated ${result.updated}, deleted ${result.deleted}), only the store's state_last_updated was not updated`)
       })
     }
     return result

@@ -23,7 +23,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { buffer } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
-import { ShoeboxError } from '../errors.js'
+import { reworded, ShoeboxError } from '../errors.js'
 import { plural } from '../plural.js'
 import { ensureDir, randomSuffix, syncDir, syncFile, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
@@ -224,7 +224,7 @@ async function mustBeMetadir (base: string): Promise<void> {
 function stoppedPartWay (err: unknown, result: SyncResult): unknown {
   if (!(err instanceof ShoeboxError)) return err
   const kept = result.copied.length === 0 ? 'nothing copied' : `${plural(result.copied.length, 'file')} copied before it ${result.copied.length === 1 ? 'stays' : 'stay'}`
-  return new ShoeboxError(err.code, `${err.message}; ${kept}`, { cause: err })
+  return reworded(err, `${err.message}; ${kept}`)
 }
 
 async function copied (result: SyncResult, file: SyncedFile, options: SyncOptions): Promise<void> {

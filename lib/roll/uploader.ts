@@ -36,7 +36,7 @@ import { invalidOption, ShoeboxError, untilAborted } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
-import type { PutResult, Store, WriterOptions } from '../store/store.js'
+import { initiatedLocally, type PutResult, type Store, type WriterOptions } from '../store/store.js'
 import type { TransferSnapshot } from '../transfer/stats.js'
 import { directoryStoreAt } from '../fs/real-path.js'
 import { checkFlag, durationOption, positiveCount } from '../units.js'
@@ -279,8 +279,9 @@ export class SealedUploader extends EventEmitter {
    * between asking for the upload and noting its id, so any upload of that
    * exact key the server began from the note on, and before the process was
    * found dead (`checked`), may be its, open for good. Those are aborted.
-   * The server's clock against ours: its times may be whole seconds, so the
-   * note's second counts whole. A server that does not list uploads leaves
+   * The server's times are taken to our clock by the skew its answer shows
+   * (OpenUpload.serverSkew); they may be whole seconds, so the note's second
+   * counts whole. A server that does not list uploads leaves
    * the note advice only (README, Guarantees): it is removed as a torn one is.
    */
   async #abortUnnoted (key: string, since: number, checked: number): Promise<void> {
@@ -288,7 +289,9 @@ export class SealedUploader extends EventEmitter {
     const begun: string[] = []
     try {
       for await (const upload of this.store.listUploads(key)) {
-        const at = upload.initiated?.getTime()
+        // By our clock, as `since` and `checked` are: Initiated moved by the server's skew (a clock off from the
+        // server's by more than the note's second missed the dead process's upload, or took a later one).
+        const at = initiatedLocally(upload)
         if (upload.key === key && at !== undefined && at >= from && at <= checked) begun.push(upload.uploadId)
       }
     } catch (err) {

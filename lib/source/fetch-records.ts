@@ -30,7 +30,7 @@ import { compressedLimit, FrameWalker, isTooLarge, isZstd, NEED_MORE } from '../
 import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
 import { frameTooLarge, salvagedDetail, salvageFrame } from '../compress/zstd-decompress.js'
 import { requireZstd } from '../compress/zstd-loader.js'
-import { CorruptArchiveError, ShoeboxError } from '../errors.js'
+import { CorruptArchiveError, reworded, ShoeboxError } from '../errors.js'
 import { readRecord } from '../format/codec.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import type { ReadResult } from '../format/result.js'
@@ -115,7 +115,7 @@ export async function fetchPositions (glob: StoreGlob, pattern: string, position
       try {
         for await (const chunk of glob.store.get(position.file, { range: { start, end } })) chunks.push(chunk as Buffer)
       } catch (err) {
-        if (err instanceof ShoeboxError) throw new ShoeboxError(err.code, `position ${position.offset} in ${where}: ${err.message}`, { cause: err })
+        if (err instanceof ShoeboxError) throw reworded(err, `position ${position.offset} in ${where}: ${err.message}`)
         throw err
       }
       return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)

@@ -211,6 +211,8 @@ class DeferredWriter extends Writable implements ObjectWriter {
     this.#open().then((inner) => {
       this.#inner = inner
       inner.on('progress', (progress) => this.emit('progress', progress))
+      // The S3 writer's word that a plain destroy() left its upload perhaps open (s3-writer.ts).
+      inner.on('warning', (warning: Error) => this.emit('warning', warning))
       inner.on('error', (err: Error) => { this.destroy(err) })
       callback()
     }, callback)

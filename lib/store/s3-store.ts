@@ -18,7 +18,7 @@ import { checkKey, checkObjectName, joinKey } from './keys.js'
 import { resumableRead } from './resumable-read.js'
 import type { S3Connection } from './s3-client.js'
 import { PartBuffers } from './part-buffers.js'
-import { parseS3Url, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
+import { parseS3Url, s3ClientSettings, s3StoreUrl, secretsOf, type S3StoreOptions } from './s3-config.js'
 import { withTransfer } from './s3-context.js'
 import { S3Writer } from './s3-writer.js'
 import { statusOf, storeError, StoreError } from './store-error.js'
@@ -55,6 +55,16 @@ export class S3Store implements Store {
    * process alive until that server answered. A fresh one serves the requests after close().
    */
   #closing = closeSignal()
+
+  /** The request timeout its client was made with (s3ClientSettings): the S3 writer bounds its destroy() by it. */
+  get requestTimeout (): number {
+    try {
+      return s3ClientSettings(this.#options).requestTimeout
+    } catch {
+      // Options the client refuses: it is never made, so no request waits.
+      return 0
+    }
+  }
 
   constructor (url: string, options: S3StoreOptions = {}) {
     const { bucket, prefix } = parseS3Url(url)
@@ -248,8 +258,19 @@ export class S3Store implements Store {
     let uploadIdMarker: string | undefined
     for (;;) {
       const request = { Bucket: this.bucket, Prefix: base + prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }
-      const page: ListMultipartUploadsCommandOutput = await this.send('list uploads', named,
-        async ({ client, sdk }) => await client.send(new sdk.ListMultipartUploadsCommand(request), { abortSignal: this.#closing.signal }))
+      let serverSkew: number | undefined
+      const page: ListMultipartUploadsCommandOutput = await this.send('list uploads', named, async ({ client, sdk }) => {
+        const command = new sdk.ListMultipartUploadsCommand(request)
+        // The Date of the answer, for the server's clock (OpenUpload.serverSkew). It has whole seconds: taken as the
+        // middle of its second, it is within half a second of the server's clock, plus the answer's way here.
+        command.middlewareStack.add((next) => async (args) => {
+          const result = await next(args)
+          const date = Date.parse((result.response as { headers?: Record<string, string> }).headers?.date ?? '')
+          serverSkew = Number.isNaN(date) ? undefined : date + 500 - Date.now()
+          return result
+        }, { step: 'finalizeRequest', priority: 'low', name: 'shoeboxServerClock' })
+        return await client.send(command, { abortSignal: this.#closing.signal })
+      })
       if (page.Bucket === undefined) {
         throw new ShoeboxError('SHOEBOX_UNSUPPORTED', `${this.url}: list uploads: the server does not list multipart uploads ` +
           '(its answer to ListMultipartUploads names no bucket; an S3 look-alike without it?)')
@@ -257,7 +278,7 @@ export class S3Store implements Store {
       const uploads = page.Uploads ?? []
       for (const upload of uploads) {
         if (upload.Key === undefined || upload.UploadId === undefined || !upload.Key.startsWith(base)) continue
-        yield { key: upload.Key.slice(base.length), uploadId: upload.UploadId, initiated: upload.Initiated }
+        yield { key: upload.Key.slice(base.length), uploadId: upload.UploadId, initiated: upload.Initiated, ...(serverSkew === undefined ? {} : { serverSkew }) }
       }
       if (page.IsTruncated !== true) return
       // S3 names where to go on; a server that does not, from the last upload listed.
@@ -275,7 +296,14 @@ export class S3Store implements Store {
   async stat (key: string): Promise<ObjectInfo> {
     const request = { Bucket: this.bucket, Key: this.#existingKey(key) }
     const out = await this.send('stat', key, async ({ client, sdk }) => await client.send(new sdk.HeadObjectCommand(request), { abortSignal: this.#closing.signal }))
-    return { key, size: out.ContentLength ?? 0, mtime: out.LastModified ?? new Date(0), etag: out.ETag ?? '' }
+    // S3 answers every HEAD with a Content-Length. An endpoint that is no S3 server (a web page, a captive portal)
+    // answers 200 without one, and taking that as 0 made upload say "stored 0 bytes of 78; the object is left as
+    // stored" where nothing was stored: what is known is that the answer could not be read.
+    if (out.ContentLength === undefined) {
+      throw new StoreError('other', this.url, 'stat', key, `the server's answer (HTTP ${out.$metadata.httpStatusCode ?? '?'}) has no Content-Length, ` +
+        'so it is no S3 answer (is the endpoint an S3 server?); whether the object exists is unknown')
+    }
+    return { key, size: out.ContentLength, mtime: out.LastModified ?? new Date(0), etag: out.ETag ?? '' }
   }
 
   async exists (key: string): Promise<boolean> {

@@ -43,7 +43,7 @@ import type { S3Connection } from './s3-client.js'
 import { s3WriterSettings } from './s3-config.js'
 import { withTransfer, type TransferContext } from './s3-context.js'
 import { statusOf, StoreError } from './store-error.js'
-import type { ObjectWriter, OpenUpload, PutResult, WriterOptions } from './store.js'
+import { initiatedLocally, type ObjectWriter, type OpenUpload, type PutResult, type WriterOptions } from './store.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 /** What a writer needs of its store (S3Store), named here so the two modules do not import each other. */
@@ -59,10 +59,20 @@ export interface S3WriterHost {
   delete (key: string): Promise<void>
   listUploads (prefix?: string): AsyncIterable<OpenUpload>
   abortUpload (key: string, uploadId: string): Promise<void>
+  /** How long one request may stall (the client's requestTimeout): bounds how long destroy() waits for a create. */
+  readonly requestTimeout: number
 }
 
 /** S3's limit on the parts of one upload. */
 const MAX_PARTS = 10_000
+
+/**
+ * How long destroy() waits for the answer of a CreateMultipartUpload under way (or the request timeout if
+ * smaller), so as to abort the upload it made, before giving it up: on a server that takes requests and never
+ * answers, waiting for every attempt held close (and a pipeline() whose other stage failed) for
+ * requestTimeout x maxAttempts, 10 minutes with the defaults.
+ */
+const CREATE_GRACE_MS = 5000
 
 /**
  * The first part's buffer when the first write is smaller: it doubles as it
@@ -118,6 +128,15 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
    * warn on stderr of a listener leak that is none (setMaxListeners in the constructor).
    */
   readonly #abort = new AbortController()
+  /**
+   * Cancels the CreateMultipartUpload, which #abort does not (its answer has the id that aborts the upload), once
+   * destroy() has waited CREATE_GRACE_MS for it.
+   */
+  readonly #createAbort = new AbortController()
+  /** destroy() was called: the create starts no new attempt (the SDK's retries), only the one under way may finish. */
+  #stopping = false
+  /** The CreateMultipartUpload request itself (without the listing of strays after it), for destroy() to wait on. */
+  #creating: Promise<unknown> | undefined
   #bytes = 0
   #confirmed = 0
   readonly #check: PartCheck | undefined
@@ -216,12 +235,12 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     return this.#failure
   }
 
-  /** A request of this writer's transfer (counted, its parts reported), cancelled by destroy() unless `cancellable` is false. */
-  async #send<T>(command: (sdk: S3Connection['sdk']) => object, cancellable = true): Promise<T> {
+  /** A request of this writer's transfer (counted, its parts reported), cancelled by `signal` (destroy()'s by default). */
+  async #send<T>(command: (sdk: S3Connection['sdk']) => object, signal = this.#abort.signal): Promise<T> {
     const { client, sdk } = this.#connection as S3Connection
     const request = command(sdk) as Parameters<typeof client.send>[0]
     withTransfer(request.input as object, this.#transfer)
-    return await client.send(request, cancellable ? { abortSignal: this.#abort.signal } : {}) as T
+    return await client.send(request, { abortSignal: signal }) as T
   }
 
   async #startUpload (): Promise<string> {
@@ -237,11 +256,21 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     try {
       // Not cancelled by destroy(): the server may have made the upload already, and its answer is the only sure
       // way to learn the id that aborts it (cancelled, the upload stayed open for good, known to no one).
-      // destroy() waits for it, as it waits for the abort.
-      out = await this.#send((sdk) => new sdk.CreateMultipartUploadCommand(request), false)
+      // destroy() waits for it, as it waits for the abort, for a grace (CREATE_GRACE_MS) and no new attempt.
+      this.#creating = this.#send((sdk) => {
+        const command = new sdk.CreateMultipartUploadCommand(request)
+        // Inside the SDK's retry loop (its step, lower priority), so run once per attempt.
+        command.middlewareStack.add((next) => async (args) => {
+          if (this.#stopping) throw new Error('the writer was destroyed: no new attempt of the create')
+          return await next(args)
+        }, { step: 'finalizeRequest', priority: 'low', name: 'shoeboxNoAttemptAfterDestroy' })
+        return command
+      }, this.#createAbort.signal)
+      out = await this.#creating as typeof out
     } catch (err) {
-      // Every attempt failed, but one may have reached the server (an answer lost on the way).
-      await this.#abortStrays(began, undefined)
+      // Every attempt failed, but one may have reached the server (an answer lost on the way). Not when
+      // destroy() gave the create up: that server does not answer, and its listing would hold close as long.
+      if (!this.#createAbort.signal.aborted) await this.#abortStrays(began, undefined)
       throw err
     }
     if (out.UploadId === undefined) throw new Error('the server gave the multipart upload no id')
@@ -267,7 +296,8 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     try {
       const strays: string[] = []
       for await (const upload of this.#store.listUploads(this.key)) {
-        const at = upload.initiated?.getTime()
+        // By our clock, as `began` is (the server's Initiated moved by its skew).
+        const at = initiatedLocally(upload)
         if (upload.key === this.key && upload.uploadId !== keep && at !== undefined && at >= from) strays.push(upload.uploadId)
       }
       for (const uploadId of strays) await this.#store.abortUpload(this.key, uploadId)
@@ -377,12 +407,36 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
     // A failure the upload had already met; not the cancellations that follow.
     const failure = this.#failure
     this.#failure ??= new StoreError('other', this.#store.url, 'put', this.key, 'the upload was stopped')
+    this.#stopping = true
     this.#abort.abort()
     const cleanUp = async (): Promise<void> => {
-      await Promise.allSettled([...this.#inFlight, this.#uploadId])
+      const settled = Promise.allSettled([...this.#inFlight, this.#uploadId])
+      const grace = Math.min(CREATE_GRACE_MS, this.#store.requestTimeout)
+      let timer: NodeJS.Timeout | undefined
+      const gaveUp = await Promise.race([
+        settled.then(() => false),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => { resolve(true) }, grace) })
+      ])
+      clearTimeout(timer)
+      if (gaveUp) {
+        // The create ends at once, cancelled. Not waiting for the rest: a listing of strays (a create that failed
+        // just before) on a server that does not answer is the store's request, ended by its close().
+        this.#createAbort.abort()
+        await Promise.allSettled([this.#creating])
+      }
       this.#giveBuffers()
       const uploadId = this.#knownUploadId
-      if (uploadId === undefined) return
+      if (uploadId === undefined) {
+        if (gaveUp) {
+          // Said where it is seen: the error close reports, else a 'warning' (a plain destroy() reports no error).
+          const said = `its CreateMultipartUpload had no answer within ${grace / 1000} s of destroy() and was given up: ` +
+            `the upload it may have made stays open (shoebox multipart ${this.#store.url} lists it)`
+          const reported = err ?? failure
+          if (reported instanceof Error) reported.message += `; ${said}`
+          else this.emit('warning', new StoreError('other', this.#store.url, 'put', this.key, said))
+        }
+        return
+      }
       // Its own request, not cancelled by the signal above.
       const { client, sdk } = this.#connection as S3Connection
       await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.#store.bucket, Key: this.#objectKey, UploadId: uploadId }))

@@ -31,6 +31,35 @@ export interface OpenUpload {
   uploadId: string
   /** When the server began it, by the server's clock; absent if the server does not say. */
   initiated?: Date
+  /**
+   * How far the server's clock is ahead of ours, in ms (behind: negative), from the Date of the answer that listed
+   * the upload; absent if it gave none. `initiated` is compared with our clock through it (serverNow()): a local
+   * clock off from the server's took a live upload for an old one, or a dead writer's for a young one, for good.
+   */
+  serverSkew?: number
+}
+
+/**
+ * A skew under this is taken as none: the Date it is read from has whole seconds (within half a second, taken as
+ * the middle of its second) plus the answer's way here, and the comparisons of Initiated with our clock already
+ * count a second whole. Applied, such noise moved an upload begun in the same second out of its window.
+ */
+const SKEW_NOISE_MS = 2000
+
+function skewOf (upload: OpenUpload): number {
+  const skew = upload.serverSkew ?? 0
+  return Math.abs(skew) < SKEW_NOISE_MS ? 0 : skew
+}
+
+/** Now by the server's clock that listed `upload` (ours where it gave no Date, or one within SKEW_NOISE_MS). */
+export function serverNow (upload: OpenUpload, now = Date.now()): number {
+  return now + skewOf(upload)
+}
+
+/** When `upload` began by our clock (initiated, moved by the server's skew); undefined if the server does not say. */
+export function initiatedLocally (upload: OpenUpload): number | undefined {
+  const at = upload.initiated?.getTime()
+  return at === undefined ? undefined : at - skewOf(upload)
 }
 
 /** Bytes [start, end) of an object; end defaults to the object's end. */

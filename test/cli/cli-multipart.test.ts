@@ -243,3 +243,31 @@ t.test('against a server without ListMultipartUploads (it answers with a listing
   t.equal(missing.code, 1, 'a missing bucket: exit 1')
   t.match(missing.stderr, /^shoebox multipart: s3:\/\/no-such-bucket\/events: list uploads: the bucket does not exist[^\n]*\n$/, 'a missing bucket: one line naming it')
 })
+
+for (const [skew, what] of [[-3 * DAY, 'a server 3 days behind: a live upload, begun just now by its clock, is kept'], [2 * DAY, 'a server 2 days ahead: an upload begun 2 days ago by its clock is aborted']] as const) {
+  t.test(`ages by the server's clock (the Date of its answer), not ours: ${what}`, async (t) => {
+    // Initiated (the server's clock) was compared with Date.now() (ours): a server behind ours had a live writer's
+    // upload aborted as old, one ahead left a dead writer's open for good.
+    const s3 = await startS3()
+    t.teardown(() => s3.stop())
+    // The Date of the listing's answer: the server's clock, off by days (the test's seconds do not matter).
+    const proxy = await startFaultProxy(s3.endpoint, [
+      { match: (r) => r.op === 'ListMultipartUploads', fault: { kind: 'set-response-header', name: 'date', value: new Date(Date.now() + skew).toUTCString() } }
+    ])
+    t.teardown(() => proxy.close())
+    const shoebox = multipartRunner(t, s3)
+    const id = await begin(s3, 'events/run/a.shoebox.gz')
+    // Begun just now by the server's clock when it is behind; 2 days ago by it when it is ahead (just now by ours).
+    if (skew < 0) s3.setUploadInitiated(id, new Date(Date.now() + skew))
+    const url = 's3://test-bucket/events'
+    const line = lineOf(s3, 'events', id)
+    const r = await shoebox([url, '--endpoint', proxy.endpoint, '--older-than', '1d', '--abort'])
+    if (skew < 0) {
+      succeeded(t, r, [`0 multipart uploads aborted under ${url} begun over 1d ago; 1 younger one kept open`], 'kept')
+      t.same(s3.openUploads().map((u) => u.uploadId), [id], 'the live upload still open')
+    } else {
+      succeeded(t, r, [`${line}\taborted`, `1 multipart upload aborted under ${url} begun over 1d ago`], 'aborted')
+      t.same(s3.openUploads(), [], 'the dead upload aborted')
+    }
+  })
+}

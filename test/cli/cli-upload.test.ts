@@ -5,6 +5,8 @@
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -357,4 +359,24 @@ t.test('many small files: each is read in a buffer of its size, not 1 MiB (V8 co
     // Now 32 KiB a file (two reads of 16 KiB), 96 KiB to S3 (the writer's first 64 KiB buffer); before, 2 MiB more.
     t.ok(allocated <= files.length * 128 * 1024, `${to}: ${allocated} bytes allocated for ${files.length} files of 15 bytes`)
   }
+})
+
+t.test('an endpoint that answers every request with HTTP 200 and a page that is no S3 answer: the line says the answer could not be read, not "stored 0 bytes"', async (t) => {
+  // The PUT "succeeded" (the SDK reads nothing from its body) and the HEAD had no Content-Length, which was taken
+  // as 0: "stored 0 bytes of 78; the object is left as stored", though nothing was stored.
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html>a captive portal, not S3</html>') })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const file = path.join(tmp, 'garbage.bin')
+  fs.writeFileSync(file, 'x'.repeat(78))
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const r = await cli(['upload', file, '--to', 's3://bkt/up', '--endpoint', endpoint, '--delete-local'])
+  t.equal(r.code, 1, r.stderr)
+  t.equal(r.stdout.toString(), '', 'no line claims the file uploaded')
+  t.notMatch(r.stderr, /stored 0 bytes/)
+  t.match(r.stderr, /^shoebox upload: s3:\/\/bkt\/up: stat garbage\.bin: the server's answer \(HTTP 200\) has no Content-Length, so it is no S3 answer \(is the endpoint an S3 server\?\); whether the object exists is unknown/)
+  t.ok(fs.existsSync(file), 'the file is kept')
 })

@@ -8,7 +8,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
+import { hostName, tempName } from '../../lib/roll/names.js'
 import { cli } from '../cli-run.js'
+import { deadPid } from '../fixtures-roll/util.js'
 import { zstdBlockEnds } from '../helpers.js'
 
 const LINES = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, text: `héllo 📦 ${'x'.repeat(i % 41)}` }))
@@ -160,4 +162,20 @@ t.test('a mistyped SHOEBOX_ZSTD: every command that needs zstd says the variable
     t.match(r.stderr, new RegExp(`^shoebox ${name}: SHOEBOX_ZSTD must be one of 'auto', 'zlib', 'libzstd', 'package', '0' \\(or unset\\), got "libzst"(; nothing was uploaded to \\S+)?\\n$`), what)
     t.equal(r.stdout.length, 0, `${what}: nothing on stdout`)
   }
+})
+
+t.test('a mistyped SHOEBOX_ZSTD met after recover recovered a file: the line adds what was recovered and keeps no --help hint under it', async (t) => {
+  // recover re-words the error to say what it recovered first; a rebuilt plain ShoeboxError lost the refusal's
+  // class (VariableRefusedError), and main.ts printed "(try 'shoebox recover --help')" under an environment's setting.
+  const dir = t.testdir({})
+  const pid = await deadPid()
+  fs.writeFileSync(path.join(dir, tempName('a-000000.shoebox', hostName(), pid)), (await cli(['encode'], INPUT)).stdout)
+  fs.writeFileSync(path.join(dir, tempName('b-000000.shoebox.zst', hostName(), pid)), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]))
+  const saved = process.env.SHOEBOX_ZSTD
+  process.env.SHOEBOX_ZSTD = 'libzst'
+  t.teardown(() => { if (saved === undefined) delete process.env.SHOEBOX_ZSTD; else process.env.SHOEBOX_ZSTD = saved })
+  const r = await cli(['recover', dir])
+  t.equal(r.code, 2, r.stderr)
+  t.match(r.stdout.toString(), /^recovered /, 'the gzip file was recovered first')
+  t.equal(r.stderr, 'shoebox recover: SHOEBOX_ZSTD must be one of \'auto\', \'zlib\', \'libzstd\', \'package\', \'0\' (or unset), got "libzst"; 1 file recovered before it (listed above), the rest left as they were\n')
 })

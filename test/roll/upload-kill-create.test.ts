@@ -19,6 +19,7 @@ import { hostName } from '../../lib/roll/names.js'
 import { SealedUploader } from '../../lib/roll/uploader.js'
 import { startFaultProxy } from '../fault-proxy.js'
 import { startS3 } from '../s3-server.js'
+import { deadPid } from '../fixtures-roll/util.js'
 import { tempDir } from '../temp-dir.js'
 import { transpiledOnce } from '../transpile.js'
 
@@ -85,3 +86,33 @@ t.test('a live process\'s note without an id is left alone, and so is its upload
   t.same(s3.openUploads().map((u) => u.uploadId), [created.UploadId], 'its upload open')
   t.equal(fs.readFileSync(marker, 'utf8'), note, 'its note kept')
 })
+
+for (const skew of [3 * 3_600_000, -3 * 3_600_000]) {
+  t.test(`a dead process's note without an id, against a server whose clock is 3 hours ${skew > 0 ? 'ahead of' : 'behind'} ours: its upload is aborted, an older one of the key kept`, async (t) => {
+    // The server's Initiated was compared with the note's time by our clock: off by hours, the dead process's
+    // upload fell outside [since, checked] and stayed open for good. Now moved by the skew the listing's Date shows.
+    const s3 = await startS3()
+    t.teardown(() => s3.stop())
+    const proxy = await startFaultProxy(s3.endpoint, [
+      { match: (r) => r.op === 'ListMultipartUploads', fault: { kind: 'set-response-header', name: 'date', value: new Date(Date.now() + skew).toUTCString() } }
+    ])
+    t.teardown(() => proxy.close())
+    const dir = tempDir(t)
+    fs.writeFileSync(path.join(dir, 'c.bin'), 'the file')
+    const since = Date.now() - 2000
+    const client = s3.client()
+    // By the server's clock: the dead process's begun a second after its note, another an hour before it.
+    const dead = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: 'up/c.bin' }))
+    s3.setUploadInitiated(dead.UploadId as string, new Date(since + 1000 + skew))
+    const older = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: 'up/c.bin' }))
+    s3.setUploadInitiated(older.UploadId as string, new Date(since - 3_600_000 + skew))
+    fs.writeFileSync(path.join(dir, '.c.bin.uploading'), JSON.stringify({ key: 'c.bin', intent: 'intent-x-1', since, host: hostName(), pid: await deadPid() }))
+    const store = openStore(`s3://${s3.bucket}/up`, { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region })
+    t.teardown(async () => { await store.close() })
+    const uploader = new SealedUploader(dir, store, { partSize: '5MiB' })
+    await uploader.resume()
+    t.equal(await uploader.drain(), undefined, 'the restart ships the file')
+    t.equal(s3.object('up/c.bin')?.toString(), 'the file')
+    t.same(s3.openUploads().map((u) => u.uploadId), [older.UploadId], 'the dead process\'s upload aborted, the older one of the key left')
+  })
+}

@@ -66,3 +66,58 @@ t.test('a writer destroyed while its create is under way leaves no upload open',
   t.equal(s3.openMultipartUploads(), 0, 'the upload is aborted before close')
   t.same(s3.keys(), [], 'nothing stored')
 })
+
+t.test('a writer destroyed while a server holds its create\'s answer closes within the grace, saying the upload may stay open', async (t) => {
+  // destroy() waited for the create's answer through every attempt of the SDK: on a server that takes requests
+  // and never answers, close came after requestTimeout x maxAttempts (10 minutes with the defaults), and a
+  // pipeline() whose other stage failed waited that long. Now no attempt starts after destroy(), and the one under
+  // way is given up after a grace of 5 s (or the request timeout if smaller).
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const proxy = await startFaultProxy(s3.endpoint, [
+    { match: (r) => r.op === 'CreateMultipartUpload', fault: { kind: 'hold-response', ms: 120_000 } }
+  ])
+  t.teardown(() => proxy.close())
+  const store = openStore(`s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region })
+  t.teardown(async () => { await store.close() })
+  const writer = store.writer('big.bin', { partSize: PART })
+  const warnings: Error[] = []
+  writer.on('warning', (w: Error) => { warnings.push(w) })
+  const failed = new Promise<Error>((resolve) => writer.once('error', resolve))
+  writer.write(randomBytes(PART + 1000))
+  while (s3.openMultipartUploads() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  writer.destroy(new Error('the other stage failed'))
+  await new Promise((resolve) => writer.once('close', resolve))
+  // The answer is held for 120 s: the close came while the proxy still holds it, so the upload is still open.
+  t.equal(s3.openMultipartUploads(), 1, 'closed before the create was answered')
+  t.equal(proxy.count('CreateMultipartUpload'), 1, 'no attempt after destroy()')
+  const err = await failed
+  t.match(err.message, new RegExp(`^the other stage failed; its CreateMultipartUpload had no answer within 5 s of destroy\\(\\) and was given up: the upload it may have made stays open \\(shoebox multipart s3://${s3.bucket}/p lists it\\)$`))
+  t.same(warnings, [], 'said in the error, where there is one')
+})
+
+t.test('a plain destroy() of a writer whose create is never answered: a warning says the upload may stay open', async (t) => {
+  // requestTimeout 1s: the grace is the request timeout, being smaller than 5 s; the attempt under way times out
+  // and the SDK, which tried again up to maxAttempts, starts no other.
+  const s3 = await startS3()
+  t.teardown(() => s3.stop())
+  const proxy = await startFaultProxy(s3.endpoint, [
+    { match: (r) => r.op === 'CreateMultipartUpload', fault: { kind: 'hold-response', ms: 120_000 } },
+    { match: (r) => r.op === 'ListMultipartUploads', fault: { kind: 'hold-response', ms: 120_000 } }
+  ])
+  t.teardown(() => proxy.close())
+  const store = openStore(`s3://${s3.bucket}/p`, { endpoint: proxy.endpoint, credentials: s3.credentials, region: s3.region, requestTimeout: '1s', maxAttempts: 5 })
+  t.teardown(async () => { await store.close() })
+  const writer = store.writer('big.bin', { partSize: PART })
+  const warnings: Error[] = []
+  writer.on('warning', (w: Error) => { warnings.push(w) })
+  writer.on('error', (e: Error) => { t.fail(`no error for a plain destroy(): ${e.message}`) })
+  writer.write(randomBytes(PART + 1000))
+  while (s3.openMultipartUploads() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  writer.destroy()
+  await new Promise((resolve) => writer.once('close', resolve))
+  t.equal(proxy.count('CreateMultipartUpload'), 1, 'no attempt after destroy()')
+  const said = warnings.map((w) => w.message)
+  t.equal(said.length, 1, 'one warning')
+  t.match(said, [/: put big\.bin: its CreateMultipartUpload had no answer within 1 s of destroy\(\) and was given up: the upload it may have made stays open \(shoebox multipart s3:\/\/\S+ lists it\)$/])
+})
