@@ -51,9 +51,9 @@ export const recoverCommand: Command = {
     } catch (err) {
       if (!(err instanceof ShoeboxError)) throw err
       // A file that could not be sealed (a read-only directory: EROFS on its fsync) said only "cannot fsync ...".
-      // Not the listing of DIR itself, which names DIR and touched nothing.
+      // Not the listing of DIR itself (readdir's failure, its cause), which names DIR and touched nothing.
       if (done === 0) {
-        if (err.message.startsWith(`cannot recover ${dir}:`)) throw err
+        if ((err.cause as NodeJS.ErrnoException | undefined)?.syscall === 'scandir') throw err
         throw reworded(err, `${err.message}; nothing recovered, the files left as they were`)
       }
       throw reworded(err, `${err.message}; ${plural(done, 'file')} recovered before it (listed above), the rest left as they were`)
