@@ -704,6 +704,10 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
       await handle.sync()
       await handle.close()
       this.#handle = undefined
+      // Destroyed meanwhile (a listener's rejection, a failure elsewhere in the pipeline): no object goes in place
+      // (_destroy removes the temporary file). Once the rename has begun, the object is whole and synced: a destroy
+      // then leaves it, rather than delete what the rename replaced.
+      if (this.destroyed) return
       await fsp.rename(this.#temp as string, this.#target)
       // After the rename, which moves its ctime: the tag a listing gives the object.
       const st = await fsp.stat(this.#target, { bigint: true })
