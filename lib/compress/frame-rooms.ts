@@ -48,7 +48,7 @@ export class FrameRooms {
     return room
   }
 
-  /** FrameRooms.giveBack(view): for a taker holding these rooms rather than the class. */
+  /** FrameRooms.giveBack(view), for a taker that has these rooms but imports only the type (zstd.ts). */
   giveBack (view: Uint8Array): void {
     FrameRooms.giveBack(view)
   }
@@ -61,9 +61,4 @@ export class FrameRooms {
     const free = taken.rooms.#free
     if (free.length < taken.rooms.#keep) free.push(taken.room)
   }
-}
-
-/** Give back a frame written into a room (FrameRooms.giveBack). */
-export function giveBackRoom (view: Uint8Array): void {
-  FrameRooms.giveBack(view)
 }

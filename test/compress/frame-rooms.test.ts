@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import { finished } from 'node:stream/promises'
 import path from 'node:path'
 import t from 'tap'
-import { FrameRooms, giveBackRoom } from '../../lib/compress/frame-rooms.js'
+import { FrameRooms } from '../../lib/compress/frame-rooms.js'
 import { loadZstd, zstdBlockFrames, zstdCompressBound } from '../../lib/compress/zstd.js'
 import { loadNativeZstd } from '../../lib/native.js'
 import { rollingSink } from '../../lib/index.js'
@@ -23,22 +23,22 @@ t.test('a room is taken again only once given back, and kept once however often 
   t.ok(a.length >= 1000)
   const b = rooms.take(1000)
   t.not(b.buffer, a.buffer, 'a room out is not taken again')
-  giveBackRoom(a.subarray(0, 10))
+  FrameRooms.giveBack(a.subarray(0, 10))
   t.equal(rooms.free, 1, 'given back by a view of it')
-  giveBackRoom(a)
-  giveBackRoom(a.subarray(5, 6))
+  FrameRooms.giveBack(a)
+  FrameRooms.giveBack(a.subarray(5, 6))
   t.equal(rooms.free, 1, 'given back again: ignored, not kept twice')
   const c = rooms.take(500)
   t.equal(c.buffer, a.buffer, 'the free room is taken again')
   t.equal(rooms.free, 0)
   const d = rooms.take(c.length + 1)
   t.not(d.buffer, c.buffer, 'a room too small is not taken')
-  giveBackRoom(b)
-  giveBackRoom(c)
-  giveBackRoom(d)
+  FrameRooms.giveBack(b)
+  FrameRooms.giveBack(c)
+  FrameRooms.giveBack(d)
   t.equal(rooms.free, 2, 'at most `keep` kept')
   const plain = Buffer.alloc(10, 7)
-  giveBackRoom(plain)
+  FrameRooms.giveBack(plain)
   rooms.giveBack(plain.subarray(2))
   t.equal(rooms.free, 2, 'memory no rooms know is ignored')
   t.equal(plain[3], 7)
@@ -55,7 +55,7 @@ t.test('zstdBlockFrames with rooms: each frame is written into a room, and reads
   t.ok(frame.buffer.byteLength >= zstdCompressBound(block.length), 'a view of a room that always holds the frame')
   t.same(await z.decompress(frame), block)
   t.same(frame, await z.compress(block, 1), 'the frame zstdCompress() writes')
-  giveBackRoom(frame)
+  FrameRooms.giveBack(frame)
   const again = await zstdBlockFrames(block.subarray(0, 1000), 1, 'test', 'libzstd', rooms)
   t.equal(again.buffer, frame.buffer, 'the room given back holds the next frame')
   t.same(await z.decompress(again), block.subarray(0, 1000))
