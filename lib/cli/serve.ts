@@ -1,7 +1,7 @@
 /** shoebox serve: the Kronos-compatible event server on a local event store. */
 import path from 'node:path'
 import type { Command } from './command.js'
-import { givenValue, ShoeboxError } from '../errors.js'
+import { givenValue, reworded, ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 import { misdecodedDirectory } from '../fs/undecoded-path.js'
 import { parseDuration } from '../units.js'
@@ -192,7 +192,7 @@ const SERVE_FLAGS = {
  */
 function notStarted (err: unknown, data: string | undefined): unknown {
   if (data === undefined || !(err instanceof ShoeboxError) || err.code !== 'SHOEBOX_IO') return err
-  return new ShoeboxError(err.code, `${err.message}; the server did not start, the events in ${data} are kept as they were`, { cause: err.cause })
+  return reworded(err, `${err.message}; the server did not start, the events in ${data} are kept as they were`)
 }
 
 function listenError (err: unknown, host: string, port: number): unknown {

@@ -15,7 +15,7 @@ import fs from 'node:fs/promises'
 import { Writable } from 'node:stream'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CodecName, type CompressOption, type Compression } from '../compress/codecs.js'
-import { invalidOption, ShoeboxError } from '../errors.js'
+import { invalidOption, reworded, ShoeboxError } from '../errors.js'
 import { ArchiveEncoder, encodedRecordEnds, type EncoderOptions } from '../format/encoder.js'
 import type { recordEnds } from '../format/walk.js'
 import type { RecordInput } from '../record.js'
@@ -415,7 +415,7 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
       const errno = (err as { cause?: { code?: unknown } }).cause?.code
       if (!(err instanceof ShoeboxError) || err.code !== 'SHOEBOX_IO' || typeof errno !== 'string') throw err
       const before = this.recovered.length === 0 ? '' : `, ${plural(this.recovered.length, 'file')} recovered before it`
-      throw new ShoeboxError(err.code, `${err.message}; recovering the files an earlier writer left in ${this.dir}, before writing: nothing written, that file left for the next start (or shoebox recover)${before}`, { cause: err.cause })
+      throw reworded(err, `${err.message}; recovering the files an earlier writer left in ${this.dir}, before writing: nothing written, that file left for the next start (or shoebox recover)${before}`)
     }
   }
 
