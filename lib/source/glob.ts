@@ -5,6 +5,7 @@
  * archiveSource()'s constructor; listing (list.ts) is loaded when a source
  * starts reading, not when the package is imported.
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import { FileStore } from '../store/file-store.js'
 import { isRemote, openStore, type StoreOptions } from '../store/open-store.js'
@@ -42,7 +43,7 @@ export function openGlob (pattern: string, options: OpenGlobOptions = {}): Store
     const store = openStore(`${scheme}://${bucket}`, options.storeOptions)
     return { store, root: store.url, pattern: rest === '' ? '**' : rest, where: (key) => `${store.url}/${key}` }
   }
-  const glob = splitGlob(localPattern(pattern), options.cwd)
+  const glob = splitGlob(directoryAsItsFiles(localPattern(pattern), options.cwd), options.cwd)
   // Files others named: every name the platform allows is read.
   const store = new FileStore(glob.root, { platformNames: true })
   return { store, ...glob, where: (key) => path.join(store.root, ...key.split('/')) }
@@ -66,6 +67,30 @@ export function splitGlob (pattern: string, cwd = process.cwd()): GlobRoot {
   // The directory's real name: escaped characters as themselves.
   const root = segments.slice(0, literal).map((s) => s.replace(ESCAPED, '$1')).join('/') || '/'
   return { root, pattern: segments.slice(literal).join('/') }
+}
+
+/**
+ * A local pattern that names a directory (no wildcard) as the glob of the
+ * files directly in it: `shoebox read logs` after `shoebox write logs`
+ * reads what the writer sealed there, as `ls logs` lists a directory. A
+ * directory is never an archive, so as a glob it could only match nothing.
+ */
+function directoryAsItsFiles (pattern: string, cwd = process.cwd()): string {
+  // The path as given ('logs [1]' names that directory, not a glob), or with its escapes read ('logs \[1\]').
+  const names = MAGIC.test(pattern.replace(ESCAPED, '')) ? [pattern] : [pattern, pattern.replace(ESCAPED, '$1')]
+  for (const name of names) {
+    const dir = path.resolve(cwd, name)
+    if (isDirectory(dir)) return escapeGlob(dir.split(path.sep).join('/')).replace(/\/+$/, '') + '/*'
+  }
+  return pattern
+}
+
+function isDirectory (file: string): boolean {
+  try {
+    return fs.statSync(file).isDirectory()
+  } catch {
+    return false
+  }
 }
 
 /** A local path of a 'file://' URL or a plain path. */

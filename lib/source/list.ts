@@ -105,13 +105,13 @@ export async function listFiles (glob: GlobRoot, sealing?: Set<string>): Promise
 /**
  * A pattern that matches no file (read, ls, unpack): an error unless
  * following, so a typo is never an empty success. A local directory given
- * as the pattern (`shoebox read logs` after `shoebox write logs`) matches
- * only itself, not its files: the line says which pattern does.
+ * as the pattern stands for the files directly in it (glob.ts): here it
+ * held none, and the line says so.
  */
 export function noArchiveMatches (pattern: string, listed?: object): ShoeboxError {
   // On S3 too: `shoebox read s3://b/events` matched the key 'events' only, and said nothing of events/'s objects.
   const hint = isLocalDirectory(pattern)
-    ? ` (a directory: '${pattern.replace(/\/+$/, '')}/*' matches the archives in it)`
+    ? ' (a directory with no files directly in it)'
     : listed !== undefined && namesAFolder.has(listed) ? ` (a prefix: '${pattern.replace(/\/+$/, '')}/*' matches the objects under it)` : ''
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `no archive matches ${pattern}${hint}`)
 }

@@ -27,11 +27,14 @@ t.test('a pattern that matches nothing: "no archive matches PATTERN", exit 1 (re
   fs.mkdirSync(empty)
   fs.writeFileSync(path.join(empty, 'notes.txt'), 'x')
   t.equal((await cli(['read', path.join(empty, '*.shoebox')])).code, 1)
-  // A directory given as the pattern matches only itself: the line names the pattern that matches its files.
+  // A directory given as the pattern stands for the files directly in it: one that holds none (a subdirectory
+  // only) is said to be such.
+  const hollow = path.join(tmp, 'hollow')
+  fs.mkdirSync(path.join(hollow, 'sub'), { recursive: true })
   for (const command of ['read', 'ls']) {
-    for (const given of [empty, `${empty}/`, `file://${empty}`]) {
+    for (const given of [hollow, `${hollow}/`, `file://${hollow}`]) {
       const r = await cli([command, given])
-      t.equal(r.stderr, `shoebox ${command}: no archive matches ${given} (a directory: '${given.replace(/\/$/, '')}/*' matches the archives in it)\n`, `${command} ${given}`)
+      t.equal(r.stderr, `shoebox ${command}: no archive matches ${given} (a directory with no files directly in it)\n`, `${command} ${given}`)
       t.equal(r.code, 1, command)
     }
   }
