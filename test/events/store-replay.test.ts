@@ -6,7 +6,8 @@
  * replays with the memtable never past its size and a put; every event
  * comes back, a delete in the middle of the log removes exactly what it
  * removed the first time (events put after it in its range stay), and a
- * start after a flush made mid-file replays only what followed it.
+ * start after a flush made mid-file replays only what followed it. And a
+ * small log's events lie in memory of the log's size, not in Node's pool.
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
@@ -113,4 +114,27 @@ t.test('restarts while run files cannot be written: each replay holds what the p
   const store = await EventStore.open({ dir, fsync: false, memtableSize })
   t.same((await stored(store)).sort(), acked.sort(), 'once runs can be written, every acknowledged event is there')
   await store.close()
+})
+
+t.test('a small log replayed: the memtable holds memory of the log\'s size, not a slice of Node\'s shared pool', async (t) => {
+  // Before t.testdir(): tap removes the directory after the teardowns, and close() flushes into it.
+  const opened: { store?: EventStore } = {}
+  t.teardown(async () => { await opened.store?.close() })
+  const source = t.testdir()
+  const first = await EventStore.open({ dir: path.join(source, 'a'), fsync: false })
+  await first.put('kronos', [{ stream: 's', events: [event(T0, 0), event(T0 + 1n, 1)] }])
+  const [log] = fs.readdirSync(path.join(source, 'a', 'wal'))
+  const logBytes = fs.statSync(path.join(source, 'a', 'wal', log)).size
+  // A crash before any flush: the log only. Under half of Node's pool (4 KiB on Node 20), a chunk of
+  // Buffer.allocUnsafe() was a slice of it, and the memtable kept the whole pool until its flush.
+  t.ok(logBytes < Buffer.poolSize / 2, `a log of ${logBytes} bytes`)
+  fs.mkdirSync(path.join(source, 'b'))
+  fs.cpSync(path.join(source, 'a', 'wal'), path.join(source, 'b', 'wal'), { recursive: true })
+  await first.close()
+  const store = opened.store = await EventStore.open({ dir: path.join(source, 'b'), fsync: false })
+  t.equal(store.stats().runs, 0, 'the events are in the memtable')
+  const memory = new Set<ArrayBufferLike>()
+  for await (const e of store.read('kronos', 's', EVERY_TIME)) memory.add(e.body.buffer)
+  t.equal(memory.size, 1, 'both texts in the one chunk read')
+  t.equal([...memory][0].byteLength, logBytes, 'the chunk read is the log, and only it')
 })

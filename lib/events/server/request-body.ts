@@ -10,9 +10,13 @@
  * stored texts are views of the body; Node's HTTP parser hands each body
  * chunk in memory of its own (a copy, not a view of the socket's read), so
  * they pin no more than the body (test/events/server/request-body.test.ts
- * checks that this still holds).
+ * checks that this still holds). A body of several chunks is joined into
+ * memory of its own too (own-memory.ts): Buffer.concat() cut one under half
+ * of Buffer.poolSize from Node's shared pool, and the memtable held the
+ * whole pool, and all else cut from it, for each such put until its flush.
  */
 import type { IncomingMessage } from 'node:http'
+import { ownJoined } from '../../own-memory.js'
 
 /** A body read whole: its bytes, and its text decoded on first use. */
 export class ReadBody {
@@ -66,7 +70,7 @@ export async function readBody (req: IncomingMessage, maxBytes: number, sendCont
       else (parts ??= [first]).push(chunk)
     }
     const onEnd = (): void => {
-      done(new ReadBody(parts !== undefined ? Buffer.concat(parts, size) : first ?? EMPTY))
+      done(new ReadBody(parts !== undefined ? ownJoined(parts, size) : first ?? EMPTY))
     }
     // 'close' before 'end': the client went away mid-body.
     const onAborted = (): void => { done(ABORTED) }

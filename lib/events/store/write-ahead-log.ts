@@ -439,7 +439,9 @@ async function replayLogFile (
       }
     }
     for (let at = 0; at < size;) {
-      const chunk = Buffer.allocUnsafe(Math.min(REPLAY_CHUNK, size - at))
+      // allocUnsafeSlow: allocUnsafe cuts one under half of Buffer.poolSize (a small log) from Node's
+      // shared pool, which the memtable would keep whole until its flush.
+      const chunk = Buffer.allocUnsafeSlow(Math.min(REPLAY_CHUNK, size - at))
       const { bytesRead } = await orIoError(handle.read(chunk, 0, chunk.length, at), 'cannot read event log', file)
       if (bytesRead === 0) break
       at += bytesRead

@@ -1,7 +1,8 @@
 /**
  * readBody(): the bytes as sent (one chunk or many), a body that is all of
- * its memory (a small put's texts are views of it: were it a view of the
- * socket's read buffer, it would keep all of that alive), the text decoded only
+ * its memory, joined from several chunks too (a small put's texts are views
+ * of it: were it a view of the socket's read buffer, or of Node's shared
+ * pool, it would keep all of that alive), the text decoded only
  * on request, the cap by Content-Length and while reading, and a client
  * that goes away mid-body.
  */
@@ -50,6 +51,14 @@ t.test('bodies come back byte for byte, each in memory of its own size; text on 
   if (r.kind !== 'body') throw new Error(r.kind)
   t.equal(r.text, body)
   t.equal(r.bytes.buffer.byteLength, body.length, 'not a view of the read buffer it lay in')
+  // In two chunks: joined into memory of its own, not a slice of Node's shared pool (Buffer.concat's).
+  const chunked = net.connect(port, '127.0.0.1')
+  chunked.on('error', () => {})
+  chunked.end(`POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\n{"ev\r\n${(body.length - 4).toString(16)}\r\n${body.slice(4)}\r\n0\r\n\r\n`)
+  const joined = await next()
+  if (joined.kind !== 'body') throw new Error(joined.kind)
+  t.equal(joined.text, body)
+  t.equal(joined.bytes.buffer.byteLength, body.length, 'two chunks joined: all of its memory')
 })
 
 t.test('too large by Content-Length or while read; a client gone mid-body is aborted', async (t) => {
