@@ -16,7 +16,7 @@ import { ShoeboxError } from '../errors.js'
 import { FileStore } from '../store/file-store.js'
 import { literalPrefix } from '../store/keys.js'
 import { isRemote } from '../store/store-url.js'
-import { localPattern, type GlobRoot, type StoreGlob } from './glob.js'
+import { escapeGlob, localPattern, type GlobRoot, type StoreGlob } from './glob.js'
 import type { ListOptions } from '../store/store.js'
 import type { ListedFile } from './order.js'
 
@@ -45,8 +45,11 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes: L
   // Compiled once, not per key (minimatch() compiles its pattern on every call).
   const matcher = new Minimatch(glob.pattern)
   const out: ListedName[] = []
-  // A pattern with no wildcard that names a prefix of keys (`shoebox read s3://b/events`): what noArchiveMatches() says.
+  // A pattern with no wildcard that names a prefix of keys (`shoebox read s3://b/events`): with no key of that
+  // name, it stands for the objects directly under it, as a local directory does for its files (glob.ts).
   const folder = MAGIC_CHARS.test(glob.pattern) ? undefined : glob.pattern.replace(/\/+$/, '') + '/'
+  const inFolderMatcher = folder !== undefined && isRemote(glob.root) ? new Minimatch(escapeGlob(folder) + '*') : undefined
+  const inFolderFiles: ListedName[] = []
   // On S3 such a pattern is listed from itself (a key prefix is text): from its parent, 's3://b/events' listed
   // every object of the bucket to find one key. (A directory store lists directories.)
   const prefix = folder !== undefined && isRemote(glob.root) ? glob.pattern : literalPrefix(glob.pattern)
@@ -73,9 +76,12 @@ export async function listGlob (glob: StoreGlob, sealing?: Set<string>, sizes: L
       const sealed = sealedAs(name)
       if (sealed !== undefined) sealing.add(sealed)
     }
+    const listed = { name, path: glob.where(name), size: object.size, mtimeMs: object.mtimeMs ?? object.mtime?.getTime(), etag: object.etag }
+    if (inFolderMatcher?.match(name) === true) inFolderFiles.push(listed)
     if (!matcher.match(name)) continue
-    out.push({ name, path: glob.where(name), size: object.size, mtimeMs: object.mtimeMs ?? object.mtime?.getTime(), etag: object.etag })
+    out.push(listed)
   }
+  if (out.length === 0 && inFolderFiles.length > 0) return inFolderFiles
   if (inFolder && out.length === 0) namesAFolder.add(out)
   return out
 }
@@ -112,7 +118,7 @@ export function noArchiveMatches (pattern: string, listed?: object): ShoeboxErro
   // On S3 too: `shoebox read s3://b/events` matched the key 'events' only, and said nothing of events/'s objects.
   const hint = isLocalDirectory(pattern)
     ? ' (a directory with no files directly in it)'
-    : listed !== undefined && namesAFolder.has(listed) ? ` (a prefix: '${pattern.replace(/\/+$/, '')}/*' matches the objects under it)` : ''
+    : listed !== undefined && namesAFolder.has(listed) ? ' (a prefix with no objects directly under it)' : ''
   return new ShoeboxError('SHOEBOX_NOT_FOUND', `no archive matches ${pattern}${hint}`)
 }
 

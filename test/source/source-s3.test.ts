@@ -208,16 +208,21 @@ t.test('listing asks only for the literal prefix of the pattern, then filters wi
   const none = await read(`s3://${s.s3.bucket}/nothing/here/*.gz`, { storeOptions: s.storeOptions })
   t.match(none.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches s3://${s.s3.bucket}/nothing/here/*.gz` }, 'no match: an error naming the pattern')
   t.same(none.records, [])
-  // A prefix given as the pattern (`shoebox read s3://b/data`, as after `write --to s3://b/data`) matches the key
-  // 'data' alone: the line says which pattern matches its objects, as for a local directory; not for a key that
-  // only begins as the prefix does.
+  // A prefix given as the pattern (`shoebox read s3://b/data`, as after `write --to s3://b/data`), with no key of
+  // that name, stands for the objects directly under it, as 'data/*' does and as a local directory does for its
+  // files: the four archives (not data/sub/'s, not data-old/'s), then data/notes.txt, which is none, refused.
   for (const given of ['data', 'data/']) {
     s.proxy.log.length = 0
     const prefix = await read(`s3://${s.s3.bucket}/${given}`, { storeOptions: s.storeOptions })
-    t.match(prefix.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches s3://${s.s3.bucket}/${given} (a prefix: 's3://${s.s3.bucket}/data/*' matches the objects under it)` })
+    t.same(numbers(prefix.records), seq(0, 130), `${given}: the archives directly under data/`)
+    t.match((prefix.error as Error | undefined)?.message, /data\/notes\.txt/, `${given}: then the object that is no archive, named`)
     // A pattern with no wildcard is listed from itself, not from its parent: 'data' listed the whole bucket.
     t.same(s.proxy.log.filter((e) => e.op === 'ListObjectsV2').map((e) => new URL(e.url, 'http://x').searchParams.get('prefix')), [given])
   }
+  // A prefix with objects only deeper down says so.
+  await s.put('deep/only/f-5.shoebox', archive(600, 601))
+  const deeper = await read(`s3://${s.s3.bucket}/deep`, { storeOptions: s.storeOptions })
+  t.match(deeper.error, { code: 'SHOEBOX_NOT_FOUND', message: `no archive matches s3://${s.s3.bucket}/deep (a prefix with no objects directly under it)` })
   const notPrefix = await read(`s3://${s.s3.bucket}/dat`, { storeOptions: s.storeOptions })
   t.equal((notPrefix.error as Error | undefined)?.message, `no archive matches s3://${s.s3.bucket}/dat`, 'no hint for a key that only begins as a prefix does')
   const allowed = await read(`s3://${s.s3.bucket}/nothing/here/*.gz`, { storeOptions: s.storeOptions, allowEmpty: true })
