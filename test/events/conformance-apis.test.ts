@@ -127,6 +127,37 @@ t.test('put: floats in errors are as Python 2 repr() and type() give them', asyn
   }
 })
 
+t.test('integers in errors are Python ints or longs as ujson 1.33 makes them: a long (repr 5L) from 2^31 on, either sign', async (t) => {
+  const { url } = await start(t)
+  const times = await post(url, '/1.0/events/put', '{"events": {"s": [{"@time": [2147483647, 2147483648, -2147483647, -2147483648, 9007199254740993, -0]}]}}')
+  t.same(json(times)['@errors'], ['InvalidEventTime([2147483647, 2147483648L, -2147483647, -2147483648L, 9007199254740993L, 0],)'])
+  const elements = await post(url, '/1.0/events/put', '{"events": {"s": [2147483647, 2147483648, -2147483648, 17000000000000000]}}')
+  t.same(json(elements)['@errors'], [
+    "AttributeError(\"'int' object has no attribute 'get'\",)", "AttributeError(\"'long' object has no attribute 'get'\",)",
+    "AttributeError(\"'long' object has no attribute 'get'\",)", "AttributeError(\"'long' object has no attribute 'get'\",)"
+  ])
+  t.same(json(await post(url, '/1.0/events/put', '{"events": {"s": 2147483648}}'))['@errors'], ["TypeError(\"'long' object is not iterable\",)"])
+  t.same(json(await post(url, '/1.0/events/put', '{"events": {"s": 2147483647}}'))['@errors'], ["TypeError(\"'int' object is not iterable\",)"])
+  t.same(json(await post(url, '/1.0/events/get', '5000000000'))['@errors'], ["AttributeError(\"'long' object has no attribute 'get'\",)"], 'a body that is a long')
+  const stream = await post(url, '/1.0/events/get', '{"stream": 2147483648, "end_time": 1}')
+  t.equal(stream.text, '{"@errors": ["InvalidStreamName(2147483648L,)"], "@success": false}', 'the answer\'s bytes')
+  for (const [raw, shown] of [['1.0', '1.0'], ['1e3', '1000.0'], ['-0.0', '-0.0'], ['2147483647', '2147483647'], ['[1.0, 2147483648]', '[1.0, 2147483648L]']]) {
+    t.same(json(await post(url, '/1.0/events/get', `{"stream": ${raw}, "end_time": 1}`))['@errors'], [`InvalidStreamName(${shown},)`], `stream ${raw}`)
+    t.same(json(await post(url, '/1.0/events/delete', `{"stream": ${raw}, "end_time": 1}`))['@errors'], [`InvalidStreamName(${shown},)`], `delete, stream ${raw}`)
+    t.same(json(await post(url, '/1.0/streams/infer_schema', `{"stream": ${raw}}`))['@errors'], [`InvalidStreamName(${shown},)`], `infer_schema, stream ${raw}`)
+  }
+  // NamespaceMissing formats the namespace with '%s': str(), no L on a long, but repr() of a list's items.
+  for (const [raw, shown] of [['2147483648', '2147483648'], ['1.0', '1.0'], ['[2147483648]', '[2147483648L]'], ['true', 'True']]) {
+    const error = `NamespaceMissing('\`${shown}\` namespace is not configured',)`
+    t.same(json(await post(url, '/1.0/events/put', `{"namespace": ${raw}, "events": {"s": [{}]}}`))['@errors'], [error], `put, namespace ${raw}`)
+    t.same(json(await post(url, '/1.0/events/get', `{"namespace": ${raw}, "stream": "s", "end_time": 1}`))['@errors'], [error], `get, namespace ${raw}`)
+    t.same(json(await post(url, '/1.0/streams', `{"namespace": ${raw}}`))['@errors'], [error], `streams, namespace ${raw}`)
+    t.same(json(await post(url, '/1.0/streams/infer_schema', `{"namespace": ${raw}, "stream": "s"}`))['@errors'], [error], `infer_schema, namespace ${raw}`)
+  }
+  t.same(json(await post(url, '/1.0/events/get', '{"stream": "s", "end_time": [2147483648]}'))['@errors'],
+    ["TypeError(\"long() argument must be a string or a number, not 'list'\",)"])
+})
+
 t.test('get: intervals, inclusive bounds, start_id, limit, order', async (t) => {
   const { url } = await start(t)
   t.same(await get(t, url, 'nothing', 0, 10), [], 'an empty stream')
