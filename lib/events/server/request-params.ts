@@ -101,8 +101,8 @@ export function rangeParams (body: BodyObject): EventRange {
   const from = body.start_time === undefined ? 0n : long('long', body.start_time)
   const range: EventRange = { from, to }
   const startId = body.start_id
-  // Python truthiness: "", 0, null, false mean "no start_id".
-  if (startId !== undefined && startId !== null && startId !== '' && startId !== false && startId !== 0) {
+  // Python truthiness (Kronos's `if start_id:`): "", 0, null, false, [] and {} all mean "no start_id".
+  if (!pythonFalsy(startId)) {
     if (typeof startId !== 'string') throw new BadRequest([badUuid()])
     const id = pythonUuid(startId)
     if (id === undefined) throw new BadRequest([badUuid()])
