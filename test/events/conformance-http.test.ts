@@ -56,7 +56,7 @@ t.test('index', async (t) => {
   const body = json(reply)
   t.equal(body.service, 'kronosd')
   t.equal(body.version, '0.6.2')
-  t.equal(typeof body.id, 'string')
+  t.match(body.id, /^0x[0-9a-f]+L$/, 'hex() of a Python 2 long, as Kronos\'s hex(uuid.getnode())')
   t.same(body.storage, { shoebox: { alive: true, backend: 'shoebox.events.EventStore' } })
   t.equal(body['@success'], true)
 })

@@ -92,6 +92,22 @@ t.test('@time at the edges of the id\'s 60 bits: each kept with the id its time 
   t.same(before.map((e) => e['@time']), [-OFFSET], 'start_time far before every id: the first one')
 })
 
+t.test('@time null is now, written where the null was; an unknown namespace refuses a put whose streams had any element, valid or not', async (t) => {
+  const { url } = await start(t)
+  const before = BigInt(Date.now()) * 10_000n
+  t.equal((await post(url, '/1.0/events/put', '{"events": {"s": [{"a": 1, "@time": null, "b": 2}]}}')).status, 200)
+  const got = await post(url, '/1.0/events/get', '{"stream": "s", "end_time": 99999999999999999}')
+  const m = /^\{"@id":"[0-9a-f-]{36}","a": 1, "@time": (\d+), "b": 2\}\r\n$/.exec(got.text)
+  t.ok(m, got.text)
+  t.ok(BigInt(m?.[1] ?? 0) >= before && BigInt(m?.[1] ?? 0) <= BigInt(Date.now()) * 10_000n, 'the time of the put, in 100 ns ticks')
+  const invalidOnly = await post(url, '/1.0/events/put', '{"namespace": "x", "events": {"s": [{"@time": 1.5}]}}')
+  t.equal(invalidOnly.status, 400, 'an element was attempted: the namespace is looked up')
+  t.same(json(invalidOnly)['@errors'], ["NamespaceMissing('`x` namespace is not configured',)"])
+  const badName = await post(url, '/1.0/events/put', '{"namespace": "x", "events": {"bad name": [{}]}}')
+  t.equal(badName.status, 200, 'no stream got as far as its elements: no lookup')
+  t.same(json(badName)['@errors'], ["InvalidStreamName(u'bad name',)"])
+})
+
 t.test('integers beyond 64 bits are kept as sent (Kronos\'s ujson refused the whole put, 400): the event text is what is stored', async (t) => {
   const { url } = await start(t)
   const reply = await post(url, '/1.0/events/put', '{"events": {"s": [{"@time": 5, "n": 18446744073709551616, "m": -9223372036854775809}, {"@time": 123456789012345678901234567890}]}}')
