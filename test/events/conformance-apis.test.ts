@@ -227,6 +227,8 @@ t.test('delete: missing stream, empty range, inclusive bounds, start_id, start >
   const [first] = await get(t, url, 's', 0, 10)
   t.equal(await del(t, url, 's', 0, 10, { start_id: first['@id'] }), 1, 'start_id is exclusive')
   t.same((await get(t, url, 's', 0, 10)).map((e) => e['@id']), [first['@id']], 'exactly that event is left')
+  t.equal(await del(t, url, 's', 0, 10), 1)
+  t.same(await streams(url), ['s'], 'a stream whose events are all deleted stays listed, as in Kronos')
   const bad = await post(url, '/1.0/events/delete', { stream: 'bad name', end_time: 1 })
   t.equal(bad.status, 400)
   t.same(Object.keys(json(bad)).sort(), ['@errors', '@took'], 'no @success, as Kronos')
