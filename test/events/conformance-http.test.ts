@@ -202,7 +202,7 @@ t.test('request bodies and events are capped', async (t) => {
   t.match(json(reply)['@errors'], [/RequestTooLarge/])
 })
 
-t.test('a long get is sent in chunks ending between events, each line CRLF', async (t) => {
+t.test('a long get is chunked, application/json, each line CRLF (its chunks end between events: conformance-wire.test.ts)', async (t) => {
   const { url } = await start(t)
   const events = Array.from({ length: 3000 }, (_, i) => ({ '@time': i, pad: 'p'.repeat(100), u: 'ü' }))
   await put(t, url, { s: events })
