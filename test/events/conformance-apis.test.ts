@@ -176,6 +176,8 @@ t.test('get: intervals, inclusive bounds, start_id, limit, order', async (t) => 
   t.same(times(await get(t, url, 's', 0, 10, { limit: 0 })), [], 'limit 0')
   t.same(times(await get(t, url, 's', 0, 10, { limit: '1' })), [1], 'limit as a string')
   t.same(times(await get(t, url, 's', '2', 3.9)), [2, 3], 'integer strings and truncated floats')
+  t.same(times(await get(t, url, 's', '" +2 "', '"3L"')), [2, 3], 'long() takes whitespace, a sign and the L a Python 2 long\'s repr() ends in')
+  t.same(times(await get(t, url, 's', '-1.9', 1.9)), [1], 'floats truncated toward zero, as long() does')
   t.same(times(await get(t, url, 's', 0, 10, { order: 'descending' })), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
   t.same(times(await get(t, url, 's', 0, 10, { order: 'descending', limit: 3 })), [10, 9, 8])
   t.same(times(await get(t, url, 's', 0, 10, { order: 'descending', start_id: ids[6] })), [10, 9, 8], 'start_id stays a lower bound descending')
@@ -203,6 +205,8 @@ t.test('get: bad parameters are 400 JSON, never 500', async (t) => {
     [{ stream: 's' }, "KeyError('end_time',)"],
     [{ stream: 's', end_time: '10.5' }, "ValueError(\"invalid literal for long() with base 10: '10.5'\",)"],
     [{ stream: 's', end_time: 1, limit: '2.5' }, "ValueError(\"invalid literal for int() with base 10: '2.5'\",)"],
+    [{ stream: 's', end_time: 1, limit: '2L' }, "ValueError(\"invalid literal for int() with base 10: '2L'\",)"],
+    [{ stream: 's', end_time: '1LL' }, "ValueError(\"invalid literal for long() with base 10: '1LL'\",)"],
     [{ stream: 's', end_time: null }, "TypeError(\"long() argument must be a string or a number, not 'NoneType'\",)"],
     [{ stream: 's', end_time: 1, namespace: 'nope' }, "NamespaceMissing('`nope` namespace is not configured',)"],
     [{ stream: 's', end_time: 1, start_id: 'not-a-uuid' }, "ValueError('badly formed hexadecimal UUID string',)"]

@@ -65,12 +65,20 @@ export function required (body: BodyObject, key: string): JsonValue {
   return body[key]
 }
 
-/** Python long() (int() for `limit`): integers, integer strings (whitespace around allowed), floats truncated, booleans. */
+/**
+ * Python 2's long() (int() for `limit`): integers, integer strings
+ * (whitespace around allowed), floats truncated, booleans. long() also takes
+ * a string with Python 2's long suffix, "10L" (what repr() of a long gives a
+ * Python 2 client); int() does not.
+ */
 export function long (fn: 'long' | 'int', value: JsonValue): bigint {
   if (typeof value === 'bigint') return value
   if (typeof value === 'boolean') return value ? 1n : 0n
   if (typeof value === 'number' && Number.isFinite(value)) return BigInt(Math.trunc(value))
-  if (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value)) return BigInt(value.trim())
+  if (typeof value === 'string') {
+    const digits = (fn === 'long' ? /^\s*([+-]?\d+)[lL]?\s*$/ : /^\s*([+-]?\d+)\s*$/).exec(value)
+    if (digits !== null) return BigInt(digits[1])
+  }
   throw new BadRequest([invalidInteger(fn, value)])
 }
 
