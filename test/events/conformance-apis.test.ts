@@ -127,6 +127,37 @@ t.test('put: floats in errors are as Python 2 repr() and type() give them', asyn
   }
 })
 
+t.test('integers in errors are Python ints or longs as ujson 1.33 makes them: a long (repr 5L) from 2^31 on, either sign', async (t) => {
+  const { url } = await start(t)
+  const times = await post(url, '/1.0/events/put', '{"events": {"s": [{"@time": [2147483647, 2147483648, -2147483647, -2147483648, 9007199254740993, -0]}]}}')
+  t.same(json(times)['@errors'], ['InvalidEventTime([2147483647, 2147483648L, -2147483647, -2147483648L, 9007199254740993L, 0],)'])
+  const elements = await post(url, '/1.0/events/put', '{"events": {"s": [2147483647, 2147483648, -2147483648, 17000000000000000]}}')
+  t.same(json(elements)['@errors'], [
+    "AttributeError(\"'int' object has no attribute 'get'\",)", "AttributeError(\"'long' object has no attribute 'get'\",)",
+    "AttributeError(\"'long' object has no attribute 'get'\",)", "AttributeError(\"'long' object has no attribute 'get'\",)"
+  ])
+  t.same(json(await post(url, '/1.0/events/put', '{"events": {"s": 2147483648}}'))['@errors'], ["TypeError(\"'long' object is not iterable\",)"])
+  t.same(json(await post(url, '/1.0/events/put', '{"events": {"s": 2147483647}}'))['@errors'], ["TypeError(\"'int' object is not iterable\",)"])
+  t.same(json(await post(url, '/1.0/events/get', '5000000000'))['@errors'], ["AttributeError(\"'long' object has no attribute 'get'\",)"], 'a body that is a long')
+  const stream = await post(url, '/1.0/events/get', '{"stream": 2147483648, "end_time": 1}')
+  t.equal(stream.text, '{"@errors": ["InvalidStreamName(2147483648L,)"], "@success": false}', 'the answer\'s bytes')
+  for (const [raw, shown] of [['1.0', '1.0'], ['1e3', '1000.0'], ['-0.0', '-0.0'], ['2147483647', '2147483647'], ['[1.0, 2147483648]', '[1.0, 2147483648L]']]) {
+    t.same(json(await post(url, '/1.0/events/get', `{"stream": ${raw}, "end_time": 1}`))['@errors'], [`InvalidStreamName(${shown},)`], `stream ${raw}`)
+    t.same(json(await post(url, '/1.0/events/delete', `{"stream": ${raw}, "end_time": 1}`))['@errors'], [`InvalidStreamName(${shown},)`], `delete, stream ${raw}`)
+    t.same(json(await post(url, '/1.0/streams/infer_schema', `{"stream": ${raw}}`))['@errors'], [`InvalidStreamName(${shown},)`], `infer_schema, stream ${raw}`)
+  }
+  // NamespaceMissing formats the namespace with '%s': str(), no L on a long, but repr() of a list's items.
+  for (const [raw, shown] of [['2147483648', '2147483648'], ['1.0', '1.0'], ['[2147483648]', '[2147483648L]'], ['true', 'True']]) {
+    const error = `NamespaceMissing('\`${shown}\` namespace is not configured',)`
+    t.same(json(await post(url, '/1.0/events/put', `{"namespace": ${raw}, "events": {"s": [{}]}}`))['@errors'], [error], `put, namespace ${raw}`)
+    t.same(json(await post(url, '/1.0/events/get', `{"namespace": ${raw}, "stream": "s", "end_time": 1}`))['@errors'], [error], `get, namespace ${raw}`)
+    t.same(json(await post(url, '/1.0/streams', `{"namespace": ${raw}}`))['@errors'], [error], `streams, namespace ${raw}`)
+    t.same(json(await post(url, '/1.0/streams/infer_schema', `{"namespace": ${raw}, "stream": "s"}`))['@errors'], [error], `infer_schema, namespace ${raw}`)
+  }
+  t.same(json(await post(url, '/1.0/events/get', '{"stream": "s", "end_time": [2147483648]}'))['@errors'],
+    ["TypeError(\"long() argument must be a string or a number, not 'list'\",)"])
+})
+
 t.test('get: intervals, inclusive bounds, start_id, limit, order', async (t) => {
   const { url } = await start(t)
   t.same(await get(t, url, 'nothing', 0, 10), [], 'an empty stream')
@@ -145,6 +176,8 @@ t.test('get: intervals, inclusive bounds, start_id, limit, order', async (t) => 
   t.same(times(await get(t, url, 's', 0, 10, { limit: 0 })), [], 'limit 0')
   t.same(times(await get(t, url, 's', 0, 10, { limit: '1' })), [1], 'limit as a string')
   t.same(times(await get(t, url, 's', '2', 3.9)), [2, 3], 'integer strings and truncated floats')
+  t.same(times(await get(t, url, 's', '" +2 "', '"3L"')), [2, 3], 'long() takes whitespace, a sign and the L a Python 2 long\'s repr() ends in')
+  t.same(times(await get(t, url, 's', '-1.9', 1.9)), [1], 'floats truncated toward zero, as long() does')
   t.same(times(await get(t, url, 's', 0, 10, { order: 'descending' })), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
   t.same(times(await get(t, url, 's', 0, 10, { order: 'descending', limit: 3 })), [10, 9, 8])
   t.same(times(await get(t, url, 's', 0, 10, { order: 'descending', start_id: ids[6] })), [10, 9, 8], 'start_id stays a lower bound descending')
@@ -172,6 +205,8 @@ t.test('get: bad parameters are 400 JSON, never 500', async (t) => {
     [{ stream: 's' }, "KeyError('end_time',)"],
     [{ stream: 's', end_time: '10.5' }, "ValueError(\"invalid literal for long() with base 10: '10.5'\",)"],
     [{ stream: 's', end_time: 1, limit: '2.5' }, "ValueError(\"invalid literal for int() with base 10: '2.5'\",)"],
+    [{ stream: 's', end_time: 1, limit: '2L' }, "ValueError(\"invalid literal for int() with base 10: '2L'\",)"],
+    [{ stream: 's', end_time: '1LL' }, "ValueError(\"invalid literal for long() with base 10: '1LL'\",)"],
     [{ stream: 's', end_time: null }, "TypeError(\"long() argument must be a string or a number, not 'NoneType'\",)"],
     [{ stream: 's', end_time: 1, namespace: 'nope' }, "NamespaceMissing('`nope` namespace is not configured',)"],
     [{ stream: 's', end_time: 1, start_id: 'not-a-uuid' }, "ValueError('badly formed hexadecimal UUID string',)"]
@@ -196,6 +231,8 @@ t.test('delete: missing stream, empty range, inclusive bounds, start_id, start >
   const [first] = await get(t, url, 's', 0, 10)
   t.equal(await del(t, url, 's', 0, 10, { start_id: first['@id'] }), 1, 'start_id is exclusive')
   t.same((await get(t, url, 's', 0, 10)).map((e) => e['@id']), [first['@id']], 'exactly that event is left')
+  t.equal(await del(t, url, 's', 0, 10), 1)
+  t.same(await streams(url), ['s'], 'a stream whose events are all deleted stays listed, as in Kronos')
   const bad = await post(url, '/1.0/events/delete', { stream: 'bad name', end_time: 1 })
   t.equal(bad.status, 400)
   t.same(Object.keys(json(bad)).sort(), ['@errors', '@took'], 'no @success, as Kronos')

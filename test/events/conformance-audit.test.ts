@@ -65,6 +65,23 @@ t.test('get: start_id with limit, start_id over start_time, order values, defaul
   t.match(noStart.text, /^\{"@id":"[0-9a-f-]{36}","@time":1\}\r\n/, 'the text as sent (compact here), @id spliced in, one per CRLF line')
 })
 
+t.test('a start_id Python reads as false ("", 0, 0.0, false, null, [], {}) is no start_id: start_time applies, for get and delete', async (t) => {
+  const { url } = await start(t)
+  await put(t, url, { s: [1, 2, 3, 4].map((time) => ({ '@time': time })) })
+  for (const startId of ['""', '0', '0.0', 'false', 'null', '[]', '{}']) {
+    const reply = await post(url, '/1.0/events/get', `{"stream": "s", "start_time": 2, "end_time": 3, "start_id": ${startId}}`)
+    t.equal(reply.status, 200, `get, start_id ${startId}`)
+    t.same(reply.text.split('\r\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { '@time': number })['@time']), [2, 3], `get, start_id ${startId}`)
+  }
+  for (const startId of ['[1]', '{"a": 1}', 'true', '5']) {
+    const reply = await post(url, '/1.0/events/get', `{"stream": "s", "end_time": 3, "start_id": ${startId}}`)
+    t.equal(reply.status, 400, `a true one that is no UUID: ${startId}`)
+    t.same(json(reply)['@errors'], ["ValueError('badly formed hexadecimal UUID string',)"])
+  }
+  t.equal(await del(t, url, 's', 4, 4, { start_id: [] }), 1, 'delete: start_time applies')
+  t.same(times(await get(t, url, 's', 0, 10)), [1, 2, 3])
+})
+
 t.test('start_id in any form Python\'s uuid.UUID reads (spec §3.1: any parseable UUID string), for get and delete', async (t) => {
   const { url } = await start(t)
   await put(t, url, { s: [1, 2, 3, 4].map((time) => ({ '@time': time })) })

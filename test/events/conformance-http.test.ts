@@ -56,7 +56,7 @@ t.test('index', async (t) => {
   const body = json(reply)
   t.equal(body.service, 'kronosd')
   t.equal(body.version, '0.6.2')
-  t.equal(typeof body.id, 'string')
+  t.match(body.id, /^0x[0-9a-f]+L$/, 'hex() of a Python 2 long, as Kronos\'s hex(uuid.getnode())')
   t.same(body.storage, { shoebox: { alive: true, backend: 'shoebox.events.EventStore' } })
   t.equal(body['@success'], true)
 })
@@ -202,7 +202,7 @@ t.test('request bodies and events are capped', async (t) => {
   t.match(json(reply)['@errors'], [/RequestTooLarge/])
 })
 
-t.test('a long get is sent in chunks ending between events, each line CRLF', async (t) => {
+t.test('a long get is chunked, application/json, each line CRLF (its chunks end between events: conformance-wire.test.ts)', async (t) => {
   const { url } = await start(t)
   const events = Array.from({ length: 3000 }, (_, i) => ({ '@time': i, pad: 'p'.repeat(100), u: 'ü' }))
   await put(t, url, { s: events })

@@ -4,7 +4,7 @@
  * recorded exchanges compare them, so they are built here, in one place.
  */
 import { parseJsonLexical } from '../event-json.js'
-import { numberTextRepr, pythonRepr, pythonTypeName, strRepr } from './python-text.js'
+import { numberTextRepr, pythonRepr, pythonStr, pythonTypeName, strRepr } from './python-text.js'
 
 export const INVALID_JSON = 'Request body must be valid JSON.'
 export const BLOCKED = 'kronosd is configured to block access to this endpoint.'
@@ -31,8 +31,9 @@ export function invalidEventTime (raw: string): string {
   return repr('InvalidEventTime', pythonRepr(value))
 }
 
+/** `ns` as sent: a lexical value (parseJsonLexical) where it may be a number, so that 1.0 is named `1.0`. */
 export function namespaceMissing (ns: unknown): string {
-  return repr('NamespaceMissing', strRepr(`\`${typeof ns === 'string' ? ns : pythonRepr(ns)}\` namespace is not configured`))
+  return repr('NamespaceMissing', strRepr(`\`${pythonStr(ns)}\` namespace is not configured`))
 }
 
 export function keyError (key: string): string {

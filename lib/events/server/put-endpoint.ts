@@ -13,7 +13,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer'
 import type { ServerResponse } from 'node:http'
-import { InvalidEventTimeError, JsonNumber, parseEvent, parseJsonLexical } from '../event-text.js'
+import { InvalidEventTimeError, JsonNumber, parseJsonLexical } from '../event-text.js'
 import { keyDict } from '../../key-dict.js'
 import { KEEP_IDS_HEADER } from '../kept-event-ids.js'
 import { isValidStreamName } from '../stream-name.js'
@@ -54,7 +54,8 @@ export async function handlePut (ctx: ServerContext, bytes: Buffer, res: ServerR
   if (body.events === undefined) throw new BadRequest([keyError('events')])
   if (body.streams === undefined) throw new BadRequest([attributeError(parseJsonLexical(slice(bytes, body.events)), 'iteritems')])
   // A missing namespace is the default; so is null here (Kronos too, for put).
-  const ns = body.namespace === undefined ? ctx.defaultNamespace : (parseEvent(slice(bytes, body.namespace)) ?? ctx.defaultNamespace)
+  // Numbers as their text: a refusal names `1.0` as sent (parseEvent would make it 1).
+  const ns = body.namespace === undefined ? ctx.defaultNamespace : (parseJsonLexical(slice(bytes, body.namespace)) ?? ctx.defaultNamespace)
 
   const errors: string[] = []
   const batches: StreamBatch[] = []

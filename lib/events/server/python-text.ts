@@ -5,6 +5,11 @@
  * as `repr()` does (u'...' strings, True/False/None, 1.0 for floats).
  * Values named in errors come from parseJsonLexical(), so a JsonNumber
  * keeps the float/int distinction (5.0 is a float) that JSON.parse loses.
+ *
+ * Integers are Python ints or longs as ujson 1.33 (Kronos's parser) makes
+ * them: a long from 2^31 on, either sign (its decoder's `intValue >> 31`),
+ * though a 64-bit Python's int would hold more. So repr() of 2147483648 is
+ * `2147483648L` and its type is 'long' (every Kronos time is one).
  */
 import { JsonNumber } from '../event-json.js'
 import { pythonFloatRepr as floatRepr } from '../../json/python-float.js'
@@ -41,18 +46,50 @@ function asciiString (s: string): string {
 export function pythonRepr (value: unknown): string {
   if (value === null || value === undefined) return 'None'
   if (typeof value === 'boolean') return value ? 'True' : 'False'
-  if (typeof value === 'bigint') return value.toString()
-  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : floatRepr(value)
+  if (typeof value === 'bigint') return integerRepr(value)
+  if (typeof value === 'number') return Number.isInteger(value) ? integerRepr(BigInt(value)) : floatRepr(value)
   if (typeof value === 'string') return unicodeRepr(value)
   if (value instanceof JsonNumber) return numberTextRepr(value.text)
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`
   return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${unicodeRepr(k)}: ${pythonRepr(v)}`).join(', ')}}`
 }
 
-/** repr() of a JSON number given as its text: an integer as Python reads it (-0 is 0), a float as Python prints it (1.0, 1000.0, 1e+16). */
+/** repr() of a JSON number given as its text: an integer as Python reads it (-0 is 0; 2147483648L), a float as Python prints it (1.0, 1000.0, 1e+16). */
 export function numberTextRepr (text: string): string {
-  if (!/[.eE]/.test(text)) return BigInt(text).toString()
+  if (!/[.eE]/.test(text)) return integerRepr(BigInt(text))
   return floatRepr(Number(text))
+}
+
+const INT32_LIMIT = 2n ** 31n
+
+/** Whether ujson gives this integer to Python as a long (see the top of this file). */
+function isPythonLong (n: bigint): boolean {
+  return n >= INT32_LIMIT || n <= -INT32_LIMIT
+}
+
+function integerRepr (n: bigint): string {
+  return isPythonLong(n) ? `${n}L` : n.toString()
+}
+
+/** The integer a JSON value is (a JsonNumber without '.' or exponent too); undefined for any other value. */
+function integerOf (value: unknown): bigint | undefined {
+  if (typeof value === 'bigint') return value
+  if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : undefined
+  if (value instanceof JsonNumber) return value.isInteger ? BigInt(value.text) : undefined
+  return undefined
+}
+
+/**
+ * Python 2's str() of a JSON value, as '%s' formats it into a message
+ * (NamespaceMissing's): as repr(), except that an integer has no L (a long
+ * inside a list still has: str() of a list is the repr() of its items), and
+ * a float of more than 12 digits is shown as repr() has it, where str()
+ * would round it (a namespace no client sends).
+ */
+export function pythonStr (value: unknown): string {
+  if (typeof value === 'string') return value
+  const integer = integerOf(value)
+  return integer === undefined ? pythonRepr(value) : integer.toString()
 }
 
 /** repr() of a Python 2 unicode string. */
@@ -86,9 +123,9 @@ function byteishRepr (s: string): string {
 export function pythonTypeName (value: unknown): string {
   if (value === null || value === undefined) return 'NoneType'
   if (typeof value === 'boolean') return 'bool'
-  if (typeof value === 'bigint') return 'long'
-  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float'
-  if (value instanceof JsonNumber) return !value.isInteger ? 'float' : Number.isSafeInteger(Number(value.text)) ? 'int' : 'long'
+  const integer = integerOf(value)
+  if (integer !== undefined) return isPythonLong(integer) ? 'long' : 'int'
+  if (typeof value === 'number' || value instanceof JsonNumber) return 'float'
   if (typeof value === 'string') return 'unicode'
   if (Array.isArray(value)) return 'list'
   return 'dict'

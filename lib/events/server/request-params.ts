@@ -31,6 +31,9 @@ export class BadRequest extends Error {
   }
 }
 
+/** Each body's text, for a refusal that names one of its members as sent (see memberAsSent). */
+const bodyTexts = new WeakMap<BodyObject, string>()
+
 /** The body as a JSON object; invalid or empty JSON and non-objects are 400s as in Kronos. */
 export function bodyObject (text: string): BodyObject {
   let value: JsonValue
@@ -41,7 +44,20 @@ export function bodyObject (text: string): BodyObject {
   }
   // named by its Python type, read again with numbers as text (1.0 is a float)
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new BadRequest([attributeError(parseJsonLexical(text), 'get')])
+  bodyTexts.set(value, text)
   return value
+}
+
+/**
+ * Member `key` of a body with its numbers as their text, for the message
+ * refusing it: parseEvent() makes `"stream": 1.0` the number 1, which
+ * Python names 1.0 (a float) and ujson read 2147483648 as a long (L).
+ */
+function memberAsSent (body: BodyObject, key: string): unknown {
+  const value = body[key]
+  const text = bodyTexts.get(body)
+  if (text === undefined || value === null || (typeof value !== 'object' && typeof value !== 'number')) return value
+  return (parseJsonLexical(text) as Record<string, unknown>)[key]
 }
 
 export function required (body: BodyObject, key: string): JsonValue {
@@ -49,19 +65,27 @@ export function required (body: BodyObject, key: string): JsonValue {
   return body[key]
 }
 
-/** Python long() (int() for `limit`): integers, integer strings (whitespace around allowed), floats truncated, booleans. */
+/**
+ * Python 2's long() (int() for `limit`): integers, integer strings
+ * (whitespace around allowed), floats truncated, booleans. long() also takes
+ * a string with Python 2's long suffix, "10L" (what repr() of a long gives a
+ * Python 2 client); int() does not.
+ */
 export function long (fn: 'long' | 'int', value: JsonValue): bigint {
   if (typeof value === 'bigint') return value
   if (typeof value === 'boolean') return value ? 1n : 0n
   if (typeof value === 'number' && Number.isFinite(value)) return BigInt(Math.trunc(value))
-  if (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value)) return BigInt(value.trim())
+  if (typeof value === 'string') {
+    const digits = (fn === 'long' ? /^\s*([+-]?\d+)[lL]?\s*$/ : /^\s*([+-]?\d+)\s*$/).exec(value)
+    if (digits !== null) return BigInt(digits[1])
+  }
   throw new BadRequest([invalidInteger(fn, value)])
 }
 
 /** `stream`, valid per §6.2; `shape` says which envelope keys the refusal carries. */
 export function streamParam (body: BodyObject, shape: { noTook?: boolean, noSuccess?: boolean }): string {
   const stream = body.stream
-  if (!isValidStreamName(stream)) throw new BadRequest([invalidStreamName(stream ?? null)], shape)
+  if (!isValidStreamName(stream)) throw new BadRequest([invalidStreamName(memberAsSent(body, 'stream') ?? null)], shape)
   return stream
 }
 
@@ -75,7 +99,7 @@ export function pythonFalsy (value: JsonValue | undefined): boolean {
 export function namespaceParam (body: BodyObject, namespaces: ReadonlySet<string>, fallback: string): string {
   // `namespace: null` means the default everywhere (Kronos only did so for put and infer_schema).
   const ns = body.namespace ?? fallback
-  if (typeof ns !== 'string' || !namespaces.has(ns)) throw new BadRequest([namespaceMissing(ns)])
+  if (typeof ns !== 'string' || !namespaces.has(ns)) throw new BadRequest([namespaceMissing(typeof ns === 'string' ? ns : memberAsSent(body, 'namespace'))])
   return ns
 }
 
@@ -85,8 +109,8 @@ export function rangeParams (body: BodyObject): EventRange {
   const from = body.start_time === undefined ? 0n : long('long', body.start_time)
   const range: EventRange = { from, to }
   const startId = body.start_id
-  // Python truthiness: "", 0, null, false mean "no start_id".
-  if (startId !== undefined && startId !== null && startId !== '' && startId !== false && startId !== 0) {
+  // Python truthiness (Kronos's `if start_id:`): "", 0, null, false, [] and {} all mean "no start_id".
+  if (!pythonFalsy(startId)) {
     if (typeof startId !== 'string') throw new BadRequest([badUuid()])
     const id = pythonUuid(startId)
     if (id === undefined) throw new BadRequest([badUuid()])

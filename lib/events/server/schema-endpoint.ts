@@ -20,7 +20,7 @@ export async function handleInferSchema (ctx: ServerContext, text: string, res: 
   const stream = streamParam(body, {})
   // Kronos reads this namespace with Python's `or` (spec §5.6): "" (or 0, false, [], {}) is the default here, as
   // null is everywhere; the other endpoints refuse "" as Kronos does (NamespaceMissing).
-  const ns = namespaceParam({ namespace: pythonFalsy(body.namespace) ? null : body.namespace }, ctx.namespaces, ctx.defaultNamespace)
+  const ns = namespaceParam(pythonFalsy(body.namespace) ? { namespace: null } : body, ctx.namespaces, ctx.defaultNamespace)
   let acc = NULL_TYPE
   for await (const e of ctx.store.read(ns, stream, { from: 0n, to: kronosTimeNow() }, { descending: true, limit: SCHEMA_SAMPLE })) {
     acc = combine(acc, typeOf(parseJsonLexical(e.body.toString('utf8'))))

@@ -439,12 +439,16 @@ async function handle (ctx: ServerContext, mode: ServingMode, cors: ReadonlySet<
   }
 }
 
-/** Like Kronos's hex(MAC address): the first non-internal interface's MAC, as hex. */
+/**
+ * Like Kronos's hex(uuid.getnode()): the first non-internal interface's MAC
+ * as Python 2 writes a long in hex, with its L (spec §5.1 observed
+ * "0x2fc00000001L": getnode() gives a UUID's node field, a long).
+ */
 function nodeId (): string {
   for (const list of Object.values(os.networkInterfaces())) {
     for (const i of list ?? []) {
-      if (!i.internal && i.mac !== '00:00:00:00:00:00') return `0x${i.mac.replace(/:/g, '').replace(/^0+/, '')}`
+      if (!i.internal && i.mac !== '00:00:00:00:00:00') return `0x${i.mac.replace(/:/g, '').replace(/^0+/, '')}L`
     }
   }
-  return `0x${process.pid.toString(16)}`
+  return `0x${process.pid.toString(16)}L`
 }
