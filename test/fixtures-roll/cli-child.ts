@@ -17,7 +17,17 @@ export interface ChildOptions {
   nodeArgs?: string[]
   /** Added to a clean environment (cliEnv). */
   env?: Record<string, string>
+  /**
+   * Directories the child sees on a read-only mount: each bound read-only
+   * onto itself in a mount namespace of the child's own (unshare(1) -rm,
+   * which needs no privilege where user namespaces are allowed). Nothing
+   * outside the child sees the mount, and it ends with the child.
+   */
+  readOnly?: string[]
 }
+
+/** Bind each directory before `--` read-only onto itself, then run the rest. */
+const MOUNT_READ_ONLY = 'set -e; while [ "$1" != -- ]; do mount --bind -o ro "$1" "$1"; shift; done; shift; exec "$@"'
 
 export interface ChildResult {
   code: number | null
@@ -37,8 +47,9 @@ export function startCli (t: Teardown, bin: string, args: string[], options: Chi
   const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }
   // Through env(1) without NODE_OPTIONS: tap's spawn hook adds its process-tracking
   // import there, which writes into the checkout at exit (refused to another user).
-  const argv = ['-u', 'NODE_OPTIONS', process.execPath, ...(options.nodeArgs ?? []), bin, ...args]
-  const child = spawn('env', argv, { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv(options.env), ...ids })
+  const argv = ['env', '-u', 'NODE_OPTIONS', process.execPath, ...(options.nodeArgs ?? []), bin, ...args]
+  const [command, ...rest] = options.readOnly === undefined ? argv : ['unshare', '-rm', 'sh', '-c', MOUNT_READ_ONLY, 'sh', ...options.readOnly, '--', ...argv]
+  const child = spawn(command, rest, { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv(options.env), ...ids })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const pid = child.pid ?? -1
   const out: Buffer[] = []
