@@ -109,6 +109,24 @@ md.close()
   t.same(contents(base), before)
 })
 
+t.test('a process that loaded better-sqlite3 before shoebox (SQLite URI filenames off) is told what to set, not answered from a partial read', async (t) => {
+  const { base, state } = await updatedMetadir(t)
+  const script = path.join(tempDir(t, 'shoebox-meta-ro-uri-'), 'first.mjs')
+  const tree = path.dirname(path.dirname(path.dirname(cliBinary())))
+  const lib = pathToFileURL(path.join(tree, 'lib', 'meta', 'metadir.js')).href
+  fs.writeFileSync(script, `import { createRequire } from 'node:module'
+import { metadir } from ${JSON.stringify(lib)}
+const Sqlite = createRequire(${JSON.stringify(path.join(tree, 'package.json'))})('better-sqlite3')
+new Sqlite(':memory:').close()
+try { await metadir(process.argv[2]); console.log('opened') } catch (err) { console.log(err.code + ': ' + err.message) }
+`)
+  const r = await runCli(t, script, [base], '', { readOnly: [base] })
+  t.equal(r.stderr, '')
+  t.equal(r.stdout.toString(), `SHOEBOX_IO: ${state}: cannot open the state db: its directory is on a read-only mount (read-only file system, EROFS), where SQLite reads a WAL-mode db only as immutable, by a URI filename, and better-sqlite3 was loaded before shoebox without them: start node with SQLITE_USE_URI=1; nothing read\n`)
+  const fixed = await runCli(t, script, [base], '', { readOnly: [base], env: { SQLITE_USE_URI: '1' } })
+  t.equal(fixed.stdout.toString(), 'opened\n', 'with SQLITE_USE_URI=1 it opens')
+})
+
 /**
  * A copy of the metadir taken while a writer had the state db open, its last
  * change (row d4, and b2's pages) still in the -wal: a snapshot of a live
