@@ -127,6 +127,23 @@ try { await metadir(process.argv[2]); console.log('opened') } catch (err) { cons
   t.equal(fixed.stdout.toString(), 'opened\n', 'with SQLITE_USE_URI=1 it opens')
 })
 
+t.test('on a read-only mount, a metadir never updated (no state db) and a rollback journal left beside the state db are refused by name', async (t) => {
+  const fresh = tempDir(t, 'shoebox-meta-ro-fresh-')
+  fs.mkdirSync(path.join(fresh, '_mmmeta'))
+  fs.writeFileSync(path.join(fresh, '_mmmeta', 'config.yml'), CONFIG)
+  const none = await runCli(t, cliBinary(), ['meta', 'query', '--metadir', fresh, '--count'], '', { readOnly: [fresh] })
+  t.equal(none.stderr, `shoebox meta query: ${path.join(fresh, '_mmmeta', 'state.db')}: no state db here, and its directory is on a read-only mount (read-only file system, EROFS), where none can be made; nothing read\n`)
+  t.equal(none.code, 1)
+  t.same(fs.readdirSync(path.join(fresh, '_mmmeta')), ['config.yml'], 'no db/ or _store/ made either')
+
+  const { base, state } = await updatedMetadir(t)
+  // What a writer in rollback mode (mmmeta's, not WAL) leaves when it stops inside a transaction.
+  fs.writeFileSync(`${state}-journal`, Buffer.alloc(4096, 1))
+  const hot = await runCli(t, cliBinary(), ['meta', 'query', '--metadir', base, '--count'], '', { readOnly: [base] })
+  t.equal(hot.stderr, `shoebox meta query: ${state}-journal: a transaction not finished left 4096 bytes of rollback journal beside the state db, and its directory is on a read-only mount (read-only file system, EROFS), where SQLite can neither roll it back nor read around it: open the metadir once where it can be written (any shoebox meta command does it); nothing read\n`)
+  t.equal(hot.code, 1)
+})
+
 /**
  * A copy of the metadir taken while a writer had the state db open, its last
  * change (row d4, and b2's pages) still in the -wal: a snapshot of a live
