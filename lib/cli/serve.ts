@@ -147,6 +147,8 @@ export const serveCommand: Command = {
       onConnectionCap: (max) => { io.stderr.write(`shoebox serve: ${max} connections open, the most --max-connections allows: new ones are closed until some end\n`) }
     }).catch((err: unknown) => asUsage(() => { throw listenError(notStarted(err, data), values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
+    // Served as it was at start, not as the store goes on: said where the server says what it serves.
+    if (server.readOnlyMount) io.stdout.write(`shoebox serve: ${data ?? ''} is on a read-only mount: serving its events as they were at start (no lock taken, nothing written; events written there since are seen after a restart)\n`)
     await new Promise<void>((resolve) => { onFirstSignal(() => { resolve() }) })
     try {
       await server.close()

@@ -169,6 +169,7 @@ export class MetaFiles {
 
   /** Upsert `values` into the row `uid`, adding (typed) columns the state db lacks. */
   upsert (uid: MetaValue, values: ReadonlyMap<string, MetaValue>): void {
+    this.state.checkWritable(`save ${this.config.unique} ${String(uid)}`, 'the row is as it was')
     const added = new Map<string, ColumnType>()
     for (const [key, value] of values) if (!this.state.has(key)) added.set(key, this.state.configuredType(key, value === null ? 'string' : typeOfValue(value)))
     const write = this.state.db.transaction(() => {

@@ -21,6 +21,7 @@ import { metaPaths } from './config.js'
 import type { HistoryFile, ReplayOptions } from './history.js'
 import { ReplayTable, replayInto } from './replay-table.js'
 import { checkKeyCount, historyKeys } from './key-limit.js'
+import { loadSqlite } from './sqlite.js'
 
 export const BEFORE = '_b'
 export const SEEN = '_s'
@@ -41,7 +42,7 @@ const CACHE_KIB = 64 * 1024
  * one transaction begun. Used by both of generate's scratch tables.
  */
 export async function createScratchDb (base: string): Promise<{ file: string, db: BetterSqlite3.Database }> {
-  const { default: Sqlite } = await import('better-sqlite3')
+  const { Sqlite } = await loadSqlite()
   const file = path.join(metaPaths(base).metadir, `.replay.${randomBytes(6).toString('hex')}.tmp`)
   let db: BetterSqlite3.Database
   try {

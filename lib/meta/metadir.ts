@@ -10,6 +10,7 @@
  */
 import path from 'node:path'
 import { ensureDir } from '../fs/durable.js'
+import { onReadOnlyMount } from '../fs/read-only-mount.js'
 import { reworded, ShoeboxError } from '../errors.js'
 import { loadMetaConfig, metaPaths, type MetaConfig, type MetaPaths } from './config.js'
 import { listHistoryFiles, replaySet, type HistoryProblem } from './history.js'
@@ -51,6 +52,11 @@ export class Metadir {
     this.store = new MetaStore(this.paths.metadir)
   }
 
+  /** True when `_mmmeta/` is on a read-only mount: the state db is then only read, and update() and save() are refused. */
+  get readOnly (): boolean {
+    return this.#state.readOnlyMount
+  }
+
   /** The `_mmmeta` directory. */
   get path (): string {
     return this.paths.metadir
@@ -59,6 +65,7 @@ export class Metadir {
   /** Merge the meta history into the state db, in one transaction. */
   async update (options: MetadirUpdateOptions = {}): Promise<UpdateResult> {
     checkUpdateOptions(options)
+    this.#state.checkWritable('update it', 'nothing was merged')
     const { onProblem, ...merge } = options
     const files = replaySet(await listHistoryFiles(this.base))
     // Refused before the state db is touched when its files table could not have a column per key.
@@ -113,13 +120,17 @@ export function stateSchema (config: MetaConfig): StateSchema {
   return { unique: config.unique, types: config.types, indexes: config.index, required: config.required, keys: config.keys ?? undefined }
 }
 
-/** Open the metadir at `base` (creating `_mmmeta/`, `db/`, `_store/` and the state db as mmmeta does). */
+/**
+ * Open the metadir at `base` (creating `_mmmeta/`, `db/`, `_store/` and the state db as mmmeta does). A
+ * `_mmmeta/` on a read-only mount is opened as it is, to be read: nothing made, the state db opened read-only.
+ */
 export async function metadir (base?: string, options: MetadirOptions = {}): Promise<Metadir> {
   const root = path.resolve(base ?? process.env.MMMETA ?? process.cwd())
   const paths = metaPaths(root)
-  for (const dir of [paths.metadir, paths.db, paths.store]) await ensureDir(dir)
+  const readOnlyMount = await onReadOnlyMount(paths.metadir)
+  if (!readOnlyMount) for (const dir of [paths.metadir, paths.db, paths.store]) await ensureDir(dir)
   const config = await loadMetaConfig(root)
-  const state = await openStateDb(paths.state, stateSchema(config))
+  const state = await openStateDb(paths.state, stateSchema(config), { readOnlyMount })
   const filesRoot = path.resolve(options.filesRoot ?? process.env.MMMETA_FILES_ROOT ?? root)
   return new Metadir(root, filesRoot, config, state)
 }

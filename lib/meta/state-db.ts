@@ -21,7 +21,7 @@
  * table as it was.
  */
 import { constants } from 'node:fs'
-import { access } from 'node:fs/promises'
+import { access, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type * as BetterSqlite3 from 'better-sqlite3'
 import { ShoeboxError } from '../errors.js'
@@ -29,6 +29,7 @@ import { describeIoError, ioError } from '../fs/io-error.js'
 import { keyDict } from '../key-dict.js'
 import { MMMETA_ROW_ID } from './history.js'
 import { SQLITE_MAX_COLUMNS, tooManyKeys } from './key-limit.js'
+import { loadSqlite, type SqliteClass } from './sqlite.js'
 import {
   type ColumnType, type MetaValue, SQL_TYPE, declaredFits, fromSql, toSql, typeOfDeclared, COLUMN_TYPES
 } from './state-db-values.js'
@@ -91,11 +92,28 @@ export class StateDb {
   #types = new Map<string, ColumnType>()
   #closed = false
   readonly #readers = new Set<Database>()
+  /**
+   * Opened read-only because the state db is on a read-only mount
+   * (openStateDb's readOnlyMount): nothing can write it, and a write is
+   * refused by name rather than with SQLite's "attempt to write a readonly database".
+   */
+  readonly readOnlyMount: boolean
+  /** What find()'s reader connections open: the file, or its immutable URI on a read-only mount. */
+  readonly #readerName: string
 
-  constructor (file: string, db: Database, schema: StateSchema) {
+  constructor (file: string, db: Database, schema: StateSchema, readOnly?: { readerName: string }) {
     this.file = file
     this.#db = db
     this.schema = schema
+    this.readOnlyMount = readOnly !== undefined
+    this.#readerName = readOnly?.readerName ?? file
+  }
+
+  /** Refuse `action` (a save, an update) on a state db opened read-only from a read-only mount; `kept` says what is unchanged. */
+  checkWritable (action: string, kept: string): void {
+    if (this.readOnlyMount) {
+      throw new ShoeboxError('SHOEBOX_IO', `${this.file}: cannot ${action}: its directory is on a read-only mount (read-only file system, EROFS), where the state db is only read; ${kept}`)
+    }
   }
 
   /**
@@ -319,6 +337,20 @@ export class StateDb {
     }
   }
 
+  /**
+   * prepare() for a state db opened read-only: the columns' types learnt
+   * from the table as it is (config's where the declaration holds it, else
+   * the recorded type, else the declared one), nothing created or migrated.
+   */
+  prepareReadOnly (): void {
+    const names = this.#schemaNames()
+    if (!names.has(TABLE)) {
+      throw new ShoeboxError('SHOEBOX_IO', `${this.file}: the state db has no ${TABLE} table yet (no meta update has run on it), and on a read-only mount none can be made; nothing read`)
+    }
+    const recorded = names.has(TYPES_TABLE) ? this.#recordedTypes() : new Map<string, ColumnType>()
+    for (const column of this.#tableInfo()) this.#types.set(column.name, this.#typeOfExisting(column, recorded.get(column.name)))
+  }
+
   /** Names of the tables and indexes there are (CREATE ... IF NOT EXISTS would take the write lock even when they exist). */
   #schemaNames (): Set<string> {
     return new Set((this.db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')").all() as Array<{ name: string }>).map((r) => r.name))
@@ -472,7 +504,7 @@ export class StateDb {
    */
   openReader (): Database {
     const Sqlite = this.db.constructor as new (file: string, options: { readonly: boolean, fileMustExist: boolean }) => Database
-    const reader = new Sqlite(this.file, { readonly: true, fileMustExist: true })
+    const reader = new Sqlite(this.#readerName, { readonly: true, fileMustExist: true })
     reader.defaultSafeIntegers(true)
     this.#readers.add(reader)
     return reader
@@ -508,18 +540,26 @@ export function isSqliteError (err: unknown): err is Error {
 export interface OpenStateOptions {
   /** Wait this long for another writer's lock (default 10 s). */
   timeoutMs?: number
+  /**
+   * The state db's directory is on a read-only mount (onReadOnlyMount()):
+   * open it read-only, as SQLite reads a db nothing can write
+   * (openOnReadOnlyMount), and set nothing up.
+   */
+  readOnlyMount?: boolean
 }
 
 /** Open (creating if needed) the state db at `file` and set `files` up for `schema`. */
 export async function openStateDb (file: string, schema: StateSchema, options: OpenStateOptions = {}): Promise<StateDb> {
-  const { default: Sqlite } = await import('better-sqlite3')
+  const { Sqlite, uriFilenames } = await loadSqlite()
+  schema = { ...schema, types: keyDict(schema.types), indexes: [...schema.indexes] }
+  if (options.readOnlyMount === true) return await openOnReadOnlyMount(Sqlite, uriFilenames, file, schema)
   let db: Database
   try {
     db = new Sqlite(file, { timeout: options.timeoutMs ?? 10_000 })
   } catch (err) {
     throw await whyUnopened(err, file) ?? ioError(err, 'cannot open state db', file)
   }
-  const state = new StateDb(file, db, { ...schema, types: keyDict(schema.types), indexes: [...schema.indexes] })
+  const state = new StateDb(file, db, schema)
   try {
     db.pragma('journal_mode = WAL')
     db.defaultSafeIntegers(true)
@@ -530,6 +570,65 @@ export async function openStateDb (file: string, schema: StateSchema, options: O
     throw await whyUnopened(err, file) ?? new ShoeboxError('SHOEBOX_IO', `${file}: cannot open the state db: ${(err as Error).message}`, { cause: err })
   }
   return state
+}
+
+/**
+ * The state db on a read-only mount. In WAL mode SQLite makes `-shm` beside
+ * the db even to read it, which a read-only mount refuses; it reads a db
+ * nothing writes by URI with `immutable=1` (no locks, no -shm), but then
+ * ignores the -wal, so that changes committed and not checkpointed into the
+ * db (a snapshot taken while a writer had it open) would be silently missed:
+ * - no -wal, or an empty one (the db closed cleanly: close() checkpoints
+ *   it): immutable, the db is all there is;
+ * - a -wal holding frames: read through it, read-only, which SQLite can do
+ *   when the -shm is there too (it rebuilds the index of the WAL in memory);
+ *   without one that fails, and the open is refused naming the -wal;
+ * - a rollback journal left by a transaction not finished (a db mmmeta made,
+ *   not in WAL mode): refused naming it, as nothing can roll it back here.
+ */
+async function openOnReadOnlyMount (Sqlite: SqliteClass, uriFilenames: boolean, file: string, schema: StateSchema): Promise<StateDb> {
+  const sizeOf = async (name: string): Promise<number> => {
+    try {
+      return (await stat(name)).size
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
+      throw ioError(err, 'cannot read', name)
+    }
+  }
+  const onMount = 'its directory is on a read-only mount (read-only file system, EROFS)'
+  try {
+    await stat(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, 'cannot read the state db', file)
+    throw new ShoeboxError('SHOEBOX_IO', `${file}: no state db here, and ${onMount}, where none can be made; nothing read`, { cause: err })
+  }
+  const journal = await sizeOf(`${file}-journal`)
+  if (journal > 0) {
+    throw new ShoeboxError('SHOEBOX_IO', `${file}-journal: a transaction not finished left ${journal} bytes of rollback journal beside the state db, and ${onMount}, where SQLite can neither roll it back nor read around it: open the metadir once where it can be written (any shoebox meta command does it); nothing read`)
+  }
+  const wal = await sizeOf(`${file}-wal`)
+  let name = file
+  if (wal === 0) {
+    if (!uriFilenames) {
+      throw new ShoeboxError('SHOEBOX_IO', `${file}: cannot open the state db: ${onMount}, where SQLite reads a WAL-mode db only as immutable, by a URI filename, and better-sqlite3 was loaded before shoebox without them: start node with SQLITE_USE_URI=1; nothing read`)
+    }
+    name = `file:${file.replace(/[%?#]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}?immutable=1`
+  }
+  let db: Database | undefined
+  try {
+    db = new Sqlite(name, { readonly: true, fileMustExist: true })
+    db.defaultSafeIntegers(true)
+    const state = new StateDb(file, db, schema, { readerName: name })
+    state.prepareReadOnly()
+    return state
+  } catch (err) {
+    db?.close()
+    if (err instanceof ShoeboxError) throw err
+    if (wal > 0 && String((err as { code?: unknown }).code).startsWith('SQLITE_CANTOPEN')) {
+      throw new ShoeboxError('SHOEBOX_IO', `${file}-wal: ${wal} bytes of changes not checkpointed into the state db, and ${onMount}, where SQLite reads them only with ${file}-shm beside them, which is not there; read alone, ${file} would miss them. Open the metadir once where it can be written (any shoebox meta command checkpoints it on close), or copy its _mmmeta/ somewhere writable; nothing read`, { cause: err })
+    }
+    throw new ShoeboxError('SHOEBOX_IO', `${file}: cannot open the state db (${onMount}, opened read-only): ${(err as Error).message}`, { cause: err })
+  }
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Test } from 'tap'
 import { parseEvent, type JsonValue } from '../../lib/events/event-text.js'
 import { serveEvents, type EventServer, type ServeEventsOptions } from '../../lib/events/server/serve-events.js'
 import { cliBinary } from '../fixtures-s3/cli-build.js'
+import { onReadOnlyMounts } from '../fixtures-roll/cli-child.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
 export type KronosEvent = { [key: string]: JsonValue }
@@ -119,15 +120,19 @@ export interface ServeProcess {
   url: string
   /** Resolves with the exit code (or signal) when the process ends. */
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>
+  /** What it printed on stdout so far. */
+  stdout: () => string
 }
 
 /**
  * Start the real `shoebox serve` binary on port 0 (with `env` added to this
  * process's; `nodeArgs` before the script; under `fdLimit` open files, as
- * `ulimit -n` sets it); resolves once it printed its URL.
+ * `ulimit -n` sets it; seeing the `readOnly` directories on read-only mounts,
+ * onReadOnlyMounts()); resolves once it printed its URL.
  */
-export async function spawnServe (args: string[], env: Record<string, string> = {}, options: { fdLimit?: number, nodeArgs?: string[] } = {}): Promise<ServeProcess> {
-  const command = [process.execPath, ...(options.nodeArgs ?? []), cliBinary(), 'serve', '--port', '0', ...args]
+export async function spawnServe (args: string[], env: Record<string, string> = {}, options: { fdLimit?: number, nodeArgs?: string[], readOnly?: string[] } = {}): Promise<ServeProcess> {
+  const served = [process.execPath, ...(options.nodeArgs ?? []), cliBinary(), 'serve', '--port', '0', ...args]
+  const command = options.readOnly === undefined ? served : onReadOnlyMounts(options.readOnly, served)
   // exec: the shell becomes the server (one pid, signals reach it).
   const limited = options.fdLimit === undefined ? command : ['/bin/sh', '-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, ...command]
   const child = spawn(limited[0], limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
@@ -136,8 +141,8 @@ export async function spawnServe (args: string[], env: Record<string, string> = 
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>((resolve) => {
     child.on('exit', (code, signal) => { resolve({ code, signal, stderr }) })
   })
+  let out = ''
   const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
     child.stdout?.on('data', (b: Buffer) => {
       out += b.toString()
       const m = /listening on (http:\/\/\S+)/.exec(out)
@@ -145,7 +150,7 @@ export async function spawnServe (args: string[], env: Record<string, string> = 
     })
     void exited.then((e) => { reject(new Error(`shoebox serve exited (${e.code ?? e.signal}) before listening: ${e.stderr}`)) })
   })
-  return { child, url, exited }
+  return { child, url, exited, stdout: () => out }
 }
 
 /** What the child prints on stderr, as it prints it. */

@@ -17,6 +17,26 @@ export interface ChildOptions {
   nodeArgs?: string[]
   /** Added to a clean environment (cliEnv). */
   env?: Record<string, string>
+  /**
+   * Directories the child sees on a read-only mount: each bound read-only
+   * onto itself in a mount namespace of the child's own (unshare(1) -rm,
+   * which needs no privilege where user namespaces are allowed). Nothing
+   * outside the child sees the mount, and it ends with the child.
+   */
+  readOnly?: string[]
+}
+
+/** Bind each directory before `--` read-only onto itself, then run the rest. */
+const MOUNT_READ_ONLY = 'set -e; while [ "$1" != -- ]; do mount --bind -o ro "$1" "$1"; shift; done; shift; exec "$@"'
+
+/**
+ * `argv` run where each of `dirs` is a read-only mount, in a mount namespace
+ * of its own (unshare -rm: no privilege needed where user namespaces are
+ * allowed); nothing outside sees the mounts. The command execs into `argv`:
+ * one process, signals reach it.
+ */
+export function onReadOnlyMounts (dirs: readonly string[], argv: readonly string[]): string[] {
+  return ['unshare', '-rm', 'sh', '-c', MOUNT_READ_ONLY, 'sh', ...dirs, '--', ...argv]
 }
 
 export interface ChildResult {
@@ -37,8 +57,9 @@ export function startCli (t: Teardown, bin: string, args: string[], options: Chi
   const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }
   // Through env(1) without NODE_OPTIONS: tap's spawn hook adds its process-tracking
   // import there, which writes into the checkout at exit (refused to another user).
-  const argv = ['-u', 'NODE_OPTIONS', process.execPath, ...(options.nodeArgs ?? []), bin, ...args]
-  const child = spawn('env', argv, { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv(options.env), ...ids })
+  const argv = ['env', '-u', 'NODE_OPTIONS', process.execPath, ...(options.nodeArgs ?? []), bin, ...args]
+  const [command, ...rest] = options.readOnly === undefined ? argv : onReadOnlyMounts(options.readOnly, argv)
+  const child = spawn(command, rest, { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv(options.env), ...ids })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   const pid = child.pid ?? -1
   const out: Buffer[] = []

@@ -17,6 +17,7 @@ import path from 'node:path'
 import { givenValue, invalidOption, ShoeboxError } from '../../errors.js'
 import { checkKnownOptions, durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
+import { onReadOnlyMount } from '../../fs/read-only-mount.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
 import { EventStore } from '../store/event-store.js'
@@ -135,6 +136,13 @@ export interface EventServer {
   readonly host: string
   /** The local EventStore, or (readonly on a shared store) the published runs, RemoteRuns. */
   readonly store: EventBackend
+  /**
+   * A readonly server whose data directory is on a read-only mount: it serves
+   * the store as it was at start (its runs and its log), takes no lock and
+   * writes nothing there; events written meanwhile through another mount are
+   * not seen until a restart.
+   */
+  readonly readOnlyMount: boolean
   readonly server: Server
   /** Stop accepting, finish the requests in flight (cut after `closeGrace`), flush the store; rejects, once closed, if that flush failed. */
   close (): Promise<void>
@@ -234,7 +242,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   }
   let store: EventBackend
   try {
-    store = await openBackend(o, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs, sweepAfterMs })
+    store = await openBackend(o, mode, remoteReader, { memtableSize, bucketMs, retentionMs, pollMs, flushMs, sweepAfterMs })
   } catch (err) {
     if (served !== undefined) SERVED_HERE.delete(served)
     throw err
@@ -283,6 +291,7 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
     port: address.port,
     host: address.address,
     store,
+    readOnlyMount: store instanceof EventStore && store.readOnly,
     server,
     close () {
       closing ??= (async () => {
@@ -325,11 +334,15 @@ function hostOption (value: unknown): string {
 
 /** The storage a server answers from: a local store (publishing to a shared one for a collector), or a shared store's runs. */
 async function openBackend (
-  o: ServeEventsOptions, remoteReader: boolean, n: { memtableSize: number, bucketMs: number, retentionMs: number | undefined, pollMs: number, flushMs: number, sweepAfterMs: number }
+  o: ServeEventsOptions, mode: ServingMode, remoteReader: boolean, n: { memtableSize: number, bucketMs: number, retentionMs: number | undefined, pollMs: number, flushMs: number, sweepAfterMs: number }
 ): Promise<EventBackend> {
   const { openStore } = await import('../../store/open-store.js')
   if (remoteReader) return await RemoteRuns.open(openStore(o.store as string, o.storeOptions), n.pollMs, o.onBackgroundError)
   const data = o.data as string
+  // Only a readonly server reads a store it cannot lock: one that takes puts must write its log there.
+  if (mode === 'readonly' && await onReadOnlyMount(data)) {
+    return await EventStore.open({ dir: data, memtableSize: n.memtableSize, bucketMs: n.bucketMs, readOnly: true, onError: o.onBackgroundError })
+  }
   let publisher: RunPublisher | undefined
   if (o.store !== undefined) {
     // Opened (its URL and options checked) before the data directory is made: a refused endpoint made it, with

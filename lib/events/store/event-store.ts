@@ -42,10 +42,10 @@ import type { RunPublisher } from './run-publisher.js'
 import { eventOf, localReader, readRun, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
 import { memtableSource, readLines, runSource } from './read-lines.js'
 import { syncRunsDir, writeBucketRuns } from './run-writer.js'
-import { deleteFromRun } from './run-delete.js'
+import { deleteFromRun, holdsAny } from './run-delete.js'
 import { INDEX_FILE, loadIndex, runFileName, RunsByStream, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
-import { WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
+import { fileName as logFileName, WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
 import { timerMs } from '../../units.js'
 
 /** 100 ns ticks per millisecond. */
@@ -120,6 +120,13 @@ export interface EventStoreOptions {
   publisher?: RunPublisher
   /** Told of each failure the store carries on past (a flush, a publish, retention, a put's log append); also kept in lastError. */
   onError?: (err: Error) => void
+  /**
+   * Open the directory only to read it as it is, for a store on a read-only
+   * mount (a snapshot, an NFS export, a `:ro` volume): no lock taken (nothing
+   * can write there), nothing cleaned up or expired, the log's events
+   * replayed into memory and never written out; puts and deletes are refused.
+   */
+  readOnly?: boolean
 }
 
 export interface EventStoreStats {
@@ -152,6 +159,8 @@ export class EventStore implements EventBackend {
   readonly #publisher: RunPublisher | undefined
   readonly #flushIntervalMs: number | undefined
   readonly #onError: ((err: Error) => void) | undefined
+  /** Opened only to read (options.readOnly): a read-only mount. */
+  readonly readOnly: boolean
   /** The flush timer (#flushTick) and its period: see #setFlushTimer. */
   #flushTimer: { timer: NodeJS.Timeout, ms: number } | undefined
   #wal!: WriteAheadLog
@@ -202,6 +211,7 @@ export class EventStore implements EventBackend {
     this.#publisher = options.publisher
     this.#flushIntervalMs = options.flushIntervalMs
     this.#onError = options.onError
+    this.readOnly = options.readOnly === true
   }
 
   get #runOptions (): { gzip: boolean, fsync: boolean } {
@@ -215,6 +225,10 @@ export class EventStore implements EventBackend {
   }
 
   async #open (): Promise<void> {
+    if (this.readOnly) {
+      await this.#openToRead()
+      return
+    }
     await ensureDir(this.#runsDir)
     this.#unlock = await lockDir(this.dir)
     this.#index = await loadIndex(this.dir)
@@ -239,11 +253,7 @@ export class EventStore implements EventBackend {
       if (this.#memtableFull() && this.#flushFailure === undefined) await this.#flushReplayed(at)
     })
     this.#wal = log
-    this.#stats.replay = report
-    // Damage inside the log (a torn tail is only an unanswered put, cut quietly): acknowledged puts are lost, said.
-    for (const d of report.damage) {
-      this.#failed(new ShoeboxError('SHOEBOX_BAD_RECORD', `write-ahead log ${d.file}: damaged at byte ${d.offset}, ${d.bytes} bytes skipped: the events logged there are lost; ${d.records} records before and after it replayed`))
-    }
+    this.#replayed(report)
     await this.dropExpired()
     this.#requestPublish()
     await this.#published()
@@ -252,6 +262,51 @@ export class EventStore implements EventBackend {
       this.#timer = setInterval(() => { this.dropExpired().catch((err: Error) => { this.#failed(err) }) }, 3_600_000)
       this.#timer.unref()
     }
+  }
+
+  /**
+   * The store as it is on a read-only mount: its index, and its log replayed
+   * into memory (the events acknowledged and not yet in runs are answered
+   * too). A delete in the log is applied to the events in memory; the runs
+   * it covers were rewritten when it was made, unless the process stopped
+   * in between: then they would need rewriting here, and serving them as
+   * they are would answer the deleted events, so the open is refused,
+   * naming the log file.
+   */
+  async #openToRead (): Promise<void> {
+    this.#index = await loadIndex(this.dir)
+    for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
+    const wal = path.join(this.dir, 'wal')
+    const from = { seq: this.#index.walSeq, end: this.#index.walOffset ?? 0 }
+    this.#replayed(await WriteAheadLog.replay(wal, from, async (record, at) => {
+      const m = record.metadata
+      if (m.op === 'delete') {
+        const range = rangeOf(m)
+        this.#memtable.remove(m.ns, m.s, new Set(this.#memtable.select(m.ns, m.s, range)))
+        let applied = true
+        for (const run of this.#streamRuns(m.ns, m.s)) {
+          if (runMayHold(run, m.ns, m.s, range) && await holdsAny(run, range, localReader(this.#runsDir, run))) applied = false
+        }
+        if (applied) return
+        throw new ShoeboxError('SHOEBOX_IO', `event log ${path.join(wal, logFileName(at.seq))}: a delete of stream ${m.s} (namespace ${m.ns}) not yet applied to the run files, ` +
+          `and ${this.dir} is on a read-only mount (read-only file system, EROFS), where it cannot be: served as they are, the runs would still answer the deleted events. ` +
+          'Start a server once where the directory can be written (it applies the delete), then serve it read-only')
+      }
+      await this.#replay(record)
+    }))
+  }
+
+  /** The replay's report kept; damage inside the log (a torn tail is only an unanswered put, cut quietly): acknowledged puts are lost, said. */
+  #replayed (report: ReplayReport): void {
+    this.#stats.replay = report
+    for (const d of report.damage) {
+      this.#failed(new ShoeboxError('SHOEBOX_BAD_RECORD', `write-ahead log ${d.file}: damaged at byte ${d.offset}, ${d.bytes} bytes skipped: the events logged there are lost; ${d.records} records before and after it replayed`))
+    }
+  }
+
+  /** Refuse a change to a store opened only to read. */
+  #checkWritable (change: string): void {
+    if (this.readOnly) throw new ShoeboxError('SHOEBOX_USAGE', `event store ${this.dir} is opened only to read (a read-only mount): it takes no ${change}`)
   }
 
   async #replay (record: ShoeboxRecord): Promise<void> {
@@ -314,6 +369,7 @@ export class EventStore implements EventBackend {
 
   /** Store events (already stamped); resolves once they are durable. */
   async put (ns: string, batches: readonly PutBatch[]): Promise<void> {
+    this.#checkWritable('puts')
     const groups = batches.map((b) => ({ stream: b.stream, rows: rowsOf(b) }))
     const records = encodePutRecords(ns, groups)
     if (records.length === 0) return
@@ -522,6 +578,7 @@ export class EventStore implements EventBackend {
 
   /** Remove the stream's events in the range; resolves to how many were removed, once that is durable. */
   async delete (ns: string, stream: string, range: EventRange): Promise<number> {
+    this.#checkWritable('deletes')
     if (lowestTime(range) > range.to) return 0
     return await this.#serially(async () => {
       let victims: Array<[Memtable, Set<StoredEvent>]> = []
@@ -610,6 +667,8 @@ export class EventStore implements EventBackend {
    * published too (or the publish failed: lastError).
    */
   async flush (): Promise<void> {
+    // Opened only to read: the replayed events stay in memory, the log on disk keeps them.
+    if (this.readOnly) return
     await this.#flushRuns()
     await this.#published()
   }
@@ -731,7 +790,7 @@ export class EventStore implements EventBackend {
   /** Drop whole buckets older than the retention (none without one); resolves to the runs dropped. */
   async dropExpired (nowMs = Date.now()): Promise<number> {
     const retention = this.#retention
-    if (retention === undefined) return 0
+    if (retention === undefined || this.readOnly) return 0
     const cutoff = BigInt(nowMs) * TICKS_PER_MS - retention
     return await this.#serially(async () => {
       const expired = new Set(this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= cutoff))
@@ -758,6 +817,7 @@ export class EventStore implements EventBackend {
   async close (): Promise<void> {
     this.#closing = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
+    if (this.readOnly) return
     this.#setFlushTimer()
     const flushFailed = await this.flush().then(() => undefined, (err: Error) => err)
     await this.#serially(async () => { await this.#wal.close() })

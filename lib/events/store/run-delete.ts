@@ -66,7 +66,8 @@ export async function deleteFromRun (
   }
 }
 
-async function holdsAny (run: RunInfo, range: EventRange, open: () => Promise<BlockReader>): Promise<boolean> {
+/** Whether the run holds any event in the range (only the blocks that can hold it are read): a delete of it would change the run. */
+export async function holdsAny (run: RunInfo, range: EventRange, open: () => Promise<BlockReader>): Promise<boolean> {
   // Leaving the loop early closes the reader (readBlockBytes' finally).
   for await (const batch of readRunBlocks(run, range, false, open)) if (batch.length > 0) return true
   return false

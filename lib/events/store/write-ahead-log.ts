@@ -171,6 +171,32 @@ export class WriteAheadLog {
     return { log: new WriteAheadLog(dir, seq, file, fsync, size), report }
   }
 
+  /**
+   * Read the log files open() would replay, handing each record to
+   * `onRecord` as it does, and write nothing: no torn tail cut (its bytes are
+   * counted in bytesDropped, not read), no file removed, none opened for
+   * appends. For a store on a read-only mount.
+   */
+  static async replay (
+    dir: string, start: LogPosition, onRecord: (record: ShoeboxRecord, at: LogPosition) => Promise<void> | void
+  ): Promise<ReplayReport> {
+    const report: ReplayReport = { files: [], records: 0, bytesDropped: 0, damaged: 0, damage: [] }
+    let names: string[]
+    try {
+      names = await fs.readdir(dir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return report
+      throw ioError(err, 'cannot list', dir)
+    }
+    const seqs = names.map((name) => /^(\d{10})\.shoebox$/.exec(name)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b)
+    for (const seq of seqs.filter((seq) => seq >= start.seq)) {
+      const file = path.join(dir, fileName(seq))
+      report.files.push(file)
+      await replayLogFile(file, seq, seq === start.seq ? start.end : 0, report, onRecord, false)
+    }
+    return report
+  }
+
   /** Append `bytes` (whole records); resolves once they are durable and `apply` has run. */
   append (bytes: Buffer, apply: () => void): Promise<void> {
     return this.#enqueue(bytes, apply)
@@ -362,7 +388,7 @@ export class WriteAheadLog {
   }
 }
 
-function fileName (seq: number): string {
+export function fileName (seq: number): string {
   return `${String(seq).padStart(10, '0')}.shoebox`
 }
 
@@ -404,7 +430,7 @@ async function closeLogFile (file: LogFile): Promise<void> {
  * file (and fsynced).
  */
 async function replayLogFile (
-  file: string, seq: number, skipTo: number, report: ReplayReport, onRecord: (record: ShoeboxRecord, at: LogPosition) => Promise<void> | void
+  file: string, seq: number, skipTo: number, report: ReplayReport, onRecord: (record: ShoeboxRecord, at: LogPosition) => Promise<void> | void, cutTornTail = true
 ): Promise<void> {
   const handle = await orIoError(fs.open(file, 'r'), 'cannot read event log', file)
   let size: number
@@ -457,8 +483,10 @@ async function replayLogFile (
     // Only a torn tail: nothing readable follows, so cutting loses nothing acknowledged.
     damaged = 0
     report.bytesDropped += size - end
-    await orIoError(fs.truncate(file, end), 'cannot truncate event log', file)
-    await orIoError(syncFile(file), 'cannot fsync', file)
+    if (cutTornTail) {
+      await orIoError(fs.truncate(file, end), 'cannot truncate event log', file)
+      await orIoError(syncFile(file), 'cannot fsync', file)
+    }
   }
   report.damaged += damaged
   if (damaged > 0) report.damage.push({ file, offset: damageAt, bytes: skipped, records: replayed })

@@ -1,0 +1,105 @@
+/**
+ * `shoebox serve --mode readonly --data DIR` where DIR is on a real read-only
+ * mount (a snapshot, an NFS export, a `:ro` volume): the server runs in a
+ * mount namespace of its own where DIR is bound read-only onto itself
+ * (onReadOnlyMounts()). It failed to start there ("cannot lock
+ * DIR/serve.pid: read-only file system"), though a readonly server writes
+ * nothing it needs.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { tempDir } from '../temp-dir.js'
+import { del, eventually, get, post, put, spawnServe, streams, times } from './conformance-kit.js'
+
+/** Every file under `dir` with its bytes: what serving it read-only must leave as it was. */
+function contents (dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const file = path.join(dir, name)
+    if (fs.statSync(file).isFile()) out[name] = fs.readFileSync(file).toString('base64')
+  }
+  return out
+}
+
+t.test('a readonly server on a read-only mount serves the runs and the events only in the log, says so at start, writes nothing', async (t) => {
+  const data = tempDir(t)
+  const first = await spawnServe(['--data', data])
+  await put(t, first.url, { s: [{ '@time': 1 }, { '@time': 2 }] })
+  first.child.kill('SIGTERM')
+  t.equal((await first.exited).code, 0, 'stopped: its events are runs')
+  const second = await spawnServe(['--data', data])
+  await put(t, second.url, { s: [{ '@time': 3 }], o: [{ '@time': 4 }] })
+  second.child.kill('SIGKILL')
+  await second.exited
+  t.ok(fs.existsSync(path.join(data, 'serve.pid')), 'killed: its lock is left, and events 3 and 4 are only in the log')
+  const before = contents(data)
+
+  const served = await spawnServe(['--data', data, '--mode', 'readonly'], {}, { readOnly: [data] })
+  t.ok(await eventually(() => served.stdout().split('\n').length > 2), 'a line after the URL')
+  t.equal(served.stdout(), `shoebox serve: listening on ${served.url} (data ${data}, mode readonly)\n` +
+    `shoebox serve: ${data} is on a read-only mount: serving its events as they were at start (no lock taken, nothing written; events written there since are seen after a restart)\n`)
+  t.same(times(await get(t, served.url, 's', 0, 10)), [1, 2, 3], 'the runs, and the log replayed in memory')
+  t.same(await streams(served.url), ['o', 's'])
+  t.equal((await post(served.url, '/1.0/events/put', { events: { s: [{}] } })).status, 403, 'a readonly server still takes no puts')
+  served.child.kill('SIGTERM')
+  const end = await served.exited
+  t.same([end.code, end.stderr], [0, 'shoebox serve: stopped\n'])
+  t.same(contents(data), before, 'no lock, no log cut or flushed, no run written')
+})
+
+t.test('a delete in the log: served when its runs were rewritten; refused naming the log when they were not (a stop between the two)', async (t) => {
+  const data = tempDir(t)
+  const first = await spawnServe(['--data', data])
+  await put(t, first.url, { s: [{ '@time': 1 }, { '@time': 2 }, { '@time': 3 }] })
+  first.child.kill('SIGTERM')
+  t.equal((await first.exited).code, 0)
+  const beforeDelete = tempDir(t)
+  fs.cpSync(data, beforeDelete, { recursive: true })
+  const second = await spawnServe(['--data', data])
+  t.equal(await del(t, second.url, 's', 2, 2), 1)
+  second.child.kill('SIGKILL')
+  await second.exited
+
+  const served = await spawnServe(['--data', data, '--mode', 'readonly'], {}, { readOnly: [data] })
+  t.same(times(await get(t, served.url, 's', 0, 10)), [1, 3], 'the delete is in the log and in the runs')
+  served.child.kill('SIGTERM')
+  t.equal((await served.exited).code, 0)
+
+  // The runs and index from before the delete, the log from after it: a server stopped between the delete's log
+  // append and its index swap. Served as it is, event 2 would be answered.
+  const torn = beforeDelete
+  fs.rmSync(path.join(torn, 'wal'), { recursive: true })
+  fs.cpSync(path.join(data, 'wal'), path.join(torn, 'wal'), { recursive: true })
+  const logs = fs.readdirSync(path.join(torn, 'wal'))
+  t.equal(logs.length, 1)
+  const log = path.join(torn, 'wal', logs[0])
+  const before = contents(torn)
+  const refused = await spawnServe(['--data', torn, '--mode', 'readonly'], {}, { readOnly: [torn] }).then((p) => { p.child.kill('SIGKILL'); return 'started' }, (err: Error) => err.message)
+  t.equal(refused, `shoebox serve exited (1) before listening: shoebox serve: event log ${log}: a delete of stream s (namespace kronos) not yet applied to the run files, ` +
+    `and ${torn} is on a read-only mount (read-only file system, EROFS), where it cannot be: served as they are, the runs would still answer the deleted events. ` +
+    `Start a server once where the directory can be written (it applies the delete), then serve it read-only; the server did not start, the events in ${torn} are kept as they were\n`)
+  t.same(contents(torn), before)
+  const writable = await spawnServe(['--data', torn, '--mode', 'readonly'])
+  t.same(times(await get(t, writable.url, 's', 0, 10)), [1, 3], 'where it can be written, the replay applies the delete to the runs')
+  writable.child.kill('SIGTERM')
+  t.equal((await writable.exited).code, 0)
+})
+
+t.test('a server taking puts (mode all) on a read-only mount is still refused: it must write its log', async (t) => {
+  const data = tempDir(t)
+  const refused = await spawnServe(['--data', data], {}, { readOnly: [data] }).then((p) => { p.child.kill('SIGKILL'); return 'started' }, (err: Error) => err.message)
+  t.match(refused, `exited (1) before listening: shoebox serve: cannot create directory ${path.join(data, 'runs')}: read-only file system (EROFS); the server did not start`)
+  t.same(fs.readdirSync(data), [])
+})
+
+t.test('EventStore opened only to read takes no lock and refuses puts and deletes by name', async (t) => {
+  const { EventStore } = await import('../../lib/events/store/event-store.js')
+  const data = tempDir(t)
+  const store = await EventStore.open({ dir: data, readOnly: true })
+  t.teardown(async () => { await store.close() })
+  t.same(fs.readdirSync(data), [], 'nothing made: no lock, no runs/, no wal/')
+  const refused = (change: string): { code: string, message: string } => ({ code: 'SHOEBOX_USAGE', message: `event store ${data} is opened only to read (a read-only mount): it takes no ${change}` })
+  await t.rejects(store.put('kronos', []), refused('puts'))
+  await t.rejects(store.delete('kronos', 's', { from: 0n, to: 10n }), refused('deletes'))
+})
