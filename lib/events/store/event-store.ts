@@ -784,7 +784,7 @@ export class EventStore implements EventBackend {
     const newest = this.#newestRunEventMs()
     const would = this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= BigInt(nowMs) * TICKS_PER_MS - (this.#retention as bigint)).length
     const iso = (ms: number): string => new Date(ms).toISOString()
-    const against = since === 'last pass' ? `the last retention pass (${iso(expectedMs)}, with the time since)` : `the newest event (${iso(expectedMs)})`
+    const against = since === 'last pass' ? `the last retention pass and the time run since (${iso(expectedMs)})` : `the newest event (${iso(expectedMs)})`
     this.#failed(new ShoeboxError('SHOEBOX_CLOCK_AHEAD',
       `${this.dir}: retention held: the clock says ${iso(nowMs)}, ${days(nowMs - expectedMs)} after ${against}, more than the retention (${days(retentionMs)}); ` +
       `newest event ${newest === undefined ? 'none in runs' : kronosTimeToIso(BigInt(newest) * TICKS_PER_MS)}; nothing dropped, ${would} of ${this.#index.runs.length} runs kept that the clock would expire; ` +
