@@ -32,10 +32,10 @@ async function whats (store: EventStore): Promise<string[]> {
   return out
 }
 
-/** A store with retention 30d holding an event of 40 days ago and one of yesterday, in runs, closed. */
+/** A store with retention 30d holding an event of 40 days ago and one of 5 days ago, in runs, closed (the older dropped). */
 async function storeOfTwoDays (dir: string): Promise<void> {
   const store = await EventStore.open({ dir, bucketMs: DAY, retentionMs: 30 * DAY })
-  await store.put('kronos', [{ stream: 's', events: [eventAt(Date.now() - 40 * DAY, 'old'), eventAt(Date.now() - DAY, 'fresh')] }])
+  await store.put('kronos', [{ stream: 's', events: [eventAt(Date.now() - 40 * DAY, 'old'), eventAt(Date.now() - 5 * DAY, 'fresh')] }])
   await store.flush()
   await store.close()
 }
@@ -48,7 +48,7 @@ t.test('a clock five years ahead at start drops nothing, says so once, and reten
   const restore = stepWallClockAhead(t, YEARS_5)
   const told: Error[] = []
   let store = await EventStore.open({ dir, bucketMs: DAY, retentionMs: 30 * DAY, onError: (err) => { told.push(err) } })
-  t.same(await whats(store), ['fresh'], 'yesterday\'s event is kept (the old day was dropped by the sane clock before)')
+  t.same(await whats(store), ['fresh'], 'the event of 5 days ago is kept (the old day was dropped by the sane clock before)')
   t.equal(await store.dropExpired(), 0, 'an hourly pass on the same clock drops nothing either')
   await store.put('kronos', [{ stream: 's', events: [eventAt(Date.now(), 'stamped by the wrong clock')] }])
   await store.flush()
@@ -71,7 +71,7 @@ t.test('a clock five years ahead at start drops nothing, says so once, and reten
   restore()
   store = await EventStore.open({ dir, bucketMs: DAY, retentionMs: 30 * DAY, onError: (err) => { told.push(err) } })
   t.equal(told.length, 2, 'the clock put right is not held')
-  t.equal(await store.dropExpired(Date.now() + 30 * DAY), 1, 'and retention drops again: yesterday\'s day, a month on')
+  t.equal(await store.dropExpired(Date.now() + 29 * DAY), 1, 'and retention drops again: the day of 5 days ago, 29 days on')
   t.same(await whats(store), ['stamped by the wrong clock'])
   await store.close()
 })
@@ -127,4 +127,14 @@ t.test('serveEvents: trustClock is a flag, and only with retention', async (t) =
   await t.rejects(serveEvents({ data, port: 0, trustClock: true }), { code: 'SHOEBOX_INVALID_OPTION', message: /trustClock.*retention/ })
   await t.rejects(serveEvents({ data, port: 0, retention: '30d', trustClock: 'yes' as unknown as boolean }), { code: 'SHOEBOX_INVALID_OPTION', message: /trustClock/ })
   t.ok(new ShoeboxError('SHOEBOX_CLOCK_AHEAD', 'x'))
+})
+
+t.test('the temporary file of a retention clock write a crash cut short is removed at open', async (t) => {
+  const dir = t.testdir()
+  await storeOfTwoDays(dir)
+  const left = path.join(dir, `.${RETENTION_CLOCK_FILE}.0123456789ab.tmp`)
+  fs.writeFileSync(left, '{"ms"')
+  const store = await EventStore.open({ dir, bucketMs: DAY, retentionMs: 30 * DAY })
+  t.teardown(async () => { await store.close() })
+  t.notOk(fs.existsSync(left))
 })

@@ -47,7 +47,7 @@ import { INDEX_FILE, loadIndex, runFileName, RunsByStream, saveIndex, type RunIn
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
 import { timerMs } from '../../units.js'
-import { RetentionClock } from './retention-clock.js'
+import { RETENTION_CLOCK_FILE, RetentionClock } from './retention-clock.js'
 import { kronosTimeToIso } from '../kronos-time.js'
 
 /** 100 ns ticks per millisecond. */
@@ -244,9 +244,9 @@ export class EventStore implements EventBackend {
     for (const name of await fs.readdir(this.#runsDir)) {
       if (!listed.has(name) && !isUploaderMarker(name)) await fs.unlink(path.join(this.#runsDir, name)).catch(() => {})
     }
-    // An index write that crashed before its rename leaves its temporary file.
+    // An index (or retention clock) write that crashed before its rename leaves its temporary file.
     for (const name of await fs.readdir(this.dir)) {
-      if (name.startsWith(`.${INDEX_FILE}.`) && name.endsWith('.tmp')) await fs.unlink(path.join(this.dir, name)).catch(() => {})
+      if ((name.startsWith(`.${INDEX_FILE}.`) || name.startsWith(`.${RETENTION_CLOCK_FILE}.`)) && name.endsWith('.tmp')) await fs.unlink(path.join(this.dir, name)).catch(() => {})
     }
     const from = { seq: this.#index.walSeq, end: this.#index.walOffset ?? 0 }
     const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), from, this.#fsync, async (record, at) => {
