@@ -8,6 +8,7 @@
  *   runs/<seq>.shoebox  sorted runs, one stream and one time bucket each (run-file.ts,
  *                       run-writer.ts), merged by size tier (compaction.ts)
  *   index.json          the runs, the log files they replace, the streams (run-index.ts)
+ *   retention-clock.json  the clock of the last retention pass (retention-clock.ts)
  *
  * Puts land in the log and the memtable (memtable.ts); past `memtableSize`
  * the memtable is frozen at a log rotation, written out as runs (RUN_WRITERS
