@@ -42,6 +42,7 @@ export type ShoeboxErrorCode =
   | 'SHOEBOX_EVENT_DROPPED'
   | 'SHOEBOX_ABORTED'
   | 'SHOEBOX_LISTENER_FAILED'
+  | 'SHOEBOX_CLOCK_AHEAD'
 
 export class ShoeboxError extends Error {
   readonly code: ShoeboxErrorCode

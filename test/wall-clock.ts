@@ -18,3 +18,16 @@ export function stepWallClockBack (t: Test, ms = 3_600_000): () => void {
   }
   return restore
 }
+
+/**
+ * A wall clock stepped `ms` ahead (a bad NTP step, a VM restored with a
+ * wrong RTC): Date.now() reads `ms` ahead from now on. Put back at the
+ * test's end, or earlier with the function returned.
+ */
+export function stepWallClockAhead (t: Test, ms: number): () => void {
+  const wallNow = Date.now
+  const restore = (): void => { Date.now = wallNow }
+  t.teardown(restore)
+  Date.now = () => wallNow() + ms
+  return restore
+}

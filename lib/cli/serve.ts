@@ -45,7 +45,10 @@ Options:
   --host H              interface to bind (default 127.0.0.1: this machine only)
   --mode M              all | readonly | collector (default all)
   --namespace NAME      a namespace to serve (repeatable; default kronos)
-  --retention T         drop whole days of events older than T, e.g. 30d (not 0)
+  --retention T         drop whole days of events older than T, e.g. 30d (not 0);
+                        not while the clock is more than T ahead of the last
+                        drop (a clock stepped forward): said on stderr instead
+  --trust-clock         the clock is right: drop by it at start all the same
   --cors-origin O       let this browser origin read answers (repeatable, exact:
                         https://app.example.com, no path); a browser's request
                         from any other origin is refused (403)
@@ -84,6 +87,7 @@ export const serveCommand: Command = {
       mode: { type: 'string' },
       namespace: { type: 'string', multiple: true },
       retention: { type: 'string' },
+      'trust-clock': { type: 'boolean' },
       'cors-origin': { type: 'string', multiple: true },
       'max-body': { type: 'string' },
       'max-connections': { type: 'string' },
@@ -129,6 +133,7 @@ export const serveCommand: Command = {
       mode,
       namespaces: values.namespace as string[] | undefined,
       retention: values.retention as string | undefined,
+      trustClock: values['trust-clock'] === true ? true : undefined,
       corsOrigins: values['cors-origin'] as string[] | undefined,
       maxBody: values['max-body'] as string | undefined,
       maxConnections,
@@ -170,6 +175,7 @@ const SERVE_FLAGS = {
   host: '--host',
   namespaces: '--namespace',
   retention: '--retention',
+  trustClock: '--trust-clock',
   corsOrigins: '--cors-origin',
   maxBody: '--max-body',
   maxConnections: '--max-connections',

@@ -181,9 +181,11 @@ export class Spill {
    * When this run started, in %Y%m%dT%H%M%S%fZ form: the start of its file names. Names sort
    * by run, then generation; a time taken when each file is named does not (under load a
    * replay's rotation sealed generation 0 after generation 1 had its name, and a restart
-   * replayed that event last).
+   * replayed that event last). After every spill file found at open (#stampAfter): a clock
+   * stepped back since an earlier run named this run's files before that run's, and a restart
+   * replayed them first, out of the order written.
    */
-  readonly #started = runStamp(new Date())
+  #started = runStamp(Date.now())
   readonly #pending: string[] = []
   readonly #done = new Map<number, (error: Error | null) => void>()
   #sink: RollingSink | null = null
@@ -220,6 +222,7 @@ export class Spill {
       await this.#unlock()
       throw err
     }
+    this.#started = stampAfter(this.#started, names)
     const files = new Set(names)
     for (const name of names) {
       if (name.endsWith(SPILL_SUFFIX) && !name.startsWith('.')) this.#pending.push(path.join(this.dir, name))
@@ -434,7 +437,22 @@ export class Spill {
   }
 }
 
-/** 2026-12-03T20:13:45.432Z -> 20261203T201345432000Z (the form %Y%m%dT%H%M%S%fZ gave older runs' files). */
-function runStamp (date: Date): string {
-  return `${date.toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, '$1000Z')}`
+/** Epoch ms -> 20261203T201345432000Z (the form %Y%m%dT%H%M%S%fZ gave older runs' files), plus `micros` (0-999). */
+function runStamp (ms: number, micros = 0): string {
+  return `${new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, `$1${String(micros).padStart(3, '0')}Z`)}`
+}
+
+const SPILL_NAME_STAMP = /^spill-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})(\d{3})Z-/
+
+/** `stamp`, or, when a spill file in `names` has a stamp at or after it, the stamp one microsecond after the last. */
+function stampAfter (stamp: string, names: readonly string[]): string {
+  let last: RegExpExecArray | undefined
+  for (const name of names) {
+    const m = SPILL_NAME_STAMP.exec(name)
+    if (m !== null && (last === undefined || name > last.input)) last = m
+  }
+  if (last === undefined || `spill-${stamp}` > last.input.slice(0, 'spill-'.length + stamp.length)) return stamp
+  const [, y, mo, d, h, mi, sec, ms, us] = last
+  const at = Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec, +ms)
+  return +us < 999 ? runStamp(at, +us + 1) : runStamp(at + 1)
 }

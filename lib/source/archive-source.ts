@@ -200,6 +200,13 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
   #done = new Set<string>()
   /** The listing of the file `from` names, once seen (its mtime places it for order 'mtime'). */
   #fromFile: ListedName | undefined
+  /**
+   * Following from a position: the names of the first listing ordered before the position's file (read before the
+   * position was taken), dropped as they are passed. Only those are skipped: a file listed first later is new,
+   * though its name may sort before (a writer whose clock stepped back names its next files so), and was skipped
+   * for good.
+   */
+  #readBefore: Set<string> | undefined
   #pollInterval: number
   /** The store the files come from (a FileStore for a local pattern) and the glob over its keys. */
   readonly #glob: StoreGlob
@@ -499,6 +506,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         if (this.#fromFile === undefined) {
           throw new PositionNotFoundError(`no archive named ${from.file} matches ${this.#pattern} (a position names its file relative to ${this.#glob.root}, as positions print it)`)
         }
+        if (this.#options.follow === true) this.#readBefore = new Set(listed.filter((f) => this.#before(f, from)).map((f) => f.name))
       }
       const gate = this.#gate
       let waiting = false
@@ -531,7 +539,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
           break
         }
         this.#done.add(file.name)
-        if (from !== undefined && this.#before(file, from)) continue
+        if (from !== undefined && (this.#readBefore === undefined ? this.#before(file, from) : this.#readBefore.delete(file.name))) continue
         // Following, whether and where a file is read is decided as its turn comes (the gate): none is opened ahead.
         const upcoming = gate === null ? this.#wholeReads(files, index + 1, from) : []
         await this.#readFile(file, from !== undefined && file.name === from.file ? from : undefined, upcoming)

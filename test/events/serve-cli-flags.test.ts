@@ -1,13 +1,15 @@
 /**
  * `shoebox serve`'s flags as a user gives them (issue 10, item 7), beyond
  * serve-cli.test.ts: --host binds where it says, --port the port given,
- * --retention drops whole expired days when the server starts again, and
+ * --retention drops whole expired days when the server starts again (but
+ * not by a clock years ahead, unless --trust-clock says it is right), and
  * --max-connections closes connections beyond it (serve-flood.test.ts has
  * the default, under a small descriptor limit), and --max-put-streams
  * refuses a put naming more streams than it, whole.
  */
 import net, { type AddressInfo } from 'node:net'
 import t from 'tap'
+import { escapeRegExp } from '../helpers.js'
 import { eventually, get, json, post, put, spawnServe, stderrOf, streams } from './conformance-kit.js'
 
 async function freePort (): Promise<number> {
@@ -55,6 +57,30 @@ t.test('--retention 30d: a restart drops the expired days, keeps the recent ones
   t.same((await get(t, second.url, 's', 0, recent + 1)).map((e) => e.what), ['recent'], 'the 1998 day dropped')
   second.child.kill('SIGTERM')
   t.equal((await second.exited).code, 0)
+})
+
+t.test('--retention 30d on a clock five years ahead: nothing dropped, one line on stderr; --trust-clock drops by it', async (t) => {
+  const data = t.testdir()
+  const recent = Math.floor(Date.now() / 1000) * 10_000_000
+  const sane = await spawnServe(['--data', data, '--retention', '30d'])
+  t.teardown(() => { sane.child.kill('SIGKILL') })
+  await put(t, sane.url, { s: [{ '@time': recent, what: 'recent' }] })
+  sane.child.kill('SIGTERM')
+  t.equal((await sane.exited).code, 0)
+  // The container's clock five years ahead (a bad NTP step, a VM's wrong RTC): Date.now() in the server.
+  const ahead = { nodeArgs: [`--import=data:text/javascript,const now = Date.now; Date.now = () => now() + ${5 * 365 * 86_400_000}`] }
+  const wrong = await spawnServe(['--data', data, '--retention', '30d'], {}, ahead)
+  t.teardown(() => { wrong.child.kill('SIGKILL') })
+  t.same((await get(t, wrong.url, 's', 0, recent + 1)).map((e) => e.what), ['recent'], 'kept')
+  wrong.child.kill('SIGTERM')
+  const said = (await wrong.exited).stderr.split('\n').filter((l) => l.includes('retention held'))
+  t.equal(said.length, 1, 'one line')
+  t.match(said[0], new RegExp(`^shoebox serve: ${escapeRegExp(data)}: retention held: the clock says 20\\d\\d-.*newest event .*nothing dropped, 1 of 1 runs kept .*--trust-clock`))
+  const trusted = await spawnServe(['--data', data, '--retention', '30d', '--trust-clock'], {}, ahead)
+  t.teardown(() => { trusted.child.kill('SIGKILL') })
+  t.same(await get(t, trusted.url, 's', 0, recent + 1), [], 'dropped once the operator says the clock is right')
+  trusted.child.kill('SIGTERM')
+  t.equal((await trusted.exited).code, 0)
 })
 
 t.test('--max-connections 2: a third connection is closed unanswered, and stderr says so once', async (t) => {

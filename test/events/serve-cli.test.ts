@@ -47,6 +47,7 @@ t.test('usage errors', async (t) => {
     [['--max-body', '1TB'], "--max-body: must be at most 256MiB (a put's body is held in memory while it is stored), got \"1TB\" (1000000000000 bytes)"],
     [['--memtable-size', 'big'], "--memtable-size: expected a size such as 100MiB, 10MB or 4096, got \"big\""],
     [['--namespace', ''], '--namespace: a list of non-empty names'],
+    [['--trust-clock'], '--trust-clock: only does something with retention (the clock is judged before retention drops by it)'],
     [['--retention', '30'], "--retention: expected a duration such as 10m, 1h, 30s or 250ms, got \"30\" (a number other than 0 needs a unit: ms, s, m, h or d)"],
     [['--mode', 'readonly', '--store', 'file:///nowhere', '--poll-interval', 'often'], "--poll-interval: expected a duration such as 10m, 1h, 30s or 250ms, got \"often\""]
   ] as const) {

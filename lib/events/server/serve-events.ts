@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { givenValue, invalidOption, ShoeboxError } from '../../errors.js'
-import { checkKnownOptions, durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
+import { checkFlag, checkKnownOptions, durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import { onReadOnlyMount } from '../../fs/read-only-mount.js'
 import type { StoreOptions } from '../../store/open-store.js'
@@ -70,6 +70,12 @@ export interface ServeEventsOptions {
   maxPutStreams?: number
   /** Drop whole time buckets older than this ('30d'). Default: keep everything. */
   retention?: number | string
+  /**
+   * The wall clock is right: retention drops by it at start even if it is more than the retention ahead of the
+   * last retention pass, which is otherwise held and told to onBackgroundError (docs/EVENT-STORE.md). Only with
+   * `retention`. Default false.
+   */
+  trustClock?: boolean
   /** Width of a time bucket (one run file per stream and bucket). Default '1d'. */
   bucket?: number | string
   /** Memtable size before it is written out as run files. Default '16MiB'. */
@@ -164,7 +170,7 @@ const COLLECTOR_ID = /^[A-Za-z0-9_.-]{1,200}$/
 
 /** Every option of ServeEventsOptions, for the refusal of one that is not. */
 const SERVE_OPTIONS: ReadonlyArray<keyof ServeEventsOptions> = [
-  'data', 'port', 'host', 'mode', 'namespaces', 'defaultNamespace', 'corsOrigins', 'maxBody', 'maxEventSize', 'maxPutStreams', 'retention', 'bucket',
+  'data', 'port', 'host', 'mode', 'namespaces', 'defaultNamespace', 'corsOrigins', 'maxBody', 'maxEventSize', 'maxPutStreams', 'retention', 'trustClock', 'bucket',
   'memtableSize', 'backendName', 'store', 'storeOptions', 'pollInterval', 'flushInterval', 'sweepAfter', 'collectorId', 'gzip', 'fsync',
   'closeGrace', 'sendTimeout', 'maxConnections', 'onConnectionCap', 'headersTimeout', 'requestTimeout', 'onBackgroundError'
 ]
@@ -213,6 +219,8 @@ export async function serveEvents (options: ServeEventsOptions): Promise<EventSe
   if (maxEventSize < 1) throw invalidOption('maxEventSize', `must be above 0 (every event would be refused as too large), got ${givenSize(o.maxEventSize, maxEventSize)}`)
   const maxPutStreams = positiveCount(o.maxPutStreams, DEFAULT_MAX_PUT_STREAMS, 'maxPutStreams')
   const retentionMs = o.retention === undefined ? undefined : parseDuration(o.retention, 'retention')
+  checkFlag(o.trustClock, 'trustClock')
+  if (o.trustClock === true && retentionMs === undefined) throw invalidOption('trustClock', 'only does something with retention (the clock is judged before retention drops by it)')
   const bucketMs = durationOption(o.bucket, '1d', 'bucket')
   if (bucketMs < 1) throw invalidOption('bucket', 'must be at least 1ms')
   const memtableSize = sizeOption(o.memtableSize, '16MiB', 'memtableSize')
@@ -362,6 +370,7 @@ async function openBackend (
     memtableSize: n.memtableSize,
     bucketMs: n.bucketMs,
     retentionMs: n.retentionMs,
+    trustClock: o.trustClock ?? false,
     fsync: o.fsync ?? true,
     gzip: o.gzip ?? false,
     publisher,

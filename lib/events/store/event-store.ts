@@ -8,6 +8,7 @@
  *   runs/<seq>.shoebox  sorted runs, one stream and one time bucket each (run-file.ts,
  *                       run-writer.ts), merged by size tier (compaction.ts)
  *   index.json          the runs, the log files they replace, the streams (run-index.ts)
+ *   retention-clock.json  the clock of the last retention pass (retention-clock.ts)
  *
  * Puts land in the log and the memtable (memtable.ts); past `memtableSize`
  * the memtable is frozen at a log rotation, written out as runs (RUN_WRITERS
@@ -47,6 +48,8 @@ import { INDEX_FILE, loadIndex, runFileName, RunsByStream, saveIndex, type RunIn
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { fileName as logFileName, WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
 import { timerMs } from '../../units.js'
+import { RETENTION_CLOCK_FILE, RetentionClock } from './retention-clock.js'
+import { kronosTimeToIso } from '../kronos-time.js'
 
 /** 100 ns ticks per millisecond. */
 const TICKS_PER_MS = 10_000n
@@ -106,6 +109,12 @@ export interface EventStoreOptions {
   bucketMs?: number
   /** Drop whole buckets whose events are all older than this many ms (checked at open, after flushes and hourly). */
   retentionMs?: number
+  /**
+   * Retention drops by the wall clock even if it is more than the retention ahead of the last retention pass
+   * (retention-clock.ts): the operator says the clock is right. Only the first pass is told so; later ones are
+   * judged from it. Default false: such a pass drops nothing and is told to onError.
+   */
+  trustClock?: boolean
   /** fsync the log and the files (default true; false only for tests and benchmarks that say so). */
   fsync?: boolean
   /** Compress run files (one gzip member per block). Default false. */
@@ -154,6 +163,12 @@ export class EventStore implements EventBackend {
   readonly #memtableSize: number
   readonly #bucket: bigint
   readonly #retention: bigint | undefined
+  readonly #retentionMs: number | undefined
+  readonly #trustClock: boolean
+  /** Judges the wall clock before retention drops by it (undefined without retention). */
+  #clock: RetentionClock | undefined
+  /** A held retention pass was told: told again only after a pass runs. */
+  #heldTold = false
   readonly #fsync: boolean
   readonly #gzip: boolean
   readonly #publisher: RunPublisher | undefined
@@ -205,7 +220,9 @@ export class EventStore implements EventBackend {
     this.#runsDir = path.join(options.dir, 'runs')
     this.#memtableSize = options.memtableSize ?? 16 * 1024 * 1024
     this.#bucket = BigInt(Math.max(1, Math.floor(options.bucketMs ?? 86_400_000))) * TICKS_PER_MS
-    this.#retention = options.retentionMs === undefined ? undefined : BigInt(Math.floor(options.retentionMs)) * TICKS_PER_MS
+    this.#retentionMs = options.retentionMs === undefined ? undefined : Math.floor(options.retentionMs)
+    this.#retention = this.#retentionMs === undefined ? undefined : BigInt(this.#retentionMs) * TICKS_PER_MS
+    this.#trustClock = options.trustClock ?? false
     this.#fsync = options.fsync ?? true
     this.#gzip = options.gzip ?? false
     this.#publisher = options.publisher
@@ -242,9 +259,9 @@ export class EventStore implements EventBackend {
     for (const name of await fs.readdir(this.#runsDir)) {
       if (!listed.has(name) && !isUploaderMarker(name)) await fs.unlink(path.join(this.#runsDir, name)).catch(() => {})
     }
-    // An index write that crashed before its rename leaves its temporary file.
+    // An index (or retention clock) write that crashed before its rename leaves its temporary file.
     for (const name of await fs.readdir(this.dir)) {
-      if (name.startsWith(`.${INDEX_FILE}.`) && name.endsWith('.tmp')) await fs.unlink(path.join(this.dir, name)).catch(() => {})
+      if ((name.startsWith(`.${INDEX_FILE}.`) || name.startsWith(`.${RETENTION_CLOCK_FILE}.`)) && name.endsWith('.tmp')) await fs.unlink(path.join(this.dir, name)).catch(() => {})
     }
     const from = { seq: this.#index.walSeq, end: this.#index.walOffset ?? 0 }
     const { log, report } = await WriteAheadLog.open(path.join(this.dir, 'wal'), from, this.#fsync, async (record, at) => {
@@ -254,6 +271,8 @@ export class EventStore implements EventBackend {
     })
     this.#wal = log
     this.#replayed(report)
+    if (this.#retentionMs === undefined) await RetentionClock.forget(this.dir)
+    else this.#clock = await RetentionClock.load(this.dir, this.#retentionMs, { fsync: this.#fsync, trustClock: this.#trustClock, newestEventMs: this.#newestRunEventMs() })
     await this.dropExpired()
     this.#requestPublish()
     await this.#published()
@@ -787,12 +806,25 @@ export class EventStore implements EventBackend {
     return this.#byStream.runs.of(ns, stream)
   }
 
-  /** Drop whole buckets older than the retention (none without one); resolves to the runs dropped. */
+  /**
+   * Drop whole buckets older than the retention (none without one); resolves to the runs dropped. Not while the
+   * wall clock is implausibly far ahead (retention-clock.ts): then nothing is dropped, and that is told to onError.
+   */
   async dropExpired (nowMs = Date.now()): Promise<number> {
     const retention = this.#retention
-    if (retention === undefined || this.readOnly) return 0
-    const cutoff = BigInt(nowMs) * TICKS_PER_MS - retention
+    const clock = this.#clock
+    // A read-only mount's store never loads its clock, and drops nothing.
+    if (retention === undefined || clock === undefined || this.readOnly) return 0
     return await this.#serially(async () => {
+      const verdict = clock.judge(nowMs)
+      if (!verdict.run) {
+        await clock.held(verdict.expectedMs)
+        this.#tellHeld(nowMs, verdict.expectedMs, verdict.since)
+        return 0
+      }
+      await clock.ran(nowMs)
+      this.#heldTold = false
+      const cutoff = BigInt(nowMs) * TICKS_PER_MS - retention
       const expired = new Set(this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= cutoff))
       if (expired.size === 0) return 0
       const index: RunIndex = { ...this.#index, runs: this.#index.runs.filter((r) => !expired.has(r)) }
@@ -803,6 +835,31 @@ export class EventStore implements EventBackend {
       await removing
       return expired.size
     })
+  }
+
+  /** One line, once until a pass runs again: a retention pass held for a clock far ahead, and what it kept. */
+  #tellHeld (nowMs: number, expectedMs: number, since: 'last pass' | 'newest event'): void {
+    if (this.#heldTold) return
+    this.#heldTold = true
+    const retentionMs = this.#retentionMs as number
+    const newest = this.#newestRunEventMs()
+    const would = this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= BigInt(nowMs) * TICKS_PER_MS - (this.#retention as bigint)).length
+    const iso = (ms: number): string => new Date(ms).toISOString()
+    const against = since === 'last pass' ? `the last retention pass and the time run since (${iso(expectedMs)})` : `the newest event (${iso(expectedMs)})`
+    this.#failed(new ShoeboxError('SHOEBOX_CLOCK_AHEAD',
+      `${this.dir}: retention held: the clock says ${iso(nowMs)}, ${days(nowMs - expectedMs)} after ${against}, more than the retention (${days(retentionMs)}); ` +
+      `newest event ${newest === undefined ? 'none in runs' : kronosTimeToIso(BigInt(newest) * TICKS_PER_MS)}; nothing dropped, ${would} of ${this.#index.runs.length} runs kept that the clock would expire; ` +
+      'retention runs again once the clock is back within the retention, or start with --trust-clock (trustClock) if the clock is right'))
+  }
+
+  /** The time of the newest event in the runs (epoch ms), if any: what stands for the last retention pass in a store that kept none. */
+  #newestRunEventMs (): number | undefined {
+    let newest: bigint | undefined
+    for (const run of this.#index.runs) {
+      const t = BigInt(run.maxTime)
+      if (newest === undefined || t > newest) newest = t
+    }
+    return newest === undefined ? undefined : Number(newest / TICKS_PER_MS)
   }
 
   stats (): EventStoreStats {
@@ -1001,4 +1058,9 @@ async function * flatten<T> (batches: AsyncGenerator<T[]>): AsyncGenerator<T> {
 /** `.NAME.uploaded` / `.NAME.uploading`: the sealed-file uploader's markers beside a run file. */
 function isUploaderMarker (name: string): boolean {
   return name.startsWith('.') && (name.endsWith('.uploaded') || name.endsWith('.uploading'))
+}
+
+/** `ms` as days, to a tenth: a clock step is told in days. */
+function days (ms: number): string {
+  return `${(ms / 86_400_000).toFixed(ms < 864_000_000 ? 1 : 0)}d`
 }
