@@ -50,10 +50,21 @@ export interface Position {
   member?: MemberPosition
 }
 
+/**
+ * A record's metadata exactly as its archive holds it (decode()'s and
+ * archiveSource()'s `rawMetadata: true`): [key, value] pairs of bytes, in
+ * their order on disk, a key held twice listed twice. Encoders take it back
+ * as it is, so it rewrites the block byte for byte; the `metadata` object
+ * cannot always (see the README's "Records").
+ */
+export type RawMetadata = Array<[Buffer, Buffer]>
+
 /** A record as decoders hand it out. */
 export interface ShoeboxRecord {
   metadata: Metadata
   payload: Buffer
+  /** Present when the reader was asked for rawMetadata: the metadata block's pairs as bytes, as stored. */
+  rawMetadata?: RawMetadata
   /** Present when the reader was asked for positions. */
   position?: Position
 }
@@ -61,12 +72,15 @@ export interface ShoeboxRecord {
 /**
  * What encoders accept. Metadata may also be a list of [key, value] pairs
  * or a Map, which keep an exact on-disk order even for integer-like keys (a
- * plain object lists those first). The payload may be a Buffer (written as
- * is), any other ArrayBuffer view or an ArrayBuffer (their bytes), a string
- * (UTF-8) or any JSON-serialisable value.
+ * plain object lists those first) and may name a key more than once; in
+ * pairs a key or value may be bytes (a Buffer or other Uint8Array), written
+ * as they are, so a decoded record's `rawMetadata` is written back
+ * unchanged. The payload may be a Buffer (written as is), any other
+ * ArrayBuffer view or an ArrayBuffer (their bytes), a string (UTF-8) or any
+ * JSON-serialisable value.
  */
 export interface RecordInput {
-  metadata?: Metadata | ReadonlyArray<readonly [string, string]> | ReadonlyMap<string, string>
+  metadata?: Metadata | ReadonlyArray<readonly [string | Uint8Array, string | Uint8Array]> | ReadonlyMap<string, string>
   payload: unknown
 }
 

@@ -23,10 +23,10 @@ import { Readable, Writable, pipeline as pipelineCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import fs from 'node:fs'
 import {
-  archiveSource, decode, encode, gunzip, gunzipMembers, payloadJson, RecordsToNdjson, rollingSink, zstdDecompress, type ShoeboxRecord
+  archiveSource, decode, encode, gunzip, gunzipMembers, packFiles, payloadJson, RecordsToNdjson, rollingSink, zstdDecompress, type ShoeboxRecord
 } from 'shoebox'
 import { kronos } from 'shoebox/events'
-import { metadir } from 'shoebox/meta'
+import { fileStatSource, indexedRecords, metadir, ndjsonFileSource, recordIndexSource } from 'shoebox/meta'
 
 type IsAny<T> = 0 extends (1 & T) ? true : false
 /** Compiles only when \`value\` is not any. */
@@ -58,7 +58,23 @@ export async function readme (): Promise<void> {
   decoder.once('data', (record) => { typed(record.payload, 'typed') })
   decoder.on('corrupt', (info) => { typed(info, 'typed'); typed(info.offset, 'typed') })
   decoder.on('error', (err) => { typed(err, 'typed') })
-  for await (const record of decoder as AsyncIterable<ShoeboxRecord>) typed(record, 'typed')
+  // A for await over decode() itself: its records are typed (they were any), with no cast.
+  for await (const record of decoder) {
+    typed(record.metadata, 'typed')
+    typed(record.payload, 'typed')
+    const kept: ShoeboxRecord = record
+    // @ts-expect-error a record has no such member (were the record any, this line would compile and the directive fail)
+    console.log(kept, record.notAMember)
+  }
+  for await (const record of fs.createReadStream('events.shoebox').pipe(decode({ rawMetadata: true }))) {
+    for (const [key, value] of record.rawMetadata ?? []) { typed(key, 'typed'); typed(value, 'typed') }
+  }
+  const next = await decode()[Symbol.asyncIterator]().next()
+  if (next.done !== true) typed(next.value, 'typed')
+  for await (const file of packFiles('photos')) {
+    typed(file, 'typed')
+    console.log(file.metadata[0][1].length, file.payload.length)
+  }
   await pipeline(fs.createReadStream('events.shoebox.gz'), gunzip(), decode(), async function (records) { for await (const r of records) console.log(r) })
   const members = gunzipMembers()
   await pipeline(fs.createReadStream('events.shoebox.gz'), members, decode({ positions: true, members: members.members }), new RecordsToNdjson(), process.stdout)
@@ -73,6 +89,11 @@ export async function readme (): Promise<void> {
   const client = kronos('http://127.0.0.1:1')
   for await (const event of client.get('pageviews', '2026-12-03T00:00:00Z', '2026-12-04T00:00:00Z')) typed(event, 'typed')
   client.close()
+
+  for await (const row of recordIndexSource('events/*')) typed(row._archive, 'typed')
+  for await (const record of indexedRecords([{ _archive: 'events/a.shoebox', _position: 'a.shoebox:0' }])) typed(record.metadata, 'typed')
+  for await (const object of ndjsonFileSource('meta.ndjson')) typed(object, 'typed')
+  for await (const object of fileStatSource('photos')) typed(object, 'typed')
 
   const md = await metadir('archive')
   for await (const file of md.files.find({ imported: null })) {

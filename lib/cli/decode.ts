@@ -11,7 +11,7 @@ import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fa
 import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, rawMetadataFrom, rawMetadataHelp, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
 import { Interrupted, onFirstSignal } from './interrupt.js'
@@ -31,6 +31,7 @@ line saying it is incomplete, and exit 130 or 143 (128 + the signal).
 
 Options:
   --payload-only    print only each payload's bytes, one per line
+${rawMetadataHelp}
   --lenient         skip damaged stretches (reported on stderr) instead of failing
                     (a damaged zstd frame too; damaged gzip ends the file; a zstd
                     file where this install has no zstd is skipped whole)
@@ -45,9 +46,11 @@ export const decodeCommand: Command = {
   async run (argv, io) {
     const { values, positionals } = parse(argv, {
       'payload-only': { type: 'boolean' },
+      'raw-metadata': { type: 'boolean' },
       lenient: { type: 'boolean' },
       ...readOptionSpec
     }, true)
+    const rawMetadata = rawMetadataFrom(values)
     const inputs = positionals.length > 0 ? positionals : ['-']
     const payloadOnly = values['payload-only'] === true
     const lenient = values.lenient === true
@@ -94,7 +97,7 @@ export const decodeCommand: Command = {
       const file = name === '-' ? 'stdin' : name
       // Damage in a zstd file names its frame (one line per damaged frame); the stages' own are frames skipped whole.
       const stages = await decompressStages({ file, mode: lenient ? 'lenient' : 'strict', maxFrameSize })
-      const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file, frames: zstdFrames(stages) })
+      const decoder = decode({ mode: lenient ? 'lenient' : 'strict', maxRecordSize, file, frames: zstdFrames(stages), rawMetadata })
       const damage = new DamageLines<DecodedCorruptInfo>((text) => { io.stderr.write(`shoebox decode: ${oneLine(file)}: ${text}\n`) }, skippedLine)
       const corrupt = (info: DecodedCorruptInfo): void => {
         damaged++

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
 import { DEFAULT_MAX_RECORD_SIZE, MIN_MAX_RECORD_SIZE } from '../format/constants.js'
 import { parseSize } from '../units.js'
 import { asUsage, type OptionSpec } from './options.js'
+import { usage } from './io.js'
 
 /** The writers' options (encode, write). */
 export const recordSizeOptionSpec: OptionSpec = {
@@ -33,6 +34,22 @@ export const readOptionHelp = `  --max-record-size SIZE  largest record accepted
                           ('100MiB') for archives written with a larger maxRecordSize
   --max-frame-size SIZE   largest zstd frame decompressed (default ${DEFAULT_MAX_FRAME_SIZE / (1024 * 1024)}MiB): a frame
                           that could hold more is refused unread, as damage`
+
+/**
+ * decode's and read's --raw-metadata (decode()'s rawMetadata): the metadata as
+ * the archive holds it, which the object form cannot always say (bytes that
+ * are not UTF-8, a repeated key, where array-index keys stood).
+ */
+export const rawMetadataHelp = `  --raw-metadata  metadata as stored: [["key","value"],...] in order,
+                  a key held twice twice; base64 (and "metadataEncoding":
+                  "base64") when any key or value is not UTF-8`
+
+/** --raw-metadata: whether records carry rawMetadata; with --payload-only (no metadata printed) a usage error. */
+export function rawMetadataFrom (values: { 'raw-metadata'?: unknown, 'payload-only'?: unknown }): boolean {
+  const raw = values['raw-metadata'] === true
+  if (raw && values['payload-only'] === true) throw usage('--raw-metadata and --payload-only: choose one (--payload-only prints no metadata)')
+  return raw
+}
 
 /** The reading commands' flags for the API options their library messages name (options.ts inFlags). */
 export const READ_FLAGS = { maxRecordSize: '--max-record-size', maxFrameSize: '--max-frame-size' }

@@ -9,7 +9,7 @@ import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
 import { oneOf, parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, rawMetadataFrom, rawMetadataHelp, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { parsePositionText } from '../source/position-text.js'
 import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -46,6 +46,7 @@ Options:
   --lenient          skip damage (reported on stderr), files that are not archives,
                      and zstd files where this install has no zstd
   --payload-only     print only each payload's bytes, one per line
+${rawMetadataHelp}
 ${readOptionHelp}
 ${storeOptionHelp}
   -h, --help         show this help`
@@ -63,9 +64,11 @@ export const readCommand: Command = {
       order: { type: 'string' },
       lenient: { type: 'boolean' },
       'payload-only': { type: 'boolean' },
+      'raw-metadata': { type: 'boolean' },
       ...readOptionSpec,
       ...storeOptionSpec
     }, true)
+    const rawMetadata = rawMetadataFrom(values)
     // A malformed --endpoint is a usage error, said before anything is read or made.
     const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
@@ -79,6 +82,7 @@ export const readCommand: Command = {
       from: typeof values.from === 'string' ? parsePosition(values.from) : undefined,
       follow: values.follow === true,
       order,
+      rawMetadata,
       storeOptions
     }))
     const transfers = isRemote(positionals[0]) ? new TransferReporter(io, 'shoebox read', () => source.stats()) : null

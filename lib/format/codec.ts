@@ -6,8 +6,10 @@
 import { MAGIC, PREAMBLE_SIZE } from './constants.js'
 import { damage, need, type ReadResult } from './result.js'
 import type { KeyCache } from './text.js'
-import { readV1 } from './v1.js'
-import { readV2 } from './v2.js'
+import { readRawMetadata } from './metadata-block.js'
+import type { RawMetadata } from '../record.js'
+import { readV1, V1_METADATA_OFFSET } from './v1.js'
+import { readV2, v2MetadataStart } from './v2.js'
 
 /**
  * Read the record starting at `at`, with bytes [at, end) available.
@@ -23,4 +25,13 @@ export function readRecord (
   if (version === 2) return readV2(buf, at, end, maxSize, keys)
   if (version === 1) return readV1(buf, at, end, maxSize, exact, keys)
   return damage('unknown-version', `record version ${version} is not 1 or 2`)
+}
+
+/**
+ * The metadata of the record at `at`, which readRecord (or readCheckedV2)
+ * has just read whole, as its block holds it: [key, value] pairs of bytes
+ * (decode()'s `rawMetadata`).
+ */
+export function rawMetadataAt (buf: Buffer, at: number, version: 1 | 2): RawMetadata {
+  return readRawMetadata(buf, version === 1 ? at + V1_METADATA_OFFSET : v2MetadataStart(buf, at), version)
 }

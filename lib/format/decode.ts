@@ -76,19 +76,25 @@ function named (err: unknown, file: string | undefined): unknown {
 }
 
 /**
- * The records and events' payloads of a decode() stream's listeners, for
- * TypeScript (declaration merging: no runtime part); Readable's own types
- * give `any` for each. `[Symbol.asyncIterator]` is left as Readable types it
- * (`any` in a `for await`): @types/node's pipeline() takes a middle stage
- * only as a NodeJS.ReadWriteStream, whose iterator yields strings or Buffers,
- * and TypeScript types a `for await` by all of the zero-argument iterator
- * signatures at once (their results intersected). A record-typed iterator
- * alone broke `pipeline(input, gunzip(), decode(), sink)` (TS2769); with a
- * string-or-Buffer overload beside it, the loop's records were typed
- * `ShoeboxRecord & (string | Buffer)`, which no record is.
+ * The records and events' payloads of a decode() stream, for TypeScript
+ * (declaration merging: no runtime part); Readable's own types give `any`
+ * for each, `for await` included. The iterator is typed with care:
+ * @types/node's pipeline() takes a middle stage only as a
+ * NodeJS.ReadWriteStream, whose iterator yields strings or Buffers, and
+ * TypeScript types a `for await` by every zero-argument iterator signature
+ * at once (their results intersected). So a record-typed iterator alone
+ * broke `pipeline(input, gunzip(), decode(), sink)` (TS2769), and one with a
+ * string-or-Buffer overload beside it typed each record
+ * `ShoeboxRecord & (string | Buffer)`. One generic signature serves both:
+ * `for await` reads its records as `ShoeboxRecord & T`, whose members are
+ * the record's (T is unknown, and adds none), and a call gets
+ * `ShoeboxRecord` (T's default); pipeline()'s check infers T as
+ * `string | Buffer`, and `ShoeboxRecord & (string | Buffer)` is one of those.
+ * test/consumer-types.test.ts compiles both uses.
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface DecodeStream {
+  [Symbol.asyncIterator]<T = unknown> (): NodeJS.AsyncIterator<ShoeboxRecord & T>
   on (event: 'data', listener: (record: ShoeboxRecord) => void): this
   on (event: 'corrupt', listener: (info: DecodedCorruptInfo) => unknown): this
   on (event: 'error', listener: (err: Error) => void): this

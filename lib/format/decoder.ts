@@ -6,10 +6,10 @@
  * each damaged stretch once and goes on.
  */
 import { CorruptArchiveError, givenValue, invalidOption, type DamageReason } from '../errors.js'
-import { checkDecodeMode } from '../units.js'
+import { checkDecodeMode, checkFlag } from '../units.js'
 import type { ShoeboxRecord } from '../record.js'
 import { ChunkQueue } from './chunk-queue.js'
-import { readRecord } from './codec.js'
+import { rawMetadataAt, readRecord } from './codec.js'
 import { readCheckedV2 } from './v2.js'
 import { CheckedRuns, type CheckRun } from './checked-runs.js'
 import { describeForeignData, FOREIGN_LOOK_BYTES } from './foreign-data.js'
@@ -26,6 +26,13 @@ export interface DecoderOptions {
   maxRecordSize?: number | string
   /** Offset of the first input byte within its file (when reading from the middle); offsets reported count from it. Default 0. */
   baseOffset?: number
+  /**
+   * Give each record `rawMetadata` too: its metadata block's [key, value]
+   * pairs as bytes, in order, repeats kept, which encoders write back byte
+   * for byte (the `metadata` object cannot hold bytes that are not UTF-8, a
+   * repeated key's earlier values, or where array-index keys stood). Default false.
+   */
+  rawMetadata?: boolean
 }
 
 /** One damaged stretch of an archive, reported in lenient mode. */
@@ -68,6 +75,7 @@ interface OpenDamage {
 export class ArchiveDecoder {
   readonly mode: DecodeMode
   readonly maxRecordSize: number
+  readonly rawMetadata: boolean
   readonly stats: DecoderStats = { records: 0, v1: 0, v2: 0, bytes: 0, corrupt: 0, bytesSkipped: 0 }
   #queue: ChunkQueue
   #keys = new KeyCache()
@@ -85,6 +93,8 @@ export class ArchiveDecoder {
     checkDecodeMode(mode)
     this.mode = mode
     this.maxRecordSize = maxRecordSizeOption(options.maxRecordSize)
+    checkFlag(options.rawMetadata, 'rawMetadata')
+    this.rawMetadata = options.rawMetadata === true
     this.#queue = new ChunkQueue(baseOffsetOption(options.baseOffset))
     this.#events = events
     this.#checked = new CheckedRuns(internals.checkRun)
@@ -178,7 +188,8 @@ export class ArchiveDecoder {
         s.bytes += result.size
         if (result.version === 1) s.v1++
         else s.v2++
-        this.#events.record(result.record, result.version, base + at, result.size)
+        const record = this.rawMetadata ? { ...result.record, rawMetadata: rawMetadataAt(view, at, result.version) } : result.record
+        this.#events.record(record, result.version, base + at, result.size)
         at += result.size
         this.#needed = PREAMBLE_SIZE
         continue

@@ -21,7 +21,7 @@ import {
   CONTENT_BYTES, CONTENT_JSON, CONTENT_TEXT, maxRecordSizeOption, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE
 } from './constants.js'
 import {
-  flattenInto, measureFlat, measureMetadata, metadataBytes, writeMetadata, writeObjectMetadata, type MetadataSize
+  flattenInto, measureFlat, measureMetadata, metadataBytes, writeMetadata, writeObjectMetadata, type MetadataSize, type MetadataString
 } from './metadata-block.js'
 import { payloadBound, writePayload, type Payload } from './payload-source.js'
 import { RecordSealer } from './record-sealer.js'
@@ -134,7 +134,7 @@ export class ArchiveEncoder {
   /** Reused for every record: its metadata's size (see measureMetadata). */
   #size: MetadataSize = { pairs: 0, chars: 0, bound: 0 }
   /** Reused for records whose metadata is a list of pairs: flattened, in #flat[0 .. n) (see flattenInto). */
-  #flat: string[] = []
+  #flat: MetadataString[] = []
   /** v2 records from #start on may lack their checksums, when #sealer.batched, until #sealPending(). */
   #sealer: RecordSealer
   /** End offsets (in #slab) of the records written since #start, in #ends[0 .. #endCount). */
@@ -244,7 +244,7 @@ export class ArchiveEncoder {
   }
 
   /** flattenInto, its refusal naming the record. */
-  #flatten (metadata: RecordInput['metadata'], flat: string[]): number {
+  #flatten (metadata: RecordInput['metadata'], flat: MetadataString[]): number {
     try {
       return flattenInto(metadata, flat)
     } catch (err) {
@@ -257,7 +257,7 @@ export class ArchiveEncoder {
    * metadata already flattened to [k1, v1, ...] (see flattenMetadata). The
    * fast path for payloads that arrive as ranges of a larger buffer.
    */
-  writeRange (flat: string[], bytes: Buffer, start: number, end: number, contentType = CONTENT_BYTES): void {
+  writeRange (flat: readonly MetadataString[], bytes: Buffer, start: number, end: number, contentType = CONTENT_BYTES): void {
     this.#given++
     this.#append(null, flat, measureFlat(flat, flat.length, this.#size), bytes, start, end, contentType)
   }
@@ -268,7 +268,7 @@ export class ArchiveEncoder {
    * `payload` (bytes [start, end) of a Buffer).
    */
   #append (
-    metadata: Metadata | null, flat: string[], size: MetadataSize,
+    metadata: Metadata | null, flat: readonly MetadataString[], size: MetadataSize,
     payload: Payload, start: number, end: number, contentType: number
   ): void {
     const v2 = this.format === 'v2'
@@ -355,7 +355,7 @@ export class ArchiveEncoder {
   }
 
   /** Refuse, before writing any of it, a record whose exact size is over maxRecordSize. */
-  #checkSize (metadata: Metadata | null, flat: string[], size: MetadataSize, payload: Payload, start: number, end: number): void {
+  #checkSize (metadata: Metadata | null, flat: readonly MetadataString[], size: MetadataSize, payload: Payload, start: number, end: number): void {
     const exact = (this.format === 'v2' ? V2_HEADER_SIZE + V2_TRAILER_SIZE : V1_HEADER_SIZE + 4) +
       metadataBytes(metadata, flat, size) + (typeof payload === 'string' ? Buffer.byteLength(payload) : end - start)
     if (exact > this.maxRecordSize) throw this.#refused(`${exact} bytes encoded, over maxRecordSize ${this.maxRecordSize}`)

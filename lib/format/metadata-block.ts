@@ -9,21 +9,34 @@
  * This module is the one place that knows that layout: the encoder and the
  * readers (v1.ts, v2.ts) measure, write and read blocks only through it.
  */
-import type { Metadata, RecordInput } from '../record.js'
+import type { Metadata, RawMetadata, RecordInput } from '../record.js'
 import { ShoeboxError } from '../errors.js'
 import { setOwnKey } from '../json/own-key.js'
 import { KeyCache, loneSurrogateReason, metadataStringName, utf8 } from './text.js'
 
-export type Pairs = ReadonlyArray<readonly [string, string]>
+export type Pairs = ReadonlyArray<readonly [MetadataString, MetadataString]>
+
+/**
+ * A key or value as an encoder takes it in [key, value] pairs: text (written
+ * as UTF-8), or bytes written as they are. Bytes are how metadata that is not
+ * UTF-8 (legacy shoebox allowed any bytes) is written back unchanged: see
+ * decode()'s `rawMetadata`.
+ */
+export type MetadataString = string | Uint8Array
 
 const hasOwnProperty = Object.prototype.hasOwnProperty
 
 /**
- * Metadata as a flat [k1, v1, k2, v2, ...] list, validated. With `into`, that
- * array is emptied and reused.
+ * Metadata as a flat [k1, v1, k2, v2, ...] list of text, validated (for
+ * options such as encodeNdjson()'s `metadata`, which take text only: bytes
+ * there are refused). With `into`, that array is emptied and reused.
  */
 export function flattenMetadata (metadata: RecordInput['metadata'], into: string[] = []): string[] {
-  into.length = flattenInto(metadata, into)
+  const flat: MetadataString[] = into
+  flat.length = flattenInto(metadata, flat)
+  for (let i = 0; i < flat.length; i++) {
+    if (typeof flat[i] !== 'string') badPair(flat[i - (i % 2)], i % 2 === 1 ? flat[i] : '')
+  }
   return into
 }
 
@@ -34,7 +47,7 @@ export function flattenMetadata (metadata: RecordInput['metadata'], into: string
  * length is left alone: truncating it (length = 0) makes V8 drop its backing
  * store, so the next record's pushes would allocate a new one.
  */
-export function flattenInto (metadata: RecordInput['metadata'], flat: string[]): number {
+export function flattenInto (metadata: RecordInput['metadata'], flat: MetadataString[]): number {
   if (metadata == null) return 0
   let n = 0
   // A Map's entries are [key, value] pairs too, in insertion order.
@@ -45,7 +58,7 @@ export function flattenInto (metadata: RecordInput['metadata'], flat: string[]):
       }
       const key: unknown = pair[0]
       const value: unknown = pair[1]
-      if (typeof key !== 'string' || typeof value !== 'string') badPair(key, value)
+      if (!isMetadataString(key) || !isMetadataString(value)) badPair(key, value)
       flat[n++] = key
       flat[n++] = value
     }
@@ -68,11 +81,18 @@ export function flattenInto (metadata: RecordInput['metadata'], flat: string[]):
   return n
 }
 
+/** Text, or (in [key, value] pairs) bytes: a Buffer or other Uint8Array. */
+function isMetadataString (s: unknown): s is MetadataString {
+  return typeof s === 'string' || s instanceof Uint8Array
+}
+
 function badPair (key: unknown, value: unknown): never {
   if (typeof key !== 'string') {
-    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata key must be a string, got ${typeof key}`)
+    const given = key instanceof Uint8Array ? 'bytes (which only [key, value] pairs given to an encoder take)' : typeof key
+    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata key must be a string, got ${given}`)
   }
-  throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata value of "${key}" must be a string, got ${typeof value}`)
+  const given = value instanceof Uint8Array ? 'bytes (which only [key, value] pairs given to an encoder take)' : typeof value
+  throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `metadata value of "${key}" must be a string, got ${given}`)
 }
 
 /** What measureMetadata finds out about a metadata object. Reused: plain numbers, no per-record garbage. */
@@ -108,7 +128,7 @@ export function measureMetadata (metadata: Metadata, size: MetadataSize): void {
 }
 
 /** Measure metadata given as flat[0 .. count) into `size`, as measureMetadata does for an object. */
-export function measureFlat (flat: string[], count: number, size: MetadataSize): MetadataSize {
+export function measureFlat (flat: readonly MetadataString[], count: number, size: MetadataSize): MetadataSize {
   let chars = 0
   for (let i = 0; i < count; i++) chars += flat[i].length
   size.pairs = count / 2
@@ -122,16 +142,21 @@ export function measureFlat (flat: string[], count: number, size: MetadataSize):
  * when `metadata` is null, of flat[0 .. 2 * size.pairs). Costs a UTF-8 count
  * per string: for when the bound is not enough (a record near maxRecordSize).
  */
-export function metadataBytes (metadata: Metadata | null, flat: string[], size: MetadataSize): number {
+export function metadataBytes (metadata: Metadata | null, flat: readonly MetadataString[], size: MetadataSize): number {
   let bytes = 4 + 8 * size.pairs
   if (metadata !== null) {
     for (const key in metadata) {
       if (hasOwnProperty.call(metadata, key)) bytes += Buffer.byteLength(key) + Buffer.byteLength(metadata[key])
     }
   } else {
-    for (let i = 0; i < 2 * size.pairs; i++) bytes += Buffer.byteLength(flat[i])
+    for (let i = 0; i < 2 * size.pairs; i++) bytes += stringBytes(flat[i])
   }
   return bytes
+}
+
+/** The bytes a key or value takes in a block. */
+function stringBytes (s: MetadataString): number {
+  return typeof s === 'string' ? Buffer.byteLength(s) : s.byteLength
 }
 
 /** Where the strings of a block at `at` with `pairs` pairs start (after the count and the length table). */
@@ -228,8 +253,15 @@ function writeString (buf: Buffer, at: number, s: string): number {
 }
 
 /** A metadata string with a lone surrogate (`key`'s key itself, or its value), refused. */
-function notUtf8 (s: string, key: string, isValue: boolean): ShoeboxError {
-  return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${metadataStringName(key, isValue)} has ${loneSurrogateReason(s)}`)
+function notUtf8 (s: string, key: MetadataString, isValue: boolean): ShoeboxError {
+  const name = typeof key === 'string' ? metadataStringName(key, isValue) : `metadata value of the key given as bytes ${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')}`
+  return new ShoeboxError('SHOEBOX_INVALID_RECORD', `${name} has ${loneSurrogateReason(s)}`)
+}
+
+/** Write a key or value given as bytes at `at`, as they are; returns its length. */
+function writeBytes (buf: Buffer, at: number, bytes: Uint8Array): number {
+  buf.set(bytes, at)
+  return bytes.byteLength
 }
 
 /**
@@ -238,12 +270,13 @@ function notUtf8 (s: string, key: string, isValue: boolean): ShoeboxError {
  * string, each with its own UTF-8 length in the table, as
  * writeObjectMetadata does.
  */
-export function writeMetadata (buf: Buffer, at: number, flat: string[], version: 1 | 2, count = flat.length): number {
+export function writeMetadata (buf: Buffer, at: number, flat: readonly MetadataString[], version: 1 | 2, count = flat.length): number {
   putCount(buf, at, count / 2, version)
   let pos = metadataStringsAt(at, count / 2)
   for (let i = 0; i < count; i++) {
-    const len = writeString(buf, pos, flat[i])
-    if (len < 0) throw notUtf8(flat[i], flat[i - (i % 2)], i % 2 === 1)
+    const s = flat[i]
+    const len = typeof s === 'string' ? writeString(buf, pos, s) : writeBytes(buf, pos, s)
+    if (len < 0) throw notUtf8(s as string, flat[i - (i % 2)], i % 2 === 1)
     putUint32(buf, at + 4 + 4 * i, len)
     pos += len
   }
@@ -289,4 +322,27 @@ export function readMetadata (
   }
   if (exact && pos !== end) return undefined
   return metadata
+}
+
+/**
+ * The pairs of a block occupying [start, end) that readMetadata has read,
+ * exactly as stored: in their order, a key held twice twice, each key and
+ * value its bytes (views of `buf`, not copies). What decode()'s
+ * `rawMetadata` gives: the metadata object cannot hold bytes that are not
+ * UTF-8 (they read as U+FFFD), nor a key's earlier values, nor the order of
+ * array-index keys (JavaScript lists those first).
+ */
+export function readRawMetadata (buf: Buffer, start: number, version: 1 | 2): RawMetadata {
+  const count = int32(buf, start)
+  const pairs = (version === 1 ? Math.floor(count / 2) : count * 2) / 2
+  const table = start + 4
+  let pos = table + 8 * pairs
+  const raw: RawMetadata = new Array<[Buffer, Buffer]>(pairs)
+  for (let i = 0; i < pairs; i++) {
+    const keyEnd = pos + int32(buf, table + 8 * i)
+    const valueEnd = keyEnd + int32(buf, table + 8 * i + 4)
+    raw[i] = [buf.subarray(pos, keyEnd), buf.subarray(keyEnd, valueEnd)]
+    pos = valueEnd
+  }
+  return raw
 }

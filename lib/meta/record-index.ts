@@ -28,6 +28,7 @@ import { archiveSource } from '../source/archive-source.js'
 import { escapeGlob } from '../source/glob.js'
 import { formatPosition, parsePositionText } from '../source/position-text.js'
 import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import type { ReadableOf } from '../stream/readable-of.js'
 import { isRemote, type StoreOptions } from '../store/open-store.js'
 import type { MetaConfig } from './config.js'
 import { withOrigin } from './origin.js'
@@ -66,7 +67,7 @@ function archiveName (base: string, location: string): string {
  * `_archive` and `_position`, origin = archive and record number: a source
  * for metaIngest().
  */
-export function recordIndexSource (pattern: string, options: RecordIndexOptions = {}): Readable {
+export function recordIndexSource (pattern: string, options: RecordIndexOptions = {}): ReadableOf<Record<string, string>> {
   const base = path.resolve(options.base ?? process.cwd())
   const records = archiveSource(pattern, { positions: true, storeOptions: options.storeOptions, maxRecordSize: options.maxRecordSize })
   const root = records.glob.root
@@ -127,7 +128,7 @@ function locate (base: string, row: IndexedRow, what: string): { pattern: string
  * says how errors call row i (default 'row i'). A row that names no record,
  * or a record that cannot be read, fails the stream after the records before it.
  */
-export function indexedRecords (rows: Iterable<IndexedRow>, options: RecordIndexOptions & { name?: (i: number) => string } = {}): Readable {
+export function indexedRecords (rows: Iterable<IndexedRow>, options: RecordIndexOptions & { name?: (i: number) => string } = {}): ReadableOf<ShoeboxRecord> {
   const base = path.resolve(options.base ?? process.cwd())
   const list = [...rows]
   const name = options.name ?? ((i: number) => `row ${i}`)

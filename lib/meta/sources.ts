@@ -52,6 +52,7 @@ import { metaTimestamp } from './history.js'
 import { UnreadableMetadata, withOrigin } from './origin.js'
 import { firstBadUtf8Byte } from './utf8-bytes.js'
 import { parseJsonExact } from './json-exact.js'
+import type { ReadableOf } from '../stream/readable-of.js'
 
 function reasonOf (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
@@ -106,7 +107,7 @@ async function danglingLink (file: string, opens: string | Buffer): Promise<Unre
 }
 
 /** One object per `*.json` file under `root` (see above). */
-export function jsonFilesSource (root: string): Readable {
+export function jsonFilesSource (root: string): ReadableOf<object> {
   async function * objects (): AsyncGenerator<object> {
     for await (const { file, path: opens } of walkJsonFiles(root)) {
       let bytes: Buffer
@@ -143,7 +144,7 @@ export function jsonFilesSource (root: string): Readable {
  * compressed offset (the ingest then writes nothing: one diff file per run,
  * or none).
  */
-export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readable {
+export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): ReadableOf<object> {
   let line = 0
   /** The text, once its first bytes are known: its damage fails the source at its end. */
   let decompressed: DecompressedInput | undefined
@@ -197,7 +198,7 @@ export function ndjsonSource (input: NodeJS.ReadableStream, name = '-'): Readabl
 }
 
 /** NDJSON from a file. */
-export function ndjsonFileSource (file: string): Readable {
+export function ndjsonFileSource (file: string): ReadableOf<object> {
   return ndjsonSource(createReadStream(file), file)
 }
 
@@ -210,7 +211,7 @@ export function ndjsonFileSource (file: string): Readable {
  * between elements, text after it) fails the source naming the byte, after
  * every element before it, and so does a read that fails part way.
  */
-export function jsonArraySource (file: string): Readable {
+export function jsonArraySource (file: string): ReadableOf<object> {
   return jsonArrayElements(createReadStream(file), file)
 }
 
@@ -283,7 +284,7 @@ function arrayElementItem (file: string, element: ArrayElement): object {
  * Each record's archive is its position's: a 'file' event comes as the read moves on, while the records of
  * the archive before may still wait for a slow consumer (an ingest), and were told as the next archive's.
  */
-export function archiveMetadataSource (pattern: string, options: ArchiveSourceOptions = {}): Readable {
+export function archiveMetadataSource (pattern: string, options: ArchiveSourceOptions = {}): ReadableOf<object> {
   const records = archiveSource(pattern, { ...options, positions: Array.isArray(options.positions) ? options.positions : true })
   // Each archive's path by its name (a position names it relative to the pattern's root).
   const paths = new Map<string, string>()
@@ -322,7 +323,7 @@ async function sha1Of (file: string, size: number): Promise<string> {
  * finds it), file_path the absolute path, the times UTC (ctime, mtime) and
  * content_hash the SHA-1 of the content, as mmmeta computes it.
  */
-export function fileStatSource (root: string): Readable {
+export function fileStatSource (root: string): ReadableOf<object> {
   async function * records (): AsyncGenerator<object> {
     // every file whose path has no `_mmmeta` in it, as mmmeta's --no-meta
     for await (const { file, path: opens } of walkFiles(path.resolve(root), (_name, file) => file.includes('_mmmeta'), () => true)) {

@@ -106,7 +106,15 @@ function notARecord (record: unknown): string | undefined {
   if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
     return `its metadata must be an object, got ${metadata === null ? 'null' : Array.isArray(metadata) ? 'an array' : typeof metadata}`
   }
+  const { rawMetadata } = record as { rawMetadata?: unknown }
+  if (rawMetadata !== undefined && !isRawMetadata(rawMetadata)) {
+    return 'its rawMetadata must be [key, value] pairs of Buffers, as decode({ rawMetadata: true }) gives'
+  }
   return undefined
+}
+
+function isRawMetadata (raw: unknown): boolean {
+  return Array.isArray(raw) && raw.every((pair) => Array.isArray(pair) && pair.length === 2 && Buffer.isBuffer(pair[0]) && Buffer.isBuffer(pair[1]))
 }
 
 const BATCH = 256 * 1024
@@ -123,16 +131,35 @@ const NEWLINE = Buffer.from('\n')
 export function recordJson (record: ShoeboxRecord): string {
   const { payload, position } = record
   // A record made in code may have none; the line has {} (JSON.stringify(undefined) would make it no JSON).
-  const metadata = record.metadata ?? {}
+  const metadata = metadataJson(record)
   if (!isUtf8(payload)) {
-    return JSON.stringify({ metadata, payload: payload.toString('base64'), payloadEncoding: 'base64', position })
+    return `{"metadata":${metadata},"payload":${JSON.stringify(payload.toString('base64'))},"payloadEncoding":"base64"${positionJson(position)}}`
   }
   const text = payload.toString('utf8')
   try {
     checkJsonText(text)
   } catch {
-    return JSON.stringify({ metadata, payload: text, payloadEncoding: 'utf8', position })
+    return `{"metadata":${metadata},"payload":${JSON.stringify(text)},"payloadEncoding":"utf8"${positionJson(position)}}`
   }
-  const at = position === undefined ? '' : `,"position":${JSON.stringify(position)}`
-  return `{"metadata":${JSON.stringify(metadata)},"payload":${compactJson(text)}${at}}`
+  return `{"metadata":${metadata},"payload":${compactJson(text)}${positionJson(position)}}`
+}
+
+function positionJson (position: ShoeboxRecord['position']): string {
+  return position === undefined ? '' : `,"position":${JSON.stringify(position)}`
+}
+
+/**
+ * The line's metadata: the object, or, for a record read with `rawMetadata`,
+ * its pairs as stored, `[["k","v"],...]` in their order, a repeated key
+ * repeated; when any of them is not UTF-8 (which text would turn into
+ * U+FFFD), every one is base64 and `"metadataEncoding":"base64"` follows, as
+ * `"payloadEncoding"` does for a payload.
+ */
+function metadataJson (record: ShoeboxRecord): string {
+  const raw = record.rawMetadata
+  if (raw === undefined) return JSON.stringify(record.metadata ?? {})
+  const text = raw.every(([key, value]) => isUtf8(key) && isUtf8(value))
+  const encoding: BufferEncoding = text ? 'utf8' : 'base64'
+  const pairs = JSON.stringify(raw.map(([key, value]) => [key.toString(encoding), value.toString(encoding)]))
+  return text ? pairs : `${pairs},"metadataEncoding":"base64"`
 }

@@ -90,6 +90,13 @@ const DEFAULT_READ_ATTEMPTS = 3
  * file (and once for an empty file); `files`, `bytes` and `skipped` count
  * as it goes.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface PackSource {
+  /** Its records, typed for TypeScript (declaration merging: no runtime part); Readable's own types give `any`. */
+  [Symbol.asyncIterator] (): NodeJS.AsyncIterator<PackRecord>
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface above types its records
 export class PackSource extends failsOnListenerRejection(Readable) {
   readonly dir: string
   /** Files packed so far. */

@@ -64,6 +64,12 @@ export interface ArchiveSourceOptions {
   positions?: boolean | readonly Position[]
   /** Continue right after this position (a record's `position`). */
   from?: Position
+  /**
+   * Give each record `rawMetadata` too, as decode() does: its metadata as
+   * stored, [key, value] pairs of bytes that encoders write back unchanged.
+   * Not with a list of `positions`. Default false.
+   */
+  rawMetadata?: boolean
   /** Keep watching for new files until destroyed. Default false. */
   follow?: boolean
   /** How often `follow` looks for new files. Default '1s'. */
@@ -250,6 +256,11 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       throw invalidOption('positions', `must be true, false or a list of positions, got ${givenValue(positions)}`)
     }
     checkFlag(options.allowEmpty, 'allowEmpty')
+    checkFlag(options.rawMetadata, 'rawMetadata')
+    if (options.rawMetadata === true && Array.isArray(positions)) {
+      // Fetched records come through readRecord alone (fetch-records.ts): refused, rather than given without it.
+      throw invalidOption('rawMetadata', 'is not available with a list of positions (records fetched one by one): read the files instead')
+    }
     // A number or a URL here threw Node's ERR_INVALID_ARG_TYPE from path.resolve, naming "paths[0]".
     if (options.cwd !== undefined && typeof options.cwd !== 'string') throw invalidOption('cwd', `must be a directory path (a string), got ${givenValue(options.cwd)}`)
     this.#fetch = Array.isArray(options.positions) ? checkPositions(options.positions, options) : undefined
@@ -762,7 +773,8 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       members: this.#tracking && (bytes instanceof GunzipStage || bytes instanceof ZstdDecompressStage) ? bytes.members : undefined,
       // Damage in a zstd file names its frame: a damaged frame that still decompresses may hold many stretches.
       frames: bytes instanceof ZstdDecompressStage ? bytes.members : undefined,
-      baseOffset: start
+      baseOffset: start,
+      rawMetadata: this.#options.rawMetadata
     }
     // A plain file read whole is decoded in one call, by the same decoder and with the same handlers as a stream.
     const decoder = streamed === undefined
@@ -849,7 +861,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       const buffered = this.readableLength
       let room: boolean
       try {
-        room = this.push(this.#positions ? record : { metadata: record.metadata, payload: record.payload })
+        room = this.push(this.#positions ? record : withoutPosition(record))
       } catch (err) {
         readerThrew = err
         throw err
@@ -989,4 +1001,10 @@ export function archiveSource (pattern: string, options?: ArchiveSourceOptions):
 export function archiveSource (pattern: string, options?: ArchiveSourceOptions): ArchiveSource | FetchRecords {
   checkOptionsObject(options, 'archiveSource()')
   return new ArchiveSource(pattern, options)
+}
+
+/** A record without the position the decoder tracked (to resume) but the reader did not ask for. */
+function withoutPosition (record: ShoeboxRecord): ShoeboxRecord {
+  const { metadata, payload, rawMetadata } = record
+  return rawMetadata === undefined ? { metadata, payload } : { metadata, payload, rawMetadata }
 }
