@@ -73,6 +73,7 @@ ${storeOptionHelp}
 
 export const serveCommand: Command = {
   name: 'serve',
+  reportsOnStdout: true,
   summary: 'a Kronos-compatible event server on a local event store',
   flags: STORE_FLAGS,
   help,

@@ -24,6 +24,7 @@ export function syncCommand (name: keyof typeof DIRECTIONS): Command {
     name,
     summary,
     flags: STORE_FLAGS,
+    reportsOnStdout: true,
     help: `Usage: shoebox meta ${name} URL [--metadir DIR] [--json]
 
 ${what}
