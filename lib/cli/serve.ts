@@ -24,7 +24,9 @@ Serves Kronos's HTTP API (/1.0/events/put, get, delete, /1.0/streams,
 kronos.js) and shoebox's own client and shipper work against it unchanged.
 Events are stored in DIR: a put is answered once its events are fsynced.
 Prints the URL it listens on. SIGINT or SIGTERM stop it cleanly (requests in
-flight get 5s, then their connections are cut). A get whose client takes no
+flight get 5s, then their connections are cut; a collector says that it
+publishes its last runs, and a second signal stops it at once, the events
+not published kept in DIR). A get whose client takes no
 data for 60s is cut (clients resume after their last @id). A connection that
 sends no request head within 20s, or no whole request within the time
 --max-body takes at 64 KiB/s (at least 30s more), is answered 408 and closed.
@@ -148,7 +150,17 @@ export const serveCommand: Command = {
       onConnectionCap: (max) => { io.stderr.write(`shoebox serve: ${max} connections open, the most --max-connections allows: new ones are closed until some end\n`) }
     }).catch((err: unknown) => asUsage(() => { throw listenError(notStarted(err, data), values.host as string | undefined ?? '127.0.0.1', port) }, { flags: SERVE_FLAGS }))
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
-    await new Promise<void>((resolve) => { onFirstSignal(() => { resolve() }) })
+    await new Promise<void>((resolve) => {
+      onFirstSignal((name) => {
+        // A collector's stop publishes its last runs, which a slow or unreachable store may hold long: it said
+        // nothing meanwhile. Say so, and what a second signal (Node's default, at once) leaves.
+        if (store !== undefined && mode !== 'readonly' && data !== undefined) {
+          io.stderr.write(`shoebox serve: ${name}: stopping; publishing the last runs to ${oneLine(store)} (a second ${name === 'SIGINT' ? 'Ctrl-C' : name} ` +
+            `stops at once: the events not published stay in ${oneLine(data)} for the next start)\n`)
+        }
+        resolve()
+      })
+    })
     try {
       await server.close()
     } catch (err) {
