@@ -143,7 +143,7 @@ export async function pushMetadir (base: string, target: string | Store, options
   const result: SyncResult = { copied: [], unchanged: 0, bytes: 0 }
   try {
     await mustBeMetadir(base)
-    const remote = await untilAborted(remoteEntries(store), signal)
+    const remote = await untilAborted(remoteEntries(store), signal).catch((err: unknown) => { throw stoppedBy(signal, err, result) })
     for (const entry of await localEntries(base)) {
       const file = path.join(base, ...entry.key.split('/'))
       const there = remote.get(entry.key)
@@ -185,7 +185,7 @@ export async function pullMetadir (base: string, source: string | Store, options
   try {
     await removeDeadDownloads(path.join(base, META, 'db'))
     const local = new Map((await localEntries(base)).map((e) => [e.key, e]))
-    const remote = [...(await untilAborted(remoteEntries(store), signal)).values()].map((info): Entry => ({ key: info.key, size: info.size, kind: kindOf(info.key) as Entry['kind'] })).sort(syncOrder)
+    const remote = [...(await untilAborted(remoteEntries(store), signal).catch((err: unknown) => { throw stoppedBy(signal, err, result) })).values()].map((info): Entry => ({ key: info.key, size: info.size, kind: kindOf(info.key) as Entry['kind'] })).sort(syncOrder)
     // Most likely a mistyped URL (or a publisher that never pushed): say so, rather than "0 files copied".
     if (remote.length === 0) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${store.url}: no metadir there (nothing under ${META}/); nothing copied`)
     for (const entry of remote) {
@@ -253,6 +253,11 @@ async function putUnlessStopped (store: Store, key: string, body: Readable | Buf
   await pipeline(Buffer.isBuffer(body) ? [body] : body, store.writer(key), { signal }).catch((err: unknown) => {
     throw signal?.aborted === true ? abortReason(signal) : err
   })
+}
+
+/** A listing the signal stopped says, as a copy does, that nothing was copied; its own failure is said as it is. */
+function stoppedBy (signal: AbortSignal | undefined, err: unknown, result: SyncResult): unknown {
+  return signal?.aborted === true ? stoppedPartWay(err, result) : err
 }
 
 async function copied (result: SyncResult, file: SyncedFile, options: SyncOptions): Promise<void> {

@@ -105,3 +105,17 @@ t.test('SIGTERM during meta pull: the download under way leaves no file and no t
   t.equal(r.stderr, 'shoebox meta pull: interrupted by SIGTERM; 1 file copied before it stays\n')
   t.same(fs.readdirSync(path.join(consumer, '_mmmeta', 'db')), ['20260101T000000.append'], 'the file before it, and no temporary file')
 })
+
+t.test('SIGINT while the store holds the listing: meta pull and push stop there, exit 130, nothing copied', async (t) => {
+  const base = metadir('list-source')
+  for (const [name, args] of [['pull', ['meta', 'pull', `s3://${s3.bucket}/pull`, '--metadir', path.join(tmp, 'list-consumer')]], ['push', ['meta', 'push', `s3://${s3.bucket}/list`, '--metadir', base]]] as const) {
+    proxy.log.length = 0
+    proxy.rules = [{ match: (r) => r.op === 'ListObjectsV2', fault: { kind: 'latency', ms: 10 * 60_000 } }]
+    const r = await interrupt([...args], () => proxy.log.some((e) => e.op === 'ListObjectsV2'), 'SIGINT')
+    proxy.rules = []
+    t.equal(r.signal, null, `${name}: exited, not killed by the signal`)
+    t.equal(r.code, 130, r.stderr)
+    t.equal(r.stderr, `shoebox meta ${name}: interrupted by SIGINT; nothing copied\n`)
+  }
+  t.same(s3.keys().filter((k) => k.startsWith('list/')), [], 'nothing pushed')
+})
