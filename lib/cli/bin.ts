@@ -9,8 +9,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
 const io = processIo()
 io.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  // A reader that went away (e.g. `| head`) is not a failure of ours.
-  if (err.code === 'EPIPE') process.exit(0)
+  // A reader that went away (e.g. `| head`) is not a failure of ours: the data it no longer wants is not made.
+  // A command whose stdout only reports its work (upload) finishes the work, and exits as the work did.
+  if (err.code === 'EPIPE' && io.stdoutIsReport !== true) process.exit(0)
 })
 // A failed write to stderr (its reader gone: `shoebox write 2>&1 | head -1`) has nowhere to be reported,
 // and left unhandled it became an uncaught error that replaced the exit code (a usage error's 2 became 1).

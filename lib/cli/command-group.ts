@@ -47,6 +47,7 @@ export function commandGroup (name: string, summary: string, entries: readonly S
       const entry = entries.find((e) => e.name === sub)
       if (entry === undefined) throw usage(`unknown subcommand '${name} ${sub}' (one of ${entries.map((e) => e.name).join(', ')})`)
       const command = await entry.load()
+      if (command.reportsOnStdout === true) io.stdoutIsReport = true
       if (rest.includes('--help') || rest.includes('-h')) {
         const { alignOptions } = await import('./help-columns.js')
         io.stdout.write(alignOptions(command.help) + '\n')

@@ -19,6 +19,14 @@ export interface Command {
    * the error line (options.ts withFlags).
    */
   flags?: Readonly<Record<string, string>>
+  /**
+   * Its stdout reports work that changes things (upload's line per file, recover's, multipart's aborts, meta
+   * push's and pull's copies, serve's address), not the command's data: a reader of it that goes away
+   * (`| head -1`, a log reader that dies) must not end the work, which ended at once with exit 0, files not
+   * uploaded and a multipart upload left open. The work goes on, its remaining lines unwritten, and the exit is
+   * the work's. A command whose stdout is its data (read, decode, query) stops then, exit 0 (bin.ts).
+   */
+  reportsOnStdout?: boolean
   /** Runs the command; resolves to the exit code. Throws ShoeboxError for one-line failures. */
   run (argv: string[], io: Io): Promise<number>
 }

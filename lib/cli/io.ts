@@ -27,6 +27,11 @@ export interface Io {
    * DIR) refuses before it does.
    */
   stdinDirectory?: boolean
+  /**
+   * Set (by main() and a command group) once the command running is one whose stdout reports its work
+   * (Command.reportsOnStdout): its reader going away then leaves the process running (bin.ts).
+   */
+  stdoutIsReport?: boolean
 }
 
 /**

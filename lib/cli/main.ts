@@ -88,6 +88,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
     return 2
   }
   const command = await entry.load()
+  if (command.reportsOnStdout === true) io.stdoutIsReport = true
   if (command.group !== true && (rest.includes('--help') || rest.includes('-h'))) {
     // Loaded only to print a help, not by every command's start.
     const { alignOptions } = await import('./help-columns.js')

@@ -47,6 +47,7 @@ ${storeOptionHelp}
 
 export const multipartCommand: Command = {
   name: 'multipart',
+  reportsOnStdout: true,
   summary: 'list the multipart uploads left open under an s3:// URL; abort old ones',
   flags: STORE_FLAGS,
   help,

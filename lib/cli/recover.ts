@@ -24,6 +24,7 @@ Options:
 
 export const recoverCommand: Command = {
   name: 'recover',
+  reportsOnStdout: true,
   summary: 'seal the temporary files crashed writers left in a directory',
   help,
   async run (argv, io) {

@@ -24,7 +24,9 @@ Serves Kronos's HTTP API (/1.0/events/put, get, delete, /1.0/streams,
 kronos.js) and shoebox's own client and shipper work against it unchanged.
 Events are stored in DIR: a put is answered once its events are fsynced.
 Prints the URL it listens on. SIGINT or SIGTERM stop it cleanly (requests in
-flight get 5s, then their connections are cut). A get whose client takes no
+flight get 5s, then their connections are cut; a collector says that it
+publishes its last runs, and a second signal stops it at once, the events
+not published kept in DIR). A get whose client takes no
 data for 60s is cut (clients resume after their last @id). A connection that
 sends no request head within 20s, or no whole request within the time
 --max-body takes at 64 KiB/s (at least 30s more), is answered 408 and closed.
@@ -76,6 +78,7 @@ ${storeOptionHelp}
 
 export const serveCommand: Command = {
   name: 'serve',
+  reportsOnStdout: true,
   summary: 'a Kronos-compatible event server on a local event store',
   flags: STORE_FLAGS,
   help,
@@ -154,7 +157,17 @@ export const serveCommand: Command = {
     io.stdout.write(`shoebox serve: listening on ${server.url} (${data === undefined ? `store ${store ?? ''}` : `data ${data}`}, mode ${mode})\n`)
     // Served as it was at start, not as the store goes on: said where the server says what it serves.
     if (server.readOnlyMount) io.stdout.write(`shoebox serve: ${data ?? ''} is on a read-only mount: serving its events as they were at start (no lock taken, nothing written; events written there since are seen after a restart)\n`)
-    await new Promise<void>((resolve) => { onFirstSignal(() => { resolve() }) })
+    await new Promise<void>((resolve) => {
+      onFirstSignal((name) => {
+        // A collector's stop publishes its last runs, which a slow or unreachable store may hold long: it said
+        // nothing meanwhile. Say so, and what a second signal (Node's default, at once) leaves.
+        if (store !== undefined && mode !== 'readonly' && data !== undefined) {
+          io.stderr.write(`shoebox serve: ${name}: stopping; publishing the last runs to ${oneLine(store)} (a second ${name === 'SIGINT' ? 'Ctrl-C' : name} ` +
+            `stops at once: the events not published stay in ${oneLine(data)} for the next start)\n`)
+        }
+        resolve()
+      })
+    })
     try {
       await server.close()
     } catch (err) {

@@ -58,6 +58,7 @@ ${storeOptionHelp}
 
 export const uploadCommand: Command = {
   name: 'upload',
+  reportsOnStdout: true,
   summary: 'upload files to a store, verified',
   flags: STORE_FLAGS,
   help,

@@ -37,8 +37,9 @@ seals every whole line before it, then fails naming the compressed offset.
 SIGINT or SIGTERM stop reading stdin at its last whole line and seal every
 line read before exiting 0 (a regular file on stdin: 128 + the signal, 130
 or 143, as the input was cut short); a second signal quits at once. With
---to, a signal after stdin has ended says that the uploads are awaited, and
-the run goes on; a second one quits, the files not uploaded still in DIR.
+--to, a signal says at once that the uploads are awaited (one after stdin
+has ended stops nothing: the run goes on); a second one quits, the files
+not uploaded still in DIR.
 
 With --to, each sealed file is also uploaded (s3://bucket/prefix, or a
 directory) under its own name, verified, and marked done (or deleted with
@@ -215,15 +216,19 @@ export const writeCommand: Command = {
     let signal: NodeJS.Signals | undefined
     // A second signal (either) finds no handler: Node's default ends the process at once.
     const offSignals = onFirstSignal((name) => {
-      // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it. With --to it
-      // may wait long for the uploads: say so, and what a second signal (Node's default, at once) leaves.
+      // With --to the run then waits for the uploads, which a slow or unreachable store may hold long: say so, and
+      // what a second signal (Node's default, at once) leaves. (Said only once stdin had ended: a signal that ended
+      // it, the usual stop of `tail -f | shoebox write --to`, left a silent process a store down held for minutes.)
+      const waiting = sink.uploader === undefined
+        ? ''
+        : `waiting for the uploads to ${oneLine(String(values.to))} to finish (a second ${name === 'SIGINT' ? 'Ctrl-C' : name} stops at once: ` +
+          `the files not uploaded stay queued in ${oneLine(dir)} for the next run)`
+      // After the end of stdin (all of it read) a signal cuts nothing: the run ends as without it.
       if (gate?.writableEnded === true || lines.writableEnded) {
-        if (sink.uploader !== undefined) {
-          io.stderr.write(`shoebox write: ${name}: stdin has ended; waiting for the uploads to ${oneLine(String(values.to))} to finish ` +
-            `(a second ${name === 'SIGINT' ? 'Ctrl-C' : name} stops at once: the files not uploaded stay queued in ${oneLine(dir)} for the next run)\n`)
-        }
+        if (waiting !== '') io.stderr.write(`shoebox write: ${name}: stdin has ended; ${waiting}\n`)
         return
       }
+      if (waiting !== '') io.stderr.write(`shoebox write: ${name}: stopped reading stdin; sealing the lines read, then ${waiting}\n`)
       signal = name
       // A file on stdin goes to the lines straight (feedFile), in reads that end anywhere in a line: the line
       // its last read cut is no line either. (From a pipe the gate passes whole lines only.)

@@ -21,9 +21,10 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
-import { reworded, ShoeboxError } from '../errors.js'
+import { abortReason, checkSignal, reworded, ShoeboxError, throwIfAborted, untilAborted } from '../errors.js'
 import { plural } from '../plural.js'
 import { ensureDir, randomSuffix, syncDir, syncFile, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
@@ -39,6 +40,14 @@ export interface SyncOptions extends StoreOptions {
    * files copied before it stay).
    */
   onFile?: (file: SyncedFile) => unknown
+  /**
+   * Stops the copy: the file under way is dropped (pushed, no object and no
+   * multipart upload left open on S3; pulled, no file and no temporary file),
+   * the files copied before it stay, each whole, and the call rejects with
+   * SHOEBOX_ABORTED (the signal's reason when it is a ShoeboxError) saying
+   * how many were copied.
+   */
+  signal?: AbortSignal
 }
 
 export interface SyncedFile {
@@ -127,11 +136,14 @@ function conflict (key: string, where: string): ShoeboxError {
 
 /** Copy the metadir at `base` to a store (a URL, or a Store you keep). */
 export async function pushMetadir (base: string, target: string | Store, options: SyncOptions = {}): Promise<SyncResult> {
+  checkSignal(options.signal)
+  const { signal } = options
+  throwIfAborted(signal)
   const { store, owned } = storeFor(target, options)
   const result: SyncResult = { copied: [], unchanged: 0, bytes: 0 }
   try {
     await mustBeMetadir(base)
-    const remote = await remoteEntries(store)
+    const remote = await untilAborted(remoteEntries(store), signal).catch((err: unknown) => { throw stoppedBy(signal, err, result) })
     for (const entry of await localEntries(base)) {
       const file = path.join(base, ...entry.key.split('/'))
       const there = remote.get(entry.key)
@@ -141,15 +153,16 @@ export async function pushMetadir (base: string, target: string | Store, options
         continue
       }
       try {
+        throwIfAborted(signal)
         if (entry.kind === 'pointer') {
           const body = await fs.readFile(file)
-          if (there?.size === body.length && (await buffer(store.get(entry.key))).equals(body)) {
+          if (there?.size === body.length && (await untilAborted(buffer(store.get(entry.key)), signal)).equals(body)) {
             result.unchanged++
             continue
           }
-          await store.put(entry.key, body)
+          await putUnlessStopped(store, entry.key, body, signal)
         } else {
-          await store.put(entry.key, createReadStream(file))
+          await putUnlessStopped(store, entry.key, createReadStream(file), signal)
         }
       } catch (err) {
         throw stoppedPartWay(err, result)
@@ -164,12 +177,15 @@ export async function pushMetadir (base: string, target: string | Store, options
 
 /** Copy a metadir from a store (a URL, or a Store you keep) into `base`. */
 export async function pullMetadir (base: string, source: string | Store, options: SyncOptions = {}): Promise<SyncResult> {
+  checkSignal(options.signal)
+  const { signal } = options
+  throwIfAborted(signal)
   const { store, owned } = storeFor(source, options)
   const result: SyncResult = { copied: [], unchanged: 0, bytes: 0 }
   try {
     await removeDeadDownloads(path.join(base, META, 'db'))
     const local = new Map((await localEntries(base)).map((e) => [e.key, e]))
-    const remote = [...(await remoteEntries(store)).values()].map((info): Entry => ({ key: info.key, size: info.size, kind: kindOf(info.key) as Entry['kind'] })).sort(syncOrder)
+    const remote = [...(await untilAborted(remoteEntries(store), signal).catch((err: unknown) => { throw stoppedBy(signal, err, result) })).values()].map((info): Entry => ({ key: info.key, size: info.size, kind: kindOf(info.key) as Entry['kind'] })).sort(syncOrder)
     // Most likely a mistyped URL (or a publisher that never pushed): say so, rather than "0 files copied".
     if (remote.length === 0) throw new ShoeboxError('SHOEBOX_NOT_FOUND', `${store.url}: no metadir there (nothing under ${META}/); nothing copied`)
     for (const entry of remote) {
@@ -181,11 +197,12 @@ export async function pullMetadir (base: string, source: string | Store, options
         continue
       }
       try {
+        throwIfAborted(signal)
         await ensureDir(path.dirname(file))
         if (entry.kind === 'history') {
-          await downloadWhole(store, entry.key, file)
+          await downloadWhole(store, entry.key, file, signal)
         } else {
-          const body = await buffer(store.get(entry.key))
+          const body = await untilAborted(buffer(store.get(entry.key)), signal)
           if (here?.size === body.length && (await fs.readFile(file)).equals(body)) {
             result.unchanged++
             continue
@@ -227,6 +244,22 @@ function stoppedPartWay (err: unknown, result: SyncResult): unknown {
   return reworded(err, `${err.message}; ${kept}`)
 }
 
+/**
+ * Write one object, stopped by `signal`: the writer destroyed leaves no object
+ * and no multipart upload behind (ObjectWriter). A process killed outright
+ * during a history file over the part size left its upload open on S3.
+ */
+async function putUnlessStopped (store: Store, key: string, body: Readable | Buffer, signal: AbortSignal | undefined): Promise<void> {
+  await pipeline(Buffer.isBuffer(body) ? [body] : body, store.writer(key), { signal }).catch((err: unknown) => {
+    throw signal?.aborted === true ? abortReason(signal) : err
+  })
+}
+
+/** A listing the signal stopped says, as a copy does, that nothing was copied; its own failure is said as it is. */
+function stoppedBy (signal: AbortSignal | undefined, err: unknown, result: SyncResult): unknown {
+  return signal?.aborted === true ? stoppedPartWay(err, result) : err
+}
+
 async function copied (result: SyncResult, file: SyncedFile, options: SyncOptions): Promise<void> {
   result.copied.push(file)
   result.bytes += file.bytes
@@ -240,17 +273,18 @@ async function copied (result: SyncResult, file: SyncedFile, options: SyncOption
  * (writingTemp) from before it exists until it is renamed or removed: a pid comes back (a container's command is
  * pid 1 on every run), and this process's own pid in the name says a live pull only for a file it registered.
  */
-async function downloadWhole (store: Store, key: string, file: string): Promise<void> {
+async function downloadWhole (store: Store, key: string, file: string, signal: AbortSignal | undefined): Promise<void> {
   const temp = path.join(path.resolve(path.dirname(file)), `.${path.basename(file)}~${hostName()}~${process.pid}~${randomSuffix()}.tmp`)
   writingTemp(temp)
   try {
     const out = createWriteStream(temp, { flags: 'wx' })
-    await pipeline(store.get(key), out)
+    await pipeline(store.get(key), out, { signal })
     await syncFile(temp)
     await fs.rename(temp, file)
     await syncDir(path.dirname(file))
   } catch (err) {
     await fs.unlink(temp).catch(() => {})
+    if (signal?.aborted === true) throw abortReason(signal)
     throw ioError(err, 'cannot write', file)
   } finally {
     doneWritingTemp(temp)

@@ -301,6 +301,27 @@ t.test('write --to: a first Ctrl-C while the uploads finish after stdin ended sa
   t.equal(proxy.count('PutObject'), 1, 'the upload went on')
 })
 
+t.test('write --to: a first Ctrl-C while stdin is still open says what the run now waits for (it said nothing while the store held it); the lines read are sealed and uploaded, exit 0', async (t) => {
+  const proxy = await startFaultProxy(s3.endpoint, [{ match: (r) => r.op === 'PutObject', fault: { kind: 'latency', ms: 3000 } }])
+  t.teardown(async () => { await proxy.close() })
+  const put = seen(proxy, (r) => r.op === 'PutObject')
+  const dir = newDir('wsig-open')
+  const url = `s3://${s3.bucket}/sig-open`
+  const child = spawn(process.execPath, [bin, 'write', dir, '--to', url, '--endpoint', proxy.endpoint, '--roll-records', '10'], { env: cliEnv(env), stdio: ['pipe', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+  // stdin stays open (a producer that never ends): 25 lines, two files sealed by --roll-records, their uploads held.
+  child.stdin.write(LINES.slice(0, 25).join('\n') + '\n')
+  await put
+  child.kill('SIGINT')
+  const [code] = await once(child, 'close') as [number | null]
+  child.stdin.destroy()
+  t.equal(code, 0, stderr)
+  t.equal(stderr.split('\n')[0], `shoebox write: SIGINT: stopped reading stdin; sealing the lines read, then waiting for the uploads to ${url} to finish (a second Ctrl-C stops at once: the files not uploaded stay queued in ${dir} for the next run)`)
+  t.match(stderr, /shoebox write: 25 records, 3 files sealed, .*; stopped by SIGINT: 25 records sealed, the rest of stdin was not read\n/)
+  t.equal(s3.keys().filter((k) => k.startsWith('sig-open/')).length, 3, 'every file sealed was uploaded')
+})
+
 t.test('read --follow over S3: a listing that fails past the retries is one line on stderr, and the tail goes on', async (t) => {
   // One failed listing (a network blip during a long tail) ended the follow, exit 1.
   const proxy = await startFaultProxy(s3.endpoint, [])

@@ -5,6 +5,7 @@
  */
 import { pullMetadir, pushMetadir } from '../../meta/sync.js'
 import type { Command } from '../command.js'
+import { untilInterrupted } from '../interrupt.js'
 import { usage } from '../io.js'
 import { oneLine } from '../one-line.js'
 import { parse } from '../options.js'
@@ -23,6 +24,7 @@ export function syncCommand (name: keyof typeof DIRECTIONS): Command {
     name,
     summary,
     flags: STORE_FLAGS,
+    reportsOnStdout: true,
     help: `Usage: shoebox meta ${name} URL [--metadir DIR] [--json]
 
 ${what}
@@ -33,7 +35,9 @@ pointer before the history it points past; each file arrives whole. Only
 files missing or changed at the other side are copied; nothing is deleted
 there. state.db stays local. Prints one line per file copied, then a total.
 A URL with nothing under _mmmeta/ (pull), or a directory without _mmmeta/
-(push), is an error (exit 1): most likely a typo.
+(push), is an error (exit 1): most likely a typo. SIGINT or SIGTERM drop the
+file under way (no multipart upload is left open, no partial file) and keep
+those copied before it: one line says how many, exit 130 or 143.
 
 Options:
   --metadir DIR   the base directory holding _mmmeta/ (default $MMMETA, else the current directory)
@@ -47,11 +51,15 @@ ${storeOptionHelp}
       if (positionals.length !== 1) throw usage(`meta ${name} needs exactly one URL`)
       const base = (values.metadir as string | undefined) ?? process.env.MMMETA ?? process.cwd()
       const json = values.json === true
-      const result = await sync(base, storeUrlArg(positionals[0], storeOptions), {
+      const target = storeUrlArg(positionals[0], storeOptions)
+      // SIGINT or SIGTERM drop the file under way (killed outright, a push left its multipart upload open on S3)
+      // and keep those copied before it: one line says how many, exit 130 or 143.
+      const result = await untilInterrupted(async (signal) => await sync(base, target, {
         ...storeOptions,
+        signal,
         // A key is a file name (of the store pulled from: anyone's): one line, its control characters escaped.
         onFile: json ? undefined : (f) => { io.stdout.write(`${oneLine(f.key)}\t${plural(f.bytes, 'byte')}\n`) }
-      })
+      }))
       if (json) io.stdout.write(JSON.stringify(result) + '\n')
       else io.stdout.write(`${plural(result.copied.length, 'file')} copied (${plural(result.bytes, 'byte')}), ${result.unchanged} unchanged\n`)
       return 0
