@@ -25,7 +25,8 @@ it). Two records that disagree (a path that is a file in one and a
 directory on another's path, like fd and fd/child) are refused too, and so is
 the same path twice unless --overwrite (then the later replaces the earlier).
 Each record is checked before its file is written; files restored before a
-refusal stay, and no later one is written. Each file is written under a
+refusal (or a file that cannot be written) stay, and no later one is
+written: the line says how many stay, or that nothing was restored. Each file is written under a
 temporary name and renamed into place. Prints a one-line summary on stderr
 (each path restored counted once).
 

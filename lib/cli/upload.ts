@@ -39,7 +39,8 @@ stored size). Prints one line per file to stdout, in the order given, and
 the transfer statistics to stderr. A failed upload leaves no multipart
 upload behind (one whose abort the server refuses is named, with its id, as
 open); after a failure no other file is started, those under way
-finish, and the error line says how many were uploaded. Two FILEs with the
+finish, and the error line names the file that failed (it is kept) and
+says how many were uploaded, or that none was. Two FILEs with the
 same name (a/x.gz b/x.gz) would be one key: that is refused before anything
 is uploaded. With --delete-local, a file that changed during its upload is
 kept, and the command fails naming it. A stored size unlike the file's at
@@ -88,6 +89,10 @@ export const uploadCommand: Command = {
     let uploaded = false
     /** Objects stored whose check a signal cut short. */
     const unverified: string[] = []
+    /** Files whose bytes the store took (their writer finished), verified or not. */
+    let written = 0
+    /** The first file whose write into the store failed: no object for it, and the file is kept. */
+    let unstored: { error: unknown, file: string } | undefined
     const uploadOne = async (file: string, before: fs.Stats, signal: AbortSignal): Promise<string> => {
       const key = path.basename(file)
       // S3 takes at most 10,000 parts: the writer failed at part 10,001, 80 GB sent for nothing at 8MiB parts.
@@ -110,8 +115,12 @@ export const uploadCommand: Command = {
         if (signal.aborted) throw abortReason(signal)
         // The file gone since it was looked at, or unreadable: named (Node's error names no file), and typed, so
         // that the line also says what was uploaded.
-        throw err === unread ? ioError(err, 'cannot read', file) : err
+        if (err === unread) throw ioError(err, 'cannot read', file)
+        // The store's line names the key, not the file: the command's line adds which file is kept.
+        unstored ??= { error: err, file }
+        throw err
       })
+      written++
       const size = before.size
       // A signal does not wait for it: on a server that stalls it, the command lived on (the store's close ends it).
       // The object is stored then, unchecked: the line says so.
@@ -142,8 +151,13 @@ export const uploadCommand: Command = {
         if (err.code === 'SHOEBOX_ABORTED') {
           err.message += done === 0 ? `; nothing was uploaded to ${store.url}` : `; ${plural(done, 'file')} uploaded to ${store.url} before it (listed above)`
           if (unverified.length > 0) err.message += `; stored but not verified, the file kept: ${unverified.map((u) => oneLine(u)).join(', ')}`
-        } else if (done > 0) {
-          err.message += `; ${plural(done, 'file')} uploaded to ${store.url} (listed on stdout)`
+        } else if (err.code !== 'SHOEBOX_USAGE') {
+          // A read-only or full directory store said only 'put a.bin: read-only file system (EROFS)': not which
+          // file that was, nor that nothing was uploaded.
+          const kept = unstored?.error === err ? `${oneLine(unstored.file)} is kept; ` : ''
+          if (done > 0) err.message += `; ${kept}${plural(done, 'file')} uploaded to ${store.url} (listed on stdout)`
+          else if (written === 0) err.message += `; ${kept}nothing was uploaded to ${store.url}`
+          else if (kept !== '') err.message += `; ${kept.slice(0, -2)}`
         }
       }
       throw err

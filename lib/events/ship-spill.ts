@@ -31,9 +31,9 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { ShoeboxError } from '../errors.js'
+import { reworded, ShoeboxError } from '../errors.js'
 import { ensureDir, syncFile, writeFileDurably } from '../fs/durable.js'
-import { orIoError } from '../fs/io-error.js'
+import { ioError, orIoError } from '../fs/io-error.js'
 import { decode } from '../format/decode.js'
 import type { CorruptInfo } from '../format/decoder.js'
 import type { ShoeboxRecord } from '../record.js'
@@ -124,7 +124,12 @@ export class SpillFile {
         await orIoError(fs.rm(this.path, { force: true }), 'cannot remove replayed spill file', this.path)
         await orIoError(fs.rm(this.sidecar, { force: true }), 'cannot remove', this.sidecar)
       } else {
-        await writeFileDurably(this.sidecar, content)
+        // A full or read-only spill directory: it said only "ENOSPC: no space left on device, write". Nothing is
+        // lost (the spill file stays, with the sidecar as it was), but its events settled since are sent again.
+        await writeFileDurably(this.sidecar, content).catch((err: unknown) => {
+          const failed = ioError(err, `cannot record the events of ${this.path} the server acknowledged in`, this.sidecar)
+          throw reworded(failed, `${failed.message}; the spill file stays, and the next run sends again those acknowledged since its last record`)
+        })
       }
     })
     await this.#writes

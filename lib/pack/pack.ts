@@ -19,6 +19,7 @@ import { sizeOption } from '../units.js'
 import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } from './pack-source.js'
 import type { ReadProgress } from './read-file.js'
 import { plural } from '../plural.js'
+import { describeIoError } from '../fs/io-error.js'
 import { CallbackResults } from '../callback-results.js'
 
 // The walk's API is part of pack's: lib/index.ts and the CLI import it from here.
@@ -132,7 +133,11 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     sink?.destroy(err)
   })
   try {
-    await fs.writeFile(path.join(staging, DESTINATION), options.to)
+    // A read-only or full TMPDIR: it said only "read-only file system (EROFS)", naming nothing.
+    const destination = path.join(staging, DESTINATION)
+    await fs.writeFile(destination, options.to).catch((err: unknown) => {
+      throw new ShoeboxError('SHOEBOX_IO', `cannot write ${destination} in the staging directory (tmpDir, or TMPDIR): ${describeIoError(err)}`, { cause: err })
+    })
     throwIfAborted(signal)
     // A codec this install lacks (zstd) fails here, naming the destination: the sink would name its staging directory.
     await compressionOf(options.compress, options.gzip)?.codec.ready(options.to)

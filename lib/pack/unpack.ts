@@ -181,13 +181,18 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
   // Archives that hold no record (empty files) restore nothing, as a pattern that matches no archive: an
   // error, not a summary of 0 files (which the CLI printed with exit 0, leaving an empty directory).
   if (failure === undefined && archives.size === 0) {
-    failure = new ShoeboxError('SHOEBOX_NOT_FOUND', `no packed file in the ${plural(opened, 'archive')} matching ${pattern}: ${opened === 1 ? 'it holds' : 'they hold'} no record; nothing restored`)
+    failure = new ShoeboxError('SHOEBOX_NOT_FOUND', `no packed file in the ${plural(opened, 'archive')} matching ${pattern}: ${opened === 1 ? 'it holds' : 'they hold'} no record`)
   }
   if (failure !== undefined) {
-    // Say what was kept: the files restored before the failure stay (none restored: nothing to say).
-    if (failure instanceof ShoeboxError && restorer.files > 0) failure.message += `; ${plural(restorer.files, 'file')} restored before it ${restorer.files === 1 ? 'stays' : 'stay'} in ${out}`
     // (rmdir removes only an empty directory: anything in it, ours or not, keeps it.)
-    if (made && restorer.files === 0) await fs.rmdir(out).catch(() => {})
+    const removed = made && restorer.files === 0 && await fs.rmdir(out).then(() => true, () => false)
+    // Say what was kept, whichever file failed: the files restored before the failure stay, or none was (the
+    // first file's failure said nothing, and a user on a read-only or full disk could not tell what was written).
+    if (failure instanceof ShoeboxError) {
+      failure.message += restorer.files > 0
+        ? `; ${plural(restorer.files, 'file')} restored before it ${restorer.files === 1 ? 'stays' : 'stay'} in ${out}`
+        : `; nothing restored into ${out}${removed ? ' (made for this unpack, removed again)' : ''}`
+    }
     throw failure
   }
   return { files: restorer.files, bytes: restorer.bytes, archives: archives.size }

@@ -21,10 +21,10 @@
  * recovered file is shipped at the next start.
  */
 import fs from 'node:fs'
-import fsp from 'node:fs/promises'
 import type { ObjectWriter, PutResult, Store, WriterOptions } from '../store/store.js'
 import { GrowingFile } from './growing-file.js'
 import { noteIntent, noteUpload, uploadEnded } from './upload-marker.js'
+import { removeMarker, UPLOADED_AGAIN } from './uploader.js'
 
 export class EarlyUpload {
   /** The key: the name the file is planned to be sealed as. */
@@ -107,7 +107,7 @@ export class EarlyUpload {
       await source.done
     } finally {
       // The writer has completed or aborted its multipart upload either way by now.
-      await fsp.rm(this.#marker, { force: true }).finally(() => {
+      await removeMarker(this.#marker, `the upload marker of ${this.tempPath}, to be sealed as ${this.name}`, UPLOADED_AGAIN).finally(() => {
         // Only once the marker is gone: an uploader of this process reading it meanwhile would take it for a dead one's.
         uploadEnded(this.#uploadId)
         uploadEnded(this.#intent)

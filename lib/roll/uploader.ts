@@ -236,8 +236,8 @@ export class SealedUploader extends EventEmitter {
       // A file still being written (recovery has sealed the dead writers'): a live writer may be uploading it already.
       if (present.has(name) || !owns(name) || (suffix === UPLOADING && writing.has(name))) continue
       try {
-        if (suffix === UPLOADED) await fsp.rm(path.join(this.dir, entry), { force: true })
-        else await this.#abortNoted(name)
+        if (suffix === UPLOADED) await removeMarker(path.join(this.dir, entry), `the marker of ${path.join(this.dir, name)}, which is gone`, MARKER_KEPT)
+        else await this.#abortNoted(name, MARKER_KEPT)
       } catch (err) {
         failures.set(name, err as Error)
       }
@@ -253,7 +253,7 @@ export class SealedUploader extends EventEmitter {
    * keeping the marker. A live uploader's upload (upload-marker.ts) is left
    * alone, marker and all: returns who has it.
    */
-  async #abortNoted (name: string): Promise<string | undefined> {
+  async #abortNoted (name: string, kept = NOTHING_UPLOADED): Promise<string | undefined> {
     const marker = uploadingMarker(this.dir, name)
     let text: string
     try {
@@ -270,7 +270,7 @@ export class SealedUploader extends EventEmitter {
     if (!fs.existsSync(marker)) return undefined
     if (noted?.uploadId !== undefined) await this.store.abortUpload(noted.key, noted.uploadId)
     else if (noted?.since !== undefined) await this.#abortUnnoted(noted.key, noted.since, checked)
-    await fsp.rm(marker, { force: true })
+    await removeMarker(marker, `the upload marker of ${path.join(this.dir, name)}, whose upload is over`, kept)
     return undefined
   }
 
@@ -428,7 +428,7 @@ export class SealedUploader extends EventEmitter {
         baseDelay: this.#retryDelay,
         maxDelay: Infinity,
         signal: this.#stop.signal,
-        retryable: (err) => !isGone(err) && !(err instanceof UploadedElsewhere) && !(err instanceof MarkerUnwritten),
+        retryable: (err) => !isGone(err) && !(err instanceof UploadedElsewhere) && !(err instanceof MarkerFailed),
         onRetry: ({ error }) => {
           this.emit('uploadError', { path: file, key: name, error: error as Error, attempt, willRetry: true } satisfies UploadErrorEvent)
         }
@@ -483,7 +483,7 @@ export class SealedUploader extends EventEmitter {
         // A full or read-only directory: said as what it is (the raw "ENOSPC: ..., write" read as a failed upload),
         // and not tried again: each try uploaded the whole file again only to meet the same disk.
         await fsp.unlink(temp).catch(() => {})
-        throw new MarkerUnwritten('SHOEBOX_IO', `${file} is uploaded as ${name}, but its marker ${marker} cannot be written: ${describeIoError(err)}; ` +
+        throw new MarkerFailed('SHOEBOX_IO', `${file} is uploaded as ${name}, but its marker ${marker} cannot be written: ${describeIoError(err)}; ` +
           'the next run uploads it again', { cause: err })
       }
     }
@@ -508,18 +508,28 @@ export class SealedUploader extends EventEmitter {
     // More than a part is a multipart upload: its intent is on disk before it is asked for, so that one created
     // by a server whose answer never reached this process (killed meanwhile) is still found at the next start.
     let intent: string | undefined
+    // A marker that cannot be written (a full or read-only directory) fails the upload before any part is sent:
+    // said as the marker's failure, not the store's ('put NAME: read-only file system'), and not tried again.
+    const unwritten = (err: unknown): MarkerFailed => new MarkerFailed('SHOEBOX_IO', `cannot write ${marker}, the upload marker of ${file}: ` +
+      `${describeIoError(err)}; ${NOTHING_UPLOADED}`, { cause: err })
     try {
       intent = size > this.#partSize ? noteIntent(marker, name) : undefined
     } catch (err) {
       fs.closeSync(fd)
-      throw err
+      throw unwritten(err)
     }
+    let markerFailure: MarkerFailed | undefined
     const writer = this.store.writer(name, {
       ...this.#writerOptions(name),
       // Synchronous on purpose: the id is on disk before any part is sent.
       onMultipartUpload: (uploadId) => {
         noted = uploadId
-        noteUpload(marker, name, uploadId)
+        try {
+          noteUpload(marker, name, uploadId)
+        } catch (err) {
+          // The writer fails with it, and aborts the upload it made.
+          throw (markerFailure = unwritten(err))
+        }
       }
     })
     // The sealed file as a file that has stopped growing: read into two reused buffers (growing-file.ts says why).
@@ -527,9 +537,9 @@ export class SealedUploader extends EventEmitter {
     this.#writers.add(copy)
     try {
       copy.end(size)
-      await copy.done
+      await copy.done.catch((err: unknown) => { throw markerFailure ?? err })
       // The writer has completed its multipart upload (or aborted it, failing above, the marker kept) by now.
-      await fsp.rm(marker, { force: true })
+      await removeMarker(marker, `the upload marker of ${file}, uploaded as ${name}`, UPLOADED_AGAIN)
     } finally {
       this.#writers.delete(copy)
       // Only once the marker is gone: an uploader of this process reading it meanwhile would take it for a dead one's.
@@ -559,8 +569,29 @@ async function uploadMarker (): Promise<typeof UploadMarker> {
 /** A try that found the file's multipart upload in flight in a live uploader sharing the directory. */
 class UploadedElsewhere extends Error {}
 
-/** The file is in the store, but its local `.uploaded` marker could not be written (a full disk): not retried. */
-class MarkerUnwritten extends ShoeboxError {}
+/**
+ * A marker beside the file could not be written or removed (a full or read-only directory): its `.uploaded`
+ * one (the file is in the store), or its `.uploading` one. Not retried: each try would meet the same disk.
+ */
+class MarkerFailed extends ShoeboxError {}
+
+/**
+ * Remove `marker` (`what` says whose, for the message). One that cannot be (a directory remounted read-only)
+ * fails the try, naming it: a raw "EROFS: ..., unlink" read as a failed upload. The file stays queued, and the
+ * next run that can remove the marker goes on from there (an upload it names is over: its abort is a no-op).
+ */
+export async function removeMarker (marker: string, what: string, kept: string): Promise<void> {
+  try {
+    await fsp.rm(marker, { force: true })
+  } catch (err) {
+    throw new MarkerFailed('SHOEBOX_IO', `cannot remove ${marker}, ${what}: ${describeIoError(err)}; ${kept}`, { cause: err })
+  }
+}
+
+/** What a marker's failure keeps, said in its message. */
+const NOTHING_UPLOADED = 'nothing uploaded'
+export const UPLOADED_AGAIN = 'the next run that can remove it uploads the file again'
+const MARKER_KEPT = 'it stays for the next start'
 
 function isGone (err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'

@@ -243,3 +243,52 @@ t.test('write --to: an .uploaded marker that cannot be written (a full or read-o
   t.equal(again.code, 0, again.stderr)
   t.same(fs.readdirSync(dir).filter((n) => n.endsWith('.uploaded')).sort(), ['.m-000000.shoebox.uploaded', '.m-000001.shoebox.uploaded'], 'marked by the next run')
 })
+
+t.test('write --to: an .uploading marker that cannot be written is said as such (not as the store\'s failure), not tried again; nothing uploaded', async (t) => {
+  // It said "file:///...: put m-000000.shoebox: read-only file system (EROFS)", the store blamed for a local marker.
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), openDir('shoebox-cli-errors-erofs-'))
+  const dir = path.join(openDir('shoebox-cli-errors-uploading-'), 'data')
+  const store = openDir('shoebox-cli-errors-store-')
+  const input = Array.from({ length: 100 }, (_, i) => JSON.stringify({ i })).join('\n') + '\n'
+  const args = ['write', dir, '--to', pathToFileURL(store).href, '--template', 'm-{seq}.shoebox', '--roll-records', '50']
+  const r = await run(args, input, { nodeArgs: ['--import', pathToFileURL(erofs).href], env: { SHOEBOX_TEST_EROFS_FILES: '\\.uploading$' } })
+  t.equal(r.code, 1)
+  const lines = r.stderr.split('\n')
+  for (const name of ['m-000000.shoebox', 'm-000001.shoebox']) {
+    const file = path.join(dir, name)
+    const expected = `shoebox write: upload of ${file} failed; it stays queued in the directory: cannot write ${path.join(dir, `.${name}.uploading`)}, ` +
+      `the upload marker of ${file}: read-only file system (EROFS); nothing uploaded`
+    t.equal(lines.filter((l) => l === expected).length, 1, `${name}: the marker named, once (not tried again): ${r.stderr}`)
+  }
+  t.match(r.stderr, /^shoebox write: nothing transferred$/m)
+  t.same(fs.readdirSync(store), [], 'nothing in the store')
+  t.same(fs.readdirSync(dir).sort(), ['m-000000.shoebox', 'm-000001.shoebox'], 'both files queued, no marker')
+  const again = await cli(['write', dir, '--to', pathToFileURL(store).href], '')
+  t.equal(again.code, 0, again.stderr)
+  t.same(fs.readdirSync(store).sort(), ['m-000000.shoebox', 'm-000001.shoebox'], 'uploaded by the next run')
+})
+
+t.test('write --to: an .uploading marker that cannot be removed after its upload is said as such, not tried again; the next run uploads the file once more and marks it', async (t) => {
+  // A directory remounted read-only after the marker was written: it said "EROFS: read-only file system, unlink '...'", three tries each.
+  const erofs = transpileTree(fileURLToPath(new URL('../fixtures-roll/erofs.ts', import.meta.url)), openDir('shoebox-cli-errors-erofs-'))
+  const dir = path.join(openDir('shoebox-cli-errors-uploading-'), 'data')
+  const store = openDir('shoebox-cli-errors-store-')
+  const input = Array.from({ length: 100 }, (_, i) => JSON.stringify({ i })).join('\n') + '\n'
+  const args = ['write', dir, '--to', pathToFileURL(store).href, '--template', 'm-{seq}.shoebox', '--roll-records', '50']
+  const r = await run(args, input, { nodeArgs: ['--import', pathToFileURL(erofs).href], env: { SHOEBOX_TEST_EROFS_REMOVALS: '\\.uploading$' } })
+  t.equal(r.code, 1)
+  const lines = r.stderr.split('\n')
+  for (const name of ['m-000000.shoebox', 'm-000001.shoebox']) {
+    const file = path.join(dir, name)
+    const expected = `shoebox write: upload of ${file} failed; it stays queued in the directory: cannot remove ${path.join(dir, `.${name}.uploading`)}, ` +
+      `the upload marker of ${file}, uploaded as ${name}: read-only file system (EROFS); the next run that can remove it uploads the file again`
+    t.equal(lines.filter((l) => l === expected).length, 1, `${name}: the marker named, once (not tried again): ${r.stderr}`)
+  }
+  t.match(r.stderr, /^shoebox write: uploaded 2 objects, /m, 'each file uploaded once')
+  t.same(fs.readdirSync(store).sort(), ['m-000000.shoebox', 'm-000001.shoebox'], 'both files are in the store')
+  t.same(fs.readdirSync(dir).sort(), ['.m-000000.shoebox.uploading', '.m-000001.shoebox.uploading', 'm-000000.shoebox', 'm-000001.shoebox'], 'the markers kept, no .uploaded')
+  const again = await cli(['write', dir, '--to', pathToFileURL(store).href], '')
+  t.equal(again.code, 0, again.stderr)
+  t.same(fs.readdirSync(dir).sort(), ['.m-000000.shoebox.uploaded', '.m-000001.shoebox.uploaded', 'm-000000.shoebox', 'm-000001.shoebox'], 'marked by the next run, the .uploading markers gone')
+  t.same(payloads(path.join(store, 'm-000001.shoebox')).length, 50)
+})

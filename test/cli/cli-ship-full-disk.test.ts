@@ -63,3 +63,39 @@ t.test('an unreachable server and a spill that fills: what the line calls spille
   t.equal(held.length, spilled, `the spill holds exactly the events the line called spilled (${held.length})`)
   t.same(held.map((l) => (JSON.parse(l) as { i: number }).i), [...Array(spilled).keys()], 'the first ones, in order')
 })
+
+t.test('a replay whose sidecar (.acked) cannot be written: the line names it and the spill file, and says what the next run sends again', async (t) => {
+  // It said only "ENOSPC: no space left on device, write".
+  const work = tempDir(t, 'shoebox-ship-acked-')
+  const spill = path.join(work, 'spill')
+  const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ i, pad: 'p'.repeat(100) })).join('\n') + '\n'
+  const spilled = await cliProcessIn(['ship', `http://127.0.0.1:${await closedPort()}`, '--stream', 's', '--spill', spill, '--attempts', '1'], lines)
+  t.equal(spilled.code, 1, spilled.stderr)
+  const files = fs.readdirSync(spill)
+  t.equal(files.length, 1, 'one spill file')
+  const { spawnServe } = await import('../events/conformance-kit.js')
+  const serve = await spawnServe(['--data', path.join(work, 'events')])
+  t.teardown(() => { serve.child.kill('SIGKILL') })
+  const child = spawn(process.execPath, ['--import', preload, bin, 'ship', serve.url, '--stream', 's', '--spill', spill], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SHOEBOX_TEST_ENOSPC_AFTER: '0', SHOEBOX_TEST_ENOSPC_FILES: '\\.acked\\.' }
+  })
+  let stderr = ''
+  child.stderr?.on('data', (b: Buffer) => { stderr += b.toString() })
+  const [code] = await once(child, 'close') as [number | null]
+  t.equal(code, 1)
+  const file = path.join(spill, files[0])
+  t.equal(stderr, `shoebox ship: cannot record the events of ${file} the server acknowledged in ${file}.acked: no space left on device (ENOSPC); ` +
+    `the spill file stays, and the next run sends again those acknowledged since its last record; 0 lines read from stdin: 0 acknowledged, 0 spilled to ${spill} (the next run with --spill ${spill} sends them)\n`)
+  t.same(fs.readdirSync(spill), files, 'the spill file kept, no sidecar or temporary file')
+})
+
+/** The binary with `args` and `stdin`, to its end. */
+async function cliProcessIn (args: string[], stdin: string): Promise<{ code: number | null, stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (b: Buffer) => { stderr += b.toString() })
+  child.stdin?.end(stdin)
+  const [code] = await once(child, 'close') as [number | null]
+  return { code, stderr }
+}

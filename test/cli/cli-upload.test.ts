@@ -68,8 +68,8 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     ...['0', '1MiB', '6GiB', 'lots'].flatMap((size): Array<[string[], number, RegExp]> => [`s3://${s3.bucket}`, path.join(tmp, 'part-size-store')].map((to) =>
       [['upload', small, '--to', to, '--part-size', size], 2, /^shoebox upload: --part-size: (must be at least 5MiB|must be at most \d+ bytes|expected a size)/])),
     [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],
-    [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, /cannot read .*: is a directory$/m],
-    [['upload', '/dev/null', '--to', `s3://${s3.bucket}`], 1, /^shoebox upload: cannot read \/dev\/null: not a regular file$/m],
+    [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, new RegExp(`cannot read .*: is a directory; nothing was uploaded to s3://${s3.bucket}$`, 'm')],
+    [['upload', '/dev/null', '--to', `s3://${s3.bucket}`], 1, new RegExp(`^shoebox upload: cannot read /dev/null: not a regular file; nothing was uploaded to s3://${s3.bucket}$`, 'm')],
     [['upload', small, '--to', 's3://no-such-bucket/x'], 1, /s3:\/\/no-such-bucket\/x: put small\.bin: the bucket does not exist/]
   ]
   for (const [args, code, message] of cases) {
@@ -309,7 +309,7 @@ t.test('a failed upload whose multipart upload cannot be aborted says it stays o
   t.equal(r.stderr, `shoebox upload: s3://${s3.bucket}/unaborted: put large.bin: credentials refused or missing ` +
     '(check AWS_ACCESS_KEY_ID / AWS_PROFILE and the key\'s permissions) (AccessDenied, HTTP 403: injected 403 AccessDenied); ' +
     `its multipart upload ${open[0].uploadId} could not be aborted (AccessDenied, HTTP 403) and stays open ` +
-    `(shoebox multipart s3://${s3.bucket}/unaborted lists it)\n`)
+    `(shoebox multipart s3://${s3.bucket}/unaborted lists it); ${large} is kept; nothing was uploaded to s3://${s3.bucket}/unaborted\n`)
   t.equal(r.stdout.length, 0)
   for (const u of open) await s3.client().send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: u.key, UploadId: u.uploadId }))
 })

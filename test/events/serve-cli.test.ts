@@ -94,6 +94,21 @@ t.test('a --data DIR that is read-only (a remount): one line naming the file, sa
   t.equal((await again.exited).code, 0)
 })
 
+t.test('a collector whose --data disk is full for its id file: one line naming the file, saying the server did not start', async (t) => {
+  // It said only "ENOSPC: no space left on device, write": not which file, nor what became of the events.
+  const base = tempDir(t)
+  const data = path.join(base, 'data')
+  const { transpileTree } = await import('../transpile.js')
+  const { fileURLToPath } = await import('node:url')
+  const enospc = transpileTree(fileURLToPath(new URL('../fixtures-roll/enospc.ts', import.meta.url)), tempDir(t))
+  const refused = await spawnServe(['--data', data, '--mode', 'collector', '--store', path.join(base, 'shared')], { SHOEBOX_TEST_ENOSPC_AFTER: '0', SHOEBOX_TEST_ENOSPC_FILES: 'collector-id' },
+    { nodeArgs: ['--import', pathToFileURL(enospc).href] })
+    .then((p) => { p.child.kill('SIGKILL'); return 'started' }, (err: Error) => err.message)
+  t.equal(refused, `shoebox serve exited (1) before listening: shoebox serve: cannot write ${path.join(data, 'collector-id')}: no space left on device (ENOSPC); ` +
+    `the server did not start, the events in ${data} are kept as they were\n`)
+  t.notOk(fs.existsSync(path.join(data, 'collector-id')), 'no id file, no partial one')
+})
+
 t.test('SIGTERM waits for a request in flight (up to 5 s); a second signal ends it at once', async (t) => {
   const data = t.testdir()
   const serve = await spawnServe(['--data', data])

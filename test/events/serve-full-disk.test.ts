@@ -6,7 +6,7 @@
  * next start has every acknowledged event. A disk full for run files only
  * (the log still writes): the events held in memory stop at 2.5 memtables,
  * puts past that are refused with 503 naming why, and taken again once a
- * flush succeeds.
+ * flush succeeds. A disk full for the run index only: the refusal names it.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -131,4 +131,31 @@ t.test('once a flush succeeds again, puts are taken without a restart', async (t
   fs.mkdirSync(runs)
   t.equal((await putTen(server.url, i)).status, 200, 'the put after room is made is taken: its flush succeeded first')
   t.equal((await get(t, server.url, 's', 0, 100_000)).length, 10 * (i + 1), 'every acknowledged event, once, and no refused one')
+})
+
+t.test('a disk full for the run index only: the refusal names index.json, not the run files; acknowledged events are kept', async (t) => {
+  // The refusal said "(no space left on device (ENOSPC))", naming no file: the run files, which were written, seemed at fault.
+  const data = path.join(t.testdir(), 'events')
+  const full = await spawnServe(['--data', data, '--memtable-size', '64KiB'], {
+    SHOEBOX_TEST_ENOSPC_AFTER: '0',
+    SHOEBOX_TEST_ENOSPC_FILES: '/\\.index\\.json\\.[0-9a-f]+\\.tmp$'
+  }, { nodeArgs: ['--import', preload] })
+  t.teardown(() => { full.child.kill('SIGKILL') })
+  const statuses: number[] = []
+  const refusals: string[] = []
+  for (let i = 0; i < 120 && refusals.length < 1; i++) {
+    const reply = await putTen(full.url, i)
+    statuses.push(reply.status)
+    if (reply.status !== 200) refusals.push(refusal(reply))
+  }
+  if (!t.ok(refusals.length > 0, 'puts are refused at last')) return
+  t.match(refusals[0], new RegExp(`cannot write the run index ${escapeRegExp(path.join(data, 'index.json'))}: no space left on device \\(ENOSPC\\)`))
+  const acked = 10 * statuses.indexOf(503)
+  full.child.kill('SIGTERM')
+  await full.exited
+  const again = await spawnServe(['--data', data])
+  t.teardown(() => { again.child.kill('SIGKILL') })
+  t.equal((await get(t, again.url, 's', 0, 100_000)).length, acked, 'the next start has every acknowledged event, once')
+  again.child.kill('SIGTERM')
+  t.equal((await again.exited).code, 0)
 })

@@ -43,17 +43,22 @@ function patch (proto: { write: Write, writev: Writev }): void {
       return await write.apply(this, args)
     }
     if (budget <= 0) throw enospc()
+    // Taken from the budget before the write is awaited: writes to two files at once each saw all of it.
     const n = Math.min(length, budget)
+    budget -= n
     const result = await write.call(this, data, offset, n, ...args.slice(3))
-    budget -= result.bytesWritten
+    budget += n - result.bytesWritten
     return result
   }
   const writev = proto.writev
   proto.writev = async function (this: fs.FileHandle, buffers: Buffer[], position?: number | null) {
     if (!parts.has(this)) return await writev.call(this, buffers, position)
     if (budget <= 0 && buffers.some((b) => b.length > 0)) throw enospc()
-    const result = await writev.call(this, fitting(buffers), position)
-    budget -= result.bytesWritten
+    const fits = fitting(buffers)
+    const n = fits.reduce((sum, b) => sum + b.length, 0)
+    budget -= n
+    const result = await writev.call(this, fits, position)
+    budget += n - result.bytesWritten
     return result
   }
 }

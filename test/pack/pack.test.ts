@@ -309,11 +309,11 @@ t.test('gzip, a small roll size, a name; an empty tree packs to nothing', async 
   fs.writeFileSync(path.join(base, 'store4', 'b.shoebox'), '')
   const hollow = unpack(path.join(base, 'store4', '*'), { out: path.join(base, 'out4') })
   await expectCode(t, hollow, 'SHOEBOX_NOT_FOUND', 'archives holding no record: nothing to unpack')
-  await hollow.catch((err: Error) => t.equal(err.message, `no packed file in the 2 archives matching ${path.join(base, 'store4', '*')}: they hold no record; nothing restored`))
+  await hollow.catch((err: Error) => t.equal(err.message, `no packed file in the 2 archives matching ${path.join(base, 'store4', '*')}: they hold no record; nothing restored into ${path.join(base, 'out4')} (made for this unpack, removed again)`))
   t.notOk(fs.existsSync(path.join(base, 'out4')), 'no output directory left behind')
   const hollowCli = await cli(['unpack', path.join(base, 'store4', '*'), '--out', path.join(base, 'out4')])
   t.equal(hollowCli.code, 1, 'the command exits 1')
-  t.equal(hollowCli.stderr, `shoebox unpack: no packed file in the 2 archives matching ${path.join(base, 'store4', '*')}: they hold no record; nothing restored\n`)
+  t.equal(hollowCli.stderr, `shoebox unpack: no packed file in the 2 archives matching ${path.join(base, 'store4', '*')}: they hold no record; nothing restored into ${path.join(base, 'out4')} (made for this unpack, removed again)\n`)
 
   await expectCode(t, pack(src, { to: 'ftp://host/x' }), 'SHOEBOX_BAD_URL', 'an unknown store scheme fails before any file is read')
   await expectCode(t, pack(src, { to: '' }), 'SHOEBOX_INVALID_OPTION', 'no destination')

@@ -18,6 +18,7 @@ import { givenValue, invalidOption, ShoeboxError } from '../../errors.js'
 import { checkFlag, checkKnownOptions, durationOption, givenDuration, givenSize, MAX_TIMER_MS, oneOf, parseDuration, positiveCount, sizeOption, timerMs } from '../../units.js'
 import { ensureDir, writeFileDurably } from '../../fs/durable.js'
 import { onReadOnlyMount } from '../../fs/read-only-mount.js'
+import { ioError } from '../../fs/io-error.js'
 import type { StoreOptions } from '../../store/open-store.js'
 import type { EventBackend } from '../store/event-backend.js'
 import { EventStore } from '../store/event-store.js'
@@ -388,7 +389,8 @@ async function keptName (file: string, make: () => string): Promise<string> {
   const existing = await fs.readFile(file, 'utf8').catch(() => '')
   if (/^[A-Za-z0-9_.-]+$/.test(existing.trim())) return existing.trim()
   const name = make()
-  await writeFileDurably(file, name + '\n')
+  // Named: a full disk said only "ENOSPC: no space left on device, write", not which file.
+  await writeFileDurably(file, name + '\n').catch((err: unknown) => { throw ioError(err, 'cannot write', file) })
   return name
 }
 

@@ -9,6 +9,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { writeFileDurably } from '../../fs/durable.js'
+import { ioError } from '../../fs/io-error.js'
 import { ShoeboxError } from '../../errors.js'
 import { compactRunInfo, type RunInfo } from './run-file.js'
 
@@ -56,7 +57,9 @@ export async function loadIndex (dir: string): Promise<RunIndex> {
 }
 
 export async function saveIndex (dir: string, index: RunIndex, fsync: boolean): Promise<void> {
-  await writeFileDurably(path.join(dir, INDEX_FILE), inPieces(indexText(index)), { fsync })
+  const file = path.join(dir, INDEX_FILE)
+  // Named: a full disk said only "no space left on device, write", which read as the run files' failure.
+  await writeFileDurably(file, inPieces(indexText(index)), { fsync }).catch((err: unknown) => { throw ioError(err, 'cannot write the run index', file) })
 }
 
 /** About how many characters of the index are written at once. */
