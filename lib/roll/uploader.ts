@@ -42,9 +42,9 @@ import { directoryStoreAt } from '../fs/real-path.js'
 import { checkFlag, durationOption, positiveCount } from '../units.js'
 import { checkPartSize } from '../store/s3-config.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
-import { holdsCopyOf, storedAt } from './taken-key.js'
 import type { EarlyUpload } from './early-upload.js'
 import type * as UploadMarker from './upload-marker.js'
+import type * as TakenKey from './taken-key.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
 export interface UploaderOptions {
@@ -365,6 +365,7 @@ export class SealedUploader extends EventEmitter {
   async #completeEarly (upload: EarlyUpload, bytes: number): Promise<PutResult> {
     let taken: boolean
     try {
+      const { storedAt } = await takenKey()
       // A close() (a signal) does not wait for it, as for the verifying stat.
       taken = await untilAborted(storedAt(this.store, upload.name), this.#stop.signal) !== undefined
     } catch (err) {
@@ -522,7 +523,7 @@ export class SealedUploader extends EventEmitter {
    * Always throws: SetAside once it is moved.
    */
   async #setAside (name: string, file: string): Promise<never> {
-    const [{ alternativeName }, { moveNoReplace }] = await Promise.all([import('./names.js'), import('../fs/link.js')])
+    const [{ alternativeName }, { moveNoReplace }, { storedAt }] = await Promise.all([import('./names.js'), import('../fs/link.js'), takenKey()])
     for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
       const candidate = alternativeName(name, n)
       if (await untilAborted(storedAt(this.store, candidate), this.#stop.signal) !== undefined) continue
@@ -549,6 +550,7 @@ export class SealedUploader extends EventEmitter {
     if (fs.existsSync(uploadedMarker(this.dir, name))) throw new UploadedElsewhere(`${file} was uploaded by another uploader`)
     // The store may hold this name from another file (taken-key.ts); a copy of this one is its own earlier put.
     // A close() (a signal) does not wait for the look-up, as for the verifying stat.
+    const { holdsCopyOf, storedAt } = await takenKey()
     const there = await untilAborted(storedAt(this.store, name), this.#stop.signal)
     if (there !== undefined && !this.stored.has(name) && !await untilAborted(holdsCopyOf(this.store, name, there, file, sealedSize), this.#stop.signal)) {
       await this.#setAside(name, file)
@@ -601,6 +603,11 @@ async function openToRead (file: string): Promise<{ fd: number, size: number }> 
       else fs.close(fd, () => { reject(err) })
     })
   })
+}
+
+/** taken-key.ts, loaded with the first upload (as upload-marker.ts): not at `import 'shoebox'`. */
+async function takenKey (): Promise<typeof TakenKey> {
+  return await import('./taken-key.js')
 }
 
 /** upload-marker.ts, loaded with the first upload (as names.ts, which it imports): not at `import 'shoebox'`. */
