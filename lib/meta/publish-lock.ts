@@ -20,7 +20,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ShoeboxError } from '../errors.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
 import { metaPaths } from './config.js'
-import { doneWritingTemp, hostName, isAlive, leftByDeadWriter, writingTemp } from '../roll/names.js'
+import { doneWritingTemp, hostName, leftByDeadWriter, writingTemp } from '../roll/names.js'
+import { holderAlive, processStart } from '../process-start.js'
 
 export interface PublishLockOptions {
   /** How long to wait for a live holder, in ms (default 60000; 0: fail at once). */
@@ -42,6 +43,8 @@ export interface LockHolder {
   pid: number
   host: string
   token: string
+  /** When the holder started (process-start.ts), where known: a live pid that started otherwise is not the holder. */
+  start?: string
 }
 
 export interface PublishLock {
@@ -54,10 +57,11 @@ export function publishLockPath (base: string): string {
 }
 
 function parseHolder (text: string): LockHolder | null {
-  const [pid, host, token] = text.trim().split(' ')
+  // A fourth field, the start: read by versions before it as the three (they split and take three).
+  const [pid, host, token, start] = text.trim().split(' ')
   const n = Number(pid)
   if (!Number.isInteger(n) || n <= 0 || host === undefined || token === undefined) return null
-  return { pid: n, host, token }
+  return start === undefined ? { pid: n, host, token } : { pid: n, host, token, start }
 }
 
 /** A waiter's temporary: `.publish.lock.<pid>.<token>.tmp`, and `.publish.lock.<token>.tmp` as the first versions named it. */
@@ -121,12 +125,13 @@ async function pauseUnlessAborted (ms: number, lock: string, signal: AbortSignal
 export async function acquirePublishLock (base: string, options: PublishLockOptions = {}): Promise<PublishLock> {
   const lock = publishLockPath(base)
   const wait = options.wait ?? 60000
-  const me: LockHolder = { pid: process.pid, host: os.hostname(), token: randomBytes(8).toString('hex') }
+  const start = processStart(process.pid)
+  const me: LockHolder = { pid: process.pid, host: os.hostname(), token: randomBytes(8).toString('hex'), ...start !== undefined && { start } }
   // A publisher killed while it waits leaves this file, which the next one removes (deadWaiterTemp). Registered
   // (writingTemp) from before it exists until it is removed: this process's pid in it says a live waiter only then.
   const temp = path.resolve(`${lock}.${me.pid}.${me.token}.tmp`)
   writingTemp(temp)
-  await fs.writeFile(temp, `${me.pid} ${me.host} ${me.token}\n`).catch(async (err: unknown) => {
+  await fs.writeFile(temp, `${me.pid} ${me.host} ${me.token}${start === undefined ? '' : ` ${start}`}\n`).catch(async (err: unknown) => {
     // A full disk fails the write after the file was made: it goes too.
     await fs.unlink(temp).catch(() => {})
     doneWritingTemp(temp)
@@ -148,7 +153,8 @@ export async function acquirePublishLock (base: string, options: PublishLockOpti
       const holder = await readHolder(lock)
       if (holder === undefined) continue
       // unreadable content is a lock killed between create and write (not possible with link) or foreign: treat as live
-      if (holder !== null && holder.host === me.host && !isAlive(holder.pid)) {
+      // Its pid gone, or now another process's (one that started otherwise: a reboot, a kill long ago).
+      if (holder !== null && holder.host === me.host && !holderAlive(holder.pid, holder.start)) {
         await breakStale(lock, holder)
         continue
       }

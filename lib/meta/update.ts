@@ -152,6 +152,24 @@ export async function mergeHistoryFiles (state: StateDb, files: readonly History
 }
 
 /**
+ * Take the state db's write lock (BEGIN IMMEDIATE), waiting as long as the
+ * db's busy timeout (10 s by default) for another writer to commit: two
+ * `meta update`s at once take turns. One that keeps it longer (a long
+ * update, a program holding a transaction open) failed here with SQLite's
+ * bare "database is locked", untyped and naming no file.
+ */
+function beginWriting (state: StateDb): void {
+  try {
+    state.db.exec('BEGIN IMMEDIATE')
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw err
+    const waited = state.db.pragma('busy_timeout', { simple: true }) as number
+    throw new ShoeboxError('SHOEBOX_META_LOCKED', `${state.file}: another process is writing the state db (another meta update?); ` +
+      `waited ${waited} ms for it; nothing changed, the state db is as it was (try again once it is done)`, { cause: err })
+  }
+}
+
+/**
  * Run `body` (which feeds the merge and returns how to find the missing
  * rows) inside BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
  */
@@ -162,7 +180,7 @@ async function inOneTransaction (state: StateDb, options: UpdateOptions, body: (
   // (else the next update on this handle fails with "no such column")
   const types = state.snapshotTypes()
   let committed = false
-  db.exec('BEGIN IMMEDIATE')
+  beginWriting(state)
   try {
     if (options.replace === true) state.reset()
     // With no rows before this run, no row can be missing from the history: the final scan is skipped.

@@ -44,6 +44,7 @@ import { checkPartSize } from '../store/s3-config.js'
 import type { AwaitedListeners } from '../stream/awaited-listeners.js'
 import type { EarlyUpload } from './early-upload.js'
 import type * as UploadMarker from './upload-marker.js'
+import type * as TakenKey from './taken-key.js'
 
 /** How a SealedUploader ships: everything of UploadOptions but where to. */
 export interface UploaderOptions {
@@ -346,7 +347,7 @@ export class SealedUploader extends EventEmitter {
     // An upload that never began (the file stayed under a part) leaves the sealed file to the usual path.
     if (upload?.begun === true) {
       if (!this.#closed && path.join(this.dir, upload.name) === file) {
-        const result = upload.result(bytes)
+        const result = this.#completeEarly(upload, bytes)
         result.catch(() => {})
         this.#sealedEarly.set(upload.name, { upload, result })
       } else {
@@ -354,6 +355,28 @@ export class SealedUploader extends EventEmitter {
       }
     }
     this.enqueue(file)
+  }
+
+  /**
+   * Complete the early upload of a file sealed under its name, unless the store holds an object there already
+   * (taken-key.ts): that is another file's (this one's first put is this very upload), and is not replaced.
+   * Any failure gives the upload up (its multipart upload aborted), as a failed part does.
+   */
+  async #completeEarly (upload: EarlyUpload, bytes: number): Promise<PutResult> {
+    let taken: boolean
+    try {
+      const { storedAt } = await takenKey()
+      // A close() (a signal) does not wait for it, as for the verifying stat.
+      taken = await untilAborted(storedAt(this.store, upload.name), this.#stop.signal) !== undefined
+    } catch (err) {
+      await upload.abandon()
+      throw err
+    }
+    if (taken) {
+      await upload.abandon()
+      throw new KeyTaken()
+    }
+    return await upload.result(bytes)
   }
 
   /** Files queued or uploading. */
@@ -428,7 +451,7 @@ export class SealedUploader extends EventEmitter {
         baseDelay: this.#retryDelay,
         maxDelay: Infinity,
         signal: this.#stop.signal,
-        retryable: (err) => !isGone(err) && !(err instanceof UploadedElsewhere) && !(err instanceof MarkerFailed),
+        retryable: (err) => !isGone(err) && !(err instanceof UploadedElsewhere) && !(err instanceof MarkerFailed) && !(err instanceof SetAside),
         onRetry: ({ error }) => {
           this.emit('uploadError', { path: file, key: name, error: error as Error, attempt, willRetry: true } satisfies UploadErrorEvent)
         }
@@ -439,8 +462,9 @@ export class SealedUploader extends EventEmitter {
       // After the retries: a listener that threw there failed the try, and the file was uploaded again. drain() reports it.
       listeners.emit(this, 'upload', uploaded, file, `the file is uploaded as ${name}`)
     } catch (err) {
-      // Uploaded and removed by another writer sharing the directory, or being uploaded by one; or stopped by close().
-      if (isGone(err) || err instanceof UploadedElsewhere || this.#closed) return
+      // Uploaded and removed by another writer sharing the directory, or being uploaded by one; or renamed and
+      // queued under another name (its key taken in the store); or stopped by close().
+      if (isGone(err) || err instanceof UploadedElsewhere || err instanceof SetAside || this.#closed) return
       const error = err as Error
       this.emit('uploadError', { path: file, key: name, error, attempt, willRetry: false } satisfies UploadErrorEvent)
       this.failed.set(name, error)
@@ -458,8 +482,11 @@ export class SealedUploader extends EventEmitter {
     // Monotonic, as early uploads' start: on Date.now(), a wall clock stepped back during the upload made its ms negative.
     const started = early?.upload.started ?? performance.now()
     const size = (await fsp.stat(file)).size
-    // A failed early upload is this try's failure: the next try uploads the sealed file.
-    const result = early !== undefined ? await early.result : await this.#uploadFile(name, file)
+    // A failed early upload is this try's failure: the next try uploads the sealed file. One whose key the store
+    // holds already (another file's object) is given up, and the file goes under another name.
+    const result = early !== undefined
+      ? await early.result.catch(async (err: unknown) => { throw err instanceof KeyTaken ? await this.#setAside(name, file) : err })
+      : await this.#uploadFile(name, file, size)
     // A writer destroyed while it completed (close(): a pack or write stopped by a signal) settles as ended, with
     // no result. Looked up in the store all the same, a server that stalled the put stalled that stat too, and
     // the stop waited for it.
@@ -490,8 +517,28 @@ export class SealedUploader extends EventEmitter {
     return { key: name, path: file, bytes: size, etag: result.etag, ms: Math.round(performance.now() - started) }
   }
 
-  /** Upload a sealed file whole. */
-  async #uploadFile (name: string, file: string): Promise<PutResult> {
+  /**
+   * Move `file` (sealed as `name`, whose key the store holds: another file's object) to the next alternative
+   * name free both here and in the store, as sealName picks one for a name taken on disk, and queue it there.
+   * Always throws: SetAside once it is moved.
+   */
+  async #setAside (name: string, file: string): Promise<never> {
+    const [{ alternativeName }, { moveNoReplace }, { storedAt }] = await Promise.all([import('./names.js'), import('../fs/link.js'), takenKey()])
+    for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
+      const candidate = alternativeName(name, n)
+      if (await untilAborted(storedAt(this.store, candidate), this.#stop.signal) !== undefined) continue
+      const moved = path.join(this.dir, candidate)
+      if (await moveNoReplace(file, moved)) {
+        this.enqueue(moved)
+        throw new SetAside(`${file} is queued as ${moved}: the store holds another file's object as ${name}`)
+      }
+    }
+    throw new ShoeboxError('SHOEBOX_IO', `${file} is not uploaded: the store holds other files' objects as ${name} and its next ${MAX_ALTERNATIVES} alternatives; ` +
+      'the file is kept, queued for the next run (rename it, or give the template {host}, {pid} and the time)')
+  }
+
+  /** Upload a sealed file whole (`sealedSize` bytes), unless its key holds another file's object (then it is set aside). */
+  async #uploadFile (name: string, file: string, sealedSize: number): Promise<PutResult> {
     // An upload of this file that a killed process left open goes first; its id would be overwritten below.
     // One a live uploader sharing the directory has in flight is its: waited for (not a try), then the file
     // is done if that uploader marked it uploaded, else uploaded here (it abandoned or failed its upload:
@@ -501,6 +548,13 @@ export class SealedUploader extends EventEmitter {
       await sleep(Math.max(this.#retryDelay, 50), undefined, { signal: this.#stop.signal })
     }
     if (fs.existsSync(uploadedMarker(this.dir, name))) throw new UploadedElsewhere(`${file} was uploaded by another uploader`)
+    // The store may hold this name from another file (taken-key.ts); a copy of this one is its own earlier put.
+    // A close() (a signal) does not wait for the look-up, as for the verifying stat.
+    const { holdsCopyOf, storedAt } = await takenKey()
+    const there = await untilAborted(storedAt(this.store, name), this.#stop.signal)
+    if (there !== undefined && !this.stored.has(name) && !await untilAborted(holdsCopyOf(this.store, name, there, file, sealedSize), this.#stop.signal)) {
+      await this.#setAside(name, file)
+    }
     const marker = uploadingMarker(this.dir, name)
     let noted: string | undefined
     const [{ GrowingFile }, { noteIntent, noteUpload, uploadEnded }] = await Promise.all([import('./growing-file.js'), uploadMarker()])
@@ -561,6 +615,11 @@ async function openToRead (file: string): Promise<{ fd: number, size: number }> 
   })
 }
 
+/** taken-key.ts, loaded with the first upload (as upload-marker.ts): not at `import 'shoebox'`. */
+async function takenKey (): Promise<typeof TakenKey> {
+  return await import('./taken-key.js')
+}
+
 /** upload-marker.ts, loaded with the first upload (as names.ts, which it imports): not at `import 'shoebox'`. */
 async function uploadMarker (): Promise<typeof UploadMarker> {
   return await import('./upload-marker.js')
@@ -592,6 +651,15 @@ export async function removeMarker (marker: string, what: string, kept: string):
 const NOTHING_UPLOADED = 'nothing uploaded'
 export const UPLOADED_AGAIN = 'the next run that can remove it uploads the file again'
 const MARKER_KEPT = 'it stays for the next start'
+
+/** An early upload not completed: the store holds an object under its key already. */
+class KeyTaken extends Error {}
+
+/** A file moved to another name (its key held another file's object) and queued under it: this name's upload ends quietly. */
+class SetAside extends Error {}
+
+/** Alternative names tried for a file whose key is taken in the store before it is left queued. */
+const MAX_ALTERNATIVES = 1000
 
 function isGone (err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'

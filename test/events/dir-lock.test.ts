@@ -12,6 +12,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { lockDir, LOCK_FILE } from '../../lib/events/store/dir-lock.js'
+import { processStart } from '../../lib/process-start.js'
 import { tempDir } from '../temp-dir.js'
 import { transpileTree } from '../transpile.js'
 
@@ -63,7 +64,7 @@ t.test('a stale lock (the process gone) is taken over, a live one refused; the r
   const file = path.join(dir, LOCK_FILE)
   fs.writeFileSync(file, `${DEAD_PID}\n`)
   const release = await lockDir(dir)
-  t.equal(fs.readFileSync(file, 'utf8'), `${process.pid}\n`)
+  t.equal(fs.readFileSync(file, 'utf8'), `${process.pid} ${processStart(process.pid)}\n`, 'its pid and when it started')
   t.same(fs.readdirSync(dir), [LOCK_FILE], 'nothing beside the lock')
   await release()
   t.same(fs.readdirSync(dir), [])
@@ -73,4 +74,26 @@ t.test('a stale lock (the process gone) is taken over, a live one refused; the r
   t.same(fs.readdirSync(dir), [LOCK_FILE], 'nothing left beside it')
   await release()
   t.equal(fs.readFileSync(file, 'utf8'), `${process.ppid}\n`, 'a release after another took the lock leaves it')
+})
+
+t.test('a lock whose pid another process has now (it started after the holder) is taken over; one naming how that process started, refused', async (t) => {
+  // serve killed, and its pid reused (a reboot, a kill long ago): serve.pid named a live process for good, and
+  // every start was refused until someone removed the file.
+  const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+  t.teardown(() => { sleeper.kill('SIGKILL') })
+  const pid = sleeper.pid as number
+  // Linux's /proc (the tests run there): elsewhere a process's start is unknown, and a live pid holds the lock.
+  const start = processStart(pid) as string
+  t.match(start, /^[0-9a-f-]+:\d+$/, 'the boot and the start of a process')
+  const dir = tempDir(t, 'shoebox-lock-')
+  const file = path.join(dir, LOCK_FILE)
+  fs.writeFileSync(file, `${pid} ${start.split(':')[0]}:1\n`)
+  const release = await lockDir(dir)
+  t.equal(fs.readFileSync(file, 'utf8'), `${process.pid} ${processStart(process.pid)}\n`, 'taken: the holder that recorded another start is gone')
+  await release()
+  fs.writeFileSync(file, `${pid} ${start}\n`)
+  await t.rejects(lockDir(dir), { code: 'SHOEBOX_IO', message: new RegExp(`is in use by process ${pid}`) }, 'its own holder, live: refused')
+  t.equal(fs.readFileSync(file, 'utf8'), `${pid} ${start}\n`, 'and left alone')
+  fs.writeFileSync(file, `${pid}\n`)
+  await t.rejects(lockDir(dir), { code: 'SHOEBOX_IO' }, 'a lock that says no start (an earlier version\'s): its live pid holds it, as before')
 })

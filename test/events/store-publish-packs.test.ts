@@ -34,7 +34,9 @@ import { packsNamedByContent, storedObjects } from './conformance-kit.js'
  * uploader's HEAD verifying its size, the index object's PUT. Each run its
  * own object, 500 runs cost 1,002.
  */
-const PUBLISH_REQUESTS = ['GetObject', 'PutObject', 'HeadObject', 'PutObject']
+// The index read back, the pack's key looked up (the uploader never puts over another file's object), the pack
+// put and its size checked, the index put.
+const PUBLISH_REQUESTS = ['GetObject', 'HeadObject', 'PutObject', 'HeadObject', 'PutObject']
 
 const everything: EventRange = { from: -(2n ** 62n), to: 2n ** 62n }
 const T0 = 17_000_000_000_000_000n

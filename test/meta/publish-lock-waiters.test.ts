@@ -6,13 +6,15 @@
  * process's own pid is a dead run's unless a wait of this process wrote it.
  * The waiter killed as a child process is in ingest-processes.test.ts.
  */
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { metaPaths } from '../../lib/meta/config.js'
 import { removeStaleTemporaries } from '../../lib/meta/history-writer.js'
-import { acquirePublishLock } from '../../lib/meta/publish-lock.js'
+import { acquirePublishLock, publishLockPath } from '../../lib/meta/publish-lock.js'
+import { processStart } from '../../lib/process-start.js'
 import { tempDir } from '../temp-dir.js'
 
 /** Above Linux's pid_max (2^22): never a running process. */
@@ -91,4 +93,25 @@ t.test('the wait for the lock is counted on the monotonic clock: a wall clock st
   clearTimeout(held)
   // On Date.now(), the 300 ms wait lasted until the wall clock came back to its deadline: an hour.
   t.match(outcome, /another publisher \(pid \d+ on .*\) holds the metadir; waited 300 ms/, 'given up after its wait')
+})
+
+t.test('a publisher lock whose pid another process has now (it started after the holder) is broken; its own live holder\'s is waited for', async (t) => {
+  // A publisher killed, its pid reused (a reboot, a kill long ago): every generate waited 60 s and failed, for good.
+  const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+  t.teardown(() => { sleeper.kill('SIGKILL') })
+  const pid = sleeper.pid as number
+  // Linux's /proc (the tests run there): elsewhere a process's start is unknown, and a live pid holds the lock.
+  const start = processStart(pid) as string
+  t.match(start, /^[0-9a-f-]+:\d+$/, 'the boot and the start of a process')
+  const base = metadir(t)
+  const lock = publishLockPath(base)
+  fs.writeFileSync(lock, `${pid} ${os.hostname()} ${TOKEN} ${start.split(':')[0]}:1\n`)
+  const taken = await acquirePublishLock(base, { wait: 0 })
+  t.match(fs.readFileSync(lock, 'utf8'), new RegExp(`^${process.pid} `), 'broken and taken')
+  await taken.release()
+  fs.writeFileSync(lock, `${pid} ${os.hostname()} ${TOKEN} ${start}\n`)
+  await t.rejects(acquirePublishLock(base, { wait: 0 }), { code: 'SHOEBOX_META_LOCKED', message: new RegExp(`another publisher \\(pid ${pid} on `) }, 'its own holder, live')
+  fs.writeFileSync(lock, `${pid} ${os.hostname()} ${TOKEN}\n`)
+  await t.rejects(acquirePublishLock(base, { wait: 0 }), { code: 'SHOEBOX_META_LOCKED' }, 'a lock without a start (an earlier version\'s): its live pid holds it, as before')
+  t.equal(fs.readFileSync(lock, 'utf8'), `${pid} ${os.hostname()} ${TOKEN}\n`, 'and left alone')
 })

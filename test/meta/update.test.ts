@@ -143,3 +143,24 @@ t.test('a SIGKILLed update leaves the state db unchanged and intact', async (t) 
   t.same(rows(db), expected, 'not one row of the killed transaction is visible')
   db.close()
 })
+
+t.test('another process writing the state db past the wait: SHOEBOX_META_LOCKED naming the state db, nothing changed', async (t) => {
+  // Two `meta update`s from cron at once: the second waits for the first's commit, up to the busy timeout;
+  // past it, it failed with SQLite's bare "database is locked" (untyped, no file named, nothing said kept).
+  const file = path.join(t.testdir(), 'state.db')
+  const first = await openStateDb(file, schema)
+  t.teardown(() => { first.close() })
+  await mergeHistory(first, [{ content_hash: 'a', reference: 'x' }], { now: t0 })
+  const second = await openStateDb(file, schema, { timeoutMs: 50 })
+  t.teardown(() => { second.close() })
+  first.db.exec('BEGIN IMMEDIATE')
+  first.db.prepare('UPDATE files SET reference = ?').run('held')
+  const err = await mergeHistory(second, [{ content_hash: 'b', reference: 'y' }], { now: t1 }).then(() => undefined, (e: unknown) => e)
+  t.match(err, { code: 'SHOEBOX_META_LOCKED', message: `${file}: another process is writing the state db` })
+  t.match((err as Error).message, /waited 50 ms for it; nothing changed, the state db is as it was/)
+  t.equal(second.db.inTransaction, false, 'no transaction left open on the refused handle')
+  first.db.exec('COMMIT')
+  t.same(rows(second.db).map((r) => [r.content_hash, r.reference]), [['a', 'held']], 'only the holder\'s change')
+  t.same(await mergeHistory(second, [{ content_hash: 'a', reference: 'x' }, { content_hash: 'b', reference: 'y' }], { now: t1 }),
+    { added: 1, updated: 1, deleted: 0, skipped: 0, invalid: 0, invalidRows: [], dropped: [] }, 'its turn once the holder committed')
+})

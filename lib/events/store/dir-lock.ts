@@ -19,7 +19,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ShoeboxError } from '../../errors.js'
 import { ioError } from '../../fs/io-error.js'
-import { isAlive } from '../../roll/names.js'
+import { holderAlive, processStart } from '../../process-start.js'
 
 export const LOCK_FILE = 'serve.pid'
 
@@ -52,7 +52,9 @@ export async function lockDir (dir: string, lock: Lock = { file: LOCK_FILE, what
     if (HELD.has(key)) throw new ShoeboxError('SHOEBOX_IO', `${lock.what} ${dir} is in use by this process (a ${lock.who} not closed yet: close it first)`)
     HELD.add(key)
   }
-  const mine = `${process.pid}\n`
+  // The pid, and when this process started where that is known (process-start.ts: a pid comes back).
+  const start = processStart(process.pid)
+  const mine = start === undefined ? `${process.pid}\n` : `${process.pid} ${start}\n`
   let released = false
   const release = async (): Promise<void> => {
     if (released) return
@@ -83,8 +85,9 @@ export async function lockDir (dir: string, lock: Lock = { file: LOCK_FILE, what
       const seen = await fs.readFile(file, 'utf8').catch(() => undefined)
       // Gone meanwhile (its owner stopped, or another process is taking it over): try again.
       if (seen === undefined) continue
-      const owner = Number(seen.trim())
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      const [pidText, ownerStart] = seen.trim().split(' ')
+      const owner = Number(pidText)
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && holderAlive(owner, ownerStart)) {
         throw new ShoeboxError('SHOEBOX_IO', `${lock.what} ${dir} is in use by process ${owner} (if that is not a ${lock.who}, remove ${file})`)
       }
       await takeStale(file, seen, `${own}.stale`)

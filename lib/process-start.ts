@@ -1,0 +1,59 @@
+/**
+ * Which process a pid names: a pid comes back. A lock that records only its
+ * holder's pid (serve.pid, .ship.pid, .publish.lock) was held for good by
+ * an unrelated process that got the pid after the holder was killed (a
+ * reboot, a kill long ago): `serve` refused to start, `meta generate` waited
+ * and failed, each time, until someone removed the file by hand. A lock
+ * also records this: the boot and the moment, in clock ticks since boot, at
+ * which the process started (Linux's /proc/PID/stat, field 22), which no
+ * clock step changes and no later process with the pid shares.
+ *
+ * Where /proc is not there (macOS, Windows) it is unknown, and a live pid
+ * counts as the holder, as before.
+ */
+import fs from 'node:fs'
+import { isAlive } from './roll/names.js'
+
+let bootId: string | null | undefined
+
+/** This boot's id (Linux), or null. */
+function boot (): string | null {
+  if (bootId === undefined) {
+    try {
+      bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    } catch {
+      bootId = null
+    }
+  }
+  return bootId
+}
+
+/** `<boot id>:<start ticks>` of the running process `pid`, or undefined where that cannot be read (no /proc, no such process). */
+export function processStart (pid: number): string | undefined {
+  const id = boot()
+  if (id === null || id === '') return undefined
+  let stat: string
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return undefined
+  }
+  // The command name (field 2, in parentheses) may hold spaces and parentheses: the fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // Field 22 of the line, the 20th after the name (fields 3 on).
+  const ticks = fields[19]
+  return ticks !== undefined && /^\d+$/.test(ticks) ? `${id}:${ticks}` : undefined
+}
+
+/**
+ * Is the holder of a lock that recorded `pid` and `start` (processStart()
+ * when it took the lock; undefined where unknown, or by a version that did not
+ * record it) still running on this host? A live pid whose start differs is
+ * another process that got the pid since: the holder is gone.
+ */
+export function holderAlive (pid: number, start: string | undefined): boolean {
+  if (!isAlive(pid)) return false
+  if (start === undefined || pid === process.pid) return true
+  const now = processStart(pid)
+  return now === undefined || now === start
+}
