@@ -8,7 +8,6 @@
  * exits 128 + the signal's number (130 SIGINT, 143 SIGTERM) with one line
  * saying what was kept, and leaves nothing behind.
  */
-import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -16,7 +15,7 @@ import path from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { startFaultProxy, type FaultProxy } from '../fault-proxy.js'
-import { cliBinary } from '../fixtures-s3/cli-build.js'
+import { interruptCli, type InterruptedRun } from '../fixtures-s3/interrupted-cli.js'
 import { startS3, type TestS3 } from '../s3-server.js'
 
 const MiB = 1024 * 1024
@@ -34,29 +33,9 @@ t.teardown(async () => {
   await s3.stop()
 })
 
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
 /** Run the CLI through the proxy; once `ready()` holds, send `signal`. */
-async function interrupt (args: string[], ready: () => boolean, signal: NodeJS.Signals, env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, [cliBinary(), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...s3.env, SHOEBOX_S3_ENDPOINT: proxy.endpoint, ...env }
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString() })
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => { resolve([code, sig]) }))
-  const deadline = Date.now() + 60_000
-  while (!ready() && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
-  child.kill(signal)
-  const [code, sig] = await exited
-  return { code, signal: sig, stdout, stderr }
+async function interrupt (args: string[], ready: () => boolean, signal: NodeJS.Signals, env: Record<string, string> = {}): Promise<InterruptedRun> {
+  return await interruptCli(args, ready, signal, { ...s3.env, SHOEBOX_S3_ENDPOINT: proxy.endpoint, ...env })
 }
 
 /**
