@@ -10,17 +10,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { tempDir } from '../temp-dir.js'
+import { treeContents as contents } from '../fixtures-roll/cli-child.js'
 import { del, eventually, get, post, put, spawnServe, streams, times } from './conformance-kit.js'
-
-/** Every file under `dir` with its bytes: what serving it read-only must leave as it was. */
-function contents (dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    const file = path.join(dir, name)
-    if (fs.statSync(file).isFile()) out[name] = fs.readFileSync(file).toString('base64')
-  }
-  return out
-}
 
 t.test('a readonly server on a read-only mount serves the runs and the events only in the log, says so at start, writes nothing', async (t) => {
   const data = tempDir(t)

@@ -39,6 +39,16 @@ export function onReadOnlyMounts (dirs: readonly string[], argv: readonly string
   return ['unshare', '-rm', 'sh', '-c', MOUNT_READ_ONLY, 'sh', ...dirs, '--', ...argv]
 }
 
+/** Every file under `dir` with its bytes (base64), by path relative to it: what a read-only run must leave as it was. */
+export function treeContents (dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const file = path.join(dir, name)
+    if (fs.statSync(file).isFile()) out[name] = fs.readFileSync(file).toString('base64')
+  }
+  return out
+}
+
 export interface ChildResult {
   code: number | null
   pid: number

@@ -13,7 +13,7 @@ import Sqlite from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { cli } from '../../cli-run.js'
 import { cliBinary } from '../../fixtures-s3/cli-build.js'
-import { runCli } from '../../fixtures-roll/cli-child.js'
+import { runCli, treeContents as contents } from '../../fixtures-roll/cli-child.js'
 import { tempDir } from '../../fixtures-roll/util.js'
 
 const CONFIG = `metadata:
@@ -35,16 +35,6 @@ async function updatedMetadir (t: Test): Promise<{ base: string, state: string }
   fs.writeFileSync(path.join(base, '_mmmeta', 'db', '2026-11-22T12:17:55.295840.append'), HISTORY)
   t.equal((await cli(['meta', 'update', '--metadir', base])).code, 0)
   return { base, state: path.join(base, '_mmmeta', 'state.db') }
-}
-
-/** Every file under `dir`, with its bytes: what a read must leave as it was. */
-function contents (dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const name of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    const file = path.join(dir, name)
-    if (fs.statSync(file).isFile()) out[name] = fs.readFileSync(file).toString('base64')
-  }
-  return out
 }
 
 const contentHashes = (stdout: Buffer): string[] => stdout.toString().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { content_hash: string }).content_hash)
