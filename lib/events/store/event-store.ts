@@ -25,6 +25,7 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { encodeRecords } from '../../format/encoder.js'
 import { ShoeboxError } from '../../errors.js'
@@ -50,6 +51,9 @@ import { fileName as logFileName, WriteAheadLog, type LogPosition, type ReplayRe
 import { timerMs } from '../../units.js'
 import { RETENTION_CLOCK_FILE, RetentionClock } from './retention-clock.js'
 import { kronosTimeToIso } from '../kronos-time.js'
+
+/** How often a retention held by the clock is said again while it stays held (ms). */
+const HELD_TOLD_EVERY_MS = 3_600_000
 
 /** 100 ns ticks per millisecond. */
 const TICKS_PER_MS = 10_000n
@@ -167,8 +171,8 @@ export class EventStore implements EventBackend {
   readonly #trustClock: boolean
   /** Judges the wall clock before retention drops by it (undefined without retention). */
   #clock: RetentionClock | undefined
-  /** A held retention pass was told: told again only after a pass runs. */
-  #heldTold = false
+  /** When a held retention pass was last said (performance.now()): said again hourly while passes stay held. */
+  #heldToldAt: number | undefined
   readonly #fsync: boolean
   readonly #gzip: boolean
   readonly #publisher: RunPublisher | undefined
@@ -823,7 +827,7 @@ export class EventStore implements EventBackend {
         return 0
       }
       await clock.ran(nowMs)
-      this.#heldTold = false
+      this.#heldToldAt = undefined
       const cutoff = BigInt(nowMs) * TICKS_PER_MS - retention
       const expired = new Set(this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= cutoff))
       if (expired.size === 0) return 0
@@ -839,8 +843,10 @@ export class EventStore implements EventBackend {
 
   /** One line, once until a pass runs again: a retention pass held for a clock far ahead, and what it kept. */
   #tellHeld (nowMs: number, expectedMs: number, since: 'last pass' | 'newest event'): void {
-    if (this.#heldTold) return
-    this.#heldTold = true
+    // Once, then hourly while it lasts: a log read days later shows it, and a full disk is not its first sign.
+    const now = performance.now()
+    if (this.#heldToldAt !== undefined && now - this.#heldToldAt < HELD_TOLD_EVERY_MS) return
+    this.#heldToldAt = now
     const retentionMs = this.#retentionMs as number
     const newest = this.#newestRunEventMs()
     const would = this.#index.runs.filter((r) => BigInt(r.bucket) + this.#bucket <= BigInt(nowMs) * TICKS_PER_MS - (this.#retention as bigint)).length
