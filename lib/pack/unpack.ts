@@ -188,7 +188,9 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
     const removed = made && restorer.files === 0 && await fs.rmdir(out).then(() => true, () => false)
     // Say what was kept, whichever file failed: the files restored before the failure stay, or none was (the
     // first file's failure said nothing, and a user on a read-only or full disk could not tell what was written).
-    if (failure instanceof ShoeboxError) {
+    // A pattern that matches no archive (a typo, most likely) is said as such alone: nothing was there to restore.
+    const matchedNone = failure instanceof ShoeboxError && failure.code === 'SHOEBOX_NOT_FOUND' && opened === 0
+    if (failure instanceof ShoeboxError && !matchedNone) {
       failure.message += restorer.files > 0
         ? `; ${plural(restorer.files, 'file')} restored before it ${restorer.files === 1 ? 'stays' : 'stay'} in ${out}`
         : `; nothing restored into ${out}${removed ? ' (made for this unpack, removed again)' : ''}`

@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { archiveSource, encodeRecords, type ShoeboxRecord } from '../../lib/index.js'
 import { cli } from '../cli-run.js'
@@ -48,7 +49,7 @@ t.test('decode, verify and upload take file names: a quoted glob is named as suc
   const verified = await cli(['verify', glob])
   t.equal(verified.stdout.toString(), `${glob}: UNREADABLE: cannot read ${glob}: no such file or directory (ENOENT) ${hint}\n`)
   const uploaded = await cli(['upload', glob, '--to', path.join(tmp, 'up')])
-  t.equal(uploaded.stderr, `shoebox upload: cannot read ${glob}: no such file or directory (ENOENT) ${hint}\n`)
+  t.equal(uploaded.stderr, `shoebox upload: cannot read ${glob}: no such file or directory (ENOENT) ${hint}; nothing was uploaded to ${pathToFileURL(path.join(tmp, 'up')).href}\n`)
   for (const r of [decoded, verified, uploaded]) t.equal(r.code, 1)
   const plain = await cli(['verify', path.join(tmp, 'no-such-file')])
   t.notMatch(plain.stdout.toString(), 'not a glob', 'a plain missing name gets no hint')
