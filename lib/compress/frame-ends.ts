@@ -13,7 +13,7 @@
  * content. Input that is not a frame where one should start ends the
  * cutting: the rest passes whole, for the decoder to say what it makes of it.
  */
-import { FrameWalker, isTooLarge, NEED_MORE } from './zstd-frame.js'
+import { FrameWalker, isTooLarge, isNotRead, NEED_MORE } from './zstd-frame.js'
 
 /**
  * The most the walker reads from its cursor on: a frame header (magic, 14
@@ -59,7 +59,7 @@ export class FrameEnds {
     for (;;) {
       const answer = this.#walker.step(this.#length, byte)
       if (answer === NEED_MORE) break
-      if (typeof answer === 'string' || isTooLarge(answer)) {
+      if (typeof answer === 'string' || isTooLarge(answer) || isNotRead(answer)) {
         this.#lost = true
         break
       }

@@ -152,8 +152,17 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
    */
   readonly #demand = new ReadDemand()
 
-  constructor (options: ZstdDecompressOptions = {}) {
+  /**
+   * The largest window read (Infinity for archives: a frame is held whole,
+   * bounded by maxFrameSize, and libzstd needs no window for it). Text input
+   * read a frame at a time (zstd-stream.ts) passes the streaming decoders'
+   * limit, so that every backend refuses the same frames, in the same words.
+   */
+  readonly #windowMax: number
+
+  constructor (options: ZstdDecompressOptions = {}, windowMax = Infinity) {
     super()
+    this.#windowMax = windowMax
     this.#options = { ...options }
     checkDecodeMode(options.mode)
     this.#maxFrameSize = maxFrameSizeOption(options.maxFrameSize)
@@ -300,7 +309,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
       }
       frames ??= await import('./zstd-frame.js')
       // The held bytes start at #base, where the frame starts: the walker names blocks by their offset in the file.
-      const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize, this.#base)
+      const walker = this.#walker ??= new frames.FrameWalker(0, this.#maxFrameSize, this.#base, this.#windowMax)
       const extent = walker.step(this.#heldLength, (at) => this.#byte(at))
       // The one symbol step() returns is NEED_MORE.
       if (typeof extent === 'symbol' && !ending) return
@@ -312,6 +321,18 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
         const problem = cutShort ? `the frame at compressed byte ${this.#base} is cut short (the file ends inside it)` : extent
         // Reported at the frame's start (not the end of the input), so the error says it was cut short.
         this.#damage(problem + await this.#salvage(this.#base, this.#take(this.#heldLength, false)), cutShort)
+        continue
+      }
+      if (frames.isNotRead(extent)) {
+        // Refused by its header (a dictionary's: SHOEBOX_UNSUPPORTED; a window over the limit), after the frames
+        // before it; lenient skips it as damage. Nothing is salvaged: none of it is decompressed.
+        this.#walker = null
+        if (this.#ahead.length > 0 && !await this.#deliver(0)) continue
+        const detail = `the frame at compressed byte ${this.#base} ${extent.notRead}`
+        if (this.#options.mode !== 'lenient') {
+          throw new CorruptArchiveError(extent.reason, this.#base, `zstd data: ${detail}; the offset is in the compressed file`, this.#options.file)
+        }
+        this.#damage(detail)
         continue
       }
       if (frames.isTooLarge(extent)) {
@@ -345,7 +366,7 @@ export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()
         this.#ahead.push({ start, frame, bound: 0, content: null, settled: true })
       } else {
         this.#backend ??= await requireZstd(this.#options.file ?? 'zstd input', this.#options.backend)
-        const ahead: Ahead = { start, frame, bound: extent.bound, content: this.#backend.decompress(frame, extent.bound), settled: false }
+        const ahead: Ahead = { start, frame, bound: extent.bound, content: this.#backend.decompress(frames.fittedWindow(frame, extent.bound), extent.bound), settled: false }
         // Also keeps a rejection from counting as "unhandled": #deliver awaits it in order.
         const settle = (): void => { ahead.settled = true; this.#finished() }
         ahead.content?.then(settle, settle)

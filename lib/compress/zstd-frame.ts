@@ -18,6 +18,9 @@ export { isZstd, ZSTD_MAGIC }
 
 const BLOCK_MAX = 128 * 1024
 
+/** The longest frame header, magic included (ZSTD_FRAMEHEADERSIZE_MAX): what tells what a frame needs. */
+export const FRAME_HEADER_MAX = 18
+
 /** Not enough bytes yet to say. */
 export const NEED_MORE = Symbol('need more bytes')
 
@@ -105,14 +108,19 @@ export class FrameWalker {
   #compressedLimit: number
   /** The compressed offset in the file of the bytes' offset 0, for the offsets its answers name. */
   readonly #origin: number
+  /** The largest window read (a frame asking for more is refused, as damage): see WINDOW_LOG_MAX. */
+  readonly #windowMax: number
 
   /**
-   * `origin`: where offset 0 of the bytes walked is in the compressed file,
+   * `windowMax`: refuse a frame whose window is larger (text input, whose
+   * streaming decoders hold the window: each path and backend refuses the
+   * same frames). `origin`: where offset 0 of the bytes walked is in the compressed file,
    * when they are not the file from its start (a reader holds the bytes from
    * the frame on), so that a damaged block is named at its place in the file.
    */
-  constructor (start: number, limit = Infinity, origin = 0) {
+  constructor (start: number, limit = Infinity, origin = 0, windowMax = Infinity) {
     this.start = start
+    this.#windowMax = windowMax
     this.#cursor = start
     this.#limit = limit
     this.#compressedLimit = compressedLimit(limit)
@@ -133,7 +141,7 @@ export class FrameWalker {
    * NEED_MORE, why the bytes at `start` are not a zstd frame, or (once) why
    * it is over the limit.
    */
-  step (length: number, byte: (at: number) => number): FrameExtent | typeof NEED_MORE | string | FrameTooLarge {
+  step (length: number, byte: (at: number) => number): FrameExtent | typeof NEED_MORE | string | FrameTooLarge | FrameNotRead {
     if (this.#extent !== null) return this.#extent
     // A skippable frame's bytes are never read: its end is known from its header.
     if (this.#phase === 'skippable') return length < this.#cursor ? NEED_MORE : { end: this.#cursor, skippable: true, bound: 0 }
@@ -150,7 +158,7 @@ export class FrameWalker {
         this.#phase = 'skippable'
         return length < this.#cursor ? NEED_MORE : { end: this.#cursor, skippable: true, bound: 0 }
       }
-      if (magic !== MAGIC) return 'no zstd frame starts here'
+      if (magic !== MAGIC) return notAFrame([byte(at), byte(at + 1), byte(at + 2), byte(at + 3)])
       const header = frameHeader(byte(at + 4))
       if (typeof header === 'string') return header
       if (length < at + header.length) return NEED_MORE
@@ -161,10 +169,11 @@ export class FrameWalker {
       }
       // Not damage: the frame is sound, but no backend is given a dictionary, and each would call it a mismatch.
       const dictionary = header.dictSize > 0 ? uint(at + header.dictAt, header.dictSize) : 0
-      if (dictionary !== 0) return `the frame needs zstd dictionary ${dictionary}, which shoebox does not read (\`zstd -d -D DICTIONARY\` does)`
+      if (dictionary !== 0) return { notRead: needsDictionary(dictionary), reason: 'unsupported' }
       if (header.fcsSize > 0) this.#contentSize = contentSize(header, uint(at + header.length - header.fcsSize, header.fcsSize))
       // A single-segment frame's window is its content size.
       const window = header.single ? this.#contentSize : windowSize(byte(at + 5))
+      if (window > this.#windowMax) return { notRead: windowOver(window, this.#windowMax), reason: 'bad-compression' }
       this.#blockMax = Math.min(window, BLOCK_MAX)
       this.#checksum = header.checksum
       this.#cursor = at + header.length
@@ -215,8 +224,79 @@ export class FrameWalker {
 }
 
 /** step()'s answer is a refusal. */
-export function isTooLarge (answer: FrameExtent | typeof NEED_MORE | string | FrameTooLarge): answer is FrameTooLarge {
+export function isTooLarge (answer: FrameExtent | typeof NEED_MORE | string | FrameTooLarge | FrameNotRead): answer is FrameTooLarge {
   return typeof answer === 'object' && 'tooLarge' in answer
+}
+
+/** step()'s answer is a frame refused by its header alone (a dictionary's, or a window over the walker's windowMax). */
+export function isNotRead (answer: FrameExtent | typeof NEED_MORE | string | FrameTooLarge | FrameNotRead): answer is FrameNotRead {
+  return typeof answer === 'object' && 'notRead' in answer
+}
+
+/**
+ * 2^27 = 128 MiB: the largest window decoded from text input, zstd's own
+ * default limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT, `zstd -d` without --memory
+ * or --long): what the streaming decoders hold (zstd-stream.ts).
+ */
+export const WINDOW_LOG_MAX = 27
+
+/**
+ * A frame refused by its header alone, not decompressed nor salvaged: why,
+ * worded to follow "the frame at compressed byte N", and as what. A frame
+ * that needs a dictionary is sound, and 'unsupported' (SHOEBOX_UNSUPPORTED);
+ * one whose window is over the limit is refused as damage, as `zstd -d`
+ * refuses it.
+ */
+export interface FrameNotRead {
+  notRead: string
+  reason: 'unsupported' | 'bad-compression'
+}
+
+/**
+ * The words for the frames no path reads, the same whichever path and
+ * backend met them (each backend's own were its error name: "Dictionary
+ * mismatch", "Unknown frame descriptor", or the frame called "damaged").
+ */
+export function needsDictionary (id: number): string {
+  return `needs zstd dictionary ${id}, which shoebox does not read (\`zstd -d -D DICTIONARY\` does)`
+}
+
+/** A frame whose window is over `windowMax`: its size, and the `zstd` flag that reads it. */
+export function windowOver (window: number, windowMax: number): string {
+  const log = Math.ceil(Math.log2(window))
+  return `needs a window of ${sizeWords(window)}, over the ${sizeWords(windowMax)} shoebox decodes (as \`zstd -d\` without --memory); not decompressed: \`zstd -d --long=${log}\` reads it`
+}
+
+const NOT_A_FRAME = 'no zstd frame starts here'
+
+/** Bytes where a frame should start and none does: what they are, when they say (another codec's data after the frames). */
+export function notAFrame (first: number[]): string {
+  const hex = first.map((b) => b.toString(16).padStart(2, '0')).join(' ')
+  const gzip = first[0] === 0x1f && first[1] === 0x8b
+  return `${NOT_A_FRAME} (its first bytes are ${hex}${gzip ? ': a gzip member; shoebox reads an input as one codec, `zstd -dc` reads both' : ''})`
+}
+
+function sizeWords (bytes: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (bytes >= size) return `${Number.isInteger(bytes / size) ? bytes / size : (bytes / size).toFixed(2)} ${unit}`
+  }
+  return plural(bytes, 'byte')
+}
+
+/**
+ * What the first bytes of a frame (`head`, up to 18: its magic and whole
+ * header) say that no decoder here reads, for a decoder that met it without
+ * walking it (the streaming one says only "Dictionary mismatch", "Unknown
+ * frame descriptor", "Frame requires too much memory for decoding"): no
+ * frame there, a dictionary, or a window over 2^windowLogMax. Null: none
+ * of these, or too few bytes to tell.
+ */
+export function headRefusal (head: Buffer, windowLogMax: number): string | FrameNotRead | null {
+  if (head.length < 4) return null
+  const answer = new FrameWalker(0, Infinity, 0, 2 ** windowLogMax).step(head.length, (at) => head[at])
+  if (isNotRead(answer)) return answer
+  // Only what the header says: the walk goes on into block headers, which the bytes given may cut anywhere.
+  return typeof answer === 'string' && answer.startsWith(NOT_A_FRAME) ? answer : null
 }
 
 /** The frames of a whole buffer from `start`: complete ones, then where the walk stopped and why. */
@@ -229,6 +309,7 @@ export function walkFrames (data: Buffer, start = 0): { frames: Array<{ start: n
     if (typeof extent === 'string') return { frames, stop: at, problem: extent }
     // Never without a limit; for the type.
     if (isTooLarge(extent)) return { frames, stop: at, problem: extent.tooLarge }
+    if (isNotRead(extent)) return { frames, stop: at, problem: `the frame ${extent.notRead}` }
     frames.push({ start: at, ...extent })
     at = extent.end
   }
@@ -295,6 +376,29 @@ function contentSize (header: FrameHeader, raw: number): number {
 function windowSize (descriptor: number): number {
   const base = 2 ** (10 + (descriptor >> 3))
   return base + base / 8 * (descriptor & 7)
+}
+
+/**
+ * `frame` (whole, its content at most `bound` by its headers, FrameWalker)
+ * with its Window_Descriptor lowered to the smallest window that holds
+ * `bound` (128 KiB at least: its Block_Maximum_Size stays), where its header
+ * asks for more than 2^WINDOW_LOG_MAX and `bound` fits in that: `zstd
+ * --long=31` from a pipe asks for 2 GiB however small the frame. A frame
+ * without a dictionary refers back only into its own content, so no offset
+ * in it is over `bound`: it decodes to the same bytes. The libzstd backend
+ * reads such a frame whole in one pass (no window needed); the package and
+ * node:zlib stream it and refuse a window over 128 MiB, so the same archive
+ * read or failed by backend. Returns `frame` itself when nothing changes.
+ */
+export function fittedWindow (frame: Buffer, bound: number): Buffer {
+  if (frame.length < 6 || frame.readUInt32LE(0) !== MAGIC) return frame
+  const header = frameHeader(frame[4])
+  if (typeof header === 'string' || header.single || windowSize(frame[5]) <= 2 ** WINDOW_LOG_MAX) return frame
+  const fitted = windowDescriptor(Math.max(bound, BLOCK_MAX))
+  if (windowSize(fitted) > 2 ** WINDOW_LOG_MAX) return frame
+  const copy = Buffer.from(frame)
+  copy[5] = fitted
+  return copy
 }
 
 /** A frame's leading whole blocks, and a frame of their own made of the first k of them (see leadingBlocks()). */

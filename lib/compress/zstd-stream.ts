@@ -33,11 +33,11 @@ import { ReadDemand } from '../stream/read-demand.js'
 import { FrameEnds, type FramePiece } from './frame-ends.js'
 import { nodeZlib } from './gzip.js'
 import { loadZstd, requireZstd } from './zstd.js'
-import { zstdDecompress } from './zstd-decompress.js'
+import { ZstdDecompressStage } from './zstd-decompress.js'
+import { FRAME_HEADER_MAX, headRefusal, WINDOW_LOG_MAX } from './zstd-frame.js'
 import type { ZstdStreamDecoder } from './zstd-loader.js'
 
-/** 2^27 = 128 MiB: the largest window decoded, zstd's own default limit (ZSTD_WINDOWLOG_LIMIT_DEFAULT, `zstd -d` without --memory). */
-export const WINDOW_LOG_MAX = 27
+export { WINDOW_LOG_MAX }
 
 export interface ZstdInputOptions {
   /** The frame-at-a-time path's bound (zstdDecompress()'s maxFrameSize); the streaming decoders need none. */
@@ -62,8 +62,9 @@ export async function zstdInputStage (what: string, options: ZstdInputOptions = 
     const stage = zlibZstdStage(what)
     if (stage !== null) return stage
   }
-  // A frame at a time: each frame is handed to the backend alone, so Node 22's zlib decodes it whole.
-  return zstdDecompress({ file: what, maxFrameSize: options.maxFrameSize })
+  // A frame at a time: each frame is handed to the backend alone, so Node 22's zlib decodes it whole. Its window
+  // bounded as the streaming decoders bound theirs: the same frames refused in the same words.
+  return new ZstdDecompressStage({ file: what, maxFrameSize: options.maxFrameSize }, 2 ** WINDOW_LOG_MAX)
 }
 
 const NO_INPUT = Buffer.alloc(0)
@@ -86,6 +87,25 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   #at: Pick<ZstdStreamPiece, 'inFrame' | 'frameStart'> = { inFrame: false, frameStart: 0 }
   /** A piece waits while the reader's buffer is full (stream/read-demand.ts). */
   readonly #demand = new ReadDemand()
+  /**
+   * The first bytes (FRAME_HEADER_MAX at most) of the frame being decoded,
+   * from compressed offset #headAt: what a refusal at its header is told by
+   * (the library names a dictionary, a window over the limit or no frame at
+   * all only as "Dictionary mismatch", "Frame requires too much memory for
+   * decoding", "Unknown frame descriptor"). Kept across writes: a header may
+   * come split over any of them.
+   */
+  #head = NO_INPUT
+  #headAt = 0
+  /** The compressed offset of the next byte written. */
+  #given = 0
+  /**
+   * The decoder's error, while the frame's header has not all come: it may
+   * fail at a frame's first byte (not the magic), before a header that names
+   * a dictionary is whole. The error waits for the header's bytes (or the
+   * end of input), so that it is told by them however the input is cut.
+   */
+  #pending: { error: string, frameStart: number, by: number } | null = null
 
   constructor (decoder: ZstdStreamDecoder, file: string) {
     super()
@@ -99,6 +119,11 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
   }
 
   override _flush (callback: TransformCallback): void {
+    if (this.#pending !== null) {
+      const { error, frameStart, by } = this.#pending
+      this.#settle(Promise.reject(this.#damage(error, frameStart, by)), callback)
+      return
+    }
     this.#settle(this.#decode(NO_INPUT).then(() => {
       const { inFrame, frameStart } = this.#at
       if (inFrame) throw cutShort(this.#file, frameStart)
@@ -127,14 +152,30 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
 
   /** Decode `input` whole, a piece per job, each pushed (and waited on when the reader is full) before the next. */
   async #decode (input: Buffer): Promise<void> {
+    const inputAt = this.#given
+    this.#given += input.length
+    if (this.#pending !== null) {
+      this.#keepHead(input, inputAt, this.#pending.frameStart)
+      if (this.#head.length >= FRAME_HEADER_MAX) throw this.#damage(this.#pending.error, this.#pending.frameStart, this.#pending.by)
+      return
+    }
     let rest = input
     for (;;) {
       if (this.destroyed) return
       const piece = await this.#decoder.decode(rest)
       rest = rest.subarray(piece.consumed)
       this.#at = piece
+      this.#keepHead(input, inputAt, piece.frameStart)
       if (piece.content.length > 0) await this.#demand.push(this, piece.content)
-      if (piece.error !== undefined) throw this.#damage(piece.error, piece.frameStart, piece.errorBy ?? piece.position)
+      if (piece.error !== undefined) {
+        const by = piece.errorBy ?? piece.position
+        // At the frame's header, not all of which has come: wait for it (#pending).
+        if (piece.frameStart === this.#headAt && this.#head.length < FRAME_HEADER_MAX) {
+          this.#pending = { error: piece.error, frameStart: piece.frameStart, by }
+          return
+        }
+        throw this.#damage(piece.error, piece.frameStart, by)
+      }
       if (!piece.full && (rest.length === 0 || (piece.consumed === 0 && piece.content.length === 0))) {
         // Taken whole; or, never expected, a job that moved nothing (rather than asking again for ever).
         if (rest.length > 0) throw this.#damage('the decoder took no more input', piece.frameStart, piece.position)
@@ -143,8 +184,23 @@ export class ZstdStreamStage extends takesBytes(Transform, 'zstd input', DECOMPR
     }
   }
 
+  /** Keep the first bytes of the frame at `frameStart` that `input` (from compressed offset `inputAt`) holds. */
+  #keepHead (input: Buffer, inputAt: number, frameStart: number): void {
+    if (frameStart !== this.#headAt) {
+      this.#headAt = frameStart
+      this.#head = NO_INPUT
+    }
+    const from = this.#headAt + this.#head.length - inputAt
+    if (this.#head.length >= FRAME_HEADER_MAX || from < 0 || from >= input.length) return
+    this.#head = Buffer.concat([this.#head, input.subarray(from, from + FRAME_HEADER_MAX - this.#head.length)])
+  }
+
   #damage (error: string, frameStart: number, by: number): CorruptArchiveError {
-    return frameDamage(this.#file, error, frameStart, by)
+    // Refused by its header: said as the frame-at-a-time path says it (zstd-frame.ts), whichever decoder met it.
+    const refusal = frameStart === this.#headAt ? headRefusal(this.#head, WINDOW_LOG_MAX) : null
+    if (refusal === null) return frameDamage(this.#file, error, frameStart, by)
+    const detail = typeof refusal === 'string' ? refusal : `the frame at compressed byte ${frameStart} ${refusal.notRead}`
+    return new CorruptArchiveError(typeof refusal === 'string' ? 'bad-compression' : refusal.reason, frameStart, `zstd data: ${detail}; the offset is in the compressed file`, this.#file)
   }
 }
 

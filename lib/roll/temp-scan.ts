@@ -26,7 +26,7 @@ import { CHUNK, GZIP_MAGIC, isGzip, nodeZlib } from '../compress/gzip.js'
 import { MAX_HEADER_SIZE, NEED_MORE as HEADER_NEEDS_MORE, parseMemberHeader } from '../compress/member-header.js'
 import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
 import { frameTooLarge } from '../compress/zstd-decompress.js'
-import { FrameWalker, type FrameTooLarge, isTooLarge, isZstd, NEED_MORE, ZSTD_MAGIC } from '../compress/zstd-frame.js'
+import { fittedWindow, FrameWalker, type FrameTooLarge, isTooLarge, isNotRead, isZstd, NEED_MORE, ZSTD_MAGIC } from '../compress/zstd-frame.js'
 import { requireZstd, type ZstdBackend } from '../compress/zstd-loader.js'
 import { DEFAULT_MAX_RECORD_SIZE, MAGIC_BYTES } from '../format/constants.js'
 import { ArchiveDecoder } from '../format/decoder.js'
@@ -211,12 +211,12 @@ async function readFrame (file: FileWindow, pos: number, zstd: ZstdBackend): Pro
     const view = await file.bytes(from, want)
     const extent = walker.step(from + view.length, (i) => view[i - from])
     if (extent !== NEED_MORE) {
-      if (typeof extent === 'string') return undefined
+      if (typeof extent === 'string' || isNotRead(extent)) return undefined
       if (isTooLarge(extent)) return extent
       if (extent.skippable) return { content: Buffer.alloc(0), end: extent.end }
       try {
         const frame = (await file.bytes(pos, extent.end - pos)).subarray(0, extent.end - pos)
-        return { content: await zstd.decompress(frame, extent.bound), end: extent.end }
+        return { content: await zstd.decompress(fittedWindow(frame, extent.bound), extent.bound), end: extent.end }
       } catch {
         return undefined
       }

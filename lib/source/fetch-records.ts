@@ -30,7 +30,7 @@ import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { isGzip } from '../compress/gzip.js'
 import { memberStart } from '../compress/member-map.js'
-import { compressedLimit, FrameWalker, isTooLarge, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
+import { compressedLimit, fittedWindow, FrameWalker, isTooLarge, isNotRead, isZstd, NEED_MORE } from '../compress/zstd-frame.js'
 import { DEFAULT_MAX_FRAME_SIZE } from '../compress/zstd.js'
 import { frameTooLarge, salvagedDetail, salvageFrame } from '../compress/zstd-decompress.js'
 import { requireZstd } from '../compress/zstd-loader.js'
@@ -239,11 +239,15 @@ async function zstdRecord (window: Window, skip: number, position: Position, whe
       const at = compressed + walker.start
       throw new CorruptArchiveError('bad-compression', at, frameTooLarge(at, extent), where, { frameTooLarge: true })
     }
+    if (isNotRead(extent)) {
+      const at = compressed + walker.start
+      throw new CorruptArchiveError(extent.reason, at, `zstd data: the frame at compressed byte ${at} ${extent.notRead}; the offset is in the compressed file`, where)
+    }
     let damage: string | undefined = extent === NEED_MORE ? 'is cut short (the file ends inside it)' : typeof extent === 'string' ? `is damaged (${extent})` : undefined
     if (typeof extent === 'object' && !extent.skippable) {
       // Whole frames only: a frame is decompressed once it is all there.
       try {
-        frames.push(await backend.decompress(bytes.subarray(walker.start, extent.end), extent.bound))
+        frames.push(await backend.decompress(fittedWindow(bytes.subarray(walker.start, extent.end), extent.bound), extent.bound))
         held += frames[frames.length - 1].length
       } catch (err) {
         damage = `is damaged (${(err as Error).message})`

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises'
 import t from 'tap'
 import { DEFAULT_MAX_FRAME_SIZE, zstdFrame } from '../../lib/compress/zstd.js'
 import { zstdDecompress } from '../../lib/compress/zstd-decompress.js'
-import { FrameWalker, isTooLarge, leadingBlocks, NEED_MORE, walkFrames } from '../../lib/compress/zstd-frame.js'
+import { FrameWalker, isNotRead, isTooLarge, leadingBlocks, NEED_MORE, walkFrames } from '../../lib/compress/zstd-frame.js'
 import { haveZstdCommand, unzstd } from '../helpers.js'
 
 const haveCommand = haveZstdCommand
@@ -28,6 +28,7 @@ function boundOf (frame: Buffer, by = frame.length): number {
     const extent = walker.step(length, (at) => frame[at])
     if (typeof extent === 'string') throw new Error(extent)
     if (isTooLarge(extent)) throw new Error(extent.tooLarge)
+    if (isNotRead(extent)) throw new Error(extent.notRead)
     if (extent !== NEED_MORE) return extent.bound
     if (length === frame.length) throw new Error('cut short')
   }
