@@ -94,3 +94,26 @@ t.test('EventStore opened only to read takes no lock and refuses puts and delete
   await t.rejects(store.put('kronos', []), refused('puts'))
   await t.rejects(store.delete('kronos', 's', { from: 0n, to: 10n }), refused('deletes'))
 })
+
+t.test('a log of more than a memtable: the rest is written as runs in a scratch directory under TMPDIR, served, and removed at stop', async (t) => {
+  const data = tempDir(t)
+  const first = await spawnServe(['--data', data, '--memtable-size', '64MiB'])
+  const pad = 'x'.repeat(200)
+  for (let n = 0; n < 10; n++) {
+    await put(t, first.url, { s: Array.from({ length: 100 }, (_, i) => ({ '@time': n * 100 + i + 1, p: pad })) })
+  }
+  first.child.kill('SIGKILL')
+  await first.exited
+  const before = contents(data)
+  const scratch = tempDir(t)
+  const served = await spawnServe(['--data', data, '--mode', 'readonly', '--memtable-size', '64KiB'], { TMPDIR: scratch }, { readOnly: [data] })
+  t.match(fs.readdirSync(scratch), [/^shoebox-read-only-/], 'the events past 64 KiB are in scratch runs')
+  const got = times(await get(t, served.url, 's', 0, 2000))
+  t.equal(got.length, 1000)
+  t.same(got.slice(0, 3), [1, 2, 3])
+  t.same(got.slice(-2), [999, 1000])
+  served.child.kill('SIGTERM')
+  t.equal((await served.exited).code, 0)
+  t.same(fs.readdirSync(scratch), [], 'removed at stop')
+  t.same(contents(data), before, 'nothing written in the data directory')
+})
