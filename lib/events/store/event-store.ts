@@ -23,6 +23,7 @@
  * synchronous step too, so it sees a delete whole or not at all. Run files
  * a reader still holds are removed when it lets go.
  */
+import { constants as fsConstants } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -31,7 +32,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises'
 import { encodeRecords } from '../../format/encoder.js'
 import { ShoeboxError } from '../../errors.js'
 import { ensureDir } from '../../fs/durable.js'
-import { orIoError } from '../../fs/io-error.js'
+import { ioError, orIoError } from '../../fs/io-error.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { decodePutRecord, encodePutRecords, isPutRecord } from './put-records.js'
@@ -317,6 +318,7 @@ export class EventStore implements EventBackend {
    */
   async #openToRead (): Promise<void> {
     this.#index = await loadIndex(this.dir)
+    await this.#checkRunsReadable()
     for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
     const wal = path.join(this.dir, 'wal')
     const from = { seq: this.#index.walSeq, end: this.#index.walOffset ?? 0 }
@@ -407,6 +409,23 @@ export class EventStore implements EventBackend {
   /** The directory a run's file is in: the data directory's runs/, or the scratch directory of a store opened only to read. */
   #dirOf (run: RunInfo): string {
     return this.#scratch !== undefined && this.#scratchRuns.has(run.file) ? this.#scratch : this.#runsDir
+  }
+
+  /**
+   * Refuse the open, naming it, when a run file the index names cannot be
+   * read (permission bits, EACCES; a runs/ directory that cannot be searched):
+   * served, every get of its stream answered a 500 naming the file to the
+   * client, and the operator saw nothing. A reader serves every stream or
+   * says at start which file it cannot read, as `shoebox read` and pack do
+   * (one access() per run, 16 at a time).
+   */
+  async #checkRunsReadable (): Promise<void> {
+    await inParallel(this.#index.runs, 16, async (run) => {
+      const file = path.join(this.#runsDir, run.file)
+      await fs.access(file, fsConstants.R_OK).catch((err: unknown) => {
+        throw ioError(err, 'cannot read run file', `${file} (stream ${run.stream}, namespace ${run.ns})`)
+      })
+    })
   }
 
   /** The replay's report kept; damage inside the log (a torn tail is only an unanswered put, cut quietly): acknowledged puts are lost, said. */
