@@ -128,14 +128,18 @@ export interface ServeProcess {
  * Start the real `shoebox serve` binary on port 0 (with `env` added to this
  * process's; `nodeArgs` before the script; under `fdLimit` open files, as
  * `ulimit -n` sets it; seeing the `readOnly` directories on read-only mounts,
- * onReadOnlyMounts()); resolves once it printed its URL.
+ * onReadOnlyMounts(); as user `uid`, whose permission bits then count, where the
+ * test runs as root, with `bin`, a buildCli() others can reach); resolves once it printed its URL.
  */
-export async function spawnServe (args: string[], env: Record<string, string> = {}, options: { fdLimit?: number, nodeArgs?: string[], readOnly?: string[] } = {}): Promise<ServeProcess> {
-  const served = [process.execPath, ...(options.nodeArgs ?? []), cliBinary(), 'serve', '--port', '0', ...args]
+export async function spawnServe (args: string[], env: Record<string, string> = {}, options: { fdLimit?: number, nodeArgs?: string[], readOnly?: string[], uid?: number, bin?: string } = {}): Promise<ServeProcess> {
+  // Another user's server through env(1) without NODE_OPTIONS: tap's spawn hook adds its process-tracking
+  // import there, which writes into the checkout at exit (refused to another user).
+  const served = [...(options.uid === undefined ? [] : ['env', '-u', 'NODE_OPTIONS']), process.execPath, ...(options.nodeArgs ?? []), options.bin ?? cliBinary(), 'serve', '--port', '0', ...args]
   const command = options.readOnly === undefined ? served : onReadOnlyMounts(options.readOnly, served)
   // exec: the shell becomes the server (one pid, signals reach it).
   const limited = options.fdLimit === undefined ? command : ['/bin/sh', '-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, ...command]
-  const child = spawn(limited[0], limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }
+  const child = spawn(limited[0], limited.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...ids })
   let stderr = ''
   child.stderr?.on('data', (b: Buffer) => { stderr += b.toString() })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>((resolve) => {

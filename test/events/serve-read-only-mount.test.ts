@@ -10,7 +10,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { tempDir } from '../temp-dir.js'
-import { treeContents as contents } from '../fixtures-roll/cli-child.js'
+import { checkReachableByOthers, treeContents as contents } from '../fixtures-roll/cli-child.js'
+import { buildCli } from '../fixtures-s3/cli-build.js'
 import { del, eventually, get, post, put, spawnServe, streams, times } from './conformance-kit.js'
 
 t.test('a readonly server on a read-only mount serves the runs and the events only in the log, says so at start, writes nothing', async (t) => {
@@ -93,4 +94,59 @@ t.test('EventStore opened only to read takes no lock and refuses puts and delete
   const refused = (change: string): { code: string, message: string } => ({ code: 'SHOEBOX_USAGE', message: `event store ${data} is opened only to read (a read-only mount): it takes no ${change}` })
   await t.rejects(store.put('kronos', []), refused('puts'))
   await t.rejects(store.delete('kronos', 's', { from: 0n, to: 10n }), refused('deletes'))
+})
+
+t.test('a log of more than a memtable: the rest is written as runs in a scratch directory under TMPDIR, served, and removed at stop', async (t) => {
+  const data = tempDir(t)
+  const first = await spawnServe(['--data', data, '--memtable-size', '64MiB'])
+  const pad = 'x'.repeat(200)
+  for (let n = 0; n < 10; n++) {
+    await put(t, first.url, { s: Array.from({ length: 100 }, (_, i) => ({ '@time': n * 100 + i + 1, p: pad })) })
+  }
+  first.child.kill('SIGKILL')
+  await first.exited
+  const before = contents(data)
+  const scratch = tempDir(t)
+  const served = await spawnServe(['--data', data, '--mode', 'readonly', '--memtable-size', '64KiB'], { TMPDIR: scratch }, { readOnly: [data] })
+  t.match(fs.readdirSync(scratch), [/^shoebox-read-only-/], 'the events past 64 KiB are in scratch runs')
+  const got = times(await get(t, served.url, 's', 0, 2000))
+  t.equal(got.length, 1000)
+  t.same(got.slice(0, 3), [1, 2, 3])
+  t.same(got.slice(-2), [999, 1000])
+  served.child.kill('SIGTERM')
+  t.equal((await served.exited).code, 0)
+  t.same(fs.readdirSync(scratch), [], 'removed at stop')
+  t.same(contents(data), before, 'nothing written in the data directory')
+})
+
+t.test('a run file it cannot read (permission bits): the server does not start, naming the file and its stream, instead of answering its gets 500', async (t) => {
+  const data = tempDir(t)
+  const first = await spawnServe(['--data', data])
+  await put(t, first.url, { a: [{ '@time': 1 }], b: [{ '@time': 2 }] })
+  first.child.kill('SIGTERM')
+  t.equal((await first.exited).code, 0)
+  const index = JSON.parse(fs.readFileSync(path.join(data, 'index.json'), 'utf8')) as { runs: Array<{ file: string, stream: string }> }
+  const runs = fs.readdirSync(path.join(data, 'runs')).sort()
+  t.equal(runs.length, 2)
+  const locked = path.join(data, 'runs', runs[0])
+  // Root reads whatever the bits say: the server runs as nobody then, owning the directory (so that its
+  // read-only mount, not the bits, is what refuses writes) but not the locked file.
+  const root = process.getuid?.() === 0
+  let options: { uid?: number, bin?: string } = {}
+  if (root) {
+    const binDir = tempDir(t, 'shoebox-ro-bin-')
+    fs.chmodSync(binDir, 0o755)
+    const bin = buildCli(binDir)
+    checkReachableByOthers(bin)
+    for (const name of ['', ...fs.readdirSync(data, { recursive: true }) as string[]]) fs.chownSync(path.join(data, name), 65534, 65534)
+    fs.chmodSync(data, 0o755)
+    fs.chownSync(locked, 0, 0)
+    options = { uid: 65534, bin }
+  }
+  fs.chmodSync(locked, 0o000)
+  t.teardown(() => { fs.chmodSync(locked, 0o644) })
+  const stream = index.runs.find((r) => r.file === runs[0])?.stream
+  const refused = await spawnServe(['--data', data, '--mode', 'readonly'], {}, { readOnly: [data], ...options }).then((p) => { p.child.kill('SIGKILL'); return 'started' }, (err: Error) => err.message)
+  t.equal(refused, `shoebox serve exited (1) before listening: shoebox serve: cannot read run file ${locked} (stream ${stream}, namespace kronos): permission denied (EACCES); ` +
+    `the server did not start, the events in ${data} are kept as they were\n`)
 })

@@ -23,13 +23,16 @@
  * synchronous step too, so it sees a delete whole or not at all. Run files
  * a reader still holds are removed when it lets go.
  */
+import { constants as fsConstants } from 'node:fs'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { encodeRecords } from '../../format/encoder.js'
 import { ShoeboxError } from '../../errors.js'
 import { ensureDir } from '../../fs/durable.js'
+import { ioError, orIoError } from '../../fs/io-error.js'
 import type { ShoeboxRecord } from '../../record.js'
 import { formatEventId, parseEventId } from '../event-id.js'
 import { decodePutRecord, encodePutRecords, isPutRecord } from './put-records.js'
@@ -137,9 +140,18 @@ export interface EventStoreOptions {
    * Open the directory only to read it as it is, for a store on a read-only
    * mount (a snapshot, an NFS export, a `:ro` volume): no lock taken (nothing
    * can write there), nothing cleaned up or expired, the log's events
-   * replayed into memory and never written out; puts and deletes are refused.
+   * replayed and never written there; puts and deletes are refused. What
+   * the log holds past a memtable's worth is written as sorted runs in a
+   * scratch directory (`scratchDir`), read as the data directory's runs are
+   * and removed at close(): held in memory, a log of 1M events took 184 MB.
    */
   readOnly?: boolean
+  /**
+   * Where a store opened only to read writes its scratch runs (a directory
+   * `shoebox-read-only-*` made in it, only once the log's events fill a
+   * memtable). Default os.tmpdir() (TMPDIR).
+   */
+  scratchDir?: string
 }
 
 export interface EventStoreStats {
@@ -218,6 +230,12 @@ export class EventStore implements EventBackend {
   #byStream: { index: RunIndex, runs: RunsByStream<RunInfo> } | undefined
   /** The last background flush failure (the log still holds those events). */
   lastError: Error | undefined
+  /** Opened only to read: where scratch runs go (options.scratchDir), the directory made there once one is written, and their files. */
+  readonly #scratchParent: string
+  #scratch: string | undefined
+  readonly #scratchRuns = new Set<string>()
+  /** Writing scratch runs failed: the rest of the log stays in memory, as it did before scratch runs. */
+  #scratchFailed = false
 
   private constructor (options: EventStoreOptions) {
     this.dir = options.dir
@@ -233,6 +251,7 @@ export class EventStore implements EventBackend {
     this.#flushIntervalMs = options.flushIntervalMs
     this.#onError = options.onError
     this.readOnly = options.readOnly === true
+    this.#scratchParent = options.scratchDir ?? os.tmpdir()
   }
 
   get #runOptions (): { gzip: boolean, fsync: boolean } {
@@ -289,8 +308,9 @@ export class EventStore implements EventBackend {
 
   /**
    * The store as it is on a read-only mount: its index, and its log replayed
-   * into memory (the events acknowledged and not yet in runs are answered
-   * too). A delete in the log is applied to the events in memory; the runs
+   * (the events acknowledged and not yet in runs are answered too), a
+   * memtable's worth in memory and the rest as scratch runs (#spillReplayed).
+   * A delete in the log is applied to those; the data directory's runs
    * it covers were rewritten when it was made, unless the process stopped
    * in between: then they would need rewriting here, and serving them as
    * they are would answer the deleted events, so the open is refused,
@@ -298,9 +318,11 @@ export class EventStore implements EventBackend {
    */
   async #openToRead (): Promise<void> {
     this.#index = await loadIndex(this.dir)
+    await this.#checkRunsReadable()
     for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
     const wal = path.join(this.dir, 'wal')
     const from = { seq: this.#index.walSeq, end: this.#index.walOffset ?? 0 }
+    // A refused open leaves no scratch directory behind.
     this.#replayed(await WriteAheadLog.replay(wal, from, async (record, at) => {
       const m = record.metadata
       if (m.op === 'delete') {
@@ -308,7 +330,10 @@ export class EventStore implements EventBackend {
         this.#memtable.remove(m.ns, m.s, new Set(this.#memtable.select(m.ns, m.s, range)))
         let applied = true
         for (const run of this.#streamRuns(m.ns, m.s)) {
-          if (runMayHold(run, m.ns, m.s, range) && await holdsAny(run, range, localReader(this.#runsDir, run))) applied = false
+          if (!runMayHold(run, m.ns, m.s, range)) continue
+          // A scratch run holds events replayed before the delete: they go, as the memtable's do.
+          if (this.#scratchRuns.has(run.file)) await this.#deleteFromScratchRun(run, range)
+          else if (await holdsAny(run, range, localReader(this.#runsDir, run))) applied = false
         }
         if (applied) return
         throw new ShoeboxError('SHOEBOX_IO', `event log ${path.join(wal, logFileName(at.seq))}: a delete of stream ${m.s} (namespace ${m.ns}) not yet applied to the run files, ` +
@@ -316,7 +341,91 @@ export class EventStore implements EventBackend {
           'Start a server once where the directory can be written (it applies the delete), then serve it read-only')
       }
       await this.#replay(record)
+      if (this.#memtableFull() && !this.#scratchFailed) await this.#spillReplayed()
+    }).catch(async (err: unknown) => {
+      if (this.#scratch !== undefined) await fs.rm(this.#scratch, { recursive: true, force: true })
+      throw err
     }))
+  }
+
+  /**
+   * A store opened only to read: its memtable of replayed events, once full,
+   * written as runs in the scratch directory (made now, the first time),
+   * which reads then use as they use the data directory's runs. Without it,
+   * every event of the log stayed in memory (with the replay's chunks their
+   * texts point into): 184 MB for a log of 1M events, 146 MB (bench/RESULTS.md,
+   * "A read-only mount's log"). When the scratch directory cannot be written
+   * (a read-only TMPDIR, a full disk), the rest of the log is held in memory,
+   * as before, and that is said.
+   */
+  async #spillReplayed (): Promise<void> {
+    const table = this.#memtable
+    this.#memtable = new Memtable()
+    const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
+    const firstSeq = index.runSeq
+    let dir = this.#scratch
+    try {
+      if (dir === undefined) {
+        dir = await orIoError(fs.mkdtemp(path.join(this.#scratchParent, 'shoebox-read-only-')), 'cannot make a scratch directory in', this.#scratchParent)
+        this.#scratch = dir
+      }
+      const scratch = dir
+      // Nothing durable: the scratch runs are made again from the log at the next start.
+      const written = await inParallel(table.streams(), RUN_WRITERS, async ({ ns, stream, batches }) =>
+        await writeBucketRuns(scratch, () => runFileName(index.runSeq++, false), ns, stream, this.#bucket, batches, { gzip: false, fsync: false }))
+      for (const runs of written) for (const run of runs) index.runs.push(run)
+    } catch (err) {
+      if (dir !== undefined) for (let seq = firstSeq; seq < index.runSeq; seq++) await fs.unlink(path.join(dir, runFileName(seq, false))).catch(() => {})
+      this.#memtable = table
+      this.#scratchFailed = true
+      this.#failed(new ShoeboxError(err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO',
+        `${(err as Error).message}; event store ${this.dir} is opened only to read: the rest of its write-ahead log is held in memory`, { cause: err }))
+      return
+    }
+    for (const run of index.runs.slice(this.#index.runs.length)) this.#scratchRuns.add(run.file)
+    this.#index = index
+  }
+
+  /** A delete replayed in a store opened only to read, applied to one of its scratch runs. */
+  async #deleteFromScratchRun (run: RunInfo, range: EventRange): Promise<void> {
+    const dir = this.#scratch as string
+    const file = runFileName(this.#index.runSeq, false)
+    const after = await deleteFromRun(dir, run, range, file, { gzip: false, fsync: false })
+    if (after.kind === 'untouched') return
+    const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
+    const at = index.runs.indexOf(run)
+    if (after.kind === 'empty') {
+      index.runs.splice(at, 1)
+    } else {
+      index.runSeq++
+      index.runs[at] = after.run
+      this.#scratchRuns.add(after.run.file)
+    }
+    this.#index = index
+    this.#scratchRuns.delete(run.file)
+    await fs.unlink(path.join(dir, run.file)).catch(() => {})
+  }
+
+  /** The directory a run's file is in: the data directory's runs/, or the scratch directory of a store opened only to read. */
+  #dirOf (run: RunInfo): string {
+    return this.#scratch !== undefined && this.#scratchRuns.has(run.file) ? this.#scratch : this.#runsDir
+  }
+
+  /**
+   * Refuse the open, naming it, when a run file the index names cannot be
+   * read (permission bits, EACCES; a runs/ directory that cannot be searched):
+   * served, every get of its stream answered a 500 naming the file to the
+   * client, and the operator saw nothing. A reader serves every stream or
+   * says at start which file it cannot read, as `shoebox read` and pack do
+   * (one access() per run, 16 at a time).
+   */
+  async #checkRunsReadable (): Promise<void> {
+    await inParallel(this.#index.runs, 16, async (run) => {
+      const file = path.join(this.#runsDir, run.file)
+      await fs.access(file, fsConstants.R_OK).catch((err: unknown) => {
+        throw ioError(err, 'cannot read run file', `${file} (stream ${run.stream}, namespace ${run.ns})`)
+      })
+    })
   }
 
   /** The replay's report kept; damage inside the log (a torn tail is only an unanswered put, cut quietly): acknowledged puts are lost, said. */
@@ -553,7 +662,7 @@ export class EventStore implements EventBackend {
   }
 
   #countedOpen (run: RunInfo): () => Promise<BlockReader> {
-    const open = localReader(this.#runsDir, run)
+    const open = localReader(this.#dirOf(run), run)
     return async () => {
       this.#stats.runFilesOpened++
       return await open()
@@ -596,7 +705,7 @@ export class EventStore implements EventBackend {
 
   async * #countedRun (run: RunInfo, range: EventRange, descending: boolean): AsyncGenerator<StoredEvent[]> {
     this.#stats.runFilesOpened++
-    yield * readRun(this.#runsDir, run, range, descending)
+    yield * readRun(this.#dirOf(run), run, range, descending)
   }
 
   /** Remove the stream's events in the range; resolves to how many were removed, once that is durable. */
@@ -880,7 +989,10 @@ export class EventStore implements EventBackend {
   async close (): Promise<void> {
     this.#closing = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    if (this.readOnly) return
+    if (this.readOnly) {
+      if (this.#scratch !== undefined) await fs.rm(this.#scratch, { recursive: true, force: true })
+      return
+    }
     this.#setFlushTimer()
     const flushFailed = await this.flush().then(() => undefined, (err: Error) => err)
     await this.#serially(async () => { await this.#wal.close() })
