@@ -299,7 +299,7 @@ const PID_ONLY_DOWNLOAD = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/
 
 /**
  * Remove from `dir` (db/) the history downloads that pulls killed part way left: of this host, and their pid
- * gone, or this process's pid and not one of its downloads (leftByDeadWriter). One named `.NAME.<pid>.<hex>.tmp`
+ * gone or now another process's (one that started otherwise than the name says), or this process's pid and not one of its downloads (leftByDeadWriter). One named `.NAME.<pid>.<hex>.tmp`
  * (earlier versions) is taken for this host's, as those versions took it. One named in the oldest way,
  * `.NAME.<hex>.tmp`, names no process: it stays (a pull takes no lock, so a live pull of an older version may be
  * writing it, and no age tells a stalled download from a dead one).
