@@ -8,11 +8,14 @@
  * which the process started (Linux's /proc/PID/stat, field 22), which no
  * clock step changes and no later process with the pid shares.
  *
+ * A writer's files record it too (a temporary name's writer, roll/names.ts;
+ * an upload marker): a killed writer's file whose pid came back was taken
+ * for a live writer's for good, never recovered nor removed.
+ *
  * Where /proc is not there (macOS, Windows) it is unknown, and a live pid
  * counts as the holder, as before.
  */
 import fs from 'node:fs'
-import { isAlive } from './roll/names.js'
 
 let bootId: string | null | undefined
 
@@ -45,15 +48,45 @@ export function processStart (pid: number): string | undefined {
   return ticks !== undefined && /^\d+$/.test(ticks) ? `${id}:${ticks}` : undefined
 }
 
+let own: string | null | undefined
+
+/** processStart() of this process (read once: it never changes). */
+export function ownStart (): string | undefined {
+  own ??= processStart(process.pid) ?? null
+  return own ?? undefined
+}
+
 /**
- * Is the holder of a lock that recorded `pid` and `start` (processStart()
- * when it took the lock; undefined where unknown, or by a version that did not
- * record it) still running on this host? A live pid whose start differs is
- * another process that got the pid since: the holder is gone.
+ * processStart() as a file name holds it (roll/names.ts): `<ticks>-<the boot
+ * id's first 8 hex digits>`. The whole boot id made every temporary name 36
+ * characters longer; 8 of its digits tell one boot from another as well.
+ */
+export function startInName (start: string): string {
+  const colon = start.lastIndexOf(':')
+  return `${start.slice(colon + 1)}-${start.slice(0, colon).replace(/-/g, '').slice(0, 8)}`
+}
+
+/**
+ * Is the holder of a lock, or the writer of a file, that recorded `pid` and
+ * `start` (processStart() when it began, or its startInName() form in a
+ * name; undefined where unknown, or by a version that did not record it)
+ * still running on this host? A live pid whose start differs is another
+ * process that got the pid since: the holder is gone.
  */
 export function holderAlive (pid: number, start: string | undefined): boolean {
   if (!isAlive(pid)) return false
   if (start === undefined || pid === process.pid) return true
   const now = processStart(pid)
-  return now === undefined || now === start
+  return now === undefined || start === (start.includes(':') ? now : startInName(now))
+}
+
+/** True if a process with this pid is running on this host (whichever process that is: see holderAlive). */
+export function isAlive (pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }

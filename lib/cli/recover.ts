@@ -14,8 +14,10 @@ const help = `Usage: shoebox recover DIR [--force]
 Finds temporary files that writers left in DIR (a crash, a kill, a full disk),
 cuts each back to its last whole record, gzip member or zstd frame, and seals
 it under its final name (a file with readable data after a damaged stretch is
-sealed whole, not cut: shoebox verify shows where). Files of live writers on this host are left alone, and so are
-other hosts' (--force recovers those: only when you know the writer is gone).
+sealed whole, not cut: shoebox verify shows where). Files of live writers on
+this host are left alone (a file whose pid now runs a process that started
+otherwise is a dead writer's), and so are other hosts' (--force recovers
+those: only when you know the writer is gone).
 Prints one line per file: records kept and bytes dropped.
 
 Options:

@@ -72,7 +72,8 @@ const WAITER_TEMP = /^\.publish\.lock\.(?:\d+\.)?[0-9a-f]{16}\.tmp$/
  * killed while waiting left? Such a file is never linked or removed by anyone
  * else. Judged by what it holds, `<pid> <host> <token>` (every version wrote
  * that, so a name without the pid is judged too): of this host, and its pid
- * gone, or this process's pid and not one of its waits (leftByDeadWriter: a
+ * gone or now another process's (one that started otherwise than the start
+ * it holds), or this process's pid and not one of its waits (leftByDeadWriter: a
  * pid comes back, as a container's pid 1 does). One that holds no whole
  * holder (a waiter killed between creating and writing it) or another host's
  * stays.
@@ -81,7 +82,7 @@ export async function deadWaiterTemp (dir: string, name: string): Promise<boolea
   if (!WAITER_TEMP.test(name)) return false
   const file = path.resolve(dir, name)
   const holder = await fs.readFile(file, 'utf8').then(parseHolder, () => null)
-  return holder !== null && holder.host === os.hostname() && leftByDeadWriter(file, hostName(), holder.pid)
+  return holder !== null && holder.host === os.hostname() && leftByDeadWriter(file, hostName(), { pid: holder.pid, start: holder.start })
 }
 
 async function readHolder (file: string): Promise<LockHolder | null | undefined> {

@@ -28,7 +28,7 @@ import { abortReason, checkSignal, reworded, ShoeboxError, throwIfAborted, until
 import { plural } from '../plural.js'
 import { ensureDir, randomSuffix, syncDir, syncFile, writeFileDurably } from '../fs/durable.js'
 import { ioError } from '../fs/io-error.js'
-import { doneWritingTemp, hostName, leftByDeadWriter, writingTemp } from '../roll/names.js'
+import { doneWritingTemp, hostName, leftByDeadWriter, writerTag, writingTemp } from '../roll/names.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
 import type { ObjectInfo, Store } from '../store/store.js'
 import { STORE_DIR, STORE_LAST_UPDATED, STORE_TYPES_DIR } from './kv-store.js'
@@ -268,13 +268,14 @@ async function copied (result: SyncResult, file: SyncedFile, options: SyncOption
 
 /**
  * A history file written beside its name (a dot-name history ignores), fsynced, then renamed: never half there.
- * The temporary name holds the host and pid (`.NAME~<host>~<pid>~<hex>.tmp`): one a pull killed mid-download
+ * The temporary name holds the host and the writer, its pid and start (`.NAME~<host>~<writer>~<hex>.tmp`, the
+ * writer as in roll/names.ts): one a pull killed mid-download
  * leaves is removed by the next pull (removeDeadDownloads), where it stayed in db/ for good. It is registered
  * (writingTemp) from before it exists until it is renamed or removed: a pid comes back (a container's command is
  * pid 1 on every run), and this process's own pid in the name says a live pull only for a file it registered.
  */
 async function downloadWhole (store: Store, key: string, file: string, signal: AbortSignal | undefined): Promise<void> {
-  const temp = path.join(path.resolve(path.dirname(file)), `.${path.basename(file)}~${hostName()}~${process.pid}~${randomSuffix()}.tmp`)
+  const temp = path.join(path.resolve(path.dirname(file)), `.${path.basename(file)}~${hostName()}~${writerTag()}~${randomSuffix()}.tmp`)
   writingTemp(temp)
   try {
     const out = createWriteStream(temp, { flags: 'wx' })
@@ -291,14 +292,14 @@ async function downloadWhole (store: Store, key: string, file: string, signal: A
   }
 }
 
-/** A download's temporary name: `.NAME~<host>~<pid>~<hex>.tmp`. */
-const DOWNLOAD = /^\..+~([^~]*)~(\d+)~[0-9a-f]{12}\.tmp$/
+/** A download's temporary name: `.NAME~<host>~<writer>~<hex>.tmp` (the writer: `<pid>`, or `<pid>-<start>`). */
+const DOWNLOAD = /^\..+~([^~]*)~([^~]+)~[0-9a-f]{12}\.tmp$/
 /** The name earlier versions gave it, `.NAME.<pid>.<hex>.tmp`: no host (they took it for this host's). */
 const PID_ONLY_DOWNLOAD = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/
 
 /**
  * Remove from `dir` (db/) the history downloads that pulls killed part way left: of this host, and their pid
- * gone, or this process's pid and not one of its downloads (leftByDeadWriter). One named `.NAME.<pid>.<hex>.tmp`
+ * gone or now another process's (one that started otherwise than the name says), or this process's pid and not one of its downloads (leftByDeadWriter). One named `.NAME.<pid>.<hex>.tmp`
  * (earlier versions) is taken for this host's, as those versions took it. One named in the oldest way,
  * `.NAME.<hex>.tmp`, names no process: it stays (a pull takes no lock, so a live pull of an older version may be
  * writing it, and no age tells a stalled download from a dead one).
@@ -309,7 +310,7 @@ async function removeDeadDownloads (dir: string): Promise<void> {
     const file = path.join(path.resolve(dir), name)
     const m = DOWNLOAD.exec(name)
     const pidOnly = m === null ? PID_ONLY_DOWNLOAD.exec(name)?.[1] : undefined
-    const dead = m !== null ? leftByDeadWriter(file, m[1], Number(m[2])) : pidOnly !== undefined && leftByDeadWriter(file, hostName(), Number(pidOnly))
+    const dead = m !== null ? leftByDeadWriter(file, m[1], m[2]) : pidOnly !== undefined && leftByDeadWriter(file, hostName(), pidOnly)
     if (dead) await fs.unlink(file).catch(() => {})
   }
 }

@@ -195,13 +195,13 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   }
 }
 
-/** Staging directories: `shoebox-pack-HOST~PID~XXXXXX`; beside each archive its `.to` says where the pack went. */
+/** Staging directories: `shoebox-pack-HOST~WRITER~XXXXXX` (the writer, its pid and start: roll/names.ts); beside each archive its `.to` says where the pack went. */
 const STAGING = 'shoebox-pack-'
 const DESTINATION = '.to'
 
 /**
- * Make this pack's staging directory in `tmpDir`, `shoebox-pack-HOST~PID~XXXXXX`:
- * named with its host and pid, so that one a killed pack leaves is known for
+ * Make this pack's staging directory in `tmpDir`, `shoebox-pack-HOST~WRITER~XXXXXX`:
+ * named with its host and writer (pid and start), so that one a killed pack leaves is known for
  * dead (removeDeadStaging), and registered (writingTemp) before it exists, so
  * that a sweep by another pack of this process leaves it: a pid comes back (a
  * container's command is pid 1 every run), and this process's own pid in the
@@ -209,9 +209,9 @@ const DESTINATION = '.to'
  * whose name is known only once the directory exists.
  */
 async function makeStaging (tmpDir: string): Promise<string> {
-  const { doneWritingTemp, hostName, writingTemp } = await import('../roll/names.js')
+  const { doneWritingTemp, hostName, writerTag, writingTemp } = await import('../roll/names.js')
   for (let attempt = 1; ; attempt++) {
-    const staging = path.join(tmpDir, `${STAGING}${hostName()}~${process.pid}~${randomBytes(3).toString('hex')}`)
+    const staging = path.join(tmpDir, `${STAGING}${hostName()}~${writerTag()}~${randomBytes(3).toString('hex')}`)
     writingTemp(staging)
     try {
       await fs.mkdir(staging, { mode: 0o700 })
@@ -226,7 +226,7 @@ async function makeStaging (tmpDir: string): Promise<string> {
 
 /**
  * Remove the staging directories of packs on this host that were killed
- * (their pid is gone; this process's own pid, when none of its packs
+ * (their pid is gone, or runs a process that started otherwise; this process's own pid, when none of its packs
  * registered the directory): nothing else ever would, and each may hold archives
  * of up to rollSize. The uploads they had in flight are aborted first
  * (their `.uploading` notes, as a restarted writer's are) when they went to
@@ -241,9 +241,9 @@ async function removeDeadStaging (tmpDir: string, to: string, storeOptions: Stor
   for (const name of names) {
     if (!name.startsWith(STAGING)) continue
     // One named the older way (shoebox-pack-XXXXXX) names no process: it stays.
-    const m = /^(.+)~(\d+)~[^~]{6}$/.exec(name.slice(STAGING.length))
+    const m = /^(.+)~([^~]+)~[^~]{6}$/.exec(name.slice(STAGING.length))
     const dead = path.join(tmpDir, name)
-    if (m === null || !leftByDeadWriter(dead, m[1], Number(m[2]))) continue
+    if (m === null || !leftByDeadWriter(dead, m[1], m[2])) continue
     try {
       if (await fs.readFile(path.join(dead, DESTINATION), 'utf8').catch(() => undefined) === to) {
         // Its archives go first: the notes of files gone are the ones dropLeftMarkers() aborts.

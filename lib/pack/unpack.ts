@@ -40,7 +40,7 @@ import { archiveSource } from '../source/archive-source.js'
 import { keyProblem } from '../store/keys.js'
 import type { StoreOptions } from '../store/open-store.js'
 import { PathClaims } from './paths.js'
-import { doneWritingTemp, hostName, leftByDeadWriter, writingTemp } from '../roll/names.js'
+import { doneWritingTemp, hostName, leftByDeadWriter, writerTag, writingTemp } from '../roll/names.js'
 import { plural } from '../plural.js'
 import { checkFlag } from '../units.js'
 
@@ -87,12 +87,13 @@ export interface UnpackSummary {
 
 /**
  * Temporary files of this unpack, beside their targets:
- * `.shoebox-unpack-<host>~<pid>~<hex>`. The host and pid say whose it is: one
+ * `.shoebox-unpack-<host>~<writer>~<hex>` (the writer, its pid and start:
+ * roll/names.ts). The host and writer say whose it is: one
  * that an unpack killed outright (SIGKILL) left is removed by the next unpack
  * that writes into its directory (sweepDeadTemps), never a live one's.
  */
 const TEMP_PREFIX = '.shoebox-unpack-'
-const TEMP = /^\.shoebox-unpack-(.+)~(\d+)~[0-9a-f]{16}$/
+const TEMP = /^\.shoebox-unpack-(.+)~([^~]+)~[0-9a-f]{16}$/
 
 /**
  * Restore the files of every archive `pattern` matches (a local glob, or
@@ -347,7 +348,7 @@ class Restorer {
       if (this.#options.overwrite !== true) throw exists()
       // A symlink there is replaced by the rename, never written through.
     }
-    const temp = path.join(dir, `${TEMP_PREFIX}${hostName()}~${process.pid}~${randomBytes(8).toString('hex')}`)
+    const temp = path.join(dir, `${TEMP_PREFIX}${hostName()}~${writerTag()}~${randomBytes(8).toString('hex')}`)
     // Known to sweeps (sweepDeadTemps) as this process's from before it exists until it is renamed or removed.
     writingTemp(temp)
     // 'wx': O_CREAT|O_EXCL, which never follows a link at the name.
@@ -390,7 +391,7 @@ class Restorer {
  * Remove from `dir` the temporary files of unpacks on this host whose
  * process is gone (killed outright: nothing else ever removes them). One
  * readdir of a directory this unpack writes into anyway; a live unpack's
- * (its pid running; of this process's pid, one this process is writing) is left. Best effort: a file that
+ * (its pid running, in a process that started as its name says; of this process's pid, one this process is writing) is left. Best effort: a file that
  * cannot be removed stays for the next unpack.
  */
 async function sweepDeadTemps (dir: string): Promise<void> {
@@ -398,7 +399,7 @@ async function sweepDeadTemps (dir: string): Promise<void> {
   for (const name of names) {
     const m = name.startsWith(TEMP_PREFIX) ? TEMP.exec(name) : null
     const file = path.join(dir, name)
-    if (m === null || !leftByDeadWriter(file, m[1], Number(m[2]))) continue
+    if (m === null || !leftByDeadWriter(file, m[1], m[2])) continue
     await fs.unlink(file).catch(() => {})
   }
 }

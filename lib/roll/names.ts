@@ -3,38 +3,73 @@
  * what it will be called and who writes it, so recovery knows where it goes
  * and never touches a file a live writer still holds:
  *
- *   .<final name>~<host>~<pid>.part
+ *   .<final name>~<host>~<writer>.part
  *
  * Sealing moves the temporary file to its final name without replacing
  * (../fs/link.ts: a hard link, which fails if that name exists): two writers
  * can never share a name, and a sealed file is never replaced.
+ *
+ * The writer, here and in every other name that says whose a file is (a
+ * directory store's and an unpack's temporary files, a metadir pull's
+ * downloads, pack's staging directories: `<host>~<writer>~<hex>`), is
+ * `<pid>-<start>`: the pid, and when that process started
+ * (../process-start.ts, `<ticks>-<8 hex digits of the boot id>`), e.g.
+ * `.a.shoebox~web1~4242-81234567-5f1f647d.part`. A pid comes back (a reboot,
+ * a long uptime): a file whose pid is running again, in a process that
+ * started otherwise, is a dead writer's and is recovered or removed, where
+ * with the pid alone it was taken for a live writer's for good. Where the
+ * start cannot be read (no /proc: macOS, Windows) the writer is the pid
+ * alone, as names written before the start joined it are, and a running pid
+ * counts as the writer.
  */
 import fs, { type FileHandle } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { ioError } from '../fs/io-error.js'
 import { moveNoReplace } from '../fs/link.js'
+import { holderAlive, ownStart, startInName } from '../process-start.js'
 
-const PART = /^\.(.+)~([^~]*)~(\d+)\.part$/
+const PART = /^\.(.+)~([^~]*)~([^~]+)\.part$/
+/** A name's writer: `<pid>`, or `<pid>-<start>` (startInName). */
+const WRITER = /^(\d+)(?:-(\d+-[0-9a-f]{8}))?$/
 
 export function hostName (): string {
   return os.hostname().replace(/[~/\\:\s\0]/g, '_')
 }
 
-export function tempName (finalName: string, host = hostName(), pid = process.pid): string {
-  return `.${finalName}~${host}~${pid}.part`
+/** This process as a name's writer: `<pid>-<start>`, or `<pid>` where its start cannot be read. */
+export function writerTag (): string {
+  const start = ownStart()
+  return start === undefined ? String(process.pid) : `${process.pid}-${startInName(start)}`
 }
 
-export interface TempNameParts {
+export interface Writer {
+  pid: number
+  /** Its start as a name holds it (startInName) or a file (processStart()); undefined where the pid is alone. */
+  start: string | undefined
+}
+
+/** The writer a name's `<writer>` field says, or undefined where it is none. */
+export function parseWriter (text: string): Writer | undefined {
+  const m = WRITER.exec(text)
+  return m === null ? undefined : { pid: Number(m[1]), start: m[2] }
+}
+
+/** `writer`: writerTag() (this process), or a pid alone (as names written before the start joined them). */
+export function tempName (finalName: string, host = hostName(), writer: string | number = writerTag()): string {
+  return `.${finalName}~${host}~${writer}.part`
+}
+
+export interface TempNameParts extends Writer {
   finalName: string
   host: string
-  pid: number
 }
 
 export function parseTempName (name: string): TempNameParts | undefined {
   const m = PART.exec(name)
-  if (m === null) return undefined
-  return { finalName: m[1], host: m[2], pid: Number(m[3]) }
+  const writer = m === null ? undefined : parseWriter(m[3])
+  if (m === null || writer === undefined) return undefined
+  return { finalName: m[1], host: m[2], ...writer }
 }
 
 /** The n-th alternative for a taken name: 'x.shoebox.gz' -> 'x_1.shoebox.gz' (sorts right after it). */
@@ -76,17 +111,6 @@ export function releaseTemp (key: string): void {
   held.files.delete(key)
 }
 
-/** True if a process with this pid is running on this host. */
-export function isAlive (pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /**
  * Temporary files, by path, that this process writes outside a sink (a
  * directory store's writer, an unpack's file), from before each is created
@@ -109,13 +133,16 @@ export function doneWritingTemp (file: string): void {
 }
 
 /**
- * Was the temporary file `file`, whose name says `host` and `pid`, left by
- * a writer that is gone? Of this host, and its pid not running; or this
- * process's pid, and none of this process's writers' (writingTemp).
+ * Was the temporary file `file`, whose name says `host` and `writer` (its
+ * `<writer>` field, or a Writer), left by a writer that is gone? Of this
+ * host, and its pid not running, or running in a process that started
+ * otherwise (holderAlive); or this process's pid, and none of this process's
+ * writers' (writingTemp). A writer field that is none stays.
  */
-export function leftByDeadWriter (file: string, host: string, pid: number): boolean {
-  if (host !== hostName()) return false
-  return pid === process.pid ? !writing.has(file) : !isAlive(pid)
+export function leftByDeadWriter (file: string, host: string, writer: string | Writer): boolean {
+  const w = typeof writer === 'string' ? parseWriter(writer) : writer
+  if (host !== hostName() || w === undefined) return false
+  return w.pid === process.pid ? !writing.has(file) : !holderAlive(w.pid, w.start)
 }
 
 /**

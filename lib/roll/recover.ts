@@ -14,7 +14,8 @@ import { checkOptionsObject, ShoeboxError } from '../errors.js'
 import { syncDir, syncFile } from '../fs/durable.js'
 import { ioError, orIoError } from '../fs/io-error.js'
 import { checkFlag } from '../units.js'
-import { heldHere, hostName, isAlive, parseTempName, sealName } from './names.js'
+import { holderAlive } from '../process-start.js'
+import { heldHere, hostName, parseTempName, sealName } from './names.js'
 import { type ScanOptions, scanTemp } from './temp-scan.js'
 
 export interface RecoveredFile {
@@ -86,7 +87,8 @@ export async function recoverDirectory (dir: string, options: RecoverOptions = {
         continue
       }
       // This pid: a file none of this process's sinks holds is a dead writer's that had the pid before (names.ts, `held`).
-      if (parts.pid === process.pid ? await heldHere(await orIoError(fs.lstat(temp), 'cannot recover', temp)) : isAlive(parts.pid)) {
+      // Another pid running: its writer's unless the name says a start it does not have (a pid comes back: names.ts).
+      if (parts.pid === process.pid ? await heldHere(await orIoError(fs.lstat(temp), 'cannot recover', temp)) : holderAlive(parts.pid, parts.start)) {
         await options.onSkip?.({ temp, reason: `pid ${parts.pid} is still writing it` })
         continue
       }

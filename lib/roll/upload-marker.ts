@@ -8,7 +8,11 @@
  * failing its try. A marker of a live process on this host is left alone;
  * for this process's own pid, only an upload it has in flight is live (a
  * restarted container's writer has the pid of the killed one; see names.ts).
- * A marker without them (written before they were noted), or another host's,
+ * It also notes when that process started (../process-start.ts): a pid
+ * comes back, and a marker whose pid now runs a process that started
+ * otherwise is a dead process's (with the pid alone, as markers written
+ * before the start was noted hold, a running pid is the noting process's).
+ * A marker without host and pid (written before they were noted), or another host's,
  * is taken for a dead process's, as before.
  *
  * Before the upload is created the marker notes the intent alone (noteIntent:
@@ -20,7 +24,8 @@
  * advice, removed as a torn marker is.
  */
 import fs from 'node:fs'
-import { hostName, isAlive } from './names.js'
+import { holderAlive, ownStart } from '../process-start.js'
+import { hostName } from './names.js'
 
 /** Upload ids this process has in flight (one set however often the package is loaded, as names.ts's). */
 const inFlight: Set<string> = ((globalThis as Record<symbol, Set<string> | undefined>)[Symbol.for('shoebox.uploadsInFlight')] ??= new Set<string>())
@@ -40,10 +45,16 @@ export interface NotedUpload {
 /** Note `uploadId` (of `key`) in `marker`, synchronously: the id is on disk before any part is sent. Until uploadEnded(). */
 export function noteUpload (marker: string, key: string, uploadId: string): void {
   inFlight.add(uploadId)
-  fs.writeFileSync(marker, JSON.stringify({ key, uploadId, host: hostName(), pid: process.pid }))
+  fs.writeFileSync(marker, JSON.stringify({ key, uploadId, ...owner() }))
 }
 
 let intents = 0
+
+/** Who notes a marker: this host, this pid, and when this process started where known (process-start.ts: a pid comes back). */
+function owner (): { host: string, pid: number, start?: string } {
+  const start = ownStart()
+  return { host: hostName(), pid: process.pid, ...start !== undefined && { start } }
+}
 
 /**
  * Note in `marker`, synchronously, that a multipart upload of `key` is about to be created: no id yet, but when.
@@ -52,7 +63,7 @@ let intents = 0
 export function noteIntent (marker: string, key: string): string {
   const intent = `intent-${process.pid}-${++intents}`
   inFlight.add(intent)
-  fs.writeFileSync(marker, JSON.stringify({ key, intent, since: Date.now(), host: hostName(), pid: process.pid }))
+  fs.writeFileSync(marker, JSON.stringify({ key, intent, since: Date.now(), ...owner() }))
   return intent
 }
 
@@ -64,14 +75,16 @@ export function uploadEnded (uploadId: string | undefined): void {
 /** What a marker's text says, or undefined when it names no upload (torn by a crash). */
 export function parseUploading (text: string): NotedUpload | undefined {
   try {
-    const noted = JSON.parse(text) as { key?: unknown, uploadId?: unknown, intent?: unknown, since?: unknown, host?: unknown, pid?: unknown }
+    const noted = JSON.parse(text) as { key?: unknown, uploadId?: unknown, intent?: unknown, since?: unknown, host?: unknown, pid?: unknown, start?: unknown }
     if (typeof noted.key !== 'string') return undefined
     // A note of intent is only one with its time: without it, nothing tells its process's uploads from later ones.
     const intent = typeof noted.uploadId !== 'string' && typeof noted.intent === 'string' && typeof noted.since === 'number' && Number.isFinite(noted.since)
     if (typeof noted.uploadId !== 'string' && !intent) return undefined
     const token = typeof noted.uploadId === 'string' ? noted.uploadId : noted.intent as string
     const pid = typeof noted.pid === 'number' && Number.isSafeInteger(noted.pid) && noted.pid > 0 ? noted.pid : undefined
-    const live = pid !== undefined && noted.host === hostName() && (pid === process.pid ? inFlight.has(token) : isAlive(pid))
+    const start = typeof noted.start === 'string' ? noted.start : undefined
+    // Another pid running: the noting process unless it started otherwise (a pid comes back).
+    const live = pid !== undefined && noted.host === hostName() && (pid === process.pid ? inFlight.has(token) : holderAlive(pid, start))
     return {
       key: noted.key,
       uploadId: intent ? undefined : token,

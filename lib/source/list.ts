@@ -31,7 +31,7 @@ export type ListedName = Omit<ListedFile, 'size' | 'mtimeMs'> & { size?: number,
 /**
  * The objects matching the glob, in the store's (key) order. With `sealing`,
  * also collect the final names of shoebox writers' temporary files
- * ('.<final>~host~pid.part') whose final name matches: a file that appears
+ * ('.<final>~host~<writer>.part', roll/names.ts) whose final name matches: a file that appears
  * under such a name was sealed whole by a link. With `sizes` false, the
  * store may leave out what it would look each file up for (ListOptions.sizes);
  * given as a function, only for the keys it says false for (a follower's

@@ -27,18 +27,18 @@ import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 
 /**
  * Temporary files of unfinished writes: hidden, and never listed. Named
- * `.NAME~<host>~<pid>~<hex>.shoebox-tmp` (its tag is `<host>~<pid>~<hex>`),
+ * `.NAME~<host>~<writer>~<hex>.shoebox-tmp` (its tag is `<host>~<writer>~<hex>`, the writer its pid and start),
  * as a rolling sink's are (roll/names.ts): whose it is can be told from the
  * name, so that one a killed process left is removed by the next writer in
  * its directory (sweepDeadTemps), never a live one's. The host cannot hold a
- * '~' (hostName()): it is the run before `~<pid>~<hex>`, whatever NAME holds.
+ * '~' (hostName()): it is the run before `~<writer>~<hex>`, whatever NAME holds.
  */
 const TEMP_SUFFIX = '.shoebox-tmp'
-/** A temporary file's tag: `<host>~<pid>~<hex>` (or, written before the host and pid joined it, 12 hex digits). */
-const TAG = /^[^~/\\\0]+~\d+~[0-9a-f]{12}$/
+/** A temporary file's tag: `<host>~<writer>~<hex>` (the writer: `<pid>` or `<pid>-<start>`, roll/names.ts; or, written before the host and pid joined it, 12 hex digits). */
+const TAG = /^[^~/\\\0]+~\d+(?:-\d+-[0-9a-f]{8})?~[0-9a-f]{12}$/
 const OLD_TAG = /^[0-9a-f]{12}$/
-/** The host and pid a temporary file's name holds. */
-const TEMP_OWNER = /~([^~]+)~(\d+)~[0-9a-f]{12}\.shoebox-tmp$/
+/** The host and writer a temporary file's name holds. */
+const TEMP_OWNER = /~([^~]+)~([^~]+)~[0-9a-f]{12}\.shoebox-tmp$/
 
 /** Stats a listing keeps in flight. */
 const STATS_AHEAD = 32
@@ -591,7 +591,7 @@ async function loadNames (): Promise<typeof import('../roll/names.js')> {
   return names
 }
 
-/** The temporary file of a write of `target` tagged `tag` (`<host>~<pid>~<hex>`; or 12 hex digits, the older name). */
+/** The temporary file of a write of `target` tagged `tag` (`<host>~<writer>~<hex>`; or 12 hex digits, the older name). */
 function tempOf (target: string, tag: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}${OLD_TAG.test(tag) ? '.' : '~'}${tag}${TEMP_SUFFIX}`)
 }
@@ -602,7 +602,7 @@ function tempOf (target: string, tag: string): string {
  * `meta push`) left it, no queue noted it, and a file store lists no
  * uploads (listUploads), so nothing else ever would. One readdir of a
  * directory the writer writes into anyway (never a walk of the store); a
- * live writer's (its pid running; of this process's pid, one of its
+ * live writer's (its pid running, in a process that started as its name says; of this process's pid, one of its
  * writers') and another host's stay. Best effort: what cannot be listed or removed stays.
  */
 async function sweepDeadTemps (dir: string): Promise<void> {
@@ -612,7 +612,7 @@ async function sweepDeadTemps (dir: string): Promise<void> {
     if (!name.startsWith('.') || !name.endsWith(TEMP_SUFFIX)) continue
     const owner = TEMP_OWNER.exec(name)
     const file = path.join(dir, name)
-    if (owner === null || !leftByDeadWriter(file, owner[1], Number(owner[2]))) continue
+    if (owner === null || !leftByDeadWriter(file, owner[1], owner[2])) continue
     await fsp.unlink(file).catch(() => {})
   }
 }
@@ -623,7 +623,7 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
   result: PutResult | undefined
   readonly #store: FileStore
   readonly #target: string
-  /** The temporary file, named once its host and pid are known (_construct). */
+  /** The temporary file, named once its host and writer are known (_construct). */
   #temp: string | undefined
   readonly #stats: TransferStats
   /** Told the temporary file's tag before the file is made (WriterOptions.onMultipartUpload), so a crash's is found. */
@@ -665,9 +665,9 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
       .then(async () => {
         await this.#sweep(dir)
         if (this.destroyed) return
-        // The host and pid in the name: one a kill leaves is known for dead by the next writer here (sweepDeadTemps).
-        const { hostName, writingTemp } = await loadNames()
-        const tag = `${hostName()}~${process.pid}~${randomSuffix()}`
+        // The host and writer (pid and start) in the name: one a kill leaves is known for dead by the next writer here (sweepDeadTemps).
+        const { hostName, writerTag, writingTemp } = await loadNames()
+        const tag = `${hostName()}~${writerTag()}~${randomSuffix()}`
         this.#temp = tempOf(this.#target, tag)
         // Known to sweeps as this process's from before it exists until it is renamed or removed.
         writingTemp(this.#temp)

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { PassThrough, type Readable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { pullMetadir } from '../../lib/meta/sync.js'
-import { hostName } from '../../lib/roll/names.js'
+import { hostName, writerTag } from '../../lib/roll/names.js'
 import { FileStore } from '../../lib/store/file-store.js'
 import { tempDir } from '../temp-dir.js'
 import type { GetOptions } from '../../lib/store/store.js'
@@ -77,7 +77,7 @@ t.test('a pull of this process keeps its download while another pull of it sweep
   while (!settled && (!fs.existsSync(db) || temps(db).length === 0)) await new Promise((resolve) => setTimeout(resolve, 5))
   t.notOk(settled, 'the first pull waits for its download')
   const downloading = temps(db)
-  t.match(downloading[0], `~${hostName()}~${process.pid}~`, 'the first pull is downloading, under this process\'s pid')
+  t.match(downloading[0], `~${hostName()}~${writerTag()}~`, 'the first pull is downloading, under this process\'s pid and start')
   // Another spelling of the same metadir: the download is still known for the first pull's.
   await pullMetadir(path.relative(process.cwd(), consumer), `file://${base}`)
   t.same(temps(db), downloading, 'the second pull\'s sweep left the first\'s download')

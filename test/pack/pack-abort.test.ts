@@ -202,7 +202,7 @@ t.test('unpack: an unpack SIGKILLed mid-write leaves its temporary files; the ne
   await child.kill()
   const temps = (): string[] => fs.readdirSync(out).filter((n) => n.startsWith('.shoebox-unpack-') && n !== live && n !== otherHost)
   t.ok(temps().length >= 1, `the kill left its temporary files (${temps().length})`)
-  t.match(temps()[0], new RegExp(`^\\.shoebox-unpack-${hostName().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}~${child.pid}~[0-9a-f]{16}$`), 'named with its host and pid')
+  t.match(temps()[0], new RegExp(`^\\.shoebox-unpack-${hostName().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}~${child.pid}-\\d+-[0-9a-f]{8}~[0-9a-f]{16}$`), 'named with its host, pid and start')
 
   const r = await runCli(cliBinary(), args)
   t.equal(r.code, 0, r.stderr)

@@ -10,7 +10,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { pack } from '../../lib/pack/pack.js'
-import { hostName } from '../../lib/roll/names.js'
+import { hostName, writerTag } from '../../lib/roll/names.js'
 import { tempDir } from '../temp-dir.js'
 
 function tree (root: string, name: string, files: number): string {
@@ -67,7 +67,7 @@ t.test('a pack of this process keeps its staging directory while another pack of
   await firstUpload
   const mine = staged(tmp)
   t.equal(mine.length, 1, 'the first pack is staging')
-  t.match(mine[0], `~${process.pid}~`, 'named with this process\'s pid')
+  t.match(mine[0], `~${writerTag()}~`, 'named with this process\'s pid and start')
   // Another spelling of the same tmpDir: the staging directory is still known for the first pack's.
   const second = await pack(tree(root, 'b', 1), { to, tmpDir: path.relative(process.cwd(), tmp) + path.sep })
   t.equal(second.files, 1)

@@ -17,7 +17,7 @@ import {
 } from '../../lib/index.js'
 import { FileStore } from '../../lib/store/file-store.js'
 import type { WholeObject } from '../../lib/store/store.js'
-import { hostName } from '../../lib/roll/names.js'
+import { hostName, writerTag } from '../../lib/roll/names.js'
 import { escapeRegExp } from '../helpers.js'
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-store-file-'))
@@ -310,7 +310,7 @@ t.test('atomic writes: a destroyed writer leaves no object and no temp file', as
   await once(writer, 'progress')
   const during = filesBelow(root)
   t.equal(during.length, 1)
-  t.match(during[0], new RegExp(`^x/\\.new\\.bin~${escapeRegExp(hostName())}~${process.pid}~[0-9a-f]{12}\\.shoebox-tmp$`), 'a hidden temp file beside the target, named with its host and pid')
+  t.match(during[0], new RegExp(`^x/\\.new\\.bin~${escapeRegExp(hostName())}~${writerTag()}~[0-9a-f]{12}\\.shoebox-tmp$`), 'a hidden temp file beside the target, named with its host, pid and start')
   t.equal(await store.exists('x/new.bin'), false, 'no object before the end')
   writer.destroy()
   await once(writer, 'close')
@@ -598,7 +598,7 @@ t.test('a writer notes its temporary file as an upload id; abortUpload removes t
   writer.write(Buffer.from('half'))
   const temps = (): string[] => (fs.existsSync(path.join(root, 'd')) ? fs.readdirSync(path.join(root, 'd')) : []).filter((n) => n.endsWith('.shoebox-tmp'))
   while (temps().length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
-  t.match(ids, [new RegExp(`^${escapeRegExp(hostName())}~${process.pid}~[0-9a-f]{12}$`)], 'noted once')
+  t.match(ids, [new RegExp(`^${escapeRegExp(hostName())}~${writerTag()}~[0-9a-f]{12}$`)], 'noted once')
   const temp = path.join(root, 'd', `.k.shoebox~${ids[0]}.shoebox-tmp`)
   t.same(temps(), [path.basename(temp)], 'the id is the temporary file\'s tag')
   // As a killed process leaves it: the temporary file stays.
