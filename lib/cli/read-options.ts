@@ -44,11 +44,26 @@ export const rawMetadataHelp = `  --raw-metadata  metadata as stored: [["key","v
                   a key held twice twice; base64 (and "metadataEncoding":
                   "base64") when any key or value is not UTF-8`
 
-/** --raw-metadata: whether records carry rawMetadata; with --payload-only (no metadata printed) a usage error. */
-export function rawMetadataFrom (values: { 'raw-metadata'?: unknown, 'payload-only'?: unknown }): boolean {
-  const raw = values['raw-metadata'] === true
-  if (raw && values['payload-only'] === true) throw usage('--raw-metadata and --payload-only: choose one (--payload-only prints no metadata)')
-  return raw
+/**
+ * decode's and read's --exact: each line such that `write --records` and
+ * `encode --records` (encodeNdjson's `records`) write back the record it
+ * was, byte for byte: the metadata as --raw-metadata prints it, and each
+ * payload as RecordsToNdjson's exactPayloads prints it.
+ */
+export const exactHelp = `  --exact         each record as 'write --records' and 'encode --records'
+                  write it back byte for byte: metadata as --raw-metadata
+                  prints it, a JSON payload's spaces kept (one with a line
+                  break, or spaces around it, as a "utf8" string)`
+
+/** The flags that print metadata, each a usage error with --payload-only (which prints none). */
+const METADATA_FLAGS = ['raw-metadata', 'exact'] as const
+
+/** --raw-metadata (or --exact, which implies it): whether records carry rawMetadata; with --payload-only (no metadata printed) a usage error. */
+export function rawMetadataFrom (values: { 'raw-metadata'?: unknown, exact?: unknown, 'payload-only'?: unknown }): boolean {
+  for (const flag of METADATA_FLAGS) {
+    if (values[flag] === true && values['payload-only'] === true) throw usage(`--${flag} and --payload-only: choose one (--payload-only prints no metadata)`)
+  }
+  return values['raw-metadata'] === true || values.exact === true
 }
 
 /** The reading commands' flags for the API options their library messages name (options.ts inFlags). */
