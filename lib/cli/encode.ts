@@ -8,10 +8,9 @@ import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } 
 import { usage } from './io.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { Gate } from './stdin-gate.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, recordLinesHint, recordSizeOptionSpec, refuseWithRecords, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
 import { lineCutBySignal, onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
-import { recordLinesHint, refuseWithRecords } from './records-input.js'
 
 const help = `Usage: shoebox encode [options] < input.ndjson > archive.shoebox
 

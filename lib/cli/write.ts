@@ -13,7 +13,7 @@ import type { Command } from './command.js'
 import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, STDIN_DIRECTORY, usage } from './io.js'
 import { sniffCodec } from '../compress/codecs.js'
 import type { Gate } from './stdin-gate.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, recordLinesHint, recordSizeOptionSpec, refuseWithRecords, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { isTerminal, STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -25,7 +25,6 @@ import { parseDuration } from '../units.js'
 import { oneLine } from './one-line.js'
 import { lineCutBySignal, onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 import { misdecodedDirectory } from '../fs/undecoded-path.js'
-import { recordLinesHint, refuseWithRecords } from './records-input.js'
 
 const help = `Usage: shoebox write DIR [options] < input.ndjson
 

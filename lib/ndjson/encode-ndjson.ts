@@ -25,7 +25,6 @@ import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
 import { flattenMetadata, measureFlat, writeMetadata, type MetadataString } from '../format/metadata-block.js'
-import { parseRecordLine, recordLineCode, RecordLineError, startsLikeRecordLine } from './record-line.js'
 import { loneSurrogateAt, loneSurrogateReason, metadataStringName } from '../format/text.js'
 
 export type OnInvalid = 'error' | 'skip' | 'end'
@@ -94,6 +93,8 @@ const EMPTY = Buffer.alloc(0)
 /** A v2 record with no metadata and no payload (v1's is smaller): header, metadata count, checksum. */
 const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
 const CR = 0x0d
+/** How every line `shoebox read` prints starts (records-to-ndjson.ts): an input starting so is its output. */
+const RECORD_LINE_START = Buffer.from('{"metadata":')
 
 /** Objects written here fail the stream with a message that says so (see refuseNotBytes). */
 const EncodeNdjsonBase = takesBytes(Transform, 'encodeNdjson()', 'it takes NDJSON lines; encode() takes records')
@@ -118,6 +119,8 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   #fields: Array<[string, string[]]>
   #parse: boolean
   #records: boolean
+  /** record-line.ts, loaded at the first chunk when `records` is set: a plain write or import loads none of it (test/startup-lazy.test.ts). */
+  #recordLine: typeof import('./record-line.js') | undefined
   /** The input's first bytes, until they say whether it looks like record lines (see 'recordLines'); null once told. */
   #head: Buffer | null = EMPTY
   #onInvalid: OnInvalid
@@ -191,6 +194,13 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#records && this.#recordLine === undefined) {
+      import('./record-line.js').then((recordLine) => {
+        this.#recordLine = recordLine
+        this._transform(chunk, _encoding, callback)
+      }, (err: unknown) => { callback(err as Error) })
+      return
+    }
     if (this.#ended) {
       callback()
       return
@@ -259,10 +269,11 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
    * event 'recordLines' { source }, for a command to say; never a failure (such lines may be meant as payloads).
    */
   #sniff (chunk: Buffer): void {
-    const head = Buffer.concat([this.#head as Buffer, chunk.subarray(0, 16)])
-    const looks = startsLikeRecordLine(head)
-    this.#head = looks === undefined ? head : null
-    if (looks === true && !this.#records) this.emit('recordLines', { source: this.source })
+    const head = Buffer.concat([this.#head as Buffer, chunk.subarray(0, RECORD_LINE_START.length)])
+    const n = Math.min(head.length, RECORD_LINE_START.length)
+    const looks = head.subarray(0, n).equals(RECORD_LINE_START.subarray(0, n))
+    this.#head = looks && n < RECORD_LINE_START.length ? head : null
+    if (looks && this.#head === null && !this.#records) this.emit('recordLines', { source: this.source })
   }
 
   /** Push what is encoded; after an 'end' stop, end the output. */
@@ -371,6 +382,7 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
 
   /** A record line (`records`) written back as the record it says. */
   #record (text: string): boolean {
+    const { parseRecordLine, RecordLineError, recordLineCode } = this.#recordLine as typeof import('./record-line.js')
     let record
     try {
       record = parseRecordLine(text)

@@ -181,15 +181,6 @@ function wellFormed (s: string, what: string): string {
   return s
 }
 
-/** Whether the input's first bytes are a record line's (`{"metadata":`), as read prints each; undefined while too few to tell. */
-export function startsLikeRecordLine (head: Buffer): boolean | undefined {
-  const n = Math.min(head.length, RECORD_LINE_START.length)
-  if (!head.subarray(0, n).equals(RECORD_LINE_START.subarray(0, n))) return false
-  return n === RECORD_LINE_START.length ? true : undefined
-}
-
-const RECORD_LINE_START = Buffer.from('{"metadata":')
-
 /** For messages: the ShoeboxError code of a line refused here. */
 export function recordLineCode (err: RecordLineError): 'SHOEBOX_INVALID_JSON' | 'SHOEBOX_INVALID_RECORD' {
   return err.json ? 'SHOEBOX_INVALID_JSON' : 'SHOEBOX_INVALID_RECORD'
