@@ -12,6 +12,7 @@ shoebox decode --payload-only events.shoebox > events-again.ndjson
 shoebox write events/ --roll-size 100MiB --roll-age 10m --gzip < events.ndjson
 shoebox ls 'events/*'
 shoebox read 'events/*' --positions | tail -1    # the last record, and where to resume from
+shoebox read 'events/*' --exact | shoebox write events-zstd/ --records --zstd   # the same records, recompressed
 shoebox write events/ --roll-size 64MiB --gzip --to s3://my-bucket/events < events.ndjson
 shoebox read 's3://my-bucket/events/*.gz' --payload-only | head -2
 shoebox upload events.shoebox --to s3://my-bucket/archive

@@ -27,7 +27,7 @@ export { crc32, crc32c, type ChecksumAlgorithm } from './checksum.js'
 export { payloadJson, payloadText, type ShoeboxRecord, type RecordInput, type Metadata, type Position, type MemberPosition, type MemberSpan } from './record.js'
 export { ShoeboxError, CorruptArchiveError, InvalidOptionError, VariableRefusedError, type ShoeboxErrorCode, type DamageReason } from './errors.js'
 export { encodeNdjson, type EncodeNdjson, type EncodeNdjsonOptions, type InvalidLine, type OnInvalid } from './ndjson/encode-ndjson.js'
-export { RecordsToNdjson, recordJson, type RecordsToNdjsonOptions } from './ndjson/records-to-ndjson.js'
+export { RecordsToNdjson, recordJson, type RecordJsonOptions, type RecordsToNdjsonOptions } from './ndjson/records-to-ndjson.js'
 export type { RollingSink, RollingSinkOptions, FsyncPolicy, OpenEvent, FlushEvent, SealedEvent } from './roll/rolling-sink.js'
 export {
   sizePolicy, agePolicy, countPolicy, anyPolicy, type RollPolicy, type RollFile, type RollOptions

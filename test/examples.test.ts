@@ -15,6 +15,7 @@ import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import t, { type Test } from 'tap'
 import { cliEnv } from './fixtures-s3/cli-build.js'
+import { cli } from './cli-run.js'
 import { decodeRecords } from './helpers.js'
 import { startS3, type TestS3 } from './s3-server.js'
 import { ROOT, transpileTree } from './transpile.js'
@@ -153,6 +154,10 @@ const runners: Record<string, (t: Test) => Promise<void>> = {
     t.equal(fs.readFileSync(path.join(cwd, 'events-again.ndjson'), 'utf8'), ndjson, 'decode --payload-only gives the input back')
     t.match(stdout, /^1 file, 1000 records, /m, 'ls')
     t.match(stdout, /"payload":\{"i":999,"text":"line 999"\},"position":\{"file":"\S+","offset":\d+,"member":\{"offset":\d+,"skip":\d+\}\}/, 'the last record with its position')
+    const copied = fs.readdirSync(path.join(cwd, 'events-zstd')).filter((n) => !n.startsWith('.'))
+    t.same(copied.map((n) => n.endsWith('.shoebox.zst')), [true], 'read --exact | write --records --zstd: one zstd file')
+    const again = await cli(['decode', path.join(cwd, 'events-zstd', copied[0])])
+    t.equal(again.stdout.toString(), ndjson.split('\n').slice(0, -1).map((line) => `{"metadata":{},"payload":${line}}\n`).join(''), 'the same 1000 records, each whole')
     t.match(stdout, /^\{"i":0,"text":"line 0"\}\n\{"i":1,"text":"line 1"\}$/m, 'read back from S3')
     const keys = s3.keys()
     t.equal(keys.filter((k) => k.startsWith('events/')).length, 2, 'both sealed files uploaded')

@@ -11,7 +11,7 @@ import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fa
 import type { Command } from './command.js'
 import { openInput } from './io.js'
 import { parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, rawMetadataFrom, rawMetadataHelp, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
+import { exactHelp, maxFrameSizeFrom, maxRecordSizeFrom, rawMetadataFrom, rawMetadataHelp, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
 import { Interrupted, onFirstSignal } from './interrupt.js'
@@ -32,6 +32,7 @@ line saying it is incomplete, and exit 130 or 143 (128 + the signal).
 Options:
   --payload-only    print only each payload's bytes, one per line
 ${rawMetadataHelp}
+${exactHelp}
   --lenient         skip damaged stretches (reported on stderr) instead of failing
                     (a damaged zstd frame too; damaged gzip ends the file; a zstd
                     file where this install has no zstd is skipped whole)
@@ -47,12 +48,14 @@ export const decodeCommand: Command = {
     const { values, positionals } = parse(argv, {
       'payload-only': { type: 'boolean' },
       'raw-metadata': { type: 'boolean' },
+      exact: { type: 'boolean' },
       lenient: { type: 'boolean' },
       ...readOptionSpec
     }, true)
     const rawMetadata = rawMetadataFrom(values)
     const inputs = positionals.length > 0 ? positionals : ['-']
     const payloadOnly = values['payload-only'] === true
+    const exactPayloads = values.exact === true
     const lenient = values.lenient === true
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
@@ -112,7 +115,7 @@ export const decodeCommand: Command = {
       // A signal while the input was being opened.
       if (signal !== undefined) records.stop()
       try {
-        await pipeline(records, new RecordsToNdjson({ payloadOnly }), writingOn(io.stdout))
+        await pipeline(records, new RecordsToNdjson({ payloadOnly, exactPayloads }), writingOn(io.stdout))
       } finally {
         damage.end()
         written += records.delivered

@@ -8,7 +8,7 @@ import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } 
 import { usage } from './io.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { Gate } from './stdin-gate.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, recordLinesHint, recordSizeOptionSpec, refuseWithRecords, writeOptionHelp } from './read-options.js'
 import { plural } from '../plural.js'
 import { lineCutBySignal, onFirstSignal, stdinStoppedExitCode } from './interrupt.js'
 
@@ -30,8 +30,13 @@ Options:
                              metadata taken from each line's JSON field (dotted path;
                              key defaults to the path; repeatable; implies parsing)
   --validate                 parse each line and report one that is not JSON (or not UTF-8)
-  --on-invalid fail|skip     with --validate or --meta-from-field (which parse each line;
-                             without either it is a usage error): stop at a bad line,
+  --records                  each line is a record as 'shoebox read' and 'decode' print it,
+                             {"metadata":...,"payload":...}, written back as that record:
+                             its metadata and its payload's bytes (read --exact prints
+                             every record so that they come back byte for byte); a line
+                             that is no such record is invalid (--on-invalid)
+  --on-invalid fail|skip     with --validate, --meta-from-field or --records (which parse
+                             each line; without one it is a usage error): stop at a bad line,
                              after writing every line before it, and exit 1 (fail,
                              default), or skip bad lines and list them on stderr at the
                              end (skip, exit 0)
@@ -54,6 +59,7 @@ export const encodeCommand: Command = {
       meta: { type: 'string', multiple: true },
       'meta-from-field': { type: 'string', multiple: true },
       validate: { type: 'boolean' },
+      records: { type: 'boolean' },
       'on-invalid': { type: 'string' },
       ...compressOptionSpec,
       ...recordSizeOptionSpec
@@ -65,14 +71,16 @@ export const encodeCommand: Command = {
     if (format === 'v1' && values.checksum !== undefined) throw usage('--checksum applies to --format v2 only: v1 records carry no checksum')
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
     const validate = values.validate === true
+    const records = values.records === true
+    if (records) refuseWithRecords(values)
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
     const compression = compressionOf(compressFrom(values))
     // A codec this install cannot load fails before anything is read.
     await compression?.codec.ready('stdout')
     // Without a parse no line is ever invalid: the flag would do nothing, silently.
-    if (values['on-invalid'] !== undefined && !validate && Object.keys(metadataFromFields).length === 0) {
-      throw usage('--on-invalid needs --validate (or --meta-from-field, which parses each line)')
+    if (values['on-invalid'] !== undefined && !validate && !records && Object.keys(metadataFromFields).length === 0) {
+      throw usage('--on-invalid needs --validate (or --meta-from-field or --records, which parse each line)')
     }
     const lines = encodeNdjson({
       format,
@@ -80,6 +88,7 @@ export const encodeCommand: Command = {
       metadata: keyValues('--meta', values.meta as string[] | undefined),
       metadataFromFields,
       validate,
+      records,
       onInvalid: onInvalid === 'fail' ? 'end' : 'skip',
       maxRecordSize,
       source: 'stdin'
@@ -88,6 +97,7 @@ export const encodeCommand: Command = {
     // kept the command reading, and the line unreported, for ever.
     const gate = new Gate({ longest: maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE })
     lines.on('invalid', () => { if (onInvalid === 'fail') gate.closeAndStop() })
+    lines.once('recordLines', () => { io.stderr.write(`shoebox encode: ${recordLinesHint}\n`) })
     // SIGINT or SIGTERM end the input after its last whole line, so that the output ends as at a real end: whole
     // records (and a complete compressed stream), never half of one. Killed by the signal, it ended wherever the
     // encoder or the compressor was. A second signal finds no handler: Node's default ends the process at once.

@@ -9,7 +9,7 @@ import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { usage } from './io.js'
 import { oneOf, parse } from './options.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, rawMetadataFrom, rawMetadataHelp, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
+import { exactHelp, maxFrameSizeFrom, maxRecordSizeFrom, rawMetadataFrom, rawMetadataHelp, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { parsePositionText } from '../source/position-text.js'
 import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
 import { storeUrlArg } from './store-url-arg.js'
@@ -47,6 +47,7 @@ Options:
                      and zstd files where this install has no zstd
   --payload-only     print only each payload's bytes, one per line
 ${rawMetadataHelp}
+${exactHelp}
 ${readOptionHelp}
 ${storeOptionHelp}
   -h, --help         show this help`
@@ -65,6 +66,7 @@ export const readCommand: Command = {
       lenient: { type: 'boolean' },
       'payload-only': { type: 'boolean' },
       'raw-metadata': { type: 'boolean' },
+      exact: { type: 'boolean' },
       ...readOptionSpec,
       ...storeOptionSpec
     }, true)
@@ -126,7 +128,7 @@ export const readCommand: Command = {
     const records = endOnFailure(source)
     let streamed = false
     try {
-      await pipeline(records, new RecordsToNdjson({ payloadOnly: values['payload-only'] === true }), io.stdout)
+      await pipeline(records, new RecordsToNdjson({ payloadOnly: values['payload-only'] === true, exactPayloads: values.exact === true }), io.stdout)
       // The transfer totals mean something after damage, not after a failed transfer.
       streamed = records.failure === null || records.failure instanceof CorruptArchiveError
     } finally {

@@ -13,7 +13,7 @@ import type { Command } from './command.js'
 import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, STDIN_DIRECTORY, usage } from './io.js'
 import { sniffCodec } from '../compress/codecs.js'
 import type { Gate } from './stdin-gate.js'
-import { maxFrameSizeFrom, maxRecordSizeFrom, recordSizeOptionSpec, writeOptionHelp } from './read-options.js'
+import { maxFrameSizeFrom, maxRecordSizeFrom, recordLinesHint, recordSizeOptionSpec, refuseWithRecords, writeOptionHelp } from './read-options.js'
 import { asUsage, keyValues, metaFields, oneOf, parse, positiveInteger } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { isTerminal, STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -63,6 +63,10 @@ ${compressOptionHelp}
   --format v1|v2        record format (default v2)
   --meta key=value      metadata for every record (repeatable)
   --meta-from-field [key=]path   metadata from each line's JSON (repeatable)
+  --records             each line is a record as 'shoebox read' prints it, written
+                        back as that record: its metadata and its payload's bytes
+                        (read --exact prints every record so that they come back
+                        byte for byte); a line that is no such record ends the input
   --to URL              upload sealed files to this store
   --delete-local        delete each file once its upload is verified
   --upload-concurrency N  files uploaded at once (default 2)
@@ -103,6 +107,7 @@ export const writeCommand: Command = {
       format: { type: 'string' },
       meta: { type: 'string', multiple: true },
       'meta-from-field': { type: 'string', multiple: true },
+      records: { type: 'boolean' },
       to: { type: 'string' },
       'delete-local': { type: 'boolean' },
       'upload-concurrency': { type: 'string' },
@@ -121,6 +126,8 @@ export const writeCommand: Command = {
     const fsync = oneOf('--fsync', values.fsync, ['never', 'onClose', 'interval', 'always'] as const, 'onClose') as FsyncPolicy
     const metadata = keyValues('--meta', values.meta as string[] | undefined)
     const metadataFromFields = metaFields(values['meta-from-field'] as string[] | undefined)
+    const recordLines = values.records === true
+    if (recordLines) refuseWithRecords(values)
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
     const compress = compressFrom(values)
@@ -175,7 +182,8 @@ export const writeCommand: Command = {
     // A line --meta-from-field cannot parse, or one too long, ends the input there ('end'), so that the sink
     // seals the records before it; failing the pipeline destroyed the sink, and with it the records not yet in
     // a sealed file.
-    const lines = new EncodeNdjson({ format, metadata, metadataFromFields, maxRecordSize, onInvalid: 'end', source: 'stdin' }, { slabs: new SlabPool() })
+    const lines = new EncodeNdjson({ format, metadata, metadataFromFields, records: recordLines, maxRecordSize, onInvalid: 'end', source: 'stdin' }, { slabs: new SlabPool() })
+    lines.once('recordLines', () => { io.stderr.write(`shoebox write: ${recordLinesHint}\n`) })
     // Counted, not kept: a write from a pipe that never ends (tail -f) seals files for months.
     const sealed = { files: 0, bytes: 0 }
     sink.on('sealed', (e: SealedEvent) => {

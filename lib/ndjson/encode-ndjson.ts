@@ -6,6 +6,8 @@
  * to lift fields into metadata. Blank lines are ignored; CRLF is accepted.
  * With the native part built, lines that need no parsing are framed a whole
  * chunk at a time (ArchiveEncoder.frameLines), the same bytes in fewer steps.
+ * With `records`, each line is a record as `shoebox read` prints it, written
+ * back as that record (record-line.ts).
  */
 import { isUtf8 } from 'node:buffer'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
@@ -22,7 +24,7 @@ import { checkFlag, oneOf, sizeOption } from '../units.js'
 import type { Metadata, RecordInput } from '../record.js'
 import { CONTENT_JSON, CONTENT_BYTES, V2_HEADER_SIZE, V2_TRAILER_SIZE } from '../format/constants.js'
 import { ArchiveEncoder, type EncoderInternals, type EncoderOptions, type FramedLines } from '../format/encoder.js'
-import { flattenMetadata, measureFlat, writeMetadata } from '../format/metadata-block.js'
+import { flattenMetadata, measureFlat, writeMetadata, type MetadataString } from '../format/metadata-block.js'
 import { loneSurrogateAt, loneSurrogateReason, metadataStringName } from '../format/text.js'
 
 export type OnInvalid = 'error' | 'skip' | 'end'
@@ -34,6 +36,16 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
   metadataFromFields?: Record<string, string>
   /** Parse each line and check it is JSON. Default false. */
   validate?: boolean
+  /**
+   * Each line is a record as `shoebox read` and RecordsToNdjson print it,
+   * `{"metadata":...,"payload":...}`, written back as that record: its
+   * metadata (an object, or `rawMetadata`'s pairs, base64 included) and its
+   * payload's bytes (a JSON payload's text as it stands in the line). A line
+   * that is no such record is invalid (see onInvalid). Goes with neither
+   * `metadata` nor `metadataFromFields`: the metadata is each line's own.
+   * Default false.
+   */
+  records?: boolean
   /**
    * What a line that is not JSON does (when parsing): 'error' (default) fails
    * the stream; 'skip' drops it and emits `invalid`; 'end' ends the output
@@ -58,11 +70,11 @@ export interface InvalidLine {
   source: string
   line: number
   message: string
-  /** SHOEBOX_INVALID_JSON, or SHOEBOX_INVALID_RECORD for a line too long (onInvalid 'end' only). */
+  /** SHOEBOX_INVALID_JSON, or SHOEBOX_INVALID_RECORD for a line too long (onInvalid 'end' only) or, with `records`, no record line. */
   code: 'SHOEBOX_INVALID_JSON' | 'SHOEBOX_INVALID_RECORD'
 }
 
-/** What is wrong with a line in `invalid`, for a message: not JSON, or (onInvalid 'end') too long. */
+/** What is wrong with a line in `invalid`, for a message: not JSON, no record line (`records`), or (onInvalid 'end') too long. */
 export function invalidWhat (bad: InvalidLine): string {
   return bad.code === 'SHOEBOX_INVALID_JSON' ? `invalid JSON: ${bad.message}` : bad.message
 }
@@ -81,6 +93,8 @@ const EMPTY = Buffer.alloc(0)
 /** A v2 record with no metadata and no payload (v1's is smaller): header, metadata count, checksum. */
 const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
 const CR = 0x0d
+/** How every line `shoebox read` prints starts (records-to-ndjson.ts): an input starting so is its output. */
+const RECORD_LINE_START = Buffer.from('{"metadata":')
 
 /** Objects written here fail the stream with a message that says so (see refuseNotBytes). */
 const EncodeNdjsonBase = takesBytes(Transform, 'encodeNdjson()', 'it takes NDJSON lines; encode() takes records')
@@ -104,6 +118,11 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   #flat: string[]
   #fields: Array<[string, string[]]>
   #parse: boolean
+  #records: boolean
+  /** record-line.ts, loaded at the first chunk when `records` is set: a plain write or import loads none of it (test/startup-lazy.test.ts). */
+  #recordLine: typeof import('./record-line.js') | undefined
+  /** The input's first bytes, until they say whether it looks like record lines (see 'recordLines'); null once told. */
+  #head: Buffer | null = EMPTY
   #onInvalid: OnInvalid
   #maxLine: number
   /** Whether maxLineLength was an option (else it comes from maxRecordSize, and errors say so). */
@@ -131,17 +150,22 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   /** `internals` is for shoebox's own modules and tests (see EncoderInternals). */
   constructor (options: EncodeNdjsonOptions = {}, internals?: EncoderInternals) {
     super({ writableObjectMode: false, readableObjectMode: false })
-    const { metadata = {}, metadataFromFields = {}, validate = false, onInvalid = 'error' } = options
+    const { metadata = {}, metadataFromFields = {}, validate = false, records = false, onInvalid = 'error' } = options
     oneOf(onInvalid, ['error', 'skip', 'end'], 'onInvalid')
     // validate: 'false' (a string) was read by its truthiness, as yes: every line parsed, and one that was no JSON failed the stream.
     checkFlag(validate, 'validate')
+    checkFlag(records, 'records')
     // A number or an object here was put in every error as it printed ('[object Object]: line 3: ...').
     checkText(options.source, 'source')
     this.#metadata = metadataObject(metadata)
     this.#flat = flattenMetadata(this.#metadata)
     checkMetadataOption(this.#flat)
     this.#fields = fieldPaths(metadataFromFields)
-    this.#parse = validate || this.#fields.length > 0
+    // Each record's metadata is its line's: more from options would change the records it copies.
+    if (records && this.#flat.length > 0) throw invalidOption('metadata', 'does not go with records: true (each record keeps the metadata its line gives)')
+    if (records && this.#fields.length > 0) throw invalidOption('metadataFromFields', 'does not go with records: true (each record keeps the metadata its line gives)')
+    this.#records = records
+    this.#parse = validate || records || this.#fields.length > 0
     // Lines framed a chunk at a time (when the encoder can), with one metadata block for all.
     const frame = !this.#parse && this.#flat.every(isAscii)
     // Slabs several flush blocks long: the rolling sink's blocks are then mostly views of one slab
@@ -170,6 +194,13 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   }
 
   override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#records && this.#recordLine === undefined) {
+      import('./record-line.js').then((recordLine) => {
+        this.#recordLine = recordLine
+        this._transform(chunk, _encoding, callback)
+      }, (err: unknown) => { callback(err as Error) })
+      return
+    }
     if (this.#ended) {
       callback()
       return
@@ -182,6 +213,7 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
         return
       }
     }
+    if (this.#head !== null) this.#sniff(chunk)
     let start = 0
     try {
       if (this.#held > 0) {
@@ -229,6 +261,19 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
       return
     }
     this.#finish(callback)
+  }
+
+  /**
+   * Whether the input starts as `shoebox read`'s output does, `{"metadata":`: then, without `records`, each
+   * record's payload is a whole record line, its metadata lost, which is rarely what was meant. Said once, as the
+   * event 'recordLines' { source }, for a command to say; never a failure (such lines may be meant as payloads).
+   */
+  #sniff (chunk: Buffer): void {
+    const head = Buffer.concat([this.#head as Buffer, chunk.subarray(0, RECORD_LINE_START.length)])
+    const n = Math.min(head.length, RECORD_LINE_START.length)
+    const looks = head.subarray(0, n).equals(RECORD_LINE_START.subarray(0, n))
+    this.#head = looks && n < RECORD_LINE_START.length ? head : null
+    if (looks && this.#head === null && !this.#records) this.emit('recordLines', { source: this.source })
   }
 
   /** Push what is encoded; after an 'end' stop, end the output. */
@@ -311,6 +356,7 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     // toString() would turn bytes that are not UTF-8 into U+FFFD and JSON.parse would accept them.
     if (!isUtf8(buf.subarray(start, end))) return this.#invalid('not valid UTF-8')
     const text = buf.toString('utf8', start, end)
+    if (this.#records) return this.#record(text)
     try {
       JSON.parse(text)
     } catch (err) {
@@ -334,8 +380,25 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     return true
   }
 
+  /** A record line (`records`) written back as the record it says. */
+  #record (text: string): boolean {
+    const { parseRecordLine, RecordLineError, recordLineCode } = this.#recordLine as typeof import('./record-line.js')
+    let record
+    try {
+      record = parseRecordLine(text)
+    } catch (err) {
+      if (!(err instanceof RecordLineError)) throw err
+      return this.#invalid(err.reason, recordLineCode(err))
+    }
+    // Bytes, as encode() writes a decoded record (its payload a Buffer): the content type is a hint readers do not
+    // give back (docs/FORMAT.md), and bytes is what `shoebox encode` and `write` give a line, so that the copy of an
+    // archive they wrote is that archive, byte for byte.
+    this.#write(record.flat, record.payload, 0, record.payload.length, CONTENT_BYTES)
+    return true
+  }
+
   /** Encode one line's record; a record the encoder refuses (over maxRecordSize) fails naming the line. */
-  #write (flat: string[], buf: Buffer, start: number, end: number, contentType: number): void {
+  #write (flat: readonly MetadataString[], buf: Buffer, start: number, end: number, contentType: number): void {
     try {
       this.#encoder.writeRange(flat, buf, start, end, contentType)
     } catch (err) {
@@ -344,10 +407,10 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     this.records++
   }
 
-  #invalid (message: string): boolean {
-    const info: InvalidLine = { source: this.source, line: this.lines, message, code: 'SHOEBOX_INVALID_JSON' }
+  #invalid (message: string, code: InvalidLine['code'] = 'SHOEBOX_INVALID_JSON'): boolean {
+    const info: InvalidLine = { source: this.source, line: this.lines, message, code }
     if (this.#onInvalid === 'error') {
-      throw new ShoeboxError('SHOEBOX_INVALID_JSON', `${info.source}: line ${info.line}: invalid JSON: ${message}`)
+      throw new ShoeboxError(code, `${info.source}: line ${info.line}: ${invalidWhat(info)}`)
     }
     if (this.#onInvalid === 'skip') {
       this.invalid.push(info)

@@ -17,6 +17,14 @@ import { checkFlag } from '../units.js'
 export interface RecordsToNdjsonOptions {
   /** Each payload's raw bytes and a newline instead of a JSON line. Default false. */
   payloadOnly?: boolean
+  /**
+   * Every payload so that its bytes come back exactly from the line
+   * (encodeNdjson({ records: true })): a JSON payload as written, its
+   * whitespace kept, or, when it starts or ends with whitespace or holds a
+   * line break, as a string with "payloadEncoding" "utf8". Default false:
+   * the whitespace between a JSON payload's tokens is taken out.
+   */
+  exactPayloads?: boolean
 }
 
 /**
@@ -30,6 +38,7 @@ export interface RecordsToNdjsonOptions {
  */
 export class RecordsToNdjson extends LazyTransform {
   #payloadOnly: boolean
+  #exact: RecordJsonOptions
   #parts: Buffer[] = []
   #text = ''
   #size = 0
@@ -41,8 +50,10 @@ export class RecordsToNdjson extends LazyTransform {
     checkOptionsObject(options, 'RecordsToNdjson')
     // payloadOnly: 'true' (a string) was quietly no (=== true): JSON lines came out where raw payloads were asked for.
     checkFlag(options.payloadOnly, 'payloadOnly')
+    checkFlag(options.exactPayloads, 'exactPayloads')
     super({ writableObjectMode: true, readableObjectMode: false })
     this.#payloadOnly = options.payloadOnly === true
+    this.#exact = { exactPayloads: options.exactPayloads === true }
   }
 
   override _transform (record: ShoeboxRecord, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -59,7 +70,7 @@ export class RecordsToNdjson extends LazyTransform {
       this.#parts.push(record.payload, NEWLINE)
       this.#size += record.payload.length + 1
     } else {
-      const line = recordJson(record) + '\n'
+      const line = recordJson(record, this.#exact) + '\n'
       this.#text += line
       this.#size += line.length
     }
@@ -122,13 +133,20 @@ const BATCH = 256 * 1024
 export const FLUSH_MS = 10
 const NEWLINE = Buffer.from('\n')
 
+export interface RecordJsonOptions {
+  /** See RecordsToNdjsonOptions.exactPayloads. */
+  exactPayloads?: boolean
+}
+
 /**
  * One record as a JSON line; a record's position, when it has one, comes
  * along. A JSON payload goes in as written, less the whitespace between its
  * tokens (which may be newlines): parsed and stringified again, 9007199254740993
  * printed as 9007199254740992, 1e400 as null, and of a repeated key only the last.
+ * With exactPayloads its whitespace stays, unless the line could not hold it
+ * as it is (below).
  */
-export function recordJson (record: ShoeboxRecord): string {
+export function recordJson (record: ShoeboxRecord, options: RecordJsonOptions = {}): string {
   const { payload, position } = record
   // A record made in code may have none; the line has {} (JSON.stringify(undefined) would make it no JSON).
   const metadata = metadataJson(record)
@@ -141,7 +159,23 @@ export function recordJson (record: ShoeboxRecord): string {
   } catch {
     return `{"metadata":${metadata},"payload":${JSON.stringify(text)},"payloadEncoding":"utf8"${positionJson(position)}}`
   }
-  return `{"metadata":${metadata},"payload":${compactJson(text)}${positionJson(position)}}`
+  if (options.exactPayloads === true && !fitsAsWritten(text)) {
+    return `{"metadata":${metadata},"payload":${JSON.stringify(text)},"payloadEncoding":"utf8"${positionJson(position)}}`
+  }
+  return `{"metadata":${metadata},"payload":${options.exactPayloads === true ? text : compactJson(text)}${positionJson(position)}}`
+}
+
+/**
+ * Whether a JSON text can stand in a line as it is and be taken back byte for byte: no line break (which would
+ * end the line; JSON holds one only as whitespace, never raw in a string), and no whitespace before or after its
+ * value, which a reader of the line cannot tell from the line's own.
+ */
+function fitsAsWritten (text: string): boolean {
+  return !isJsonSpace(text.charCodeAt(0)) && !isJsonSpace(text.charCodeAt(text.length - 1)) && !text.includes('\n') && !text.includes('\r')
+}
+
+function isJsonSpace (c: number): boolean {
+  return c === 0x20 || c === 0x0A || c === 0x0D || c === 0x09
 }
 
 function positionJson (position: ShoeboxRecord['position']): string {

@@ -17,7 +17,7 @@ t.test('--on-invalid without a parse is a usage error naming the flags', async (
     const r = await cli(['encode', '--on-invalid', value], '{"a":1}\nnot json\n')
     t.equal(r.code, 2, `--on-invalid ${value}: exit 2`)
     t.equal(r.stdout.length, 0, 'nothing written')
-    t.match(r.stderr, /^shoebox encode: --on-invalid needs --validate \(or --meta-from-field, which parses each line\)\n/)
+    t.match(r.stderr, /^shoebox encode: --on-invalid needs --validate \(or --meta-from-field or --records, which parse each line\)\n/)
   }
   // --meta-from-field parses each line, so --on-invalid decides what a bad one does.
   const lifted = await cli(['encode', '--meta-from-field', 'k', '--on-invalid', 'skip'], '{"k":"x"}\nnot json\n{"k":"y"}\n')
