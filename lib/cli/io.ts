@@ -9,6 +9,9 @@ import { undecodedPath } from '../fs/undecoded-path.js'
 
 export { describeIoError }
 
+/** Why a directory named as a FILE was not read: one that holds files stands for them (file-args.ts). */
+export const EMPTY_DIRECTORY = 'is a directory with no files directly in it'
+
 /** Read with 1 MiB chunks: the default 64 KiB costs about 3x on this path. */
 export const READ_CHUNK = 1024 * 1024
 
@@ -67,7 +70,8 @@ export async function openInputWhole (io: Io, name: string): Promise<Readable | 
   })
   if (stat.isDirectory()) {
     await handle.close()
-    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: is a directory`)
+    // A directory named stands for its files (file-args.ts): one here had none.
+    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${EMPTY_DIRECTORY}`)
   }
   if (stat.isFile() && stat.size <= SMALL_FILE_BYTES) {
     let whole: Buffer | null
