@@ -1,6 +1,7 @@
 /** shoebox unpack: the files of packed archives back into a directory. */
 import path from 'node:path'
 import { unpack } from '../pack/unpack.js'
+import { InvalidOptionError } from '../errors.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
 import { parse } from './options.js'
@@ -73,6 +74,9 @@ export const unpackCommand: Command = {
       maxFrameSize: maxFrameSizeFrom(values),
       storeOptions,
       signal
+    }).catch((err: unknown) => {
+      // --out among the archives (unpack.ts refuseOutAmongArchives): named as the flag typed, a usage mistake.
+      throw err instanceof InvalidOptionError && err.option === 'out' ? usage(`--out: ${err.reason}`) : err
     }))
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
     io.stderr.write(`shoebox unpack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${plural(summary.archives, 'archive')} into ${oneLine(path.resolve(out))}, ${seconds} s\n`)

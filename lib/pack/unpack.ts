@@ -95,6 +95,33 @@ const TEMP_PREFIX = '.shoebox-unpack-'
 const TEMP = /^\.shoebox-unpack-(.+)~(\d+)~[0-9a-f]{16}$/
 
 /**
+ * `out` where the files restored would be listed with the archives: the directory the pattern lists from
+ * (`unpack('backup', { out: 'backup' })`, the pattern a directory standing for its files), or one below it that a
+ * '**' reaches. The files restored there were mixed with the archives, and the next unpack of the same pattern read
+ * them as archives and failed at the first ('truncated'). Refused before anything is read or written.
+ */
+async function refuseOutAmongArchives (out: string, root: string, pattern: string): Promise<void> {
+  if (/^[a-z0-9+.-]+:\/\//i.test(root)) return
+  const [realOut, realRoot] = await Promise.all([realPathToBe(path.resolve(out)), fs.realpath(root).catch(() => undefined)])
+  if (realRoot === undefined) return
+  const rel = path.relative(realRoot, realOut)
+  const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)
+  if (rel !== '' && !(inside && pattern.includes('**'))) return
+  throw invalidOption('out', `${out} is ${rel === '' ? 'the directory' : 'inside the directory'} the archives are read from (${realRoot}): ` +
+    'the files restored there would be read as archives by the next unpack of the same pattern; restore into another directory (nothing was restored)')
+}
+
+/** The real path `dir` has, or will have once made: its nearest existing ancestor's, then the rest of it. */
+async function realPathToBe (dir: string): Promise<string> {
+  try {
+    return await fs.realpath(dir)
+  } catch {
+    const parent = path.dirname(dir)
+    return parent === dir ? dir : path.join(await realPathToBe(parent), path.basename(dir))
+  }
+}
+
+/**
  * Restore the files of every archive `pattern` matches (a local glob, or
  * 's3://bucket/prefix/*.shoebox.gz') into `options.out`.
  */
@@ -119,6 +146,12 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
     maxFrameSize: options.maxFrameSize,
     positions: true
   })
+  try {
+    await refuseOutAmongArchives(options.out, source.glob.root, source.glob.pattern)
+  } catch (err) {
+    source.destroy()
+    throw err
+  }
   let out: string
   // A directory this unpack makes is removed again if it fails with nothing restored ('nothing/*' matched no
   // archive: the directory was made before the pattern was listed).
