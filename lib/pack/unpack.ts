@@ -34,6 +34,7 @@ import { abortReason, checkCallback, checkSignal, invalidOption, ShoeboxError, t
 import { ensureDir, writeAll } from '../fs/durable.js'
 import { moveNoReplace } from '../fs/link.js'
 import { ioError } from '../fs/io-error.js'
+import { realPathOf } from '../fs/real-path.js'
 import type { ShoeboxRecord } from '../record.js'
 import { parseTimestamp } from '../meta/state-db-values.js'
 import { archiveSource } from '../source/archive-source.js'
@@ -102,23 +103,14 @@ const TEMP = /^\.shoebox-unpack-(.+)~(\d+)~[0-9a-f]{16}$/
  */
 async function refuseOutAmongArchives (out: string, root: string, pattern: string): Promise<void> {
   if (/^[a-z0-9+.-]+:\/\//i.test(root)) return
-  const [realOut, realRoot] = await Promise.all([realPathToBe(path.resolve(out)), fs.realpath(root).catch(() => undefined)])
+  const realRoot = await fs.realpath(root).catch(() => undefined)
   if (realRoot === undefined) return
+  const realOut = realPathOf(out)
   const rel = path.relative(realRoot, realOut)
   const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)
   if (rel !== '' && !(inside && pattern.includes('**'))) return
   throw invalidOption('out', `${out} is ${rel === '' ? 'the directory' : 'inside the directory'} the archives are read from (${realRoot}): ` +
     'the files restored there would be read as archives by the next unpack of the same pattern; restore into another directory (nothing was restored)')
-}
-
-/** The real path `dir` has, or will have once made: its nearest existing ancestor's, then the rest of it. */
-async function realPathToBe (dir: string): Promise<string> {
-  try {
-    return await fs.realpath(dir)
-  } catch {
-    const parent = path.dirname(dir)
-    return parent === dir ? dir : path.join(await realPathToBe(parent), path.basename(dir))
-  }
 }
 
 /**
