@@ -6,6 +6,7 @@ import { pack, type SkipReason } from '../pack/pack.js'
 import { parseSize } from '../units.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
+import { checkDirArg } from './dir-arg.js'
 import { asUsage, parse } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -69,7 +70,7 @@ export const packCommand: Command = {
     const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one directory')
     // An unset shell variable ("$SRC"): it was 'option dir: a directory to pack is required', exit 1.
-    if (positionals[0] === '') throw usage("'' names no directory (an empty argument: an unset shell variable?)")
+    checkDirArg(positionals[0], 'directory', 'pack reads the files of a directory')
     const to = values.to
     if (typeof to !== 'string' || to === '') throw usage('needs --to URL (s3://bucket/prefix, file:///dir or a directory)')
     storeUrlArg(to, storeOptions)

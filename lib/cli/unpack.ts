@@ -4,6 +4,7 @@ import { unpack } from '../pack/unpack.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Command } from './command.js'
 import { usage } from './io.js'
+import { checkDirArg } from './dir-arg.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionSpec } from './read-options.js'
 import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -58,6 +59,7 @@ export const unpackCommand: Command = {
     // A malformed --endpoint is a usage error, said before anything is read or made.
     const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
+    checkDirArg(positionals[0], 'PATTERN', "unpack reads archives by name")
     const out = values.out
     if (typeof out !== 'string' || out === '') throw usage('needs --out DIR')
     // A name that is not UTF-8 names another directory, which unpack would make (misdecodedDirectory()).
