@@ -251,6 +251,18 @@ export function quotedGlobHint (name: string, err: unknown): string {
     : ''
 }
 
+/**
+ * checkDirArg(): a DIR or PATTERN argument that is '-' or empty, refused as the usage
+ * mistake it is. `shoebox write -` made a directory named '-' (the user
+ * meant stdout: that is `encode`), `read -` said 'no archive matches -',
+ * and an unset shell variable ("$DIR") read as a missing directory named
+ * ''. A directory named '-' is still reached as './-'.
+ */
+export function checkDirArg (value: string, what: string, stdinInstead: string): void {
+  if (value === '') throw usage(`'' names no ${what} (an empty argument: an unset shell variable?)`)
+  if (value === '-') throw usage(`'-' is not stdin or stdout here: it would name a ${what}; ${stdinInstead} (a ${what} of that name is './-')`)
+}
+
 /** A usage mistake: the CLI prints it with a hint and exits 2. */
 export function usage (message: string): ShoeboxError {
   return new ShoeboxError('SHOEBOX_USAGE', message)

@@ -1,5 +1,5 @@
 /**
- * '-' or '' where a command takes a DIR or PATTERN (dir-arg.ts): a usage
+ * '-' or '' where a command takes a DIR or PATTERN (cli/io.ts checkDirArg): a usage
  * error naming the mistake, exit 2, nothing made. `shoebox write -` made a
  * directory named '-' and sealed the records there, `read -` said 'no
  * archive matches -', `pack ''` 'option dir: ...' with exit 1 and `recover
