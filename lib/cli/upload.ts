@@ -35,8 +35,8 @@ const help = `Usage: shoebox upload FILE... --to URL [options]
 
 Uploads each FILE to the store URL (s3://bucket/prefix, file:///dir or a
 directory) under the key of its file name (a directory stands for the files
-directly in it, dotfiles left out; a file named twice is uploaded once), as a multipart upload on S3, and
-verifies it (each part's CRC32 as sent against the bytes read, and the
+directly in it, dotfiles left out; a file named twice is uploaded once), as
+a multipart upload on S3, and verifies it (each part's CRC32 as sent against the bytes read, and the
 stored size). Prints one line per file to stdout, in the order given, and
 the transfer statistics to stderr. A failed upload leaves no multipart
 upload behind (one whose abort the server refuses is named, with its id, as

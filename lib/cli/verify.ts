@@ -17,8 +17,8 @@ const help = `Usage: shoebox verify file ...
 
 Reads every record of each archive ('-' is stdin; plain, gzip or zstd; a
 directory stands for the files directly in it; a file named twice is read
-once), proves each v2 record by its
-checksum (v1 records carry none and are checked for structure only), and
+once), proves each v2 record by its checksum (v1 records carry none and are
+checked for structure only), and
 prints one line per file with its record counts (and its codec, if
 compressed), then one line per damaged stretch (byte offset, reason, bytes
 skipped), except that the stretches within one zstd frame are one line
