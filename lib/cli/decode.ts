@@ -10,6 +10,7 @@ import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
 import { endOnFailure, feed, type EndOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { openInput } from './io.js'
+import { filesOfArguments } from './file-args.js'
 import { parse } from './options.js'
 import { exactHelp, maxFrameSizeFrom, maxRecordSizeFrom, rawMetadataFrom, rawMetadataHelp, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { DamageLines, skippedLine } from './damage-lines.js'
@@ -20,7 +21,9 @@ import { plural } from '../plural.js'
 const help = `Usage: shoebox decode [options] [file ...]
 
 Reads archives (v1 and v2 records, in any mix; plain, gzip or zstd, known by
-their magic bytes) from the files given, or stdin (also '-'), and writes one JSON object per record to stdout:
+their magic bytes) from the files given (a directory stands for the files
+directly in it; a file named twice is read once), or stdin (also '-'), and
+writes one JSON object per record to stdout:
 
   {"metadata":{...},"payload":<value>}
 
@@ -53,12 +56,13 @@ export const decodeCommand: Command = {
       ...readOptionSpec
     }, true)
     const rawMetadata = rawMetadataFrom(values)
-    const inputs = positionals.length > 0 ? positionals : ['-']
     const payloadOnly = values['payload-only'] === true
     const exactPayloads = values.exact === true
     const lenient = values.lenient === true
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
+    // A directory as the files directly in it; a file named twice decoded once (file-args.ts).
+    const inputs = positionals.length > 0 ? await filesOfArguments(positionals) : ['-']
     let damaged = 0
     // SIGINT or SIGTERM end the output after the record being printed, and the files after it are not read: the
     // decode was cut short (interrupt.ts). Killed by the signal, the output could end inside a line. A second

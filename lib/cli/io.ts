@@ -9,6 +9,9 @@ import { undecodedPath } from '../fs/undecoded-path.js'
 
 export { describeIoError }
 
+/** Why a directory named as a FILE was not read: one that holds files stands for them (file-args.ts). */
+export const EMPTY_DIRECTORY = 'is a directory with no files directly in it'
+
 /** Read with 1 MiB chunks: the default 64 KiB costs about 3x on this path. */
 export const READ_CHUNK = 1024 * 1024
 
@@ -67,7 +70,8 @@ export async function openInputWhole (io: Io, name: string): Promise<Readable | 
   })
   if (stat.isDirectory()) {
     await handle.close()
-    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: is a directory`)
+    // A directory named stands for its files (file-args.ts): one here had none.
+    throw new ShoeboxError('SHOEBOX_IO', `cannot read ${name}: ${EMPTY_DIRECTORY}`)
   }
   if (stat.isFile() && stat.size <= SMALL_FILE_BYTES) {
     let whole: Buffer | null
@@ -245,6 +249,18 @@ export function quotedGlobHint (name: string, err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && /[*?[\]{}]/.test(name)
     ? ' (a file name, not a glob: leave globs unquoted for the shell to expand)'
     : ''
+}
+
+/**
+ * checkDirArg(): a DIR or PATTERN argument that is '-' or empty, refused as the usage
+ * mistake it is. `shoebox write -` made a directory named '-' (the user
+ * meant stdout: that is `encode`), `read -` said 'no archive matches -',
+ * and an unset shell variable ("$DIR") read as a missing directory named
+ * ''. A directory named '-' is still reached as './-'.
+ */
+export function checkDirArg (value: string, what: string, stdinInstead: string): void {
+  if (value === '') throw usage(`'' names no ${what} (an empty argument: an unset shell variable?)`)
+  if (value === '-') throw usage(`'-' is not stdin or stdout here: it would name a ${what}; ${stdinInstead} (a ${what} of that name is './-')`)
 }
 
 /** A usage mistake: the CLI prints it with a hint and exits 2. */

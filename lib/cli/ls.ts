@@ -9,7 +9,7 @@ import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from 
 import { storeUrlArg } from './store-url-arg.js'
 import { TransferReporter } from './transfer-reporter.js'
 import type { Command } from './command.js'
-import { usage } from './io.js'
+import { checkDirArg, usage } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
@@ -45,6 +45,7 @@ export const lsCommand: Command = {
     // A malformed --endpoint is a usage error, said before anything is read or made.
     const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
+    checkDirArg(positionals[0], 'PATTERN', "for archives on stdin, 'shoebox decode'")
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
     const { store, ...glob } = openGlob(storeUrlArg(positionals[0], storeOptions), { storeOptions })

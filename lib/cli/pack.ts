@@ -1,11 +1,11 @@
 /** shoebox pack: a directory's files into a few large archives in a store. */
 import path from 'node:path'
-import { ShoeboxError } from '../errors.js'
+import { InvalidOptionError, ShoeboxError } from '../errors.js'
 import { misdecodedSource } from '../fs/undecoded-path.js'
 import { pack, type SkipReason } from '../pack/pack.js'
 import { parseSize } from '../units.js'
 import type { Command } from './command.js'
-import { usage } from './io.js'
+import { checkDirArg, usage } from './io.js'
 import { asUsage, parse } from './options.js'
 import { compressFrom, compressOptionHelp, compressOptionSpec, expandCompress } from './compress-options.js'
 import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -68,6 +68,8 @@ export const packCommand: Command = {
     // A malformed --endpoint is a usage error, said before anything is read or made.
     const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one directory')
+    // An unset shell variable ("$SRC"): it was 'option dir: a directory to pack is required', exit 1.
+    checkDirArg(positionals[0], 'directory', 'pack reads the files of a directory')
     const to = values.to
     if (typeof to !== 'string' || to === '') throw usage('needs --to URL (s3://bucket/prefix, file:///dir or a directory)')
     storeUrlArg(to, storeOptions)
@@ -103,6 +105,9 @@ export const packCommand: Command = {
         if (verbose) io.stderr.write(`shoebox pack: skipped ${oneLine(`${path.join(dir, ...entry.path.split('/'))} (${entry.reason}${entry.detail === undefined ? '' : `: ${entry.detail}`})`)}\n`)
       },
       signal
+    }).catch((err: unknown) => {
+      // --to the directory being packed (pack.ts refuseDestinationIsDir): named as the flag typed, a usage mistake.
+      throw err instanceof InvalidOptionError && err.option === 'to' ? usage(`--to: ${err.reason}`) : err
     }))
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
     const reasons = [...byReason].map(([reason, count]) => `${reason}: ${count}`).join(', ')

@@ -7,7 +7,7 @@ import { CorruptArchiveError, InvalidOptionError, ShoeboxError } from '../errors
 import { endOnFailure } from '../stream/deliver-then-fail.js'
 import type { Command } from './command.js'
 import { RecordsToNdjson } from '../ndjson/records-to-ndjson.js'
-import { usage } from './io.js'
+import { checkDirArg, usage } from './io.js'
 import { oneOf, parse } from './options.js'
 import { exactHelp, maxFrameSizeFrom, maxRecordSizeFrom, rawMetadataFrom, rawMetadataHelp, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { parsePositionText } from '../source/position-text.js'
@@ -74,6 +74,7 @@ export const readCommand: Command = {
     // A malformed --endpoint is a usage error, said before anything is read or made.
     const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
+    checkDirArg(positionals[0], 'PATTERN', "for archives on stdin, 'shoebox decode'")
     const order = oneOf('--order', values.order, ['name', 'mtime'], 'name')
     const lenient = values.lenient === true
     const source = fromRefused(() => archiveSource(storeUrlArg(positionals[0], storeOptions), {

@@ -1,8 +1,9 @@
 /** shoebox unpack: the files of packed archives back into a directory. */
 import path from 'node:path'
 import { unpack } from '../pack/unpack.js'
+import { InvalidOptionError } from '../errors.js'
 import type { Command } from './command.js'
-import { usage } from './io.js'
+import { checkDirArg, usage } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionSpec } from './read-options.js'
 import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -57,6 +58,7 @@ export const unpackCommand: Command = {
     // A malformed --endpoint is a usage error, said before anything is read or made.
     const storeOptions = storeOptionsFrom(values)
     if (positionals.length !== 1) throw usage('needs exactly one PATTERN (quote globs)')
+    checkDirArg(positionals[0], 'PATTERN', "unpack reads archives by name")
     const out = values.out
     if (typeof out !== 'string' || out === '') throw usage('needs --out DIR')
     // A name that is not UTF-8 names another directory, which unpack would make (misdecodedDirectory()).
@@ -73,6 +75,9 @@ export const unpackCommand: Command = {
       maxFrameSize: maxFrameSizeFrom(values),
       storeOptions,
       signal
+    }).catch((err: unknown) => {
+      // --out among the archives (unpack.ts refuseOutAmongArchives): named as the flag typed, a usage mistake.
+      throw err instanceof InvalidOptionError && err.option === 'out' ? usage(`--out: ${err.reason}`) : err
     }))
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
     io.stderr.write(`shoebox unpack: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')} from ${plural(summary.archives, 'archive')} into ${oneLine(path.resolve(out))}, ${seconds} s\n`)

@@ -7,7 +7,8 @@ import { abortReason, ShoeboxError, throwIfAborted, untilAborted } from '../erro
 import { openStore } from '../store/open-store.js'
 import { StoreError } from '../store/store-error.js'
 import type { Command } from './command.js'
-import { describeIoError, quotedGlobHint, usage } from './io.js'
+import { describeIoError, EMPTY_DIRECTORY, quotedGlobHint, usage } from './io.js'
+import { filesOfArguments } from './file-args.js'
 import { ioError, orIoError } from '../fs/io-error.js'
 import { fileReadSize } from '../fs/read-size.js'
 import { undecodedPath } from '../fs/undecoded-path.js'
@@ -33,8 +34,9 @@ const DEFAULT_CONCURRENCY = 4
 const help = `Usage: shoebox upload FILE... --to URL [options]
 
 Uploads each FILE to the store URL (s3://bucket/prefix, file:///dir or a
-directory) under the key of its file name, as a multipart upload on S3, and
-verifies it (each part's CRC32 as sent against the bytes read, and the
+directory) under the key of its file name (a directory stands for the files
+directly in it, dotfiles left out; a file named twice is uploaded once), as
+a multipart upload on S3, and verifies it (each part's CRC32 as sent against the bytes read, and the
 stored size). Prints one line per file to stdout, in the order given, and
 the transfer statistics to stderr. A failed upload leaves no multipart
 upload behind (one whose abort the server refuses is named, with its id, as
@@ -64,7 +66,7 @@ export const uploadCommand: Command = {
   flags: STORE_FLAGS,
   help,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, {
+    const { values, positionals: named } = parse(argv, {
       to: { type: 'string' },
       'part-size': { type: 'string' },
       'queue-size': { type: 'string' },
@@ -74,13 +76,16 @@ export const uploadCommand: Command = {
     }, true)
     // A malformed --endpoint is a usage error, said before anything is read or made.
     const storeOptions = storeOptionsFrom(values)
-    if (positionals.length === 0) throw usage('needs at least one FILE')
+    if (named.length === 0) throw usage('needs at least one FILE')
     if (typeof values.to !== 'string') throw usage('needs --to URL')
     const queueSize = positiveInteger('--queue-size', values['queue-size'])
     const concurrency = positiveInteger('--concurrency', values.concurrency) ?? DEFAULT_CONCURRENCY
     // Parsed once: what "a file of one part" means for --concurrency, and each writer's part size. Checked
     // against S3's bounds whatever the store: a directory store ignores it, and took --part-size 0 without a word.
     const partSize = asUsage(() => checkPartSize(values['part-size']), { flags: { partSize: '--part-size' } })
+    // A directory as the files directly in it (as read and ls take it); a file named twice uploaded once: it was
+    // refused as two files of one name (file-args.ts).
+    const positionals = await filesOfArguments(named)
     refuseSharedKeys(positionals)
     const store = openStore(storeUrlArg(values.to, storeOptions), storeOptions)
     refuseUploadOntoItself(positionals, store)
@@ -293,7 +298,7 @@ async function regularFile (file: string): Promise<fs.Stats> {
     }
     throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${describeIoError(err)}${quotedGlobHint(file, err)}`)
   }
-  if (!stats.isFile()) throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${stats.isDirectory() ? 'is a directory' : 'not a regular file'}`)
+  if (!stats.isFile()) throw new ShoeboxError('SHOEBOX_IO', `cannot read ${file}: ${stats.isDirectory() ? EMPTY_DIRECTORY : 'not a regular file'}`)
   return stats
 }
 

@@ -2,6 +2,7 @@
 import { ShoeboxError } from '../errors.js'
 import type { Command } from './command.js'
 import { openInputWhole, usage, type Io } from './io.js'
+import { filesOfArguments } from './file-args.js'
 import { inFlags, parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionHelp, readOptionSpec } from './read-options.js'
 import { scanArchive, type Scan } from './scan.js'
@@ -14,8 +15,10 @@ import type { Readable } from 'node:stream'
 
 const help = `Usage: shoebox verify file ...
 
-Reads every record of each archive ('-' is stdin; plain, gzip or zstd), proves each v2 record by its
-checksum (v1 records carry none and are checked for structure only), and
+Reads every record of each archive ('-' is stdin; plain, gzip or zstd; a
+directory stands for the files directly in it; a file named twice is read
+once), proves each v2 record by its checksum (v1 records carry none and are
+checked for structure only), and
 prints one line per file with its record counts (and its codec, if
 compressed), then one line per damaged stretch (byte offset, reason, bytes
 skipped), except that the stretches within one zstd frame are one line
@@ -34,10 +37,12 @@ export const verifyCommand: Command = {
   help,
   flags: READ_FLAGS,
   async run (argv, io) {
-    const { values, positionals } = parse(argv, readOptionSpec, true)
-    if (positionals.length === 0) throw usage('needs at least one file')
+    const { values, positionals: named } = parse(argv, readOptionSpec, true)
+    if (named.length === 0) throw usage('needs at least one file')
     const maxRecordSize = maxRecordSizeFrom(values)
     const maxFrameSize = maxFrameSizeFrom(values)
+    // A directory as the files directly in it; a file named twice verified once (file-args.ts).
+    const positionals = await filesOfArguments(named)
     let failed = 0
     // The next few files are opened (and, if small, read) while one is scanned, as ls and read do (read-ahead.ts):
     // their opens overlap. Their sizes are unknown until opened: a big one is opened, not read. Not stdin.

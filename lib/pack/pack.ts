@@ -20,6 +20,7 @@ import { packFiles, type PackFilesOptions, type PackSource, type SkippedEntry } 
 import type { ReadProgress } from './read-file.js'
 import { plural } from '../plural.js'
 import { describeIoError } from '../fs/io-error.js'
+import { realPathOf } from '../fs/real-path.js'
 import { CallbackResults } from '../callback-results.js'
 
 // The walk's API is part of pack's: lib/index.ts and the CLI import it from here.
@@ -99,7 +100,9 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   checkText(options.tmpDir, 'tmpDir')
   const signal = options.signal
   throwIfAborted(signal)
-  const source = packFiles(dir, { ...options, destination: localDirectory(options.to) })
+  const destination = localDirectory(options.to)
+  refuseDestinationIsDir(dir, destination, options.to)
+  const source = packFiles(dir, { ...options, destination })
   // A bad URL or option fails here, before any file is read.
   await openStore(options.to, options.storeOptions).close()
   const rollSize = sizeOption(options.rollSize, DEFAULT_ROLL_SIZE, 'rollSize')
@@ -265,6 +268,18 @@ async function removeDeadStaging (tmpDir: string, to: string, storeOptions: Stor
 }
 
 /** The directory a store URL names, when it is local (a path or file://). */
+/**
+ * `to` the directory being packed (`shoebox pack src --to src`), by real paths: its archives were packed by every
+ * later pack of it, each run's archive holding all the earlier ones. One inside it is fine (not walked into).
+ */
+function refuseDestinationIsDir (dir: string, destination: string | undefined, to: string): void {
+  if (typeof dir !== 'string' || dir === '' || destination === undefined) return
+  const real = realPathOf(dir)
+  if (realPathOf(destination) !== real) return
+  throw invalidOption('to', `${to} is the directory being packed (${real}): the next pack of it would pack these archives too; ` +
+    'give another directory (one inside it, such as its archives/, is not packed); nothing was read or uploaded')
+}
+
 function localDirectory (to: string): string | undefined {
   const scheme = schemeOf(to)
   return scheme === undefined ? to : scheme === 'file' ? fileUrlPath(to) : undefined

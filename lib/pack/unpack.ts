@@ -34,6 +34,7 @@ import { abortReason, checkCallback, checkSignal, invalidOption, ShoeboxError, t
 import { ensureDir, writeAll } from '../fs/durable.js'
 import { moveNoReplace } from '../fs/link.js'
 import { ioError } from '../fs/io-error.js'
+import { realPathOf } from '../fs/real-path.js'
 import type { ShoeboxRecord } from '../record.js'
 import { parseTimestamp } from '../meta/state-db-values.js'
 import { archiveSource } from '../source/archive-source.js'
@@ -96,6 +97,24 @@ const TEMP_PREFIX = '.shoebox-unpack-'
 const TEMP = /^\.shoebox-unpack-(.+)~([^~]+)~[0-9a-f]{16}$/
 
 /**
+ * `out` where the files restored would be listed with the archives: the directory the pattern lists from
+ * (`unpack('backup', { out: 'backup' })`, the pattern a directory standing for its files), or one below it that a
+ * '**' reaches. The files restored there were mixed with the archives, and the next unpack of the same pattern read
+ * them as archives and failed at the first ('truncated'). Refused before anything is read or written.
+ */
+async function refuseOutAmongArchives (out: string, root: string, pattern: string): Promise<void> {
+  if (/^[a-z0-9+.-]+:\/\//i.test(root)) return
+  const realRoot = await fs.realpath(root).catch(() => undefined)
+  if (realRoot === undefined) return
+  const realOut = realPathOf(out)
+  const rel = path.relative(realRoot, realOut)
+  const inside = rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)
+  if (rel !== '' && !(inside && pattern.includes('**'))) return
+  throw invalidOption('out', `${out} is ${rel === '' ? 'the directory' : 'inside the directory'} the archives are read from (${realRoot}): ` +
+    'the files restored there would be read as archives by the next unpack of the same pattern; restore into another directory (nothing was restored)')
+}
+
+/**
  * Restore the files of every archive `pattern` matches (a local glob, or
  * 's3://bucket/prefix/*.shoebox.gz') into `options.out`.
  */
@@ -120,6 +139,12 @@ export async function unpack (pattern: string, options: UnpackOptions): Promise<
     maxFrameSize: options.maxFrameSize,
     positions: true
   })
+  try {
+    await refuseOutAmongArchives(options.out, source.glob.root, source.glob.pattern)
+  } catch (err) {
+    source.destroy()
+    throw err
+  }
   let out: string
   // A directory this unpack makes is removed again if it fails with nothing restored ('nothing/*' matched no
   // archive: the directory was made before the pattern was listed).

@@ -176,9 +176,11 @@ t.test('--max-record-size: a 70 MiB record fails by default and reads with 100Mi
   }
 })
 
-t.test('decode of a directory: "cannot read DIR: is a directory", one line, exit 1', async (t) => {
-  const r = await cli(['decode', tmp])
-  t.equal(r.stderr, `shoebox decode: cannot read ${tmp}: is a directory\n`)
+t.test('decode of an empty directory: "cannot read DIR: is a directory with no files directly in it", one line, exit 1', async (t) => {
+  // One that holds files stands for them (cli-directory-args.test.ts).
+  const empty = fs.mkdtempSync(path.join(tmp, 'empty-'))
+  const r = await cli(['decode', empty])
+  t.equal(r.stderr, `shoebox decode: cannot read ${empty}: is a directory with no files directly in it\n`)
   t.equal(r.code, 1)
   t.equal(r.stdout.length, 0)
 })

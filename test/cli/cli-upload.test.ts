@@ -68,7 +68,8 @@ t.test('mistakes are one line and a non-zero exit', async (t) => {
     ...['0', '1MiB', '6GiB', 'lots'].flatMap((size): Array<[string[], number, RegExp]> => [`s3://${s3.bucket}`, path.join(tmp, 'part-size-store')].map((to) =>
       [['upload', small, '--to', to, '--part-size', size], 2, /^shoebox upload: --part-size: (must be at least 5MiB|must be at most \d+ bytes|expected a size)/])),
     [['upload', path.join(tmp, 'missing.bin'), '--to', `s3://${s3.bucket}`], 1, /cannot read .*missing\.bin: no such file or directory/],
-    [['upload', tmp, '--to', `s3://${s3.bucket}`], 1, new RegExp(`cannot read .*: is a directory; nothing was uploaded to s3://${s3.bucket}$`, 'm')],
+    // An empty directory (one that holds files stands for them: cli-directory-args.test.ts).
+    [['upload', fs.mkdtempSync(path.join(tmp, 'empty-')), '--to', `s3://${s3.bucket}`], 1, new RegExp(`cannot read .*: is a directory with no files directly in it; nothing was uploaded to s3://${s3.bucket}$`, 'm')],
     [['upload', '/dev/null', '--to', `s3://${s3.bucket}`], 1, new RegExp(`^shoebox upload: cannot read /dev/null: not a regular file; nothing was uploaded to s3://${s3.bucket}$`, 'm')],
     [['upload', small, '--to', 's3://no-such-bucket/x'], 1, /s3:\/\/no-such-bucket\/x: put small\.bin: the bucket does not exist/]
   ]

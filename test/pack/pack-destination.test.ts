@@ -11,6 +11,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { pack, type SkippedEntry } from '../../lib/pack/pack.js'
 import { unpack } from '../../lib/pack/unpack.js'
+import { cli } from '../cli-run.js'
 import { tempDir } from '../temp-dir.js'
 
 /** src/a/f0..f9, and src/zz/ holding an earlier run's archive (zz is walked after a). */
@@ -47,13 +48,38 @@ for (const [what, destination] of destinations) {
   })
 }
 
-t.test('a destination elsewhere, or the packed directory itself, skips nothing', async (t) => {
+t.test('a destination elsewhere skips nothing', async (t) => {
   const root = tempDir(t)
   const src = tree(root)
   const skipped: SkippedEntry[] = []
   const elsewhere = await pack(src, { to: path.join(root, 'store'), onSkip: (entry) => { skipped.push(entry) } })
   t.equal(elsewhere.files, 11)
-  const itself = await pack(src, { to: src, onSkip: (entry) => { skipped.push(entry) } })
-  t.equal(itself.files, 11, 'its archives are written after its listing')
   t.same(skipped, [])
+})
+
+// It was taken (its archives are written after its listing), and every later pack of the directory packed the
+// archives of the runs before it: each run's archive held all the earlier ones.
+t.test('the packed directory itself as the destination is refused before anything is read or uploaded', async (t) => {
+  const root = tempDir(t)
+  const src = tree(root)
+  const before = fs.readdirSync(src)
+  const link = path.join(root, 'link')
+  fs.symlinkSync(src, link)
+  for (const to of [src, `${src}/`, pathToFileURL(src).href, link, path.join(src, 'a', '..')]) {
+    await t.rejects(pack(src, { to }), { code: 'SHOEBOX_INVALID_OPTION', option: 'to', message: new RegExp(`is the directory being packed \\(${fs.realpathSync(src)}\\)`) }, to)
+  }
+  t.same(fs.readdirSync(src), before, 'no archive written')
+  const r = await cli(['pack', src, '--to', src])
+  t.equal(r.code, 2)
+  t.equal(r.stderr.split('\n')[0], `shoebox pack: --to: ${src} is the directory being packed (${fs.realpathSync(src)}): the next pack of it would pack these archives too; ` +
+    'give another directory (one inside it, such as its archives/, is not packed); nothing was read or uploaded')
+  t.same(fs.readdirSync(src), before, 'no archive written')
+})
+
+t.test("pack '' is a usage error (an unset shell variable), not 'option dir'", async (t) => {
+  const root = tempDir(t)
+  const r = await cli(['pack', '', '--to', path.join(root, 'store')])
+  t.equal(r.code, 2)
+  t.equal(r.stderr.split('\n')[0], "shoebox pack: '' names no directory (an empty argument: an unset shell variable?)")
+  t.notOk(fs.existsSync(path.join(root, 'store')))
 })
