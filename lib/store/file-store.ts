@@ -15,7 +15,7 @@ import { readWhole, SMALL_FILE_BYTES } from '../fs/read-size.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
-import { givenValue, invalidOption, isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
+import { givenValue, invalidOption, isBytes, refuseNotBytes, refusedLateWrite, STORE_HINT } from '../errors.js'
 import type { WalkedName, WalkFailure, walkNames } from '../fs/walk.js'
 import { ByteNames } from './byte-names.js'
 import { loadNativeFiles } from '../native.js'
@@ -649,6 +649,7 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
    * for the source's failure ('cannot read FILE: The "chunk" argument must be ...').
    */
   override write (chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+    if (refusedLateWrite(this, `the writer of key "${this.key}"`, encoding, callback)) return false
     if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
     return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
   }

@@ -35,7 +35,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { Writable } from 'node:stream'
-import { isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
+import { isBytes, refuseNotBytes, refusedLateWrite, STORE_HINT } from '../errors.js'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
 import type { PartBuffers } from './part-buffers.js'
 import { PartCheck } from './part-check.js'
@@ -183,6 +183,7 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
    * for the source's failure ('cannot read FILE: The "chunk" argument must be ...').
    */
   override write (chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+    if (refusedLateWrite(this, `the writer of key "${this.key}"`, encoding, callback)) return false
     if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
     return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
   }

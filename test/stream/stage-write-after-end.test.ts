@@ -11,7 +11,7 @@
  */
 import zlib from 'node:zlib'
 import { Readable, type Duplex } from 'node:stream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import {
   decode, encode, encodeNdjson, encodeRecords, gunzip, gunzipMembers, gzip, payloadText, RecordsToNdjson, ShoeboxError, zstd, zstdDecompress,
   type ShoeboxRecord
@@ -41,7 +41,7 @@ interface Case {
   /** What the late write gives. */
   late: unknown
   /** Checks what came out (all of it, in order). */
-  check: (t: Tap.Test, out: unknown[]) => Promise<void>
+  check: (t: Test, out: unknown[]) => Promise<void>
 }
 
 const bytesOut = (out: unknown[]): Buffer => Buffer.concat(out as Buffer[])
