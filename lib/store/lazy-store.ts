@@ -22,6 +22,7 @@ import { checkKey, checkObjectName } from './keys.js'
 import { parseS3Url, s3ClientSettings, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
 import type { S3Store } from './s3-store.js'
 import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, OpenUpload, PutOptions, PutResult, Store, WriterOptions } from './store.js'
+import { lateEnd } from '../stream/deliver-then-fail.js'
 
 export class LazyS3Store implements Store {
   readonly url: string
@@ -206,6 +207,13 @@ class DeferredWriter extends Writable implements ObjectWriter {
     if (refusedLateWrite(this, `the writer of key "${this.key}"`, encoding, callback)) return false
     if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
     return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
+  }
+
+  /** end(chunk) after end(): refused as a late write() is (Node's end() writes it, answering ERR_STREAM_WRITE_AFTER_END). */
+  override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (!lateEnd(this, chunk)) return super.end(chunk, encoding as BufferEncoding, callback)
+    this.write(chunk)
+    return this
   }
 
   override _construct (callback: (err?: Error | null) => void): void {

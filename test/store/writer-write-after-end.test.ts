@@ -59,3 +59,15 @@ t.test('S3: refused naming the key, nothing stored, no open multipart upload', a
     t.equal(s3.openMultipartUploads(), 0, `${name}: no upload left open`)
   }
 })
+
+t.test('end(chunk) after end(): refused as a late write() is, naming the key', async (t) => {
+  const dir = tempDir(t)
+  const writer = uploadSink(`file://${dir}`, 'k.bin')
+  const failed = new Promise<unknown>((resolve) => { writer.once('error', resolve) })
+  writer.write(Buffer.alloc(10))
+  writer.end()
+  writer.end(Buffer.from('late'))
+  t.match(await failed, { code: 'SHOEBOX_USAGE', message: refusal('k.bin') })
+  await new Promise((resolve) => { if (writer.closed) resolve(null); else writer.once('close', resolve) })
+  t.same(fs.readdirSync(dir), [], 'nothing stored, no temporary file')
+})
