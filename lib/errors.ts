@@ -346,6 +346,28 @@ export function refuseNotBytes (
   return false
 }
 
+/**
+ * write() after end() into a store's writer (uploadSink(), store.writer()):
+ * true when refused, its callback then given a SHOEBOX_USAGE error naming the
+ * writer (`what`) and the writer destroyed with it, as Node's Writable
+ * destroys it, but with words: Node's ERR_STREAM_WRITE_AFTER_END named no key.
+ * An object lacking the chunk is not what its writer meant, so the upload is
+ * abandoned (a writer destroyed before its rename or completion stores
+ * nothing). False where Node's own answer applies (not ended, destroyed, or
+ * finished).
+ */
+export function refusedLateWrite (
+  stream: { readonly writableEnded: boolean, readonly writableFinished: boolean, readonly destroyed: boolean, destroy: (error: Error) => unknown },
+  what: string, encoding?: unknown, callback?: (error?: Error | null) => void
+): boolean {
+  if (!stream.writableEnded || stream.writableFinished || stream.destroyed) return false
+  const err = new ShoeboxError('SHOEBOX_USAGE', `${what}: write after end(): it was not taken; the upload is abandoned, so nothing is stored (unless it was completing already: then the object holds what was written before end())`)
+  stream.destroy(err)
+  const done = typeof encoding === 'function' ? encoding as (error?: Error | null) => void : callback
+  if (done !== undefined) process.nextTick(done, err)
+  return true
+}
+
 /** Whether a chunk is what a byte stage takes (see refuseNotBytes). */
 export function isBytes (chunk: unknown): chunk is string | Uint8Array {
   return typeof chunk === 'string' || chunk instanceof Uint8Array

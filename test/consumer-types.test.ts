@@ -9,7 +9,9 @@
  * compiled with it). The ES module file also asserts that what
  * the README shows typed (records of a `for await`, events' payloads,
  * decode()'s 'data' and 'corrupt') is not `any`: Readable's own types give
- * `any` for each; and that pipeline() still takes decode() as a middle stage.
+ * `any` for each; that pipeline() still takes decode() as a middle stage; and
+ * that the stages fit an ETL job's own pipeline (its async generator source or
+ * transform, an AbortSignal, web streams, the shipper as the sink).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -20,12 +22,14 @@ import { ROOT } from './transpile.js'
 
 const CONSUMER = `
 import { Readable, Writable, pipeline as pipelineCallback } from 'node:stream'
+import { ReadableStream } from 'node:stream/web'
 import { pipeline } from 'node:stream/promises'
 import fs from 'node:fs'
 import {
-  archiveSource, decode, encode, gunzip, gunzipMembers, packFiles, payloadJson, RecordsToNdjson, rollingSink, zstdDecompress, type ShoeboxRecord
+  archiveSource, decode, encode, encodeNdjson, gunzip, gunzipMembers, packFiles, payloadJson, RecordsToNdjson, rollingSink, uploadSink, zstd, zstdDecompress,
+  type ShoeboxRecord
 } from 'shoebox'
-import { kronos } from 'shoebox/events'
+import { kronos, ship, stamp, stampNdjson } from 'shoebox/events'
 import { fileStatSource, indexedRecords, metadir, ndjsonFileSource, recordIndexSource } from 'shoebox/meta'
 
 type IsAny<T> = 0 extends (1 & T) ? true : false
@@ -85,6 +89,23 @@ export async function readme (): Promise<void> {
     new Writable({ objectMode: true, write (record, _enc, done) { console.log(payloadJson(record)); done() } })
   )
   pipelineCallback(fs.createReadStream('events.shoebox.gz'), gunzip(), decode(), new RecordsToNdjson(), process.stdout, (err) => { if (err !== null) console.error(err) })
+
+  // An ETL job's shapes: its own source and sink around the stages, a signal, web streams, the shipper as a sink.
+  const signal = AbortSignal.timeout(1000)
+  async function * theirSource (): AsyncGenerator<{ metadata: Record<string, string>, payload: unknown }> { yield { metadata: { a: 'b' }, payload: 1 } }
+  await pipeline(theirSource, encode(), rollingSink({ dir: 'out' }), { signal })
+  await pipeline(theirSource(), rollingSink({ dir: 'out' }), { signal })
+  await pipeline(archiveSource('events/*'), async function * (records) {
+    for await (const record of records) { typed(record, 'typed'); yield payloadJson(record) }
+  }, new Writable({ objectMode: true, write (_value, _enc, done) { done() } }), { signal })
+  for await (const record of Readable.toWeb(archiveSource('events/*'))) console.log(record)
+  await pipeline(Readable.fromWeb(new ReadableStream<Uint8Array>()), decode(), new RecordsToNdjson(), process.stdout)
+  await pipeline(fs.createReadStream('events.ndjson'), stampNdjson({ stream: 'orders' }), ship('http://127.0.0.1:1'))
+  await pipeline(theirSource(), stamp({ stream: 'orders' }), ship('http://127.0.0.1:1'))
+  await pipeline(fs.createReadStream('events.ndjson'), encodeNdjson(), zstd(), uploadSink('file:///data', 'k'))
+  const stopping = archiveSource('events/*', { signal })
+  for await (const record of stopping) { typed(record, 'typed'); break }
+  stopping.stop()
 
   const client = kronos('http://127.0.0.1:1')
   for await (const event of client.get('pageviews', '2026-12-03T00:00:00Z', '2026-12-04T00:00:00Z')) typed(event, 'typed')

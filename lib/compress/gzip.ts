@@ -9,6 +9,7 @@ import { createRequire } from 'node:module'
 import type * as zlib from 'node:zlib'
 import type { Readable } from 'node:stream'
 import { COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
+import { refusesLateWrites } from '../stream/deliver-then-fail.js'
 import type { Position } from '../record.js'
 import type { OpenAtZstdOptions, OpenedAt } from './open-at.js'
 
@@ -53,7 +54,7 @@ let GzipStage: (new (options: zlib.ZlibOptions) => zlib.Gzip) | undefined
 export function gzip (options: GzipOptions = {}): zlib.Gzip {
   const level = gzipLevel(options)
   // zlib.Gzip is a constructor at run time; @types/node declares it as an interface only.
-  GzipStage ??= takesBytes(nodeZlib().Gzip as unknown as new (options: zlib.ZlibOptions) => zlib.Gzip, 'gzip()', COMPRESS_HINT)
+  GzipStage ??= takesBytes(refusesLateWrites(nodeZlib().Gzip as unknown as new (options: zlib.ZlibOptions) => zlib.Gzip, 'gzip()'), 'gzip()', COMPRESS_HINT)
   return new GzipStage({ level, chunkSize: CHUNK })
 }
 

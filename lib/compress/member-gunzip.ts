@@ -16,7 +16,7 @@ import { Duplex } from 'node:stream'
 import type zlib from 'node:zlib'
 import { checkOptionsObject, CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import { CHUNK, nodeZlib } from './gzip.js'
-import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { failAfterDelivery, refusesLateWrites } from '../stream/deliver-then-fail.js'
 import { MemberMap } from './member-map.js'
 import type * as MemberHeader from './member-header.js'
 
@@ -64,7 +64,7 @@ interface Member {
   done: Promise<void>
 }
 
-export class GunzipStage extends takesBytes(Duplex, 'gunzip()', DECOMPRESS_HINT) {
+export class GunzipStage extends takesBytes(refusesLateWrites(Duplex, 'gunzip()'), 'gunzip()', DECOMPRESS_HINT) {
   /** The members seen so far, for decode({ positions: true, members }). Empty for plain input. */
   readonly members = new MemberMap()
   #state: State = 'sniff'

@@ -16,7 +16,7 @@
 import { type Duplex, Transform, type TransformCallback } from 'node:stream'
 import { checkOptionsObject, CorruptArchiveError, DECOMPRESS_HINT, takesBytes } from '../errors.js'
 import { breakAfter } from '../stream/content-break.js'
-import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { failAfterDelivery, refusesLateWrites } from '../stream/deliver-then-fail.js'
 import { ReadDemand } from '../stream/read-demand.js'
 import { plural } from '../plural.js'
 import { checkDecodeMode } from '../units.js'
@@ -111,7 +111,7 @@ interface Skipping {
   detail: string
 }
 
-export class ZstdDecompressStage extends takesBytes(Transform, 'zstdDecompress()', DECOMPRESS_HINT) {
+export class ZstdDecompressStage extends takesBytes(refusesLateWrites(Transform, 'zstdDecompress()'), 'zstdDecompress()', DECOMPRESS_HINT) {
   readonly #options: ZstdDecompressOptions
   #state: State = 'sniff'
   /** Input not yet handled, starting at compressed offset #base. */

@@ -10,6 +10,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream'
 import { checkOptionsObject, COMPRESS_HINT, givenValue, invalidOption, takesBytes } from '../errors.js'
+import { refusesLateWrites } from '../stream/deliver-then-fail.js'
 import { sizeOption } from '../units.js'
 import type { FrameRooms } from './frame-rooms.js'
 import type { ZstdBackend, ZstdChoice } from './zstd-loader.js'
@@ -145,7 +146,7 @@ const IN_FLIGHT = 4
  */
 export const ZSTD_MAX_FRAME_CONTENT = 64 * 1024 * 1024
 
-export class ZstdCompressStage extends takesBytes(Transform, 'zstd()', COMPRESS_HINT) {
+export class ZstdCompressStage extends takesBytes(refusesLateWrites(Transform, 'zstd()'), 'zstd()', COMPRESS_HINT) {
   readonly level: number
   readonly #options: ZstdOptions
   #queue: Array<Promise<Buffer>> = []

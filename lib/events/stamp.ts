@@ -30,7 +30,7 @@ import type { Duplex, TransformCallback } from 'node:stream'
 import { Transform } from 'readable-stream'
 import { checkCallback, checkOptionsObject, checkText, invalidOption, reworded, ShoeboxError, takesBytes } from '../errors.js'
 import { givenSize, oneOf, sizeOption } from '../units.js'
-import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { failAfterDelivery, refusesLateWrites } from '../stream/deliver-then-fail.js'
 import { stripLeadingBom } from '../stream/leading-bom.js'
 import {
   kronosTimeFromDate, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeNow, toKronosTime, type KronosTime
@@ -122,7 +122,7 @@ class InBandFailure {
 
 const TIME_UNITS = ['kronos', 'ms', 's']
 
-export class StampStream extends failsOnListenerRejection(Transform) {
+export class StampStream extends failsOnListenerRejection(refusesLateWrites(Transform, 'stamp()')) {
   readonly #options: StampOptions
   readonly #failInBand: boolean
   readonly #needsObject: boolean
@@ -301,7 +301,7 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
     split2 = require('split2') as Split2
     const Pumpify = (require('pumpify') as { obj: PumpifyCtor }).obj
     // Objects written here fail the stream naming the mistake (takesBytes), not the process with split2's TypeError.
-    StampNdjsonClass = class StampNdjson extends takesBytes(Pumpify, 'stampNdjson()', 'it takes NDJSON lines; stamp() takes events') {
+    StampNdjsonClass = class StampNdjson extends takesBytes(refusesLateWrites(Pumpify, 'stampNdjson()'), 'stampNdjson()', 'it takes NDJSON lines; stamp() takes events') {
       // Failures arrive in line with the records: the error is raised only
       // once the reader has taken every record before it (pumpify would
       // destroy at once and drop what it still buffers).

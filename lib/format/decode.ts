@@ -4,7 +4,7 @@ import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import { checkOptionsObject, checkText, CorruptArchiveError, takesBytes } from '../errors.js'
 import { isBreakAfter } from '../stream/content-break.js'
-import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { failAfterDelivery, refusesLateWrites } from '../stream/deliver-then-fail.js'
 import type { MemberLookup, MemberSpan, Position, ShoeboxRecord, SpanLookup } from '../record.js'
 import { ArchiveDecoder, type CorruptInfo, type DecoderOptions, type DecoderStats } from './decoder.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
@@ -39,7 +39,7 @@ export interface DecodedCorruptInfo extends CorruptInfo {
  * Emits `corrupt` ({offset, reason, detail, bytesSkipped, file, frame?}) in lenient mode.
  */
 /** Records written here (from archiveSource(), say) fail the stream with a message that says so (see refuseNotBytes). */
-const DecodeBase = takesBytes(LazyTransform, 'decode()', 'archiveSource() and decode() give records already, and encode() takes them')
+const DecodeBase = takesBytes(refusesLateWrites(LazyTransform, 'decode()'), 'decode()', 'archiveSource() and decode() give records already, and encode() takes them')
 
 /** What decode() hands out: records (with their positions if asked) and damage (named by file and frame). */
 export interface DecodedEvents {

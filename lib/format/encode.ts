@@ -18,7 +18,7 @@
 import { LazyTransform } from '../stream/lazy-transform.js'
 import { checkOptionsObject } from '../errors.js'
 import type { TransformCallback } from 'node:stream'
-import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { failAfterDelivery, refusesLateWrites } from '../stream/deliver-then-fail.js'
 import type { RecordInput } from '../record.js'
 import { ArchiveEncoder, type EncoderOptions } from './encoder.js'
 
@@ -36,7 +36,7 @@ const FULL = Object.freeze({ fastPath: 'full' })
 const REFUSED = Object.freeze({ fastPath: 'refused' })
 type Marker = typeof FULL | typeof REFUSED
 
-export class EncodeStream extends LazyTransform {
+export class EncodeStream extends refusesLateWrites(LazyTransform, 'encode()') {
   #encoder: ArchiveEncoder
   #scheduled: ReturnType<typeof setImmediate> | null = null
   #records = 0

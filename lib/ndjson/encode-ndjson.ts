@@ -16,7 +16,7 @@ import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 // Node starts with node:stream loaded, so this costs nothing at import.
 import { Transform, type TransformCallback } from 'node:stream'
 import { checkOptionsObject, checkText, givenValue, invalidOption, ShoeboxError, takesBytes } from '../errors.js'
-import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { failAfterDelivery, refusesLateWrites } from '../stream/deliver-then-fail.js'
 import { LeadingBom } from '../stream/leading-bom.js'
 import { setOwnKey } from '../json/own-key.js'
 import { compactJson, jsonFieldSpan } from '../json/as-written.js'
@@ -97,7 +97,7 @@ const CR = 0x0d
 const RECORD_LINE_START = Buffer.from('{"metadata":')
 
 /** Objects written here fail the stream with a message that says so (see refuseNotBytes). */
-const EncodeNdjsonBase = takesBytes(Transform, 'encodeNdjson()', 'it takes NDJSON lines; encode() takes records')
+const EncodeNdjsonBase = takesBytes(refusesLateWrites(Transform, 'encodeNdjson()'), 'encodeNdjson()', 'it takes NDJSON lines; encode() takes records')
 
 export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
   readonly source: string

@@ -11,7 +11,7 @@ import { LazyTransform } from '../stream/lazy-transform.js'
 import type { TransformCallback } from 'node:stream'
 import { checkOptionsObject, ShoeboxError } from '../errors.js'
 import type { ShoeboxRecord } from '../record.js'
-import { failAfterDelivery } from '../stream/deliver-then-fail.js'
+import { failAfterDelivery, refusesLateWrites } from '../stream/deliver-then-fail.js'
 import { checkFlag } from '../units.js'
 
 export interface RecordsToNdjsonOptions {
@@ -36,7 +36,7 @@ export interface RecordsToNdjsonOptions {
  * costs: a record that comes alone (`read --follow` as a file grows, the first
  * line `read | head -1` waits for) is printed up to FLUSH_MS later.
  */
-export class RecordsToNdjson extends LazyTransform {
+export class RecordsToNdjson extends refusesLateWrites(LazyTransform, 'RecordsToNdjson') {
   #payloadOnly: boolean
   #exact: RecordJsonOptions
   #parts: Buffer[] = []

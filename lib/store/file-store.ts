@@ -15,7 +15,7 @@ import { readWhole, SMALL_FILE_BYTES } from '../fs/read-size.js'
 import { checkKey } from './keys.js'
 import { TransferStats } from '../transfer/stats.js'
 import { describeIoError } from '../fs/io-error.js'
-import { givenValue, invalidOption, isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
+import { givenValue, invalidOption, isBytes, refuseNotBytes, refusedLateWrite, STORE_HINT } from '../errors.js'
 import type { WalkedName, WalkFailure, walkNames } from '../fs/walk.js'
 import { ByteNames } from './byte-names.js'
 import { loadNativeFiles } from '../native.js'
@@ -24,6 +24,7 @@ import {
   putThrough, type GetOptions, type GetWholeOptions, type WholeObject, type ListedKey, type ListOptions, type ObjectInfo, type ObjectWriter, type OpenUpload, type PutOptions, type PutResult, type Store, type WriterOptions
 } from './store.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
+import { lateEnd } from '../stream/deliver-then-fail.js'
 
 /**
  * Temporary files of unfinished writes: hidden, and never listed. Named
@@ -649,8 +650,16 @@ class FileWriter extends failsOnListenerRejection(Writable) implements ObjectWri
    * for the source's failure ('cannot read FILE: The "chunk" argument must be ...').
    */
   override write (chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+    if (refusedLateWrite(this, `the writer of key "${this.key}"`, encoding, callback)) return false
     if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
     return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
+  }
+
+  /** end(chunk) after end(): refused as a late write() is (Node's end() writes it, answering ERR_STREAM_WRITE_AFTER_END). */
+  override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (!lateEnd(this, chunk)) return super.end(chunk, encoding as BufferEncoding, callback)
+    this.write(chunk)
+    return this
   }
 
   override _construct (callback: (err?: Error | null) => void): void {

@@ -16,12 +16,13 @@
 import { Readable, Writable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { isBytes, refuseNotBytes, ShoeboxError, STORE_HINT } from '../errors.js'
+import { isBytes, refuseNotBytes, refusedLateWrite, ShoeboxError, STORE_HINT } from '../errors.js'
 import { countTaken, TransferStats, type TransferSnapshot } from '../transfer/stats.js'
 import { checkKey, checkObjectName } from './keys.js'
 import { parseS3Url, s3ClientSettings, s3StoreUrl, s3WriterSettings, type S3StoreOptions } from './s3-config.js'
 import type { S3Store } from './s3-store.js'
 import type { GetOptions, ListOptions, ObjectInfo, ObjectWriter, OpenUpload, PutOptions, PutResult, Store, WriterOptions } from './store.js'
+import { lateEnd } from '../stream/deliver-then-fail.js'
 
 export class LazyS3Store implements Store {
   readonly url: string
@@ -203,8 +204,16 @@ class DeferredWriter extends Writable implements ObjectWriter {
    * for the source's failure ('cannot read FILE: The "chunk" argument must be ...').
    */
   override write (chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+    if (refusedLateWrite(this, `the writer of key "${this.key}"`, encoding, callback)) return false
     if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
     return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
+  }
+
+  /** end(chunk) after end(): refused as a late write() is (Node's end() writes it, answering ERR_STREAM_WRITE_AFTER_END). */
+  override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (!lateEnd(this, chunk)) return super.end(chunk, encoding as BufferEncoding, callback)
+    this.write(chunk)
+    return this
   }
 
   override _construct (callback: (err?: Error | null) => void): void {

@@ -35,7 +35,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { Writable } from 'node:stream'
-import { isBytes, refuseNotBytes, STORE_HINT } from '../errors.js'
+import { isBytes, refuseNotBytes, refusedLateWrite, STORE_HINT } from '../errors.js'
 import type { TransferSnapshot, TransferStats } from '../transfer/stats.js'
 import type { PartBuffers } from './part-buffers.js'
 import { PartCheck } from './part-check.js'
@@ -45,6 +45,7 @@ import { withTransfer, type TransferContext } from './s3-context.js'
 import { statusOf, StoreError } from './store-error.js'
 import { initiatedLocally, type ObjectWriter, type OpenUpload, type PutResult, type WriterOptions } from './store.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
+import { lateEnd } from '../stream/deliver-then-fail.js'
 
 /** What a writer needs of its store (S3Store), named here so the two modules do not import each other. */
 export interface S3WriterHost {
@@ -183,8 +184,16 @@ export class S3Writer extends failsOnListenerRejection(Writable) implements Obje
    * for the source's failure ('cannot read FILE: The "chunk" argument must be ...').
    */
   override write (chunk: unknown, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean {
+    if (refusedLateWrite(this, `the writer of key "${this.key}"`, encoding, callback)) return false
     if (isBytes(chunk)) return super.write(chunk, encoding as BufferEncoding, callback)
     return refuseNotBytes(this, `the writer of key "${this.key}"`, chunk, STORE_HINT, encoding, callback)
+  }
+
+  /** end(chunk) after end(): refused as a late write() is (Node's end() writes it, answering ERR_STREAM_WRITE_AFTER_END). */
+  override end (chunk?: unknown, encoding?: BufferEncoding | (() => void), callback?: () => void): this {
+    if (!lateEnd(this, chunk)) return super.end(chunk, encoding as BufferEncoding, callback)
+    this.write(chunk)
+    return this
   }
 
   override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {

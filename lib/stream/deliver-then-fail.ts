@@ -234,7 +234,7 @@ export class LateWrites {
   }
 
   /** The refusal for a write to `stream` now, or null where Node's write applies (not ended, destroyed, or done). */
-  refuse (stream: Writable): ShoeboxError | null {
+  refuse (stream: Ending): ShoeboxError | null {
     if (!stream.writableEnded || stream.destroyed || this.#settled) return null
     const err = new ShoeboxError('SHOEBOX_USAGE', `${this.#what}: write after end(): it was not taken; ${this.#kept}, then it fails with this error`)
     this.#first ??= err
@@ -245,12 +245,17 @@ export class LateWrites {
    * write()'s check: true when this write is refused (refuse()), its callback (the last function of
    * `encoding`, `callback`) then called with the refusal on the next tick; false when Node's write applies.
    */
-  refusedWrite (stream: Writable, encoding: unknown, callback: unknown): boolean {
+  refusedWrite (stream: Ending, encoding: unknown, callback: unknown): boolean {
     const refusal = this.refuse(stream)
     if (refusal === null) return false
     const done = typeof encoding === 'function' ? encoding : callback
     if (typeof done === 'function') process.nextTick(done, refusal)
     return true
+  }
+
+  /** The first refusal so far (null: none). */
+  get refused (): ShoeboxError | null {
+    return this.#first
   }
 
   /** _final's work is done: the first refusal, which it fails with (null: none). */
@@ -260,7 +265,84 @@ export class LateWrites {
   }
 }
 
+/** What LateWrites reads of a stream: whether end() was called, and whether it is destroyed. */
+interface Ending {
+  readonly writableEnded: boolean
+  readonly destroyed: boolean
+}
+
 /** end(chunk) after end(): true when `chunk` must go to the stream's write() (refused there) rather than Node's end(), which writes it and destroys the stream. */
-export function lateEnd (stream: Writable, chunk: unknown): boolean {
+export function lateEnd (stream: Ending, chunk: unknown): boolean {
   return chunk !== undefined && chunk !== null && typeof chunk !== 'function' && stream.writableEnded
+}
+
+/** A stream class with both sides (a Transform: node:stream's, readable-stream's, zlib's; a Duplex). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TypeScript's rule for a mixin: its base takes (...args: any[])
+type StageClass = new (...args: any[]) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as the stream classes declare them
+  write (chunk: any, encoding?: any, callback?: any): boolean
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as the stream classes declare them
+  end (chunk?: any, encoding?: any, callback?: any): unknown
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as the stream classes declare them
+  push (chunk: any, encoding?: any): boolean
+  read: (size?: number) => unknown
+  destroy (error?: Error): unknown
+  readonly writableEnded?: boolean
+  readonly readableEnded?: boolean
+  readonly readableLength: number
+  readonly destroyed: boolean
+}
+
+/**
+ * `Base`, a stage (encode(), decode(), the compression stages...) whose
+ * write() after end() is refused by name (SHOEBOX_USAGE, to that write's
+ * callback: `encode(): write after end(): it was not taken; ...`), and which
+ * then fails with that refusal instead of ending, once what was written
+ * before end() has gone through it and been taken by its reader (the rule of
+ * LateWrites, for a stage). Node's Writable answered ERR_STREAM_WRITE_AFTER_END,
+ * naming no stage, and destroyed the stage at once: the output of the writes
+ * before end() still in it was dropped (a gzip() stage passed on nothing).
+ * Once the stage is destroyed, Node's own refusal applies.
+ */
+export function refusesLateWrites<Base extends StageClass> (base: Base, stage: string): Base {
+  return class RefusesLateWrites extends base {
+    readonly #late = new LateWrites(stage, 'what was written before end() is passed on')
+    /** push(null) came: the output is all there (held back from its reader when a write was refused). */
+    #outputDone = false
+    /** end() was called: readable-stream 3 (pumpify's, under stampNdjson()) has no writableEnded. */
+    #endCalled = false
+
+    /** What LateWrites asks of this stage. */
+    get #ending (): Ending {
+      return { writableEnded: this.#endCalled || this.writableEnded === true, destroyed: this.destroyed }
+    }
+
+    override write (chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+      if (!this.#late.refusedWrite(this.#ending, encoding, callback)) return super.write(chunk, encoding, callback)
+      // Refused after the output was complete: fail now, after what the reader has not taken yet.
+      if (this.#outputDone && this.readableEnded !== true) failAfterDelivery(this, this.#late.refused as ShoeboxError)
+      return false
+    }
+
+    override end (chunk?: unknown, encoding?: unknown, callback?: unknown): unknown {
+      if (!lateEnd(this.#ending, chunk)) {
+        // Set after: readable-stream 3's end(chunk) writes the chunk through this.write().
+        const ended = super.end(chunk, encoding, callback)
+        this.#endCalled = true
+        return ended
+      }
+      this.write(chunk)
+      return super.end(typeof encoding === 'function' ? encoding : callback)
+    }
+
+    override push (chunk: unknown, encoding?: unknown): boolean {
+      if (chunk !== null) return super.push(chunk, encoding)
+      this.#outputDone = true
+      const refused = this.#late.refused
+      if (refused === null) return super.push(null)
+      // No end: the reader takes what is buffered, then the stage fails with the refusal.
+      failAfterDelivery(this, refused)
+      return false
+    }
+  }
 }
