@@ -3,8 +3,8 @@
  * client, requests with an idle timeout and an abort signal, Kronos's error
  * rules (spec §8: a status other than 200, or `@success: false` with the
  * `@errors` collected from anywhere in the answer), and which failures are
- * worth another try (no answer, a broken connection, 5xx, 429; never a 4xx
- * or an answer that says it failed).
+ * worth another try (answer-kind.ts: no answer, a broken connection, 5xx,
+ * 408, 429; never a 4xx or an answer that says it failed).
  *
  * A URL's user:password becomes a Basic Authorization header and never
  * appears in an error: errors name the URL as origin + path only.
@@ -15,6 +15,7 @@ import { createRequire } from 'node:module'
 import { checkUrlUserinfo, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
 import { answerDeadline } from './answer-deadline.js'
+import { answerKind } from './answer-kind.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 import { timerMs } from '../units.js'
@@ -206,9 +207,9 @@ export async function requestJson (target: KronosTarget, method: 'GET' | 'POST',
   return answer
 }
 
-/** Worth another try: no answer / a broken connection, 5xx, 408 or 429. */
+/** Worth another try (answer-kind.ts): no answer / a broken connection, 5xx, 408 or 429, unless the server said why in words. */
 export function isRetryable (err: unknown): boolean {
   if (!(err instanceof KronosError)) return false
   if (err.status === undefined) return err.code === 'SHOEBOX_UNREACHABLE'
-  return err.status >= 500 || err.status === 429 || err.status === 408
+  return answerKind(err.status, err.errors) === 'transient'
 }
