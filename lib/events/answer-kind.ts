@@ -22,6 +22,13 @@
  */
 export type AnswerKind = 'transient' | 'refused' | 'rejected'
 
+/**
+ * How much of a failed answer's body is read: its words (a Kronos @errors envelope, a proxy's page) are
+ * all that is wanted. Read to the cap of a good answer (64 MiB), a server answering 5xx with an endless
+ * body cost that much memory and transfer on every retry.
+ */
+export const MAX_FAILED_ANSWER_BYTES = 64 * 1024
+
 /** The repr() Kronos gives an unknown namespace: NamespaceMissing('`x` namespace is not configured',). */
 const NAMESPACE_MISSING = /^NamespaceMissing\(/
 

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module'
 import { checkUrlUserinfo, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
 import { answerDeadline } from './answer-deadline.js'
-import { answerKind } from './answer-kind.js'
+import { answerKind, MAX_FAILED_ANSWER_BYTES } from './answer-kind.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 import { timerMs } from '../units.js'
@@ -119,15 +119,21 @@ const MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 /**
  * The whole body as text (capped: a JSON answer is small), within
- * answerDeadline().
+ * answerDeadline(). With `upTo`, a body past that many bytes is cut there
+ * (a failed answer's: only its first words are wanted), not refused.
  */
-export async function readText (res: IncomingMessage, shownUrl: string, timeoutMs: number): Promise<string> {
+export async function readText (res: IncomingMessage, shownUrl: string, timeoutMs: number, upTo?: number): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   const cancel = answerDeadline(timeoutMs, (ms) => { res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${shownUrl}: the answer's body took over ${ms} ms`)) })
   try {
     for await (const chunk of res) {
       size += (chunk as Buffer).length
+      if (upTo !== undefined && size >= upTo) {
+        chunks.push(chunk as Buffer)
+        res.destroy()
+        break
+      }
       if (size > MAX_ANSWER_BYTES) {
         res.destroy()
         throw new KronosError('SHOEBOX_EVENTS_FAILED', `${shownUrl}: answer larger than ${MAX_ANSWER_BYTES} bytes`)
@@ -166,7 +172,7 @@ export async function statusError (res: IncomingMessage, method: string, shownUr
   const status = res.statusCode ?? 0
   let text = ''
   try {
-    text = await readText(res, shownUrl, timeoutMs)
+    text = (await readText(res, shownUrl, timeoutMs, MAX_FAILED_ANSWER_BYTES)).slice(0, MAX_FAILED_ANSWER_BYTES)
   } catch {
     // The status says enough.
   }

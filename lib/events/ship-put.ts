@@ -27,7 +27,7 @@ import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
 import { answerDeadline } from './answer-deadline.js'
-import { answerKind } from './answer-kind.js'
+import { answerKind, MAX_FAILED_ANSWER_BYTES } from './answer-kind.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 
@@ -230,6 +230,13 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
       let size = 0
       res.on('data', (part: Buffer) => {
         size += part.length
+        if (status !== 200 && size >= MAX_FAILED_ANSWER_BYTES) {
+          // A failed answer's first words are all that is wanted (answer-kind.ts): cut there, not read on.
+          parts.push(part)
+          res.destroy()
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString('utf8').slice(0, MAX_FAILED_ANSWER_BYTES) })
+          return
+        }
         if (size > MAX_ANSWER_BYTES) {
           res.destroy(new Error(`answer over ${MAX_ANSWER_BYTES} bytes`))
           return
