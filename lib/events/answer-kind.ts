@@ -45,3 +45,19 @@ export function answerKind (status: number | undefined, errors: readonly string[
 export function namespaceMissing (errors: readonly string[]): boolean {
   return errors.some((e) => NAMESPACE_MISSING.test(e))
 }
+
+/**
+ * ' (a redirect to ORIGIN/PATH, not followed)' for a 3xx with a Location, else ''. Never followed: the
+ * request's Authorization would go to whatever host the server names. Shown without user, password or
+ * query (a token may ride there).
+ */
+export function redirectNote (status: number, location: string | undefined, from: string): string {
+  if (status < 300 || status >= 400 || location === undefined) return ''
+  let to: URL
+  try {
+    to = new URL(location, from)
+  } catch {
+    return ''
+  }
+  return ` (a redirect to ${to.origin}${to.pathname}, not followed)`
+}

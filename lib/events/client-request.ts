@@ -15,7 +15,7 @@ import { createRequire } from 'node:module'
 import { checkUrlUserinfo, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
 import { answerDeadline } from './answer-deadline.js'
-import { answerKind, MAX_FAILED_ANSWER_BYTES } from './answer-kind.js'
+import { answerKind, MAX_FAILED_ANSWER_BYTES, redirectNote } from './answer-kind.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 import { timerMs } from '../units.js'
@@ -185,7 +185,7 @@ export async function statusError (res: IncomingMessage, method: string, shownUr
   const errors = collectErrors(response)
   const detail = errors.length > 0 ? errors.join('; ') : text.trim().slice(0, 200)
   const code: ShoeboxErrorCode = status === 429 || status === 503 ? 'SHOEBOX_THROTTLED' : 'SHOEBOX_EVENTS_FAILED'
-  return new KronosError(code, `${method} ${shownUrl}: HTTP ${status}${detail === '' ? '' : `: ${detail}`}`,
+  return new KronosError(code, `${method} ${shownUrl}: HTTP ${status}${detail === '' ? '' : `: ${detail}`}${redirectNote(status, res.headers.location, shownUrl)}`,
     { status, errors, retryAfterMs: parseRetryAfter(res.headers['retry-after'], MAX_RETRY_AFTER_MS), response })
 }
 

@@ -27,7 +27,7 @@ import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
 import { answerDeadline } from './answer-deadline.js'
-import { answerKind, MAX_FAILED_ANSWER_BYTES } from './answer-kind.js'
+import { answerKind, MAX_FAILED_ANSWER_BYTES, redirectNote } from './answer-kind.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 
@@ -119,7 +119,7 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
     const errors = serverErrors(text)
     const kind = answerKind(status, errors)
     const retryAfterMs = kind === 'transient' ? parseRetryAfter(headers['retry-after'], MAX_RETRY_AFTER_MS) : undefined
-    throw new PutError(`${where}: HTTP ${status}${errors.length > 0 ? `: ${errors.join('; ')}` : plainText(text)}`,
+    throw new PutError(`${where}: HTTP ${status}${errors.length > 0 ? `: ${errors.join('; ')}` : plainText(text)}${redirectNote(status, headers.location, where)}`,
       { status, retryable: kind === 'transient', refused: kind === 'refused', retryAfterMs })
   }
   let answer: unknown

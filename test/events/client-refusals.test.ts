@@ -92,7 +92,8 @@ t.test('refusals fail at the first answer, the server\'s words in the line; 408,
     ['413 (a proxy\'s body limit)', (res) => { res.writeHead(413, { 'Content-Type': 'text/html' }); res.end('<html>413 Request Entity Too Large</html>') }, 'HTTP 413: <html>413 Request Entity Too Large</html>'],
     ['400 malformed body', (res) => { json(res, 400, { '@errors': ['Request body must be valid JSON.'], '@success': false }) }, 'HTTP 400: Request body must be valid JSON.'],
     ['400 NamespaceMissing', (res) => { json(res, 400, { '@errors': [MISSING], '@success': false }) }, `HTTP 400: ${MISSING}`],
-    ['301 to another host', (res) => { res.writeHead(301, { Location: 'http://elsewhere.invalid/1.0/events/get' }); res.end() }, 'HTTP 301']
+    ['301 to another host', (res) => { res.writeHead(301, { Location: 'http://who:pw@elsewhere.invalid/kronos/1.0/events/get?token=t0k3n' }); res.end() },
+      'HTTP 301 (a redirect to http://elsewhere.invalid/kronos/1.0/events/get, not followed)']
   ]
   for (const [what, refuse, said] of refusals) {
     answer = refuse

@@ -10,6 +10,9 @@
  * Counted in requests, never in time.
  */
 import t from 'tap'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { kronos } from '../../lib/events/client.js'
 import { ship } from '../../lib/events/ship.js'
 import { startCollector } from './fixtures/collector.js'
 
@@ -87,4 +90,35 @@ t.test('401, 403, 404, 405 and a redirect refuse where puts go: one put; 408, 42
   t.equal(failure, undefined, 'a 400 for the body only rejects its events: the shipper goes on')
   t.match(told[0], { code: 'SHOEBOX_EVENT_REJECTED' })
   t.equal(rejected.length, 1)
+})
+
+t.test('a redirect to another host is never followed: nothing, credentials least of all, reaches it; the error names where it pointed', async (t) => {
+  const reached: http.IncomingHttpHeaders[] = []
+  const elsewhere = http.createServer((req, res) => { reached.push(req.headers); res.end('{}') })
+  await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve))
+  const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`
+  let asked = 0
+  const redirecting = http.createServer((req, res) => {
+    asked++
+    req.resume()
+    res.writeHead(307, { Location: `${target}${req.url ?? ''}?sig=secret` }).end()
+  })
+  await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`
+  t.teardown(async () => {
+    for (const server of [elsewhere, redirecting]) {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  })
+  const withCredentials = url.replace('http://', 'http://user:s3cret@')
+  const shipper = ship(withCredentials, { stream: 's', maxInFlight: 1, retry: fast })
+  const { failure } = await shipAll(shipper, (seq) => ({ seq }), 3)
+  t.match(failure, { code: 'SHOEBOX_EVENTS_FAILED', message: `${url}/1.0/events/put: the server's default namespace, stream s: HTTP 307 (a redirect to ${target}/1.0/events/put, not followed): the server refuses every put there` })
+  const client = kronos(withCredentials, { baseDelay: 1 })
+  t.teardown(() => { client.close() })
+  await t.rejects(client.index(), { message: `GET ${url}/1.0/index: HTTP 307 (a redirect to ${target}/1.0/index, not followed)` })
+  t.equal(asked, 2, 'one put, one index: neither tried again')
+  t.same(reached, [], 'the other host got nothing')
+  t.notMatch(String(failure?.message), /s3cret|secret/)
 })
