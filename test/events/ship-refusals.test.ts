@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net'
 import { kronos } from '../../lib/events/client.js'
 import { ship } from '../../lib/events/ship.js'
 import { startCollector } from './fixtures/collector.js'
+import { start } from './conformance-kit.js'
+import { all } from './fixtures/get-all.js'
 
 const fast = { baseDelay: 1, maxDelay: 5 }
 
@@ -121,4 +123,19 @@ t.test('a redirect to another host is never followed: nothing, credentials least
   t.equal(asked, 2, 'one put, one index: neither tried again')
   t.same(reached, [], 'the other host got nothing')
   t.notMatch(String(failure?.message), /s3cret|secret/)
+})
+
+t.test('against shoebox serve: a namespace it lacks, and a collector asked to read: the shipper and the client stop at the first answer', async (t) => {
+  const server = await start(t)
+  const shipper = ship(server.url, { stream: 'pageviews', namespace: 'typo', batchEvents: 10, maxInFlight: 1, retry: fast })
+  const { told, failure } = await shipAll(shipper, (seq) => ({ seq }), 50)
+  t.match(failure, { code: 'SHOEBOX_EVENTS_FAILED', message: `${server.url}/1.0/events/put: namespace typo, stream pageviews: HTTP 400: NamespaceMissing('\`typo\` namespace is not configured',): the server refuses every put there` })
+  t.ok(told.every((e) => e === failure))
+  const client = kronos(server.url, { attempts: 10, baseDelay: 1 })
+  t.teardown(() => { client.close() })
+  t.match((await all(client.get('pageviews', 0, 10, { namespace: 'typo' }))).error, { status: 400, message: `POST ${server.url}/1.0/events/get: HTTP 400: NamespaceMissing('\`typo\` namespace is not configured',)` })
+  const collector = await start(t, { mode: 'collector' })
+  const reader = kronos(collector.url, { attempts: 10, baseDelay: 1 })
+  t.teardown(() => { reader.close() })
+  await t.rejects(reader.streams(), { status: 403, message: /^POST http:\S+\/1\.0\/streams: HTTP 403: / })
 })
