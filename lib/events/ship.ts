@@ -193,6 +193,11 @@ export class Shipper extends failsOnListenerRejection(Writable) {
    * batch is sent from then on, those in flight get their answers, and then the shipper fails with it.
    */
   #refusal: ShoeboxError | null = null
+  /**
+   * put() fed it: fire and forget never fails the stream (a logging helper's shipper has no 'error' listener, and
+   * its process would crash), so there a refusal of where puts go rejects its batch's events, as any refusal does.
+   */
+  #firedAndForgotten = false
   /** A write after end(): refused alone, and reported by _final once the rest is sent (deliver-then-fail.ts). */
   readonly #late: LateWrites
   #exitFlush: ExitFlush | null = null
@@ -276,6 +281,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
       return
     }
     this.#installExitHooks()
+    this.#firedAndForgotten = true
     // put() never blocks, and its buffer is bounded too (pykronos's was not): with 'block', an
     // event put while the stream's own buffer holds another queue's worth is dropped and counted.
     if (this.onOverflow === 'block' && this.writableLength >= this.#settings.queueEvents) {
@@ -507,7 +513,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     } catch (err) {
       if (this.#abort.signal.aborted) return undefined
       if (err instanceof PutError && err.status === 413 && batch.count > 1) return await this.#split(batch, err)
-      if (err instanceof PutError && err.refused) {
+      if (err instanceof PutError && err.refused && !this.#firedAndForgotten) {
         this.#refusal ??= this.#refusalError(batch, err)
         return { kind: 'refused' }
       }

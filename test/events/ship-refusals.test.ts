@@ -139,3 +139,16 @@ t.test('against shoebox serve: a namespace it lacks, and a collector asked to re
   t.teardown(() => { reader.close() })
   await t.rejects(reader.streams(), { status: 403, message: /^POST http:\S+\/1\.0\/streams: HTTP 403: / })
 })
+
+t.test('put() (fire and forget, as the logging helpers ship) never fails the stream: a refusal there rejects its events, and later puts are still sent', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  const shipper = ship(collector.url, { stream: 's', namespace: 'nope', batchAge: 1, exitHooks: false, retry: fast })
+  t.teardown(() => { shipper.destroy() })
+  const first = await new Promise<Error | null | undefined>((resolve) => { shipper.put({ seq: 1 }, resolve) })
+  t.match(first, { code: 'SHOEBOX_EVENT_REJECTED', message: /HTTP 400: NamespaceMissing/ })
+  const second = await new Promise<Error | null | undefined>((resolve) => { shipper.put({ seq: 2 }, resolve) })
+  t.match(second, { code: 'SHOEBOX_EVENT_REJECTED' })
+  t.equal(shipper.destroyed, false)
+  t.equal(collector.requests, 2)
+})
