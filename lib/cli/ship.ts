@@ -39,7 +39,9 @@ lines it read, how many the server acknowledged and what became of the
 rest: with --spill, every line read and not acknowledged is in the spill
 (the next run with the same --spill sends it); without, not kept: named
 unconfirmed, as the server may or may not have stored them before its
-answer failed.
+answer failed. A server that refuses where the puts go (a --namespace it
+lacks, a wrong URL path, credentials) stops it at once: its batches in
+flight answered, one line gives the server's words and the lines not stored.
 
 Options:
   --stream NAME          the stream of every event (or of those without --stream-field)
@@ -317,20 +319,29 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   // Neither acknowledged nor refused: spilled, or unconfirmed. Not "not stored": a batch whose answer was lost
   // (a reset, a timeout) may be stored, and a user who sent those lines again would store them twice.
   const rest = read - acked - rejected
+  // The server refused where they go (the shipper waited for every answer of what it had sent): certainly not stored.
+  const notKept = refusedThere(failure)
+    ? 'not stored (refused there, or never sent; not kept: send them again once the URL and --namespace are right)'
+    : 'unconfirmed (not kept; the server may or may not have them)'
   const parts = [`${plural(lines, 'line')} read from stdin: ${acked} acknowledged`]
   if (rejected + o.badLines > 0) parts.push(`${rejected + o.badLines} refused`)
   if (o.spill === undefined) {
-    parts.push(`${rest} unconfirmed (not kept; the server may or may not have them)`)
+    parts.push(`${rest} ${notKept}`)
   } else {
     const unconfirmed = held + (canSpill ? 0 : leftover.length)
     parts.push(`${rest - unconfirmed - unsentLost} spilled to ${o.spill} (the next run with --spill ${o.spill} sends them)`)
-    if (unconfirmed > 0) parts.push(`${unconfirmed} unconfirmed (not kept; the server may or may not have them)`)
+    if (unconfirmed > 0) parts.push(`${unconfirmed} ${notKept}`)
     if (unsentLost > 0) parts.push(`${unsentLost} never sent and not kept (the spill could not take them: ${spilledUnsent.failure?.message ?? 'unknown'})`)
   }
   // Giving up cuts stdin where it is: the line it was in the middle of is not incomplete, its end was simply
   // never read (nor anything after it).
   const partial = outcome.partialBytes > 0 ? `; stdin read no further: the line it was reading (${plural(outcome.partialBytes, 'byte')} of it read) not stored` : ''
   return new ShoeboxError(failure instanceof ShoeboxError ? failure.code : 'SHOEBOX_IO', `${failure.message}; ${parts.join(', ')}${partial}`, { cause: failure })
+}
+
+/** The shipper stopped because the server refuses where its puts go (ship.ts: a namespace it lacks, a wrong URL, credentials). */
+function refusedThere (failure: Error): boolean {
+  return failure instanceof ShoeboxError && failure.code === 'SHOEBOX_EVENTS_FAILED'
 }
 
 interface Summary {

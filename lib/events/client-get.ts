@@ -46,6 +46,7 @@ import { parseEvent, scanEvent, type EventObject } from './event-text.js'
 import { formatKronosTime, type KronosTime } from './kronos-time.js'
 import { isRetryable, KronosError, send, statusError, type KronosTarget } from './client-request.js'
 import { AnswerLines } from './answer-lines.js'
+import { checkNamespace, mayBeUnknownNamespace } from './namespace-check.js'
 import { describeAt } from '../json/json-scan.js'
 import { plural } from '../plural.js'
 import { timerMs } from '../units.js'
@@ -100,6 +101,8 @@ export class KronosGetStream<Event extends GetEvent = GetEvent> extends Readable
   /** An event without a usable @id was yielded: a resume could not know where it stands. */
   #unresumable = false
   #retryAfterMs = 0
+  /** A failed answer was checked for an unknown namespace (namespace-check.ts): once per get. */
+  #namespaceChecked = false
   /** Parsed events not handed on yet: #queue[#head...]. */
   #queue: Array<GetEvent | null> = []
   #head = 0
@@ -332,7 +335,14 @@ export class KronosGetStream<Event extends GetEvent = GetEvent> extends Readable
     if (this.#remaining() <= 0) return
     const shown = this.#target.shown + PATH
     const res = await send(this.#target, 'POST', PATH, this.#body(), signal)
-    if (res.statusCode !== 200) throw await statusError(res, 'POST', shown, this.#target.timeoutMs)
+    if (res.statusCode !== 200) {
+      const failed = await statusError(res, 'POST', shown, this.#target.timeoutMs)
+      // A bare 500 before any event may be a real Kronos's word for an unknown namespace: asked once, not retried for ~20 s.
+      if (this.#yielded > 0 || this.#namespaceChecked || !mayBeUnknownNamespace(failed)) throw failed
+      this.#namespaceChecked = true
+      const checked = await checkNamespace(this.#target, failed, { stream: this.#request.stream, namespace: this.#request.namespace }, signal)
+      throw checked === failed ? failed : new KronosError('SHOEBOX_EVENTS_FAILED', `${checked.message}; no event yielded`, { status: checked.status, errors: checked.errors, cause: failed })
+    }
     await new Promise<void>((resolve, reject) => {
       this.#response = res
       this.#socketPaused = false

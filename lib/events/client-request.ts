@@ -3,8 +3,8 @@
  * client, requests with an idle timeout and an abort signal, Kronos's error
  * rules (spec §8: a status other than 200, or `@success: false` with the
  * `@errors` collected from anywhere in the answer), and which failures are
- * worth another try (no answer, a broken connection, 5xx, 429; never a 4xx
- * or an answer that says it failed).
+ * worth another try (answer-kind.ts: no answer, a broken connection, 5xx,
+ * 408, 429; never a 4xx or an answer that says it failed).
  *
  * A URL's user:password becomes a Basic Authorization header and never
  * appears in an error: errors name the URL as origin + path only.
@@ -15,6 +15,7 @@ import { createRequire } from 'node:module'
 import { checkUrlUserinfo, ShoeboxError, type ShoeboxErrorCode } from '../errors.js'
 import { parseEvent, type JsonValue } from './event-text.js'
 import { answerDeadline } from './answer-deadline.js'
+import { answerKind, MAX_FAILED_ANSWER_BYTES, redirectNote } from './answer-kind.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 import { timerMs } from '../units.js'
@@ -118,15 +119,21 @@ const MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 /**
  * The whole body as text (capped: a JSON answer is small), within
- * answerDeadline().
+ * answerDeadline(). With `upTo`, a body past that many bytes is cut there
+ * (a failed answer's: only its first words are wanted), not refused.
  */
-export async function readText (res: IncomingMessage, shownUrl: string, timeoutMs: number): Promise<string> {
+export async function readText (res: IncomingMessage, shownUrl: string, timeoutMs: number, upTo?: number): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   const cancel = answerDeadline(timeoutMs, (ms) => { res.destroy(new KronosError('SHOEBOX_UNREACHABLE', `${shownUrl}: the answer's body took over ${ms} ms`)) })
   try {
     for await (const chunk of res) {
       size += (chunk as Buffer).length
+      if (upTo !== undefined && size >= upTo) {
+        chunks.push(chunk as Buffer)
+        res.destroy()
+        break
+      }
       if (size > MAX_ANSWER_BYTES) {
         res.destroy()
         throw new KronosError('SHOEBOX_EVENTS_FAILED', `${shownUrl}: answer larger than ${MAX_ANSWER_BYTES} bytes`)
@@ -165,7 +172,7 @@ export async function statusError (res: IncomingMessage, method: string, shownUr
   const status = res.statusCode ?? 0
   let text = ''
   try {
-    text = await readText(res, shownUrl, timeoutMs)
+    text = (await readText(res, shownUrl, timeoutMs, MAX_FAILED_ANSWER_BYTES)).slice(0, MAX_FAILED_ANSWER_BYTES)
   } catch {
     // The status says enough.
   }
@@ -178,7 +185,7 @@ export async function statusError (res: IncomingMessage, method: string, shownUr
   const errors = collectErrors(response)
   const detail = errors.length > 0 ? errors.join('; ') : text.trim().slice(0, 200)
   const code: ShoeboxErrorCode = status === 429 || status === 503 ? 'SHOEBOX_THROTTLED' : 'SHOEBOX_EVENTS_FAILED'
-  return new KronosError(code, `${method} ${shownUrl}: HTTP ${status}${detail === '' ? '' : `: ${detail}`}`,
+  return new KronosError(code, `${method} ${shownUrl}: HTTP ${status}${detail === '' ? '' : `: ${detail}`}${redirectNote(status, res.headers.location, shownUrl)}`,
     { status, errors, retryAfterMs: parseRetryAfter(res.headers['retry-after'], MAX_RETRY_AFTER_MS), response })
 }
 
@@ -206,9 +213,9 @@ export async function requestJson (target: KronosTarget, method: 'GET' | 'POST',
   return answer
 }
 
-/** Worth another try: no answer / a broken connection, 5xx, 408 or 429. */
+/** Worth another try (answer-kind.ts): no answer / a broken connection, 5xx, 408 or 429, unless the server said why in words. */
 export function isRetryable (err: unknown): boolean {
   if (!(err instanceof KronosError)) return false
   if (err.status === undefined) return err.code === 'SHOEBOX_UNREACHABLE'
-  return err.status >= 500 || err.status === 429 || err.status === 408
+  return answerKind(err.status, err.errors) === 'transient'
 }

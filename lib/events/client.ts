@@ -23,6 +23,7 @@ import { formatKronosTime, toKronosTime, type KronosTime } from './kronos-time.j
 import { checkNamespaceOption, checkStreamName, isValidStreamName } from './stream-name.js'
 import { isRetryable, KronosError, makeTarget, requestJson, send, readText, statusError, type KronosTarget } from './client-request.js'
 import { KronosGetStream, type RetryPolicy } from './client-get.js'
+import { checkNamespace, mayBeUnknownNamespace } from './namespace-check.js'
 
 export type TimeInput = KronosTime | number | string | Date
 
@@ -135,9 +136,16 @@ export class KronosClient {
     const body = `{${this.#namespaceMember(options.namespace).slice(1)}}`
     const path = '/1.0/streams'
     const shown = this.#target.shown + path
+    let namespaceChecked = false
     return await this.#retrying(async (signal) => {
       const res = await send(this.#target, 'POST', path, body, signal)
-      if (res.statusCode !== 200) throw await statusError(res, 'POST', shown, this.#target.timeoutMs)
+      if (res.statusCode !== 200) {
+        const failed = await statusError(res, 'POST', shown, this.#target.timeoutMs)
+        // A bare 500 may be a real Kronos's word for an unknown namespace (namespace-check.ts): asked once.
+        if (namespaceChecked || !mayBeUnknownNamespace(failed)) throw failed
+        namespaceChecked = true
+        throw await checkNamespace(this.#target, failed, { stream: undefined, namespace: options.namespace ?? this.namespace }, signal)
+      }
       const text = await readText(res, shown, this.#target.timeoutMs)
       const lines = text.split('\n').map((line) => line.replace(/\r$/, ''))
       // A line no stream can be named (a proxy's login page, a wrong URL's answer) is no stream list: refused, not listed.

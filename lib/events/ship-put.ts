@@ -8,14 +8,16 @@
  * missing from the answer (an invalid name) rejects them with the server's
  * errors; a count above the events sent, or not an integer, does not fit
  * the batch: nothing is acknowledged, nothing sent again (maybe stored).
- * Other answers are failures of the whole request: 408 (the server timed
- * the request out: shoebox serve does for a body slower than its
- * requestTimeout), 429, 503, other 5xx and broken connections are worth
- * another try (Retry-After honoured), as the client's are (client-request.ts),
- * any other status (400 NamespaceMissing, 403 serving mode, 404, 413) is not,
- * and its events are rejected rather than tried forever; except that the
- * shipper splits a batch refused with 413 (its `status` says so) and sends
- * the halves (ship.ts), so only an event too large alone is rejected.
+ * Other answers are failures of the whole request, read by the table the
+ * client reads too (answer-kind.ts): 408 (the server timed the request out:
+ * shoebox serve does for a body slower than its requestTimeout), 429, 5xx
+ * and broken connections are worth another try (Retry-After honoured); a
+ * refusal of where the put goes (400 NamespaceMissing, 401, 403, 404, 405, a
+ * redirect) is `refused`, and the shipper stops there (ship.ts); any other
+ * status (a 400 for the body, 413) rejects its events rather than trying them
+ * forever; except that the shipper splits a batch refused with 413 (its
+ * `status` says so) and sends the halves, so only an event too large alone
+ * is rejected.
  */
 import http from 'node:http'
 import type https from 'node:https'
@@ -25,6 +27,7 @@ import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
 import { answerDeadline } from './answer-deadline.js'
+import { answerKind, MAX_FAILED_ANSWER_BYTES, redirectNote } from './answer-kind.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 
@@ -43,14 +46,17 @@ export class PutError extends ShoeboxError {
   readonly status: number | undefined
   /** Another try may succeed (no event of the request was acknowledged). */
   readonly retryable: boolean
+  /** The server refuses where the put goes (answer-kind.ts: its namespace, the URL, the credentials): every other put there too. */
+  readonly refused: boolean
   /** The server's Retry-After, in ms, when it sent one. */
   readonly retryAfterMs: number | undefined
 
-  constructor (message: string, options: { status?: number, retryable: boolean, retryAfterMs?: number, cause?: unknown }) {
+  constructor (message: string, options: { status?: number, retryable: boolean, refused?: boolean, retryAfterMs?: number, cause?: unknown }) {
     super(options.status === 429 || options.status === 503 ? 'SHOEBOX_THROTTLED' : 'SHOEBOX_UNREACHABLE', message, { cause: options.cause })
     this.name = 'PutError'
     this.status = options.status
     this.retryable = options.retryable
+    this.refused = options.refused ?? false
     this.retryAfterMs = options.retryAfterMs
   }
 }
@@ -110,9 +116,11 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
   const where = safeUrl(url)
   const { status, headers, text } = await post(url, body, options, where)
   if (status !== 200) {
-    const retryable = status === 408 || status === 429 || status >= 500
-    const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after'], MAX_RETRY_AFTER_MS) : undefined
-    throw new PutError(`${where}: HTTP ${status}${serverErrors(text)}`, { status, retryable, retryAfterMs })
+    const errors = serverErrors(text)
+    const kind = answerKind(status, errors)
+    const retryAfterMs = kind === 'transient' ? parseRetryAfter(headers['retry-after'], MAX_RETRY_AFTER_MS) : undefined
+    throw new PutError(`${where}: HTTP ${status}${errors.length > 0 ? `: ${errors.join('; ')}` : plainText(text)}${redirectNote(status, headers.location, where)}`,
+      { status, retryable: kind === 'transient', refused: kind === 'refused', retryAfterMs })
   }
   let answer: unknown
   try {
@@ -164,14 +172,22 @@ function stringList (value: unknown): string[] {
   return Array.isArray(value) ? value.map((v) => typeof v === 'string' ? v : JSON.stringify(v)) : []
 }
 
-/** ': <the server's @errors>' when the body carries them, for a failure message. */
-function serverErrors (text: string): string {
+/** The server's @errors, when the body carries them. */
+function serverErrors (text: string): string[] {
   try {
-    const errors = stringList((JSON.parse(text) as Record<string, unknown>)['@errors'])
-    return errors.length > 0 ? `: ${errors.join('; ')}` : ''
+    return stringList((JSON.parse(text) as Record<string, unknown>)['@errors'])
   } catch {
-    return ''
+    return []
   }
+}
+
+/**
+ * ': <its first 200 characters>' for an answer that is short text (Kronos's 404 "Four, oh, four :'(", a proxy's
+ * "Unauthorized"), for a failure message; nothing for one that is no such text (a JSON envelope without @errors).
+ */
+function plainText (text: string): string {
+  const said = text.trim().slice(0, 200)
+  return said === '' || said.startsWith('{') ? '' : `: ${said}`
 }
 
 interface Answer {
@@ -214,6 +230,13 @@ async function post (url: URL, body: Buffer, options: PutRequestOptions, where: 
       let size = 0
       res.on('data', (part: Buffer) => {
         size += part.length
+        if (status !== 200 && size >= MAX_FAILED_ANSWER_BYTES) {
+          // A failed answer's first words are all that is wanted (answer-kind.ts): cut there, not read on.
+          parts.push(part)
+          res.destroy()
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString('utf8').slice(0, MAX_FAILED_ANSWER_BYTES) })
+          return
+        }
         if (size > MAX_ANSWER_BYTES) {
           res.destroy(new Error(`answer over ${MAX_ANSWER_BYTES} bytes`))
           return

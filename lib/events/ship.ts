@@ -119,8 +119,11 @@ class Unheard {
 /** Written by flush(): every event before it is queued; send them all now. */
 const FLUSH = Symbol('flush')
 
-/** What a put's answer means for the events of the batch sent. */
-type Answer = { kind: 'acked', bytes: number } | { kind: 'rejected', message: string, stored: number }
+/**
+ * What a put's answer means for the events of the batch sent: 'refused' when the server refuses where it
+ * went (the shipper's #refusal says how), so that nothing more is sent there.
+ */
+type Answer = { kind: 'acked', bytes: number } | { kind: 'rejected', message: string, stored: number } | { kind: 'refused' }
 
 /** What a batch's answer means for its events (applied in the stream's order, see Flight): a split batch's is its parts' answers, in order. */
 type Outcome = Answer | { kind: 'split', parts: Array<{ batch: Batch, answer: Answer }> }
@@ -185,6 +188,16 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   #idleWaiters: Array<() => void> = []
   #replay: Promise<void> | null = null
   #failed: Error | null = null
+  /**
+   * The server refused where the puts go (its namespace, the URL, the credentials: answer-kind.ts): no
+   * batch is sent from then on, those in flight get their answers, and then the shipper fails with it.
+   */
+  #refusal: ShoeboxError | null = null
+  /**
+   * put() fed it: fire and forget never fails the stream (a logging helper's shipper has no 'error' listener, and
+   * its process would crash), so there a refusal of where puts go rejects its batch's events, as any refusal does.
+   */
+  #firedAndForgotten = false
   /** A write after end(): refused alone, and reported by _final once the rest is sent (deliver-then-fail.ts). */
   readonly #late: LateWrites
   #exitFlush: ExitFlush | null = null
@@ -268,6 +281,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
       return
     }
     this.#installExitHooks()
+    this.#firedAndForgotten = true
     // put() never blocks, and its buffer is bounded too (pykronos's was not): with 'block', an
     // event put while the stream's own buffer holds another queue's worth is dropped and counted.
     if (this.onOverflow === 'block' && this.writableLength >= this.#settings.queueEvents) {
@@ -436,7 +450,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     const { maxInFlight, maxInFlightPerStream } = this.#settings
     // Streams with a batch left waiting in this pass: their later batches wait too (cut order).
     let waiting: Set<string> | undefined
-    for (let i = 0; i < this.#ready.length && this.#inFlight.size < maxInFlight && this.#failed === null;) {
+    for (let i = 0; i < this.#ready.length && this.#inFlight.size < maxInFlight && this.#failed === null && this.#refusal === null;) {
       const batch = this.#ready[i]
       const key = batch.key
       let flight = this.#flights.get(key)
@@ -499,6 +513,10 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     } catch (err) {
       if (this.#abort.signal.aborted) return undefined
       if (err instanceof PutError && err.status === 413 && batch.count > 1) return await this.#split(batch, err)
+      if (err instanceof PutError && err.refused && !this.#firedAndForgotten) {
+        this.#refusal ??= this.#refusalError(batch, err)
+        return { kind: 'refused' }
+      }
       if (err instanceof PutError && !err.retryable) {
         // A 200 whose body broke: the server answers only once the batch is stored, so it most
         // likely is (its @errors unknown). Not sent again; reported as maybe stored.
@@ -509,6 +527,18 @@ export class Shipper extends failsOnListenerRejection(Writable) {
         `${(err as Error).message}; gave up after ${plural(this.#settings.retry.attempts, 'try', 'tries')}; ${plural(this.#counts.queued, 'event')} not acknowledged` +
         (this.#spill === undefined ? '' : `; spilled events stay in ${this.#spill.dir} for the next run`), { cause: err })
     }
+  }
+
+  /**
+   * The shipper's failure when the server refuses where its puts go: a mistyped namespace was rejected
+   * event by event, every batch of the input sent and refused in turn, and nothing kept.
+   */
+  #refusalError (batch: Batch, err: PutError): ShoeboxError {
+    const namespace = batch.namespace === undefined ? "the server's default namespace" : `namespace ${batch.namespace}`
+    const said = err.message.startsWith(`${this.#where}: `) ? err.message.slice(this.#where.length + 2) : err.message
+    return new ShoeboxError('SHOEBOX_EVENTS_FAILED', `${this.#where}: ${namespace}, stream ${batch.stream}: ${said}: ` +
+      'the server refuses every put there, so nothing more was sent; the events not acknowledged are not stored' +
+      (this.#spill === undefined ? '' : ` (those in the spill ${this.#spill.dir} stay there)`), { cause: err })
   }
 
   /** A batch the server refused as too large: later batches are cut at half its size at most, and it is sent split. */
@@ -551,6 +581,11 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   }
 
   async #applyAnswer (batch: Batch, answer: Answer): Promise<void> {
+    if (answer.kind === 'refused') {
+      // Not settled in the spill: replayed events refused so stay there.
+      for (const done of batch.dones) done?.(this.#refusal)
+      return
+    }
     if (answer.kind === 'rejected') {
       await this.#reject(batch, answer.message, answer.stored)
       return
@@ -600,6 +635,11 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     this.#answered.delete(batch)
     this.#counts.queued -= batch.count
     this.#queuedBytes -= batch.bytes
+    if (this.#refusal !== null && this.#inFlight.size === 0) {
+      // Every batch sent has its answer: the rest is never sent.
+      this.destroy(this.#refusal)
+      return
+    }
     // The next ready batch goes on the wire before a held writer resumes (it prepares events for a while).
     this.#pump()
     this.#release()

@@ -59,9 +59,23 @@ t.test('bad lines are named and counted, the good ones shipped; exit 1', async (
 t.test('events the server rejects make exit 1', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
-  const result = await cli(['ship', collector.url, '--stream', 's', '--namespace', 'missing'], '{"a":1}\n')
+  const result = await cli(['ship', collector.url, '--stream', 's'], '{"a":1}\n{"@time":1.5}\n')
   t.equal(result.code, 1)
-  t.match(result.stderr, /NamespaceMissing[\s\S]*1 rejected by the server/)
+  t.match(result.stderr, /line 2: .*@time[\s\S]*shipped 1 event .*1 invalid\n$/)
+})
+
+t.test('a namespace the server lacks: the puts in flight, then one line naming the URL, namespace, stream and the server\'s words, and what became of each line', async (t) => {
+  const collector = await startCollector()
+  t.teardown(async () => { await collector.stop() })
+  // 40 batches of 500: more than the 8 in flight at once.
+  const lines = Array.from({ length: 20_000 }, (_, i) => `{"seq":${i}}\n`).join('')
+  const result = await cli(['ship', collector.url, '--stream', 's', '--namespace', 'missing'], lines)
+  t.equal(result.code, 1)
+  t.ok(collector.requests <= 8, `only the puts in flight when the refusal came (${collector.requests}), not each batch of the input refused in turn`)
+  const read = /(\d+) lines read from stdin/.exec(result.stderr)?.[1] ?? ''
+  t.equal(result.stderr, `shoebox ship: ${collector.url}/1.0/events/put: namespace missing, stream s: HTTP 400: NamespaceMissing('\`missing\` namespace is not configured',): ` +
+    `the server refuses every put there, so nothing more was sent; the events not acknowledged are not stored; ${read} lines read from stdin: 0 acknowledged, ` +
+    `${read} not stored (refused there, or never sent; not kept: send them again once the URL and --namespace are right)\n`)
 })
 
 t.test('--spill: with the server down, the run gives up after --attempts; the next run ships the spill', async (t) => {

@@ -292,15 +292,16 @@ t.test('rejected: each event comes back with the line it was written with (ShipI
   t.notOk(collector.stored.some((e) => 'line' in e.event), 'the line is not sent')
 })
 
-t.test('a namespace the server lacks: a 400, rejected, not retried', async (t) => {
+t.test('a namespace the server lacks: a 400, not retried, and the shipper fails: nothing more goes there (ship-refusals.test.ts)', async (t) => {
   const collector = await startCollector()
   t.teardown(async () => { await collector.stop() })
   const shipper = ship(collector.url, { stream: 's', namespace: 'nope' })
+  const failed = once(shipper, 'error')
   const err = await new Promise<Error | null | undefined>((resolve) => { shipper.write({}, resolve) })
-  t.equal((err as NodeJS.ErrnoException).code, 'SHOEBOX_EVENT_REJECTED')
-  t.match(err?.message, /HTTP 400: NamespaceMissing/)
+  t.equal((err as NodeJS.ErrnoException).code, 'SHOEBOX_EVENTS_FAILED')
+  t.match(err?.message, /namespace nope, stream s: HTTP 400: NamespaceMissing/)
+  t.equal((await failed)[0], err, 'the shipper\'s error')
   t.equal(collector.requests, 1)
-  shipper.destroy()
 })
 
 t.test('invalid events are refused before sending, with an invalid event', async (t) => {
