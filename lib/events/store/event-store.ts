@@ -47,7 +47,7 @@ import type { RunPublisher } from './run-publisher.js'
 import { eventOf, localReader, readRun, runMayHold, type BlockReader, type RunInfo } from './run-file.js'
 import { memtableSource, readLines, runSource } from './read-lines.js'
 import { syncRunsDir, writeBucketRuns } from './run-writer.js'
-import { deleteFromRun, holdsAny } from './run-delete.js'
+import { applyToIndex, deleteFromRun, holdsAny } from './run-delete.js'
 import { INDEX_FILE, loadIndex, runFileName, RunsByStream, saveIndex, type RunIndex } from './run-index.js'
 import { compareKeys, lowestTime, type EventRange, type StoredEvent } from './stored-event.js'
 import { fileName as logFileName, WriteAheadLog, type LogPosition, type ReplayReport } from './write-ahead-log.js'
@@ -393,14 +393,8 @@ export class EventStore implements EventBackend {
     const after = await deleteFromRun(dir, run, range, file, { gzip: false, fsync: false })
     if (after.kind === 'untouched') return
     const index: RunIndex = { ...this.#index, runs: [...this.#index.runs] }
-    const at = index.runs.indexOf(run)
-    if (after.kind === 'empty') {
-      index.runs.splice(at, 1)
-    } else {
-      index.runSeq++
-      index.runs[at] = after.run
-      this.#scratchRuns.add(after.run.file)
-    }
+    applyToIndex(index, run, after)
+    if (after.kind === 'rewritten') this.#scratchRuns.add(after.run.file)
     this.#index = index
     this.#scratchRuns.delete(run.file)
     await fs.unlink(path.join(dir, run.file)).catch(() => {})
@@ -771,13 +765,7 @@ export class EventStore implements EventBackend {
           continue
         }
         if (after.kind === 'untouched') continue
-        const at = index.runs.indexOf(run)
-        if (after.kind === 'empty') {
-          index.runs.splice(at, 1)
-        } else {
-          index.runSeq++
-          index.runs[at] = after.run
-        }
+        applyToIndex(index, run, after)
         removed.push(run.file)
       }
       if (index.runSeq > firstSeq) await syncRunsDir(this.#runsDir, this.#fsync)

@@ -19,9 +19,25 @@
 import { firstKey, lastKey, localReader, parseBlock, readBlockBytes, readRunBlocks, type BlockReader, type RunInfo } from './run-file.js'
 import { MIN_BLOCK_BYTES, RunWriter } from './run-writer.js'
 import { EVERY_TIME, inRange, type EventRange } from './stored-event.js'
+import type { RunIndex } from './run-index.js'
 
 /** What a delete leaves of a run: the run as it was, nothing (drop it), or a new run file. */
 export type RunAfterDelete = { kind: 'untouched' } | { kind: 'empty' } | { kind: 'rewritten', run: RunInfo }
+
+/**
+ * Put what a delete left of `run` into `index` (changed in place): an emptied
+ * run leaves it, a rewritten one takes its place, under the next run number.
+ */
+export function applyToIndex (index: RunIndex, run: RunInfo, after: RunAfterDelete): void {
+  if (after.kind === 'untouched') return
+  const at = index.runs.indexOf(run)
+  if (after.kind === 'empty') {
+    index.runs.splice(at, 1)
+  } else {
+    index.runSeq++
+    index.runs[at] = after.run
+  }
+}
 
 /**
  * The run without the range's events, as the new run file `file` when it
