@@ -20,6 +20,7 @@ import { invalidOption, ShoeboxError } from '../errors.js'
 import { DEFAULT_MAX_RECORD_SIZE } from '../format/constants.js'
 import { describeIoError, ioError } from '../fs/io-error.js'
 import type { WalkFailure } from '../fs/walk.js'
+import { realPathOf } from '../fs/real-path.js'
 import { checkKey } from '../store/keys.js'
 import { checkFlag, positiveCount, sizeOption } from '../units.js'
 import type { ReadOutcome } from './read-file.js'
@@ -177,7 +178,7 @@ export class PackSource extends failsOnListenerRejection(Readable) {
     this.#include = this.#globs.map((g) => new Minimatch(g, { dot: this.#dot }))
     if (this.#destination !== undefined) {
       // Compared as real paths: the walk follows no link, so a directory's real path is the root's plus its relative one.
-      const inside = path.relative(await fs.realpath(this.dir), await realPathSoFar(this.#destination))
+      const inside = path.relative(await fs.realpath(this.dir), realPathOf(this.#destination))
       if (inside !== '' && !inside.startsWith('..') && !path.isAbsolute(inside)) this.#destinationRel = inside.split(path.sep).join('/')
     }
     // Loaded when a pack runs, as FileStore loads it when a listing starts (test/startup-lazy.test.ts).
@@ -308,16 +309,6 @@ function unsafeName (rel: string): string | undefined {
     return undefined
   } catch (err) {
     return (err as Error).message
-  }
-}
-
-/** The real path of `p`, or of its deepest existing parent joined with the rest (a destination not made yet). */
-async function realPathSoFar (p: string): Promise<string> {
-  try {
-    return await fs.realpath(p)
-  } catch {
-    const parent = path.dirname(p)
-    return parent === p ? p : path.join(await realPathSoFar(parent), path.basename(p))
   }
 }
 
