@@ -40,6 +40,28 @@ t.test('a readonly server on a read-only mount serves the runs and the events on
   t.same(contents(data), before, 'no lock, no log cut or flushed, no run written')
 })
 
+t.test('a read-only mount the server may not write either (permission bits): still seen as read-only, served without a lock', async (t) => {
+  // Linux checks the bits before the mount's flag: access(W_OK) answered EACCES, never EROFS, so the server took
+  // the directory for a writable one, tried to lock it, and did not start.
+  const data = tempDir(t)
+  const first = await spawnServe(['--data', data])
+  await put(t, first.url, { s: [{ '@time': 1 }, { '@time': 2 }] })
+  first.child.kill('SIGKILL')
+  await first.exited
+  fs.chmodSync(data, 0o555)
+  t.teardown(() => { fs.chmodSync(data, 0o755) })
+  const before = contents(data)
+
+  const served = await spawnServe(['--data', data, '--mode', 'readonly'], {}, { readOnly: [data], bitsCount: true })
+  t.ok(await eventually(() => served.stdout().split('\n').length > 2), 'a line after the URL')
+  t.match(served.stdout().split('\n')[1], `shoebox serve: ${data} is on a read-only mount: serving its events as they were at start`)
+  t.same(times(await get(t, served.url, 's', 0, 10)), [1, 2])
+  served.child.kill('SIGTERM')
+  const end = await served.exited
+  t.same([end.code, end.stderr], [0, 'shoebox serve: stopped\n'])
+  t.same(contents(data), before, 'nothing written')
+})
+
 t.test('a delete in the log: served when its runs were rewritten; refused naming the log when they were not (a stop between the two)', async (t) => {
   const data = tempDir(t)
   const first = await spawnServe(['--data', data])
