@@ -11,8 +11,8 @@
 import { type Duplex, PassThrough, type Transform } from 'node:stream'
 import { invalidOption } from '../errors.js'
 import type { FrameRooms } from './frame-rooms.js'
-import { gzip, gzipLevel, gzipMember, isGzip } from './gzip.js'
-import { isZstd, requireZstd, zstd, zstdBlockFrames, zstdLevel } from './zstd.js'
+import { gzip, GZIP_MAGIC, gzipLevel, gzipMember, isGzip } from './gzip.js'
+import { isZstd, requireZstd, zstd, zstdBlockFrames, zstdLevel, ZSTD_FRAME_MAGIC } from './zstd.js'
 import type { ZstdDecompressOptions } from './zstd-decompress.js'
 
 export type CodecName = 'none' | 'gzip' | 'zstd'
@@ -27,6 +27,8 @@ export interface Codec {
   readonly contentType: string
   /** Does this start like this codec's output? (none: never; it is what is left.) */
   sniff: (head: Buffer) => boolean
+  /** Could `head`, shorter than magicLength, be the start of this codec's output cut inside its magic? (none: never.) */
+  mayBegin: (head: Buffer) => boolean
   /** The level to use: `level` checked, or the codec's default. */
   level: (level: number | undefined) => number
   /** Fails (SHOEBOX_UNSUPPORTED naming `what`) when the codec cannot load in this install. */
@@ -60,6 +62,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     magicLength: 0,
     contentType: 'application/octet-stream',
     sniff: () => false,
+    mayBegin: () => false,
     level: () => 0,
     ready: async () => {},
     compressBlock: async (block) => block,
@@ -72,6 +75,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     magicLength: 2,
     contentType: 'application/gzip',
     sniff: isGzip,
+    mayBegin: (head) => head.every((b, i) => b === GZIP_MAGIC[i]),
     level: (level) => gzipLevel({ level }) as number,
     ready: async () => {},
     compressBlock: async (block, level) => await gzipMember(block, level),
@@ -84,6 +88,7 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
     magicLength: 4,
     contentType: 'application/zstd',
     sniff: isZstd,
+    mayBegin: mayBeginZstd,
     level: zstdLevel,
     ready: async (what) => { await requireZstd(what) },
     compressBlock: async (block, level, what, rooms) => await zstdBlockFrames(block, level, what, undefined, rooms),
@@ -92,10 +97,28 @@ export const codecs: Readonly<Record<CodecName, Codec>> = {
   }
 }
 
+/** zstd's magics little-endian: a frame's, 28 B5 2F FD; a skippable frame's, 5? 2A 4D 18 (isSkippableMagic). */
+const ZSTD_FRAME_BYTES = Buffer.alloc(4)
+ZSTD_FRAME_BYTES.writeUInt32LE(ZSTD_FRAME_MAGIC)
+const ZSTD_SKIPPABLE_BYTES = [0x50, 0x2a, 0x4d, 0x18]
+
+function mayBeginZstd (head: Buffer): boolean {
+  return head.every((b, i) => b === ZSTD_FRAME_BYTES[i]) || head.every((b, i) => (i === 0 ? b & 0xf0 : b) === ZSTD_SKIPPABLE_BYTES[i])
+}
+
 /** The codec these first bytes belong to (none when no magic matches). */
 export function sniffCodec (head: Buffer): Codec {
   for (const codec of Object.values(codecs)) if (codec.sniff(head)) return codec
   return codecs.none
+}
+
+/**
+ * Could `head`, fewer bytes than a magic (a file of 1 to 3 bytes), be a
+ * compressed file cut inside its magic? Then it is a truncated archive;
+ * otherwise, not one at all.
+ */
+export function mayBeginCompressed (head: Buffer): boolean {
+  return head.length < SNIFF_BYTES && Object.values(codecs).some((codec) => head.length < codec.magicLength && codec.mayBegin(head))
 }
 
 /** The most bytes any sniff needs. */

@@ -3,7 +3,7 @@
  * encode records into batched buffers. No streams here; encode.ts and
  * decode.ts wrap this.
  */
-import { MAGIC, PREAMBLE_SIZE } from './constants.js'
+import { BAD_MAGIC_DETAIL, MAGIC, PREAMBLE_SIZE } from './constants.js'
 import { damage, need, type ReadResult } from './result.js'
 import type { KeyCache } from './text.js'
 import { readRawMetadata } from './metadata-block.js'
@@ -20,7 +20,7 @@ export function readRecord (
   buf: Buffer, at: number, end: number, maxSize: number, exact = false, keys?: KeyCache
 ): ReadResult {
   if (end - at < PREAMBLE_SIZE) return need(PREAMBLE_SIZE)
-  if (buf.readUInt32LE(at) !== MAGIC) return damage('bad-magic', 'expected beginning-of-record marker 84 78 86 69')
+  if (buf.readUInt32LE(at) !== MAGIC) return damage('bad-magic', BAD_MAGIC_DETAIL)
   const version = buf.readUInt16LE(at + 4)
   if (version === 2) return readV2(buf, at, end, maxSize, keys)
   if (version === 1) return readV1(buf, at, end, maxSize, exact, keys)

@@ -5,6 +5,9 @@ import { sizeOption } from '../units.js'
 export const MAGIC = 0x69867884
 export const MAGIC_BYTES = Buffer.from([0x84, 0x78, 0x86, 0x69])
 
+/** What a bad magic is said as (readRecord's bad-magic detail). */
+export const BAD_MAGIC_DETAIL = 'expected beginning-of-record marker 84 78 86 69'
+
 /** magic (4) + version (2): the same in every version. */
 export const PREAMBLE_SIZE = 6
 

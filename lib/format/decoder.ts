@@ -15,7 +15,8 @@ import { CheckedRuns, type CheckRun } from './checked-runs.js'
 import { describeForeignData, FOREIGN_LOOK_BYTES } from './foreign-data.js'
 import type { Damage, NeedMore, ReadResult } from './result.js'
 import { KeyCache } from './text.js'
-import { MAGIC_BYTES, maxRecordSizeOption, PREAMBLE_SIZE } from './constants.js'
+import { BAD_MAGIC_DETAIL, MAGIC_BYTES, maxRecordSizeOption, PREAMBLE_SIZE } from './constants.js'
+import { mayBeginCompressed } from '../compress/codecs.js'
 
 export type DecodeMode = 'strict' | 'lenient'
 
@@ -198,6 +199,11 @@ export class ArchiveDecoder {
         this.#needed = result.size
         return at
       }
+      if (result.kind === 'need' && base + at === 0 && !couldBeArchiveStart(view.subarray(at, end))) {
+        // Fewer bytes than a record's preamble, and not the start of one: not an archive, cut short.
+        const detail = describeForeignData(view, at, end)
+        if (this.mode === 'strict') throw new CorruptArchiveError('bad-magic', 0, BAD_MAGIC_DETAIL + (detail === '' ? `; not an archive (${end - at} bytes, too few for a record, and not the start of one)` : detail))
+      }
       const reason: DamageReason = result.kind === 'need' ? 'truncated' : result.reason
       // Not an archive at all? Wait for enough of its start to say what it is (describeForeignData).
       if (reason === 'bad-magic' && base + at === 0 && !this.#final && end - at < FOREIGN_LOOK_BYTES) {
@@ -243,6 +249,15 @@ export class ArchiveDecoder {
 function resyncSkip (result: NeedMore | Damage): number {
   if (result.kind === 'need' || result.reason === 'record-too-large') return 1
   return result.skip || 1
+}
+
+/**
+ * Could `head`, the whole of an input shorter than a record's preamble, be
+ * an archive cut short: the start of a record's magic, or of a gzip
+ * member's or zstd frame's (a compressed file cut inside its magic)?
+ */
+function couldBeArchiveStart (head: Buffer): boolean {
+  return MAGIC_BYTES.subarray(0, head.length).equals(head.subarray(0, MAGIC_BYTES.length)) || mayBeginCompressed(head)
 }
 
 /** baseOffset, 0 when not given: a whole number of bytes (a string was joined to every offset reported, '10' + 5 as '105'). */

@@ -203,28 +203,14 @@ const STAGING = 'shoebox-pack-'
 const DESTINATION = '.to'
 
 /**
- * Make this pack's staging directory in `tmpDir`, `shoebox-pack-HOST~WRITER~XXXXXX`:
- * named with its host and writer (pid and start), so that one a killed pack leaves is known for
- * dead (removeDeadStaging), and registered (writingTemp) before it exists, so
- * that a sweep by another pack of this process leaves it: a pid comes back (a
- * container's command is pid 1 every run), and this process's own pid in the
- * name says a live pack only for a directory it registered. Not mkdtemp(),
- * whose name is known only once the directory exists.
+ * Make this pack's staging directory in `tmpDir`, `shoebox-pack-HOST~WRITER~XXXXXX`
+ * (makeWriterDir): named with its host and writer (pid and start), so that
+ * one a killed pack leaves is known for dead (removeDeadStaging), never a
+ * live pack's.
  */
 async function makeStaging (tmpDir: string): Promise<string> {
-  const { doneWritingTemp, hostName, writerTag, writingTemp } = await import('../roll/names.js')
-  for (let attempt = 1; ; attempt++) {
-    const staging = path.join(tmpDir, `${STAGING}${hostName()}~${writerTag()}~${randomBytes(3).toString('hex')}`)
-    writingTemp(staging)
-    try {
-      await fs.mkdir(staging, { mode: 0o700 })
-      return staging
-    } catch (err) {
-      doneWritingTemp(staging)
-      // Taken (one in 16 million, per staging directory of this pid there): another name.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt === 100) throw err
-    }
-  }
+  const { makeWriterDir } = await import('../roll/writer-dir.js')
+  return await makeWriterDir(tmpDir, STAGING)
 }
 
 /**
@@ -238,15 +224,10 @@ async function makeStaging (tmpDir: string): Promise<string> {
  * failure leaves the directory for the next pack.
  */
 async function removeDeadStaging (tmpDir: string, to: string, storeOptions: StoreOptions | undefined): Promise<void> {
-  const names = await fs.readdir(tmpDir).catch(() => [] as string[])
   // Loaded here, not at import (as the rolling sink loads it): importing the package stays small.
-  const { leftByDeadWriter } = await import('../roll/names.js')
-  for (const name of names) {
-    if (!name.startsWith(STAGING)) continue
-    // One named the older way (shoebox-pack-XXXXXX) names no process: it stays.
-    const m = /^(.+)~([^~]+)~[^~]{6}$/.exec(name.slice(STAGING.length))
-    const dead = path.join(tmpDir, name)
-    if (m === null || !leftByDeadWriter(dead, m[1], m[2])) continue
+  const { deadWriterDirs } = await import('../roll/writer-dir.js')
+  // One named the older way (shoebox-pack-XXXXXX) names no process: it stays.
+  for (const dead of await deadWriterDirs(tmpDir, STAGING)) {
     try {
       if (await fs.readFile(path.join(dead, DESTINATION), 'utf8').catch(() => undefined) === to) {
         // Its archives go first: the notes of files gone are the ones dropLeftMarkers() aborts.

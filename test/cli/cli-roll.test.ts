@@ -372,6 +372,19 @@ t.test('read of a file that is not an archive', async (t) => {
   t.equal(lenient.stderr, `shoebox read: ${path.join(dir, 'b.shoebox')}: skipped: not an archive\n`)
 })
 
+t.test('read of a file too short for a record that is not the start of one: strict says not an archive, as lenient does, not "truncated"', async (t) => {
+  const dir = newDir('short-junk')
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'a.shoebox'), encodeRecords([{ payload: 'a' }]))
+  fs.writeFileSync(path.join(dir, 'b.txt'), 'hi')
+  const strict = await cli(['read', path.join(dir, '*'), '--payload-only'])
+  t.equal(strict.code, 1)
+  t.equal(strict.stdout.toString(), 'a\n', 'what came before')
+  t.equal(strict.stderr, `shoebox read: ${path.join(dir, 'b.txt')}: at byte 0: bad-magic: expected beginning-of-record marker 84 78 86 69; it is text, not an archive (it begins 'hi')\n`)
+  const lenient = await cli(['read', path.join(dir, '*'), '--payload-only', '--lenient'])
+  t.equal(lenient.stderr, `shoebox read: ${path.join(dir, 'b.txt')}: skipped: not an archive\n`)
+})
+
 t.test('usage errors exit 2 with a one-line message', async (t) => {
   const dir = newDir('usage')
   const pattern = path.join(dir, '*')

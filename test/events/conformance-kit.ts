@@ -129,12 +129,20 @@ export interface ServeProcess {
  * process's; `nodeArgs` before the script; under `fdLimit` open files, as
  * `ulimit -n` sets it; seeing the `readOnly` directories on read-only mounts,
  * onReadOnlyMounts(); as user `uid`, whose permission bits then count, where the
- * test runs as root, with `bin`, a buildCli() others can reach); resolves once it printed its URL.
+ * test runs as root, with `bin`, a buildCli() others can reach; `bitsCount`:
+ * without root's override of permission bits, CAP_DAC_OVERRIDE and
+ * CAP_DAC_READ_SEARCH, which setpriv(1) drops, so that the bits count for the
+ * directories it owns too, the root of a namespace of onReadOnlyMounts() as well);
+ * resolves once it printed its URL.
  */
-export async function spawnServe (args: string[], env: Record<string, string> = {}, options: { fdLimit?: number, nodeArgs?: string[], readOnly?: string[], uid?: number, bin?: string } = {}): Promise<ServeProcess> {
+export async function spawnServe (args: string[], env: Record<string, string> = {}, options: { fdLimit?: number, nodeArgs?: string[], readOnly?: string[], uid?: number, bin?: string, bitsCount?: boolean } = {}): Promise<ServeProcess> {
   // Another user's server through env(1) without NODE_OPTIONS: tap's spawn hook adds its process-tracking
   // import there, which writes into the checkout at exit (refused to another user).
-  const served = [...(options.uid === undefined ? [] : ['env', '-u', 'NODE_OPTIONS']), process.execPath, ...(options.nodeArgs ?? []), options.bin ?? cliBinary(), 'serve', '--port', '0', ...args]
+  const served = [
+    ...(options.bitsCount === true ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'] : []),
+    ...(options.uid === undefined ? [] : ['env', '-u', 'NODE_OPTIONS']),
+    process.execPath, ...(options.nodeArgs ?? []), options.bin ?? cliBinary(), 'serve', '--port', '0', ...args
+  ]
   const command = options.readOnly === undefined ? served : onReadOnlyMounts(options.readOnly, served)
   // exec: the shell becomes the server (one pid, signals reach it).
   const limited = options.fdLimit === undefined ? command : ['/bin/sh', '-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, ...command]

@@ -8,11 +8,11 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { tempDir } from '../temp-dir.js'
 import { checkReachableByOthers, treeContents as contents } from '../fixtures-roll/cli-child.js'
 import { buildCli } from '../fixtures-s3/cli-build.js'
-import { del, eventually, get, post, put, spawnServe, streams, times } from './conformance-kit.js'
+import { del, eventually, get, post, put, spawnServe, streams, times, type ServeProcess } from './conformance-kit.js'
 
 t.test('a readonly server on a read-only mount serves the runs and the events only in the log, says so at start, writes nothing', async (t) => {
   const data = tempDir(t)
@@ -38,6 +38,28 @@ t.test('a readonly server on a read-only mount serves the runs and the events on
   const end = await served.exited
   t.same([end.code, end.stderr], [0, 'shoebox serve: stopped\n'])
   t.same(contents(data), before, 'no lock, no log cut or flushed, no run written')
+})
+
+t.test('a read-only mount the server may not write either (permission bits): still seen as read-only, served without a lock', async (t) => {
+  // Linux checks the bits before the mount's flag: access(W_OK) answered EACCES, never EROFS, so the server took
+  // the directory for a writable one, tried to lock it, and did not start.
+  const data = tempDir(t)
+  const first = await spawnServe(['--data', data])
+  await put(t, first.url, { s: [{ '@time': 1 }, { '@time': 2 }] })
+  first.child.kill('SIGKILL')
+  await first.exited
+  fs.chmodSync(data, 0o555)
+  t.teardown(() => { fs.chmodSync(data, 0o755) })
+  const before = contents(data)
+
+  const served = await spawnServe(['--data', data, '--mode', 'readonly'], {}, { readOnly: [data], bitsCount: true })
+  t.ok(await eventually(() => served.stdout().split('\n').length > 2), 'a line after the URL')
+  t.match(served.stdout().split('\n')[1], `shoebox serve: ${data} is on a read-only mount: serving its events as they were at start`)
+  t.same(times(await get(t, served.url, 's', 0, 10)), [1, 2])
+  served.child.kill('SIGTERM')
+  const end = await served.exited
+  t.same([end.code, end.stderr], [0, 'shoebox serve: stopped\n'])
+  t.same(contents(data), before, 'nothing written')
 })
 
 t.test('a delete in the log: served when its runs were rewritten; refused naming the log when they were not (a stop between the two)', async (t) => {
@@ -96,7 +118,8 @@ t.test('EventStore opened only to read takes no lock and refuses puts and delete
   await t.rejects(store.delete('kronos', 's', { from: 0n, to: 10n }), refused('deletes'))
 })
 
-t.test('a log of more than a memtable: the rest is written as runs in a scratch directory under TMPDIR, served, and removed at stop', async (t) => {
+/** A data directory whose log holds 1000 events of ~200 bytes, none in runs: more than a readonly server's memtable of 64 KiB. */
+async function logOfMoreThanAMemtable (t: Test): Promise<string> {
   const data = tempDir(t)
   const first = await spawnServe(['--data', data, '--memtable-size', '64MiB'])
   const pad = 'x'.repeat(200)
@@ -105,6 +128,11 @@ t.test('a log of more than a memtable: the rest is written as runs in a scratch 
   }
   first.child.kill('SIGKILL')
   await first.exited
+  return data
+}
+
+t.test('a log of more than a memtable: the rest is written as runs in a scratch directory under TMPDIR, served, and removed at stop', async (t) => {
+  const data = await logOfMoreThanAMemtable(t)
   const before = contents(data)
   const scratch = tempDir(t)
   const served = await spawnServe(['--data', data, '--mode', 'readonly', '--memtable-size', '64KiB'], { TMPDIR: scratch }, { readOnly: [data] })
@@ -117,6 +145,34 @@ t.test('a log of more than a memtable: the rest is written as runs in a scratch 
   t.equal((await served.exited).code, 0)
   t.same(fs.readdirSync(scratch), [], 'removed at stop')
   t.same(contents(data), before, 'nothing written in the data directory')
+})
+
+t.test('a scratch directory a killed readonly server left is removed at the next readonly start; a live server\'s is not', async (t) => {
+  const data = await logOfMoreThanAMemtable(t)
+  const scratch = tempDir(t)
+  const readonly = async (): Promise<ServeProcess> =>
+    await spawnServe(['--data', data, '--mode', 'readonly', '--memtable-size', '64KiB'], { TMPDIR: scratch }, { readOnly: [data] })
+  const killed = await readonly()
+  const left = fs.readdirSync(scratch)
+  t.equal(left.length, 1)
+  t.match(left[0], new RegExp(`^shoebox-read-only-[^~]+~${killed.child.pid ?? 0}(-\\d+-[0-9a-f]{8})?~[0-9a-f]{6}$`), 'named with its host and writer (pid and start)')
+  killed.child.kill('SIGKILL')
+  await killed.exited
+  t.same(fs.readdirSync(scratch), left, 'nothing removed it')
+
+  const live = await readonly()
+  const made = fs.readdirSync(scratch)
+  t.equal(made.length, 1, 'the killed server\'s removed')
+  t.not(made[0], left[0], 'the live server\'s own made')
+  const another = await readonly()
+  t.equal(fs.readdirSync(scratch).length, 2)
+  t.ok(fs.readdirSync(scratch).includes(made[0]), 'a live server\'s stays')
+  t.equal(times(await get(t, live.url, 's', 0, 2000)).length, 1000, 'and serves from it still')
+  for (const served of [live, another]) {
+    served.child.kill('SIGTERM')
+    t.equal((await served.exited).code, 0)
+  }
+  t.same(fs.readdirSync(scratch), [], 'each removed its own at stop')
 })
 
 t.test('a run file it cannot read (permission bits): the server does not start, naming the file and its stream, instead of answering its gets 500', async (t) => {

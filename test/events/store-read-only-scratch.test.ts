@@ -87,7 +87,9 @@ t.test('memory does not grow with the log: twice the events hold about what once
     t.same(fs.readdirSync(data), ['wal'], 'nothing written in the data directory')
   }
   t.ok(grew[1] < grew[0] + 2_500_000, `held after the open: ${grew[0]} bytes for ${N} events, ${grew[1]} for ${2 * N} (held in memory: ~7.9 MB and ~15.7 MB)`)
-  t.same(fs.readdirSync(scratch).map((name) => name.replace(/[^-]+$/, '')), ['shoebox-read-only-', 'shoebox-read-only-'], 'a scratch directory each')
+  const ours = new RegExp(`^shoebox-read-only-[^~]+~${process.pid}(-\\d+-[0-9a-f]{8})?~[0-9a-f]{6}$`)
+  t.match(fs.readdirSync(scratch), [ours, ours], 'a scratch directory each, named for this process: the second open left the first\'s')
+  t.equal(fs.readdirSync(scratch).length, 2)
   for (const [i, store] of stores.entries()) {
     const s1 = await numbers(store, 's1')
     t.equal(s1.length, (i + 1) * N / 4)

@@ -45,3 +45,19 @@ t.test('binary data and damage past byte 0 keep the bare reason', async (t) => {
   t.equal((await failure(after, 1 << 16)).message, `in.ndjson: at byte ${archive.length}: bad-magic: expected beginning-of-record marker 84 78 86 69`, 'text after a record is damage, not a foreign file')
   t.equal(describeForeignData(Buffer.from('   \n\t'), 0, 5), '', 'blank space alone says nothing')
 })
+
+t.test('an input shorter than a record\'s preamble that is not the start of one: not an archive, not "truncated"', async (t) => {
+  const bad = 'in.ndjson: at byte 0: bad-magic: expected beginning-of-record marker 84 78 86 69'
+  const cases: Array<[string, Buffer, string]> = [
+    ['two letters', Buffer.from('hi'), `${bad}; it is text, not an archive (it begins 'hi')`],
+    ['five letters', Buffer.from('hello'), `${bad}; it is text, not an archive (it begins 'hello')`],
+    ['two binary bytes', Buffer.from([0x00, 0x01]), `${bad}; not an archive (2 bytes, too few for a record, and not the start of one)`],
+    // The start of an archive, cut short: truncated, as before.
+    ['a record\'s magic, cut', Buffer.from([0x84, 0x78, 0x86]), 'in.ndjson: at byte 0: truncated: input ends after 3 of the 6 bytes the record needs'],
+    ['a gzip member\'s magic, cut', Buffer.from([0x1f]), 'in.ndjson: at byte 0: truncated: input ends after 1 of the 6 bytes the record needs'],
+    ['a zstd frame\'s magic, cut', Buffer.from([0x28, 0xb5, 0x2f]), 'in.ndjson: at byte 0: truncated: input ends after 3 of the 6 bytes the record needs']
+  ]
+  for (const [name, bytes, message] of cases) {
+    for (const chunk of [1 << 16, 1]) t.equal((await failure(bytes, chunk)).message, message, `${name}, chunks of ${chunk}`)
+  }
+})

@@ -54,6 +54,8 @@ import { fileName as logFileName, WriteAheadLog, type LogPosition, type ReplayRe
 import { timerMs } from '../../units.js'
 import { RETENTION_CLOCK_FILE, RetentionClock } from './retention-clock.js'
 import { kronosTimeToIso } from '../kronos-time.js'
+import { doneWritingTemp } from '../../roll/names.js'
+import { deadWriterDirs, makeWriterDir } from '../../roll/writer-dir.js'
 
 /** How often a retention held by the clock is said again while it stays held (ms). */
 const HELD_TOLD_EVERY_MS = 3_600_000
@@ -107,6 +109,13 @@ const RUN_WRITERS = 8
 /** Replaced run files removed at once (#doom): two of the thread pool's four threads stay free for the log's writes. */
 const FILE_REMOVERS = 2
 
+/**
+ * A store opened only to read: its scratch directory under TMPDIR,
+ * `shoebox-read-only-<host>~<writer>~XXXXXX` (roll/writer-dir.ts), so that
+ * the next such open removes the one a killed server left, never a live one's.
+ */
+const SCRATCH = 'shoebox-read-only-'
+
 export interface EventStoreOptions {
   /** The data directory (created if missing). */
   dir: string
@@ -148,8 +157,9 @@ export interface EventStoreOptions {
   readOnly?: boolean
   /**
    * Where a store opened only to read writes its scratch runs (a directory
-   * `shoebox-read-only-*` made in it, only once the log's events fill a
-   * memtable). Default os.tmpdir() (TMPDIR).
+   * `shoebox-read-only-<host>~<pid>-<start>~XXXXXX` made in it, only once the
+   * log's events fill a memtable; one a killed process left is removed at the
+   * next such open). Default os.tmpdir() (TMPDIR).
    */
   scratchDir?: string
 }
@@ -317,6 +327,8 @@ export class EventStore implements EventBackend {
    * naming the log file.
    */
   async #openToRead (): Promise<void> {
+    // A server killed outright (SIGKILL, the OOM killer) left its scratch runs: nothing else would remove them.
+    for (const dead of await deadWriterDirs(this.#scratchParent, SCRATCH)) await fs.rm(dead, { recursive: true, force: true }).catch(() => {})
     this.#index = await loadIndex(this.dir)
     await this.#checkRunsReadable()
     for (const [ns, names] of Object.entries(this.#index.streams)) for (const name of names) this.#known(ns, name)
@@ -343,7 +355,7 @@ export class EventStore implements EventBackend {
       await this.#replay(record)
       if (this.#memtableFull() && !this.#scratchFailed) await this.#spillReplayed()
     }).catch(async (err: unknown) => {
-      if (this.#scratch !== undefined) await fs.rm(this.#scratch, { recursive: true, force: true })
+      await this.#removeScratch()
       throw err
     }))
   }
@@ -366,7 +378,7 @@ export class EventStore implements EventBackend {
     let dir = this.#scratch
     try {
       if (dir === undefined) {
-        dir = await orIoError(fs.mkdtemp(path.join(this.#scratchParent, 'shoebox-read-only-')), 'cannot make a scratch directory in', this.#scratchParent)
+        dir = await orIoError(makeWriterDir(this.#scratchParent, SCRATCH), 'cannot make a scratch directory in', this.#scratchParent)
         this.#scratch = dir
       }
       const scratch = dir
@@ -384,6 +396,13 @@ export class EventStore implements EventBackend {
     }
     for (const run of index.runs.slice(this.#index.runs.length)) this.#scratchRuns.add(run.file)
     this.#index = index
+  }
+
+  /** The scratch directory, if one was made, removed (at close, or when the open is refused). */
+  async #removeScratch (): Promise<void> {
+    if (this.#scratch === undefined) return
+    await fs.rm(this.#scratch, { recursive: true, force: true })
+    doneWritingTemp(this.#scratch)
   }
 
   /** A delete replayed in a store opened only to read, applied to one of its scratch runs. */
@@ -978,7 +997,7 @@ export class EventStore implements EventBackend {
     this.#closing = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
     if (this.readOnly) {
-      if (this.#scratch !== undefined) await fs.rm(this.#scratch, { recursive: true, force: true })
+      await this.#removeScratch()
       return
     }
     this.#setFlushTimer()
