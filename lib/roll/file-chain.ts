@@ -191,7 +191,12 @@ export class FileChain {
     this.#writing ??= this.#drain()
   }
 
-  /** Write nothing more (the sink was destroyed): the blocks still queued are skipped. */
+  /** The chain's failure (a write, fsync or seal that failed; or stop()'s error), null while it works. */
+  get failure (): Error | null {
+    return this.#failed
+  }
+
+  /** Write nothing more (the sink failed): the blocks still queued are skipped. */
   stop (err: Error): void {
     this.#failed ??= err
   }
@@ -201,7 +206,7 @@ export class FileChain {
     await this.#writing
   }
 
-  /** After stop(): wait for the block in flight, then close the unsealed file, leaving it for recovery. */
+  /** After stop() or a failure: wait for the block in flight, then close the unsealed file (if any), leaving it for recovery. */
   async close (): Promise<void> {
     await this.#writing
     await this.#open?.syncing?.catch(() => {})

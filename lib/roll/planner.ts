@@ -20,11 +20,14 @@ import { expandTemplate } from './template.js'
  * - 'refused': a record was refused (over maxRecordSize, not encodable): the
  *   records before it are written, then the sink fails, leaving the file to recovery;
  * - 'listener-failed': a 'sealed' or 'upload' listener failed: the sink takes no more
- *   records, and fails once the file is sealed (sealed).
+ *   records, and fails once the file is sealed (sealed);
+ * - 'destroyed': the sink was destroyed (a pipeline's other stage failed, an
+ *   abort): every record it took is written and the file sealed before the
+ *   destroy completes (sealed).
  */
-export type CutReason = 'full-block' | 'timer' | 'policy' | 'deadline' | 'end' | 'refused' | 'listener-failed'
+export type CutReason = 'full-block' | 'timer' | 'policy' | 'deadline' | 'end' | 'refused' | 'listener-failed' | 'destroyed'
 
-const SEALS: Record<CutReason, boolean> = { 'full-block': false, timer: false, policy: true, deadline: true, end: true, refused: false, 'listener-failed': true }
+const SEALS: Record<CutReason, boolean> = { 'full-block': false, timer: false, policy: true, deadline: true, end: true, refused: false, 'listener-failed': true, destroyed: true }
 
 /** Cuts the clock asked for: fsync 'interval' syncs after these. */
 export function isTimed (reason: CutReason): boolean {

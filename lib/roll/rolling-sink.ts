@@ -467,7 +467,11 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     } catch (err) {
       // A refused record fails the sink, but only after the records before it are on disk.
       this.#cut('refused')
-      this.#files.settled().then(() => { callback(err as Error) }, () => {})
+      this.#files.settled().then(() => {
+        // The sink's own failure: its destroy writes nothing more, leaving the file being written for recovery.
+        this.#failed ??= err as Error
+        callback(err as Error)
+      }, () => {})
       return
     }
     if (rest !== undefined) this._write(rest, encoding, callback) // waits for the sample (above)
@@ -526,17 +530,52 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     return this.uploader?.stats()
   }
 
+  /**
+   * Destroyed (by a pipeline whose other stage failed, an abort, the caller):
+   * every record the sink took is written out first, the file sealed (synced
+   * as the fsync policy says), and only then does the destroy complete, so a
+   * pipeline rejects after the records are on disk. Not when the sink itself
+   * failed (its disk, a refused record: the chain writes nothing more, and
+   * the file being written is left for recovery), nor before it started
+   * (nothing taken). A disk that fails during this write-out ends it there:
+   * the sink fails with that error, saying what is kept.
+   */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     this.#stopTimers()
+    const chain = this.#chain
+    const writeOut = this.#failed === null && chain !== undefined && chain.failure === null
     this.#failed ??= err ?? new Error('rolling sink destroyed')
-    this.#chain?.stop(this.#failed)
-    // A chain waiting for a listener to finish goes on (to stop); the listeners themselves are not waited for.
+    // A seal waiting for listeners of earlier files goes on; the listeners themselves are not waited for.
     this.#awaited?.stop()
-    // Leave the file being written as it is: a temporary file, recoverable later.
     // (No chain: the sink failed to start, or never did.)
-    Promise.resolve(this.#chain?.close())
-      .then(async () => { await this.#closeUploads() })
-      .then(() => { callback(err) }, () => { callback(err) })
+    // (A write-out that throws, which only running out of memory could make it, still lets the destroy complete.)
+    Promise.resolve(writeOut ? this.#writeOut(chain, err).catch(() => err) : err)
+      .then(async (failure) => {
+        chain?.stop(this.#failed as Error)
+        // A file still being written (a write-out that failed, a sink that failed) stays a temporary file, for recovery.
+        await chain?.close()
+        await this.#closeUploads()
+        return failure
+      })
+      .then((failure) => { callback(failure) }, () => { callback(err) })
+  }
+
+  /**
+   * The destroy's write-out: cut what the sink holds as a last block that
+   * seals its file, and wait for the chain to write everything queued. The
+   * error the destroy ends with: `err`, or the disk's, which says what is kept.
+   */
+  async #writeOut (chain: FileChain, err: Error | null): Promise<Error | null> {
+    this.#cut('destroyed')
+    await chain.settled()
+    const failure = chain.failure
+    if (failure === null) return err
+    if (!(failure instanceof ShoeboxError)) return failure
+    const kept = this.kept()
+    const unsealed = kept.unsealed === null ? '' : `; ${plural(kept.unsealed.records, 'record')} in ${kept.unsealed.path}, left for recovery`
+    const why = err === null ? 'destroy()' : `destroy(${err.message})`
+    return reworded(failure, `${failure.message}, writing out the records the rolling sink ${this.dir} had taken when ${why} came; ` +
+      `${plural(kept.sealedRecords, 'record')} kept in ${plural(kept.sealedFiles, 'sealed file')}${unsealed}`)
   }
 
   /** Stop the uploader, and close the store if the sink opened it (a Store given is the caller's). */

@@ -1,14 +1,15 @@
 /**
- * destroy() in the middle of writing: the sink stops at once (blocks still
- * queued are not written), closes the file it had open, and leaves that file
- * under its temporary name, where recovery seals the records written to it.
- * Nothing is lost that `flush` reported, nothing appears that it did not:
- * sealed files plus the recovered file hold exactly records 0 .. flushed-1.
+ * destroy() in the middle of writing: the sink writes out every record it
+ * took (the blocks queued and what it still held), seals the file it was
+ * writing, and closes it before the destroy completes. Nothing is lost that
+ * it took, nothing appears that it was not given, and no file is left open
+ * or under a temporary name. (It used to stop at once and leave the file for
+ * recovery, dropping the records no flush had written.)
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { recoverDirectory, rollingSink, type FlushEvent, type RecordInput, type RollingSink, type SealedEvent } from '../../lib/index.js'
+import { rollingSink, type FlushEvent, type RecordInput, type RollingSink, type SealedEvent } from '../../lib/index.js'
 import { archiveNames, range, readDir, seqOf, tempDir, tempNames } from '../fixtures-roll/util.js'
 
 function rec (seq: number): RecordInput {
@@ -35,7 +36,7 @@ async function closed (sink: RollingSink): Promise<void> {
 
 for (const gzip of [false, true]) {
   for (const withError of [false, true]) {
-    t.test(`gzip ${String(gzip)}, destroy(${withError ? 'err' : ''}) after some blocks: a recoverable temporary file, nothing open`, async (t) => {
+    t.test(`gzip ${String(gzip)}, destroy(${withError ? 'err' : ''}) after some blocks: every record taken sealed, nothing open`, async (t) => {
       const dir = tempDir(t)
       // blockSize 1: each record is its own block, so many blocks are queued when destroy() comes.
       const sink = rollingSink({ dir, gzip, blockSize: 1, flushInterval: 0, roll: { records: 25 } })
@@ -44,27 +45,28 @@ for (const gzip of [false, true]) {
       const sealed: SealedEvent[] = []
       sink.on('sealed', (e: SealedEvent) => sealed.push(e))
       let flushed = 0
+      let destroyedAt = 0
       const reason = new Error('producer gave up')
       sink.on('flush', (e: FlushEvent) => {
         flushed = e.totalRecords
         // Mid-file: after two sealed files, part way into the third.
-        if (flushed === 60) sink.destroy(withError ? reason : undefined)
+        if (flushed === 60) {
+          destroyedAt = sealed.length
+          sink.destroy(withError ? reason : undefined)
+        }
       })
       for (const i of range(400)) sink.write(rec(i))
       await closed(sink)
       t.same(errors, withError ? [reason] : [], withError ? 'the error given' : 'a plain destroy() is not an error')
-      t.ok(flushed >= 60 && flushed < 400, `stopped part way (${flushed} of 400 records flushed)`)
-      t.equal(sink.flushedRecords, flushed)
-      t.equal(sealed.length, 2, 'the two full files stay sealed')
-      const temps = tempNames(dir)
-      t.equal(temps.length, 1, 'the file being written is left under its temporary name')
+      t.equal(destroyedAt, 2, 'destroyed part way into the third file')
+      const kept = sink.kept()
+      t.ok(kept.sealedRecords >= 60, `the records taken are written out (${kept.sealedRecords} of 400)`)
+      t.equal(sink.flushedRecords, kept.sealedRecords, 'every record written is in a sealed file')
+      t.same(readDir(dir).records.map(seqOf), range(kept.sealedRecords), 'the sealed files hold records 0 .. taken-1')
+      t.same(tempNames(dir), [], 'no temporary file left')
+      t.equal(kept.unsealed, null)
       t.same(openPaths().filter((p) => p.startsWith(fs.realpathSync(dir))), [], 'no file in the directory left open')
-      t.same(sink.kept(), { dir, started: true, sealedFiles: 2, sealedRecords: 50, unsealed: { path: path.join(dir, temps[0]), records: flushed - 50, inPart: 0 } })
-      // This process is the temporary file's writer, and alive: recovery must be forced.
-      const recovered = await recoverDirectory(dir, { force: true })
-      t.same(recovered.map((r) => [r.records, r.bytesDropped, r.damaged]), [[flushed - 50, 0, false]], 'recovery seals every flushed record of it, nothing dropped')
-      t.same(readDir(dir).records.map(seqOf), range(flushed), 'sealed and recovered files hold records 0 .. flushed-1')
-      t.equal(archiveNames(dir).length, 3)
+      t.equal(archiveNames(dir).length, sealed.length)
     })
   }
 }
@@ -78,13 +80,15 @@ t.test('destroy() before any record leaves the directory empty and opens nothing
   t.same(sink.kept().unsealed, null)
 })
 
-t.test('destroy() with records buffered but no block written yet: no file, the buffered records are dropped', async (t) => {
+t.test('destroy() with records taken but no block written yet: they are written and sealed before it completes', async (t) => {
   const dir = tempDir(t)
   const sink = rollingSink({ dir, flushInterval: 0 })
+  await sink.started()
   for (const i of range(10)) sink.write(rec(i))
   await new Promise((resolve) => setImmediate(resolve))
+  t.equal(sink.flushedRecords, 0, 'no block was cut yet')
   sink.destroy()
   await closed(sink)
-  t.same(fs.readdirSync(dir), [], 'no block was cut, so no file was created')
-  t.equal(sink.flushedRecords, 0)
+  t.same(readDir(dir).records.map(seqOf), range(10), 'one sealed file of the 10 records')
+  t.same(tempNames(dir), [])
 })
