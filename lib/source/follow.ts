@@ -62,6 +62,14 @@ export class FollowGate {
   readonly sealing = new Set<string>()
   /** The final names of the temporary files the listing under way sees (filled by the lister). */
   #seen = new Set<string>()
+  /**
+   * Sealing names the last listing showed neither file of (see listed()):
+   * a writer seals by linking its temporary file into place and then
+   * unlinking it, and a listing that read the directory before the link and
+   * looked the temporary file up after the unlink sees neither. So a name is
+   * forgotten only when two listings in a row miss it.
+   */
+  #missed = new Set<string>()
   /** How long a file must stay unchanged (ms); a file waiting on it is looked at again after this, not a whole poll. */
   readonly settle: number
   /** Files listed but not read yet, as last seen. */
@@ -124,6 +132,7 @@ export class FollowGate {
     const { name } = file
     this.#observed.delete(name)
     const sealed = this.sealing.delete(name)
+    this.#missed.delete(name)
     if (sealed && end === 'to-end' && !this.#read.has(name)) {
       this.#final.add(name)
       return
@@ -143,12 +152,17 @@ export class FollowGate {
 
   /**
    * A listing ended (`listed` tells the names it shows): a name sealing
-   * waits on whose temporary file is gone and whose file is not listed was
-   * deleted before it was read (an uploader faster than the follower), or
-   * the writer died: forgotten, as is a file not read yet that went.
+   * waits on whose temporary file is gone and whose file is not listed, in
+   * this listing and the one before (#missed), was deleted before it was
+   * read (an uploader faster than the follower), or the writer died:
+   * forgotten, as is a file not read yet that went.
    */
   listed (listed: (name: string) => boolean): void {
-    for (const name of this.sealing) if (!this.#seen.has(name) && !listed(name)) this.sealing.delete(name)
+    for (const name of this.sealing) {
+      if (this.#seen.has(name) || listed(name)) this.#missed.delete(name)
+      else if (this.#missed.delete(name)) this.sealing.delete(name)
+      else this.#missed.add(name)
+    }
     for (const name of this.#seen) this.sealing.add(name)
     for (const name of this.#observed.keys()) if (!listed(name)) this.#observed.delete(name)
   }

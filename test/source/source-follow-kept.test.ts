@@ -40,13 +40,37 @@ t.test('sealed files read whole are not stat\'ed by later polls; a file copied i
     await new Promise<void>((resolve) => { reached = resolve })
   }
   await until(3)
-  // Sealed as a shoebox writer seals: written under its temporary name (which a listing sees), then linked into place.
-  for (const name of ['s1', 's2', 's3']) {
-    const temp = path.join(dir, `.${name}.shoebox~host~4242.part`)
-    fs.writeFileSync(temp, archive(name, 2))
-    await sleep(80)
-    fs.linkSync(temp, path.join(dir, `${name}.shoebox`))
-    fs.unlinkSync(temp)
+  // The follower's listings of dir, counted: each name is linked into place only after a listing saw its temporary
+  // file and the poll that took that listing is over (the next listing began), never after a sleep a loaded machine
+  // could outlast.
+  const readdir = fsp.readdir
+  let listings = 0
+  let awaited = ''
+  let sawTempAt = -1
+  let listed: () => void = () => {}
+  fsp.readdir = (async (where: fs.PathLike, ...rest: unknown[]) => {
+    const at = String(where) === dir ? ++listings : -1
+    listed()
+    const entries = await (readdir as (...args: unknown[]) => Promise<fs.Dirent[]>)(where, ...rest)
+    if (at > 0 && entries.some((entry) => String(entry.name) === awaited)) sawTempAt = at
+    return entries
+  }) as typeof fsp.readdir
+  const seenByAPoll = async (temp: string): Promise<void> => {
+    awaited = path.basename(temp)
+    sawTempAt = -1
+    while (sawTempAt === -1 || listings <= sawTempAt) await new Promise<void>((resolve) => { listed = resolve })
+  }
+  try {
+    // Sealed as a shoebox writer seals: written under its temporary name (which a listing sees), then linked into place.
+    for (const name of ['s1', 's2', 's3']) {
+      const temp = path.join(dir, `.${name}.shoebox~host~4242.part`)
+      fs.writeFileSync(temp, archive(name, 2))
+      await seenByAPoll(temp)
+      fs.linkSync(temp, path.join(dir, `${name}.shoebox`))
+      fs.unlinkSync(temp)
+    }
+  } finally {
+    fsp.readdir = readdir
   }
   await until(9)
   await sleep(80) // the polls after the last read
@@ -111,6 +135,11 @@ t.test('FollowGate forgets what a listing no longer shows: a file waiting to be 
   gate.listed((name) => name === 'copying.shoebox')
   t.same(gate.kept, { read: 0, final: 0, waiting: 1, sealing: 2 })
   // The next: a.shoebox sealed (listed, not read yet), b.shoebox's temporary file gone without it, the copy deleted.
+  // b.shoebox is kept through one such listing (it may have read the directory before a link, and looked the
+  // temporary file up after its unlink), and forgotten when the next misses it too.
+  gate.listing()
+  gate.listed((name) => name === 'a.shoebox')
+  t.same(gate.kept, { read: 0, final: 0, waiting: 0, sealing: 2 })
   gate.listing()
   gate.listed((name) => name === 'a.shoebox')
   t.same(gate.kept, { read: 0, final: 0, waiting: 0, sealing: 1 })
@@ -120,4 +149,21 @@ t.test('FollowGate forgets what a listing no longer shows: a file waiting to be 
   gate.gone('a.shoebox')
   t.same(gate.kept, { read: 0, final: 0, waiting: 0, sealing: 0 })
   t.equal(gate.mayChange('a.shoebox'), true, 'a file under the name again is looked at')
+})
+
+t.test('FollowGate: a listing that saw neither a sealed file nor its temporary file (between the link and the unlink) does not lose it', async (t) => {
+  const gate = new FollowGate(1000)
+  const now = 100000
+  gate.listing().add('s.shoebox')
+  gate.listed(() => false)
+  // Read the directory before the link, looked the temporary file up after the unlink: neither shown.
+  gate.listing()
+  gate.listed(() => false)
+  // The next listing shows the sealed file: still read at once, kept as a name alone once read.
+  gate.listing()
+  gate.listed((name) => name === 's.shoebox')
+  t.equal(gate.ready(listed('s.shoebox', 10, now), now), true, 'read at once, not after it stays unchanged')
+  gate.read(listed('s.shoebox', 10, now), record(0, 'x'), 'to-end')
+  t.same(gate.kept, { read: 0, final: 1, waiting: 0, sealing: 0 })
+  t.equal(gate.mayChange('s.shoebox'), false, 'never stat\'ed again')
 })
