@@ -41,7 +41,12 @@ rest: with --spill, every line read and not acknowledged is in the spill
 unconfirmed, as the server may or may not have stored them before its
 answer failed. A server that refuses where the puts go (a --namespace it
 lacks, a wrong URL path, credentials) stops it at once: its batches in
-flight answered, one line gives the server's words and the lines not stored.
+flight answered, one line gives the server's words and the lines not stored
+(with --spill, the lines not acknowledged are kept there, for that
+namespace). An earlier run's spilled lines for a namespace the server
+refuses are set aside in DIR/refused (said once, counted in the summary,
+exit 1); ship them elsewhere with: shoebox read 'DIR/refused/*.shoebox'
+--payload-only | shoebox ship URL --stream S --namespace NS
 
 Options:
   --stream NAME          the stream of every event (or of those without --stream-field)
@@ -186,6 +191,17 @@ export const shipCommand: Command = {
       damaged++
       io.stderr.write(`shoebox ship: ${oneLine(`spill file ${d.path}: damaged at byte ${d.offset} (${d.detail})`)}, ${plural(d.bytesSkipped, 'byte')} skipped: the events in them are lost; the rest of the spill is shipped\n`)
     })
+    // An earlier run's spilled events for a namespace the server refuses, set aside (ship-aside.ts): said once a namespace, counted in the summary.
+    const asideSaid = new Set<string | undefined>()
+    let setAsideIn: string | undefined
+    shipper.on('aside', (a: { path: string, namespace: string | undefined, error: Error }) => {
+      setAsideIn = a.path
+      if (asideSaid.has(a.namespace)) return
+      asideSaid.add(a.namespace)
+      const namespace = a.namespace === undefined ? "the server's default namespace" : `namespace ${a.namespace}`
+      io.stderr.write(`shoebox ship: ${oneLine(`spill ${values.spill as string}: the server refuses ${namespace} (${a.error.message}): an earlier run's events for it are set aside in ${a.path}, ` +
+        'every one kept (to ship them elsewhere: shoebox read with --payload-only, piped to shoebox ship with the --namespace meant); the rest is shipped')}\n`)
+    })
     let rejected = 0
     shipper.on('rejected', (info: { line: number | undefined, error: Error }) => {
       if (rejected++ < 10) io.stderr.write(`shoebox ship: ${info.line === undefined ? '' : `line ${info.line}: `}${oneLine(info.error.message)}\n`)
@@ -276,10 +292,11 @@ export const shipCommand: Command = {
     const stopped = outcome.stopped
       ? `; stopped by ${signal ?? 'a signal'} after ${plural(outcome.read + badLines, 'line')} of stdin${lineCutBySignal(signal ?? 'the signal', outcome.partialBytes, 'stored')}`
       : ''
-    io.stderr.write(`shoebox ship: ${summary(stats, invalid)}${stopped}\n`)
+    const aside = stats.events.setAside > 0 ? `; ${stats.events.setAside} spilled by an earlier run set aside in ${setAsideIn ?? 'the spill'} (their namespace refused)` : ''
+    io.stderr.write(`shoebox ship: ${summary(stats, invalid)}${aside}${stopped}\n`)
     // The end of a producer that may never end (a pipe) or a file's cut short: interrupt.ts.
     const cut = outcome.stopped && signal !== undefined ? stdinStoppedExitCode(io, signal) : 0
-    return cut !== 0 ? cut : invalid > 0 || stats.events.rejected > 0 || damaged > 0 ? 1 : 0
+    return cut !== 0 ? cut : invalid > 0 || stats.events.rejected > 0 || damaged > 0 || stats.events.setAside > 0 ? 1 : 0
   }
 }
 
@@ -298,7 +315,7 @@ function fileStdin (fd: number): Readable {
 
 /**
  * The shipper failed: what was read and never sent joins the spill (when it gave up on an
- * unreachable server; it put its own unsent writes there already), and the error line says
+ * unreachable server or stopped at a refusal; it put its own unsent writes there already), and the error line says
  * what became of every line read. Never an acknowledged line named as lost.
  */
 async function giveUp (failure: Error, outcome: FeedOutcome, o: {
@@ -308,9 +325,9 @@ async function giveUp (failure: Error, outcome: FeedOutcome, o: {
   spillUnsent: (dir: string, namespace: string | undefined, events: StampedEventRecord[]) => Promise<{ kept: number, failure: Error | null }>
 }): Promise<ShoeboxError> {
   const { read, acked, rejected, held, leftover } = outcome
-  const canSpill = o.spill !== undefined && failure instanceof ShoeboxError && failure.code === 'SHOEBOX_UNREACHABLE'
-  // Giving up with a spill, the shipper put what it held there itself, with the @ids it sent
-  // (ship.ts's _destroy): what is left is what never reached it.
+  // Giving up with a spill, or stopped by a refusal of where the puts go, the shipper put what it held
+  // there itself, with the @ids it sent (ship.ts's _destroy): what is left is what never reached it.
+  const canSpill = o.spill !== undefined && failure instanceof ShoeboxError && (failure.code === 'SHOEBOX_UNREACHABLE' || refusedThere(failure))
   const unsent = canSpill ? leftover : []
   const spilledUnsent = o.spill !== undefined && unsent.length > 0 ? await o.spillUnsent(o.spill, o.namespace, unsent) : { kept: 0, failure: null }
   // Never sent, and the spill could not take them (a full disk): not kept, and certainly not on the server.

@@ -27,7 +27,7 @@ import { KEEP_IDS_HEADER } from './kept-event-ids.js'
 import type { Batch } from './ship-batcher.js'
 import { plural } from '../plural.js'
 import { answerDeadline } from './answer-deadline.js'
-import { answerKind, MAX_FAILED_ANSWER_BYTES, redirectNote } from './answer-kind.js'
+import { answerKind, MAX_FAILED_ANSWER_BYTES, namespaceMissing, redirectNote } from './answer-kind.js'
 import { parseRetryAfter } from './retry-after.js'
 import { unaskedEncoding } from './unasked-encoding.js'
 
@@ -48,15 +48,18 @@ export class PutError extends ShoeboxError {
   readonly retryable: boolean
   /** The server refuses where the put goes (answer-kind.ts: its namespace, the URL, the credentials): every other put there too. */
   readonly refused: boolean
+  /** Of those, a refusal of the namespace alone (400 NamespaceMissing): puts to another namespace there may pass. */
+  readonly namespaceMissing: boolean
   /** The server's Retry-After, in ms, when it sent one. */
   readonly retryAfterMs: number | undefined
 
-  constructor (message: string, options: { status?: number, retryable: boolean, refused?: boolean, retryAfterMs?: number, cause?: unknown }) {
+  constructor (message: string, options: { status?: number, retryable: boolean, refused?: boolean, namespaceMissing?: boolean, retryAfterMs?: number, cause?: unknown }) {
     super(options.status === 429 || options.status === 503 ? 'SHOEBOX_THROTTLED' : 'SHOEBOX_UNREACHABLE', message, { cause: options.cause })
     this.name = 'PutError'
     this.status = options.status
     this.retryable = options.retryable
     this.refused = options.refused ?? false
+    this.namespaceMissing = options.namespaceMissing ?? false
     this.retryAfterMs = options.retryAfterMs
   }
 }
@@ -120,7 +123,7 @@ export async function putBatch (url: URL, batch: Batch, options: PutRequestOptio
     const kind = answerKind(status, errors)
     const retryAfterMs = kind === 'transient' ? parseRetryAfter(headers['retry-after'], MAX_RETRY_AFTER_MS) : undefined
     throw new PutError(`${where}: HTTP ${status}${errors.length > 0 ? `: ${errors.join('; ')}` : plainText(text)}${redirectNote(status, headers.location, where)}`,
-      { status, retryable: kind === 'transient', refused: kind === 'refused', retryAfterMs })
+      { status, retryable: kind === 'transient', refused: kind === 'refused', namespaceMissing: namespaceMissing(errors), retryAfterMs })
   }
   let answer: unknown
   try {

@@ -17,7 +17,9 @@
  * per namespace and stream, the seq of the last settled event (under
  * "positions", with the count it goes with) and how many are settled; a
  * replay after a restart skips the events up to that seq. A file and its
- * sidecar go once every event is settled.
+ * sidecar go once every event is settled. Events set aside (ship-aside.ts:
+ * an earlier run's, for a namespace the server refuses) are settled so too,
+ * once they are sealed in the `refused` subdirectory, which replay never reads.
  *
  * By seq, not by count: the replay reads a damaged file around the damage,
  * and a count of settled events skipped as many readable ones, so a record
@@ -92,6 +94,8 @@ export class SpillFile {
   /** Of those, events acknowledged or rejected (skipped ones included). */
   settled = 0
   readAll = false
+  /** Found at the spill's open: an earlier run's file (its events are not what this run's caller wrote). */
+  earlier = false
   /** Settled events per namespace and stream, and the seq of the last of them (where known): the sidecar's content. */
   readonly settledByKey: Record<string, number>
   readonly lastSeqByKey: Record<string, number>
@@ -192,6 +196,8 @@ export class Spill {
    */
   #started = runStamp(Date.now())
   readonly #pending: string[] = []
+  /** The spill files found at open: an earlier run's. */
+  readonly #found = new Set<string>()
   readonly #done = new Map<number, (error: Error | null) => void>()
   #sink: RollingSink | null = null
   /** Every sink of this run, in order: what of its events is on disk (see SinkWritten). */
@@ -230,7 +236,10 @@ export class Spill {
     this.#started = stampAfter(this.#started, names)
     const files = new Set(names)
     for (const name of names) {
-      if (name.endsWith(SPILL_SUFFIX) && !name.startsWith('.')) this.#pending.push(path.join(this.dir, name))
+      if (name.endsWith(SPILL_SUFFIX) && !name.startsWith('.')) {
+        this.#pending.push(path.join(this.dir, name))
+        this.#found.add(path.join(this.dir, name))
+      }
       // A sidecar whose file is gone: its file was fully replayed.
       if (name.endsWith('.acked') && !files.has(name.slice(0, -'.acked'.length))) await fs.rm(path.join(this.dir, name), { force: true })
       // A sidecar's or a lock's temporary file a kill left (the directory is this process's now): each SIGKILL in a write left one for good.
@@ -289,6 +298,7 @@ export class Spill {
   async #replayFile (file: string): Promise<AsyncGenerator<ReplayedEvent>> {
     const skip = await readSidecar(`${file}.acked`)
     const spillFile = new SpillFile(file, skip)
+    spillFile.earlier = this.#found.has(file)
     const left = { ...skip.counts }
     const run = this.#run
     // Lenient: damage (a bad sector, a stray write) loses the events in it, not the file's others, and does not

@@ -33,6 +33,14 @@
  * 'drop' drops the event, 'spill' writes it to a local rolling archive
  * (ship-spill.ts), replayed in order, here or by the next run.
  *
+ * A refusal of where the puts go (a namespace the server lacks, the URL, the
+ * credentials) stops the shipper once the batches in flight are answered;
+ * with a spill, every event it took and the server did not acknowledge goes
+ * there first (as when it gives up on an unreachable server), for the
+ * namespace it was written for. An earlier run's spilled events for a
+ * namespace the server refuses are set aside (ship-aside.ts), not replayed
+ * in front of every later run's.
+ *
  * put(event) is the fire-and-forget form: it returns at once; queued events
  * are flushed on end(), on SIGTERM and before the process exits, and a
  * failing flush loses nothing and stops no later one (pykronos's defects,
@@ -51,6 +59,7 @@ import { ExitFlush } from './ship-exit.js'
 import { shipSettings, type OverflowPolicy, type ShipOptions, type ShipSettings } from './ship-options.js'
 import { httpFor, PutError, putBatch, putUrl, safeUrl } from './ship-put.js'
 import { Spill, type SpillFile, type SpillOrigin } from './ship-spill.js'
+import { asideDir, setAside } from './ship-aside.js'
 import { plural } from '../plural.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 import { lateEnd, LateWrites } from '../stream/deliver-then-fail.js'
@@ -67,6 +76,8 @@ export interface ShipEventCounts {
   dropped: number
   spilled: number
   replayed: number
+  /** Replayed events of an earlier run for a namespace the server refuses, set aside in the spill's `refused` directory (ship-aside.ts). */
+  setAside: number
   /** Events waiting or in flight now. */
   queued: number
 }
@@ -121,9 +132,11 @@ const FLUSH = Symbol('flush')
 
 /**
  * What a put's answer means for the events of the batch sent: 'refused' when the server refuses where it
- * went (the shipper's #refusal says how), so that nothing more is sent there.
+ * went (the shipper's #refusal says how), so that nothing more is sent there; 'aside' when it refuses the
+ * namespace of an earlier run's spilled events, which are set aside (ship-aside.ts) and the run goes on.
  */
-type Answer = { kind: 'acked', bytes: number } | { kind: 'rejected', message: string, stored: number } | { kind: 'refused' }
+type Answer = { kind: 'acked', bytes: number } | { kind: 'rejected', message: string, stored: number } | { kind: 'refused' } |
+  { kind: 'aside', error: PutError }
 
 /** What a batch's answer means for its events (applied in the stream's order, see Flight): a split batch's is its parts' answers, in order. */
 type Outcome = Answer | { kind: 'split', parts: Array<{ batch: Batch, answer: Answer }> }
@@ -154,7 +167,7 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   readonly #agent: http.Agent
   readonly #abort = new AbortController()
   readonly #transfer = new TransferStats()
-  readonly #counts: ShipEventCounts = { written: 0, acked: 0, rejected: 0, invalid: 0, dropped: 0, spilled: 0, replayed: 0, queued: 0 }
+  readonly #counts: ShipEventCounts = { written: 0, acked: 0, rejected: 0, invalid: 0, dropped: 0, spilled: 0, replayed: 0, setAside: 0, queued: 0 }
   readonly #unheard = new Unheard()
   readonly #spill: Spill | undefined
   /**
@@ -193,6 +206,10 @@ export class Shipper extends failsOnListenerRejection(Writable) {
    * batch is sent from then on, those in flight get their answers, and then the shipper fails with it.
    */
   #refusal: ShoeboxError | null = null
+  /** Namespaces that refused an earlier run's spilled events (NamespaceMissing): its other such batches are set aside unsent. */
+  readonly #asideNamespaces = new Map<string | undefined, PutError>()
+  /** Set-aside writes, one after the other (each seals its own files in the `refused` directory). */
+  #asideWrites: Promise<void> = Promise.resolve()
   /**
    * put() fed it: fire and forget never fails the stream (a logging helper's shipper has no 'error' listener, and
    * its process would crash), so there a refusal of where puts go rejects its batch's events, as any refusal does.
@@ -491,6 +508,8 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     // Cut before a 413 lowered the limit (queued, or a half of a refused batch): split before
     // sending, not after another 413. Never true otherwise: the batcher cuts at the limit.
     if (events > 1 && batch.bytes > this.#batcher.limits.maxBytes) return await this.#sendSplit(batch)
+    const refusedBefore = this.#asideNamespaces.get(namespace)
+    if (refusedBefore !== undefined && this.#earlierRunOnly(batch)) return { kind: 'aside', error: refusedBefore }
     this.emit('batch', { namespace, stream, events, bytes: batch.bytes })
     let retryAfterMs = 0
     try {
@@ -513,6 +532,10 @@ export class Shipper extends failsOnListenerRejection(Writable) {
     } catch (err) {
       if (this.#abort.signal.aborted) return undefined
       if (err instanceof PutError && err.status === 413 && batch.count > 1) return await this.#split(batch, err)
+      if (err instanceof PutError && err.refused && err.namespaceMissing && this.#earlierRunOnly(batch)) {
+        if (!this.#asideNamespaces.has(namespace)) this.#asideNamespaces.set(namespace, err)
+        return { kind: 'aside', error: err }
+      }
       if (err instanceof PutError && err.refused && !this.#firedAndForgotten) {
         this.#refusal ??= this.#refusalError(batch, err)
         return { kind: 'refused' }
@@ -536,9 +559,43 @@ export class Shipper extends failsOnListenerRejection(Writable) {
   #refusalError (batch: Batch, err: PutError): ShoeboxError {
     const namespace = batch.namespace === undefined ? "the server's default namespace" : `namespace ${batch.namespace}`
     const said = err.message.startsWith(`${this.#where}: `) ? err.message.slice(this.#where.length + 2) : err.message
+    // With a spill, every event not acknowledged is kept there (_destroy, #applyAnswer), for the namespace it was written for.
+    const kept = this.#spill === undefined
+      ? 'the events not acknowledged are not stored'
+      : `the events not acknowledged are kept in the spill ${this.#spill.dir} for ${namespace} (the next run with it sends them there` +
+        (err.namespaceMissing ? `; if the server still refuses ${namespace}, it sets them aside in ${asideDir(this.#spill.dir)})` : ')')
     return new ShoeboxError('SHOEBOX_EVENTS_FAILED', `${this.#where}: ${namespace}, stream ${batch.stream}: ${said}: ` +
-      'the server refuses every put there, so nothing more was sent; the events not acknowledged are not stored' +
-      (this.#spill === undefined ? '' : ` (those in the spill ${this.#spill.dir} stay there)`), { cause: err })
+      `the server refuses every put there, so nothing more was sent; ${kept}`, { cause: err })
+  }
+
+  /** Every event of the batch replayed from a spill file an earlier run wrote: none is what this run's caller wrote. */
+  #earlierRunOnly (batch: Batch): boolean {
+    if (this.#spill === undefined || batch.origins === undefined) return false
+    for (let i = 0; i < batch.count; i++) {
+      const origin = batch.origins[i] as SpillOrigin | undefined
+      if (origin?.file.earlier !== true) return false
+    }
+    return true
+  }
+
+  /**
+   * An earlier run's spilled events for a namespace the server refuses: written to the spill's `refused`
+   * directory and sealed, then settled in their spill files (ship-aside.ts), so no run replays them again.
+   */
+  async #setAside (batch: Batch, error: PutError): Promise<void> {
+    const dir = asideDir((this.#spill as Spill).dir)
+    const events = Array.from({ length: batch.count }, (_, i) => ({ namespace: batch.namespace, stream: batch.stream, text: batch.text(i) }))
+    const writing = this.#asideWrites.then(async () => { await setAside(dir, events) })
+    this.#asideWrites = writing.catch(() => {})
+    await writing.catch((err: Error) => {
+      throw new ShoeboxError(err instanceof ShoeboxError ? err.code : 'SHOEBOX_IO', `cannot set aside ${plural(batch.count, 'spilled event')} the server refuses ` +
+        `(${error.message}) in ${dir}: ${err.message}; they stay in the spill ${(this.#spill as Spill).dir}`, { cause: err })
+    })
+    this.#counts.setAside += batch.count
+    await this.#settleSpilled(batch)
+    this.emit('aside', { path: dir, namespace: batch.namespace, stream: batch.stream, events: batch.count, error })
+    const told = new ShoeboxError('SHOEBOX_EVENTS_FAILED', `${error.message}; the event is set aside in ${dir}`, { cause: error })
+    for (const done of batch.dones) done?.(told)
   }
 
   /** A batch the server refused as too large: later batches are cut at half its size at most, and it is sent split. */
@@ -582,8 +639,15 @@ export class Shipper extends failsOnListenerRejection(Writable) {
 
   async #applyAnswer (batch: Batch, answer: Answer): Promise<void> {
     if (answer.kind === 'refused') {
-      // Not settled in the spill: replayed events refused so stay there.
-      for (const done of batch.dones) done?.(this.#refusal)
+      // Not settled in the spill: replayed events refused so stay there; with a spill, the others go there too.
+      const spill = this.#spill
+      const refusal = this.#refusal as ShoeboxError
+      if (spill === undefined) for (const done of batch.dones) done?.(refusal)
+      else this.#spillBatch(spill, batch, refusal)
+      return
+    }
+    if (answer.kind === 'aside') {
+      await this.#setAside(batch, answer.error)
       return
     }
     if (answer.kind === 'rejected') {
@@ -712,10 +776,12 @@ export class Shipper extends failsOnListenerRejection(Writable) {
       for (const done of batch.dones) done?.(null)
     }
     this.#ackedEarly.clear()
-    // When the shipper gave up on an unreachable server, what it has not delivered goes to the
-    // spill (if any), after every event spilled so far: with 'spill', each event is acknowledged,
-    // refused or spilled, however far the spill's fsyncs lagged behind the writer.
-    const spill = this.#spill !== undefined && err instanceof ShoeboxError && err.code === 'SHOEBOX_UNREACHABLE' ? this.#spill : undefined
+    // When the shipper gave up on an unreachable server, or stopped at a refusal of where its puts go, what it
+    // has not delivered goes to the spill (if any), after every event spilled so far: with 'spill', each event
+    // is acknowledged, rejected or spilled, however far the spill's fsyncs lagged behind the writer.
+    const spill = this.#spill !== undefined && err !== null && (err === this.#refusal || (err instanceof ShoeboxError && err.code === 'SHOEBOX_UNREACHABLE'))
+      ? this.#spill
+      : undefined
     // Whatever is not acknowledged is told so, or spilled. A batch whose answer is being applied
     // tells its callbacks that answer (#apply): not these.
     const unsettled = [...this.#inFlight, ...this.#ready, ...this.#batcher.all()].filter((batch) => !this.#answered.has(batch))
