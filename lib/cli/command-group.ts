@@ -5,7 +5,7 @@
  */
 import type { Command } from './command.js'
 import { usage } from './io.js'
-import { withFlags } from './options.js'
+import { asksForHelp, withFlags } from './options.js'
 
 export interface SubcommandEntry {
   name: string
@@ -48,7 +48,7 @@ export function commandGroup (name: string, summary: string, entries: readonly S
       if (entry === undefined) throw usage(`unknown subcommand '${name} ${sub}' (one of ${entries.map((e) => e.name).join(', ')})`)
       const command = await entry.load()
       if (command.reportsOnStdout === true) io.stdoutIsReport = true
-      if (rest.includes('--help') || rest.includes('-h')) {
+      if (asksForHelp(rest)) {
         const { alignOptions } = await import('./help-columns.js')
         io.stdout.write(alignOptions(command.help) + '\n')
         return 0

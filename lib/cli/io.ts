@@ -263,6 +263,19 @@ export function checkDirArg (value: string, what: string, stdinInstead: string):
   if (value === '-') throw usage(`'-' is not stdin or stdout here: it would name a ${what}; ${stdinInstead} (a ${what} of that name is './-')`)
 }
 
+/**
+ * checkLocalDir(): a directory the command makes or writes (write's DIR, unpack's --out, serve's --data, recover's
+ * DIR) given as a URL, refused as the usage mistake it is. `shoebox write s3://bucket/events` wrote its files into
+ * a directory made here, ./s3:/bucket/events, and exited 0, as if they had gone to the bucket; a file:// URL made
+ * ./file:/... the same way. A directory of that name is still reached as './s3:/...'.
+ */
+export function checkLocalDir (value: string, what: string, instead: string): void {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(value)?.[1]
+  if (scheme === undefined) return
+  const hint = scheme.toLowerCase() === 'file' ? `give it as a path, not a URL; ${instead}` : instead
+  throw usage(`${what} ${value} is a URL, not a local directory (it names a directory '${scheme}:' here); ${hint} (a directory of that name is './${value}')`)
+}
+
 /** A usage mistake: the CLI prints it with a hint and exits 2. */
 export function usage (message: string): ShoeboxError {
   return new ShoeboxError('SHOEBOX_USAGE', message)

@@ -5,7 +5,7 @@ import { oneLine } from './one-line.js'
 import { ShoeboxError, VariableRefusedError } from '../errors.js'
 import type { Command } from './command.js'
 import { describeIoError, type Io } from './io.js'
-import { withFlags } from './options.js'
+import { asksForHelp, withFlags } from './options.js'
 import { Interrupted, interruptedExitCode } from './interrupt.js'
 
 /**
@@ -89,7 +89,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
   }
   const command = await entry.load()
   if (command.reportsOnStdout === true) io.stdoutIsReport = true
-  if (command.group !== true && (rest.includes('--help') || rest.includes('-h'))) {
+  if (command.group !== true && asksForHelp(rest)) {
     // Loaded only to print a help, not by every command's start.
     const { alignOptions } = await import('./help-columns.js')
     io.stdout.write(alignOptions(command.help) + '\n')

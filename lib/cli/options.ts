@@ -17,6 +17,19 @@ export function parse (argv: string[], options: OptionSpec, allowPositionals: bo
 }
 
 /**
+ * Whether the arguments ask for a command's help: `-h` or `--help` before a `--`. After it every argument is a
+ * name (parseArgs takes them as positionals): `shoebox decode -- -h` decodes the file `-h`; it printed the help,
+ * exit 0, the file unread, into whatever stdout was redirected to.
+ */
+export function asksForHelp (argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === '--') return false
+    if (arg === '--help' || arg === '-h') return true
+  }
+  return false
+}
+
+/**
  * node:util's refusal in our words, on one line: its messages run to
  * several lines ('--limit -1': ambiguous, did you forget..., use
  * --limit=-XYZ), and its unknown-option hint ends with an unbalanced quote

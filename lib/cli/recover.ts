@@ -3,7 +3,7 @@ import { reworded, ShoeboxError } from '../errors.js'
 import { misdecodedSource } from '../fs/undecoded-path.js'
 import { recoverDirectory, type RecoveredFile, type SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
-import { checkDirArg, usage } from './io.js'
+import { checkDirArg, checkLocalDir, usage } from './io.js'
 import { inFlags, parse } from './options.js'
 import { plural } from '../plural.js'
 import { recoveredLine } from './recovered-line.js'
@@ -34,6 +34,7 @@ export const recoverCommand: Command = {
     if (positionals.length !== 1) throw usage('recover needs exactly one directory')
     const dir = positionals[0]
     checkDirArg(dir, 'directory', 'recover seals the temporary files in a directory')
+    checkLocalDir(dir, 'DIR', 'recover seals the temporary files in a local directory')
     // A name that is not UTF-8 names no directory as it reads: said, not ENOENT (misdecodedSource()).
     const misdecoded = await misdecodedSource(dir, 'recover the files in', "'shoebox recover .'")
     if (misdecoded !== undefined) throw misdecoded

@@ -5,7 +5,7 @@ import { givenValue, reworded, ShoeboxError } from '../errors.js'
 import { describeIoError } from '../fs/io-error.js'
 import { misdecodedDirectory } from '../fs/undecoded-path.js'
 import { parseDuration } from '../units.js'
-import { usage } from './io.js'
+import { checkLocalDir, usage } from './io.js'
 import { oneLine } from './one-line.js'
 import { asUsage, oneOf, parse, positiveInteger, wholeNumber } from './options.js'
 import { connectionCapWarning, openFileLimit } from '../events/server/connection-limits.js'
@@ -118,6 +118,7 @@ export const serveCommand: Command = {
     if (values.endpoint !== undefined && store === undefined) throw usage('--endpoint goes with --store URL (an S3-compatible endpoint for it)')
     const storeOptions = storeOptionsFrom(values)
     // A reader of a shared store keeps nothing locally.
+    if (typeof values.data === 'string') checkLocalDir(values.data, '--data', `a store the server's runs go to is --store ${values.data}`)
     // A name that is not UTF-8 names another directory, which the server would make (misdecodedDirectory()).
     const misdecoded = typeof values.data === 'string' ? await misdecodedDirectory(values.data, "'shoebox serve --data .'") : undefined
     if (misdecoded !== undefined) throw misdecoded

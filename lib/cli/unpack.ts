@@ -3,7 +3,7 @@ import path from 'node:path'
 import { unpack } from '../pack/unpack.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Command } from './command.js'
-import { checkDirArg, usage } from './io.js'
+import { checkDirArg, checkLocalDir, usage } from './io.js'
 import { parse } from './options.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, READ_FLAGS, readOptionSpec } from './read-options.js'
 import { STORE_FLAGS, storeOptionHelp, storeOptionSpec, storeOptionsFrom } from './store-options.js'
@@ -61,6 +61,7 @@ export const unpackCommand: Command = {
     checkDirArg(positionals[0], 'PATTERN', "unpack reads archives by name")
     const out = values.out
     if (typeof out !== 'string' || out === '') throw usage('needs --out DIR')
+    checkLocalDir(out, '--out', 'unpack restores the files onto local disk')
     // A name that is not UTF-8 names another directory, which unpack would make (misdecodedDirectory()).
     const misdecoded = await misdecodedDirectory(out, "'shoebox unpack ... --out .'")
     if (misdecoded !== undefined) throw misdecoded

@@ -10,7 +10,7 @@ import { ShoeboxError } from '../errors.js'
 import { rollingSink, type FsyncPolicy, type KeptReport, type RollingSink, type SealedEvent, type UploadParts } from '../roll/rolling-sink.js'
 import type { RecoveredFile, SkippedTemp } from '../roll/recover.js'
 import type { Command } from './command.js'
-import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, STDIN_DIRECTORY, usage, checkDirArg } from './io.js'
+import { describeIoError, feedFile, fileStream, READ_CHUNK, readHead, STDIN_DIRECTORY, usage, checkDirArg, checkLocalDir } from './io.js'
 import { sniffCodec } from '../compress/codecs.js'
 import type { Gate } from './stdin-gate.js'
 import { maxFrameSizeFrom, maxRecordSizeFrom, recordLinesHint, recordSizeOptionSpec, refuseWithRecords, writeOptionHelp } from './read-options.js'
@@ -117,6 +117,7 @@ export const writeCommand: Command = {
     if (positionals.length !== 1) throw usage('needs exactly one directory')
     const dir = positionals[0]
     checkDirArg(dir, 'directory', "for one archive on stdout, 'shoebox encode'")
+    checkLocalDir(dir, 'DIR', `to upload the files, write into a local DIR with --to ${dir}`)
     // A name that is not UTF-8 names another directory, which the sink would make (misdecodedDirectory()).
     const misdecoded = await misdecodedDirectory(dir, "'shoebox write .'")
     if (misdecoded !== undefined) throw misdecoded

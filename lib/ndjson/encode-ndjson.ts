@@ -9,7 +9,7 @@
  * With `records`, each line is a record as `shoebox read` prints it, written
  * back as that record (record-line.ts).
  */
-import { isUtf8 } from 'node:buffer'
+import { constants as bufferConstants, isUtf8 } from 'node:buffer'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
 // node:stream's Transform, not readable-stream's (the other format stages'): `shoebox write` runs
 // nothing else of readable-stream, and loading its ~28 files costs ~30 ms of a write's start-up.
@@ -58,6 +58,9 @@ export interface EncodeNdjsonOptions extends EncoderOptions {
    * Longest line accepted, in bytes. Default: maxRecordSize less a record's
    * overhead without metadata (64 MiB - 32), so that a line accepted makes a
    * record the readers accept; with metadata, maxRecordSize still applies.
+   * With `records`, six times maxRecordSize and 64 KiB (the longest line read
+   * prints a record of that size as), at most 2^29 - 24 (V8's longest
+   * string); the record a line makes is held to maxRecordSize.
    * Bytes or a size string ('1MiB'), at least 1.
    */
   maxLineLength?: number | string
@@ -93,6 +96,14 @@ const EMPTY = Buffer.alloc(0)
 /** A v2 record with no metadata and no payload (v1's is smaller): header, metadata count, checksum. */
 const EMPTY_RECORD_SIZE = V2_HEADER_SIZE + 4 + V2_TRAILER_SIZE
 const CR = 0x0d
+/**
+ * With `records`, a line is longer than its record: read prints a binary payload or metadata in base64 (4/3 of it)
+ * and a text one as a JSON string, where a control character is `\u0001`, six bytes for one. The longest line of a
+ * record of maxRecordSize is six times it, plus the fields around it (a "position" names a file): a line shorter
+ * than that limit was refused as too long, and a record of the size limit read --exact printed never came back.
+ */
+const RECORD_LINE_ESCAPE = 6
+const RECORD_LINE_FIELDS = 64 * 1024
 /** How every line `shoebox read` prints starts (records-to-ndjson.ts): an input starting so is its output. */
 const RECORD_LINE_START = Buffer.from('{"metadata":')
 
@@ -173,7 +184,7 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     const encoderOptions = { ...options, chunkSize: options.chunkSize === undefined ? SLAB_SIZE : options.chunkSize }
     this.#encoder = new ArchiveEncoder(encoderOptions, internals)
     this.#onInvalid = onInvalid
-    this.#maxLine = sizeOption(options.maxLineLength, Math.max(1, this.#encoder.maxRecordSize - EMPTY_RECORD_SIZE), 'maxLineLength', 1)
+    this.#maxLine = sizeOption(options.maxLineLength, defaultMaxLine(this.#encoder.maxRecordSize, records), 'maxLineLength', 1)
     this.#maxLineGiven = options.maxLineLength !== undefined
     this.source = options.source ?? 'input'
     if (frame && this.#encoder.canFrameLines) {
@@ -326,7 +337,9 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     // By default the limit comes from maxRecordSize: name that, not an option the user never set (the CLI says its flag).
     const limit = this.#maxLineGiven
       ? `maxLineLength ${this.#maxLine}`
-      : `${this.#maxLine} bytes, the longest line a record of maxRecordSize ${this.#encoder.maxRecordSize} holds (raise maxRecordSize)`
+      : this.#records
+        ? `${this.#maxLine} bytes, the longest line a record of maxRecordSize ${this.#encoder.maxRecordSize} is printed as (raise maxRecordSize)`
+        : `${this.#maxLine} bytes, the longest line a record of maxRecordSize ${this.#encoder.maxRecordSize} holds (raise maxRecordSize)`
     return new LineRefused(this.source, line, `longer than ${limit}`)
   }
 
@@ -427,6 +440,16 @@ export class EncodeNdjson extends failsOnListenerRejection(EncodeNdjsonBase) {
     this.emit('invalid', info)
     this.#ended = true
   }
+}
+
+/**
+ * maxLineLength's default: a line's bytes are a record's payload, so the record's size less its overhead; with
+ * `records`, the longest line a record of maxRecordSize is printed as (RECORD_LINE_ESCAPE), and at most the longest
+ * string V8 makes of it (a line is parsed as one). Either way the record a line makes is then held to maxRecordSize.
+ */
+function defaultMaxLine (maxRecordSize: number, records: boolean): number {
+  if (!records) return Math.max(1, maxRecordSize - EMPTY_RECORD_SIZE)
+  return Math.min(RECORD_LINE_ESCAPE * maxRecordSize + RECORD_LINE_FIELDS, bufferConstants.MAX_STRING_LENGTH)
 }
 
 function isAscii (text: string): boolean {

@@ -141,3 +141,37 @@ t.test('decode --exact: the JSON payload as written, or a utf8 string where a li
   const plain = await cli(['decode'], encodeRecords(records))
   t.equal(plain.stdout.toString().split('\n')[0], '{"metadata":{"event":"order.paid","kéy":"日本 😀"},"payload":{"id":1,"note":"héllo"}}', 'the default output is as it was')
 })
+
+/** A record of `payload` with metadata `flat` whose payload is padded with `fill` to exactly `size` bytes. */
+function recordOfSize (size: number, metadata: RecordInput['metadata'], fill: number): RecordInput {
+  const overhead = encodeRecords([{ metadata, payload: Buffer.alloc(0) }]).length
+  return { metadata, payload: Buffer.alloc(size - overhead, fill) }
+}
+
+t.test('a record of exactly --max-record-size comes back: its line is longer than the record (base64, escapes)', async (t) => {
+  const limit = 4096
+  const control = '\u0001'.repeat(500)
+  const atLimit = [
+    recordOfSize(limit, { k: 'v' }, 0xff), // binary: a base64 line, 4/3 of it
+    recordOfSize(limit, { [control]: control }, 0x01), // control characters: each one "\u0001", 6 bytes
+    recordOfSize(limit, [[Buffer.from([0xff]), Buffer.alloc(0)]] as Array<[Buffer, Buffer]>, 0x22) // base64 metadata, a payload of '"'
+  ]
+  const archive = encodeRecords(atLimit)
+  t.equal(archive.length, 3 * limit, 'three records of exactly the limit')
+  const lines = await cli(['decode', '--exact', '--max-record-size', String(limit)], archive)
+  t.equal(lines.code, 0, lines.stderr)
+  t.ok(lines.stdout.toString().split('\n').every((line) => line.length < 6 * limit), 'no line longer than six times the record')
+  const again = await cli(['encode', '--records', '--max-record-size', String(limit)], lines.stdout)
+  t.equal(again.stderr, '')
+  t.equal(again.code, 0)
+  t.ok(again.stdout.equals(archive), 'the same archive, byte for byte')
+  const dir = tempDir(t, 'cli-records-')
+  const written = await cli(['write', path.join(dir, 'out'), '--records', '--max-record-size', String(limit)], lines.stdout)
+  t.equal(written.code, 0, written.stderr)
+  const files = fs.readdirSync(path.join(dir, 'out')).filter((n) => !n.startsWith('.'))
+  t.ok(fs.readFileSync(path.join(dir, 'out', files[0])).equals(archive), 'write seals the same bytes')
+  // One byte more is a record over the limit: refused by its size, naming the line, not by the line's length.
+  const over = await cli(['encode', '--records', '--max-record-size', String(limit - 1)], lines.stdout)
+  t.equal(over.code, 1)
+  t.match(over.stderr, /^shoebox encode: stdin: line 1: .*4096.*4095.* \(0 records written before it\)\n$/)
+})

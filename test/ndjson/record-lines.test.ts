@@ -198,3 +198,14 @@ t.test("'recordLines': said once when the input starts as read's output and reco
   t.equal(await seen([Buffer.from('{"metadata"\n{"event":"x","metadata":{}}\n')]), 0, 'not for other lines')
   t.equal(await seen([Buffer.from('{"met')]), 0, 'not for an input too short to tell')
 })
+
+t.test('the default line limit is the longest line a record of maxRecordSize is printed as, not the record\'s size', async (t) => {
+  // Six bytes a byte ("\u0001") and 64 KiB for the fields around them: 6 * 1024 + 65536.
+  const longest = 6 * 1024 + 65536
+  const text = (n: number): Buffer => bytes(`{"metadata":{},"payload":"${'a'.repeat(n - 53)}","payloadEncoding":"utf8"}\n`)
+  t.equal(text(longest).length, longest + 1, 'a line of the limit')
+  const at = await write([text(longest)], { maxRecordSize: 1024 })
+  t.match(at.error, { code: 'SHOEBOX_INVALID_RECORD', message: /^input: line 1: record 0: \d+ bytes encoded, over maxRecordSize 1024; not written/ }, 'a line of the limit is a record too large, said as such')
+  const over = await write([text(longest + 1)], { maxRecordSize: 1024 })
+  t.match(over.error, { code: 'SHOEBOX_INVALID_RECORD', message: `input: line 1: longer than ${longest} bytes, the longest line a record of maxRecordSize 1024 is printed as (raise maxRecordSize)` })
+})
