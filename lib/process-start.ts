@@ -17,13 +17,27 @@
  */
 import fs from 'node:fs'
 
+/** Where /proc is read from: always '/proc', but for the tests of a system without it (setProcRoot). */
+let procRoot = '/proc'
 let bootId: string | null | undefined
+let own: string | null | undefined
+
+/**
+ * For tests only (not exported by the package): read /proc from `root`, a
+ * directory with nothing in it or one that is not there standing for a
+ * system without /proc. Forgets what was read from the one before.
+ */
+export function setProcRoot (root: string): void {
+  procRoot = root
+  bootId = undefined
+  own = undefined
+}
 
 /** This boot's id (Linux), or null. */
 function boot (): string | null {
   if (bootId === undefined) {
     try {
-      bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+      bootId = fs.readFileSync(`${procRoot}/sys/kernel/random/boot_id`, 'utf8').trim()
     } catch {
       bootId = null
     }
@@ -37,7 +51,7 @@ export function processStart (pid: number): string | undefined {
   if (id === null || id === '') return undefined
   let stat: string
   try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    stat = fs.readFileSync(`${procRoot}/${pid}/stat`, 'utf8')
   } catch {
     return undefined
   }
@@ -47,8 +61,6 @@ export function processStart (pid: number): string | undefined {
   const ticks = fields[19]
   return ticks !== undefined && /^\d+$/.test(ticks) ? `${id}:${ticks}` : undefined
 }
-
-let own: string | null | undefined
 
 /** processStart() of this process (read once: it never changes). */
 export function ownStart (): string | undefined {

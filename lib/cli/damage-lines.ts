@@ -118,9 +118,13 @@ function frameLine (d: FrameDamage<DecodedCorruptInfo>): string {
 
 /**
  * A lenient reader's line for one stretch (read, decode): damaged gzip or
- * zstd is skipped, and placed, in compressed bytes.
+ * zstd is skipped, and placed, in compressed bytes; so is a zstd frame that
+ * needs a dictionary, which is said as such: its bytes are not damaged.
  */
 export function skippedLine (info: DecodedCorruptInfo): string {
+  if (info.needsDictionary === true) {
+    return `skipped a zstd frame that needs a dictionary: ${plural(info.bytesSkipped, 'compressed byte')} at compressed byte ${info.offset} (${info.reason}: ${info.detail})`
+  }
   const where = info.reason === 'bad-compression'
     ? `${plural(info.bytesSkipped, 'damaged compressed byte')} at compressed byte`
     : `${plural(info.bytesSkipped, 'damaged byte')} at byte`

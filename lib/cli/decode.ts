@@ -17,6 +17,7 @@ import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
 import { Interrupted, onFirstSignal } from './interrupt.js'
 import { plural } from '../plural.js'
+import { withWrittenBefore } from './written-before.js'
 
 const help = `Usage: shoebox decode [options] [file ...]
 
@@ -77,6 +78,9 @@ export const decodeCommand: Command = {
     })
     let written = 0
     let reading = ''
+    // The inputs read to their end, and their records: what a failure's line says was kept before it.
+    let filesWhole = 0
+    let recordsWhole = 0
     try {
       for (const [index, name] of inputs.entries()) {
         const file = name === '-' ? 'stdin' : name
@@ -90,7 +94,11 @@ export const decodeCommand: Command = {
           continue
         }
         if (failure instanceof CorruptArchiveError && failure.file === undefined) failure.inFile(file)
-        if (failure !== null) throw ioError(failure, 'cannot read', file)
+        if (failure !== null) {
+          throw ioError(withWrittenBefore(failure, { records: written, filesWhole, recordsOfThisFile: written - recordsWhole }), 'cannot read', file)
+        }
+        filesWhole++
+        recordsWhole = written
       }
     } finally {
       offSignals()

@@ -90,13 +90,16 @@ export const lsCommand: Command = {
         }
         const { stats: s, codec } = scan
         // The gzip layer's damage, or the first zstd frame that could not be decompressed (the frames after it counted).
-        const bad = scan.compression ?? scan.damage.find((d) => d.reason === 'bad-compression') ?? null
-        // A frame refused for its size is not damage in the file: say so, and what reads it (it was 'zstd damaged').
+        const bad = scan.compression ?? scan.damage.find((d) => d.reason === 'bad-compression' || d.needsDictionary === true) ?? null
+        // A frame refused for its size, or one that needs a dictionary, is not damage in the file: say so, and what
+        // reads it (each was 'zstd damaged').
         const compression = bad === null
           ? ''
           : bad.frameTooLarge === true
             ? `zstd frame at compressed byte ${bad.offset} over --max-frame-size (${plural(maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, 'byte')}): not read, raise it to read the file`
-            : `${codec} damaged at compressed byte ${bad.offset}`
+            : 'needsDictionary' in bad && bad.needsDictionary === true
+              ? `zstd frame at compressed byte ${bad.offset} needs a zstd dictionary: not read (zstd -d -D DICTIONARY reads it)`
+              : `${codec} damaged at compressed byte ${bad.offset}`
         records += s.records
         bytes += file.size
         const damage = [s.corrupt > 0 ? `${plural(s.bytesSkipped, 'byte')} unreadable` : '', compression].filter((d) => d !== '').join(', ')

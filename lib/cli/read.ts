@@ -19,6 +19,7 @@ import { DamageLines, skippedLine } from './damage-lines.js'
 import { oneLine } from './one-line.js'
 import { Interrupted, onFirstSignal } from './interrupt.js'
 import { plural } from '../plural.js'
+import { withWrittenBefore } from './written-before.js'
 
 const help = `Usage: shoebox read PATTERN [options]
 
@@ -29,7 +30,8 @@ PATTERN may be a store URL: 's3://bucket/logs/**/*.shoebox.gz' lists the keys
 under the pattern's literal prefix and streams each object (a broken download
 resumes where it stopped); transfer statistics go to stderr.
 Damage stops the read after every record before it is written, with one
-error line and exit 1 (--lenient skips it and goes on, and exits 1 too).
+error line saying how many were, and exit 1 (--lenient skips it and goes on,
+and exits 1 too).
 A pattern that matches nothing is an error, unless following.
 Without --follow, SIGINT or SIGTERM end the output after a whole record, with
 one line saying it is incomplete, and exit 130 or 143 (128 + the signal).
@@ -107,6 +109,9 @@ export const readCommand: Command = {
     // A file's damage lines end with it (its last frame's line, what the cap left out). The file being read,
     // or the last one read, is where a signal stops the read.
     let reading: { path: string, ended: boolean } | undefined
+    // The files read to their end, and their records: what a strict failure's line says was kept before it.
+    let filesWhole = 0
+    let recordsWhole = 0
     source.on('file', (e: FileEvent) => {
       damage.end()
       reading = { path: e.path, ended: false }
@@ -114,6 +119,8 @@ export const readCommand: Command = {
     source.on('fileEnd', (e: FileEndEvent) => {
       damage.end()
       reading = { path: e.path, ended: true }
+      filesWhole++
+      recordsWhole += e.records
     })
     // SIGINT or SIGTERM end the output after the record being printed (killed by SIGTERM, a reader could see half a
     // line); a second one finds no handler and quits at once.
@@ -138,7 +145,10 @@ export const readCommand: Command = {
       // A failed read says so in its one error line, without a statistics line before it.
       transfers?.stop(streamed && records.failure === null)
     }
-    if (records.failure !== null) throw usageOfFrom(records.failure)
+    if (records.failure !== null) {
+      const written = { records: records.delivered, filesWhole, recordsOfThisFile: records.delivered - recordsWhole }
+      throw usageOfFrom(withWrittenBefore(records.failure, written))
+    }
     if (signal !== undefined) {
       // Every record the source handed over was printed (a stop keeps those it had buffered).
       const written = records.delivered

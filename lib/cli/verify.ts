@@ -94,6 +94,6 @@ async function verifyOne (io: Io, name: string, opened: Promise<Readable | Buffe
 
 /** A damaged stretch outside any zstd frame, or a zstd frame that could not be decompressed (in compressed bytes): where, why, how much. */
 function stretchLine (d: DecodedCorruptInfo): string {
-  if (d.reason === 'bad-compression') return `at compressed byte ${d.offset}: ${d.reason}: ${d.detail} (${plural(d.bytesSkipped, 'compressed byte')} skipped)`
+  if (d.reason === 'bad-compression' || d.needsDictionary === true) return `at compressed byte ${d.offset}: ${d.reason}: ${d.detail} (${plural(d.bytesSkipped, 'compressed byte')} skipped)`
   return `at byte ${d.offset}: ${d.reason}: ${d.detail} (${plural(d.bytesSkipped, 'byte')} skipped)`
 }

@@ -70,10 +70,13 @@ export interface ZstdCorruptInfo {
   /** Compressed offset of the damage (the frame's start). */
   offset: number
   bytesSkipped: number
-  reason: 'bad-compression'
+  /** 'unsupported' for a sound frame that needs a zstd dictionary (`needsDictionary`), as strict mode's error says. */
+  reason: 'bad-compression' | 'unsupported'
   detail: string
   /** The frame was skipped for its size (over maxFrameSize), not for damage (CorruptArchiveError.frameTooLarge). */
   frameTooLarge?: true
+  /** The frame was skipped because it needs a zstd dictionary, which shoebox does not read: not damage. */
+  needsDictionary?: true
 }
 
 /** Frames decompressing while the oldest is decoded downstream: enough for the backend's two jobs and two more. */
@@ -142,6 +145,8 @@ export class ZstdDecompressStage extends takesBytes(refusesLateWrites(Transform,
   /** Lenient: where the walk was lost (reported once the next frame is found). */
   #lostAt = 0
   #lostDetail = ''
+  /** The walk was lost at a sound frame that needs a dictionary (reported as unsupported), not at damage. */
+  #lostNeedsDictionary = false
   readonly #maxFrameSize: number
   #skipping: Skipping | null = null
   /** A skippable frame longer than what was held when it was met: where it starts, and its bytes still to drop. */
@@ -333,6 +338,8 @@ export class ZstdDecompressStage extends takesBytes(refusesLateWrites(Transform,
           throw new CorruptArchiveError(extent.reason, this.#base, `zstd data: ${detail}; the offset is in the compressed file`, this.#options.file)
         }
         this.#damage(detail)
+        // A dictionary's frame is sound (the reader lacks the dictionary): reported as unsupported, not as damage.
+        this.#lostNeedsDictionary = extent.reason === 'unsupported'
         continue
       }
       if (frames.isTooLarge(extent)) {
@@ -451,6 +458,7 @@ export class ZstdDecompressStage extends takesBytes(refusesLateWrites(Transform,
     this.#state = 'lost'
     this.#lostAt = offset
     this.#lostDetail = err.detail
+    this.#lostNeedsDictionary = false
     this.#take(1, true)
   }
 
@@ -500,6 +508,7 @@ export class ZstdDecompressStage extends takesBytes(refusesLateWrites(Transform,
     this.#state = 'lost'
     this.#lostAt = skip.offset
     this.#lostDetail = `${skip.detail}; then ${cutShort ? 'the file ends inside it' : String(extent)}`
+    this.#lostNeedsDictionary = false
     return true
   }
 
@@ -549,7 +558,11 @@ export class ZstdDecompressStage extends takesBytes(refusesLateWrites(Transform,
     this.#base += found
     this.#put(held.subarray(found))
     const to = at < 0 ? 'the end' : 'the next frame'
-    this.emit('corrupt', { offset: this.#lostAt, bytesSkipped: this.#base - this.#lostAt, reason: 'bad-compression', detail: `${this.#lostDetail}; skipped to ${to}` } satisfies ZstdCorruptInfo)
+    const lost = { offset: this.#lostAt, bytesSkipped: this.#base - this.#lostAt, detail: `${this.#lostDetail}; skipped to ${to}` }
+    const info: ZstdCorruptInfo = this.#lostNeedsDictionary
+      ? { ...lost, reason: 'unsupported', needsDictionary: true }
+      : { ...lost, reason: 'bad-compression' }
+    this.emit('corrupt', info)
     this.#state = 'frames'
     return true
   }

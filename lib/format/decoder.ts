@@ -46,6 +46,11 @@ export interface CorruptInfo {
   bytesSkipped: number
   /** Set on a zstd frame skipped for its size (over maxFrameSize), not for damage (CorruptArchiveError.frameTooLarge). */
   frameTooLarge?: true
+  /**
+   * Set on a zstd frame skipped because it needs a zstd dictionary (reason 'unsupported'): sound bytes shoebox
+   * cannot read, not damage. Its offset and bytesSkipped are compressed, as for 'bad-compression'.
+   */
+  needsDictionary?: true
 }
 
 export interface DecoderStats {
