@@ -747,10 +747,11 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     try {
       opened = await this.#openFile(file, resume.position, resume.plain)
     } catch (err) {
-      // Following a directory others clean up (an uploader deleting what it shipped): a file deleted between
-      // its listing and its opening has nothing left to read, which fails no follow. Said, and read if it comes back.
-      if (this.#gate !== null && err instanceof StoreError && err.kind === 'not-found') {
-        this.#gate.forget(name)
+      // Following a directory others clean up (an uploader deleting what it shipped), or a bucket whose objects
+      // expire: a file deleted between its listing and its opening has nothing left to read, which fails no
+      // follow. Said, and read if it comes back.
+      if (this.#options.follow === true && err instanceof StoreError && err.kind === 'not-found') {
+        this.#gate?.forget(name)
         this.#done.delete(name)
         this.#tell('skipped', { path: file.path, name, reason: 'deleted before it could be read' } satisfies SkippedEvent)
         return
