@@ -437,11 +437,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * Following: what the follower keeps per file, counted: the names read,
    * of them those kept as read (may change) and as final (FollowGate), the
    * files waiting to be stable, the writers' temporary files seen (sealing),
-   * and the files with damaged zstd frames skipped. For tests; undefined
-   * until the read starts, and when not following.
+   * and the files with damaged zstd frames skipped (a store whose objects
+   * appear whole, S3, has no gate: names alone). For tests; undefined until
+   * the read starts, and when not following.
    */
   get followKept (): { names: number, read: number, final: number, waiting: number, sealing: number, skippedFrames: number } | undefined {
-    return this.#gate === null ? undefined : { names: this.#done.size, ...this.#gate.kept, skippedFrames: this.#skippedFrames.size }
+    if (this.#options.follow !== true || this.#lister === undefined) return undefined
+    const kept = this.#gate?.kept ?? { read: 0, final: 0, waiting: 0, sealing: 0 }
+    return { names: this.#done.size, ...kept, skippedFrames: this.#skippedFrames.size }
   }
 
   /** Following: the files to stat when listing (FollowGate.mayChange), made once. */
@@ -532,9 +535,11 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         known++
         return gate?.changed(f) ?? false
       }).sort(this.#compare)
-      // Following, names read (or waited on) before that this listing lacks were deleted: forgotten. Counted, so an
-      // idle poll pays no more than it did: a listing's names are unique, so all are listed when the counts agree.
-      if (gate !== null) this.#forgetGone(listed, gate, known < this.#done.size || waited < gate.waitingCount)
+      // Following, names read (or waited on) before that this listing lacks were deleted: forgotten (on S3 too, whose
+      // objects expire: a follower of months kept every key it ever read, and an object put again under a deleted
+      // key was never read). Counted, so an idle poll pays no more than it did: a listing's names are unique, so
+      // all are listed when the counts agree.
+      if (this.#options.follow === true) this.#forgetGone(listed, gate, known < this.#done.size || waited < (gate?.waitingCount ?? 0))
       // Not held through the pause below: a follower of many files held a second copy of every name and path meanwhile.
       listed = []
       for (const [index, file] of files.entries()) {
@@ -562,13 +567,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
 
   /**
    * Following: forget the files read whose names `listed` lacks (deleted, as
-   * an uploader's --delete-local deletes what it shipped). A file that comes
-   * under such a name later is new, and read whole: a sealed file read to its
-   * end is never stat'ed again, so one deleted and sealed again under its name
-   * was not read, and a follower of a directory cleaned behind it kept every
-   * name it ever read.
+   * an uploader's --delete-local deletes what it shipped, or as an S3
+   * lifecycle rule expires objects). A file that comes under such a name
+   * later is new, and read whole: a sealed file read to its end is never
+   * stat'ed again (an S3 object read is never looked at again), so one
+   * deleted and sealed again under its name was not read, and a follower of
+   * a directory cleaned behind it kept every name it ever read.
    */
-  #forgetGone (listed: readonly ListedName[], gate: FollowGate, someWent: boolean): void {
+  #forgetGone (listed: readonly ListedName[], gate: FollowGate | null, someWent: boolean): void {
     let names: Set<string> | undefined
     const isListed = (name: string): boolean => {
       if (names === undefined) {
@@ -578,13 +584,13 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       return names.has(name)
     }
     // Sealing names and files waiting: few, and none when idle.
-    gate.listed(isListed)
+    gate?.listed(isListed)
     if (!someWent) return
     for (const name of this.#done) {
       if (isListed(name)) continue
       this.#done.delete(name)
       this.#skippedFrames.delete(name)
-      gate.gone(name)
+      gate?.gone(name)
     }
   }
 

@@ -95,3 +95,22 @@ t.test('an object listed and deleted before its GET is skipped, and the follow g
   t.same(f.seen, ['a0', 'a1', 'c0', 'c1'])
   t.same(f.skipped.map((s) => [s.name, s.reason]), [['tail/a-2.shoebox', 'deleted before it could be read']])
 })
+
+t.test('a key no listing shows is forgotten: a follower keeps nothing per object gone, and one put again under it is read', async (t) => {
+  const b = await bucket(t)
+  await b.put('tail/a.shoebox', archive('a', 2))
+  await b.put('tail/b.shoebox', archive('b', 1))
+  const f = b.follow('tail/*.shoebox')
+  t.ok(await f.until(3))
+  t.equal(f.source.followKept?.names, 2, 'two names read')
+  await b.remove('tail/a.shoebox')
+  await b.remove('tail/b.shoebox')
+  await b.listings(2)
+  t.equal(f.source.followKept?.names, 0, 'nothing kept once the listings show neither')
+  // Put again under a deleted key (a new object): read, whole.
+  await b.put('tail/a.shoebox', archive('n', 2))
+  // Its records come in the first listing after the put: three listings without them is a follower that never reads them.
+  t.ok(await Promise.race([f.until(5), b.listings(3).then(() => false)]), 'the new object under the name is read', { seen: f.seen })
+  t.same(f.seen, ['a0', 'a1', 'b0', 'n0', 'n1'])
+  t.equal(f.error(), undefined)
+})
