@@ -731,6 +731,20 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     return { position: shrunk ? undefined : last, plain: last.member === undefined, followed: !shrunk }
   }
 
+  /**
+   * Is this damage (lenient, following) maybe the file's tail still being
+   * written: after a record, running to the end of the bytes read, in a file
+   * no shoebox writer sealed? A record being written after damage is
+   * swallowed by it until it is whole, so the stretch was reported at once,
+   * too long, and again (its own length) when the file grew and was read
+   * again from the record before it. Held back, it is reported once a
+   * record follows it; a file that never grows past it is never reported,
+   * as a cut-short tail is not.
+   */
+  #growingTail (info: DecodedCorruptInfo, gate: FollowGate, name: string, records: number, end: number): boolean {
+    return records > 0 && info.offset + info.bytesSkipped >= end && !gate.sealed(name)
+  }
+
   /** A followed file was replaced under its name since it was read: read the new one whole. */
   async #readReplaced (file: ListedName): Promise<void> {
     this.#gate?.forget(file.name)
@@ -807,7 +821,10 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     let skippedFile = false
     let truncated = false
     const onCorrupt = (info: DecodedCorruptInfo): void => {
-      if (gate !== null && info.reason === 'truncated') {
+      // Read again from a record's member, or from a position in it: damage before that record was read (and
+      // reported) by the read that delivered it. A followed gzip file's was reported again at every growth.
+      if (info.offset < after) return
+      if (gate !== null && (info.reason === 'truncated' || this.#growingTail(info, gate, name, decoder.stats.records, decompressed))) {
         // Followed: the file may still be growing; it is read again when it changes.
         truncated = true
         return
@@ -835,7 +852,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     }
     // The bytes read from this file (decompressed), to tell a position past its end.
     let decompressed = start + (whole?.length ?? 0)
-    if (after >= 0) bytes?.on('data', (chunk: Buffer) => { decompressed += chunk.length })
+    if (after >= 0 || gate !== null) bytes?.on('data', (chunk: Buffer) => { decompressed += chunk.length })
     let count = 0
     // Set when the reader has no room: a stream pauses until it has; a file read whole hands over all its
     // records, then the read waits for room before the next file.
