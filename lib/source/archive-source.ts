@@ -210,7 +210,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * Following from a position: the names of the first listing ordered before the position's file (read before the
    * position was taken), dropped as they are passed. Only those are skipped: a file listed first later is new,
    * though its name may sort before (a writer whose clock stepped back names its next files so), and was skipped
-   * for good.
+   * for good. A name a later listing lacks is dropped too (#forgetGone): a file that comes under it is new.
    */
   #readBefore: Set<string> | undefined
   #pollInterval: number
@@ -585,6 +585,9 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     }
     // Sealing names and files waiting: few, and none when idle.
     gate?.listed(isListed)
+    // Files before `from`'s not passed yet (the first listing waited on one), deleted before their turn: a
+    // file that comes under such a name later is new, and read, not skipped as read before the position.
+    if (this.#readBefore !== undefined) for (const name of this.#readBefore) if (!isListed(name)) this.#readBefore.delete(name)
     if (!someWent) return
     for (const name of this.#done) {
       if (isListed(name)) continue
