@@ -210,7 +210,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * Following from a position: the names of the first listing ordered before the position's file (read before the
    * position was taken), dropped as they are passed. Only those are skipped: a file listed first later is new,
    * though its name may sort before (a writer whose clock stepped back names its next files so), and was skipped
-   * for good.
+   * for good. A name a later listing lacks is dropped too (#forgetGone): a file that comes under it is new.
    */
   #readBefore: Set<string> | undefined
   #pollInterval: number
@@ -437,11 +437,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
    * Following: what the follower keeps per file, counted: the names read,
    * of them those kept as read (may change) and as final (FollowGate), the
    * files waiting to be stable, the writers' temporary files seen (sealing),
-   * and the files with damaged zstd frames skipped. For tests; undefined
-   * until the read starts, and when not following.
+   * and the files with damaged zstd frames skipped (a store whose objects
+   * appear whole, S3, has no gate: names alone). For tests; undefined until
+   * the read starts, and when not following.
    */
   get followKept (): { names: number, read: number, final: number, waiting: number, sealing: number, skippedFrames: number } | undefined {
-    return this.#gate === null ? undefined : { names: this.#done.size, ...this.#gate.kept, skippedFrames: this.#skippedFrames.size }
+    if (this.#options.follow !== true || this.#lister === undefined) return undefined
+    const kept = this.#gate?.kept ?? { read: 0, final: 0, waiting: 0, sealing: 0 }
+    return { names: this.#done.size, ...kept, skippedFrames: this.#skippedFrames.size }
   }
 
   /** Following: the files to stat when listing (FollowGate.mayChange), made once. */
@@ -532,9 +535,11 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
         known++
         return gate?.changed(f) ?? false
       }).sort(this.#compare)
-      // Following, names read (or waited on) before that this listing lacks were deleted: forgotten. Counted, so an
-      // idle poll pays no more than it did: a listing's names are unique, so all are listed when the counts agree.
-      if (gate !== null) this.#forgetGone(listed, gate, known < this.#done.size || waited < gate.waitingCount)
+      // Following, names read (or waited on) before that this listing lacks were deleted: forgotten (on S3 too, whose
+      // objects expire: a follower of months kept every key it ever read, and an object put again under a deleted
+      // key was never read). Counted, so an idle poll pays no more than it did: a listing's names are unique, so
+      // all are listed when the counts agree.
+      if (this.#options.follow === true) this.#forgetGone(listed, gate, known < this.#done.size || waited < (gate?.waitingCount ?? 0))
       // Not held through the pause below: a follower of many files held a second copy of every name and path meanwhile.
       listed = []
       for (const [index, file] of files.entries()) {
@@ -562,13 +567,14 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
 
   /**
    * Following: forget the files read whose names `listed` lacks (deleted, as
-   * an uploader's --delete-local deletes what it shipped). A file that comes
-   * under such a name later is new, and read whole: a sealed file read to its
-   * end is never stat'ed again, so one deleted and sealed again under its name
-   * was not read, and a follower of a directory cleaned behind it kept every
-   * name it ever read.
+   * an uploader's --delete-local deletes what it shipped, or as an S3
+   * lifecycle rule expires objects). A file that comes under such a name
+   * later is new, and read whole: a sealed file read to its end is never
+   * stat'ed again (an S3 object read is never looked at again), so one
+   * deleted and sealed again under its name was not read, and a follower of
+   * a directory cleaned behind it kept every name it ever read.
    */
-  #forgetGone (listed: readonly ListedName[], gate: FollowGate, someWent: boolean): void {
+  #forgetGone (listed: readonly ListedName[], gate: FollowGate | null, someWent: boolean): void {
     let names: Set<string> | undefined
     const isListed = (name: string): boolean => {
       if (names === undefined) {
@@ -578,13 +584,16 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
       return names.has(name)
     }
     // Sealing names and files waiting: few, and none when idle.
-    gate.listed(isListed)
+    gate?.listed(isListed)
+    // Files before `from`'s not passed yet (the first listing waited on one), deleted before their turn: a
+    // file that comes under such a name later is new, and read, not skipped as read before the position.
+    if (this.#readBefore !== undefined) for (const name of this.#readBefore) if (!isListed(name)) this.#readBefore.delete(name)
     if (!someWent) return
     for (const name of this.#done) {
       if (isListed(name)) continue
       this.#done.delete(name)
       this.#skippedFrames.delete(name)
-      gate.gone(name)
+      gate?.gone(name)
     }
   }
 
@@ -725,6 +734,20 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     return { position: shrunk ? undefined : last, plain: last.member === undefined, followed: !shrunk }
   }
 
+  /**
+   * Is this damage (lenient, following) maybe the file's tail still being
+   * written: after a record, running to the end of the bytes read, in a file
+   * no shoebox writer sealed? A record being written after damage is
+   * swallowed by it until it is whole, so the stretch was reported at once,
+   * too long, and again (its own length) when the file grew and was read
+   * again from the record before it. Held back, it is reported once a
+   * record follows it; a file that never grows past it is never reported,
+   * as a cut-short tail is not.
+   */
+  #growingTail (info: DecodedCorruptInfo, gate: FollowGate, name: string, records: number, end: number): boolean {
+    return records > 0 && info.offset + info.bytesSkipped >= end && !gate.sealed(name)
+  }
+
   /** A followed file was replaced under its name since it was read: read the new one whole. */
   async #readReplaced (file: ListedName): Promise<void> {
     this.#gate?.forget(file.name)
@@ -747,10 +770,11 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     try {
       opened = await this.#openFile(file, resume.position, resume.plain)
     } catch (err) {
-      // Following a directory others clean up (an uploader deleting what it shipped): a file deleted between
-      // its listing and its opening has nothing left to read, which fails no follow. Said, and read if it comes back.
-      if (this.#gate !== null && err instanceof StoreError && err.kind === 'not-found') {
-        this.#gate.forget(name)
+      // Following a directory others clean up (an uploader deleting what it shipped), or a bucket whose objects
+      // expire: a file deleted between its listing and its opening has nothing left to read, which fails no
+      // follow. Said, and read if it comes back.
+      if (this.#options.follow === true && err instanceof StoreError && err.kind === 'not-found') {
+        this.#gate?.forget(name)
         this.#done.delete(name)
         this.#tell('skipped', { path: file.path, name, reason: 'deleted before it could be read' } satisfies SkippedEvent)
         return
@@ -800,7 +824,10 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     let skippedFile = false
     let truncated = false
     const onCorrupt = (info: DecodedCorruptInfo): void => {
-      if (gate !== null && info.reason === 'truncated') {
+      // Read again from a record's member, or from a position in it: damage before that record was read (and
+      // reported) by the read that delivered it. A followed gzip file's was reported again at every growth.
+      if (info.offset < after) return
+      if (gate !== null && (info.reason === 'truncated' || this.#growingTail(info, gate, name, decoder.stats.records, decompressed))) {
         // Followed: the file may still be growing; it is read again when it changes.
         truncated = true
         return
@@ -828,7 +855,7 @@ export class ArchiveSource extends failsOnListenerRejection(Readable) {
     }
     // The bytes read from this file (decompressed), to tell a position past its end.
     let decompressed = start + (whole?.length ?? 0)
-    if (after >= 0) bytes?.on('data', (chunk: Buffer) => { decompressed += chunk.length })
+    if (after >= 0 || gate !== null) bytes?.on('data', (chunk: Buffer) => { decompressed += chunk.length })
     let count = 0
     // Set when the reader has no room: a stream pauses until it has; a file read whole hands over all its
     // records, then the read waits for room before the next file.

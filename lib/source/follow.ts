@@ -101,10 +101,15 @@ export class FollowGate {
 
   /** May `file` (listed at `now`, unread or changed) be read now? Once per listing and file. */
   ready (file: ListedFile, now: number): boolean {
-    if (!this.#read.has(file.name) && this.sealing.has(file.name)) return true
+    if (this.sealed(file.name)) return true
     const before = this.#observed.get(file.name)
     this.#observed.set(file.name, { size: file.size, mtimeMs: file.mtimeMs })
     return (before !== undefined && same(before, file)) || now - file.mtimeMs >= this.settle
+  }
+
+  /** Is `name` a file a shoebox writer sealed, not read yet: whole, so it cannot grow? */
+  sealed (name: string): boolean {
+    return !this.#read.has(name) && this.sealing.has(name)
   }
 
   /** Was `name` read before (so files after it need not wait while it changes)? */
