@@ -562,12 +562,22 @@ export interface HangAt {
   path: RegExp
   /** Hang once the call has done its work (the file opened, so it exists), not before it. Default false. */
   after?: boolean
+  /**
+   * The calls hung so far go on when the child receives this signal (a slow read that returns): see
+   * HungCli.signal. A call hung after it hangs for good. Default: none goes on.
+   */
+  releaseOn?: NodeJS.Signals
 }
 
 /** A CLI child hung at a call (cliHungAt): its pid, and its SIGKILL (resolving once it has ended). */
 export interface HungCli {
   pid: number
   kill: () => Promise<void>
+  /**
+   * Send `signal` (the hang's releaseOn): resolves with the child's exit, or, when it hangs at a call again
+   * after the signal, with `hungAgain` true once it has been killed.
+   */
+  signal: (signal: NodeJS.Signals) => Promise<{ code: number | null, stderr: string, hungAgain: boolean }>
 }
 
 /**
@@ -585,14 +595,18 @@ export async function cliHungAt (t: Test, args: string[], hang: HangAt, options:
   const { tempDir } = await import('./temp-dir.js')
   const preload = join(tempDir(t, 'shoebox-hang-'), 'hang.mjs')
   const at = hang.call === 'open' ? 'args[0]' : 'args[1]'
-  const stop = "process.stdout.write('hanging\\n'); setInterval(() => {}, 60000); return await new Promise(() => {})"
+  // With releaseOn, the calls hung before the signal go on at it (the preload's handler runs before the CLI's).
+  const stop = "process.stdout.write('hanging\\n'); const keep = setInterval(() => {}, 60000); await released; clearInterval(keep)"
   writeFileSync(preload, [
     "import fs from 'node:fs/promises'",
     `const original = fs.${hang.call}`,
     `const hangs = new RegExp(${JSON.stringify(hang.path.source)}, ${JSON.stringify(hang.path.flags)})`,
+    'let release',
+    'let released = new Promise((resolve) => { release = resolve })',
+    ...hang.releaseOn === undefined ? [] : [`process.once(${JSON.stringify(hang.releaseOn)}, () => { release(); released = new Promise(() => {}) })`],
     `fs.${hang.call} = async function (...args) {`,
     `  if (!hangs.test(String(${at}))) return await original.apply(this, args)`,
-    hang.after === true ? `  await original.apply(this, args); ${stop}` : `  ${stop}`,
+    hang.after === true ? `  const result = await original.apply(this, args); ${stop}; return result` : `  ${stop}; return await original.apply(this, args)`,
     '}'
   ].join('\n'))
   const child = startCli(t, cliBinary(), args, { nodeArgs: ['--import', pathToFileURL(preload).href], env: options.env })
@@ -601,11 +615,25 @@ export async function cliHungAt (t: Test, args: string[], hang: HangAt, options:
     child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() })
     void child.done.then((r) => { reject(new Error(`shoebox ${args.join(' ')} ended (exit ${String(r.code)}) without reaching its ${hang.call} of ${String(hang.path)}: ${r.stderr}`)) })
   })
+  const kill = async (): Promise<void> => {
+    child.child.kill('SIGKILL')
+    await child.done
+  }
   return {
     pid: child.pid,
-    kill: async () => {
-      child.child.kill('SIGKILL')
-      await child.done
+    kill,
+    signal: async (signal) => {
+      let hungAgain = false
+      const again = new Promise<void>((resolve) => {
+        child.child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hanging')) resolve() })
+      })
+      child.child.kill(signal)
+      await Promise.race([child.done, again.then(async () => {
+        hungAgain = true
+        await kill()
+      })])
+      const r = await child.done
+      return { code: r.code, stderr: r.stderr, hungAgain }
     }
   }
 }

@@ -11,7 +11,7 @@ import path from 'node:path'
 import type { GzipOptions } from '../compress/gzip.js'
 import { compressionOf, type CompressOption } from '../compress/codecs.js'
 import { abortReason, checkCallback, checkSignal, checkText, invalidOption, ShoeboxError, throwIfAborted } from '../errors.js'
-import { rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
+import { discardSink, rollingSink, type RollingSink, type SealedEvent } from '../roll/rolling-sink.js'
 import { SealedUploader, type UploadErrorEvent, type UploadEvent, type UploadOptions } from '../roll/uploader.js'
 import { openStore, type StoreOptions } from '../store/open-store.js'
 import { fileUrlPath, schemeOf } from '../store/store-url.js'
@@ -87,7 +87,9 @@ export function packName (name: string): string {
  * and upload them to `to`. Archives are staged in a fresh temporary
  * directory (removed at the end) and each is deleted there once the store
  * has it. Resolves when every archive is uploaded and verified. On failure,
- * archives already uploaded stay in the store, and the error says how many.
+ * archives already uploaded stay in the store, and the error says how many;
+ * nothing more is sealed or uploaded (the sink is discarded, its last
+ * archive dropped with the staging directory).
  */
 export async function pack (dir: string, options: PackOptions): Promise<PackSummary> {
   if (options === null || typeof options !== 'object' || typeof options.to !== 'string' || options.to === '') {
@@ -117,11 +119,12 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   let sink: RollingSink | undefined
   let failure: unknown
   // An abort fails the walk and the sink (the walk may be over, the uploads not);
-  // the failure path below then cleans up as for any other error.
+  // the failure path below then cleans up as for any other error. The sink is
+  // discarded, on every failure: what it holds is sealed and uploaded nowhere.
   const abort = (): void => {
     const reason = abortReason(signal as AbortSignal)
     source.destroy(reason)
-    sink?.destroy(reason)
+    if (sink !== undefined) discardSink(sink, reason)
   }
   signal?.addEventListener('abort', abort, { once: true })
   // The walk's errors are the feed's to report. An abort before the feed listens (the staging directory being set
@@ -133,7 +136,7 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
   // and 'upload' listeners as SHOEBOX_LISTENER_FAILED, so these four take one path, and the listeners stay sync).
   const callbacks = new CallbackResults((err) => {
     source.destroy(err)
-    sink?.destroy(err)
+    if (sink !== undefined) discardSink(sink, err)
   })
   try {
     // A read-only or full TMPDIR: it said only "read-only file system (EROFS)", naming nothing.
@@ -179,9 +182,12 @@ export async function pack (dir: string, options: PackOptions): Promise<PackSumm
     signal?.removeEventListener('abort', abort)
     source.destroy()
     if (sink !== undefined && !sink.closed) {
-      // On failure: uploads under way are aborted; wait for that before the staging files go.
+      // On failure: nothing more is sealed (no onSealed for an archive the store will never have), no upload
+      // starts, uploads under way are aborted; wait for that before the staging files go. (A sink that has
+      // finished is destroyed already.) The failure is pack's to report, not the sink's 'error'.
       const closed = new Promise((resolve) => { (sink as RollingSink).once('close', resolve) })
-      sink.destroy()
+      sink.on('error', () => {})
+      discardSink(sink, failure instanceof Error ? failure : new Error(String(failure)))
       await closed
     }
     await fs.rm(staging, { recursive: true, force: true })
@@ -276,6 +282,8 @@ async function feed (source: PackSource, sink: RollingSink): Promise<void> {
   const failed = new Promise<never>((_resolve, reject) => {
     const fail = (err: Error): void => {
       failure ??= err
+      // At once, not once the walk's next record comes: nothing more is sealed or uploaded after a failure.
+      discardSink(sink, failure)
       reject(failure)
     }
     sink.once('error', fail)

@@ -196,7 +196,7 @@ export class FileChain {
     return this.#failed
   }
 
-  /** Write nothing more (the sink failed): the blocks still queued are skipped. */
+  /** Write nothing more (the sink failed, or was discarded): the blocks still queued are skipped, and a file not yet sealed stays unsealed. */
   stop (err: Error): void {
     this.#failed ??= err
   }
@@ -252,7 +252,7 @@ export class FileChain {
     const head = this.#queue[0]
     if (head.data.length === 0) {
       this.#queue.shift()
-      if (head.seal && this.#open !== null) await this.#seal(this.#open)
+      if (head.seal && this.#open !== null && this.#failed === null) await this.#seal(this.#open)
       return
     }
     const disk = this.#open ?? await this.#create(head.file)
@@ -275,7 +275,8 @@ export class FileChain {
       await this.#wrote(disk, block)
     }
     if (failure !== null) throw failure
-    if (batch[n - 1].seal) await this.#seal(disk)
+    // Stopped while it was written (a discarded sink): the file is not sealed, and stays for recovery as a failed one does.
+    if (batch[n - 1].seal && this.#failed === null) await this.#seal(disk)
   }
 
   /** Whether the block is the last of its write: an fsync or a seal comes after it. */

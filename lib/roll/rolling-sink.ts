@@ -197,6 +197,8 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
   readonly uploader: SealedUploader | undefined
   /** The store opened from `upload.to` when it is a URL (closed with the sink). */
   readonly #uploadStore: Store | undefined
+  /** The uploader's and the store's close, once begun (see #closeUploads). */
+  #uploadsClosed: Promise<void> | undefined
 
   constructor (options: RollingSinkOptions, uploadParts?: UploadParts) {
     // A small queue: it fills only while the sink is full (over maxPending), and counts writes, not bytes.
@@ -274,6 +276,8 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
         this.emit('flush', event)
       },
       sealed: (event) => {
+        // A seal that was under way when the sink was discarded (discardSink): the file is not the sink's to report or ship.
+        if (discarded.has(this)) return undefined
         this.#listeners.emit(this, 'sealed', event, event.path, 'the file is sealed and kept')
         this.uploader?.sealed(writing, event.path, event.bytes)
         // Too many files' listeners still at work: the chain seals no more (and writes wait) until one is done.
@@ -538,13 +542,17 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
    * failed (its disk, a refused record: the chain writes nothing more, and
    * the file being written is left for recovery), nor before it started
    * (nothing taken). A disk that fails during this write-out ends it there:
-   * the sink fails with that error, saying what is kept.
+   * the sink fails with that error, saying what is kept. Nor when its owner
+   * discards it (discardSink()).
    */
   override _destroy (err: Error | null, callback: (error: Error | null) => void): void {
     this.#stopTimers()
     const chain = this.#chain
-    const writeOut = this.#failed === null && chain !== undefined && chain.failure === null
+    const discarding = discarded.has(this)
+    const writeOut = !discarding && this.#failed === null && chain !== undefined && chain.failure === null
     this.#failed ??= err ?? new Error('rolling sink destroyed')
+    // Discarded: no upload starts from here on (the uploader takes no more files once its close begins).
+    if (discarding) this.#closeUploads().catch(() => {})
     // A seal waiting for listeners of earlier files goes on; the listeners themselves are not waited for.
     this.#awaited?.stop()
     // (No chain: the sink failed to start, or never did.)
@@ -578,10 +586,13 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
       `${plural(kept.sealedRecords, 'record')} kept in ${plural(kept.sealedFiles, 'sealed file')}${unsealed}`)
   }
 
-  /** Stop the uploader, and close the store if the sink opened it (a Store given is the caller's). */
+  /** Stop the uploader, and close the store if the sink opened it (a Store given is the caller's). Once: later calls wait for it. */
   async #closeUploads (): Promise<void> {
-    await this.uploader?.close()
-    await this.#uploadStore?.close()
+    this.#uploadsClosed ??= (async () => {
+      await this.uploader?.close()
+      await this.#uploadStore?.close()
+    })()
+    await this.#uploadsClosed
   }
 
   /**
@@ -768,6 +779,27 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
     this.#flushTimer = null
     this.#cancelAgeTimer = null
   }
+}
+
+/** Sinks destroyed by discardSink(): their destroy writes nothing out, and tells of and ships no file sealed after it. */
+const discarded = new WeakSet<RollingSink>()
+
+/**
+ * Destroy `sink` with `err` without the write-out a destroy does (see
+ * _destroy): for an owner that is giving the sink's work up, whose records
+ * are going nowhere (pack(), failed or aborted, then removes its staging
+ * directory). The records the sink holds are dropped; a block being written
+ * completes, but the file is not sealed after it and stays a temporary file,
+ * for recovery (as when the sink fails by itself); a seal under way finishes
+ * on disk, unannounced. No `sealed` event comes after this call, no upload
+ * starts, and uploads under way are aborted, as a destroy's are. The sink
+ * emits `err`, then `close`. Internal (not in index.ts). A sink already
+ * destroyed is left as it is.
+ */
+export function discardSink (sink: RollingSink, err: Error): void {
+  if (sink.destroyed) return
+  discarded.add(sink)
+  sink.destroy(err)
 }
 
 /** Whether `dir` holds a temporary file, of this writer's host or another's (recover.ts decides what to do with it). */

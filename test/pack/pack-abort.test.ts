@@ -189,6 +189,29 @@ t.test('pack: a pack SIGKILLed mid-upload leaves its staging directory; the next
   t.equal(fs.readdirSync(to).length, 1, 'the store holds the new archive only')
 })
 
+t.test('shoebox pack: SIGINT with records in the sink seals and uploads no last archive', async (t) => {
+  // The sink was destroyed as a pipeline's is: it wrote out what it held (a and b) and sealed it into staging as
+  // one more archive, and its uploader raced the staging directory's removal to ship it.
+  const root = tempDir(t)
+  const src = path.join(root, 'src')
+  fs.mkdirSync(src)
+  fs.writeFileSync(path.join(src, 'a'), Buffer.alloc(2048, 'a'))
+  fs.writeFileSync(path.join(src, 'b'), 'b')
+  fs.writeFileSync(path.join(src, 'zz-hang'), 'x')
+  const tmp = path.join(root, 'tmp')
+  fs.mkdirSync(tmp)
+  const to = path.join(root, 'store')
+  // The walk's open of zz-hang waits for the SIGINT (a and b are in the sink by then, no block of them written:
+  // the default 64MiB roll size); an archive file created in staging after it (a .part) hangs for good.
+  const child = await cliHungAt(t, ['pack', src, '--to', to], { call: 'open', path: /\/zz-hang$|\/shoebox-pack-[^/]*\/\.[^/]*\.part$/, releaseOn: 'SIGINT' }, { env: { TMPDIR: tmp } })
+  const r = await child.signal('SIGINT')
+  t.notOk(r.hungAgain, 'no archive file was created after the SIGINT')
+  t.equal(r.code, 130, r.stderr)
+  t.equal(r.stderr, `shoebox pack: interrupted by SIGINT; nothing was uploaded to ${to}\n`)
+  t.same(fs.existsSync(to) ? fs.readdirSync(to) : [], [], 'the store holds nothing')
+  t.same(fs.readdirSync(tmp).filter((n) => n.startsWith('shoebox-pack-')), [], 'the staging directory is removed')
+})
+
 t.test('unpack: an unpack SIGKILLed mid-write leaves its temporary files; the next unpack into that directory removes them (not a live one\'s)', async (t) => {
   const { src, store, out } = await packedTree(t, 4, true)
   // A live unpack's temporary file (this process's pid), and one of another host's: both left alone.
