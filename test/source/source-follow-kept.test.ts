@@ -18,7 +18,6 @@ import type { ListedFile } from '../../lib/source/order.js'
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shoebox-follow-kept-'))
 t.teardown(() => { fs.rmSync(tmp, { recursive: true, force: true }) })
 
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 const archive = (tag: string, n: number): Buffer => encodeRecords(Array.from({ length: n }, (_, i) => ({ metadata: { tag }, payload: `${tag}${i}` })))
 
 t.test('sealed files read whole are not stat\'ed by later polls; a file copied in is, and is read again as it grows', async (t) => {
@@ -60,6 +59,13 @@ t.test('sealed files read whole are not stat\'ed by later polls; a file copied i
     sawTempAt = -1
     while (sawTempAt === -1 || listings <= sawTempAt) await new Promise<void>((resolve) => { listed = resolve })
   }
+  /** Until `n` more listings have begun: the polls before the last of them are over. */
+  const polls = async (n: number): Promise<void> => {
+    const target = listings + n
+    while (listings < target) await new Promise<void>((resolve) => { listed = resolve })
+  }
+  const stats = new Map<string, number>()
+  const stat = fsp.stat
   try {
     // Sealed as a shoebox writer seals: written under its temporary name (which a listing sees), then linked into place.
     for (const name of ['s1', 's2', 's3']) {
@@ -69,22 +75,17 @@ t.test('sealed files read whole are not stat\'ed by later polls; a file copied i
       fs.linkSync(temp, path.join(dir, `${name}.shoebox`))
       fs.unlinkSync(temp)
     }
-  } finally {
-    fsp.readdir = readdir
-  }
-  await until(9)
-  await sleep(80) // the polls after the last read
-  const stats = new Map<string, number>()
-  const stat = fsp.stat
-  fsp.stat = (async (file: fs.PathLike, ...rest: unknown[]) => {
-    const name = path.basename(String(file))
-    stats.set(name, (stats.get(name) ?? 0) + 1)
-    return await (stat as (...args: unknown[]) => Promise<fs.Stats>)(file, ...rest)
-  }) as typeof fsp.stat
-  try {
-    await sleep(200) // ~10 polls
+    await until(9)
+    await polls(2) // the poll that read the last file is over
+    fsp.stat = (async (file: fs.PathLike, ...rest: unknown[]) => {
+      const name = path.basename(String(file))
+      stats.set(name, (stats.get(name) ?? 0) + 1)
+      return await (stat as (...args: unknown[]) => Promise<fs.Stats>)(file, ...rest)
+    }) as typeof fsp.stat
+    await polls(5) // four whole polls counted
   } finally {
     fsp.stat = stat
+    fsp.readdir = readdir
   }
   t.ok((stats.get('copied.shoebox') ?? 0) >= 2, `the copied file is stat'ed every poll (${stats.get('copied.shoebox') ?? 0} times)`)
   t.same(['s1', 's2', 's3'].map((s) => stats.get(`${s}.shoebox`) ?? 0), [0, 0, 0], 'the sealed files read whole are not')
