@@ -313,6 +313,14 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
         return super.push(chunk, encoding)
       }
     }
+    // Node's compose(), readable.compose() and Duplex.from() build the composed stream's modes from
+    // these, which pumpify's readable-stream 3 does not have: composed, the stage was a byte stream,
+    // and its first record failed it with ERR_INVALID_ARG_TYPE. Both sides are object mode (pumpify.obj).
+    // (Defined on the prototype: Node's types declare them as properties, which a getter may not override.)
+    Object.defineProperties(StampNdjsonClass.prototype, {
+      readableObjectMode: { get: () => true, configurable: true },
+      writableObjectMode: { get: () => true, configurable: true }
+    })
   }
   return { split: split2, Ctor: StampNdjsonClass }
 }
@@ -341,5 +349,13 @@ export function stampNdjson (options: StampNdjsonOptions = {}): Duplex {
   })
   const duplex = new Ctor(stripLeadingBom(), check, new LinesInOneChunk({ longest: maxLine }), lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
+  // Node's autoDestroy, which readable-stream 3 lacks: read to its end and written to its finish, the
+  // stage closes. Node's compose() destroys a stage it has not seen close with an AbortError, which
+  // pumpify emitted as an 'error' after the end: an unhandled one, killing the process.
+  let ended = false
+  let finished = false
+  const closeWhenDone = (): void => { if (ended && finished) duplex.destroy() }
+  duplex.once('end', () => { ended = true; closeWhenDone() })
+  duplex.once('finish', () => { finished = true; closeWhenDone() })
   return duplex
 }
