@@ -6,7 +6,6 @@
  */
 import { ShoeboxError } from '../errors.js'
 import { MAGIC, V1_HEADER_SIZE, V2_HEADER_SIZE, V2_TRAILER_SIZE } from './constants.js'
-import { describeForeignData } from './foreign-data.js'
 
 /** End offset of each record in `buf`, which must hold whole records only. */
 export function recordEnds (buf: Buffer): number[] {
@@ -26,9 +25,7 @@ export function recordEnds (buf: Buffer): number[] {
     ends.push(at)
   }
   if (at !== buf.length) {
-    // At byte 0 it may be no archive at all: NDJSON piped in where records go says what it is (foreign-data.ts).
-    const what = at === 0 ? describeForeignData(buf, 0, buf.length) : ''
-    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `bytes from offset ${at} of a ${buf.length}-byte chunk are not a whole encoded record${what}`)
+    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `bytes from offset ${at} of a ${buf.length}-byte chunk are not a whole encoded record`)
   }
   return ends
 }

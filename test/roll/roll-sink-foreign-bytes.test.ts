@@ -4,8 +4,8 @@
  * (`pipeline(fs.createReadStream('events.ndjson'), rollingSink(...))`),
  * which was refused as "encoded input must hold whole records; bytes from
  * offset 0 of a 65536-byte chunk are not one", naming neither the sink nor
- * what the bytes are nor what to do. The error names the sink, the offset,
- * what the bytes begin with, the stage that archives NDJSON, and what was kept.
+ * what to do. The error names the sink, the offset, the stage that
+ * archives NDJSON, and what was kept.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -21,7 +21,7 @@ t.test('an NDJSON file piped into rollingSink(): refused naming the sink, the te
   fs.writeFileSync(input, '{"page":"/","n":1}\n{"page":"/é","n":2}\n')
   await t.rejects(pipeline(fs.createReadStream(input), rollingSink({ dir })), {
     code: 'SHOEBOX_INVALID_RECORD',
-    message: /^rollingSink\(\): bytes from offset 0 of a 40-byte chunk are not a whole encoded record; it is JSON text, not an archive \(it begins '\{"page":"\/","n":1\}'.*\); the sink takes records, or the bytes encode\(\) and encodeNdjson\(\) give \(NDJSON goes through encodeNdjson\(\) first\): none of this chunk is written, nothing came before it$/
+    message: /^rollingSink\(\): bytes from offset 0 of a 40-byte chunk are not a whole encoded record; the sink takes records, or the bytes encode\(\) and encodeNdjson\(\) give \(NDJSON goes through encodeNdjson\(\) first\): none of this chunk is written, nothing came before it$/
   })
 })
 
