@@ -2,7 +2,9 @@
  * zstd as stages: the compressing side. zstd({ level }) compresses each
  * written chunk into its own complete frame (the rolling sink writes one
  * flush block per chunk, so frames are independent and a record's position
- * can name its frame's offset); several chunks compress at once, off the main
+ * can name its frame's offset; a chunk of no bytes makes none, and no input
+ * at all one empty frame, which the zstd command reads, where zero bytes
+ * are no zstd to it); several chunks compress at once, off the main
  * thread, and leave in order. What a frame starts with (for sniffing), the
  * levels and the largest frame a reader takes are here too. Decompressing is
  * zstd-decompress.ts, which loads with the first read: a write (the rolling
@@ -150,6 +152,8 @@ export class ZstdCompressStage extends takesBytes(refusesLateWrites(Transform, '
   readonly level: number
   readonly #options: ZstdOptions
   #queue: Array<Promise<Buffer>> = []
+  /** Whether a frame was made: with none at the end, one empty frame is (see _flush). */
+  #framed = false
 
   constructor (options: ZstdOptions = {}) {
     super()
@@ -169,10 +173,14 @@ export class ZstdCompressStage extends takesBytes(refusesLateWrites(Transform, '
     const frames = zstdBlockFrames(Buffer.from(chunk), this.level, this.#options.file ?? 'zstd()', this.#options.backend)
     frames.catch(() => {}) // awaited in order below; not "unhandled" meanwhile
     this.#queue.push(frames)
+    this.#framed = true
     this.#drain(IN_FLIGHT - 1).then(() => { callback() }, callback)
   }
 
   override _flush (callback: TransformCallback): void {
+    // No input is one empty frame, as gzip() writes an empty member: zero bytes are no zstd
+    // stream, and the zstd command (`zstd -d`, `zstd -t`) refuses them, "unexpected end of file".
+    if (!this.#framed) this.#queue.push(zstdBlockFrames(Buffer.alloc(0), this.level, this.#options.file ?? 'zstd()', this.#options.backend))
     this.#drain(0).then(() => { callback() }, callback)
   }
 

@@ -259,3 +259,30 @@ export function stampEventText (text: string, options: StampTextOptions = {}): S
  * event the sender never wrote.
  */
 export const NOT_UTF8_EVENT = 'not valid UTF-8 (left out rather than shipped with U+FFFD in place of its bytes)'
+
+/**
+ * An event given as bytes (stamp(), ship()), as a Buffer over the same
+ * memory; undefined when it is not. A plain Uint8Array is bytes too:
+ * `Readable.fromWeb()`, a web stream's reader and TextEncoder give those, and
+ * one was taken for an event object and sent as {"0":123,"1":34,...}.
+ */
+export function eventBytes (input: unknown): Buffer | undefined {
+  if (Buffer.isBuffer(input)) return input
+  if (input instanceof Uint8Array) return Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+  return undefined
+}
+
+/**
+ * Why a written value that is neither an event object, its JSON text nor
+ * that text's bytes (eventBytes()) is refused (stamp(), ship()); undefined
+ * for one that may be an event. Other views of memory (a Uint16Array, a
+ * DataView, an ArrayBuffer) were stamped as their indices, or as {}.
+ */
+export function notAnEvent (input: unknown): string | undefined {
+  if (typeof input === 'string' || eventBytes(input) !== undefined) return undefined
+  if (input instanceof ArrayBuffer || ArrayBuffer.isView(input)) {
+    return `an event is an object or its JSON text, got a ${input.constructor.name}: the bytes of its text come as a Buffer or Uint8Array`
+  }
+  if (typeof input !== 'object' || input === null) return `an event is an object or its JSON text, got ${input === null ? 'null' : typeof input}`
+  return undefined
+}

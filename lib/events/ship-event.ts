@@ -2,7 +2,8 @@
  * What the shipper is given, turned into what it sends: the namespace, the
  * stream and the event's JSON text. An event is `{ stream, event }` (with an
  * optional `namespace`), or a plain event for the shipper's default stream;
- * the event is an object or its JSON text. Text is kept as given (numbers
+ * the event is an object or its JSON text (a string, or a Buffer or
+ * Uint8Array of its bytes). Text is kept as given (numbers
  * like 2.0 or integers above 2^53 reach the server unchanged); only
  * `@time` (now, when the event has none, as pykronos does), `@id` (made
  * here, in place of a caller's: see kept-event-ids.ts) and `@library` are
@@ -13,7 +14,7 @@ import { isUtf8 } from 'node:buffer'
 import { readFileSync } from 'node:fs'
 import { ShoeboxError } from '../errors.js'
 import { eventIdWords, newEventId, newEventIdWords, newEventIdWordsFromDecimal } from './event-id.js'
-import { NOT_UTF8_EVENT, scanEvent, stringifyEvent } from './event-text.js'
+import { eventBytes, NOT_UTF8_EVENT, notAnEvent, scanEvent, stringifyEvent } from './event-text.js'
 import { formatKronosTime, kronosTimeNow, type KronosTime } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
 import { IdTail } from './ship-body.js'
@@ -86,7 +87,7 @@ export function invalidEvent (message: string): ShoeboxError {
 }
 
 function isItem (chunk: unknown): chunk is ShipItem {
-  if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk) || Buffer.isBuffer(chunk)) return false
+  if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk) || ArrayBuffer.isView(chunk)) return false
   const item = chunk as Record<string, unknown>
   return typeof item.stream === 'string' && 'event' in item && (typeof item.event === 'string' || (typeof item.event === 'object' && item.event !== null))
 }
@@ -108,8 +109,9 @@ export function eventAsPut (chunk: unknown): unknown {
 }
 
 function eventNow (event: unknown): unknown {
-  if (Buffer.isBuffer(event)) return Buffer.from(event)
-  if (event === null || typeof event !== 'object' || Array.isArray(event) || isArchiveRecord(event)) return event
+  const bytes = eventBytes(event)
+  if (bytes !== undefined) return Buffer.from(bytes)
+  if (notAnEvent(event) !== undefined || Array.isArray(event) || isArchiveRecord(event as object)) return event
   try {
     return stringifyEvent(event)
   } catch {
@@ -157,11 +159,14 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     if (checkedStreams.size >= 256) checkedStreams.clear()
     checkedStreams.add(stream)
   }
-  if (Buffer.isBuffer(event)) {
+  const bytes = eventBytes(event)
+  if (bytes !== undefined) {
     // Decoded, bytes that are not UTF-8 would be shipped with U+FFFD in their place (stamp() refuses them too).
-    if (!isUtf8(event)) throw invalidEvent(NOT_UTF8_EVENT)
-    event = event.toString('utf8')
+    if (!isUtf8(bytes)) throw invalidEvent(NOT_UTF8_EVENT)
+    event = bytes.toString('utf8')
   }
+  const refused = notAnEvent(event)
+  if (refused !== undefined) throw invalidEvent(refused)
   let text: string
   let hasLibrary: boolean
   if (typeof event === 'string') {
@@ -176,7 +181,7 @@ export function prepareEvent (chunk: unknown, defaults: PrepareDefaults, now: ()
     const quick = quickCheckEvent(text)
     if (quick !== NOT_QUICK) return quickPrepared(namespace, stream, text, quick, hasLibrary, defaults, now, newId)
   } else {
-    throw invalidEvent(`an event is an object or its JSON text, got ${event === null ? 'null' : typeof event}`)
+    throw invalidEvent('an event is an object or its JSON text, got an array')
   }
   // The exact path: rarer shapes (outer white space, several or null @time, several or non-string
   // @id, escaped keys), and

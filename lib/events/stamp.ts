@@ -3,7 +3,7 @@
  * stream name checked (spec §6.2), `@time` set (kept from the event, or now,
  * or read from a named field, or computed by a function) and a fresh `@id`.
  *
- * In: event objects (bigints allowed), or JSON text (string or Buffer) of
+ * In: event objects (bigints allowed), or JSON text (a string, or a Buffer or Uint8Array of its bytes) of
  * one event each. Out: StampedEventRecord { stream, event, time, id, line },
  * `event` being the JSON text as received with @id/@time spliced in (see
  * event-text.ts), so nothing else about the event changes on its way.
@@ -36,7 +36,7 @@ import {
   kronosTimeFromDate, kronosTimeFromMs, kronosTimeFromSeconds, kronosTimeNow, toKronosTime, type KronosTime
 } from './kronos-time.js'
 import { checkStreamName } from './stream-name.js'
-import { NOT_UTF8_EVENT, parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
+import { eventBytes, NOT_UTF8_EVENT, notAnEvent, parseEvent, stampEventText, stringifyEvent, type EventObject } from './event-text.js'
 import { Utf8LineCheck } from '../ndjson/utf8-line-check.js'
 import { LinesInOneChunk, TOO_LONG_LINE } from '../ndjson/lines-in-one-chunk.js'
 import { failsOnListenerRejection } from '../stream/listener-rejections.js'
@@ -178,18 +178,18 @@ export class StampStream extends failsOnListenerRejection(refusesLateWrites(Tran
 
   #stamp (input: unknown, line: number, notUtf8Line: boolean): StampedEventRecord {
     const o = this.#options
-    if (notUtf8Line || (Buffer.isBuffer(input) && !isUtf8(input))) throw notUtf8()
+    const bytes = eventBytes(input)
+    if (notUtf8Line || (bytes !== undefined && !isUtf8(bytes))) throw notUtf8()
     // As ship() says it: undefined (or a function) was stringified as null, and refused as 'got character "n"'.
-    if (typeof input !== 'string' && (typeof input !== 'object' || input === null)) {
-      throw new ShoeboxError('SHOEBOX_INVALID_EVENT', `an event is an object or its JSON text, got ${input === null ? 'null' : typeof input}`)
-    }
+    const refused = notAnEvent(input)
+    if (refused !== undefined) throw new ShoeboxError('SHOEBOX_INVALID_EVENT', refused)
     const text = typeof input === 'string'
       ? input
-      : Buffer.isBuffer(input) ? input.toString('utf8') : stringifyEvent(input)
+      : bytes !== undefined ? bytes.toString('utf8') : stringifyEvent(input)
     let stream = o.stream
     let time: KronosTime | undefined
     if (this.#needsObject) {
-      const event = typeof input === 'object' && input !== null && !Buffer.isBuffer(input) && !Array.isArray(input)
+      const event = typeof input === 'object' && input !== null && bytes === undefined && !Array.isArray(input)
         ? input as EventObject
         : parseEvent(text)
       if (typeof event !== 'object' || event === null || Array.isArray(event)) {
@@ -268,7 +268,7 @@ function lineError (err: unknown, what: string, line: number): ShoeboxError {
 function preview (input: unknown): string {
   const text = typeof input === 'string'
     ? input
-    : Buffer.isBuffer(input) ? input.toString('utf8') : safeStringify(input)
+    : eventBytes(input)?.toString('utf8') ?? safeStringify(input)
   return text.length > 1000 ? text.slice(0, 1000) : text
 }
 
@@ -313,6 +313,14 @@ function loadLineStages (): { split: Split2, Ctor: PumpifyCtor } {
         return super.push(chunk, encoding)
       }
     }
+    // Node's compose(), readable.compose() and Duplex.from() build the composed stream's modes from
+    // these, which pumpify's readable-stream 3 does not have: composed, the stage was a byte stream,
+    // and its first record failed it with ERR_INVALID_ARG_TYPE. Both sides are object mode (pumpify.obj).
+    // (Defined on the prototype: Node's types declare them as properties, which a getter may not override.)
+    Object.defineProperties(StampNdjsonClass.prototype, {
+      readableObjectMode: { get: () => true, configurable: true },
+      writableObjectMode: { get: () => true, configurable: true }
+    })
   }
   return { split: split2, Ctor: StampNdjsonClass }
 }
@@ -341,5 +349,13 @@ export function stampNdjson (options: StampNdjsonOptions = {}): Duplex {
   })
   const duplex = new Ctor(stripLeadingBom(), check, new LinesInOneChunk({ longest: maxLine }), lines, stamper)
   stamper.on('invalid', (info: InvalidEventInfo) => { duplex.emit('invalid', info) })
+  // Node's autoDestroy, which readable-stream 3 lacks: read to its end and written to its finish, the
+  // stage closes. Node's compose() destroys a stage it has not seen close with an AbortError, which
+  // pumpify emitted as an 'error' after the end: an unhandled one, killing the process.
+  let ended = false
+  let finished = false
+  const closeWhenDone = (): void => { if (ended && finished) duplex.destroy() }
+  duplex.once('end', () => { ended = true; closeWhenDone() })
+  duplex.once('finish', () => { finished = true; closeWhenDone() })
   return duplex
 }

@@ -25,7 +25,7 @@ export function recordEnds (buf: Buffer): number[] {
     ends.push(at)
   }
   if (at !== buf.length) {
-    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `encoded input must hold whole records; bytes from offset ${at} of a ${buf.length}-byte chunk are not one`)
+    throw new ShoeboxError('SHOEBOX_INVALID_RECORD', `bytes from offset ${at} of a ${buf.length}-byte chunk are not a whole encoded record`)
   }
   return ends
 }

@@ -667,12 +667,28 @@ export class RollingSink extends failsOnListenerRejection(Writable) {
    * the new bytes in place of these. An encoder's own output (encode(),
    * encodeNdjson()), which nobody refills, is taken as it is.
    */
+  /**
+   * walk.ts's record ends of bytes that are not an encoder's own; bytes that are not whole records
+   * (NDJSON piped in where records go, a chunk cut inside a record) refused naming the sink, what it
+   * takes and what is kept: the message said neither.
+   */
+  #walkEncoded (buf: Buffer): number[] {
+    try {
+      return (this.#recordEnds as typeof recordEnds)(buf)
+    } catch (err) {
+      if (!(err instanceof ShoeboxError)) throw err
+      const given = this.#given
+      const kept = given === 0 ? 'nothing came before it' : given === 1 ? 'the record before it is' : `the ${given} records before it are`
+      throw reworded(err, `rollingSink(): ${err.message}; the sink takes records, or the bytes encode() and encodeNdjson() give (NDJSON goes through encodeNdjson() first): none of this chunk is written, ${kept}`)
+    }
+  }
+
   #addEncoded (bytes: Uint8Array, now: number): Uint8Array | undefined {
     const planner = this.#plan
     // An encoder's own output comes with its record ends; anything else is copied and walked.
     const own = encodedRecordEnds(bytes)
     const buf = own === undefined ? Buffer.from(bytes) : bytes as Buffer
-    const ends: ArrayLike<number> = own ?? (this.#recordEnds as typeof recordEnds)(buf)
+    const ends: ArrayLike<number> = own ?? this.#walkEncoded(buf)
     for (const part of this.#encoder.take()) this.#raw.push(part)
     // The first record over maxRecordSize, if any: the records before it are taken, then it is refused.
     const max = this.#encoder.maxRecordSize

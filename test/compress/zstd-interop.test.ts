@@ -24,6 +24,7 @@ import { pipeline } from 'node:stream/promises'
 import zlib from 'node:zlib'
 import t from 'tap'
 import { decompressedInput } from '../../lib/compress/decompressed-input.js'
+import { gzip } from '../../lib/compress/gzip.js'
 import { loadZstd, zstd } from '../../lib/compress/zstd.js'
 import { zstdDecompress } from '../../lib/compress/zstd-decompress.js'
 import { zlibMayHaveZstd, type ZstdChoice } from '../../lib/compress/zstd-loader.js'
@@ -172,6 +173,28 @@ t.test('an archive shoebox compresses: zstd -t passes, zstd -dc gives the plain 
     const fromFrame = execFileSync('zstd', ['-dc', '-q'], { input: file.subarray(member.offset), maxBuffer: 64 * MiB })
     t.ok(fromFrame.subarray(member.skip, member.skip + end - offset).equals(plain.subarray(offset, end)), `record ${i}: \`tail -c +${member.offset + 1} | zstd -dc\`, ${member.skip} bytes in`)
   }
+})
+
+t.test('no input: zstd() writes one empty frame, which the zstd command reads as nothing (0 bytes was "unexpected end of file"), as gzip() writes an empty member', async (t) => {
+  for (const chunks of [[], [Buffer.alloc(0)], [Buffer.alloc(0), Buffer.alloc(0)]]) {
+    const out: Buffer[] = []
+    await pipeline(Readable.from(chunks), zstd(), new Writable({ write (chunk: Buffer, _e, cb) { out.push(chunk); cb() } }))
+    t.equal(out.length, 1, `${chunks.length} empty chunks: one frame`)
+    const file = Buffer.concat(out)
+    execFileSync('zstd', ['-t', '-q'], { input: file })
+    t.equal(execFileSync('zstd', ['-dc', '-q'], { input: file }).length, 0, `${chunks.length} empty chunks: zstd -dc reads no content`)
+    const back: Buffer[] = []
+    await pipeline(Readable.from([file]), zstdDecompress(), new Writable({ write (chunk: Buffer, _e, cb) { back.push(chunk); cb() } }))
+    t.equal(Buffer.concat(back).length, 0, 'zstdDecompress() reads no content')
+  }
+  // An empty chunk among others makes no frame of its own.
+  const out: Buffer[] = []
+  await pipeline(Readable.from([Buffer.from('a'), Buffer.alloc(0), Buffer.from('b')]), zstd(), new Writable({ write (chunk: Buffer, _e, cb) { out.push(chunk); cb() } }))
+  t.equal(out.length, 2, 'two frames for the two chunks with bytes')
+  t.equal(execFileSync('zstd', ['-dc', '-q'], { input: Buffer.concat(out) }).toString(), 'ab')
+  const gz: Buffer[] = []
+  await pipeline(Readable.from([]), gzip(), new Writable({ write (chunk: Buffer, _e, cb) { gz.push(chunk); cb() } }))
+  t.equal(zlib.gunzipSync(Buffer.concat(gz)).length, 0, 'gzip(): an empty member, which zlib reads')
 })
 
 t.test('every backend says the same of the same input', async (t) => {
