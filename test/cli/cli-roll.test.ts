@@ -380,7 +380,8 @@ t.test('read of a file too short for a record that is not the start of one: stri
   const strict = await cli(['read', path.join(dir, '*'), '--payload-only'])
   t.equal(strict.code, 1)
   t.equal(strict.stdout.toString(), 'a\n', 'what came before')
-  t.equal(strict.stderr, `shoebox read: ${path.join(dir, 'b.txt')}: at byte 0: bad-magic: expected beginning-of-record marker 84 78 86 69; it is text, not an archive (it begins 'hi')\n`)
+  t.equal(strict.stderr, `shoebox read: ${path.join(dir, 'b.txt')}: at byte 0: bad-magic: expected beginning-of-record marker 84 78 86 69; it is text, not an archive (it begins 'hi'); ` +
+    '1 record was written before it (1 file before this one read whole, then 0 records of this one)\n')
   const lenient = await cli(['read', path.join(dir, '*'), '--payload-only', '--lenient'])
   t.equal(lenient.stderr, `shoebox read: ${path.join(dir, 'b.txt')}: skipped: not an archive\n`)
 })
